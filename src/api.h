@@ -1,0 +1,77 @@
+/* api.h: what every route handler sees: the request as parsed at the edge,
+ * the response it fills, and the per-thread context (ledger connection,
+ * Stripe client, config). Handlers never see FastCGI or SQL: the worker
+ * owns the first, the ledger the second. */
+#ifndef CREDITD_API_H
+#define CREDITD_API_H
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "errors.h"
+#include "jsonio.h"
+#include "limits.h"
+
+struct cfg;
+struct ledger;
+struct stripe_client;
+
+struct request {
+	const char *method;
+	const char *path;		/* below the base path, percent-encoded, starts with '/' */
+	const char *query;		/* raw query string, "" when none */
+	const char *authorization;
+	const char *idempotency_key;
+	const char *stripe_signature;
+	const char *content_type;
+	const char *request_id;
+	const char *body;		/* NUL-terminated copy, body_len bytes */
+	size_t body_len;
+	int body_too_large;
+};
+
+struct response {
+	int status;
+	json_t *json;			/* owned; serialised by the worker */
+	char *text;			/* owned; text/plain body (metrics) */
+	int retry_after;		/* seconds; 0: no header */
+	char account[LIMIT_ACCOUNT_ID_BYTES + 1];	/* for the log line */
+};
+
+struct api_ctx {
+	const struct cfg *cfg;
+	struct ledger *lg;
+	struct stripe_client *stripe;
+	int scopes;			/* of the authenticated key */
+};
+
+/* A handler gets the decoded path segments matched by '*' in its route. */
+#define API_PARAMS_MAX 2
+typedef void api_handler(struct api_ctx *ctx, const struct request *rq, char **params, struct response *rs);
+
+/* Fills rs with DESIGN's error object; param may be NULL. */
+__attribute__((format(printf, 4, 5)))
+void api_error(struct response *rs, enum cd_err e, const char *param, const char *fmt, ...);
+/* The generic answer for a ledger result that is not CD_OK. */
+void api_fail(struct response *rs, enum cd_err e, const char *what);
+/* Sets a JSON answer (steals body). */
+void api_json(struct response *rs, int status, json_t *body);
+/* Parses and validates the body against fields; NULL with rs filled. */
+json_t *api_body(const struct request *rq, const struct jfield *fields, struct response *rs);
+/* SHA-256 of method, path and body: what idempotency compares. */
+void api_request_hash(const struct request *rq, unsigned char out[32]);
+/* The Idempotency-Key header or the idempotency_key field; NULL when
+ * neither. Sets rs and returns -1 when it is malformed. */
+int api_idem_key(const struct request *rq, json_t *body, const char **key, struct response *rs);
+/* Runs an idempotent ledger write and answers. */
+void api_write(struct api_ctx *ctx, const struct request *rq, json_t *body,
+	       enum cd_err (*fn)(struct ledger *, void *, json_t **, int *), void *arg, struct response *rs);
+/* Checks an account id from the path or a body. 0 or -1 with rs filled. */
+int api_check_account_id(const char *id, const char *param, struct response *rs);
+
+/* Routes (api_*.c). */
+api_handler api_healthz, api_metrics, api_models;
+api_handler api_account_create, api_account_get, api_account_patch, api_transactions, api_grant, api_debit,
+	api_usage_report;
+api_handler api_authorize, api_settle, api_release, api_usage;
+api_handler api_topup, api_webhook;
+#endif

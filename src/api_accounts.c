@@ -1,0 +1,280 @@
+/* api_accounts.c: the account routes of DESIGN §5. Each handler checks its
+ * input against a field table, builds the ledger's request and answers;
+ * nothing here knows SQL or FastCGI. */
+#include "api.h"
+#include "config.h"
+#include "keys.h"
+#include "ledger.h"
+#include "timefmt.h"
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MICROS_MAX LIMIT_AMOUNT_MICROS_MAX
+
+static const struct jfield account_fields[] = {
+	{"id", J_STR, 1, 0, 1, LIMIT_ACCOUNT_ID_BYTES, NULL},
+	{"kind", J_ENUM, 1, 0, 0, 0, "user|workspace"},
+	{"overdraft_limit_micros", J_INT, 0, 0, 0, MICROS_MAX, NULL},
+	{"monthly_limit_micros", J_INT, 0, 1, 0, MICROS_MAX, NULL},
+	{"low_balance_micros", J_INT, 0, 1, 0, MICROS_MAX, NULL},
+	{"plan", J_STR, 0, 1, 1, LIMIT_NAME_BYTES, NULL},
+	{"idempotency_key", J_STR, 0, 0, 1, LIMIT_IDEMPOTENCY_KEY_BYTES, NULL},
+	{NULL, J_INT, 0, 0, 0, 0, NULL},
+};
+
+void api_account_create(struct api_ctx *ctx, const struct request *rq, char **params, struct response *rs)
+{
+	struct account_new n;
+	char canon[256];
+	json_t *body = api_body(rq, account_fields, rs);
+	if (body == NULL)
+		return;
+	n.id = jsonio_str(body, "id");
+	n.kind = jsonio_str(body, "kind");
+	n.overdraft_limit_micros = jsonio_int(body, "overdraft_limit_micros", 0);
+	n.monthly_limit_micros = jsonio_int(body, "monthly_limit_micros", -1);
+	n.low_balance_micros = jsonio_int(body, "low_balance_micros", -1);
+	n.plan = jsonio_str(body, "plan");
+	if (api_check_account_id(n.id, "id", rs) == 0) {
+		/* Same meaning, same hash: defaults are filled in before hashing. */
+		snprintf(canon, sizeof(canon), "%s|%" PRId64 "|%" PRId64 "|%" PRId64 "|%s", n.kind,
+			 n.overdraft_limit_micros, n.monthly_limit_micros, n.low_balance_micros, n.plan ? n.plan : "");
+		keys_sha256(canon, strlen(canon), n.create_hash);
+		snprintf(rs->account, sizeof(rs->account), "%s", n.id);
+		api_write(ctx, rq, body, ledger_account_create, &n, rs);
+		if (rs->status == 409 && rq->idempotency_key == NULL)
+			api_error(rs, CD_E_CONFLICT, "id", "account '%s' already exists with other settings", n.id);
+	}
+	json_decref(body);
+}
+
+void api_account_get(struct api_ctx *ctx, const struct request *rq, char **params, struct response *rs)
+{
+	json_t *out = NULL;
+	if (api_check_account_id(params[0], "id", rs) != 0)
+		return;
+	snprintf(rs->account, sizeof(rs->account), "%s", params[0]);
+	enum cd_err rc = ledger_account_get(ctx->lg, params[0], &out);
+	if (rc != CD_OK)
+		api_fail(rs, rc, "account");
+	else
+		api_json(rs, 200, out);
+}
+
+static const struct jfield patch_fields[] = {
+	{"status", J_ENUM, 0, 0, 0, 0, "active|suspended|closed"},
+	{"overdraft_limit_micros", J_INT, 0, 0, 0, MICROS_MAX, NULL},
+	{"monthly_limit_micros", J_INT, 0, 1, 0, MICROS_MAX, NULL},
+	{"low_balance_micros", J_INT, 0, 1, 0, MICROS_MAX, NULL},
+	{"plan", J_STR, 0, 1, 1, LIMIT_NAME_BYTES, NULL},
+	{"idempotency_key", J_STR, 0, 0, 1, LIMIT_IDEMPOTENCY_KEY_BYTES, NULL},
+	{NULL, J_INT, 0, 0, 0, 0, NULL},
+};
+
+void api_account_patch(struct api_ctx *ctx, const struct request *rq, char **params, struct response *rs)
+{
+	struct account_patch p;
+	if (api_check_account_id(params[0], "id", rs) != 0)
+		return;
+	json_t *body = api_body(rq, patch_fields, rs);
+	if (body == NULL)
+		return;
+	memset(&p, 0, sizeof(p));
+	p.id = params[0];
+	p.status = jsonio_str(body, "status");
+	p.set_overdraft = json_object_get(body, "overdraft_limit_micros") != NULL;
+	p.overdraft_limit_micros = jsonio_int(body, "overdraft_limit_micros", 0);
+	p.set_monthly = json_object_get(body, "monthly_limit_micros") != NULL;
+	p.monthly_limit_micros = jsonio_int(body, "monthly_limit_micros", -1);
+	p.set_low = json_object_get(body, "low_balance_micros") != NULL;
+	p.low_balance_micros = jsonio_int(body, "low_balance_micros", -1);
+	p.set_plan = json_object_get(body, "plan") != NULL;
+	p.plan = jsonio_str(body, "plan");
+	snprintf(rs->account, sizeof(rs->account), "%s", params[0]);
+	api_write(ctx, rq, body, ledger_account_patch, &p, rs);
+	json_decref(body);
+}
+
+/* Copies the decoded value of query parameter `name` into out. 1 found,
+ * 0 absent, -1 malformed or too long. */
+static int query_get(const char *query, const char *name, char *out, size_t cap)
+{
+	size_t n = strlen(name);
+	for (const char *p = query; p != NULL && *p != '\0';) {
+		const char *amp = strchr(p, '&');
+		size_t len = amp != NULL ? (size_t)(amp - p) : strlen(p);
+		if (len > n && strncmp(p, name, n) == 0 && p[n] == '=') {
+			size_t j = 0;
+			for (size_t i = n + 1; i < len; i++) {
+				char c = p[i];
+				if (c == '%' && i + 2 < len) {
+					char hex[3] = {p[i + 1], p[i + 2], 0};
+					char *end;
+					long v = strtol(hex, &end, 16);
+					if (*end != '\0' || v <= 0)
+						return -1;
+					c = (char)v;
+					i += 2;
+				} else if (c == '+') {
+					c = ' ';
+				}
+				if (j + 1 >= cap)
+					return -1;
+				out[j++] = c;
+			}
+			out[j] = '\0';
+			return 1;
+		}
+		p = amp != NULL ? amp + 1 : NULL;
+	}
+	return 0;
+}
+
+static int query_int(const char *query, const char *name, int64_t min, int64_t max, int64_t *v,
+		     struct response *rs)
+{
+	char buf[32], *end;
+	int got = query_get(query, name, buf, sizeof(buf));
+	if (got == 0)
+		return 0;
+	errno = 0;
+	long long x = got > 0 ? strtoll(buf, &end, 10) : 0;
+	if (got < 0 || buf[0] == '\0' || *end != '\0' || errno != 0 || x < min || x > max) {
+		api_error(rs, CD_E_INVALID, name, "%s must be an integer from %lld to %lld", name, (long long)min,
+			  (long long)max);
+		return -1;
+	}
+	*v = x;
+	return 1;
+}
+
+void api_transactions(struct api_ctx *ctx, const struct request *rq, char **params, struct response *rs)
+{
+	int64_t limit = LIMIT_PAGE_DEFAULT, cursor = 0;
+	char cur[64];
+	json_t *out = NULL;
+	if (api_check_account_id(params[0], "id", rs) != 0 ||
+	    query_int(rq->query, "limit", 1, LIMIT_PAGE_MAX, &limit, rs) < 0)
+		return;
+	int got = query_get(rq->query, "cursor", cur, sizeof(cur));
+	if (got != 0 && (got < 0 || ledger_id_parse(cur, "txn_", &cursor) != 0)) {
+		api_error(rs, CD_E_INVALID, "cursor", "cursor must be a next_cursor value from a previous page");
+		return;
+	}
+	snprintf(rs->account, sizeof(rs->account), "%s", params[0]);
+	enum cd_err rc = ledger_transactions(ctx->lg, params[0], (int)limit, cursor, &out);
+	if (rc != CD_OK)
+		api_fail(rs, rc, "account");
+	else
+		api_json(rs, 200, out);
+}
+
+static int query_time(const char *query, const char *name, int64_t *v, struct response *rs)
+{
+	char buf[64];
+	int got = query_get(query, name, buf, sizeof(buf));
+	if (got == 0)
+		return 0;
+	if (got < 0 || timefmt_parse(buf, v) != 0) {
+		api_error(rs, CD_E_INVALID, name, "%s must be an RFC 3339 timestamp or a date (YYYY-MM-DD)", name);
+		return -1;
+	}
+	return 1;
+}
+
+void api_usage_report(struct api_ctx *ctx, const struct request *rq, char **params, struct response *rs)
+{
+	struct usage_query q;
+	char group[16];
+	json_t *out = NULL;
+	int64_t now = timefmt_now();
+	q.account = params[0];
+	q.from = now - (now % 86400) - 31 * 86400;
+	q.to = now + 1;
+	q.group_by = "model";
+	if (api_check_account_id(params[0], "id", rs) != 0 || query_time(rq->query, "from", &q.from, rs) < 0 ||
+	    query_time(rq->query, "to", &q.to, rs) < 0)
+		return;
+	int got = query_get(rq->query, "group_by", group, sizeof(group));
+	if (got != 0) {
+		if (got < 0 || (strcmp(group, "model") != 0 && strcmp(group, "day") != 0 && strcmp(group, "member") != 0)) {
+			api_error(rs, CD_E_INVALID, "group_by", "group_by must be model, day or member");
+			return;
+		}
+		q.group_by = group;
+	}
+	if (q.from >= q.to) {
+		api_error(rs, CD_E_INVALID, "from", "from must be before to");
+		return;
+	}
+	snprintf(rs->account, sizeof(rs->account), "%s", params[0]);
+	enum cd_err rc = ledger_usage_report(ctx->lg, &q, &out);
+	if (rc != CD_OK)
+		api_fail(rs, rc, "account");
+	else
+		api_json(rs, 200, out);
+}
+
+static const struct jfield grant_fields[] = {
+	{"amount_micros", J_INT, 1, 0, 1, MICROS_MAX, NULL},
+	{"source", J_ENUM, 1, 0, 0, 0, "promo|adjustment|signup_bonus"},
+	{"expires_at", J_TIME, 0, 1, 0, 0, NULL},
+	{"priority", J_INT, 0, 0, 0, 100, NULL},
+	{"description", J_STR, 0, 1, 0, LIMIT_DESCRIPTION_BYTES, NULL},
+	{"idempotency_key", J_STR, 0, 0, 1, LIMIT_IDEMPOTENCY_KEY_BYTES, NULL},
+	{NULL, J_INT, 0, 0, 0, 0, NULL},
+};
+
+void api_grant(struct api_ctx *ctx, const struct request *rq, char **params, struct response *rs)
+{
+	struct grant_new g;
+	if (api_check_account_id(params[0], "id", rs) != 0)
+		return;
+	json_t *body = api_body(rq, grant_fields, rs);
+	if (body == NULL)
+		return;
+	g.account = params[0];
+	g.amount_micros = jsonio_int(body, "amount_micros", 0);
+	g.source = jsonio_str(body, "source");
+	g.expires_at = -1;
+	if (jsonio_has(body, "expires_at"))
+		timefmt_parse(jsonio_str(body, "expires_at"), &g.expires_at);
+	g.priority = jsonio_int(body, "priority", 50);
+	g.description = jsonio_str(body, "description");
+	g.idem_key = NULL;
+	snprintf(rs->account, sizeof(rs->account), "%s", params[0]);
+	if (g.expires_at >= 0 && g.expires_at <= timefmt_now())
+		api_error(rs, CD_E_INVALID, "expires_at", "expires_at must be in the future");
+	else
+		api_write(ctx, rq, body, ledger_grant, &g, rs);
+	json_decref(body);
+}
+
+static const struct jfield debit_fields[] = {
+	{"amount_micros", J_INT, 1, 0, 1, MICROS_MAX, NULL},
+	{"reason", J_STR, 1, 0, 1, LIMIT_DESCRIPTION_BYTES, NULL},
+	{"idempotency_key", J_STR, 0, 0, 1, LIMIT_IDEMPOTENCY_KEY_BYTES, NULL},
+	{NULL, J_INT, 0, 0, 0, 0, NULL},
+};
+
+void api_debit(struct api_ctx *ctx, const struct request *rq, char **params, struct response *rs)
+{
+	struct debit_new d;
+	if (api_check_account_id(params[0], "id", rs) != 0)
+		return;
+	json_t *body = api_body(rq, debit_fields, rs);
+	if (body == NULL)
+		return;
+	d.account = params[0];
+	d.amount_micros = jsonio_int(body, "amount_micros", 0);
+	d.reason = jsonio_str(body, "reason");
+	d.idem_key = NULL;
+	snprintf(rs->account, sizeof(rs->account), "%s", params[0]);
+	api_write(ctx, rq, body, ledger_debit, &d, rs);
+	if (rs->status == 402)
+		api_error(rs, CD_E_INSUFFICIENT, "amount_micros", "the debit exceeds the available balance");
+	json_decref(body);
+}

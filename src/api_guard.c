@@ -1,0 +1,259 @@
+/* api_guard.c: the chat guard routes. The edge work happens here: field
+ * tables, model and action lookups in the price cache, the hold's cost by
+ * the pricing module; the ledger then checks and holds in one locked
+ * transaction. A model unknown to the cache triggers one reload before
+ * the request is refused, so a fresh `creditctl price import` is seen. */
+#include "api.h"
+#include "config.h"
+#include "ledger.h"
+#include "pricing.h"
+#include <stdio.h>
+#include <string.h>
+
+#define TOKENS_MAX LIMIT_TOKENS_MAX
+
+static const struct jfield authorize_fields[] = {
+	{"account", J_STR, 1, 0, 1, LIMIT_ACCOUNT_ID_BYTES, NULL},
+	{"member", J_STR, 0, 1, 1, LIMIT_ACCOUNT_ID_BYTES, NULL},
+	{"model", J_STR, 0, 0, 1, LIMIT_NAME_BYTES, NULL},
+	{"action", J_STR, 0, 0, 1, LIMIT_NAME_BYTES, NULL},
+	{"input_tokens", J_INT, 0, 0, 0, TOKENS_MAX, NULL},
+	{"max_output_tokens", J_INT, 0, 1, 1, TOKENS_MAX, NULL},
+	{"request_id", J_STR, 1, 0, 1, LIMIT_REQUEST_ID_BYTES, NULL},
+	{"ttl_seconds", J_INT, 0, 1, 1, LIMIT_HOLD_TTL_MAX_SECONDS, NULL},
+	{"byok", J_BOOL, 0, 1, 0, 0, NULL},
+	{"conversation_id", J_STR, 0, 1, 1, LIMIT_REQUEST_ID_BYTES, NULL},
+	{"idempotency_key", J_STR, 0, 0, 1, LIMIT_IDEMPOTENCY_KEY_BYTES, NULL},
+	{NULL, J_INT, 0, 0, 0, 0, NULL},
+};
+
+/* Finds a model's price, reloading the cache once when it is unknown. */
+static int model_price(struct api_ctx *ctx, const char *model, struct price *p, int64_t *margin)
+{
+	if (ledger_price_model(model, p, margin))
+		return 1;
+	return ledger_prices_reload(ctx->lg) == CD_OK && ledger_price_model(model, p, margin);
+}
+
+static int action_price(struct api_ctx *ctx, const char *action, int64_t *price)
+{
+	if (ledger_price_action(action, price))
+		return 1;
+	return ledger_prices_reload(ctx->lg) == CD_OK && ledger_price_action(action, price);
+}
+
+/* Works out the hold amount of an authorize body; -1 with rs filled. */
+static int hold_amount(struct api_ctx *ctx, json_t *body, struct guard_authorize *r, struct response *rs)
+{
+	struct price p;
+	int64_t margin;
+	if ((r->model == NULL) == (r->action == NULL)) {
+		api_error(rs, CD_E_INVALID, r->model ? "action" : "model", "give exactly one of model or action");
+		return -1;
+	}
+	if (r->action != NULL) {
+		if (!action_price(ctx, r->action, &r->amount_micros)) {
+			api_error(rs, CD_E_INVALID, "action", "unknown action '%s'", r->action);
+			return -1;
+		}
+		return 0;
+	}
+	if (!jsonio_has(body, "input_tokens")) {
+		api_error(rs, CD_E_INVALID, "input_tokens", "missing required field input_tokens");
+		return -1;
+	}
+	if (r->byok)
+		return 0;
+	if (!model_price(ctx, r->model, &p, &margin)) {
+		api_error(rs, CD_E_INVALID, "model", "unknown model '%s'", r->model);
+		return -1;
+	}
+	if (r->max_output_tokens < 0)
+		r->max_output_tokens = p.max_output_tokens;
+	if (r->max_output_tokens > p.max_output_tokens) {
+		api_error(rs, CD_E_INVALID, "max_output_tokens", "max_output_tokens exceeds %s's limit of %lld",
+			  r->model, (long long)p.max_output_tokens);
+		return -1;
+	}
+	if (pricing_token_cost(&p, margin, r->input_tokens, 0, r->max_output_tokens, &r->amount_micros) != PRICING_OK) {
+		api_error(rs, CD_E_INVALID, "input_tokens", "the token counts are too large to price");
+		return -1;
+	}
+	return 0;
+}
+
+static void refusal(struct response *rs, enum cd_err rc, const struct guard_authorize *r)
+{
+	if (rc == CD_E_INSUFFICIENT)
+		api_error(rs, rc, NULL, "insufficient credits: %lld micros available, %lld required",
+			  (long long)r->out_available, (long long)r->out_required);
+	else if (rc == CD_E_HARD_LIMIT)
+		api_error(rs, rc, NULL, "the monthly spending limit would be exceeded: %lld micros left this month, "
+			  "%lld required", (long long)r->out_available, (long long)r->out_required);
+	else if (rc == CD_E_MEMBER_CAP)
+		api_error(rs, rc, "member", "the member's monthly cap would be exceeded");
+	else if (rc == CD_E_SUSPENDED)
+		api_error(rs, rc, "account", "the account is not active");
+	else {
+		api_fail(rs, rc, "account");
+		return;
+	}
+	json_t *err = json_object_get(rs->json, "error");
+	json_object_set_new(err, "available_micros", json_integer((json_int_t)r->out_available));
+	json_object_set_new(err, "required_micros", json_integer((json_int_t)r->out_required));
+}
+
+void api_authorize(struct api_ctx *ctx, const struct request *rq, char **params, struct response *rs)
+{
+	struct guard_authorize r;
+	json_t *body = api_body(rq, authorize_fields, rs);
+	if (body == NULL)
+		return;
+	memset(&r, 0, sizeof(r));
+	r.account = jsonio_str(body, "account");
+	r.member = jsonio_str(body, "member");
+	r.model = jsonio_str(body, "model");
+	r.action = jsonio_str(body, "action");
+	r.request_id = jsonio_str(body, "request_id");
+	r.conversation_id = jsonio_str(body, "conversation_id");
+	r.input_tokens = jsonio_int(body, "input_tokens", 0);
+	r.max_output_tokens = jsonio_int(body, "max_output_tokens", -1);
+	r.ttl_seconds = jsonio_int(body, "ttl_seconds", ctx->cfg->hold_ttl_seconds);
+	r.byok = jsonio_bool(body, "byok", 0);
+	snprintf(rs->account, sizeof(rs->account), "%s", r.account);
+	if (api_check_account_id(r.account, "account", rs) == 0 && hold_amount(ctx, body, &r, rs) == 0) {
+		api_write(ctx, rq, body, ledger_authorize, &r, rs);
+		enum cd_err rc = rs->status == 402 ? CD_E_INSUFFICIENT : rs->status == 429 ? CD_E_HARD_LIMIT
+				 : rs->status == 403 ? CD_E_SUSPENDED : CD_OK;
+		if (rc != CD_OK)
+			refusal(rs, rc, &r);
+	}
+	json_decref(body);
+}
+
+static const struct jfield settle_fields[] = {
+	{"hold_id", J_STR, 1, 0, 1, 64, NULL},
+	{"input_tokens", J_INT, 1, 0, 0, TOKENS_MAX, NULL},
+	{"output_tokens", J_INT, 1, 0, 0, TOKENS_MAX, NULL},
+	{"cached_input_tokens", J_INT, 0, 0, 0, TOKENS_MAX, NULL},
+	{"model", J_STR, 0, 1, 1, LIMIT_NAME_BYTES, NULL},
+	{"conversation_id", J_STR, 0, 1, 1, LIMIT_REQUEST_ID_BYTES, NULL},
+	{"idempotency_key", J_STR, 0, 0, 1, LIMIT_IDEMPOTENCY_KEY_BYTES, NULL},
+	{NULL, J_INT, 0, 0, 0, 0, NULL},
+};
+
+void api_settle(struct api_ctx *ctx, const struct request *rq, char **params, struct response *rs)
+{
+	struct guard_settle r;
+	struct price p;
+	int64_t margin;
+	json_t *body = api_body(rq, settle_fields, rs);
+	if (body == NULL)
+		return;
+	memset(&r, 0, sizeof(r));
+	r.hold_id = jsonio_str(body, "hold_id");
+	r.model = jsonio_str(body, "model");
+	r.conversation_id = jsonio_str(body, "conversation_id");
+	r.input_tokens = jsonio_int(body, "input_tokens", 0);
+	r.output_tokens = jsonio_int(body, "output_tokens", 0);
+	r.cached_input_tokens = jsonio_int(body, "cached_input_tokens", 0);
+	api_request_hash(rq, r.request_hash);
+	if (r.cached_input_tokens > r.input_tokens)
+		api_error(rs, CD_E_INVALID, "cached_input_tokens", "cached_input_tokens may not exceed input_tokens");
+	else if (r.model != NULL && !model_price(ctx, r.model, &p, &margin))
+		api_error(rs, CD_E_INVALID, "model", "unknown model '%s'", r.model);
+	else {
+		api_write(ctx, rq, body, ledger_settle, &r, rs);
+		if (rs->status == 404)
+			api_error(rs, CD_E_NOT_FOUND, "hold_id", "no hold '%s'", r.hold_id);
+		else if (rs->status == 409 && rq->idempotency_key == NULL)
+			api_error(rs, CD_E_CONFLICT, "hold_id", "the hold was released, or settled with other figures");
+		else if (rs->status == 400)
+			api_error(rs, CD_E_INVALID, "model", "the hold's model or action has no price, or the tokens are too large to price");
+	}
+	json_decref(body);
+}
+
+static const struct jfield release_fields[] = {
+	{"hold_id", J_STR, 1, 0, 1, 64, NULL},
+	{"idempotency_key", J_STR, 0, 0, 1, LIMIT_IDEMPOTENCY_KEY_BYTES, NULL},
+	{NULL, J_INT, 0, 0, 0, 0, NULL},
+};
+
+void api_release(struct api_ctx *ctx, const struct request *rq, char **params, struct response *rs)
+{
+	json_t *body = api_body(rq, release_fields, rs);
+	if (body == NULL)
+		return;
+	const char *hold_id = jsonio_str(body, "hold_id");
+	api_write(ctx, rq, body, ledger_release, (void *)hold_id, rs);
+	if (rs->status == 404)
+		api_error(rs, CD_E_NOT_FOUND, "hold_id", "no hold '%s'", hold_id);
+	else if (rs->status == 409 && rq->idempotency_key == NULL)
+		api_error(rs, CD_E_CONFLICT, "hold_id", "the hold was already settled");
+	json_decref(body);
+}
+
+static const struct jfield usage_fields[] = {
+	{"account", J_STR, 1, 0, 1, LIMIT_ACCOUNT_ID_BYTES, NULL},
+	{"member", J_STR, 0, 1, 1, LIMIT_ACCOUNT_ID_BYTES, NULL},
+	{"model", J_STR, 0, 0, 1, LIMIT_NAME_BYTES, NULL},
+	{"action", J_STR, 0, 0, 1, LIMIT_NAME_BYTES, NULL},
+	{"input_tokens", J_INT, 0, 0, 0, TOKENS_MAX, NULL},
+	{"output_tokens", J_INT, 0, 0, 0, TOKENS_MAX, NULL},
+	{"cached_input_tokens", J_INT, 0, 0, 0, TOKENS_MAX, NULL},
+	{"request_id", J_STR, 0, 1, 1, LIMIT_REQUEST_ID_BYTES, NULL},
+	{"conversation_id", J_STR, 0, 1, 1, LIMIT_REQUEST_ID_BYTES, NULL},
+	{"byok", J_BOOL, 0, 1, 0, 0, NULL},
+	{"idempotency_key", J_STR, 0, 0, 1, LIMIT_IDEMPOTENCY_KEY_BYTES, NULL},
+	{NULL, J_INT, 0, 0, 0, 0, NULL},
+};
+
+static int usage_check(struct api_ctx *ctx, json_t *body, const struct guard_usage *u, struct response *rs)
+{
+	struct price p;
+	int64_t margin, price;
+	if ((u->model == NULL) == (u->action == NULL))
+		api_error(rs, CD_E_INVALID, u->model ? "action" : "model", "give exactly one of model or action");
+	else if (u->model != NULL && (!jsonio_has(body, "input_tokens") || !jsonio_has(body, "output_tokens")))
+		api_error(rs, CD_E_INVALID, jsonio_has(body, "input_tokens") ? "output_tokens" : "input_tokens",
+			  "input_tokens and output_tokens are required with a model");
+	else if (u->cached_input_tokens > u->input_tokens)
+		api_error(rs, CD_E_INVALID, "cached_input_tokens", "cached_input_tokens may not exceed input_tokens");
+	else if (!u->byok && u->model != NULL && !model_price(ctx, u->model, &p, &margin))
+		api_error(rs, CD_E_INVALID, "model", "unknown model '%s'", u->model);
+	else if (!u->byok && u->action != NULL && !action_price(ctx, u->action, &price))
+		api_error(rs, CD_E_INVALID, "action", "unknown action '%s'", u->action);
+	else
+		return api_check_account_id(u->account, "account", rs);
+	return -1;
+}
+
+void api_usage(struct api_ctx *ctx, const struct request *rq, char **params, struct response *rs)
+{
+	struct guard_usage u;
+	json_t *body = api_body(rq, usage_fields, rs);
+	if (body == NULL)
+		return;
+	memset(&u, 0, sizeof(u));
+	u.account = jsonio_str(body, "account");
+	u.member = jsonio_str(body, "member");
+	u.model = jsonio_str(body, "model");
+	u.action = jsonio_str(body, "action");
+	u.request_id = jsonio_str(body, "request_id");
+	u.conversation_id = jsonio_str(body, "conversation_id");
+	u.input_tokens = jsonio_int(body, "input_tokens", 0);
+	u.output_tokens = jsonio_int(body, "output_tokens", 0);
+	u.cached_input_tokens = jsonio_int(body, "cached_input_tokens", 0);
+	u.byok = jsonio_bool(body, "byok", 0);
+	api_request_hash(rq, u.request_hash);
+	snprintf(rs->account, sizeof(rs->account), "%s", u.account);
+	if (usage_check(ctx, body, &u, rs) == 0) {
+		api_write(ctx, rq, body, ledger_usage, &u, rs);
+		if (rs->status == 409 && rq->idempotency_key == NULL)
+			api_error(rs, CD_E_CONFLICT, "request_id", "this request_id was recorded with other figures");
+		else if (rs->status == 400)
+			api_error(rs, CD_E_INVALID, "input_tokens", "the token counts are too large to price");
+	}
+	json_decref(body);
+}

@@ -1,0 +1,148 @@
+/* api_misc.c: the helpers every handler shares (errors, bodies,
+ * idempotency) and the small routes: /healthz, /metrics, /v1/models. */
+#include "api.h"
+#include "config.h"
+#include "keys.h"
+#include "ledger.h"
+#include "router.h"
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void api_json(struct response *rs, int status, json_t *body)
+{
+	json_decref(rs->json);
+	rs->json = body;
+	rs->status = body != NULL ? status : 500;
+}
+
+void api_error(struct response *rs, enum cd_err e, const char *param, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	json_t *err = json_pack("{s:s, s:s, s:s, s:o}", "type", cd_err_type(e), "code", cd_err_code(e), "message", msg,
+				"param", param != NULL && param[0] ? json_string(param) : json_null());
+	api_json(rs, cd_err_status(e), json_pack("{s:o}", "error", err));
+	if (e == CD_E_UNAVAILABLE || e == CD_E_RETRY)
+		rs->retry_after = 1;
+}
+
+void api_fail(struct response *rs, enum cd_err e, const char *what)
+{
+	switch (e) {
+	case CD_E_NOT_FOUND:
+		api_error(rs, e, NULL, "%s not found", what);
+		break;
+	case CD_E_UNAVAILABLE:
+	case CD_E_RETRY:
+		api_error(rs, CD_E_UNAVAILABLE, NULL, "the database is unavailable; retry later");
+		break;
+	case CD_E_SUSPENDED:
+		api_error(rs, e, NULL, "the account is not active");
+		break;
+	default:
+		api_error(rs, e, NULL, "%s: %s", what, cd_strerror(e));
+		break;
+	}
+}
+
+json_t *api_body(const struct request *rq, const struct jfield *fields, struct response *rs)
+{
+	struct jerr e;
+	json_t *body = jsonio_parse_object(rq->body, rq->body_len, &e);
+	if (body != NULL && jsonio_validate(body, fields, &e) != 0) {
+		json_decref(body);
+		body = NULL;
+	}
+	if (body == NULL)
+		api_error(rs, CD_E_INVALID, e.param, "%s", e.message);
+	return body;
+}
+
+void api_request_hash(const struct request *rq, unsigned char out[32])
+{
+	size_t n = strlen(rq->method) + 1 + strlen(rq->path) + 1 + rq->body_len;
+	char *buf = malloc(n + 1);
+	if (buf == NULL) {
+		memset(out, 0, 32);
+		return;
+	}
+	int k = snprintf(buf, n + 1, "%s %s\n", rq->method, rq->path);
+	memcpy(buf + k, rq->body, rq->body_len);
+	keys_sha256(buf, (size_t)k + rq->body_len, out);
+	free(buf);
+}
+
+int api_idem_key(const struct request *rq, json_t *body, const char **key, struct response *rs)
+{
+	const char *k = rq->idempotency_key;
+	if (k == NULL && body != NULL)
+		k = jsonio_str(body, "idempotency_key");
+	*key = NULL;
+	if (k == NULL)
+		return 0;
+	if (jsonio_check_text(k, strlen(k), 1, LIMIT_IDEMPOTENCY_KEY_BYTES) != 0) {
+		api_error(rs, CD_E_INVALID, "idempotency_key", "Idempotency-Key must be 1 to %d printable bytes",
+			  LIMIT_IDEMPOTENCY_KEY_BYTES);
+		return -1;
+	}
+	*key = k;
+	return 0;
+}
+
+void api_write(struct api_ctx *ctx, const struct request *rq, json_t *body,
+	       enum cd_err (*fn)(struct ledger *, void *, json_t **, int *), void *arg, struct response *rs)
+{
+	unsigned char hash[32];
+	struct ledger_write w = {NULL, hash, fn, arg};
+	json_t *out = NULL;
+	int status = 200, replayed = 0;
+	if (api_idem_key(rq, body, &w.idem_key, rs) != 0)
+		return;
+	api_request_hash(rq, hash);
+	enum cd_err rc = ledger_write(ctx->lg, &w, &out, &status, &replayed);
+	if (rc == CD_E_CONFLICT && w.idem_key != NULL) {
+		api_error(rs, rc, "idempotency_key", "this Idempotency-Key was used with another request");
+		return;
+	}
+	if (rc != CD_OK) {
+		api_fail(rs, rc, "account");
+		return;
+	}
+	api_json(rs, status, out);
+}
+
+int api_check_account_id(const char *id, const char *param, struct response *rs)
+{
+	if (jsonio_check_text(id, strlen(id), 1, LIMIT_ACCOUNT_ID_BYTES) != 0) {
+		api_error(rs, CD_E_INVALID, param, "%s must be 1 to %d bytes without control characters", param,
+			  LIMIT_ACCOUNT_ID_BYTES);
+		return -1;
+	}
+	return 0;
+}
+
+void api_healthz(struct api_ctx *ctx, const struct request *rq, char **params, struct response *rs)
+{
+	if (ledger_ping(ctx->lg) != CD_OK) {
+		api_error(rs, CD_E_UNAVAILABLE, NULL, "the database is unreachable");
+		rs->retry_after = 2;
+		return;
+	}
+	api_json(rs, 200, json_pack("{s:s}", "status", "ok"));
+}
+
+void api_metrics(struct api_ctx *ctx, const struct request *rq, char **params, struct response *rs)
+{
+	rs->text = router_metrics_text();
+	rs->status = rs->text != NULL ? 200 : 500;
+}
+
+void api_models(struct api_ctx *ctx, const struct request *rq, char **params, struct response *rs)
+{
+	api_json(rs, 200, ledger_prices_json(ctx->cfg->currency));
+}

@@ -1,0 +1,172 @@
+/* api_stripe.c: top-ups through Stripe Checkout and the Stripe webhook.
+ *
+ * The webhook's signature is checked over the raw body before anything
+ * parses it; the effect is committed before the 2xx goes out, so a failed
+ * commit makes Stripe retry. A top-up validates its body before it looks at
+ * whether Stripe is configured, and never leaves a pending top-up behind
+ * when Stripe fails. */
+#include "api.h"
+#include "config.h"
+#include "keys.h"
+#include "ledger.h"
+#include "log.h"
+#include "stripe.h"
+#include "timefmt.h"
+#include "webhook.h"
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+static const struct jfield topup_fields[] = {
+	{"amount_cents", J_INT, 1, 0, 0, INT64_MAX / 2, NULL},
+	{"success_url", J_STR, 0, 1, 1, LIMIT_URL_BYTES, NULL},
+	{"cancel_url", J_STR, 0, 1, 1, LIMIT_URL_BYTES, NULL},
+	{"idempotency_key", J_STR, 0, 0, 1, LIMIT_IDEMPOTENCY_KEY_BYTES, NULL},
+	{NULL, J_INT, 0, 0, 0, 0, NULL},
+};
+
+static int topup_check(const struct cfg *c, json_t *body, struct response *rs)
+{
+	int64_t cents = jsonio_int(body, "amount_cents", 0);
+	const char *urls[2] = {jsonio_str(body, "success_url"), jsonio_str(body, "cancel_url")};
+	const char *names[2] = {"success_url", "cancel_url"};
+	if (cents < c->topup_min_cents || cents > c->topup_max_cents) {
+		api_error(rs, CD_E_INVALID, "amount_cents", "amount_cents must be between %lld and %lld",
+			  (long long)c->topup_min_cents, (long long)c->topup_max_cents);
+		return -1;
+	}
+	for (int i = 0; i < 2; i++) {
+		if (urls[i] != NULL && !cfg_redirect_allowed(c, urls[i])) {
+			api_error(rs, CD_E_INVALID, names[i], "%s must be an http(s) URL on an allowed origin "
+				  "(stripe.allowed_redirect_origins)", names[i]);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int stripe_failed(struct response *rs, enum stripe_status st, const struct stripe_result *res)
+{
+	if (st == STRIPE_OK)
+		return 0;
+	log_warn("stripe call failed (%d, HTTP %d): %s", (int)st, res->http_status, res->message);
+	api_error(rs, CD_E_UPSTREAM, NULL, "Stripe: %s", res->message[0] ? res->message : "request failed");
+	return 1;
+}
+
+/* Makes sure the account has a Stripe customer; 0 or -1 with rs filled. */
+static int ensure_customer(struct api_ctx *ctx, struct topup_begin *t, struct response *rs)
+{
+	struct stripe_result res;
+	char key[64];
+	if (t->customer[0] != '\0')
+		return 0;
+	/* One key per account: concurrent top-ups get the same customer back. */
+	snprintf(key, sizeof(key), "creditd-customer-%" PRId64, t->account_internal_id);
+	memset(&res, 0, sizeof(res));
+	if (stripe_failed(rs, stripe_create_customer(ctx->stripe, t->account, key, &res), &res))
+		return -1;
+	if (ledger_topup_set_customer(ctx->lg, t->account, res.id, t->customer, sizeof(t->customer)) != CD_OK) {
+		api_error(rs, CD_E_UNAVAILABLE, NULL, "could not record the Stripe customer");
+		return -1;
+	}
+	return 0;
+}
+
+static void idem_for_session(const struct request *rq, const struct topup_begin *t, const char *client_key,
+			     char *out, size_t cap)
+{
+	unsigned char hash[32];
+	char hex[65];
+	if (client_key == NULL) {
+		snprintf(out, cap, "creditd-topup-%" PRId64, t->topup_id);
+		return;
+	}
+	api_request_hash(rq, hash);
+	keys_hex(hash, hex);
+	snprintf(out, cap, "creditd-topup-%" PRId64 "-%.32s", t->account_internal_id, hex);
+}
+
+void api_topup(struct api_ctx *ctx, const struct request *rq, char **params, struct response *rs)
+{
+	const struct cfg *c = ctx->cfg;
+	struct topup_begin t;
+	struct stripe_result res;
+	const char *client_key;
+	char key[96];
+	if (api_check_account_id(params[0], "id", rs) != 0)
+		return;
+	json_t *body = api_body(rq, topup_fields, rs);
+	if (body == NULL)
+		return;
+	if (topup_check(c, body, rs) != 0 || api_idem_key(rq, body, &client_key, rs) != 0)
+		goto out;
+	if (c->stripe_secret_key[0] == '\0' || ctx->stripe == NULL) {
+		api_error(rs, CD_E_STRIPE_OFF, NULL, "top-ups need stripe.secret_key (or CREDITD_STRIPE_SECRET_KEY)");
+		goto out;
+	}
+	memset(&t, 0, sizeof(t));
+	t.account = params[0];
+	t.amount_cents = jsonio_int(body, "amount_cents", 0);
+	snprintf(rs->account, sizeof(rs->account), "%s", params[0]);
+	enum cd_err rc = ledger_topup_begin(ctx->lg, &t);
+	if (rc != CD_OK) {
+		api_fail(rs, rc, "account");
+		goto out;
+	}
+	if (ensure_customer(ctx, &t, rs) != 0)
+		goto abort;
+	struct stripe_checkout co = {t.customer, t.account, t.amount_cents, c->stripe_currency, c->product_name,
+				     jsonio_str(body, "success_url"), jsonio_str(body, "cancel_url")};
+	if (co.success_url == NULL)
+		co.success_url = c->success_url;
+	if (co.cancel_url == NULL)
+		co.cancel_url = c->cancel_url;
+	idem_for_session(rq, &t, client_key, key, sizeof(key));
+	memset(&res, 0, sizeof(res));
+	if (stripe_failed(rs, stripe_create_checkout(ctx->stripe, &co, key, &res), &res))
+		goto abort;
+	if (ledger_topup_opened(ctx->lg, t.topup_id, res.id) != CD_OK) {
+		api_error(rs, CD_E_UNAVAILABLE, NULL, "could not record the checkout session");
+		goto out;
+	}
+	api_json(rs, 200, json_pack("{s:s, s:s, s:I, s:s, s:I}", "checkout_url", res.url, "session_id", res.id,
+				     "amount_cents", (json_int_t)t.amount_cents, "currency", c->stripe_currency,
+				     "credits_micros", (json_int_t)(t.amount_cents * c->topup_rate)));
+	goto out;
+abort:
+	ledger_topup_opened(ctx->lg, t.topup_id, NULL);
+out:
+	json_decref(body);
+}
+
+void api_webhook(struct api_ctx *ctx, const struct request *rq, char **params, struct response *rs)
+{
+	const struct cfg *c = ctx->cfg;
+	struct webhook_event ev;
+	char err[256];
+	const char *outcome = "ignored";
+	if (c->webhook_secret_count == 0) {
+		api_error(rs, CD_E_STRIPE_OFF, NULL, "webhooks need stripe.webhook_secrets");
+		return;
+	}
+	enum webhook_sig sig = webhook_verify(rq->stripe_signature, rq->body, rq->body_len,
+					      (const char *const *)c->webhook_secrets, c->webhook_secret_count,
+					      (time_t)timefmt_now(), c->webhook_tolerance_seconds);
+	if (sig != WEBHOOK_SIG_OK) {
+		api_error(rs, CD_E_INVALID, "Stripe-Signature", "bad Stripe-Signature: %s", webhook_sig_strerror(sig));
+		return;
+	}
+	if (webhook_parse_event(rq->body, rq->body_len, &ev, err, sizeof(err)) != 0) {
+		api_error(rs, CD_E_INVALID, NULL, "not a Stripe event: %s", err);
+		return;
+	}
+	enum cd_err rc = ledger_webhook_apply(ctx->lg, &ev, &outcome);
+	if (rc != CD_OK) {
+		api_fail(rs, rc, "event");
+		return;
+	}
+	snprintf(rs->account, sizeof(rs->account), "%s", ev.account);
+	log_info("stripe event %s (%s): %s", ev.id, ev.type, outcome);
+	api_json(rs, 200, json_pack("{s:b, s:s, s:s}", "received", 1, "id", ev.id, "outcome", outcome));
+}

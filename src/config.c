@@ -1,0 +1,447 @@
+/* config.c: the table-driven config loader. Every key creditd knows is one
+ * row of cfg_table; nothing else parses configuration. Values are checked
+ * here, at start-up, so the rest of the code can trust struct cfg. */
+#include "config.h"
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum cfg_type { CFG_STR, CFG_INT, CFG_ENUM, CFG_SECRET };
+
+struct cfg_key {
+	const char *section;
+	const char *key;
+	enum cfg_type type;
+	size_t offset;
+	int64_t min, max;		/* CFG_INT */
+	const char *def;		/* default, as text */
+	const char *choices;		/* CFG_ENUM: "a|b|c" */
+	const char *env;		/* environment override, or NULL */
+};
+
+#define OFF(f) offsetof(struct cfg, f)
+#define I64MAX INT64_MAX
+
+static const struct cfg_key cfg_table[] = {
+	{"server", "listen", CFG_STR, OFF(listen), 0, 0, "", NULL, "CREDITD_LISTEN"},
+	{"server", "socket_mode", CFG_STR, OFF(socket_mode), 0, 0, "0660", NULL, NULL},
+	{"server", "threads", CFG_INT, OFF(threads), 1, LIMIT_THREADS_MAX, "16", NULL, "CREDITD_THREADS"},
+	{"server", "base_path", CFG_STR, OFF(base_path), 0, 0, "/", NULL, "CREDITD_BASE_PATH"},
+	{"server", "max_body_bytes", CFG_INT, OFF(max_body_bytes), 1024, LIMIT_BODY_MAX_BYTES, "65536", NULL, NULL},
+	{"server", "log", CFG_STR, OFF(log), 0, 0, "stderr", NULL, "CREDITD_LOG"},
+	{"server", "log_level", CFG_ENUM, OFF(log_level), 0, 0, "info", "error|warn|info|debug", NULL},
+	{"server", "sweep_interval_seconds", CFG_INT, OFF(sweep_interval_seconds), 1, 3600, "5", NULL, NULL},
+	{"database", "host", CFG_STR, OFF(db_host), 0, 0, "localhost", NULL, "CREDITD_DB_HOST"},
+	{"database", "port", CFG_INT, OFF(db_port), 0, 65535, "3306", NULL, "CREDITD_DB_PORT"},
+	{"database", "socket", CFG_STR, OFF(db_socket), 0, 0, "", NULL, "CREDITD_DB_SOCKET"},
+	{"database", "name", CFG_STR, OFF(db_name), 0, 0, "creditd", NULL, "CREDITD_DB_NAME"},
+	{"database", "user", CFG_STR, OFF(db_user), 0, 0, "creditd", NULL, "CREDITD_DB_USER"},
+	{"database", "password", CFG_SECRET, OFF(db_password), 0, 0, "", NULL, "CREDITD_DB_PASSWORD"},
+	{"database", "connect_timeout_seconds", CFG_INT, OFF(db_connect_timeout_seconds), 1, 60, "2", NULL, NULL},
+	{"ledger", "currency", CFG_STR, OFF(currency), 0, 0, "EUR", NULL, NULL},
+	{"ledger", "signup_bonus_micros", CFG_INT, OFF(signup_bonus_micros), 0, I64MAX / 4, "0", NULL, NULL},
+	{"ledger", "expired_holds", CFG_ENUM, OFF(expired_holds), 0, 0, "release", "release|capture", NULL},
+	{"ledger", "hold_ttl_seconds", CFG_INT, OFF(hold_ttl_seconds), 1, LIMIT_HOLD_TTL_MAX_SECONDS, "600", NULL, NULL},
+	{"ledger", "idempotency_ttl_hours", CFG_INT, OFF(idempotency_ttl_hours), 24, 24 * 365, "24", NULL, NULL},
+	{"ledger", "low_balance_default_micros", CFG_INT, OFF(low_balance_default_micros), 0, I64MAX / 4, "0", NULL, NULL},
+	{"stripe", "secret_key", CFG_SECRET, OFF(stripe_secret_key), 0, 0, "", NULL, "CREDITD_STRIPE_SECRET_KEY"},
+	{"stripe", "webhook_secrets", CFG_SECRET, OFF(stripe_webhook_secrets), 0, 0, "", NULL, "CREDITD_STRIPE_WEBHOOK_SECRETS"},
+	{"stripe", "api_base", CFG_STR, OFF(stripe_api_base), 0, 0, "https://api.stripe.com", NULL, "CREDITD_STRIPE_API_BASE"},
+	{"stripe", "connect_timeout_ms", CFG_INT, OFF(stripe_connect_timeout_ms), 100, 60000, "5000", NULL, NULL},
+	{"stripe", "timeout_ms", CFG_INT, OFF(stripe_timeout_ms), 100, 120000, "20000", NULL, NULL},
+	{"stripe", "topup_min_cents", CFG_INT, OFF(topup_min_cents), 1, 100000000, "500", NULL, NULL},
+	{"stripe", "topup_max_cents", CFG_INT, OFF(topup_max_cents), 1, 100000000, "100000", NULL, NULL},
+	{"stripe", "topup_rate", CFG_INT, OFF(topup_rate), 1, 1000000000, "10000", NULL, NULL},
+	{"stripe", "currency", CFG_STR, OFF(stripe_currency), 0, 0, "", NULL, NULL},
+	{"stripe", "product_name", CFG_STR, OFF(product_name), 0, 0, "Credits", NULL, NULL},
+	{"stripe", "success_url", CFG_STR, OFF(success_url), 0, 0, "http://localhost/billing/success", NULL, NULL},
+	{"stripe", "cancel_url", CFG_STR, OFF(cancel_url), 0, 0, "http://localhost/billing/cancel", NULL, NULL},
+	{"stripe", "allowed_redirect_origins", CFG_STR, OFF(allowed_redirect_origins), 0, 0, "", NULL, NULL},
+	{"stripe", "webhook_tolerance_seconds", CFG_INT, OFF(webhook_tolerance_seconds), 1, 86400, "300", NULL, NULL},
+};
+#define CFG_KEYS (sizeof(cfg_table) / sizeof(cfg_table[0]))
+
+static char **str_slot(struct cfg *c, const struct cfg_key *k)
+{
+	return (char **)((char *)c + k->offset);
+}
+
+static int64_t *int_slot(struct cfg *c, const struct cfg_key *k)
+{
+	return (int64_t *)((char *)c + k->offset);
+}
+
+__attribute__((format(printf, 3, 4)))
+static int fail(char *err, size_t errcap, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(err, errcap, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+static int parse_int(const char *s, int64_t *out)
+{
+	char *end;
+	if (*s == '\0')
+		return -1;
+	errno = 0;
+	long long v = strtoll(s, &end, 10);
+	if (errno != 0 || *end != '\0')
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static int enum_ok(const char *choices, const char *v)
+{
+	size_t n = strlen(v);
+	const char *p = choices;
+	while (*p != '\0') {
+		const char *bar = strchr(p, '|');
+		size_t len = bar != NULL ? (size_t)(bar - p) : strlen(p);
+		if (len == n && memcmp(p, v, n) == 0)
+			return 1;
+		if (bar == NULL)
+			break;
+		p = bar + 1;
+	}
+	return 0;
+}
+
+/* Sets one key from text; `where` names the source for the message. */
+static int set_value(struct cfg *c, const struct cfg_key *k, const char *v, const char *where,
+		     char *err, size_t errcap)
+{
+	if (k->type == CFG_INT) {
+		int64_t n;
+		if (parse_int(v, &n) != 0 || n < k->min || n > k->max)
+			return fail(err, errcap, "%s: %s.%s must be an integer from %lld to %lld",
+				    where, k->section, k->key, (long long)k->min, (long long)k->max);
+		*int_slot(c, k) = n;
+		return 0;
+	}
+	if (k->type == CFG_ENUM && !enum_ok(k->choices, v))
+		return fail(err, errcap, "%s: %s.%s must be one of %s", where, k->section, k->key, k->choices);
+	char *dup = strdup(v);
+	if (dup == NULL)
+		return fail(err, errcap, "out of memory");
+	free(*str_slot(c, k));
+	*str_slot(c, k) = dup;
+	return 0;
+}
+
+static const struct cfg_key *find_key(const char *section, const char *key)
+{
+	for (size_t i = 0; i < CFG_KEYS; i++) {
+		const struct cfg_key *k = &cfg_table[i];
+		if (strcmp(k->key, key) != 0)
+			continue;
+		if (section[0] == '\0' || strcmp(k->section, section) == 0)
+			return k;
+	}
+	return NULL;
+}
+
+static char *trim(char *s)
+{
+	while (isspace((unsigned char)*s))
+		s++;
+	size_t n = strlen(s);
+	while (n > 0 && isspace((unsigned char)s[n - 1]))
+		s[--n] = '\0';
+	return s;
+}
+
+/* Strips one pair of matching quotes, so values may be written "a b". */
+static char *unquote(char *v)
+{
+	size_t n = strlen(v);
+	if (n >= 2 && (v[0] == '"' || v[0] == '\'') && v[n - 1] == v[0]) {
+		v[n - 1] = '\0';
+		return v + 1;
+	}
+	return v;
+}
+
+static int parse_line(struct cfg *c, char *line, int lineno, char *section, size_t seccap,
+		      const char *name, char *err, size_t errcap)
+{
+	char *s = trim(line);
+	if (*s == '\0' || *s == '#' || *s == ';')
+		return 0;
+	if (*s == '[') {
+		char *close = strchr(s, ']');
+		if (close == NULL || close[1] != '\0')
+			return fail(err, errcap, "%s:%d: malformed section header", name, lineno);
+		*close = '\0';
+		s = trim(s + 1);
+		if (strcmp(s, "server") != 0 && strcmp(s, "database") != 0 &&
+		    strcmp(s, "ledger") != 0 && strcmp(s, "stripe") != 0)
+			return fail(err, errcap, "%s:%d: unknown section [%s]", name, lineno, s);
+		snprintf(section, seccap, "%s", s);
+		return 0;
+	}
+	char *eq = strchr(s, '=');
+	if (eq == NULL)
+		return fail(err, errcap, "%s:%d: expected key = value", name, lineno);
+	*eq = '\0';
+	char *key = trim(s);
+	char *val = unquote(trim(eq + 1));
+	const struct cfg_key *k = find_key(section, key);
+	if (k == NULL)
+		return fail(err, errcap, "%s:%d: unknown key '%s'%s%s%s", name, lineno, key,
+			    section[0] ? " in [" : "", section, section[0] ? "]" : "");
+	char where[600];
+	snprintf(where, sizeof(where), "%s:%d", name, lineno);
+	return set_value(c, k, val, where, err, errcap);
+}
+
+static int parse_text(struct cfg *c, char *text, const char *name, char *err, size_t errcap)
+{
+	char section[32] = "";
+	int lineno = 0;
+	char *p = text;
+	while (*p != '\0') {
+		char *nl = strchr(p, '\n');
+		if (nl != NULL)
+			*nl = '\0';
+		lineno++;
+		if (strlen(p) >= LIMIT_CONFIG_LINE_BYTES)
+			return fail(err, errcap, "%s:%d: line too long", name, lineno);
+		if (parse_line(c, p, lineno, section, sizeof(section), name, err, errcap) != 0)
+			return -1;
+		if (nl == NULL)
+			break;
+		p = nl + 1;
+	}
+	return 0;
+}
+
+static int apply_defaults(struct cfg *c, char *err, size_t errcap)
+{
+	memset(c, 0, sizeof(*c));
+	for (size_t i = 0; i < CFG_KEYS; i++)
+		if (set_value(c, &cfg_table[i], cfg_table[i].def, "default", err, errcap) != 0)
+			return -1;
+	return 0;
+}
+
+static int apply_env(struct cfg *c, char *err, size_t errcap)
+{
+	for (size_t i = 0; i < CFG_KEYS; i++) {
+		const struct cfg_key *k = &cfg_table[i];
+		const char *v = k->env != NULL ? getenv(k->env) : NULL;
+		if (v == NULL)
+			continue;
+		if (set_value(c, k, v, k->env, err, errcap) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int split_secrets(struct cfg *c, char *err, size_t errcap)
+{
+	const char *p = c->stripe_webhook_secrets;
+	while (p != NULL && *p != '\0') {
+		const char *comma = strchr(p, ',');
+		size_t len = comma != NULL ? (size_t)(comma - p) : strlen(p);
+		while (len > 0 && isspace((unsigned char)*p)) {
+			p++;
+			len--;
+		}
+		while (len > 0 && isspace((unsigned char)p[len - 1]))
+			len--;
+		if (len > 0) {
+			if (c->webhook_secret_count == LIMIT_WEBHOOK_SECRETS)
+				return fail(err, errcap, "stripe.webhook_secrets: more than %d secrets",
+					    LIMIT_WEBHOOK_SECRETS);
+			c->webhook_secrets[c->webhook_secret_count++] = strndup(p, len);
+		}
+		p = comma != NULL ? comma + 1 : NULL;
+	}
+	return 0;
+}
+
+static int valid_currency(const char *s)
+{
+	if (strcmp(s, "credits") == 0)
+		return 1;
+	if (strlen(s) != 3)
+		return 0;
+	for (int i = 0; i < 3; i++)
+		if (!isupper((unsigned char)s[i]))
+			return 0;
+	return 1;
+}
+
+static int finish(struct cfg *c, char *err, size_t errcap)
+{
+	char *end;
+	long mode = strtol(c->socket_mode, &end, 8);
+	if (*end != '\0' || c->socket_mode[0] == '\0' || mode < 0 || mode > 0777)
+		return fail(err, errcap, "server.socket_mode must be an octal mode such as 0660");
+	size_t n = strlen(c->base_path);
+	if (n == 0 || c->base_path[0] != '/')
+		return fail(err, errcap, "server.base_path must start with '/'");
+	while (n > 1 && c->base_path[n - 1] == '/')
+		c->base_path[--n] = '\0';
+	if (!valid_currency(c->currency))
+		return fail(err, errcap, "ledger.currency must be a 3-letter upper-case ISO code or 'credits'");
+	if (c->stripe_currency[0] == '\0' && strcmp(c->currency, "credits") != 0) {
+		free(c->stripe_currency);
+		c->stripe_currency = strdup(c->currency);
+		for (char *p = c->stripe_currency; *p != '\0'; p++)
+			*p = (char)tolower((unsigned char)*p);
+	}
+	if (c->topup_min_cents > c->topup_max_cents)
+		return fail(err, errcap, "stripe.topup_min_cents is above stripe.topup_max_cents");
+	c->capture_expired = strcmp(c->expired_holds, "capture") == 0;
+	return split_secrets(c, err, errcap);
+}
+
+int cfg_load_string(const char *text, struct cfg *c, char *err, size_t errcap)
+{
+	if (apply_defaults(c, err, errcap) != 0)
+		return -1;
+	char *copy = strdup(text);
+	if (copy == NULL)
+		return fail(err, errcap, "out of memory");
+	int rc = parse_text(c, copy, "config", err, errcap);
+	free(copy);
+	return rc != 0 ? rc : finish(c, err, errcap);
+}
+
+static char *read_file(const char *path, char *err, size_t errcap, int *missing)
+{
+	FILE *f = fopen(path, "r");
+	char *buf = NULL;
+	*missing = 0;
+	if (f == NULL) {
+		*missing = errno == ENOENT;
+		fail(err, errcap, "cannot open config %s: %s", path, strerror(errno));
+		return NULL;
+	}
+	buf = malloc(1024 * 1024 + 1);
+	if (buf == NULL)
+		goto out;
+	size_t n = fread(buf, 1, 1024 * 1024, f);
+	if (!feof(f)) {
+		fail(err, errcap, "config %s is larger than 1 MiB", path);
+		free(buf);
+		buf = NULL;
+		goto out;
+	}
+	buf[n] = '\0';
+out:
+	fclose(f);
+	return buf;
+}
+
+int cfg_load(const char *path, struct cfg *c, char *err, size_t errcap)
+{
+	int explicit_path = path != NULL || getenv("CREDITD_CONFIG") != NULL;
+	if (path == NULL)
+		path = getenv("CREDITD_CONFIG");
+	if (path == NULL)
+		path = CFG_DEFAULT_PATH;
+	if (apply_defaults(c, err, errcap) != 0)
+		return -1;
+	int missing;
+	char *text = read_file(path, err, errcap, &missing);
+	if (text == NULL && (explicit_path || !missing))
+		return -1;
+	if (text != NULL) {
+		int rc = parse_text(c, text, path, err, errcap);
+		free(text);
+		if (rc != 0)
+			return rc;
+	}
+	if (apply_env(c, err, errcap) != 0)
+		return -1;
+	return finish(c, err, errcap);
+}
+
+void cfg_free(struct cfg *c)
+{
+	for (size_t i = 0; i < CFG_KEYS; i++) {
+		const struct cfg_key *k = &cfg_table[i];
+		if (k->type != CFG_INT) {
+			free(*str_slot(c, k));
+			*str_slot(c, k) = NULL;
+		}
+	}
+	for (int i = 0; i < c->webhook_secret_count; i++)
+		free(c->webhook_secrets[i]);
+	c->webhook_secret_count = 0;
+}
+
+/* Writes the origin of url (scheme://authority) into out; 0 or -1. */
+static int origin_of(const char *url, char *out, size_t cap)
+{
+	const char *sep = strstr(url, "://");
+	if (sep == NULL || sep == url)
+		return -1;
+	const char *end = sep + 3;
+	while (*end != '\0' && *end != '/' && *end != '?' && *end != '#')
+		end++;
+	size_t n = (size_t)(end - url);
+	if (n == (size_t)(sep + 3 - url) || n >= cap)
+		return -1;
+	memcpy(out, url, n);
+	out[n] = '\0';
+	return 0;
+}
+
+static int origin_listed(const char *list, const char *origin)
+{
+	size_t n = strlen(origin);
+	const char *p = list;
+	while (p != NULL && *p != '\0') {
+		while (*p == ' ' || *p == ',')
+			p++;
+		const char *end = p;
+		while (*end != '\0' && *end != ',' && *end != ' ')
+			end++;
+		size_t len = (size_t)(end - p);
+		while (len > 0 && p[len - 1] == '/')
+			len--;
+		if (len == n && strncasecmp(p, origin, n) == 0)
+			return 1;
+		p = end;
+	}
+	return 0;
+}
+
+int cfg_redirect_allowed(const struct cfg *c, const char *url)
+{
+	char origin[LIMIT_URL_BYTES], other[LIMIT_URL_BYTES];
+	if (strncmp(url, "https://", 8) != 0 && strncmp(url, "http://", 7) != 0)
+		return 0;
+	if (origin_of(url, origin, sizeof(origin)) != 0)
+		return 0;
+	if (origin_listed(c->allowed_redirect_origins, origin))
+		return 1;
+	if (origin_of(c->success_url, other, sizeof(other)) == 0 && strcasecmp(other, origin) == 0)
+		return 1;
+	return origin_of(c->cancel_url, other, sizeof(other)) == 0 && strcasecmp(other, origin) == 0;
+}
+
+void cfg_dump(const struct cfg *c)
+{
+	for (size_t i = 0; i < CFG_KEYS; i++) {
+		const struct cfg_key *k = &cfg_table[i];
+		if (k->type == CFG_INT)
+			printf("%s.%s = %lld\n", k->section, k->key,
+			       (long long)*(const int64_t *)((const char *)c + k->offset));
+		else if (k->type == CFG_SECRET)
+			printf("%s.%s = %s\n", k->section, k->key,
+			       (*(char *const *)((const char *)c + k->offset))[0] ? "(set)" : "(empty)");
+		else
+			printf("%s.%s = %s\n", k->section, k->key, *(char *const *)((const char *)c + k->offset));
+	}
+}

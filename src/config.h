@@ -1,0 +1,77 @@
+/* config.h: creditd's configuration, loaded once at start-up.
+ *
+ * One INI-style file (`key = value`, `[section]`, `#`/`;` comments) read
+ * through a table of {section, key, type, offset, range, default}; then the
+ * CREDITD_* environment overrides of DESIGN §5. An unknown key or a bad
+ * value fails the load with a message naming the key and line. The struct
+ * is read-only after cfg_load and shared by all threads. */
+#ifndef CREDITD_CONFIG_H
+#define CREDITD_CONFIG_H
+#include <stddef.h>
+#include <stdint.h>
+#include "limits.h"
+
+#define CFG_DEFAULT_PATH "/etc/creditd/creditd.conf"
+
+struct cfg {
+	/* [server] */
+	char *listen;			/* "unix:PATH", "HOST:PORT", or "" for fd 0 */
+	char *socket_mode;		/* octal permissions of a unix socket */
+	int64_t threads;
+	char *base_path;		/* "/" or "/credits" (no trailing slash kept) */
+	int64_t max_body_bytes;
+	char *log;			/* "stderr", "syslog" or a file path */
+	char *log_level;		/* error|warn|info|debug */
+	int64_t sweep_interval_seconds;
+	/* [database] */
+	char *db_host;
+	int64_t db_port;
+	char *db_socket;
+	char *db_name;
+	char *db_user;
+	char *db_password;
+	int64_t db_connect_timeout_seconds;
+	/* [ledger] */
+	char *currency;			/* "EUR", "USD", ... or "credits" */
+	int64_t signup_bonus_micros;
+	char *expired_holds;		/* release|capture */
+	int64_t hold_ttl_seconds;	/* default ttl_seconds of a hold */
+	int64_t idempotency_ttl_hours;
+	int64_t low_balance_default_micros;
+	/* [stripe] */
+	char *stripe_secret_key;
+	char *stripe_webhook_secrets;	/* comma-separated */
+	char *stripe_api_base;
+	int64_t stripe_connect_timeout_ms;
+	int64_t stripe_timeout_ms;
+	int64_t topup_min_cents;
+	int64_t topup_max_cents;
+	int64_t topup_rate;		/* micros per cent */
+	char *stripe_currency;		/* lower-case ISO code sent to Stripe */
+	char *product_name;
+	char *success_url;
+	char *cancel_url;
+	char *allowed_redirect_origins;	/* comma-separated origins */
+	int64_t webhook_tolerance_seconds;
+
+	/* Derived at load time. */
+	char *webhook_secrets[LIMIT_WEBHOOK_SECRETS];
+	int webhook_secret_count;
+	int capture_expired;		/* expired_holds == capture */
+};
+
+/* Loads defaults, then `path` (NULL: $CREDITD_CONFIG, else the default
+ * path, which may be absent), then the environment. Returns 0, or -1 with
+ * a sentence naming the key (and line) in err. The caller frees with
+ * cfg_free, also after a failure. */
+int cfg_load(const char *path, struct cfg *c, char *err, size_t errcap);
+/* Same from a string, for tests; env overrides are not applied. */
+int cfg_load_string(const char *text, struct cfg *c, char *err, size_t errcap);
+void cfg_free(struct cfg *c);
+
+/* 1 when url's origin (scheme://host[:port]) is in allowed_redirect_origins,
+ * or equals the origin of success_url/cancel_url. */
+int cfg_redirect_allowed(const struct cfg *c, const char *url);
+/* Prints every key with its value (secrets masked) to stdout. */
+void cfg_dump(const struct cfg *c);
+#endif

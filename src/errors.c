@@ -1,0 +1,44 @@
+/* errors.c: the table that maps every creditd error to its HTTP answer.
+ * Keep it the only place where statuses, types and codes are spelled. */
+#include "errors.h"
+#include <assert.h>
+#include <stddef.h>
+
+struct err_row {
+	int status;
+	const char *type;
+	const char *code;
+	const char *text;
+};
+
+static const struct err_row err_table[CD_E__COUNT] = {
+	[CD_OK] = {200, NULL, NULL, "success"},
+	[CD_E_INVALID] = {400, "invalid_request_error", "invalid_request", "invalid request"},
+	[CD_E_UNAUTHORIZED] = {401, "authentication_error", "unauthorized", "missing or wrong API key"},
+	[CD_E_FORBIDDEN] = {403, "permission_error", "forbidden", "API key lacks the scope"},
+	[CD_E_SUSPENDED] = {403, "permission_error", "account_suspended", "account is not active"},
+	[CD_E_NOT_FOUND] = {404, "not_found_error", "not_found", "not found"},
+	[CD_E_METHOD] = {405, "invalid_request_error", "method_not_allowed", "method not allowed"},
+	[CD_E_CONFLICT] = {409, "conflict_error", "conflict", "conflict"},
+	[CD_E_INSUFFICIENT] = {402, "insufficient_quota", "insufficient_credits", "not enough credit"},
+	[CD_E_HARD_LIMIT] = {429, "insufficient_quota", "billing_hard_limit_reached", "monthly limit reached"},
+	[CD_E_MEMBER_CAP] = {429, "insufficient_quota", "member_cap_reached", "member cap reached"},
+	[CD_E_TOO_LARGE] = {413, "invalid_request_error", "payload_too_large", "request body too large"},
+	[CD_E_UPSTREAM] = {502, "api_error", "upstream_error", "Stripe failed"},
+	[CD_E_UNAVAILABLE] = {503, "api_error", "unavailable", "database unavailable"},
+	[CD_E_STRIPE_OFF] = {503, "api_error", "stripe_not_configured", "Stripe is not configured"},
+	[CD_E_RETRY] = {503, "api_error", "unavailable", "transient conflict, retry"},
+	[CD_E_INTERNAL] = {500, "api_error", "internal_error", "internal error"},
+};
+
+static const struct err_row *row_of(enum cd_err e)
+{
+	assert(e >= 0);
+	assert(e < CD_E__COUNT);
+	return &err_table[e];
+}
+
+const char *cd_strerror(enum cd_err e) { return row_of(e)->text; }
+int cd_err_status(enum cd_err e) { return row_of(e)->status; }
+const char *cd_err_type(enum cd_err e) { return row_of(e)->type; }
+const char *cd_err_code(enum cd_err e) { return row_of(e)->code; }

@@ -1,0 +1,36 @@
+/* errors.h: the one error enum of creditd and its HTTP mapping.
+ *
+ * Every failure an API call can answer with is one value here; a single
+ * table (errors.c) maps it to the HTTP status, the error type and code of
+ * DESIGN §5. "Not found" is an answer, not a failure. */
+#ifndef CREDITD_ERRORS_H
+#define CREDITD_ERRORS_H
+
+enum cd_err {
+	CD_OK = 0,
+	CD_E_INVALID,		/* 400 malformed JSON, missing/invalid field, unknown model */
+	CD_E_UNAUTHORIZED,	/* 401 no or wrong API key */
+	CD_E_FORBIDDEN,		/* 403 the key lacks the scope */
+	CD_E_SUSPENDED,		/* 403 the account is not active */
+	CD_E_NOT_FOUND,		/* 404 unknown account, hold, route */
+	CD_E_METHOD,		/* 405 known path, other method */
+	CD_E_CONFLICT,		/* 409 idempotency key reuse, hold state */
+	CD_E_INSUFFICIENT,	/* 402 not enough available credit */
+	CD_E_HARD_LIMIT,	/* 429 monthly limit would be exceeded */
+	CD_E_MEMBER_CAP,	/* 429 member's monthly cap would be exceeded */
+	CD_E_TOO_LARGE,		/* 413 body over the limit */
+	CD_E_UPSTREAM,		/* 502 Stripe failed or timed out */
+	CD_E_UNAVAILABLE,	/* 503 database unreachable */
+	CD_E_STRIPE_OFF,	/* 503 top-up without Stripe configured */
+	CD_E_RETRY,		/* internal: transient DB conflict, retry the transaction */
+	CD_E_INTERNAL,		/* 500 a bug or an unexpected database answer */
+	CD_E__COUNT
+};
+
+/* A sentence naming the error, for logs. Static storage. */
+const char *cd_strerror(enum cd_err e);
+/* HTTP status, error type and error code of DESIGN §5. Static storage. */
+int cd_err_status(enum cd_err e);
+const char *cd_err_type(enum cd_err e);
+const char *cd_err_code(enum cd_err e);
+#endif

@@ -1,0 +1,226 @@
+/* jsonio.c: strict JSON input. jansson does the parsing (it refuses invalid
+ * UTF-8 and numbers that overflow int64); this file adds what jansson does
+ * not know: field tables, ranges, depth, and naming the field to blame
+ * even when the parser itself gave up (by looking back from the error
+ * position for the nearest key). */
+#include "jsonio.h"
+#include "limits.h"
+#include "timefmt.h"
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+__attribute__((format(printf, 3, 4)))
+static int jfail(struct jerr *e, const char *param, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(e->message, sizeof(e->message), fmt, ap);
+	va_end(ap);
+	snprintf(e->param, sizeof(e->param), "%s", param != NULL ? param : "");
+	return -1;
+}
+
+/* Finds the last complete `"key":` before pos, to name the field a parse
+ * error is in. Leaves param empty when none is found. */
+static void guess_param(const char *body, size_t pos, char *param, size_t cap)
+{
+	param[0] = '\0';
+	if (pos > LIMIT_BODY_MAX_BYTES)
+		return;
+	for (size_t i = pos; i > 0; i--) {
+		if (body[i - 1] != ':')
+			continue;
+		size_t j = i - 1;
+		while (j > 0 && isspace((unsigned char)body[j - 1]))
+			j--;
+		if (j == 0 || body[j - 1] != '"')
+			continue;
+		size_t end = j - 1;
+		size_t start = end;
+		while (start > 0 && body[start - 1] != '"')
+			start--;
+		if (start == 0)
+			return;
+		size_t n = end - start;
+		if (n == 0 || n >= cap)
+			return;
+		for (size_t k = start; k < end; k++)
+			if (!isalnum((unsigned char)body[k]) && body[k] != '_')
+				return;
+		memcpy(param, body + start, n);
+		param[n] = '\0';
+		return;
+	}
+}
+
+static int depth_of(const json_t *v, int depth)
+{
+	if (depth > LIMIT_JSON_DEPTH)
+		return depth;
+	int max = depth;
+	if (json_is_object(v)) {
+		const char *k;
+		json_t *child;
+		json_object_foreach((json_t *)v, k, child) {
+			int d = depth_of(child, depth + 1);
+			if (d > max)
+				max = d;
+		}
+	} else if (json_is_array(v)) {
+		size_t i;
+		json_t *child;
+		json_array_foreach(v, i, child) {
+			int d = depth_of(child, depth + 1);
+			if (d > max)
+				max = d;
+		}
+	}
+	return max;
+}
+
+json_t *jsonio_parse_object(const char *body, size_t len, struct jerr *e)
+{
+	json_error_t err;
+	if (len == 0) {
+		jfail(e, NULL, "request body is empty; a JSON object is required");
+		return NULL;
+	}
+	json_t *root = json_loadb(body, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &err);
+	if (root == NULL) {
+		char param[80];
+		guess_param(body, (size_t)err.position, param, sizeof(param));
+		jfail(e, param[0] ? param : NULL, "malformed JSON%s%s: %s", param[0] ? " in field " : "",
+		      param, err.text);
+		return NULL;
+	}
+	if (!json_is_object(root)) {
+		json_decref(root);
+		jfail(e, NULL, "request body must be a JSON object");
+		return NULL;
+	}
+	if (depth_of(root, 1) > LIMIT_JSON_DEPTH) {
+		json_decref(root);
+		jfail(e, NULL, "JSON nested deeper than %d levels", LIMIT_JSON_DEPTH);
+		return NULL;
+	}
+	return root;
+}
+
+int jsonio_check_text(const char *s, size_t len, size_t min, size_t max)
+{
+	if (len < min || len > max || strlen(s) != len)
+		return -1;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char ch = (unsigned char)s[i];
+		if (ch < 0x20 || ch == 0x7f)
+			return -1;
+	}
+	return 0;
+}
+
+static int enum_has(const char *choices, const char *v)
+{
+	size_t n = strlen(v);
+	for (const char *p = choices; p != NULL && *p != '\0';) {
+		const char *bar = strchr(p, '|');
+		size_t len = bar != NULL ? (size_t)(bar - p) : strlen(p);
+		if (len == n && memcmp(p, v, n) == 0)
+			return 1;
+		p = bar != NULL ? bar + 1 : NULL;
+	}
+	return 0;
+}
+
+static int check_field(const struct jfield *f, json_t *v, struct jerr *e)
+{
+	int64_t t;
+	switch (f->type) {
+	case J_INT:
+		if (!json_is_integer(v))
+			return jfail(e, f->name, "%s must be a JSON integer", f->name);
+		if (json_integer_value(v) < f->min || json_integer_value(v) > f->max)
+			return jfail(e, f->name, "%s must be between %lld and %lld", f->name,
+				     (long long)f->min, (long long)f->max);
+		return 0;
+	case J_BOOL:
+		if (!json_is_boolean(v))
+			return jfail(e, f->name, "%s must be true or false", f->name);
+		return 0;
+	case J_STR:
+	case J_TIME:
+	case J_ENUM:
+		break;
+	}
+	if (!json_is_string(v))
+		return jfail(e, f->name, "%s must be a string", f->name);
+	const char *s = json_string_value(v);
+	size_t len = json_string_length(v);
+	if (strlen(s) != len)
+		return jfail(e, f->name, "%s must not contain NUL characters", f->name);
+	if (f->type == J_TIME)
+		return timefmt_parse(s, &t) == 0 ? 0 : jfail(e, f->name, "%s must be an RFC 3339 timestamp", f->name);
+	if (f->type == J_ENUM)
+		return enum_has(f->choices, s) ? 0 : jfail(e, f->name, "%s must be one of %s", f->name, f->choices);
+	if (len < (size_t)f->min || len > (size_t)f->max)
+		return jfail(e, f->name, "%s must be %lld to %lld bytes long", f->name, (long long)f->min,
+			     (long long)f->max);
+	if (jsonio_check_text(s, len, 0, len) != 0)
+		return jfail(e, f->name, "%s must not contain control characters", f->name);
+	return 0;
+}
+
+int jsonio_validate(json_t *obj, const struct jfield *fields, struct jerr *e)
+{
+	const char *key;
+	json_t *v;
+	json_object_foreach(obj, key, v) {
+		const struct jfield *f = fields;
+		while (f->name != NULL && strcmp(f->name, key) != 0)
+			f++;
+		if (f->name == NULL)
+			return jfail(e, key, "unknown field '%.60s'", key);
+		if (json_is_null(v)) {
+			if (!f->nullable)
+				return jfail(e, f->name, "%s must not be null", f->name);
+			continue;
+		}
+		if (check_field(f, v, e) != 0)
+			return -1;
+	}
+	for (const struct jfield *f = fields; f->name != NULL; f++)
+		if (f->required && json_object_get(obj, f->name) == NULL)
+			return jfail(e, f->name, "missing required field %s", f->name);
+	return 0;
+}
+
+int64_t jsonio_int(json_t *obj, const char *name, int64_t def)
+{
+	json_t *v = json_object_get(obj, name);
+	return json_is_integer(v) ? (int64_t)json_integer_value(v) : def;
+}
+
+int jsonio_has(json_t *obj, const char *name)
+{
+	json_t *v = json_object_get(obj, name);
+	return v != NULL && !json_is_null(v);
+}
+
+const char *jsonio_str(json_t *obj, const char *name)
+{
+	json_t *v = json_object_get(obj, name);
+	return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+int jsonio_bool(json_t *obj, const char *name, int def)
+{
+	json_t *v = json_object_get(obj, name);
+	return json_is_boolean(v) ? json_is_true(v) : def;
+}
+
+char *jsonio_dump(const json_t *v)
+{
+	return json_dumps(v, JSON_COMPACT | JSON_PRESERVE_ORDER);
+}

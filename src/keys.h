@@ -1,0 +1,38 @@
+/* keys.h: API keys and the hashes creditd keeps of them.
+ *
+ * A key is "crd_" followed by 64 lower-case hex digits (256 bits from the
+ * OS CSPRNG). Only its SHA-256 is stored. A string that is not shaped like
+ * a key is refused before any database lookup. Scopes are a bit mask;
+ * admin implies read and guard (an operator key may do everything). */
+#ifndef CREDITD_KEYS_H
+#define CREDITD_KEYS_H
+#include <stddef.h>
+#include <stdint.h>
+
+#define KEYS_PREFIX "crd_"
+#define KEYS_LEN (4 + 64)
+#define KEYS_HASH_LEN 32
+
+enum key_scope { KEY_SCOPE_GUARD = 1, KEY_SCOPE_READ = 2, KEY_SCOPE_ADMIN = 4 };
+
+/* Fills out (KEYS_LEN + 1 bytes) with a new key. 0, or -1 when the CSPRNG
+ * fails. */
+int keys_generate(char *out);
+/* 1 when s is shaped like a key. */
+int keys_wellformed(const char *s);
+/* SHA-256 of any bytes. */
+void keys_sha256(const void *data, size_t len, unsigned char out[KEYS_HASH_LEN]);
+/* Lower-case hex of a 32-byte hash into out (65 bytes). */
+void keys_hex(const unsigned char hash[KEYS_HASH_LEN], char *out);
+/* Returns a pointer into header past "Bearer " (case-insensitive scheme),
+ * or NULL. Borrowed from header. */
+const char *keys_bearer(const char *header);
+/* "guard,read" -> mask; -1 on an unknown scope or an empty list. */
+int keys_parse_scopes(const char *list);
+/* Mask -> "guard,read,admin" into out. */
+void keys_format_scopes(int mask, char *out, size_t cap);
+/* 1 when a key with `mask` may use a route needing `need`. */
+int keys_allows(int mask, int need);
+/* Fills out with n random bytes as hex (2n+1 bytes). 0 or -1. */
+int keys_random_hex(char *out, size_t n);
+#endif

@@ -1,0 +1,607 @@
+/* ledger.c: the ledger's connection, its prepared-statement cache, the
+ * transaction runner with bounded retries, idempotent writes and API keys.
+ *
+ * Every statement creditd sends goes through db_exec here, so the round
+ * trip counter is exact. The connection runs with autocommit off and READ
+ * COMMITTED: a transaction starts with the first statement (no BEGIN round
+ * trip), and every read that a write depends on is a locking read. */
+#include "ledger_int.h"
+#include "keys.h"
+#include "log.h"
+#include "timefmt.h"
+#include <errno.h>
+#include <inttypes.h>
+#include <mysqld_error.h>
+#include <errmsg.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+int ledger_global_init(void)
+{
+	return mysql_library_init(0, NULL, NULL) == 0 ? 0 : -1;
+}
+
+struct ledger *ledger_new(const struct cfg *cfg)
+{
+	struct ledger *lg = calloc(1, sizeof(*lg));
+	if (lg == NULL)
+		return NULL;
+	lg->cfg = cfg;
+	return lg;
+}
+
+static void stmts_clear(struct ledger *lg)
+{
+	for (int i = 0; i < lg->nstmts; i++) {
+		struct dbstmt *s = &lg->stmts[i];
+		for (unsigned int c = 0; c < s->ncols; c++)
+			free(s->buf[c]);
+		free(s->buf);
+		free(s->res);
+		free(s->len);
+		free(s->isnull);
+		free(s->error);
+		if (s->st != NULL)
+			mysql_stmt_close(s->st);
+		memset(s, 0, sizeof(*s));
+	}
+	lg->nstmts = 0;
+}
+
+static void disconnect(struct ledger *lg)
+{
+	stmts_clear(lg);
+	if (lg->db != NULL)
+		mysql_close(lg->db);
+	lg->db = NULL;
+	lg->connected = 0;
+	lg->in_tx = 0;
+}
+
+void ledger_free(struct ledger *lg)
+{
+	if (lg == NULL)
+		return;
+	disconnect(lg);
+	free(lg);
+	mysql_thread_end();
+}
+
+static const char *nonempty(const char *s)
+{
+	return s != NULL && s[0] != '\0' ? s : NULL;
+}
+
+enum cd_err db_ensure(struct ledger *lg)
+{
+	static const char init[] = "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED, "
+				   "time_zone = '+00:00', innodb_lock_wait_timeout = 10, autocommit = 0";
+	const struct cfg *c = lg->cfg;
+	if (lg->connected)
+		return CD_OK;
+	disconnect(lg);
+	lg->db = mysql_init(NULL);
+	if (lg->db == NULL)
+		return CD_E_UNAVAILABLE;
+	unsigned int timeout = (unsigned int)c->db_connect_timeout_seconds;
+	unsigned int rw_timeout = 30;
+	my_bool off = 0;
+	mysql_options(lg->db, MYSQL_OPT_CONNECT_TIMEOUT, &timeout);
+	mysql_options(lg->db, MYSQL_OPT_READ_TIMEOUT, &rw_timeout);
+	mysql_options(lg->db, MYSQL_OPT_WRITE_TIMEOUT, &rw_timeout);
+	mysql_options(lg->db, MYSQL_OPT_RECONNECT, &off);
+	mysql_options(lg->db, MYSQL_SET_CHARSET_NAME, "utf8mb4");
+	if (mysql_real_connect(lg->db, c->db_host, c->db_user, nonempty(c->db_password), c->db_name,
+			       (unsigned int)c->db_port, nonempty(c->db_socket),
+			       CLIENT_MULTI_STATEMENTS | CLIENT_FOUND_ROWS) == NULL) {
+		snprintf(lg->errmsg, sizeof(lg->errmsg), "cannot connect to MariaDB: %s", mysql_error(lg->db));
+		disconnect(lg);
+		return CD_E_UNAVAILABLE;
+	}
+	if (mysql_query(lg->db, init) != 0) {
+		snprintf(lg->errmsg, sizeof(lg->errmsg), "session setup failed: %s", mysql_error(lg->db));
+		disconnect(lg);
+		return CD_E_UNAVAILABLE;
+	}
+	lg->connected = 1;
+	return CD_OK;
+}
+
+static int retryable(int e)
+{
+	return e == ER_LOCK_DEADLOCK || e == ER_LOCK_WAIT_TIMEOUT || e == ER_CHECKREAD ||
+	       e == 1180 /* commit failed (Galera) */ || e == 1047 /* WSREP not ready */;
+}
+
+static int conn_lost(int e)
+{
+	return e == CR_SERVER_GONE_ERROR || e == CR_SERVER_LOST || e == CR_CONNECTION_ERROR ||
+	       e == CR_CONN_HOST_ERROR || e == 1927 /* connection killed */ || e == ER_SERVER_SHUTDOWN;
+}
+
+enum cd_err db_err(struct ledger *lg, int dberr, const char *what)
+{
+	if (retryable(dberr))
+		return CD_E_RETRY;
+	if (conn_lost(dberr)) {
+		log_warn("database connection lost during %s (%d)", what, dberr);
+		disconnect(lg);
+		return CD_E_UNAVAILABLE;
+	}
+	snprintf(lg->errmsg, sizeof(lg->errmsg), "%s: MariaDB error %d: %s", what, dberr,
+		 lg->db != NULL ? mysql_error(lg->db) : "no connection");
+	log_error("%s", lg->errmsg);
+	return CD_E_INTERNAL;
+}
+
+static int bind_results(struct dbstmt *s)
+{
+	MYSQL_RES *meta = mysql_stmt_result_metadata(s->st);
+	if (meta == NULL)
+		return 0;
+	s->ncols = mysql_num_fields(meta);
+	MYSQL_FIELD *fields = mysql_fetch_fields(meta);
+	s->res = calloc(s->ncols, sizeof(MYSQL_BIND));
+	s->buf = calloc(s->ncols, sizeof(char *));
+	s->len = calloc(s->ncols, sizeof(unsigned long));
+	s->isnull = calloc(s->ncols, sizeof(my_bool));
+	s->error = calloc(s->ncols, sizeof(my_bool));
+	int rc = s->res && s->buf && s->len && s->isnull && s->error ? 0 : -1;
+	for (unsigned int i = 0; rc == 0 && i < s->ncols; i++) {
+		unsigned long size = fields[i].length + 2;
+		if (size < 32)
+			size = 32;
+		if (size > DB_COL_MAX_BYTES)
+			size = DB_COL_MAX_BYTES;
+		s->buf[i] = malloc(size);
+		if (s->buf[i] == NULL) {
+			rc = -1;
+			break;
+		}
+		s->res[i].buffer_type = MYSQL_TYPE_STRING;
+		s->res[i].buffer = s->buf[i];
+		s->res[i].buffer_length = size - 1;
+		s->res[i].length = &s->len[i];
+		s->res[i].is_null = &s->isnull[i];
+		s->res[i].error = &s->error[i];
+	}
+	mysql_free_result(meta);
+	if (rc == 0 && mysql_stmt_bind_result(s->st, s->res) != 0)
+		rc = -1;
+	return rc;
+}
+
+static struct dbstmt *stmt_get(struct ledger *lg, const char *sql, int *dberr)
+{
+	for (int i = 0; i < lg->nstmts; i++)
+		if (lg->stmts[i].sql == sql)
+			return &lg->stmts[i];
+	if (lg->nstmts == DB_STMTS_MAX) {
+		log_error("prepared statement cache full");
+		*dberr = CR_OUT_OF_MEMORY;
+		return NULL;
+	}
+	struct dbstmt *s = &lg->stmts[lg->nstmts];
+	memset(s, 0, sizeof(*s));
+	s->st = mysql_stmt_init(lg->db);
+	if (s->st == NULL) {
+		*dberr = CR_OUT_OF_MEMORY;
+		return NULL;
+	}
+	lg->round_trips++;
+	if (mysql_stmt_prepare(s->st, sql, (unsigned long)strlen(sql)) != 0 || bind_results(s) != 0) {
+		*dberr = (int)mysql_stmt_errno(s->st);
+		if (*dberr == 0)
+			*dberr = CR_OUT_OF_MEMORY;
+		snprintf(lg->errmsg, sizeof(lg->errmsg), "prepare failed: %s: %.120s", mysql_stmt_error(s->st), sql);
+		mysql_stmt_close(s->st);
+		s->st = NULL;
+		return NULL;
+	}
+	s->sql = sql;
+	lg->nstmts++;
+	return s;
+}
+
+struct params {
+	MYSQL_BIND bind[DB_PARAMS_MAX];
+	long long ints[DB_PARAMS_MAX];
+	unsigned long lens[DB_PARAMS_MAX];
+	my_bool nulls[DB_PARAMS_MAX];
+};
+
+static int bind_params(struct params *p, const char *fmt, va_list ap)
+{
+	int n = 0;
+	memset(p->bind, 0, sizeof(p->bind));
+	for (const char *f = fmt; *f != '\0'; f++, n++) {
+		if (n == DB_PARAMS_MAX)
+			return -1;
+		MYSQL_BIND *b = &p->bind[n];
+		p->nulls[n] = 0;
+		b->is_null = &p->nulls[n];
+		if (*f == 'i' || *f == 'I') {
+			const int64_t *ptr = NULL;
+			if (*f == 'i')
+				p->ints[n] = va_arg(ap, int64_t);
+			else if ((ptr = va_arg(ap, const int64_t *)) != NULL)
+				p->ints[n] = *ptr;
+			p->nulls[n] = *f == 'I' && ptr == NULL;
+			b->buffer_type = MYSQL_TYPE_LONGLONG;
+			b->buffer = &p->ints[n];
+		} else if (*f == 's' || *f == 'b') {
+			const char *str = va_arg(ap, const char *);
+			p->lens[n] = *f == 'b' ? (unsigned long)va_arg(ap, size_t) : str ? strlen(str) : 0;
+			p->nulls[n] = str == NULL;
+			b->buffer_type = *f == 'b' ? MYSQL_TYPE_BLOB : MYSQL_TYPE_STRING;
+			b->buffer = (void *)str;
+			b->buffer_length = p->lens[n];
+			b->length = &p->lens[n];
+		} else {
+			return -1;
+		}
+	}
+	return n;
+}
+
+static struct dbstmt *db_vexec(struct ledger *lg, const char *sql, int *dberr, const char *fmt, va_list ap)
+{
+	struct params p;
+	*dberr = 0;
+	if (!lg->connected) {
+		*dberr = CR_SERVER_GONE_ERROR;
+		return NULL;
+	}
+	struct dbstmt *s = stmt_get(lg, sql, dberr);
+	if (s == NULL)
+		return NULL;
+	int n = bind_params(&p, fmt, ap);
+	if (n < 0 || (unsigned long)n != mysql_stmt_param_count(s->st)) {
+		log_error("parameter mismatch for: %.120s", sql);
+		*dberr = CR_UNKNOWN_ERROR;
+		return NULL;
+	}
+	mysql_stmt_free_result(s->st);
+	lg->in_tx = 1;
+	lg->round_trips++;
+	if ((n > 0 && mysql_stmt_bind_param(s->st, p.bind) != 0) || mysql_stmt_execute(s->st) != 0 ||
+	    (s->ncols > 0 && mysql_stmt_store_result(s->st) != 0)) {
+		*dberr = (int)mysql_stmt_errno(s->st);
+		return NULL;
+	}
+	return s;
+}
+
+struct dbstmt *db_exec(struct ledger *lg, const char *sql, int *dberr, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	struct dbstmt *s = db_vexec(lg, sql, dberr, fmt, ap);
+	va_end(ap);
+	return s;
+}
+
+int db_fetch(struct dbstmt *s)
+{
+	int rc = mysql_stmt_fetch(s->st);
+	if (rc == 0)
+		return 1;
+	if (rc == MYSQL_NO_DATA)
+		return 0;
+	if (rc == MYSQL_DATA_TRUNCATED)
+		log_error("column truncated in: %.120s", s->sql);
+	return -1;
+}
+
+int db_null(const struct dbstmt *s, unsigned int col)
+{
+	return col >= s->ncols || s->isnull[col];
+}
+
+const char *db_str(const struct dbstmt *s, unsigned int col)
+{
+	if (db_null(s, col))
+		return NULL;
+	s->buf[col][s->len[col] < s->res[col].buffer_length ? s->len[col] : s->res[col].buffer_length] = '\0';
+	return s->buf[col];
+}
+
+unsigned long db_len(const struct dbstmt *s, unsigned int col)
+{
+	return db_null(s, col) ? 0 : s->len[col];
+}
+
+int64_t db_i64(const struct dbstmt *s, unsigned int col)
+{
+	const char *v = db_str(s, col);
+	return v != NULL ? (int64_t)strtoll(v, NULL, 10) : 0;
+}
+
+uint64_t db_affected(const struct dbstmt *s)
+{
+	return (uint64_t)mysql_stmt_affected_rows(s->st);
+}
+
+uint64_t db_insert_id(const struct dbstmt *s)
+{
+	return (uint64_t)mysql_stmt_insert_id(s->st);
+}
+
+enum cd_err db_do(struct ledger *lg, const char *sql, const char *what, const char *fmt, ...)
+{
+	va_list ap;
+	int dberr;
+	va_start(ap, fmt);
+	struct dbstmt *s = db_vexec(lg, sql, &dberr, fmt, ap);
+	va_end(ap);
+	return s != NULL ? CD_OK : db_err(lg, dberr, what);
+}
+
+static int end_tx(struct ledger *lg, int commit)
+{
+	if (!lg->connected)
+		return CR_SERVER_GONE_ERROR;
+	lg->round_trips++;
+	lg->in_tx = 0;
+	if ((commit ? mysql_commit(lg->db) : mysql_rollback(lg->db)) != 0)
+		return (int)mysql_errno(lg->db);
+	return 0;
+}
+
+void ledger_end_request(struct ledger *lg)
+{
+	if (lg->connected && lg->in_tx) {
+		int e = end_tx(lg, 0);
+		if (e != 0)
+			db_err(lg, e, "rollback");
+	}
+}
+
+static void backoff(int attempt)
+{
+	struct timespec ts = {0, 0};
+	unsigned int r = (unsigned int)rand();
+	long max_us = 1000L << (attempt < 6 ? attempt : 6);
+	ts.tv_nsec = (long)(r % (unsigned long)max_us) * 1000L;
+	nanosleep(&ts, NULL);
+}
+
+enum cd_err ledger_run(struct ledger *lg, enum cd_err (*fn)(struct ledger *, void *), void *arg)
+{
+	enum cd_err rc = CD_E_RETRY;
+	for (int attempt = 0; attempt < LIMIT_TX_RETRIES; attempt++) {
+		if (attempt > 0)
+			backoff(attempt);
+		rc = db_ensure(lg);
+		if (rc != CD_OK)
+			return rc;
+		lg->now = timefmt_now();
+		rc = fn(lg, arg);
+		if (rc == CD_OK) {
+			int e = end_tx(lg, 1);
+			if (e == 0)
+				return CD_OK;
+			rc = db_err(lg, e, "commit");
+		} else if (lg->connected) {
+			int e = end_tx(lg, 0);
+			if (e != 0)
+				db_err(lg, e, "rollback");
+		}
+		if (rc != CD_E_RETRY)
+			return rc;
+	}
+	log_warn("transaction still conflicting after %d attempts", LIMIT_TX_RETRIES);
+	return CD_E_UNAVAILABLE;
+}
+
+enum cd_err ledger_ping(struct ledger *lg)
+{
+	enum cd_err rc = db_ensure(lg);
+	if (rc != CD_OK)
+		return rc;
+	lg->round_trips++;
+	if (mysql_ping(lg->db) != 0) {
+		disconnect(lg);
+		rc = db_ensure(lg);
+	}
+	return rc;
+}
+
+unsigned long long ledger_round_trips(const struct ledger *lg) { return lg->round_trips; }
+const char *ledger_errmsg(const struct ledger *lg) { return lg->errmsg; }
+
+void ledger_id_format(char *out, size_t cap, const char *prefix, int64_t id)
+{
+	snprintf(out, cap, "%s%" PRId64, prefix, id);
+}
+
+int ledger_id_parse(const char *s, const char *prefix, int64_t *id)
+{
+	size_t n = strlen(prefix);
+	if (s == NULL || strncmp(s, prefix, n) != 0)
+		return -1;
+	s += n;
+	if (*s < '1' || *s > '9' || strlen(s) > 18)
+		return -1;
+	for (const char *p = s; *p != '\0'; p++)
+		if (*p < '0' || *p > '9')
+			return -1;
+	*id = (int64_t)strtoll(s, NULL, 10);
+	return 0;
+}
+
+/* ---- API keys ---- */
+
+static const char SQL_KEY_AUTH[] = "SELECT scopes FROM api_keys WHERE key_hash = ? AND revoked_at IS NULL";
+
+struct key_auth { const unsigned char *hash; int scopes; };
+
+static enum cd_err key_auth_tx(struct ledger *lg, void *arg)
+{
+	struct key_auth *k = arg;
+	int e;
+	struct dbstmt *s = db_exec(lg, SQL_KEY_AUTH, &e, "b", k->hash, (size_t)32);
+	if (s == NULL)
+		return db_err(lg, e, "key lookup");
+	k->scopes = db_fetch(s) == 1 ? (int)db_i64(s, 0) : 0;
+	return CD_OK;
+}
+
+enum cd_err ledger_key_auth(struct ledger *lg, const unsigned char hash[32], int *scopes)
+{
+	struct key_auth k = {hash, 0};
+	enum cd_err rc = ledger_run(lg, key_auth_tx, &k);
+	if (rc != CD_OK)
+		return rc;
+	*scopes = k.scopes;
+	return k.scopes != 0 ? CD_OK : CD_E_UNAUTHORIZED;
+}
+
+struct key_new { const unsigned char *hash; const char *prefix, *name; int scopes; int64_t id; };
+
+static enum cd_err key_create_tx(struct ledger *lg, void *arg)
+{
+	static const char sql[] = "INSERT INTO api_keys (key_hash, prefix, name, scopes, created_at) "
+				  "VALUES (?, ?, ?, ?, ?)";
+	struct key_new *k = arg;
+	int e;
+	struct dbstmt *s = db_exec(lg, sql, &e, "bssii", k->hash, (size_t)32, k->prefix, k->name,
+				   (int64_t)k->scopes, lg->now);
+	if (s == NULL)
+		return db_err(lg, e, "key create");
+	k->id = (int64_t)db_insert_id(s);
+	return CD_OK;
+}
+
+enum cd_err ledger_key_create(struct ledger *lg, const unsigned char hash[32], const char *prefix,
+			      const char *name, int scopes, int64_t *id)
+{
+	struct key_new k = {hash, prefix, name, scopes, 0};
+	enum cd_err rc = ledger_run(lg, key_create_tx, &k);
+	*id = k.id;
+	return rc;
+}
+
+static enum cd_err key_list_tx(struct ledger *lg, void *arg)
+{
+	static const char sql[] = "SELECT id, prefix, name, scopes, created_at, revoked_at FROM api_keys ORDER BY id";
+	int e;
+	(void)arg;
+	struct dbstmt *s = db_exec(lg, sql, &e, "");
+	if (s == NULL)
+		return db_err(lg, e, "key list");
+	printf("%-6s %-14s %-18s %-21s %-21s %s\n", "ID", "PREFIX", "SCOPES", "CREATED", "REVOKED", "NAME");
+	while (db_fetch(s) == 1) {
+		char scopes[32], created[TIMEFMT_LEN], revoked[TIMEFMT_LEN] = "-";
+		keys_format_scopes((int)db_i64(s, 3), scopes, sizeof(scopes));
+		timefmt_rfc3339(db_i64(s, 4), created);
+		if (!db_null(s, 5))
+			timefmt_rfc3339(db_i64(s, 5), revoked);
+		printf("%-6s %-14s %-18s %-21s %-21s %s\n", db_str(s, 0), db_str(s, 1), scopes, created,
+		       revoked, db_str(s, 2));
+	}
+	return CD_OK;
+}
+
+enum cd_err ledger_key_list(struct ledger *lg)
+{
+	return ledger_run(lg, key_list_tx, NULL);
+}
+
+struct key_revoke { int64_t id; int found; };
+
+static enum cd_err key_revoke_tx(struct ledger *lg, void *arg)
+{
+	static const char sql[] = "UPDATE api_keys SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?";
+	struct key_revoke *k = arg;
+	int e;
+	struct dbstmt *s = db_exec(lg, sql, &e, "ii", lg->now, k->id);
+	if (s == NULL)
+		return db_err(lg, e, "key revoke");
+	k->found = db_affected(s) > 0;
+	return CD_OK;
+}
+
+enum cd_err ledger_key_revoke(struct ledger *lg, int64_t id)
+{
+	struct key_revoke k = {id, 0};
+	enum cd_err rc = ledger_run(lg, key_revoke_tx, &k);
+	return rc == CD_OK && !k.found ? CD_E_NOT_FOUND : rc;
+}
+
+/* ---- Idempotent writes ---- */
+
+static const char SQL_IDEM_CLAIM[] = "INSERT INTO idempotency_keys (idem_key, request_hash, status, response, created_at) "
+				     "VALUES (?, ?, 0, '', ?)";
+static const char SQL_IDEM_GET[] = "SELECT request_hash, status, response FROM idempotency_keys WHERE idem_key = ?";
+static const char SQL_IDEM_STORE[] = "UPDATE idempotency_keys SET status = ?, response = ? WHERE idem_key = ?";
+
+struct write_run {
+	const struct ledger_write *w;
+	json_t *out;
+	int status;
+	int replayed;
+};
+
+static enum cd_err idem_replay(struct ledger *lg, struct write_run *r)
+{
+	int e;
+	struct dbstmt *s = db_exec(lg, SQL_IDEM_GET, &e, "s", r->w->idem_key);
+	if (s == NULL)
+		return db_err(lg, e, "idempotency lookup");
+	if (db_fetch(s) != 1)
+		return CD_E_RETRY;	/* the first claimant rolled back */
+	if (db_len(s, 0) != 32 || memcmp(db_str(s, 0), r->w->request_hash, 32) != 0)
+		return CD_E_CONFLICT;
+	json_error_t jerr;
+	r->out = json_loadb(db_str(s, 2), db_len(s, 2), 0, &jerr);
+	r->status = (int)db_i64(s, 1);
+	r->replayed = 1;
+	return r->out != NULL ? CD_OK : CD_E_INTERNAL;
+}
+
+static enum cd_err write_tx(struct ledger *lg, void *arg)
+{
+	struct write_run *r = arg;
+	int e;
+	json_decref(r->out);
+	r->out = NULL;
+	r->replayed = 0;
+	if (r->w->idem_key != NULL) {
+		struct dbstmt *s = db_exec(lg, SQL_IDEM_CLAIM, &e, "sbi", r->w->idem_key,
+					   (const char *)r->w->request_hash, (size_t)32, lg->now);
+		if (s == NULL && e == ER_DUP_ENTRY)
+			return idem_replay(lg, r);
+		if (s == NULL)
+			return db_err(lg, e, "idempotency claim");
+	}
+	enum cd_err rc = r->w->fn(lg, r->w->arg, &r->out, &r->status);
+	if (rc != CD_OK || r->w->idem_key == NULL)
+		return rc;
+	char *text = json_dumps(r->out, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	if (text == NULL)
+		return CD_E_INTERNAL;
+	rc = db_do(lg, SQL_IDEM_STORE, "idempotency store", "ibs", (int64_t)r->status, text, strlen(text),
+		   r->w->idem_key);
+	free(text);
+	return rc;
+}
+
+enum cd_err ledger_write(struct ledger *lg, const struct ledger_write *w, json_t **out, int *status,
+			 int *replayed)
+{
+	struct write_run r = {w, NULL, 200, 0};
+	enum cd_err rc = ledger_run(lg, write_tx, &r);
+	if (rc != CD_OK) {
+		json_decref(r.out);
+		return rc;
+	}
+	*out = r.out;
+	*status = r.status;
+	*replayed = r.replayed;
+	return CD_OK;
+}

@@ -1,0 +1,295 @@
+/* ledger_admin.c: what operators run through creditctl: migrations, the
+ * invariant checker and exports. Never called on the request path.
+ *
+ * Migrations are sql/NNN_name.sql files applied in order, each recorded
+ * with its SHA-256 in schema_migrations; a file that changed after it was
+ * applied stops the run. verify re-derives every balance from the journal
+ * and from the grants and prints each disagreement with both numbers. */
+#include "ledger_int.h"
+#include "keys.h"
+#include "log.h"
+#include "timefmt.h"
+#include <dirent.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MIGRATIONS_MAX 256
+
+static int is_migration(const char *name)
+{
+	size_t n = strlen(name);
+	return n > 8 && name[0] >= '0' && name[0] <= '9' && name[1] >= '0' && name[1] <= '9' &&
+	       name[2] >= '0' && name[2] <= '9' && name[3] == '_' && strcmp(name + n - 4, ".sql") == 0;
+}
+
+static int cmp_names(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static char *slurp(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf = NULL;
+	if (f == NULL)
+		return NULL;
+	if (fseek(f, 0, SEEK_END) == 0) {
+		long n = ftell(f);
+		if (n >= 0 && n < 4 * 1024 * 1024 && fseek(f, 0, SEEK_SET) == 0) {
+			buf = malloc((size_t)n + 1);
+			if (buf != NULL && fread(buf, 1, (size_t)n, f) == (size_t)n) {
+				buf[n] = '\0';
+				*len = (size_t)n;
+			} else {
+				free(buf);
+				buf = NULL;
+			}
+		}
+	}
+	fclose(f);
+	return buf;
+}
+
+/* Runs a multi-statement script and drains every result. 0 or -1. */
+static int run_script(struct ledger *lg, const char *sql, size_t len)
+{
+	if (mysql_real_query(lg->db, sql, (unsigned long)len) != 0)
+		return -1;
+	int status;
+	do {
+		MYSQL_RES *res = mysql_store_result(lg->db);
+		if (res != NULL)
+			mysql_free_result(res);
+		status = mysql_next_result(lg->db);
+	} while (status == 0);
+	return status > 0 ? -1 : 0;
+}
+
+static int applied_checksum(struct ledger *lg, const char *name, char *hex)
+{
+	int e;
+	struct dbstmt *s = db_exec(lg, "SELECT checksum FROM schema_migrations WHERE name = ?", &e, "s", name);
+	if (s == NULL || db_fetch(s) != 1)
+		return 0;
+	snprintf(hex, 65, "%s", db_str(s, 0));
+	return 1;
+}
+
+static enum cd_err apply_one(struct ledger *lg, const char *dir, const char *name)
+{
+	char path[4096], hex[65], old[65];
+	unsigned char hash[32];
+	size_t len = 0;
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	char *sql = slurp(path, &len);
+	if (sql == NULL) {
+		fprintf(stderr, "creditctl: cannot read %s\n", path);
+		return CD_E_INTERNAL;
+	}
+	keys_sha256(sql, len, hash);
+	keys_hex(hash, hex);
+	enum cd_err rc = CD_OK;
+	if (applied_checksum(lg, name, old)) {
+		if (strcmp(old, hex) != 0) {
+			fprintf(stderr, "creditctl: migration %s changed after it was applied (was %.12s, now %.12s); "
+				"refusing to continue\n", name, old, hex);
+			rc = CD_E_CONFLICT;
+		}
+		goto out;
+	}
+	if (run_script(lg, sql, len) != 0) {
+		fprintf(stderr, "creditctl: migration %s failed: %s\n", name, mysql_error(lg->db));
+		rc = CD_E_INTERNAL;
+		goto out;
+	}
+	rc = db_do(lg, "INSERT INTO schema_migrations (name, checksum, applied_at) VALUES (?, ?, ?)",
+		   "migration record", "ssi", name, hex, timefmt_now());
+	if (rc == CD_OK && mysql_commit(lg->db) != 0)
+		rc = CD_E_INTERNAL;
+	if (rc == CD_OK)
+		printf("applied %s\n", name);
+out:
+	free(sql);
+	return rc;
+}
+
+enum cd_err ledger_migrate(struct ledger *lg, const char *sqldir)
+{
+	static const char create[] = "CREATE TABLE IF NOT EXISTS schema_migrations (name VARCHAR(255) NOT NULL "
+				     "PRIMARY KEY, checksum CHAR(64) NOT NULL, applied_at BIGINT NOT NULL) ENGINE=InnoDB";
+	char *names[MIGRATIONS_MAX];
+	int n = 0;
+	enum cd_err rc = db_ensure(lg);
+	if (rc != CD_OK)
+		return rc;
+	if (mysql_query(lg->db, create) != 0)
+		return db_err(lg, (int)mysql_errno(lg->db), "schema_migrations");
+	DIR *d = opendir(sqldir);
+	if (d == NULL) {
+		fprintf(stderr, "creditctl: cannot open %s\n", sqldir);
+		return CD_E_INTERNAL;
+	}
+	struct dirent *de;
+	while ((de = readdir(d)) != NULL && n < MIGRATIONS_MAX)
+		if (is_migration(de->d_name))
+			names[n++] = strdup(de->d_name);
+	closedir(d);
+	qsort(names, (size_t)n, sizeof(names[0]), cmp_names);
+	for (int i = 0; i < n; i++) {
+		if (rc == CD_OK)
+			rc = apply_one(lg, sqldir, names[i]);
+		free(names[i]);
+	}
+	ledger_end_request(lg);
+	return rc;
+}
+
+/* ---- verify ---- */
+
+struct check {
+	const char *what;
+	const char *sql;	/* rows: account, left, right */
+	const char *left, *right;
+};
+
+static const struct check checks[] = {
+	{"balance vs journal",
+	 "SELECT a.ext_id, a.balance_micros, COALESCE(j.s, 0) FROM accounts a LEFT JOIN "
+	 "(SELECT account_id, SUM(amount_micros) s FROM journal GROUP BY account_id) j ON j.account_id = a.id "
+	 "WHERE a.balance_micros <> COALESCE(j.s, 0)", "balance_micros", "sum of journal"},
+	{"balance vs grants",
+	 "SELECT a.ext_id, a.balance_micros, COALESCE(g.s, 0) FROM accounts a LEFT JOIN "
+	 "(SELECT account_id, SUM(remaining_micros) s FROM grants GROUP BY account_id) g ON g.account_id = a.id "
+	 "WHERE a.balance_micros <> COALESCE(g.s, 0)", "balance_micros", "sum of remaining grants"},
+	{"reserved vs holds",
+	 "SELECT a.ext_id, a.reserved_micros, COALESCE(h.s, 0) FROM accounts a LEFT JOIN "
+	 "(SELECT account_id, SUM(amount_micros) s FROM holds WHERE state = 'pending' GROUP BY account_id) h "
+	 "ON h.account_id = a.id WHERE a.reserved_micros <> COALESCE(h.s, 0)", "reserved_micros", "sum of pending holds"},
+	{"journal chain",
+	 "SELECT a.ext_id, x.balance_after_micros, x.expected FROM (SELECT account_id, id, balance_after_micros, "
+	 "SUM(amount_micros) OVER (PARTITION BY account_id ORDER BY id) expected FROM journal) x "
+	 "JOIN accounts a ON a.id = x.account_id WHERE x.balance_after_micros <> x.expected",
+	 "balance_after_micros", "running sum of journal"},
+	{"grant remaining",
+	 "SELECT a.ext_id, g.remaining_micros, g.amount_micros FROM grants g JOIN accounts a ON a.id = g.account_id "
+	 "WHERE g.source <> 'debt' AND (g.remaining_micros < 0 OR g.remaining_micros > g.amount_micros)",
+	 "remaining_micros", "amount_micros (0 <= remaining <= amount)"},
+	{"debt row",
+	 "SELECT a.ext_id, g.remaining_micros, 0 FROM grants g JOIN accounts a ON a.id = g.account_id "
+	 "WHERE g.source = 'debt' AND g.remaining_micros > 0", "debt remaining_micros", "at most"},
+	{"debt beside credit",
+	 "SELECT a.ext_id, SUM(g.remaining_micros < 0), SUM(g.remaining_micros > 0) FROM grants g "
+	 "JOIN accounts a ON a.id = g.account_id GROUP BY a.id, a.ext_id "
+	 "HAVING SUM(g.remaining_micros < 0) > 0 AND SUM(g.remaining_micros > 0) > 0",
+	 "debt rows", "positive grants (debt must be repaid first)"},
+	{"negative reserve",
+	 "SELECT ext_id, reserved_micros, 0 FROM accounts WHERE reserved_micros < 0", "reserved_micros", "zero"},
+	{"top-up credited twice",
+	 "SELECT a.ext_id, COUNT(*), 1 FROM grants g JOIN accounts a ON a.id = g.account_id "
+	 "WHERE g.source = 'topup' GROUP BY a.ext_id, g.reference HAVING COUNT(*) > 1", "grants for one session", "one"},
+	{"refund beyond top-up",
+	 "SELECT a.ext_id, t.refunded_micros, t.credited_micros FROM topups t JOIN accounts a ON a.id = t.account_id "
+	 "WHERE t.refunded_micros > t.credited_micros", "refunded_micros", "credited_micros"},
+	{"settled hold without usage",
+	 "SELECT a.ext_id, COUNT(u.id), 1 FROM holds h JOIN accounts a ON a.id = h.account_id LEFT JOIN usage_records u "
+	 "ON u.hold_id = h.id WHERE h.state = 'settled' GROUP BY h.id, a.ext_id HAVING COUNT(u.id) <> 1",
+	 "usage rows for a settled hold", "one"},
+	{"prepaid below zero without late charge",
+	 "SELECT a.ext_id, a.balance_micros, -a.overdraft_limit_micros FROM accounts a "
+	 "WHERE a.balance_micros < -a.overdraft_limit_micros AND NOT EXISTS (SELECT 1 FROM usage_records u "
+	 "LEFT JOIN holds h ON h.id = u.hold_id WHERE u.account_id = a.id AND (u.hold_id IS NULL OR "
+	 "u.cost_micros > h.amount_micros OR h.state = 'captured')) AND NOT EXISTS (SELECT 1 FROM journal j "
+	 "WHERE j.account_id = a.id AND j.cause = 'refund')", "balance_micros", "-overdraft_limit_micros"},
+};
+
+struct verify_run { long violations; };
+
+static enum cd_err verify_tx(struct ledger *lg, void *arg)
+{
+	struct verify_run *v = arg;
+	int e;
+	v->violations = 0;
+	for (size_t i = 0; i < sizeof(checks) / sizeof(checks[0]); i++) {
+		struct dbstmt *s = db_exec(lg, checks[i].sql, &e, "");
+		if (s == NULL)
+			return db_err(lg, e, checks[i].what);
+		while (db_fetch(s) == 1) {
+			printf("violation: %s: account %s: %s %s, %s %s\n", checks[i].what, db_str(s, 0),
+			       checks[i].left, db_str(s, 1), checks[i].right, db_str(s, 2));
+			v->violations++;
+		}
+	}
+	return CD_OK;
+}
+
+enum cd_err ledger_verify(struct ledger *lg, long *violations)
+{
+	struct verify_run v = {0};
+	enum cd_err rc = ledger_run(lg, verify_tx, &v);
+	*violations = v.violations;
+	return rc;
+}
+
+/* ---- export ---- */
+
+struct export_run { const char *id; int csv; };
+
+static void csv_field(const char *s)
+{
+	putchar('"');
+	for (; s != NULL && *s != '\0'; s++) {
+		if (*s == '"')
+			putchar('"');
+		putchar(*s);
+	}
+	putchar('"');
+}
+
+static enum cd_err export_tx(struct ledger *lg, void *arg)
+{
+	static const char sql[] = "SELECT id, amount_micros, balance_after_micros, cause, source, reference, "
+				  "description, created_at FROM journal WHERE account_id = ? ORDER BY id";
+	struct export_run *x = arg;
+	struct acct a;
+	int e;
+	enum cd_err rc = acct_read(lg, x->id, &a);
+	if (rc != CD_OK)
+		return rc;
+	struct dbstmt *s = db_exec(lg, sql, &e, "i", a.id);
+	if (s == NULL)
+		return db_err(lg, e, "export");
+	if (x->csv)
+		printf("id,amount_micros,balance_after_micros,cause,source,reference,description,created_at\n");
+	while (db_fetch(s) == 1) {
+		char id[32], t[TIMEFMT_LEN];
+		ledger_id_format(id, sizeof(id), "txn_", db_i64(s, 0));
+		timefmt_rfc3339(db_i64(s, 7), t);
+		if (!x->csv) {
+			json_t *row = json_pack("{s:s, s:I, s:I, s:s, s:s?, s:s?, s:s?, s:s}", "id", id, "amount_micros",
+						(json_int_t)db_i64(s, 1), "balance_after_micros", (json_int_t)db_i64(s, 2),
+						"cause", db_str(s, 3), "source", db_str(s, 4), "reference", db_str(s, 5),
+						"description", db_str(s, 6), "created_at", t);
+			char *line = json_dumps(row, JSON_COMPACT | JSON_PRESERVE_ORDER);
+			printf("%s\n", line != NULL ? line : "{}");
+			free(line);
+			json_decref(row);
+			continue;
+		}
+		printf("%s,%s,%s,%s,", id, db_str(s, 1), db_str(s, 2), db_str(s, 3));
+		csv_field(db_str(s, 4));
+		putchar(',');
+		csv_field(db_str(s, 5));
+		putchar(',');
+		csv_field(db_str(s, 6));
+		printf(",%s\n", t);
+	}
+	return CD_OK;
+}
+
+enum cd_err ledger_export(struct ledger *lg, const char *id, int csv)
+{
+	struct export_run x = {id, csv};
+	return ledger_run(lg, export_tx, &x);
+}

@@ -1,0 +1,438 @@
+/* ledger_holds.c: authorize, settle, release and direct usage.
+ *
+ * Each call is one transaction that locks the account row first. The
+ * checks of DESIGN §5 run in a fixed order (404, 403, 429, 402) against
+ * the locked row, so the hold that passes them is the one that is
+ * written. Replays are answered from what was stored: a request_id maps to
+ * one hold, a settled hold keeps its settle's hash and response. */
+#include "ledger_int.h"
+#include "log.h"
+#include "timefmt.h"
+#include <inttypes.h>
+#include <mysqld_error.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char SQL_HOLD_ADD[] = "INSERT INTO holds (account_id, request_id, member, model, action, conversation_id, "
+				   "amount_micros, byok, expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+static const char SQL_HOLD_BY_REQUEST[] = "SELECT id, amount_micros, expires_at, state FROM holds "
+					  "WHERE account_id = ? AND request_id = ?";
+#define HOLD_COLS "id, state, amount_micros, byok, model, action, member, conversation_id, expires_at, " \
+		  "charged_micros, settle_hash, settle_response, request_id"
+static const char SQL_HOLD_LOCK[] = "SELECT " HOLD_COLS " FROM holds WHERE id = ? AND account_id = ? FOR UPDATE";
+static const char SQL_HOLD_SETTLED[] = "UPDATE holds SET state = 'settled', charged_micros = ?, settle_hash = ?, "
+				       "settle_response = ?, finished_at = ? WHERE id = ?";
+static const char SQL_HOLD_RELEASED[] = "UPDATE holds SET state = 'released', finished_at = ? WHERE id = ?";
+static const char SQL_USAGE_ADD[] = "INSERT INTO usage_records (account_id, hold_id, usage_key, member, model, action, "
+				    "input_tokens, cached_input_tokens, output_tokens, cost_micros, byok, request_id, "
+				    "conversation_id, request_hash, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+
+static int64_t available_of(const struct acct *a)
+{
+	return a->balance - a->reserved + a->overdraft;
+}
+
+static json_t *hold_json(const struct acct *a, int64_t hold_id, int64_t amount, int64_t expires_at)
+{
+	char id[64], exp[TIMEFMT_LEN];
+	hold_id_format(id, sizeof(id), a->id, hold_id);
+	timefmt_rfc3339(expires_at, exp);
+	return json_pack("{s:s, s:I, s:I, s:s}", "hold_id", id, "amount_micros", (json_int_t)amount,
+			 "available_micros", (json_int_t)available_of(a), "expires_at", exp);
+}
+
+/* The hold a request_id already has, if any: *out set, CD_OK; else NOT_FOUND. */
+static enum cd_err existing_hold(struct ledger *lg, const struct acct *a, const char *request_id, json_t **out)
+{
+	int e;
+	struct dbstmt *s = db_exec(lg, SQL_HOLD_BY_REQUEST, &e, "is", a->id, request_id);
+	if (s == NULL)
+		return db_err(lg, e, "hold lookup");
+	if (db_fetch(s) != 1)
+		return CD_E_NOT_FOUND;
+	*out = hold_json(a, db_i64(s, 0), db_i64(s, 1), db_i64(s, 2));
+	return *out != NULL ? CD_OK : CD_E_INTERNAL;
+}
+
+static enum cd_err authorize_check(const struct acct *a, struct guard_authorize *r)
+{
+	int64_t available = available_of(a);
+	r->out_available = available;
+	r->out_required = r->amount_micros;
+	if (strcmp(a->status, "active") != 0)
+		return CD_E_SUSPENDED;
+	if (r->byok)
+		return CD_OK;
+	if (a->monthly_limit >= 0 && a->month_spent + a->reserved + r->amount_micros > a->monthly_limit) {
+		int64_t left = a->monthly_limit - a->month_spent - a->reserved;
+		r->out_available = left < available ? left : available;
+		return CD_E_HARD_LIMIT;
+	}
+	if (r->amount_micros > available)
+		return CD_E_INSUFFICIENT;
+	return CD_OK;
+}
+
+enum cd_err ledger_authorize(struct ledger *lg, void *arg, json_t **out, int *status)
+{
+	struct guard_authorize *r = arg;
+	struct acct a;
+	int e;
+	enum cd_err rc = acct_lock(lg, r->account, &a);
+	if (rc != CD_OK)
+		return rc;
+	rc = authorize_check(&a, r);
+	if (rc != CD_OK) {
+		/* A replayed request_id gets its hold even when a new one would be refused. */
+		if (rc != CD_E_SUSPENDED && existing_hold(lg, &a, r->request_id, out) == CD_OK) {
+			*status = 200;
+			return a.dirty ? acct_store(lg, &a) : CD_OK;
+		}
+		return rc;
+	}
+	int64_t amount = r->byok ? 0 : r->amount_micros;
+	int64_t expires_at = lg->now + r->ttl_seconds;
+	struct dbstmt *s = db_exec(lg, SQL_HOLD_ADD, &e, "isssssiiii", a.id, r->request_id, r->member, r->model,
+				   r->action, r->conversation_id, amount, (int64_t)r->byok, expires_at, lg->now);
+	if (s == NULL && e == ER_DUP_ENTRY) {
+		rc = existing_hold(lg, &a, r->request_id, out);
+		*status = 200;
+		return rc == CD_OK && a.dirty ? acct_store(lg, &a) : rc;
+	}
+	if (s == NULL)
+		return db_err(lg, e, "hold insert");
+	int64_t hold_id = (int64_t)db_insert_id(s);
+	a.reserved += amount;
+	if (a.sweep_due_at < 0 || expires_at < a.sweep_due_at)
+		a.sweep_due_at = expires_at;
+	rc = acct_store(lg, &a);
+	if (rc != CD_OK)
+		return rc;
+	*out = hold_json(&a, hold_id, amount, expires_at);
+	*status = 200;
+	return *out != NULL ? CD_OK : CD_E_INTERNAL;
+}
+
+/* ---- Settle ---- */
+
+struct hold_row {
+	int64_t id, amount, expires_at, charged;
+	int byok;
+	char state[16];
+	char model[LEDGER_NAME_MAX + 1], action[LEDGER_NAME_MAX + 1];
+	char member[LEDGER_ID_MAX + 1], conversation[LIMIT_REQUEST_ID_BYTES + 1];
+	char request_id[LIMIT_REQUEST_ID_BYTES + 1];
+	int has_member, has_conversation;
+	unsigned char settle_hash[32];
+	int has_hash;
+	char response[2048];
+};
+
+static void text_col(const struct dbstmt *s, unsigned int col, char *dst, size_t cap, int *has)
+{
+	const char *v = db_str(s, col);
+	snprintf(dst, cap, "%s", v != NULL ? v : "");
+	if (has != NULL)
+		*has = v != NULL;
+}
+
+static enum cd_err hold_lock(struct ledger *lg, const char *hold_id, struct acct *a, struct hold_row *h)
+{
+	int64_t account_id, id;
+	int e;
+	if (hold_id_parse(hold_id, &account_id, &id) != 0)
+		return CD_E_NOT_FOUND;
+	enum cd_err rc = acct_lock_id(lg, account_id, a);
+	if (rc != CD_OK)
+		return rc;
+	struct dbstmt *s = db_exec(lg, SQL_HOLD_LOCK, &e, "ii", id, account_id);
+	if (s == NULL)
+		return db_err(lg, e, "hold lock");
+	if (db_fetch(s) != 1)
+		return CD_E_NOT_FOUND;
+	h->id = db_i64(s, 0);
+	text_col(s, 1, h->state, sizeof(h->state), NULL);
+	h->amount = db_i64(s, 2);
+	h->byok = db_i64(s, 3) != 0;
+	text_col(s, 4, h->model, sizeof(h->model), NULL);
+	text_col(s, 5, h->action, sizeof(h->action), NULL);
+	text_col(s, 6, h->member, sizeof(h->member), &h->has_member);
+	text_col(s, 7, h->conversation, sizeof(h->conversation), &h->has_conversation);
+	h->expires_at = db_i64(s, 8);
+	h->charged = db_i64(s, 9);
+	h->has_hash = db_len(s, 10) == 32;
+	if (h->has_hash)
+		memcpy(h->settle_hash, db_str(s, 10), 32);
+	text_col(s, 11, h->response, sizeof(h->response), NULL);
+	text_col(s, 12, h->request_id, sizeof(h->request_id), NULL);
+	return CD_OK;
+}
+
+/* Cost of a settle: byok 0, an action its price, a model its tokens. */
+static enum cd_err settle_cost(const struct hold_row *h, const struct guard_settle *r, int64_t *cost)
+{
+	struct price p;
+	int64_t margin;
+	*cost = 0;
+	if (h->byok)
+		return CD_OK;
+	if (h->action[0] != '\0')
+		return ledger_price_action(h->action, cost) ? CD_OK : CD_E_INVALID;
+	const char *model = r->model != NULL ? r->model : h->model;
+	if (!ledger_price_model(model, &p, &margin))
+		return CD_E_INVALID;
+	enum pricing_status ps = pricing_token_cost(&p, margin, r->input_tokens, r->cached_input_tokens,
+						    r->output_tokens, cost);
+	return ps == PRICING_OK ? CD_OK : CD_E_INVALID;
+}
+
+static enum cd_err usage_insert(struct ledger *lg, const struct acct *a, int64_t hold_id, const char *usage_key,
+				const char *member, const char *model, const char *action, int64_t in,
+				int64_t cached, int64_t outt, int64_t cost, int byok, const char *request_id,
+				const char *conversation, const unsigned char *hash)
+{
+	int e;
+	const int64_t *hid = hold_id > 0 ? &hold_id : NULL;
+	struct dbstmt *s = db_exec(lg, SQL_USAGE_ADD, &e, "iIssssiiiiissbi", a->id, hid, usage_key, member,
+				   model, action, in, cached, outt, cost, (int64_t)byok, request_id, conversation,
+				   (const char *)hash, hash != NULL ? (size_t)32 : (size_t)0, lg->now);
+	if (s == NULL)
+		return e == ER_DUP_ENTRY ? CD_E_CONFLICT : db_err(lg, e, "usage insert");
+	return CD_OK;
+}
+
+/* Charges `cost` for a hold in state pending, expired or captured. */
+static enum cd_err settle_charge(struct ledger *lg, struct acct *a, const struct hold_row *h, int64_t cost,
+				 int64_t *released)
+{
+	char ref[64];
+	hold_id_format(ref, sizeof(ref), a->id, h->id);
+	*released = 0;
+	if (strcmp(h->state, "pending") == 0) {
+		a->reserved -= h->amount;
+		*released = h->amount > cost ? h->amount - cost : 0;
+	}
+	int64_t already = strcmp(h->state, "captured") == 0 ? h->charged : 0;
+	int64_t delta = cost - already;
+	a->month_spent += delta;
+	if (delta > 0)
+		return ledger_spend(lg, a, delta, "usage", h->id, ref, NULL, NULL);
+	if (delta < 0) {
+		int64_t grant_id, journal_id;
+		return ledger_add_grant(lg, a, "refund", -delta, 0, -1, ref, "late settle below captured hold",
+					NULL, &grant_id, &journal_id);
+	}
+	return CD_OK;
+}
+
+enum cd_err ledger_settle(struct ledger *lg, void *arg, json_t **out, int *status)
+{
+	struct guard_settle *r = arg;
+	struct acct a;
+	struct hold_row h;
+	json_error_t jerr;
+	int64_t cost, released;
+	enum cd_err rc = hold_lock(lg, r->hold_id, &a, &h);
+	if (rc != CD_OK)
+		return rc;
+	if (strcmp(h.state, "settled") == 0) {
+		if (!h.has_hash || memcmp(h.settle_hash, r->request_hash, 32) != 0)
+			return CD_E_CONFLICT;
+		*out = json_loads(h.response, 0, &jerr);
+		*status = 200;
+		return *out != NULL ? CD_OK : CD_E_INTERNAL;
+	}
+	if (strcmp(h.state, "released") == 0)
+		return CD_E_CONFLICT;
+	rc = settle_cost(&h, r, &cost);
+	if (rc == CD_OK)
+		rc = settle_charge(lg, &a, &h, cost, &released);
+	const char *model = r->model != NULL ? r->model : h.model[0] ? h.model : NULL;
+	const char *conv = r->conversation_id != NULL ? r->conversation_id : h.has_conversation ? h.conversation : NULL;
+	if (rc == CD_OK)
+		rc = usage_insert(lg, &a, h.id, NULL, h.has_member ? h.member : NULL, model,
+				  h.action[0] ? h.action : NULL, r->input_tokens, r->cached_input_tokens,
+				  r->output_tokens, cost, h.byok, h.request_id, conv, NULL);
+	if (rc == CD_OK)
+		rc = acct_store(lg, &a);
+	if (rc != CD_OK)
+		return rc;
+	char id[64];
+	hold_id_format(id, sizeof(id), a.id, h.id);
+	*out = json_pack("{s:s, s:I, s:I, s:I, s:I, s:b}", "hold_id", id, "charged_micros", (json_int_t)cost,
+			 "released_micros", (json_int_t)released, "balance_micros", (json_int_t)a.balance,
+			 "available_micros", (json_int_t)available_of(&a), "late", strcmp(h.state, "pending") != 0);
+	char *text = json_dumps(*out, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	if (text == NULL)
+		return CD_E_INTERNAL;
+	rc = db_do(lg, SQL_HOLD_SETTLED, "hold settle", "ibsii", cost, (const char *)r->request_hash, (size_t)32,
+		   text, lg->now, h.id);
+	free(text);
+	*status = 200;
+	return rc;
+}
+
+enum cd_err ledger_release(struct ledger *lg, void *arg, json_t **out, int *status)
+{
+	const char *hold_id = arg;
+	struct acct a;
+	struct hold_row h;
+	enum cd_err rc = hold_lock(lg, hold_id, &a, &h);
+	if (rc != CD_OK)
+		return rc;
+	if (strcmp(h.state, "settled") == 0 || strcmp(h.state, "captured") == 0)
+		return CD_E_CONFLICT;
+	int64_t released = 0;
+	if (strcmp(h.state, "pending") == 0) {
+		released = h.amount;
+		a.reserved -= h.amount;
+		snprintf(h.state, sizeof(h.state), "released");
+		rc = db_do(lg, SQL_HOLD_RELEASED, "hold release", "ii", lg->now, h.id);
+		if (rc == CD_OK)
+			rc = acct_store(lg, &a);
+	} else if (a.dirty) {
+		rc = acct_store(lg, &a);
+	}
+	if (rc != CD_OK)
+		return rc;
+	char id[64];
+	hold_id_format(id, sizeof(id), a.id, h.id);
+	*out = json_pack("{s:s, s:s, s:I, s:I, s:I}", "hold_id", id, "state", h.state, "released_micros",
+			 (json_int_t)released, "balance_micros", (json_int_t)a.balance, "available_micros",
+			 (json_int_t)available_of(&a));
+	*status = 200;
+	return *out != NULL ? CD_OK : CD_E_INTERNAL;
+}
+
+/* ---- Direct usage ---- */
+
+static enum cd_err usage_replay(struct ledger *lg, const struct acct *a, const struct guard_usage *r, json_t **out)
+{
+	static const char sql[] = "SELECT id, cost_micros, request_hash FROM usage_records "
+				  "WHERE account_id = ? AND usage_key = ?";
+	int e;
+	struct dbstmt *s = db_exec(lg, sql, &e, "is", a->id, r->request_id);
+	if (s == NULL)
+		return db_err(lg, e, "usage lookup");
+	if (db_fetch(s) != 1)
+		return CD_E_RETRY;
+	if (db_len(s, 2) != 32 || memcmp(db_str(s, 2), r->request_hash, 32) != 0)
+		return CD_E_CONFLICT;
+	char id[32];
+	ledger_id_format(id, sizeof(id), "usage_", db_i64(s, 0));
+	*out = json_pack("{s:s, s:s, s:I, s:I, s:I, s:b}", "usage_id", id, "account", a->ext_id, "charged_micros",
+			 (json_int_t)db_i64(s, 1), "balance_micros", (json_int_t)a->balance, "available_micros",
+			 (json_int_t)available_of(a), "replayed", 1);
+	return CD_OK;
+}
+
+enum cd_err ledger_usage(struct ledger *lg, void *arg, json_t **out, int *status)
+{
+	struct guard_usage *r = arg;
+	struct acct a;
+	int64_t cost = 0;
+	enum cd_err rc = acct_lock(lg, r->account, &a);
+	if (rc != CD_OK)
+		return rc;
+	if (!r->byok && r->action != NULL && !ledger_price_action(r->action, &cost))
+		return CD_E_INVALID;
+	if (!r->byok && r->model != NULL) {
+		struct price p;
+		int64_t margin;
+		if (!ledger_price_model(r->model, &p, &margin) ||
+		    pricing_token_cost(&p, margin, r->input_tokens, r->cached_input_tokens, r->output_tokens,
+				       &cost) != PRICING_OK)
+			return CD_E_INVALID;
+	}
+	rc = usage_insert(lg, &a, 0, r->request_id, r->member, r->model, r->action, r->input_tokens,
+			  r->cached_input_tokens, r->output_tokens, cost, r->byok, r->request_id,
+			  r->conversation_id, r->request_hash);
+	if (rc == CD_E_CONFLICT && r->request_id != NULL) {
+		*status = 200;
+		return usage_replay(lg, &a, r, out);
+	}
+	if (rc == CD_OK && cost > 0) {
+		rc = ledger_spend(lg, &a, cost, "usage", 0, r->request_id, NULL, NULL);
+		a.month_spent += cost;
+	}
+	if (rc == CD_OK)
+		rc = acct_store(lg, &a);
+	if (rc != CD_OK)
+		return rc;
+	*out = json_pack("{s:s, s:I, s:I, s:I}", "account", a.ext_id, "charged_micros", (json_int_t)cost,
+			 "balance_micros", (json_int_t)a.balance, "available_micros", (json_int_t)available_of(&a));
+	*status = 200;
+	return *out != NULL ? CD_OK : CD_E_INTERNAL;
+}
+
+/* ---- Usage report ---- */
+
+static const char SQL_USAGE_BY_MODEL[] = "SELECT COALESCE(model, action, ''), COUNT(*), SUM(input_tokens), "
+	"SUM(cached_input_tokens), SUM(output_tokens), SUM(cost_micros) FROM usage_records "
+	"WHERE account_id = ? AND created_at >= ? AND created_at < ? GROUP BY 1 ORDER BY 1";
+static const char SQL_USAGE_BY_DAY[] = "SELECT created_at DIV 86400, COUNT(*), SUM(input_tokens), "
+	"SUM(cached_input_tokens), SUM(output_tokens), SUM(cost_micros) FROM usage_records "
+	"WHERE account_id = ? AND created_at >= ? AND created_at < ? GROUP BY 1 ORDER BY 1";
+static const char SQL_USAGE_BY_MEMBER[] = "SELECT COALESCE(member, ''), COUNT(*), SUM(input_tokens), "
+	"SUM(cached_input_tokens), SUM(output_tokens), SUM(cost_micros) FROM usage_records "
+	"WHERE account_id = ? AND created_at >= ? AND created_at < ? GROUP BY 1 ORDER BY 1";
+
+struct report_run { const struct usage_query *q; json_t *out; };
+
+static json_t *report_row(const struct dbstmt *s, const char *group_by, int64_t sums[5])
+{
+	char key[TIMEFMT_LEN];
+	if (strcmp(group_by, "day") == 0) {
+		timefmt_rfc3339(db_i64(s, 0) * 86400, key);
+		key[10] = '\0';
+	} else {
+		snprintf(key, sizeof(key), "%s", "");
+	}
+	for (unsigned int i = 0; i < 5; i++)
+		sums[i] += db_i64(s, i + 1);
+	json_t *row = json_pack("{s:I, s:I, s:I, s:I, s:I}", "requests", (json_int_t)db_i64(s, 1),
+				"input_tokens", (json_int_t)db_i64(s, 2), "cached_input_tokens", (json_int_t)db_i64(s, 3),
+				"output_tokens", (json_int_t)db_i64(s, 4), "cost_micros", (json_int_t)db_i64(s, 5));
+	json_object_set_new(row, group_by, json_string(key[0] ? key : db_str(s, 0)));
+	return row;
+}
+
+static enum cd_err report_tx(struct ledger *lg, void *arg)
+{
+	struct report_run *r = arg;
+	const struct usage_query *q = r->q;
+	struct acct a;
+	int e;
+	json_decref(r->out);
+	r->out = NULL;
+	enum cd_err rc = acct_read(lg, q->account, &a);
+	if (rc != CD_OK)
+		return rc;
+	const char *sql = strcmp(q->group_by, "day") == 0 ? SQL_USAGE_BY_DAY
+			  : strcmp(q->group_by, "member") == 0 ? SQL_USAGE_BY_MEMBER : SQL_USAGE_BY_MODEL;
+	struct dbstmt *s = db_exec(lg, sql, &e, "iii", a.id, q->from, q->to);
+	if (s == NULL)
+		return db_err(lg, e, "usage report");
+	json_t *data = json_array();
+	int64_t sums[5] = {0, 0, 0, 0, 0};
+	while (db_fetch(s) == 1)
+		json_array_append_new(data, report_row(s, q->group_by, sums));
+	char from[TIMEFMT_LEN], to[TIMEFMT_LEN];
+	timefmt_rfc3339(q->from, from);
+	timefmt_rfc3339(q->to, to);
+	r->out = json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:{s:I, s:I, s:I, s:I, s:I}}", "account", a.ext_id,
+			   "currency", lg->cfg->currency, "from", from, "to", to, "group_by", q->group_by, "data", data,
+			   "total", "requests", (json_int_t)sums[0], "input_tokens", (json_int_t)sums[1],
+			   "cached_input_tokens", (json_int_t)sums[2], "output_tokens", (json_int_t)sums[3],
+			   "cost_micros", (json_int_t)sums[4]);
+	return r->out != NULL ? CD_OK : CD_E_INTERNAL;
+}
+
+enum cd_err ledger_usage_report(struct ledger *lg, const struct usage_query *q, json_t **out)
+{
+	struct report_run r = {q, NULL};
+	enum cd_err rc = ledger_run(lg, report_tx, &r);
+	*out = r.out;
+	return rc;
+}

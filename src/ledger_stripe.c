@@ -1,0 +1,307 @@
+/* ledger_stripe.c: top-ups and Stripe webhook effects.
+ *
+ * A webhook's effect and its event id are written in one transaction: the
+ * event row is inserted first (a concurrent duplicate waits on its key and
+ * then sees it), so an event has effect at most once and is only "seen"
+ * once its effect is committed. A Checkout session credits at most once,
+ * whatever events name it: the topups row keyed by session id says so. */
+#include "ledger_int.h"
+#include "log.h"
+#include "timefmt.h"
+#include "webhook.h"
+#include <inttypes.h>
+#include <mysqld_error.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct topup_run { struct topup_begin *t; };
+
+static enum cd_err topup_begin_tx(struct ledger *lg, void *arg)
+{
+	static const char sql[] = "INSERT INTO topups (account_id, amount_cents, currency, created_at) VALUES (?, ?, ?, ?)";
+	struct topup_begin *t = arg;
+	struct acct a;
+	int e;
+	enum cd_err rc = acct_lock(lg, t->account, &a);
+	if (rc != CD_OK)
+		return rc;
+	if (strcmp(a.status, "closed") == 0)
+		return CD_E_SUSPENDED;
+	snprintf(t->customer, sizeof(t->customer), "%s", a.stripe_customer);
+	t->account_internal_id = a.id;
+	struct dbstmt *s = db_exec(lg, sql, &e, "iisi", a.id, t->amount_cents, lg->cfg->stripe_currency, lg->now);
+	if (s == NULL)
+		return db_err(lg, e, "topup insert");
+	t->topup_id = (int64_t)db_insert_id(s);
+	return a.dirty ? acct_store(lg, &a) : CD_OK;
+}
+
+enum cd_err ledger_topup_begin(struct ledger *lg, struct topup_begin *t)
+{
+	return ledger_run(lg, topup_begin_tx, t);
+}
+
+struct customer_run { const char *account, *customer; char *stored; size_t cap; };
+
+static enum cd_err set_customer_tx(struct ledger *lg, void *arg)
+{
+	static const char sql[] = "UPDATE accounts SET stripe_customer_id = COALESCE(stripe_customer_id, ?) WHERE id = ?";
+	struct customer_run *c = arg;
+	struct acct a;
+	enum cd_err rc = acct_lock(lg, c->account, &a);
+	if (rc != CD_OK)
+		return rc;
+	rc = db_do(lg, sql, "customer store", "si", c->customer, a.id);
+	snprintf(c->stored, c->cap, "%s", a.stripe_customer[0] ? a.stripe_customer : c->customer);
+	return rc;
+}
+
+enum cd_err ledger_topup_set_customer(struct ledger *lg, const char *account, const char *customer,
+				      char *stored, size_t cap)
+{
+	struct customer_run c = {account, customer, stored, cap};
+	return ledger_run(lg, set_customer_tx, &c);
+}
+
+struct opened_run { int64_t id; const char *session; };
+
+static enum cd_err opened_tx(struct ledger *lg, void *arg)
+{
+	struct opened_run *o = arg;
+	if (o->session == NULL)
+		return db_do(lg, "DELETE FROM topups WHERE id = ? AND status = 'pending' AND session_id IS NULL",
+			     "topup abort", "i", o->id);
+	int e;
+	struct dbstmt *s = db_exec(lg, "UPDATE topups SET session_id = ? WHERE id = ?", &e, "si", o->session, o->id);
+	if (s == NULL && e == ER_DUP_ENTRY)	/* a replayed top-up: Stripe gave back the same session */
+		return db_do(lg, "DELETE FROM topups WHERE id = ?", "topup dedupe", "i", o->id);
+	return s != NULL ? CD_OK : db_err(lg, e, "topup open");
+}
+
+enum cd_err ledger_topup_opened(struct ledger *lg, int64_t topup_id, const char *session_id)
+{
+	struct opened_run o = {topup_id, session_id};
+	return ledger_run(lg, opened_tx, &o);
+}
+
+/* ---- Webhooks ---- */
+
+struct hook_run { const struct webhook_event *ev; const char *outcome; };
+
+static int64_t cents_to_micros(const struct ledger *lg, int64_t cents)
+{
+	if (cents <= 0 || cents > INT64_MAX / lg->cfg->topup_rate)
+		return -1;
+	return cents * lg->cfg->topup_rate;
+}
+
+static enum cd_err checkout_paid(struct ledger *lg, struct hook_run *h)
+{
+	static const char sql_get[] = "SELECT id, status FROM topups WHERE session_id = ? FOR UPDATE";
+	static const char sql_done[] = "UPDATE topups SET status = 'credited', credited_micros = ?, payment_intent = ?, "
+				       "grant_id = ?, credited_at = ?, amount_cents = ? WHERE id = ?";
+	static const char sql_new[] = "INSERT INTO topups (account_id, session_id, amount_cents, currency, status, "
+				      "credited_micros, payment_intent, grant_id, created_at, credited_at) "
+				      "VALUES (?, ?, ?, ?, 'credited', ?, ?, ?, ?, ?)";
+	const struct webhook_event *ev = h->ev;
+	struct acct a;
+	int e;
+	int64_t micros = cents_to_micros(lg, ev->amount_cents);
+	if (strcmp(ev->payment_status, "paid") != 0 || strcmp(ev->metadata_type, "credit_topup") != 0) {
+		h->outcome = "ignored: not a paid credit top-up";
+		return CD_OK;
+	}
+	if (strcasecmp(ev->currency, lg->cfg->stripe_currency) != 0 || micros < 0) {
+		log_warn("stripe event %s: currency %s or amount %" PRId64 " not acceptable, not credited", ev->id,
+			 ev->currency, ev->amount_cents);
+		h->outcome = "ignored: wrong currency or amount";
+		return CD_OK;
+	}
+	enum cd_err rc = acct_lock(lg, ev->account, &a);
+	if (rc == CD_E_NOT_FOUND) {
+		log_warn("stripe event %s names unknown account '%s'", ev->id, ev->account);
+		h->outcome = "ignored: unknown account";
+		return CD_OK;
+	}
+	if (rc != CD_OK)
+		return rc;
+	struct dbstmt *s = db_exec(lg, sql_get, &e, "s", ev->session_id);
+	if (s == NULL)
+		return db_err(lg, e, "topup lookup");
+	int64_t topup_id = -1;
+	if (db_fetch(s) == 1) {
+		topup_id = db_i64(s, 0);
+		if (strcmp(db_str(s, 1), "credited") == 0) {
+			h->outcome = "duplicate: session already credited";
+			return a.dirty ? acct_store(lg, &a) : CD_OK;
+		}
+	}
+	int64_t grant_id, journal_id;
+	rc = ledger_add_grant(lg, &a, "topup", micros, 50, -1, ev->session_id, "Stripe top-up", NULL, &grant_id,
+			      &journal_id);
+	if (rc == CD_OK && topup_id > 0)
+		rc = db_do(lg, sql_done, "topup credit", "isiiii", micros, ev->payment_intent[0] ? ev->payment_intent : NULL,
+			   grant_id, lg->now, ev->amount_cents, topup_id);
+	else if (rc == CD_OK)
+		rc = db_do(lg, sql_new, "topup credit", "isisisiii", a.id, ev->session_id, ev->amount_cents,
+			   lg->cfg->stripe_currency, micros, ev->payment_intent[0] ? ev->payment_intent : NULL,
+			   grant_id, lg->now, lg->now);
+	if (rc == CD_OK)
+		rc = acct_store(lg, &a);
+	h->outcome = "credited";
+	return rc;
+}
+
+static enum cd_err charge_refunded(struct ledger *lg, struct hook_run *h)
+{
+	static const char sql_get[] = "SELECT id, account_id, credited_micros, refunded_cents, refunded_micros "
+				      "FROM topups WHERE payment_intent = ? AND status = 'credited'";
+	static const char sql_set[] = "UPDATE topups SET refunded_cents = ?, refunded_micros = ? WHERE id = ?";
+	const struct webhook_event *ev = h->ev;
+	int e;
+	struct acct a;
+	if (ev->payment_intent[0] == '\0' || ev->amount_refunded_cents < 0) {
+		h->outcome = "ignored: no payment intent";
+		return CD_OK;
+	}
+	struct dbstmt *s = db_exec(lg, sql_get, &e, "s", ev->payment_intent);
+	if (s == NULL)
+		return db_err(lg, e, "refund lookup");
+	if (db_fetch(s) != 1) {
+		h->outcome = "ignored: no credited top-up for this charge";
+		return CD_OK;
+	}
+	int64_t topup_id = db_i64(s, 0), account_id = db_i64(s, 1), credited = db_i64(s, 2);
+	enum cd_err rc = acct_lock_id(lg, account_id, &a);
+	if (rc != CD_OK)
+		return rc;
+	s = db_exec(lg, "SELECT refunded_cents, refunded_micros FROM topups WHERE id = ? FOR UPDATE", &e, "i", topup_id);
+	if (s == NULL || db_fetch(s) != 1)
+		return s == NULL ? db_err(lg, e, "refund lock") : CD_E_INTERNAL;
+	int64_t done_cents = db_i64(s, 0), done_micros = db_i64(s, 1);
+	int64_t new_cents = ev->amount_refunded_cents - done_cents;
+	if (new_cents <= 0) {
+		h->outcome = "duplicate: refund already applied";
+		return a.dirty ? acct_store(lg, &a) : CD_OK;
+	}
+	int64_t micros = cents_to_micros(lg, new_cents);
+	if (micros < 0 || micros > credited - done_micros)
+		micros = credited - done_micros;
+	if (micros > 0)
+		rc = ledger_spend(lg, &a, micros, "refund", 0, ev->charge_id, "Stripe refund", NULL);
+	if (rc == CD_OK)
+		rc = db_do(lg, sql_set, "refund record", "iii", ev->amount_refunded_cents, done_micros + micros, topup_id);
+	if (rc == CD_OK)
+		rc = acct_store(lg, &a);
+	h->outcome = "refunded";
+	return rc;
+}
+
+/* Finds the account of a subscription event: metadata.account, else the
+ * account that owns the Stripe customer. */
+static enum cd_err account_for(struct ledger *lg, const struct webhook_event *ev, struct acct *a)
+{
+	if (ev->account[0] != '\0')
+		return acct_lock(lg, ev->account, a);
+	int e;
+	struct dbstmt *s = db_exec(lg, "SELECT id FROM accounts WHERE stripe_customer_id = ?", &e, "s", ev->customer);
+	if (s == NULL)
+		return db_err(lg, e, "customer lookup");
+	if (ev->customer[0] == '\0' || db_fetch(s) != 1)
+		return CD_E_NOT_FOUND;
+	return acct_lock_id(lg, db_i64(s, 0), a);
+}
+
+static enum cd_err invoice_paid(struct ledger *lg, struct hook_run *h)
+{
+	const struct webhook_event *ev = h->ev;
+	struct acct a;
+	int64_t micros = cents_to_micros(lg, ev->amount_paid_cents);
+	if (ev->subscription[0] == '\0' || micros < 0) {
+		h->outcome = "ignored: not a paid subscription invoice";
+		return CD_OK;
+	}
+	enum cd_err rc = account_for(lg, ev, &a);
+	if (rc == CD_E_NOT_FOUND) {
+		log_warn("stripe event %s: no account for customer '%s'", ev->id, ev->customer);
+		h->outcome = "ignored: unknown account";
+		return CD_OK;
+	}
+	int64_t grant_id, journal_id;
+	int64_t expires = ev->period_end > lg->now ? ev->period_end : -1;
+	if (rc == CD_OK)
+		rc = ledger_add_grant(lg, &a, "plan", micros, 10, expires, ev->subscription, "subscription period",
+				      NULL, &grant_id, &journal_id);
+	if (rc == CD_OK)
+		rc = acct_store(lg, &a);
+	h->outcome = "plan credited";
+	return rc;
+}
+
+static enum cd_err subscription_changed(struct ledger *lg, struct hook_run *h)
+{
+	static const char sql_sub[] = "INSERT INTO subscriptions (subscription_id, account_id, plan, status, "
+		"current_period_end, updated_at) VALUES (?, ?, ?, ?, ?, ?) ON DUPLICATE KEY UPDATE "
+		"plan = VALUES(plan), status = VALUES(status), current_period_end = VALUES(current_period_end), "
+		"updated_at = VALUES(updated_at)";
+	const struct webhook_event *ev = h->ev;
+	struct acct a;
+	int deleted = ev->kind == WEBHOOK_SUBSCRIPTION_DELETED;
+	enum cd_err rc = account_for(lg, ev, &a);
+	if (rc == CD_E_NOT_FOUND) {
+		log_warn("stripe event %s: no account for customer '%s'", ev->id, ev->customer);
+		h->outcome = "ignored: unknown account";
+		return CD_OK;
+	}
+	if (rc != CD_OK || ev->subscription[0] == '\0')
+		return rc;
+	const char *plan = deleted ? NULL : ev->plan[0] ? ev->plan : NULL;
+	const int64_t *end = ev->period_end > 0 ? &ev->period_end : NULL;
+	rc = db_do(lg, sql_sub, "subscription store", "sissIi", ev->subscription, a.id, plan,
+		   deleted ? "canceled" : ev->subscription_status, end, lg->now);
+	if (rc == CD_OK)
+		rc = db_do(lg, "UPDATE accounts SET plan = ? WHERE id = ?", "plan change", "si", plan, a.id);
+	if (rc == CD_OK && a.dirty)
+		rc = acct_store(lg, &a);
+	h->outcome = deleted ? "plan removed" : "plan changed";
+	return rc;
+}
+
+static enum cd_err webhook_tx(struct ledger *lg, void *arg)
+{
+	static const char sql[] = "INSERT INTO stripe_events (event_id, type, received_at) VALUES (?, ?, ?)";
+	struct hook_run *h = arg;
+	int e;
+	h->outcome = "ignored";
+	struct dbstmt *s = db_exec(lg, sql, &e, "ssi", h->ev->id, h->ev->type, lg->now);
+	if (s == NULL && e == ER_DUP_ENTRY) {
+		h->outcome = "duplicate: event already processed";
+		return CD_OK;
+	}
+	if (s == NULL)
+		return db_err(lg, e, "event record");
+	switch (h->ev->kind) {
+	case WEBHOOK_CHECKOUT_COMPLETED:
+	case WEBHOOK_CHECKOUT_ASYNC_SUCCEEDED:
+		return checkout_paid(lg, h);
+	case WEBHOOK_CHARGE_REFUNDED:
+		return charge_refunded(lg, h);
+	case WEBHOOK_INVOICE_PAID:
+		return invoice_paid(lg, h);
+	case WEBHOOK_SUBSCRIPTION_UPDATED:
+	case WEBHOOK_SUBSCRIPTION_DELETED:
+		return subscription_changed(lg, h);
+	case WEBHOOK_IGNORED:
+		break;
+	}
+	return CD_OK;
+}
+
+enum cd_err ledger_webhook_apply(struct ledger *lg, const struct webhook_event *ev, const char **outcome)
+{
+	struct hook_run h = {ev, "ignored"};
+	enum cd_err rc = ledger_run(lg, webhook_tx, &h);
+	*outcome = h.outcome;
+	return rc;
+}

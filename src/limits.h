@@ -1,0 +1,56 @@
+/* limits.h: every limit creditd enforces, in one place, each with its
+ * reason. Values that depend on each other are tied with _Static_assert. */
+#ifndef CREDITD_LIMITS_H
+#define CREDITD_LIMITS_H
+
+/* Default request body cap (config server.max_body_bytes): API bodies are a
+ * few hundred bytes; Stripe events are a few KiB. */
+#define LIMIT_BODY_DEFAULT_BYTES (64 * 1024)
+/* Hard ceiling for that config value: bounds per-thread buffers. */
+#define LIMIT_BODY_MAX_BYTES (1024 * 1024)
+/* Nesting of request JSON: our bodies are flat; Stripe events are ~6 deep. */
+#define LIMIT_JSON_DEPTH 32
+/* External account and member ids (DESIGN §4). */
+#define LIMIT_ACCOUNT_ID_BYTES 128
+/* Model, action, plan and other short names. */
+#define LIMIT_NAME_BYTES 64
+/* request_id, conversation_id, hold ids and other opaque ids from apps. */
+#define LIMIT_REQUEST_ID_BYTES 128
+/* Descriptions and reasons stored in the journal. */
+#define LIMIT_DESCRIPTION_BYTES 500
+/* Idempotency-Key header, as Stripe allows. */
+#define LIMIT_IDEMPOTENCY_KEY_BYTES 255
+/* A stored response (idempotency replay). */
+#define LIMIT_STORED_RESPONSE_BYTES (16 * 1024)
+/* URLs we pass to Stripe (success/cancel). */
+#define LIMIT_URL_BYTES 2048
+/* Request path below the base path; query string. */
+#define LIMIT_PATH_BYTES 1024
+/* Whole-transaction retries on deadlock / lock wait timeout / conflicts. */
+#define LIMIT_TX_RETRIES 8
+/* Worker threads: each owns one DB connection. */
+#define LIMIT_THREADS_MAX 1024
+/* Holds live at most one day (DESIGN: ttl_seconds 1–86400). */
+#define LIMIT_HOLD_TTL_MAX_SECONDS 86400
+/* Journal pages. */
+#define LIMIT_PAGE_DEFAULT 50
+#define LIMIT_PAGE_MAX 200
+/* Grants listed in GET /v1/accounts/{id}; more live grants are summarised. */
+#define LIMIT_GRANTS_LISTED 100
+/* Grants burned by one spend before the rest goes to debt in one step. */
+#define LIMIT_GRANTS_PER_SPEND 64
+/* Token counts: 10^15 tokens is far beyond any request, and keeps every
+ * cost product well inside 128 bits. */
+#define LIMIT_TOKENS_MAX 1000000000000000LL
+/* Any single amount an API call may carry: 10^15 micros (a billion units)
+ * leaves room to add thousands of them without leaving int64. */
+#define LIMIT_AMOUNT_MICROS_MAX 1000000000000000LL
+/* Config file lines. */
+#define LIMIT_CONFIG_LINE_BYTES 4096
+/* Webhook secrets configured at once (rotation). */
+#define LIMIT_WEBHOOK_SECRETS 8
+
+_Static_assert(LIMIT_BODY_DEFAULT_BYTES <= LIMIT_BODY_MAX_BYTES, "default body cap above hard cap");
+_Static_assert(LIMIT_PAGE_DEFAULT <= LIMIT_PAGE_MAX, "default page above max page");
+_Static_assert(LIMIT_STORED_RESPONSE_BYTES < LIMIT_BODY_DEFAULT_BYTES, "stored responses are small");
+#endif

@@ -1,0 +1,105 @@
+/* log.c: line-oriented logging. Each line is formatted into a local buffer
+ * and written with one write(2) (or syslog(3)) so concurrent workers never
+ * interleave halves of lines. Owns the log file descriptor; nothing else
+ * writes to it. */
+#include "log.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+static int log_fd = 2;
+static int log_syslog;
+static char *log_path;
+static enum log_level log_max = LOG_LVL_INFO;
+static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static const char *const level_names[] = {"error", "warn", "info", "debug"};
+
+int log_open(const char *target, enum log_level level)
+{
+	log_max = level;
+	if (target == NULL || strcmp(target, "stderr") == 0)
+		return 0;
+	if (strcmp(target, "syslog") == 0) {
+		openlog("creditd", LOG_PID, LOG_DAEMON);
+		log_syslog = 1;
+		return 0;
+	}
+	log_path = strdup(target);
+	if (log_path == NULL)
+		return -1;
+	int fd = open(log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+	if (fd < 0)
+		return -1;
+	log_fd = fd;
+	return 0;
+}
+
+void log_reopen(void)
+{
+	if (log_path == NULL)
+		return;
+	int fd = open(log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+	if (fd < 0) {
+		log_error("cannot reopen log %s: %s", log_path, strerror(errno));
+		return;
+	}
+	pthread_mutex_lock(&log_lock);
+	int old = log_fd;
+	log_fd = fd;
+	pthread_mutex_unlock(&log_lock);
+	if (old > 2)
+		close(old);
+}
+
+void log_close(void)
+{
+	if (log_syslog)
+		closelog();
+	if (log_fd > 2)
+		close(log_fd);
+	log_fd = 2;
+	free(log_path);
+	log_path = NULL;
+}
+
+void log_msg(enum log_level level, const char *fmt, ...)
+{
+	if (level > log_max)
+		return;
+	char line[2048];
+	va_list ap;
+	if (log_syslog) {
+		va_start(ap, fmt);
+		vsnprintf(line, sizeof(line), fmt, ap);
+		va_end(ap);
+		syslog(level == LOG_LVL_ERROR ? LOG_ERR : level == LOG_LVL_WARN ? LOG_WARNING : LOG_INFO,
+		       "%s", line);
+		return;
+	}
+	struct timespec ts;
+	struct tm tm;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	int n = snprintf(line, sizeof(line), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ creditd[%d] %s: ",
+			 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+			 tm.tm_sec, ts.tv_nsec / 1000000, (int)getpid(), level_names[level]);
+	va_start(ap, fmt);
+	int m = vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
+	va_end(ap);
+	size_t len = (size_t)n + (m < 0 ? 0 : (size_t)m);
+	if (len > sizeof(line) - 2)
+		len = sizeof(line) - 2;
+	line[len++] = '\n';
+	pthread_mutex_lock(&log_lock);
+	ssize_t w = write(log_fd, line, len);
+	pthread_mutex_unlock(&log_lock);
+	(void)w;
+}

@@ -1,0 +1,177 @@
+/* main.c: creditd's entry point: options, config, the listening socket,
+ * signals and an orderly shutdown.
+ *
+ * Signals are blocked in every thread and taken here with sigwait, so no
+ * handler ever runs inside libfcgi or the MariaDB client: SIGTERM/SIGINT
+ * stop accepting and let in-flight requests finish (exit 0); SIGHUP
+ * reopens the log file and reloads prices. */
+#include "config.h"
+#include "ledger.h"
+#include "log.h"
+#include "stripe.h"
+#include "worker.h"
+#include <errno.h>
+#include <fcgiapp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define LISTEN_BACKLOG 1024
+#define STOP_TIMEOUT_MS 30000
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: creditd [-c FILE] [--listen unix:PATH|HOST:PORT] [--threads N] [--check-config]\n"
+		   "  Without --listen (and no server.listen), the listening socket is inherited on fd 0\n"
+		   "  (spawn-fcgi, mod_fcgid, systemd socket activation).\n");
+}
+
+struct options {
+	const char *config;
+	const char *listen;
+	const char *threads;
+	int check_only;
+};
+
+static int parse_args(int argc, char **argv, struct options *o)
+{
+	memset(o, 0, sizeof(*o));
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		int has_value = i + 1 < argc;
+		if ((strcmp(a, "-c") == 0 || strcmp(a, "--config") == 0) && has_value)
+			o->config = argv[++i];
+		else if (strcmp(a, "--listen") == 0 && has_value)
+			o->listen = argv[++i];
+		else if (strcmp(a, "--threads") == 0 && has_value)
+			o->threads = argv[++i];
+		else if (strcmp(a, "--check-config") == 0)
+			o->check_only = 1;
+		else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+			usage(stdout);
+			exit(0);
+		} else if (strcmp(a, "--version") == 0) {
+			printf("creditd %s\n", PACKAGE_VERSION);
+			exit(0);
+		} else {
+			usage(stderr);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int open_listener(const char *spec, long mode, char *unix_path, size_t cap)
+{
+	unix_path[0] = '\0';
+	if (spec == NULL || spec[0] == '\0') {
+		struct stat st;
+		if (fstat(0, &st) != 0 || !S_ISSOCK(st.st_mode)) {
+			fprintf(stderr, "creditd: no --listen given and fd 0 is not a socket\n");
+			return -1;
+		}
+		return 0;
+	}
+	if (strncmp(spec, "unix:", 5) == 0) {
+		snprintf(unix_path, cap, "%s", spec + 5);
+		unlink(unix_path);
+		int fd = FCGX_OpenSocket(unix_path, LISTEN_BACKLOG);
+		if (fd >= 0 && chmod(unix_path, (mode_t)mode) != 0)
+			fprintf(stderr, "creditd: chmod %s: %s\n", unix_path, strerror(errno));
+		return fd;
+	}
+	if (strchr(spec, ':') == NULL) {
+		fprintf(stderr, "creditd: --listen must be unix:PATH or HOST:PORT\n");
+		return -1;
+	}
+	return FCGX_OpenSocket(spec, LISTEN_BACKLOG);
+}
+
+static enum log_level level_of(const char *s)
+{
+	return strcmp(s, "error") == 0 ? LOG_LVL_ERROR : strcmp(s, "warn") == 0 ? LOG_LVL_WARN
+	       : strcmp(s, "debug") == 0 ? LOG_LVL_DEBUG : LOG_LVL_INFO;
+}
+
+static int wait_for_stop(void)
+{
+	sigset_t set;
+	int sig = 0;
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	for (;;) {
+		if (sigwait(&set, &sig) != 0)
+			continue;
+		if (sig != SIGHUP)
+			return sig;
+		log_reopen();
+		worker_reload();
+		log_info("SIGHUP: log reopened, prices reloading");
+	}
+}
+
+int main(int argc, char **argv)
+{
+	struct options o;
+	struct cfg cfg;
+	char err[512], unix_path[1024];
+	sigset_t set;
+	if (parse_args(argc, argv, &o) != 0)
+		return 2;
+	if (cfg_load(o.config, &cfg, err, sizeof(err)) != 0) {
+		fprintf(stderr, "creditd: %s\n", err);
+		cfg_free(&cfg);
+		return 2;
+	}
+	if (o.threads != NULL) {
+		char *end;
+		long n = strtol(o.threads, &end, 10);
+		if (*end != '\0' || n < 1 || n > LIMIT_THREADS_MAX) {
+			fprintf(stderr, "creditd: --threads must be 1..%d\n", LIMIT_THREADS_MAX);
+			return 2;
+		}
+		cfg.threads = n;
+	}
+	if (o.check_only) {
+		printf("creditd: configuration OK\n");
+		cfg_free(&cfg);
+		return 0;
+	}
+	if (log_open(cfg.log, level_of(cfg.log_level)) != 0) {
+		fprintf(stderr, "creditd: cannot open log %s: %s\n", cfg.log, strerror(errno));
+		return 2;
+	}
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	if (FCGX_Init() != 0 || stripe_global_init() != 0 || ledger_global_init() != 0) {
+		fprintf(stderr, "creditd: library initialisation failed\n");
+		return 1;
+	}
+	const char *spec = o.listen != NULL ? o.listen : cfg.listen;
+	int fd = open_listener(spec, strtol(cfg.socket_mode, NULL, 8), unix_path, sizeof(unix_path));
+	if (fd < 0) {
+		fprintf(stderr, "creditd: cannot listen on %s: %s\n", spec, strerror(errno));
+		return 1;
+	}
+	if (worker_start(&cfg, fd) != 0)
+		return 1;
+	log_info("creditd %s listening on %s with %lld threads", PACKAGE_VERSION, spec && spec[0] ? spec : "fd 0",
+		 (long long)cfg.threads);
+	int sig = wait_for_stop();
+	log_info("signal %d: stopping, finishing in-flight requests", sig);
+	int left = worker_stop(fd, STOP_TIMEOUT_MS);
+	if (unix_path[0] != '\0')
+		unlink(unix_path);
+	log_info("stopped%s", left > 0 ? " with requests still running" : "");
+	return left > 0 ? 1 : 0;
+}

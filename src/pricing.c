@@ -1,0 +1,330 @@
+/* pricing.c: the money math of creditd, as pure functions.
+ *
+ * Owns the token cost formula of DESIGN §3 and the strict parser of one
+ * price-list CSV row. No I/O, no allocation, no floating point: amounts are
+ * int64 micros, intermediates are signed __int128, and every product is
+ * bounded before it is formed, so a cost that does not fit in int64 comes
+ * back as PRICING_OVERFLOW instead of a wrapped number. */
+#include "pricing.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+/* 10^6 tokens per priced unit times 10^4 basis points per 100%. */
+static const __int128 cost_divisor = 10000000000;
+
+/* The most fields any row kind has (model). */
+#define ROW_FIELDS_MAX 6
+
+/* One comma-separated field of a row, already trimmed; not NUL-terminated. */
+struct field {
+	const char *s;
+	size_t len;
+};
+
+static int args_valid(const struct price *p, int64_t margin_bps, int64_t input_tokens,
+		      int64_t cached_input_tokens, int64_t output_tokens, const int64_t *cost_micros)
+{
+	if (p == NULL || cost_micros == NULL)
+		return 0;
+	if (input_tokens < 0 || cached_input_tokens < 0 || output_tokens < 0)
+		return 0;
+	if (cached_input_tokens > input_tokens || margin_bps < 0)
+		return 0;
+	if (p->input_micros_per_mtok < 0 || p->cached_input_micros_per_mtok < 0)
+		return 0;
+	return p->output_micros_per_mtok >= 0;
+}
+
+/* Adds tokens * price to *acc, or returns -1 if the sum would pass limit.
+ * Both factors are >= 0 and *acc <= limit on entry; the division bounds the
+ * product before it is formed, so nothing here can wrap. */
+static int add_term(__int128 *acc, int64_t tokens, int64_t price, __int128 limit)
+{
+	__int128 room = limit - *acc;
+
+	if (price != 0 && (__int128)tokens > room / price)
+		return -1;
+	*acc += (__int128)tokens * price;
+	return 0;
+}
+
+enum pricing_status pricing_token_cost(const struct price *p, int64_t margin_bps,
+				       int64_t input_tokens, int64_t cached_input_tokens,
+				       int64_t output_tokens, int64_t *cost_micros)
+{
+	/* ceil(x / D) <= INT64_MAX exactly when x <= INT64_MAX * D. */
+	const __int128 limit = (__int128)INT64_MAX * cost_divisor;
+	__int128 base = 0;
+	__int128 total;
+
+	if (!args_valid(p, margin_bps, input_tokens, cached_input_tokens, output_tokens,
+			cost_micros))
+		return PRICING_INVALID;
+	if (margin_bps == 0) {
+		/* The exact cost is 0 whatever the token counts are. */
+		*cost_micros = 0;
+		return PRICING_OK;
+	}
+	/* margin_bps >= 1, so a base above limit already means overflow. */
+	if (add_term(&base, input_tokens - cached_input_tokens, p->input_micros_per_mtok, limit) != 0
+	    || add_term(&base, cached_input_tokens, p->cached_input_micros_per_mtok, limit) != 0
+	    || add_term(&base, output_tokens, p->output_micros_per_mtok, limit) != 0)
+		return PRICING_OVERFLOW;
+	if (base > limit / margin_bps)
+		return PRICING_OVERFLOW;
+	total = base * margin_bps;
+	*cost_micros = (int64_t)((total + cost_divisor - 1) / cost_divisor);
+	return PRICING_OK;
+}
+
+__attribute__((format(printf, 3, 4)))
+static void set_err(char *errbuf, size_t errcap, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (errbuf == NULL || errcap == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(errbuf, errcap, fmt, ap);
+	va_end(ap);
+}
+
+static int is_blank(char c)
+{
+	return c == ' ' || c == '\t';
+}
+
+static struct field trim(const char *s, size_t len)
+{
+	struct field f;
+
+	while (len > 0 && is_blank(s[0])) {
+		s++;
+		len--;
+	}
+	while (len > 0 && is_blank(s[len - 1]))
+		len--;
+	f.s = s;
+	f.len = len;
+	return f;
+}
+
+/* The length of line without one trailing "\n" or "\r\n". */
+static size_t line_length(const char *line)
+{
+	size_t len = strlen(line);
+
+	if (len > 0 && line[len - 1] == '\n') {
+		len--;
+		if (len > 0 && line[len - 1] == '\r')
+			len--;
+	}
+	return len;
+}
+
+/* Splits line[0, len) at commas, storing at most max trimmed fields in out.
+ * Returns the real field count, which may exceed max. */
+static size_t split_fields(const char *line, size_t len, struct field *out, size_t max)
+{
+	size_t n = 0;
+	size_t start = 0;
+	size_t i;
+
+	for (i = 0; i <= len; i++) {
+		if (i < len && line[i] != ',')
+			continue;
+		if (n < max)
+			out[n] = trim(line + start, i - start);
+		n++;
+		start = i + 1;
+	}
+	return n;
+}
+
+static int field_is(const struct field *f, const char *word)
+{
+	return f->len == strlen(word) && memcmp(f->s, word, f->len) == 0;
+}
+
+/* Parses a field that must be digits only and fit in int64. */
+static int parse_amount(const struct field *f, int index, const char *what, int64_t *out,
+			char *errbuf, size_t errcap)
+{
+	int64_t v = 0;
+	size_t i;
+
+	if (f->len == 0) {
+		set_err(errbuf, errcap, "field %d (%s) is empty", index, what);
+		return -1;
+	}
+	for (i = 0; i < f->len; i++) {
+		if (f->s[i] < '0' || f->s[i] > '9') {
+			set_err(errbuf, errcap, "field %d (%s) is not a non-negative integer",
+				index, what);
+			return -1;
+		}
+	}
+	for (i = 0; i < f->len; i++) {
+		int d = f->s[i] - '0';
+
+		if (v > (INT64_MAX - d) / 10) {
+			set_err(errbuf, errcap, "field %d (%s) is too large (the limit is %" PRId64 ")",
+				index, what, INT64_MAX);
+			return -1;
+		}
+		v = v * 10 + d;
+	}
+	*out = v;
+	return 0;
+}
+
+static int name_char_ok(char c)
+{
+	if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'))
+		return 1;
+	return c != '\0' && strchr("._:/-", c) != NULL;
+}
+
+/* Parses field 2, the model or action name, into row->name. */
+static int parse_name(const struct field *f, struct price_row *row, char *errbuf, size_t errcap)
+{
+	size_t i;
+
+	if (f->len == 0) {
+		set_err(errbuf, errcap, "field 2 (name) is empty");
+		return -1;
+	}
+	if (f->len > PRICING_NAME_MAX) {
+		set_err(errbuf, errcap, "field 2 (name) is longer than %d characters",
+			PRICING_NAME_MAX);
+		return -1;
+	}
+	for (i = 0; i < f->len; i++) {
+		if (!name_char_ok(f->s[i])) {
+			set_err(errbuf, errcap, "field 2 (name) has a character outside "
+				"[A-Za-z0-9._:/-] at position %zu", i + 1);
+			return -1;
+		}
+	}
+	memcpy(row->name, f->s, f->len);
+	row->name[f->len] = '\0';
+	return 0;
+}
+
+static int parse_model(const struct field *f, size_t n, struct price_row *row,
+		       char *errbuf, size_t errcap)
+{
+	static const char *const what[4] = { "input", "cached_input", "output",
+					     "max_output_tokens" };
+	int64_t *dest[4] = { &row->price.input_micros_per_mtok,
+			     &row->price.cached_input_micros_per_mtok,
+			     &row->price.output_micros_per_mtok, &row->price.max_output_tokens };
+	int i;
+
+	if (n != 6) {
+		set_err(errbuf, errcap, "a model row has 6 fields "
+			"(model,NAME,INPUT,CACHED_INPUT,OUTPUT,MAX_OUTPUT_TOKENS), this one has %zu", n);
+		return -1;
+	}
+	if (parse_name(&f[1], row, errbuf, errcap) != 0)
+		return -1;
+	for (i = 0; i < 4; i++) {
+		if (parse_amount(&f[i + 2], i + 3, what[i], dest[i], errbuf, errcap) != 0)
+			return -1;
+	}
+	if (row->price.max_output_tokens < 1) {
+		set_err(errbuf, errcap, "field 6 (max_output_tokens) must be at least 1");
+		return -1;
+	}
+	row->kind = PRICE_ROW_MODEL;
+	return 0;
+}
+
+static int parse_action(const struct field *f, size_t n, struct price_row *row,
+			char *errbuf, size_t errcap)
+{
+	if (n != 3) {
+		set_err(errbuf, errcap, "an action row has 3 fields (action,NAME,PRICE_MICROS), "
+			"this one has %zu", n);
+		return -1;
+	}
+	if (parse_name(&f[1], row, errbuf, errcap) != 0)
+		return -1;
+	if (parse_amount(&f[2], 3, "price_micros", &row->price_micros, errbuf, errcap) != 0)
+		return -1;
+	row->kind = PRICE_ROW_ACTION;
+	return 0;
+}
+
+static int parse_margin(const struct field *f, size_t n, struct price_row *row,
+			char *errbuf, size_t errcap)
+{
+	if (n != 2) {
+		set_err(errbuf, errcap, "a margin row has 2 fields (margin,BPS), this one has %zu", n);
+		return -1;
+	}
+	if (parse_amount(&f[1], 2, "bps", &row->margin_bps, errbuf, errcap) != 0)
+		return -1;
+	if (row->margin_bps < 1 || row->margin_bps > 1000000) {
+		set_err(errbuf, errcap, "field 2 (bps) must be between 1 and 1000000");
+		return -1;
+	}
+	row->kind = PRICE_ROW_MARGIN;
+	return 0;
+}
+
+/* Reports an unknown field 1, quoting it only when it is short and printable. */
+static void unknown_kind(const struct field *f, char *errbuf, size_t errcap)
+{
+	size_t i;
+	int quote = f->len > 0 && f->len <= 32;
+
+	for (i = 0; quote && i < f->len; i++)
+		quote = f->s[i] >= 0x20 && f->s[i] < 0x7f;
+	if (quote)
+		set_err(errbuf, errcap, "field 1 (kind) '%.*s' is not model, action or margin",
+			(int)f->len, f->s);
+	else
+		set_err(errbuf, errcap, "field 1 (kind) is not model, action or margin");
+}
+
+static int parse_fields(const struct field *f, size_t n, struct price_row *row,
+			char *errbuf, size_t errcap)
+{
+	if (field_is(&f[0], "model"))
+		return parse_model(f, n, row, errbuf, errcap);
+	if (field_is(&f[0], "action"))
+		return parse_action(f, n, row, errbuf, errcap);
+	if (field_is(&f[0], "margin"))
+		return parse_margin(f, n, row, errbuf, errcap);
+	unknown_kind(&f[0], errbuf, errcap);
+	return -1;
+}
+
+int pricing_parse_row(const char *line, struct price_row *row, char *errbuf, size_t errcap)
+{
+	struct field f[ROW_FIELDS_MAX];
+	struct field whole;
+	size_t len;
+	size_t n;
+	int rc;
+
+	set_err(errbuf, errcap, "%s", "");
+	if (line == NULL || row == NULL) {
+		set_err(errbuf, errcap, "no line or no row to parse into");
+		return -1;
+	}
+	memset(row, 0, sizeof *row);
+	len = line_length(line);
+	whole = trim(line, len);
+	if (whole.len == 0 || whole.s[0] == '#')
+		return 0;	/* PRICE_ROW_SKIP, set by the memset */
+	n = split_fields(line, len, f, ROW_FIELDS_MAX);
+	rc = parse_fields(f, n, row, errbuf, errcap);
+	if (rc != 0)
+		memset(row, 0, sizeof *row);	/* never hand back half a row */
+	return rc;
+}

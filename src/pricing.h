@@ -1,0 +1,52 @@
+/* pricing.h: the money math of creditd, as pure functions.
+ *
+ * Owns: the token cost formula of DESIGN §3 and the parsing of price-list
+ * rows. Never does I/O, never touches floats: every amount is int64 micros
+ * and every intermediate that can grow is computed in 128 bits, so that a
+ * cost that does not fit in int64 is reported, never wrapped. */
+#ifndef CREDITD_PRICING_H
+#define CREDITD_PRICING_H
+#include <stdint.h>
+#include <stddef.h>
+
+/* Prices of one model, in micros per one million tokens. */
+struct price {
+	int64_t input_micros_per_mtok;
+	int64_t cached_input_micros_per_mtok;
+	int64_t output_micros_per_mtok;
+	int64_t max_output_tokens;	/* the hold's default output size */
+};
+
+enum pricing_status {
+	PRICING_OK = 0,		/* *cost_micros holds the answer */
+	PRICING_INVALID,	/* a negative count, or cached > input */
+	PRICING_OVERFLOW	/* the exact cost does not fit in int64 */
+};
+
+/* cost = ceil(((in - cached)*p_in + cached*p_cached + out*p_out) * margin_bps
+ *             / (10^6 * 10^4)), rounded up once. input_tokens counts cached
+ * tokens too. Writes *cost_micros only on PRICING_OK. */
+enum pricing_status pricing_token_cost(const struct price *p, int64_t margin_bps,
+				       int64_t input_tokens, int64_t cached_input_tokens,
+				       int64_t output_tokens, int64_t *cost_micros);
+
+/* One parsed row of a price-list CSV file (see pricing_parse_row). */
+enum price_row_kind { PRICE_ROW_SKIP = 0, PRICE_ROW_MODEL, PRICE_ROW_ACTION, PRICE_ROW_MARGIN };
+#define PRICING_NAME_MAX 64
+struct price_row {
+	enum price_row_kind kind;
+	char name[PRICING_NAME_MAX + 1];	/* model or action name */
+	struct price price;			/* PRICE_ROW_MODEL */
+	int64_t price_micros;			/* PRICE_ROW_ACTION */
+	int64_t margin_bps;			/* PRICE_ROW_MARGIN */
+};
+
+/* Parses one line of the price-list format (documented in README):
+ *   model,NAME,INPUT,CACHED_INPUT,OUTPUT,MAX_OUTPUT_TOKENS
+ *   action,NAME,PRICE_MICROS
+ *   margin,BPS
+ * Amounts are integer micros per 1M tokens. Blank lines and lines starting
+ * with '#' give PRICE_ROW_SKIP. The line may end in "\n" or "\r\n".
+ * Returns 0 on success; -1 with a sentence in errbuf otherwise. */
+int pricing_parse_row(const char *line, struct price_row *row, char *errbuf, size_t errcap);
+#endif

@@ -1,0 +1,741 @@
+/* stripe.c: the Stripe HTTP client declared in stripe.h, and the only code
+ * in creditd that uses libcurl.
+ *
+ * Owns: form-encoding Stripe's nested parameters; one CURL handle per
+ * client (one client per worker thread), reused with curl_easy_reset so
+ * that connections to Stripe stay open; setting every curl option
+ * explicitly on every request; turning Stripe's JSON answer (or the lack
+ * of one) into a struct stripe_result.
+ *
+ * Never: shares a client between threads; follows redirects; speaks plain
+ * http to anything but a loopback address (the test stand-in); buffers more
+ * than STRIPE_RESPONSE_MAX of an answer; logs, copies into a result or
+ * leaves in freed memory the secret key; truncates an id.
+ *
+ * Why: a top-up moves money and carries the secret key. A mistyped base
+ * URL, a redirect, a proxy in the middle or a runaway answer must fail
+ * closed with a sentence the API can pass on in a 502, never leak the key
+ * or grow memory without bound.
+ *
+ * curl_global_init() is NOT called here: it is not thread-safe, so the
+ * daemon's main() calls curl_global_init(CURL_GLOBAL_DEFAULT) once before
+ * any worker thread (or client) exists, and curl_global_cleanup() at exit.
+ * Unit tests do the same. */
+#include "stripe.h"
+
+#include <curl/curl.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "limits.h"
+
+/* Stripe's answers to our two calls are a few KiB; anything past this is
+ * not Stripe and is refused as a transport error. */
+#define STRIPE_RESPONSE_MAX (256 * 1024)
+/* Stripe keys are ~110 characters; this only bounds the header buffer. */
+#define STRIPE_KEY_MAX 512
+#define STRIPE_BASE_MAX 1024
+#define STRIPE_USER_AGENT "creditd/0.1"
+
+enum stripe_base_kind {
+	STRIPE_BASE_BAD = 0,
+	STRIPE_BASE_HTTPS,
+	STRIPE_BASE_LOOPBACK_HTTP
+};
+
+struct stripe_buf {
+	char *data;
+	size_t len;
+	size_t cap;
+	int overflow;		/* the answer passed STRIPE_RESPONSE_MAX */
+	int oom;
+};
+
+struct stripe_client {
+	CURL *curl;
+	char *api_base;		/* copied, trailing slashes removed */
+	char *secret_key;	/* copied; wiped on free */
+	long connect_timeout_ms;
+	long timeout_ms;
+	enum stripe_base_kind base_kind;
+	struct stripe_buf resp;
+	char errbuf[CURL_ERROR_SIZE];
+};
+
+/* ---- form encoding ---------------------------------------------------- */
+
+static const char stripe_hex[] = "0123456789ABCDEF";
+
+static int is_unreserved(unsigned char ch)
+{
+	return (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
+	       ch == '-' || ch == '.' || ch == '_' || ch == '~';
+}
+
+/* Length of s once escaped; s is at most STRIPE_FORM_MAX bytes long. */
+static size_t escaped_len(const char *s)
+{
+	size_t n = 0;
+
+	for (; *s != '\0'; s++)
+		n += is_unreserved((unsigned char)*s) ? 1 : 3;
+	return n;
+}
+
+/* Writes s escaped at dst (room checked by the caller); returns the end. */
+static char *escape_into(char *dst, const char *s)
+{
+	for (; *s != '\0'; s++) {
+		unsigned char ch = (unsigned char)*s;
+
+		if (is_unreserved(ch)) {
+			*dst++ = (char)ch;
+		} else {
+			*dst++ = '%';
+			*dst++ = stripe_hex[ch >> 4];
+			*dst++ = stripe_hex[ch & 0x0f];
+		}
+	}
+	return dst;
+}
+
+/* Makes room for want bytes (including the NUL); want <= STRIPE_FORM_MAX + 1. */
+static int form_reserve(struct stripe_form *f, size_t want)
+{
+	size_t cap = f->cap > 0 ? f->cap : 256;
+	char *p;
+
+	if (want <= f->cap)
+		return 0;
+	while (cap < want)
+		cap *= 2;
+	if (cap > STRIPE_FORM_MAX + 1)
+		cap = STRIPE_FORM_MAX + 1;
+	p = realloc(f->data, cap);
+	if (p == NULL)
+		return -1;
+	f->data = p;
+	f->cap = cap;
+	return 0;
+}
+
+void stripe_form_init(struct stripe_form *f)
+{
+	f->data = NULL;
+	f->len = 0;
+	f->cap = 0;
+	f->overflow = 0;
+}
+
+/* Once overflow is set the body is incomplete, so every later add fails
+ * too: a caller that checks only the last add still never sends it. An
+ * allocation failure sets overflow for the same reason. */
+int stripe_form_add(struct stripe_form *f, const char *key, const char *value)
+{
+	size_t need;
+	char *p;
+
+	if (f == NULL || key == NULL || value == NULL || key[0] == '\0')
+		return -1;
+	if (f->overflow)
+		return -1;
+	if (strnlen(key, STRIPE_FORM_MAX + 1) > STRIPE_FORM_MAX ||
+	    strnlen(value, STRIPE_FORM_MAX + 1) > STRIPE_FORM_MAX) {
+		f->overflow = 1;
+		return -1;
+	}
+	need = (f->len > 0 ? 1 : 0) + escaped_len(key) + 1 + escaped_len(value);
+	if (need > STRIPE_FORM_MAX - f->len || form_reserve(f, f->len + need + 1) != 0) {
+		f->overflow = 1;
+		return -1;
+	}
+	p = f->data + f->len;
+	if (f->len > 0)
+		*p++ = '&';
+	p = escape_into(p, key);
+	*p++ = '=';
+	p = escape_into(p, value);
+	*p = '\0';
+	f->len = (size_t)(p - f->data);
+	return 0;
+}
+
+void stripe_form_free(struct stripe_form *f)
+{
+	if (f == NULL)
+		return;
+	free(f->data);
+	stripe_form_init(f);
+}
+
+/* ---- settings checks -------------------------------------------------- */
+
+static int has_prefix_ci(const char *s, const char *prefix)
+{
+	return strncasecmp(s, prefix, strlen(prefix)) == 0;
+}
+
+/* 1 when every byte is visible ASCII (no space, no control, no 8-bit). */
+static int all_visible(const char *s)
+{
+	for (; *s != '\0'; s++) {
+		if ((unsigned char)*s <= 0x20 || (unsigned char)*s >= 0x7f)
+			return 0;
+	}
+	return 1;
+}
+
+/* a points after "http://". 1 when the authority is exactly 127.0.0.1,
+ * localhost or [::1], with an optional numeric port and no user info. */
+static int is_loopback_authority(const char *a)
+{
+	static const char *const hosts[] = { "127.0.0.1", "localhost", "[::1]" };
+	size_t alen = strcspn(a, "/?#");
+	size_t hlen = 0, i;
+
+	if (memchr(a, '@', alen) != NULL)
+		return 0;
+	for (i = 0; i < sizeof(hosts) / sizeof(hosts[0]); i++) {
+		size_t n = strlen(hosts[i]);
+
+		if (n <= alen && strncasecmp(a, hosts[i], n) == 0 && (n == alen || a[n] == ':')) {
+			hlen = n;
+			break;
+		}
+	}
+	if (hlen == 0)
+		return 0;
+	if (hlen == alen)
+		return 1;
+	/* ":" then 1-5 digits, to the end of the authority. */
+	if (alen - hlen < 2 || alen - hlen > 6)
+		return 0;
+	for (i = hlen + 1; i < alen; i++) {
+		if (a[i] < '0' || a[i] > '9')
+			return 0;
+	}
+	return 1;
+}
+
+static enum stripe_base_kind classify_base(const char *base)
+{
+	const char *authority;
+
+	if (strlen(base) > STRIPE_BASE_MAX || !all_visible(base) || strpbrk(base, "?#") != NULL)
+		return STRIPE_BASE_BAD;
+	if (has_prefix_ci(base, "https://")) {
+		authority = base + strlen("https://");
+		if (authority[0] == '\0' || authority[0] == '/' ||
+		    memchr(authority, '@', strcspn(authority, "/")) != NULL)
+			return STRIPE_BASE_BAD;
+		return STRIPE_BASE_HTTPS;
+	}
+	if (has_prefix_ci(base, "http://") && is_loopback_authority(base + strlen("http://")))
+		return STRIPE_BASE_LOOPBACK_HTTP;
+	return STRIPE_BASE_BAD;
+}
+
+/* 1 when k is a key Stripe could have issued: sk_ or rk_, visible ASCII. */
+static int key_ok(const char *k)
+{
+	if (k == NULL || strnlen(k, STRIPE_KEY_MAX + 1) > STRIPE_KEY_MAX || strlen(k) < 4)
+		return 0;
+	if (strncmp(k, "sk_", 3) != 0 && strncmp(k, "rk_", 3) != 0)
+		return 0;
+	return all_visible(k);
+}
+
+static int idempotency_key_ok(const char *k)
+{
+	size_t n;
+
+	if (k == NULL)
+		return 0;
+	n = strnlen(k, LIMIT_IDEMPOTENCY_KEY_BYTES + 1);
+	return n > 0 && n <= LIMIT_IDEMPOTENCY_KEY_BYTES && all_visible(k);
+}
+
+/* ---- client ------------------------------------------------------------- */
+
+struct stripe_client *stripe_client_new(const struct stripe_settings *s)
+{
+	struct stripe_client *c = NULL;
+	int ok = 0;
+	size_t n;
+
+	if (s == NULL)
+		goto out;
+	c = calloc(1, sizeof(*c));
+	if (c == NULL)
+		goto out;
+	c->curl = curl_easy_init();
+	if (c->curl == NULL)
+		goto out;
+	c->api_base = strdup(s->api_base != NULL ? s->api_base : "");
+	c->secret_key = strdup(s->secret_key != NULL ? s->secret_key : "");
+	if (c->api_base == NULL || c->secret_key == NULL)
+		goto out;
+	n = strlen(c->api_base);
+	while (n > 0 && c->api_base[n - 1] == '/')
+		c->api_base[--n] = '\0';
+	c->connect_timeout_ms = s->connect_timeout_ms;
+	c->timeout_ms = s->timeout_ms;
+	c->base_kind = classify_base(c->api_base);
+	ok = 1;
+out:
+	if (!ok) {
+		stripe_client_free(c);
+		c = NULL;
+	}
+	return c;
+}
+
+void stripe_client_free(struct stripe_client *c)
+{
+	if (c == NULL)
+		return;
+	if (c->curl != NULL)
+		curl_easy_cleanup(c->curl);
+	if (c->secret_key != NULL) {
+		explicit_bzero(c->secret_key, strlen(c->secret_key));
+		free(c->secret_key);
+	}
+	free(c->api_base);
+	free(c->resp.data);
+	free(c);
+}
+
+/* ---- results ------------------------------------------------------------ */
+
+/* Copies src into dst (cap >= 1) without ever cutting a UTF-8 sequence in
+ * half, and with control characters turned into spaces, so that the text
+ * can go into a JSON answer and a log line as it is. */
+static void copy_text(char *dst, size_t cap, const char *src)
+{
+	size_t n = strlen(src), i;
+
+	if (n > cap - 1) {
+		n = cap - 1;
+		while (n > 0 && ((unsigned char)src[n] & 0xc0) == 0x80)
+			n--;
+	}
+	for (i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)src[i];
+
+		dst[i] = ch < 0x20 || ch == 0x7f ? ' ' : (char)ch;
+	}
+	dst[n] = '\0';
+}
+
+__attribute__((format(printf, 3, 4)))
+static enum stripe_status fail(struct stripe_result *out, enum stripe_status st, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(out->message, sizeof(out->message), fmt, ap);
+	va_end(ap);
+	return st;
+}
+
+static void result_init(struct stripe_result *out)
+{
+	memset(out, 0, sizeof(*out));
+}
+
+/* 1 when id looks like a Stripe object id ("cus_...", "cs_test_..."). */
+static int stripe_id_ok(const char *id)
+{
+	size_t i, n = strlen(id);
+
+	if (n == 0 || n >= sizeof(((struct stripe_result *)0)->id))
+		return 0;
+	for (i = 0; i < n; i++) {
+		char ch = id[i];
+
+		if (!((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
+		      ch == '_'))
+			return 0;
+	}
+	return 1;
+}
+
+static enum stripe_status take_success(json_t *root, long code, int want_url, struct stripe_result *out)
+{
+	const char *id, *url;
+
+	if (!json_is_object(root))
+		return fail(out, STRIPE_ERR_TRANSPORT, "Stripe answered HTTP %ld with a body that is not a JSON object",
+			    code);
+	id = json_string_value(json_object_get(root, "id"));
+	if (id == NULL || !stripe_id_ok(id))
+		return fail(out, STRIPE_ERR_TRANSPORT, "Stripe answered HTTP %ld without a usable id", code);
+	if (want_url) {
+		url = json_string_value(json_object_get(root, "url"));
+		if (url == NULL || strncmp(url, "https://", 8) != 0 || !all_visible(url) ||
+		    strlen(url) >= sizeof(out->url))
+			return fail(out, STRIPE_ERR_TRANSPORT,
+				    "Stripe answered HTTP %ld without a usable checkout url", code);
+		memcpy(out->url, url, strlen(url) + 1);
+	}
+	memcpy(out->id, id, strlen(id) + 1);
+	return STRIPE_OK;
+}
+
+static enum stripe_status take_error(json_t *root, long code, struct stripe_result *out)
+{
+	json_t *err = json_object_get(root, "error");
+	const char *msg, *type;
+
+	if (!json_is_object(err))
+		return fail(out, STRIPE_ERR_TRANSPORT, "Stripe answered HTTP %ld without an error object", code);
+	msg = json_string_value(json_object_get(err, "message"));
+	type = json_string_value(json_object_get(err, "type"));
+	if (msg != NULL && msg[0] != '\0')
+		copy_text(out->message, sizeof(out->message), msg);
+	else if (type != NULL)
+		fail(out, STRIPE_ERR_API, "Stripe answered HTTP %ld with an error of type %.64s", code, type);
+	else
+		fail(out, STRIPE_ERR_API, "Stripe answered HTTP %ld with an error", code);
+	return STRIPE_ERR_API;
+}
+
+static enum stripe_status interpret(struct stripe_client *c, long code, int want_url, struct stripe_result *out)
+{
+	json_error_t jerr;
+	json_t *root;
+	enum stripe_status st;
+
+	root = json_loadb(c->resp.data != NULL ? c->resp.data : "", c->resp.len, 0, &jerr);
+	if (root == NULL) {
+		st = fail(out, STRIPE_ERR_TRANSPORT, "Stripe answered HTTP %ld with a body that is not JSON", code);
+		goto out;
+	}
+	if (code >= 200 && code <= 299)
+		st = take_success(root, code, want_url, out);
+	else
+		st = take_error(root, code, out);
+out:
+	json_decref(root);
+	return st;
+}
+
+/* ---- one request -------------------------------------------------------- */
+
+static size_t on_write(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+	struct stripe_buf *b = userdata;
+	size_t n = size * nmemb;
+	size_t cap;
+	char *p;
+
+	if (n > STRIPE_RESPONSE_MAX - b->len) {
+		b->overflow = 1;
+		return 0;
+	}
+	if (b->len + n + 1 > b->cap) {
+		cap = b->cap > 0 ? b->cap : 4096;
+		while (cap < b->len + n + 1)
+			cap *= 2;
+		p = realloc(b->data, cap);
+		if (p == NULL) {
+			b->oom = 1;
+			return 0;
+		}
+		b->data = p;
+		b->cap = cap;
+	}
+	memcpy(b->data + b->len, ptr, n);
+	b->len += n;
+	b->data[b->len] = '\0';
+	return n;
+}
+
+/* Wipes the header lines (one of them holds the key) before freeing them. */
+static void free_headers(struct curl_slist *h)
+{
+	struct curl_slist *p;
+
+	for (p = h; p != NULL; p = p->next)
+		explicit_bzero(p->data, strlen(p->data));
+	curl_slist_free_all(h);
+}
+
+static struct curl_slist *build_headers(const struct stripe_client *c, const char *idempotency_key)
+{
+	static const char *const fixed[] = {
+		"Content-Type: application/x-www-form-urlencoded",
+		"Accept: application/json",
+		"Expect:",	/* no 100-continue round trip */
+	};
+	struct curl_slist *h = NULL, *next;
+	char line[STRIPE_KEY_MAX + LIMIT_IDEMPOTENCY_KEY_BYTES + 64];
+	size_t i;
+	int ok = 0;
+
+	snprintf(line, sizeof(line), "Authorization: Bearer %s", c->secret_key);
+	next = curl_slist_append(h, line);
+	explicit_bzero(line, sizeof(line));
+	if (next == NULL)
+		goto out;
+	h = next;
+	snprintf(line, sizeof(line), "Idempotency-Key: %s", idempotency_key);
+	next = curl_slist_append(h, line);
+	if (next == NULL)
+		goto out;
+	h = next;
+	for (i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++) {
+		next = curl_slist_append(h, fixed[i]);
+		if (next == NULL)
+			goto out;
+		h = next;
+	}
+	ok = 1;
+out:
+	if (!ok) {
+		free_headers(h);
+		h = NULL;
+	}
+	return h;
+}
+
+/* Timeouts, TLS, protocols, redirects, proxies, identity. */
+static CURLcode set_transport_options(struct stripe_client *c)
+{
+	CURL *h = c->curl;
+	const char *protos = c->base_kind == STRIPE_BASE_LOOPBACK_HTTP ? "http,https" : "https";
+	CURLcode rc;
+
+	rc = curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, protos);
+	if (rc == CURLE_OK)
+		rc = curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, protos);
+	if (rc == CURLE_OK)
+		rc = curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+	if (rc == CURLE_OK)
+		rc = curl_easy_setopt(h, CURLOPT_MAXREDIRS, 0L);
+	if (rc == CURLE_OK)
+		rc = curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	if (rc == CURLE_OK)
+		rc = curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, c->connect_timeout_ms);
+	if (rc == CURLE_OK)
+		rc = curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, c->timeout_ms);
+	if (rc == CURLE_OK)
+		rc = curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
+	if (rc == CURLE_OK)
+		rc = curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
+	if (rc == CURLE_OK)
+		rc = curl_easy_setopt(h, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
+	if (rc == CURLE_OK)
+		rc = curl_easy_setopt(h, CURLOPT_USERAGENT, STRIPE_USER_AGENT);
+	if (rc == CURLE_OK)
+		rc = curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+	if (rc == CURLE_OK)
+		rc = curl_easy_setopt(h, CURLOPT_FAILONERROR, 0L);
+	if (rc == CURLE_OK)
+		rc = curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)STRIPE_RESPONSE_MAX);
+	/* The loopback stand-in is never reached through an http_proxy from
+	 * the environment; Stripe itself may be (egress proxies), over TLS. */
+	if (rc == CURLE_OK && c->base_kind == STRIPE_BASE_LOOPBACK_HTTP)
+		rc = curl_easy_setopt(h, CURLOPT_PROXY, "");
+	return rc;
+}
+
+static CURLcode set_request_options(struct stripe_client *c, const char *url, const struct stripe_form *form,
+				    struct curl_slist *headers)
+{
+	CURL *h = c->curl;
+	CURLcode rc;
+
+	rc = curl_easy_setopt(h, CURLOPT_URL, url);
+	if (rc == CURLE_OK)
+		rc = curl_easy_setopt(h, CURLOPT_ERRORBUFFER, c->errbuf);
+	if (rc == CURLE_OK)
+		rc = curl_easy_setopt(h, CURLOPT_POST, 1L);
+	if (rc == CURLE_OK)
+		rc = curl_easy_setopt(h, CURLOPT_POSTFIELDS, form->data != NULL ? form->data : "");
+	if (rc == CURLE_OK)
+		rc = curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)form->len);
+	if (rc == CURLE_OK)
+		rc = curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
+	if (rc == CURLE_OK)
+		rc = curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_write);
+	if (rc == CURLE_OK)
+		rc = curl_easy_setopt(h, CURLOPT_WRITEDATA, &c->resp);
+	return rc;
+}
+
+static enum stripe_status check_call(const struct stripe_client *c, const char *idempotency_key,
+				     struct stripe_result *out)
+{
+	if (c->base_kind == STRIPE_BASE_BAD)
+		return fail(out, STRIPE_ERR_CONFIG,
+			    "the Stripe api base must be an https URL (or http on a loopback address)");
+	if (!key_ok(c->secret_key))
+		return fail(out, STRIPE_ERR_CONFIG, "no usable Stripe secret key is configured");
+	if (c->connect_timeout_ms <= 0 || c->timeout_ms <= 0)
+		return fail(out, STRIPE_ERR_CONFIG, "the Stripe timeouts must be positive");
+	if (!idempotency_key_ok(idempotency_key))
+		return fail(out, STRIPE_ERR_CONFIG, "the idempotency key is empty, too long or not printable");
+	return STRIPE_OK;
+}
+
+static enum stripe_status transport_failure(struct stripe_client *c, CURLcode rc, struct stripe_result *out)
+{
+	if (c->resp.overflow || rc == CURLE_FILESIZE_EXCEEDED)
+		return fail(out, STRIPE_ERR_TRANSPORT, "Stripe's answer is larger than %d KiB",
+			    STRIPE_RESPONSE_MAX / 1024);
+	if (c->resp.oom)
+		return fail(out, STRIPE_ERR_TRANSPORT, "out of memory reading Stripe's answer");
+	if (c->errbuf[0] != '\0')
+		return fail(out, STRIPE_ERR_TRANSPORT, "Stripe request failed: %s (%s)", curl_easy_strerror(rc),
+			    c->errbuf);
+	return fail(out, STRIPE_ERR_TRANSPORT, "Stripe request failed: %s", curl_easy_strerror(rc));
+}
+
+/* POSTs form to base + path and fills out. want_url: the answer must carry
+ * a checkout url. */
+static enum stripe_status stripe_post(struct stripe_client *c, const char *path, const struct stripe_form *form,
+				      const char *idempotency_key, int want_url, struct stripe_result *out)
+{
+	struct curl_slist *headers = NULL;
+	char url[STRIPE_BASE_MAX + 64];
+	enum stripe_status st;
+	CURLcode rc;
+	long code = 0;
+
+	st = check_call(c, idempotency_key, out);
+	if (st != STRIPE_OK)
+		goto out;
+	snprintf(url, sizeof(url), "%s%s", c->api_base, path);
+	headers = build_headers(c, idempotency_key);
+	if (headers == NULL) {
+		st = fail(out, STRIPE_ERR_TRANSPORT, "out of memory building the Stripe request");
+		goto out;
+	}
+	curl_easy_reset(c->curl);
+	c->errbuf[0] = '\0';
+	c->resp.len = 0;
+	c->resp.overflow = 0;
+	c->resp.oom = 0;
+	rc = set_transport_options(c);
+	if (rc == CURLE_OK)
+		rc = set_request_options(c, url, form, headers);
+	if (rc != CURLE_OK) {
+		st = fail(out, STRIPE_ERR_CONFIG, "libcurl refused an option: %s", curl_easy_strerror(rc));
+		goto out;
+	}
+	rc = curl_easy_perform(c->curl);
+	if (curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &code) == CURLE_OK)
+		out->http_status = (int)code;
+	if (rc != CURLE_OK)
+		st = transport_failure(c, rc, out);
+	else
+		st = interpret(c, code, want_url, out);
+out:
+	if (c->curl != NULL)
+		curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, (struct curl_slist *)NULL);
+	free_headers(headers);
+	return st;
+}
+
+/* ---- the two calls ------------------------------------------------------ */
+
+enum stripe_status stripe_create_customer(struct stripe_client *c, const char *account_id,
+					  const char *idempotency_key, struct stripe_result *out)
+{
+	struct stripe_form f;
+	char description[LIMIT_ACCOUNT_ID_BYTES + 32];
+	enum stripe_status st;
+	int rc = 0;
+
+	stripe_form_init(&f);
+	if (out == NULL) {
+		st = STRIPE_ERR_CONFIG;
+		goto out;
+	}
+	result_init(out);
+	if (c == NULL || account_id == NULL || account_id[0] == '\0' ||
+	    strlen(account_id) > LIMIT_ACCOUNT_ID_BYTES) {
+		st = fail(out, STRIPE_ERR_CONFIG, "no client or no usable account id");
+		goto out;
+	}
+	snprintf(description, sizeof(description), "creditd account %s", account_id);
+	rc |= stripe_form_add(&f, "description", description);
+	rc |= stripe_form_add(&f, "metadata[account]", account_id);
+	if (rc != 0) {
+		st = fail(out, STRIPE_ERR_CONFIG, "the customer parameters do not fit in a request");
+		goto out;
+	}
+	st = stripe_post(c, "/v1/customers", &f, idempotency_key, 0, out);
+out:
+	stripe_form_free(&f);
+	return st;
+}
+
+static int checkout_request_ok(const struct stripe_checkout *r)
+{
+	return r != NULL && r->customer != NULL && r->customer[0] != '\0' && r->account_id != NULL &&
+	       r->account_id[0] != '\0' && r->amount_cents > 0 && r->currency != NULL && r->currency[0] != '\0' &&
+	       r->product_name != NULL && r->product_name[0] != '\0' && r->success_url != NULL &&
+	       r->success_url[0] != '\0';
+}
+
+static int checkout_form(struct stripe_form *f, const struct stripe_checkout *r)
+{
+	char amount[32];
+	int rc = 0;
+
+	snprintf(amount, sizeof(amount), "%" PRId64, r->amount_cents);
+	rc |= stripe_form_add(f, "mode", "payment");
+	rc |= stripe_form_add(f, "customer", r->customer);
+	rc |= stripe_form_add(f, "client_reference_id", r->account_id);
+	rc |= stripe_form_add(f, "line_items[0][quantity]", "1");
+	rc |= stripe_form_add(f, "line_items[0][price_data][currency]", r->currency);
+	rc |= stripe_form_add(f, "line_items[0][price_data][unit_amount]", amount);
+	rc |= stripe_form_add(f, "line_items[0][price_data][product_data][name]", r->product_name);
+	rc |= stripe_form_add(f, "metadata[type]", "credit_topup");
+	rc |= stripe_form_add(f, "metadata[account]", r->account_id);
+	rc |= stripe_form_add(f, "metadata[amount_cents]", amount);
+	rc |= stripe_form_add(f, "payment_intent_data[metadata][type]", "credit_topup");
+	rc |= stripe_form_add(f, "payment_intent_data[metadata][account]", r->account_id);
+	rc |= stripe_form_add(f, "success_url", r->success_url);
+	if (r->cancel_url != NULL && r->cancel_url[0] != '\0')
+		rc |= stripe_form_add(f, "cancel_url", r->cancel_url);
+	return rc;
+}
+
+enum stripe_status stripe_create_checkout(struct stripe_client *c, const struct stripe_checkout *req,
+					  const char *idempotency_key, struct stripe_result *out)
+{
+	struct stripe_form f;
+	enum stripe_status st;
+
+	stripe_form_init(&f);
+	if (out == NULL) {
+		st = STRIPE_ERR_CONFIG;
+		goto out;
+	}
+	result_init(out);
+	if (c == NULL || !checkout_request_ok(req)) {
+		st = fail(out, STRIPE_ERR_CONFIG, "the checkout request is incomplete");
+		goto out;
+	}
+	if (checkout_form(&f, req) != 0) {
+		st = fail(out, STRIPE_ERR_CONFIG, "the checkout parameters do not fit in a request");
+		goto out;
+	}
+	st = stripe_post(c, "/v1/checkout/sessions", &f, idempotency_key, 1, out);
+out:
+	stripe_form_free(&f);
+	return st;
+}
+
+int stripe_global_init(void)
+{
+	return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 0 : -1;
+}

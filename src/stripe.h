@@ -1,0 +1,80 @@
+/* stripe.h: the Stripe HTTP client, the only code in creditd that uses
+ * libcurl.
+ *
+ * One client per worker thread (it owns a CURL handle and a growable
+ * buffer, both capped); never shared between threads. It form-encodes
+ * Stripe's nested parameters, sends every POST with an Idempotency-Key, sets
+ * every curl option explicitly (timeouts, TLS verification, protocols) and
+ * turns Stripe's error JSON into a message the API passes on in a 502. */
+#ifndef CREDITD_STRIPE_H
+#define CREDITD_STRIPE_H
+#include <stddef.h>
+#include <stdint.h>
+
+struct stripe_settings {
+	const char *api_base;		/* e.g. "https://api.stripe.com" (no trailing slash needed) */
+	const char *secret_key;		/* "sk_..." */
+	long connect_timeout_ms;
+	long timeout_ms;
+};
+
+enum stripe_status {
+	STRIPE_OK = 0,
+	STRIPE_ERR_API,		/* Stripe answered with an error; message holds Stripe's message */
+	STRIPE_ERR_TRANSPORT,	/* connect/timeout/closed connection/bad JSON */
+	STRIPE_ERR_CONFIG	/* no secret key, or the api base is not allowed */
+};
+
+/* A growable application/x-www-form-urlencoded body with a hard cap. */
+struct stripe_form {
+	char *data;
+	size_t len;
+	size_t cap;
+	int overflow;		/* set when an add would pass STRIPE_FORM_MAX */
+};
+#define STRIPE_FORM_MAX (64 * 1024)
+
+void stripe_form_init(struct stripe_form *f);
+/* Appends "key=value" (both percent-escaped except unreserved characters;
+ * brackets in keys are escaped as Stripe's own clients do) with '&' between
+ * pairs. Returns 0, or -1 when the cap would be exceeded. */
+int stripe_form_add(struct stripe_form *f, const char *key, const char *value);
+void stripe_form_free(struct stripe_form *f);
+
+/* Initialises libcurl once, before any thread starts (not thread-safe).
+ * 0 or -1. */
+int stripe_global_init(void);
+
+struct stripe_client;
+
+/* Returns a new client or NULL on allocation failure. The settings strings
+ * are copied. Free with stripe_client_free. */
+struct stripe_client *stripe_client_new(const struct stripe_settings *s);
+void stripe_client_free(struct stripe_client *c);
+
+/* Result of a create call. */
+struct stripe_result {
+	int http_status;		/* 0 when no HTTP answer came */
+	char id[256];			/* "cus_..." or "cs_..." on success */
+	char url[2048];			/* checkout URL on success (sessions) */
+	char message[512];		/* Stripe's error message or a transport error sentence */
+};
+
+/* POST /v1/customers with metadata[account]=account_id. */
+enum stripe_status stripe_create_customer(struct stripe_client *c, const char *account_id,
+					  const char *idempotency_key, struct stripe_result *out);
+
+struct stripe_checkout {
+	const char *customer;		/* "cus_..." */
+	const char *account_id;		/* metadata[account] and client_reference_id */
+	int64_t amount_cents;		/* unit_amount, quantity 1; also metadata[amount_cents] */
+	const char *currency;		/* lower-case ISO code, e.g. "eur" */
+	const char *product_name;
+	const char *success_url;
+	const char *cancel_url;
+};
+
+/* POST /v1/checkout/sessions mode=payment with line_items[0][price_data]... */
+enum stripe_status stripe_create_checkout(struct stripe_client *c, const struct stripe_checkout *req,
+					  const char *idempotency_key, struct stripe_result *out);
+#endif

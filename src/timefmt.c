@@ -1,0 +1,110 @@
+/* timefmt.c: UTC time formatting and parsing with gmtime_r/timegm only. */
+#include "timefmt.h"
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <ctype.h>
+
+void timefmt_rfc3339(int64_t unix_seconds, char *out)
+{
+	time_t t = (time_t)unix_seconds;
+	struct tm tm;
+	if (gmtime_r(&t, &tm) == NULL) {
+		snprintf(out, TIMEFMT_LEN, "1970-01-01T00:00:00Z");
+		return;
+	}
+	if (tm.tm_year < -1900 || tm.tm_year > 9999 - 1900) {
+		snprintf(out, TIMEFMT_LEN, "1970-01-01T00:00:00Z");
+		return;
+	}
+	snprintf(out, TIMEFMT_LEN, "%04d-%02d-%02dT%02d:%02d:%02dZ", (tm.tm_year + 1900) % 10000,
+		 (tm.tm_mon + 1) % 100, tm.tm_mday % 100, tm.tm_hour % 100, tm.tm_min % 100, tm.tm_sec % 100);
+}
+
+static int digits(const char *s, int n, int *out)
+{
+	int v = 0;
+	for (int i = 0; i < n; i++) {
+		if (!isdigit((unsigned char)s[i]))
+			return -1;
+		v = v * 10 + (s[i] - '0');
+	}
+	*out = v;
+	return 0;
+}
+
+static int parse_offset(const char *p, int *offset_seconds)
+{
+	int hh, mm;
+	if (strcmp(p, "Z") == 0 || strcmp(p, "z") == 0) {
+		*offset_seconds = 0;
+		return 0;
+	}
+	if ((p[0] != '+' && p[0] != '-') || strlen(p) != 6 || p[3] != ':')
+		return -1;
+	if (digits(p + 1, 2, &hh) != 0 || digits(p + 4, 2, &mm) != 0 || hh > 23 || mm > 59)
+		return -1;
+	*offset_seconds = (hh * 3600 + mm * 60) * (p[0] == '-' ? -1 : 1);
+	return 0;
+}
+
+int timefmt_parse(const char *s, int64_t *unix_seconds)
+{
+	struct tm tm;
+	int y, mo, d, h = 0, mi = 0, se = 0, offset = 0;
+	memset(&tm, 0, sizeof(tm));
+	if (strlen(s) < 10 || digits(s, 4, &y) != 0 || s[4] != '-' || digits(s + 5, 2, &mo) != 0 ||
+	    s[7] != '-' || digits(s + 8, 2, &d) != 0)
+		return -1;
+	const char *p = s + 10;
+	if (*p != '\0') {
+		if ((*p != 'T' && *p != 't' && *p != ' ') || strlen(p) < 9 || digits(p + 1, 2, &h) != 0 ||
+		    p[3] != ':' || digits(p + 4, 2, &mi) != 0 || p[6] != ':' || digits(p + 7, 2, &se) != 0)
+			return -1;
+		p += 9;
+		if (*p == '.') {
+			p++;
+			if (!isdigit((unsigned char)*p))
+				return -1;
+			while (isdigit((unsigned char)*p))
+				p++;
+		}
+		if (parse_offset(p, &offset) != 0)
+			return -1;
+	}
+	if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || se > 60 || y < 1970)
+		return -1;
+	tm.tm_year = y - 1900;
+	tm.tm_mon = mo - 1;
+	tm.tm_mday = d;
+	tm.tm_hour = h;
+	tm.tm_min = mi;
+	tm.tm_sec = se;
+	time_t t = timegm(&tm);
+	struct tm check;
+	if (t == (time_t)-1 || gmtime_r(&t, &check) == NULL || check.tm_mday != d)
+		return -1;
+	*unix_seconds = (int64_t)t - offset;
+	return 0;
+}
+
+int64_t timefmt_month_key(int64_t unix_seconds)
+{
+	time_t t = (time_t)unix_seconds;
+	struct tm tm;
+	if (gmtime_r(&t, &tm) == NULL)
+		return 0;
+	return (int64_t)(tm.tm_year + 1900) * 100 + tm.tm_mon + 1;
+}
+
+int64_t timefmt_day_start(int64_t unix_seconds)
+{
+	return unix_seconds - ((unix_seconds % 86400) + 86400) % 86400;
+}
+
+int64_t timefmt_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec;
+}

@@ -1,0 +1,19 @@
+/* timefmt.h: RFC 3339 timestamps and calendar months, in UTC only.
+ * Pure functions over int64 unix seconds; no time zone but UTC exists here. */
+#ifndef CREDITD_TIMEFMT_H
+#define CREDITD_TIMEFMT_H
+#include <stdint.h>
+
+#define TIMEFMT_LEN 32
+/* Writes "2026-11-21T10:00:00Z" into out (at least TIMEFMT_LEN bytes). */
+void timefmt_rfc3339(int64_t unix_seconds, char *out);
+/* Parses "YYYY-MM-DDTHH:MM:SS[.fff](Z|±HH:MM)" or a plain date
+ * "YYYY-MM-DD" (midnight UTC). Returns 0 or -1. */
+int timefmt_parse(const char *s, int64_t *unix_seconds);
+/* 202611 for any moment of November 2026 (UTC). */
+int64_t timefmt_month_key(int64_t unix_seconds);
+/* Unix seconds of 00:00:00 UTC of the day of t. */
+int64_t timefmt_day_start(int64_t unix_seconds);
+/* Seconds since the epoch, now. */
+int64_t timefmt_now(void);
+#endif

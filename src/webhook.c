@@ -1,0 +1,645 @@
+/* webhook.c: Stripe webhook signatures and event decoding (see webhook.h).
+ *
+ * Owns: parsing the Stripe-Signature header, the HMAC-SHA256 check of
+ * "t.body" against every configured secret in constant time, the
+ * timestamp window, and the flattening of the few event types creditd acts
+ * on into struct webhook_event.
+ *
+ * Never: parses or trusts a body before its signature passed (the caller
+ * verifies first); touches the database; logs or copies a secret; lets a
+ * truncated id out (an id that does not fit its field fails the parse, so
+ * the ledger can never credit or refund the wrong object); compares MACs
+ * with memcmp.
+ *
+ * Why: the webhook endpoint is reachable from the internet and is the only
+ * way money is credited. Anything that is not exactly what Stripe signs is
+ * refused, and the reason is reported as an enum the API logs. */
+#include "webhook.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Stripe's header is ~150 bytes with one v1, a few hundred during secret
+ * rotation; 4 KiB is far beyond any real one. */
+#define WEBHOOK_HEADER_MAX 4096
+/* v1 signatures kept from one header (4 KiB holds at most ~60). */
+#define WEBHOOK_V1_MAX 64
+#define WEBHOOK_MAC_LEN 32
+/* Stripe's whsec_ secrets are ~40 bytes; this keeps HMAC's int key length
+ * far from overflow. */
+#define WEBHOOK_SECRET_MAX 4096
+
+struct sig_header {
+	int have_t;
+	int64_t t;
+	int nv1;
+	unsigned char v1[WEBHOOK_V1_MAX][WEBHOOK_MAC_LEN];
+};
+
+/* ---- signature header ---------------------------------------------------- */
+
+static int hex_nibble(char ch)
+{
+	if (ch >= '0' && ch <= '9')
+		return ch - '0';
+	if (ch >= 'a' && ch <= 'f')
+		return ch - 'a' + 10;
+	if (ch >= 'A' && ch <= 'F')
+		return ch - 'A' + 10;
+	return -1;
+}
+
+/* Decodes exactly 64 hex digits (either case) into 32 bytes. */
+static int decode_v1(const char *s, size_t len, unsigned char out[WEBHOOK_MAC_LEN])
+{
+	size_t i;
+
+	if (len != 2 * WEBHOOK_MAC_LEN)
+		return -1;
+	for (i = 0; i < WEBHOOK_MAC_LEN; i++) {
+		int hi = hex_nibble(s[2 * i]);
+		int lo = hex_nibble(s[2 * i + 1]);
+
+		if (hi < 0 || lo < 0)
+			return -1;
+		out[i] = (unsigned char)(hi << 4 | lo);
+	}
+	return 0;
+}
+
+/* A strict non-negative decimal integer: digits only, no sign, no space. */
+static int parse_timestamp(const char *s, size_t len, int64_t *out)
+{
+	char buf[24];
+	char *end = NULL;
+	long long v;
+	size_t i;
+
+	if (len == 0 || len >= sizeof(buf))
+		return -1;
+	for (i = 0; i < len; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+	}
+	memcpy(buf, s, len);
+	buf[len] = '\0';
+	errno = 0;
+	v = strtoll(buf, &end, 10);
+	if (errno != 0 || end != buf + len)
+		return -1;
+	*out = (int64_t)v;
+	return 0;
+}
+
+/* One "key=value" element, already trimmed. v0 and unknown schemes are
+ * ignored, as Stripe's own libraries do. */
+static enum webhook_sig parse_element(const char *e, size_t len, struct sig_header *h)
+{
+	const char *eq = memchr(e, '=', len);
+	size_t klen, vlen;
+	const char *v;
+
+	if (eq == NULL || eq == e)
+		return WEBHOOK_SIG_MALFORMED;
+	klen = (size_t)(eq - e);
+	v = eq + 1;
+	vlen = len - klen - 1;
+	if (klen == 1 && e[0] == 't') {
+		if (h->have_t || parse_timestamp(v, vlen, &h->t) != 0)
+			return WEBHOOK_SIG_MALFORMED;
+		h->have_t = 1;
+	} else if (klen == 2 && e[0] == 'v' && e[1] == '1') {
+		if (h->nv1 == WEBHOOK_V1_MAX || decode_v1(v, vlen, h->v1[h->nv1]) != 0)
+			return WEBHOOK_SIG_MALFORMED;
+		h->nv1++;
+	}
+	return WEBHOOK_SIG_OK;
+}
+
+static enum webhook_sig parse_header(const char *header, struct sig_header *h)
+{
+	const char *p = header;
+	enum webhook_sig st;
+
+	memset(h, 0, sizeof(*h));
+	if (strnlen(header, WEBHOOK_HEADER_MAX + 1) > WEBHOOK_HEADER_MAX)
+		return WEBHOOK_SIG_MALFORMED;
+	for (;;) {
+		const char *comma = strchr(p, ',');
+		const char *end = comma != NULL ? comma : p + strlen(p);
+		const char *b = p, *e = end;
+
+		while (b < e && (*b == ' ' || *b == '\t'))
+			b++;
+		while (e > b && (e[-1] == ' ' || e[-1] == '\t'))
+			e--;
+		if (e > b) {
+			st = parse_element(b, (size_t)(e - b), h);
+			if (st != WEBHOOK_SIG_OK)
+				return st;
+		}
+		if (comma == NULL)
+			break;
+		p = comma + 1;
+	}
+	if (!h->have_t)
+		return WEBHOOK_SIG_MALFORMED;
+	if (h->nv1 == 0)
+		return WEBHOOK_SIG_NO_V1;
+	return WEBHOOK_SIG_OK;
+}
+
+/* ---- HMAC ---------------------------------------------------------------- */
+
+/* Returns a malloc'd "t.body" and its length in *out_len, or NULL. */
+static unsigned char *signed_payload(int64_t t, const char *body, size_t body_len, size_t *out_len)
+{
+	char prefix[32];
+	unsigned char *p;
+	int n;
+
+	if (body == NULL && body_len > 0)
+		return NULL;
+	n = snprintf(prefix, sizeof(prefix), "%" PRId64 ".", t);
+	if (n < 0 || (size_t)n >= sizeof(prefix) || body_len > SIZE_MAX - (size_t)n)
+		return NULL;
+	p = malloc((size_t)n + body_len + 1);
+	if (p == NULL)
+		return NULL;
+	memcpy(p, prefix, (size_t)n);
+	if (body_len > 0)
+		memcpy(p + n, body, body_len);
+	*out_len = (size_t)n + body_len;
+	return p;
+}
+
+static int hmac_sha256(const char *secret, const unsigned char *msg, size_t len,
+		       unsigned char mac[WEBHOOK_MAC_LEN])
+{
+	unsigned int mac_len = 0;
+	size_t klen = strlen(secret);
+
+	if (klen > WEBHOOK_SECRET_MAX)
+		return -1;
+	if (HMAC(EVP_sha256(), secret, (int)klen, msg, len, mac, &mac_len) == NULL)
+		return -1;
+	return mac_len == WEBHOOK_MAC_LEN ? 0 : -1;
+}
+
+/* 1 when some v1 matches the HMAC of some non-empty secret. Every pair is
+ * compared (no early exit) so timing says nothing about which. */
+static int any_match(const struct sig_header *h, const unsigned char *msg, size_t len,
+		     const char *const *secrets, int nsecrets)
+{
+	unsigned char mac[WEBHOOK_MAC_LEN];
+	int matched = 0, i, j;
+
+	if (secrets == NULL)
+		return 0;
+	for (i = 0; i < nsecrets; i++) {
+		/* An empty key is one anyone can sign with: never use it. */
+		if (secrets[i] == NULL || secrets[i][0] == '\0')
+			continue;
+		if (hmac_sha256(secrets[i], msg, len, mac) != 0)
+			continue;
+		for (j = 0; j < h->nv1; j++)
+			matched |= CRYPTO_memcmp(mac, h->v1[j], WEBHOOK_MAC_LEN) == 0;
+	}
+	OPENSSL_cleanse(mac, sizeof(mac));
+	return matched;
+}
+
+/* |now - t| <= tolerance, without signed overflow; a negative tolerance
+ * counts as 0 (the timestamp must be now). */
+static int within_tolerance(time_t now, int64_t t, int64_t tolerance)
+{
+	int64_t n = (int64_t)now;
+	uint64_t diff = n >= t ? (uint64_t)n - (uint64_t)t : (uint64_t)t - (uint64_t)n;
+
+	if (tolerance < 0)
+		tolerance = 0;
+	return diff <= (uint64_t)tolerance;
+}
+
+/* The signature is checked before the window, as Stripe's libraries do, so
+ * that STALE always means "genuine but old" (replay or clock skew). */
+enum webhook_sig webhook_verify(const char *header, const char *body, size_t body_len,
+				const char *const *secrets, int nsecrets,
+				time_t now, int64_t tolerance_seconds)
+{
+	struct sig_header h;
+	unsigned char *payload = NULL;
+	size_t plen = 0;
+	enum webhook_sig st;
+
+	if (header == NULL || header[0] == '\0') {
+		st = WEBHOOK_SIG_MISSING;
+		goto out;
+	}
+	st = parse_header(header, &h);
+	if (st != WEBHOOK_SIG_OK)
+		goto out;
+	payload = signed_payload(h.t, body, body_len, &plen);
+	if (payload == NULL || !any_match(&h, payload, plen, secrets, nsecrets)) {
+		st = WEBHOOK_SIG_MISMATCH;
+		goto out;
+	}
+	if (!within_tolerance(now, h.t, tolerance_seconds))
+		st = WEBHOOK_SIG_STALE;
+out:
+	free(payload);
+	return st;
+}
+
+const char *webhook_sig_strerror(enum webhook_sig s)
+{
+	switch (s) {
+	case WEBHOOK_SIG_OK:
+		return "signature verified";
+	case WEBHOOK_SIG_MISSING:
+		return "no Stripe-Signature header";
+	case WEBHOOK_SIG_MALFORMED:
+		return "malformed Stripe-Signature header";
+	case WEBHOOK_SIG_NO_V1:
+		return "no v1 signature in the Stripe-Signature header";
+	case WEBHOOK_SIG_STALE:
+		return "webhook timestamp outside the tolerance window";
+	case WEBHOOK_SIG_MISMATCH:
+		return "no v1 signature matches a configured secret";
+	}
+	return "unknown signature status";
+}
+
+void webhook_sign(const char *secret, int64_t t, const char *body, size_t body_len, char out_hex[65])
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char mac[WEBHOOK_MAC_LEN];
+	unsigned char *payload = NULL;
+	size_t plen = 0, i;
+
+	out_hex[0] = '\0';
+	if (secret == NULL)
+		goto out;
+	payload = signed_payload(t, body, body_len, &plen);
+	if (payload == NULL || hmac_sha256(secret, payload, plen, mac) != 0)
+		goto out;
+	for (i = 0; i < WEBHOOK_MAC_LEN; i++) {
+		out_hex[2 * i] = hex[mac[i] >> 4];
+		out_hex[2 * i + 1] = hex[mac[i] & 0x0f];
+	}
+	out_hex[2 * WEBHOOK_MAC_LEN] = '\0';
+	OPENSSL_cleanse(mac, sizeof(mac));
+out:
+	free(payload);
+}
+
+/* ---- event decoding -------------------------------------------------------- */
+
+struct pctx {
+	char *err;
+	size_t errcap;
+};
+
+__attribute__((format(printf, 2, 3)))
+static int perr(struct pctx *px, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (px->err != NULL && px->errcap > 0) {
+		va_start(ap, fmt);
+		vsnprintf(px->err, px->errcap, fmt, ap);
+		va_end(ap);
+	}
+	return -1;
+}
+
+#define TAKE_EXPANDABLE 1	/* an expanded object counts by its "id" */
+#define TAKE_LOWER 2		/* ASCII lower-case the copy (currencies) */
+
+/* Copies the string v (NULL or JSON null: absent, dst untouched) into dst.
+ * A value that does not fit, or of another type, fails the whole parse. */
+static int take_str(struct pctx *px, json_t *v, const char *name, char *dst, size_t cap, int flags)
+{
+	const char *s;
+	size_t n, i;
+
+	if (v == NULL || json_is_null(v))
+		return 0;
+	if ((flags & TAKE_EXPANDABLE) && json_is_object(v))
+		v = json_object_get(v, "id");
+	if (!json_is_string(v))
+		return perr(px, "event field %s is not a string", name);
+	s = json_string_value(v);
+	n = json_string_length(v);
+	if (n >= cap)
+		return perr(px, "event field %s is longer than %zu bytes", name, cap - 1);
+	if (memchr(s, '\0', n) != NULL)
+		return perr(px, "event field %s holds a NUL byte", name);
+	for (i = 0; i < n; i++)
+		dst[i] = (flags & TAKE_LOWER) ? (char)tolower((unsigned char)s[i]) : s[i];
+	dst[n] = '\0';
+	return 0;
+}
+
+/* Takes an integer (absent or null: *dst untouched). */
+static int take_int(struct pctx *px, json_t *v, const char *name, int64_t *dst)
+{
+	if (v == NULL || json_is_null(v))
+		return 0;
+	if (!json_is_integer(v))
+		return perr(px, "event field %s is not an integer", name);
+	*dst = (int64_t)json_integer_value(v);
+	return 0;
+}
+
+/* metadata.amount_cents is a string of 1-18 digits; anything else is -1. */
+static int64_t metadata_cents(json_t *metadata)
+{
+	const char *s = json_string_value(json_object_get(metadata, "amount_cents"));
+	int64_t v = 0;
+	size_t i, n;
+
+	if (s == NULL)
+		return -1;
+	n = strlen(s);
+	if (n == 0 || n > 18)
+		return -1;
+	for (i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		v = v * 10 + (s[i] - '0');
+	}
+	return v;
+}
+
+/* obj[list].data[0], or NULL. */
+static json_t *first_item(json_t *obj, const char *list)
+{
+	return json_array_get(json_object_get(json_object_get(obj, list), "data"), 0);
+}
+
+static json_t *get2(json_t *obj, const char *a, const char *b)
+{
+	return json_object_get(json_object_get(obj, a), b);
+}
+
+static int parse_checkout(struct pctx *px, json_t *o, struct webhook_event *ev)
+{
+	json_t *md = json_object_get(o, "metadata");
+	int rc = 0;
+
+	rc |= take_str(px, json_object_get(o, "id"), "data.object.id", ev->session_id, sizeof(ev->session_id), 0);
+	rc |= take_str(px, json_object_get(o, "payment_status"), "payment_status", ev->payment_status,
+		       sizeof(ev->payment_status), 0);
+	rc |= take_str(px, json_object_get(o, "currency"), "currency", ev->currency, sizeof(ev->currency),
+		       TAKE_LOWER);
+	rc |= take_str(px, json_object_get(md, "type"), "metadata.type", ev->metadata_type,
+		       sizeof(ev->metadata_type), 0);
+	rc |= take_str(px, json_object_get(md, "account"), "metadata.account", ev->account, sizeof(ev->account), 0);
+	if (rc == 0 && ev->account[0] == '\0')
+		rc |= take_str(px, json_object_get(o, "client_reference_id"), "client_reference_id", ev->account,
+			       sizeof(ev->account), 0);
+	rc |= take_str(px, json_object_get(o, "customer"), "customer", ev->customer, sizeof(ev->customer),
+		       TAKE_EXPANDABLE);
+	rc |= take_str(px, json_object_get(o, "payment_intent"), "payment_intent", ev->payment_intent,
+		       sizeof(ev->payment_intent), TAKE_EXPANDABLE);
+	if (rc != 0)
+		return -1;
+	if (ev->session_id[0] == '\0')
+		return perr(px, "checkout session event has no data.object.id");
+	ev->amount_cents = metadata_cents(md);
+	return 0;
+}
+
+static int parse_charge(struct pctx *px, json_t *o, struct webhook_event *ev)
+{
+	int rc = 0;
+
+	rc |= take_str(px, json_object_get(o, "id"), "data.object.id", ev->charge_id, sizeof(ev->charge_id), 0);
+	rc |= take_int(px, json_object_get(o, "amount_refunded"), "amount_refunded", &ev->amount_refunded_cents);
+	rc |= take_str(px, json_object_get(o, "payment_intent"), "payment_intent", ev->payment_intent,
+		       sizeof(ev->payment_intent), TAKE_EXPANDABLE);
+	rc |= take_str(px, json_object_get(o, "customer"), "customer", ev->customer, sizeof(ev->customer),
+		       TAKE_EXPANDABLE);
+	rc |= take_str(px, json_object_get(o, "currency"), "currency", ev->currency, sizeof(ev->currency),
+		       TAKE_LOWER);
+	rc |= take_str(px, get2(o, "metadata", "account"), "metadata.account", ev->account, sizeof(ev->account), 0);
+	if (rc != 0)
+		return -1;
+	if (ev->charge_id[0] == '\0')
+		return perr(px, "charge event has no data.object.id");
+	return 0;
+}
+
+/* Invoice fields that moved between API versions: the subscription id, the
+ * account (invoice metadata, else the subscription's copied metadata, else
+ * the first line's) and the plan (line price or plan, else metadata.plan). */
+static int parse_invoice_refs(struct pctx *px, json_t *o, json_t *line, struct webhook_event *ev)
+{
+	json_t *subd = get2(o, "parent", "subscription_details");
+	int rc = 0;
+
+	rc |= take_str(px, json_object_get(o, "subscription"), "subscription", ev->subscription,
+		       sizeof(ev->subscription), TAKE_EXPANDABLE);
+	if (rc == 0 && ev->subscription[0] == '\0')
+		rc |= take_str(px, json_object_get(subd, "subscription"), "parent.subscription_details.subscription",
+			       ev->subscription, sizeof(ev->subscription), TAKE_EXPANDABLE);
+	rc |= take_str(px, get2(o, "metadata", "account"), "metadata.account", ev->account, sizeof(ev->account), 0);
+	if (rc == 0 && ev->account[0] == '\0')
+		rc |= take_str(px, get2(json_object_get(o, "subscription_details"), "metadata", "account"),
+			       "subscription_details.metadata.account", ev->account, sizeof(ev->account), 0);
+	if (rc == 0 && ev->account[0] == '\0')
+		rc |= take_str(px, get2(subd, "metadata", "account"), "parent.subscription_details.metadata.account",
+			       ev->account, sizeof(ev->account), 0);
+	if (rc == 0 && ev->account[0] == '\0')
+		rc |= take_str(px, get2(line, "metadata", "account"), "lines.data[0].metadata.account", ev->account,
+			       sizeof(ev->account), 0);
+	rc |= take_str(px, json_object_get(line, "price"), "lines.data[0].price", ev->plan, sizeof(ev->plan),
+		       TAKE_EXPANDABLE);
+	if (rc == 0 && ev->plan[0] == '\0')
+		rc |= take_str(px, json_object_get(line, "plan"), "lines.data[0].plan", ev->plan, sizeof(ev->plan),
+			       TAKE_EXPANDABLE);
+	if (rc == 0 && ev->plan[0] == '\0')
+		rc |= take_str(px, json_object_get(get2(line, "pricing", "price_details"), "price"),
+			       "lines.data[0].pricing.price_details.price", ev->plan, sizeof(ev->plan), TAKE_EXPANDABLE);
+	if (rc == 0 && ev->plan[0] == '\0')
+		rc |= take_str(px, get2(o, "metadata", "plan"), "metadata.plan", ev->plan, sizeof(ev->plan), 0);
+	return rc != 0 ? -1 : 0;
+}
+
+static int parse_invoice(struct pctx *px, json_t *o, struct webhook_event *ev)
+{
+	json_t *line = first_item(o, "lines");
+	json_t *period = json_object_get(line, "period");
+	int rc = 0;
+
+	rc |= take_str(px, json_object_get(o, "customer"), "customer", ev->customer, sizeof(ev->customer),
+		       TAKE_EXPANDABLE);
+	rc |= take_int(px, json_object_get(o, "amount_paid"), "amount_paid", &ev->amount_paid_cents);
+	rc |= take_str(px, json_object_get(o, "currency"), "currency", ev->currency, sizeof(ev->currency),
+		       TAKE_LOWER);
+	rc |= take_int(px, json_object_get(period, "start"), "lines.data[0].period.start", &ev->period_start);
+	rc |= take_int(px, json_object_get(period, "end"), "lines.data[0].period.end", &ev->period_end);
+	if (rc == 0 && ev->period_start == 0)
+		rc |= take_int(px, json_object_get(o, "period_start"), "period_start", &ev->period_start);
+	if (rc == 0 && ev->period_end == 0)
+		rc |= take_int(px, json_object_get(o, "period_end"), "period_end", &ev->period_end);
+	if (rc != 0)
+		return -1;
+	return parse_invoice_refs(px, o, line, ev);
+}
+
+static int parse_subscription(struct pctx *px, json_t *o, struct webhook_event *ev)
+{
+	json_t *item = first_item(o, "items");
+	int rc = 0;
+
+	rc |= take_str(px, json_object_get(o, "id"), "data.object.id", ev->subscription, sizeof(ev->subscription),
+		       0);
+	rc |= take_str(px, json_object_get(o, "customer"), "customer", ev->customer, sizeof(ev->customer),
+		       TAKE_EXPANDABLE);
+	rc |= take_str(px, json_object_get(o, "status"), "status", ev->subscription_status,
+		       sizeof(ev->subscription_status), 0);
+	rc |= take_str(px, get2(o, "metadata", "account"), "metadata.account", ev->account, sizeof(ev->account), 0);
+	rc |= take_str(px, get2(o, "metadata", "plan"), "metadata.plan", ev->plan, sizeof(ev->plan), 0);
+	if (rc == 0 && ev->plan[0] == '\0')
+		rc |= take_str(px, json_object_get(item, "price"), "items.data[0].price", ev->plan, sizeof(ev->plan),
+			       TAKE_EXPANDABLE);
+	if (rc == 0 && ev->plan[0] == '\0')
+		rc |= take_str(px, json_object_get(item, "plan"), "items.data[0].plan", ev->plan, sizeof(ev->plan),
+			       TAKE_EXPANDABLE);
+	/* Top level before API 2025-03-31; on the items since. */
+	rc |= take_int(px, json_object_get(o, "current_period_start"), "current_period_start", &ev->period_start);
+	rc |= take_int(px, json_object_get(o, "current_period_end"), "current_period_end", &ev->period_end);
+	if (rc == 0 && ev->period_start == 0)
+		rc |= take_int(px, json_object_get(item, "current_period_start"), "items.data[0].current_period_start",
+			       &ev->period_start);
+	if (rc == 0 && ev->period_end == 0)
+		rc |= take_int(px, json_object_get(item, "current_period_end"), "items.data[0].current_period_end",
+			       &ev->period_end);
+	if (rc != 0)
+		return -1;
+	if (ev->subscription[0] == '\0')
+		return perr(px, "subscription event has no data.object.id");
+	return 0;
+}
+
+static enum webhook_kind kind_of(const char *type)
+{
+	static const struct {
+		const char *type;
+		enum webhook_kind kind;
+	} kinds[] = {
+		{ "checkout.session.completed", WEBHOOK_CHECKOUT_COMPLETED },
+		{ "checkout.session.async_payment_succeeded", WEBHOOK_CHECKOUT_ASYNC_SUCCEEDED },
+		{ "charge.refunded", WEBHOOK_CHARGE_REFUNDED },
+		{ "invoice.paid", WEBHOOK_INVOICE_PAID },
+		{ "customer.subscription.updated", WEBHOOK_SUBSCRIPTION_UPDATED },
+		{ "customer.subscription.deleted", WEBHOOK_SUBSCRIPTION_DELETED },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+		if (strcmp(type, kinds[i].type) == 0)
+			return kinds[i].kind;
+	}
+	return WEBHOOK_IGNORED;
+}
+
+static void event_init(struct webhook_event *ev)
+{
+	memset(ev, 0, sizeof(*ev));
+	ev->kind = WEBHOOK_IGNORED;
+	ev->amount_cents = -1;
+	ev->amount_refunded_cents = -1;
+	ev->amount_paid_cents = -1;
+	ev->period_start = 0;
+	ev->period_end = 0;
+}
+
+/* After a failure nothing half-parsed reaches the caller: only the event
+ * id and type stay, for the log line; kind is WEBHOOK_IGNORED. */
+static void reset_keep_ids(struct webhook_event *ev)
+{
+	char id[sizeof(ev->id)], type[sizeof(ev->type)];
+
+	memcpy(id, ev->id, sizeof(id));
+	memcpy(type, ev->type, sizeof(type));
+	event_init(ev);
+	memcpy(ev->id, id, sizeof(id));
+	memcpy(ev->type, type, sizeof(type));
+}
+
+static int parse_object(struct pctx *px, json_t *root, struct webhook_event *ev)
+{
+	json_t *o = get2(root, "data", "object");
+
+	if (!json_is_object(o))
+		return perr(px, "event %s has no data.object", ev->type);
+	switch (ev->kind) {
+	case WEBHOOK_CHECKOUT_COMPLETED:
+	case WEBHOOK_CHECKOUT_ASYNC_SUCCEEDED:
+		return parse_checkout(px, o, ev);
+	case WEBHOOK_CHARGE_REFUNDED:
+		return parse_charge(px, o, ev);
+	case WEBHOOK_INVOICE_PAID:
+		return parse_invoice(px, o, ev);
+	case WEBHOOK_SUBSCRIPTION_UPDATED:
+	case WEBHOOK_SUBSCRIPTION_DELETED:
+		return parse_subscription(px, o, ev);
+	case WEBHOOK_IGNORED:
+		break;
+	}
+	return 0;
+}
+
+int webhook_parse_event(const char *body, size_t len, struct webhook_event *ev,
+			char *errbuf, size_t errcap)
+{
+	struct pctx px = { errbuf, errcap };
+	json_error_t jerr;
+	json_t *root = NULL;
+	int rc = -1;
+
+	if (errbuf != NULL && errcap > 0)
+		errbuf[0] = '\0';
+	event_init(ev);
+	if (body == NULL) {
+		perr(&px, "no event body");
+		goto out;
+	}
+	root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (root == NULL) {
+		perr(&px, "event is not JSON: %s at byte %d", jerr.text, jerr.position);
+		goto out;
+	}
+	if (!json_is_object(root)) {
+		perr(&px, "event is not a JSON object");
+		goto out;
+	}
+	if (take_str(&px, json_object_get(root, "id"), "id", ev->id, sizeof(ev->id), 0) != 0 ||
+	    take_str(&px, json_object_get(root, "type"), "type", ev->type, sizeof(ev->type), 0) != 0)
+		goto out;
+	if (ev->id[0] == '\0' || ev->type[0] == '\0') {
+		perr(&px, "JSON is not a Stripe event: no id or no type");
+		goto out;
+	}
+	ev->kind = kind_of(ev->type);
+	if (ev->kind != WEBHOOK_IGNORED && parse_object(&px, root, ev) != 0)
+		goto out;
+	rc = 0;
+out:
+	json_decref(root);
+	if (rc != 0)
+		reset_keep_ids(ev);
+	return rc;
+}

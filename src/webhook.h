@@ -1,0 +1,74 @@
+/* webhook.h: Stripe webhook signatures and event decoding.
+ *
+ * Owns: checking the Stripe-Signature header against the raw body (before
+ * anything parses it) and turning a verified event's JSON into a flat
+ * struct the ledger can act on. Never touches the database; never logs
+ * secrets. */
+#ifndef CREDITD_WEBHOOK_H
+#define CREDITD_WEBHOOK_H
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+enum webhook_sig {
+	WEBHOOK_SIG_OK = 0,
+	WEBHOOK_SIG_MISSING,	/* no header, or empty */
+	WEBHOOK_SIG_MALFORMED,	/* no t=, t not an integer, garbage */
+	WEBHOOK_SIG_NO_V1,	/* no v1 signature (v0 and other schemes are ignored) */
+	WEBHOOK_SIG_STALE,	/* |now - t| > tolerance */
+	WEBHOOK_SIG_MISMATCH	/* no v1 matches any secret */
+};
+
+/* Verifies "t=...,v1=...[,v1=...]" : HMAC-SHA256 over "t.body" keyed by each
+ * secret string as given; any v1 matching any secret passes; comparison in
+ * constant time. */
+enum webhook_sig webhook_verify(const char *header, const char *body, size_t body_len,
+				const char *const *secrets, int nsecrets,
+				time_t now, int64_t tolerance_seconds);
+const char *webhook_sig_strerror(enum webhook_sig s);
+
+/* Computes the v1 signature hex (64 chars + NUL) for tests and tools. */
+void webhook_sign(const char *secret, int64_t t, const char *body, size_t body_len, char out_hex[65]);
+
+enum webhook_kind {
+	WEBHOOK_IGNORED = 0,
+	WEBHOOK_CHECKOUT_COMPLETED,		/* checkout.session.completed */
+	WEBHOOK_CHECKOUT_ASYNC_SUCCEEDED,	/* checkout.session.async_payment_succeeded */
+	WEBHOOK_CHARGE_REFUNDED,		/* charge.refunded */
+	WEBHOOK_INVOICE_PAID,			/* invoice.paid */
+	WEBHOOK_SUBSCRIPTION_UPDATED,		/* customer.subscription.updated */
+	WEBHOOK_SUBSCRIPTION_DELETED		/* customer.subscription.deleted */
+};
+
+#define WEBHOOK_ID_MAX 255
+struct webhook_event {
+	enum webhook_kind kind;
+	char id[WEBHOOK_ID_MAX + 1];		/* evt_... */
+	char type[128];
+	/* checkout.session.* */
+	char session_id[WEBHOOK_ID_MAX + 1];
+	char payment_status[32];		/* "paid", "unpaid", "no_payment_required" */
+	char currency[8];			/* lower-case */
+	char metadata_type[64];			/* metadata.type */
+	char account[129];			/* metadata.account (or client_reference_id) */
+	int64_t amount_cents;			/* metadata.amount_cents, -1 when absent/invalid */
+	char customer[WEBHOOK_ID_MAX + 1];
+	char payment_intent[WEBHOOK_ID_MAX + 1];
+	/* charge.refunded */
+	char charge_id[WEBHOOK_ID_MAX + 1];
+	int64_t amount_refunded_cents;		/* cumulative, -1 when absent */
+	/* invoice.paid / customer.subscription.* */
+	char subscription[WEBHOOK_ID_MAX + 1];
+	char plan[65];				/* price/plan id or metadata.plan */
+	char subscription_status[32];
+	int64_t period_start;			/* unix seconds, 0 when absent */
+	int64_t period_end;
+	int64_t amount_paid_cents;
+};
+
+/* Parses a verified event body. Returns 0, or -1 with a sentence in errbuf
+ * when the JSON is not an event (no id/type). Unknown types parse with
+ * kind WEBHOOK_IGNORED. */
+int webhook_parse_event(const char *body, size_t len, struct webhook_event *ev,
+			char *errbuf, size_t errcap);
+#endif

@@ -1,0 +1,280 @@
+/* worker.c: FastCGI worker threads and the background thread.
+ *
+ * libfcgi's own SIGTERM handling is not used: signals are blocked in every
+ * thread and main() waits for them with sigwait. To stop, the listening
+ * socket is shut down (which wakes threads blocked in accept) after
+ * FCGX_ShutdownPending(); requests already accepted run to completion. */
+#include "worker.h"
+#include "api.h"
+#include "config.h"
+#include "keys.h"
+#include "ledger.h"
+#include "log.h"
+#include "router.h"
+#include "stripe.h"
+#include <errno.h>
+#include <fcgiapp.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+static const struct cfg *pool_cfg;
+static int pool_fd = -1;
+static atomic_int stopping;
+static atomic_int in_flight;
+static atomic_int alive;
+static pthread_mutex_t bg_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t bg_cond = PTHREAD_COND_INITIALIZER;
+static int bg_reload;
+static atomic_int bg_alive;
+
+static double now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
+}
+
+static const char *param(FCGX_Request *req, const char *name)
+{
+	const char *v = FCGX_GetParam(name, req->envp);
+	return v != NULL && v[0] != '\0' ? v : NULL;
+}
+
+/* Reads stdin to EOF: keeps up to max bytes in buf, counts the rest. */
+static size_t read_body(FCGX_Request *req, char *buf, size_t max, int *too_large)
+{
+	size_t len = 0;
+	char sink[4096];
+	*too_large = 0;
+	for (;;) {
+		int n;
+		if (len < max)
+			n = FCGX_GetStr(buf + len, (int)(max - len), req->in);
+		else
+			n = FCGX_GetStr(sink, (int)sizeof(sink), req->in);
+		if (n <= 0)
+			break;
+		if (len < max)
+			len += (size_t)n;
+		else
+			*too_large = 1;
+	}
+	buf[len] = '\0';
+	return len;
+}
+
+/* The path below the base path, or NULL when the URI is outside it. */
+static const char *strip_base(const char *uri, const char *base, char *path, size_t cap)
+{
+	size_t blen = strcmp(base, "/") == 0 ? 0 : strlen(base);
+	size_t n = strcspn(uri, "?");
+	if (n >= cap || strncmp(uri, base, blen) != 0 || (uri[blen] != '/' && blen < n))
+		return NULL;
+	if (blen == n) {
+		snprintf(path, cap, "/");
+		return path;
+	}
+	memcpy(path, uri + blen, n - blen);
+	path[n - blen] = '\0';
+	return path;
+}
+
+static int valid_request_id(const char *s)
+{
+	size_t n = s != NULL ? strlen(s) : 0;
+	if (n == 0 || n > 64)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= '0' && s[i] <= '9') ||
+		      s[i] == '-' || s[i] == '_' || s[i] == '.'))
+			return 0;
+	return 1;
+}
+
+static void write_response(FCGX_Request *req, struct response *rs, const char *request_id)
+{
+	char *body = rs->text != NULL ? rs->text : rs->json != NULL ? jsonio_dump(rs->json) : NULL;
+	FCGX_FPrintF(req->out, "Status: %d\r\nContent-Type: %s\r\nCache-Control: no-store\r\nX-Request-Id: %s\r\n",
+		     rs->status, rs->text != NULL ? "text/plain; version=0.0.4" : "application/json", request_id);
+	if (rs->retry_after > 0)
+		FCGX_FPrintF(req->out, "Retry-After: %d\r\n", rs->retry_after);
+	FCGX_PutS("\r\n", req->out);
+	if (body != NULL) {
+		FCGX_PutStr(body, (int)strlen(body), req->out);
+		if (rs->text == NULL)
+			FCGX_PutS("\n", req->out);
+	}
+	if (body != rs->text)
+		free(body);
+}
+
+static void handle(FCGX_Request *req, struct api_ctx *ctx, char *buf)
+{
+	struct request rq;
+	struct response rs;
+	char path[LIMIT_PATH_BYTES + 1], rid[72];
+	const char *route = NULL;
+	double t0 = now_ms();
+	unsigned long long rt0 = ledger_round_trips(ctx->lg);
+	memset(&rq, 0, sizeof(rq));
+	memset(&rs, 0, sizeof(rs));
+	rq.method = param(req, "REQUEST_METHOD");
+	const char *uri = param(req, "REQUEST_URI");
+	if (uri == NULL)
+		uri = param(req, "DOCUMENT_URI");
+	rq.query = param(req, "QUERY_STRING");
+	rq.authorization = param(req, "HTTP_AUTHORIZATION");
+	rq.idempotency_key = param(req, "HTTP_IDEMPOTENCY_KEY");
+	rq.stripe_signature = param(req, "HTTP_STRIPE_SIGNATURE");
+	rq.content_type = param(req, "CONTENT_TYPE");
+	rq.request_id = param(req, "HTTP_X_REQUEST_ID");
+	if (!valid_request_id(rq.request_id) && keys_random_hex(rid, 8) == 0)
+		rq.request_id = rid;
+	if (rq.query == NULL)
+		rq.query = "";
+	rq.body = buf;
+	rq.body_len = read_body(req, buf, (size_t)ctx->cfg->max_body_bytes, &rq.body_too_large);
+	rq.path = uri != NULL ? strip_base(uri, ctx->cfg->base_path, path, sizeof(path)) : NULL;
+	if (rq.method == NULL || rq.path == NULL)
+		api_error(&rs, CD_E_NOT_FOUND, NULL, "no route for this path (base path is %s)", ctx->cfg->base_path);
+	else
+		router_dispatch(ctx, &rq, &rs, &route);
+	ledger_end_request(ctx->lg);
+	write_response(req, &rs, rq.request_id);
+	double ms = now_ms() - t0;
+	router_count(route, rs.status, ms, ledger_round_trips(ctx->lg) - rt0);
+	log_info("%s %s %d %.1fms account=%s request_id=%s", rq.method ? rq.method : "-", rq.path ? rq.path : "-",
+		 rs.status, ms, rs.account[0] ? rs.account : "-", rq.request_id);
+	json_decref(rs.json);
+	free(rs.text);
+}
+
+static struct stripe_client *stripe_for(const struct cfg *c)
+{
+	struct stripe_settings s = {c->stripe_api_base, c->stripe_secret_key, (long)c->stripe_connect_timeout_ms,
+				    (long)c->stripe_timeout_ms};
+	return c->stripe_secret_key[0] != '\0' ? stripe_client_new(&s) : NULL;
+}
+
+static void *worker_main(void *arg)
+{
+	struct api_ctx ctx;
+	FCGX_Request req;
+	(void)arg;
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.cfg = pool_cfg;
+	ctx.lg = ledger_new(pool_cfg);
+	ctx.stripe = stripe_for(pool_cfg);
+	char *buf = malloc((size_t)pool_cfg->max_body_bytes + 1);
+	if (ctx.lg == NULL || buf == NULL || FCGX_InitRequest(&req, pool_fd, 0) != 0) {
+		log_error("worker start failed: out of memory");
+		goto out;
+	}
+	ledger_ping(ctx.lg);
+	while (!atomic_load(&stopping)) {
+		if (FCGX_Accept_r(&req) < 0)
+			break;
+		atomic_fetch_add(&in_flight, 1);
+		handle(&req, &ctx, buf);
+		FCGX_Finish_r(&req);
+		atomic_fetch_sub(&in_flight, 1);
+	}
+	FCGX_Free(&req, 1);
+out:
+	free(buf);
+	stripe_client_free(ctx.stripe);
+	ledger_free(ctx.lg);
+	atomic_fetch_sub(&alive, 1);
+	return NULL;
+}
+
+static void *background_main(void *arg)
+{
+	struct ledger *lg = ledger_new(pool_cfg);
+	(void)arg;
+	if (lg != NULL && ledger_prices_reload(lg) != CD_OK)
+		log_warn("prices not loaded yet: %s", ledger_errmsg(lg));
+	pthread_mutex_lock(&bg_lock);
+	while (lg != NULL && !atomic_load(&stopping)) {
+		struct timespec until;
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += (time_t)pool_cfg->sweep_interval_seconds;
+		while (!bg_reload && !atomic_load(&stopping) &&
+		       pthread_cond_timedwait(&bg_cond, &bg_lock, &until) != ETIMEDOUT)
+			;
+		bg_reload = 0;
+		if (atomic_load(&stopping))
+			break;
+		pthread_mutex_unlock(&bg_lock);
+		int swept = 0;
+		if (ledger_sweep(lg, 256, &swept) == CD_OK && swept > 0)
+			log_info("swept %d accounts with due holds or grants", swept);
+		ledger_prices_reload(lg);
+		pthread_mutex_lock(&bg_lock);
+	}
+	pthread_mutex_unlock(&bg_lock);
+	ledger_free(lg);
+	atomic_store(&bg_alive, 0);
+	return NULL;
+}
+
+int worker_start(const struct cfg *cfg, int listen_fd)
+{
+	pthread_attr_t attr;
+	pthread_t t;
+	pool_cfg = cfg;
+	pool_fd = listen_fd;
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	pthread_attr_setstacksize(&attr, 512 * 1024);
+	atomic_store(&bg_alive, 1);
+	if (pthread_create(&t, &attr, background_main, NULL) != 0) {
+		log_error("cannot start the background thread: %s", strerror(errno));
+		return -1;
+	}
+	for (int64_t i = 0; i < cfg->threads; i++) {
+		atomic_fetch_add(&alive, 1);
+		if (pthread_create(&t, &attr, worker_main, NULL) != 0) {
+			atomic_fetch_sub(&alive, 1);
+			log_error("cannot start worker %lld: %s", (long long)i, strerror(errno));
+			return -1;
+		}
+	}
+	pthread_attr_destroy(&attr);
+	return 0;
+}
+
+int worker_stop(int listen_fd, int timeout_ms)
+{
+	atomic_store(&stopping, 1);
+	FCGX_ShutdownPending();
+	shutdown(listen_fd, SHUT_RDWR);
+	pthread_mutex_lock(&bg_lock);
+	pthread_cond_broadcast(&bg_cond);
+	pthread_mutex_unlock(&bg_lock);
+	double deadline = now_ms() + timeout_ms;
+	while (now_ms() < deadline) {
+		if (atomic_load(&in_flight) == 0 && atomic_load(&alive) == 0 && atomic_load(&bg_alive) == 0)
+			return 0;
+		/* Threads stuck in accept do not matter once nothing is in flight. */
+		if (atomic_load(&in_flight) == 0 && now_ms() > deadline - timeout_ms + 1000)
+			return 0;
+		struct timespec ts = {0, 10 * 1000 * 1000};
+		nanosleep(&ts, NULL);
+	}
+	return atomic_load(&in_flight);
+}
+
+void worker_reload(void)
+{
+	pthread_mutex_lock(&bg_lock);
+	bg_reload = 1;
+	pthread_cond_broadcast(&bg_cond);
+	pthread_mutex_unlock(&bg_lock);
+}

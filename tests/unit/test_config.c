@@ -1,0 +1,80 @@
+/* test_config.c: the config loader accepts what it documents and refuses
+ * the rest with a message naming the key and line. */
+#include "config.h"
+#include "tap.h"
+#include <stdlib.h>
+
+static int load(const char *text, struct cfg *c, char *err, size_t cap)
+{
+	return cfg_load_string(text, c, err, cap);
+}
+
+int main(void)
+{
+	struct cfg c;
+	char err[512];
+
+	ok(load("", &c, err, sizeof(err)) == 0, "empty config loads defaults");
+	is_int(c.threads, 16, "default threads");
+	is_int(c.max_body_bytes, 65536, "default body limit 64 KiB");
+	is_str(c.base_path, "/", "default base path");
+	is_int(c.topup_min_cents, 500, "default top-up minimum");
+	is_int(c.topup_max_cents, 100000, "default top-up maximum");
+	is_int(c.topup_rate, 10000, "default top-up rate");
+	is_int(c.hold_ttl_seconds, 600, "default hold ttl");
+	is_str(c.stripe_currency, "eur", "Stripe currency follows ledger currency");
+	ok(c.capture_expired == 0, "expired holds are released by default");
+	cfg_free(&c);
+
+	ok(load("[server]\nthreads = 4\nbase_path = /credits/\n[ledger]\ncurrency = USD\n"
+		"signup_bonus_micros = 10000000\nexpired_holds = capture\n[stripe]\n"
+		"webhook_secrets = whsec_a, whsec_b\n", &c, err, sizeof(err)) == 0, "full config loads: %s", err);
+	is_int(c.threads, 4, "threads read");
+	is_str(c.base_path, "/credits", "trailing slash of base path dropped");
+	is_int(c.signup_bonus_micros, 10000000, "signup bonus read");
+	ok(c.capture_expired == 1, "capture policy read");
+	is_int(c.webhook_secret_count, 2, "two webhook secrets");
+	is_str(c.webhook_secrets[1], "whsec_b", "second secret trimmed");
+	is_str(c.stripe_currency, "usd", "Stripe currency lower-cased");
+	cfg_free(&c);
+
+	ok(load("[server]\nthreadz = 4\n", &c, err, sizeof(err)) != 0, "unknown key refused");
+	ok(strstr(err, "threadz") != NULL && strstr(err, ":2") != NULL, "message names key and line: %s", err);
+	cfg_free(&c);
+	ok(load("[server]\nthreads = many\n", &c, err, sizeof(err)) != 0, "non-integer refused");
+	ok(strstr(err, "server.threads") != NULL, "message names the key: %s", err);
+	cfg_free(&c);
+	ok(load("[server]\nthreads = 0\n", &c, err, sizeof(err)) != 0, "out-of-range refused");
+	cfg_free(&c);
+	ok(load("[ledger]\nexpired_holds = keep\n", &c, err, sizeof(err)) != 0, "bad enum refused");
+	ok(strstr(err, "release|capture") != NULL, "message lists the choices: %s", err);
+	cfg_free(&c);
+	ok(load("[nowhere]\n", &c, err, sizeof(err)) != 0, "unknown section refused");
+	cfg_free(&c);
+	ok(load("[stripe]\ntopup_min_cents = 900\ntopup_max_cents = 800\n", &c, err, sizeof(err)) != 0,
+	   "min above max refused");
+	cfg_free(&c);
+	ok(load("just words\n", &c, err, sizeof(err)) != 0, "line without = refused");
+	cfg_free(&c);
+	ok(load("[ledger]\ncurrency = euro\n", &c, err, sizeof(err)) != 0, "bad currency refused");
+	cfg_free(&c);
+
+	ok(load("[stripe]\nsuccess_url = https://app.example/ok\nallowed_redirect_origins = https://shop.example\n",
+		&c, err, sizeof(err)) == 0, "redirect config loads");
+	ok(cfg_redirect_allowed(&c, "https://shop.example/return?x=1"), "listed origin allowed");
+	ok(cfg_redirect_allowed(&c, "https://app.example/other"), "success_url origin allowed");
+	ok(!cfg_redirect_allowed(&c, "https://evil.example/"), "other origin refused");
+	ok(!cfg_redirect_allowed(&c, "https://shop.example.evil.example/"), "suffix trick refused");
+	ok(!cfg_redirect_allowed(&c, "javascript:alert(1)"), "non-http refused");
+	cfg_free(&c);
+
+	setenv("CREDITD_DB_NAME", "fromenv", 1);
+	setenv("CREDITD_CONFIG", "/nonexistent/creditd.conf", 1);
+	ok(cfg_load(NULL, &c, err, sizeof(err)) != 0, "explicit missing config file is an error");
+	cfg_free(&c);
+	unsetenv("CREDITD_CONFIG");
+	ok(cfg_load("/dev/null", &c, err, sizeof(err)) == 0, "env overrides load: %s", err);
+	is_str(c.db_name, "fromenv", "CREDITD_DB_NAME overrides");
+	cfg_free(&c);
+	return done_testing();
+}

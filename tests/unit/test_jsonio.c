@@ -1,0 +1,68 @@
+/* test_jsonio.c: the JSON edge refuses every ill-formed or ill-typed input
+ * and names the field to blame. */
+#include "jsonio.h"
+#include "tap.h"
+#include <string.h>
+
+static const struct jfield fields[] = {
+	{"id", J_STR, 1, 0, 1, 8, NULL},
+	{"amount_micros", J_INT, 1, 0, 1, 1000, NULL},
+	{"kind", J_ENUM, 0, 0, 0, 0, "user|workspace"},
+	{"limit", J_INT, 0, 1, 0, 10, NULL},
+	{"when", J_TIME, 0, 0, 0, 0, NULL},
+	{"flag", J_BOOL, 0, 0, 0, 0, NULL},
+	{NULL, J_INT, 0, 0, 0, 0, NULL},
+};
+
+static int check(const char *body, struct jerr *e)
+{
+	json_t *v = jsonio_parse_object(body, strlen(body), e);
+	if (v == NULL)
+		return -1;
+	int rc = jsonio_validate(v, fields, e);
+	json_decref(v);
+	return rc;
+}
+
+static void refused(const char *body, const char *param, const char *why)
+{
+	struct jerr e;
+	int rc = check(body, &e);
+	ok(rc != 0, "%s refused", why);
+	is_str(e.param, param, "%s names '%s' (%s)", why, param, e.message);
+}
+
+int main(void)
+{
+	struct jerr e;
+	ok(check("{\"id\":\"a\",\"amount_micros\":5}", &e) == 0, "minimal body accepted");
+	ok(check("{\"id\":\"a\",\"amount_micros\":5,\"kind\":\"user\",\"limit\":null,\"when\":\"2026-11-21T10:00:00Z\","
+		 "\"flag\":true}", &e) == 0, "full body accepted");
+	refused("{\"id\":\"a\"}", "amount_micros", "missing field");
+	refused("{\"id\":\"a\",\"amount_micros\":5,\"balance_micros\":1}", "balance_micros", "unknown field");
+	refused("{\"id\":\"a\",\"amount_micros\":5.0}", "amount_micros", "float for micros");
+	refused("{\"id\":\"a\",\"amount_micros\":\"5\"}", "amount_micros", "string for micros");
+	refused("{\"id\":\"a\",\"amount_micros\":-5}", "amount_micros", "negative amount");
+	refused("{\"id\":\"a\",\"amount_micros\":99999999999999999999}", "amount_micros", "int64 overflow");
+	refused("{\"id\":\"a\",\"amount_micros\":1001}", "amount_micros", "above range");
+	refused("{\"id\":\"abcdefghi\",\"amount_micros\":5}", "id", "over-long string");
+	refused("{\"id\":\"\",\"amount_micros\":5}", "id", "empty string");
+	refused("{\"id\":\"a\\u0000b\",\"amount_micros\":5}", "id", "NUL in string");
+	refused("{\"id\":\"a\\nb\",\"amount_micros\":5}", "id", "control character");
+	refused("{\"id\":\"a\",\"amount_micros\":5,\"kind\":\"robot\"}", "kind", "bad enum");
+	refused("{\"id\":\"a\",\"amount_micros\":5,\"when\":\"yesterday\"}", "when", "bad timestamp");
+	refused("{\"id\":\"a\",\"amount_micros\":5,\"flag\":1}", "flag", "number for bool");
+	refused("{\"id\":null,\"amount_micros\":5}", "id", "null for non-nullable");
+	refused("{\"id\":\"\xff\xfe\",\"amount_micros\":5}", "id", "invalid UTF-8");
+	ok(check("{\"id\":\"a\",", &e) != 0, "truncated JSON refused");
+	ok(check("[1,2]", &e) != 0, "array body refused");
+	ok(check("", &e) != 0, "empty body refused");
+	ok(check("{\"id\":\"a\",\"id\":\"b\",\"amount_micros\":1}", &e) != 0, "duplicate key refused");
+	char deep[200] = "{\"a\":";
+	for (int i = 0; i < 40; i++)
+		deep[5 + i] = '[';
+	ok(check(deep, &e) != 0, "deep nesting refused");
+	ok(jsonio_check_text("abc", 3, 1, 5) == 0, "plain text ok");
+	ok(jsonio_check_text("a\x01", 2, 1, 5) != 0, "control byte refused");
+	return done_testing();
+}
