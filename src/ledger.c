@@ -78,7 +78,7 @@ static const char *nonempty(const char *s)
 
 enum cd_err db_ensure(struct ledger *lg)
 {
-	static const char init[] = "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED, "
+	static const char init[] = "SET SESSION tx_isolation = 'READ-COMMITTED', "
 				   "time_zone = '+00:00', innodb_lock_wait_timeout = 10, autocommit = 0";
 	const struct cfg *c = lg->cfg;
 	if (lg->connected)

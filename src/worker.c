@@ -97,11 +97,31 @@ static int valid_request_id(const char *s)
 	return 1;
 }
 
+static const char *reason(int status)
+{
+	switch (status) {
+	case 200: return "OK";
+	case 201: return "Created";
+	case 400: return "Bad Request";
+	case 401: return "Unauthorized";
+	case 402: return "Payment Required";
+	case 403: return "Forbidden";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 409: return "Conflict";
+	case 413: return "Payload Too Large";
+	case 429: return "Too Many Requests";
+	case 502: return "Bad Gateway";
+	case 503: return "Service Unavailable";
+	default: return "Internal Server Error";
+	}
+}
+
 static void write_response(FCGX_Request *req, struct response *rs, const char *request_id)
 {
 	char *body = rs->text != NULL ? rs->text : rs->json != NULL ? jsonio_dump(rs->json) : NULL;
-	FCGX_FPrintF(req->out, "Status: %d\r\nContent-Type: %s\r\nCache-Control: no-store\r\nX-Request-Id: %s\r\n",
-		     rs->status, rs->text != NULL ? "text/plain; version=0.0.4" : "application/json", request_id);
+	FCGX_FPrintF(req->out, "Status: %d %s\r\nContent-Type: %s\r\nCache-Control: no-store\r\nX-Request-Id: %s\r\n",
+		     rs->status, reason(rs->status), rs->text != NULL ? "text/plain; version=0.0.4" : "application/json", request_id);
 	if (rs->retry_after > 0)
 		FCGX_FPrintF(req->out, "Retry-After: %d\r\n", rs->retry_after);
 	FCGX_PutS("\r\n", req->out);
