@@ -1,0 +1,176 @@
+"""lib.py: what every integration test uses to reach the private stack.
+
+The stack (MariaDB, creditd behind nginx and Apache, a Stripe stand-in) is
+started by ./dev; its coordinates come from the stack.env file it writes.
+Everything here talks to real servers: HTTP through nginx or Apache, SQL
+through the mariadb client, operator commands through creditctl.
+"""
+import http.client
+import json
+import os
+import subprocess
+import threading
+import time
+import urllib.parse
+import uuid
+
+ENV = {}
+
+
+class Fail(AssertionError):
+    pass
+
+
+def load_env(path):
+    with open(path) as f:
+        for line in f:
+            line = line.strip()
+            if line and not line.startswith("#") and "=" in line:
+                k, v = line.split("=", 1)
+                ENV[k] = v
+    os.environ["CREDITD_CONFIG"] = ENV["CREDITD_CONFIG"]
+
+
+def check(cond, msg="check failed"):
+    if not cond:
+        raise Fail(msg)
+
+
+def eq(got, want, msg=""):
+    if got != want:
+        raise Fail("%s: got %r, want %r" % (msg or "values differ", got, want))
+
+
+def key(name):
+    """name: admin|guard|read -> the stack's key; anything else is used as is."""
+    return {"admin": ENV.get("CREDITD_ADMIN_KEY"), "guard": ENV.get("CREDITD_GUARD_KEY"),
+            "read": ENV.get("CREDITD_READ_KEY")}.get(name, name)
+
+
+_local = threading.local()
+
+
+def _conn(base):
+    u = urllib.parse.urlsplit(base)
+    pool = getattr(_local, "pool", None)
+    if pool is None:
+        pool = _local.pool = {}
+    c = pool.get(u.netloc)
+    if c is None:
+        c = pool[u.netloc] = http.client.HTTPConnection(u.hostname, u.port, timeout=60)
+    return c, u.path.rstrip("/")
+
+
+class Resp:
+    def __init__(self, status, body, headers):
+        self.status = status
+        self.raw = body
+        self.headers = headers
+        try:
+            self.json = json.loads(body.decode("utf-8")) if body else None
+        except ValueError:
+            self.json = None
+
+    @property
+    def err(self):
+        return (self.json or {}).get("error") or {}
+
+    def __repr__(self):
+        return "<%d %s>" % (self.status, self.raw[:300])
+
+
+def api(method, path, body=None, auth="admin", headers=None, base=None, raw=None):
+    """One HTTP request through nginx (or `base`). body: a dict/list sent as
+    JSON; raw: bytes sent as they are. auth: admin|guard|read|None|a key."""
+    base = base or ENV["CREDITD_URL"]
+    h = {"Content-Type": "application/json"}
+    if auth is not None:
+        h["Authorization"] = "Bearer " + key(auth)
+    h.update(headers or {})
+    data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
+    for attempt in range(2):
+        c, prefix = _conn(base)
+        try:
+            c.request(method, prefix + path, body=data, headers=h)
+            r = c.getresponse()
+            payload = r.read()
+            return Resp(r.status, payload, {k.lower(): v for k, v in r.getheaders()})
+        except (http.client.HTTPException, ConnectionError, OSError):
+            c.close()
+            _local.pool.pop(urllib.parse.urlsplit(base).netloc, None)
+            if attempt == 1:
+                raise
+
+
+def uid(prefix="acct"):
+    return "%s-%s" % (prefix, uuid.uuid4().hex[:12])
+
+
+def new_account(prefix="acct", **fields):
+    """Creates an account (signup bonus 10 EUR) and returns its id."""
+    body = {"id": uid(prefix), "kind": "user"}
+    body.update(fields)
+    r = api("POST", "/v1/accounts", body)
+    check(r.status in (200, 201), "account create: %r" % r)
+    return body["id"]
+
+
+def account(acct_id):
+    r = api("GET", "/v1/accounts/" + urllib.parse.quote(acct_id, safe=""), auth="read")
+    check(r.status == 200, "account get: %r" % r)
+    return r.json
+
+
+def creditctl(*args, check_rc=True):
+    p = subprocess.run([ENV["CREDITCTL"], "-c", ENV["CREDITD_CONFIG"]] + list(args),
+                       capture_output=True, text=True, timeout=120)
+    if check_rc and p.returncode != 0:
+        raise Fail("creditctl %s: exit %d: %s%s" % (" ".join(args), p.returncode, p.stdout, p.stderr))
+    return p
+
+
+def verify():
+    p = creditctl("verify", check_rc=False)
+    check(p.returncode == 0, "creditctl verify found violations:\n" + p.stdout + p.stderr)
+
+
+def sql(statement):
+    """Runs SQL as root on the stack's MariaDB; returns rows (lists of str)."""
+    cnf = os.path.join(ENV["CREDITD_STACK_DIR"], "my.cnf")
+    p = subprocess.run(["mariadb", "--defaults-file=" + cnf, "-N", "-B", "creditd", "-e", statement],
+                       capture_output=True, text=True, timeout=60)
+    if p.returncode != 0:
+        raise Fail("sql failed: %s" % p.stderr)
+    return [line.split("\t") for line in p.stdout.splitlines()]
+
+
+def parallel(n, fn):
+    """Runs fn(i) in n threads at once; returns the results in order."""
+    results = [None] * n
+    errors = []
+    barrier = threading.Barrier(n)
+
+    def run(i):
+        try:
+            barrier.wait()
+            results[i] = fn(i)
+        except Exception as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        raise errors[0]
+    return results
+
+
+def wait_until(fn, timeout=10.0, step=0.05):
+    end = time.time() + timeout
+    while time.time() < end:
+        if fn():
+            return True
+        time.sleep(step)
+    return False

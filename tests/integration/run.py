@@ -1,0 +1,60 @@
+#!/usr/bin/python3
+"""run.py: runs the integration tests against a stack started by ./dev.
+
+Each tests/integration/test_*.py module holds functions test_*(); they run
+in file order, one after the other. A test passes when it returns, fails on
+any exception. The last line printed is "N passed, N failed".
+"""
+import argparse
+import importlib.util
+import os
+import sys
+import time
+import traceback
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import lib  # noqa: E402
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--env", required=True)
+    ap.add_argument("--summary")
+    ap.add_argument("-k", dest="pattern", default="")
+    args = ap.parse_args()
+    lib.load_env(args.env)
+    passed = failed = 0
+    names = sorted(f for f in os.listdir(HERE) if f.startswith("test_") and f.endswith(".py"))
+    for name in names:
+        spec = importlib.util.spec_from_file_location(name[:-3], os.path.join(HERE, name))
+        mod = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(mod)
+        tests = [(n, getattr(mod, n)) for n in vars(mod) if n.startswith("test_") and callable(getattr(mod, n))]
+        tests.sort(key=lambda t: t[1].__code__.co_firstlineno)
+        for tname, fn in tests:
+            full = "%s.%s" % (name[:-3], tname)
+            if args.pattern and args.pattern not in full:
+                continue
+            t0 = time.time()
+            try:
+                fn()
+                passed += 1
+                print("ok %d - %s (%.1fs)" % (passed + failed, full, time.time() - t0), flush=True)
+            except Exception as e:  # noqa: BLE001 - every failure is reported
+                failed += 1
+                print("not ok %d - %s: %s" % (passed + failed, full, e), flush=True)
+                if not isinstance(e, lib.Fail):
+                    traceback.print_exc()
+    if args.summary:
+        with open(args.summary, "w") as f:
+            f.write("%d %d\n" % (passed, failed))
+    if passed + failed == 0:
+        print("no test matched", file=sys.stderr)
+        failed = 1
+    print("integration tests: %d passed, %d failed" % (passed, failed))
+    return 0 if failed == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
