@@ -385,11 +385,23 @@ enum cd_err ledger_run(struct ledger *lg, enum cd_err (*fn)(struct ledger *, voi
 			int e = end_tx(lg, 1);
 			if (e == 0)
 				return CD_OK;
+			/* A commit refused by a conflict (Galera certification) was
+			 * rolled back and may run again; one whose answer was lost
+			 * may have happened, so it is never run again. */
 			rc = db_err(lg, e, "commit");
-		} else if (lg->connected) {
+			if (rc != CD_E_RETRY)
+				return rc;
+			continue;
+		}
+		if (lg->connected) {
 			int e = end_tx(lg, 0);
 			if (e != 0)
 				db_err(lg, e, "rollback");
+		} else if (rc == CD_E_UNAVAILABLE && attempt == 0) {
+			/* The connection died before the commit (the server was
+			 * restarted since this thread last used it): nothing was
+			 * applied, so reconnect and run the transaction once more. */
+			continue;
 		}
 		if (rc != CD_E_RETRY)
 			return rc;
