@@ -74,4 +74,5 @@ api_handler api_account_create, api_account_get, api_account_patch, api_transact
 	api_usage_report;
 api_handler api_authorize, api_settle, api_release, api_usage;
 api_handler api_topup, api_webhook;
+api_handler api_member_put, api_member_delete;
 #endif

@@ -91,7 +91,8 @@ static void refusal(struct response *rs, enum cd_err rc, const struct guard_auth
 		api_error(rs, rc, NULL, "the monthly spending limit would be exceeded: %lld micros left this month, "
 			  "%lld required", (long long)r->out_available, (long long)r->out_required);
 	else if (rc == CD_E_MEMBER_CAP)
-		api_error(rs, rc, "member", "the member's monthly cap would be exceeded");
+		api_error(rs, rc, "member", "the member's monthly cap would be exceeded: %lld micros left, %lld required",
+			  (long long)r->out_available, (long long)r->out_required);
 	else if (rc == CD_E_SUSPENDED)
 		api_error(rs, rc, "account", "the account is not active");
 	else {
@@ -123,8 +124,11 @@ void api_authorize(struct api_ctx *ctx, const struct request *rq, char **params,
 	snprintf(rs->account, sizeof(rs->account), "%s", r.account);
 	if (api_check_account_id(r.account, "account", rs) == 0 && hold_amount(ctx, body, &r, rs) == 0) {
 		api_write(ctx, rq, body, ledger_authorize, &r, rs);
-		enum cd_err rc = rs->status == 402 ? CD_E_INSUFFICIENT : rs->status == 429 ? CD_E_HARD_LIMIT
-				 : rs->status == 403 ? CD_E_SUSPENDED : CD_OK;
+		const char *code = json_string_value(json_object_get(json_object_get(rs->json, "error"), "code"));
+		enum cd_err rc = rs->status == 402 ? CD_E_INSUFFICIENT : rs->status == 403 ? CD_E_SUSPENDED : CD_OK;
+		if (rs->status == 429)
+			rc = code != NULL && strcmp(code, cd_err_code(CD_E_MEMBER_CAP)) == 0 ? CD_E_MEMBER_CAP
+											    : CD_E_HARD_LIMIT;
 		if (rc != CD_OK)
 			refusal(rs, rc, &r);
 	}

@@ -110,6 +110,17 @@ struct debit_new {
 };
 enum cd_err ledger_debit(struct ledger *lg, void *debit_new, json_t **out, int *status);
 
+/* ---- Workspace members ---- */
+struct member_put {
+	const char *account;
+	const char *member;
+	int64_t monthly_cap_micros;	/* -1: no cap */
+};
+/* Adds or updates a member (201 when new, 200 when updated); the account
+ * must be a workspace (CD_E_INVALID otherwise). */
+enum cd_err ledger_member_put(struct ledger *lg, void *member_put, json_t **out, int *status);
+enum cd_err ledger_member_delete(struct ledger *lg, void *member_put, json_t **out, int *status);
+
 /* ---- Prices ---- */
 /* Loads models, actions and margin into the process-wide price cache.
  * Called at start, by the sweeper and on SIGHUP. */

@@ -218,7 +218,7 @@ int hold_id_parse(const char *s, int64_t *account_id, int64_t *hold_id)
 
 /* ---- Sweep ---- */
 
-static const char SQL_HOLDS_DUE[] = "SELECT id, amount_micros FROM holds WHERE account_id = ? "
+static const char SQL_HOLDS_DUE[] = "SELECT id, amount_micros, member FROM holds WHERE account_id = ? "
 				    "AND state = 'pending' AND expires_at <= ? FOR UPDATE";
 static const char SQL_HOLD_FINISH[] = "UPDATE holds SET state = ?, charged_micros = ?, finished_at = ? WHERE id = ?";
 static const char SQL_GRANTS_DUE[] = "SELECT id, remaining_micros, source FROM grants WHERE account_id = ? "
@@ -231,6 +231,8 @@ static const char SQL_NEXT_DUE[] = "SELECT (SELECT MIN(expires_at) FROM holds WH
 static enum cd_err expire_holds(struct ledger *lg, struct acct *a)
 {
 	int64_t ids[SWEEP_BATCH], amounts[SWEEP_BATCH];
+	char members[SWEEP_BATCH][LEDGER_ID_MAX + 1];
+	int has_member[SWEEP_BATCH];
 	int n = 0, e;
 	struct dbstmt *s = db_exec(lg, SQL_HOLDS_DUE, &e, "ii", a->id, lg->now);
 	if (s == NULL)
@@ -238,6 +240,8 @@ static enum cd_err expire_holds(struct ledger *lg, struct acct *a)
 	while (n < SWEEP_BATCH && db_fetch(s) == 1) {
 		ids[n] = db_i64(s, 0);
 		amounts[n] = db_i64(s, 1);
+		has_member[n] = !db_null(s, 2);
+		snprintf(members[n], sizeof(members[n]), "%s", has_member[n] ? db_str(s, 2) : "");
 		n++;
 	}
 	for (int i = 0; i < n; i++) {
@@ -252,6 +256,9 @@ static enum cd_err expire_holds(struct ledger *lg, struct acct *a)
 		} else {
 			rc = journal_append(lg, a, 0, "expiry", NULL, 0, ids[i], ref, "expired hold released", NULL);
 		}
+		if (rc == CD_OK)
+			rc = member_adjust(lg, a, has_member[i] ? members[i] : NULL, -amounts[i],
+					   capture ? amounts[i] : 0);
 		if (rc == CD_OK)
 			rc = db_do(lg, SQL_HOLD_FINISH, "hold expiry", "siii", capture ? "captured" : "expired",
 				   capture ? amounts[i] : (int64_t)0, lg->now, ids[i]);

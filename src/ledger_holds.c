@@ -74,6 +74,20 @@ static enum cd_err authorize_check(const struct acct *a, struct guard_authorize 
 	return CD_OK;
 }
 
+/* Locks the member's row (when it has one) and checks its monthly cap. */
+static enum cd_err member_check(struct ledger *lg, const struct acct *a, struct guard_authorize *r,
+				struct member_row *m)
+{
+	enum cd_err rc = member_lock(lg, a, r->member, m);
+	if (rc == CD_E_NOT_FOUND)
+		return CD_OK;
+	if (rc != CD_OK || m->cap < 0 || m->month_spent + m->reserved + r->amount_micros <= m->cap)
+		return rc;
+	r->out_available = m->cap - m->month_spent - m->reserved;
+	r->out_required = r->amount_micros;
+	return CD_E_MEMBER_CAP;
+}
+
 enum cd_err ledger_authorize(struct ledger *lg, void *arg, json_t **out, int *status)
 {
 	struct guard_authorize *r = arg;
@@ -82,7 +96,15 @@ enum cd_err ledger_authorize(struct ledger *lg, void *arg, json_t **out, int *st
 	enum cd_err rc = acct_lock(lg, r->account, &a);
 	if (rc != CD_OK)
 		return rc;
+	struct member_row m;
+	memset(&m, 0, sizeof(m));
 	rc = authorize_check(&a, r);
+	/* A member's cap is a 429 and so comes before a 402 (DESIGN's order). */
+	if ((rc == CD_OK || rc == CD_E_INSUFFICIENT) && !r->byok && r->member != NULL) {
+		enum cd_err mrc = member_check(lg, &a, r, &m);
+		if (mrc != CD_OK)
+			rc = mrc;
+	}
 	if (rc != CD_OK) {
 		/* A replayed request_id gets its hold even when a new one would be refused. */
 		if (rc != CD_E_SUSPENDED && existing_hold(lg, &a, r->request_id, out) == CD_OK) {
@@ -104,9 +126,12 @@ enum cd_err ledger_authorize(struct ledger *lg, void *arg, json_t **out, int *st
 		return db_err(lg, e, "hold insert");
 	int64_t hold_id = (int64_t)db_insert_id(s);
 	a.reserved += amount;
+	m.reserved += amount;
 	if (a.sweep_due_at < 0 || expires_at < a.sweep_due_at)
 		a.sweep_due_at = expires_at;
-	rc = acct_store(lg, &a);
+	rc = member_store(lg, &a, &m);
+	if (rc == CD_OK)
+		rc = acct_store(lg, &a);
 	if (rc != CD_OK)
 		return rc;
 	*out = hold_json(&a, hold_id, amount, expires_at);
@@ -216,14 +241,15 @@ static enum cd_err settle_charge(struct ledger *lg, struct acct *a, const struct
 	int64_t already = strcmp(h->state, "captured") == 0 ? h->charged : 0;
 	int64_t delta = cost - already;
 	a->month_spent += delta;
+	enum cd_err rc = member_adjust(lg, a, h->has_member ? h->member : NULL,
+				       strcmp(h->state, "pending") == 0 ? -h->amount : 0, delta);
+	if (rc != CD_OK || delta == 0)
+		return rc;
 	if (delta > 0)
 		return ledger_spend(lg, a, delta, "usage", h->id, ref, NULL, NULL);
-	if (delta < 0) {
-		int64_t grant_id, journal_id;
-		return ledger_add_grant(lg, a, "refund", -delta, 0, -1, ref, "late settle below captured hold",
-					NULL, &grant_id, &journal_id);
-	}
-	return CD_OK;
+	int64_t grant_id, journal_id;
+	return ledger_add_grant(lg, a, "refund", -delta, 0, -1, ref, "late settle below captured hold", NULL,
+				&grant_id, &journal_id);
 }
 
 enum cd_err ledger_settle(struct ledger *lg, void *arg, json_t **out, int *status)
@@ -288,7 +314,9 @@ enum cd_err ledger_release(struct ledger *lg, void *arg, json_t **out, int *stat
 		released = h.amount;
 		a.reserved -= h.amount;
 		snprintf(h.state, sizeof(h.state), "released");
-		rc = db_do(lg, SQL_HOLD_RELEASED, "hold release", "ii", lg->now, h.id);
+		rc = member_adjust(lg, &a, h.has_member ? h.member : NULL, -h.amount, 0);
+		if (rc == CD_OK)
+			rc = db_do(lg, SQL_HOLD_RELEASED, "hold release", "ii", lg->now, h.id);
 		if (rc == CD_OK)
 			rc = acct_store(lg, &a);
 	} else if (a.dirty) {

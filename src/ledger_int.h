@@ -115,6 +115,19 @@ json_t *acct_json(struct ledger *lg, const struct acct *a);
 /* Holds that expired are released or captured; grants that expired are
  * written off. Recomputes sweep_due_at. */
 enum cd_err acct_sweep(struct ledger *lg, struct acct *a);
+/* A workspace member's row, locked after its account. */
+struct member_row {
+	int found;
+	char member[LEDGER_ID_MAX + 1];
+	int64_t cap;			/* -1: no cap */
+	int64_t month_key, month_spent, reserved;
+};
+/* Locks a member row (CD_E_NOT_FOUND when none) and rolls its month over. */
+enum cd_err member_lock(struct ledger *lg, const struct acct *a, const char *member, struct member_row *m);
+enum cd_err member_store(struct ledger *lg, const struct acct *a, const struct member_row *m);
+/* Moves a member's reserve and month spend, when the member has a row. */
+enum cd_err member_adjust(struct ledger *lg, const struct acct *a, const char *member, int64_t reserved_delta,
+			  int64_t spent_delta);
 /* "hold_<account>_<hold>" ids: the account is locked first from the id. */
 void hold_id_format(char *out, size_t cap, int64_t account_id, int64_t hold_id);
 int hold_id_parse(const char *s, int64_t *account_id, int64_t *hold_id);

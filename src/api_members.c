@@ -1,0 +1,43 @@
+/* api_members.c: members of workspace accounts (DESIGN §4 "Workspaces"):
+ * POST /v1/accounts/{id}/members adds or updates one with an optional
+ * monthly cap; DELETE /v1/accounts/{id}/members/{member} removes it. */
+#include "api.h"
+#include "ledger.h"
+#include <stdio.h>
+#include <string.h>
+
+static const struct jfield member_fields[] = {
+	{"member", J_STR, 1, 0, 1, LIMIT_ACCOUNT_ID_BYTES, NULL},
+	{"monthly_cap_micros", J_INT, 0, 1, 0, LIMIT_AMOUNT_MICROS_MAX, NULL},
+	{"idempotency_key", J_STR, 0, 0, 1, LIMIT_IDEMPOTENCY_KEY_BYTES, NULL},
+	{NULL, J_INT, 0, 0, 0, 0, NULL},
+};
+
+void api_member_put(struct api_ctx *ctx, const struct request *rq, char **params, struct response *rs)
+{
+	struct member_put p;
+	if (api_check_account_id(params[0], "id", rs) != 0)
+		return;
+	json_t *body = api_body(rq, member_fields, rs);
+	if (body == NULL)
+		return;
+	p.account = params[0];
+	p.member = jsonio_str(body, "member");
+	p.monthly_cap_micros = jsonio_int(body, "monthly_cap_micros", -1);
+	snprintf(rs->account, sizeof(rs->account), "%s", params[0]);
+	api_write(ctx, rq, body, ledger_member_put, &p, rs);
+	if (rs->status == 400)
+		api_error(rs, CD_E_INVALID, "id", "members belong to workspace accounts; '%s' is not one", p.account);
+	json_decref(body);
+}
+
+void api_member_delete(struct api_ctx *ctx, const struct request *rq, char **params, struct response *rs)
+{
+	struct member_put p = {params[0], params[1], -1};
+	if (api_check_account_id(params[0], "id", rs) != 0 || api_check_account_id(params[1], "member", rs) != 0)
+		return;
+	snprintf(rs->account, sizeof(rs->account), "%s", params[0]);
+	api_write(ctx, rq, NULL, ledger_member_delete, &p, rs);
+	if (rs->status == 404)
+		api_error(rs, CD_E_NOT_FOUND, "member", "no account '%s' with member '%s'", p.account, p.member);
+}
