@@ -285,6 +285,45 @@ struct dbstmt *db_exec(struct ledger *lg, const char *sql, int *dberr, const cha
 	return s;
 }
 
+/* Binds the result of a CALL, whose shape is only known after execute. */
+static int bind_call_results(struct dbstmt *s)
+{
+	if (s->ncols > 0)
+		return mysql_stmt_bind_result(s->st, s->res) != 0 ? -1 : 0;
+	return bind_results(s);
+}
+
+struct dbstmt *db_call(struct ledger *lg, const char *sql, int *dberr, int *got_row, const char *fmt, ...)
+{
+	va_list ap;
+	*got_row = 0;
+	va_start(ap, fmt);
+	struct dbstmt *s = db_vexec(lg, sql, dberr, fmt, ap);
+	va_end(ap);
+	if (s == NULL)
+		return NULL;
+	/* Every result set of the CALL is read here, the row (if any) into
+	 * the statement's buffers, so the connection is free afterwards. */
+	int status = 0;
+	do {
+		if (mysql_stmt_field_count(s->st) > 0) {
+			if (bind_call_results(s) != 0 || mysql_stmt_store_result(s->st) != 0) {
+				*dberr = (int)mysql_stmt_errno(s->st);
+				return NULL;
+			}
+			if (!*got_row && mysql_stmt_fetch(s->st) == 0)
+				*got_row = 1;
+			mysql_stmt_free_result(s->st);
+		}
+		status = mysql_stmt_next_result(s->st);
+	} while (status == 0);
+	if (status > 0) {
+		*dberr = (int)mysql_stmt_errno(s->st);
+		return NULL;
+	}
+	return s;
+}
+
 int db_fetch(struct dbstmt *s)
 {
 	int rc = mysql_stmt_fetch(s->st);

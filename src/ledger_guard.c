@@ -228,7 +228,8 @@ static const char SQL_NEXT_DUE[] = "SELECT (SELECT MIN(expires_at) FROM holds WH
 
 #define SWEEP_BATCH 64
 
-static enum cd_err expire_holds(struct ledger *lg, struct acct *a)
+/* Expires up to SWEEP_BATCH due holds; *done is how many. */
+static enum cd_err expire_hold_batch(struct ledger *lg, struct acct *a, int *done)
 {
 	int64_t ids[SWEEP_BATCH], amounts[SWEEP_BATCH];
 	char members[SWEEP_BATCH][LEDGER_ID_MAX + 1];
@@ -244,6 +245,7 @@ static enum cd_err expire_holds(struct ledger *lg, struct acct *a)
 		snprintf(members[n], sizeof(members[n]), "%s", has_member[n] ? db_str(s, 2) : "");
 		n++;
 	}
+	*done = n;
 	for (int i = 0; i < n; i++) {
 		char ref[48];
 		int capture = lg->cfg->capture_expired && amounts[i] > 0;
@@ -268,7 +270,20 @@ static enum cd_err expire_holds(struct ledger *lg, struct acct *a)
 	return CD_OK;
 }
 
-static enum cd_err expire_grants(struct ledger *lg, struct acct *a)
+/* Every due hold goes, not just one batch: a hold stops counting as
+ * reserved at its expires_at (DESIGN §5), however many fall due at once.
+ * Each batch expires at least one hold, so the loop ends. */
+static enum cd_err expire_holds(struct ledger *lg, struct acct *a)
+{
+	int done = SWEEP_BATCH;
+	enum cd_err rc = CD_OK;
+	while (rc == CD_OK && done == SWEEP_BATCH)
+		rc = expire_hold_batch(lg, a, &done);
+	return rc;
+}
+
+/* Writes off up to SWEEP_BATCH expired grants; *done is how many. */
+static enum cd_err expire_grant_batch(struct ledger *lg, struct acct *a, int *done)
 {
 	int64_t ids[SWEEP_BATCH], left[SWEEP_BATCH];
 	char sources[SWEEP_BATCH][16];
@@ -282,6 +297,7 @@ static enum cd_err expire_grants(struct ledger *lg, struct acct *a)
 		snprintf(sources[n], sizeof(sources[n]), "%s", db_str(s, 2));
 		n++;
 	}
+	*done = n;
 	for (int i = 0; i < n; i++) {
 		char ref[32];
 		ledger_id_format(ref, sizeof(ref), "grant_", ids[i]);
@@ -294,6 +310,17 @@ static enum cd_err expire_grants(struct ledger *lg, struct acct *a)
 			return rc;
 	}
 	return CD_OK;
+}
+
+/* All of them, for the same reason as expire_holds: an expired grant left
+ * standing would still be spent. */
+static enum cd_err expire_grants(struct ledger *lg, struct acct *a)
+{
+	int done = SWEEP_BATCH;
+	enum cd_err rc = CD_OK;
+	while (rc == CD_OK && done == SWEEP_BATCH)
+		rc = expire_grant_batch(lg, a, &done);
+	return rc;
 }
 
 enum cd_err acct_sweep(struct ledger *lg, struct acct *a)

@@ -267,7 +267,10 @@ enum cd_err ledger_settle(struct ledger *lg, void *arg, json_t **out, int *statu
 			return CD_E_CONFLICT;
 		*out = json_loads(h.response, 0, &jerr);
 		*status = 200;
-		return *out != NULL ? CD_OK : CD_E_INTERNAL;
+		if (*out == NULL)
+			return CD_E_INTERNAL;
+		/* Locking may have expired other holds: that must be stored too. */
+		return a.dirty ? acct_store(lg, &a) : CD_OK;
 	}
 	if (strcmp(h.state, "released") == 0)
 		return CD_E_CONFLICT;
@@ -378,7 +381,9 @@ enum cd_err ledger_usage(struct ledger *lg, void *arg, json_t **out, int *status
 			  r->conversation_id, r->request_hash);
 	if (rc == CD_E_CONFLICT && r->request_id != NULL) {
 		*status = 200;
-		return usage_replay(lg, &a, r, out);
+		rc = usage_replay(lg, &a, r, out);
+		/* Locking may have expired holds: the replay stores that too. */
+		return rc == CD_OK && a.dirty ? acct_store(lg, &a) : rc;
 	}
 	if (rc == CD_OK && cost > 0) {
 		rc = ledger_spend(lg, &a, cost, "usage", 0, r->request_id, NULL, NULL);
@@ -402,7 +407,7 @@ static const char SQL_USAGE_BY_MODEL[] = "SELECT COALESCE(model, action, ''), CO
 static const char SQL_USAGE_BY_DAY[] = "SELECT created_at DIV 86400, COUNT(*), SUM(input_tokens), "
 	"SUM(cached_input_tokens), SUM(output_tokens), SUM(cost_micros) FROM usage_records "
 	"WHERE account_id = ? AND created_at >= ? AND created_at < ? GROUP BY 1 ORDER BY 1";
-static const char SQL_USAGE_BY_MEMBER[] = "SELECT COALESCE(member, ''), COUNT(*), SUM(input_tokens), "
+static const char SQL_USAGE_BY_MEMBER[] = "SELECT member, COUNT(*), SUM(input_tokens), "
 	"SUM(cached_input_tokens), SUM(output_tokens), SUM(cost_micros) FROM usage_records "
 	"WHERE account_id = ? AND created_at >= ? AND created_at < ? GROUP BY 1 ORDER BY 1";
 
@@ -422,7 +427,9 @@ static json_t *report_row(const struct dbstmt *s, const char *group_by, int64_t 
 	json_t *row = json_pack("{s:I, s:I, s:I, s:I, s:I}", "requests", (json_int_t)db_i64(s, 1),
 				"input_tokens", (json_int_t)db_i64(s, 2), "cached_input_tokens", (json_int_t)db_i64(s, 3),
 				"output_tokens", (json_int_t)db_i64(s, 4), "cost_micros", (json_int_t)db_i64(s, 5));
-	json_object_set_new(row, group_by, json_string(key[0] ? key : db_str(s, 0)));
+	/* Usage with no member is its own group, named null as in the request. */
+	json_t *name = key[0] ? json_string(key) : db_null(s, 0) ? json_null() : json_string(db_str(s, 0));
+	json_object_set_new(row, group_by, name);
 	return row;
 }
 

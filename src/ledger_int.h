@@ -49,6 +49,10 @@ enum cd_err db_ensure(struct ledger *lg);
  * statements may run before fetching. Returns the statement or NULL with
  * *dberr set to the MariaDB error number (2000+ for client errors). */
 struct dbstmt *db_exec(struct ledger *lg, const char *sql, int *dberr, const char *fmt, ...);
+/* Runs a CALL of a stored procedure (params as db_exec). Reads every
+ * result set it returns; the first row of the first one is left in the
+ * statement's buffers (*got_row = 1) for db_i64/db_str. */
+struct dbstmt *db_call(struct ledger *lg, const char *sql, int *dberr, int *got_row, const char *fmt, ...);
 /* 1 when a row was fetched, 0 at the end, -1 on error. */
 int db_fetch(struct dbstmt *s);
 int db_null(const struct dbstmt *s, unsigned int col);

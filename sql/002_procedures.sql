@@ -1,0 +1,108 @@
+-- 002_procedures.sql: the write halves of the hot paths, as procedures.
+--
+-- creditd decides in C, on rows it has locked; these procedures then apply
+-- the writes of a decision in one round trip (each client/server round trip
+-- costs two context switches, which dominated the guard's CPU). They run
+-- inside the caller's transaction; the *_commit ones also commit it.
+-- creditd_spend is the one place that knows the spending order.
+
+CREATE PROCEDURE creditd_spend(IN p_account BIGINT UNSIGNED, IN p_amount BIGINT, IN p_balance_after BIGINT,
+                               IN p_cause VARCHAR(16), IN p_hold BIGINT UNSIGNED, IN p_reference VARCHAR(255),
+                               IN p_description VARCHAR(500), IN p_now BIGINT)
+  MODIFIES SQL DATA
+BEGIN
+  -- Burns p_amount (> 0) from the account's grants: priority (lower first),
+  -- then the soonest expiry, then the oldest. What the grants cannot cover
+  -- becomes debt on the account's single debt row. Appends one journal row.
+  DECLARE v_todo BIGINT DEFAULT p_amount;
+  DECLARE v_id BIGINT UNSIGNED;
+  DECLARE v_left BIGINT;
+  DECLARE v_take BIGINT;
+  DECLARE v_done INT DEFAULT 0;
+  DECLARE c_grants CURSOR FOR
+    SELECT id, remaining_micros FROM grants
+     WHERE account_id = p_account AND remaining_micros > 0
+     ORDER BY priority, expires_at IS NULL, expires_at, id FOR UPDATE;
+  DECLARE CONTINUE HANDLER FOR NOT FOUND SET v_done = 1;
+  OPEN c_grants;
+  burn: LOOP
+    IF v_todo <= 0 THEN LEAVE burn; END IF;
+    FETCH c_grants INTO v_id, v_left;
+    IF v_done = 1 THEN LEAVE burn; END IF;
+    SET v_take = LEAST(v_left, v_todo);
+    UPDATE grants SET remaining_micros = remaining_micros - v_take WHERE id = v_id;
+    SET v_todo = v_todo - v_take;
+  END LOOP;
+  CLOSE c_grants;
+  IF v_todo > 0 THEN
+    UPDATE grants SET remaining_micros = remaining_micros - v_todo
+     WHERE account_id = p_account AND source = 'debt';
+    IF ROW_COUNT() = 0 THEN
+      INSERT INTO grants (account_id, source, amount_micros, remaining_micros, priority, expires_at,
+                          reference, description, created_at)
+      VALUES (p_account, 'debt', 0, -v_todo, 0, NULL, NULL, 'debt carried by the account', p_now);
+    END IF;
+  END IF;
+  INSERT INTO journal (account_id, amount_micros, balance_after_micros, cause, source, grant_id, hold_id,
+                       reference, description, created_at)
+  VALUES (p_account, -p_amount, p_balance_after, p_cause, NULL, NULL, p_hold, p_reference, p_description, p_now);
+END;
+
+CREATE PROCEDURE creditd_hold_commit(IN p_account BIGINT UNSIGNED, IN p_request_id VARBINARY(128),
+                                     IN p_member VARBINARY(128), IN p_model VARCHAR(64), IN p_action VARCHAR(64),
+                                     IN p_conversation VARBINARY(128), IN p_amount BIGINT, IN p_byok TINYINT,
+                                     IN p_expires BIGINT, IN p_now BIGINT, IN p_balance BIGINT,
+                                     IN p_reserved BIGINT, IN p_month_key INT, IN p_month_spent BIGINT,
+                                     IN p_sweep_due BIGINT)
+  MODIFIES SQL DATA
+BEGIN
+  -- Writes a hold the caller decided to grant, stores the account and
+  -- commits. A request_id that already has a hold rolls everything back and
+  -- returns that hold instead (replayed = 1).
+  DECLARE v_id BIGINT UNSIGNED;
+  DECLARE EXIT HANDLER FOR 1062
+  BEGIN
+    ROLLBACK;
+    SELECT id, amount_micros, expires_at, 1 AS replayed FROM holds
+     WHERE account_id = p_account AND request_id = p_request_id;
+  END;
+  INSERT INTO holds (account_id, request_id, member, model, action, conversation_id, amount_micros, byok,
+                     expires_at, created_at)
+  VALUES (p_account, p_request_id, p_member, p_model, p_action, p_conversation, p_amount, p_byok, p_expires, p_now);
+  SET v_id = LAST_INSERT_ID();
+  UPDATE accounts SET balance_micros = p_balance, reserved_micros = p_reserved, month_key = p_month_key,
+                      month_spent_micros = p_month_spent, sweep_due_at = p_sweep_due
+   WHERE id = p_account;
+  COMMIT;
+  SELECT v_id, p_amount, p_expires, 0 AS replayed;
+END;
+
+CREATE PROCEDURE creditd_settle_commit(IN p_account BIGINT UNSIGNED, IN p_hold BIGINT UNSIGNED, IN p_spend BIGINT,
+                                       IN p_reference VARCHAR(255), IN p_now BIGINT, IN p_member VARBINARY(128),
+                                       IN p_model VARCHAR(64), IN p_action VARCHAR(64), IN p_input BIGINT,
+                                       IN p_cached BIGINT, IN p_output BIGINT, IN p_cost BIGINT, IN p_byok TINYINT,
+                                       IN p_request_id VARBINARY(128), IN p_conversation VARBINARY(128),
+                                       IN p_settle_hash BINARY(32), IN p_response VARBINARY(2048),
+                                       IN p_balance BIGINT, IN p_reserved BIGINT, IN p_month_key INT,
+                                       IN p_month_spent BIGINT, IN p_sweep_due BIGINT)
+  MODIFIES SQL DATA
+BEGIN
+  -- Charges a settle the caller priced (p_spend may be 0), records its
+  -- usage, marks the hold settled with its answer, stores the account and
+  -- commits.
+  IF p_spend > 0 THEN
+    CALL creditd_spend(p_account, p_spend, p_balance, 'usage', p_hold, p_reference, NULL, p_now);
+  END IF;
+  INSERT INTO usage_records (account_id, hold_id, usage_key, member, model, action, input_tokens,
+                             cached_input_tokens, output_tokens, cost_micros, byok, request_id, conversation_id,
+                             request_hash, created_at)
+  VALUES (p_account, p_hold, NULL, p_member, p_model, p_action, p_input, p_cached, p_output, p_cost, p_byok,
+          p_request_id, p_conversation, NULL, p_now);
+  UPDATE holds SET state = 'settled', charged_micros = p_cost, settle_hash = p_settle_hash,
+                   settle_response = p_response, finished_at = p_now
+   WHERE id = p_hold;
+  UPDATE accounts SET balance_micros = p_balance, reserved_micros = p_reserved, month_key = p_month_key,
+                      month_spent_micros = p_month_spent, sweep_due_at = p_sweep_due
+   WHERE id = p_account;
+  COMMIT;
+END;
