@@ -53,16 +53,19 @@ CREATE PROCEDURE creditd_hold_commit(IN p_account BIGINT UNSIGNED, IN p_request_
                                      IN p_conversation VARBINARY(128), IN p_amount BIGINT, IN p_byok TINYINT,
                                      IN p_expires BIGINT, IN p_now BIGINT, IN p_balance BIGINT,
                                      IN p_reserved BIGINT, IN p_month_key INT, IN p_month_spent BIGINT,
-                                     IN p_sweep_due BIGINT)
+                                     IN p_sweep_due BIGINT, IN p_commit TINYINT)
   MODIFIES SQL DATA
 BEGIN
   -- Writes a hold the caller decided to grant, stores the account and
-  -- commits. A request_id that already has a hold rolls everything back and
-  -- returns that hold instead (replayed = 1).
+  -- commits when p_commit. A request_id that already has a hold writes
+  -- nothing (and, when p_commit, rolls the transaction back) and returns
+  -- that hold instead (replayed = 1).
   DECLARE v_id BIGINT UNSIGNED;
   DECLARE EXIT HANDLER FOR 1062
   BEGIN
-    ROLLBACK;
+    IF p_commit THEN
+      ROLLBACK;
+    END IF;
     SELECT id, amount_micros, expires_at, 1 AS replayed FROM holds
      WHERE account_id = p_account AND request_id = p_request_id;
   END;
@@ -73,7 +76,9 @@ BEGIN
   UPDATE accounts SET balance_micros = p_balance, reserved_micros = p_reserved, month_key = p_month_key,
                       month_spent_micros = p_month_spent, sweep_due_at = p_sweep_due
    WHERE id = p_account;
-  COMMIT;
+  IF p_commit THEN
+    COMMIT;
+  END IF;
   SELECT v_id, p_amount, p_expires, 0 AS replayed;
 END;
 
@@ -84,12 +89,12 @@ CREATE PROCEDURE creditd_settle_commit(IN p_account BIGINT UNSIGNED, IN p_hold B
                                        IN p_request_id VARBINARY(128), IN p_conversation VARBINARY(128),
                                        IN p_settle_hash BINARY(32), IN p_response VARBINARY(2048),
                                        IN p_balance BIGINT, IN p_reserved BIGINT, IN p_month_key INT,
-                                       IN p_month_spent BIGINT, IN p_sweep_due BIGINT)
+                                       IN p_month_spent BIGINT, IN p_sweep_due BIGINT, IN p_commit TINYINT)
   MODIFIES SQL DATA
 BEGIN
   -- Charges a settle the caller priced (p_spend may be 0), records its
   -- usage, marks the hold settled with its answer, stores the account and
-  -- commits.
+  -- commits when p_commit.
   IF p_spend > 0 THEN
     CALL creditd_spend(p_account, p_spend, p_balance, 'usage', p_hold, p_reference, NULL, p_now);
   END IF;
@@ -104,5 +109,7 @@ BEGIN
   UPDATE accounts SET balance_micros = p_balance, reserved_micros = p_reserved, month_key = p_month_key,
                       month_spent_micros = p_month_spent, sweep_due_at = p_sweep_due
    WHERE id = p_account;
-  COMMIT;
+  IF p_commit THEN
+    COMMIT;
+  END IF;
 END;

@@ -203,6 +203,7 @@ static struct dbstmt *stmt_get(struct ledger *lg, const char *sql, int *dberr)
 		return NULL;
 	}
 	s->sql = sql;
+	s->is_call = strncmp(sql, "CALL ", 5) == 0;
 	lg->nstmts++;
 	return s;
 }
@@ -269,7 +270,7 @@ static struct dbstmt *db_vexec(struct ledger *lg, const char *sql, int *dberr, c
 	lg->in_tx = 1;
 	lg->round_trips++;
 	if ((n > 0 && mysql_stmt_bind_param(s->st, p.bind) != 0) || mysql_stmt_execute(s->st) != 0 ||
-	    (s->ncols > 0 && mysql_stmt_store_result(s->st) != 0)) {
+	    (s->ncols > 0 && !s->is_call && mysql_stmt_store_result(s->st) != 0)) {
 		*dberr = (int)mysql_stmt_errno(s->st);
 		return NULL;
 	}
@@ -322,6 +323,17 @@ struct dbstmt *db_call(struct ledger *lg, const char *sql, int *dberr, int *got_
 		return NULL;
 	}
 	return s;
+}
+
+int db_may_commit(const struct ledger *lg)
+{
+	return !lg->idem_active;
+}
+
+void db_committed(struct ledger *lg)
+{
+	lg->committed = 1;
+	lg->in_tx = 0;
 }
 
 int db_fetch(struct dbstmt *s)
@@ -419,7 +431,14 @@ enum cd_err ledger_run(struct ledger *lg, enum cd_err (*fn)(struct ledger *, voi
 		if (rc != CD_OK)
 			return rc;
 		lg->now = timefmt_now();
+		lg->committed = 0;
 		rc = fn(lg, arg);
+		if (lg->committed) {
+			/* A procedure committed: nothing after it may fail. */
+			if (rc != CD_OK)
+				log_error("a transaction failed after its commit: %s", cd_strerror(rc));
+			return rc;
+		}
 		if (rc == CD_OK) {
 			int e = end_tx(lg, 1);
 			if (e == 0)
@@ -630,7 +649,9 @@ static enum cd_err write_tx(struct ledger *lg, void *arg)
 		if (s == NULL)
 			return db_err(lg, e, "idempotency claim");
 	}
+	lg->idem_active = r->w->idem_key != NULL;
 	enum cd_err rc = r->w->fn(lg, r->w->arg, &r->out, &r->status);
+	lg->idem_active = 0;
 	if (rc != CD_OK || r->w->idem_key == NULL)
 		return rc;
 	char *text = json_dumps(r->out, JSON_COMPACT | JSON_PRESERVE_ORDER);

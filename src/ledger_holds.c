@@ -14,15 +14,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char SQL_HOLD_ADD[] = "INSERT INTO holds (account_id, request_id, member, model, action, conversation_id, "
-				   "amount_micros, byok, expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+static const char SQL_HOLD_COMMIT[] = "CALL creditd_hold_commit(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+static const char SQL_SETTLE_COMMIT[] = "CALL creditd_settle_commit(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+					"?, ?, ?, ?, ?, ?)";
 static const char SQL_HOLD_BY_REQUEST[] = "SELECT id, amount_micros, expires_at, state FROM holds "
 					  "WHERE account_id = ? AND request_id = ?";
 #define HOLD_COLS "id, state, amount_micros, byok, model, action, member, conversation_id, expires_at, " \
 		  "charged_micros, settle_hash, settle_response, request_id"
 static const char SQL_HOLD_LOCK[] = "SELECT " HOLD_COLS " FROM holds WHERE id = ? AND account_id = ? FOR UPDATE";
-static const char SQL_HOLD_SETTLED[] = "UPDATE holds SET state = 'settled', charged_micros = ?, settle_hash = ?, "
-				       "settle_response = ?, finished_at = ? WHERE id = ?";
 static const char SQL_HOLD_RELEASED[] = "UPDATE holds SET state = 'released', finished_at = ? WHERE id = ?";
 static const char SQL_USAGE_ADD[] = "INSERT INTO usage_records (account_id, hold_id, usage_key, member, model, action, "
 				    "input_tokens, cached_input_tokens, output_tokens, cost_micros, byok, request_id, "
@@ -74,6 +73,43 @@ static enum cd_err authorize_check(const struct acct *a, struct guard_authorize 
 	return CD_OK;
 }
 
+/* Writes the hold and the account in one round trip (commits too, unless
+ * more writes follow). A request_id that already has a hold yields that
+ * hold (*replayed = 1, amount and expiry overwritten) and writes nothing,
+ * except the account's own due changes, which are kept. */
+static enum cd_err hold_commit(struct ledger *lg, struct acct *a, const struct guard_authorize *r, int64_t *amount_io,
+			       int64_t *expires_io, int last_write, int64_t *hold_id, int *replayed)
+{
+	int64_t amount = *amount_io, expires_at = *expires_io;
+	int e, got;
+	int64_t due = a->sweep_due_at < 0 || expires_at < a->sweep_due_at ? expires_at : a->sweep_due_at;
+	int commit = last_write && db_may_commit(lg);
+	struct dbstmt *s = db_call(lg, SQL_HOLD_COMMIT, &e, &got, "isssssiiiiiiiiIi", a->id, r->request_id, r->member,
+				   r->model, r->action, r->conversation_id, amount, (int64_t)r->byok, expires_at,
+				   lg->now, a->balance, a->reserved + amount, a->month_key, a->month_spent, &due,
+				   (int64_t)commit);
+	if (s == NULL)
+		return db_err(lg, e, "hold insert");
+	if (!got)
+		return CD_E_INTERNAL;
+	*hold_id = db_i64(s, 0);
+	*amount_io = db_i64(s, 1);
+	*expires_io = db_i64(s, 2);
+	*replayed = db_i64(s, 3) != 0;
+	if (commit)
+		db_committed(lg);
+	if (*replayed) {
+		/* Answered from the stored hold; without a commit here the
+		 * account's due changes (sweep, month) still need storing. */
+		if (!commit && a->dirty)
+			return acct_store(lg, a);
+		return CD_OK;
+	}
+	a->reserved += amount;
+	a->sweep_due_at = due;
+	return CD_OK;
+}
+
 /* Locks the member's row (when it has one) and checks its monthly cap. */
 static enum cd_err member_check(struct ledger *lg, const struct acct *a, struct guard_authorize *r,
 				struct member_row *m)
@@ -92,7 +128,6 @@ enum cd_err ledger_authorize(struct ledger *lg, void *arg, json_t **out, int *st
 {
 	struct guard_authorize *r = arg;
 	struct acct a;
-	int e;
 	enum cd_err rc = acct_lock(lg, r->account, &a);
 	if (rc != CD_OK)
 		return rc;
@@ -115,27 +150,21 @@ enum cd_err ledger_authorize(struct ledger *lg, void *arg, json_t **out, int *st
 	}
 	int64_t amount = r->byok ? 0 : r->amount_micros;
 	int64_t expires_at = lg->now + r->ttl_seconds;
-	struct dbstmt *s = db_exec(lg, SQL_HOLD_ADD, &e, "isssssiiii", a.id, r->request_id, r->member, r->model,
-				   r->action, r->conversation_id, amount, (int64_t)r->byok, expires_at, lg->now);
-	if (s == NULL && e == ER_DUP_ENTRY) {
-		rc = existing_hold(lg, &a, r->request_id, out);
-		*status = 200;
-		return rc == CD_OK && a.dirty ? acct_store(lg, &a) : rc;
+	int64_t hold_id = 0;
+	int replayed = 0;
+	rc = hold_commit(lg, &a, r, &amount, &expires_at, !m.found, &hold_id, &replayed);
+	if (rc != CD_OK)
+		return rc;
+	*status = 200;
+	if (replayed) {
+		*out = hold_json(&a, hold_id, amount, expires_at);
+		return *out != NULL ? CD_OK : CD_E_INTERNAL;
 	}
-	if (s == NULL)
-		return db_err(lg, e, "hold insert");
-	int64_t hold_id = (int64_t)db_insert_id(s);
-	a.reserved += amount;
 	m.reserved += amount;
-	if (a.sweep_due_at < 0 || expires_at < a.sweep_due_at)
-		a.sweep_due_at = expires_at;
 	rc = member_store(lg, &a, &m);
-	if (rc == CD_OK)
-		rc = acct_store(lg, &a);
 	if (rc != CD_OK)
 		return rc;
 	*out = hold_json(&a, hold_id, amount, expires_at);
-	*status = 200;
 	return *out != NULL ? CD_OK : CD_E_INTERNAL;
 }
 
@@ -227,13 +256,16 @@ static enum cd_err usage_insert(struct ledger *lg, const struct acct *a, int64_t
 	return CD_OK;
 }
 
-/* Charges `cost` for a hold in state pending, expired or captured. */
+/* Moves the reserve and month spend of a settle of `cost` for a hold in
+ * state pending, expired or captured, and says what is still to spend
+ * (*spend, burnt by the settle procedure). A late settle below a captured
+ * hold gives the difference back here, as a refund grant. */
 static enum cd_err settle_charge(struct ledger *lg, struct acct *a, const struct hold_row *h, int64_t cost,
-				 int64_t *released)
+				 int64_t *released, int64_t *spend)
 {
 	char ref[64];
-	hold_id_format(ref, sizeof(ref), a->id, h->id);
 	*released = 0;
+	*spend = 0;
 	if (strcmp(h->state, "pending") == 0) {
 		a->reserved -= h->amount;
 		*released = h->amount > cost ? h->amount - cost : 0;
@@ -243,13 +275,39 @@ static enum cd_err settle_charge(struct ledger *lg, struct acct *a, const struct
 	a->month_spent += delta;
 	enum cd_err rc = member_adjust(lg, a, h->has_member ? h->member : NULL,
 				       strcmp(h->state, "pending") == 0 ? -h->amount : 0, delta);
-	if (rc != CD_OK || delta == 0)
+	if (rc != CD_OK || delta >= 0) {
+		*spend = delta > 0 ? delta : 0;
 		return rc;
-	if (delta > 0)
-		return ledger_spend(lg, a, delta, "usage", h->id, ref, NULL, NULL);
+	}
 	int64_t grant_id, journal_id;
+	hold_id_format(ref, sizeof(ref), a->id, h->id);
 	return ledger_add_grant(lg, a, "refund", -delta, 0, -1, ref, "late settle below captured hold", NULL,
 				&grant_id, &journal_id);
+}
+
+/* Burns `spend`, records the usage, marks the hold settled with its answer
+ * and stores the account, in one round trip (and commits, unless more
+ * writes follow). a->balance is already the balance after. */
+static enum cd_err settle_commit(struct ledger *lg, const struct acct *a, const struct hold_row *h,
+				 const struct guard_settle *r, int64_t spend, int64_t cost, const char *response)
+{
+	char ref[64];
+	int e, got;
+	hold_id_format(ref, sizeof(ref), a->id, h->id);
+	const char *model = r->model != NULL ? r->model : h->model[0] ? h->model : NULL;
+	const char *conv = r->conversation_id != NULL ? r->conversation_id : h->has_conversation ? h->conversation : NULL;
+	const int64_t *due = a->sweep_due_at >= 0 ? &a->sweep_due_at : NULL;
+	int commit = db_may_commit(lg);
+	struct dbstmt *s = db_call(lg, SQL_SETTLE_COMMIT, &e, &got, "iiisisssiiiiissbsiiiiIi", a->id, h->id, spend, ref,
+				   lg->now, h->has_member ? h->member : NULL, model, h->action[0] ? h->action : NULL,
+				   r->input_tokens, r->cached_input_tokens, r->output_tokens, cost, (int64_t)h->byok,
+				   h->request_id, conv, (const char *)r->request_hash, (size_t)32, response, a->balance,
+				   a->reserved, a->month_key, a->month_spent, due, (int64_t)commit);
+	if (s == NULL)
+		return db_err(lg, e, "settle");
+	if (commit)
+		db_committed(lg);
+	return CD_OK;
 }
 
 enum cd_err ledger_settle(struct ledger *lg, void *arg, json_t **out, int *status)
@@ -258,7 +316,7 @@ enum cd_err ledger_settle(struct ledger *lg, void *arg, json_t **out, int *statu
 	struct acct a;
 	struct hold_row h;
 	json_error_t jerr;
-	int64_t cost, released;
+	int64_t cost, released, spend;
 	enum cd_err rc = hold_lock(lg, r->hold_id, &a, &h);
 	if (rc != CD_OK)
 		return rc;
@@ -276,27 +334,19 @@ enum cd_err ledger_settle(struct ledger *lg, void *arg, json_t **out, int *statu
 		return CD_E_CONFLICT;
 	rc = settle_cost(&h, r, &cost);
 	if (rc == CD_OK)
-		rc = settle_charge(lg, &a, &h, cost, &released);
-	const char *model = r->model != NULL ? r->model : h.model[0] ? h.model : NULL;
-	const char *conv = r->conversation_id != NULL ? r->conversation_id : h.has_conversation ? h.conversation : NULL;
-	if (rc == CD_OK)
-		rc = usage_insert(lg, &a, h.id, NULL, h.has_member ? h.member : NULL, model,
-				  h.action[0] ? h.action : NULL, r->input_tokens, r->cached_input_tokens,
-				  r->output_tokens, cost, h.byok, h.request_id, conv, NULL);
-	if (rc == CD_OK)
-		rc = acct_store(lg, &a);
+		rc = settle_charge(lg, &a, &h, cost, &released, &spend);
 	if (rc != CD_OK)
 		return rc;
+	a.balance -= spend;
 	char id[64];
 	hold_id_format(id, sizeof(id), a.id, h.id);
 	*out = json_pack("{s:s, s:I, s:I, s:I, s:I, s:b}", "hold_id", id, "charged_micros", (json_int_t)cost,
 			 "released_micros", (json_int_t)released, "balance_micros", (json_int_t)a.balance,
 			 "available_micros", (json_int_t)available_of(&a), "late", strcmp(h.state, "pending") != 0);
-	char *text = json_dumps(*out, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	char *text = *out != NULL ? json_dumps(*out, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
 	if (text == NULL)
 		return CD_E_INTERNAL;
-	rc = db_do(lg, SQL_HOLD_SETTLED, "hold settle", "ibsii", cost, (const char *)r->request_hash, (size_t)32,
-		   text, lg->now, h.id);
+	rc = settle_commit(lg, &a, &h, r, spend, cost, text);
 	free(text);
 	*status = 200;
 	return rc;

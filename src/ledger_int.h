@@ -22,6 +22,7 @@ struct dbstmt {
 	const char *sql;		/* identity: the static SQL string */
 	MYSQL_STMT *st;
 	unsigned int ncols;
+	int is_call;			/* a CALL: results are read by db_call */
 	MYSQL_BIND *res;
 	char **buf;
 	unsigned long *len;
@@ -34,10 +35,14 @@ struct ledger {
 	const struct cfg *cfg;
 	int connected;
 	int in_tx;			/* a statement ran since the last commit/rollback */
+	int committed;			/* a *_commit procedure ended the transaction */
+	int idem_active;		/* an idempotency row waits for this transaction's answer */
 	int64_t now;			/* the request's clock, fixed per transaction */
 	struct dbstmt stmts[DB_STMTS_MAX];
 	int nstmts;
 	unsigned long long round_trips;	/* every execute, commit and rollback */
+	const char *journal_key;	/* Idempotency-Key recorded on the journal rows
+					 * the current write appends; NULL: none */
 	char errmsg[256];
 };
 
@@ -53,6 +58,11 @@ struct dbstmt *db_exec(struct ledger *lg, const char *sql, int *dberr, const cha
  * result set it returns; the first row of the first one is left in the
  * statement's buffers (*got_row = 1) for db_i64/db_str. */
 struct dbstmt *db_call(struct ledger *lg, const char *sql, int *dberr, int *got_row, const char *fmt, ...);
+/* What a *_commit procedure is told: commit itself (1), or leave that to
+ * ledger_run because more writes follow (an idempotency answer). */
+int db_may_commit(const struct ledger *lg);
+/* Records that a procedure ended the transaction. */
+void db_committed(struct ledger *lg);
 /* 1 when a row was fetched, 0 at the end, -1 on error. */
 int db_fetch(struct dbstmt *s);
 int db_null(const struct dbstmt *s, unsigned int col);
