@@ -16,6 +16,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 static const struct jfield topup_fields[] = {
 	{"amount_cents", J_INT, 1, 0, 0, INT64_MAX / 2, NULL},
@@ -54,17 +55,56 @@ static int stripe_failed(struct response *rs, enum stripe_status st, const struc
 	return 1;
 }
 
+/* A session's idempotency key comes from the client's Idempotency-Key, so
+ * Stripe's idempotency_error is the client's conflict, not Stripe failing. */
+static int session_failed(struct response *rs, enum stripe_status st, const struct stripe_result *res)
+{
+	if (st != STRIPE_ERR_IDEMPOTENCY)
+		return stripe_failed(rs, st, res);
+	if (res->http_status == 409)
+		api_error(rs, CD_E_CONFLICT, "idempotency_key", "a top-up with this Idempotency-Key is in progress");
+	else
+		api_error(rs, CD_E_CONFLICT, "idempotency_key", "this Idempotency-Key was used with another request");
+	return 1;
+}
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+	nanosleep(&ts, NULL);
+}
+
+/* Creates the account's customer. Concurrent top-ups of a new account
+ * send the same key: Stripe answers 409 while the first is in flight and
+ * replays its customer after, so a 409 is waited out (bounded). */
+static enum stripe_status create_customer(struct api_ctx *ctx, const struct topup_begin *t,
+					  struct stripe_result *res)
+{
+	unsigned char hash[32];
+	char hex[65], key[96];
+	enum stripe_status st;
+	/* The account's row id alone repeats across databases that share one
+	 * Stripe account (staging, a re-created database) within Stripe's
+	 * 24 h key memory; with the external id a repeat is the same customer. */
+	keys_sha256(t->account, strlen(t->account), hash);
+	keys_hex(hash, hex);
+	snprintf(key, sizeof(key), "creditd-customer-%" PRId64 "-%.16s", t->account_internal_id, hex);
+	for (int attempt = 0;; attempt++) {
+		memset(res, 0, sizeof(*res));
+		st = stripe_create_customer(ctx->stripe, t->account, key, res);
+		if (st != STRIPE_ERR_IDEMPOTENCY || res->http_status != 409 || attempt == LIMIT_STRIPE_BUSY_RETRIES)
+			return st;
+		sleep_ms((long)LIMIT_STRIPE_BUSY_WAIT_MS * (attempt + 1));
+	}
+}
+
 /* Makes sure the account has a Stripe customer; 0 or -1 with rs filled. */
 static int ensure_customer(struct api_ctx *ctx, struct topup_begin *t, struct response *rs)
 {
 	struct stripe_result res;
-	char key[64];
 	if (t->customer[0] != '\0')
 		return 0;
-	/* One key per account: concurrent top-ups get the same customer back. */
-	snprintf(key, sizeof(key), "creditd-customer-%" PRId64, t->account_internal_id);
-	memset(&res, 0, sizeof(res));
-	if (stripe_failed(rs, stripe_create_customer(ctx->stripe, t->account, key, &res), &res))
+	if (stripe_failed(rs, create_customer(ctx, t, &res), &res))
 		return -1;
 	if (ledger_topup_set_customer(ctx->lg, t->account, res.id, t->customer, sizeof(t->customer)) != CD_OK) {
 		api_error(rs, CD_E_UNAVAILABLE, NULL, "could not record the Stripe customer");
@@ -73,18 +113,25 @@ static int ensure_customer(struct api_ctx *ctx, struct topup_begin *t, struct re
 	return 0;
 }
 
-static void idem_for_session(const struct request *rq, const struct topup_begin *t, const char *client_key,
-			     char *out, size_t cap)
+/* The key Stripe dedupes the session by. With the client's key: the same
+ * key gives the same session (Stripe replays it) and the same key with
+ * other parameters Stripe's idempotency_error. Without one every top-up is
+ * new; the random part keeps databases that share a Stripe account (and
+ * so reuse top-up ids) from ever getting each other's sessions. */
+static int idem_for_session(const struct topup_begin *t, const char *client_key, char *out, size_t cap)
 {
 	unsigned char hash[32];
 	char hex[65];
 	if (client_key == NULL) {
-		snprintf(out, cap, "creditd-topup-%" PRId64, t->topup_id);
-		return;
+		if (keys_random_hex(hex, 8) != 0)
+			return -1;
+		snprintf(out, cap, "creditd-topup-%" PRId64 "-%s", t->topup_id, hex);
+		return 0;
 	}
-	api_request_hash(rq, hash);
+	keys_sha256(client_key, strlen(client_key), hash);
 	keys_hex(hash, hex);
-	snprintf(out, cap, "creditd-topup-%" PRId64 "-%.32s", t->account_internal_id, hex);
+	snprintf(out, cap, "creditd-topup-%" PRId64 "-%.40s", t->account_internal_id, hex);
+	return 0;
 }
 
 void api_topup(struct api_ctx *ctx, const struct request *rq, char **params, struct response *rs)
@@ -122,13 +169,16 @@ void api_topup(struct api_ctx *ctx, const struct request *rq, char **params, str
 		co.success_url = c->success_url;
 	if (co.cancel_url == NULL)
 		co.cancel_url = c->cancel_url;
-	idem_for_session(rq, &t, client_key, key, sizeof(key));
+	if (idem_for_session(&t, client_key, key, sizeof(key)) != 0) {
+		api_error(rs, CD_E_INTERNAL, NULL, "no randomness for the Stripe idempotency key");
+		goto abort;
+	}
 	memset(&res, 0, sizeof(res));
-	if (stripe_failed(rs, stripe_create_checkout(ctx->stripe, &co, key, &res), &res))
+	if (session_failed(rs, stripe_create_checkout(ctx->stripe, &co, key, &res), &res))
 		goto abort;
 	if (ledger_topup_opened(ctx->lg, t.topup_id, res.id) != CD_OK) {
 		api_error(rs, CD_E_UNAVAILABLE, NULL, "could not record the checkout session");
-		goto out;
+		goto abort;
 	}
 	api_json(rs, 200, json_pack("{s:s, s:s, s:I, s:s, s:I}", "checkout_url", res.url, "session_id", res.id,
 				     "amount_cents", (json_int_t)t.amount_cents, "currency", c->stripe_currency,

@@ -98,7 +98,7 @@ static int64_t cents_to_micros(const struct ledger *lg, int64_t cents)
 
 static enum cd_err checkout_paid(struct ledger *lg, struct hook_run *h)
 {
-	static const char sql_get[] = "SELECT id, status FROM topups WHERE session_id = ? FOR UPDATE";
+	static const char sql_get[] = "SELECT id, status, account_id FROM topups WHERE session_id = ? FOR UPDATE";
 	static const char sql_done[] = "UPDATE topups SET status = 'credited', credited_micros = ?, payment_intent = ?, "
 				       "grant_id = ?, credited_at = ?, amount_cents = ? WHERE id = ?";
 	static const char sql_new[] = "INSERT INTO topups (account_id, session_id, amount_cents, currency, status, "
@@ -136,6 +136,14 @@ static enum cd_err checkout_paid(struct ledger *lg, struct hook_run *h)
 			h->outcome = "duplicate: session already credited";
 			return a.dirty ? acct_store(lg, &a) : CD_OK;
 		}
+		/* The session was opened for another account: only a forged or
+		 * hand-made session can say so, and it must credit nobody. */
+		if (db_i64(s, 2) != a.id) {
+			log_warn("stripe event %s: session %s belongs to another account than '%s'", ev->id,
+				 ev->session_id, ev->account);
+			h->outcome = "ignored: session of another account";
+			return a.dirty ? acct_store(lg, &a) : CD_OK;
+		}
 	}
 	int64_t grant_id, journal_id;
 	rc = ledger_add_grant(lg, &a, "topup", micros, 50, -1, ev->session_id, "Stripe top-up", NULL, &grant_id,
@@ -153,10 +161,27 @@ static enum cd_err checkout_paid(struct ledger *lg, struct hook_run *h)
 	return rc;
 }
 
+/* The micros a cumulative refund takes back: the same share of the
+ * credit as of the charge (tax and discounts did not buy credits, so a
+ * full refund takes back exactly the credit), rounded down so that the
+ * customer never loses more than they got back; without the charge's
+ * amount, cents at the top-up rate. Never more than was credited. */
+static int64_t refund_target_micros(const struct ledger *lg, const struct webhook_event *ev, int64_t credited)
+{
+	int64_t refunded = ev->amount_refunded_cents, paid = ev->charge_amount_cents;
+	if (paid > 0 && refunded >= paid)
+		return credited;
+	if (paid > 0)
+		return (int64_t)((__int128)credited * refunded / paid);
+	int64_t micros = cents_to_micros(lg, refunded);
+	return micros < 0 || micros > credited ? credited : micros;
+}
+
 static enum cd_err charge_refunded(struct ledger *lg, struct hook_run *h)
 {
-	static const char sql_get[] = "SELECT id, account_id, credited_micros, refunded_cents, refunded_micros "
-				      "FROM topups WHERE payment_intent = ? AND status = 'credited'";
+	static const char sql_get[] = "SELECT id, account_id FROM topups WHERE payment_intent = ? AND status = 'credited'";
+	static const char sql_lock[] = "SELECT refunded_cents, refunded_micros, credited_micros FROM topups "
+				       "WHERE id = ? FOR UPDATE";
 	static const char sql_set[] = "UPDATE topups SET refunded_cents = ?, refunded_micros = ? WHERE id = ?";
 	const struct webhook_event *ev = h->ev;
 	int e;
@@ -172,24 +197,23 @@ static enum cd_err charge_refunded(struct ledger *lg, struct hook_run *h)
 		h->outcome = "ignored: no credited top-up for this charge";
 		return CD_OK;
 	}
-	int64_t topup_id = db_i64(s, 0), account_id = db_i64(s, 1), credited = db_i64(s, 2);
+	int64_t topup_id = db_i64(s, 0), account_id = db_i64(s, 1);
 	enum cd_err rc = acct_lock_id(lg, account_id, &a);
 	if (rc != CD_OK)
 		return rc;
-	s = db_exec(lg, "SELECT refunded_cents, refunded_micros FROM topups WHERE id = ? FOR UPDATE", &e, "i", topup_id);
+	s = db_exec(lg, sql_lock, &e, "i", topup_id);
 	if (s == NULL || db_fetch(s) != 1)
 		return s == NULL ? db_err(lg, e, "refund lock") : CD_E_INTERNAL;
-	int64_t done_cents = db_i64(s, 0), done_micros = db_i64(s, 1);
-	int64_t new_cents = ev->amount_refunded_cents - done_cents;
-	if (new_cents <= 0) {
+	int64_t done_cents = db_i64(s, 0), done_micros = db_i64(s, 1), credited = db_i64(s, 2);
+	if (ev->amount_refunded_cents <= done_cents) {
 		h->outcome = "duplicate: refund already applied";
 		return a.dirty ? acct_store(lg, &a) : CD_OK;
 	}
-	int64_t micros = cents_to_micros(lg, new_cents);
-	if (micros < 0 || micros > credited - done_micros)
-		micros = credited - done_micros;
+	int64_t micros = refund_target_micros(lg, ev, credited) - done_micros;
 	if (micros > 0)
 		rc = ledger_spend(lg, &a, micros, "refund", 0, ev->charge_id, "Stripe refund", NULL);
+	if (micros < 0)
+		micros = 0;
 	if (rc == CD_OK)
 		rc = db_do(lg, sql_set, "refund record", "iii", ev->amount_refunded_cents, done_micros + micros, topup_id);
 	if (rc == CD_OK)
@@ -222,6 +246,20 @@ static enum cd_err invoice_paid(struct ledger *lg, struct hook_run *h)
 		h->outcome = "ignored: not a paid subscription invoice";
 		return CD_OK;
 	}
+	if (strcasecmp(ev->currency, lg->cfg->stripe_currency) != 0) {
+		log_warn("stripe event %s: invoice currency '%s' is not the configured one, not credited", ev->id,
+			 ev->currency);
+		h->outcome = "ignored: wrong currency";
+		return CD_OK;
+	}
+	/* Plan credit lives for its period only: an event delivered after the
+	 * period ended (Stripe retries for days) must not become a grant that
+	 * never expires. */
+	if (ev->period_end > 0 && ev->period_end <= lg->now) {
+		log_warn("stripe event %s: the invoice's period ended, no plan credit", ev->id);
+		h->outcome = "ignored: period already over";
+		return CD_OK;
+	}
 	enum cd_err rc = account_for(lg, ev, &a);
 	if (rc == CD_E_NOT_FOUND) {
 		log_warn("stripe event %s: no account for customer '%s'", ev->id, ev->customer);
@@ -229,7 +267,7 @@ static enum cd_err invoice_paid(struct ledger *lg, struct hook_run *h)
 		return CD_OK;
 	}
 	int64_t grant_id, journal_id;
-	int64_t expires = ev->period_end > lg->now ? ev->period_end : -1;
+	int64_t expires = ev->period_end > 0 ? ev->period_end : -1;
 	if (rc == CD_OK)
 		rc = ledger_add_grant(lg, &a, "plan", micros, 10, expires, ev->subscription, "subscription period",
 				      NULL, &grant_id, &journal_id);
@@ -239,12 +277,19 @@ static enum cd_err invoice_paid(struct ledger *lg, struct hook_run *h)
 	return rc;
 }
 
+/* The account's plan is that of its live subscriptions (this one first,
+ * then the latest changed): cancelling an old subscription after moving
+ * to a new one keeps the new plan, and a subscription that lapsed
+ * (unpaid, incomplete_expired) or never started gives none. */
 static enum cd_err subscription_changed(struct ledger *lg, struct hook_run *h)
 {
 	static const char sql_sub[] = "INSERT INTO subscriptions (subscription_id, account_id, plan, status, "
 		"current_period_end, updated_at) VALUES (?, ?, ?, ?, ?, ?) ON DUPLICATE KEY UPDATE "
 		"plan = VALUES(plan), status = VALUES(status), current_period_end = VALUES(current_period_end), "
 		"updated_at = VALUES(updated_at)";
+	static const char sql_plan[] = "UPDATE accounts SET plan = (SELECT plan FROM subscriptions "
+		"WHERE account_id = ? AND plan IS NOT NULL AND status IN ('active', 'trialing', 'past_due') "
+		"ORDER BY subscription_id = ? DESC, updated_at DESC LIMIT 1) WHERE id = ?";
 	const struct webhook_event *ev = h->ev;
 	struct acct a;
 	int deleted = ev->kind == WEBHOOK_SUBSCRIPTION_DELETED;
@@ -256,15 +301,15 @@ static enum cd_err subscription_changed(struct ledger *lg, struct hook_run *h)
 	}
 	if (rc != CD_OK || ev->subscription[0] == '\0')
 		return rc;
-	const char *plan = deleted ? NULL : ev->plan[0] ? ev->plan : NULL;
+	const char *plan = ev->plan[0] ? ev->plan : NULL;
 	const int64_t *end = ev->period_end > 0 ? &ev->period_end : NULL;
 	rc = db_do(lg, sql_sub, "subscription store", "sissIi", ev->subscription, a.id, plan,
 		   deleted ? "canceled" : ev->subscription_status, end, lg->now);
 	if (rc == CD_OK)
-		rc = db_do(lg, "UPDATE accounts SET plan = ? WHERE id = ?", "plan change", "si", plan, a.id);
+		rc = db_do(lg, sql_plan, "plan change", "isi", a.id, ev->subscription, a.id);
 	if (rc == CD_OK && a.dirty)
 		rc = acct_store(lg, &a);
-	h->outcome = deleted ? "plan removed" : "plan changed";
+	h->outcome = deleted ? "subscription ended" : "subscription changed";
 	return rc;
 }
 

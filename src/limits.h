@@ -37,7 +37,8 @@
 #define LIMIT_PAGE_MAX 200
 /* Grants listed in GET /v1/accounts/{id}; more live grants are summarised. */
 #define LIMIT_GRANTS_LISTED 100
-/* Grants burned by one spend before the rest goes to debt in one step. */
+/* Grants read (and locked) per batch while one spend burns them; a spend
+ * loops over batches until it is covered or no credit is left. */
 #define LIMIT_GRANTS_PER_SPEND 64
 /* Token counts: 10^15 tokens is far beyond any request, and keeps every
  * cost product well inside 128 bits. */
@@ -45,12 +46,24 @@
 /* Any single amount an API call may carry: 10^15 micros (a billion units)
  * leaves room to add thousands of them without leaving int64. */
 #define LIMIT_AMOUNT_MICROS_MAX 1000000000000000LL
+/* Highest balance a grant may raise an account to: 10^18 micros (a
+ * trillion units) is beyond any real ledger, and with one more amount or
+ * an overdraft on top it still fits int64, so balance arithmetic in C and
+ * the BIGINT columns can never overflow however many grants arrive. */
+#define LIMIT_BALANCE_MICROS_MAX 1000000000000000000LL
 /* Config file lines. */
 #define LIMIT_CONFIG_LINE_BYTES 4096
 /* Webhook secrets configured at once (rotation). */
 #define LIMIT_WEBHOOK_SECRETS 8
+/* Retries of a Stripe call whose idempotency key is still in flight (a
+ * concurrent top-up creating the same customer), LIMIT_STRIPE_BUSY_WAIT_MS
+ * times the attempt apart: 250+500+750+1000 ms outlasts a normal call. */
+#define LIMIT_STRIPE_BUSY_RETRIES 4
+#define LIMIT_STRIPE_BUSY_WAIT_MS 250
 
 _Static_assert(LIMIT_BODY_DEFAULT_BYTES <= LIMIT_BODY_MAX_BYTES, "default body cap above hard cap");
 _Static_assert(LIMIT_PAGE_DEFAULT <= LIMIT_PAGE_MAX, "default page above max page");
+_Static_assert(LIMIT_BALANCE_MICROS_MAX <= 9223372036854775807LL - 2 * LIMIT_AMOUNT_MICROS_MAX,
+	       "a balance plus an amount plus an overdraft must fit int64");
 _Static_assert(LIMIT_STORED_RESPONSE_BYTES < LIMIT_BODY_DEFAULT_BYTES, "stored responses are small");
 #endif

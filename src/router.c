@@ -215,7 +215,7 @@ static enum cd_err authenticate(struct api_ctx *ctx, const struct request *rq, i
 	keys_sha256(key, strlen(key), hash);
 	int64_t now = timefmt_now();
 	for (int i = 0; i < KEY_CACHE_SLOTS; i++) {
-		if (key_cache[i].until >= now && memcmp(key_cache[i].hash, hash, KEYS_HASH_LEN) == 0) {
+		if (key_cache[i].until > now && memcmp(key_cache[i].hash, hash, KEYS_HASH_LEN) == 0) {
 			*scopes = key_cache[i].scopes;
 			return CD_OK;
 		}

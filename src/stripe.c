@@ -387,22 +387,26 @@ static enum stripe_status take_success(json_t *root, long code, int want_url, st
 	return STRIPE_OK;
 }
 
+/* An idempotency_error is told apart: the caller may retry a key that is
+ * in flight, and must not retry one used with other parameters. */
 static enum stripe_status take_error(json_t *root, long code, struct stripe_result *out)
 {
 	json_t *err = json_object_get(root, "error");
 	const char *msg, *type;
+	enum stripe_status st;
 
 	if (!json_is_object(err))
 		return fail(out, STRIPE_ERR_TRANSPORT, "Stripe answered HTTP %ld without an error object", code);
 	msg = json_string_value(json_object_get(err, "message"));
 	type = json_string_value(json_object_get(err, "type"));
+	st = type != NULL && strcmp(type, "idempotency_error") == 0 ? STRIPE_ERR_IDEMPOTENCY : STRIPE_ERR_API;
 	if (msg != NULL && msg[0] != '\0')
 		copy_text(out->message, sizeof(out->message), msg);
 	else if (type != NULL)
-		fail(out, STRIPE_ERR_API, "Stripe answered HTTP %ld with an error of type %.64s", code, type);
+		fail(out, st, "Stripe answered HTTP %ld with an error of type %.64s", code, type);
 	else
-		fail(out, STRIPE_ERR_API, "Stripe answered HTTP %ld with an error", code);
-	return STRIPE_ERR_API;
+		fail(out, st, "Stripe answered HTTP %ld with an error", code);
+	return st;
 }
 
 static enum stripe_status interpret(struct stripe_client *c, long code, int want_url, struct stripe_result *out)

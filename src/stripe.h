@@ -22,7 +22,10 @@ enum stripe_status {
 	STRIPE_OK = 0,
 	STRIPE_ERR_API,		/* Stripe answered with an error; message holds Stripe's message */
 	STRIPE_ERR_TRANSPORT,	/* connect/timeout/closed connection/bad JSON */
-	STRIPE_ERR_CONFIG	/* no secret key, or the api base is not allowed */
+	STRIPE_ERR_CONFIG,	/* no secret key, or the api base is not allowed */
+	STRIPE_ERR_IDEMPOTENCY	/* Stripe's idempotency_error: the key is in use by a request still in
+				 * flight (http_status 409, retry later) or was used with other
+				 * parameters (400); message holds Stripe's message */
 };
 
 /* A growable application/x-www-form-urlencoded body with a hard cap. */

@@ -426,6 +426,7 @@ static int parse_charge(struct pctx *px, json_t *o, struct webhook_event *ev)
 
 	rc |= take_str(px, json_object_get(o, "id"), "data.object.id", ev->charge_id, sizeof(ev->charge_id), 0);
 	rc |= take_int(px, json_object_get(o, "amount_refunded"), "amount_refunded", &ev->amount_refunded_cents);
+	rc |= take_int(px, json_object_get(o, "amount"), "amount", &ev->charge_amount_cents);
 	rc |= take_str(px, json_object_get(o, "payment_intent"), "payment_intent", ev->payment_intent,
 		       sizeof(ev->payment_intent), TAKE_EXPANDABLE);
 	rc |= take_str(px, json_object_get(o, "customer"), "customer", ev->customer, sizeof(ev->customer),
@@ -561,6 +562,7 @@ static void event_init(struct webhook_event *ev)
 	ev->kind = WEBHOOK_IGNORED;
 	ev->amount_cents = -1;
 	ev->amount_refunded_cents = -1;
+	ev->charge_amount_cents = -1;
 	ev->amount_paid_cents = -1;
 	ev->period_start = 0;
 	ev->period_end = 0;

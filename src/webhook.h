@@ -57,6 +57,7 @@ struct webhook_event {
 	/* charge.refunded */
 	char charge_id[WEBHOOK_ID_MAX + 1];
 	int64_t amount_refunded_cents;		/* cumulative, -1 when absent */
+	int64_t charge_amount_cents;		/* charge.amount (what was paid), -1 when absent */
 	/* invoice.paid / customer.subscription.* */
 	char subscription[WEBHOOK_ID_MAX + 1];
 	char plan[65];				/* price/plan id or metadata.plan */

@@ -530,6 +530,15 @@ static void test_errors(void)
 	is_int(stripe_create_customer(c, "acct_1", "e3", &r), STRIPE_ERR_API, "error without message");
 	ok(strstr(r.message, "invalid_request_error") != NULL, "type named: %s", r.message);
 
+	serve(&(struct canned){ 409, "{\"error\":{\"message\":\"There is currently another in-progress request "
+				"using this Idempotent Key\",\"type\":\"idempotency_error\"}}", 0, 0, 0, 0, NULL });
+	is_int(stripe_create_customer(c, "acct_1", "e9", &r), STRIPE_ERR_IDEMPOTENCY, "409 key in flight");
+	is_int(r.http_status, 409, "http 409 tells a key in flight");
+	ok(strstr(r.message, "in-progress") != NULL, "Stripe's message kept: %s", r.message);
+	serve(&(struct canned){ 400, "{\"error\":{\"type\":\"idempotency_error\"}}", 0, 0, 0, 0, NULL });
+	is_int(stripe_create_customer(c, "acct_1", "e10", &r), STRIPE_ERR_IDEMPOTENCY, "400 key reused");
+	ok(strstr(r.message, "idempotency_error") != NULL, "type named: %s", r.message);
+
 	serve(&(struct canned){ 500, "<html>oops</html>", 0, 0, 0, 0, NULL });
 	is_int(stripe_create_customer(c, "acct_1", "e4", &r), STRIPE_ERR_TRANSPORT, "500 HTML");
 	is_int(r.http_status, 500, "http 500");

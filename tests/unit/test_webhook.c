@@ -247,6 +247,7 @@ static void test_parse_checkout(void)
 	is_str(ev.customer, "cus_QpZ1a2B3c4D5e6", "customer");
 	is_str(ev.payment_intent, "pi_3PxYz1LkdIwHu7ix1AbCdEfG", "payment_intent");
 	is_int(ev.amount_refunded_cents, -1, "amount_refunded untouched: -1");
+	is_int(ev.charge_amount_cents, -1, "charge amount untouched: -1");
 	is_int(ev.amount_paid_cents, -1, "amount_paid untouched: -1");
 	is_int(ev.period_start, 0, "period_start untouched: 0");
 
@@ -314,6 +315,7 @@ static void test_parse_charge(void)
 	is_int(ev.kind, WEBHOOK_CHARGE_REFUNDED, "kind charge");
 	is_str(ev.charge_id, "ch_3PxYz1LkdIwHu7ix1QwErTy", "charge id");
 	is_int(ev.amount_refunded_cents, 1000, "amount_refunded");
+	is_int(ev.charge_amount_cents, 2500, "charge amount");
 	is_str(ev.payment_intent, "pi_3PxYz1LkdIwHu7ix1AbCdEfG", "payment_intent");
 	is_str(ev.customer, "cus_QpZ1a2B3c4D5e6", "customer");
 	is_str(ev.currency, "eur", "currency");
@@ -324,6 +326,8 @@ static void test_parse_charge(void)
 		       "'1000'}}}"), &ev, err, sizeof(err)), -1, "amount_refunded as a string: error");
 	is_int(parse(J("{'id':'evt_r3','type':'charge.refunded','data':{'object':{'id':'ch_3','amount_refunded':"
 		       "10.5}}}"), &ev, err, sizeof(err)), -1, "amount_refunded as a real: error");
+	is_int(parse(J("{'id':'evt_r5','type':'charge.refunded','data':{'object':{'id':'ch_5','amount_refunded':"
+		       "5,'amount':'2500'}}}"), &ev, err, sizeof(err)), -1, "amount as a string: error");
 	is_int(parse(J("{'id':'evt_r4','type':'charge.refunded','data':{'object':{'amount_refunded':5}}}"),
 		 &ev, err, sizeof(err)), -1, "charge without id: error");
 }
