@@ -25,6 +25,23 @@ static const struct jfield account_fields[] = {
 	{NULL, J_INT, 0, 0, 0, 0, NULL},
 };
 
+/* An account id from the path: what api_check_account_id checks, and valid
+ * UTF-8 too. Ids from bodies are UTF-8 already (jansson refuses anything
+ * else); path segments are raw bytes after percent-decoding, and an id
+ * that is not UTF-8 could never have been created nor be printed in JSON. */
+static int path_id_ok(const char *id, struct response *rs)
+{
+	if (api_check_account_id(id, "id", rs) != 0)
+		return 0;
+	json_t *probe = json_string(id);
+	if (probe == NULL) {
+		api_error(rs, CD_E_INVALID, "id", "id must be valid UTF-8");
+		return 0;
+	}
+	json_decref(probe);
+	return 1;
+}
+
 void api_account_create(struct api_ctx *ctx, const struct request *rq, char **params, struct response *rs)
 {
 	struct account_new n;
@@ -44,8 +61,11 @@ void api_account_create(struct api_ctx *ctx, const struct request *rq, char **pa
 			 n.overdraft_limit_micros, n.monthly_limit_micros, n.low_balance_micros, n.plan ? n.plan : "");
 		keys_sha256(canon, strlen(canon), n.create_hash);
 		snprintf(rs->account, sizeof(rs->account), "%s", n.id);
+		n.id_conflict = 0;
 		api_write(ctx, rq, body, ledger_account_create, &n, rs);
-		if (rs->status == 409 && rq->idempotency_key == NULL)
+		/* api_write blames the Idempotency-Key for any 409 when one was
+		 * sent; the ledger says whether the id was the cause. */
+		if (rs->status == 409 && n.id_conflict)
 			api_error(rs, CD_E_CONFLICT, "id", "account '%s' already exists with other settings", n.id);
 	}
 	json_decref(body);
@@ -54,7 +74,7 @@ void api_account_create(struct api_ctx *ctx, const struct request *rq, char **pa
 void api_account_get(struct api_ctx *ctx, const struct request *rq, char **params, struct response *rs)
 {
 	json_t *out = NULL;
-	if (api_check_account_id(params[0], "id", rs) != 0)
+	if (!path_id_ok(params[0], rs))
 		return;
 	snprintf(rs->account, sizeof(rs->account), "%s", params[0]);
 	enum cd_err rc = ledger_account_get(ctx->lg, params[0], &out);
@@ -77,7 +97,7 @@ static const struct jfield patch_fields[] = {
 void api_account_patch(struct api_ctx *ctx, const struct request *rq, char **params, struct response *rs)
 {
 	struct account_patch p;
-	if (api_check_account_id(params[0], "id", rs) != 0)
+	if (!path_id_ok(params[0], rs))
 		return;
 	json_t *body = api_body(rq, patch_fields, rs);
 	if (body == NULL)
@@ -94,7 +114,13 @@ void api_account_patch(struct api_ctx *ctx, const struct request *rq, char **par
 	p.set_plan = json_object_get(body, "plan") != NULL;
 	p.plan = jsonio_str(body, "plan");
 	snprintf(rs->account, sizeof(rs->account), "%s", params[0]);
+	p.out_balance = 0;
 	api_write(ctx, rq, body, ledger_account_patch, &p, rs);
+	/* Only the ledger's debt check leaves a negative balance behind a 400. */
+	if (rs->status == 400 && p.out_balance < 0)
+		api_error(rs, CD_E_INVALID, "overdraft_limit_micros",
+			  "overdraft_limit_micros cannot be below the account's current debt of %lld micros",
+			  (long long)-p.out_balance);
 	json_decref(body);
 }
 
@@ -156,7 +182,7 @@ void api_transactions(struct api_ctx *ctx, const struct request *rq, char **para
 	int64_t limit = LIMIT_PAGE_DEFAULT, cursor = 0;
 	char cur[64];
 	json_t *out = NULL;
-	if (api_check_account_id(params[0], "id", rs) != 0 ||
+	if (!path_id_ok(params[0], rs) ||
 	    query_int(rq->query, "limit", 1, LIMIT_PAGE_MAX, &limit, rs) < 0)
 		return;
 	int got = query_get(rq->query, "cursor", cur, sizeof(cur));
@@ -195,7 +221,7 @@ void api_usage_report(struct api_ctx *ctx, const struct request *rq, char **para
 	q.from = now - (now % 86400) - 31 * 86400;
 	q.to = now + 1;
 	q.group_by = "model";
-	if (api_check_account_id(params[0], "id", rs) != 0 || query_time(rq->query, "from", &q.from, rs) < 0 ||
+	if (!path_id_ok(params[0], rs) || query_time(rq->query, "from", &q.from, rs) < 0 ||
 	    query_time(rq->query, "to", &q.to, rs) < 0)
 		return;
 	int got = query_get(rq->query, "group_by", group, sizeof(group));
@@ -228,10 +254,21 @@ static const struct jfield grant_fields[] = {
 	{NULL, J_INT, 0, 0, 0, 0, NULL},
 };
 
+/* The ledger re-checks what depends on its clock and on the balance, and
+ * names the field its 400 is about. */
+static void grant_refused(struct response *rs, const char *param)
+{
+	if (strcmp(param, "expires_at") == 0)
+		api_error(rs, CD_E_INVALID, param, "expires_at must be in the future");
+	else
+		api_error(rs, CD_E_INVALID, param, "the grant would raise the balance above %lld micros",
+			  (long long)LIMIT_BALANCE_MICROS_MAX);
+}
+
 void api_grant(struct api_ctx *ctx, const struct request *rq, char **params, struct response *rs)
 {
 	struct grant_new g;
-	if (api_check_account_id(params[0], "id", rs) != 0)
+	if (!path_id_ok(params[0], rs))
 		return;
 	json_t *body = api_body(rq, grant_fields, rs);
 	if (body == NULL)
@@ -244,12 +281,18 @@ void api_grant(struct api_ctx *ctx, const struct request *rq, char **params, str
 		timefmt_parse(jsonio_str(body, "expires_at"), &g.expires_at);
 	g.priority = jsonio_int(body, "priority", 50);
 	g.description = jsonio_str(body, "description");
-	g.idem_key = NULL;
+	g.invalid_param = NULL;
+	if (api_idem_key(rq, body, &g.idem_key, rs) != 0) {
+		json_decref(body);
+		return;
+	}
 	snprintf(rs->account, sizeof(rs->account), "%s", params[0]);
 	if (g.expires_at >= 0 && g.expires_at <= timefmt_now())
 		api_error(rs, CD_E_INVALID, "expires_at", "expires_at must be in the future");
 	else
 		api_write(ctx, rq, body, ledger_grant, &g, rs);
+	if (rs->status == 400 && g.invalid_param != NULL)
+		grant_refused(rs, g.invalid_param);
 	json_decref(body);
 }
 
@@ -263,7 +306,7 @@ static const struct jfield debit_fields[] = {
 void api_debit(struct api_ctx *ctx, const struct request *rq, char **params, struct response *rs)
 {
 	struct debit_new d;
-	if (api_check_account_id(params[0], "id", rs) != 0)
+	if (!path_id_ok(params[0], rs))
 		return;
 	json_t *body = api_body(rq, debit_fields, rs);
 	if (body == NULL)
@@ -271,7 +314,10 @@ void api_debit(struct api_ctx *ctx, const struct request *rq, char **params, str
 	d.account = params[0];
 	d.amount_micros = jsonio_int(body, "amount_micros", 0);
 	d.reason = jsonio_str(body, "reason");
-	d.idem_key = NULL;
+	if (api_idem_key(rq, body, &d.idem_key, rs) != 0) {
+		json_decref(body);
+		return;
+	}
 	snprintf(rs->account, sizeof(rs->account), "%s", params[0]);
 	api_write(ctx, rq, body, ledger_debit, &d, rs);
 	if (rs->status == 402)

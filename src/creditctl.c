@@ -43,6 +43,23 @@ static const char *opt(int argc, char **argv, int from, const char *name)
 	return NULL;
 }
 
+/* 1 when argv[from..] is only "--name VALUE" pairs with names from the
+ * NULL-terminated list: a mistyped option (--expire for --expires) must
+ * stop the command, not be ignored and change what it does. */
+static int opts_known(int argc, char **argv, int from, const char *const *names)
+{
+	for (int i = from; i < argc; i += 2) {
+		const char *const *n = names;
+		while (*n != NULL && strcmp(*n, argv[i]) != 0)
+			n++;
+		if (*n == NULL || i + 1 >= argc) {
+			fprintf(stderr, "creditctl: unknown option or missing value: %s\n", argv[i]);
+			return 0;
+		}
+	}
+	return 1;
+}
+
 static int parse_i64(const char *s, int64_t *out)
 {
 	char *end;
@@ -121,6 +138,18 @@ static int run_write(struct ledger *lg, enum cd_err (*fn)(struct ledger *, void 
 	return rc == CD_OK ? print_json(out) : fail(lg, rc, what);
 }
 
+/* The API's rule for text: min to max bytes of UTF-8 without control
+ * characters (jansson's json_string refuses invalid UTF-8). */
+static int text_ok(const char *s, size_t min, size_t max)
+{
+	if (jsonio_check_text(s, strlen(s), min, max) != 0)
+		return 0;
+	json_t *probe = json_string(s);
+	int ok = probe != NULL;
+	json_decref(probe);
+	return ok;
+}
+
 static int cmd_account(struct ledger *lg, int argc, char **argv)
 {
 	if (argc >= 4 && strcmp(argv[2], "show") == 0) {
@@ -130,15 +159,19 @@ static int cmd_account(struct ledger *lg, int argc, char **argv)
 	}
 	if (argc >= 4 && strcmp(argv[2], "create") == 0) {
 		struct account_new n;
+		static const char *const known[] = {"--kind", NULL};
 		const char *kind = opt(argc, argv, 4, "--kind");
 		char canon[256];
+		if (!opts_known(argc, argv, 4, known)) {
+			usage();
+			return 2;
+		}
 		memset(&n, 0, sizeof(n));
 		n.id = argv[3];
 		n.kind = kind != NULL ? kind : "user";
 		n.monthly_limit_micros = -1;
 		n.low_balance_micros = -1;
-		if (jsonio_check_text(n.id, strlen(n.id), 1, LIMIT_ACCOUNT_ID_BYTES) != 0 ||
-		    (strcmp(n.kind, "user") != 0 && strcmp(n.kind, "workspace") != 0)) {
+		if (!text_ok(n.id, 1, LIMIT_ACCOUNT_ID_BYTES) || (strcmp(n.kind, "user") != 0 && strcmp(n.kind, "workspace") != 0)) {
 			fprintf(stderr, "creditctl: bad account id or kind\n");
 			return 2;
 		}
@@ -152,7 +185,12 @@ static int cmd_account(struct ledger *lg, int argc, char **argv)
 
 static int cmd_grant(struct ledger *lg, int argc, char **argv)
 {
+	static const char *const known[] = {"--source", "--expires", "--priority", "--description", NULL};
 	struct grant_new g;
+	if (argc < 4 || !opts_known(argc, argv, 4, known)) {
+		usage();
+		return 2;
+	}
 	const char *exp = opt(argc, argv, 4, "--expires"), *prio = opt(argc, argv, 4, "--priority");
 	memset(&g, 0, sizeof(g));
 	g.account = argc >= 3 ? argv[2] : NULL;
@@ -160,12 +198,13 @@ static int cmd_grant(struct ledger *lg, int argc, char **argv)
 	g.description = opt(argc, argv, 4, "--description");
 	g.expires_at = -1;
 	g.priority = 50;
-	if (argc < 4 || parse_i64(argv[3], &g.amount_micros) != 0 || g.amount_micros <= 0 ||
+	if (parse_i64(argv[3], &g.amount_micros) != 0 || g.amount_micros <= 0 ||
 	    g.amount_micros > LIMIT_AMOUNT_MICROS_MAX || g.source == NULL ||
 	    (strcmp(g.source, "promo") != 0 && strcmp(g.source, "adjustment") != 0 &&
 	     strcmp(g.source, "signup_bonus") != 0) ||
 	    (exp != NULL && (timefmt_parse(exp, &g.expires_at) != 0 || g.expires_at <= timefmt_now())) ||
-	    (prio != NULL && (parse_i64(prio, &g.priority) != 0 || g.priority < 0 || g.priority > 100))) {
+	    (prio != NULL && (parse_i64(prio, &g.priority) != 0 || g.priority < 0 || g.priority > 100)) ||
+	    (g.description != NULL && !text_ok(g.description, 0, LIMIT_DESCRIPTION_BYTES))) {
 		usage();
 		return 2;
 	}
@@ -247,9 +286,10 @@ static int dispatch(struct ledger *lg, int argc, char **argv, const struct cfg *
 		return violations == 0 ? 0 : 1;
 	}
 	if (strcmp(cmd, "export") == 0 && argc >= 3) {
+		static const char *const known[] = {"--format", NULL};
 		const char *format = opt(argc, argv, 3, "--format");
 		int csv = format == NULL || strcmp(format, "csv") == 0;
-		if (format != NULL && !csv && strcmp(format, "json") != 0) {
+		if (!opts_known(argc, argv, 3, known) || (format != NULL && !csv && strcmp(format, "json") != 0)) {
 			usage();
 			return 2;
 		}

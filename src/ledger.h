@@ -70,6 +70,7 @@ struct account_new {
 	int64_t low_balance_micros;	/* -1: none */
 	const char *plan;		/* NULL: none */
 	unsigned char create_hash[32];	/* of the normalised body */
+	int id_conflict;		/* out: CD_E_CONFLICT came from the id, not a key */
 };
 /* 201 on creation (with the signup bonus), 200 for the same body again,
  * CD_E_CONFLICT for the same id with another body. */
@@ -84,6 +85,7 @@ struct account_patch {
 	int64_t monthly_limit_micros;	/* -1: remove */
 	int64_t low_balance_micros;	/* -1: remove */
 	const char *plan;		/* NULL with set_plan: remove */
+	int64_t out_balance;		/* out: the balance a CD_E_INVALID refers to */
 };
 enum cd_err ledger_account_patch(struct ledger *lg, void *account_patch, json_t **out, int *status);
 
@@ -99,6 +101,7 @@ struct grant_new {
 	int64_t priority;
 	const char *description;
 	const char *idem_key;
+	const char *invalid_param;	/* out: the field a CD_E_INVALID blames */
 };
 enum cd_err ledger_grant(struct ledger *lg, void *grant_new, json_t **out, int *status);
 

@@ -24,11 +24,11 @@ static const char SQL_ACCT_READ[] = "SELECT " ACCT_COLS " FROM accounts WHERE ex
 static const char SQL_ACCT_STORE[] = "UPDATE accounts SET balance_micros = ?, reserved_micros = ?, month_key = ?, "
 				     "month_spent_micros = ?, sweep_due_at = ? WHERE id = ?";
 static const char SQL_JOURNAL_ADD[] = "INSERT INTO journal (account_id, amount_micros, balance_after_micros, cause, "
-				      "source, grant_id, hold_id, reference, description, created_at) "
-				      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+				      "source, grant_id, hold_id, reference, description, idempotency_key, created_at) "
+				      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
 static const char SQL_GRANTS_SPENDABLE[] = "SELECT id, remaining_micros FROM grants WHERE account_id = ? "
 					   "AND remaining_micros > 0 ORDER BY priority, expires_at IS NULL, "
-					   "expires_at, id LIMIT 64 FOR UPDATE";
+					   "expires_at, id LIMIT ? FOR UPDATE";
 static const char SQL_GRANT_SET[] = "UPDATE grants SET remaining_micros = ? WHERE id = ?";
 static const char SQL_DEBT_GET[] = "SELECT id, remaining_micros FROM grants WHERE account_id = ? "
 				   "AND source = 'debt' FOR UPDATE";
@@ -125,8 +125,8 @@ enum cd_err journal_append(struct ledger *lg, struct acct *a, int64_t amount, co
 	int64_t after = a->balance + amount;
 	const int64_t *g = grant_id > 0 ? &grant_id : NULL;
 	const int64_t *h = hold_id > 0 ? &hold_id : NULL;
-	struct dbstmt *s = db_exec(lg, SQL_JOURNAL_ADD, &e, "iiissIIssi", a->id, amount, after, cause, source,
-				   g, h, reference, description, lg->now);
+	struct dbstmt *s = db_exec(lg, SQL_JOURNAL_ADD, &e, "iiissIIsssi", a->id, amount, after, cause, source,
+				   g, h, reference, description, lg->journal_key, lg->now);
 	if (s == NULL)
 		return db_err(lg, e, "journal append");
 	a->balance = after;
@@ -150,31 +150,49 @@ static enum cd_err debt_add(struct ledger *lg, const struct acct *a, int64_t amo
 		     (int64_t)0, (const int64_t *)NULL, (const char *)NULL, "debt carried by the account", lg->now);
 }
 
+/* Burns up to one batch of spendable grants in spending order; *todo is
+ * what is left to spend, *more says whether the batch was full (there may
+ * be more grants to burn). */
+static enum cd_err burn_batch(struct ledger *lg, const struct acct *a, int64_t *todo, int *more)
+{
+	int64_t ids[LIMIT_GRANTS_PER_SPEND], left[LIMIT_GRANTS_PER_SPEND];
+	int n = 0, e;
+	struct dbstmt *s = db_exec(lg, SQL_GRANTS_SPENDABLE, &e, "ii", a->id, (int64_t)LIMIT_GRANTS_PER_SPEND);
+	if (s == NULL)
+		return db_err(lg, e, "grant lookup");
+	while (n < LIMIT_GRANTS_PER_SPEND && db_fetch(s) == 1) {
+		ids[n] = db_i64(s, 0);
+		left[n] = db_i64(s, 1);
+		n++;
+	}
+	*more = n == LIMIT_GRANTS_PER_SPEND;
+	for (int i = 0; i < n && *todo > 0; i++) {
+		int64_t take = left[i] < *todo ? left[i] : *todo;
+		enum cd_err rc = db_do(lg, SQL_GRANT_SET, "grant burn", "ii", left[i] - take, ids[i]);
+		if (rc != CD_OK)
+			return rc;
+		*todo -= take;
+	}
+	return CD_OK;
+}
+
 enum cd_err ledger_spend(struct ledger *lg, struct acct *a, int64_t amount, const char *cause,
 			 int64_t hold_id, const char *reference, const char *description,
 			 int64_t *journal_id)
 {
-	int64_t ids[LIMIT_GRANTS_PER_SPEND], left[LIMIT_GRANTS_PER_SPEND];
-	int n = 0, e;
 	int64_t todo = amount;
+	int more = a->balance > 0;
 	if (amount <= 0)
 		return amount == 0 ? CD_OK : CD_E_INTERNAL;
-	if (a->balance > 0) {
-		struct dbstmt *s = db_exec(lg, SQL_GRANTS_SPENDABLE, &e, "i", a->id);
-		if (s == NULL)
-			return db_err(lg, e, "grant lookup");
-		while (n < LIMIT_GRANTS_PER_SPEND && db_fetch(s) == 1) {
-			ids[n] = db_i64(s, 0);
-			left[n] = db_i64(s, 1);
-			n++;
-		}
-	}
-	for (int i = 0; i < n && todo > 0; i++) {
-		int64_t take = left[i] < todo ? left[i] : todo;
-		enum cd_err rc = db_do(lg, SQL_GRANT_SET, "grant burn", "ii", left[i] - take, ids[i]);
+	/* Every positive grant is burned before any debt appears: a debt row
+	 * beside live credit would break balance = sum of grants' meaning
+	 * (debt is repaid first) and verify's "debt beside credit" check. Burnt
+	 * grants drop out of the query, so each batch reads fresh rows; the
+	 * loop ends because every full batch burns at least one grant to 0. */
+	while (more && todo > 0) {
+		enum cd_err rc = burn_batch(lg, a, &todo, &more);
 		if (rc != CD_OK)
 			return rc;
-		todo -= take;
 	}
 	if (todo > 0) {
 		enum cd_err rc = debt_add(lg, a, todo);
@@ -191,7 +209,11 @@ enum cd_err ledger_add_grant(struct ledger *lg, struct acct *a, const char *sour
 {
 	int64_t remaining = amount;
 	int e;
-	(void)idem_key;
+	/* Refusing here keeps every later sum inside int64. With a positive
+	 * balance the subtraction cannot overflow; from a debt, the new balance
+	 * is at most the amount, which callers bound. */
+	if (a->balance > 0 && amount > LIMIT_BALANCE_MICROS_MAX - a->balance)
+		return CD_E_INVALID;
 	if (a->balance < 0) {
 		struct dbstmt *s = db_exec(lg, SQL_DEBT_GET, &e, "i", a->id);
 		if (s == NULL)
@@ -213,7 +235,12 @@ enum cd_err ledger_add_grant(struct ledger *lg, struct acct *a, const char *sour
 	*grant_id = (int64_t)db_insert_id(s);
 	if (expires_at >= 0 && remaining > 0 && (a->sweep_due_at < 0 || expires_at < a->sweep_due_at))
 		a->sweep_due_at = expires_at;
-	return journal_append(lg, a, amount, "grant", source, *grant_id, 0, reference, description, journal_id);
+	/* The journal row carries the key of the write that made it (DESIGN §4). */
+	lg->journal_key = idem_key;
+	enum cd_err rc = journal_append(lg, a, amount, "grant", source, *grant_id, 0, reference, description,
+					journal_id);
+	lg->journal_key = NULL;
+	return rc;
 }
 
 /* ---- JSON views ---- */
@@ -281,7 +308,7 @@ static const char SQL_ACCT_ADD[] = "INSERT INTO accounts (ext_id, kind, overdraf
 				   "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)";
 static const char SQL_ACCT_HASH[] = "SELECT create_hash FROM accounts WHERE ext_id = ? FOR UPDATE";
 
-static enum cd_err account_exists(struct ledger *lg, const struct account_new *n, json_t **out, int *status)
+static enum cd_err account_exists(struct ledger *lg, struct account_new *n, json_t **out, int *status)
 {
 	int e;
 	struct dbstmt *s = db_exec(lg, SQL_ACCT_HASH, &e, "s", n->id);
@@ -289,8 +316,10 @@ static enum cd_err account_exists(struct ledger *lg, const struct account_new *n
 		return db_err(lg, e, "account lookup");
 	if (db_fetch(s) != 1)
 		return CD_E_RETRY;
-	if (db_len(s, 0) != 32 || memcmp(db_str(s, 0), n->create_hash, 32) != 0)
+	if (db_len(s, 0) != 32 || memcmp(db_str(s, 0), n->create_hash, 32) != 0) {
+		n->id_conflict = 1;
 		return CD_E_CONFLICT;
+	}
 	struct acct a;
 	enum cd_err rc = acct_lock(lg, n->id, &a);
 	if (rc == CD_OK)
@@ -304,8 +333,9 @@ static enum cd_err account_exists(struct ledger *lg, const struct account_new *n
 
 enum cd_err ledger_account_create(struct ledger *lg, void *arg, json_t **out, int *status)
 {
-	const struct account_new *n = arg;
+	struct account_new *n = arg;
 	int e;
+	n->id_conflict = 0;
 	const int64_t *monthly = n->monthly_limit_micros >= 0 ? &n->monthly_limit_micros : NULL;
 	const int64_t *low = n->low_balance_micros >= 0 ? &n->low_balance_micros : NULL;
 	struct dbstmt *s = db_exec(lg, SQL_ACCT_ADD, &e, "ssiIIsibi", n->id, n->kind, n->overdraft_limit_micros,
@@ -360,13 +390,18 @@ enum cd_err ledger_account_patch(struct ledger *lg, void *arg, json_t **out, int
 {
 	static const char sql[] = "UPDATE accounts SET status = ?, overdraft_limit_micros = ?, "
 				  "monthly_limit_micros = ?, low_balance_micros = ?, plan = ? WHERE id = ?";
-	const struct account_patch *p = arg;
+	struct account_patch *p = arg;
 	struct acct a;
 	enum cd_err rc = acct_lock(lg, p->id, &a);
 	if (rc == CD_OK)
 		rc = acct_store(lg, &a);
 	if (rc != CD_OK)
 		return rc;
+	/* A debt already drawn on the credit line must stay within it
+	 * (invariant 3): cutting the line below it is refused, not clamped. */
+	p->out_balance = a.balance;
+	if (p->set_overdraft && a.balance < -p->overdraft_limit_micros)
+		return CD_E_INVALID;
 	if (p->status != NULL)
 		copy_text(a.status, sizeof(a.status), p->status);
 	if (p->set_overdraft)
@@ -463,15 +498,20 @@ static json_t *entry_json(struct ledger *lg, const struct acct *a, int64_t journ
 
 enum cd_err ledger_grant(struct ledger *lg, void *arg, json_t **out, int *status)
 {
-	const struct grant_new *g = arg;
+	struct grant_new *g = arg;
 	struct acct a;
 	int64_t grant_id, journal_id;
+	g->invalid_param = NULL;
 	enum cd_err rc = acct_lock(lg, g->account, &a);
-	if (rc == CD_OK && g->expires_at >= 0 && g->expires_at <= lg->now)
+	if (rc == CD_OK && g->expires_at >= 0 && g->expires_at <= lg->now) {
+		g->invalid_param = "expires_at";
 		return CD_E_INVALID;
+	}
 	if (rc == CD_OK)
 		rc = ledger_add_grant(lg, &a, g->source, g->amount_micros, g->priority, g->expires_at, NULL,
 				      g->description, g->idem_key, &grant_id, &journal_id);
+	if (rc == CD_E_INVALID)
+		g->invalid_param = "amount_micros";
 	if (rc == CD_OK)
 		rc = acct_store(lg, &a);
 	if (rc != CD_OK)
@@ -502,7 +542,9 @@ enum cd_err ledger_debit(struct ledger *lg, void *arg, json_t **out, int *status
 		return rc;
 	if (d->amount_micros > a.balance - a.reserved + a.overdraft)
 		return CD_E_INSUFFICIENT;
+	lg->journal_key = d->idem_key;
 	rc = ledger_spend(lg, &a, d->amount_micros, "adjustment", 0, NULL, d->reason, &journal_id);
+	lg->journal_key = NULL;
 	if (rc == CD_OK)
 		rc = acct_store(lg, &a);
 	if (rc != CD_OK)
