@@ -8,7 +8,7 @@
 
 CREATE PROCEDURE creditd_spend(IN p_account BIGINT UNSIGNED, IN p_amount BIGINT, IN p_balance_after BIGINT,
                                IN p_cause VARCHAR(16), IN p_hold BIGINT UNSIGNED, IN p_reference VARCHAR(255),
-                               IN p_description VARCHAR(500), IN p_now BIGINT)
+                               IN p_description VARCHAR(500), IN p_idem_key VARBINARY(255), IN p_now BIGINT)
   MODIFIES SQL DATA
 BEGIN
   -- Burns p_amount (> 0) from the account's grants: priority (lower first),
@@ -44,8 +44,21 @@ BEGIN
     END IF;
   END IF;
   INSERT INTO journal (account_id, amount_micros, balance_after_micros, cause, source, grant_id, hold_id,
-                       reference, description, created_at)
-  VALUES (p_account, -p_amount, p_balance_after, p_cause, NULL, NULL, p_hold, p_reference, p_description, p_now);
+                       reference, idempotency_key, description, created_at)
+  VALUES (p_account, -p_amount, p_balance_after, p_cause, NULL, NULL, p_hold, p_reference, p_idem_key,
+          p_description, p_now);
+END;
+
+CREATE PROCEDURE creditd_spend_select(IN p_account BIGINT UNSIGNED, IN p_amount BIGINT, IN p_balance_after BIGINT,
+                                      IN p_cause VARCHAR(16), IN p_hold BIGINT UNSIGNED,
+                                      IN p_reference VARCHAR(255), IN p_description VARCHAR(500),
+                                      IN p_idem_key VARBINARY(255), IN p_now BIGINT)
+  MODIFIES SQL DATA
+BEGIN
+  -- creditd_spend for a caller that needs the journal row's id back.
+  CALL creditd_spend(p_account, p_amount, p_balance_after, p_cause, p_hold, p_reference, p_description,
+                     p_idem_key, p_now);
+  SELECT LAST_INSERT_ID();
 END;
 
 CREATE PROCEDURE creditd_hold_commit(IN p_account BIGINT UNSIGNED, IN p_request_id VARBINARY(128),
@@ -96,7 +109,7 @@ BEGIN
   -- usage, marks the hold settled with its answer, stores the account and
   -- commits when p_commit.
   IF p_spend > 0 THEN
-    CALL creditd_spend(p_account, p_spend, p_balance, 'usage', p_hold, p_reference, NULL, p_now);
+    CALL creditd_spend(p_account, p_spend, p_balance, 'usage', p_hold, p_reference, NULL, NULL, p_now);
   END IF;
   INSERT INTO usage_records (account_id, hold_id, usage_key, member, model, action, input_tokens,
                              cached_input_tokens, output_tokens, cost_micros, byok, request_id, conversation_id,

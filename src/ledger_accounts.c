@@ -26,9 +26,6 @@ static const char SQL_ACCT_STORE[] = "UPDATE accounts SET balance_micros = ?, re
 static const char SQL_JOURNAL_ADD[] = "INSERT INTO journal (account_id, amount_micros, balance_after_micros, cause, "
 				      "source, grant_id, hold_id, reference, description, idempotency_key, created_at) "
 				      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
-static const char SQL_GRANTS_SPENDABLE[] = "SELECT id, remaining_micros FROM grants WHERE account_id = ? "
-					   "AND remaining_micros > 0 ORDER BY priority, expires_at IS NULL, "
-					   "expires_at, id LIMIT ? FOR UPDATE";
 static const char SQL_GRANT_SET[] = "UPDATE grants SET remaining_micros = ? WHERE id = ?";
 static const char SQL_DEBT_GET[] = "SELECT id, remaining_micros FROM grants WHERE account_id = ? "
 				   "AND source = 'debt' FOR UPDATE";
@@ -135,71 +132,26 @@ enum cd_err journal_append(struct ledger *lg, struct acct *a, int64_t amount, co
 	return CD_OK;
 }
 
-/* Moves `amount` of debt onto the account's debt row (creating it once). */
-static enum cd_err debt_add(struct ledger *lg, const struct acct *a, int64_t amount)
-{
-	int e;
-	struct dbstmt *s = db_exec(lg, SQL_DEBT_GET, &e, "i", a->id);
-	if (s == NULL)
-		return db_err(lg, e, "debt lookup");
-	if (db_fetch(s) == 1) {
-		int64_t id = db_i64(s, 0), remaining = db_i64(s, 1);
-		return db_do(lg, SQL_GRANT_SET, "debt update", "ii", remaining - amount, id);
-	}
-	return db_do(lg, SQL_GRANT_ADD, "debt create", "isiiiIssi", a->id, "debt", (int64_t)0, -amount,
-		     (int64_t)0, (const int64_t *)NULL, (const char *)NULL, "debt carried by the account", lg->now);
-}
-
-/* Burns up to one batch of spendable grants in spending order; *todo is
- * what is left to spend, *more says whether the batch was full (there may
- * be more grants to burn). */
-static enum cd_err burn_batch(struct ledger *lg, const struct acct *a, int64_t *todo, int *more)
-{
-	int64_t ids[LIMIT_GRANTS_PER_SPEND], left[LIMIT_GRANTS_PER_SPEND];
-	int n = 0, e;
-	struct dbstmt *s = db_exec(lg, SQL_GRANTS_SPENDABLE, &e, "ii", a->id, (int64_t)LIMIT_GRANTS_PER_SPEND);
-	if (s == NULL)
-		return db_err(lg, e, "grant lookup");
-	while (n < LIMIT_GRANTS_PER_SPEND && db_fetch(s) == 1) {
-		ids[n] = db_i64(s, 0);
-		left[n] = db_i64(s, 1);
-		n++;
-	}
-	*more = n == LIMIT_GRANTS_PER_SPEND;
-	for (int i = 0; i < n && *todo > 0; i++) {
-		int64_t take = left[i] < *todo ? left[i] : *todo;
-		enum cd_err rc = db_do(lg, SQL_GRANT_SET, "grant burn", "ii", left[i] - take, ids[i]);
-		if (rc != CD_OK)
-			return rc;
-		*todo -= take;
-	}
-	return CD_OK;
-}
-
 enum cd_err ledger_spend(struct ledger *lg, struct acct *a, int64_t amount, const char *cause,
 			 int64_t hold_id, const char *reference, const char *description,
 			 int64_t *journal_id)
 {
-	int64_t todo = amount;
-	int more = a->balance > 0;
+	/* The spending order (priority, soonest expiry, oldest; every positive
+	 * grant before any debt) lives in one place, the creditd_spend
+	 * procedure, which the settle procedure calls too. */
+	static const char sql[] = "CALL creditd_spend_select(?, ?, ?, ?, ?, ?, ?, ?, ?)";
+	int e, got;
 	if (amount <= 0)
 		return amount == 0 ? CD_OK : CD_E_INTERNAL;
-	/* Every positive grant is burned before any debt appears: a debt row
-	 * beside live credit would break balance = sum of grants' meaning
-	 * (debt is repaid first) and verify's "debt beside credit" check. Burnt
-	 * grants drop out of the query, so each batch reads fresh rows; the
-	 * loop ends because every full batch burns at least one grant to 0. */
-	while (more && todo > 0) {
-		enum cd_err rc = burn_batch(lg, a, &todo, &more);
-		if (rc != CD_OK)
-			return rc;
-	}
-	if (todo > 0) {
-		enum cd_err rc = debt_add(lg, a, todo);
-		if (rc != CD_OK)
-			return rc;
-	}
-	return journal_append(lg, a, -amount, cause, NULL, 0, hold_id, reference, description, journal_id);
+	const int64_t *h = hold_id > 0 ? &hold_id : NULL;
+	struct dbstmt *s = db_call(lg, sql, &e, &got, "iiisIsssi", a->id, amount, a->balance - amount, cause, h,
+				   reference, description, lg->journal_key, lg->now);
+	if (s == NULL)
+		return db_err(lg, e, "spend");
+	a->balance -= amount;
+	if (journal_id != NULL)
+		*journal_id = got ? db_i64(s, 0) : 0;
+	return CD_OK;
 }
 
 enum cd_err ledger_add_grant(struct ledger *lg, struct acct *a, const char *source, int64_t amount,

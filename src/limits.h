@@ -35,11 +35,8 @@
 /* Journal pages. */
 #define LIMIT_PAGE_DEFAULT 50
 #define LIMIT_PAGE_MAX 200
-/* Grants listed in GET /v1/accounts/{id}; more live grants are summarised. */
+/* Grants listed in GET /v1/accounts/{id} (spending order, first ones). */
 #define LIMIT_GRANTS_LISTED 100
-/* Grants read (and locked) per batch while one spend burns them; a spend
- * loops over batches until it is covered or no credit is left. */
-#define LIMIT_GRANTS_PER_SPEND 64
 /* Token counts: 10^15 tokens is far beyond any request, and keeps every
  * cost product well inside 128 bits. */
 #define LIMIT_TOKENS_MAX 1000000000000000LL
