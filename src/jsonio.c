@@ -91,7 +91,12 @@ json_t *jsonio_parse_object(const char *body, size_t len, struct jerr *e)
 	json_t *root = json_loadb(body, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &err);
 	if (root == NULL) {
 		char param[80];
-		guess_param(body, (size_t)err.position, param, sizeof(param));
+		/* A bad value (an integer beyond int64, a byte that is not
+		 * UTF-8) is the nearest key's fault; broken syntax or a body
+		 * cut short is nobody's field. */
+		param[0] = '\0';
+		if (strstr(err.text, "too big integer") != NULL || strstr(err.text, "unable to decode byte") != NULL)
+			guess_param(body, (size_t)err.position, param, sizeof(param));
 		jfail(e, param[0] ? param : NULL, "malformed JSON%s%s: %s", param[0] ? " in field " : "",
 		      param, err.text);
 		return NULL;

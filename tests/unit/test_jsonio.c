@@ -55,6 +55,9 @@ int main(void)
 	refused("{\"id\":null,\"amount_micros\":5}", "id", "null for non-nullable");
 	refused("{\"id\":\"\xff\xfe\",\"amount_micros\":5}", "id", "invalid UTF-8");
 	ok(check("{\"id\":\"a\",", &e) != 0, "truncated JSON refused");
+	is_str(e.param, "", "a body cut short names no field");
+	ok(check("{\"id\":\"a\",}", &e) != 0, "trailing comma refused");
+	is_str(e.param, "", "broken syntax names no field");
 	ok(check("[1,2]", &e) != 0, "array body refused");
 	ok(check("", &e) != 0, "empty body refused");
 	ok(check("{\"id\":\"a\",\"id\":\"b\",\"amount_micros\":1}", &e) != 0, "duplicate key refused");
