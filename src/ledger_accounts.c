@@ -15,9 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define ACCT_COLS "id, ext_id, kind, status, balance_micros, reserved_micros, overdraft_limit_micros, " \
-		  "monthly_limit_micros, low_balance_micros, plan, month_key, month_spent_micros, " \
-		  "sweep_due_at, created_at, stripe_customer_id"
+#define ACCT_COLS ACCT_COLS_OF("")
 static const char SQL_ACCT_LOCK[] = "SELECT " ACCT_COLS " FROM accounts WHERE ext_id = ? FOR UPDATE";
 static const char SQL_ACCT_LOCK_ID[] = "SELECT " ACCT_COLS " FROM accounts WHERE id = ? FOR UPDATE";
 static const char SQL_ACCT_READ[] = "SELECT " ACCT_COLS " FROM accounts WHERE ext_id = ?";
@@ -38,23 +36,23 @@ static void copy_text(char *dst, size_t cap, const char *src)
 	snprintf(dst, cap, "%s", src != NULL ? src : "");
 }
 
-static void acct_from_row(const struct dbstmt *s, struct acct *a)
+void acct_from_row_at(const struct dbstmt *s, unsigned int c, struct acct *a)
 {
-	a->id = db_i64(s, 0);
-	copy_text(a->ext_id, sizeof(a->ext_id), db_str(s, 1));
-	copy_text(a->kind, sizeof(a->kind), db_str(s, 2));
-	copy_text(a->status, sizeof(a->status), db_str(s, 3));
-	a->balance = db_i64(s, 4);
-	a->reserved = db_i64(s, 5);
-	a->overdraft = db_i64(s, 6);
-	a->monthly_limit = db_null(s, 7) ? -1 : db_i64(s, 7);
-	a->low_balance = db_null(s, 8) ? -1 : db_i64(s, 8);
-	copy_text(a->plan, sizeof(a->plan), db_str(s, 9));
-	a->month_key = db_i64(s, 10);
-	a->month_spent = db_i64(s, 11);
-	a->sweep_due_at = db_null(s, 12) ? -1 : db_i64(s, 12);
-	a->created_at = db_i64(s, 13);
-	copy_text(a->stripe_customer, sizeof(a->stripe_customer), db_str(s, 14));
+	a->id = db_i64(s, c + 0);
+	copy_text(a->ext_id, sizeof(a->ext_id), db_str(s, c + 1));
+	copy_text(a->kind, sizeof(a->kind), db_str(s, c + 2));
+	copy_text(a->status, sizeof(a->status), db_str(s, c + 3));
+	a->balance = db_i64(s, c + 4);
+	a->reserved = db_i64(s, c + 5);
+	a->overdraft = db_i64(s, c + 6);
+	a->monthly_limit = db_null(s, c + 7) ? -1 : db_i64(s, c + 7);
+	a->low_balance = db_null(s, c + 8) ? -1 : db_i64(s, c + 8);
+	copy_text(a->plan, sizeof(a->plan), db_str(s, c + 9));
+	a->month_key = db_i64(s, c + 10);
+	a->month_spent = db_i64(s, c + 11);
+	a->sweep_due_at = db_null(s, c + 12) ? -1 : db_i64(s, c + 12);
+	a->created_at = db_i64(s, c + 13);
+	copy_text(a->stripe_customer, sizeof(a->stripe_customer), db_str(s, c + 14));
 }
 
 static enum cd_err acct_load(struct ledger *lg, const char *sql, const char *fmt, const char *ext_id,
@@ -69,12 +67,12 @@ static enum cd_err acct_load(struct ledger *lg, const char *sql, const char *fmt
 		return CD_E_INTERNAL;
 	if (got == 0)
 		return CD_E_NOT_FOUND;
-	acct_from_row(s, a);
+	acct_from_row_at(s, 0, a);
 	return CD_OK;
 }
 
 /* Rolls the month over and applies what is due: called with the row locked. */
-static enum cd_err acct_touch(struct ledger *lg, struct acct *a)
+enum cd_err acct_touch(struct ledger *lg, struct acct *a)
 {
 	int64_t month = timefmt_month_key(lg->now);
 	a->dirty = 0;

@@ -19,9 +19,12 @@ static const char SQL_SETTLE_COMMIT[] = "CALL creditd_settle_commit(?, ?, ?, ?, 
 					"?, ?, ?, ?, ?, ?)";
 static const char SQL_HOLD_BY_REQUEST[] = "SELECT id, amount_micros, expires_at, state FROM holds "
 					  "WHERE account_id = ? AND request_id = ?";
-#define HOLD_COLS "id, state, amount_micros, byok, model, action, member, conversation_id, expires_at, " \
-		  "charged_micros, settle_hash, settle_response, request_id"
+#define HOLD_COLS_OF(t) t "id, " t "state, " t "amount_micros, " t "byok, " t "model, " t "action, " t "member, " \
+	t "conversation_id, " t "expires_at, " t "charged_micros, " t "settle_hash, " t "settle_response, " t "request_id"
+#define HOLD_COLS HOLD_COLS_OF("")
 static const char SQL_HOLD_LOCK[] = "SELECT " HOLD_COLS " FROM holds WHERE id = ? AND account_id = ? FOR UPDATE";
+static const char SQL_ACCT_HOLD_LOCK[] = "SELECT STRAIGHT_JOIN " ACCT_COLS_OF("a.") ", " HOLD_COLS_OF("h.")
+	" FROM accounts a JOIN holds h ON h.account_id = a.id WHERE a.id = ? AND h.id = ? FOR UPDATE";
 static const char SQL_HOLD_RELEASED[] = "UPDATE holds SET state = 'released', finished_at = ? WHERE id = ?";
 static const char SQL_USAGE_ADD[] = "INSERT INTO usage_records (account_id, hold_id, usage_key, member, model, action, "
 				    "input_tokens, cached_input_tokens, output_tokens, cost_micros, byok, request_id, "
@@ -191,35 +194,52 @@ static void text_col(const struct dbstmt *s, unsigned int col, char *dst, size_t
 		*has = v != NULL;
 }
 
+/* Reads a hold from columns c.. of the current row (HOLD_COLS order). */
+static void hold_from_row_at(const struct dbstmt *s, unsigned int c, struct hold_row *h)
+{
+	h->id = db_i64(s, c);
+	text_col(s, c + 1, h->state, sizeof(h->state), NULL);
+	h->amount = db_i64(s, c + 2);
+	h->byok = db_i64(s, c + 3) != 0;
+	text_col(s, c + 4, h->model, sizeof(h->model), NULL);
+	text_col(s, c + 5, h->action, sizeof(h->action), NULL);
+	text_col(s, c + 6, h->member, sizeof(h->member), &h->has_member);
+	text_col(s, c + 7, h->conversation, sizeof(h->conversation), &h->has_conversation);
+	h->expires_at = db_i64(s, c + 8);
+	h->charged = db_i64(s, c + 9);
+	h->has_hash = db_len(s, c + 10) == 32;
+	if (h->has_hash)
+		memcpy(h->settle_hash, db_str(s, c + 10), 32);
+	text_col(s, c + 11, h->response, sizeof(h->response), NULL);
+	text_col(s, c + 12, h->request_id, sizeof(h->request_id), NULL);
+}
+
+/* Locks the hold's account and then the hold, in one statement
+ * (STRAIGHT_JOIN keeps authorize's order: account first). A sweep that ran
+ * while locking may have changed the hold, which is then read again. */
 static enum cd_err hold_lock(struct ledger *lg, const char *hold_id, struct acct *a, struct hold_row *h)
 {
 	int64_t account_id, id;
 	int e;
 	if (hold_id_parse(hold_id, &account_id, &id) != 0)
 		return CD_E_NOT_FOUND;
-	enum cd_err rc = acct_lock_id(lg, account_id, a);
-	if (rc != CD_OK)
-		return rc;
-	struct dbstmt *s = db_exec(lg, SQL_HOLD_LOCK, &e, "ii", id, account_id);
+	struct dbstmt *s = db_exec(lg, SQL_ACCT_HOLD_LOCK, &e, "ii", account_id, id);
 	if (s == NULL)
 		return db_err(lg, e, "hold lock");
 	if (db_fetch(s) != 1)
 		return CD_E_NOT_FOUND;
-	h->id = db_i64(s, 0);
-	text_col(s, 1, h->state, sizeof(h->state), NULL);
-	h->amount = db_i64(s, 2);
-	h->byok = db_i64(s, 3) != 0;
-	text_col(s, 4, h->model, sizeof(h->model), NULL);
-	text_col(s, 5, h->action, sizeof(h->action), NULL);
-	text_col(s, 6, h->member, sizeof(h->member), &h->has_member);
-	text_col(s, 7, h->conversation, sizeof(h->conversation), &h->has_conversation);
-	h->expires_at = db_i64(s, 8);
-	h->charged = db_i64(s, 9);
-	h->has_hash = db_len(s, 10) == 32;
-	if (h->has_hash)
-		memcpy(h->settle_hash, db_str(s, 10), 32);
-	text_col(s, 11, h->response, sizeof(h->response), NULL);
-	text_col(s, 12, h->request_id, sizeof(h->request_id), NULL);
+	acct_from_row_at(s, 0, a);
+	hold_from_row_at(s, ACCT_NCOLS, h);
+	int64_t due = a->sweep_due_at;
+	enum cd_err rc = acct_touch(lg, a);
+	if (rc != CD_OK || due < 0 || due > lg->now)
+		return rc;
+	s = db_exec(lg, SQL_HOLD_LOCK, &e, "ii", id, account_id);
+	if (s == NULL)
+		return db_err(lg, e, "hold lock");
+	if (db_fetch(s) != 1)
+		return CD_E_NOT_FOUND;
+	hold_from_row_at(s, 0, h);
 	return CD_OK;
 }
 

@@ -101,6 +101,16 @@ struct acct {
 	char stripe_customer[256];
 	int dirty;			/* month rolled over or a sweep ran: store it */
 };
+/* The account columns acct_from_row_at reads, with a table prefix. */
+#define ACCT_COLS_OF(t) t "id, " t "ext_id, " t "kind, " t "status, " t "balance_micros, " t "reserved_micros, " \
+	t "overdraft_limit_micros, " t "monthly_limit_micros, " t "low_balance_micros, " t "plan, " t "month_key, " \
+	t "month_spent_micros, " t "sweep_due_at, " t "created_at, " t "stripe_customer_id"
+#define ACCT_NCOLS 15
+/* Reads an account from columns c.. of the current row. */
+void acct_from_row_at(const struct dbstmt *s, unsigned int c, struct acct *a);
+/* Rolls the month over and applies what is due, on a row locked by the
+ * caller (sets a->dirty when it changed anything). */
+enum cd_err acct_touch(struct ledger *lg, struct acct *a);
 /* Locks the account row (FOR UPDATE), rolls the month over and applies
  * due expiries. CD_E_NOT_FOUND when no such account. */
 enum cd_err acct_lock(struct ledger *lg, const char *ext_id, struct acct *a);
