@@ -1,0 +1,799 @@
+/* rawdb.c: the bench's durability limit. N threads, each with its own
+ * MariaDB connection (unix socket) and prepared statements, run creditd's
+ * authorize and settle transactions back to back: the same statements in
+ * the same order, with the same session settings, and nothing else (no
+ * HTTP, no FastCGI, no JSON parsing, no key lookups). What this reaches is
+ * what the database and the disk allow creditd at most.
+ *
+ * Two versions of creditd's SQL (--sql):
+ *   statements  one round trip per statement, as src/ledger_accounts.c and
+ *               src/ledger_holds.c had them: authorize 4 round trips
+ *               (SELECT account FOR UPDATE, INSERT hold, UPDATE account,
+ *               COMMIT), settle 9 (SELECT account FOR UPDATE, SELECT hold
+ *               FOR UPDATE, SELECT grants FOR UPDATE, UPDATE grant, INSERT
+ *               journal, INSERT usage, UPDATE account, UPDATE hold, COMMIT);
+ *   procedures  the locking reads, then one CALL of sql/002_procedures.sql's
+ *               creditd_hold_commit / creditd_settle_commit that writes and
+ *               commits: authorize 2 round trips, settle 3.
+ * The SQL is copied from creditd (and src/ledger.c's session setup). When
+ * creditd's statements change, this file must change with them:
+ * bench/run.sh compares the round trips per authorize and per settle
+ * counted here with creditd's own counter (GET /metrics) and flags a
+ * difference.
+ *
+ * It writes real ledger rows (holds, grant burns, journal, usage) that keep
+ * the invariants `creditctl verify` checks; an account that would go into
+ * debt is an error (the bench funds every account well beyond its load).
+ *
+ * usage: rawdb --socket PATH --user U --database D --threads N --warmup S
+ *              --duration S --mode spread|hot [--accounts N] [--prefix P]
+ *              [--hot-account ID] --hold-micros M --cost-micros M
+ *              [--model NAME] [--input-tokens N] [--output-tokens N]
+ *              [--tag TAG] [--ttl-seconds S] [--sql statements|procedures]
+ * The password is read from the environment (RAWDB_PASSWORD), never argv.
+ * Prints one JSON object on stdout; exit status 0 when no error. */
+#include <errno.h>
+#include <inttypes.h>
+#include <mysql.h>
+#include <mysqld_error.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+/* Limits: each with its reason. */
+#define THREADS_MAX 512			/* mariadbd's max_connections is 600 in the bench stack */
+#define TX_RETRIES 8			/* creditd's LIMIT_TX_RETRIES */
+#define PARAMS_MAX 24			/* the widest statement (usage insert) has 15 */
+#define COL_MAX_BYTES (64 * 1024)	/* creditd's DB_COL_MAX_BYTES */
+#define GRANTS_PER_SPEND 64		/* creditd's LIMIT_GRANTS_PER_SPEND */
+#define SAMPLES_MAX (1u << 22)		/* latency samples per thread: 4M x 4 bytes */
+#define ERRORS_MAX 1000			/* give up on a thread after this many failed transactions */
+#define TEXT_MAX 128			/* ids, names, request ids */
+
+/* ---- The statements, verbatim from creditd ---- */
+
+#define ACCT_COLS "id, ext_id, kind, status, balance_micros, reserved_micros, overdraft_limit_micros, " \
+		  "monthly_limit_micros, low_balance_micros, plan, month_key, month_spent_micros, " \
+		  "sweep_due_at, created_at, stripe_customer_id"
+#define HOLD_COLS "id, state, amount_micros, byok, model, action, member, conversation_id, expires_at, " \
+		  "charged_micros, settle_hash, settle_response, request_id"
+
+enum stmt_id {
+	ST_ACCT_LOCK, ST_ACCT_LOCK_ID, ST_HOLD_LOCK,	/* both versions */
+	ST_HOLD_ADD, ST_ACCT_STORE, ST_GRANTS_SPENDABLE, ST_GRANT_SET, ST_JOURNAL_ADD, ST_USAGE_ADD,
+	ST_HOLD_SETTLED,				/* statements */
+	ST_HOLD_COMMIT, ST_SETTLE_COMMIT,		/* procedures */
+	ST_COUNT
+};
+#define ST_FIRST_PROCEDURE ST_HOLD_COMMIT
+
+static const char *const sql_text[ST_COUNT] = {
+	[ST_ACCT_LOCK] = "SELECT " ACCT_COLS " FROM accounts WHERE ext_id = ? FOR UPDATE",
+	[ST_HOLD_ADD] = "INSERT INTO holds (account_id, request_id, member, model, action, conversation_id, "
+			"amount_micros, byok, expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+	[ST_ACCT_STORE] = "UPDATE accounts SET balance_micros = ?, reserved_micros = ?, month_key = ?, "
+			  "month_spent_micros = ?, sweep_due_at = ? WHERE id = ?",
+	[ST_ACCT_LOCK_ID] = "SELECT " ACCT_COLS " FROM accounts WHERE id = ? FOR UPDATE",
+	[ST_HOLD_LOCK] = "SELECT " HOLD_COLS " FROM holds WHERE id = ? AND account_id = ? FOR UPDATE",
+	[ST_GRANTS_SPENDABLE] = "SELECT id, remaining_micros FROM grants WHERE account_id = ? "
+				"AND remaining_micros > 0 ORDER BY priority, expires_at IS NULL, "
+				"expires_at, id LIMIT 64 FOR UPDATE",
+	[ST_GRANT_SET] = "UPDATE grants SET remaining_micros = ? WHERE id = ?",
+	[ST_JOURNAL_ADD] = "INSERT INTO journal (account_id, amount_micros, balance_after_micros, cause, "
+			   "source, grant_id, hold_id, reference, description, created_at) "
+			   "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+	[ST_USAGE_ADD] = "INSERT INTO usage_records (account_id, hold_id, usage_key, member, model, action, "
+			 "input_tokens, cached_input_tokens, output_tokens, cost_micros, byok, request_id, "
+			 "conversation_id, request_hash, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+	[ST_HOLD_SETTLED] = "UPDATE holds SET state = 'settled', charged_micros = ?, settle_hash = ?, "
+			    "settle_response = ?, finished_at = ? WHERE id = ?",
+	[ST_HOLD_COMMIT] = "CALL creditd_hold_commit(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+	[ST_SETTLE_COMMIT] = "CALL creditd_settle_commit(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+			     "?, ?, ?, ?, ?, ?)",
+};
+
+/* Which statements a version prepares. */
+static int stmt_used(int id, int procedures)
+{
+	if (id <= ST_HOLD_LOCK)
+		return 1;
+	return procedures ? id >= ST_FIRST_PROCEDURE : id < ST_FIRST_PROCEDURE;
+}
+
+static const char session_setup[] = "SET SESSION tx_isolation = 'READ-COMMITTED', "
+				    "time_zone = '+00:00', innodb_lock_wait_timeout = 10, autocommit = 0";
+
+/* Errors of our own, beside MariaDB's numbers (all below 1000). */
+enum { E_NOT_FOUND = 1, E_REFUSED = 2, E_STATE = 3, E_DEBT = 4, E_CLIENT = 5 };
+
+/* ---- Options ---- */
+
+static struct {
+	const char *socket, *user, *password, *database;
+	long threads, warmup_s, duration_s, accounts, ttl_s;
+	int hot;
+	int procedures;			/* --sql procedures */
+	const char *prefix, *hot_account, *model, *tag;
+	int64_t hold_micros, cost_micros, input_tokens, output_tokens;
+} opt = {NULL, "creditd", NULL, "creditd", 1, 2, 10, 10000, 600, 0, 0, "acct-", "hot", "gpt-4o", "raw",
+	 -1, -1, 1000, 200};
+
+/* ---- One connection and its statements ---- */
+
+struct stmt {
+	MYSQL_STMT *st;
+	unsigned int ncols;
+	MYSQL_BIND *res;
+	char **buf;
+	unsigned long *len;
+	my_bool *isnull;
+	my_bool *error;
+};
+
+struct conn {
+	MYSQL *db;
+	struct stmt s[ST_COUNT];
+	unsigned long long round_trips;	/* executes, commits and rollbacks, as creditd counts them */
+};
+
+static int bind_results(struct stmt *s)
+{
+	MYSQL_RES *meta = mysql_stmt_result_metadata(s->st);
+	if (meta == NULL)
+		return 0;
+	s->ncols = mysql_num_fields(meta);
+	MYSQL_FIELD *fields = mysql_fetch_fields(meta);
+	s->res = calloc(s->ncols, sizeof(MYSQL_BIND));
+	s->buf = calloc(s->ncols, sizeof(char *));
+	s->len = calloc(s->ncols, sizeof(unsigned long));
+	s->isnull = calloc(s->ncols, sizeof(my_bool));
+	s->error = calloc(s->ncols, sizeof(my_bool));
+	int rc = s->res && s->buf && s->len && s->isnull && s->error ? 0 : -1;
+	for (unsigned int i = 0; rc == 0 && i < s->ncols; i++) {
+		unsigned long size = fields[i].length + 2;
+		size = size < 32 ? 32 : size > COL_MAX_BYTES ? COL_MAX_BYTES : size;
+		s->buf[i] = malloc(size);
+		if (s->buf[i] == NULL) {
+			rc = -1;
+			break;
+		}
+		s->res[i].buffer_type = MYSQL_TYPE_STRING;
+		s->res[i].buffer = s->buf[i];
+		s->res[i].buffer_length = size - 1;
+		s->res[i].length = &s->len[i];
+		s->res[i].is_null = &s->isnull[i];
+		s->res[i].error = &s->error[i];
+	}
+	mysql_free_result(meta);
+	if (rc == 0 && mysql_stmt_bind_result(s->st, s->res) != 0)
+		rc = -1;
+	return rc;
+}
+
+static void conn_close(struct conn *c)
+{
+	for (int i = 0; i < ST_COUNT; i++) {
+		struct stmt *s = &c->s[i];
+		for (unsigned int k = 0; s->buf != NULL && k < s->ncols; k++)
+			free(s->buf[k]);
+		free(s->buf);
+		free(s->res);
+		free(s->len);
+		free(s->isnull);
+		free(s->error);
+		if (s->st != NULL)
+			mysql_stmt_close(s->st);
+		memset(s, 0, sizeof(*s));
+	}
+	if (c->db != NULL)
+		mysql_close(c->db);
+	c->db = NULL;
+}
+
+/* Connects with creditd's options and session setup and prepares every
+ * statement. 0, or -1 with the reason printed once. */
+static int conn_open(struct conn *c)
+{
+	unsigned int timeout = 10, rw_timeout = 30;
+	my_bool off = 0;
+	memset(c, 0, sizeof(*c));
+	c->db = mysql_init(NULL);
+	if (c->db == NULL)
+		return -1;
+	mysql_options(c->db, MYSQL_OPT_CONNECT_TIMEOUT, &timeout);
+	mysql_options(c->db, MYSQL_OPT_READ_TIMEOUT, &rw_timeout);
+	mysql_options(c->db, MYSQL_OPT_WRITE_TIMEOUT, &rw_timeout);
+	mysql_options(c->db, MYSQL_OPT_RECONNECT, &off);
+	mysql_options(c->db, MYSQL_SET_CHARSET_NAME, "utf8mb4");
+	if (mysql_real_connect(c->db, NULL, opt.user, opt.password, opt.database, 0, opt.socket,
+			       CLIENT_MULTI_STATEMENTS | CLIENT_FOUND_ROWS) == NULL ||
+	    mysql_query(c->db, session_setup) != 0) {
+		fprintf(stderr, "rawdb: connect: %s\n", mysql_error(c->db));
+		return -1;
+	}
+	for (int i = 0; i < ST_COUNT; i++) {
+		struct stmt *s = &c->s[i];
+		if (!stmt_used(i, opt.procedures))
+			continue;
+		s->st = mysql_stmt_init(c->db);
+		if (s->st == NULL || mysql_stmt_prepare(s->st, sql_text[i], (unsigned long)strlen(sql_text[i])) != 0 ||
+		    bind_results(s) != 0) {
+			fprintf(stderr, "rawdb: prepare failed: %s: %.80s\n",
+				s->st != NULL ? mysql_stmt_error(s->st) : "out of memory", sql_text[i]);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Runs statement id with parameters as creditd's db_exec formats them:
+ * 'i' int64_t, 'I' const int64_t * (NULL: SQL NULL), 's' const char *
+ * (NULL: SQL NULL), 'b' const void *, size_t. Stores the whole result.
+ * 0 or the MariaDB error number. */
+static int exec(struct conn *c, enum stmt_id id, const char *fmt, ...)
+{
+	MYSQL_BIND bind[PARAMS_MAX];
+	long long ints[PARAMS_MAX];
+	unsigned long lens[PARAMS_MAX];
+	my_bool nulls[PARAMS_MAX];
+	struct stmt *s = &c->s[id];
+	va_list ap;
+	int n = 0;
+	memset(bind, 0, sizeof(bind));
+	va_start(ap, fmt);
+	for (const char *f = fmt; *f != '\0' && n < PARAMS_MAX; f++, n++) {
+		MYSQL_BIND *b = &bind[n];
+		nulls[n] = 0;
+		b->is_null = &nulls[n];
+		if (*f == 'i' || *f == 'I') {
+			const int64_t *ptr = NULL;
+			if (*f == 'i')
+				ints[n] = va_arg(ap, int64_t);
+			else if ((ptr = va_arg(ap, const int64_t *)) != NULL)
+				ints[n] = *ptr;
+			nulls[n] = *f == 'I' && ptr == NULL;
+			b->buffer_type = MYSQL_TYPE_LONGLONG;
+			b->buffer = &ints[n];
+		} else {
+			const char *str = va_arg(ap, const char *);
+			lens[n] = *f == 'b' ? (unsigned long)va_arg(ap, size_t) : str != NULL ? strlen(str) : 0;
+			nulls[n] = str == NULL;
+			b->buffer_type = *f == 'b' ? MYSQL_TYPE_BLOB : MYSQL_TYPE_STRING;
+			b->buffer = (void *)str;
+			b->buffer_length = lens[n];
+			b->length = &lens[n];
+		}
+	}
+	va_end(ap);
+	if ((unsigned long)n != mysql_stmt_param_count(s->st)) {
+		fprintf(stderr, "rawdb: parameter mismatch for: %.80s\n", sql_text[id]);
+		return E_CLIENT;
+	}
+	mysql_stmt_free_result(s->st);
+	c->round_trips++;
+	if ((n > 0 && mysql_stmt_bind_param(s->st, bind) != 0) || mysql_stmt_execute(s->st) != 0 ||
+	    (s->ncols > 0 && mysql_stmt_store_result(s->st) != 0)) {
+		int e = (int)mysql_stmt_errno(s->st);
+		return e != 0 ? e : E_CLIENT;
+	}
+	return 0;
+}
+
+/* Reads every result set a CALL returns, as creditd's db_call does, so the
+ * connection is free again; *first gets the first column of the first row
+ * (-1 when none). 0 or the MariaDB error number. */
+static int call_results(struct stmt *s, int64_t *first)
+{
+	int status;
+	*first = -1;
+	do {
+		unsigned int n = mysql_stmt_field_count(s->st);
+		if (n > 0) {
+			char buf[8][32];
+			unsigned long len[8];
+			my_bool isnull[8];
+			MYSQL_BIND res[8];
+			memset(res, 0, sizeof(res));
+			for (unsigned int i = 0; i < n && i < 8; i++) {
+				res[i].buffer_type = MYSQL_TYPE_STRING;
+				res[i].buffer = buf[i];
+				res[i].buffer_length = sizeof(buf[i]) - 1;
+				res[i].length = &len[i];
+				res[i].is_null = &isnull[i];
+			}
+			if (n > 8 || mysql_stmt_bind_result(s->st, res) != 0 || mysql_stmt_store_result(s->st) != 0)
+				return mysql_stmt_errno(s->st) != 0 ? (int)mysql_stmt_errno(s->st) : E_CLIENT;
+			int rc = mysql_stmt_fetch(s->st);
+			if (*first < 0 && (rc == 0 || rc == MYSQL_DATA_TRUNCATED) && !isnull[0]) {
+				buf[0][len[0] < sizeof(buf[0]) - 1 ? len[0] : sizeof(buf[0]) - 1] = '\0';
+				*first = (int64_t)strtoll(buf[0], NULL, 10);
+			}
+			mysql_stmt_free_result(s->st);
+		}
+		status = mysql_stmt_next_result(s->st);
+	} while (status == 0);
+	return status > 0 ? (int)mysql_stmt_errno(s->st) : 0;
+}
+
+/* 1 when a row was fetched, 0 at the end, -1 on error. */
+static int fetch(struct stmt *s)
+{
+	int rc = mysql_stmt_fetch(s->st);
+	return rc == 0 ? 1 : rc == MYSQL_NO_DATA ? 0 : -1;
+}
+
+static const char *col_str(const struct stmt *s, unsigned int col)
+{
+	if (col >= s->ncols || s->isnull[col])
+		return NULL;
+	unsigned long n = s->len[col] < s->res[col].buffer_length ? s->len[col] : s->res[col].buffer_length;
+	s->buf[col][n] = '\0';
+	return s->buf[col];
+}
+
+static int64_t col_i64(const struct stmt *s, unsigned int col, int64_t if_null)
+{
+	const char *v = col_str(s, col);
+	return v != NULL ? (int64_t)strtoll(v, NULL, 10) : if_null;
+}
+
+/* ---- The two transactions ---- */
+
+struct acct {
+	int64_t id, balance, reserved, overdraft, monthly_limit, month_key, month_spent, sweep_due_at;
+	char status[16];
+};
+
+static int64_t month_key_of(int64_t now)
+{
+	time_t t = (time_t)now;
+	struct tm tm;
+	if (gmtime_r(&t, &tm) == NULL)
+		return 0;
+	return (int64_t)(tm.tm_year + 1900) * 100 + tm.tm_mon + 1;
+}
+
+/* Reads the locked account row of ST_ACCT_LOCK or ST_ACCT_LOCK_ID and
+ * rolls the month over as creditd's acct_touch does. Expiry sweeps are not
+ * run: the bench's holds (ttl 600 s) do not come due during a run. */
+static int acct_load(struct conn *c, enum stmt_id id, struct acct *a, int64_t now)
+{
+	struct stmt *s = &c->s[id];
+	int got = fetch(s);
+	if (got != 1)
+		return got == 0 ? E_NOT_FOUND : E_CLIENT;
+	a->id = col_i64(s, 0, 0);
+	snprintf(a->status, sizeof(a->status), "%s", col_str(s, 3) != NULL ? col_str(s, 3) : "");
+	a->balance = col_i64(s, 4, 0);
+	a->reserved = col_i64(s, 5, 0);
+	a->overdraft = col_i64(s, 6, 0);
+	a->monthly_limit = col_i64(s, 7, -1);
+	a->month_key = col_i64(s, 10, 0);
+	a->month_spent = col_i64(s, 11, 0);
+	a->sweep_due_at = col_i64(s, 12, -1);
+	if (a->month_key != month_key_of(now)) {
+		a->month_key = month_key_of(now);
+		a->month_spent = 0;
+	}
+	return 0;
+}
+
+static int acct_store(struct conn *c, const struct acct *a)
+{
+	const int64_t *due = a->sweep_due_at >= 0 ? &a->sweep_due_at : NULL;
+	return exec(c, ST_ACCT_STORE, "iiiiIi", a->balance, a->reserved, a->month_key, a->month_spent, due, a->id);
+}
+
+struct pair {
+	char account[TEXT_MAX];
+	char request_id[TEXT_MAX];
+	int64_t account_id, hold_id;
+};
+
+/* authorize = SELECT account FOR UPDATE, INSERT hold, UPDATE account (COMMIT by the caller). */
+static int authorize_tx(struct conn *c, struct pair *p, int64_t now)
+{
+	struct acct a;
+	int e = exec(c, ST_ACCT_LOCK, "s", p->account);
+	if (e == 0)
+		e = acct_load(c, ST_ACCT_LOCK, &a, now);
+	if (e != 0)
+		return e;
+	if (strcmp(a.status, "active") != 0 || opt.hold_micros > a.balance - a.reserved + a.overdraft ||
+	    (a.monthly_limit >= 0 && a.month_spent + a.reserved + opt.hold_micros > a.monthly_limit))
+		return E_REFUSED;
+	int64_t expires_at = now + opt.ttl_s;
+	p->account_id = a.id;
+	if (opt.procedures) {
+		a.reserved += opt.hold_micros;
+		if (a.sweep_due_at < 0 || expires_at < a.sweep_due_at)
+			a.sweep_due_at = expires_at;
+		const int64_t *due = a.sweep_due_at >= 0 ? &a.sweep_due_at : NULL;
+		e = exec(c, ST_HOLD_COMMIT, "isssssiiiiiiiiIi", a.id, p->request_id, (const char *)NULL, opt.model,
+			 (const char *)NULL, (const char *)NULL, opt.hold_micros, (int64_t)0, expires_at, now,
+			 a.balance, a.reserved, a.month_key, a.month_spent, due, (int64_t)1);
+		if (e == 0)
+			e = call_results(&c->s[ST_HOLD_COMMIT], &p->hold_id);
+		return e == 0 && p->hold_id <= 0 ? E_CLIENT : e;
+	}
+	e = exec(c, ST_HOLD_ADD, "isssssiiii", a.id, p->request_id, (const char *)NULL, opt.model,
+		 (const char *)NULL, (const char *)NULL, opt.hold_micros, (int64_t)0, expires_at, now);
+	if (e != 0)
+		return e;
+	p->hold_id = (int64_t)mysql_stmt_insert_id(c->s[ST_HOLD_ADD].st);
+	a.reserved += opt.hold_micros;
+	if (a.sweep_due_at < 0 || expires_at < a.sweep_due_at)
+		a.sweep_due_at = expires_at;
+	return acct_store(c, &a);
+}
+
+/* Burns `amount` from the spendable grants in creditd's order. */
+static int spend(struct conn *c, const struct acct *a, int64_t amount)
+{
+	int64_t ids[GRANTS_PER_SPEND], left[GRANTS_PER_SPEND];
+	int n = 0;
+	if (a->balance > 0) {
+		int e = exec(c, ST_GRANTS_SPENDABLE, "i", a->id);
+		if (e != 0)
+			return e;
+		while (n < GRANTS_PER_SPEND && fetch(&c->s[ST_GRANTS_SPENDABLE]) == 1) {
+			ids[n] = col_i64(&c->s[ST_GRANTS_SPENDABLE], 0, 0);
+			left[n] = col_i64(&c->s[ST_GRANTS_SPENDABLE], 1, 0);
+			n++;
+		}
+	}
+	for (int i = 0; i < n && amount > 0; i++) {
+		int64_t take = left[i] < amount ? left[i] : amount;
+		int e = exec(c, ST_GRANT_SET, "ii", left[i] - take, ids[i]);
+		if (e != 0)
+			return e;
+		amount -= take;
+	}
+	return amount > 0 ? E_DEBT : 0;
+}
+
+/* The procedures version of settle's writes: one CALL that burns grants,
+ * appends the journal row, records usage, settles the hold, stores the
+ * account and commits. */
+static int settle_call(struct conn *c, const struct pair *p, struct acct *a, const char *ref,
+		       const char *request_id, const unsigned char hash[32], int64_t released, int64_t now)
+{
+	char response[512];
+	int64_t cost = opt.cost_micros, ignored;
+	a->balance -= cost;
+	snprintf(response, sizeof(response),
+		 "{\"hold_id\":\"%s\",\"charged_micros\":%" PRId64 ",\"released_micros\":%" PRId64
+		 ",\"balance_micros\":%" PRId64 ",\"available_micros\":%" PRId64 ",\"late\":false}",
+		 ref, cost, released, a->balance, a->balance - a->reserved + a->overdraft);
+	const int64_t *due = a->sweep_due_at >= 0 ? &a->sweep_due_at : NULL;
+	int e = exec(c, ST_SETTLE_COMMIT, "iiisisssiiiiissbsiiiiIi", a->id, p->hold_id, cost, ref, now,
+		     (const char *)NULL, opt.model, (const char *)NULL, opt.input_tokens, (int64_t)0, opt.output_tokens,
+		     cost, (int64_t)0, request_id, (const char *)NULL, (const char *)hash, (size_t)32, response,
+		     a->balance, a->reserved, a->month_key, a->month_spent, due, (int64_t)1);
+	return e == 0 ? call_results(&c->s[ST_SETTLE_COMMIT], &ignored) : e;
+}
+
+/* settle = SELECT account FOR UPDATE (by id), SELECT hold FOR UPDATE, SELECT
+ * spendable grants FOR UPDATE, UPDATE grant, INSERT journal, INSERT
+ * usage_records, UPDATE account, UPDATE hold (COMMIT by the caller). */
+static int settle_tx(struct conn *c, const struct pair *p, int64_t now)
+{
+	struct acct a;
+	char ref[64], response[512], request_id[TEXT_MAX];
+	unsigned char hash[32];
+	int e = exec(c, ST_ACCT_LOCK_ID, "i", p->account_id);
+	if (e == 0)
+		e = acct_load(c, ST_ACCT_LOCK_ID, &a, now);
+	if (e == 0)
+		e = exec(c, ST_HOLD_LOCK, "ii", p->hold_id, p->account_id);
+	if (e != 0)
+		return e;
+	struct stmt *h = &c->s[ST_HOLD_LOCK];
+	if (fetch(h) != 1)
+		return E_NOT_FOUND;
+	const char *state = col_str(h, 1);
+	if (state == NULL || strcmp(state, "pending") != 0)
+		return E_STATE;
+	int64_t amount = col_i64(h, 2, 0), cost = opt.cost_micros;
+	snprintf(request_id, sizeof(request_id), "%s", col_str(h, 12) != NULL ? col_str(h, 12) : "");
+	a.reserved -= amount;
+	int64_t released = amount > cost ? amount - cost : 0;
+	a.month_spent += cost;
+	snprintf(ref, sizeof(ref), "hold_%" PRId64 "_%" PRId64, a.id, p->hold_id);
+	for (size_t i = 0; i < sizeof(hash); i++)
+		hash[i] = (unsigned char)(p->hold_id >> (8 * (i % 8)));
+	if (opt.procedures)
+		return settle_call(c, p, &a, ref, request_id, hash, released, now);
+	if (cost > 0) {
+		e = spend(c, &a, cost);
+		if (e == 0)
+			e = exec(c, ST_JOURNAL_ADD, "iiissIIssi", a.id, -cost, a.balance - cost, "usage",
+				 (const char *)NULL, (const int64_t *)NULL, &p->hold_id, ref, (const char *)NULL, now);
+		if (e != 0)
+			return e;
+		a.balance -= cost;
+	}
+	e = exec(c, ST_USAGE_ADD, "iIssssiiiiissbi", a.id, &p->hold_id, (const char *)NULL, (const char *)NULL,
+		 opt.model, (const char *)NULL, opt.input_tokens, (int64_t)0, opt.output_tokens, cost, (int64_t)0,
+		 request_id, (const char *)NULL, (const char *)NULL, (size_t)0, now);
+	if (e == 0)
+		e = acct_store(c, &a);
+	if (e != 0)
+		return e;
+	snprintf(response, sizeof(response),
+		 "{\"hold_id\":\"%s\",\"charged_micros\":%" PRId64 ",\"released_micros\":%" PRId64
+		 ",\"balance_micros\":%" PRId64 ",\"available_micros\":%" PRId64 ",\"late\":false}",
+		 ref, cost, released, a.balance, a.balance - a.reserved + a.overdraft);
+	return exec(c, ST_HOLD_SETTLED, "ibsii", cost, (const char *)hash, sizeof(hash), response, now, p->hold_id);
+}
+
+/* ---- Threads ---- */
+
+static atomic_int phase;		/* 0 warm-up, 1 measuring, 2 stop */
+static atomic_int ready;
+static atomic_int failed;
+
+struct worker {
+	pthread_t thread;
+	long index;
+	uint32_t *samples;		/* latency of each measured transaction, µs */
+	size_t nsamples;
+	unsigned long long pairs, tx, errors, retries;
+	unsigned long long rt_authorize, n_authorize, rt_settle, n_settle;
+	uint64_t rng;
+};
+
+static int retryable(int e)
+{
+	return e == ER_LOCK_DEADLOCK || e == ER_LOCK_WAIT_TIMEOUT || e == ER_CHECKREAD;
+}
+
+static double now_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
+}
+
+static void backoff(int attempt)
+{
+	long max_us = 1000L << (attempt < 6 ? attempt : 6);
+	struct timespec ts = {0, (long)(rand() % max_us) * 1000L};
+	nanosleep(&ts, NULL);
+}
+
+/* Runs one transaction with creditd's retry rule (whole transaction, on
+ * deadlock, lock wait timeout and snapshot conflicts); commits on success,
+ * rolls back on failure. Counts its round trips and latency while
+ * measuring. 0 or the last error. */
+static int run_tx(struct worker *w, struct conn *c, int settle, struct pair *p)
+{
+	double t0 = now_us();
+	unsigned long long rt0 = c->round_trips;
+	int e = 0;
+	for (int attempt = 0; attempt < TX_RETRIES; attempt++) {
+		if (attempt > 0) {
+			backoff(attempt);
+			w->retries += atomic_load(&phase) == 1;
+		}
+		int64_t now = (int64_t)time(NULL);
+		e = settle ? settle_tx(c, p, now) : authorize_tx(c, p, now);
+		if (e == 0 && !opt.procedures) {	/* the procedures commit themselves */
+			c->round_trips++;
+			e = mysql_commit(c->db) != 0 ? (int)mysql_errno(c->db) : 0;
+		} else if (e != 0) {
+			c->round_trips++;
+			mysql_rollback(c->db);
+		}
+		if (!retryable(e))
+			break;
+	}
+	if (atomic_load(&phase) == 1) {
+		double us = now_us() - t0;
+		if (w->nsamples < SAMPLES_MAX)
+			w->samples[w->nsamples++] = us > 4e9 ? UINT32_MAX : (uint32_t)us;
+		w->tx++;
+		if (settle) {
+			w->rt_settle += c->round_trips - rt0;
+			w->n_settle++;
+		} else {
+			w->rt_authorize += c->round_trips - rt0;
+			w->n_authorize++;
+		}
+		w->errors += e != 0;
+	}
+	return e;
+}
+
+static uint64_t next_random(uint64_t *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 7;
+	*s ^= *s << 17;
+	return *s;
+}
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	struct conn c;
+	struct pair p;
+	unsigned long long counter = 0, failures = 0;
+	mysql_thread_init();
+	if (conn_open(&c) != 0) {
+		atomic_store(&failed, 1);
+		atomic_fetch_add(&ready, 1);
+		goto out;
+	}
+	atomic_fetch_add(&ready, 1);
+	while (atomic_load(&phase) != 2 && failures < ERRORS_MAX) {
+		memset(&p, 0, sizeof(p));
+		if (opt.hot)
+			snprintf(p.account, sizeof(p.account), "%s", opt.hot_account);
+		else
+			snprintf(p.account, sizeof(p.account), "%s%05" PRIu64, opt.prefix,
+				 next_random(&w->rng) % (uint64_t)opt.accounts);
+		snprintf(p.request_id, sizeof(p.request_id), "%s-%ld-%llu", opt.tag, w->index, ++counter);
+		int e = run_tx(w, &c, 0, &p);
+		if (e == 0)
+			e = run_tx(w, &c, 1, &p);
+		if (e != 0) {
+			if (failures++ == 0)
+				fprintf(stderr, "rawdb: thread %ld: transaction failed: error %d%s%s\n", w->index, e,
+					e > 1000 ? ": " : "", e > 1000 ? mysql_error(c.db) : "");
+			continue;
+		}
+		w->pairs += atomic_load(&phase) == 1;
+	}
+	if (failures >= ERRORS_MAX)
+		atomic_store(&failed, 1);
+out:
+	conn_close(&c);
+	mysql_thread_end();
+	return NULL;
+}
+
+/* ---- Main ---- */
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return (x > y) - (x < y);
+}
+
+static int parse_long(const char *s, long min, long max, long *out)
+{
+	char *end;
+	errno = 0;
+	long long v = strtoll(s, &end, 10);
+	if (s[0] == '\0' || *end != '\0' || errno != 0 || v < min || v > max)
+		return -1;
+	*out = (long)v;
+	return 0;
+}
+
+static int parse_options(int argc, char **argv)
+{
+	long v;
+	for (int i = 1; i + 1 < argc; i += 2) {
+		const char *k = argv[i], *val = argv[i + 1];
+		int bad = 0;
+		if (strcmp(k, "--socket") == 0) opt.socket = val;
+		else if (strcmp(k, "--user") == 0) opt.user = val;
+		else if (strcmp(k, "--database") == 0) opt.database = val;
+		else if (strcmp(k, "--prefix") == 0) opt.prefix = val;
+		else if (strcmp(k, "--hot-account") == 0) opt.hot_account = val;
+		else if (strcmp(k, "--model") == 0) opt.model = val;
+		else if (strcmp(k, "--tag") == 0) opt.tag = val;
+		else if (strcmp(k, "--sql") == 0) {
+			opt.procedures = strcmp(val, "procedures") == 0;
+			bad = !opt.procedures && strcmp(val, "statements") != 0;
+		} else if (strcmp(k, "--mode") == 0) {
+			opt.hot = strcmp(val, "hot") == 0;
+			bad = !opt.hot && strcmp(val, "spread") != 0;
+		} else if (strcmp(k, "--threads") == 0) bad = parse_long(val, 1, THREADS_MAX, &opt.threads);
+		else if (strcmp(k, "--warmup") == 0) bad = parse_long(val, 0, 3600, &opt.warmup_s);
+		else if (strcmp(k, "--duration") == 0) bad = parse_long(val, 1, 3600, &opt.duration_s);
+		else if (strcmp(k, "--accounts") == 0) bad = parse_long(val, 1, 99999, &opt.accounts);
+		else if (strcmp(k, "--ttl-seconds") == 0) bad = parse_long(val, 1, 86400, &opt.ttl_s);
+		else if (strcmp(k, "--hold-micros") == 0) { bad = parse_long(val, 0, 1000000000000L, &v); opt.hold_micros = v; }
+		else if (strcmp(k, "--cost-micros") == 0) { bad = parse_long(val, 0, 1000000000000L, &v); opt.cost_micros = v; }
+		else if (strcmp(k, "--input-tokens") == 0) { bad = parse_long(val, 0, 1000000000L, &v); opt.input_tokens = v; }
+		else if (strcmp(k, "--output-tokens") == 0) { bad = parse_long(val, 0, 1000000000L, &v); opt.output_tokens = v; }
+		else bad = 1;
+		if (bad) {
+			fprintf(stderr, "rawdb: bad option %s %s\n", k, val);
+			return -1;
+		}
+	}
+	if (argc % 2 != 1 || opt.socket == NULL || opt.hold_micros < 0 || opt.cost_micros < 0 ||
+	    opt.cost_micros > opt.hold_micros) {
+		fprintf(stderr, "usage: rawdb --socket PATH --hold-micros M --cost-micros M (cost <= hold) "
+				"[--threads N --warmup S --duration S --mode spread|hot ...]; see bench/rawdb.c\n");
+		return -1;
+	}
+	opt.password = getenv("RAWDB_PASSWORD");
+	return 0;
+}
+
+static void sleep_seconds(long s)
+{
+	struct timespec ts = {s, 0};
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+}
+
+int main(int argc, char **argv)
+{
+	if (parse_options(argc, argv) != 0)
+		return 2;
+	if (mysql_library_init(0, NULL, NULL) != 0)
+		return 1;
+	struct worker *w = calloc((size_t)opt.threads, sizeof(*w));
+	if (w == NULL)
+		return 1;
+	srand((unsigned int)time(NULL));
+	for (long i = 0; i < opt.threads; i++) {
+		w[i].index = i;
+		w[i].rng = 0x9e3779b97f4a7c15ULL ^ ((uint64_t)(i + 1) * 0x100000001b3ULL) ^ (uint64_t)time(NULL);
+		w[i].samples = malloc(SAMPLES_MAX * sizeof(uint32_t));
+		if (w[i].samples == NULL || pthread_create(&w[i].thread, NULL, worker_main, &w[i]) != 0) {
+			fprintf(stderr, "rawdb: cannot start thread %ld\n", i);
+			return 1;
+		}
+	}
+	while (atomic_load(&ready) < opt.threads)
+		usleep(1000);
+	if (atomic_load(&failed)) {
+		atomic_store(&phase, 2);
+		for (long i = 0; i < opt.threads; i++)
+			pthread_join(w[i].thread, NULL);
+		return 1;
+	}
+	sleep_seconds(opt.warmup_s);
+	double t0 = now_us();
+	atomic_store(&phase, 1);
+	sleep_seconds(opt.duration_s);
+	atomic_store(&phase, 2);
+	double t1 = now_us();
+	struct worker sum;
+	memset(&sum, 0, sizeof(sum));
+	for (long i = 0; i < opt.threads; i++) {
+		pthread_join(w[i].thread, NULL);
+		sum.pairs += w[i].pairs;
+		sum.tx += w[i].tx;
+		sum.errors += w[i].errors;
+		sum.retries += w[i].retries;
+		sum.rt_authorize += w[i].rt_authorize;
+		sum.n_authorize += w[i].n_authorize;
+		sum.rt_settle += w[i].rt_settle;
+		sum.n_settle += w[i].n_settle;
+		sum.nsamples += w[i].nsamples;
+	}
+	uint32_t *all = malloc((sum.nsamples + 1) * sizeof(uint32_t));
+	if (all == NULL)
+		return 1;
+	size_t k = 0;
+	for (long i = 0; i < opt.threads; i++) {
+		memcpy(all + k, w[i].samples, w[i].nsamples * sizeof(uint32_t));
+		k += w[i].nsamples;
+		free(w[i].samples);
+	}
+	qsort(all, k, sizeof(uint32_t), cmp_u32);
+	uint32_t p50 = k > 0 ? all[(k - 1) * 50 / 100] : 0, p99 = k > 0 ? all[(k - 1) * 99 / 100] : 0;
+	double seconds = (t1 - t0) / 1e6;
+	printf("{\"threads\":%ld,\"sql\":\"%s\",\"mode\":\"%s\",\"duration_s\":%.3f,\"pairs\":%llu,\"pairs_per_s\":%.1f,"
+	       "\"transactions\":%llu,\"p50_us\":%u,\"p99_us\":%u,\"errors\":%llu,\"retries\":%llu,"
+	       "\"authorize_tx\":%llu,\"authorize_round_trips\":%llu,\"settle_tx\":%llu,\"settle_round_trips\":%llu}\n",
+	       opt.threads, opt.procedures ? "procedures" : "statements", opt.hot ? "hot" : "spread", seconds, sum.pairs, (double)sum.pairs / seconds, sum.tx, p50,
+	       p99, sum.errors, sum.retries, sum.n_authorize, sum.rt_authorize, sum.n_settle, sum.rt_settle);
+	free(all);
+	free(w);
+	mysql_library_end();
+	return atomic_load(&failed) || sum.errors > 0 ? 1 : 0;
+}
