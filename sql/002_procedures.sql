@@ -14,26 +14,19 @@ BEGIN
   -- Burns p_amount (> 0) from the account's grants: priority (lower first),
   -- then the soonest expiry, then the oldest. What the grants cannot cover
   -- becomes debt on the account's single debt row. Appends one journal row.
+  -- One grant at a time, the first in spending order, burnt by one UPDATE
+  -- that also says how much it took (a burnt grant drops out of the next
+  -- one). No cursor: it would copy every grant into a temporary table.
   DECLARE v_todo BIGINT DEFAULT p_amount;
-  DECLARE v_id BIGINT UNSIGNED;
-  DECLARE v_left BIGINT;
-  DECLARE v_take BIGINT;
-  DECLARE v_done INT DEFAULT 0;
-  DECLARE c_grants CURSOR FOR
-    SELECT id, remaining_micros FROM grants
-     WHERE account_id = p_account AND remaining_micros > 0
-     ORDER BY priority, expires_at IS NULL, expires_at, id FOR UPDATE;
-  DECLARE CONTINUE HANDLER FOR NOT FOUND SET v_done = 1;
-  OPEN c_grants;
   burn: LOOP
     IF v_todo <= 0 THEN LEAVE burn; END IF;
-    FETCH c_grants INTO v_id, v_left;
-    IF v_done = 1 THEN LEAVE burn; END IF;
-    SET v_take = LEAST(v_left, v_todo);
-    UPDATE grants SET remaining_micros = remaining_micros - v_take WHERE id = v_id;
-    SET v_todo = v_todo - v_take;
+    SET @creditd_take = 0;
+    UPDATE grants SET remaining_micros = remaining_micros - (@creditd_take := LEAST(remaining_micros, v_todo))
+     WHERE account_id = p_account AND remaining_micros > 0
+     ORDER BY priority, expires_at IS NULL, expires_at, id LIMIT 1;
+    IF ROW_COUNT() = 0 THEN LEAVE burn; END IF;
+    SET v_todo = v_todo - @creditd_take;
   END LOOP;
-  CLOSE c_grants;
   IF v_todo > 0 THEN
     UPDATE grants SET remaining_micros = remaining_micros - v_todo
      WHERE account_id = p_account AND source = 'debt';

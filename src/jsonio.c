@@ -56,6 +56,22 @@ static void guess_param(const char *body, size_t pos, char *param, size_t cap)
 	}
 }
 
+/* 1 when jansson's message is about a value (a number beyond int64, a
+ * byte that is not UTF-8, a bare word, "12x", "1.5.5", a repeated key)
+ * rather than about the structure (a trailing comma, a missing brace, a
+ * body cut short). */
+static int bad_value(const char *text)
+{
+	const char *near = strstr(text, "near '");
+	if (strstr(text, "too big integer") != NULL || strstr(text, "unable to decode byte") != NULL ||
+	    strstr(text, "duplicate object key") != NULL)
+		return 1;
+	if (near == NULL)
+		return 0;
+	unsigned char c = (unsigned char)near[6];
+	return isalnum(c) || c == '.' || c == '-' || c == '+';
+}
+
 static int depth_of(const json_t *v, int depth)
 {
 	if (depth > LIMIT_JSON_DEPTH)
@@ -92,10 +108,10 @@ json_t *jsonio_parse_object(const char *body, size_t len, struct jerr *e)
 	if (root == NULL) {
 		char param[80];
 		/* A bad value (an integer beyond int64, a byte that is not
-		 * UTF-8) is the nearest key's fault; broken syntax or a body
-		 * cut short is nobody's field. */
+		 * UTF-8, a bare word or a broken number) is the nearest key's
+		 * fault; broken syntax or a body cut short is nobody's field. */
 		param[0] = '\0';
-		if (strstr(err.text, "too big integer") != NULL || strstr(err.text, "unable to decode byte") != NULL)
+		if (bad_value(err.text))
 			guess_param(body, (size_t)err.position, param, sizeof(param));
 		jfail(e, param[0] ? param : NULL, "malformed JSON%s%s: %s", param[0] ? " in field " : "",
 		      param, err.text);

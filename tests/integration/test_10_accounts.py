@@ -502,7 +502,7 @@ def test_patch_account():
     ]
     for body, param in cases:
         rejected("PATCH", p(acct_id), body, param, acct_id, "patch %r" % body)
-    rejected("PATCH", p(acct_id), b'{"status": "active",}', "status", acct_id, "patch with a trailing comma")
+    rejected("PATCH", p(acct_id), b'{"status": "active",}', None, acct_id, "patch with a trailing comma")
     rejected("PATCH", p(acct_id), b'{"plan": "\xff"}', "plan", acct_id, "patch with invalid UTF-8")
     r = api("PATCH", p(acct_id), {"status": "closed"})
     eq((r.status, get(acct_id)["status"]), (200, "closed"), "close")
