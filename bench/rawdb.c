@@ -12,9 +12,10 @@
  *               COMMIT), settle 9 (SELECT account FOR UPDATE, SELECT hold
  *               FOR UPDATE, SELECT grants FOR UPDATE, UPDATE grant, INSERT
  *               journal, INSERT usage, UPDATE account, UPDATE hold, COMMIT);
- *   procedures  the locking reads, then one CALL of sql/002_procedures.sql's
+ *   procedures  the locking reads (settle's account and hold in one
+ *               STRAIGHT_JOIN), then one CALL of sql/002_procedures.sql's
  *               creditd_hold_commit / creditd_settle_commit that writes and
- *               commits: authorize 2 round trips, settle 3.
+ *               commits: authorize 2 round trips, settle 2.
  * The SQL is copied from creditd (and src/ledger.c's session setup). When
  * creditd's statements change, this file must change with them:
  * bench/run.sh compares the round trips per authorize and per settle
@@ -67,7 +68,7 @@ enum stmt_id {
 	ST_ACCT_LOCK, ST_ACCT_LOCK_ID, ST_HOLD_LOCK,	/* both versions */
 	ST_HOLD_ADD, ST_ACCT_STORE, ST_GRANTS_SPENDABLE, ST_GRANT_SET, ST_JOURNAL_ADD, ST_USAGE_ADD,
 	ST_HOLD_SETTLED,				/* statements */
-	ST_HOLD_COMMIT, ST_SETTLE_COMMIT,		/* procedures */
+	ST_HOLD_COMMIT, ST_SETTLE_COMMIT, ST_ACCT_HOLD_LOCK,	/* procedures */
 	ST_COUNT
 };
 #define ST_FIRST_PROCEDURE ST_HOLD_COMMIT
@@ -95,7 +96,16 @@ static const char *const sql_text[ST_COUNT] = {
 	[ST_HOLD_COMMIT] = "CALL creditd_hold_commit(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 	[ST_SETTLE_COMMIT] = "CALL creditd_settle_commit(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
 			     "?, ?, ?, ?, ?, ?)",
+	/* settle's lock: the account, then the hold, in one statement */
+	[ST_ACCT_HOLD_LOCK] = "SELECT STRAIGHT_JOIN a.id, a.ext_id, a.kind, a.status, a.balance_micros, "
+			      "a.reserved_micros, a.overdraft_limit_micros, a.monthly_limit_micros, "
+			      "a.low_balance_micros, a.plan, a.month_key, a.month_spent_micros, a.sweep_due_at, "
+			      "a.created_at, a.stripe_customer_id, h.id, h.state, h.amount_micros, h.byok, h.model, "
+			      "h.action, h.member, h.conversation_id, h.expires_at, h.charged_micros, h.settle_hash, "
+			      "h.settle_response, h.request_id FROM accounts a JOIN holds h ON h.account_id = a.id "
+			      "WHERE a.id = ? AND h.id = ? FOR UPDATE",
 };
+#define ACCT_NCOLS 15
 
 /* Which statements a version prepares. */
 static int stmt_used(int id, int procedures)
@@ -486,21 +496,32 @@ static int settle_tx(struct conn *c, const struct pair *p, int64_t now)
 	struct acct a;
 	char ref[64], response[512], request_id[TEXT_MAX];
 	unsigned char hash[32];
-	int e = exec(c, ST_ACCT_LOCK_ID, "i", p->account_id);
-	if (e == 0)
-		e = acct_load(c, ST_ACCT_LOCK_ID, &a, now);
-	if (e == 0)
-		e = exec(c, ST_HOLD_LOCK, "ii", p->hold_id, p->account_id);
+	int e, hc = 0;
+	struct stmt *h;
+	if (opt.procedures) {
+		/* creditd's hold_lock: one statement locks both rows */
+		e = exec(c, ST_ACCT_HOLD_LOCK, "ii", p->account_id, p->hold_id);
+		if (e == 0)
+			e = acct_load(c, ST_ACCT_HOLD_LOCK, &a, now);
+		h = &c->s[ST_ACCT_HOLD_LOCK];
+		hc = ACCT_NCOLS;
+	} else {
+		e = exec(c, ST_ACCT_LOCK_ID, "i", p->account_id);
+		if (e == 0)
+			e = acct_load(c, ST_ACCT_LOCK_ID, &a, now);
+		if (e == 0)
+			e = exec(c, ST_HOLD_LOCK, "ii", p->hold_id, p->account_id);
+		h = &c->s[ST_HOLD_LOCK];
+		if (e == 0 && fetch(h) != 1)
+			e = E_NOT_FOUND;
+	}
 	if (e != 0)
 		return e;
-	struct stmt *h = &c->s[ST_HOLD_LOCK];
-	if (fetch(h) != 1)
-		return E_NOT_FOUND;
-	const char *state = col_str(h, 1);
+	const char *state = col_str(h, hc + 1);
 	if (state == NULL || strcmp(state, "pending") != 0)
 		return E_STATE;
-	int64_t amount = col_i64(h, 2, 0), cost = opt.cost_micros;
-	snprintf(request_id, sizeof(request_id), "%s", col_str(h, 12) != NULL ? col_str(h, 12) : "");
+	int64_t amount = col_i64(h, hc + 2, 0), cost = opt.cost_micros;
+	snprintf(request_id, sizeof(request_id), "%s", col_str(h, hc + 12) != NULL ? col_str(h, hc + 12) : "");
 	a.reserved -= amount;
 	int64_t released = amount > cost ? amount - cost : 0;
 	a.month_spent += cost;

@@ -121,7 +121,8 @@ CREATE TABLE usage_records (
   request_hash BINARY(32) NULL,
   created_at BIGINT NOT NULL,
   UNIQUE KEY uq_usage_key (account_id, usage_key),
-  KEY ix_account_time (account_id, created_at)
+  KEY ix_account_time (account_id, created_at),
+  KEY ix_hold (hold_id)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
 
 CREATE TABLE idempotency_keys (
