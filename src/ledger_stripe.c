@@ -108,7 +108,10 @@ static enum cd_err checkout_paid(struct ledger *lg, struct hook_run *h)
 	struct acct a;
 	int e;
 	int64_t micros = cents_to_micros(lg, ev->amount_cents);
-	if (strcmp(ev->payment_status, "paid") != 0 || strcmp(ev->metadata_type, "credit_topup") != 0) {
+	/* A session without metadata[type] (made elsewhere, with the account
+	 * and amount_cents metadata) is a top-up too; another type is not. */
+	int topup = ev->metadata_type[0] == '\0' || strcmp(ev->metadata_type, "credit_topup") == 0;
+	if (strcmp(ev->payment_status, "paid") != 0 || !topup) {
 		h->outcome = "ignored: not a paid credit top-up";
 		return CD_OK;
 	}

@@ -432,6 +432,16 @@ def test_wrong_currency_or_foreign_events_credit_nothing():
     eq(one("SELECT status FROM topups WHERE session_id = %s" % quoted(sid)), "pending", "top-up still pending")
 
 
+def test_session_without_metadata_type_is_a_top_up():
+    ok_mode()
+    acct = new_account("notype")
+    sid = open_session(acct, 1500)
+    before = balance(acct)
+    r = deliver(checkout_event(sid, metadata={"account": acct, "amount_cents": "1500"}))
+    check(200 <= r.status < 300, "acknowledged: %r" % r)
+    eq(balance(acct), before + 1500 * RATE, "account and amount_cents metadata suffice")
+
+
 def test_event_for_unknown_account_is_acknowledged_and_ignored():
     ok_mode()
     acct = new_account("ghost")
