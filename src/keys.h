@@ -20,6 +20,8 @@ enum key_scope { KEY_SCOPE_GUARD = 1, KEY_SCOPE_READ = 2, KEY_SCOPE_ADMIN = 4 };
 int keys_generate(char *out);
 /* 1 when s is shaped like a key. */
 int keys_wellformed(const char *s);
+/* 1 when two well-formed keys are equal; constant time. */
+int keys_equal(const char *a, const char *b);
 /* SHA-256 of any bytes. */
 void keys_sha256(const void *data, size_t len, unsigned char out[KEYS_HASH_LEN]);
 /* Lower-case hex of a 32-byte hash into out (65 bytes). */

@@ -12,6 +12,8 @@ int main(void)
 	ok(strncmp(a, "crd_", 4) == 0, "recognisable prefix");
 	ok(strcmp(a, b) != 0, "two keys differ");
 	ok(keys_wellformed(a), "generated key is well-formed");
+	ok(keys_equal(a, a), "a key equals itself");
+	ok(!keys_equal(a, b), "two keys differ");
 	ok(!keys_wellformed("crd_short"), "short key refused");
 	ok(!keys_wellformed(NULL), "NULL refused");
 	b[10] = 'G';
