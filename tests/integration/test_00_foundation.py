@@ -2,8 +2,9 @@
 model, through nginx and through Apache (mod_proxy_fcgi)."""
 import os
 import subprocess
+import time
 
-from lib import ENV, Fail, api, check, creditctl, eq, new_account, sql, uid
+from lib import ENV, Fail, api, check, creditctl, eq, new_account, sql, uid, wait_until
 
 
 def test_healthz_through_nginx():
@@ -155,6 +156,41 @@ def test_key_create_list_revoke():
     check("short-lived" in listing and new_key not in listing, "listed without the secret")
     key_id = sql("SELECT id FROM api_keys WHERE prefix = '%s'" % new_key[:12])[0][0]
     creditctl("key", "revoke", key_id)
-    import time
     time.sleep(1.2)
     eq(api("GET", "/v1/models", auth=new_key).status, 401, "revoked key refused")
+
+
+def _fcgi_get(sock, path):
+    """One FastCGI GET straight to a socket, with libfcgi's cgi-fcgi."""
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "REQUEST_METHOD": "GET", "REQUEST_URI": path,
+           "QUERY_STRING": "", "CONTENT_LENGTH": "0", "SERVER_PROTOCOL": "HTTP/1.1", "GATEWAY_INTERFACE": "CGI/1.1"}
+    p = subprocess.run(["cgi-fcgi", "-bind", "-connect", sock], input=b"", env=env, capture_output=True, timeout=30)
+    head, _, payload = p.stdout.partition(b"\r\n\r\n")
+    return head.decode("latin-1"), payload
+
+
+def test_socket_inherited_on_fd0_from_spawn_fcgi():
+    sock = os.path.join(ENV["CREDITD_STACK_DIR"], "spawned.sock")
+    binary = os.path.join(os.path.dirname(ENV["CREDITCTL"]), "creditd")
+    pidfile = os.path.join(ENV["CREDITD_STACK_DIR"], "spawned.pid")
+    env = dict(os.environ, CREDITD_LOG="stderr")
+    env.pop("CREDITD_LISTEN", None)
+    p = subprocess.run(["spawn-fcgi", "-s", sock, "-P", pidfile, "--", binary, "-c", ENV["CREDITD_CONFIG"]],
+                       env=env, capture_output=True, text=True, timeout=30)
+    eq(p.returncode, 0, "spawn-fcgi: " + p.stderr)
+    with open(pidfile) as f:
+        pid = int(f.read().strip())
+    try:
+        head, payload = "", b""
+        for _ in range(50):
+            head, payload = _fcgi_get(sock, "/healthz")
+            if "200" in head:
+                break
+            time.sleep(0.1)
+        check("Status: 200" in head, "healthz over the inherited socket: %r" % head)
+        eq(payload.strip(), b'{"status":"ok"}', "healthz body")
+        head, payload = _fcgi_get(sock, "/v1/models")
+        check("Status: 401" in head, "no key over FastCGI: %r" % head)
+    finally:
+        os.kill(pid, 15)
+    check(wait_until(lambda: not os.path.exists("/proc/%d" % pid), timeout=10), "spawned creditd stopped")
