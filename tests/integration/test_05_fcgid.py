@@ -1,0 +1,76 @@
+"""test_05_fcgid.py: shared hosting. Apache with mod_fcgid starts creditd
+itself and hands it its listening socket on fd 0; the config comes from
+FcgidInitialEnv, as apache/example-fcgid.conf shows."""
+import os
+import socket
+import subprocess
+
+from lib import ENV, api, check, eq, new_account, wait_until
+
+MODS = "/usr/lib/apache2/modules"
+
+
+def _free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def _config(d, port, binary):
+    return "\n".join([
+        'ServerRoot "%s"' % d, "ServerName 127.0.0.1", "Listen 127.0.0.1:%d" % port,
+        'PidFile "%s/apache.pid"' % d, 'DefaultRuntimeDir "%s/run"' % d, "Mutex file:%s/run default" % d,
+        "Mutex pthread fcgid-proctbl", 'ErrorLog "%s/error.log"' % d, "LogLevel warn",
+        "LoadModule mpm_event_module %s/mod_mpm_event.so" % MODS,
+        "LoadModule authz_core_module %s/mod_authz_core.so" % MODS,
+        "LoadModule alias_module %s/mod_alias.so" % MODS,
+        "LoadModule fcgid_module %s/mod_fcgid.so" % MODS,
+        "User www-data", "Group www-data",
+        "FcgidIPCDir %s/ipc" % d, "FcgidProcessTableFile %s/run/fcgid_shm" % d,
+        "FcgidInitialEnv CREDITD_CONFIG %s" % ENV["CREDITD_CONFIG"],
+        "FcgidInitialEnv CREDITD_BASE_PATH /credits", "FcgidInitialEnv CREDITD_LOG stderr",
+        "FcgidInitialEnv CREDITD_THREADS 2", "FcgidMaxProcessesPerClass 2",
+        "FcgidPassHeader Authorization", "FcgidPassHeader Idempotency-Key",
+        "Alias /credits %s" % binary,
+        '<Location "/credits">', "    SetHandler fcgid-script", "    Options +ExecCGI",
+        "    Require all granted", "</Location>", ""])
+
+
+def test_mod_fcgid_spawns_creditd_with_the_socket_on_fd0():
+    d = os.path.join(ENV["CREDITD_STACK_DIR"], "fcgid")
+    for sub in ("run", "ipc"):
+        os.makedirs(os.path.join(d, sub), exist_ok=True)
+    subprocess.run(["chown", "www-data", os.path.join(d, "ipc")], check=True)
+    port = _free_port()
+    conf = os.path.join(d, "apache.conf")
+    with open(conf, "w") as f:
+        f.write(_config(d, port, os.path.join(os.path.dirname(ENV["CREDITCTL"]), "creditd")))
+    out = open(os.path.join(d, "apache.out"), "w")
+    proc = subprocess.Popen(["apache2", "-f", conf, "-DFOREGROUND"], stdin=subprocess.DEVNULL, stdout=out,
+                            stderr=out, start_new_session=True)
+    base = "http://127.0.0.1:%d/credits" % port
+    try:
+        def up():
+            try:
+                return api("GET", "/healthz", auth=None, base=base).status == 200
+            except OSError:
+                return False
+        check(wait_until(up, timeout=20), "healthz through mod_fcgid")
+        acct = new_account("fcgid")
+        r = api("GET", "/v1/accounts/" + acct, auth="read", base=base)
+        eq(r.status, 200, "account through mod_fcgid")
+        eq(r.json["balance_micros"], 10000000, "same ledger")
+        eq(api("GET", "/v1/models", auth=None, base=base).status, 401, "no key")
+        r = api("POST", "/v1/guard/authorize", {"account": acct, "model": "gpt-4o", "input_tokens": 10,
+                                                "request_id": "fcgid-1"}, auth="guard", base=base)
+        eq(r.status, 200, "authorize through mod_fcgid")
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        out.close()
