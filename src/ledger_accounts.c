@@ -208,10 +208,10 @@ static json_t *grants_json(struct ledger *lg, int64_t account_id)
 {
 	static const char sql[] = "SELECT id, source, remaining_micros, priority, expires_at FROM grants "
 				  "WHERE account_id = ? AND remaining_micros <> 0 ORDER BY priority, "
-				  "expires_at IS NULL, expires_at, id LIMIT 100";
+				  "expires_at IS NULL, expires_at, id LIMIT ?";
 	int e;
 	json_t *arr = json_array();
-	struct dbstmt *s = db_exec(lg, sql, &e, "i", account_id);
+	struct dbstmt *s = db_exec(lg, sql, &e, "ii", account_id, (int64_t)LIMIT_GRANTS_LISTED);
 	if (s == NULL) {
 		db_err(lg, e, "grant list");
 		json_decref(arr);
