@@ -173,5 +173,10 @@ int main(int argc, char **argv)
 	if (unix_path[0] != '\0')
 		unlink(unix_path);
 	log_info("stopped%s", left > 0 ? " with requests still running" : "");
+	if (left == 0) {
+		/* Every thread is gone: nothing reads the config any more. */
+		log_close();
+		cfg_free(&cfg);
+	}
 	return left > 0 ? 1 : 0;
 }

@@ -284,7 +284,7 @@ int worker_stop(int listen_fd, int timeout_ms)
 			return 0;
 		/* Threads stuck in accept do not matter once nothing is in flight. */
 		if (atomic_load(&in_flight) == 0 && now_ms() > deadline - timeout_ms + 1000)
-			return 0;
+			return -1;
 		struct timespec ts = {0, 10 * 1000 * 1000};
 		nanosleep(&ts, NULL);
 	}

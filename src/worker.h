@@ -13,8 +13,9 @@ struct cfg;
  * 0, or -1 (logged). */
 int worker_start(const struct cfg *cfg, int listen_fd);
 /* Stops accepting, waits (bounded by timeout_ms) for in-flight requests
- * to finish and the background thread to stop. Returns the number of
- * requests still running when it gave up (0 normally). */
+ * to finish and the background thread to stop. Returns 0 when every
+ * thread is gone, -1 when nothing is in flight but a thread lingers, or
+ * the number of requests still running when it gave up. */
 int worker_stop(int listen_fd, int timeout_ms);
 /* Asks the background thread to reload prices now (SIGHUP). */
 void worker_reload(void);
