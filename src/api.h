@@ -35,6 +35,10 @@ struct response {
 	char *text;			/* owned; text/plain body (metrics) */
 	int retry_after;		/* seconds; 0: no header */
 	char account[LIMIT_ACCOUNT_ID_BYTES + 1];	/* for the log line */
+	/* A refusal to store under this Idempotency-Key once the handler has
+	 * given it its final shape (the router does it). */
+	int idem_store;
+	char idem_key[LIMIT_IDEMPOTENCY_KEY_BYTES + 1];
 };
 
 struct api_ctx {
@@ -62,8 +66,10 @@ void api_request_hash(const struct request *rq, unsigned char out[32]);
 /* The Idempotency-Key header or the idempotency_key field; NULL when
  * neither. Sets rs and returns -1 when it is malformed. */
 int api_idem_key(const struct request *rq, json_t *body, const char **key, struct response *rs);
-/* Runs an idempotent ledger write and answers. */
-void api_write(struct api_ctx *ctx, const struct request *rq, json_t *body,
+/* Runs an idempotent ledger write and answers. Returns 1 when the answer
+ * is fresh from the ledger (the handler may still word a refusal), 0 when
+ * it is a stored answer or an idempotency error, to be sent as it is. */
+int api_write(struct api_ctx *ctx, const struct request *rq, json_t *body,
 	       enum cd_err (*fn)(struct ledger *, void *, json_t **, int *), void *arg, struct response *rs);
 /* Checks an account id from the path or a body. 0 or -1 with rs filled. */
 int api_check_account_id(const char *id, const char *param, struct response *rs);

@@ -62,10 +62,9 @@ void api_account_create(struct api_ctx *ctx, const struct request *rq, char **pa
 		keys_sha256(canon, strlen(canon), n.create_hash);
 		snprintf(rs->account, sizeof(rs->account), "%s", n.id);
 		n.id_conflict = 0;
-		api_write(ctx, rq, body, ledger_account_create, &n, rs);
-		/* api_write blames the Idempotency-Key for any 409 when one was
-		 * sent; the ledger says whether the id was the cause. */
-		if (rs->status == 409 && n.id_conflict)
+		int fresh = api_write(ctx, rq, body, ledger_account_create, &n, rs);
+		/* The ledger says whether the id was the cause of a 409. */
+		if (fresh && rs->status == 409 && n.id_conflict)
 			api_error(rs, CD_E_CONFLICT, "id", "account '%s' already exists with other settings", n.id);
 	}
 	json_decref(body);
@@ -115,9 +114,9 @@ void api_account_patch(struct api_ctx *ctx, const struct request *rq, char **par
 	p.plan = jsonio_str(body, "plan");
 	snprintf(rs->account, sizeof(rs->account), "%s", params[0]);
 	p.out_balance = 0;
-	api_write(ctx, rq, body, ledger_account_patch, &p, rs);
+	int fresh = api_write(ctx, rq, body, ledger_account_patch, &p, rs);
 	/* Only the ledger's debt check leaves a negative balance behind a 400. */
-	if (rs->status == 400 && p.out_balance < 0)
+	if (fresh && rs->status == 400 && p.out_balance < 0)
 		api_error(rs, CD_E_INVALID, "overdraft_limit_micros",
 			  "overdraft_limit_micros cannot be below the account's current debt of %lld micros",
 			  (long long)-p.out_balance);
@@ -289,9 +288,7 @@ void api_grant(struct api_ctx *ctx, const struct request *rq, char **params, str
 	snprintf(rs->account, sizeof(rs->account), "%s", params[0]);
 	if (g.expires_at >= 0 && g.expires_at <= timefmt_now())
 		api_error(rs, CD_E_INVALID, "expires_at", "expires_at must be in the future");
-	else
-		api_write(ctx, rq, body, ledger_grant, &g, rs);
-	if (rs->status == 400 && g.invalid_param != NULL)
+	else if (api_write(ctx, rq, body, ledger_grant, &g, rs) && rs->status == 400 && g.invalid_param != NULL)
 		grant_refused(rs, g.invalid_param);
 	json_decref(body);
 }
@@ -319,8 +316,7 @@ void api_debit(struct api_ctx *ctx, const struct request *rq, char **params, str
 		return;
 	}
 	snprintf(rs->account, sizeof(rs->account), "%s", params[0]);
-	api_write(ctx, rq, body, ledger_debit, &d, rs);
-	if (rs->status == 402)
+	if (api_write(ctx, rq, body, ledger_debit, &d, rs) && rs->status == 402)
 		api_error(rs, CD_E_INSUFFICIENT, "amount_micros", "the debit exceeds the available balance");
 	json_decref(body);
 }

@@ -123,13 +123,13 @@ void api_authorize(struct api_ctx *ctx, const struct request *rq, char **params,
 	r.byok = jsonio_bool(body, "byok", 0);
 	snprintf(rs->account, sizeof(rs->account), "%s", r.account);
 	if (api_check_account_id(r.account, "account", rs) == 0 && hold_amount(ctx, body, &r, rs) == 0) {
-		api_write(ctx, rq, body, ledger_authorize, &r, rs);
+		int fresh = api_write(ctx, rq, body, ledger_authorize, &r, rs);
 		const char *code = json_string_value(json_object_get(json_object_get(rs->json, "error"), "code"));
 		enum cd_err rc = rs->status == 402 ? CD_E_INSUFFICIENT : rs->status == 403 ? CD_E_SUSPENDED : CD_OK;
 		if (rs->status == 429)
 			rc = code != NULL && strcmp(code, cd_err_code(CD_E_MEMBER_CAP)) == 0 ? CD_E_MEMBER_CAP
 											    : CD_E_HARD_LIMIT;
-		if (rc != CD_OK)
+		if (fresh && rc != CD_OK)
 			refusal(rs, rc, &r);
 	}
 	json_decref(body);
@@ -167,12 +167,12 @@ void api_settle(struct api_ctx *ctx, const struct request *rq, char **params, st
 	else if (r.model != NULL && !model_price(ctx, r.model, &p, &margin))
 		api_error(rs, CD_E_INVALID, "model", "unknown model '%s'", r.model);
 	else {
-		api_write(ctx, rq, body, ledger_settle, &r, rs);
-		if (rs->status == 404)
+		int fresh = api_write(ctx, rq, body, ledger_settle, &r, rs);
+		if (fresh && rs->status == 404)
 			api_error(rs, CD_E_NOT_FOUND, "hold_id", "no hold '%s'", r.hold_id);
-		else if (rs->status == 409 && rq->idempotency_key == NULL)
+		else if (fresh && rs->status == 409)
 			api_error(rs, CD_E_CONFLICT, "hold_id", "the hold was released, or settled with other figures");
-		else if (rs->status == 400)
+		else if (fresh && rs->status == 400)
 			api_error(rs, CD_E_INVALID, "model", "the hold's model or action has no price, or the tokens are too large to price");
 	}
 	json_decref(body);
@@ -190,10 +190,10 @@ void api_release(struct api_ctx *ctx, const struct request *rq, char **params, s
 	if (body == NULL)
 		return;
 	const char *hold_id = jsonio_str(body, "hold_id");
-	api_write(ctx, rq, body, ledger_release, (void *)hold_id, rs);
-	if (rs->status == 404)
+	int fresh = api_write(ctx, rq, body, ledger_release, (void *)hold_id, rs);
+	if (fresh && rs->status == 404)
 		api_error(rs, CD_E_NOT_FOUND, "hold_id", "no hold '%s'", hold_id);
-	else if (rs->status == 409 && rq->idempotency_key == NULL)
+	else if (fresh && rs->status == 409)
 		api_error(rs, CD_E_CONFLICT, "hold_id", "the hold was already settled");
 	json_decref(body);
 }
@@ -253,10 +253,10 @@ void api_usage(struct api_ctx *ctx, const struct request *rq, char **params, str
 	api_request_hash(rq, u.request_hash);
 	snprintf(rs->account, sizeof(rs->account), "%s", u.account);
 	if (usage_check(ctx, body, &u, rs) == 0) {
-		api_write(ctx, rq, body, ledger_usage, &u, rs);
-		if (rs->status == 409 && rq->idempotency_key == NULL)
+		int fresh = api_write(ctx, rq, body, ledger_usage, &u, rs);
+		if (fresh && rs->status == 409)
 			api_error(rs, CD_E_CONFLICT, "request_id", "this request_id was recorded with other figures");
-		else if (rs->status == 400)
+		else if (fresh && rs->status == 400)
 			api_error(rs, CD_E_INVALID, "input_tokens", "the token counts are too large to price");
 	}
 	json_decref(body);

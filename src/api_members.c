@@ -25,8 +25,7 @@ void api_member_put(struct api_ctx *ctx, const struct request *rq, char **params
 	p.member = jsonio_str(body, "member");
 	p.monthly_cap_micros = jsonio_int(body, "monthly_cap_micros", -1);
 	snprintf(rs->account, sizeof(rs->account), "%s", params[0]);
-	api_write(ctx, rq, body, ledger_member_put, &p, rs);
-	if (rs->status == 400)
+	if (api_write(ctx, rq, body, ledger_member_put, &p, rs) && rs->status == 400)
 		api_error(rs, CD_E_INVALID, "id", "members belong to workspace accounts; '%s' is not one", p.account);
 	json_decref(body);
 }
@@ -37,7 +36,6 @@ void api_member_delete(struct api_ctx *ctx, const struct request *rq, char **par
 	if (api_check_account_id(params[0], "id", rs) != 0 || api_check_account_id(params[1], "member", rs) != 0)
 		return;
 	snprintf(rs->account, sizeof(rs->account), "%s", params[0]);
-	api_write(ctx, rq, NULL, ledger_member_delete, &p, rs);
-	if (rs->status == 404)
+	if (api_write(ctx, rq, NULL, ledger_member_delete, &p, rs) && rs->status == 404)
 		api_error(rs, CD_E_NOT_FOUND, "member", "no account '%s' with member '%s'", p.account, p.member);
 }

@@ -94,26 +94,38 @@ int api_idem_key(const struct request *rq, json_t *body, const char **key, struc
 	return 0;
 }
 
-void api_write(struct api_ctx *ctx, const struct request *rq, json_t *body,
-	       enum cd_err (*fn)(struct ledger *, void *, json_t **, int *), void *arg, struct response *rs)
+/* Refusals that are answers about the ledger's state, worth replaying. */
+static int refusal_kept(enum cd_err rc)
+{
+	return rc == CD_E_INSUFFICIENT || rc == CD_E_HARD_LIMIT || rc == CD_E_MEMBER_CAP || rc == CD_E_SUSPENDED ||
+	       rc == CD_E_NOT_FOUND || rc == CD_E_CONFLICT;
+}
+
+int api_write(struct api_ctx *ctx, const struct request *rq, json_t *body,
+	      enum cd_err (*fn)(struct ledger *, void *, json_t **, int *), void *arg, struct response *rs)
 {
 	unsigned char hash[32];
 	struct ledger_write w = {NULL, hash, fn, arg};
 	json_t *out = NULL;
 	int status = 200, replayed = 0;
 	if (api_idem_key(rq, body, &w.idem_key, rs) != 0)
-		return;
+		return 0;
 	api_request_hash(rq, hash);
 	enum cd_err rc = ledger_write(ctx->lg, &w, &out, &status, &replayed);
-	if (rc == CD_E_CONFLICT && w.idem_key != NULL) {
+	if (rc == CD_E_CONFLICT && replayed < 0) {
 		api_error(rs, rc, "idempotency_key", "this Idempotency-Key was used with another request");
-		return;
+		return 0;
 	}
 	if (rc != CD_OK) {
 		api_fail(rs, rc, "account");
-		return;
+		if (w.idem_key != NULL && refusal_kept(rc)) {
+			rs->idem_store = 1;
+			snprintf(rs->idem_key, sizeof(rs->idem_key), "%s", w.idem_key);
+		}
+		return 1;
 	}
 	api_json(rs, status, out);
+	return !replayed;
 }
 
 int api_check_account_id(const char *id, const char *param, struct response *rs)

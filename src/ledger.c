@@ -625,8 +625,10 @@ static enum cd_err idem_replay(struct ledger *lg, struct write_run *r)
 		return db_err(lg, e, "idempotency lookup");
 	if (db_fetch(s) != 1)
 		return CD_E_RETRY;	/* the first claimant rolled back */
-	if (db_len(s, 0) != 32 || memcmp(db_str(s, 0), r->w->request_hash, 32) != 0)
+	if (db_len(s, 0) != 32 || memcmp(db_str(s, 0), r->w->request_hash, 32) != 0) {
+		r->replayed = -1;
 		return CD_E_CONFLICT;
+	}
 	json_error_t jerr;
 	r->out = json_loadb(db_str(s, 2), db_len(s, 2), 0, &jerr);
 	r->status = (int)db_i64(s, 1);
@@ -668,12 +670,35 @@ enum cd_err ledger_write(struct ledger *lg, const struct ledger_write *w, json_t
 {
 	struct write_run r = {w, NULL, 200, 0};
 	enum cd_err rc = ledger_run(lg, write_tx, &r);
+	*replayed = r.replayed;
 	if (rc != CD_OK) {
 		json_decref(r.out);
 		return rc;
 	}
 	*out = r.out;
 	*status = r.status;
-	*replayed = r.replayed;
 	return CD_OK;
+}
+
+struct idem_error { const char *key; const unsigned char *hash; int status; const char *text; };
+
+static enum cd_err idem_error_tx(struct ledger *lg, void *arg)
+{
+	static const char sql[] = "INSERT IGNORE INTO idempotency_keys (idem_key, request_hash, status, response, "
+				  "created_at) VALUES (?, ?, ?, ?, ?)";
+	const struct idem_error *x = arg;
+	return db_do(lg, sql, "idempotency store", "sbibi", x->key, (const char *)x->hash, (size_t)32,
+		     (int64_t)x->status, x->text, strlen(x->text), lg->now);
+}
+
+enum cd_err ledger_idem_store_error(struct ledger *lg, const char *key, const unsigned char *request_hash,
+				    int status, const json_t *response)
+{
+	char *text = json_dumps(response, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	if (text == NULL)
+		return CD_E_INTERNAL;
+	struct idem_error x = {key, request_hash, status, text};
+	enum cd_err rc = ledger_run(lg, idem_error_tx, &x);
+	free(text);
+	return rc;
 }

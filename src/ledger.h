@@ -57,9 +57,16 @@ struct ledger_write {
 	void *arg;
 };
 /* Runs w. With a key: the same key and hash again returns the stored
- * response (*replayed = 1); another hash gives CD_E_CONFLICT. */
+ * response (*replayed = 1); another hash gives CD_E_CONFLICT with
+ * *replayed = -1 (a CD_E_CONFLICT of fn itself leaves it 0). */
 enum cd_err ledger_write(struct ledger *lg, const struct ledger_write *w, json_t **out, int *status,
 			 int *replayed);
+
+/* Stores a refusal (402, 403, 404, 409, 429) under an Idempotency-Key,
+ * so the same key and body get the same answer again; a key already
+ * stored (a concurrent request) is left as it is. */
+enum cd_err ledger_idem_store_error(struct ledger *lg, const char *key, const unsigned char *request_hash,
+				    int status, const json_t *response);
 
 /* ---- Accounts ---- */
 struct account_new {

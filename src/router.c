@@ -278,6 +278,11 @@ void router_dispatch(struct api_ctx *ctx, const struct request *rq, struct respo
 				  (long long)ctx->cfg->max_body_bytes);
 		else if (authorize_route(ctx, rq, r, rs) == 0)
 			r->handler(ctx, rq, params, rs);
+		if (rs->idem_store && rs->json != NULL && rs->status >= 400 && rs->status < 500) {
+			unsigned char hash[32];
+			api_request_hash(rq, hash);
+			ledger_idem_store_error(ctx->lg, rs->idem_key, hash, rs->status, rs->json);
+		}
 		free_params(params, nparams);
 		return;
 	}
