@@ -24,6 +24,9 @@ void api_member_put(struct api_ctx *ctx, const struct request *rq, char **params
 	p.account = params[0];
 	p.member = jsonio_str(body, "member");
 	p.monthly_cap_micros = jsonio_int(body, "monthly_cap_micros", -1);
+	/* Absent: a new member has no cap and an existing one keeps its own;
+	 * null removes it. */
+	p.set_cap = json_object_get(body, "monthly_cap_micros") != NULL;
 	snprintf(rs->account, sizeof(rs->account), "%s", params[0]);
 	if (api_write(ctx, rq, body, ledger_member_put, &p, rs) && rs->status == 400)
 		api_error(rs, CD_E_INVALID, "id", "members belong to workspace accounts; '%s' is not one", p.account);
@@ -32,7 +35,7 @@ void api_member_put(struct api_ctx *ctx, const struct request *rq, char **params
 
 void api_member_delete(struct api_ctx *ctx, const struct request *rq, char **params, struct response *rs)
 {
-	struct member_put p = {params[0], params[1], -1};
+	struct member_put p = {params[0], params[1], -1, 0};
 	if (api_check_account_id(params[0], "id", rs) != 0 || api_check_account_id(params[1], "member", rs) != 0)
 		return;
 	snprintf(rs->account, sizeof(rs->account), "%s", params[0]);

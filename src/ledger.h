@@ -125,6 +125,7 @@ struct member_put {
 	const char *account;
 	const char *member;
 	int64_t monthly_cap_micros;	/* -1: no cap */
+	int set_cap;			/* 0: an existing member keeps its cap */
 };
 /* Adds or updates a member (201 when new, 200 when updated); the account
  * must be a workspace (CD_E_INVALID otherwise). */

@@ -11,7 +11,8 @@
 #include <string.h>
 
 static const char SQL_MEMBER_UPSERT[] = "INSERT INTO members (account_id, member, monthly_cap_micros, month_key, created_at) "
-	"VALUES (?, ?, ?, ?, ?) ON DUPLICATE KEY UPDATE monthly_cap_micros = VALUES(monthly_cap_micros)";
+	"VALUES (?, ?, ?, ?, ?) ON DUPLICATE KEY UPDATE monthly_cap_micros = IF(?, VALUES(monthly_cap_micros), "
+	"monthly_cap_micros)";
 static const char SQL_MEMBER_LOCK[] = "SELECT monthly_cap_micros, month_key, month_spent_micros, reserved_micros "
 	"FROM members WHERE account_id = ? AND member = ? FOR UPDATE";
 static const char SQL_MEMBER_STORE[] = "UPDATE members SET month_key = ?, month_spent_micros = ?, reserved_micros = ? "
@@ -85,12 +86,17 @@ enum cd_err ledger_member_put(struct ledger *lg, void *arg, json_t **out, int *s
 		return rc;
 	if (strcmp(a.kind, "workspace") != 0)
 		return CD_E_INVALID;
+	/* Whether the member is new is read under the account lock, before
+	 * the upsert (its affected-rows count cannot tell "unchanged" apart). */
+	rc = member_lock(lg, &a, p->member, &m);
+	if (rc != CD_OK && rc != CD_E_NOT_FOUND)
+		return rc;
+	int created = rc == CD_E_NOT_FOUND;
 	const int64_t *cap = p->monthly_cap_micros >= 0 ? &p->monthly_cap_micros : NULL;
-	struct dbstmt *s = db_exec(lg, SQL_MEMBER_UPSERT, &e, "isIii", a.id, p->member, cap,
-				   timefmt_month_key(lg->now), lg->now);
+	struct dbstmt *s = db_exec(lg, SQL_MEMBER_UPSERT, &e, "isIiii", a.id, p->member, cap,
+				   timefmt_month_key(lg->now), lg->now, (int64_t)p->set_cap);
 	if (s == NULL)
 		return db_err(lg, e, "member upsert");
-	int created = db_affected(s) == 1;
 	rc = member_lock(lg, &a, p->member, &m);
 	if (rc == CD_OK && a.dirty)
 		rc = acct_store(lg, &a);

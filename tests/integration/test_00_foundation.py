@@ -194,3 +194,14 @@ def test_socket_inherited_on_fd0_from_spawn_fcgi():
     finally:
         os.kill(pid, 15)
     check(wait_until(lambda: not os.path.exists("/proc/%d" % pid), timeout=10), "spawned creditd stopped")
+
+
+def test_encoded_slash_in_an_id_through_apache_and_nginx():
+    acct = uid("team") + "/alice"
+    r = api("POST", "/v1/accounts", {"id": acct, "kind": "user"})
+    eq(r.status, 201, "an id with a slash")
+    path = "/v1/accounts/" + acct.replace("/", "%2F")
+    eq(api("GET", path, auth="read").json["id"], acct, "through nginx")
+    r = api("GET", path, auth="read", base=ENV["CREDITD_APACHE_URL"])
+    eq(r.status, 200, "through Apache (AllowEncodedSlashes NoDecode)")
+    eq(r.json["id"], acct, "the same account")

@@ -15,6 +15,9 @@ def test_member_put_and_delete():
     eq(r.status, 201, "member added")
     eq(r.json, {"account": ws, "member": "bob", "monthly_cap_micros": 50000, "month_spent_micros": 0,
                 "reserved_micros": 0}, "member body")
+    r = api("POST", "/v1/accounts/%s/members" % ws, {"member": "bob"})
+    eq(r.status, 200, "posting an existing member again")
+    eq(r.json["monthly_cap_micros"], 50000, "without the field, the cap stays")
     r = api("POST", "/v1/accounts/%s/members" % ws, {"member": "bob", "monthly_cap_micros": None})
     eq(r.status, 200, "member updated")
     eq(r.json["monthly_cap_micros"], None, "cap removed")

@@ -1,0 +1,144 @@
+<?php
+/*
+ * client_flow.php: drives clients/php/Creditd.php against the test stack for
+ * test_50_clients.py and prints one JSON object of what it saw; the Python
+ * test makes every assertion (including the expected costs).
+ *
+ * php client_flow.php TRANSPORT   (curl|stream)
+ * Environment: CREDITD_URL, CREDITD_ADMIN_KEY, CREDITD_GUARD_KEY,
+ * CREDITD_READ_KEY, PREFIX (unique per run), UNAVAILABLE_URL (a server that
+ * answers 503 with Retry-After), CLOSED_URL (nothing listens there).
+ */
+declare(strict_types=1);
+
+error_reporting(E_ALL);
+set_error_handler(function ($no, $msg, $file, $line) {
+    throw new \ErrorException($msg, 0, $no, $file, $line);
+});
+
+require __DIR__ . '/../../../clients/php/Creditd.php';
+
+use Creditd\Client;
+
+$transport = $argv[1] ?? 'curl';
+$url = getenv('CREDITD_URL');
+$prefix = getenv('PREFIX');
+$opts = ['transport' => $transport, 'timeout' => 20];
+$admin = new Client($url, getenv('CREDITD_ADMIN_KEY'), $opts);
+$guard = new Client($url, getenv('CREDITD_GUARD_KEY'), $opts);
+$read = new Client($url, getenv('CREDITD_READ_KEY'), $opts);
+$out = ['transport' => $guard->getTransport(), 'php' => PHP_VERSION];
+
+/** Runs $fn, expecting it to throw; returns what the exception says. */
+function caught(callable $fn): array
+{
+    try {
+        $fn();
+    } catch (\Creditd\Error $e) {
+        $info = [
+            'class' => get_class($e), 'status' => $e->getStatus(), 'code' => $e->getErrorCode(),
+            'type' => $e->getErrorType(), 'param' => $e->getParam(), 'body' => $e->getBody(),
+            'available_micros' => $e->getAvailableMicros(), 'required_micros' => $e->getRequiredMicros(),
+            'is_creditd_error' => true,
+        ];
+        if ($e instanceof \Creditd\Unavailable) {
+            $info['retry_after'] = $e->getRetryAfter();
+        }
+        return $info;
+    }
+    return ['class' => null];
+}
+
+// Accounts: create, create again (same body), get, id needing URL encoding.
+$acct = $prefix . '-main';
+$out['created'] = $admin->createAccount($acct, 'user', ['monthly_limit_micros' => 900000000]);
+$out['created_again'] = $admin->createAccount($acct, 'user', ['monthly_limit_micros' => 900000000]);
+$odd = $prefix . ' a/b?c#d%é';
+$out['odd_created'] = $admin->createAccount($odd);
+$out['odd_get'] = $read->getAccount($odd);
+$out['patched'] = $admin->patchAccount($acct, ['monthly_limit_micros' => Client::clear(), 'plan' => 'pro']);
+$out['account_before'] = $read->getAccount($acct);
+$out['models'] = $read->models();
+$out['healthz'] = $read->healthz();
+
+// Guard: authorize (integral float and digit string are sent as integers), settle with cached tokens.
+$out['authorize'] = $guard->authorize([
+    'account' => $acct, 'request_id' => $prefix . '-r1', 'model' => 'gpt-4o',
+    'input_tokens' => 1200.0, 'max_output_tokens' => '800', 'member' => null,
+]);
+$out['settle'] = $guard->settle($out['authorize']['hold_id'], 1200, 350, 200);
+$out['settle_again'] = $guard->settle($out['authorize']['hold_id'], 1200, 350, 200);
+$out['account_after_settle'] = $read->getAccount($acct);
+
+// Release, then settling the released hold is a Conflict.
+$h2 = $guard->authorize(['account' => $acct, 'request_id' => $prefix . '-r2', 'model' => 'gpt-4o',
+                         'input_tokens' => 10, 'max_output_tokens' => 10]);
+$out['release'] = $guard->release($h2['hold_id']);
+$out['settle_released'] = caught(function () use ($guard, $h2) { $guard->settle($h2['hold_id'], 10, 10); });
+$out['account_after_release'] = $read->getAccount($acct);
+
+// Refusals and not found.
+$poor = $prefix . '-poor';
+$admin->createAccount($poor);
+$bal = $read->getAccount($poor)['balance_micros'];
+$admin->debit($poor, $bal - 1000, 'test set-up');
+$out['insufficient'] = caught(function () use ($guard, $poor, $prefix) {
+    $guard->authorize(['account' => $poor, 'request_id' => $prefix . '-r3', 'model' => 'gpt-4o',
+                       'input_tokens' => 100000, 'max_output_tokens' => 1000]);
+});
+$capped = $prefix . '-capped';
+$admin->createAccount($capped, 'user', ['monthly_limit_micros' => 1000]);
+$out['limit'] = caught(function () use ($guard, $capped, $prefix) {
+    $guard->authorize(['account' => $capped, 'request_id' => $prefix . '-r4', 'model' => 'gpt-4o',
+                       'input_tokens' => 100000, 'max_output_tokens' => 1000]);
+});
+$out['not_found'] = caught(function () use ($read, $prefix) { $read->getAccount($prefix . '-nobody'); });
+$out['conflict_create'] = caught(function () use ($admin, $acct) { $admin->createAccount($acct, 'workspace'); });
+$out['bad_request'] = caught(function () use ($guard, $acct, $prefix) {
+    $guard->authorize(['account' => $acct, 'request_id' => $prefix . '-r5', 'model' => 'no-such-model',
+                       'input_tokens' => 1]);
+});
+$out['wrong_scope'] = caught(function () use ($read, $acct) { $read->grant($acct, 1, 'promo'); });
+$out['float_refused'] = null;
+try {
+    // A fractional float never leaves the client.
+    $guard->authorize(['account' => $acct, 'request_id' => $prefix . '-r6', 'model' => 'gpt-4o',
+                       'input_tokens' => 1.5]);
+} catch (\InvalidArgumentException $e) {
+    $out['float_refused'] = $e->getMessage();
+}
+
+// Idempotency: the same key and body replay the first answer; another body is a Conflict.
+$key = $prefix . '-idem';
+$out['grant_first'] = $admin->grant($acct, 1234, 'promo', ['description' => 'idem test'], $key);
+$out['grant_replay'] = $admin->grant($acct, 1234, 'promo', ['description' => 'idem test'], $key);
+$out['grant_other_body'] = caught(function () use ($admin, $acct, $key) {
+    $admin->grant($acct, 999, 'promo', ['description' => 'idem test'], $key);
+});
+
+// Pagination: every entry once, newest first.
+$ids = [];
+foreach ($read->iterTransactions($acct, 2) as $entry) {
+    $ids[] = $entry['id'];
+}
+$out['iter_ids'] = $ids;
+$out['all_page'] = $read->transactions($acct, 200);
+
+// Members, direct usage, the usage report, a top-up.
+$ws = $prefix . '-ws';
+$admin->createAccount($ws, 'workspace');
+$out['member_added'] = $admin->addMember($ws, 'bob/2', 50000);
+$out['member_removed'] = $admin->removeMember($ws, 'bob/2');
+$out['member_removed_again'] = caught(function () use ($admin, $ws) { $admin->removeMember($ws, 'bob/2'); });
+$out['record_usage'] = $guard->recordUsage(['account' => $acct, 'model' => 'gpt-3.5-turbo', 'input_tokens' => 300,
+                                            'output_tokens' => 120, 'request_id' => $prefix . '-batch']);
+$out['usage'] = $read->usage($acct, null, null, 'model');
+$out['topup'] = $read->topup($acct, 1500, 'https://app.example.com/paid', null, $prefix . '-topup');
+
+// Transport failures.
+$down = new Client(getenv('UNAVAILABLE_URL'), 'k', $opts);
+$out['unavailable'] = caught(function () use ($down) { $down->healthz(); });
+$closed = new Client(getenv('CLOSED_URL'), 'k', $opts + ['timeout' => 3]);
+$out['closed'] = caught(function () use ($closed) { $closed->models(); });
+
+echo json_encode($out, JSON_UNESCAPED_SLASHES | JSON_UNESCAPED_UNICODE | JSON_PRESERVE_ZERO_FRACTION), "\n";

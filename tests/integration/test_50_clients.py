@@ -1,0 +1,432 @@
+"""test_50_clients.py: the client libraries in clients/ against the real stack.
+
+The Python client (clients/python/creditd_client.py) is imported and driven
+here; the PHP client (clients/php/Creditd.php) is driven by
+tests/integration/php/client_flow.php, once per transport (ext-curl and the
+http stream wrapper), which prints what it saw as JSON for the assertions
+below. Expected costs come from GET /v1/models and DESIGN's formula.
+"""
+import contextlib
+import http.server
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+
+from lib import ENV, Fail, check, eq, sql, uid, verify
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(ROOT, "clients", "python"))
+
+import creditd_client as cc  # noqa: E402
+
+# ---- helpers ----
+
+
+def admin():
+    return cc.Creditd(ENV["CREDITD_URL"], ENV["CREDITD_ADMIN_KEY"])
+
+
+def guard_client():
+    return cc.Creditd(ENV["CREDITD_URL"], ENV["CREDITD_GUARD_KEY"])
+
+
+def reader():
+    return cc.Creditd(ENV["CREDITD_URL"], ENV["CREDITD_READ_KEY"])
+
+
+def cost(models, model, input_tokens, output_tokens, cached=0):
+    """ceil(((in - cached)*p_in + cached*p_cached + out*p_out) * margin_bps / 10^10), integer math."""
+    m = {row["model"]: row for row in models["data"]}[model]
+    base = ((input_tokens - cached) * m["input_micros_per_mtok"] + cached * m["cached_input_micros_per_mtok"]
+            + output_tokens * m["output_micros_per_mtok"])
+    return -(-(base * models["margin_bps"]) // 10 ** 10)
+
+
+def raises(cls, fn, *args, **kwargs):
+    """Calls fn, which must raise exactly cls; returns the exception."""
+    try:
+        fn(*args, **kwargs)
+    except cc.CreditdError as e:
+        eq(type(e), cls, "exception class (%s)" % e)
+        return e
+    raise Fail("%s did not raise %s" % (getattr(fn, "__name__", fn), cls.__name__))
+
+
+def hold_state(hold_id):
+    m = re.fullmatch(r"hold_\d+_(\d+)", hold_id)
+    check(m is not None, "hold id shape: %r" % hold_id)
+    rows = sql("SELECT state FROM holds WHERE id = %d" % int(m.group(1)))
+    eq(len(rows), 1, "hold row of %s" % hold_id)
+    return rows[0][0]
+
+
+def funded(micros, prefix="cli"):
+    """An account holding exactly `micros` (the signup bonus minus a debit)."""
+    c = admin()
+    acct = uid(prefix)
+    bonus = c.create_account(acct)["balance_micros"]
+    check(bonus > micros, "the signup bonus covers the set-up")
+    c.debit(acct, bonus - micros, "test set-up")
+    eq(c.get_account(acct)["balance_micros"], micros, "set-up balance")
+    return acct
+
+
+class _Answer503(http.server.BaseHTTPRequestHandler):
+    """Answers everything as creditd does while its database is down."""
+
+    def _answer(self):
+        length = int(self.headers.get("Content-Length") or 0)
+        if length:
+            self.rfile.read(length)
+        body = b'{"error":{"type":"api_error","code":"unavailable","message":"database unavailable","param":null}}'
+        self.send_response(503)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Retry-After", "7")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_GET = do_POST = _answer
+
+    def log_message(self, *args):
+        pass
+
+
+@contextlib.contextmanager
+def unavailable_server():
+    """A local HTTP server answering 503 with Retry-After: 7; yields its URL."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Answer503)
+    t = threading.Thread(target=server.serve_forever, daemon=True)
+    t.start()
+    try:
+        yield "http://127.0.0.1:%d/credits" % server.server_address[1]
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def closed_url():
+    """A loopback URL nothing listens on."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return "http://127.0.0.1:%d" % port
+
+
+# ---- Python client ----
+
+
+def test_python_accounts_and_not_found():
+    c = admin()
+    acct = uid("cli")
+    created = c.create_account(acct, monthly_limit_micros=50000000, plan=None)
+    eq(created["id"], acct, "created id")
+    eq(created["monthly_limit_micros"], 50000000, "limit sent")
+    eq(created["plan"], None, "None fields are not sent")
+    eq(c.create_account(acct, monthly_limit_micros=50000000), created, "the same body again answers the account")
+    got = reader().get_account(acct)
+    eq((got["id"], got["balance_micros"], got["reserved_micros"]), (acct, created["balance_micros"], 0), "get")
+    patched = c.patch_account(acct, monthly_limit_micros=cc.CLEAR, plan="pro", low_balance_micros=None)
+    eq((patched["monthly_limit_micros"], patched["plan"]), (None, "pro"), "CLEAR sends null, None is left out")
+
+    e = raises(cc.NotFound, reader().get_account, uid("nobody"))
+    eq((e.status, e.code, e.type), (404, "not_found", "not_found_error"), "404 fields")
+    check(isinstance(e, cc.CreditdError) and e.message, "a CreditdError with a message")
+    eq(e.body["error"]["code"], "not_found", "the whole body")
+    e = raises(cc.Conflict, c.create_account, acct, kind="workspace")
+    eq((e.status, e.code, e.type), (409, "conflict", "conflict_error"), "409 fields")
+    e = raises(cc.CreditdError, guard_client().authorize, acct, uid("req"), model="no-such-model", input_tokens=1)
+    eq((e.status, e.code, e.param), (400, "invalid_request", "model"), "400 names the field")
+    e = raises(cc.CreditdError, reader().grant, acct, 1, "promo")
+    eq((e.status, e.code), (403, "forbidden"), "a read key cannot grant")
+
+    # Ids are one escaped path segment each.
+    odd = uid("cli") + " a/b?c#d%é"
+    eq(c.create_account(odd)["id"], odd, "odd id created")
+    eq(reader().get_account(odd)["id"], odd, "odd id read back")
+    eq(c.healthz(), {"status": "ok"}, "healthz")
+    apache = ENV.get("CREDITD_APACHE_URL")
+    if apache:
+        # Not `odd` itself: Apache answers 404 to an encoded slash (%2F) unless
+        # the vhost sets AllowEncodedSlashes NoDecode.
+        spaced = uid("cli") + " a?c#d%é"
+        c.create_account(spaced)
+        eq(cc.Creditd(apache, ENV["CREDITD_READ_KEY"]).get_account(spaced)["id"], spaced, "through Apache at /credits")
+
+
+def test_python_authorize_settle_charges_the_exact_cost():
+    models = reader().models()
+    acct = funded(5000000)
+    g = guard_client()
+    hold = g.authorize(acct, uid("req"), model="gpt-4o", input_tokens=1200, max_output_tokens=800)
+    eq(hold["amount_micros"], cost(models, "gpt-4o", 1200, 800), "hold = worst-case cost")
+    eq(hold["available_micros"], 5000000 - hold["amount_micros"], "available after the hold")
+    eq(reader().get_account(acct)["reserved_micros"], hold["amount_micros"], "reserved")
+    want = cost(models, "gpt-4o", 1200, 350, cached=200)
+    settled = g.settle(hold["hold_id"], 1200, 350, cached_input_tokens=200)
+    eq(settled["charged_micros"], want, "charged the exact cost")
+    eq(settled["released_micros"], hold["amount_micros"] - want, "released the rest")
+    eq(settled["balance_micros"], 5000000 - want, "balance")
+    eq(settled["late"], False, "not late")
+    eq(g.settle(hold["hold_id"], 1200, 350, cached_input_tokens=200), settled, "settling again replays")
+    e = raises(cc.Conflict, g.release, hold["hold_id"])
+    eq(e.param, "hold_id", "a settled hold cannot be released")
+    a = reader().get_account(acct)
+    eq((a["balance_micros"], a["reserved_micros"]), (5000000 - want, 0), "account after settle")
+    eq(hold_state(hold["hold_id"]), "settled", "hold state")
+
+    # Action holds and direct usage.
+    price = {row["action"]: row["price_micros"] for row in models["actions"]}["summary"]
+    act = g.authorize(acct, uid("req"), action="summary")
+    eq(act["amount_micros"], price, "action hold")
+    eq(g.settle(act["hold_id"], 0, 0)["charged_micros"], price, "action settled")
+    rid = uid("batch")
+    used = g.record_usage(acct, model="gpt-3.5-turbo", input_tokens=300, output_tokens=120, request_id=rid)
+    eq(used["charged_micros"], cost(models, "gpt-3.5-turbo", 300, 120), "direct usage cost")
+    eq(g.record_usage(acct, model="gpt-3.5-turbo", input_tokens=300, output_tokens=120, request_id=rid)
+       ["balance_micros"], used["balance_micros"], "a repeated request_id is recorded once")
+    report = reader().usage(acct, group_by="model")
+    check(isinstance(report, dict), "usage report: %r" % report)
+    verify()
+
+
+def test_python_refusals_carry_the_amounts():
+    models = reader().models()
+    acct = funded(1000)
+    need = cost(models, "gpt-4o", 100000, 1000)
+    e = raises(cc.InsufficientCredits, guard_client().authorize, acct, uid("req"), model="gpt-4o",
+               input_tokens=100000, max_output_tokens=1000)
+    eq((e.status, e.code, e.type), (402, "insufficient_credits", "insufficient_quota"), "402 fields")
+    eq((e.available_micros, e.required_micros), (1000, need), "available and required")
+    e = raises(cc.InsufficientCredits, admin().debit, acct, 5000, "too much")
+    eq(e.status, 402, "a debit beyond the available balance")
+
+    capped = uid("cli")
+    admin().create_account(capped, monthly_limit_micros=1000)
+    e = raises(cc.LimitReached, guard_client().authorize, capped, uid("req"), model="gpt-4o",
+               input_tokens=100000, max_output_tokens=1000)
+    eq((e.status, e.code, e.type), (429, "billing_hard_limit_reached", "insufficient_quota"), "429 fields")
+    eq(e.required_micros, need, "429 required")
+
+
+def test_python_idempotency_key_replays_the_same_body():
+    c = admin()
+    acct = uid("cli")
+    c.create_account(acct)
+    key = uid("idem")
+    first = c.grant(acct, 1234, "promo", idempotency_key=key, description="client test")
+    again = c.grant(acct, 1234, "promo", idempotency_key=key, description="client test")
+    eq(again, first, "the same key and body replay the first answer")
+    e = raises(cc.Conflict, c.grant, acct, 999, "promo", idempotency_key=key, description="client test")
+    eq(e.param, "idempotency_key", "another body with the key")
+    grants = [t for t in c.iter_transactions(acct) if t["amount_micros"] == 1234]
+    eq(len(grants), 1, "granted once")
+
+    g = guard_client()
+    hold = g.authorize(acct, uid("req"), model="gpt-4o", input_tokens=10, max_output_tokens=10)
+    key = uid("idem")
+    first = g.release(hold["hold_id"], idempotency_key=key)
+    eq(first["state"], "released", "release")
+    eq(g.release(hold["hold_id"], idempotency_key=key), first, "release replayed")
+    eq(reader().get_account(acct)["reserved_micros"], 0, "nothing reserved")
+
+
+def test_python_iter_transactions_walks_every_page():
+    c = admin()
+    acct = uid("cli")
+    c.create_account(acct)
+    for i in range(6):
+        c.grant(acct, 1000 + i, "promo")
+    everything = c.transactions(acct, limit=200)
+    eq(everything["next_cursor"], None, "one page holds all")
+    want = [t["id"] for t in everything["data"]]
+    eq(len(want), 7, "signup bonus + 6 grants")
+    first = c.transactions(acct, limit=2)
+    eq(len(first["data"]), 2, "page size")
+    check(first["next_cursor"], "a next cursor")
+    eq([t["id"] for t in c.iter_transactions(acct, page_size=2)], want, "walked 4 pages, newest first")
+    eq([t["id"] for t in c.iter_transactions(acct)], want, "the default page size")
+
+
+def test_python_guard_releases_on_exception_and_settles_when_told():
+    models = reader().models()
+    acct = funded(5000000)
+    g = guard_client()
+
+    class LLMDown(Exception):
+        pass
+
+    seen = {}
+    try:
+        with cc.guard(g, acct, uid("req"), "gpt-4o", 1000, max_output_tokens=500) as h:
+            seen["hold_id"] = h.hold_id
+            eq(reader().get_account(acct)["reserved_micros"], cost(models, "gpt-4o", 1000, 500), "held inside")
+            raise LLMDown("the provider failed")
+    except LLMDown:
+        pass
+    else:
+        raise Fail("the block's exception must propagate")
+    eq(hold_state(seen["hold_id"]), "released", "released on exception")
+    a = reader().get_account(acct)
+    eq((a["reserved_micros"], a["balance_micros"]), (0, 5000000), "reserve back to 0, nothing charged")
+
+    with g.guard(acct, uid("req"), "gpt-4o", 1000, 500) as h:
+        pass                                     # never settled
+    eq(hold_state(h.hold_id), "released", "released when never settled")
+    eq(h.released["state"], "released", "the release answer")
+
+    want = cost(models, "gpt-4o", 1000, 123, cached=400)
+    with cc.guard(g, acct, uid("req"), "gpt-4o", 1000, 500) as h:
+        settled = h.settle(1000, 123, cached_input_tokens=400)
+    eq(settled["charged_micros"], want, "settled with the exact cost")
+    eq((h.settled, h.released), (settled, None), "settled, not released")
+    eq(hold_state(h.hold_id), "settled", "hold settled")
+    a = reader().get_account(acct)
+    eq((a["reserved_micros"], a["balance_micros"]), (0, 5000000 - want), "after the settled guard")
+
+    # A settle that was tried and failed is not followed by a release: the
+    # tokens were spent, so the hold waits for a corrected settle.
+    try:
+        with cc.guard(g, acct, uid("req"), "gpt-4o", 1000, 500) as h:
+            h.settle(10, 5, cached_input_tokens=11)
+    except cc.CreditdError as e:
+        eq((e.status, e.param), (400, "cached_input_tokens"), "the settle's error propagates")
+    else:
+        raise Fail("cached_input_tokens > input_tokens must be refused")
+    eq((hold_state(h.hold_id), h.released), ("pending", None), "left pending after a failed settle")
+    eq(h.settle(10, 5)["charged_micros"], cost(models, "gpt-4o", 10, 5), "settled on a second try")
+
+    poor = funded(10)
+    e = raises(cc.InsufficientCredits, cc.guard(g, poor, uid("req"), "gpt-4o", 1000, 500).__enter__)
+    eq(e.required_micros, cost(models, "gpt-4o", 1000, 500), "a refused guard raises on enter")
+    verify()
+
+
+def test_python_members_and_topup():
+    c = admin()
+    ws = uid("ws")
+    c.create_account(ws, kind="workspace")
+    m = c.add_member(ws, "carol/x", monthly_cap_micros=30000)
+    eq((m["member"], m["monthly_cap_micros"]), ("carol/x", 30000), "member added")
+    eq(c.add_member(ws, "carol/x")["monthly_cap_micros"], 30000, "posting again without a cap keeps it")
+    eq(c.add_member(ws, "carol/x", monthly_cap_micros=cc.CLEAR)["monthly_cap_micros"], None, "CLEAR removes it")
+    c.remove_member(ws, "carol/x")
+    raises(cc.NotFound, c.remove_member, ws, "carol/x")
+    t = reader().topup(ws, 2000, success_url="https://app.example.com/paid", idempotency_key=uid("top"))
+    check(t["checkout_url"].startswith("https://"), "checkout url: %r" % t)
+    check(t["session_id"], "session id")
+    e = raises(cc.CreditdError, reader().topup, ws, 1)
+    eq((e.status, e.param), (400, "amount_cents"), "top-up below the minimum")
+
+
+def test_python_unavailable_and_connection_failures():
+    with unavailable_server() as url:
+        e = raises(cc.Unavailable, cc.Creditd(url, "k").healthz)
+        eq((e.status, e.code, e.retry_after), (503, "unavailable", 7), "503 with Retry-After")
+    e = raises(cc.ConnectionFailed, cc.Creditd(closed_url(), "k", timeout=3).models)
+    eq(e.status, None, "no status without an answer")
+
+
+# ---- PHP client ----
+
+
+def _php_flow(transport):
+    php = shutil.which("php")
+    if php is None:
+        raise Fail("php-cli is missing: install php-cli and php-curl (apt-get install php-cli php-curl)")
+    prefix = uid("php-" + transport)
+    with unavailable_server() as down:
+        env = dict(os.environ, CREDITD_URL=ENV["CREDITD_URL"], CREDITD_ADMIN_KEY=ENV["CREDITD_ADMIN_KEY"],
+                   CREDITD_GUARD_KEY=ENV["CREDITD_GUARD_KEY"], CREDITD_READ_KEY=ENV["CREDITD_READ_KEY"],
+                   PREFIX=prefix, UNAVAILABLE_URL=down, CLOSED_URL=closed_url())
+        p = subprocess.run([php, "-d", "display_errors=stderr", os.path.join(HERE, "php", "client_flow.php"),
+                            transport], capture_output=True, text=True, timeout=60, env=env)
+    if p.returncode != 0:
+        raise Fail("php client_flow.php %s: exit %d\n%s%s" % (transport, p.returncode, p.stdout, p.stderr))
+    try:
+        return prefix, json.loads(p.stdout)
+    except ValueError:
+        raise Fail("php printed no JSON: %s%s" % (p.stdout, p.stderr)) from None
+
+
+def _check_php(transport):
+    prefix, out = _php_flow(transport)
+    eq(out["transport"], transport, "transport used")
+    models = out["models"]
+    acct = prefix + "-main"
+
+    eq(out["created"]["id"], acct, "created")
+    eq(out["created_again"], out["created"], "the same body again")
+    eq(out["odd_get"]["id"], prefix + " a/b?c#d%é", "odd id through the PHP client")
+    eq((out["patched"]["monthly_limit_micros"], out["patched"]["plan"]), (None, "pro"), "clear() sends null")
+    eq(out["healthz"], {"status": "ok"}, "healthz")
+    start = out["account_before"]["balance_micros"]
+
+    hold = out["authorize"]
+    eq(hold["amount_micros"], cost(models, "gpt-4o", 1200, 800), "hold (1200.0 and '800' sent as integers)")
+    want = cost(models, "gpt-4o", 1200, 350, cached=200)
+    eq(out["settle"]["charged_micros"], want, "settled the exact cost")
+    eq(out["settle_again"], out["settle"], "settle replayed")
+    a = out["account_after_settle"]
+    eq((a["balance_micros"], a["reserved_micros"]), (start - want, 0), "account after settle")
+    eq(out["release"]["state"], "released", "release")
+    eq(hold_state(out["authorize"]["hold_id"]), "settled", "settled hold row")
+    eq((out["settle_released"]["class"], out["settle_released"]["status"]), ("Creditd\\Conflict", 409),
+       "settling a released hold")
+    eq(out["account_after_release"]["reserved_micros"], 0, "nothing reserved")
+
+    need = cost(models, "gpt-4o", 100000, 1000)
+    ins = out["insufficient"]
+    eq((ins["class"], ins["status"], ins["code"], ins["type"]),
+       ("Creditd\\InsufficientCredits", 402, "insufficient_credits", "insufficient_quota"), "402")
+    eq((ins["available_micros"], ins["required_micros"]), (1000, need), "402 amounts")
+    lim = out["limit"]
+    eq((lim["class"], lim["status"], lim["code"], lim["required_micros"]),
+       ("Creditd\\LimitReached", 429, "billing_hard_limit_reached", need), "429")
+    nf = out["not_found"]
+    eq((nf["class"], nf["status"], nf["code"], nf["type"]), ("Creditd\\NotFound", 404, "not_found", "not_found_error"),
+       "404")
+    eq(nf["body"]["error"]["code"], "not_found", "getBody()")
+    eq((out["conflict_create"]["class"], out["conflict_create"]["status"]), ("Creditd\\Conflict", 409), "409")
+    bad = out["bad_request"]
+    eq((bad["class"], bad["status"], bad["code"], bad["param"]), ("Creditd\\Error", 400, "invalid_request", "model"),
+       "400")
+    eq((out["wrong_scope"]["class"], out["wrong_scope"]["status"], out["wrong_scope"]["code"]),
+       ("Creditd\\Error", 403, "forbidden"), "403")
+    check(out["float_refused"] and "input_tokens" in out["float_refused"],
+          "a fractional float is refused before sending: %r" % out["float_refused"])
+
+    eq(out["grant_replay"], out["grant_first"], "idempotent replay")
+    other = out["grant_other_body"]
+    eq((other["class"], other["status"], other["param"]), ("Creditd\\Conflict", 409, "idempotency_key"),
+       "another body with the key")
+    want_ids = [t["id"] for t in out["all_page"]["data"]]
+    check(len(want_ids) >= 3, "entries for two pages of 2: %d" % len(want_ids))
+    eq(out["iter_ids"], want_ids, "iterTransactions walked every page")
+    eq(sum(1 for t in out["all_page"]["data"] if t["amount_micros"] == 1234), 1, "the replayed grant once")
+
+    eq((out["member_added"]["member"], out["member_added"]["monthly_cap_micros"]), ("bob/2", 50000), "member")
+    eq(out["member_removed_again"]["class"], "Creditd\\NotFound", "member removed")
+    eq(out["record_usage"]["charged_micros"], cost(models, "gpt-3.5-turbo", 300, 120), "recordUsage")
+    check(isinstance(out["usage"], dict), "usage report")
+    check(out["topup"]["checkout_url"].startswith("https://"), "top-up: %r" % out["topup"])
+    un = out["unavailable"]
+    eq((un["class"], un["status"], un["code"], un["retry_after"]), ("Creditd\\Unavailable", 503, "unavailable", 7),
+       "503 with Retry-After")
+    eq((out["closed"]["class"], out["closed"]["status"]), ("Creditd\\ConnectionFailed", None), "no answer")
+
+
+def test_php_client_with_curl():
+    _check_php("curl")
+
+
+def test_php_client_with_streams():
+    _check_php("stream")
+    verify()
