@@ -125,6 +125,10 @@ int api_write(struct api_ctx *ctx, const struct request *rq, json_t *body,
 		return 1;
 	}
 	api_json(rs, status, out);
+	/* Routes named by a hold learn their account from the answer. */
+	const char *acct = json_string_value(json_object_get(out, "account"));
+	if (rs->account[0] == '\0' && acct != NULL)
+		snprintf(rs->account, sizeof(rs->account), "%s", acct);
 	return !replayed;
 }
 

@@ -360,7 +360,8 @@ enum cd_err ledger_settle(struct ledger *lg, void *arg, json_t **out, int *statu
 	a.balance -= spend;
 	char id[64];
 	hold_id_format(id, sizeof(id), a.id, h.id);
-	*out = json_pack("{s:s, s:I, s:I, s:I, s:I, s:b}", "hold_id", id, "charged_micros", (json_int_t)cost,
+	*out = json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:b}", "hold_id", id, "account", a.ext_id,
+			 "charged_micros", (json_int_t)cost,
 			 "released_micros", (json_int_t)released, "balance_micros", (json_int_t)a.balance,
 			 "available_micros", (json_int_t)available_of(&a), "late", strcmp(h.state, "pending") != 0);
 	char *text = *out != NULL ? json_dumps(*out, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
@@ -399,7 +400,8 @@ enum cd_err ledger_release(struct ledger *lg, void *arg, json_t **out, int *stat
 		return rc;
 	char id[64];
 	hold_id_format(id, sizeof(id), a.id, h.id);
-	*out = json_pack("{s:s, s:s, s:I, s:I, s:I}", "hold_id", id, "state", h.state, "released_micros",
+	*out = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I}", "hold_id", id, "account", a.ext_id, "state", h.state,
+			 "released_micros",
 			 (json_int_t)released, "balance_micros", (json_int_t)a.balance, "available_micros",
 			 (json_int_t)available_of(&a));
 	*status = 200;
