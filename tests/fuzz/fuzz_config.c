@@ -1,0 +1,24 @@
+/* fuzz_config.c: libFuzzer target for the config loader: any text as a
+ * config file must load or fail with a message, never crash or leak. */
+#include "config.h"
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct cfg c;
+	char err[512];
+	char *text = malloc(size + 1);
+	if (text == NULL)
+		return 0;
+	memcpy(text, data, size);
+	text[size] = '\0';
+	if (cfg_load_string(text, &c, err, sizeof(err)) == 0)
+		(void)cfg_redirect_allowed(&c, "https://app.example.com/x");
+	cfg_free(&c);
+	free(text);
+	return 0;
+}
