@@ -287,9 +287,10 @@ static enum cd_err invoice_paid(struct ledger *lg, struct hook_run *h)
 static enum cd_err subscription_changed(struct ledger *lg, struct hook_run *h)
 {
 	static const char sql_sub[] = "INSERT INTO subscriptions (subscription_id, account_id, plan, status, "
-		"current_period_end, updated_at) VALUES (?, ?, ?, ?, ?, ?) ON DUPLICATE KEY UPDATE "
+		"current_period_end, updated_at, event_created) VALUES (?, ?, ?, ?, ?, ?, ?) ON DUPLICATE KEY UPDATE "
 		"plan = VALUES(plan), status = VALUES(status), current_period_end = VALUES(current_period_end), "
-		"updated_at = VALUES(updated_at)";
+		"updated_at = VALUES(updated_at), event_created = VALUES(event_created)";
+	static const char sql_last[] = "SELECT event_created FROM subscriptions WHERE subscription_id = ? FOR UPDATE";
 	static const char sql_plan[] = "UPDATE accounts SET plan = (SELECT plan FROM subscriptions "
 		"WHERE account_id = ? AND plan IS NOT NULL AND status IN ('active', 'trialing', 'past_due') "
 		"ORDER BY subscription_id = ? DESC, updated_at DESC LIMIT 1) WHERE id = ?";
@@ -304,10 +305,18 @@ static enum cd_err subscription_changed(struct ledger *lg, struct hook_run *h)
 	}
 	if (rc != CD_OK || ev->subscription[0] == '\0')
 		return rc;
+	int e;
+	struct dbstmt *s = db_exec(lg, sql_last, &e, "s", ev->subscription);
+	if (s == NULL)
+		return db_err(lg, e, "subscription lookup");
+	if (db_fetch(s) == 1 && ev->created > 0 && ev->created < db_i64(s, 0)) {
+		h->outcome = "ignored: older than the subscription's last event";
+		return a.dirty ? acct_store(lg, &a) : CD_OK;
+	}
 	const char *plan = ev->plan[0] ? ev->plan : NULL;
 	const int64_t *end = ev->period_end > 0 ? &ev->period_end : NULL;
-	rc = db_do(lg, sql_sub, "subscription store", "sissIi", ev->subscription, a.id, plan,
-		   deleted ? "canceled" : ev->subscription_status, end, lg->now);
+	rc = db_do(lg, sql_sub, "subscription store", "sissIii", ev->subscription, a.id, plan,
+		   deleted ? "canceled" : ev->subscription_status, end, lg->now, ev->created);
 	if (rc == CD_OK)
 		rc = db_do(lg, sql_plan, "plan change", "isi", a.id, ev->subscription, a.id);
 	if (rc == CD_OK && a.dirty)

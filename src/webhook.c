@@ -636,6 +636,10 @@ int webhook_parse_event(const char *body, size_t len, struct webhook_event *ev,
 		goto out;
 	}
 	ev->kind = kind_of(ev->type);
+	/* Stripe does not deliver in order; "created" lets the ledger tell an
+	 * older event about a subscription from a newer one. */
+	json_t *created = json_object_get(root, "created");
+	ev->created = json_is_integer(created) && json_integer_value(created) > 0 ? json_integer_value(created) : 0;
 	if (ev->kind != WEBHOOK_IGNORED && parse_object(&px, root, ev) != 0)
 		goto out;
 	rc = 0;

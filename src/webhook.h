@@ -44,6 +44,7 @@ enum webhook_kind {
 struct webhook_event {
 	enum webhook_kind kind;
 	char id[WEBHOOK_ID_MAX + 1];		/* evt_... */
+	int64_t created;			/* the event's "created" (unix seconds), 0 when absent */
 	char type[128];
 	/* checkout.session.* */
 	char session_id[WEBHOOK_ID_MAX + 1];

@@ -857,6 +857,26 @@ def test_subscription_updated_and_deleted_set_and_clear_the_plan():
     eq(r.status, 200, "unknown customer: 200")
 
 
+def test_an_older_subscription_event_does_not_undo_a_newer_one():
+    ok_mode()
+    acct = new_account("order")
+    customer = give_customer(acct)
+    sub = "sub_" + secrets.token_hex(10)
+    now = int(time.time())
+    updated = subscription_event("customer.subscription.updated", customer, sub, plan="price_team")
+    updated["created"] = now - 60
+    deleted = subscription_event("customer.subscription.deleted", customer, sub, plan="price_team",
+                                 status="canceled")
+    deleted["created"] = now - 30
+    delivered(deleted)
+    eq(api("GET", acct_path(acct), auth="read").json["plan"], None, "deleted first: no plan")
+    r = delivered(updated)
+    eq(r.json["outcome"], "ignored: older than the subscription's last event", "the late update is ignored")
+    eq(api("GET", acct_path(acct), auth="read").json["plan"], None, "still no plan")
+    eq(sql("SELECT status FROM subscriptions WHERE subscription_id = %s" % quoted(sub)), [["canceled"]],
+       "the subscription stays canceled")
+
+
 def test_moving_to_a_new_subscription_keeps_its_plan():
     ok_mode()
     acct = new_account("move")

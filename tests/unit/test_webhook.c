@@ -421,6 +421,7 @@ static void test_parse_subscription(void)
 	is_str(ev.account, "acct_42", "metadata.account");
 	is_int(ev.period_start, 1727000000, "current_period_start");
 	is_int(ev.period_end, 1729592000, "current_period_end");
+	is_int(ev.created, 1727000100, "the event's created time");
 
 	is_int(parse(J("{'id':'evt_sd','object':'event','type':'customer.subscription.deleted','data':{'object':{"
 		       "'id':'sub_del','object':'subscription','customer':'cus_d','status':'canceled','metadata':{},"
@@ -432,6 +433,7 @@ static void test_parse_subscription(void)
 	is_str(ev.plan, "price_team", "plan from items.data[0].price.id");
 	is_int(ev.period_start, 100, "period start from the item (basil)");
 	is_int(ev.period_end, 200, "period end from the item (basil)");
+	is_int(ev.created, 0, "no created: 0");
 }
 
 static void test_parse_errors(void)
