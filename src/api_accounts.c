@@ -281,10 +281,6 @@ void api_grant(struct api_ctx *ctx, const struct request *rq, char **params, str
 	g.priority = jsonio_int(body, "priority", 50);
 	g.description = jsonio_str(body, "description");
 	g.invalid_param = NULL;
-	if (api_idem_key(rq, body, &g.idem_key, rs) != 0) {
-		json_decref(body);
-		return;
-	}
 	snprintf(rs->account, sizeof(rs->account), "%s", params[0]);
 	if (g.expires_at >= 0 && g.expires_at <= timefmt_now())
 		api_error(rs, CD_E_INVALID, "expires_at", "expires_at must be in the future");
@@ -311,10 +307,6 @@ void api_debit(struct api_ctx *ctx, const struct request *rq, char **params, str
 	d.account = params[0];
 	d.amount_micros = jsonio_int(body, "amount_micros", 0);
 	d.reason = jsonio_str(body, "reason");
-	if (api_idem_key(rq, body, &d.idem_key, rs) != 0) {
-		json_decref(body);
-		return;
-	}
 	snprintf(rs->account, sizeof(rs->account), "%s", params[0]);
 	if (api_write(ctx, rq, body, ledger_debit, &d, rs) && rs->status == 402)
 		api_error(rs, CD_E_INSUFFICIENT, "amount_micros", "the debit exceeds the available balance");

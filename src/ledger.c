@@ -327,7 +327,7 @@ struct dbstmt *db_call(struct ledger *lg, const char *sql, int *dberr, int *got_
 
 int db_may_commit(const struct ledger *lg)
 {
-	return !lg->idem_active;
+	return lg->idem_key == NULL;
 }
 
 void db_committed(struct ledger *lg)
@@ -651,9 +651,9 @@ static enum cd_err write_tx(struct ledger *lg, void *arg)
 		if (s == NULL)
 			return db_err(lg, e, "idempotency claim");
 	}
-	lg->idem_active = r->w->idem_key != NULL;
+	lg->idem_key = r->w->idem_key;
 	enum cd_err rc = r->w->fn(lg, r->w->arg, &r->out, &r->status);
-	lg->idem_active = 0;
+	lg->idem_key = NULL;
 	if (rc != CD_OK || r->w->idem_key == NULL)
 		return rc;
 	char *text = json_dumps(r->out, JSON_COMPACT | JSON_PRESERVE_ORDER);

@@ -107,7 +107,6 @@ struct grant_new {
 	int64_t expires_at;		/* -1: never */
 	int64_t priority;
 	const char *description;
-	const char *idem_key;
 	const char *invalid_param;	/* out: the field a CD_E_INVALID blames */
 };
 enum cd_err ledger_grant(struct ledger *lg, void *grant_new, json_t **out, int *status);
@@ -116,7 +115,6 @@ struct debit_new {
 	const char *account;
 	int64_t amount_micros;
 	const char *reason;
-	const char *idem_key;
 };
 enum cd_err ledger_debit(struct ledger *lg, void *debit_new, json_t **out, int *status);
 

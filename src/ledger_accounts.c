@@ -121,7 +121,7 @@ enum cd_err journal_append(struct ledger *lg, struct acct *a, int64_t amount, co
 	const int64_t *g = grant_id > 0 ? &grant_id : NULL;
 	const int64_t *h = hold_id > 0 ? &hold_id : NULL;
 	struct dbstmt *s = db_exec(lg, SQL_JOURNAL_ADD, &e, "iiissIIsssi", a->id, amount, after, cause, source,
-				   g, h, reference, description, lg->journal_key, lg->now);
+				   g, h, reference, description, lg->idem_key, lg->now);
 	if (s == NULL)
 		return db_err(lg, e, "journal append");
 	a->balance = after;
@@ -143,7 +143,7 @@ enum cd_err ledger_spend(struct ledger *lg, struct acct *a, int64_t amount, cons
 		return amount == 0 ? CD_OK : CD_E_INTERNAL;
 	const int64_t *h = hold_id > 0 ? &hold_id : NULL;
 	struct dbstmt *s = db_call(lg, sql, &e, &got, "iiisIsssi", a->id, amount, a->balance - amount, cause, h,
-				   reference, description, lg->journal_key, lg->now);
+				   reference, description, lg->idem_key, lg->now);
 	if (s == NULL)
 		return db_err(lg, e, "spend");
 	a->balance -= amount;
@@ -154,8 +154,7 @@ enum cd_err ledger_spend(struct ledger *lg, struct acct *a, int64_t amount, cons
 
 enum cd_err ledger_add_grant(struct ledger *lg, struct acct *a, const char *source, int64_t amount,
 			     int64_t priority, int64_t expires_at, const char *reference,
-			     const char *description, const char *idem_key, int64_t *grant_id,
-			     int64_t *journal_id)
+			     const char *description, int64_t *grant_id, int64_t *journal_id)
 {
 	int64_t remaining = amount;
 	int e;
@@ -185,12 +184,7 @@ enum cd_err ledger_add_grant(struct ledger *lg, struct acct *a, const char *sour
 	*grant_id = (int64_t)db_insert_id(s);
 	if (expires_at >= 0 && remaining > 0 && (a->sweep_due_at < 0 || expires_at < a->sweep_due_at))
 		a->sweep_due_at = expires_at;
-	/* The journal row carries the key of the write that made it (DESIGN §4). */
-	lg->journal_key = idem_key;
-	enum cd_err rc = journal_append(lg, a, amount, "grant", source, *grant_id, 0, reference, description,
-					journal_id);
-	lg->journal_key = NULL;
-	return rc;
+	return journal_append(lg, a, amount, "grant", source, *grant_id, 0, reference, description, journal_id);
 }
 
 /* ---- JSON views ---- */
@@ -300,7 +294,7 @@ enum cd_err ledger_account_create(struct ledger *lg, void *arg, json_t **out, in
 	if (rc == CD_OK && lg->cfg->signup_bonus_micros > 0) {
 		int64_t grant_id, journal_id;
 		rc = ledger_add_grant(lg, &a, "signup_bonus", lg->cfg->signup_bonus_micros, 50, -1, "signup",
-				      "signup bonus", NULL, &grant_id, &journal_id);
+				      "signup bonus", &grant_id, &journal_id);
 	}
 	if (rc == CD_OK)
 		rc = acct_store(lg, &a);
@@ -459,7 +453,7 @@ enum cd_err ledger_grant(struct ledger *lg, void *arg, json_t **out, int *status
 	}
 	if (rc == CD_OK)
 		rc = ledger_add_grant(lg, &a, g->source, g->amount_micros, g->priority, g->expires_at, NULL,
-				      g->description, g->idem_key, &grant_id, &journal_id);
+				      g->description, &grant_id, &journal_id);
 	if (rc == CD_E_INVALID)
 		g->invalid_param = "amount_micros";
 	if (rc == CD_OK)
@@ -492,9 +486,7 @@ enum cd_err ledger_debit(struct ledger *lg, void *arg, json_t **out, int *status
 		return rc;
 	if (d->amount_micros > a.balance - a.reserved + a.overdraft)
 		return CD_E_INSUFFICIENT;
-	lg->journal_key = d->idem_key;
 	rc = ledger_spend(lg, &a, d->amount_micros, "adjustment", 0, NULL, d->reason, &journal_id);
-	lg->journal_key = NULL;
 	if (rc == CD_OK)
 		rc = acct_store(lg, &a);
 	if (rc != CD_OK)

@@ -301,7 +301,7 @@ static enum cd_err settle_charge(struct ledger *lg, struct acct *a, const struct
 	}
 	int64_t grant_id, journal_id;
 	hold_id_format(ref, sizeof(ref), a->id, h->id);
-	return ledger_add_grant(lg, a, "refund", -delta, 0, -1, ref, "late settle below captured hold", NULL,
+	return ledger_add_grant(lg, a, "refund", -delta, 0, -1, ref, "late settle below captured hold",
 				&grant_id, &journal_id);
 }
 

@@ -36,13 +36,14 @@ struct ledger {
 	int connected;
 	int in_tx;			/* a statement ran since the last commit/rollback */
 	int committed;			/* a *_commit procedure ended the transaction */
-	int idem_active;		/* an idempotency row waits for this transaction's answer */
+	/* The Idempotency-Key of the write running (NULL: none): recorded on
+	 * the journal rows it appends, and its stored answer must commit with
+	 * the write, so procedures leave the commit to ledger_run. */
+	const char *idem_key;
 	int64_t now;			/* the request's clock, fixed per transaction */
 	struct dbstmt stmts[DB_STMTS_MAX];
 	int nstmts;
 	unsigned long long round_trips;	/* every execute, commit and rollback */
-	const char *journal_key;	/* Idempotency-Key recorded on the journal rows
-					 * the current write appends; NULL: none */
 	char errmsg[256];
 };
 
@@ -128,8 +129,7 @@ enum cd_err ledger_spend(struct ledger *lg, struct acct *a, int64_t amount, cons
 /* Adds a grant (amount > 0), repaying debt first; one journal row. */
 enum cd_err ledger_add_grant(struct ledger *lg, struct acct *a, const char *source, int64_t amount,
 			     int64_t priority, int64_t expires_at, const char *reference,
-			     const char *description, const char *idem_key, int64_t *grant_id,
-			     int64_t *journal_id);
+			     const char *description, int64_t *grant_id, int64_t *journal_id);
 /* Appends one journal row and sets a->balance to balance_after. */
 enum cd_err journal_append(struct ledger *lg, struct acct *a, int64_t amount, const char *cause,
 			   const char *source, int64_t grant_id, int64_t hold_id,

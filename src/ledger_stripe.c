@@ -149,7 +149,7 @@ static enum cd_err checkout_paid(struct ledger *lg, struct hook_run *h)
 		}
 	}
 	int64_t grant_id, journal_id;
-	rc = ledger_add_grant(lg, &a, "topup", micros, 50, -1, ev->session_id, "Stripe top-up", NULL, &grant_id,
+	rc = ledger_add_grant(lg, &a, "topup", micros, 50, -1, ev->session_id, "Stripe top-up", &grant_id,
 			      &journal_id);
 	if (rc == CD_OK && topup_id > 0)
 		rc = db_do(lg, sql_done, "topup credit", "isiiii", micros, ev->payment_intent[0] ? ev->payment_intent : NULL,
@@ -273,7 +273,7 @@ static enum cd_err invoice_paid(struct ledger *lg, struct hook_run *h)
 	int64_t expires = ev->period_end > 0 ? ev->period_end : -1;
 	if (rc == CD_OK)
 		rc = ledger_add_grant(lg, &a, "plan", micros, 10, expires, ev->subscription, "subscription period",
-				      NULL, &grant_id, &journal_id);
+				      &grant_id, &journal_id);
 	if (rc == CD_OK)
 		rc = acct_store(lg, &a);
 	h->outcome = "plan credited";

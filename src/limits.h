@@ -20,8 +20,6 @@
 #define LIMIT_DESCRIPTION_BYTES 500
 /* Idempotency-Key header, as Stripe allows. */
 #define LIMIT_IDEMPOTENCY_KEY_BYTES 255
-/* A stored response (idempotency replay). */
-#define LIMIT_STORED_RESPONSE_BYTES (16 * 1024)
 /* URLs we pass to Stripe (success/cancel). */
 #define LIMIT_URL_BYTES 2048
 /* Request path below the base path; query string. */
@@ -62,5 +60,4 @@ _Static_assert(LIMIT_BODY_DEFAULT_BYTES <= LIMIT_BODY_MAX_BYTES, "default body c
 _Static_assert(LIMIT_PAGE_DEFAULT <= LIMIT_PAGE_MAX, "default page above max page");
 _Static_assert(LIMIT_BALANCE_MICROS_MAX <= 9223372036854775807LL - 2 * LIMIT_AMOUNT_MICROS_MAX,
 	       "a balance plus an amount plus an overdraft must fit int64");
-_Static_assert(LIMIT_STORED_RESPONSE_BYTES < LIMIT_BODY_DEFAULT_BYTES, "stored responses are small");
 #endif

@@ -97,11 +97,6 @@ int64_t timefmt_month_key(int64_t unix_seconds)
 	return (int64_t)(tm.tm_year + 1900) * 100 + tm.tm_mon + 1;
 }
 
-int64_t timefmt_day_start(int64_t unix_seconds)
-{
-	return unix_seconds - ((unix_seconds % 86400) + 86400) % 86400;
-}
-
 int64_t timefmt_now(void)
 {
 	struct timespec ts;

@@ -12,8 +12,6 @@ void timefmt_rfc3339(int64_t unix_seconds, char *out);
 int timefmt_parse(const char *s, int64_t *unix_seconds);
 /* 202611 for any moment of November 2026 (UTC). */
 int64_t timefmt_month_key(int64_t unix_seconds);
-/* Unix seconds of 00:00:00 UTC of the day of t. */
-int64_t timefmt_day_start(int64_t unix_seconds);
 /* Seconds since the epoch, now. */
 int64_t timefmt_now(void);
 #endif
