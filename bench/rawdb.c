@@ -95,7 +95,7 @@ static const char *const sql_text[ST_COUNT] = {
 			    "settle_response = ?, finished_at = ? WHERE id = ?",
 	[ST_HOLD_COMMIT] = "CALL creditd_hold_commit(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 	[ST_SETTLE_COMMIT] = "CALL creditd_settle_commit(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
-			     "?, ?, ?, ?, ?, ?)",
+			     "?, ?, ?, ?, ?, ?, ?)",
 	/* settle's lock: the account, then the hold, in one statement */
 	[ST_ACCT_HOLD_LOCK] = "SELECT STRAIGHT_JOIN a.id, a.ext_id, a.kind, a.status, a.balance_micros, "
 			      "a.reserved_micros, a.overdraft_limit_micros, a.monthly_limit_micros, "
@@ -481,10 +481,10 @@ static int settle_call(struct conn *c, const struct pair *p, struct acct *a, con
 		 ",\"balance_micros\":%" PRId64 ",\"available_micros\":%" PRId64 ",\"late\":false}",
 		 ref, cost, released, a->balance, a->balance - a->reserved + a->overdraft);
 	const int64_t *due = a->sweep_due_at >= 0 ? &a->sweep_due_at : NULL;
-	int e = exec(c, ST_SETTLE_COMMIT, "iiisisssiiiiissbsiiiiIi", a->id, p->hold_id, cost, ref, now,
+	int e = exec(c, ST_SETTLE_COMMIT, "iiisisssiiiiissbsiiiiIsi", a->id, p->hold_id, cost, ref, now,
 		     (const char *)NULL, opt.model, (const char *)NULL, opt.input_tokens, (int64_t)0, opt.output_tokens,
 		     cost, (int64_t)0, request_id, (const char *)NULL, (const char *)hash, (size_t)32, response,
-		     a->balance, a->reserved, a->month_key, a->month_spent, due, (int64_t)1);
+		     a->balance, a->reserved, a->month_key, a->month_spent, due, (const char *)NULL, (int64_t)1);
 	return e == 0 ? call_results(&c->s[ST_SETTLE_COMMIT], &ignored) : e;
 }
 

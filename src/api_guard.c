@@ -82,17 +82,18 @@ static int hold_amount(struct api_ctx *ctx, json_t *body, struct guard_authorize
 	return 0;
 }
 
-static void refusal(struct response *rs, enum cd_err rc, const struct guard_authorize *r)
+/* Words a refusal of a charge and adds what was available and required. */
+static void refusal(struct response *rs, enum cd_err rc, int64_t available, int64_t required)
 {
 	if (rc == CD_E_INSUFFICIENT)
 		api_error(rs, rc, NULL, "insufficient credits: %lld micros available, %lld required",
-			  (long long)r->out_available, (long long)r->out_required);
+			  (long long)available, (long long)required);
 	else if (rc == CD_E_HARD_LIMIT)
 		api_error(rs, rc, NULL, "the monthly spending limit would be exceeded: %lld micros left this month, "
-			  "%lld required", (long long)r->out_available, (long long)r->out_required);
+			  "%lld required", (long long)available, (long long)required);
 	else if (rc == CD_E_MEMBER_CAP)
 		api_error(rs, rc, "member", "the member's monthly cap would be exceeded: %lld micros left, %lld required",
-			  (long long)r->out_available, (long long)r->out_required);
+			  (long long)available, (long long)required);
 	else if (rc == CD_E_SUSPENDED)
 		api_error(rs, rc, "account", "the account is not active");
 	else {
@@ -100,8 +101,22 @@ static void refusal(struct response *rs, enum cd_err rc, const struct guard_auth
 		return;
 	}
 	json_t *err = json_object_get(rs->json, "error");
-	json_object_set_new(err, "available_micros", json_integer((json_int_t)r->out_available));
-	json_object_set_new(err, "required_micros", json_integer((json_int_t)r->out_required));
+	json_object_set_new(err, "available_micros", json_integer((json_int_t)available));
+	json_object_set_new(err, "required_micros", json_integer((json_int_t)required));
+}
+
+/* The charge refusal a fresh ledger answer carries, from its status and
+ * code; CD_OK when it is none. */
+static enum cd_err refusal_of(const struct response *rs)
+{
+	const char *code = json_string_value(json_object_get(json_object_get(rs->json, "error"), "code"));
+	if (rs->status == 402)
+		return CD_E_INSUFFICIENT;
+	if (rs->status == 403)
+		return CD_E_SUSPENDED;
+	if (rs->status == 429)
+		return code != NULL && strcmp(code, cd_err_code(CD_E_MEMBER_CAP)) == 0 ? CD_E_MEMBER_CAP : CD_E_HARD_LIMIT;
+	return CD_OK;
 }
 
 void api_authorize(struct api_ctx *ctx, const struct request *rq, char **params, struct response *rs)
@@ -124,13 +139,9 @@ void api_authorize(struct api_ctx *ctx, const struct request *rq, char **params,
 	snprintf(rs->account, sizeof(rs->account), "%s", r.account);
 	if (api_check_account_id(r.account, "account", rs) == 0 && hold_amount(ctx, body, &r, rs) == 0) {
 		int fresh = api_write(ctx, rq, body, ledger_authorize, &r, rs);
-		const char *code = json_string_value(json_object_get(json_object_get(rs->json, "error"), "code"));
-		enum cd_err rc = rs->status == 402 ? CD_E_INSUFFICIENT : rs->status == 403 ? CD_E_SUSPENDED : CD_OK;
-		if (rs->status == 429)
-			rc = code != NULL && strcmp(code, cd_err_code(CD_E_MEMBER_CAP)) == 0 ? CD_E_MEMBER_CAP
-											    : CD_E_HARD_LIMIT;
+		enum cd_err rc = refusal_of(rs);
 		if (fresh && rc != CD_OK)
-			refusal(rs, rc, &r);
+			refusal(rs, rc, r.out_available, r.out_required);
 	}
 	json_decref(body);
 }
@@ -209,6 +220,7 @@ static const struct jfield usage_fields[] = {
 	{"request_id", J_STR, 0, 1, 1, LIMIT_REQUEST_ID_BYTES, NULL},
 	{"conversation_id", J_STR, 0, 1, 1, LIMIT_REQUEST_ID_BYTES, NULL},
 	{"byok", J_BOOL, 0, 1, 0, 0, NULL},
+	{"force", J_BOOL, 0, 1, 0, 0, NULL},
 	{"idempotency_key", J_STR, 0, 0, 1, LIMIT_IDEMPOTENCY_KEY_BYTES, NULL},
 	{NULL, J_INT, 0, 0, 0, 0, NULL},
 };
@@ -250,11 +262,15 @@ void api_usage(struct api_ctx *ctx, const struct request *rq, char **params, str
 	u.output_tokens = jsonio_int(body, "output_tokens", 0);
 	u.cached_input_tokens = jsonio_int(body, "cached_input_tokens", 0);
 	u.byok = jsonio_bool(body, "byok", 0);
+	u.force = jsonio_bool(body, "force", 0);
 	api_request_hash(rq, u.request_hash);
 	snprintf(rs->account, sizeof(rs->account), "%s", u.account);
 	if (usage_check(ctx, body, &u, rs) == 0) {
 		int fresh = api_write(ctx, rq, body, ledger_usage, &u, rs);
-		if (fresh && rs->status == 409)
+		enum cd_err rc = refusal_of(rs);
+		if (fresh && rc != CD_OK)
+			refusal(rs, rc, u.out_available, u.out_required);
+		else if (fresh && rs->status == 409)
 			api_error(rs, CD_E_CONFLICT, "request_id", "this request_id was recorded with other figures");
 		else if (fresh && rs->status == 400)
 			api_error(rs, CD_E_INVALID, "input_tokens", "the token counts are too large to price");

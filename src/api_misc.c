@@ -24,6 +24,13 @@ void api_error(struct response *rs, enum cd_err e, const char *param, const char
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	/* A message may quote what the client sent; JSON needs valid UTF-8. */
+	json_t *probe = json_string(msg);
+	if (probe == NULL)
+		for (char *p = msg; *p != '\0'; p++)
+			if ((unsigned char)*p >= 0x80)
+				*p = '?';
+	json_decref(probe);
 	json_t *err = json_pack("{s:s, s:s, s:s, s:o}", "type", cd_err_type(e), "code", cd_err_code(e), "message", msg,
 				"param", param != NULL && param[0] ? json_string(param) : json_null());
 	api_json(rs, cd_err_status(e), json_pack("{s:o}", "error", err));
@@ -144,7 +151,10 @@ int api_check_account_id(const char *id, const char *param, struct response *rs)
 
 void api_healthz(struct api_ctx *ctx, const struct request *rq, char **params, struct response *rs)
 {
-	if (ledger_ping(ctx->lg) != CD_OK) {
+	/* The watchdog's view, without a round trip; before its first probe
+	 * (the first moments after start) this thread asks itself. */
+	enum ledger_health h = ledger_health();
+	if (h == LEDGER_HEALTH_DOWN || (h == LEDGER_HEALTH_UNKNOWN && ledger_ping(ctx->lg) != CD_OK)) {
 		api_error(rs, CD_E_UNAVAILABLE, NULL, "the database is unreachable");
 		rs->retry_after = 2;
 		return;

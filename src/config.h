@@ -31,6 +31,9 @@ struct cfg {
 	char *db_user;
 	char *db_password;
 	int64_t db_connect_timeout_seconds;
+	int64_t db_read_timeout_seconds;	/* a statement's answer; the longest a stall holds a request */
+	int64_t db_write_timeout_seconds;
+	int64_t db_health_timeout_seconds;	/* the watchdog's ping and connect */
 	/* [ledger] */
 	char *currency;			/* "EUR", "USD", ... or "credits" */
 	int64_t signup_bonus_micros;

@@ -321,6 +321,12 @@ int main(int argc, char **argv)
 		cfg_free(&cfg);
 		return 2;
 	}
+	/* Operators' commands scan whole tables; the daemon's short statement
+	 * timeouts are for the request path. */
+	if (cfg.db_read_timeout_seconds < LIMIT_DB_ADMIN_TIMEOUT_SECONDS)
+		cfg.db_read_timeout_seconds = LIMIT_DB_ADMIN_TIMEOUT_SECONDS;
+	if (cfg.db_write_timeout_seconds < LIMIT_DB_ADMIN_TIMEOUT_SECONDS)
+		cfg.db_write_timeout_seconds = LIMIT_DB_ADMIN_TIMEOUT_SECONDS;
 	ledger_global_init();
 	struct ledger *lg = ledger_new(&cfg);
 	int rc = lg != NULL ? dispatch(lg, argc, argv, &cfg) : 1;

@@ -14,6 +14,7 @@
 #include <mysqld_error.h>
 #include <errmsg.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,21 +79,27 @@ static const char *nonempty(const char *s)
 
 enum cd_err db_ensure(struct ledger *lg)
 {
-	static const char init[] = "SET SESSION tx_isolation = 'READ-COMMITTED', "
-				   "time_zone = '+00:00', innodb_lock_wait_timeout = 10, autocommit = 0";
 	const struct cfg *c = lg->cfg;
+	char init[192];
 	if (lg->connected)
 		return CD_OK;
 	disconnect(lg);
 	lg->db = mysql_init(NULL);
 	if (lg->db == NULL)
 		return CD_E_UNAVAILABLE;
-	unsigned int timeout = (unsigned int)c->db_connect_timeout_seconds;
-	unsigned int rw_timeout = 30;
+	unsigned int timeout = (unsigned int)(lg->probe ? c->db_health_timeout_seconds : c->db_connect_timeout_seconds);
+	unsigned int read_timeout = (unsigned int)(lg->probe ? c->db_health_timeout_seconds : c->db_read_timeout_seconds);
+	unsigned int write_timeout = (unsigned int)(lg->probe ? c->db_health_timeout_seconds : c->db_write_timeout_seconds);
+	/* A lock wait must end (1205, retried) before the read timeout cuts
+	 * the connection, which would turn a busy row into a 503. */
+	unsigned int lock_wait = read_timeout > LIMIT_DB_LOCK_WAIT_SECONDS + 1 ? LIMIT_DB_LOCK_WAIT_SECONDS
+		: read_timeout > 1 ? read_timeout - 1 : 1;
+	snprintf(init, sizeof(init), "SET SESSION tx_isolation = 'READ-COMMITTED', time_zone = '+00:00', "
+		 "innodb_lock_wait_timeout = %u, autocommit = 0", lock_wait);
 	my_bool off = 0;
 	mysql_options(lg->db, MYSQL_OPT_CONNECT_TIMEOUT, &timeout);
-	mysql_options(lg->db, MYSQL_OPT_READ_TIMEOUT, &rw_timeout);
-	mysql_options(lg->db, MYSQL_OPT_WRITE_TIMEOUT, &rw_timeout);
+	mysql_options(lg->db, MYSQL_OPT_READ_TIMEOUT, &read_timeout);
+	mysql_options(lg->db, MYSQL_OPT_WRITE_TIMEOUT, &write_timeout);
 	mysql_options(lg->db, MYSQL_OPT_RECONNECT, &off);
 	mysql_options(lg->db, MYSQL_SET_CHARSET_NAME, "utf8mb4");
 	if (mysql_real_connect(lg->db, c->db_host, c->db_user, nonempty(c->db_password), c->db_name,
@@ -421,10 +428,66 @@ static void backoff(int attempt)
 	nanosleep(&ts, NULL);
 }
 
+/* ---- Health ---- */
+
+/* What the watchdog saw last, for every thread: /healthz answers from it,
+ * and while it says down, transactions are refused at once instead of
+ * each waiting out a timeout on a stalled server. */
+static atomic_int health_state = LEDGER_HEALTH_UNKNOWN;
+
+enum ledger_health ledger_health(void)
+{
+	return (enum ledger_health)atomic_load(&health_state);
+}
+
+struct ledger *ledger_new_probe(const struct cfg *cfg)
+{
+	struct ledger *lg = ledger_new(cfg);
+	if (lg != NULL)
+		lg->probe = 1;
+	return lg;
+}
+
+enum ledger_health ledger_health_probe(struct ledger *lg)
+{
+	enum ledger_health h = LEDGER_HEALTH_DOWN;
+	if (db_ensure(lg) == CD_OK) {
+		lg->round_trips++;
+		if (mysql_ping(lg->db) == 0) {
+			h = LEDGER_HEALTH_UP;
+		} else {
+			snprintf(lg->errmsg, sizeof(lg->errmsg), "ping: %s", mysql_error(lg->db));
+			disconnect(lg);
+		}
+	}
+	int before = atomic_exchange(&health_state, (int)h);
+	if (before != (int)h && h == LEDGER_HEALTH_DOWN)
+		log_warn("database health: down (%s)", lg->errmsg[0] ? lg->errmsg : "ping failed");
+	else if (before != (int)h)
+		log_info("database health: up");
+	return h;
+}
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 enum cd_err ledger_run(struct ledger *lg, enum cd_err (*fn)(struct ledger *, void *), void *arg)
 {
 	enum cd_err rc = CD_E_RETRY;
+	int64_t started_ms = mono_ms();
+	int64_t deadline_ms = started_ms + 1000 * (lg->probe ? lg->cfg->db_health_timeout_seconds
+						       : lg->cfg->db_read_timeout_seconds);
 	for (int attempt = 0; attempt < LIMIT_TX_RETRIES; attempt++) {
+		if (ledger_health() == LEDGER_HEALTH_DOWN)
+			return CD_E_UNAVAILABLE;
+		if (attempt > 0 && mono_ms() > deadline_ms) {
+			log_warn("transaction given up after %lld ms of retries", (long long)(mono_ms() - started_ms));
+			return CD_E_UNAVAILABLE;
+		}
 		if (attempt > 0)
 			backoff(attempt);
 		rc = db_ensure(lg);
@@ -455,10 +518,10 @@ enum cd_err ledger_run(struct ledger *lg, enum cd_err (*fn)(struct ledger *, voi
 			int e = end_tx(lg, 0);
 			if (e != 0)
 				db_err(lg, e, "rollback");
-		} else if (rc == CD_E_UNAVAILABLE && attempt == 0) {
-			/* The connection died before the commit (the server was
-			 * restarted since this thread last used it): nothing was
-			 * applied, so reconnect and run the transaction once more. */
+		} else if (rc == CD_E_UNAVAILABLE && attempt == 0 && mono_ms() - started_ms < LIMIT_RECONNECT_RETRY_MS) {
+			/* The connection died at once, before the commit (the
+			 * server was restarted since this thread last used it):
+			 * nothing was applied, so reconnect and run it once more. */
 			continue;
 		}
 		if (rc != CD_E_RETRY)

@@ -29,6 +29,17 @@ struct ledger *ledger_new(const struct cfg *cfg);
 void ledger_free(struct ledger *lg);
 /* Connects (or checks the connection): CD_OK or CD_E_UNAVAILABLE. */
 enum cd_err ledger_ping(struct ledger *lg);
+
+/* The database's health as the watchdog last saw it (process-wide).
+ * UNKNOWN until a first probe, and for ever in creditctl. While DOWN,
+ * every transaction is refused at once with CD_E_UNAVAILABLE. */
+enum ledger_health { LEDGER_HEALTH_UNKNOWN, LEDGER_HEALTH_UP, LEDGER_HEALTH_DOWN };
+enum ledger_health ledger_health(void);
+/* A ledger for the watchdog: connect, read and write time out after
+ * database.health_timeout_seconds. NULL on allocation failure. */
+struct ledger *ledger_new_probe(const struct cfg *cfg);
+/* Pings (connecting first when needed) and publishes the result. */
+enum ledger_health ledger_health_probe(struct ledger *lg);
 /* Ends a transaction a failed request may have left open. */
 void ledger_end_request(struct ledger *lg);
 /* Statements, commits and rollbacks sent so far (for the bench). */
@@ -168,7 +179,10 @@ struct guard_usage {
 	const char *account, *member, *model, *action, *request_id, *conversation_id;
 	int64_t input_tokens, cached_input_tokens, output_tokens;
 	int byok;
+	int force;			/* charge past every check (journal source "forced") */
 	unsigned char request_hash[32];
+	int64_t out_available;		/* on 402/429: what was available */
+	int64_t out_required;		/* on 402/429: what the usage costs */
 };
 enum cd_err ledger_usage(struct ledger *lg, void *guard_usage, json_t **out, int *status);
 

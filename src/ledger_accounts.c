@@ -134,16 +134,23 @@ enum cd_err ledger_spend(struct ledger *lg, struct acct *a, int64_t amount, cons
 			 int64_t hold_id, const char *reference, const char *description,
 			 int64_t *journal_id)
 {
+	return ledger_spend_as(lg, a, amount, cause, NULL, hold_id, reference, description, journal_id);
+}
+
+enum cd_err ledger_spend_as(struct ledger *lg, struct acct *a, int64_t amount, const char *cause,
+			    const char *source, int64_t hold_id, const char *reference, const char *description,
+			    int64_t *journal_id)
+{
 	/* The spending order (priority, soonest expiry, oldest; every positive
 	 * grant before any debt) lives in one place, the creditd_spend
 	 * procedure, which the settle procedure calls too. */
-	static const char sql[] = "CALL creditd_spend_select(?, ?, ?, ?, ?, ?, ?, ?, ?)";
+	static const char sql[] = "CALL creditd_spend_select(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
 	int e, got;
 	if (amount <= 0)
 		return amount == 0 ? CD_OK : CD_E_INTERNAL;
 	const int64_t *h = hold_id > 0 ? &hold_id : NULL;
-	struct dbstmt *s = db_call(lg, sql, &e, &got, "iiisIsssi", a->id, amount, a->balance - amount, cause, h,
-				   reference, description, lg->idem_key, lg->now);
+	struct dbstmt *s = db_call(lg, sql, &e, &got, "iiissIsssi", a->id, amount, a->balance - amount, cause, source,
+				   h, reference, description, lg->idem_key, lg->now);
 	if (s == NULL)
 		return db_err(lg, e, "spend");
 	a->balance -= amount;

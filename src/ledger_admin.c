@@ -196,12 +196,17 @@ static const struct check checks[] = {
 	 "SELECT a.ext_id, COUNT(u.id), 1 FROM holds h JOIN accounts a ON a.id = h.account_id LEFT JOIN usage_records u "
 	 "ON u.hold_id = h.id WHERE h.state = 'settled' GROUP BY h.id, a.ext_id HAVING COUNT(u.id) <> 1",
 	 "usage rows for a settled hold", "one"},
-	{"prepaid below zero without late charge",
+	/* Only a settle beyond its hold (or of a captured one), a Stripe
+	 * refund, or a usage reported with force (journal source 'forced')
+	 * may take an account below -overdraft. (A monthly limit may be lowered
+	 * below what was spent, so month spend is not checked here.) */
+	{"below the overdraft limit without a late charge",
 	 "SELECT a.ext_id, a.balance_micros, -a.overdraft_limit_micros FROM accounts a "
 	 "WHERE a.balance_micros < -a.overdraft_limit_micros AND NOT EXISTS (SELECT 1 FROM usage_records u "
-	 "LEFT JOIN holds h ON h.id = u.hold_id WHERE u.account_id = a.id AND (u.hold_id IS NULL OR "
-	 "u.cost_micros > h.amount_micros OR h.state = 'captured')) AND NOT EXISTS (SELECT 1 FROM journal j "
-	 "WHERE j.account_id = a.id AND j.cause = 'refund')", "balance_micros", "-overdraft_limit_micros"},
+	 "JOIN holds h ON h.id = u.hold_id WHERE u.account_id = a.id AND "
+	 "(u.cost_micros > h.amount_micros OR h.state = 'captured')) AND NOT EXISTS (SELECT 1 FROM journal j "
+	 "WHERE j.account_id = a.id AND (j.cause = 'refund' OR j.source = 'forced'))",
+	 "balance_micros", "-overdraft_limit_micros"},
 };
 
 struct verify_run { long violations; };

@@ -16,7 +16,7 @@
 
 static const char SQL_HOLD_COMMIT[] = "CALL creditd_hold_commit(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
 static const char SQL_SETTLE_COMMIT[] = "CALL creditd_settle_commit(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
-					"?, ?, ?, ?, ?, ?)";
+					"?, ?, ?, ?, ?, ?, ?)";
 static const char SQL_HOLD_BY_REQUEST[] = "SELECT id, amount_micros, expires_at, state FROM holds "
 					  "WHERE account_id = ? AND request_id = ?";
 #define HOLD_COLS_OF(t) t "id, " t "state, " t "amount_micros, " t "byok, " t "model, " t "action, " t "member, " \
@@ -57,23 +57,24 @@ static enum cd_err existing_hold(struct ledger *lg, const struct acct *a, const 
 	return *out != NULL ? CD_OK : CD_E_INTERNAL;
 }
 
-static enum cd_err authorize_check(const struct acct *a, struct guard_authorize *r)
+/* DESIGN §5's checks of a charge of `amount` against a locked account, in
+ * its order: 403 not active, 429 monthly limit (month spend plus pending
+ * holds plus this charge), 402 available. Fills what the refusal shows. */
+static enum cd_err charge_check(const struct acct *a, int64_t amount, int byok, int64_t *available,
+				int64_t *required)
 {
-	int64_t available = available_of(a);
-	r->out_available = available;
-	r->out_required = r->amount_micros;
+	*available = available_of(a);
+	*required = amount;
 	if (strcmp(a->status, "active") != 0)
 		return CD_E_SUSPENDED;
-	if (r->byok)
+	if (byok)
 		return CD_OK;
-	if (a->monthly_limit >= 0 && a->month_spent + a->reserved + r->amount_micros > a->monthly_limit) {
+	if (a->monthly_limit >= 0 && a->month_spent + a->reserved + amount > a->monthly_limit) {
 		int64_t left = a->monthly_limit - a->month_spent - a->reserved;
-		r->out_available = left < available ? left : available;
+		*available = left < *available ? left : *available;
 		return CD_E_HARD_LIMIT;
 	}
-	if (r->amount_micros > available)
-		return CD_E_INSUFFICIENT;
-	return CD_OK;
+	return amount > *available ? CD_E_INSUFFICIENT : CD_OK;
 }
 
 /* Writes the hold and the account in one round trip (commits too, unless
@@ -114,17 +115,31 @@ static enum cd_err hold_commit(struct ledger *lg, struct acct *a, const struct g
 }
 
 /* Locks the member's row (when it has one) and checks its monthly cap. */
-static enum cd_err member_check(struct ledger *lg, const struct acct *a, struct guard_authorize *r,
-				struct member_row *m)
+static enum cd_err member_check(struct ledger *lg, const struct acct *a, const char *member, int64_t amount,
+				struct member_row *m, int64_t *available, int64_t *required)
 {
-	enum cd_err rc = member_lock(lg, a, r->member, m);
+	enum cd_err rc = member_lock(lg, a, member, m);
 	if (rc == CD_E_NOT_FOUND)
 		return CD_OK;
-	if (rc != CD_OK || m->cap < 0 || m->month_spent + m->reserved + r->amount_micros <= m->cap)
+	if (rc != CD_OK || m->cap < 0 || m->month_spent + m->reserved + amount <= m->cap)
 		return rc;
-	r->out_available = m->cap - m->month_spent - m->reserved;
-	r->out_required = r->amount_micros;
+	*available = m->cap - m->month_spent - m->reserved;
+	*required = amount;
 	return CD_E_MEMBER_CAP;
+}
+
+/* Every check of a charge, the member's cap included: a cap is a 429 and
+ * so comes before a 402 (DESIGN's order). */
+static enum cd_err guard_check(struct ledger *lg, const struct acct *a, const char *member, int64_t amount, int byok,
+			       struct member_row *m, int64_t *available, int64_t *required)
+{
+	enum cd_err rc = charge_check(a, amount, byok, available, required);
+	if ((rc == CD_OK || rc == CD_E_INSUFFICIENT) && !byok && member != NULL) {
+		enum cd_err mrc = member_check(lg, a, member, amount, m, available, required);
+		if (mrc != CD_OK)
+			rc = mrc;
+	}
+	return rc;
 }
 
 enum cd_err ledger_authorize(struct ledger *lg, void *arg, json_t **out, int *status)
@@ -136,13 +151,7 @@ enum cd_err ledger_authorize(struct ledger *lg, void *arg, json_t **out, int *st
 		return rc;
 	struct member_row m;
 	memset(&m, 0, sizeof(m));
-	rc = authorize_check(&a, r);
-	/* A member's cap is a 429 and so comes before a 402 (DESIGN's order). */
-	if ((rc == CD_OK || rc == CD_E_INSUFFICIENT) && !r->byok && r->member != NULL) {
-		enum cd_err mrc = member_check(lg, &a, r, &m);
-		if (mrc != CD_OK)
-			rc = mrc;
-	}
+	rc = guard_check(lg, &a, r->member, r->amount_micros, r->byok, &m, &r->out_available, &r->out_required);
 	if (rc != CD_OK) {
 		/* A replayed request_id gets its hold even when a new one would be refused. */
 		if (rc != CD_E_SUSPENDED && existing_hold(lg, &a, r->request_id, out) == CD_OK) {
@@ -318,11 +327,11 @@ static enum cd_err settle_commit(struct ledger *lg, const struct acct *a, const 
 	const char *conv = r->conversation_id != NULL ? r->conversation_id : h->has_conversation ? h->conversation : NULL;
 	const int64_t *due = a->sweep_due_at >= 0 ? &a->sweep_due_at : NULL;
 	int commit = db_may_commit(lg);
-	struct dbstmt *s = db_call(lg, SQL_SETTLE_COMMIT, &e, &got, "iiisisssiiiiissbsiiiiIi", a->id, h->id, spend, ref,
+	struct dbstmt *s = db_call(lg, SQL_SETTLE_COMMIT, &e, &got, "iiisisssiiiiissbsiiiiIsi", a->id, h->id, spend, ref,
 				   lg->now, h->has_member ? h->member : NULL, model, h->action[0] ? h->action : NULL,
 				   r->input_tokens, r->cached_input_tokens, r->output_tokens, cost, (int64_t)h->byok,
 				   h->request_id, conv, (const char *)r->request_hash, (size_t)32, response, a->balance,
-				   a->reserved, a->month_key, a->month_spent, due, (int64_t)commit);
+				   a->reserved, a->month_key, a->month_spent, due, lg->idem_key, (int64_t)commit);
 	if (s == NULL)
 		return db_err(lg, e, "settle");
 	if (commit)
@@ -430,23 +439,48 @@ static enum cd_err usage_replay(struct ledger *lg, const struct acct *a, const s
 	return CD_OK;
 }
 
+/* What a direct usage costs: byok 0, an action its price, a model its tokens. */
+static enum cd_err usage_cost(const struct guard_usage *r, int64_t *cost)
+{
+	struct price p;
+	int64_t margin;
+	*cost = 0;
+	if (r->byok)
+		return CD_OK;
+	if (r->action != NULL)
+		return ledger_price_action(r->action, cost) ? CD_OK : CD_E_INVALID;
+	if (!ledger_price_model(r->model, &p, &margin) ||
+	    pricing_token_cost(&p, margin, r->input_tokens, r->cached_input_tokens, r->output_tokens, cost) != PRICING_OK)
+		return CD_E_INVALID;
+	return CD_OK;
+}
+
+/* Usage reported after the fact is checked like authorize (404, 403, 429,
+ * 402) in this locked transaction, and a refusal charges nothing; with
+ * force it is charged whatever the checks say, and its journal row says
+ * so (source "forced"). A request_id already recorded answers its first
+ * result, even when a new charge would now be refused. */
 enum cd_err ledger_usage(struct ledger *lg, void *arg, json_t **out, int *status)
 {
 	struct guard_usage *r = arg;
 	struct acct a;
+	struct member_row m;
 	int64_t cost = 0;
 	enum cd_err rc = acct_lock(lg, r->account, &a);
 	if (rc != CD_OK)
 		return rc;
-	if (!r->byok && r->action != NULL && !ledger_price_action(r->action, &cost))
-		return CD_E_INVALID;
-	if (!r->byok && r->model != NULL) {
-		struct price p;
-		int64_t margin;
-		if (!ledger_price_model(r->model, &p, &margin) ||
-		    pricing_token_cost(&p, margin, r->input_tokens, r->cached_input_tokens, r->output_tokens,
-				       &cost) != PRICING_OK)
-			return CD_E_INVALID;
+	rc = usage_cost(r, &cost);
+	if (rc != CD_OK)
+		return rc;
+	memset(&m, 0, sizeof(m));
+	if (!r->force) {
+		rc = guard_check(lg, &a, r->member, cost, r->byok, &m, &r->out_available, &r->out_required);
+		if (rc != CD_OK) {
+			if (rc == CD_E_SUSPENDED || r->request_id == NULL || usage_replay(lg, &a, r, out) != CD_OK)
+				return rc;
+			*status = 200;
+			return a.dirty ? acct_store(lg, &a) : CD_OK;
+		}
 	}
 	rc = usage_insert(lg, &a, 0, r->request_id, r->member, r->model, r->action, r->input_tokens,
 			  r->cached_input_tokens, r->output_tokens, cost, r->byok, r->request_id,
@@ -458,15 +492,23 @@ enum cd_err ledger_usage(struct ledger *lg, void *arg, json_t **out, int *status
 		return rc == CD_OK && a.dirty ? acct_store(lg, &a) : rc;
 	}
 	if (rc == CD_OK && cost > 0) {
-		rc = ledger_spend(lg, &a, cost, "usage", 0, r->request_id, NULL, NULL);
+		rc = ledger_spend_as(lg, &a, cost, "usage", r->force ? "forced" : NULL, 0, r->request_id, NULL, NULL);
 		a.month_spent += cost;
+	}
+	/* The member's month spend: its row is locked already when checked. */
+	if (rc == CD_OK && cost > 0 && m.found) {
+		m.month_spent += cost;
+		rc = member_store(lg, &a, &m);
+	} else if (rc == CD_OK && cost > 0 && r->member != NULL && r->force) {
+		rc = member_adjust(lg, &a, r->member, 0, cost);
 	}
 	if (rc == CD_OK)
 		rc = acct_store(lg, &a);
 	if (rc != CD_OK)
 		return rc;
-	*out = json_pack("{s:s, s:I, s:I, s:I}", "account", a.ext_id, "charged_micros", (json_int_t)cost,
-			 "balance_micros", (json_int_t)a.balance, "available_micros", (json_int_t)available_of(&a));
+	*out = json_pack("{s:s, s:I, s:I, s:I, s:b}", "account", a.ext_id, "charged_micros", (json_int_t)cost,
+			 "balance_micros", (json_int_t)a.balance, "available_micros", (json_int_t)available_of(&a),
+			 "forced", r->force);
 	*status = 200;
 	return *out != NULL ? CD_OK : CD_E_INTERNAL;
 }

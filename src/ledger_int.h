@@ -34,6 +34,7 @@ struct ledger {
 	MYSQL *db;
 	const struct cfg *cfg;
 	int connected;
+	int probe;			/* the health watchdog's: short timeouts */
 	int in_tx;			/* a statement ran since the last commit/rollback */
 	int committed;			/* a *_commit procedure ended the transaction */
 	/* The Idempotency-Key of the write running (NULL: none): recorded on
@@ -126,6 +127,11 @@ enum cd_err acct_store(struct ledger *lg, const struct acct *a);
 enum cd_err ledger_spend(struct ledger *lg, struct acct *a, int64_t amount, const char *cause,
 			 int64_t hold_id, const char *reference, const char *description,
 			 int64_t *journal_id);
+/* ledger_spend with the journal row's source set (NULL: none); "forced"
+ * marks a usage charged past the limits on the caller's word. */
+enum cd_err ledger_spend_as(struct ledger *lg, struct acct *a, int64_t amount, const char *cause,
+			    const char *source, int64_t hold_id, const char *reference, const char *description,
+			    int64_t *journal_id);
 /* Adds a grant (amount > 0), repaying debt first; one journal row. */
 enum cd_err ledger_add_grant(struct ledger *lg, struct acct *a, const char *source, int64_t amount,
 			     int64_t priority, int64_t expires_at, const char *reference,

@@ -26,6 +26,22 @@
 #define LIMIT_PATH_BYTES 1024
 /* Whole-transaction retries on deadlock / lock wait timeout / conflicts. */
 #define LIMIT_TX_RETRIES 8
+/* InnoDB lock wait of creditd's sessions: a row locked longer than this
+ * is a stuck writer, and the transaction is retried or answered 503. It is
+ * shortened below the database read timeout when that is smaller. */
+#define LIMIT_DB_LOCK_WAIT_SECONDS 10
+/* The health watchdog pings the database this often: with a 1 s ping
+ * timeout a stall or loss shows in /healthz within 2 s, and so does the
+ * recovery. */
+#define LIMIT_HEALTH_INTERVAL_MS 500
+/* A transaction whose connection turned out dead is run once more on a
+ * new one (the server restarted since the thread last used it), but only
+ * when the failure came this fast: a slow failure is a stall, and a
+ * second try would double the time the client waits. */
+#define LIMIT_RECONNECT_RETRY_MS 1000
+/* Operators' commands (creditctl) scan whole tables: their statements may
+ * take this long before the connection is given up. */
+#define LIMIT_DB_ADMIN_TIMEOUT_SECONDS 3600
 /* Worker threads: each owns one DB connection. */
 #define LIMIT_THREADS_MAX 1024
 /* Holds live at most one day (DESIGN: ttl_seconds 1–86400). */
@@ -56,6 +72,7 @@
 #define LIMIT_STRIPE_BUSY_RETRIES 4
 #define LIMIT_STRIPE_BUSY_WAIT_MS 250
 
+_Static_assert(LIMIT_HEALTH_INTERVAL_MS < 1000, "the watchdog must look at least once a second to say 503 within 2 s");
 _Static_assert(LIMIT_BODY_DEFAULT_BYTES <= LIMIT_BODY_MAX_BYTES, "default body cap above hard cap");
 _Static_assert(LIMIT_PAGE_DEFAULT <= LIMIT_PAGE_MAX, "default page above max page");
 _Static_assert(LIMIT_BALANCE_MICROS_MAX <= 9223372036854775807LL - 2 * LIMIT_AMOUNT_MICROS_MAX,

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define KEY_CACHE_SECONDS 1
 #define KEY_CACHE_SLOTS 8
@@ -200,6 +201,35 @@ static void free_params(char **params, int n)
 	}
 }
 
+/* ---- Content type ---- */
+
+/* 1 when a request may be read as JSON: no Content-Type (old clients), or
+ * application/json with parameters. Anything else is refused before the
+ * body is looked at: a browser sends text/plain or a form cross-site
+ * without a CORS preflight, so such a body must never act. */
+static int json_content_type(const char *ct)
+{
+	static const char json[] = "application/json";
+	size_t n = sizeof(json) - 1;
+	if (ct == NULL)
+		return 1;
+	while (*ct == ' ' || *ct == '\t')
+		ct++;
+	if (strncasecmp(ct, json, n) != 0)
+		return 0;
+	ct += n;
+	while (*ct == ' ' || *ct == '\t')
+		ct++;
+	return *ct == '\0' || *ct == ';';
+}
+
+/* Writes carry a body, even an empty one; so does any request that sent bytes. */
+static int has_body(const struct request *rq)
+{
+	return rq->body_len > 0 || strcmp(rq->method, "POST") == 0 || strcmp(rq->method, "PUT") == 0 ||
+	       strcmp(rq->method, "PATCH") == 0;
+}
+
 /* ---- Authentication ---- */
 
 /* The cache keeps the key itself (this thread's memory only, like the
@@ -276,6 +306,8 @@ void router_dispatch(struct api_ctx *ctx, const struct request *rq, struct respo
 		if (rq->body_too_large)
 			api_error(rs, CD_E_TOO_LARGE, NULL, "request body is larger than %lld bytes",
 				  (long long)ctx->cfg->max_body_bytes);
+		else if (r->scope >= 0 && has_body(rq) && !json_content_type(rq->content_type))
+			api_error(rs, CD_E_MEDIA_TYPE, NULL, "send the body as Content-Type: application/json");
 		else if (authorize_route(ctx, rq, r, rs) == 0)
 			r->handler(ctx, rq, params, rs);
 		if (rs->idem_store && rs->json != NULL && rs->status >= 400 && rs->status < 500) {

@@ -9,6 +9,7 @@
 #include "config.h"
 #include "keys.h"
 #include "ledger.h"
+#include "limits.h"
 #include "log.h"
 #include "router.h"
 #include "stripe.h"
@@ -32,6 +33,7 @@ static pthread_mutex_t bg_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t bg_cond = PTHREAD_COND_INITIALIZER;
 static int bg_reload;
 static atomic_int bg_alive;
+static atomic_int watchdog_alive;
 
 static double now_ms(void)
 {
@@ -110,6 +112,7 @@ static const char *reason(int status)
 	case 405: return "Method Not Allowed";
 	case 409: return "Conflict";
 	case 413: return "Payload Too Large";
+	case 415: return "Unsupported Media Type";
 	case 429: return "Too Many Requests";
 	case 502: return "Bad Gateway";
 	case 503: return "Service Unavailable";
@@ -244,6 +247,25 @@ static void *background_main(void *arg)
 	return NULL;
 }
 
+/* The health watchdog: its own connection with short timeouts, probed
+ * every LIMIT_HEALTH_INTERVAL_MS, so /healthz and the workers learn of a
+ * stalled or lost database within two seconds without a round trip of
+ * their own. A thread apart from the background one, whose sweeps may
+ * themselves wait on the database. */
+static void *watchdog_main(void *arg)
+{
+	struct ledger *lg = ledger_new_probe(pool_cfg);
+	(void)arg;
+	while (lg != NULL && !atomic_load(&stopping)) {
+		ledger_health_probe(lg);
+		struct timespec ts = {0, LIMIT_HEALTH_INTERVAL_MS * 1000L * 1000L};
+		nanosleep(&ts, NULL);
+	}
+	ledger_free(lg);
+	atomic_store(&watchdog_alive, 0);
+	return NULL;
+}
+
 int worker_start(const struct cfg *cfg, int listen_fd)
 {
 	pthread_attr_t attr;
@@ -253,6 +275,11 @@ int worker_start(const struct cfg *cfg, int listen_fd)
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	pthread_attr_setstacksize(&attr, 512 * 1024);
+	atomic_store(&watchdog_alive, 1);
+	if (pthread_create(&t, &attr, watchdog_main, NULL) != 0) {
+		log_error("cannot start the health watchdog: %s", strerror(errno));
+		return -1;
+	}
 	atomic_store(&bg_alive, 1);
 	if (pthread_create(&t, &attr, background_main, NULL) != 0) {
 		log_error("cannot start the background thread: %s", strerror(errno));
@@ -280,7 +307,8 @@ int worker_stop(int listen_fd, int timeout_ms)
 	pthread_mutex_unlock(&bg_lock);
 	double deadline = now_ms() + timeout_ms;
 	while (now_ms() < deadline) {
-		if (atomic_load(&in_flight) == 0 && atomic_load(&alive) == 0 && atomic_load(&bg_alive) == 0)
+		if (atomic_load(&in_flight) == 0 && atomic_load(&alive) == 0 && atomic_load(&bg_alive) == 0 &&
+		    atomic_load(&watchdog_alive) == 0)
 			return 0;
 		/* Threads stuck in accept do not matter once nothing is in flight. */
 		if (atomic_load(&in_flight) == 0 && now_ms() > deadline - timeout_ms + 1000)

@@ -2,8 +2,10 @@
 itself and hands it its listening socket on fd 0; the config comes from
 FcgidInitialEnv, as apache/example-fcgid.conf shows."""
 import os
+import signal
 import socket
 import subprocess
+import time
 
 from lib import ENV, api, check, eq, new_account, wait_until
 
@@ -50,6 +52,10 @@ def test_mod_fcgid_spawns_creditd_with_the_socket_on_fd0():
     out = open(os.path.join(d, "apache.out"), "w")
     proc = subprocess.Popen(["apache2", "-f", conf, "-DFOREGROUND"], stdin=subprocess.DEVNULL, stdout=out,
                             stderr=out, start_new_session=True)
+    # Recorded with the stack's servers: if this run is cut short, ./dev
+    # still stops this Apache and the creditd it spawned (its process group).
+    with open(os.path.join(ENV["CREDITD_STACK_DIR"], "pids"), "a") as f:
+        f.write("apache2-fcgid %d\n" % proc.pid)
     base = "http://127.0.0.1:%d/credits" % port
     try:
         def up():
@@ -67,10 +73,27 @@ def test_mod_fcgid_spawns_creditd_with_the_socket_on_fd0():
                                                 "request_id": "fcgid-1"}, auth="guard", base=base)
         eq(r.status, 200, "authorize through mod_fcgid")
     finally:
-        proc.terminate()
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        _stop_group(proc)
         out.close()
+
+
+def _stop_group(proc):
+    """Stops Apache and everything in its process group (the creditd
+    processes mod_fcgid spawned), and checks none is left."""
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        pass
+    try:
+        proc.wait(20)
+    except subprocess.TimeoutExpired:
+        pass
+    for _ in range(100):
+        try:
+            os.killpg(proc.pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.1)
+    else:
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()

@@ -1,0 +1,116 @@
+"""stack.py: process control of the private stack for the chaos scenarios.
+
+./dev records every server it starts in the stack's `pids` file (name and
+pid, each in its own session); a scenario that kills and restarts one
+records the new pid there, so `./dev stop` and the check's exit trap still
+stop everything, also after a failure.
+"""
+import os
+import signal
+import subprocess
+import time
+
+from lib import ENV, api, wait_until
+
+ROOT = os.path.dirname(ENV["CREDITCTL"])
+
+
+def path(*parts):
+    return os.path.join(ENV["CREDITD_STACK_DIR"], *parts)
+
+
+def pids():
+    with open(path("pids")) as f:
+        return [line.split() for line in f if line.strip()]
+
+
+def record(name, pid):
+    rows = [r for r in pids() if r[0] != name] + [[name, str(pid)]]
+    tmp = path("pids.tmp")
+    with open(tmp, "w") as f:
+        f.write("".join("%s %s\n" % (n, p) for n, p in rows))
+    os.replace(tmp, path("pids"))
+
+
+def pid_of(name):
+    for n, p in pids():
+        if n == name:
+            return int(p)
+    raise AssertionError("no pid recorded for " + name)
+
+
+def alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie is not alive: read its state.
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().split(")")[-1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def start(name, argv, env=None):
+    out = open(path(name + ".out"), "a")
+    p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True,
+                         env=dict(os.environ, **(env or {})))
+    out.close()
+    record(name, p.pid)
+    return p
+
+
+def health(base=None, timeout=5):
+    """The status of GET /healthz, or None when nothing answered."""
+    try:
+        return api("GET", "/healthz", auth=None, base=base).status
+    except OSError:
+        return None
+
+
+def creditd_pid():
+    return pid_of("creditd")
+
+
+def creditd_kill9():
+    pid = creditd_pid()
+    os.kill(pid, signal.SIGKILL)
+    for _ in range(200):
+        if not alive(pid):
+            break
+        time.sleep(0.01)
+    return pid
+
+
+def creditd_start():
+    sock = path("creditd.sock")
+    start("creditd", [os.path.join(ROOT, "creditd"), "-c", ENV["CREDITD_CONFIG"], "--listen", "unix:" + sock],
+          env={"CREDITD_BASE_PATH": "/"})
+    if not wait_until(lambda: health() == 200, timeout=15):
+        raise AssertionError("creditd did not come back")
+
+
+def mariadbd_pid():
+    with open(path("mysql.pid")) as f:
+        return int(f.read().strip())
+
+
+def mariadbd_start():
+    start("mariadbd", ["mariadbd", "--defaults-file=" + path("my.cnf")])
+    ok = wait_until(lambda: subprocess.run(["mariadb-admin", "--defaults-file=" + path("my.cnf"), "ping"],
+                                           capture_output=True).returncode == 0, timeout=60, step=0.1)
+    if not ok:
+        raise AssertionError("mariadbd did not restart")
+
+
+def rss_kib(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def open_fds(pid):
+    return len(os.listdir("/proc/%d/fd" % pid))
