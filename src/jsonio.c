@@ -12,6 +12,21 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Drops a UTF-8 sequence that a truncation cut in half at the end of s,
+ * so that what is quoted back from the request stays valid UTF-8. */
+static void utf8_cut(char *s)
+{
+	size_t n = strlen(s), start = n;
+	while (start > 0 && ((unsigned char)s[start - 1] & 0xC0) == 0x80)
+		start--;
+	if (start == 0 || (unsigned char)s[start - 1] < 0xC0)
+		return;		/* ends in ASCII or nothing to check */
+	unsigned char lead = (unsigned char)s[start - 1];
+	size_t want = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : 2;
+	if (n - (start - 1) < want)
+		s[start - 1] = '\0';
+}
+
 __attribute__((format(printf, 3, 4)))
 static int jfail(struct jerr *e, const char *param, const char *fmt, ...)
 {
@@ -19,7 +34,9 @@ static int jfail(struct jerr *e, const char *param, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(e->message, sizeof(e->message), fmt, ap);
 	va_end(ap);
+	utf8_cut(e->message);
 	snprintf(e->param, sizeof(e->param), "%s", param != NULL ? param : "");
+	utf8_cut(e->param);
 	return -1;
 }
 
@@ -56,6 +73,24 @@ static void guess_param(const char *body, size_t pos, char *param, size_t cap)
 	}
 }
 
+/* The repeated key jansson names ("duplicate object key near '"k"'"),
+ * when it is a plain field name; param is left empty otherwise. */
+static void duplicate_key(const char *text, char *param, size_t cap)
+{
+	const char *near = strstr(text, "near '\"");
+	param[0] = '\0';
+	if (near == NULL)
+		return;
+	near += 7;
+	size_t n = 0;
+	while (near[n] != '\0' && near[n] != '"' && (isalnum((unsigned char)near[n]) || near[n] == '_'))
+		n++;
+	if (n == 0 || n >= cap || near[n] != '"')
+		return;
+	memcpy(param, near, n);
+	param[n] = '\0';
+}
+
 /* 1 when jansson's message is about a value (a number beyond int64, a
  * byte that is not UTF-8, a bare word, "12x", "1.5.5", a repeated key)
  * rather than about the structure (a trailing comma, a missing brace, a
@@ -63,6 +98,8 @@ static void guess_param(const char *body, size_t pos, char *param, size_t cap)
 static int bad_value(const char *text)
 {
 	const char *near = strstr(text, "near '");
+	if (strstr(text, "end of file expected") != NULL)
+		return 0;	/* something after the object: nobody's field */
 	if (strstr(text, "too big integer") != NULL || strstr(text, "unable to decode byte") != NULL ||
 	    strstr(text, "duplicate object key") != NULL)
 		return 1;
@@ -111,7 +148,9 @@ json_t *jsonio_parse_object(const char *body, size_t len, struct jerr *e)
 		 * UTF-8, a bare word or a broken number) is the nearest key's
 		 * fault; broken syntax or a body cut short is nobody's field. */
 		param[0] = '\0';
-		if (bad_value(err.text))
+		if (strstr(err.text, "duplicate object key") != NULL)
+			duplicate_key(err.text, param, sizeof(param));
+		else if (bad_value(err.text))
 			guess_param(body, (size_t)err.position, param, sizeof(param));
 		jfail(e, param[0] ? param : NULL, "malformed JSON%s%s: %s", param[0] ? " in field " : "",
 		      param, err.text);

@@ -273,7 +273,7 @@ static enum cd_err settle_cost(const struct hold_row *h, const struct guard_sett
 static enum cd_err usage_insert(struct ledger *lg, const struct acct *a, int64_t hold_id, const char *usage_key,
 				const char *member, const char *model, const char *action, int64_t in,
 				int64_t cached, int64_t outt, int64_t cost, int byok, const char *request_id,
-				const char *conversation, const unsigned char *hash)
+				const char *conversation, const unsigned char *hash, int64_t *usage_id)
 {
 	int e;
 	const int64_t *hid = hold_id > 0 ? &hold_id : NULL;
@@ -282,6 +282,7 @@ static enum cd_err usage_insert(struct ledger *lg, const struct acct *a, int64_t
 				   (const char *)hash, hash != NULL ? (size_t)32 : (size_t)0, lg->now);
 	if (s == NULL)
 		return e == ER_DUP_ENTRY ? CD_E_CONFLICT : db_err(lg, e, "usage insert");
+	*usage_id = (int64_t)db_insert_id(s);
 	return CD_OK;
 }
 
@@ -465,7 +466,7 @@ enum cd_err ledger_usage(struct ledger *lg, void *arg, json_t **out, int *status
 	struct guard_usage *r = arg;
 	struct acct a;
 	struct member_row m;
-	int64_t cost = 0;
+	int64_t cost = 0, usage_id = 0;
 	enum cd_err rc = acct_lock(lg, r->account, &a);
 	if (rc != CD_OK)
 		return rc;
@@ -484,7 +485,7 @@ enum cd_err ledger_usage(struct ledger *lg, void *arg, json_t **out, int *status
 	}
 	rc = usage_insert(lg, &a, 0, r->request_id, r->member, r->model, r->action, r->input_tokens,
 			  r->cached_input_tokens, r->output_tokens, cost, r->byok, r->request_id,
-			  r->conversation_id, r->request_hash);
+			  r->conversation_id, r->request_hash, &usage_id);
 	if (rc == CD_E_CONFLICT && r->request_id != NULL) {
 		*status = 200;
 		rc = usage_replay(lg, &a, r, out);
@@ -506,9 +507,11 @@ enum cd_err ledger_usage(struct ledger *lg, void *arg, json_t **out, int *status
 		rc = acct_store(lg, &a);
 	if (rc != CD_OK)
 		return rc;
-	*out = json_pack("{s:s, s:I, s:I, s:I, s:b}", "account", a.ext_id, "charged_micros", (json_int_t)cost,
-			 "balance_micros", (json_int_t)a.balance, "available_micros", (json_int_t)available_of(&a),
-			 "forced", r->force);
+	char id[32];
+	ledger_id_format(id, sizeof(id), "usage_", usage_id);
+	*out = json_pack("{s:s, s:s, s:I, s:I, s:I, s:b, s:b}", "usage_id", id, "account", a.ext_id, "charged_micros",
+			 (json_int_t)cost, "balance_micros", (json_int_t)a.balance, "available_micros",
+			 (json_int_t)available_of(&a), "forced", r->force, "replayed", 0);
 	*status = 200;
 	return *out != NULL ? CD_OK : CD_E_INTERNAL;
 }

@@ -61,7 +61,7 @@ def _all_threads_answer():
 
 
 def database_stall_and_loss(short):
-    freeze_s = 4 if short else 10
+    freeze_s = 7 if short else 10
     accounts = [new_account("dbfault") for _ in range(4)]
     start = {a: account(a)["balance_micros"] for a in accounts}
     pid0 = stack.creditd_pid()

@@ -15,7 +15,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-import stack  # noqa: F401 - the stack's env is loaded by run.py
+import stack
 from lib import Fail, account, api, check, eq, new_account, sql, uid, verify, wait_until
 
 MODEL = "gpt-4o"
@@ -89,9 +89,9 @@ def hold_lifecycle_races(short):
           "nothing reserved once the 1 s holds expired")
     outcomes = {}
     charged = {a: 0 for a in accounts}
+    rows = stack.hold_rows(h for _, h in holds)
     for acct, hold in holds:
-        _, aid, hid = hold.split("_")
-        row = sql("SELECT state, charged_micros FROM holds WHERE id = %s AND account_id = %s" % (hid, aid))[0]
+        row = rows[hold]
         out = _judge(hold, answers[hold], row)
         outcomes[out] = outcomes.get(out, 0) + 1
         if row[0] == "settled":

@@ -10,7 +10,7 @@ import signal
 import subprocess
 import time
 
-from lib import ENV, api, wait_until
+from lib import ENV, api, sql, wait_until
 
 ROOT = os.path.dirname(ENV["CREDITCTL"])
 
@@ -114,3 +114,43 @@ def rss_kib(pid):
 
 def open_fds(pid):
     return len(os.listdir("/proc/%d/fd" % pid))
+
+
+def fds_apart_from_fastcgi(pid, sock_path):
+    """(all open fds, fds that are not FastCGI connections on sock_path).
+    The web server opens and closes FastCGI connections with its load, so
+    their number is no sign of a leak; everything else should stay flat.
+    An accepted unix socket is listed in /proc/net/unix under the path of
+    the socket it was accepted on."""
+    fcgi = set()
+    with open("/proc/net/unix") as f:
+        next(f)
+        for line in f:
+            cols = line.split()
+            if len(cols) >= 8 and cols[7] == sock_path:
+                fcgi.add(cols[6])
+    total = other = 0
+    for fd in os.listdir("/proc/%d/fd" % pid):
+        try:
+            target = os.readlink("/proc/%d/fd/%s" % (pid, fd))
+        except OSError:
+            continue
+        total += 1
+        if not (target.startswith("socket:[") and target[8:-1] in fcgi):
+            other += 1
+    return total, other
+
+
+def hold_rows(hold_ids):
+    """{hold_id: [state, charged_micros]} for "hold_A_H" ids, in a few queries."""
+    out = {}
+    ids = list(hold_ids)
+    for i in range(0, len(ids), 2000):
+        chunk = ids[i:i + 2000]
+        by_id = {h.split("_")[2]: h for h in chunk}
+        rows = sql("SELECT id, account_id, state, charged_micros FROM holds WHERE id IN (%s)" % ",".join(by_id))
+        for hid, aid, state, charged in rows:
+            h = by_id.get(hid)
+            if h is not None and h.split("_")[1] == aid:
+                out[h] = [state, charged]
+    return out

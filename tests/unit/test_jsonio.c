@@ -61,6 +61,24 @@ int main(void)
 	ok(check("[1,2]", &e) != 0, "array body refused");
 	ok(check("", &e) != 0, "empty body refused");
 	ok(check("{\"id\":\"a\",\"id\":\"b\",\"amount_micros\":1}", &e) != 0, "duplicate key refused");
+	refused("{\"amount_micros\":1,\"id\":\"a\",\"amount_micros\":2}", "amount_micros",
+		"a repeated key names itself, not the key before it");
+	ok(check("{\"id\":\"a\",\"amount_micros\":5} x", &e) != 0, "trailing garbage refused");
+	is_str(e.param, "", "something after the object names no field");
+	/* An unknown key longer than the param buffer, cut inside a two-byte
+	 * character: what is quoted back must stay valid UTF-8. */
+	char key[200] = "{\"id\":\"a\",\"amount_micros\":5,\"";
+	size_t k = strlen(key);
+	for (int i = 0; i < 78; i++)
+		key[k++] = 'x';
+	static const char tail[] = "\xc3\xa9\xc3\xa9\":1}";
+	memcpy(key + k, tail, sizeof(tail));
+	ok(check(key, &e) != 0, "long unknown key refused");
+	json_t *p = json_string(e.param), *m = json_string(e.message);
+	ok(p != NULL, "its param is valid UTF-8 (%zu bytes)", strlen(e.param));
+	ok(m != NULL, "its message is valid UTF-8");
+	json_decref(p);
+	json_decref(m);
 	char deep[200] = "{\"a\":";
 	for (int i = 0; i < 40; i++)
 		deep[5 + i] = '[';

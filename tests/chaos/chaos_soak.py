@@ -1,0 +1,117 @@
+"""chaos_soak.py: mixed load at 32 clients, creditd's memory and fds watched.
+
+Guard pairs, direct usage, account and journal reads, grants, refusals
+(402, 404, 400) and health checks, from 32 clients for 3 minutes (20 s in
+the short version). creditd's RSS and open fds are sampled from /proc every
+second. After the warm-up (the first quarter: every worker thread has
+taken requests, so its connection, prepared statements, body buffer and
+the allocator's per-thread arenas exist) they must stay flat: a leak of
+even a few hundred bytes per request would add megabytes over the run.
+No answer may be a 5xx.
+
+The bound: RSS may grow by at most 4 MiB after the warm-up (allocator
+fragmentation, lazily touched pages of the 64 thread stacks and arenas),
+and open fds other than FastCGI connections by at most 4. The web server
+opens and closes FastCGI connections with its load (nginx keeps 8 per
+worker and opens more under 32 clients), so those are counted apart. Figures: RSS and fds at warm-up and at the end, and the rate.
+"""
+import random
+import threading
+import time
+
+import load
+import stack
+from lib import Fail, api, check, eq, new_account, uid, verify
+
+RSS_GROWTH_KIB = 4 * 1024
+FD_GROWTH = 4
+
+
+def _mixed(rnd, led, accounts, stop_at):
+    acct = rnd.choice(accounts)
+    x = rnd.random()
+    if x < 0.45:
+        led.pair(acct, stop_at + 60)
+        return
+    if x < 0.55:
+        r = led.call("POST", "/v1/usage", {"account": acct, "model": load.MODEL, "input_tokens": 100,
+                                            "output_tokens": 50, "request_id": uid("soak")},
+                     key=uid("ku"), deadline=stop_at + 60)
+        return
+    if x < 0.70:
+        r, s = load.timed("GET", "/v1/accounts/" + acct, auth="read")
+    elif x < 0.80:
+        r, s = load.timed("GET", "/v1/accounts/%s/transactions?limit=20" % acct, auth="read")
+    elif x < 0.85:
+        led.grant(acct, 1000, stop_at + 60)
+        return
+    elif x < 0.90:   # a 402: far more than anyone holds
+        r, s = load.timed("POST", "/v1/guard/authorize", {"account": acct, "model": load.MODEL,
+                                                          "input_tokens": 10 ** 9, "max_output_tokens": 1,
+                                                          "request_id": uid("big")})
+    elif x < 0.94:   # a 404 and a 400
+        r, s = load.timed("GET", "/v1/accounts/no-such-" + uid(), auth="read")
+        led.count(r, s)
+        r, s = load.timed("POST", "/v1/guard/settle", raw=b'{"hold_id": 12}')
+    else:
+        r, s = load.timed("GET", "/healthz", auth=None)
+    led.count(r, s)
+    if r is None or r.status >= 500:
+        led.fail("soak: %r" % r)
+
+
+def soak(short):
+    seconds = 20 if short else 180
+    warmup = seconds / 4
+    accounts = [new_account("soak") for _ in range(50)]
+    for a in accounts:
+        eq(api("POST", "/v1/accounts/%s/grants" % a, {"amount_micros": 10 ** 10, "source": "promo"}).status,
+           201, "fund")
+    pid = stack.creditd_pid()
+    sock = stack.path("creditd.sock")
+    led = load.Ledger()
+    samples = []
+    stop = threading.Event()
+
+    def sampler():
+        t0 = time.time()
+        while not stop.is_set():
+            total, other = stack.fds_apart_from_fastcgi(pid, sock)
+            samples.append((time.time() - t0, stack.rss_kib(pid), other, total))
+            time.sleep(1)
+
+    def client(i, stop_at):
+        rnd = random.Random(i)
+        while time.time() < stop_at:
+            _mixed(rnd, led, accounts, stop_at)
+
+    smp = threading.Thread(target=sampler, daemon=True)
+    smp.start()
+    threads = load.run_clients(32, client, seconds)
+    load.join(threads, seconds + 120)
+    stop.set()
+    smp.join(5)
+    eq(stack.creditd_pid(), pid, "the same creditd")
+    led.check_clean()
+    fivexx = sum(v for k, v in led.statuses.items() if k == "conn" or k >= 500)
+    eq(fivexx, 0, "no 5xx or cut connection (%r)" % led.statuses)
+    after = [s for s in samples if s[0] >= warmup]
+    check(len(after) >= 3, "enough samples after the warm-up")
+    rss0, fd0 = after[0][1], after[0][2]
+    rss_max = max(s[1] for s in after)
+    fd_max = max(s[2] for s in after)
+    if rss_max - rss0 > RSS_GROWTH_KIB:
+        raise Fail("RSS grew %d KiB after the warm-up (%d -> %d KiB, bound %d)"
+                   % (rss_max - rss0, rss0, rss_max, RSS_GROWTH_KIB))
+    if fd_max - fd0 > FD_GROWTH:
+        raise Fail("fds other than FastCGI connections grew from %d to %d after the warm-up (RSS %d -> %d KiB)"
+                   % (fd0, fd_max, rss0, rss_max))
+    verify()
+    total = sum(led.statuses.values())
+    return {"seconds": seconds, "requests": total, "requests_per_s": total / seconds,
+            "rss_warm_kib": rss0, "rss_max_kib": rss_max, "rss_end_kib": samples[-1][1],
+            "fds_warm": fd0, "fds_max": fd_max, "fds_with_fastcgi_max": max(s[3] for s in after), "statuses": "/".join("%s:%d" % kv for kv in
+                                                                    sorted(led.statuses.items(), key=str))}
+
+
+SCENARIOS = [soak]
