@@ -586,8 +586,8 @@ def hostile_rows(acct, ws, hold, settled, released, suspended, capped):
           "payload_too_large", None),
         R("100 KiB body (creditd's limit)", "POST", G, None, grant(description="x" * (100 * 1024)), 413,
           "payload_too_large", None),
-        R("20 KB Authorization", "GET", A, {"Authorization": "Bearer " + huge}, None, ANY_4XX, None, None),
-        R("20 KB X-Request-Id", "GET", A, {"X-Request-Id": huge}, None, ANY_4XX, None, None),
+        R("20 KB Authorization", "GET", A, {"Authorization": "Bearer " + huge}, None, 400, INV, NULL),
+        R("20 KB X-Request-Id", "GET", A, {"X-Request-Id": huge}, None, 400, INV, NULL),
         R("hostile X-Request-Id", "GET", "/v1/accounts/" + uid("nobody"), {"X-Request-Id": "<script>\"x\"</script>"},
           None, 404, NF, None),
         # -- paths ----------------------------------------------------------------
@@ -614,10 +614,10 @@ def hostile_rows(acct, ws, hold, settled, released, suspended, capped):
         # nginx refuses these URIs itself (its own HTML 400, so only the
         # status is checked); the same URIs sent straight to creditd's
         # FastCGI socket must get creditd's JSON 400.
-        R("bad percent-encoding %zz (nginx)", "GET", "/v1/accounts/%zz", None, None, 400, None, None),
-        R("bad percent-encoding % (nginx)", "GET", "/v1/accounts/%", None, None, 400, None, None),
-        R("bad percent-encoding %0 (nginx)", "GET", "/v1/accounts/%0", None, None, 400, None, None),
-        R("percent-encoded NUL (nginx)", "GET", "/v1/accounts/a%00b", None, None, 400, None, None),
+        R("bad percent-encoding %zz (nginx)", "GET", "/v1/accounts/%zz", None, None, 400, INV, NULL),
+        R("bad percent-encoding % (nginx)", "GET", "/v1/accounts/%", None, None, 400, INV, NULL),
+        R("bad percent-encoding %0 (nginx)", "GET", "/v1/accounts/%0", None, None, 400, INV, NULL),
+        R("percent-encoded NUL (nginx)", "GET", "/v1/accounts/a%00b", None, None, 400, INV, NULL),
         R("bad percent-encoding %zz", "GET", DIRECT + "/v1/accounts/%zz", None, None, 400, INV, None),
         R("bad percent-encoding %", "GET", DIRECT + "/v1/accounts/%", None, None, 400, INV, None),
         R("bad percent-encoding %0", "GET", DIRECT + "/v1/accounts/%0", None, None, 400, INV, None),

@@ -108,8 +108,9 @@ def soak(short):
                    % (fd0, fd_max, rss0, rss_max))
     verify()
     total = sum(led.statuses.values())
+    half = [x[1] for x in samples if x[0] >= seconds / 2][:1] or [0]
     return {"seconds": seconds, "requests": total, "requests_per_s": total / seconds,
-            "rss_warm_kib": rss0, "rss_max_kib": rss_max, "rss_end_kib": samples[-1][1],
+            "rss_warm_kib": rss0, "rss_half_kib": half[0], "rss_max_kib": rss_max, "rss_end_kib": samples[-1][1],
             "fds_warm": fd0, "fds_max": fd_max, "fds_with_fastcgi_max": max(s[3] for s in after), "statuses": "/".join("%s:%d" % kv for kv in
                                                                     sorted(led.statuses.items(), key=str))}
 

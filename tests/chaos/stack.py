@@ -122,23 +122,28 @@ def fds_apart_from_fastcgi(pid, sock_path):
     their number is no sign of a leak; everything else should stay flat.
     An accepted unix socket is listed in /proc/net/unix under the path of
     the socket it was accepted on."""
-    fcgi = set()
-    with open("/proc/net/unix") as f:
-        next(f)
-        for line in f:
-            cols = line.split()
-            if len(cols) >= 8 and cols[7] == sock_path:
-                fcgi.add(cols[6])
-    total = other = 0
+    def fcgi_inodes():
+        found = set()
+        with open("/proc/net/unix") as f:
+            next(f)
+            for line in f:
+                cols = line.split()
+                if len(cols) >= 8 and cols[7] == sock_path:
+                    found.add(cols[6])
+        return found
+
+    # The table is read before and after the fds, so a connection accepted
+    # or closed while they are listed is still recognised.
+    fcgi = fcgi_inodes()
+    targets = []
     for fd in os.listdir("/proc/%d/fd" % pid):
         try:
-            target = os.readlink("/proc/%d/fd/%s" % (pid, fd))
+            targets.append(os.readlink("/proc/%d/fd/%s" % (pid, fd)))
         except OSError:
             continue
-        total += 1
-        if not (target.startswith("socket:[") and target[8:-1] in fcgi):
-            other += 1
-    return total, other
+    fcgi |= fcgi_inodes()
+    other = sum(1 for t in targets if not (t.startswith("socket:[") and t[8:-1] in fcgi))
+    return len(targets), other
 
 
 def hold_rows(hold_ids):

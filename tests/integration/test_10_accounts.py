@@ -522,9 +522,9 @@ def test_path_ids_are_checked():
     r = api("GET", p("y" * 128), auth="read")
     is_error(r, 404, "not_found", None, "128 bytes is a valid (unknown) id")
     # A NUL in the path never reaches creditd: nginx refuses it itself (with
-    # an HTML 400, see the report); NULs in bodies are covered above.
+    # a JSON 400 from nginx/creditd-errors.conf); NULs in bodies are covered above.
     r = api("GET", "/v1/accounts/a%00b", auth="read")
-    eq(r.status, 400, "NUL in a path id: %r" % r)
+    is_error(r, 400, "invalid_request", None, "NUL in a path id")
 
 
 # ---- the journal ----
