@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include "errors.h"
 #include "jsonio.h"
+#include "ledger.h"
 #include "limits.h"
 
 struct cfg;
@@ -35,10 +36,6 @@ struct response {
 	char *text;			/* owned; text/plain body (metrics) */
 	int retry_after;		/* seconds; 0: no header */
 	char account[LIMIT_ACCOUNT_ID_BYTES + 1];	/* for the log line */
-	/* A refusal to store under this Idempotency-Key once the handler has
-	 * given it its final shape (the router does it). */
-	int idem_store;
-	char idem_key[LIMIT_IDEMPOTENCY_KEY_BYTES + 1];
 };
 
 struct api_ctx {
@@ -66,11 +63,15 @@ void api_request_hash(const struct request *rq, unsigned char out[32]);
 /* The Idempotency-Key header or the idempotency_key field; NULL when
  * neither. Sets rs and returns -1 when it is malformed. */
 int api_idem_key(const struct request *rq, json_t *body, const char **key, struct response *rs);
-/* Runs an idempotent ledger write and answers. Returns 1 when the answer
- * is fresh from the ledger (the handler may still word a refusal), 0 when
- * it is a stored answer or an idempotency error, to be sent as it is. */
-int api_write(struct api_ctx *ctx, const struct request *rq, json_t *body,
-	       enum cd_err (*fn)(struct ledger *, void *, json_t **, int *), void *arg, struct response *rs);
+/* What a ledger write takes from the request: its Idempotency-Key and the
+ * hash that key protects (hash must outlive call). -1 with rs filled when
+ * the key is malformed. */
+int api_call_of(const struct request *rq, json_t *body, struct ledger_call *call, unsigned char hash[32],
+		struct response *rs);
+/* Answers a ledger write as the ledger worded it: a success, a replayed
+ * answer or a refusal; or, when rc is not CD_OK, the failure. Takes res's
+ * body. */
+void api_answer(struct response *rs, enum cd_err rc, struct ledger_result *res);
 /* Checks an account id from the path or a body. 0 or -1 with rs filled. */
 int api_check_account_id(const char *id, const char *param, struct response *rs);
 

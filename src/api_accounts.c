@@ -6,6 +6,7 @@
 #include "keys.h"
 #include "ledger.h"
 #include "timefmt.h"
+#include "urlpath.h"
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -45,7 +46,9 @@ static int path_id_ok(const char *id, struct response *rs)
 void api_account_create(struct api_ctx *ctx, const struct request *rq, char **params, struct response *rs)
 {
 	struct account_new n;
-	char canon[256];
+	struct ledger_call call;
+	struct ledger_result res;
+	unsigned char hash[32];
 	json_t *body = api_body(rq, account_fields, rs);
 	if (body == NULL)
 		return;
@@ -55,17 +58,9 @@ void api_account_create(struct api_ctx *ctx, const struct request *rq, char **pa
 	n.monthly_limit_micros = jsonio_int(body, "monthly_limit_micros", -1);
 	n.low_balance_micros = jsonio_int(body, "low_balance_micros", -1);
 	n.plan = jsonio_str(body, "plan");
-	if (api_check_account_id(n.id, "id", rs) == 0) {
-		/* Same meaning, same hash: defaults are filled in before hashing. */
-		snprintf(canon, sizeof(canon), "%s|%" PRId64 "|%" PRId64 "|%" PRId64 "|%s", n.kind,
-			 n.overdraft_limit_micros, n.monthly_limit_micros, n.low_balance_micros, n.plan ? n.plan : "");
-		keys_sha256(canon, strlen(canon), n.create_hash);
+	if (api_check_account_id(n.id, "id", rs) == 0 && api_call_of(rq, body, &call, hash, rs) == 0) {
 		snprintf(rs->account, sizeof(rs->account), "%s", n.id);
-		n.id_conflict = 0;
-		int fresh = api_write(ctx, rq, body, ledger_account_create, &n, rs);
-		/* The ledger says whether the id was the cause of a 409. */
-		if (fresh && rs->status == 409 && n.id_conflict)
-			api_error(rs, CD_E_CONFLICT, "id", "account '%s' already exists with other settings", n.id);
+		api_answer(rs, ledger_account_create(ctx->lg, &call, &n, &res), &res);
 	}
 	json_decref(body);
 }
@@ -96,6 +91,9 @@ static const struct jfield patch_fields[] = {
 void api_account_patch(struct api_ctx *ctx, const struct request *rq, char **params, struct response *rs)
 {
 	struct account_patch p;
+	struct ledger_call call;
+	struct ledger_result res;
+	unsigned char hash[32];
 	if (!path_id_ok(params[0], rs))
 		return;
 	json_t *body = api_body(rq, patch_fields, rs);
@@ -113,56 +111,16 @@ void api_account_patch(struct api_ctx *ctx, const struct request *rq, char **par
 	p.set_plan = json_object_get(body, "plan") != NULL;
 	p.plan = jsonio_str(body, "plan");
 	snprintf(rs->account, sizeof(rs->account), "%s", params[0]);
-	p.out_balance = 0;
-	int fresh = api_write(ctx, rq, body, ledger_account_patch, &p, rs);
-	/* Only the ledger's debt check leaves a negative balance behind a 400. */
-	if (fresh && rs->status == 400 && p.out_balance < 0)
-		api_error(rs, CD_E_INVALID, "overdraft_limit_micros",
-			  "overdraft_limit_micros cannot be below the account's current debt of %lld micros",
-			  (long long)-p.out_balance);
+	if (api_call_of(rq, body, &call, hash, rs) == 0)
+		api_answer(rs, ledger_account_patch(ctx->lg, &call, &p, &res), &res);
 	json_decref(body);
-}
-
-/* Copies the decoded value of query parameter `name` into out. 1 found,
- * 0 absent, -1 malformed or too long. */
-static int query_get(const char *query, const char *name, char *out, size_t cap)
-{
-	size_t n = strlen(name);
-	for (const char *p = query; p != NULL && *p != '\0';) {
-		const char *amp = strchr(p, '&');
-		size_t len = amp != NULL ? (size_t)(amp - p) : strlen(p);
-		if (len > n && strncmp(p, name, n) == 0 && p[n] == '=') {
-			size_t j = 0;
-			for (size_t i = n + 1; i < len; i++) {
-				char c = p[i];
-				if (c == '%' && i + 2 < len) {
-					char hex[3] = {p[i + 1], p[i + 2], 0};
-					char *end;
-					long v = strtol(hex, &end, 16);
-					if (*end != '\0' || v <= 0)
-						return -1;
-					c = (char)v;
-					i += 2;
-				} else if (c == '+') {
-					c = ' ';
-				}
-				if (j + 1 >= cap)
-					return -1;
-				out[j++] = c;
-			}
-			out[j] = '\0';
-			return 1;
-		}
-		p = amp != NULL ? amp + 1 : NULL;
-	}
-	return 0;
 }
 
 static int query_int(const char *query, const char *name, int64_t min, int64_t max, int64_t *v,
 		     struct response *rs)
 {
 	char buf[32], *end;
-	int got = query_get(query, name, buf, sizeof(buf));
+	int got = urlpath_query_get(query, name, buf, sizeof(buf));
 	if (got == 0)
 		return 0;
 	errno = 0;
@@ -184,7 +142,7 @@ void api_transactions(struct api_ctx *ctx, const struct request *rq, char **para
 	if (!path_id_ok(params[0], rs) ||
 	    query_int(rq->query, "limit", 1, LIMIT_PAGE_MAX, &limit, rs) < 0)
 		return;
-	int got = query_get(rq->query, "cursor", cur, sizeof(cur));
+	int got = urlpath_query_get(rq->query, "cursor", cur, sizeof(cur));
 	if (got != 0 && (got < 0 || ledger_id_parse(cur, "txn_", &cursor) != 0)) {
 		api_error(rs, CD_E_INVALID, "cursor", "cursor must be a next_cursor value from a previous page");
 		return;
@@ -200,7 +158,7 @@ void api_transactions(struct api_ctx *ctx, const struct request *rq, char **para
 static int query_time(const char *query, const char *name, int64_t *v, struct response *rs)
 {
 	char buf[64];
-	int got = query_get(query, name, buf, sizeof(buf));
+	int got = urlpath_query_get(query, name, buf, sizeof(buf));
 	if (got == 0)
 		return 0;
 	if (got < 0 || timefmt_parse(buf, v) != 0) {
@@ -210,6 +168,10 @@ static int query_time(const char *query, const char *name, int64_t *v, struct re
 	return 1;
 }
 
+/* A usage report without `from` covers the last 31 days (README), from a
+ * UTC midnight so that group_by=day starts with a whole day. */
+#define API_USAGE_DEFAULT_DAYS 31
+
 void api_usage_report(struct api_ctx *ctx, const struct request *rq, char **params, struct response *rs)
 {
 	struct usage_query q;
@@ -217,13 +179,13 @@ void api_usage_report(struct api_ctx *ctx, const struct request *rq, char **para
 	json_t *out = NULL;
 	int64_t now = timefmt_now();
 	q.account = params[0];
-	q.from = now - (now % 86400) - 31 * 86400;
+	q.from = now - (now % TIMEFMT_SECONDS_PER_DAY) - API_USAGE_DEFAULT_DAYS * TIMEFMT_SECONDS_PER_DAY;
 	q.to = now + 1;
 	q.group_by = "model";
 	if (!path_id_ok(params[0], rs) || query_time(rq->query, "from", &q.from, rs) < 0 ||
 	    query_time(rq->query, "to", &q.to, rs) < 0)
 		return;
-	int got = query_get(rq->query, "group_by", group, sizeof(group));
+	int got = urlpath_query_get(rq->query, "group_by", group, sizeof(group));
 	if (got != 0) {
 		if (got < 0 || (strcmp(group, "model") != 0 && strcmp(group, "day") != 0 && strcmp(group, "member") != 0)) {
 			api_error(rs, CD_E_INVALID, "group_by", "group_by must be model, day or member");
@@ -253,20 +215,12 @@ static const struct jfield grant_fields[] = {
 	{NULL, J_INT, 0, 0, 0, 0, NULL},
 };
 
-/* The ledger re-checks what depends on its clock and on the balance, and
- * names the field its 400 is about. */
-static void grant_refused(struct response *rs, const char *param)
-{
-	if (strcmp(param, "expires_at") == 0)
-		api_error(rs, CD_E_INVALID, param, "expires_at must be in the future");
-	else
-		api_error(rs, CD_E_INVALID, param, "the grant would raise the balance above %lld micros",
-			  (long long)LIMIT_BALANCE_MICROS_MAX);
-}
-
 void api_grant(struct api_ctx *ctx, const struct request *rq, char **params, struct response *rs)
 {
 	struct grant_new g;
+	struct ledger_call call;
+	struct ledger_result res;
+	unsigned char hash[32];
 	if (!path_id_ok(params[0], rs))
 		return;
 	json_t *body = api_body(rq, grant_fields, rs);
@@ -278,14 +232,13 @@ void api_grant(struct api_ctx *ctx, const struct request *rq, char **params, str
 	g.expires_at = -1;
 	if (jsonio_has(body, "expires_at"))
 		timefmt_parse(jsonio_str(body, "expires_at"), &g.expires_at);
-	g.priority = jsonio_int(body, "priority", 50);
+	g.priority = jsonio_int(body, "priority", GRANT_PRIORITY_DEFAULT);
 	g.description = jsonio_str(body, "description");
-	g.invalid_param = NULL;
 	snprintf(rs->account, sizeof(rs->account), "%s", params[0]);
 	if (g.expires_at >= 0 && g.expires_at <= timefmt_now())
 		api_error(rs, CD_E_INVALID, "expires_at", "expires_at must be in the future");
-	else if (api_write(ctx, rq, body, ledger_grant, &g, rs) && rs->status == 400 && g.invalid_param != NULL)
-		grant_refused(rs, g.invalid_param);
+	else if (api_call_of(rq, body, &call, hash, rs) == 0)
+		api_answer(rs, ledger_grant(ctx->lg, &call, &g, &res), &res);
 	json_decref(body);
 }
 
@@ -299,6 +252,9 @@ static const struct jfield debit_fields[] = {
 void api_debit(struct api_ctx *ctx, const struct request *rq, char **params, struct response *rs)
 {
 	struct debit_new d;
+	struct ledger_call call;
+	struct ledger_result res;
+	unsigned char hash[32];
 	if (!path_id_ok(params[0], rs))
 		return;
 	json_t *body = api_body(rq, debit_fields, rs);
@@ -308,7 +264,7 @@ void api_debit(struct api_ctx *ctx, const struct request *rq, char **params, str
 	d.amount_micros = jsonio_int(body, "amount_micros", 0);
 	d.reason = jsonio_str(body, "reason");
 	snprintf(rs->account, sizeof(rs->account), "%s", params[0]);
-	if (api_write(ctx, rq, body, ledger_debit, &d, rs) && rs->status == 402)
-		api_error(rs, CD_E_INSUFFICIENT, "amount_micros", "the debit exceeds the available balance");
+	if (api_call_of(rq, body, &call, hash, rs) == 0)
+		api_answer(rs, ledger_debit(ctx->lg, &call, &d, &res), &res);
 	json_decref(body);
 }

@@ -82,46 +82,12 @@ static int hold_amount(struct api_ctx *ctx, json_t *body, struct guard_authorize
 	return 0;
 }
 
-/* Words a refusal of a charge and adds what was available and required. */
-static void refusal(struct response *rs, enum cd_err rc, int64_t available, int64_t required)
-{
-	if (rc == CD_E_INSUFFICIENT)
-		api_error(rs, rc, NULL, "insufficient credits: %lld micros available, %lld required",
-			  (long long)available, (long long)required);
-	else if (rc == CD_E_HARD_LIMIT)
-		api_error(rs, rc, NULL, "the monthly spending limit would be exceeded: %lld micros left this month, "
-			  "%lld required", (long long)available, (long long)required);
-	else if (rc == CD_E_MEMBER_CAP)
-		api_error(rs, rc, "member", "the member's monthly cap would be exceeded: %lld micros left, %lld required",
-			  (long long)available, (long long)required);
-	else if (rc == CD_E_SUSPENDED)
-		api_error(rs, rc, "account", "the account is not active");
-	else {
-		api_fail(rs, rc, "account");
-		return;
-	}
-	json_t *err = json_object_get(rs->json, "error");
-	json_object_set_new(err, "available_micros", json_integer((json_int_t)available));
-	json_object_set_new(err, "required_micros", json_integer((json_int_t)required));
-}
-
-/* The charge refusal a fresh ledger answer carries, from its status and
- * code; CD_OK when it is none. */
-static enum cd_err refusal_of(const struct response *rs)
-{
-	const char *code = json_string_value(json_object_get(json_object_get(rs->json, "error"), "code"));
-	if (rs->status == 402)
-		return CD_E_INSUFFICIENT;
-	if (rs->status == 403)
-		return CD_E_SUSPENDED;
-	if (rs->status == 429)
-		return code != NULL && strcmp(code, cd_err_code(CD_E_MEMBER_CAP)) == 0 ? CD_E_MEMBER_CAP : CD_E_HARD_LIMIT;
-	return CD_OK;
-}
-
 void api_authorize(struct api_ctx *ctx, const struct request *rq, char **params, struct response *rs)
 {
 	struct guard_authorize r;
+	struct ledger_call call;
+	struct ledger_result res;
+	unsigned char hash[32];
 	json_t *body = api_body(rq, authorize_fields, rs);
 	if (body == NULL)
 		return;
@@ -137,17 +103,14 @@ void api_authorize(struct api_ctx *ctx, const struct request *rq, char **params,
 	r.ttl_seconds = jsonio_int(body, "ttl_seconds", ctx->cfg->hold_ttl_seconds);
 	r.byok = jsonio_bool(body, "byok", 0);
 	snprintf(rs->account, sizeof(rs->account), "%s", r.account);
-	if (api_check_account_id(r.account, "account", rs) == 0 && hold_amount(ctx, body, &r, rs) == 0) {
-		int fresh = api_write(ctx, rq, body, ledger_authorize, &r, rs);
-		enum cd_err rc = refusal_of(rs);
-		if (fresh && rc != CD_OK)
-			refusal(rs, rc, r.out_available, r.out_required);
-	}
+	if (api_check_account_id(r.account, "account", rs) == 0 && hold_amount(ctx, body, &r, rs) == 0 &&
+	    api_call_of(rq, body, &call, hash, rs) == 0)
+		api_answer(rs, ledger_authorize(ctx->lg, &call, &r, &res), &res);
 	json_decref(body);
 }
 
 static const struct jfield settle_fields[] = {
-	{"hold_id", J_STR, 1, 0, 1, 64, NULL},
+	{"hold_id", J_STR, 1, 0, 1, LIMIT_HOLD_ID_BYTES, NULL},
 	{"input_tokens", J_INT, 1, 0, 0, TOKENS_MAX, NULL},
 	{"output_tokens", J_INT, 1, 0, 0, TOKENS_MAX, NULL},
 	{"cached_input_tokens", J_INT, 0, 0, 0, TOKENS_MAX, NULL},
@@ -160,6 +123,9 @@ static const struct jfield settle_fields[] = {
 void api_settle(struct api_ctx *ctx, const struct request *rq, char **params, struct response *rs)
 {
 	struct guard_settle r;
+	struct ledger_call call;
+	struct ledger_result res;
+	unsigned char hash[32];
 	struct price p;
 	int64_t margin;
 	json_t *body = api_body(rq, settle_fields, rs);
@@ -172,40 +138,34 @@ void api_settle(struct api_ctx *ctx, const struct request *rq, char **params, st
 	r.input_tokens = jsonio_int(body, "input_tokens", 0);
 	r.output_tokens = jsonio_int(body, "output_tokens", 0);
 	r.cached_input_tokens = jsonio_int(body, "cached_input_tokens", 0);
-	api_request_hash(rq, r.request_hash);
 	if (r.cached_input_tokens > r.input_tokens)
 		api_error(rs, CD_E_INVALID, "cached_input_tokens", "cached_input_tokens may not exceed input_tokens");
 	else if (r.model != NULL && !model_price(ctx, r.model, &p, &margin))
 		api_error(rs, CD_E_INVALID, "model", "unknown model '%s'", r.model);
-	else {
-		int fresh = api_write(ctx, rq, body, ledger_settle, &r, rs);
-		if (fresh && rs->status == 404)
-			api_error(rs, CD_E_NOT_FOUND, "hold_id", "no hold '%s'", r.hold_id);
-		else if (fresh && rs->status == 409)
-			api_error(rs, CD_E_CONFLICT, "hold_id", "the hold was released, or settled with other figures");
-		else if (fresh && rs->status == 400)
-			api_error(rs, CD_E_INVALID, "model", "the hold's model or action has no price, or the tokens are too large to price");
+	else if (api_call_of(rq, body, &call, hash, rs) == 0) {
+		r.request_hash = hash;
+		api_answer(rs, ledger_settle(ctx->lg, &call, &r, &res), &res);
 	}
 	json_decref(body);
 }
 
 static const struct jfield release_fields[] = {
-	{"hold_id", J_STR, 1, 0, 1, 64, NULL},
+	{"hold_id", J_STR, 1, 0, 1, LIMIT_HOLD_ID_BYTES, NULL},
 	{"idempotency_key", J_STR, 0, 0, 1, LIMIT_IDEMPOTENCY_KEY_BYTES, NULL},
 	{NULL, J_INT, 0, 0, 0, 0, NULL},
 };
 
 void api_release(struct api_ctx *ctx, const struct request *rq, char **params, struct response *rs)
 {
+	struct ledger_call call;
+	struct ledger_result res;
+	unsigned char hash[32];
 	json_t *body = api_body(rq, release_fields, rs);
 	if (body == NULL)
 		return;
-	const char *hold_id = jsonio_str(body, "hold_id");
-	int fresh = api_write(ctx, rq, body, ledger_release, (void *)hold_id, rs);
-	if (fresh && rs->status == 404)
-		api_error(rs, CD_E_NOT_FOUND, "hold_id", "no hold '%s'", hold_id);
-	else if (fresh && rs->status == 409)
-		api_error(rs, CD_E_CONFLICT, "hold_id", "the hold was already settled");
+	struct guard_release r = {jsonio_str(body, "hold_id")};
+	if (api_call_of(rq, body, &call, hash, rs) == 0)
+		api_answer(rs, ledger_release(ctx->lg, &call, &r, &res), &res);
 	json_decref(body);
 }
 
@@ -248,6 +208,9 @@ static int usage_check(struct api_ctx *ctx, json_t *body, const struct guard_usa
 void api_usage(struct api_ctx *ctx, const struct request *rq, char **params, struct response *rs)
 {
 	struct guard_usage u;
+	struct ledger_call call;
+	struct ledger_result res;
+	unsigned char hash[32];
 	json_t *body = api_body(rq, usage_fields, rs);
 	if (body == NULL)
 		return;
@@ -263,17 +226,10 @@ void api_usage(struct api_ctx *ctx, const struct request *rq, char **params, str
 	u.cached_input_tokens = jsonio_int(body, "cached_input_tokens", 0);
 	u.byok = jsonio_bool(body, "byok", 0);
 	u.force = jsonio_bool(body, "force", 0);
-	api_request_hash(rq, u.request_hash);
 	snprintf(rs->account, sizeof(rs->account), "%s", u.account);
-	if (usage_check(ctx, body, &u, rs) == 0) {
-		int fresh = api_write(ctx, rq, body, ledger_usage, &u, rs);
-		enum cd_err rc = refusal_of(rs);
-		if (fresh && rc != CD_OK)
-			refusal(rs, rc, u.out_available, u.out_required);
-		else if (fresh && rs->status == 409)
-			api_error(rs, CD_E_CONFLICT, "request_id", "this request_id was recorded with other figures");
-		else if (fresh && rs->status == 400)
-			api_error(rs, CD_E_INVALID, "input_tokens", "the token counts are too large to price");
+	if (usage_check(ctx, body, &u, rs) == 0 && api_call_of(rq, body, &call, hash, rs) == 0) {
+		u.request_hash = hash;
+		api_answer(rs, ledger_usage(ctx->lg, &call, &u, &res), &res);
 	}
 	json_decref(body);
 }

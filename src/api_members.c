@@ -16,6 +16,9 @@ static const struct jfield member_fields[] = {
 void api_member_put(struct api_ctx *ctx, const struct request *rq, char **params, struct response *rs)
 {
 	struct member_put p;
+	struct ledger_call call;
+	struct ledger_result res;
+	unsigned char hash[32];
 	if (api_check_account_id(params[0], "id", rs) != 0)
 		return;
 	json_t *body = api_body(rq, member_fields, rs);
@@ -28,17 +31,20 @@ void api_member_put(struct api_ctx *ctx, const struct request *rq, char **params
 	 * null removes it. */
 	p.set_cap = json_object_get(body, "monthly_cap_micros") != NULL;
 	snprintf(rs->account, sizeof(rs->account), "%s", params[0]);
-	if (api_write(ctx, rq, body, ledger_member_put, &p, rs) && rs->status == 400)
-		api_error(rs, CD_E_INVALID, "id", "members belong to workspace accounts; '%s' is not one", p.account);
+	if (api_call_of(rq, body, &call, hash, rs) == 0)
+		api_answer(rs, ledger_member_put(ctx->lg, &call, &p, &res), &res);
 	json_decref(body);
 }
 
 void api_member_delete(struct api_ctx *ctx, const struct request *rq, char **params, struct response *rs)
 {
 	struct member_put p = {params[0], params[1], -1, 0};
+	struct ledger_call call;
+	struct ledger_result res;
+	unsigned char hash[32];
 	if (api_check_account_id(params[0], "id", rs) != 0 || api_check_account_id(params[1], "member", rs) != 0)
 		return;
 	snprintf(rs->account, sizeof(rs->account), "%s", params[0]);
-	if (api_write(ctx, rq, NULL, ledger_member_delete, &p, rs) && rs->status == 404)
-		api_error(rs, CD_E_NOT_FOUND, "member", "no account '%s' with member '%s'", p.account, p.member);
+	if (api_call_of(rq, NULL, &call, hash, rs) == 0)
+		api_answer(rs, ledger_member_delete(ctx->lg, &call, &p, &res), &res);
 }

@@ -4,7 +4,7 @@
 #include "config.h"
 #include "keys.h"
 #include "ledger.h"
-#include "router.h"
+#include "metrics.h"
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -102,42 +102,28 @@ int api_idem_key(const struct request *rq, json_t *body, const char **key, struc
 	return 0;
 }
 
-/* Refusals that are answers about the ledger's state, worth replaying. */
-static int refusal_kept(enum cd_err rc)
+int api_call_of(const struct request *rq, json_t *body, struct ledger_call *call, unsigned char hash[32],
+		struct response *rs)
 {
-	return rc == CD_E_INSUFFICIENT || rc == CD_E_HARD_LIMIT || rc == CD_E_MEMBER_CAP || rc == CD_E_SUSPENDED ||
-	       rc == CD_E_NOT_FOUND || rc == CD_E_CONFLICT;
+	if (api_idem_key(rq, body, &call->idem_key, rs) != 0)
+		return -1;
+	api_request_hash(rq, hash);
+	call->request_hash = hash;
+	return 0;
 }
 
-int api_write(struct api_ctx *ctx, const struct request *rq, json_t *body,
-	      enum cd_err (*fn)(struct ledger *, void *, json_t **, int *), void *arg, struct response *rs)
+void api_answer(struct response *rs, enum cd_err rc, struct ledger_result *res)
 {
-	unsigned char hash[32];
-	struct ledger_write w = {NULL, hash, fn, arg};
-	json_t *out = NULL;
-	int status = 200, replayed = 0;
-	if (api_idem_key(rq, body, &w.idem_key, rs) != 0)
-		return 0;
-	api_request_hash(rq, hash);
-	enum cd_err rc = ledger_write(ctx->lg, &w, &out, &status, &replayed);
-	if (rc == CD_E_CONFLICT && replayed < 0) {
-		api_error(rs, rc, "idempotency_key", "this Idempotency-Key was used with another request");
-		return 0;
-	}
 	if (rc != CD_OK) {
 		api_fail(rs, rc, "account");
-		if (w.idem_key != NULL && refusal_kept(rc)) {
-			rs->idem_store = 1;
-			snprintf(rs->idem_key, sizeof(rs->idem_key), "%s", w.idem_key);
-		}
-		return 1;
+		return;
 	}
-	api_json(rs, status, out);
+	api_json(rs, res->status, res->body);
+	res->body = NULL;
 	/* Routes named by a hold learn their account from the answer. */
-	const char *acct = json_string_value(json_object_get(out, "account"));
+	const char *acct = json_string_value(json_object_get(rs->json, "account"));
 	if (rs->account[0] == '\0' && acct != NULL)
 		snprintf(rs->account, sizeof(rs->account), "%s", acct);
-	return !replayed;
 }
 
 int api_check_account_id(const char *id, const char *param, struct response *rs)
@@ -165,7 +151,7 @@ void api_healthz(struct api_ctx *ctx, const struct request *rq, char **params, s
 
 void api_metrics(struct api_ctx *ctx, const struct request *rq, char **params, struct response *rs)
 {
-	rs->text = router_metrics_text();
+	rs->text = metrics_text();
 	rs->status = rs->text != NULL ? 200 : 500;
 }
 

@@ -2,6 +2,7 @@
  * row of cfg_table; nothing else parses configuration. Values are checked
  * here, at start-up, so the rest of the code can trust struct cfg. */
 #include "config.h"
+#include "timefmt.h"
 #include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -63,7 +64,7 @@ static const struct cfg_key cfg_table[] = {
 	{"stripe", "success_url", CFG_STR, OFF(success_url), 0, 0, "http://localhost/billing/success", NULL, NULL},
 	{"stripe", "cancel_url", CFG_STR, OFF(cancel_url), 0, 0, "http://localhost/billing/cancel", NULL, NULL},
 	{"stripe", "allowed_redirect_origins", CFG_STR, OFF(allowed_redirect_origins), 0, 0, "", NULL, NULL},
-	{"stripe", "webhook_tolerance_seconds", CFG_INT, OFF(webhook_tolerance_seconds), 1, 86400, "300", NULL, NULL},
+	{"stripe", "webhook_tolerance_seconds", CFG_INT, OFF(webhook_tolerance_seconds), 1, TIMEFMT_SECONDS_PER_DAY, "300", NULL, NULL},
 };
 #define CFG_KEYS (sizeof(cfg_table) / sizeof(cfg_table[0]))
 
@@ -263,7 +264,10 @@ static int split_secrets(struct cfg *c, char *err, size_t errcap)
 			if (c->webhook_secret_count == LIMIT_WEBHOOK_SECRETS)
 				return fail(err, errcap, "stripe.webhook_secrets: more than %d secrets",
 					    LIMIT_WEBHOOK_SECRETS);
-			c->webhook_secrets[c->webhook_secret_count++] = strndup(p, len);
+			char *secret = strndup(p, len);
+			if (secret == NULL)
+				return fail(err, errcap, "stripe.webhook_secrets: out of memory");
+			c->webhook_secrets[c->webhook_secret_count++] = secret;
 		}
 		p = comma != NULL ? comma + 1 : NULL;
 	}
@@ -298,6 +302,8 @@ static int finish(struct cfg *c, char *err, size_t errcap)
 	if (c->stripe_currency[0] == '\0' && strcmp(c->currency, "credits") != 0) {
 		free(c->stripe_currency);
 		c->stripe_currency = strdup(c->currency);
+		if (c->stripe_currency == NULL)
+			return fail(err, errcap, "stripe.currency: out of memory");
 		for (char *p = c->stripe_currency; *p != '\0'; p++)
 			*p = (char)tolower((unsigned char)*p);
 	}
@@ -432,19 +438,4 @@ int cfg_redirect_allowed(const struct cfg *c, const char *url)
 	if (origin_of(c->success_url, other, sizeof(other)) == 0 && strcasecmp(other, origin) == 0)
 		return 1;
 	return origin_of(c->cancel_url, other, sizeof(other)) == 0 && strcasecmp(other, origin) == 0;
-}
-
-void cfg_dump(const struct cfg *c)
-{
-	for (size_t i = 0; i < CFG_KEYS; i++) {
-		const struct cfg_key *k = &cfg_table[i];
-		if (k->type == CFG_INT)
-			printf("%s.%s = %lld\n", k->section, k->key,
-			       (long long)*(const int64_t *)((const char *)c + k->offset));
-		else if (k->type == CFG_SECRET)
-			printf("%s.%s = %s\n", k->section, k->key,
-			       (*(char *const *)((const char *)c + k->offset))[0] ? "(set)" : "(empty)");
-		else
-			printf("%s.%s = %s\n", k->section, k->key, *(char *const *)((const char *)c + k->offset));
-	}
 }

@@ -75,6 +75,4 @@ void cfg_free(struct cfg *c);
 /* 1 when url's origin (scheme://host[:port]) is in allowed_redirect_origins,
  * or equals the origin of success_url/cancel_url. */
 int cfg_redirect_allowed(const struct cfg *c, const char *url);
-/* Prints every key with its value (secrets masked) to stdout. */
-void cfg_dump(const struct cfg *c);
 #endif

@@ -87,6 +87,95 @@ static int print_json(json_t *v)
 	return 0;
 }
 
+/* ---- What the ledger hands over, printed here (the ledger never prints) ---- */
+
+#define KEY_LIST_LINE "%-6s %-14s %-18s %-21s %-21s %s\n"
+
+/* The key list's header goes out with the first row, or after a listing
+ * without any: never before a failure. */
+struct key_listing { int header_done; };
+
+static void key_list_header(struct key_listing *l)
+{
+	if (!l->header_done)
+		printf(KEY_LIST_LINE, "ID", "PREFIX", "SCOPES", "CREATED", "REVOKED", "NAME");
+	l->header_done = 1;
+}
+
+static void print_key(void *ctx, const struct ledger_key_row *k)
+{
+	char id[24], scopes[32], created[TIMEFMT_LEN], revoked[TIMEFMT_LEN] = "-";
+	key_list_header(ctx);
+	snprintf(id, sizeof(id), "%lld", (long long)k->id);
+	keys_format_scopes(k->scopes, scopes, sizeof(scopes));
+	timefmt_rfc3339(k->created_at, created);
+	if (k->revoked_at >= 0)
+		timefmt_rfc3339(k->revoked_at, revoked);
+	printf(KEY_LIST_LINE, id, k->prefix, scopes, created, revoked, k->name);
+}
+
+static void print_applied(void *ctx, const char *name)
+{
+	(void)ctx;
+	printf("applied %s\n", name);
+}
+
+static void print_violation(void *ctx, const struct ledger_violation *v)
+{
+	(void)ctx;
+	printf("violation: %s: account %s: %s %s, %s %s\n", v->check, v->account, v->left, v->left_value, v->right,
+	       v->right_value);
+}
+
+/* An export as CSV (with a header line, which goes out like the key
+ * list's) or as JSON lines. */
+struct export_out { int csv; int header_done; };
+
+static void export_header(struct export_out *x)
+{
+	if (x->csv && !x->header_done)
+		printf("id,amount_micros,balance_after_micros,cause,source,reference,description,created_at\n");
+	x->header_done = 1;
+}
+
+/* A quoted CSV field, quotes doubled; NULL is "". */
+static void csv_field(const char *s)
+{
+	putchar('"');
+	for (; s != NULL && *s != '\0'; s++) {
+		if (*s == '"')
+			putchar('"');
+		putchar(*s);
+	}
+	putchar('"');
+}
+
+static void print_journal_row(void *ctx, const struct ledger_journal_row *r)
+{
+	struct export_out *x = ctx;
+	char t[TIMEFMT_LEN];
+	export_header(x);
+	timefmt_rfc3339(r->created_at, t);
+	if (!x->csv) {
+		json_t *row = json_pack("{s:s, s:I, s:I, s:s, s:s?, s:s?, s:s?, s:s}", "id", r->id, "amount_micros",
+					(json_int_t)r->amount_micros, "balance_after_micros",
+					(json_int_t)r->balance_after_micros, "cause", r->cause, "source", r->source,
+					"reference", r->reference, "description", r->description, "created_at", t);
+		char *line = json_dumps(row, JSON_COMPACT | JSON_PRESERVE_ORDER);
+		printf("%s\n", line != NULL ? line : "{}");
+		free(line);
+		json_decref(row);
+		return;
+	}
+	printf("%s,%lld,%lld,%s,", r->id, (long long)r->amount_micros, (long long)r->balance_after_micros, r->cause);
+	csv_field(r->source);
+	putchar(',');
+	csv_field(r->reference);
+	putchar(',');
+	csv_field(r->description);
+	printf(",%s\n", t);
+}
+
 static int cmd_key(struct ledger *lg, int argc, char **argv)
 {
 	if (argc >= 3 && strcmp(argv[2], "create") == 0) {
@@ -113,7 +202,10 @@ static int cmd_key(struct ledger *lg, int argc, char **argv)
 		return 0;
 	}
 	if (argc >= 3 && strcmp(argv[2], "list") == 0) {
-		enum cd_err rc = ledger_key_list(lg);
+		struct key_listing l = {0};
+		enum cd_err rc = ledger_key_list(lg, print_key, &l);
+		if (rc == CD_OK)
+			key_list_header(&l);
 		return rc == CD_OK ? 0 : fail(lg, rc, "key list");
 	}
 	int64_t id;
@@ -127,15 +219,17 @@ static int cmd_key(struct ledger *lg, int argc, char **argv)
 	return 2;
 }
 
-static int run_write(struct ledger *lg, enum cd_err (*fn)(struct ledger *, void *, json_t **, int *), void *arg,
-		     const char *what)
+/* Prints a write's answer: its body on success, its error on a refusal. */
+static int answered(struct ledger *lg, enum cd_err rc, struct ledger_result *res, const char *what)
 {
-	unsigned char hash[32] = {0};
-	struct ledger_write w = {NULL, hash, fn, arg};
-	json_t *out = NULL;
-	int status, replayed;
-	enum cd_err rc = ledger_write(lg, &w, &out, &status, &replayed);
-	return rc == CD_OK ? print_json(out) : fail(lg, rc, what);
+	if (rc != CD_OK)
+		return fail(lg, rc, what);
+	if (res->refusal.why == REFUSE_NONE)
+		return print_json(res->body);
+	const char *msg = json_string_value(json_object_get(json_object_get(res->body, "error"), "message"));
+	fprintf(stderr, "creditctl: %s: %s: %s\n", what, cd_strerror(refusal_err(res->refusal.why)), msg != NULL ? msg : "");
+	json_decref(res->body);
+	return 1;
 }
 
 /* The API's rule for text: min to max bytes of UTF-8 without control
@@ -161,7 +255,7 @@ static int cmd_account(struct ledger *lg, int argc, char **argv)
 		struct account_new n;
 		static const char *const known[] = {"--kind", NULL};
 		const char *kind = opt(argc, argv, 4, "--kind");
-		char canon[256];
+		struct ledger_result res;
 		if (!opts_known(argc, argv, 4, known)) {
 			usage();
 			return 2;
@@ -175,9 +269,7 @@ static int cmd_account(struct ledger *lg, int argc, char **argv)
 			fprintf(stderr, "creditctl: bad account id or kind\n");
 			return 2;
 		}
-		snprintf(canon, sizeof(canon), "%s|0|-1|-1|", n.kind);
-		keys_sha256(canon, strlen(canon), n.create_hash);
-		return run_write(lg, ledger_account_create, &n, "account create");
+		return answered(lg, ledger_account_create(lg, NULL, &n, &res), &res, "account create");
 	}
 	usage();
 	return 2;
@@ -197,7 +289,7 @@ static int cmd_grant(struct ledger *lg, int argc, char **argv)
 	g.source = opt(argc, argv, 4, "--source");
 	g.description = opt(argc, argv, 4, "--description");
 	g.expires_at = -1;
-	g.priority = 50;
+	g.priority = GRANT_PRIORITY_DEFAULT;
 	if (parse_i64(argv[3], &g.amount_micros) != 0 || g.amount_micros <= 0 ||
 	    g.amount_micros > LIMIT_AMOUNT_MICROS_MAX || g.source == NULL ||
 	    (strcmp(g.source, "promo") != 0 && strcmp(g.source, "adjustment") != 0 &&
@@ -208,7 +300,8 @@ static int cmd_grant(struct ledger *lg, int argc, char **argv)
 		usage();
 		return 2;
 	}
-	return run_write(lg, ledger_grant, &g, "grant");
+	struct ledger_result res;
+	return answered(lg, ledger_grant(lg, NULL, &g, &res), &res, "grant");
 }
 
 static int cmd_price(struct ledger *lg, int argc, char **argv)
@@ -267,7 +360,7 @@ static int dispatch(struct ledger *lg, int argc, char **argv, const struct cfg *
 		const char *dir = opt(argc, argv, 2, "--sql-dir");
 		if (dir == NULL)
 			dir = getenv("CREDITD_SQL_DIR");
-		rc = ledger_migrate(lg, dir != NULL ? dir : CREDITD_SQL_DIR);
+		rc = ledger_migrate(lg, dir != NULL ? dir : CREDITD_SQL_DIR, print_applied, NULL);
 		return rc == CD_OK ? 0 : fail(lg, rc, "migrate");
 	}
 	if (strcmp(cmd, "key") == 0)
@@ -279,7 +372,7 @@ static int dispatch(struct ledger *lg, int argc, char **argv, const struct cfg *
 	if (strcmp(cmd, "price") == 0)
 		return cmd_price(lg, argc, argv);
 	if (strcmp(cmd, "verify") == 0) {
-		rc = ledger_verify(lg, &violations);
+		rc = ledger_verify(lg, print_violation, NULL, &violations);
 		if (rc != CD_OK)
 			return fail(lg, rc, "verify");
 		printf("%ld violations\n", violations);
@@ -293,7 +386,10 @@ static int dispatch(struct ledger *lg, int argc, char **argv, const struct cfg *
 			usage();
 			return 2;
 		}
-		rc = ledger_export(lg, argv[2], csv);
+		struct export_out x = {csv, 0};
+		rc = ledger_export(lg, argv[2], print_journal_row, &x);
+		if (rc == CD_OK)
+			export_header(&x);
 		return rc == CD_OK ? 0 : fail(lg, rc, "export");
 	}
 	(void)cfg;

@@ -8,6 +8,7 @@
 #include "ledger_int.h"
 #include "keys.h"
 #include "log.h"
+#include "refusal.h"
 #include "timefmt.h"
 #include <errno.h>
 #include <inttypes.h>
@@ -619,30 +620,28 @@ enum cd_err ledger_key_create(struct ledger *lg, const unsigned char hash[32], c
 	return rc;
 }
 
+struct key_list { void (*row)(void *ctx, const struct ledger_key_row *k); void *ctx; };
+
 static enum cd_err key_list_tx(struct ledger *lg, void *arg)
 {
 	static const char sql[] = "SELECT id, prefix, name, scopes, created_at, revoked_at FROM api_keys ORDER BY id";
+	const struct key_list *l = arg;
 	int e;
-	(void)arg;
 	struct dbstmt *s = db_exec(lg, sql, &e, "");
 	if (s == NULL)
 		return db_err(lg, e, "key list");
-	printf("%-6s %-14s %-18s %-21s %-21s %s\n", "ID", "PREFIX", "SCOPES", "CREATED", "REVOKED", "NAME");
 	while (db_fetch(s) == 1) {
-		char scopes[32], created[TIMEFMT_LEN], revoked[TIMEFMT_LEN] = "-";
-		keys_format_scopes((int)db_i64(s, 3), scopes, sizeof(scopes));
-		timefmt_rfc3339(db_i64(s, 4), created);
-		if (!db_null(s, 5))
-			timefmt_rfc3339(db_i64(s, 5), revoked);
-		printf("%-6s %-14s %-18s %-21s %-21s %s\n", db_str(s, 0), db_str(s, 1), scopes, created,
-		       revoked, db_str(s, 2));
+		struct ledger_key_row k = {db_i64(s, 0), db_str(s, 1), db_str(s, 2), (int)db_i64(s, 3), db_i64(s, 4),
+					   db_null(s, 5) ? -1 : db_i64(s, 5)};
+		l->row(l->ctx, &k);
 	}
 	return CD_OK;
 }
 
-enum cd_err ledger_key_list(struct ledger *lg)
+enum cd_err ledger_key_list(struct ledger *lg, void (*row)(void *ctx, const struct ledger_key_row *k), void *ctx)
 {
-	return ledger_run(lg, key_list_tx, NULL);
+	struct key_list l = {row, ctx};
+	return ledger_run(lg, key_list_tx, &l);
 }
 
 struct key_revoke { int64_t id; int found; };
@@ -672,26 +671,42 @@ static const char SQL_IDEM_CLAIM[] = "INSERT INTO idempotency_keys (idem_key, re
 				     "VALUES (?, ?, 0, '', ?)";
 static const char SQL_IDEM_GET[] = "SELECT request_hash, status, response FROM idempotency_keys WHERE idem_key = ?";
 static const char SQL_IDEM_STORE[] = "UPDATE idempotency_keys SET status = ?, response = ? WHERE idem_key = ?";
+/* Text statements: a savepoint is not a prepared statement's business. */
+static const char SQL_SAVEPOINT[] = "SAVEPOINT creditd_write";
+static const char SQL_ROLLBACK_TO[] = "ROLLBACK TO SAVEPOINT creditd_write";
 
 struct write_run {
-	const struct ledger_write *w;
+	const struct ledger_call *call;
+	ledger_op *op;
+	const void *in;
 	json_t *out;
 	int status;
 	int replayed;
+	int refused;			/* out is a refusal's error object */
 };
+
+/* Runs a statement without parameters or results, counted as a round trip. */
+static enum cd_err db_text(struct ledger *lg, const char *sql, const char *what)
+{
+	if (!lg->connected)
+		return CD_E_UNAVAILABLE;
+	lg->round_trips++;
+	lg->in_tx = 1;
+	if (mysql_real_query(lg->db, sql, (unsigned long)strlen(sql)) != 0)
+		return db_err(lg, (int)mysql_errno(lg->db), what);
+	return CD_OK;
+}
 
 static enum cd_err idem_replay(struct ledger *lg, struct write_run *r)
 {
 	int e;
-	struct dbstmt *s = db_exec(lg, SQL_IDEM_GET, &e, "s", r->w->idem_key);
+	struct dbstmt *s = db_exec(lg, SQL_IDEM_GET, &e, "s", r->call->idem_key);
 	if (s == NULL)
 		return db_err(lg, e, "idempotency lookup");
 	if (db_fetch(s) != 1)
 		return CD_E_RETRY;	/* the first claimant rolled back */
-	if (db_len(s, 0) != 32 || memcmp(db_str(s, 0), r->w->request_hash, 32) != 0) {
-		r->replayed = -1;
-		return CD_E_CONFLICT;
-	}
+	if (db_len(s, 0) != 32 || memcmp(db_str(s, 0), r->call->request_hash, 32) != 0)
+		return refusal_set(&lg->refusal, REFUSE_KEY_REUSED, NULL, NULL);
 	json_error_t jerr;
 	r->out = json_loadb(db_str(s, 2), db_len(s, 2), 0, &jerr);
 	r->status = (int)db_i64(s, 1);
@@ -699,69 +714,92 @@ static enum cd_err idem_replay(struct ledger *lg, struct write_run *r)
 	return r->out != NULL ? CD_OK : CD_E_INTERNAL;
 }
 
+/* Stores the answer under the claimed key, in the running transaction. */
+static enum cd_err idem_store(struct ledger *lg, const struct write_run *r)
+{
+	char *text = json_dumps(r->out, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	if (text == NULL)
+		return CD_E_INTERNAL;
+	enum cd_err rc = db_do(lg, SQL_IDEM_STORE, "idempotency store", "ibs", (int64_t)r->status, text, strlen(text),
+			       r->call->idem_key);
+	free(text);
+	return rc;
+}
+
+/* A refusal the operation decided: worded here, once. One that is an
+ * answer about the ledger's state is stored under the key in this same
+ * transaction, after undoing whatever the operation wrote (back to the
+ * savepoint taken after the claim); the rest roll back whole. */
+static enum cd_err write_refused(struct ledger *lg, struct write_run *r, enum cd_err rc, int claimed)
+{
+	if (lg->refusal.why == REFUSE_NONE || refusal_err(lg->refusal.why) != rc) {
+		log_error("the ledger refused (%s) without saying why", cd_strerror(rc));
+		return rc;
+	}
+	r->out = refusal_json(&lg->refusal);
+	if (r->out == NULL)
+		return CD_E_INTERNAL;
+	r->status = cd_err_status(rc);
+	r->refused = 1;
+	if (!claimed || !refusal_kept(lg->refusal.why))
+		return rc;
+	rc = db_text(lg, SQL_ROLLBACK_TO, "rollback to savepoint");
+	if (rc == CD_OK)
+		rc = idem_store(lg, r);
+	return rc;
+}
+
 static enum cd_err write_tx(struct ledger *lg, void *arg)
 {
 	struct write_run *r = arg;
+	const char *key = r->call != NULL ? r->call->idem_key : NULL;
 	int e;
 	json_decref(r->out);
 	r->out = NULL;
 	r->replayed = 0;
-	if (r->w->idem_key != NULL) {
-		struct dbstmt *s = db_exec(lg, SQL_IDEM_CLAIM, &e, "sbi", r->w->idem_key,
-					   (const char *)r->w->request_hash, (size_t)32, lg->now);
-		if (s == NULL && e == ER_DUP_ENTRY)
-			return idem_replay(lg, r);
+	r->refused = 0;
+	memset(&lg->refusal, 0, sizeof(lg->refusal));
+	if (key != NULL) {
+		struct dbstmt *s = db_exec(lg, SQL_IDEM_CLAIM, &e, "sbi", key, (const char *)r->call->request_hash,
+					   (size_t)32, lg->now);
+		if (s == NULL && e == ER_DUP_ENTRY) {
+			enum cd_err rc = idem_replay(lg, r);
+			return rc == CD_E_CONFLICT ? write_refused(lg, r, rc, 0) : rc;
+		}
 		if (s == NULL)
 			return db_err(lg, e, "idempotency claim");
+		enum cd_err rc = db_text(lg, SQL_SAVEPOINT, "savepoint");
+		if (rc != CD_OK)
+			return rc;
 	}
-	lg->idem_key = r->w->idem_key;
-	enum cd_err rc = r->w->fn(lg, r->w->arg, &r->out, &r->status);
+	lg->idem_key = key;
+	enum cd_err rc = r->op(lg, r->in, &r->out, &r->status);
 	lg->idem_key = NULL;
-	if (rc != CD_OK || r->w->idem_key == NULL)
+	if (rc != CD_OK && rc != CD_E_RETRY && rc != CD_E_UNAVAILABLE && rc != CD_E_INTERNAL) {
+		json_decref(r->out);
+		r->out = NULL;
+		return write_refused(lg, r, rc, key != NULL);
+	}
+	if (rc != CD_OK || key == NULL)
 		return rc;
-	char *text = json_dumps(r->out, JSON_COMPACT | JSON_PRESERVE_ORDER);
-	if (text == NULL)
-		return CD_E_INTERNAL;
-	rc = db_do(lg, SQL_IDEM_STORE, "idempotency store", "ibs", (int64_t)r->status, text, strlen(text),
-		   r->w->idem_key);
-	free(text);
-	return rc;
+	return idem_store(lg, r);
 }
 
-enum cd_err ledger_write(struct ledger *lg, const struct ledger_write *w, json_t **out, int *status,
-			 int *replayed)
+enum cd_err ledger_write(struct ledger *lg, const struct ledger_call *call, ledger_op *op, const void *in,
+			 struct ledger_result *res)
 {
-	struct write_run r = {w, NULL, 200, 0};
+	struct write_run r = {call != NULL && call->idem_key != NULL ? call : NULL, op, in, NULL, 200, 0, 0};
 	enum cd_err rc = ledger_run(lg, write_tx, &r);
-	*replayed = r.replayed;
-	if (rc != CD_OK) {
+	memset(res, 0, sizeof(*res));
+	if (rc != CD_OK && !r.refused) {
 		json_decref(r.out);
 		return rc;
 	}
-	*out = r.out;
-	*status = r.status;
+	/* Answered: a success, a replay, or a refusal (stored or not). */
+	res->body = r.out;
+	res->status = r.status;
+	res->replayed = r.replayed;
+	if (r.refused)
+		res->refusal = lg->refusal;
 	return CD_OK;
-}
-
-struct idem_error { const char *key; const unsigned char *hash; int status; const char *text; };
-
-static enum cd_err idem_error_tx(struct ledger *lg, void *arg)
-{
-	static const char sql[] = "INSERT IGNORE INTO idempotency_keys (idem_key, request_hash, status, response, "
-				  "created_at) VALUES (?, ?, ?, ?, ?)";
-	const struct idem_error *x = arg;
-	return db_do(lg, sql, "idempotency store", "sbibi", x->key, (const char *)x->hash, (size_t)32,
-		     (int64_t)x->status, x->text, strlen(x->text), lg->now);
-}
-
-enum cd_err ledger_idem_store_error(struct ledger *lg, const char *key, const unsigned char *request_hash,
-				    int status, const json_t *response)
-{
-	char *text = json_dumps(response, JSON_COMPACT | JSON_PRESERVE_ORDER);
-	if (text == NULL)
-		return CD_E_INTERNAL;
-	struct idem_error x = {key, request_hash, status, text};
-	enum cd_err rc = ledger_run(lg, idem_error_tx, &x);
-	free(text);
-	return rc;
 }

@@ -14,6 +14,7 @@
 #include "errors.h"
 #include "limits.h"
 #include "pricing.h"
+#include "refusal.h"
 
 #define LEDGER_ID_MAX LIMIT_ACCOUNT_ID_BYTES
 #define LEDGER_NAME_MAX LIMIT_NAME_BYTES
@@ -54,30 +55,41 @@ int ledger_id_parse(const char *s, const char *prefix, int64_t *id);
 enum cd_err ledger_key_auth(struct ledger *lg, const unsigned char hash[32], int *scopes);
 enum cd_err ledger_key_create(struct ledger *lg, const unsigned char hash[32], const char *prefix,
 			      const char *name, int scopes, int64_t *id);
-/* Prints one line per key to stdout. */
-enum cd_err ledger_key_list(struct ledger *lg);
+/* One API key, as ledger_key_list hands it over. The strings are the
+ * ledger's and live until the callback returns. */
+struct ledger_key_row {
+	int64_t id;
+	const char *prefix;		/* the key's first characters */
+	const char *name;
+	int scopes;			/* enum key_scope bits */
+	int64_t created_at;		/* unix seconds */
+	int64_t revoked_at;		/* unix seconds; -1: not revoked */
+};
+/* Calls row(ctx, k) for every key, oldest first, inside the transaction
+ * (the ledger never prints; creditctl does). */
+enum cd_err ledger_key_list(struct ledger *lg, void (*row)(void *ctx, const struct ledger_key_row *k), void *ctx);
 enum cd_err ledger_key_revoke(struct ledger *lg, int64_t id);
 
-/* ---- Idempotent writes ---- */
-/* A write that an Idempotency-Key may protect: fn runs inside the
- * transaction and sets *out (a new reference) and *status. */
-struct ledger_write {
-	const char *idem_key;		/* NULL: no idempotency */
+/* ---- Writes ----
+ * Every write takes the request's Idempotency-Key (with the hash of what
+ * it protects) and answers in a struct ledger_result. The return value is
+ * CD_OK when there is an answer: a success, a replay of a stored answer,
+ * or a refusal (res->refusal.why set, res->body its error object, worded
+ * by refusal.c). Anything else is a failure with no answer (the database
+ * is unavailable: CD_E_UNAVAILABLE; a bug: CD_E_INTERNAL). A refusal that
+ * is an answer about the ledger's state (402, 403, 404, 409, 429) is
+ * stored under the key in the transaction that decided it; a 400 is not,
+ * so the client may fix the request and send it again under the key. */
+struct ledger_call {
+	const char *idem_key;			/* NULL: no idempotency */
 	const unsigned char *request_hash;	/* 32 bytes: method, path and body */
-	enum cd_err (*fn)(struct ledger *lg, void *arg, json_t **out, int *status);
-	void *arg;
 };
-/* Runs w. With a key: the same key and hash again returns the stored
- * response (*replayed = 1); another hash gives CD_E_CONFLICT with
- * *replayed = -1 (a CD_E_CONFLICT of fn itself leaves it 0). */
-enum cd_err ledger_write(struct ledger *lg, const struct ledger_write *w, json_t **out, int *status,
-			 int *replayed);
-
-/* Stores a refusal (402, 403, 404, 409, 429) under an Idempotency-Key,
- * so the same key and body get the same answer again; a key already
- * stored (a concurrent request) is left as it is. */
-enum cd_err ledger_idem_store_error(struct ledger *lg, const char *key, const unsigned char *request_hash,
-				    int status, const json_t *response);
+struct ledger_result {
+	int status;			/* HTTP status of the answer */
+	json_t *body;			/* the answer; the caller owns it (json_decref) */
+	int replayed;			/* stored under the key by an earlier request */
+	struct refusal refusal;		/* why == REFUSE_NONE unless refused */
+};
 
 /* ---- Accounts ---- */
 struct account_new {
@@ -87,12 +99,12 @@ struct account_new {
 	int64_t monthly_limit_micros;	/* -1: none */
 	int64_t low_balance_micros;	/* -1: none */
 	const char *plan;		/* NULL: none */
-	unsigned char create_hash[32];	/* of the normalised body */
-	int id_conflict;		/* out: CD_E_CONFLICT came from the id, not a key */
 };
-/* 201 on creation (with the signup bonus), 200 for the same body again,
- * CD_E_CONFLICT for the same id with another body. */
-enum cd_err ledger_account_create(struct ledger *lg, void *account_new, json_t **out, int *status);
+/* 201 on creation (with the signup bonus), 200 for the same settings
+ * again (compared by a hash of them with defaults filled in, made here
+ * for every caller), REFUSE_ACCOUNT_EXISTS for the same id with others. */
+enum cd_err ledger_account_create(struct ledger *lg, const struct ledger_call *call, const struct account_new *n,
+				  struct ledger_result *res);
 enum cd_err ledger_account_get(struct ledger *lg, const char *id, json_t **out);
 
 struct account_patch {
@@ -103,14 +115,20 @@ struct account_patch {
 	int64_t monthly_limit_micros;	/* -1: remove */
 	int64_t low_balance_micros;	/* -1: remove */
 	const char *plan;		/* NULL with set_plan: remove */
-	int64_t out_balance;		/* out: the balance a CD_E_INVALID refers to */
 };
-enum cd_err ledger_account_patch(struct ledger *lg, void *account_patch, json_t **out, int *status);
+enum cd_err ledger_account_patch(struct ledger *lg, const struct ledger_call *call, const struct account_patch *p,
+				 struct ledger_result *res);
 
 /* Journal page, newest first; cursor 0 = first page. */
 enum cd_err ledger_transactions(struct ledger *lg, const char *id, int limit, int64_t cursor,
 				json_t **out);
 
+/* Grant priorities (0-100, lower burns first; README "Grant priority").
+ * A grant given none, a signup bonus and a top-up get the default; plan
+ * grants get 10 (DESIGN §9), so a period's plan credit is spent before
+ * credit that was bought or given. */
+#define GRANT_PRIORITY_DEFAULT 50
+#define GRANT_PRIORITY_PLAN 10
 struct grant_new {
 	const char *account;
 	int64_t amount_micros;
@@ -118,16 +136,17 @@ struct grant_new {
 	int64_t expires_at;		/* -1: never */
 	int64_t priority;
 	const char *description;
-	const char *invalid_param;	/* out: the field a CD_E_INVALID blames */
 };
-enum cd_err ledger_grant(struct ledger *lg, void *grant_new, json_t **out, int *status);
+enum cd_err ledger_grant(struct ledger *lg, const struct ledger_call *call, const struct grant_new *g,
+			 struct ledger_result *res);
 
 struct debit_new {
 	const char *account;
 	int64_t amount_micros;
 	const char *reason;
 };
-enum cd_err ledger_debit(struct ledger *lg, void *debit_new, json_t **out, int *status);
+enum cd_err ledger_debit(struct ledger *lg, const struct ledger_call *call, const struct debit_new *d,
+			 struct ledger_result *res);
 
 /* ---- Workspace members ---- */
 struct member_put {
@@ -138,8 +157,10 @@ struct member_put {
 };
 /* Adds or updates a member (201 when new, 200 when updated); the account
  * must be a workspace (CD_E_INVALID otherwise). */
-enum cd_err ledger_member_put(struct ledger *lg, void *member_put, json_t **out, int *status);
-enum cd_err ledger_member_delete(struct ledger *lg, void *member_put, json_t **out, int *status);
+enum cd_err ledger_member_put(struct ledger *lg, const struct ledger_call *call, const struct member_put *p,
+			      struct ledger_result *res);
+enum cd_err ledger_member_delete(struct ledger *lg, const struct ledger_call *call, const struct member_put *p,
+				 struct ledger_result *res);
 
 /* ---- Prices ---- */
 /* Loads models, actions and margin into the process-wide price cache.
@@ -160,31 +181,34 @@ struct guard_authorize {
 	int64_t ttl_seconds;
 	int byok;
 	int64_t amount_micros;		/* computed by the caller from prices */
-	int64_t out_available;		/* on 402/429: what was available */
-	int64_t out_required;		/* on 402/429: what the hold needed */
 };
-enum cd_err ledger_authorize(struct ledger *lg, void *guard_authorize, json_t **out, int *status);
+enum cd_err ledger_authorize(struct ledger *lg, const struct ledger_call *call, const struct guard_authorize *r,
+			     struct ledger_result *res);
 
 struct guard_settle {
 	const char *hold_id;
 	const char *model;		/* NULL: the hold's model */
 	const char *conversation_id;
 	int64_t input_tokens, cached_input_tokens, output_tokens;
-	unsigned char request_hash[32];
+	const unsigned char *request_hash;	/* 32 bytes: a replayed settle must match */
 };
-enum cd_err ledger_settle(struct ledger *lg, void *guard_settle, json_t **out, int *status);
-enum cd_err ledger_release(struct ledger *lg, void *hold_id, json_t **out, int *status);
+enum cd_err ledger_settle(struct ledger *lg, const struct ledger_call *call, const struct guard_settle *r,
+			  struct ledger_result *res);
+struct guard_release {
+	const char *hold_id;
+};
+enum cd_err ledger_release(struct ledger *lg, const struct ledger_call *call, const struct guard_release *r,
+			   struct ledger_result *res);
 
 struct guard_usage {
 	const char *account, *member, *model, *action, *request_id, *conversation_id;
 	int64_t input_tokens, cached_input_tokens, output_tokens;
 	int byok;
 	int force;			/* charge past every check (journal source "forced") */
-	unsigned char request_hash[32];
-	int64_t out_available;		/* on 402/429: what was available */
-	int64_t out_required;		/* on 402/429: what the usage costs */
+	const unsigned char *request_hash;	/* 32 bytes: a replayed request_id must match */
 };
-enum cd_err ledger_usage(struct ledger *lg, void *guard_usage, json_t **out, int *status);
+enum cd_err ledger_usage(struct ledger *lg, const struct ledger_call *call, const struct guard_usage *r,
+			 struct ledger_result *res);
 
 struct usage_query {
 	const char *account;
@@ -216,9 +240,41 @@ struct webhook_event;
 /* Applies a verified event once (event id unique), in one transaction. */
 enum cd_err ledger_webhook_apply(struct ledger *lg, const struct webhook_event *ev, const char **outcome);
 
-/* ---- Operators (creditctl) ---- */
-enum cd_err ledger_migrate(struct ledger *lg, const char *sqldir);
-/* Checks every invariant; prints each violation; *violations counts them. */
-enum cd_err ledger_verify(struct ledger *lg, long *violations);
-enum cd_err ledger_export(struct ledger *lg, const char *id, int csv);
+/* ---- Operators (creditctl) ----
+ * These hand what they find to a callback, in the order found; the
+ * strings they pass are the ledger's and live until the callback returns.
+ * The ledger never prints to stdout: creditctl does. */
+/* Applies the sql/NNN_*.sql files of sqldir not applied yet, in order,
+ * and calls applied(ctx, name) after each one is committed. A file changed
+ * since it was applied, or more than LIMIT_MIGRATIONS_MAX of them, stops
+ * the run with a message on stderr. */
+enum cd_err ledger_migrate(struct ledger *lg, const char *sqldir, void (*applied)(void *ctx, const char *name),
+			   void *ctx);
+/* One broken invariant: `check` names it; left and right are what should
+ * agree, with the values found for `account`. */
+struct ledger_violation {
+	const char *check;
+	const char *account;
+	const char *left, *left_value;
+	const char *right, *right_value;
+};
+/* Checks every invariant, calling violation(ctx, v) for each breach;
+ * *violations counts them. */
+enum cd_err ledger_verify(struct ledger *lg, void (*violation)(void *ctx, const struct ledger_violation *v), void *ctx,
+			  long *violations);
+/* One journal row of an account, as ledger_export hands it over. */
+struct ledger_journal_row {
+	const char *id;			/* "txn_42" */
+	int64_t amount_micros;
+	int64_t balance_after_micros;
+	const char *cause;
+	const char *source;		/* NULL: none */
+	const char *reference;		/* NULL: none */
+	const char *description;	/* NULL: none */
+	int64_t created_at;		/* unix seconds */
+};
+/* Calls row(ctx, r) for every journal row of account `id`, oldest first;
+ * CD_E_NOT_FOUND when there is no such account. */
+enum cd_err ledger_export(struct ledger *lg, const char *id, void (*row)(void *ctx, const struct ledger_journal_row *r),
+			  void *ctx);
 #endif

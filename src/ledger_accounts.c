@@ -1,12 +1,8 @@
-/* ledger_accounts.c: accounts, grants, the journal and the spending order.
- *
- * Owns the invariants of DESIGN §4 for balances: every balance change is
- * one journal row written in the same transaction as the grant rows it
- * moves, with the account row locked first. balance = sum of remaining
- * grants at every commit: what the grants cannot cover is carried by the
- * account's one debt row (negative remaining), which the next grant repays
- * first. Never updates or deletes a journal row. */
-#include "ledger_int.h"
+/* ledger_accounts.c: the operations on accounts: create, read, patch,
+ * the journal page, grants, debits, and workspace members. Each opens its
+ * account through ledger_open.h and changes it through the rows below. */
+#include "ledger_open.h"
+#include "keys.h"
 #include "log.h"
 #include "timefmt.h"
 #include <inttypes.h>
@@ -15,241 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define ACCT_COLS ACCT_COLS_OF("")
-static const char SQL_ACCT_LOCK[] = "SELECT " ACCT_COLS " FROM accounts WHERE ext_id = ? FOR UPDATE";
-static const char SQL_ACCT_LOCK_ID[] = "SELECT " ACCT_COLS " FROM accounts WHERE id = ? FOR UPDATE";
-static const char SQL_ACCT_READ[] = "SELECT " ACCT_COLS " FROM accounts WHERE ext_id = ?";
-static const char SQL_ACCT_STORE[] = "UPDATE accounts SET balance_micros = ?, reserved_micros = ?, month_key = ?, "
-				     "month_spent_micros = ?, sweep_due_at = ? WHERE id = ?";
-static const char SQL_JOURNAL_ADD[] = "INSERT INTO journal (account_id, amount_micros, balance_after_micros, cause, "
-				      "source, grant_id, hold_id, reference, description, idempotency_key, created_at) "
-				      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
-static const char SQL_GRANT_SET[] = "UPDATE grants SET remaining_micros = ? WHERE id = ?";
-static const char SQL_DEBT_GET[] = "SELECT id, remaining_micros FROM grants WHERE account_id = ? "
-				   "AND source = 'debt' FOR UPDATE";
-static const char SQL_GRANT_ADD[] = "INSERT INTO grants (account_id, source, amount_micros, remaining_micros, "
-				    "priority, expires_at, reference, description, created_at) "
-				    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)";
-
 static void copy_text(char *dst, size_t cap, const char *src)
 {
 	snprintf(dst, cap, "%s", src != NULL ? src : "");
-}
-
-void acct_from_row_at(const struct dbstmt *s, unsigned int c, struct acct *a)
-{
-	a->id = db_i64(s, c + 0);
-	copy_text(a->ext_id, sizeof(a->ext_id), db_str(s, c + 1));
-	copy_text(a->kind, sizeof(a->kind), db_str(s, c + 2));
-	copy_text(a->status, sizeof(a->status), db_str(s, c + 3));
-	a->balance = db_i64(s, c + 4);
-	a->reserved = db_i64(s, c + 5);
-	a->overdraft = db_i64(s, c + 6);
-	a->monthly_limit = db_null(s, c + 7) ? -1 : db_i64(s, c + 7);
-	a->low_balance = db_null(s, c + 8) ? -1 : db_i64(s, c + 8);
-	copy_text(a->plan, sizeof(a->plan), db_str(s, c + 9));
-	a->month_key = db_i64(s, c + 10);
-	a->month_spent = db_i64(s, c + 11);
-	a->sweep_due_at = db_null(s, c + 12) ? -1 : db_i64(s, c + 12);
-	a->created_at = db_i64(s, c + 13);
-	copy_text(a->stripe_customer, sizeof(a->stripe_customer), db_str(s, c + 14));
-}
-
-static enum cd_err acct_load(struct ledger *lg, const char *sql, const char *fmt, const char *ext_id,
-			     int64_t id, struct acct *a)
-{
-	int e;
-	struct dbstmt *s = fmt[0] == 's' ? db_exec(lg, sql, &e, fmt, ext_id) : db_exec(lg, sql, &e, fmt, id);
-	if (s == NULL)
-		return db_err(lg, e, "account lookup");
-	int got = db_fetch(s);
-	if (got < 0)
-		return CD_E_INTERNAL;
-	if (got == 0)
-		return CD_E_NOT_FOUND;
-	acct_from_row_at(s, 0, a);
-	return CD_OK;
-}
-
-/* Rolls the month over and applies what is due: called with the row locked. */
-enum cd_err acct_touch(struct ledger *lg, struct acct *a)
-{
-	int64_t month = timefmt_month_key(lg->now);
-	a->dirty = 0;
-	if (a->month_key != month) {
-		a->month_key = month;
-		a->month_spent = 0;
-		a->dirty = 1;
-	}
-	if (a->sweep_due_at >= 0 && a->sweep_due_at <= lg->now) {
-		a->dirty = 1;
-		return acct_sweep(lg, a);
-	}
-	return CD_OK;
-}
-
-enum cd_err acct_lock(struct ledger *lg, const char *ext_id, struct acct *a)
-{
-	enum cd_err rc = acct_load(lg, SQL_ACCT_LOCK, "s", ext_id, 0, a);
-	return rc == CD_OK ? acct_touch(lg, a) : rc;
-}
-
-enum cd_err acct_lock_id(struct ledger *lg, int64_t id, struct acct *a)
-{
-	enum cd_err rc = acct_load(lg, SQL_ACCT_LOCK_ID, "i", NULL, id, a);
-	return rc == CD_OK ? acct_touch(lg, a) : rc;
-}
-
-enum cd_err acct_read(struct ledger *lg, const char *ext_id, struct acct *a)
-{
-	return acct_load(lg, SQL_ACCT_READ, "s", ext_id, 0, a);
-}
-
-enum cd_err acct_store(struct ledger *lg, const struct acct *a)
-{
-	const int64_t *due = a->sweep_due_at >= 0 ? &a->sweep_due_at : NULL;
-	return db_do(lg, SQL_ACCT_STORE, "account update", "iiiiIi", a->balance, a->reserved, a->month_key,
-		     a->month_spent, due, a->id);
-}
-
-enum cd_err journal_append(struct ledger *lg, struct acct *a, int64_t amount, const char *cause,
-			   const char *source, int64_t grant_id, int64_t hold_id,
-			   const char *reference, const char *description, int64_t *journal_id)
-{
-	int e;
-	int64_t after = a->balance + amount;
-	const int64_t *g = grant_id > 0 ? &grant_id : NULL;
-	const int64_t *h = hold_id > 0 ? &hold_id : NULL;
-	struct dbstmt *s = db_exec(lg, SQL_JOURNAL_ADD, &e, "iiissIIsssi", a->id, amount, after, cause, source,
-				   g, h, reference, description, lg->idem_key, lg->now);
-	if (s == NULL)
-		return db_err(lg, e, "journal append");
-	a->balance = after;
-	if (journal_id != NULL)
-		*journal_id = (int64_t)db_insert_id(s);
-	return CD_OK;
-}
-
-enum cd_err ledger_spend(struct ledger *lg, struct acct *a, int64_t amount, const char *cause,
-			 int64_t hold_id, const char *reference, const char *description,
-			 int64_t *journal_id)
-{
-	return ledger_spend_as(lg, a, amount, cause, NULL, hold_id, reference, description, journal_id);
-}
-
-enum cd_err ledger_spend_as(struct ledger *lg, struct acct *a, int64_t amount, const char *cause,
-			    const char *source, int64_t hold_id, const char *reference, const char *description,
-			    int64_t *journal_id)
-{
-	/* The spending order (priority, soonest expiry, oldest; every positive
-	 * grant before any debt) lives in one place, the creditd_spend
-	 * procedure, which the settle procedure calls too. */
-	static const char sql[] = "CALL creditd_spend_select(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
-	int e, got;
-	if (amount <= 0)
-		return amount == 0 ? CD_OK : CD_E_INTERNAL;
-	const int64_t *h = hold_id > 0 ? &hold_id : NULL;
-	struct dbstmt *s = db_call(lg, sql, &e, &got, "iiissIsssi", a->id, amount, a->balance - amount, cause, source,
-				   h, reference, description, lg->idem_key, lg->now);
-	if (s == NULL)
-		return db_err(lg, e, "spend");
-	a->balance -= amount;
-	if (journal_id != NULL)
-		*journal_id = got ? db_i64(s, 0) : 0;
-	return CD_OK;
-}
-
-enum cd_err ledger_add_grant(struct ledger *lg, struct acct *a, const char *source, int64_t amount,
-			     int64_t priority, int64_t expires_at, const char *reference,
-			     const char *description, int64_t *grant_id, int64_t *journal_id)
-{
-	int64_t remaining = amount;
-	int e;
-	/* Refusing here keeps every later sum inside int64. With a positive
-	 * balance the subtraction cannot overflow; from a debt, the new balance
-	 * is at most the amount, which callers bound. */
-	if (a->balance > 0 && amount > LIMIT_BALANCE_MICROS_MAX - a->balance)
-		return CD_E_INVALID;
-	if (a->balance < 0) {
-		struct dbstmt *s = db_exec(lg, SQL_DEBT_GET, &e, "i", a->id);
-		if (s == NULL)
-			return db_err(lg, e, "debt lookup");
-		if (db_fetch(s) == 1 && db_i64(s, 1) < 0) {
-			int64_t id = db_i64(s, 0), debt = -db_i64(s, 1);
-			int64_t repay = debt < amount ? debt : amount;
-			enum cd_err rc = db_do(lg, SQL_GRANT_SET, "debt repay", "ii", repay - debt, id);
-			if (rc != CD_OK)
-				return rc;
-			remaining -= repay;
-		}
-	}
-	const int64_t *exp = expires_at >= 0 ? &expires_at : NULL;
-	struct dbstmt *s = db_exec(lg, SQL_GRANT_ADD, &e, "isiiiIssi", a->id, source, amount, remaining,
-				   priority, exp, reference, description, lg->now);
-	if (s == NULL)
-		return db_err(lg, e, "grant insert");
-	*grant_id = (int64_t)db_insert_id(s);
-	if (expires_at >= 0 && remaining > 0 && (a->sweep_due_at < 0 || expires_at < a->sweep_due_at))
-		a->sweep_due_at = expires_at;
-	return journal_append(lg, a, amount, "grant", source, *grant_id, 0, reference, description, journal_id);
-}
-
-/* ---- JSON views ---- */
-
-static json_t *json_time_or_null(const struct dbstmt *s, unsigned int col)
-{
-	char t[TIMEFMT_LEN];
-	if (db_null(s, col))
-		return json_null();
-	timefmt_rfc3339(db_i64(s, col), t);
-	return json_string(t);
-}
-
-static json_t *grants_json(struct ledger *lg, int64_t account_id)
-{
-	static const char sql[] = "SELECT id, source, remaining_micros, priority, expires_at FROM grants "
-				  "WHERE account_id = ? AND remaining_micros <> 0 ORDER BY priority, "
-				  "expires_at IS NULL, expires_at, id LIMIT ?";
-	int e;
-	json_t *arr = json_array();
-	struct dbstmt *s = db_exec(lg, sql, &e, "ii", account_id, (int64_t)LIMIT_GRANTS_LISTED);
-	if (s == NULL) {
-		db_err(lg, e, "grant list");
-		json_decref(arr);
-		return NULL;
-	}
-	while (db_fetch(s) == 1) {
-		char id[32];
-		ledger_id_format(id, sizeof(id), "grant_", db_i64(s, 0));
-		json_array_append_new(arr, json_pack("{s:s, s:s, s:I, s:I, s:o}", "id", id, "source", db_str(s, 1),
-						     "remaining_micros", (json_int_t)db_i64(s, 2), "priority",
-						     (json_int_t)db_i64(s, 3), "expires_at", json_time_or_null(s, 4)));
-	}
-	return arr;
-}
-
-static json_t *int_or_null(int64_t v)
-{
-	return v < 0 ? json_null() : json_integer((json_int_t)v);
-}
-
-json_t *acct_json(struct ledger *lg, const struct acct *a)
-{
-	char created[TIMEFMT_LEN];
-	json_t *grants = grants_json(lg, a->id);
-	if (grants == NULL)
-		return NULL;
-	timefmt_rfc3339(a->created_at, created);
-	int64_t available = a->balance - a->reserved + a->overdraft;
-	return json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:o, s:I, s:o, s:o, s:o, s:s}",
-			 "id", a->ext_id, "kind", a->kind, "status", a->status, "currency", lg->cfg->currency,
-			 "balance_micros", (json_int_t)a->balance, "reserved_micros", (json_int_t)a->reserved,
-			 "available_micros", (json_int_t)available, "month_spent_micros", (json_int_t)a->month_spent,
-			 "monthly_limit_micros", int_or_null(a->monthly_limit),
-			 "overdraft_limit_micros", (json_int_t)a->overdraft,
-			 "low_balance_micros", int_or_null(a->low_balance),
-			 "plan", a->plan[0] ? json_string(a->plan) : json_null(), "grants", grants,
-			 "created_at", created);
 }
 
 /* ---- Routes ---- */
@@ -259,7 +23,18 @@ static const char SQL_ACCT_ADD[] = "INSERT INTO accounts (ext_id, kind, overdraf
 				   "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)";
 static const char SQL_ACCT_HASH[] = "SELECT create_hash FROM accounts WHERE ext_id = ? FOR UPDATE";
 
-static enum cd_err account_exists(struct ledger *lg, struct account_new *n, json_t **out, int *status)
+/* What makes two creations of one id the same: the settings with their
+ * defaults filled in, hashed (for the API and creditctl alike). */
+static void create_hash(const struct account_new *n, unsigned char hash[32])
+{
+	char canon[256];
+	snprintf(canon, sizeof(canon), "%s|%" PRId64 "|%" PRId64 "|%" PRId64 "|%s", n->kind, n->overdraft_limit_micros,
+		 n->monthly_limit_micros, n->low_balance_micros, n->plan ? n->plan : "");
+	keys_sha256(canon, strlen(canon), hash);
+}
+
+static enum cd_err account_exists(struct ledger *lg, const struct account_new *n, const unsigned char hash[32],
+				  json_t **out, int *status)
 {
 	int e;
 	struct dbstmt *s = db_exec(lg, SQL_ACCT_HASH, &e, "s", n->id);
@@ -267,10 +42,8 @@ static enum cd_err account_exists(struct ledger *lg, struct account_new *n, json
 		return db_err(lg, e, "account lookup");
 	if (db_fetch(s) != 1)
 		return CD_E_RETRY;
-	if (db_len(s, 0) != 32 || memcmp(db_str(s, 0), n->create_hash, 32) != 0) {
-		n->id_conflict = 1;
-		return CD_E_CONFLICT;
-	}
+	if (db_len(s, 0) != 32 || memcmp(db_str(s, 0), hash, 32) != 0)
+		return refusal_set(&lg->refusal, REFUSE_ACCOUNT_EXISTS, n->id, NULL);
 	struct acct a;
 	enum cd_err rc = acct_lock(lg, n->id, &a);
 	if (rc == CD_OK)
@@ -282,26 +55,27 @@ static enum cd_err account_exists(struct ledger *lg, struct account_new *n, json
 	return *out != NULL ? CD_OK : CD_E_INTERNAL;
 }
 
-enum cd_err ledger_account_create(struct ledger *lg, void *arg, json_t **out, int *status)
+static enum cd_err account_create_op(struct ledger *lg, const void *in, json_t **out, int *status)
 {
-	struct account_new *n = arg;
+	const struct account_new *n = in;
+	unsigned char hash[32];
 	int e;
-	n->id_conflict = 0;
+	create_hash(n, hash);
 	const int64_t *monthly = n->monthly_limit_micros >= 0 ? &n->monthly_limit_micros : NULL;
 	const int64_t *low = n->low_balance_micros >= 0 ? &n->low_balance_micros : NULL;
 	struct dbstmt *s = db_exec(lg, SQL_ACCT_ADD, &e, "ssiIIsibi", n->id, n->kind, n->overdraft_limit_micros,
 				   monthly, low, n->plan, timefmt_month_key(lg->now),
-				   (const char *)n->create_hash, (size_t)32, lg->now);
+				   (const char *)hash, (size_t)32, lg->now);
 	if (s == NULL && e == ER_DUP_ENTRY)
-		return account_exists(lg, n, out, status);
+		return account_exists(lg, n, hash, out, status);
 	if (s == NULL)
 		return db_err(lg, e, "account create");
 	struct acct a;
 	enum cd_err rc = acct_lock_id(lg, (int64_t)db_insert_id(s), &a);
 	if (rc == CD_OK && lg->cfg->signup_bonus_micros > 0) {
 		int64_t grant_id, journal_id;
-		rc = ledger_add_grant(lg, &a, "signup_bonus", lg->cfg->signup_bonus_micros, 50, -1, "signup",
-				      "signup bonus", &grant_id, &journal_id);
+		rc = ledger_add_grant(lg, &a, "signup_bonus", lg->cfg->signup_bonus_micros, GRANT_PRIORITY_DEFAULT, -1,
+				      "signup", "signup bonus", &grant_id, &journal_id);
 	}
 	if (rc == CD_OK)
 		rc = acct_store(lg, &a);
@@ -310,6 +84,12 @@ enum cd_err ledger_account_create(struct ledger *lg, void *arg, json_t **out, in
 	*out = acct_json(lg, &a);
 	*status = 201;
 	return *out != NULL ? CD_OK : CD_E_INTERNAL;
+}
+
+enum cd_err ledger_account_create(struct ledger *lg, const struct ledger_call *call, const struct account_new *n,
+				  struct ledger_result *res)
+{
+	return ledger_write(lg, call, account_create_op, n, res);
 }
 
 struct get_run { const char *id; json_t *out; };
@@ -337,11 +117,11 @@ enum cd_err ledger_account_get(struct ledger *lg, const char *id, json_t **out)
 	return rc;
 }
 
-enum cd_err ledger_account_patch(struct ledger *lg, void *arg, json_t **out, int *status)
+static enum cd_err account_patch_op(struct ledger *lg, const void *in, json_t **out, int *status)
 {
 	static const char sql[] = "UPDATE accounts SET status = ?, overdraft_limit_micros = ?, "
 				  "monthly_limit_micros = ?, low_balance_micros = ?, plan = ? WHERE id = ?";
-	struct account_patch *p = arg;
+	const struct account_patch *p = in;
 	struct acct a;
 	enum cd_err rc = acct_lock(lg, p->id, &a);
 	if (rc == CD_OK)
@@ -350,9 +130,11 @@ enum cd_err ledger_account_patch(struct ledger *lg, void *arg, json_t **out, int
 		return rc;
 	/* A debt already drawn on the credit line must stay within it
 	 * (invariant 3): cutting the line below it is refused, not clamped. */
-	p->out_balance = a.balance;
-	if (p->set_overdraft && a.balance < -p->overdraft_limit_micros)
-		return CD_E_INVALID;
+	if (p->set_overdraft && a.balance < -p->overdraft_limit_micros) {
+		rc = refusal_set(&lg->refusal, REFUSE_OVERDRAFT_BELOW_DEBT, a.ext_id, NULL);
+		lg->refusal.amount_micros = -a.balance;
+		return rc;
+	}
 	if (p->status != NULL)
 		copy_text(a.status, sizeof(a.status), p->status);
 	if (p->set_overdraft)
@@ -372,6 +154,12 @@ enum cd_err ledger_account_patch(struct ledger *lg, void *arg, json_t **out, int
 	*out = acct_json(lg, &a);
 	*status = 200;
 	return *out != NULL ? CD_OK : CD_E_INTERNAL;
+}
+
+enum cd_err ledger_account_patch(struct ledger *lg, const struct ledger_call *call, const struct account_patch *p,
+				 struct ledger_result *res)
+{
+	return ledger_write(lg, call, account_patch_op, p, res);
 }
 
 static json_t *journal_row_json(const struct dbstmt *s)
@@ -447,22 +235,17 @@ static json_t *entry_json(struct ledger *lg, const struct acct *a, int64_t journ
 			 "available_micros", (json_int_t)(a->balance - a->reserved + a->overdraft));
 }
 
-enum cd_err ledger_grant(struct ledger *lg, void *arg, json_t **out, int *status)
+static enum cd_err grant_op(struct ledger *lg, const void *in, json_t **out, int *status)
 {
-	struct grant_new *g = arg;
+	const struct grant_new *g = in;
 	struct acct a;
 	int64_t grant_id, journal_id;
-	g->invalid_param = NULL;
 	enum cd_err rc = acct_lock(lg, g->account, &a);
-	if (rc == CD_OK && g->expires_at >= 0 && g->expires_at <= lg->now) {
-		g->invalid_param = "expires_at";
-		return CD_E_INVALID;
-	}
+	if (rc == CD_OK && g->expires_at >= 0 && g->expires_at <= lg->now)
+		return refusal_set(&lg->refusal, REFUSE_GRANT_EXPIRED, NULL, NULL);
 	if (rc == CD_OK)
 		rc = ledger_add_grant(lg, &a, g->source, g->amount_micros, g->priority, g->expires_at, NULL,
 				      g->description, &grant_id, &journal_id);
-	if (rc == CD_E_INVALID)
-		g->invalid_param = "amount_micros";
 	if (rc == CD_OK)
 		rc = acct_store(lg, &a);
 	if (rc != CD_OK)
@@ -483,16 +266,23 @@ enum cd_err ledger_grant(struct ledger *lg, void *arg, json_t **out, int *status
 	return *out != NULL ? CD_OK : CD_E_INTERNAL;
 }
 
-enum cd_err ledger_debit(struct ledger *lg, void *arg, json_t **out, int *status)
+enum cd_err ledger_grant(struct ledger *lg, const struct ledger_call *call, const struct grant_new *g,
+			 struct ledger_result *res)
 {
-	const struct debit_new *d = arg;
+	return ledger_write(lg, call, grant_op, g, res);
+}
+
+static enum cd_err debit_op(struct ledger *lg, const void *in, json_t **out, int *status)
+{
+	const struct debit_new *d = in;
 	struct acct a;
 	int64_t journal_id;
 	enum cd_err rc = acct_lock(lg, d->account, &a);
 	if (rc != CD_OK)
 		return rc;
 	if (d->amount_micros > a.balance - a.reserved + a.overdraft)
-		return CD_E_INSUFFICIENT;
+		return refusal_set_amounts(&lg->refusal, REFUSE_DEBIT_INSUFFICIENT, a.balance - a.reserved + a.overdraft,
+					   d->amount_micros);
 	rc = ledger_spend(lg, &a, d->amount_micros, "adjustment", 0, NULL, d->reason, &journal_id);
 	if (rc == CD_OK)
 		rc = acct_store(lg, &a);
@@ -501,4 +291,91 @@ enum cd_err ledger_debit(struct ledger *lg, void *arg, json_t **out, int *status
 	*out = entry_json(lg, &a, journal_id, -d->amount_micros, "adjustment", NULL, d->reason);
 	*status = 201;
 	return *out != NULL ? CD_OK : CD_E_INTERNAL;
+}
+
+enum cd_err ledger_debit(struct ledger *lg, const struct ledger_call *call, const struct debit_new *d,
+			 struct ledger_result *res)
+{
+	return ledger_write(lg, call, debit_op, d, res);
+}
+
+/* ---- Workspace members ---- */
+
+static const char SQL_MEMBER_UPSERT[] = "INSERT INTO members (account_id, member, monthly_cap_micros, month_key, created_at) "
+	"VALUES (?, ?, ?, ?, ?) ON DUPLICATE KEY UPDATE monthly_cap_micros = IF(?, VALUES(monthly_cap_micros), "
+	"monthly_cap_micros)";
+static json_t *member_json(const struct acct *a, const struct member_row *m)
+{
+	return json_pack("{s:s, s:s, s:o, s:I, s:I}", "account", a->ext_id, "member", m->member,
+			 "monthly_cap_micros", m->cap >= 0 ? json_integer((json_int_t)m->cap) : json_null(),
+			 "month_spent_micros", (json_int_t)m->month_spent, "reserved_micros", (json_int_t)m->reserved);
+}
+
+static enum cd_err member_put_op(struct ledger *lg, const void *in, json_t **out, int *status)
+{
+	const struct member_put *p = in;
+	struct acct a;
+	struct member_row m;
+	int e;
+	enum cd_err rc = acct_lock(lg, p->account, &a);
+	if (rc != CD_OK)
+		return rc;
+	if (strcmp(a.kind, "workspace") != 0)
+		return refusal_set(&lg->refusal, REFUSE_NOT_WORKSPACE, a.ext_id, NULL);
+	/* Whether the member is new is read under the account lock, before
+	 * the upsert (its affected-rows count cannot tell "unchanged" apart). */
+	rc = member_lock(lg, &a, p->member, &m);
+	if (rc != CD_OK && rc != CD_E_NOT_FOUND)
+		return rc;
+	int created = rc == CD_E_NOT_FOUND;
+	const int64_t *cap = p->monthly_cap_micros >= 0 ? &p->monthly_cap_micros : NULL;
+	struct dbstmt *s = db_exec(lg, SQL_MEMBER_UPSERT, &e, "isIiii", a.id, p->member, cap,
+				   timefmt_month_key(lg->now), lg->now, (int64_t)p->set_cap);
+	if (s == NULL)
+		return db_err(lg, e, "member upsert");
+	rc = member_lock(lg, &a, p->member, &m);
+	if (rc == CD_OK && a.dirty)
+		rc = acct_store(lg, &a);
+	if (rc != CD_OK)
+		return rc;
+	*out = member_json(&a, &m);
+	*status = created ? 201 : 200;
+	return *out != NULL ? CD_OK : CD_E_INTERNAL;
+}
+
+enum cd_err ledger_member_put(struct ledger *lg, const struct ledger_call *call, const struct member_put *p,
+			      struct ledger_result *res)
+{
+	return ledger_write(lg, call, member_put_op, p, res);
+}
+
+static enum cd_err member_delete_op(struct ledger *lg, const void *in, json_t **out, int *status)
+{
+	const struct member_put *p = in;
+	struct acct a;
+	int e;
+	enum cd_err rc = acct_lock(lg, p->account, &a);
+	if (rc == CD_E_NOT_FOUND)
+		return refusal_set(&lg->refusal, REFUSE_MEMBER_UNKNOWN, p->account, p->member);
+	if (rc != CD_OK)
+		return rc;
+	struct dbstmt *s = db_exec(lg, "DELETE FROM members WHERE account_id = ? AND member = ?", &e, "is", a.id,
+				   p->member);
+	if (s == NULL)
+		return db_err(lg, e, "member delete");
+	if (db_affected(s) == 0)
+		return refusal_set(&lg->refusal, REFUSE_MEMBER_UNKNOWN, p->account, p->member);
+	if (a.dirty)
+		rc = acct_store(lg, &a);
+	if (rc != CD_OK)
+		return rc;
+	*out = json_pack("{s:s, s:s, s:b}", "account", a.ext_id, "member", p->member, "deleted", 1);
+	*status = 200;
+	return *out != NULL ? CD_OK : CD_E_INTERNAL;
+}
+
+enum cd_err ledger_member_delete(struct ledger *lg, const struct ledger_call *call, const struct member_put *p,
+				 struct ledger_result *res)
+{
+	return ledger_write(lg, call, member_delete_op, p, res);
 }

@@ -4,8 +4,14 @@
  * Migrations are sql/NNN_name.sql files applied in order, each recorded
  * with its SHA-256 in schema_migrations; a file that changed after it was
  * applied stops the run. verify re-derives every balance from the journal
- * and from the grants and prints each disagreement with both numbers. */
-#include "ledger_int.h"
+ * and from the grants and reports each disagreement with both numbers.
+ * What they find goes to creditctl's callbacks: the ledger never prints
+ * to stdout.
+ *
+ * Migrations bypass db_exec (mysql_real_query, mysql_store_result,
+ * mysql_query): a migration file is a multi-statement script, procedures
+ * included, and such a script cannot be a prepared statement. */
+#include "ledger_open.h"
 #include "keys.h"
 #include "log.h"
 #include "timefmt.h"
@@ -14,8 +20,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define MIGRATIONS_MAX 256
 
 static int is_migration(const char *name)
 {
@@ -52,7 +56,8 @@ static char *slurp(const char *path, size_t *len)
 	return buf;
 }
 
-/* Runs a multi-statement script and drains every result. 0 or -1. */
+/* Runs a multi-statement script and drains every result. 0 or -1. Text
+ * protocol on purpose: a script cannot be prepared (see the top). */
 static int run_script(struct ledger *lg, const char *sql, size_t len)
 {
 	if (mysql_real_query(lg->db, sql, (unsigned long)len) != 0)
@@ -77,7 +82,8 @@ static int applied_checksum(struct ledger *lg, const char *name, char *hex)
 	return 1;
 }
 
-static enum cd_err apply_one(struct ledger *lg, const char *dir, const char *name)
+static enum cd_err apply_one(struct ledger *lg, const char *dir, const char *name,
+			     void (*applied)(void *ctx, const char *name), void *ctx)
 {
 	char path[4096], hex[65], old[65];
 	unsigned char hash[32];
@@ -109,37 +115,67 @@ static enum cd_err apply_one(struct ledger *lg, const char *dir, const char *nam
 	if (rc == CD_OK && mysql_commit(lg->db) != 0)
 		rc = CD_E_INTERNAL;
 	if (rc == CD_OK)
-		printf("applied %s\n", name);
+		applied(ctx, name);
 out:
 	free(sql);
 	return rc;
 }
 
-enum cd_err ledger_migrate(struct ledger *lg, const char *sqldir)
+/* Reads the names of sqldir's migrations into names (malloc'd; the
+ * caller frees the *n there are, also after a failure). More than
+ * LIMIT_MIGRATIONS_MAX is refused: cutting the list short would apply
+ * part of the schema and call it done. */
+static enum cd_err migration_names(const char *sqldir, char **names, int *n)
+{
+	enum cd_err rc = CD_OK;
+	*n = 0;
+	DIR *d = opendir(sqldir);
+	if (d == NULL) {
+		fprintf(stderr, "creditctl: cannot open %s\n", sqldir);
+		return CD_E_INTERNAL;
+	}
+	for (;;) {
+		struct dirent *de = readdir(d);
+		if (de == NULL)
+			break;
+		if (!is_migration(de->d_name))
+			continue;
+		if (*n == LIMIT_MIGRATIONS_MAX) {
+			fprintf(stderr, "creditctl: %s holds more than %d migrations; none applied\n", sqldir,
+				LIMIT_MIGRATIONS_MAX);
+			rc = CD_E_INVALID;
+			break;
+		}
+		names[*n] = strdup(de->d_name);
+		if (names[*n] == NULL) {
+			fprintf(stderr, "creditctl: out of memory reading %s\n", sqldir);
+			rc = CD_E_INTERNAL;
+			break;
+		}
+		(*n)++;
+	}
+	closedir(d);
+	return rc;
+}
+
+enum cd_err ledger_migrate(struct ledger *lg, const char *sqldir, void (*applied)(void *ctx, const char *name),
+			   void *ctx)
 {
 	static const char create[] = "CREATE TABLE IF NOT EXISTS schema_migrations (name VARCHAR(255) NOT NULL "
 				     "PRIMARY KEY, checksum CHAR(64) NOT NULL, applied_at BIGINT NOT NULL) ENGINE=InnoDB";
-	char *names[MIGRATIONS_MAX];
+	char *names[LIMIT_MIGRATIONS_MAX];
 	int n = 0;
 	enum cd_err rc = db_ensure(lg);
 	if (rc != CD_OK)
 		return rc;
 	if (mysql_query(lg->db, create) != 0)
 		return db_err(lg, (int)mysql_errno(lg->db), "schema_migrations");
-	DIR *d = opendir(sqldir);
-	if (d == NULL) {
-		fprintf(stderr, "creditctl: cannot open %s\n", sqldir);
-		return CD_E_INTERNAL;
-	}
-	struct dirent *de;
-	while ((de = readdir(d)) != NULL && n < MIGRATIONS_MAX)
-		if (is_migration(de->d_name))
-			names[n++] = strdup(de->d_name);
-	closedir(d);
-	qsort(names, (size_t)n, sizeof(names[0]), cmp_names);
+	rc = migration_names(sqldir, names, &n);
+	if (rc == CD_OK)
+		qsort(names, (size_t)n, sizeof(names[0]), cmp_names);
 	for (int i = 0; i < n; i++) {
 		if (rc == CD_OK)
-			rc = apply_one(lg, sqldir, names[i]);
+			rc = apply_one(lg, sqldir, names[i], applied, ctx);
 		free(names[i]);
 	}
 	ledger_end_request(lg);
@@ -209,7 +245,11 @@ static const struct check checks[] = {
 	 "balance_micros", "-overdraft_limit_micros"},
 };
 
-struct verify_run { long violations; };
+struct verify_run {
+	void (*violation)(void *ctx, const struct ledger_violation *v);
+	void *ctx;
+	long violations;
+};
 
 static enum cd_err verify_tx(struct ledger *lg, void *arg)
 {
@@ -221,17 +261,19 @@ static enum cd_err verify_tx(struct ledger *lg, void *arg)
 		if (s == NULL)
 			return db_err(lg, e, checks[i].what);
 		while (db_fetch(s) == 1) {
-			printf("violation: %s: account %s: %s %s, %s %s\n", checks[i].what, db_str(s, 0),
-			       checks[i].left, db_str(s, 1), checks[i].right, db_str(s, 2));
+			struct ledger_violation found = {checks[i].what, db_str(s, 0), checks[i].left, db_str(s, 1),
+							 checks[i].right, db_str(s, 2)};
+			v->violation(v->ctx, &found);
 			v->violations++;
 		}
 	}
 	return CD_OK;
 }
 
-enum cd_err ledger_verify(struct ledger *lg, long *violations)
+enum cd_err ledger_verify(struct ledger *lg, void (*violation)(void *ctx, const struct ledger_violation *v), void *ctx,
+			  long *violations)
 {
-	struct verify_run v = {0};
+	struct verify_run v = {violation, ctx, 0};
 	enum cd_err rc = ledger_run(lg, verify_tx, &v);
 	*violations = v.violations;
 	return rc;
@@ -239,24 +281,17 @@ enum cd_err ledger_verify(struct ledger *lg, long *violations)
 
 /* ---- export ---- */
 
-struct export_run { const char *id; int csv; };
-
-static void csv_field(const char *s)
-{
-	putchar('"');
-	for (; s != NULL && *s != '\0'; s++) {
-		if (*s == '"')
-			putchar('"');
-		putchar(*s);
-	}
-	putchar('"');
-}
+struct export_run {
+	const char *id;
+	void (*row)(void *ctx, const struct ledger_journal_row *r);
+	void *ctx;
+};
 
 static enum cd_err export_tx(struct ledger *lg, void *arg)
 {
 	static const char sql[] = "SELECT id, amount_micros, balance_after_micros, cause, source, reference, "
 				  "description, created_at FROM journal WHERE account_id = ? ORDER BY id";
-	struct export_run *x = arg;
+	const struct export_run *x = arg;
 	struct acct a;
 	int e;
 	enum cd_err rc = acct_read(lg, x->id, &a);
@@ -265,36 +300,19 @@ static enum cd_err export_tx(struct ledger *lg, void *arg)
 	struct dbstmt *s = db_exec(lg, sql, &e, "i", a.id);
 	if (s == NULL)
 		return db_err(lg, e, "export");
-	if (x->csv)
-		printf("id,amount_micros,balance_after_micros,cause,source,reference,description,created_at\n");
 	while (db_fetch(s) == 1) {
-		char id[32], t[TIMEFMT_LEN];
+		char id[32];
 		ledger_id_format(id, sizeof(id), "txn_", db_i64(s, 0));
-		timefmt_rfc3339(db_i64(s, 7), t);
-		if (!x->csv) {
-			json_t *row = json_pack("{s:s, s:I, s:I, s:s, s:s?, s:s?, s:s?, s:s}", "id", id, "amount_micros",
-						(json_int_t)db_i64(s, 1), "balance_after_micros", (json_int_t)db_i64(s, 2),
-						"cause", db_str(s, 3), "source", db_str(s, 4), "reference", db_str(s, 5),
-						"description", db_str(s, 6), "created_at", t);
-			char *line = json_dumps(row, JSON_COMPACT | JSON_PRESERVE_ORDER);
-			printf("%s\n", line != NULL ? line : "{}");
-			free(line);
-			json_decref(row);
-			continue;
-		}
-		printf("%s,%s,%s,%s,", id, db_str(s, 1), db_str(s, 2), db_str(s, 3));
-		csv_field(db_str(s, 4));
-		putchar(',');
-		csv_field(db_str(s, 5));
-		putchar(',');
-		csv_field(db_str(s, 6));
-		printf(",%s\n", t);
+		struct ledger_journal_row r = {id, db_i64(s, 1), db_i64(s, 2), db_str(s, 3), db_str(s, 4),
+					       db_str(s, 5), db_str(s, 6), db_i64(s, 7)};
+		x->row(x->ctx, &r);
 	}
 	return CD_OK;
 }
 
-enum cd_err ledger_export(struct ledger *lg, const char *id, int csv)
+enum cd_err ledger_export(struct ledger *lg, const char *id, void (*row)(void *ctx, const struct ledger_journal_row *r),
+			  void *ctx)
 {
-	struct export_run x = {id, csv};
+	struct export_run x = {id, row, ctx};
 	return ledger_run(lg, export_tx, &x);
 }

@@ -5,7 +5,7 @@
  * the locked row, so the hold that passes them is the one that is
  * written. Replays are answered from what was stored: a request_id maps to
  * one hold, a settled hold keeps its settle's hash and response. */
-#include "ledger_int.h"
+#include "ledger_open.h"
 #include "log.h"
 #include "timefmt.h"
 #include <inttypes.h>
@@ -37,7 +37,7 @@ static int64_t available_of(const struct acct *a)
 
 static json_t *hold_json(const struct acct *a, int64_t hold_id, int64_t amount, int64_t expires_at)
 {
-	char id[64], exp[TIMEFMT_LEN];
+	char id[LIMIT_HOLD_ID_BYTES], exp[TIMEFMT_LEN];
 	hold_id_format(id, sizeof(id), a->id, hold_id);
 	timefmt_rfc3339(expires_at, exp);
 	return json_pack("{s:s, s:I, s:I, s:s}", "hold_id", id, "amount_micros", (json_int_t)amount,
@@ -60,21 +60,21 @@ static enum cd_err existing_hold(struct ledger *lg, const struct acct *a, const 
 /* DESIGN §5's checks of a charge of `amount` against a locked account, in
  * its order: 403 not active, 429 monthly limit (month spend plus pending
  * holds plus this charge), 402 available. Fills what the refusal shows. */
-static enum cd_err charge_check(const struct acct *a, int64_t amount, int byok, int64_t *available,
-				int64_t *required)
+static enum cd_err charge_check(struct ledger *lg, const struct acct *a, int64_t amount, int byok)
 {
-	*available = available_of(a);
-	*required = amount;
+	int64_t available = available_of(a);
 	if (strcmp(a->status, "active") != 0)
-		return CD_E_SUSPENDED;
+		return refusal_set_amounts(&lg->refusal, REFUSE_ACCOUNT_INACTIVE, available, amount);
 	if (byok)
 		return CD_OK;
 	if (a->monthly_limit >= 0 && a->month_spent + a->reserved + amount > a->monthly_limit) {
 		int64_t left = a->monthly_limit - a->month_spent - a->reserved;
-		*available = left < *available ? left : *available;
-		return CD_E_HARD_LIMIT;
+		return refusal_set_amounts(&lg->refusal, REFUSE_MONTHLY_LIMIT, left < available ? left : available,
+					   amount);
 	}
-	return amount > *available ? CD_E_INSUFFICIENT : CD_OK;
+	if (amount > available)
+		return refusal_set_amounts(&lg->refusal, REFUSE_INSUFFICIENT, available, amount);
+	return CD_OK;
 }
 
 /* Writes the hold and the account in one round trip (commits too, unless
@@ -116,42 +116,40 @@ static enum cd_err hold_commit(struct ledger *lg, struct acct *a, const struct g
 
 /* Locks the member's row (when it has one) and checks its monthly cap. */
 static enum cd_err member_check(struct ledger *lg, const struct acct *a, const char *member, int64_t amount,
-				struct member_row *m, int64_t *available, int64_t *required)
+				struct member_row *m)
 {
 	enum cd_err rc = member_lock(lg, a, member, m);
 	if (rc == CD_E_NOT_FOUND)
 		return CD_OK;
 	if (rc != CD_OK || m->cap < 0 || m->month_spent + m->reserved + amount <= m->cap)
 		return rc;
-	*available = m->cap - m->month_spent - m->reserved;
-	*required = amount;
-	return CD_E_MEMBER_CAP;
+	return refusal_set_amounts(&lg->refusal, REFUSE_MEMBER_CAP, m->cap - m->month_spent - m->reserved, amount);
 }
 
 /* Every check of a charge, the member's cap included: a cap is a 429 and
  * so comes before a 402 (DESIGN's order). */
 static enum cd_err guard_check(struct ledger *lg, const struct acct *a, const char *member, int64_t amount, int byok,
-			       struct member_row *m, int64_t *available, int64_t *required)
+			       struct member_row *m)
 {
-	enum cd_err rc = charge_check(a, amount, byok, available, required);
+	enum cd_err rc = charge_check(lg, a, amount, byok);
 	if ((rc == CD_OK || rc == CD_E_INSUFFICIENT) && !byok && member != NULL) {
-		enum cd_err mrc = member_check(lg, a, member, amount, m, available, required);
+		enum cd_err mrc = member_check(lg, a, member, amount, m);
 		if (mrc != CD_OK)
 			rc = mrc;
 	}
 	return rc;
 }
 
-enum cd_err ledger_authorize(struct ledger *lg, void *arg, json_t **out, int *status)
+static enum cd_err authorize_op(struct ledger *lg, const void *in, json_t **out, int *status)
 {
-	struct guard_authorize *r = arg;
+	const struct guard_authorize *r = in;
 	struct acct a;
 	enum cd_err rc = acct_lock(lg, r->account, &a);
 	if (rc != CD_OK)
 		return rc;
 	struct member_row m;
 	memset(&m, 0, sizeof(m));
-	rc = guard_check(lg, &a, r->member, r->amount_micros, r->byok, &m, &r->out_available, &r->out_required);
+	rc = guard_check(lg, &a, r->member, r->amount_micros, r->byok, &m);
 	if (rc != CD_OK) {
 		/* A replayed request_id gets its hold even when a new one would be refused. */
 		if (rc != CD_E_SUSPENDED && existing_hold(lg, &a, r->request_id, out) == CD_OK) {
@@ -178,6 +176,12 @@ enum cd_err ledger_authorize(struct ledger *lg, void *arg, json_t **out, int *st
 		return rc;
 	*out = hold_json(&a, hold_id, amount, expires_at);
 	return *out != NULL ? CD_OK : CD_E_INTERNAL;
+}
+
+enum cd_err ledger_authorize(struct ledger *lg, const struct ledger_call *call, const struct guard_authorize *r,
+			     struct ledger_result *res)
+{
+	return ledger_write(lg, call, authorize_op, r, res);
 }
 
 /* ---- Settle ---- */
@@ -231,12 +235,12 @@ static enum cd_err hold_lock(struct ledger *lg, const char *hold_id, struct acct
 	int64_t account_id, id;
 	int e;
 	if (hold_id_parse(hold_id, &account_id, &id) != 0)
-		return CD_E_NOT_FOUND;
+		return refusal_set(&lg->refusal, REFUSE_HOLD_UNKNOWN, hold_id, NULL);
 	struct dbstmt *s = db_exec(lg, SQL_ACCT_HOLD_LOCK, &e, "ii", account_id, id);
 	if (s == NULL)
 		return db_err(lg, e, "hold lock");
 	if (db_fetch(s) != 1)
-		return CD_E_NOT_FOUND;
+		return refusal_set(&lg->refusal, REFUSE_HOLD_UNKNOWN, hold_id, NULL);
 	acct_from_row_at(s, 0, a);
 	hold_from_row_at(s, ACCT_NCOLS, h);
 	int64_t due = a->sweep_due_at;
@@ -247,7 +251,7 @@ static enum cd_err hold_lock(struct ledger *lg, const char *hold_id, struct acct
 	if (s == NULL)
 		return db_err(lg, e, "hold lock");
 	if (db_fetch(s) != 1)
-		return CD_E_NOT_FOUND;
+		return refusal_set(&lg->refusal, REFUSE_HOLD_UNKNOWN, hold_id, NULL);
 	hold_from_row_at(s, 0, h);
 	return CD_OK;
 }
@@ -340,9 +344,9 @@ static enum cd_err settle_commit(struct ledger *lg, const struct acct *a, const 
 	return CD_OK;
 }
 
-enum cd_err ledger_settle(struct ledger *lg, void *arg, json_t **out, int *status)
+static enum cd_err settle_op(struct ledger *lg, const void *in, json_t **out, int *status)
 {
-	struct guard_settle *r = arg;
+	const struct guard_settle *r = in;
 	struct acct a;
 	struct hold_row h;
 	json_error_t jerr;
@@ -352,7 +356,7 @@ enum cd_err ledger_settle(struct ledger *lg, void *arg, json_t **out, int *statu
 		return rc;
 	if (strcmp(h.state, "settled") == 0) {
 		if (!h.has_hash || memcmp(h.settle_hash, r->request_hash, 32) != 0)
-			return CD_E_CONFLICT;
+			return refusal_set(&lg->refusal, REFUSE_HOLD_SETTLE_CONFLICT, r->hold_id, NULL);
 		*out = json_loads(h.response, 0, &jerr);
 		*status = 200;
 		if (*out == NULL)
@@ -361,14 +365,14 @@ enum cd_err ledger_settle(struct ledger *lg, void *arg, json_t **out, int *statu
 		return a.dirty ? acct_store(lg, &a) : CD_OK;
 	}
 	if (strcmp(h.state, "released") == 0)
-		return CD_E_CONFLICT;
-	rc = settle_cost(&h, r, &cost);
-	if (rc == CD_OK)
-		rc = settle_charge(lg, &a, &h, cost, &released, &spend);
+		return refusal_set(&lg->refusal, REFUSE_HOLD_SETTLE_CONFLICT, r->hold_id, NULL);
+	if (settle_cost(&h, r, &cost) != CD_OK)
+		return refusal_set(&lg->refusal, REFUSE_HOLD_UNPRICED, r->hold_id, NULL);
+	rc = settle_charge(lg, &a, &h, cost, &released, &spend);
 	if (rc != CD_OK)
 		return rc;
 	a.balance -= spend;
-	char id[64];
+	char id[LIMIT_HOLD_ID_BYTES];
 	hold_id_format(id, sizeof(id), a.id, h.id);
 	*out = json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:b}", "hold_id", id, "account", a.ext_id,
 			 "charged_micros", (json_int_t)cost,
@@ -383,16 +387,22 @@ enum cd_err ledger_settle(struct ledger *lg, void *arg, json_t **out, int *statu
 	return rc;
 }
 
-enum cd_err ledger_release(struct ledger *lg, void *arg, json_t **out, int *status)
+enum cd_err ledger_settle(struct ledger *lg, const struct ledger_call *call, const struct guard_settle *r,
+			  struct ledger_result *res)
 {
-	const char *hold_id = arg;
+	return ledger_write(lg, call, settle_op, r, res);
+}
+
+static enum cd_err release_op(struct ledger *lg, const void *in, json_t **out, int *status)
+{
+	const char *hold_id = ((const struct guard_release *)in)->hold_id;
 	struct acct a;
 	struct hold_row h;
 	enum cd_err rc = hold_lock(lg, hold_id, &a, &h);
 	if (rc != CD_OK)
 		return rc;
 	if (strcmp(h.state, "settled") == 0 || strcmp(h.state, "captured") == 0)
-		return CD_E_CONFLICT;
+		return refusal_set(&lg->refusal, REFUSE_HOLD_RELEASE_CONFLICT, hold_id, NULL);
 	int64_t released = 0;
 	if (strcmp(h.state, "pending") == 0) {
 		released = h.amount;
@@ -408,7 +418,7 @@ enum cd_err ledger_release(struct ledger *lg, void *arg, json_t **out, int *stat
 	}
 	if (rc != CD_OK)
 		return rc;
-	char id[64];
+	char id[LIMIT_HOLD_ID_BYTES];
 	hold_id_format(id, sizeof(id), a.id, h.id);
 	*out = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I}", "hold_id", id, "account", a.ext_id, "state", h.state,
 			 "released_micros",
@@ -416,6 +426,12 @@ enum cd_err ledger_release(struct ledger *lg, void *arg, json_t **out, int *stat
 			 (json_int_t)available_of(&a));
 	*status = 200;
 	return *out != NULL ? CD_OK : CD_E_INTERNAL;
+}
+
+enum cd_err ledger_release(struct ledger *lg, const struct ledger_call *call, const struct guard_release *r,
+			   struct ledger_result *res)
+{
+	return ledger_write(lg, call, release_op, r, res);
 }
 
 /* ---- Direct usage ---- */
@@ -461,21 +477,20 @@ static enum cd_err usage_cost(const struct guard_usage *r, int64_t *cost)
  * force it is charged whatever the checks say, and its journal row says
  * so (source "forced"). A request_id already recorded answers its first
  * result, even when a new charge would now be refused. */
-enum cd_err ledger_usage(struct ledger *lg, void *arg, json_t **out, int *status)
+static enum cd_err usage_op(struct ledger *lg, const void *in, json_t **out, int *status)
 {
-	struct guard_usage *r = arg;
+	const struct guard_usage *r = in;
 	struct acct a;
 	struct member_row m;
 	int64_t cost = 0, usage_id = 0;
 	enum cd_err rc = acct_lock(lg, r->account, &a);
 	if (rc != CD_OK)
 		return rc;
-	rc = usage_cost(r, &cost);
-	if (rc != CD_OK)
-		return rc;
+	if (usage_cost(r, &cost) != CD_OK)
+		return refusal_set(&lg->refusal, REFUSE_USAGE_UNPRICED, NULL, NULL);
 	memset(&m, 0, sizeof(m));
 	if (!r->force) {
-		rc = guard_check(lg, &a, r->member, cost, r->byok, &m, &r->out_available, &r->out_required);
+		rc = guard_check(lg, &a, r->member, cost, r->byok, &m);
 		if (rc != CD_OK) {
 			if (rc == CD_E_SUSPENDED || r->request_id == NULL || usage_replay(lg, &a, r, out) != CD_OK)
 				return rc;
@@ -489,6 +504,8 @@ enum cd_err ledger_usage(struct ledger *lg, void *arg, json_t **out, int *status
 	if (rc == CD_E_CONFLICT && r->request_id != NULL) {
 		*status = 200;
 		rc = usage_replay(lg, &a, r, out);
+		if (rc == CD_E_CONFLICT)
+			return refusal_set(&lg->refusal, REFUSE_USAGE_CONFLICT, r->request_id, NULL);
 		/* Locking may have expired holds: the replay stores that too. */
 		return rc == CD_OK && a.dirty ? acct_store(lg, &a) : rc;
 	}
@@ -514,6 +531,12 @@ enum cd_err ledger_usage(struct ledger *lg, void *arg, json_t **out, int *status
 			 (json_int_t)available_of(&a), "forced", r->force, "replayed", 0);
 	*status = 200;
 	return *out != NULL ? CD_OK : CD_E_INTERNAL;
+}
+
+enum cd_err ledger_usage(struct ledger *lg, const struct ledger_call *call, const struct guard_usage *r,
+			 struct ledger_result *res)
+{
+	return ledger_write(lg, call, usage_op, r, res);
 }
 
 /* ---- Usage report ---- */

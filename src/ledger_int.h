@@ -13,6 +13,7 @@
 #include "ledger.h"
 #include "config.h"
 #include "errors.h"
+#include "refusal.h"
 
 #define DB_STMTS_MAX 96
 #define DB_PARAMS_MAX 24
@@ -41,6 +42,9 @@ struct ledger {
 	 * the journal rows it appends, and its stored answer must commit with
 	 * the write, so procedures leave the commit to ledger_run. */
 	const char *idem_key;
+	/* Why the running operation refused, set where it decided (refusal_set
+	 * returns the error code to return); read by ledger_write. */
+	struct refusal refusal;
 	int64_t now;			/* the request's clock, fixed per transaction */
 	struct dbstmt stmts[DB_STMTS_MAX];
 	int nstmts;
@@ -83,83 +87,19 @@ enum cd_err db_err(struct ledger *lg, int dberr, const char *what);
 /* Runs a statement for its effect only; CD_OK or the mapped error. */
 enum cd_err db_do(struct ledger *lg, const char *sql, const char *what, const char *fmt, ...);
 
+/* One write operation, run inside ledger_write's transaction: reads its
+ * typed input `in`, sets *out (a new reference) and *status on success, or
+ * returns a refusal's code after refusal_set(&lg->refusal, ...). */
+typedef enum cd_err ledger_op(struct ledger *lg, const void *in, json_t **out, int *status);
+/* Runs op idempotently under call's key (see ledger.h "Writes"). */
+enum cd_err ledger_write(struct ledger *lg, const struct ledger_call *call, ledger_op *op, const void *in,
+			 struct ledger_result *res);
+
 /* Runs fn inside one transaction, retrying it whole on transient
  * conflicts up to LIMIT_TX_RETRIES times. fn must be re-runnable: it
  * starts from its inputs each time. Commits on CD_OK, rolls back otherwise. */
 enum cd_err ledger_run(struct ledger *lg, enum cd_err (*fn)(struct ledger *, void *), void *arg);
 
-/* Shared pieces used by several ledger files. */
-struct acct {
-	int64_t id;
-	char ext_id[LEDGER_ID_MAX + 1];
-	char kind[16];
-	char status[16];
-	int64_t balance, reserved, overdraft, month_spent, month_key;
-	int64_t monthly_limit;		/* -1 when none */
-	int64_t low_balance;		/* -1 when none */
-	char plan[LEDGER_NAME_MAX + 1];	/* "" when none */
-	int64_t sweep_due_at;		/* -1 when none */
-	int64_t created_at;
-	char stripe_customer[256];
-	int dirty;			/* month rolled over or a sweep ran: store it */
-};
-/* The account columns acct_from_row_at reads, with a table prefix. */
-#define ACCT_COLS_OF(t) t "id, " t "ext_id, " t "kind, " t "status, " t "balance_micros, " t "reserved_micros, " \
-	t "overdraft_limit_micros, " t "monthly_limit_micros, " t "low_balance_micros, " t "plan, " t "month_key, " \
-	t "month_spent_micros, " t "sweep_due_at, " t "created_at, " t "stripe_customer_id"
-#define ACCT_NCOLS 15
-/* Reads an account from columns c.. of the current row. */
-void acct_from_row_at(const struct dbstmt *s, unsigned int c, struct acct *a);
-/* Rolls the month over and applies what is due, on a row locked by the
- * caller (sets a->dirty when it changed anything). */
-enum cd_err acct_touch(struct ledger *lg, struct acct *a);
-/* Locks the account row (FOR UPDATE), rolls the month over and applies
- * due expiries. CD_E_NOT_FOUND when no such account. */
-enum cd_err acct_lock(struct ledger *lg, const char *ext_id, struct acct *a);
-enum cd_err acct_lock_id(struct ledger *lg, int64_t id, struct acct *a);
-/* Reads without locking (for GET). */
-enum cd_err acct_read(struct ledger *lg, const char *ext_id, struct acct *a);
-/* Writes balance, reserved, month and sweep fields back. */
-enum cd_err acct_store(struct ledger *lg, const struct acct *a);
-/* Spends amount (> 0) from the account's grants in spending order; what
- * the grants cannot cover becomes debt. Appends one journal row. The
- * caller has locked the account and stores it afterwards. */
-enum cd_err ledger_spend(struct ledger *lg, struct acct *a, int64_t amount, const char *cause,
-			 int64_t hold_id, const char *reference, const char *description,
-			 int64_t *journal_id);
-/* ledger_spend with the journal row's source set (NULL: none); "forced"
- * marks a usage charged past the limits on the caller's word. */
-enum cd_err ledger_spend_as(struct ledger *lg, struct acct *a, int64_t amount, const char *cause,
-			    const char *source, int64_t hold_id, const char *reference, const char *description,
-			    int64_t *journal_id);
-/* Adds a grant (amount > 0), repaying debt first; one journal row. */
-enum cd_err ledger_add_grant(struct ledger *lg, struct acct *a, const char *source, int64_t amount,
-			     int64_t priority, int64_t expires_at, const char *reference,
-			     const char *description, int64_t *grant_id, int64_t *journal_id);
-/* Appends one journal row and sets a->balance to balance_after. */
-enum cd_err journal_append(struct ledger *lg, struct acct *a, int64_t amount, const char *cause,
-			   const char *source, int64_t grant_id, int64_t hold_id,
-			   const char *reference, const char *description, int64_t *journal_id);
-/* The account as the API shows it (with live grants). */
-json_t *acct_json(struct ledger *lg, const struct acct *a);
-/* Holds that expired are released or captured; grants that expired are
- * written off. Recomputes sweep_due_at. */
-enum cd_err acct_sweep(struct ledger *lg, struct acct *a);
-/* A workspace member's row, locked after its account. */
-struct member_row {
-	int found;
-	char member[LEDGER_ID_MAX + 1];
-	int64_t cap;			/* -1: no cap */
-	int64_t month_key, month_spent, reserved;
-};
-/* Locks a member row (CD_E_NOT_FOUND when none) and rolls its month over. */
-enum cd_err member_lock(struct ledger *lg, const struct acct *a, const char *member, struct member_row *m);
-enum cd_err member_store(struct ledger *lg, const struct acct *a, const struct member_row *m);
-/* Moves a member's reserve and month spend, when the member has a row. */
-enum cd_err member_adjust(struct ledger *lg, const struct acct *a, const char *member, int64_t reserved_delta,
-			  int64_t spent_delta);
-/* "hold_<account>_<hold>" ids: the account is locked first from the id. */
-void hold_id_format(char *out, size_t cap, int64_t account_id, int64_t hold_id);
-int hold_id_parse(const char *s, int64_t *account_id, int64_t *hold_id);
+/* "txn_42"-style ids of rows creditd made. */
 void ledger_id_format(char *out, size_t cap, const char *prefix, int64_t id);
 #endif

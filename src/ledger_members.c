@@ -5,14 +5,11 @@
  * pending holds so the guard can refuse with member_cap_reached while the
  * pool itself still has credit. Rows are locked after their account row,
  * in the same order everywhere. */
-#include "ledger_int.h"
+#include "ledger_members.h"
 #include "timefmt.h"
 #include <stdio.h>
 #include <string.h>
 
-static const char SQL_MEMBER_UPSERT[] = "INSERT INTO members (account_id, member, monthly_cap_micros, month_key, created_at) "
-	"VALUES (?, ?, ?, ?, ?) ON DUPLICATE KEY UPDATE monthly_cap_micros = IF(?, VALUES(monthly_cap_micros), "
-	"monthly_cap_micros)";
 static const char SQL_MEMBER_LOCK[] = "SELECT monthly_cap_micros, month_key, month_spent_micros, reserved_micros "
 	"FROM members WHERE account_id = ? AND member = ? FOR UPDATE";
 static const char SQL_MEMBER_STORE[] = "UPDATE members SET month_key = ?, month_spent_micros = ?, reserved_micros = ? "
@@ -66,66 +63,4 @@ enum cd_err member_adjust(struct ledger *lg, const struct acct *a, const char *m
 	m.reserved += reserved_delta;
 	m.month_spent += spent_delta;
 	return member_store(lg, a, &m);
-}
-
-static json_t *member_json(const struct acct *a, const struct member_row *m)
-{
-	return json_pack("{s:s, s:s, s:o, s:I, s:I}", "account", a->ext_id, "member", m->member,
-			 "monthly_cap_micros", m->cap >= 0 ? json_integer((json_int_t)m->cap) : json_null(),
-			 "month_spent_micros", (json_int_t)m->month_spent, "reserved_micros", (json_int_t)m->reserved);
-}
-
-enum cd_err ledger_member_put(struct ledger *lg, void *arg, json_t **out, int *status)
-{
-	const struct member_put *p = arg;
-	struct acct a;
-	struct member_row m;
-	int e;
-	enum cd_err rc = acct_lock(lg, p->account, &a);
-	if (rc != CD_OK)
-		return rc;
-	if (strcmp(a.kind, "workspace") != 0)
-		return CD_E_INVALID;
-	/* Whether the member is new is read under the account lock, before
-	 * the upsert (its affected-rows count cannot tell "unchanged" apart). */
-	rc = member_lock(lg, &a, p->member, &m);
-	if (rc != CD_OK && rc != CD_E_NOT_FOUND)
-		return rc;
-	int created = rc == CD_E_NOT_FOUND;
-	const int64_t *cap = p->monthly_cap_micros >= 0 ? &p->monthly_cap_micros : NULL;
-	struct dbstmt *s = db_exec(lg, SQL_MEMBER_UPSERT, &e, "isIiii", a.id, p->member, cap,
-				   timefmt_month_key(lg->now), lg->now, (int64_t)p->set_cap);
-	if (s == NULL)
-		return db_err(lg, e, "member upsert");
-	rc = member_lock(lg, &a, p->member, &m);
-	if (rc == CD_OK && a.dirty)
-		rc = acct_store(lg, &a);
-	if (rc != CD_OK)
-		return rc;
-	*out = member_json(&a, &m);
-	*status = created ? 201 : 200;
-	return *out != NULL ? CD_OK : CD_E_INTERNAL;
-}
-
-enum cd_err ledger_member_delete(struct ledger *lg, void *arg, json_t **out, int *status)
-{
-	const struct member_put *p = arg;
-	struct acct a;
-	int e;
-	enum cd_err rc = acct_lock(lg, p->account, &a);
-	if (rc != CD_OK)
-		return rc;
-	struct dbstmt *s = db_exec(lg, "DELETE FROM members WHERE account_id = ? AND member = ?", &e, "is", a.id,
-				   p->member);
-	if (s == NULL)
-		return db_err(lg, e, "member delete");
-	if (db_affected(s) == 0)
-		return CD_E_NOT_FOUND;
-	if (a.dirty)
-		rc = acct_store(lg, &a);
-	if (rc != CD_OK)
-		return rc;
-	*out = json_pack("{s:s, s:s, s:b}", "account", a.ext_id, "member", p->member, "deleted", 1);
-	*status = 200;
-	return *out != NULL ? CD_OK : CD_E_INTERNAL;
 }

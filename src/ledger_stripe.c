@@ -5,7 +5,7 @@
  * then sees it), so an event has effect at most once and is only "seen"
  * once its effect is committed. A Checkout session credits at most once,
  * whatever events name it: the topups row keyed by session id says so. */
-#include "ledger_int.h"
+#include "ledger_open.h"
 #include "log.h"
 #include "timefmt.h"
 #include "webhook.h"
@@ -14,8 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-struct topup_run { struct topup_begin *t; };
 
 static enum cd_err topup_begin_tx(struct ledger *lg, void *arg)
 {
@@ -87,7 +85,11 @@ enum cd_err ledger_topup_opened(struct ledger *lg, int64_t topup_id, const char 
 
 /* ---- Webhooks ---- */
 
-struct hook_run { const struct webhook_event *ev; const char *outcome; };
+struct hook_run {
+	const struct webhook_event *ev;
+	const char *outcome;
+	int64_t account_id;		/* the account the event changed, kept on its stripe_events row; 0: none */
+};
 
 static int64_t cents_to_micros(const struct ledger *lg, int64_t cents)
 {
@@ -149,8 +151,9 @@ static enum cd_err checkout_paid(struct ledger *lg, struct hook_run *h)
 		}
 	}
 	int64_t grant_id, journal_id;
-	rc = ledger_add_grant(lg, &a, "topup", micros, 50, -1, ev->session_id, "Stripe top-up", &grant_id,
-			      &journal_id);
+	h->account_id = a.id;
+	rc = ledger_add_grant(lg, &a, "topup", micros, GRANT_PRIORITY_DEFAULT, -1, ev->session_id, "Stripe top-up",
+			      &grant_id, &journal_id);
 	if (rc == CD_OK && topup_id > 0)
 		rc = db_do(lg, sql_done, "topup credit", "isiiii", micros, ev->payment_intent[0] ? ev->payment_intent : NULL,
 			   grant_id, lg->now, ev->amount_cents, topup_id);
@@ -213,6 +216,7 @@ static enum cd_err charge_refunded(struct ledger *lg, struct hook_run *h)
 		return a.dirty ? acct_store(lg, &a) : CD_OK;
 	}
 	int64_t micros = refund_target_micros(lg, ev, credited) - done_micros;
+	h->account_id = a.id;
 	if (micros > 0)
 		rc = ledger_spend(lg, &a, micros, "refund", 0, ev->charge_id, "Stripe refund", NULL);
 	if (micros < 0)
@@ -271,9 +275,11 @@ static enum cd_err invoice_paid(struct ledger *lg, struct hook_run *h)
 	}
 	int64_t grant_id, journal_id;
 	int64_t expires = ev->period_end > 0 ? ev->period_end : -1;
-	if (rc == CD_OK)
-		rc = ledger_add_grant(lg, &a, "plan", micros, 10, expires, ev->subscription, "subscription period",
-				      &grant_id, &journal_id);
+	if (rc == CD_OK) {
+		h->account_id = a.id;
+		rc = ledger_add_grant(lg, &a, "plan", micros, GRANT_PRIORITY_PLAN, expires, ev->subscription,
+				      "subscription period", &grant_id, &journal_id);
+	}
 	if (rc == CD_OK)
 		rc = acct_store(lg, &a);
 	h->outcome = "plan credited";
@@ -314,6 +320,7 @@ static enum cd_err subscription_changed(struct ledger *lg, struct hook_run *h)
 		return a.dirty ? acct_store(lg, &a) : CD_OK;
 	}
 	const char *plan = ev->plan[0] ? ev->plan : NULL;
+	h->account_id = a.id;
 	const int64_t *end = ev->period_end > 0 ? &ev->period_end : NULL;
 	rc = db_do(lg, sql_sub, "subscription store", "sissIii", ev->subscription, a.id, plan,
 		   deleted ? "canceled" : ev->subscription_status, end, lg->now, ev->created);
@@ -325,19 +332,8 @@ static enum cd_err subscription_changed(struct ledger *lg, struct hook_run *h)
 	return rc;
 }
 
-static enum cd_err webhook_tx(struct ledger *lg, void *arg)
+static enum cd_err hook_effect(struct ledger *lg, struct hook_run *h)
 {
-	static const char sql[] = "INSERT INTO stripe_events (event_id, type, received_at) VALUES (?, ?, ?)";
-	struct hook_run *h = arg;
-	int e;
-	h->outcome = "ignored";
-	struct dbstmt *s = db_exec(lg, sql, &e, "ssi", h->ev->id, h->ev->type, lg->now);
-	if (s == NULL && e == ER_DUP_ENTRY) {
-		h->outcome = "duplicate: event already processed";
-		return CD_OK;
-	}
-	if (s == NULL)
-		return db_err(lg, e, "event record");
 	switch (h->ev->kind) {
 	case WEBHOOK_CHECKOUT_COMPLETED:
 	case WEBHOOK_CHECKOUT_ASYNC_SUCCEEDED:
@@ -355,9 +351,32 @@ static enum cd_err webhook_tx(struct ledger *lg, void *arg)
 	return CD_OK;
 }
 
+static enum cd_err webhook_tx(struct ledger *lg, void *arg)
+{
+	static const char sql[] = "INSERT INTO stripe_events (event_id, type, received_at) VALUES (?, ?, ?)";
+	static const char sql_account[] = "UPDATE stripe_events SET account_id = ? WHERE event_id = ?";
+	struct hook_run *h = arg;
+	int e;
+	h->outcome = "ignored";
+	h->account_id = 0;
+	struct dbstmt *s = db_exec(lg, sql, &e, "ssi", h->ev->id, h->ev->type, lg->now);
+	if (s == NULL && e == ER_DUP_ENTRY) {
+		h->outcome = "duplicate: event already processed";
+		return CD_OK;
+	}
+	if (s == NULL)
+		return db_err(lg, e, "event record");
+	enum cd_err rc = hook_effect(lg, h);
+	/* Which account an event changed is known only once its effect is
+	 * decided, after the row that claims the event id was written. */
+	if (rc == CD_OK && h->account_id > 0)
+		rc = db_do(lg, sql_account, "event account", "is", h->account_id, h->ev->id);
+	return rc;
+}
+
 enum cd_err ledger_webhook_apply(struct ledger *lg, const struct webhook_event *ev, const char **outcome)
 {
-	struct hook_run h = {ev, "ignored"};
+	struct hook_run h = {ev, "ignored", 0};
 	enum cd_err rc = ledger_run(lg, webhook_tx, &h);
 	*outcome = h.outcome;
 	return rc;

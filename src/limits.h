@@ -14,7 +14,8 @@
 #define LIMIT_ACCOUNT_ID_BYTES 128
 /* Model, action, plan and other short names. */
 #define LIMIT_NAME_BYTES 64
-/* request_id, conversation_id, hold ids and other opaque ids from apps. */
+/* request_id, conversation_id and other opaque ids from apps (hold ids,
+ * which creditd makes, have LIMIT_HOLD_ID_BYTES). */
 #define LIMIT_REQUEST_ID_BYTES 128
 /* Descriptions and reasons stored in the journal. */
 #define LIMIT_DESCRIPTION_BYTES 500
@@ -24,6 +25,18 @@
 #define LIMIT_URL_BYTES 2048
 /* Request path below the base path; query string. */
 #define LIMIT_PATH_BYTES 1024
+/* Path segments a route pattern may capture with '*': our deepest route,
+ * /v1/accounts/{id}/members/{member}, has two. */
+#define LIMIT_PATH_PARAMS 2
+/* Routes /metrics keeps counters for (the route table has under 20); the
+ * counters are a static array, so this bounds it. */
+#define LIMIT_METRICS_ROUTES 64
+/* A route's name as it appears in a metrics label: short identifiers. */
+#define LIMIT_METRICS_ROUTE_NAME_BYTES 32
+/* The /metrics text: eleven lines per route, each under 128 bytes, stay
+ * under 100 KiB at LIMIT_METRICS_ROUTES; a text past this is a bug,
+ * answered 500 rather than cut short. */
+#define LIMIT_METRICS_TEXT_BYTES (256 * 1024)
 /* Whole-transaction retries on deadlock / lock wait timeout / conflicts. */
 #define LIMIT_TX_RETRIES 8
 /* InnoDB lock wait of creditd's sessions: a row locked longer than this
@@ -71,10 +84,38 @@
  * times the attempt apart: 250+500+750+1000 ms outlasts a normal call. */
 #define LIMIT_STRIPE_BUSY_RETRIES 4
 #define LIMIT_STRIPE_BUSY_WAIT_MS 250
+/* Migration files creditctl migrate takes from one sql directory: creditd
+ * has a handful; a directory with more is the wrong one, and is refused
+ * whole rather than applied in part. */
+#define LIMIT_MIGRATIONS_MAX 256
+/* An X-Request-Id header creditd adopts (letters, digits, '-', '_', '.'):
+ * it is echoed in the answer and written in every log line, so it stays
+ * short; a longer or odd one is replaced by an id creditd makes. */
+#define LIMIT_X_REQUEST_ID_BYTES 64
+/* Random bytes of an id creditd makes for a request (twice as many hex
+ * digits): 64 bits tell apart the requests of any log. */
+#define LIMIT_X_REQUEST_ID_RANDOM_BYTES 8
+/* Hold ids creditd hands out, "hold_<account>_<hold>" with two ids of at
+ * most 19 digits (44 bytes): settle and release refuse a longer one, and a
+ * buffer of this size holds any with its NUL. */
+#define LIMIT_HOLD_ID_BYTES 64
+/* Stripe object ids (evt_, cs_, cus_, sub_, pi_, ch_): Stripe allows up to
+ * 255 characters, and the columns that keep them are VARCHAR(255). */
+#define LIMIT_STRIPE_ID_BYTES 255
+/* Accounts with due holds or grants one background sweep takes, each in
+ * its own transaction: the pass stays short, so price reloads and a stop
+ * are not held up; the rest wait for the next pass. */
+#define LIMIT_SWEEP_ACCOUNTS 256
 
 _Static_assert(LIMIT_HEALTH_INTERVAL_MS < 1000, "the watchdog must look at least once a second to say 503 within 2 s");
 _Static_assert(LIMIT_BODY_DEFAULT_BYTES <= LIMIT_BODY_MAX_BYTES, "default body cap above hard cap");
 _Static_assert(LIMIT_PAGE_DEFAULT <= LIMIT_PAGE_MAX, "default page above max page");
+_Static_assert((LIMIT_METRICS_ROUTES + 1) * 11 * (96 + LIMIT_METRICS_ROUTE_NAME_BYTES) + 1024 <= LIMIT_METRICS_TEXT_BYTES,
+	       "the metrics text of the most routes, names and counts must fit its cap");
 _Static_assert(LIMIT_BALANCE_MICROS_MAX <= 9223372036854775807LL - 2 * LIMIT_AMOUNT_MICROS_MAX,
 	       "a balance plus an amount plus an overdraft must fit int64");
+_Static_assert(2 * LIMIT_X_REQUEST_ID_RANDOM_BYTES <= LIMIT_X_REQUEST_ID_BYTES,
+	       "a request id creditd makes must be one it would accept");
+_Static_assert(sizeof("hold_") - 1 + 19 + 1 + 19 < LIMIT_HOLD_ID_BYTES, "every hold id, with its NUL, must fit");
+_Static_assert(LIMIT_HOLD_ID_BYTES <= 255, "a hold id is kept in journal.reference, VARCHAR(255)");
 #endif

@@ -1,7 +1,9 @@
-/* router.c: the route table, authentication and per-route counters.
+/* router.c: the route table and authentication.
  *
  * A route is a method, a path pattern ('*' matches one segment, handed to
- * the handler percent-decoded) and the key scope it needs. Keys are checked
+ * the handler percent-decoded; urlpath.c does the matching) and the key
+ * scope it needs. The router counts nothing itself: the worker counts each
+ * answer under the route name the router reports. Keys are checked
  * for shape before any lookup, then by hash; a worker remembers a key's
  * scopes for KEY_CACHE_SECONDS so the hot guard routes do not pay a
  * database round trip each time (a revoked key stops working within that
@@ -12,9 +14,7 @@
 #include "ledger.h"
 #include "log.h"
 #include "timefmt.h"
-#include <stdatomic.h>
-#include <stdio.h>
-#include <stdlib.h>
+#include "urlpath.h"
 #include <string.h>
 #include <strings.h>
 
@@ -50,155 +50,14 @@ static const struct route routes[] = {
 	{"POST", "/v1/webhooks/stripe", -1, api_webhook, "webhook"},
 };
 #define ROUTES (sizeof(routes) / sizeof(routes[0]))
+_Static_assert(ROUTES <= LIMIT_METRICS_ROUTES, "every route needs its metrics counters");
+_Static_assert(API_PARAMS_MAX <= LIMIT_PATH_PARAMS, "a handler's params must fit the matcher's buffers");
 
-/* ---- Counters ---- */
-
-#define STATUS_SLOTS 8	/* 200 201 4xx... indexed by status_slot() */
-static const int slot_status[STATUS_SLOTS] = {200, 201, 400, 401, 403, 404, 409, 0};
-struct route_stats {
-	atomic_ullong count[STATUS_SLOTS];
-	atomic_ullong refused;		/* 402 and 429 */
-	atomic_ullong other;		/* 413, 5xx and the rest */
-	atomic_ullong micros_total;	/* handling time */
-	atomic_ullong round_trips;
-};
-static struct route_stats stats[ROUTES + 1];	/* last: unmatched */
-
-static int route_index(const char *name)
+size_t router_route_names(const char **names, size_t cap)
 {
-	for (size_t i = 0; i < ROUTES; i++)
-		if (name != NULL && strcmp(routes[i].name, name) == 0)
-			return (int)i;
-	return (int)ROUTES;
-}
-
-void router_count(const char *route, int status, double duration_ms, unsigned long long round_trips)
-{
-	struct route_stats *s = &stats[route_index(route)];
-	int slot = -1;
-	for (int i = 0; i < STATUS_SLOTS - 1; i++)
-		if (slot_status[i] == status)
-			slot = i;
-	if (slot >= 0)
-		atomic_fetch_add(&s->count[slot], 1);
-	else if (status == 402 || status == 429)
-		atomic_fetch_add(&s->refused, 1);
-	else
-		atomic_fetch_add(&s->other, 1);
-	atomic_fetch_add(&s->micros_total, (unsigned long long)(duration_ms * 1000.0));
-	atomic_fetch_add(&s->round_trips, round_trips);
-}
-
-char *router_metrics_text(void)
-{
-	size_t cap = 64 * 1024, len = 0;
-	char *out = malloc(cap);
-	if (out == NULL)
-		return NULL;
-#define EMIT(...) do { int n_ = snprintf(out + len, cap - len, __VA_ARGS__); \
-		if (n_ > 0 && (size_t)n_ < cap - len) len += (size_t)n_; } while (0)
-	EMIT("# HELP creditd_requests_total Requests answered, by route and status.\n"
-	     "# TYPE creditd_requests_total counter\n");
-	for (size_t r = 0; r <= ROUTES; r++) {
-		const char *name = r < ROUTES ? routes[r].name : "unmatched";
-		for (int i = 0; i < STATUS_SLOTS - 1; i++)
-			EMIT("creditd_requests_total{route=\"%s\",status=\"%d\"} %llu\n", name, slot_status[i],
-			     (unsigned long long)atomic_load(&stats[r].count[i]));
-		EMIT("creditd_requests_total{route=\"%s\",status=\"refused\"} %llu\n", name,
-		     (unsigned long long)atomic_load(&stats[r].refused));
-		EMIT("creditd_requests_total{route=\"%s\",status=\"other\"} %llu\n", name,
-		     (unsigned long long)atomic_load(&stats[r].other));
-	}
-	EMIT("# HELP creditd_request_seconds_total Time spent answering, by route.\n"
-	     "# TYPE creditd_request_seconds_total counter\n");
-	for (size_t r = 0; r <= ROUTES; r++)
-		EMIT("creditd_request_seconds_total{route=\"%s\"} %.6f\n", r < ROUTES ? routes[r].name : "unmatched",
-		     (double)atomic_load(&stats[r].micros_total) / 1e6);
-	EMIT("# HELP creditd_db_round_trips_total Database round trips (statements, commits, rollbacks), by route.\n"
-	     "# TYPE creditd_db_round_trips_total counter\n");
-	for (size_t r = 0; r <= ROUTES; r++)
-		EMIT("creditd_db_round_trips_total{route=\"%s\"} %llu\n", r < ROUTES ? routes[r].name : "unmatched",
-		     (unsigned long long)atomic_load(&stats[r].round_trips));
-#undef EMIT
-	out[len] = '\0';
-	return out;
-}
-
-/* ---- Matching ---- */
-
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/* Percent-decodes [s, s+n) into a new string; NULL when malformed. */
-static char *decode_segment(const char *s, size_t n)
-{
-	char *out = malloc(n + 1);
-	size_t j = 0;
-	if (out == NULL)
-		return NULL;
-	for (size_t i = 0; i < n; i++) {
-		if (s[i] == '%') {
-			if (i + 2 >= n)
-				goto bad;
-			int a = hexval(s[i + 1]), b = hexval(s[i + 2]);
-			if (a < 0 || b < 0 || (a == 0 && b == 0))
-				goto bad;
-			out[j++] = (char)(a * 16 + b);
-			i += 2;
-		} else {
-			out[j++] = s[i];
-		}
-	}
-	out[j] = '\0';
-	return out;
-bad:
-	free(out);
-	return NULL;
-}
-
-/* 1 when path matches pattern; params get the decoded '*' segments. */
-static int match(const char *pattern, const char *path, char **params, int *nparams, int *bad)
-{
-	const char *p = pattern, *s = path;
-	*nparams = 0;
-	while (*p != '\0' && *s != '\0') {
-		if (*p == '*') {
-			const char *end = strchr(s, '/');
-			size_t n = end != NULL ? (size_t)(end - s) : strlen(s);
-			if (n == 0 || *nparams == API_PARAMS_MAX)
-				return 0;
-			params[*nparams] = decode_segment(s, n);
-			if (params[*nparams] == NULL) {
-				*bad = 1;
-				return 0;
-			}
-			(*nparams)++;
-			s += n;
-			p++;
-			continue;
-		}
-		if (*p != *s)
-			return 0;
-		p++;
-		s++;
-	}
-	return *p == '\0' && *s == '\0';
-}
-
-static void free_params(char **params, int n)
-{
-	for (int i = 0; i < n; i++) {
-		free(params[i]);
-		params[i] = NULL;
-	}
+	for (size_t i = 0; i < ROUTES && i < cap; i++)
+		names[i] = routes[i].name;
+	return ROUTES;
 }
 
 /* ---- Content type ---- */
@@ -286,36 +145,39 @@ static int authorize_route(struct api_ctx *ctx, const struct request *rq, const 
 	return 0;
 }
 
+static void run_route(struct api_ctx *ctx, const struct request *rq, const struct route *r, char **params,
+		      struct response *rs)
+{
+	if (rq->body_too_large)
+		api_error(rs, CD_E_TOO_LARGE, NULL, "request body is larger than %lld bytes",
+			  (long long)ctx->cfg->max_body_bytes);
+	else if (r->scope >= 0 && has_body(rq) && !json_content_type(rq->content_type))
+		api_error(rs, CD_E_MEDIA_TYPE, NULL, "send the body as Content-Type: application/json");
+	else if (authorize_route(ctx, rq, r, rs) == 0)
+		r->handler(ctx, rq, params, rs);
+}
+
 void router_dispatch(struct api_ctx *ctx, const struct request *rq, struct response *rs, const char **route)
 {
-	char *params[API_PARAMS_MAX] = {NULL, NULL};
+	char decoded[LIMIT_PATH_PARAMS][URLPATH_PARAM_BYTES];
+	char *params[API_PARAMS_MAX];
 	int nparams = 0, path_known = 0, bad = 0;
 	*route = NULL;
 	for (size_t i = 0; i < ROUTES; i++) {
 		const struct route *r = &routes[i];
-		if (!match(r->pattern, rq->path, params, &nparams, &bad)) {
-			free_params(params, nparams);
+		enum urlpath_result m = urlpath_match(r->pattern, rq->path, decoded, API_PARAMS_MAX, &nparams);
+		if (m == URLPATH_MALFORMED)
+			bad = 1;
+		if (m != URLPATH_MATCH)
 			continue;
-		}
 		if (strcmp(r->method, rq->method) != 0) {
 			path_known = 1;
-			free_params(params, nparams);
 			continue;
 		}
+		for (int k = 0; k < API_PARAMS_MAX; k++)
+			params[k] = k < nparams ? decoded[k] : NULL;
 		*route = r->name;
-		if (rq->body_too_large)
-			api_error(rs, CD_E_TOO_LARGE, NULL, "request body is larger than %lld bytes",
-				  (long long)ctx->cfg->max_body_bytes);
-		else if (r->scope >= 0 && has_body(rq) && !json_content_type(rq->content_type))
-			api_error(rs, CD_E_MEDIA_TYPE, NULL, "send the body as Content-Type: application/json");
-		else if (authorize_route(ctx, rq, r, rs) == 0)
-			r->handler(ctx, rq, params, rs);
-		if (rs->idem_store && rs->json != NULL && rs->status >= 400 && rs->status < 500) {
-			unsigned char hash[32];
-			api_request_hash(rq, hash);
-			ledger_idem_store_error(ctx->lg, rs->idem_key, hash, rs->status, rs->json);
-		}
-		free_params(params, nparams);
+		run_route(ctx, rq, r, params, rs);
 		return;
 	}
 	if (bad)

@@ -15,6 +15,7 @@
  * way money is credited. Anything that is not exactly what Stripe signs is
  * refused, and the reason is reported as an enum the API logs. */
 #include "webhook.h"
+#include "urlpath.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -47,17 +48,6 @@ struct sig_header {
 
 /* ---- signature header ---------------------------------------------------- */
 
-static int hex_nibble(char ch)
-{
-	if (ch >= '0' && ch <= '9')
-		return ch - '0';
-	if (ch >= 'a' && ch <= 'f')
-		return ch - 'a' + 10;
-	if (ch >= 'A' && ch <= 'F')
-		return ch - 'A' + 10;
-	return -1;
-}
-
 /* Decodes exactly 64 hex digits (either case) into 32 bytes. */
 static int decode_v1(const char *s, size_t len, unsigned char out[WEBHOOK_MAC_LEN])
 {
@@ -66,8 +56,8 @@ static int decode_v1(const char *s, size_t len, unsigned char out[WEBHOOK_MAC_LE
 	if (len != 2 * WEBHOOK_MAC_LEN)
 		return -1;
 	for (i = 0; i < WEBHOOK_MAC_LEN; i++) {
-		int hi = hex_nibble(s[2 * i]);
-		int lo = hex_nibble(s[2 * i + 1]);
+		int hi = urlpath_hex_value(s[2 * i]);
+		int lo = urlpath_hex_value(s[2 * i + 1]);
 
 		if (hi < 0 || lo < 0)
 			return -1;

@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
+#include "limits.h"
 
 enum webhook_sig {
 	WEBHOOK_SIG_OK = 0,
@@ -40,7 +41,14 @@ enum webhook_kind {
 	WEBHOOK_SUBSCRIPTION_DELETED		/* customer.subscription.deleted */
 };
 
-#define WEBHOOK_ID_MAX 255
+/* Each string field is sized by what it must match or is kept in: Stripe
+ * ids by their VARCHAR(255) columns, the account id and the plan by the
+ * API's limits (the accounts' columns), the type and the subscription
+ * status by stripe_events.type and subscriptions.status. A value from
+ * Stripe longer than its field is refused, never cut: the parse fails
+ * naming the field and the webhook is answered 400 (a cut id could credit
+ * or refund the wrong object, a cut account id name another account). */
+#define WEBHOOK_ID_MAX LIMIT_STRIPE_ID_BYTES
 struct webhook_event {
 	enum webhook_kind kind;
 	char id[WEBHOOK_ID_MAX + 1];		/* evt_... */
@@ -51,7 +59,7 @@ struct webhook_event {
 	char payment_status[32];		/* "paid", "unpaid", "no_payment_required" */
 	char currency[8];			/* lower-case */
 	char metadata_type[64];			/* metadata.type */
-	char account[129];			/* metadata.account (or client_reference_id) */
+	char account[LIMIT_ACCOUNT_ID_BYTES + 1];	/* metadata.account (or client_reference_id) */
 	int64_t amount_cents;			/* metadata.amount_cents, -1 when absent/invalid */
 	char customer[WEBHOOK_ID_MAX + 1];
 	char payment_intent[WEBHOOK_ID_MAX + 1];
@@ -61,7 +69,7 @@ struct webhook_event {
 	int64_t charge_amount_cents;		/* charge.amount (what was paid), -1 when absent */
 	/* invoice.paid / customer.subscription.* */
 	char subscription[WEBHOOK_ID_MAX + 1];
-	char plan[65];				/* price/plan id or metadata.plan */
+	char plan[LIMIT_NAME_BYTES + 1];	/* price/plan id or metadata.plan */
 	char subscription_status[32];
 	int64_t period_start;			/* unix seconds, 0 when absent */
 	int64_t period_end;

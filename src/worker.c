@@ -11,6 +11,7 @@
 #include "ledger.h"
 #include "limits.h"
 #include "log.h"
+#include "metrics.h"
 #include "router.h"
 #include "stripe.h"
 #include <errno.h>
@@ -90,7 +91,7 @@ static const char *strip_base(const char *uri, const char *base, char *path, siz
 static int valid_request_id(const char *s)
 {
 	size_t n = s != NULL ? strlen(s) : 0;
-	if (n == 0 || n > 64)
+	if (n == 0 || n > LIMIT_X_REQUEST_ID_BYTES)
 		return 0;
 	for (size_t i = 0; i < n; i++)
 		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= '0' && s[i] <= '9') ||
@@ -141,7 +142,7 @@ static void handle(FCGX_Request *req, struct api_ctx *ctx, char *buf)
 {
 	struct request rq;
 	struct response rs;
-	char path[LIMIT_PATH_BYTES + 1], rid[72];
+	char path[LIMIT_PATH_BYTES + 1], rid[LIMIT_X_REQUEST_ID_BYTES + 1];
 	const char *route = NULL;
 	double t0 = now_ms();
 	unsigned long long rt0 = ledger_round_trips(ctx->lg);
@@ -157,7 +158,7 @@ static void handle(FCGX_Request *req, struct api_ctx *ctx, char *buf)
 	rq.stripe_signature = param(req, "HTTP_STRIPE_SIGNATURE");
 	rq.content_type = param(req, "CONTENT_TYPE");
 	rq.request_id = param(req, "HTTP_X_REQUEST_ID");
-	if (!valid_request_id(rq.request_id) && keys_random_hex(rid, 8) == 0)
+	if (!valid_request_id(rq.request_id) && keys_random_hex(rid, LIMIT_X_REQUEST_ID_RANDOM_BYTES) == 0)
 		rq.request_id = rid;
 	if (rq.query == NULL)
 		rq.query = "";
@@ -171,7 +172,7 @@ static void handle(FCGX_Request *req, struct api_ctx *ctx, char *buf)
 	ledger_end_request(ctx->lg);
 	write_response(req, &rs, rq.request_id);
 	double ms = now_ms() - t0;
-	router_count(route, rs.status, ms, ledger_round_trips(ctx->lg) - rt0);
+	metrics_count(route, rs.status, ms, ledger_round_trips(ctx->lg) - rt0);
 	log_info("%s %s %d %.1fms account=%s request_id=%s", rq.method ? rq.method : "-", rq.path ? rq.path : "-",
 		 rs.status, ms, rs.account[0] ? rs.account : "-", rq.request_id);
 	json_decref(rs.json);
@@ -236,7 +237,7 @@ static void *background_main(void *arg)
 			break;
 		pthread_mutex_unlock(&bg_lock);
 		int swept = 0;
-		if (ledger_sweep(lg, 256, &swept) == CD_OK && swept > 0)
+		if (ledger_sweep(lg, LIMIT_SWEEP_ACCOUNTS, &swept) == CD_OK && swept > 0)
 			log_info("swept %d accounts with due holds or grants", swept);
 		ledger_prices_reload(lg);
 		pthread_mutex_lock(&bg_lock);
@@ -266,10 +267,22 @@ static void *watchdog_main(void *arg)
 	return NULL;
 }
 
+/* The counters /metrics prints, one per route, set before any thread
+ * answers. */
+static int metrics_start(void)
+{
+	static const char *names[LIMIT_METRICS_ROUTES];
+	size_t n = router_route_names(names, LIMIT_METRICS_ROUTES);
+	/* More routes than names were filled in is refused there, unread. */
+	return metrics_init(names, n);
+}
+
 int worker_start(const struct cfg *cfg, int listen_fd)
 {
 	pthread_attr_t attr;
 	pthread_t t;
+	if (metrics_start() != 0)
+		return -1;
 	pool_cfg = cfg;
 	pool_fd = listen_fd;
 	pthread_attr_init(&attr);

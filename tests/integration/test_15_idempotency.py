@@ -66,3 +66,52 @@ def test_a_state_conflict_under_a_key_names_the_hold():
     eq(r.status, 409, "settling a released hold")
     eq(r.err.get("param"), "hold_id", "the hold is named, not the key")
     check("released" in r.err.get("message", ""), "message says why: %r" % r.err)
+
+
+def test_a_keyed_refusal_is_stored_with_the_decision():
+    """The refusal under a key is stored by the transaction that decided it,
+    so a request with the same key that runs right after (here: racing a
+    grant that makes the debit possible) can never be applied instead: every
+    answer under the key is the first one, and the key replays it."""
+    from lib import parallel, verify
+    for _ in range(10):
+        acct = new_account("idem-race")
+        key = uid("key")
+
+        def one(i):
+            if i == 0:
+                return api("POST", "/v1/accounts/%s/grants" % acct, {"amount_micros": 10000000, "source": "promo"})
+            return _debit(acct, 15000000, key)
+
+        results = parallel(8, one)
+        eq(results[0].status, 201, "grant")
+        answers = {(r.status, str(r.json)) for r in results[1:]}
+        eq(len(answers), 1, "every request under the key got the same answer: %r" % answers)
+        status = results[1].status
+        check(status in (201, 402), "applied or refused: %r" % results[1])
+        replay = _debit(acct, 15000000, key)
+        eq((replay.status, str(replay.json)), (status, str(results[1].json)), "the key replays that answer")
+        debited = 15000000 if status == 201 else 0
+        eq(account(acct)["balance_micros"], 20000000 - debited, "debited at most once")
+    verify()
+
+
+def test_a_refusal_under_a_key_keeps_nothing_else_of_its_transaction():
+    """Locking the account sweeps its expired hold; a refusal stored under a
+    key rolls that work back to the savepoint after the claim (the next
+    request sweeps again), and the ledger stays consistent."""
+    import time
+    from lib import verify
+    acct = new_account("idem-sp")
+    h = api("POST", "/v1/guard/authorize", {"account": acct, "model": "gpt-4o", "input_tokens": 10,
+                                            "max_output_tokens": 10, "request_id": uid("r"), "ttl_seconds": 1},
+            auth="guard")
+    eq(h.status, 200, "a 1 s hold")
+    time.sleep(2.1)
+    key = uid("key")
+    r = _debit(acct, 15000000, key)
+    eq(r.status, 402, "refused")
+    eq(_debit(acct, 15000000, key).json, r.json, "stored")
+    verify()
+    eq(account(acct)["reserved_micros"], 0, "the hold expired")
+    verify()

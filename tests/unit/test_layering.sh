@@ -1,6 +1,7 @@
 #!/bin/sh
 # test_layering.sh: dependencies point one way (STYLE.md). <mysql.h> only in
-# the ledger, <curl/curl.h> only in the Stripe client, no banned calls.
+# the ledger, <curl/curl.h> only in the Stripe client, no banned calls, and
+# no circle of #include "x.h" between modules.
 src="${top_srcdir:-.}/src"
 n=0
 fail=0
@@ -14,5 +15,73 @@ check "curl only in stripe.c" "$(grep -l '#include <curl/curl.h>' "$src"/*.c "$s
 check "fcgiapp.h only in worker and main" "$(grep -l '#include <fcgiapp.h>' "$src"/*.c | grep -vE '/(worker|main).c' | tr '\n' ' ')"
 check "no banned functions" "$(grep -nE '\b(sprintf|strcpy|strcat|strncpy|strtok|atoi|gmtime|localtime)[[:space:]]*\(' "$src"/*.c "$src"/*.h | grep -vE 'snprintf|vsnprintf|_r[[:space:]]*\(' | head -3 | tr '\n' ' ')"
 check "no float in money code" "$(grep -nE '\b(float|double)\b' "$src"/pricing.c "$src"/ledger*.c | head -3 | tr '\n' ' ')"
+
+# Include cycles. A module is a file's stem (router.c and router.h are
+# "router"), or the part of the stem before its first '_' when that part is
+# a module of its own: api_*.c (which implement api.h) are "api", and
+# ledger_int.h (the connection the ledger's files share) is "ledger". The
+# ledger's other files are modules of their own, so its layers (rows,
+# members, the account-open step, the operations) are checked too. Every #include "x.h" of a header in
+# src/ is an edge between modules; a depth-first walk reports each edge
+# that leads back onto the current path as "a -> b -> a".
+include_cycles() {
+	stems=$(cd "$src" && ls ./*.c ./*.h | sed 's|^\./||; s/\.[ch]$//' | sort -u | tr '\n' ' ')
+	grep -H '^#include "[^"]*\.h"' "$src"/*.c "$src"/*.h | awk -v stems="$stems" '
+	function module(stem,   prefix) {
+		prefix = stem
+		sub(/_.*/, "", prefix)
+		if (prefix == "ledger" && stem != "ledger_int")
+			return stem
+		return (prefix != stem && (prefix in known)) ? prefix : stem
+	}
+	function visit(v,   next_mods, count, i, w, k, path) {
+		state[v] = 1
+		depth++
+		stack[depth] = v
+		at[v] = depth
+		count = split(succ[v], next_mods, " ")
+		for (i = 1; i <= count; i++) {
+			w = next_mods[i]
+			if (state[w] == 1) {
+				path = w
+				for (k = at[w] + 1; k <= depth; k++)
+					path = path " -> " stack[k]
+				print path " -> " w
+			} else if (state[w] == 0) {
+				visit(w)
+			}
+		}
+		depth--
+		state[v] = 2
+	}
+	BEGIN {
+		nstems = split(stems, stem_list, " ")
+		for (i = 1; i <= nstems; i++)
+			known[stem_list[i]] = 1
+	}
+	{
+		file = $0
+		sub(/:.*/, "", file)
+		sub(/.*\//, "", file)
+		sub(/\.[ch]$/, "", file)
+		header = $0
+		sub(/^[^"]*"/, "", header)
+		sub(/\.h".*/, "", header)
+		if (!(header in known))
+			next
+		from = module(file)
+		to = module(header)
+		if (from != to && !((from, to) in edge)) {
+			edge[from, to] = 1
+			succ[from] = succ[from] " " to
+		}
+	}
+	END {
+		for (i = 1; i <= nstems; i++)
+			if (state[module(stem_list[i])] == 0)
+				visit(module(stem_list[i]))
+	}'
+}
+check "no include cycle between modules" "$(include_cycles | head -3 | tr '\n' ';')"
 echo "1..$n"
 exit $fail

@@ -1,0 +1,222 @@
+/* ledger_open.c: opening an account for a request, and the background
+ * sweep.
+ *
+ * acct_lock locks the account row, rolls its month over and applies what
+ * fell due: a hold stops counting as reserved at its expires_at (DESIGN
+ * §5) and an expired grant must never be spent, so both are applied by
+ * whichever comes first, a request touching the account or the background
+ * thread's sweep. Expired holds are released, or captured in full with
+ * expired_holds = capture; expired grants are written off, each with a
+ * journal row. Uses the rows and the members below it; every operation
+ * opens its account through here. */
+#include "ledger_open.h"
+#include "log.h"
+#include "timefmt.h"
+#include <stdio.h>
+#include <string.h>
+
+/* Rolls the month over and applies what is due: called with the row locked. */
+enum cd_err acct_touch(struct ledger *lg, struct acct *a)
+{
+	int64_t month = timefmt_month_key(lg->now);
+	a->dirty = 0;
+	if (a->month_key != month) {
+		a->month_key = month;
+		a->month_spent = 0;
+		a->dirty = 1;
+	}
+	if (a->sweep_due_at >= 0 && a->sweep_due_at <= lg->now) {
+		a->dirty = 1;
+		return acct_sweep(lg, a);
+	}
+	return CD_OK;
+}
+
+enum cd_err acct_lock(struct ledger *lg, const char *ext_id, struct acct *a)
+{
+	enum cd_err rc = acct_load_locked(lg, ext_id, a);
+	return rc == CD_OK ? acct_touch(lg, a) : rc;
+}
+
+enum cd_err acct_lock_id(struct ledger *lg, int64_t id, struct acct *a)
+{
+	enum cd_err rc = acct_load_locked_id(lg, id, a);
+	return rc == CD_OK ? acct_touch(lg, a) : rc;
+}
+
+/* ---- Sweep ---- */
+
+static const char SQL_HOLDS_DUE[] = "SELECT id, amount_micros, member FROM holds WHERE account_id = ? "
+				    "AND state = 'pending' AND expires_at <= ? FOR UPDATE";
+static const char SQL_HOLD_FINISH[] = "UPDATE holds SET state = ?, charged_micros = ?, finished_at = ? WHERE id = ?";
+static const char SQL_GRANTS_DUE[] = "SELECT id, remaining_micros, source FROM grants WHERE account_id = ? "
+				     "AND remaining_micros > 0 AND expires_at <= ? FOR UPDATE";
+static const char SQL_NEXT_DUE[] = "SELECT (SELECT MIN(expires_at) FROM holds WHERE account_id = ? AND state = 'pending'), "
+				   "(SELECT MIN(expires_at) FROM grants WHERE account_id = ? AND remaining_micros > 0)";
+
+#define SWEEP_BATCH 64
+
+/* Expires up to SWEEP_BATCH due holds; *done is how many. */
+static enum cd_err expire_hold_batch(struct ledger *lg, struct acct *a, int *done)
+{
+	int64_t ids[SWEEP_BATCH], amounts[SWEEP_BATCH];
+	char members[SWEEP_BATCH][LEDGER_ID_MAX + 1];
+	int has_member[SWEEP_BATCH];
+	int n = 0, e;
+	struct dbstmt *s = db_exec(lg, SQL_HOLDS_DUE, &e, "ii", a->id, lg->now);
+	if (s == NULL)
+		return db_err(lg, e, "hold sweep");
+	while (n < SWEEP_BATCH && db_fetch(s) == 1) {
+		ids[n] = db_i64(s, 0);
+		amounts[n] = db_i64(s, 1);
+		has_member[n] = !db_null(s, 2);
+		snprintf(members[n], sizeof(members[n]), "%s", has_member[n] ? db_str(s, 2) : "");
+		n++;
+	}
+	*done = n;
+	for (int i = 0; i < n; i++) {
+		char ref[48];
+		int capture = lg->cfg->capture_expired && amounts[i] > 0;
+		enum cd_err rc;
+		hold_id_format(ref, sizeof(ref), a->id, ids[i]);
+		a->reserved -= amounts[i];
+		if (capture) {
+			rc = ledger_spend(lg, a, amounts[i], "usage", ids[i], ref, "expired hold captured", NULL);
+			a->month_spent += amounts[i];
+		} else {
+			rc = journal_append(lg, a, 0, "expiry", NULL, 0, ids[i], ref, "expired hold released", NULL);
+		}
+		if (rc == CD_OK)
+			rc = member_adjust(lg, a, has_member[i] ? members[i] : NULL, -amounts[i],
+					   capture ? amounts[i] : 0);
+		if (rc == CD_OK)
+			rc = db_do(lg, SQL_HOLD_FINISH, "hold expiry", "siii", capture ? "captured" : "expired",
+				   capture ? amounts[i] : (int64_t)0, lg->now, ids[i]);
+		if (rc != CD_OK)
+			return rc;
+	}
+	return CD_OK;
+}
+
+/* Every due hold goes, not just one batch: a hold stops counting as
+ * reserved at its expires_at (DESIGN §5), however many fall due at once.
+ * Each batch expires at least one hold, so the loop ends. */
+static enum cd_err expire_holds(struct ledger *lg, struct acct *a)
+{
+	int done = SWEEP_BATCH;
+	enum cd_err rc = CD_OK;
+	while (rc == CD_OK && done == SWEEP_BATCH)
+		rc = expire_hold_batch(lg, a, &done);
+	return rc;
+}
+
+/* Writes off up to SWEEP_BATCH expired grants; *done is how many. */
+static enum cd_err expire_grant_batch(struct ledger *lg, struct acct *a, int *done)
+{
+	int64_t ids[SWEEP_BATCH], left[SWEEP_BATCH];
+	char sources[SWEEP_BATCH][16];
+	int n = 0, e;
+	struct dbstmt *s = db_exec(lg, SQL_GRANTS_DUE, &e, "ii", a->id, lg->now);
+	if (s == NULL)
+		return db_err(lg, e, "grant sweep");
+	while (n < SWEEP_BATCH && db_fetch(s) == 1) {
+		ids[n] = db_i64(s, 0);
+		left[n] = db_i64(s, 1);
+		snprintf(sources[n], sizeof(sources[n]), "%s", db_str(s, 2));
+		n++;
+	}
+	*done = n;
+	for (int i = 0; i < n; i++) {
+		char ref[32];
+		ledger_id_format(ref, sizeof(ref), "grant_", ids[i]);
+		enum cd_err rc = db_do(lg, "UPDATE grants SET remaining_micros = 0 WHERE id = ?", "grant expiry",
+				       "i", ids[i]);
+		if (rc == CD_OK)
+			rc = journal_append(lg, a, -left[i], "expiry", sources[i], ids[i], 0, ref,
+					    "expired grant written off", NULL);
+		if (rc != CD_OK)
+			return rc;
+	}
+	return CD_OK;
+}
+
+/* All of them, for the same reason as expire_holds: an expired grant left
+ * standing would still be spent. */
+static enum cd_err expire_grants(struct ledger *lg, struct acct *a)
+{
+	int done = SWEEP_BATCH;
+	enum cd_err rc = CD_OK;
+	while (rc == CD_OK && done == SWEEP_BATCH)
+		rc = expire_grant_batch(lg, a, &done);
+	return rc;
+}
+
+enum cd_err acct_sweep(struct ledger *lg, struct acct *a)
+{
+	int e;
+	enum cd_err rc = expire_holds(lg, a);
+	if (rc == CD_OK)
+		rc = expire_grants(lg, a);
+	if (rc != CD_OK)
+		return rc;
+	struct dbstmt *s = db_exec(lg, SQL_NEXT_DUE, &e, "ii", a->id, a->id);
+	if (s == NULL)
+		return db_err(lg, e, "sweep due");
+	a->sweep_due_at = -1;
+	if (db_fetch(s) == 1) {
+		for (unsigned int c = 0; c < 2; c++)
+			if (!db_null(s, c) && (a->sweep_due_at < 0 || db_i64(s, c) < a->sweep_due_at))
+				a->sweep_due_at = db_i64(s, c);
+	}
+	return CD_OK;
+}
+
+struct sweep_run { int max; int swept; };
+
+static enum cd_err sweep_one(struct ledger *lg, void *arg)
+{
+	struct acct a;
+	enum cd_err rc = acct_lock_id(lg, *(int64_t *)arg, &a);
+	if (rc == CD_OK && a.dirty)
+		rc = acct_store(lg, &a);
+	return rc == CD_E_NOT_FOUND ? CD_OK : rc;
+}
+
+struct due_list { int64_t ids[256]; int n; int max; };
+
+static enum cd_err due_tx(struct ledger *lg, void *arg)
+{
+	static const char sql[] = "SELECT id FROM accounts WHERE sweep_due_at <= ? ORDER BY sweep_due_at LIMIT ?";
+	struct due_list *d = arg;
+	int e;
+	d->n = 0;
+	struct dbstmt *s = db_exec(lg, sql, &e, "ii", lg->now, (int64_t)d->max);
+	if (s == NULL)
+		return db_err(lg, e, "sweep scan");
+	while (d->n < d->max && db_fetch(s) == 1)
+		d->ids[d->n++] = db_i64(s, 0);
+	return CD_OK;
+}
+
+static enum cd_err purge_tx(struct ledger *lg, void *arg)
+{
+	static const char sql[] = "DELETE FROM idempotency_keys WHERE created_at < ? LIMIT 1000";
+	(void)arg;
+	return db_do(lg, sql, "idempotency purge", "i", lg->now - lg->cfg->idempotency_ttl_hours * 3600);
+}
+
+enum cd_err ledger_sweep(struct ledger *lg, int max, int *swept)
+{
+	struct due_list d;
+	d.max = max > 256 ? 256 : max;
+	*swept = 0;
+	enum cd_err rc = ledger_run(lg, due_tx, &d);
+	for (int i = 0; rc == CD_OK && i < d.n; i++) {
+		rc = ledger_run(lg, sweep_one, &d.ids[i]);
+		if (rc == CD_OK)
+			(*swept)++;
+	}
+	if (rc == CD_OK)
+		rc = ledger_run(lg, purge_tx, NULL);
+	return rc;
+}

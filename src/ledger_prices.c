@@ -1,0 +1,177 @@
+/* ledger_prices.c: the process-wide price cache and the price import.
+ *
+ * Models, actions and the margin are read from the database into one
+ * cache shared by every thread (a read-write lock: lookups on every guard
+ * request, reloads by the background thread, on SIGHUP, or when a request
+ * names a model the cache does not know yet). The import (creditctl price
+ * import) writes every row in one transaction. Nothing here touches an
+ * account. */
+#include "ledger_int.h"
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- Price cache ---- */
+
+#define PRICES_MAX 512
+struct price_entry {
+	char name[LEDGER_NAME_MAX + 1];
+	struct price p;
+	int64_t action_micros;		/* -1 for models */
+};
+static struct {
+	pthread_rwlock_t lock;
+	struct price_entry e[PRICES_MAX];
+	int n;
+	int64_t margin_bps;
+} prices = {PTHREAD_RWLOCK_INITIALIZER, {{"", {0, 0, 0, 0}, 0}}, 0, 10000};
+
+struct price_load { struct price_entry e[PRICES_MAX]; int n; int64_t margin; };
+
+static enum cd_err prices_tx(struct ledger *lg, void *arg)
+{
+	static const char sql_models[] = "SELECT name, input_micros_per_mtok, cached_input_micros_per_mtok, "
+					 "output_micros_per_mtok, max_output_tokens FROM models ORDER BY name";
+	static const char sql_actions[] = "SELECT name, price_micros FROM actions ORDER BY name";
+	static const char sql_margin[] = "SELECT value FROM settings WHERE name = 'margin_bps'";
+	struct price_load *l = arg;
+	int e;
+	l->n = 0;
+	struct dbstmt *s = db_exec(lg, sql_models, &e, "");
+	if (s == NULL)
+		return db_err(lg, e, "price load");
+	while (l->n < PRICES_MAX && db_fetch(s) == 1) {
+		struct price_entry *p = &l->e[l->n++];
+		snprintf(p->name, sizeof(p->name), "%s", db_str(s, 0));
+		p->p.input_micros_per_mtok = db_i64(s, 1);
+		p->p.cached_input_micros_per_mtok = db_i64(s, 2);
+		p->p.output_micros_per_mtok = db_i64(s, 3);
+		p->p.max_output_tokens = db_i64(s, 4);
+		p->action_micros = -1;
+	}
+	s = db_exec(lg, sql_actions, &e, "");
+	if (s == NULL)
+		return db_err(lg, e, "price load");
+	while (l->n < PRICES_MAX && db_fetch(s) == 1) {
+		struct price_entry *p = &l->e[l->n++];
+		memset(p, 0, sizeof(*p));
+		snprintf(p->name, sizeof(p->name), "%s", db_str(s, 0));
+		p->action_micros = db_i64(s, 1);
+	}
+	s = db_exec(lg, sql_margin, &e, "");
+	if (s == NULL)
+		return db_err(lg, e, "price load");
+	l->margin = db_fetch(s) == 1 ? db_i64(s, 0) : 10000;
+	return CD_OK;
+}
+
+enum cd_err ledger_prices_reload(struct ledger *lg)
+{
+	struct price_load *l = malloc(sizeof(*l));
+	if (l == NULL)
+		return CD_E_INTERNAL;
+	enum cd_err rc = ledger_run(lg, prices_tx, l);
+	if (rc == CD_OK) {
+		pthread_rwlock_wrlock(&prices.lock);
+		memcpy(prices.e, l->e, sizeof(l->e[0]) * (size_t)l->n);
+		prices.n = l->n;
+		prices.margin_bps = l->margin;
+		pthread_rwlock_unlock(&prices.lock);
+	}
+	free(l);
+	return rc;
+}
+
+static int price_find(const char *name, int want_action, struct price_entry *out, int64_t *margin)
+{
+	int found = 0;
+	pthread_rwlock_rdlock(&prices.lock);
+	for (int i = 0; i < prices.n && !found; i++) {
+		const struct price_entry *p = &prices.e[i];
+		if ((p->action_micros >= 0) == want_action && strcmp(p->name, name) == 0) {
+			*out = *p;
+			found = 1;
+		}
+	}
+	if (margin != NULL)
+		*margin = prices.margin_bps;
+	pthread_rwlock_unlock(&prices.lock);
+	return found;
+}
+
+int ledger_price_model(const char *name, struct price *p, int64_t *margin_bps)
+{
+	struct price_entry e;
+	if (!price_find(name, 0, &e, margin_bps))
+		return 0;
+	*p = e.p;
+	return 1;
+}
+
+int ledger_price_action(const char *name, int64_t *price_micros)
+{
+	struct price_entry e;
+	if (!price_find(name, 1, &e, NULL))
+		return 0;
+	*price_micros = e.action_micros;
+	return 1;
+}
+
+json_t *ledger_prices_json(const char *currency)
+{
+	json_t *models = json_array(), *actions = json_array();
+	pthread_rwlock_rdlock(&prices.lock);
+	for (int i = 0; i < prices.n; i++) {
+		const struct price_entry *p = &prices.e[i];
+		if (p->action_micros >= 0)
+			json_array_append_new(actions, json_pack("{s:s, s:I}", "action", p->name, "price_micros",
+								 (json_int_t)p->action_micros));
+		else
+			json_array_append_new(models, json_pack("{s:s, s:I, s:I, s:I, s:I}", "model", p->name,
+				"input_micros_per_mtok", (json_int_t)p->p.input_micros_per_mtok,
+				"cached_input_micros_per_mtok", (json_int_t)p->p.cached_input_micros_per_mtok,
+				"output_micros_per_mtok", (json_int_t)p->p.output_micros_per_mtok,
+				"max_output_tokens", (json_int_t)p->p.max_output_tokens));
+	}
+	int64_t margin = prices.margin_bps;
+	pthread_rwlock_unlock(&prices.lock);
+	return json_pack("{s:I, s:s, s:o, s:o}", "margin_bps", (json_int_t)margin, "currency", currency,
+			 "data", models, "actions", actions);
+}
+
+struct import_run { const struct price_row *rows; size_t n; };
+
+static enum cd_err import_tx(struct ledger *lg, void *arg)
+{
+	static const char sql_model[] = "INSERT INTO models (name, input_micros_per_mtok, cached_input_micros_per_mtok, "
+		"output_micros_per_mtok, max_output_tokens, updated_at) VALUES (?, ?, ?, ?, ?, ?) "
+		"ON DUPLICATE KEY UPDATE input_micros_per_mtok = VALUES(input_micros_per_mtok), "
+		"cached_input_micros_per_mtok = VALUES(cached_input_micros_per_mtok), "
+		"output_micros_per_mtok = VALUES(output_micros_per_mtok), "
+		"max_output_tokens = VALUES(max_output_tokens), updated_at = VALUES(updated_at)";
+	static const char sql_action[] = "INSERT INTO actions (name, price_micros, updated_at) VALUES (?, ?, ?) "
+		"ON DUPLICATE KEY UPDATE price_micros = VALUES(price_micros), updated_at = VALUES(updated_at)";
+	static const char sql_margin[] = "INSERT INTO settings (name, value) VALUES ('margin_bps', ?) "
+		"ON DUPLICATE KEY UPDATE value = VALUES(value)";
+	const struct import_run *r = arg;
+	enum cd_err rc = CD_OK;
+	for (size_t i = 0; i < r->n && rc == CD_OK; i++) {
+		const struct price_row *p = &r->rows[i];
+		if (p->kind == PRICE_ROW_MODEL)
+			rc = db_do(lg, sql_model, "price import", "siiiii", p->name, p->price.input_micros_per_mtok,
+				   p->price.cached_input_micros_per_mtok, p->price.output_micros_per_mtok,
+				   p->price.max_output_tokens, lg->now);
+		else if (p->kind == PRICE_ROW_ACTION)
+			rc = db_do(lg, sql_action, "price import", "sii", p->name, p->price_micros, lg->now);
+		else if (p->kind == PRICE_ROW_MARGIN)
+			rc = db_do(lg, sql_margin, "price import", "i", p->margin_bps);
+	}
+	return rc;
+}
+
+enum cd_err ledger_prices_import(struct ledger *lg, const struct price_row *rows, size_t n)
+{
+	struct import_run r = {rows, n};
+	return ledger_run(lg, import_tx, &r);
+}

@@ -1,0 +1,269 @@
+/* ledger_rows.c: account rows, the journal and the grants.
+ *
+ * Owns the invariants of DESIGN §4 for balances: every balance change is
+ * one journal row written in the same transaction as the grant rows it
+ * moves, with the account row locked first. balance = sum of remaining
+ * grants at every commit: what the grants cannot cover is carried by the
+ * account's one debt row (negative remaining), which the next grant repays
+ * first. Never updates or deletes a journal row. Calls nothing above it. */
+#include "ledger_rows.h"
+#include "log.h"
+#include "timefmt.h"
+#include <inttypes.h>
+#include <mysqld_error.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define ACCT_COLS ACCT_COLS_OF("")
+static const char SQL_ACCT_LOCK[] = "SELECT " ACCT_COLS " FROM accounts WHERE ext_id = ? FOR UPDATE";
+static const char SQL_ACCT_LOCK_ID[] = "SELECT " ACCT_COLS " FROM accounts WHERE id = ? FOR UPDATE";
+static const char SQL_ACCT_READ[] = "SELECT " ACCT_COLS " FROM accounts WHERE ext_id = ?";
+static const char SQL_ACCT_STORE[] = "UPDATE accounts SET balance_micros = ?, reserved_micros = ?, month_key = ?, "
+				     "month_spent_micros = ?, sweep_due_at = ? WHERE id = ?";
+static const char SQL_JOURNAL_ADD[] = "INSERT INTO journal (account_id, amount_micros, balance_after_micros, cause, "
+				      "source, grant_id, hold_id, reference, description, idempotency_key, created_at) "
+				      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+static const char SQL_GRANT_SET[] = "UPDATE grants SET remaining_micros = ? WHERE id = ?";
+static const char SQL_DEBT_GET[] = "SELECT id, remaining_micros FROM grants WHERE account_id = ? "
+				   "AND source = 'debt' FOR UPDATE";
+static const char SQL_GRANT_ADD[] = "INSERT INTO grants (account_id, source, amount_micros, remaining_micros, "
+				    "priority, expires_at, reference, description, created_at) "
+				    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)";
+
+static void copy_text(char *dst, size_t cap, const char *src)
+{
+	snprintf(dst, cap, "%s", src != NULL ? src : "");
+}
+
+void acct_from_row_at(const struct dbstmt *s, unsigned int c, struct acct *a)
+{
+	a->id = db_i64(s, c + 0);
+	copy_text(a->ext_id, sizeof(a->ext_id), db_str(s, c + 1));
+	copy_text(a->kind, sizeof(a->kind), db_str(s, c + 2));
+	copy_text(a->status, sizeof(a->status), db_str(s, c + 3));
+	a->balance = db_i64(s, c + 4);
+	a->reserved = db_i64(s, c + 5);
+	a->overdraft = db_i64(s, c + 6);
+	a->monthly_limit = db_null(s, c + 7) ? -1 : db_i64(s, c + 7);
+	a->low_balance = db_null(s, c + 8) ? -1 : db_i64(s, c + 8);
+	copy_text(a->plan, sizeof(a->plan), db_str(s, c + 9));
+	a->month_key = db_i64(s, c + 10);
+	a->month_spent = db_i64(s, c + 11);
+	a->sweep_due_at = db_null(s, c + 12) ? -1 : db_i64(s, c + 12);
+	a->created_at = db_i64(s, c + 13);
+	copy_text(a->stripe_customer, sizeof(a->stripe_customer), db_str(s, c + 14));
+}
+
+static enum cd_err acct_load(struct ledger *lg, const char *sql, const char *fmt, const char *ext_id,
+			     int64_t id, struct acct *a)
+{
+	int e;
+	struct dbstmt *s = fmt[0] == 's' ? db_exec(lg, sql, &e, fmt, ext_id) : db_exec(lg, sql, &e, fmt, id);
+	if (s == NULL)
+		return db_err(lg, e, "account lookup");
+	int got = db_fetch(s);
+	if (got < 0)
+		return CD_E_INTERNAL;
+	if (got == 0)
+		return refusal_set(&lg->refusal, REFUSE_ACCOUNT_UNKNOWN, ext_id, NULL);
+	acct_from_row_at(s, 0, a);
+	return CD_OK;
+}
+
+enum cd_err acct_load_locked(struct ledger *lg, const char *ext_id, struct acct *a)
+{
+	return acct_load(lg, SQL_ACCT_LOCK, "s", ext_id, 0, a);
+}
+
+enum cd_err acct_load_locked_id(struct ledger *lg, int64_t id, struct acct *a)
+{
+	return acct_load(lg, SQL_ACCT_LOCK_ID, "i", NULL, id, a);
+}
+
+enum cd_err acct_read(struct ledger *lg, const char *ext_id, struct acct *a)
+{
+	return acct_load(lg, SQL_ACCT_READ, "s", ext_id, 0, a);
+}
+
+enum cd_err acct_store(struct ledger *lg, const struct acct *a)
+{
+	const int64_t *due = a->sweep_due_at >= 0 ? &a->sweep_due_at : NULL;
+	return db_do(lg, SQL_ACCT_STORE, "account update", "iiiiIi", a->balance, a->reserved, a->month_key,
+		     a->month_spent, due, a->id);
+}
+
+enum cd_err journal_append(struct ledger *lg, struct acct *a, int64_t amount, const char *cause,
+			   const char *source, int64_t grant_id, int64_t hold_id,
+			   const char *reference, const char *description, int64_t *journal_id)
+{
+	int e;
+	int64_t after = a->balance + amount;
+	const int64_t *g = grant_id > 0 ? &grant_id : NULL;
+	const int64_t *h = hold_id > 0 ? &hold_id : NULL;
+	struct dbstmt *s = db_exec(lg, SQL_JOURNAL_ADD, &e, "iiissIIsssi", a->id, amount, after, cause, source,
+				   g, h, reference, description, lg->idem_key, lg->now);
+	if (s == NULL)
+		return db_err(lg, e, "journal append");
+	a->balance = after;
+	if (journal_id != NULL)
+		*journal_id = (int64_t)db_insert_id(s);
+	return CD_OK;
+}
+
+enum cd_err ledger_spend(struct ledger *lg, struct acct *a, int64_t amount, const char *cause,
+			 int64_t hold_id, const char *reference, const char *description,
+			 int64_t *journal_id)
+{
+	return ledger_spend_as(lg, a, amount, cause, NULL, hold_id, reference, description, journal_id);
+}
+
+enum cd_err ledger_spend_as(struct ledger *lg, struct acct *a, int64_t amount, const char *cause,
+			    const char *source, int64_t hold_id, const char *reference, const char *description,
+			    int64_t *journal_id)
+{
+	/* The spending order (priority, soonest expiry, oldest; every positive
+	 * grant before any debt) lives in one place, the creditd_spend
+	 * procedure, which the settle procedure calls too. */
+	static const char sql[] = "CALL creditd_spend_select(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+	int e, got;
+	if (amount <= 0)
+		return amount == 0 ? CD_OK : CD_E_INTERNAL;
+	const int64_t *h = hold_id > 0 ? &hold_id : NULL;
+	struct dbstmt *s = db_call(lg, sql, &e, &got, "iiissIsssi", a->id, amount, a->balance - amount, cause, source,
+				   h, reference, description, lg->idem_key, lg->now);
+	if (s == NULL)
+		return db_err(lg, e, "spend");
+	a->balance -= amount;
+	if (journal_id != NULL)
+		*journal_id = got ? db_i64(s, 0) : 0;
+	return CD_OK;
+}
+
+enum cd_err ledger_add_grant(struct ledger *lg, struct acct *a, const char *source, int64_t amount,
+			     int64_t priority, int64_t expires_at, const char *reference,
+			     const char *description, int64_t *grant_id, int64_t *journal_id)
+{
+	int64_t remaining = amount;
+	int e;
+	/* Refusing here keeps every later sum inside int64. With a positive
+	 * balance the subtraction cannot overflow; from a debt, the new balance
+	 * is at most the amount, which callers bound. */
+	if (a->balance > 0 && amount > LIMIT_BALANCE_MICROS_MAX - a->balance)
+		return refusal_set(&lg->refusal, REFUSE_BALANCE_CAP, a->ext_id, NULL);
+	if (a->balance < 0) {
+		struct dbstmt *s = db_exec(lg, SQL_DEBT_GET, &e, "i", a->id);
+		if (s == NULL)
+			return db_err(lg, e, "debt lookup");
+		if (db_fetch(s) == 1 && db_i64(s, 1) < 0) {
+			int64_t id = db_i64(s, 0), debt = -db_i64(s, 1);
+			int64_t repay = debt < amount ? debt : amount;
+			enum cd_err rc = db_do(lg, SQL_GRANT_SET, "debt repay", "ii", repay - debt, id);
+			if (rc != CD_OK)
+				return rc;
+			remaining -= repay;
+		}
+	}
+	const int64_t *exp = expires_at >= 0 ? &expires_at : NULL;
+	struct dbstmt *s = db_exec(lg, SQL_GRANT_ADD, &e, "isiiiIssi", a->id, source, amount, remaining,
+				   priority, exp, reference, description, lg->now);
+	if (s == NULL)
+		return db_err(lg, e, "grant insert");
+	*grant_id = (int64_t)db_insert_id(s);
+	if (expires_at >= 0 && remaining > 0 && (a->sweep_due_at < 0 || expires_at < a->sweep_due_at))
+		a->sweep_due_at = expires_at;
+	return journal_append(lg, a, amount, "grant", source, *grant_id, 0, reference, description, journal_id);
+}
+
+/* ---- JSON views ---- */
+
+static json_t *json_time_or_null(const struct dbstmt *s, unsigned int col)
+{
+	char t[TIMEFMT_LEN];
+	if (db_null(s, col))
+		return json_null();
+	timefmt_rfc3339(db_i64(s, col), t);
+	return json_string(t);
+}
+
+static json_t *grants_json(struct ledger *lg, int64_t account_id)
+{
+	static const char sql[] = "SELECT id, source, remaining_micros, priority, expires_at FROM grants "
+				  "WHERE account_id = ? AND remaining_micros <> 0 ORDER BY priority, "
+				  "expires_at IS NULL, expires_at, id LIMIT ?";
+	int e;
+	json_t *arr = json_array();
+	struct dbstmt *s = db_exec(lg, sql, &e, "ii", account_id, (int64_t)LIMIT_GRANTS_LISTED);
+	if (s == NULL) {
+		db_err(lg, e, "grant list");
+		json_decref(arr);
+		return NULL;
+	}
+	while (db_fetch(s) == 1) {
+		char id[32];
+		ledger_id_format(id, sizeof(id), "grant_", db_i64(s, 0));
+		json_array_append_new(arr, json_pack("{s:s, s:s, s:I, s:I, s:o}", "id", id, "source", db_str(s, 1),
+						     "remaining_micros", (json_int_t)db_i64(s, 2), "priority",
+						     (json_int_t)db_i64(s, 3), "expires_at", json_time_or_null(s, 4)));
+	}
+	return arr;
+}
+
+static json_t *int_or_null(int64_t v)
+{
+	return v < 0 ? json_null() : json_integer((json_int_t)v);
+}
+
+json_t *acct_json(struct ledger *lg, const struct acct *a)
+{
+	char created[TIMEFMT_LEN];
+	json_t *grants = grants_json(lg, a->id);
+	if (grants == NULL)
+		return NULL;
+	timefmt_rfc3339(a->created_at, created);
+	int64_t available = a->balance - a->reserved + a->overdraft;
+	return json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:o, s:I, s:o, s:o, s:o, s:s}",
+			 "id", a->ext_id, "kind", a->kind, "status", a->status, "currency", lg->cfg->currency,
+			 "balance_micros", (json_int_t)a->balance, "reserved_micros", (json_int_t)a->reserved,
+			 "available_micros", (json_int_t)available, "month_spent_micros", (json_int_t)a->month_spent,
+			 "monthly_limit_micros", int_or_null(a->monthly_limit),
+			 "overdraft_limit_micros", (json_int_t)a->overdraft,
+			 "low_balance_micros", int_or_null(a->low_balance),
+			 "plan", a->plan[0] ? json_string(a->plan) : json_null(), "grants", grants,
+			 "created_at", created);
+}
+
+/* ---- Hold ids ---- */
+
+void hold_id_format(char *out, size_t cap, int64_t account_id, int64_t hold_id)
+{
+	snprintf(out, cap, "hold_%" PRId64 "_%" PRId64, account_id, hold_id);
+}
+
+/* Parses one positive decimal of at most 18 digits ending at `stop`. */
+static const char *parse_pos(const char *s, char stop, int64_t *out)
+{
+	int64_t v = 0;
+	int n = 0;
+	if (*s < '1' || *s > '9')
+		return NULL;
+	while (*s >= '0' && *s <= '9' && n < 19) {
+		v = v * 10 + (*s - '0');
+		s++;
+		n++;
+	}
+	if (n > 18 || *s != stop)
+		return NULL;
+	*out = v;
+	return s;
+}
+
+int hold_id_parse(const char *s, int64_t *account_id, int64_t *hold_id)
+{
+	if (s == NULL || strncmp(s, "hold_", 5) != 0)
+		return -1;
+	const char *p = parse_pos(s + 5, '_', account_id);
+	if (p == NULL || parse_pos(p + 1, '\0', hold_id) == NULL)
+		return -1;
+	return 0;
+}

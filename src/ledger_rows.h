@@ -1,0 +1,67 @@
+/* ledger_rows.h: the ledger's bottom layer above the connection: account
+ * rows, the journal and the grants, and the one spending order.
+ *
+ * Everything here works on an account row its caller has locked and
+ * changes money only by appending journal rows next to the grant rows it
+ * moves (DESIGN §4). It knows nothing of members, expiry or requests: the
+ * layers above (ledger_members.h, ledger_open.h, the operations) call it,
+ * never the other way. Internal to the ledger's files. */
+#ifndef CREDITD_LEDGER_ROWS_H
+#define CREDITD_LEDGER_ROWS_H
+#include "ledger_int.h"
+
+struct acct {
+	int64_t id;
+	char ext_id[LEDGER_ID_MAX + 1];
+	char kind[16];
+	char status[16];
+	int64_t balance, reserved, overdraft, month_spent, month_key;
+	int64_t monthly_limit;		/* -1 when none */
+	int64_t low_balance;		/* -1 when none */
+	char plan[LEDGER_NAME_MAX + 1];	/* "" when none */
+	int64_t sweep_due_at;		/* -1 when none */
+	int64_t created_at;
+	char stripe_customer[256];
+	int dirty;			/* month rolled over or a sweep ran: store it */
+};
+/* The account columns acct_from_row_at reads, with a table prefix. */
+#define ACCT_COLS_OF(t) t "id, " t "ext_id, " t "kind, " t "status, " t "balance_micros, " t "reserved_micros, " \
+	t "overdraft_limit_micros, " t "monthly_limit_micros, " t "low_balance_micros, " t "plan, " t "month_key, " \
+	t "month_spent_micros, " t "sweep_due_at, " t "created_at, " t "stripe_customer_id"
+#define ACCT_NCOLS 15
+/* Reads an account from columns c.. of the current row. */
+void acct_from_row_at(const struct dbstmt *s, unsigned int c, struct acct *a);
+/* Reads an account row and locks it (FOR UPDATE), without rolling its
+ * month over or sweeping it (ledger_open.h does both).
+ * CD_E_NOT_FOUND (refusal REFUSE_ACCOUNT_UNKNOWN) when there is none. */
+enum cd_err acct_load_locked(struct ledger *lg, const char *ext_id, struct acct *a);
+enum cd_err acct_load_locked_id(struct ledger *lg, int64_t id, struct acct *a);
+/* Reads without locking (for GET). */
+enum cd_err acct_read(struct ledger *lg, const char *ext_id, struct acct *a);
+/* Writes balance, reserved, month and sweep fields back. */
+enum cd_err acct_store(struct ledger *lg, const struct acct *a);
+/* Spends amount (> 0) from the account's grants in spending order; what
+ * the grants cannot cover becomes debt. Appends one journal row. The
+ * caller has locked the account and stores it afterwards. */
+enum cd_err ledger_spend(struct ledger *lg, struct acct *a, int64_t amount, const char *cause,
+			 int64_t hold_id, const char *reference, const char *description,
+			 int64_t *journal_id);
+/* ledger_spend with the journal row's source set (NULL: none); "forced"
+ * marks a usage charged past the limits on the caller's word. */
+enum cd_err ledger_spend_as(struct ledger *lg, struct acct *a, int64_t amount, const char *cause,
+			    const char *source, int64_t hold_id, const char *reference, const char *description,
+			    int64_t *journal_id);
+/* Adds a grant (amount > 0), repaying debt first; one journal row. */
+enum cd_err ledger_add_grant(struct ledger *lg, struct acct *a, const char *source, int64_t amount,
+			     int64_t priority, int64_t expires_at, const char *reference,
+			     const char *description, int64_t *grant_id, int64_t *journal_id);
+/* Appends one journal row and sets a->balance to balance_after. */
+enum cd_err journal_append(struct ledger *lg, struct acct *a, int64_t amount, const char *cause,
+			   const char *source, int64_t grant_id, int64_t hold_id,
+			   const char *reference, const char *description, int64_t *journal_id);
+/* The account as the API shows it (with live grants). */
+json_t *acct_json(struct ledger *lg, const struct acct *a);
+/* "hold_<account>_<hold>" ids: the account is locked first from the id. */
+void hold_id_format(char *out, size_t cap, int64_t account_id, int64_t hold_id);
+int hold_id_parse(const char *s, int64_t *account_id, int64_t *hold_id);
+#endif

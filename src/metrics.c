@@ -1,0 +1,184 @@
+/* metrics.c: per-route request counters and the Prometheus text of them.
+ *
+ * It owns the counters and nothing else: route names come from whoever
+ * calls metrics_init (the worker, with the router's list), so neither the
+ * router nor the handlers depend on this module's text, and it depends on
+ * neither. Counters are atomics in a static array of LIMIT_METRICS_ROUTES
+ * slots; the text is built in a buffer that grows up to
+ * LIMIT_METRICS_TEXT_BYTES and is refused whole past it, never cut. */
+#include "metrics.h"
+#include "limits.h"
+#include "log.h"
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The statuses counted one by one, in the order they are printed. */
+#define STATUS_SLOTS 7
+static const int slot_status[STATUS_SLOTS] = {200, 201, 400, 401, 403, 404, 409};
+/* First size of the text buffer: the whole text today is about 16 KiB. */
+#define TEXT_INITIAL_BYTES (16 * 1024)
+_Static_assert(TEXT_INITIAL_BYTES <= LIMIT_METRICS_TEXT_BYTES, "the first buffer must be within the cap");
+
+struct route_stats {
+	atomic_ullong count[STATUS_SLOTS];
+	atomic_ullong refused;		/* 402 and 429 */
+	atomic_ullong other;		/* 413, 5xx and the rest */
+	atomic_ullong micros_total;	/* handling time */
+	atomic_ullong round_trips;
+};
+
+static const char *const *route_names;
+static size_t route_count;
+static struct route_stats stats[LIMIT_METRICS_ROUTES + 1];	/* after the last route: unmatched */
+
+int metrics_init(const char *const *names, size_t n)
+{
+	if (n > LIMIT_METRICS_ROUTES) {
+		log_error("metrics: %zu routes, at most %d are counted", n, LIMIT_METRICS_ROUTES);
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++) {
+		size_t len = names[i] != NULL ? strlen(names[i]) : 0;
+		if (len == 0 || len > LIMIT_METRICS_ROUTE_NAME_BYTES) {
+			log_error("metrics: route %zu needs a name of 1 to %d bytes", i, LIMIT_METRICS_ROUTE_NAME_BYTES);
+			return -1;
+		}
+	}
+	route_names = names;
+	route_count = n;
+	return 0;
+}
+
+static size_t route_index(const char *name)
+{
+	for (size_t i = 0; name != NULL && i < route_count; i++)
+		if (strcmp(route_names[i], name) == 0)
+			return i;
+	return route_count;
+}
+
+static const char *route_label(size_t r)
+{
+	return r < route_count ? route_names[r] : "unmatched";
+}
+
+void metrics_count(const char *route, int status, double duration_ms, unsigned long long round_trips)
+{
+	struct route_stats *s = &stats[route_index(route)];
+	int slot = -1;
+	for (int i = 0; i < STATUS_SLOTS; i++)
+		if (slot_status[i] == status)
+			slot = i;
+	if (slot >= 0)
+		atomic_fetch_add(&s->count[slot], 1);
+	else if (status == 402 || status == 429)
+		atomic_fetch_add(&s->refused, 1);
+	else
+		atomic_fetch_add(&s->other, 1);
+	atomic_fetch_add(&s->micros_total, (unsigned long long)(duration_ms * 1000.0));
+	atomic_fetch_add(&s->round_trips, round_trips);
+}
+
+/* ---- Text ---- */
+
+/* A buffer that doubles up to LIMIT_METRICS_TEXT_BYTES. Once an append
+ * fails, failed stays set and later appends do nothing. */
+struct textbuf {
+	char *data;
+	size_t len;
+	size_t cap;
+	int failed;
+};
+
+static int textbuf_reserve(struct textbuf *b, size_t need)
+{
+	if (need > LIMIT_METRICS_TEXT_BYTES) {
+		log_error("metrics: the text passes its cap of %d bytes", LIMIT_METRICS_TEXT_BYTES);
+		return -1;
+	}
+	size_t cap = b->cap > 0 ? b->cap : need;
+	while (cap < need)
+		cap = cap * 2 < LIMIT_METRICS_TEXT_BYTES ? cap * 2 : LIMIT_METRICS_TEXT_BYTES;
+	char *data = realloc(b->data, cap);
+	if (data == NULL) {
+		log_error("metrics: out of memory for %zu bytes of text", cap);
+		return -1;
+	}
+	b->data = data;
+	b->cap = cap;
+	return 0;
+}
+
+__attribute__((format(printf, 2, 3)))
+static void emit(struct textbuf *b, const char *fmt, ...)
+{
+	va_list ap;
+	if (b->failed)
+		return;
+	va_start(ap, fmt);
+	int n = vsnprintf(b->data + b->len, b->cap - b->len, fmt, ap);
+	va_end(ap);
+	if (n >= 0 && (size_t)n >= b->cap - b->len) {
+		if (textbuf_reserve(b, b->len + (size_t)n + 1) != 0) {
+			b->failed = 1;
+			return;
+		}
+		va_start(ap, fmt);
+		n = vsnprintf(b->data + b->len, b->cap - b->len, fmt, ap);
+		va_end(ap);
+	}
+	if (n < 0) {
+		log_error("metrics: cannot format a line");
+		b->failed = 1;
+		return;
+	}
+	b->len += (size_t)n;
+}
+
+static void emit_requests(struct textbuf *b)
+{
+	emit(b, "# HELP creditd_requests_total Requests answered, by route and status.\n"
+		"# TYPE creditd_requests_total counter\n");
+	for (size_t r = 0; r <= route_count; r++) {
+		const char *name = route_label(r);
+		for (int i = 0; i < STATUS_SLOTS; i++)
+			emit(b, "creditd_requests_total{route=\"%s\",status=\"%d\"} %llu\n", name, slot_status[i],
+			     (unsigned long long)atomic_load(&stats[r].count[i]));
+		emit(b, "creditd_requests_total{route=\"%s\",status=\"refused\"} %llu\n", name,
+		     (unsigned long long)atomic_load(&stats[r].refused));
+		emit(b, "creditd_requests_total{route=\"%s\",status=\"other\"} %llu\n", name,
+		     (unsigned long long)atomic_load(&stats[r].other));
+	}
+}
+
+static void emit_totals(struct textbuf *b)
+{
+	emit(b, "# HELP creditd_request_seconds_total Time spent answering, by route.\n"
+		"# TYPE creditd_request_seconds_total counter\n");
+	for (size_t r = 0; r <= route_count; r++)
+		emit(b, "creditd_request_seconds_total{route=\"%s\"} %.6f\n", route_label(r),
+		     (double)atomic_load(&stats[r].micros_total) / 1e6);
+	emit(b, "# HELP creditd_db_round_trips_total Database round trips (statements, commits, rollbacks), by route.\n"
+		"# TYPE creditd_db_round_trips_total counter\n");
+	for (size_t r = 0; r <= route_count; r++)
+		emit(b, "creditd_db_round_trips_total{route=\"%s\"} %llu\n", route_label(r),
+		     (unsigned long long)atomic_load(&stats[r].round_trips));
+}
+
+char *metrics_text(void)
+{
+	struct textbuf b = {NULL, 0, 0, 0};
+	if (textbuf_reserve(&b, TEXT_INITIAL_BYTES) != 0)
+		return NULL;
+	b.data[0] = '\0';
+	emit_requests(&b);
+	emit_totals(&b);
+	if (b.failed) {
+		free(b.data);
+		return NULL;
+	}
+	return b.data;
+}

@@ -1,0 +1,151 @@
+/* refusal.c: the one table that words every refusal of the ledger.
+ * A row per cause: its error (status, type and code come from errors.c),
+ * the field to blame, and a message whose arguments are the refusal's own
+ * figures, in the order the row's `args` says. */
+#include "refusal.h"
+#include <stdio.h>
+#include <string.h>
+
+enum refusal_args {
+	ARGS_NONE,		/* the message has no argument */
+	ARGS_SUBJECT,		/* %s: subject */
+	ARGS_SUBJECTS,		/* %s %s: subject, subject2 */
+	ARGS_AMOUNTS,		/* %lld %lld: available, required */
+	ARGS_AMOUNT,		/* %lld: amount */
+	ARGS_BALANCE_CAP	/* %lld: LIMIT_BALANCE_MICROS_MAX */
+};
+
+struct refusal_row {
+	enum cd_err err;
+	const char *param;	/* NULL: no single field is to blame */
+	enum refusal_args args;
+	int with_amounts;	/* available_micros and required_micros in the body */
+	const char *format;
+};
+
+static const struct refusal_row table[REFUSE__COUNT] = {
+	[REFUSE_NONE] = {CD_OK, NULL, ARGS_NONE, 0, ""},
+	[REFUSE_ACCOUNT_UNKNOWN] = {CD_E_NOT_FOUND, NULL, ARGS_SUBJECT, 0, "account '%s' not found"},
+	[REFUSE_ACCOUNT_INACTIVE] = {CD_E_SUSPENDED, "account", ARGS_NONE, 1, "the account is not active"},
+	[REFUSE_ACCOUNT_EXISTS] = {CD_E_CONFLICT, "id", ARGS_SUBJECT, 0,
+				   "account '%s' already exists with other settings"},
+	[REFUSE_INSUFFICIENT] = {CD_E_INSUFFICIENT, NULL, ARGS_AMOUNTS, 1,
+				 "insufficient credits: %lld micros available, %lld required"},
+	[REFUSE_MONTHLY_LIMIT] = {CD_E_HARD_LIMIT, NULL, ARGS_AMOUNTS, 1,
+				  "the monthly spending limit would be exceeded: %lld micros left this month, "
+				  "%lld required"},
+	[REFUSE_MEMBER_CAP] = {CD_E_MEMBER_CAP, "member", ARGS_AMOUNTS, 1,
+			       "the member's monthly cap would be exceeded: %lld micros left, %lld required"},
+	[REFUSE_DEBIT_INSUFFICIENT] = {CD_E_INSUFFICIENT, "amount_micros", ARGS_AMOUNTS, 1,
+				       "the debit exceeds the available balance: %lld micros available, "
+				       "%lld required"},
+	[REFUSE_HOLD_UNKNOWN] = {CD_E_NOT_FOUND, "hold_id", ARGS_SUBJECT, 0, "no hold '%s'"},
+	[REFUSE_HOLD_SETTLE_CONFLICT] = {CD_E_CONFLICT, "hold_id", ARGS_NONE, 0,
+					 "the hold was released, or settled with other figures"},
+	[REFUSE_HOLD_RELEASE_CONFLICT] = {CD_E_CONFLICT, "hold_id", ARGS_NONE, 0, "the hold was already settled"},
+	[REFUSE_HOLD_UNPRICED] = {CD_E_INVALID, "model", ARGS_NONE, 0,
+				  "the hold's model or action has no price, or the tokens are too large to price"},
+	[REFUSE_USAGE_CONFLICT] = {CD_E_CONFLICT, "request_id", ARGS_NONE, 0,
+				   "this request_id was recorded with other figures"},
+	[REFUSE_USAGE_UNPRICED] = {CD_E_INVALID, "input_tokens", ARGS_NONE, 0,
+				   "the token counts are too large to price"},
+	[REFUSE_GRANT_EXPIRED] = {CD_E_INVALID, "expires_at", ARGS_NONE, 0, "expires_at must be in the future"},
+	[REFUSE_BALANCE_CAP] = {CD_E_INVALID, "amount_micros", ARGS_BALANCE_CAP, 0,
+				"the grant would raise the balance above %lld micros"},
+	[REFUSE_OVERDRAFT_BELOW_DEBT] = {CD_E_INVALID, "overdraft_limit_micros", ARGS_AMOUNT, 0,
+					 "overdraft_limit_micros cannot be below the account's current debt of "
+					 "%lld micros"},
+	[REFUSE_NOT_WORKSPACE] = {CD_E_INVALID, "id", ARGS_SUBJECT, 0,
+				  "members belong to workspace accounts; '%s' is not one"},
+	[REFUSE_MEMBER_UNKNOWN] = {CD_E_NOT_FOUND, "member", ARGS_SUBJECTS, 0, "no account '%s' with member '%s'"},
+	[REFUSE_KEY_REUSED] = {CD_E_CONFLICT, "idempotency_key", ARGS_NONE, 0,
+			       "this Idempotency-Key was used with another request"},
+};
+
+static const struct refusal_row *row_of(enum refusal_why why)
+{
+	return why > REFUSE_NONE && why < REFUSE__COUNT ? &table[why] : &table[REFUSE_NONE];
+}
+
+enum cd_err refusal_set(struct refusal *r, enum refusal_why why, const char *subject, const char *subject2)
+{
+	memset(r, 0, sizeof(*r));
+	r->why = why;
+	snprintf(r->subject, sizeof(r->subject), "%s", subject != NULL ? subject : "");
+	snprintf(r->subject2, sizeof(r->subject2), "%s", subject2 != NULL ? subject2 : "");
+	return row_of(why)->err;
+}
+
+enum cd_err refusal_set_amounts(struct refusal *r, enum refusal_why why, int64_t available_micros,
+				int64_t required_micros)
+{
+	enum cd_err e = refusal_set(r, why, NULL, NULL);
+	r->available_micros = available_micros;
+	r->required_micros = required_micros;
+	return e;
+}
+
+enum cd_err refusal_err(enum refusal_why why)
+{
+	return row_of(why)->err;
+}
+
+int refusal_kept(enum refusal_why why)
+{
+	int status = cd_err_status(refusal_err(why));
+	return status == 402 || status == 403 || status == 404 || status == 409 || status == 429;
+}
+
+/* The row's format is a constant of the table above, its arguments chosen
+ * by the row's `args`: the one place a format is not a literal. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+static void word(const struct refusal_row *row, const struct refusal *r, char *msg, size_t cap)
+{
+	switch (row->args) {
+	case ARGS_SUBJECT:
+		snprintf(msg, cap, row->format, r->subject);
+		break;
+	case ARGS_SUBJECTS:
+		snprintf(msg, cap, row->format, r->subject, r->subject2);
+		break;
+	case ARGS_AMOUNTS:
+		snprintf(msg, cap, row->format, (long long)r->available_micros, (long long)r->required_micros);
+		break;
+	case ARGS_AMOUNT:
+		snprintf(msg, cap, row->format, (long long)r->amount_micros);
+		break;
+	case ARGS_BALANCE_CAP:
+		snprintf(msg, cap, row->format, (long long)LIMIT_BALANCE_MICROS_MAX);
+		break;
+	case ARGS_NONE:
+	default:
+		snprintf(msg, cap, "%s", row->format);
+		break;
+	}
+}
+#pragma GCC diagnostic pop
+
+json_t *refusal_json(const struct refusal *r)
+{
+	const struct refusal_row *row = row_of(r->why);
+	char msg[2 * REFUSAL_SUBJECT_BYTES + 256];
+	word(row, r, msg, sizeof(msg));
+	/* Subjects are ids the ledger stored or checked: valid UTF-8; a
+	 * message that is not (an id cut short) loses its non-ASCII bytes. */
+	json_t *message = json_string(msg);
+	if (message == NULL) {
+		for (char *p = msg; *p != '\0'; p++)
+			if ((unsigned char)*p >= 0x80)
+				*p = '?';
+		message = json_string(msg);
+	}
+	json_t *err = json_pack("{s:s, s:s, s:o, s:o}", "type", cd_err_type(row->err), "code", cd_err_code(row->err),
+				"message", message != NULL ? message : json_string("refused"),
+				"param", row->param != NULL ? json_string(row->param) : json_null());
+	if (err != NULL && row->with_amounts) {
+		json_object_set_new(err, "available_micros", json_integer((json_int_t)r->available_micros));
+		json_object_set_new(err, "required_micros", json_integer((json_int_t)r->required_micros));
+	}
+	return err != NULL ? json_pack("{s:o}", "error", err) : NULL;
+}

@@ -1,0 +1,70 @@
+/* refusal.h: the ledger's "no", kept structured until it is worded.
+ *
+ * When the ledger refuses an operation (an unknown account, a hold in the
+ * wrong state, not enough credit, a limit) it says why with one value of
+ * enum refusal_why and the figures that explain it, not with a sentence.
+ * refusal_json() words it, once, from one table: the error code and HTTP
+ * status come from errors.c, the field to blame and the message from the
+ * row of its cause. The ledger words it to store the answer under an
+ * Idempotency-Key in the transaction that decided it; the API words the
+ * same struct to answer it. Nothing here knows HTTP, SQL or FastCGI. */
+#ifndef CREDITD_REFUSAL_H
+#define CREDITD_REFUSAL_H
+#include <jansson.h>
+#include <stdint.h>
+#include "errors.h"
+#include "limits.h"
+
+enum refusal_why {
+	REFUSE_NONE = 0,
+	REFUSE_ACCOUNT_UNKNOWN,		/* 404: no account with that id */
+	REFUSE_ACCOUNT_INACTIVE,	/* 403: suspended or closed (guard charges) */
+	REFUSE_ACCOUNT_EXISTS,		/* 409: the id exists with other settings */
+	REFUSE_INSUFFICIENT,		/* 402: the charge exceeds what is available */
+	REFUSE_MONTHLY_LIMIT,		/* 429: month spend + holds + charge > limit */
+	REFUSE_MEMBER_CAP,		/* 429: the member's monthly cap */
+	REFUSE_DEBIT_INSUFFICIENT,	/* 402: a debit exceeds what is available */
+	REFUSE_HOLD_UNKNOWN,		/* 404: no such hold */
+	REFUSE_HOLD_SETTLE_CONFLICT,	/* 409: released, or settled with other figures */
+	REFUSE_HOLD_RELEASE_CONFLICT,	/* 409: release of a settled or captured hold */
+	REFUSE_HOLD_UNPRICED,		/* 400: the hold's model or action has no price now */
+	REFUSE_USAGE_CONFLICT,		/* 409: request_id recorded with other figures */
+	REFUSE_USAGE_UNPRICED,		/* 400: the tokens cannot be priced */
+	REFUSE_GRANT_EXPIRED,		/* 400: expires_at is not in the future */
+	REFUSE_BALANCE_CAP,		/* 400: the grant would pass LIMIT_BALANCE_MICROS_MAX */
+	REFUSE_OVERDRAFT_BELOW_DEBT,	/* 400: overdraft limit below the current debt */
+	REFUSE_NOT_WORKSPACE,		/* 400: members need a workspace account */
+	REFUSE_MEMBER_UNKNOWN,		/* 404: no such member */
+	REFUSE_KEY_REUSED,		/* 409: Idempotency-Key used with another request */
+	REFUSE__COUNT
+};
+
+/* Subjects are ids quoted in the message: an account, a hold, a member. */
+#define REFUSAL_SUBJECT_BYTES (LIMIT_ACCOUNT_ID_BYTES + 1)
+_Static_assert(LIMIT_ACCOUNT_ID_BYTES >= LIMIT_REQUEST_ID_BYTES, "a subject holds any id an app sends");
+
+struct refusal {
+	enum refusal_why why;
+	int64_t available_micros;	/* 402/429: what the check found available */
+	int64_t required_micros;	/* 402/429: what the charge needed */
+	int64_t amount_micros;		/* a figure the message quotes (the debt) */
+	char subject[REFUSAL_SUBJECT_BYTES];	/* the id the message names ("" none) */
+	char subject2[REFUSAL_SUBJECT_BYTES];	/* a second id (the member) */
+};
+
+/* Fills r (cleared first) and returns its error code. subject and
+ * subject2 may be NULL; longer ids are cut (they are only quoted). */
+enum cd_err refusal_set(struct refusal *r, enum refusal_why why, const char *subject, const char *subject2);
+/* The same, with the figures of a 402/429. */
+enum cd_err refusal_set_amounts(struct refusal *r, enum refusal_why why, int64_t available_micros,
+				int64_t required_micros);
+/* The error code of a cause (CD_OK for REFUSE_NONE). */
+enum cd_err refusal_err(enum refusal_why why);
+/* 1 when a refusal is an answer about the ledger's state (402, 403, 404,
+ * 409, 429), which an Idempotency-Key replays; 0 for a 400, which the
+ * client fixes and sends again under the same key. */
+int refusal_kept(enum refusal_why why);
+/* DESIGN §5's error object, {"error": {type, code, message, param, ...}}:
+ * a new reference, NULL on allocation failure. */
+json_t *refusal_json(const struct refusal *r);
+#endif
