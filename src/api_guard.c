@@ -143,6 +143,10 @@ void api_settle(struct api_ctx *ctx, const struct request *rq, char **params, st
 	else if (r.model != NULL && !model_price(ctx, r.model, &p, &margin))
 		api_error(rs, CD_E_INVALID, "model", "unknown model '%s'", r.model);
 	else if (api_call_of(rq, body, &call, hash, rs) == 0) {
+		/* A model named here is priced here, once; otherwise the ledger
+		 * prices the hold's own model. */
+		r.price = r.model != NULL ? &p : NULL;
+		r.margin_bps = r.model != NULL ? margin : 0;
 		r.request_hash = hash;
 		api_answer(rs, ledger_settle(ctx->lg, &call, &r, &res), &res);
 	}
@@ -185,10 +189,12 @@ static const struct jfield usage_fields[] = {
 	{NULL, J_INT, 0, 0, 0, 0, NULL},
 };
 
-static int usage_check(struct api_ctx *ctx, json_t *body, const struct guard_usage *u, struct response *rs)
+/* Checks a usage body and prices it (the one price lookup of the request:
+ * the ledger charges what is computed here). */
+static int usage_check(struct api_ctx *ctx, json_t *body, struct guard_usage *u, struct response *rs)
 {
 	struct price p;
-	int64_t margin, price;
+	int64_t margin;
 	if ((u->model == NULL) == (u->action == NULL))
 		api_error(rs, CD_E_INVALID, u->model ? "action" : "model", "give exactly one of model or action");
 	else if (u->model != NULL && (!jsonio_has(body, "input_tokens") || !jsonio_has(body, "output_tokens")))
@@ -198,8 +204,12 @@ static int usage_check(struct api_ctx *ctx, json_t *body, const struct guard_usa
 		api_error(rs, CD_E_INVALID, "cached_input_tokens", "cached_input_tokens may not exceed input_tokens");
 	else if (!u->byok && u->model != NULL && !model_price(ctx, u->model, &p, &margin))
 		api_error(rs, CD_E_INVALID, "model", "unknown model '%s'", u->model);
-	else if (!u->byok && u->action != NULL && !action_price(ctx, u->action, &price))
+	else if (!u->byok && u->action != NULL && !action_price(ctx, u->action, &u->cost_micros))
 		api_error(rs, CD_E_INVALID, "action", "unknown action '%s'", u->action);
+	else if (!u->byok && u->model != NULL &&
+		 pricing_token_cost(&p, margin, u->input_tokens, u->cached_input_tokens, u->output_tokens,
+				    &u->cost_micros) != PRICING_OK)
+		api_error(rs, CD_E_INVALID, "input_tokens", "the token counts are too large to price");
 	else
 		return api_check_account_id(u->account, "account", rs);
 	return -1;

@@ -44,9 +44,29 @@ int keys_equal(const char *a, const char *b)
 	return CRYPTO_memcmp(a, b, KEYS_LEN) == 0;
 }
 
+/* SHA256_Init/Update/Final keep their state in a SHA256_CTX on the stack,
+ * so a hash cannot fail. OpenSSL 3 deprecates them for EVP, but an EVP
+ * digest allocates its context (and OpenSSL 3's SHA256() one-shot goes
+ * through EVP_Q_digest, which may fail and leave out unwritten): a hash
+ * that can fail would need an answer for it everywhere one is taken. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+void keys_sha256_parts(const struct keys_part *parts, size_t n, unsigned char out[KEYS_HASH_LEN])
+{
+	SHA256_CTX ctx;
+	SHA256_Init(&ctx);
+	for (size_t i = 0; i < n; i++)
+		if (parts[i].len > 0)
+			SHA256_Update(&ctx, parts[i].data, parts[i].len);
+	SHA256_Final(out, &ctx);
+	OPENSSL_cleanse(&ctx, sizeof(ctx));
+}
+#pragma GCC diagnostic pop
+
 void keys_sha256(const void *data, size_t len, unsigned char out[KEYS_HASH_LEN])
 {
-	SHA256(data, len, out);
+	const struct keys_part part = {data, len};
+	keys_sha256_parts(&part, 1, out);
 }
 
 void keys_hex(const unsigned char hash[KEYS_HASH_LEN], char *out)

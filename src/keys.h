@@ -22,8 +22,17 @@ int keys_generate(char *out);
 int keys_wellformed(const char *s);
 /* 1 when two well-formed keys are equal; constant time. */
 int keys_equal(const char *a, const char *b);
-/* SHA-256 of any bytes. */
+/* SHA-256 of any bytes. Allocates nothing and cannot fail. */
 void keys_sha256(const void *data, size_t len, unsigned char out[KEYS_HASH_LEN]);
+/* One piece of a message keys_sha256_parts hashes (data may be NULL when
+ * len is 0); borrowed for the call. */
+struct keys_part {
+	const void *data;
+	size_t len;
+};
+/* SHA-256 of the n parts one after the other, the same as of their
+ * concatenation, without making it. Allocates nothing and cannot fail. */
+void keys_sha256_parts(const struct keys_part *parts, size_t n, unsigned char out[KEYS_HASH_LEN]);
 /* Lower-case hex of a 32-byte hash into out (65 bytes). */
 void keys_hex(const unsigned char hash[KEYS_HASH_LEN], char *out);
 /* Returns a pointer into header past "Bearer " (case-insensitive scheme),

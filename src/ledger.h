@@ -191,6 +191,8 @@ struct guard_settle {
 	const char *conversation_id;
 	int64_t input_tokens, cached_input_tokens, output_tokens;
 	const unsigned char *request_hash;	/* 32 bytes: a replayed settle must match */
+	const struct price *price;	/* model's price found by the caller, or NULL */
+	int64_t margin_bps;		/* with price */
 };
 enum cd_err ledger_settle(struct ledger *lg, const struct ledger_call *call, const struct guard_settle *r,
 			  struct ledger_result *res);
@@ -205,6 +207,7 @@ struct guard_usage {
 	int64_t input_tokens, cached_input_tokens, output_tokens;
 	int byok;
 	int force;			/* charge past every check (journal source "forced") */
+	int64_t cost_micros;		/* priced by the caller (0 with byok) */
 	const unsigned char *request_hash;	/* 32 bytes: a replayed request_id must match */
 };
 enum cd_err ledger_usage(struct ledger *lg, const struct ledger_call *call, const struct guard_usage *r,

@@ -8,6 +8,7 @@
 #include "ledger_open.h"
 #include "log.h"
 #include "timefmt.h"
+#include <assert.h>
 #include <inttypes.h>
 #include <mysqld_error.h>
 #include <stdio.h>
@@ -266,9 +267,12 @@ static enum cd_err settle_cost(const struct hold_row *h, const struct guard_sett
 		return CD_OK;
 	if (h->action[0] != '\0')
 		return ledger_price_action(h->action, cost) ? CD_OK : CD_E_INVALID;
-	const char *model = r->model != NULL ? r->model : h->model;
-	if (!ledger_price_model(model, &p, &margin))
+	if (r->price != NULL) {
+		p = *r->price;
+		margin = r->margin_bps;
+	} else if (!ledger_price_model(r->model != NULL ? r->model : h->model, &p, &margin)) {
 		return CD_E_INVALID;
+	}
 	enum pricing_status ps = pricing_token_cost(&p, margin, r->input_tokens, r->cached_input_tokens,
 						    r->output_tokens, cost);
 	return ps == PRICING_OK ? CD_OK : CD_E_INVALID;
@@ -300,7 +304,11 @@ static enum cd_err settle_charge(struct ledger *lg, struct acct *a, const struct
 	char ref[64];
 	*released = 0;
 	*spend = 0;
+	/* A settled hold is answered from its stored settle, never charged again. */
+	assert(strcmp(h->state, "settled") != 0);
+	assert(strcmp(h->state, "released") != 0);
 	if (strcmp(h->state, "pending") == 0) {
+		assert(h->amount <= a->reserved);
 		a->reserved -= h->amount;
 		*released = h->amount > cost ? h->amount - cost : 0;
 	}
@@ -406,6 +414,7 @@ static enum cd_err release_op(struct ledger *lg, const void *in, json_t **out, i
 	int64_t released = 0;
 	if (strcmp(h.state, "pending") == 0) {
 		released = h.amount;
+		assert(h.amount <= a.reserved);
 		a.reserved -= h.amount;
 		snprintf(h.state, sizeof(h.state), "released");
 		rc = member_adjust(lg, &a, h.has_member ? h.member : NULL, -h.amount, 0);
@@ -457,21 +466,6 @@ static enum cd_err usage_replay(struct ledger *lg, const struct acct *a, const s
 }
 
 /* What a direct usage costs: byok 0, an action its price, a model its tokens. */
-static enum cd_err usage_cost(const struct guard_usage *r, int64_t *cost)
-{
-	struct price p;
-	int64_t margin;
-	*cost = 0;
-	if (r->byok)
-		return CD_OK;
-	if (r->action != NULL)
-		return ledger_price_action(r->action, cost) ? CD_OK : CD_E_INVALID;
-	if (!ledger_price_model(r->model, &p, &margin) ||
-	    pricing_token_cost(&p, margin, r->input_tokens, r->cached_input_tokens, r->output_tokens, cost) != PRICING_OK)
-		return CD_E_INVALID;
-	return CD_OK;
-}
-
 /* Usage reported after the fact is checked like authorize (404, 403, 429,
  * 402) in this locked transaction, and a refusal charges nothing; with
  * force it is charged whatever the checks say, and its journal row says
@@ -486,8 +480,7 @@ static enum cd_err usage_op(struct ledger *lg, const void *in, json_t **out, int
 	enum cd_err rc = acct_lock(lg, r->account, &a);
 	if (rc != CD_OK)
 		return rc;
-	if (usage_cost(r, &cost) != CD_OK)
-		return refusal_set(&lg->refusal, REFUSE_USAGE_UNPRICED, NULL, NULL);
+	cost = r->byok ? 0 : r->cost_micros;
 	memset(&m, 0, sizeof(m));
 	if (!r->force) {
 		rc = guard_check(lg, &a, r->member, cost, r->byok, &m);

@@ -12,6 +12,7 @@
 #include "ledger_open.h"
 #include "log.h"
 #include "timefmt.h"
+#include <assert.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -79,6 +80,7 @@ static enum cd_err expire_hold_batch(struct ledger *lg, struct acct *a, int *don
 		int capture = lg->cfg->capture_expired && amounts[i] > 0;
 		enum cd_err rc;
 		hold_id_format(ref, sizeof(ref), a->id, ids[i]);
+		assert(amounts[i] <= a->reserved);
 		a->reserved -= amounts[i];
 		if (capture) {
 			rc = ledger_spend(lg, a, amounts[i], "usage", ids[i], ref, "expired hold captured", NULL);

@@ -9,6 +9,7 @@
 #include "ledger_rows.h"
 #include "log.h"
 #include "timefmt.h"
+#include <assert.h>
 #include <inttypes.h>
 #include <mysqld_error.h>
 #include <stdio.h>
@@ -88,6 +89,8 @@ enum cd_err acct_read(struct ledger *lg, const char *ext_id, struct acct *a)
 
 enum cd_err acct_store(struct ledger *lg, const struct acct *a)
 {
+	/* Invariant 2: reserved is the sum of pending holds, never below 0. */
+	assert(a->reserved >= 0);
 	const int64_t *due = a->sweep_due_at >= 0 ? &a->sweep_due_at : NULL;
 	return db_do(lg, SQL_ACCT_STORE, "account update", "iiiiIi", a->balance, a->reserved, a->month_key,
 		     a->month_spent, due, a->id);

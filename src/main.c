@@ -174,7 +174,9 @@ int main(int argc, char **argv)
 		unlink(unix_path);
 	log_info("stopped%s", left > 0 ? " with requests still running" : "");
 	if (left == 0) {
-		/* Every thread is gone: nothing reads the config any more. */
+		/* Every thread is gone: nothing reads the config or uses a
+		 * Stripe client any more. */
+		stripe_global_cleanup();
 		log_close();
 		cfg_free(&cfg);
 	}

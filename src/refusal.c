@@ -47,8 +47,6 @@ static const struct refusal_row table[REFUSE__COUNT] = {
 				  "the hold's model or action has no price, or the tokens are too large to price"},
 	[REFUSE_USAGE_CONFLICT] = {CD_E_CONFLICT, "request_id", ARGS_NONE, 0,
 				   "this request_id was recorded with other figures"},
-	[REFUSE_USAGE_UNPRICED] = {CD_E_INVALID, "input_tokens", ARGS_NONE, 0,
-				   "the token counts are too large to price"},
 	[REFUSE_GRANT_EXPIRED] = {CD_E_INVALID, "expires_at", ARGS_NONE, 0, "expires_at must be in the future"},
 	[REFUSE_BALANCE_CAP] = {CD_E_INVALID, "amount_micros", ARGS_BALANCE_CAP, 0,
 				"the grant would raise the balance above %lld micros"},

@@ -29,7 +29,6 @@ enum refusal_why {
 	REFUSE_HOLD_RELEASE_CONFLICT,	/* 409: release of a settled or captured hold */
 	REFUSE_HOLD_UNPRICED,		/* 400: the hold's model or action has no price now */
 	REFUSE_USAGE_CONFLICT,		/* 409: request_id recorded with other figures */
-	REFUSE_USAGE_UNPRICED,		/* 400: the tokens cannot be priced */
 	REFUSE_GRANT_EXPIRED,		/* 400: expires_at is not in the future */
 	REFUSE_BALANCE_CAP,		/* 400: the grant would pass LIMIT_BALANCE_MICROS_MAX */
 	REFUSE_OVERDRAFT_BELOW_DEBT,	/* 400: overdraft limit below the current debt */

@@ -17,10 +17,11 @@
  * closed with a sentence the API can pass on in a 502, never leak the key
  * or grow memory without bound.
  *
- * curl_global_init() is NOT called here: it is not thread-safe, so the
- * daemon's main() calls curl_global_init(CURL_GLOBAL_DEFAULT) once before
- * any worker thread (or client) exists, and curl_global_cleanup() at exit.
- * Unit tests do the same. */
+ * curl_global_init() and curl_global_cleanup() are not thread-safe, so
+ * they run only through stripe_global_init() and stripe_global_cleanup():
+ * the daemon's main() calls the first once before any worker thread (or
+ * client) exists, and the second at exit once every thread is gone. Unit
+ * tests call curl's pair themselves the same way. */
 #include "stripe.h"
 
 #include <curl/curl.h>
@@ -742,4 +743,9 @@ out:
 int stripe_global_init(void)
 {
 	return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 0 : -1;
+}
+
+void stripe_global_cleanup(void)
+{
+	curl_global_cleanup();
 }

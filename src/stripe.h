@@ -47,6 +47,9 @@ void stripe_form_free(struct stripe_form *f);
 /* Initialises libcurl once, before any thread starts (not thread-safe).
  * 0 or -1. */
 int stripe_global_init(void);
+/* Releases what stripe_global_init took, once, after every client is
+ * freed and every thread that could make one has ended (not thread-safe). */
+void stripe_global_cleanup(void);
 
 struct stripe_client;
 
