@@ -209,7 +209,7 @@ static const struct jfield grant_fields[] = {
 	{"amount_micros", J_INT, 1, 0, 1, MICROS_MAX, NULL},
 	{"source", J_ENUM, 1, 0, 0, 0, "promo|adjustment|signup_bonus"},
 	{"expires_at", J_TIME, 0, 1, 0, 0, NULL},
-	{"priority", J_INT, 0, 0, 0, 100, NULL},
+	{"priority", J_INT, 0, 0, 0, GRANT_PRIORITY_MAX, NULL},
 	{"description", J_STR, 0, 1, 0, LIMIT_DESCRIPTION_BYTES, NULL},
 	{"idempotency_key", J_STR, 0, 0, 1, LIMIT_IDEMPOTENCY_KEY_BYTES, NULL},
 	{NULL, J_INT, 0, 0, 0, 0, NULL},

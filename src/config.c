@@ -2,6 +2,7 @@
  * row of cfg_table; nothing else parses configuration. Values are checked
  * here, at start-up, so the rest of the code can trust struct cfg. */
 #include "config.h"
+#include "jsonio.h"
 #include "timefmt.h"
 #include <ctype.h>
 #include <errno.h>
@@ -101,22 +102,6 @@ static int parse_int(const char *s, int64_t *out)
 	return 0;
 }
 
-static int enum_ok(const char *choices, const char *v)
-{
-	size_t n = strlen(v);
-	const char *p = choices;
-	while (*p != '\0') {
-		const char *bar = strchr(p, '|');
-		size_t len = bar != NULL ? (size_t)(bar - p) : strlen(p);
-		if (len == n && memcmp(p, v, n) == 0)
-			return 1;
-		if (bar == NULL)
-			break;
-		p = bar + 1;
-	}
-	return 0;
-}
-
 /* Sets one key from text; `where` names the source for the message. */
 static int set_value(struct cfg *c, const struct cfg_key *k, const char *v, const char *where,
 		     char *err, size_t errcap)
@@ -129,7 +114,7 @@ static int set_value(struct cfg *c, const struct cfg_key *k, const char *v, cons
 		*int_slot(c, k) = n;
 		return 0;
 	}
-	if (k->type == CFG_ENUM && !enum_ok(k->choices, v))
+	if (k->type == CFG_ENUM && !jsonio_choice(k->choices, v))
 		return fail(err, errcap, "%s: %s.%s must be one of %s", where, k->section, k->key, k->choices);
 	char *dup = strdup(v);
 	if (dup == NULL)

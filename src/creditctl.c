@@ -295,7 +295,7 @@ static int cmd_grant(struct ledger *lg, int argc, char **argv)
 	    (strcmp(g.source, "promo") != 0 && strcmp(g.source, "adjustment") != 0 &&
 	     strcmp(g.source, "signup_bonus") != 0) ||
 	    (exp != NULL && (timefmt_parse(exp, &g.expires_at) != 0 || g.expires_at <= timefmt_now())) ||
-	    (prio != NULL && (parse_i64(prio, &g.priority) != 0 || g.priority < 0 || g.priority > 100)) ||
+	    (prio != NULL && (parse_i64(prio, &g.priority) != 0 || g.priority < 0 || g.priority > GRANT_PRIORITY_MAX)) ||
 	    (g.description != NULL && !text_ok(g.description, 0, LIMIT_DESCRIPTION_BYTES))) {
 		usage();
 		return 2;

@@ -181,7 +181,7 @@ int jsonio_check_text(const char *s, size_t len, size_t min, size_t max)
 	return 0;
 }
 
-static int enum_has(const char *choices, const char *v)
+int jsonio_choice(const char *choices, const char *v)
 {
 	size_t n = strlen(v);
 	for (const char *p = choices; p != NULL && *p != '\0';) {
@@ -223,7 +223,7 @@ static int check_field(const struct jfield *f, json_t *v, struct jerr *e)
 	if (f->type == J_TIME)
 		return timefmt_parse(s, &t) == 0 ? 0 : jfail(e, f->name, "%s must be an RFC 3339 timestamp", f->name);
 	if (f->type == J_ENUM)
-		return enum_has(f->choices, s) ? 0 : jfail(e, f->name, "%s must be one of %s", f->name, f->choices);
+		return jsonio_choice(f->choices, s) ? 0 : jfail(e, f->name, "%s must be one of %s", f->name, f->choices);
 	if (len < (size_t)f->min || len > (size_t)f->max)
 		return jfail(e, f->name, "%s must be %lld to %lld bytes long", f->name, (long long)f->min,
 			     (long long)f->max);

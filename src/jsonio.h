@@ -38,6 +38,8 @@ struct jerr {
 json_t *jsonio_parse_object(const char *body, size_t len, struct jerr *e);
 /* Checks obj against the NULL-name-terminated table. 0 or -1 with e. */
 int jsonio_validate(json_t *obj, const struct jfield *fields, struct jerr *e);
+/* 1 when v is one of choices ("a|b|c"), for J_ENUM and the config's enums. */
+int jsonio_choice(const char *choices, const char *v);
 /* Checks a string the way J_STR does (used for path segments). 0 or -1. */
 int jsonio_check_text(const char *s, size_t len, size_t min, size_t max);
 

@@ -216,50 +216,90 @@ static struct dbstmt *stmt_get(struct ledger *lg, const char *sql, int *dberr)
 	return s;
 }
 
-struct params {
-	MYSQL_BIND bind[DB_PARAMS_MAX];
-	long long ints[DB_PARAMS_MAX];
-	unsigned long lens[DB_PARAMS_MAX];
-	my_bool nulls[DB_PARAMS_MAX];
-};
+/* ---- Parameters ---- */
 
-static int bind_params(struct params *p, const char *fmt, va_list ap)
+void dbp_init(struct db_params *p)
 {
-	int n = 0;
-	memset(p->bind, 0, sizeof(p->bind));
-	for (const char *f = fmt; *f != '\0'; f++, n++) {
-		if (n == DB_PARAMS_MAX)
-			return -1;
-		MYSQL_BIND *b = &p->bind[n];
-		p->nulls[n] = 0;
-		b->is_null = &p->nulls[n];
-		if (*f == 'i' || *f == 'I') {
-			const int64_t *ptr = NULL;
-			if (*f == 'i')
-				p->ints[n] = va_arg(ap, int64_t);
-			else if ((ptr = va_arg(ap, const int64_t *)) != NULL)
-				p->ints[n] = *ptr;
-			p->nulls[n] = *f == 'I' && ptr == NULL;
-			b->buffer_type = MYSQL_TYPE_LONGLONG;
-			b->buffer = &p->ints[n];
-		} else if (*f == 's' || *f == 'b') {
-			const char *str = va_arg(ap, const char *);
-			p->lens[n] = *f == 'b' ? (unsigned long)va_arg(ap, size_t) : str ? strlen(str) : 0;
-			p->nulls[n] = str == NULL;
-			b->buffer_type = *f == 'b' ? MYSQL_TYPE_BLOB : MYSQL_TYPE_STRING;
-			b->buffer = (void *)str;
-			b->buffer_length = p->lens[n];
-			b->length = &p->lens[n];
+	memset(p, 0, sizeof(*p));
+}
+
+static MYSQL_BIND *dbp_next(struct db_params *p)
+{
+	if (p->n == DB_PARAMS_MAX) {
+		p->overflow = 1;
+		return NULL;
+	}
+	MYSQL_BIND *b = &p->bind[p->n];
+	memset(b, 0, sizeof(*b));
+	p->nulls[p->n] = 0;
+	b->is_null = &p->nulls[p->n];
+	return b;
+}
+
+void dbp_i64_or_null(struct db_params *p, const int64_t *v)
+{
+	MYSQL_BIND *b = dbp_next(p);
+	if (b == NULL)
+		return;
+	p->ints[p->n] = v != NULL ? *v : 0;
+	p->nulls[p->n] = v == NULL;
+	b->buffer_type = MYSQL_TYPE_LONGLONG;
+	b->buffer = &p->ints[p->n];
+	p->n++;
+}
+
+void dbp_i64(struct db_params *p, int64_t v)
+{
+	dbp_i64_or_null(p, &v);
+}
+
+static void dbp_bytes(struct db_params *p, const void *data, size_t len, enum enum_field_types type)
+{
+	MYSQL_BIND *b = dbp_next(p);
+	if (b == NULL)
+		return;
+	p->lens[p->n] = data != NULL ? (unsigned long)len : 0;
+	p->nulls[p->n] = data == NULL;
+	b->buffer_type = type;
+	b->buffer = (void *)data;
+	b->buffer_length = p->lens[p->n];
+	b->length = &p->lens[p->n];
+	p->n++;
+}
+
+void dbp_str(struct db_params *p, const char *s)
+{
+	dbp_bytes(p, s, s != NULL ? strlen(s) : 0, MYSQL_TYPE_STRING);
+}
+
+void dbp_blob(struct db_params *p, const void *data, size_t len)
+{
+	dbp_bytes(p, data, len, MYSQL_TYPE_BLOB);
+}
+
+/* The format string of db_exec, bound through the typed builders. */
+static int bind_format(struct db_params *p, const char *fmt, va_list ap)
+{
+	dbp_init(p);
+	for (const char *f = fmt; *f != '\0'; f++) {
+		if (*f == 'i') {
+			dbp_i64(p, va_arg(ap, int64_t));
+		} else if (*f == 'I') {
+			dbp_i64_or_null(p, va_arg(ap, const int64_t *));
+		} else if (*f == 's') {
+			dbp_str(p, va_arg(ap, const char *));
+		} else if (*f == 'b') {
+			const char *data = va_arg(ap, const char *);
+			dbp_blob(p, data, va_arg(ap, size_t));
 		} else {
 			return -1;
 		}
 	}
-	return n;
+	return p->overflow ? -1 : p->n;
 }
 
-static struct dbstmt *db_vexec(struct ledger *lg, const char *sql, int *dberr, const char *fmt, va_list ap)
+static struct dbstmt *db_run(struct ledger *lg, const char *sql, const struct db_params *p, int *dberr)
 {
-	struct params p;
 	*dberr = 0;
 	if (!lg->connected) {
 		*dberr = CR_SERVER_GONE_ERROR;
@@ -268,7 +308,7 @@ static struct dbstmt *db_vexec(struct ledger *lg, const char *sql, int *dberr, c
 	struct dbstmt *s = stmt_get(lg, sql, dberr);
 	if (s == NULL)
 		return NULL;
-	int n = bind_params(&p, fmt, ap);
+	int n = p->overflow ? -1 : p->n;
 	if (n < 0 || (unsigned long)n != mysql_stmt_param_count(s->st)) {
 		log_error("parameter mismatch for: %.120s", sql);
 		*dberr = CR_UNKNOWN_ERROR;
@@ -277,12 +317,23 @@ static struct dbstmt *db_vexec(struct ledger *lg, const char *sql, int *dberr, c
 	mysql_stmt_free_result(s->st);
 	lg->in_tx = 1;
 	lg->round_trips++;
-	if ((n > 0 && mysql_stmt_bind_param(s->st, p.bind) != 0) || mysql_stmt_execute(s->st) != 0 ||
+	if ((n > 0 && mysql_stmt_bind_param(s->st, (MYSQL_BIND *)p->bind) != 0) || mysql_stmt_execute(s->st) != 0 ||
 	    (s->ncols > 0 && !s->is_call && mysql_stmt_store_result(s->st) != 0)) {
 		*dberr = (int)mysql_stmt_errno(s->st);
 		return NULL;
 	}
 	return s;
+}
+
+static struct dbstmt *db_vexec(struct ledger *lg, const char *sql, int *dberr, const char *fmt, va_list ap)
+{
+	struct db_params p;
+	if (bind_format(&p, fmt, ap) < 0) {
+		log_error("bad parameter format for: %.120s", sql);
+		*dberr = CR_UNKNOWN_ERROR;
+		return NULL;
+	}
+	return db_run(lg, sql, &p, dberr);
 }
 
 struct dbstmt *db_exec(struct ledger *lg, const char *sql, int *dberr, const char *fmt, ...)
@@ -302,13 +353,10 @@ static int bind_call_results(struct dbstmt *s)
 	return bind_results(s);
 }
 
-struct dbstmt *db_call(struct ledger *lg, const char *sql, int *dberr, int *got_row, const char *fmt, ...)
+struct dbstmt *db_call(struct ledger *lg, const char *sql, const struct db_params *p, int *dberr, int *got_row)
 {
-	va_list ap;
 	*got_row = 0;
-	va_start(ap, fmt);
-	struct dbstmt *s = db_vexec(lg, sql, dberr, fmt, ap);
-	va_end(ap);
+	struct dbstmt *s = db_run(lg, sql, p, dberr);
 	if (s == NULL)
 		return NULL;
 	/* Every result set of the CALL is read here, the row (if any) into

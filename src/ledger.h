@@ -129,6 +129,8 @@ enum cd_err ledger_transactions(struct ledger *lg, const char *id, int limit, in
  * credit that was bought or given. */
 #define GRANT_PRIORITY_DEFAULT 50
 #define GRANT_PRIORITY_PLAN 10
+/* Priorities an admin grant may take (0 burns first). */
+#define GRANT_PRIORITY_MAX 100
 struct grant_new {
 	const char *account;
 	int64_t amount_micros;
@@ -229,7 +231,7 @@ enum cd_err ledger_sweep(struct ledger *lg, int max, int *swept);
 struct topup_begin {
 	const char *account;
 	int64_t amount_cents;
-	char customer[256];		/* out: existing customer or "" */
+	char customer[LIMIT_STRIPE_ID_BYTES + 1];	/* out: existing customer or "" */
 	int64_t topup_id;		/* out */
 	int64_t account_internal_id;	/* out: stable id for Stripe idempotency keys */
 };

@@ -164,15 +164,9 @@ enum cd_err ledger_account_patch(struct ledger *lg, const struct ledger_call *ca
 
 static json_t *journal_row_json(const struct dbstmt *s)
 {
-	char id[32], created[TIMEFMT_LEN];
-	ledger_id_format(id, sizeof(id), "txn_", db_i64(s, 0));
-	timefmt_rfc3339(db_i64(s, 7), created);
-	const char *src = db_str(s, 4), *ref = db_str(s, 5), *desc = db_str(s, 6);
-	return json_pack("{s:s, s:I, s:I, s:s, s:o, s:o, s:o, s:s}", "id", id,
-			 "amount_micros", (json_int_t)db_i64(s, 1), "balance_after_micros", (json_int_t)db_i64(s, 2),
-			 "cause", db_str(s, 3), "source", src ? json_string(src) : json_null(),
-			 "reference", ref ? json_string(ref) : json_null(),
-			 "description", desc ? json_string(desc) : json_null(), "created_at", created);
+	struct journal_entry e = {db_i64(s, 0), db_i64(s, 1), db_i64(s, 2), db_i64(s, 7), db_str(s, 3), db_str(s, 4),
+				  db_str(s, 5), db_str(s, 6)};
+	return journal_entry_json(&e);
 }
 
 struct page_run { const char *id; int limit; int64_t cursor; json_t *out; };
@@ -224,15 +218,16 @@ enum cd_err ledger_transactions(struct ledger *lg, const char *id, int limit, in
 static json_t *entry_json(struct ledger *lg, const struct acct *a, int64_t journal_id, int64_t amount,
 			  const char *cause, const char *source, const char *description)
 {
-	char id[32], created[TIMEFMT_LEN];
-	ledger_id_format(id, sizeof(id), "txn_", journal_id);
-	timefmt_rfc3339(lg->now, created);
-	return json_pack("{s:s, s:s, s:I, s:I, s:s, s:o, s:o, s:o, s:s, s:I, s:I}", "id", id, "account", a->ext_id,
-			 "amount_micros", (json_int_t)amount, "balance_after_micros", (json_int_t)a->balance,
-			 "cause", cause, "source", source ? json_string(source) : json_null(), "reference", json_null(),
-			 "description", description ? json_string(description) : json_null(), "created_at", created,
-			 "balance_micros", (json_int_t)a->balance,
-			 "available_micros", (json_int_t)(a->balance - a->reserved + a->overdraft));
+	struct journal_entry e = {journal_id, amount, a->balance, lg->now, cause, source, NULL, description};
+	json_t *row = journal_entry_json(&e);
+	/* The row as the journal shows it, and where it left the account. */
+	if (row != NULL && (json_object_set_new(row, "account", json_string(a->ext_id)) != 0 ||
+			    json_object_set_new(row, "balance_micros", json_integer((json_int_t)a->balance)) != 0 ||
+			    json_object_set_new(row, "available_micros", json_integer((json_int_t)acct_available(a))) != 0)) {
+		json_decref(row);
+		return NULL;
+	}
+	return row;
 }
 
 static enum cd_err grant_op(struct ledger *lg, const void *in, json_t **out, int *status)
@@ -261,7 +256,7 @@ static enum cd_err grant_op(struct ledger *lg, const void *in, json_t **out, int
 			 "expires_at", g->expires_at >= 0 ? json_string(exp) : json_null(),
 			 "description", g->description ? json_string(g->description) : json_null(),
 			 "balance_micros", (json_int_t)a.balance,
-			 "available_micros", (json_int_t)(a.balance - a.reserved + a.overdraft), "transaction", entry);
+			 "available_micros", (json_int_t)acct_available(&a), "transaction", entry);
 	*status = 201;
 	return *out != NULL ? CD_OK : CD_E_INTERNAL;
 }
@@ -280,8 +275,8 @@ static enum cd_err debit_op(struct ledger *lg, const void *in, json_t **out, int
 	enum cd_err rc = acct_lock(lg, d->account, &a);
 	if (rc != CD_OK)
 		return rc;
-	if (d->amount_micros > a.balance - a.reserved + a.overdraft)
-		return refusal_set_amounts(&lg->refusal, REFUSE_DEBIT_INSUFFICIENT, a.balance - a.reserved + a.overdraft,
+	if (d->amount_micros > acct_available(&a))
+		return refusal_set_amounts(&lg->refusal, REFUSE_DEBIT_INSUFFICIENT, acct_available(&a),
 					   d->amount_micros);
 	rc = ledger_spend(lg, &a, d->amount_micros, "adjustment", 0, NULL, d->reason, &journal_id);
 	if (rc == CD_OK)

@@ -31,18 +31,13 @@ static const char SQL_USAGE_ADD[] = "INSERT INTO usage_records (account_id, hold
 				    "input_tokens, cached_input_tokens, output_tokens, cost_micros, byok, request_id, "
 				    "conversation_id, request_hash, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
 
-static int64_t available_of(const struct acct *a)
-{
-	return a->balance - a->reserved + a->overdraft;
-}
-
 static json_t *hold_json(const struct acct *a, int64_t hold_id, int64_t amount, int64_t expires_at)
 {
 	char id[LIMIT_HOLD_ID_BYTES], exp[TIMEFMT_LEN];
 	hold_id_format(id, sizeof(id), a->id, hold_id);
 	timefmt_rfc3339(expires_at, exp);
 	return json_pack("{s:s, s:I, s:I, s:s}", "hold_id", id, "amount_micros", (json_int_t)amount,
-			 "available_micros", (json_int_t)available_of(a), "expires_at", exp);
+			 "available_micros", (json_int_t)acct_available(a), "expires_at", exp);
 }
 
 /* The hold a request_id already has, if any: *out set, CD_OK; else NOT_FOUND. */
@@ -63,7 +58,7 @@ static enum cd_err existing_hold(struct ledger *lg, const struct acct *a, const 
  * holds plus this charge), 402 available. Fills what the refusal shows. */
 static enum cd_err charge_check(struct ledger *lg, const struct acct *a, int64_t amount, int byok)
 {
-	int64_t available = available_of(a);
+	int64_t available = acct_available(a);
 	if (strcmp(a->status, "active") != 0)
 		return refusal_set_amounts(&lg->refusal, REFUSE_ACCOUNT_INACTIVE, available, amount);
 	if (byok)
@@ -89,10 +84,25 @@ static enum cd_err hold_commit(struct ledger *lg, struct acct *a, const struct g
 	int e, got;
 	int64_t due = a->sweep_due_at < 0 || expires_at < a->sweep_due_at ? expires_at : a->sweep_due_at;
 	int commit = last_write && db_may_commit(lg);
-	struct dbstmt *s = db_call(lg, SQL_HOLD_COMMIT, &e, &got, "isssssiiiiiiiiIi", a->id, r->request_id, r->member,
-				   r->model, r->action, r->conversation_id, amount, (int64_t)r->byok, expires_at,
-				   lg->now, a->balance, a->reserved + amount, a->month_key, a->month_spent, &due,
-				   (int64_t)commit);
+	struct db_params p;		/* creditd_hold_commit's parameters, in order */
+	dbp_init(&p);
+	dbp_i64(&p, a->id);			/* p_account */
+	dbp_str(&p, r->request_id);		/* p_request_id */
+	dbp_str(&p, r->member);			/* p_member */
+	dbp_str(&p, r->model);			/* p_model */
+	dbp_str(&p, r->action);			/* p_action */
+	dbp_str(&p, r->conversation_id);	/* p_conversation */
+	dbp_i64(&p, amount);			/* p_amount */
+	dbp_i64(&p, r->byok);			/* p_byok */
+	dbp_i64(&p, expires_at);		/* p_expires */
+	dbp_i64(&p, lg->now);			/* p_now */
+	dbp_i64(&p, a->balance);		/* p_balance */
+	dbp_i64(&p, a->reserved + amount);	/* p_reserved */
+	dbp_i64(&p, a->month_key);		/* p_month_key */
+	dbp_i64(&p, a->month_spent);		/* p_month_spent */
+	dbp_i64(&p, due);			/* p_sweep_due */
+	dbp_i64(&p, commit);			/* p_commit */
+	struct dbstmt *s = db_call(lg, SQL_HOLD_COMMIT, &p, &e, &got);
 	if (s == NULL)
 		return db_err(lg, e, "hold insert");
 	if (!got)
@@ -197,7 +207,7 @@ struct hold_row {
 	int has_member, has_conversation;
 	unsigned char settle_hash[32];
 	int has_hash;
-	char response[2048];
+	char response[LIMIT_SETTLE_RESPONSE_BYTES + 1];
 };
 
 static void text_col(const struct dbstmt *s, unsigned int col, char *dst, size_t cap, int *has)
@@ -301,7 +311,7 @@ static enum cd_err usage_insert(struct ledger *lg, const struct acct *a, int64_t
 static enum cd_err settle_charge(struct ledger *lg, struct acct *a, const struct hold_row *h, int64_t cost,
 				 int64_t *released, int64_t *spend)
 {
-	char ref[64];
+	char ref[LIMIT_HOLD_ID_BYTES];
 	*released = 0;
 	*spend = 0;
 	/* A settled hold is answered from its stored settle, never charged again. */
@@ -333,18 +343,40 @@ static enum cd_err settle_charge(struct ledger *lg, struct acct *a, const struct
 static enum cd_err settle_commit(struct ledger *lg, const struct acct *a, const struct hold_row *h,
 				 const struct guard_settle *r, int64_t spend, int64_t cost, const char *response)
 {
-	char ref[64];
+	char ref[LIMIT_HOLD_ID_BYTES];
 	int e, got;
 	hold_id_format(ref, sizeof(ref), a->id, h->id);
 	const char *model = r->model != NULL ? r->model : h->model[0] ? h->model : NULL;
 	const char *conv = r->conversation_id != NULL ? r->conversation_id : h->has_conversation ? h->conversation : NULL;
 	const int64_t *due = a->sweep_due_at >= 0 ? &a->sweep_due_at : NULL;
 	int commit = db_may_commit(lg);
-	struct dbstmt *s = db_call(lg, SQL_SETTLE_COMMIT, &e, &got, "iiisisssiiiiissbsiiiiIsi", a->id, h->id, spend, ref,
-				   lg->now, h->has_member ? h->member : NULL, model, h->action[0] ? h->action : NULL,
-				   r->input_tokens, r->cached_input_tokens, r->output_tokens, cost, (int64_t)h->byok,
-				   h->request_id, conv, (const char *)r->request_hash, (size_t)32, response, a->balance,
-				   a->reserved, a->month_key, a->month_spent, due, lg->idem_key, (int64_t)commit);
+	struct db_params p;		/* creditd_settle_commit's parameters, in order */
+	dbp_init(&p);
+	dbp_i64(&p, a->id);				/* p_account */
+	dbp_i64(&p, h->id);				/* p_hold */
+	dbp_i64(&p, spend);				/* p_spend */
+	dbp_str(&p, ref);				/* p_reference */
+	dbp_i64(&p, lg->now);				/* p_now */
+	dbp_str(&p, h->has_member ? h->member : NULL);	/* p_member */
+	dbp_str(&p, model);				/* p_model */
+	dbp_str(&p, h->action[0] ? h->action : NULL);	/* p_action */
+	dbp_i64(&p, r->input_tokens);			/* p_input */
+	dbp_i64(&p, r->cached_input_tokens);		/* p_cached */
+	dbp_i64(&p, r->output_tokens);			/* p_output */
+	dbp_i64(&p, cost);				/* p_cost */
+	dbp_i64(&p, h->byok);				/* p_byok */
+	dbp_str(&p, h->request_id);			/* p_request_id */
+	dbp_str(&p, conv);				/* p_conversation */
+	dbp_blob(&p, r->request_hash, 32);		/* p_settle_hash */
+	dbp_str(&p, response);				/* p_response */
+	dbp_i64(&p, a->balance);			/* p_balance */
+	dbp_i64(&p, a->reserved);			/* p_reserved */
+	dbp_i64(&p, a->month_key);			/* p_month_key */
+	dbp_i64(&p, a->month_spent);			/* p_month_spent */
+	dbp_i64_or_null(&p, due);			/* p_sweep_due */
+	dbp_str(&p, lg->idem_key);			/* p_idem_key */
+	dbp_i64(&p, commit);				/* p_commit */
+	struct dbstmt *s = db_call(lg, SQL_SETTLE_COMMIT, &p, &e, &got);
 	if (s == NULL)
 		return db_err(lg, e, "settle");
 	if (commit)
@@ -385,10 +417,15 @@ static enum cd_err settle_op(struct ledger *lg, const void *in, json_t **out, in
 	*out = json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:b}", "hold_id", id, "account", a.ext_id,
 			 "charged_micros", (json_int_t)cost,
 			 "released_micros", (json_int_t)released, "balance_micros", (json_int_t)a.balance,
-			 "available_micros", (json_int_t)available_of(&a), "late", strcmp(h.state, "pending") != 0);
+			 "available_micros", (json_int_t)acct_available(&a), "late", strcmp(h.state, "pending") != 0);
 	char *text = *out != NULL ? json_dumps(*out, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
 	if (text == NULL)
 		return CD_E_INTERNAL;
+	if (strlen(text) > LIMIT_SETTLE_RESPONSE_BYTES) {
+		log_error("a settle answer of %zu bytes does not fit holds.settle_response", strlen(text));
+		free(text);
+		return CD_E_INTERNAL;
+	}
 	rc = settle_commit(lg, &a, &h, r, spend, cost, text);
 	free(text);
 	*status = 200;
@@ -432,7 +469,7 @@ static enum cd_err release_op(struct ledger *lg, const void *in, json_t **out, i
 	*out = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I}", "hold_id", id, "account", a.ext_id, "state", h.state,
 			 "released_micros",
 			 (json_int_t)released, "balance_micros", (json_int_t)a.balance, "available_micros",
-			 (json_int_t)available_of(&a));
+			 (json_int_t)acct_available(&a));
 	*status = 200;
 	return *out != NULL ? CD_OK : CD_E_INTERNAL;
 }
@@ -461,7 +498,7 @@ static enum cd_err usage_replay(struct ledger *lg, const struct acct *a, const s
 	ledger_id_format(id, sizeof(id), "usage_", db_i64(s, 0));
 	*out = json_pack("{s:s, s:s, s:I, s:I, s:I, s:b}", "usage_id", id, "account", a->ext_id, "charged_micros",
 			 (json_int_t)db_i64(s, 1), "balance_micros", (json_int_t)a->balance, "available_micros",
-			 (json_int_t)available_of(a), "replayed", 1);
+			 (json_int_t)acct_available(a), "replayed", 1);
 	return CD_OK;
 }
 
@@ -521,7 +558,7 @@ static enum cd_err usage_op(struct ledger *lg, const void *in, json_t **out, int
 	ledger_id_format(id, sizeof(id), "usage_", usage_id);
 	*out = json_pack("{s:s, s:s, s:I, s:I, s:I, s:b, s:b}", "usage_id", id, "account", a.ext_id, "charged_micros",
 			 (json_int_t)cost, "balance_micros", (json_int_t)a.balance, "available_micros",
-			 (json_int_t)available_of(&a), "forced", r->force, "replayed", 0);
+			 (json_int_t)acct_available(&a), "forced", r->force, "replayed", 0);
 	*status = 200;
 	return *out != NULL ? CD_OK : CD_E_INTERNAL;
 }
@@ -537,7 +574,7 @@ enum cd_err ledger_usage(struct ledger *lg, const struct ledger_call *call, cons
 static const char SQL_USAGE_BY_MODEL[] = "SELECT COALESCE(model, action, ''), COUNT(*), SUM(input_tokens), "
 	"SUM(cached_input_tokens), SUM(output_tokens), SUM(cost_micros) FROM usage_records "
 	"WHERE account_id = ? AND created_at >= ? AND created_at < ? GROUP BY 1 ORDER BY 1";
-static const char SQL_USAGE_BY_DAY[] = "SELECT created_at DIV 86400, COUNT(*), SUM(input_tokens), "
+static const char SQL_USAGE_BY_DAY[] = "SELECT created_at DIV " TIMEFMT_DAY_SQL ", COUNT(*), SUM(input_tokens), "
 	"SUM(cached_input_tokens), SUM(output_tokens), SUM(cost_micros) FROM usage_records "
 	"WHERE account_id = ? AND created_at >= ? AND created_at < ? GROUP BY 1 ORDER BY 1";
 static const char SQL_USAGE_BY_MEMBER[] = "SELECT member, COUNT(*), SUM(input_tokens), "
@@ -550,7 +587,7 @@ static json_t *report_row(const struct dbstmt *s, const char *group_by, int64_t 
 {
 	char key[TIMEFMT_LEN];
 	if (strcmp(group_by, "day") == 0) {
-		timefmt_rfc3339(db_i64(s, 0) * 86400, key);
+		timefmt_rfc3339(db_i64(s, 0) * TIMEFMT_SECONDS_PER_DAY, key);
 		key[10] = '\0';
 	} else {
 		snprintf(key, sizeof(key), "%s", "");

@@ -15,9 +15,9 @@
 #include "errors.h"
 #include "refusal.h"
 
-#define DB_STMTS_MAX 96
-#define DB_PARAMS_MAX 24
-#define DB_COL_MAX_BYTES (64 * 1024)
+#define DB_STMTS_MAX LIMIT_DB_STATEMENTS
+#define DB_PARAMS_MAX LIMIT_DB_PARAMS
+#define DB_COL_MAX_BYTES LIMIT_DB_COLUMN_BYTES
 
 struct dbstmt {
 	const char *sql;		/* identity: the static SQL string */
@@ -60,10 +60,28 @@ enum cd_err db_ensure(struct ledger *lg);
  * statements may run before fetching. Returns the statement or NULL with
  * *dberr set to the MariaDB error number (2000+ for client errors). */
 struct dbstmt *db_exec(struct ledger *lg, const char *sql, int *dberr, const char *fmt, ...);
-/* Runs a CALL of a stored procedure (params as db_exec). Reads every
- * result set it returns; the first row of the first one is left in the
- * statement's buffers (*got_row = 1) for db_i64/db_str. */
-struct dbstmt *db_call(struct ledger *lg, const char *sql, int *dberr, int *got_row, const char *fmt, ...);
+/* A statement's parameters, bound in order one typed call at a time, so
+ * the compiler checks each value (procedure calls take a dozen or more,
+ * where a format string could not be checked). Values are not copied:
+ * strings and blobs must outlive the execution. Past DB_PARAMS_MAX the
+ * statement is refused, not run with some of them. */
+struct db_params {
+	MYSQL_BIND bind[DB_PARAMS_MAX];
+	long long ints[DB_PARAMS_MAX];
+	unsigned long lens[DB_PARAMS_MAX];
+	my_bool nulls[DB_PARAMS_MAX];
+	int n;
+	int overflow;
+};
+void dbp_init(struct db_params *p);
+void dbp_i64(struct db_params *p, int64_t v);
+void dbp_i64_or_null(struct db_params *p, const int64_t *v);	/* NULL: SQL NULL */
+void dbp_str(struct db_params *p, const char *s);		/* NULL: SQL NULL */
+void dbp_blob(struct db_params *p, const void *data, size_t len);	/* NULL: SQL NULL */
+/* Runs a CALL of a stored procedure with p. Reads every result set it
+ * returns; the first row of the first one is left in the statement's
+ * buffers (*got_row = 1) for db_i64/db_str. */
+struct dbstmt *db_call(struct ledger *lg, const char *sql, const struct db_params *p, int *dberr, int *got_row);
 /* What a *_commit procedure is told: commit itself (1), or leave that to
  * ledger_run because more writes follow (an idempotency answer). */
 int db_may_commit(const struct ledger *lg);

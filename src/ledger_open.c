@@ -55,7 +55,7 @@ static const char SQL_GRANTS_DUE[] = "SELECT id, remaining_micros, source FROM g
 static const char SQL_NEXT_DUE[] = "SELECT (SELECT MIN(expires_at) FROM holds WHERE account_id = ? AND state = 'pending'), "
 				   "(SELECT MIN(expires_at) FROM grants WHERE account_id = ? AND remaining_micros > 0)";
 
-#define SWEEP_BATCH 64
+#define SWEEP_BATCH LIMIT_SWEEP_BATCH
 
 /* Expires up to SWEEP_BATCH due holds; *done is how many. */
 static enum cd_err expire_hold_batch(struct ledger *lg, struct acct *a, int *done)
@@ -184,7 +184,7 @@ static enum cd_err sweep_one(struct ledger *lg, void *arg)
 	return rc == CD_E_NOT_FOUND ? CD_OK : rc;
 }
 
-struct due_list { int64_t ids[256]; int n; int max; };
+struct due_list { int64_t ids[LIMIT_SWEEP_ACCOUNTS]; int n; int max; };
 
 static enum cd_err due_tx(struct ledger *lg, void *arg)
 {
@@ -210,7 +210,7 @@ static enum cd_err purge_tx(struct ledger *lg, void *arg)
 enum cd_err ledger_sweep(struct ledger *lg, int max, int *swept)
 {
 	struct due_list d;
-	d.max = max > 256 ? 256 : max;
+	d.max = max > LIMIT_SWEEP_ACCOUNTS ? LIMIT_SWEEP_ACCOUNTS : max;
 	*swept = 0;
 	enum cd_err rc = ledger_run(lg, due_tx, &d);
 	for (int i = 0; rc == CD_OK && i < d.n; i++) {

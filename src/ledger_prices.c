@@ -7,6 +7,7 @@
  * import) writes every row in one transaction. Nothing here touches an
  * account. */
 #include "ledger_int.h"
+#include "log.h"
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,7 +15,7 @@
 
 /* ---- Price cache ---- */
 
-#define PRICES_MAX 512
+#define PRICES_MAX LIMIT_PRICES
 struct price_entry {
 	char name[LEDGER_NAME_MAX + 1];
 	struct price p;
@@ -28,6 +29,12 @@ static struct {
 } prices = {PTHREAD_RWLOCK_INITIALIZER, {{"", {0, 0, 0, 0}, 0}}, 0, 10000};
 
 struct price_load { struct price_entry e[PRICES_MAX]; int n; int64_t margin; };
+
+static enum cd_err too_many(void)
+{
+	log_error("more than %d models and actions: the price list is refused", PRICES_MAX);
+	return CD_E_INTERNAL;
+}
 
 static enum cd_err prices_tx(struct ledger *lg, void *arg)
 {
@@ -50,6 +57,8 @@ static enum cd_err prices_tx(struct ledger *lg, void *arg)
 		p->p.max_output_tokens = db_i64(s, 4);
 		p->action_micros = -1;
 	}
+	if (l->n == PRICES_MAX && db_fetch(s) == 1)
+		return too_many();
 	s = db_exec(lg, sql_actions, &e, "");
 	if (s == NULL)
 		return db_err(lg, e, "price load");
@@ -59,6 +68,8 @@ static enum cd_err prices_tx(struct ledger *lg, void *arg)
 		snprintf(p->name, sizeof(p->name), "%s", db_str(s, 0));
 		p->action_micros = db_i64(s, 1);
 	}
+	if (l->n == PRICES_MAX && db_fetch(s) == 1)
+		return too_many();
 	s = db_exec(lg, sql_margin, &e, "");
 	if (s == NULL)
 		return db_err(lg, e, "price load");

@@ -87,6 +87,23 @@ enum cd_err acct_read(struct ledger *lg, const char *ext_id, struct acct *a)
 	return acct_load(lg, SQL_ACCT_READ, "s", ext_id, 0, a);
 }
 
+json_t *journal_entry_json(const struct journal_entry *e)
+{
+	char id[32], created[TIMEFMT_LEN];
+	ledger_id_format(id, sizeof(id), "txn_", e->id);
+	timefmt_rfc3339(e->created_at, created);
+	return json_pack("{s:s, s:I, s:I, s:s, s:o, s:o, s:o, s:s}", "id", id, "amount_micros",
+			 (json_int_t)e->amount_micros, "balance_after_micros", (json_int_t)e->balance_after_micros,
+			 "cause", e->cause, "source", e->source ? json_string(e->source) : json_null(),
+			 "reference", e->reference ? json_string(e->reference) : json_null(),
+			 "description", e->description ? json_string(e->description) : json_null(), "created_at", created);
+}
+
+int64_t acct_available(const struct acct *a)
+{
+	return a->balance - a->reserved + a->overdraft;
+}
+
 enum cd_err acct_store(struct ledger *lg, const struct acct *a)
 {
 	/* Invariant 2: reserved is the sum of pending holds, never below 0. */
@@ -133,8 +150,19 @@ enum cd_err ledger_spend_as(struct ledger *lg, struct acct *a, int64_t amount, c
 	if (amount <= 0)
 		return amount == 0 ? CD_OK : CD_E_INTERNAL;
 	const int64_t *h = hold_id > 0 ? &hold_id : NULL;
-	struct dbstmt *s = db_call(lg, sql, &e, &got, "iiissIsssi", a->id, amount, a->balance - amount, cause, source,
-				   h, reference, description, lg->idem_key, lg->now);
+	struct db_params p;		/* creditd_spend_select's parameters, in order */
+	dbp_init(&p);
+	dbp_i64(&p, a->id);			/* p_account */
+	dbp_i64(&p, amount);			/* p_amount */
+	dbp_i64(&p, a->balance - amount);	/* p_balance_after */
+	dbp_str(&p, cause);			/* p_cause */
+	dbp_str(&p, source);			/* p_source */
+	dbp_i64_or_null(&p, h);			/* p_hold */
+	dbp_str(&p, reference);			/* p_reference */
+	dbp_str(&p, description);		/* p_description */
+	dbp_str(&p, lg->idem_key);		/* p_idem_key */
+	dbp_i64(&p, lg->now);			/* p_now */
+	struct dbstmt *s = db_call(lg, sql, &p, &e, &got);
 	if (s == NULL)
 		return db_err(lg, e, "spend");
 	a->balance -= amount;
@@ -224,7 +252,7 @@ json_t *acct_json(struct ledger *lg, const struct acct *a)
 	if (grants == NULL)
 		return NULL;
 	timefmt_rfc3339(a->created_at, created);
-	int64_t available = a->balance - a->reserved + a->overdraft;
+	int64_t available = acct_available(a);
 	return json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:o, s:I, s:o, s:o, s:o, s:s}",
 			 "id", a->ext_id, "kind", a->kind, "status", a->status, "currency", lg->cfg->currency,
 			 "balance_micros", (json_int_t)a->balance, "reserved_micros", (json_int_t)a->reserved,

@@ -21,7 +21,7 @@ struct acct {
 	char plan[LEDGER_NAME_MAX + 1];	/* "" when none */
 	int64_t sweep_due_at;		/* -1 when none */
 	int64_t created_at;
-	char stripe_customer[256];
+	char stripe_customer[LIMIT_STRIPE_ID_BYTES + 1];
 	int dirty;			/* month rolled over or a sweep ran: store it */
 };
 /* The account columns acct_from_row_at reads, with a table prefix. */
@@ -38,6 +38,9 @@ enum cd_err acct_load_locked(struct ledger *lg, const char *ext_id, struct acct 
 enum cd_err acct_load_locked_id(struct ledger *lg, int64_t id, struct acct *a);
 /* Reads without locking (for GET). */
 enum cd_err acct_read(struct ledger *lg, const char *ext_id, struct acct *a);
+/* DESIGN §4's available = balance − reserved + overdraft_limit: the one
+ * copy of the formula. */
+int64_t acct_available(const struct acct *a);
 /* Writes balance, reserved, month and sweep fields back. */
 enum cd_err acct_store(struct ledger *lg, const struct acct *a);
 /* Spends amount (> 0) from the account's grants in spending order; what
@@ -59,6 +62,13 @@ enum cd_err ledger_add_grant(struct ledger *lg, struct acct *a, const char *sour
 enum cd_err journal_append(struct ledger *lg, struct acct *a, int64_t amount, const char *cause,
 			   const char *source, int64_t grant_id, int64_t hold_id,
 			   const char *reference, const char *description, int64_t *journal_id);
+/* A journal row as every answer shows it (transactions, grants, debits,
+ * exports): the one place its JSON shape is written. */
+struct journal_entry {
+	int64_t id, amount_micros, balance_after_micros, created_at;
+	const char *cause, *source, *reference, *description;	/* NULL: null */
+};
+json_t *journal_entry_json(const struct journal_entry *e);
 /* The account as the API shows it (with live grants). */
 json_t *acct_json(struct ledger *lg, const struct acct *a);
 /* "hold_<account>_<hold>" ids: the account is locked first from the id. */

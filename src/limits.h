@@ -106,7 +106,43 @@
  * its own transaction: the pass stays short, so price reloads and a stop
  * are not held up; the rest wait for the next pass. */
 #define LIMIT_SWEEP_ACCOUNTS 256
+/* Models and actions in the price cache: a deployment prices tens; more
+ * than this is refused by the reload (logged), never cut silently. */
+#define LIMIT_PRICES 512
+/* Expired holds or grants of one account applied per statement batch
+ * (their ids are read into arrays of this size); the sweep of an account
+ * loops until none is due, so this bounds memory, not the work. */
+#define LIMIT_SWEEP_BATCH 64
+/* Prepared statements one connection keeps: creditd has about sixty
+ * distinct statements; a new one past this is an error, not a leak. */
+#define LIMIT_DB_STATEMENTS 96
+/* Parameters of one statement: the widest, creditd_settle_commit, has 24. */
+#define LIMIT_DB_PARAMS 24
+/* A result column is read into a buffer of its declared size, capped at
+ * this: the widest values creditd reads back (stored answers under an
+ * Idempotency-Key, an account with its grants) are a few KiB; a longer one
+ * is reported as truncated and the statement fails. */
+#define LIMIT_DB_COLUMN_BYTES (64 * 1024)
+/* A settle's answer is kept with its hold to replay it: holds.settle_response
+ * is VARBINARY(2048) (sql/001_init.sql). The answer (ids, six numbers) is
+ * under 500 bytes; a longer one is an error, never cut. */
+#define LIMIT_SETTLE_RESPONSE_BYTES 2048
+/* API keys a worker remembers, and for how long: the guard routes skip a
+ * database round trip per request, and a revoked key stops working within
+ * this many seconds. */
+#define LIMIT_KEY_CACHE_SLOTS 8
+#define LIMIT_KEY_CACHE_SECONDS 1
+/* The listening socket's backlog: connections the kernel queues while
+ * every worker is busy (the web server's pool is far smaller). */
+#define LIMIT_LISTEN_BACKLOG 1024
+/* SIGTERM waits this long for requests in flight (a Stripe call may take
+ * stripe.timeout_ms, 20 s by default) before creditd exits anyway. */
+#define LIMIT_STOP_WAIT_MS 30000
+/* Stack of each worker thread: the deepest path (a request's JSON, a
+ * prepared statement's parameters, Stripe's form) uses under 64 KiB. */
+#define LIMIT_THREAD_STACK_BYTES (512 * 1024)
 
+_Static_assert(LIMIT_SETTLE_RESPONSE_BYTES <= LIMIT_DB_COLUMN_BYTES, "a stored settle answer must be readable back");
 _Static_assert(LIMIT_HEALTH_INTERVAL_MS < 1000, "the watchdog must look at least once a second to say 503 within 2 s");
 _Static_assert(LIMIT_BODY_DEFAULT_BYTES <= LIMIT_BODY_MAX_BYTES, "default body cap above hard cap");
 _Static_assert(LIMIT_PAGE_DEFAULT <= LIMIT_PAGE_MAX, "default page above max page");

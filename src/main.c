@@ -20,8 +20,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define LISTEN_BACKLOG 1024
-#define STOP_TIMEOUT_MS 30000
+#define LISTEN_BACKLOG LIMIT_LISTEN_BACKLOG
+#define STOP_TIMEOUT_MS LIMIT_STOP_WAIT_MS
 
 static void usage(FILE *f)
 {

@@ -18,8 +18,8 @@
 #include <string.h>
 #include <strings.h>
 
-#define KEY_CACHE_SECONDS 1
-#define KEY_CACHE_SLOTS 8
+#define KEY_CACHE_SECONDS LIMIT_KEY_CACHE_SECONDS
+#define KEY_CACHE_SLOTS LIMIT_KEY_CACHE_SLOTS
 
 struct route {
 	const char *method;

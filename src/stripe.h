@@ -10,6 +10,7 @@
 #define CREDITD_STRIPE_H
 #include <stddef.h>
 #include <stdint.h>
+#include "limits.h"
 
 struct stripe_settings {
 	const char *api_base;		/* e.g. "https://api.stripe.com" (no trailing slash needed) */
@@ -61,7 +62,7 @@ void stripe_client_free(struct stripe_client *c);
 /* Result of a create call. */
 struct stripe_result {
 	int http_status;		/* 0 when no HTTP answer came */
-	char id[256];			/* "cus_..." or "cs_..." on success */
+	char id[LIMIT_STRIPE_ID_BYTES + 1];	/* "cus_..." or "cs_..." on success */
 	char url[2048];			/* checkout URL on success (sessions) */
 	char message[512];		/* Stripe's error message or a transport error sentence */
 };

@@ -7,6 +7,9 @@
 #define TIMEFMT_LEN 32
 /* A UTC day: no leap seconds in unix time, so every day is this long. */
 #define TIMEFMT_SECONDS_PER_DAY 86400
+/* The same, as text for SQL (days of unix time). */
+#define TIMEFMT_DAY_SQL "86400"
+_Static_assert(TIMEFMT_SECONDS_PER_DAY == 86400, "TIMEFMT_DAY_SQL spells TIMEFMT_SECONDS_PER_DAY");
 /* Writes "2026-11-21T10:00:00Z" into out (at least TIMEFMT_LEN bytes). */
 void timefmt_rfc3339(int64_t unix_seconds, char *out);
 /* Parses "YYYY-MM-DDTHH:MM:SS[.fff](Z|±HH:MM)" or a plain date

@@ -287,7 +287,7 @@ int worker_start(const struct cfg *cfg, int listen_fd)
 	pool_fd = listen_fd;
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	pthread_attr_setstacksize(&attr, 512 * 1024);
+	pthread_attr_setstacksize(&attr, LIMIT_THREAD_STACK_BYTES);
 	atomic_store(&watchdog_alive, 1);
 	if (pthread_create(&t, &attr, watchdog_main, NULL) != 0) {
 		log_error("cannot start the health watchdog: %s", strerror(errno));
