@@ -7,6 +7,7 @@
  * slots; the text is built in a buffer that grows up to
  * LIMIT_METRICS_TEXT_BYTES and is refused whole past it, never cut. */
 #include "metrics.h"
+#include "dynbuf.h"
 #include "limits.h"
 #include "log.h"
 #include <stdarg.h>
@@ -19,8 +20,6 @@
 #define STATUS_SLOTS 7
 static const int slot_status[STATUS_SLOTS] = {200, 201, 400, 401, 403, 404, 409};
 /* First size of the text buffer: the whole text today is about 16 KiB. */
-#define TEXT_INITIAL_BYTES (16 * 1024)
-_Static_assert(TEXT_INITIAL_BYTES <= LIMIT_METRICS_TEXT_BYTES, "the first buffer must be within the cap");
 
 struct route_stats {
 	atomic_ullong count[STATUS_SLOTS];
@@ -84,101 +83,46 @@ void metrics_count(const char *route, int status, double duration_ms, unsigned l
 
 /* ---- Text ---- */
 
-/* A buffer that doubles up to LIMIT_METRICS_TEXT_BYTES. Once an append
- * fails, failed stays set and later appends do nothing. */
-struct textbuf {
-	char *data;
-	size_t len;
-	size_t cap;
-	int failed;
-};
+/* The text grows in a dynbuf capped at LIMIT_METRICS_TEXT_BYTES; a line
+ * that does not fit fails the whole text (a 500), never a cut. */
 
-static int textbuf_reserve(struct textbuf *b, size_t need)
+static void emit_requests(struct dynbuf *b)
 {
-	if (need > LIMIT_METRICS_TEXT_BYTES) {
-		log_error("metrics: the text passes its cap of %d bytes", LIMIT_METRICS_TEXT_BYTES);
-		return -1;
-	}
-	size_t cap = b->cap > 0 ? b->cap : need;
-	while (cap < need)
-		cap = cap * 2 < LIMIT_METRICS_TEXT_BYTES ? cap * 2 : LIMIT_METRICS_TEXT_BYTES;
-	char *data = realloc(b->data, cap);
-	if (data == NULL) {
-		log_error("metrics: out of memory for %zu bytes of text", cap);
-		return -1;
-	}
-	b->data = data;
-	b->cap = cap;
-	return 0;
-}
-
-__attribute__((format(printf, 2, 3)))
-static void emit(struct textbuf *b, const char *fmt, ...)
-{
-	va_list ap;
-	if (b->failed)
-		return;
-	va_start(ap, fmt);
-	int n = vsnprintf(b->data + b->len, b->cap - b->len, fmt, ap);
-	va_end(ap);
-	if (n >= 0 && (size_t)n >= b->cap - b->len) {
-		if (textbuf_reserve(b, b->len + (size_t)n + 1) != 0) {
-			b->failed = 1;
-			return;
-		}
-		va_start(ap, fmt);
-		n = vsnprintf(b->data + b->len, b->cap - b->len, fmt, ap);
-		va_end(ap);
-	}
-	if (n < 0) {
-		log_error("metrics: cannot format a line");
-		b->failed = 1;
-		return;
-	}
-	b->len += (size_t)n;
-}
-
-static void emit_requests(struct textbuf *b)
-{
-	emit(b, "# HELP creditd_requests_total Requests answered, by route and status.\n"
+	dynbuf_printf(b, "# HELP creditd_requests_total Requests answered, by route and status.\n"
 		"# TYPE creditd_requests_total counter\n");
 	for (size_t r = 0; r <= route_count; r++) {
 		const char *name = route_label(r);
 		for (int i = 0; i < STATUS_SLOTS; i++)
-			emit(b, "creditd_requests_total{route=\"%s\",status=\"%d\"} %llu\n", name, slot_status[i],
+			dynbuf_printf(b, "creditd_requests_total{route=\"%s\",status=\"%d\"} %llu\n", name, slot_status[i],
 			     (unsigned long long)atomic_load(&stats[r].count[i]));
-		emit(b, "creditd_requests_total{route=\"%s\",status=\"refused\"} %llu\n", name,
+		dynbuf_printf(b, "creditd_requests_total{route=\"%s\",status=\"refused\"} %llu\n", name,
 		     (unsigned long long)atomic_load(&stats[r].refused));
-		emit(b, "creditd_requests_total{route=\"%s\",status=\"other\"} %llu\n", name,
+		dynbuf_printf(b, "creditd_requests_total{route=\"%s\",status=\"other\"} %llu\n", name,
 		     (unsigned long long)atomic_load(&stats[r].other));
 	}
 }
 
-static void emit_totals(struct textbuf *b)
+static void emit_totals(struct dynbuf *b)
 {
-	emit(b, "# HELP creditd_request_seconds_total Time spent answering, by route.\n"
+	dynbuf_printf(b, "# HELP creditd_request_seconds_total Time spent answering, by route.\n"
 		"# TYPE creditd_request_seconds_total counter\n");
 	for (size_t r = 0; r <= route_count; r++)
-		emit(b, "creditd_request_seconds_total{route=\"%s\"} %.6f\n", route_label(r),
+		dynbuf_printf(b, "creditd_request_seconds_total{route=\"%s\"} %.6f\n", route_label(r),
 		     (double)atomic_load(&stats[r].micros_total) / 1e6);
-	emit(b, "# HELP creditd_db_round_trips_total Database round trips (statements, commits, rollbacks), by route.\n"
+	dynbuf_printf(b, "# HELP creditd_db_round_trips_total Database round trips (statements, commits, rollbacks), by route.\n"
 		"# TYPE creditd_db_round_trips_total counter\n");
 	for (size_t r = 0; r <= route_count; r++)
-		emit(b, "creditd_db_round_trips_total{route=\"%s\"} %llu\n", route_label(r),
+		dynbuf_printf(b, "creditd_db_round_trips_total{route=\"%s\"} %llu\n", route_label(r),
 		     (unsigned long long)atomic_load(&stats[r].round_trips));
 }
 
 char *metrics_text(void)
 {
-	struct textbuf b = {NULL, 0, 0, 0};
-	if (textbuf_reserve(&b, TEXT_INITIAL_BYTES) != 0)
-		return NULL;
-	b.data[0] = '\0';
+	struct dynbuf b;
+	dynbuf_init(&b, LIMIT_METRICS_TEXT_BYTES);
 	emit_requests(&b);
 	emit_totals(&b);
-	if (b.failed) {
-		free(b.data);
-		return NULL;
-	}
-	return b.data;
+	if (b.failed)
+		log_error("metrics: the text passes its cap of %d bytes, or memory ran out", LIMIT_METRICS_TEXT_BYTES);
+	return dynbuf_take(&b);
 }

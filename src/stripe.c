@@ -49,13 +49,6 @@ enum stripe_base_kind {
 	STRIPE_BASE_LOOPBACK_HTTP
 };
 
-struct stripe_buf {
-	char *data;
-	size_t len;
-	size_t cap;
-	int overflow;		/* the answer passed STRIPE_RESPONSE_MAX */
-	int oom;
-};
 
 struct stripe_client {
 	CURL *curl;
@@ -64,7 +57,7 @@ struct stripe_client {
 	long connect_timeout_ms;
 	long timeout_ms;
 	enum stripe_base_kind base_kind;
-	struct stripe_buf resp;
+	struct dynbuf resp;		/* the answer, capped at STRIPE_RESPONSE_MAX */
 	char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -105,64 +98,33 @@ static char *escape_into(char *dst, const char *s)
 	return dst;
 }
 
-/* Makes room for want bytes (including the NUL); want <= STRIPE_FORM_MAX + 1. */
-static int form_reserve(struct stripe_form *f, size_t want)
-{
-	size_t cap = f->cap > 0 ? f->cap : 256;
-	char *p;
-
-	if (want <= f->cap)
-		return 0;
-	while (cap < want)
-		cap *= 2;
-	if (cap > STRIPE_FORM_MAX + 1)
-		cap = STRIPE_FORM_MAX + 1;
-	p = realloc(f->data, cap);
-	if (p == NULL)
-		return -1;
-	f->data = p;
-	f->cap = cap;
-	return 0;
-}
-
 void stripe_form_init(struct stripe_form *f)
 {
-	f->data = NULL;
-	f->len = 0;
-	f->cap = 0;
-	f->overflow = 0;
+	dynbuf_init(&f->buf, STRIPE_FORM_MAX);
 }
 
-/* Once overflow is set the body is incomplete, so every later add fails
- * too: a caller that checks only the last add still never sends it. An
- * allocation failure sets overflow for the same reason. */
+/* Once the buffer failed the body is incomplete, so every later add fails
+ * too: a caller that checks only the last add still never sends it. */
 int stripe_form_add(struct stripe_form *f, const char *key, const char *value)
 {
-	size_t need;
-	char *p;
-
 	if (f == NULL || key == NULL || value == NULL || key[0] == '\0')
-		return -1;
-	if (f->overflow)
 		return -1;
 	if (strnlen(key, STRIPE_FORM_MAX + 1) > STRIPE_FORM_MAX ||
 	    strnlen(value, STRIPE_FORM_MAX + 1) > STRIPE_FORM_MAX) {
-		f->overflow = 1;
+		f->buf.failed = 1;
 		return -1;
 	}
-	need = (f->len > 0 ? 1 : 0) + escaped_len(key) + 1 + escaped_len(value);
-	if (need > STRIPE_FORM_MAX - f->len || form_reserve(f, f->len + need + 1) != 0) {
-		f->overflow = 1;
+	size_t need = (f->buf.len > 0 ? 1 : 0) + escaped_len(key) + 1 + escaped_len(value);
+	char *start = dynbuf_room(&f->buf, need);
+	if (start == NULL)
 		return -1;
-	}
-	p = f->data + f->len;
-	if (f->len > 0)
+	char *p = start;
+	if (f->buf.len > 0)
 		*p++ = '&';
 	p = escape_into(p, key);
 	*p++ = '=';
 	p = escape_into(p, value);
-	*p = '\0';
-	f->len = (size_t)(p - f->data);
+	dynbuf_grew(&f->buf, (size_t)(p - start));
 	return 0;
 }
 
@@ -170,8 +132,7 @@ void stripe_form_free(struct stripe_form *f)
 {
 	if (f == NULL)
 		return;
-	free(f->data);
-	stripe_form_init(f);
+	dynbuf_free(&f->buf);
 }
 
 /* ---- settings checks -------------------------------------------------- */
@@ -274,6 +235,7 @@ struct stripe_client *stripe_client_new(const struct stripe_settings *s)
 	c = calloc(1, sizeof(*c));
 	if (c == NULL)
 		goto out;
+	dynbuf_init(&c->resp, STRIPE_RESPONSE_MAX);
 	c->curl = curl_easy_init();
 	if (c->curl == NULL)
 		goto out;
@@ -307,7 +269,7 @@ void stripe_client_free(struct stripe_client *c)
 		free(c->secret_key);
 	}
 	free(c->api_base);
-	free(c->resp.data);
+	dynbuf_free(&c->resp);
 	free(c);
 }
 
@@ -434,31 +396,9 @@ out:
 
 static size_t on_write(char *ptr, size_t size, size_t nmemb, void *userdata)
 {
-	struct stripe_buf *b = userdata;
+	struct dynbuf *b = userdata;
 	size_t n = size * nmemb;
-	size_t cap;
-	char *p;
-
-	if (n > STRIPE_RESPONSE_MAX - b->len) {
-		b->overflow = 1;
-		return 0;
-	}
-	if (b->len + n + 1 > b->cap) {
-		cap = b->cap > 0 ? b->cap : 4096;
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		p = realloc(b->data, cap);
-		if (p == NULL) {
-			b->oom = 1;
-			return 0;
-		}
-		b->data = p;
-		b->cap = cap;
-	}
-	memcpy(b->data + b->len, ptr, n);
-	b->len += n;
-	b->data[b->len] = '\0';
-	return n;
+	return dynbuf_add(b, ptr, n) == 0 ? n : 0;
 }
 
 /* Wipes the header lines (one of them holds the key) before freeing them. */
@@ -562,9 +502,9 @@ static CURLcode set_request_options(struct stripe_client *c, const char *url, co
 	if (rc == CURLE_OK)
 		rc = curl_easy_setopt(h, CURLOPT_POST, 1L);
 	if (rc == CURLE_OK)
-		rc = curl_easy_setopt(h, CURLOPT_POSTFIELDS, form->data != NULL ? form->data : "");
+		rc = curl_easy_setopt(h, CURLOPT_POSTFIELDS, form->buf.data != NULL ? form->buf.data : "");
 	if (rc == CURLE_OK)
-		rc = curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)form->len);
+		rc = curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)form->buf.len);
 	if (rc == CURLE_OK)
 		rc = curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
 	if (rc == CURLE_OK)
@@ -591,11 +531,9 @@ static enum stripe_status check_call(const struct stripe_client *c, const char *
 
 static enum stripe_status transport_failure(struct stripe_client *c, CURLcode rc, struct stripe_result *out)
 {
-	if (c->resp.overflow || rc == CURLE_FILESIZE_EXCEEDED)
-		return fail(out, STRIPE_ERR_TRANSPORT, "Stripe's answer is larger than %d KiB",
+	if (c->resp.failed || rc == CURLE_FILESIZE_EXCEEDED)
+		return fail(out, STRIPE_ERR_TRANSPORT, "Stripe's answer is larger than %d KiB (or memory ran out)",
 			    STRIPE_RESPONSE_MAX / 1024);
-	if (c->resp.oom)
-		return fail(out, STRIPE_ERR_TRANSPORT, "out of memory reading Stripe's answer");
 	if (c->errbuf[0] != '\0')
 		return fail(out, STRIPE_ERR_TRANSPORT, "Stripe request failed: %s (%s)", curl_easy_strerror(rc),
 			    c->errbuf);
@@ -624,9 +562,7 @@ static enum stripe_status stripe_post(struct stripe_client *c, const char *path,
 	}
 	curl_easy_reset(c->curl);
 	c->errbuf[0] = '\0';
-	c->resp.len = 0;
-	c->resp.overflow = 0;
-	c->resp.oom = 0;
+	dynbuf_reset(&c->resp);
 	rc = set_transport_options(c);
 	if (rc == CURLE_OK)
 		rc = set_request_options(c, url, form, headers);

@@ -10,6 +10,7 @@
 #define CREDITD_STRIPE_H
 #include <stddef.h>
 #include <stdint.h>
+#include "dynbuf.h"
 #include "limits.h"
 
 struct stripe_settings {
@@ -29,12 +30,10 @@ enum stripe_status {
 				 * parameters (400); message holds Stripe's message */
 };
 
-/* A growable application/x-www-form-urlencoded body with a hard cap. */
+/* An application/x-www-form-urlencoded body, capped at STRIPE_FORM_MAX
+ * (buf.failed is set when an add would pass it). */
 struct stripe_form {
-	char *data;
-	size_t len;
-	size_t cap;
-	int overflow;		/* set when an add would pass STRIPE_FORM_MAX */
+	struct dynbuf buf;
 };
 #define STRIPE_FORM_MAX (64 * 1024)
 

@@ -36,8 +36,8 @@ static void form_is(const char *key, const char *value, const char *want, const 
 
 	stripe_form_init(&f);
 	is_int(stripe_form_add(&f, key, value), 0, "%s: added", desc);
-	is_str(f.data, want, "%s", desc);
-	is_int(f.len, strlen(want), "%s: len", desc);
+	is_str(f.buf.data, want, "%s", desc);
+	is_int(f.buf.len, strlen(want), "%s: len", desc);
 	stripe_form_free(&f);
 }
 
@@ -62,13 +62,13 @@ static void test_form_encoding(void)
 	stripe_form_add(&f, "a", "1");
 	stripe_form_add(&f, "b[c]", "2");
 	stripe_form_add(&f, "d", "x y");
-	is_str(f.data, "a=1&b%5Bc%5D=2&d=x%20y", "pairs joined with &");
+	is_str(f.buf.data, "a=1&b%5Bc%5D=2&d=x%20y", "pairs joined with &");
 	is_int(stripe_form_add(&f, NULL, "v"), -1, "NULL key refused");
 	is_int(stripe_form_add(&f, "k", NULL), -1, "NULL value refused");
 	is_int(stripe_form_add(&f, "", "v"), -1, "empty key refused");
-	is_str(f.data, "a=1&b%5Bc%5D=2&d=x%20y", "refused adds leave the body alone");
+	is_str(f.buf.data, "a=1&b%5Bc%5D=2&d=x%20y", "refused adds leave the body alone");
 	stripe_form_free(&f);
-	ok(f.data == NULL && f.len == 0, "free resets the form");
+	ok(f.buf.data == NULL && f.buf.len == 0, "free resets the form");
 	stripe_form_free(&f);
 	ok(1, "double free is harmless");
 }
@@ -83,11 +83,11 @@ static void test_form_cap(void)
 	big[STRIPE_FORM_MAX - 2] = '\0';
 	stripe_form_init(&f);
 	is_int(stripe_form_add(&f, "k", big), 0, "a body of exactly STRIPE_FORM_MAX bytes fits");
-	is_int(f.len, STRIPE_FORM_MAX, "len is the cap");
-	is_int(f.overflow, 0, "no overflow yet");
+	is_int(f.buf.len, STRIPE_FORM_MAX, "len is the cap");
+	is_int(f.buf.failed, 0, "no overflow yet");
 	is_int(stripe_form_add(&f, "x", ""), -1, "one more pair passes the cap");
-	is_int(f.overflow, 1, "overflow set");
-	is_int(f.len, STRIPE_FORM_MAX, "body unchanged by the refused add");
+	is_int(f.buf.failed, 1, "overflow set");
+	is_int(f.buf.len, STRIPE_FORM_MAX, "body unchanged by the refused add");
 	stripe_form_free(&f);
 
 	/* Escaping triples the size: MAX/3 '&' bytes cannot fit. */
@@ -97,14 +97,14 @@ static void test_form_cap(void)
 	is_int(stripe_form_add(&f, "a", "1"), 0, "small pair first");
 	is_int(stripe_form_add(&f, "k", big), -1, "escaped size counts against the cap");
 	is_int(stripe_form_add(&f, "b", "2"), -1, "overflow is sticky: later adds fail");
-	is_str(f.data, "a=1", "the body still holds only what fitted");
+	is_str(f.buf.data, "a=1", "the body still holds only what fitted");
 	stripe_form_free(&f);
 
 	memset(big, 'a', STRIPE_FORM_MAX + 1);
 	big[STRIPE_FORM_MAX + 1] = '\0';
 	stripe_form_init(&f);
 	is_int(stripe_form_add(&f, "k", big), -1, "a raw value over the cap is refused");
-	is_int(f.overflow, 1, "overflow set");
+	is_int(f.buf.failed, 1, "overflow set");
 	stripe_form_free(&f);
 	free(big);
 }
