@@ -524,60 +524,86 @@ static int64_t mono_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+void ledger_tx_init(struct ledger *lg, struct ledger_tx *t)
+{
+	t->attempt = 0;
+	t->done = 0;
+	t->rc = CD_E_RETRY;
+	t->started_ms = mono_ms();
+	t->deadline_ms = t->started_ms + 1000 * (lg->probe ? lg->cfg->db_health_timeout_seconds
+						      : lg->cfg->db_read_timeout_seconds);
+}
+
+int ledger_tx_next(struct ledger *lg, struct ledger_tx *t)
+{
+	if (t->done)
+		return 0;
+	if (t->attempt == LIMIT_TX_RETRIES) {
+		log_warn("transaction still conflicting after %d attempts", LIMIT_TX_RETRIES);
+		t->rc = CD_E_UNAVAILABLE;
+		t->done = 1;
+		return 0;
+	}
+	if (ledger_health() == LEDGER_HEALTH_DOWN || (t->attempt > 0 && mono_ms() > t->deadline_ms)) {
+		if (t->attempt > 0)
+			log_warn("transaction given up after %lld ms", (long long)(mono_ms() - t->started_ms));
+		t->rc = CD_E_UNAVAILABLE;
+		t->done = 1;
+		return 0;
+	}
+	if (t->attempt > 0)
+		backoff(t->attempt);
+	t->attempt++;
+	t->rc = db_ensure(lg);
+	if (t->rc != CD_OK) {
+		t->done = 1;
+		return 0;
+	}
+	lg->now = timefmt_now();
+	lg->committed = 0;
+	return 1;
+}
+
+void ledger_tx_end(struct ledger *lg, struct ledger_tx *t, enum cd_err rc)
+{
+	t->rc = rc;
+	t->done = 1;
+	if (lg->committed) {
+		/* A procedure committed: nothing after it may fail. */
+		if (rc != CD_OK)
+			log_error("a transaction failed after its commit: %s", cd_strerror(rc));
+		return;
+	}
+	if (rc == CD_OK) {
+		int e = end_tx(lg, 1);
+		/* A commit refused by a conflict (Galera certification) was
+		 * rolled back and may run again; one whose answer was lost may
+		 * have happened, so it is never run again. */
+		if (e != 0)
+			t->rc = db_err(lg, e, "commit");
+		t->done = t->rc != CD_E_RETRY;
+		return;
+	}
+	if (lg->connected) {
+		int e = end_tx(lg, 0);
+		if (e != 0)
+			db_err(lg, e, "rollback");
+	} else if (rc == CD_E_UNAVAILABLE && t->attempt == 1 && mono_ms() - t->started_ms < LIMIT_RECONNECT_RETRY_MS) {
+		/* The connection died at once, before the commit (the server
+		 * was restarted since this thread last used it): nothing was
+		 * applied, so reconnect and run it once more. */
+		t->done = 0;
+		return;
+	}
+	t->done = rc != CD_E_RETRY;
+}
+
 enum cd_err ledger_run(struct ledger *lg, enum cd_err (*fn)(struct ledger *, void *), void *arg)
 {
-	enum cd_err rc = CD_E_RETRY;
-	int64_t started_ms = mono_ms();
-	int64_t deadline_ms = started_ms + 1000 * (lg->probe ? lg->cfg->db_health_timeout_seconds
-						       : lg->cfg->db_read_timeout_seconds);
-	for (int attempt = 0; attempt < LIMIT_TX_RETRIES; attempt++) {
-		if (ledger_health() == LEDGER_HEALTH_DOWN)
-			return CD_E_UNAVAILABLE;
-		if (attempt > 0 && mono_ms() > deadline_ms) {
-			log_warn("transaction given up after %lld ms of retries", (long long)(mono_ms() - started_ms));
-			return CD_E_UNAVAILABLE;
-		}
-		if (attempt > 0)
-			backoff(attempt);
-		rc = db_ensure(lg);
-		if (rc != CD_OK)
-			return rc;
-		lg->now = timefmt_now();
-		lg->committed = 0;
-		rc = fn(lg, arg);
-		if (lg->committed) {
-			/* A procedure committed: nothing after it may fail. */
-			if (rc != CD_OK)
-				log_error("a transaction failed after its commit: %s", cd_strerror(rc));
-			return rc;
-		}
-		if (rc == CD_OK) {
-			int e = end_tx(lg, 1);
-			if (e == 0)
-				return CD_OK;
-			/* A commit refused by a conflict (Galera certification) was
-			 * rolled back and may run again; one whose answer was lost
-			 * may have happened, so it is never run again. */
-			rc = db_err(lg, e, "commit");
-			if (rc != CD_E_RETRY)
-				return rc;
-			continue;
-		}
-		if (lg->connected) {
-			int e = end_tx(lg, 0);
-			if (e != 0)
-				db_err(lg, e, "rollback");
-		} else if (rc == CD_E_UNAVAILABLE && attempt == 0 && mono_ms() - started_ms < LIMIT_RECONNECT_RETRY_MS) {
-			/* The connection died at once, before the commit (the
-			 * server was restarted since this thread last used it):
-			 * nothing was applied, so reconnect and run it once more. */
-			continue;
-		}
-		if (rc != CD_E_RETRY)
-			return rc;
-	}
-	log_warn("transaction still conflicting after %d attempts", LIMIT_TX_RETRIES);
-	return CD_E_UNAVAILABLE;
+	struct ledger_tx t;
+	for (ledger_tx_init(lg, &t); ledger_tx_next(lg, &t);)
+		ledger_tx_end(lg, &t, fn(lg, arg));
+	return t.rc;
 }
 
 enum cd_err ledger_ping(struct ledger *lg)
@@ -723,16 +749,6 @@ static const char SQL_IDEM_STORE[] = "UPDATE idempotency_keys SET status = ?, re
 static const char SQL_SAVEPOINT[] = "SAVEPOINT creditd_write";
 static const char SQL_ROLLBACK_TO[] = "ROLLBACK TO SAVEPOINT creditd_write";
 
-struct write_run {
-	const struct ledger_call *call;
-	ledger_op *op;
-	const void *in;
-	json_t *out;
-	int status;
-	int replayed;
-	int refused;			/* out is a refusal's error object */
-};
-
 /* Runs a statement without parameters or results, counted as a round trip. */
 static enum cd_err db_text(struct ledger *lg, const char *sql, const char *what)
 {
@@ -745,7 +761,7 @@ static enum cd_err db_text(struct ledger *lg, const char *sql, const char *what)
 	return CD_OK;
 }
 
-static enum cd_err idem_replay(struct ledger *lg, struct write_run *r)
+static enum cd_err idem_replay(struct ledger *lg, struct ledger_writer *r)
 {
 	int e;
 	struct dbstmt *s = db_exec(lg, SQL_IDEM_GET, &e, "s", r->call->idem_key);
@@ -763,7 +779,7 @@ static enum cd_err idem_replay(struct ledger *lg, struct write_run *r)
 }
 
 /* Stores the answer under the claimed key, in the running transaction. */
-static enum cd_err idem_store(struct ledger *lg, const struct write_run *r)
+static enum cd_err idem_store(struct ledger *lg, const struct ledger_writer *r)
 {
 	char *text = json_dumps(r->out, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	if (text == NULL)
@@ -778,7 +794,7 @@ static enum cd_err idem_store(struct ledger *lg, const struct write_run *r)
  * answer about the ledger's state is stored under the key in this same
  * transaction, after undoing whatever the operation wrote (back to the
  * savepoint taken after the claim); the rest roll back whole. */
-static enum cd_err write_refused(struct ledger *lg, struct write_run *r, enum cd_err rc, int claimed)
+static enum cd_err write_refused(struct ledger *lg, struct ledger_writer *r, enum cd_err rc, int claimed)
 {
 	if (lg->refusal.why == REFUSE_NONE || refusal_err(lg->refusal.why) != rc) {
 		log_error("the ledger refused (%s) without saying why", cd_strerror(rc));
@@ -797,57 +813,80 @@ static enum cd_err write_refused(struct ledger *lg, struct write_run *r, enum cd
 	return rc;
 }
 
-static enum cd_err write_tx(struct ledger *lg, void *arg)
+void ledger_writer_init(struct ledger *lg, struct ledger_writer *w, const struct ledger_call *call)
 {
-	struct write_run *r = arg;
-	const char *key = r->call != NULL ? r->call->idem_key : NULL;
-	int e;
-	json_decref(r->out);
-	r->out = NULL;
-	r->replayed = 0;
-	r->refused = 0;
-	memset(&lg->refusal, 0, sizeof(lg->refusal));
-	if (key != NULL) {
-		struct dbstmt *s = db_exec(lg, SQL_IDEM_CLAIM, &e, "sbi", key, (const char *)r->call->request_hash,
-					   (size_t)32, lg->now);
-		if (s == NULL && e == ER_DUP_ENTRY) {
-			enum cd_err rc = idem_replay(lg, r);
-			return rc == CD_E_CONFLICT ? write_refused(lg, r, rc, 0) : rc;
-		}
-		if (s == NULL)
-			return db_err(lg, e, "idempotency claim");
-		enum cd_err rc = db_text(lg, SQL_SAVEPOINT, "savepoint");
-		if (rc != CD_OK)
-			return rc;
-	}
-	lg->idem_key = key;
-	enum cd_err rc = r->op(lg, r->in, &r->out, &r->status);
-	lg->idem_key = NULL;
-	if (rc != CD_OK && rc != CD_E_RETRY && rc != CD_E_UNAVAILABLE && rc != CD_E_INTERNAL) {
-		json_decref(r->out);
-		r->out = NULL;
-		return write_refused(lg, r, rc, key != NULL);
-	}
-	if (rc != CD_OK || key == NULL)
-		return rc;
-	return idem_store(lg, r);
+	memset(w, 0, sizeof(*w));
+	w->call = call != NULL && call->idem_key != NULL ? call : NULL;
+	w->status = 200;
+	ledger_tx_init(lg, &w->tx);
 }
 
-enum cd_err ledger_write(struct ledger *lg, const struct ledger_call *call, ledger_op *op, const void *in,
-			 struct ledger_result *res)
+/* Starts an attempt: a fresh answer, and the key claimed (with a
+ * savepoint after it), or the answer already stored under it. */
+static enum cd_err write_claim(struct ledger *lg, struct ledger_writer *w)
 {
-	struct write_run r = {call != NULL && call->idem_key != NULL ? call : NULL, op, in, NULL, 200, 0, 0};
-	enum cd_err rc = ledger_run(lg, write_tx, &r);
+	const char *key = w->call != NULL ? w->call->idem_key : NULL;
+	int e;
+	json_decref(w->out);
+	w->out = NULL;
+	w->status = 200;
+	w->replayed = 0;
+	w->refused = 0;
+	w->answered = 0;
+	memset(&lg->refusal, 0, sizeof(lg->refusal));
+	if (key == NULL)
+		return CD_OK;
+	struct dbstmt *s = db_exec(lg, SQL_IDEM_CLAIM, &e, "sbi", key, (const char *)w->call->request_hash, (size_t)32,
+				   lg->now);
+	if (s == NULL && e == ER_DUP_ENTRY) {
+		enum cd_err rc = idem_replay(lg, w);
+		/* Answered from the store (or refused by the key): no operation. */
+		w->answered = 1;
+		return rc == CD_E_CONFLICT ? write_refused(lg, w, rc, 0) : rc;
+	}
+	if (s == NULL)
+		return db_err(lg, e, "idempotency claim");
+	return db_text(lg, SQL_SAVEPOINT, "savepoint");
+}
+
+int ledger_writer_next(struct ledger *lg, struct ledger_writer *w)
+{
+	while (ledger_tx_next(lg, &w->tx)) {
+		enum cd_err rc = write_claim(lg, w);
+		if (rc == CD_OK && !w->answered) {
+			lg->idem_key = w->call != NULL ? w->call->idem_key : NULL;
+			return 1;
+		}
+		ledger_tx_end(lg, &w->tx, rc);
+	}
+	return 0;
+}
+
+void ledger_writer_step(struct ledger *lg, struct ledger_writer *w, enum cd_err rc)
+{
+	lg->idem_key = NULL;
+	if (rc != CD_OK && rc != CD_E_RETRY && rc != CD_E_UNAVAILABLE && rc != CD_E_INTERNAL) {
+		json_decref(w->out);
+		w->out = NULL;
+		rc = write_refused(lg, w, rc, w->call != NULL);
+	} else if (rc == CD_OK && w->call != NULL) {
+		rc = idem_store(lg, w);
+	}
+	ledger_tx_end(lg, &w->tx, rc);
+}
+
+enum cd_err ledger_writer_end(struct ledger *lg, struct ledger_writer *w, struct ledger_result *res)
+{
 	memset(res, 0, sizeof(*res));
-	if (rc != CD_OK && !r.refused) {
-		json_decref(r.out);
-		return rc;
+	if (w->tx.rc != CD_OK && !w->refused) {
+		json_decref(w->out);
+		return w->tx.rc;
 	}
 	/* Answered: a success, a replay, or a refusal (stored or not). */
-	res->body = r.out;
-	res->status = r.status;
-	res->replayed = r.replayed;
-	if (r.refused)
+	res->body = w->out;
+	res->status = w->status;
+	res->replayed = w->replayed;
+	if (w->refused)
 		res->refusal = lg->refusal;
 	return CD_OK;
 }

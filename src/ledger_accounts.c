@@ -55,9 +55,8 @@ static enum cd_err account_exists(struct ledger *lg, const struct account_new *n
 	return *out != NULL ? CD_OK : CD_E_INTERNAL;
 }
 
-static enum cd_err account_create_op(struct ledger *lg, const void *in, json_t **out, int *status)
+static enum cd_err account_create_op(struct ledger *lg, const struct account_new *n, json_t **out, int *status)
 {
-	const struct account_new *n = in;
 	unsigned char hash[32];
 	int e;
 	create_hash(n, hash);
@@ -89,7 +88,10 @@ static enum cd_err account_create_op(struct ledger *lg, const void *in, json_t *
 enum cd_err ledger_account_create(struct ledger *lg, const struct ledger_call *call, const struct account_new *n,
 				  struct ledger_result *res)
 {
-	return ledger_write(lg, call, account_create_op, n, res);
+	struct ledger_writer w;
+	for (ledger_writer_init(lg, &w, call); ledger_writer_next(lg, &w);)
+		ledger_writer_step(lg, &w, account_create_op(lg, n, &w.out, &w.status));
+	return ledger_writer_end(lg, &w, res);
 }
 
 struct get_run { const char *id; json_t *out; };
@@ -117,11 +119,10 @@ enum cd_err ledger_account_get(struct ledger *lg, const char *id, json_t **out)
 	return rc;
 }
 
-static enum cd_err account_patch_op(struct ledger *lg, const void *in, json_t **out, int *status)
+static enum cd_err account_patch_op(struct ledger *lg, const struct account_patch *p, json_t **out, int *status)
 {
 	static const char sql[] = "UPDATE accounts SET status = ?, overdraft_limit_micros = ?, "
 				  "monthly_limit_micros = ?, low_balance_micros = ?, plan = ? WHERE id = ?";
-	const struct account_patch *p = in;
 	struct acct a;
 	enum cd_err rc = acct_lock(lg, p->id, &a);
 	if (rc == CD_OK)
@@ -159,7 +160,10 @@ static enum cd_err account_patch_op(struct ledger *lg, const void *in, json_t **
 enum cd_err ledger_account_patch(struct ledger *lg, const struct ledger_call *call, const struct account_patch *p,
 				 struct ledger_result *res)
 {
-	return ledger_write(lg, call, account_patch_op, p, res);
+	struct ledger_writer w;
+	for (ledger_writer_init(lg, &w, call); ledger_writer_next(lg, &w);)
+		ledger_writer_step(lg, &w, account_patch_op(lg, p, &w.out, &w.status));
+	return ledger_writer_end(lg, &w, res);
 }
 
 static json_t *journal_row_json(const struct dbstmt *s)
@@ -230,9 +234,8 @@ static json_t *entry_json(struct ledger *lg, const struct acct *a, int64_t journ
 	return row;
 }
 
-static enum cd_err grant_op(struct ledger *lg, const void *in, json_t **out, int *status)
+static enum cd_err grant_op(struct ledger *lg, const struct grant_new *g, json_t **out, int *status)
 {
-	const struct grant_new *g = in;
 	struct acct a;
 	int64_t grant_id, journal_id;
 	enum cd_err rc = acct_lock(lg, g->account, &a);
@@ -264,12 +267,14 @@ static enum cd_err grant_op(struct ledger *lg, const void *in, json_t **out, int
 enum cd_err ledger_grant(struct ledger *lg, const struct ledger_call *call, const struct grant_new *g,
 			 struct ledger_result *res)
 {
-	return ledger_write(lg, call, grant_op, g, res);
+	struct ledger_writer w;
+	for (ledger_writer_init(lg, &w, call); ledger_writer_next(lg, &w);)
+		ledger_writer_step(lg, &w, grant_op(lg, g, &w.out, &w.status));
+	return ledger_writer_end(lg, &w, res);
 }
 
-static enum cd_err debit_op(struct ledger *lg, const void *in, json_t **out, int *status)
+static enum cd_err debit_op(struct ledger *lg, const struct debit_new *d, json_t **out, int *status)
 {
-	const struct debit_new *d = in;
 	struct acct a;
 	int64_t journal_id;
 	enum cd_err rc = acct_lock(lg, d->account, &a);
@@ -291,7 +296,10 @@ static enum cd_err debit_op(struct ledger *lg, const void *in, json_t **out, int
 enum cd_err ledger_debit(struct ledger *lg, const struct ledger_call *call, const struct debit_new *d,
 			 struct ledger_result *res)
 {
-	return ledger_write(lg, call, debit_op, d, res);
+	struct ledger_writer w;
+	for (ledger_writer_init(lg, &w, call); ledger_writer_next(lg, &w);)
+		ledger_writer_step(lg, &w, debit_op(lg, d, &w.out, &w.status));
+	return ledger_writer_end(lg, &w, res);
 }
 
 /* ---- Workspace members ---- */
@@ -306,9 +314,8 @@ static json_t *member_json(const struct acct *a, const struct member_row *m)
 			 "month_spent_micros", (json_int_t)m->month_spent, "reserved_micros", (json_int_t)m->reserved);
 }
 
-static enum cd_err member_put_op(struct ledger *lg, const void *in, json_t **out, int *status)
+static enum cd_err member_put_op(struct ledger *lg, const struct member_put *p, json_t **out, int *status)
 {
-	const struct member_put *p = in;
 	struct acct a;
 	struct member_row m;
 	int e;
@@ -341,12 +348,14 @@ static enum cd_err member_put_op(struct ledger *lg, const void *in, json_t **out
 enum cd_err ledger_member_put(struct ledger *lg, const struct ledger_call *call, const struct member_put *p,
 			      struct ledger_result *res)
 {
-	return ledger_write(lg, call, member_put_op, p, res);
+	struct ledger_writer w;
+	for (ledger_writer_init(lg, &w, call); ledger_writer_next(lg, &w);)
+		ledger_writer_step(lg, &w, member_put_op(lg, p, &w.out, &w.status));
+	return ledger_writer_end(lg, &w, res);
 }
 
-static enum cd_err member_delete_op(struct ledger *lg, const void *in, json_t **out, int *status)
+static enum cd_err member_delete_op(struct ledger *lg, const struct member_put *p, json_t **out, int *status)
 {
-	const struct member_put *p = in;
 	struct acct a;
 	int e;
 	enum cd_err rc = acct_lock(lg, p->account, &a);
@@ -372,5 +381,8 @@ static enum cd_err member_delete_op(struct ledger *lg, const void *in, json_t **
 enum cd_err ledger_member_delete(struct ledger *lg, const struct ledger_call *call, const struct member_put *p,
 				 struct ledger_result *res)
 {
-	return ledger_write(lg, call, member_delete_op, p, res);
+	struct ledger_writer w;
+	for (ledger_writer_init(lg, &w, call); ledger_writer_next(lg, &w);)
+		ledger_writer_step(lg, &w, member_delete_op(lg, p, &w.out, &w.status));
+	return ledger_writer_end(lg, &w, res);
 }

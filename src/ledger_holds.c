@@ -151,9 +151,8 @@ static enum cd_err guard_check(struct ledger *lg, const struct acct *a, const ch
 	return rc;
 }
 
-static enum cd_err authorize_op(struct ledger *lg, const void *in, json_t **out, int *status)
+static enum cd_err authorize_op(struct ledger *lg, const struct guard_authorize *r, json_t **out, int *status)
 {
-	const struct guard_authorize *r = in;
 	struct acct a;
 	enum cd_err rc = acct_lock(lg, r->account, &a);
 	if (rc != CD_OK)
@@ -192,7 +191,10 @@ static enum cd_err authorize_op(struct ledger *lg, const void *in, json_t **out,
 enum cd_err ledger_authorize(struct ledger *lg, const struct ledger_call *call, const struct guard_authorize *r,
 			     struct ledger_result *res)
 {
-	return ledger_write(lg, call, authorize_op, r, res);
+	struct ledger_writer w;
+	for (ledger_writer_init(lg, &w, call); ledger_writer_next(lg, &w);)
+		ledger_writer_step(lg, &w, authorize_op(lg, r, &w.out, &w.status));
+	return ledger_writer_end(lg, &w, res);
 }
 
 /* ---- Settle ---- */
@@ -384,9 +386,8 @@ static enum cd_err settle_commit(struct ledger *lg, const struct acct *a, const 
 	return CD_OK;
 }
 
-static enum cd_err settle_op(struct ledger *lg, const void *in, json_t **out, int *status)
+static enum cd_err settle_op(struct ledger *lg, const struct guard_settle *r, json_t **out, int *status)
 {
-	const struct guard_settle *r = in;
 	struct acct a;
 	struct hold_row h;
 	json_error_t jerr;
@@ -435,12 +436,15 @@ static enum cd_err settle_op(struct ledger *lg, const void *in, json_t **out, in
 enum cd_err ledger_settle(struct ledger *lg, const struct ledger_call *call, const struct guard_settle *r,
 			  struct ledger_result *res)
 {
-	return ledger_write(lg, call, settle_op, r, res);
+	struct ledger_writer w;
+	for (ledger_writer_init(lg, &w, call); ledger_writer_next(lg, &w);)
+		ledger_writer_step(lg, &w, settle_op(lg, r, &w.out, &w.status));
+	return ledger_writer_end(lg, &w, res);
 }
 
-static enum cd_err release_op(struct ledger *lg, const void *in, json_t **out, int *status)
+static enum cd_err release_op(struct ledger *lg, const struct guard_release *rel, json_t **out, int *status)
 {
-	const char *hold_id = ((const struct guard_release *)in)->hold_id;
+	const char *hold_id = rel->hold_id;
 	struct acct a;
 	struct hold_row h;
 	enum cd_err rc = hold_lock(lg, hold_id, &a, &h);
@@ -477,7 +481,10 @@ static enum cd_err release_op(struct ledger *lg, const void *in, json_t **out, i
 enum cd_err ledger_release(struct ledger *lg, const struct ledger_call *call, const struct guard_release *r,
 			   struct ledger_result *res)
 {
-	return ledger_write(lg, call, release_op, r, res);
+	struct ledger_writer w;
+	for (ledger_writer_init(lg, &w, call); ledger_writer_next(lg, &w);)
+		ledger_writer_step(lg, &w, release_op(lg, r, &w.out, &w.status));
+	return ledger_writer_end(lg, &w, res);
 }
 
 /* ---- Direct usage ---- */
@@ -508,9 +515,8 @@ static enum cd_err usage_replay(struct ledger *lg, const struct acct *a, const s
  * force it is charged whatever the checks say, and its journal row says
  * so (source "forced"). A request_id already recorded answers its first
  * result, even when a new charge would now be refused. */
-static enum cd_err usage_op(struct ledger *lg, const void *in, json_t **out, int *status)
+static enum cd_err usage_op(struct ledger *lg, const struct guard_usage *r, json_t **out, int *status)
 {
-	const struct guard_usage *r = in;
 	struct acct a;
 	struct member_row m;
 	int64_t cost = 0, usage_id = 0;
@@ -566,7 +572,10 @@ static enum cd_err usage_op(struct ledger *lg, const void *in, json_t **out, int
 enum cd_err ledger_usage(struct ledger *lg, const struct ledger_call *call, const struct guard_usage *r,
 			 struct ledger_result *res)
 {
-	return ledger_write(lg, call, usage_op, r, res);
+	struct ledger_writer w;
+	for (ledger_writer_init(lg, &w, call); ledger_writer_next(lg, &w);)
+		ledger_writer_step(lg, &w, usage_op(lg, r, &w.out, &w.status));
+	return ledger_writer_end(lg, &w, res);
 }
 
 /* ---- Usage report ---- */

@@ -105,13 +105,50 @@ enum cd_err db_err(struct ledger *lg, int dberr, const char *what);
 /* Runs a statement for its effect only; CD_OK or the mapped error. */
 enum cd_err db_do(struct ledger *lg, const char *sql, const char *what, const char *fmt, ...);
 
-/* One write operation, run inside ledger_write's transaction: reads its
- * typed input `in`, sets *out (a new reference) and *status on success, or
- * returns a refusal's code after refusal_set(&lg->refusal, ...). */
-typedef enum cd_err ledger_op(struct ledger *lg, const void *in, json_t **out, int *status);
-/* Runs op idempotently under call's key (see ledger.h "Writes"). */
-enum cd_err ledger_write(struct ledger *lg, const struct ledger_call *call, ledger_op *op, const void *in,
-			 struct ledger_result *res);
+/* The transaction loop, driven by its caller (so the layers above call
+ * down into this one and are never called back):
+ *	struct ledger_tx t;
+ *	for (ledger_tx_init(lg, &t); ledger_tx_next(lg, &t);)
+ *		ledger_tx_end(lg, &t, body(lg, ...));
+ *	return t.rc;
+ * next opens an attempt (connected, lg->now set) or says the loop is over;
+ * end commits on CD_OK or rolls back, and retries a transient conflict
+ * (LIMIT_TX_RETRIES, within the read timeout) or a connection that turned
+ * out dead at once. Refused at once while the watchdog says the database
+ * is down. */
+struct ledger_tx {
+	int attempt;			/* attempts started */
+	int done;			/* no attempt follows */
+	enum cd_err rc;			/* the outcome */
+	int64_t started_ms, deadline_ms;
+};
+void ledger_tx_init(struct ledger *lg, struct ledger_tx *t);
+int ledger_tx_next(struct ledger *lg, struct ledger_tx *t);
+void ledger_tx_end(struct ledger *lg, struct ledger_tx *t, enum cd_err rc);
+
+/* One idempotent write (see ledger.h "Writes"), driven the same way:
+ *	struct ledger_writer w;
+ *	for (ledger_writer_init(lg, &w, call); ledger_writer_next(lg, &w);)
+ *		ledger_writer_step(lg, &w, op(lg, in, &w.out, &w.status));
+ *	return ledger_writer_end(lg, &w, res);
+ * next claims the Idempotency-Key (or finds its stored answer, and then
+ * no operation runs); the operation sets w.out (a new reference) and
+ * w.status, or returns a refusal's code after refusal_set(&lg->refusal,
+ * ...); step words a refusal, stores the answer under the key in the same
+ * transaction, and ends the attempt; end hands the answer over. */
+struct ledger_writer {
+	struct ledger_tx tx;
+	const struct ledger_call *call;	/* NULL: no Idempotency-Key */
+	json_t *out;
+	int status;
+	int replayed;
+	int refused;			/* out is a refusal's error object */
+	int answered;			/* out came from the key's store: no operation */
+};
+void ledger_writer_init(struct ledger *lg, struct ledger_writer *w, const struct ledger_call *call);
+int ledger_writer_next(struct ledger *lg, struct ledger_writer *w);
+void ledger_writer_step(struct ledger *lg, struct ledger_writer *w, enum cd_err rc);
+enum cd_err ledger_writer_end(struct ledger *lg, struct ledger_writer *w, struct ledger_result *res);
 
 /* Runs fn inside one transaction, retrying it whole on transient
  * conflicts up to LIMIT_TX_RETRIES times. fn must be re-runnable: it

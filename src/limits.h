@@ -143,6 +143,14 @@
 #define LIMIT_THREAD_STACK_BYTES (512 * 1024)
 
 _Static_assert(LIMIT_SETTLE_RESPONSE_BYTES <= LIMIT_DB_COLUMN_BYTES, "a stored settle answer must be readable back");
+/* The columns of sql/001_init.sql that keep what these limits allow: a
+ * change to either side must change the other (and add a migration). */
+_Static_assert(LIMIT_ACCOUNT_ID_BYTES == 128, "accounts.ext_id and members.member are VARBINARY(128)");
+_Static_assert(LIMIT_REQUEST_ID_BYTES == 128, "holds.request_id, usage_records.usage_key are VARBINARY(128)");
+_Static_assert(LIMIT_NAME_BYTES == 64, "models.name, holds.model, accounts.plan are VARCHAR(64)");
+_Static_assert(LIMIT_DESCRIPTION_BYTES == 500, "journal.description and grants.description are VARCHAR(500)");
+_Static_assert(LIMIT_IDEMPOTENCY_KEY_BYTES == 255, "idempotency_keys.idem_key is VARBINARY(255)");
+_Static_assert(LIMIT_SETTLE_RESPONSE_BYTES == 2048, "holds.settle_response is VARBINARY(2048)");
 _Static_assert(LIMIT_HEALTH_INTERVAL_MS < 1000, "the watchdog must look at least once a second to say 503 within 2 s");
 _Static_assert(LIMIT_BODY_DEFAULT_BYTES <= LIMIT_BODY_MAX_BYTES, "default body cap above hard cap");
 _Static_assert(LIMIT_PAGE_DEFAULT <= LIMIT_PAGE_MAX, "default page above max page");
