@@ -77,7 +77,10 @@ def test_healthz_503_while_db_down_and_recovers():
     for _ in range(40):  # every worker thread reconnects without failing a request
         r = api("GET", "/v1/accounts/" + acct, auth="read")
         eq(r.status, 200, "reads work again on every thread")
-    eq(api("GET", "/healthz", auth=None, base=ENV["CREDITD_APACHE_URL"]).status, 200, "Apache side recovered")
+    # The creditd behind Apache has a watchdog of its own: it sees the
+    # database back within 2 s too.
+    check(wait_until(lambda: _status(base=ENV["CREDITD_APACHE_URL"]).status == 200, timeout=2.5),
+          "Apache side recovered")
 
 
 def test_sigterm_lets_a_slow_request_finish():
