@@ -107,6 +107,7 @@ enum cd_err db_ensure(struct ledger *lg)
 			       (unsigned int)c->db_port, nonempty(c->db_socket),
 			       CLIENT_MULTI_STATEMENTS | CLIENT_FOUND_ROWS) == NULL) {
 		snprintf(lg->errmsg, sizeof(lg->errmsg), "cannot connect to MariaDB: %s", mysql_error(lg->db));
+		lg->connect_errno = (int)mysql_errno(lg->db);
 		disconnect(lg);
 		return CD_E_UNAVAILABLE;
 	}
@@ -500,7 +501,12 @@ struct ledger *ledger_new_probe(const struct cfg *cfg)
 enum ledger_health ledger_health_probe(struct ledger *lg)
 {
 	enum ledger_health h = LEDGER_HEALTH_DOWN;
-	if (db_ensure(lg) == CD_OK) {
+	lg->connect_errno = 0;
+	if (db_ensure(lg) != CD_OK && lg->connect_errno == ER_CON_COUNT_ERROR) {
+		/* The server answered, with no connection to spare for the
+		 * watchdog: the workers' own connections still work. */
+		h = LEDGER_HEALTH_UP;
+	} else if (lg->connected) {
 		lg->round_trips++;
 		if (mysql_ping(lg->db) == 0) {
 			h = LEDGER_HEALTH_UP;

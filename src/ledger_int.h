@@ -36,6 +36,7 @@ struct ledger {
 	const struct cfg *cfg;
 	int connected;
 	int probe;			/* the health watchdog's: short timeouts */
+	int connect_errno;		/* MariaDB's error of the last failed connect */
 	int in_tx;			/* a statement ran since the last commit/rollback */
 	int committed;			/* a *_commit procedure ended the transaction */
 	/* The Idempotency-Key of the write running (NULL: none): recorded on
