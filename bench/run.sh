@@ -6,16 +6,20 @@
 # configs, durable MariaDB), a floor responder behind a second nginx of the
 # same shape, funds 10,000 accounts plus one hot account, then for each
 # client count measures six rows with wrk (and bench/rawdb for the raw DB
-# rows): a warm-up, then a measured run. Prints a table and writes
+# rows): a warm-up, then a measured run. Then, with creditd's stack
+# stopped, the seed design's PHP-FPM port (../shared/peers/seed001-php from
+# the repository root) runs its own throughput part on its own private stack
+# for the yardstick row. Prints a table and writes
 # bench/results/latest.json. Stops everything it started on exit.
 #
 # usage: bench/run.sh [--duration S] [--warmup S] [--clients "1 16 64"]
 #                     [--accounts N] [--out FILE] [--keep]
-#                     [--rawdb-sql auto|statements|procedures]
+#                     [--rawdb-sql auto|statements|procedures] [--peer-dir DIR]
 # Environment: BENCH_DURATION, BENCH_WARMUP, BENCH_CLIENTS, BENCH_ACCOUNTS,
-# BENCH_RAWDB_SQL, KEEP_TMP=1 (same as --keep: keep the temp dir with every
-# raw output). --rawdb-sql auto runs rawdb with the version of creditd's SQL
-# the creditd binary carries (see bench/rawdb.c).
+# BENCH_RAWDB_SQL, BENCH_PEER_DIR (empty or missing: no peer row), KEEP_TMP=1
+# (same as --keep: keep the temp dir with every raw output). --rawdb-sql auto
+# runs rawdb with the version of creditd's SQL the creditd binary carries
+# (see bench/rawdb.c).
 # Usually run as `./dev bench`, which installs and builds first. Every step
 # is bounded in time (wrk and rawdb stop by themselves; timeouts on top).
 set -euo pipefail
@@ -31,6 +35,9 @@ ACCOUNTS=${BENCH_ACCOUNTS:-10000}
 OUT="$BENCH/results/latest.json"
 KEEP=${KEEP_TMP:-0}
 RAWDB_SQL=${BENCH_RAWDB_SQL:-auto}
+# The seed design ported to PHP-FPM + MariaDB: the yardstick row (see
+# bench/README.md). Set but empty: no peer row.
+PEER_DIR=${BENCH_PEER_DIR-$ROOT/../shared/peers/seed001-php}
 
 # The load: one gpt-4o call of 1,000 input tokens, at most 500 output tokens
 # held, 200 used.
@@ -56,6 +63,7 @@ while [ $# -gt 0 ]; do
 	--out) OUT=$2; shift 2 ;;
 	--keep) KEEP=1; shift ;;
 	--rawdb-sql) RAWDB_SQL=$2; shift 2 ;;
+	--peer-dir) PEER_DIR=$2; shift 2 ;;
 	*) usage ;;
 	esac
 done
@@ -73,6 +81,16 @@ case $RAWDB_SQL in statements | procedures) ;; *) die "bench: --rawdb-sql is aut
 read -ra CLIENT_LIST <<<"$CLIENTS"
 POINTS=$((${#CLIENT_LIST[@]} * 6))
 ESTIMATE=$((POINTS * (WARMUP + DURATION + 1) + 30))
+# The peer warms up at least 1 s (its wrk does not take 0 s); it runs its
+# authorize-only script and its pairs at every client count, plus about 45 s
+# to start its stack, fund its accounts and check its ledger.
+PEER_WARMUP=$WARMUP
+[ "$PEER_WARMUP" -ge 1 ] || PEER_WARMUP=1
+PEER_ESTIMATE=0
+if [ -n "$PEER_DIR" ] && [ -f "$PEER_DIR/run.sh" ]; then
+	PEER_ESTIMATE=$((${#CLIENT_LIST[@]} * 2 * (PEER_WARMUP + DURATION + 1) + 45))
+	ESTIMATE=$((ESTIMATE + PEER_ESTIMATE))
+fi
 if [ "$ESTIMATE" -gt 570 ]; then
 	say "bench: warning: about $ESTIMATE s, over the 10-minute budget; lower --duration or --clients"
 fi
@@ -205,6 +223,126 @@ raw_point() {
 	snap "$p" after
 }
 
+# ---- the peer: the seed design ported to PHP-FPM ----
+# Its run.sh starts its own MariaDB, php-fpm and nginx under PEER_RUN_DIR and
+# stops them on exit; the bench only points it at free ports and a temp dir,
+# bounds it in time and checks afterwards that nothing of it is left.
+
+PEER_PID=""
+PEER_STARTED=0
+
+# peer_leftovers: "PID COMMAND" of every process whose command line, working
+# directory or open files lie under the peer's runtime dir.
+peer_leftovers() {
+	[ -n "${PEER_RUN:-}" ] || return 0
+	"$PY" - "$PEER_RUN" <<'PY'
+import os, sys
+run = sys.argv[1].rstrip("/")
+skip = {os.getpid(), os.getppid()}
+for pid in filter(str.isdigit, os.listdir("/proc")):
+    if int(pid) in skip:
+        continue
+    try:
+        cmd = open("/proc/%s/cmdline" % pid, "rb").read().replace(b"\0", b" ").decode(errors="replace").strip()
+    except OSError:
+        continue
+    hit = run in cmd
+    if not hit:
+        links = []
+        try:
+            links.append(os.readlink("/proc/%s/cwd" % pid))
+            for fd in os.listdir("/proc/%s/fd" % pid):
+                links.append(os.readlink("/proc/%s/fd/%s" % (pid, fd)))
+        except OSError:
+            pass
+        hit = any(l == run or l.startswith(run + "/") for l in links)
+    if hit:
+        print(pid, cmd[:200])
+PY
+}
+
+# peer_sweep: stops (by pid) whatever the peer left running, and records it.
+peer_sweep() {
+	local left pid
+	left=$(peer_leftovers)
+	[ -n "$left" ] || return 0
+	printf '%s\n' "$left" >>"$PEER_WORK/leftovers.txt"
+	say "bench: the peer left $(wc -l <<<"$left") processes running; stopping them:"
+	say "$left"
+	while read -r pid _; do kill -TERM "$pid" 2>/dev/null || true; done <<<"$left"
+	for _ in $(seq 1 150); do
+		[ -n "$(peer_leftovers)" ] || return 0
+		sleep 0.2
+	done
+	left=$(peer_leftovers)
+	[ -n "$left" ] || return 0
+	while read -r pid _; do kill -KILL "$pid" 2>/dev/null || true; done <<<"$left"
+}
+
+# peer_stop: on exit (also interrupted): the peer's harness stops its stack
+# on TERM; timeout -k kills it if it does not; then the sweep.
+peer_stop() {
+	[ "$PEER_STARTED" = 1 ] || return 0
+	if [ -n "$PEER_PID" ] && kill -0 "$PEER_PID" 2>/dev/null; then
+		say "bench: stopping the peer"
+		kill -TERM "$PEER_PID" 2>/dev/null || true
+		wait "$PEER_PID" 2>/dev/null || true
+	fi
+	PEER_PID=""
+	peer_sweep || true
+}
+
+# peer_run: the peer's throughput part ("run.sh bench"), after creditd's
+# rows with creditd's stack stopped. Never fails the bench: the report says
+# skipped or failed. Writes $PEER_WORK/status ("ok", "skipped REASON",
+# "failed REASON").
+peer_run() {
+	local status=0 budget http_port db_port fpm last
+	PEER_WORK=$DIR/peer
+	PEER_RUN=$PEER_WORK/run
+	mkdir -p "$PEER_WORK"
+	if [ -z "$PEER_DIR" ] || [ ! -f "$PEER_DIR/run.sh" ]; then
+		echo "skipped: the seed design's PHP port is not there (${PEER_DIR:-no peer dir given})" >"$PEER_WORK/status"
+		say "bench: peer row skipped: no seed design PHP port at ${PEER_DIR:-(BENCH_PEER_DIR is empty)}"
+		return 0
+	fi
+	fpm=$(command -v php-fpm 2>/dev/null || find /usr/sbin -maxdepth 1 -name 'php-fpm*' 2>/dev/null | sort -V | tail -n 1)
+	if [ -z "$fpm" ] || ! php -m 2>/dev/null | grep -qi '^pdo_mysql$'; then
+		echo "skipped: php-fpm or php-mysql is missing (./dev bench installs them)" >"$PEER_WORK/status"
+		say "bench: peer row skipped: php-fpm or php-mysql is missing (./dev bench installs them)"
+		return 0
+	fi
+	http_port=$(free_port)
+	db_port=$(free_port)
+	while [ "$db_port" = "$http_port" ]; do db_port=$(free_port); done
+	budget=$((PEER_ESTIMATE * 2 + 180))
+	say "bench: seed design in PHP-FPM: its own stack, pairs and authorizes at c=${CLIENT_LIST[*]}," \
+		"warm-up ${PEER_WARMUP}s, then ${DURATION}s each (about $PEER_ESTIMATE s)"
+	PEER_STARTED=1
+	PEER_RUN_DIR=$PEER_RUN PEER_RESULTS_DIR=$PEER_WORK/results PEER_HTTP_PORT=$http_port PEER_DB_PORT=$db_port \
+		PEER_WRK_CONNS="${CLIENT_LIST[*]}" PEER_WRK_DURATION=$DURATION PEER_WRK_WARMUP=$PEER_WARMUP \
+		timeout -k 60 "$budget" bash "$PEER_DIR/run.sh" bench >"$PEER_WORK/peer.out" 2>&1 </dev/null &
+	PEER_PID=$!
+	wait "$PEER_PID" || status=$?
+	PEER_PID=""
+	peer_sweep
+	if [ -n "$(peer_leftovers)" ]; then
+		say "bench: WARNING: processes of the peer are still running: $(peer_leftovers | cut -d' ' -f1 | tr '\n' ' ')"
+	elif [ -s "$PEER_WORK/leftovers.txt" ]; then
+		say "bench: the peer's stack is stopped (the bench stopped what it had left)"
+	else
+		say "bench: the peer's stack is stopped; nothing of it left running"
+	fi
+	if [ "$status" = 0 ] && [ -s "$PEER_WORK/results/bench.json" ]; then
+		echo ok >"$PEER_WORK/status"
+	else
+		[ "$status" = 124 ] && last="timed out after $budget s" ||
+			last="exit $status: $(grep -v '^[[:space:]]*$' "$PEER_WORK/peer.out" | tail -n 1 | cut -c1-200)"
+		echo "failed: $last" >"$PEER_WORK/status"
+		say "bench: the peer failed ($last; log: $PEER_WORK/peer.out)"
+	fi
+}
+
 # ---- main ----
 
 build_tools
@@ -216,13 +354,14 @@ FLOOR_PORT=$(free_port)
 while [ "$APACHE_PORT" = "$NGINX_PORT" ]; do APACHE_PORT=$(free_port); done
 while [ "$FLOOR_PORT" = "$NGINX_PORT" ] || [ "$FLOOR_PORT" = "$APACHE_PORT" ]; do FLOOR_PORT=$(free_port); done
 cleanup() {
+	peer_stop
 	stack_stop "$DIR"
 	if [ "$KEEP" = 1 ]; then say "bench: kept $DIR"; else rm -rf "$DIR"; fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-say "bench: $POINTS points, about $ESTIMATE s; starting a private stack in $DIR"
+say "bench: $POINTS points$([ "$PEER_ESTIMATE" = 0 ] || echo " and the PHP-FPM peer"), about $ESTIMATE s; starting a private stack in $DIR"
 stack_start
 # shellcheck disable=SC1091
 . "$DIR/stack.env"
@@ -259,13 +398,18 @@ grep -E ' (warn|error): ' "$DIR/creditd.log" | tail -n 20 >"$DIR/creditd-errors.
 cp "/proc/$(pid_of creditd)/status" "$DIR/creditd.status"
 cp "/proc/$(pid_of floor_responder)/status" "$DIR/floor_responder.status"
 
+# The yardstick: the seed design in PHP-FPM, on the machine creditd's stack
+# leaves free, right after creditd's rows.
+stack_stop "$DIR"
+peer_run
+
 cat >"$DIR/meta.json" <<EOF
 {"started_epoch": $START_EPOCH, "finished_epoch": $(date +%s), "duration_s": $DURATION, "warmup_s": $WARMUP,
  "clients": [$(IFS=,; echo "${CLIENT_LIST[*]}")], "accounts": $ACCOUNTS, "hot_grant_micros": $HOT_GRANT_MICROS,
  "model": "$MODEL", "input_tokens": $INPUT_TOKENS, "max_output_tokens": $MAX_OUTPUT_TOKENS,
  "output_tokens": $OUTPUT_TOKENS, "hold_micros": $HOLD_MICROS, "cost_micros": $COST_MICROS,
  "creditd_threads": $THREADS, "rawdb_sql": "$RAWDB_SQL", "cores": $(nproc), "load_before": "$LOAD_BEFORE",
- "clock_ticks": $(getconf CLK_TCK), "creditd_binary": "$ROOT/creditd"}
+ "clock_ticks": $(getconf CLK_TCK), "creditd_binary": "$ROOT/creditd", "peer_warmup_s": $PEER_WARMUP}
 EOF
 mkdir -p "$(dirname "$OUT")"
 "$PY" "$BENCH/report.py" --dir "$DIR" --out "$OUT"

@@ -861,6 +861,7 @@ int ledger_writer_next(struct ledger *lg, struct ledger_writer *w)
 		enum cd_err rc = write_claim(lg, w);
 		if (rc == CD_OK && !w->answered) {
 			lg->idem_key = w->call != NULL ? w->call->idem_key : NULL;
+			lg->journal_key = lg->idem_key;
 			return 1;
 		}
 		ledger_tx_end(lg, &w->tx, rc);
@@ -871,6 +872,7 @@ int ledger_writer_next(struct ledger *lg, struct ledger_writer *w)
 void ledger_writer_step(struct ledger *lg, struct ledger_writer *w, enum cd_err rc)
 {
 	lg->idem_key = NULL;
+	lg->journal_key = NULL;
 	if (rc != CD_OK && rc != CD_E_RETRY && rc != CD_E_UNAVAILABLE && rc != CD_E_INTERNAL) {
 		json_decref(w->out);
 		w->out = NULL;

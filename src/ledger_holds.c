@@ -376,7 +376,7 @@ static enum cd_err settle_commit(struct ledger *lg, const struct acct *a, const 
 	dbp_i64(&p, a->month_key);			/* p_month_key */
 	dbp_i64(&p, a->month_spent);			/* p_month_spent */
 	dbp_i64_or_null(&p, due);			/* p_sweep_due */
-	dbp_str(&p, lg->idem_key);			/* p_idem_key */
+	dbp_str(&p, lg->journal_key);			/* p_idem_key */
 	dbp_i64(&p, commit);				/* p_commit */
 	struct dbstmt *s = db_call(lg, SQL_SETTLE_COMMIT, &p, &e, &got);
 	if (s == NULL)
@@ -386,7 +386,24 @@ static enum cd_err settle_commit(struct ledger *lg, const struct acct *a, const 
 	return CD_OK;
 }
 
+static enum cd_err settle_decide(struct ledger *lg, const struct guard_settle *r, json_t **out, int *status);
+
+/* A settle's journal rows record the request's key, else "settle:<hold>":
+ * a hold is settled once. */
 static enum cd_err settle_op(struct ledger *lg, const struct guard_settle *r, json_t **out, int *status)
+{
+	char key[LIMIT_HOLD_ID_BYTES + 8];
+	const char *outer = lg->journal_key;
+	if (outer == NULL) {
+		snprintf(key, sizeof(key), "settle:%s", r->hold_id);
+		lg->journal_key = key;
+	}
+	enum cd_err rc = settle_decide(lg, r, out, status);
+	lg->journal_key = outer;
+	return rc;
+}
+
+static enum cd_err settle_decide(struct ledger *lg, const struct guard_settle *r, json_t **out, int *status)
 {
 	struct acct a;
 	struct hold_row h;
@@ -515,7 +532,24 @@ static enum cd_err usage_replay(struct ledger *lg, const struct acct *a, const s
  * force it is charged whatever the checks say, and its journal row says
  * so (source "forced"). A request_id already recorded answers its first
  * result, even when a new charge would now be refused. */
+static enum cd_err usage_decide(struct ledger *lg, const struct guard_usage *r, json_t **out, int *status);
+
+/* A usage's journal row records the request's key, else
+ * "usage:<request_id>": a request_id is recorded once. */
 static enum cd_err usage_op(struct ledger *lg, const struct guard_usage *r, json_t **out, int *status)
+{
+	char key[LIMIT_REQUEST_ID_BYTES + 8];
+	const char *outer = lg->journal_key;
+	if (outer == NULL && r->request_id != NULL) {
+		snprintf(key, sizeof(key), "usage:%s", r->request_id);
+		lg->journal_key = key;
+	}
+	enum cd_err rc = usage_decide(lg, r, out, status);
+	lg->journal_key = outer;
+	return rc;
+}
+
+static enum cd_err usage_decide(struct ledger *lg, const struct guard_usage *r, json_t **out, int *status)
 {
 	struct acct a;
 	struct member_row m;

@@ -79,7 +79,11 @@ static enum cd_err expire_hold_batch(struct ledger *lg, struct acct *a, int *don
 		char ref[48];
 		int capture = lg->cfg->capture_expired && amounts[i] > 0;
 		enum cd_err rc;
+		char key[sizeof(ref) + 8];
+		const char *outer = lg->journal_key;
 		hold_id_format(ref, sizeof(ref), a->id, ids[i]);
+		snprintf(key, sizeof(key), "expire:%s", ref);
+		lg->journal_key = key;
 		assert(amounts[i] <= a->reserved);
 		a->reserved -= amounts[i];
 		if (capture) {
@@ -88,6 +92,7 @@ static enum cd_err expire_hold_batch(struct ledger *lg, struct acct *a, int *don
 		} else {
 			rc = journal_append(lg, a, 0, "expiry", NULL, 0, ids[i], ref, "expired hold released", NULL);
 		}
+		lg->journal_key = outer;
 		if (rc == CD_OK)
 			rc = member_adjust(lg, a, has_member[i] ? members[i] : NULL, -amounts[i],
 					   capture ? amounts[i] : 0);
@@ -130,12 +135,17 @@ static enum cd_err expire_grant_batch(struct ledger *lg, struct acct *a, int *do
 	*done = n;
 	for (int i = 0; i < n; i++) {
 		char ref[32];
+		char key[sizeof(ref) + 8];
+		const char *outer = lg->journal_key;
 		ledger_id_format(ref, sizeof(ref), "grant_", ids[i]);
+		snprintf(key, sizeof(key), "expire:%s", ref);
 		enum cd_err rc = db_do(lg, "UPDATE grants SET remaining_micros = 0 WHERE id = ?", "grant expiry",
 				       "i", ids[i]);
+		lg->journal_key = key;
 		if (rc == CD_OK)
 			rc = journal_append(lg, a, -left[i], "expiry", sources[i], ids[i], 0, ref,
 					    "expired grant written off", NULL);
+		lg->journal_key = outer;
 		if (rc != CD_OK)
 			return rc;
 	}

@@ -122,7 +122,7 @@ enum cd_err journal_append(struct ledger *lg, struct acct *a, int64_t amount, co
 	const int64_t *g = grant_id > 0 ? &grant_id : NULL;
 	const int64_t *h = hold_id > 0 ? &hold_id : NULL;
 	struct dbstmt *s = db_exec(lg, SQL_JOURNAL_ADD, &e, "iiissIIsssi", a->id, amount, after, cause, source,
-				   g, h, reference, description, lg->idem_key, lg->now);
+				   g, h, reference, description, lg->journal_key, lg->now);
 	if (s == NULL)
 		return db_err(lg, e, "journal append");
 	a->balance = after;
@@ -160,7 +160,7 @@ enum cd_err ledger_spend_as(struct ledger *lg, struct acct *a, int64_t amount, c
 	dbp_i64_or_null(&p, h);			/* p_hold */
 	dbp_str(&p, reference);			/* p_reference */
 	dbp_str(&p, description);		/* p_description */
-	dbp_str(&p, lg->idem_key);		/* p_idem_key */
+	dbp_str(&p, lg->journal_key);		/* p_idem_key */
 	dbp_i64(&p, lg->now);			/* p_now */
 	struct dbstmt *s = db_call(lg, sql, &p, &e, &got);
 	if (s == NULL)

@@ -366,7 +366,11 @@ static enum cd_err webhook_tx(struct ledger *lg, void *arg)
 	}
 	if (s == NULL)
 		return db_err(lg, e, "event record");
+	/* The effects' journal rows record the event id: each event has
+	 * effect once. */
+	lg->journal_key = h->ev->id;
 	enum cd_err rc = hook_effect(lg, h);
+	lg->journal_key = NULL;
 	/* Which account an event changed is known only once its effect is
 	 * decided, after the row that claims the event id was written. */
 	if (rc == CD_OK && h->account_id > 0)

@@ -205,6 +205,8 @@ def test_topup_checkout_webhook_credits_balance():
     eq((top["amount_micros"], top["cause"], top["source"]), (1234 * RATE, "grant", "topup"), "journal entry")
     eq(top["balance_after_micros"], before + 1234 * RATE, "balance after")
     eq(top["reference"], sid, "the journal names the Checkout session")
+    eq(one("SELECT idempotency_key FROM journal WHERE reference = %s" % quoted(sid)), ev["id"],
+       "the journal row records the event id: each event has effect once")
     row = sql("SELECT status, credited_micros, amount_cents, payment_intent FROM topups WHERE session_id = %s"
               % quoted(sid))
     eq(row, [["credited", str(1234 * RATE), "1234", session(sid)["payment_intent"]]], "topups row")

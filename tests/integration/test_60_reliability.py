@@ -174,11 +174,28 @@ def test_settle_journal_rows_carry_the_idempotency_key():
     gkey = uid("idem-grant")
     eq(api("POST", "/v1/accounts/%s/grants" % acct, {"amount_micros": 5, "source": "promo"},
            headers={"Idempotency-Key": gkey}).status, 201, "grant")
+    # Without a key, each row records the key that makes it happen once.
+    r2 = api("POST", "/v1/guard/authorize", {"account": acct, "model": "gpt-4o", "input_tokens": 1000,
+                                              "max_output_tokens": 100, "request_id": uid("req")}, auth="guard")
+    eq(api("POST", "/v1/guard/settle", {"hold_id": r2.json["hold_id"], "input_tokens": 10, "output_tokens": 5},
+           auth="guard").status, 200, "settle without a key")
+    rid = uid("use")
+    eq(api("POST", "/v1/usage", {"account": acct, "model": "gpt-4o", "input_tokens": 5, "output_tokens": 5,
+                                 "request_id": rid}, auth="guard").status, 200, "usage without a key")
+    r3 = api("POST", "/v1/guard/authorize", {"account": acct, "model": "gpt-4o", "input_tokens": 10,
+                                              "max_output_tokens": 10, "request_id": uid("req"), "ttl_seconds": 1},
+             auth="guard")
+    eq(r3.status, 200, "a 1 s hold")
+    check(wait_until(lambda: account(acct)["reserved_micros"] == 0, timeout=10), "the hold expires")
     rows = sql("SELECT cause, COALESCE(reference, ''), COALESCE(idempotency_key, '') FROM journal "
                "WHERE account_id = %d ORDER BY id" % _internal_id(acct))
-    eq(rows[1], ["usage", r.json["hold_id"], key], "settle's row: the hold and the key")
+    eq(rows[0], ["grant", "signup", "signup:" + acct], "the signup bonus: once per account")
+    eq(rows[1], ["usage", r.json["hold_id"], key], "settle's row: the hold and the request's key")
     eq(rows[2][0::2], ["usage", use_key], "usage's row: the key")
     eq(rows[3][0::2], ["grant", gkey], "grant's row: the key")
+    eq(rows[4], ["usage", r2.json["hold_id"], "settle:" + r2.json["hold_id"]], "a settle without a key")
+    eq(rows[5], ["usage", rid, "usage:" + rid], "a usage without a key")
+    eq(rows[6], ["expiry", r3.json["hold_id"], "expire:" + r3.json["hold_id"]], "an expiry, whoever ran it")
 
 
 def _dir(*parts):
