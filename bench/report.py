@@ -4,7 +4,8 @@ prints and the JSON it writes (bench/README.md explains both).
 
 It only reads files under --dir (one folder per point with wrk's or rawdb's
 output, /proc/<pid>/stat and GET /metrics snapshots before and after the
-measured run) and computes; it measures nothing itself.
+measured run; peer/ with what the seed design's PHP-FPM port wrote) and
+computes; it measures nothing itself.
 
 usage: report.py --dir BENCH_TMP_DIR --out results/latest.json
 """
@@ -22,7 +23,13 @@ ROWS = [
     ("hot", "4", "authorize+settle, one hot account"),
     ("rawdb", "5", "raw DB, {accounts} accts"),
     ("rawdb_hot", "5h", "raw DB, one hot account"),
+    ("peer", "P", "seed design in PHP-FPM (loses updates)"),
 ]
+PEER_NAME = "seed design in PHP-FPM"
+# The last line of the peer's bench.md: its ledger over all its bench
+# accounts (warm-ups included) after its runs.
+PEER_LEDGER = re.compile(r"credited (-?\d+), usage rows (\d+) summing (-?\d+), balances (-?\d+), "
+                         r"expected (-?\d+) -> lost updates (-?\d+) cents")
 # creditd's round trips per request may exceed rawdb's, never fall short:
 # its API key lookups (a SELECT + COMMIT per worker thread per second, see
 # src/router.c) and first-use prepares add a fraction; a missing or extra
@@ -155,6 +162,52 @@ def load_points(directory, meta):
     return points
 
 
+def load_peer(directory):
+    """The peer's pair rows (as points) and its summary: status, ledger, lost updates."""
+    base = os.path.join(directory, "peer")
+    status = (read(os.path.join(base, "status"), "") or "").strip()
+    peer = {"name": PEER_NAME, "status": status.split(":")[0] if status else "not run",
+            "note": status.partition(":")[2].strip() or None}
+    leftovers = (read(os.path.join(base, "leftovers.txt"), "") or "").splitlines()
+    peer["left_running_after_its_run"] = leftovers
+    if peer["status"] != "ok":
+        return [], peer
+    res = os.path.join(base, "results")
+    try:
+        rows = json.loads(read(os.path.join(res, "bench.json"), "null") or "null") or []
+    except ValueError as e:
+        peer.update(status="failed", note="unreadable bench.json: %s" % e)
+        return [], peer
+    points, authorize = [], []
+    for entry in rows:
+        x, c = entry["result"], entry["connections"]
+        errors = x["non2xx"] + x["err_connect"] + x["err_read"] + x["err_write"] + x["err_timeout"]
+        common = {"clients": c, "load_threads": 1 if c < 2 else 2, "requests": x["requests"],
+                  "duration_s": x["duration_s"], "requests_per_s": x["rps"], "p50_ms": x["p50_ms"],
+                  "p90_ms": x["p90_ms"], "p99_ms": x["p99_ms"], "max_ms": x["max_ms"], "errors": errors,
+                  "timeouts": x["err_timeout"], "http_errors": x["non2xx"],
+                  "latency_of": "each HTTP request (authorize and settle mixed), client side (wrk)"}
+        if entry["script"] == "pair":
+            # Its pairs.lua alternates authorize and settle: pairs/s = req/s / 2.
+            points.append(dict(common, row="peer", unit="pairs/s", rate=x["rps"] / 2, pairs=x["requests"] // 2,
+                               server="php-fpm"))
+        else:
+            authorize.append(dict(common, latency_of="each authorize, client side (wrk)"))
+    peer["authorize_only"] = authorize
+    m = PEER_LEDGER.search(read(os.path.join(res, "bench.md"), "") or "")
+    if m:
+        credited, usage_rows, used, balances, expected, lost = map(int, m.groups())
+        peer["ledger"] = {"unit": "cents", "credited": credited, "usage_rows": usage_rows, "usage_sum": used,
+                          "balances": balances, "expected_balances": expected, "lost_update_cents": lost,
+                          "lost_share_of_usage": round(lost / used, 5) if used else None,
+                          "covers": "all its bench accounts after all its runs, warm-ups included"}
+    else:
+        peer["ledger"] = None
+    env = (read(os.path.join(res, "env.txt"), "") or "").splitlines()
+    peer["environment"] = [line for line in env if line and not line.startswith("#")]
+    return points, peer
+
+
 def ratio(a, b):
     return round(a / b, 3) if a is not None and b else None
 
@@ -190,6 +243,8 @@ def main():
     args = ap.parse_args()
     meta = json.loads(read(os.path.join(args.dir, "meta.json")))
     points = load_points(args.dir, meta)
+    peer_points, peer = load_peer(args.dir)
+    points += peer_points
     at = {(p["row"], p["clients"]): p for p in points}
     clients = meta["clients"]
 
@@ -200,7 +255,9 @@ def main():
                "2/1": ratio(rate("healthz", c), rate("floor", c)),
                "3/5": ratio(rate("spread", c), rate("rawdb", c)),
                "4/5": ratio(rate("hot", c), rate("rawdb", c)),
-               "4/5h": ratio(rate("hot", c), rate("rawdb_hot", c))} for c in clients]
+               "4/5h": ratio(rate("hot", c), rate("rawdb_hot", c)),
+               "3/P": ratio(rate("spread", c), rate("peer", c)),
+               "4/P": ratio(rate("hot", c), rate("peer", c))} for c in clients]
 
     round_trips, mismatches = [], []
     for c in clients:
@@ -227,6 +284,11 @@ def main():
                                           "input_tokens", "max_output_tokens", "output_tokens", "hold_micros",
                                           "cost_micros", "hot_grant_micros", "creditd_threads", "rawdb_sql",
                                           "cores", "load_before")},
+        # The peer's own load (see bench/README.md): not the same as creditd's.
+        "peer_settings": {"warmup_s": meta.get("peer_warmup_s"), "duration_s": meta["duration_s"],
+                          "clients": clients, "accounts": 1000, "funding_cents_each": 1000000,
+                          "model": "gpt-4o", "tokens": "input 1-2000, output 1-4000, random per settle",
+                          "wrk_threads": "1 at c=1, else 2"},
         "points": points,
         "ratios": ratios,
         "round_trips": {"per_clients": round_trips, "allowed": [-ROUND_TRIP_BELOW, ROUND_TRIP_ABOVE],
@@ -236,7 +298,9 @@ def main():
         "floor_responder": {"peak_rss_kib": vm_value(read(os.path.join(args.dir, "floor_responder.status"), ""),
                                                      "VmHWM")},
         "ledger_verify": {"violations": int(m.group(1)) if m else None, "output": verify[-2000:]},
-        "warnings": warnings(points),
+        "peer": peer,
+        "warnings": warnings(points) + (["peer: %s (%s)" % (peer["status"], peer["note"])]
+                                        if peer["status"] == "failed" else []),
         "creditd_log_errors": (read(os.path.join(args.dir, "creditd-errors.txt"), "") or "").splitlines(),
     }
     with open(args.out, "w", encoding="utf-8") as f:
@@ -258,7 +322,7 @@ def print_table(result, at, clients):
     out.write("raw DB rows run creditd's SQL as %s\n\n" % (
         "procedures (locking SELECTs, then CALL creditd_hold_commit / creditd_settle_commit)"
         if s["rawdb_sql"] == "procedures" else "statements (one round trip per statement, then COMMIT)"))
-    head = "%-3s %-36s %4s %16s %8s %8s %7s %9s %9s\n"
+    head = "%-3s %-38s %4s %16s %8s %8s %7s %9s %9s\n"
     out.write(head % ("#", "row", "c", "rate", "p50 ms", "p99 ms", "errors", "cpu us/req", "db us/pair"))
     for c in clients:
         for row, num, label in ROWS:
@@ -267,7 +331,7 @@ def print_table(result, at, clients):
             if p is None:
                 continue
             if "error" in p:
-                out.write("%-3s %-36s %4d  failed: %s\n" % (num, name, c, p["error"].splitlines()[-1][:60]))
+                out.write("%-3s %-38s %4d  failed: %s\n" % (num, name, c, p["error"].splitlines()[-1][:60]))
                 continue
             out.write(head % (num, name, c, "%s %s" % (fmt(p["rate"], ",.0f"), p["unit"]), fmt(p["p50_ms"], ".2f"),
                               fmt(p["p99_ms"], ".2f"), p["errors"], fmt(p.get("server_cpu_us_per_request"), ".0f"),
@@ -275,8 +339,11 @@ def print_table(result, at, clients):
         out.write("\n")
     cols = "".join("%9s" % ("c=%d" % c) for c in clients)
     out.write("%-44s%s\n" % ("ratio", cols))
-    for key, label in (("2/1", "healthz / floor"), ("3/5", "spread pairs / raw DB spread"),
-                       ("4/5", "hot pairs / raw DB spread"), ("4/5h", "hot pairs / raw DB hot")):
+    keys = [("2/1", "healthz / floor"), ("3/5", "spread pairs / raw DB spread"),
+            ("4/5", "hot pairs / raw DB spread"), ("4/5h", "hot pairs / raw DB hot")]
+    if result["peer"]["status"] == "ok":
+        keys += [("3/P", "creditd spread pairs / peer pairs"), ("4/P", "creditd hot pairs / peer pairs")]
+    for key, label in keys:
         out.write("%-5s %-38s%s\n" % (key, label, "".join("%9s" % fmt(r[key], ".2f") for r in result["ratios"])))
     out.write("\n%-44s%s\n" % ("DB round trips per request", cols))
     rt = result["round_trips"]
@@ -297,6 +364,7 @@ def print_table(result, at, clients):
                  fmt((result["floor_responder"]["peak_rss_kib"] or 0) / 1024, ".1f")))
     out.write("ledger after the run (creditctl verify): %s\n" % ("%d violations" % v if v is not None
                                                                   else "not checked"))
+    print_peer(result["peer"], out)
     for w in result["warnings"]:
         out.write("WARNING: %s\n" % w)
     if result["warnings"] and result["creditd_log_errors"]:
@@ -304,6 +372,30 @@ def print_table(result, at, clients):
         for line in result["creditd_log_errors"][-5:]:
             out.write("  %s\n" % line[:160])
     out.write("whole run: %d s\n" % result["elapsed_s"])
+
+
+def print_peer(peer, out):
+    if peer["status"] != "ok":
+        out.write("%s (row P): %s%s\n" % (PEER_NAME, peer["status"], ": " + peer["note"] if peer["note"] else ""))
+        return
+    led = peer.get("ledger")
+    if led:
+        out.write("%s: lost updates %s cents of %s charged in %s settles (%s), its ledger after its runs\n"
+                  % (PEER_NAME, "{:,}".format(led["lost_update_cents"]), "{:,}".format(led["usage_sum"]),
+                     "{:,}".format(led["usage_rows"]), fmt(100 * led["lost_share_of_usage"]
+                                                          if led["lost_share_of_usage"] is not None else None,
+                                                          ".2f", "-") + " %"))
+    else:
+        out.write("%s: lost updates not found in its output\n" % PEER_NAME)
+    env = dict((k.strip(), v.strip()) for k, _, v in (e.partition(":") for e in peer.get("environment", [])))
+    children = re.search(r"children=(\d+)", env.get("php-fpm", ""))
+    out.write("  (its own stack and load, after creditd's rows: 1,000 accounts, random tokens per call, 1-2 wrk "
+              "threads; MariaDB %s, %s, %s FPM children)\n"
+              % (env.get("mariadb", "?").split("-")[0], env.get("isolation", "?"),
+                 children.group(1) if children else "?"))
+    if peer["left_running_after_its_run"]:
+        out.write("WARNING: the peer left %d processes running; the bench stopped them\n"
+                  % len(peer["left_running_after_its_run"]))
 
 
 if __name__ == "__main__":
