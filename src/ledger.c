@@ -536,8 +536,7 @@ void ledger_tx_init(struct ledger *lg, struct ledger_tx *t)
 	t->done = 0;
 	t->rc = CD_E_RETRY;
 	t->started_ms = mono_ms();
-	t->deadline_ms = t->started_ms + 1000 * (lg->probe ? lg->cfg->db_health_timeout_seconds
-						      : lg->cfg->db_read_timeout_seconds);
+	t->deadline_ms = t->started_ms + 1000 * lg->cfg->db_read_timeout_seconds;
 }
 
 int ledger_tx_next(struct ledger *lg, struct ledger_tx *t)
@@ -823,7 +822,6 @@ void ledger_writer_init(struct ledger *lg, struct ledger_writer *w, const struct
 {
 	memset(w, 0, sizeof(*w));
 	w->call = call != NULL && call->idem_key != NULL ? call : NULL;
-	w->status = 200;
 	ledger_tx_init(lg, &w->tx);
 }
 

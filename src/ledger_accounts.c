@@ -11,11 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void copy_text(char *dst, size_t cap, const char *src)
-{
-	snprintf(dst, cap, "%s", src != NULL ? src : "");
-}
-
 /* ---- Routes ---- */
 
 static const char SQL_ACCT_ADD[] = "INSERT INTO accounts (ext_id, kind, overdraft_limit_micros, monthly_limit_micros, "
@@ -146,7 +141,7 @@ static enum cd_err account_patch_op(struct ledger *lg, const struct account_patc
 		return rc;
 	}
 	if (p->status != NULL)
-		copy_text(a.status, sizeof(a.status), p->status);
+		ledger_copy_text(a.status, sizeof(a.status), p->status);
 	if (p->set_overdraft)
 		a.overdraft = p->overdraft_limit_micros;
 	if (p->set_monthly)
@@ -154,7 +149,7 @@ static enum cd_err account_patch_op(struct ledger *lg, const struct account_patc
 	if (p->set_low)
 		a.low_balance = p->low_balance_micros;
 	if (p->set_plan)
-		copy_text(a.plan, sizeof(a.plan), p->plan);
+		ledger_copy_text(a.plan, sizeof(a.plan), p->plan);
 	const int64_t *monthly = a.monthly_limit >= 0 ? &a.monthly_limit : NULL;
 	const int64_t *low = a.low_balance >= 0 ? &a.low_balance : NULL;
 	rc = db_do(lg, sql, "account patch", "siIIsi", a.status, a.overdraft, monthly, low,

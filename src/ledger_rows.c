@@ -32,7 +32,7 @@ static const char SQL_GRANT_ADD[] = "INSERT INTO grants (account_id, source, amo
 				    "priority, expires_at, reference, description, created_at) "
 				    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)";
 
-static void copy_text(char *dst, size_t cap, const char *src)
+void ledger_copy_text(char *dst, size_t cap, const char *src)
 {
 	snprintf(dst, cap, "%s", src != NULL ? src : "");
 }
@@ -40,20 +40,20 @@ static void copy_text(char *dst, size_t cap, const char *src)
 void acct_from_row_at(const struct dbstmt *s, unsigned int c, struct acct *a)
 {
 	a->id = db_i64(s, c + 0);
-	copy_text(a->ext_id, sizeof(a->ext_id), db_str(s, c + 1));
-	copy_text(a->kind, sizeof(a->kind), db_str(s, c + 2));
-	copy_text(a->status, sizeof(a->status), db_str(s, c + 3));
+	ledger_copy_text(a->ext_id, sizeof(a->ext_id), db_str(s, c + 1));
+	ledger_copy_text(a->kind, sizeof(a->kind), db_str(s, c + 2));
+	ledger_copy_text(a->status, sizeof(a->status), db_str(s, c + 3));
 	a->balance = db_i64(s, c + 4);
 	a->reserved = db_i64(s, c + 5);
 	a->overdraft = db_i64(s, c + 6);
 	a->monthly_limit = db_null(s, c + 7) ? -1 : db_i64(s, c + 7);
 	a->low_balance = db_null(s, c + 8) ? -1 : db_i64(s, c + 8);
-	copy_text(a->plan, sizeof(a->plan), db_str(s, c + 9));
+	ledger_copy_text(a->plan, sizeof(a->plan), db_str(s, c + 9));
 	a->month_key = db_i64(s, c + 10);
 	a->month_spent = db_i64(s, c + 11);
 	a->sweep_due_at = db_null(s, c + 12) ? -1 : db_i64(s, c + 12);
 	a->created_at = db_i64(s, c + 13);
-	copy_text(a->stripe_customer, sizeof(a->stripe_customer), db_str(s, c + 14));
+	ledger_copy_text(a->stripe_customer, sizeof(a->stripe_customer), db_str(s, c + 14));
 }
 
 static enum cd_err acct_load(struct ledger *lg, const char *sql, const char *fmt, const char *ext_id,

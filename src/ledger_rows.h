@@ -29,6 +29,8 @@ struct acct {
 	t "overdraft_limit_micros, " t "monthly_limit_micros, " t "low_balance_micros, " t "plan, " t "month_key, " \
 	t "month_spent_micros, " t "sweep_due_at, " t "created_at, " t "stripe_customer_id"
 #define ACCT_NCOLS 15
+/* Copies src ("" for NULL) into dst of cap bytes. */
+void ledger_copy_text(char *dst, size_t cap, const char *src);
 /* Reads an account from columns c.. of the current row. */
 void acct_from_row_at(const struct dbstmt *s, unsigned int c, struct acct *a);
 /* Reads an account row and locks it (FOR UPDATE), without rolling its
