@@ -25,15 +25,9 @@ void api_error(struct response *rs, enum cd_err e, const char *param, const char
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	/* A message may quote what the client sent; JSON needs valid UTF-8. */
-	json_t *probe = json_string(msg);
-	if (probe == NULL)
-		for (char *p = msg; *p != '\0'; p++)
-			if ((unsigned char)*p >= 0x80)
-				*p = '?';
-	json_decref(probe);
 	json_t *name = param != NULL && param[0] ? json_string(param) : NULL;
-	json_t *err = json_pack("{s:s, s:s, s:s, s:o}", "type", cd_err_type(e), "code", cd_err_code(e), "message", msg,
-				"param", name != NULL ? name : json_null());
+	json_t *err = json_pack("{s:s, s:s, s:o, s:o}", "type", cd_err_type(e), "code", cd_err_code(e),
+				"message", jsonio_text(msg), "param", name != NULL ? name : json_null());
 	api_json(rs, cd_err_status(e), json_pack("{s:o}", "error", err));
 	if (e == CD_E_UNAVAILABLE || e == CD_E_RETRY)
 		rs->retry_after = 1;

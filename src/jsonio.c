@@ -181,6 +181,22 @@ int jsonio_check_text(const char *s, size_t len, size_t min, size_t max)
 	return 0;
 }
 
+json_t *jsonio_text(const char *s)
+{
+	json_t *v = json_string(s);
+	if (v != NULL)
+		return v;
+	char *copy = strdup(s);
+	if (copy == NULL)
+		return NULL;
+	for (char *p = copy; *p != '\0'; p++)
+		if ((unsigned char)*p >= 0x80)
+			*p = '?';
+	v = json_string(copy);
+	free(copy);
+	return v;
+}
+
 int jsonio_choice(const char *choices, const char *v)
 {
 	size_t n = strlen(v);

@@ -38,6 +38,10 @@ struct jerr {
 json_t *jsonio_parse_object(const char *body, size_t len, struct jerr *e);
 /* Checks obj against the NULL-name-terminated table. 0 or -1 with e. */
 int jsonio_validate(json_t *obj, const struct jfield *fields, struct jerr *e);
+/* A JSON string of s for a message that may quote what a client sent:
+ * when s is not valid UTF-8 its bytes above 0x7f become '?'. New
+ * reference, NULL only when memory runs out. */
+json_t *jsonio_text(const char *s);
 /* 1 when v is one of choices ("a|b|c"), for J_ENUM and the config's enums. */
 int jsonio_choice(const char *choices, const char *v);
 /* Checks a string the way J_STR does (used for path segments). 0 or -1. */

@@ -3,6 +3,7 @@
  * the field to blame, and a message whose arguments are the refusal's own
  * figures, in the order the row's `args` says. */
 #include "refusal.h"
+#include "jsonio.h"
 #include <stdio.h>
 #include <string.h>
 
@@ -129,15 +130,9 @@ json_t *refusal_json(const struct refusal *r)
 	const struct refusal_row *row = row_of(r->why);
 	char msg[2 * REFUSAL_SUBJECT_BYTES + 256];
 	word(row, r, msg, sizeof(msg));
-	/* Subjects are ids the ledger stored or checked: valid UTF-8; a
-	 * message that is not (an id cut short) loses its non-ASCII bytes. */
-	json_t *message = json_string(msg);
-	if (message == NULL) {
-		for (char *p = msg; *p != '\0'; p++)
-			if ((unsigned char)*p >= 0x80)
-				*p = '?';
-		message = json_string(msg);
-	}
+	/* Subjects are ids the ledger stored or checked, valid UTF-8 unless
+	 * one was cut short. */
+	json_t *message = jsonio_text(msg);
 	json_t *err = json_pack("{s:s, s:s, s:o, s:o}", "type", cd_err_type(row->err), "code", cd_err_code(row->err),
 				"message", message != NULL ? message : json_string("refused"),
 				"param", row->param != NULL ? json_string(row->param) : json_null());

@@ -83,6 +83,12 @@ int main(void)
 	for (int i = 0; i < 40; i++)
 		deep[5 + i] = '[';
 	ok(check(deep, &e) != 0, "deep nesting refused");
+	json_t *t = jsonio_text("caf\xc3\xa9");
+	is_str(json_string_value(t), "caf\xc3\xa9", "valid UTF-8 text is kept");
+	json_decref(t);
+	t = jsonio_text("bad \xff\xfe id");
+	is_str(json_string_value(t), "bad ?? id", "bytes of invalid UTF-8 become '?'");
+	json_decref(t);
 	ok(jsonio_check_text("abc", 3, 1, 5) == 0, "plain text ok");
 	ok(jsonio_check_text("a\x01", 2, 1, 5) != 0, "control byte refused");
 	return done_testing();
