@@ -7,6 +7,7 @@ import socket
 import subprocess
 import time
 
+import stack
 from lib import ENV, api, check, eq, new_account, wait_until
 
 MODS = "/usr/lib/apache2/modules"
@@ -54,8 +55,7 @@ def test_mod_fcgid_spawns_creditd_with_the_socket_on_fd0():
                             stderr=out, start_new_session=True)
     # Recorded with the stack's servers: if this run is cut short, ./dev
     # still stops this Apache and the creditd it spawned (its process group).
-    with open(os.path.join(ENV["CREDITD_STACK_DIR"], "pids"), "a") as f:
-        f.write("apache2-fcgid %d\n" % proc.pid)
+    stack.record("apache2-fcgid", proc.pid)
     base = "http://127.0.0.1:%d/credits" % port
     try:
         def up():

@@ -1,4 +1,6 @@
-"""stack.py: process control of the private stack for the chaos scenarios.
+"""stack.py: process control of the private stack, for the tests that stop
+and start its servers (test_90_resilience, test_05_fcgid and the chaos
+scenarios).
 
 ./dev records every server it starts in the stack's `pids` file (name and
 pid, each in its own session); a scenario that kills and restarts one
@@ -61,7 +63,7 @@ def start(name, argv, env=None):
     return p
 
 
-def health(base=None, timeout=5):
+def health(base=None):
     """The status of GET /healthz, or None when nothing answered."""
     try:
         return api("GET", "/healthz", auth=None, base=base).status
