@@ -69,13 +69,9 @@ static enum cd_err account_create_op(struct ledger *lg, const struct account_new
 	if (rc == CD_OK && lg->cfg->signup_bonus_micros > 0) {
 		/* The bonus records the request's key, else "signup:<account>":
 		 * an account is created once. */
-		char key[LIMIT_ACCOUNT_ID_BYTES + 8];
-		const char *outer = lg->journal_key;
+		char key[JOURNAL_KEY_BYTES];
+		const char *outer = journal_key_push(lg, key, "signup", n->id, 0);
 		int64_t grant_id, journal_id;
-		if (outer == NULL) {
-			snprintf(key, sizeof(key), "signup:%s", n->id);
-			lg->journal_key = key;
-		}
 		rc = ledger_add_grant(lg, &a, "signup_bonus", lg->cfg->signup_bonus_micros, GRANT_PRIORITY_DEFAULT, -1,
 				      "signup", "signup bonus", &grant_id, &journal_id);
 		lg->journal_key = outer;

@@ -392,12 +392,8 @@ static enum cd_err settle_decide(struct ledger *lg, const struct guard_settle *r
  * a hold is settled once. */
 static enum cd_err settle_op(struct ledger *lg, const struct guard_settle *r, json_t **out, int *status)
 {
-	char key[LIMIT_HOLD_ID_BYTES + 8];
-	const char *outer = lg->journal_key;
-	if (outer == NULL) {
-		snprintf(key, sizeof(key), "settle:%s", r->hold_id);
-		lg->journal_key = key;
-	}
+	char key[JOURNAL_KEY_BYTES];
+	const char *outer = journal_key_push(lg, key, "settle", r->hold_id, 0);
 	enum cd_err rc = settle_decide(lg, r, out, status);
 	lg->journal_key = outer;
 	return rc;
@@ -538,12 +534,8 @@ static enum cd_err usage_decide(struct ledger *lg, const struct guard_usage *r, 
  * "usage:<request_id>": a request_id is recorded once. */
 static enum cd_err usage_op(struct ledger *lg, const struct guard_usage *r, json_t **out, int *status)
 {
-	char key[LIMIT_REQUEST_ID_BYTES + 8];
-	const char *outer = lg->journal_key;
-	if (outer == NULL && r->request_id != NULL) {
-		snprintf(key, sizeof(key), "usage:%s", r->request_id);
-		lg->journal_key = key;
-	}
+	char key[JOURNAL_KEY_BYTES];
+	const char *outer = journal_key_push(lg, key, "usage", r->request_id, 0);
 	enum cd_err rc = usage_decide(lg, r, out, status);
 	lg->journal_key = outer;
 	return rc;

@@ -79,11 +79,9 @@ static enum cd_err expire_hold_batch(struct ledger *lg, struct acct *a, int *don
 		char ref[48];
 		int capture = lg->cfg->capture_expired && amounts[i] > 0;
 		enum cd_err rc;
-		char key[sizeof(ref) + 8];
-		const char *outer = lg->journal_key;
+		char key[JOURNAL_KEY_BYTES];
 		hold_id_format(ref, sizeof(ref), a->id, ids[i]);
-		snprintf(key, sizeof(key), "expire:%s", ref);
-		lg->journal_key = key;
+		const char *outer = journal_key_push(lg, key, "expire", ref, 1);
 		assert(amounts[i] <= a->reserved);
 		a->reserved -= amounts[i];
 		if (capture) {
@@ -135,13 +133,11 @@ static enum cd_err expire_grant_batch(struct ledger *lg, struct acct *a, int *do
 	*done = n;
 	for (int i = 0; i < n; i++) {
 		char ref[32];
-		char key[sizeof(ref) + 8];
-		const char *outer = lg->journal_key;
+		char key[JOURNAL_KEY_BYTES];
 		ledger_id_format(ref, sizeof(ref), "grant_", ids[i]);
-		snprintf(key, sizeof(key), "expire:%s", ref);
 		enum cd_err rc = db_do(lg, "UPDATE grants SET remaining_micros = 0 WHERE id = ?", "grant expiry",
 				       "i", ids[i]);
-		lg->journal_key = key;
+		const char *outer = journal_key_push(lg, key, "expire", ref, 1);
 		if (rc == CD_OK)
 			rc = journal_append(lg, a, -left[i], "expiry", sources[i], ids[i], 0, ref,
 					    "expired grant written off", NULL);

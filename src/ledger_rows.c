@@ -32,6 +32,17 @@ static const char SQL_GRANT_ADD[] = "INSERT INTO grants (account_id, source, amo
 				    "priority, expires_at, reference, description, created_at) "
 				    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)";
 
+const char *journal_key_push(struct ledger *lg, char buf[JOURNAL_KEY_BYTES], const char *prefix, const char *id,
+			     int force)
+{
+	const char *outer = lg->journal_key;
+	if (id != NULL && (force || outer == NULL)) {
+		snprintf(buf, JOURNAL_KEY_BYTES, "%s:%s", prefix, id);
+		lg->journal_key = buf;
+	}
+	return outer;
+}
+
 void ledger_copy_text(char *dst, size_t cap, const char *src)
 {
 	snprintf(dst, cap, "%s", src != NULL ? src : "");

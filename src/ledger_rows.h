@@ -29,6 +29,14 @@ struct acct {
 	t "overdraft_limit_micros, " t "monthly_limit_micros, " t "low_balance_micros, " t "plan, " t "month_key, " \
 	t "month_spent_micros, " t "sweep_due_at, " t "created_at, " t "stripe_customer_id"
 #define ACCT_NCOLS 15
+/* The idempotency key journal rows record (lg->journal_key, see
+ * ledger_int.h) for a piece of work: "<prefix>:<id>", written into buf,
+ * when force is set or no key is set yet (id NULL: unchanged). Returns the
+ * key to put back with lg->journal_key = ... when the work is done. */
+#define JOURNAL_KEY_BYTES (LIMIT_IDEMPOTENCY_KEY_BYTES + 1)
+_Static_assert(sizeof("signup:") + LIMIT_ACCOUNT_ID_BYTES <= JOURNAL_KEY_BYTES, "a derived key fits the column");
+const char *journal_key_push(struct ledger *lg, char buf[JOURNAL_KEY_BYTES], const char *prefix, const char *id,
+			     int force);
 /* Copies src ("" for NULL) into dst of cap bytes. */
 void ledger_copy_text(char *dst, size_t cap, const char *src);
 /* Reads an account from columns c.. of the current row. */
