@@ -215,6 +215,17 @@ struct guard_usage {
 enum cd_err ledger_usage(struct ledger *lg, const struct ledger_call *call, const struct guard_usage *r,
 			 struct ledger_result *res);
 
+/* Group commit's counters for /metrics: batches run, operations in
+ * them, and batches by size (count[i]: sizes up to le[i], above the
+ * bucket before; the last bucket also takes larger ones). */
+#define LEDGER_BATCH_BUCKETS 7
+struct ledger_batch_stats {
+	unsigned long long batches, ops;
+	unsigned long long count[LEDGER_BATCH_BUCKETS];
+	int le[LEDGER_BATCH_BUCKETS];
+};
+void ledger_batch_stats(struct ledger_batch_stats *s);
+
 struct usage_query {
 	const char *account;
 	int64_t from, to;		/* unix seconds, [from, to) */

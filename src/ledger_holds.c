@@ -1,271 +1,186 @@
-/* ledger_holds.c: authorize, settle, release and direct usage.
+/* ledger_holds.c: authorize, settle, release and direct usage, decided in
+ * group-commit batches.
  *
- * Each call is one transaction that locks the account row first. The
- * checks of DESIGN §5 run in a fixed order (404, 403, 429, 402) against
- * the locked row, so the hold that passes them is the one that is
- * written. Replays are answered from what was stored: a request_id maps to
- * one hold, a settled hold keeps its settle's hash and response. */
-#include "ledger_open.h"
+ * Guard writes queue (ledger_combine.h); a waiting worker takes up to
+ * LIMIT_BATCH_OPS of them and runs them as one transaction on its own
+ * connection: every row they need is read and locked in one round trip
+ * (ledger_batch.h), each operation is decided in memory in arrival order
+ * by the rules below (DESIGN §5's checks in its order: 404, 403, 429,
+ * 402), every row is written back and committed in one more round trip,
+ * and each operation gets its own answer. A refusal changes nothing, so
+ * it never touches the other operations of its batch; a failure of the
+ * transaction (deadlock, lock wait, lost connection, certification) runs
+ * the whole batch again, at most LIMIT_TX_RETRIES times, then answers
+ * every operation with it. Replays are answered from what was stored: a
+ * request_id maps to one hold or one usage, a settled hold keeps its
+ * settle's hash and answer, an Idempotency-Key its answer. */
+#include "ledger_batch.h"
+#include "ledger_combine.h"
+#include <stddef.h>
 #include "log.h"
 #include "timefmt.h"
 #include <assert.h>
 #include <inttypes.h>
-#include <mysqld_error.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static const char SQL_HOLD_COMMIT[] = "CALL creditd_hold_commit(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
-static const char SQL_SETTLE_COMMIT[] = "CALL creditd_settle_commit(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
-					"?, ?, ?, ?, ?, ?, ?)";
-static const char SQL_HOLD_BY_REQUEST[] = "SELECT id, amount_micros, expires_at, state FROM holds "
-					  "WHERE account_id = ? AND request_id = ?";
-#define HOLD_COLS_OF(t) t "id, " t "state, " t "amount_micros, " t "byok, " t "model, " t "action, " t "member, " \
-	t "conversation_id, " t "expires_at, " t "charged_micros, " t "settle_hash, " t "settle_response, " t "request_id"
-#define HOLD_COLS HOLD_COLS_OF("")
-static const char SQL_HOLD_LOCK[] = "SELECT " HOLD_COLS " FROM holds WHERE id = ? AND account_id = ? FOR UPDATE";
-static const char SQL_ACCT_HOLD_LOCK[] = "SELECT STRAIGHT_JOIN " ACCT_COLS_OF("a.") ", " HOLD_COLS_OF("h.")
-	" FROM accounts a JOIN holds h ON h.account_id = a.id WHERE a.id = ? AND h.id = ? FOR UPDATE";
-static const char SQL_HOLD_RELEASED[] = "UPDATE holds SET state = 'released', finished_at = ? WHERE id = ?";
-static const char SQL_USAGE_ADD[] = "INSERT INTO usage_records (account_id, hold_id, usage_key, member, model, action, "
-				    "input_tokens, cached_input_tokens, output_tokens, cost_micros, byok, request_id, "
-				    "conversation_id, request_hash, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+enum guard_kind { GUARD_AUTHORIZE, GUARD_SETTLE, GUARD_RELEASE, GUARD_USAGE };
 
-static json_t *hold_json(const struct acct *a, int64_t hold_id, int64_t amount, int64_t expires_at)
-{
-	char id[LIMIT_HOLD_ID_BYTES], exp[TIMEFMT_LEN];
-	hold_id_format(id, sizeof(id), a->id, hold_id);
-	timefmt_rfc3339(expires_at, exp);
-	return json_pack("{s:s, s:I, s:I, s:s}", "hold_id", id, "amount_micros", (json_int_t)amount,
-			 "available_micros", (json_int_t)acct_available(a), "expires_at", exp);
-}
+/* One queued guard operation: its request, then what one attempt of its
+ * batch decided, then its answer. */
+struct guard_op {
+	struct combine_op link;		/* first: the queue's */
+	enum guard_kind kind;
+	const struct ledger_call *call;	/* NULL: no Idempotency-Key */
+	union {
+		const struct guard_authorize *authorize;
+		const struct guard_settle *settle;
+		const struct guard_release *release;
+		const struct guard_usage *usage;
+	} in;
+	struct ledger_result *res;
+	enum cd_err rc;			/* CD_OK: res holds the answer */
+	/* The attempt's decision. */
+	int ext;			/* the account's index in batch_want.acct_ext, or -1 */
+	int64_t account_id, hold_id;	/* a settle's or release's hold, parsed (0: unparsable) */
+	enum cd_err decided;		/* CD_OK, or the refusal's code */
+	struct refusal refusal;
+	int acct, hold, usage;		/* rows in the batch, or -1 */
+	const struct batch_key *stored;	/* answered from an earlier request's key */
+	int same_key_as;		/* answered like this earlier operation of the batch, or -1 */
+	int store;			/* its answer is stored under its key */
+	int64_t amount, expires_at, balance, available, charged, released;
+	int replayed;
+	char state[16];
+	/* The answer. */
+	json_t *out;
+	int status;
+	int answer_replayed;
+};
 
-/* The hold a request_id already has, if any: *out set, CD_OK; else NOT_FOUND. */
-static enum cd_err existing_hold(struct ledger *lg, const struct acct *a, const char *request_id, json_t **out)
-{
-	int e;
-	struct dbstmt *s = db_exec(lg, SQL_HOLD_BY_REQUEST, &e, "is", a->id, request_id);
-	if (s == NULL)
-		return db_err(lg, e, "hold lookup");
-	if (db_fetch(s) != 1)
-		return CD_E_NOT_FOUND;
-	*out = hold_json(a, db_i64(s, 0), db_i64(s, 1), db_i64(s, 2));
-	return *out != NULL ? CD_OK : CD_E_INTERNAL;
-}
+/* ---- The rules ---- */
 
 /* DESIGN §5's checks of a charge of `amount` against a locked account, in
  * its order: 403 not active, 429 monthly limit (month spend plus pending
  * holds plus this charge), 402 available. Fills what the refusal shows. */
-static enum cd_err charge_check(struct ledger *lg, const struct acct *a, int64_t amount, int byok)
+static enum cd_err charge_check(struct refusal *why, const struct acct *a, int64_t amount, int byok)
 {
 	int64_t available = acct_available(a);
 	if (strcmp(a->status, "active") != 0)
-		return refusal_set_amounts(&lg->refusal, REFUSE_ACCOUNT_INACTIVE, available, amount);
+		return refusal_set_amounts(why, REFUSE_ACCOUNT_INACTIVE, available, amount);
 	if (byok)
 		return CD_OK;
 	if (a->monthly_limit >= 0 && a->month_spent + a->reserved + amount > a->monthly_limit) {
 		int64_t left = a->monthly_limit - a->month_spent - a->reserved;
-		return refusal_set_amounts(&lg->refusal, REFUSE_MONTHLY_LIMIT, left < available ? left : available,
-					   amount);
+		return refusal_set_amounts(why, REFUSE_MONTHLY_LIMIT, left < available ? left : available, amount);
 	}
 	if (amount > available)
-		return refusal_set_amounts(&lg->refusal, REFUSE_INSUFFICIENT, available, amount);
+		return refusal_set_amounts(why, REFUSE_INSUFFICIENT, available, amount);
 	return CD_OK;
-}
-
-/* Writes the hold and the account in one round trip (commits too, unless
- * more writes follow). A request_id that already has a hold yields that
- * hold (*replayed = 1, amount and expiry overwritten) and writes nothing,
- * except the account's own due changes, which are kept. */
-static enum cd_err hold_commit(struct ledger *lg, struct acct *a, const struct guard_authorize *r, int64_t *amount_io,
-			       int64_t *expires_io, int last_write, int64_t *hold_id, int *replayed)
-{
-	int64_t amount = *amount_io, expires_at = *expires_io;
-	int e, got;
-	int64_t due = a->sweep_due_at < 0 || expires_at < a->sweep_due_at ? expires_at : a->sweep_due_at;
-	int commit = last_write && db_may_commit(lg);
-	struct db_params p;		/* creditd_hold_commit's parameters, in order */
-	dbp_init(&p);
-	dbp_i64(&p, a->id);			/* p_account */
-	dbp_str(&p, r->request_id);		/* p_request_id */
-	dbp_str(&p, r->member);			/* p_member */
-	dbp_str(&p, r->model);			/* p_model */
-	dbp_str(&p, r->action);			/* p_action */
-	dbp_str(&p, r->conversation_id);	/* p_conversation */
-	dbp_i64(&p, amount);			/* p_amount */
-	dbp_i64(&p, r->byok);			/* p_byok */
-	dbp_i64(&p, expires_at);		/* p_expires */
-	dbp_i64(&p, lg->now);			/* p_now */
-	dbp_i64(&p, a->balance);		/* p_balance */
-	dbp_i64(&p, a->reserved + amount);	/* p_reserved */
-	dbp_i64(&p, a->month_key);		/* p_month_key */
-	dbp_i64(&p, a->month_spent);		/* p_month_spent */
-	dbp_i64(&p, due);			/* p_sweep_due */
-	dbp_i64(&p, commit);			/* p_commit */
-	struct dbstmt *s = db_call(lg, SQL_HOLD_COMMIT, &p, &e, &got);
-	if (s == NULL)
-		return db_err(lg, e, "hold insert");
-	if (!got)
-		return CD_E_INTERNAL;
-	*hold_id = db_i64(s, 0);
-	*amount_io = db_i64(s, 1);
-	*expires_io = db_i64(s, 2);
-	*replayed = db_i64(s, 3) != 0;
-	if (commit)
-		db_committed(lg);
-	if (*replayed) {
-		/* Answered from the stored hold; without a commit here the
-		 * account's due changes (sweep, month) still need storing. */
-		if (!commit && a->dirty)
-			return acct_store(lg, a);
-		return CD_OK;
-	}
-	a->reserved += amount;
-	a->sweep_due_at = due;
-	return CD_OK;
-}
-
-/* Locks the member's row (when it has one) and checks its monthly cap. */
-static enum cd_err member_check(struct ledger *lg, const struct acct *a, const char *member, int64_t amount,
-				struct member_row *m)
-{
-	enum cd_err rc = member_lock(lg, a, member, m);
-	if (rc == CD_E_NOT_FOUND)
-		return CD_OK;
-	if (rc != CD_OK || m->cap < 0 || m->month_spent + m->reserved + amount <= m->cap)
-		return rc;
-	return refusal_set_amounts(&lg->refusal, REFUSE_MEMBER_CAP, m->cap - m->month_spent - m->reserved, amount);
 }
 
 /* Every check of a charge, the member's cap included: a cap is a 429 and
- * so comes before a 402 (DESIGN's order). */
-static enum cd_err guard_check(struct ledger *lg, const struct acct *a, const char *member, int64_t amount, int byok,
-			       struct member_row *m)
+ * so comes before a 402 (DESIGN's order). m: the member's row, or NULL. */
+static enum cd_err guard_check(struct refusal *why, const struct acct *a, const struct member_row *m,
+			       int64_t amount, int byok)
 {
-	enum cd_err rc = charge_check(lg, a, amount, byok);
-	if ((rc == CD_OK || rc == CD_E_INSUFFICIENT) && !byok && member != NULL) {
-		enum cd_err mrc = member_check(lg, a, member, amount, m);
-		if (mrc != CD_OK)
-			rc = mrc;
-	}
+	enum cd_err rc = charge_check(why, a, amount, byok);
+	if ((rc == CD_OK || rc == CD_E_INSUFFICIENT) && !byok && m != NULL && m->cap >= 0 &&
+	    m->month_spent + m->reserved + amount > m->cap)
+		rc = refusal_set_amounts(why, REFUSE_MEMBER_CAP, m->cap - m->month_spent - m->reserved, amount);
 	return rc;
 }
 
-static enum cd_err authorize_op(struct ledger *lg, const struct guard_authorize *r, json_t **out, int *status)
+static struct member_row *op_member(struct batch *b, int acct, const char *member, int *index)
 {
-	struct acct a;
-	enum cd_err rc = acct_lock(lg, r->account, &a);
-	if (rc != CD_OK)
-		return rc;
-	struct member_row m;
-	memset(&m, 0, sizeof(m));
-	rc = guard_check(lg, &a, r->member, r->amount_micros, r->byok, &m);
-	if (rc != CD_OK) {
-		/* A replayed request_id gets its hold even when a new one would be refused. */
-		if (rc != CD_E_SUSPENDED && existing_hold(lg, &a, r->request_id, out) == CD_OK) {
-			*status = 200;
-			return a.dirty ? acct_store(lg, &a) : CD_OK;
-		}
-		return rc;
+	int i = batch_member(b, acct, member);
+	if (index != NULL)
+		*index = i;
+	return i >= 0 ? &b->members[i].m : NULL;
+}
+
+/* Moves a member's reserve and month spend, when it has a row. */
+static void member_move(struct batch *b, int acct, const char *member, int64_t reserved_delta, int64_t spent_delta)
+{
+	int i;
+	struct member_row *m = op_member(b, acct, member, &i);
+	if (m == NULL || (reserved_delta == 0 && spent_delta == 0))
+		return;
+	m->reserved += reserved_delta;
+	m->month_spent += spent_delta;
+	b->members[i].changed = 1;
+}
+
+static void op_note(struct guard_op *op, const struct acct *a)
+{
+	op->balance = a->balance;
+	op->available = acct_available(a);
+}
+
+/* ---- Authorize ---- */
+
+static enum cd_err authorize_decide(struct ledger *lg, struct batch *b, struct guard_op *op)
+{
+	const struct guard_authorize *r = op->in.authorize;
+	op->acct = batch_acct_by_ext(b, r->account);
+	if (op->acct < 0)
+		return refusal_set(&op->refusal, REFUSE_ACCOUNT_UNKNOWN, r->account, NULL);
+	struct batch_acct *ba = &b->accts[op->acct];
+	struct acct *a = &ba->a;
+	struct member_row *m = r->byok ? NULL : op_member(b, op->acct, r->member, NULL);
+	enum cd_err rc = guard_check(&op->refusal, a, m, r->amount_micros, r->byok);
+	op->hold = batch_hold_by_request(b, op->acct, r->request_id);
+	/* A replayed request_id gets its hold, even when a new one would be
+	 * refused (but not on an account that is not active). */
+	if (op->hold >= 0 && rc != CD_E_SUSPENDED) {
+		const struct hold_row *h = &b->holds[op->hold].h;
+		memset(&op->refusal, 0, sizeof(op->refusal));
+		op->amount = h->amount;
+		op->expires_at = h->expires_at;
+		op_note(op, a);
+		return CD_OK;
 	}
-	int64_t amount = r->byok ? 0 : r->amount_micros;
-	int64_t expires_at = lg->now + r->ttl_seconds;
-	int64_t hold_id = 0;
-	int replayed = 0;
-	rc = hold_commit(lg, &a, r, &amount, &expires_at, !m.found, &hold_id, &replayed);
 	if (rc != CD_OK)
 		return rc;
-	*status = 200;
-	if (replayed) {
-		*out = hold_json(&a, hold_id, amount, expires_at);
-		return *out != NULL ? CD_OK : CD_E_INTERNAL;
-	}
-	m.reserved += amount;
-	rc = member_store(lg, &a, &m);
-	if (rc != CD_OK)
-		return rc;
-	*out = hold_json(&a, hold_id, amount, expires_at);
-	return *out != NULL ? CD_OK : CD_E_INTERNAL;
+	struct hold_row h;
+	memset(&h, 0, sizeof(h));
+	ledger_copy_text(h.request_id, sizeof(h.request_id), r->request_id);
+	h.has_member = r->member != NULL;
+	ledger_copy_text(h.member, sizeof(h.member), r->member);
+	ledger_copy_text(h.model, sizeof(h.model), r->model);
+	ledger_copy_text(h.action, sizeof(h.action), r->action);
+	h.has_conversation = r->conversation_id != NULL;
+	ledger_copy_text(h.conversation, sizeof(h.conversation), r->conversation_id);
+	h.amount = r->byok ? 0 : r->amount_micros;
+	h.byok = r->byok;
+	h.expires_at = lg->now + r->ttl_seconds;
+	snprintf(h.state, sizeof(h.state), "pending");
+	op->hold = batch_hold_add(b, op->acct, &h);
+	if (op->hold < 0)
+		return CD_E_INTERNAL;
+	a->reserved += h.amount;
+	if (a->sweep_due_at < 0 || h.expires_at < a->sweep_due_at)
+		a->sweep_due_at = h.expires_at;
+	ba->changed = 1;
+	if (m != NULL)
+		member_move(b, op->acct, r->member, h.amount, 0);
+	op->amount = h.amount;
+	op->expires_at = h.expires_at;
+	op_note(op, a);
+	return CD_OK;
 }
 
-enum cd_err ledger_authorize(struct ledger *lg, const struct ledger_call *call, const struct guard_authorize *r,
-			     struct ledger_result *res)
+/* ---- Settle and release ---- */
+
+/* The hold of a settle or release, with its account: both in the batch. */
+static enum cd_err hold_find(struct batch *b, struct guard_op *op, const char *hold_id)
 {
-	struct ledger_writer w;
-	for (ledger_writer_init(lg, &w, call); ledger_writer_next(lg, &w);)
-		ledger_writer_step(lg, &w, authorize_op(lg, r, &w.out, &w.status));
-	return ledger_writer_end(lg, &w, res);
-}
-
-/* ---- Settle ---- */
-
-struct hold_row {
-	int64_t id, amount, expires_at, charged;
-	int byok;
-	char state[16];
-	char model[LEDGER_NAME_MAX + 1], action[LEDGER_NAME_MAX + 1];
-	char member[LEDGER_ID_MAX + 1], conversation[LIMIT_REQUEST_ID_BYTES + 1];
-	char request_id[LIMIT_REQUEST_ID_BYTES + 1];
-	int has_member, has_conversation;
-	unsigned char settle_hash[32];
-	int has_hash;
-	char response[LIMIT_SETTLE_RESPONSE_BYTES + 1];
-};
-
-static void text_col(const struct dbstmt *s, unsigned int col, char *dst, size_t cap, int *has)
-{
-	const char *v = db_str(s, col);
-	snprintf(dst, cap, "%s", v != NULL ? v : "");
-	if (has != NULL)
-		*has = v != NULL;
-}
-
-/* Reads a hold from columns c.. of the current row (HOLD_COLS order). */
-static void hold_from_row_at(const struct dbstmt *s, unsigned int c, struct hold_row *h)
-{
-	h->id = db_i64(s, c);
-	text_col(s, c + 1, h->state, sizeof(h->state), NULL);
-	h->amount = db_i64(s, c + 2);
-	h->byok = db_i64(s, c + 3) != 0;
-	text_col(s, c + 4, h->model, sizeof(h->model), NULL);
-	text_col(s, c + 5, h->action, sizeof(h->action), NULL);
-	text_col(s, c + 6, h->member, sizeof(h->member), &h->has_member);
-	text_col(s, c + 7, h->conversation, sizeof(h->conversation), &h->has_conversation);
-	h->expires_at = db_i64(s, c + 8);
-	h->charged = db_i64(s, c + 9);
-	h->has_hash = db_len(s, c + 10) == 32;
-	if (h->has_hash)
-		memcpy(h->settle_hash, db_str(s, c + 10), 32);
-	text_col(s, c + 11, h->response, sizeof(h->response), NULL);
-	text_col(s, c + 12, h->request_id, sizeof(h->request_id), NULL);
-}
-
-/* Locks the hold's account and then the hold, in one statement
- * (STRAIGHT_JOIN keeps authorize's order: account first). A sweep that ran
- * while locking may have changed the hold, which is then read again. */
-static enum cd_err hold_lock(struct ledger *lg, const char *hold_id, struct acct *a, struct hold_row *h)
-{
-	int64_t account_id, id;
-	int e;
-	if (hold_id_parse(hold_id, &account_id, &id) != 0)
-		return refusal_set(&lg->refusal, REFUSE_HOLD_UNKNOWN, hold_id, NULL);
-	struct dbstmt *s = db_exec(lg, SQL_ACCT_HOLD_LOCK, &e, "ii", account_id, id);
-	if (s == NULL)
-		return db_err(lg, e, "hold lock");
-	if (db_fetch(s) != 1)
-		return refusal_set(&lg->refusal, REFUSE_HOLD_UNKNOWN, hold_id, NULL);
-	acct_from_row_at(s, 0, a);
-	hold_from_row_at(s, ACCT_NCOLS, h);
-	int64_t due = a->sweep_due_at;
-	enum cd_err rc = acct_touch(lg, a);
-	if (rc != CD_OK || due < 0 || due > lg->now)
-		return rc;
-	s = db_exec(lg, SQL_HOLD_LOCK, &e, "ii", id, account_id);
-	if (s == NULL)
-		return db_err(lg, e, "hold lock");
-	if (db_fetch(s) != 1)
-		return refusal_set(&lg->refusal, REFUSE_HOLD_UNKNOWN, hold_id, NULL);
-	hold_from_row_at(s, 0, h);
+	op->acct = op->hold_id > 0 ? batch_acct_by_id(b, op->account_id) : -1;
+	op->hold = op->acct >= 0 ? batch_hold_by_id(b, op->hold_id) : -1;
+	if (op->hold < 0 || b->holds[op->hold].acct != op->acct)
+		return refusal_set(&op->refusal, REFUSE_HOLD_UNKNOWN, hold_id, NULL);
 	return CD_OK;
 }
 
@@ -290,318 +205,533 @@ static enum cd_err settle_cost(const struct hold_row *h, const struct guard_sett
 	return ps == PRICING_OK ? CD_OK : CD_E_INVALID;
 }
 
-static enum cd_err usage_insert(struct ledger *lg, const struct acct *a, int64_t hold_id, const char *usage_key,
-				const char *member, const char *model, const char *action, int64_t in,
-				int64_t cached, int64_t outt, int64_t cost, int byok, const char *request_id,
-				const char *conversation, const unsigned char *hash, int64_t *usage_id)
-{
-	int e;
-	const int64_t *hid = hold_id > 0 ? &hold_id : NULL;
-	struct dbstmt *s = db_exec(lg, SQL_USAGE_ADD, &e, "iIssssiiiiissbi", a->id, hid, usage_key, member,
-				   model, action, in, cached, outt, cost, (int64_t)byok, request_id, conversation,
-				   (const char *)hash, hash != NULL ? (size_t)32 : (size_t)0, lg->now);
-	if (s == NULL)
-		return e == ER_DUP_ENTRY ? CD_E_CONFLICT : db_err(lg, e, "usage insert");
-	*usage_id = (int64_t)db_insert_id(s);
-	return CD_OK;
-}
-
-/* Moves the reserve and month spend of a settle of `cost` for a hold in
- * state pending, expired or captured, and says what is still to spend
- * (*spend, burnt by the settle procedure). A late settle below a captured
- * hold gives the difference back here, as a refund grant. */
-static enum cd_err settle_charge(struct ledger *lg, struct acct *a, const struct hold_row *h, int64_t cost,
-				 int64_t *released, int64_t *spend)
+/* A late settle below a captured hold gives the difference back as a
+ * refund grant, written at once (after what the batch wrote before it,
+ * so the journal keeps the operations' order). */
+static enum cd_err settle_refund(struct ledger *lg, struct batch *b, struct guard_op *op, int64_t amount)
 {
 	char ref[LIMIT_HOLD_ID_BYTES];
-	*released = 0;
-	*spend = 0;
-	/* A settled hold is answered from its stored settle, never charged again. */
-	assert(strcmp(h->state, "settled") != 0);
-	assert(strcmp(h->state, "released") != 0);
-	if (strcmp(h->state, "pending") == 0) {
-		assert(h->amount <= a->reserved);
-		a->reserved -= h->amount;
-		*released = h->amount > cost ? h->amount - cost : 0;
-	}
-	int64_t already = strcmp(h->state, "captured") == 0 ? h->charged : 0;
-	int64_t delta = cost - already;
-	a->month_spent += delta;
-	enum cd_err rc = member_adjust(lg, a, h->has_member ? h->member : NULL,
-				       strcmp(h->state, "pending") == 0 ? -h->amount : 0, delta);
-	if (rc != CD_OK || delta >= 0) {
-		*spend = delta > 0 ? delta : 0;
-		return rc;
-	}
 	int64_t grant_id, journal_id;
-	hold_id_format(ref, sizeof(ref), a->id, h->id);
-	return ledger_add_grant(lg, a, "refund", -delta, 0, -1, ref, "late settle below captured hold",
-				&grant_id, &journal_id);
-}
-
-/* Burns `spend`, records the usage, marks the hold settled with its answer
- * and stores the account, in one round trip (and commits, unless more
- * writes follow). a->balance is already the balance after. */
-static enum cd_err settle_commit(struct ledger *lg, const struct acct *a, const struct hold_row *h,
-				 const struct guard_settle *r, int64_t spend, int64_t cost, const char *response)
-{
-	char ref[LIMIT_HOLD_ID_BYTES];
-	int e, got;
-	hold_id_format(ref, sizeof(ref), a->id, h->id);
-	const char *model = r->model != NULL ? r->model : h->model[0] ? h->model : NULL;
-	const char *conv = r->conversation_id != NULL ? r->conversation_id : h->has_conversation ? h->conversation : NULL;
-	const int64_t *due = a->sweep_due_at >= 0 ? &a->sweep_due_at : NULL;
-	int commit = db_may_commit(lg);
-	struct db_params p;		/* creditd_settle_commit's parameters, in order */
-	dbp_init(&p);
-	dbp_i64(&p, a->id);				/* p_account */
-	dbp_i64(&p, h->id);				/* p_hold */
-	dbp_i64(&p, spend);				/* p_spend */
-	dbp_str(&p, ref);				/* p_reference */
-	dbp_i64(&p, lg->now);				/* p_now */
-	dbp_str(&p, h->has_member ? h->member : NULL);	/* p_member */
-	dbp_str(&p, model);				/* p_model */
-	dbp_str(&p, h->action[0] ? h->action : NULL);	/* p_action */
-	dbp_i64(&p, r->input_tokens);			/* p_input */
-	dbp_i64(&p, r->cached_input_tokens);		/* p_cached */
-	dbp_i64(&p, r->output_tokens);			/* p_output */
-	dbp_i64(&p, cost);				/* p_cost */
-	dbp_i64(&p, h->byok);				/* p_byok */
-	dbp_str(&p, h->request_id);			/* p_request_id */
-	dbp_str(&p, conv);				/* p_conversation */
-	dbp_blob(&p, r->request_hash, 32);		/* p_settle_hash */
-	dbp_str(&p, response);				/* p_response */
-	dbp_i64(&p, a->balance);			/* p_balance */
-	dbp_i64(&p, a->reserved);			/* p_reserved */
-	dbp_i64(&p, a->month_key);			/* p_month_key */
-	dbp_i64(&p, a->month_spent);			/* p_month_spent */
-	dbp_i64_or_null(&p, due);			/* p_sweep_due */
-	dbp_str(&p, lg->journal_key);			/* p_idem_key */
-	dbp_i64(&p, commit);				/* p_commit */
-	struct dbstmt *s = db_call(lg, SQL_SETTLE_COMMIT, &p, &e, &got);
-	if (s == NULL)
-		return db_err(lg, e, "settle");
-	if (commit)
-		db_committed(lg);
-	return CD_OK;
-}
-
-static enum cd_err settle_decide(struct ledger *lg, const struct guard_settle *r, json_t **out, int *status);
-
-/* A settle's journal rows record the request's key, else "settle:<hold>":
- * a hold is settled once. */
-static enum cd_err settle_op(struct ledger *lg, const struct guard_settle *r, json_t **out, int *status)
-{
-	char key[JOURNAL_KEY_BYTES];
-	const char *outer = journal_key_push(lg, key, "settle", r->hold_id, 0);
-	enum cd_err rc = settle_decide(lg, r, out, status);
-	lg->journal_key = outer;
+	struct acct *a = &b->accts[op->acct].a;
+	enum cd_err rc = batch_flush(lg, b, 0);
+	if (rc != CD_OK)
+		return rc;
+	hold_id_format(ref, sizeof(ref), a->id, b->holds[op->hold].h.id);
+	rc = ledger_add_grant(lg, a, "refund", amount, 0, -1, ref, "late settle below captured hold", &grant_id,
+			      &journal_id);
+	b->accts[op->acct].changed = 1;
 	return rc;
 }
 
-static enum cd_err settle_decide(struct ledger *lg, const struct guard_settle *r, json_t **out, int *status)
+static enum cd_err settle_decide(struct ledger *lg, struct batch *b, struct guard_op *op)
 {
-	struct acct a;
-	struct hold_row h;
-	json_error_t jerr;
-	int64_t cost, released, spend;
-	enum cd_err rc = hold_lock(lg, r->hold_id, &a, &h);
-	if (rc != CD_OK)
-		return rc;
-	if (strcmp(h.state, "settled") == 0) {
-		if (!h.has_hash || memcmp(h.settle_hash, r->request_hash, 32) != 0)
-			return refusal_set(&lg->refusal, REFUSE_HOLD_SETTLE_CONFLICT, r->hold_id, NULL);
-		*out = json_loads(h.response, 0, &jerr);
-		*status = 200;
-		if (*out == NULL)
-			return CD_E_INTERNAL;
-		/* Locking may have expired other holds: that must be stored too. */
-		return a.dirty ? acct_store(lg, &a) : CD_OK;
-	}
-	if (strcmp(h.state, "released") == 0)
-		return refusal_set(&lg->refusal, REFUSE_HOLD_SETTLE_CONFLICT, r->hold_id, NULL);
-	if (settle_cost(&h, r, &cost) != CD_OK)
-		return refusal_set(&lg->refusal, REFUSE_HOLD_UNPRICED, r->hold_id, NULL);
-	rc = settle_charge(lg, &a, &h, cost, &released, &spend);
-	if (rc != CD_OK)
-		return rc;
-	a.balance -= spend;
+	const struct guard_settle *r = op->in.settle;
+	int64_t cost;
 	char id[LIMIT_HOLD_ID_BYTES];
-	hold_id_format(id, sizeof(id), a.id, h.id);
-	*out = json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:b}", "hold_id", id, "account", a.ext_id,
-			 "charged_micros", (json_int_t)cost,
-			 "released_micros", (json_int_t)released, "balance_micros", (json_int_t)a.balance,
-			 "available_micros", (json_int_t)acct_available(&a), "late", strcmp(h.state, "pending") != 0);
-	char *text = *out != NULL ? json_dumps(*out, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
-	if (text == NULL)
-		return CD_E_INTERNAL;
-	if (strlen(text) > LIMIT_SETTLE_RESPONSE_BYTES) {
-		log_error("a settle answer of %zu bytes does not fit holds.settle_response", strlen(text));
+	enum cd_err rc = hold_find(b, op, r->hold_id);
+	if (rc != CD_OK)
+		return rc;
+	struct batch_hold *bh = &b->holds[op->hold];
+	struct hold_row *h = &bh->h;
+	struct acct *a = &b->accts[op->acct].a;
+	if (strcmp(h->state, "settled") == 0) {
+		/* Answered from its stored settle, never charged again. */
+		if (!h->has_hash || memcmp(h->settle_hash, r->request_hash, 32) != 0)
+			return refusal_set(&op->refusal, REFUSE_HOLD_SETTLE_CONFLICT, r->hold_id, NULL);
+		return CD_OK;
+	}
+	if (strcmp(h->state, "released") == 0)
+		return refusal_set(&op->refusal, REFUSE_HOLD_SETTLE_CONFLICT, r->hold_id, NULL);
+	if (settle_cost(h, r, &cost) != CD_OK)
+		return refusal_set(&op->refusal, REFUSE_HOLD_UNPRICED, r->hold_id, NULL);
+	int pending = strcmp(h->state, "pending") == 0;
+	int64_t already = strcmp(h->state, "captured") == 0 ? h->charged : 0;
+	int64_t delta = cost - already;
+	if (delta < 0 && a->balance > 0 && -delta > LIMIT_BALANCE_MICROS_MAX - a->balance)
+		return refusal_set(&op->refusal, REFUSE_BALANCE_CAP, a->ext_id, NULL);
+	/* Decided: from here on the settle happens. */
+	int64_t released = 0;
+	if (pending) {
+		assert(h->amount <= a->reserved);
+		a->reserved -= h->amount;
+		released = h->amount > cost ? h->amount - cost : 0;
+	}
+	a->month_spent += delta;
+	b->accts[op->acct].changed = 1;
+	member_move(b, op->acct, h->has_member ? h->member : NULL, pending ? -h->amount : 0, delta);
+	hold_id_format(id, sizeof(id), a->id, h->id);
+	if (delta < 0) {
+		rc = settle_refund(lg, b, op, -delta);
+		if (rc != CD_OK)
+			return rc;
+	} else if (delta > 0) {
+		batch_spend(lg, b, op->acct, delta, "usage", NULL, h->id, id);
+	}
+	const char *model = r->model != NULL ? r->model : h->model[0] ? h->model : NULL;
+	const char *conv = r->conversation_id != NULL ? r->conversation_id : h->has_conversation ? h->conversation : NULL;
+	batch_settle_usage(lg, b, op->acct, h->id, h->has_member ? h->member : NULL, model,
+			   h->action[0] ? h->action : NULL, r->input_tokens, r->cached_input_tokens, r->output_tokens,
+			   cost, h->byok, h->request_id, conv);
+	/* The answer is stored with the hold, for a replay. Its fields are
+	 * bounded, so it always fits the column (limits.h). */
+	json_t *out = json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:b}", "hold_id", id, "account", a->ext_id,
+				"charged_micros", (json_int_t)cost, "released_micros", (json_int_t)released,
+				"balance_micros", (json_int_t)a->balance, "available_micros",
+				(json_int_t)acct_available(a), "late", !pending);
+	char *text = out != NULL ? json_dumps(out, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+	json_decref(out);
+	if (text == NULL || strlen(text) > LIMIT_SETTLE_RESPONSE_BYTES) {
 		free(text);
 		return CD_E_INTERNAL;
 	}
-	rc = settle_commit(lg, &a, &h, r, spend, cost, text);
+	ledger_copy_text(h->response, sizeof(h->response), text);
 	free(text);
-	*status = 200;
+	memcpy(h->settle_hash, r->request_hash, 32);
+	h->has_hash = 1;
+	h->charged = cost;
+	snprintf(h->state, sizeof(h->state), "settled");
+	bh->changed = 1;
+	return CD_OK;
+}
+
+static enum cd_err release_decide(struct batch *b, struct guard_op *op)
+{
+	const struct guard_release *r = op->in.release;
+	enum cd_err rc = hold_find(b, op, r->hold_id);
+	if (rc != CD_OK)
+		return rc;
+	struct batch_hold *bh = &b->holds[op->hold];
+	struct hold_row *h = &bh->h;
+	struct acct *a = &b->accts[op->acct].a;
+	if (strcmp(h->state, "settled") == 0 || strcmp(h->state, "captured") == 0)
+		return refusal_set(&op->refusal, REFUSE_HOLD_RELEASE_CONFLICT, r->hold_id, NULL);
+	op->released = 0;
+	if (strcmp(h->state, "pending") == 0) {
+		op->released = h->amount;
+		assert(h->amount <= a->reserved);
+		a->reserved -= h->amount;
+		b->accts[op->acct].changed = 1;
+		member_move(b, op->acct, h->has_member ? h->member : NULL, -h->amount, 0);
+		snprintf(h->state, sizeof(h->state), "released");
+		bh->changed = 1;
+	}
+	snprintf(op->state, sizeof(op->state), "%s", h->state);
+	op_note(op, a);
+	return CD_OK;
+}
+
+/* ---- Direct usage ----
+ * Usage reported after the fact is checked like authorize (404, 403, 429,
+ * 402), and a refusal charges nothing; with force it is charged whatever
+ * the checks say, and its journal row says so (source "forced"). A
+ * request_id already recorded answers its first result, even when a new
+ * charge would now be refused. */
+
+static enum cd_err usage_decide(struct ledger *lg, struct batch *b, struct guard_op *op)
+{
+	const struct guard_usage *r = op->in.usage;
+	op->acct = batch_acct_by_ext(b, r->account);
+	if (op->acct < 0)
+		return refusal_set(&op->refusal, REFUSE_ACCOUNT_UNKNOWN, r->account, NULL);
+	struct acct *a = &b->accts[op->acct].a;
+	int64_t cost = r->byok ? 0 : r->cost_micros;
+	op->usage = batch_usage_by_key(b, op->acct, r->request_id);
+	int same = op->usage >= 0 && b->usages[op->usage].has_hash &&
+		   memcmp(b->usages[op->usage].hash, r->request_hash, 32) == 0;
+	if (!r->force) {
+		struct member_row *m = r->byok ? NULL : op_member(b, op->acct, r->member, NULL);
+		enum cd_err rc = guard_check(&op->refusal, a, m, cost, r->byok);
+		if (rc != CD_OK && (rc == CD_E_SUSPENDED || !same))
+			return rc;
+		memset(&op->refusal, 0, sizeof(op->refusal));
+	}
+	if (op->usage >= 0) {
+		if (!same)
+			return refusal_set(&op->refusal, REFUSE_USAGE_CONFLICT, r->request_id, NULL);
+		op->replayed = 1;
+		op->charged = b->usages[op->usage].cost;
+		op_note(op, a);
+		return CD_OK;
+	}
+	op->usage = batch_usage_add(lg, b, op->acct, 0, r->member, r->model, r->action, r->input_tokens,
+				    r->cached_input_tokens, r->output_tokens, cost, r->byok, r->request_id,
+				    r->conversation_id, r->request_hash);
+	if (op->usage < 0)
+		return CD_E_INTERNAL;
+	if (cost > 0) {
+		batch_spend(lg, b, op->acct, cost, "usage", r->force ? "forced" : NULL, 0, r->request_id);
+		a->month_spent += cost;
+		member_move(b, op->acct, r->member, 0, cost);
+	}
+	b->accts[op->acct].changed = 1;
+	op->charged = cost;
+	op_note(op, a);
+	return CD_OK;
+}
+
+/* ---- One batch ---- */
+
+static json_t *hold_json(const struct batch *b, const struct guard_op *op)
+{
+	char id[LIMIT_HOLD_ID_BYTES], exp[TIMEFMT_LEN];
+	hold_id_format(id, sizeof(id), b->accts[op->acct].a.id, b->holds[op->hold].h.id);
+	timefmt_rfc3339(op->expires_at, exp);
+	return json_pack("{s:s, s:I, s:I, s:s}", "hold_id", id, "amount_micros", (json_int_t)op->amount,
+			 "available_micros", (json_int_t)op->available, "expires_at", exp);
+}
+
+/* The answer of an operation that was decided (not refused). */
+static json_t *op_answer(const struct batch *b, const struct guard_op *op)
+{
+	char id[LIMIT_HOLD_ID_BYTES];
+	json_error_t jerr;
+	const struct acct *a = &b->accts[op->acct].a;
+	switch (op->kind) {
+	case GUARD_AUTHORIZE:
+		return hold_json(b, op);
+	case GUARD_SETTLE:
+		return json_loads(b->holds[op->hold].h.response, 0, &jerr);
+	case GUARD_RELEASE:
+		hold_id_format(id, sizeof(id), a->id, b->holds[op->hold].h.id);
+		return json_pack("{s:s, s:s, s:s, s:I, s:I, s:I}", "hold_id", id, "account", a->ext_id, "state",
+				 op->state, "released_micros", (json_int_t)op->released, "balance_micros",
+				 (json_int_t)op->balance, "available_micros", (json_int_t)op->available);
+	case GUARD_USAGE:
+		ledger_id_format(id, sizeof(id), "usage_", b->usages[op->usage].id);
+		if (op->replayed)
+			return json_pack("{s:s, s:s, s:I, s:I, s:I, s:b}", "usage_id", id, "account", a->ext_id,
+					 "charged_micros", (json_int_t)op->charged, "balance_micros",
+					 (json_int_t)op->balance, "available_micros", (json_int_t)op->available,
+					 "replayed", 1);
+		return json_pack("{s:s, s:s, s:I, s:I, s:I, s:b, s:b}", "usage_id", id, "account", a->ext_id,
+				 "charged_micros", (json_int_t)op->charged, "balance_micros", (json_int_t)op->balance,
+				 "available_micros", (json_int_t)op->available, "forced", op->in.usage->force,
+				 "replayed", 0);
+	}
+	return NULL;
+}
+
+static const char *op_key(const struct guard_op *op)
+{
+	return op->call != NULL ? op->call->idem_key : NULL;
+}
+
+/* Each operation's answer, once the rows it names have their ids. */
+static void answer_all(struct batch *b, struct guard_op **ops, int n)
+{
+	for (int i = 0; i < n; i++) {
+		struct guard_op *op = ops[i];
+		json_decref(op->out);
+		op->out = NULL;
+		op->status = 200;
+		op->answer_replayed = 0;
+		if (op->stored != NULL) {
+			json_error_t jerr;
+			op->out = json_loadb(op->stored->response, op->stored->response_len, 0, &jerr);
+			op->status = op->stored->status;
+			op->answer_replayed = 1;
+		} else if (op->same_key_as >= 0) {
+			const struct guard_op *first = ops[op->same_key_as];
+			op->out = first->out != NULL ? json_deep_copy(first->out) : NULL;
+			op->status = first->status;
+			op->answer_replayed = 1;
+		} else if (op->decided != CD_OK) {
+			op->out = refusal_json(&op->refusal);
+			op->status = cd_err_status(op->decided);
+		} else {
+			op->out = op_answer(b, op);
+		}
+	}
+}
+
+/* An Idempotency-Key seen before this batch, or earlier in it, answers
+ * like its first request; with another request it is refused. 1 when the
+ * operation is answered so and must not run. */
+static int key_answered(struct batch *b, struct guard_op **ops, int i)
+{
+	struct guard_op *op = ops[i];
+	const char *key = op_key(op);
+	const unsigned char *hash = key != NULL ? op->call->request_hash : NULL;
+	if (key == NULL)
+		return 0;
+	const struct batch_key *k = batch_key(b, key);
+	int same = -1;
+	for (int j = 0; k == NULL && j < i; j++)
+		if (ops[j]->store && strcmp(op_key(ops[j]), key) == 0)
+			same = j;
+	if (k == NULL && same < 0)
+		return 0;
+	if (memcmp(k != NULL ? k->hash : ops[same]->call->request_hash, hash, 32) != 0) {
+		op->decided = refusal_set(&op->refusal, REFUSE_KEY_REUSED, NULL, NULL);
+		return 1;
+	}
+	op->stored = k;
+	op->same_key_as = k == NULL ? same : -1;
+	return 1;
+}
+
+static void want_ext(struct batch_want *w, struct guard_op *op, const char *ext)
+{
+	for (int i = 0; i < w->nacct_ext; i++) {
+		if (strcmp(w->acct_ext[i], ext) == 0) {
+			op->ext = i;
+			return;
+		}
+	}
+	op->ext = w->nacct_ext;
+	w->acct_ext[w->nacct_ext++] = ext;
+}
+
+/* What the operations need read, and each one's account. */
+static void want_of(struct batch_want *w, struct guard_op **ops, int n)
+{
+	memset(w, 0, offsetof(struct batch_want, hold_ids));
+	w->nhold_ids = w->nhold_reqs = w->nmembers = w->nusages = w->nkeys = 0;
+	for (int i = 0; i < n; i++) {
+		struct guard_op *op = ops[i];
+		const char *hold = NULL;
+		op->ext = -1;
+		if (op_key(op) != NULL)
+			w->keys[w->nkeys++] = op_key(op);
+		switch (op->kind) {
+		case GUARD_AUTHORIZE:
+			want_ext(w, op, op->in.authorize->account);
+			w->hold_reqs[w->nhold_reqs].ext = op->ext;
+			w->hold_reqs[w->nhold_reqs++].request_id = op->in.authorize->request_id;
+			if (op->in.authorize->member != NULL) {
+				w->members[w->nmembers].ext = op->ext;
+				w->members[w->nmembers++].member = op->in.authorize->member;
+			}
+			break;
+		case GUARD_USAGE:
+			want_ext(w, op, op->in.usage->account);
+			if (op->in.usage->request_id != NULL) {
+				w->usages[w->nusages].ext = op->ext;
+				w->usages[w->nusages++].key = op->in.usage->request_id;
+			}
+			if (op->in.usage->member != NULL) {
+				w->members[w->nmembers].ext = op->ext;
+				w->members[w->nmembers++].member = op->in.usage->member;
+			}
+			break;
+		case GUARD_SETTLE:
+			hold = op->in.settle->hold_id;
+			break;
+		case GUARD_RELEASE:
+			hold = op->in.release->hold_id;
+			break;
+		}
+		if (hold == NULL)
+			continue;
+		if (hold_id_parse(hold, &op->account_id, &op->hold_id) != 0) {
+			op->account_id = op->hold_id = 0;
+			continue;
+		}
+		w->acct_ids[w->nacct_ids++] = op->account_id;
+		w->hold_ids[w->nhold_ids++] = op->hold_id;
+	}
+}
+
+/* Decides one operation; its journal rows record its key (DESIGN §4). */
+static enum cd_err decide(struct ledger *lg, struct batch *b, struct guard_op *op)
+{
+	char key[JOURNAL_KEY_BYTES];
+	const char *outer;
+	enum cd_err rc;
+	lg->journal_key = op_key(op);
+	switch (op->kind) {
+	case GUARD_AUTHORIZE:
+		rc = authorize_decide(lg, b, op);
+		break;
+	case GUARD_SETTLE:
+		outer = journal_key_push(lg, key, "settle", op->in.settle->hold_id, 0);
+		rc = settle_decide(lg, b, op);
+		lg->journal_key = outer;
+		break;
+	case GUARD_RELEASE:
+		rc = release_decide(b, op);
+		break;
+	default:
+		outer = journal_key_push(lg, key, "usage", op->in.usage->request_id, 0);
+		rc = usage_decide(lg, b, op);
+		lg->journal_key = outer;
+		break;
+	}
+	lg->journal_key = NULL;
 	return rc;
+}
+
+/* One attempt at the whole batch: CD_OK when every operation is decided
+ * and committed; anything else fails the attempt (ledger_tx retries). */
+static enum cd_err batch_attempt(struct ledger *lg, struct batch *b, struct guard_op **ops, int n)
+{
+	struct batch_want w;
+	const char *keys[BATCH_MAX];
+	const unsigned char *hashes[BATCH_MAX];
+	int statuses[BATCH_MAX];
+	char *texts[BATCH_MAX];
+	int nstore = 0;
+	batch_reset(b);
+	want_of(&w, ops, n);
+	enum cd_err rc = batch_load(lg, b, &w);
+	for (int i = 0; rc == CD_OK && i < n; i++) {
+		struct guard_op *op = ops[i];
+		op->acct = op->hold = op->usage = op->same_key_as = -1;
+		op->stored = NULL;
+		op->store = op->replayed = 0;
+		memset(&op->refusal, 0, sizeof(op->refusal));
+		if (key_answered(b, ops, i))
+			continue;
+		op->decided = decide(lg, b, op);
+		if (op->decided == CD_E_RETRY || op->decided == CD_E_UNAVAILABLE || op->decided == CD_E_INTERNAL)
+			rc = op->decided;	/* no answer: the transaction fails */
+		else if (op->decided != CD_OK && refusal_err(op->refusal.why) != op->decided) {
+			log_error("the ledger refused (%s) without saying why", cd_strerror(op->decided));
+			rc = CD_E_INTERNAL;
+		}
+		op->store = op_key(op) != NULL && (op->decided == CD_OK || refusal_kept(op->refusal.why));
+		nstore += op->store;
+	}
+	if (rc != CD_OK)
+		return rc;
+	if (nstore == 0) {
+		rc = batch_flush(lg, b, 1);
+		if (rc == CD_OK)
+			answer_all(b, ops, n);
+		return rc;
+	}
+	/* Answers stored under their keys commit with the batch. */
+	rc = batch_flush(lg, b, 0);
+	if (rc != CD_OK)
+		return rc;
+	answer_all(b, ops, n);
+	nstore = 0;
+	for (int i = 0; i < n; i++) {
+		if (!ops[i]->store)
+			continue;
+		texts[nstore] = ops[i]->out != NULL ? json_dumps(ops[i]->out, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+		if (texts[nstore] == NULL) {
+			rc = CD_E_INTERNAL;
+			break;
+		}
+		keys[nstore] = op_key(ops[i]);
+		hashes[nstore] = ops[i]->call->request_hash;
+		statuses[nstore] = ops[i]->status;
+		nstore++;
+	}
+	if (rc == CD_OK)
+		rc = batch_commit_keys(lg, b, keys, hashes, statuses, texts, nstore);
+	for (int i = 0; i < nstore; i++)
+		free(texts[i]);
+	return rc;
+}
+
+static void batch_memory_free(void *p)
+{
+	batch_free(p);
+}
+
+/* The combiner's work: the batch as one transaction, retried whole. */
+static void guard_run(void *self, struct combine_op **links, int n)
+{
+	struct ledger *lg = self;
+	struct guard_op *ops[BATCH_MAX];
+	struct ledger_tx t;
+	for (int i = 0; i < n; i++) {
+		ops[i] = (struct guard_op *)links[i];
+		ops[i]->out = NULL;
+	}
+	if (lg->batch == NULL) {
+		lg->batch = batch_new();
+		lg->batch_free = batch_memory_free;
+	}
+	ledger_tx_init(lg, &t);
+	if (lg->batch == NULL)
+		t.rc = CD_E_INTERNAL;
+	else
+		while (ledger_tx_next(lg, &t))
+			ledger_tx_end(lg, &t, batch_attempt(lg, lg->batch, ops, n));
+	for (int i = 0; i < n; i++) {
+		struct guard_op *op = ops[i];
+		struct ledger_result *res = op->res;
+		memset(res, 0, sizeof(*res));
+		op->rc = t.rc;
+		if (op->rc == CD_OK && op->out == NULL) {
+			log_error("a guard answer could not be made");
+			op->rc = CD_E_INTERNAL;
+		}
+		if (op->rc != CD_OK) {
+			json_decref(op->out);
+			continue;
+		}
+		res->body = op->out;
+		res->status = op->status;
+		res->replayed = op->answer_replayed;
+		if (op->stored == NULL && op->same_key_as < 0 && op->decided != CD_OK)
+			res->refusal = op->refusal;
+	}
+}
+
+static struct combiner guard_queue;
+static pthread_once_t guard_once = PTHREAD_ONCE_INIT;
+
+static void guard_init(void)
+{
+	combine_init(&guard_queue, LIMIT_BATCH_COMBINERS, LIMIT_BATCH_OPS, guard_run);
+}
+
+static enum cd_err guard_submit(struct ledger *lg, struct guard_op *op, const struct ledger_call *call,
+				struct ledger_result *res)
+{
+	op->call = call != NULL && call->idem_key != NULL ? call : NULL;
+	op->res = res;
+	op->rc = CD_E_INTERNAL;
+	pthread_once(&guard_once, guard_init);
+	combine_submit(&guard_queue, &op->link, lg);
+	return op->rc;
+}
+
+enum cd_err ledger_authorize(struct ledger *lg, const struct ledger_call *call, const struct guard_authorize *r,
+			     struct ledger_result *res)
+{
+	struct guard_op op = {.kind = GUARD_AUTHORIZE, .in.authorize = r};
+	return guard_submit(lg, &op, call, res);
 }
 
 enum cd_err ledger_settle(struct ledger *lg, const struct ledger_call *call, const struct guard_settle *r,
 			  struct ledger_result *res)
 {
-	struct ledger_writer w;
-	for (ledger_writer_init(lg, &w, call); ledger_writer_next(lg, &w);)
-		ledger_writer_step(lg, &w, settle_op(lg, r, &w.out, &w.status));
-	return ledger_writer_end(lg, &w, res);
-}
-
-static enum cd_err release_op(struct ledger *lg, const struct guard_release *rel, json_t **out, int *status)
-{
-	const char *hold_id = rel->hold_id;
-	struct acct a;
-	struct hold_row h;
-	enum cd_err rc = hold_lock(lg, hold_id, &a, &h);
-	if (rc != CD_OK)
-		return rc;
-	if (strcmp(h.state, "settled") == 0 || strcmp(h.state, "captured") == 0)
-		return refusal_set(&lg->refusal, REFUSE_HOLD_RELEASE_CONFLICT, hold_id, NULL);
-	int64_t released = 0;
-	if (strcmp(h.state, "pending") == 0) {
-		released = h.amount;
-		assert(h.amount <= a.reserved);
-		a.reserved -= h.amount;
-		snprintf(h.state, sizeof(h.state), "released");
-		rc = member_adjust(lg, &a, h.has_member ? h.member : NULL, -h.amount, 0);
-		if (rc == CD_OK)
-			rc = db_do(lg, SQL_HOLD_RELEASED, "hold release", "ii", lg->now, h.id);
-		if (rc == CD_OK)
-			rc = acct_store(lg, &a);
-	} else if (a.dirty) {
-		rc = acct_store(lg, &a);
-	}
-	if (rc != CD_OK)
-		return rc;
-	char id[LIMIT_HOLD_ID_BYTES];
-	hold_id_format(id, sizeof(id), a.id, h.id);
-	*out = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I}", "hold_id", id, "account", a.ext_id, "state", h.state,
-			 "released_micros",
-			 (json_int_t)released, "balance_micros", (json_int_t)a.balance, "available_micros",
-			 (json_int_t)acct_available(&a));
-	*status = 200;
-	return *out != NULL ? CD_OK : CD_E_INTERNAL;
+	struct guard_op op = {.kind = GUARD_SETTLE, .in.settle = r};
+	return guard_submit(lg, &op, call, res);
 }
 
 enum cd_err ledger_release(struct ledger *lg, const struct ledger_call *call, const struct guard_release *r,
 			   struct ledger_result *res)
 {
-	struct ledger_writer w;
-	for (ledger_writer_init(lg, &w, call); ledger_writer_next(lg, &w);)
-		ledger_writer_step(lg, &w, release_op(lg, r, &w.out, &w.status));
-	return ledger_writer_end(lg, &w, res);
-}
-
-/* ---- Direct usage ---- */
-
-static enum cd_err usage_replay(struct ledger *lg, const struct acct *a, const struct guard_usage *r, json_t **out)
-{
-	static const char sql[] = "SELECT id, cost_micros, request_hash FROM usage_records "
-				  "WHERE account_id = ? AND usage_key = ?";
-	int e;
-	struct dbstmt *s = db_exec(lg, sql, &e, "is", a->id, r->request_id);
-	if (s == NULL)
-		return db_err(lg, e, "usage lookup");
-	if (db_fetch(s) != 1)
-		return CD_E_RETRY;
-	if (db_len(s, 2) != 32 || memcmp(db_str(s, 2), r->request_hash, 32) != 0)
-		return CD_E_CONFLICT;
-	char id[32];
-	ledger_id_format(id, sizeof(id), "usage_", db_i64(s, 0));
-	*out = json_pack("{s:s, s:s, s:I, s:I, s:I, s:b}", "usage_id", id, "account", a->ext_id, "charged_micros",
-			 (json_int_t)db_i64(s, 1), "balance_micros", (json_int_t)a->balance, "available_micros",
-			 (json_int_t)acct_available(a), "replayed", 1);
-	return CD_OK;
-}
-
-/* What a direct usage costs: byok 0, an action its price, a model its tokens. */
-/* Usage reported after the fact is checked like authorize (404, 403, 429,
- * 402) in this locked transaction, and a refusal charges nothing; with
- * force it is charged whatever the checks say, and its journal row says
- * so (source "forced"). A request_id already recorded answers its first
- * result, even when a new charge would now be refused. */
-static enum cd_err usage_decide(struct ledger *lg, const struct guard_usage *r, json_t **out, int *status);
-
-/* A usage's journal row records the request's key, else
- * "usage:<request_id>": a request_id is recorded once. */
-static enum cd_err usage_op(struct ledger *lg, const struct guard_usage *r, json_t **out, int *status)
-{
-	char key[JOURNAL_KEY_BYTES];
-	const char *outer = journal_key_push(lg, key, "usage", r->request_id, 0);
-	enum cd_err rc = usage_decide(lg, r, out, status);
-	lg->journal_key = outer;
-	return rc;
-}
-
-static enum cd_err usage_decide(struct ledger *lg, const struct guard_usage *r, json_t **out, int *status)
-{
-	struct acct a;
-	struct member_row m;
-	int64_t cost = 0, usage_id = 0;
-	enum cd_err rc = acct_lock(lg, r->account, &a);
-	if (rc != CD_OK)
-		return rc;
-	cost = r->byok ? 0 : r->cost_micros;
-	memset(&m, 0, sizeof(m));
-	if (!r->force) {
-		rc = guard_check(lg, &a, r->member, cost, r->byok, &m);
-		if (rc != CD_OK) {
-			if (rc == CD_E_SUSPENDED || r->request_id == NULL || usage_replay(lg, &a, r, out) != CD_OK)
-				return rc;
-			*status = 200;
-			return a.dirty ? acct_store(lg, &a) : CD_OK;
-		}
-	}
-	rc = usage_insert(lg, &a, 0, r->request_id, r->member, r->model, r->action, r->input_tokens,
-			  r->cached_input_tokens, r->output_tokens, cost, r->byok, r->request_id,
-			  r->conversation_id, r->request_hash, &usage_id);
-	if (rc == CD_E_CONFLICT && r->request_id != NULL) {
-		*status = 200;
-		rc = usage_replay(lg, &a, r, out);
-		if (rc == CD_E_CONFLICT)
-			return refusal_set(&lg->refusal, REFUSE_USAGE_CONFLICT, r->request_id, NULL);
-		/* Locking may have expired holds: the replay stores that too. */
-		return rc == CD_OK && a.dirty ? acct_store(lg, &a) : rc;
-	}
-	if (rc == CD_OK && cost > 0) {
-		rc = ledger_spend_as(lg, &a, cost, "usage", r->force ? "forced" : NULL, 0, r->request_id, NULL, NULL);
-		a.month_spent += cost;
-	}
-	/* The member's month spend: its row is locked already when checked. */
-	if (rc == CD_OK && cost > 0 && m.found) {
-		m.month_spent += cost;
-		rc = member_store(lg, &a, &m);
-	} else if (rc == CD_OK && cost > 0 && r->member != NULL && r->force) {
-		rc = member_adjust(lg, &a, r->member, 0, cost);
-	}
-	if (rc == CD_OK)
-		rc = acct_store(lg, &a);
-	if (rc != CD_OK)
-		return rc;
-	char id[32];
-	ledger_id_format(id, sizeof(id), "usage_", usage_id);
-	*out = json_pack("{s:s, s:s, s:I, s:I, s:I, s:b, s:b}", "usage_id", id, "account", a.ext_id, "charged_micros",
-			 (json_int_t)cost, "balance_micros", (json_int_t)a.balance, "available_micros",
-			 (json_int_t)acct_available(&a), "forced", r->force, "replayed", 0);
-	*status = 200;
-	return *out != NULL ? CD_OK : CD_E_INTERNAL;
+	struct guard_op op = {.kind = GUARD_RELEASE, .in.release = r};
+	return guard_submit(lg, &op, call, res);
 }
 
 enum cd_err ledger_usage(struct ledger *lg, const struct ledger_call *call, const struct guard_usage *r,
 			 struct ledger_result *res)
 {
-	struct ledger_writer w;
-	for (ledger_writer_init(lg, &w, call); ledger_writer_next(lg, &w);)
-		ledger_writer_step(lg, &w, usage_op(lg, r, &w.out, &w.status));
-	return ledger_writer_end(lg, &w, res);
+	struct guard_op op = {.kind = GUARD_USAGE, .in.usage = r};
+	return guard_submit(lg, &op, call, res);
+}
+
+_Static_assert(LEDGER_BATCH_BUCKETS == COMBINE_BUCKETS, "one histogram");
+
+void ledger_batch_stats(struct ledger_batch_stats *s)
+{
+	struct combine_stats c;
+	pthread_once(&guard_once, guard_init);
+	combine_stats(&guard_queue, &c);
+	s->batches = c.batches;
+	s->ops = c.ops;
+	for (int i = 0; i < LEDGER_BATCH_BUCKETS; i++) {
+		s->count[i] = c.buckets[i];
+		s->le[i] = c.bucket_le[i];
+	}
 }
 
 /* ---- Usage report ---- */

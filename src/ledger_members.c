@@ -32,12 +32,17 @@ enum cd_err member_lock(struct ledger *lg, const struct acct *a, const char *mem
 	m->month_spent = db_i64(s, 2);
 	m->reserved = db_i64(s, 3);
 	snprintf(m->member, sizeof(m->member), "%s", member);
+	member_roll(lg, m);
+	return CD_OK;
+}
+
+void member_roll(const struct ledger *lg, struct member_row *m)
+{
 	int64_t month = timefmt_month_key(lg->now);
 	if (m->month_key != month) {
 		m->month_key = month;
 		m->month_spent = 0;
 	}
-	return CD_OK;
 }
 
 enum cd_err member_store(struct ledger *lg, const struct acct *a, const struct member_row *m)

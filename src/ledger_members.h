@@ -14,6 +14,8 @@ struct member_row {
 };
 /* Locks a member row (CD_E_NOT_FOUND when none) and rolls its month over. */
 enum cd_err member_lock(struct ledger *lg, const struct acct *a, const char *member, struct member_row *m);
+/* Starts a new month on a member row read in an older one. */
+void member_roll(const struct ledger *lg, struct member_row *m);
 enum cd_err member_store(struct ledger *lg, const struct acct *a, const struct member_row *m);
 /* Moves a member's reserve and month spend, when the member has a row. */
 enum cd_err member_adjust(struct ledger *lg, const struct acct *a, const char *member, int64_t reserved_delta,

@@ -48,23 +48,23 @@ void ledger_copy_text(char *dst, size_t cap, const char *src)
 	snprintf(dst, cap, "%s", src != NULL ? src : "");
 }
 
-void acct_from_row_at(const struct dbstmt *s, unsigned int c, struct acct *a)
+void acct_from_row_at(const struct db_row *r, unsigned int c, struct acct *a)
 {
-	a->id = db_i64(s, c + 0);
-	ledger_copy_text(a->ext_id, sizeof(a->ext_id), db_str(s, c + 1));
-	ledger_copy_text(a->kind, sizeof(a->kind), db_str(s, c + 2));
-	ledger_copy_text(a->status, sizeof(a->status), db_str(s, c + 3));
-	a->balance = db_i64(s, c + 4);
-	a->reserved = db_i64(s, c + 5);
-	a->overdraft = db_i64(s, c + 6);
-	a->monthly_limit = db_null(s, c + 7) ? -1 : db_i64(s, c + 7);
-	a->low_balance = db_null(s, c + 8) ? -1 : db_i64(s, c + 8);
-	ledger_copy_text(a->plan, sizeof(a->plan), db_str(s, c + 9));
-	a->month_key = db_i64(s, c + 10);
-	a->month_spent = db_i64(s, c + 11);
-	a->sweep_due_at = db_null(s, c + 12) ? -1 : db_i64(s, c + 12);
-	a->created_at = db_i64(s, c + 13);
-	ledger_copy_text(a->stripe_customer, sizeof(a->stripe_customer), db_str(s, c + 14));
+	a->id = dbrow_i64(r, c + 0);
+	ledger_copy_text(a->ext_id, sizeof(a->ext_id), dbrow_str(r, c + 1));
+	ledger_copy_text(a->kind, sizeof(a->kind), dbrow_str(r, c + 2));
+	ledger_copy_text(a->status, sizeof(a->status), dbrow_str(r, c + 3));
+	a->balance = dbrow_i64(r, c + 4);
+	a->reserved = dbrow_i64(r, c + 5);
+	a->overdraft = dbrow_i64(r, c + 6);
+	a->monthly_limit = dbrow_null(r, c + 7) ? -1 : dbrow_i64(r, c + 7);
+	a->low_balance = dbrow_null(r, c + 8) ? -1 : dbrow_i64(r, c + 8);
+	ledger_copy_text(a->plan, sizeof(a->plan), dbrow_str(r, c + 9));
+	a->month_key = dbrow_i64(r, c + 10);
+	a->month_spent = dbrow_i64(r, c + 11);
+	a->sweep_due_at = dbrow_null(r, c + 12) ? -1 : dbrow_i64(r, c + 12);
+	a->created_at = dbrow_i64(r, c + 13);
+	ledger_copy_text(a->stripe_customer, sizeof(a->stripe_customer), dbrow_str(r, c + 14));
 }
 
 static enum cd_err acct_load(struct ledger *lg, const char *sql, const char *fmt, const char *ext_id,
@@ -79,7 +79,8 @@ static enum cd_err acct_load(struct ledger *lg, const char *sql, const char *fmt
 		return CD_E_INTERNAL;
 	if (got == 0)
 		return refusal_set(&lg->refusal, REFUSE_ACCOUNT_UNKNOWN, ext_id, NULL);
-	acct_from_row_at(s, 0, a);
+	struct db_row row = {s, NULL};
+	acct_from_row_at(&row, 0, a);
 	return CD_OK;
 }
 

@@ -40,7 +40,7 @@ const char *journal_key_push(struct ledger *lg, char buf[JOURNAL_KEY_BYTES], con
 /* Copies src ("" for NULL) into dst of cap bytes. */
 void ledger_copy_text(char *dst, size_t cap, const char *src);
 /* Reads an account from columns c.. of the current row. */
-void acct_from_row_at(const struct dbstmt *s, unsigned int c, struct acct *a);
+void acct_from_row_at(const struct db_row *r, unsigned int c, struct acct *a);
 /* Reads an account row and locks it (FOR UPDATE), without rolling its
  * month over or sweeping it (ledger_open.h does both).
  * CD_E_NOT_FOUND (refusal REFUSE_ACCOUNT_UNKNOWN) when there is none. */

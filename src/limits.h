@@ -37,6 +37,25 @@
  * under 100 KiB at LIMIT_METRICS_ROUTES; a text past this is a bug,
  * answered 500 rather than cut short. */
 #define LIMIT_METRICS_TEXT_BYTES (256 * 1024)
+/* Group commit (ledger_combine.h): guard writes that arrive while a
+ * batch is running wait and go into the next one, at most this many per
+ * batch. Past about 32 the batch's own time grows faster than what it
+ * saves per operation (measured in README "Performance"); the /metrics
+ * histogram's buckets end at 64. */
+#define LIMIT_BATCH_OPS 32
+_Static_assert(LIMIT_BATCH_OPS >= 1 && LIMIT_BATCH_OPS <= 64, "batch sizes fit the histogram's buckets");
+/* Batches running at once, each on its own connection. Two keep the
+ * database busy while one waits for its commit, and their row locks are
+ * taken in one order (accounts by id, then holds, then members), so they
+ * cannot deadlock on each other; more only queue on the same rows. */
+#define LIMIT_BATCH_COMBINERS 2
+/* The text of one batch's statements: at most LIMIT_BATCH_OPS settle
+ * answers of LIMIT_SETTLE_RESPONSE_BYTES, escaped (x2), plus their rows. */
+#define LIMIT_BATCH_SQL_BYTES (1024 * 1024)
+/* Accounts whose id creditd remembers by external id (a batch locks
+ * accounts by id, in one order): an id never changes once made. When
+ * full, the table is emptied and fills again. */
+#define LIMIT_ACCOUNT_ID_CACHE 65536
 /* Whole-transaction retries on deadlock / lock wait timeout / conflicts. */
 #define LIMIT_TX_RETRIES 8
 /* InnoDB lock wait of creditd's sessions: a row locked longer than this

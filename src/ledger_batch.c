@@ -1,0 +1,921 @@
+/* ledger_batch.c: the rows of a group-commit batch (see ledger_batch.h).
+ *
+ * Reads: one script locks the accounts (by id, ascending), then the holds
+ * settled or released (by id), then the member rows, and reads the
+ * replay rows (holds by request_id, usages by request_id, stored
+ * Idempotency-Key answers). Accounts are named by external id in
+ * requests; the id each one has never changes, so a process-wide table
+ * remembers it and only an unknown one costs a round trip first.
+ *
+ * Writes: one script inserts the new holds (and reads their ids back by
+ * request_id, which is unique per account: no reliance on how
+ * AUTO_INCREMENT hands out ids), inserts the usages, updates the settled
+ * and released holds, calls creditd_spend for each charge in the order
+ * the operations made them, updates members and accounts with one
+ * multi-row statement per table, and commits. */
+#include "ledger_batch.h"
+#include "log.h"
+#include "timefmt.h"
+#include <inttypes.h>
+#include <mysqld_error.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define HOLD_COLS "id, account_id, state, amount_micros, byok, model, action, member, conversation_id, " \
+	"expires_at, charged_micros, settle_hash, settle_response, request_id"
+#define MEMBER_COLS "account_id, member, monthly_cap_micros, month_key, month_spent_micros, reserved_micros"
+
+/* What each result set of a script is. */
+enum set_kind { SET_ACCTS, SET_HOLDS, SET_MEMBERS, SET_USAGES, SET_KEYS, SET_NEW_HOLD_IDS, SET_NEW_USAGE_ID };
+#define SET_ARG_SHIFT 8	/* SET_NEW_USAGE_ID's usage index, above the kind */
+
+/* ---- External id → id ---- */
+
+static pthread_mutex_t ids_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct id_entry { char *ext; int64_t id; } ids[2 * LIMIT_ACCOUNT_ID_CACHE];
+static int nids;
+
+static size_t id_slot(const char *ext)
+{
+	uint64_t h = 1469598103934665603ULL;	/* FNV-1a */
+	for (const unsigned char *p = (const unsigned char *)ext; *p; p++)
+		h = (h ^ *p) * 1099511628211ULL;
+	return (size_t)(h % (2 * LIMIT_ACCOUNT_ID_CACHE));
+}
+
+static int64_t id_find(const char *ext)
+{
+	int64_t id = 0;
+	pthread_mutex_lock(&ids_lock);
+	for (size_t i = id_slot(ext); ids[i].ext != NULL; i = (i + 1) % (2 * LIMIT_ACCOUNT_ID_CACHE)) {
+		if (strcmp(ids[i].ext, ext) == 0) {
+			id = ids[i].id;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&ids_lock);
+	return id;
+}
+
+static void id_remember(const char *ext, int64_t id)
+{
+	pthread_mutex_lock(&ids_lock);
+	if (nids >= LIMIT_ACCOUNT_ID_CACHE) {
+		for (size_t i = 0; i < 2 * LIMIT_ACCOUNT_ID_CACHE; i++) {
+			free(ids[i].ext);
+			ids[i].ext = NULL;
+		}
+		nids = 0;
+	}
+	size_t i = id_slot(ext);
+	while (ids[i].ext != NULL && strcmp(ids[i].ext, ext) != 0)
+		i = (i + 1) % (2 * LIMIT_ACCOUNT_ID_CACHE);
+	if (ids[i].ext == NULL && (ids[i].ext = strdup(ext)) != NULL)
+		nids++;
+	ids[i].id = id;
+	pthread_mutex_unlock(&ids_lock);
+}
+
+/* ---- The batch ---- */
+
+struct batch *batch_new(void)
+{
+	struct batch *b = calloc(1, sizeof(*b));
+	if (b == NULL)
+		return NULL;
+	dynbuf_init(&b->spend_calls, LIMIT_BATCH_SQL_BYTES);
+	dynbuf_init(&b->settle_usage, LIMIT_BATCH_SQL_BYTES);
+	dbs_init(&b->script);
+	return b;
+}
+
+static void keys_clear(struct batch *b)
+{
+	for (int i = 0; i < b->nkeys; i++)
+		free(b->keys[i].response);
+	b->nkeys = 0;
+}
+
+void batch_free(struct batch *b)
+{
+	if (b == NULL)
+		return;
+	keys_clear(b);
+	dynbuf_free(&b->spend_calls);
+	dynbuf_free(&b->settle_usage);
+	dbs_free(&b->script);
+	free(b);
+}
+
+void batch_reset(struct batch *b)
+{
+	b->naccts = b->nholds = b->nmembers = b->nusages = 0;
+	keys_clear(b);
+	dynbuf_reset(&b->spend_calls);
+	dynbuf_reset(&b->settle_usage);
+	b->nspends = b->nsettle_usage = 0;
+	dbs_reset(&b->script);
+	b->nsets = 0;
+}
+
+int batch_acct_by_ext(const struct batch *b, const char *ext)
+{
+	for (int i = 0; i < b->naccts; i++)
+		if (strcmp(b->accts[i].a.ext_id, ext) == 0)
+			return i;
+	return -1;
+}
+
+int batch_acct_by_id(const struct batch *b, int64_t id)
+{
+	for (int i = 0; i < b->naccts; i++)
+		if (b->accts[i].a.id == id)
+			return i;
+	return -1;
+}
+
+int batch_hold_by_id(const struct batch *b, int64_t id)
+{
+	for (int i = 0; i < b->nholds; i++)
+		if (!b->holds[i].is_new && b->holds[i].h.id == id)
+			return i;
+	return -1;
+}
+
+int batch_hold_by_request(const struct batch *b, int acct, const char *request_id)
+{
+	for (int i = 0; i < b->nholds; i++)
+		if (b->holds[i].acct == acct && strcmp(b->holds[i].h.request_id, request_id) == 0)
+			return i;
+	return -1;
+}
+
+int batch_member(const struct batch *b, int acct, const char *member)
+{
+	for (int i = 0; member != NULL && i < b->nmembers; i++)
+		if (b->members[i].acct == acct && strcmp(b->members[i].m.member, member) == 0)
+			return i;
+	return -1;
+}
+
+int batch_usage_by_key(const struct batch *b, int acct, const char *key)
+{
+	for (int i = 0; key != NULL && i < b->nusages; i++)
+		if (b->usages[i].acct == acct && b->usages[i].has_key && strcmp(b->usages[i].key, key) == 0)
+			return i;
+	return -1;
+}
+
+const struct batch_key *batch_key(const struct batch *b, const char *key)
+{
+	for (int i = 0; key != NULL && i < b->nkeys; i++)
+		if (strcmp(b->keys[i].key, key) == 0)
+			return &b->keys[i];
+	return NULL;
+}
+
+/* ---- Reading ---- */
+
+static void set_next(struct batch *b, int kind)
+{
+	b->sets[b->nsets++] = kind;
+}
+
+static void hold_from_row(const struct db_rows *r, struct hold_row *h)
+{
+	memset(h, 0, sizeof(*h));
+	h->id = dbr_i64(r, 0);
+	h->account_id = dbr_i64(r, 1);
+	ledger_copy_text(h->state, sizeof(h->state), dbr_str(r, 2));
+	h->amount = dbr_i64(r, 3);
+	h->byok = dbr_i64(r, 4) != 0;
+	ledger_copy_text(h->model, sizeof(h->model), dbr_str(r, 5));
+	ledger_copy_text(h->action, sizeof(h->action), dbr_str(r, 6));
+	h->has_member = !dbr_null(r, 7);
+	ledger_copy_text(h->member, sizeof(h->member), dbr_str(r, 7));
+	h->has_conversation = !dbr_null(r, 8);
+	ledger_copy_text(h->conversation, sizeof(h->conversation), dbr_str(r, 8));
+	h->expires_at = dbr_i64(r, 9);
+	h->charged = dbr_i64(r, 10);
+	h->has_hash = dbr_len(r, 11) == 32;
+	if (h->has_hash)
+		memcpy(h->settle_hash, dbr_str(r, 11), 32);
+	ledger_copy_text(h->response, sizeof(h->response), dbr_str(r, 12));
+	ledger_copy_text(h->request_id, sizeof(h->request_id), dbr_str(r, 13));
+}
+
+struct load_ctx { struct ledger *lg; struct batch *b; };
+
+static enum cd_err load_rows(void *arg, int set, struct db_rows *r)
+{
+	struct load_ctx *c = arg;
+	struct batch *b = c->b;
+	struct db_row row = {NULL, r};
+	while (dbr_next(r)) {
+		switch (b->sets[set]) {
+		case SET_ACCTS:
+			if (b->naccts == BATCH_MAX)
+				return CD_E_INTERNAL;
+			memset(&b->accts[b->naccts], 0, sizeof(b->accts[0]));
+			acct_from_row_at(&row, 0, &b->accts[b->naccts].a);
+			b->naccts++;
+			break;
+		case SET_HOLDS: {
+			struct hold_row h;
+			hold_from_row(r, &h);
+			if (batch_hold_by_id(b, h.id) >= 0)
+				break;	/* named twice: by id and by request_id */
+			int acct = batch_acct_by_id(b, h.account_id);
+			if (acct < 0)
+				break;	/* not of an account this batch locked */
+			if (b->nholds == 2 * BATCH_MAX)
+				return CD_E_INTERNAL;
+			memset(&b->holds[b->nholds], 0, sizeof(b->holds[0]));
+			b->holds[b->nholds].h = h;
+			b->holds[b->nholds].acct = acct;
+			b->nholds++;
+			break;
+		}
+		case SET_MEMBERS: {
+			int acct = batch_acct_by_id(b, dbr_i64(r, 0));
+			if (acct < 0 || batch_member(b, acct, dbr_str(r, 1)) >= 0)
+				break;
+			if (b->nmembers == 2 * BATCH_MAX)
+				return CD_E_INTERNAL;
+			struct batch_member *m = &b->members[b->nmembers++];
+			memset(m, 0, sizeof(*m));
+			m->acct = acct;
+			m->m.found = 1;
+			ledger_copy_text(m->m.member, sizeof(m->m.member), dbr_str(r, 1));
+			m->m.cap = dbr_null(r, 2) ? -1 : dbr_i64(r, 2);
+			m->m.month_key = dbr_i64(r, 3);
+			m->m.month_spent = dbr_i64(r, 4);
+			m->m.reserved = dbr_i64(r, 5);
+			member_roll(c->lg, &m->m);
+			break;
+		}
+		case SET_USAGES: {
+			int acct = batch_acct_by_id(b, dbr_i64(r, 1));
+			if (acct < 0 || b->nusages == 2 * BATCH_MAX)
+				return CD_E_INTERNAL;
+			struct batch_usage *u = &b->usages[b->nusages++];
+			memset(u, 0, sizeof(*u));
+			u->acct = acct;
+			u->id = dbr_i64(r, 0);
+			u->has_key = 1;
+			ledger_copy_text(u->key, sizeof(u->key), dbr_str(r, 2));
+			u->cost = dbr_i64(r, 3);
+			u->has_hash = dbr_len(r, 4) == 32;
+			if (u->has_hash)
+				memcpy(u->hash, dbr_str(r, 4), 32);
+			break;
+		}
+		case SET_KEYS: {
+			if (b->nkeys == BATCH_MAX)
+				return CD_E_INTERNAL;
+			struct batch_key *k = &b->keys[b->nkeys];
+			memset(k, 0, sizeof(*k));
+			k->response_len = dbr_len(r, 3);
+			k->response = malloc(k->response_len + 1);
+			if (k->response == NULL)
+				return CD_E_INTERNAL;
+			memcpy(k->response, dbr_str(r, 3), k->response_len);
+			k->response[k->response_len] = '\0';
+			k->key = dbr_str(r, 0);	/* replaced by the operation's own below */
+			if (dbr_len(r, 1) == 32)
+				memcpy(k->hash, dbr_str(r, 1), 32);
+			k->status = (int)dbr_i64(r, 2);
+			b->nkeys++;
+			break;
+		}
+		default:
+			log_error("batch read: result set %d is of no known kind", set);
+			return CD_E_INTERNAL;
+		}
+	}
+	return CD_OK;
+}
+
+static enum cd_err ids_rows(void *arg, int set, struct db_rows *r)
+{
+	struct batch_want *w = arg;
+	(void)set;
+	while (dbr_next(r)) {
+		id_remember(dbr_str(r, 1), dbr_i64(r, 0));
+		for (int i = 0; i < w->nacct_ext; i++)
+			if (strcmp(w->acct_ext[i], dbr_str(r, 1)) == 0)
+				w->ext_ids[i] = dbr_i64(r, 0);
+	}
+	return CD_OK;
+}
+
+/* The ids of the accounts named by external id: remembered, or read for
+ * every such account of the batch in one round trip. 0: no such account. */
+static enum cd_err resolve_ids(struct ledger *lg, struct batch *b, struct batch_want *w)
+{
+	int missing = 0, e;
+	for (int i = 0; i < w->nacct_ext; i++) {
+		w->ext_ids[i] = id_find(w->acct_ext[i]);
+		if (w->ext_ids[i] != 0)
+			continue;
+		dbs_sql(&b->script, missing++ ? ", " : "SELECT id, ext_id FROM accounts WHERE ext_id IN (");
+		dbs_str(lg, &b->script, w->acct_ext[i]);
+	}
+	if (missing == 0)
+		return CD_OK;
+	dbs_sql(&b->script, ")");
+	dbs_end(&b->script);
+	return db_script_run(lg, &b->script, "account ids", ids_rows, w, &e);
+}
+
+static int cmp_i64(const void *x, const void *y)
+{
+	int64_t a = *(const int64_t *)x, b = *(const int64_t *)y;
+	return a < b ? -1 : a > b;
+}
+
+/* Sorts ids and drops repeats; the new count. */
+static int sort_unique(int64_t *v, int n)
+{
+	int m = 0;
+	qsort(v, (size_t)n, sizeof(*v), cmp_i64);
+	for (int i = 0; i < n; i++)
+		if (m == 0 || v[m - 1] != v[i])
+			v[m++] = v[i];
+	return m;
+}
+
+static void id_list(struct db_script *s, const int64_t *v, int n)
+{
+	for (int i = 0; i < n; i++) {
+		if (i)
+			dbs_sql(s, ", ");
+		dbs_i64(s, v[i]);
+	}
+}
+
+/* (id = H AND account_id = A) OR ... for the holds of settles and
+ * releases (hold_ids[i] belongs to acct_ids[i]). */
+static void hold_pairs(struct db_script *s, const char *t, const struct batch_want *w)
+{
+	for (int i = 0; i < w->nhold_ids; i++) {
+		dbs_sql(s, i ? " OR (" : "(");
+		dbs_sql(s, t);
+		dbs_sql(s, "id = ");
+		dbs_i64(s, w->hold_ids[i]);
+		dbs_sql(s, " AND ");
+		dbs_sql(s, t);
+		dbs_sql(s, "account_id = ");
+		dbs_i64(s, w->acct_ids[i]);
+		dbs_sql(s, ")");
+	}
+}
+
+/* The locking reads, accounts first unless they are locked already. */
+static void read_script(struct ledger *lg, struct batch *b, const struct batch_want *w, const int64_t *accts,
+			int naccts, int with_accounts)
+{
+	struct db_script *s = &b->script;
+	int nholds, n;
+	b->nsets = 0;
+	if (with_accounts && naccts > 0) {
+		dbs_sql(s, "SELECT " ACCT_COLS_OF("") " FROM accounts WHERE id IN (");
+		id_list(s, accts, naccts);
+		dbs_sql(s, ") ORDER BY id FOR UPDATE");
+		dbs_end(s);
+		set_next(b, SET_ACCTS);
+	}
+	/* A hold is named with its account: one of another account is not read. */
+	nholds = w->nhold_ids;
+	if (nholds > 0) {
+		dbs_sql(s, "SELECT " HOLD_COLS " FROM holds WHERE ");
+		hold_pairs(s, "", w);
+		dbs_sql(s, " ORDER BY id FOR UPDATE");
+		dbs_end(s);
+		set_next(b, SET_HOLDS);
+	}
+	n = 0;
+	for (int i = 0; i < w->nhold_reqs; i++) {
+		int64_t id = w->ext_ids[w->hold_reqs[i].ext];
+		if (id == 0)
+			continue;
+		dbs_sql(s, n++ ? " OR (account_id = " : "SELECT " HOLD_COLS " FROM holds WHERE (account_id = ");
+		dbs_i64(s, id);
+		dbs_sql(s, " AND request_id = ");
+		dbs_str(lg, s, w->hold_reqs[i].request_id);
+		dbs_sql(s, ")");
+	}
+	if (n > 0) {
+		dbs_end(s);
+		set_next(b, SET_HOLDS);
+	}
+	n = 0;
+	for (int i = 0; i < w->nmembers; i++) {
+		int64_t id = w->ext_ids[w->members[i].ext];
+		if (id == 0)
+			continue;
+		dbs_sql(s, n++ ? " OR (account_id = " : "SELECT " MEMBER_COLS " FROM members WHERE (account_id = ");
+		dbs_i64(s, id);
+		dbs_sql(s, " AND member = ");
+		dbs_str(lg, s, w->members[i].member);
+		dbs_sql(s, ")");
+	}
+	if (n > 0) {
+		dbs_sql(s, " ORDER BY account_id, member FOR UPDATE");
+		dbs_end(s);
+		set_next(b, SET_MEMBERS);
+	}
+	if (nholds > 0) {
+		dbs_sql(s, "SELECT m.account_id, m.member, m.monthly_cap_micros, m.month_key, m.month_spent_micros, "
+			"m.reserved_micros FROM holds h JOIN members m ON m.account_id = h.account_id AND m.member = h.member "
+			"WHERE ");
+		hold_pairs(s, "h.", w);
+		dbs_sql(s, " ORDER BY m.account_id, m.member FOR UPDATE");
+		dbs_end(s);
+		set_next(b, SET_MEMBERS);
+	}
+	n = 0;
+	for (int i = 0; i < w->nusages; i++) {
+		int64_t id = w->ext_ids[w->usages[i].ext];
+		if (id == 0)
+			continue;
+		dbs_sql(s, n++ ? " OR (account_id = " : "SELECT id, account_id, usage_key, cost_micros, request_hash "
+			"FROM usage_records WHERE (account_id = ");
+		dbs_i64(s, id);
+		dbs_sql(s, " AND usage_key = ");
+		dbs_str(lg, s, w->usages[i].key);
+		dbs_sql(s, ")");
+	}
+	if (n > 0) {
+		dbs_end(s);
+		set_next(b, SET_USAGES);
+	}
+	if (with_accounts && w->nkeys > 0) {
+		dbs_sql(s, "SELECT idem_key, request_hash, status, response FROM idempotency_keys WHERE idem_key IN (");
+		for (int i = 0; i < w->nkeys; i++) {
+			if (i)
+				dbs_sql(s, ", ");
+			dbs_str(lg, s, w->keys[i]);
+		}
+		dbs_sql(s, ")");
+		dbs_end(s);
+		set_next(b, SET_KEYS);
+	}
+}
+
+enum cd_err batch_load(struct ledger *lg, struct batch *b, struct batch_want *w)
+{
+	int64_t accts[2 * BATCH_MAX];
+	int naccts = 0, e;
+	enum cd_err rc = resolve_ids(lg, b, w);
+	if (rc != CD_OK)
+		return rc;
+	for (int i = 0; i < w->nacct_ids; i++)
+		accts[naccts++] = w->acct_ids[i];
+	for (int i = 0; i < w->nacct_ext; i++)
+		if (w->ext_ids[i] != 0)
+			accts[naccts++] = w->ext_ids[i];
+	naccts = sort_unique(accts, naccts);
+	read_script(lg, b, w, accts, naccts, 1);
+	struct load_ctx ctx = {lg, b};
+	rc = db_script_run(lg, &b->script, "batch read", load_rows, &ctx, &e);
+	b->nsets = 0;
+	if (rc != CD_OK)
+		return rc;
+	/* Stored answers point at the operations' own key strings. */
+	for (int i = 0; i < b->nkeys; i++)
+		for (int k = 0; k < w->nkeys; k++)
+			if (strcmp(b->keys[i].key, w->keys[k]) == 0)
+				b->keys[i].key = w->keys[k];
+	/* Open each account as every request does: roll its month over and
+	 * apply what fell due. A sweep may have changed holds and members
+	 * read above, which are then read again. */
+	int swept = 0;
+	for (int i = 0; i < b->naccts; i++) {
+		struct acct *a = &b->accts[i].a;
+		int due = a->sweep_due_at >= 0 && a->sweep_due_at <= lg->now;
+		rc = acct_touch(lg, a);
+		if (rc != CD_OK)
+			return rc;
+		b->accts[i].changed = a->dirty;
+		swept |= due;
+	}
+	if (swept) {
+		b->nholds = b->nmembers = b->nusages = 0;
+		read_script(lg, b, w, accts, naccts, 0);
+		rc = db_script_run(lg, &b->script, "batch read", load_rows, &ctx, &e);
+		b->nsets = 0;
+	}
+	return rc;
+}
+
+/* ---- Changing ---- */
+
+int batch_hold_add(struct batch *b, int acct, const struct hold_row *h)
+{
+	if (b->nholds == 2 * BATCH_MAX)
+		return -1;
+	struct batch_hold *n = &b->holds[b->nholds];
+	memset(n, 0, sizeof(*n));
+	n->h = *h;
+	n->h.id = 0;
+	n->acct = acct;
+	n->is_new = 1;
+	return b->nholds++;
+}
+
+/* The values of one usage_records row, in the column order of USAGE_INSERT. */
+#define USAGE_INSERT "INSERT INTO usage_records (account_id, hold_id, usage_key, member, model, action, input_tokens, " \
+	"cached_input_tokens, output_tokens, cost_micros, byok, request_id, conversation_id, request_hash, created_at) VALUES "
+
+static void usage_values(struct ledger *lg, struct db_script *s, int64_t account, int64_t hold_id, const char *key,
+			 const char *member, const char *model, const char *action, int64_t in, int64_t cached,
+			 int64_t out, int64_t cost, int byok, const char *request_id, const char *conversation,
+			 const unsigned char *hash)
+{
+	const int64_t *hid = hold_id > 0 ? &hold_id : NULL;
+	dbs_sql(s, "(");
+	dbs_i64(s, account);
+	dbs_sql(s, ", ");
+	dbs_i64_or_null(s, hid);
+	dbs_sql(s, ", ");
+	dbs_str(lg, s, key);
+	dbs_sql(s, ", ");
+	dbs_str(lg, s, member);
+	dbs_sql(s, ", ");
+	dbs_str(lg, s, model);
+	dbs_sql(s, ", ");
+	dbs_str(lg, s, action);
+	dbs_sql(s, ", ");
+	dbs_i64(s, in);
+	dbs_sql(s, ", ");
+	dbs_i64(s, cached);
+	dbs_sql(s, ", ");
+	dbs_i64(s, out);
+	dbs_sql(s, ", ");
+	dbs_i64(s, cost);
+	dbs_sql(s, ", ");
+	dbs_i64(s, byok);
+	dbs_sql(s, ", ");
+	dbs_str(lg, s, request_id);
+	dbs_sql(s, ", ");
+	dbs_str(lg, s, conversation);
+	dbs_sql(s, ", ");
+	dbs_blob(s, hash, 32);
+	dbs_sql(s, ", ");
+	dbs_i64(s, lg->now);
+	dbs_sql(s, ")");
+}
+
+int batch_usage_add(struct ledger *lg, struct batch *b, int acct, int64_t hold_id, const char *member,
+		    const char *model, const char *action, int64_t in, int64_t cached, int64_t out, int64_t cost,
+		    int byok, const char *request_id, const char *conversation, const unsigned char *hash)
+{
+	if (b->nusages == 2 * BATCH_MAX)
+		return -1;
+	int i = b->nusages++;
+	struct batch_usage *u = &b->usages[i];
+	memset(u, 0, sizeof(*u));
+	u->acct = acct;
+	u->cost = cost;
+	u->has_key = request_id != NULL;
+	ledger_copy_text(u->key, sizeof(u->key), request_id);
+	u->has_hash = hash != NULL;
+	if (hash != NULL)
+		memcpy(u->hash, hash, 32);
+	u->is_new = 1;
+	/* Written now, in the order made, each with its id read back. */
+	dbs_sql(&b->script, USAGE_INSERT);
+	usage_values(lg, &b->script, b->accts[acct].a.id, hold_id, request_id, member, model, action, in, cached,
+		     out, cost, byok, request_id, conversation, hash);
+	dbs_end(&b->script);
+	dbs_sql(&b->script, "SELECT LAST_INSERT_ID()");
+	dbs_end(&b->script);
+	set_next(b, SET_NEW_USAGE_ID | i << SET_ARG_SHIFT);
+	return i;
+}
+
+void batch_settle_usage(struct ledger *lg, struct batch *b, int acct, int64_t hold_id, const char *member,
+			const char *model, const char *action, int64_t in, int64_t cached, int64_t out,
+			int64_t cost, int byok, const char *request_id, const char *conversation)
+{
+	struct db_script s = {b->settle_usage, 0};
+	if (b->nsettle_usage++)
+		dbs_sql(&s, ", ");
+	usage_values(lg, &s, b->accts[acct].a.id, hold_id, NULL, member, model, action, in, cached, out, cost, byok,
+		     request_id, conversation, NULL);
+	b->settle_usage = s.sql;
+}
+
+void batch_spend(struct ledger *lg, struct batch *b, int acct, int64_t amount, const char *cause,
+		 const char *source, int64_t hold_id, const char *reference)
+{
+	struct acct *a = &b->accts[acct].a;
+	struct db_script s = {b->spend_calls, 0};
+	const int64_t *hid = hold_id > 0 ? &hold_id : NULL;
+	/* creditd_spend's parameters, in order */
+	dbs_sql(&s, "CALL creditd_spend(");
+	dbs_i64(&s, a->id);			/* p_account */
+	dbs_sql(&s, ", ");
+	dbs_i64(&s, amount);			/* p_amount */
+	dbs_sql(&s, ", ");
+	dbs_i64(&s, a->balance - amount);	/* p_balance_after */
+	dbs_sql(&s, ", ");
+	dbs_str(lg, &s, cause);			/* p_cause */
+	dbs_sql(&s, ", ");
+	dbs_str(lg, &s, source);		/* p_source */
+	dbs_sql(&s, ", ");
+	dbs_i64_or_null(&s, hid);		/* p_hold */
+	dbs_sql(&s, ", ");
+	dbs_str(lg, &s, reference);		/* p_reference */
+	dbs_sql(&s, ", NULL, ");		/* p_description */
+	dbs_str(lg, &s, lg->journal_key);	/* p_idem_key */
+	dbs_sql(&s, ", ");
+	dbs_i64(&s, lg->now);			/* p_now */
+	dbs_sql(&s, ");\n");
+	b->spend_calls = s.sql;
+	b->nspends++;
+	a->balance -= amount;
+	b->accts[acct].changed = 1;
+}
+
+/* ---- Writing ---- */
+
+static void write_new_holds(struct ledger *lg, struct batch *b)
+{
+	struct db_script *s = &b->script;
+	int n = 0;
+	for (int i = 0; i < b->nholds; i++) {
+		const struct batch_hold *bh = &b->holds[i];
+		const struct hold_row *h = &bh->h;
+		if (!bh->is_new)
+			continue;
+		dbs_sql(s, n++ ? ", (" : "INSERT INTO holds (account_id, request_id, member, model, action, "
+			"conversation_id, amount_micros, byok, expires_at, created_at) VALUES (");
+		dbs_i64(s, b->accts[bh->acct].a.id);
+		dbs_sql(s, ", ");
+		dbs_str(lg, s, h->request_id);
+		dbs_sql(s, ", ");
+		dbs_str(lg, s, h->has_member ? h->member : NULL);
+		dbs_sql(s, ", ");
+		dbs_str(lg, s, h->model[0] ? h->model : NULL);
+		dbs_sql(s, ", ");
+		dbs_str(lg, s, h->action[0] ? h->action : NULL);
+		dbs_sql(s, ", ");
+		dbs_str(lg, s, h->has_conversation ? h->conversation : NULL);
+		dbs_sql(s, ", ");
+		dbs_i64(s, h->amount);
+		dbs_sql(s, ", ");
+		dbs_i64(s, h->byok);
+		dbs_sql(s, ", ");
+		dbs_i64(s, h->expires_at);
+		dbs_sql(s, ", ");
+		dbs_i64(s, lg->now);
+		dbs_sql(s, ")");
+	}
+	if (n == 0)
+		return;
+	dbs_end(s);
+	n = 0;
+	for (int i = 0; i < b->nholds; i++) {
+		if (!b->holds[i].is_new)
+			continue;
+		dbs_sql(s, n++ ? " OR (account_id = " : "SELECT id, account_id, request_id FROM holds WHERE (account_id = ");
+		dbs_i64(s, b->accts[b->holds[i].acct].a.id);
+		dbs_sql(s, " AND request_id = ");
+		dbs_str(lg, s, b->holds[i].h.request_id);
+		dbs_sql(s, ")");
+	}
+	dbs_end(s);
+	set_next(b, SET_NEW_HOLD_IDS);
+}
+
+/* One UPDATE for every settled or released hold: CASE on the id. */
+static void write_changed_holds(struct ledger *lg, struct batch *b)
+{
+	static const char *const cols[] = {"state", "charged_micros", "settle_hash", "settle_response"};
+	struct db_script *s = &b->script;
+	int n = 0;
+	for (int i = 0; i < b->nholds; i++)
+		n += b->holds[i].changed && !b->holds[i].is_new;
+	if (n == 0)
+		return;
+	dbs_sql(s, "UPDATE holds SET finished_at = ");
+	dbs_i64(s, lg->now);
+	for (unsigned int c = 0; c < sizeof(cols) / sizeof(cols[0]); c++) {
+		dbs_sql(s, ", ");
+		dbs_sql(s, cols[c]);
+		dbs_sql(s, " = CASE id");
+		for (int i = 0; i < b->nholds; i++) {
+			const struct hold_row *h = &b->holds[i].h;
+			if (!b->holds[i].changed || b->holds[i].is_new)
+				continue;
+			dbs_sql(s, " WHEN ");
+			dbs_i64(s, h->id);
+			dbs_sql(s, " THEN ");
+			if (c == 0)
+				dbs_str(lg, s, h->state);
+			else if (c == 1)
+				dbs_i64(s, h->charged);
+			else if (c == 2)
+				dbs_blob(s, h->has_hash ? h->settle_hash : NULL, 32);
+			else
+				dbs_str(lg, s, h->has_hash ? h->response : NULL);
+		}
+		dbs_sql(s, " ELSE ");
+		dbs_sql(s, cols[c]);
+		dbs_sql(s, " END");
+	}
+	dbs_sql(s, " WHERE id IN (");
+	n = 0;
+	for (int i = 0; i < b->nholds; i++) {
+		if (!b->holds[i].changed || b->holds[i].is_new)
+			continue;
+		if (n++)
+			dbs_sql(s, ", ");
+		dbs_i64(s, b->holds[i].h.id);
+	}
+	dbs_sql(s, ")");
+	dbs_end(s);
+}
+
+static void write_members(struct ledger *lg, struct batch *b)
+{
+	struct db_script *s = &b->script;
+	for (int i = 0; i < b->nmembers; i++) {
+		const struct batch_member *m = &b->members[i];
+		if (!m->changed)
+			continue;
+		dbs_sql(s, "UPDATE members SET month_key = ");
+		dbs_i64(s, m->m.month_key);
+		dbs_sql(s, ", month_spent_micros = ");
+		dbs_i64(s, m->m.month_spent);
+		dbs_sql(s, ", reserved_micros = ");
+		dbs_i64(s, m->m.reserved);
+		dbs_sql(s, " WHERE account_id = ");
+		dbs_i64(s, b->accts[m->acct].a.id);
+		dbs_sql(s, " AND member = ");
+		dbs_str(lg, s, m->m.member);
+		dbs_end(s);
+	}
+}
+
+/* One UPDATE for every changed account: CASE on the id. */
+static void write_accounts(struct batch *b)
+{
+	static const char *const cols[] = {"balance_micros", "reserved_micros", "month_key", "month_spent_micros",
+					   "sweep_due_at"};
+	struct db_script *s = &b->script;
+	int n = 0;
+	for (int i = 0; i < b->naccts; i++) {
+		/* Invariant 2: reserved is the sum of pending holds, never below 0. */
+		if (b->accts[i].changed && b->accts[i].a.reserved < 0) {
+			log_error("account %" PRId64 " would store a negative reserve", b->accts[i].a.id);
+			s->sql.failed = 1;
+		}
+		n += b->accts[i].changed;
+	}
+	if (n == 0)
+		return;
+	dbs_sql(s, "UPDATE accounts SET ");
+	for (unsigned int c = 0; c < sizeof(cols) / sizeof(cols[0]); c++) {
+		dbs_sql(s, c ? ", " : "");
+		dbs_sql(s, cols[c]);
+		dbs_sql(s, " = CASE id");
+		for (int i = 0; i < b->naccts; i++) {
+			const struct acct *a = &b->accts[i].a;
+			const int64_t v[] = {a->balance, a->reserved, a->month_key, a->month_spent, a->sweep_due_at};
+			if (!b->accts[i].changed)
+				continue;
+			dbs_sql(s, " WHEN ");
+			dbs_i64(s, a->id);
+			dbs_sql(s, " THEN ");
+			dbs_i64_or_null(s, c == 4 && v[c] < 0 ? NULL : &v[c]);
+		}
+		dbs_sql(s, " END");
+	}
+	dbs_sql(s, " WHERE id IN (");
+	n = 0;
+	for (int i = 0; i < b->naccts; i++) {
+		if (!b->accts[i].changed)
+			continue;
+		if (n++)
+			dbs_sql(s, ", ");
+		dbs_i64(s, b->accts[i].a.id);
+	}
+	dbs_sql(s, ")");
+	dbs_end(s);
+}
+
+static enum cd_err flush_rows(void *arg, int set, struct db_rows *r)
+{
+	struct batch *b = arg;
+	int kind = b->sets[set] & ((1 << SET_ARG_SHIFT) - 1);
+	if (kind == SET_NEW_USAGE_ID) {
+		if (!dbr_next(r))
+			return CD_E_INTERNAL;
+		b->usages[b->sets[set] >> SET_ARG_SHIFT].id = dbr_i64(r, 0);
+		return CD_OK;
+	}
+	if (kind != SET_NEW_HOLD_IDS) {
+		log_error("batch write: result set %d is of no known kind", set);
+		return CD_E_INTERNAL;
+	}
+	while (dbr_next(r)) {
+		int acct = batch_acct_by_id(b, dbr_i64(r, 1));
+		for (int i = 0; acct >= 0 && i < b->nholds; i++)
+			if (b->holds[i].is_new && b->holds[i].acct == acct &&
+			    strcmp(b->holds[i].h.request_id, dbr_str(r, 2)) == 0)
+				b->holds[i].h.id = dbr_i64(r, 0);
+	}
+	return CD_OK;
+}
+
+/* Runs the script, and on success forgets what it wrote. */
+static enum cd_err script_end(struct ledger *lg, struct batch *b, int commit, const char *what)
+{
+	int e;
+	if (commit) {
+		dbs_sql(&b->script, "COMMIT");
+		dbs_end(&b->script);
+	}
+	enum cd_err rc = db_script_run(lg, &b->script, what, flush_rows, b, &e);
+	b->nsets = 0;
+	if (rc == CD_E_UNAVAILABLE && commit) {
+		/* The commit may have happened: this batch never runs again. */
+		db_committed(lg);
+		return rc;
+	}
+	if (e == ER_DUP_ENTRY)
+		return CD_E_RETRY;	/* a key claimed meanwhile: the next attempt replays it */
+	if (rc != CD_OK)
+		return rc;
+	if (commit)
+		db_committed(lg);
+	return CD_OK;
+}
+
+enum cd_err batch_flush(struct ledger *lg, struct batch *b, int commit)
+{
+	struct db_script *s = &b->script;
+	write_new_holds(lg, b);
+	if (b->nsettle_usage > 0) {
+		dbs_sql(s, USAGE_INSERT);
+		dynbuf_add(&s->sql, b->settle_usage.data, b->settle_usage.len);
+		dbs_end(s);
+	}
+	write_changed_holds(lg, b);
+	if (b->nspends > 0) {
+		dynbuf_add(&s->sql, b->spend_calls.data, b->spend_calls.len);
+		s->statements += b->nspends;
+	}
+	write_members(lg, b);
+	write_accounts(b);
+	if (b->settle_usage.failed || b->spend_calls.failed)
+		s->sql.failed = 1;
+	enum cd_err rc = script_end(lg, b, commit, "batch write");
+	if (rc != CD_OK)
+		return rc;
+	for (int i = 0; i < b->nholds; i++) {
+		if (b->holds[i].is_new && b->holds[i].h.id == 0) {
+			log_error("batch write: a new hold's id was not read back");
+			return CD_E_INTERNAL;
+		}
+		b->holds[i].is_new = b->holds[i].changed = 0;
+	}
+	for (int i = 0; i < b->nusages; i++)
+		b->usages[i].is_new = 0;
+	for (int i = 0; i < b->nmembers; i++)
+		b->members[i].changed = 0;
+	for (int i = 0; i < b->naccts; i++)
+		b->accts[i].changed = 0;
+	dynbuf_reset(&b->settle_usage);
+	dynbuf_reset(&b->spend_calls);
+	b->nsettle_usage = b->nspends = 0;
+	return CD_OK;
+}
+
+enum cd_err batch_commit_keys(struct ledger *lg, struct batch *b, const char *const *keys,
+			      const unsigned char *const *hashes, const int *statuses, char *const *responses, int n)
+{
+	struct db_script *s = &b->script;
+	for (int i = 0; i < n; i++) {
+		dbs_sql(s, i ? ", (" : "INSERT INTO idempotency_keys (idem_key, request_hash, status, response, "
+			"created_at) VALUES (");
+		dbs_str(lg, s, keys[i]);
+		dbs_sql(s, ", ");
+		dbs_blob(s, hashes[i], 32);
+		dbs_sql(s, ", ");
+		dbs_i64(s, statuses[i]);
+		dbs_sql(s, ", ");
+		dbs_str(lg, s, responses[i]);
+		dbs_sql(s, ", ");
+		dbs_i64(s, lg->now);
+		dbs_sql(s, ")");
+	}
+	if (n > 0)
+		dbs_end(s);
+	return script_end(lg, b, 1, "batch commit");
+}

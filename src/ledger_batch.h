@@ -1,0 +1,147 @@
+/* ledger_batch.h: the rows one group-commit batch works on.
+ *
+ * A batch of guard operations (ledger_holds.c decides them) reads every
+ * row it needs in one round trip, locked in one order: the accounts by
+ * id, then the holds by id, then the member rows. Operations then change
+ * these rows in memory, in arrival order, and batch_flush writes them
+ * all back with multi-row statements in one more round trip (which also
+ * commits). Appends whose order matters (the journal rows written by
+ * creditd_spend, the one place of the spending order) keep the order of
+ * the operations that made them. Above the account-open step (a batch
+ * rolls months and sweeps what fell due like any other opening) and
+ * below the guard's rules. Internal to the ledger's files. */
+#ifndef CREDITD_LEDGER_BATCH_H
+#define CREDITD_LEDGER_BATCH_H
+#include "ledger_open.h"
+
+#define BATCH_MAX LIMIT_BATCH_OPS
+
+/* A hold as the batch holds it. */
+struct hold_row {
+	int64_t id, account_id, amount, expires_at, charged;
+	int byok;
+	char state[16];
+	char model[LEDGER_NAME_MAX + 1], action[LEDGER_NAME_MAX + 1];
+	char member[LEDGER_ID_MAX + 1], conversation[LIMIT_REQUEST_ID_BYTES + 1];
+	char request_id[LIMIT_REQUEST_ID_BYTES + 1];
+	int has_member, has_conversation;
+	unsigned char settle_hash[32];
+	int has_hash;
+	char response[LIMIT_SETTLE_RESPONSE_BYTES + 1];
+};
+
+struct batch_acct {
+	struct acct a;
+	int changed;			/* written back at the next flush */
+};
+struct batch_hold {
+	struct hold_row h;
+	int acct;			/* index in accts */
+	int is_new;			/* inserted at the next flush (h.id 0 until then) */
+	int changed;			/* state written back at the next flush */
+};
+struct batch_member {
+	int acct;
+	struct member_row m;
+	int changed;
+};
+/* A usage_records row of POST /v1/usage: found by its request_id, or
+ * made by this batch (its id read back at the flush). */
+struct batch_usage {
+	int acct;
+	int64_t id, cost;
+	char key[LIMIT_REQUEST_ID_BYTES + 1];
+	int has_key;
+	unsigned char hash[32];
+	int has_hash;
+	int is_new;
+};
+/* An answer stored under an Idempotency-Key before this batch. */
+struct batch_key {
+	const char *key;		/* the operation's */
+	unsigned char hash[32];
+	int status;
+	char *response;			/* malloc'd */
+	size_t response_len;
+};
+
+/* What the read round trip is asked for, filled by the caller. Rows of
+ * an account named by external id refer to it by its index in acct_ext. */
+struct batch_want {
+	int64_t acct_ids[BATCH_MAX];		/* the accounts of hold_ids, in step */
+	int nacct_ids;
+	const char *acct_ext[BATCH_MAX];	/* by external id: resolved first */
+	int64_t ext_ids[BATCH_MAX];		/* batch_load's: their ids (0: none) */
+	int nacct_ext;
+	int64_t hold_ids[BATCH_MAX];		/* settle and release targets */
+	int nhold_ids;
+	struct { int ext; const char *request_id; } hold_reqs[BATCH_MAX];	/* authorize replays */
+	int nhold_reqs;
+	struct { int ext; const char *member; } members[BATCH_MAX];
+	int nmembers;
+	struct { int ext; const char *key; } usages[BATCH_MAX];
+	int nusages;
+	const char *keys[BATCH_MAX];		/* Idempotency-Keys */
+	int nkeys;
+};
+
+struct batch {
+	struct batch_acct accts[BATCH_MAX];
+	int naccts;
+	struct batch_hold holds[2 * BATCH_MAX];	/* read ones, then new ones */
+	int nholds;
+	struct batch_member members[2 * BATCH_MAX];
+	int nmembers;
+	struct batch_usage usages[2 * BATCH_MAX];
+	int nusages;
+	struct batch_key keys[BATCH_MAX];
+	int nkeys;
+	/* Pending appends, in the order made. */
+	struct dynbuf spend_calls;	/* CALL creditd_spend(...);\n ... */
+	int nspends;
+	struct dynbuf settle_usage;	/* (...),(...) rows of usage_records */
+	int nsettle_usage;
+	struct db_script script;
+	int sets[4 * BATCH_MAX];	/* what each result set of the script is */
+	int nsets;
+};
+
+struct batch *batch_new(void);
+void batch_free(struct batch *b);
+/* Empties b for a new attempt. */
+void batch_reset(struct batch *b);
+/* The read round trip (two when an account's id is not known yet): the
+ * rows of w locked, months rolled, due expiries applied. */
+enum cd_err batch_load(struct ledger *lg, struct batch *b, struct batch_want *w);
+
+int batch_acct_by_ext(const struct batch *b, const char *ext);
+int batch_acct_by_id(const struct batch *b, int64_t id);
+int batch_hold_by_id(const struct batch *b, int64_t id);
+int batch_hold_by_request(const struct batch *b, int acct, const char *request_id);
+int batch_member(const struct batch *b, int acct, const char *member);
+int batch_usage_by_key(const struct batch *b, int acct, const char *key);
+const struct batch_key *batch_key(const struct batch *b, const char *key);
+
+/* A new hold (h filled but for id); its index. */
+int batch_hold_add(struct batch *b, int acct, const struct hold_row *h);
+/* A new usage_records row of POST /v1/usage; its index (id after the flush). */
+int batch_usage_add(struct ledger *lg, struct batch *b, int acct, int64_t hold_id, const char *member,
+		    const char *model, const char *action, int64_t in, int64_t cached, int64_t out, int64_t cost,
+		    int byok, const char *request_id, const char *conversation, const unsigned char *hash);
+/* A usage_records row of a settle (no id needed). */
+void batch_settle_usage(struct ledger *lg, struct batch *b, int acct, int64_t hold_id, const char *member,
+			const char *model, const char *action, int64_t in, int64_t cached, int64_t out,
+			int64_t cost, int byok, const char *request_id, const char *conversation);
+/* Spends amount (> 0) from the account in spending order (creditd_spend,
+ * at the flush, in this order), with its journal row; lowers the balance
+ * now. */
+void batch_spend(struct ledger *lg, struct batch *b, int acct, int64_t amount, const char *cause,
+		 const char *source, int64_t hold_id, const char *reference);
+/* Writes every pending change in one round trip; with commit, commits
+ * too (lg->committed). Read-back ids land in the holds and usages. */
+enum cd_err batch_flush(struct ledger *lg, struct batch *b, int commit);
+/* After a flush without commit: stores answers under their keys and
+ * commits, in one round trip. */
+enum cd_err batch_commit_keys(struct ledger *lg, struct batch *b, const char *const *keys,
+			      const unsigned char *const *hashes, const int *statuses, char *const *responses, int n);
+#endif
