@@ -144,7 +144,12 @@ void api_healthz(struct api_ctx *ctx, const struct request *rq, char **params, s
 
 void api_metrics(struct api_ctx *ctx, const struct request *rq, char **params, struct response *rs)
 {
-	rs->text = metrics_text();
+	struct ledger_batch_stats b;
+	ledger_batch_stats(&b);
+	struct metrics_histogram h = {"creditd_guard_batch_size",
+		"Guard writes (authorize, settle, release, usage) per group-commit batch.",
+		LEDGER_BATCH_BUCKETS, b.le, b.count, b.batches, b.ops};
+	rs->text = metrics_text(&h);
 	rs->status = rs->text != NULL ? 200 : 500;
 }
 

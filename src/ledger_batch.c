@@ -7,14 +7,19 @@
  * requests; the id each one has never changes, so a process-wide table
  * remembers it and only an unknown one costs a round trip first.
  *
+ * The grants of the accounts that may spend are read with them, a page
+ * per account in spending order; charges burn them in memory (spend_burn,
+ * the one copy of the order's rule).
+ *
  * Writes: one script inserts the new holds (and reads their ids back by
  * request_id, which is unique per account: no reliance on how
  * AUTO_INCREMENT hands out ids), inserts the usages, updates the settled
- * and released holds, calls creditd_spend for each charge in the order
- * the operations made them, updates members and accounts with one
+ * and released holds and the burnt grants, inserts the journal rows in
+ * the order the operations made them, updates members and accounts, one
  * multi-row statement per table, and commits. */
 #include "ledger_batch.h"
 #include "log.h"
+
 #include "timefmt.h"
 #include <inttypes.h>
 #include <mysqld_error.h>
@@ -28,7 +33,7 @@
 #define MEMBER_COLS "account_id, member, monthly_cap_micros, month_key, month_spent_micros, reserved_micros"
 
 /* What each result set of a script is. */
-enum set_kind { SET_ACCTS, SET_HOLDS, SET_MEMBERS, SET_USAGES, SET_KEYS, SET_NEW_HOLD_IDS, SET_NEW_USAGE_ID };
+enum set_kind { SET_ACCTS, SET_HOLDS, SET_MEMBERS, SET_USAGES, SET_KEYS, SET_GRANTS, SET_NEW_HOLD_IDS, SET_NEW_USAGE_ID };
 #define SET_ARG_SHIFT 8	/* SET_NEW_USAGE_ID's usage index, above the kind */
 
 /* ---- External id → id ---- */
@@ -85,7 +90,7 @@ struct batch *batch_new(void)
 	struct batch *b = calloc(1, sizeof(*b));
 	if (b == NULL)
 		return NULL;
-	dynbuf_init(&b->spend_calls, LIMIT_BATCH_SQL_BYTES);
+	dynbuf_init(&b->journal_rows, LIMIT_BATCH_SQL_BYTES);
 	dynbuf_init(&b->settle_usage, LIMIT_BATCH_SQL_BYTES);
 	dbs_init(&b->script);
 	return b;
@@ -103,7 +108,7 @@ void batch_free(struct batch *b)
 	if (b == NULL)
 		return;
 	keys_clear(b);
-	dynbuf_free(&b->spend_calls);
+	dynbuf_free(&b->journal_rows);
 	dynbuf_free(&b->settle_usage);
 	dbs_free(&b->script);
 	free(b);
@@ -111,11 +116,11 @@ void batch_free(struct batch *b)
 
 void batch_reset(struct batch *b)
 {
-	b->naccts = b->nholds = b->nmembers = b->nusages = 0;
+	b->naccts = b->nholds = b->nmembers = b->nusages = b->ngrants = 0;
 	keys_clear(b);
-	dynbuf_reset(&b->spend_calls);
+	dynbuf_reset(&b->journal_rows);
 	dynbuf_reset(&b->settle_usage);
-	b->nspends = b->nsettle_usage = 0;
+	b->njournal = b->nsettle_usage = 0;
 	dbs_reset(&b->script);
 	b->nsets = 0;
 }
@@ -290,6 +295,23 @@ static enum cd_err load_rows(void *arg, int set, struct db_rows *r)
 			b->nkeys++;
 			break;
 		}
+		case SET_GRANTS: {
+			int acct = batch_acct_by_id(b, dbr_i64(r, 1));
+			if (acct < 0)
+				break;
+			if (b->ngrants == BATCH_GRANTS)
+				return CD_E_INTERNAL;
+			struct batch_grant *g = &b->grants[b->ngrants++];
+			memset(g, 0, sizeof(*g));
+			g->acct = acct;
+			g->g.id = dbr_i64(r, 0);
+			g->g.remaining = dbr_i64(r, 2);
+			g->g.debt = dbr_i64(r, 3) != 0;
+			/* One row past the page says there are more. */
+			if (!g->g.debt && dbr_i64(r, 4) > LIMIT_SPEND_GRANTS)
+				b->accts[acct].grants_more = 1;
+			break;
+		}
 		default:
 			log_error("batch read: result set %d is of no known kind", set);
 			return CD_E_INTERNAL;
@@ -373,6 +395,25 @@ static void hold_pairs(struct db_script *s, const char *t, const struct batch_wa
 	}
 }
 
+/* The grants of the accounts that may spend, a page per account in
+ * spending order (and each debt row): the account rows are locked, so
+ * no other transaction moves them. */
+static void grants_read(struct batch *b, const int64_t *accts, int n)
+{
+	struct db_script *s = &b->script;
+	if (n == 0)
+		return;
+	dbs_sql(s, "SELECT id, account_id, remaining_micros, debt, n FROM (SELECT id, account_id, remaining_micros, "
+		"source = 'debt' AS debt, ROW_NUMBER() OVER (PARTITION BY account_id, source = 'debt' ORDER BY "
+		GRANTS_SPEND_ORDER ") AS n FROM grants WHERE account_id IN (");
+	id_list(s, accts, n);
+	dbs_sql(s, ") AND (remaining_micros > 0 OR source = 'debt')) g WHERE n <= ");
+	dbs_i64(s, LIMIT_SPEND_GRANTS + 1);
+	dbs_sql(s, " ORDER BY account_id, debt, n");
+	dbs_end(s);
+	set_next(b, SET_GRANTS);
+}
+
 /* The locking reads, accounts first unless they are locked already. */
 static void read_script(struct ledger *lg, struct batch *b, const struct batch_want *w, const int64_t *accts,
 			int naccts, int with_accounts)
@@ -452,6 +493,14 @@ static void read_script(struct ledger *lg, struct batch *b, const struct batch_w
 		dbs_end(s);
 		set_next(b, SET_USAGES);
 	}
+	int64_t spenders[2 * BATCH_MAX];
+	n = 0;
+	for (int i = 0; i < w->nacct_ids; i++)
+		spenders[n++] = w->acct_ids[i];
+	for (int i = 0; i < w->nspend_ext; i++)
+		if (w->ext_ids[w->spend_ext[i]] != 0)
+			spenders[n++] = w->ext_ids[w->spend_ext[i]];
+	grants_read(b, spenders, sort_unique(spenders, n));
 	if (with_accounts && w->nkeys > 0) {
 		dbs_sql(s, "SELECT idem_key, request_hash, status, response FROM idempotency_keys WHERE idem_key IN (");
 		for (int i = 0; i < w->nkeys; i++) {
@@ -484,6 +533,12 @@ enum cd_err batch_load(struct ledger *lg, struct batch *b, struct batch_want *w)
 	b->nsets = 0;
 	if (rc != CD_OK)
 		return rc;
+	for (int i = 0; i < w->nacct_ids; i++)
+		if ((e = batch_acct_by_id(b, w->acct_ids[i])) >= 0)
+			b->accts[e].spends = 1;
+	for (int i = 0; i < w->nspend_ext; i++)
+		if ((e = batch_acct_by_id(b, w->ext_ids[w->spend_ext[i]])) >= 0)
+			b->accts[e].spends = 1;
 	/* Stored answers point at the operations' own key strings. */
 	for (int i = 0; i < b->nkeys; i++)
 		for (int k = 0; k < w->nkeys; k++)
@@ -503,7 +558,7 @@ enum cd_err batch_load(struct ledger *lg, struct batch *b, struct batch_want *w)
 		swept |= due;
 	}
 	if (swept) {
-		b->nholds = b->nmembers = b->nusages = 0;
+		b->nholds = b->nmembers = b->nusages = b->ngrants = 0;
 		read_script(lg, b, w, accts, naccts, 0);
 		rc = db_script_run(lg, &b->script, "batch read", load_rows, &ctx, &e);
 		b->nsets = 0;
@@ -609,36 +664,98 @@ void batch_settle_usage(struct ledger *lg, struct batch *b, int acct, int64_t ho
 	b->settle_usage = s.sql;
 }
 
-void batch_spend(struct ledger *lg, struct batch *b, int acct, int64_t amount, const char *cause,
-		 const char *source, int64_t hold_id, const char *reference)
+/* Reads an account's grants again: they changed under the batch (a
+ * refund grant), or it burnt every positive grant of the page read. The
+ * batch's own changes are written first. */
+static enum cd_err grants_reload(struct ledger *lg, struct batch *b, int acct)
 {
-	struct acct *a = &b->accts[acct].a;
-	struct db_script s = {b->spend_calls, 0};
+	int e, m = 0;
+	enum cd_err rc = batch_flush(lg, b, 0);
+	if (rc != CD_OK)
+		return rc;
+	for (int i = 0; i < b->ngrants; i++)
+		if (b->grants[i].acct != acct)
+			b->grants[m++] = b->grants[i];
+	b->ngrants = m;
+	b->accts[acct].grants_stale = 0;
+	b->accts[acct].grants_more = 0;
+	grants_read(b, &b->accts[acct].a.id, 1);
+	struct load_ctx ctx = {lg, b};
+	rc = db_script_run(lg, &b->script, "grant read", load_rows, &ctx, &e);
+	b->nsets = 0;
+	return rc;
+}
+
+/* Burns from the account's grants as read (a copy in spending order). */
+static int64_t burn(struct batch *b, int acct, int64_t amount, int debt)
+{
+	struct spend_grant g[LIMIT_SPEND_GRANTS + 2];
+	int at[LIMIT_SPEND_GRANTS + 2], n = 0;
+	for (int i = 0; i < b->ngrants && n < LIMIT_SPEND_GRANTS + 2; i++) {
+		if (b->grants[i].acct == acct) {
+			at[n] = i;
+			g[n++] = b->grants[i].g;
+		}
+	}
+	int64_t left = debt ? (spend_debt(g, n, amount) ? 0 : amount) : spend_burn(g, n, amount);
+	for (int i = 0; i < n; i++)
+		b->grants[at[i]].g = g[i];
+	return left;
+}
+
+enum cd_err batch_spend(struct ledger *lg, struct batch *b, int acct, int64_t amount, const char *cause,
+			const char *source, int64_t hold_id, const char *reference)
+{
+	struct batch_acct *ba = &b->accts[acct];
+	struct acct *a = &ba->a;
+	enum cd_err rc = CD_OK;
+	int64_t left = amount;
+	if (!ba->spends) {
+		log_error("batch spend on an account whose grants were not read");
+		return CD_E_INTERNAL;
+	}
+	if (ba->grants_stale)
+		rc = grants_reload(lg, b, acct);
+	while (rc == CD_OK && (left = burn(b, acct, left, 0)) > 0 && ba->grants_more)
+		rc = grants_reload(lg, b, acct);
+	if (rc != CD_OK)
+		return rc;
+	if (left > 0 && burn(b, acct, left, 1) > 0) {
+		if (b->ngrants == BATCH_GRANTS)
+			return CD_E_INTERNAL;
+		struct batch_grant *g = &b->grants[b->ngrants++];
+		memset(g, 0, sizeof(*g));
+		g->acct = acct;
+		g->g.remaining = -left;
+		g->g.debt = 1;
+		g->is_new = 1;
+	}
+	/* The journal row, balance after included. */
+	struct db_script s = {b->journal_rows, 0};
 	const int64_t *hid = hold_id > 0 ? &hold_id : NULL;
-	/* creditd_spend's parameters, in order */
-	dbs_sql(&s, "CALL creditd_spend(");
-	dbs_i64(&s, a->id);			/* p_account */
+	dbs_sql(&s, b->njournal++ ? ", (" : "(");
+	dbs_i64(&s, a->id);
 	dbs_sql(&s, ", ");
-	dbs_i64(&s, amount);			/* p_amount */
+	dbs_i64(&s, -amount);
 	dbs_sql(&s, ", ");
-	dbs_i64(&s, a->balance - amount);	/* p_balance_after */
+	dbs_i64(&s, a->balance - amount);
 	dbs_sql(&s, ", ");
-	dbs_str(lg, &s, cause);			/* p_cause */
+	dbs_str(lg, &s, cause);
 	dbs_sql(&s, ", ");
-	dbs_str(lg, &s, source);		/* p_source */
+	dbs_str(lg, &s, source);
+	dbs_sql(&s, ", NULL, ");
+	dbs_i64_or_null(&s, hid);
 	dbs_sql(&s, ", ");
-	dbs_i64_or_null(&s, hid);		/* p_hold */
+	dbs_str(lg, &s, reference);
 	dbs_sql(&s, ", ");
-	dbs_str(lg, &s, reference);		/* p_reference */
-	dbs_sql(&s, ", NULL, ");		/* p_description */
-	dbs_str(lg, &s, lg->journal_key);	/* p_idem_key */
-	dbs_sql(&s, ", ");
-	dbs_i64(&s, lg->now);			/* p_now */
-	dbs_sql(&s, ");\n");
-	b->spend_calls = s.sql;
-	b->nspends++;
+	dbs_str(lg, &s, lg->journal_key);
+	dbs_sql(&s, ", NULL, ");
+	dbs_i64(&s, lg->now);
+	dbs_sql(&s, ")");
+	b->journal_rows = s.sql;
 	a->balance -= amount;
-	b->accts[acct].changed = 1;
+	ba->changed = 1;
+	return CD_OK;
 }
 
 /* ---- Writing ---- */
@@ -762,6 +879,50 @@ static void write_members(struct ledger *lg, struct batch *b)
 	}
 }
 
+/* The burnt grants (one UPDATE, CASE on the id) and new debt rows. */
+static void write_grants(struct batch *b, int64_t now)
+{
+	struct db_script *s = &b->script;
+	int n = 0;
+	for (int i = 0; i < b->ngrants; i++) {
+		const struct batch_grant *g = &b->grants[i];
+		if (!g->g.changed || g->is_new)
+			continue;
+		dbs_sql(s, n++ ? " WHEN " : "UPDATE grants SET remaining_micros = CASE id WHEN ");
+		dbs_i64(s, g->g.id);
+		dbs_sql(s, " THEN ");
+		dbs_i64(s, g->g.remaining);
+	}
+	if (n > 0) {
+		dbs_sql(s, " END WHERE id IN (");
+		n = 0;
+		for (int i = 0; i < b->ngrants; i++) {
+			if (!b->grants[i].g.changed || b->grants[i].is_new)
+				continue;
+			dbs_sql(s, n++ ? ", " : "");
+			dbs_i64(s, b->grants[i].g.id);
+		}
+		dbs_sql(s, ")");
+		dbs_end(s);
+	}
+	n = 0;
+	for (int i = 0; i < b->ngrants; i++) {
+		const struct batch_grant *g = &b->grants[i];
+		if (!g->is_new)
+			continue;
+		dbs_sql(s, n++ ? ", (" : "INSERT INTO grants (account_id, source, amount_micros, remaining_micros, "
+			"priority, expires_at, reference, description, created_at) VALUES (");
+		dbs_i64(s, b->accts[g->acct].a.id);
+		dbs_sql(s, ", 'debt', 0, ");
+		dbs_i64(s, g->g.remaining);
+		dbs_sql(s, ", 0, NULL, NULL, '" DEBT_DESCRIPTION "', ");
+		dbs_i64(s, now);
+		dbs_sql(s, ")");
+	}
+	if (n > 0)
+		dbs_end(s);
+}
+
 /* One UPDATE for every changed account: CASE on the id. */
 static void write_accounts(struct batch *b)
 {
@@ -867,13 +1028,16 @@ enum cd_err batch_flush(struct ledger *lg, struct batch *b, int commit)
 		dbs_end(s);
 	}
 	write_changed_holds(lg, b);
-	if (b->nspends > 0) {
-		dynbuf_add(&s->sql, b->spend_calls.data, b->spend_calls.len);
-		s->statements += b->nspends;
+	write_grants(b, lg->now);
+	if (b->njournal > 0) {
+		dbs_sql(s, "INSERT INTO journal (account_id, amount_micros, balance_after_micros, cause, source, grant_id, "
+			"hold_id, reference, idempotency_key, description, created_at) VALUES ");
+		dynbuf_add(&s->sql, b->journal_rows.data, b->journal_rows.len);
+		dbs_end(s);
 	}
 	write_members(lg, b);
 	write_accounts(b);
-	if (b->settle_usage.failed || b->spend_calls.failed)
+	if (b->settle_usage.failed || b->journal_rows.failed)
 		s->sql.failed = 1;
 	enum cd_err rc = script_end(lg, b, commit, "batch write");
 	if (rc != CD_OK)
@@ -891,9 +1055,15 @@ enum cd_err batch_flush(struct ledger *lg, struct batch *b, int commit)
 		b->members[i].changed = 0;
 	for (int i = 0; i < b->naccts; i++)
 		b->accts[i].changed = 0;
+	for (int i = 0; i < b->ngrants; i++) {
+		/* A debt row just inserted has no id here: read its account again. */
+		if (b->grants[i].is_new)
+			b->accts[b->grants[i].acct].grants_stale = 1;
+		b->grants[i].g.changed = b->grants[i].is_new = 0;
+	}
 	dynbuf_reset(&b->settle_usage);
-	dynbuf_reset(&b->spend_calls);
-	b->nsettle_usage = b->nspends = 0;
+	dynbuf_reset(&b->journal_rows);
+	b->nsettle_usage = b->njournal = 0;
 	return CD_OK;
 }
 

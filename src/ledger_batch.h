@@ -5,9 +5,8 @@
  * id, then the holds by id, then the member rows. Operations then change
  * these rows in memory, in arrival order, and batch_flush writes them
  * all back with multi-row statements in one more round trip (which also
- * commits). Appends whose order matters (the journal rows written by
- * creditd_spend, the one place of the spending order) keep the order of
- * the operations that made them. Above the account-open step (a batch
+ * commits). The journal rows keep the order of the operations that made
+ * them. Above the account-open step (a batch
  * rolls months and sweeps what fell due like any other opening) and
  * below the guard's rules. Internal to the ledger's files. */
 #ifndef CREDITD_LEDGER_BATCH_H
@@ -33,7 +32,17 @@ struct hold_row {
 struct batch_acct {
 	struct acct a;
 	int changed;			/* written back at the next flush */
+	int spends;			/* its grants were read */
+	int grants_more;		/* it has more positive grants than were read */
+	int grants_stale;		/* grants changed in the database since read */
 };
+/* A grant of an account that spends, read in spending order. */
+struct batch_grant {
+	int acct;
+	struct spend_grant g;
+	int is_new;			/* a debt row to insert at the next flush */
+};
+#define BATCH_GRANTS (BATCH_MAX * (LIMIT_SPEND_GRANTS + 2))
 struct batch_hold {
 	struct hold_row h;
 	int acct;			/* index in accts */
@@ -81,6 +90,8 @@ struct batch_want {
 	int nmembers;
 	struct { int ext; const char *key; } usages[BATCH_MAX];
 	int nusages;
+	int spend_ext[BATCH_MAX];		/* accounts (acct_ext indexes) that may spend */
+	int nspend_ext;
 	const char *keys[BATCH_MAX];		/* Idempotency-Keys */
 	int nkeys;
 };
@@ -96,9 +107,11 @@ struct batch {
 	int nusages;
 	struct batch_key keys[BATCH_MAX];
 	int nkeys;
+	struct batch_grant grants[BATCH_GRANTS];
+	int ngrants;
 	/* Pending appends, in the order made. */
-	struct dynbuf spend_calls;	/* CALL creditd_spend(...);\n ... */
-	int nspends;
+	struct dynbuf journal_rows;	/* (...),(...) rows of the journal */
+	int njournal;
 	struct dynbuf settle_usage;	/* (...),(...) rows of usage_records */
 	int nsettle_usage;
 	struct db_script script;
@@ -132,11 +145,12 @@ int batch_usage_add(struct ledger *lg, struct batch *b, int acct, int64_t hold_i
 void batch_settle_usage(struct ledger *lg, struct batch *b, int acct, int64_t hold_id, const char *member,
 			const char *model, const char *action, int64_t in, int64_t cached, int64_t out,
 			int64_t cost, int byok, const char *request_id, const char *conversation);
-/* Spends amount (> 0) from the account in spending order (creditd_spend,
- * at the flush, in this order), with its journal row; lowers the balance
- * now. */
-void batch_spend(struct ledger *lg, struct batch *b, int acct, int64_t amount, const char *cause,
-		 const char *source, int64_t hold_id, const char *reference);
+/* Spends amount (> 0) from the account's grants in spending order
+ * (spend_burn), what they cannot cover onto its debt row, and appends its
+ * journal row (in this order among the batch's); lowers the balance now.
+ * The account must be one of want's settle or spend_ext accounts. */
+enum cd_err batch_spend(struct ledger *lg, struct batch *b, int acct, int64_t amount, const char *cause,
+			const char *source, int64_t hold_id, const char *reference);
 /* Writes every pending change in one round trip; with commit, commits
  * too (lg->committed). Read-back ids land in the holds and usages. */
 enum cd_err batch_flush(struct ledger *lg, struct batch *b, int commit);

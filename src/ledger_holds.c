@@ -220,6 +220,7 @@ static enum cd_err settle_refund(struct ledger *lg, struct batch *b, struct guar
 	rc = ledger_add_grant(lg, a, "refund", amount, 0, -1, ref, "late settle below captured hold", &grant_id,
 			      &journal_id);
 	b->accts[op->acct].changed = 1;
+	b->accts[op->acct].grants_stale = 1;
 	return rc;
 }
 
@@ -265,7 +266,9 @@ static enum cd_err settle_decide(struct ledger *lg, struct batch *b, struct guar
 		if (rc != CD_OK)
 			return rc;
 	} else if (delta > 0) {
-		batch_spend(lg, b, op->acct, delta, "usage", NULL, h->id, id);
+		rc = batch_spend(lg, b, op->acct, delta, "usage", NULL, h->id, id);
+		if (rc != CD_OK)
+			return rc;
 	}
 	const char *model = r->model != NULL ? r->model : h->model[0] ? h->model : NULL;
 	const char *conv = r->conversation_id != NULL ? r->conversation_id : h->has_conversation ? h->conversation : NULL;
@@ -359,7 +362,9 @@ static enum cd_err usage_decide(struct ledger *lg, struct batch *b, struct guard
 	if (op->usage < 0)
 		return CD_E_INTERNAL;
 	if (cost > 0) {
-		batch_spend(lg, b, op->acct, cost, "usage", r->force ? "forced" : NULL, 0, r->request_id);
+		enum cd_err rc = batch_spend(lg, b, op->acct, cost, "usage", r->force ? "forced" : NULL, 0, r->request_id);
+		if (rc != CD_OK)
+			return rc;
 		a->month_spent += cost;
 		member_move(b, op->acct, r->member, 0, cost);
 	}
@@ -486,7 +491,7 @@ static void want_ext(struct batch_want *w, struct guard_op *op, const char *ext)
 static void want_of(struct batch_want *w, struct guard_op **ops, int n)
 {
 	memset(w, 0, offsetof(struct batch_want, hold_ids));
-	w->nhold_ids = w->nhold_reqs = w->nmembers = w->nusages = w->nkeys = 0;
+	w->nhold_ids = w->nhold_reqs = w->nmembers = w->nusages = w->nkeys = w->nspend_ext = 0;
 	for (int i = 0; i < n; i++) {
 		struct guard_op *op = ops[i];
 		const char *hold = NULL;
@@ -513,6 +518,7 @@ static void want_of(struct batch_want *w, struct guard_op **ops, int n)
 				w->members[w->nmembers].ext = op->ext;
 				w->members[w->nmembers++].member = op->in.usage->member;
 			}
+			w->spend_ext[w->nspend_ext++] = op->ext;
 			break;
 		case GUARD_SETTLE:
 			hold = op->in.settle->hold_id;

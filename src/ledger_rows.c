@@ -150,36 +150,74 @@ enum cd_err ledger_spend(struct ledger *lg, struct acct *a, int64_t amount, cons
 	return ledger_spend_as(lg, a, amount, cause, NULL, hold_id, reference, description, journal_id);
 }
 
+int64_t spend_burn(struct spend_grant *g, int n, int64_t amount)
+{
+	for (int i = 0; i < n && amount > 0; i++) {
+		if (g[i].debt || g[i].remaining <= 0)
+			continue;
+		int64_t take = g[i].remaining < amount ? g[i].remaining : amount;
+		g[i].remaining -= take;
+		g[i].changed = 1;
+		amount -= take;
+	}
+	return amount;
+}
+
+int spend_debt(struct spend_grant *g, int n, int64_t left)
+{
+	for (int i = 0; i < n; i++) {
+		if (g[i].debt) {
+			g[i].remaining -= left;
+			g[i].changed = 1;
+			return 1;
+		}
+	}
+	return 0;
+}
+
 enum cd_err ledger_spend_as(struct ledger *lg, struct acct *a, int64_t amount, const char *cause,
 			    const char *source, int64_t hold_id, const char *reference, const char *description,
 			    int64_t *journal_id)
 {
-	/* The spending order (priority, soonest expiry, oldest; every positive
-	 * grant before any debt) lives in one place, the creditd_spend
-	 * procedure, which the settle procedure calls too. */
-	static const char sql[] = "CALL creditd_spend_select(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
-	int e, got;
+	static const char sql[] = "SELECT id, remaining_micros, source = 'debt' FROM grants WHERE account_id = ? "
+				  "AND (remaining_micros > 0 OR source = 'debt') ORDER BY " GRANTS_SPEND_ORDER
+				  " LIMIT ? FOR UPDATE";
+	struct spend_grant g[LIMIT_SPEND_GRANTS + 1];
+	int64_t left = amount;
+	int n, e, full;
+	enum cd_err rc = CD_OK;
 	if (amount <= 0)
 		return amount == 0 ? CD_OK : CD_E_INTERNAL;
-	const int64_t *h = hold_id > 0 ? &hold_id : NULL;
-	struct db_params p;		/* creditd_spend_select's parameters, in order */
-	dbp_init(&p);
-	dbp_i64(&p, a->id);			/* p_account */
-	dbp_i64(&p, amount);			/* p_amount */
-	dbp_i64(&p, a->balance - amount);	/* p_balance_after */
-	dbp_str(&p, cause);			/* p_cause */
-	dbp_str(&p, source);			/* p_source */
-	dbp_i64_or_null(&p, h);			/* p_hold */
-	dbp_str(&p, reference);			/* p_reference */
-	dbp_str(&p, description);		/* p_description */
-	dbp_str(&p, lg->journal_key);		/* p_idem_key */
-	dbp_i64(&p, lg->now);			/* p_now */
-	struct dbstmt *s = db_call(lg, sql, &p, &e, &got);
+	do {
+		/* A page of grants; the ones it burns drop out of the next. */
+		struct dbstmt *s = db_exec(lg, sql, &e, "ii", a->id, (int64_t)LIMIT_SPEND_GRANTS + 1);
+		if (s == NULL)
+			return db_err(lg, e, "grant lookup");
+		for (n = 0; n < LIMIT_SPEND_GRANTS + 1 && db_fetch(s) == 1; n++)
+			g[n] = (struct spend_grant){db_i64(s, 0), db_i64(s, 1), db_i64(s, 2) != 0, 0};
+		full = n == LIMIT_SPEND_GRANTS + 1;
+		left = spend_burn(g, n, left);
+		if (left > 0 && !full && !spend_debt(g, n, left)) {
+			int64_t id;
+			rc = ledger_debt_add(lg, a, -left, &id);
+		}
+		for (int i = 0; rc == CD_OK && i < n; i++)
+			if (g[i].changed)
+				rc = db_do(lg, SQL_GRANT_SET, "spend", "ii", g[i].remaining, g[i].id);
+	} while (rc == CD_OK && left > 0 && full);
+	if (rc != CD_OK)
+		return rc;
+	return journal_append(lg, a, -amount, cause, source, 0, hold_id, reference, description, journal_id);
+}
+
+enum cd_err ledger_debt_add(struct ledger *lg, const struct acct *a, int64_t remaining, int64_t *id)
+{
+	int e;
+	struct dbstmt *s = db_exec(lg, SQL_GRANT_ADD, &e, "isiiiIssi", a->id, "debt", (int64_t)0, remaining, (int64_t)0,
+				   (const int64_t *)NULL, (const char *)NULL, DEBT_DESCRIPTION, lg->now);
 	if (s == NULL)
-		return db_err(lg, e, "spend");
-	a->balance -= amount;
-	if (journal_id != NULL)
-		*journal_id = got ? db_i64(s, 0) : 0;
+		return db_err(lg, e, "debt insert");
+	*id = (int64_t)db_insert_id(s);
 	return CD_OK;
 }
 
@@ -232,8 +270,7 @@ static json_t *json_time_or_null(const struct dbstmt *s, unsigned int col)
 static json_t *grants_json(struct ledger *lg, int64_t account_id)
 {
 	static const char sql[] = "SELECT id, source, remaining_micros, priority, expires_at FROM grants "
-				  "WHERE account_id = ? AND remaining_micros <> 0 ORDER BY priority, "
-				  "expires_at IS NULL, expires_at, id LIMIT ?";
+				  "WHERE account_id = ? AND remaining_micros <> 0 ORDER BY " GRANTS_SPEND_ORDER " LIMIT ?";
 	int e;
 	json_t *arr = json_array();
 	struct dbstmt *s = db_exec(lg, sql, &e, "ii", account_id, (int64_t)LIMIT_GRANTS_LISTED);

@@ -53,6 +53,24 @@ enum cd_err acct_read(struct ledger *lg, const char *ext_id, struct acct *a);
 int64_t acct_available(const struct acct *a);
 /* Writes balance, reserved, month and sweep fields back. */
 enum cd_err acct_store(struct ledger *lg, const struct acct *a);
+/* The spending order (DESIGN §4): priority (lower first), then the
+ * soonest expiry (none last), then the oldest. Written here only: every
+ * statement that spends or lists grants orders by it, and spend_burn
+ * burns in the order read. */
+#define GRANTS_SPEND_ORDER "priority, expires_at IS NULL, expires_at, id"
+/* A grant as a spend sees it. */
+struct spend_grant {
+	int64_t id;
+	int64_t remaining;
+	int debt;			/* the account's debt row (remaining <= 0) */
+	int changed;			/* remaining moved: write it back */
+};
+/* Burns up to amount from the positive grants of g[0..n-1], which are in
+ * GRANTS_SPEND_ORDER; returns what they could not cover. */
+int64_t spend_burn(struct spend_grant *g, int n, int64_t amount);
+/* Puts `left` onto the debt row among g: 1, or 0 when there is none (the
+ * caller adds one with -left remaining). */
+int spend_debt(struct spend_grant *g, int n, int64_t left);
 /* Spends amount (> 0) from the account's grants in spending order; what
  * the grants cannot cover becomes debt. Appends one journal row. The
  * caller has locked the account and stores it afterwards. */
@@ -64,6 +82,9 @@ enum cd_err ledger_spend(struct ledger *lg, struct acct *a, int64_t amount, cons
 enum cd_err ledger_spend_as(struct ledger *lg, struct acct *a, int64_t amount, const char *cause,
 			    const char *source, int64_t hold_id, const char *reference, const char *description,
 			    int64_t *journal_id);
+/* Adds the account's debt row (source debt, amount 0): a spend found none. */
+#define DEBT_DESCRIPTION "debt carried by the account"
+enum cd_err ledger_debt_add(struct ledger *lg, const struct acct *a, int64_t remaining, int64_t *id);
 /* Adds a grant (amount > 0), repaying debt first; one journal row. */
 enum cd_err ledger_add_grant(struct ledger *lg, struct acct *a, const char *source, int64_t amount,
 			     int64_t priority, int64_t expires_at, const char *reference,

@@ -48,7 +48,7 @@ _Static_assert(LIMIT_BATCH_OPS >= 1 && LIMIT_BATCH_OPS <= 64, "batch sizes fit t
  * database busy while one waits for its commit, and their row locks are
  * taken in one order (accounts by id, then holds, then members), so they
  * cannot deadlock on each other; more only queue on the same rows. */
-#define LIMIT_BATCH_COMBINERS 2
+#define LIMIT_BATCH_COMBINERS 1
 /* The text of one batch's statements: at most LIMIT_BATCH_OPS settle
  * answers of LIMIT_SETTLE_RESPONSE_BYTES, escaped (x2), plus their rows. */
 #define LIMIT_BATCH_SQL_BYTES (1024 * 1024)
@@ -56,6 +56,10 @@ _Static_assert(LIMIT_BATCH_OPS >= 1 && LIMIT_BATCH_OPS <= 64, "batch sizes fit t
  * accounts by id, in one order): an id never changes once made. When
  * full, the table is emptied and fills again. */
 #define LIMIT_ACCOUNT_ID_CACHE 65536
+/* Positive grants a spend reads at a time, in spending order: a charge
+ * rarely burns more than two; an account with more is read in pages of
+ * this many (the burnt ones drop out of the next page). */
+#define LIMIT_SPEND_GRANTS 64
 /* Whole-transaction retries on deadlock / lock wait timeout / conflicts. */
 #define LIMIT_TX_RETRIES 8
 /* InnoDB lock wait of creditd's sessions: a row locked longer than this

@@ -116,12 +116,27 @@ static void emit_totals(struct dynbuf *b)
 		     (unsigned long long)atomic_load(&stats[r].round_trips));
 }
 
-char *metrics_text(void)
+/* Prometheus' histogram: cumulative buckets, then +Inf, sum and count. */
+static void emit_histogram(struct dynbuf *b, const struct metrics_histogram *h)
+{
+	unsigned long long below = 0;
+	dynbuf_printf(b, "# HELP %s %s\n# TYPE %s histogram\n", h->name, h->help, h->name);
+	for (int i = 0; i < h->n; i++) {
+		below += h->counts[i];
+		dynbuf_printf(b, "%s_bucket{le=\"%d\"} %llu\n", h->name, h->le[i], below);
+	}
+	dynbuf_printf(b, "%s_bucket{le=\"+Inf\"} %llu\n%s_sum %llu\n%s_count %llu\n", h->name, h->count, h->name,
+		      h->sum, h->name, h->count);
+}
+
+char *metrics_text(const struct metrics_histogram *h)
 {
 	struct dynbuf b;
 	dynbuf_init(&b, LIMIT_METRICS_TEXT_BYTES);
 	emit_requests(&b);
 	emit_totals(&b);
+	if (h != NULL)
+		emit_histogram(&b, h);
 	if (b.failed)
 		log_error("metrics: the text passes its cap of %d bytes, or memory ran out", LIMIT_METRICS_TEXT_BYTES);
 	return dynbuf_take(&b);

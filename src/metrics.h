@@ -18,8 +18,18 @@ int metrics_init(const char *const *route_names, size_t n);
 /* Adds one answered request to route's counters (NULL or a name not
  * registered: "unmatched"). Any thread, any time. */
 void metrics_count(const char *route, int status, double duration_ms, unsigned long long round_trips);
-/* The Prometheus text of every counter, NUL-terminated, in a buffer the
- * caller frees with free(). NULL (logged) when memory runs out or the
- * text would pass LIMIT_METRICS_TEXT_BYTES. */
-char *metrics_text(void);
+/* A histogram kept elsewhere (group commit's batch sizes), handed in
+ * when the text is made: counts[i] observations up to le[i] (each bucket
+ * on its own, not cumulative), total observations `count`, their sum. */
+struct metrics_histogram {
+	const char *name, *help;
+	int n;
+	const int *le;
+	const unsigned long long *counts;
+	unsigned long long count, sum;
+};
+/* The Prometheus text of every counter, and of h when not NULL,
+ * NUL-terminated, in a buffer the caller frees with free(). NULL (logged)
+ * when memory runs out or the text would pass LIMIT_METRICS_TEXT_BYTES. */
+char *metrics_text(const struct metrics_histogram *h);
 #endif

@@ -53,7 +53,10 @@ static void test_text(void)
 	metrics_count("grant", 409, 1.0, 1);
 	metrics_count(NULL, 404, 0.25, 0);
 	metrics_count("no_such_route", 405, 0.25, 0);
-	char *text = metrics_text();
+	static const int le[] = {1, 2, 4};
+	static const unsigned long long counts[] = {5, 0, 2};
+	struct metrics_histogram h = {"creditd_guard_batch_size", "Ops per batch.", 3, le, counts, 7, 12};
+	char *text = metrics_text(&h);
 	if (!ok(text != NULL, "text built"))
 		return;
 	static const char head[] = "# HELP creditd_requests_total Requests answered, by route and status.\n"
@@ -66,6 +69,13 @@ static void test_text(void)
 	ok(has_line(text, "creditd_requests_total{route=\"grant\",status=\"refused\"} 2"), "402 and 429 are refused");
 	ok(has_line(text, "creditd_requests_total{route=\"grant\",status=\"other\"} 1"), "503 is other");
 	ok(has_line(text, "creditd_requests_total{route=\"unmatched\",status=\"404\"} 1"), "no route: unmatched");
+	ok(has_line(text, "# TYPE creditd_guard_batch_size histogram"), "the histogram says its type");
+	ok(has_line(text, "creditd_guard_batch_size_bucket{le=\"1\"} 5"), "bucket 1 counts its own");
+	ok(has_line(text, "creditd_guard_batch_size_bucket{le=\"2\"} 5"), "buckets are cumulative (empty one)");
+	ok(has_line(text, "creditd_guard_batch_size_bucket{le=\"4\"} 7"), "buckets are cumulative");
+	ok(has_line(text, "creditd_guard_batch_size_bucket{le=\"+Inf\"} 7"), "+Inf is the count");
+	ok(has_line(text, "creditd_guard_batch_size_sum 12"), "sum of sizes");
+	ok(has_line(text, "creditd_guard_batch_size_count 7"), "count of batches");
 	ok(has_line(text, "creditd_requests_total{route=\"unmatched\",status=\"other\"} 1"),
 	   "an unknown route name: unmatched, 405 is other");
 	ok(has_line(text, "# TYPE creditd_request_seconds_total counter"), "seconds TYPE line");
@@ -75,11 +85,12 @@ static void test_text(void)
 	ok(has_line(text, "creditd_db_round_trips_total{route=\"grant\"} 7"), "grant round trips summed");
 	ok(has_line(text, "creditd_db_round_trips_total{route=\"healthz\"} 0"), "healthz round trips zero");
 	/* 2 routes + unmatched: 9 request lines, 1 seconds line and 1 round
-	 * trips line each, and 6 HELP/TYPE lines. */
+	 * trips line each, and 6 HELP/TYPE lines; the histogram's HELP, TYPE,
+	 * 3 buckets, +Inf, sum and count. */
 	int lines = 0;
 	for (const char *p = text; *p != '\0'; p++)
 		lines += *p == '\n';
-	is_int(lines, 3 * 11 + 6, "every line there, none more");
+	is_int(lines, 3 * 11 + 6 + 8, "every line there, none more");
 	is_int(text[strlen(text) - 1], '\n', "text ends with a newline");
 	free(text);
 }
@@ -96,7 +107,7 @@ static void test_many_routes(void)
 	is_int(metrics_init(names, LIMIT_METRICS_ROUTES), 0, "the most routes registered");
 	for (size_t i = 0; i < LIMIT_METRICS_ROUTES; i++)
 		metrics_count(names[i], 402, 1e12, ~0ULL / 2);
-	char *text = metrics_text();
+	char *text = metrics_text(NULL);
 	ok(text != NULL, "the largest text fits its cap");
 	if (text != NULL)
 		ok(strlen(text) > 16 * 1024, "and it grew past the first buffer (%zu bytes)", strlen(text));
