@@ -23,65 +23,22 @@
 #include "timefmt.h"
 #include <inttypes.h>
 #include <mysqld_error.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define HOLD_COLS "id, account_id, state, amount_micros, byok, model, action, member, conversation_id, " \
-	"expires_at, charged_micros, settle_hash, settle_response, request_id"
-#define MEMBER_COLS "account_id, member, monthly_cap_micros, month_key, month_spent_micros, reserved_micros"
+#define HOLD_COLS_OF(t) t "id, " t "account_id, " t "state, " t "amount_micros, " t "byok, " t "model, " \
+	t "action, " t "member, " t "conversation_id, " t "expires_at, " t "charged_micros, " t "settle_hash, " \
+	t "settle_response, " t "request_id"
+#define HOLD_COLS HOLD_COLS_OF("")
+#define HOLD_NCOLS 14
+#define MEMBER_COLS_OF(t) t "account_id, " t "member, " t "monthly_cap_micros, " t "month_key, " \
+	t "month_spent_micros, " t "reserved_micros"
+#define MEMBER_COLS MEMBER_COLS_OF("")
 
 /* What each result set of a script is. */
-enum set_kind { SET_ACCTS, SET_HOLDS, SET_MEMBERS, SET_USAGES, SET_KEYS, SET_GRANTS, SET_NEW_HOLD_IDS, SET_NEW_USAGE_ID };
+enum set_kind { SET_ACCTS, SET_HOLDS, SET_HOLDS_MEMBERS, SET_MEMBERS, SET_USAGES, SET_KEYS, SET_GRANTS, SET_NEW_HOLD_IDS, SET_NEW_USAGE_ID };
 #define SET_ARG_SHIFT 8	/* SET_NEW_USAGE_ID's usage index, above the kind */
-
-/* ---- External id → id ---- */
-
-static pthread_mutex_t ids_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct id_entry { char *ext; int64_t id; } ids[2 * LIMIT_ACCOUNT_ID_CACHE];
-static int nids;
-
-static size_t id_slot(const char *ext)
-{
-	uint64_t h = 1469598103934665603ULL;	/* FNV-1a */
-	for (const unsigned char *p = (const unsigned char *)ext; *p; p++)
-		h = (h ^ *p) * 1099511628211ULL;
-	return (size_t)(h % (2 * LIMIT_ACCOUNT_ID_CACHE));
-}
-
-static int64_t id_find(const char *ext)
-{
-	int64_t id = 0;
-	pthread_mutex_lock(&ids_lock);
-	for (size_t i = id_slot(ext); ids[i].ext != NULL; i = (i + 1) % (2 * LIMIT_ACCOUNT_ID_CACHE)) {
-		if (strcmp(ids[i].ext, ext) == 0) {
-			id = ids[i].id;
-			break;
-		}
-	}
-	pthread_mutex_unlock(&ids_lock);
-	return id;
-}
-
-static void id_remember(const char *ext, int64_t id)
-{
-	pthread_mutex_lock(&ids_lock);
-	if (nids >= LIMIT_ACCOUNT_ID_CACHE) {
-		for (size_t i = 0; i < 2 * LIMIT_ACCOUNT_ID_CACHE; i++) {
-			free(ids[i].ext);
-			ids[i].ext = NULL;
-		}
-		nids = 0;
-	}
-	size_t i = id_slot(ext);
-	while (ids[i].ext != NULL && strcmp(ids[i].ext, ext) != 0)
-		i = (i + 1) % (2 * LIMIT_ACCOUNT_ID_CACHE);
-	if (ids[i].ext == NULL && (ids[i].ext = strdup(ext)) != NULL)
-		nids++;
-	ids[i].id = id;
-	pthread_mutex_unlock(&ids_lock);
-}
 
 /* ---- The batch ---- */
 
@@ -183,6 +140,7 @@ const struct batch_key *batch_key(const struct batch *b, const char *key)
 
 /* ---- Reading ---- */
 
+
 static void set_next(struct batch *b, int kind)
 {
 	b->sets[b->nsets++] = kind;
@@ -213,6 +171,27 @@ static void hold_from_row(const struct db_rows *r, struct hold_row *h)
 
 struct load_ctx { struct ledger *lg; struct batch *b; };
 
+/* A member row from columns c.. (MEMBER_COLS order), once. */
+static enum cd_err member_add(const struct ledger *lg, struct batch *b, const struct db_rows *r, unsigned int c)
+{
+	int acct = batch_acct_by_id(b, dbr_i64(r, c));
+	if (acct < 0 || batch_member(b, acct, dbr_str(r, c + 1)) >= 0)
+		return CD_OK;
+	if (b->nmembers == 2 * BATCH_MAX)
+		return CD_E_INTERNAL;
+	struct batch_member *m = &b->members[b->nmembers++];
+	memset(m, 0, sizeof(*m));
+	m->acct = acct;
+	m->m.found = 1;
+	ledger_copy_text(m->m.member, sizeof(m->m.member), dbr_str(r, c + 1));
+	m->m.cap = dbr_null(r, c + 2) ? -1 : dbr_i64(r, c + 2);
+	m->m.month_key = dbr_i64(r, c + 3);
+	m->m.month_spent = dbr_i64(r, c + 4);
+	m->m.reserved = dbr_i64(r, c + 5);
+	member_roll(lg, &m->m);
+	return CD_OK;
+}
+
 static enum cd_err load_rows(void *arg, int set, struct db_rows *r)
 {
 	struct load_ctx *c = arg;
@@ -227,14 +206,18 @@ static enum cd_err load_rows(void *arg, int set, struct db_rows *r)
 			acct_from_row_at(&row, 0, &b->accts[b->naccts].a);
 			b->naccts++;
 			break;
-		case SET_HOLDS: {
+		case SET_HOLDS:
+		case SET_HOLDS_MEMBERS: {
 			struct hold_row h;
 			hold_from_row(r, &h);
-			if (batch_hold_by_id(b, h.id) >= 0)
-				break;	/* named twice: by id and by request_id */
 			int acct = batch_acct_by_id(b, h.account_id);
 			if (acct < 0)
 				break;	/* not of an account this batch locked */
+			if (b->sets[set] == SET_HOLDS_MEMBERS && !dbr_null(r, HOLD_NCOLS))
+				if (member_add(c->lg, b, r, HOLD_NCOLS) != CD_OK)
+					return CD_E_INTERNAL;
+			if (batch_hold_by_id(b, h.id) >= 0)
+				break;
 			if (b->nholds == 2 * BATCH_MAX)
 				return CD_E_INTERNAL;
 			memset(&b->holds[b->nholds], 0, sizeof(b->holds[0]));
@@ -243,24 +226,10 @@ static enum cd_err load_rows(void *arg, int set, struct db_rows *r)
 			b->nholds++;
 			break;
 		}
-		case SET_MEMBERS: {
-			int acct = batch_acct_by_id(b, dbr_i64(r, 0));
-			if (acct < 0 || batch_member(b, acct, dbr_str(r, 1)) >= 0)
-				break;
-			if (b->nmembers == 2 * BATCH_MAX)
+		case SET_MEMBERS:
+			if (member_add(c->lg, b, r, 0) != CD_OK)
 				return CD_E_INTERNAL;
-			struct batch_member *m = &b->members[b->nmembers++];
-			memset(m, 0, sizeof(*m));
-			m->acct = acct;
-			m->m.found = 1;
-			ledger_copy_text(m->m.member, sizeof(m->m.member), dbr_str(r, 1));
-			m->m.cap = dbr_null(r, 2) ? -1 : dbr_i64(r, 2);
-			m->m.month_key = dbr_i64(r, 3);
-			m->m.month_spent = dbr_i64(r, 4);
-			m->m.reserved = dbr_i64(r, 5);
-			member_roll(c->lg, &m->m);
 			break;
-		}
 		case SET_USAGES: {
 			int acct = batch_acct_by_id(b, dbr_i64(r, 1));
 			if (acct < 0 || b->nusages == 2 * BATCH_MAX)
@@ -297,8 +266,14 @@ static enum cd_err load_rows(void *arg, int set, struct db_rows *r)
 		}
 		case SET_GRANTS: {
 			int acct = batch_acct_by_id(b, dbr_i64(r, 1));
+			int debt = dbr_i64(r, 3) != 0;
 			if (acct < 0)
 				break;
+			/* A page of positive grants per account; past it, more are there. */
+			if (!debt && b->accts[acct].grants_read == LIMIT_SPEND_GRANTS) {
+				b->accts[acct].grants_more = 1;
+				break;
+			}
 			if (b->ngrants == BATCH_GRANTS)
 				return CD_E_INTERNAL;
 			struct batch_grant *g = &b->grants[b->ngrants++];
@@ -306,10 +281,8 @@ static enum cd_err load_rows(void *arg, int set, struct db_rows *r)
 			g->acct = acct;
 			g->g.id = dbr_i64(r, 0);
 			g->g.remaining = dbr_i64(r, 2);
-			g->g.debt = dbr_i64(r, 3) != 0;
-			/* One row past the page says there are more. */
-			if (!g->g.debt && dbr_i64(r, 4) > LIMIT_SPEND_GRANTS)
-				b->accts[acct].grants_more = 1;
+			g->g.debt = debt;
+			b->accts[acct].grants_read += !debt;
 			break;
 		}
 		default:
@@ -318,38 +291,6 @@ static enum cd_err load_rows(void *arg, int set, struct db_rows *r)
 		}
 	}
 	return CD_OK;
-}
-
-static enum cd_err ids_rows(void *arg, int set, struct db_rows *r)
-{
-	struct batch_want *w = arg;
-	(void)set;
-	while (dbr_next(r)) {
-		id_remember(dbr_str(r, 1), dbr_i64(r, 0));
-		for (int i = 0; i < w->nacct_ext; i++)
-			if (strcmp(w->acct_ext[i], dbr_str(r, 1)) == 0)
-				w->ext_ids[i] = dbr_i64(r, 0);
-	}
-	return CD_OK;
-}
-
-/* The ids of the accounts named by external id: remembered, or read for
- * every such account of the batch in one round trip. 0: no such account. */
-static enum cd_err resolve_ids(struct ledger *lg, struct batch *b, struct batch_want *w)
-{
-	int missing = 0, e;
-	for (int i = 0; i < w->nacct_ext; i++) {
-		w->ext_ids[i] = id_find(w->acct_ext[i]);
-		if (w->ext_ids[i] != 0)
-			continue;
-		dbs_sql(&b->script, missing++ ? ", " : "SELECT id, ext_id FROM accounts WHERE ext_id IN (");
-		dbs_str(lg, &b->script, w->acct_ext[i]);
-	}
-	if (missing == 0)
-		return CD_OK;
-	dbs_sql(&b->script, ")");
-	dbs_end(&b->script);
-	return db_script_run(lg, &b->script, "account ids", ids_rows, w, &e);
 }
 
 static int cmp_i64(const void *x, const void *y)
@@ -395,112 +336,117 @@ static void hold_pairs(struct db_script *s, const char *t, const struct batch_wa
 	}
 }
 
-/* The grants of the accounts that may spend, a page per account in
- * spending order (and each debt row): the account rows are locked, so
- * no other transaction moves them. */
-static void grants_read(struct batch *b, const int64_t *accts, int n)
+/* An account of want: by id, or by external id through a subquery (its
+ * row is locked by the same script's first statement). */
+static void acct_ref(struct ledger *lg, struct db_script *s, const struct batch_want *w, int ext, int64_t id)
+{
+	if (ext < 0) {
+		dbs_i64(s, id);
+		return;
+	}
+	dbs_sql(s, "(SELECT id FROM accounts WHERE ext_id = ");
+	dbs_str(lg, s, w->acct_ext[ext]);
+	dbs_sql(s, ")");
+}
+
+/* The grants of the accounts that may spend, in spending order, each
+ * debt row last: the account rows are locked, so no other transaction
+ * moves them. w NULL: only the account `id`. */
+static void grants_read(struct ledger *lg, struct batch *b, const struct batch_want *w, int64_t id)
 {
 	struct db_script *s = &b->script;
-	if (n == 0)
-		return;
-	dbs_sql(s, "SELECT id, account_id, remaining_micros, debt, n FROM (SELECT id, account_id, remaining_micros, "
-		"source = 'debt' AS debt, ROW_NUMBER() OVER (PARTITION BY account_id, source = 'debt' ORDER BY "
-		GRANTS_SPEND_ORDER ") AS n FROM grants WHERE account_id IN (");
-	id_list(s, accts, n);
-	dbs_sql(s, ") AND (remaining_micros > 0 OR source = 'debt')) g WHERE n <= ");
-	dbs_i64(s, LIMIT_SPEND_GRANTS + 1);
-	dbs_sql(s, " ORDER BY account_id, debt, n");
+	int n = 0;
+	dbs_sql(s, "SELECT id, account_id, remaining_micros, source = 'debt' FROM grants WHERE account_id IN (");
+	if (w == NULL) {
+		acct_ref(lg, s, NULL, -1, id);
+		n = 1;
+	}
+	for (int i = 0; w != NULL && i < w->nacct_ids; i++) {
+		dbs_sql(s, n++ ? ", " : "");
+		acct_ref(lg, s, w, -1, w->acct_ids[i]);
+	}
+	for (int i = 0; w != NULL && i < w->nspend_ext; i++) {
+		dbs_sql(s, n++ ? ", " : "");
+		acct_ref(lg, s, w, w->spend_ext[i], 0);
+	}
+	dbs_sql(s, ") AND (remaining_micros > 0 OR source = 'debt') ORDER BY account_id, source = 'debt', "
+		GRANTS_SPEND_ORDER);
 	dbs_end(s);
 	set_next(b, SET_GRANTS);
 }
 
 /* The locking reads, accounts first unless they are locked already. */
-static void read_script(struct ledger *lg, struct batch *b, const struct batch_want *w, const int64_t *accts,
-			int naccts, int with_accounts)
+static void read_script(struct ledger *lg, struct batch *b, const struct batch_want *w, int with_accounts)
 {
 	struct db_script *s = &b->script;
-	int nholds, n;
+	int n;
 	b->nsets = 0;
-	if (with_accounts && naccts > 0) {
-		dbs_sql(s, "SELECT " ACCT_COLS_OF("") " FROM accounts WHERE id IN (");
-		id_list(s, accts, naccts);
-		dbs_sql(s, ") ORDER BY id FOR UPDATE");
+	if (with_accounts && w->nacct_ids + w->nacct_ext > 0) {
+		int64_t ids[BATCH_MAX];
+		for (int i = 0; i < w->nacct_ids; i++)
+			ids[i] = w->acct_ids[i];
+		n = sort_unique(ids, w->nacct_ids);
+		dbs_sql(s, "SELECT " ACCT_COLS_OF("") " FROM accounts WHERE ");
+		if (n > 0) {
+			dbs_sql(s, "id IN (");
+			id_list(s, ids, n);
+			dbs_sql(s, w->nacct_ext > 0 ? ") OR " : ")");
+		}
+		for (int i = 0; i < w->nacct_ext; i++) {
+			dbs_sql(s, i ? ", " : "ext_id IN (");
+			dbs_str(lg, s, w->acct_ext[i]);
+		}
+		dbs_sql(s, w->nacct_ext > 0 ? ") ORDER BY id FOR UPDATE" : " ORDER BY id FOR UPDATE");
 		dbs_end(s);
 		set_next(b, SET_ACCTS);
 	}
-	/* A hold is named with its account: one of another account is not read. */
-	nholds = w->nhold_ids;
-	if (nholds > 0) {
-		dbs_sql(s, "SELECT " HOLD_COLS " FROM holds WHERE ");
-		hold_pairs(s, "", w);
-		dbs_sql(s, " ORDER BY id FOR UPDATE");
+	/* The holds settled or released, named with their account (one of
+	 * another account is not read), and their members' rows. */
+	if (w->nhold_ids > 0) {
+		dbs_sql(s, "SELECT " HOLD_COLS_OF("h.") ", " MEMBER_COLS_OF("m.") " FROM holds h LEFT JOIN members m "
+			"ON m.account_id = h.account_id AND m.member = h.member WHERE ");
+		hold_pairs(s, "h.", w);
+		dbs_sql(s, " ORDER BY h.id FOR UPDATE");
 		dbs_end(s);
-		set_next(b, SET_HOLDS);
+		set_next(b, SET_HOLDS_MEMBERS);
 	}
-	n = 0;
 	for (int i = 0; i < w->nhold_reqs; i++) {
-		int64_t id = w->ext_ids[w->hold_reqs[i].ext];
-		if (id == 0)
-			continue;
-		dbs_sql(s, n++ ? " OR (account_id = " : "SELECT " HOLD_COLS " FROM holds WHERE (account_id = ");
-		dbs_i64(s, id);
+		dbs_sql(s, i ? " OR (account_id = " : "SELECT " HOLD_COLS " FROM holds WHERE (account_id = ");
+		acct_ref(lg, s, w, w->hold_reqs[i].ext, 0);
 		dbs_sql(s, " AND request_id = ");
 		dbs_str(lg, s, w->hold_reqs[i].request_id);
 		dbs_sql(s, ")");
 	}
-	if (n > 0) {
+	if (w->nhold_reqs > 0) {
 		dbs_end(s);
 		set_next(b, SET_HOLDS);
 	}
-	n = 0;
 	for (int i = 0; i < w->nmembers; i++) {
-		int64_t id = w->ext_ids[w->members[i].ext];
-		if (id == 0)
-			continue;
-		dbs_sql(s, n++ ? " OR (account_id = " : "SELECT " MEMBER_COLS " FROM members WHERE (account_id = ");
-		dbs_i64(s, id);
+		dbs_sql(s, i ? " OR (account_id = " : "SELECT " MEMBER_COLS " FROM members WHERE (account_id = ");
+		acct_ref(lg, s, w, w->members[i].ext, 0);
 		dbs_sql(s, " AND member = ");
 		dbs_str(lg, s, w->members[i].member);
 		dbs_sql(s, ")");
 	}
-	if (n > 0) {
+	if (w->nmembers > 0) {
 		dbs_sql(s, " ORDER BY account_id, member FOR UPDATE");
 		dbs_end(s);
 		set_next(b, SET_MEMBERS);
 	}
-	if (nholds > 0) {
-		dbs_sql(s, "SELECT m.account_id, m.member, m.monthly_cap_micros, m.month_key, m.month_spent_micros, "
-			"m.reserved_micros FROM holds h JOIN members m ON m.account_id = h.account_id AND m.member = h.member "
-			"WHERE ");
-		hold_pairs(s, "h.", w);
-		dbs_sql(s, " ORDER BY m.account_id, m.member FOR UPDATE");
-		dbs_end(s);
-		set_next(b, SET_MEMBERS);
-	}
-	n = 0;
 	for (int i = 0; i < w->nusages; i++) {
-		int64_t id = w->ext_ids[w->usages[i].ext];
-		if (id == 0)
-			continue;
-		dbs_sql(s, n++ ? " OR (account_id = " : "SELECT id, account_id, usage_key, cost_micros, request_hash "
+		dbs_sql(s, i ? " OR (account_id = " : "SELECT id, account_id, usage_key, cost_micros, request_hash "
 			"FROM usage_records WHERE (account_id = ");
-		dbs_i64(s, id);
+		acct_ref(lg, s, w, w->usages[i].ext, 0);
 		dbs_sql(s, " AND usage_key = ");
 		dbs_str(lg, s, w->usages[i].key);
 		dbs_sql(s, ")");
 	}
-	if (n > 0) {
+	if (w->nusages > 0) {
 		dbs_end(s);
 		set_next(b, SET_USAGES);
 	}
-	int64_t spenders[2 * BATCH_MAX];
-	n = 0;
-	for (int i = 0; i < w->nacct_ids; i++)
-		spenders[n++] = w->acct_ids[i];
-	for (int i = 0; i < w->nspend_ext; i++)
-		if (w->ext_ids[w->spend_ext[i]] != 0)
-			spenders[n++] = w->ext_ids[w->spend_ext[i]];
-	grants_read(b, spenders, sort_unique(spenders, n));
+	if (w->nacct_ids + w->nspend_ext > 0)
+		grants_read(lg, b, w, 0);
 	if (with_accounts && w->nkeys > 0) {
 		dbs_sql(s, "SELECT idem_key, request_hash, status, response FROM idempotency_keys WHERE idem_key IN (");
 		for (int i = 0; i < w->nkeys; i++) {
@@ -516,20 +462,10 @@ static void read_script(struct ledger *lg, struct batch *b, const struct batch_w
 
 enum cd_err batch_load(struct ledger *lg, struct batch *b, struct batch_want *w)
 {
-	int64_t accts[2 * BATCH_MAX];
-	int naccts = 0, e;
-	enum cd_err rc = resolve_ids(lg, b, w);
-	if (rc != CD_OK)
-		return rc;
-	for (int i = 0; i < w->nacct_ids; i++)
-		accts[naccts++] = w->acct_ids[i];
-	for (int i = 0; i < w->nacct_ext; i++)
-		if (w->ext_ids[i] != 0)
-			accts[naccts++] = w->ext_ids[i];
-	naccts = sort_unique(accts, naccts);
-	read_script(lg, b, w, accts, naccts, 1);
+	int e;
+	read_script(lg, b, w, 1);
 	struct load_ctx ctx = {lg, b};
-	rc = db_script_run(lg, &b->script, "batch read", load_rows, &ctx, &e);
+	enum cd_err rc = db_script_run(lg, &b->script, "batch read", load_rows, &ctx, &e);
 	b->nsets = 0;
 	if (rc != CD_OK)
 		return rc;
@@ -537,7 +473,7 @@ enum cd_err batch_load(struct ledger *lg, struct batch *b, struct batch_want *w)
 		if ((e = batch_acct_by_id(b, w->acct_ids[i])) >= 0)
 			b->accts[e].spends = 1;
 	for (int i = 0; i < w->nspend_ext; i++)
-		if ((e = batch_acct_by_id(b, w->ext_ids[w->spend_ext[i]])) >= 0)
+		if ((e = batch_acct_by_ext(b, w->acct_ext[w->spend_ext[i]])) >= 0)
 			b->accts[e].spends = 1;
 	/* Stored answers point at the operations' own key strings. */
 	for (int i = 0; i < b->nkeys; i++)
@@ -545,8 +481,8 @@ enum cd_err batch_load(struct ledger *lg, struct batch *b, struct batch_want *w)
 			if (strcmp(b->keys[i].key, w->keys[k]) == 0)
 				b->keys[i].key = w->keys[k];
 	/* Open each account as every request does: roll its month over and
-	 * apply what fell due. A sweep may have changed holds and members
-	 * read above, which are then read again. */
+	 * apply what fell due. A sweep may have changed holds, members and
+	 * grants read above, which are then read again. */
 	int swept = 0;
 	for (int i = 0; i < b->naccts; i++) {
 		struct acct *a = &b->accts[i].a;
@@ -559,7 +495,9 @@ enum cd_err batch_load(struct ledger *lg, struct batch *b, struct batch_want *w)
 	}
 	if (swept) {
 		b->nholds = b->nmembers = b->nusages = b->ngrants = 0;
-		read_script(lg, b, w, accts, naccts, 0);
+		for (int i = 0; i < b->naccts; i++)
+			b->accts[i].grants_read = b->accts[i].grants_more = 0;
+		read_script(lg, b, w, 0);
 		rc = db_script_run(lg, &b->script, "batch read", load_rows, &ctx, &e);
 		b->nsets = 0;
 	}
@@ -679,7 +617,8 @@ static enum cd_err grants_reload(struct ledger *lg, struct batch *b, int acct)
 	b->ngrants = m;
 	b->accts[acct].grants_stale = 0;
 	b->accts[acct].grants_more = 0;
-	grants_read(b, &b->accts[acct].a.id, 1);
+	b->accts[acct].grants_read = 0;
+	grants_read(lg, b, NULL, b->accts[acct].a.id);
 	struct load_ctx ctx = {lg, b};
 	rc = db_script_run(lg, &b->script, "grant read", load_rows, &ctx, &e);
 	b->nsets = 0;
@@ -794,17 +733,9 @@ static void write_new_holds(struct ledger *lg, struct batch *b)
 	}
 	if (n == 0)
 		return;
-	dbs_end(s);
-	n = 0;
-	for (int i = 0; i < b->nholds; i++) {
-		if (!b->holds[i].is_new)
-			continue;
-		dbs_sql(s, n++ ? " OR (account_id = " : "SELECT id, account_id, request_id FROM holds WHERE (account_id = ");
-		dbs_i64(s, b->accts[b->holds[i].acct].a.id);
-		dbs_sql(s, " AND request_id = ");
-		dbs_str(lg, s, b->holds[i].h.request_id);
-		dbs_sql(s, ")");
-	}
+	/* Their ids, by request_id (unique per account), whatever order
+	 * AUTO_INCREMENT handed them out in. */
+	dbs_sql(s, " RETURNING id, account_id, request_id");
 	dbs_end(s);
 	set_next(b, SET_NEW_HOLD_IDS);
 }

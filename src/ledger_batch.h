@@ -33,6 +33,7 @@ struct batch_acct {
 	struct acct a;
 	int changed;			/* written back at the next flush */
 	int spends;			/* its grants were read */
+	int grants_read;		/* positive ones, at most LIMIT_SPEND_GRANTS */
 	int grants_more;		/* it has more positive grants than were read */
 	int grants_stale;		/* grants changed in the database since read */
 };
@@ -79,8 +80,7 @@ struct batch_key {
 struct batch_want {
 	int64_t acct_ids[BATCH_MAX];		/* the accounts of hold_ids, in step */
 	int nacct_ids;
-	const char *acct_ext[BATCH_MAX];	/* by external id: resolved first */
-	int64_t ext_ids[BATCH_MAX];		/* batch_load's: their ids (0: none) */
+	const char *acct_ext[BATCH_MAX];	/* by external id */
 	int nacct_ext;
 	int64_t hold_ids[BATCH_MAX];		/* settle and release targets */
 	int nhold_ids;
@@ -123,8 +123,8 @@ struct batch *batch_new(void);
 void batch_free(struct batch *b);
 /* Empties b for a new attempt. */
 void batch_reset(struct batch *b);
-/* The read round trip (two when an account's id is not known yet): the
- * rows of w locked, months rolled, due expiries applied. */
+/* The read round trip: the rows of w locked, months rolled, due
+ * expiries applied (and what they changed read again). */
 enum cd_err batch_load(struct ledger *lg, struct batch *b, struct batch_want *w);
 
 int batch_acct_by_ext(const struct batch *b, const char *ext);

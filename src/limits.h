@@ -52,10 +52,6 @@ _Static_assert(LIMIT_BATCH_OPS >= 1 && LIMIT_BATCH_OPS <= 64, "batch sizes fit t
 /* The text of one batch's statements: at most LIMIT_BATCH_OPS settle
  * answers of LIMIT_SETTLE_RESPONSE_BYTES, escaped (x2), plus their rows. */
 #define LIMIT_BATCH_SQL_BYTES (1024 * 1024)
-/* Accounts whose id creditd remembers by external id (a batch locks
- * accounts by id, in one order): an id never changes once made. When
- * full, the table is emptied and fills again. */
-#define LIMIT_ACCOUNT_ID_CACHE 65536
 /* Positive grants a spend reads at a time, in spending order: a charge
  * rarely burns more than two; an account with more is read in pages of
  * this many (the burnt ones drop out of the next page). */
