@@ -48,7 +48,7 @@ _Static_assert(LIMIT_BATCH_OPS >= 1 && LIMIT_BATCH_OPS <= 64, "batch sizes fit t
  * database busy while one waits for its commit, and their row locks are
  * taken in one order (accounts by id, then holds, then members), so they
  * cannot deadlock on each other; more only queue on the same rows. */
-#define LIMIT_BATCH_COMBINERS 1
+#define LIMIT_BATCH_COMBINERS 2
 /* The text of one batch's statements: at most LIMIT_BATCH_OPS settle
  * answers of LIMIT_SETTLE_RESPONSE_BYTES, escaped (x2), plus their rows. */
 #define LIMIT_BATCH_SQL_BYTES (1024 * 1024)
