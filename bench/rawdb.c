@@ -6,16 +6,17 @@
  * what the database and the disk allow creditd at most.
  *
  * Two versions of creditd's SQL (--sql):
- *   statements  one round trip per statement, as src/ledger_accounts.c and
- *               src/ledger_holds.c had them: authorize 4 round trips
- *               (SELECT account FOR UPDATE, INSERT hold, UPDATE account,
- *               COMMIT), settle 9 (SELECT account FOR UPDATE, SELECT hold
- *               FOR UPDATE, SELECT grants FOR UPDATE, UPDATE grant, INSERT
- *               journal, INSERT usage, UPDATE account, UPDATE hold, COMMIT);
- *   procedures  the locking reads (settle's account and hold in one
- *               STRAIGHT_JOIN), then one CALL of sql/002_procedures.sql's
- *               creditd_hold_commit / creditd_settle_commit that writes and
- *               commits: authorize 2 round trips, settle 2.
+ *   statements  one round trip per statement, as creditd had them once:
+ *               authorize 4 round trips (SELECT account FOR UPDATE, INSERT
+ *               hold, UPDATE account, COMMIT), settle 9 (SELECT account FOR
+ *               UPDATE, SELECT hold FOR UPDATE, SELECT grants FOR UPDATE,
+ *               UPDATE grant, INSERT journal, INSERT usage, UPDATE account,
+ *               UPDATE hold, COMMIT);
+ *   scripts     creditd's group-commit batches (src/ledger_batch.c): one
+ *               text of locking reads, then one text of multi-row writes
+ *               ending in COMMIT, 2 round trips per transaction. --batch N
+ *               (default 1) puts N authorizes, then their N settles, in
+ *               each transaction, as creditd's combiner does under load.
  * The SQL is copied from creditd (and src/ledger.c's session setup). When
  * creditd's statements change, this file must change with them:
  * bench/run.sh compares the round trips per authorize and per settle
@@ -30,7 +31,7 @@
  *              --duration S --mode spread|hot [--accounts N] [--prefix P]
  *              [--hot-account ID] --hold-micros M --cost-micros M
  *              [--model NAME] [--input-tokens N] [--output-tokens N]
- *              [--tag TAG] [--ttl-seconds S] [--sql statements|procedures]
+ *              [--tag TAG] [--ttl-seconds S] [--sql statements|scripts] [--batch N]
  * The password is read from the environment (RAWDB_PASSWORD), never argv.
  * Prints one JSON object on stdout; exit status 0 when no error. */
 #include <errno.h>
@@ -39,6 +40,7 @@
 #include <mysqld_error.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,6 +57,8 @@
 #define SAMPLES_MAX (1u << 22)		/* latency samples per thread: 4M x 4 bytes */
 #define ERRORS_MAX 1000			/* give up on a thread after this many failed transactions */
 #define TEXT_MAX 128			/* ids, names, request ids */
+#define BATCH_MAX 64			/* creditd's histogram ends at 64 */
+#define SCRIPT_MAX (1024 * 1024)	/* creditd's LIMIT_BATCH_SQL_BYTES */
 
 /* ---- The statements, verbatim from creditd ---- */
 
@@ -67,11 +71,9 @@
 enum stmt_id {
 	ST_ACCT_LOCK, ST_ACCT_LOCK_ID, ST_HOLD_LOCK,	/* both versions */
 	ST_HOLD_ADD, ST_ACCT_STORE, ST_GRANTS_SPENDABLE, ST_GRANT_SET, ST_JOURNAL_ADD, ST_USAGE_ADD,
-	ST_HOLD_SETTLED,				/* statements */
-	ST_HOLD_COMMIT, ST_SETTLE_COMMIT, ST_ACCT_HOLD_LOCK,	/* procedures */
+	ST_HOLD_SETTLED,
 	ST_COUNT
 };
-#define ST_FIRST_PROCEDURE ST_HOLD_COMMIT
 
 static const char *const sql_text[ST_COUNT] = {
 	[ST_ACCT_LOCK] = "SELECT " ACCT_COLS " FROM accounts WHERE ext_id = ? FOR UPDATE",
@@ -93,26 +95,14 @@ static const char *const sql_text[ST_COUNT] = {
 			 "conversation_id, request_hash, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 	[ST_HOLD_SETTLED] = "UPDATE holds SET state = 'settled', charged_micros = ?, settle_hash = ?, "
 			    "settle_response = ?, finished_at = ? WHERE id = ?",
-	[ST_HOLD_COMMIT] = "CALL creditd_hold_commit(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-	[ST_SETTLE_COMMIT] = "CALL creditd_settle_commit(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
-			     "?, ?, ?, ?, ?, ?, ?)",
-	/* settle's lock: the account, then the hold, in one statement */
-	[ST_ACCT_HOLD_LOCK] = "SELECT STRAIGHT_JOIN a.id, a.ext_id, a.kind, a.status, a.balance_micros, "
-			      "a.reserved_micros, a.overdraft_limit_micros, a.monthly_limit_micros, "
-			      "a.low_balance_micros, a.plan, a.month_key, a.month_spent_micros, a.sweep_due_at, "
-			      "a.created_at, a.stripe_customer_id, h.id, h.state, h.amount_micros, h.byok, h.model, "
-			      "h.action, h.member, h.conversation_id, h.expires_at, h.charged_micros, h.settle_hash, "
-			      "h.settle_response, h.request_id FROM accounts a JOIN holds h ON h.account_id = a.id "
-			      "WHERE a.id = ? AND h.id = ? FOR UPDATE",
 };
 #define ACCT_NCOLS 15
 
-/* Which statements a version prepares. */
-static int stmt_used(int id, int procedures)
+/* Which statements a version prepares: the scripts version none. */
+static int stmt_used(int id, int scripts)
 {
-	if (id <= ST_HOLD_LOCK)
-		return 1;
-	return procedures ? id >= ST_FIRST_PROCEDURE : id < ST_FIRST_PROCEDURE;
+	(void)id;
+	return !scripts;
 }
 
 static const char session_setup[] = "SET SESSION tx_isolation = 'READ-COMMITTED', "
@@ -127,10 +117,11 @@ static struct {
 	const char *socket, *user, *password, *database;
 	long threads, warmup_s, duration_s, accounts, ttl_s;
 	int hot;
-	int procedures;			/* --sql procedures */
+	int scripts;			/* --sql scripts */
+	long batch;			/* --batch: operations per transaction (scripts) */
 	const char *prefix, *hot_account, *model, *tag;
 	int64_t hold_micros, cost_micros, input_tokens, output_tokens;
-} opt = {NULL, "creditd", NULL, "creditd", 1, 2, 10, 10000, 600, 0, 0, "acct-", "hot", "gpt-4o", "raw",
+} opt = {NULL, "creditd", NULL, "creditd", 1, 2, 10, 10000, 600, 0, 0, 1, "acct-", "hot", "gpt-4o", "raw",
 	 -1, -1, 1000, 200};
 
 /* ---- One connection and its statements ---- */
@@ -228,7 +219,7 @@ static int conn_open(struct conn *c)
 	}
 	for (int i = 0; i < ST_COUNT; i++) {
 		struct stmt *s = &c->s[i];
-		if (!stmt_used(i, opt.procedures))
+		if (!stmt_used(i, opt.scripts))
 			continue;
 		s->st = mysql_stmt_init(c->db);
 		if (s->st == NULL || mysql_stmt_prepare(s->st, sql_text[i], (unsigned long)strlen(sql_text[i])) != 0 ||
@@ -292,42 +283,6 @@ static int exec(struct conn *c, enum stmt_id id, const char *fmt, ...)
 		return e != 0 ? e : E_CLIENT;
 	}
 	return 0;
-}
-
-/* Reads every result set a CALL returns, as creditd's db_call does, so the
- * connection is free again; *first gets the first column of the first row
- * (-1 when none). 0 or the MariaDB error number. */
-static int call_results(struct stmt *s, int64_t *first)
-{
-	int status;
-	*first = -1;
-	do {
-		unsigned int n = mysql_stmt_field_count(s->st);
-		if (n > 0) {
-			char buf[8][32];
-			unsigned long len[8];
-			my_bool isnull[8];
-			MYSQL_BIND res[8];
-			memset(res, 0, sizeof(res));
-			for (unsigned int i = 0; i < n && i < 8; i++) {
-				res[i].buffer_type = MYSQL_TYPE_STRING;
-				res[i].buffer = buf[i];
-				res[i].buffer_length = sizeof(buf[i]) - 1;
-				res[i].length = &len[i];
-				res[i].is_null = &isnull[i];
-			}
-			if (n > 8 || mysql_stmt_bind_result(s->st, res) != 0 || mysql_stmt_store_result(s->st) != 0)
-				return mysql_stmt_errno(s->st) != 0 ? (int)mysql_stmt_errno(s->st) : E_CLIENT;
-			int rc = mysql_stmt_fetch(s->st);
-			if (*first < 0 && (rc == 0 || rc == MYSQL_DATA_TRUNCATED) && !isnull[0]) {
-				buf[0][len[0] < sizeof(buf[0]) - 1 ? len[0] : sizeof(buf[0]) - 1] = '\0';
-				*first = (int64_t)strtoll(buf[0], NULL, 10);
-			}
-			mysql_stmt_free_result(s->st);
-		}
-		status = mysql_stmt_next_result(s->st);
-	} while (status == 0);
-	return status > 0 ? (int)mysql_stmt_errno(s->st) : 0;
 }
 
 /* 1 when a row was fetched, 0 at the end, -1 on error. */
@@ -419,18 +374,6 @@ static int authorize_tx(struct conn *c, struct pair *p, int64_t now)
 		return E_REFUSED;
 	int64_t expires_at = now + opt.ttl_s;
 	p->account_id = a.id;
-	if (opt.procedures) {
-		a.reserved += opt.hold_micros;
-		if (a.sweep_due_at < 0 || expires_at < a.sweep_due_at)
-			a.sweep_due_at = expires_at;
-		const int64_t *due = a.sweep_due_at >= 0 ? &a.sweep_due_at : NULL;
-		e = exec(c, ST_HOLD_COMMIT, "isssssiiiiiiiiIi", a.id, p->request_id, (const char *)NULL, opt.model,
-			 (const char *)NULL, (const char *)NULL, opt.hold_micros, (int64_t)0, expires_at, now,
-			 a.balance, a.reserved, a.month_key, a.month_spent, due, (int64_t)1);
-		if (e == 0)
-			e = call_results(&c->s[ST_HOLD_COMMIT], &p->hold_id);
-		return e == 0 && p->hold_id <= 0 ? E_CLIENT : e;
-	}
 	e = exec(c, ST_HOLD_ADD, "isssssiiii", a.id, p->request_id, (const char *)NULL, opt.model,
 		 (const char *)NULL, (const char *)NULL, opt.hold_micros, (int64_t)0, expires_at, now);
 	if (e != 0)
@@ -467,27 +410,6 @@ static int spend(struct conn *c, const struct acct *a, int64_t amount)
 	return amount > 0 ? E_DEBT : 0;
 }
 
-/* The procedures version of settle's writes: one CALL that burns grants,
- * appends the journal row, records usage, settles the hold, stores the
- * account and commits. */
-static int settle_call(struct conn *c, const struct pair *p, struct acct *a, const char *ref,
-		       const char *request_id, const unsigned char hash[32], int64_t released, int64_t now)
-{
-	char response[512];
-	int64_t cost = opt.cost_micros, ignored;
-	a->balance -= cost;
-	snprintf(response, sizeof(response),
-		 "{\"hold_id\":\"%s\",\"charged_micros\":%" PRId64 ",\"released_micros\":%" PRId64
-		 ",\"balance_micros\":%" PRId64 ",\"available_micros\":%" PRId64 ",\"late\":false}",
-		 ref, cost, released, a->balance, a->balance - a->reserved + a->overdraft);
-	const int64_t *due = a->sweep_due_at >= 0 ? &a->sweep_due_at : NULL;
-	int e = exec(c, ST_SETTLE_COMMIT, "iiisisssiiiiissbsiiiiIsi", a->id, p->hold_id, cost, ref, now,
-		     (const char *)NULL, opt.model, (const char *)NULL, opt.input_tokens, (int64_t)0, opt.output_tokens,
-		     cost, (int64_t)0, request_id, (const char *)NULL, (const char *)hash, (size_t)32, response,
-		     a->balance, a->reserved, a->month_key, a->month_spent, due, (const char *)NULL, (int64_t)1);
-	return e == 0 ? call_results(&c->s[ST_SETTLE_COMMIT], &ignored) : e;
-}
-
 /* settle = SELECT account FOR UPDATE (by id), SELECT hold FOR UPDATE, SELECT
  * spendable grants FOR UPDATE, UPDATE grant, INSERT journal, INSERT
  * usage_records, UPDATE account, UPDATE hold (COMMIT by the caller). */
@@ -498,23 +420,14 @@ static int settle_tx(struct conn *c, const struct pair *p, int64_t now)
 	unsigned char hash[32];
 	int e, hc = 0;
 	struct stmt *h;
-	if (opt.procedures) {
-		/* creditd's hold_lock: one statement locks both rows */
-		e = exec(c, ST_ACCT_HOLD_LOCK, "ii", p->account_id, p->hold_id);
-		if (e == 0)
-			e = acct_load(c, ST_ACCT_HOLD_LOCK, &a, now);
-		h = &c->s[ST_ACCT_HOLD_LOCK];
-		hc = ACCT_NCOLS;
-	} else {
-		e = exec(c, ST_ACCT_LOCK_ID, "i", p->account_id);
-		if (e == 0)
-			e = acct_load(c, ST_ACCT_LOCK_ID, &a, now);
-		if (e == 0)
-			e = exec(c, ST_HOLD_LOCK, "ii", p->hold_id, p->account_id);
-		h = &c->s[ST_HOLD_LOCK];
-		if (e == 0 && fetch(h) != 1)
-			e = E_NOT_FOUND;
-	}
+	e = exec(c, ST_ACCT_LOCK_ID, "i", p->account_id);
+	if (e == 0)
+		e = acct_load(c, ST_ACCT_LOCK_ID, &a, now);
+	if (e == 0)
+		e = exec(c, ST_HOLD_LOCK, "ii", p->hold_id, p->account_id);
+	h = &c->s[ST_HOLD_LOCK];
+	if (e == 0 && fetch(h) != 1)
+		e = E_NOT_FOUND;
 	if (e != 0)
 		return e;
 	const char *state = col_str(h, hc + 1);
@@ -528,8 +441,6 @@ static int settle_tx(struct conn *c, const struct pair *p, int64_t now)
 	snprintf(ref, sizeof(ref), "hold_%" PRId64 "_%" PRId64, a.id, p->hold_id);
 	for (size_t i = 0; i < sizeof(hash); i++)
 		hash[i] = (unsigned char)(p->hold_id >> (8 * (i % 8)));
-	if (opt.procedures)
-		return settle_call(c, p, &a, ref, request_id, hash, released, now);
 	if (cost > 0) {
 		e = spend(c, &a, cost);
 		if (e == 0)
@@ -551,6 +462,349 @@ static int settle_tx(struct conn *c, const struct pair *p, int64_t now)
 		 ",\"balance_micros\":%" PRId64 ",\"available_micros\":%" PRId64 ",\"late\":false}",
 		 ref, cost, released, a.balance, a.balance - a.reserved + a.overdraft);
 	return exec(c, ST_HOLD_SETTLED, "ibsii", cost, (const char *)hash, sizeof(hash), response, now, p->hold_id);
+}
+
+/* ---- The scripts version: creditd's batches ---- */
+
+/* creditd's src/ledger_batch.c HOLD_COLS, bare and for "h." */
+#define SCRIPT_HOLD_COLS "id, account_id, state, amount_micros, byok, model, action, member, conversation_id, " \
+	"expires_at, charged_micros, settle_hash, settle_response, request_id"
+#define SCRIPT_HOLD_COLS_H "h.id, h.account_id, h.state, h.amount_micros, h.byok, h.model, h.action, h.member, " \
+	"h.conversation_id, h.expires_at, h.charged_micros, h.settle_hash, h.settle_response, h.request_id"
+
+struct sbuf {
+	char *p;
+	size_t len, cap;
+	int failed;
+};
+
+__attribute__((format(printf, 2, 3)))
+static void sb(struct sbuf *b, const char *fmt, ...)
+{
+	va_list ap;
+	if (b->cap == 0 && (b->p = malloc(b->cap = 64 * 1024)) == NULL)
+		b->cap = 0;
+	if (b->p == NULL || b->failed)
+		return;
+	va_start(ap, fmt);
+	int n = vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
+	va_end(ap);
+	if (n < 0 || b->len + (size_t)n >= b->cap) {
+		b->failed = b->len + (size_t)n >= SCRIPT_MAX || n < 0;
+		char *q = b->failed ? NULL : realloc(b->p, b->cap * 2);
+		if (q == NULL) {
+			b->failed = 1;
+			return;
+		}
+		b->p = q;
+		b->cap *= 2;
+		va_start(ap, fmt);
+		vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
+		va_end(ap);
+	}
+	b->len += (size_t)n;
+}
+
+/* What the reads of a batch found: its accounts, holds and grants. */
+struct sacct { struct acct a; char ext[TEXT_MAX]; int changed; };
+struct sgrant { int64_t id, account, remaining; int debt, changed; };
+struct sbatch {
+	struct sacct acct[BATCH_MAX];
+	int nacct;
+	struct sgrant grant[BATCH_MAX * 4];
+	int ngrant;
+	struct pair *p;
+	int n;
+	int64_t hold_amount[BATCH_MAX];
+	char hold_state[BATCH_MAX][16];
+	int64_t now;
+	int settling;			/* set 1 is the settled holds */
+};
+
+static struct sacct *sacct_by_id(struct sbatch *b, int64_t id)
+{
+	for (int i = 0; i < b->nacct; i++)
+		if (b->acct[i].a.id == id)
+			return &b->acct[i];
+	return NULL;
+}
+
+static struct sacct *sacct_by_ext(struct sbatch *b, const char *ext)
+{
+	for (int i = 0; i < b->nacct; i++)
+		if (strcmp(b->acct[i].ext, ext) == 0)
+			return &b->acct[i];
+	return NULL;
+}
+
+/* Runs a script in one round trip, handing each result set to rows. */
+static int script_run(struct conn *c, struct sbuf *s, void (*rows)(struct sbatch *, int, MYSQL_RES *),
+		      struct sbatch *b)
+{
+	int set = 0, st;
+	if (s->failed)
+		return E_CLIENT;
+	c->round_trips++;
+	st = mysql_real_query(c->db, s->p, (unsigned long)s->len);
+	s->len = 0;
+	if (st != 0)
+		return (int)mysql_errno(c->db);
+	do {
+		MYSQL_RES *res = mysql_store_result(c->db);
+		if (res != NULL) {
+			rows(b, set++, res);
+			mysql_free_result(res);
+		} else if (mysql_field_count(c->db) != 0) {
+			return (int)mysql_errno(c->db);
+		}
+		st = mysql_next_result(c->db);
+	} while (st == 0);
+	return st > 0 ? (int)mysql_errno(c->db) : 0;
+}
+
+static int64_t row_i64(MYSQL_ROW r, int col, int64_t if_null)
+{
+	return r[col] != NULL ? (int64_t)strtoll(r[col], NULL, 10) : if_null;
+}
+
+/* The account rows (set 0), then holds or grants. */
+static void read_rows(struct sbatch *b, int set, MYSQL_RES *res)
+{
+	MYSQL_ROW r;
+	while ((r = mysql_fetch_row(res)) != NULL) {
+		if (set == 0 && b->nacct < BATCH_MAX) {
+			struct sacct *s = &b->acct[b->nacct++];
+			memset(s, 0, sizeof(*s));
+			s->a.id = row_i64(r, 0, 0);
+			snprintf(s->ext, sizeof(s->ext), "%s", r[1] != NULL ? r[1] : "");
+			snprintf(s->a.status, sizeof(s->a.status), "%s", r[3] != NULL ? r[3] : "");
+			s->a.balance = row_i64(r, 4, 0);
+			s->a.reserved = row_i64(r, 5, 0);
+			s->a.overdraft = row_i64(r, 6, 0);
+			s->a.monthly_limit = row_i64(r, 7, -1);
+			s->a.month_key = row_i64(r, 10, 0);
+			s->a.month_spent = row_i64(r, 11, 0);
+			s->a.sweep_due_at = row_i64(r, 12, -1);
+			if (s->a.month_key != month_key_of(b->now)) {
+				s->a.month_key = month_key_of(b->now);
+				s->a.month_spent = 0;
+			}
+		} else if (set == 1 && b->settling) {		/* settle: the holds */
+			for (int i = 0; i < b->n; i++) {
+				if (b->p[i].hold_id == row_i64(r, 0, 0)) {
+					snprintf(b->hold_state[i], sizeof(b->hold_state[i]), "%s", r[2] != NULL ? r[2] : "");
+					b->hold_amount[i] = row_i64(r, 3, 0);
+				}
+			}
+		} else if (set == 2 && b->ngrant < BATCH_MAX * 4) {	/* settle: the grants */
+			struct sgrant *g = &b->grant[b->ngrant++];
+			memset(g, 0, sizeof(*g));
+			g->id = row_i64(r, 0, 0);
+			g->account = row_i64(r, 1, 0);
+			g->remaining = row_i64(r, 2, 0);
+			g->debt = row_i64(r, 3, 0) != 0;
+		}
+	}
+}
+
+/* INSERT ... RETURNING: each new hold's id, by request_id. */
+static void hold_ids(struct sbatch *b, int set, MYSQL_RES *res)
+{
+	MYSQL_ROW r;
+	(void)set;
+	while ((r = mysql_fetch_row(res)) != NULL)
+		for (int i = 0; i < b->n; i++)
+			if (r[2] != NULL && strcmp(b->p[i].request_id, r[2]) == 0) {
+				b->p[i].hold_id = row_i64(r, 0, 0);
+				b->p[i].account_id = row_i64(r, 1, 0);
+			}
+}
+
+/* The accounts' UPDATE, CASE on the id, as creditd's write_accounts. */
+static void accounts_update(struct sbuf *s, struct sbatch *b)
+{
+	static const char *const cols[] = {"balance_micros", "reserved_micros", "month_key", "month_spent_micros",
+					   "sweep_due_at"};
+	sb(s, "UPDATE accounts SET ");
+	for (int c = 0; c < 5; c++) {
+		sb(s, "%s%s = CASE id", c ? ", " : "", cols[c]);
+		for (int i = 0; i < b->nacct; i++) {
+			const struct acct *a = &b->acct[i].a;
+			const int64_t v[] = {a->balance, a->reserved, a->month_key, a->month_spent, a->sweep_due_at};
+			if (!b->acct[i].changed)
+				continue;
+			if (c == 4 && v[c] < 0)
+				sb(s, " WHEN %" PRId64 " THEN NULL", a->id);
+			else
+				sb(s, " WHEN %" PRId64 " THEN %" PRId64, a->id, v[c]);
+		}
+		sb(s, " END");
+	}
+	sb(s, " WHERE id IN (");
+	for (int i = 0, n = 0; i < b->nacct; i++)
+		if (b->acct[i].changed)
+			sb(s, "%s%" PRId64, n++ ? ", " : "", b->acct[i].a.id);
+	sb(s, ");\nCOMMIT;\n");
+}
+
+/* n authorizes in one transaction: creditd's read script (accounts by
+ * external id, replays by request_id), then its write script. */
+static int authorize_script(struct conn *c, struct pair *p, int n, int64_t now)
+{
+	static __thread struct sbuf ts;
+	static __thread struct sbatch tb;
+	struct sbatch *b = &tb;
+	memset(b, 0, offsetof(struct sbatch, grant));
+	b->p = p;
+	b->n = n;
+	b->now = now;
+	sb(&ts, "SELECT " ACCT_COLS " FROM accounts WHERE ext_id IN (");
+	for (int i = 0; i < n; i++)
+		sb(&ts, "%s'%s'", i ? ", " : "", p[i].account);
+	sb(&ts, ") ORDER BY id FOR UPDATE;\nSELECT " SCRIPT_HOLD_COLS " FROM holds WHERE ");
+	for (int i = 0; i < n; i++)
+		sb(&ts, "%s(account_id = (SELECT id FROM accounts WHERE ext_id = '%s') AND request_id = '%s')",
+		   i ? " OR " : "", p[i].account, p[i].request_id);
+	sb(&ts, ";\n");
+	int e = script_run(c, &ts, read_rows, b);
+	if (e != 0)
+		return e;
+	int64_t expires_at = now + opt.ttl_s;
+	sb(&ts, "INSERT INTO holds (account_id, request_id, member, model, action, conversation_id, amount_micros, "
+	   "byok, expires_at, created_at) VALUES ");
+	for (int i = 0; i < n; i++) {
+		struct sacct *sa = sacct_by_ext(b, p[i].account);
+		if (sa == NULL)
+			return E_NOT_FOUND;
+		struct acct *a = &sa->a;
+		if (strcmp(a->status, "active") != 0 || opt.hold_micros > a->balance - a->reserved + a->overdraft ||
+		    (a->monthly_limit >= 0 && a->month_spent + a->reserved + opt.hold_micros > a->monthly_limit))
+			return E_REFUSED;
+		a->reserved += opt.hold_micros;
+		if (a->sweep_due_at < 0 || expires_at < a->sweep_due_at)
+			a->sweep_due_at = expires_at;
+		sa->changed = 1;
+		sb(&ts, "%s(%" PRId64 ", '%s', NULL, '%s', NULL, NULL, %" PRId64 ", 0, %" PRId64 ", %" PRId64 ")",
+		   i ? ", " : "", a->id, p[i].request_id, opt.model, opt.hold_micros, expires_at, now);
+	}
+	sb(&ts, " RETURNING id, account_id, request_id;\n");
+	accounts_update(&ts, b);
+	e = script_run(c, &ts, hold_ids, b);
+	for (int i = 0; e == 0 && i < n; i++)
+		if (p[i].hold_id <= 0)
+			e = E_CLIENT;
+	return e;
+}
+
+/* n settles in one transaction: creditd's read script (accounts by id,
+ * holds with their members, grants in spending order), then its writes. */
+static int settle_script(struct conn *c, struct pair *p, int n, int64_t now)
+{
+	static __thread struct sbuf ts;
+	static __thread struct sbatch tb;
+	struct sbatch *b = &tb;
+	char ref[64];
+	memset(b, 0, sizeof(*b));
+	b->p = p;
+	b->n = n;
+	b->now = now;
+	b->settling = 1;
+	sb(&ts, "SELECT " ACCT_COLS " FROM accounts WHERE id IN (");
+	for (int i = 0; i < n; i++)
+		sb(&ts, "%s%" PRId64, i ? ", " : "", p[i].account_id);
+	sb(&ts, ") ORDER BY id FOR UPDATE;\nSELECT " SCRIPT_HOLD_COLS_H ", m.account_id, m.member, m.monthly_cap_micros, "
+	   "m.month_key, m.month_spent_micros, m.reserved_micros FROM holds h LEFT JOIN members m ON m.account_id = "
+	   "h.account_id AND m.member = h.member WHERE ");
+	for (int i = 0; i < n; i++)
+		sb(&ts, "%s(h.id = %" PRId64 " AND h.account_id = %" PRId64 ")", i ? " OR " : "", p[i].hold_id,
+		   p[i].account_id);
+	sb(&ts, " ORDER BY h.id FOR UPDATE;\nSELECT id, account_id, remaining_micros, source = 'debt' FROM grants "
+	   "WHERE account_id IN (");
+	for (int i = 0; i < n; i++)
+		sb(&ts, "%s%" PRId64, i ? ", " : "", p[i].account_id);
+	sb(&ts, ") AND (remaining_micros > 0 OR source = 'debt') ORDER BY account_id, source = 'debt', priority, "
+	   "expires_at IS NULL, expires_at, id;\n");
+	int e = script_run(c, &ts, read_rows, b);
+	if (e != 0)
+		return e;
+	int64_t cost = opt.cost_micros;
+	struct sbuf journal = {0};
+	sb(&ts, "INSERT INTO usage_records (account_id, hold_id, usage_key, member, model, action, input_tokens, "
+	   "cached_input_tokens, output_tokens, cost_micros, byok, request_id, conversation_id, request_hash, "
+	   "created_at) VALUES ");
+	for (int i = 0; i < n; i++) {
+		struct sacct *sa = sacct_by_id(b, p[i].account_id);
+		if (sa == NULL || strcmp(b->hold_state[i], "pending") != 0) {
+			free(journal.p);
+			return sa == NULL ? E_NOT_FOUND : E_STATE;
+		}
+		struct acct *a = &sa->a;
+		a->reserved -= b->hold_amount[i];
+		a->month_spent += cost;
+		sa->changed = 1;
+		int64_t left = cost;
+		for (int g = 0; g < b->ngrant && left > 0; g++) {
+			struct sgrant *gr = &b->grant[g];
+			if (gr->account != a->id || gr->debt || gr->remaining <= 0)
+				continue;
+			int64_t take = gr->remaining < left ? gr->remaining : left;
+			gr->remaining -= take;
+			gr->changed = 1;
+			left -= take;
+		}
+		if (left > 0) {
+			free(journal.p);
+			return E_DEBT;
+		}
+		snprintf(ref, sizeof(ref), "hold_%" PRId64 "_%" PRId64, a->id, p[i].hold_id);
+		sb(&journal, "%s(%" PRId64 ", %" PRId64 ", %" PRId64 ", 'usage', NULL, NULL, %" PRId64 ", '%s', "
+		   "'settle:%s', NULL, %" PRId64 ")", i ? ", " : "", a->id, -cost, a->balance - cost, p[i].hold_id, ref,
+		   ref, now);
+		a->balance -= cost;
+		sb(&ts, "%s(%" PRId64 ", %" PRId64 ", NULL, NULL, '%s', NULL, %" PRId64 ", 0, %" PRId64 ", %" PRId64
+		   ", 0, '%s', NULL, NULL, %" PRId64 ")", i ? ", " : "", a->id, p[i].hold_id, opt.model,
+		   opt.input_tokens, opt.output_tokens, cost, p[i].request_id, now);
+	}
+	/* The settled holds, their answers stored: one UPDATE, CASE on the id. */
+	sb(&ts, ";\nUPDATE holds SET finished_at = %" PRId64 ", state = CASE id", now);
+	for (int i = 0; i < n; i++)
+		sb(&ts, " WHEN %" PRId64 " THEN 'settled'", p[i].hold_id);
+	sb(&ts, " ELSE state END, charged_micros = CASE id");
+	for (int i = 0; i < n; i++)
+		sb(&ts, " WHEN %" PRId64 " THEN %" PRId64, p[i].hold_id, cost);
+	sb(&ts, " ELSE charged_micros END, settle_hash = CASE id");
+	for (int i = 0; i < n; i++) {
+		sb(&ts, " WHEN %" PRId64 " THEN X'", p[i].hold_id);
+		for (int k = 0; k < 32; k++)
+			sb(&ts, "%02x", (unsigned int)(p[i].hold_id >> (8 * (k % 8))) & 0xff);
+		sb(&ts, "'");
+	}
+	sb(&ts, " ELSE settle_hash END, settle_response = CASE id");
+	for (int i = 0; i < n; i++) {
+		struct sacct *sa = sacct_by_id(b, p[i].account_id);
+		snprintf(ref, sizeof(ref), "hold_%" PRId64 "_%" PRId64, sa->a.id, p[i].hold_id);
+		sb(&ts, " WHEN %" PRId64 " THEN '{\\\"hold_id\\\":\\\"%s\\\",\\\"account\\\":\\\"%s\\\","
+		   "\\\"charged_micros\\\":%" PRId64 ",\\\"released_micros\\\":%" PRId64 ",\\\"balance_micros\\\":%"
+		   PRId64 ",\\\"available_micros\\\":%" PRId64 ",\\\"late\\\":false}'", p[i].hold_id, ref, sa->ext, cost,
+		   b->hold_amount[i] > cost ? b->hold_amount[i] - cost : 0, sa->a.balance,
+		   sa->a.balance - sa->a.reserved + sa->a.overdraft);
+	}
+	sb(&ts, " ELSE settle_response END WHERE id IN (");
+	for (int i = 0; i < n; i++)
+		sb(&ts, "%s%" PRId64, i ? ", " : "", p[i].hold_id);
+	sb(&ts, ");\nUPDATE grants SET remaining_micros = CASE id");
+	for (int g = 0; g < b->ngrant; g++)
+		if (b->grant[g].changed)
+			sb(&ts, " WHEN %" PRId64 " THEN %" PRId64, b->grant[g].id, b->grant[g].remaining);
+	sb(&ts, " END WHERE id IN (");
+	for (int g = 0, k = 0; g < b->ngrant; g++)
+		if (b->grant[g].changed)
+			sb(&ts, "%s%" PRId64, k++ ? ", " : "", b->grant[g].id);
+	sb(&ts, ");\nINSERT INTO journal (account_id, amount_micros, balance_after_micros, cause, source, grant_id, "
+	   "hold_id, reference, idempotency_key, description, created_at) VALUES %s;\n", journal.p != NULL ? journal.p : "");
+	free(journal.p);
+	accounts_update(&ts, b);
+	return script_run(c, &ts, read_rows, b);
 }
 
 /* ---- Threads ---- */
@@ -592,7 +846,7 @@ static void backoff(int attempt)
  * deadlock, lock wait timeout and snapshot conflicts); commits on success,
  * rolls back on failure. Counts its round trips and latency while
  * measuring. 0 or the last error. */
-static int run_tx(struct worker *w, struct conn *c, int settle, struct pair *p)
+static int run_tx(struct worker *w, struct conn *c, int settle, struct pair *p, int n)
 {
 	double t0 = now_us();
 	unsigned long long rt0 = c->round_trips;
@@ -603,8 +857,11 @@ static int run_tx(struct worker *w, struct conn *c, int settle, struct pair *p)
 			w->retries += atomic_load(&phase) == 1;
 		}
 		int64_t now = (int64_t)time(NULL);
-		e = settle ? settle_tx(c, p, now) : authorize_tx(c, p, now);
-		if (e == 0 && !opt.procedures) {	/* the procedures commit themselves */
+		if (opt.scripts)
+			e = settle ? settle_script(c, p, n, now) : authorize_script(c, p, n, now);
+		else
+			e = settle ? settle_tx(c, p, now) : authorize_tx(c, p, now);
+		if (e == 0 && !opt.scripts) {	/* a script commits itself */
 			c->round_trips++;
 			e = mysql_commit(c->db) != 0 ? (int)mysql_errno(c->db) : 0;
 		} else if (e != 0) {
@@ -621,10 +878,10 @@ static int run_tx(struct worker *w, struct conn *c, int settle, struct pair *p)
 		w->tx++;
 		if (settle) {
 			w->rt_settle += c->round_trips - rt0;
-			w->n_settle++;
+			w->n_settle += (unsigned long long)n;
 		} else {
 			w->rt_authorize += c->round_trips - rt0;
-			w->n_authorize++;
+			w->n_authorize += (unsigned long long)n;
 		}
 		w->errors += e != 0;
 	}
@@ -643,7 +900,8 @@ static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
 	struct conn c;
-	struct pair p;
+	struct pair p[BATCH_MAX];
+	int n = opt.scripts ? (int)opt.batch : 1;
 	unsigned long long counter = 0, failures = 0;
 	mysql_thread_init();
 	if (conn_open(&c) != 0) {
@@ -653,23 +911,25 @@ static void *worker_main(void *arg)
 	}
 	atomic_fetch_add(&ready, 1);
 	while (atomic_load(&phase) != 2 && failures < ERRORS_MAX) {
-		memset(&p, 0, sizeof(p));
-		if (opt.hot)
-			snprintf(p.account, sizeof(p.account), "%s", opt.hot_account);
-		else
-			snprintf(p.account, sizeof(p.account), "%s%05" PRIu64, opt.prefix,
-				 next_random(&w->rng) % (uint64_t)opt.accounts);
-		snprintf(p.request_id, sizeof(p.request_id), "%s-%ld-%llu", opt.tag, w->index, ++counter);
-		int e = run_tx(w, &c, 0, &p);
+		memset(p, 0, sizeof(p));
+		for (int i = 0; i < n; i++) {
+			if (opt.hot)
+				snprintf(p[i].account, sizeof(p[i].account), "%s", opt.hot_account);
+			else
+				snprintf(p[i].account, sizeof(p[i].account), "%s%05" PRIu64, opt.prefix,
+					 next_random(&w->rng) % (uint64_t)opt.accounts);
+			snprintf(p[i].request_id, sizeof(p[i].request_id), "%s-%ld-%llu", opt.tag, w->index, ++counter);
+		}
+		int e = run_tx(w, &c, 0, p, n);
 		if (e == 0)
-			e = run_tx(w, &c, 1, &p);
+			e = run_tx(w, &c, 1, p, n);
 		if (e != 0) {
 			if (failures++ == 0)
 				fprintf(stderr, "rawdb: thread %ld: transaction failed: error %d%s%s\n", w->index, e,
 					e > 1000 ? ": " : "", e > 1000 ? mysql_error(c.db) : "");
 			continue;
 		}
-		w->pairs += atomic_load(&phase) == 1;
+		w->pairs += atomic_load(&phase) == 1 ? (unsigned long long)n : 0;
 	}
 	if (failures >= ERRORS_MAX)
 		atomic_store(&failed, 1);
@@ -712,8 +972,10 @@ static int parse_options(int argc, char **argv)
 		else if (strcmp(k, "--model") == 0) opt.model = val;
 		else if (strcmp(k, "--tag") == 0) opt.tag = val;
 		else if (strcmp(k, "--sql") == 0) {
-			opt.procedures = strcmp(val, "procedures") == 0;
-			bad = !opt.procedures && strcmp(val, "statements") != 0;
+			opt.scripts = strcmp(val, "scripts") == 0;
+			bad = !opt.scripts && strcmp(val, "statements") != 0;
+		} else if (strcmp(k, "--batch") == 0) {
+			bad = parse_long(val, 1, BATCH_MAX, &opt.batch);
 		} else if (strcmp(k, "--mode") == 0) {
 			opt.hot = strcmp(val, "hot") == 0;
 			bad = !opt.hot && strcmp(val, "spread") != 0;
@@ -808,10 +1070,10 @@ int main(int argc, char **argv)
 	qsort(all, k, sizeof(uint32_t), cmp_u32);
 	uint32_t p50 = k > 0 ? all[(k - 1) * 50 / 100] : 0, p99 = k > 0 ? all[(k - 1) * 99 / 100] : 0;
 	double seconds = (t1 - t0) / 1e6;
-	printf("{\"threads\":%ld,\"sql\":\"%s\",\"mode\":\"%s\",\"duration_s\":%.3f,\"pairs\":%llu,\"pairs_per_s\":%.1f,"
+	printf("{\"threads\":%ld,\"batch\":%ld,\"sql\":\"%s\",\"mode\":\"%s\",\"duration_s\":%.3f,\"pairs\":%llu,\"pairs_per_s\":%.1f,"
 	       "\"transactions\":%llu,\"p50_us\":%u,\"p99_us\":%u,\"errors\":%llu,\"retries\":%llu,"
 	       "\"authorize_tx\":%llu,\"authorize_round_trips\":%llu,\"settle_tx\":%llu,\"settle_round_trips\":%llu}\n",
-	       opt.threads, opt.procedures ? "procedures" : "statements", opt.hot ? "hot" : "spread", seconds, sum.pairs, (double)sum.pairs / seconds, sum.tx, p50,
+	       opt.threads, opt.scripts ? opt.batch : 1L, opt.scripts ? "scripts" : "statements", opt.hot ? "hot" : "spread", seconds, sum.pairs, (double)sum.pairs / seconds, sum.tx, p50,
 	       p99, sum.errors, sum.retries, sum.n_authorize, sum.rt_authorize, sum.n_settle, sum.rt_settle);
 	free(all);
 	free(w);

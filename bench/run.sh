@@ -14,9 +14,10 @@
 #
 # usage: bench/run.sh [--duration S] [--warmup S] [--clients "1 16 64"]
 #                     [--accounts N] [--out FILE] [--keep]
-#                     [--rawdb-sql auto|statements|procedures] [--peer-dir DIR]
+#                     [--rawdb-sql auto|statements|scripts] [--peer-dir DIR]
 # Environment: BENCH_DURATION, BENCH_WARMUP, BENCH_CLIENTS, BENCH_ACCOUNTS,
-# BENCH_RAWDB_SQL, BENCH_PEER_DIR (empty or missing: no peer row), KEEP_TMP=1
+# BENCH_RAWDB_SQL, BENCH_RAWDB_BATCH (operations per raw DB transaction,
+# default 1), BENCH_PEER_DIR (empty or missing: no peer row), KEEP_TMP=1
 # (same as --keep: keep the temp dir with every raw output). --rawdb-sql auto
 # runs rawdb with the version of creditd's SQL the creditd binary carries
 # (see bench/rawdb.c).
@@ -35,6 +36,7 @@ ACCOUNTS=${BENCH_ACCOUNTS:-10000}
 OUT="$BENCH/results/latest.json"
 KEEP=${KEEP_TMP:-0}
 RAWDB_SQL=${BENCH_RAWDB_SQL:-auto}
+RAWDB_BATCH=${BENCH_RAWDB_BATCH:-1}
 # The seed design ported to PHP-FPM + MariaDB: the yardstick row (see
 # bench/README.md). Set but empty: no peer row.
 PEER_DIR=${BENCH_PEER_DIR-$ROOT/../shared/peers/seed001-php}
@@ -75,9 +77,9 @@ for c in $CLIENTS; do [ "$c" -ge 1 ] && [ "$c" -le 512 ] || die "bench: clients 
 if [ "$RAWDB_SQL" = auto ]; then
 	# creditd keeps its SQL as string literals: the binary says which version it runs.
 	RAWDB_SQL=statements
-	if grep -qa "CALL creditd_settle_commit" "$ROOT/creditd"; then RAWDB_SQL=procedures; fi
+	if grep -qa "RETURNING id, account_id, request_id" "$ROOT/creditd"; then RAWDB_SQL=scripts; fi
 fi
-case $RAWDB_SQL in statements | procedures) ;; *) die "bench: --rawdb-sql is auto, statements or procedures" ;; esac
+case $RAWDB_SQL in statements | scripts) ;; *) die "bench: --rawdb-sql is auto, statements or scripts" ;; esac
 read -ra CLIENT_LIST <<<"$CLIENTS"
 POINTS=$((${#CLIENT_LIST[@]} * 6))
 ESTIMATE=$((POINTS * (WARMUP + DURATION + 1) + 30))
@@ -213,6 +215,7 @@ raw_point() {
 		--accounts "$ACCOUNTS" --prefix "$PREFIX" --hot-account "$HOT_ACCOUNT" --hold-micros "$HOLD_MICROS"
 		--cost-micros "$COST_MICROS" --model "$MODEL" --input-tokens "$INPUT_TOKENS"
 		--output-tokens "$OUTPUT_TOKENS" --sql "$RAWDB_SQL" --warmup 0)
+	[ "$RAWDB_SQL" = scripts ] && args+=(--batch "$RAWDB_BATCH")
 	if [ "$WARMUP" -gt 0 ]; then
 		RAWDB_PASSWORD=$DB_PASSWORD timeout -k 5 $((WARMUP + 30)) "$BENCH/rawdb" "${args[@]}" --duration "$WARMUP" --tag "rw$RUN_TAG-$c-$mode" \
 			>"$p/warmup.out" 2>&1 || say "bench: warm-up of c=$c $row failed ($p/warmup.out)"
@@ -408,7 +411,7 @@ cat >"$DIR/meta.json" <<EOF
  "clients": [$(IFS=,; echo "${CLIENT_LIST[*]}")], "accounts": $ACCOUNTS, "hot_grant_micros": $HOT_GRANT_MICROS,
  "model": "$MODEL", "input_tokens": $INPUT_TOKENS, "max_output_tokens": $MAX_OUTPUT_TOKENS,
  "output_tokens": $OUTPUT_TOKENS, "hold_micros": $HOLD_MICROS, "cost_micros": $COST_MICROS,
- "creditd_threads": $THREADS, "rawdb_sql": "$RAWDB_SQL", "cores": $(nproc), "load_before": "$LOAD_BEFORE",
+ "creditd_threads": $THREADS, "rawdb_sql": "$RAWDB_SQL", "rawdb_batch": $RAWDB_BATCH, "cores": $(nproc), "load_before": "$LOAD_BEFORE",
  "clock_ticks": $(getconf CLK_TCK), "creditd_binary": "$ROOT/creditd", "peer_warmup_s": $PEER_WARMUP}
 EOF
 mkdir -p "$(dirname "$OUT")"

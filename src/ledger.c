@@ -881,6 +881,12 @@ unsigned long dbrow_len(const struct db_row *r, unsigned int col)
 	return r->st != NULL ? db_len(r->st, col) : dbr_len(r->rows, col);
 }
 
+/* A duplicate key is the caller's to judge (a replay, not a fault). */
+static enum cd_err script_err(struct ledger *lg, int dberr, const char *what)
+{
+	return dberr == ER_DUP_ENTRY ? CD_E_CONFLICT : db_err(lg, dberr, what);
+}
+
 enum cd_err db_script_run(struct ledger *lg, struct db_script *s, const char *what,
 			  enum cd_err (*rows)(void *ctx, int set, struct db_rows *r), void *ctx, int *dberr)
 {
@@ -905,7 +911,7 @@ enum cd_err db_script_run(struct ledger *lg, struct db_script *s, const char *wh
 	dbs_reset(s);
 	if (st != 0) {
 		*dberr = (int)mysql_errno(lg->db);
-		return db_err(lg, *dberr, what);
+		return script_err(lg, *dberr, what);
 	}
 	do {
 		MYSQL_RES *res = mysql_store_result(lg->db);
@@ -918,13 +924,13 @@ enum cd_err db_script_run(struct ledger *lg, struct db_script *s, const char *wh
 			set++;
 		} else if (mysql_field_count(lg->db) != 0) {
 			*dberr = (int)mysql_errno(lg->db);
-			return db_err(lg, *dberr, what);
+			return script_err(lg, *dberr, what);
 		}
 		st = mysql_next_result(lg->db);
 	} while (st == 0);
 	if (st > 0) {
 		*dberr = (int)mysql_errno(lg->db);
-		return db_err(lg, *dberr, what);
+		return script_err(lg, *dberr, what);
 	}
 	return rc;
 }

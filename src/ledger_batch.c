@@ -410,14 +410,17 @@ static void read_script(struct ledger *lg, struct batch *b, const struct batch_w
 		dbs_end(s);
 		set_next(b, SET_HOLDS_MEMBERS);
 	}
-	for (int i = 0; i < w->nhold_reqs; i++) {
+	/* An authorize's request_id is almost always new: its hold's insert
+	 * finds a duplicate (and the batch runs again, reading them) rather
+	 * than every batch reading them first. */
+	for (int i = 0; w->read_hold_reqs && i < w->nhold_reqs; i++) {
 		dbs_sql(s, i ? " OR (account_id = " : "SELECT " HOLD_COLS " FROM holds WHERE (account_id = ");
 		acct_ref(lg, s, w, w->hold_reqs[i].ext, 0);
 		dbs_sql(s, " AND request_id = ");
 		dbs_str(lg, s, w->hold_reqs[i].request_id);
 		dbs_sql(s, ")");
 	}
-	if (w->nhold_reqs > 0) {
+	if (w->read_hold_reqs && w->nhold_reqs > 0) {
 		dbs_end(s);
 		set_next(b, SET_HOLDS);
 	}
@@ -463,6 +466,7 @@ static void read_script(struct ledger *lg, struct batch *b, const struct batch_w
 enum cd_err batch_load(struct ledger *lg, struct batch *b, struct batch_want *w)
 {
 	int e;
+	b->hold_reqs_read = w->read_hold_reqs;
 	read_script(lg, b, w, 1);
 	struct load_ctx ctx = {lg, b};
 	enum cd_err rc = db_script_run(lg, &b->script, "batch read", load_rows, &ctx, &e);
@@ -940,8 +944,12 @@ static enum cd_err script_end(struct ledger *lg, struct batch *b, int commit, co
 		db_committed(lg);
 		return rc;
 	}
-	if (e == ER_DUP_ENTRY)
-		return CD_E_RETRY;	/* a key claimed meanwhile: the next attempt replays it */
+	if (e == ER_DUP_ENTRY) {
+		/* A request_id held already, or a key claimed meanwhile: the
+		 * next attempt reads them and replays. */
+		b->hold_reqs_needed = 1;
+		return CD_E_RETRY;
+	}
 	if (rc != CD_OK)
 		return rc;
 	if (commit)

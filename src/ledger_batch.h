@@ -86,6 +86,7 @@ struct batch_want {
 	int nhold_ids;
 	struct { int ext; const char *request_id; } hold_reqs[BATCH_MAX];	/* authorize replays */
 	int nhold_reqs;
+	int read_hold_reqs;			/* read them (else a duplicate fails the insert) */
 	struct { int ext; const char *member; } members[BATCH_MAX];
 	int nmembers;
 	struct { int ext; const char *key; } usages[BATCH_MAX];
@@ -115,13 +116,17 @@ struct batch {
 	struct dynbuf settle_usage;	/* (...),(...) rows of usage_records */
 	int nsettle_usage;
 	struct db_script script;
+	/* A new hold met a request_id already held, and failed the attempt:
+	 * the next attempts read authorizes' request_ids first. */
+	int hold_reqs_needed;
+	int hold_reqs_read;		/* this attempt read them */
 	int sets[4 * BATCH_MAX];	/* what each result set of the script is */
 	int nsets;
 };
 
 struct batch *batch_new(void);
 void batch_free(struct batch *b);
-/* Empties b for a new attempt. */
+/* Empties b for a new attempt (hold_reqs_needed stays). */
 void batch_reset(struct batch *b);
 /* The read round trip: the rows of w locked, months rolled, due
  * expiries applied (and what they changed read again). */

@@ -131,9 +131,14 @@ static enum cd_err authorize_decide(struct ledger *lg, struct batch *b, struct g
 	struct acct *a = &ba->a;
 	struct member_row *m = r->byok ? NULL : op_member(b, op->acct, r->member, NULL);
 	enum cd_err rc = guard_check(&op->refusal, a, m, r->amount_micros, r->byok);
-	op->hold = batch_hold_by_request(b, op->acct, r->request_id);
 	/* A replayed request_id gets its hold, even when a new one would be
-	 * refused (but not on an account that is not active). */
+	 * refused (but not on an account that is not active): a refusal is
+	 * decided knowing the request_ids held already. */
+	if (rc != CD_OK && rc != CD_E_SUSPENDED && !b->hold_reqs_read) {
+		b->hold_reqs_needed = 1;
+		return CD_E_RETRY;
+	}
+	op->hold = batch_hold_by_request(b, op->acct, r->request_id);
 	if (op->hold >= 0 && rc != CD_E_SUSPENDED) {
 		const struct hold_row *h = &b->holds[op->hold].h;
 		memset(&op->refusal, 0, sizeof(op->refusal));
@@ -579,6 +584,7 @@ static enum cd_err batch_attempt(struct ledger *lg, struct batch *b, struct guar
 	int nstore = 0;
 	batch_reset(b);
 	want_of(&w, ops, n);
+	w.read_hold_reqs = b->hold_reqs_needed;
 	enum cd_err rc = batch_load(lg, b, &w);
 	for (int i = 0; rc == CD_OK && i < n; i++) {
 		struct guard_op *op = ops[i];
@@ -655,6 +661,8 @@ static void guard_run(void *self, struct combine_op **links, int n)
 	if (lg->batch == NULL)
 		t.rc = CD_E_INTERNAL;
 	else
+		((struct batch *)lg->batch)->hold_reqs_needed = 0;
+	if (lg->batch != NULL)
 		while (ledger_tx_next(lg, &t))
 			ledger_tx_end(lg, &t, batch_attempt(lg, lg->batch, ops, n));
 	for (int i = 0; i < n; i++) {

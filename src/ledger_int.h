@@ -166,7 +166,8 @@ unsigned long dbrow_len(const struct db_row *r, unsigned int col);
  * numbered from 0 (statements that return no rows are not numbered), is
  * handed to rows(ctx, set, r) (rows may be NULL). CD_OK, or the mapped
  * error of the first statement that failed, its number in *dberr (the
- * statements after it did not run). The script is emptied. */
+ * statements after it did not run); a duplicate key is CD_E_CONFLICT,
+ * not logged. The script is emptied. */
 enum cd_err db_script_run(struct ledger *lg, struct db_script *s, const char *what,
 			  enum cd_err (*rows)(void *ctx, int set, struct db_rows *r), void *ctx, int *dberr);
 
