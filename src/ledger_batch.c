@@ -169,7 +169,7 @@ static void hold_from_row(const struct db_rows *r, struct hold_row *h)
 	ledger_copy_text(h->request_id, sizeof(h->request_id), dbr_str(r, 13));
 }
 
-struct load_ctx { struct ledger *lg; struct batch *b; };
+struct load_ctx { struct ledger *lg; struct batch *b; const struct batch_want *w; };
 
 /* A member row from columns c.. (MEMBER_COLS order), once. */
 static enum cd_err member_add(const struct ledger *lg, struct batch *b, const struct db_rows *r, unsigned int c)
@@ -257,7 +257,16 @@ static enum cd_err load_rows(void *arg, int set, struct db_rows *r)
 				return CD_E_INTERNAL;
 			memcpy(k->response, dbr_str(r, 3), k->response_len);
 			k->response[k->response_len] = '\0';
-			k->key = dbr_str(r, 0);	/* replaced by the operation's own below */
+			/* The operation's own key string: the row's dies with it. */
+			k->key = NULL;
+			for (int i = 0; c->w != NULL && i < c->w->nkeys; i++)
+				if (strlen(c->w->keys[i]) == dbr_len(r, 0) &&
+				    memcmp(c->w->keys[i], dbr_str(r, 0), dbr_len(r, 0)) == 0)
+					k->key = c->w->keys[i];
+			if (k->key == NULL) {
+				free(k->response);
+				break;
+			}
 			if (dbr_len(r, 1) == 32)
 				memcpy(k->hash, dbr_str(r, 1), 32);
 			k->status = (int)dbr_i64(r, 2);
@@ -468,7 +477,7 @@ enum cd_err batch_load(struct ledger *lg, struct batch *b, struct batch_want *w)
 	int e;
 	b->hold_reqs_read = w->read_hold_reqs;
 	read_script(lg, b, w, 1);
-	struct load_ctx ctx = {lg, b};
+	struct load_ctx ctx = {lg, b, w};
 	enum cd_err rc = db_script_run(lg, &b->script, "batch read", load_rows, &ctx, &e);
 	b->nsets = 0;
 	if (rc != CD_OK)
@@ -479,11 +488,6 @@ enum cd_err batch_load(struct ledger *lg, struct batch *b, struct batch_want *w)
 	for (int i = 0; i < w->nspend_ext; i++)
 		if ((e = batch_acct_by_ext(b, w->acct_ext[w->spend_ext[i]])) >= 0)
 			b->accts[e].spends = 1;
-	/* Stored answers point at the operations' own key strings. */
-	for (int i = 0; i < b->nkeys; i++)
-		for (int k = 0; k < w->nkeys; k++)
-			if (strcmp(b->keys[i].key, w->keys[k]) == 0)
-				b->keys[i].key = w->keys[k];
 	/* Open each account as every request does: roll its month over and
 	 * apply what fell due. A sweep may have changed holds, members and
 	 * grants read above, which are then read again. */
@@ -623,7 +627,7 @@ static enum cd_err grants_reload(struct ledger *lg, struct batch *b, int acct)
 	b->accts[acct].grants_more = 0;
 	b->accts[acct].grants_read = 0;
 	grants_read(lg, b, NULL, b->accts[acct].a.id);
-	struct load_ctx ctx = {lg, b};
+	struct load_ctx ctx = {lg, b, NULL};
 	rc = db_script_run(lg, &b->script, "grant read", load_rows, &ctx, &e);
 	b->nsets = 0;
 	return rc;
