@@ -138,7 +138,13 @@ void api_settle(struct api_ctx *ctx, const struct request *rq, char **params, st
 	r.input_tokens = jsonio_int(body, "input_tokens", 0);
 	r.output_tokens = jsonio_int(body, "output_tokens", 0);
 	r.cached_input_tokens = jsonio_int(body, "cached_input_tokens", 0);
-	if (r.cached_input_tokens > r.input_tokens)
+	/* The ledger prices the hold's own model from the cache, in the
+	 * batch's transaction: a settle that comes before the cache's first
+	 * load (just after start) loads it here, or waits for it. */
+	if (!ledger_prices_loaded() && ledger_prices_reload(ctx->lg) != CD_OK) {
+		api_error(rs, CD_E_UNAVAILABLE, NULL, "prices are not loaded yet");
+		rs->retry_after = 1;
+	} else if (r.cached_input_tokens > r.input_tokens)
 		api_error(rs, CD_E_INVALID, "cached_input_tokens", "cached_input_tokens may not exceed input_tokens");
 	else if (r.model != NULL && !model_price(ctx, r.model, &p, &margin))
 		api_error(rs, CD_E_INVALID, "model", "unknown model '%s'", r.model);

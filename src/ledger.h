@@ -171,6 +171,9 @@ enum cd_err ledger_prices_reload(struct ledger *lg);
 /* Looks a model up in the cache. 1 found, 0 not. */
 int ledger_price_model(const char *name, struct price *p, int64_t *margin_bps);
 int ledger_price_action(const char *name, int64_t *price_micros);
+/* 1 once the cache was loaded (the background thread loads it at start;
+ * a request may come first). */
+int ledger_prices_loaded(void);
 json_t *ledger_prices_json(const char *currency);
 /* Upserts rows (creditctl price import): all or nothing. */
 enum cd_err ledger_prices_import(struct ledger *lg, const struct price_row *rows, size_t n);

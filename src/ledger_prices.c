@@ -26,7 +26,8 @@ static struct {
 	struct price_entry e[PRICES_MAX];
 	int n;
 	int64_t margin_bps;
-} prices = {PTHREAD_RWLOCK_INITIALIZER, {{"", {0, 0, 0, 0}, 0}}, 0, 10000};
+	int loaded;			/* a reload succeeded once */
+} prices = {PTHREAD_RWLOCK_INITIALIZER, {{"", {0, 0, 0, 0}, 0}}, 0, 10000, 0};
 
 struct price_load { struct price_entry e[PRICES_MAX]; int n; int64_t margin; };
 
@@ -88,6 +89,7 @@ enum cd_err ledger_prices_reload(struct ledger *lg)
 		memcpy(prices.e, l->e, sizeof(l->e[0]) * (size_t)l->n);
 		prices.n = l->n;
 		prices.margin_bps = l->margin;
+		prices.loaded = 1;
 		pthread_rwlock_unlock(&prices.lock);
 	}
 	free(l);
@@ -109,6 +111,14 @@ static int price_find(const char *name, int want_action, struct price_entry *out
 		*margin = prices.margin_bps;
 	pthread_rwlock_unlock(&prices.lock);
 	return found;
+}
+
+int ledger_prices_loaded(void)
+{
+	pthread_rwlock_rdlock(&prices.lock);
+	int loaded = prices.loaded;
+	pthread_rwlock_unlock(&prices.lock);
+	return loaded;
 }
 
 int ledger_price_model(const char *name, struct price *p, int64_t *margin_bps)
