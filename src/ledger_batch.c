@@ -22,6 +22,7 @@
 
 #include "timefmt.h"
 #include <inttypes.h>
+#include <pthread.h>
 #include <mysqld_error.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,6 +40,53 @@
 /* What each result set of a script is. */
 enum set_kind { SET_ACCTS, SET_HOLDS, SET_HOLDS_MEMBERS, SET_MEMBERS, SET_USAGES, SET_KEYS, SET_GRANTS, SET_NEW_HOLD_IDS, SET_NEW_USAGE_ID };
 #define SET_ARG_SHIFT 8	/* SET_NEW_USAGE_ID's usage index, above the kind */
+
+/* ---- External id → id ---- */
+
+static pthread_mutex_t ids_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct id_entry { char *ext; int64_t id; } id_table[2 * LIMIT_ACCOUNT_ID_CACHE];
+static int nids;
+
+static size_t id_slot(const char *ext)
+{
+	uint64_t h = 1469598103934665603ULL;	/* FNV-1a */
+	for (const unsigned char *p = (const unsigned char *)ext; *p; p++)
+		h = (h ^ *p) * 1099511628211ULL;
+	return (size_t)(h % (2 * LIMIT_ACCOUNT_ID_CACHE));
+}
+
+static int64_t id_find(const char *ext)
+{
+	int64_t id = 0;
+	pthread_mutex_lock(&ids_lock);
+	for (size_t i = id_slot(ext); id_table[i].ext != NULL; i = (i + 1) % (2 * LIMIT_ACCOUNT_ID_CACHE)) {
+		if (strcmp(id_table[i].ext, ext) == 0) {
+			id = id_table[i].id;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&ids_lock);
+	return id;
+}
+
+static void id_remember(const char *ext, int64_t id)
+{
+	pthread_mutex_lock(&ids_lock);
+	if (nids >= LIMIT_ACCOUNT_ID_CACHE) {
+		for (size_t i = 0; i < 2 * LIMIT_ACCOUNT_ID_CACHE; i++) {
+			free(id_table[i].ext);
+			id_table[i].ext = NULL;
+		}
+		nids = 0;
+	}
+	size_t i = id_slot(ext);
+	while (id_table[i].ext != NULL && strcmp(id_table[i].ext, ext) != 0)
+		i = (i + 1) % (2 * LIMIT_ACCOUNT_ID_CACHE);
+	if (id_table[i].ext == NULL && (id_table[i].ext = strdup(ext)) != NULL)
+		nids++;
+	id_table[i].id = id;
+	pthread_mutex_unlock(&ids_lock);
+}
 
 /* ---- The batch ---- */
 
@@ -146,27 +194,41 @@ static void set_next(struct batch *b, int kind)
 	b->sets[b->nsets++] = kind;
 }
 
-static void hold_from_row(const struct db_rows *r, struct hold_row *h)
+static void hold_from_row(const struct db_row *r, struct hold_row *h)
 {
 	memset(h, 0, sizeof(*h));
-	h->id = dbr_i64(r, 0);
-	h->account_id = dbr_i64(r, 1);
-	ledger_copy_text(h->state, sizeof(h->state), dbr_str(r, 2));
-	h->amount = dbr_i64(r, 3);
-	h->byok = dbr_i64(r, 4) != 0;
-	ledger_copy_text(h->model, sizeof(h->model), dbr_str(r, 5));
-	ledger_copy_text(h->action, sizeof(h->action), dbr_str(r, 6));
-	h->has_member = !dbr_null(r, 7);
-	ledger_copy_text(h->member, sizeof(h->member), dbr_str(r, 7));
-	h->has_conversation = !dbr_null(r, 8);
-	ledger_copy_text(h->conversation, sizeof(h->conversation), dbr_str(r, 8));
-	h->expires_at = dbr_i64(r, 9);
-	h->charged = dbr_i64(r, 10);
-	h->has_hash = dbr_len(r, 11) == 32;
+	h->id = dbrow_i64(r, 0);
+	h->account_id = dbrow_i64(r, 1);
+	ledger_copy_text(h->state, sizeof(h->state), dbrow_str(r, 2));
+	h->amount = dbrow_i64(r, 3);
+	h->byok = dbrow_i64(r, 4) != 0;
+	ledger_copy_text(h->model, sizeof(h->model), dbrow_str(r, 5));
+	ledger_copy_text(h->action, sizeof(h->action), dbrow_str(r, 6));
+	h->has_member = !dbrow_null(r, 7);
+	ledger_copy_text(h->member, sizeof(h->member), dbrow_str(r, 7));
+	h->has_conversation = !dbrow_null(r, 8);
+	ledger_copy_text(h->conversation, sizeof(h->conversation), dbrow_str(r, 8));
+	h->expires_at = dbrow_i64(r, 9);
+	h->charged = dbrow_i64(r, 10);
+	h->has_hash = dbrow_len(r, 11) == 32;
 	if (h->has_hash)
-		memcpy(h->settle_hash, dbr_str(r, 11), 32);
-	ledger_copy_text(h->response, sizeof(h->response), dbr_str(r, 12));
-	ledger_copy_text(h->request_id, sizeof(h->request_id), dbr_str(r, 13));
+		memcpy(h->settle_hash, dbrow_str(r, 11), 32);
+	ledger_copy_text(h->response, sizeof(h->response), dbrow_str(r, 12));
+	ledger_copy_text(h->request_id, sizeof(h->request_id), dbrow_str(r, 13));
+}
+
+/* Adds a hold read from the database (once); its index, or -1 when it is
+ * not of an account this batch locked. */
+static int hold_keep(struct batch *b, const struct hold_row *h)
+{
+	int acct = batch_acct_by_id(b, h->account_id);
+	int i = batch_hold_by_id(b, h->id);
+	if (acct < 0 || i >= 0 || b->nholds == 2 * BATCH_MAX)
+		return i;
+	memset(&b->holds[b->nholds], 0, sizeof(b->holds[0]));
+	b->holds[b->nholds].h = *h;
+	b->holds[b->nholds].acct = acct;
+	return b->nholds++;
 }
 
 struct load_ctx { struct ledger *lg; struct batch *b; const struct batch_want *w; };
@@ -209,21 +271,14 @@ static enum cd_err load_rows(void *arg, int set, struct db_rows *r)
 		case SET_HOLDS:
 		case SET_HOLDS_MEMBERS: {
 			struct hold_row h;
-			hold_from_row(r, &h);
-			int acct = batch_acct_by_id(b, h.account_id);
-			if (acct < 0)
+			hold_from_row(&row, &h);
+			if (batch_acct_by_id(b, h.account_id) < 0)
 				break;	/* not of an account this batch locked */
 			if (b->sets[set] == SET_HOLDS_MEMBERS && !dbr_null(r, HOLD_NCOLS))
 				if (member_add(c->lg, b, r, HOLD_NCOLS) != CD_OK)
 					return CD_E_INTERNAL;
-			if (batch_hold_by_id(b, h.id) >= 0)
-				break;
-			if (b->nholds == 2 * BATCH_MAX)
+			if (batch_hold_by_id(b, h.id) < 0 && hold_keep(b, &h) < 0)
 				return CD_E_INTERNAL;
-			memset(&b->holds[b->nholds], 0, sizeof(b->holds[0]));
-			b->holds[b->nholds].h = h;
-			b->holds[b->nholds].acct = acct;
-			b->nholds++;
 			break;
 		}
 		case SET_MEMBERS:
@@ -345,67 +400,63 @@ static void hold_pairs(struct db_script *s, const char *t, const struct batch_wa
 	}
 }
 
-/* An account of want: by id, or by external id through a subquery (its
- * row is locked by the same script's first statement). */
-static void acct_ref(struct ledger *lg, struct db_script *s, const struct batch_want *w, int ext, int64_t id)
-{
-	if (ext < 0) {
-		dbs_i64(s, id);
-		return;
-	}
-	dbs_sql(s, "(SELECT id FROM accounts WHERE ext_id = ");
-	dbs_str(lg, s, w->acct_ext[ext]);
-	dbs_sql(s, ")");
-}
-
-/* The grants of the accounts that may spend, in spending order, each
- * debt row last: the account rows are locked, so no other transaction
- * moves them. w NULL: only the account `id`. */
-static void grants_read(struct ledger *lg, struct batch *b, const struct batch_want *w, int64_t id)
+/* The grants of accounts that may spend (ids[0..n-1], 0s skipped), in
+ * spending order, each debt row last: the account rows are locked, so no
+ * other transaction moves them. */
+static void grants_read(struct batch *b, const int64_t *accts, int n)
 {
 	struct db_script *s = &b->script;
-	int n = 0;
-	dbs_sql(s, "SELECT id, account_id, remaining_micros, source = 'debt' FROM grants WHERE account_id IN (");
-	if (w == NULL) {
-		acct_ref(lg, s, NULL, -1, id);
-		n = 1;
+	int k = 0;
+	for (int i = 0; i < n; i++) {
+		if (accts[i] == 0)
+			continue;
+		dbs_sql(s, k++ ? ", " : "SELECT id, account_id, remaining_micros, source = 'debt' FROM grants "
+			"WHERE account_id IN (");
+		dbs_i64(s, accts[i]);
 	}
-	for (int i = 0; w != NULL && i < w->nacct_ids; i++) {
-		dbs_sql(s, n++ ? ", " : "");
-		acct_ref(lg, s, w, -1, w->acct_ids[i]);
-	}
-	for (int i = 0; w != NULL && i < w->nspend_ext; i++) {
-		dbs_sql(s, n++ ? ", " : "");
-		acct_ref(lg, s, w, w->spend_ext[i], 0);
-	}
+	if (k == 0)
+		return;
 	dbs_sql(s, ") AND (remaining_micros > 0 OR source = 'debt') ORDER BY account_id, source = 'debt', "
 		GRANTS_SPEND_ORDER);
 	dbs_end(s);
 	set_next(b, SET_GRANTS);
 }
 
-/* The locking reads, accounts first unless they are locked already. */
-static void read_script(struct ledger *lg, struct batch *b, const struct batch_want *w, int with_accounts)
+/* "(account_id = A AND col = 'v') OR ..." for the rows of accounts named by
+ * external id (unknown ones skipped); 0 when there is none. */
+static int pairs_by_ext(struct ledger *lg, struct db_script *s, const struct batch_want *w, const char *head,
+			const int *ext, const char *const *vals, int n, const char *col)
+{
+	int k = 0;
+	for (int i = 0; i < n; i++) {
+		if (w->ext_ids[ext[i]] == 0)
+			continue;
+		dbs_sql(s, k++ ? " OR (account_id = " : head);
+		dbs_i64(s, w->ext_ids[ext[i]]);
+		dbs_sql(s, " AND ");
+		dbs_sql(s, col);
+		dbs_sql(s, " = ");
+		dbs_str(lg, s, vals[i]);
+		dbs_sql(s, ")");
+	}
+	return k;
+}
+
+/* The locking reads, accounts first unless they are locked already: by
+ * id, ascending (a primary-key range), so two batches lock in one order. */
+static void read_script(struct ledger *lg, struct batch *b, const struct batch_want *w, const int64_t *accts,
+			int naccts, int with_accounts)
 {
 	struct db_script *s = &b->script;
+	int ext[BATCH_MAX];
+	const char *vals[BATCH_MAX];
+	int64_t spenders[2 * BATCH_MAX];
 	int n;
 	b->nsets = 0;
-	if (with_accounts && w->nacct_ids + w->nacct_ext > 0) {
-		int64_t ids[BATCH_MAX];
-		for (int i = 0; i < w->nacct_ids; i++)
-			ids[i] = w->acct_ids[i];
-		n = sort_unique(ids, w->nacct_ids);
-		dbs_sql(s, "SELECT " ACCT_COLS_OF("") " FROM accounts WHERE ");
-		if (n > 0) {
-			dbs_sql(s, "id IN (");
-			id_list(s, ids, n);
-			dbs_sql(s, w->nacct_ext > 0 ? ") OR " : ")");
-		}
-		for (int i = 0; i < w->nacct_ext; i++) {
-			dbs_sql(s, i ? ", " : "ext_id IN (");
-			dbs_str(lg, s, w->acct_ext[i]);
-		}
-		dbs_sql(s, w->nacct_ext > 0 ? ") ORDER BY id FOR UPDATE" : " ORDER BY id FOR UPDATE");
+	if (with_accounts && naccts > 0) {
+		dbs_sql(s, "SELECT " ACCT_COLS_OF("") " FROM accounts WHERE id IN (");
+		id_list(s, accts, naccts);
+		dbs_sql(s, ") ORDER BY id FOR UPDATE");
 		dbs_end(s);
 		set_next(b, SET_ACCTS);
 	}
@@ -422,43 +473,40 @@ static void read_script(struct ledger *lg, struct batch *b, const struct batch_w
 	/* An authorize's request_id is almost always new: its hold's insert
 	 * finds a duplicate (and the batch runs again, reading them) rather
 	 * than every batch reading them first. */
-	for (int i = 0; w->read_hold_reqs && i < w->nhold_reqs; i++) {
-		dbs_sql(s, i ? " OR (account_id = " : "SELECT " HOLD_COLS " FROM holds WHERE (account_id = ");
-		acct_ref(lg, s, w, w->hold_reqs[i].ext, 0);
-		dbs_sql(s, " AND request_id = ");
-		dbs_str(lg, s, w->hold_reqs[i].request_id);
-		dbs_sql(s, ")");
+	for (n = 0; w->read_hold_reqs && n < w->nhold_reqs; n++) {
+		ext[n] = w->hold_reqs[n].ext;
+		vals[n] = w->hold_reqs[n].request_id;
 	}
-	if (w->read_hold_reqs && w->nhold_reqs > 0) {
+	if (n > 0 && pairs_by_ext(lg, s, w, "SELECT " HOLD_COLS " FROM holds WHERE (account_id = ", ext, vals, n,
+				  "request_id") > 0) {
 		dbs_end(s);
 		set_next(b, SET_HOLDS);
 	}
-	for (int i = 0; i < w->nmembers; i++) {
-		dbs_sql(s, i ? " OR (account_id = " : "SELECT " MEMBER_COLS " FROM members WHERE (account_id = ");
-		acct_ref(lg, s, w, w->members[i].ext, 0);
-		dbs_sql(s, " AND member = ");
-		dbs_str(lg, s, w->members[i].member);
-		dbs_sql(s, ")");
+	for (n = 0; n < w->nmembers; n++) {
+		ext[n] = w->members[n].ext;
+		vals[n] = w->members[n].member;
 	}
-	if (w->nmembers > 0) {
+	if (n > 0 && pairs_by_ext(lg, s, w, "SELECT " MEMBER_COLS " FROM members WHERE (account_id = ", ext, vals, n,
+				  "member") > 0) {
 		dbs_sql(s, " ORDER BY account_id, member FOR UPDATE");
 		dbs_end(s);
 		set_next(b, SET_MEMBERS);
 	}
-	for (int i = 0; i < w->nusages; i++) {
-		dbs_sql(s, i ? " OR (account_id = " : "SELECT id, account_id, usage_key, cost_micros, request_hash "
-			"FROM usage_records WHERE (account_id = ");
-		acct_ref(lg, s, w, w->usages[i].ext, 0);
-		dbs_sql(s, " AND usage_key = ");
-		dbs_str(lg, s, w->usages[i].key);
-		dbs_sql(s, ")");
+	for (n = 0; n < w->nusages; n++) {
+		ext[n] = w->usages[n].ext;
+		vals[n] = w->usages[n].key;
 	}
-	if (w->nusages > 0) {
+	if (n > 0 && pairs_by_ext(lg, s, w, "SELECT id, account_id, usage_key, cost_micros, request_hash FROM "
+				  "usage_records WHERE (account_id = ", ext, vals, n, "usage_key") > 0) {
 		dbs_end(s);
 		set_next(b, SET_USAGES);
 	}
-	if (w->nacct_ids + w->nspend_ext > 0)
-		grants_read(lg, b, w, 0);
+	n = 0;
+	for (int i = 0; i < w->nacct_ids; i++)
+		spenders[n++] = w->acct_ids[i];
+	for (int i = 0; i < w->nspend_ext; i++)
+		spenders[n++] = w->ext_ids[w->spend_ext[i]];
+	grants_read(b, spenders, sort_unique(spenders, n));
 	if (with_accounts && w->nkeys > 0) {
 		dbs_sql(s, "SELECT idem_key, request_hash, status, response FROM idempotency_keys WHERE idem_key IN (");
 		for (int i = 0; i < w->nkeys; i++) {
@@ -472,13 +520,56 @@ static void read_script(struct ledger *lg, struct batch *b, const struct batch_w
 	}
 }
 
+static enum cd_err ids_rows(void *arg, int set, struct db_rows *r)
+{
+	struct batch_want *w = arg;
+	(void)set;
+	while (dbr_next(r)) {
+		id_remember(dbr_str(r, 1), dbr_i64(r, 0));
+		for (int i = 0; i < w->nacct_ext; i++)
+			if (strcmp(w->acct_ext[i], dbr_str(r, 1)) == 0)
+				w->ext_ids[i] = dbr_i64(r, 0);
+	}
+	return CD_OK;
+}
+
+/* The ids of the accounts named by external id: remembered (an account's
+ * id never changes), or read unlocked for all of the batch's unknown ones
+ * in one round trip. 0: no such account. */
+static enum cd_err resolve_ids(struct ledger *lg, struct batch *b, struct batch_want *w)
+{
+	int missing = 0, e;
+	for (int i = 0; i < w->nacct_ext; i++) {
+		w->ext_ids[i] = id_find(w->acct_ext[i]);
+		if (w->ext_ids[i] != 0)
+			continue;
+		dbs_sql(&b->script, missing++ ? ", " : "SELECT id, ext_id FROM accounts WHERE ext_id IN (");
+		dbs_str(lg, &b->script, w->acct_ext[i]);
+	}
+	if (missing == 0)
+		return CD_OK;
+	dbs_sql(&b->script, ")");
+	dbs_end(&b->script);
+	return db_script_run(lg, &b->script, "account ids", ids_rows, w, &e);
+}
+
 enum cd_err batch_load(struct ledger *lg, struct batch *b, struct batch_want *w)
 {
-	int e;
+	int64_t accts[2 * BATCH_MAX];
+	int naccts = 0, e;
 	b->hold_reqs_read = w->read_hold_reqs;
-	read_script(lg, b, w, 1);
+	enum cd_err rc = resolve_ids(lg, b, w);
+	if (rc != CD_OK)
+		return rc;
+	for (int i = 0; i < w->nacct_ids; i++)
+		accts[naccts++] = w->acct_ids[i];
+	for (int i = 0; i < w->nacct_ext; i++)
+		if (w->ext_ids[i] != 0)
+			accts[naccts++] = w->ext_ids[i];
+	naccts = sort_unique(accts, naccts);
+	read_script(lg, b, w, accts, naccts, 1);
 	struct load_ctx ctx = {lg, b, w};
-	enum cd_err rc = db_script_run(lg, &b->script, "batch read", load_rows, &ctx, &e);
+	rc = db_script_run(lg, &b->script, "batch read", load_rows, &ctx, &e);
 	b->nsets = 0;
 	if (rc != CD_OK)
 		return rc;
@@ -505,11 +596,30 @@ enum cd_err batch_load(struct ledger *lg, struct batch *b, struct batch_want *w)
 		b->nholds = b->nmembers = b->nusages = b->ngrants = 0;
 		for (int i = 0; i < b->naccts; i++)
 			b->accts[i].grants_read = b->accts[i].grants_more = 0;
-		read_script(lg, b, w, 0);
+		read_script(lg, b, w, accts, naccts, 0);
 		rc = db_script_run(lg, &b->script, "batch read", load_rows, &ctx, &e);
 		b->nsets = 0;
 	}
 	return rc;
+}
+
+enum cd_err batch_hold_lookup(struct ledger *lg, struct batch *b, int acct, const char *request_id, int *index)
+{
+	static const char sql[] = "SELECT " HOLD_COLS " FROM holds WHERE account_id = ? AND request_id = ?";
+	struct hold_row h;
+	int e;
+	*index = batch_hold_by_request(b, acct, request_id);
+	if (*index >= 0)
+		return CD_OK;
+	struct dbstmt *st = db_exec(lg, sql, &e, "is", b->accts[acct].a.id, request_id);
+	if (st == NULL)
+		return db_err(lg, e, "hold lookup");
+	if (db_fetch(st) != 1)
+		return CD_OK;
+	struct db_row row = {st, NULL};
+	hold_from_row(&row, &h);
+	*index = hold_keep(b, &h);
+	return *index >= 0 ? CD_OK : CD_E_INTERNAL;
 }
 
 /* ---- Changing ---- */
@@ -626,7 +736,7 @@ static enum cd_err grants_reload(struct ledger *lg, struct batch *b, int acct)
 	b->accts[acct].grants_stale = 0;
 	b->accts[acct].grants_more = 0;
 	b->accts[acct].grants_read = 0;
-	grants_read(lg, b, NULL, b->accts[acct].a.id);
+	grants_read(b, &b->accts[acct].a.id, 1);
 	struct load_ctx ctx = {lg, b, NULL};
 	rc = db_script_run(lg, &b->script, "grant read", load_rows, &ctx, &e);
 	b->nsets = 0;
@@ -954,11 +1064,9 @@ static enum cd_err script_end(struct ledger *lg, struct batch *b, int commit, co
 		b->hold_reqs_needed = 1;
 		return CD_E_RETRY;
 	}
-	if (rc != CD_OK)
-		return rc;
-	if (commit)
-		db_committed(lg);
-	return CD_OK;
+	if (commit && e == 0)
+		db_committed(lg);	/* every statement ran, COMMIT too */
+	return rc;
 }
 
 enum cd_err batch_flush(struct ledger *lg, struct batch *b, int commit)

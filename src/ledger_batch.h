@@ -81,6 +81,7 @@ struct batch_want {
 	int64_t acct_ids[BATCH_MAX];		/* the accounts of hold_ids, in step */
 	int nacct_ids;
 	const char *acct_ext[BATCH_MAX];	/* by external id */
+	int64_t ext_ids[BATCH_MAX];		/* batch_load's: their ids (0: none) */
 	int nacct_ext;
 	int64_t hold_ids[BATCH_MAX];		/* settle and release targets */
 	int nhold_ids;
@@ -128,8 +129,9 @@ struct batch *batch_new(void);
 void batch_free(struct batch *b);
 /* Empties b for a new attempt (hold_reqs_needed stays). */
 void batch_reset(struct batch *b);
-/* The read round trip: the rows of w locked, months rolled, due
- * expiries applied (and what they changed read again). */
+/* The read round trip (one more first when an account named by external
+ * id was never seen): the rows of w locked, months rolled, due expiries
+ * applied (and what they changed read again). */
 enum cd_err batch_load(struct ledger *lg, struct batch *b, struct batch_want *w);
 
 int batch_acct_by_ext(const struct batch *b, const char *ext);
@@ -139,6 +141,10 @@ int batch_hold_by_request(const struct batch *b, int acct, const char *request_i
 int batch_member(const struct batch *b, int acct, const char *member);
 int batch_usage_by_key(const struct batch *b, int acct, const char *key);
 const struct batch_key *batch_key(const struct batch *b, const char *key);
+/* The hold of an account's request_id: in the batch, or read now (one
+ * point read, for a refusal that must know whether it is a replay);
+ * *index -1 when there is none. */
+enum cd_err batch_hold_lookup(struct ledger *lg, struct batch *b, int acct, const char *request_id, int *index);
 
 /* A new hold (h filled but for id); its index. */
 int batch_hold_add(struct batch *b, int acct, const struct hold_row *h);

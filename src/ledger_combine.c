@@ -50,6 +50,7 @@ void combine_submit(struct combiner *c, struct combine_op *op, void *self)
 	struct combine_op *ops[COMBINE_MAX_BATCH];
 	op->next = NULL;
 	op->done = 0;
+	op->waiting = 0;
 	pthread_cond_init(&op->wake, NULL);
 	pthread_mutex_lock(&c->lock);
 	if (c->tail != NULL)
@@ -74,12 +75,19 @@ void combine_submit(struct combiner *c, struct combine_op *op, void *self)
 				if (ops[i] != op)
 					pthread_cond_signal(&ops[i]->wake);
 			}
-			/* What queued meanwhile needs a combiner: the oldest waiter. */
-			if (c->head != NULL && c->head != op)
-				pthread_cond_signal(&c->head->wake);
+			/* What queued meanwhile needs a combiner: the oldest owner
+			 * that sleeps (one that is combining cannot take it). */
+			for (struct combine_op *q = c->head; q != NULL; q = q->next) {
+				if (q->waiting) {
+					pthread_cond_signal(&q->wake);
+					break;
+				}
+			}
 			continue;
 		}
+		op->waiting = 1;
 		pthread_cond_wait(&op->wake, &c->lock);
+		op->waiting = 0;
 	}
 	pthread_mutex_unlock(&c->lock);
 	pthread_cond_destroy(&op->wake);

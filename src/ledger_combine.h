@@ -22,6 +22,7 @@
 struct combine_op {
 	struct combine_op *next;	/* the queue's, while queued */
 	int done;			/* set by the combiner, under the lock */
+	int waiting;			/* its owner sleeps on wake (not combining) */
 	pthread_cond_t wake;		/* its owner waits on this */
 };
 

@@ -133,12 +133,13 @@ static enum cd_err authorize_decide(struct ledger *lg, struct batch *b, struct g
 	enum cd_err rc = guard_check(&op->refusal, a, m, r->amount_micros, r->byok);
 	/* A replayed request_id gets its hold, even when a new one would be
 	 * refused (but not on an account that is not active): a refusal is
-	 * decided knowing the request_ids held already. */
-	if (rc != CD_OK && rc != CD_E_SUSPENDED && !b->hold_reqs_read) {
-		b->hold_reqs_needed = 1;
-		return CD_E_RETRY;
-	}
+	 * decided knowing whether the request_id is held already. */
 	op->hold = batch_hold_by_request(b, op->acct, r->request_id);
+	if (rc != CD_OK && rc != CD_E_SUSPENDED && op->hold < 0 && !b->hold_reqs_read) {
+		enum cd_err lr = batch_hold_lookup(lg, b, op->acct, r->request_id, &op->hold);
+		if (lr != CD_OK)
+			return lr;
+	}
 	if (op->hold >= 0 && rc != CD_E_SUSPENDED) {
 		const struct hold_row *h = &b->holds[op->hold].h;
 		memset(&op->refusal, 0, sizeof(op->refusal));
@@ -665,6 +666,15 @@ static void guard_run(void *self, struct combine_op **links, int n)
 	if (lg->batch != NULL)
 		while (ledger_tx_next(lg, &t))
 			ledger_tx_end(lg, &t, batch_attempt(lg, lg->batch, ops, n));
+	if (t.rc == CD_E_INTERNAL && n > 1 && !lg->committed) {
+		/* Something about one operation (logged) failed the batch, which
+		 * was rolled back: run each alone, so only that one fails. */
+		for (int i = 0; i < n; i++) {
+			json_decref(ops[i]->out);
+			guard_run(self, &links[i], 1);
+		}
+		return;
+	}
 	for (int i = 0; i < n; i++) {
 		struct guard_op *op = ops[i];
 		struct ledger_result *res = op->res;

@@ -56,6 +56,11 @@ _Static_assert(LIMIT_BATCH_OPS >= 1 && LIMIT_BATCH_OPS <= 64, "batch sizes fit t
  * rarely burns more than two; an account with more is read in pages of
  * this many (the burnt ones drop out of the next page). */
 #define LIMIT_SPEND_GRANTS 64
+/* Accounts whose id creditd remembers by external id (a batch locks
+ * accounts by id, in one order, and names them by id): an account's id
+ * never changes once made. When full, the table is emptied and fills
+ * again. */
+#define LIMIT_ACCOUNT_ID_CACHE 16384
 /* Whole-transaction retries on deadlock / lock wait timeout / conflicts. */
 #define LIMIT_TX_RETRIES 8
 /* InnoDB lock wait of creditd's sessions: a row locked longer than this
