@@ -161,3 +161,22 @@ def test_a_batch_with_a_new_account_and_a_known_one_locks_both():
     held = cost("gpt-4o", 1000, 500) * 12
     assert_reserve(first, held)
     assert_reserve(second, held)
+
+
+def test_mixed_batches_over_few_accounts_never_fail_on_lock_order():
+    # Ids ascend while external ids descend: batches naming accounts by
+    # external id (authorize) and by id (settle) lock them in one order.
+    accts = []
+    for prefix in ("zz", "mm", "aa"):
+        accts.append(new_account("%s-batch" % prefix))
+    holds = [authorize(a).json["hold_id"] for a in accts for _ in range(6)]
+    calls = [("settle", h) for h in holds] + [("authorize", accts[i % 3]) for i in range(30)]
+    before = batch_counts()
+    res = parallel(len(calls), lambda i: settle(calls[i][1], 1000, 100) if calls[i][0] == "settle"
+                   else authorize(calls[i][1]))
+    assert_batched(before, len(calls))
+    bad = [r for r in res if r.status != 200]
+    eq(bad, [], "every settle and authorize answered 200, none 503 from a deadlock")
+    for a in accts:
+        assert_reserve(a, cost("gpt-4o", 1000, 500) * 10)
+    verify()
