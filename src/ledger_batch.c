@@ -231,7 +231,7 @@ static int hold_keep(struct batch *b, const struct hold_row *h)
 	return b->nholds++;
 }
 
-struct load_ctx { struct ledger *lg; struct batch *b; const struct batch_want *w; };
+struct load_ctx { struct ledger *lg; struct batch *b; struct batch_want *w; };
 
 /* A member row from columns c.. (MEMBER_COLS order), once. */
 static enum cd_err member_add(const struct ledger *lg, struct batch *b, const struct db_rows *r, unsigned int c)
@@ -266,6 +266,10 @@ static enum cd_err load_rows(void *arg, int set, struct db_rows *r)
 				return CD_E_INTERNAL;
 			memset(&b->accts[b->naccts], 0, sizeof(b->accts[0]));
 			acct_from_row_at(&row, 0, &b->accts[b->naccts].a);
+			if (c->w != NULL && c->w->lock_by_ext) {
+				id_remember(b->accts[b->naccts].a.ext_id, b->accts[b->naccts].a.id);
+				c->w->ext_ids[0] = b->accts[b->naccts].a.id;
+			}
 			b->naccts++;
 			break;
 		case SET_HOLDS:
@@ -422,6 +426,23 @@ static void grants_read(struct batch *b, const int64_t *accts, int n)
 	set_next(b, SET_GRANTS);
 }
 
+/* An account named by external id, in a statement after the accounts'
+ * lock: its id, or (a batch of one account never seen) a subquery. 0 when
+ * the account is unknown (nothing to read for it). */
+static int acct_ref(struct ledger *lg, struct db_script *s, const struct batch_want *w, int ext)
+{
+	if (w->ext_ids[ext] != 0) {
+		dbs_i64(s, w->ext_ids[ext]);
+		return 1;
+	}
+	if (!w->lock_by_ext)
+		return 0;
+	dbs_sql(s, "(SELECT id FROM accounts WHERE ext_id = ");
+	dbs_str(lg, s, w->acct_ext[ext]);
+	dbs_sql(s, ")");
+	return 1;
+}
+
 /* "(account_id = A AND col = 'v') OR ..." for the rows of accounts named by
  * external id (unknown ones skipped); 0 when there is none. */
 static int pairs_by_ext(struct ledger *lg, struct db_script *s, const struct batch_want *w, const char *head,
@@ -429,10 +450,10 @@ static int pairs_by_ext(struct ledger *lg, struct db_script *s, const struct bat
 {
 	int k = 0;
 	for (int i = 0; i < n; i++) {
-		if (w->ext_ids[ext[i]] == 0)
+		if (w->ext_ids[ext[i]] == 0 && !w->lock_by_ext)
 			continue;
 		dbs_sql(s, k++ ? " OR (account_id = " : head);
-		dbs_i64(s, w->ext_ids[ext[i]]);
+		acct_ref(lg, s, w, ext[i]);
 		dbs_sql(s, " AND ");
 		dbs_sql(s, col);
 		dbs_sql(s, " = ");
@@ -453,7 +474,13 @@ static void read_script(struct ledger *lg, struct batch *b, const struct batch_w
 	int64_t spenders[2 * BATCH_MAX];
 	int n;
 	b->nsets = 0;
-	if (with_accounts && naccts > 0) {
+	if (with_accounts && w->lock_by_ext) {
+		dbs_sql(s, "SELECT " ACCT_COLS_OF("") " FROM accounts WHERE ext_id = ");
+		dbs_str(lg, s, w->acct_ext[0]);
+		dbs_sql(s, " FOR UPDATE");
+		dbs_end(s);
+		set_next(b, SET_ACCTS);
+	} else if (with_accounts && naccts > 0) {
 		dbs_sql(s, "SELECT " ACCT_COLS_OF("") " FROM accounts WHERE id IN (");
 		id_list(s, accts, naccts);
 		dbs_sql(s, ") ORDER BY id FOR UPDATE");
@@ -506,7 +533,17 @@ static void read_script(struct ledger *lg, struct batch *b, const struct batch_w
 		spenders[n++] = w->acct_ids[i];
 	for (int i = 0; i < w->nspend_ext; i++)
 		spenders[n++] = w->ext_ids[w->spend_ext[i]];
-	grants_read(b, spenders, sort_unique(spenders, n));
+	if (w->lock_by_ext && w->nspend_ext > 0) {
+		/* The batch's one account, never seen: by subquery. */
+		dbs_sql(s, "SELECT id, account_id, remaining_micros, source = 'debt' FROM grants WHERE account_id = ");
+		acct_ref(lg, s, w, 0);
+		dbs_sql(s, " AND (remaining_micros > 0 OR source = 'debt') ORDER BY account_id, source = 'debt', "
+			GRANTS_SPEND_ORDER);
+		dbs_end(s);
+		set_next(b, SET_GRANTS);
+	} else {
+		grants_read(b, spenders, sort_unique(spenders, n));
+	}
 	if (with_accounts && w->nkeys > 0) {
 		dbs_sql(s, "SELECT idem_key, request_hash, status, response FROM idempotency_keys WHERE idem_key IN (");
 		for (int i = 0; i < w->nkeys; i++) {
@@ -539,6 +576,7 @@ static enum cd_err ids_rows(void *arg, int set, struct db_rows *r)
 static enum cd_err resolve_ids(struct ledger *lg, struct batch *b, struct batch_want *w)
 {
 	int missing = 0, e;
+	w->lock_by_ext = 0;
 	for (int i = 0; i < w->nacct_ext; i++) {
 		w->ext_ids[i] = id_find(w->acct_ext[i]);
 		if (w->ext_ids[i] != 0)
@@ -548,6 +586,13 @@ static enum cd_err resolve_ids(struct ledger *lg, struct batch *b, struct batch_
 	}
 	if (missing == 0)
 		return CD_OK;
+	if (w->nacct_ext == 1 && w->nacct_ids == 0) {
+		/* One account, never seen: locking one row has no order to keep,
+		 * so it is locked by its external id at once. */
+		dbs_reset(&b->script);
+		w->lock_by_ext = 1;
+		return CD_OK;
+	}
 	dbs_sql(&b->script, ")");
 	dbs_end(&b->script);
 	return db_script_run(lg, &b->script, "account ids", ids_rows, w, &e);

@@ -83,6 +83,7 @@ struct batch_want {
 	const char *acct_ext[BATCH_MAX];	/* by external id */
 	int64_t ext_ids[BATCH_MAX];		/* batch_load's: their ids (0: none) */
 	int nacct_ext;
+	int lock_by_ext;			/* batch_load's: the batch's one account, never seen */
 	int64_t hold_ids[BATCH_MAX];		/* settle and release targets */
 	int nhold_ids;
 	struct { int ext; const char *request_id; } hold_reqs[BATCH_MAX];	/* authorize replays */
