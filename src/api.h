@@ -72,6 +72,9 @@ int api_call_of(const struct request *rq, json_t *body, struct ledger_call *call
  * answer or a refusal; or, when rc is not CD_OK, the failure. Takes res's
  * body. */
 void api_answer(struct response *rs, enum cd_err rc, struct ledger_result *res);
+/* An account id from the path (api_check_account_id, and valid UTF-8):
+ * 1, or 0 with rs answered 400. */
+int api_path_account_ok(const char *id, struct response *rs);
 /* Checks an account id from the path or a body. 0 or -1 with rs filled. */
 int api_check_account_id(const char *id, const char *param, struct response *rs);
 
@@ -82,4 +85,5 @@ api_handler api_account_create, api_account_get, api_account_patch, api_transact
 api_handler api_authorize, api_settle, api_release, api_usage;
 api_handler api_topup, api_webhook;
 api_handler api_member_put, api_member_delete;
+api_handler api_promo_create, api_redeem;
 #endif

@@ -30,7 +30,7 @@ static const struct jfield account_fields[] = {
  * UTF-8 too. Ids from bodies are UTF-8 already (jansson refuses anything
  * else); path segments are raw bytes after percent-decoding, and an id
  * that is not UTF-8 could never have been created nor be printed in JSON. */
-static int path_id_ok(const char *id, struct response *rs)
+int api_path_account_ok(const char *id, struct response *rs)
 {
 	if (api_check_account_id(id, "id", rs) != 0)
 		return 0;
@@ -68,7 +68,7 @@ void api_account_create(struct api_ctx *ctx, const struct request *rq, char **pa
 void api_account_get(struct api_ctx *ctx, const struct request *rq, char **params, struct response *rs)
 {
 	json_t *out = NULL;
-	if (!path_id_ok(params[0], rs))
+	if (!api_path_account_ok(params[0], rs))
 		return;
 	snprintf(rs->account, sizeof(rs->account), "%s", params[0]);
 	enum cd_err rc = ledger_account_get(ctx->lg, params[0], &out);
@@ -94,7 +94,7 @@ void api_account_patch(struct api_ctx *ctx, const struct request *rq, char **par
 	struct ledger_call call;
 	struct ledger_result res;
 	unsigned char hash[32];
-	if (!path_id_ok(params[0], rs))
+	if (!api_path_account_ok(params[0], rs))
 		return;
 	json_t *body = api_body(rq, patch_fields, rs);
 	if (body == NULL)
@@ -139,7 +139,7 @@ void api_transactions(struct api_ctx *ctx, const struct request *rq, char **para
 	int64_t limit = LIMIT_PAGE_DEFAULT, cursor = 0;
 	char cur[64];
 	json_t *out = NULL;
-	if (!path_id_ok(params[0], rs) ||
+	if (!api_path_account_ok(params[0], rs) ||
 	    query_int(rq->query, "limit", 1, LIMIT_PAGE_MAX, &limit, rs) < 0)
 		return;
 	int got = urlpath_query_get(rq->query, "cursor", cur, sizeof(cur));
@@ -182,7 +182,7 @@ void api_usage_report(struct api_ctx *ctx, const struct request *rq, char **para
 	q.from = now - (now % TIMEFMT_SECONDS_PER_DAY) - API_USAGE_DEFAULT_DAYS * TIMEFMT_SECONDS_PER_DAY;
 	q.to = now + 1;
 	q.group_by = "model";
-	if (!path_id_ok(params[0], rs) || query_time(rq->query, "from", &q.from, rs) < 0 ||
+	if (!api_path_account_ok(params[0], rs) || query_time(rq->query, "from", &q.from, rs) < 0 ||
 	    query_time(rq->query, "to", &q.to, rs) < 0)
 		return;
 	int got = urlpath_query_get(rq->query, "group_by", group, sizeof(group));
@@ -221,7 +221,7 @@ void api_grant(struct api_ctx *ctx, const struct request *rq, char **params, str
 	struct ledger_call call;
 	struct ledger_result res;
 	unsigned char hash[32];
-	if (!path_id_ok(params[0], rs))
+	if (!api_path_account_ok(params[0], rs))
 		return;
 	json_t *body = api_body(rq, grant_fields, rs);
 	if (body == NULL)
@@ -255,7 +255,7 @@ void api_debit(struct api_ctx *ctx, const struct request *rq, char **params, str
 	struct ledger_call call;
 	struct ledger_result res;
 	unsigned char hash[32];
-	if (!path_id_ok(params[0], rs))
+	if (!api_path_account_ok(params[0], rs))
 		return;
 	json_t *body = api_body(rq, debit_fields, rs);
 	if (body == NULL)

@@ -31,7 +31,9 @@ static void usage(void)
 		"  verify\n"
 		"  export ID [--format csv|json]\n"
 		"  price list\n"
-		"  price import FILE.csv\n");
+		"  price import FILE.csv\n"
+		"  promo create CODE AMOUNT_MICROS [--max N] [--expires RFC3339] [--ttl-days N]\n"
+		"  promo list\n");
 }
 
 /* Finds "--name VALUE" in argv[from..]; NULL when absent. */
@@ -351,6 +353,45 @@ static int cmd_price(struct ledger *lg, int argc, char **argv)
 	return rc;
 }
 
+static void promo_row(void *ctx, const json_t *code)
+{
+	char *text = json_dumps(code, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	(void)ctx;
+	printf("%s\n", text != NULL ? text : "null");
+	free(text);
+}
+
+/* promo create CODE AMOUNT [--max N] [--expires T] [--ttl-days N]; promo list */
+static int cmd_promo(struct ledger *lg, int argc, char **argv)
+{
+	static const char *const known[] = {"--max", "--expires", "--ttl-days", NULL};
+	if (argc == 3 && strcmp(argv[2], "list") == 0) {
+		enum cd_err rc = ledger_promo_list(lg, promo_row, NULL);
+		return rc == CD_OK ? 0 : fail(lg, rc, "promo list");
+	}
+	if (argc < 5 || strcmp(argv[2], "create") != 0 || !opts_known(argc, argv, 5, known)) {
+		usage();
+		return 2;
+	}
+	const char *max = opt(argc, argv, 5, "--max"), *exp = opt(argc, argv, 5, "--expires");
+	const char *ttl = opt(argc, argv, 5, "--ttl-days");
+	struct promo_new p = {argv[3], 0, -1, -1, -1};
+	size_t n = strspn(p.code, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-");
+	if (p.code[n] != '\0' || n < LIMIT_PROMO_CODE_MIN_BYTES || n > LIMIT_PROMO_CODE_BYTES ||
+	    parse_i64(argv[4], &p.amount_micros) != 0 || p.amount_micros <= 0 ||
+	    p.amount_micros > LIMIT_AMOUNT_MICROS_MAX ||
+	    (max != NULL && (parse_i64(max, &p.max_redemptions) != 0 || p.max_redemptions < 1 ||
+			     p.max_redemptions > LIMIT_PROMO_REDEMPTIONS_MAX)) ||
+	    (exp != NULL && (timefmt_parse(exp, &p.expires_at) != 0 || p.expires_at <= timefmt_now())) ||
+	    (ttl != NULL && (parse_i64(ttl, &p.grant_ttl_days) != 0 || p.grant_ttl_days < 1 ||
+			     p.grant_ttl_days > LIMIT_PROMO_GRANT_TTL_DAYS_MAX))) {
+		usage();
+		return 2;
+	}
+	struct ledger_result res;
+	return answered(lg, ledger_promo_create(lg, NULL, &p, &res), &res, "promo create");
+}
+
 static int dispatch(struct ledger *lg, int argc, char **argv, const struct cfg *cfg)
 {
 	const char *cmd = argv[1];
@@ -369,6 +410,8 @@ static int dispatch(struct ledger *lg, int argc, char **argv, const struct cfg *
 		return cmd_account(lg, argc, argv);
 	if (strcmp(cmd, "grant") == 0)
 		return cmd_grant(lg, argc, argv);
+	if (strcmp(cmd, "promo") == 0)
+		return cmd_promo(lg, argc, argv);
 	if (strcmp(cmd, "price") == 0)
 		return cmd_price(lg, argc, argv);
 	if (strcmp(cmd, "verify") == 0) {

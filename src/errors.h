@@ -15,6 +15,9 @@ enum cd_err {
 	CD_E_NOT_FOUND,		/* 404 unknown account, hold, route */
 	CD_E_METHOD,		/* 405 known path, other method */
 	CD_E_CONFLICT,		/* 409 idempotency key reuse, hold state */
+	CD_E_ALREADY_REDEEMED,	/* 409 the account redeemed this promo code already */
+	CD_E_PROMO_EXHAUSTED,	/* 409 every redemption of the promo code is used */
+	CD_E_PROMO_EXPIRED,	/* 409 the promo code is past its expires_at */
 	CD_E_INSUFFICIENT,	/* 402 not enough available credit */
 	CD_E_HARD_LIMIT,	/* 429 monthly limit would be exceeded */
 	CD_E_MEMBER_CAP,	/* 429 member's monthly cap would be exceeded */

@@ -150,6 +150,26 @@ struct debit_new {
 enum cd_err ledger_debit(struct ledger *lg, const struct ledger_call *call, const struct debit_new *d,
 			 struct ledger_result *res);
 
+/* ---- Promo codes (DESIGN §9) ---- */
+struct promo_new {
+	const char *code;		/* 4-64 of [A-Za-z0-9_-], checked by the caller */
+	int64_t amount_micros;
+	int64_t max_redemptions;	/* -1: unlimited */
+	int64_t expires_at;		/* -1: never */
+	int64_t grant_ttl_days;		/* -1: the grant does not expire */
+};
+/* 201 with the code; a code that exists in any case: 409. */
+enum cd_err ledger_promo_create(struct ledger *lg, const struct ledger_call *call, const struct promo_new *p,
+				struct ledger_result *res);
+/* Redeems a code (any case) for an account: 201 {grant_id, amount_micros,
+ * expires_at}, one promo grant; 404 unknown code, 409 already_redeemed,
+ * promo_expired or promo_exhausted. The code's row is locked after the
+ * account's, so concurrent redemptions count exactly. */
+enum cd_err ledger_promo_redeem(struct ledger *lg, const struct ledger_call *call, const char *account,
+				const char *code, struct ledger_result *res);
+/* Every code, oldest first, as the API shows one. */
+enum cd_err ledger_promo_list(struct ledger *lg, void (*row)(void *ctx, const json_t *code), void *ctx);
+
 /* ---- Workspace members ---- */
 struct member_put {
 	const char *account;

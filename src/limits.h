@@ -63,6 +63,12 @@ _Static_assert(LIMIT_BATCH_OPS >= 1 && LIMIT_BATCH_OPS <= 64, "batch sizes fit t
  * never changes once made. When full, the table is emptied and fills
  * again. */
 #define LIMIT_ACCOUNT_ID_CACHE 16384
+/* Promo codes (DESIGN §9): 4-64 of [A-Za-z0-9_-] (promo_codes.code is
+ * VARCHAR(64)); redemptions and a grant's lifetime kept to sane sizes. */
+#define LIMIT_PROMO_CODE_MIN_BYTES 4
+#define LIMIT_PROMO_CODE_BYTES 64
+#define LIMIT_PROMO_REDEMPTIONS_MAX 1000000000
+#define LIMIT_PROMO_GRANT_TTL_DAYS_MAX 3650
 /* Whole-transaction retries on deadlock / lock wait timeout / conflicts. */
 #define LIMIT_TX_RETRIES 8
 /* InnoDB lock wait of creditd's sessions: a row locked longer than this

@@ -59,6 +59,13 @@ static const struct refusal_row table[REFUSE__COUNT] = {
 	[REFUSE_MEMBER_UNKNOWN] = {CD_E_NOT_FOUND, "member", ARGS_SUBJECTS, 0, "no account '%s' with member '%s'"},
 	[REFUSE_KEY_REUSED] = {CD_E_CONFLICT, "idempotency_key", ARGS_NONE, 0,
 			       "this Idempotency-Key was used with another request"},
+	[REFUSE_PROMO_UNKNOWN] = {CD_E_NOT_FOUND, "code", ARGS_SUBJECT, 0, "no promo code '%s'"},
+	[REFUSE_PROMO_EXISTS] = {CD_E_CONFLICT, "code", ARGS_SUBJECT, 0, "promo code '%s' exists already"},
+	[REFUSE_PROMO_REDEEMED] = {CD_E_ALREADY_REDEEMED, "code", ARGS_SUBJECT, 0,
+				   "this account redeemed promo code '%s' already"},
+	[REFUSE_PROMO_EXHAUSTED] = {CD_E_PROMO_EXHAUSTED, "code", ARGS_SUBJECT, 0,
+				    "every redemption of promo code '%s' is used"},
+	[REFUSE_PROMO_EXPIRED] = {CD_E_PROMO_EXPIRED, "code", ARGS_SUBJECT, 0, "promo code '%s' has expired"},
 };
 
 static const struct refusal_row *row_of(enum refusal_why why)

@@ -35,6 +35,11 @@ enum refusal_why {
 	REFUSE_NOT_WORKSPACE,		/* 400: members need a workspace account */
 	REFUSE_MEMBER_UNKNOWN,		/* 404: no such member */
 	REFUSE_KEY_REUSED,		/* 409: Idempotency-Key used with another request */
+	REFUSE_PROMO_UNKNOWN,		/* 404: no such promo code */
+	REFUSE_PROMO_EXISTS,		/* 409: the promo code exists (any case) */
+	REFUSE_PROMO_REDEEMED,		/* 409: the account redeemed it already */
+	REFUSE_PROMO_EXHAUSTED,		/* 409: its max_redemptions are used */
+	REFUSE_PROMO_EXPIRED,		/* 409: past its expires_at */
 	REFUSE__COUNT
 };
 

@@ -43,6 +43,8 @@ static const struct route routes[] = {
 	{"POST", "/v1/accounts/*/topup", KEY_SCOPE_READ, api_topup, "topup"},
 	{"POST", "/v1/accounts/*/members", KEY_SCOPE_ADMIN, api_member_put, "member_put"},
 	{"DELETE", "/v1/accounts/*/members/*", KEY_SCOPE_ADMIN, api_member_delete, "member_delete"},
+	{"POST", "/v1/accounts/*/redeem", KEY_SCOPE_READ, api_redeem, "redeem"},
+	{"POST", "/v1/promo_codes", KEY_SCOPE_ADMIN, api_promo_create, "promo_create"},
 	{"POST", "/v1/guard/authorize", KEY_SCOPE_GUARD, api_authorize, "authorize"},
 	{"POST", "/v1/guard/settle", KEY_SCOPE_GUARD, api_settle, "settle"},
 	{"POST", "/v1/guard/release", KEY_SCOPE_GUARD, api_release, "release"},

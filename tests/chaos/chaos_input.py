@@ -758,6 +758,8 @@ def authorization_matrix(short):
     settle_hold = authorize(acct)
     A = "/v1/accounts/" + q(acct)
     W = "/v1/accounts/" + q(ws)
+    promo = uid("AUTHZ")
+    check(api("POST", "/v1/promo_codes", {"code": promo, "amount_micros": 1000}).status == 201, "promo code")
     # One request per route: valid (or cheap) bodies, so that only the key
     # decides; the same request is sent with every key.
     requests = {
@@ -774,6 +776,8 @@ def authorization_matrix(short):
         ("POST", "/v1/accounts/*/topup"): (A + "/topup", {"amount_cents": 1000}),
         ("POST", "/v1/accounts/*/members"): (W + "/members", {"member": "m1", "monthly_cap_micros": 5000000}),
         ("DELETE", "/v1/accounts/*/members/*"): (W + "/members/m1", None),
+        ("POST", "/v1/accounts/*/redeem"): (A + "/redeem", {"code": promo}),
+        ("POST", "/v1/promo_codes"): ("/v1/promo_codes", {"code": uid("AUTHZ-NEW"), "amount_micros": 1000}),
         ("POST", "/v1/guard/authorize"): ("/v1/guard/authorize", {
             "account": acct, "model": "gpt-3.5-turbo", "input_tokens": 10, "max_output_tokens": 10,
             "request_id": uid("authz-req")}),
