@@ -86,4 +86,5 @@ api_handler api_authorize, api_settle, api_release, api_usage;
 api_handler api_topup, api_webhook;
 api_handler api_member_put, api_member_delete;
 api_handler api_promo_create, api_redeem;
+api_handler api_plan_put, api_plans;
 #endif

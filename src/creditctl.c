@@ -33,7 +33,10 @@ static void usage(void)
 		"  price list\n"
 		"  price import FILE.csv\n"
 		"  promo create CODE AMOUNT_MICROS [--max N] [--expires RFC3339] [--ttl-days N]\n"
-		"  promo list\n");
+		"  promo list\n"
+		"  plan set NAME --credits MICROS [--rollover none|full|capped] [--rollover-cap MICROS]\n"
+		"        [--member-cap MICROS] [--stripe-price ID]...\n"
+		"  plan list\n");
 }
 
 /* Finds "--name VALUE" in argv[from..]; NULL when absent. */
@@ -392,6 +395,54 @@ static int cmd_promo(struct ledger *lg, int argc, char **argv)
 	return answered(lg, ledger_promo_create(lg, NULL, &p, &res), &res, "promo create");
 }
 
+/* plan set NAME --credits N [...]; plan list */
+static int cmd_plan(struct ledger *lg, int argc, char **argv)
+{
+	static const char *const known[] = {"--credits", "--rollover", "--rollover-cap", "--member-cap",
+					    "--stripe-price", NULL};
+	const char *prices[LIMIT_PLAN_STRIPE_PRICES];
+	if (argc == 3 && strcmp(argv[2], "list") == 0) {
+		json_t *out = NULL;
+		enum cd_err rc = ledger_plans(lg, &out);
+		return rc == CD_OK ? print_json(out) : fail(lg, rc, "plan list");
+	}
+	if (argc < 4 || strcmp(argv[2], "set") != 0 || !opts_known(argc, argv, 4, known)) {
+		usage();
+		return 2;
+	}
+	const char *credits = opt(argc, argv, 4, "--credits"), *cap = opt(argc, argv, 4, "--rollover-cap");
+	const char *member = opt(argc, argv, 4, "--member-cap");
+	struct plan_def p = {argv[3], 0, opt(argc, argv, 4, "--rollover"), -1, -1, prices, 0};
+	int bad = 0;
+	for (int i = 4; i + 1 < argc; i += 2) {
+		if (strcmp(argv[i], "--stripe-price") != 0)
+			continue;
+		size_t len = strlen(argv[i + 1]);
+		if (p.nprices == LIMIT_PLAN_STRIPE_PRICES || len == 0 || len > LIMIT_STRIPE_ID_BYTES ||
+		    argv[i + 1][strspn(argv[i + 1], "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")])
+			bad = 1;
+		else
+			prices[p.nprices++] = argv[i + 1];
+	}
+	if (p.rollover == NULL)
+		p.rollover = "none";
+	size_t n = strspn(p.name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-");
+	if (bad || p.name[n] != '\0' || n < 1 || n > LIMIT_PLAN_NAME_BYTES || credits == NULL ||
+	    parse_i64(credits, &p.credits_micros) != 0 || p.credits_micros < 0 ||
+	    p.credits_micros > LIMIT_AMOUNT_MICROS_MAX ||
+	    (strcmp(p.rollover, "none") != 0 && strcmp(p.rollover, "full") != 0 && strcmp(p.rollover, "capped") != 0) ||
+	    (cap != NULL && (parse_i64(cap, &p.rollover_cap_micros) != 0 || p.rollover_cap_micros < 0 ||
+			     p.rollover_cap_micros > LIMIT_AMOUNT_MICROS_MAX)) ||
+	    (strcmp(p.rollover, "capped") == 0) != (cap != NULL) ||
+	    (member != NULL && (parse_i64(member, &p.member_cap_micros) != 0 || p.member_cap_micros < 0 ||
+				p.member_cap_micros > LIMIT_AMOUNT_MICROS_MAX))) {
+		usage();
+		return 2;
+	}
+	struct ledger_result res;
+	return answered(lg, ledger_plan_put(lg, NULL, &p, &res), &res, "plan set");
+}
+
 static int dispatch(struct ledger *lg, int argc, char **argv, const struct cfg *cfg)
 {
 	const char *cmd = argv[1];
@@ -412,6 +463,8 @@ static int dispatch(struct ledger *lg, int argc, char **argv, const struct cfg *
 		return cmd_grant(lg, argc, argv);
 	if (strcmp(cmd, "promo") == 0)
 		return cmd_promo(lg, argc, argv);
+	if (strcmp(cmd, "plan") == 0)
+		return cmd_plan(lg, argc, argv);
 	if (strcmp(cmd, "price") == 0)
 		return cmd_price(lg, argc, argv);
 	if (strcmp(cmd, "verify") == 0) {

@@ -16,7 +16,8 @@ enum jtype {
 	J_STR,		/* string, byte length within [min, max], no NUL, no control chars */
 	J_BOOL,
 	J_TIME,		/* RFC 3339 string */
-	J_ENUM		/* string, one of `choices` ("a|b|c") */
+	J_ENUM,		/* string, one of `choices` ("a|b|c") */
+	J_ARRAY		/* array of at most `max` items; the caller checks the items */
 };
 
 struct jfield {

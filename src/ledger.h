@@ -150,6 +150,22 @@ struct debit_new {
 enum cd_err ledger_debit(struct ledger *lg, const struct ledger_call *call, const struct debit_new *d,
 			 struct ledger_result *res);
 
+/* ---- Plans (DESIGN §9) ---- */
+struct plan_def {
+	const char *name;		/* 1-64 of [A-Za-z0-9_.-], checked by the caller */
+	int64_t credits_micros;
+	const char *rollover;		/* none|full|capped */
+	int64_t rollover_cap_micros;	/* -1: none (capped needs one) */
+	int64_t member_cap_micros;	/* -1: none */
+	const char *const *stripe_price_ids;
+	int nprices;
+};
+/* Creates or replaces a plan: 200 with it. */
+enum cd_err ledger_plan_put(struct ledger *lg, const struct ledger_call *call, const struct plan_def *p,
+			    struct ledger_result *res);
+/* {"data": [plans by name]}. */
+enum cd_err ledger_plans(struct ledger *lg, json_t **out);
+
 /* ---- Promo codes (DESIGN §9) ---- */
 struct promo_new {
 	const char *code;		/* 4-64 of [A-Za-z0-9_-], checked by the caller */

@@ -1,7 +1,7 @@
 /* ledger_accounts.c: the operations on accounts: create, read, patch,
  * the journal page, grants, debits, and workspace members. Each opens its
  * account through ledger_open.h and changes it through the rows below. */
-#include "ledger_open.h"
+#include "ledger_plans.h"
 #include "keys.h"
 #include "log.h"
 #include "timefmt.h"
@@ -54,6 +54,9 @@ static enum cd_err account_create_op(struct ledger *lg, const struct account_new
 {
 	unsigned char hash[32];
 	int e;
+	enum cd_err pc = plan_check(lg, n->plan);
+	if (pc != CD_OK)
+		return pc;
 	create_hash(n, hash);
 	const int64_t *monthly = n->monthly_limit_micros >= 0 ? &n->monthly_limit_micros : NULL;
 	const int64_t *low = n->low_balance_micros >= 0 ? &n->low_balance_micros : NULL;
@@ -127,6 +130,8 @@ static enum cd_err account_patch_op(struct ledger *lg, const struct account_patc
 	enum cd_err rc = acct_lock(lg, p->id, &a);
 	if (rc == CD_OK)
 		rc = acct_store(lg, &a);
+	if (rc == CD_OK && p->set_plan)
+		rc = plan_check(lg, p->plan);
 	if (rc != CD_OK)
 		return rc;
 	/* A debt already drawn on the credit line must stay within it

@@ -69,6 +69,11 @@ _Static_assert(LIMIT_BATCH_OPS >= 1 && LIMIT_BATCH_OPS <= 64, "batch sizes fit t
 #define LIMIT_PROMO_CODE_BYTES 64
 #define LIMIT_PROMO_REDEMPTIONS_MAX 1000000000
 #define LIMIT_PROMO_GRANT_TTL_DAYS_MAX 3650
+/* Plans (DESIGN §9): names 1-64 of [A-Za-z0-9_.-] (plans.name is
+ * VARBINARY(64), accounts.plan as long); a plan lists at most this many
+ * Stripe prices (a product's monthly and yearly prices, a few currencies). */
+#define LIMIT_PLAN_NAME_BYTES 64
+#define LIMIT_PLAN_STRIPE_PRICES 16
 /* Whole-transaction retries on deadlock / lock wait timeout / conflicts. */
 #define LIMIT_TX_RETRIES 8
 /* InnoDB lock wait of creditd's sessions: a row locked longer than this

@@ -66,6 +66,8 @@ static const struct refusal_row table[REFUSE__COUNT] = {
 	[REFUSE_PROMO_EXHAUSTED] = {CD_E_PROMO_EXHAUSTED, "code", ARGS_SUBJECT, 0,
 				    "every redemption of promo code '%s' is used"},
 	[REFUSE_PROMO_EXPIRED] = {CD_E_PROMO_EXPIRED, "code", ARGS_SUBJECT, 0, "promo code '%s' has expired"},
+	[REFUSE_PLAN_UNKNOWN] = {CD_E_INVALID, "plan", ARGS_SUBJECT, 0,
+				 "no plan '%s' in the catalogue (PUT /v1/plans/{name} makes one)"},
 };
 
 static const struct refusal_row *row_of(enum refusal_why why)

@@ -40,6 +40,7 @@ enum refusal_why {
 	REFUSE_PROMO_REDEEMED,		/* 409: the account redeemed it already */
 	REFUSE_PROMO_EXHAUSTED,		/* 409: its max_redemptions are used */
 	REFUSE_PROMO_EXPIRED,		/* 409: past its expires_at */
+	REFUSE_PLAN_UNKNOWN,		/* 400: an account's plan is not in the catalogue */
 	REFUSE__COUNT
 };
 
