@@ -22,6 +22,7 @@ static const struct jfield account_fields[] = {
 	{"monthly_limit_micros", J_INT, 0, 1, 0, MICROS_MAX, NULL},
 	{"low_balance_micros", J_INT, 0, 1, 0, MICROS_MAX, NULL},
 	{"plan", J_STR, 0, 1, 1, LIMIT_NAME_BYTES, NULL},
+	{"daily_limit_micros", J_INT, 0, 1, 0, MICROS_MAX, NULL},
 	{"idempotency_key", J_STR, 0, 0, 1, LIMIT_IDEMPOTENCY_KEY_BYTES, NULL},
 	{NULL, J_INT, 0, 0, 0, 0, NULL},
 };
@@ -58,6 +59,7 @@ void api_account_create(struct api_ctx *ctx, const struct request *rq, char **pa
 	n.monthly_limit_micros = jsonio_int(body, "monthly_limit_micros", -1);
 	n.low_balance_micros = jsonio_int(body, "low_balance_micros", -1);
 	n.plan = jsonio_str(body, "plan");
+	n.daily_limit_micros = jsonio_int(body, "daily_limit_micros", -1);
 	if (api_check_account_id(n.id, "id", rs) == 0 && api_call_of(rq, body, &call, hash, rs) == 0) {
 		snprintf(rs->account, sizeof(rs->account), "%s", n.id);
 		api_answer(rs, ledger_account_create(ctx->lg, &call, &n, &res), &res);
@@ -84,6 +86,7 @@ static const struct jfield patch_fields[] = {
 	{"monthly_limit_micros", J_INT, 0, 1, 0, MICROS_MAX, NULL},
 	{"low_balance_micros", J_INT, 0, 1, 0, MICROS_MAX, NULL},
 	{"plan", J_STR, 0, 1, 1, LIMIT_NAME_BYTES, NULL},
+	{"daily_limit_micros", J_INT, 0, 1, 0, MICROS_MAX, NULL},
 	{"idempotency_key", J_STR, 0, 0, 1, LIMIT_IDEMPOTENCY_KEY_BYTES, NULL},
 	{NULL, J_INT, 0, 0, 0, 0, NULL},
 };
@@ -110,6 +113,8 @@ void api_account_patch(struct api_ctx *ctx, const struct request *rq, char **par
 	p.low_balance_micros = jsonio_int(body, "low_balance_micros", -1);
 	p.set_plan = json_object_get(body, "plan") != NULL;
 	p.plan = jsonio_str(body, "plan");
+	p.set_daily = json_object_get(body, "daily_limit_micros") != NULL;
+	p.daily_limit_micros = jsonio_int(body, "daily_limit_micros", -1);
 	snprintf(rs->account, sizeof(rs->account), "%s", params[0]);
 	if (api_call_of(rq, body, &call, hash, rs) == 0)
 		api_answer(rs, ledger_account_patch(ctx->lg, &call, &p, &res), &res);

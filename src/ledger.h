@@ -99,6 +99,7 @@ struct account_new {
 	int64_t monthly_limit_micros;	/* -1: none */
 	int64_t low_balance_micros;	/* -1: none */
 	const char *plan;		/* NULL: none */
+	int64_t daily_limit_micros;	/* -1: none */
 };
 /* 201 on creation (with the signup bonus), 200 for the same settings
  * again (compared by a hash of them with defaults filled in, made here
@@ -110,11 +111,12 @@ enum cd_err ledger_account_get(struct ledger *lg, const char *id, json_t **out);
 struct account_patch {
 	const char *id;
 	const char *status;		/* NULL: unchanged */
-	int set_overdraft, set_monthly, set_low, set_plan;
+	int set_overdraft, set_monthly, set_low, set_plan, set_daily;
 	int64_t overdraft_limit_micros;
 	int64_t monthly_limit_micros;	/* -1: remove */
 	int64_t low_balance_micros;	/* -1: remove */
 	const char *plan;		/* NULL with set_plan: remove */
+	int64_t daily_limit_micros;	/* -1: remove */
 };
 enum cd_err ledger_account_patch(struct ledger *lg, const struct ledger_call *call, const struct account_patch *p,
 				 struct ledger_result *res);

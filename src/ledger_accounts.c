@@ -14,8 +14,8 @@
 /* ---- Routes ---- */
 
 static const char SQL_ACCT_ADD[] = "INSERT INTO accounts (ext_id, kind, overdraft_limit_micros, monthly_limit_micros, "
-				   "low_balance_micros, plan, month_key, create_hash, created_at) "
-				   "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)";
+				   "low_balance_micros, plan, month_key, create_hash, created_at, daily_limit_micros, day_key) "
+				   "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
 static const char SQL_ACCT_HASH[] = "SELECT create_hash FROM accounts WHERE ext_id = ? FOR UPDATE";
 
 /* What makes two creations of one id the same: the settings with their
@@ -23,8 +23,11 @@ static const char SQL_ACCT_HASH[] = "SELECT create_hash FROM accounts WHERE ext_
 static void create_hash(const struct account_new *n, unsigned char hash[32])
 {
 	char canon[256];
-	snprintf(canon, sizeof(canon), "%s|%" PRId64 "|%" PRId64 "|%" PRId64 "|%s", n->kind, n->overdraft_limit_micros,
-		 n->monthly_limit_micros, n->low_balance_micros, n->plan ? n->plan : "");
+	int len = snprintf(canon, sizeof(canon), "%s|%" PRId64 "|%" PRId64 "|%" PRId64 "|%s", n->kind,
+			   n->overdraft_limit_micros, n->monthly_limit_micros, n->low_balance_micros, n->plan ? n->plan : "");
+	/* Only when set: accounts made before daily limits keep their hash. */
+	if (n->daily_limit_micros >= 0 && len > 0 && (size_t)len < sizeof(canon))
+		snprintf(canon + len, sizeof(canon) - (size_t)len, "|d%" PRId64, n->daily_limit_micros);
 	keys_sha256(canon, strlen(canon), hash);
 }
 
@@ -60,9 +63,10 @@ static enum cd_err account_create_op(struct ledger *lg, const struct account_new
 	create_hash(n, hash);
 	const int64_t *monthly = n->monthly_limit_micros >= 0 ? &n->monthly_limit_micros : NULL;
 	const int64_t *low = n->low_balance_micros >= 0 ? &n->low_balance_micros : NULL;
-	struct dbstmt *s = db_exec(lg, SQL_ACCT_ADD, &e, "ssiIIsibi", n->id, n->kind, n->overdraft_limit_micros,
+	const int64_t *daily = n->daily_limit_micros >= 0 ? &n->daily_limit_micros : NULL;
+	struct dbstmt *s = db_exec(lg, SQL_ACCT_ADD, &e, "ssiIIsibiIi", n->id, n->kind, n->overdraft_limit_micros,
 				   monthly, low, n->plan, timefmt_month_key(lg->now),
-				   (const char *)hash, (size_t)32, lg->now);
+				   (const char *)hash, (size_t)32, lg->now, daily, lg->now / TIMEFMT_SECONDS_PER_DAY);
 	if (s == NULL && e == ER_DUP_ENTRY)
 		return account_exists(lg, n, hash, out, status);
 	if (s == NULL)
@@ -125,7 +129,8 @@ enum cd_err ledger_account_get(struct ledger *lg, const char *id, json_t **out)
 static enum cd_err account_patch_op(struct ledger *lg, const struct account_patch *p, json_t **out, int *status)
 {
 	static const char sql[] = "UPDATE accounts SET status = ?, overdraft_limit_micros = ?, "
-				  "monthly_limit_micros = ?, low_balance_micros = ?, plan = ? WHERE id = ?";
+				  "monthly_limit_micros = ?, low_balance_micros = ?, plan = ?, daily_limit_micros = ? "
+				  "WHERE id = ?";
 	struct acct a;
 	enum cd_err rc = acct_lock(lg, p->id, &a);
 	if (rc == CD_OK)
@@ -151,10 +156,13 @@ static enum cd_err account_patch_op(struct ledger *lg, const struct account_patc
 		a.low_balance = p->low_balance_micros;
 	if (p->set_plan)
 		ledger_copy_text(a.plan, sizeof(a.plan), p->plan);
+	if (p->set_daily)
+		a.daily_limit = p->daily_limit_micros;
 	const int64_t *monthly = a.monthly_limit >= 0 ? &a.monthly_limit : NULL;
 	const int64_t *low = a.low_balance >= 0 ? &a.low_balance : NULL;
-	rc = db_do(lg, sql, "account patch", "siIIsi", a.status, a.overdraft, monthly, low,
-		   a.plan[0] ? a.plan : NULL, a.id);
+	const int64_t *daily = a.daily_limit >= 0 ? &a.daily_limit : NULL;
+	rc = db_do(lg, sql, "account patch", "siIIsIi", a.status, a.overdraft, monthly, low,
+		   a.plan[0] ? a.plan : NULL, daily, a.id);
 	if (rc != CD_OK)
 		return rc;
 	*out = acct_json(lg, &a);

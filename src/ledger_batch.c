@@ -1021,7 +1021,7 @@ static void write_grants(struct batch *b, int64_t now)
 static void write_accounts(struct batch *b)
 {
 	static const char *const cols[] = {"balance_micros", "reserved_micros", "month_key", "month_spent_micros",
-					   "sweep_due_at"};
+					   "sweep_due_at", "day_key", "day_spent_micros"};
 	struct db_script *s = &b->script;
 	int n = 0;
 	for (int i = 0; i < b->naccts; i++) {
@@ -1041,7 +1041,8 @@ static void write_accounts(struct batch *b)
 		dbs_sql(s, " = CASE id");
 		for (int i = 0; i < b->naccts; i++) {
 			const struct acct *a = &b->accts[i].a;
-			const int64_t v[] = {a->balance, a->reserved, a->month_key, a->month_spent, a->sweep_due_at};
+			const int64_t v[] = {a->balance, a->reserved, a->month_key, a->month_spent, a->sweep_due_at,
+					     a->day_key, a->day_spent};
 			if (!b->accts[i].changed)
 				continue;
 			dbs_sql(s, " WHEN ");

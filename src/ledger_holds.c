@@ -64,7 +64,8 @@ struct guard_op {
 
 /* DESIGN §5's checks of a charge of `amount` against a locked account, in
  * its order: 403 not active, 429 monthly limit (month spend plus pending
- * holds plus this charge), 402 available. Fills what the refusal shows. */
+ * holds plus this charge), 429 daily limit (the same for the UTC day, §9),
+ * 402 available. Fills what the refusal shows. */
 static enum cd_err charge_check(struct refusal *why, const struct acct *a, int64_t amount, int byok)
 {
 	int64_t available = acct_available(a);
@@ -75,6 +76,10 @@ static enum cd_err charge_check(struct refusal *why, const struct acct *a, int64
 	if (a->monthly_limit >= 0 && a->month_spent + a->reserved + amount > a->monthly_limit) {
 		int64_t left = a->monthly_limit - a->month_spent - a->reserved;
 		return refusal_set_amounts(why, REFUSE_MONTHLY_LIMIT, left < available ? left : available, amount);
+	}
+	if (a->daily_limit >= 0 && a->day_spent + a->reserved + amount > a->daily_limit) {
+		int64_t left = a->daily_limit - a->day_spent - a->reserved;
+		return refusal_set_amounts(why, REFUSE_DAILY_LIMIT, left < available ? left : available, amount);
 	}
 	if (amount > available)
 		return refusal_set_amounts(why, REFUSE_INSUFFICIENT, available, amount);
@@ -263,7 +268,7 @@ static enum cd_err settle_decide(struct ledger *lg, struct batch *b, struct guar
 		a->reserved -= h->amount;
 		released = h->amount > cost ? h->amount - cost : 0;
 	}
-	a->month_spent += delta;
+	acct_spent(a, delta);
 	b->accts[op->acct].changed = 1;
 	member_move(b, op->acct, h->has_member ? h->member : NULL, pending ? -h->amount : 0, delta);
 	hold_id_format(id, sizeof(id), a->id, h->id);
@@ -371,7 +376,7 @@ static enum cd_err usage_decide(struct ledger *lg, struct batch *b, struct guard
 		enum cd_err rc = batch_spend(lg, b, op->acct, cost, "usage", r->force ? "forced" : NULL, 0, r->request_id);
 		if (rc != CD_OK)
 			return rc;
-		a->month_spent += cost;
+		acct_spent(a, cost);
 		member_move(b, op->acct, r->member, 0, cost);
 	}
 	b->accts[op->acct].changed = 1;

@@ -19,11 +19,16 @@
 /* Rolls the month over and applies what is due: called with the row locked. */
 enum cd_err acct_touch(struct ledger *lg, struct acct *a)
 {
-	int64_t month = timefmt_month_key(lg->now);
+	int64_t month = timefmt_month_key(lg->now), day = lg->now / TIMEFMT_SECONDS_PER_DAY;
 	a->dirty = 0;
 	if (a->month_key != month) {
 		a->month_key = month;
 		a->month_spent = 0;
+		a->dirty = 1;
+	}
+	if (a->day_key != day) {
+		a->day_key = day;
+		a->day_spent = 0;
 		a->dirty = 1;
 	}
 	if (a->sweep_due_at >= 0 && a->sweep_due_at <= lg->now) {
@@ -86,7 +91,7 @@ static enum cd_err expire_hold_batch(struct ledger *lg, struct acct *a, int *don
 		a->reserved -= amounts[i];
 		if (capture) {
 			rc = ledger_spend(lg, a, amounts[i], "usage", ids[i], ref, "expired hold captured", NULL);
-			a->month_spent += amounts[i];
+			acct_spent(a, amounts[i]);
 		} else {
 			rc = journal_append(lg, a, 0, "expiry", NULL, 0, ids[i], ref, "expired hold released", NULL);
 		}

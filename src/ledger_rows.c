@@ -21,7 +21,7 @@ static const char SQL_ACCT_LOCK[] = "SELECT " ACCT_COLS " FROM accounts WHERE ex
 static const char SQL_ACCT_LOCK_ID[] = "SELECT " ACCT_COLS " FROM accounts WHERE id = ? FOR UPDATE";
 static const char SQL_ACCT_READ[] = "SELECT " ACCT_COLS " FROM accounts WHERE ext_id = ?";
 static const char SQL_ACCT_STORE[] = "UPDATE accounts SET balance_micros = ?, reserved_micros = ?, month_key = ?, "
-				     "month_spent_micros = ?, sweep_due_at = ? WHERE id = ?";
+				     "month_spent_micros = ?, sweep_due_at = ?, day_key = ?, day_spent_micros = ? WHERE id = ?";
 static const char SQL_JOURNAL_ADD[] = "INSERT INTO journal (account_id, amount_micros, balance_after_micros, cause, "
 				      "source, grant_id, hold_id, reference, description, idempotency_key, created_at) "
 				      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
@@ -65,6 +65,15 @@ void acct_from_row_at(const struct db_row *r, unsigned int c, struct acct *a)
 	a->sweep_due_at = dbrow_null(r, c + 12) ? -1 : dbrow_i64(r, c + 12);
 	a->created_at = dbrow_i64(r, c + 13);
 	ledger_copy_text(a->stripe_customer, sizeof(a->stripe_customer), dbrow_str(r, c + 14));
+	a->daily_limit = dbrow_null(r, c + 15) ? -1 : dbrow_i64(r, c + 15);
+	a->day_key = dbrow_i64(r, c + 16);
+	a->day_spent = dbrow_i64(r, c + 17);
+}
+
+void acct_spent(struct acct *a, int64_t delta)
+{
+	a->month_spent += delta;
+	a->day_spent += delta;
 }
 
 static enum cd_err acct_load(struct ledger *lg, const char *sql, const char *fmt, const char *ext_id,
@@ -121,8 +130,8 @@ enum cd_err acct_store(struct ledger *lg, const struct acct *a)
 	/* Invariant 2: reserved is the sum of pending holds, never below 0. */
 	assert(a->reserved >= 0);
 	const int64_t *due = a->sweep_due_at >= 0 ? &a->sweep_due_at : NULL;
-	return db_do(lg, SQL_ACCT_STORE, "account update", "iiiiIi", a->balance, a->reserved, a->month_key,
-		     a->month_spent, due, a->id);
+	return db_do(lg, SQL_ACCT_STORE, "account update", "iiiiIiii", a->balance, a->reserved, a->month_key,
+		     a->month_spent, due, a->day_key, a->day_spent, a->id);
 }
 
 enum cd_err journal_append(struct ledger *lg, struct acct *a, int64_t amount, const char *cause,
@@ -302,11 +311,12 @@ json_t *acct_json(struct ledger *lg, const struct acct *a)
 		return NULL;
 	timefmt_rfc3339(a->created_at, created);
 	int64_t available = acct_available(a);
-	return json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:o, s:I, s:o, s:o, s:o, s:s}",
+	return json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:o, s:I, s:o, s:I, s:o, s:o, s:o, s:s}",
 			 "id", a->ext_id, "kind", a->kind, "status", a->status, "currency", lg->cfg->currency,
 			 "balance_micros", (json_int_t)a->balance, "reserved_micros", (json_int_t)a->reserved,
 			 "available_micros", (json_int_t)available, "month_spent_micros", (json_int_t)a->month_spent,
 			 "monthly_limit_micros", int_or_null(a->monthly_limit),
+			 "day_spent_micros", (json_int_t)a->day_spent, "daily_limit_micros", int_or_null(a->daily_limit),
 			 "overdraft_limit_micros", (json_int_t)a->overdraft,
 			 "low_balance_micros", int_or_null(a->low_balance),
 			 "plan", a->plan[0] ? json_string(a->plan) : json_null(), "grants", grants,

@@ -17,6 +17,8 @@ struct acct {
 	char status[16];
 	int64_t balance, reserved, overdraft, month_spent, month_key;
 	int64_t monthly_limit;		/* -1 when none */
+	int64_t daily_limit;		/* -1 when none */
+	int64_t day_key, day_spent;	/* the UTC day (days since 1970) and its spend */
 	int64_t low_balance;		/* -1 when none */
 	char plan[LEDGER_NAME_MAX + 1];	/* "" when none */
 	int64_t sweep_due_at;		/* -1 when none */
@@ -27,8 +29,9 @@ struct acct {
 /* The account columns acct_from_row_at reads, with a table prefix. */
 #define ACCT_COLS_OF(t) t "id, " t "ext_id, " t "kind, " t "status, " t "balance_micros, " t "reserved_micros, " \
 	t "overdraft_limit_micros, " t "monthly_limit_micros, " t "low_balance_micros, " t "plan, " t "month_key, " \
-	t "month_spent_micros, " t "sweep_due_at, " t "created_at, " t "stripe_customer_id"
-#define ACCT_NCOLS 15
+	t "month_spent_micros, " t "sweep_due_at, " t "created_at, " t "stripe_customer_id, " \
+	t "daily_limit_micros, " t "day_key, " t "day_spent_micros"
+#define ACCT_NCOLS 18
 /* The idempotency key journal rows record (lg->journal_key, see
  * ledger_int.h) for a piece of work: "<prefix>:<id>", written into buf,
  * when force is set or no key is set yet (id NULL: unchanged). Returns the
@@ -51,7 +54,10 @@ enum cd_err acct_read(struct ledger *lg, const char *ext_id, struct acct *a);
 /* DESIGN §4's available = balance − reserved + overdraft_limit: the one
  * copy of the formula. */
 int64_t acct_available(const struct acct *a);
-/* Writes balance, reserved, month and sweep fields back. */
+/* Counts a charge (or, negative, a refund) in the month's and the day's
+ * spend: the one place both move. */
+void acct_spent(struct acct *a, int64_t delta);
+/* Writes balance, reserved, month, day and sweep fields back. */
 enum cd_err acct_store(struct ledger *lg, const struct acct *a);
 /* The spending order (DESIGN §4): priority (lower first), then the
  * soonest expiry (none last), then the oldest. Written here only: every

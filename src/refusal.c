@@ -35,6 +35,8 @@ static const struct refusal_row table[REFUSE__COUNT] = {
 	[REFUSE_MONTHLY_LIMIT] = {CD_E_HARD_LIMIT, NULL, ARGS_AMOUNTS, 1,
 				  "the monthly spending limit would be exceeded: %lld micros left this month, "
 				  "%lld required"},
+	[REFUSE_DAILY_LIMIT] = {CD_E_DAILY_LIMIT, NULL, ARGS_AMOUNTS, 1,
+				"the daily spending limit would be exceeded: %lld micros left today, %lld required"},
 	[REFUSE_MEMBER_CAP] = {CD_E_MEMBER_CAP, "member", ARGS_AMOUNTS, 1,
 			       "the member's monthly cap would be exceeded: %lld micros left, %lld required"},
 	[REFUSE_DEBIT_INSUFFICIENT] = {CD_E_INSUFFICIENT, "amount_micros", ARGS_AMOUNTS, 1,

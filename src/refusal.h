@@ -23,6 +23,7 @@ enum refusal_why {
 	REFUSE_INSUFFICIENT,		/* 402: the charge exceeds what is available */
 	REFUSE_MONTHLY_LIMIT,		/* 429: month spend + holds + charge > limit */
 	REFUSE_MEMBER_CAP,		/* 429: the member's monthly cap */
+	REFUSE_DAILY_LIMIT,		/* 429: day spend + holds + charge > daily limit */
 	REFUSE_DEBIT_INSUFFICIENT,	/* 402: a debit exceeds what is available */
 	REFUSE_HOLD_UNKNOWN,		/* 404: no such hold */
 	REFUSE_HOLD_SETTLE_CONFLICT,	/* 409: released, or settled with other figures */

@@ -18,7 +18,7 @@ BONUS = 10000000
 INT64_MAX = 9223372036854775807
 ACCOUNT_FIELDS = {"id", "kind", "status", "currency", "balance_micros", "reserved_micros", "available_micros",
                   "month_spent_micros", "monthly_limit_micros", "overdraft_limit_micros", "low_balance_micros",
-                  "plan", "grants"}
+                  "plan", "grants", "daily_limit_micros"}
 GRANT_FIELDS = {"id", "source", "remaining_micros", "priority", "expires_at"}
 TXN_FIELDS = {"id", "amount_micros", "balance_after_micros", "cause", "source", "reference", "description",
               "created_at"}
@@ -229,7 +229,7 @@ def test_account_fields():
     eq(r.status, 201, "create with every field")
     a = get(acct_id)
     check(ACCOUNT_FIELDS <= set(a), "DESIGN's fields present: missing %s" % (ACCOUNT_FIELDS - set(a)))
-    check(set(a) - ACCOUNT_FIELDS <= {"created_at"}, "no unexpected fields: %s" % (set(a) - ACCOUNT_FIELDS))
+    check(set(a) - ACCOUNT_FIELDS <= {"created_at", "day_spent_micros"}, "no unexpected fields: %s" % (set(a) - ACCOUNT_FIELDS))
     eq(a["id"], acct_id, "id")
     eq(a["kind"], "workspace", "kind")
     eq(a["status"], "active", "status")

@@ -1,0 +1,78 @@
+"""test_48_daily_limit.py: an account's daily limit (DESIGN §9): like the
+monthly limit, per UTC day, pending holds counted, 429
+daily_limit_reached, nothing charged or held by a refusal; the day's
+spend starts again at the next UTC day."""
+from lib import api, check, eq, sql, uid
+from test_20_guard import authorize, cost, settle
+
+
+def hold():
+    return cost("gpt-4o", 1000, 500)
+
+
+def make(daily):
+    acct = uid("daily")
+    r = api("POST", "/v1/accounts", {"id": acct, "kind": "user", "daily_limit_micros": daily})
+    eq(r.status, 201, "created: %r" % r)
+    return acct
+
+
+def get(acct):
+    r = api("GET", "/v1/accounts/" + acct, auth="read")
+    eq(r.status, 200, "get")
+    return r.json
+
+
+def test_daily_limit_counts_holds_and_spend_and_refuses_with_429():
+    acct = make(2 * hold() + 10)
+    a = get(acct)
+    eq((a["daily_limit_micros"], a["day_spent_micros"]), (2 * hold() + 10, 0), "the fields")
+    first = authorize(acct)
+    eq(first.status, 200, "first hold")
+    eq(authorize(acct).status, 200, "second hold")
+    third = authorize(acct)
+    eq(third.status, 429, "the pending holds count against the day")
+    eq(third.err.get("code"), "daily_limit_reached", "its code")
+    eq(third.err.get("available_micros"), 10, "what the day has left")
+    eq(third.err.get("required_micros"), hold(), "what it needed")
+    eq(get(acct)["reserved_micros"], 2 * hold(), "nothing held by the refusal")
+    s = settle(first.json["hold_id"], 1000, 200)
+    eq(s.status, 200, "settle")
+    a = get(acct)
+    eq(a["day_spent_micros"], cost("gpt-4o", 1000, 200), "the day's spend moved with the charge")
+    eq(a["month_spent_micros"], cost("gpt-4o", 1000, 200), "and the month's")
+    u = api("POST", "/v1/usage", {"account": acct, "model": "gpt-4o", "input_tokens": 1000, "output_tokens": 500,
+                                  "request_id": uid("u")}, auth="guard")
+    eq((u.status, u.err.get("code")), (429, "daily_limit_reached"), "usage is checked the same way")
+    forced = api("POST", "/v1/usage", {"account": acct, "model": "gpt-4o", "input_tokens": 1000,
+                                       "output_tokens": 500, "request_id": uid("u"), "force": True}, auth="guard")
+    eq(forced.status, 200, "forced usage is charged anyway")
+
+
+def test_the_day_starts_again_at_the_next_utc_day():
+    acct = make(hold())
+    eq(authorize(acct).status, 200, "the day's one hold")
+    eq(authorize(acct).status, 429, "the day is full")
+    # The hold is released by hand and the day's row moved to yesterday,
+    # as if the clock had passed midnight with the day full.
+    sql("UPDATE holds h JOIN accounts a ON a.id = h.account_id SET h.state = 'released' WHERE a.ext_id = '%s'" % acct)
+    sql("UPDATE accounts SET reserved_micros = 0, day_key = day_key - 1, day_spent_micros = %d WHERE ext_id = '%s'"
+        % (hold(), acct))
+    r = authorize(acct)
+    eq(r.status, 200, "a new day: %r" % r)
+    eq(get(acct)["day_spent_micros"], 0, "its spend starts at zero")
+
+
+def test_patch_sets_and_removes_the_daily_limit():
+    acct = make(5)
+    eq(authorize(acct).status, 429, "5 micros a day")
+    r = api("PATCH", "/v1/accounts/" + acct, {"daily_limit_micros": None})
+    eq(r.status, 200, "removed")
+    eq(r.json["daily_limit_micros"], None, "none")
+    eq(authorize(acct).status, 200, "no daily limit")
+    for bad in (-1, "5", 1.5):
+        r = api("PATCH", "/v1/accounts/" + acct, {"daily_limit_micros": bad})
+        eq((r.status, r.err.get("param")), (400, "daily_limit_micros"), "invalid %r" % (bad,))
+    r = api("POST", "/v1/accounts", {"id": uid("daily"), "kind": "user", "daily_limit_micros": -5})
+    eq((r.status, r.err.get("param")), (400, "daily_limit_micros"), "invalid on create")
+    check(get(acct)["daily_limit_micros"] is None, "unchanged by the refused patches")
