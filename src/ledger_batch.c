@@ -38,7 +38,7 @@
 #define MEMBER_COLS MEMBER_COLS_OF("")
 
 /* What each result set of a script is. */
-enum set_kind { SET_ACCTS, SET_HOLDS, SET_HOLDS_MEMBERS, SET_MEMBERS, SET_USAGES, SET_KEYS, SET_GRANTS, SET_NEW_HOLD_IDS, SET_NEW_USAGE_ID };
+enum set_kind { SET_ACCTS, SET_PLAN_CAPS, SET_HOLDS, SET_HOLDS_MEMBERS, SET_MEMBERS, SET_USAGES, SET_KEYS, SET_GRANTS, SET_NEW_HOLD_IDS, SET_NEW_USAGE_ID };
 #define SET_ARG_SHIFT 8	/* SET_NEW_USAGE_ID's usage index, above the kind */
 
 /* ---- External id → id ---- */
@@ -332,6 +332,12 @@ static enum cd_err load_rows(void *arg, int set, struct db_rows *r)
 			b->nkeys++;
 			break;
 		}
+		case SET_PLAN_CAPS: {
+			int acct = batch_acct_by_id(b, dbr_i64(r, 0));
+			if (acct >= 0)
+				b->accts[acct].a.plan_member_cap = dbr_i64(r, 1);
+			break;
+		}
 		case SET_GRANTS: {
 			int acct = batch_acct_by_id(b, dbr_i64(r, 1));
 			int debt = dbr_i64(r, 3) != 0;
@@ -486,6 +492,23 @@ static void read_script(struct ledger *lg, struct batch *b, const struct batch_w
 		dbs_sql(s, ") ORDER BY id FOR UPDATE");
 		dbs_end(s);
 		set_next(b, SET_ACCTS);
+	}
+	/* A member with no cap of its own is capped by its plan's
+	 * member_cap_micros: read without a lock (plans are shared by many
+	 * accounts; the account rows are locked already). */
+	if (with_accounts && w->nmembers > 0 && (w->lock_by_ext || naccts > 0)) {
+		dbs_sql(s, "SELECT a.id, p.member_cap_micros FROM accounts a JOIN plans p ON p.name = a.plan WHERE "
+			"p.member_cap_micros IS NOT NULL AND ");
+		if (w->lock_by_ext) {
+			dbs_sql(s, "a.ext_id = ");
+			dbs_str(lg, s, w->acct_ext[0]);
+		} else {
+			dbs_sql(s, "a.id IN (");
+			id_list(s, accts, naccts);
+			dbs_sql(s, ")");
+		}
+		dbs_end(s);
+		set_next(b, SET_PLAN_CAPS);
 	}
 	/* The holds settled or released, named with their account (one of
 	 * another account is not read), and their members' rows. */

@@ -87,14 +87,16 @@ static enum cd_err charge_check(struct refusal *why, const struct acct *a, int64
 }
 
 /* Every check of a charge, the member's cap included: a cap is a 429 and
- * so comes before a 402 (DESIGN's order). m: the member's row, or NULL. */
+ * so comes before a 402 (DESIGN's order). m: the member's row, or NULL;
+ * a member with no cap of its own has its plan's (DESIGN §9). */
 static enum cd_err guard_check(struct refusal *why, const struct acct *a, const struct member_row *m,
 			       int64_t amount, int byok)
 {
 	enum cd_err rc = charge_check(why, a, amount, byok);
-	if ((rc == CD_OK || rc == CD_E_INSUFFICIENT) && !byok && m != NULL && m->cap >= 0 &&
-	    m->month_spent + m->reserved + amount > m->cap)
-		rc = refusal_set_amounts(why, REFUSE_MEMBER_CAP, m->cap - m->month_spent - m->reserved, amount);
+	int64_t cap = m == NULL ? -1 : m->cap >= 0 ? m->cap : a->plan_member_cap;
+	if ((rc == CD_OK || rc == CD_E_INSUFFICIENT) && !byok && cap >= 0 &&
+	    m->month_spent + m->reserved + amount > cap)
+		rc = refusal_set_amounts(why, REFUSE_MEMBER_CAP, cap - m->month_spent - m->reserved, amount);
 	return rc;
 }
 

@@ -19,6 +19,7 @@ struct acct {
 	int64_t monthly_limit;		/* -1 when none */
 	int64_t daily_limit;		/* -1 when none */
 	int64_t day_key, day_spent;	/* the UTC day (days since 1970) and its spend */
+	int64_t plan_member_cap;	/* its plan's member_cap_micros, -1: none (read by the guard only) */
 	int64_t low_balance;		/* -1 when none */
 	char plan[LEDGER_NAME_MAX + 1];	/* "" when none */
 	int64_t sweep_due_at;		/* -1 when none */

@@ -94,3 +94,23 @@ def test_creditctl_plan_set_and_list():
     eq(creditctl("plan", "set", n, "--credits", "1", "--rollover", "capped", check_rc=False).returncode, 2,
        "capped needs a cap")
     eq(creditctl("plan", "set", "bad name", "--credits", "1", check_rc=False).returncode, 2, "a bad name")
+
+
+def test_a_member_without_a_cap_has_its_plans_member_cap():
+    from test_20_guard import authorize, cost
+    hold = cost("gpt-4o", 1000, 500)
+    n = name("team")
+    eq(put(n, {"credits_micros": 0, "rollover": "none", "member_cap_micros": 2 * hold}).status, 200, "plan")
+    ws = uid("planws")
+    eq(api("POST", "/v1/accounts", {"id": ws, "kind": "workspace", "plan": n}).status, 201, "workspace")
+    for member, body in (("capless", {"member": "capless"}),
+                         ("own-cap", {"member": "own-cap", "monthly_cap_micros": 3 * hold})):
+        r = api("POST", "/v1/accounts/%s/members" % ws, body)
+        check(r.status in (200, 201), "member %s: %r" % (member, r))
+    eq([authorize(ws, member="capless").status for _ in range(3)], [200, 200, 429],
+       "the plan's member cap, for a member with none of its own")
+    r = authorize(ws, member="capless")
+    eq(r.err.get("code"), "member_cap_reached", "its code")
+    eq([authorize(ws, member="own-cap").status for _ in range(4)], [200, 200, 200, 429],
+       "a member's own cap wins over the plan's")
+    eq(authorize(ws, member="no-row").status, 200, "a member with no row is not capped")
