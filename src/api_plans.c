@@ -18,12 +18,6 @@ static const struct jfield plan_fields[] = {
 	{NULL, J_INT, 0, 0, 0, 0, NULL},
 };
 
-static int64_t int_or(json_t *body, const char *name, int64_t none)
-{
-	json_t *v = json_object_get(body, name);
-	return v != NULL && json_is_integer(v) ? (int64_t)json_integer_value(v) : none;
-}
-
 /* stripe_price_ids: null, or an array of at most LIMIT_PLAN_STRIPE_PRICES
  * Stripe ids (1-LIMIT_STRIPE_ID_BYTES of [A-Za-z0-9_]). 0, or -1 with rs
  * answered 400. */
@@ -72,8 +66,8 @@ void api_plan_put(struct api_ctx *ctx, const struct request *rq, char **params, 
 	p.name = params[0];
 	p.credits_micros = jsonio_int(body, "credits_micros", 0);
 	p.rollover = jsonio_str(body, "rollover");
-	p.rollover_cap_micros = int_or(body, "rollover_cap_micros", -1);
-	p.member_cap_micros = int_or(body, "member_cap_micros", -1);
+	p.rollover_cap_micros = jsonio_int(body, "rollover_cap_micros", -1);
+	p.member_cap_micros = jsonio_int(body, "member_cap_micros", -1);
 	p.stripe_price_ids = ids;
 	if (prices_of(body, ids, &p.nprices, rs) != 0)
 		;

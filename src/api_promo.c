@@ -29,12 +29,6 @@ static int code_ok(const char *code, struct response *rs)
 	return 0;
 }
 
-static int64_t int_or(json_t *body, const char *name, int64_t none)
-{
-	json_t *v = json_object_get(body, name);
-	return v != NULL && json_is_integer(v) ? (int64_t)json_integer_value(v) : none;
-}
-
 void api_promo_create(struct api_ctx *ctx, const struct request *rq, char **params, struct response *rs)
 {
 	struct promo_new p;
@@ -47,8 +41,8 @@ void api_promo_create(struct api_ctx *ctx, const struct request *rq, char **para
 		return;
 	p.code = jsonio_str(body, "code");
 	p.amount_micros = jsonio_int(body, "amount_micros", 0);
-	p.max_redemptions = int_or(body, "max_redemptions", -1);
-	p.grant_ttl_days = int_or(body, "grant_ttl_days", -1);
+	p.max_redemptions = jsonio_int(body, "max_redemptions", -1);
+	p.grant_ttl_days = jsonio_int(body, "grant_ttl_days", -1);
 	p.expires_at = -1;
 	const char *exp = jsonio_str(body, "expires_at");
 	if (exp != NULL)
