@@ -5,8 +5,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#define NAME_CHARS "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-"
-#define PRICE_CHARS "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_"
 
 static const struct jfield plan_fields[] = {
 	{"credits_micros", J_INT, 1, 0, 0, LIMIT_AMOUNT_MICROS_MAX, NULL},
@@ -36,8 +34,7 @@ static int prices_of(json_t *body, const char **ids, int *n, struct response *rs
 	}
 	json_array_foreach(v, i, e) {
 		const char *id = json_string_value(e);
-		size_t len = id != NULL ? strlen(id) : 0;
-		if (id == NULL || len == 0 || len > LIMIT_STRIPE_ID_BYTES || id[strspn(id, PRICE_CHARS)] != '\0') {
+		if (!ledger_name_ok(id, STRIPE_ID_CHARS, 1, LIMIT_STRIPE_ID_BYTES)) {
 			api_error(rs, CD_E_INVALID, "stripe_price_ids", "stripe_price_ids[%zu] is not a Stripe price id", i);
 			return -1;
 		}
@@ -53,8 +50,7 @@ void api_plan_put(struct api_ctx *ctx, const struct request *rq, char **params, 
 	struct ledger_call call;
 	struct ledger_result res;
 	unsigned char hash[32];
-	size_t len = strlen(params[0]);
-	if (len == 0 || len > LIMIT_PLAN_NAME_BYTES || params[0][strspn(params[0], NAME_CHARS)] != '\0') {
+	if (!ledger_name_ok(params[0], PLAN_NAME_CHARS, 1, LIMIT_PLAN_NAME_BYTES)) {
 		api_error(rs, CD_E_INVALID, "name", "a plan name is 1 to %d of A-Z, a-z, 0-9, _, . and -",
 			  LIMIT_PLAN_NAME_BYTES);
 		return;

@@ -21,8 +21,7 @@ static const struct jfield create_fields[] = {
 /* 4-64 of [A-Za-z0-9_-]: 1, or 0 with rs answered 400. */
 static int code_ok(const char *code, struct response *rs)
 {
-	size_t n = strspn(code, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-");
-	if (code[n] == '\0' && n >= LIMIT_PROMO_CODE_MIN_BYTES && n <= LIMIT_PROMO_CODE_BYTES)
+	if (ledger_name_ok(code, PROMO_CODE_CHARS, LIMIT_PROMO_CODE_MIN_BYTES, LIMIT_PROMO_CODE_BYTES))
 		return 1;
 	api_error(rs, CD_E_INVALID, "code", "code must be %d to %d of A-Z, a-z, 0-9, _ and -",
 		  LIMIT_PROMO_CODE_MIN_BYTES, LIMIT_PROMO_CODE_BYTES);

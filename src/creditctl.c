@@ -380,8 +380,7 @@ static int cmd_promo(struct ledger *lg, int argc, char **argv)
 	const char *max = opt(argc, argv, 5, "--max"), *exp = opt(argc, argv, 5, "--expires");
 	const char *ttl = opt(argc, argv, 5, "--ttl-days");
 	struct promo_new p = {argv[3], 0, -1, -1, -1};
-	size_t n = strspn(p.code, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-");
-	if (p.code[n] != '\0' || n < LIMIT_PROMO_CODE_MIN_BYTES || n > LIMIT_PROMO_CODE_BYTES ||
+	if (!ledger_name_ok(p.code, PROMO_CODE_CHARS, LIMIT_PROMO_CODE_MIN_BYTES, LIMIT_PROMO_CODE_BYTES) ||
 	    parse_i64(argv[4], &p.amount_micros) != 0 || p.amount_micros <= 0 ||
 	    p.amount_micros > LIMIT_AMOUNT_MICROS_MAX ||
 	    (max != NULL && (parse_i64(max, &p.max_redemptions) != 0 || p.max_redemptions < 1 ||
@@ -418,17 +417,15 @@ static int cmd_plan(struct ledger *lg, int argc, char **argv)
 	for (int i = 4; i + 1 < argc; i += 2) {
 		if (strcmp(argv[i], "--stripe-price") != 0)
 			continue;
-		size_t len = strlen(argv[i + 1]);
-		if (p.nprices == LIMIT_PLAN_STRIPE_PRICES || len == 0 || len > LIMIT_STRIPE_ID_BYTES ||
-		    argv[i + 1][strspn(argv[i + 1], "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")])
+		if (p.nprices == LIMIT_PLAN_STRIPE_PRICES ||
+		    !ledger_name_ok(argv[i + 1], STRIPE_ID_CHARS, 1, LIMIT_STRIPE_ID_BYTES))
 			bad = 1;
 		else
 			prices[p.nprices++] = argv[i + 1];
 	}
 	if (p.rollover == NULL)
 		p.rollover = "none";
-	size_t n = strspn(p.name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-");
-	if (bad || p.name[n] != '\0' || n < 1 || n > LIMIT_PLAN_NAME_BYTES || credits == NULL ||
+	if (bad || !ledger_name_ok(p.name, PLAN_NAME_CHARS, 1, LIMIT_PLAN_NAME_BYTES) || credits == NULL ||
 	    parse_i64(credits, &p.credits_micros) != 0 || p.credits_micros < 0 ||
 	    p.credits_micros > LIMIT_AMOUNT_MICROS_MAX ||
 	    (strcmp(p.rollover, "none") != 0 && strcmp(p.rollover, "full") != 0 && strcmp(p.rollover, "capped") != 0) ||

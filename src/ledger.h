@@ -152,6 +152,14 @@ struct debit_new {
 enum cd_err ledger_debit(struct ledger *lg, const struct ledger_call *call, const struct debit_new *d,
 			 struct ledger_result *res);
 
+/* The characters of names creditd checks (DESIGN §9), and the check:
+ * 1 when s is min to max of them (ledger_name_ok). */
+#define LEDGER_ALNUM "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+#define PLAN_NAME_CHARS LEDGER_ALNUM "_.-"
+#define PROMO_CODE_CHARS LEDGER_ALNUM "_-"
+#define STRIPE_ID_CHARS LEDGER_ALNUM "_"
+int ledger_name_ok(const char *s, const char *chars, size_t min, size_t max);
+
 /* ---- Plans (DESIGN §9) ---- */
 struct plan_def {
 	const char *name;		/* 1-64 of [A-Za-z0-9_.-], checked by the caller */

@@ -98,6 +98,12 @@ enum cd_err ledger_plans(struct ledger *lg, json_t **out)
 	return rc;
 }
 
+int ledger_name_ok(const char *s, const char *chars, size_t min, size_t max)
+{
+	size_t n = s != NULL ? strspn(s, chars) : 0;
+	return s != NULL && s[n] == '\0' && n >= min && n <= max;
+}
+
 enum cd_err plan_check(struct ledger *lg, const char *name)
 {
 	int e;
