@@ -17,7 +17,7 @@ import subprocess
 import sys
 import threading
 
-from lib import ENV, Fail, check, eq, sql, uid, verify
+from lib import ENV, Fail, api, check, eq, sql, uid, verify
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -123,7 +123,14 @@ def closed_url():
 # ---- Python client ----
 
 
+def plan_pro():
+    """The catalogued plan the client flows put accounts on."""
+    r = api("PUT", "/v1/plans/pro", {"credits_micros": 0, "rollover": "none"})
+    eq(r.status, 200, "plan pro: %r" % r)
+
+
 def test_python_accounts_and_not_found():
+    plan_pro()
     c = admin()
     acct = uid("cli")
     created = c.create_account(acct, monthly_limit_micros=50000000, plan=None)
@@ -357,6 +364,7 @@ def _php_flow(transport):
 
 
 def _check_php(transport):
+    plan_pro()
     prefix, out = _php_flow(transport)
     eq(out["transport"], transport, "transport used")
     models = out["models"]
