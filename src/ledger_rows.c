@@ -312,7 +312,14 @@ json_t *acct_json(struct ledger *lg, const struct acct *a)
 		return NULL;
 	timefmt_rfc3339(a->created_at, created);
 	int64_t available = acct_available(a);
-	return json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:o, s:I, s:o, s:I, s:o, s:o, s:o, s:s}",
+	/* A plan's period is the calendar month, UTC (DESIGN §9). */
+	int64_t start = -1, end = -1;
+	if (a->plan[0])
+		timefmt_month_bounds(lg->now, &start, &end);
+	char ps[TIMEFMT_LEN], pe[TIMEFMT_LEN];
+	timefmt_rfc3339(start, ps);
+	timefmt_rfc3339(end, pe);
+	return json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:o, s:I, s:o, s:I, s:o, s:o, s:o, s:o, s:o, s:s}",
 			 "id", a->ext_id, "kind", a->kind, "status", a->status, "currency", lg->cfg->currency,
 			 "balance_micros", (json_int_t)a->balance, "reserved_micros", (json_int_t)a->reserved,
 			 "available_micros", (json_int_t)available, "month_spent_micros", (json_int_t)a->month_spent,
@@ -320,7 +327,9 @@ json_t *acct_json(struct ledger *lg, const struct acct *a)
 			 "day_spent_micros", (json_int_t)a->day_spent, "daily_limit_micros", int_or_null(a->daily_limit),
 			 "overdraft_limit_micros", (json_int_t)a->overdraft,
 			 "low_balance_micros", int_or_null(a->low_balance),
-			 "plan", a->plan[0] ? json_string(a->plan) : json_null(), "grants", grants,
+			 "plan", a->plan[0] ? json_string(a->plan) : json_null(),
+			 "period_start", a->plan[0] ? json_string(ps) : json_null(),
+			 "period_end", a->plan[0] ? json_string(pe) : json_null(), "grants", grants,
 			 "created_at", created);
 }
 

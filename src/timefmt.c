@@ -97,6 +97,22 @@ int64_t timefmt_month_key(int64_t unix_seconds)
 	return (int64_t)(tm.tm_year + 1900) * 100 + tm.tm_mon + 1;
 }
 
+void timefmt_month_bounds(int64_t unix_seconds, int64_t *start, int64_t *end)
+{
+	time_t t = (time_t)unix_seconds;
+	struct tm tm, first;
+	*start = *end = 0;
+	if (gmtime_r(&t, &tm) == NULL)
+		return;
+	memset(&first, 0, sizeof(first));
+	first.tm_year = tm.tm_year;
+	first.tm_mon = tm.tm_mon;
+	first.tm_mday = 1;
+	*start = (int64_t)timegm(&first);
+	first.tm_mon += 1;	/* timegm normalises December + 1 to January */
+	*end = (int64_t)timegm(&first);
+}
+
 int64_t timefmt_now(void)
 {
 	struct timespec ts;

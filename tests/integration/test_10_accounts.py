@@ -18,7 +18,7 @@ BONUS = 10000000
 INT64_MAX = 9223372036854775807
 ACCOUNT_FIELDS = {"id", "kind", "status", "currency", "balance_micros", "reserved_micros", "available_micros",
                   "month_spent_micros", "monthly_limit_micros", "overdraft_limit_micros", "low_balance_micros",
-                  "plan", "grants", "daily_limit_micros"}
+                  "plan", "grants", "daily_limit_micros", "period_start", "period_end"}
 GRANT_FIELDS = {"id", "source", "remaining_micros", "priority", "expires_at"}
 TXN_FIELDS = {"id", "amount_micros", "balance_after_micros", "cause", "source", "reference", "description",
               "created_at"}

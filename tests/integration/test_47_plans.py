@@ -3,6 +3,7 @@ creates or replaces a plan, GET /v1/plans lists them, creditctl plan
 set|list does the same, and an account's plan must name a catalogued plan
 (400 param plan, nothing changed)."""
 import json
+import time
 import uuid
 
 from lib import api, account, check, creditctl, eq, new_account, uid
@@ -73,11 +74,18 @@ def test_an_account_plan_must_be_catalogued():
     acct = uid("planacct")
     r = api("POST", "/v1/accounts", {"id": acct, "kind": "user", "plan": n})
     eq(r.status, 201, "a catalogued plan: %r" % r)
-    eq(account(acct)["plan"], n, "stored")
+    a = account(acct)
+    eq(a["plan"], n, "stored")
+    now = time.gmtime()
+    start = "%04d-%02d-01T00:00:00Z" % (now.tm_year, now.tm_mon)
+    nxt = (now.tm_year + (now.tm_mon == 12), now.tm_mon % 12 + 1)
+    eq((a["period_start"], a["period_end"]), (start, "%04d-%02d-01T00:00:00Z" % nxt),
+       "the period is the calendar month, UTC")
     other = new_account("planacct")
     r = api("PATCH", "/v1/accounts/" + other, {"plan": name()})
     eq((r.status, r.err.get("param")), (400, "plan"), "an unknown plan on patch")
     eq(account(other)["plan"], None, "nothing changed")
+    eq((account(other)["period_start"], account(other)["period_end"]), (None, None), "no plan, no period")
     eq(api("PATCH", "/v1/accounts/" + other, {"plan": n}).status, 200, "a catalogued one")
     eq(account(other)["plan"], n, "set")
 

@@ -92,6 +92,26 @@ static void test_month_key(void)
 	is_int(timefmt_month_key(1709251200LL), 202403, "first second of March after it");
 }
 
+static void test_month_bounds(void)
+{
+	static const struct { const char *at, *start, *end; } cases[] = {
+		{"2026-11-22T10:39:00Z", "2026-11-01T00:00:00Z", "2026-12-01T00:00:00Z"},
+		{"2026-12-31T23:59:59Z", "2026-12-01T00:00:00Z", "2027-01-01T00:00:00Z"},
+		{"2028-02-29T12:00:00Z", "2028-02-01T00:00:00Z", "2028-03-01T00:00:00Z"},
+		{"2027-01-01T00:00:00Z", "2027-01-01T00:00:00Z", "2027-02-01T00:00:00Z"},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int64_t at, start, end;
+		char s[TIMEFMT_LEN], e[TIMEFMT_LEN];
+		timefmt_parse(cases[i].at, &at);
+		timefmt_month_bounds(at, &start, &end);
+		timefmt_rfc3339(start, s);
+		timefmt_rfc3339(end, e);
+		is_str(s, cases[i].start, "month of %s starts", cases[i].at);
+		is_str(e, cases[i].end, "month of %s ends", cases[i].at);
+	}
+}
+
 int main(void)
 {
 	test_format();
@@ -99,5 +119,6 @@ int main(void)
 	test_month_key();
 	int64_t now = timefmt_now();
 	ok(now > 1700000000LL, "now is after November 2023");
+	test_month_bounds();
 	return done_testing();
 }
