@@ -1047,14 +1047,8 @@ static void write_accounts(struct batch *b)
 					   "sweep_due_at", "day_key", "day_spent_micros"};
 	struct db_script *s = &b->script;
 	int n = 0;
-	for (int i = 0; i < b->naccts; i++) {
-		/* Invariant 2: reserved is the sum of pending holds, never below 0. */
-		if (b->accts[i].changed && b->accts[i].a.reserved < 0) {
-			log_error("account %" PRId64 " would store a negative reserve", b->accts[i].a.id);
-			s->sql.failed = 1;
-		}
+	for (int i = 0; i < b->naccts; i++)
 		n += b->accts[i].changed;
-	}
 	if (n == 0)
 		return;
 	dbs_sql(s, "UPDATE accounts SET ");
@@ -1141,6 +1135,13 @@ static enum cd_err script_end(struct ledger *lg, struct batch *b, int commit, co
 enum cd_err batch_flush(struct ledger *lg, struct batch *b, int commit)
 {
 	struct db_script *s = &b->script;
+	for (int i = 0; i < b->naccts; i++) {
+		/* Invariant 2: reserved is the sum of pending holds, never below 0. */
+		if (b->accts[i].changed && b->accts[i].a.reserved < 0) {
+			log_error("account %" PRId64 " would store a negative reserve", b->accts[i].a.id);
+			return CD_E_INTERNAL;
+		}
+	}
 	write_new_holds(lg, b);
 	if (b->nsettle_usage > 0) {
 		dbs_sql(s, USAGE_INSERT);

@@ -16,12 +16,11 @@
  * settle's hash and answer, an Idempotency-Key its answer. */
 #include "ledger_batch.h"
 #include "ledger_combine.h"
-#include <stddef.h>
 #include "log.h"
 #include "timefmt.h"
 #include <assert.h>
-#include <inttypes.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -665,14 +664,15 @@ static void guard_run(void *self, struct combine_op **links, int n)
 		lg->batch = batch_new();
 		lg->batch_free = batch_memory_free;
 	}
+	struct batch *b = lg->batch;
 	ledger_tx_init(lg, &t);
-	if (lg->batch == NULL)
+	if (b == NULL) {
 		t.rc = CD_E_INTERNAL;
-	else
-		((struct batch *)lg->batch)->hold_reqs_needed = 0;
-	if (lg->batch != NULL)
+	} else {
+		b->hold_reqs_needed = 0;
 		while (ledger_tx_next(lg, &t))
-			ledger_tx_end(lg, &t, batch_attempt(lg, lg->batch, ops, n));
+			ledger_tx_end(lg, &t, batch_attempt(lg, b, ops, n));
+	}
 	if (t.rc == CD_E_INTERNAL && n > 1 && !lg->committed) {
 		/* Something about one operation (logged) failed the batch, which
 		 * was rolled back: run each alone, so only that one fails. */

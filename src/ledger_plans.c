@@ -16,11 +16,6 @@ static const char SQL_PLAN_PUT[] = "INSERT INTO plans (" PLAN_COLS ", created_at
 static const char SQL_PLAN_GET[] = "SELECT " PLAN_COLS " FROM plans WHERE name = ?";
 static const char SQL_PLAN_LIST[] = "SELECT " PLAN_COLS " FROM plans ORDER BY name";
 
-static json_t *int_or_null(const struct dbstmt *s, unsigned int col)
-{
-	return db_null(s, col) ? json_null() : json_integer((json_int_t)db_i64(s, col));
-}
-
 /* A plan as the API shows it, from a PLAN_COLS row. */
 static json_t *plan_json(const struct dbstmt *s)
 {
@@ -31,8 +26,8 @@ static json_t *plan_json(const struct dbstmt *s)
 		prices = json_array();
 	}
 	return json_pack("{s:s, s:I, s:s, s:o, s:o, s:o}", "name", db_str(s, 0), "credits_micros",
-			 (json_int_t)db_i64(s, 1), "rollover", db_str(s, 2), "rollover_cap_micros", int_or_null(s, 3),
-			 "member_cap_micros", int_or_null(s, 4), "stripe_price_ids", prices);
+			 (json_int_t)db_i64(s, 1), "rollover", db_str(s, 2), "rollover_cap_micros", ledger_json_int(DB_I64_OR_NONE(s, 3)),
+			 "member_cap_micros", ledger_json_int(DB_I64_OR_NONE(s, 4)), "stripe_price_ids", prices);
 }
 
 static enum cd_err put_op(struct ledger *lg, const struct plan_def *p, json_t **out, int *status)

@@ -33,28 +33,14 @@ static void code_key(char out[LIMIT_PROMO_CODE_BYTES + 1], const char *code)
 	out[i] = '\0';
 }
 
-static json_t *time_or_null(int64_t t)
-{
-	char s[TIMEFMT_LEN];
-	if (t < 0)
-		return json_null();
-	timefmt_rfc3339(t, s);
-	return json_string(s);
-}
-
-static json_t *int_or_null(int64_t v)
-{
-	return v < 0 ? json_null() : json_integer((json_int_t)v);
-}
-
 /* A code as the API shows it, from columns 1.. of a PROMO_COLS row. */
 static json_t *promo_json(const struct dbstmt *s)
 {
 	return json_pack("{s:s, s:I, s:o, s:I, s:o, s:o, s:o}", "code", db_str(s, 1), "amount_micros",
-			 (json_int_t)db_i64(s, 2), "max_redemptions", int_or_null(db_null(s, 3) ? -1 : db_i64(s, 3)),
-			 "redeemed", (json_int_t)db_i64(s, 4), "expires_at", time_or_null(db_null(s, 5) ? -1 : db_i64(s, 5)),
-			 "grant_ttl_days", int_or_null(db_null(s, 6) ? -1 : db_i64(s, 6)), "created_at",
-			 time_or_null(db_i64(s, 7)));
+			 (json_int_t)db_i64(s, 2), "max_redemptions", ledger_json_int(DB_I64_OR_NONE(s, 3)),
+			 "redeemed", (json_int_t)db_i64(s, 4), "expires_at", ledger_json_time(DB_I64_OR_NONE(s, 5)),
+			 "grant_ttl_days", ledger_json_int(DB_I64_OR_NONE(s, 6)), "created_at",
+			 ledger_json_time(db_i64(s, 7)));
 }
 
 static enum cd_err create_op(struct ledger *lg, const struct promo_new *p, json_t **out, int *status)
@@ -112,8 +98,8 @@ static enum cd_err redeem_op(struct ledger *lg, const struct redeem *r, json_t *
 	if (db_fetch(s) != 1)
 		return refusal_set(&lg->refusal, REFUSE_PROMO_UNKNOWN, r->code, NULL);
 	int64_t promo_id = db_i64(s, 0), amount = db_i64(s, 2);
-	int64_t max = db_null(s, 3) ? -1 : db_i64(s, 3), redeemed = db_i64(s, 4);
-	int64_t expires = db_null(s, 5) ? -1 : db_i64(s, 5), ttl = db_null(s, 6) ? -1 : db_i64(s, 6);
+	int64_t max = DB_I64_OR_NONE(s, 3), redeemed = db_i64(s, 4);
+	int64_t expires = DB_I64_OR_NONE(s, 5), ttl = DB_I64_OR_NONE(s, 6);
 	snprintf(ref, sizeof(ref), "promo:%s", db_str(s, 1));
 	struct dbstmt *d = db_exec(lg, SQL_PROMO_REDEEMED_BY, &e, "ii", promo_id, a.id);
 	if (d == NULL)
@@ -137,7 +123,7 @@ static enum cd_err redeem_op(struct ledger *lg, const struct redeem *r, json_t *
 		return rc;
 	ledger_id_format(gid, sizeof(gid), "grant_", grant_id);
 	*out = json_pack("{s:s, s:s, s:s, s:I, s:o, s:I, s:I}", "grant_id", gid, "account", a.ext_id, "code",
-			 ref + 6, "amount_micros", (json_int_t)amount, "expires_at", time_or_null(grant_expires),
+			 ref + 6, "amount_micros", (json_int_t)amount, "expires_at", ledger_json_time(grant_expires),
 			 "balance_micros", (json_int_t)a.balance, "available_micros", (json_int_t)acct_available(&a));
 	*status = 201;
 	return *out != NULL ? CD_OK : CD_E_INTERNAL;

@@ -268,13 +268,18 @@ enum cd_err ledger_add_grant(struct ledger *lg, struct acct *a, const char *sour
 
 /* ---- JSON views ---- */
 
-static json_t *json_time_or_null(const struct dbstmt *s, unsigned int col)
+json_t *ledger_json_time(int64_t t)
 {
-	char t[TIMEFMT_LEN];
-	if (db_null(s, col))
+	char s[TIMEFMT_LEN];
+	if (t < 0)
 		return json_null();
-	timefmt_rfc3339(db_i64(s, col), t);
-	return json_string(t);
+	timefmt_rfc3339(t, s);
+	return json_string(s);
+}
+
+json_t *ledger_json_int(int64_t v)
+{
+	return v < 0 ? json_null() : json_integer((json_int_t)v);
 }
 
 static json_t *grants_json(struct ledger *lg, int64_t account_id)
@@ -294,14 +299,9 @@ static json_t *grants_json(struct ledger *lg, int64_t account_id)
 		ledger_id_format(id, sizeof(id), "grant_", db_i64(s, 0));
 		json_array_append_new(arr, json_pack("{s:s, s:s, s:I, s:I, s:o}", "id", id, "source", db_str(s, 1),
 						     "remaining_micros", (json_int_t)db_i64(s, 2), "priority",
-						     (json_int_t)db_i64(s, 3), "expires_at", json_time_or_null(s, 4)));
+						     (json_int_t)db_i64(s, 3), "expires_at", ledger_json_time(DB_I64_OR_NONE(s, 4))));
 	}
 	return arr;
-}
-
-static json_t *int_or_null(int64_t v)
-{
-	return v < 0 ? json_null() : json_integer((json_int_t)v);
 }
 
 json_t *acct_json(struct ledger *lg, const struct acct *a)
@@ -316,20 +316,16 @@ json_t *acct_json(struct ledger *lg, const struct acct *a)
 	int64_t start = -1, end = -1;
 	if (a->plan[0])
 		timefmt_month_bounds(lg->now, &start, &end);
-	char ps[TIMEFMT_LEN], pe[TIMEFMT_LEN];
-	timefmt_rfc3339(start, ps);
-	timefmt_rfc3339(end, pe);
 	return json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:o, s:I, s:o, s:I, s:o, s:o, s:o, s:o, s:o, s:s}",
 			 "id", a->ext_id, "kind", a->kind, "status", a->status, "currency", lg->cfg->currency,
 			 "balance_micros", (json_int_t)a->balance, "reserved_micros", (json_int_t)a->reserved,
 			 "available_micros", (json_int_t)available, "month_spent_micros", (json_int_t)a->month_spent,
-			 "monthly_limit_micros", int_or_null(a->monthly_limit),
-			 "day_spent_micros", (json_int_t)a->day_spent, "daily_limit_micros", int_or_null(a->daily_limit),
+			 "monthly_limit_micros", ledger_json_int(a->monthly_limit),
+			 "day_spent_micros", (json_int_t)a->day_spent, "daily_limit_micros", ledger_json_int(a->daily_limit),
 			 "overdraft_limit_micros", (json_int_t)a->overdraft,
-			 "low_balance_micros", int_or_null(a->low_balance),
+			 "low_balance_micros", ledger_json_int(a->low_balance),
 			 "plan", a->plan[0] ? json_string(a->plan) : json_null(),
-			 "period_start", a->plan[0] ? json_string(ps) : json_null(),
-			 "period_end", a->plan[0] ? json_string(pe) : json_null(), "grants", grants,
+			 "period_start", ledger_json_time(start), "period_end", ledger_json_time(end), "grants", grants,
 			 "created_at", created);
 }
 

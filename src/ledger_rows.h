@@ -100,6 +100,12 @@ enum cd_err ledger_add_grant(struct ledger *lg, struct acct *a, const char *sour
 enum cd_err journal_append(struct ledger *lg, struct acct *a, int64_t amount, const char *cause,
 			   const char *source, int64_t grant_id, int64_t hold_id,
 			   const char *reference, const char *description, int64_t *journal_id);
+/* An optional figure or time as answers show it: -1 (none) is JSON null,
+ * else the integer, or the RFC 3339 time. A new reference. */
+json_t *ledger_json_int(int64_t v);
+json_t *ledger_json_time(int64_t t);
+/* A nullable integer column, -1 when SQL NULL. */
+#define DB_I64_OR_NONE(s, col) (db_null((s), (col)) ? -1 : db_i64((s), (col)))
 /* A journal row as every answer shows it (transactions, grants, debits,
  * exports): the one place its JSON shape is written. */
 struct journal_entry {
