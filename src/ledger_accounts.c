@@ -2,6 +2,7 @@
  * the journal page, grants, debits, and workspace members. Each opens its
  * account through ledger_open.h and changes it through the rows below. */
 #include "ledger_plans.h"
+#include "ledger_periods.h"
 #include "keys.h"
 #include "log.h"
 #include "timefmt.h"
@@ -73,6 +74,7 @@ static enum cd_err account_create_op(struct ledger *lg, const struct account_new
 		return db_err(lg, e, "account create");
 	struct acct a;
 	enum cd_err rc = acct_lock_id(lg, (int64_t)db_insert_id(s), &a);
+	/* Opening it credited its plan for this period (acct_touch). */
 	if (rc == CD_OK && lg->cfg->signup_bonus_micros > 0) {
 		/* The bonus records the request's key, else "signup:<account>":
 		 * an account is created once. */
@@ -154,8 +156,14 @@ static enum cd_err account_patch_op(struct ledger *lg, const struct account_patc
 		a.monthly_limit = p->monthly_limit_micros;
 	if (p->set_low)
 		a.low_balance = p->low_balance_micros;
+	/* A plan with more credits than this period's grants the difference
+	 * now; one with fewer (or none) takes effect at the next period. */
 	if (p->set_plan)
 		ledger_copy_text(a.plan, sizeof(a.plan), p->plan);
+	if (p->set_plan && a.plan[0] != '\0')
+		rc = period_credit(lg, &a, a.plan, lg->now, PERIOD_PLAN_SET, NULL);
+	if (rc != CD_OK)
+		return rc;
 	if (p->set_daily)
 		a.daily_limit = p->daily_limit_micros;
 	const int64_t *monthly = a.monthly_limit >= 0 ? &a.monthly_limit : NULL;
@@ -163,6 +171,8 @@ static enum cd_err account_patch_op(struct ledger *lg, const struct account_patc
 	const int64_t *daily = a.daily_limit >= 0 ? &a.daily_limit : NULL;
 	rc = db_do(lg, sql, "account patch", "siIIsIi", a.status, a.overdraft, monthly, low,
 		   a.plan[0] ? a.plan : NULL, daily, a.id);
+	if (rc == CD_OK && p->set_plan)
+		rc = acct_store(lg, &a);
 	if (rc != CD_OK)
 		return rc;
 	*out = acct_json(lg, &a);

@@ -232,6 +232,39 @@ static const struct check checks[] = {
 	 "SELECT a.ext_id, COUNT(u.id), 1 FROM holds h JOIN accounts a ON a.id = h.account_id LEFT JOIN usage_records u "
 	 "ON u.hold_id = h.id WHERE h.state = 'settled' GROUP BY h.id, a.ext_id HAVING COUNT(u.id) <> 1",
 	 "usage rows for a settled hold", "one"},
+	/* One plan credit per (account, period): the key of plan_periods
+	 * makes it once; its grants must add up to what the row says. */
+	{"plan credit vs its period",
+	 "SELECT a.ext_id, p.credits_micros, COALESCE(SUM(g.amount_micros), 0) FROM plan_periods p "
+	 "JOIN accounts a ON a.id = p.account_id LEFT JOIN grants g ON g.account_id = p.account_id "
+	 "AND g.period_key = p.period_key AND g.reference NOT LIKE 'rollover:%' "
+	 "GROUP BY p.account_id, p.period_key, a.ext_id, p.credits_micros "
+	 "HAVING p.credits_micros > 0 AND p.credits_micros <> COALESCE(SUM(g.amount_micros), 0)",
+	 "credits_micros of the period", "sum of its plan grants"},
+	{"plan rollover vs its period",
+	 "SELECT a.ext_id, p.rollover_micros, COALESCE(SUM(g.amount_micros), 0) FROM plan_periods p "
+	 "JOIN accounts a ON a.id = p.account_id LEFT JOIN grants g ON g.account_id = p.account_id "
+	 "AND g.period_key = p.period_key AND g.reference LIKE 'rollover:%' "
+	 "GROUP BY p.account_id, p.period_key, a.ext_id, p.rollover_micros "
+	 "HAVING p.rollover_micros <> COALESCE(SUM(g.amount_micros), 0)",
+	 "rollover_micros of the period", "sum of its rollover grants"},
+	{"plan grant outside a period",
+	 "SELECT a.ext_id, g.period_key, 'none' FROM grants g JOIN accounts a ON a.id = g.account_id "
+	 "WHERE g.period_key IS NOT NULL AND NOT EXISTS (SELECT 1 FROM plan_periods p "
+	 "WHERE p.account_id = g.account_id AND p.period_key = g.period_key)", "period_key", "plan_periods row"},
+	{"promo redemption count",
+	 "SELECT c.code, c.redeemed, COUNT(r.account_id) FROM promo_codes c LEFT JOIN promo_redemptions r "
+	 "ON r.promo_id = c.id GROUP BY c.id, c.code, c.redeemed HAVING c.redeemed <> COUNT(r.account_id)",
+	 "redeemed", "redemption rows"},
+	{"promo beyond its maximum",
+	 "SELECT code, redeemed, max_redemptions FROM promo_codes WHERE redeemed > max_redemptions",
+	 "redeemed", "max_redemptions"},
+	{"promo redemption without its grant",
+	 "SELECT a.ext_id, c.amount_micros, COALESCE(g.amount_micros, 0) FROM promo_redemptions r "
+	 "JOIN promo_codes c ON c.id = r.promo_id JOIN accounts a ON a.id = r.account_id "
+	 "LEFT JOIN grants g ON g.id = r.grant_id AND g.account_id = r.account_id AND g.source = 'promo' "
+	 "WHERE g.amount_micros IS NULL OR g.amount_micros <> c.amount_micros",
+	 "the code's amount_micros", "its promo grant"},
 	/* Only a settle beyond its hold (or of a captured one), a Stripe
 	 * refund, or a usage reported with force (journal source 'forced')
 	 * may take an account below -overdraft. (A monthly limit may be lowered

@@ -647,13 +647,14 @@ enum cd_err batch_load(struct ledger *lg, struct batch *b, struct batch_want *w)
 	for (int i = 0; i < w->nspend_ext; i++)
 		if ((e = batch_acct_by_ext(b, w->acct_ext[w->spend_ext[i]])) >= 0)
 			b->accts[e].spends = 1;
-	/* Open each account as every request does: roll its month over and
-	 * apply what fell due. A sweep may have changed holds, members and
-	 * grants read above, which are then read again. */
+	/* Open each account as every request does: roll its month over, renew
+	 * its plan's credit and apply what fell due. A renewal or a sweep may
+	 * have changed holds, members and grants read above, which are then
+	 * read again. */
 	int swept = 0;
 	for (int i = 0; i < b->naccts; i++) {
 		struct acct *a = &b->accts[i].a;
-		int due = a->sweep_due_at >= 0 && a->sweep_due_at <= lg->now;
+		int due = acct_touch_writes(lg, a);
 		rc = acct_touch(lg, a);
 		if (rc != CD_OK)
 			return rc;

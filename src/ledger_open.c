@@ -10,6 +10,7 @@
  * journal row. Uses the rows and the members below it; every operation
  * opens its account through here. */
 #include "ledger_open.h"
+#include "ledger_periods.h"
 #include "log.h"
 #include "timefmt.h"
 #include <assert.h>
@@ -31,11 +32,24 @@ enum cd_err acct_touch(struct ledger *lg, struct acct *a)
 		a->day_spent = 0;
 		a->dirty = 1;
 	}
+	/* The plan's credit for a new period comes first: its rollover reads
+	 * what the last period left, before the sweep writes that off. */
+	if (period_due(lg, a)) {
+		enum cd_err rc = period_credit(lg, a, a->plan, lg->now, PERIOD_RENEWAL, NULL);
+		if (rc != CD_OK)
+			return rc;
+		a->dirty = 1;
+	}
 	if (a->sweep_due_at >= 0 && a->sweep_due_at <= lg->now) {
 		a->dirty = 1;
 		return acct_sweep(lg, a);
 	}
 	return CD_OK;
+}
+
+int acct_touch_writes(const struct ledger *lg, const struct acct *a)
+{
+	return period_due(lg, a) || (a->sweep_due_at >= 0 && a->sweep_due_at <= lg->now);
 }
 
 enum cd_err acct_lock(struct ledger *lg, const char *ext_id, struct acct *a)
@@ -181,6 +195,7 @@ enum cd_err acct_sweep(struct ledger *lg, struct acct *a)
 			if (!db_null(s, c) && (a->sweep_due_at < 0 || db_i64(s, c) < a->sweep_due_at))
 				a->sweep_due_at = db_i64(s, c);
 	}
+	period_sweep_due(lg, a);
 	return CD_OK;
 }
 

@@ -10,6 +10,9 @@
 /* Rolls the month over and applies what is due, on a row locked by the
  * caller (sets a->dirty when it changed anything). */
 enum cd_err acct_touch(struct ledger *lg, struct acct *a);
+/* 1 when acct_touch will write rows besides the account's (a renewal's
+ * grants, expiries): what was read of them must be read again. */
+int acct_touch_writes(const struct ledger *lg, const struct acct *a);
 /* Locks the account row (FOR UPDATE), rolls the month over and applies
  * due expiries. CD_E_NOT_FOUND when no such account. */
 enum cd_err acct_lock(struct ledger *lg, const char *ext_id, struct acct *a);

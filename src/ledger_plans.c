@@ -30,9 +30,29 @@ static json_t *plan_json(const struct dbstmt *s)
 			 "member_cap_micros", ledger_json_int(DB_I64_OR_NONE(s, 4)), "stripe_price_ids", prices);
 }
 
+static const char SQL_PRICE_OWNER[] = "SELECT name FROM plans WHERE name <> ? AND "
+	"JSON_CONTAINS(stripe_price_ids, JSON_QUOTE(?)) LIMIT 1";
+
+/* A Stripe price puts an account on one plan: it may not be in two. */
+static enum cd_err prices_free(struct ledger *lg, const struct plan_def *p)
+{
+	int e;
+	for (int i = 0; i < p->nprices; i++) {
+		struct dbstmt *s = db_exec(lg, SQL_PRICE_OWNER, &e, "ss", p->name, p->stripe_price_ids[i]);
+		if (s == NULL)
+			return db_err(lg, e, "price owner");
+		if (db_fetch(s) == 1)
+			return refusal_set(&lg->refusal, REFUSE_PRICE_IN_PLAN, p->stripe_price_ids[i], db_str(s, 0));
+	}
+	return CD_OK;
+}
+
 static enum cd_err put_op(struct ledger *lg, const struct plan_def *p, json_t **out, int *status)
 {
 	int e;
+	enum cd_err pc = prices_free(lg, p);
+	if (pc != CD_OK)
+		return pc;
 	json_t *prices = json_array();
 	for (int i = 0; prices != NULL && i < p->nprices; i++)
 		json_array_append_new(prices, json_string(p->stripe_price_ids[i]));

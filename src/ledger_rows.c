@@ -68,6 +68,7 @@ void acct_from_row_at(const struct db_row *r, unsigned int c, struct acct *a)
 	a->daily_limit = dbrow_null(r, c + 15) ? -1 : dbrow_i64(r, c + 15);
 	a->day_key = dbrow_i64(r, c + 16);
 	a->day_spent = dbrow_i64(r, c + 17);
+	a->plan_period = dbrow_i64(r, c + 18);
 	a->plan_member_cap = -1;
 }
 

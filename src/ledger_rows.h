@@ -22,6 +22,7 @@ struct acct {
 	int64_t plan_member_cap;	/* its plan's member_cap_micros, -1: none (read by the guard only) */
 	int64_t low_balance;		/* -1 when none */
 	char plan[LEDGER_NAME_MAX + 1];	/* "" when none */
+	int64_t plan_period;		/* the last period (month key) whose plan credit is settled, 0: none */
 	int64_t sweep_due_at;		/* -1 when none */
 	int64_t created_at;
 	char stripe_customer[LIMIT_STRIPE_ID_BYTES + 1];
@@ -31,8 +32,8 @@ struct acct {
 #define ACCT_COLS_OF(t) t "id, " t "ext_id, " t "kind, " t "status, " t "balance_micros, " t "reserved_micros, " \
 	t "overdraft_limit_micros, " t "monthly_limit_micros, " t "low_balance_micros, " t "plan, " t "month_key, " \
 	t "month_spent_micros, " t "sweep_due_at, " t "created_at, " t "stripe_customer_id, " \
-	t "daily_limit_micros, " t "day_key, " t "day_spent_micros"
-#define ACCT_NCOLS 18
+	t "daily_limit_micros, " t "day_key, " t "day_spent_micros, " t "plan_period"
+#define ACCT_NCOLS 19
 /* The idempotency key journal rows record (lg->journal_key, see
  * ledger_int.h) for a piece of work: "<prefix>:<id>", written into buf,
  * when force is set or no key is set yet (id NULL: unchanged). Returns the

@@ -6,6 +6,7 @@
  * once its effect is committed. A Checkout session credits at most once,
  * whatever events name it: the topups row keyed by session id says so. */
 #include "ledger_open.h"
+#include "ledger_periods.h"
 #include "log.h"
 #include "timefmt.h"
 #include "webhook.h"
@@ -273,16 +274,34 @@ static enum cd_err invoice_paid(struct ledger *lg, struct hook_run *h)
 		h->outcome = "ignored: unknown account";
 		return CD_OK;
 	}
-	int64_t grant_id, journal_id;
-	int64_t expires = ev->period_end > 0 ? ev->period_end : -1;
-	if (rc == CD_OK) {
-		h->account_id = a.id;
+	char plan[LEDGER_NAME_MAX + 1];
+	if (rc == CD_OK)
+		rc = period_plan_of_price(lg, ev->plan, plan);
+	if (rc != CD_OK)
+		return rc;
+	h->account_id = a.id;
+	h->outcome = "plan credited";
+	if (plan[0] != '\0') {
+		/* A catalogued plan: its credits for the invoice's period, under
+		 * the one-credit-per-period rule (the sweeper or the plan being
+		 * set may have made it already). The period is the month the
+		 * invoice's period starts in, or this one once that has ended. */
+		int64_t at = ev->period_start > 0 ? ev->period_start : lg->now, start, end, granted;
+		timefmt_month_bounds(at, &start, &end);
+		if (end <= lg->now)
+			at = lg->now;
+		rc = period_credit(lg, &a, plan, at, PERIOD_INVOICE, &granted);
+		if (granted == 0)
+			h->outcome = "ignored: the plan's credit for the period was already made";
+	} else {
+		/* A price in no plan: the amount paid, for the invoice's period. */
+		int64_t grant_id, journal_id;
+		int64_t expires = ev->period_end > 0 ? ev->period_end : -1;
 		rc = ledger_add_grant(lg, &a, "plan", micros, GRANT_PRIORITY_PLAN, expires, ev->subscription,
 				      "subscription period", &grant_id, &journal_id);
 	}
 	if (rc == CD_OK)
 		rc = acct_store(lg, &a);
-	h->outcome = "plan credited";
 	return rc;
 }
 
@@ -319,13 +338,31 @@ static enum cd_err subscription_changed(struct ledger *lg, struct hook_run *h)
 		h->outcome = "ignored: older than the subscription's last event";
 		return a.dirty ? acct_store(lg, &a) : CD_OK;
 	}
-	const char *plan = ev->plan[0] ? ev->plan : NULL;
+	/* A price in a catalogued plan puts the account on that plan; another
+	 * price is kept as the plan's label, as before the catalogue. */
+	char catalogued[LEDGER_NAME_MAX + 1];
+	rc = period_plan_of_price(lg, ev->plan, catalogued);
+	if (rc != CD_OK)
+		return rc;
+	const char *plan = catalogued[0] ? catalogued : ev->plan[0] ? ev->plan : NULL;
 	h->account_id = a.id;
 	const int64_t *end = ev->period_end > 0 ? &ev->period_end : NULL;
 	rc = db_do(lg, sql_sub, "subscription store", "sissIii", ev->subscription, a.id, plan,
 		   deleted ? "canceled" : ev->subscription_status, end, lg->now, ev->created);
 	if (rc == CD_OK)
 		rc = db_do(lg, sql_plan, "plan change", "isi", a.id, ev->subscription, a.id);
+	/* The plan it is on now: an upgrade credits the difference now (a
+	 * first plan its period's credit), a downgrade waits for the next. */
+	if (rc == CD_OK) {
+		struct dbstmt *p = db_exec(lg, "SELECT plan FROM accounts WHERE id = ?", &e, "i", a.id);
+		if (p == NULL)
+			return db_err(lg, e, "plan read");
+		ledger_copy_text(a.plan, sizeof(a.plan), db_fetch(p) == 1 ? db_str(p, 0) : NULL);
+		if (a.plan[0] != '\0') {
+			rc = period_credit(lg, &a, a.plan, lg->now, PERIOD_PLAN_SET, NULL);
+			a.dirty = 1;
+		}
+	}
 	if (rc == CD_OK && a.dirty)
 		rc = acct_store(lg, &a);
 	h->outcome = deleted ? "subscription ended" : "subscription changed";

@@ -70,6 +70,8 @@ static const struct refusal_row table[REFUSE__COUNT] = {
 	[REFUSE_PROMO_EXPIRED] = {CD_E_PROMO_EXPIRED, "code", ARGS_SUBJECT, 0, "promo code '%s' has expired"},
 	[REFUSE_PLAN_UNKNOWN] = {CD_E_INVALID, "plan", ARGS_SUBJECT, 0,
 				 "no plan '%s' in the catalogue (PUT /v1/plans/{name} makes one)"},
+	[REFUSE_PRICE_IN_PLAN] = {CD_E_CONFLICT, "stripe_price_ids", ARGS_SUBJECTS, 0,
+				  "Stripe price '%s' belongs to plan '%s' already (a price names one plan)"},
 };
 
 static const struct refusal_row *row_of(enum refusal_why why)

@@ -42,6 +42,7 @@ enum refusal_why {
 	REFUSE_PROMO_EXHAUSTED,		/* 409: its max_redemptions are used */
 	REFUSE_PROMO_EXPIRED,		/* 409: past its expires_at */
 	REFUSE_PLAN_UNKNOWN,		/* 400: an account's plan is not in the catalogue */
+	REFUSE_PRICE_IN_PLAN,		/* 409: a Stripe price id belongs to another plan */
 	REFUSE__COUNT
 };
 

@@ -4,6 +4,11 @@
 #include <string.h>
 #include <time.h>
 #include <ctype.h>
+#ifdef CREDITD_TEST_CLOCK
+#include <fcntl.h>
+#include <stdlib.h>
+#include <unistd.h>
+#endif
 
 void timefmt_rfc3339(int64_t unix_seconds, char *out)
 {
@@ -113,9 +118,49 @@ void timefmt_month_bounds(int64_t unix_seconds, int64_t *start, int64_t *end)
 	*end = (int64_t)timegm(&first);
 }
 
+#ifdef CREDITD_TEST_CLOCK
+/* The test clock (configure --enable-test-clock, never in a production
+ * build: `make install` refuses such a build). The file named by
+ * CREDITD_TEST_CLOCK_FILE holds seconds to add to the real clock; it is
+ * read at every call, so a test moves time for running processes by
+ * rewriting it (atomically, by rename). No request can reach it. */
+const char *timefmt_test_clock_file(void)
+{
+	const char *path = getenv("CREDITD_TEST_CLOCK_FILE");
+	return path != NULL && path[0] != '\0' ? path : NULL;
+}
+
+static int64_t test_clock_offset(void)
+{
+	const char *path = timefmt_test_clock_file();
+	char buf[32];
+	if (path == NULL)
+		return 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	return (int64_t)strtoll(buf, NULL, 10);
+}
+#else
+const char *timefmt_test_clock_file(void)
+{
+	return NULL;
+}
+
+static int64_t test_clock_offset(void)
+{
+	return 0;
+}
+#endif
+
 int64_t timefmt_now(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec;
+	return (int64_t)ts.tv_sec + test_clock_offset();
 }

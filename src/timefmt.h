@@ -20,6 +20,9 @@ int64_t timefmt_month_key(int64_t unix_seconds);
 /* The UTC calendar month holding unix_seconds: its first second, and the
  * first second of the next month (a plan's period, DESIGN §9). */
 void timefmt_month_bounds(int64_t unix_seconds, int64_t *start, int64_t *end);
-/* Seconds since the epoch, now. */
+/* Seconds since the epoch, now (moved by the test clock in a build made
+ * with --enable-test-clock). */
 int64_t timefmt_now(void);
+/* The test clock's file when this build has one and it is set, else NULL. */
+const char *timefmt_test_clock_file(void);
 #endif

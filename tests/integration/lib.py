@@ -174,3 +174,36 @@ def wait_until(fn, timeout=10.0, step=0.05):
             return True
         time.sleep(step)
     return False
+
+
+# ---- the test clock ----
+# A dev build of creditd and creditctl adds the seconds in the stack's
+# CREDITD_TEST_CLOCK_FILE to the real clock (configure --enable-test-clock).
+# Tests move time forward only, and put it back when they are done.
+
+def clock_offset():
+    try:
+        with open(ENV["CREDITD_TEST_CLOCK_FILE"]) as f:
+            return int(f.read().strip() or 0)
+    except FileNotFoundError:
+        return 0
+
+
+def clock_now():
+    """What the stack's clock reads now."""
+    return int(time.time()) + clock_offset()
+
+
+def clock_set(at):
+    """Moves the stack's clock so that it reads `at` (unix seconds) now."""
+    path = ENV.get("CREDITD_TEST_CLOCK_FILE")
+    check(path, "the stack has no test clock (CREDITD_TEST_CLOCK_FILE)")
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        f.write("%d\n" % (int(at) - int(time.time())))
+    os.replace(tmp, path)
+
+
+def clock_reset():
+    if ENV.get("CREDITD_TEST_CLOCK_FILE"):
+        clock_set(int(time.time()))
