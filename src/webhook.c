@@ -534,6 +534,8 @@ static enum webhook_kind kind_of(const char *type)
 		{ "checkout.session.async_payment_succeeded", WEBHOOK_CHECKOUT_ASYNC_SUCCEEDED },
 		{ "charge.refunded", WEBHOOK_CHARGE_REFUNDED },
 		{ "invoice.paid", WEBHOOK_INVOICE_PAID },
+		/* A new subscription sets its plan as a change does. */
+		{ "customer.subscription.created", WEBHOOK_SUBSCRIPTION_UPDATED },
 		{ "customer.subscription.updated", WEBHOOK_SUBSCRIPTION_UPDATED },
 		{ "customer.subscription.deleted", WEBHOOK_SUBSCRIPTION_DELETED },
 	};

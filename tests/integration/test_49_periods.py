@@ -130,7 +130,7 @@ def invoice(acct, sub, price, start, end, cents=1900):
             "request": {"id": None, "idempotency_key": None}, "type": "invoice.paid"}
 
 
-def subscription(acct, sub, price, status="active"):
+def subscription(acct, sub, price, status="active", etype="customer.subscription.updated"):
     now = clock_now()
     item = {"id": "si_" + secrets.token_hex(8), "object": "subscription_item",
             "price": {"id": price, "object": "price"}, "current_period_start": now,
@@ -140,7 +140,7 @@ def subscription(acct, sub, price, status="active"):
            "current_period_start": now, "current_period_end": now + 30 * 86400}
     return {"id": "evt_" + secrets.token_hex(12), "object": "event", "api_version": "2024-06-20",
             "created": now, "data": {"object": obj}, "livemode": False, "pending_webhooks": 1,
-            "request": {"id": None, "idempotency_key": None}, "type": "customer.subscription.updated"}
+            "request": {"id": None, "idempotency_key": None}, "type": etype}
 
 
 # ---- tests ----
@@ -369,6 +369,12 @@ def test_stripe_price_in_a_plan_sets_it_and_its_invoice_credits_the_period_once(
     eq(deliver_now(invoice(acct, sub, price, m1 + 3 * 86400, m1 + 33 * 86400)).status, 200, "another invoice")
     eq(plan_left(acct), 7 * C, "the period is credited once")
     eq(len(periods(acct)), 1, "one period row")
+    # A new subscription on a catalogued price: the plan and its credit.
+    fresh = create()
+    eq(deliver_now(subscription(fresh, "sub_" + secrets.token_hex(8), price,
+                                etype="customer.subscription.created")).status, 200, "created")
+    eq(get(fresh)["plan"], p, "customer.subscription.created sets the plan")
+    eq(plan_left(fresh), 7 * C, "and credits its period")
     # A price in no plan: today's behaviour, the amount paid.
     plain = create()
     before = get(plain)["balance_micros"]

@@ -434,6 +434,14 @@ static void test_parse_subscription(void)
 	is_int(ev.period_start, 100, "period start from the item (basil)");
 	is_int(ev.period_end, 200, "period end from the item (basil)");
 	is_int(ev.created, 0, "no created: 0");
+
+	is_int(parse(J("{'id':'evt_sc','object':'event','type':'customer.subscription.created','data':{'object':{"
+		       "'id':'sub_new','object':'subscription','customer':'cus_n','status':'active','metadata':{},"
+		       "'items':{'object':'list','data':[{'id':'si_n','price':{'id':'price_pro'}}]}}}}"), &ev, err,
+		     sizeof(err)),
+	       0, "customer.subscription.created parses");
+	is_int(ev.kind, WEBHOOK_SUBSCRIPTION_UPDATED, "a new subscription is applied as a change");
+	is_str(ev.plan, "price_pro", "its price");
 }
 
 static void test_parse_errors(void)
