@@ -21,3 +21,6 @@ CREATE TABLE plan_periods (
 ALTER TABLE grants ADD COLUMN period_key INT NULL,
   ADD KEY ix_period (account_id, period_key);
 ALTER TABLE accounts ADD COLUMN plan_period INT NOT NULL DEFAULT 0;
+-- Accounts already on a plan were credited this month the old way (by
+-- their invoices, if at all): their plan credits start next month.
+UPDATE accounts SET plan_period = YEAR(UTC_TIMESTAMP()) * 100 + MONTH(UTC_TIMESTAMP()) WHERE plan IS NOT NULL;

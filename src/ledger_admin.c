@@ -12,6 +12,7 @@
  * mysql_query): a migration file is a multi-statement script, procedures
  * included, and such a script cannot be a prepared statement. */
 #include "ledger_open.h"
+#include "ledger_periods.h"
 #include "keys.h"
 #include "log.h"
 #include "timefmt.h"
@@ -237,14 +238,14 @@ static const struct check checks[] = {
 	{"plan credit vs its period",
 	 "SELECT a.ext_id, p.credits_micros, COALESCE(SUM(g.amount_micros), 0) FROM plan_periods p "
 	 "JOIN accounts a ON a.id = p.account_id LEFT JOIN grants g ON g.account_id = p.account_id "
-	 "AND g.period_key = p.period_key AND g.reference NOT LIKE 'rollover:%' "
+	 "AND g.period_key = p.period_key AND g.reference NOT LIKE '" PERIOD_ROLLOVER_REF "%' "
 	 "GROUP BY p.account_id, p.period_key, a.ext_id, p.credits_micros "
 	 "HAVING p.credits_micros > 0 AND p.credits_micros <> COALESCE(SUM(g.amount_micros), 0)",
 	 "credits_micros of the period", "sum of its plan grants"},
 	{"plan rollover vs its period",
 	 "SELECT a.ext_id, p.rollover_micros, COALESCE(SUM(g.amount_micros), 0) FROM plan_periods p "
 	 "JOIN accounts a ON a.id = p.account_id LEFT JOIN grants g ON g.account_id = p.account_id "
-	 "AND g.period_key = p.period_key AND g.reference LIKE 'rollover:%' "
+	 "AND g.period_key = p.period_key AND g.reference LIKE '" PERIOD_ROLLOVER_REF "%' "
 	 "GROUP BY p.account_id, p.period_key, a.ext_id, p.rollover_micros "
 	 "HAVING p.rollover_micros <> COALESCE(SUM(g.amount_micros), 0)",
 	 "rollover_micros of the period", "sum of its rollover grants"},

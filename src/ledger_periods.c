@@ -18,8 +18,8 @@
 #include <string.h>
 
 static const char SQL_TERMS[] = "SELECT credits_micros, rollover, rollover_cap_micros FROM plans WHERE name = ?";
-static const char SQL_PERIOD_GET[] = "SELECT credits_micros FROM plan_periods WHERE account_id = ? AND period_key = ? "
-				     "FOR UPDATE";
+static const char SQL_PERIOD_GET[] = "SELECT credits_micros, plan FROM plan_periods WHERE account_id = ? "
+				     "AND period_key = ? FOR UPDATE";
 static const char SQL_PERIOD_ADD[] = "INSERT INTO plan_periods (account_id, period_key, plan, credits_micros, "
 				     "rollover_micros, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)";
 static const char SQL_PERIOD_RAISE[] = "UPDATE plan_periods SET plan = ?, credits_micros = ?, updated_at = ? "
@@ -28,8 +28,9 @@ static const char SQL_LEFTOVER[] = "SELECT COALESCE(SUM(remaining_micros), 0) FR
 				   "WHERE account_id = ? AND period_key = ? AND remaining_micros > 0";
 static const char SQL_GRANT_PERIOD[] = "UPDATE grants SET period_key = ? WHERE id = ?";
 static const char SQL_ACCT_PERIOD[] = "UPDATE accounts SET plan_period = ? WHERE id = ?";
-static const char SQL_PLAN_OF_PRICE[] = "SELECT name FROM plans WHERE JSON_CONTAINS(stripe_price_ids, JSON_QUOTE(?)) "
-					"ORDER BY name LIMIT 1";
+static const char SQL_PLAN_OF[] = "SELECT name, 0 AS by_name FROM plans "
+				  "WHERE JSON_CONTAINS(stripe_price_ids, JSON_QUOTE(?)) UNION ALL "
+				  "SELECT name, 1 FROM plans WHERE name = ? ORDER BY by_name, name LIMIT 1";
 
 struct terms {
 	int64_t credits;
@@ -44,7 +45,10 @@ static enum cd_err terms_read(struct ledger *lg, const char *plan, struct terms 
 	struct dbstmt *s = db_exec(lg, SQL_TERMS, &e, "s", plan);
 	if (s == NULL)
 		return db_err(lg, e, "plan terms");
-	*found = db_fetch(s) == 1;
+	int got = db_fetch(s);
+	if (got < 0)
+		return CD_E_INTERNAL;
+	*found = got == 1;
 	if (*found) {
 		t->credits = db_i64(s, 0);
 		ledger_copy_text(t->rollover, sizeof(t->rollover), db_str(s, 1));
@@ -107,7 +111,10 @@ static enum cd_err period_open(struct ledger *lg, struct acct *a, const char *pl
 	struct dbstmt *s = db_exec(lg, SQL_LEFTOVER, &e, "ii", a->id, timefmt_month_key(start - 1));
 	if (s == NULL)
 		return db_err(lg, e, "plan leftover");
-	int64_t left = db_fetch(s) == 1 ? db_i64(s, 0) : 0;
+	int got = db_fetch(s);
+	if (got < 0)
+		return CD_E_INTERNAL;
+	int64_t left = got == 1 ? db_i64(s, 0) : 0;
 	int64_t carried = rollover_of(t, left);
 	enum cd_err rc = db_do(lg, SQL_PERIOD_ADD, "plan period", "iisiiii", a->id, key, plan, t->credits, carried,
 			       lg->now, lg->now);
@@ -115,7 +122,7 @@ static enum cd_err period_open(struct ledger *lg, struct acct *a, const char *pl
 	snprintf(ref, sizeof(ref), "%s:%" PRId64, plan, key);
 	if (rc == CD_OK)
 		rc = period_grant(lg, a, t->credits, key, end, ref, "plan credit for the period");
-	snprintf(ref, sizeof(ref), "rollover:%" PRId64, key);
+	snprintf(ref, sizeof(ref), PERIOD_ROLLOVER_REF "%" PRId64, timefmt_month_key(start - 1));
 	if (rc == CD_OK)
 		rc = period_grant(lg, a, carried, key, end, ref, "plan credit rolled over");
 	*granted = t->credits + carried;
@@ -140,11 +147,16 @@ enum cd_err period_credit(struct ledger *lg, struct acct *a, const char *plan, i
 	const char *outer = journal_key_push(lg, jkey, "period", keytext, why == PERIOD_RENEWAL);
 	if (found) {
 		struct dbstmt *s = db_exec(lg, SQL_PERIOD_GET, &e, "ii", a->id, key);
+		int row = s != NULL ? db_fetch(s) : -1;
 		if (s == NULL)
 			rc = db_err(lg, e, "plan period");
-		else if (db_fetch(s) != 1)
+		else if (row < 0)
+			rc = CD_E_INTERNAL;
+		else if (row == 0)
 			rc = period_open(lg, a, plan, &t, key, start, end, &got);
-		else if (db_i64(s, 0) < t.credits) {
+		else if (strcmp(db_str(s, 1), plan) != 0 && db_i64(s, 0) < t.credits) {
+			/* Only a change of plan: a catalogue raised mid-period (or
+			 * the same plan set again) applies from the next period. */
 			char ref[LEDGER_NAME_MAX + 32];
 			got = t.credits - db_i64(s, 0);
 			snprintf(ref, sizeof(ref), "%s:%" PRId64 ":upgrade", plan, key);
@@ -167,16 +179,18 @@ enum cd_err period_credit(struct ledger *lg, struct acct *a, const char *plan, i
 	return rc;
 }
 
-enum cd_err period_plan_of_price(struct ledger *lg, const char *price_id, char *name)
+enum cd_err period_plan_of(struct ledger *lg, const char *label, char *name)
 {
-	int e;
+	int e, got;
 	name[0] = '\0';
-	if (price_id == NULL || price_id[0] == '\0')
+	if (label == NULL || label[0] == '\0')
 		return CD_OK;
-	struct dbstmt *s = db_exec(lg, SQL_PLAN_OF_PRICE, &e, "s", price_id);
+	struct dbstmt *s = db_exec(lg, SQL_PLAN_OF, &e, "ss", label, label);
 	if (s == NULL)
-		return db_err(lg, e, "plan of price");
-	if (db_fetch(s) == 1)
+		return db_err(lg, e, "plan of label");
+	if ((got = db_fetch(s)) < 0)
+		return CD_E_INTERNAL;
+	if (got == 1)
 		ledger_copy_text(name, LEDGER_NAME_MAX + 1, db_str(s, 0));
 	return CD_OK;
 }

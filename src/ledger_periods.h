@@ -33,7 +33,12 @@ void period_sweep_due(const struct ledger *lg, struct acct *a);
  * credited now. */
 enum cd_err period_credit(struct ledger *lg, struct acct *a, const char *plan, int64_t at, enum period_why why,
 			  int64_t *granted);
-/* The catalogued plan whose stripe_price_ids holds price_id, into name
- * (LEDGER_NAME_MAX + 1 bytes); "" when none. */
-enum cd_err period_plan_of_price(struct ledger *lg, const char *price_id, char *name);
+/* The catalogued plan a Stripe label means, into name (LEDGER_NAME_MAX +
+ * 1 bytes): the plan whose stripe_price_ids holds it (a price id), else
+ * the plan of that name (metadata.plan); "" when none. */
+enum cd_err period_plan_of(struct ledger *lg, const char *label, char *name);
+/* The reference of a rollover grant: then the key of the period it came
+ * from. A space, which no plan name has, keeps it apart from a credit's
+ * "<plan>:<period>" (creditctl verify tells them apart by it). */
+#define PERIOD_ROLLOVER_REF "rollover from "
 #endif

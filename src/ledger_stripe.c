@@ -245,6 +245,25 @@ static enum cd_err account_for(struct ledger *lg, const struct webhook_event *ev
 	return acct_lock_id(lg, db_i64(s, 0), a);
 }
 
+/* The catalogued plan an invoice pays for: that of its price (or
+ * metadata.plan), else the plan its subscription put the account on;
+ * "" when neither is catalogued (the amount paid is credited then). */
+static enum cd_err invoice_plan(struct ledger *lg, const struct webhook_event *ev, char *plan)
+{
+	static const char sql[] = "SELECT plan FROM subscriptions WHERE subscription_id = ?";
+	int e;
+	enum cd_err rc = period_plan_of(lg, ev->plan, plan);
+	if (rc != CD_OK || plan[0] != '\0')
+		return rc;
+	struct dbstmt *s = db_exec(lg, sql, &e, "s", ev->subscription);
+	if (s == NULL)
+		return db_err(lg, e, "subscription plan");
+	int got = db_fetch(s);
+	if (got < 0)
+		return CD_E_INTERNAL;
+	return got == 1 && !db_null(s, 0) ? period_plan_of(lg, db_str(s, 0), plan) : CD_OK;
+}
+
 static enum cd_err invoice_paid(struct ledger *lg, struct hook_run *h)
 {
 	const struct webhook_event *ev = h->ev;
@@ -276,21 +295,18 @@ static enum cd_err invoice_paid(struct ledger *lg, struct hook_run *h)
 	}
 	char plan[LEDGER_NAME_MAX + 1];
 	if (rc == CD_OK)
-		rc = period_plan_of_price(lg, ev->plan, plan);
+		rc = invoice_plan(lg, ev, plan);
 	if (rc != CD_OK)
 		return rc;
 	h->account_id = a.id;
 	h->outcome = "plan credited";
 	if (plan[0] != '\0') {
-		/* A catalogued plan: its credits for the invoice's period, under
-		 * the one-credit-per-period rule (the sweeper or the plan being
-		 * set may have made it already). The period is the month the
-		 * invoice's period starts in, or this one once that has ended. */
-		int64_t at = ev->period_start > 0 ? ev->period_start : lg->now, start, end, granted;
-		timefmt_month_bounds(at, &start, &end);
-		if (end <= lg->now)
-			at = lg->now;
-		rc = period_credit(lg, &a, plan, at, PERIOD_INVOICE, &granted);
+		/* A catalogued plan: its credits for this period, under the
+		 * one-credit-per-period rule (the sweeper or the plan being set
+		 * may have made it already). Never a later period's: its credit
+		 * would be spendable now and its rollover read too early. */
+		int64_t granted;
+		rc = period_credit(lg, &a, plan, lg->now, PERIOD_INVOICE, &granted);
 		if (granted == 0)
 			h->outcome = "ignored: the plan's credit for the period was already made";
 	} else {
@@ -338,10 +354,11 @@ static enum cd_err subscription_changed(struct ledger *lg, struct hook_run *h)
 		h->outcome = "ignored: older than the subscription's last event";
 		return a.dirty ? acct_store(lg, &a) : CD_OK;
 	}
-	/* A price in a catalogued plan puts the account on that plan; another
-	 * price is kept as the plan's label, as before the catalogue. */
+	/* A price in a catalogued plan (or metadata.plan naming one) puts the
+	 * account on that plan; another is kept as the plan's label, as before
+	 * the catalogue. */
 	char catalogued[LEDGER_NAME_MAX + 1];
-	rc = period_plan_of_price(lg, ev->plan, catalogued);
+	rc = period_plan_of(lg, ev->plan, catalogued);
 	if (rc != CD_OK)
 		return rc;
 	const char *plan = catalogued[0] ? catalogued : ev->plan[0] ? ev->plan : NULL;

@@ -168,8 +168,11 @@ int main(int argc, char **argv)
 		return 1;
 	log_info("creditd %s listening on %s with %lld threads", PACKAGE_VERSION, spec && spec[0] ? spec : "fd 0",
 		 (long long)cfg.threads);
+#ifdef CREDITD_TEST_CLOCK
+	log_warn("built with --enable-test-clock: a test build, not for production");
+#endif
 	if (timefmt_test_clock_file() != NULL)
-		log_warn("test clock: time is moved by the seconds in %s (a test build)", timefmt_test_clock_file());
+		log_warn("test clock: time is moved by the seconds in %s", timefmt_test_clock_file());
 	int sig = wait_for_stop();
 	log_info("signal %d: stopping, finishing in-flight requests", sig);
 	int left = worker_stop(fd, STOP_TIMEOUT_MS);

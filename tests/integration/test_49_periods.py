@@ -30,7 +30,8 @@ def month_start(y, m):
 
 
 def later(n):
-    """n consecutive months, all after any month used before: [(start, end, key)]."""
+    """n consecutive months, all after any month used before (and one left
+    unused in between): [(start, end, key)]."""
     if _month[0] is None:
         t = time.gmtime(clock_now())
         _month[0] = (t.tm_year, t.tm_mon)
@@ -192,11 +193,14 @@ def test_renewal_raced_by_the_sweep_requests_and_invoices_grants_once():
     price = "price_" + secrets.token_hex(6)
     p = plan(8 * C, prices=[price])
     accts = [create(p) for _ in range(6)]
-    at(e1 - 1)
-    time.sleep(1.2)   # the sweeper runs across the boundary with the requests below
+    at(e1 - 2)
     errors = []
 
     def hit(i):
+        # Every request waits for the boundary, where the sweeper (every
+        # second on this stack) wakes too.
+        while clock_now() < e1:
+            time.sleep(0.005)
         acct = accts[i % len(accts)]
         kind = i % 4
         if kind == 0:
@@ -215,7 +219,7 @@ def test_renewal_raced_by_the_sweep_requests_and_invoices_grants_once():
     for acct in accts:
         rows = periods(acct)
         eq([r[0] for r in rows], [str(k1), str(k2)], "one period row each")
-        credits = [g for g in period_grants(acct, k2) if not g[1].startswith("rollover")]
+        credits = [g for g in period_grants(acct, k2) if not g[1].startswith("rollover from")]
         eq(len(credits), 1, "one plan credit for the new period: %r" % credits)
         eq(credits[0][0], str(8 * C), "of the plan's amount")
     # Invoices after the credit was made change nothing.
@@ -400,7 +404,22 @@ def test_verify_checks_plan_periods_and_promo_counts():
              "plan credit vs its period"),
             ("UPDATE promo_codes SET redeemed = redeemed + 2 WHERE code = '%s'" % code,
              "UPDATE promo_codes SET redeemed = redeemed - 2 WHERE code = '%s'" % code,
-             "promo redemption count")):
+             "promo redemption count"),
+            ("UPDATE promo_codes SET max_redemptions = 0 WHERE code = '%s'" % code,
+             "UPDATE promo_codes SET max_redemptions = 2 WHERE code = '%s'" % code,
+             "promo beyond its maximum"),
+            ("UPDATE grants SET period_key = period_key + 1 WHERE " + where,
+             "UPDATE grants SET period_key = period_key - 1 WHERE account_id = (SELECT id FROM accounts "
+             "WHERE ext_id = '%s') AND period_key = %d" % (acct, k1 + 1),
+             "plan grant outside a period"),
+            ("UPDATE plan_periods SET rollover_micros = 5 WHERE " + where,
+             "UPDATE plan_periods SET rollover_micros = 0 WHERE " + where,
+             "plan rollover vs its period"),
+            ("UPDATE grants SET amount_micros = amount_micros + 1, remaining_micros = remaining_micros + 1 WHERE "
+             "source = 'promo' AND account_id = (SELECT id FROM accounts WHERE ext_id = '%s')" % acct,
+             "UPDATE grants SET amount_micros = amount_micros - 1, remaining_micros = remaining_micros - 1 WHERE "
+             "source = 'promo' AND account_id = (SELECT id FROM accounts WHERE ext_id = '%s')" % acct,
+             "promo redemption without its grant")):
         sql(broken)
         try:
             p = creditctl("verify", check_rc=False)
@@ -408,6 +427,90 @@ def test_verify_checks_plan_periods_and_promo_counts():
             check(check_name in p.stdout + p.stderr, "named %r: %s" % (check_name, p.stdout + p.stderr))
         finally:
             sql(fix)
+    verify()
+
+
+def test_metadata_plan_and_an_unplanned_invoice_price_credit_the_period_once():
+    (m1, e1, k1), (m2, e2, k2) = later(2)
+    at(m1 + 2 * 86400)
+    p = plan(6 * C)
+    acct = create()
+    sub = "sub_" + secrets.token_hex(8)
+    ev = subscription(acct, sub, "price_not_in_any_plan")
+    ev["data"]["object"]["metadata"]["plan"] = p
+    eq(deliver_now(ev).status, 200, "subscription naming the plan in metadata.plan")
+    eq(get(acct)["plan"], p, "metadata.plan naming a catalogued plan sets it")
+    eq(plan_left(acct), 6 * C, "its credit")
+    eq(deliver_now(invoice(acct, sub, "price_not_in_any_plan", m1 + 2 * 86400, e1)).status, 200, "its invoice")
+    eq(plan_left(acct), 6 * C, "the invoice of the plan's subscription adds nothing in the period")
+    at(m2 + 60)
+    eq(deliver_now(invoice(acct, sub, "price_not_in_any_plan", m2, e2)).status, 200, "next month's invoice")
+    eq(plan_left(acct), 6 * C, "one credit in the next period too, whoever made it")
+    verify()
+
+
+def test_a_catalogue_change_applies_from_the_next_period():
+    (m1, e1, k1), (m2, e2, k2) = later(2)
+    at(m1 + 2 * 86400)
+    price = "price_" + secrets.token_hex(6)
+    p = plan(10 * C, prices=[price])
+    acct = create()
+    sub = "sub_" + secrets.token_hex(8)
+    eq(deliver_now(subscription(acct, sub, price)).status, 200, "on the plan through Stripe")
+    eq(plan_left(acct), 10 * C, "its credit")
+    eq(api("PUT", "/v1/plans/" + p, {"credits_micros": 15 * C, "rollover": "none", "stripe_price_ids": [price]})
+       .status, 200, "the catalogue raised mid-period")
+    eq(api("PATCH", "/v1/accounts/" + acct, {"plan": p}).status, 200, "the same plan set again")
+    eq(deliver_now(subscription(acct, sub, price)).status, 200, "another update of the same subscription")
+    eq(deliver_now(invoice(acct, sub, price, m1 + 2 * 86400, e1)).status, 200, "a late invoice")
+    eq(plan_left(acct), 10 * C, "nothing more this period")
+    at(m2 + 60)
+    eq(plan_left(acct), 15 * C, "the new amount from the next period")
+    verify()
+
+
+def test_an_invoice_for_next_month_credits_this_period_only():
+    (m1, e1, k1), (m2, e2, k2) = later(2)
+    price = "price_" + secrets.token_hex(6)
+    at(m1 + 86400)
+    p = plan(10 * C, "full", prices=[price])
+    acct = create(p)
+    at(e1 - 3600)
+    eq(deliver_now(invoice(acct, "sub_" + secrets.token_hex(8), price, m2, e2)).status, 200, "paid early")
+    eq([r[0] for r in periods(acct)], [str(k1)], "this period's credit only (made when the plan was set)")
+    eq(plan_left(acct), 10 * C, "nothing of next month spendable now")
+    eq(spend(acct, 4), [200] * 4, "spent")
+    at(m2 + 60)
+    eq(plan_left(acct), 10 * C + 6 * C, "next month: its credit and what was left, rolled over once")
+    verify()
+
+
+def test_a_plan_named_rollover_is_not_taken_for_a_rollover():
+    (m1, e1, k1), = later(1)
+    at(m1 + 86400)
+    name = "rollover"
+    r = api("PUT", "/v1/plans/" + name, {"credits_micros": 2 * C, "rollover": "full"})
+    eq(r.status, 200, "a plan called rollover")
+    acct = create(name)
+    eq(plan_left(acct), 2 * C, "credited")
+    verify()
+
+
+def test_december_to_january():
+    later(1)
+    y, m = _month[0]
+    y = y if m < 12 else y + 1          # the next December after every month used
+    dec, jan, feb = month_start(y, 12), month_start(y + 1, 1), month_start(y + 1, 2)
+    _month[0] = (y + 1, 1)
+    kjan = (y + 1) * 100 + 1
+    at(dec + 86400)
+    p = plan(5 * C, "full")
+    acct = create(p)
+    spend(acct, 2)
+    at(jan + 60)
+    eq(plan_left(acct), 5 * C + 3 * C, "credit and rollover across the year")
+    eq(periods(acct)[-1][:1], [str(kjan)], "January's period")
+    eq(get(acct)["period_end"], time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(feb)), "ends with January")
     verify()
 
 
