@@ -78,6 +78,11 @@ int api_path_account_ok(const char *id, struct response *rs);
 /* Checks an account id from the path or a body. 0 or -1 with rs filled. */
 int api_check_account_id(const char *id, const char *param, struct response *rs);
 
+/* Reads the query's integer `name` into *v when present: 1; 0 when absent;
+ * -1 with rs answered 400 when it is not an integer from min to max. */
+int api_query_int(const char *query, const char *name, int64_t min, int64_t max, int64_t *v,
+		  struct response *rs);
+
 /* Routes (api_*.c). */
 api_handler api_healthz, api_metrics, api_models;
 api_handler api_account_create, api_account_get, api_account_patch, api_transactions, api_grant, api_debit,
@@ -87,4 +92,5 @@ api_handler api_topup, api_webhook;
 api_handler api_member_put, api_member_delete;
 api_handler api_promo_create, api_redeem;
 api_handler api_plan_put, api_plans;
+api_handler api_events;
 #endif

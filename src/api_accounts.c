@@ -121,31 +121,13 @@ void api_account_patch(struct api_ctx *ctx, const struct request *rq, char **par
 	json_decref(body);
 }
 
-static int query_int(const char *query, const char *name, int64_t min, int64_t max, int64_t *v,
-		     struct response *rs)
-{
-	char buf[32], *end;
-	int got = urlpath_query_get(query, name, buf, sizeof(buf));
-	if (got == 0)
-		return 0;
-	errno = 0;
-	long long x = got > 0 ? strtoll(buf, &end, 10) : 0;
-	if (got < 0 || buf[0] == '\0' || *end != '\0' || errno != 0 || x < min || x > max) {
-		api_error(rs, CD_E_INVALID, name, "%s must be an integer from %lld to %lld", name, (long long)min,
-			  (long long)max);
-		return -1;
-	}
-	*v = x;
-	return 1;
-}
-
 void api_transactions(struct api_ctx *ctx, const struct request *rq, char **params, struct response *rs)
 {
 	int64_t limit = LIMIT_PAGE_DEFAULT, cursor = 0;
 	char cur[64];
 	json_t *out = NULL;
 	if (!api_path_account_ok(params[0], rs) ||
-	    query_int(rq->query, "limit", 1, LIMIT_PAGE_MAX, &limit, rs) < 0)
+	    api_query_int(rq->query, "limit", 1, LIMIT_PAGE_MAX, &limit, rs) < 0)
 		return;
 	int got = urlpath_query_get(rq->query, "cursor", cur, sizeof(cur));
 	if (got != 0 && (got < 0 || ledger_id_parse(cur, "txn_", &cursor) != 0)) {

@@ -5,6 +5,8 @@
 #include "keys.h"
 #include "ledger.h"
 #include "metrics.h"
+#include "urlpath.h"
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -117,6 +119,24 @@ void api_answer(struct response *rs, enum cd_err rc, struct ledger_result *res)
 	const char *acct = json_string_value(json_object_get(rs->json, "account"));
 	if (rs->account[0] == '\0' && acct != NULL)
 		snprintf(rs->account, sizeof(rs->account), "%s", acct);
+}
+
+int api_query_int(const char *query, const char *name, int64_t min, int64_t max, int64_t *v,
+		  struct response *rs)
+{
+	char buf[32], *end;
+	int got = urlpath_query_get(query, name, buf, sizeof(buf));
+	if (got == 0)
+		return 0;
+	errno = 0;
+	long long x = got > 0 ? strtoll(buf, &end, 10) : 0;
+	if (got < 0 || buf[0] == '\0' || *end != '\0' || errno != 0 || x < min || x > max) {
+		api_error(rs, CD_E_INVALID, name, "%s must be an integer from %lld to %lld", name, (long long)min,
+			  (long long)max);
+		return -1;
+	}
+	*v = x;
+	return 1;
 }
 
 int api_check_account_id(const char *id, const char *param, struct response *rs)

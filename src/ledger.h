@@ -121,6 +121,9 @@ struct account_patch {
 enum cd_err ledger_account_patch(struct ledger *lg, const struct ledger_call *call, const struct account_patch *p,
 				 struct ledger_result *res);
 
+/* The outbox, oldest first (DESIGN §9): the events with an id above
+ * `after`, at most limit, as {"data": [...], "next_after"}. */
+enum cd_err ledger_events(struct ledger *lg, int64_t after, int limit, json_t **out);
 /* Journal page, newest first; cursor 0 = first page. */
 enum cd_err ledger_transactions(struct ledger *lg, const char *id, int limit, int64_t cursor,
 				json_t **out);

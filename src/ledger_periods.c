@@ -11,6 +11,7 @@
  * account's expired grants are written off (acct_touch), so the rollover
  * reads what the last period left. */
 #include "ledger_periods.h"
+#include "ledger_events.h"
 #include "log.h"
 #include "timefmt.h"
 #include <inttypes.h>
@@ -125,6 +126,10 @@ static enum cd_err period_open(struct ledger *lg, struct acct *a, const char *pl
 	snprintf(ref, sizeof(ref), PERIOD_ROLLOVER_REF "%" PRId64, timefmt_month_key(start - 1));
 	if (rc == CD_OK)
 		rc = period_grant(lg, a, carried, key, end, ref, "plan credit rolled over");
+	if (rc == CD_OK)
+		rc = event_add(lg, a, EVENT_PLAN_RENEWED, json_pack("{s:s, s:o, s:o, s:I, s:I}", "plan", plan,
+			       "period_start", ledger_json_time(start), "period_end", ledger_json_time(end),
+			       "credits_micros", (json_int_t)t->credits, "rollover_micros", (json_int_t)carried));
 	*granted = t->credits + carried;
 	return rc;
 }

@@ -8,6 +8,7 @@
  * same account impossible whatever races. The credit is an ordinary promo
  * grant, with its journal row. */
 #include "ledger_open.h"
+#include "ledger_events.h"
 #include "timefmt.h"
 #include <ctype.h>
 #include <mysqld_error.h>
@@ -117,11 +118,15 @@ static enum cd_err redeem_op(struct ledger *lg, const struct redeem *r, json_t *
 		rc = db_do(lg, SQL_REDEMPTION_ADD, "redemption insert", "iiii", promo_id, a.id, grant_id, lg->now);
 	if (rc == CD_OK)
 		rc = db_do(lg, SQL_PROMO_COUNT, "promo count", "i", promo_id);
+	ledger_id_format(gid, sizeof(gid), "grant_", grant_id);
+	if (rc == CD_OK)
+		rc = event_add(lg, &a, EVENT_PROMO_REDEEMED, json_pack("{s:s, s:I, s:s, s:o}", "code", ref + 6,
+			       "amount_micros", (json_int_t)amount, "grant_id", gid, "expires_at",
+			       ledger_json_time(grant_expires)));
 	if (rc == CD_OK)
 		rc = acct_store(lg, &a);
 	if (rc != CD_OK)
 		return rc;
-	ledger_id_format(gid, sizeof(gid), "grant_", grant_id);
 	*out = json_pack("{s:s, s:s, s:s, s:I, s:o, s:I, s:I}", "grant_id", gid, "account", a.ext_id, "code",
 			 ref + 6, "amount_micros", (json_int_t)amount, "expires_at", ledger_json_time(grant_expires),
 			 "balance_micros", (json_int_t)a.balance, "available_micros", (json_int_t)acct_available(&a));

@@ -7,6 +7,7 @@
  * whatever events name it: the topups row keyed by session id says so. */
 #include "ledger_open.h"
 #include "ledger_periods.h"
+#include "ledger_events.h"
 #include "log.h"
 #include "timefmt.h"
 #include "webhook.h"
@@ -162,6 +163,13 @@ static enum cd_err checkout_paid(struct ledger *lg, struct hook_run *h)
 		rc = db_do(lg, sql_new, "topup credit", "isisisiii", a.id, ev->session_id, ev->amount_cents,
 			   lg->cfg->stripe_currency, micros, ev->payment_intent[0] ? ev->payment_intent : NULL,
 			   grant_id, lg->now, lg->now);
+	if (rc == CD_OK) {
+		char gid[32];
+		ledger_id_format(gid, sizeof(gid), "grant_", grant_id);
+		rc = event_add(lg, &a, EVENT_TOPUP_SUCCEEDED, json_pack("{s:I, s:I, s:s, s:s}", "amount_micros",
+			       (json_int_t)micros, "amount_cents", (json_int_t)ev->amount_cents, "session",
+			       ev->session_id, "grant_id", gid));
+	}
 	if (rc == CD_OK)
 		rc = acct_store(lg, &a);
 	h->outcome = "credited";
@@ -224,6 +232,10 @@ static enum cd_err charge_refunded(struct ledger *lg, struct hook_run *h)
 		micros = 0;
 	if (rc == CD_OK)
 		rc = db_do(lg, sql_set, "refund record", "iii", ev->amount_refunded_cents, done_micros + micros, topup_id);
+	if (rc == CD_OK)
+		rc = event_add(lg, &a, EVENT_TOPUP_REFUNDED, json_pack("{s:I, s:I, s:s}", "amount_micros",
+			       (json_int_t)micros, "amount_refunded_cents", (json_int_t)ev->amount_refunded_cents,
+			       "charge", ev->charge_id));
 	if (rc == CD_OK)
 		rc = acct_store(lg, &a);
 	h->outcome = "refunded";

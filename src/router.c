@@ -47,6 +47,7 @@ static const struct route routes[] = {
 	{"POST", "/v1/promo_codes", KEY_SCOPE_ADMIN, api_promo_create, "promo_create"},
 	{"GET", "/v1/plans", KEY_SCOPE_READ, api_plans, "plans"},
 	{"PUT", "/v1/plans/*", KEY_SCOPE_ADMIN, api_plan_put, "plan_put"},
+	{"GET", "/v1/events", KEY_SCOPE_ADMIN, api_events, "events"},
 	{"POST", "/v1/guard/authorize", KEY_SCOPE_GUARD, api_authorize, "authorize"},
 	{"POST", "/v1/guard/settle", KEY_SCOPE_GUARD, api_settle, "settle"},
 	{"POST", "/v1/guard/release", KEY_SCOPE_GUARD, api_release, "release"},

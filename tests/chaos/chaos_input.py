@@ -780,6 +780,7 @@ def authorization_matrix(short):
         ("POST", "/v1/promo_codes"): ("/v1/promo_codes", {"code": uid("AUTHZ-NEW"), "amount_micros": 1000}),
         ("GET", "/v1/plans"): ("/v1/plans", None),
         ("PUT", "/v1/plans/*"): ("/v1/plans/authz-plan", {"credits_micros": 0, "rollover": "none"}),
+        ("GET", "/v1/events"): ("/v1/events?limit=5", None),
         ("POST", "/v1/guard/authorize"): ("/v1/guard/authorize", {
             "account": acct, "model": "gpt-3.5-turbo", "input_tokens": 10, "max_output_tokens": 10,
             "request_id": uid("authz-req")}),
