@@ -24,3 +24,14 @@ CREATE TABLE events (
   KEY ix_due (state, next_attempt_at),
   KEY ix_account (account_id, id)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
+
+-- What an account (or member) has been told already, so that each notice
+-- goes out once: balance.low once per crossing (cleared when available
+-- rises to the threshold again), balance.depleted at the first 402 since
+-- credit last came in, limit.reached at the first 429 of a month or day.
+ALTER TABLE accounts
+  ADD COLUMN low_noted TINYINT NOT NULL DEFAULT 0,
+  ADD COLUMN depleted_noted TINYINT NOT NULL DEFAULT 0,
+  ADD COLUMN limit_month_noted INT NOT NULL DEFAULT 0,
+  ADD COLUMN limit_day_noted INT NOT NULL DEFAULT 0;
+ALTER TABLE members ADD COLUMN cap_month_noted INT NOT NULL DEFAULT 0;

@@ -3,6 +3,7 @@
  * account through ledger_open.h and changes it through the rows below. */
 #include "ledger_plans.h"
 #include "ledger_periods.h"
+#include "ledger_events.h"
 #include "keys.h"
 #include "log.h"
 #include "timefmt.h"
@@ -46,7 +47,7 @@ static enum cd_err account_exists(struct ledger *lg, const struct account_new *n
 	struct acct a;
 	enum cd_err rc = acct_lock(lg, n->id, &a);
 	if (rc == CD_OK)
-		rc = acct_store(lg, &a);
+		rc = acct_save(lg, &a);
 	if (rc != CD_OK)
 		return rc;
 	*out = acct_json(lg, &a);
@@ -86,7 +87,7 @@ static enum cd_err account_create_op(struct ledger *lg, const struct account_new
 		lg->journal_key = outer;
 	}
 	if (rc == CD_OK)
-		rc = acct_store(lg, &a);
+		rc = acct_save(lg, &a);
 	if (rc != CD_OK)
 		return rc;
 	*out = acct_json(lg, &a);
@@ -113,7 +114,7 @@ static enum cd_err account_get_tx(struct ledger *lg, void *arg)
 	g->out = NULL;
 	enum cd_err rc = acct_lock(lg, g->id, &a);
 	if (rc == CD_OK && a.dirty)
-		rc = acct_store(lg, &a);
+		rc = acct_save(lg, &a);
 	if (rc != CD_OK)
 		return rc;
 	g->out = acct_json(lg, &a);
@@ -136,7 +137,7 @@ static enum cd_err account_patch_op(struct ledger *lg, const struct account_patc
 	struct acct a;
 	enum cd_err rc = acct_lock(lg, p->id, &a);
 	if (rc == CD_OK)
-		rc = acct_store(lg, &a);
+		rc = acct_save(lg, &a);
 	if (rc == CD_OK && p->set_plan)
 		rc = plan_check(lg, p->plan);
 	if (rc != CD_OK)
@@ -172,7 +173,7 @@ static enum cd_err account_patch_op(struct ledger *lg, const struct account_patc
 	rc = db_do(lg, sql, "account patch", "siIIsIi", a.status, a.overdraft, monthly, low,
 		   a.plan[0] ? a.plan : NULL, daily, a.id);
 	if (rc == CD_OK && p->set_plan)
-		rc = acct_store(lg, &a);
+		rc = acct_save(lg, &a);
 	if (rc != CD_OK)
 		return rc;
 	*out = acct_json(lg, &a);
@@ -268,7 +269,7 @@ static enum cd_err grant_op(struct ledger *lg, const struct grant_new *g, json_t
 		rc = ledger_add_grant(lg, &a, g->source, g->amount_micros, g->priority, g->expires_at, NULL,
 				      g->description, &grant_id, &journal_id);
 	if (rc == CD_OK)
-		rc = acct_store(lg, &a);
+		rc = acct_save(lg, &a);
 	if (rc != CD_OK)
 		return rc;
 	char id[32], exp[TIMEFMT_LEN];
@@ -308,7 +309,7 @@ static enum cd_err debit_op(struct ledger *lg, const struct debit_new *d, json_t
 					   d->amount_micros);
 	rc = ledger_spend(lg, &a, d->amount_micros, "adjustment", 0, NULL, d->reason, &journal_id);
 	if (rc == CD_OK)
-		rc = acct_store(lg, &a);
+		rc = acct_save(lg, &a);
 	if (rc != CD_OK)
 		return rc;
 	*out = entry_json(lg, &a, journal_id, -d->amount_micros, "adjustment", NULL, d->reason);
@@ -360,7 +361,7 @@ static enum cd_err member_put_op(struct ledger *lg, const struct member_put *p, 
 		return db_err(lg, e, "member upsert");
 	rc = member_lock(lg, &a, p->member, &m);
 	if (rc == CD_OK && a.dirty)
-		rc = acct_store(lg, &a);
+		rc = acct_save(lg, &a);
 	if (rc != CD_OK)
 		return rc;
 	*out = member_json(&a, &m);
@@ -393,7 +394,7 @@ static enum cd_err member_delete_op(struct ledger *lg, const struct member_put *
 	if (db_affected(s) == 0)
 		return refusal_set(&lg->refusal, REFUSE_MEMBER_UNKNOWN, p->account, p->member);
 	if (a.dirty)
-		rc = acct_store(lg, &a);
+		rc = acct_save(lg, &a);
 	if (rc != CD_OK)
 		return rc;
 	*out = json_pack("{s:s, s:s, s:b}", "account", a.ext_id, "member", p->member, "deleted", 1);

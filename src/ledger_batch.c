@@ -18,6 +18,7 @@
  * the order the operations made them, updates members and accounts, one
  * multi-row statement per table, and commits. */
 #include "ledger_batch.h"
+#include "ledger_events.h"
 #include "log.h"
 
 #include "timefmt.h"
@@ -34,7 +35,7 @@
 #define HOLD_COLS HOLD_COLS_OF("")
 #define HOLD_NCOLS 14
 #define MEMBER_COLS_OF(t) t "account_id, " t "member, " t "monthly_cap_micros, " t "month_key, " \
-	t "month_spent_micros, " t "reserved_micros"
+	t "month_spent_micros, " t "reserved_micros, " t "cap_month_noted"
 #define MEMBER_COLS MEMBER_COLS_OF("")
 
 /* What each result set of a script is. */
@@ -101,6 +102,48 @@ struct batch *batch_new(void)
 	return b;
 }
 
+static void events_clear(struct batch *b)
+{
+	for (int i = 0; i < b->nevents; i++)
+		json_decref(b->events[i].data);
+	b->nevents = 0;
+}
+
+static void event_push(struct batch *b, int acct, const char *type, json_t *data)
+{
+	if (b->nevents == (int)(sizeof(b->events) / sizeof(b->events[0])) || data == NULL) {
+		json_decref(data);
+		b->script.sql.failed = 1;	/* never commit a change without its event */
+		return;
+	}
+	b->events[b->nevents++] = (struct batch_event){acct, type, data};
+	b->accts[acct].changed = 1;
+}
+
+void batch_notice_refusal(struct ledger *lg, struct batch *b, int acct, int member, enum refusal_why why,
+			  int64_t available, int64_t required)
+{
+	json_t *data;
+	struct member_row *m = member >= 0 ? &b->members[member].m : NULL;
+	const char *type = notice_refusal(lg, &b->accts[acct].a, m, why, available, required, &data);
+	if (type == NULL)
+		return;
+	if (m != NULL && why == REFUSE_MEMBER_CAP)
+		b->members[member].changed = 1;
+	event_push(b, acct, type, data);
+}
+
+void batch_notice_balances(struct ledger *lg, struct batch *b)
+{
+	for (int i = 0; i < b->naccts; i++) {
+		if (!b->accts[i].changed)
+			continue;
+		json_t *data = notice_balance(lg, &b->accts[i].a);
+		if (data != NULL)
+			event_push(b, i, EVENT_BALANCE_LOW, data);
+	}
+}
+
 static void keys_clear(struct batch *b)
 {
 	for (int i = 0; i < b->nkeys; i++)
@@ -113,6 +156,7 @@ void batch_free(struct batch *b)
 	if (b == NULL)
 		return;
 	keys_clear(b);
+	events_clear(b);
 	dynbuf_free(&b->journal_rows);
 	dynbuf_free(&b->settle_usage);
 	dbs_free(&b->script);
@@ -123,6 +167,7 @@ void batch_reset(struct batch *b)
 {
 	b->naccts = b->nholds = b->nmembers = b->nusages = b->ngrants = 0;
 	keys_clear(b);
+	events_clear(b);
 	dynbuf_reset(&b->journal_rows);
 	dynbuf_reset(&b->settle_usage);
 	b->njournal = b->nsettle_usage = 0;
@@ -250,6 +295,7 @@ static enum cd_err member_add(const struct ledger *lg, struct batch *b, const st
 	m->m.month_key = dbr_i64(r, c + 3);
 	m->m.month_spent = dbr_i64(r, c + 4);
 	m->m.reserved = dbr_i64(r, c + 5);
+	m->m.cap_month_noted = dbr_i64(r, c + 6);
 	member_roll(lg, &m->m);
 	return CD_OK;
 }
@@ -989,6 +1035,8 @@ static void write_members(struct ledger *lg, struct batch *b)
 		dbs_i64(s, m->m.month_spent);
 		dbs_sql(s, ", reserved_micros = ");
 		dbs_i64(s, m->m.reserved);
+		dbs_sql(s, ", cap_month_noted = ");
+		dbs_i64(s, m->m.cap_month_noted);
 		dbs_sql(s, " WHERE account_id = ");
 		dbs_i64(s, b->accts[m->acct].a.id);
 		dbs_sql(s, " AND member = ");
@@ -1045,7 +1093,8 @@ static void write_grants(struct batch *b, int64_t now)
 static void write_accounts(struct batch *b)
 {
 	static const char *const cols[] = {"balance_micros", "reserved_micros", "month_key", "month_spent_micros",
-					   "sweep_due_at", "day_key", "day_spent_micros"};
+					   "sweep_due_at", "day_key", "day_spent_micros", "low_noted", "depleted_noted",
+					   "limit_month_noted", "limit_day_noted"};
 	struct db_script *s = &b->script;
 	int n = 0;
 	for (int i = 0; i < b->naccts; i++)
@@ -1060,7 +1109,9 @@ static void write_accounts(struct batch *b)
 		for (int i = 0; i < b->naccts; i++) {
 			const struct acct *a = &b->accts[i].a;
 			const int64_t v[] = {a->balance, a->reserved, a->month_key, a->month_spent, a->sweep_due_at,
-					     a->day_key, a->day_spent};
+					     a->day_key, a->day_spent, a->low_noted, a->depleted_noted,
+					     a->limit_month_noted, a->limit_day_noted};
+			_Static_assert(sizeof(v) / sizeof(v[0]) == sizeof(cols) / sizeof(cols[0]), "a value per column");
 			if (!b->accts[i].changed)
 				continue;
 			dbs_sql(s, " WHEN ");
@@ -1159,6 +1210,11 @@ enum cd_err batch_flush(struct ledger *lg, struct batch *b, int commit)
 	}
 	write_members(lg, b);
 	write_accounts(b);
+	for (int i = 0; i < b->nevents; i++) {
+		event_script(lg, s, &b->accts[b->events[i].acct].a, b->events[i].type, b->events[i].data);
+		b->events[i].data = NULL;	/* event_script took it */
+	}
+	b->nevents = 0;
 	if (b->settle_usage.failed || b->journal_rows.failed)
 		s->sql.failed = 1;
 	enum cd_err rc = script_end(lg, b, commit, "batch write");

@@ -99,6 +99,12 @@ struct batch_want {
 	int nkeys;
 };
 
+/* An outbox row to write at the next flush (ledger_events.h). */
+struct batch_event {
+	int acct;
+	const char *type;
+	json_t *data;			/* owned */
+};
 struct batch {
 	struct batch_acct accts[BATCH_MAX];
 	int naccts;
@@ -117,6 +123,8 @@ struct batch {
 	int njournal;
 	struct dynbuf settle_usage;	/* (...),(...) rows of usage_records */
 	int nsettle_usage;
+	struct batch_event events[2 * BATCH_MAX];	/* outbox rows: a refusal's and a crossing's per account */
+	int nevents;
 	struct db_script script;
 	/* A new hold met a request_id already held, and failed the attempt:
 	 * the next attempts read authorizes' request_ids first. */
@@ -125,6 +133,14 @@ struct batch {
 	int sets[4 * BATCH_MAX];	/* what each result set of the script is */
 	int nsets;
 };
+
+/* The notice of a refusal of the account's (op's member row m, or NULL),
+ * to be written with the batch: marks what it changes. */
+void batch_notice_refusal(struct ledger *lg, struct batch *b, int acct, int member, enum refusal_why why,
+			  int64_t available, int64_t required);
+/* balance.low for every account the batch changed that crossed below
+ * its threshold (notice_balance). */
+void batch_notice_balances(struct ledger *lg, struct batch *b);
 
 struct batch *batch_new(void);
 void batch_free(struct batch *b);

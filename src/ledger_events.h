@@ -6,7 +6,7 @@
  * ledger's files. */
 #ifndef CREDITD_LEDGER_EVENTS_H
 #define CREDITD_LEDGER_EVENTS_H
-#include "ledger_rows.h"
+#include "ledger_members.h"
 
 /* Event types (DESIGN §9). */
 #define EVENT_BALANCE_LOW "balance.low"
@@ -20,4 +20,24 @@
 /* Appends an event of the account's, with data (a JSON object, whose
  * reference this takes; NULL: {}), in the running transaction. */
 enum cd_err event_add(struct ledger *lg, const struct acct *a, const char *type, json_t *data);
+/* The same as SQL text for a script (the guard's batches): two
+ * statements, each ended with dbs_end. */
+void event_script(struct ledger *lg, struct db_script *s, const struct acct *a, const char *type, json_t *data);
+
+/* What a change of the account calls for: balance.low when available
+ * fell below the account's low_balance_micros (else the configured
+ * default) and was not told for this crossing; rising to the threshold
+ * again re-arms it. Sets a->low_noted; returns the event's data or NULL. */
+json_t *notice_balance(const struct ledger *lg, struct acct *a);
+/* What a refusal calls for: balance.depleted at the first 402 since
+ * credit last came in; limit.reached at the first 429 of a month (monthly,
+ * member_cap) or a day (daily). m: the member's row (member_cap), or NULL.
+ * Sets the account's (or member's) note; returns the type and *data, or
+ * NULL when there is nothing to tell. */
+const char *notice_refusal(const struct ledger *lg, struct acct *a, struct member_row *m, enum refusal_why why,
+			   int64_t available, int64_t required, json_t **data);
+/* Stores the account (acct_store) after writing what its change calls
+ * for (notice_balance): how every operation outside the guard's batches
+ * stores an account. */
+enum cd_err acct_save(struct ledger *lg, struct acct *a);
 #endif

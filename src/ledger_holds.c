@@ -579,6 +579,21 @@ static enum cd_err decide(struct ledger *lg, struct batch *b, struct guard_op *o
 	return rc;
 }
 
+/* A refusal that is news (the first 402 since credit came in, the first
+ * 429 of a period) is written to the outbox with the batch. */
+static void op_notice(struct ledger *lg, struct batch *b, struct guard_op *op)
+{
+	const char *member = op->kind == GUARD_AUTHORIZE ? op->in.authorize->member
+			     : op->kind == GUARD_USAGE ? op->in.usage->member : NULL;
+	int m = -1;
+	if (op->acct < 0)
+		return;
+	if (member != NULL)
+		op_member(b, op->acct, member, &m);
+	batch_notice_refusal(lg, b, op->acct, m, op->refusal.why, op->refusal.available_micros,
+			     op->refusal.required_micros);
+}
+
 /* One attempt at the whole batch: CD_OK when every operation is decided
  * and committed; anything else fails the attempt (ledger_tx retries). */
 static enum cd_err batch_attempt(struct ledger *lg, struct batch *b, struct guard_op **ops, int n)
@@ -610,9 +625,12 @@ static enum cd_err batch_attempt(struct ledger *lg, struct batch *b, struct guar
 		}
 		op->store = op_key(op) != NULL && (op->decided == CD_OK || refusal_kept(op->refusal.why));
 		nstore += op->store;
+		if (rc == CD_OK && op->decided != CD_OK)
+			op_notice(lg, b, op);
 	}
 	if (rc != CD_OK)
 		return rc;
+	batch_notice_balances(lg, b);
 	if (nstore == 0) {
 		rc = batch_flush(lg, b, 1);
 		if (rc == CD_OK)

@@ -11,6 +11,7 @@ struct member_row {
 	char member[LEDGER_ID_MAX + 1];
 	int64_t cap;			/* -1: no cap */
 	int64_t month_key, month_spent, reserved;
+	int64_t cap_month_noted;	/* the month whose limit.reached (member_cap) went out */
 };
 /* Locks a member row (CD_E_NOT_FOUND when none) and rolls its month over. */
 enum cd_err member_lock(struct ledger *lg, const struct acct *a, const char *member, struct member_row *m);

@@ -11,6 +11,7 @@
  * opens its account through here. */
 #include "ledger_open.h"
 #include "ledger_periods.h"
+#include "ledger_events.h"
 #include "log.h"
 #include "timefmt.h"
 #include <assert.h>
@@ -206,7 +207,7 @@ static enum cd_err sweep_one(struct ledger *lg, void *arg)
 	struct acct a;
 	enum cd_err rc = acct_lock_id(lg, *(int64_t *)arg, &a);
 	if (rc == CD_OK && a.dirty)
-		rc = acct_store(lg, &a);
+		rc = acct_save(lg, &a);
 	return rc == CD_E_NOT_FOUND ? CD_OK : rc;
 }
 

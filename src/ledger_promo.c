@@ -124,7 +124,7 @@ static enum cd_err redeem_op(struct ledger *lg, const struct redeem *r, json_t *
 			       "amount_micros", (json_int_t)amount, "grant_id", gid, "expires_at",
 			       ledger_json_time(grant_expires)));
 	if (rc == CD_OK)
-		rc = acct_store(lg, &a);
+		rc = acct_save(lg, &a);
 	if (rc != CD_OK)
 		return rc;
 	*out = json_pack("{s:s, s:s, s:s, s:I, s:o, s:I, s:I}", "grant_id", gid, "account", a.ext_id, "code",

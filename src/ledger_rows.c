@@ -21,7 +21,9 @@ static const char SQL_ACCT_LOCK[] = "SELECT " ACCT_COLS " FROM accounts WHERE ex
 static const char SQL_ACCT_LOCK_ID[] = "SELECT " ACCT_COLS " FROM accounts WHERE id = ? FOR UPDATE";
 static const char SQL_ACCT_READ[] = "SELECT " ACCT_COLS " FROM accounts WHERE ext_id = ?";
 static const char SQL_ACCT_STORE[] = "UPDATE accounts SET balance_micros = ?, reserved_micros = ?, month_key = ?, "
-				     "month_spent_micros = ?, sweep_due_at = ?, day_key = ?, day_spent_micros = ? WHERE id = ?";
+				     "month_spent_micros = ?, sweep_due_at = ?, day_key = ?, day_spent_micros = ?, "
+				     "low_noted = ?, depleted_noted = ?, limit_month_noted = ?, limit_day_noted = ? "
+				     "WHERE id = ?";
 static const char SQL_JOURNAL_ADD[] = "INSERT INTO journal (account_id, amount_micros, balance_after_micros, cause, "
 				      "source, grant_id, hold_id, reference, description, idempotency_key, created_at) "
 				      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
@@ -69,6 +71,10 @@ void acct_from_row_at(const struct db_row *r, unsigned int c, struct acct *a)
 	a->day_key = dbrow_i64(r, c + 16);
 	a->day_spent = dbrow_i64(r, c + 17);
 	a->plan_period = dbrow_i64(r, c + 18);
+	a->low_noted = dbrow_i64(r, c + 19) != 0;
+	a->depleted_noted = dbrow_i64(r, c + 20) != 0;
+	a->limit_month_noted = dbrow_i64(r, c + 21);
+	a->limit_day_noted = dbrow_i64(r, c + 22);
 	a->plan_member_cap = -1;
 }
 
@@ -132,8 +138,9 @@ enum cd_err acct_store(struct ledger *lg, const struct acct *a)
 	/* Invariant 2: reserved is the sum of pending holds, never below 0. */
 	assert(a->reserved >= 0);
 	const int64_t *due = a->sweep_due_at >= 0 ? &a->sweep_due_at : NULL;
-	return db_do(lg, SQL_ACCT_STORE, "account update", "iiiiIiii", a->balance, a->reserved, a->month_key,
-		     a->month_spent, due, a->day_key, a->day_spent, a->id);
+	return db_do(lg, SQL_ACCT_STORE, "account update", "iiiiIiiiiiii", a->balance, a->reserved, a->month_key,
+		     a->month_spent, due, a->day_key, a->day_spent, (int64_t)a->low_noted, (int64_t)a->depleted_noted,
+		     a->limit_month_noted, a->limit_day_noted, a->id);
 }
 
 enum cd_err journal_append(struct ledger *lg, struct acct *a, int64_t amount, const char *cause,
@@ -262,6 +269,7 @@ enum cd_err ledger_add_grant(struct ledger *lg, struct acct *a, const char *sour
 	if (s == NULL)
 		return db_err(lg, e, "grant insert");
 	*grant_id = (int64_t)db_insert_id(s);
+	a->depleted_noted = 0;	/* credit came in: the next 402 is news again */
 	if (expires_at >= 0 && remaining > 0 && (a->sweep_due_at < 0 || expires_at < a->sweep_due_at))
 		a->sweep_due_at = expires_at;
 	return journal_append(lg, a, amount, "grant", source, *grant_id, 0, reference, description, journal_id);

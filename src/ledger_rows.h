@@ -23,6 +23,11 @@ struct acct {
 	int64_t low_balance;		/* -1 when none */
 	char plan[LEDGER_NAME_MAX + 1];	/* "" when none */
 	int64_t plan_period;		/* the last period (month key) whose plan credit is settled, 0: none */
+	/* What the account was told already (ledger_events.h): balance.low
+	 * for this crossing, balance.depleted since credit last came in, and
+	 * the month and day whose limit.reached went out. */
+	int low_noted, depleted_noted;
+	int64_t limit_month_noted, limit_day_noted;
 	int64_t sweep_due_at;		/* -1 when none */
 	int64_t created_at;
 	char stripe_customer[LIMIT_STRIPE_ID_BYTES + 1];
@@ -32,8 +37,9 @@ struct acct {
 #define ACCT_COLS_OF(t) t "id, " t "ext_id, " t "kind, " t "status, " t "balance_micros, " t "reserved_micros, " \
 	t "overdraft_limit_micros, " t "monthly_limit_micros, " t "low_balance_micros, " t "plan, " t "month_key, " \
 	t "month_spent_micros, " t "sweep_due_at, " t "created_at, " t "stripe_customer_id, " \
-	t "daily_limit_micros, " t "day_key, " t "day_spent_micros, " t "plan_period"
-#define ACCT_NCOLS 19
+	t "daily_limit_micros, " t "day_key, " t "day_spent_micros, " t "plan_period, " t "low_noted, " \
+	t "depleted_noted, " t "limit_month_noted, " t "limit_day_noted"
+#define ACCT_NCOLS 23
 /* The idempotency key journal rows record (lg->journal_key, see
  * ledger_int.h) for a piece of work: "<prefix>:<id>", written into buf,
  * when force is set or no key is set yet (id NULL: unchanged). Returns the
@@ -59,7 +65,9 @@ int64_t acct_available(const struct acct *a);
 /* Counts a charge (or, negative, a refund) in the month's and the day's
  * spend: the one place both move. */
 void acct_spent(struct acct *a, int64_t delta);
-/* Writes balance, reserved, month, day and sweep fields back. */
+/* Writes balance, reserved, month, day, sweep and notice fields back
+ * (operations store through acct_save, ledger_events.h, which tells what
+ * the change calls for first). */
 enum cd_err acct_store(struct ledger *lg, const struct acct *a);
 /* The spending order (DESIGN §4): priority (lower first), then the
  * soonest expiry (none last), then the oldest. Written here only: every

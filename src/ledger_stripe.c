@@ -34,7 +34,7 @@ static enum cd_err topup_begin_tx(struct ledger *lg, void *arg)
 	if (s == NULL)
 		return db_err(lg, e, "topup insert");
 	t->topup_id = (int64_t)db_insert_id(s);
-	return a.dirty ? acct_store(lg, &a) : CD_OK;
+	return a.dirty ? acct_save(lg, &a) : CD_OK;
 }
 
 enum cd_err ledger_topup_begin(struct ledger *lg, struct topup_begin *t)
@@ -141,7 +141,7 @@ static enum cd_err checkout_paid(struct ledger *lg, struct hook_run *h)
 		topup_id = db_i64(s, 0);
 		if (strcmp(db_str(s, 1), "credited") == 0) {
 			h->outcome = "duplicate: session already credited";
-			return a.dirty ? acct_store(lg, &a) : CD_OK;
+			return a.dirty ? acct_save(lg, &a) : CD_OK;
 		}
 		/* The session was opened for another account: only a forged or
 		 * hand-made session can say so, and it must credit nobody. */
@@ -149,7 +149,7 @@ static enum cd_err checkout_paid(struct ledger *lg, struct hook_run *h)
 			log_warn("stripe event %s: session %s belongs to another account than '%s'", ev->id,
 				 ev->session_id, ev->account);
 			h->outcome = "ignored: session of another account";
-			return a.dirty ? acct_store(lg, &a) : CD_OK;
+			return a.dirty ? acct_save(lg, &a) : CD_OK;
 		}
 	}
 	int64_t grant_id, journal_id;
@@ -171,7 +171,7 @@ static enum cd_err checkout_paid(struct ledger *lg, struct hook_run *h)
 			       ev->session_id, "grant_id", gid));
 	}
 	if (rc == CD_OK)
-		rc = acct_store(lg, &a);
+		rc = acct_save(lg, &a);
 	h->outcome = "credited";
 	return rc;
 }
@@ -222,7 +222,7 @@ static enum cd_err charge_refunded(struct ledger *lg, struct hook_run *h)
 	int64_t done_cents = db_i64(s, 0), done_micros = db_i64(s, 1), credited = db_i64(s, 2);
 	if (ev->amount_refunded_cents <= done_cents) {
 		h->outcome = "duplicate: refund already applied";
-		return a.dirty ? acct_store(lg, &a) : CD_OK;
+		return a.dirty ? acct_save(lg, &a) : CD_OK;
 	}
 	int64_t micros = refund_target_micros(lg, ev, credited) - done_micros;
 	h->account_id = a.id;
@@ -237,7 +237,7 @@ static enum cd_err charge_refunded(struct ledger *lg, struct hook_run *h)
 			       (json_int_t)micros, "amount_refunded_cents", (json_int_t)ev->amount_refunded_cents,
 			       "charge", ev->charge_id));
 	if (rc == CD_OK)
-		rc = acct_store(lg, &a);
+		rc = acct_save(lg, &a);
 	h->outcome = "refunded";
 	return rc;
 }
@@ -329,7 +329,7 @@ static enum cd_err invoice_paid(struct ledger *lg, struct hook_run *h)
 				      "subscription period", &grant_id, &journal_id);
 	}
 	if (rc == CD_OK)
-		rc = acct_store(lg, &a);
+		rc = acct_save(lg, &a);
 	return rc;
 }
 
@@ -364,7 +364,7 @@ static enum cd_err subscription_changed(struct ledger *lg, struct hook_run *h)
 		return db_err(lg, e, "subscription lookup");
 	if (db_fetch(s) == 1 && ev->created > 0 && ev->created < db_i64(s, 0)) {
 		h->outcome = "ignored: older than the subscription's last event";
-		return a.dirty ? acct_store(lg, &a) : CD_OK;
+		return a.dirty ? acct_save(lg, &a) : CD_OK;
 	}
 	/* A price in a catalogued plan (or metadata.plan naming one) puts the
 	 * account on that plan; another is kept as the plan's label, as before
@@ -393,7 +393,7 @@ static enum cd_err subscription_changed(struct ledger *lg, struct hook_run *h)
 		}
 	}
 	if (rc == CD_OK && a.dirty)
-		rc = acct_store(lg, &a);
+		rc = acct_save(lg, &a);
 	h->outcome = deleted ? "subscription ended" : "subscription changed";
 	return rc;
 }
