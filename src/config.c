@@ -66,6 +66,11 @@ static const struct cfg_key cfg_table[] = {
 	{"stripe", "cancel_url", CFG_STR, OFF(cancel_url), 0, 0, "http://localhost/billing/cancel", NULL, NULL},
 	{"stripe", "allowed_redirect_origins", CFG_STR, OFF(allowed_redirect_origins), 0, 0, "", NULL, NULL},
 	{"stripe", "webhook_tolerance_seconds", CFG_INT, OFF(webhook_tolerance_seconds), 1, TIMEFMT_SECONDS_PER_DAY, "300", NULL, NULL},
+	{"notify", "url", CFG_STR, OFF(notify_url), 0, 0, "", NULL, "CREDITD_NOTIFY_URL"},
+	{"notify", "secret", CFG_SECRET, OFF(notify_secret), 0, 0, "", NULL, "CREDITD_NOTIFY_SECRET"},
+	{"notify", "connect_timeout_ms", CFG_INT, OFF(notify_connect_timeout_ms), 100, 60000, "2000", NULL, NULL},
+	{"notify", "timeout_ms", CFG_INT, OFF(notify_timeout_ms), 100, 60000, "5000", NULL, NULL},
+	{"notify", "retry_hours", CFG_INT, OFF(notify_retry_hours), 1, 24 * 7, "24", NULL, NULL},
 };
 #define CFG_KEYS (sizeof(cfg_table) / sizeof(cfg_table[0]))
 
@@ -170,7 +175,7 @@ static int parse_line(struct cfg *c, char *line, int lineno, char *section, size
 		*close = '\0';
 		s = trim(s + 1);
 		if (strcmp(s, "server") != 0 && strcmp(s, "database") != 0 &&
-		    strcmp(s, "ledger") != 0 && strcmp(s, "stripe") != 0)
+		    strcmp(s, "ledger") != 0 && strcmp(s, "stripe") != 0 && strcmp(s, "notify") != 0)
 			return fail(err, errcap, "%s:%d: unknown section [%s]", name, lineno, s);
 		snprintf(section, seccap, "%s", s);
 		return 0;
@@ -295,6 +300,8 @@ static int finish(struct cfg *c, char *err, size_t errcap)
 	if (c->topup_min_cents > c->topup_max_cents)
 		return fail(err, errcap, "stripe.topup_min_cents is above stripe.topup_max_cents");
 	c->capture_expired = strcmp(c->expired_holds, "capture") == 0;
+	if (c->notify_url[0] != '\0' && c->notify_secret[0] == '\0')
+		return fail(err, errcap, "notify.url is set without notify.secret (events are always signed)");
 	return split_secrets(c, err, errcap);
 }
 

@@ -56,6 +56,12 @@ struct cfg {
 	char *cancel_url;
 	char *allowed_redirect_origins;	/* comma-separated origins */
 	int64_t webhook_tolerance_seconds;
+	/* [notify] */
+	char *notify_url;		/* "" : no push (the pull route still works) */
+	char *notify_secret;
+	int64_t notify_connect_timeout_ms;
+	int64_t notify_timeout_ms;
+	int64_t notify_retry_hours;	/* how long an event is retried before it stays undelivered */
 
 	/* Derived at load time. */
 	char *webhook_secrets[LIMIT_WEBHOOK_SECRETS];

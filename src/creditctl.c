@@ -34,6 +34,8 @@ static void usage(void)
 		"  price import FILE.csv\n"
 		"  promo create CODE AMOUNT_MICROS [--max N] [--expires RFC3339] [--ttl-days N]\n"
 		"  promo list\n"
+		"  events list [--state pending|delivered|failed] [--after ID] [--limit N]\n"
+		"  events retry ID|--failed\n"
 		"  plan set NAME --credits MICROS [--rollover none|full|capped] [--rollover-cap MICROS]\n"
 		"        [--member-cap MICROS] [--stripe-price ID]...\n"
 		"  plan list\n");
@@ -395,6 +397,57 @@ static int cmd_promo(struct ledger *lg, int argc, char **argv)
 	return answered(lg, ledger_promo_create(lg, NULL, &p, &res), &res, "promo create");
 }
 
+static void event_row(void *ctx, const struct ledger_event_row *r)
+{
+	char created[TIMEFMT_LEN], when[TIMEFMT_LEN] = "-";
+	(void)ctx;
+	timefmt_rfc3339(r->created_at, created);
+	if (r->delivered_at >= 0)
+		timefmt_rfc3339(r->delivered_at, when);
+	else if (r->next_attempt_at >= 0)
+		timefmt_rfc3339(r->next_attempt_at, when);
+	printf("%lld\t%s\t%s\t%s\t%s\tattempts=%lld\t%s\t%s\n", (long long)r->id, created, r->type, r->account,
+	       r->state, (long long)r->attempts, when, r->last_error != NULL ? r->last_error : "");
+}
+
+/* events list [--state S] [--after ID] [--limit N]; events retry ID|--failed.
+ * A line per event: id, created, type, account, state, attempts, then the
+ * time it was delivered (delivered) or is next tried (pending), and the
+ * last error. */
+static int cmd_events(struct ledger *lg, int argc, char **argv)
+{
+	static const char *const known[] = {"--state", "--after", "--limit", NULL};
+	if (argc == 4 && strcmp(argv[2], "retry") == 0) {
+		int64_t id = 0;
+		int count = 0;
+		if (strcmp(argv[3], "--failed") != 0 && (parse_i64(argv[3], &id) != 0 || id <= 0)) {
+			usage();
+			return 2;
+		}
+		enum cd_err rc = ledger_events_retry(lg, id, &count);
+		if (rc != CD_OK)
+			return fail(lg, rc, "events retry");
+		fprintf(stderr, "%d event(s) to be sent again\n", count);
+		return id > 0 && count == 0 ? 1 : 0;
+	}
+	if (argc < 3 || strcmp(argv[2], "list") != 0 || !opts_known(argc, argv, 3, known)) {
+		usage();
+		return 2;
+	}
+	const char *state = opt(argc, argv, 3, "--state"), *after = opt(argc, argv, 3, "--after");
+	const char *limit = opt(argc, argv, 3, "--limit");
+	int64_t a = 0, n = 100;
+	if ((state != NULL && strcmp(state, "pending") != 0 && strcmp(state, "delivered") != 0 &&
+	     strcmp(state, "failed") != 0) ||
+	    (after != NULL && (parse_i64(after, &a) != 0 || a < 0)) ||
+	    (limit != NULL && (parse_i64(limit, &n) != 0 || n < 1 || n > 100000))) {
+		usage();
+		return 2;
+	}
+	enum cd_err rc = ledger_events_list(lg, state, a, (int)n, event_row, NULL);
+	return rc == CD_OK ? 0 : fail(lg, rc, "events list");
+}
+
 /* plan set NAME --credits N [...]; plan list */
 static int cmd_plan(struct ledger *lg, int argc, char **argv)
 {
@@ -461,6 +514,8 @@ static int dispatch(struct ledger *lg, int argc, char **argv, const struct cfg *
 		return cmd_grant(lg, argc, argv);
 	if (strcmp(cmd, "promo") == 0)
 		return cmd_promo(lg, argc, argv);
+	if (strcmp(cmd, "events") == 0)
+		return cmd_events(lg, argc, argv);
 	if (strcmp(cmd, "plan") == 0)
 		return cmd_plan(lg, argc, argv);
 	if (strcmp(cmd, "price") == 0)

@@ -124,6 +124,33 @@ enum cd_err ledger_account_patch(struct ledger *lg, const struct ledger_call *ca
 /* The outbox, oldest first (DESIGN §9): the events with an id above
  * `after`, at most limit, as {"data": [...], "next_after"}. */
 enum cd_err ledger_events(struct ledger *lg, int64_t after, int limit, json_t **out);
+/* The push of the outbox (notify.c). An event claimed for delivery: the
+ * oldest undelivered event of its account (order per account), due now;
+ * it is leased for lease_seconds so that another process does not send it
+ * at the same time. body: its JSON as GET /v1/events shows it (malloc'd). */
+struct ledger_push {
+	int64_t id;
+	int64_t attempts;
+	char *body;
+};
+enum cd_err ledger_events_claim(struct ledger *lg, struct ledger_push *out, int max, int64_t lease_seconds,
+				int *n);
+/* What the push found: delivered (ok), else a failed attempt with its
+ * error, retried after an exponential backoff until retry_seconds after
+ * the event was made, then left undelivered (state failed). */
+enum cd_err ledger_event_pushed(struct ledger *lg, int64_t id, int ok, const char *error, int64_t retry_seconds);
+/* An event as creditctl lists it. */
+struct ledger_event_row {
+	int64_t id, created_at, attempts, next_attempt_at, delivered_at;	/* -1: none */
+	const char *account, *type, *state, *last_error;			/* last_error NULL: none */
+};
+/* Events with an id above after, oldest first, at most limit; state
+ * (pending|delivered|failed) or NULL for all. */
+enum cd_err ledger_events_list(struct ledger *lg, const char *state, int64_t after, int limit,
+			       void (*row)(void *ctx, const struct ledger_event_row *r), void *ctx);
+/* Sends the event again (id), or every undelivered one (id 0), from now;
+ * *count: how many. */
+enum cd_err ledger_events_retry(struct ledger *lg, int64_t id, int *count);
 /* Journal page, newest first; cursor 0 = first page. */
 enum cd_err ledger_transactions(struct ledger *lg, const char *id, int limit, int64_t cursor,
 				json_t **out);

@@ -2,6 +2,7 @@
  * route's page of them. */
 #include "ledger_events.h"
 #include "timefmt.h"
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -10,6 +11,9 @@ static const char SQL_EVENT_ADD[] = "INSERT INTO events (id, account_id, account
 				    "next_attempt_at) VALUES (LAST_INSERT_ID(), ?, ?, ?, ?, ?, ?)";
 static const char SQL_EVENT_PAGE[] = "SELECT id, account, type, data, created_at FROM events WHERE id > ? "
 				     "ORDER BY id LIMIT ?";
+/* An event as the pull route and the push body show it, from columns
+ * id, account, type, data, created_at. */
+static json_t *event_json(const struct dbstmt *s);
 
 enum cd_err event_add(struct ledger *lg, const struct acct *a, const char *type, json_t *data)
 {
@@ -162,5 +166,151 @@ enum cd_err ledger_events(struct ledger *lg, int64_t after, int limit, json_t **
 	struct page_run p = {after, limit, NULL};
 	enum cd_err rc = ledger_run(lg, page_tx, &p);
 	*out = p.out;
+	return rc;
+}
+
+/* ---- push ---- */
+
+static const char SQL_DUE[] = "SELECT e.id, e.account, e.type, e.data, e.created_at, e.attempts FROM events e "
+	"WHERE e.state = 'pending' AND e.next_attempt_at <= ? AND NOT EXISTS (SELECT 1 FROM events p "
+	"WHERE p.account_id = e.account_id AND p.state = 'pending' AND p.id < e.id) ORDER BY e.id LIMIT ?";
+static const char SQL_LEASE[] = "UPDATE events SET next_attempt_at = ? WHERE id = ? AND state = 'pending' "
+	"AND next_attempt_at <= ?";
+static const char SQL_DELIVERED[] = "UPDATE events SET state = 'delivered', delivered_at = ?, attempts = attempts + 1, "
+	"last_error = NULL WHERE id = ?";
+static const char SQL_FAILED[] = "UPDATE events SET state = IF(created_at + ? <= ?, 'failed', 'pending'), "
+	"attempts = attempts + 1, next_attempt_at = ? + LEAST(POW(2, LEAST(attempts, 20)), ?), last_error = ? "
+	"WHERE id = ? AND state = 'pending'";
+
+struct claim_run { struct ledger_push *out; int max; int64_t lease; int n; };
+
+static enum cd_err claim_tx(struct ledger *lg, void *arg)
+{
+	struct claim_run *c = arg;
+	int64_t ids[LIMIT_NOTIFY_BATCH], attempts[LIMIT_NOTIFY_BATCH];
+	char *bodies[LIMIT_NOTIFY_BATCH];
+	int n = 0, e, got;
+	for (int i = 0; i < c->n; i++)
+		free(c->out[i].body);
+	c->n = 0;
+	struct dbstmt *s = db_exec(lg, SQL_DUE, &e, "ii", lg->now, (int64_t)c->max);
+	if (s == NULL)
+		return db_err(lg, e, "events due");
+	while (n < c->max && n < LIMIT_NOTIFY_BATCH && (got = db_fetch(s)) == 1) {
+		json_t *ev = event_json(s);
+		ids[n] = db_i64(s, 0);
+		attempts[n] = db_i64(s, 5);
+		bodies[n] = ev != NULL ? json_dumps(ev, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+		json_decref(ev);
+		if (bodies[n] == NULL) {
+			for (int i = 0; i < n; i++)
+				free(bodies[i]);
+			return CD_E_INTERNAL;
+		}
+		n++;
+	}
+	enum cd_err rc = CD_OK;
+	for (int i = 0; i < n; i++) {
+		struct dbstmt *l = rc == CD_OK ? db_exec(lg, SQL_LEASE, &e, "iii", lg->now + c->lease, ids[i], lg->now)
+					       : NULL;
+		if (rc == CD_OK && l == NULL)
+			rc = db_err(lg, e, "event lease");
+		if (rc == CD_OK && db_affected(l) == 1) {
+			c->out[c->n++] = (struct ledger_push){ids[i], attempts[i], bodies[i]};
+			continue;
+		}
+		free(bodies[i]);	/* another process took it */
+	}
+	return rc;
+}
+
+enum cd_err ledger_events_claim(struct ledger *lg, struct ledger_push *out, int max, int64_t lease_seconds, int *n)
+{
+	struct claim_run c = {out, max, lease_seconds, 0};
+	enum cd_err rc = ledger_run(lg, claim_tx, &c);
+	if (rc != CD_OK) {
+		for (int i = 0; i < c.n; i++)
+			free(out[i].body);
+		c.n = 0;
+	}
+	*n = c.n;
+	return rc;
+}
+
+struct pushed_run { int64_t id; int ok; const char *error; int64_t retry; };
+
+static enum cd_err pushed_tx(struct ledger *lg, void *arg)
+{
+	struct pushed_run *p = arg;
+	if (p->ok)
+		return db_do(lg, SQL_DELIVERED, "event delivered", "ii", lg->now, p->id);
+	return db_do(lg, SQL_FAILED, "event failed", "iiiisi", p->retry, lg->now, lg->now,
+		     (int64_t)LIMIT_NOTIFY_BACKOFF_MAX_SECONDS, p->error != NULL ? p->error : "", p->id);
+}
+
+enum cd_err ledger_event_pushed(struct ledger *lg, int64_t id, int ok, const char *error, int64_t retry_seconds)
+{
+	struct pushed_run p = {id, ok, error, retry_seconds};
+	return ledger_run(lg, pushed_tx, &p);
+}
+
+/* ---- creditctl ---- */
+
+struct list_run {
+	const char *state;
+	int64_t after;
+	int limit;
+	void (*row)(void *ctx, const struct ledger_event_row *r);
+	void *ctx;
+};
+
+static enum cd_err list_tx(struct ledger *lg, void *arg)
+{
+	static const char sql[] = "SELECT id, account, type, state, attempts, created_at, next_attempt_at, "
+				  "delivered_at, last_error FROM events WHERE id > ? AND (? IS NULL OR state = ?) "
+				  "ORDER BY id LIMIT ?";
+	struct list_run *l = arg;
+	int e;
+	struct dbstmt *s = db_exec(lg, sql, &e, "issi", l->after, l->state, l->state, (int64_t)l->limit);
+	if (s == NULL)
+		return db_err(lg, e, "event list");
+	while (db_fetch(s) == 1) {
+		struct ledger_event_row r = {db_i64(s, 0), db_i64(s, 5), db_i64(s, 4),
+					     strcmp(db_str(s, 3), "pending") == 0 ? db_i64(s, 6) : -1,
+					     DB_I64_OR_NONE(s, 7), db_str(s, 1), db_str(s, 2), db_str(s, 3),
+					     db_null(s, 8) || db_str(s, 8)[0] == '\0' ? NULL : db_str(s, 8)};
+		l->row(l->ctx, &r);
+	}
+	return CD_OK;
+}
+
+enum cd_err ledger_events_list(struct ledger *lg, const char *state, int64_t after, int limit,
+			       void (*row)(void *ctx, const struct ledger_event_row *r), void *ctx)
+{
+	struct list_run l = {state, after, limit, row, ctx};
+	return ledger_run(lg, list_tx, &l);
+}
+
+struct retry_run { int64_t id; int count; };
+
+static enum cd_err retry_tx(struct ledger *lg, void *arg)
+{
+	static const char one[] = "UPDATE events SET state = 'pending', next_attempt_at = ? "
+				  "WHERE id = ? AND state <> 'delivered'";
+	static const char all[] = "UPDATE events SET state = 'pending', next_attempt_at = ? WHERE state = 'failed'";
+	struct retry_run *r = arg;
+	int e;
+	struct dbstmt *s = r->id > 0 ? db_exec(lg, one, &e, "ii", lg->now, r->id) : db_exec(lg, all, &e, "i", lg->now);
+	if (s == NULL)
+		return db_err(lg, e, "event retry");
+	r->count = (int)db_affected(s);
+	return CD_OK;
+}
+
+enum cd_err ledger_events_retry(struct ledger *lg, int64_t id, int *count)
+{
+	struct retry_run r = {id, 0};
+	enum cd_err rc = ledger_run(lg, retry_tx, &r);
+	*count = r.count;
 	return rc;
 }

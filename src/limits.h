@@ -199,4 +199,9 @@ _Static_assert(2 * LIMIT_X_REQUEST_ID_RANDOM_BYTES <= LIMIT_X_REQUEST_ID_BYTES,
 	       "a request id creditd makes must be one it would accept");
 _Static_assert(sizeof("hold_") - 1 + 19 + 1 + 19 < LIMIT_HOLD_ID_BYTES, "every hold id, with its NUL, must fit");
 _Static_assert(LIMIT_HOLD_ID_BYTES <= 255, "a hold id is kept in journal.reference, VARCHAR(255)");
+/* The event push (notify.c): events claimed per round (each is one POST,
+ * sent one after the other by one thread), and the longest wait between
+ * two attempts of one event (the backoff doubles from 1 s up to it). */
+#define LIMIT_NOTIFY_BATCH 32
+#define LIMIT_NOTIFY_BACKOFF_MAX_SECONDS 3600
 #endif

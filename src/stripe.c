@@ -584,6 +584,49 @@ out:
 	return st;
 }
 
+/* ---- the event push ----------------------------------------------------- */
+
+enum stripe_status stripe_push(struct stripe_client *c, const char *url, const char *body, const char *header,
+			       struct stripe_result *out)
+{
+	struct curl_slist *headers = NULL, *next;
+	struct stripe_form form;
+	enum stripe_status st = STRIPE_OK;
+	CURLcode rc;
+	long code = 0;
+
+	result_init(out);
+	if (classify_base(url) == STRIPE_BASE_BAD)
+		return fail(out, STRIPE_ERR_CONFIG, "the notify url must be https (or http on a loopback address)");
+	headers = curl_slist_append(NULL, "Content-Type: application/json");
+	next = headers != NULL ? curl_slist_append(headers, header) : NULL;
+	if (next == NULL) {
+		free_headers(headers);
+		return fail(out, STRIPE_ERR_TRANSPORT, "out of memory building the event push");
+	}
+	headers = next;
+	stripe_form_init(&form);
+	dynbuf_add(&form.buf, body, strlen(body));
+	curl_easy_reset(c->curl);
+	c->errbuf[0] = '\0';
+	dynbuf_reset(&c->resp);
+	rc = form.buf.failed ? CURLE_OUT_OF_MEMORY : set_transport_options(c);
+	if (rc == CURLE_OK)
+		rc = set_request_options(c, url, &form, headers);
+	if (rc == CURLE_OK)
+		rc = curl_easy_perform(c->curl);
+	if (curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &code) == CURLE_OK)
+		out->http_status = (int)code;
+	/* The answer's body is not read for meaning: a body past the cap is
+	 * still an answer. */
+	if (rc != CURLE_OK && !(rc == CURLE_FILESIZE_EXCEEDED && code > 0) && !(c->resp.failed && code > 0))
+		st = transport_failure(c, rc, out);
+	curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, (struct curl_slist *)NULL);
+	free_headers(headers);
+	stripe_form_free(&form);
+	return st;
+}
+
 /* ---- the two calls ------------------------------------------------------ */
 
 enum stripe_status stripe_create_customer(struct stripe_client *c, const char *account_id,

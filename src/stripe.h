@@ -1,4 +1,5 @@
-/* stripe.h: the Stripe HTTP client, the only code in creditd that uses
+/* stripe.h: outbound HTTP: the Stripe API client, and the push of
+ * creditd's own events (stripe_push); the only code in creditd that uses
  * libcurl.
  *
  * One client per worker thread (it owns a CURL handle and a growable
@@ -83,4 +84,11 @@ struct stripe_checkout {
 /* POST /v1/checkout/sessions mode=payment with line_items[0][price_data]... */
 enum stripe_status stripe_create_checkout(struct stripe_client *c, const struct stripe_checkout *req,
 					  const char *idempotency_key, struct stripe_result *out);
+/* POSTs a JSON body to url (https, or http on a loopback address, as for
+ * the api base) with one extra header line ("Name: value"), with the
+ * client's timeouts; c's api base and key are not used. *http_status: the
+ * answer's status (0: none). STRIPE_OK when an answer came, whatever its
+ * status; STRIPE_ERR_TRANSPORT (message in out) when none did. */
+enum stripe_status stripe_push(struct stripe_client *c, const char *url, const char *body, const char *header,
+			       struct stripe_result *out);
 #endif

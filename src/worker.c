@@ -12,6 +12,7 @@
 #include "limits.h"
 #include "log.h"
 #include "metrics.h"
+#include "notify.h"
 #include "router.h"
 #include "stripe.h"
 #include <errno.h>
@@ -35,6 +36,7 @@ static pthread_cond_t bg_cond = PTHREAD_COND_INITIALIZER;
 static int bg_reload;
 static atomic_int bg_alive;
 static atomic_int watchdog_alive;
+static atomic_int notify_alive;
 
 static double now_ms(void)
 {
@@ -248,6 +250,16 @@ static void *background_main(void *arg)
 	return NULL;
 }
 
+/* The event push, when [notify] url is set: a thread of its own, so a
+ * slow receiver holds up neither requests nor sweeps. */
+static void *notify_main(void *arg)
+{
+	(void)arg;
+	notify_run(pool_cfg, &stopping);
+	atomic_store(&notify_alive, 0);
+	return NULL;
+}
+
 /* The health watchdog: its own connection with short timeouts, probed
  * every LIMIT_HEALTH_INTERVAL_MS, so /healthz and the workers learn of a
  * stalled or lost database within two seconds without a round trip of
@@ -298,6 +310,13 @@ int worker_start(const struct cfg *cfg, int listen_fd)
 		log_error("cannot start the background thread: %s", strerror(errno));
 		return -1;
 	}
+	if (cfg->notify_url[0] != '\0') {
+		atomic_store(&notify_alive, 1);
+		if (pthread_create(&t, &attr, notify_main, NULL) != 0) {
+			log_error("cannot start the event push: %s", strerror(errno));
+			return -1;
+		}
+	}
 	for (int64_t i = 0; i < cfg->threads; i++) {
 		atomic_fetch_add(&alive, 1);
 		if (pthread_create(&t, &attr, worker_main, NULL) != 0) {
@@ -321,7 +340,7 @@ int worker_stop(int listen_fd, int timeout_ms)
 	double deadline = now_ms() + timeout_ms;
 	while (now_ms() < deadline) {
 		if (atomic_load(&in_flight) == 0 && atomic_load(&alive) == 0 && atomic_load(&bg_alive) == 0 &&
-		    atomic_load(&watchdog_alive) == 0)
+		    atomic_load(&watchdog_alive) == 0 && atomic_load(&notify_alive) == 0)
 			return 0;
 		/* Threads stuck in accept do not matter once nothing is in flight. */
 		if (atomic_load(&in_flight) == 0 && now_ms() > deadline - timeout_ms + 1000)

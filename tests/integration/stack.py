@@ -77,7 +77,10 @@ def creditd_pid():
 
 def creditd_kill9():
     pid = creditd_pid()
-    os.kill(pid, signal.SIGKILL)
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        return pid      # killed already (by the test itself)
     for _ in range(200):
         if not alive(pid):
             break
@@ -85,10 +88,12 @@ def creditd_kill9():
     return pid
 
 
-def creditd_start():
+def creditd_start(config=None, env=None):
+    """Starts the nginx-side creditd again (with another config file or
+    more environment when given) and waits for it to answer."""
     sock = path("creditd.sock")
-    start("creditd", [os.path.join(ROOT, "creditd"), "-c", ENV["CREDITD_CONFIG"], "--listen", "unix:" + sock],
-          env={"CREDITD_BASE_PATH": "/"})
+    start("creditd", [os.path.join(ROOT, "creditd"), "-c", config or ENV["CREDITD_CONFIG"], "--listen",
+                      "unix:" + sock], env=dict({"CREDITD_BASE_PATH": "/"}, **(env or {})))
     if not wait_until(lambda: health() == 200, timeout=15):
         raise AssertionError("creditd did not come back")
 

@@ -1,0 +1,77 @@
+/* notify.c: the push of the outbox (see notify.h). The events come from
+ * the ledger (which ones are due, their order, leases and backoff), the
+ * POST from the HTTP client in stripe.c, the signature from webhook.c. */
+#include "notify.h"
+#include "ledger.h"
+#include "log.h"
+#include "stripe.h"
+#include "timefmt.h"
+#include "webhook.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* A claimed event is leased for its POST's longest time and a margin:
+ * another creditd sends it only once this has passed. */
+#define NOTIFY_LEASE_MARGIN_SECONDS 5
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+	nanosleep(&ts, NULL);
+}
+
+/* Sends one event; 1 when the receiver took it (2xx). */
+static int push_one(const struct cfg *c, struct stripe_client *http, const struct ledger_push *p, char *error,
+		    size_t errcap)
+{
+	char mac[65], header[128];
+	int64_t t = timefmt_now();
+	struct stripe_result out;
+	webhook_sign(c->notify_secret, t, p->body, strlen(p->body), mac);
+	snprintf(header, sizeof(header), "Creditd-Signature: t=%lld,v1=%s", (long long)t, mac);
+	enum stripe_status st = stripe_push(http, c->notify_url, p->body, header, &out);
+	if (st != STRIPE_OK) {
+		snprintf(error, errcap, "%.200s", out.message);
+		return 0;
+	}
+	if (out.http_status >= 200 && out.http_status < 300)
+		return 1;
+	snprintf(error, errcap, "HTTP %d", out.http_status);
+	return 0;
+}
+
+void notify_run(const struct cfg *c, atomic_int *stopping)
+{
+	struct stripe_settings s = {c->notify_url, "", (long)c->notify_connect_timeout_ms, (long)c->notify_timeout_ms};
+	struct stripe_client *http = stripe_client_new(&s);
+	struct ledger *lg = ledger_new(c);
+	struct ledger_push due[LIMIT_NOTIFY_BATCH];
+	int64_t lease = (c->notify_connect_timeout_ms + c->notify_timeout_ms) / 1000 + NOTIFY_LEASE_MARGIN_SECONDS;
+	if (http == NULL || lg == NULL) {
+		log_error("event push not started: out of memory");
+		goto out;
+	}
+	log_info("pushing events to %s", c->notify_url);
+	while (!atomic_load(stopping)) {
+		int n = 0;
+		if (ledger_events_claim(lg, due, LIMIT_NOTIFY_BATCH, lease, &n) != CD_OK || n == 0) {
+			sleep_ms(n == 0 ? 250 : 1000);
+			continue;
+		}
+		for (int i = 0; i < n; i++) {
+			char error[256] = "";
+			int ok = !atomic_load(stopping) && push_one(c, http, &due[i], error, sizeof(error));
+			if (!ok && error[0] != '\0')
+				log_warn("event %lld not delivered (attempt %lld): %s", (long long)due[i].id,
+					 (long long)due[i].attempts + 1, error);
+			if (ok || error[0] != '\0')
+				ledger_event_pushed(lg, due[i].id, ok, error, c->notify_retry_hours * 3600);
+			free(due[i].body);
+		}
+	}
+out:
+	ledger_free(lg);
+	stripe_client_free(http);
+}
