@@ -18,6 +18,9 @@
 
 namespace Creditd;
 
+/** A pushed event whose Creditd-Signature does not check out (Client::verifyEvent). */
+class BadSignature extends \RuntimeException {}
+
 /** An error answer of creditd: {"error": {"type", "code", "message", "param", ...}}. */
 class Error extends \RuntimeException
 {
@@ -205,6 +208,67 @@ class Client
     {
         return $this->request('GET', '/v1/accounts/' . self::seg($id) . '/transactions', null,
             ['limit' => $limit, 'cursor' => $cursor]);
+    }
+
+    /** GET /v1/events (admin): the outbox, oldest first, after an event id. */
+    public function events(?int $after = null, ?int $limit = null): array
+    {
+        return $this->request('GET', '/v1/events', null, ['after' => $after, 'limit' => $limit]);
+    }
+
+    /** Every event after $after, oldest first, page by page (a generator). */
+    public function iterEvents(int $after = 0, ?int $pageSize = null): \Generator
+    {
+        do {
+            $page = $this->events($after, $pageSize);
+            $data = $page['data'] ?? [];
+            foreach ($data as $event) {
+                yield $event;
+            }
+            $after = $page['next_after'] ?? $after;
+        } while ($data);
+    }
+
+    /**
+     * Checks a pushed event before trusting it and returns it decoded.
+     * $payload: the raw body (file_get_contents('php://input')); $header:
+     * $_SERVER['HTTP_CREDITD_SIGNATURE']; $secret: [notify] secret. Throws
+     * BadSignature when no v1 matches HMAC-SHA256(secret, "t.body") or t is
+     * more than $tolerance seconds away. Events come at least once: skip
+     * an id already handled.
+     */
+    public static function verifyEvent(string $payload, string $header, string $secret, int $tolerance = 300,
+                                        ?int $now = null): array
+    {
+        $t = null;
+        $sigs = [];
+        foreach (explode(',', $header) as $part) {
+            [$k, $v] = array_pad(explode('=', trim($part), 2), 2, '');
+            if ($k === 't' && ctype_digit($v)) {
+                $t = (int)$v;
+            } elseif ($k === 'v1') {
+                $sigs[] = $v;
+            }
+        }
+        if ($t === null || !$sigs) {
+            throw new BadSignature('no t= and v1= in the Creditd-Signature header');
+        }
+        if (abs(($now ?? time()) - $t) > $tolerance) {
+            throw new BadSignature("the signature's timestamp is outside the tolerance");
+        }
+        $mac = hash_hmac('sha256', $t . '.' . $payload, $secret);
+        $ok = false;
+        foreach ($sigs as $sig) {
+            $ok = hash_equals($mac, $sig) || $ok;
+        }
+        if (!$ok) {
+            throw new BadSignature('no signature matches the secret');
+        }
+        $event = json_decode($payload, true, 512, JSON_BIGINT_AS_STRING);
+        if (!is_array($event)) {
+            throw new BadSignature('the body is not a JSON object');
+        }
+        return $event;
     }
 
     /** Every journal entry, newest first, following next_cursor (a generator). */

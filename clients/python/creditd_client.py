@@ -14,14 +14,17 @@ Every method returns the decoded JSON answer (a dict). Any non-2xx answer
 raises CreditdError or one of its subclasses; a failed connection raises
 ConnectionFailed. Amounts are integer micros (1 EUR = 1,000,000).
 """
+import hashlib
+import hmac
 import json
 import socket
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
 
 __all__ = ["Creditd", "CreditdError", "InsufficientCredits", "LimitReached", "NotFound", "Conflict",
-           "Unavailable", "ConnectionFailed", "Guard", "guard", "CLEAR"]
+           "Unavailable", "ConnectionFailed", "Guard", "guard", "CLEAR", "verify_event", "BadSignature"]
 
 __version__ = "1.0"
 
@@ -227,6 +230,23 @@ class Creditd:
             if not cursor:
                 return
 
+    def events(self, after=None, limit=None):
+        """GET /v1/events (admin): the outbox, oldest first, after an event id:
+        {"data": [{"id", "type", "created_at", "account", "data"}], "next_after"}."""
+        return self.request("GET", "/v1/events", query={"after": after, "limit": limit})
+
+    def iter_events(self, after=0, page_size=None):
+        """Every event after `after`, oldest first, page by page. Keep the last
+        id you handled and start from it next time."""
+        while True:
+            page = self.events(after=after, limit=page_size)
+            data = page.get("data") or []
+            for ev in data:
+                yield ev
+            if not data:
+                return
+            after = page["next_after"]
+
     def usage(self, id, from_=None, to=None, group_by=None):
         """GET /v1/accounts/{id}/usage (read): requests, tokens and cost in [from, to)
         (RFC 3339 or YYYY-MM-DD); group_by: "model", "day" or "member"."""
@@ -370,3 +390,33 @@ def guard(client, account, request_id, model, input_tokens, max_output_tokens=No
     the block; when the block ends (or raises) before any settle, the hold
     is released."""
     return Guard(client, account, request_id, model, input_tokens, max_output_tokens, **authorize_fields)
+
+
+class BadSignature(ValueError):
+    """A pushed event whose Creditd-Signature does not check out."""
+
+
+def verify_event(payload, header, secret, tolerance=300, now=None):
+    """Checks a pushed event as it came in, before trusting it, and returns
+    it decoded. payload: the raw request body (bytes); header: the
+    Creditd-Signature header ("t=TS,v1=HEX"); secret: [notify] secret.
+    Raises BadSignature when no v1 matches HMAC-SHA256(secret, "TS.body")
+    or TS is more than `tolerance` seconds away. Events are delivered at
+    least once: skip an id you have handled already."""
+    if isinstance(payload, str):
+        payload = payload.encode("utf-8")
+    t, sigs = None, []
+    for part in (header or "").split(","):
+        key, _, value = part.strip().partition("=")
+        if key == "t" and value.isdigit():
+            t = int(value)
+        elif key == "v1":
+            sigs.append(value)
+    if t is None or not sigs:
+        raise BadSignature("no t= and v1= in the Creditd-Signature header")
+    if abs((time.time() if now is None else now) - t) > tolerance:
+        raise BadSignature("the signature's timestamp is outside the tolerance")
+    mac = hmac.new(secret.encode("utf-8"), str(t).encode("ascii") + b"." + payload, hashlib.sha256).hexdigest()
+    if not any(hmac.compare_digest(mac, s) for s in sigs):
+        raise BadSignature("no signature matches the secret")
+    return json.loads(payload)

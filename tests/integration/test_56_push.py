@@ -14,8 +14,14 @@ import shutil
 import threading
 import time
 
+import subprocess
+import sys
+
 import stack
 from lib import ENV, api, check, creditctl, eq, new_account, sql, wait_until
+
+sys.path.insert(0, os.path.join(stack.ROOT, "clients", "python"))
+import creditd_client  # noqa: E402
 
 SECRET = "whsec_notify_" + secrets.token_hex(8)
 
@@ -26,6 +32,7 @@ class Receiver:
 
     def __init__(self):
         self.got = []          # (event, signature_ok, status answered)
+        self.raw = []          # (body bytes, Creditd-Signature header)
         self.plan = {}
         self.lock = threading.Lock()
         rx = self
@@ -39,6 +46,7 @@ class Receiver:
                 ok = rx.signature_ok(self.headers.get("Creditd-Signature", ""), body)
                 ev = json.loads(body)
                 with rx.lock:
+                    rx.raw.append((body, self.headers.get("Creditd-Signature", "")))
                     todo = rx.plan.get(ev["id"], [])
                     answer = todo.pop(0) if todo else "200"
                 status = 0 if answer == "slow" else int(answer)     # 0: creditd gave up waiting
@@ -115,6 +123,7 @@ def test_push_signed_in_order_with_retries_timeouts_and_a_crash():
         pulled = [e for e in api("GET", "/v1/events?after=%d" % (ids[0] - 1)).json["data"] if e["id"] == ids[0]]
         eq(ev, pulled[0], "the pushed body is the event as pulled")
         check(wait_until(lambda: state(ids[0])[0] == "delivered", timeout=5), "marked delivered")
+        clients_verify(rx.raw[-1])
 
         # 500s then a timeout, then success: retried with backoff, and the
         # account's later events wait for it (order per account).
@@ -157,6 +166,52 @@ def test_push_signed_in_order_with_retries_timeouts_and_a_crash():
     finally:
         rx.close()
         restart_without_push()
+
+
+PHP_VERIFY = r"""
+require $argv[1];
+$in = json_decode(stream_get_contents(STDIN), true);
+try {
+    $ev = Creditd\Client::verifyEvent($in['body'], $in['header'], $in['secret']);
+    echo json_encode(['ok' => true, 'id' => $ev['id']]);
+} catch (Creditd\BadSignature $e) {
+    echo json_encode(['ok' => false, 'why' => $e->getMessage()]);
+}
+"""
+
+
+def php_verify(body, header, secret):
+    p = subprocess.run(["php", "-r", PHP_VERIFY, os.path.join(stack.ROOT, "clients", "php", "Creditd.php")],
+                       input=json.dumps({"body": body.decode(), "header": header, "secret": secret}),
+                       capture_output=True, text=True, timeout=30)
+    eq(p.returncode, 0, "php ran: %s" % p.stderr)
+    return json.loads(p.stdout)
+
+
+def clients_verify(sample):
+    """The PHP and Python clients' checks accept what creditd pushed, and
+    refuse it tampered with or under another secret."""
+    body, header = sample
+    ev = creditd_client.verify_event(body, header, SECRET)
+    eq(ev, json.loads(body), "Python: verified and decoded")
+    for bad_body, bad_secret in ((body.replace(b'"type"', b'"tipe"'), SECRET), (body, SECRET + "x")):
+        try:
+            creditd_client.verify_event(bad_body, header, bad_secret)
+            raise AssertionError("Python accepted a bad signature")
+        except creditd_client.BadSignature:
+            pass
+    eq(php_verify(body, header, SECRET), {"ok": True, "id": ev["id"]}, "PHP: verified")
+    eq(php_verify(body.replace(b'"type"', b'"tipe"'), header, SECRET)["ok"], False, "PHP: tampered body refused")
+    eq(php_verify(body, header, SECRET + "x")["ok"], False, "PHP: another secret refused")
+
+
+def test_clients_page_through_events():
+    c = creditd_client.Creditd(ENV["CREDITD_URL"], ENV["CREDITD_ADMIN_KEY"])
+    acct = new_account("pushcli")
+    start = int(sql("SELECT COALESCE(MAX(id), 0) FROM events")[0][0])
+    ids = redeem_events(acct, 3)
+    got = [e["id"] for e in c.iter_events(after=start, page_size=1) if e["account"] == acct]
+    eq(got, ids, "the Python client pages through the events")
 
 
 def test_undelivered_events_stay_listed_and_retry_sends_them():
