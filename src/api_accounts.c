@@ -87,9 +87,34 @@ static const struct jfield patch_fields[] = {
 	{"low_balance_micros", J_INT, 0, 1, 0, MICROS_MAX, NULL},
 	{"plan", J_STR, 0, 1, 1, LIMIT_NAME_BYTES, NULL},
 	{"daily_limit_micros", J_INT, 0, 1, 0, MICROS_MAX, NULL},
+	{"auto_recharge", J_OBJECT, 0, 1, 0, 0, NULL},
 	{"idempotency_key", J_STR, 0, 0, 1, LIMIT_IDEMPOTENCY_KEY_BYTES, NULL},
 	{NULL, J_INT, 0, 0, 0, 0, NULL},
 };
+
+/* auto_recharge: {threshold_micros, amount_cents} (a top-up's bounds), or
+ * null for off. 0, or -1 with rs answered 400 naming the member. */
+static int recharge_of(const struct cfg *c, json_t *body, struct account_patch *p, struct response *rs)
+{
+	const struct jfield fields[] = {
+		{"threshold_micros", J_INT, 1, 0, 0, MICROS_MAX, NULL},
+		{"amount_cents", J_INT, 1, 0, c->topup_min_cents, c->topup_max_cents, NULL},
+		{NULL, J_INT, 0, 0, 0, 0, NULL},
+	};
+	json_t *v = json_object_get(body, "auto_recharge");
+	struct jerr e;
+	p->set_recharge = v != NULL;
+	p->recharge_threshold_micros = p->recharge_amount_cents = -1;
+	if (v == NULL || json_is_null(v))
+		return 0;
+	if (jsonio_validate(v, fields, &e) != 0) {
+		api_error(rs, CD_E_INVALID, "auto_recharge", "auto_recharge.%s", e.message);
+		return -1;
+	}
+	p->recharge_threshold_micros = jsonio_int(v, "threshold_micros", 0);
+	p->recharge_amount_cents = jsonio_int(v, "amount_cents", 0);
+	return 0;
+}
 
 void api_account_patch(struct api_ctx *ctx, const struct request *rq, char **params, struct response *rs)
 {
@@ -116,7 +141,7 @@ void api_account_patch(struct api_ctx *ctx, const struct request *rq, char **par
 	p.set_daily = json_object_get(body, "daily_limit_micros") != NULL;
 	p.daily_limit_micros = jsonio_int(body, "daily_limit_micros", -1);
 	snprintf(rs->account, sizeof(rs->account), "%s", params[0]);
-	if (api_call_of(rq, body, &call, hash, rs) == 0)
+	if (recharge_of(ctx->cfg, body, &p, rs) == 0 && api_call_of(rq, body, &call, hash, rs) == 0)
 		api_answer(rs, ledger_account_patch(ctx->lg, &call, &p, &res), &res);
 	json_decref(body);
 }

@@ -22,6 +22,7 @@ static const struct jfield topup_fields[] = {
 	{"amount_cents", J_INT, 1, 0, 0, INT64_MAX / 2, NULL},
 	{"success_url", J_STR, 0, 1, 1, LIMIT_URL_BYTES, NULL},
 	{"cancel_url", J_STR, 0, 1, 1, LIMIT_URL_BYTES, NULL},
+	{"save_card", J_BOOL, 0, 0, 0, 0, NULL},
 	{"idempotency_key", J_STR, 0, 0, 1, LIMIT_IDEMPOTENCY_KEY_BYTES, NULL},
 	{NULL, J_INT, 0, 0, 0, 0, NULL},
 };
@@ -164,7 +165,8 @@ void api_topup(struct api_ctx *ctx, const struct request *rq, char **params, str
 	if (ensure_customer(ctx, &t, rs) != 0)
 		goto abort;
 	struct stripe_checkout co = {t.customer, t.account, t.amount_cents, c->stripe_currency, c->product_name,
-				     jsonio_str(body, "success_url"), jsonio_str(body, "cancel_url")};
+				     jsonio_str(body, "success_url"), jsonio_str(body, "cancel_url"),
+				     jsonio_bool(body, "save_card", 0)};
 	if (co.success_url == NULL)
 		co.success_url = c->success_url;
 	if (co.cancel_url == NULL)

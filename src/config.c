@@ -66,6 +66,7 @@ static const struct cfg_key cfg_table[] = {
 	{"stripe", "cancel_url", CFG_STR, OFF(cancel_url), 0, 0, "http://localhost/billing/cancel", NULL, NULL},
 	{"stripe", "allowed_redirect_origins", CFG_STR, OFF(allowed_redirect_origins), 0, 0, "", NULL, NULL},
 	{"stripe", "webhook_tolerance_seconds", CFG_INT, OFF(webhook_tolerance_seconds), 1, TIMEFMT_SECONDS_PER_DAY, "300", NULL, NULL},
+	{"stripe", "auto_recharge_max_per_day", CFG_INT, OFF(auto_recharge_max_per_day), 1, 100, "3", NULL, NULL},
 	{"notify", "url", CFG_STR, OFF(notify_url), 0, 0, "", NULL, "CREDITD_NOTIFY_URL"},
 	{"notify", "secret", CFG_SECRET, OFF(notify_secret), 0, 0, "", NULL, "CREDITD_NOTIFY_SECRET"},
 	{"notify", "connect_timeout_ms", CFG_INT, OFF(notify_connect_timeout_ms), 100, 60000, "2000", NULL, NULL},

@@ -56,6 +56,7 @@ struct cfg {
 	char *cancel_url;
 	char *allowed_redirect_origins;	/* comma-separated origins */
 	int64_t webhook_tolerance_seconds;
+	int64_t auto_recharge_max_per_day;	/* recharges per account and UTC day */
 	/* [notify] */
 	char *notify_url;		/* "" : no push (the pull route still works) */
 	char *notify_secret;

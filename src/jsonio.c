@@ -225,6 +225,10 @@ static int check_field(const struct jfield *f, json_t *v, struct jerr *e)
 		if (!json_is_boolean(v))
 			return jfail(e, f->name, "%s must be true or false", f->name);
 		return 0;
+	case J_OBJECT:
+		if (!json_is_object(v))
+			return jfail(e, f->name, "%s must be a JSON object", f->name);
+		return 0;
 	case J_ARRAY:
 		if (!json_is_array(v) || json_array_size(v) > (size_t)f->max)
 			return jfail(e, f->name, "%s must be an array of at most %lld items", f->name, (long long)f->max);

@@ -17,7 +17,8 @@ enum jtype {
 	J_BOOL,
 	J_TIME,		/* RFC 3339 string */
 	J_ENUM,		/* string, one of `choices` ("a|b|c") */
-	J_ARRAY		/* array of at most `max` items; the caller checks the items */
+	J_ARRAY,	/* array of at most `max` items; the caller checks the items */
+	J_OBJECT	/* a JSON object; the caller checks its members (jsonio_validate) */
 };
 
 struct jfield {

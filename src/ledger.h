@@ -117,6 +117,9 @@ struct account_patch {
 	int64_t low_balance_micros;	/* -1: remove */
 	const char *plan;		/* NULL with set_plan: remove */
 	int64_t daily_limit_micros;	/* -1: remove */
+	int set_recharge;
+	int64_t recharge_threshold_micros;	/* -1: auto-recharge off */
+	int64_t recharge_amount_cents;
 };
 enum cd_err ledger_account_patch(struct ledger *lg, const struct ledger_call *call, const struct account_patch *p,
 				 struct ledger_result *res);
@@ -151,6 +154,26 @@ enum cd_err ledger_events_list(struct ledger *lg, const char *state, int64_t aft
 /* Sends the event again (id), or every undelivered one (id 0), from now;
  * *count: how many. */
 enum cd_err ledger_events_retry(struct ledger *lg, int64_t id, int *count);
+/* Auto-recharges (recharge.c sends them): a recharge due to be sent,
+ * leased for lease_seconds, with what the PaymentIntent needs. */
+struct ledger_recharge {
+	int64_t id;
+	int64_t amount_cents;
+	int64_t attempts;
+	char account[LEDGER_ID_MAX + 1];
+	char customer[LIMIT_STRIPE_ID_BYTES + 1];
+	char payment_method[LIMIT_STRIPE_ID_BYTES + 1];
+};
+enum cd_err ledger_recharges_claim(struct ledger *lg, struct ledger_recharge *out, int max, int64_t lease_seconds,
+				   int *n);
+enum ledger_recharge_outcome {
+	RECHARGE_SENT,		/* Stripe made the PaymentIntent: its webhook credits it */
+	RECHARGE_DECLINED,	/* Stripe refused it (a card error, a 402): a failure */
+	RECHARGE_RETRY		/* no answer, or Stripe failing: sent again later (a failure after
+				 * LIMIT_RECHARGE_ATTEMPTS) */
+};
+enum cd_err ledger_recharge_result(struct ledger *lg, int64_t id, enum ledger_recharge_outcome outcome,
+				   const char *payment_intent, const char *error);
 /* Journal page, newest first; cursor 0 = first page. */
 enum cd_err ledger_transactions(struct ledger *lg, const char *id, int limit, int64_t cursor,
 				json_t **out);

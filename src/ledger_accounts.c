@@ -167,12 +167,20 @@ static enum cd_err account_patch_op(struct ledger *lg, const struct account_patc
 		return rc;
 	if (p->set_daily)
 		a.daily_limit = p->daily_limit_micros;
+	if (p->set_recharge && p->recharge_threshold_micros >= 0 && !a.recharge_card)
+		return refusal_set(&lg->refusal, REFUSE_NO_CARD, a.ext_id, NULL);
+	if (p->set_recharge) {
+		/* Set again (or off): failures start counting afresh. */
+		a.recharge_threshold = p->recharge_threshold_micros;
+		a.recharge_amount_cents = p->recharge_threshold_micros >= 0 ? p->recharge_amount_cents : -1;
+		a.recharge_failures = 0;
+	}
 	const int64_t *monthly = a.monthly_limit >= 0 ? &a.monthly_limit : NULL;
 	const int64_t *low = a.low_balance >= 0 ? &a.low_balance : NULL;
 	const int64_t *daily = a.daily_limit >= 0 ? &a.daily_limit : NULL;
 	rc = db_do(lg, sql, "account patch", "siIIsIi", a.status, a.overdraft, monthly, low,
 		   a.plan[0] ? a.plan : NULL, daily, a.id);
-	if (rc == CD_OK && p->set_plan)
+	if (rc == CD_OK)
 		rc = acct_save(lg, &a);
 	if (rc != CD_OK)
 		return rc;

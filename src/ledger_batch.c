@@ -141,6 +141,8 @@ void batch_notice_balances(struct ledger *lg, struct batch *b)
 		json_t *data = notice_balance(lg, &b->accts[i].a);
 		if (data != NULL)
 			event_push(b, i, EVENT_BALANCE_LOW, data);
+		if (notice_recharge(lg, &b->accts[i].a))
+			b->accts[i].recharge = 1;
 	}
 }
 
@@ -1094,7 +1096,8 @@ static void write_accounts(struct batch *b)
 {
 	static const char *const cols[] = {"balance_micros", "reserved_micros", "month_key", "month_spent_micros",
 					   "sweep_due_at", "day_key", "day_spent_micros", "low_noted", "depleted_noted",
-					   "limit_month_noted", "limit_day_noted"};
+					   "limit_month_noted", "limit_day_noted", "recharge_pending",
+					   "recharge_day_key", "recharge_day_count"};
 	struct db_script *s = &b->script;
 	int n = 0;
 	for (int i = 0; i < b->naccts; i++)
@@ -1110,7 +1113,8 @@ static void write_accounts(struct batch *b)
 			const struct acct *a = &b->accts[i].a;
 			const int64_t v[] = {a->balance, a->reserved, a->month_key, a->month_spent, a->sweep_due_at,
 					     a->day_key, a->day_spent, a->low_noted, a->depleted_noted,
-					     a->limit_month_noted, a->limit_day_noted};
+					     a->limit_month_noted, a->limit_day_noted, a->recharge_pending,
+					     a->recharge_day_key, a->recharge_day_count};
 			_Static_assert(sizeof(v) / sizeof(v[0]) == sizeof(cols) / sizeof(cols[0]), "a value per column");
 			if (!b->accts[i].changed)
 				continue;
@@ -1215,6 +1219,11 @@ enum cd_err batch_flush(struct ledger *lg, struct batch *b, int commit)
 		b->events[i].data = NULL;	/* event_script took it */
 	}
 	b->nevents = 0;
+	for (int i = 0; i < b->naccts; i++) {
+		if (b->accts[i].recharge)
+			recharge_script(lg, s, &b->accts[i].a);
+		b->accts[i].recharge = 0;
+	}
 	if (b->settle_usage.failed || b->journal_rows.failed)
 		s->sql.failed = 1;
 	enum cd_err rc = script_end(lg, b, commit, "batch write");

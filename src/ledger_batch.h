@@ -36,6 +36,7 @@ struct batch_acct {
 	int grants_read;		/* positive ones, at most LIMIT_SPEND_GRANTS */
 	int grants_more;		/* it has more positive grants than were read */
 	int grants_stale;		/* grants changed in the database since read */
+	int recharge;			/* queue an auto-recharge at the next flush */
 };
 /* A grant of an account that spends, read in spending order. */
 struct batch_grant {
@@ -139,7 +140,8 @@ struct batch {
 void batch_notice_refusal(struct ledger *lg, struct batch *b, int acct, int member, enum refusal_why why,
 			  int64_t available, int64_t required);
 /* balance.low for every account the batch changed that crossed below
- * its threshold (notice_balance). */
+ * its threshold (notice_balance), and an auto-recharge for those that
+ * call for one (notice_recharge). */
 void batch_notice_balances(struct ledger *lg, struct batch *b);
 
 struct batch *batch_new(void);

@@ -117,10 +117,49 @@ const char *notice_refusal(const struct ledger *lg, struct acct *a, struct membe
 	return limit != NULL ? EVENT_LIMIT_REACHED : NULL;
 }
 
+int notice_recharge(const struct ledger *lg, struct acct *a)
+{
+	int64_t day = lg->now / TIMEFMT_SECONDS_PER_DAY;
+	if (a->recharge_threshold < 0 || a->recharge_amount_cents <= 0 || !a->recharge_card || a->recharge_pending ||
+	    acct_available(a) >= a->recharge_threshold)
+		return 0;
+	if (a->recharge_day_key != day) {
+		a->recharge_day_key = day;
+		a->recharge_day_count = 0;
+	}
+	if (a->recharge_day_count >= lg->cfg->auto_recharge_max_per_day)
+		return 0;
+	a->recharge_day_count++;
+	a->recharge_pending = 1;
+	return 1;
+}
+
+#define RECHARGE_INSERT "INSERT INTO recharges (account_id, amount_cents, next_attempt_at, created_at, updated_at) "
+
+enum cd_err recharge_add(struct ledger *lg, const struct acct *a)
+{
+	return db_do(lg, RECHARGE_INSERT "VALUES (?, ?, ?, ?, ?)", "recharge queue", "iiiii", a->id,
+		     a->recharge_amount_cents, lg->now, lg->now, lg->now);
+}
+
+void recharge_script(struct ledger *lg, struct db_script *s, const struct acct *a)
+{
+	const int64_t v[] = {a->id, a->recharge_amount_cents, lg->now, lg->now, lg->now};
+	dbs_sql(s, RECHARGE_INSERT "VALUES (");
+	for (unsigned int i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		dbs_sql(s, i ? ", " : "");
+		dbs_i64(s, v[i]);
+	}
+	dbs_sql(s, ")");
+	dbs_end(s);
+}
+
 enum cd_err acct_save(struct ledger *lg, struct acct *a)
 {
 	json_t *low = notice_balance(lg, a);
 	enum cd_err rc = low != NULL ? event_add(lg, a, EVENT_BALANCE_LOW, low) : CD_OK;
+	if (rc == CD_OK && notice_recharge(lg, a))
+		rc = recharge_add(lg, a);
 	return rc == CD_OK ? acct_store(lg, a) : rc;
 }
 

@@ -22,8 +22,9 @@ static const char SQL_ACCT_LOCK_ID[] = "SELECT " ACCT_COLS " FROM accounts WHERE
 static const char SQL_ACCT_READ[] = "SELECT " ACCT_COLS " FROM accounts WHERE ext_id = ?";
 static const char SQL_ACCT_STORE[] = "UPDATE accounts SET balance_micros = ?, reserved_micros = ?, month_key = ?, "
 				     "month_spent_micros = ?, sweep_due_at = ?, day_key = ?, day_spent_micros = ?, "
-				     "low_noted = ?, depleted_noted = ?, limit_month_noted = ?, limit_day_noted = ? "
-				     "WHERE id = ?";
+				     "low_noted = ?, depleted_noted = ?, limit_month_noted = ?, limit_day_noted = ?, "
+				     "recharge_threshold_micros = ?, recharge_amount_cents = ?, recharge_pending = ?, "
+				     "recharge_failures = ?, recharge_day_key = ?, recharge_day_count = ? WHERE id = ?";
 static const char SQL_JOURNAL_ADD[] = "INSERT INTO journal (account_id, amount_micros, balance_after_micros, cause, "
 				      "source, grant_id, hold_id, reference, description, idempotency_key, created_at) "
 				      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
@@ -75,6 +76,13 @@ void acct_from_row_at(const struct db_row *r, unsigned int c, struct acct *a)
 	a->depleted_noted = dbrow_i64(r, c + 20) != 0;
 	a->limit_month_noted = dbrow_i64(r, c + 21);
 	a->limit_day_noted = dbrow_i64(r, c + 22);
+	a->recharge_threshold = dbrow_null(r, c + 23) ? -1 : dbrow_i64(r, c + 23);
+	a->recharge_amount_cents = dbrow_null(r, c + 24) ? -1 : dbrow_i64(r, c + 24);
+	a->recharge_card = dbrow_i64(r, c + 25) != 0;
+	a->recharge_pending = dbrow_i64(r, c + 26) != 0;
+	a->recharge_failures = dbrow_i64(r, c + 27);
+	a->recharge_day_key = dbrow_i64(r, c + 28);
+	a->recharge_day_count = dbrow_i64(r, c + 29);
 	a->plan_member_cap = -1;
 }
 
@@ -138,9 +146,12 @@ enum cd_err acct_store(struct ledger *lg, const struct acct *a)
 	/* Invariant 2: reserved is the sum of pending holds, never below 0. */
 	assert(a->reserved >= 0);
 	const int64_t *due = a->sweep_due_at >= 0 ? &a->sweep_due_at : NULL;
-	return db_do(lg, SQL_ACCT_STORE, "account update", "iiiiIiiiiiii", a->balance, a->reserved, a->month_key,
+	const int64_t *threshold = a->recharge_threshold >= 0 ? &a->recharge_threshold : NULL;
+	const int64_t *cents = a->recharge_amount_cents >= 0 ? &a->recharge_amount_cents : NULL;
+	return db_do(lg, SQL_ACCT_STORE, "account update", "iiiiIiiiiiiIIiiiii", a->balance, a->reserved, a->month_key,
 		     a->month_spent, due, a->day_key, a->day_spent, (int64_t)a->low_noted, (int64_t)a->depleted_noted,
-		     a->limit_month_noted, a->limit_day_noted, a->id);
+		     a->limit_month_noted, a->limit_day_noted, threshold, cents, (int64_t)a->recharge_pending,
+		     a->recharge_failures, a->recharge_day_key, a->recharge_day_count, a->id);
 }
 
 enum cd_err journal_append(struct ledger *lg, struct acct *a, int64_t amount, const char *cause,
@@ -325,7 +336,11 @@ json_t *acct_json(struct ledger *lg, const struct acct *a)
 	int64_t start = -1, end = -1;
 	if (a->plan[0])
 		timefmt_month_bounds(lg->now, &start, &end);
-	return json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:o, s:I, s:o, s:I, s:o, s:o, s:o, s:o, s:o, s:s}",
+	json_t *recharge = a->recharge_threshold < 0 ? json_null()
+			   : json_pack("{s:I, s:I}", "threshold_micros", (json_int_t)a->recharge_threshold,
+				       "amount_cents", (json_int_t)a->recharge_amount_cents);
+	return json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:o, s:I, s:o, s:I, s:o, s:o, s:o, s:o, s:o, "
+			 "s:o, s:b, s:s}",
 			 "id", a->ext_id, "kind", a->kind, "status", a->status, "currency", lg->cfg->currency,
 			 "balance_micros", (json_int_t)a->balance, "reserved_micros", (json_int_t)a->reserved,
 			 "available_micros", (json_int_t)available, "month_spent_micros", (json_int_t)a->month_spent,
@@ -335,7 +350,7 @@ json_t *acct_json(struct ledger *lg, const struct acct *a)
 			 "low_balance_micros", ledger_json_int(a->low_balance),
 			 "plan", a->plan[0] ? json_string(a->plan) : json_null(),
 			 "period_start", ledger_json_time(start), "period_end", ledger_json_time(end), "grants", grants,
-			 "created_at", created);
+			 "auto_recharge", recharge, "card_saved", a->recharge_card, "created_at", created);
 }
 
 /* ---- Hold ids ---- */

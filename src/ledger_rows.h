@@ -28,6 +28,11 @@ struct acct {
 	 * the month and day whose limit.reached went out. */
 	int low_noted, depleted_noted;
 	int64_t limit_month_noted, limit_day_noted;
+	/* Auto-recharge (ledger_events.h): the setting (-1: off), whether a
+	 * card is saved, one in flight, the UTC day's count, failures in a row. */
+	int64_t recharge_threshold, recharge_amount_cents;
+	int recharge_card, recharge_pending;
+	int64_t recharge_failures, recharge_day_key, recharge_day_count;
 	int64_t sweep_due_at;		/* -1 when none */
 	int64_t created_at;
 	char stripe_customer[LIMIT_STRIPE_ID_BYTES + 1];
@@ -38,8 +43,10 @@ struct acct {
 	t "overdraft_limit_micros, " t "monthly_limit_micros, " t "low_balance_micros, " t "plan, " t "month_key, " \
 	t "month_spent_micros, " t "sweep_due_at, " t "created_at, " t "stripe_customer_id, " \
 	t "daily_limit_micros, " t "day_key, " t "day_spent_micros, " t "plan_period, " t "low_noted, " \
-	t "depleted_noted, " t "limit_month_noted, " t "limit_day_noted"
-#define ACCT_NCOLS 23
+	t "depleted_noted, " t "limit_month_noted, " t "limit_day_noted, " t "recharge_threshold_micros, " \
+	t "recharge_amount_cents, " t "stripe_payment_method IS NOT NULL, " t "recharge_pending, " \
+	t "recharge_failures, " t "recharge_day_key, " t "recharge_day_count"
+#define ACCT_NCOLS 30
 /* The idempotency key journal rows record (lg->journal_key, see
  * ledger_int.h) for a piece of work: "<prefix>:<id>", written into buf,
  * when force is set or no key is set yet (id NULL: unchanged). Returns the

@@ -8,6 +8,7 @@
 #include "ledger_open.h"
 #include "ledger_periods.h"
 #include "ledger_events.h"
+#include "ledger_recharges.h"
 #include "log.h"
 #include "timefmt.h"
 #include "webhook.h"
@@ -398,6 +399,68 @@ static enum cd_err subscription_changed(struct ledger *lg, struct hook_run *h)
 	return rc;
 }
 
+/* payment_intent.succeeded: an auto-recharge's is credited once; a
+ * top-up's that kept its card for later (setup_future_usage off_session)
+ * saves the card on the account, for auto-recharge. */
+static enum cd_err payment_succeeded(struct ledger *lg, struct hook_run *h)
+{
+	static const char sql_card[] = "UPDATE accounts SET stripe_payment_method = ? WHERE id = ?";
+	const struct webhook_event *ev = h->ev;
+	int recharge = strcmp(ev->metadata_type, "auto_recharge") == 0 && ev->recharge_id > 0;
+	int card = strcmp(ev->metadata_type, "credit_topup") == 0 && ev->payment_method[0] != '\0' &&
+		   strcmp(ev->setup_future_usage, "off_session") == 0;
+	struct acct a;
+	if (!recharge && !card) {
+		h->outcome = "ignored: neither an auto-recharge nor a card kept for later";
+		return CD_OK;
+	}
+	if (recharge && strcasecmp(ev->currency, lg->cfg->stripe_currency) != 0) {
+		log_warn("stripe event %s: recharge currency '%s' is not the configured one", ev->id, ev->currency);
+		h->outcome = "ignored: wrong currency";
+		return CD_OK;
+	}
+	enum cd_err rc = account_for(lg, ev, &a);
+	if (rc == CD_E_NOT_FOUND) {
+		h->outcome = "ignored: unknown account";
+		return CD_OK;
+	}
+	if (rc != CD_OK)
+		return rc;
+	h->account_id = a.id;
+	if (card) {
+		rc = db_do(lg, sql_card, "card save", "si", ev->payment_method, a.id);
+		a.recharge_card = 1;
+		h->outcome = "card saved for auto-recharge";
+	} else {
+		int credited;
+		rc = recharge_credit(lg, &a, ev->recharge_id, ev->payment_intent, ev->amount_received_cents, &credited);
+		h->outcome = credited ? "auto-recharge credited" : "duplicate: auto-recharge credited already";
+	}
+	return rc == CD_OK ? acct_save(lg, &a) : rc;
+}
+
+static enum cd_err payment_failed(struct ledger *lg, struct hook_run *h)
+{
+	const struct webhook_event *ev = h->ev;
+	struct acct a;
+	int failed;
+	if (strcmp(ev->metadata_type, "auto_recharge") != 0 || ev->recharge_id <= 0) {
+		h->outcome = "ignored: not an auto-recharge";
+		return CD_OK;
+	}
+	enum cd_err rc = account_for(lg, ev, &a);
+	if (rc == CD_E_NOT_FOUND) {
+		h->outcome = "ignored: unknown account";
+		return CD_OK;
+	}
+	if (rc != CD_OK)
+		return rc;
+	h->account_id = a.id;
+	rc = recharge_fail(lg, &a, ev->recharge_id, ev->failure[0] ? ev->failure : "payment failed", &failed);
+	h->outcome = failed ? "auto-recharge failed" : "ignored: the recharge ended already";
+	return rc == CD_OK ? acct_save(lg, &a) : rc;
+}
+
 static enum cd_err hook_effect(struct ledger *lg, struct hook_run *h)
 {
 	switch (h->ev->kind) {
@@ -411,6 +474,10 @@ static enum cd_err hook_effect(struct ledger *lg, struct hook_run *h)
 	case WEBHOOK_SUBSCRIPTION_UPDATED:
 	case WEBHOOK_SUBSCRIPTION_DELETED:
 		return subscription_changed(lg, h);
+	case WEBHOOK_PAYMENT_SUCCEEDED:
+		return payment_succeeded(lg, h);
+	case WEBHOOK_PAYMENT_FAILED:
+		return payment_failed(lg, h);
 	case WEBHOOK_IGNORED:
 		break;
 	}

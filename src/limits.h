@@ -204,4 +204,11 @@ _Static_assert(LIMIT_HOLD_ID_BYTES <= 255, "a hold id is kept in journal.referen
  * two attempts of one event (the backoff doubles from 1 s up to it). */
 #define LIMIT_NOTIFY_BATCH 32
 #define LIMIT_NOTIFY_BACKOFF_MAX_SECONDS 3600
+/* Auto-recharges (recharge.c): claimed per round; tries of one whose
+ * Stripe call got no answer (with Stripe's Idempotency-Key the same
+ * recharge is never charged twice) before it counts as a failure; the
+ * longest wait between two tries. */
+#define LIMIT_RECHARGE_BATCH 16
+#define LIMIT_RECHARGE_ATTEMPTS 8
+#define LIMIT_RECHARGE_BACKOFF_MAX_SECONDS 600
 #endif

@@ -72,6 +72,8 @@ static const struct refusal_row table[REFUSE__COUNT] = {
 				 "no plan '%s' in the catalogue (PUT /v1/plans/{name} makes one)"},
 	[REFUSE_PRICE_IN_PLAN] = {CD_E_CONFLICT, "stripe_price_ids", ARGS_SUBJECTS, 0,
 				  "Stripe price '%s' belongs to plan '%s' already (a price names one plan)"},
+	[REFUSE_NO_CARD] = {CD_E_INVALID, "auto_recharge", ARGS_SUBJECT, 0,
+			    "account '%s' has no saved card: a top-up with \"save_card\": true keeps one"},
 };
 
 static const struct refusal_row *row_of(enum refusal_why why)

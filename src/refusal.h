@@ -43,6 +43,7 @@ enum refusal_why {
 	REFUSE_PROMO_EXPIRED,		/* 409: past its expires_at */
 	REFUSE_PLAN_UNKNOWN,		/* 400: an account's plan is not in the catalogue */
 	REFUSE_PRICE_IN_PLAN,		/* 409: a Stripe price id belongs to another plan */
+	REFUSE_NO_CARD,			/* 400: auto-recharge without a saved card */
 	REFUSE__COUNT
 };
 

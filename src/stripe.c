@@ -584,6 +584,41 @@ out:
 	return st;
 }
 
+/* ---- the auto-recharge charge --------------------------------------------- */
+
+enum stripe_status stripe_create_payment_intent(struct stripe_client *c, const struct stripe_payment *req,
+						const char *idempotency_key, struct stripe_result *out)
+{
+	struct stripe_form f;
+	char amount[32], recharge[32];
+	enum stripe_status st;
+	int rc = 0;
+
+	result_init(out);
+	if (c == NULL || req == NULL || req->customer == NULL || req->customer[0] == '\0' ||
+	    req->payment_method == NULL || req->payment_method[0] == '\0' || req->amount_cents <= 0 ||
+	    req->currency == NULL || req->currency[0] == '\0' || req->account_id == NULL)
+		return fail(out, STRIPE_ERR_CONFIG, "no customer, saved card, amount or currency for the charge");
+	stripe_form_init(&f);
+	snprintf(amount, sizeof(amount), "%" PRId64, req->amount_cents);
+	snprintf(recharge, sizeof(recharge), "%" PRId64, req->recharge_id);
+	rc |= stripe_form_add(&f, "amount", amount);
+	rc |= stripe_form_add(&f, "currency", req->currency);
+	rc |= stripe_form_add(&f, "customer", req->customer);
+	rc |= stripe_form_add(&f, "payment_method", req->payment_method);
+	rc |= stripe_form_add(&f, "off_session", "true");
+	rc |= stripe_form_add(&f, "confirm", "true");
+	rc |= stripe_form_add(&f, "metadata[type]", "auto_recharge");
+	rc |= stripe_form_add(&f, "metadata[account]", req->account_id);
+	rc |= stripe_form_add(&f, "metadata[recharge]", recharge);
+	if (rc != 0)
+		st = fail(out, STRIPE_ERR_CONFIG, "the payment parameters do not fit in a request");
+	else
+		st = stripe_post(c, "/v1/payment_intents", &f, idempotency_key, 0, out);
+	stripe_form_free(&f);
+	return st;
+}
+
 /* ---- the event push ----------------------------------------------------- */
 
 enum stripe_status stripe_push(struct stripe_client *c, const char *url, const char *body, const char *header,
@@ -687,6 +722,8 @@ static int checkout_form(struct stripe_form *f, const struct stripe_checkout *r)
 	rc |= stripe_form_add(f, "metadata[amount_cents]", amount);
 	rc |= stripe_form_add(f, "payment_intent_data[metadata][type]", "credit_topup");
 	rc |= stripe_form_add(f, "payment_intent_data[metadata][account]", r->account_id);
+	if (r->save_card)
+		rc |= stripe_form_add(f, "payment_intent_data[setup_future_usage]", "off_session");
 	rc |= stripe_form_add(f, "success_url", r->success_url);
 	if (r->cancel_url != NULL && r->cancel_url[0] != '\0')
 		rc |= stripe_form_add(f, "cancel_url", r->cancel_url);

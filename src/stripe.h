@@ -79,11 +79,26 @@ struct stripe_checkout {
 	const char *product_name;
 	const char *success_url;
 	const char *cancel_url;
+	int save_card;			/* keep the card for off-session charges (auto-recharge) */
 };
 
 /* POST /v1/checkout/sessions mode=payment with line_items[0][price_data]... */
 enum stripe_status stripe_create_checkout(struct stripe_client *c, const struct stripe_checkout *req,
 					  const char *idempotency_key, struct stripe_result *out);
+/* An off-session charge of a saved card (auto-recharge). */
+struct stripe_payment {
+	const char *customer;		/* "cus_..." */
+	const char *payment_method;	/* "pm_..." saved off-session */
+	const char *account_id;		/* metadata[account] */
+	int64_t recharge_id;		/* metadata[recharge] */
+	int64_t amount_cents;
+	const char *currency;		/* lower-case ISO code */
+};
+/* POST /v1/payment_intents confirm=true off_session=true with
+ * metadata[type]=auto_recharge; out->id is the PaymentIntent. A declined
+ * card is STRIPE_ERR_API with http_status 402 and Stripe's message. */
+enum stripe_status stripe_create_payment_intent(struct stripe_client *c, const struct stripe_payment *req,
+						const char *idempotency_key, struct stripe_result *out);
 /* POSTs a JSON body to url (https, or http on a loopback address, as for
  * the api base) with one extra header line ("Name: value"), with the
  * client's timeouts; c's api base and key are not used. *http_status: the

@@ -431,6 +431,49 @@ static int parse_charge(struct pctx *px, json_t *o, struct webhook_event *ev)
 	return 0;
 }
 
+/* payment_intent.succeeded / payment_failed: a top-up's (whose card may
+ * have been kept, setup_future_usage) or an auto-recharge's. The error's
+ * message is kept cut: it is only quoted in an event. */
+static int parse_payment_intent(struct pctx *px, json_t *o, struct webhook_event *ev)
+{
+	char recharge[32] = "";
+	int rc = 0;
+
+	rc |= take_str(px, json_object_get(o, "id"), "data.object.id", ev->payment_intent, sizeof(ev->payment_intent),
+		       0);
+	rc |= take_int(px, json_object_get(o, "amount_received"), "amount_received", &ev->amount_received_cents);
+	rc |= take_str(px, json_object_get(o, "currency"), "currency", ev->currency, sizeof(ev->currency),
+		       TAKE_LOWER);
+	rc |= take_str(px, json_object_get(o, "customer"), "customer", ev->customer, sizeof(ev->customer),
+		       TAKE_EXPANDABLE);
+	rc |= take_str(px, json_object_get(o, "payment_method"), "payment_method", ev->payment_method,
+		       sizeof(ev->payment_method), TAKE_EXPANDABLE);
+	rc |= take_str(px, json_object_get(o, "setup_future_usage"), "setup_future_usage", ev->setup_future_usage,
+		       sizeof(ev->setup_future_usage), 0);
+	rc |= take_str(px, get2(o, "metadata", "type"), "metadata.type", ev->metadata_type,
+		       sizeof(ev->metadata_type), 0);
+	rc |= take_str(px, get2(o, "metadata", "account"), "metadata.account", ev->account, sizeof(ev->account), 0);
+	rc |= take_str(px, get2(o, "metadata", "recharge"), "metadata.recharge", recharge, sizeof(recharge), 0);
+	if (rc != 0)
+		return -1;
+	if (ev->payment_intent[0] == '\0')
+		return perr(px, "payment intent event has no data.object.id");
+	if (recharge[0] != '\0') {
+		char *end;
+		long long v = strtoll(recharge, &end, 10);
+		if (*end != '\0' || v <= 0)
+			return perr(px, "metadata.recharge is not a recharge id");
+		ev->recharge_id = v;
+	}
+	json_t *err = json_object_get(o, "last_payment_error");
+	json_t *msg = json_object_get(err, "message");
+	if (!json_is_string(msg))
+		msg = json_object_get(err, "code");
+	if (json_is_string(msg))
+		snprintf(ev->failure, sizeof(ev->failure), "%s", json_string_value(msg));
+	return 0;
+}
+
 /* Invoice fields that moved between API versions: the subscription id, the
  * account (invoice metadata, else the subscription's copied metadata, else
  * the first line's) and the plan (line price or plan, else metadata.plan). */
@@ -538,6 +581,8 @@ static enum webhook_kind kind_of(const char *type)
 		{ "customer.subscription.created", WEBHOOK_SUBSCRIPTION_UPDATED },
 		{ "customer.subscription.updated", WEBHOOK_SUBSCRIPTION_UPDATED },
 		{ "customer.subscription.deleted", WEBHOOK_SUBSCRIPTION_DELETED },
+		{ "payment_intent.succeeded", WEBHOOK_PAYMENT_SUCCEEDED },
+		{ "payment_intent.payment_failed", WEBHOOK_PAYMENT_FAILED },
 	};
 	size_t i;
 
@@ -556,6 +601,7 @@ static void event_init(struct webhook_event *ev)
 	ev->amount_refunded_cents = -1;
 	ev->charge_amount_cents = -1;
 	ev->amount_paid_cents = -1;
+	ev->amount_received_cents = -1;
 	ev->period_start = 0;
 	ev->period_end = 0;
 }
@@ -590,6 +636,9 @@ static int parse_object(struct pctx *px, json_t *root, struct webhook_event *ev)
 	case WEBHOOK_SUBSCRIPTION_UPDATED:
 	case WEBHOOK_SUBSCRIPTION_DELETED:
 		return parse_subscription(px, o, ev);
+	case WEBHOOK_PAYMENT_SUCCEEDED:
+	case WEBHOOK_PAYMENT_FAILED:
+		return parse_payment_intent(px, o, ev);
 	case WEBHOOK_IGNORED:
 		break;
 	}

@@ -38,7 +38,9 @@ enum webhook_kind {
 	WEBHOOK_CHARGE_REFUNDED,		/* charge.refunded */
 	WEBHOOK_INVOICE_PAID,			/* invoice.paid */
 	WEBHOOK_SUBSCRIPTION_UPDATED,		/* customer.subscription.updated */
-	WEBHOOK_SUBSCRIPTION_DELETED		/* customer.subscription.deleted */
+	WEBHOOK_SUBSCRIPTION_DELETED,		/* customer.subscription.deleted */
+	WEBHOOK_PAYMENT_SUCCEEDED,		/* payment_intent.succeeded */
+	WEBHOOK_PAYMENT_FAILED			/* payment_intent.payment_failed */
 };
 
 /* Each string field is sized by what it must match or is kept in: Stripe
@@ -74,6 +76,13 @@ struct webhook_event {
 	int64_t period_start;			/* unix seconds, 0 when absent */
 	int64_t period_end;
 	int64_t amount_paid_cents;
+	/* payment_intent.* (payment_intent holds its id, customer, currency,
+	 * metadata_type and account as above) */
+	int64_t amount_received_cents;		/* -1 when absent */
+	char payment_method[WEBHOOK_ID_MAX + 1];
+	char setup_future_usage[32];		/* "off_session" when the card was kept for later */
+	int64_t recharge_id;			/* metadata.recharge, 0 when absent */
+	char failure[256];			/* last_payment_error.message (or code) */
 };
 
 /* Parses a verified event body. Returns 0, or -1 with a sentence in errbuf

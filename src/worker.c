@@ -13,6 +13,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "notify.h"
+#include "recharge.h"
 #include "router.h"
 #include "stripe.h"
 #include <errno.h>
@@ -37,6 +38,7 @@ static int bg_reload;
 static atomic_int bg_alive;
 static atomic_int watchdog_alive;
 static atomic_int notify_alive;
+static atomic_int recharge_alive;
 
 static double now_ms(void)
 {
@@ -260,6 +262,16 @@ static void *notify_main(void *arg)
 	return NULL;
 }
 
+/* The auto-recharge sender, when Stripe is configured: Stripe's answers
+ * may take seconds, so it is a thread of its own too. */
+static void *recharge_main(void *arg)
+{
+	(void)arg;
+	recharge_run(pool_cfg, &stopping);
+	atomic_store(&recharge_alive, 0);
+	return NULL;
+}
+
 /* The health watchdog: its own connection with short timeouts, probed
  * every LIMIT_HEALTH_INTERVAL_MS, so /healthz and the workers learn of a
  * stalled or lost database within two seconds without a round trip of
@@ -317,6 +329,13 @@ int worker_start(const struct cfg *cfg, int listen_fd)
 			return -1;
 		}
 	}
+	if (cfg->stripe_secret_key[0] != '\0') {
+		atomic_store(&recharge_alive, 1);
+		if (pthread_create(&t, &attr, recharge_main, NULL) != 0) {
+			log_error("cannot start the auto-recharge sender: %s", strerror(errno));
+			return -1;
+		}
+	}
 	for (int64_t i = 0; i < cfg->threads; i++) {
 		atomic_fetch_add(&alive, 1);
 		if (pthread_create(&t, &attr, worker_main, NULL) != 0) {
@@ -340,7 +359,8 @@ int worker_stop(int listen_fd, int timeout_ms)
 	double deadline = now_ms() + timeout_ms;
 	while (now_ms() < deadline) {
 		if (atomic_load(&in_flight) == 0 && atomic_load(&alive) == 0 && atomic_load(&bg_alive) == 0 &&
-		    atomic_load(&watchdog_alive) == 0 && atomic_load(&notify_alive) == 0)
+		    atomic_load(&watchdog_alive) == 0 && atomic_load(&notify_alive) == 0 &&
+		    atomic_load(&recharge_alive) == 0)
 			return 0;
 		/* Threads stuck in accept do not matter once nothing is in flight. */
 		if (atomic_load(&in_flight) == 0 && now_ms() > deadline - timeout_ms + 1000)

@@ -396,7 +396,7 @@ static void test_base_policy(void)
 static void test_call_checks(void)
 {
 	struct stripe_client *c = local_client(2000);
-	struct stripe_checkout req = { "cus_1", "acct_1", 0, "eur", "Credits", "https://a.example/ok", NULL };
+	struct stripe_checkout req = { "cus_1", "acct_1", 0, "eur", "Credits", "https://a.example/ok", NULL, 0 };
 	struct stripe_result r;
 	char key[300];
 	int before = stat_of(&srv.requests);
@@ -468,7 +468,7 @@ static void test_checkout_ok(void)
 {
 	struct stripe_client *c = local_client(2000);
 	struct stripe_checkout req = { "cus_1", "acct é", 2500, "eur", "Credits & more",
-				       "https://app.example/ok?s={CHECKOUT_SESSION_ID}", "https://app.example/cancel" };
+				       "https://app.example/ok?s={CHECKOUT_SESSION_ID}", "https://app.example/cancel", 0 };
 	struct stripe_result r;
 	char body[4096];
 
@@ -495,6 +495,45 @@ static void test_checkout_ok(void)
 	serve(&(struct canned){ 200, "{\"id\":\"cus_1'; DROP\"}", 0, 0, 0, 0, NULL });
 	is_int(stripe_create_customer(c, "acct_1", "idem-6", &r), STRIPE_ERR_TRANSPORT, "id with odd bytes");
 	ok(strstr(r.message, "id") != NULL, "message: %s", r.message);
+	stripe_client_free(c);
+}
+
+static void test_save_card_and_payment_intent(void)
+{
+	struct stripe_client *c = local_client(2000);
+	struct stripe_checkout req = { "cus_1", "acct_1", 1000, "eur", "Credits", "https://app.example/ok", NULL, 1 };
+	struct stripe_payment pay = { "cus_1", "pm_1", "acct 1", 42, 2000, "eur" };
+	struct stripe_result r;
+	char body[4096];
+
+	serve(&(struct canned){ 200, "{\"id\":\"cs_test_a1\",\"object\":\"checkout.session\","
+				"\"url\":\"https://checkout.stripe.com/c/pay/cs_test_a1\"}", 0, 0, 0, 0, NULL });
+	is_int(stripe_create_checkout(c, &req, "idem-sc-1", &r), STRIPE_OK, "checkout keeping the card");
+	ok(strstr(last_body(body, sizeof(body)), "&payment_intent_data%5Bsetup_future_usage%5D=off_session") != NULL,
+	   "asks Checkout to keep the card off-session: %s", body);
+
+	serve(&(struct canned){ 200, "{\"id\":\"pi_123\",\"object\":\"payment_intent\",\"status\":\"succeeded\"}",
+				0, 0, 0, 0, NULL });
+	is_int(stripe_create_payment_intent(c, &pay, "recharge_42", &r), STRIPE_OK, "payment intent created");
+	is_str(r.id, "pi_123", "its id");
+	ok(last_has("POST /v1/payment_intents HTTP/1.1\r\n"), "POST /v1/payment_intents");
+	ok(last_has("\r\nIdempotency-Key: recharge_42\r\n"), "the recharge's id as Idempotency-Key");
+	is_str(last_body(body, sizeof(body)), "amount=2000&currency=eur&customer=cus_1&payment_method=pm_1"
+	       "&off_session=true&confirm=true&metadata%5Btype%5D=auto_recharge&metadata%5Baccount%5D=acct%201"
+	       "&metadata%5Brecharge%5D=42", "every parameter");
+	serve(&(struct canned){ 402, "{\"error\":{\"type\":\"card_error\",\"code\":\"card_declined\","
+				"\"message\":\"Your card was declined.\"}}", 0, 0, 0, 0, NULL });
+	is_int(stripe_create_payment_intent(c, &pay, "recharge_43", &r), STRIPE_ERR_API, "a decline");
+	is_int(r.http_status, 402, "as a 402");
+	is_str(r.message, "Your card was declined.", "with Stripe's message");
+	pay.payment_method = NULL;
+	is_int(stripe_create_payment_intent(c, &pay, "recharge_44", &r), STRIPE_ERR_CONFIG, "no card: not sent");
+
+	serve(&(struct canned){ 204, "", 0, 0, 0, 0, NULL });
+	is_int(stripe_push(c, "http://127.0.0.1:1/x", "{}", "Creditd-Signature: t=1,v1=ab", &r), STRIPE_ERR_TRANSPORT,
+	       "push to a closed port: no answer");
+	is_int(stripe_push(c, "http://example.com/x", "{}", "X: y", &r), STRIPE_ERR_CONFIG,
+	       "push over plain http off loopback refused");
 	stripe_client_free(c);
 }
 
@@ -628,7 +667,7 @@ static void test_against_fake(void)
 	const char *base = getenv("CREDITD_FAKE_STRIPE_URL");
 	struct stripe_client *c;
 	struct stripe_checkout req = { NULL, "acct_fake", 1500, "eur", "Credits", "http://localhost/billing/success",
-				       "http://localhost/billing/cancel" };
+				       "http://localhost/billing/cancel", 0 };
 	struct stripe_result r, r2;
 	char idem[64], idem_cs[80];
 
@@ -666,6 +705,7 @@ int main(void)
 	test_call_checks();
 	test_customer_ok();
 	test_checkout_ok();
+	test_save_card_and_payment_intent();
 	test_errors();
 	test_transport();
 	test_reuse();

@@ -1,0 +1,175 @@
+/* ledger_recharges.c: auto-recharges (see ledger_recharges.h and
+ * ledger.h): queued in the transaction of the change that calls for one
+ * (ledger_events.h), claimed and sent by the recharge thread (recharge.c),
+ * ended here. A recharge row moves queued → sent → succeeded | failed, or
+ * queued → failed; it is credited at most once (its row is locked and its
+ * state checked first), and its Stripe Idempotency-Key is its id. */
+#include "ledger_recharges.h"
+#include "ledger_events.h"
+#include "log.h"
+#include "timefmt.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char SQL_LOCK[] = "SELECT state, amount_cents FROM recharges WHERE id = ? AND account_id = ? FOR UPDATE";
+
+/* The recharge's state (into state) when it is a's; 0 when not found. */
+static enum cd_err lock_recharge(struct ledger *lg, const struct acct *a, int64_t id, char state[16], int64_t *cents)
+{
+	int e, got;
+	struct dbstmt *s = db_exec(lg, SQL_LOCK, &e, "ii", id, a->id);
+	if (s == NULL)
+		return db_err(lg, e, "recharge lock");
+	if ((got = db_fetch(s)) < 0)
+		return CD_E_INTERNAL;
+	state[0] = '\0';
+	if (got == 1) {
+		ledger_copy_text(state, 16, db_str(s, 0));
+		*cents = db_i64(s, 1);
+	}
+	return CD_OK;
+}
+
+enum cd_err recharge_credit(struct ledger *lg, struct acct *a, int64_t id, const char *pi, int64_t cents,
+			    int *credited)
+{
+	static const char sql[] = "UPDATE recharges SET state = 'succeeded', payment_intent = ?, credited_micros = ?, "
+				  "grant_id = ?, updated_at = ?, error = NULL WHERE id = ?";
+	char state[16], gid[32];
+	int64_t queued_cents = 0, grant_id, journal_id;
+	*credited = 0;
+	enum cd_err rc = lock_recharge(lg, a, id, state, &queued_cents);
+	if (rc != CD_OK || state[0] == '\0' || strcmp(state, "succeeded") == 0)
+		return rc;
+	if (cents <= 0)
+		cents = queued_cents;
+	if (cents > INT64_MAX / lg->cfg->topup_rate)
+		return CD_E_INTERNAL;
+	int64_t micros = cents * lg->cfg->topup_rate;
+	rc = ledger_add_grant(lg, a, "topup", micros, GRANT_PRIORITY_DEFAULT, -1, pi, "auto-recharge", &grant_id,
+			      &journal_id);
+	if (rc == CD_OK)
+		rc = db_do(lg, sql, "recharge credit", "siiii", pi, micros, grant_id, lg->now, id);
+	a->recharge_pending = 0;
+	a->recharge_failures = 0;
+	ledger_id_format(gid, sizeof(gid), "grant_", grant_id);
+	if (rc == CD_OK)
+		rc = event_add(lg, a, EVENT_AUTORECHARGE_SUCCEEDED, json_pack("{s:I, s:I, s:I, s:s, s:s}", "recharge_id",
+			       (json_int_t)id, "amount_cents", (json_int_t)cents, "amount_micros", (json_int_t)micros,
+			       "payment_intent", pi, "grant_id", gid));
+	*credited = rc == CD_OK;
+	return rc;
+}
+
+enum cd_err recharge_fail(struct ledger *lg, struct acct *a, int64_t id, const char *error, int *failed)
+{
+	static const char sql[] = "UPDATE recharges SET state = 'failed', error = ?, updated_at = ? WHERE id = ?";
+	char state[16];
+	int64_t cents = 0;
+	*failed = 0;
+	enum cd_err rc = lock_recharge(lg, a, id, state, &cents);
+	if (rc != CD_OK || state[0] == '\0' || strcmp(state, "succeeded") == 0 || strcmp(state, "failed") == 0)
+		return rc;
+	rc = db_do(lg, sql, "recharge failure", "sii", error, lg->now, id);
+	a->recharge_pending = 0;
+	a->recharge_failures++;
+	int off = a->recharge_failures >= RECHARGE_FAILURES_OFF && a->recharge_threshold >= 0;
+	if (off) {
+		log_warn("account %s: auto-recharge switched off after %d failures in a row", a->ext_id,
+			 RECHARGE_FAILURES_OFF);
+		a->recharge_threshold = a->recharge_amount_cents = -1;
+	}
+	if (rc == CD_OK)
+		rc = event_add(lg, a, EVENT_AUTORECHARGE_FAILED, json_pack("{s:I, s:I, s:s, s:I, s:b}", "recharge_id",
+			       (json_int_t)id, "amount_cents", (json_int_t)cents, "error", error, "failures_in_a_row",
+			       (json_int_t)a->recharge_failures, "disabled", off));
+	*failed = rc == CD_OK;
+	return rc;
+}
+
+/* ---- the sender's side (ledger.h) ---- */
+
+struct claim_run { struct ledger_recharge *out; int max; int64_t lease; int n; };
+
+static enum cd_err claim_tx(struct ledger *lg, void *arg)
+{
+	static const char due[] = "SELECT r.id, r.amount_cents, r.attempts, a.ext_id, a.stripe_customer_id, "
+				  "a.stripe_payment_method FROM recharges r JOIN accounts a ON a.id = r.account_id "
+				  "WHERE r.state = 'queued' AND r.next_attempt_at <= ? ORDER BY r.id LIMIT ?";
+	static const char lease[] = "UPDATE recharges SET next_attempt_at = ? WHERE id = ? AND state = 'queued' "
+				    "AND next_attempt_at <= ?";
+	struct claim_run *c = arg;
+	struct ledger_recharge found[LIMIT_RECHARGE_BATCH];
+	int n = 0, e;
+	c->n = 0;
+	struct dbstmt *s = db_exec(lg, due, &e, "ii", lg->now, (int64_t)c->max);
+	if (s == NULL)
+		return db_err(lg, e, "recharges due");
+	while (n < c->max && n < LIMIT_RECHARGE_BATCH && db_fetch(s) == 1) {
+		struct ledger_recharge *r = &found[n++];
+		memset(r, 0, sizeof(*r));
+		r->id = db_i64(s, 0);
+		r->amount_cents = db_i64(s, 1);
+		r->attempts = db_i64(s, 2);
+		ledger_copy_text(r->account, sizeof(r->account), db_str(s, 3));
+		ledger_copy_text(r->customer, sizeof(r->customer), db_str(s, 4));
+		ledger_copy_text(r->payment_method, sizeof(r->payment_method), db_str(s, 5));
+	}
+	for (int i = 0; i < n; i++) {
+		struct dbstmt *l = db_exec(lg, lease, &e, "iii", lg->now + c->lease, found[i].id, lg->now);
+		if (l == NULL)
+			return db_err(lg, e, "recharge lease");
+		if (db_affected(l) == 1)
+			c->out[c->n++] = found[i];
+	}
+	return CD_OK;
+}
+
+enum cd_err ledger_recharges_claim(struct ledger *lg, struct ledger_recharge *out, int max, int64_t lease_seconds,
+				   int *n)
+{
+	struct claim_run c = {out, max, lease_seconds, 0};
+	enum cd_err rc = ledger_run(lg, claim_tx, &c);
+	*n = rc == CD_OK ? c.n : 0;
+	return rc;
+}
+
+struct result_run { int64_t id; enum ledger_recharge_outcome outcome; const char *pi, *error; };
+
+static enum cd_err result_tx(struct ledger *lg, void *arg)
+{
+	static const char sent[] = "UPDATE recharges SET state = 'sent', payment_intent = ?, attempts = attempts + 1, "
+				   "updated_at = ? WHERE id = ? AND state = 'queued'";
+	static const char retry[] = "UPDATE recharges SET attempts = attempts + 1, error = ?, updated_at = ?, "
+				    "next_attempt_at = ? + LEAST(POW(2, LEAST(attempts, 20)), ?) WHERE id = ? "
+				    "AND state = 'queued'";
+	static const char owner[] = "SELECT account_id, attempts FROM recharges WHERE id = ?";
+	struct result_run *r = arg;
+	int e, failed;
+	if (r->outcome == RECHARGE_SENT)
+		return db_do(lg, sent, "recharge sent", "sii", r->pi, lg->now, r->id);
+	struct dbstmt *s = db_exec(lg, owner, &e, "i", r->id);
+	if (s == NULL)
+		return db_err(lg, e, "recharge owner");
+	if (db_fetch(s) != 1)
+		return CD_E_NOT_FOUND;
+	int64_t account = db_i64(s, 0), attempts = db_i64(s, 1);
+	if (r->outcome == RECHARGE_RETRY && attempts + 1 < LIMIT_RECHARGE_ATTEMPTS)
+		return db_do(lg, retry, "recharge retry", "siiii", r->error, lg->now, lg->now,
+			     (int64_t)LIMIT_RECHARGE_BACKOFF_MAX_SECONDS, r->id);
+	struct acct a;
+	enum cd_err rc = acct_lock_id(lg, account, &a);
+	if (rc == CD_OK)
+		rc = recharge_fail(lg, &a, r->id, r->error, &failed);
+	if (rc == CD_OK)
+		rc = acct_save(lg, &a);
+	return rc;
+}
+
+enum cd_err ledger_recharge_result(struct ledger *lg, int64_t id, enum ledger_recharge_outcome outcome,
+				   const char *payment_intent, const char *error)
+{
+	struct result_run r = {id, outcome, payment_intent != NULL ? payment_intent : "", error != NULL ? error : ""};
+	return ledger_run(lg, result_tx, &r);
+}

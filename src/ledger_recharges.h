@@ -1,0 +1,23 @@
+/* ledger_recharges.h: an auto-recharge's end, on its locked account
+ * (DESIGN §9 "Auto-recharge"): credited once when its payment succeeded,
+ * or failed (counted; two failures in a row switch auto-recharge off).
+ * Used by the Stripe webhook (ledger_stripe.c) and by the sender's record
+ * of what Stripe answered (ledger_recharge_result). Internal to the
+ * ledger's files. */
+#ifndef CREDITD_LEDGER_RECHARGES_H
+#define CREDITD_LEDGER_RECHARGES_H
+#include "ledger_open.h"
+
+/* Failures in a row that switch auto-recharge off. */
+#define RECHARGE_FAILURES_OFF 2
+
+/* Credits recharge id of a (cents paid, payment intent pi) unless it was
+ * credited already (*credited 0); a top-up grant, the recharge succeeded,
+ * none in flight, the failure count cleared, autorecharge.succeeded. */
+enum cd_err recharge_credit(struct ledger *lg, struct acct *a, int64_t id, const char *pi, int64_t cents,
+			    int *credited);
+/* Fails recharge id of a with error, unless it ended already (*failed 0):
+ * the failure counted, none in flight, auto-recharge switched off at
+ * RECHARGE_FAILURES_OFF in a row, autorecharge.failed (saying so). */
+enum cd_err recharge_fail(struct ledger *lg, struct acct *a, int64_t id, const char *error, int *failed);
+#endif
