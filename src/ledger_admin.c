@@ -253,6 +253,17 @@ static const struct check checks[] = {
 	 "SELECT a.ext_id, g.period_key, 'none' FROM grants g JOIN accounts a ON a.id = g.account_id "
 	 "WHERE g.period_key IS NOT NULL AND NOT EXISTS (SELECT 1 FROM plan_periods p "
 	 "WHERE p.account_id = g.account_id AND p.period_key = g.period_key)", "period_key", "plan_periods row"},
+	/* An auto-recharge is credited at most once, and a succeeded one once:
+	 * the grants of its PaymentIntent on its account. */
+	{"recharge credited other than once",
+	 "SELECT a.ext_id, COUNT(g.id), IF(r.state = 'succeeded', 1, 0) FROM recharges r "
+	 "JOIN accounts a ON a.id = r.account_id LEFT JOIN grants g ON g.account_id = r.account_id "
+	 "AND g.source = 'topup' AND g.reference = r.payment_intent GROUP BY r.id, a.ext_id, r.state "
+	 "HAVING COUNT(g.id) <> IF(r.state = 'succeeded', 1, 0)", "grants of the recharge", "one if it succeeded, else none"},
+	{"recharges in flight",
+	 "SELECT a.ext_id, COUNT(*), 1 FROM recharges r JOIN accounts a ON a.id = r.account_id "
+	 "WHERE r.state IN ('queued', 'sent') GROUP BY a.ext_id HAVING COUNT(*) > 1",
+	 "recharges queued or sent", "at most"},
 	{"promo redemption count",
 	 "SELECT c.code, c.redeemed, COUNT(r.account_id) FROM promo_codes c LEFT JOIN promo_redemptions r "
 	 "ON r.promo_id = c.id GROUP BY c.id, c.code, c.redeemed HAVING c.redeemed <> COUNT(r.account_id)",

@@ -136,12 +136,6 @@ int notice_recharge(const struct ledger *lg, struct acct *a)
 
 #define RECHARGE_INSERT "INSERT INTO recharges (account_id, amount_cents, next_attempt_at, created_at, updated_at) "
 
-enum cd_err recharge_add(struct ledger *lg, const struct acct *a)
-{
-	return db_do(lg, RECHARGE_INSERT "VALUES (?, ?, ?, ?, ?)", "recharge queue", "iiiii", a->id,
-		     a->recharge_amount_cents, lg->now, lg->now, lg->now);
-}
-
 void recharge_script(struct ledger *lg, struct db_script *s, const struct acct *a)
 {
 	const int64_t v[] = {a->id, a->recharge_amount_cents, lg->now, lg->now, lg->now};
@@ -158,8 +152,6 @@ enum cd_err acct_save(struct ledger *lg, struct acct *a)
 {
 	json_t *low = notice_balance(lg, a);
 	enum cd_err rc = low != NULL ? event_add(lg, a, EVENT_BALANCE_LOW, low) : CD_OK;
-	if (rc == CD_OK && notice_recharge(lg, a))
-		rc = recharge_add(lg, a);
 	return rc == CD_OK ? acct_store(lg, a) : rc;
 }
 

@@ -38,16 +38,17 @@ json_t *notice_balance(const struct ledger *lg, struct acct *a);
  * NULL when there is nothing to tell. */
 const char *notice_refusal(const struct ledger *lg, struct acct *a, struct member_row *m, enum refusal_why why,
 			   int64_t available, int64_t required, json_t **data);
-/* Auto-recharge (DESIGN §9): 1 when a change left available below the
- * account's threshold, a card is saved, no recharge is in flight and fewer
- * than [stripe] auto_recharge_max_per_day ran this UTC day: the recharge
- * is then counted and marked in flight on a, and its row must be written
- * in the same transaction (recharge_add or recharge_script). */
+/* Auto-recharge (DESIGN §9): 1 when a charge (the guard's batches: holds
+ * and charges) left available below the account's threshold, a card is
+ * saved, no recharge is in flight and fewer than [stripe]
+ * auto_recharge_max_per_day ran this UTC day: the recharge is then counted
+ * and marked in flight on a, and its row must be written in the same
+ * transaction (recharge_script). A failure or a credit queues none by
+ * itself: the next charge does. */
 int notice_recharge(const struct ledger *lg, struct acct *a);
-enum cd_err recharge_add(struct ledger *lg, const struct acct *a);
 void recharge_script(struct ledger *lg, struct db_script *s, const struct acct *a);
 /* Stores the account (acct_store) after writing what its change calls
- * for (notice_balance, notice_recharge): how every operation outside the
- * guard's batches stores an account. */
+ * for (notice_balance): how every operation outside the guard's batches
+ * stores an account. */
 enum cd_err acct_save(struct ledger *lg, struct acct *a);
 #endif

@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """fake_stripe.py: a local stand-in for the parts of Stripe's HTTP API that
-creditd uses (POST /v1/customers, POST /v1/checkout/sessions, and GETs of
-both), for integration tests.
+creditd uses (POST /v1/customers, POST /v1/checkout/sessions, POST
+/v1/payment_intents for off-session charges of a saved card, and GETs of
+them), for integration tests.
 
 Owns: checking what creditd sends the way Stripe does -- Bearer auth with an
 sk_test_/sk_live_ key, a form-encoded body, an Idempotency-Key on every POST
@@ -52,8 +53,23 @@ Control endpoints (no auth):
                            {"event", "payload", "signature"}: a Stripe event
                            and its Stripe-Signature header (when a secret is
                            given) ready to POST to creditd's webhook
+                           A paid session that kept its card (payment_intent_data
+                           [setup_future_usage]=off_session) attaches a payment
+                           method to its customer and also returns
+                           "payment_intent_event", "payment_intent_payload" and
+                           "payment_intent_signature": its payment_intent.succeeded
   POST /_sign {"payload": "...", "webhook_secret": "...", "timestamp": N}
                            returns {"signature": "t=...,v1=..."}
+  GET  /_payment_mode, POST /_payment_mode {"mode": "ok"|"decline"|"slow",
+                           "delay_seconds": N, "count": N}: how the next
+                           POST /v1/payment_intents answer (decline: Stripe's
+                           402 card_error card_declined; slow: after
+                           delay_seconds)
+  GET  /_payment_intents   every PaymentIntent made through the API
+  POST /_payment_intents/<id>/event {"webhook_secret", "timestamp",
+                           "type": "payment_intent.succeeded"|
+                           "payment_intent.payment_failed"} returns
+                           {"event", "payload", "signature"} for it
 """
 
 import argparse
@@ -81,6 +97,9 @@ ALNUM = string.ascii_letters + string.digits
 MIN_CHARGE = {"usd": 50, "eur": 50, "gbp": 30, "chf": 50, "cad": 50, "aud": 50, "jpy": 50}
 AMOUNT_MAX = 99999999
 MODES = ("ok", "slow", "fail500", "close", "garbage", "huge")
+PAYMENT_MODES = ("ok", "decline", "slow")
+PAYMENT_INTENT_KEYS = ("amount", "currency", "customer", "payment_method", "off_session", "confirm", "metadata",
+                       "description", "receipt_email", "statement_descriptor_suffix")
 
 
 def rand_id(prefix, n):
@@ -673,6 +692,9 @@ class State:
             self.idem = {}          # (api_key, key) -> {"path", "params", "status", "body"}
             self.inflight = set()
             self.mode = {"mode": "ok", "delay_seconds": 0, "count": None}
+            self.payment_mode = {"mode": "ok", "delay_seconds": 0, "count": None}
+            self.payment_methods = {}   # (api key hash, customer) -> set of pm ids
+            self.payment_intents = {}   # id -> object (with private _api_key_hash)
             self.seq = 0
 
     def record(self, entry):
@@ -691,6 +713,15 @@ class State:
                 self.mode["count"] -= 1
                 if self.mode["count"] <= 0:
                     self.mode = {"mode": "ok", "delay_seconds": 0, "count": None}
+            return m
+
+    def take_payment_mode(self):
+        with self.lock:
+            m = dict(self.payment_mode)
+            if m["mode"] != "ok" and m["count"] is not None:
+                self.payment_mode["count"] -= 1
+                if self.payment_mode["count"] <= 0:
+                    self.payment_mode = {"mode": "ok", "delay_seconds": 0, "count": None}
             return m
 
     def get_customer(self, api_key, cid):
@@ -867,7 +898,7 @@ class Handler(BaseHTTPRequestHandler):
         livemode = api_key.startswith("sk_live_")
         if self.command == "GET":
             return self.api_get(path, api_key)
-        if self.command != "POST" or path not in ("/v1/customers", "/v1/checkout/sessions"):
+        if self.command != "POST" or path not in ("/v1/customers", "/v1/checkout/sessions", "/v1/payment_intents"):
             raise self.unrecognized(path)
         ctype = self.headers.get("Content-Type", "")
         if ctype.split(";")[0].strip().lower() != "application/x-www-form-urlencoded":
@@ -958,6 +989,8 @@ class Handler(BaseHTTPRequestHandler):
                                                 rand_id("req_", 14)}
 
     def create(self, path, params, api_key, livemode, key):
+        if path == "/v1/payment_intents":
+            return create_payment_intent(params, api_key, livemode)
         if path == "/v1/customers":
             obj = customer_object(validate_customer(params), livemode)
             with STATE.lock:
@@ -1010,6 +1043,37 @@ class Handler(BaseHTTPRequestHandler):
             return self.send_json(200, obj)
         if m and self.command == "POST" and m.group(2):
             return self.send_json(200, complete_session(m.group(1), body))
+        if path == "/_payment_mode":
+            if self.command == "POST":
+                mode = body.get("mode", "ok")
+                delay = body.get("delay_seconds", 5 if mode == "slow" else 0)
+                count = body.get("count")
+                if mode not in PAYMENT_MODES or not isinstance(delay, (int, float)) or \
+                        (count is not None and (not isinstance(count, int) or count < 1)):
+                    raise StripeError(400, "mode must be one of %s; delay_seconds a number; count >= 1"
+                                      % ", ".join(PAYMENT_MODES))
+                with STATE.lock:
+                    STATE.payment_mode = {"mode": mode, "delay_seconds": delay, "count": count}
+            with STATE.lock:
+                return self.send_json(200, dict(STATE.payment_mode))
+        if path == "/_payment_intents" and self.command == "GET":
+            with STATE.lock:
+                return self.send_json(200, [public(o) for o in STATE.payment_intents.values()])
+        m = re.fullmatch(r"/_payment_intents/([A-Za-z0-9_]+)/event", path)
+        if m and self.command == "POST":
+            with STATE.lock:
+                obj = STATE.payment_intents.get(m.group(1))
+            if obj is None:
+                raise StripeError(404, "No such payment_intent: '%s'" % m.group(1), code="resource_missing")
+            etype = body.get("type", "payment_intent.succeeded")
+            if etype not in ("payment_intent.succeeded", "payment_intent.payment_failed"):
+                raise StripeError(400, "type must be payment_intent.succeeded or payment_intent.payment_failed")
+            pi = public(obj)
+            if etype == "payment_intent.payment_failed":
+                pi.update({"status": "requires_payment_method", "amount_received": 0,
+                           "last_payment_error": {"code": "card_declined", "message": "Your card was declined.",
+                                                  "type": "card_error"}})
+            return self.send_json(200, event_for(etype, pi, body))
         raise StripeError(404, "Unknown control endpoint %s %s" % (self.command, path))
 
     def control_mode(self, body):
@@ -1042,6 +1106,76 @@ def sign_header(body):
     return "t=%d,v1=%s" % (ts, mac.hexdigest())
 
 
+def event_for(etype, obj, body):
+    """A Stripe event of obj, with its signature when a secret is given."""
+    ts = body.get("timestamp", int(time.time()))
+    secret = body.get("webhook_secret")
+    if not isinstance(ts, int) or isinstance(ts, bool) or (secret is not None and not isinstance(secret, str)):
+        raise StripeError(400, "timestamp must be an integer and webhook_secret a string")
+    event = {"id": rand_id("evt_", 24), "object": "event", "api_version": API_VERSION, "created": ts,
+             "data": {"object": obj}, "livemode": obj.get("livemode", False), "pending_webhooks": 1,
+             "request": {"id": None, "idempotency_key": None}, "type": etype}
+    payload = json.dumps(event, indent=2)
+    signature = sign_header({"payload": payload, "webhook_secret": secret, "timestamp": ts}) if secret else None
+    return {"event": event, "payload": payload, "signature": signature}
+
+
+def payment_intent_object(pid, amount, currency, customer, pm, metadata, livemode, status, sfu=None):
+    return {"id": pid, "object": "payment_intent", "amount": amount, "amount_capturable": 0,
+            "amount_received": amount if status == "succeeded" else 0, "capture_method": "automatic",
+            "confirmation_method": "automatic", "created": int(time.time()), "currency": currency,
+            "customer": customer, "description": None, "last_payment_error": None, "livemode": livemode,
+            "metadata": metadata, "payment_method": pm, "payment_method_types": ["card"],
+            "setup_future_usage": sfu, "status": status}
+
+
+def create_payment_intent(p, api_key, livemode):
+    """POST /v1/payment_intents the way an off-session recharge must send it."""
+    check_keys(p, PAYMENT_INTENT_KEYS, "")
+    for k in ("amount", "currency", "customer", "payment_method"):
+        if k not in p:
+            raise missing(k)
+    currency = want_currency(p["currency"], "currency")
+    amount = want_int(p["amount"], "amount", 1)
+    if amount < MIN_CHARGE.get(currency, 1):
+        raise StripeError(400, "Amount must be at least %d %s" % (MIN_CHARGE[currency], currency),
+                          code="amount_too_small", param="amount")
+    cid = want_str(p["customer"], "customer", 255, allow_empty=False)
+    if STATE.get_customer(api_key, cid) is None:
+        raise StripeError(400, "No such customer: '%s'" % cid, code="resource_missing", param="customer")
+    pm = want_str(p["payment_method"], "payment_method", 255, allow_empty=False)
+    with STATE.lock:
+        attached = pm in STATE.payment_methods.get((hashlib.sha256(api_key.encode()).hexdigest()[:16], cid), set())
+    if not attached:
+        raise StripeError(400, "The provided PaymentMethod %s is not attached to customer %s." % (pm, cid),
+                          param="payment_method")
+    confirm = want_bool(p.get("confirm", "false"), "confirm")
+    off_session = want_bool(p.get("off_session", "false"), "off_session")
+    if off_session and not confirm:
+        raise invalid("off_session", "You can only pass `off_session` when `confirm` is true.")
+    if not (confirm and off_session):
+        raise StripeError(400, "fake_stripe: a recharge must be confirmed off-session (confirm=true, "
+                          "off_session=true).")
+    metadata = want_metadata(p.get("metadata", ""), "metadata")
+    if metadata.get("type") != "auto_recharge" or not metadata.get("account") or \
+            not str(metadata.get("recharge", "")).isdigit():
+        raise StripeError(400, "fake_stripe: a recharge carries metadata[type]=auto_recharge, metadata[account] "
+                          "and metadata[recharge] (its id).")
+    m = STATE.take_payment_mode()
+    if m["mode"] == "slow":
+        time.sleep(m["delay_seconds"])
+    pid = rand_id("pi_", 24)
+    status = "requires_payment_method" if m["mode"] == "decline" else "succeeded"
+    obj = payment_intent_object(pid, amount, currency, cid, pm, metadata, livemode, status)
+    obj["_api_key_hash"] = hashlib.sha256(api_key.encode()).hexdigest()[:16]
+    with STATE.lock:
+        STATE.payment_intents[pid] = obj
+    if m["mode"] == "decline":
+        err = StripeError(402, "Your card was declined.", "card_error", code="card_declined")
+        raise err
+    return 200, public(obj)
+
+
 def complete_session(sid, body):
     """Marks a session paid and builds the checkout.session.* event Stripe would send."""
     etype = body.get("type", "checkout.session.completed")
@@ -1072,7 +1206,21 @@ def complete_session(sid, body):
     signature = None
     if secret:
         signature = sign_header({"payload": payload, "webhook_secret": secret, "timestamp": ts})
-    return {"event": event, "payload": payload, "signature": signature}
+    out = {"event": event, "payload": payload, "signature": signature}
+    pid = obj.get("_payment_intent_data") or {}
+    if status == "paid" and session.get("payment_intent") and pid.get("setup_future_usage") == "off_session":
+        # The card is kept for later: attached to the customer, and named
+        # by the session's PaymentIntent, as Stripe does.
+        pm = rand_id("pm_", 24)
+        with STATE.lock:
+            STATE.payment_methods.setdefault((obj["_api_key_hash"], session["customer"]), set()).add(pm)
+        pi = payment_intent_object(session["payment_intent"], session.get("amount_total"), session["currency"],
+                                   session["customer"], pm, pid.get("metadata", {}), session["livemode"],
+                                   "succeeded", "off_session")
+        more = event_for("payment_intent.succeeded", pi, body)
+        out.update({"payment_intent_event": more["event"], "payment_intent_payload": more["payload"],
+                    "payment_intent_signature": more["signature"]})
+    return out
 
 
 class Server(ThreadingHTTPServer):
