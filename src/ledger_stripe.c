@@ -399,6 +399,18 @@ static enum cd_err subscription_changed(struct ledger *lg, struct hook_run *h)
 	return rc;
 }
 
+/* The locked account of a payment_intent event; CD_E_NOT_FOUND (an
+ * account nobody has) is acknowledged and ignored by the caller. */
+static enum cd_err payment_account(struct ledger *lg, struct hook_run *h, struct acct *a)
+{
+	enum cd_err rc = account_for(lg, h->ev, a);
+	if (rc == CD_E_NOT_FOUND)
+		h->outcome = "ignored: unknown account";
+	else if (rc == CD_OK)
+		h->account_id = a->id;
+	return rc;
+}
+
 /* payment_intent.succeeded: an auto-recharge's is credited once; a
  * top-up's that kept its card for later (setup_future_usage off_session)
  * saves the card on the account, for auto-recharge. */
@@ -419,14 +431,9 @@ static enum cd_err payment_succeeded(struct ledger *lg, struct hook_run *h)
 		h->outcome = "ignored: wrong currency";
 		return CD_OK;
 	}
-	enum cd_err rc = account_for(lg, ev, &a);
-	if (rc == CD_E_NOT_FOUND) {
-		h->outcome = "ignored: unknown account";
-		return CD_OK;
-	}
+	enum cd_err rc = payment_account(lg, h, &a);
 	if (rc != CD_OK)
-		return rc;
-	h->account_id = a.id;
+		return rc == CD_E_NOT_FOUND ? CD_OK : rc;
 	if (card) {
 		rc = db_do(lg, sql_card, "card save", "si", ev->payment_method, a.id);
 		a.recharge_card = 1;
@@ -448,14 +455,9 @@ static enum cd_err payment_failed(struct ledger *lg, struct hook_run *h)
 		h->outcome = "ignored: not an auto-recharge";
 		return CD_OK;
 	}
-	enum cd_err rc = account_for(lg, ev, &a);
-	if (rc == CD_E_NOT_FOUND) {
-		h->outcome = "ignored: unknown account";
-		return CD_OK;
-	}
+	enum cd_err rc = payment_account(lg, h, &a);
 	if (rc != CD_OK)
-		return rc;
-	h->account_id = a.id;
+		return rc == CD_E_NOT_FOUND ? CD_OK : rc;
 	rc = recharge_fail(lg, &a, ev->recharge_id, ev->failure[0] ? ev->failure : "payment failed", &failed);
 	h->outcome = failed ? "auto-recharge failed" : "ignored: the recharge ended already";
 	return rc == CD_OK ? acct_save(lg, &a) : rc;
