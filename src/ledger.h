@@ -167,13 +167,15 @@ struct ledger_recharge {
 enum cd_err ledger_recharges_claim(struct ledger *lg, struct ledger_recharge *out, int max, int64_t lease_seconds,
 				   int *n);
 enum ledger_recharge_outcome {
-	RECHARGE_SENT,		/* Stripe made the PaymentIntent: its webhook credits it */
+	RECHARGE_PAID,		/* Stripe answered the PaymentIntent succeeded: credited now (its
+				 * webhook then finds it credited) */
+	RECHARGE_SENT,		/* Stripe made the PaymentIntent, not paid yet: its webhook credits it */
 	RECHARGE_DECLINED,	/* Stripe refused it (a card error, a 402): a failure */
 	RECHARGE_RETRY		/* no answer, or Stripe failing: sent again later (a failure after
 				 * LIMIT_RECHARGE_ATTEMPTS) */
 };
 enum cd_err ledger_recharge_result(struct ledger *lg, int64_t id, enum ledger_recharge_outcome outcome,
-				   const char *payment_intent, const char *error);
+				   const char *payment_intent, int64_t cents, const char *error);
 /* Journal page, newest first; cursor 0 = first page. */
 enum cd_err ledger_transactions(struct ledger *lg, const char *id, int limit, int64_t cursor,
 				json_t **out);

@@ -4,6 +4,7 @@
 #include "ledger_plans.h"
 #include "ledger_periods.h"
 #include "ledger_events.h"
+#include "ledger_recharges.h"
 #include "keys.h"
 #include "log.h"
 #include "timefmt.h"
@@ -170,10 +171,14 @@ static enum cd_err account_patch_op(struct ledger *lg, const struct account_patc
 	if (p->set_recharge && p->recharge_threshold_micros >= 0 && !a.recharge_card)
 		return refusal_set(&lg->refusal, REFUSE_NO_CARD, a.ext_id, NULL);
 	if (p->set_recharge) {
-		/* Set again (or off): failures start counting afresh. */
+		/* Set again (or off): failures start counting afresh, and what
+		 * was queued under the old setting is not sent. */
 		a.recharge_threshold = p->recharge_threshold_micros;
 		a.recharge_amount_cents = p->recharge_threshold_micros >= 0 ? p->recharge_amount_cents : -1;
 		a.recharge_failures = 0;
+		rc = recharge_switch_off(lg, &a);
+		if (rc != CD_OK)
+			return rc;
 	}
 	const int64_t *monthly = a.monthly_limit >= 0 ? &a.monthly_limit : NULL;
 	const int64_t *low = a.low_balance >= 0 ? &a.low_balance : NULL;

@@ -260,6 +260,10 @@ static const struct check checks[] = {
 	 "JOIN accounts a ON a.id = r.account_id LEFT JOIN grants g ON g.account_id = r.account_id "
 	 "AND g.source = 'topup' AND g.reference = r.payment_intent GROUP BY r.id, a.ext_id, r.state "
 	 "HAVING COUNT(g.id) <> IF(r.state = 'succeeded', 1, 0)", "grants of the recharge", "one if it succeeded, else none"},
+	{"recharge pending without one in flight",
+	 "SELECT a.ext_id, a.recharge_pending, 0 FROM accounts a WHERE a.recharge_pending <> 0 AND NOT EXISTS "
+	 "(SELECT 1 FROM recharges r WHERE r.account_id = a.id AND r.state IN ('queued', 'sent'))",
+	 "recharge_pending", "no recharge queued or sent"},
 	{"recharges in flight",
 	 "SELECT a.ext_id, COUNT(*), 1 FROM recharges r JOIN accounts a ON a.id = r.account_id "
 	 "WHERE r.state IN ('queued', 'sent') GROUP BY a.ext_id HAVING COUNT(*) > 1",

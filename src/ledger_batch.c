@@ -136,7 +136,7 @@ void batch_notice_refusal(struct ledger *lg, struct batch *b, int acct, int memb
 void batch_notice_balances(struct ledger *lg, struct batch *b)
 {
 	for (int i = 0; i < b->naccts; i++) {
-		if (!b->accts[i].changed)
+		if (!b->accts[i].changed && !b->accts[i].touched)
 			continue;
 		json_t *data = notice_balance(lg, &b->accts[i].a);
 		if (data != NULL)
@@ -1240,8 +1240,12 @@ enum cd_err batch_flush(struct ledger *lg, struct batch *b, int commit)
 		b->usages[i].is_new = 0;
 	for (int i = 0; i < b->nmembers; i++)
 		b->members[i].changed = 0;
-	for (int i = 0; i < b->naccts; i++)
+	for (int i = 0; i < b->naccts; i++) {
+		/* A flush inside a batch (a grants reload, a refund) must not hide
+		 * the change from the notices made at its end. */
+		b->accts[i].touched |= b->accts[i].changed;
 		b->accts[i].changed = 0;
+	}
 	for (int i = 0; i < b->ngrants; i++) {
 		/* A debt row just inserted has no id here: read its account again. */
 		if (b->grants[i].is_new)

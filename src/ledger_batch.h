@@ -37,6 +37,7 @@ struct batch_acct {
 	int grants_more;		/* it has more positive grants than were read */
 	int grants_stale;		/* grants changed in the database since read */
 	int recharge;			/* queue an auto-recharge at the next flush */
+	int touched;			/* changed in this attempt, also when a flush wrote it since */
 };
 /* A grant of an account that spends, read in spending order. */
 struct batch_grant {

@@ -42,6 +42,9 @@ enum cd_err recharge_credit(struct ledger *lg, struct acct *a, int64_t id, const
 	enum cd_err rc = lock_recharge(lg, a, id, state, &queued_cents);
 	if (rc != CD_OK || state[0] == '\0' || strcmp(state, "succeeded") == 0)
 		return rc;
+	/* A late success of a recharge failed already is money received: it
+	 * is credited, but it is not the one in flight (if any). */
+	int in_flight = strcmp(state, "failed") != 0;
 	if (cents <= 0)
 		cents = queued_cents;
 	if (cents > INT64_MAX / lg->cfg->topup_rate)
@@ -51,7 +54,8 @@ enum cd_err recharge_credit(struct ledger *lg, struct acct *a, int64_t id, const
 			      &journal_id);
 	if (rc == CD_OK)
 		rc = db_do(lg, sql, "recharge credit", "siiii", pi, micros, grant_id, lg->now, id);
-	a->recharge_pending = 0;
+	if (in_flight)
+		a->recharge_pending = 0;
 	a->recharge_failures = 0;
 	ledger_id_format(gid, sizeof(gid), "grant_", grant_id);
 	if (rc == CD_OK)
@@ -68,9 +72,12 @@ enum cd_err recharge_fail(struct ledger *lg, struct acct *a, int64_t id, const c
 	char state[16];
 	int64_t cents = 0;
 	*failed = 0;
+	char cut[LIMIT_RECHARGE_ERROR_BYTES + 1];
 	enum cd_err rc = lock_recharge(lg, a, id, state, &cents);
 	if (rc != CD_OK || state[0] == '\0' || strcmp(state, "succeeded") == 0 || strcmp(state, "failed") == 0)
 		return rc;
+	recharge_error_cut(cut, error);
+	error = cut;
 	rc = db_do(lg, sql, "recharge failure", "sii", error, lg->now, id);
 	a->recharge_pending = 0;
 	a->recharge_failures++;
@@ -85,6 +92,33 @@ enum cd_err recharge_fail(struct ledger *lg, struct acct *a, int64_t id, const c
 			       (json_int_t)id, "amount_cents", (json_int_t)cents, "error", error, "failures_in_a_row",
 			       (json_int_t)a->recharge_failures, "disabled", off));
 	*failed = rc == CD_OK;
+	return rc;
+}
+
+void recharge_error_cut(char out[LIMIT_RECHARGE_ERROR_BYTES + 1], const char *error)
+{
+	size_t n = strlen(error != NULL ? error : "");
+	if (n > LIMIT_RECHARGE_ERROR_BYTES) {
+		n = LIMIT_RECHARGE_ERROR_BYTES;
+		while (n > 0 && ((unsigned char)error[n] & 0xc0) == 0x80)
+			n--;	/* never half a UTF-8 character */
+	}
+	memcpy(out, error != NULL ? error : "", n);
+	out[n] = '\0';
+}
+
+enum cd_err recharge_switch_off(struct ledger *lg, struct acct *a)
+{
+	static const char sql_off[] = "UPDATE recharges SET state = 'failed', error = 'auto-recharge switched off', "
+				      "updated_at = ? WHERE account_id = ? AND state = 'queued'";
+	static const char sql_sent[] = "SELECT COUNT(*) FROM recharges WHERE account_id = ? AND state = 'sent'";
+	int e;
+	enum cd_err rc = db_do(lg, sql_off, "recharge off", "ii", lg->now, a->id);
+	struct dbstmt *s = rc == CD_OK ? db_exec(lg, sql_sent, &e, "i", a->id) : NULL;
+	if (rc == CD_OK && s == NULL)
+		rc = db_err(lg, e, "recharges sent");
+	if (rc == CD_OK && db_fetch(s) == 1)
+		a->recharge_pending = db_i64(s, 0) > 0;
 	return rc;
 }
 
@@ -135,7 +169,7 @@ enum cd_err ledger_recharges_claim(struct ledger *lg, struct ledger_recharge *ou
 	return rc;
 }
 
-struct result_run { int64_t id; enum ledger_recharge_outcome outcome; const char *pi, *error; };
+struct result_run { int64_t id; enum ledger_recharge_outcome outcome; const char *pi; int64_t cents; const char *error; };
 
 static enum cd_err result_tx(struct ledger *lg, void *arg)
 {
@@ -144,9 +178,11 @@ static enum cd_err result_tx(struct ledger *lg, void *arg)
 	static const char retry[] = "UPDATE recharges SET attempts = attempts + 1, error = ?, updated_at = ?, "
 				    "next_attempt_at = ? + LEAST(POW(2, LEAST(attempts, 20)), ?) WHERE id = ? "
 				    "AND state = 'queued'";
-	static const char owner[] = "SELECT account_id, attempts FROM recharges WHERE id = ?";
+	static const char owner[] = "SELECT account_id, attempts, state FROM recharges WHERE id = ?";
 	struct result_run *r = arg;
-	int e, failed;
+	char error[LIMIT_RECHARGE_ERROR_BYTES + 1];
+	int e, done;
+	recharge_error_cut(error, r->error);
 	if (r->outcome == RECHARGE_SENT)
 		return db_do(lg, sent, "recharge sent", "sii", r->pi, lg->now, r->id);
 	struct dbstmt *s = db_exec(lg, owner, &e, "i", r->id);
@@ -155,21 +191,32 @@ static enum cd_err result_tx(struct ledger *lg, void *arg)
 	if (db_fetch(s) != 1)
 		return CD_E_NOT_FOUND;
 	int64_t account = db_i64(s, 0), attempts = db_i64(s, 1);
+	/* Only a recharge still queued is this sender's to end: another
+	 * process (after the lease) or the webhook may have moved it on. */
+	if (strcmp(db_str(s, 2), "queued") != 0 && r->outcome != RECHARGE_PAID)
+		return CD_OK;
 	if (r->outcome == RECHARGE_RETRY && attempts + 1 < LIMIT_RECHARGE_ATTEMPTS)
-		return db_do(lg, retry, "recharge retry", "siiii", r->error, lg->now, lg->now,
+		return db_do(lg, retry, "recharge retry", "siiii", error, lg->now, lg->now,
 			     (int64_t)LIMIT_RECHARGE_BACKOFF_MAX_SECONDS, r->id);
 	struct acct a;
 	enum cd_err rc = acct_lock_id(lg, account, &a);
-	if (rc == CD_OK)
-		rc = recharge_fail(lg, &a, r->id, r->error, &failed);
+	if (rc == CD_OK && r->outcome == RECHARGE_PAID) {
+		char key[JOURNAL_KEY_BYTES];
+		const char *outer = journal_key_push(lg, key, "recharge", r->pi, 1);
+		rc = recharge_credit(lg, &a, r->id, r->pi, r->cents, &done);
+		lg->journal_key = outer;
+	} else if (rc == CD_OK) {
+		rc = recharge_fail(lg, &a, r->id, error, &done);
+	}
 	if (rc == CD_OK)
 		rc = acct_save(lg, &a);
 	return rc;
 }
 
 enum cd_err ledger_recharge_result(struct ledger *lg, int64_t id, enum ledger_recharge_outcome outcome,
-				   const char *payment_intent, const char *error)
+				   const char *payment_intent, int64_t cents, const char *error)
 {
-	struct result_run r = {id, outcome, payment_intent != NULL ? payment_intent : "", error != NULL ? error : ""};
+	struct result_run r = {id, outcome, payment_intent != NULL ? payment_intent : "", cents,
+			       error != NULL ? error : ""};
 	return ledger_run(lg, result_tx, &r);
 }

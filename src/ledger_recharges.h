@@ -20,4 +20,10 @@ enum cd_err recharge_credit(struct ledger *lg, struct acct *a, int64_t id, const
  * the failure counted, none in flight, auto-recharge switched off at
  * RECHARGE_FAILURES_OFF in a row, autorecharge.failed (saying so). */
 enum cd_err recharge_fail(struct ledger *lg, struct acct *a, int64_t id, const char *error, int *failed);
+/* error cut to fit recharges.error (never half a UTF-8 character). */
+void recharge_error_cut(char out[LIMIT_RECHARGE_ERROR_BYTES + 1], const char *error);
+/* Auto-recharge turned off or set again on locked account a: recharges
+ * still queued are not sent (failed, without counting), and a->
+ * recharge_pending says whether one is still with Stripe. */
+enum cd_err recharge_switch_off(struct ledger *lg, struct acct *a);
 #endif

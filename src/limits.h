@@ -200,15 +200,19 @@ _Static_assert(2 * LIMIT_X_REQUEST_ID_RANDOM_BYTES <= LIMIT_X_REQUEST_ID_BYTES,
 _Static_assert(sizeof("hold_") - 1 + 19 + 1 + 19 < LIMIT_HOLD_ID_BYTES, "every hold id, with its NUL, must fit");
 _Static_assert(LIMIT_HOLD_ID_BYTES <= 255, "a hold id is kept in journal.reference, VARCHAR(255)");
 /* The event push (notify.c): events claimed per round (each is one POST,
- * sent one after the other by one thread), and the longest wait between
+ * sent one after the other by one thread, all under one lease, so few),
+ * and the longest wait between
  * two attempts of one event (the backoff doubles from 1 s up to it). */
-#define LIMIT_NOTIFY_BATCH 32
+#define LIMIT_NOTIFY_BATCH 4
 #define LIMIT_NOTIFY_BACKOFF_MAX_SECONDS 3600
-/* Auto-recharges (recharge.c): claimed per round; tries of one whose
+/* Auto-recharges (recharge.c): claimed per round (under one lease, so
+ * few); tries of one whose
  * Stripe call got no answer (with Stripe's Idempotency-Key the same
  * recharge is never charged twice) before it counts as a failure; the
  * longest wait between two tries. */
-#define LIMIT_RECHARGE_BATCH 16
+#define LIMIT_RECHARGE_BATCH 4
 #define LIMIT_RECHARGE_ATTEMPTS 8
 #define LIMIT_RECHARGE_BACKOFF_MAX_SECONDS 600
+/* recharges.error is VARCHAR(500): Stripe's message is cut to fit. */
+#define LIMIT_RECHARGE_ERROR_BYTES 500
 #endif

@@ -48,12 +48,15 @@ void notify_run(const struct cfg *c, atomic_int *stopping)
 	struct stripe_client *http = stripe_client_new(&s);
 	struct ledger *lg = ledger_new(c);
 	struct ledger_push due[LIMIT_NOTIFY_BATCH];
-	int64_t lease = (c->notify_connect_timeout_ms + c->notify_timeout_ms) / 1000 + NOTIFY_LEASE_MARGIN_SECONDS;
+	/* The lease covers every POST of a round, one after the other: no
+	 * other process sends one of them meanwhile (order per account). */
+	int64_t lease = LIMIT_NOTIFY_BATCH * ((c->notify_connect_timeout_ms + c->notify_timeout_ms) / 1000 + 1) +
+			NOTIFY_LEASE_MARGIN_SECONDS;
 	if (http == NULL || lg == NULL) {
 		log_error("event push not started: out of memory");
 		goto out;
 	}
-	log_info("pushing events to %s", c->notify_url);
+	log_info("pushing events to the notify url");	/* the URL may hold a token: not logged */
 	while (!atomic_load(stopping)) {
 		int n = 0;
 		if (ledger_events_claim(lg, due, LIMIT_NOTIFY_BATCH, lease, &n) != CD_OK || n == 0) {

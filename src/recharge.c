@@ -6,6 +6,7 @@
 #include "log.h"
 #include "stripe.h"
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
 
 /* A claimed recharge is leased for its Stripe call's longest time and a
@@ -28,13 +29,14 @@ static void send_one(const struct cfg *c, struct stripe_client *stripe, struct l
 	char key[48];
 	snprintf(key, sizeof(key), "recharge_%lld", (long long)r->id);
 	enum stripe_status st = stripe_create_payment_intent(stripe, &p, key, &out);
-	enum ledger_recharge_outcome o = st == STRIPE_OK ? RECHARGE_SENT
+	enum ledger_recharge_outcome o = st == STRIPE_OK && strcmp(out.status, "succeeded") == 0 ? RECHARGE_PAID
+					 : st == STRIPE_OK ? RECHARGE_SENT
 					 : st == STRIPE_ERR_API && out.http_status == 402 ? RECHARGE_DECLINED
 					 : RECHARGE_RETRY;
-	if (o != RECHARGE_SENT)
+	if (st != STRIPE_OK)
 		log_warn("auto-recharge %lld of account %s: %s (HTTP %d)", (long long)r->id, r->account, out.message,
 			 out.http_status);
-	if (ledger_recharge_result(lg, r->id, o, out.id, out.message) != CD_OK)
+	if (ledger_recharge_result(lg, r->id, o, out.id, out.amount_received, out.message) != CD_OK)
 		log_warn("auto-recharge %lld: the outcome was not recorded (%s); it is sent again later",
 			 (long long)r->id, ledger_errmsg(lg));
 }
@@ -46,7 +48,9 @@ void recharge_run(const struct cfg *c, atomic_int *stopping)
 	struct stripe_client *stripe = stripe_client_new(&s);
 	struct ledger *lg = ledger_new(c);
 	struct ledger_recharge due[LIMIT_RECHARGE_BATCH];
-	int64_t lease = (c->stripe_connect_timeout_ms + c->stripe_timeout_ms) / 1000 + RECHARGE_LEASE_MARGIN_SECONDS;
+	/* The lease covers every call of a round, one after the other. */
+	int64_t lease = LIMIT_RECHARGE_BATCH * ((c->stripe_connect_timeout_ms + c->stripe_timeout_ms) / 1000 + 1) +
+			RECHARGE_LEASE_MARGIN_SECONDS;
 	if (stripe == NULL || lg == NULL) {
 		log_error("auto-recharge sender not started: out of memory");
 		goto out;

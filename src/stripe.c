@@ -309,6 +309,7 @@ static enum stripe_status fail(struct stripe_result *out, enum stripe_status st,
 static void result_init(struct stripe_result *out)
 {
 	memset(out, 0, sizeof(*out));
+	out->amount_received = -1;
 }
 
 /* 1 when id looks like a Stripe object id ("cus_...", "cs_test_..."). */
@@ -347,6 +348,11 @@ static enum stripe_status take_success(json_t *root, long code, int want_url, st
 		memcpy(out->url, url, strlen(url) + 1);
 	}
 	memcpy(out->id, id, strlen(id) + 1);
+	const char *status = json_string_value(json_object_get(root, "status"));
+	if (status != NULL && strlen(status) < sizeof(out->status) && all_visible(status))
+		memcpy(out->status, status, strlen(status) + 1);
+	json_t *received = json_object_get(root, "amount_received");
+	out->amount_received = json_is_integer(received) ? (int64_t)json_integer_value(received) : -1;
 	return STRIPE_OK;
 }
 

@@ -65,6 +65,9 @@ struct stripe_result {
 	char id[LIMIT_STRIPE_ID_BYTES + 1];	/* "cus_..." or "cs_..." on success */
 	char url[2048];			/* checkout URL on success (sessions) */
 	char message[512];		/* Stripe's error message or a transport error sentence */
+	char status[32];		/* the object's "status" on success ("succeeded" for a paid
+					 * PaymentIntent), "" when it has none */
+	int64_t amount_received;	/* a PaymentIntent's, -1 when absent */
 };
 
 /* POST /v1/customers with metadata[account]=account_id. */

@@ -60,11 +60,12 @@ Control endpoints (no auth):
                            "payment_intent_signature": its payment_intent.succeeded
   POST /_sign {"payload": "...", "webhook_secret": "...", "timestamp": N}
                            returns {"signature": "t=...,v1=..."}
-  GET  /_payment_mode, POST /_payment_mode {"mode": "ok"|"decline"|"slow",
-                           "delay_seconds": N, "count": N}: how the next
-                           POST /v1/payment_intents answer (decline: Stripe's
-                           402 card_error card_declined; slow: after
-                           delay_seconds)
+  GET  /_payment_mode, POST /_payment_mode {"mode": "ok"|"decline"|"slow"|
+                           "processing", "delay_seconds": N, "count": N}: how
+                           the next POST /v1/payment_intents answer (ok: status
+                           succeeded; decline: Stripe's 402 card_error
+                           card_declined; slow: after delay_seconds;
+                           processing: status processing, paid later)
   GET  /_payment_intents   every PaymentIntent made through the API
   POST /_payment_intents/<id>/event {"webhook_secret", "timestamp",
                            "type": "payment_intent.succeeded"|
@@ -97,7 +98,7 @@ ALNUM = string.ascii_letters + string.digits
 MIN_CHARGE = {"usd": 50, "eur": 50, "gbp": 30, "chf": 50, "cad": 50, "aud": 50, "jpy": 50}
 AMOUNT_MAX = 99999999
 MODES = ("ok", "slow", "fail500", "close", "garbage", "huge")
-PAYMENT_MODES = ("ok", "decline", "slow")
+PAYMENT_MODES = ("ok", "decline", "slow", "processing")
 PAYMENT_INTENT_KEYS = ("amount", "currency", "customer", "payment_method", "off_session", "confirm", "metadata",
                        "description", "receipt_email", "statement_descriptor_suffix")
 
@@ -1165,7 +1166,7 @@ def create_payment_intent(p, api_key, livemode):
     if m["mode"] == "slow":
         time.sleep(m["delay_seconds"])
     pid = rand_id("pi_", 24)
-    status = "requires_payment_method" if m["mode"] == "decline" else "succeeded"
+    status = {"decline": "requires_payment_method", "processing": "processing"}.get(m["mode"], "succeeded")
     obj = payment_intent_object(pid, amount, currency, cid, pm, metadata, livemode, status)
     obj["_api_key_hash"] = hashlib.sha256(api_key.encode()).hexdigest()[:16]
     with STATE.lock:

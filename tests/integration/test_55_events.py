@@ -3,6 +3,7 @@ is written in the transaction of its cause, once per cause, and never
 for a change that rolled back; GET /v1/events pages through them in id
 order."""
 import secrets
+import time
 
 from lib import api, check, eq, new_account, parallel, sql, uid, verify
 from test_20_guard import authorize, cost
@@ -189,3 +190,36 @@ def test_pull_pages_and_is_admin_only():
     r = api("GET", "/v1/events")
     eq(r.status, 200, "defaults")
     check(isinstance(r.json["next_after"], int), "next_after is an id")
+
+
+def test_crossings_in_a_batch_that_flushes_midway_are_all_told():
+    """A batch writes in the middle when an account burns through more
+    grants than it read (or refunds a late settle); the accounts charged
+    before that must still get their balance.low at the end."""
+    start = last_id()
+    burner = new_account("evburn")
+    # Small grants spent first (priority 1): one charge burns more of them
+    # than a batch reads at once.
+    made = parallel(24, lambda i: {api("POST", "/v1/accounts/%s/grants" % burner, {
+        "amount_micros": 100, "source": "adjustment", "priority": 1}).status for _ in range(50)})
+    eq(set().union(*made), {201}, "1,200 small grants")
+    crossers = []
+    for _ in range(3):
+        batch = [new_account("evcross") for _ in range(8)]
+        for a in batch:
+            bal = api("GET", "/v1/accounts/" + a, auth="read").json["balance_micros"]
+            eq(api("PATCH", "/v1/accounts/" + a, {"low_balance_micros": bal - C // 2}).status, 200, "threshold")
+
+        def hit(i):
+            # Each crossing account is charged once: its one charge must
+            # carry its balance.low, whatever else its batch did.
+            if i < len(batch):
+                return spend(batch[i])[0]
+            time.sleep(0.002)   # behind the crossings, in the same batch as often as not
+            return api("POST", "/v1/usage", {"account": burner, "model": "gpt-4o", "input_tokens": 1000,
+                                             "output_tokens": 500, "request_id": uid("b")}, auth="guard").status
+        eq(parallel(24, hit)[:len(batch)], [200] * len(batch), "each crossed")
+        crossers += batch
+    for a in crossers:
+        eq(types(events_since(start, a)), ["balance.low"], "%s told in its charge's transaction" % a)
+    verify()

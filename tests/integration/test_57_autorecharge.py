@@ -6,6 +6,7 @@ flight), the recharge id as Stripe's Idempotency-Key, one credit however
 often payment_intent.succeeded comes, failures counted and two in a row
 switching it off, and auto_recharge_max_per_day."""
 import json
+import time
 
 from lib import ENV, api, check, creditctl, eq, new_account, parallel, sql, uid, verify, wait_until
 from test_30_stripe import RATE, fake, fake_mode, ok_mode, post_payload, topup
@@ -100,8 +101,8 @@ def test_concurrent_charges_queue_one_recharge_credited_once():
     check(statuses.count(200) >= 11, "charges: %r" % statuses)
     rows = recharges(acct)
     eq(len(rows), 1, "32 concurrent charges crossing the threshold queue one recharge: %r" % rows)
-    check(wait_until(lambda: len(intents(acct)) == 1 and recharges(acct)[0][1] == "sent", timeout=10),
-          "sent to Stripe: %r" % recharges(acct))
+    check(wait_until(lambda: len(intents(acct)) == 1 and recharges(acct)[0][1] == "succeeded", timeout=10),
+          "paid at Stripe, credited from its answer: %r" % recharges(acct))
     pi = intents(acct)[0]
     rid = rows[0][0]
     eq((pi["amount"], pi["currency"], pi["metadata"]["type"], pi["metadata"]["recharge"], pi["customer"] is not None),
@@ -111,17 +112,41 @@ def test_concurrent_charges_queue_one_recharge_credited_once():
     check(sent and all(e["headers"].get("idempotency-key") == "recharge_" + rid for e in sent),
           "the recharge's id as Idempotency-Key: %r" % [e["headers"].get("idempotency-key") for e in sent])
     eq(recharges(acct)[0][3], pi["id"], "its PaymentIntent recorded")
+    credited = [g for g in sql("SELECT COUNT(*), COALESCE(SUM(amount_micros), 0) FROM grants WHERE reference = '%s'"
+                               % pi["id"])]
+    eq(credited, [["1", str(2000 * RATE)]], "one top-up grant of the recharge")
     before = acct_get(acct)["balance_micros"]
     payload, sig = pi_event(pi["id"])
     res = parallel(10, lambda i: post_payload(payload, sig))
     check(all(r.status == 200 for r in res), "every delivery acknowledged: %r" % [r.status for r in res])
-    eq(acct_get(acct)["balance_micros"], before + 2000 * RATE, "credited once for ten deliveries")
+    eq(acct_get(acct)["balance_micros"], before, "the webhook ten times over adds nothing: credited once")
     eq(recharges(acct)[0][1], "succeeded", "the recharge succeeded")
     eq(len(events_of(acct, "autorecharge.succeeded")), 1, "one autorecharge.succeeded")
     # A fresh delivery of the same payment (another event id) credits nothing more.
     payload2, sig2 = pi_event(pi["id"])
     eq(post_payload(payload2, sig2).status, 200, "another event")
-    eq(acct_get(acct)["balance_micros"], before + 2000 * RATE, "still once")
+    eq(acct_get(acct)["balance_micros"], before, "still once")
+    verify()
+
+
+def test_a_processing_payment_is_credited_once_by_its_webhook():
+    ok_mode()
+    payment_mode("processing")
+    acct = with_card()
+    enable(acct, acct_get(acct)["available_micros"] - C // 2, 1500)
+    eq(spend(acct), [200], "below")
+    check(wait_until(lambda: recharges(acct) and recharges(acct)[0][1] == "sent", timeout=10),
+          "sent, not paid yet: %r" % recharges(acct))
+    eq(spend(acct, 3), [200] * 3, "charges meanwhile")
+    eq(len(recharges(acct)), 1, "one in flight")
+    before = acct_get(acct)["balance_micros"]
+    payload, sig = pi_event(intents(acct)[0]["id"])
+    res = parallel(10, lambda i: post_payload(payload, sig))
+    check(all(r.status == 200 for r in res), "acknowledged")
+    eq(acct_get(acct)["balance_micros"], before + 1500 * RATE, "credited once for ten deliveries")
+    eq(recharges(acct)[0][1], "succeeded", "succeeded")
+    eq(len(events_of(acct, "autorecharge.succeeded")), 1, "one event")
+    payment_mode("ok")
     verify()
 
 
@@ -151,7 +176,7 @@ def test_two_declines_in_a_row_switch_it_off():
 
 def test_a_failed_payment_webhook_fails_a_sent_recharge():
     ok_mode()
-    payment_mode("ok")
+    payment_mode("processing")
     acct = with_card()
     enable(acct, acct_get(acct)["available_micros"] - C // 2, 1000)
     eq(spend(acct), [200], "below")
@@ -163,6 +188,7 @@ def test_a_failed_payment_webhook_fails_a_sent_recharge():
     payload, sig = pi_event(intents(acct)[0]["id"])
     eq(post_payload(payload, sig).status, 200, "a late success of a failed recharge")
     eq(recharges(acct)[0][1], "succeeded", "a payment that did succeed is credited after all")
+    payment_mode("ok")
 
 
 def test_the_daily_cap_holds():
@@ -178,9 +204,7 @@ def test_the_daily_cap_holds():
         pending = [r for r in recharges(acct) if r[1] in ("queued", "sent")]
         if not pending:
             continue
-        check(wait_until(lambda: recharges(acct)[-1][1] == "sent", timeout=10), "sent")
-        payload, sig = pi_event(recharges(acct)[-1][3])
-        eq(post_payload(payload, sig).status, 200, "credited")
+        check(wait_until(lambda: recharges(acct)[-1][1] == "succeeded", timeout=10), "paid")
         done += 1
     eq(done, 3, "auto_recharge_max_per_day (3) recharges today")
     eq([r[1] for r in recharges(acct)], ["succeeded"] * 3, "and no fourth queued")
@@ -194,15 +218,13 @@ def test_stripe_failing_or_slow_is_retried_with_the_same_key_and_never_doubled()
     enable(acct, acct_get(acct)["available_micros"] - C // 2, 1000)
     fake_mode("fail500", count=1)
     eq(spend(acct), [200], "below")
-    check(wait_until(lambda: recharges(acct) and recharges(acct)[0][1] == "sent", timeout=15),
-          "sent after Stripe's 500: %r" % recharges(acct))
+    check(wait_until(lambda: recharges(acct) and recharges(acct)[0][1] == "succeeded", timeout=15),
+          "paid after Stripe's 500: %r" % recharges(acct))
     rid = recharges(acct)[0][0]
     keys = [e["headers"].get("idempotency-key") for e in fake("GET", "/_requests")
             if e["path"] == "/v1/payment_intents" and e["form"].get("metadata[recharge]") == rid]
     eq(keys, ["recharge_" + rid] * 2, "tried twice, with the same Idempotency-Key")
     eq(len(intents(acct)), 1, "one PaymentIntent at Stripe")
-    payload, sig = pi_event(intents(acct)[0]["id"])
-    eq(post_payload(payload, sig).status, 200, "credited")
     # A slow Stripe: charges go on meanwhile, and queue nothing more.
     payment_mode("slow", delay_seconds=2, count=1)
     enable(acct, acct_get(acct)["available_micros"] - C // 2, 1000)
@@ -210,7 +232,7 @@ def test_stripe_failing_or_slow_is_retried_with_the_same_key_and_never_doubled()
     check(wait_until(lambda: len(recharges(acct)) == 2, timeout=5), "a second recharge queued")
     eq(spend(acct, 3), [200] * 3, "charges while Stripe is slow")
     eq(len(recharges(acct)), 2, "still one in flight")
-    check(wait_until(lambda: recharges(acct)[1][1] == "sent", timeout=15), "sent once Stripe answered")
+    check(wait_until(lambda: recharges(acct)[1][1] == "succeeded", timeout=15), "paid once Stripe answered")
     verify()
 
 
@@ -219,10 +241,8 @@ def test_verify_sees_a_recharge_credited_twice():
     enable(acct, acct_get(acct)["available_micros"] - C // 2, 1000)
     payment_mode("ok")
     eq(spend(acct), [200], "below")
-    check(wait_until(lambda: recharges(acct) and recharges(acct)[0][1] == "sent", timeout=10), "sent")
+    check(wait_until(lambda: recharges(acct) and recharges(acct)[0][1] == "succeeded", timeout=10), "credited")
     pid = intents(acct)[0]["id"]
-    payload, sig = pi_event(pid)
-    eq(post_payload(payload, sig).status, 200, "credited")
     verify()
     where = "account_id = (SELECT id FROM accounts WHERE ext_id = '%s') AND reference = '%s'" % (acct, pid)
     sql("UPDATE grants SET reference = 'moved' WHERE " + where)
@@ -233,4 +253,22 @@ def test_verify_sees_a_recharge_credited_twice():
     finally:
         sql("UPDATE grants SET reference = '%s' WHERE account_id = (SELECT id FROM accounts WHERE ext_id = '%s') "
             "AND reference = 'moved'" % (pid, acct))
+    verify()
+
+
+def test_switching_it_off_drops_what_was_queued():
+    ok_mode()
+    payment_mode("ok")
+    acct = with_card()
+    enable(acct, acct_get(acct)["available_micros"] - C // 2, 1000)
+    # Stripe fails the first try: the recharge waits queued for its retry.
+    fake_mode("fail500", count=1)
+    eq(spend(acct), [200], "below")
+    check(wait_until(lambda: sql("SELECT attempts FROM recharges r JOIN accounts a ON a.id = r.account_id "
+                                 "WHERE a.ext_id = '%s'" % acct) == [["1"]], timeout=5), "one failed try")
+    eq(api("PATCH", "/v1/accounts/" + acct, {"auto_recharge": None}).status, 200, "switched off meanwhile")
+    eq([r[1] for r in recharges(acct)], ["failed"], "not sent any more")
+    eq(acct_get(acct)["auto_recharge"], None, "off")
+    time.sleep(3)       # past the retry's backoff
+    eq(intents(acct), [], "nothing charged to the card after it was switched off")
     verify()
