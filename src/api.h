@@ -25,6 +25,8 @@ struct request {
 	const char *stripe_signature;
 	const char *content_type;
 	const char *request_id;
+	const char *origin;		/* a browser's Origin header, NULL when none */
+	const char *if_none_match;
 	const char *body;		/* NUL-terminated copy, body_len bytes */
 	size_t body_len;
 	int body_too_large;
@@ -36,6 +38,17 @@ struct response {
 	char *text;			/* owned; text/plain body (metrics) */
 	int retry_after;		/* seconds; 0: no header */
 	char account[LIMIT_ACCOUNT_ID_BYTES + 1];	/* for the log line */
+	/* A static body (the widget's script): not freed; with its type,
+	 * caching and validator. */
+	const char *raw;
+	size_t raw_len;
+	const char *content_type;	/* NULL: the JSON or text default */
+	const char *cache_control;	/* NULL: no-store */
+	const char *etag;
+	/* CORS (the /v1/me routes): the allowed Origin to echo, NULL: none;
+	 * preflight: also the methods and headers a browser may use. */
+	const char *allow_origin;
+	int preflight;
 };
 
 struct api_ctx {
@@ -43,6 +56,7 @@ struct api_ctx {
 	struct ledger *lg;
 	struct stripe_client *stripe;
 	int scopes;			/* of the authenticated key */
+	char me[LIMIT_ACCOUNT_ID_BYTES + 1];	/* the account of a browser token (/v1/me) */
 };
 
 /* A handler gets the decoded path segments matched by '*' in its route. */
@@ -93,4 +107,9 @@ api_handler api_member_put, api_member_delete;
 api_handler api_promo_create, api_redeem;
 api_handler api_plan_put, api_plans;
 api_handler api_events;
+api_handler api_browser_token, api_me, api_me_transactions, api_me_topup, api_me_preflight, api_widget_js;
+/* A journal page of account (GET .../transactions and /v1/me/transactions). */
+void api_transactions_of(struct api_ctx *ctx, const struct request *rq, const char *account, struct response *rs);
+/* A top-up of account (POST .../topup and /v1/me/topup). */
+void api_topup_of(struct api_ctx *ctx, const struct request *rq, const char *account, struct response *rs);
 #endif

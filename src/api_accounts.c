@@ -148,19 +148,24 @@ void api_account_patch(struct api_ctx *ctx, const struct request *rq, char **par
 
 void api_transactions(struct api_ctx *ctx, const struct request *rq, char **params, struct response *rs)
 {
+	if (api_path_account_ok(params[0], rs))
+		api_transactions_of(ctx, rq, params[0], rs);
+}
+
+void api_transactions_of(struct api_ctx *ctx, const struct request *rq, const char *account, struct response *rs)
+{
 	int64_t limit = LIMIT_PAGE_DEFAULT, cursor = 0;
 	char cur[64];
 	json_t *out = NULL;
-	if (!api_path_account_ok(params[0], rs) ||
-	    api_query_int(rq->query, "limit", 1, LIMIT_PAGE_MAX, &limit, rs) < 0)
+	if (api_query_int(rq->query, "limit", 1, LIMIT_PAGE_MAX, &limit, rs) < 0)
 		return;
 	int got = urlpath_query_get(rq->query, "cursor", cur, sizeof(cur));
 	if (got != 0 && (got < 0 || ledger_id_parse(cur, "txn_", &cursor) != 0)) {
 		api_error(rs, CD_E_INVALID, "cursor", "cursor must be a next_cursor value from a previous page");
 		return;
 	}
-	snprintf(rs->account, sizeof(rs->account), "%s", params[0]);
-	enum cd_err rc = ledger_transactions(ctx->lg, params[0], (int)limit, cursor, &out);
+	snprintf(rs->account, sizeof(rs->account), "%s", account);
+	enum cd_err rc = ledger_transactions(ctx->lg, account, (int)limit, cursor, &out);
 	if (rc != CD_OK)
 		api_fail(rs, rc, "account");
 	else

@@ -137,13 +137,17 @@ static int idem_for_session(const struct topup_begin *t, const char *client_key,
 
 void api_topup(struct api_ctx *ctx, const struct request *rq, char **params, struct response *rs)
 {
+	if (api_check_account_id(params[0], "id", rs) == 0)
+		api_topup_of(ctx, rq, params[0], rs);
+}
+
+void api_topup_of(struct api_ctx *ctx, const struct request *rq, const char *account, struct response *rs)
+{
 	const struct cfg *c = ctx->cfg;
 	struct topup_begin t;
 	struct stripe_result res;
 	const char *client_key;
 	char key[96];
-	if (api_check_account_id(params[0], "id", rs) != 0)
-		return;
 	json_t *body = api_body(rq, topup_fields, rs);
 	if (body == NULL)
 		return;
@@ -154,9 +158,9 @@ void api_topup(struct api_ctx *ctx, const struct request *rq, char **params, str
 		goto out;
 	}
 	memset(&t, 0, sizeof(t));
-	t.account = params[0];
+	t.account = account;
 	t.amount_cents = jsonio_int(body, "amount_cents", 0);
-	snprintf(rs->account, sizeof(rs->account), "%s", params[0]);
+	snprintf(rs->account, sizeof(rs->account), "%s", account);
 	enum cd_err rc = ledger_topup_begin(ctx->lg, &t);
 	if (rc != CD_OK) {
 		api_fail(rs, rc, "account");

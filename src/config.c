@@ -67,6 +67,8 @@ static const struct cfg_key cfg_table[] = {
 	{"stripe", "allowed_redirect_origins", CFG_STR, OFF(allowed_redirect_origins), 0, 0, "", NULL, NULL},
 	{"stripe", "webhook_tolerance_seconds", CFG_INT, OFF(webhook_tolerance_seconds), 1, TIMEFMT_SECONDS_PER_DAY, "300", NULL, NULL},
 	{"stripe", "auto_recharge_max_per_day", CFG_INT, OFF(auto_recharge_max_per_day), 1, 100, "3", NULL, NULL},
+	{"widget", "token_secret", CFG_SECRET, OFF(widget_token_secret), 0, 0, "", NULL, "CREDITD_WIDGET_TOKEN_SECRET"},
+	{"widget", "origins", CFG_STR, OFF(widget_origins), 0, 0, "", NULL, "CREDITD_WIDGET_ORIGINS"},
 	{"notify", "url", CFG_STR, OFF(notify_url), 0, 0, "", NULL, "CREDITD_NOTIFY_URL"},
 	{"notify", "secret", CFG_SECRET, OFF(notify_secret), 0, 0, "", NULL, "CREDITD_NOTIFY_SECRET"},
 	{"notify", "connect_timeout_ms", CFG_INT, OFF(notify_connect_timeout_ms), 100, 60000, "2000", NULL, NULL},
@@ -176,7 +178,8 @@ static int parse_line(struct cfg *c, char *line, int lineno, char *section, size
 		*close = '\0';
 		s = trim(s + 1);
 		if (strcmp(s, "server") != 0 && strcmp(s, "database") != 0 &&
-		    strcmp(s, "ledger") != 0 && strcmp(s, "stripe") != 0 && strcmp(s, "notify") != 0)
+		    strcmp(s, "ledger") != 0 && strcmp(s, "stripe") != 0 && strcmp(s, "notify") != 0 &&
+		    strcmp(s, "widget") != 0)
 			return fail(err, errcap, "%s:%d: unknown section [%s]", name, lineno, s);
 		snprintf(section, seccap, "%s", s);
 		return 0;
@@ -417,6 +420,12 @@ static int origin_listed(const char *list, const char *origin)
 		p = end;
 	}
 	return 0;
+}
+
+int cfg_widget_origin_allowed(const struct cfg *c, const char *origin)
+{
+	return origin != NULL && origin[0] != '\0' && strlen(origin) < LIMIT_URL_BYTES &&
+	       origin_listed(c->widget_origins, origin);
 }
 
 int cfg_redirect_allowed(const struct cfg *c, const char *url)

@@ -57,6 +57,9 @@ struct cfg {
 	char *allowed_redirect_origins;	/* comma-separated origins */
 	int64_t webhook_tolerance_seconds;
 	int64_t auto_recharge_max_per_day;	/* recharges per account and UTC day */
+	/* [widget] */
+	char *widget_token_secret;	/* signs browser tokens; "" : none can be minted */
+	char *widget_origins;		/* comma-separated origins CORS allows on /v1/me* */
 	/* [notify] */
 	char *notify_url;		/* "" : no push (the pull route still works) */
 	char *notify_secret;
@@ -81,5 +84,8 @@ void cfg_free(struct cfg *c);
 
 /* 1 when url's origin (scheme://host[:port]) is in allowed_redirect_origins,
  * or equals the origin of success_url/cancel_url. */
+/* 1 when origin ("https://app.example" as a browser sends it) is one of
+ * [widget] origins (exactly, case-insensitively). */
+int cfg_widget_origin_allowed(const struct cfg *c, const char *origin);
 int cfg_redirect_allowed(const struct cfg *c, const char *url);
 #endif

@@ -2,9 +2,13 @@
  * (RAND_bytes, SHA256) and nothing else; never logs a key. */
 #include "keys.h"
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <openssl/rand.h>
 #include <openssl/sha.h>
+#include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -124,4 +128,107 @@ int keys_allows(int mask, int need)
 	if (mask & KEY_SCOPE_ADMIN)
 		return 1;
 	return (mask & need) != 0;
+}
+
+/* ---- Browser tokens ---- */
+
+static const char b64url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+/* base64url without padding of n bytes into out; returns its length, or 0
+ * when it does not fit in cap (with its NUL). */
+static size_t b64_encode(const unsigned char *in, size_t n, char *out, size_t cap)
+{
+	size_t o = 0;
+	if ((n + 2) / 3 * 4 + 1 > cap)
+		return 0;
+	for (size_t i = 0; i < n; i += 3) {
+		uint32_t v = (uint32_t)in[i] << 16 | (i + 1 < n ? (uint32_t)in[i + 1] << 8 : 0) |
+			     (i + 2 < n ? in[i + 2] : 0);
+		out[o++] = b64url[v >> 18 & 63];
+		out[o++] = b64url[v >> 12 & 63];
+		if (i + 1 < n)
+			out[o++] = b64url[v >> 6 & 63];
+		if (i + 2 < n)
+			out[o++] = b64url[v & 63];
+	}
+	out[o] = '\0';
+	return o;
+}
+
+/* Decodes n chars of base64url (no padding) into out; its length, or -1. */
+static long b64_decode(const char *in, size_t n, unsigned char *out, size_t cap)
+{
+	uint32_t v = 0;
+	size_t o = 0;
+	int bits = 0;
+	if (n % 4 == 1)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		const char *p = in[i] != '\0' ? strchr(b64url, in[i]) : NULL;
+		if (p == NULL)
+			return -1;
+		v = v << 6 | (uint32_t)(p - b64url);
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			if (o == cap)
+				return -1;
+			out[o++] = (unsigned char)(v >> bits & 0xff);
+		}
+	}
+	return (long)o;
+}
+
+static int token_mac(const char *secret, const char *msg, size_t len, unsigned char mac[KEYS_HASH_LEN])
+{
+	unsigned int n = 0;
+	return HMAC(EVP_sha256(), secret, (int)strlen(secret), (const unsigned char *)msg, len, mac, &n) != NULL &&
+			       n == KEYS_HASH_LEN ? 0 : -1;
+}
+
+int keys_token_make(const char *secret, const char *account, int64_t expires, char *out, size_t cap)
+{
+	unsigned char mac[KEYS_HASH_LEN];
+	char acct[200], sig[64];
+	size_t alen = account != NULL ? strlen(account) : 0;
+	if (secret == NULL || secret[0] == '\0' || alen == 0 || alen > 128 ||
+	    b64_encode((const unsigned char *)account, alen, acct, sizeof(acct)) == 0)
+		return -1;
+	int n = snprintf(out, cap, KEYS_TOKEN_PREFIX "%s.%" PRId64, acct, expires);
+	if (n < 0 || (size_t)n >= cap || token_mac(secret, out, (size_t)n, mac) != 0 ||
+	    b64_encode(mac, sizeof(mac), sig, sizeof(sig)) == 0 || (size_t)n + 1 + strlen(sig) >= cap)
+		return -1;
+	snprintf(out + n, cap - (size_t)n, ".%s", sig);
+	return 0;
+}
+
+enum keys_token_check keys_token_check(const char *secret, const char *token, int64_t now, char *account,
+				       size_t cap)
+{
+	unsigned char mac[KEYS_HASH_LEN], got[KEYS_HASH_LEN + 2];
+	size_t plen = strlen(KEYS_TOKEN_PREFIX);
+	if (secret == NULL || secret[0] == '\0' || token == NULL || strlen(token) > KEYS_TOKEN_MAX ||
+	    strncmp(token, KEYS_TOKEN_PREFIX, plen) != 0)
+		return KEYS_TOKEN_MALFORMED;
+	const char *acct = token + plen, *dot1 = strchr(acct, '.');
+	const char *dot2 = dot1 != NULL ? strchr(dot1 + 1, '.') : NULL;
+	if (dot1 == NULL || dot2 == NULL || strchr(dot2 + 1, '.') != NULL || dot1 == acct || dot2 == dot1 + 1)
+		return KEYS_TOKEN_MALFORMED;
+	/* The signature first: nothing of a forged token is believed. */
+	if (b64_decode(dot2 + 1, strlen(dot2 + 1), got, sizeof(got)) != KEYS_HASH_LEN ||
+	    token_mac(secret, token, (size_t)(dot2 - token), mac) != 0)
+		return KEYS_TOKEN_FORGED;
+	if (CRYPTO_memcmp(mac, got, KEYS_HASH_LEN) != 0)
+		return KEYS_TOKEN_FORGED;
+	char *end;
+	long long expires = strtoll(dot1 + 1, &end, 10);
+	if (end != dot2 || expires <= 0)
+		return KEYS_TOKEN_MALFORMED;
+	if (expires <= now)
+		return KEYS_TOKEN_EXPIRED;
+	long n = b64_decode(acct, (size_t)(dot1 - acct), (unsigned char *)account, cap - 1);
+	if (n <= 0 || memchr(account, '\0', (size_t)n) != NULL)
+		return KEYS_TOKEN_MALFORMED;
+	account[n] = '\0';
+	return KEYS_TOKEN_OK;
 }

@@ -46,4 +46,21 @@ void keys_format_scopes(int mask, char *out, size_t cap);
 int keys_allows(int mask, int need);
 /* Fills out with n random bytes as hex (2n+1 bytes). 0 or -1. */
 int keys_random_hex(char *out, size_t n);
+
+/* ---- Browser tokens (DESIGN §9) ----
+ * "cdw1.<account, base64url>.<expires, unix seconds>.<HMAC-SHA256 of all
+ * before the last dot, keyed by the server's secret, base64url>". A token
+ * names one account and lets a browser use the /v1/me routes only, until
+ * it expires; it is checked without the database. */
+#define KEYS_TOKEN_PREFIX "cdw1."
+/* Room for a token of an account id of up to 128 bytes. */
+#define KEYS_TOKEN_MAX 320
+/* Writes the token into out (cap >= KEYS_TOKEN_MAX). 0, or -1 when the
+ * secret is empty or the account does not fit. */
+int keys_token_make(const char *secret, const char *account, int64_t expires, char *out, size_t cap);
+enum keys_token_check { KEYS_TOKEN_OK, KEYS_TOKEN_MALFORMED, KEYS_TOKEN_FORGED, KEYS_TOKEN_EXPIRED };
+/* Checks a token (its signature in constant time, then its expiry against
+ * now); on KEYS_TOKEN_OK the account it names is in account (cap bytes). */
+enum keys_token_check keys_token_check(const char *secret, const char *token, int64_t now, char *account,
+				       size_t cap);
 #endif

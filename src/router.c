@@ -7,7 +7,8 @@
  * for shape before any lookup, then by hash; a worker remembers a key's
  * scopes for KEY_CACHE_SECONDS so the hot guard routes do not pay a
  * database round trip each time (a revoked key stops working within that
- * time). */
+ * time). A browser token (keys.h) opens the /v1/me routes only, for the
+ * account it names; those routes answer CORS for [widget] origins. */
 #include "router.h"
 #include "config.h"
 #include "keys.h"
@@ -19,12 +20,15 @@
 #include <strings.h>
 
 #define KEY_CACHE_SECONDS LIMIT_KEY_CACHE_SECONDS
+#define ROUTE_STRIPE (-1)	/* the Stripe signature, checked by the handler */
+#define ROUTE_BROWSER (-2)	/* a browser token; CORS for the widget's origins */
+#define ROUTE_PREFLIGHT (-3)	/* no key; CORS for the widget's origins */
 #define KEY_CACHE_SLOTS LIMIT_KEY_CACHE_SLOTS
 
 struct route {
 	const char *method;
 	const char *pattern;
-	int scope;			/* 0: no key; -1: Stripe signature */
+	int scope;			/* a key scope; 0: no key; ROUTE_STRIPE, ROUTE_BROWSER */
 	api_handler *handler;
 	const char *name;
 };
@@ -44,6 +48,14 @@ static const struct route routes[] = {
 	{"POST", "/v1/accounts/*/members", KEY_SCOPE_ADMIN, api_member_put, "member_put"},
 	{"DELETE", "/v1/accounts/*/members/*", KEY_SCOPE_ADMIN, api_member_delete, "member_delete"},
 	{"POST", "/v1/accounts/*/redeem", KEY_SCOPE_READ, api_redeem, "redeem"},
+	{"POST", "/v1/accounts/*/browser_tokens", KEY_SCOPE_READ, api_browser_token, "browser_token"},
+	{"GET", "/v1/me", ROUTE_BROWSER, api_me, "me"},
+	{"GET", "/v1/me/transactions", ROUTE_BROWSER, api_me_transactions, "me_transactions"},
+	{"POST", "/v1/me/topup", ROUTE_BROWSER, api_me_topup, "me_topup"},
+	{"OPTIONS", "/v1/me", ROUTE_PREFLIGHT, api_me_preflight, "me_preflight"},
+	{"OPTIONS", "/v1/me/transactions", ROUTE_PREFLIGHT, api_me_preflight, "me_transactions_preflight"},
+	{"OPTIONS", "/v1/me/topup", ROUTE_PREFLIGHT, api_me_preflight, "me_topup_preflight"},
+	{"GET", "/widget/creditd-widget.js", 0, api_widget_js, "widget_js"},
 	{"POST", "/v1/promo_codes", KEY_SCOPE_ADMIN, api_promo_create, "promo_create"},
 	{"GET", "/v1/plans", KEY_SCOPE_READ, api_plans, "plans"},
 	{"PUT", "/v1/plans/*", KEY_SCOPE_ADMIN, api_plan_put, "plan_put"},
@@ -52,7 +64,7 @@ static const struct route routes[] = {
 	{"POST", "/v1/guard/settle", KEY_SCOPE_GUARD, api_settle, "settle"},
 	{"POST", "/v1/guard/release", KEY_SCOPE_GUARD, api_release, "release"},
 	{"POST", "/v1/usage", KEY_SCOPE_GUARD, api_usage, "usage"},
-	{"POST", "/v1/webhooks/stripe", -1, api_webhook, "webhook"},
+	{"POST", "/v1/webhooks/stripe", ROUTE_STRIPE, api_webhook, "webhook"},
 };
 #define ROUTES (sizeof(routes) / sizeof(routes[0]))
 _Static_assert(ROUTES <= LIMIT_METRICS_ROUTES, "every route needs its metrics counters");
@@ -127,9 +139,25 @@ static enum cd_err authenticate(struct api_ctx *ctx, const struct request *rq, i
 	return CD_OK;
 }
 
+/* A browser token: the account it names into ctx->me. Every failure is
+ * the same 401 to the browser (the log says which). */
+static int browser_route(struct api_ctx *ctx, const struct request *rq, struct response *rs)
+{
+	const char *token = keys_bearer(rq->authorization);
+	enum keys_token_check got = keys_token_check(ctx->cfg->widget_token_secret, token, timefmt_now(), ctx->me,
+						     sizeof(ctx->me));
+	if (got == KEYS_TOKEN_OK)
+		return 0;
+	api_error(rs, CD_E_UNAUTHORIZED, NULL, got == KEYS_TOKEN_EXPIRED ? "the browser token has expired"
+					       : "missing or invalid browser token: send Authorization: Bearer <token>");
+	return -1;
+}
+
 static int authorize_route(struct api_ctx *ctx, const struct request *rq, const struct route *r,
 			   struct response *rs)
 {
+	if (r->scope == ROUTE_BROWSER)
+		return browser_route(ctx, rq, rs);
 	if (r->scope <= 0)
 		return 0;
 	enum cd_err rc = authenticate(ctx, rq, &ctx->scopes);
@@ -153,10 +181,17 @@ static int authorize_route(struct api_ctx *ctx, const struct request *rq, const 
 static void run_route(struct api_ctx *ctx, const struct request *rq, const struct route *r, char **params,
 		      struct response *rs)
 {
+	/* CORS is answered on the browser's routes, errors included, so the
+	 * widget can read why it was refused. */
+	if ((r->scope == ROUTE_BROWSER || r->scope == ROUTE_PREFLIGHT) && cfg_widget_origin_allowed(ctx->cfg, rq->origin)) {
+		rs->allow_origin = rq->origin;
+		rs->preflight = r->scope == ROUTE_PREFLIGHT;
+	}
+	ctx->me[0] = '\0';
 	if (rq->body_too_large)
 		api_error(rs, CD_E_TOO_LARGE, NULL, "request body is larger than %lld bytes",
 			  (long long)ctx->cfg->max_body_bytes);
-	else if (r->scope >= 0 && has_body(rq) && !json_content_type(rq->content_type))
+	else if (r->scope != ROUTE_STRIPE && has_body(rq) && !json_content_type(rq->content_type))
 		api_error(rs, CD_E_MEDIA_TYPE, NULL, "send the body as Content-Type: application/json");
 	else if (authorize_route(ctx, rq, r, rs) == 0)
 		r->handler(ctx, rq, params, rs);

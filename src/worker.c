@@ -109,6 +109,8 @@ static const char *reason(int status)
 	switch (status) {
 	case 200: return "OK";
 	case 201: return "Created";
+	case 204: return "No Content";
+	case 304: return "Not Modified";
 	case 400: return "Bad Request";
 	case 401: return "Unauthorized";
 	case 402: return "Payment Required";
@@ -128,11 +130,27 @@ static const char *reason(int status)
 static void write_response(FCGX_Request *req, struct response *rs, const char *request_id)
 {
 	char *body = rs->text != NULL ? rs->text : rs->json != NULL ? jsonio_dump(rs->json) : NULL;
-	FCGX_FPrintF(req->out, "Status: %d %s\r\nContent-Type: %s\r\nCache-Control: no-store\r\nX-Request-Id: %s\r\n",
-		     rs->status, reason(rs->status), rs->text != NULL ? "text/plain; version=0.0.4" : "application/json", request_id);
+	const char *type = rs->content_type != NULL ? rs->content_type
+			   : rs->text != NULL ? "text/plain; version=0.0.4" : "application/json";
+	FCGX_FPrintF(req->out, "Status: %d %s\r\nContent-Type: %s\r\nCache-Control: %s\r\nX-Request-Id: %s\r\n",
+		     rs->status, reason(rs->status), type, rs->cache_control != NULL ? rs->cache_control : "no-store",
+		     request_id);
 	if (rs->retry_after > 0)
 		FCGX_FPrintF(req->out, "Retry-After: %d\r\n", rs->retry_after);
+	if (rs->etag != NULL)
+		FCGX_FPrintF(req->out, "ETag: %s\r\n", rs->etag);
+	if (rs->allow_origin != NULL) {
+		/* CORS for the widget's origins: never with credentials (a token
+		 * travels in Authorization, no cookie is involved). */
+		FCGX_FPrintF(req->out, "Access-Control-Allow-Origin: %s\r\nVary: Origin\r\n", rs->allow_origin);
+		if (rs->preflight)
+			FCGX_PutS("Access-Control-Allow-Methods: GET, POST, OPTIONS\r\n"
+				  "Access-Control-Allow-Headers: Authorization, Content-Type, Idempotency-Key\r\n"
+				  "Access-Control-Max-Age: 600\r\n", req->out);
+	}
 	FCGX_PutS("\r\n", req->out);
+	if (rs->raw != NULL && rs->status == 200)
+		FCGX_PutStr(rs->raw, (int)rs->raw_len, req->out);
 	if (body != NULL) {
 		FCGX_PutStr(body, (int)strlen(body), req->out);
 		if (rs->text == NULL)
@@ -162,6 +180,8 @@ static void handle(FCGX_Request *req, struct api_ctx *ctx, char *buf)
 	rq.stripe_signature = param(req, "HTTP_STRIPE_SIGNATURE");
 	rq.content_type = param(req, "CONTENT_TYPE");
 	rq.request_id = param(req, "HTTP_X_REQUEST_ID");
+	rq.origin = param(req, "HTTP_ORIGIN");
+	rq.if_none_match = param(req, "HTTP_IF_NONE_MATCH");
 	if (!valid_request_id(rq.request_id) && keys_random_hex(rid, LIMIT_X_REQUEST_ID_RANDOM_BYTES) == 0)
 		rq.request_id = rid;
 	if (rq.query == NULL)

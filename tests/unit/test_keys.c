@@ -2,6 +2,37 @@
 #include "keys.h"
 #include "tap.h"
 
+static void test_tokens(void)
+{
+	char t[KEYS_TOKEN_MAX + 1], acct[200], forged[KEYS_TOKEN_MAX + 1];
+	ok(keys_token_make("s3cret", "alice é/1", 2000, t, sizeof(t)) == 0, "a token made: %s", t);
+	ok(strncmp(t, "cdw1.", 5) == 0, "its prefix");
+	is_int(keys_token_check("s3cret", t, 1999, acct, sizeof(acct)), KEYS_TOKEN_OK, "checks out before expiry");
+	is_str(acct, "alice é/1", "names its account");
+	is_int(keys_token_check("s3cret", t, 2000, acct, sizeof(acct)), KEYS_TOKEN_EXPIRED, "expired at its time");
+	is_int(keys_token_check("other", t, 1000, acct, sizeof(acct)), KEYS_TOKEN_FORGED, "another secret: forged");
+	/* Another account or expiry under the old signature. */
+	ok(keys_token_make("s3cret", "bob", 2000, forged, sizeof(forged)) == 0, "bob's token");
+	char swapped[KEYS_TOKEN_MAX * 2];
+	snprintf(swapped, sizeof(swapped), "%.*s%s", (int)(strrchr(forged, '.') - forged), forged, strrchr(t, '.'));
+	is_int(keys_token_check("s3cret", swapped, 1000, acct, sizeof(acct)), KEYS_TOKEN_FORGED,
+	       "bob's payload with alice's signature");
+	snprintf(forged, sizeof(forged), "%s", t);
+	char *exp = strchr(forged + 5, '.') + 1;
+	exp[0] = '9';
+	is_int(keys_token_check("s3cret", forged, 1000, acct, sizeof(acct)), KEYS_TOKEN_FORGED, "a longer life: forged");
+	snprintf(forged, sizeof(forged), "%s", t);
+	forged[strlen(forged) - 1] = forged[strlen(forged) - 1] == 'A' ? 'B' : 'A';
+	is_int(keys_token_check("s3cret", forged, 1000, acct, sizeof(acct)), KEYS_TOKEN_FORGED, "a changed signature");
+	const char *bad[] = {"", "cdw1.", "cdw1.a.b", "cdw2.YQ.99.x", "crd_0000", "cdw1..1.sig", "cdw1.YQ.1.sig.more",
+			     "cdw1.YQ..sig"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		ok(keys_token_check("s3cret", bad[i], 0, acct, sizeof(acct)) != KEYS_TOKEN_OK, "refused: '%s'", bad[i]);
+	ok(keys_token_check("", t, 0, acct, sizeof(acct)) != KEYS_TOKEN_OK, "no secret: nothing checks out");
+	ok(keys_token_make("", "a", 1, t, sizeof(t)) != 0, "no secret: no token");
+	ok(keys_token_make("s", "", 1, t, sizeof(t)) != 0, "no account: no token");
+}
+
 int main(void)
 {
 	char a[KEYS_LEN + 1], b[KEYS_LEN + 1], hex[65];
@@ -38,5 +69,6 @@ int main(void)
 	ok(!keys_allows(KEY_SCOPE_READ, KEY_SCOPE_ADMIN), "read may not use admin routes");
 	ok(!keys_allows(KEY_SCOPE_GUARD, KEY_SCOPE_READ), "guard may not read accounts");
 	ok(keys_allows(KEY_SCOPE_READ, 0), "open routes need nothing");
+	test_tokens();
 	return done_testing();
 }

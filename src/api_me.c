@@ -1,0 +1,113 @@
+/* api_me.c: browser tokens and the /v1/me routes (DESIGN §9 "Browser
+ * tokens and the widget"). The app's server mints a short-lived token for
+ * one account with its read key; the page's widget then reads that
+ * account, its journal and starts top-ups with the token alone, through
+ * the same ledger calls and handlers as the key routes (no second copy).
+ * The router has checked the token and put its account in ctx->me. */
+#include "api.h"
+#include "config.h"
+#include "keys.h"
+#include "ledger.h"
+#include "timefmt.h"
+#include <stdio.h>
+#include <string.h>
+
+static const struct jfield token_fields[] = {
+	{"ttl_seconds", J_INT, 0, 0, LIMIT_BROWSER_TOKEN_TTL_MIN, LIMIT_BROWSER_TOKEN_TTL_MAX, NULL},
+	{NULL, J_INT, 0, 0, 0, 0, NULL},
+};
+
+void api_browser_token(struct api_ctx *ctx, const struct request *rq, char **params, struct response *rs)
+{
+	char token[KEYS_TOKEN_MAX + 1], expires_at[TIMEFMT_LEN];
+	json_t *acct = NULL;
+	if (!api_path_account_ok(params[0], rs))
+		return;
+	json_t *body = api_body(rq, token_fields, rs);
+	if (body == NULL)
+		return;
+	snprintf(rs->account, sizeof(rs->account), "%s", params[0]);
+	int64_t expires = timefmt_now() + jsonio_int(body, "ttl_seconds", LIMIT_BROWSER_TOKEN_TTL_DEFAULT);
+	json_decref(body);
+	if (ctx->cfg->widget_token_secret[0] == '\0') {
+		api_error(rs, CD_E_UNAVAILABLE, NULL, "browser tokens need [widget] token_secret "
+			  "(or CREDITD_WIDGET_TOKEN_SECRET)");
+		return;
+	}
+	/* A token names an account that exists. */
+	enum cd_err rc = ledger_account_get(ctx->lg, params[0], &acct);
+	json_decref(acct);
+	if (rc != CD_OK) {
+		api_fail(rs, rc, "account");
+		return;
+	}
+	if (keys_token_make(ctx->cfg->widget_token_secret, params[0], expires, token, sizeof(token)) != 0) {
+		api_error(rs, CD_E_INTERNAL, NULL, "could not sign the token");
+		return;
+	}
+	timefmt_rfc3339(expires, expires_at);
+	api_json(rs, 201, json_pack("{s:s, s:s}", "token", token, "expires_at", expires_at));
+}
+
+/* The account as its own user sees it: money, the low threshold, the
+ * plan's period and what a top-up may be; not the limits' internals
+ * (overdraft, grants, member and recharge settings). */
+static json_t *me_view(const struct cfg *c, json_t *a)
+{
+	static const char *const keep[] = {"id", "kind", "status", "currency", "balance_micros", "reserved_micros",
+					   "available_micros", "low_balance_micros", "plan", "period_start",
+					   "period_end", NULL};
+	json_t *out = json_object();
+	for (int i = 0; out != NULL && keep[i] != NULL; i++) {
+		json_t *v = json_object_get(a, keep[i]);
+		json_object_set(out, keep[i], v != NULL ? v : json_null());
+	}
+	json_int_t low = json_integer_value(json_object_get(a, "low_balance_micros"));
+	int has_low = json_is_integer(json_object_get(a, "low_balance_micros"));
+	if (!has_low && c->low_balance_default_micros > 0) {
+		low = c->low_balance_default_micros;
+		has_low = 1;
+		json_object_set_new(out, "low_balance_micros", json_integer(low));
+	}
+	json_object_set_new(out, "low", json_boolean(has_low &&
+						    json_integer_value(json_object_get(a, "available_micros")) < low));
+	json_object_set_new(out, "topup", json_pack("{s:I, s:I, s:s, s:I}", "min_cents", (json_int_t)c->topup_min_cents,
+						    "max_cents", (json_int_t)c->topup_max_cents, "currency",
+						    c->stripe_currency != NULL ? c->stripe_currency : "",
+						    "micros_per_cent", (json_int_t)c->topup_rate));
+	json_decref(a);
+	return out;
+}
+
+void api_me(struct api_ctx *ctx, const struct request *rq, char **params, struct response *rs)
+{
+	json_t *out = NULL;
+	(void)rq;
+	(void)params;
+	snprintf(rs->account, sizeof(rs->account), "%s", ctx->me);
+	enum cd_err rc = ledger_account_get(ctx->lg, ctx->me, &out);
+	if (rc != CD_OK)
+		api_fail(rs, rc, "account");
+	else
+		api_json(rs, 200, me_view(ctx->cfg, out));
+}
+
+void api_me_transactions(struct api_ctx *ctx, const struct request *rq, char **params, struct response *rs)
+{
+	(void)params;
+	api_transactions_of(ctx, rq, ctx->me, rs);
+}
+
+void api_me_topup(struct api_ctx *ctx, const struct request *rq, char **params, struct response *rs)
+{
+	(void)params;
+	api_topup_of(ctx, rq, ctx->me, rs);
+}
+
+void api_me_preflight(struct api_ctx *ctx, const struct request *rq, char **params, struct response *rs)
+{
+	(void)ctx;
+	(void)rq;
+	(void)params;
+	rs->status = 204;
+}

@@ -1,0 +1,272 @@
+/* creditd-widget.js: a user's balance, top-up and history, for any page.
+ *
+ *   <script src="https://billing.example.com/credits/widget/creditd-widget.js" defer></script>
+ *   <creditd-balance token="cdw1...."></creditd-balance>
+ *   <creditd-topup token="cdw1...."></creditd-topup>
+ *   <creditd-history token="cdw1...." page-size="10"></creditd-history>
+ *
+ * Attributes: token (a browser token the app's server minted with
+ * POST /v1/accounts/{id}/browser_tokens), base-url (where creditd is
+ * mounted; by default where this script came from), locale ("en", "fr").
+ * <creditd-balance variant="compact|full">. Theme with CSS custom
+ * properties on the elements: --creditd-font, --creditd-color,
+ * --creditd-bg, --creditd-border, --creditd-accent, --creditd-accent-text,
+ * --creditd-low, --creditd-radius. No framework, no build step. */
+(function () {
+  "use strict";
+  if (!window.customElements || window.customElements.get("creditd-balance")) return;
+
+  var SCRIPT = document.currentScript && document.currentScript.src;
+  var DEFAULT_BASE = SCRIPT ? SCRIPT.replace(/\/widget\/creditd-widget\.js(\?.*)?$/, "") : "";
+
+  var TEXT = {
+    en: {
+      balance: "Credit balance", available: "Available", reserved: "Reserved for running requests",
+      low: "Your balance is low", period: "Plan period ends", loading: "Loading…",
+      expired: "Your session has expired. Reload the page to see your credits.",
+      unavailable: "Credits are unavailable right now. Please try again in a moment.",
+      topup: "Top up", topupTitle: "Add credits", amount: "Amount", other: "Other amount",
+      pay: "Continue to payment", paying: "Opening the payment page…",
+      bounds: "Choose an amount from {min} to {max}.",
+      history: "Credit history", date: "Date", what: "Description", change: "Amount", after: "Balance after",
+      more: "Show more", none: "No transactions yet.", end: "That is all.",
+      causes: { grant: "Credit", usage: "Usage", expiry: "Expired", refund: "Refund", adjustment: "Adjustment" }
+    },
+    fr: {
+      balance: "Solde de crédits", available: "Disponible", reserved: "Réservé pour les requêtes en cours",
+      low: "Votre solde est bas", period: "Fin de la période du forfait", loading: "Chargement…",
+      expired: "Votre session a expiré. Rechargez la page pour voir vos crédits.",
+      unavailable: "Les crédits sont indisponibles pour le moment. Réessayez dans un instant.",
+      topup: "Recharger", topupTitle: "Ajouter des crédits", amount: "Montant", other: "Autre montant",
+      pay: "Continuer vers le paiement", paying: "Ouverture de la page de paiement…",
+      bounds: "Choisissez un montant entre {min} et {max}.",
+      history: "Historique des crédits", date: "Date", what: "Description", change: "Montant",
+      after: "Solde après", more: "Afficher plus", none: "Aucune opération pour l’instant.", end: "C’est tout.",
+      causes: { grant: "Crédit", usage: "Consommation", expiry: "Expiré", refund: "Remboursement",
+                adjustment: "Ajustement" }
+    }
+  };
+
+  var CSS =
+    ":host{display:inline-block;font:var(--creditd-font,14px/1.4 system-ui,sans-serif);" +
+    "color:var(--creditd-color,#1d2330)}" +
+    ".box{background:var(--creditd-bg,#fff);border:1px solid var(--creditd-border,#d5d9e0);" +
+    "border-radius:var(--creditd-radius,8px);padding:.6em .9em}" +
+    ".amount{font-weight:600;font-variant-numeric:tabular-nums}" +
+    ".low .amount,.low .badge{color:var(--creditd-low,#c0262d)}" +
+    ".badge{display:inline-flex;gap:.4em;align-items:baseline}" +
+    ".note{font-size:.85em;opacity:.8;margin:.2em 0 0}" +
+    ".error{color:var(--creditd-low,#c0262d);margin:0}" +
+    "button{font:inherit;cursor:pointer;border-radius:var(--creditd-radius,8px);padding:.35em .8em;" +
+    "border:1px solid var(--creditd-accent,#2450d8);background:var(--creditd-bg,#fff);" +
+    "color:var(--creditd-accent,#2450d8)}" +
+    "button.primary,button[aria-pressed=true]{background:var(--creditd-accent,#2450d8);" +
+    "color:var(--creditd-accent-text,#fff)}" +
+    "button:focus-visible,input:focus-visible{outline:2px solid var(--creditd-accent,#2450d8);outline-offset:2px}" +
+    "button[disabled]{opacity:.5;cursor:default}" +
+    ".choices{display:flex;flex-wrap:wrap;gap:.4em;margin:.4em 0;border:0;padding:0}" +
+    "input{font:inherit;width:7em;padding:.3em;border:1px solid var(--creditd-border,#d5d9e0);" +
+    "border-radius:var(--creditd-radius,8px)}" +
+    "table{border-collapse:collapse;width:100%}caption{text-align:left;font-weight:600;padding-bottom:.4em}" +
+    "th,td{text-align:left;padding:.3em .6em;border-bottom:1px solid var(--creditd-border,#d5d9e0)}" +
+    "td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}" +
+    ".neg{color:var(--creditd-low,#c0262d)}.sr{position:absolute;width:1px;height:1px;overflow:hidden;" +
+    "clip:rect(0 0 0 0);white-space:nowrap}";
+
+  function el(tag, attrs, kids) {
+    var e = document.createElement(tag);
+    Object.keys(attrs || {}).forEach(function (k) {
+      if (k === "text") e.textContent = attrs[k];
+      else if (k === "class") e.className = attrs[k];
+      else e.setAttribute(k, attrs[k]);
+    });
+    (kids || []).forEach(function (k) { if (k) e.appendChild(k); });
+    return e;
+  }
+
+  /* Money: micros of the account's currency, formatted for the locale. */
+  function money(micros, currency, locale) {
+    var units = micros / 1e6;
+    if (!currency || !/^[A-Z]{3}$/.test(currency)) {
+      return new Intl.NumberFormat(locale, { maximumFractionDigits: 2 }).format(units) + " " + (currency || "");
+    }
+    return new Intl.NumberFormat(locale, { style: "currency", currency: currency }).format(units);
+  }
+
+  function dateText(iso, locale) {
+    var d = new Date(iso);
+    return isNaN(d) ? iso : new Intl.DateTimeFormat(locale, { dateStyle: "medium", timeStyle: "short" }).format(d);
+  }
+
+  /* The shared base of the three elements: attributes, fetch, messages. */
+  class Base extends HTMLElement {
+    static get observedAttributes() { return ["token", "base-url", "locale"]; }
+    connectedCallback() {
+      if (!this.shadowRoot) {
+        this.attachShadow({ mode: "open" });
+        this.shadowRoot.appendChild(el("style", { text: CSS }));
+        this.view = this.shadowRoot.appendChild(el("div", { class: "box", part: "box" }));
+      }
+      this.load();
+    }
+    attributeChangedCallback() { if (this.view) this.load(); }
+    lang() {
+      var l = (this.getAttribute("locale") || document.documentElement.lang || "en").toLowerCase().slice(0, 2);
+      return TEXT[l] ? l : "en";
+    }
+    t() { return TEXT[this.lang()]; }
+    api(method, path, body) {
+      var base = (this.getAttribute("base-url") || DEFAULT_BASE).replace(/\/$/, "");
+      var init = { method: method, headers: { Authorization: "Bearer " + (this.getAttribute("token") || "") },
+                   credentials: "omit" };
+      if (body) {
+        init.headers["Content-Type"] = "application/json";
+        init.body = JSON.stringify(body);
+      }
+      return fetch(base + path, init).then(function (r) {
+        return r.json().catch(function () { return {}; }).then(function (j) {
+          if (!r.ok) throw { status: r.status, body: j };
+          return j;
+        });
+      }, function () { throw { status: 0 }; });
+    }
+    /* An error the user can act on, never a blank box. */
+    fail(e) {
+      var t = this.t();
+      this.setAttribute("state", e && e.status === 401 ? "expired" : "error");
+      this.view.className = "box";
+      this.view.replaceChildren(el("p", { class: "error", role: "alert",
+        text: e && e.status === 401 ? t.expired : t.unavailable }));
+    }
+    busy() {
+      this.removeAttribute("state");
+      this.view.replaceChildren(el("p", { class: "note", role: "status", text: this.t().loading }));
+    }
+  }
+
+  /* <creditd-balance variant="compact|full"> */
+  class Balance extends Base {
+    static get observedAttributes() { return Base.observedAttributes.concat(["variant"]); }
+    load() {
+    var self = this, t = this.t(), locale = this.lang();
+    this.busy();
+    return this.api("GET", "/v1/me").then(function (me) {
+      var text = money(me.available_micros, me.currency, locale);
+      var badge = el("span", { class: "badge" }, [
+        el("span", { class: "sr", text: t.balance + ": " }),
+        el("span", { class: "amount", part: "amount", text: text })]);
+      var kids = [badge];
+      if (me.low) kids.push(el("span", { class: "note", text: " " + t.low }));
+      if (self.getAttribute("variant") === "full") {
+        kids.unshift(el("p", { class: "note", text: t.available }));
+        if (me.reserved_micros > 0) {
+          kids.push(el("p", { class: "note", text: t.reserved + ": " + money(me.reserved_micros, me.currency, locale) }));
+        }
+        if (me.period_end) kids.push(el("p", { class: "note", text: t.period + ": " + dateText(me.period_end, locale) }));
+      }
+      self.view.className = "box" + (me.low ? " low" : "");
+      self.view.setAttribute("role", "status");
+      self.view.setAttribute("aria-live", "polite");
+      self.view.setAttribute("aria-label", t.balance + ": " + text + (me.low ? ". " + t.low : ""));
+      self.view.replaceChildren.apply(self.view, kids);
+      self.setAttribute("state", me.low ? "low" : "ok");
+      self.dataset.availableMicros = String(me.available_micros);
+    }, function (e) { self.fail(e); });
+    }
+  }
+
+  /* <creditd-topup>: preset amounts within the top-up bounds, or another
+   * amount, then Stripe Checkout. */
+  class Topup extends Base {
+    load() {
+    var self = this, t = this.t(), locale = this.lang();
+    this.busy();
+    return this.api("GET", "/v1/me").then(function (me) {
+      var b = me.topup, cur = (b.currency || me.currency || "").toUpperCase();
+      var cents = function (c) { return money(c * 10000, cur, locale); };
+      var presets = [500, 1000, 2000, 5000].filter(function (c) { return c >= b.min_cents && c <= b.max_cents; });
+      if (!presets.length) presets = [b.min_cents];
+      var chosen = presets[Math.min(1, presets.length - 1)];
+      var group = el("div", { class: "choices", role: "group", "aria-label": t.amount });
+      var input = el("input", { type: "number", inputmode: "decimal", min: String(b.min_cents / 100),
+                                max: String(b.max_cents / 100), step: "0.01", "aria-label": t.other });
+      var hint = el("p", { class: "note", id: "hint",
+                           text: t.bounds.replace("{min}", cents(b.min_cents)).replace("{max}", cents(b.max_cents)) });
+      var status = el("p", { class: "note", role: "status", "aria-live": "polite" });
+      var pay = el("button", { class: "primary", type: "button", part: "pay", text: t.pay });
+      function pick(c) {
+        chosen = c;
+        Array.prototype.forEach.call(group.querySelectorAll("button"), function (x) {
+          x.setAttribute("aria-pressed", String(Number(x.value) === c));
+        });
+        pay.disabled = !(c >= b.min_cents && c <= b.max_cents);
+      }
+      presets.forEach(function (c) {
+        var x = el("button", { type: "button", value: String(c), text: cents(c) });
+        x.addEventListener("click", function () { input.value = ""; pick(c); });
+        group.appendChild(x);
+      });
+      input.setAttribute("aria-describedby", "hint");
+      input.addEventListener("input", function () { pick(Math.round(Number(input.value) * 100)); });
+      pay.addEventListener("click", function () {
+        pay.disabled = true;
+        status.textContent = t.paying;
+        self.api("POST", "/v1/me/topup", { amount_cents: chosen }).then(function (r) {
+          var go = self.dispatchEvent(new CustomEvent("creditd-checkout", { bubbles: true, cancelable: true,
+                                                                            detail: r }));
+          if (go) window.location.assign(r.checkout_url);
+        }, function (e) { self.fail(e); });
+      });
+      self.view.replaceChildren(el("p", { text: t.topupTitle }), group, input, hint, pay, status);
+      pick(chosen);
+      self.setAttribute("state", "ok");
+    }, function (e) { self.fail(e); });
+    }
+  }
+
+  /* <creditd-history page-size="N">: the journal, newest first, a page at a time. */
+  class History extends Base {
+    static get observedAttributes() { return Base.observedAttributes.concat(["page-size"]); }
+    load() {
+    var self = this, t = this.t(), locale = this.lang();
+    var size = Math.max(1, Math.min(200, parseInt(this.getAttribute("page-size"), 10) || 20));
+    this.busy();
+    return this.api("GET", "/v1/me").then(function (me) {
+      var body = el("tbody");
+      var table = el("table", {}, [el("caption", { text: t.history }), el("thead", {}, [el("tr", {}, [
+        el("th", { scope: "col", text: t.date }), el("th", { scope: "col", text: t.what }),
+        el("th", { scope: "col", class: "num", text: t.change }),
+        el("th", { scope: "col", class: "num", text: t.after })])]), body]);
+      var more = el("button", { type: "button", part: "more", text: t.more });
+      var status = el("p", { class: "note", role: "status", "aria-live": "polite" });
+      var cursor = null;
+      function page() {
+        more.disabled = true;
+        var q = "?limit=" + size + (cursor ? "&cursor=" + encodeURIComponent(cursor) : "");
+        return self.api("GET", "/v1/me/transactions" + q).then(function (p) {
+          (p.data || []).forEach(function (x) {
+            body.appendChild(el("tr", {}, [
+              el("td", { text: dateText(x.created_at, locale) }),
+              el("td", { text: x.description || t.causes[x.cause] || x.cause }),
+              el("td", { class: "num" + (x.amount_micros < 0 ? " neg" : ""), text: money(x.amount_micros, me.currency, locale) }),
+              el("td", { class: "num", text: money(x.balance_after_micros, me.currency, locale) })]));
+          });
+          cursor = p.next_cursor;
+          more.hidden = !cursor;
+          more.disabled = false;
+          status.textContent = !body.children.length ? t.none : cursor ? "" : t.end;
+          self.setAttribute("rows", String(body.children.length));
+        }, function (e) { self.fail(e); });
+      }
+      more.addEventListener("click", page);
+      self.view.replaceChildren(table, more, status);
+      self.setAttribute("state", "ok");
+      return page();
+    }, function (e) { self.fail(e); });
+    }
+  }
+
+  customElements.define("creditd-balance", Balance);
+  customElements.define("creditd-topup", Topup);
+  customElements.define("creditd-history", History);
+})();
