@@ -64,7 +64,7 @@
     "color:var(--creditd-accent-text,#fff)}" +
     "button:focus-visible,input:focus-visible{outline:2px solid var(--creditd-accent,#2450d8);outline-offset:2px}" +
     "button[disabled]{opacity:.5;cursor:default}" +
-    ".choices{display:flex;flex-wrap:wrap;gap:.4em;margin:.4em 0;border:0;padding:0}" +
+    ".other{display:block;margin:.2em 0}.choices{display:flex;flex-wrap:wrap;gap:.4em;margin:.4em 0;border:0;padding:0}" +
     "input{font:inherit;width:7em;padding:.3em;border:1px solid var(--creditd-border,#d5d9e0);" +
     "border-radius:var(--creditd-radius,8px)}" +
     "table{border-collapse:collapse;width:100%}caption{text-align:left;font-weight:600;padding-bottom:.4em}" +
@@ -189,7 +189,7 @@
       var chosen = presets[Math.min(1, presets.length - 1)];
       var group = el("div", { class: "choices", role: "group", "aria-label": t.amount });
       var input = el("input", { type: "number", inputmode: "decimal", min: String(b.min_cents / 100),
-                                max: String(b.max_cents / 100), step: "0.01", "aria-label": t.other });
+                                max: String(b.max_cents / 100), step: "0.01" });
       var hint = el("p", { class: "note", id: "hint",
                            text: t.bounds.replace("{min}", cents(b.min_cents)).replace("{max}", cents(b.max_cents)) });
       var status = el("p", { class: "note", role: "status", "aria-live": "polite" });
@@ -217,7 +217,8 @@
           if (go) window.location.assign(r.checkout_url);
         }, function (e) { self.fail(e); });
       });
-      self.view.replaceChildren(el("p", { text: t.topupTitle }), group, input, hint, pay, status);
+      var other = el("label", { class: "other" }, [el("span", { text: t.other + " " }), input]);
+      self.view.replaceChildren(el("p", { text: t.topupTitle }), group, other, hint, pay, status);
       pick(chosen);
       self.setAttribute("state", "ok");
     }, function (e) { self.fail(e); });

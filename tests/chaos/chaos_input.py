@@ -736,7 +736,8 @@ def hostile_input(short):
 
 # ---- scenario 2: the authorization matrix ---------------------------------------
 
-SCOPE_NAMES = {"0": "none", "-1": "stripe", "KEY_SCOPE_GUARD": "guard", "KEY_SCOPE_READ": "read",
+SCOPE_NAMES = {"0": "none", "-1": "stripe", "ROUTE_STRIPE": "stripe", "ROUTE_BROWSER": "browser",
+               "ROUTE_PREFLIGHT": "preflight", "KEY_SCOPE_GUARD": "guard", "KEY_SCOPE_READ": "read",
                "KEY_SCOPE_ADMIN": "admin"}
 # Which stack keys a scope lets in (keys.c keys_allows: admin may use every
 # route, guard and read only their own; "guard,read" both of those).
@@ -796,6 +797,14 @@ def authorization_matrix(short):
         ("GET", "/v1/plans"): ("/v1/plans", None),
         ("PUT", "/v1/plans/*"): ("/v1/plans/authz-plan", {"credits_micros": 0, "rollover": "none"}),
         ("GET", "/v1/events"): ("/v1/events?limit=5", None),
+        ("POST", "/v1/accounts/*/browser_tokens"): (A + "/browser_tokens", {}),
+        ("GET", "/v1/me"): ("/v1/me", None),
+        ("GET", "/v1/me/transactions"): ("/v1/me/transactions?limit=2", None),
+        ("POST", "/v1/me/topup"): ("/v1/me/topup", {"amount_cents": 1000}),
+        ("OPTIONS", "/v1/me"): ("/v1/me", None),
+        ("OPTIONS", "/v1/me/transactions"): ("/v1/me/transactions", None),
+        ("OPTIONS", "/v1/me/topup"): ("/v1/me/topup", None),
+        ("GET", "/widget/creditd-widget.js"): ("/widget/creditd-widget.js", None),
         ("POST", "/v1/guard/authorize"): ("/v1/guard/authorize", {
             "account": acct, "model": "gpt-3.5-turbo", "input_tokens": 10, "max_output_tokens": 10,
             "request_id": uid("authz-req")}),
@@ -838,11 +847,26 @@ def authorization_matrix(short):
         if problems:
             failures.append("%s -> %s (%s)" % (label, "; ".join(problems), r.raw[:200]))
 
+    browser_token = api("POST", A + "/browser_tokens", {}, auth="read").json["token"]
     before = ledger_snapshot()
     pid = stack.creditd_pid()
     for method, pattern, scope in routes:
         path, body = requests[(method, pattern)]
         where = "%s %s" % (method, pattern)
+        if scope == "preflight":
+            for name, authorization in list(bad_auth.items()) + [("admin key", "Bearer " + keys["admin"])]:
+                r = call(method, path, body, authorization)
+                cells += 1
+                if r.status != 204:
+                    failures.append("%s with %s -> %d, want 204" % (where, name, r.status))
+            continue
+        if scope == "browser":
+            # A browser token only: every API key, even admin, is a 401 here.
+            for name, authorization in list(bad_auth.items()) + [
+                    ("%s key" % s, "Bearer " + k) for s, k in keys.items()]:
+                expect("%s with %s" % (where, name), call(method, path, body, authorization), 401, "unauthorized")
+            allowed.append((where, method, path, body, "browser token", browser_token))
+            continue
         if scope == "none":
             for name, authorization in list(bad_auth.items()) + [
                     ("%s key" % s, "Bearer " + k) for s, k in keys.items()] + [

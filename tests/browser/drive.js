@@ -1,0 +1,124 @@
+// drive.js: opens one page in Debian's chromium (headless, through
+// puppeteer-core, which downloads no browser) and reports what a person
+// would see of the creditd widget on it, as JSON on stdout.
+//
+//   node drive.js '{"url": "...", "out": "DIR", "name": "en", "topup": true, "more": true}'
+//
+// It waits for each element to settle (its `state` attribute), reads the
+// text of its shadow DOM as a user would read it, takes a screenshot of
+// each element into `out`, and optionally clicks "Continue to payment"
+// (recording where the browser is sent, without leaving the machine) and
+// "Show more" in the history. The assertions live in the Python test that
+// runs it (tests/integration/test_59_widget_browser.py).
+"use strict";
+const fs = require("fs");
+const path = require("path");
+const puppeteer = require("puppeteer-core");
+
+const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
+
+async function settled(page, sel) {
+  await page.waitForFunction((s) => {
+    const e = document.querySelector(s);
+    return e && e.hasAttribute("state");
+  }, { timeout: 15000 }, sel);
+}
+
+async function read(page, sel) {
+  return page.evaluate((s) => {
+    const e = document.querySelector(s);
+    const root = e.shadowRoot;
+    const q = (x) => root.querySelector(x);
+    return {
+      state: e.getAttribute("state"),
+      text: root.querySelector(".box").innerText.trim(),
+      amount: q(".amount") ? q(".amount").textContent : null,
+      low: root.querySelector(".box").classList.contains("low"),
+      ariaLabel: root.querySelector(".box").getAttribute("aria-label"),
+      alert: q("[role=alert]") ? q("[role=alert]").textContent : null,
+      rows: root.querySelectorAll("tbody tr").length,
+      more: q("button[part=more]") ? !q("button[part=more]").hidden : null,
+      firstRow: root.querySelector("tbody tr") ? root.querySelector("tbody tr").innerText : null,
+      buttons: Array.from(root.querySelectorAll("button")).map((b) => b.textContent),
+    };
+  }, sel);
+}
+
+async function shot(page, sel, file) {
+  const e = await page.$(sel);
+  if (e) await e.screenshot({ path: file });
+}
+
+async function main() {
+  const opt = JSON.parse(process.argv[2]);
+  fs.mkdirSync(opt.out, { recursive: true });
+  const browser = await puppeteer.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run"],
+  });
+  const out = { console: [] };
+  try {
+    const page = await browser.newPage();
+    await page.setViewport({ width: 900, height: 900, deviceScaleFactor: 1 });
+    page.on("console", (m) => out.console.push(m.type() + ": " + m.text()));
+    page.on("pageerror", (e) => out.console.push("pageerror: " + e.message));
+    // Checkout lives on the internet: the navigation is recorded and stopped.
+    await page.setRequestInterception(true);
+    out.navigations = [];
+    page.on("request", (r) => {
+      const u = r.url();
+      if (!u.startsWith(opt.origin)) {
+        out.navigations.push(u);
+        r.abort();
+      } else {
+        r.continue();
+      }
+    });
+    await page.goto(opt.url, { waitUntil: "load" });
+    for (const id of ["balance", "topup", "history"]) {
+      const sel = "#" + id;
+      if (!(await page.$(sel))) continue;
+      await settled(page, sel);
+      if (id === "history" && opt.more !== undefined) {
+        await page.waitForFunction(() => document.querySelector("#history").hasAttribute("rows"), { timeout: 15000 });
+      }
+      out[id] = await read(page, sel);
+      await shot(page, sel, path.join(opt.out, opt.name + "-" + id + ".png"));
+    }
+    await page.screenshot({ path: path.join(opt.out, opt.name + "-page.png"), fullPage: true });
+    if (opt.more) {
+      const pages = [out.history.rows];
+      for (let i = 0; i < 5; i++) {
+        const more = await page.evaluateHandle(() =>
+          document.querySelector("#history").shadowRoot.querySelector("button[part=more]"));
+        const visible = await more.evaluate((b) => b && !b.hidden);
+        if (!visible) break;
+        const before = pages[pages.length - 1];
+        await more.focus();
+        await page.keyboard.press("Enter");   // by keyboard, as a person without a mouse would
+        await page.waitForFunction((n) =>
+          Number(document.querySelector("#history").getAttribute("rows")) > n, { timeout: 15000 }, before);
+        pages.push(Number(await page.$eval("#history", (e) => e.getAttribute("rows"))));
+      }
+      out.historyPages = pages;
+      out.historyAfter = await read(page, "#history");
+      await shot(page, "#history", path.join(opt.out, opt.name + "-history-more.png"));
+    }
+    if (opt.topup) {
+      const pay = await page.evaluateHandle(() =>
+        document.querySelector("#topup").shadowRoot.querySelector("button[part=pay]"));
+      await pay.click();
+      const deadline = Date.now() + 15000;
+      while (!out.navigations.length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    }
+  } finally {
+    await browser.close();
+  }
+  process.stdout.write(JSON.stringify(out) + "\n");
+}
+
+main().catch((e) => {
+  process.stderr.write(String(e && e.stack || e) + "\n");
+  process.exit(1);
+});
