@@ -210,6 +210,13 @@ class Client
             ['limit' => $limit, 'cursor' => $cursor]);
     }
 
+    /** POST /v1/accounts/{id}/browser_tokens (read): {token, expires_at} for the widget on the user's page. */
+    public function browserToken(string $id, ?int $ttlSeconds = null): array
+    {
+        return $this->request('POST', '/v1/accounts/' . self::seg($id) . '/browser_tokens',
+            $ttlSeconds === null ? [] : ['ttl_seconds' => $ttlSeconds]);
+    }
+
     /** GET /v1/events (admin): the outbox, oldest first, after an event id. */
     public function events(?int $after = null, ?int $limit = null): array
     {

@@ -230,6 +230,11 @@ class Creditd:
             if not cursor:
                 return
 
+    def browser_token(self, id, ttl_seconds=None):
+        """POST /v1/accounts/{id}/browser_tokens (read): {"token", "expires_at"}, for the
+        widget on the page of the account's user (never give the page an API key)."""
+        return self.request("POST", "/v1/accounts/%s/browser_tokens" % _q(id), _fields(ttl_seconds=ttl_seconds))
+
     def events(self, after=None, limit=None):
         """GET /v1/events (admin): the outbox, oldest first, after an event id:
         {"data": [{"id", "type", "created_at", "account", "data"}], "next_after"}."""

@@ -144,3 +144,22 @@ def test_the_widget_script_is_served_with_caching():
     r = api("GET", "/widget/creditd-widget.js", auth=None, base=ENV["CREDITD_APACHE_URL"])
     eq(r.status, 200, "through Apache too")
     verify()
+
+
+def test_the_clients_mint_tokens():
+    import json as _json
+    import os
+    import subprocess
+    import sys
+    import stack
+    sys.path.insert(0, os.path.join(stack.ROOT, "clients", "python"))
+    import creditd_client
+    acct = new_account("bt")
+    t = creditd_client.Creditd(ENV["CREDITD_URL"], ENV["CREDITD_READ_KEY"]).browser_token(acct, ttl_seconds=120)
+    eq(me(t["token"]).json["id"], acct, "the Python client's token opens /v1/me")
+    php = ("require $argv[1]; $c = new Creditd\\Client($argv[2], $argv[3]);"
+           "echo json_encode($c->browserToken($argv[4]));")
+    p = subprocess.run(["php", "-r", php, os.path.join(stack.ROOT, "clients", "php", "Creditd.php"),
+                        ENV["CREDITD_URL"], ENV["CREDITD_READ_KEY"], acct], capture_output=True, text=True, timeout=30)
+    eq(p.returncode, 0, "php: %s" % p.stderr)
+    eq(me(_json.loads(p.stdout)["token"]).json["id"], acct, "the PHP client's token opens /v1/me")
