@@ -198,15 +198,11 @@ def test_the_daily_cap_holds():
     # A recharge smaller than one charge: the account stays below the
     # threshold, so every charge would want another.
     enable(acct, acct_get(acct)["available_micros"] + 10 ** 9, 500)
-    done = 0
     for _ in range(5):
-        spend(acct)
-        pending = [r for r in recharges(acct) if r[1] in ("queued", "sent")]
-        if not pending:
-            continue
-        check(wait_until(lambda: recharges(acct)[-1][1] == "succeeded", timeout=10), "paid")
-        done += 1
-    eq(done, 3, "auto_recharge_max_per_day (3) recharges today")
+        eq(spend(acct), [200], "a charge below the threshold")
+        check(wait_until(lambda: all(r[1] == "succeeded" for r in recharges(acct)), timeout=10),
+              "what was queued is paid: %r" % recharges(acct))
+    eq(len(recharges(acct)), 3, "auto_recharge_max_per_day (3) recharges today, for 5 charges")
     eq([r[1] for r in recharges(acct)], ["succeeded"] * 3, "and no fourth queued")
     verify()
 
