@@ -19,7 +19,7 @@
 static void usage(void)
 {
 	fprintf(stderr,
-		"usage: creditctl [-c FILE] COMMAND ...\n"
+		"usage: creditctl [-c FILE] COMMAND ... | creditctl --version\n"
 		"  migrate [--sql-dir DIR]\n"
 		"  key create --scope guard|read|admin[,...] [--name NAME]\n"
 		"  key list\n"
@@ -560,6 +560,10 @@ int main(int argc, char **argv)
 	if (argc < 2) {
 		usage();
 		return 2;
+	}
+	if (strcmp(argv[1], "--version") == 0) {
+		printf("creditctl %s\n", PACKAGE_VERSION);
+		return 0;
 	}
 	if (cfg_load(config, &cfg, err, sizeof(err)) != 0) {
 		fprintf(stderr, "creditctl: %s\n", err);

@@ -18,7 +18,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <stddef.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #define LISTEN_BACKLOG LIMIT_LISTEN_BACKLOG
@@ -26,9 +28,9 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: creditd [-c FILE] [--listen unix:PATH|HOST:PORT] [--threads N] [--check-config]\n"
-		   "  Without --listen (and no server.listen), the listening socket is inherited on fd 0\n"
-		   "  (spawn-fcgi, mod_fcgid, systemd socket activation).\n");
+	fprintf(f, "usage: creditd [-c FILE] [--listen unix:PATH|HOST:PORT] [--threads N] [--check-config] [--version]\n"
+		   "  Without --listen (and no server.listen), the listening socket is the one systemd\n"
+		   "  passed (LISTEN_FDS), else inherited on fd 0 (spawn-fcgi, mod_fcgid).\n");
 }
 
 struct options {
@@ -66,13 +68,58 @@ static int parse_args(int argc, char **argv, struct options *o)
 	return 0;
 }
 
+/* systemd socket activation (sd_listen_fds(3), without libsystemd): when
+ * LISTEN_PID names this process, the first socket passed is fd 3. The
+ * variables are removed so that nothing started later takes them for its
+ * own. -1 when not activated. */
+#define SD_LISTEN_FDS_START 3
+static int activated_fd(void)
+{
+	const char *pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS");
+	struct stat st;
+	int fd = -1;
+	if (pid != NULL && fds != NULL && strtol(pid, NULL, 10) == (long)getpid() && strtol(fds, NULL, 10) >= 1 &&
+	    fstat(SD_LISTEN_FDS_START, &st) == 0 && S_ISSOCK(st.st_mode))
+		fd = SD_LISTEN_FDS_START;
+	unsetenv("LISTEN_PID");
+	unsetenv("LISTEN_FDS");
+	unsetenv("LISTEN_FDNAMES");
+	return fd;
+}
+
+/* sd_notify(3) without libsystemd: one datagram to $NOTIFY_SOCKET (a path,
+ * or "@" for the abstract namespace) when systemd set it (Type=notify). */
+static void notify_systemd(const char *state)
+{
+	const char *path = getenv("NOTIFY_SOCKET");
+	struct sockaddr_un sa;
+	size_t n = path != NULL ? strlen(path) : 0;
+	if (n == 0 || n >= sizeof(sa.sun_path) || (path[0] != '/' && path[0] != '@'))
+		return;
+	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return;
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	memcpy(sa.sun_path, path, n);
+	if (path[0] == '@')
+		sa.sun_path[0] = '\0';
+	if (sendto(fd, state, strlen(state), MSG_NOSIGNAL, (struct sockaddr *)&sa,
+		   (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n)) < 0)
+		log_warn("cannot tell systemd %s: %s", state, strerror(errno));
+	close(fd);
+}
+
 static int open_listener(const char *spec, long mode, char *unix_path, size_t cap)
 {
 	unix_path[0] = '\0';
 	if (spec == NULL || spec[0] == '\0') {
 		struct stat st;
+		int fd = activated_fd();
+		if (fd >= 0)
+			return fd;
 		if (fstat(0, &st) != 0 || !S_ISSOCK(st.st_mode)) {
-			fprintf(stderr, "creditd: no --listen given and fd 0 is not a socket\n");
+			fprintf(stderr, "creditd: no --listen given, not socket-activated, and fd 0 is not a socket\n");
 			return -1;
 		}
 		return 0;
@@ -166,14 +213,17 @@ int main(int argc, char **argv)
 	}
 	if (worker_start(&cfg, fd) != 0)
 		return 1;
-	log_info("creditd %s listening on %s with %lld threads", PACKAGE_VERSION, spec && spec[0] ? spec : "fd 0",
+	log_info("creditd %s listening on %s with %lld threads", PACKAGE_VERSION,
+		 spec && spec[0] ? spec : fd == SD_LISTEN_FDS_START ? "the socket systemd passed" : "fd 0",
 		 (long long)cfg.threads);
+	notify_systemd("READY=1");
 #ifdef CREDITD_TEST_CLOCK
 	log_warn("built with --enable-test-clock: a test build, not for production");
 #endif
 	if (timefmt_test_clock_file() != NULL)
 		log_warn("test clock: time is moved by the seconds in %s", timefmt_test_clock_file());
 	int sig = wait_for_stop();
+	notify_systemd("STOPPING=1");
 	log_info("signal %d: stopping, finishing in-flight requests", sig);
 	int left = worker_stop(fd, STOP_TIMEOUT_MS);
 	if (unix_path[0] != '\0')
