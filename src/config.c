@@ -35,6 +35,7 @@ static const struct cfg_key cfg_table[] = {
 	{"server", "max_body_bytes", CFG_INT, OFF(max_body_bytes), 1024, LIMIT_BODY_MAX_BYTES, "65536", NULL, NULL},
 	{"server", "log", CFG_STR, OFF(log), 0, 0, "stderr", NULL, "CREDITD_LOG"},
 	{"server", "log_level", CFG_ENUM, OFF(log_level), 0, 0, "info", "error|warn|info|debug", NULL},
+	{"server", "log_format", CFG_ENUM, OFF(log_format), 0, 0, "text", "text|json", "CREDITD_LOG_FORMAT"},
 	{"server", "sweep_interval_seconds", CFG_INT, OFF(sweep_interval_seconds), 1, 3600, "5", NULL, NULL},
 	{"database", "host", CFG_STR, OFF(db_host), 0, 0, "localhost", NULL, "CREDITD_DB_HOST"},
 	{"database", "port", CFG_INT, OFF(db_port), 0, 65535, "3306", NULL, "CREDITD_DB_PORT"},

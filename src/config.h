@@ -21,7 +21,8 @@ struct cfg {
 	char *base_path;		/* "/" or "/credits" (no trailing slash kept) */
 	int64_t max_body_bytes;
 	char *log;			/* "stderr", "syslog" or a file path */
-	char *log_level;		/* error|warn|info|debug */
+	char *log_level;
+	char *log_format;		/* text|json */		/* error|warn|info|debug */
 	int64_t sweep_interval_seconds;
 	/* [database] */
 	char *db_host;

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 static int log_fd = 2;
+static int log_json;
 static int log_syslog;
 static char *log_path;
 static enum log_level log_max = LOG_LVL_INFO;
@@ -70,12 +71,102 @@ void log_close(void)
 	log_path = NULL;
 }
 
+void log_set_json(int on)
+{
+	log_json = on;
+}
+
+/* Appends s as a JSON string body (no quotes) to buf at *n, escaped; never
+ * past cap - 8 (room for the line's end). */
+static void json_escape(char *buf, size_t cap, size_t *n, const char *s)
+{
+	for (; *s != '\0' && *n + 8 < cap; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '"' || c == '\\') {
+			buf[(*n)++] = '\\';
+			buf[(*n)++] = (char)c;
+		} else if (c < 0x20 || c == 0x7f) {
+			*n += (size_t)snprintf(buf + *n, cap - *n, "\\u%04x", c);
+		} else {
+			buf[(*n)++] = (char)c;
+		}
+	}
+}
+
+/* "2026-11-22T10:00:00.123Z" into out (64 bytes: room for any year). */
+static void now_text(char out[64])
+{
+	struct timespec ts;
+	struct tm tm;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	snprintf(out, 64, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+		 tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
+}
+
+static void write_line(const char *line, size_t len)
+{
+	pthread_mutex_lock(&log_lock);
+	ssize_t w = write(log_fd, line, len);
+	pthread_mutex_unlock(&log_lock);
+	(void)w;
+}
+
+/* A JSON line of msg, with the request's fields when method is not NULL. */
+static void json_line(enum log_level level, const char *msg, const char *method, const char *path, int status,
+		      double ms, const char *account, const char *request_id)
+{
+	char line[4096], when[64];
+	size_t n;
+	now_text(when);
+	n = (size_t)snprintf(line, sizeof(line), "{\"time\":\"%s\",\"level\":\"%s\",\"pid\":%d,\"msg\":\"", when,
+			     level_names[level], (int)getpid());
+	json_escape(line, sizeof(line), &n, msg);
+	if (method != NULL && n + 64 < sizeof(line)) {
+		n += (size_t)snprintf(line + n, sizeof(line) - n, "\",\"method\":\"");
+		json_escape(line, sizeof(line), &n, method);
+		n += (size_t)snprintf(line + n, sizeof(line) - n, "\",\"path\":\"");
+		json_escape(line, sizeof(line), &n, path);
+		n += (size_t)snprintf(line + n, sizeof(line) - n, "\",\"status\":%d,\"ms\":%.1f,\"account\":\"", status, ms);
+		json_escape(line, sizeof(line), &n, account);
+		n += (size_t)snprintf(line + n, sizeof(line) - n, "\",\"request_id\":\"");
+		json_escape(line, sizeof(line), &n, request_id);
+	}
+	if (n > sizeof(line) - 4)
+		n = sizeof(line) - 4;
+	line[n++] = '"';
+	line[n++] = '}';
+	line[n++] = '\n';
+	write_line(line, n);
+}
+
+void log_request(const char *method, const char *path, int status, double ms, const char *account,
+		 const char *request_id)
+{
+	char msg[1024];
+	if (LOG_LVL_INFO > log_max)
+		return;
+	snprintf(msg, sizeof(msg), "%s %s %d %.1fms account=%s request_id=%s", method, path, status, ms, account,
+		 request_id);
+	if (log_json && !log_syslog)
+		json_line(LOG_LVL_INFO, msg, method, path, status, ms, account, request_id);
+	else
+		log_msg(LOG_LVL_INFO, "%s", msg);
+}
+
 void log_msg(enum log_level level, const char *fmt, ...)
 {
 	if (level > log_max)
 		return;
 	char line[2048];
 	va_list ap;
+	if (log_json && !log_syslog) {
+		va_start(ap, fmt);
+		vsnprintf(line, sizeof(line), fmt, ap);
+		va_end(ap);
+		json_line(level, line, NULL, NULL, 0, 0, NULL, NULL);
+		return;
+	}
 	if (log_syslog) {
 		va_start(ap, fmt);
 		vsnprintf(line, sizeof(line), fmt, ap);
@@ -98,8 +189,5 @@ void log_msg(enum log_level level, const char *fmt, ...)
 	if (len > sizeof(line) - 2)
 		len = sizeof(line) - 2;
 	line[len++] = '\n';
-	pthread_mutex_lock(&log_lock);
-	ssize_t w = write(log_fd, line, len);
-	pthread_mutex_unlock(&log_lock);
-	(void)w;
+	write_line(line, len);
 }

@@ -15,6 +15,13 @@ void log_reopen(void);
 void log_close(void);
 __attribute__((format(printf, 2, 3)))
 void log_msg(enum log_level level, const char *fmt, ...);
+/* One JSON object per line instead of text (server.log_format = json),
+ * for log shippers: {"time", "level", "pid", "msg"}, and for a request
+ * also "method", "path", "status", "ms", "account", "request_id". */
+void log_set_json(int on);
+/* A request's line: the same text as before, or its fields in JSON. */
+void log_request(const char *method, const char *path, int status, double ms, const char *account,
+		 const char *request_id);
 #define log_error(...) log_msg(LOG_LVL_ERROR, __VA_ARGS__)
 #define log_warn(...) log_msg(LOG_LVL_WARN, __VA_ARGS__)
 #define log_info(...) log_msg(LOG_LVL_INFO, __VA_ARGS__)

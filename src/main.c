@@ -191,6 +191,7 @@ int main(int argc, char **argv)
 		cfg_free(&cfg);
 		return 0;
 	}
+	log_set_json(strcmp(cfg.log_format, "json") == 0);
 	if (log_open(cfg.log, level_of(cfg.log_level)) != 0) {
 		fprintf(stderr, "creditd: cannot open log %s: %s\n", cfg.log, strerror(errno));
 		return 2;

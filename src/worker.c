@@ -197,8 +197,8 @@ static void handle(FCGX_Request *req, struct api_ctx *ctx, char *buf)
 	write_response(req, &rs, rq.request_id);
 	double ms = now_ms() - t0;
 	metrics_count(route, rs.status, ms, ledger_round_trips(ctx->lg) - rt0);
-	log_info("%s %s %d %.1fms account=%s request_id=%s", rq.method ? rq.method : "-", rq.path ? rq.path : "-",
-		 rs.status, ms, rs.account[0] ? rs.account : "-", rq.request_id);
+	log_request(rq.method ? rq.method : "-", rq.path ? rq.path : "-", rs.status, ms, rs.account[0] ? rs.account : "-",
+		    rq.request_id);
 	json_decref(rs.json);
 	free(rs.text);
 }
