@@ -78,6 +78,16 @@ static const struct cfg_key cfg_table[] = {
 };
 #define CFG_KEYS (sizeof(cfg_table) / sizeof(cfg_table[0]))
 
+size_t cfg_describe(size_t i, struct cfg_doc *d)
+{
+	if (i < CFG_KEYS) {
+		const struct cfg_key *k = &cfg_table[i];
+		*d = (struct cfg_doc){k->section, k->key, k->def, k->choices, k->env, k->type == CFG_INT,
+				      k->type == CFG_SECRET, k->min, k->max};
+	}
+	return CFG_KEYS;
+}
+
 static char **str_slot(struct cfg *c, const struct cfg_key *k)
 {
 	return (char **)((char *)c + k->offset);

@@ -74,6 +74,18 @@ struct cfg {
 	int capture_expired;		/* expired_holds == capture */
 };
 
+/* One key of the config table, as creditd.conf(5) and the example config
+ * must describe it (tests/unit/test_config_docs.c checks both against it). */
+struct cfg_doc {
+	const char *section, *key, *def;
+	const char *choices;		/* an enum's "a|b|c", else NULL */
+	const char *env;		/* NULL: none */
+	int is_int, is_secret;
+	int64_t min, max;		/* integers */
+};
+/* The number of keys; fills d for key i when i is below it. */
+size_t cfg_describe(size_t i, struct cfg_doc *d);
+
 /* Loads defaults, then `path` (NULL: $CREDITD_CONFIG, else the default
  * path, which may be absent), then the environment. Returns 0, or -1 with
  * a sentence naming the key (and line) in err. The caller frees with

@@ -1,0 +1,102 @@
+/* test_config_docs.c: creditd.conf(5) and etc/creditd.conf.example say
+ * what the config table says, key by key: every key is on the page under
+ * its section with its default, range or choices and environment variable
+ * exactly, and in the example config under its section. A key added to
+ * the table without its documentation fails here. */
+#include "config.h"
+#include "tap.h"
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifndef TOP_SRCDIR
+#error "TOP_SRCDIR must be set by Makefile.am"
+#endif
+
+static char *slurp(const char *rel)
+{
+	char path[1024];
+	snprintf(path, sizeof(path), "%s/%s", TOP_SRCDIR, rel);
+	FILE *f = fopen(path, "r");
+	if (f == NULL)
+		return NULL;
+	fseek(f, 0, SEEK_END);
+	long n = ftell(f);
+	fseek(f, 0, SEEK_SET);
+	char *s = malloc((size_t)n + 1);
+	if (s != NULL && fread(s, 1, (size_t)n, f) != (size_t)n) {
+		free(s);
+		s = NULL;
+	}
+	if (s != NULL)
+		s[n] = '\0';
+	fclose(f);
+	return s;
+}
+
+/* The text from `start` to the next `next` marker (or the end), as a new string. */
+static char *block(const char *text, const char *start, const char *next)
+{
+	const char *a = strstr(text, start);
+	if (a == NULL)
+		return NULL;
+	a += strlen(start);
+	const char *b = strstr(a, next);
+	size_t n = b != NULL ? (size_t)(b - a) : strlen(a);
+	char *s = malloc(n + 1);
+	memcpy(s, a, n);
+	s[n] = '\0';
+	return s;
+}
+
+int main(void)
+{
+	char *page = slurp("docs/creditd.conf.5"), *example = slurp("etc/creditd.conf.example");
+	struct cfg_doc d;
+	ok(page != NULL, "docs/creditd.conf.5 read");
+	ok(example != NULL, "etc/creditd.conf.example read");
+	if (page == NULL || example == NULL)
+		return done_testing();
+	size_t n = cfg_describe(0, &d);
+	for (size_t i = 0; i < n; i++) {
+		char head[64], want[512], key_line[128], ex_key[128];
+		cfg_describe(i, &d);
+		snprintf(head, sizeof(head), ".SS [%s]\n", d.section);
+		char *sec = block(page, head, ".SS ");
+		/* The line after ".B key": default, range or choices, env. */
+		int w = snprintf(want, sizeof(want), "Default %s", d.def[0] ? d.def : "empty");
+		if (d.is_int)
+			w += snprintf(want + w, sizeof(want) - (size_t)w, ", %" PRId64 " to %" PRId64, d.min, d.max);
+		if (d.choices != NULL) {
+			w += snprintf(want + w, sizeof(want) - (size_t)w, ", one of ");
+			for (const char *c = d.choices; *c != '\0' && (size_t)w < sizeof(want) - 3; c++) {
+				if (*c == '|') {
+					want[w++] = ',';
+					want[w++] = ' ';
+				} else {
+					want[w++] = *c;
+				}
+			}
+			want[w] = '\0';
+		}
+		if (d.env != NULL)
+			w += snprintf(want + w, sizeof(want) - (size_t)w, ". Env %s", d.env);
+		snprintf(want + w, sizeof(want) - (size_t)w, ".\n");
+		snprintf(key_line, sizeof(key_line), "\n.B %s\n", d.key);
+		const char *at = sec != NULL ? strstr(sec, key_line) : NULL;
+		ok(at != NULL, "creditd.conf(5) has [%s] %s", d.section, d.key);
+		if (at != NULL)
+			ok(strncmp(at + strlen(key_line), want, strlen(want)) == 0, "[%s] %s says: %.*s", d.section, d.key,
+			   (int)strlen(want) - 1, want);
+		free(sec);
+		snprintf(head, sizeof(head), "[%s]", d.section);	/* the block starts at its newline */
+		char *exsec = block(example, head, "\n[");
+		snprintf(ex_key, sizeof(ex_key), "\n%s =", d.key);
+		ok(exsec != NULL && strstr(exsec, ex_key) != NULL, "the example config has [%s] %s", d.section, d.key);
+		free(exsec);
+	}
+	free(page);
+	free(example);
+	return done_testing();
+}
