@@ -1,5 +1,10 @@
 /* limits.h: every limit creditd enforces, in one place, each with its
  * reason. Values that depend on each other are tied with _Static_assert. */
+/* This file has the C library's name: with _FORTIFY_SOURCE (Debian's
+ * build flags), gcc's syslimits.h can reach it through #include_next
+ * <limits.h> (src/ is on the include path). It then passes the include on
+ * to the system's <limits.h>, outside the guard so it happens every time. */
+#include_next <limits.h>
 #ifndef CREDITD_LIMITS_H
 #define CREDITD_LIMITS_H
 

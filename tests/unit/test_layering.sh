@@ -14,6 +14,13 @@ check "SQL calls only in ledger files" "$(grep -lE 'mysql_(query|stmt_|real_quer
 check "curl only in stripe.c" "$(grep -l '#include <curl/curl.h>' "$src"/*.c "$src"/*.h | grep -v '/stripe.c' | tr '\n' ' ')"
 check "fcgiapp.h only in worker and main" "$(grep -l '#include <fcgiapp.h>' "$src"/*.c | grep -vE '/(worker|main).c' | tr '\n' ' ')"
 check "no banned functions" "$(grep -nE '\b(sprintf|strcpy|strcat|strncpy|strtok|atoi|gmtime|localtime)[[:space:]]*\(' "$src"/*.c "$src"/*.h | grep -vE 'snprintf|vsnprintf|_r[[:space:]]*\(' | head -3 | tr '\n' ' ')"
+# Every migration is installed (a new sql/NNN_*.sql missing from
+# dist_sql_DATA would be applied by the tests but never by an install).
+missing_sql=""
+for f in "${top_srcdir:-.}"/sql/*.sql; do
+	grep -q "sql/$(basename "$f")" "${top_srcdir:-.}/Makefile.am" || missing_sql="$missing_sql $(basename "$f")"
+done
+check "every sql/*.sql is in dist_sql_DATA" "$missing_sql"
 check "no float in money code" "$(grep -nE '\b(float|double)\b' "$src"/pricing.c "$src"/ledger*.c | head -3 | tr '\n' ' ')"
 
 # Include cycles. A module is a file's stem (router.c and router.h are
