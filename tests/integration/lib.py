@@ -94,12 +94,28 @@ def api(method, path, body=None, auth="admin", headers=None, base=None, raw=None
             c.request(method, prefix + path, body=data, headers=h)
             r = c.getresponse()
             payload = r.read()
-            return Resp(r.status, payload, {k.lower(): v for k, v in r.getheaders()})
+            resp = Resp(r.status, payload, {k.lower(): v for k, v in r.getheaders()})
         except (http.client.HTTPException, ConnectionError, OSError):
             c.close()
             _local.pool.pop(urllib.parse.urlsplit(base).netloc, None)
             if attempt == 1:
                 raise
+            continue
+        # For docs/openapi.yaml (test_99_openapi.py validates these): every
+        # answer is appended as one JSON line to $CREDITD_OPENAPI_RECORD,
+        # else to <stack dir>/openapi-record.jsonl. One write per line.
+        record = os.environ.get("CREDITD_OPENAPI_RECORD") or (
+            os.path.join(ENV["CREDITD_STACK_DIR"], "openapi-record.jsonl") if ENV.get("CREDITD_STACK_DIR") else None)
+        if record:
+            line = json.dumps({"base": base, "method": method, "path": path.split("?", 1)[0],
+                               "status": resp.status, "content_type": resp.headers.get("content-type"),
+                               "body": resp.json}) + "\n"
+            fd = os.open(record, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            try:
+                os.write(fd, line.encode())
+            finally:
+                os.close(fd)
+        return resp
 
 
 def uid(prefix="acct"):
