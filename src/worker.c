@@ -132,9 +132,11 @@ static void write_response(FCGX_Request *req, struct response *rs, const char *r
 	char *body = rs->text != NULL ? rs->text : rs->json != NULL ? jsonio_dump(rs->json) : NULL;
 	const char *type = rs->content_type != NULL ? rs->content_type
 			   : rs->text != NULL ? "text/plain; version=0.0.4" : "application/json";
-	FCGX_FPrintF(req->out, "Status: %d %s\r\nContent-Type: %s\r\nCache-Control: %s\r\nX-Request-Id: %s\r\n",
-		     rs->status, reason(rs->status), type, rs->cache_control != NULL ? rs->cache_control : "no-store",
-		     request_id);
+	FCGX_FPrintF(req->out, "Status: %d %s\r\nCache-Control: %s\r\nX-Request-Id: %s\r\n", rs->status,
+		     reason(rs->status), rs->cache_control != NULL ? rs->cache_control : "no-store", request_id);
+	/* A body has a type; 204 and 304 have no body. */
+	if (body != NULL || (rs->raw != NULL && rs->status == 200))
+		FCGX_FPrintF(req->out, "Content-Type: %s\r\n", type);
 	if (rs->retry_after > 0)
 		FCGX_FPrintF(req->out, "Retry-After: %d\r\n", rs->retry_after);
 	if (rs->etag != NULL)
