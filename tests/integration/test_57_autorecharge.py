@@ -66,6 +66,17 @@ def enable(acct, threshold, cents):
     return r.json
 
 
+def near_threshold(acct, cents=1000):
+    """Auto-recharge on, its threshold just under what the account has: the
+    next charge crosses it."""
+    enable(acct, acct_get(acct)["available_micros"] - C // 2, cents)
+
+
+def reached(acct, state, index=0, timeout=10):
+    """Waits for the account's recharge `index` to be in `state`."""
+    return wait_until(lambda: len(recharges(acct)) > index and recharges(acct)[index][1] == state, timeout=timeout)
+
+
 def payment_mode(mode, **kw):
     fake("POST", "/_payment_mode", dict({"mode": mode}, **kw))
 
@@ -133,9 +144,9 @@ def test_a_processing_payment_is_credited_once_by_its_webhook():
     ok_mode()
     payment_mode("processing")
     acct = with_card()
-    enable(acct, acct_get(acct)["available_micros"] - C // 2, 1500)
+    near_threshold(acct, 1500)
     eq(spend(acct), [200], "below")
-    check(wait_until(lambda: recharges(acct) and recharges(acct)[0][1] == "sent", timeout=10),
+    check(reached(acct, "sent", timeout=10),
           "sent, not paid yet: %r" % recharges(acct))
     eq(spend(acct, 3), [200] * 3, "charges meanwhile")
     eq(len(recharges(acct)), 1, "one in flight")
@@ -157,14 +168,14 @@ def test_two_declines_in_a_row_switch_it_off():
     bal = acct_get(acct)["available_micros"]
     enable(acct, bal - C // 2, 1000)
     eq(spend(acct), [200], "below the threshold")
-    check(wait_until(lambda: recharges(acct) and recharges(acct)[0][1] == "failed", timeout=10),
+    check(reached(acct, "failed", timeout=10),
           "the decline fails it: %r" % recharges(acct))
     first = events_of(acct, "autorecharge.failed")
     eq(len(first), 1, "an autorecharge.failed event")
     eq((first[0]["disabled"], first[0]["failures_in_a_row"]), (False, 1), "not off yet")
     check("declined" in first[0]["error"], "says why: %r" % first[0])
     eq(spend(acct), [200], "still below: tried again")
-    check(wait_until(lambda: len(recharges(acct)) == 2 and recharges(acct)[1][1] == "failed", timeout=10),
+    check(reached(acct, "failed", 1),
           "the second decline: %r" % recharges(acct))
     second = events_of(acct, "autorecharge.failed")[1]
     eq((second["disabled"], second["failures_in_a_row"]), (True, 2), "switched off, and said so")
@@ -178,9 +189,9 @@ def test_a_failed_payment_webhook_fails_a_sent_recharge():
     ok_mode()
     payment_mode("processing")
     acct = with_card()
-    enable(acct, acct_get(acct)["available_micros"] - C // 2, 1000)
+    near_threshold(acct)
     eq(spend(acct), [200], "below")
-    check(wait_until(lambda: recharges(acct) and recharges(acct)[0][1] == "sent", timeout=10), "sent")
+    check(reached(acct, "sent", timeout=10), "sent")
     payload, sig = pi_event(intents(acct)[0]["id"], "payment_intent.payment_failed")
     eq(post_payload(payload, sig).status, 200, "payment_failed")
     eq(recharges(acct)[0][1], "failed", "failed")
@@ -211,10 +222,10 @@ def test_stripe_failing_or_slow_is_retried_with_the_same_key_and_never_doubled()
     ok_mode()
     payment_mode("ok")
     acct = with_card()
-    enable(acct, acct_get(acct)["available_micros"] - C // 2, 1000)
+    near_threshold(acct)
     fake_mode("fail500", count=1)
     eq(spend(acct), [200], "below")
-    check(wait_until(lambda: recharges(acct) and recharges(acct)[0][1] == "succeeded", timeout=15),
+    check(reached(acct, "succeeded", timeout=15),
           "paid after Stripe's 500: %r" % recharges(acct))
     rid = recharges(acct)[0][0]
     keys = [e["headers"].get("idempotency-key") for e in fake("GET", "/_requests")
@@ -223,21 +234,21 @@ def test_stripe_failing_or_slow_is_retried_with_the_same_key_and_never_doubled()
     eq(len(intents(acct)), 1, "one PaymentIntent at Stripe")
     # A slow Stripe: charges go on meanwhile, and queue nothing more.
     payment_mode("slow", delay_seconds=2, count=1)
-    enable(acct, acct_get(acct)["available_micros"] - C // 2, 1000)
+    near_threshold(acct)
     eq(spend(acct), [200], "below again")
     check(wait_until(lambda: len(recharges(acct)) == 2, timeout=5), "a second recharge queued")
     eq(spend(acct, 3), [200] * 3, "charges while Stripe is slow")
     eq(len(recharges(acct)), 2, "still one in flight")
-    check(wait_until(lambda: recharges(acct)[1][1] == "succeeded", timeout=15), "paid once Stripe answered")
+    check(reached(acct, "succeeded", 1, timeout=15), "paid once Stripe answered")
     verify()
 
 
 def test_verify_sees_a_recharge_credited_twice():
     acct = with_card()
-    enable(acct, acct_get(acct)["available_micros"] - C // 2, 1000)
+    near_threshold(acct)
     payment_mode("ok")
     eq(spend(acct), [200], "below")
-    check(wait_until(lambda: recharges(acct) and recharges(acct)[0][1] == "succeeded", timeout=10), "credited")
+    check(reached(acct, "succeeded", timeout=10), "credited")
     pid = intents(acct)[0]["id"]
     verify()
     where = "account_id = (SELECT id FROM accounts WHERE ext_id = '%s') AND reference = '%s'" % (acct, pid)
@@ -256,7 +267,7 @@ def test_switching_it_off_drops_what_was_queued():
     ok_mode()
     payment_mode("ok")
     acct = with_card()
-    enable(acct, acct_get(acct)["available_micros"] - C // 2, 1000)
+    near_threshold(acct)
     # Stripe fails the first try: the recharge waits queued for its retry.
     fake_mode("fail500", count=1)
     eq(spend(acct), [200], "below")
