@@ -146,6 +146,14 @@ int api_check_account_id(const char *id, const char *param, struct response *rs)
 			  LIMIT_ACCOUNT_ID_BYTES);
 		return -1;
 	}
+	/* A path segment is percent-decoded bytes: they must be UTF-8 too
+	 * (jansson refuses anything else, and answers quote the id). */
+	json_t *probe = json_string(id);
+	if (probe == NULL) {
+		api_error(rs, CD_E_INVALID, param, "%s must be valid UTF-8", param);
+		return -1;
+	}
+	json_decref(probe);
 	return 0;
 }
 

@@ -163,3 +163,13 @@ def test_the_clients_mint_tokens():
                         ENV["CREDITD_URL"], ENV["CREDITD_READ_KEY"], acct], capture_output=True, text=True, timeout=30)
     eq(p.returncode, 0, "php: %s" % p.stderr)
     eq(me(_json.loads(p.stdout)["token"]).json["id"], acct, "the PHP client's token opens /v1/me")
+
+
+def test_path_ids_that_are_not_utf8_are_400_on_every_account_route():
+    for method, path, body in (("POST", "/v1/accounts/%FF%FE/topup", {"amount_cents": 1000}),
+                               ("POST", "/v1/accounts/%FF/members", {"member": "m"}),
+                               ("DELETE", "/v1/accounts/ok/members/%C3%28", None),
+                               ("POST", "/v1/accounts/%FF/browser_tokens", {}),
+                               ("GET", "/v1/accounts/%FF", None)):
+        r = api(method, path, body, auth="admin")
+        eq(r.status, 400, "%s %s: %r" % (method, path, r))
