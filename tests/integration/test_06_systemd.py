@@ -32,8 +32,14 @@ def test_socket_activation_and_readiness():
     env = dict(os.environ, CREDITD_BASE_PATH="/", NOTIFY_SOCKET=notify_path)
     out = open(stack.path("creditd-activated.out"), "w")
     # No --listen, no server.listen: the socket is systemd's.
-    proc = subprocess.Popen([SOCKET_ACTIVATE, "-l", sock, "-E", "CREDITD_BASE_PATH", "-E", "NOTIFY_SOCKET",
-                             os.path.join(stack.ROOT, "creditd"), "-c", ENV["CREDITD_CONFIG"]],
+    # The activator passes on only the variables named; the sanitizers'
+    # options too when a sanitizer build runs (./dev sanitize).
+    passed = ["-E", "CREDITD_BASE_PATH", "-E", "NOTIFY_SOCKET"]
+    for var in ("ASAN_OPTIONS", "UBSAN_OPTIONS", "CREDITD_TEST_CLOCK_FILE"):
+        if var in os.environ:
+            passed += ["-E", var]
+    proc = subprocess.Popen([SOCKET_ACTIVATE, "-l", sock] + passed +
+                            [os.path.join(stack.ROOT, "creditd"), "-c", ENV["CREDITD_CONFIG"]],
                             stdin=subprocess.DEVNULL, stdout=out, stderr=out, env=env, start_new_session=True)
     stack.record("creditd", proc.pid)
     try:
