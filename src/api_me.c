@@ -62,15 +62,12 @@ static json_t *me_view(const struct cfg *c, json_t *a)
 		json_t *v = json_object_get(a, keep[i]);
 		json_object_set(out, keep[i], v != NULL ? v : json_null());
 	}
-	json_int_t low = json_integer_value(json_object_get(a, "low_balance_micros"));
-	int has_low = json_is_integer(json_object_get(a, "low_balance_micros"));
-	if (!has_low && c->low_balance_default_micros > 0) {
-		low = c->low_balance_default_micros;
-		has_low = 1;
-		json_object_set_new(out, "low_balance_micros", json_integer(low));
-	}
-	json_object_set_new(out, "low", json_boolean(has_low &&
-						    json_integer_value(json_object_get(a, "available_micros")) < low));
+	json_t *own = json_object_get(a, "low_balance_micros");
+	int64_t threshold = cfg_low_threshold(c, json_is_integer(own) ? (int64_t)json_integer_value(own) : -1);
+	if (threshold > 0)
+		json_object_set_new(out, "low_balance_micros", json_integer(threshold));
+	json_object_set_new(out, "low", json_boolean(threshold > 0 &&
+						    json_integer_value(json_object_get(a, "available_micros")) < threshold));
 	json_object_set_new(out, "topup", json_pack("{s:I, s:I, s:s, s:I}", "min_cents", (json_int_t)c->topup_min_cents,
 						    "max_cents", (json_int_t)c->topup_max_cents, "currency",
 						    c->stripe_currency != NULL ? c->stripe_currency : "",

@@ -433,6 +433,11 @@ static int origin_listed(const char *list, const char *origin)
 	return 0;
 }
 
+int64_t cfg_low_threshold(const struct cfg *c, int64_t own)
+{
+	return own >= 0 ? own : c->low_balance_default_micros;
+}
+
 int cfg_widget_origin_allowed(const struct cfg *c, const char *origin)
 {
 	return origin != NULL && origin[0] != '\0' && strlen(origin) < LIMIT_URL_BYTES &&

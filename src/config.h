@@ -97,6 +97,11 @@ void cfg_free(struct cfg *c);
 
 /* 1 when url's origin (scheme://host[:port]) is in allowed_redirect_origins,
  * or equals the origin of success_url/cancel_url. */
+/* The balance.low threshold of an account whose own low_balance_micros is
+ * `own` (-1: none): its own, else ledger.low_balance_default_micros. 0 or
+ * less: the account is never low. The one copy of the rule (events and
+ * the widget's low state). */
+int64_t cfg_low_threshold(const struct cfg *c, int64_t own);
 /* 1 when origin ("https://app.example" as a browser sends it) is one of
  * [widget] origins (exactly, case-insensitively). */
 int cfg_widget_origin_allowed(const struct cfg *c, const char *origin);

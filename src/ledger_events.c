@@ -58,7 +58,7 @@ void event_script(struct ledger *lg, struct db_script *s, const struct acct *a, 
 
 json_t *notice_balance(const struct ledger *lg, struct acct *a)
 {
-	int64_t threshold = a->low_balance >= 0 ? a->low_balance : lg->cfg->low_balance_default_micros;
+	int64_t threshold = cfg_low_threshold(lg->cfg, a->low_balance);
 	int64_t available = acct_available(a);
 	if (threshold <= 0 || available >= threshold) {
 		a->low_noted = 0;
