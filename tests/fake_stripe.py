@@ -706,23 +706,16 @@ class State:
             if len(self.requests) > 10000:
                 del self.requests[0]
 
-    def take_mode(self):
-        """The mode for this /v1 request, counting down a limited mode."""
+    def take_mode(self, attr="mode"):
+        """The mode (attr: "mode" for every /v1 request, "payment_mode" for
+        POST /v1/payment_intents) for this request, counting down a limited one."""
         with self.lock:
-            m = dict(self.mode)
+            mode = getattr(self, attr)
+            m = dict(mode)
             if m["mode"] != "ok" and m["count"] is not None:
-                self.mode["count"] -= 1
-                if self.mode["count"] <= 0:
-                    self.mode = {"mode": "ok", "delay_seconds": 0, "count": None}
-            return m
-
-    def take_payment_mode(self):
-        with self.lock:
-            m = dict(self.payment_mode)
-            if m["mode"] != "ok" and m["count"] is not None:
-                self.payment_mode["count"] -= 1
-                if self.payment_mode["count"] <= 0:
-                    self.payment_mode = {"mode": "ok", "delay_seconds": 0, "count": None}
+                mode["count"] -= 1
+                if mode["count"] <= 0:
+                    setattr(self, attr, {"mode": "ok", "delay_seconds": 0, "count": None})
             return m
 
     def get_customer(self, api_key, cid):
@@ -1032,7 +1025,7 @@ class Handler(BaseHTTPRequestHandler):
             STATE.reset()
             return self.send_json(200, {"reset": True})
         if path == "/_mode":
-            return self.control_mode(body)
+            return self.control_mode(body, "mode", MODES)
         if path == "/_sign" and self.command == "POST":
             return self.send_json(200, {"signature": sign_header(body)})
         m = re.fullmatch(r"/_sessions/([A-Za-z0-9_]+)(/complete)?", path)
@@ -1045,18 +1038,7 @@ class Handler(BaseHTTPRequestHandler):
         if m and self.command == "POST" and m.group(2):
             return self.send_json(200, complete_session(m.group(1), body))
         if path == "/_payment_mode":
-            if self.command == "POST":
-                mode = body.get("mode", "ok")
-                delay = body.get("delay_seconds", 5 if mode == "slow" else 0)
-                count = body.get("count")
-                if mode not in PAYMENT_MODES or not isinstance(delay, (int, float)) or \
-                        (count is not None and (not isinstance(count, int) or count < 1)):
-                    raise StripeError(400, "mode must be one of %s; delay_seconds a number; count >= 1"
-                                      % ", ".join(PAYMENT_MODES))
-                with STATE.lock:
-                    STATE.payment_mode = {"mode": mode, "delay_seconds": delay, "count": count}
-            with STATE.lock:
-                return self.send_json(200, dict(STATE.payment_mode))
+            return self.control_mode(body, "payment_mode", PAYMENT_MODES)
         if path == "/_payment_intents" and self.command == "GET":
             with STATE.lock:
                 return self.send_json(200, [public(o) for o in STATE.payment_intents.values()])
@@ -1077,23 +1059,24 @@ class Handler(BaseHTTPRequestHandler):
             return self.send_json(200, event_for(etype, pi, body))
         raise StripeError(404, "Unknown control endpoint %s %s" % (self.command, path))
 
-    def control_mode(self, body):
+    def control_mode(self, body, attr, modes):
+        """GET or POST /_mode (attr "mode") or /_payment_mode ("payment_mode")."""
         if self.command == "POST":
             mode = body.get("mode", "ok")
             delay = body.get("delay_seconds", 5 if mode == "slow" else 0)
             count = body.get("count")
-            if mode not in MODES:
-                raise StripeError(400, "mode must be one of %s" % ", ".join(MODES))
+            if mode not in modes:
+                raise StripeError(400, "mode must be one of %s" % ", ".join(modes))
             if not isinstance(delay, (int, float)) or isinstance(delay, bool) or not 0 <= delay <= 600:
                 raise StripeError(400, "delay_seconds must be a number from 0 to 600")
             if count is not None and (not isinstance(count, int) or isinstance(count, bool) or count < 1):
                 raise StripeError(400, "count must be a positive integer")
             with STATE.lock:
-                STATE.mode = {"mode": mode, "delay_seconds": delay, "count": count}
+                setattr(STATE, attr, {"mode": mode, "delay_seconds": delay, "count": count})
         elif self.command != "GET":
-            raise StripeError(405, "use GET or POST on /_mode")
+            raise StripeError(405, "use GET or POST on /_%s" % attr)
         with STATE.lock:
-            return self.send_json(200, dict(STATE.mode))
+            return self.send_json(200, dict(getattr(STATE, attr)))
 
 
 def sign_header(body):
@@ -1162,7 +1145,7 @@ def create_payment_intent(p, api_key, livemode):
             not str(metadata.get("recharge", "")).isdigit():
         raise StripeError(400, "fake_stripe: a recharge carries metadata[type]=auto_recharge, metadata[account] "
                           "and metadata[recharge] (its id).")
-    m = STATE.take_payment_mode()
+    m = STATE.take_mode("payment_mode")
     if m["mode"] == "slow":
         time.sleep(m["delay_seconds"])
     pid = rand_id("pi_", 24)
