@@ -36,6 +36,7 @@ class Receiver:
         self.got = []          # (event, signature_ok, status answered)
         self.raw = []          # (body bytes, Creditd-Signature header)
         self.plan = {}
+        self.arrived = []      # every event as its POST came in, before answering
         self.lock = threading.Lock()
         rx = self
 
@@ -49,6 +50,7 @@ class Receiver:
                 ev = json.loads(body)
                 with rx.lock:
                     rx.raw.append((body, self.headers.get("Creditd-Signature", "")))
+                    rx.arrived.append(ev)
                     todo = rx.plan.get(ev["account"], [])
                     answer = todo.pop(0) if todo else "200"
                 status = 0 if answer == "slow" else int(answer)     # 0: creditd gave up waiting
@@ -78,6 +80,10 @@ class Receiver:
     def of(self, acct):
         with self.lock:
             return [g for g in self.got if g[0]["account"] == acct]
+
+    def arrived_of(self, acct):
+        with self.lock:
+            return [e for e in self.arrived if e["account"] == acct]
 
     def close(self):
         self.server.shutdown()
@@ -155,7 +161,7 @@ def test_push_signed_in_order_with_retries_timeouts_and_a_crash():
         with rx.lock:
             rx.plan[acct3] = ["slow"]
         ids3 = redeem_events(acct3)
-        check(wait_until(lambda: len(rx.of(acct3)) > 0, timeout=5), "the POST is in flight")
+        check(wait_until(lambda: rx.arrived_of(acct3), timeout=5, step=0.01), "the POST is in flight")
         stack.creditd_kill9()
         eq(state(ids3[0])[0], "pending", "not marked delivered by a killed process")
         restart_with_push(rx.url)
