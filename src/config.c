@@ -40,6 +40,7 @@ static const struct cfg_key cfg_table[] = {
 	{"database", "host", CFG_STR, OFF(db_host), 0, 0, "localhost", NULL, "CREDITD_DB_HOST"},
 	{"database", "port", CFG_INT, OFF(db_port), 0, 65535, "3306", NULL, "CREDITD_DB_PORT"},
 	{"database", "socket", CFG_STR, OFF(db_socket), 0, 0, "", NULL, "CREDITD_DB_SOCKET"},
+	{"database", "nodes", CFG_STR, OFF(db_nodes), 0, 0, "", NULL, "CREDITD_DB_NODES"},
 	{"database", "name", CFG_STR, OFF(db_name), 0, 0, "creditd", NULL, "CREDITD_DB_NAME"},
 	{"database", "user", CFG_STR, OFF(db_user), 0, 0, "creditd", NULL, "CREDITD_DB_USER"},
 	{"database", "password", CFG_SECRET, OFF(db_password), 0, 0, "", NULL, "CREDITD_DB_PASSWORD"},
@@ -291,6 +292,82 @@ static int valid_currency(const char *s)
 	return 1;
 }
 
+/* One "host:port" of database.nodes ("[::1]:3306" for IPv6). */
+static int parse_node(const char *item, size_t len, struct cfg_node *n)
+{
+	const char *colon = NULL;
+	if (len == 0 || len >= sizeof(n->name))
+		return -1;
+	memcpy(n->name, item, len);
+	n->name[len] = '\0';
+	for (size_t i = len; i-- > 0;)
+		if (item[i] == ':') {
+			colon = item + i;
+			break;
+		}
+	if (colon == NULL || colon == item || colon[1] == '\0')
+		return -1;
+	const char *host = item, *host_end = colon;
+	if (item[0] == '[') {
+		if (colon[-1] != ']' || colon - item < 3)
+			return -1;
+		host = item + 1;
+		host_end = colon - 1;
+	}
+	for (const char *p = host; p < host_end; p++)
+		if (isspace((unsigned char)*p) || *p == '[' || *p == ']' || (*p == ':' && item[0] != '['))
+			return -1;
+	long port = 0;
+	for (const char *p = colon + 1; p < item + len; p++) {
+		if (!isdigit((unsigned char)*p) || port > 65535)
+			return -1;
+		port = port * 10 + (*p - '0');
+	}
+	if (port < 1 || port > 65535)
+		return -1;
+	memcpy(n->host, host, (size_t)(host_end - host));
+	n->host[host_end - host] = '\0';
+	n->port = (int)port;
+	return 0;
+}
+
+static int split_nodes(struct cfg *c, char *err, size_t errcap)
+{
+	c->db_node_count = 0;
+	if (c->db_nodes[0] == '\0') {
+		struct cfg_node *n = &c->db_node[0];
+		n->port = (int)c->db_port;
+		if (snprintf(n->host, sizeof(n->host), "%s", c->db_host) >= (int)sizeof(n->host) ||
+		    snprintf(n->name, sizeof(n->name), "%s:%d", c->db_host, n->port) >= (int)sizeof(n->name))
+			return fail(err, errcap, "database.host is longer than %d bytes", LIMIT_DB_NODE_BYTES - 8);
+		c->db_node_count = 1;
+		return 0;
+	}
+	const char *p = c->db_nodes;
+	while (*p != '\0') {
+		while (*p == ' ' || *p == '\t')
+			p++;
+		size_t len = strcspn(p, ",");
+		size_t trimmed = len;
+		while (trimmed > 0 && (p[trimmed - 1] == ' ' || p[trimmed - 1] == '\t'))
+			trimmed--;
+		if (c->db_node_count == LIMIT_DB_NODES)
+			return fail(err, errcap, "database.nodes names more than %d nodes", LIMIT_DB_NODES);
+		if (parse_node(p, trimmed, &c->db_node[c->db_node_count]) != 0)
+			return fail(err, errcap, "database.nodes: '%.*s' is not host:port", (int)trimmed, p);
+		for (int i = 0; i < c->db_node_count; i++)
+			if (strcmp(c->db_node[i].name, c->db_node[c->db_node_count].name) == 0)
+				return fail(err, errcap, "database.nodes names %s twice", c->db_node[i].name);
+		c->db_node_count++;
+		p += len;
+		if (*p == ',')
+			p++;
+	}
+	if (c->db_node_count == 0)
+		return fail(err, errcap, "database.nodes: no node named");
+	return 0;
+}
+
 static int finish(struct cfg *c, char *err, size_t errcap)
 {
 	char *end;
@@ -317,6 +394,8 @@ static int finish(struct cfg *c, char *err, size_t errcap)
 	c->capture_expired = strcmp(c->expired_holds, "capture") == 0;
 	if (c->notify_url[0] != '\0' && c->notify_secret[0] == '\0')
 		return fail(err, errcap, "notify.url is set without notify.secret (events are always signed)");
+	if (split_nodes(c, err, errcap) != 0)
+		return -1;
 	return split_secrets(c, err, errcap);
 }
 

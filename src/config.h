@@ -28,6 +28,7 @@ struct cfg {
 	char *db_host;
 	int64_t db_port;
 	char *db_socket;
+	char *db_nodes;			/* "host:port,host:port,…" of a Galera cluster, or "" */
 	char *db_name;
 	char *db_user;
 	char *db_password;
@@ -72,6 +73,15 @@ struct cfg {
 	char *webhook_secrets[LIMIT_WEBHOOK_SECRETS];
 	int webhook_secret_count;
 	int capture_expired;		/* expired_holds == capture */
+	/* The database nodes: database.nodes split, else the one node of
+	 * host, port and socket. name is "host:port" as written (routing
+	 * hashes it); socket only for the single node. */
+	struct cfg_node {
+		char name[LIMIT_DB_NODE_BYTES];
+		char host[LIMIT_DB_NODE_BYTES];
+		int port;
+	} db_node[LIMIT_DB_NODES];
+	int db_node_count;
 };
 
 /* One key of the config table, as creditd.conf(5) and the example config

@@ -8,10 +8,12 @@
 #include "ledger_int.h"
 #include "keys.h"
 #include "log.h"
+#include "noderoute.h"
 #include "refusal.h"
 #include "timefmt.h"
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <mysqld_error.h>
 #include <errmsg.h>
 #include <stdarg.h>
@@ -27,19 +29,41 @@ int ledger_global_init(void)
 	return mysql_library_init(0, NULL, NULL) == 0 ? 0 : -1;
 }
 
+static pthread_once_t nodes_once = PTHREAD_ONCE_INIT;
+static const struct cfg *nodes_cfg;
+
+static void nodes_init(void)
+{
+	const char *names[LIMIT_DB_NODES];
+	for (int i = 0; i < nodes_cfg->db_node_count && i < LIMIT_DB_NODES; i++)
+		names[i] = nodes_cfg->db_node[i].name;
+	noderoute_init(nodes_cfg->db_node_count, names);
+}
+
 struct ledger *ledger_new(const struct cfg *cfg)
 {
+	/* The routing knows the nodes before the first ledger (every
+	 * ledger of a process shares one config). */
+	nodes_cfg = cfg;
+	pthread_once(&nodes_once, nodes_init);
 	struct ledger *lg = calloc(1, sizeof(*lg));
+	int nodes = cfg->db_node_count > 0 ? cfg->db_node_count : 1;
 	if (lg == NULL)
 		return NULL;
+	lg->conns = calloc((size_t)nodes, sizeof(*lg->conns));
+	if (lg->conns == NULL) {
+		free(lg);
+		return NULL;
+	}
 	lg->cfg = cfg;
+	lg->c = &lg->conns[0];
 	return lg;
 }
 
 static void stmts_clear(struct ledger *lg)
 {
-	for (int i = 0; i < lg->nstmts; i++) {
-		struct dbstmt *s = &lg->stmts[i];
+	for (int i = 0; i < lg->c->nstmts; i++) {
+		struct dbstmt *s = &lg->c->stmts[i];
 		for (unsigned int c = 0; c < s->ncols; c++)
 			free(s->buf[c]);
 		free(s->buf);
@@ -51,16 +75,16 @@ static void stmts_clear(struct ledger *lg)
 			mysql_stmt_close(s->st);
 		memset(s, 0, sizeof(*s));
 	}
-	lg->nstmts = 0;
+	lg->c->nstmts = 0;
 }
 
 static void disconnect(struct ledger *lg)
 {
 	stmts_clear(lg);
-	if (lg->db != NULL)
-		mysql_close(lg->db);
-	lg->db = NULL;
-	lg->connected = 0;
+	if (lg->c->db != NULL)
+		mysql_close(lg->c->db);
+	lg->c->db = NULL;
+	lg->c->connected = 0;
 	lg->in_tx = 0;
 }
 
@@ -68,7 +92,11 @@ void ledger_free(struct ledger *lg)
 {
 	if (lg == NULL)
 		return;
-	disconnect(lg);
+	for (int i = 0; i < (lg->cfg->db_node_count > 0 ? lg->cfg->db_node_count : 1); i++) {
+		lg->c = &lg->conns[i];
+		disconnect(lg);
+	}
+	free(lg->conns);
 	if (lg->batch != NULL)
 		lg->batch_free(lg->batch);
 	free(lg);
@@ -84,11 +112,11 @@ enum cd_err db_ensure(struct ledger *lg)
 {
 	const struct cfg *c = lg->cfg;
 	char init[192];
-	if (lg->connected)
+	if (lg->c->connected)
 		return CD_OK;
 	disconnect(lg);
-	lg->db = mysql_init(NULL);
-	if (lg->db == NULL)
+	lg->c->db = mysql_init(NULL);
+	if (lg->c->db == NULL)
 		return CD_E_UNAVAILABLE;
 	unsigned int timeout = (unsigned int)(lg->probe ? c->db_health_timeout_seconds : c->db_connect_timeout_seconds);
 	unsigned int read_timeout = (unsigned int)(lg->probe ? c->db_health_timeout_seconds : c->db_read_timeout_seconds);
@@ -100,26 +128,50 @@ enum cd_err db_ensure(struct ledger *lg)
 	snprintf(init, sizeof(init), "SET SESSION tx_isolation = 'READ-COMMITTED', time_zone = '+00:00', "
 		 "innodb_lock_wait_timeout = %u, autocommit = 0", lock_wait);
 	my_bool off = 0;
-	mysql_options(lg->db, MYSQL_OPT_CONNECT_TIMEOUT, &timeout);
-	mysql_options(lg->db, MYSQL_OPT_READ_TIMEOUT, &read_timeout);
-	mysql_options(lg->db, MYSQL_OPT_WRITE_TIMEOUT, &write_timeout);
-	mysql_options(lg->db, MYSQL_OPT_RECONNECT, &off);
-	mysql_options(lg->db, MYSQL_SET_CHARSET_NAME, "utf8mb4");
-	if (mysql_real_connect(lg->db, c->db_host, c->db_user, nonempty(c->db_password), c->db_name,
-			       (unsigned int)c->db_port, nonempty(c->db_socket),
+	mysql_options(lg->c->db, MYSQL_OPT_CONNECT_TIMEOUT, &timeout);
+	mysql_options(lg->c->db, MYSQL_OPT_READ_TIMEOUT, &read_timeout);
+	mysql_options(lg->c->db, MYSQL_OPT_WRITE_TIMEOUT, &write_timeout);
+	mysql_options(lg->c->db, MYSQL_OPT_RECONNECT, &off);
+	mysql_options(lg->c->db, MYSQL_SET_CHARSET_NAME, "utf8mb4");
+	const struct cfg_node *n = &c->db_node[lg->node];
+	if (mysql_real_connect(lg->c->db, n->host, c->db_user, nonempty(c->db_password), c->db_name,
+			       (unsigned int)n->port, c->db_node_count == 1 ? nonempty(c->db_socket) : NULL,
 			       CLIENT_MULTI_STATEMENTS | CLIENT_FOUND_ROWS) == NULL) {
-		snprintf(lg->errmsg, sizeof(lg->errmsg), "cannot connect to MariaDB: %s", mysql_error(lg->db));
-		lg->connect_errno = (int)mysql_errno(lg->db);
+		snprintf(lg->errmsg, sizeof(lg->errmsg), "cannot connect to MariaDB%s%s: %s",
+			 c->db_node_count > 1 ? " node " : "", c->db_node_count > 1 ? n->name : "", mysql_error(lg->c->db));
+		lg->connect_errno = (int)mysql_errno(lg->c->db);
 		disconnect(lg);
 		return CD_E_UNAVAILABLE;
 	}
-	if (mysql_query(lg->db, init) != 0) {
-		snprintf(lg->errmsg, sizeof(lg->errmsg), "session setup failed: %s", mysql_error(lg->db));
+	if (mysql_query(lg->c->db, init) != 0) {
+		snprintf(lg->errmsg, sizeof(lg->errmsg), "session setup failed: %s", mysql_error(lg->c->db));
 		disconnect(lg);
 		return CD_E_UNAVAILABLE;
 	}
-	lg->connected = 1;
+	lg->c->connected = 1;
+	lg->c->epoch = noderoute_epoch(lg->node);
 	return CD_OK;
+}
+
+static int node_count(const struct ledger *lg)
+{
+	return lg->cfg->db_node_count > 1 ? lg->cfg->db_node_count : 1;
+}
+
+/* Makes node the connection in use, dropping a connection made before
+ * the node last went down (its server is gone). Between transactions. */
+static void use_node(struct ledger *lg, int node)
+{
+	lg->node = node;
+	lg->c = &lg->conns[node];
+	if (lg->c->connected && lg->c->epoch != noderoute_epoch(node))
+		disconnect(lg);
+}
+
+void ledger_route(struct ledger *lg, const char *account)
+{
+	lg->routed = account != NULL;
+	snprintf(lg->route, sizeof(lg->route), "%s", account != NULL ? account : "");
 }
 
 static int retryable(int e)
@@ -141,10 +193,14 @@ enum cd_err db_err(struct ledger *lg, int dberr, const char *what)
 	if (conn_lost(dberr)) {
 		log_warn("database connection lost during %s (%d)", what, dberr);
 		disconnect(lg);
+		/* Of several nodes, this one is taken out of the routing until
+		 * the watchdog finds it answering and ready again. */
+		if (node_count(lg) > 1 && noderoute_set(lg->node, 0))
+			log_warn("database node %s: down (connection lost)", lg->cfg->db_node[lg->node].name);
 		return CD_E_UNAVAILABLE;
 	}
 	snprintf(lg->errmsg, sizeof(lg->errmsg), "%s: MariaDB error %d: %s", what, dberr,
-		 lg->db != NULL ? mysql_error(lg->db) : "no connection");
+		 lg->c->db != NULL ? mysql_error(lg->c->db) : "no connection");
 	log_error("%s", lg->errmsg);
 	return CD_E_INTERNAL;
 }
@@ -188,17 +244,17 @@ static int bind_results(struct dbstmt *s)
 
 static struct dbstmt *stmt_get(struct ledger *lg, const char *sql, int *dberr)
 {
-	for (int i = 0; i < lg->nstmts; i++)
-		if (lg->stmts[i].sql == sql)
-			return &lg->stmts[i];
-	if (lg->nstmts == DB_STMTS_MAX) {
+	for (int i = 0; i < lg->c->nstmts; i++)
+		if (lg->c->stmts[i].sql == sql)
+			return &lg->c->stmts[i];
+	if (lg->c->nstmts == DB_STMTS_MAX) {
 		log_error("prepared statement cache full");
 		*dberr = CR_OUT_OF_MEMORY;
 		return NULL;
 	}
-	struct dbstmt *s = &lg->stmts[lg->nstmts];
+	struct dbstmt *s = &lg->c->stmts[lg->c->nstmts];
 	memset(s, 0, sizeof(*s));
-	s->st = mysql_stmt_init(lg->db);
+	s->st = mysql_stmt_init(lg->c->db);
 	if (s->st == NULL) {
 		*dberr = CR_OUT_OF_MEMORY;
 		return NULL;
@@ -215,7 +271,7 @@ static struct dbstmt *stmt_get(struct ledger *lg, const char *sql, int *dberr)
 	}
 	s->sql = sql;
 	s->is_call = strncmp(sql, "CALL ", 5) == 0;
-	lg->nstmts++;
+	lg->c->nstmts++;
 	return s;
 }
 
@@ -304,7 +360,7 @@ static int bind_format(struct db_params *p, const char *fmt, va_list ap)
 static struct dbstmt *db_run(struct ledger *lg, const char *sql, const struct db_params *p, int *dberr)
 {
 	*dberr = 0;
-	if (!lg->connected) {
+	if (!lg->c->connected) {
 		*dberr = CR_SERVER_GONE_ERROR;
 		return NULL;
 	}
@@ -453,18 +509,20 @@ enum cd_err db_do(struct ledger *lg, const char *sql, const char *what, const ch
 
 static int end_tx(struct ledger *lg, int commit)
 {
-	if (!lg->connected)
+	if (!lg->c->connected)
 		return CR_SERVER_GONE_ERROR;
 	lg->round_trips++;
 	lg->in_tx = 0;
-	if ((commit ? mysql_commit(lg->db) : mysql_rollback(lg->db)) != 0)
-		return (int)mysql_errno(lg->db);
+	lg->commit_sent |= commit;
+	if ((commit ? mysql_commit(lg->c->db) : mysql_rollback(lg->c->db)) != 0)
+		return (int)mysql_errno(lg->c->db);
 	return 0;
 }
 
 void ledger_end_request(struct ledger *lg)
 {
-	if (lg->connected && lg->in_tx) {
+	lg->routed = 0;
+	if (lg->c->connected && lg->in_tx) {
 		int e = end_tx(lg, 0);
 		if (e != 0)
 			db_err(lg, e, "rollback");
@@ -500,23 +558,69 @@ struct ledger *ledger_new_probe(const struct cfg *cfg)
 	return lg;
 }
 
-enum ledger_health ledger_health_probe(struct ledger *lg)
+/* Galera's word on whether the node takes queries (wsrep_ready, false
+ * while it has left the primary component or is joining); a server
+ * without Galera has no such status and is ready. */
+static int node_ready(struct ledger *lg)
 {
-	enum ledger_health h = LEDGER_HEALTH_DOWN;
+	int ready = 1;
+	lg->round_trips++;
+	if (mysql_query(lg->c->db, "SHOW STATUS LIKE 'wsrep_ready'") != 0) {
+		snprintf(lg->errmsg, sizeof(lg->errmsg), "status: %s", mysql_error(lg->c->db));
+		disconnect(lg);
+		return 0;
+	}
+	MYSQL_RES *res = mysql_store_result(lg->c->db);
+	MYSQL_ROW row = res != NULL ? mysql_fetch_row(res) : NULL;
+	if (row != NULL && row[1] != NULL && strcmp(row[1], "ON") != 0) {
+		snprintf(lg->errmsg, sizeof(lg->errmsg), "wsrep_ready is %s", row[1]);
+		ready = 0;
+	}
+	if (res != NULL)
+		mysql_free_result(res);
+	else if (mysql_errno(lg->c->db) != 0)
+		ready = 0;
+	return ready;
+}
+
+/* One node: answering (and, of several, ready)? */
+static int probe_node(struct ledger *lg, int several)
+{
 	lg->connect_errno = 0;
+	lg->errmsg[0] = '\0';
 	if (db_ensure(lg) != CD_OK && lg->connect_errno == ER_CON_COUNT_ERROR) {
 		/* The server answered, with no connection to spare for the
 		 * watchdog: the workers' own connections still work. */
-		h = LEDGER_HEALTH_UP;
-	} else if (lg->connected) {
-		lg->round_trips++;
-		if (mysql_ping(lg->db) == 0) {
-			h = LEDGER_HEALTH_UP;
-		} else {
-			snprintf(lg->errmsg, sizeof(lg->errmsg), "ping: %s", mysql_error(lg->db));
-			disconnect(lg);
+		return 1;
+	}
+	if (!lg->c->connected)
+		return 0;
+	if (several)
+		return node_ready(lg);
+	lg->round_trips++;
+	if (mysql_ping(lg->c->db) == 0)
+		return 1;
+	snprintf(lg->errmsg, sizeof(lg->errmsg), "ping: %s", mysql_error(lg->c->db));
+	disconnect(lg);
+	return 0;
+}
+
+enum ledger_health ledger_health_probe(struct ledger *lg)
+{
+	int n = node_count(lg), live = 0;
+	for (int i = 0; i < n; i++) {
+		use_node(lg, i);
+		int up = probe_node(lg, n > 1);
+		live += up;
+		if (n > 1 && noderoute_set(i, up) != up) {
+			if (up)
+				log_info("database node %s: up", lg->cfg->db_node[i].name);
+			else
+				log_warn("database node %s: down (%s)", lg->cfg->db_node[i].name,
+					 lg->errmsg[0] ? lg->errmsg : "no answer");
 		}
 	}
+	enum ledger_health h = live > 0 ? LEDGER_HEALTH_UP : LEDGER_HEALTH_DOWN;
 	int before = atomic_exchange(&health_state, (int)h);
 	if (before != (int)h && h == LEDGER_HEALTH_DOWN)
 		log_warn("database health: down (%s)", lg->errmsg[0] ? lg->errmsg : "ping failed");
@@ -561,7 +665,26 @@ int ledger_tx_next(struct ledger *lg, struct ledger_tx *t)
 	if (t->attempt > 0)
 		backoff(t->attempt);
 	t->attempt++;
+	if (node_count(lg) > 1) {
+		int node = noderoute_pick(lg->routed ? lg->route : NULL);
+		if (node < 0) {
+			t->rc = CD_E_UNAVAILABLE;
+			t->done = 1;
+			return 0;
+		}
+		use_node(lg, node);
+	}
+	lg->commit_sent = 0;
 	t->rc = db_ensure(lg);
+	if (t->rc != CD_OK && node_count(lg) > 1 && noderoute_set(lg->node, 0)) {
+		/* A node that cannot be reached leaves the routing: the next
+		 * attempt goes to the next node. */
+		log_warn("database node %s: down (%s)", lg->cfg->db_node[lg->node].name, lg->errmsg);
+		if (noderoute_live() > 0 && t->attempt < LIMIT_TX_RETRIES) {
+			t->rc = CD_E_RETRY;
+			return ledger_tx_next(lg, t);
+		}
+	}
 	if (t->rc != CD_OK) {
 		t->done = 1;
 		return 0;
@@ -591,7 +714,7 @@ void ledger_tx_end(struct ledger *lg, struct ledger_tx *t, enum cd_err rc)
 		t->done = t->rc != CD_E_RETRY;
 		return;
 	}
-	if (lg->connected) {
+	if (lg->c->connected) {
 		int e = end_tx(lg, 0);
 		if (e != 0)
 			db_err(lg, e, "rollback");
@@ -599,6 +722,12 @@ void ledger_tx_end(struct ledger *lg, struct ledger_tx *t, enum cd_err rc)
 		/* The connection died at once, before the commit (the server
 		 * was restarted since this thread last used it): nothing was
 		 * applied, so reconnect and run it once more. */
+		t->done = 0;
+		return;
+	} else if (rc == CD_E_UNAVAILABLE && node_count(lg) > 1 && !lg->commit_sent && noderoute_live() > 0) {
+		/* Its node died under it before any COMMIT was sent: nothing
+		 * was applied, and the node is out of the routing, so the
+		 * next attempt runs on the next node (failover). */
 		t->done = 0;
 		return;
 	}
@@ -619,7 +748,7 @@ enum cd_err ledger_ping(struct ledger *lg)
 	if (rc != CD_OK)
 		return rc;
 	lg->round_trips++;
-	if (mysql_ping(lg->db) != 0) {
+	if (mysql_ping(lg->c->db) != 0) {
 		disconnect(lg);
 		rc = db_ensure(lg);
 	}
@@ -790,7 +919,7 @@ void dbs_str(struct ledger *lg, struct db_script *s, const char *v)
 		dbs_sql(s, "NULL");
 		return;
 	}
-	if (!lg->connected) {
+	if (!lg->c->connected) {
 		s->sql.failed = 1;	/* no connection to escape it for */
 		return;
 	}
@@ -799,7 +928,7 @@ void dbs_str(struct ledger *lg, struct db_script *s, const char *v)
 	if (room == NULL)
 		return;
 	room[0] = '\'';
-	unsigned long w = mysql_real_escape_string(lg->db, room + 1, v, (unsigned long)n);
+	unsigned long w = mysql_real_escape_string(lg->c->db, room + 1, v, (unsigned long)n);
 	room[w + 1] = '\'';
 	room[w + 2] = '\0';
 	dynbuf_grew(&s->sql, w + 2);
@@ -900,21 +1029,21 @@ enum cd_err db_script_run(struct ledger *lg, struct db_script *s, const char *wh
 			log_error("%s: the script does not fit %d bytes", what, LIMIT_BATCH_SQL_BYTES);
 		return failed ? CD_E_INTERNAL : CD_OK;
 	}
-	if (!lg->connected) {
+	if (!lg->c->connected) {
 		dbs_reset(s);
 		*dberr = CR_SERVER_GONE_ERROR;
 		return db_err(lg, *dberr, what);
 	}
 	lg->round_trips++;
 	lg->in_tx = 1;
-	st = mysql_real_query(lg->db, s->sql.data, (unsigned long)s->sql.len);
+	st = mysql_real_query(lg->c->db, s->sql.data, (unsigned long)s->sql.len);
 	dbs_reset(s);
 	if (st != 0) {
-		*dberr = (int)mysql_errno(lg->db);
+		*dberr = (int)mysql_errno(lg->c->db);
 		return script_err(lg, *dberr, what);
 	}
 	do {
-		MYSQL_RES *res = mysql_store_result(lg->db);
+		MYSQL_RES *res = mysql_store_result(lg->c->db);
 		if (res != NULL) {
 			struct db_rows r = {res, NULL, NULL};
 			enum cd_err got = rows != NULL && rc == CD_OK ? rows(ctx, set, &r) : CD_OK;
@@ -922,14 +1051,14 @@ enum cd_err db_script_run(struct ledger *lg, struct db_script *s, const char *wh
 				rc = got;
 			mysql_free_result(res);
 			set++;
-		} else if (mysql_field_count(lg->db) != 0) {
-			*dberr = (int)mysql_errno(lg->db);
+		} else if (mysql_field_count(lg->c->db) != 0) {
+			*dberr = (int)mysql_errno(lg->c->db);
 			return script_err(lg, *dberr, what);
 		}
-		st = mysql_next_result(lg->db);
+		st = mysql_next_result(lg->c->db);
 	} while (st == 0);
 	if (st > 0) {
-		*dberr = (int)mysql_errno(lg->db);
+		*dberr = (int)mysql_errno(lg->c->db);
 		return script_err(lg, *dberr, what);
 	}
 	return rc;
@@ -948,12 +1077,12 @@ static const char SQL_ROLLBACK_TO[] = "ROLLBACK TO SAVEPOINT creditd_write";
 /* Runs a statement without parameters or results, counted as a round trip. */
 static enum cd_err db_text(struct ledger *lg, const char *sql, const char *what)
 {
-	if (!lg->connected)
+	if (!lg->c->connected)
 		return CD_E_UNAVAILABLE;
 	lg->round_trips++;
 	lg->in_tx = 1;
-	if (mysql_real_query(lg->db, sql, (unsigned long)strlen(sql)) != 0)
-		return db_err(lg, (int)mysql_errno(lg->db), what);
+	if (mysql_real_query(lg->c->db, sql, (unsigned long)strlen(sql)) != 0)
+		return db_err(lg, (int)mysql_errno(lg->c->db), what);
 	return CD_OK;
 }
 

@@ -41,8 +41,15 @@ enum ledger_health ledger_health(void);
 struct ledger *ledger_new_probe(const struct cfg *cfg);
 /* Pings (connecting first when needed) and publishes the result. */
 enum ledger_health ledger_health_probe(struct ledger *lg);
-/* Ends a transaction a failed request may have left open. */
+/* Ends a transaction a failed request may have left open, and forgets
+ * the request's route. */
 void ledger_end_request(struct ledger *lg);
+/* With several database nodes (DESIGN §9 "Scale-out"): the transactions
+ * that follow, until ledger_end_request, run on the node that serves this
+ * account (its id as the API names it), so one account's row locks are
+ * taken on one node; NULL: the node of what belongs to no account. With
+ * one node, nothing changes. */
+void ledger_route(struct ledger *lg, const char *account);
 /* Statements, commits and rollbacks sent so far (for the bench). */
 unsigned long long ledger_round_trips(const struct ledger *lg);
 /* The last error sentence (for creditctl). */

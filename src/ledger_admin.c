@@ -61,14 +61,14 @@ static char *slurp(const char *path, size_t *len)
  * protocol on purpose: a script cannot be prepared (see the top). */
 static int run_script(struct ledger *lg, const char *sql, size_t len)
 {
-	if (mysql_real_query(lg->db, sql, (unsigned long)len) != 0)
+	if (mysql_real_query(lg->c->db, sql, (unsigned long)len) != 0)
 		return -1;
 	int status;
 	do {
-		MYSQL_RES *res = mysql_store_result(lg->db);
+		MYSQL_RES *res = mysql_store_result(lg->c->db);
 		if (res != NULL)
 			mysql_free_result(res);
-		status = mysql_next_result(lg->db);
+		status = mysql_next_result(lg->c->db);
 	} while (status == 0);
 	return status > 0 ? -1 : 0;
 }
@@ -107,13 +107,13 @@ static enum cd_err apply_one(struct ledger *lg, const char *dir, const char *nam
 		goto out;
 	}
 	if (run_script(lg, sql, len) != 0) {
-		fprintf(stderr, "creditctl: migration %s failed: %s\n", name, mysql_error(lg->db));
+		fprintf(stderr, "creditctl: migration %s failed: %s\n", name, mysql_error(lg->c->db));
 		rc = CD_E_INTERNAL;
 		goto out;
 	}
 	rc = db_do(lg, "INSERT INTO schema_migrations (name, checksum, applied_at) VALUES (?, ?, ?)",
 		   "migration record", "ssi", name, hex, timefmt_now());
-	if (rc == CD_OK && mysql_commit(lg->db) != 0)
+	if (rc == CD_OK && mysql_commit(lg->c->db) != 0)
 		rc = CD_E_INTERNAL;
 	if (rc == CD_OK)
 		applied(ctx, name);
@@ -169,8 +169,8 @@ enum cd_err ledger_migrate(struct ledger *lg, const char *sqldir, void (*applied
 	enum cd_err rc = db_ensure(lg);
 	if (rc != CD_OK)
 		return rc;
-	if (mysql_query(lg->db, create) != 0)
-		return db_err(lg, (int)mysql_errno(lg->db), "schema_migrations");
+	if (mysql_query(lg->c->db, create) != 0)
+		return db_err(lg, (int)mysql_errno(lg->c->db), "schema_migrations");
 	rc = migration_names(sqldir, names, &n);
 	if (rc == CD_OK)
 		qsort(names, (size_t)n, sizeof(names[0]), cmp_names);

@@ -16,6 +16,7 @@
  * settle's hash and answer, an Idempotency-Key its answer. */
 #include "ledger_batch.h"
 #include "ledger_combine.h"
+#include "noderoute.h"
 #include "log.h"
 #include "timefmt.h"
 #include <assert.h>
@@ -57,6 +58,9 @@ struct guard_op {
 	json_t *out;
 	int status;
 	int answer_replayed;
+	/* The account it routes by (several database nodes): the request's,
+	 * or a settle's or release's hold's; "" when unknown. */
+	char route[LIMIT_ACCOUNT_ID_BYTES + 1];
 };
 
 /* ---- The rules ---- */
@@ -668,16 +672,21 @@ static void batch_memory_free(void *p)
 	batch_free(p);
 }
 
-/* The combiner's work: the batch as one transaction, retried whole. */
+/* The combiner's work: the batch as one transaction, retried whole, on
+ * the node of its operations' accounts (they were queued by node). */
 static void guard_run(void *self, struct combine_op **links, int n)
 {
 	struct ledger *lg = self;
 	struct guard_op *ops[BATCH_MAX];
 	struct ledger_tx t;
+	char route[sizeof(lg->route)];
+	int routed = lg->routed;
+	memcpy(route, lg->route, sizeof(route));
 	for (int i = 0; i < n; i++) {
 		ops[i] = (struct guard_op *)links[i];
 		ops[i]->out = NULL;
 	}
+	ledger_route(lg, ops[0]->route[0] != '\0' ? ops[0]->route : NULL);
 	if (lg->batch == NULL) {
 		lg->batch = batch_new();
 		lg->batch_free = batch_memory_free;
@@ -691,6 +700,8 @@ static void guard_run(void *self, struct combine_op **links, int n)
 		while (ledger_tx_next(lg, &t))
 			ledger_tx_end(lg, &t, batch_attempt(lg, b, ops, n));
 	}
+	lg->routed = routed;
+	memcpy(lg->route, route, sizeof(route));
 	if (t.rc == CD_E_INTERNAL && n > 1 && !lg->committed) {
 		/* Something about one operation (logged) failed the batch, which
 		 * was rolled back: run each alone, so only that one fails. */
@@ -721,22 +732,85 @@ static void guard_run(void *self, struct combine_op **links, int n)
 	}
 }
 
-static struct combiner guard_queue;
+/* One combiner per database node: a batch's accounts are all served by
+ * its node, whose row locks then hold (Galera's do not across nodes). */
+static struct combiner guard_queue[LIMIT_DB_NODES];
 static pthread_once_t guard_once = PTHREAD_ONCE_INIT;
 
 static void guard_init(void)
 {
-	combine_init(&guard_queue, LIMIT_BATCH_COMBINERS, LIMIT_BATCH_OPS, guard_run);
+	for (int i = 0; i < LIMIT_DB_NODES; i++)
+		combine_init(&guard_queue[i], LIMIT_BATCH_COMBINERS, LIMIT_BATCH_OPS, guard_run);
+}
+
+struct hold_route { char *out; size_t cap; };
+
+static enum cd_err hold_route_rows(void *ctx, int set, struct db_rows *r)
+{
+	struct hold_route *h = ctx;
+	(void)set;
+	while (dbr_next(r))
+		snprintf(h->out, h->cap, "%s", dbr_str(r, 0) != NULL ? dbr_str(r, 0) : "");
+	return CD_OK;
+}
+
+struct hold_route_run { int64_t id; struct hold_route to; };
+
+static enum cd_err hold_route_tx(struct ledger *lg, void *arg)
+{
+	struct hold_route_run *h = arg;
+	struct db_script s;
+	int e;
+	h->to.out[0] = '\0';
+	dbs_init(&s);
+	/* Galera applies another node's commits a moment after they are
+	 * certified: waiting for them (wsrep_sync_wait) finds a hold made a
+	 * moment ago on the account's node. */
+	dbs_sql(&s, "SET STATEMENT wsrep_sync_wait = 1 FOR SELECT a.ext_id FROM holds h "
+		"JOIN accounts a ON a.id = h.account_id WHERE h.id = ");
+	dbs_i64(&s, h->id);
+	dbs_end(&s);
+	enum cd_err rc = db_script_run(lg, &s, "hold route", hold_route_rows, &h->to, &e);
+	dbs_free(&s);
+	return rc;
+}
+
+/* The account of a settle's or release's hold, into op->route ("" when
+ * the hold is unknown: the batch answers that). One read on the node of
+ * no account, only with several nodes. */
+static void hold_route(struct ledger *lg, struct guard_op *op, const char *hold_id)
+{
+	struct hold_route_run h = {0, {op->route, sizeof(op->route)}};
+	int routed = lg->routed;
+	op->route[0] = '\0';
+	if (ledger_id_parse(hold_id, "hold_", &h.id) != 0)
+		return;
+	lg->routed = 0;
+	if (ledger_run(lg, hold_route_tx, &h) != CD_OK)
+		op->route[0] = '\0';
+	lg->routed = routed;
 }
 
 static enum cd_err guard_submit(struct ledger *lg, struct guard_op *op, const struct ledger_call *call,
 				struct ledger_result *res)
 {
+	int node = 0;
 	op->call = call != NULL && call->idem_key != NULL ? call : NULL;
 	op->res = res;
 	op->rc = CD_E_INTERNAL;
+	op->route[0] = '\0';
 	pthread_once(&guard_once, guard_init);
-	combine_submit(&guard_queue, &op->link, lg);
+	if (noderoute_count() > 1) {
+		if (op->kind == GUARD_AUTHORIZE || op->kind == GUARD_USAGE)
+			snprintf(op->route, sizeof(op->route), "%s", op->kind == GUARD_AUTHORIZE
+				 ? op->in.authorize->account : op->in.usage->account);
+		else
+			hold_route(lg, op, op->kind == GUARD_SETTLE ? op->in.settle->hold_id : op->in.release->hold_id);
+		node = noderoute_pick(op->route[0] != '\0' ? op->route : NULL);
+		if (node < 0)
+			node = 0;	/* none is up: the batch answers 503 */
+	}
+	combine_submit(&guard_queue[node], &op->link, lg);
 	return op->rc;
 }
 
@@ -774,12 +848,15 @@ void ledger_batch_stats(struct ledger_batch_stats *s)
 {
 	struct combine_stats c;
 	pthread_once(&guard_once, guard_init);
-	combine_stats(&guard_queue, &c);
-	s->batches = c.batches;
-	s->ops = c.ops;
-	for (int i = 0; i < LEDGER_BATCH_BUCKETS; i++) {
-		s->count[i] = c.buckets[i];
-		s->le[i] = c.bucket_le[i];
+	memset(s, 0, sizeof(*s));
+	for (int q = 0; q < noderoute_count(); q++) {
+		combine_stats(&guard_queue[q], &c);
+		s->batches += c.batches;
+		s->ops += c.ops;
+		for (int i = 0; i < LEDGER_BATCH_BUCKETS; i++) {
+			s->count[i] += c.buckets[i];
+			s->le[i] = c.bucket_le[i];
+		}
 	}
 }
 

@@ -32,8 +32,29 @@ struct dbstmt {
 	my_bool *error;
 };
 
-struct ledger {
+/* One database node's connection with its prepared statements. */
+struct db_conn {
 	MYSQL *db;
+	int connected;
+	unsigned epoch;			/* noderoute_epoch when it connected */
+	struct dbstmt stmts[DB_STMTS_MAX];
+	int nstmts;
+};
+
+struct ledger {
+	/* The connection in use, to node `node` (noderoute.h): one per node
+	 * configured, made on first use; switched between transactions only. */
+	struct db_conn *c;
+	struct db_conn *conns;
+	int node;
+	/* Whose writes follow (ledger_route): the account the next
+	 * transactions route by, NULL for the node of no account. */
+	char route[LIMIT_ACCOUNT_ID_BYTES + 1];
+	int routed;
+	/* A COMMIT, or a procedure that may commit, was sent in this
+	 * transaction: if its connection dies, the change may have happened,
+	 * so it is never run again on another node. */
+	int commit_sent;
 	const struct cfg *cfg;
 	int connected;
 	int probe;			/* the health watchdog's: short timeouts */

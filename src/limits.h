@@ -97,7 +97,15 @@ _Static_assert(LIMIT_BATCH_OPS >= 1 && LIMIT_BATCH_OPS <= 64, "batch sizes fit t
 /* Operators' commands (creditctl) scan whole tables: their statements may
  * take this long before the connection is given up. */
 #define LIMIT_DB_ADMIN_TIMEOUT_SECONDS 3600
-/* Worker threads: each owns one DB connection. */
+/* Database nodes of one Galera cluster ([database] nodes): a worker keeps
+ * a connection to each node it has served, so threads × nodes connections
+ * per instance; three nodes is Galera's smallest cluster that survives a
+ * loss, nine is more than one cluster of synchronous writers scales to. */
+#define LIMIT_DB_NODES 9
+/* A node's "host:port" as configured (a DNS name at most 253 bytes, a
+ * port, brackets of an IPv6 address). */
+#define LIMIT_DB_NODE_BYTES 272
+/* Worker threads: each owns one DB connection (one per node with nodes). */
 #define LIMIT_THREADS_MAX 1024
 /* Holds live at most one day (DESIGN: ttl_seconds 1–86400). */
 #define LIMIT_HOLD_TTL_MAX_SECONDS 86400
