@@ -2,7 +2,9 @@
  * the rest with a message naming the key and line. */
 #include "config.h"
 #include "tap.h"
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 static int load(const char *text, struct cfg *c, char *err, size_t cap)
 {
@@ -67,6 +69,31 @@ int main(void)
 	ok(!cfg_redirect_allowed(&c, "https://shop.example.evil.example/"), "suffix trick refused");
 	ok(!cfg_redirect_allowed(&c, "javascript:alert(1)"), "non-http refused");
 	cfg_free(&c);
+
+	/* database.nodes: the Galera nodes, else the one node of host/port. */
+	ok(load("[database]\nhost = db.example\nport = 3307\n", &c, err, sizeof(err)) == 0, "one node: %s", err);
+	is_int(c.db_node_count, 1, "no nodes: the one of host and port");
+	is_str(c.db_node[0].host, "db.example", "its host");
+	is_int(c.db_node[0].port, 3307, "its port");
+	cfg_free(&c);
+	ok(load("[database]\nnodes = 127.0.0.1:3307, db2.example:3308 ,[::1]:3309\n", &c, err, sizeof(err)) == 0,
+	   "three nodes: %s", err);
+	is_int(c.db_node_count, 3, "three nodes read");
+	is_str(c.db_node[1].host, "db2.example", "spaces around an item are not part of it");
+	is_str(c.db_node[1].name, "db2.example:3308", "a node's name is host:port as written");
+	is_str(c.db_node[2].host, "::1", "an IPv6 address in brackets");
+	is_int(c.db_node[2].port, 3309, "its port");
+	cfg_free(&c);
+	static const char *bad_nodes[] = {"127.0.0.1", "127.0.0.1:", ":3306", "a:1,,b:2", "a:0", "a:65536",
+					  "a:33x", "::1:3306", "[::1]3306", "a b:3306", "a:1,a:1",
+					  "a:1,b:1,c:1,d:1,e:1,f:1,g:1,h:1,i:1,j:1"};
+	for (size_t i = 0; i < sizeof(bad_nodes) / sizeof(bad_nodes[0]); i++) {
+		char text[256];
+		snprintf(text, sizeof(text), "[database]\nnodes = %s\n", bad_nodes[i]);
+		ok(load(text, &c, err, sizeof(err)) != 0 && strstr(err, "database.nodes") != NULL,
+		   "nodes = %s refused: %s", bad_nodes[i], err);
+		cfg_free(&c);
+	}
 
 	setenv("CREDITD_DB_NAME", "fromenv", 1);
 	setenv("CREDITD_CONFIG", "/nonexistent/creditd.conf", 1);
