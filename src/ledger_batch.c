@@ -70,6 +70,30 @@ static int64_t id_find(const char *ext)
 	return id;
 }
 
+static void id_remember(const char *ext, int64_t id);
+
+/* And id → external id, for routing a hold's settle to its account's
+ * node (noderoute.h): direct-mapped, an entry pointing into id_table. */
+static struct id_entry *by_id[LIMIT_ACCOUNT_ID_CACHE];
+
+int batch_ext_of(int64_t id, char *out, size_t cap)
+{
+	int found = 0;
+	pthread_mutex_lock(&ids_lock);
+	struct id_entry *e = by_id[(uint64_t)id % LIMIT_ACCOUNT_ID_CACHE];
+	if (e != NULL && e->ext != NULL && e->id == id) {
+		snprintf(out, cap, "%s", e->ext);
+		found = 1;
+	}
+	pthread_mutex_unlock(&ids_lock);
+	return found;
+}
+
+void batch_ext_remember(const char *ext, int64_t id)
+{
+	id_remember(ext, id);
+}
+
 static void id_remember(const char *ext, int64_t id)
 {
 	pthread_mutex_lock(&ids_lock);
@@ -78,6 +102,7 @@ static void id_remember(const char *ext, int64_t id)
 			free(id_table[i].ext);
 			id_table[i].ext = NULL;
 		}
+		memset(by_id, 0, sizeof(by_id));
 		nids = 0;
 	}
 	size_t i = id_slot(ext);
@@ -86,6 +111,8 @@ static void id_remember(const char *ext, int64_t id)
 	if (id_table[i].ext == NULL && (id_table[i].ext = strdup(ext)) != NULL)
 		nids++;
 	id_table[i].id = id;
+	if (id_table[i].ext != NULL)
+		by_id[(uint64_t)id % LIMIT_ACCOUNT_ID_CACHE] = &id_table[i];
 	pthread_mutex_unlock(&ids_lock);
 }
 

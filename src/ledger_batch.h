@@ -153,6 +153,10 @@ void batch_reset(struct batch *b);
  * id was never seen): the rows of w locked, months rolled, due expiries
  * applied (and what they changed read again). */
 enum cd_err batch_load(struct ledger *lg, struct batch *b, struct batch_want *w);
+/* The external id of account `id` as batches remembered it (1), or 0 when
+ * not known here; and remembering one read elsewhere. */
+int batch_ext_of(int64_t id, char *out, size_t cap);
+void batch_ext_remember(const char *ext, int64_t id);
 
 int batch_acct_by_ext(const struct batch *b, const char *ext);
 int batch_acct_by_id(const struct batch *b, int64_t id);

@@ -743,7 +743,7 @@ static void guard_init(void)
 		combine_init(&guard_queue[i], LIMIT_BATCH_COMBINERS, LIMIT_BATCH_OPS, guard_run);
 }
 
-struct hold_route { char *out; size_t cap; };
+struct hold_route { int64_t account_id; char *out; size_t cap; };
 
 static enum cd_err hold_route_rows(void *ctx, int set, struct db_rows *r)
 {
@@ -754,40 +754,41 @@ static enum cd_err hold_route_rows(void *ctx, int set, struct db_rows *r)
 	return CD_OK;
 }
 
-struct hold_route_run { int64_t id; struct hold_route to; };
-
 static enum cd_err hold_route_tx(struct ledger *lg, void *arg)
 {
-	struct hold_route_run *h = arg;
+	struct hold_route *h = arg;
 	struct db_script s;
 	int e;
-	h->to.out[0] = '\0';
+	h->out[0] = '\0';
 	dbs_init(&s);
 	/* Galera applies another node's commits a moment after they are
-	 * certified: waiting for them (wsrep_sync_wait) finds a hold made a
-	 * moment ago on the account's node. */
-	dbs_sql(&s, "SET STATEMENT wsrep_sync_wait = 1 FOR SELECT a.ext_id FROM holds h "
-		"JOIN accounts a ON a.id = h.account_id WHERE h.id = ");
-	dbs_i64(&s, h->id);
+	 * certified: waiting for them (wsrep_sync_wait) finds an account
+	 * made a moment ago on another node. */
+	dbs_sql(&s, "SET STATEMENT wsrep_sync_wait = 1 FOR SELECT ext_id FROM accounts WHERE id = ");
+	dbs_i64(&s, h->account_id);
 	dbs_end(&s);
-	enum cd_err rc = db_script_run(lg, &s, "hold route", hold_route_rows, &h->to, &e);
+	enum cd_err rc = db_script_run(lg, &s, "hold route", hold_route_rows, h, &e);
 	dbs_free(&s);
 	return rc;
 }
 
 /* The account of a settle's or release's hold, into op->route ("" when
- * the hold is unknown: the batch answers that). One read on the node of
- * no account, only with several nodes. */
+ * the hold id names none: the batch answers that). A hold's id carries its
+ * account's id; its external id is remembered from the batches, else read
+ * once on the node of no account. Only with several nodes. */
 static void hold_route(struct ledger *lg, struct guard_op *op, const char *hold_id)
 {
-	struct hold_route_run h = {0, {op->route, sizeof(op->route)}};
-	int routed = lg->routed;
+	struct hold_route h = {0, op->route, sizeof(op->route)};
+	int64_t hold;
 	op->route[0] = '\0';
-	if (ledger_id_parse(hold_id, "hold_", &h.id) != 0)
+	if (hold_id_parse(hold_id, &h.account_id, &hold) != 0 || batch_ext_of(h.account_id, op->route, sizeof(op->route)))
 		return;
+	int routed = lg->routed;
 	lg->routed = 0;
 	if (ledger_run(lg, hold_route_tx, &h) != CD_OK)
 		op->route[0] = '\0';
+	else if (op->route[0] != '\0')
+		batch_ext_remember(op->route, h.account_id);
 	lg->routed = routed;
 }
 
