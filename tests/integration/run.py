@@ -22,12 +22,13 @@ def main():
     ap.add_argument("--env", required=True)
     ap.add_argument("--summary")
     ap.add_argument("-k", dest="pattern", default="")
+    ap.add_argument("--dir", default=HERE, help="where the test_*.py are (tests/galera: the Galera stack's)")
     args = ap.parse_args()
     lib.load_env(args.env)
     passed = failed = 0
-    names = sorted(f for f in os.listdir(HERE) if f.startswith("test_") and f.endswith(".py"))
+    names = sorted(f for f in os.listdir(args.dir) if f.startswith("test_") and f.endswith(".py"))
     for name in names:
-        spec = importlib.util.spec_from_file_location(name[:-3], os.path.join(HERE, name))
+        spec = importlib.util.spec_from_file_location(name[:-3], os.path.join(args.dir, name))
         mod = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(mod)
         tests = [(n, getattr(mod, n)) for n in vars(mod) if n.startswith("test_") and callable(getattr(mod, n))]
