@@ -108,6 +108,20 @@ static const char *nonempty(const char *s)
 	return s != NULL && s[0] != '\0' ? s : NULL;
 }
 
+/* Is the server a Galera node (wsrep_on)? Asked once per connection. */
+static int wsrep_on(MYSQL *db)
+{
+	int on = 0;
+	if (mysql_query(db, "SELECT @@wsrep_on") != 0)
+		return 0;	/* a server built without Galera has no such variable */
+	MYSQL_RES *res = mysql_store_result(db);
+	MYSQL_ROW row = res != NULL ? mysql_fetch_row(res) : NULL;
+	on = row != NULL && row[0] != NULL && strcmp(row[0], "1") == 0;
+	if (res != NULL)
+		mysql_free_result(res);
+	return on;
+}
+
 enum cd_err db_ensure(struct ledger *lg)
 {
 	const struct cfg *c = lg->cfg;
@@ -148,9 +162,15 @@ enum cd_err db_ensure(struct ledger *lg)
 		disconnect(lg);
 		return CD_E_UNAVAILABLE;
 	}
+	lg->c->galera = wsrep_on(lg->c->db);
 	lg->c->connected = 1;
 	lg->c->epoch = noderoute_epoch(lg->node);
 	return CD_OK;
+}
+
+int db_galera(const struct ledger *lg)
+{
+	return lg->c->galera;
 }
 
 static int node_count(const struct ledger *lg)
@@ -514,8 +534,17 @@ static int end_tx(struct ledger *lg, int commit)
 	lg->round_trips++;
 	lg->in_tx = 0;
 	lg->commit_sent |= commit;
-	if ((commit ? mysql_commit(lg->c->db) : mysql_rollback(lg->c->db)) != 0)
-		return (int)mysql_errno(lg->c->db);
+	if ((commit ? mysql_commit(lg->c->db) : mysql_rollback(lg->c->db)) != 0) {
+		int e = (int)mysql_errno(lg->c->db);
+		/* A rollback that fails, or on Galera a commit that fails, may
+		 * leave statements open in the session (Galera runs what follows
+		 * a brute-force abort in a new transaction and reports the abort
+		 * at the next command): the connection is dropped, and the
+		 * server rolls back whatever it had. */
+		if (!commit || lg->c->galera)
+			disconnect(lg);
+		return e;
+	}
 	return 0;
 }
 

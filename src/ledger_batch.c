@@ -1189,17 +1189,21 @@ static enum cd_err flush_rows(void *arg, int set, struct db_rows *r)
 	return CD_OK;
 }
 
-/* Runs the script, and on success forgets what it wrote. */
+/* Runs the script, and on success forgets what it wrote. The COMMIT goes
+ * in the script, one round trip for the whole write, except on Galera
+ * (db_galera), where it is a command of its own. */
 static enum cd_err script_end(struct ledger *lg, struct batch *b, int commit, const char *what)
 {
 	int e;
-	if (commit) {
+	int in_script = commit && !db_galera(lg);
+	if (in_script) {
 		dbs_sql(&b->script, "COMMIT");
 		dbs_end(&b->script);
+		lg->commit_sent = 1;
 	}
 	enum cd_err rc = db_script_run(lg, &b->script, what, flush_rows, b, &e);
 	b->nsets = 0;
-	if (rc == CD_E_UNAVAILABLE && commit) {
+	if (rc == CD_E_UNAVAILABLE && in_script) {
 		/* The commit may have happened: this batch never runs again. */
 		db_committed(lg);
 		return rc;
@@ -1210,8 +1214,9 @@ static enum cd_err script_end(struct ledger *lg, struct batch *b, int commit, co
 		b->hold_reqs_needed = 1;
 		return CD_E_RETRY;
 	}
-	if (commit && e == 0)
+	if (in_script && e == 0)
 		db_committed(lg);	/* every statement ran, COMMIT too */
+	/* Else, with commit on Galera, ledger_tx_end commits on CD_OK. */
 	return rc;
 }
 

@@ -37,6 +37,7 @@ struct db_conn {
 	MYSQL *db;
 	int connected;
 	unsigned epoch;			/* noderoute_epoch when it connected */
+	int galera;			/* the server is a Galera node (wsrep_on) */
 	struct dbstmt stmts[DB_STMTS_MAX];
 	int nstmts;
 };
@@ -118,6 +119,12 @@ struct dbstmt *db_call(struct ledger *lg, const char *sql, const struct db_param
 /* What a *_commit procedure is told: commit itself (1), or leave that to
  * ledger_run because more writes follow (an idempotency answer). */
 int db_may_commit(const struct ledger *lg);
+/* The connection's server is a Galera node. There, a multi-statement
+ * script never carries its COMMIT: a transaction brute-force aborted in
+ * the middle of a script has the rest of the script run in a new
+ * transaction (which a COMMIT in the script would commit, half a batch),
+ * and the abort is told at the next command, which must be the COMMIT. */
+int db_galera(const struct ledger *lg);
 /* Records that a procedure ended the transaction. */
 void db_committed(struct ledger *lg);
 /* 1 when a row was fetched, 0 at the end, -1 on error. */
