@@ -18,7 +18,7 @@ import threading
 import time
 import urllib.parse
 
-from lib import ENV, api, check, creditctl, eq, parallel, uid, verify, wait_until
+from lib import ENV, api, check, eq, parallel, uid, verify, wait_until
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -263,6 +263,67 @@ def test_a_webhook_delivered_20_times_across_both_instances_credits_once():
         eq(node_sql(n, "SELECT COUNT(*) FROM stripe_events WHERE event_id = '%s'" % ev["id"])[0][0], "1",
            "one event row, seen from node %d" % n["n"])
     verify()
+
+
+# ---- one account written through two nodes ----
+
+def instances(conf_g1, conf_g2):
+    """Starts both creditd again with these config files (same sockets,
+    same logs) and waits for each to answer."""
+    import stack
+    for n, conf in (("1", conf_g1), ("2", conf_g2)):
+        name = "creditd-g" + n
+        pid = stack.pid_of(name)
+        os.kill(pid, 15)
+        check(wait_until(lambda: not stack.alive(pid), timeout=15), "%s stopped" % name)
+        stack.start(name, [os.path.join(ROOT, "creditd"), "-c", conf, "--listen", "unix:" + ENV["CREDITD_G%s_SOCKET" % n]],
+                    env={"CREDITD_LOG": ENV["CREDITD_G%s_LOG" % n]})
+        check(wait_until(lambda: api("GET", "/healthz", auth=None, base=ENV["CREDITD_G%s_URL" % n]).status == 200,
+                         timeout=15), "%s answers" % name)
+
+
+def test_one_account_written_through_two_nodes_stays_exact():
+    # Routing keeps an account on one node; when two instances disagree
+    # (each sees another node, or each is given one), Galera's
+    # certification must still keep the ledger exact. Instance 1 writes
+    # through node 1 only, instance 2 through node 2 only.
+    nodes = galera()
+    confs = []
+    for i in (0, 1):
+        conf = os.path.join(ENV["CREDITD_STACK_DIR"], "creditd-node%d-only.conf" % (i + 1))
+        with open(ENV["CREDITD_CONFIG"]) as f:
+            text = "".join("nodes = %s\n" % nodes[i]["name"] if line.startswith("nodes =") else line for line in f)
+        with open(conf, "w") as f:
+            f.write(text)
+        confs.append(conf)
+    hold = cost(1000, 500)
+    acct = funded(1000 * hold, "cross")
+    start = account(acct)["balance_micros"]
+    instances(confs[0], confs[1])
+    try:
+        before = local_commits(nodes)
+
+        def pairs(i):
+            got = []
+            for k in range(30):
+                r = authorize(acct, urls()[(i + k) % 2])
+                if r.status == 200:
+                    s = settle(r.json["hold_id"], urls()[(i + k + 1) % 2])
+                    got.append(s)
+            return got
+        res = [s for rs in parallel(32, pairs) for s in rs]
+        gained = [a - b for a, b in zip(local_commits(nodes), before)]
+        check(gained[0] > 10 and gained[1] > 10, "writes of the one account on both nodes: %r" % gained)
+        ok = [s for s in res if s.status == 200]
+        check(len(ok) > 400, "most pairs went through: %d of %d" % (len(ok), len(res)))
+        # Each node applies the other's last commits a moment later.
+        check(wait_until(lambda: len({account(acct, base=u)["balance_micros"] for u in urls()}) == 1, timeout=10),
+              "both nodes agree on the balance")
+        a = account(acct, base=urls()[0])
+        eq(start - a["balance_micros"], sum(s.json["charged_micros"] for s in ok), "Σ charged = the balance drop")
+        verify()
+    finally:
+        instances(ENV["CREDITD_CONFIG"], ENV["CREDITD_CONFIG"])
 
 
 # ---- a node dies mid-load ----
