@@ -163,6 +163,7 @@ enum cd_err db_ensure(struct ledger *lg)
 		return CD_E_UNAVAILABLE;
 	}
 	lg->c->galera = wsrep_on(lg->c->db);
+	lg->c->sync_wait = 0;
 	lg->c->connected = 1;
 	lg->c->epoch = noderoute_epoch(lg->node);
 	return CD_OK;
@@ -674,6 +675,24 @@ void ledger_tx_init(struct ledger *lg, struct ledger_tx *t)
 	t->deadline_ms = t->started_ms + 1000 * lg->cfg->db_read_timeout_seconds;
 }
 
+/* With several Galera nodes, what belongs to no account (webhooks, the
+ * outbox, keys) runs on one node, and reads what other nodes committed:
+ * it waits for their commits to be applied (wsrep_sync_wait), so a
+ * webhook finds the top-up its account's node wrote a moment ago, and the
+ * outbox never shows a later event before an earlier one. An account's
+ * own transactions run on the node that wrote its rows and need not wait. */
+static enum cd_err causal_reads(struct ledger *lg)
+{
+	int want = node_count(lg) > 1 && !lg->routed && lg->c->galera;
+	if (want == lg->c->sync_wait)
+		return CD_OK;
+	lg->round_trips++;
+	if (mysql_query(lg->c->db, want ? "SET SESSION wsrep_sync_wait = 1" : "SET SESSION wsrep_sync_wait = 0") != 0)
+		return db_err(lg, (int)mysql_errno(lg->c->db), "wsrep_sync_wait");
+	lg->c->sync_wait = want;
+	return CD_OK;
+}
+
 int ledger_tx_next(struct ledger *lg, struct ledger_tx *t)
 {
 	if (t->done)
@@ -714,6 +733,8 @@ int ledger_tx_next(struct ledger *lg, struct ledger_tx *t)
 			return ledger_tx_next(lg, t);
 		}
 	}
+	if (t->rc == CD_OK)
+		t->rc = causal_reads(lg);
 	if (t->rc != CD_OK) {
 		t->done = 1;
 		return 0;

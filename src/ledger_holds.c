@@ -761,10 +761,9 @@ static enum cd_err hold_route_tx(struct ledger *lg, void *arg)
 	int e;
 	h->out[0] = '\0';
 	dbs_init(&s);
-	/* Galera applies another node's commits a moment after they are
-	 * certified: waiting for them (wsrep_sync_wait) finds an account
-	 * made a moment ago on another node. */
-	dbs_sql(&s, "SET STATEMENT wsrep_sync_wait = 1 FOR SELECT ext_id FROM accounts WHERE id = ");
+	/* On the node of no account, which waits for other nodes' commits
+	 * (causal_reads): an account made a moment ago elsewhere is found. */
+	dbs_sql(&s, "SELECT ext_id FROM accounts WHERE id = ");
 	dbs_i64(&s, h->account_id);
 	dbs_end(&s);
 	enum cd_err rc = db_script_run(lg, &s, "hold route", hold_route_rows, h, &e);

@@ -38,6 +38,7 @@ struct db_conn {
 	int connected;
 	unsigned epoch;			/* noderoute_epoch when it connected */
 	int galera;			/* the server is a Galera node (wsrep_on) */
+	int sync_wait;			/* its session's wsrep_sync_wait is 1 */
 	struct dbstmt stmts[DB_STMTS_MAX];
 	int nstmts;
 };
