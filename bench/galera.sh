@@ -118,21 +118,34 @@ for shape in three one unrouted; do
 done
 
 mkdir -p "$(dirname "$OUT")"
+cp "$RESULTS" "${OUT%.json}.jsonl"
 "$PY" - "$RESULTS" "$OUT" "$DURATION" <<'PYEOF'
-import json, sys
-rows = [json.loads(l) for l in open(sys.argv[1])]
+import json
+import sys
+
+rows = [json.loads(line) for line in open(sys.argv[1])]
 dur = float(sys.argv[3])
 for r in rows:
     r["pairs_per_s"] = round(r["pairs"] / (r["duration_us"] / 1e6), 1) if r["duration_us"] else 0
+    r["failed"] = r["authorize_failed"] + r["settle_failed"] + r["errors"]
 clients = sorted({r["clients"] for r in rows})
+
+
+def cell(r):
+    if r is None:
+        return "-"
+    return "%.0f" % r["pairs_per_s"] + (" (%d failed)" % r["failed"] if r["failed"] else "")
+
+
 print("pairs/s (authorize + settle) through one nginx upstream of two creditd, %g s per point" % dur)
-print("%-10s %-7s" % ("shape", "row") + "".join("%14s" % ("c=%d" % c) for c in clients) + "   p99 ms at c=%d" % clients[-1])
+print("%-9s %-7s" % ("shape", "row") + "".join("%20s" % ("c=%d" % c) for c in clients)
+      + "   p99 ms at c=%d" % clients[-1])
 for shape in ("three", "one", "unrouted"):
     for row in ("spread", "hot"):
         pts = {r["clients"]: r for r in rows if r["shape"] == shape and r["row"] == row}
-        cells = "".join("%14s" % ("%.0f%s" % (pts[c]["pairs_per_s"], " (%d err)" % (pts[c]["authorize_failed"] + pts[c]["settle_failed"] + pts[c]["errors"]) if pts[c]["authorize_failed"] + pts[c]["settle_failed"] + pts[c]["errors"] else "")) if c in pts else "-") for c in clients)
         last = pts.get(clients[-1])
-        print("%-10s %-7s%s   %s" % (shape, row, cells, "%.1f" % (last["p99_us"] / 1000) if last else "-"))
+        print("%-9s %-7s" % (shape, row) + "".join("%20s" % cell(pts.get(c)) for c in clients)
+              + "   %s" % ("%.1f" % (last["p99_us"] / 1000) if last else "-"))
 json.dump({"duration_s": dur, "rows": rows}, open(sys.argv[2], "w"), indent=1)
 print("written: %s" % sys.argv[2])
 PYEOF
