@@ -347,6 +347,8 @@ static int split_nodes(struct cfg *c, char *err, size_t errcap)
 	while (*p != '\0') {
 		while (*p == ' ' || *p == '\t')
 			p++;
+		if (*p == '\0')
+			break;		/* "a:1, b:2, ": the last comma ends the list */
 		size_t len = strcspn(p, ",");
 		size_t trimmed = len;
 		while (trimmed > 0 && (p[trimmed - 1] == ' ' || p[trimmed - 1] == '\t'))

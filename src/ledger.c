@@ -34,10 +34,10 @@ static const struct cfg *nodes_cfg;
 
 static void nodes_init(void)
 {
-	const char *names[LIMIT_DB_NODES];
+	const char *names[LIMIT_DB_NODES] = {NULL};
 	for (int i = 0; i < nodes_cfg->db_node_count && i < LIMIT_DB_NODES; i++)
 		names[i] = nodes_cfg->db_node[i].name;
-	noderoute_init(nodes_cfg->db_node_count, names);
+	noderoute_init(nodes_cfg->db_node_count, nodes_cfg->db_node_count > 0 ? names : NULL);
 }
 
 struct ledger *ledger_new(const struct cfg *cfg)
@@ -108,17 +108,19 @@ static const char *nonempty(const char *s)
 	return s != NULL && s[0] != '\0' ? s : NULL;
 }
 
-/* Is the server a Galera node (wsrep_on)? Asked once per connection. */
+/* Is the server a Galera node (wsrep_on)? Asked once per connection:
+ * 1, 0, or -1 when the question failed (the connection is not used). */
 static int wsrep_on(MYSQL *db)
 {
 	int on = 0;
 	if (mysql_query(db, "SELECT @@wsrep_on") != 0)
-		return 0;	/* a server built without Galera has no such variable */
+		return mysql_errno(db) == ER_UNKNOWN_SYSTEM_VARIABLE ? 0 : -1;	/* 0: built without Galera */
 	MYSQL_RES *res = mysql_store_result(db);
+	if (res == NULL)
+		return -1;
 	MYSQL_ROW row = res != NULL ? mysql_fetch_row(res) : NULL;
 	on = row != NULL && row[0] != NULL && strcmp(row[0], "1") == 0;
-	if (res != NULL)
-		mysql_free_result(res);
+	mysql_free_result(res);
 	return on;
 }
 
@@ -149,7 +151,7 @@ enum cd_err db_ensure(struct ledger *lg)
 	mysql_options(lg->c->db, MYSQL_SET_CHARSET_NAME, "utf8mb4");
 	const struct cfg_node *n = &c->db_node[lg->node];
 	if (mysql_real_connect(lg->c->db, n->host, c->db_user, nonempty(c->db_password), c->db_name,
-			       (unsigned int)n->port, c->db_node_count == 1 ? nonempty(c->db_socket) : NULL,
+			       (unsigned int)n->port, c->db_nodes[0] == '\0' ? nonempty(c->db_socket) : NULL,
 			       CLIENT_MULTI_STATEMENTS | CLIENT_FOUND_ROWS) == NULL) {
 		snprintf(lg->errmsg, sizeof(lg->errmsg), "cannot connect to MariaDB%s%s: %s",
 			 c->db_node_count > 1 ? " node " : "", c->db_node_count > 1 ? n->name : "", mysql_error(lg->c->db));
@@ -163,6 +165,11 @@ enum cd_err db_ensure(struct ledger *lg)
 		return CD_E_UNAVAILABLE;
 	}
 	lg->c->galera = wsrep_on(lg->c->db);
+	if (lg->c->galera < 0) {
+		snprintf(lg->errmsg, sizeof(lg->errmsg), "session setup failed: %s", mysql_error(lg->c->db));
+		disconnect(lg);
+		return CD_E_UNAVAILABLE;
+	}
 	lg->c->sync_wait = 0;
 	lg->c->connected = 1;
 	lg->c->epoch = noderoute_epoch(lg->node);
@@ -179,10 +186,14 @@ static int node_count(const struct ledger *lg)
 	return lg->cfg->db_node_count > 1 ? lg->cfg->db_node_count : 1;
 }
 
+static int end_tx(struct ledger *lg, int commit);
+
 /* Makes node the connection in use, dropping a connection made before
  * the node last went down (its server is gone). Between transactions. */
 static void use_node(struct ledger *lg, int node)
 {
+	if (node != lg->node && lg->in_tx && lg->c->connected && end_tx(lg, 0) != 0)
+		disconnect(lg);		/* never leave a transaction open behind */
 	lg->node = node;
 	lg->c = &lg->conns[node];
 	if (lg->c->connected && lg->c->epoch != noderoute_epoch(node))
@@ -213,11 +224,11 @@ enum cd_err db_err(struct ledger *lg, int dberr, const char *what)
 		return CD_E_RETRY;
 	if (conn_lost(dberr)) {
 		log_warn("database connection lost during %s (%d)", what, dberr);
+		/* Of several nodes, one lost connection (an idle one cut by a
+		 * timeout, say) says nothing of the node: the next attempt
+		 * connects again, and only a node that cannot be reached then
+		 * leaves the routing (ledger_tx_next). */
 		disconnect(lg);
-		/* Of several nodes, this one is taken out of the routing until
-		 * the watchdog finds it answering and ready again. */
-		if (node_count(lg) > 1 && noderoute_set(lg->node, 0))
-			log_warn("database node %s: down (connection lost)", lg->cfg->db_node[lg->node].name);
 		return CD_E_UNAVAILABLE;
 	}
 	snprintf(lg->errmsg, sizeof(lg->errmsg), "%s: MariaDB error %d: %s", what, dberr,
@@ -594,17 +605,26 @@ struct ledger *ledger_new_probe(const struct cfg *cfg)
 static int node_ready(struct ledger *lg)
 {
 	int ready = 1;
+	if (!lg->c->galera)
+		return 1;
 	lg->round_trips++;
-	if (mysql_query(lg->c->db, "SHOW STATUS LIKE 'wsrep_ready'") != 0) {
+	/* Ready (in the primary component) and Synced (4): a donor, or a
+	 * node still applying what it missed, is left out until it is. */
+	if (mysql_query(lg->c->db, "SHOW STATUS WHERE Variable_name IN ('wsrep_ready', 'wsrep_local_state')") != 0) {
 		snprintf(lg->errmsg, sizeof(lg->errmsg), "status: %s", mysql_error(lg->c->db));
 		disconnect(lg);
 		return 0;
 	}
 	MYSQL_RES *res = mysql_store_result(lg->c->db);
-	MYSQL_ROW row = res != NULL ? mysql_fetch_row(res) : NULL;
-	if (row != NULL && row[1] != NULL && strcmp(row[1], "ON") != 0) {
-		snprintf(lg->errmsg, sizeof(lg->errmsg), "wsrep_ready is %s", row[1]);
-		ready = 0;
+	MYSQL_ROW row;
+	while (res != NULL && (row = mysql_fetch_row(res)) != NULL) {
+		if (row[0] == NULL || row[1] == NULL)
+			continue;
+		if ((strcmp(row[0], "wsrep_ready") == 0 && strcmp(row[1], "ON") != 0) ||
+		    (strcmp(row[0], "wsrep_local_state") == 0 && strcmp(row[1], "4") != 0)) {
+			snprintf(lg->errmsg, sizeof(lg->errmsg), "%s is %s", row[0], row[1]);
+			ready = 0;
+		}
 	}
 	if (res != NULL)
 		mysql_free_result(res);
@@ -625,7 +645,7 @@ static int probe_node(struct ledger *lg, int several)
 	}
 	if (!lg->c->connected)
 		return 0;
-	if (several)
+	if (several && lg->c->galera)
 		return node_ready(lg);
 	lg->round_trips++;
 	if (mysql_ping(lg->c->db) == 0)
@@ -723,18 +743,24 @@ int ledger_tx_next(struct ledger *lg, struct ledger_tx *t)
 		use_node(lg, node);
 	}
 	lg->commit_sent = 0;
+	lg->connect_errno = 0;
 	t->rc = db_ensure(lg);
-	if (t->rc != CD_OK && node_count(lg) > 1 && noderoute_set(lg->node, 0)) {
-		/* A node that cannot be reached leaves the routing: the next
-		 * attempt goes to the next node. */
-		log_warn("database node %s: down (%s)", lg->cfg->db_node[lg->node].name, lg->errmsg);
+	/* Unreachable: refused, timed out or not answering (a server with no
+	 * connection to spare is alive, and stays in the routing). */
+	int unreachable = t->rc != CD_OK && lg->connect_errno != ER_CON_COUNT_ERROR;
+	if (t->rc == CD_OK)
+		t->rc = causal_reads(lg);
+	if (t->rc == CD_E_UNAVAILABLE && node_count(lg) > 1) {
+		/* A node that cannot be reached leaves the routing, and the
+		 * next attempt goes to the next node; a connection found dead
+		 * is made again. Bounded by the attempts and the deadline. */
+		if (unreachable && noderoute_set(lg->node, 0))
+			log_warn("database node %s: down (%s)", lg->cfg->db_node[lg->node].name, lg->errmsg);
 		if (noderoute_live() > 0 && t->attempt < LIMIT_TX_RETRIES) {
 			t->rc = CD_E_RETRY;
 			return ledger_tx_next(lg, t);
 		}
 	}
-	if (t->rc == CD_OK)
-		t->rc = causal_reads(lg);
 	if (t->rc != CD_OK) {
 		t->done = 1;
 		return 0;
@@ -760,7 +786,10 @@ void ledger_tx_end(struct ledger *lg, struct ledger_tx *t, enum cd_err rc)
 		 * rolled back and may run again; one whose answer was lost may
 		 * have happened, so it is never run again. */
 		if (e != 0)
-			t->rc = db_err(lg, e, "commit");
+			/* Galera's "commit failed" and "not ready" at COMMIT may hide a
+			 * write-set the cluster received: answered 503, not run again
+			 * (a deadlock at COMMIT, 1213, is a refused certification). */
+			t->rc = e == 1180 || e == 1047 ? db_err(lg, CR_SERVER_LOST, "commit") : db_err(lg, e, "commit");
 		t->done = t->rc != CD_E_RETRY;
 		return;
 	}
@@ -794,6 +823,14 @@ enum cd_err ledger_run(struct ledger *lg, enum cd_err (*fn)(struct ledger *, voi
 
 enum cd_err ledger_ping(struct ledger *lg)
 {
+	/* Of several nodes, the first that is up and answers. */
+	for (int i = 0; node_count(lg) > 1 && i < node_count(lg); i++) {
+		if (!noderoute_is_up(i))
+			continue;
+		use_node(lg, i);
+		if (db_ensure(lg) == CD_OK)
+			return CD_OK;
+	}
 	enum cd_err rc = db_ensure(lg);
 	if (rc != CD_OK)
 		return rc;

@@ -1214,7 +1214,7 @@ static enum cd_err script_end(struct ledger *lg, struct batch *b, int commit, co
 		b->hold_reqs_needed = 1;
 		return CD_E_RETRY;
 	}
-	if (in_script && e == 0)
+	if (in_script && rc == CD_OK)
 		db_committed(lg);	/* every statement ran, COMMIT too */
 	/* Else, with commit on Galera, ledger_tx_end commits on CD_OK. */
 	return rc;
