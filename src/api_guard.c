@@ -19,6 +19,7 @@ static const struct jfield authorize_fields[] = {
 	{"action", J_STR, 0, 0, 1, LIMIT_NAME_BYTES, NULL},
 	{"input_tokens", J_INT, 0, 0, 0, TOKENS_MAX, NULL},
 	{"max_output_tokens", J_INT, 0, 1, 1, TOKENS_MAX, NULL},
+	{"min_output_tokens", J_INT, 0, 1, 1, TOKENS_MAX, NULL},
 	{"request_id", J_STR, 1, 0, 1, LIMIT_REQUEST_ID_BYTES, NULL},
 	{"ttl_seconds", J_INT, 0, 1, 1, LIMIT_HOLD_TTL_MAX_SECONDS, NULL},
 	{"byok", J_BOOL, 0, 1, 0, 0, NULL},
@@ -42,6 +43,17 @@ static int action_price(struct api_ctx *ctx, const char *action, int64_t *price)
 	return ledger_prices_reload(ctx->lg) == CD_OK && ledger_price_action(action, price);
 }
 
+/* min_output_tokens, when given, is at most max_output_tokens. */
+static int min_output_check(const struct guard_authorize *r, struct response *rs)
+{
+	if (r->min_output_tokens >= 0 && r->max_output_tokens >= 0 && r->min_output_tokens > r->max_output_tokens) {
+		api_error(rs, CD_E_INVALID, "min_output_tokens", "min_output_tokens (%lld) is above max_output_tokens (%lld)",
+			  (long long)r->min_output_tokens, (long long)r->max_output_tokens);
+		return -1;
+	}
+	return 0;
+}
+
 /* Works out the hold amount of an authorize body; -1 with rs filled. */
 static int hold_amount(struct api_ctx *ctx, json_t *body, struct guard_authorize *r, struct response *rs)
 {
@@ -49,6 +61,10 @@ static int hold_amount(struct api_ctx *ctx, json_t *body, struct guard_authorize
 	int64_t margin;
 	if ((r->model == NULL) == (r->action == NULL)) {
 		api_error(rs, CD_E_INVALID, r->model ? "action" : "model", "give exactly one of model or action");
+		return -1;
+	}
+	if (r->action != NULL && r->min_output_tokens >= 0) {
+		api_error(rs, CD_E_INVALID, "min_output_tokens", "min_output_tokens applies to a model's output, not to an action");
 		return -1;
 	}
 	if (r->action != NULL) {
@@ -62,8 +78,11 @@ static int hold_amount(struct api_ctx *ctx, json_t *body, struct guard_authorize
 		api_error(rs, CD_E_INVALID, "input_tokens", "missing required field input_tokens");
 		return -1;
 	}
-	if (r->byok)
-		return 0;
+	if (r->byok) {
+		if (r->max_output_tokens < 0 && model_price(ctx, r->model, &p, &margin))
+			r->max_output_tokens = p.max_output_tokens;
+		return min_output_check(r, rs);
+	}
 	if (!model_price(ctx, r->model, &p, &margin)) {
 		api_error(rs, CD_E_INVALID, "model", "unknown model '%s'", r->model);
 		return -1;
@@ -75,10 +94,15 @@ static int hold_amount(struct api_ctx *ctx, json_t *body, struct guard_authorize
 			  r->model, (long long)p.max_output_tokens);
 		return -1;
 	}
+	if (min_output_check(r, rs) != 0)
+		return -1;
 	if (pricing_token_cost(&p, margin, r->input_tokens, 0, r->max_output_tokens, &r->amount_micros) != PRICING_OK) {
 		api_error(rs, CD_E_INVALID, "input_tokens", "the token counts are too large to price");
 		return -1;
 	}
+	r->price = p;
+	r->margin_bps = margin;
+	r->priced = 1;
 	return 0;
 }
 
@@ -100,6 +124,7 @@ void api_authorize(struct api_ctx *ctx, const struct request *rq, char **params,
 	r.conversation_id = jsonio_str(body, "conversation_id");
 	r.input_tokens = jsonio_int(body, "input_tokens", 0);
 	r.max_output_tokens = jsonio_int(body, "max_output_tokens", -1);
+	r.min_output_tokens = jsonio_int(body, "min_output_tokens", -1);
 	r.ttl_seconds = jsonio_int(body, "ttl_seconds", ctx->cfg->hold_ttl_seconds);
 	r.byok = jsonio_bool(body, "byok", 0);
 	snprintf(rs->account, sizeof(rs->account), "%s", r.account);

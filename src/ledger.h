@@ -290,10 +290,19 @@ enum cd_err ledger_prices_import(struct ledger *lg, const struct price_row *rows
 struct guard_authorize {
 	const char *account, *member, *model, *action, *request_id, *conversation_id;
 	int64_t input_tokens;
-	int64_t max_output_tokens;	/* -1: model default */
+	int64_t max_output_tokens;	/* -1: model default; set by the caller for a model */
+	/* Shrink instead of refusing (DESIGN §9): -1, or the fewest output
+	 * tokens the app accepts; then the hold is the largest output from
+	 * max_output_tokens down to this that the account can afford. */
+	int64_t min_output_tokens;
 	int64_t ttl_seconds;
 	int byok;
 	int64_t amount_micros;		/* computed by the caller from prices */
+	/* A model's price and margin the amount was computed with (priced):
+	 * what a shrunk hold is priced with too. */
+	struct price price;
+	int64_t margin_bps;
+	int priced;
 };
 enum cd_err ledger_authorize(struct ledger *lg, const struct ledger_call *call, const struct guard_authorize *r,
 			     struct ledger_result *res);

@@ -18,6 +18,7 @@
 /* A hold as the batch holds it. */
 struct hold_row {
 	int64_t id, account_id, amount, expires_at, charged;
+	int64_t max_output;		/* output tokens granted; -1: none (an action) */
 	int byok;
 	char state[16];
 	char model[LEDGER_NAME_MAX + 1], action[LEDGER_NAME_MAX + 1];

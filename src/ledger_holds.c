@@ -52,6 +52,7 @@ struct guard_op {
 	int same_key_as;		/* answered like this earlier operation of the batch, or -1 */
 	int store;			/* its answer is stored under its key */
 	int64_t amount, expires_at, balance, available, charged, released;
+	int64_t max_output;		/* an authorize's granted output tokens, -1: none */
 	int replayed;
 	char state[16];
 	/* The answer. */
@@ -131,6 +132,34 @@ static void op_note(struct guard_op *op, const struct acct *a)
 
 /* ---- Authorize ---- */
 
+/* Shrink instead of refusing (DESIGN §9): the most output tokens, from
+ * max_output_tokens - 1 down to min_output_tokens, whose hold passes every
+ * check (guard_check: balance and overdraft, monthly and daily limits, the
+ * member's cap), priced exactly as the full hold was (the cost formula's
+ * rounding). A check that passes for an amount passes for any smaller one,
+ * so the largest is found by bisection. 0 and *out set, or -1: not even
+ * min_output_tokens is affordable (*min_cost is what it would hold). */
+static int shrink(const struct guard_authorize *r, const struct acct *a, const struct member_row *m,
+		  int64_t *out, int64_t *amount, int64_t *min_cost)
+{
+	struct refusal scratch;
+	int64_t lo = r->min_output_tokens, hi = r->max_output_tokens - 1, cost;
+	if (pricing_token_cost(&r->price, r->margin_bps, r->input_tokens, 0, lo, min_cost) != PRICING_OK)
+		return -1;
+	if (guard_check(&scratch, a, m, *min_cost, 0) != CD_OK)
+		return -1;
+	while (lo < hi) {		/* lo is affordable; is anything up to hi? */
+		int64_t mid = lo + (hi - lo + 1) / 2;
+		if (pricing_token_cost(&r->price, r->margin_bps, r->input_tokens, 0, mid, &cost) == PRICING_OK &&
+		    guard_check(&scratch, a, m, cost, 0) == CD_OK)
+			lo = mid;
+		else
+			hi = mid - 1;
+	}
+	*out = lo;
+	return pricing_token_cost(&r->price, r->margin_bps, r->input_tokens, 0, lo, amount) == PRICING_OK ? 0 : -1;
+}
+
 static enum cd_err authorize_decide(struct ledger *lg, struct batch *b, struct guard_op *op)
 {
 	const struct guard_authorize *r = op->in.authorize;
@@ -140,7 +169,20 @@ static enum cd_err authorize_decide(struct ledger *lg, struct batch *b, struct g
 	struct batch_acct *ba = &b->accts[op->acct];
 	struct acct *a = &ba->a;
 	struct member_row *m = r->byok ? NULL : op_member(b, op->acct, r->member, NULL);
+	int64_t amount = r->byok ? 0 : r->amount_micros, out = r->action != NULL ? -1 : r->max_output_tokens;
 	enum cd_err rc = guard_check(&op->refusal, a, m, r->amount_micros, r->byok);
+	if (rc != CD_OK && rc != CD_E_SUSPENDED && r->min_output_tokens >= 0 && r->priced &&
+	    r->min_output_tokens < r->max_output_tokens) {
+		int64_t min_cost;
+		if (shrink(r, a, m, &out, &amount, &min_cost) == 0) {
+			memset(&op->refusal, 0, sizeof(op->refusal));
+			rc = CD_OK;
+		} else {
+			/* Refused: what it says is needed is the least hold the
+			 * app would have taken. */
+			rc = guard_check(&op->refusal, a, m, min_cost, 0);
+		}
+	}
 	/* A replayed request_id gets its hold, even when a new one would be
 	 * refused (but not on an account that is not active): a refusal is
 	 * decided knowing whether the request_id is held already. */
@@ -154,6 +196,7 @@ static enum cd_err authorize_decide(struct ledger *lg, struct batch *b, struct g
 		const struct hold_row *h = &b->holds[op->hold].h;
 		memset(&op->refusal, 0, sizeof(op->refusal));
 		op->amount = h->amount;
+		op->max_output = h->max_output;
 		op->expires_at = h->expires_at;
 		op_note(op, a);
 		return CD_OK;
@@ -169,7 +212,8 @@ static enum cd_err authorize_decide(struct ledger *lg, struct batch *b, struct g
 	ledger_copy_text(h.action, sizeof(h.action), r->action);
 	h.has_conversation = r->conversation_id != NULL;
 	ledger_copy_text(h.conversation, sizeof(h.conversation), r->conversation_id);
-	h.amount = r->byok ? 0 : r->amount_micros;
+	h.amount = amount;
+	h.max_output = out;
 	h.byok = r->byok;
 	h.expires_at = lg->now + r->ttl_seconds;
 	snprintf(h.state, sizeof(h.state), "pending");
@@ -183,6 +227,7 @@ static enum cd_err authorize_decide(struct ledger *lg, struct batch *b, struct g
 	if (m != NULL)
 		member_move(b, op->acct, r->member, h.amount, 0);
 	op->amount = h.amount;
+	op->max_output = h.max_output;
 	op->expires_at = h.expires_at;
 	op_note(op, a);
 	return CD_OK;
@@ -397,8 +442,9 @@ static json_t *hold_json(const struct batch *b, const struct guard_op *op)
 	char id[LIMIT_HOLD_ID_BYTES], exp[TIMEFMT_LEN];
 	hold_id_format(id, sizeof(id), b->accts[op->acct].a.id, b->holds[op->hold].h.id);
 	timefmt_rfc3339(op->expires_at, exp);
-	return json_pack("{s:s, s:I, s:I, s:s}", "hold_id", id, "amount_micros", (json_int_t)op->amount,
-			 "available_micros", (json_int_t)op->available, "expires_at", exp);
+	return json_pack("{s:s, s:I, s:I, s:s, s:o}", "hold_id", id, "amount_micros", (json_int_t)op->amount,
+			 "available_micros", (json_int_t)op->available, "expires_at", exp, "max_output_tokens",
+			 op->max_output >= 0 ? json_integer((json_int_t)op->max_output) : json_null());
 }
 
 /* The answer of an operation that was decided (not refused). */

@@ -339,9 +339,11 @@ class Client
 
     /**
      * POST /v1/guard/authorize (guard): holds the worst-case cost.
-     * $params: account, request_id, and model + input_tokens [+ max_output_tokens] or action;
-     * optional member, ttl_seconds, byok, conversation_id. Null values are not sent.
-     * Returns hold_id, amount_micros, available_micros, expires_at.
+     * $params: account, request_id, and model + input_tokens [+ max_output_tokens
+     * [+ min_output_tokens]] or action; optional member, ttl_seconds, byok, conversation_id.
+     * Null values are not sent. Returns hold_id, amount_micros, available_micros, expires_at
+     * and max_output_tokens: the output cap to give the model (with min_output_tokens, fewer
+     * than asked when only that many were affordable, instead of a refusal).
      */
     public function authorize(array $params, ?string $idempotencyKey = null): array
     {

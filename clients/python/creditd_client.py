@@ -293,13 +293,18 @@ class Creditd:
     # -- chat guard --
 
     def authorize(self, account, request_id, model=None, input_tokens=None, max_output_tokens=None, action=None,
-                  member=None, ttl_seconds=None, byok=None, conversation_id=None, idempotency_key=None):
+                  member=None, ttl_seconds=None, byok=None, conversation_id=None, idempotency_key=None,
+                  min_output_tokens=None):
         """POST /v1/guard/authorize (guard): holds the worst-case cost of a model call
         (model + input_tokens) or a fixed-price action. {"hold_id", "amount_micros",
-        "available_micros", "expires_at"}. The same request_id again returns the same hold."""
+        "available_micros", "expires_at", "max_output_tokens"}: pass max_output_tokens to the
+        model as its output cap. With min_output_tokens, a hold the account cannot cover is
+        shrunk to the most output it can, down to that many, instead of refused. The same
+        request_id again returns the same hold."""
         return self.request("POST", "/v1/guard/authorize",
                             _fields(account=account, member=member, model=model, action=action,
                                     input_tokens=input_tokens, max_output_tokens=max_output_tokens,
+                                    min_output_tokens=min_output_tokens,
                                     request_id=request_id, ttl_seconds=ttl_seconds, byok=byok,
                                     conversation_id=conversation_id),
                             idempotency_key=idempotency_key)

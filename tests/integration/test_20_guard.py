@@ -131,7 +131,9 @@ def test_authorize_holds_the_worst_case_cost():
     eq(r.status, 200, "authorize")
     want = cost("gpt-4o", 1200, 800)
     check(want > 0, "a priced hold")
-    eq(set(r.json), {"hold_id", "amount_micros", "available_micros", "expires_at"}, "authorize fields")
+    eq(set(r.json), {"hold_id", "amount_micros", "available_micros", "expires_at", "max_output_tokens"},
+       "authorize fields (DESIGN §9: the answer always carries max_output_tokens)")
+    eq(r.json["max_output_tokens"], 800, "the output held for")
     eq(r.json["amount_micros"], want, "hold = cost of input in + max_output out")
     eq(r.json["available_micros"], start - want, "available after the hold")
     hold_number(r.json["hold_id"])

@@ -175,7 +175,12 @@ def test_python_authorize_settle_charges_the_exact_cost():
     hold = g.authorize(acct, uid("req"), model="gpt-4o", input_tokens=1200, max_output_tokens=800)
     eq(hold["amount_micros"], cost(models, "gpt-4o", 1200, 800), "hold = worst-case cost")
     eq(hold["available_micros"], 5000000 - hold["amount_micros"], "available after the hold")
+    eq(hold["max_output_tokens"], 800, "the output cap to give the model")
     eq(reader().get_account(acct)["reserved_micros"], hold["amount_micros"], "reserved")
+    poor = funded(cost(models, "gpt-4o", 1000, 100))
+    small = g.authorize(poor, uid("req"), model="gpt-4o", input_tokens=1000, max_output_tokens=500,
+                        min_output_tokens=10)
+    eq(small["max_output_tokens"], 100, "shrunk to what the account can cover (min_output_tokens passed)")
     want = cost(models, "gpt-4o", 1200, 350, cached=200)
     settled = g.settle(hold["hold_id"], 1200, 350, cached_input_tokens=200)
     eq(settled["charged_micros"], want, "charged the exact cost")
@@ -379,6 +384,10 @@ def _check_php(transport):
 
     hold = out["authorize"]
     eq(hold["amount_micros"], cost(models, "gpt-4o", 1200, 800), "hold (1200.0 and '800' sent as integers)")
+    eq(hold["max_output_tokens"], 800, "the output held for")
+    shrunk = out["shrunk"]
+    check(1 <= shrunk["max_output_tokens"] < 1000, "min_output_tokens passed through: shrunk %r" % shrunk)
+    eq(shrunk["amount_micros"], cost(models, "gpt-4o", 100, shrunk["max_output_tokens"]), "held its exact cost")
     want = cost(models, "gpt-4o", 1200, 350, cached=200)
     eq(out["settle"]["charged_micros"], want, "settled the exact cost")
     eq(out["settle_again"], out["settle"], "settle replayed")

@@ -86,6 +86,9 @@ $out['insufficient'] = caught(function () use ($guard, $poor, $prefix) {
     $guard->authorize(['account' => $poor, 'request_id' => $prefix . '-r3', 'model' => 'gpt-4o',
                        'input_tokens' => 100000, 'max_output_tokens' => 1000]);
 });
+// Shrink instead of refusing: min_output_tokens passed through as is.
+$out['shrunk'] = $guard->authorize(['account' => $poor, 'request_id' => $prefix . '-r3s', 'model' => 'gpt-4o',
+                                    'input_tokens' => 100, 'max_output_tokens' => 1000, 'min_output_tokens' => 1]);
 $capped = $prefix . '-capped';
 $admin->createAccount($capped, 'user', ['monthly_limit_micros' => 1000]);
 $out['limit'] = caught(function () use ($guard, $capped, $prefix) {
