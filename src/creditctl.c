@@ -8,6 +8,7 @@
 #include "pricing.h"
 #include "timefmt.h"
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +33,7 @@ static void usage(void)
 		"  export ID [--format csv|json]\n"
 		"  price list\n"
 		"  price import FILE.csv\n"
+		"  price history MODEL\n"
 		"  promo create CODE AMOUNT_MICROS [--max N] [--expires RFC3339] [--ttl-days N]\n"
 		"  promo list\n"
 		"  events list [--state pending|delivered|failed] [--after ID] [--limit N]\n"
@@ -312,8 +314,28 @@ static int cmd_grant(struct ledger *lg, int argc, char **argv)
 	return answered(lg, ledger_grant(lg, NULL, &g, &res), &res, "grant");
 }
 
+static void history_row(void *ctx, const struct price *p, int64_t effective_at)
+{
+	char at[TIMEFMT_LEN];
+	(void)ctx;
+	timefmt_rfc3339(effective_at, at);
+	printf("%s  input %" PRId64 "  cached_input %" PRId64 "  output %" PRId64 "  max_output_tokens %" PRId64 "\n",
+	       at, p->input_micros_per_mtok, p->cached_input_micros_per_mtok, p->output_micros_per_mtok,
+	       p->max_output_tokens);
+}
+
 static int cmd_price(struct ledger *lg, int argc, char **argv)
 {
+	if (argc == 4 && strcmp(argv[2], "history") == 0) {
+		/* Every price the model had, oldest first, with when it took
+		 * effect (micros per million tokens). */
+		enum cd_err rc = ledger_price_history(lg, argv[3], history_row, NULL);
+		if (rc == CD_E_NOT_FOUND) {
+			fprintf(stderr, "creditctl: no model named %s has ever been priced\n", argv[3]);
+			return 1;
+		}
+		return rc == CD_OK ? 0 : fail(lg, rc, "price history");
+	}
 	if (argc >= 3 && strcmp(argv[2], "list") == 0) {
 		enum cd_err rc = ledger_prices_reload(lg);
 		return rc == CD_OK ? print_json(ledger_prices_json("")) : fail(lg, rc, "price list");

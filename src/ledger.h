@@ -283,8 +283,14 @@ int ledger_price_action(const char *name, int64_t *price_micros);
  * a request may come first). */
 int ledger_prices_loaded(void);
 json_t *ledger_prices_json(const char *currency);
-/* Upserts rows (creditctl price import): all or nothing. */
+/* Upserts rows (creditctl price import): all or nothing. A model's new
+ * or changed price enters its history, effective now. */
 enum cd_err ledger_prices_import(struct ledger *lg, const struct price_row *rows, size_t n);
+/* A model's prices in the order they took effect (creditctl price
+ * history): row(ctx, price, effective_at) for each, oldest first, inside
+ * the transaction. CD_E_NOT_FOUND: no such model ever. */
+enum cd_err ledger_price_history(struct ledger *lg, const char *model,
+				 void (*row)(void *ctx, const struct price *p, int64_t effective_at), void *ctx);
 
 /* ---- Guard ---- */
 struct guard_authorize {

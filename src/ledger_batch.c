@@ -31,9 +31,10 @@
 
 #define HOLD_COLS_OF(t) t "id, " t "account_id, " t "state, " t "amount_micros, " t "byok, " t "model, " \
 	t "action, " t "member, " t "conversation_id, " t "expires_at, " t "charged_micros, " t "settle_hash, " \
-	t "settle_response, " t "request_id, " t "max_output_tokens"
+	t "settle_response, " t "request_id, " t "max_output_tokens, " t "pin_input_micros_per_mtok, " \
+	t "pin_cached_input_micros_per_mtok, " t "pin_output_micros_per_mtok, " t "pin_margin_bps"
 #define HOLD_COLS HOLD_COLS_OF("")
-#define HOLD_NCOLS 15
+#define HOLD_NCOLS 19
 #define MEMBER_COLS_OF(t) t "account_id, " t "member, " t "monthly_cap_micros, " t "month_key, " \
 	t "month_spent_micros, " t "reserved_micros, " t "cap_month_noted"
 #define MEMBER_COLS MEMBER_COLS_OF("")
@@ -289,6 +290,14 @@ static void hold_from_row(const struct db_row *r, struct hold_row *h)
 		memcpy(h->settle_hash, dbrow_str(r, 11), 32);
 	ledger_copy_text(h->response, sizeof(h->response), dbrow_str(r, 12));
 	h->max_output = dbrow_null(r, 14) ? -1 : dbrow_i64(r, 14);
+	h->has_pin = !dbrow_null(r, 15) && !dbrow_null(r, 16) && !dbrow_null(r, 17) && !dbrow_null(r, 18);
+	if (h->has_pin) {
+		h->pin.input_micros_per_mtok = dbrow_i64(r, 15);
+		h->pin.cached_input_micros_per_mtok = dbrow_i64(r, 16);
+		h->pin.output_micros_per_mtok = dbrow_i64(r, 17);
+		h->pin.max_output_tokens = h->max_output;
+		h->pin_margin = dbrow_i64(r, 18);
+	}
 	ledger_copy_text(h->request_id, sizeof(h->request_id), dbrow_str(r, 13));
 }
 
@@ -972,7 +981,9 @@ static void write_new_holds(struct ledger *lg, struct batch *b)
 		if (!bh->is_new)
 			continue;
 		dbs_sql(s, n++ ? ", (" : "INSERT INTO holds (account_id, request_id, member, model, action, "
-			"conversation_id, amount_micros, max_output_tokens, byok, expires_at, created_at) VALUES (");
+			"conversation_id, amount_micros, max_output_tokens, pin_input_micros_per_mtok, "
+			"pin_cached_input_micros_per_mtok, pin_output_micros_per_mtok, pin_margin_bps, byok, expires_at, "
+			"created_at) VALUES (");
 		dbs_i64(s, b->accts[bh->acct].a.id);
 		dbs_sql(s, ", ");
 		dbs_str(lg, s, h->request_id);
@@ -988,6 +999,14 @@ static void write_new_holds(struct ledger *lg, struct batch *b)
 		dbs_i64(s, h->amount);
 		dbs_sql(s, ", ");
 		dbs_i64_or_null(s, h->max_output >= 0 ? &h->max_output : NULL);
+		dbs_sql(s, ", ");
+		dbs_i64_or_null(s, h->has_pin ? &h->pin.input_micros_per_mtok : NULL);
+		dbs_sql(s, ", ");
+		dbs_i64_or_null(s, h->has_pin ? &h->pin.cached_input_micros_per_mtok : NULL);
+		dbs_sql(s, ", ");
+		dbs_i64_or_null(s, h->has_pin ? &h->pin.output_micros_per_mtok : NULL);
+		dbs_sql(s, ", ");
+		dbs_i64_or_null(s, h->has_pin ? &h->pin_margin : NULL);
 		dbs_sql(s, ", ");
 		dbs_i64(s, h->byok);
 		dbs_sql(s, ", ");

@@ -19,6 +19,11 @@
 struct hold_row {
 	int64_t id, account_id, amount, expires_at, charged;
 	int64_t max_output;		/* output tokens granted; -1: none (an action) */
+	/* The prices and margin it was priced with (has_pin): its settle
+	 * charges at these (DESIGN §9 "prices pinned at authorize"). */
+	int has_pin;
+	struct price pin;
+	int64_t pin_margin;
 	int byok;
 	char state[16];
 	char model[LEDGER_NAME_MAX + 1], action[LEDGER_NAME_MAX + 1];

@@ -214,6 +214,11 @@ static enum cd_err authorize_decide(struct ledger *lg, struct batch *b, struct g
 	ledger_copy_text(h.conversation, sizeof(h.conversation), r->conversation_id);
 	h.amount = amount;
 	h.max_output = out;
+	h.has_pin = r->priced && !r->byok;
+	if (h.has_pin) {
+		h.pin = r->price;
+		h.pin_margin = r->margin_bps;
+	}
 	h.byok = r->byok;
 	h.expires_at = lg->now + r->ttl_seconds;
 	snprintf(h.state, sizeof(h.state), "pending");
@@ -255,7 +260,11 @@ static enum cd_err settle_cost(const struct hold_row *h, const struct guard_sett
 		return CD_OK;
 	if (h->action[0] != '\0')
 		return ledger_price_action(h->action, cost) ? CD_OK : CD_E_INVALID;
-	if (r->price != NULL) {
+	if (h->has_pin && (r->model == NULL || strcmp(r->model, h->model) == 0)) {
+		/* Pinned at authorize: a price change since does not touch it. */
+		p = h->pin;
+		margin = h->pin_margin;
+	} else if (r->price != NULL) {
 		p = *r->price;
 		margin = r->margin_bps;
 	} else if (!ledger_price_model(r->model != NULL ? r->model : h->model, &p, &margin)) {

@@ -171,6 +171,13 @@ static enum cd_err import_tx(struct ledger *lg, void *arg)
 		"cached_input_micros_per_mtok = VALUES(cached_input_micros_per_mtok), "
 		"output_micros_per_mtok = VALUES(output_micros_per_mtok), "
 		"max_output_tokens = VALUES(max_output_tokens), updated_at = VALUES(updated_at)";
+	/* A model's new or changed price enters its history, effective now;
+	 * the same price imported again does not. */
+	static const char sql_history[] = "INSERT INTO price_history (model, input_micros_per_mtok, "
+		"cached_input_micros_per_mtok, output_micros_per_mtok, max_output_tokens, effective_at) "
+		"SELECT ?, ?, ?, ?, ?, ? FROM DUAL WHERE NOT EXISTS (SELECT 1 FROM models WHERE name = ? AND "
+		"input_micros_per_mtok = ? AND cached_input_micros_per_mtok = ? AND output_micros_per_mtok = ? AND "
+		"max_output_tokens = ?)";
 	static const char sql_action[] = "INSERT INTO actions (name, price_micros, updated_at) VALUES (?, ?, ?) "
 		"ON DUPLICATE KEY UPDATE price_micros = VALUES(price_micros), updated_at = VALUES(updated_at)";
 	static const char sql_margin[] = "INSERT INTO settings (name, value) VALUES ('margin_bps', ?) "
@@ -179,10 +186,17 @@ static enum cd_err import_tx(struct ledger *lg, void *arg)
 	enum cd_err rc = CD_OK;
 	for (size_t i = 0; i < r->n && rc == CD_OK; i++) {
 		const struct price_row *p = &r->rows[i];
-		if (p->kind == PRICE_ROW_MODEL)
-			rc = db_do(lg, sql_model, "price import", "siiiii", p->name, p->price.input_micros_per_mtok,
-				   p->price.cached_input_micros_per_mtok, p->price.output_micros_per_mtok,
-				   p->price.max_output_tokens, lg->now);
+		if (p->kind == PRICE_ROW_MODEL) {
+			const struct price *q = &p->price;
+			rc = db_do(lg, sql_history, "price history", "siiiiisiiii", p->name, q->input_micros_per_mtok,
+				   q->cached_input_micros_per_mtok, q->output_micros_per_mtok, q->max_output_tokens,
+				   lg->now, p->name, q->input_micros_per_mtok, q->cached_input_micros_per_mtok,
+				   q->output_micros_per_mtok, q->max_output_tokens);
+			if (rc == CD_OK)
+				rc = db_do(lg, sql_model, "price import", "siiiii", p->name, q->input_micros_per_mtok,
+					   q->cached_input_micros_per_mtok, q->output_micros_per_mtok,
+					   q->max_output_tokens, lg->now);
+		}
 		else if (p->kind == PRICE_ROW_ACTION)
 			rc = db_do(lg, sql_action, "price import", "sii", p->name, p->price_micros, lg->now);
 		else if (p->kind == PRICE_ROW_MARGIN)
@@ -195,4 +209,39 @@ enum cd_err ledger_prices_import(struct ledger *lg, const struct price_row *rows
 {
 	struct import_run r = {rows, n};
 	return ledger_run(lg, import_tx, &r);
+}
+
+/* ---- Price history ---- */
+
+struct history_run {
+	const char *model;
+	void (*row)(void *ctx, const struct price *p, int64_t effective_at);
+	void *ctx;
+	int rows;
+};
+
+static enum cd_err history_tx(struct ledger *lg, void *arg)
+{
+	static const char sql[] = "SELECT input_micros_per_mtok, cached_input_micros_per_mtok, output_micros_per_mtok, "
+		"max_output_tokens, effective_at FROM price_history WHERE model = ? ORDER BY effective_at, id";
+	struct history_run *h = arg;
+	int e;
+	struct dbstmt *s = db_exec(lg, sql, &e, "s", h->model);
+	if (s == NULL)
+		return db_err(lg, e, "price history");
+	h->rows = 0;
+	while (db_fetch(s) == 1) {
+		struct price p = {db_i64(s, 0), db_i64(s, 1), db_i64(s, 2), db_i64(s, 3)};
+		h->row(h->ctx, &p, db_i64(s, 4));
+		h->rows++;
+	}
+	return CD_OK;
+}
+
+enum cd_err ledger_price_history(struct ledger *lg, const char *model,
+				 void (*row)(void *ctx, const struct price *p, int64_t effective_at), void *ctx)
+{
+	struct history_run h = {model, row, ctx, 0};
+	enum cd_err rc = ledger_run(lg, history_tx, &h);
+	return rc == CD_OK && h.rows == 0 ? CD_E_NOT_FOUND : rc;
 }
