@@ -2,6 +2,7 @@
  * config as the daemon and talks to the database only through the ledger
  * module. Exit status: 0 success, 1 failure or violations, 2 usage. */
 #include "config.h"
+#include "dynbuf.h"
 #include "jsonio.h"
 #include "keys.h"
 #include "ledger.h"
@@ -32,7 +33,7 @@ static void usage(void)
 		"  verify\n"
 		"  export ID [--format csv|json]\n"
 		"  price list\n"
-		"  price import FILE.csv\n"
+		"  price import FILE [--max-increase-pct N] [--force] [--dry-run]   (CSV or JSON)\n"
 		"  price history MODEL\n"
 		"  promo create CODE AMOUNT_MICROS [--max N] [--expires RFC3339] [--ttl-days N]\n"
 		"  promo list\n"
@@ -314,6 +315,252 @@ static int cmd_grant(struct ledger *lg, int argc, char **argv)
 	return answered(lg, ledger_grant(lg, NULL, &g, &res), &res, "grant");
 }
 
+/* ---- price import ---- */
+
+struct rows { struct price_row *v; size_t n, cap; };
+
+static struct price_row *row_next(struct rows *r)
+{
+	if (r->n == r->cap) {
+		size_t cap = r->cap ? 2 * r->cap : 64;
+		struct price_row *bigger = realloc(r->v, cap * sizeof(*bigger));
+		if (bigger == NULL)
+			return NULL;
+		r->v = bigger;
+		r->cap = cap;
+	}
+	return &r->v[r->n];
+}
+
+static int read_csv(FILE *f, const char *path, struct rows *r)
+{
+	char line[1024], err[256];
+	int lineno = 0;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		lineno++;
+		struct price_row *row = row_next(r);
+		if (row == NULL)
+			return -1;
+		if (pricing_parse_row(line, row, err, sizeof(err)) != 0) {
+			fprintf(stderr, "creditctl: %s:%d: %s; nothing imported\n", path, lineno, err);
+			return -1;
+		}
+		if (row->kind != PRICE_ROW_SKIP)
+			r->n++;
+	}
+	return 0;
+}
+
+/* One model of a JSON catalogue, checked as a CSV line would be. */
+static int json_model(const char *path, size_t entry, const char *name, const int64_t v[4], struct rows *r)
+{
+	char line[512], err[256];
+	struct price_row *row = row_next(r);
+	if (row == NULL)
+		return -1;
+	snprintf(line, sizeof(line), "model,%s,%" PRId64 ",%" PRId64 ",%" PRId64 ",%" PRId64, name, v[0], v[1], v[2], v[3]);
+	if (strchr(name, ',') != NULL || pricing_parse_row(line, row, err, sizeof(err)) != 0) {
+		fprintf(stderr, "creditctl: %s: entry %zu (%s): %s; nothing imported\n", path, entry, name,
+			strchr(name, ',') != NULL ? "a model name has no comma" : err);
+		return -1;
+	}
+	r->n++;
+	return 0;
+}
+
+/* A JSON catalogue (DESIGN §9): a list of {model, input_micros_per_mtok,
+ * cached_input_micros_per_mtok, output_micros_per_mtok, max_output_tokens},
+ * or an object of models with per-token prices in currency units as
+ * public catalogues publish them (input_cost_per_token,
+ * output_cost_per_token, cache_read_input_token_cost (else the input
+ * price), max_output_tokens or max_tokens), converted exactly from their
+ * decimal text to micros per million tokens. */
+static int read_json(const char *text, const char *path, struct rows *r)
+{
+	static const char *const micros_keys[] = {"input_micros_per_mtok", "cached_input_micros_per_mtok",
+						  "output_micros_per_mtok", "max_output_tokens"};
+	json_error_t je;
+	json_t *root = json_loads(text, JSON_REJECT_DUPLICATES, &je);
+	int rc = 0;
+	if (root == NULL) {
+		fprintf(stderr, "creditctl: %s:%d: not JSON: %s; nothing imported\n", path, je.line, je.text);
+		return -1;
+	}
+	if (json_is_array(root)) {
+		size_t i;
+		json_t *e;
+		json_array_foreach(root, i, e) {
+			const char *name = json_string_value(json_object_get(e, "model"));
+			int64_t v[4];
+			for (int k = 0; rc == 0 && k < 4; k++) {
+				json_t *f = json_object_get(e, micros_keys[k]);
+				if (!json_is_integer(f)) {
+					fprintf(stderr, "creditctl: %s: entry %zu (%s): %s must be an integer; nothing imported\n",
+						path, i + 1, name ? name : "no model", micros_keys[k]);
+					rc = -1;
+				} else {
+					v[k] = (int64_t)json_integer_value(f);
+				}
+			}
+			if (rc == 0 && name == NULL) {
+				fprintf(stderr, "creditctl: %s: entry %zu: no \"model\" name; nothing imported\n", path, i + 1);
+				rc = -1;
+			}
+			if (rc != 0 || json_model(path, i + 1, name, v, r) != 0) {
+				rc = -1;
+				break;
+			}
+		}
+	} else if (json_is_object(root)) {
+		static const char *const usd_keys[] = {"input_cost_per_token", "cache_read_input_token_cost",
+						       "output_cost_per_token"};
+		const char *name;
+		json_t *e;
+		size_t entry = 0;
+		json_object_foreach(root, name, e) {
+			int64_t v[4];
+			char num[64];
+			entry++;
+			for (int k = 0; rc == 0 && k < 3; k++) {
+				json_t *f = json_object_get(e, usd_keys[k]);
+				if (k == 1 && f == NULL)
+					f = json_object_get(e, usd_keys[0]);	/* no cache price: the input price */
+				if (jsonio_number_text(f, num, sizeof(num)) != 0 || pricing_decimal_scaled(num, 12, &v[k == 1 ? 1 : k]) != 0) {
+					fprintf(stderr, "creditctl: %s: entry %zu (%s): %s %s; nothing imported\n", path, entry, name,
+						usd_keys[k], f == NULL ? "is missing" : "is not a price in whole micros per million tokens");
+					rc = -1;
+				}
+			}
+			json_t *m = json_object_get(e, "max_output_tokens");
+			if (m == NULL)
+				m = json_object_get(e, "max_tokens");
+			if (rc == 0 && !json_is_integer(m)) {
+				fprintf(stderr, "creditctl: %s: entry %zu (%s): max_output_tokens must be an integer; nothing imported\n",
+					path, entry, name);
+				rc = -1;
+			}
+			if (rc == 0) {
+				v[3] = (int64_t)json_integer_value(m);
+				rc = json_model(path, entry, name, v, r);
+			}
+			if (rc != 0)
+				break;
+		}
+	} else {
+		fprintf(stderr, "creditctl: %s: a JSON catalogue is a list or an object of models; nothing imported\n", path);
+		rc = -1;
+	}
+	json_decref(root);
+	return rc;
+}
+
+static int read_prices(const char *path, struct rows *r)
+{
+	FILE *f = fopen(path, "r");
+	if (f == NULL) {
+		fprintf(stderr, "creditctl: cannot open %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	int c;
+	while ((c = fgetc(f)) == ' ' || c == '\t' || c == '\n' || c == '\r')
+		;
+	rewind(f);
+	int rc;
+	if (c == '[' || c == '{') {
+		struct dynbuf text;
+		char chunk[4096];
+		size_t got;
+		dynbuf_init(&text, LIMIT_PRICE_FILE_BYTES);
+		while ((got = fread(chunk, 1, sizeof(chunk), f)) > 0)
+			dynbuf_add(&text, chunk, got);
+		char *all = text.failed ? NULL : dynbuf_take(&text);
+		if (all == NULL)
+			fprintf(stderr, "creditctl: %s: unreadable or larger than %d bytes; nothing imported\n", path,
+				LIMIT_PRICE_FILE_BYTES);
+		rc = all == NULL ? -1 : read_json(all, path, r);
+		free(all);
+		dynbuf_free(&text);
+	} else {
+		rc = read_csv(f, path, r);
+	}
+	fclose(f);
+	return rc;
+}
+
+/* price import FILE [--max-increase-pct N] [--force] [--dry-run]: a
+ * price list, CSV or JSON, all or nothing. A model's price rising by more
+ * than N % (20 by default) refuses the whole import unless --force (a
+ * catalogue's mistake, or a surprise, is not billed); --dry-run prints
+ * what would change and changes nothing. */
+static int price_import(struct ledger *lg, int argc, char **argv)
+{
+	int64_t max_pct = 20;
+	int force = 0, dry = 0;
+	for (int i = 4; i < argc; i++) {
+		if (strcmp(argv[i], "--force") == 0)
+			force = 1;
+		else if (strcmp(argv[i], "--dry-run") == 0)
+			dry = 1;
+		else if (strcmp(argv[i], "--max-increase-pct") == 0 && i + 1 < argc && parse_i64(argv[i + 1], &max_pct) == 0 &&
+			 max_pct >= 0 && max_pct <= 1000000)
+			i++;
+		else {
+			usage();
+			return 2;
+		}
+	}
+	struct rows r = {NULL, 0, 0};
+	if (read_prices(argv[3], &r) != 0) {
+		free(r.v);
+		return 1;
+	}
+	enum cd_err rc = ledger_prices_reload(lg);
+	if (rc != CD_OK) {
+		free(r.v);
+		return fail(lg, rc, "price import");
+	}
+	int refused = 0;
+	for (size_t i = 0; i < r.n; i++) {
+		const struct price_row *row = &r.v[i];
+		struct price was;
+		int64_t margin, old_v, new_v;
+		const char *field;
+		if (row->kind != PRICE_ROW_MODEL)
+			continue;
+		if (!ledger_price_model(row->name, &was, &margin)) {
+			if (dry)
+				printf("%s: new: input %" PRId64 ", cached_input %" PRId64 ", output %" PRId64 ", max_output_tokens %" PRId64 "\n",
+				       row->name, row->price.input_micros_per_mtok, row->price.cached_input_micros_per_mtok,
+				       row->price.output_micros_per_mtok, row->price.max_output_tokens);
+			continue;
+		}
+		if (dry && memcmp(&was, &row->price, sizeof(was)) != 0)
+			printf("%s: input %" PRId64 " -> %" PRId64 ", cached_input %" PRId64 " -> %" PRId64 ", output %" PRId64
+			       " -> %" PRId64 ", max_output_tokens %" PRId64 " -> %" PRId64 "\n", row->name,
+			       was.input_micros_per_mtok, row->price.input_micros_per_mtok, was.cached_input_micros_per_mtok,
+			       row->price.cached_input_micros_per_mtok, was.output_micros_per_mtok,
+			       row->price.output_micros_per_mtok, was.max_output_tokens, row->price.max_output_tokens);
+		if (!force && !refused && pricing_rise_above(&was, &row->price, max_pct, &field, &old_v, &new_v)) {
+			fprintf(stderr, "creditctl: %s: %s: %s rises from %" PRId64 " to %" PRId64
+				", more than --max-increase-pct %" PRId64 "; nothing imported (--force imports it)\n",
+				argv[3], row->name, field, old_v, new_v, max_pct);
+			refused = 1;
+		}
+	}
+	if (refused || dry) {
+		if (dry && !refused)
+			printf("dry run: %zu price rows checked, nothing imported\n", r.n);
+		free(r.v);
+		return refused ? 1 : 0;
+	}
+	rc = ledger_prices_import(lg, r.v, r.n);
+	free(r.v);
+	if (rc != CD_OK)
+		return fail(lg, rc, "price import");
+	printf("imported %zu price rows\n", r.n);
+	return 0;
+}
+
 static void history_row(void *ctx, const struct price *p, int64_t effective_at)
 {
 	char at[TIMEFMT_LEN];
@@ -344,41 +591,7 @@ static int cmd_price(struct ledger *lg, int argc, char **argv)
 		usage();
 		return 2;
 	}
-	FILE *f = fopen(argv[3], "r");
-	if (f == NULL) {
-		fprintf(stderr, "creditctl: cannot open %s: %s\n", argv[3], strerror(errno));
-		return 1;
-	}
-	size_t n = 0, cap = 64;
-	struct price_row *rows = malloc(cap * sizeof(*rows));
-	char line[1024], err[256];
-	int lineno = 0, rc = 0;
-	while (rows != NULL && fgets(line, sizeof(line), f) != NULL) {
-		lineno++;
-		if (n == cap) {
-			struct price_row *bigger = realloc(rows, 2 * cap * sizeof(*rows));
-			if (bigger == NULL)
-				break;
-			rows = bigger;
-			cap *= 2;
-		}
-		if (pricing_parse_row(line, &rows[n], err, sizeof(err)) != 0) {
-			fprintf(stderr, "creditctl: %s:%d: %s; nothing imported\n", argv[3], lineno, err);
-			rc = 1;
-			break;
-		}
-		if (rows[n].kind != PRICE_ROW_SKIP)
-			n++;
-	}
-	fclose(f);
-	if (rc == 0 && rows != NULL) {
-		enum cd_err e = ledger_prices_import(lg, rows, n);
-		rc = e == CD_OK ? 0 : fail(lg, e, "price import");
-		if (rc == 0)
-			printf("imported %zu price rows\n", n);
-	}
-	free(rows);
-	return rc;
+	return price_import(lg, argc, argv);
 }
 
 static void promo_row(void *ctx, const json_t *code)

@@ -308,3 +308,19 @@ char *jsonio_dump(const json_t *v)
 {
 	return json_dumps(v, JSON_COMPACT | JSON_PRESERVE_ORDER);
 }
+
+int jsonio_number_text(const json_t *v, char *buf, size_t cap)
+{
+	if (json_is_integer(v))
+		return snprintf(buf, cap, "%" JSON_INTEGER_FORMAT, json_integer_value(v)) < (int)cap ? 0 : -1;
+	if (!json_is_real(v))
+		return -1;
+	double d = json_real_value(v);
+	for (int precision = 1; precision <= 17; precision++) {
+		if (snprintf(buf, cap, "%.*g", precision, d) >= (int)cap)
+			return -1;
+		if (strtod(buf, NULL) == d)
+			return 0;
+	}
+	return 0;
+}

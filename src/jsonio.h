@@ -55,6 +55,11 @@ int64_t jsonio_int(json_t *obj, const char *name, int64_t def);
 int jsonio_has(json_t *obj, const char *name);
 const char *jsonio_str(json_t *obj, const char *name);	/* NULL when absent or null */
 int jsonio_bool(json_t *obj, const char *name, int def);
+/* A JSON number as decimal text: an integer as written, a real as the
+ * shortest text that reads back as the same double (what a catalogue
+ * wrote: 2.5e-06, not 2.5000000000000002e-06). 0, or -1 when v is no
+ * number or cap is too small. */
+int jsonio_number_text(const json_t *v, char *buf, size_t cap);
 
 /* Serialises compactly; caller frees. NULL on allocation failure. */
 char *jsonio_dump(const json_t *v);

@@ -10,6 +10,7 @@
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* 10^6 tokens per priced unit times 10^4 basis points per 100%. */
@@ -327,4 +328,78 @@ int pricing_parse_row(const char *line, struct price_row *row, char *errbuf, siz
 	if (rc != 0)
 		memset(row, 0, sizeof *row);	/* never hand back half a row */
 	return rc;
+}
+
+int pricing_decimal_scaled(const char *text, int shift, int64_t *out)
+{
+	/* digits: the significant digits without the point; exp10: where the
+	 * point is, as a power of ten applied to them. */
+	unsigned __int128 digits = 0;
+	int exp10 = shift, seen = 0, after_point = 0;
+	const char *p = text;
+	if (p == NULL || *p == '-')
+		return -1;
+	if (*p == '+')
+		p++;
+	for (; *p != '\0'; p++) {
+		if (*p == '.' && !after_point) {
+			after_point = 1;
+			continue;
+		}
+		if (*p < '0' || *p > '9')
+			break;
+		seen = 1;
+		if (digits > (unsigned __int128)INT64_MAX * 1000)
+			return -1;		/* far too many digits */
+		digits = digits * 10 + (unsigned)(*p - '0');
+		if (after_point)
+			exp10--;
+	}
+	if (!seen)
+		return -1;
+	if (*p == 'e' || *p == 'E') {
+		char *end;
+		long e = strtol(p + 1, &end, 10);
+		if (end == p + 1 || *end != '\0' || e < -400 || e > 400)
+			return -1;
+		exp10 += (int)e;
+	} else if (*p != '\0') {
+		return -1;
+	}
+	for (; exp10 > 0; exp10--) {
+		digits *= 10;
+		if (digits > (unsigned __int128)INT64_MAX)
+			return -1;
+	}
+	for (; exp10 < 0; exp10++) {
+		if (digits % 10 != 0)
+			return -1;		/* a fraction of the unit is left */
+		digits /= 10;
+	}
+	if (digits > (unsigned __int128)INT64_MAX)
+		return -1;
+	*out = (int64_t)digits;
+	return 0;
+}
+
+int pricing_rise_above(const struct price *was, const struct price *now, int64_t max_pct, const char **field,
+		       int64_t *old_v, int64_t *new_v)
+{
+	const char *names[] = {"input", "cached_input", "output"};
+	const int64_t olds[] = {was->input_micros_per_mtok, was->cached_input_micros_per_mtok,
+				was->output_micros_per_mtok};
+	const int64_t news[] = {now->input_micros_per_mtok, now->cached_input_micros_per_mtok,
+				now->output_micros_per_mtok};
+	for (int i = 0; i < 3; i++) {
+		/* (new - old) / old > max_pct / 100, without dividing; a price
+		 * that was 0 rises above any percentage when it becomes more. */
+		__int128 rise = (__int128)(news[i] - olds[i]) * 100;
+		if (news[i] > olds[i] && rise > (__int128)max_pct * olds[i]) {
+			*field = names[i];
+			*old_v = olds[i];
+			*new_v = news[i];
+			return 1;
+		}
+	}
+	return 0;
 }

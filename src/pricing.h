@@ -49,4 +49,18 @@ struct price_row {
  * with '#' give PRICE_ROW_SKIP. The line may end in "\n" or "\r\n".
  * Returns 0 on success; -1 with a sentence in errbuf otherwise. */
 int pricing_parse_row(const char *line, struct price_row *row, char *errbuf, size_t errcap);
+
+/* A decimal number as text ("2.5e-06", "0.000003", "3") times 10^shift,
+ * exactly: 0 and *out when the result is a whole number from 0 to
+ * INT64_MAX, else -1 (negative, finer than that, too large, not a
+ * number). Per-token prices in currency units become micros per million
+ * tokens with shift 12. */
+int pricing_decimal_scaled(const char *text, int shift, int64_t *out);
+
+/* A price change's rise beyond max_pct percent: 1 when one of input,
+ * cached input or output rises by more than max_pct % of what it was
+ * (integer math), with the first such field, its old and new values in
+ * *field, *old_v, *new_v; 0 when none does. */
+int pricing_rise_above(const struct price *was, const struct price *now, int64_t max_pct, const char **field,
+		       int64_t *old_v, int64_t *new_v);
 #endif

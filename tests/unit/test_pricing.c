@@ -321,5 +321,43 @@ int main(void)
 	test_parse_bad_names();
 	test_parse_bad_shape();
 	test_parse_errbuf();
+	/* Per-token prices in currency units, as catalogues write them, become
+	 * micros per million tokens exactly (shift 12), or are refused. */
+	{
+		static const struct { const char *text; int64_t want; } ok_cases[] = {
+			{"2.5e-06", 2500000}, {"0.0000025", 2500000}, {"1e-05", 10000000}, {"1.25E-6", 1250000},
+			{"3", 3000000000000}, {"0", 0}, {"0.000001", 1000000}, {"+1e-12", 1}, {"7.5e-7", 750000},
+		};
+		for (size_t i = 0; i < sizeof(ok_cases) / sizeof(ok_cases[0]); i++) {
+			int64_t got = -1;
+			ok(pricing_decimal_scaled(ok_cases[i].text, 12, &got) == 0 && got == ok_cases[i].want,
+			   "%s per token is %lld micros per Mtok (got %lld)", ok_cases[i].text, (long long)ok_cases[i].want,
+			   (long long)got);
+		}
+		static const char *bad[] = {"1e-13", "-1e-6", "abc", "", "1e-6x", "1.5e-13", "9e20", "1..2", "e-6"};
+		for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+			int64_t got;
+			ok(pricing_decimal_scaled(bad[i], 12, &got) != 0, "'%s' refused", bad[i]);
+		}
+	}
+	/* A rise beyond the allowed percentage, in integer math. */
+	{
+		struct price was = {1000000, 500000, 4000000, 4096}, now = was;
+		const char *field = NULL;
+		int64_t o, n;
+		now.output_micros_per_mtok = 4800000;		/* +20 %: allowed at 20 */
+		ok(!pricing_rise_above(&was, &now, 20, &field, &o, &n), "+20 %% is not above 20 %%");
+		now.output_micros_per_mtok = 4800001;
+		ok(pricing_rise_above(&was, &now, 20, &field, &o, &n) && strcmp(field, "output") == 0 && o == 4000000 &&
+		   n == 4800001, "one micro more is, and names the field");
+		now = was;
+		now.input_micros_per_mtok = 100;		/* a fall is no rise */
+		ok(!pricing_rise_above(&was, &now, 0, &field, &o, &n), "a fall passes even at 0 %%");
+		was.cached_input_micros_per_mtok = 0;
+		now = was;
+		now.cached_input_micros_per_mtok = 1;
+		ok(pricing_rise_above(&was, &now, 1000, &field, &o, &n) && strcmp(field, "cached_input") == 0,
+		   "from free to priced is a rise beyond any percentage");
+	}
 	return done_testing();
 }

@@ -1,0 +1,126 @@
+"""test_23_price_import.py: price sync with a guard (DESIGN §9).
+`creditctl price import` reads the CSV list or a JSON catalogue (a list in
+micros per million tokens, or per-token prices as public catalogues
+publish them, converted exactly); a rise above --max-increase-pct (20 by
+default) refuses the whole import unless --force; --dry-run prints the
+changes and changes nothing; a bad entry is named and nothing is
+imported."""
+import json
+
+import stack
+from lib import api, check, creditctl, eq, uid, wait_until
+
+
+def write(name, content):
+    path = stack.path("%s-%s" % (uid("cat"), name))
+    with open(path, "w") as f:
+        f.write(content if isinstance(content, str) else json.dumps(content))
+    return path
+
+
+def stored(model):
+    rows = [m for m in api("GET", "/v1/models", auth="read").json["data"] if m["model"] == model]
+    return rows[0] if rows else None
+
+
+def history(model):
+    p = creditctl("price", "history", model, check_rc=False)
+    return p.stdout.strip().splitlines() if p.returncode == 0 else []
+
+
+def run(*args):
+    return creditctl("price", "import", *args, check_rc=False)
+
+
+def test_a_json_list_in_micros_imports():
+    m1, m2 = uid("jl-a"), uid("jl-b")
+    path = write("list.json", [
+        {"model": m1, "input_micros_per_mtok": 3000000, "cached_input_micros_per_mtok": 300000,
+         "output_micros_per_mtok": 15000000, "max_output_tokens": 64000},
+        {"model": m2, "input_micros_per_mtok": 500000, "cached_input_micros_per_mtok": 500000,
+         "output_micros_per_mtok": 1500000, "max_output_tokens": 4096}])
+    p = run(path)
+    eq(p.returncode, 0, "imported: %s" % p.stderr)
+    check(wait_until(lambda: stored(m1) is not None and stored(m2) is not None, timeout=15), "creditd lists them")
+    eq(stored(m1)["output_micros_per_mtok"], 15000000, "as given")
+
+
+def test_per_token_prices_are_converted_exactly():
+    m = uid("usd")
+    text = '{"%s": {"input_cost_per_token": 2.5e-06, "output_cost_per_token": 0.00001, ' \
+           '"cache_read_input_token_cost": 1.25e-06, "max_output_tokens": 16384, "litellm_provider": "x"}}' % m
+    p = run(write("catalogue.json", text))
+    eq(p.returncode, 0, "imported: %s" % p.stderr)
+    check(wait_until(lambda: stored(m) is not None, timeout=15), "listed")
+    got = stored(m)
+    eq((got["input_micros_per_mtok"], got["cached_input_micros_per_mtok"], got["output_micros_per_mtok"],
+        got["max_output_tokens"]), (2500000, 1250000, 10000000, 16384), "exact micros per million tokens")
+    # No cache price: the input price; max_tokens stands for max_output_tokens.
+    m2 = uid("usd")
+    p = run(write("c2.json", '{"%s": {"input_cost_per_token": 3e-06, "output_cost_per_token": 1.5e-05, '
+                             '"max_tokens": 8192}}' % m2))
+    eq(p.returncode, 0, "imported: %s" % p.stderr)
+    check(wait_until(lambda: stored(m2) is not None, timeout=15), "listed")
+    eq(stored(m2)["cached_input_micros_per_mtok"], 3000000, "cached = input when the catalogue has none")
+
+
+def test_a_rise_above_the_limit_is_refused_whole_unless_forced():
+    a, b = uid("guard-a"), uid("guard-b")
+    eq(run(write("p.csv", "model,%s,1000000,500000,4000000,4096\nmodel,%s,1000000,500000,4000000,4096\n"
+                 % (a, b))).returncode, 0, "first prices")
+    before = (history(a), history(b))
+    # b rises 10 % (fine), a's output 50 % (not): nothing at all is imported.
+    rise = write("rise.csv", "model,%s,1100000,500000,4000000,4096\nmodel,%s,1000000,500000,6000000,4096\n" % (b, a))
+    p = run(rise)
+    eq(p.returncode, 1, "refused")
+    check(a in p.stderr and "output" in p.stderr and "4000000" in p.stderr and "6000000" in p.stderr and
+          "nothing imported" in p.stderr, "names the model, the field and the prices: %r" % p.stderr)
+    eq((history(a), history(b)), before, "nothing changed, not even the 10 % rise")
+    p = run(rise, "--max-increase-pct", "60")
+    eq(p.returncode, 0, "allowed with a higher limit: %s" % p.stderr)
+    eq(len(history(a)), 2, "a's new price entered its history")
+    # --force takes any rise.
+    p = run(write("big.csv", "model,%s,9000000,500000,4000000,4096\n" % a), "--force")
+    eq(p.returncode, 0, "forced")
+    eq(len(history(a)), 3, "and the forced one")
+
+
+def test_dry_run_prints_the_changes_and_changes_nothing():
+    a = uid("dry")
+    eq(run(write("p.csv", "model,%s,1000000,500000,4000000,4096\n" % a)).returncode, 0, "first prices")
+    new = uid("dry-new")
+    path = write("d.csv", "model,%s,1000000,500000,4400000,4096\nmodel,%s,1,1,1,1\n" % (a, new))
+    p = run(path, "--dry-run")
+    eq(p.returncode, 0, "a dry run: %s" % p.stderr)
+    check("%s: input 1000000 -> 1000000" % a in p.stdout and "output 4000000 -> 4400000" in p.stdout,
+          "the change printed: %r" % p.stdout)
+    check("%s: new" % new in p.stdout and "nothing imported" in p.stdout, "a new model and the verdict: %r" % p.stdout)
+    eq(len(history(a)), 1, "nothing imported")
+    eq(history(new), [], "not the new model either")
+    p = run(write("d2.csv", "model,%s,1000000,500000,9000000,4096\n" % a), "--dry-run")
+    eq(p.returncode, 1, "a dry run still says the rise is too large")
+
+
+def test_a_bad_entry_is_named_and_nothing_is_imported():
+    good, bad = uid("ok"), uid("bad")
+    cases = [
+        ([{"model": good, "input_micros_per_mtok": 1, "cached_input_micros_per_mtok": 1,
+           "output_micros_per_mtok": 1, "max_output_tokens": 1},
+          {"model": bad, "input_micros_per_mtok": "1", "cached_input_micros_per_mtok": 1,
+           "output_micros_per_mtok": 1, "max_output_tokens": 1}], "entry 2 (%s)" % bad),
+        ('{"%s": {"input_cost_per_token": 1e-06, "output_cost_per_token": 2e-06, "max_output_tokens": 10}, '
+         '"%s": {"input_cost_per_token": 1e-15, "output_cost_per_token": 2e-06, "max_output_tokens": 10}}'
+         % (good, bad), "entry 2 (%s): input_cost_per_token" % bad),
+        ('{"%s": {"output_cost_per_token": 2e-06, "max_output_tokens": 10}}' % bad, "input_cost_per_token is missing"),
+        ("[1, 2", "not JSON"),
+        ('{"%s": 5}' % bad, "entry 1 (%s): input_cost_per_token is missing" % bad),
+    ]
+    for content, says in cases:
+        p = run(write("bad.json", content))
+        eq(p.returncode, 1, "refused: %r" % (content,))
+        check(says in p.stderr and "nothing imported" in p.stderr, "says %r: %r" % (says, p.stderr))
+    eq(history(good), [], "the good entry before the bad one was not imported")
+    p = run(write("bad.csv", "model,%s,1,1,1,1\nmodel,%s,1,x,1,1\n" % (good, bad)))
+    eq(p.returncode, 1, "a bad CSV line")
+    check(":2:" in p.stderr, "names the line: %r" % p.stderr)
+    eq(history(good), [], "nothing imported")
