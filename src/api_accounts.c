@@ -23,6 +23,8 @@ static const struct jfield account_fields[] = {
 	{"low_balance_micros", J_INT, 0, 1, 0, MICROS_MAX, NULL},
 	{"plan", J_STR, 0, 1, 1, LIMIT_NAME_BYTES, NULL},
 	{"daily_limit_micros", J_INT, 0, 1, 0, MICROS_MAX, NULL},
+	{"requests_per_minute", J_INT, 0, 1, 1, LIMIT_RATE_MAX, NULL},
+	{"tokens_per_minute", J_INT, 0, 1, 1, LIMIT_RATE_MAX, NULL},
 	{"idempotency_key", J_STR, 0, 0, 1, LIMIT_IDEMPOTENCY_KEY_BYTES, NULL},
 	{NULL, J_INT, 0, 0, 0, 0, NULL},
 };
@@ -52,6 +54,8 @@ void api_account_create(struct api_ctx *ctx, const struct request *rq, char **pa
 	n.low_balance_micros = jsonio_int(body, "low_balance_micros", -1);
 	n.plan = jsonio_str(body, "plan");
 	n.daily_limit_micros = jsonio_int(body, "daily_limit_micros", -1);
+	n.requests_per_minute = jsonio_int(body, "requests_per_minute", -1);
+	n.tokens_per_minute = jsonio_int(body, "tokens_per_minute", -1);
 	if (api_check_account_id(n.id, "id", rs) == 0 && api_call_of(rq, body, &call, hash, rs) == 0) {
 		snprintf(rs->account, sizeof(rs->account), "%s", n.id);
 		ledger_route(ctx->lg, n.id);
@@ -81,6 +85,8 @@ static const struct jfield patch_fields[] = {
 	{"plan", J_STR, 0, 1, 1, LIMIT_NAME_BYTES, NULL},
 	{"daily_limit_micros", J_INT, 0, 1, 0, MICROS_MAX, NULL},
 	{"auto_recharge", J_OBJECT, 0, 1, 0, 0, NULL},
+	{"requests_per_minute", J_INT, 0, 1, 1, LIMIT_RATE_MAX, NULL},
+	{"tokens_per_minute", J_INT, 0, 1, 1, LIMIT_RATE_MAX, NULL},
 	{"idempotency_key", J_STR, 0, 0, 1, LIMIT_IDEMPOTENCY_KEY_BYTES, NULL},
 	{NULL, J_INT, 0, 0, 0, 0, NULL},
 };
@@ -133,6 +139,10 @@ void api_account_patch(struct api_ctx *ctx, const struct request *rq, char **par
 	p.plan = jsonio_str(body, "plan");
 	p.set_daily = json_object_get(body, "daily_limit_micros") != NULL;
 	p.daily_limit_micros = jsonio_int(body, "daily_limit_micros", -1);
+	p.set_rpm = json_object_get(body, "requests_per_minute") != NULL;
+	p.requests_per_minute = jsonio_int(body, "requests_per_minute", -1);
+	p.set_tpm = json_object_get(body, "tokens_per_minute") != NULL;
+	p.tokens_per_minute = jsonio_int(body, "tokens_per_minute", -1);
 	snprintf(rs->account, sizeof(rs->account), "%s", params[0]);
 	if (recharge_of(ctx->cfg, body, &p, rs) == 0 && api_call_of(rq, body, &call, hash, rs) == 0)
 		api_answer(rs, ledger_account_patch(ctx->lg, &call, &p, &res), &res);

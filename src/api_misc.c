@@ -115,6 +115,10 @@ void api_answer(struct response *rs, enum cd_err rc, struct ledger_result *res)
 	}
 	api_json(rs, res->status, res->body);
 	res->body = NULL;
+	/* A rate limit's answer says when the window ends: the header too. */
+	json_t *retry = json_object_get(json_object_get(rs->json, "error"), "retry_after_seconds");
+	if (json_is_integer(retry) && json_integer_value(retry) > 0)
+		rs->retry_after = (int)json_integer_value(retry);
 	/* Routes named by a hold learn their account from the answer. */
 	const char *acct = json_string_value(json_object_get(rs->json, "account"));
 	if (rs->account[0] == '\0' && acct != NULL)

@@ -276,6 +276,7 @@ static int cmd_account(struct ledger *lg, int argc, char **argv)
 		n.monthly_limit_micros = -1;
 		n.low_balance_micros = -1;
 		n.daily_limit_micros = -1;
+		n.requests_per_minute = n.tokens_per_minute = -1;
 		if (!text_ok(n.id, 1, LIMIT_ACCOUNT_ID_BYTES) || (strcmp(n.kind, "user") != 0 && strcmp(n.kind, "workspace") != 0)) {
 			fprintf(stderr, "creditctl: bad account id or kind\n");
 			return 2;

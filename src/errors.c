@@ -27,6 +27,7 @@ static const struct err_row err_table[CD_E__COUNT] = {
 	[CD_E_HARD_LIMIT] = {429, "insufficient_quota", "billing_hard_limit_reached", "monthly limit reached"},
 	[CD_E_MEMBER_CAP] = {429, "insufficient_quota", "member_cap_reached", "member cap reached"},
 	[CD_E_DAILY_LIMIT] = {429, "insufficient_quota", "daily_limit_reached", "daily limit reached"},
+	[CD_E_RATE_LIMITED] = {429, "rate_limit_error", "rate_limit_exceeded", "rate limit exceeded"},
 	[CD_E_TOO_LARGE] = {413, "invalid_request_error", "payload_too_large", "request body too large"},
 	[CD_E_MEDIA_TYPE] = {415, "invalid_request_error", "unsupported_media_type", "unsupported media type"},
 	[CD_E_UPSTREAM] = {502, "api_error", "upstream_error", "Stripe failed"},

@@ -22,6 +22,7 @@ enum cd_err {
 	CD_E_HARD_LIMIT,	/* 429 monthly limit would be exceeded */
 	CD_E_MEMBER_CAP,	/* 429 member's monthly cap would be exceeded */
 	CD_E_DAILY_LIMIT,	/* 429 the account's daily limit would be exceeded */
+	CD_E_RATE_LIMITED,	/* 429 requests or tokens per minute, with Retry-After */
 	CD_E_TOO_LARGE,		/* 413 body over the limit */
 	CD_E_MEDIA_TYPE,	/* 415 a Content-Type other than application/json */
 	CD_E_UPSTREAM,		/* 502 Stripe failed or timed out */

@@ -176,6 +176,11 @@ static long b64_decode(const char *in, size_t n, unsigned char *out, size_t cap)
 			out[o++] = (unsigned char)(v >> bits & 0xff);
 		}
 	}
+	/* Only the canonical text: the bits past the last byte must be 0,
+	 * else two texts (a last character changed in those bits) would
+	 * decode to one signature and a changed token would pass. */
+	if (bits > 0 && (v & ((1u << bits) - 1)) != 0)
+		return -1;
 	return (long)o;
 }
 

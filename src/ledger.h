@@ -107,6 +107,8 @@ struct account_new {
 	int64_t low_balance_micros;	/* -1: none */
 	const char *plan;		/* NULL: none */
 	int64_t daily_limit_micros;	/* -1: none */
+	int64_t requests_per_minute;	/* -1: none */
+	int64_t tokens_per_minute;	/* -1: none */
 };
 /* 201 on creation (with the signup bonus), 200 for the same settings
  * again (compared by a hash of them with defaults filled in, made here
@@ -124,6 +126,9 @@ struct account_patch {
 	int64_t low_balance_micros;	/* -1: remove */
 	const char *plan;		/* NULL with set_plan: remove */
 	int64_t daily_limit_micros;	/* -1: remove */
+	int set_rpm, set_tpm;
+	int64_t requests_per_minute;	/* -1: remove */
+	int64_t tokens_per_minute;	/* -1: remove */
 	int set_recharge;
 	int64_t recharge_threshold_micros;	/* -1: auto-recharge off */
 	int64_t recharge_amount_cents;
@@ -264,6 +269,9 @@ struct member_put {
 	const char *member;
 	int64_t monthly_cap_micros;	/* -1: no cap */
 	int set_cap;			/* 0: an existing member keeps its cap */
+	/* Rate limits per minute (-1: none), kept as they are unless set. */
+	int64_t requests_per_minute, tokens_per_minute;
+	int set_rpm, set_tpm;
 };
 /* Adds or updates a member (201 when new, 200 when updated); the account
  * must be a workspace (CD_E_INVALID otherwise). */

@@ -30,7 +30,12 @@ static void create_hash(const struct account_new *n, unsigned char hash[32])
 			   n->overdraft_limit_micros, n->monthly_limit_micros, n->low_balance_micros, n->plan ? n->plan : "");
 	/* Only when set: accounts made before daily limits keep their hash. */
 	if (n->daily_limit_micros >= 0 && len > 0 && (size_t)len < sizeof(canon))
-		snprintf(canon + len, sizeof(canon) - (size_t)len, "|d%" PRId64, n->daily_limit_micros);
+		len += snprintf(canon + len, sizeof(canon) - (size_t)len, "|d%" PRId64, n->daily_limit_micros);
+	/* The same for rate limits. */
+	if (n->requests_per_minute >= 0 && len > 0 && (size_t)len < sizeof(canon))
+		len += snprintf(canon + len, sizeof(canon) - (size_t)len, "|r%" PRId64, n->requests_per_minute);
+	if (n->tokens_per_minute >= 0 && len > 0 && (size_t)len < sizeof(canon))
+		snprintf(canon + len, sizeof(canon) - (size_t)len, "|t%" PRId64, n->tokens_per_minute);
 	keys_sha256(canon, strlen(canon), hash);
 }
 
@@ -56,6 +61,13 @@ static enum cd_err account_exists(struct ledger *lg, const struct account_new *n
 	return *out != NULL ? CD_OK : CD_E_INTERNAL;
 }
 
+/* An account's rate limits (-1: none). */
+static enum cd_err rate_limits_store(struct ledger *lg, int64_t id, int64_t rpm, int64_t tpm)
+{
+	static const char sql[] = "UPDATE accounts SET requests_per_minute = ?, tokens_per_minute = ? WHERE id = ?";
+	return db_do(lg, sql, "rate limits", "IIi", rpm >= 0 ? &rpm : NULL, tpm >= 0 ? &tpm : NULL, id);
+}
+
 static enum cd_err account_create_op(struct ledger *lg, const struct account_new *n, json_t **out, int *status)
 {
 	unsigned char hash[32];
@@ -75,7 +87,12 @@ static enum cd_err account_create_op(struct ledger *lg, const struct account_new
 	if (s == NULL)
 		return db_err(lg, e, "account create");
 	struct acct a;
-	enum cd_err rc = acct_lock_id(lg, (int64_t)db_insert_id(s), &a);
+	int64_t id = (int64_t)db_insert_id(s);
+	enum cd_err rc = CD_OK;
+	if (n->requests_per_minute >= 0 || n->tokens_per_minute >= 0)
+		rc = rate_limits_store(lg, id, n->requests_per_minute, n->tokens_per_minute);
+	if (rc == CD_OK)
+		rc = acct_lock_id(lg, id, &a);
 	/* Opening it credited its plan for this period (acct_touch). */
 	if (rc == CD_OK && lg->cfg->signup_bonus_micros > 0) {
 		/* The bonus records the request's key, else "signup:<account>":
@@ -168,6 +185,12 @@ static enum cd_err account_patch_op(struct ledger *lg, const struct account_patc
 		return rc;
 	if (p->set_daily)
 		a.daily_limit = p->daily_limit_micros;
+	if (p->set_rpm)
+		a.rate.rpm = p->requests_per_minute;
+	if (p->set_tpm)
+		a.rate.tpm = p->tokens_per_minute;
+	if ((p->set_rpm || p->set_tpm) && (rc = rate_limits_store(lg, a.id, a.rate.rpm, a.rate.tpm)) != CD_OK)
+		return rc;
 	if (p->set_recharge && p->recharge_threshold_micros >= 0 && !a.recharge_card)
 		return refusal_set(&lg->refusal, REFUSE_NO_CARD, a.ext_id, NULL);
 	if (p->set_recharge) {
@@ -346,9 +369,10 @@ static const char SQL_MEMBER_UPSERT[] = "INSERT INTO members (account_id, member
 	"monthly_cap_micros)";
 static json_t *member_json(const struct acct *a, const struct member_row *m)
 {
-	return json_pack("{s:s, s:s, s:o, s:I, s:I}", "account", a->ext_id, "member", m->member,
+	return json_pack("{s:s, s:s, s:o, s:I, s:I, s:o, s:o}", "account", a->ext_id, "member", m->member,
 			 "monthly_cap_micros", m->cap >= 0 ? json_integer((json_int_t)m->cap) : json_null(),
-			 "month_spent_micros", (json_int_t)m->month_spent, "reserved_micros", (json_int_t)m->reserved);
+			 "month_spent_micros", (json_int_t)m->month_spent, "reserved_micros", (json_int_t)m->reserved,
+			 "requests_per_minute", ledger_json_int(m->rate.rpm), "tokens_per_minute", ledger_json_int(m->rate.tpm));
 }
 
 static enum cd_err member_put_op(struct ledger *lg, const struct member_put *p, json_t **out, int *status)
@@ -372,6 +396,16 @@ static enum cd_err member_put_op(struct ledger *lg, const struct member_put *p, 
 				   timefmt_month_key(lg->now), lg->now, (int64_t)p->set_cap);
 	if (s == NULL)
 		return db_err(lg, e, "member upsert");
+	if (p->set_rpm || p->set_tpm) {
+		static const char sql[] = "UPDATE members SET requests_per_minute = IF(?, ?, requests_per_minute), "
+			"tokens_per_minute = IF(?, ?, tokens_per_minute) WHERE account_id = ? AND member = ?";
+		const int64_t *rpm = p->requests_per_minute >= 0 ? &p->requests_per_minute : NULL;
+		const int64_t *tpm = p->tokens_per_minute >= 0 ? &p->tokens_per_minute : NULL;
+		rc = db_do(lg, sql, "member rate limits", "iIiIis", (int64_t)p->set_rpm, rpm, (int64_t)p->set_tpm, tpm,
+			   a.id, p->member);
+		if (rc != CD_OK)
+			return rc;
+	}
 	rc = member_lock(lg, &a, p->member, &m);
 	if (rc == CD_OK && a.dirty)
 		rc = acct_save(lg, &a);

@@ -32,11 +32,13 @@
 #define HOLD_COLS_OF(t) t "id, " t "account_id, " t "state, " t "amount_micros, " t "byok, " t "model, " \
 	t "action, " t "member, " t "conversation_id, " t "expires_at, " t "charged_micros, " t "settle_hash, " \
 	t "settle_response, " t "request_id, " t "max_output_tokens, " t "pin_input_micros_per_mtok, " \
-	t "pin_cached_input_micros_per_mtok, " t "pin_output_micros_per_mtok, " t "pin_margin_bps"
+	t "pin_cached_input_micros_per_mtok, " t "pin_output_micros_per_mtok, " t "pin_margin_bps, " \
+	t "rate_minute, " t "rate_tokens"
 #define HOLD_COLS HOLD_COLS_OF("")
-#define HOLD_NCOLS 19
+#define HOLD_NCOLS 21
 #define MEMBER_COLS_OF(t) t "account_id, " t "member, " t "monthly_cap_micros, " t "month_key, " \
-	t "month_spent_micros, " t "reserved_micros, " t "cap_month_noted"
+	t "month_spent_micros, " t "reserved_micros, " t "cap_month_noted, " t "requests_per_minute, " \
+	t "tokens_per_minute, " t "rate_minute, " t "rate_requests, " t "rate_tokens"
 #define MEMBER_COLS MEMBER_COLS_OF("")
 
 /* What each result set of a script is. */
@@ -298,6 +300,8 @@ static void hold_from_row(const struct db_row *r, struct hold_row *h)
 		h->pin.max_output_tokens = h->max_output;
 		h->pin_margin = dbrow_i64(r, 18);
 	}
+	h->rate_minute = dbrow_null(r, 19) ? -1 : dbrow_i64(r, 19);
+	h->rate_tokens = dbrow_null(r, 20) ? 0 : dbrow_i64(r, 20);
 	ledger_copy_text(h->request_id, sizeof(h->request_id), dbrow_str(r, 13));
 }
 
@@ -335,6 +339,11 @@ static enum cd_err member_add(const struct ledger *lg, struct batch *b, const st
 	m->m.month_spent = dbr_i64(r, c + 4);
 	m->m.reserved = dbr_i64(r, c + 5);
 	m->m.cap_month_noted = dbr_i64(r, c + 6);
+	m->m.rate.rpm = dbr_null(r, c + 7) ? -1 : dbr_i64(r, c + 7);
+	m->m.rate.tpm = dbr_null(r, c + 8) ? -1 : dbr_i64(r, c + 8);
+	m->m.rate.minute = dbr_i64(r, c + 9);
+	m->m.rate.requests = dbr_i64(r, c + 10);
+	m->m.rate.tokens = dbr_i64(r, c + 11);
 	member_roll(lg, &m->m);
 	return CD_OK;
 }
@@ -982,8 +991,8 @@ static void write_new_holds(struct ledger *lg, struct batch *b)
 			continue;
 		dbs_sql(s, n++ ? ", (" : "INSERT INTO holds (account_id, request_id, member, model, action, "
 			"conversation_id, amount_micros, max_output_tokens, pin_input_micros_per_mtok, "
-			"pin_cached_input_micros_per_mtok, pin_output_micros_per_mtok, pin_margin_bps, byok, expires_at, "
-			"created_at) VALUES (");
+			"pin_cached_input_micros_per_mtok, pin_output_micros_per_mtok, pin_margin_bps, rate_minute, "
+			"rate_tokens, byok, expires_at, created_at) VALUES (");
 		dbs_i64(s, b->accts[bh->acct].a.id);
 		dbs_sql(s, ", ");
 		dbs_str(lg, s, h->request_id);
@@ -1007,6 +1016,10 @@ static void write_new_holds(struct ledger *lg, struct batch *b)
 		dbs_i64_or_null(s, h->has_pin ? &h->pin.output_micros_per_mtok : NULL);
 		dbs_sql(s, ", ");
 		dbs_i64_or_null(s, h->has_pin ? &h->pin_margin : NULL);
+		dbs_sql(s, ", ");
+		dbs_i64_or_null(s, h->rate_minute >= 0 ? &h->rate_minute : NULL);
+		dbs_sql(s, ", ");
+		dbs_i64_or_null(s, h->rate_minute >= 0 ? &h->rate_tokens : NULL);
 		dbs_sql(s, ", ");
 		dbs_i64(s, h->byok);
 		dbs_sql(s, ", ");
@@ -1088,6 +1101,12 @@ static void write_members(struct ledger *lg, struct batch *b)
 		dbs_i64(s, m->m.reserved);
 		dbs_sql(s, ", cap_month_noted = ");
 		dbs_i64(s, m->m.cap_month_noted);
+		dbs_sql(s, ", rate_minute = ");
+		dbs_i64(s, m->m.rate.minute);
+		dbs_sql(s, ", rate_requests = ");
+		dbs_i64(s, m->m.rate.requests);
+		dbs_sql(s, ", rate_tokens = ");
+		dbs_i64(s, m->m.rate.tokens);
 		dbs_sql(s, " WHERE account_id = ");
 		dbs_i64(s, b->accts[m->acct].a.id);
 		dbs_sql(s, " AND member = ");
@@ -1146,7 +1165,8 @@ static void write_accounts(struct batch *b)
 	static const char *const cols[] = {"balance_micros", "reserved_micros", "month_key", "month_spent_micros",
 					   "sweep_due_at", "day_key", "day_spent_micros", "low_noted", "depleted_noted",
 					   "limit_month_noted", "limit_day_noted", "recharge_pending",
-					   "recharge_day_key", "recharge_day_count"};
+					   "recharge_day_key", "recharge_day_count", "rate_minute", "rate_requests",
+					   "rate_tokens"};
 	struct db_script *s = &b->script;
 	int n = 0;
 	for (int i = 0; i < b->naccts; i++)
@@ -1163,7 +1183,8 @@ static void write_accounts(struct batch *b)
 			const int64_t v[] = {a->balance, a->reserved, a->month_key, a->month_spent, a->sweep_due_at,
 					     a->day_key, a->day_spent, a->low_noted, a->depleted_noted,
 					     a->limit_month_noted, a->limit_day_noted, a->recharge_pending,
-					     a->recharge_day_key, a->recharge_day_count};
+					     a->recharge_day_key, a->recharge_day_count, a->rate.minute, a->rate.requests,
+					     a->rate.tokens};
 			_Static_assert(sizeof(v) / sizeof(v[0]) == sizeof(cols) / sizeof(cols[0]), "a value per column");
 			if (!b->accts[i].changed)
 				continue;

@@ -24,6 +24,9 @@ struct hold_row {
 	int has_pin;
 	struct price pin;
 	int64_t pin_margin;
+	/* The rate-limit minute it was counted in (-1: none) and its tokens:
+	 * its settle in that minute corrects them to the actual count. */
+	int64_t rate_minute, rate_tokens;
 	int byok;
 	char state[16];
 	char model[LEDGER_NAME_MAX + 1], action[LEDGER_NAME_MAX + 1];

@@ -130,6 +130,78 @@ static void op_note(struct guard_op *op, const struct acct *a)
 	op->available = acct_available(a);
 }
 
+/* ---- Rate limits ---- */
+
+/* Requests and tokens per minute (DESIGN §9), counted on the account's
+ * (and the member's) row the batch holds locked, per UTC minute: exact
+ * across every instance. A request over a limit is refused 429 with the
+ * seconds to the next minute, and counts nothing. */
+static enum cd_err rate_check(struct refusal *why, const struct rate *w, int64_t now, int64_t tokens)
+{
+	int64_t minute = now / 60;
+	int64_t requests = w->minute == minute ? w->requests : 0;
+	int64_t counted = w->minute == minute ? w->tokens : 0;
+	const char *which = NULL;
+	int64_t limit = 0;
+	if (w->rpm >= 0 && requests + 1 > w->rpm) {
+		which = "requests_per_minute";
+		limit = w->rpm;
+	} else if (w->tpm >= 0 && counted + tokens > w->tpm) {
+		which = "tokens_per_minute";
+		limit = w->tpm;
+	}
+	if (which == NULL)
+		return CD_OK;
+	enum cd_err rc = refusal_set(why, REFUSE_RATE_LIMIT, which, NULL);
+	why->amount_micros = limit;
+	why->retry_after = 60 - now % 60;
+	return rc;
+}
+
+/* Counts a granted request and its tokens in the current minute. */
+static void rate_count(struct rate *w, int64_t now, int64_t tokens)
+{
+	int64_t minute = now / 60;
+	if (w->minute != minute) {
+		w->minute = minute;
+		w->requests = 0;
+		w->tokens = 0;
+	}
+	w->requests++;
+	w->tokens += tokens;
+}
+
+/* A settle's correction: the actual tokens for those counted, when the
+ * hold was counted in the window's current minute. */
+static void rate_correct(struct rate *w, int64_t minute, int64_t counted, int64_t actual)
+{
+	if (minute < 0 || minute != w->minute)
+		return;
+	w->tokens += actual - counted;
+	if (w->tokens < 0)
+		w->tokens = 0;
+}
+
+/* The account's window, then the member's (when it has a row): both must
+ * pass before either counts. */
+static enum cd_err rates_take(struct batch *b, struct guard_op *op, const char *member, int64_t now, int64_t tokens)
+{
+	int mi;
+	struct acct *a = &b->accts[op->acct].a;
+	struct member_row *m = op_member(b, op->acct, member, &mi);
+	enum cd_err rc = rate_check(&op->refusal, &a->rate, now, tokens);
+	if (rc == CD_OK && m != NULL)
+		rc = rate_check(&op->refusal, &m->rate, now, tokens);
+	if (rc != CD_OK)
+		return rc;
+	rate_count(&a->rate, now, tokens);
+	if (m != NULL) {
+		rate_count(&m->rate, now, tokens);
+		b->members[mi].changed = 1;
+	}
+	return CD_OK;
+}
+
 /* ---- Authorize ---- */
 
 /* Shrink instead of refusing (DESIGN §9): the most output tokens, from
@@ -203,8 +275,15 @@ static enum cd_err authorize_decide(struct ledger *lg, struct batch *b, struct g
 	}
 	if (rc != CD_OK)
 		return rc;
+	/* The tokens it may use: its input and the output it is granted. */
+	int64_t tokens = r->input_tokens + (out > 0 ? out : 0);
+	rc = rates_take(b, op, r->member, lg->now, tokens);
+	if (rc != CD_OK)
+		return rc;
 	struct hold_row h;
 	memset(&h, 0, sizeof(h));
+	h.rate_minute = a->rate.minute;
+	h.rate_tokens = tokens;
 	ledger_copy_text(h.request_id, sizeof(h.request_id), r->request_id);
 	h.has_member = r->member != NULL;
 	ledger_copy_text(h.member, sizeof(h.member), r->member);
@@ -320,7 +399,19 @@ static enum cd_err settle_decide(struct ledger *lg, struct batch *b, struct guar
 	int64_t delta = cost - already;
 	if (delta < 0 && a->balance > 0 && -delta > LIMIT_BALANCE_MICROS_MAX - a->balance)
 		return refusal_set(&op->refusal, REFUSE_BALANCE_CAP, a->ext_id, NULL);
-	/* Decided: from here on the settle happens. */
+	/* Decided: from here on the settle happens. Its minute's token count
+	 * takes the actual tokens for the ones the hold counted. */
+	if (h->rate_minute >= 0) {
+		int64_t actual = r->input_tokens + r->output_tokens;
+		int mi = -1;
+		struct member_row *hm = h->has_member ? op_member(b, op->acct, h->member, &mi) : NULL;
+		rate_correct(&a->rate, h->rate_minute, h->rate_tokens, actual);
+		if (hm != NULL) {
+			rate_correct(&hm->rate, h->rate_minute, h->rate_tokens, actual);
+			b->members[mi].changed = 1;
+		}
+		h->rate_tokens = actual;
+	}
 	int64_t released = 0;
 	if (pending) {
 		assert(h->amount <= a->reserved);
@@ -425,6 +516,14 @@ static enum cd_err usage_decide(struct ledger *lg, struct batch *b, struct guard
 		op->charged = b->usages[op->usage].cost;
 		op_note(op, a);
 		return CD_OK;
+	}
+	int64_t tokens = r->input_tokens + r->output_tokens;
+	if (!r->force) {
+		enum cd_err rc = rates_take(b, op, r->member, lg->now, tokens);
+		if (rc != CD_OK)
+			return rc;
+	} else {
+		rate_count(&a->rate, lg->now, tokens);
 	}
 	op->usage = batch_usage_add(lg, b, op->acct, 0, r->member, r->model, r->action, r->input_tokens,
 				    r->cached_input_tokens, r->output_tokens, cost, r->byok, r->request_id,

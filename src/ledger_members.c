@@ -10,8 +10,8 @@
 #include <stdio.h>
 #include <string.h>
 
-static const char SQL_MEMBER_LOCK[] = "SELECT monthly_cap_micros, month_key, month_spent_micros, reserved_micros "
-	"FROM members WHERE account_id = ? AND member = ? FOR UPDATE";
+static const char SQL_MEMBER_LOCK[] = "SELECT monthly_cap_micros, month_key, month_spent_micros, reserved_micros, "
+	"requests_per_minute, tokens_per_minute FROM members WHERE account_id = ? AND member = ? FOR UPDATE";
 static const char SQL_MEMBER_STORE[] = "UPDATE members SET month_key = ?, month_spent_micros = ?, reserved_micros = ? "
 	"WHERE account_id = ? AND member = ?";
 
@@ -31,6 +31,8 @@ enum cd_err member_lock(struct ledger *lg, const struct acct *a, const char *mem
 	m->month_key = db_i64(s, 1);
 	m->month_spent = db_i64(s, 2);
 	m->reserved = db_i64(s, 3);
+	m->rate.rpm = db_null(s, 4) ? -1 : db_i64(s, 4);
+	m->rate.tpm = db_null(s, 5) ? -1 : db_i64(s, 5);
 	snprintf(m->member, sizeof(m->member), "%s", member);
 	member_roll(lg, m);
 	return CD_OK;

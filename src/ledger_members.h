@@ -12,6 +12,7 @@ struct member_row {
 	int64_t cap;			/* -1: no cap */
 	int64_t month_key, month_spent, reserved;
 	int64_t cap_month_noted;	/* the month whose limit.reached (member_cap) went out */
+	struct rate rate;		/* the member's requests and tokens per minute */
 };
 /* Locks a member row (CD_E_NOT_FOUND when none) and rolls its month over. */
 enum cd_err member_lock(struct ledger *lg, const struct acct *a, const char *member, struct member_row *m);

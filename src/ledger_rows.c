@@ -83,6 +83,11 @@ void acct_from_row_at(const struct db_row *r, unsigned int c, struct acct *a)
 	a->recharge_failures = dbrow_i64(r, c + 27);
 	a->recharge_day_key = dbrow_i64(r, c + 28);
 	a->recharge_day_count = dbrow_i64(r, c + 29);
+	a->rate.rpm = dbrow_null(r, c + 30) ? -1 : dbrow_i64(r, c + 30);
+	a->rate.tpm = dbrow_null(r, c + 31) ? -1 : dbrow_i64(r, c + 31);
+	a->rate.minute = dbrow_i64(r, c + 32);
+	a->rate.requests = dbrow_i64(r, c + 33);
+	a->rate.tokens = dbrow_i64(r, c + 34);
 	a->plan_member_cap = -1;
 }
 
@@ -340,7 +345,7 @@ json_t *acct_json(struct ledger *lg, const struct acct *a)
 			   : json_pack("{s:I, s:I}", "threshold_micros", (json_int_t)a->recharge_threshold,
 				       "amount_cents", (json_int_t)a->recharge_amount_cents);
 	return json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:o, s:I, s:o, s:I, s:o, s:o, s:o, s:o, s:o, "
-			 "s:o, s:b, s:s}",
+			 "s:o, s:b, s:o, s:o, s:s}",
 			 "id", a->ext_id, "kind", a->kind, "status", a->status, "currency", lg->cfg->currency,
 			 "balance_micros", (json_int_t)a->balance, "reserved_micros", (json_int_t)a->reserved,
 			 "available_micros", (json_int_t)available, "month_spent_micros", (json_int_t)a->month_spent,
@@ -350,7 +355,9 @@ json_t *acct_json(struct ledger *lg, const struct acct *a)
 			 "low_balance_micros", ledger_json_int(a->low_balance),
 			 "plan", a->plan[0] ? json_string(a->plan) : json_null(),
 			 "period_start", ledger_json_time(start), "period_end", ledger_json_time(end), "grants", grants,
-			 "auto_recharge", recharge, "card_saved", a->recharge_card, "created_at", created);
+			 "auto_recharge", recharge, "card_saved", a->recharge_card,
+			 "requests_per_minute", ledger_json_int(a->rate.rpm), "tokens_per_minute", ledger_json_int(a->rate.tpm),
+			 "created_at", created);
 }
 
 /* ---- Hold ids ---- */

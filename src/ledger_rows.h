@@ -10,6 +10,13 @@
 #define CREDITD_LEDGER_ROWS_H
 #include "ledger_int.h"
 
+/* A rate limit's window (DESIGN §9), on an account or a member row: the
+ * limits per minute (-1: none), the UTC minute counted (minutes since
+ * 1970) and the requests and tokens counted in it. */
+struct rate {
+	int64_t rpm, tpm, minute, requests, tokens;
+};
+
 struct acct {
 	int64_t id;
 	char ext_id[LEDGER_ID_MAX + 1];
@@ -34,6 +41,7 @@ struct acct {
 	int recharge_card, recharge_pending;
 	int64_t recharge_failures, recharge_day_key, recharge_day_count;
 	int64_t sweep_due_at;		/* -1 when none */
+	struct rate rate;		/* requests and tokens per minute */
 	int64_t created_at;
 	char stripe_customer[LIMIT_STRIPE_ID_BYTES + 1];
 	int dirty;			/* month rolled over or a sweep ran: store it */
@@ -45,8 +53,9 @@ struct acct {
 	t "daily_limit_micros, " t "day_key, " t "day_spent_micros, " t "plan_period, " t "low_noted, " \
 	t "depleted_noted, " t "limit_month_noted, " t "limit_day_noted, " t "recharge_threshold_micros, " \
 	t "recharge_amount_cents, " t "stripe_payment_method IS NOT NULL, " t "recharge_pending, " \
-	t "recharge_failures, " t "recharge_day_key, " t "recharge_day_count"
-#define ACCT_NCOLS 30
+	t "recharge_failures, " t "recharge_day_key, " t "recharge_day_count, " t "requests_per_minute, " \
+	t "tokens_per_minute, " t "rate_minute, " t "rate_requests, " t "rate_tokens"
+#define ACCT_NCOLS 35
 /* The idempotency key journal rows record (lg->journal_key, see
  * ledger_int.h) for a piece of work: "<prefix>:<id>", written into buf,
  * when force is set or no key is set yet (id NULL: unchanged). Returns the

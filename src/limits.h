@@ -97,6 +97,9 @@ _Static_assert(LIMIT_BATCH_OPS >= 1 && LIMIT_BATCH_OPS <= 64, "batch sizes fit t
 /* Operators' commands (creditctl) scan whole tables: their statements may
  * take this long before the connection is given up. */
 #define LIMIT_DB_ADMIN_TIMEOUT_SECONDS 3600
+/* Rate limits (DESIGN §9): at most this many requests or tokens per
+ * minute can be set (a billion a minute is no limit at all). */
+#define LIMIT_RATE_MAX 1000000000
 /* A JSON price catalogue creditctl reads whole: public catalogues of
  * every provider's models run to about 1 MiB. */
 #define LIMIT_PRICE_FILE_BYTES (16 * 1024 * 1024)

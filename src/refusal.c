@@ -13,7 +13,8 @@ enum refusal_args {
 	ARGS_SUBJECTS,		/* %s %s: subject, subject2 */
 	ARGS_AMOUNTS,		/* %lld %lld: available, required */
 	ARGS_AMOUNT,		/* %lld: amount */
-	ARGS_BALANCE_CAP	/* %lld: LIMIT_BALANCE_MICROS_MAX */
+	ARGS_BALANCE_CAP,	/* %lld: LIMIT_BALANCE_MICROS_MAX */
+	ARGS_RATE		/* %s %lld %lld: subject, amount, retry_after */
 };
 
 struct refusal_row {
@@ -72,6 +73,8 @@ static const struct refusal_row table[REFUSE__COUNT] = {
 				 "no plan '%s' in the catalogue (PUT /v1/plans/{name} makes one)"},
 	[REFUSE_PRICE_IN_PLAN] = {CD_E_CONFLICT, "stripe_price_ids", ARGS_SUBJECTS, 0,
 				  "Stripe price '%s' belongs to plan '%s' already (a price names one plan)"},
+	[REFUSE_RATE_LIMIT] = {CD_E_RATE_LIMITED, NULL, ARGS_RATE, 0,
+			       "%s (%lld) reached for this minute: retry after %lld s"},
 	[REFUSE_NO_CARD] = {CD_E_INVALID, "auto_recharge", ARGS_SUBJECT, 0,
 			    "account '%s' has no saved card: a top-up with \"save_card\": true keeps one"},
 };
@@ -107,7 +110,10 @@ enum cd_err refusal_err(enum refusal_why why)
 int refusal_kept(enum refusal_why why)
 {
 	int status = cd_err_status(refusal_err(why));
-	return status == 402 || status == 403 || status == 404 || status == 409 || status == 429;
+	/* A rate limit says "again in a few seconds": the same request (and
+	 * Idempotency-Key) sent then is decided anew, not answered 429 again. */
+	return (status == 402 || status == 403 || status == 404 || status == 409 || status == 429) &&
+	       why != REFUSE_RATE_LIMIT;
 }
 
 /* The row's format is a constant of the table above, its arguments chosen
@@ -132,6 +138,9 @@ static void word(const struct refusal_row *row, const struct refusal *r, char *m
 	case ARGS_BALANCE_CAP:
 		snprintf(msg, cap, row->format, (long long)LIMIT_BALANCE_MICROS_MAX);
 		break;
+	case ARGS_RATE:
+		snprintf(msg, cap, row->format, r->subject, (long long)r->amount_micros, (long long)r->retry_after);
+		break;
 	case ARGS_NONE:
 	default:
 		snprintf(msg, cap, "%s", row->format);
@@ -151,6 +160,8 @@ json_t *refusal_json(const struct refusal *r)
 	json_t *err = json_pack("{s:s, s:s, s:o, s:o}", "type", cd_err_type(row->err), "code", cd_err_code(row->err),
 				"message", message != NULL ? message : json_string("refused"),
 				"param", row->param != NULL ? json_string(row->param) : json_null());
+	if (err != NULL && row->args == ARGS_RATE)
+		json_object_set_new(err, "retry_after_seconds", json_integer((json_int_t)r->retry_after));
 	if (err != NULL && row->with_amounts) {
 		json_object_set_new(err, "available_micros", json_integer((json_int_t)r->available_micros));
 		json_object_set_new(err, "required_micros", json_integer((json_int_t)r->required_micros));

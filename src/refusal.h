@@ -44,6 +44,7 @@ enum refusal_why {
 	REFUSE_PLAN_UNKNOWN,		/* 400: an account's plan is not in the catalogue */
 	REFUSE_PRICE_IN_PLAN,		/* 409: a Stripe price id belongs to another plan */
 	REFUSE_NO_CARD,			/* 400: auto-recharge without a saved card */
+	REFUSE_RATE_LIMIT,		/* 429: requests or tokens per minute (subject: which, amount: the limit) */
 	REFUSE__COUNT
 };
 
@@ -58,6 +59,7 @@ struct refusal {
 	int64_t amount_micros;		/* a figure the message quotes (the debt) */
 	char subject[REFUSAL_SUBJECT_BYTES];	/* the id the message names ("" none) */
 	char subject2[REFUSAL_SUBJECT_BYTES];	/* a second id (the member) */
+	int64_t retry_after;		/* 429 rate limits: seconds until the window ends */
 };
 
 /* Fills r (cleared first) and returns its error code. subject and

@@ -14,7 +14,7 @@ def test_member_put_and_delete():
     r = api("POST", "/v1/accounts/%s/members" % ws, {"member": "bob", "monthly_cap_micros": 50000})
     eq(r.status, 201, "member added")
     eq(r.json, {"account": ws, "member": "bob", "monthly_cap_micros": 50000, "month_spent_micros": 0,
-                "reserved_micros": 0}, "member body")
+                "reserved_micros": 0, "requests_per_minute": None, "tokens_per_minute": None}, "member body")
     r = api("POST", "/v1/accounts/%s/members" % ws, {"member": "bob"})
     eq(r.status, 200, "posting an existing member again")
     eq(r.json["monthly_cap_micros"], 50000, "without the field, the cap stays")
