@@ -426,7 +426,7 @@ static int read_json(const char *text, const char *path, struct rows *r)
 				json_t *f = json_object_get(e, usd_keys[k]);
 				if (k == 1 && f == NULL)
 					f = json_object_get(e, usd_keys[0]);	/* no cache price: the input price */
-				if (jsonio_number_text(f, num, sizeof(num)) != 0 || pricing_decimal_scaled(num, 12, &v[k == 1 ? 1 : k]) != 0) {
+				if (jsonio_number_text(f, num, sizeof(num)) != 0 || pricing_decimal_scaled(num, 12, &v[k]) != 0) {
 					fprintf(stderr, "creditctl: %s: entry %zu (%s): %s %s; nothing imported\n", path, entry, name,
 						usd_keys[k], f == NULL ? "is missing" : "is not a price in whole micros per million tokens");
 					rc = -1;

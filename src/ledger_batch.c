@@ -73,8 +73,6 @@ static int64_t id_find(const char *ext)
 	return id;
 }
 
-static void id_remember(const char *ext, int64_t id);
-
 /* And id → external id, for routing a hold's settle to its account's
  * node (noderoute.h): direct-mapped, an entry pointing into id_table. */
 static struct id_entry *by_id[LIMIT_ACCOUNT_ID_CACHE];
@@ -93,11 +91,6 @@ int batch_ext_of(int64_t id, char *out, size_t cap)
 }
 
 void batch_ext_remember(const char *ext, int64_t id)
-{
-	id_remember(ext, id);
-}
-
-static void id_remember(const char *ext, int64_t id)
 {
 	pthread_mutex_lock(&ids_lock);
 	if (nids >= LIMIT_ACCOUNT_ID_CACHE) {
@@ -361,7 +354,7 @@ static enum cd_err load_rows(void *arg, int set, struct db_rows *r)
 			memset(&b->accts[b->naccts], 0, sizeof(b->accts[0]));
 			acct_from_row_at(&row, 0, &b->accts[b->naccts].a);
 			if (c->w != NULL && c->w->lock_by_ext) {
-				id_remember(b->accts[b->naccts].a.ext_id, b->accts[b->naccts].a.id);
+				batch_ext_remember(b->accts[b->naccts].a.ext_id, b->accts[b->naccts].a.id);
 				c->w->ext_ids[0] = b->accts[b->naccts].a.id;
 			}
 			b->naccts++;
@@ -679,7 +672,7 @@ static enum cd_err ids_rows(void *arg, int set, struct db_rows *r)
 	struct batch_want *w = arg;
 	(void)set;
 	while (dbr_next(r)) {
-		id_remember(dbr_str(r, 1), dbr_i64(r, 0));
+		batch_ext_remember(dbr_str(r, 1), dbr_i64(r, 0));
 		for (int i = 0; i < w->nacct_ext; i++)
 			if (strcmp(w->acct_ext[i], dbr_str(r, 1)) == 0)
 				w->ext_ids[i] = dbr_i64(r, 0);

@@ -899,30 +899,18 @@ static void guard_init(void)
 
 struct hold_route { int64_t account_id; char *out; size_t cap; };
 
-static enum cd_err hold_route_rows(void *ctx, int set, struct db_rows *r)
-{
-	struct hold_route *h = ctx;
-	(void)set;
-	while (dbr_next(r))
-		snprintf(h->out, h->cap, "%s", dbr_str(r, 0) != NULL ? dbr_str(r, 0) : "");
-	return CD_OK;
-}
-
 static enum cd_err hold_route_tx(struct ledger *lg, void *arg)
 {
+	static const char sql[] = "SELECT ext_id FROM accounts WHERE id = ?";
 	struct hold_route *h = arg;
-	struct db_script s;
 	int e;
-	h->out[0] = '\0';
-	dbs_init(&s);
 	/* On the node of no account, which waits for other nodes' commits
 	 * (causal_reads): an account made a moment ago elsewhere is found. */
-	dbs_sql(&s, "SELECT ext_id FROM accounts WHERE id = ");
-	dbs_i64(&s, h->account_id);
-	dbs_end(&s);
-	enum cd_err rc = db_script_run(lg, &s, "hold route", hold_route_rows, h, &e);
-	dbs_free(&s);
-	return rc;
+	struct dbstmt *s = db_exec(lg, sql, &e, "i", h->account_id);
+	if (s == NULL)
+		return db_err(lg, e, "hold route");
+	snprintf(h->out, h->cap, "%s", db_fetch(s) == 1 && db_str(s, 0) != NULL ? db_str(s, 0) : "");
+	return CD_OK;
 }
 
 /* The account of a settle's or release's hold, into op->route ("" when
