@@ -9,8 +9,10 @@
 #include <stdint.h>
 #include "errors.h"
 #include "jsonio.h"
+#include "keys.h"
 #include "ledger.h"
 #include "limits.h"
+#include "refusal.h"
 
 struct cfg;
 struct ledger;
@@ -55,8 +57,11 @@ struct api_ctx {
 	const struct cfg *cfg;
 	struct ledger *lg;
 	struct stripe_client *stripe;
-	int scopes;			/* of the authenticated key */
+	struct key_grant key;		/* of the authenticated key: scopes, binding */
 	char me[LIMIT_ACCOUNT_ID_BYTES + 1];	/* the account of a browser token (/v1/me) */
+	/* The stored form of a bound key's Idempotency-Key (api_call_of);
+	 * lives until the next request. */
+	char idem_key[LIMIT_IDEMPOTENCY_KEY_BYTES + 1];
 };
 
 /* A handler gets the decoded path segments matched by '*' in its route. */
@@ -78,10 +83,22 @@ void api_request_hash(const struct request *rq, unsigned char out[32]);
  * neither. Sets rs and returns -1 when it is malformed. */
 int api_idem_key(const struct request *rq, json_t *body, const char **key, struct response *rs);
 /* What a ledger write takes from the request: its Idempotency-Key and the
- * hash that key protects (hash must outlive call). -1 with rs filled when
- * the key is malformed. */
-int api_call_of(const struct request *rq, json_t *body, struct ledger_call *call, unsigned char hash[32],
-		struct response *rs);
+ * hash that key protects (hash must outlive call). A key bound to an
+ * account stores its Idempotency-Keys in a namespace of its own (see
+ * api_misc.c), so two tenants choosing the same one never meet; the
+ * stored form lives in ctx until the next request. -1 with rs filled
+ * when the key is malformed. */
+int api_call_of(struct api_ctx *ctx, const struct request *rq, json_t *body, struct ledger_call *call,
+		unsigned char hash[32], struct response *rs);
+/* 1 when the authenticated key may name this account (external id): it
+ * is not bound, or bound to that one. */
+int api_key_reaches(const struct api_ctx *ctx, const char *account);
+/* The same for the account a hold id carries; a hold id of no shape is
+ * left to the ledger (it answers an unknown hold). */
+int api_key_reaches_hold(const struct api_ctx *ctx, const char *hold_id);
+/* Answers the ledger's refusal `why` about subject, worded as the ledger
+ * words it (refusal.c). */
+void api_refuse(struct response *rs, enum refusal_why why, const char *subject);
 /* Answers a ledger write as the ledger worded it: a success, a replayed
  * answer or a refusal; or, when rc is not CD_OK, the failure. Takes res's
  * body. */

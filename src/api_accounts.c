@@ -56,7 +56,7 @@ void api_account_create(struct api_ctx *ctx, const struct request *rq, char **pa
 	n.daily_limit_micros = jsonio_int(body, "daily_limit_micros", -1);
 	n.requests_per_minute = jsonio_int(body, "requests_per_minute", -1);
 	n.tokens_per_minute = jsonio_int(body, "tokens_per_minute", -1);
-	if (api_check_account_id(n.id, "id", rs) == 0 && api_call_of(rq, body, &call, hash, rs) == 0) {
+	if (api_check_account_id(n.id, "id", rs) == 0 && api_call_of(ctx, rq, body, &call, hash, rs) == 0) {
 		snprintf(rs->account, sizeof(rs->account), "%s", n.id);
 		ledger_route(ctx->lg, n.id);
 		api_answer(rs, ledger_account_create(ctx->lg, &call, &n, &res), &res);
@@ -144,7 +144,7 @@ void api_account_patch(struct api_ctx *ctx, const struct request *rq, char **par
 	p.set_tpm = json_object_get(body, "tokens_per_minute") != NULL;
 	p.tokens_per_minute = jsonio_int(body, "tokens_per_minute", -1);
 	snprintf(rs->account, sizeof(rs->account), "%s", params[0]);
-	if (recharge_of(ctx->cfg, body, &p, rs) == 0 && api_call_of(rq, body, &call, hash, rs) == 0)
+	if (recharge_of(ctx->cfg, body, &p, rs) == 0 && api_call_of(ctx, rq, body, &call, hash, rs) == 0)
 		api_answer(rs, ledger_account_patch(ctx->lg, &call, &p, &res), &res);
 	json_decref(body);
 }
@@ -257,7 +257,7 @@ void api_grant(struct api_ctx *ctx, const struct request *rq, char **params, str
 	snprintf(rs->account, sizeof(rs->account), "%s", params[0]);
 	if (g.expires_at >= 0 && g.expires_at <= timefmt_now())
 		api_error(rs, CD_E_INVALID, "expires_at", "expires_at must be in the future");
-	else if (api_call_of(rq, body, &call, hash, rs) == 0)
+	else if (api_call_of(ctx, rq, body, &call, hash, rs) == 0)
 		api_answer(rs, ledger_grant(ctx->lg, &call, &g, &res), &res);
 	json_decref(body);
 }
@@ -284,7 +284,7 @@ void api_debit(struct api_ctx *ctx, const struct request *rq, char **params, str
 	d.amount_micros = jsonio_int(body, "amount_micros", 0);
 	d.reason = jsonio_str(body, "reason");
 	snprintf(rs->account, sizeof(rs->account), "%s", params[0]);
-	if (api_call_of(rq, body, &call, hash, rs) == 0)
+	if (api_call_of(ctx, rq, body, &call, hash, rs) == 0)
 		api_answer(rs, ledger_debit(ctx->lg, &call, &d, &res), &res);
 	json_decref(body);
 }

@@ -1,7 +1,9 @@
 /* api_guard.c: the chat guard routes. The edge work happens here: field
  * tables, model and action lookups in the price cache, the hold's cost by
- * the pricing module; the ledger then checks and holds in one locked
- * transaction. A model unknown to the cache triggers one reload before
+ * the pricing module, and a bound key's reach (the account its body or
+ * hold names must be its own: another is answered as one that does not
+ * exist, before the ledger is asked); the ledger then checks and holds in
+ * one locked transaction. A model unknown to the cache triggers one reload before
  * the request is refused, so a fresh `creditctl price import` is seen. */
 #include "api.h"
 #include "config.h"
@@ -128,8 +130,12 @@ void api_authorize(struct api_ctx *ctx, const struct request *rq, char **params,
 	r.ttl_seconds = jsonio_int(body, "ttl_seconds", ctx->cfg->hold_ttl_seconds);
 	r.byok = jsonio_bool(body, "byok", 0);
 	snprintf(rs->account, sizeof(rs->account), "%s", r.account);
-	if (api_check_account_id(r.account, "account", rs) == 0 && hold_amount(ctx, body, &r, rs) == 0 &&
-	    api_call_of(rq, body, &call, hash, rs) == 0)
+	if (api_check_account_id(r.account, "account", rs) != 0 || hold_amount(ctx, body, &r, rs) != 0 ||
+	    api_call_of(ctx, rq, body, &call, hash, rs) != 0)
+		;
+	else if (!api_key_reaches(ctx, r.account))
+		api_refuse(rs, REFUSE_ACCOUNT_UNKNOWN, r.account);
+	else
 		api_answer(rs, ledger_authorize(ctx->lg, &call, &r, &res), &res);
 	json_decref(body);
 }
@@ -173,7 +179,11 @@ void api_settle(struct api_ctx *ctx, const struct request *rq, char **params, st
 		api_error(rs, CD_E_INVALID, "cached_input_tokens", "cached_input_tokens may not exceed input_tokens");
 	else if (r.model != NULL && !model_price(ctx, r.model, &p, &margin))
 		api_error(rs, CD_E_INVALID, "model", "unknown model '%s'", r.model);
-	else if (api_call_of(rq, body, &call, hash, rs) == 0) {
+	else if (api_call_of(ctx, rq, body, &call, hash, rs) != 0)
+		;
+	else if (!api_key_reaches_hold(ctx, r.hold_id))
+		api_refuse(rs, REFUSE_HOLD_UNKNOWN, r.hold_id);
+	else {
 		/* A model named here is priced here, once; otherwise the ledger
 		 * prices the hold's own model. */
 		r.price = r.model != NULL ? &p : NULL;
@@ -199,7 +209,11 @@ void api_release(struct api_ctx *ctx, const struct request *rq, char **params, s
 	if (body == NULL)
 		return;
 	struct guard_release r = {jsonio_str(body, "hold_id")};
-	if (api_call_of(rq, body, &call, hash, rs) == 0)
+	if (api_call_of(ctx, rq, body, &call, hash, rs) != 0)
+		;
+	else if (!api_key_reaches_hold(ctx, r.hold_id))
+		api_refuse(rs, REFUSE_HOLD_UNKNOWN, r.hold_id);
+	else
 		api_answer(rs, ledger_release(ctx->lg, &call, &r, &res), &res);
 	json_decref(body);
 }
@@ -268,7 +282,11 @@ void api_usage(struct api_ctx *ctx, const struct request *rq, char **params, str
 	u.byok = jsonio_bool(body, "byok", 0);
 	u.force = jsonio_bool(body, "force", 0);
 	snprintf(rs->account, sizeof(rs->account), "%s", u.account);
-	if (usage_check(ctx, body, &u, rs) == 0 && api_call_of(rq, body, &call, hash, rs) == 0) {
+	if (usage_check(ctx, body, &u, rs) != 0 || api_call_of(ctx, rq, body, &call, hash, rs) != 0)
+		;
+	else if (!api_key_reaches(ctx, u.account))
+		api_refuse(rs, REFUSE_ACCOUNT_UNKNOWN, u.account);
+	else {
 		u.request_hash = hash;
 		api_answer(rs, ledger_usage(ctx->lg, &call, &u, &res), &res);
 	}

@@ -37,7 +37,7 @@ void api_member_put(struct api_ctx *ctx, const struct request *rq, char **params
 	p.set_tpm = json_object_get(body, "tokens_per_minute") != NULL;
 	p.tokens_per_minute = jsonio_int(body, "tokens_per_minute", -1);
 	snprintf(rs->account, sizeof(rs->account), "%s", params[0]);
-	if (api_call_of(rq, body, &call, hash, rs) == 0)
+	if (api_call_of(ctx, rq, body, &call, hash, rs) == 0)
 		api_answer(rs, ledger_member_put(ctx->lg, &call, &p, &res), &res);
 	json_decref(body);
 }
@@ -51,6 +51,6 @@ void api_member_delete(struct api_ctx *ctx, const struct request *rq, char **par
 	if (api_check_account_id(params[0], "id", rs) != 0 || api_check_account_id(params[1], "member", rs) != 0)
 		return;
 	snprintf(rs->account, sizeof(rs->account), "%s", params[0]);
-	if (api_call_of(rq, NULL, &call, hash, rs) == 0)
+	if (api_call_of(ctx, rq, NULL, &call, hash, rs) == 0)
 		api_answer(rs, ledger_member_delete(ctx->lg, &call, &p, &res), &res);
 }

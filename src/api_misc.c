@@ -97,14 +97,59 @@ int api_idem_key(const struct request *rq, json_t *body, const char **key, struc
 	return 0;
 }
 
-int api_call_of(const struct request *rq, json_t *body, struct ledger_call *call, unsigned char hash[32],
-		struct response *rs)
+/* A bound key's Idempotency-Key is stored as "t<account's internal
+ * id>:<SHA-256 of the key, hex>" (at most 86 bytes, within the column's
+ * 255 whatever the client sent): each tenant has a namespace of its own,
+ * so two choosing the same key never replay each other's answers or get
+ * each other's 409s. An unbound key's is stored as sent (as before
+ * bindings existed); only such a key, which reaches every account anyway,
+ * could choose a stored form of a tenant's, and a tenant never can. */
+static void idem_namespace(struct api_ctx *ctx, const char *key)
+{
+	unsigned char hash[KEYS_HASH_LEN];
+	char hex[2 * KEYS_HASH_LEN + 1];
+	keys_sha256(key, strlen(key), hash);
+	keys_hex(hash, hex);
+	snprintf(ctx->idem_key, sizeof(ctx->idem_key), "t%lld:%s", (long long)ctx->key.account_id, hex);
+}
+_Static_assert(1 + 20 + 1 + 2 * KEYS_HASH_LEN <= LIMIT_IDEMPOTENCY_KEY_BYTES, "a namespaced key fits the column");
+
+int api_call_of(struct api_ctx *ctx, const struct request *rq, json_t *body, struct ledger_call *call,
+		unsigned char hash[32], struct response *rs)
 {
 	if (api_idem_key(rq, body, &call->idem_key, rs) != 0)
 		return -1;
+	if (call->idem_key != NULL && ctx->key.account_id != 0) {
+		idem_namespace(ctx, call->idem_key);
+		call->idem_key = ctx->idem_key;
+	}
 	api_request_hash(rq, hash);
 	call->request_hash = hash;
 	return 0;
+}
+
+int api_key_reaches(const struct api_ctx *ctx, const char *account)
+{
+	return ctx->key.account_id == 0 || (account != NULL && strcmp(account, ctx->key.account) == 0);
+}
+
+int api_key_reaches_hold(const struct api_ctx *ctx, const char *hold_id)
+{
+	int64_t account_id;
+	if (ctx->key.account_id == 0 || ledger_hold_account(hold_id, &account_id) != 0)
+		return 1;
+	return account_id == ctx->key.account_id;
+}
+
+void api_refuse(struct response *rs, enum refusal_why why, const char *subject)
+{
+	struct refusal r;
+	enum cd_err e = refusal_set(&r, why, subject, NULL);
+	json_t *body = refusal_json(&r);
+	if (body == NULL)
+		api_error(rs, e, NULL, "%s", cd_strerror(e));
+	else
+		api_json(rs, cd_err_status(e), body);
 }
 
 void api_answer(struct response *rs, enum cd_err rc, struct ledger_result *res)

@@ -71,7 +71,7 @@ void api_plan_put(struct api_ctx *ctx, const struct request *rq, char **params, 
 		api_error(rs, CD_E_INVALID, "rollover_cap_micros", "rollover capped needs rollover_cap_micros");
 	else if (strcmp(p.rollover, "capped") != 0 && p.rollover_cap_micros >= 0)
 		api_error(rs, CD_E_INVALID, "rollover_cap_micros", "rollover_cap_micros goes with rollover capped");
-	else if (api_call_of(rq, body, &call, hash, rs) == 0)
+	else if (api_call_of(ctx, rq, body, &call, hash, rs) == 0)
 		api_answer(rs, ledger_plan_put(ctx->lg, &call, &p, &res), &res);
 	json_decref(body);
 }

@@ -50,7 +50,7 @@ void api_promo_create(struct api_ctx *ctx, const struct request *rq, char **para
 		;
 	else if (p.expires_at >= 0 && p.expires_at <= timefmt_now())
 		api_error(rs, CD_E_INVALID, "expires_at", "expires_at must be in the future");
-	else if (api_call_of(rq, body, &call, hash, rs) == 0)
+	else if (api_call_of(ctx, rq, body, &call, hash, rs) == 0)
 		api_answer(rs, ledger_promo_create(ctx->lg, &call, &p, &res), &res);
 	json_decref(body);
 }
@@ -73,7 +73,7 @@ void api_redeem(struct api_ctx *ctx, const struct request *rq, char **params, st
 		return;
 	const char *code = jsonio_str(body, "code");
 	snprintf(rs->account, sizeof(rs->account), "%s", params[0]);
-	if (code_ok(code, rs) && api_call_of(rq, body, &call, hash, rs) == 0)
+	if (code_ok(code, rs) && api_call_of(ctx, rq, body, &call, hash, rs) == 0)
 		api_answer(rs, ledger_promo_redeem(ctx->lg, &call, params[0], code, &res), &res);
 	json_decref(body);
 }

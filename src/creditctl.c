@@ -23,7 +23,7 @@ static void usage(void)
 	fprintf(stderr,
 		"usage: creditctl [-c FILE] COMMAND ... | creditctl --version\n"
 		"  migrate [--sql-dir DIR]\n"
-		"  key create --scope guard|read|admin[,...] [--name NAME]\n"
+		"  key create --scope guard|read|app|admin[,...] [--name NAME] [--account ID]\n"
 		"  key list\n"
 		"  key revoke ID\n"
 		"  account create ID [--kind user|workspace]\n"
@@ -99,7 +99,7 @@ static int print_json(json_t *v)
 
 /* ---- What the ledger hands over, printed here (the ledger never prints) ---- */
 
-#define KEY_LIST_LINE "%-6s %-14s %-18s %-21s %-21s %s\n"
+#define KEY_LIST_LINE "%-6s %-14s %-20s %-21s %-21s %-21s %s\n"
 
 /* The key list's header goes out with the first row, or after a listing
  * without any: never before a failure. */
@@ -108,7 +108,7 @@ struct key_listing { int header_done; };
 static void key_list_header(struct key_listing *l)
 {
 	if (!l->header_done)
-		printf(KEY_LIST_LINE, "ID", "PREFIX", "SCOPES", "CREATED", "REVOKED", "NAME");
+		printf(KEY_LIST_LINE, "ID", "PREFIX", "SCOPES", "ACCOUNT", "CREATED", "REVOKED", "NAME");
 	l->header_done = 1;
 }
 
@@ -121,7 +121,7 @@ static void print_key(void *ctx, const struct ledger_key_row *k)
 	timefmt_rfc3339(k->created_at, created);
 	if (k->revoked_at >= 0)
 		timefmt_rfc3339(k->revoked_at, revoked);
-	printf(KEY_LIST_LINE, id, k->prefix, scopes, created, revoked, k->name);
+	printf(KEY_LIST_LINE, id, k->prefix, scopes, k->account != NULL ? k->account : "-", created, revoked, k->name);
 }
 
 static void print_applied(void *ctx, const char *name)
@@ -186,31 +186,55 @@ static void print_journal_row(void *ctx, const struct ledger_journal_row *r)
 	printf(",%s\n", t);
 }
 
+/* key create: the new key alone on stdout's last line (scripts take it
+ * from there), its id on stderr. A key bound to an account (--account)
+ * reaches that account only; an admin key reaches everything, so it is
+ * never bound. */
+static int key_create(struct ledger *lg, int argc, char **argv)
+{
+	const char *scope = opt(argc, argv, 3, "--scope"), *name = opt(argc, argv, 3, "--name");
+	const char *account = opt(argc, argv, 3, "--account");
+	int mask = scope != NULL ? keys_parse_scopes(scope) : -1;
+	char key[KEYS_LEN + 1], prefix[16];
+	unsigned char hash[KEYS_HASH_LEN];
+	int64_t id;
+	static const char *const known[] = {"--scope", "--name", "--account", NULL};
+	if (!opts_known(argc, argv, 3, known)) {
+		usage();
+		return 2;
+	}
+	if (mask < 0) {
+		fprintf(stderr, "creditctl: --scope must list guard, read, app and/or admin\n");
+		return 2;
+	}
+	if (account != NULL && ((mask & KEY_SCOPE_ADMIN) || account[0] == '\0')) {
+		fprintf(stderr, "creditctl: %s\n", account[0] == '\0' ? "--account needs an account id"
+			: "an admin key cannot be bound to an account (--account is for guard, read and app keys)");
+		return 2;
+	}
+	if (keys_generate(key) != 0) {
+		fprintf(stderr, "creditctl: the random generator failed\n");
+		return 1;
+	}
+	keys_sha256(key, strlen(key), hash);
+	snprintf(prefix, sizeof(prefix), "%.12s", key);
+	const struct ledger_key_new n = {hash, prefix, name ? name : "", mask, account};
+	enum cd_err rc = ledger_key_create(lg, &n, &id);
+	if (rc == CD_E_NOT_FOUND) {
+		fprintf(stderr, "creditctl: key create: no account '%s'; nothing created\n", account);
+		return 1;
+	}
+	if (rc != CD_OK)
+		return fail(lg, rc, "key create");
+	fprintf(stderr, "key %lld created; it is shown only once\n", (long long)id);
+	printf("%s\n", key);
+	return 0;
+}
+
 static int cmd_key(struct ledger *lg, int argc, char **argv)
 {
-	if (argc >= 3 && strcmp(argv[2], "create") == 0) {
-		const char *scope = opt(argc, argv, 3, "--scope"), *name = opt(argc, argv, 3, "--name");
-		int mask = scope != NULL ? keys_parse_scopes(scope) : -1;
-		char key[KEYS_LEN + 1], prefix[16];
-		unsigned char hash[KEYS_HASH_LEN];
-		int64_t id;
-		if (mask < 0) {
-			fprintf(stderr, "creditctl: --scope must list guard, read and/or admin\n");
-			return 2;
-		}
-		if (keys_generate(key) != 0) {
-			fprintf(stderr, "creditctl: the random generator failed\n");
-			return 1;
-		}
-		keys_sha256(key, strlen(key), hash);
-		snprintf(prefix, sizeof(prefix), "%.12s", key);
-		enum cd_err rc = ledger_key_create(lg, hash, prefix, name ? name : "", mask, &id);
-		if (rc != CD_OK)
-			return fail(lg, rc, "key create");
-		printf("%s\n", key);
-		fprintf(stderr, "key %lld created; it is shown only once\n", (long long)id);
-		return 0;
-	}
+	if (argc >= 3 && strcmp(argv[2], "create") == 0)
+		return key_create(lg, argc, argv);
 	if (argc >= 3 && strcmp(argv[2], "list") == 0) {
 		struct key_listing l = {0};
 		enum cd_err rc = ledger_key_list(lg, print_key, &l);

@@ -92,21 +92,28 @@ const char *keys_bearer(const char *header)
 	return header;
 }
 
+static const struct {
+	const char *name;
+	int bit;
+} scope_names[] = {
+	{"guard", KEY_SCOPE_GUARD}, {"read", KEY_SCOPE_READ}, {"app", KEY_SCOPE_APP}, {"admin", KEY_SCOPE_ADMIN},
+};
+#define SCOPE_NAMES (sizeof(scope_names) / sizeof(scope_names[0]))
+
 int keys_parse_scopes(const char *list)
 {
 	int mask = 0;
 	const char *p = list;
-	while (p != NULL && *p != '\0') {
+	while (p != NULL) {
 		const char *comma = strchr(p, ',');
 		size_t len = comma != NULL ? (size_t)(comma - p) : strlen(p);
-		if (len == 5 && strncmp(p, "guard", 5) == 0)
-			mask |= KEY_SCOPE_GUARD;
-		else if (len == 4 && strncmp(p, "read", 4) == 0)
-			mask |= KEY_SCOPE_READ;
-		else if (len == 5 && strncmp(p, "admin", 5) == 0)
-			mask |= KEY_SCOPE_ADMIN;
-		else
+		int bit = 0;
+		for (size_t i = 0; i < SCOPE_NAMES; i++)
+			if (strlen(scope_names[i].name) == len && strncmp(p, scope_names[i].name, len) == 0)
+				bit = scope_names[i].bit;
+		if (bit == 0)
 			return -1;
+		mask |= bit;
 		p = comma != NULL ? comma + 1 : NULL;
 	}
 	return mask == 0 ? -1 : mask;
@@ -114,11 +121,26 @@ int keys_parse_scopes(const char *list)
 
 void keys_format_scopes(int mask, char *out, size_t cap)
 {
-	snprintf(out, cap, "%s%s%s%s%s", mask & KEY_SCOPE_GUARD ? "guard" : "",
-		 (mask & KEY_SCOPE_GUARD) && (mask & (KEY_SCOPE_READ | KEY_SCOPE_ADMIN)) ? "," : "",
-		 mask & KEY_SCOPE_READ ? "read" : "",
-		 (mask & KEY_SCOPE_READ) && (mask & KEY_SCOPE_ADMIN) ? "," : "",
-		 mask & KEY_SCOPE_ADMIN ? "admin" : "");
+	size_t used = 0;
+	if (cap == 0)
+		return;
+	out[0] = '\0';
+	for (size_t i = 0; i < SCOPE_NAMES; i++) {
+		if (!(mask & scope_names[i].bit))
+			continue;
+		int n = snprintf(out + used, cap - used, "%s%s", used > 0 ? "," : "", scope_names[i].name);
+		if (n < 0 || (size_t)n >= cap - used)
+			return;
+		used += (size_t)n;
+	}
+}
+
+const char *keys_scope_name(int scope)
+{
+	for (size_t i = 0; i < SCOPE_NAMES; i++)
+		if (scope_names[i].bit == scope)
+			return scope_names[i].name;
+	return "?";
 }
 
 int keys_allows(int mask, int need)
@@ -126,6 +148,9 @@ int keys_allows(int mask, int need)
 	if (need == 0)
 		return 1;
 	if (mask & KEY_SCOPE_ADMIN)
+		return 1;
+	/* An app key reads what a read key reads; a read key starts nothing. */
+	if (need == KEY_SCOPE_READ && (mask & KEY_SCOPE_APP))
 		return 1;
 	return (mask & need) != 0;
 }

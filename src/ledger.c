@@ -1,5 +1,6 @@
 /* ledger.c: the ledger's connection, its prepared-statement cache, the
- * transaction runner with bounded retries, idempotent writes and API keys.
+ * transaction runner with bounded retries and idempotent writes (API keys
+ * are ledger_keys.c's).
  *
  * Every statement creditd sends goes through db_exec here, so the round
  * trip counter is exact. The connection runs with autocommit off and READ
@@ -863,103 +864,6 @@ int ledger_id_parse(const char *s, const char *prefix, int64_t *id)
 			return -1;
 	*id = (int64_t)strtoll(s, NULL, 10);
 	return 0;
-}
-
-/* ---- API keys ---- */
-
-static const char SQL_KEY_AUTH[] = "SELECT scopes FROM api_keys WHERE key_hash = ? AND revoked_at IS NULL";
-
-struct key_auth { const unsigned char *hash; int scopes; };
-
-static enum cd_err key_auth_tx(struct ledger *lg, void *arg)
-{
-	struct key_auth *k = arg;
-	int e;
-	struct dbstmt *s = db_exec(lg, SQL_KEY_AUTH, &e, "b", k->hash, (size_t)32);
-	if (s == NULL)
-		return db_err(lg, e, "key lookup");
-	k->scopes = db_fetch(s) == 1 ? (int)db_i64(s, 0) : 0;
-	return CD_OK;
-}
-
-enum cd_err ledger_key_auth(struct ledger *lg, const unsigned char hash[32], int *scopes)
-{
-	struct key_auth k = {hash, 0};
-	enum cd_err rc = ledger_run(lg, key_auth_tx, &k);
-	if (rc != CD_OK)
-		return rc;
-	*scopes = k.scopes;
-	return k.scopes != 0 ? CD_OK : CD_E_UNAUTHORIZED;
-}
-
-struct key_new { const unsigned char *hash; const char *prefix, *name; int scopes; int64_t id; };
-
-static enum cd_err key_create_tx(struct ledger *lg, void *arg)
-{
-	static const char sql[] = "INSERT INTO api_keys (key_hash, prefix, name, scopes, created_at) "
-				  "VALUES (?, ?, ?, ?, ?)";
-	struct key_new *k = arg;
-	int e;
-	struct dbstmt *s = db_exec(lg, sql, &e, "bssii", k->hash, (size_t)32, k->prefix, k->name,
-				   (int64_t)k->scopes, lg->now);
-	if (s == NULL)
-		return db_err(lg, e, "key create");
-	k->id = (int64_t)db_insert_id(s);
-	return CD_OK;
-}
-
-enum cd_err ledger_key_create(struct ledger *lg, const unsigned char hash[32], const char *prefix,
-			      const char *name, int scopes, int64_t *id)
-{
-	struct key_new k = {hash, prefix, name, scopes, 0};
-	enum cd_err rc = ledger_run(lg, key_create_tx, &k);
-	*id = k.id;
-	return rc;
-}
-
-struct key_list { void (*row)(void *ctx, const struct ledger_key_row *k); void *ctx; };
-
-static enum cd_err key_list_tx(struct ledger *lg, void *arg)
-{
-	static const char sql[] = "SELECT id, prefix, name, scopes, created_at, revoked_at FROM api_keys ORDER BY id";
-	const struct key_list *l = arg;
-	int e;
-	struct dbstmt *s = db_exec(lg, sql, &e, "");
-	if (s == NULL)
-		return db_err(lg, e, "key list");
-	while (db_fetch(s) == 1) {
-		struct ledger_key_row k = {db_i64(s, 0), db_str(s, 1), db_str(s, 2), (int)db_i64(s, 3), db_i64(s, 4),
-					   db_null(s, 5) ? -1 : db_i64(s, 5)};
-		l->row(l->ctx, &k);
-	}
-	return CD_OK;
-}
-
-enum cd_err ledger_key_list(struct ledger *lg, void (*row)(void *ctx, const struct ledger_key_row *k), void *ctx)
-{
-	struct key_list l = {row, ctx};
-	return ledger_run(lg, key_list_tx, &l);
-}
-
-struct key_revoke { int64_t id; int found; };
-
-static enum cd_err key_revoke_tx(struct ledger *lg, void *arg)
-{
-	static const char sql[] = "UPDATE api_keys SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?";
-	struct key_revoke *k = arg;
-	int e;
-	struct dbstmt *s = db_exec(lg, sql, &e, "ii", lg->now, k->id);
-	if (s == NULL)
-		return db_err(lg, e, "key revoke");
-	k->found = db_affected(s) > 0;
-	return CD_OK;
-}
-
-enum cd_err ledger_key_revoke(struct ledger *lg, int64_t id)
-{
-	struct key_revoke k = {id, 0};
-	enum cd_err rc = ledger_run(lg, key_revoke_tx, &k);
-	return rc == CD_OK && !k.found ? CD_E_NOT_FOUND : rc;
 }
 
 /* ---- Scripts ---- */

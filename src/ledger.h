@@ -16,6 +16,8 @@
 #include "pricing.h"
 #include "refusal.h"
 
+struct key_grant;
+
 #define LEDGER_ID_MAX LIMIT_ACCOUNT_ID_BYTES
 #define LEDGER_NAME_MAX LIMIT_NAME_BYTES
 
@@ -57,11 +59,25 @@ const char *ledger_errmsg(const struct ledger *lg);
 
 /* Parses an id creditd made ("txn_42" with prefix "txn_"). 0 or -1. */
 int ledger_id_parse(const char *s, const char *prefix, int64_t *id);
+/* The internal id of the account a hold id names (hold ids carry it): 0,
+ * or -1 when s is not shaped like a hold id. Checks nothing else. */
+int ledger_hold_account(const char *hold_id, int64_t *account_id);
 
-/* ---- API keys ---- */
-enum cd_err ledger_key_auth(struct ledger *lg, const unsigned char hash[32], int *scopes);
-enum cd_err ledger_key_create(struct ledger *lg, const unsigned char hash[32], const char *prefix,
-			      const char *name, int scopes, int64_t *id);
+/* ---- API keys (ledger_keys.c) ---- */
+/* What the key with this SHA-256 may do, into *grant: CD_OK; an unknown or
+ * revoked key: CD_E_UNAUTHORIZED (*grant zeroed); else a failure. */
+enum cd_err ledger_key_auth(struct ledger *lg, const unsigned char hash[32], struct key_grant *grant);
+/* A new key, as creditctl makes it; borrowed for the call. */
+struct ledger_key_new {
+	const unsigned char *hash;	/* 32 bytes: the key's SHA-256 */
+	const char *prefix;		/* the key's first characters */
+	const char *name;
+	int scopes;			/* enum key_scope bits */
+	const char *account;		/* external id of the account it is bound to; NULL: none */
+};
+/* Stores a key; its id into *id. CD_E_NOT_FOUND when n->account names no
+ * account (nothing stored). */
+enum cd_err ledger_key_create(struct ledger *lg, const struct ledger_key_new *n, int64_t *id);
 /* One API key, as ledger_key_list hands it over. The strings are the
  * ledger's and live until the callback returns. */
 struct ledger_key_row {
@@ -71,6 +87,7 @@ struct ledger_key_row {
 	int scopes;			/* enum key_scope bits */
 	int64_t created_at;		/* unix seconds */
 	int64_t revoked_at;		/* unix seconds; -1: not revoked */
+	const char *account;		/* the account it is bound to; NULL: none */
 };
 /* Calls row(ctx, k) for every key, oldest first, inside the transaction
  * (the ledger never prints; creditctl does). */

@@ -394,3 +394,9 @@ int hold_id_parse(const char *s, int64_t *account_id, int64_t *hold_id)
 		return -1;
 	return 0;
 }
+
+int ledger_hold_account(const char *hold_id, int64_t *account_id)
+{
+	int64_t hold;
+	return hold_id_parse(hold_id, account_id, &hold);
+}

@@ -188,6 +188,14 @@ _Static_assert(LIMIT_BATCH_OPS >= 1 && LIMIT_BATCH_OPS <= 64, "batch sizes fit t
  * this many seconds. */
 #define LIMIT_KEY_CACHE_SLOTS 8
 #define LIMIT_KEY_CACHE_SECONDS 1
+/* Well-formed keys the database did not know (one table per process),
+ * and for how long: a client repeating a bogus or revoked key costs no
+ * database round trip, and a key created after it was refused starts
+ * working within this many seconds. 64 slots of 77 bytes; a flood of
+ * ever-new keys only recycles them (each then costs its one lookup). */
+#define LIMIT_KEY_UNKNOWN_SLOTS 64
+#define LIMIT_KEY_UNKNOWN_SECONDS 30
+_Static_assert(LIMIT_KEY_UNKNOWN_SECONDS >= LIMIT_KEY_CACHE_SECONDS, "a refusal is remembered at least as long");
 /* The listening socket's backlog: connections the kernel queues while
  * every worker is busy (the web server's pool is far smaller). */
 #define LIMIT_LISTEN_BACKLOG 1024

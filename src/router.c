@@ -4,26 +4,37 @@
  * the handler percent-decoded; urlpath.c does the matching) and the key
  * scope it needs. The router counts nothing itself: the worker counts each
  * answer under the route name the router reports. Keys are checked
- * for shape before any lookup, then by hash; a worker remembers a key's
- * scopes for KEY_CACHE_SECONDS so the hot guard routes do not pay a
- * database round trip each time (a revoked key stops working within that
- * time). A browser token (keys.h) opens the /v1/me routes only, for the
- * account it names; those routes answer CORS for [widget] origins. */
+ * for shape before any lookup, then by hash; keycache.h remembers what the
+ * database said (a known key per thread for a second, an unknown one for
+ * the process for half a minute), so neither the hot guard routes nor a
+ * client repeating a bogus key pay a round trip each time. A key bound to
+ * an account may name that account only: a route naming another in its
+ * path is answered here, 404 as for an account that does not exist; the
+ * guard routes check the account of their body or hold (api_key_reaches).
+ * A browser token (keys.h) opens the /v1/me routes only, for the account
+ * it names; those routes answer CORS for [widget] origins. */
 #include "router.h"
 #include "config.h"
+#include "keycache.h"
 #include "keys.h"
 #include "ledger.h"
 #include "log.h"
 #include "timefmt.h"
 #include "urlpath.h"
+#include <pthread.h>
 #include <string.h>
 #include <strings.h>
 
-#define KEY_CACHE_SECONDS LIMIT_KEY_CACHE_SECONDS
 #define ROUTE_STRIPE (-1)	/* the Stripe signature, checked by the handler */
 #define ROUTE_BROWSER (-2)	/* a browser token; CORS for the widget's origins */
 #define ROUTE_PREFLIGHT (-3)	/* no key; CORS for the widget's origins */
-#define KEY_CACHE_SLOTS LIMIT_KEY_CACHE_SLOTS
+
+/* How a route answers a bound key naming another account in its path:
+ * as the route answers an account that does not exist. */
+enum foreign {
+	FOREIGN_LOOKUP,			/* "account not found" (a read, a top-up) */
+	FOREIGN_REFUSAL,		/* the ledger's "account 'x' not found" (a write) */
+};
 
 struct route {
 	const char *method;
@@ -31,40 +42,41 @@ struct route {
 	int scope;			/* a key scope; 0: no key; ROUTE_STRIPE, ROUTE_BROWSER */
 	api_handler *handler;
 	const char *name;
+	enum foreign foreign;		/* /v1/accounts/{id}/... routes only */
 };
 
 static const struct route routes[] = {
-	{"GET", "/healthz", 0, api_healthz, "healthz"},
-	{"GET", "/metrics", 0, api_metrics, "metrics"},
-	{"GET", "/v1/models", KEY_SCOPE_READ, api_models, "models"},
-	{"POST", "/v1/accounts", KEY_SCOPE_ADMIN, api_account_create, "account_create"},
-	{"GET", "/v1/accounts/*", KEY_SCOPE_READ, api_account_get, "account_get"},
-	{"PATCH", "/v1/accounts/*", KEY_SCOPE_ADMIN, api_account_patch, "account_patch"},
-	{"GET", "/v1/accounts/*/transactions", KEY_SCOPE_READ, api_transactions, "transactions"},
-	{"GET", "/v1/accounts/*/usage", KEY_SCOPE_READ, api_usage_report, "usage_report"},
-	{"POST", "/v1/accounts/*/grants", KEY_SCOPE_ADMIN, api_grant, "grant"},
-	{"POST", "/v1/accounts/*/debits", KEY_SCOPE_ADMIN, api_debit, "debit"},
-	{"POST", "/v1/accounts/*/topup", KEY_SCOPE_READ, api_topup, "topup"},
-	{"POST", "/v1/accounts/*/members", KEY_SCOPE_ADMIN, api_member_put, "member_put"},
-	{"DELETE", "/v1/accounts/*/members/*", KEY_SCOPE_ADMIN, api_member_delete, "member_delete"},
-	{"POST", "/v1/accounts/*/redeem", KEY_SCOPE_READ, api_redeem, "redeem"},
-	{"POST", "/v1/accounts/*/browser_tokens", KEY_SCOPE_READ, api_browser_token, "browser_token"},
-	{"GET", "/v1/me", ROUTE_BROWSER, api_me, "me"},
-	{"GET", "/v1/me/transactions", ROUTE_BROWSER, api_me_transactions, "me_transactions"},
-	{"POST", "/v1/me/topup", ROUTE_BROWSER, api_me_topup, "me_topup"},
-	{"OPTIONS", "/v1/me", ROUTE_PREFLIGHT, api_me_preflight, "me_preflight"},
-	{"OPTIONS", "/v1/me/transactions", ROUTE_PREFLIGHT, api_me_preflight, "me_transactions_preflight"},
-	{"OPTIONS", "/v1/me/topup", ROUTE_PREFLIGHT, api_me_preflight, "me_topup_preflight"},
-	{"GET", "/widget/creditd-widget.js", 0, api_widget_js, "widget_js"},
-	{"POST", "/v1/promo_codes", KEY_SCOPE_ADMIN, api_promo_create, "promo_create"},
-	{"GET", "/v1/plans", KEY_SCOPE_READ, api_plans, "plans"},
-	{"PUT", "/v1/plans/*", KEY_SCOPE_ADMIN, api_plan_put, "plan_put"},
-	{"GET", "/v1/events", KEY_SCOPE_ADMIN, api_events, "events"},
-	{"POST", "/v1/guard/authorize", KEY_SCOPE_GUARD, api_authorize, "authorize"},
-	{"POST", "/v1/guard/settle", KEY_SCOPE_GUARD, api_settle, "settle"},
-	{"POST", "/v1/guard/release", KEY_SCOPE_GUARD, api_release, "release"},
-	{"POST", "/v1/usage", KEY_SCOPE_GUARD, api_usage, "usage"},
-	{"POST", "/v1/webhooks/stripe", ROUTE_STRIPE, api_webhook, "webhook"},
+	{"GET", "/healthz", 0, api_healthz, "healthz", FOREIGN_LOOKUP},
+	{"GET", "/metrics", 0, api_metrics, "metrics", FOREIGN_LOOKUP},
+	{"GET", "/v1/models", KEY_SCOPE_READ, api_models, "models", FOREIGN_LOOKUP},
+	{"POST", "/v1/accounts", KEY_SCOPE_ADMIN, api_account_create, "account_create", FOREIGN_LOOKUP},
+	{"GET", "/v1/accounts/*", KEY_SCOPE_READ, api_account_get, "account_get", FOREIGN_LOOKUP},
+	{"PATCH", "/v1/accounts/*", KEY_SCOPE_ADMIN, api_account_patch, "account_patch", FOREIGN_REFUSAL},
+	{"GET", "/v1/accounts/*/transactions", KEY_SCOPE_READ, api_transactions, "transactions", FOREIGN_LOOKUP},
+	{"GET", "/v1/accounts/*/usage", KEY_SCOPE_READ, api_usage_report, "usage_report", FOREIGN_LOOKUP},
+	{"POST", "/v1/accounts/*/grants", KEY_SCOPE_ADMIN, api_grant, "grant", FOREIGN_REFUSAL},
+	{"POST", "/v1/accounts/*/debits", KEY_SCOPE_ADMIN, api_debit, "debit", FOREIGN_REFUSAL},
+	{"POST", "/v1/accounts/*/topup", KEY_SCOPE_APP, api_topup, "topup", FOREIGN_LOOKUP},
+	{"POST", "/v1/accounts/*/members", KEY_SCOPE_ADMIN, api_member_put, "member_put", FOREIGN_REFUSAL},
+	{"DELETE", "/v1/accounts/*/members/*", KEY_SCOPE_ADMIN, api_member_delete, "member_delete", FOREIGN_REFUSAL},
+	{"POST", "/v1/accounts/*/redeem", KEY_SCOPE_APP, api_redeem, "redeem", FOREIGN_REFUSAL},
+	{"POST", "/v1/accounts/*/browser_tokens", KEY_SCOPE_APP, api_browser_token, "browser_token", FOREIGN_LOOKUP},
+	{"GET", "/v1/me", ROUTE_BROWSER, api_me, "me", FOREIGN_LOOKUP},
+	{"GET", "/v1/me/transactions", ROUTE_BROWSER, api_me_transactions, "me_transactions", FOREIGN_LOOKUP},
+	{"POST", "/v1/me/topup", ROUTE_BROWSER, api_me_topup, "me_topup", FOREIGN_LOOKUP},
+	{"OPTIONS", "/v1/me", ROUTE_PREFLIGHT, api_me_preflight, "me_preflight", FOREIGN_LOOKUP},
+	{"OPTIONS", "/v1/me/transactions", ROUTE_PREFLIGHT, api_me_preflight, "me_transactions_preflight", FOREIGN_LOOKUP},
+	{"OPTIONS", "/v1/me/topup", ROUTE_PREFLIGHT, api_me_preflight, "me_topup_preflight", FOREIGN_LOOKUP},
+	{"GET", "/widget/creditd-widget.js", 0, api_widget_js, "widget_js", FOREIGN_LOOKUP},
+	{"POST", "/v1/promo_codes", KEY_SCOPE_ADMIN, api_promo_create, "promo_create", FOREIGN_LOOKUP},
+	{"GET", "/v1/plans", KEY_SCOPE_READ, api_plans, "plans", FOREIGN_LOOKUP},
+	{"PUT", "/v1/plans/*", KEY_SCOPE_ADMIN, api_plan_put, "plan_put", FOREIGN_LOOKUP},
+	{"GET", "/v1/events", KEY_SCOPE_ADMIN, api_events, "events", FOREIGN_LOOKUP},
+	{"POST", "/v1/guard/authorize", KEY_SCOPE_GUARD, api_authorize, "authorize", FOREIGN_LOOKUP},
+	{"POST", "/v1/guard/settle", KEY_SCOPE_GUARD, api_settle, "settle", FOREIGN_LOOKUP},
+	{"POST", "/v1/guard/release", KEY_SCOPE_GUARD, api_release, "release", FOREIGN_LOOKUP},
+	{"POST", "/v1/usage", KEY_SCOPE_GUARD, api_usage, "usage", FOREIGN_LOOKUP},
+	{"POST", "/v1/webhooks/stripe", ROUTE_STRIPE, api_webhook, "webhook", FOREIGN_LOOKUP},
 };
 #define ROUTES (sizeof(routes) / sizeof(routes[0]))
 _Static_assert(ROUTES <= LIMIT_METRICS_ROUTES, "every route needs its metrics counters");
@@ -108,34 +120,43 @@ static int has_body(const struct request *rq)
 
 /* ---- Authentication ---- */
 
-/* The cache keeps the key itself (this thread's memory only, like the
- * request that carried it) so a hit costs a constant-time compare, not a
- * hash; a miss hashes it and asks the database. */
-struct key_slot { char key[KEYS_LEN + 1]; int scopes; int64_t until; };
-static __thread struct key_slot key_cache[KEY_CACHE_SLOTS];
-static __thread unsigned int key_cache_next;
+/* Known keys per thread (no lock on the hot path); refused keys for the
+ * whole process, so a repeated bogus key is answered from memory
+ * whichever thread takes it. */
+static __thread struct keycache known_keys;
+static struct keycache_refused refused_keys;
+static pthread_mutex_t refused_lock = PTHREAD_MUTEX_INITIALIZER;
 
-static enum cd_err authenticate(struct api_ctx *ctx, const struct request *rq, int *scopes)
+static int key_refused(const char *key, int64_t now, int remember)
+{
+	int hit = 0;
+	pthread_mutex_lock(&refused_lock);
+	if (remember)
+		keycache_refuse(&refused_keys, key, now);
+	else
+		hit = keycache_refused_find(&refused_keys, key, now);
+	pthread_mutex_unlock(&refused_lock);
+	return hit;
+}
+
+static enum cd_err authenticate(struct api_ctx *ctx, const struct request *rq, struct key_grant *grant)
 {
 	const char *key = keys_bearer(rq->authorization);
 	unsigned char hash[KEYS_HASH_LEN];
 	if (key == NULL || !keys_wellformed(key))
 		return CD_E_UNAUTHORIZED;
 	int64_t now = timefmt_now();
-	for (int i = 0; i < KEY_CACHE_SLOTS; i++) {
-		if (key_cache[i].until > now && keys_equal(key_cache[i].key, key)) {
-			*scopes = key_cache[i].scopes;
-			return CD_OK;
-		}
-	}
+	if (keycache_find(&known_keys, key, now, grant))
+		return CD_OK;
+	if (key_refused(key, now, 0))
+		return CD_E_UNAUTHORIZED;
 	keys_sha256(key, strlen(key), hash);
-	enum cd_err rc = ledger_key_auth(ctx->lg, hash, scopes);
+	enum cd_err rc = ledger_key_auth(ctx->lg, hash, grant);
+	if (rc == CD_E_UNAUTHORIZED)
+		key_refused(key, now, 1);
 	if (rc != CD_OK)
 		return rc;
-	struct key_slot *slot = &key_cache[key_cache_next++ % KEY_CACHE_SLOTS];
-	memcpy(slot->key, key, KEYS_LEN + 1);
-	slot->scopes = *scopes;
-	slot->until = now + KEY_CACHE_SECONDS;
+	keycache_remember(&known_keys, key, grant, now);
 	return CD_OK;
 }
 
@@ -160,7 +181,7 @@ static int authorize_route(struct api_ctx *ctx, const struct request *rq, const 
 		return browser_route(ctx, rq, rs);
 	if (r->scope <= 0)
 		return 0;
-	enum cd_err rc = authenticate(ctx, rq, &ctx->scopes);
+	enum cd_err rc = authenticate(ctx, rq, &ctx->key);
 	if (rc == CD_E_UNAUTHORIZED) {
 		api_error(rs, rc, NULL, rq->authorization == NULL ? "missing API key: send Authorization: Bearer <key>"
 								  : "invalid API key");
@@ -170,12 +191,31 @@ static int authorize_route(struct api_ctx *ctx, const struct request *rq, const 
 		api_fail(rs, rc, "key lookup");
 		return -1;
 	}
-	if (!keys_allows(ctx->scopes, r->scope)) {
-		api_error(rs, CD_E_FORBIDDEN, NULL, "this API key lacks the '%s' scope",
-			  r->scope == KEY_SCOPE_GUARD ? "guard" : r->scope == KEY_SCOPE_READ ? "read" : "admin");
+	if (!keys_allows(ctx->key.scopes, r->scope)) {
+		api_error(rs, CD_E_FORBIDDEN, NULL, "this API key lacks the '%s' scope", keys_scope_name(r->scope));
 		return -1;
 	}
 	return 0;
+}
+
+/* A key bound to one account may name only that one in the path: another
+ * (whether it exists or not) is answered 404 as the route answers an
+ * account that does not exist, and nothing runs. A malformed id is the
+ * handler's 400, as for any key. 0: the handler may run. */
+static int path_reachable(const struct api_ctx *ctx, const struct route *r, char **params, struct response *rs)
+{
+	if (ctx->key.account_id == 0 || strncmp(r->pattern, "/v1/accounts/*", 14) != 0 || params[0] == NULL)
+		return 0;
+	if (!api_path_account_ok(params[0], rs))
+		return -1;
+	if (api_key_reaches(ctx, params[0]))
+		return 0;
+	snprintf(rs->account, sizeof(rs->account), "%s", params[0]);
+	if (r->foreign == FOREIGN_REFUSAL)
+		api_refuse(rs, REFUSE_ACCOUNT_UNKNOWN, params[0]);
+	else
+		api_fail(rs, CD_E_NOT_FOUND, "account");
+	return -1;
 }
 
 static void run_route(struct api_ctx *ctx, const struct request *rq, const struct route *r, char **params,
@@ -188,12 +228,13 @@ static void run_route(struct api_ctx *ctx, const struct request *rq, const struc
 		rs->preflight = r->scope == ROUTE_PREFLIGHT;
 	}
 	ctx->me[0] = '\0';
+	memset(&ctx->key, 0, sizeof(ctx->key));
 	if (rq->body_too_large)
 		api_error(rs, CD_E_TOO_LARGE, NULL, "request body is larger than %lld bytes",
 			  (long long)ctx->cfg->max_body_bytes);
 	else if (r->scope != ROUTE_STRIPE && has_body(rq) && !json_content_type(rq->content_type))
 		api_error(rs, CD_E_MEDIA_TYPE, NULL, "send the body as Content-Type: application/json");
-	else if (authorize_route(ctx, rq, r, rs) == 0) {
+	else if (authorize_route(ctx, rq, r, rs) == 0 && path_reachable(ctx, r, params, rs) == 0) {
 		/* With several database nodes, an account's requests run on the
 		 * node that serves it (ledger_route); the guard's route by the
 		 * account their body or hold names, in the ledger. */

@@ -46,6 +46,50 @@ static void test_tokens(void)
 	ok(keys_token_make("s", "", 1, t, sizeof(t)) != 0, "no account: no token");
 }
 
+/* DESIGN §10: guard, read, app (read plus what an app starts for its end
+ * user), admin (everything). */
+static void test_scopes(void)
+{
+	char out[64];
+	is_int(keys_parse_scopes("app"), KEY_SCOPE_APP, "app scope parsed");
+	is_int(keys_parse_scopes("read,app"), KEY_SCOPE_READ | KEY_SCOPE_APP, "read and app");
+	is_int(keys_parse_scopes("guard,read,app,admin"), KEY_SCOPES_ALL, "all four");
+	is_int(keys_parse_scopes("ap"), -1, "a prefix of a scope is refused");
+	is_int(keys_parse_scopes("apps"), -1, "a longer name is refused");
+	is_int(keys_parse_scopes("read,"), -1, "an empty name after a comma is refused");
+	is_int(keys_parse_scopes(",read"), -1, "an empty name before a comma is refused");
+	is_int(keys_parse_scopes(NULL), -1, "no list");
+	keys_format_scopes(KEY_SCOPE_APP, out, sizeof(out));
+	is_str(out, "app", "app formatted");
+	keys_format_scopes(KEY_SCOPES_ALL, out, sizeof(out));
+	is_str(out, "guard,read,app,admin", "all formatted in order");
+	keys_format_scopes(KEY_SCOPE_READ | KEY_SCOPE_ADMIN, out, sizeof(out));
+	is_str(out, "read,admin", "two formatted");
+	keys_format_scopes(KEY_SCOPES_ALL, out, 8);
+	ok(strlen(out) < 8, "a short buffer is not overrun: '%s'", out);
+	is_int(keys_parse_scopes("guard,read,app,admin"), keys_parse_scopes("admin,app,read,guard"), "order is free");
+	is_str(keys_scope_name(KEY_SCOPE_APP), "app", "app's name");
+	is_str(keys_scope_name(KEY_SCOPE_GUARD), "guard", "guard's name");
+
+	/* What each scope may use: rows are keys, columns routes needing
+	 * guard, read, app, admin. */
+	const int scopes[] = {KEY_SCOPE_GUARD, KEY_SCOPE_READ, KEY_SCOPE_APP, KEY_SCOPE_ADMIN};
+	const int want[4][4] = {
+		{1, 0, 0, 0},	/* guard: the guard routes only */
+		{0, 1, 0, 0},	/* read: GET routes; no top-up, redeem or browser token */
+		{0, 1, 1, 0},	/* app: what read does, plus those */
+		{1, 1, 1, 1},	/* admin: everything */
+	};
+	for (int k = 0; k < 4; k++)
+		for (int r = 0; r < 4; r++)
+			is_int(keys_allows(scopes[k], scopes[r]), want[k][r], "a %s key on a %s route",
+			       keys_scope_name(scopes[k]), keys_scope_name(scopes[r]));
+	ok(keys_allows(KEY_SCOPE_GUARD | KEY_SCOPE_APP, KEY_SCOPE_GUARD), "guard,app may guard");
+	ok(keys_allows(KEY_SCOPE_GUARD | KEY_SCOPE_APP, KEY_SCOPE_READ), "guard,app may read");
+	ok(!keys_allows(KEY_SCOPE_GUARD | KEY_SCOPE_APP, KEY_SCOPE_ADMIN), "guard,app may not administer");
+	ok(keys_allows(KEY_SCOPE_APP, 0), "open routes need nothing of an app key");
+}
+
 int main(void)
 {
 	char a[KEYS_LEN + 1], b[KEYS_LEN + 1], hex[65];
@@ -82,6 +126,7 @@ int main(void)
 	ok(!keys_allows(KEY_SCOPE_READ, KEY_SCOPE_ADMIN), "read may not use admin routes");
 	ok(!keys_allows(KEY_SCOPE_GUARD, KEY_SCOPE_READ), "guard may not read accounts");
 	ok(keys_allows(KEY_SCOPE_READ, 0), "open routes need nothing");
+	test_scopes();
 	test_tokens();
 	return done_testing();
 }

@@ -1,0 +1,41 @@
+/* keycache.c: the memory of API keys (keycache.h). It never hashes, logs
+ * or looks anything up: the router asks the database on a miss and tells
+ * the cache what it said. */
+#include "keycache.h"
+#include <string.h>
+
+int keycache_find(const struct keycache *c, const char *key, int64_t now, struct key_grant *grant)
+{
+	for (int i = 0; i < LIMIT_KEY_CACHE_SLOTS; i++) {
+		if (c->slots[i].until > now && keys_equal(c->slots[i].key, key)) {
+			*grant = c->slots[i].grant;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+void keycache_remember(struct keycache *c, const char *key, const struct key_grant *grant, int64_t now)
+{
+	unsigned int i = c->next++ % LIMIT_KEY_CACHE_SLOTS;
+	memcpy(c->slots[i].key, key, KEYS_LEN);
+	c->slots[i].key[KEYS_LEN] = '\0';
+	c->slots[i].grant = *grant;
+	c->slots[i].until = now + LIMIT_KEY_CACHE_SECONDS;
+}
+
+int keycache_refused_find(const struct keycache_refused *c, const char *key, int64_t now)
+{
+	for (int i = 0; i < LIMIT_KEY_UNKNOWN_SLOTS; i++)
+		if (c->slots[i].until > now && keys_equal(c->slots[i].key, key))
+			return 1;
+	return 0;
+}
+
+void keycache_refuse(struct keycache_refused *c, const char *key, int64_t now)
+{
+	unsigned int i = c->next++ % LIMIT_KEY_UNKNOWN_SLOTS;
+	memcpy(c->slots[i].key, key, KEYS_LEN);
+	c->slots[i].key[KEYS_LEN] = '\0';
+	c->slots[i].until = now + LIMIT_KEY_UNKNOWN_SECONDS;
+}

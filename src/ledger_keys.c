@@ -1,0 +1,128 @@
+/* ledger_keys.c: API keys in the database: created, looked up by hash,
+ * listed and revoked. Only a key's SHA-256 and first characters are
+ * stored; nothing here ever sees or logs a whole key. A key may be bound
+ * to one account (sql/016_key_binding.sql): its lookup then also names
+ * that account, internal and external id, so the router can keep the key
+ * to it without another round trip. */
+#include "ledger_int.h"
+#include "keys.h"
+#include <stdio.h>
+#include <string.h>
+
+static const char SQL_KEY_AUTH[] = "SELECT k.scopes, k.account_id, a.ext_id FROM api_keys k "
+				   "LEFT JOIN accounts a ON a.id = k.account_id "
+				   "WHERE k.key_hash = ? AND k.revoked_at IS NULL";
+
+struct key_auth { const unsigned char *hash; struct key_grant *grant; };
+
+static enum cd_err key_auth_tx(struct ledger *lg, void *arg)
+{
+	struct key_auth *k = arg;
+	int e;
+	struct dbstmt *s = db_exec(lg, SQL_KEY_AUTH, &e, "b", k->hash, (size_t)32);
+	if (s == NULL)
+		return db_err(lg, e, "key lookup");
+	memset(k->grant, 0, sizeof(*k->grant));
+	if (db_fetch(s) != 1)
+		return CD_OK;
+	k->grant->scopes = (int)db_i64(s, 0);
+	if (!db_null(s, 1)) {
+		k->grant->account_id = db_i64(s, 1);
+		snprintf(k->grant->account, sizeof(k->grant->account), "%s", db_str(s, 2) != NULL ? db_str(s, 2) : "");
+	}
+	return CD_OK;
+}
+
+enum cd_err ledger_key_auth(struct ledger *lg, const unsigned char hash[32], struct key_grant *grant)
+{
+	struct key_auth k = {hash, grant};
+	enum cd_err rc = ledger_run(lg, key_auth_tx, &k);
+	if (rc != CD_OK)
+		return rc;
+	/* A bound key whose account row is gone (it cannot be: the foreign
+	 * key keeps it) would reach nothing: refused like an unknown key. */
+	if (grant->account_id != 0 && grant->account[0] == '\0')
+		grant->scopes = 0;
+	return grant->scopes != 0 ? CD_OK : CD_E_UNAUTHORIZED;
+}
+
+struct key_new { const struct ledger_key_new *n; int64_t id; };
+
+static enum cd_err key_create_tx(struct ledger *lg, void *arg)
+{
+	static const char sql[] = "INSERT INTO api_keys (key_hash, prefix, name, scopes, account_id, created_at) "
+				  "VALUES (?, ?, ?, ?, ?, ?)";
+	static const char find[] = "SELECT id FROM accounts WHERE ext_id = ?";
+	struct key_new *k = arg;
+	int64_t account_id = 0;
+	int e;
+	if (k->n->account != NULL) {
+		struct dbstmt *f = db_exec(lg, find, &e, "s", k->n->account);
+		if (f == NULL)
+			return db_err(lg, e, "key account");
+		if (db_fetch(f) != 1)
+			return CD_E_NOT_FOUND;
+		account_id = db_i64(f, 0);
+	}
+	const int64_t *bound = account_id != 0 ? &account_id : NULL;
+	struct dbstmt *s = db_exec(lg, sql, &e, "bssiIi", k->n->hash, (size_t)32, k->n->prefix, k->n->name,
+				   (int64_t)k->n->scopes, bound, lg->now);
+	if (s == NULL)
+		return db_err(lg, e, "key create");
+	k->id = (int64_t)db_insert_id(s);
+	return CD_OK;
+}
+
+enum cd_err ledger_key_create(struct ledger *lg, const struct ledger_key_new *n, int64_t *id)
+{
+	struct key_new k = {n, 0};
+	enum cd_err rc = ledger_run(lg, key_create_tx, &k);
+	*id = k.id;
+	return rc;
+}
+
+struct key_list { void (*row)(void *ctx, const struct ledger_key_row *k); void *ctx; };
+
+static enum cd_err key_list_tx(struct ledger *lg, void *arg)
+{
+	static const char sql[] = "SELECT k.id, k.prefix, k.name, k.scopes, k.created_at, k.revoked_at, a.ext_id "
+				  "FROM api_keys k LEFT JOIN accounts a ON a.id = k.account_id ORDER BY k.id";
+	const struct key_list *l = arg;
+	int e;
+	struct dbstmt *s = db_exec(lg, sql, &e, "");
+	if (s == NULL)
+		return db_err(lg, e, "key list");
+	while (db_fetch(s) == 1) {
+		struct ledger_key_row k = {db_i64(s, 0), db_str(s, 1), db_str(s, 2), (int)db_i64(s, 3), db_i64(s, 4),
+					   db_null(s, 5) ? -1 : db_i64(s, 5), db_null(s, 6) ? NULL : db_str(s, 6)};
+		l->row(l->ctx, &k);
+	}
+	return CD_OK;
+}
+
+enum cd_err ledger_key_list(struct ledger *lg, void (*row)(void *ctx, const struct ledger_key_row *k), void *ctx)
+{
+	struct key_list l = {row, ctx};
+	return ledger_run(lg, key_list_tx, &l);
+}
+
+struct key_revoke { int64_t id; int found; };
+
+static enum cd_err key_revoke_tx(struct ledger *lg, void *arg)
+{
+	static const char sql[] = "UPDATE api_keys SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?";
+	struct key_revoke *k = arg;
+	int e;
+	struct dbstmt *s = db_exec(lg, sql, &e, "ii", lg->now, k->id);
+	if (s == NULL)
+		return db_err(lg, e, "key revoke");
+	k->found = db_affected(s) > 0;
+	return CD_OK;
+}
+
+enum cd_err ledger_key_revoke(struct ledger *lg, int64_t id)
+{
+	struct key_revoke k = {id, 0};
+	enum cd_err rc = ledger_run(lg, key_revoke_tx, &k);
+	return rc == CD_OK && !k.found ? CD_E_NOT_FOUND : rc;
+}
