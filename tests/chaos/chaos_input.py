@@ -187,8 +187,10 @@ def key_for(method, path):
     p = p[len(DIRECT):] if p.startswith(DIRECT) else p
     if p.startswith("/v1/guard/") or p.startswith("/v1/usage"):
         return "guard"
-    if method == "GET" or (method == "POST" and p.split("?")[0].endswith("/topup")):
+    if method == "GET":
         return "read"
+    if method == "POST" and p.split("?")[0].endswith(("/topup", "/redeem", "/browser_tokens")):
+        return "app"
     return "admin"
 
 
@@ -738,11 +740,12 @@ def hostile_input(short):
 
 SCOPE_NAMES = {"0": "none", "-1": "stripe", "ROUTE_STRIPE": "stripe", "ROUTE_BROWSER": "browser",
                "ROUTE_PREFLIGHT": "preflight", "KEY_SCOPE_GUARD": "guard", "KEY_SCOPE_READ": "read",
-               "KEY_SCOPE_ADMIN": "admin"}
+               "KEY_SCOPE_APP": "app", "KEY_SCOPE_ADMIN": "admin"}
 # Which stack keys a scope lets in (keys.c keys_allows: admin may use every
-# route, guard and read only their own; "guard,read" both of those).
-ALLOWS = {"guard": {"guard", "admin", "guard,read"}, "read": {"read", "admin", "guard,read"},
-          "admin": {"admin"}}
+# route, app what read may and its own, guard and read only their own;
+# "guard,read" both of those).
+ALLOWS = {"guard": {"guard", "admin", "guard,read"}, "read": {"read", "app", "admin", "guard,read"},
+          "app": {"app", "admin"}, "admin": {"admin"}}
 
 
 def router_routes():
@@ -819,9 +822,9 @@ def authorization_matrix(short):
     missing = [(m, p) for m, p, _ in routes if (m, p) not in requests]
     check(not missing, "routes of router.c without a row in the matrix: %s" % missing)
 
-    keys = {"guard": ENV["CREDITD_GUARD_KEY"], "read": ENV["CREDITD_READ_KEY"], "admin": ENV["CREDITD_ADMIN_KEY"],
-            "guard,read": new_key("guard,read")}
-    revoked = {s: new_key(s, revoke=True) for s in ("guard", "read", "admin")}
+    keys = {"guard": ENV["CREDITD_GUARD_KEY"], "read": ENV["CREDITD_READ_KEY"], "app": ENV["CREDITD_APP_KEY"],
+            "admin": ENV["CREDITD_ADMIN_KEY"], "guard,read": new_key("guard,read")}
+    revoked = {s: new_key(s, revoke=True) for s in ("guard", "read", "app", "admin")}
     unknown = "crd_" + os.urandom(32).hex()
     bad_auth = {"none": None, "Bearer nope": "Bearer nope", "Bearer crd_+10": "Bearer crd_0123456789",
                 "Basic abc": "Basic abc", "unknown key": "Bearer " + unknown,
@@ -847,7 +850,7 @@ def authorization_matrix(short):
         if problems:
             failures.append("%s -> %s (%s)" % (label, "; ".join(problems), r.raw[:200]))
 
-    browser_token = api("POST", A + "/browser_tokens", {}, auth="read").json["token"]
+    browser_token = api("POST", A + "/browser_tokens", {}, auth="app").json["token"]
     before = ledger_snapshot()
     pid = stack.creditd_pid()
     for method, pattern, scope in routes:

@@ -239,7 +239,7 @@ def sign(payload):
 
 def test_a_webhook_delivered_20_times_across_both_instances_credits_once():
     acct = new_account("hook")
-    r = api("POST", "/v1/accounts/%s/topup" % q(acct), {"amount_cents": 1500}, auth="read", base=urls()[0])
+    r = api("POST", "/v1/accounts/%s/topup" % q(acct), {"amount_cents": 1500}, auth="app", base=urls()[0])
     eq(r.status, 200, "topup %r" % r)
     sid = r.json["session_id"]
     conn_base = ENV["CREDITD_STRIPE_API_BASE"]

@@ -42,9 +42,9 @@ def eq(got, want, msg=""):
 
 
 def key(name):
-    """name: admin|guard|read -> the stack's key; anything else is used as is."""
+    """name: admin|guard|read|app -> the stack's key; anything else is used as is."""
     return {"admin": ENV.get("CREDITD_ADMIN_KEY"), "guard": ENV.get("CREDITD_GUARD_KEY"),
-            "read": ENV.get("CREDITD_READ_KEY")}.get(name, name)
+            "read": ENV.get("CREDITD_READ_KEY"), "app": ENV.get("CREDITD_APP_KEY")}.get(name, name)
 
 
 _local = threading.local()
@@ -81,7 +81,7 @@ class Resp:
 
 def api(method, path, body=None, auth="admin", headers=None, base=None, raw=None):
     """One HTTP request through nginx (or `base`). body: a dict/list sent as
-    JSON; raw: bytes sent as they are. auth: admin|guard|read|None|a key."""
+    JSON; raw: bytes sent as they are. auth: admin|guard|read|app|None|a key."""
     base = base or ENV["CREDITD_URL"]
     h = {"Content-Type": "application/json"}
     if auth is not None:

@@ -1,8 +1,10 @@
 """test_00_foundation.py: the responder, the router, keys and the error
 model, through nginx and through Apache (mod_proxy_fcgi)."""
 import os
+import re
 import subprocess
 import time
+import urllib.parse
 
 from lib import ENV, Fail, api, check, creditctl, eq, new_account, sql, uid, wait_until
 
@@ -54,6 +56,243 @@ def test_scopes_are_enforced():
     eq(r.status, 403, "guard key on a read route")
     r = api("GET", "/v1/models", auth="admin")
     eq(r.status, 200, "admin key may read")
+
+
+def test_app_scope_starts_what_read_no_longer_may():
+    """DESIGN §10: top-up, redeem and browser tokens need app (or admin);
+    a read key gets 403 forbidden on them; app reads what read reads."""
+    acct = new_account("app-scope")
+    for auth, want in (("read", 403), ("guard", 403), ("app", None), ("admin", None)):
+        calls = [("POST", "/v1/accounts/%s/topup" % acct, {"amount_cents": 1000}, 200),
+                 ("POST", "/v1/accounts/%s/redeem" % acct, {"code": _promo()}, 201),
+                 ("POST", "/v1/accounts/%s/browser_tokens" % acct, {}, 201)]
+        for method, path, body, ok in calls:
+            r = api(method, path, body, auth=auth)
+            eq(r.status, want or ok, "%s key: %s %s (%r)" % (auth, method, path, r))
+            if want == 403:
+                eq((r.err.get("code"), r.err.get("type")), ("forbidden", "permission_error"), "the 403's code")
+    for path in ("/v1/models", "/v1/plans", "/v1/accounts/" + acct, "/v1/accounts/%s/transactions" % acct):
+        eq(api("GET", path, auth="app").status, 200, "an app key reads " + path)
+    eq(api("POST", "/v1/accounts", {"id": uid(), "kind": "user"}, auth="app").status, 403, "app: no admin route")
+    eq(api("POST", "/v1/guard/authorize", {"account": acct, "model": "gpt-4o", "input_tokens": 1,
+                                           "request_id": uid("r")}, auth="app").status, 403, "app: no guard route")
+    eq(api("GET", "/v1/events", auth="app").status, 403, "app: no events")
+
+
+# ---- keys bound to one account (DESIGN §10) ----
+
+ORDER = ["guard", "read", "app", "admin"]
+
+
+def _allows(scope, need):
+    return need is None or scope == "admin" or scope == need or (scope == "app" and need == "read")
+
+
+def _promo():
+    code = uid("KEYS").upper().replace("-", "")[:30]
+    r = api("POST", "/v1/promo_codes", {"code": code, "amount_micros": 1000})
+    check(r.status == 201, "promo code: %r" % r)
+    return code
+
+
+def _hold(acct):
+    r = api("POST", "/v1/guard/authorize", {"account": acct, "model": "gpt-3.5-turbo", "input_tokens": 10,
+                                           "max_output_tokens": 10, "request_id": uid("hold")}, auth="guard")
+    check(r.status == 200, "hold: %r" % r)
+    return r.json["hold_id"]
+
+
+def _new_key(scope, account=None):
+    args = ["key", "create", "--scope", scope, "--name", uid("bound-" + scope)]
+    if account is not None:
+        args += ["--account", account]
+    p = creditctl(*args)
+    key = p.stdout.strip().splitlines()[-1]
+    check(key.startswith("crd_") and len(key) == 68, "the key alone on the last line: %r" % p.stdout)
+    return key
+
+
+def _calls(acct):
+    """Every account route and guard call, naming acct: (method, path,
+    body, scope needed, 2xx). Bodies are made fresh for each call."""
+    a = "/v1/accounts/" + urllib.parse.quote(acct, safe="")
+    return [
+        ("GET", a, lambda: None, "read", 200),
+        ("GET", a + "/transactions?limit=2", lambda: None, "read", 200),
+        ("GET", a + "/usage?group_by=day", lambda: None, "read", 200),
+        ("POST", a + "/topup", lambda: {"amount_cents": 1000}, "app", 200),
+        ("POST", a + "/redeem", lambda: {"code": _promo()}, "app", 201),
+        ("POST", a + "/browser_tokens", lambda: {}, "app", 201),
+        ("PATCH", a, lambda: {"low_balance_micros": 1000}, "admin", 200),
+        ("POST", a + "/grants", lambda: {"amount_micros": 1000, "source": "promo"}, "admin", 201),
+        ("POST", a + "/debits", lambda: {"amount_micros": 1000, "reason": "keys test"}, "admin", 201),
+        ("POST", "/v1/guard/authorize", lambda: {"account": acct, "model": "gpt-3.5-turbo", "input_tokens": 10,
+                                                 "max_output_tokens": 10, "request_id": uid("r")}, "guard", 200),
+        ("POST", "/v1/usage", lambda: {"account": acct, "model": "gpt-3.5-turbo", "input_tokens": 10,
+                                       "output_tokens": 10, "request_id": uid("u")}, "guard", 200),
+        ("POST", "/v1/guard/settle", lambda: {"hold_id": _hold(acct), "input_tokens": 10, "output_tokens": 10},
+         "guard", 200),
+        ("POST", "/v1/guard/release", lambda: {"hold_id": _hold(acct)}, "guard", 200),
+    ]
+
+
+def _snapshot(acct):
+    """What another key's calls must not change: the account as read, and
+    its rows."""
+    aid = sql("SELECT id FROM accounts WHERE ext_id = '%s'" % acct)[0][0]
+    rows = sql("SELECT (SELECT COUNT(*) FROM journal WHERE account_id = {0}), "
+               "(SELECT GROUP_CONCAT(id, state ORDER BY id) FROM holds WHERE account_id = {0}), "
+               "(SELECT COUNT(*) FROM topups WHERE account_id = {0}), "
+               "(SELECT COUNT(*) FROM grants WHERE account_id = {0}), "
+               "(SELECT COUNT(*) FROM usage_records WHERE account_id = {0})".format(int(aid)))
+    got = api("GET", "/v1/accounts/" + acct, auth="admin").json
+    return got, rows
+
+
+def _ghost_answer(method, path, body, scope, acct, ghost):
+    """The answer an unbound key of this scope gets for an account (or a
+    hold) that does not exist, worded for acct: what a bound key must get."""
+    path = path.replace(urllib.parse.quote(acct, safe=""), ghost)
+    if body is not None and "account" in body:
+        body = dict(body, account=ghost)
+    if body is not None and "hold_id" in body:
+        body = dict(body, hold_id="hold_999999999_1")
+    r = api(method, path, body, auth=scope)
+    return r, ghost
+
+
+def test_bound_keys_reach_their_account_only():
+    own = new_account("bound-own", kind="workspace")
+    eq(api("POST", "/v1/accounts/%s/members" % own, {"member": "m1"}).status // 100, 2, "a member")
+    other = new_account("bound-other")
+    other_hold = _hold(other)
+    bound = {s: _new_key(s, own) for s in ("guard", "read", "app")}
+    # The bodies first: a settle's or release's hold of the other account is
+    # made before its snapshot.
+    plan = [(scope, method, path, body_of() if _allows(scope, need) else None, need)
+            for scope in ("guard", "read", "app") for method, path, body_of, need, _ in _calls(other)]
+    before = _snapshot(other)
+    seen = 0
+    for scope, method, path, body, need in plan:
+        r = api(method, path, body, auth=bound[scope])
+        what = "bound %s key: %s %s" % (scope, method, path)
+        if not _allows(scope, need):
+            eq((r.status, r.err.get("code")), (403, "forbidden"), what)
+            continue
+        ghost = uid("ghost")
+        g, ghost = _ghost_answer(method, path, body, scope, other, ghost)
+        eq((r.status, r.err.get("code"), r.err.get("type")), (404, "not_found", "not_found_error"), what)
+        hold = (body or {}).get("hold_id")
+        want = dict(g.err, message=g.err["message"].replace(ghost, other).replace("hold_999999999_1", hold or ""))
+        eq(r.err, want, what + ": as for one that does not exist")
+        seen += 1
+    for scope in ("guard",):
+        # Its hold, named directly, is as unknown as any other's.
+        for route in ("/v1/guard/release", "/v1/guard/settle"):
+            body = {"hold_id": other_hold}
+            if route.endswith("settle"):
+                body.update(input_tokens=1, output_tokens=1)
+            r = api("POST", route, body, auth=bound[scope])
+            eq((r.status, r.err.get("param")), (404, "hold_id"), "another account's hold: " + route)
+    check(seen >= 3 * 3, "the bound keys were let through to the 404s: %d" % seen)
+    after = _snapshot(other)
+    eq(after, before, "the other account is unchanged")
+    eq(sql("SELECT state FROM holds WHERE id = %d" % int(other_hold.rsplit("_", 1)[1]))[0][0], "pending",
+       "its hold is still pending")
+
+    # Its own account, a workspace with its member: 2xx wherever the scope allows.
+    for scope in ("guard", "read", "app"):
+        for method, path, body_of, need, ok in _calls(own):
+            r = api(method, path, body_of() if _allows(scope, need) else {}, auth=bound[scope])
+            eq(r.status, ok if _allows(scope, need) else 403, "bound %s key on its own: %s %s (%r)"
+               % (scope, method, path, r))
+        for path in ("/v1/models", "/v1/plans"):
+            eq(api("GET", path, auth=bound[scope]).status, 403 if scope == "guard" else 200,
+               "bound %s key: %s as its scope allows" % (scope, path))
+    r = api("POST", "/v1/guard/authorize", {"account": own, "member": "m1", "model": "gpt-3.5-turbo",
+                                            "input_tokens": 10, "request_id": uid("m")}, auth=bound["guard"])
+    eq(r.status, 200, "with its workspace's member: %r" % r)
+    eq(api("GET", "/v1/accounts/%s/usage?group_by=member" % own, auth=bound["read"]).status, 200, "usage by member")
+    # An unbound key of each scope (and none) keeps the scope rules.
+    for scope in [None] + ORDER:
+        for method, path, body_of, need, ok in _calls(own):
+            if need == "admin" and scope != "admin":
+                continue
+            r = api(method, path, body_of() if scope is not None and _allows(scope, need) else {}, auth=scope)
+            want = 401 if scope is None else ok if _allows(scope, need) else 403
+            eq(r.status, want, "unbound %s key: %s %s (%r)" % (scope, method, path, r))
+
+
+def test_admin_keys_cannot_be_bound_and_accounts_must_exist():
+    own = new_account("bind")
+    n = sql("SELECT COUNT(*) FROM api_keys")[0][0]
+    for scope in ("admin", "guard,admin"):
+        p = creditctl("key", "create", "--scope", scope, "--account", own, check_rc=False)
+        eq(p.returncode, 2, "an admin key bound: usage error")
+        check("admin" in p.stderr and "bound" in p.stderr, "says why: %r" % p.stderr)
+        eq(p.stdout, "", "no key printed")
+    p = creditctl("key", "create", "--scope", "read", "--account", uid("nobody"), check_rc=False)
+    check(p.returncode != 0, "an unknown account refused")
+    check("no account" in p.stderr, "says so: %r" % p.stderr)
+    eq(p.stdout, "", "no key printed")
+    p = creditctl("key", "create", "--scope", "read", "--acount", own, check_rc=False)
+    eq(p.returncode, 2, "a mistyped option does not make an unbound key")
+    eq(sql("SELECT COUNT(*) FROM api_keys")[0][0], n, "no key stored")
+    key = _new_key("app", own)
+    line = [ln for ln in creditctl("key", "list").stdout.splitlines() if key[:12] in ln]
+    eq(len(line), 1, "listed once")
+    check(re.search(r"\bapp\b", line[0]) and own in line[0], "scope and binding listed: %r" % line[0])
+    check(key not in creditctl("key", "list").stdout, "never the secret")
+
+
+def test_bound_tenants_idempotency_keys_do_not_meet():
+    t1, t2 = new_account("tenant"), new_account("tenant")
+    k1, k2 = _new_key("app", t1), _new_key("app", t2)
+    g1, g2 = _new_key("guard", t1), _new_key("guard", t2)
+    shared = uid("same-idem")
+    code = _promo()
+    r1 = api("POST", "/v1/accounts/%s/redeem" % t1, {"code": code}, auth=k1, headers={"Idempotency-Key": shared})
+    r2 = api("POST", "/v1/accounts/%s/redeem" % t2, {"code": code}, auth=k2, headers={"Idempotency-Key": shared})
+    eq((r1.status, r2.status), (201, 201), "each tenant redeems under the same key, no 409: %r %r" % (r1, r2))
+    again = api("POST", "/v1/accounts/%s/redeem" % t2, {"code": code}, auth=k2, headers={"Idempotency-Key": shared})
+    eq((again.status, again.json), (201, r2.json), "a replay answers the tenant's own first answer")
+    # The namespace is the account's: its guard key under the same key is
+    # the same client reusing it for another request (409).
+    h1 = api("POST", "/v1/guard/authorize", {"account": t1, "model": "gpt-3.5-turbo", "input_tokens": 5,
+                                             "request_id": "r1"}, auth=g1, headers={"Idempotency-Key": shared})
+    eq((h1.status, h1.err.get("code")), (409, "conflict"), "one tenant's keys share its namespace")
+    shared2 = uid("same-idem")
+    h1 = api("POST", "/v1/guard/authorize", {"account": t1, "model": "gpt-3.5-turbo", "input_tokens": 5,
+                                             "request_id": "r1"}, auth=g1, headers={"Idempotency-Key": shared2})
+    h2 = api("POST", "/v1/guard/authorize", {"account": t2, "model": "gpt-3.5-turbo", "input_tokens": 5,
+                                             "request_id": "r1"}, auth=g2, headers={"Idempotency-Key": shared2})
+    eq((h1.status, h2.status), (200, 200), "the guard too: %r %r" % (h1, h2))
+    check(h1.json["hold_id"] != h2.json["hold_id"], "two holds, not one replayed to the other")
+    eq(sql("SELECT COUNT(*) FROM idempotency_keys WHERE idem_key = '%s'" % shared)[0][0], "0",
+       "a bound key's Idempotency-Key is not stored as sent")
+    rows = sql("SELECT idem_key FROM idempotency_keys WHERE idem_key LIKE 't%%:%%' ORDER BY created_at DESC LIMIT 50")
+    check(len(rows) >= 3 and all(len(r[0]) <= 255 for r in rows), "namespaced, within the column: %r" % rows[:2])
+    # An unbound key's stays as sent (and meets neither tenant).
+    r = api("POST", "/v1/accounts/%s/redeem" % t1, {"code": _promo()}, auth="app", headers={"Idempotency-Key": shared})
+    eq(r.status, 201, "an unbound key under the same key: its own answer")
+    eq(sql("SELECT COUNT(*) FROM idempotency_keys WHERE idem_key = '%s'" % shared)[0][0], "1", "stored as sent")
+
+
+def _round_trips(route):
+    text = api("GET", "/metrics", auth=None).raw.decode()
+    m = re.search(r'creditd_db_round_trips_total\{route="%s"\} (\d+)' % route, text)
+    return int(m.group(1)) if m else 0
+
+
+def test_unknown_keys_are_remembered():
+    bogus = "crd_" + os.urandom(32).hex()
+    before = _round_trips("models")
+    for _ in range(20):
+        eq(api("GET", "/v1/models", auth=bogus).status, 401, "an unknown key")
+    spent = _round_trips("models") - before
+    check(spent <= 3, "20 tries of one unknown key cost %d database round trips (one lookup, then memory)" % spent)
+    known = _new_key("read")
+    eq(api("GET", "/v1/models", auth=known).status, 200, "a key never refused works at once")
 
 
 def test_unknown_route_and_method():

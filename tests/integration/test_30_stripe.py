@@ -96,7 +96,7 @@ def snapshot(acct):
     }
 
 
-def topup(acct, cents, auth="read", **fields):
+def topup(acct, cents, auth="app", **fields):
     body = {"amount_cents": cents}
     body.update(fields)
     return api("POST", acct_path(acct, "/topup"), body, auth=auth)
@@ -272,11 +272,11 @@ def test_topup_body_is_validated_before_stripe():
         r = topup(acct, bad)
         eq(r.status, 400, "amount_cents %r" % (bad,))
         eq(r.err.get("param"), "amount_cents", "param for %r" % (bad,))
-    r = api("POST", acct_path(acct, "/topup"), {}, auth="read")
+    r = api("POST", acct_path(acct, "/topup"), {}, auth="app")
     eq((r.status, r.err.get("param")), (400, "amount_cents"), "missing amount_cents")
-    r = api("POST", acct_path(acct, "/topup"), {"amount_cents": 1000, "amount_micros": 5}, auth="read")
+    r = api("POST", acct_path(acct, "/topup"), {"amount_cents": 1000, "amount_micros": 5}, auth="app")
     eq((r.status, r.err.get("param")), (400, "amount_micros"), "unknown field named")
-    r = api("POST", acct_path(acct, "/topup"), raw=b'{"amount_cents": 1000', auth="read")
+    r = api("POST", acct_path(acct, "/topup"), raw=b'{"amount_cents": 1000', auth="app")
     eq(r.status, 400, "malformed JSON")
     port = urllib.parse.urlsplit(ENV["CREDITD_URL"]).port
     bad_urls = ("https://evil.example.com/x", "http://app.example.com/x", "https://app.example.com.evil.net/",
@@ -680,7 +680,7 @@ def test_topup_and_webhook_through_apache():
     acct = new_account("apache")
     base = balance(acct)
     a = ENV["CREDITD_APACHE_URL"]
-    r = api("POST", acct_path(acct, "/topup"), {"amount_cents": 1700}, auth="read", base=a)
+    r = api("POST", acct_path(acct, "/topup"), {"amount_cents": 1700}, auth="app", base=a)
     eq(r.status, 200, "top-up via Apache: %r" % r)
     ev = checkout_event(r.json["session_id"])
     payload = json.dumps(ev, indent=2)
@@ -970,17 +970,17 @@ def test_topup_idempotency_key():
     ok_mode()
     acct = new_account("idem")
     key = "topup-" + secrets.token_hex(8)
-    r1 = api("POST", acct_path(acct, "/topup"), {"amount_cents": 1000}, auth="read", headers={"Idempotency-Key": key})
-    r2 = api("POST", acct_path(acct, "/topup"), {"amount_cents": 1000}, auth="read", headers={"Idempotency-Key": key})
+    r1 = api("POST", acct_path(acct, "/topup"), {"amount_cents": 1000}, auth="app", headers={"Idempotency-Key": key})
+    r2 = api("POST", acct_path(acct, "/topup"), {"amount_cents": 1000}, auth="app", headers={"Idempotency-Key": key})
     eq((r1.status, r2.status), (200, 200), "same key, same body")
     eq(r2.json["session_id"], r1.json["session_id"], "the same session comes back")
-    r3 = api("POST", acct_path(acct, "/topup"), {"amount_cents": 1000}, auth="read",
+    r3 = api("POST", acct_path(acct, "/topup"), {"amount_cents": 1000}, auth="app",
              headers={"Idempotency-Key": "topup-" + secrets.token_hex(8)})
     eq(r3.status, 200, "another key")
     check(r3.json["session_id"] != r1.json["session_id"], "another key is another top-up")
     r4 = topup(acct, 1000)
     check(r4.json["session_id"] not in (r1.json["session_id"], r3.json["session_id"]), "no key: a new top-up")
-    r5 = api("POST", acct_path(acct, "/topup"), {"amount_cents": 2000}, auth="read", headers={"Idempotency-Key": key})
+    r5 = api("POST", acct_path(acct, "/topup"), {"amount_cents": 2000}, auth="app", headers={"Idempotency-Key": key})
     eq(r5.status, 409, "same key, another body: %r" % r5)
     eq(int(one("SELECT COUNT(*) FROM topups t JOIN accounts a ON a.id = t.account_id WHERE a.ext_id = %s"
                % quoted(acct))), 3, "three top-ups recorded")

@@ -17,7 +17,7 @@ def create(body, auth="admin"):
     return api("POST", "/v1/promo_codes", body, auth=auth)
 
 
-def redeem(acct, c, auth="read"):
+def redeem(acct, c, auth="app"):
     return api("POST", "/v1/accounts/%s/redeem" % acct, {"code": c}, auth=auth)
 
 
@@ -74,7 +74,8 @@ def test_redeem_grants_once_per_account_in_any_case():
     eq(redeem(acct, code()).status, 404, "an unknown code")
     eq(redeem("nobody-" + uuid.uuid4().hex[:8], c).status, 404, "an unknown account")
     eq(redeem(acct, "no").status, 400, "a malformed code")
-    eq(redeem(acct, c, auth="guard").status, 403, "read scope (or admin)")
+    eq(redeem(acct, c, auth="guard").status, 403, "app scope (or admin)")
+    eq(redeem(acct, c, auth="read").status, 403, "a read key starts nothing")
     verify()
 
 

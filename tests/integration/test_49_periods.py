@@ -395,7 +395,7 @@ def test_verify_checks_plan_periods_and_promo_counts():
     code = "VER" + secrets.token_hex(4).upper()
     eq(api("POST", "/v1/promo_codes", {"code": code, "amount_micros": 1000, "max_redemptions": 2}).status, 201,
        "promo")
-    eq(api("POST", "/v1/accounts/%s/redeem" % acct, {"code": code}, auth="read").status, 201, "redeemed")
+    eq(api("POST", "/v1/accounts/%s/redeem" % acct, {"code": code}, auth="app").status, 201, "redeemed")
     verify()
     where = "account_id = (SELECT id FROM accounts WHERE ext_id = '%s') AND period_key = %d" % (acct, k1)
     for broken, fix, check_name in (

@@ -40,6 +40,11 @@ def reader():
     return cc.Creditd(ENV["CREDITD_URL"], ENV["CREDITD_READ_KEY"])
 
 
+def app_client():
+    """An app backend's key: what read does, plus top-ups, redeem and browser tokens."""
+    return cc.Creditd(ENV["CREDITD_URL"], ENV["CREDITD_APP_KEY"])
+
+
 def cost(models, model, input_tokens, output_tokens, cached=0):
     """ceil(((in - cached)*p_in + cached*p_cached + out*p_out) * margin_bps / 10^10), integer math."""
     m = {row["model"]: row for row in models["data"]}[model]
@@ -331,10 +336,12 @@ def test_python_members_and_topup():
     eq(c.add_member(ws, "carol/x", monthly_cap_micros=cc.CLEAR)["monthly_cap_micros"], None, "CLEAR removes it")
     c.remove_member(ws, "carol/x")
     raises(cc.NotFound, c.remove_member, ws, "carol/x")
-    t = reader().topup(ws, 2000, success_url="https://app.example.com/paid", idempotency_key=uid("top"))
+    e = raises(cc.CreditdError, reader().topup, ws, 2000)
+    eq((e.status, e.code), (403, "forbidden"), "a read key starts no top-up")
+    t = app_client().topup(ws, 2000, success_url="https://app.example.com/paid", idempotency_key=uid("top"))
     check(t["checkout_url"].startswith("https://"), "checkout url: %r" % t)
     check(t["session_id"], "session id")
-    e = raises(cc.CreditdError, reader().topup, ws, 1)
+    e = raises(cc.CreditdError, app_client().topup, ws, 1)
     eq((e.status, e.param), (400, "amount_cents"), "top-up below the minimum")
 
 
@@ -357,7 +364,7 @@ def _php_flow(transport):
     with unavailable_server() as down:
         env = dict(os.environ, CREDITD_URL=ENV["CREDITD_URL"], CREDITD_ADMIN_KEY=ENV["CREDITD_ADMIN_KEY"],
                    CREDITD_GUARD_KEY=ENV["CREDITD_GUARD_KEY"], CREDITD_READ_KEY=ENV["CREDITD_READ_KEY"],
-                   PREFIX=prefix, UNAVAILABLE_URL=down, CLOSED_URL=closed_url())
+                   CREDITD_APP_KEY=ENV["CREDITD_APP_KEY"], PREFIX=prefix, UNAVAILABLE_URL=down, CLOSED_URL=closed_url())
         p = subprocess.run([php, "-d", "display_errors=stderr", os.path.join(HERE, "php", "client_flow.php"),
                             transport], capture_output=True, text=True, timeout=60, env=env)
     if p.returncode != 0:
@@ -433,6 +440,8 @@ def _check_php(transport):
     eq(out["member_removed_again"]["class"], "Creditd\\NotFound", "member removed")
     eq(out["record_usage"]["charged_micros"], cost(models, "gpt-3.5-turbo", 300, 120), "recordUsage")
     check(isinstance(out["usage"], dict), "usage report")
+    eq((out["topup_read_key"]["status"], out["topup_read_key"]["code"]), (403, "forbidden"),
+       "a read key starts no top-up")
     check(out["topup"]["checkout_url"].startswith("https://"), "top-up: %r" % out["topup"])
     un = out["unavailable"]
     eq((un["class"], un["status"], un["code"], un["retry_after"]), ("Creditd\\Unavailable", 503, "unavailable", 7),

@@ -58,8 +58,8 @@ def test_promo_redeemed_once_and_a_refusal_writes_nothing():
     code = "EV" + secrets.token_hex(4).upper()
     eq(api("POST", "/v1/promo_codes", {"code": code, "amount_micros": 3000, "max_redemptions": 5}).status, 201,
        "code")
-    eq(api("POST", "/v1/accounts/%s/redeem" % acct, {"code": code}, auth="read").status, 201, "redeemed")
-    eq(api("POST", "/v1/accounts/%s/redeem" % acct, {"code": code.lower()}, auth="read").status, 409, "again")
+    eq(api("POST", "/v1/accounts/%s/redeem" % acct, {"code": code}, auth="app").status, 201, "redeemed")
+    eq(api("POST", "/v1/accounts/%s/redeem" % acct, {"code": code.lower()}, auth="app").status, 409, "again")
     evs = events_since(start, acct)
     eq(types(evs), ["promo.redeemed"], "one event, none for the refusal")
     e = evs[0]
@@ -169,7 +169,7 @@ def test_pull_pages_and_is_admin_only():
     code = "PG" + secrets.token_hex(4).upper()
     eq(api("POST", "/v1/promo_codes", {"code": code, "amount_micros": 10}).status, 201, "code")
     for a in accts:
-        eq(api("POST", "/v1/accounts/%s/redeem" % a, {"code": code}, auth="read").status, 201, "redeemed")
+        eq(api("POST", "/v1/accounts/%s/redeem" % a, {"code": code}, auth="app").status, 201, "redeemed")
     pages, after = [], start
     while True:
         r = pull(after, 2)

@@ -109,7 +109,7 @@ def redeem_events(acct, n=1):
     for _ in range(n):
         code = "PU" + secrets.token_hex(5).upper()
         eq(api("POST", "/v1/promo_codes", {"code": code, "amount_micros": 100}).status, 201, "code")
-        eq(api("POST", "/v1/accounts/%s/redeem" % acct, {"code": code}, auth="read").status, 201, "redeem")
+        eq(api("POST", "/v1/accounts/%s/redeem" % acct, {"code": code}, auth="app").status, 201, "redeem")
     return [int(r[0]) for r in sql("SELECT id FROM events WHERE id > %d AND account = '%s' ORDER BY id"
                                    % (start, acct))]
 

@@ -12,7 +12,7 @@ from test_20_guard import authorize
 APP = "https://app.example.com"     # in the test stack's [widget] origins
 
 
-def mint(acct, auth="read", **body):
+def mint(acct, auth="app", **body):
     return api("POST", "/v1/accounts/%s/browser_tokens" % acct, body, auth=auth)
 
 
@@ -51,6 +51,7 @@ def test_mint_and_read_the_account():
             eq(r.err.get("param"), "ttl_seconds", "names ttl_seconds")
     eq(mint(uid("nobody")).status, 404, "no token for an unknown account")
     eq(mint(acct, auth="guard").status, 403, "a guard key cannot mint")
+    eq(mint(acct, auth="read").status, 403, "nor a read key (an app key can)")
     eq(mint(acct, auth="admin").status, 201, "an admin key can")
 
 
@@ -155,12 +156,12 @@ def test_the_clients_mint_tokens():
     sys.path.insert(0, os.path.join(stack.ROOT, "clients", "python"))
     import creditd_client
     acct = new_account("bt")
-    t = creditd_client.Creditd(ENV["CREDITD_URL"], ENV["CREDITD_READ_KEY"]).browser_token(acct, ttl_seconds=120)
+    t = creditd_client.Creditd(ENV["CREDITD_URL"], ENV["CREDITD_APP_KEY"]).browser_token(acct, ttl_seconds=120)
     eq(me(t["token"]).json["id"], acct, "the Python client's token opens /v1/me")
     php = ("require $argv[1]; $c = new Creditd\\Client($argv[2], $argv[3]);"
            "echo json_encode($c->browserToken($argv[4]));")
     p = subprocess.run(["php", "-r", php, os.path.join(stack.ROOT, "clients", "php", "Creditd.php"),
-                        ENV["CREDITD_URL"], ENV["CREDITD_READ_KEY"], acct], capture_output=True, text=True, timeout=30)
+                        ENV["CREDITD_URL"], ENV["CREDITD_APP_KEY"], acct], capture_output=True, text=True, timeout=30)
     eq(p.returncode, 0, "php: %s" % p.stderr)
     eq(me(_json.loads(p.stdout)["token"]).json["id"], acct, "the PHP client's token opens /v1/me")
 

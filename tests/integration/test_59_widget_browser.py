@@ -46,7 +46,7 @@ def drive(name, body, locale="en", **opts):
 
 
 def token(acct, **body):
-    r = api("POST", "/v1/accounts/%s/browser_tokens" % acct, body, auth="read")
+    r = api("POST", "/v1/accounts/%s/browser_tokens" % acct, body, auth="app")
     eq(r.status, 201, "token %r" % r)
     return r.json["token"]
 

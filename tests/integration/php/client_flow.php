@@ -6,7 +6,7 @@
  *
  * php client_flow.php TRANSPORT   (curl|stream)
  * Environment: CREDITD_URL, CREDITD_ADMIN_KEY, CREDITD_GUARD_KEY,
- * CREDITD_READ_KEY, PREFIX (unique per run), UNAVAILABLE_URL (a server that
+ * CREDITD_READ_KEY, CREDITD_APP_KEY, PREFIX (unique per run), UNAVAILABLE_URL (a server that
  * answers 503 with Retry-After), CLOSED_URL (nothing listens there).
  */
 declare(strict_types=1);
@@ -27,6 +27,7 @@ $opts = ['transport' => $transport, 'timeout' => 20];
 $admin = new Client($url, getenv('CREDITD_ADMIN_KEY'), $opts);
 $guard = new Client($url, getenv('CREDITD_GUARD_KEY'), $opts);
 $read = new Client($url, getenv('CREDITD_READ_KEY'), $opts);
+$app = new Client($url, getenv('CREDITD_APP_KEY'), $opts);
 $out = ['transport' => $guard->getTransport(), 'php' => PHP_VERSION];
 
 /** Runs $fn, expecting it to throw; returns what the exception says. */
@@ -136,7 +137,8 @@ $out['member_removed_again'] = caught(function () use ($admin, $ws) { $admin->re
 $out['record_usage'] = $guard->recordUsage(['account' => $acct, 'model' => 'gpt-3.5-turbo', 'input_tokens' => 300,
                                             'output_tokens' => 120, 'request_id' => $prefix . '-batch']);
 $out['usage'] = $read->usage($acct, null, null, 'model');
-$out['topup'] = $read->topup($acct, 1500, 'https://app.example.com/paid', null, $prefix . '-topup');
+$out['topup_read_key'] = caught(function () use ($read, $acct) { $read->topup($acct, 1500); });
+$out['topup'] = $app->topup($acct, 1500, 'https://app.example.com/paid', null, $prefix . '-topup');
 
 // Transport failures.
 $down = new Client(getenv('UNAVAILABLE_URL'), 'k', $opts);
