@@ -210,7 +210,7 @@ class Client
             ['limit' => $limit, 'cursor' => $cursor]);
     }
 
-    /** POST /v1/accounts/{id}/browser_tokens (read): {token, expires_at} for the widget on the user's page. */
+    /** POST /v1/accounts/{id}/browser_tokens (app): {token, expires_at} for the widget on the user's page. */
     public function browserToken(string $id, ?int $ttlSeconds = null): array
     {
         return $this->request('POST', '/v1/accounts/' . self::seg($id) . '/browser_tokens',
@@ -326,7 +326,7 @@ class Client
             null, [], $idempotencyKey);
     }
 
-    /** POST /v1/accounts/{id}/topup (read): a Stripe Checkout Session; send the user to checkout_url. */
+    /** POST /v1/accounts/{id}/topup (app): a Stripe Checkout Session; send the user to checkout_url. */
     public function topup(string $id, int $amountCents, ?string $successUrl = null, ?string $cancelUrl = null,
                           ?string $idempotencyKey = null): array
     {

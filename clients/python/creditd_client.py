@@ -231,7 +231,7 @@ class Creditd:
                 return
 
     def browser_token(self, id, ttl_seconds=None):
-        """POST /v1/accounts/{id}/browser_tokens (read): {"token", "expires_at"}, for the
+        """POST /v1/accounts/{id}/browser_tokens (app): {"token", "expires_at"}, for the
         widget on the page of the account's user (never give the page an API key)."""
         return self.request("POST", "/v1/accounts/%s/browser_tokens" % _q(id), _fields(ttl_seconds=ttl_seconds))
 
@@ -284,7 +284,7 @@ class Creditd:
                             idempotency_key=idempotency_key)
 
     def topup(self, id, amount_cents, success_url=None, cancel_url=None, idempotency_key=None):
-        """POST /v1/accounts/{id}/topup (read): a Stripe Checkout Session;
+        """POST /v1/accounts/{id}/topup (app): a Stripe Checkout Session;
         send the user to the answer's checkout_url. The credit comes with Stripe's webhook."""
         return self.request("POST", "/v1/accounts/%s/topup" % _q(id),
                             _fields(amount_cents=amount_cents, success_url=success_url, cancel_url=cancel_url),

@@ -625,12 +625,12 @@ def test_two_configured_secrets_and_no_stripe_key_end_to_end():
     try:
         seq = last_seq()
         status, body = c.request("POST", acct_path(acct, "/topup"), json.dumps({"amount_cents": 1000}).encode(),
-                                 {"Authorization": "Bearer " + ENV["CREDITD_READ_KEY"]})
+                                 {"Authorization": "Bearer " + ENV["CREDITD_APP_KEY"]})
         eq(status, 503, "top-up with no Stripe key: %r" % body)
         eq(body["error"]["code"], "stripe_not_configured", "code")
         eq(body["error"]["type"], "api_error", "type")
         status, body = c.request("POST", acct_path(acct, "/topup"), json.dumps({"amount_cents": 1}).encode(),
-                                 {"Authorization": "Bearer " + ENV["CREDITD_READ_KEY"]})
+                                 {"Authorization": "Bearer " + ENV["CREDITD_APP_KEY"]})
         eq((status, body["error"]["param"]), (400, "amount_cents"), "the body is validated first")
         eq(fake_requests(since=seq), [], "nothing sent to Stripe")
         sid = open_session(acct, 1300)       # through the stack's creditd
@@ -664,7 +664,7 @@ def test_stripe_unreachable_is_502_and_leaves_nothing_pending():
     try:
         t0 = time.time()
         status, body = c.request("POST", acct_path(acct, "/topup"), json.dumps({"amount_cents": 1000}).encode(),
-                                 {"Authorization": "Bearer " + ENV["CREDITD_READ_KEY"]})
+                                 {"Authorization": "Bearer " + ENV["CREDITD_APP_KEY"]})
         eq(status, 502, "Stripe unreachable: %r" % body)
         eq(body["error"]["code"], "upstream_error", "code")
         check(time.time() - t0 < 3, "answered at once")

@@ -25,6 +25,7 @@ SECURITY = {
     "0": [],
     "KEY_SCOPE_GUARD": [{"apiKey": ["guard"]}],
     "KEY_SCOPE_READ": [{"apiKey": ["read"]}],
+    "KEY_SCOPE_APP": [{"apiKey": ["app"]}],
     "KEY_SCOPE_ADMIN": [{"apiKey": ["admin"]}],
     "ROUTE_BROWSER": [{"browserToken": []}],
     "ROUTE_PREFLIGHT": [],
@@ -51,7 +52,7 @@ def router_routes():
         text = f.read()
     table = text[text.index("routes[] = {"):]
     table = table[:table.index("};")]
-    found = re.findall(r'\{"([A-Z]+)",\s*"([^"]+)",\s*([-\w]+),\s*\w+,\s*"(\w+)"\}', table)
+    found = re.findall(r'\{"([A-Z]+)",\s*"([^"]+)",\s*([-\w]+),\s*\w+,\s*"(\w+)"(?:,\s*\w+)?\}', table)
     check(len(found) >= 10, "could not read routes[] in router.c")
     return found
 
