@@ -13,7 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MICROS_MAX LIMIT_AMOUNT_MICROS_MAX
+/* Settings that bound spending; amounts that move money have the
+ * smaller LIMIT_AMOUNT_MICROS_MAX (DESIGN §10). */
+#define MICROS_MAX LIMIT_SETTING_MICROS_MAX
 
 static const struct jfield account_fields[] = {
 	{"id", J_STR, 1, 0, 1, LIMIT_ACCOUNT_ID_BYTES, NULL},
@@ -226,7 +228,7 @@ void api_usage_report(struct api_ctx *ctx, const struct request *rq, char **para
 }
 
 static const struct jfield grant_fields[] = {
-	{"amount_micros", J_INT, 1, 0, 1, MICROS_MAX, NULL},
+	{"amount_micros", J_INT, 1, 0, 1, LIMIT_AMOUNT_MICROS_MAX, NULL},
 	{"source", J_ENUM, 1, 0, 0, 0, "promo|adjustment|signup_bonus"},
 	{"expires_at", J_TIME, 0, 1, 0, 0, NULL},
 	{"priority", J_INT, 0, 0, 0, GRANT_PRIORITY_MAX, NULL},
@@ -263,7 +265,7 @@ void api_grant(struct api_ctx *ctx, const struct request *rq, char **params, str
 }
 
 static const struct jfield debit_fields[] = {
-	{"amount_micros", J_INT, 1, 0, 1, MICROS_MAX, NULL},
+	{"amount_micros", J_INT, 1, 0, 1, LIMIT_AMOUNT_MICROS_MAX, NULL},
 	{"reason", J_STR, 1, 0, 1, LIMIT_DESCRIPTION_BYTES, NULL},
 	{"idempotency_key", J_STR, 0, 0, 1, LIMIT_IDEMPOTENCY_KEY_BYTES, NULL},
 	{NULL, J_INT, 0, 0, 0, 0, NULL},

@@ -45,6 +45,14 @@ static int action_price(struct api_ctx *ctx, const char *action, int64_t *price)
 	return ledger_prices_reload(ctx->lg) == CD_OK && ledger_price_action(action, price);
 }
 
+/* DESIGN §10: one charge moves at most LIMIT_AMOUNT_MICROS_MAX; a larger
+ * computed cost is refused naming the field that drives it. */
+static void charge_refuse(struct response *rs, int64_t cost_micros, const char *param)
+{
+	api_error(rs, CD_E_INVALID, param, "the charge of %lld micros is above the %lld micros one operation may move",
+		  (long long)cost_micros, (long long)LIMIT_AMOUNT_MICROS_MAX);
+}
+
 /* min_output_tokens, when given, is at most max_output_tokens. */
 static int min_output_check(const struct guard_authorize *r, struct response *rs)
 {
@@ -74,6 +82,10 @@ static int hold_amount(struct api_ctx *ctx, json_t *body, struct guard_authorize
 			api_error(rs, CD_E_INVALID, "action", "unknown action '%s'", r->action);
 			return -1;
 		}
+		if (r->amount_micros > LIMIT_AMOUNT_MICROS_MAX) {
+			charge_refuse(rs, r->amount_micros, "action");
+			return -1;
+		}
 		return 0;
 	}
 	if (!jsonio_has(body, "input_tokens")) {
@@ -100,6 +112,11 @@ static int hold_amount(struct api_ctx *ctx, json_t *body, struct guard_authorize
 		return -1;
 	if (pricing_token_cost(&p, margin, r->input_tokens, 0, r->max_output_tokens, &r->amount_micros) != PRICING_OK) {
 		api_error(rs, CD_E_INVALID, "input_tokens", "the token counts are too large to price");
+		return -1;
+	}
+	if (r->amount_micros > LIMIT_AMOUNT_MICROS_MAX) {
+		charge_refuse(rs, r->amount_micros, pricing_blame(&p, r->input_tokens, 0, r->max_output_tokens,
+								  "max_output_tokens"));
 		return -1;
 	}
 	r->price = p;
@@ -238,7 +255,7 @@ static const struct jfield usage_fields[] = {
  * the ledger charges what is computed here). */
 static int usage_check(struct api_ctx *ctx, json_t *body, struct guard_usage *u, struct response *rs)
 {
-	struct price p;
+	struct price p = {0, 0, 0, 0};
 	int64_t margin;
 	if ((u->model == NULL) == (u->action == NULL))
 		api_error(rs, CD_E_INVALID, u->model ? "action" : "model", "give exactly one of model or action");
@@ -255,6 +272,9 @@ static int usage_check(struct api_ctx *ctx, json_t *body, struct guard_usage *u,
 		 pricing_token_cost(&p, margin, u->input_tokens, u->cached_input_tokens, u->output_tokens,
 				    &u->cost_micros) != PRICING_OK)
 		api_error(rs, CD_E_INVALID, "input_tokens", "the token counts are too large to price");
+	else if (!u->byok && u->cost_micros > LIMIT_AMOUNT_MICROS_MAX)
+		charge_refuse(rs, u->cost_micros, u->model == NULL ? "action" : pricing_blame(&p, u->input_tokens,
+						  u->cached_input_tokens, u->output_tokens, "output_tokens"));
 	else
 		return api_check_account_id(u->account, "account", rs);
 	return -1;

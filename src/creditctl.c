@@ -133,8 +133,8 @@ static void print_applied(void *ctx, const char *name)
 static void print_violation(void *ctx, const struct ledger_violation *v)
 {
 	(void)ctx;
-	printf("violation: %s: account %s: %s %s, %s %s\n", v->check, v->account, v->left, v->left_value, v->right,
-	       v->right_value);
+	printf("%s: %s: account %s: %s %s, %s %s\n", v->warning ? "warning" : "violation", v->check, v->account, v->left,
+	       v->left_value, v->right, v->right_value);
 }
 
 /* An export as CSV (with a header line, which goes out like the key
@@ -781,10 +781,12 @@ static int dispatch(struct ledger *lg, int argc, char **argv, const struct cfg *
 	if (strcmp(cmd, "price") == 0)
 		return cmd_price(lg, argc, argv);
 	if (strcmp(cmd, "verify") == 0) {
-		rc = ledger_verify(lg, print_violation, NULL, &violations);
+		long warnings = 0;
+		rc = ledger_verify(lg, print_violation, NULL, &violations, &warnings);
 		if (rc != CD_OK)
 			return fail(lg, rc, "verify");
-		printf("%ld violations\n", violations);
+		/* Warnings are printed, and only violations fail. */
+		printf("%ld violations, %ld warnings\n", violations, warnings);
 		return violations == 0 ? 0 : 1;
 	}
 	if (strcmp(cmd, "export") == 0 && argc >= 3) {

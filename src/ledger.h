@@ -418,17 +418,19 @@ enum cd_err ledger_webhook_apply(struct ledger *lg, const struct webhook_event *
 enum cd_err ledger_migrate(struct ledger *lg, const char *sqldir, void (*applied)(void *ctx, const char *name),
 			   void *ctx);
 /* One broken invariant: `check` names it; left and right are what should
- * agree, with the values found for `account`. */
+ * agree, with the values found for `account`. A warning is a finding that
+ * may be legitimate (a monthly limit lowered below the month's spend). */
 struct ledger_violation {
 	const char *check;
 	const char *account;
 	const char *left, *left_value;
 	const char *right, *right_value;
+	int warning;
 };
-/* Checks every invariant, calling violation(ctx, v) for each breach;
- * *violations counts them. */
+/* Checks every invariant, calling violation(ctx, v) for each finding;
+ * *violations and *warnings count them. */
 enum cd_err ledger_verify(struct ledger *lg, void (*violation)(void *ctx, const struct ledger_violation *v), void *ctx,
-			  long *violations);
+			  long *violations, long *warnings);
 /* One journal row of an account, as ledger_export hands it over. */
 struct ledger_journal_row {
 	const char *id;			/* "txn_42" */

@@ -149,7 +149,10 @@ enum cd_err ledger_account_get(struct ledger *lg, const char *id, json_t **out)
 
 static enum cd_err account_patch_op(struct ledger *lg, const struct account_patch *p, json_t **out, int *status)
 {
-	static const char sql[] = "UPDATE accounts SET status = ?, overdraft_limit_micros = ?, "
+	/* monthly_limit_set_at is assigned first: it compares with the old
+	 * limit (MariaDB assigns left to right). */
+	static const char sql[] = "UPDATE accounts SET monthly_limit_set_at = IF(monthly_limit_micros <=> ?, "
+				  "monthly_limit_set_at, ?), status = ?, overdraft_limit_micros = ?, "
 				  "monthly_limit_micros = ?, low_balance_micros = ?, plan = ?, daily_limit_micros = ? "
 				  "WHERE id = ?";
 	struct acct a;
@@ -206,7 +209,7 @@ static enum cd_err account_patch_op(struct ledger *lg, const struct account_patc
 	const int64_t *monthly = a.monthly_limit >= 0 ? &a.monthly_limit : NULL;
 	const int64_t *low = a.low_balance >= 0 ? &a.low_balance : NULL;
 	const int64_t *daily = a.daily_limit >= 0 ? &a.daily_limit : NULL;
-	rc = db_do(lg, sql, "account patch", "siIIsIi", a.status, a.overdraft, monthly, low,
+	rc = db_do(lg, sql, "account patch", "IisiIIsIi", monthly, lg->now, a.status, a.overdraft, monthly, low,
 		   a.plan[0] ? a.plan : NULL, daily, a.id);
 	if (rc == CD_OK)
 		rc = acct_save(lg, &a);

@@ -187,52 +187,57 @@ enum cd_err ledger_migrate(struct ledger *lg, const char *sqldir, void (*applied
 
 struct check {
 	const char *what;
-	const char *sql;	/* rows: account, left, right */
+	const char *sql;	/* rows: account, left, right (and, graded, warning) */
 	const char *left, *right;
+	int graded;		/* a fourth column: 1 a warning, 0 a violation */
 };
+
+/* The UTC month key (202611) of a unix time column, as timefmt_month_key
+ * makes it: an interval on a plain DATETIME, so no session time zone. */
+#define MONTH_OF(col) "EXTRACT(YEAR_MONTH FROM TIMESTAMP '1970-01-01 00:00:00' + INTERVAL " col " SECOND)"
 
 static const struct check checks[] = {
 	{"balance vs journal",
 	 "SELECT a.ext_id, a.balance_micros, COALESCE(j.s, 0) FROM accounts a LEFT JOIN "
 	 "(SELECT account_id, SUM(amount_micros) s FROM journal GROUP BY account_id) j ON j.account_id = a.id "
-	 "WHERE a.balance_micros <> COALESCE(j.s, 0)", "balance_micros", "sum of journal"},
+	 "WHERE a.balance_micros <> COALESCE(j.s, 0)", "balance_micros", "sum of journal", 0},
 	{"balance vs grants",
 	 "SELECT a.ext_id, a.balance_micros, COALESCE(g.s, 0) FROM accounts a LEFT JOIN "
 	 "(SELECT account_id, SUM(remaining_micros) s FROM grants GROUP BY account_id) g ON g.account_id = a.id "
-	 "WHERE a.balance_micros <> COALESCE(g.s, 0)", "balance_micros", "sum of remaining grants"},
+	 "WHERE a.balance_micros <> COALESCE(g.s, 0)", "balance_micros", "sum of remaining grants", 0},
 	{"reserved vs holds",
 	 "SELECT a.ext_id, a.reserved_micros, COALESCE(h.s, 0) FROM accounts a LEFT JOIN "
 	 "(SELECT account_id, SUM(amount_micros) s FROM holds WHERE state = 'pending' GROUP BY account_id) h "
-	 "ON h.account_id = a.id WHERE a.reserved_micros <> COALESCE(h.s, 0)", "reserved_micros", "sum of pending holds"},
+	 "ON h.account_id = a.id WHERE a.reserved_micros <> COALESCE(h.s, 0)", "reserved_micros", "sum of pending holds", 0},
 	{"journal chain",
 	 "SELECT a.ext_id, x.balance_after_micros, x.expected FROM (SELECT account_id, id, balance_after_micros, "
 	 "SUM(amount_micros) OVER (PARTITION BY account_id ORDER BY id) expected FROM journal) x "
 	 "JOIN accounts a ON a.id = x.account_id WHERE x.balance_after_micros <> x.expected",
-	 "balance_after_micros", "running sum of journal"},
+	 "balance_after_micros", "running sum of journal", 0},
 	{"grant remaining",
 	 "SELECT a.ext_id, g.remaining_micros, g.amount_micros FROM grants g JOIN accounts a ON a.id = g.account_id "
 	 "WHERE g.source <> 'debt' AND (g.remaining_micros < 0 OR g.remaining_micros > g.amount_micros)",
-	 "remaining_micros", "amount_micros (0 <= remaining <= amount)"},
+	 "remaining_micros", "amount_micros (0 <= remaining <= amount)", 0},
 	{"debt row",
 	 "SELECT a.ext_id, g.remaining_micros, 0 FROM grants g JOIN accounts a ON a.id = g.account_id "
-	 "WHERE g.source = 'debt' AND g.remaining_micros > 0", "debt remaining_micros", "at most"},
+	 "WHERE g.source = 'debt' AND g.remaining_micros > 0", "debt remaining_micros", "at most", 0},
 	{"debt beside credit",
 	 "SELECT a.ext_id, SUM(g.remaining_micros < 0), SUM(g.remaining_micros > 0) FROM grants g "
 	 "JOIN accounts a ON a.id = g.account_id GROUP BY a.id, a.ext_id "
 	 "HAVING SUM(g.remaining_micros < 0) > 0 AND SUM(g.remaining_micros > 0) > 0",
-	 "debt rows", "positive grants (debt must be repaid first)"},
+	 "debt rows", "positive grants (debt must be repaid first)", 0},
 	{"negative reserve",
-	 "SELECT ext_id, reserved_micros, 0 FROM accounts WHERE reserved_micros < 0", "reserved_micros", "zero"},
+	 "SELECT ext_id, reserved_micros, 0 FROM accounts WHERE reserved_micros < 0", "reserved_micros", "zero", 0},
 	{"top-up credited twice",
 	 "SELECT a.ext_id, COUNT(*), 1 FROM grants g JOIN accounts a ON a.id = g.account_id "
-	 "WHERE g.source = 'topup' GROUP BY a.ext_id, g.reference HAVING COUNT(*) > 1", "grants for one session", "one"},
+	 "WHERE g.source = 'topup' GROUP BY a.ext_id, g.reference HAVING COUNT(*) > 1", "grants for one session", "one", 0},
 	{"refund beyond top-up",
 	 "SELECT a.ext_id, t.refunded_micros, t.credited_micros FROM topups t JOIN accounts a ON a.id = t.account_id "
-	 "WHERE t.refunded_micros > t.credited_micros", "refunded_micros", "credited_micros"},
+	 "WHERE t.refunded_micros > t.credited_micros", "refunded_micros", "credited_micros", 0},
 	{"settled hold without usage",
 	 "SELECT a.ext_id, COUNT(u.id), 1 FROM holds h JOIN accounts a ON a.id = h.account_id LEFT JOIN usage_records u "
 	 "ON u.hold_id = h.id WHERE h.state = 'settled' GROUP BY h.id, a.ext_id HAVING COUNT(u.id) <> 1",
-	 "usage rows for a settled hold", "one"},
+	 "usage rows for a settled hold", "one", 0},
 	/* One plan credit per (account, period): the key of plan_periods
 	 * makes it once; its grants must add up to what the row says. */
 	{"plan credit vs its period",
@@ -241,90 +246,136 @@ static const struct check checks[] = {
 	 "AND g.period_key = p.period_key AND g.reference NOT LIKE '" PERIOD_ROLLOVER_REF "%' "
 	 "GROUP BY p.account_id, p.period_key, a.ext_id, p.credits_micros "
 	 "HAVING p.credits_micros > 0 AND p.credits_micros <> COALESCE(SUM(g.amount_micros), 0)",
-	 "credits_micros of the period", "sum of its plan grants"},
+	 "credits_micros of the period", "sum of its plan grants", 0},
 	{"plan rollover vs its period",
 	 "SELECT a.ext_id, p.rollover_micros, COALESCE(SUM(g.amount_micros), 0) FROM plan_periods p "
 	 "JOIN accounts a ON a.id = p.account_id LEFT JOIN grants g ON g.account_id = p.account_id "
 	 "AND g.period_key = p.period_key AND g.reference LIKE '" PERIOD_ROLLOVER_REF "%' "
 	 "GROUP BY p.account_id, p.period_key, a.ext_id, p.rollover_micros "
 	 "HAVING p.rollover_micros <> COALESCE(SUM(g.amount_micros), 0)",
-	 "rollover_micros of the period", "sum of its rollover grants"},
+	 "rollover_micros of the period", "sum of its rollover grants", 0},
 	{"plan grant outside a period",
 	 "SELECT a.ext_id, g.period_key, 'none' FROM grants g JOIN accounts a ON a.id = g.account_id "
 	 "WHERE g.period_key IS NOT NULL AND NOT EXISTS (SELECT 1 FROM plan_periods p "
-	 "WHERE p.account_id = g.account_id AND p.period_key = g.period_key)", "period_key", "plan_periods row"},
+	 "WHERE p.account_id = g.account_id AND p.period_key = g.period_key)", "period_key", "plan_periods row", 0},
 	/* An auto-recharge is credited at most once, and a succeeded one once:
 	 * the grants of its PaymentIntent on its account. */
 	{"recharge credited other than once",
 	 "SELECT a.ext_id, COUNT(g.id), IF(r.state = 'succeeded', 1, 0) FROM recharges r "
 	 "JOIN accounts a ON a.id = r.account_id LEFT JOIN grants g ON g.account_id = r.account_id "
 	 "AND g.source = 'topup' AND g.reference = r.payment_intent GROUP BY r.id, a.ext_id, r.state "
-	 "HAVING COUNT(g.id) <> IF(r.state = 'succeeded', 1, 0)", "grants of the recharge", "one if it succeeded, else none"},
+	 "HAVING COUNT(g.id) <> IF(r.state = 'succeeded', 1, 0)", "grants of the recharge", "one if it succeeded, else none", 0},
 	{"recharge pending without one in flight",
 	 "SELECT a.ext_id, a.recharge_pending, 0 FROM accounts a WHERE a.recharge_pending <> 0 AND NOT EXISTS "
 	 "(SELECT 1 FROM recharges r WHERE r.account_id = a.id AND r.state IN ('queued', 'sent'))",
-	 "recharge_pending", "no recharge queued or sent"},
+	 "recharge_pending", "no recharge queued or sent", 0},
 	{"recharges in flight",
 	 "SELECT a.ext_id, COUNT(*), 1 FROM recharges r JOIN accounts a ON a.id = r.account_id "
 	 "WHERE r.state IN ('queued', 'sent') GROUP BY a.ext_id HAVING COUNT(*) > 1",
-	 "recharges queued or sent", "at most"},
+	 "recharges queued or sent", "at most", 0},
 	{"promo redemption count",
 	 "SELECT c.code, c.redeemed, COUNT(r.account_id) FROM promo_codes c LEFT JOIN promo_redemptions r "
 	 "ON r.promo_id = c.id GROUP BY c.id, c.code, c.redeemed HAVING c.redeemed <> COUNT(r.account_id)",
-	 "redeemed", "redemption rows"},
+	 "redeemed", "redemption rows", 0},
 	{"promo beyond its maximum",
 	 "SELECT code, redeemed, max_redemptions FROM promo_codes WHERE redeemed > max_redemptions",
-	 "redeemed", "max_redemptions"},
+	 "redeemed", "max_redemptions", 0},
 	{"promo redemption without its grant",
 	 "SELECT a.ext_id, c.amount_micros, COALESCE(g.amount_micros, 0) FROM promo_redemptions r "
 	 "JOIN promo_codes c ON c.id = r.promo_id JOIN accounts a ON a.id = r.account_id "
 	 "LEFT JOIN grants g ON g.id = r.grant_id AND g.account_id = r.account_id AND g.source = 'promo' "
 	 "WHERE g.amount_micros IS NULL OR g.amount_micros <> c.amount_micros",
-	 "the code's amount_micros", "its promo grant"},
+	 "the code's amount_micros", "its promo grant", 0},
+	/* A usage record's cost is what the journal charged for it: a
+	 * settle's, the usage rows of its hold (a capture and the settle's
+	 * difference) less a refund grant of a late settle below a captured
+	 * hold; direct usage (no hold), per account, the usage rows without a
+	 * hold. A BYOK usage costs 0 and has no journal row. */
+	{"usage cost vs journal",
+	 "SELECT a.ext_id, u.cost_micros, -(COALESCE(j.s, 0) + COALESCE(r.s, 0)) FROM usage_records u "
+	 "JOIN accounts a ON a.id = u.account_id LEFT JOIN (SELECT hold_id, SUM(amount_micros) s FROM journal "
+	 "WHERE cause = 'usage' AND hold_id IS NOT NULL GROUP BY hold_id) j ON j.hold_id = u.hold_id "
+	 "LEFT JOIN (SELECT reference, SUM(amount_micros) s FROM journal WHERE cause = 'grant' AND source = 'refund' "
+	 "GROUP BY reference) r ON r.reference = CONCAT('hold_', u.account_id, '_', u.hold_id) "
+	 "WHERE u.hold_id IS NOT NULL AND u.cost_micros <> -(COALESCE(j.s, 0) + COALESCE(r.s, 0))",
+	 "usage cost_micros of a hold", "its journal charge", 0},
+	{"usage cost vs journal",
+	 "SELECT a.ext_id, COALESCE(u.s, 0), -COALESCE(j.s, 0) FROM accounts a "
+	 "LEFT JOIN (SELECT account_id, SUM(cost_micros) s FROM usage_records WHERE hold_id IS NULL "
+	 "GROUP BY account_id) u ON u.account_id = a.id LEFT JOIN (SELECT account_id, SUM(amount_micros) s "
+	 "FROM journal WHERE cause = 'usage' AND hold_id IS NULL GROUP BY account_id) j ON j.account_id = a.id "
+	 "WHERE COALESCE(u.s, 0) <> -COALESCE(j.s, 0)",
+	 "sum of direct usage cost_micros", "their journal charges", 0},
+	/* A member's month spend is its usage in the month of its month_key
+	 * (the row rolls over when next touched), since the row was made,
+	 * plus its holds captured then and not settled yet. */
+	{"member month spend vs usage",
+	 "SELECT x.who, x.spent, x.used FROM (SELECT CONCAT(a.ext_id, ' member ', m.member) who, "
+	 "m.month_spent_micros spent, (SELECT COALESCE(SUM(u.cost_micros), 0) FROM usage_records u "
+	 "WHERE u.account_id = m.account_id AND u.member = m.member AND u.created_at >= m.created_at "
+	 "AND " MONTH_OF("u.created_at") " = m.month_key) + (SELECT COALESCE(SUM(h.charged_micros), 0) FROM holds h "
+	 "WHERE h.account_id = m.account_id AND h.member = m.member AND h.state = 'captured' "
+	 "AND h.finished_at >= m.created_at AND " MONTH_OF("h.finished_at") " = m.month_key) used "
+	 "FROM members m JOIN accounts a ON a.id = m.account_id) x WHERE x.spent <> x.used",
+	 "month_spent_micros", "its usage this month", 0},
+	/* Invariant 5: month spend <= monthly limit, unless a forced usage or
+	 * a settle beyond its hold (or of a captured one) came that month. A
+	 * limit changed during the month (monthly_limit_set_at) may have been
+	 * lowered below what was spent already: a warning, not a violation. */
+	{"month spend vs monthly limit",
+	 "SELECT a.ext_id, a.month_spent_micros, a.monthly_limit_micros, "
+	 "a.monthly_limit_set_at IS NOT NULL AND " MONTH_OF("a.monthly_limit_set_at") " >= a.month_key "
+	 "FROM accounts a WHERE a.monthly_limit_micros IS NOT NULL AND a.month_spent_micros > a.monthly_limit_micros "
+	 "AND NOT EXISTS (SELECT 1 FROM journal j WHERE j.account_id = a.id AND j.source = 'forced' "
+	 "AND " MONTH_OF("j.created_at") " = a.month_key) AND NOT EXISTS (SELECT 1 FROM usage_records u "
+	 "JOIN holds h ON h.id = u.hold_id WHERE u.account_id = a.id AND (u.cost_micros > h.amount_micros "
+	 "OR h.state = 'captured') AND " MONTH_OF("u.created_at") " = a.month_key)",
+	 "month_spent_micros", "monthly_limit_micros", 1},
 	/* Only a settle beyond its hold (or of a captured one), a Stripe
 	 * refund, or a usage reported with force (journal source 'forced')
-	 * may take an account below -overdraft. (A monthly limit may be lowered
-	 * below what was spent, so month spend is not checked here.) */
+	 * may take an account below -overdraft. */
 	{"below the overdraft limit without a late charge",
 	 "SELECT a.ext_id, a.balance_micros, -a.overdraft_limit_micros FROM accounts a "
 	 "WHERE a.balance_micros < -a.overdraft_limit_micros AND NOT EXISTS (SELECT 1 FROM usage_records u "
 	 "JOIN holds h ON h.id = u.hold_id WHERE u.account_id = a.id AND "
 	 "(u.cost_micros > h.amount_micros OR h.state = 'captured')) AND NOT EXISTS (SELECT 1 FROM journal j "
 	 "WHERE j.account_id = a.id AND (j.cause = 'refund' OR j.source = 'forced'))",
-	 "balance_micros", "-overdraft_limit_micros"},
+	 "balance_micros", "-overdraft_limit_micros", 0},
 };
 
 struct verify_run {
 	void (*violation)(void *ctx, const struct ledger_violation *v);
 	void *ctx;
-	long violations;
+	long violations, warnings;
 };
 
 static enum cd_err verify_tx(struct ledger *lg, void *arg)
 {
 	struct verify_run *v = arg;
 	int e;
-	v->violations = 0;
+	v->violations = v->warnings = 0;
 	for (size_t i = 0; i < sizeof(checks) / sizeof(checks[0]); i++) {
 		struct dbstmt *s = db_exec(lg, checks[i].sql, &e, "");
 		if (s == NULL)
 			return db_err(lg, e, checks[i].what);
 		while (db_fetch(s) == 1) {
+			int warning = checks[i].graded && db_i64(s, 3) != 0;
 			struct ledger_violation found = {checks[i].what, db_str(s, 0), checks[i].left, db_str(s, 1),
-							 checks[i].right, db_str(s, 2)};
+							 checks[i].right, db_str(s, 2), warning};
 			v->violation(v->ctx, &found);
-			v->violations++;
+			*(warning ? &v->warnings : &v->violations) += 1;
 		}
 	}
 	return CD_OK;
 }
 
 enum cd_err ledger_verify(struct ledger *lg, void (*violation)(void *ctx, const struct ledger_violation *v), void *ctx,
-			  long *violations)
+			  long *violations, long *warnings)
 {
-	struct verify_run v = {violation, ctx, 0};
+	struct verify_run v = {violation, ctx, 0, 0};
 	enum cd_err rc = ledger_run(lg, verify_tx, &v);
 	*violations = v.violations;
+	*warnings = v.warnings;
 	return rc;
 }
 

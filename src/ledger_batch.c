@@ -921,10 +921,10 @@ enum cd_err batch_spend(struct ledger *lg, struct batch *b, int acct, int64_t am
 {
 	struct batch_acct *ba = &b->accts[acct];
 	struct acct *a = &ba->a;
+	int64_t left = amount, after;
 	enum cd_err rc = CD_OK;
-	int64_t left = amount;
-	if (!ba->spends) {
-		log_error("batch spend on an account whose grants were not read");
+	if (!ba->spends || money_sub(a->balance, amount, &after) != 0) {	/* operations check the range first */
+		log_error("batch spend on an account whose grants were not read, or beyond the range");
 		return CD_E_INTERNAL;
 	}
 	if (ba->grants_stale)
@@ -951,7 +951,7 @@ enum cd_err batch_spend(struct ledger *lg, struct batch *b, int acct, int64_t am
 	dbs_sql(&s, ", ");
 	dbs_i64(&s, -amount);
 	dbs_sql(&s, ", ");
-	dbs_i64(&s, a->balance - amount);
+	dbs_i64(&s, after);
 	dbs_sql(&s, ", ");
 	dbs_str(lg, &s, cause);
 	dbs_sql(&s, ", ");
@@ -966,7 +966,7 @@ enum cd_err batch_spend(struct ledger *lg, struct batch *b, int acct, int64_t am
 	dbs_i64(&s, lg->now);
 	dbs_sql(&s, ")");
 	b->journal_rows = s.sql;
-	a->balance -= amount;
+	a->balance = after;
 	ba->changed = 1;
 	return CD_OK;
 }

@@ -66,44 +66,6 @@ struct guard_op {
 
 /* ---- The rules ---- */
 
-/* DESIGN §5's checks of a charge of `amount` against a locked account, in
- * its order: 403 not active, 429 monthly limit (month spend plus pending
- * holds plus this charge), 429 daily limit (the same for the UTC day, §9),
- * 402 available. Fills what the refusal shows. */
-static enum cd_err charge_check(struct refusal *why, const struct acct *a, int64_t amount, int byok)
-{
-	int64_t available = acct_available(a);
-	if (strcmp(a->status, "active") != 0)
-		return refusal_set_amounts(why, REFUSE_ACCOUNT_INACTIVE, available, amount);
-	if (byok)
-		return CD_OK;
-	if (a->monthly_limit >= 0 && a->month_spent + a->reserved + amount > a->monthly_limit) {
-		int64_t left = a->monthly_limit - a->month_spent - a->reserved;
-		return refusal_set_amounts(why, REFUSE_MONTHLY_LIMIT, left < available ? left : available, amount);
-	}
-	if (a->daily_limit >= 0 && a->day_spent + a->reserved + amount > a->daily_limit) {
-		int64_t left = a->daily_limit - a->day_spent - a->reserved;
-		return refusal_set_amounts(why, REFUSE_DAILY_LIMIT, left < available ? left : available, amount);
-	}
-	if (amount > available)
-		return refusal_set_amounts(why, REFUSE_INSUFFICIENT, available, amount);
-	return CD_OK;
-}
-
-/* Every check of a charge, the member's cap included: a cap is a 429 and
- * so comes before a 402 (DESIGN's order). m: the member's row, or NULL;
- * a member with no cap of its own has its plan's (DESIGN §9). */
-static enum cd_err guard_check(struct refusal *why, const struct acct *a, const struct member_row *m,
-			       int64_t amount, int byok)
-{
-	enum cd_err rc = charge_check(why, a, amount, byok);
-	int64_t cap = m == NULL ? -1 : m->cap >= 0 ? m->cap : a->plan_member_cap;
-	if ((rc == CD_OK || rc == CD_E_INSUFFICIENT) && !byok && cap >= 0 &&
-	    m->month_spent + m->reserved + amount > cap)
-		rc = refusal_set_amounts(why, REFUSE_MEMBER_CAP, cap - m->month_spent - m->reserved, amount);
-	return rc;
-}
-
 static struct member_row *op_member(struct batch *b, int acct, const char *member, int *index)
 {
 	int i = batch_member(b, acct, member);
@@ -218,12 +180,12 @@ static int shrink(const struct guard_authorize *r, const struct acct *a, const s
 	int64_t lo = r->min_output_tokens, hi = r->max_output_tokens - 1, cost;
 	if (pricing_token_cost(&r->price, r->margin_bps, r->input_tokens, 0, lo, min_cost) != PRICING_OK)
 		return -1;
-	if (guard_check(&scratch, a, m, *min_cost, 0) != CD_OK)
+	if (member_guard_check(&scratch, a, m, *min_cost, 0) != CD_OK)
 		return -1;
 	while (lo < hi) {		/* lo is affordable; is anything up to hi? */
 		int64_t mid = lo + (hi - lo + 1) / 2;
 		if (pricing_token_cost(&r->price, r->margin_bps, r->input_tokens, 0, mid, &cost) == PRICING_OK &&
-		    guard_check(&scratch, a, m, cost, 0) == CD_OK)
+		    member_guard_check(&scratch, a, m, cost, 0) == CD_OK)
 			lo = mid;
 		else
 			hi = mid - 1;
@@ -242,7 +204,7 @@ static enum cd_err authorize_decide(struct ledger *lg, struct batch *b, struct g
 	struct acct *a = &ba->a;
 	struct member_row *m = r->byok ? NULL : op_member(b, op->acct, r->member, NULL);
 	int64_t amount = r->byok ? 0 : r->amount_micros, out = r->action != NULL ? -1 : r->max_output_tokens;
-	enum cd_err rc = guard_check(&op->refusal, a, m, r->amount_micros, r->byok);
+	enum cd_err rc = member_guard_check(&op->refusal, a, m, r->amount_micros, r->byok);
 	if (rc != CD_OK && rc != CD_E_SUSPENDED && r->min_output_tokens >= 0 && r->priced &&
 	    r->min_output_tokens < r->max_output_tokens) {
 		int64_t min_cost;
@@ -252,7 +214,7 @@ static enum cd_err authorize_decide(struct ledger *lg, struct batch *b, struct g
 		} else {
 			/* Refused: what it says is needed is the least hold the
 			 * app would have taken. */
-			rc = guard_check(&op->refusal, a, m, min_cost, 0);
+			rc = member_guard_check(&op->refusal, a, m, min_cost, 0);
 		}
 	}
 	/* A replayed request_id gets its hold, even when a new one would be
@@ -275,8 +237,10 @@ static enum cd_err authorize_decide(struct ledger *lg, struct batch *b, struct g
 	}
 	if (rc != CD_OK)
 		return rc;
-	/* The tokens it may use: its input and the output it is granted. */
-	int64_t tokens = r->input_tokens + (out > 0 ? out : 0);
+	const char *over = member_range_check(a, m, amount, 0);
+	if (over != NULL)	/* DESIGN §10: the reserve stays in range */
+		return refusal_set_range(&op->refusal, REFUSE_OUT_OF_RANGE, over, amount, "max_output_tokens");
+	int64_t tokens = r->input_tokens + (out > 0 ? out : 0);	/* its input and the output granted */
 	rc = rates_take(b, op, r->member, lg->now, tokens);
 	if (rc != CD_OK)
 		return rc;
@@ -329,8 +293,10 @@ static enum cd_err hold_find(struct batch *b, struct guard_op *op, const char *h
 	return CD_OK;
 }
 
-/* Cost of a settle: byok 0, an action its price, a model its tokens. */
-static enum cd_err settle_cost(const struct hold_row *h, const struct guard_settle *r, int64_t *cost)
+/* Cost of a settle: byok 0, an action its price, a model its tokens; a
+ * cost above LIMIT_AMOUNT_MICROS_MAX is refused (DESIGN §10). */
+static enum cd_err settle_cost(const struct hold_row *h, const struct guard_settle *r, int64_t *cost,
+			       struct refusal *why)
 {
 	struct price p;
 	int64_t margin;
@@ -338,7 +304,7 @@ static enum cd_err settle_cost(const struct hold_row *h, const struct guard_sett
 	if (h->byok)
 		return CD_OK;
 	if (h->action[0] != '\0')
-		return ledger_price_action(h->action, cost) ? CD_OK : CD_E_INVALID;
+		return ledger_price_action(h->action, cost) ? CD_OK : refusal_set(why, REFUSE_HOLD_UNPRICED, NULL, NULL);
 	if (h->has_pin && (r->model == NULL || strcmp(r->model, h->model) == 0)) {
 		/* Pinned at authorize: a price change since does not touch it. */
 		p = h->pin;
@@ -347,11 +313,14 @@ static enum cd_err settle_cost(const struct hold_row *h, const struct guard_sett
 		p = *r->price;
 		margin = r->margin_bps;
 	} else if (!ledger_price_model(r->model != NULL ? r->model : h->model, &p, &margin)) {
-		return CD_E_INVALID;
+		return refusal_set(why, REFUSE_HOLD_UNPRICED, NULL, NULL);
 	}
-	enum pricing_status ps = pricing_token_cost(&p, margin, r->input_tokens, r->cached_input_tokens,
-						    r->output_tokens, cost);
-	return ps == PRICING_OK ? CD_OK : CD_E_INVALID;
+	if (pricing_token_cost(&p, margin, r->input_tokens, r->cached_input_tokens, r->output_tokens, cost) != PRICING_OK)
+		return refusal_set(why, REFUSE_HOLD_UNPRICED, NULL, NULL);
+	if (*cost <= LIMIT_AMOUNT_MICROS_MAX)
+		return CD_OK;
+	return refusal_set_range(why, REFUSE_CHARGE_CAP, NULL, *cost,
+				 pricing_blame(&p, r->input_tokens, r->cached_input_tokens, r->output_tokens, "output_tokens"));
 }
 
 /* A late settle below a captured hold gives the difference back as a
@@ -392,13 +361,15 @@ static enum cd_err settle_decide(struct ledger *lg, struct batch *b, struct guar
 	}
 	if (strcmp(h->state, "released") == 0)
 		return refusal_set(&op->refusal, REFUSE_HOLD_SETTLE_CONFLICT, r->hold_id, NULL);
-	if (settle_cost(h, r, &cost) != CD_OK)
-		return refusal_set(&op->refusal, REFUSE_HOLD_UNPRICED, r->hold_id, NULL);
+	rc = settle_cost(h, r, &cost, &op->refusal);
+	if (rc != CD_OK)
+		return rc;
 	int pending = strcmp(h->state, "pending") == 0;
-	int64_t already = strcmp(h->state, "captured") == 0 ? h->charged : 0;
-	int64_t delta = cost - already;
-	if (delta < 0 && a->balance > 0 && -delta > LIMIT_BALANCE_MICROS_MAX - a->balance)
-		return refusal_set(&op->refusal, REFUSE_BALANCE_CAP, a->ext_id, NULL);
+	int64_t delta = cost - (strcmp(h->state, "captured") == 0 ? h->charged : 0);
+	const char *over = member_range_check(a, h->has_member ? op_member(b, op->acct, h->member, NULL) : NULL,
+					      pending ? -h->amount : 0, delta);
+	if (over != NULL)	/* DESIGN §10, before anything moves */
+		return refusal_set_range(&op->refusal, REFUSE_OUT_OF_RANGE, over, delta, "output_tokens");
 	/* Decided: from here on the settle happens. Its minute's token count
 	 * takes the actual tokens for the ones the hold counted. */
 	if (h->rate_minute >= 0) {
@@ -418,7 +389,8 @@ static enum cd_err settle_decide(struct ledger *lg, struct batch *b, struct guar
 		a->reserved -= h->amount;
 		released = h->amount > cost ? h->amount - cost : 0;
 	}
-	acct_spent(a, delta);
+	if (acct_spent(a, delta) != 0)
+		return CD_E_INTERNAL;	/* checked above */
 	b->accts[op->acct].changed = 1;
 	member_move(b, op->acct, h->has_member ? h->member : NULL, pending ? -h->amount : 0, delta);
 	hold_id_format(id, sizeof(id), a->id, h->id);
@@ -504,7 +476,7 @@ static enum cd_err usage_decide(struct ledger *lg, struct batch *b, struct guard
 		   memcmp(b->usages[op->usage].hash, r->request_hash, 32) == 0;
 	if (!r->force) {
 		struct member_row *m = r->byok ? NULL : op_member(b, op->acct, r->member, NULL);
-		enum cd_err rc = guard_check(&op->refusal, a, m, cost, r->byok);
+		enum cd_err rc = member_guard_check(&op->refusal, a, m, cost, r->byok);
 		if (rc != CD_OK && (rc == CD_E_SUSPENDED || !same))
 			return rc;
 		memset(&op->refusal, 0, sizeof(op->refusal));
@@ -517,6 +489,9 @@ static enum cd_err usage_decide(struct ledger *lg, struct batch *b, struct guard
 		op_note(op, a);
 		return CD_OK;
 	}
+	const char *over = member_range_check(a, op_member(b, op->acct, r->member, NULL), 0, cost);
+	if (over != NULL)	/* DESIGN §10: forced charges included */
+		return refusal_set_range(&op->refusal, REFUSE_OUT_OF_RANGE, over, cost, r->model ? "output_tokens" : "action");
 	int64_t tokens = r->input_tokens + r->output_tokens;
 	if (!r->force) {
 		enum cd_err rc = rates_take(b, op, r->member, lg->now, tokens);
@@ -530,11 +505,12 @@ static enum cd_err usage_decide(struct ledger *lg, struct batch *b, struct guard
 				    r->conversation_id, r->request_hash);
 	if (op->usage < 0)
 		return CD_E_INTERNAL;
-	if (cost > 0) {
+	if (cost > 0) {	/* in range: checked before anything moved */
 		enum cd_err rc = batch_spend(lg, b, op->acct, cost, "usage", r->force ? "forced" : NULL, 0, r->request_id);
 		if (rc != CD_OK)
 			return rc;
-		acct_spent(a, cost);
+		if (acct_spent(a, cost) != 0)
+			return CD_E_INTERNAL;
 		member_move(b, op->acct, r->member, 0, cost);
 	}
 	b->accts[op->acct].changed = 1;

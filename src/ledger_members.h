@@ -19,6 +19,20 @@ enum cd_err member_lock(struct ledger *lg, const struct acct *a, const char *mem
 /* Starts a new month on a member row read in an older one. */
 void member_roll(const struct ledger *lg, struct member_row *m);
 enum cd_err member_store(struct ledger *lg, const struct acct *a, const struct member_row *m);
+/* The guard's checks of a charge of `amount` against a locked account, in
+ * DESIGN §5's order (403, 429 monthly, daily, member cap, 402), filling
+ * what the refusal shows; m: the member's row or NULL (a member without a
+ * cap of its own has its plan's). CD_OK when it may be charged. */
+enum cd_err member_guard_check(struct refusal *why, const struct acct *a, const struct member_row *m,
+			       int64_t amount, int byok);
+/* DESIGN §10's range, checked before a guard operation changes anything:
+ * whether a reserve change and a charge of `spend` micros (negative: a
+ * refund) keep the account's balance (which moves by -spend), reserve and
+ * month and day spend, and the member's reserve and month spend (m may be
+ * NULL), within ±LIMIT_BALANCE_MICROS_MAX. NULL when they do, else the
+ * name of the first that would leave it (a static string). */
+const char *member_range_check(const struct acct *a, const struct member_row *m, int64_t reserved_delta,
+			       int64_t spend);
 /* Moves a member's reserve and month spend, when the member has a row. */
 enum cd_err member_adjust(struct ledger *lg, const struct acct *a, const char *member, int64_t reserved_delta,
 			  int64_t spent_delta);

@@ -106,7 +106,8 @@ static enum cd_err expire_hold_batch(struct ledger *lg, struct acct *a, int *don
 		a->reserved -= amounts[i];
 		if (capture) {
 			rc = ledger_spend(lg, a, amounts[i], "usage", ids[i], ref, "expired hold captured", NULL);
-			acct_spent(a, amounts[i]);
+			if (rc == CD_OK && acct_spent(a, amounts[i]) != 0)
+				rc = refusal_set_range(&lg->refusal, REFUSE_OUT_OF_RANGE, "spend", amounts[i], NULL);
 		} else {
 			rc = journal_append(lg, a, 0, "expiry", NULL, 0, ids[i], ref, "expired hold released", NULL);
 		}

@@ -91,10 +91,14 @@ void acct_from_row_at(const struct db_row *r, unsigned int c, struct acct *a)
 	a->plan_member_cap = -1;
 }
 
-void acct_spent(struct acct *a, int64_t delta)
+int acct_spent(struct acct *a, int64_t delta)
 {
-	a->month_spent += delta;
-	a->day_spent += delta;
+	int64_t month, day;
+	if (money_add(a->month_spent, delta, &month) != 0 || money_add(a->day_spent, delta, &day) != 0)
+		return -1;
+	a->month_spent = month;
+	a->day_spent = day;
+	return 0;
 }
 
 static enum cd_err acct_load(struct ledger *lg, const char *sql, const char *fmt, const char *ext_id,
@@ -143,7 +147,7 @@ json_t *journal_entry_json(const struct journal_entry *e)
 
 int64_t acct_available(const struct acct *a)
 {
-	return a->balance - a->reserved + a->overdraft;
+	return money_available(a->balance, a->reserved, a->overdraft);
 }
 
 enum cd_err acct_store(struct ledger *lg, const struct acct *a)
@@ -164,7 +168,11 @@ enum cd_err journal_append(struct ledger *lg, struct acct *a, int64_t amount, co
 			   const char *reference, const char *description, int64_t *journal_id)
 {
 	int e;
-	int64_t after = a->balance + amount;
+	int64_t after;
+	/* Callers check the range first (a refusal); this is the backstop
+	 * that keeps a wrapped balance out of the journal whatever they do. */
+	if (money_add(a->balance, amount, &after) != 0)
+		return refusal_set_range(&lg->refusal, REFUSE_OUT_OF_RANGE, "balance", amount, NULL);
 	const int64_t *g = grant_id > 0 ? &grant_id : NULL;
 	const int64_t *h = hold_id > 0 ? &hold_id : NULL;
 	struct dbstmt *s = db_exec(lg, SQL_JOURNAL_ADD, &e, "iiissIIsssi", a->id, amount, after, cause, source,
@@ -222,6 +230,9 @@ enum cd_err ledger_spend_as(struct ledger *lg, struct acct *a, int64_t amount, c
 	enum cd_err rc = CD_OK;
 	if (amount <= 0)
 		return amount == 0 ? CD_OK : CD_E_INTERNAL;
+	if (money_sub(a->balance, amount, &left) != 0)	/* DESIGN §10, before anything moves */
+		return refusal_set_range(&lg->refusal, REFUSE_OUT_OF_RANGE, "balance", amount, "amount_micros");
+	left = amount;
 	do {
 		/* A page of grants; the ones it burns drop out of the next. */
 		struct dbstmt *s = db_exec(lg, sql, &e, "ii", a->id, (int64_t)LIMIT_SPEND_GRANTS + 1);
@@ -261,11 +272,10 @@ enum cd_err ledger_add_grant(struct ledger *lg, struct acct *a, const char *sour
 {
 	int64_t remaining = amount;
 	int e;
-	/* Refusing here keeps every later sum inside int64. With a positive
-	 * balance the subtraction cannot overflow; from a debt, the new balance
-	 * is at most the amount, which callers bound. */
-	if (a->balance > 0 && amount > LIMIT_BALANCE_MICROS_MAX - a->balance)
+	/* DESIGN §10: refused before anything moves, never wrapped. */
+	if (money_add(a->balance, amount, &remaining) != 0)
 		return refusal_set(&lg->refusal, REFUSE_BALANCE_CAP, a->ext_id, NULL);
+	remaining = amount;
 	if (a->balance < 0) {
 		struct dbstmt *s = db_exec(lg, SQL_DEBT_GET, &e, "i", a->id);
 		if (s == NULL)

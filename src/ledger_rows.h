@@ -9,6 +9,7 @@
 #ifndef CREDITD_LEDGER_ROWS_H
 #define CREDITD_LEDGER_ROWS_H
 #include "ledger_int.h"
+#include "money.h"
 
 /* A rate limit's window (DESIGN §9), on an account or a member row: the
  * limits per minute (-1: none), the UTC minute counted (minutes since
@@ -79,8 +80,9 @@ enum cd_err acct_read(struct ledger *lg, const char *ext_id, struct acct *a);
  * copy of the formula. */
 int64_t acct_available(const struct acct *a);
 /* Counts a charge (or, negative, a refund) in the month's and the day's
- * spend: the one place both move. */
-void acct_spent(struct acct *a, int64_t delta);
+ * spend: the one place both move. 0, or -1 (nothing moved) when either
+ * would leave the range of DESIGN §10. */
+int acct_spent(struct acct *a, int64_t delta);
 /* Writes balance, reserved, month, day, sweep and notice fields back
  * (operations store through acct_save, ledger_events.h, which tells what
  * the change calls for first). */

@@ -120,17 +120,30 @@ _Static_assert(LIMIT_BATCH_OPS >= 1 && LIMIT_BATCH_OPS <= 64, "batch sizes fit t
 #define LIMIT_PAGE_MAX 200
 /* Grants listed in GET /v1/accounts/{id} (spending order, first ones). */
 #define LIMIT_GRANTS_LISTED 100
-/* Token counts: 10^15 tokens is far beyond any request, and keeps every
- * cost product well inside 128 bits. */
-#define LIMIT_TOKENS_MAX 1000000000000000LL
-/* Any single amount an API call may carry: 10^15 micros (a billion units)
- * leaves room to add thousands of them without leaving int64. */
-#define LIMIT_AMOUNT_MICROS_MAX 1000000000000000LL
-/* Highest balance a grant may raise an account to: 10^18 micros (a
- * trillion units) is beyond any real ledger, and with one more amount or
- * an overdraft on top it still fits int64, so balance arithmetic in C and
- * the BIGINT columns can never overflow however many grants arrive. */
-#define LIMIT_BALANCE_MICROS_MAX 1000000000000000000LL
+/* Token counts of one call (input, cached input, output, a hold's
+ * maximum and minimum output): 10^9 is a thousand times the largest
+ * context window any model has (DESIGN §10). It keeps every cost product
+ * (tokens × a price of at most int64) well inside 128 bits, and a call's
+ * tokens, summed into a rate window, inside int64. */
+#define LIMIT_TOKENS_MAX 1000000000LL
+/* Any single charge, grant or debit (DESIGN §10): 10^12 micros (a million
+ * units) is far above any one AI call or top-up. It bounds grant and debit
+ * amount_micros, promo codes, a plan's credits, rollover cap and member
+ * cap, and the computed cost of an authorize hold, a settle or a usage:
+ * one operation can never move a balance or a counter by more. */
+#define LIMIT_AMOUNT_MICROS_MAX 1000000000000LL
+/* Account settings that bound spending rather than move money
+ * (overdraft_limit, monthly and daily limits, low_balance, an
+ * auto-recharge's threshold): 10^15 micros, a billion units, is no bound
+ * at all, and still small beside the range below. */
+#define LIMIT_SETTING_MICROS_MAX 1000000000000000LL
+/* The range of every balance, reserve and spend counter (accounts and
+ * members): ±9·10^18 micros (DESIGN §10). Money arithmetic is checked
+ * (src/money.h): an operation that would take one beyond it is refused,
+ * never wrapped. It sits below INT64_MAX by more than one charge plus an
+ * overdraft, so the sums that decide (available, spend plus holds plus a
+ * charge) are computed without wrapping either. */
+#define LIMIT_BALANCE_MICROS_MAX 9000000000000000000LL
 /* Config file lines. */
 #define LIMIT_CONFIG_LINE_BYTES 4096
 /* Webhook secrets configured at once (rotation). */
@@ -220,8 +233,12 @@ _Static_assert(LIMIT_BODY_DEFAULT_BYTES <= LIMIT_BODY_MAX_BYTES, "default body c
 _Static_assert(LIMIT_PAGE_DEFAULT <= LIMIT_PAGE_MAX, "default page above max page");
 _Static_assert((LIMIT_METRICS_ROUTES + 1) * 11 * (96 + LIMIT_METRICS_ROUTE_NAME_BYTES) + 1024 <= LIMIT_METRICS_TEXT_BYTES,
 	       "the metrics text of the most routes, names and counts must fit its cap");
-_Static_assert(LIMIT_BALANCE_MICROS_MAX <= 9223372036854775807LL - 2 * LIMIT_AMOUNT_MICROS_MAX,
-	       "a balance plus an amount plus an overdraft must fit int64");
+_Static_assert(LIMIT_BALANCE_MICROS_MAX <= 9223372036854775807LL - LIMIT_AMOUNT_MICROS_MAX - LIMIT_SETTING_MICROS_MAX,
+	       "a counter in range plus one charge plus an overdraft must fit int64");
+_Static_assert(LIMIT_AMOUNT_MICROS_MAX <= LIMIT_SETTING_MICROS_MAX, "a limit can be set above any one charge");
+_Static_assert(LIMIT_TOKENS_MAX <= 1000000000LL, "DESIGN §10: at most 10^9 tokens in one call");
+_Static_assert((__int128)LIMIT_TOKENS_MAX * 9223372036854775807LL * 3 * 1000000 < ((__int128)1 << 126),
+	       "tokens times any int64 price times a margin stay inside 128 bits");
 _Static_assert(2 * LIMIT_X_REQUEST_ID_RANDOM_BYTES <= LIMIT_X_REQUEST_ID_BYTES,
 	       "a request id creditd makes must be one it would accept");
 _Static_assert(sizeof("hold_") - 1 + 19 + 1 + 19 < LIMIT_HOLD_ID_BYTES, "every hold id, with its NUL, must fit");

@@ -81,6 +81,16 @@ enum pricing_status pricing_token_cost(const struct price *p, int64_t margin_bps
 	return PRICING_OK;
 }
 
+const char *pricing_blame(const struct price *p, int64_t input_tokens, int64_t cached_input_tokens,
+			  int64_t output_tokens, const char *out_field)
+{
+	/* Each product is below 2^63 * 2^63: no term can wrap in 128 bits. */
+	__int128 in = (__int128)(input_tokens - cached_input_tokens) * p->input_micros_per_mtok +
+		      (__int128)cached_input_tokens * p->cached_input_micros_per_mtok;
+	__int128 out = (__int128)output_tokens * p->output_micros_per_mtok;
+	return out >= in ? out_field : "input_tokens";
+}
+
 __attribute__((format(printf, 3, 4)))
 static void set_err(char *errbuf, size_t errcap, const char *fmt, ...)
 {

@@ -30,6 +30,13 @@ enum pricing_status pricing_token_cost(const struct price *p, int64_t margin_bps
 				       int64_t input_tokens, int64_t cached_input_tokens,
 				       int64_t output_tokens, int64_t *cost_micros);
 
+/* The token field a charge too large is blamed on (DESIGN §10): the
+ * output's when its term, out*p_out, is at least the input's (uncached
+ * plus cached), else "input_tokens". out_field is the caller's name for
+ * the output ("output_tokens", or "max_output_tokens" for a hold). */
+const char *pricing_blame(const struct price *p, int64_t input_tokens, int64_t cached_input_tokens,
+			  int64_t output_tokens, const char *out_field);
+
 /* One parsed row of a price-list CSV file (see pricing_parse_row). */
 enum price_row_kind { PRICE_ROW_SKIP = 0, PRICE_ROW_MODEL, PRICE_ROW_ACTION, PRICE_ROW_MARGIN };
 #define PRICING_NAME_MAX 64

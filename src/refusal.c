@@ -14,6 +14,8 @@ enum refusal_args {
 	ARGS_AMOUNTS,		/* %lld %lld: available, required */
 	ARGS_AMOUNT,		/* %lld: amount */
 	ARGS_BALANCE_CAP,	/* %lld: LIMIT_BALANCE_MICROS_MAX */
+	ARGS_CHARGE_CAP,	/* %lld %lld: amount, LIMIT_AMOUNT_MICROS_MAX */
+	ARGS_RANGE,		/* %s %lld: subject, LIMIT_BALANCE_MICROS_MAX */
 	ARGS_RATE		/* %s %lld %lld: subject, amount, retry_after */
 };
 
@@ -54,6 +56,10 @@ static const struct refusal_row table[REFUSE__COUNT] = {
 	[REFUSE_GRANT_EXPIRED] = {CD_E_INVALID, "expires_at", ARGS_NONE, 0, "expires_at must be in the future"},
 	[REFUSE_BALANCE_CAP] = {CD_E_INVALID, "amount_micros", ARGS_BALANCE_CAP, 0,
 				"the grant would raise the balance above %lld micros"},
+	[REFUSE_CHARGE_CAP] = {CD_E_INVALID, NULL, ARGS_CHARGE_CAP, 0,
+			       "the charge of %lld micros is above the %lld micros one operation may move"},
+	[REFUSE_OUT_OF_RANGE] = {CD_E_INVALID, NULL, ARGS_RANGE, 0,
+				 "the charge would take the account's %s beyond +/-%lld micros; nothing was changed"},
 	[REFUSE_OVERDRAFT_BELOW_DEBT] = {CD_E_INVALID, "overdraft_limit_micros", ARGS_AMOUNT, 0,
 					 "overdraft_limit_micros cannot be below the account's current debt of "
 					 "%lld micros"},
@@ -102,6 +108,15 @@ enum cd_err refusal_set_amounts(struct refusal *r, enum refusal_why why, int64_t
 	return e;
 }
 
+enum cd_err refusal_set_range(struct refusal *r, enum refusal_why why, const char *counter, int64_t charge_micros,
+			      const char *param)
+{
+	enum cd_err e = refusal_set(r, why, counter, NULL);
+	r->amount_micros = charge_micros;
+	r->param = param;
+	return e;
+}
+
 enum cd_err refusal_err(enum refusal_why why)
 {
 	return row_of(why)->err;
@@ -138,6 +153,12 @@ static void word(const struct refusal_row *row, const struct refusal *r, char *m
 	case ARGS_BALANCE_CAP:
 		snprintf(msg, cap, row->format, (long long)LIMIT_BALANCE_MICROS_MAX);
 		break;
+	case ARGS_CHARGE_CAP:
+		snprintf(msg, cap, row->format, (long long)r->amount_micros, (long long)LIMIT_AMOUNT_MICROS_MAX);
+		break;
+	case ARGS_RANGE:
+		snprintf(msg, cap, row->format, r->subject, (long long)LIMIT_BALANCE_MICROS_MAX);
+		break;
 	case ARGS_RATE:
 		snprintf(msg, cap, row->format, r->subject, (long long)r->amount_micros, (long long)r->retry_after);
 		break;
@@ -152,6 +173,7 @@ static void word(const struct refusal_row *row, const struct refusal *r, char *m
 json_t *refusal_json(const struct refusal *r)
 {
 	const struct refusal_row *row = row_of(r->why);
+	const char *param = r->param != NULL ? r->param : row->param;
 	char msg[2 * REFUSAL_SUBJECT_BYTES + 256];
 	word(row, r, msg, sizeof(msg));
 	/* Subjects are ids the ledger stored or checked, valid UTF-8 unless
@@ -159,7 +181,7 @@ json_t *refusal_json(const struct refusal *r)
 	json_t *message = jsonio_text(msg);
 	json_t *err = json_pack("{s:s, s:s, s:o, s:o}", "type", cd_err_type(row->err), "code", cd_err_code(row->err),
 				"message", message != NULL ? message : json_string("refused"),
-				"param", row->param != NULL ? json_string(row->param) : json_null());
+				"param", param != NULL ? json_string(param) : json_null());
 	if (err != NULL && row->args == ARGS_RATE)
 		json_object_set_new(err, "retry_after_seconds", json_integer((json_int_t)r->retry_after));
 	if (err != NULL && row->with_amounts) {

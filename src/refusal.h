@@ -32,6 +32,8 @@ enum refusal_why {
 	REFUSE_USAGE_CONFLICT,		/* 409: request_id recorded with other figures */
 	REFUSE_GRANT_EXPIRED,		/* 400: expires_at is not in the future */
 	REFUSE_BALANCE_CAP,		/* 400: the grant would pass LIMIT_BALANCE_MICROS_MAX */
+	REFUSE_CHARGE_CAP,		/* 400: one charge above LIMIT_AMOUNT_MICROS_MAX (amount: the charge) */
+	REFUSE_OUT_OF_RANGE,		/* 400: a counter would leave ±LIMIT_BALANCE_MICROS_MAX (subject: which) */
 	REFUSE_OVERDRAFT_BELOW_DEBT,	/* 400: overdraft limit below the current debt */
 	REFUSE_NOT_WORKSPACE,		/* 400: members need a workspace account */
 	REFUSE_MEMBER_UNKNOWN,		/* 404: no such member */
@@ -60,6 +62,7 @@ struct refusal {
 	char subject[REFUSAL_SUBJECT_BYTES];	/* the id the message names ("" none) */
 	char subject2[REFUSAL_SUBJECT_BYTES];	/* a second id (the member) */
 	int64_t retry_after;		/* 429 rate limits: seconds until the window ends */
+	const char *param;		/* the field to blame when not the row's (a static string) */
 };
 
 /* Fills r (cleared first) and returns its error code. subject and
@@ -68,6 +71,11 @@ enum cd_err refusal_set(struct refusal *r, enum refusal_why why, const char *sub
 /* The same, with the figures of a 402/429. */
 enum cd_err refusal_set_amounts(struct refusal *r, enum refusal_why why, int64_t available_micros,
 				int64_t required_micros);
+/* A charge or move refused by DESIGN §10's range: REFUSE_CHARGE_CAP with
+ * the charge, or REFUSE_OUT_OF_RANGE naming the counter (a static string,
+ * as money leaves it); param is the request's field to blame. */
+enum cd_err refusal_set_range(struct refusal *r, enum refusal_why why, const char *counter, int64_t charge_micros,
+			      const char *param);
 /* The error code of a cause (CD_OK for REFUSE_NONE). */
 enum cd_err refusal_err(enum refusal_why why);
 /* 1 when a refusal is an answer about the ledger's state (402, 403, 404,
