@@ -229,6 +229,18 @@ static const struct check checks[] = {
 	{"refund beyond top-up",
 	 "SELECT a.ext_id, t.refunded_micros, t.credited_micros FROM topups t JOIN accounts a ON a.id = t.account_id "
 	 "WHERE t.refunded_micros > t.credited_micros", "refunded_micros", "credited_micros"},
+	/* A dispute takes back at most what its top-up credited less refunds,
+	 * and the top-up's disputed_micros is what its disputes hold now. */
+	{"refund and dispute beyond top-up",
+	 "SELECT a.ext_id, t.refunded_micros + t.disputed_micros, t.credited_micros FROM topups t "
+	 "JOIN accounts a ON a.id = t.account_id WHERE t.disputed_micros < 0 OR "
+	 "t.refunded_micros + t.disputed_micros > t.credited_micros",
+	 "refunded_micros + disputed_micros", "credited_micros"},
+	{"dispute vs its top-up",
+	 "SELECT a.ext_id, t.disputed_micros, COALESCE(SUM(d.taken_micros - d.returned_micros), 0) FROM topups t "
+	 "JOIN accounts a ON a.id = t.account_id JOIN disputes d ON d.topup_id = t.id "
+	 "GROUP BY t.id, a.ext_id, t.disputed_micros HAVING t.disputed_micros <> SUM(d.taken_micros - d.returned_micros)",
+	 "disputed_micros", "taken less returned by its disputes"},
 	{"settled hold without usage",
 	 "SELECT a.ext_id, COUNT(u.id), 1 FROM holds h JOIN accounts a ON a.id = h.account_id LEFT JOIN usage_records u "
 	 "ON u.hold_id = h.id WHERE h.state = 'settled' GROUP BY h.id, a.ext_id HAVING COUNT(u.id) <> 1",
@@ -282,7 +294,7 @@ static const struct check checks[] = {
 	 "WHERE g.amount_micros IS NULL OR g.amount_micros <> c.amount_micros",
 	 "the code's amount_micros", "its promo grant"},
 	/* Only a settle beyond its hold (or of a captured one), a Stripe
-	 * refund, or a usage reported with force (journal source 'forced')
+	 * refund or dispute, or a usage reported with force (journal source 'forced')
 	 * may take an account below -overdraft. (A monthly limit may be lowered
 	 * below what was spent, so month spend is not checked here.) */
 	{"below the overdraft limit without a late charge",
@@ -290,7 +302,7 @@ static const struct check checks[] = {
 	 "WHERE a.balance_micros < -a.overdraft_limit_micros AND NOT EXISTS (SELECT 1 FROM usage_records u "
 	 "JOIN holds h ON h.id = u.hold_id WHERE u.account_id = a.id AND "
 	 "(u.cost_micros > h.amount_micros OR h.state = 'captured')) AND NOT EXISTS (SELECT 1 FROM journal j "
-	 "WHERE j.account_id = a.id AND (j.cause = 'refund' OR j.source = 'forced'))",
+	 "WHERE j.account_id = a.id AND (j.cause IN ('refund', 'dispute') OR j.source = 'forced'))",
 	 "balance_micros", "-overdraft_limit_micros"},
 };
 
