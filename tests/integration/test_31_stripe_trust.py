@@ -14,7 +14,7 @@ import time
 import lib
 from lib import ENV, api, check, eq, new_account, parallel, sql, wait_until
 from test_20_guard import authorize
-from test_30_stripe import (RATE, Spawned, acct_path, balance, checkout_event, deliver, delivered, event,
+from test_30_stripe import (RATE, Spawned, acct_path, balance, checkout_event, delivered, event,
                             fake_requests, give_customer, journal, last_seq, ok_mode, one, open_session, post_payload,
                             quoted, session, sign, subscription_event, topup, verify)
 
@@ -143,8 +143,16 @@ def test_dispute_takes_back_once_under_concurrent_deliveries_and_suspends():
     results = parallel(20, lambda i: post_payload(others[i], sign(others[i])))
     check(all(r.status == 200 for r in results), "every other event acknowledged: %r" % results)
     eq(balance(acct), paid - 2000 * RATE, "other event ids for the same dispute take nothing more")
-    eq([t["amount_micros"] for t in causes(acct, "dispute")], [-2000 * RATE], "one dispute entry")
-    eq(len(outbox(acct, "topup.disputed", start)), 1, "one topup.disputed")
+    # A second top-up, whose dispute arrives first as 20 different event ids at once.
+    pi2 = session(credited(acct, 1000))["payment_intent"]
+    before = balance(acct)
+    du2 = "du_" + secrets.token_hex(10)
+    mixed = [json.dumps(dispute_event("charge.dispute.created", pi2, 1000, dispute=du2)) for _ in range(20)]
+    results = parallel(20, lambda i: post_payload(mixed[i], sign(mixed[i])))
+    check(all(r.status == 200 for r in results), "acknowledged: %r" % results)
+    eq(balance(acct), before - 1000 * RATE, "20 concurrent event ids of one dispute take back once")
+    eq([t["amount_micros"] for t in causes(acct, "dispute")], [-1000 * RATE, -2000 * RATE], "one entry a dispute")
+    eq(len(outbox(acct, "topup.disputed", start)), 2, "one topup.disputed a dispute")
     eq(status_of(acct), ("suspended", "dispute"), "suspended for the dispute")
     r = authorize(acct)
     eq((r.status, r.json["error"]["code"]), (403, "account_suspended"), "the guard refuses: %r" % r)
@@ -269,6 +277,7 @@ def test_same_idempotency_key_makes_one_stripe_session():
     eq(len(keys), 1, "the same key sent to Stripe both times: %r" % keys)
     eq(int(one("SELECT COUNT(*) FROM topups WHERE session_id = %s" % quoted(r1.json["session_id"]))), 1,
        "one record")
+    verify()
 
 
 def test_pending_topup_expires_after_a_day_and_a_late_payment_still_credits():
