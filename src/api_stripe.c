@@ -162,6 +162,14 @@ void api_topup_of(struct api_ctx *ctx, const struct request *rq, const char *acc
 	t.amount_cents = jsonio_int(body, "amount_cents", 0);
 	snprintf(rs->account, sizeof(rs->account), "%s", account);
 	enum cd_err rc = ledger_topup_begin(ctx->lg, &t);
+	if (rc == CD_E_RATE_LIMITED) {
+		api_error(rs, rc, NULL, "stripe.topups_per_hour (%lld) top-ups started in the last hour: retry after %lld s",
+			  (long long)c->topups_per_hour, (long long)t.retry_after_seconds);
+		json_object_set_new(json_object_get(rs->json, "error"), "retry_after_seconds",
+				    json_integer((json_int_t)t.retry_after_seconds));
+		rs->retry_after = (int)t.retry_after_seconds;
+		goto out;
+	}
 	if (rc != CD_OK) {
 		api_fail(rs, rc, "account");
 		goto out;

@@ -69,6 +69,9 @@ static const struct cfg_key cfg_table[] = {
 	{"stripe", "allowed_redirect_origins", CFG_STR, OFF(allowed_redirect_origins), 0, 0, "", NULL, NULL},
 	{"stripe", "webhook_tolerance_seconds", CFG_INT, OFF(webhook_tolerance_seconds), 1, TIMEFMT_SECONDS_PER_DAY, "300", NULL, NULL},
 	{"stripe", "auto_recharge_max_per_day", CFG_INT, OFF(auto_recharge_max_per_day), 1, 100, "3", NULL, NULL},
+	{"stripe", "topups_per_hour", CFG_INT, OFF(topups_per_hour), 1, LIMIT_TOPUPS_PER_HOUR_MAX, "10", NULL, NULL},
+	{"stripe", "suspend_on_dispute", CFG_ENUM, OFF(suspend_on_dispute_text), 0, 0, "true", "true|false", NULL},
+	{"stripe", "suspend_when_unpaid", CFG_ENUM, OFF(suspend_when_unpaid_text), 0, 0, "false", "true|false", NULL},
 	{"widget", "token_secret", CFG_SECRET, OFF(widget_token_secret), 0, 0, "", NULL, "CREDITD_WIDGET_TOKEN_SECRET"},
 	{"widget", "origins", CFG_STR, OFF(widget_origins), 0, 0, "", NULL, "CREDITD_WIDGET_ORIGINS"},
 	{"notify", "url", CFG_STR, OFF(notify_url), 0, 0, "", NULL, "CREDITD_NOTIFY_URL"},
@@ -394,6 +397,8 @@ static int finish(struct cfg *c, char *err, size_t errcap)
 	if (c->topup_min_cents > c->topup_max_cents)
 		return fail(err, errcap, "stripe.topup_min_cents is above stripe.topup_max_cents");
 	c->capture_expired = strcmp(c->expired_holds, "capture") == 0;
+	c->suspend_on_dispute = strcmp(c->suspend_on_dispute_text, "true") == 0;
+	c->suspend_when_unpaid = strcmp(c->suspend_when_unpaid_text, "true") == 0;
 	if (c->notify_url[0] != '\0' && c->notify_secret[0] == '\0')
 		return fail(err, errcap, "notify.url is set without notify.secret (events are always signed)");
 	if (split_nodes(c, err, errcap) != 0)

@@ -59,6 +59,9 @@ struct cfg {
 	char *allowed_redirect_origins;	/* comma-separated origins */
 	int64_t webhook_tolerance_seconds;
 	int64_t auto_recharge_max_per_day;	/* recharges per account and UTC day */
+	int64_t topups_per_hour;	/* top-ups an account may start in any hour */
+	char *suspend_on_dispute_text;	/* true|false */
+	char *suspend_when_unpaid_text;	/* true|false */
 	/* [widget] */
 	char *widget_token_secret;	/* signs browser tokens; "" : none can be minted */
 	char *widget_origins;		/* comma-separated origins CORS allows on /v1/me* */
@@ -73,6 +76,8 @@ struct cfg {
 	char *webhook_secrets[LIMIT_WEBHOOK_SECRETS];
 	int webhook_secret_count;
 	int capture_expired;		/* expired_holds == capture */
+	int suspend_on_dispute;		/* a dispute suspends the account (status_reason dispute) */
+	int suspend_when_unpaid;	/* a past_due/unpaid subscription suspends it (payment_failed) */
 	/* The database nodes: database.nodes split, else the one node of
 	 * host, port and socket. name is "host:port" as written (routing
 	 * hashes it); socket only for the single node. */

@@ -396,13 +396,21 @@ struct topup_begin {
 	char customer[LIMIT_STRIPE_ID_BYTES + 1];	/* out: existing customer or "" */
 	int64_t topup_id;		/* out */
 	int64_t account_internal_id;	/* out: stable id for Stripe idempotency keys */
+	int64_t retry_after_seconds;	/* out, with CD_E_RATE_LIMITED: when stripe.topups_per_hour allows one */
 };
+/* Records a pending top-up under the account's row lock, after counting
+ * the account's top-ups of the last hour: CD_E_RATE_LIMITED (with
+ * retry_after_seconds) at stripe.topups_per_hour, nothing recorded. */
 enum cd_err ledger_topup_begin(struct ledger *lg, struct topup_begin *t);
 enum cd_err ledger_topup_set_customer(struct ledger *lg, const char *account, const char *customer,
 				      char *stored, size_t cap);
 /* Records the session of a top-up, or (session NULL) drops a top-up whose
  * session could not be created. */
 enum cd_err ledger_topup_opened(struct ledger *lg, int64_t topup_id, const char *session_id);
+/* Marks up to LIMIT_TOPUP_EXPIRE_BATCH top-ups pending for
+ * LIMIT_TOPUP_PENDING_SECONDS expired (the background thread's pass);
+ * *expired: how many. A late payment of one still credits. */
+enum cd_err ledger_topups_expire(struct ledger *lg, int *expired);
 struct webhook_event;
 /* Applies a verified event once (event id unique), in one transaction. */
 enum cd_err ledger_webhook_apply(struct ledger *lg, const struct webhook_event *ev, const char **outcome);

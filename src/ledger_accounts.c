@@ -152,7 +152,7 @@ static enum cd_err account_patch_op(struct ledger *lg, const struct account_patc
 	/* monthly_limit_set_at is assigned first: it compares with the old
 	 * limit (MariaDB assigns left to right). */
 	static const char sql[] = "UPDATE accounts SET monthly_limit_set_at = IF(monthly_limit_micros <=> ?, "
-				  "monthly_limit_set_at, ?), status = ?, overdraft_limit_micros = ?, "
+				  "monthly_limit_set_at, ?), status = ?, status_reason = ?, overdraft_limit_micros = ?, "
 				  "monthly_limit_micros = ?, low_balance_micros = ?, plan = ?, daily_limit_micros = ? "
 				  "WHERE id = ?";
 	struct acct a;
@@ -170,8 +170,13 @@ static enum cd_err account_patch_op(struct ledger *lg, const struct account_patc
 		lg->refusal.amount_micros = -a.balance;
 		return rc;
 	}
-	if (p->status != NULL)
+	/* An admin's word is the reason from now on, whatever Stripe's was
+	 * (DESIGN §10): "manual", or none once active. */
+	if (p->status != NULL) {
 		ledger_copy_text(a.status, sizeof(a.status), p->status);
+		ledger_copy_text(a.status_reason, sizeof(a.status_reason),
+				 strcmp(p->status, "active") == 0 ? NULL : "manual");
+	}
 	if (p->set_overdraft)
 		a.overdraft = p->overdraft_limit_micros;
 	if (p->set_monthly)
@@ -209,8 +214,9 @@ static enum cd_err account_patch_op(struct ledger *lg, const struct account_patc
 	const int64_t *monthly = a.monthly_limit >= 0 ? &a.monthly_limit : NULL;
 	const int64_t *low = a.low_balance >= 0 ? &a.low_balance : NULL;
 	const int64_t *daily = a.daily_limit >= 0 ? &a.daily_limit : NULL;
-	rc = db_do(lg, sql, "account patch", "IisiIIsIi", monthly, lg->now, a.status, a.overdraft, monthly, low,
-		   a.plan[0] ? a.plan : NULL, daily, a.id);
+	rc = db_do(lg, sql, "account patch", "IissiIIsIi", monthly, lg->now, a.status,
+		   a.status_reason[0] ? a.status_reason : NULL, a.overdraft, monthly, low, a.plan[0] ? a.plan : NULL,
+		   daily, a.id);
 	if (rc == CD_OK)
 		rc = acct_save(lg, &a);
 	if (rc != CD_OK)

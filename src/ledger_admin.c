@@ -234,6 +234,18 @@ static const struct check checks[] = {
 	{"refund beyond top-up",
 	 "SELECT a.ext_id, t.refunded_micros, t.credited_micros FROM topups t JOIN accounts a ON a.id = t.account_id "
 	 "WHERE t.refunded_micros > t.credited_micros", "refunded_micros", "credited_micros", 0},
+	/* A dispute takes back at most what its top-up credited less refunds,
+	 * and the top-up's disputed_micros is what its disputes hold now. */
+	{"refund and dispute beyond top-up",
+	 "SELECT a.ext_id, t.refunded_micros + t.disputed_micros, t.credited_micros FROM topups t "
+	 "JOIN accounts a ON a.id = t.account_id WHERE t.disputed_micros < 0 OR "
+	 "t.refunded_micros + t.disputed_micros > t.credited_micros",
+	 "refunded_micros + disputed_micros", "credited_micros", 0},
+	{"dispute vs its top-up",
+	 "SELECT a.ext_id, t.disputed_micros, COALESCE(SUM(d.taken_micros - d.returned_micros), 0) FROM topups t "
+	 "JOIN accounts a ON a.id = t.account_id JOIN disputes d ON d.topup_id = t.id "
+	 "GROUP BY t.id, a.ext_id, t.disputed_micros HAVING t.disputed_micros <> SUM(d.taken_micros - d.returned_micros)",
+	 "disputed_micros", "taken less returned by its disputes", 0},
 	{"settled hold without usage",
 	 "SELECT a.ext_id, COUNT(u.id), 1 FROM holds h JOIN accounts a ON a.id = h.account_id LEFT JOIN usage_records u "
 	 "ON u.hold_id = h.id WHERE h.state = 'settled' GROUP BY h.id, a.ext_id HAVING COUNT(u.id) <> 1",
@@ -332,14 +344,14 @@ static const struct check checks[] = {
 	 "OR h.state = 'captured') AND " MONTH_OF("u.created_at") " = a.month_key)",
 	 "month_spent_micros", "monthly_limit_micros", 1},
 	/* Only a settle beyond its hold (or of a captured one), a Stripe
-	 * refund, or a usage reported with force (journal source 'forced')
-	 * may take an account below -overdraft. */
+	 * refund or dispute, or a usage reported with force (journal source
+	 * 'forced') may take an account below -overdraft. */
 	{"below the overdraft limit without a late charge",
 	 "SELECT a.ext_id, a.balance_micros, -a.overdraft_limit_micros FROM accounts a "
 	 "WHERE a.balance_micros < -a.overdraft_limit_micros AND NOT EXISTS (SELECT 1 FROM usage_records u "
 	 "JOIN holds h ON h.id = u.hold_id WHERE u.account_id = a.id AND "
 	 "(u.cost_micros > h.amount_micros OR h.state = 'captured')) AND NOT EXISTS (SELECT 1 FROM journal j "
-	 "WHERE j.account_id = a.id AND (j.cause = 'refund' OR j.source = 'forced'))",
+	 "WHERE j.account_id = a.id AND (j.cause IN ('refund', 'dispute') OR j.source = 'forced'))",
 	 "balance_micros", "-overdraft_limit_micros", 0},
 };
 

@@ -22,8 +22,10 @@ enum cd_err event_add(struct ledger *lg, const struct acct *a, const char *type,
 	if (text == NULL)
 		return CD_E_INTERNAL;
 	enum cd_err rc = db_do(lg, SQL_SEQ_NEXT, "event id", "");
+	const int64_t *account_id = a != NULL ? &a->id : NULL;
 	if (rc == CD_OK)
-		rc = db_do(lg, SQL_EVENT_ADD, "event insert", "isssii", a->id, a->ext_id, type, text, lg->now, lg->now);
+		rc = db_do(lg, SQL_EVENT_ADD, "event insert", "Isssii", account_id, a != NULL ? a->ext_id : NULL, type,
+			   text, lg->now, lg->now);
 	free(text);
 	return rc;
 }
@@ -162,8 +164,9 @@ static json_t *event_json(const struct dbstmt *s)
 	json_t *data = json_loads(db_str(s, 3), 0, &jerr);
 	if (data == NULL)
 		data = json_object();
-	return json_pack("{s:I, s:s, s:o, s:s, s:o}", "id", (json_int_t)db_i64(s, 0), "type", db_str(s, 2),
-			 "created_at", ledger_json_time(db_i64(s, 4)), "account", db_str(s, 1), "data", data);
+	return json_pack("{s:I, s:s, s:o, s:o, s:o}", "id", (json_int_t)db_i64(s, 0), "type", db_str(s, 2),
+			 "created_at", ledger_json_time(db_i64(s, 4)), "account",
+			 db_null(s, 1) ? json_null() : json_string(db_str(s, 1)), "data", data);
 }
 
 struct page_run { int64_t after; int limit; json_t *out; };
@@ -308,7 +311,8 @@ static enum cd_err list_tx(struct ledger *lg, void *arg)
 	while (db_fetch(s) == 1) {
 		struct ledger_event_row r = {db_i64(s, 0), db_i64(s, 5), db_i64(s, 4),
 					     strcmp(db_str(s, 3), "pending") == 0 ? db_i64(s, 6) : -1,
-					     DB_I64_OR_NONE(s, 7), db_str(s, 1), db_str(s, 2), db_str(s, 3),
+					     DB_I64_OR_NONE(s, 7), db_null(s, 1) ? "-" : db_str(s, 1), db_str(s, 2),
+					     db_str(s, 3),
 					     db_null(s, 8) || db_str(s, 8)[0] == '\0' ? NULL : db_str(s, 8)};
 		l->row(l->ctx, &r);
 	}

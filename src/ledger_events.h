@@ -18,9 +18,17 @@
 #define EVENT_PROMO_REDEEMED "promo.redeemed"
 #define EVENT_AUTORECHARGE_SUCCEEDED "autorecharge.succeeded"
 #define EVENT_AUTORECHARGE_FAILED "autorecharge.failed"
+/* DESIGN §10: a Checkout event creditd did not credit (a session it never
+ * made, or one that disagrees with its record), a dispute taking credit
+ * back and a won one giving it back, a subscription Stripe reports unpaid. */
+#define EVENT_TOPUP_MISMATCH "topup.mismatch"
+#define EVENT_TOPUP_DISPUTED "topup.disputed"
+#define EVENT_TOPUP_DISPUTE_WON "topup.dispute_won"
+#define EVENT_PAYMENT_FAILED "payment.failed"
 
-/* Appends an event of the account's, with data (a JSON object, whose
- * reference this takes; NULL: {}), in the running transaction. */
+/* Appends an event of the account's (a NULL: of no account, shown with
+ * "account": null), with data (a JSON object, whose reference this takes;
+ * NULL: {}), in the running transaction. */
 enum cd_err event_add(struct ledger *lg, const struct acct *a, const char *type, json_t *data);
 /* The same as SQL text for a script (the guard's batches): two
  * statements, each ended with dbs_end. */

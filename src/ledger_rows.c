@@ -88,6 +88,7 @@ void acct_from_row_at(const struct db_row *r, unsigned int c, struct acct *a)
 	a->rate.minute = dbrow_i64(r, c + 32);
 	a->rate.requests = dbrow_i64(r, c + 33);
 	a->rate.tokens = dbrow_i64(r, c + 34);
+	ledger_copy_text(a->status_reason, sizeof(a->status_reason), dbrow_str(r, c + 35));
 	a->plan_member_cap = -1;
 }
 
@@ -266,8 +267,8 @@ enum cd_err ledger_debt_add(struct ledger *lg, const struct acct *a, int64_t rem
 	return CD_OK;
 }
 
-enum cd_err ledger_add_grant(struct ledger *lg, struct acct *a, const char *source, int64_t amount,
-			     int64_t priority, int64_t expires_at, const char *reference,
+static enum cd_err add_grant(struct ledger *lg, struct acct *a, const char *cause, const char *source,
+			     int64_t amount, int64_t priority, int64_t expires_at, const char *reference,
 			     const char *description, int64_t *grant_id, int64_t *journal_id)
 {
 	int64_t remaining = amount;
@@ -298,7 +299,23 @@ enum cd_err ledger_add_grant(struct ledger *lg, struct acct *a, const char *sour
 	a->depleted_noted = 0;	/* credit came in: the next 402 is news again */
 	if (expires_at >= 0 && remaining > 0 && (a->sweep_due_at < 0 || expires_at < a->sweep_due_at))
 		a->sweep_due_at = expires_at;
-	return journal_append(lg, a, amount, "grant", source, *grant_id, 0, reference, description, journal_id);
+	return journal_append(lg, a, amount, cause, source, *grant_id, 0, reference, description, journal_id);
+}
+
+enum cd_err ledger_add_grant(struct ledger *lg, struct acct *a, const char *source, int64_t amount,
+			     int64_t priority, int64_t expires_at, const char *reference,
+			     const char *description, int64_t *grant_id, int64_t *journal_id)
+{
+	return add_grant(lg, a, "grant", source, amount, priority, expires_at, reference, description, grant_id,
+			 journal_id);
+}
+
+enum cd_err ledger_add_grant_as(struct ledger *lg, struct acct *a, const char *cause, const char *source,
+				int64_t amount, const char *reference, const char *description, int64_t *grant_id)
+{
+	int64_t journal_id;
+	return add_grant(lg, a, cause, source, amount, GRANT_PRIORITY_DEFAULT, -1, reference, description, grant_id,
+			 &journal_id);
 }
 
 /* ---- JSON views ---- */
@@ -354,9 +371,10 @@ json_t *acct_json(struct ledger *lg, const struct acct *a)
 	json_t *recharge = a->recharge_threshold < 0 ? json_null()
 			   : json_pack("{s:I, s:I}", "threshold_micros", (json_int_t)a->recharge_threshold,
 				       "amount_cents", (json_int_t)a->recharge_amount_cents);
-	return json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:o, s:I, s:o, s:I, s:o, s:o, s:o, s:o, s:o, "
+	return json_pack("{s:s, s:s, s:s, s:o, s:s, s:I, s:I, s:I, s:I, s:o, s:I, s:o, s:I, s:o, s:o, s:o, s:o, s:o, "
 			 "s:o, s:b, s:o, s:o, s:s}",
-			 "id", a->ext_id, "kind", a->kind, "status", a->status, "currency", lg->cfg->currency,
+			 "id", a->ext_id, "kind", a->kind, "status", a->status, "status_reason",
+			 a->status_reason[0] ? json_string(a->status_reason) : json_null(), "currency", lg->cfg->currency,
 			 "balance_micros", (json_int_t)a->balance, "reserved_micros", (json_int_t)a->reserved,
 			 "available_micros", (json_int_t)available, "month_spent_micros", (json_int_t)a->month_spent,
 			 "monthly_limit_micros", ledger_json_int(a->monthly_limit),

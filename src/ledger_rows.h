@@ -23,6 +23,7 @@ struct acct {
 	char ext_id[LEDGER_ID_MAX + 1];
 	char kind[16];
 	char status[16];
+	char status_reason[16];		/* why it is suspended: "" (none), manual, dispute, payment_failed */
 	int64_t balance, reserved, overdraft, month_spent, month_key;
 	int64_t monthly_limit;		/* -1 when none */
 	int64_t daily_limit;		/* -1 when none */
@@ -55,8 +56,8 @@ struct acct {
 	t "depleted_noted, " t "limit_month_noted, " t "limit_day_noted, " t "recharge_threshold_micros, " \
 	t "recharge_amount_cents, " t "stripe_payment_method IS NOT NULL, " t "recharge_pending, " \
 	t "recharge_failures, " t "recharge_day_key, " t "recharge_day_count, " t "requests_per_minute, " \
-	t "tokens_per_minute, " t "rate_minute, " t "rate_requests, " t "rate_tokens"
-#define ACCT_NCOLS 35
+	t "tokens_per_minute, " t "rate_minute, " t "rate_requests, " t "rate_tokens, " t "status_reason"
+#define ACCT_NCOLS 36
 /* The idempotency key journal rows record (lg->journal_key, see
  * ledger_int.h) for a piece of work: "<prefix>:<id>", written into buf,
  * when force is set or no key is set yet (id NULL: unchanged). Returns the
@@ -123,6 +124,10 @@ enum cd_err ledger_debt_add(struct ledger *lg, const struct acct *a, int64_t rem
 enum cd_err ledger_add_grant(struct ledger *lg, struct acct *a, const char *source, int64_t amount,
 			     int64_t priority, int64_t expires_at, const char *reference,
 			     const char *description, int64_t *grant_id, int64_t *journal_id);
+/* ledger_add_grant with the journal row's cause (ledger_add_grant's is
+ * "grant"): credit given back, e.g. a dispute won. */
+enum cd_err ledger_add_grant_as(struct ledger *lg, struct acct *a, const char *cause, const char *source,
+				int64_t amount, const char *reference, const char *description, int64_t *grant_id);
 /* Appends one journal row and sets a->balance to balance_after. */
 enum cd_err journal_append(struct ledger *lg, struct acct *a, int64_t amount, const char *cause,
 			   const char *source, int64_t grant_id, int64_t hold_id,

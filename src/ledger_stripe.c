@@ -1,11 +1,13 @@
-/* ledger_stripe.c: top-ups and Stripe webhook effects.
+/* ledger_stripe.c: Stripe webhook effects: the dispatch, refunds, invoices
+ * and subscriptions (Checkout top-ups are ledger_topups.c's, disputes
+ * ledger_disputes.c's).
  *
  * A webhook's effect and its event id are written in one transaction: the
  * event row is inserted first (a concurrent duplicate waits on its key and
  * then sees it), so an event has effect at most once and is only "seen"
  * once its effect is committed. A Checkout session credits at most once,
  * whatever events name it: the topups row keyed by session id says so. */
-#include "ledger_open.h"
+#include "ledger_hooks.h"
 #include "ledger_periods.h"
 #include "ledger_events.h"
 #include "ledger_recharges.h"
@@ -18,164 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static enum cd_err topup_begin_tx(struct ledger *lg, void *arg)
-{
-	static const char sql[] = "INSERT INTO topups (account_id, amount_cents, currency, created_at) VALUES (?, ?, ?, ?)";
-	struct topup_begin *t = arg;
-	struct acct a;
-	int e;
-	enum cd_err rc = acct_lock(lg, t->account, &a);
-	if (rc != CD_OK)
-		return rc;
-	if (strcmp(a.status, "closed") == 0)
-		return CD_E_SUSPENDED;
-	snprintf(t->customer, sizeof(t->customer), "%s", a.stripe_customer);
-	t->account_internal_id = a.id;
-	struct dbstmt *s = db_exec(lg, sql, &e, "iisi", a.id, t->amount_cents, lg->cfg->stripe_currency, lg->now);
-	if (s == NULL)
-		return db_err(lg, e, "topup insert");
-	t->topup_id = (int64_t)db_insert_id(s);
-	return a.dirty ? acct_save(lg, &a) : CD_OK;
-}
-
-enum cd_err ledger_topup_begin(struct ledger *lg, struct topup_begin *t)
-{
-	return ledger_run(lg, topup_begin_tx, t);
-}
-
-struct customer_run { const char *account, *customer; char *stored; size_t cap; };
-
-static enum cd_err set_customer_tx(struct ledger *lg, void *arg)
-{
-	static const char sql[] = "UPDATE accounts SET stripe_customer_id = COALESCE(stripe_customer_id, ?) WHERE id = ?";
-	struct customer_run *c = arg;
-	struct acct a;
-	enum cd_err rc = acct_lock(lg, c->account, &a);
-	if (rc != CD_OK)
-		return rc;
-	rc = db_do(lg, sql, "customer store", "si", c->customer, a.id);
-	snprintf(c->stored, c->cap, "%s", a.stripe_customer[0] ? a.stripe_customer : c->customer);
-	return rc;
-}
-
-enum cd_err ledger_topup_set_customer(struct ledger *lg, const char *account, const char *customer,
-				      char *stored, size_t cap)
-{
-	struct customer_run c = {account, customer, stored, cap};
-	return ledger_run(lg, set_customer_tx, &c);
-}
-
-struct opened_run { int64_t id; const char *session; };
-
-static enum cd_err opened_tx(struct ledger *lg, void *arg)
-{
-	struct opened_run *o = arg;
-	if (o->session == NULL)
-		return db_do(lg, "DELETE FROM topups WHERE id = ? AND status = 'pending' AND session_id IS NULL",
-			     "topup abort", "i", o->id);
-	int e;
-	struct dbstmt *s = db_exec(lg, "UPDATE topups SET session_id = ? WHERE id = ?", &e, "si", o->session, o->id);
-	if (s == NULL && e == ER_DUP_ENTRY)	/* a replayed top-up: Stripe gave back the same session */
-		return db_do(lg, "DELETE FROM topups WHERE id = ?", "topup dedupe", "i", o->id);
-	return s != NULL ? CD_OK : db_err(lg, e, "topup open");
-}
-
-enum cd_err ledger_topup_opened(struct ledger *lg, int64_t topup_id, const char *session_id)
-{
-	struct opened_run o = {topup_id, session_id};
-	return ledger_run(lg, opened_tx, &o);
-}
-
 /* ---- Webhooks ---- */
-
-struct hook_run {
-	const struct webhook_event *ev;
-	const char *outcome;
-	int64_t account_id;		/* the account the event changed, kept on its stripe_events row; 0: none */
-};
-
-static int64_t cents_to_micros(const struct ledger *lg, int64_t cents)
-{
-	if (cents <= 0 || cents > INT64_MAX / lg->cfg->topup_rate)
-		return -1;
-	return cents * lg->cfg->topup_rate;
-}
-
-static enum cd_err checkout_paid(struct ledger *lg, struct hook_run *h)
-{
-	static const char sql_get[] = "SELECT id, status, account_id FROM topups WHERE session_id = ? FOR UPDATE";
-	static const char sql_done[] = "UPDATE topups SET status = 'credited', credited_micros = ?, payment_intent = ?, "
-				       "grant_id = ?, credited_at = ?, amount_cents = ? WHERE id = ?";
-	static const char sql_new[] = "INSERT INTO topups (account_id, session_id, amount_cents, currency, status, "
-				      "credited_micros, payment_intent, grant_id, created_at, credited_at) "
-				      "VALUES (?, ?, ?, ?, 'credited', ?, ?, ?, ?, ?)";
-	const struct webhook_event *ev = h->ev;
-	struct acct a;
-	int e;
-	int64_t micros = cents_to_micros(lg, ev->amount_cents);
-	/* A session without metadata[type] (made elsewhere, with the account
-	 * and amount_cents metadata) is a top-up too; another type is not. */
-	int topup = ev->metadata_type[0] == '\0' || strcmp(ev->metadata_type, "credit_topup") == 0;
-	if (strcmp(ev->payment_status, "paid") != 0 || !topup) {
-		h->outcome = "ignored: not a paid credit top-up";
-		return CD_OK;
-	}
-	if (strcasecmp(ev->currency, lg->cfg->stripe_currency) != 0 || micros < 0) {
-		log_warn("stripe event %s: currency %s or amount %" PRId64 " not acceptable, not credited", ev->id,
-			 ev->currency, ev->amount_cents);
-		h->outcome = "ignored: wrong currency or amount";
-		return CD_OK;
-	}
-	enum cd_err rc = acct_lock(lg, ev->account, &a);
-	if (rc == CD_E_NOT_FOUND) {
-		log_warn("stripe event %s names unknown account '%s'", ev->id, ev->account);
-		h->outcome = "ignored: unknown account";
-		return CD_OK;
-	}
-	if (rc != CD_OK)
-		return rc;
-	struct dbstmt *s = db_exec(lg, sql_get, &e, "s", ev->session_id);
-	if (s == NULL)
-		return db_err(lg, e, "topup lookup");
-	int64_t topup_id = -1;
-	if (db_fetch(s) == 1) {
-		topup_id = db_i64(s, 0);
-		if (strcmp(db_str(s, 1), "credited") == 0) {
-			h->outcome = "duplicate: session already credited";
-			return a.dirty ? acct_save(lg, &a) : CD_OK;
-		}
-		/* The session was opened for another account: only a forged or
-		 * hand-made session can say so, and it must credit nobody. */
-		if (db_i64(s, 2) != a.id) {
-			log_warn("stripe event %s: session %s belongs to another account than '%s'", ev->id,
-				 ev->session_id, ev->account);
-			h->outcome = "ignored: session of another account";
-			return a.dirty ? acct_save(lg, &a) : CD_OK;
-		}
-	}
-	int64_t grant_id, journal_id;
-	h->account_id = a.id;
-	rc = ledger_add_grant(lg, &a, "topup", micros, GRANT_PRIORITY_DEFAULT, -1, ev->session_id, "Stripe top-up",
-			      &grant_id, &journal_id);
-	if (rc == CD_OK && topup_id > 0)
-		rc = db_do(lg, sql_done, "topup credit", "isiiii", micros, ev->payment_intent[0] ? ev->payment_intent : NULL,
-			   grant_id, lg->now, ev->amount_cents, topup_id);
-	else if (rc == CD_OK)
-		rc = db_do(lg, sql_new, "topup credit", "isisisiii", a.id, ev->session_id, ev->amount_cents,
-			   lg->cfg->stripe_currency, micros, ev->payment_intent[0] ? ev->payment_intent : NULL,
-			   grant_id, lg->now, lg->now);
-	if (rc == CD_OK) {
-		char gid[32];
-		ledger_id_format(gid, sizeof(gid), "grant_", grant_id);
-		rc = event_add(lg, &a, EVENT_TOPUP_SUCCEEDED, json_pack("{s:I, s:I, s:s, s:s}", "amount_micros",
-			       (json_int_t)micros, "amount_cents", (json_int_t)ev->amount_cents, "session",
-			       ev->session_id, "grant_id", gid));
-	}
-	if (rc == CD_OK)
-		rc = acct_save(lg, &a);
-	h->outcome = "credited";
-	return rc;
-}
 
 /* The micros a cumulative refund takes back: the same share of the
  * credit as of the charge (tax and discounts did not buy credits, so a
@@ -189,16 +34,17 @@ static int64_t refund_target_micros(const struct ledger *lg, const struct webhoo
 		return credited;
 	if (paid > 0)
 		return (int64_t)((__int128)credited * refunded / paid);
-	int64_t micros = cents_to_micros(lg, refunded);
+	int64_t micros = hook_cents_to_micros(lg, refunded);
 	return micros < 0 || micros > credited ? credited : micros;
 }
 
 static enum cd_err charge_refunded(struct ledger *lg, struct hook_run *h)
 {
 	static const char sql_get[] = "SELECT id, account_id FROM topups WHERE payment_intent = ? AND status = 'credited'";
-	static const char sql_lock[] = "SELECT refunded_cents, refunded_micros, credited_micros FROM topups "
-				       "WHERE id = ? FOR UPDATE";
-	static const char sql_set[] = "UPDATE topups SET refunded_cents = ?, refunded_micros = ? WHERE id = ?";
+	static const char sql_lock[] = "SELECT refunded_cents, refunded_micros, credited_micros, disputed_micros "
+				       "FROM topups WHERE id = ? FOR UPDATE";
+	static const char sql_set[] = "UPDATE topups SET refunded_cents = ?, refunded_micros = ?, "
+				      "charge_id = COALESCE(charge_id, ?) WHERE id = ?";
 	const struct webhook_event *ev = h->ev;
 	int e;
 	struct acct a;
@@ -226,13 +72,18 @@ static enum cd_err charge_refunded(struct ledger *lg, struct hook_run *h)
 		return a.dirty ? acct_save(lg, &a) : CD_OK;
 	}
 	int64_t micros = refund_target_micros(lg, ev, credited) - done_micros;
+	/* What a dispute took back already is not taken again. */
+	int64_t left = credited - done_micros - db_i64(s, 3);
+	if (micros > left)
+		micros = left;
 	h->account_id = a.id;
 	if (micros > 0)
 		rc = ledger_spend(lg, &a, micros, "refund", 0, ev->charge_id, "Stripe refund", NULL);
 	if (micros < 0)
 		micros = 0;
 	if (rc == CD_OK)
-		rc = db_do(lg, sql_set, "refund record", "iii", ev->amount_refunded_cents, done_micros + micros, topup_id);
+		rc = db_do(lg, sql_set, "refund record", "iisi", ev->amount_refunded_cents, done_micros + micros,
+			   ev->charge_id, topup_id);
 	if (rc == CD_OK)
 		rc = event_add(lg, &a, EVENT_TOPUP_REFUNDED, json_pack("{s:I, s:I, s:s}", "amount_micros",
 			       (json_int_t)micros, "amount_refunded_cents", (json_int_t)ev->amount_refunded_cents,
@@ -281,7 +132,7 @@ static enum cd_err invoice_paid(struct ledger *lg, struct hook_run *h)
 {
 	const struct webhook_event *ev = h->ev;
 	struct acct a;
-	int64_t micros = cents_to_micros(lg, ev->amount_paid_cents);
+	int64_t micros = hook_cents_to_micros(lg, ev->amount_paid_cents);
 	if (ev->subscription[0] == '\0' || micros < 0) {
 		h->outcome = "ignored: not a paid subscription invoice";
 		return CD_OK;
@@ -334,6 +185,28 @@ static enum cd_err invoice_paid(struct ledger *lg, struct hook_run *h)
 	return rc;
 }
 
+/* The plan the account is on now, from its live subscriptions: an
+ * upgrade credits the difference now (a first plan its period's credit),
+ * a downgrade waits for the next. */
+static enum cd_err plan_now(struct ledger *lg, struct acct *a, const char *subscription)
+{
+	static const char sql_plan[] = "UPDATE accounts SET plan = (SELECT plan FROM subscriptions "
+		"WHERE account_id = ? AND plan IS NOT NULL AND status IN ('active', 'trialing', 'past_due') "
+		"ORDER BY subscription_id = ? DESC, updated_at DESC LIMIT 1) WHERE id = ?";
+	int e;
+	enum cd_err rc = db_do(lg, sql_plan, "plan change", "isi", a->id, subscription, a->id);
+	if (rc != CD_OK)
+		return rc;
+	struct dbstmt *p = db_exec(lg, "SELECT plan FROM accounts WHERE id = ?", &e, "i", a->id);
+	if (p == NULL)
+		return db_err(lg, e, "plan read");
+	ledger_copy_text(a->plan, sizeof(a->plan), db_fetch(p) == 1 ? db_str(p, 0) : NULL);
+	if (a->plan[0] == '\0')
+		return CD_OK;
+	a->dirty = 1;
+	return period_credit(lg, a, a->plan, lg->now, PERIOD_PLAN_SET, NULL);
+}
+
 /* The account's plan is that of its live subscriptions (this one first,
  * then the latest changed): cancelling an old subscription after moving
  * to a new one keeps the new plan, and a subscription that lapsed
@@ -344,12 +217,11 @@ static enum cd_err subscription_changed(struct ledger *lg, struct hook_run *h)
 		"current_period_end, updated_at, event_created) VALUES (?, ?, ?, ?, ?, ?, ?) ON DUPLICATE KEY UPDATE "
 		"plan = VALUES(plan), status = VALUES(status), current_period_end = VALUES(current_period_end), "
 		"updated_at = VALUES(updated_at), event_created = VALUES(event_created)";
-	static const char sql_last[] = "SELECT event_created FROM subscriptions WHERE subscription_id = ? FOR UPDATE";
-	static const char sql_plan[] = "UPDATE accounts SET plan = (SELECT plan FROM subscriptions "
-		"WHERE account_id = ? AND plan IS NOT NULL AND status IN ('active', 'trialing', 'past_due') "
-		"ORDER BY subscription_id = ? DESC, updated_at DESC LIMIT 1) WHERE id = ?";
+	static const char sql_last[] = "SELECT event_created, status FROM subscriptions WHERE subscription_id = ? "
+				       "FOR UPDATE";
 	const struct webhook_event *ev = h->ev;
 	struct acct a;
+	char previous[32] = "";
 	int deleted = ev->kind == WEBHOOK_SUBSCRIPTION_DELETED;
 	enum cd_err rc = account_for(lg, ev, &a);
 	if (rc == CD_E_NOT_FOUND) {
@@ -363,10 +235,13 @@ static enum cd_err subscription_changed(struct ledger *lg, struct hook_run *h)
 	struct dbstmt *s = db_exec(lg, sql_last, &e, "s", ev->subscription);
 	if (s == NULL)
 		return db_err(lg, e, "subscription lookup");
-	if (db_fetch(s) == 1 && ev->created > 0 && ev->created < db_i64(s, 0)) {
+	int known = db_fetch(s) == 1;
+	if (known && ev->created > 0 && ev->created < db_i64(s, 0)) {
 		h->outcome = "ignored: older than the subscription's last event";
 		return a.dirty ? acct_save(lg, &a) : CD_OK;
 	}
+	if (known)
+		ledger_copy_text(previous, sizeof(previous), db_str(s, 1));
 	/* A price in a catalogued plan (or metadata.plan naming one) puts the
 	 * account on that plan; another is kept as the plan's label, as before
 	 * the catalogue. */
@@ -380,19 +255,9 @@ static enum cd_err subscription_changed(struct ledger *lg, struct hook_run *h)
 	rc = db_do(lg, sql_sub, "subscription store", "sissIii", ev->subscription, a.id, plan,
 		   deleted ? "canceled" : ev->subscription_status, end, lg->now, ev->created);
 	if (rc == CD_OK)
-		rc = db_do(lg, sql_plan, "plan change", "isi", a.id, ev->subscription, a.id);
-	/* The plan it is on now: an upgrade credits the difference now (a
-	 * first plan its period's credit), a downgrade waits for the next. */
-	if (rc == CD_OK) {
-		struct dbstmt *p = db_exec(lg, "SELECT plan FROM accounts WHERE id = ?", &e, "i", a.id);
-		if (p == NULL)
-			return db_err(lg, e, "plan read");
-		ledger_copy_text(a.plan, sizeof(a.plan), db_fetch(p) == 1 ? db_str(p, 0) : NULL);
-		if (a.plan[0] != '\0') {
-			rc = period_credit(lg, &a, a.plan, lg->now, PERIOD_PLAN_SET, NULL);
-			a.dirty = 1;
-		}
-	}
+		rc = plan_now(lg, &a, ev->subscription);
+	if (rc == CD_OK && !deleted)
+		rc = hook_subscription_unpaid(lg, &a, ev, known ? previous : NULL);
 	if (rc == CD_OK && a.dirty)
 		rc = acct_save(lg, &a);
 	h->outcome = deleted ? "subscription ended" : "subscription changed";
@@ -468,7 +333,7 @@ static enum cd_err hook_effect(struct ledger *lg, struct hook_run *h)
 	switch (h->ev->kind) {
 	case WEBHOOK_CHECKOUT_COMPLETED:
 	case WEBHOOK_CHECKOUT_ASYNC_SUCCEEDED:
-		return checkout_paid(lg, h);
+		return hook_checkout_paid(lg, h);
 	case WEBHOOK_CHARGE_REFUNDED:
 		return charge_refunded(lg, h);
 	case WEBHOOK_INVOICE_PAID:
@@ -480,6 +345,10 @@ static enum cd_err hook_effect(struct ledger *lg, struct hook_run *h)
 		return payment_succeeded(lg, h);
 	case WEBHOOK_PAYMENT_FAILED:
 		return payment_failed(lg, h);
+	case WEBHOOK_DISPUTE_CREATED:
+		return hook_dispute_created(lg, h);
+	case WEBHOOK_DISPUTE_CLOSED:
+		return hook_dispute_closed(lg, h);
 	case WEBHOOK_IGNORED:
 		break;
 	}

@@ -171,6 +171,17 @@ _Static_assert(LIMIT_BATCH_OPS >= 1 && LIMIT_BATCH_OPS <= 64, "batch sizes fit t
 /* Stripe object ids (evt_, cs_, cus_, sub_, pi_, ch_): Stripe allows up to
  * 255 characters, and the columns that keep them are VARCHAR(255). */
 #define LIMIT_STRIPE_ID_BYTES 255
+/* The most top-ups per account and hour stripe.topups_per_hour may allow:
+ * each is a Checkout Session at Stripe, and a real buyer starts a few. */
+#define LIMIT_TOPUPS_PER_HOUR_MAX 1000
+/* The window stripe.topups_per_hour counts in. */
+#define LIMIT_TOPUP_WINDOW_SECONDS 3600
+/* A top-up still pending this long after it started is marked expired
+ * (DESIGN §10): Checkout Sessions expire after 24 h at the latest. */
+#define LIMIT_TOPUP_PENDING_SECONDS (24 * 3600)
+/* Pending top-ups one sweep marks expired, in one short transaction; the
+ * rest wait for the next pass. */
+#define LIMIT_TOPUP_EXPIRE_BATCH 100
 /* Accounts with due holds or grants one background sweep takes, each in
  * its own transaction: the pass stays short, so price reloads and a stop
  * are not held up; the rest wait for the next pass. */

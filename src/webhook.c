@@ -402,6 +402,8 @@ static int parse_checkout(struct pctx *px, json_t *o, struct webhook_event *ev)
 		       TAKE_EXPANDABLE);
 	rc |= take_str(px, json_object_get(o, "payment_intent"), "payment_intent", ev->payment_intent,
 		       sizeof(ev->payment_intent), TAKE_EXPANDABLE);
+	rc |= take_str(px, json_object_get(o, "mode"), "mode", ev->mode, sizeof(ev->mode), 0);
+	rc |= take_int(px, json_object_get(o, "amount_total"), "amount_total", &ev->amount_total_cents);
 	if (rc != 0)
 		return -1;
 	if (ev->session_id[0] == '\0')
@@ -428,6 +430,28 @@ static int parse_charge(struct pctx *px, json_t *o, struct webhook_event *ev)
 		return -1;
 	if (ev->charge_id[0] == '\0')
 		return perr(px, "charge event has no data.object.id");
+	return 0;
+}
+
+/* charge.dispute.created / closed: the Dispute object (id, charge,
+ * payment_intent, amount, currency, status). */
+static int parse_dispute(struct pctx *px, json_t *o, struct webhook_event *ev)
+{
+	int rc = 0;
+
+	rc |= take_str(px, json_object_get(o, "id"), "data.object.id", ev->dispute_id, sizeof(ev->dispute_id), 0);
+	rc |= take_str(px, json_object_get(o, "charge"), "charge", ev->charge_id, sizeof(ev->charge_id),
+		       TAKE_EXPANDABLE);
+	rc |= take_str(px, json_object_get(o, "payment_intent"), "payment_intent", ev->payment_intent,
+		       sizeof(ev->payment_intent), TAKE_EXPANDABLE);
+	rc |= take_int(px, json_object_get(o, "amount"), "amount", &ev->dispute_amount_cents);
+	rc |= take_str(px, json_object_get(o, "currency"), "currency", ev->currency, sizeof(ev->currency),
+		       TAKE_LOWER);
+	rc |= take_str(px, json_object_get(o, "status"), "status", ev->dispute_status, sizeof(ev->dispute_status), 0);
+	if (rc != 0)
+		return -1;
+	if (ev->dispute_id[0] == '\0')
+		return perr(px, "dispute event has no data.object.id");
 	return 0;
 }
 
@@ -583,6 +607,8 @@ static enum webhook_kind kind_of(const char *type)
 		{ "customer.subscription.deleted", WEBHOOK_SUBSCRIPTION_DELETED },
 		{ "payment_intent.succeeded", WEBHOOK_PAYMENT_SUCCEEDED },
 		{ "payment_intent.payment_failed", WEBHOOK_PAYMENT_FAILED },
+		{ "charge.dispute.created", WEBHOOK_DISPUTE_CREATED },
+		{ "charge.dispute.closed", WEBHOOK_DISPUTE_CLOSED },
 	};
 	size_t i;
 
@@ -602,6 +628,8 @@ static void event_init(struct webhook_event *ev)
 	ev->charge_amount_cents = -1;
 	ev->amount_paid_cents = -1;
 	ev->amount_received_cents = -1;
+	ev->amount_total_cents = -1;
+	ev->dispute_amount_cents = -1;
 	ev->period_start = 0;
 	ev->period_end = 0;
 }
@@ -639,6 +667,9 @@ static int parse_object(struct pctx *px, json_t *root, struct webhook_event *ev)
 	case WEBHOOK_PAYMENT_SUCCEEDED:
 	case WEBHOOK_PAYMENT_FAILED:
 		return parse_payment_intent(px, o, ev);
+	case WEBHOOK_DISPUTE_CREATED:
+	case WEBHOOK_DISPUTE_CLOSED:
+		return parse_dispute(px, o, ev);
 	case WEBHOOK_IGNORED:
 		break;
 	}

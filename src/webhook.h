@@ -40,7 +40,9 @@ enum webhook_kind {
 	WEBHOOK_SUBSCRIPTION_UPDATED,		/* customer.subscription.updated */
 	WEBHOOK_SUBSCRIPTION_DELETED,		/* customer.subscription.deleted */
 	WEBHOOK_PAYMENT_SUCCEEDED,		/* payment_intent.succeeded */
-	WEBHOOK_PAYMENT_FAILED			/* payment_intent.payment_failed */
+	WEBHOOK_PAYMENT_FAILED,			/* payment_intent.payment_failed */
+	WEBHOOK_DISPUTE_CREATED,		/* charge.dispute.created */
+	WEBHOOK_DISPUTE_CLOSED			/* charge.dispute.closed */
 };
 
 /* Each string field is sized by what it must match or is kept in: Stripe
@@ -63,6 +65,8 @@ struct webhook_event {
 	char metadata_type[64];			/* metadata.type */
 	char account[LIMIT_ACCOUNT_ID_BYTES + 1];	/* metadata.account (or client_reference_id) */
 	int64_t amount_cents;			/* metadata.amount_cents, -1 when absent/invalid */
+	int64_t amount_total_cents;		/* amount_total (what the buyer paid, tax included), -1 when absent */
+	char mode[32];				/* "payment", "subscription", "setup"; "" when absent */
 	char customer[WEBHOOK_ID_MAX + 1];
 	char payment_intent[WEBHOOK_ID_MAX + 1];
 	/* charge.refunded */
@@ -83,6 +87,10 @@ struct webhook_event {
 	char setup_future_usage[32];		/* "off_session" when the card was kept for later */
 	int64_t recharge_id;			/* metadata.recharge, 0 when absent */
 	char failure[256];			/* last_payment_error.message (or code) */
+	/* charge.dispute.* (charge_id, payment_intent and currency as above) */
+	char dispute_id[WEBHOOK_ID_MAX + 1];	/* du_... */
+	int64_t dispute_amount_cents;		/* the disputed amount, -1 when absent */
+	char dispute_status[32];		/* needs_response, ..., won, lost */
 };
 
 /* Parses a verified event body. Returns 0, or -1 with a sentence in errbuf

@@ -265,6 +265,9 @@ static void *background_main(void *arg)
 		int swept = 0;
 		if (ledger_sweep(lg, LIMIT_SWEEP_ACCOUNTS, &swept) == CD_OK && swept > 0)
 			log_info("swept %d accounts with due holds or grants", swept);
+		int expired = 0;
+		if (ledger_topups_expire(lg, &expired) == CD_OK && expired > 0)
+			log_info("%d top-ups pending for a day marked expired", expired);
 		ledger_prices_reload(lg);
 		pthread_mutex_lock(&bg_lock);
 	}

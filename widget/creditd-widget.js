@@ -30,7 +30,8 @@
       bounds: "Choose an amount from {min} to {max}.",
       history: "Credit history", date: "Date", what: "Description", change: "Amount", after: "Balance after",
       more: "Show more", none: "No transactions yet.", end: "That is all.",
-      causes: { grant: "Credit", usage: "Usage", expiry: "Expired", refund: "Refund", adjustment: "Adjustment" }
+      causes: { grant: "Credit", usage: "Usage", expiry: "Expired", refund: "Refund", adjustment: "Adjustment",
+                dispute: "Payment disputed", dispute_won: "Dispute won" }
     },
     fr: {
       balance: "Solde de crédits", available: "Disponible", reserved: "Réservé pour les requêtes en cours",
@@ -43,7 +44,7 @@
       history: "Historique des crédits", date: "Date", what: "Description", change: "Montant",
       after: "Solde après", more: "Afficher plus", none: "Aucune opération pour l’instant.", end: "C’est tout.",
       causes: { grant: "Crédit", usage: "Consommation", expiry: "Expiré", refund: "Remboursement",
-                adjustment: "Ajustement" }
+                adjustment: "Ajustement", dispute: "Paiement contesté", dispute_won: "Contestation gagnée" }
     }
   };
 

@@ -555,9 +555,10 @@ def test_rotation_any_listed_v1_with_the_configured_secret_passes():
 
 class Spawned:
     """A creditd of our own on a unix socket (same database), spoken to with
-    cgi-fcgi: two webhook secrets for rotation, no Stripe key."""
+    cgi-fcgi: two webhook secrets for rotation, no Stripe key; extra: more
+    [stripe] lines."""
 
-    def __init__(self, secrets_csv, secret_key="", api_base=None):
+    def __init__(self, secrets_csv, secret_key="", api_base=None, extra=""):
         self.dir = tempfile.mkdtemp(prefix="creditd-t30-")
         os.chmod(self.dir, 0o755)
         self.sock = os.path.join(self.dir, "c.sock")
@@ -575,6 +576,7 @@ class Spawned:
                     lines.append("secret_key = %s\nwebhook_secrets = %s\n" % (secret_key, secrets_csv))
                     if api_base:
                         lines.append("api_base = %s\n" % api_base)
+                    lines.append(extra)
         with open(conf, "w") as f:
             f.writelines(lines)
         env = {k: v for k, v in os.environ.items() if not k.startswith("CREDITD_")}

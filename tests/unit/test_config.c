@@ -26,6 +26,21 @@ int main(void)
 	is_int(c.hold_ttl_seconds, 600, "default hold ttl");
 	is_str(c.stripe_currency, "eur", "Stripe currency follows ledger currency");
 	ok(c.capture_expired == 0, "expired holds are released by default");
+	is_int(c.topups_per_hour, 10, "default top-ups per hour");
+	ok(c.suspend_on_dispute == 1, "a dispute suspends by default");
+	ok(c.suspend_when_unpaid == 0, "an unpaid subscription does not suspend by default");
+	cfg_free(&c);
+
+	ok(load("[stripe]\ntopups_per_hour = 3\nsuspend_on_dispute = false\nsuspend_when_unpaid = true\n", &c, err,
+		sizeof(err)) == 0, "Stripe trust keys load: %s", err);
+	is_int(c.topups_per_hour, 3, "top-ups per hour read");
+	ok(c.suspend_on_dispute == 0, "suspend_on_dispute false read");
+	ok(c.suspend_when_unpaid == 1, "suspend_when_unpaid true read");
+	cfg_free(&c);
+	ok(load("[stripe]\nsuspend_on_dispute = no\n", &c, err, sizeof(err)) != 0, "a boolean is true or false");
+	ok(strstr(err, "stripe.suspend_on_dispute") != NULL, "message names the key: %s", err);
+	cfg_free(&c);
+	ok(load("[stripe]\ntopups_per_hour = 0\n", &c, err, sizeof(err)) != 0, "top-ups per hour at least 1");
 	cfg_free(&c);
 
 	ok(load("[server]\nthreads = 4\nbase_path = /credits/\n[ledger]\ncurrency = USD\n"

@@ -250,6 +250,8 @@ static void test_parse_checkout(void)
 	is_int(ev.charge_amount_cents, -1, "charge amount untouched: -1");
 	is_int(ev.amount_paid_cents, -1, "amount_paid untouched: -1");
 	is_int(ev.period_start, 0, "period_start untouched: 0");
+	is_int(ev.amount_total_cents, 2500, "amount_total");
+	is_str(ev.mode, "payment", "mode");
 
 	/* async_payment_succeeded (SEPA): no metadata.account, client_reference_id instead;
 	 * upper-case currency; an expanded customer object. */
@@ -498,6 +500,44 @@ static void test_parse_errors(void)
 	       "errbuf may be NULL");
 }
 
+/* A Dispute object as Stripe's API reference shows it (charge.dispute.*). */
+static const char dispute_created[] =
+	"{'id':'evt_1QDispLkdIwHu7ix','object':'event','api_version':'2024-06-20','created':1727100000,"
+	"'data':{'object':{'id':'du_1QDispLkdIwHu7ixAbC','object':'dispute','amount':2500,"
+	"'balance_transactions':[],'charge':'ch_3PxYz1LkdIwHu7ix1QwErTy','created':1727100000,'currency':'eur',"
+	"'evidence':{},'evidence_details':{'due_by':1727900000,'has_evidence':false,'past_due':false,"
+	"'submission_count':0},'is_charge_refundable':false,'livemode':false,'metadata':{},"
+	"'payment_intent':'pi_3PxYz1LkdIwHu7ix1AbCdEfG','reason':'fraudulent','status':'needs_response'}},"
+	"'livemode':false,'pending_webhooks':1,'request':{'id':null,'idempotency_key':null},"
+	"'type':'charge.dispute.created'}";
+
+static void test_parse_dispute(void)
+{
+	struct webhook_event ev;
+	char err[256];
+
+	is_int(parse(J(dispute_created), &ev, err, sizeof(err)), 0, "charge.dispute.created parses");
+	is_int(ev.kind, WEBHOOK_DISPUTE_CREATED, "kind dispute created");
+	is_str(ev.dispute_id, "du_1QDispLkdIwHu7ixAbC", "dispute id");
+	is_str(ev.charge_id, "ch_3PxYz1LkdIwHu7ix1QwErTy", "charge");
+	is_str(ev.payment_intent, "pi_3PxYz1LkdIwHu7ix1AbCdEfG", "payment_intent");
+	is_int(ev.dispute_amount_cents, 2500, "amount");
+	is_str(ev.currency, "eur", "currency");
+	is_str(ev.dispute_status, "needs_response", "status");
+	is_int(parse(J("{'id':'evt_d2','type':'charge.dispute.closed','data':{'object':{'id':'du_2','object':"
+		       "'dispute','amount':100,'charge':{'id':'ch_exp','object':'charge'},'payment_intent':null,"
+		       "'currency':'EUR','status':'won'}}}"), &ev, err, sizeof(err)), 0, "charge.dispute.closed parses");
+	is_int(ev.kind, WEBHOOK_DISPUTE_CLOSED, "kind dispute closed");
+	is_str(ev.charge_id, "ch_exp", "an expanded charge counts by its id");
+	is_str(ev.payment_intent, "", "no payment intent");
+	is_str(ev.currency, "eur", "currency lower-cased");
+	is_str(ev.dispute_status, "won", "won");
+	is_int(parse(J("{'id':'evt_d3','type':'charge.dispute.created','data':{'object':{'amount':100}}}"), &ev, err,
+		 sizeof(err)), -1, "dispute without id: error");
+	is_int(parse(J("{'id':'evt_d4','type':'charge.dispute.created','data':{'object':{'id':'du_4','amount':'100'}}}"),
+		 &ev, err, sizeof(err)), -1, "amount as a string: error");
+}
+
 int main(void)
 {
 	test_known_answers();
@@ -511,5 +551,6 @@ int main(void)
 	test_parse_invoice();
 	test_parse_subscription();
 	test_parse_errors();
+	test_parse_dispute();
 	return done_testing();
 }

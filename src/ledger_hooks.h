@@ -1,0 +1,39 @@
+/* ledger_hooks.h: what the Stripe webhook's effects share (DESIGN §5 and
+ * §10). ledger_stripe.c claims an event id and dispatches the event to one
+ * of these, in the same transaction; ledger_topups.c owns Checkout
+ * top-ups, ledger_disputes.c disputes and suspensions. Each effect sets
+ * outcome (a sentence for the log and the answer) and the account it
+ * changed. Internal to the ledger's files. */
+#ifndef CREDITD_LEDGER_HOOKS_H
+#define CREDITD_LEDGER_HOOKS_H
+#include "ledger_open.h"
+
+struct webhook_event;
+
+struct hook_run {
+	const struct webhook_event *ev;
+	const char *outcome;
+	int64_t account_id;		/* the account the event changed, kept on its stripe_events row; 0: none */
+};
+
+/* cents × stripe.topup_rate, or -1 when cents is not positive or the
+ * product leaves int64. */
+int64_t hook_cents_to_micros(const struct ledger *lg, int64_t cents);
+
+/* checkout.session.completed / async_payment_succeeded (ledger_topups.c). */
+enum cd_err hook_checkout_paid(struct ledger *lg, struct hook_run *h);
+
+/* charge.dispute.created / closed (ledger_disputes.c). */
+enum cd_err hook_dispute_created(struct ledger *lg, struct hook_run *h);
+enum cd_err hook_dispute_closed(struct ledger *lg, struct hook_run *h);
+/* A subscription's change from previous_status (NULL: new to creditd) to
+ * the event's status: payment.failed on entering past_due or unpaid, and
+ * the suspension stripe.suspend_when_unpaid asks for. a is locked. */
+enum cd_err hook_subscription_unpaid(struct ledger *lg, struct acct *a, const struct webhook_event *ev,
+				     const char *previous_status);
+/* Suspends the locked account for reason (dispute, payment_failed). An
+ * active account becomes suspended with that reason; a suspended one keeps
+ * an admin's reason (manual), else takes this one; a closed one stays
+ * closed. */
+enum cd_err acct_suspend_for(struct ledger *lg, struct acct *a, const char *reason);
+#endif

@@ -1,0 +1,301 @@
+/* ledger_topups.c: Checkout top-ups, from the request to the credit
+ * (DESIGN §5 "Stripe", §10 "only what creditd asked for").
+ *
+ * Owns the topups rows: one is written, under the account's row lock,
+ * before Stripe is asked for a session (so top-ups per hour are counted
+ * exactly), gets its session id when Stripe answers, and is credited once
+ * when a signed event for that session agrees with it. The record is the
+ * truth: the credit goes to its account, for its amount_cents; the event
+ * only confirms. Never credits a session it has no record of, nor one whose
+ * event disagrees: those write topup.mismatch and change no balance. */
+#include "ledger_hooks.h"
+#include "ledger_events.h"
+#include "log.h"
+#include "webhook.h"
+#include <inttypes.h>
+#include <mysqld_error.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+int64_t hook_cents_to_micros(const struct ledger *lg, int64_t cents)
+{
+	if (cents <= 0 || cents > INT64_MAX / lg->cfg->topup_rate)
+		return -1;
+	return cents * lg->cfg->topup_rate;
+}
+
+/* stripe.topups_per_hour, counted on the account's locked row: CD_OK, or
+ * CD_E_RATE_LIMITED with the seconds until the oldest top-up of the
+ * window leaves it. */
+static enum cd_err topup_rate(struct ledger *lg, const struct acct *a, struct topup_begin *t)
+{
+	static const char sql[] = "SELECT COUNT(*), COALESCE(MIN(created_at), 0) FROM topups "
+				  "WHERE account_id = ? AND created_at > ?";
+	int e;
+	struct dbstmt *s = db_exec(lg, sql, &e, "ii", a->id, lg->now - LIMIT_TOPUP_WINDOW_SECONDS);
+	if (s == NULL)
+		return db_err(lg, e, "topup count");
+	if (db_fetch(s) != 1)
+		return CD_E_INTERNAL;
+	if (db_i64(s, 0) < lg->cfg->topups_per_hour)
+		return CD_OK;
+	int64_t wait = db_i64(s, 1) + LIMIT_TOPUP_WINDOW_SECONDS - lg->now;
+	t->retry_after_seconds = wait > 0 ? wait : 1;
+	return CD_E_RATE_LIMITED;
+}
+
+static enum cd_err topup_begin_tx(struct ledger *lg, void *arg)
+{
+	static const char sql[] = "INSERT INTO topups (account_id, amount_cents, currency, created_at) VALUES (?, ?, ?, ?)";
+	struct topup_begin *t = arg;
+	struct acct a;
+	int e;
+	enum cd_err rc = acct_lock(lg, t->account, &a);
+	if (rc != CD_OK)
+		return rc;
+	if (strcmp(a.status, "closed") == 0)
+		return CD_E_SUSPENDED;
+	rc = topup_rate(lg, &a, t);
+	if (rc != CD_OK)
+		return rc;
+	snprintf(t->customer, sizeof(t->customer), "%s", a.stripe_customer);
+	t->account_internal_id = a.id;
+	struct dbstmt *s = db_exec(lg, sql, &e, "iisi", a.id, t->amount_cents, lg->cfg->stripe_currency, lg->now);
+	if (s == NULL)
+		return db_err(lg, e, "topup insert");
+	t->topup_id = (int64_t)db_insert_id(s);
+	return a.dirty ? acct_save(lg, &a) : CD_OK;
+}
+
+enum cd_err ledger_topup_begin(struct ledger *lg, struct topup_begin *t)
+{
+	t->retry_after_seconds = 0;
+	return ledger_run(lg, topup_begin_tx, t);
+}
+
+struct customer_run { const char *account, *customer; char *stored; size_t cap; };
+
+static enum cd_err set_customer_tx(struct ledger *lg, void *arg)
+{
+	static const char sql[] = "UPDATE accounts SET stripe_customer_id = COALESCE(stripe_customer_id, ?) WHERE id = ?";
+	struct customer_run *c = arg;
+	struct acct a;
+	enum cd_err rc = acct_lock(lg, c->account, &a);
+	if (rc != CD_OK)
+		return rc;
+	rc = db_do(lg, sql, "customer store", "si", c->customer, a.id);
+	snprintf(c->stored, c->cap, "%s", a.stripe_customer[0] ? a.stripe_customer : c->customer);
+	return rc;
+}
+
+enum cd_err ledger_topup_set_customer(struct ledger *lg, const char *account, const char *customer,
+				      char *stored, size_t cap)
+{
+	struct customer_run c = {account, customer, stored, cap};
+	return ledger_run(lg, set_customer_tx, &c);
+}
+
+struct opened_run { int64_t id; const char *session; };
+
+static enum cd_err opened_tx(struct ledger *lg, void *arg)
+{
+	struct opened_run *o = arg;
+	if (o->session == NULL)
+		return db_do(lg, "DELETE FROM topups WHERE id = ? AND status = 'pending' AND session_id IS NULL",
+			     "topup abort", "i", o->id);
+	int e;
+	struct dbstmt *s = db_exec(lg, "UPDATE topups SET session_id = ? WHERE id = ?", &e, "si", o->session, o->id);
+	if (s == NULL && e == ER_DUP_ENTRY)	/* a replayed top-up: Stripe gave back the same session */
+		return db_do(lg, "DELETE FROM topups WHERE id = ?", "topup dedupe", "i", o->id);
+	return s != NULL ? CD_OK : db_err(lg, e, "topup open");
+}
+
+enum cd_err ledger_topup_opened(struct ledger *lg, int64_t topup_id, const char *session_id)
+{
+	struct opened_run o = {topup_id, session_id};
+	return ledger_run(lg, opened_tx, &o);
+}
+
+static enum cd_err expire_tx(struct ledger *lg, void *arg)
+{
+	static const char sql[] = "UPDATE topups SET status = 'expired' WHERE status = 'pending' AND created_at <= ? "
+				  "ORDER BY status, created_at LIMIT ?";
+	int *expired = arg;
+	int e;
+	*expired = 0;
+	struct dbstmt *s = db_exec(lg, sql, &e, "ii", lg->now - LIMIT_TOPUP_PENDING_SECONDS,
+				   (int64_t)LIMIT_TOPUP_EXPIRE_BATCH);
+	if (s == NULL)
+		return db_err(lg, e, "topup expiry");
+	*expired = (int)db_affected(s);
+	return CD_OK;
+}
+
+enum cd_err ledger_topups_expire(struct ledger *lg, int *expired)
+{
+	return ledger_run(lg, expire_tx, expired);
+}
+
+/* ---- the credit ---- */
+
+/* creditd's record of a session. */
+struct topup_rec {
+	int64_t id, account_id, amount_cents;
+	char status[16];
+	char currency[16];
+};
+
+/* The record of the session (locked when lock is set): CD_OK, or
+ * CD_E_NOT_FOUND when creditd made no such session. */
+static enum cd_err topup_find(struct ledger *lg, const char *session, int lock, struct topup_rec *r)
+{
+	static const char sql_read[] = "SELECT id, account_id, amount_cents, status, currency FROM topups "
+				       "WHERE session_id = ?";
+	static const char sql_lock[] = "SELECT id, account_id, amount_cents, status, currency FROM topups "
+				       "WHERE session_id = ? FOR UPDATE";
+	int e;
+	struct dbstmt *s = db_exec(lg, lock ? sql_lock : sql_read, &e, "s", session);
+	if (s == NULL)
+		return db_err(lg, e, "topup lookup");
+	int got = db_fetch(s);
+	if (got < 0)
+		return CD_E_INTERNAL;
+	if (got == 0)
+		return CD_E_NOT_FOUND;
+	r->id = db_i64(s, 0);
+	r->account_id = db_i64(s, 1);
+	r->amount_cents = db_i64(s, 2);
+	ledger_copy_text(r->status, sizeof(r->status), db_str(s, 3));
+	ledger_copy_text(r->currency, sizeof(r->currency), db_str(s, 4));
+	return CD_OK;
+}
+
+/* What the event says beside the record: the names of the fields that
+ * disagree (payment_status only when checked), as a new JSON array. */
+static json_t *disagreements(const struct webhook_event *ev, const struct acct *a, const struct topup_rec *r,
+			     int check_paid)
+{
+	json_t *what = json_array();
+	if (what == NULL)
+		return NULL;
+	if (ev->metadata_type[0] != '\0' && strcmp(ev->metadata_type, "credit_topup") != 0)
+		json_array_append_new(what, json_string("metadata_type"));
+	if (ev->mode[0] != '\0' && strcmp(ev->mode, "payment") != 0)
+		json_array_append_new(what, json_string("mode"));
+	if (a == NULL || strcmp(ev->account, a->ext_id) != 0)
+		json_array_append_new(what, json_string("account"));
+	if (r == NULL || ev->amount_cents != r->amount_cents)
+		json_array_append_new(what, json_string("amount_cents"));
+	if (r == NULL || strcasecmp(ev->currency, r->currency) != 0)
+		json_array_append_new(what, json_string("currency"));
+	if (check_paid && strcmp(ev->payment_status, "paid") != 0)
+		json_array_append_new(what, json_string("payment_status"));
+	return what;
+}
+
+/* Writes topup.mismatch (a NULL: no record, no account) naming what
+ * disagreed (a reference this takes) and what the event said. */
+static enum cd_err mismatch(struct ledger *lg, struct hook_run *h, const struct acct *a, json_t *what)
+{
+	const struct webhook_event *ev = h->ev;
+	if (what == NULL)
+		return CD_E_INTERNAL;
+	char *list = json_dumps(what, JSON_COMPACT);
+	log_warn("stripe event %s: session %s not credited, it disagrees with creditd's record: %s", ev->id,
+		 ev->session_id, list != NULL ? list : "?");
+	free(list);
+	json_t *got = json_pack("{s:s, s:o, s:s, s:s}", "account", ev->account, "amount_cents",
+				ev->amount_cents >= 0 ? json_integer((json_int_t)ev->amount_cents) : json_null(),
+				"currency", ev->currency, "payment_status", ev->payment_status);
+	h->outcome = a != NULL ? "not credited: the event disagrees with creditd's record"
+			       : "not credited: creditd did not create this session";
+	return event_add(lg, a, EVENT_TOPUP_MISMATCH, json_pack("{s:s, s:s, s:s, s:o, s:o}", "session",
+			 ev->session_id, "stripe_event", ev->id, "stripe_event_type", ev->type, "disagreed", what,
+			 "received", got));
+}
+
+/* A session creditd has no record of: not a top-up at all (another
+ * metadata.type, a subscription's Checkout) is only acknowledged; one
+ * that claims to be a top-up is a mismatch of no account. */
+static enum cd_err not_ours(struct ledger *lg, struct hook_run *h)
+{
+	const struct webhook_event *ev = h->ev;
+	if ((ev->metadata_type[0] != '\0' && strcmp(ev->metadata_type, "credit_topup") != 0) ||
+	    (ev->mode[0] != '\0' && strcmp(ev->mode, "payment") != 0)) {
+		h->outcome = "ignored: not a credit top-up";
+		return CD_OK;
+	}
+	return mismatch(lg, h, NULL, json_pack("[s]", "unknown_session"));
+}
+
+static enum cd_err credit(struct ledger *lg, struct hook_run *h, struct acct *a, const struct topup_rec *r)
+{
+	static const char sql_done[] = "UPDATE topups SET status = 'credited', credited_micros = ?, payment_intent = ?, "
+				       "grant_id = ?, credited_at = ?, paid_cents = ? WHERE id = ?";
+	const struct webhook_event *ev = h->ev;
+	int64_t micros = hook_cents_to_micros(lg, r->amount_cents);
+	int64_t grant_id, journal_id;
+	if (micros < 0)
+		return mismatch(lg, h, a, json_pack("[s]", "amount_cents"));
+	/* A late async payment of a session the sweeper marked expired is
+	 * still creditd's own, paid: it credits. */
+	if (strcmp(r->status, "expired") == 0)
+		log_info("stripe event %s: top-up of session %s paid after it expired, credited", ev->id,
+			 ev->session_id);
+	enum cd_err rc = ledger_add_grant(lg, a, "topup", micros, GRANT_PRIORITY_DEFAULT, -1, ev->session_id,
+					  "Stripe top-up", &grant_id, &journal_id);
+	const int64_t *paid = ev->amount_total_cents >= 0 ? &ev->amount_total_cents : NULL;
+	if (rc == CD_OK)
+		rc = db_do(lg, sql_done, "topup credit", "isiiIi", micros, ev->payment_intent[0] ? ev->payment_intent : NULL,
+			   grant_id, lg->now, paid, r->id);
+	if (rc == CD_OK) {
+		char gid[32];
+		ledger_id_format(gid, sizeof(gid), "grant_", grant_id);
+		rc = event_add(lg, a, EVENT_TOPUP_SUCCEEDED, json_pack("{s:I, s:I, s:s, s:s}", "amount_micros",
+			       (json_int_t)micros, "amount_cents", (json_int_t)r->amount_cents, "session",
+			       ev->session_id, "grant_id", gid));
+	}
+	h->outcome = "credited";
+	return rc;
+}
+
+/* Credits the record's amount to the record's account once, when the event
+ * agrees with it. checkout.session.completed with payment_status unpaid is
+ * Stripe's way of saying an async payment (a bank debit) is under way: it
+ * waits for async_payment_succeeded and is no mismatch. */
+enum cd_err hook_checkout_paid(struct ledger *lg, struct hook_run *h)
+{
+	const struct webhook_event *ev = h->ev;
+	struct topup_rec r;
+	struct acct a;
+	enum cd_err rc = topup_find(lg, ev->session_id, 0, &r);
+	if (rc == CD_E_NOT_FOUND)
+		return not_ours(lg, h);
+	if (rc == CD_OK)
+		rc = acct_lock_id(lg, r.account_id, &a);
+	if (rc == CD_OK)
+		rc = topup_find(lg, ev->session_id, 1, &r);
+	if (rc != CD_OK)
+		return rc;
+	h->account_id = a.id;
+	json_t *what = NULL;
+	int awaiting = ev->kind == WEBHOOK_CHECKOUT_COMPLETED && strcmp(ev->payment_status, "unpaid") == 0;
+	if (strcmp(r.status, "credited") == 0) {
+		h->outcome = "duplicate: session already credited";
+	} else if ((what = disagreements(ev, &a, &r, !awaiting)) == NULL) {
+		rc = CD_E_INTERNAL;
+	} else if (json_array_size(what) > 0) {
+		rc = mismatch(lg, h, &a, what);
+		what = NULL;
+	} else if (awaiting) {
+		h->outcome = "pending: not paid yet (an async payment may follow)";
+	} else {
+		rc = credit(lg, h, &a, &r);
+	}
+	json_decref(what);
+	if (rc == CD_OK && (a.dirty || strcmp(h->outcome, "credited") == 0))
+		rc = acct_save(lg, &a);
+	return rc;
+}
