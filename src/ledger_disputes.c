@@ -221,7 +221,9 @@ enum cd_err hook_dispute_closed(struct ledger *lg, struct hook_run *h)
 		h->outcome = "duplicate: dispute closed already";
 		return a.dirty ? acct_save(lg, &a) : CD_OK;
 	}
-	int won = strcmp(ev->dispute_status, "won") == 0;
+	/* An inquiry closed without becoming a chargeback (warning_closed)
+	 * never took the funds: its credit comes back as for a dispute won. */
+	int won = strcmp(ev->dispute_status, "won") == 0 || strcmp(ev->dispute_status, "warning_closed") == 0;
 	const char *state = won ? "won" : strcmp(ev->dispute_status, "lost") == 0 ? "lost" : "closed";
 	h->outcome = won ? "dispute won before it was applied" : "dispute closed: the credit stays taken";
 	if (won && d.found)

@@ -185,6 +185,27 @@ def test_dispute_won_gives_back_once_and_does_not_unsuspend():
     verify()
 
 
+def test_inquiry_closed_without_chargeback_gives_back_and_lost_keeps():
+    ok_mode()
+    acct = new_account("inquiry")
+    sid = credited(acct, 1000)
+    pi = session(sid)["payment_intent"]
+    paid = balance(acct)
+    du = "du_" + secrets.token_hex(10)
+    delivered(dispute_event("charge.dispute.created", pi, 1000, status="warning_needs_response", dispute=du))
+    eq(balance(acct), paid - 1000 * RATE, "an inquiry takes back while it is open")
+    delivered(dispute_event("charge.dispute.closed", pi, 1000, status="warning_closed", dispute=du))
+    eq(balance(acct), paid, "an inquiry closed without a chargeback gives back")
+    sid2 = credited(acct, 1000)
+    pi2 = session(sid2)["payment_intent"]
+    paid = balance(acct)
+    du2 = "du_" + secrets.token_hex(10)
+    delivered(dispute_event("charge.dispute.created", pi2, 1000, dispute=du2))
+    delivered(dispute_event("charge.dispute.closed", pi2, 1000, status="lost", dispute=du2))
+    eq(balance(acct), paid - 1000 * RATE, "a lost dispute keeps the credit taken")
+    verify()
+
+
 def test_dispute_of_a_taxed_charge_takes_back_its_share():
     ok_mode()
     acct = new_account("disputetax")
@@ -268,8 +289,8 @@ def test_same_idempotency_key_makes_one_stripe_session():
     acct = new_account("idem1")
     key = "k-" + secrets.token_hex(8)
     seq = last_seq()
-    r1 = api("POST", acct_path(acct, "/topup"), {"amount_cents": 700}, auth="read", headers={"Idempotency-Key": key})
-    r2 = api("POST", acct_path(acct, "/topup"), {"amount_cents": 700}, auth="read", headers={"Idempotency-Key": key})
+    r1 = api("POST", acct_path(acct, "/topup"), {"amount_cents": 700}, auth="app", headers={"Idempotency-Key": key})
+    r2 = api("POST", acct_path(acct, "/topup"), {"amount_cents": 700}, auth="app", headers={"Idempotency-Key": key})
     eq((r1.status, r2.status), (200, 200), "both answered")
     eq(r1.json["session_id"], r2.json["session_id"], "one session")
     keys = {p["headers"].get("Idempotency-Key") or p["headers"].get("idempotency-key")
