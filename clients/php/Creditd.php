@@ -601,7 +601,8 @@ class Client
  *  - chunk($text): one streamed piece of output. When neither of the above
  *    gave output tokens they are estimated as max(chunks,
  *    ceil(characters / CHARS_PER_TOKEN)), at most the hold's
- *    max_output_tokens: never 0 once output was seen.
+ *    max_output_tokens. Whatever the source, never fewer output tokens
+ *    than non-empty chunks: never 0 once output was seen.
  *  - stream($chunks, $text, $usage): wraps a provider's stream (a generator
  *    yielding each item after telling the guard about it).
  *
@@ -715,6 +716,9 @@ final class Guard
                 $out = min($out, (int) $cap);
             }
         }
+        // Every non-empty chunk carried a token at least (a usage reported
+        // early in a stream, as some providers do, may lag behind).
+        $out = max($out, $this->chunks);
         return ['input_tokens' => $this->reported['input_tokens'] ?? (int) $this->params['input_tokens'],
                 'output_tokens' => $out, 'cached_input_tokens' => $this->reported['cached_input_tokens'] ?? null];
     }

@@ -363,7 +363,8 @@ class Guard:
     - hold.chunk(text): one streamed piece of output; when neither of the
       above gave output tokens, they are estimated as
       max(chunks, ceil(characters / CHARS_PER_TOKEN)), at most the hold's
-      max_output_tokens.
+      max_output_tokens. Whatever the source, never fewer output tokens
+      than non-empty chunks.
     - hold.stream(chunks, text=, usage=): wraps a provider's stream, calling
       chunk() (and usage()) for each item it yields.
 
@@ -446,6 +447,9 @@ class Guard:
             cap = (self.hold or {}).get("max_output_tokens")
             if cap:     # the model was told to stop there; an estimate never goes past it
                 out = min(out, cap)
+        # Every non-empty chunk carried a token at least (a usage reported
+        # early in a stream, as some providers do, may lag behind).
+        out = max(out, self._chunks)
         return {"input_tokens": self._reported.get("input_tokens", self._authorize["input_tokens"]),
                 "output_tokens": out, "cached_input_tokens": self._reported.get("cached_input_tokens")}
 

@@ -381,6 +381,18 @@ def test_python_guard_settles_a_stream_cut_off_midway():
     eq(usage_row(h.hold_id), (1040, 12, 0, want), "usage of the counted tokens")
     spent += want
 
+    # A usage reported early (output 1, as at some streams' start) does not hide the chunks after it.
+    try:
+        with cc.guard(g, acct, uid("req"), "gpt-4o", 1000, max_output_tokens=500) as h:
+            h.usage(output_tokens=1)
+            for piece in h.stream(cut_stream(["x", "y", "z"])):
+                pass
+    except ProviderCut:
+        pass
+    want = cost(models, "gpt-4o", 1000, 3)
+    eq((hold_state(h.hold_id), h.settled["charged_micros"]), ("settled", want), "at least a token a chunk")
+    spent += want
+
     # Nothing produced before the cut: released, nothing charged.
     try:
         with cc.guard(g, acct, uid("req"), "gpt-4o", 1000, max_output_tokens=500) as h:
@@ -542,6 +554,10 @@ def _check_php_guard(out):
     eq((counted["thrown"], hold_state(counted["hold_id"]), counted["settled"]["charged_micros"]),
        ("ProviderCut", "settled", want2), "counted tokens and reported input")
     eq(usage_row(counted["hold_id"]), (1040, 12, 0, want2), "usage of the counted tokens")
+    early = out["guard_cut_early_usage"]
+    want4 = cost(models, "gpt-4o", 1000, 3)
+    eq((early["thrown"], hold_state(early["hold_id"]), early["settled"]["charged_micros"]),
+       ("ProviderCut", "settled", want4), "an early usage does not hide the chunks after it")
     empty = out["guard_cut_empty"]
     eq((empty["thrown"], hold_state(empty["hold_id"]), empty["settled"], empty["released"]["state"]),
        ("ProviderCut", "released", None, "released"), "nothing produced: released")
@@ -551,8 +567,8 @@ def _check_php_guard(out):
     eq((hold_state(done["hold_id"]), done["settled"]["charged_micros"]), ("settled", want3), "settled as reported")
     eq(usage_row(done["hold_id"]), (1010, 42, 10, want3), "usage as reported")
     a = out["guard_balance_after"]
-    eq((a["balance_micros"], a["reserved_micros"]), (out["guard_balance_before"] - want1 - want2 - want3, 0),
-       "charged exactly the three settles")
+    eq((a["balance_micros"], a["reserved_micros"]), (out["guard_balance_before"] - want1 - want2 - want3 - want4, 0),
+       "charged exactly the four settles")
 
 
 def test_php_client_with_curl():

@@ -187,6 +187,11 @@ $out['guard_cut_counted'] = guarded($guard, $gparams('-g2'), function ($hold) {
         $hold->addOutputTokens($piece[1]);
     }
 });
+$out['guard_cut_early_usage'] = guarded($guard, $gparams('-g5'), function ($hold) {
+    $hold->usage(null, 1);
+    foreach ($hold->stream(cutStream(['x', 'y', 'z'])) as $piece) {
+    }
+});
 $out['guard_cut_empty'] = guarded($guard, $gparams('-g3'), function ($hold) {
     foreach ($hold->stream(cutStream(['', ''])) as $piece) {
     }
