@@ -13,6 +13,7 @@
 #include "worker.h"
 #include <errno.h>
 #include <fcgiapp.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -164,12 +165,42 @@ static int wait_for_stop(void)
 	}
 }
 
+/* --threads N overrides the config's thread count; 0, or -1 with a message
+ * when N is not 1..LIMIT_THREADS_MAX. */
+static int threads_option(const char *text, struct cfg *cfg)
+{
+	char *end;
+	long n = strtol(text, &end, 10);
+	if (*end != '\0' || n < 1 || n > LIMIT_THREADS_MAX) {
+		fprintf(stderr, "creditd: --threads must be 1..%d\n", LIMIT_THREADS_MAX);
+		return -1;
+	}
+	cfg->threads = n;
+	return 0;
+}
+
+/* Caps glibc's malloc arenas (LIMIT_MALLOC_ARENAS says why) before any
+ * thread starts, unless the operator chose a number in the environment
+ * (glibc has applied it then). Other C libraries have no such knob. */
+static void limit_malloc_arenas(void)
+{
+#ifdef M_ARENA_MAX
+	const char *tunables = getenv("GLIBC_TUNABLES");
+	if (getenv("MALLOC_ARENA_MAX") != NULL || (tunables != NULL && strstr(tunables, "arena_max") != NULL))
+		return;
+	if (mallopt(M_ARENA_MAX, LIMIT_MALLOC_ARENAS) != 1)
+		fprintf(stderr, "creditd: mallopt(M_ARENA_MAX, %d) failed; malloc arenas not limited\n",
+			LIMIT_MALLOC_ARENAS);
+#endif
+}
+
 int main(int argc, char **argv)
 {
 	struct options o;
 	struct cfg cfg;
 	char err[512], unix_path[1024];
 	sigset_t set;
+	limit_malloc_arenas();
 	if (parse_args(argc, argv, &o) != 0)
 		return 2;
 	if (cfg_load(o.config, &cfg, err, sizeof(err)) != 0) {
@@ -177,15 +208,8 @@ int main(int argc, char **argv)
 		cfg_free(&cfg);
 		return 2;
 	}
-	if (o.threads != NULL) {
-		char *end;
-		long n = strtol(o.threads, &end, 10);
-		if (*end != '\0' || n < 1 || n > LIMIT_THREADS_MAX) {
-			fprintf(stderr, "creditd: --threads must be 1..%d\n", LIMIT_THREADS_MAX);
-			return 2;
-		}
-		cfg.threads = n;
-	}
+	if (o.threads != NULL && threads_option(o.threads, &cfg) != 0)
+		return 2;
 	if (o.check_only) {
 		printf("creditd: configuration OK\n");
 		cfg_free(&cfg);

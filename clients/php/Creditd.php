@@ -367,6 +367,30 @@ class Client
     }
 
     /**
+     * Authorizes ($params as for authorize()), runs $call(Guard $hold) and
+     * returns what it returns. Inside, settle yourself ($hold->settle()) or
+     * report what the call produces ($hold->usage(), chunk(), stream(),
+     * addOutputTokens()) and leave it to the guard: when $call returns or
+     * throws without a settle, the hold is settled with what was produced
+     * when any output was seen (a stream cut off midway is charged, not
+     * refunded) and released only when nothing was. What $call threw is
+     * rethrown after that. See Guard.
+     */
+    public function guard(array $params, callable $call, ?string $idempotencyKey = null)
+    {
+        $hold = new Guard($this, $params);
+        $hold->authorize($idempotencyKey);
+        try {
+            $result = $call($hold);
+        } catch (\Throwable $e) {
+            $hold->finish($e);
+            throw $e;
+        }
+        $hold->finish(null);
+        return $result;
+    }
+
+    /**
      * POST /v1/usage (guard): charges usage with no hold. $params: account, model + input_tokens +
      * output_tokens [+ cached_input_tokens] or action; optional member, request_id, conversation_id, byok.
      */
@@ -565,4 +589,185 @@ class Client
     {
         return rawurlencode($s);
     }
+}
+
+/**
+ * One guarded model call (Client::guard()): the hold, what the call produced,
+ * and how it ended. Tell it what the call produces as it goes:
+ *
+ *  - usage($input, $output, $cached): the provider's reported usage (totals
+ *    so far, e.g. its final stream chunk); it wins over everything below.
+ *  - addOutputTokens($n): output tokens you counted yourself.
+ *  - chunk($text): one streamed piece of output. When neither of the above
+ *    gave output tokens they are estimated as max(chunks,
+ *    ceil(characters / CHARS_PER_TOKEN)), at most the hold's
+ *    max_output_tokens. Whatever the source, never fewer output tokens
+ *    than non-empty chunks: never 0 once output was seen.
+ *  - stream($chunks, $text, $usage): wraps a provider's stream (a generator
+ *    yielding each item after telling the guard about it).
+ *
+ * finish(?Throwable) ends it unless settle() was called: settled with
+ * produced() when output_tokens > 0, else released. A settle that was
+ * attempted and failed is never followed by a release (the tokens were
+ * spent): it stays pending for a settle() retried with the same figures.
+ * While the call's own exception propagates, a failed finish keeps its
+ * error in getSettleError() instead of throwing.
+ */
+final class Guard
+{
+    /** Characters a token for the fallback estimate (the usual rule for English with BPE tokenizers). */
+    const CHARS_PER_TOKEN = 4;
+
+    /** @var Client */
+    private $client;
+    /** @var array */
+    private $params;
+    /** @var array|null */
+    private $hold;
+    /** @var array|null */
+    private $settled;
+    /** @var array|null */
+    private $released;
+    /** @var Error|null */
+    private $settleError;
+    /** @var bool */
+    private $settleAttempted = false;
+    /** @var bool */
+    private $partial = false;
+    /** @var array<string,int> */
+    private $reported = [];
+    /** @var int */
+    private $countedTokens = 0;
+    /** @var int */
+    private $chunks = 0;
+    /** @var int */
+    private $chars = 0;
+
+    /** $params: as for Client::authorize() (account, request_id, model, input_tokens, ...). */
+    public function __construct(Client $client, array $params)
+    {
+        $this->client = $client;
+        $this->params = $params;
+    }
+
+    /** Holds the worst-case cost; throws what authorize() throws. */
+    public function authorize(?string $idempotencyKey = null): array
+    {
+        $this->hold = $this->client->authorize($this->params, $idempotencyKey);
+        return $this->hold;
+    }
+
+    /** The provider's reported usage, totals so far; null arguments leave a figure as it was. */
+    public function usage(?int $inputTokens = null, ?int $outputTokens = null, ?int $cachedInputTokens = null): void
+    {
+        foreach (['input_tokens' => $inputTokens, 'output_tokens' => $outputTokens,
+                  'cached_input_tokens' => $cachedInputTokens] as $name => $value) {
+            if ($value !== null) {
+                $this->reported[$name] = $value;
+            }
+        }
+    }
+
+    /** Output tokens counted by the caller (added up). */
+    public function addOutputTokens(int $n): void
+    {
+        $this->countedTokens += $n;
+    }
+
+    /** One streamed piece of output; an empty one is not counted. Characters are UTF-8 code points. */
+    public function chunk(?string $text): void
+    {
+        if ($text === null || $text === '') {
+            return;
+        }
+        $this->chunks++;
+        $this->chars += function_exists('mb_strlen') ? mb_strlen($text, 'UTF-8') : strlen($text);
+    }
+
+    /**
+     * Yields every item of $chunks (keys kept), telling the guard about each first.
+     * $text(item): its output text (default: the item, a string); $usage(item):
+     * ['input_tokens' => ..., 'output_tokens' => ..., 'cached_input_tokens' => ...] or null.
+     */
+    public function stream(iterable $chunks, ?callable $text = null, ?callable $usage = null): \Generator
+    {
+        foreach ($chunks as $key => $item) {
+            $reported = $usage === null ? null : $usage($item);
+            if ($reported) {
+                $this->usage($reported['input_tokens'] ?? null, $reported['output_tokens'] ?? null,
+                             $reported['cached_input_tokens'] ?? null);
+            }
+            $this->chunk($text === null ? $item : $text($item));
+            yield $key => $item;
+        }
+    }
+
+    /** ['input_tokens', 'output_tokens', 'cached_input_tokens']: what finish() would settle now. */
+    public function produced(): array
+    {
+        $out = $this->reported['output_tokens'] ?? null;
+        if ($out === null && $this->countedTokens > 0) {
+            $out = $this->countedTokens;
+        }
+        if ($out === null) {
+            $out = max($this->chunks, intdiv($this->chars + self::CHARS_PER_TOKEN - 1, self::CHARS_PER_TOKEN));
+            $cap = $this->hold['max_output_tokens'] ?? null;
+            if ($cap) { // the model was told to stop there; an estimate never goes past it
+                $out = min($out, (int) $cap);
+            }
+        }
+        // Every non-empty chunk carried a token at least (a usage reported
+        // early in a stream, as some providers do, may lag behind).
+        $out = max($out, $this->chunks);
+        return ['input_tokens' => $this->reported['input_tokens'] ?? (int) $this->params['input_tokens'],
+                'output_tokens' => $out, 'cached_input_tokens' => $this->reported['cached_input_tokens'] ?? null];
+    }
+
+    /** Charges the tokens the call really used; the rest of the hold is released. */
+    public function settle(int $inputTokens, int $outputTokens, ?int $cachedInputTokens = null): array
+    {
+        if ($this->hold === null) {
+            throw new \LogicException('settle() before authorize()');
+        }
+        $this->settleAttempted = true;
+        $this->settled = $this->client->settle($this->hold['hold_id'], $inputTokens, $outputTokens,
+                                               $cachedInputTokens);
+        return $this->settled;
+    }
+
+    /** Ends the hold unless settled: settles what was produced, or releases when nothing was. */
+    public function finish(?\Throwable $error = null): void
+    {
+        if ($this->hold === null || $this->settleAttempted) {
+            return;
+        }
+        $made = $this->produced();
+        try {
+            if ($made['output_tokens'] > 0) {
+                $this->partial = $error !== null;
+                $this->settle($made['input_tokens'], $made['output_tokens'], $made['cached_input_tokens']);
+            } else {
+                $this->released = $this->client->release($this->hold['hold_id']);
+            }
+        } catch (Error $e) {
+            if ($error === null) {
+                throw $e;
+            }
+            // The call's own exception matters more; a failed settle stays
+            // pending for a retry, a failed release expires anyway.
+            $this->settleError = $this->settleAttempted ? $e : null;
+        }
+    }
+
+    /** The authorize answer (hold_id, amount_micros, max_output_tokens, ...), or null before it. */
+    public function getHold(): ?array { return $this->hold; }
+    public function getHoldId(): ?string { return $this->hold['hold_id'] ?? null; }
+    /** The settle answer, or null. */
+    public function getSettled(): ?array { return $this->settled; }
+    /** The release answer, or null. */
+    public function getReleased(): ?array { return $this->released; }
+    /** A settle on finish() that failed while the call's exception propagated, or null. */
+    public function getSettleError(): ?Error { return $this->settleError; }
+    /** True when finish() settled a call that threw (a stream cut off midway). */
+    public function isPartial(): bool { return $this->partial; }
 }

@@ -24,7 +24,7 @@ import urllib.parse
 import urllib.request
 
 __all__ = ["Creditd", "CreditdError", "InsufficientCredits", "LimitReached", "NotFound", "Conflict",
-           "Unavailable", "ConnectionFailed", "Guard", "guard", "CLEAR", "verify_event", "BadSignature"]
+           "Unavailable", "ConnectionFailed", "Guard", "guard", "CHARS_PER_TOKEN", "CLEAR", "verify_event", "BadSignature"]
 
 __version__ = "1.0"
 
@@ -344,16 +344,45 @@ class Creditd:
 
 # ---- the guard context manager ----
 
-class Guard:
-    """Authorizes on enter; on exit releases the hold unless .settle() was called.
+# The fallback estimate of output tokens when the provider sent no usage:
+# about 4 characters a token (the usual rule for English text with the
+# common BPE tokenizers), and never fewer tokens than non-empty chunks.
+CHARS_PER_TOKEN = 4
 
-    So a call that raised, or a code path that forgot to settle, never keeps
-    credit reserved until the hold expires. A settle that was attempted but
-    failed (say, a timeout) is not followed by a release: the tokens were
+
+class Guard:
+    """Authorizes on enter; on exit settles what was produced, or releases.
+
+    Tell the guard what the call produces as it goes, then either settle
+    yourself or let the exit do it:
+
+    - hold.usage(input_tokens=, output_tokens=, cached_input_tokens=): the
+      provider's reported usage (totals so far, e.g. its final stream chunk);
+      it wins over everything below.
+    - hold.add_output_tokens(n): output tokens you counted yourself.
+    - hold.chunk(text): one streamed piece of output; when neither of the
+      above gave output tokens, they are estimated as
+      max(chunks, ceil(characters / CHARS_PER_TOKEN)), at most the hold's
+      max_output_tokens. Whatever the source, never fewer output tokens
+      than non-empty chunks.
+    - hold.stream(chunks, text=, usage=): wraps a provider's stream, calling
+      chunk() (and usage()) for each item it yields.
+
+    On exit without a settle: if any output was seen (hold.produced()
+    has output_tokens > 0) the hold is settled with the input tokens
+    (reported, else as authorized) and the output produced so far, also when
+    the block raised (a stream cut off midway): the provider bills those
+    tokens. Only a call that produced nothing is released. The block's
+    exception is always re-raised after that. A settle that was attempted
+    but failed (say, a timeout) is not followed by a release: the tokens were
     spent, so the hold is left for a retried hold.settle() (same figures,
-    same result) or for its expiry. Attributes: hold (the authorize answer),
-    hold_id, settled (the settle answer, or None), released (the release
-    answer, or None)."""
+    same result) or for its expiry; when that happens on exit while the block
+    raised, the settle's error is kept in settle_error and the block's
+    exception propagates.
+
+    Attributes: hold (the authorize answer), hold_id, settled (the settle
+    answer, or None), released (the release answer, or None), settle_error
+    (see above), partial (True when the exit settled a call that raised)."""
 
     def __init__(self, client, account, request_id, model, input_tokens, max_output_tokens=None,
                  **authorize_fields):
@@ -364,12 +393,67 @@ class Guard:
         self.hold_id = None
         self.settled = None
         self.released = None
+        self.settle_error = None
+        self.partial = False
         self._settle_attempted = False
+        self._reported = {}
+        self._counted_tokens = 0
+        self._chunks = 0
+        self._chars = 0
 
     def __enter__(self):
         self.hold = self.client.authorize(**self._authorize)
         self.hold_id = self.hold["hold_id"]
         return self
+
+    # -- what the call produced --
+
+    def usage(self, input_tokens=None, output_tokens=None, cached_input_tokens=None):
+        """The provider's reported usage, totals so far; None fields are left as they were."""
+        for name, value in (("input_tokens", input_tokens), ("output_tokens", output_tokens),
+                            ("cached_input_tokens", cached_input_tokens)):
+            if value is not None:
+                self._reported[name] = int(value)
+
+    def add_output_tokens(self, n):
+        """Output tokens counted by the caller (added up)."""
+        self._counted_tokens += int(n)
+
+    def chunk(self, text):
+        """One streamed piece of output (str or bytes); an empty one is not counted."""
+        if text:
+            self._chunks += 1
+            self._chars += len(text)
+
+    def stream(self, chunks, text=None, usage=None):
+        """Yields every item of `chunks`, telling the guard about each first.
+        text(item): the item's output text (default: the item itself, a str
+        or bytes); usage(item): a dict of usage() fields, or None."""
+        for item in chunks:
+            if usage is not None:
+                reported = usage(item)
+                if reported:
+                    self.usage(**reported)
+            self.chunk(item if text is None else text(item))
+            yield item
+
+    def produced(self):
+        """{"input_tokens", "output_tokens", "cached_input_tokens"}: what the exit would settle now."""
+        out = self._reported.get("output_tokens")
+        if out is None and self._counted_tokens > 0:
+            out = self._counted_tokens
+        if out is None:
+            out = max(self._chunks, -(-self._chars // CHARS_PER_TOKEN))
+            cap = (self.hold or {}).get("max_output_tokens")
+            if cap:     # the model was told to stop there; an estimate never goes past it
+                out = min(out, cap)
+        # Every non-empty chunk carried a token at least (a usage reported
+        # early in a stream, as some providers do, may lag behind).
+        out = max(out, self._chunks)
+        return {"input_tokens": self._reported.get("input_tokens", self._authorize["input_tokens"]),
+                "output_tokens": out, "cached_input_tokens": self._reported.get("cached_input_tokens")}
+
+    # -- the end --
 
     def settle(self, input_tokens, output_tokens, cached_input_tokens=None):
         """Charges the tokens the call really used; the rest of the hold is released."""
@@ -383,12 +467,19 @@ class Guard:
     def __exit__(self, exc_type, exc, tb):
         if self.hold_id is None or self._settle_attempted:
             return False
+        made = self.produced()
         try:
-            self.released = self.client.release(self.hold_id)
-        except CreditdError:
+            if made["output_tokens"] > 0:
+                self.partial = exc_type is not None
+                self.settle(made["input_tokens"], made["output_tokens"], made["cached_input_tokens"])
+            else:
+                self.released = self.client.release(self.hold_id)
+        except CreditdError as e:
             if exc_type is None:
                 raise
-            # The block's own exception matters more; the hold expires anyway.
+            # The block's own exception matters more; a failed settle stays
+            # pending for a retry, a failed release expires anyway.
+            self.settle_error = e if self._settle_attempted else None
         return False
 
 
@@ -397,8 +488,10 @@ def guard(client, account, request_id, model, input_tokens, max_output_tokens=No
 
     authorize_fields: member, ttl_seconds, conversation_id, byok. Call
     hold.settle(input_tokens, output_tokens[, cached_input_tokens]) inside
-    the block; when the block ends (or raises) before any settle, the hold
-    is released."""
+    the block, or report what the call produces (hold.usage(), hold.chunk(),
+    hold.stream(), hold.add_output_tokens()) and let the exit settle it.
+    When the block ends (or raises) with no settle and no output seen, the
+    hold is released; with output seen, it is settled with what was produced."""
     return Guard(client, account, request_id, model, input_tokens, max_output_tokens, **authorize_fields)
 
 

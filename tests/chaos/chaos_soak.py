@@ -20,6 +20,7 @@ connections with its load (nginx keeps 8 per worker and opens more under 32
 clients), so those are counted apart.
 """
 import random
+import sys
 import threading
 import time
 
@@ -29,6 +30,17 @@ from lib import Fail, api, check, eq, new_account, uid, verify
 
 RSS_GROWTH_KIB = 4 * 1024
 FD_GROWTH = 4
+
+# The long soak. Warm-up: the first 5 minutes (the first half when the soak
+# is shorter than 10), by which every (thread, statement) pair has been
+# prepared many times over. After it RSS may grow at most 2 MiB however long
+# the soak: what is still being touched for the first time is small by then,
+# while the arena growth this guards against (about 1.4 MiB a minute at 32
+# clients, measured) passes 2 MiB within 2 minutes. fds as in the short soak.
+LONG_WARMUP_S = 300
+LONG_RSS_GROWTH_KIB = 2 * 1024
+LONG_SAMPLE_S = 10
+LONG_CLIENTS = 32
 
 
 def _mixed(rnd, led, accounts, stop_at):
@@ -64,13 +76,94 @@ def _mixed(rnd, led, accounts, stop_at):
         led.fail("soak: %r" % r)
 
 
-def soak(short):
-    seconds = 20 if short else 180
-    warmup = seconds / 2
+def _threads(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("Threads:"):
+                return int(line.split()[1])
+    return 0
+
+
+def _funded_accounts():
     accounts = [new_account("soak") for _ in range(50)]
     for a in accounts:
         eq(api("POST", "/v1/accounts/%s/grants" % a, {"amount_micros": 10 ** 10, "source": "promo"}).status,
            201, "fund")
+    return accounts
+
+
+def long_soak(minutes):
+    """The mixed load for `minutes` at 32 clients; prints an RSS/fd series
+    every 10 s and a verdict; raises Fail when RSS grows more than
+    LONG_RSS_GROWTH_KIB after the warm-up, or fds past FD_GROWTH."""
+    seconds = int(minutes * 60)
+    warmup = LONG_WARMUP_S if seconds >= 2 * LONG_WARMUP_S else seconds / 2
+    accounts = _funded_accounts()
+    pid = stack.creditd_pid()
+    sock = stack.path("creditd.sock")
+    led = load.Ledger()
+    samples = []
+    stop = threading.Event()
+
+    def sampler():
+        t0 = time.time()
+        print("soak: %d min at %d clients, warm-up %d s, sample every %d s" % (minutes, LONG_CLIENTS, warmup,
+                                                                            LONG_SAMPLE_S), flush=True)
+        print("soak:   t_s  rss_kib  fds_other  fds_all  threads  requests", flush=True)
+        while True:
+            total, other = stack.fds_apart_from_fastcgi(pid, sock)
+            row = (time.time() - t0, stack.rss_kib(pid), other, total, _threads(pid), sum(led.statuses.values()))
+            samples.append(row)
+            print("soak: %5.0f  %7d  %9d  %7d  %7d  %8d" % row, flush=True)
+            if stop.wait(LONG_SAMPLE_S):
+                return
+
+    def client(i, stop_at):
+        rnd = random.Random(i)
+        while time.time() < stop_at:
+            _mixed(rnd, led, accounts, stop_at)
+
+    smp = threading.Thread(target=sampler, daemon=True)
+    smp.start()
+    threads = load.run_clients(LONG_CLIENTS, client, seconds)
+    load.join(threads, seconds + 120)
+    stop.set()
+    smp.join(5)
+    eq(stack.creditd_pid(), pid, "the same creditd")
+    led.check_clean()
+    fivexx = sum(v for k, v in led.statuses.items() if k == "conn" or k >= 500)
+    eq(fivexx, 0, "no 5xx or cut connection (%r)" % led.statuses)
+    return _long_verdict(samples, warmup, seconds, led)
+
+
+def _long_verdict(samples, warmup, seconds, led):
+    after = [s for s in samples if s[0] >= warmup]
+    check(len(after) >= 2, "enough samples after the warm-up")
+    rss0, fd0 = after[0][1], after[0][2]
+    rss_max, fd_max = max(s[1] for s in after), max(s[2] for s in after)
+    span_min = max((after[-1][0] - after[0][0]) / 60, 1e-9)
+    grew = rss_max - rss0
+    verdict = "flat" if grew <= LONG_RSS_GROWTH_KIB and fd_max - fd0 <= FD_GROWTH else "GROWING"
+    print("soak: %s after the warm-up: RSS %d -> %d KiB (max %d, +%d KiB, %.0f KiB/min; bound +%d KiB), "
+          "fds other than FastCGI %d -> max %d (bound +%d)"
+          % (verdict, rss0, after[-1][1], rss_max, grew, (after[-1][1] - rss0) / span_min, LONG_RSS_GROWTH_KIB,
+             fd0, fd_max, FD_GROWTH), file=sys.stdout, flush=True)
+    if grew > LONG_RSS_GROWTH_KIB:
+        raise Fail("RSS grew %d KiB after the warm-up (%d -> %d KiB, bound %d)"
+                   % (grew, rss0, rss_max, LONG_RSS_GROWTH_KIB))
+    if fd_max - fd0 > FD_GROWTH:
+        raise Fail("fds other than FastCGI connections grew from %d to %d after the warm-up" % (fd0, fd_max))
+    verify()
+    total = sum(led.statuses.values())
+    return {"seconds": seconds, "requests": total, "requests_per_s": total / seconds, "rss_start_kib": samples[0][1],
+            "rss_warm_kib": rss0, "rss_max_kib": rss_max, "rss_end_kib": samples[-1][1], "fds_warm": fd0,
+            "fds_max": fd_max}
+
+
+def soak(short):
+    seconds = 20 if short else 180
+    warmup = seconds / 2
+    accounts = _funded_accounts()
     pid = stack.creditd_pid()
     sock = stack.path("creditd.sock")
     led = load.Ledger()

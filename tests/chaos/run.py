@@ -8,6 +8,8 @@ scenario passes when it returns and fails on any exception; each prints one
 PASS/FAIL line with its figures. Scenarios run one after the other (some
 kill servers of the stack), each bounded in time. The last line printed is
 "N passed, N failed".
+
+--soak MIN runs only the long soak (chaos_soak.long_soak) for MIN minutes.
 """
 import argparse
 import importlib.util
@@ -29,20 +31,50 @@ def _figures(fig):
     return " ".join(parts)
 
 
+def _load(name):
+    spec = importlib.util.spec_from_file_location(name[:-3], os.path.join(HERE, name))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def long_soak(minutes, summary):
+    """./dev chaos --soak MIN: the series, the verdict, exit 1 when RSS or fds grew past the bound."""
+    if not 1 <= minutes <= 240:
+        print("--soak MIN: 1 to 240 minutes", file=sys.stderr)
+        return 2
+    t0 = time.time()
+    ok = True
+    try:
+        fig = _load("chaos_soak.py").long_soak(minutes)
+        print("PASS chaos_soak.long_soak (%.1fs) %s" % (time.time() - t0, _figures(fig)), flush=True)
+    except Exception as e:  # noqa: BLE001 - every failure is reported
+        ok = False
+        print("FAIL chaos_soak.long_soak (%.1fs): %s" % (time.time() - t0, e), flush=True)
+        if not isinstance(e, lib.Fail):
+            traceback.print_exc()
+    if summary:
+        with open(summary, "w") as f:
+            f.write("%d %d\n" % (int(ok), int(not ok)))
+    print("chaos: %d passed, %d failed" % (int(ok), int(not ok)))
+    return 0 if ok else 1
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--env", required=True)
     ap.add_argument("--summary")
     ap.add_argument("--short", action="store_true", help="the smaller version run by ./dev check")
     ap.add_argument("-k", dest="pattern", default="")
+    ap.add_argument("--soak", type=float, metavar="MIN", help="only the long soak, for MIN minutes")
     args = ap.parse_args()
     lib.load_env(args.env)
+    if args.soak is not None:
+        return long_soak(args.soak, args.summary)
     passed = failed = 0
     names = sorted(f for f in os.listdir(HERE) if f.startswith("chaos_") and f.endswith(".py"))
     for name in names:
-        spec = importlib.util.spec_from_file_location(name[:-3], os.path.join(HERE, name))
-        mod = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(mod)
+        mod = _load(name)
         for fn in mod.SCENARIOS:
             full = "%s.%s" % (name[:-3], fn.__name__)
             if args.pattern and args.pattern not in full:

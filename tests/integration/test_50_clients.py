@@ -326,6 +326,103 @@ def test_python_guard_releases_on_exception_and_settles_when_told():
     verify()
 
 
+def usage_row(hold_id):
+    """(input_tokens, output_tokens, cached_input_tokens, cost_micros) recorded for a hold."""
+    rows = sql("SELECT input_tokens, output_tokens, cached_input_tokens, cost_micros FROM usage_records "
+               "WHERE hold_id = %d" % int(hold_id.rsplit("_", 1)[1]))
+    eq(len(rows), 1, "one usage record for %s" % hold_id)
+    return tuple(int(x) for x in rows[0])
+
+
+class ProviderCut(Exception):
+    """The provider's stream broke off."""
+
+
+def cut_stream(pieces):
+    """A fake provider stream: yields `pieces`, then breaks off."""
+    for piece in pieces:
+        yield piece
+    raise ProviderCut("stream cut off")
+
+
+def test_python_guard_settles_a_stream_cut_off_midway():
+    models = reader().models()
+    acct = funded(5000000)
+    g = guard_client()
+
+    # Text chunks, no usage from the provider: the estimate, never 0.
+    got = []
+    try:
+        with cc.guard(g, acct, uid("req"), "gpt-4o", 1000, max_output_tokens=500) as h:
+            for piece in h.stream(cut_stream(["Hello", ", wor", "ld and the", " rest"])):
+                got.append(piece)
+    except ProviderCut:
+        pass
+    else:
+        raise Fail("the provider's exception must propagate")
+    eq(got, ["Hello", ", wor", "ld and the", " rest"], "the stream passed through")
+    out = max(4, -(-len("Hello, world and the rest") // cc.CHARS_PER_TOKEN))
+    eq(h.produced()["output_tokens"], out, "estimated output tokens")
+    eq((hold_state(h.hold_id), h.released, h.partial), ("settled", None, True), "settled, not released")
+    want = cost(models, "gpt-4o", 1000, out)
+    check(want > 0, "a charge")
+    eq(h.settled["charged_micros"], want, "charged the tokens produced")
+    eq(usage_row(h.hold_id), (1000, out, 0, want), "usage recorded with the produced output")
+    a = reader().get_account(acct)
+    eq((a["reserved_micros"], a["balance_micros"]), (0, 5000000 - want), "the rest released")
+    spent = want
+
+    # Counted tokens win over the estimate; reported input tokens over the authorized ones.
+    try:
+        with cc.guard(g, acct, uid("req"), "gpt-4o", 1000, max_output_tokens=500) as h:
+            h.usage(input_tokens=1040)
+            for piece in cut_stream([("a", 7), ("b", 5)]):
+                h.add_output_tokens(piece[1])
+    except ProviderCut:
+        pass
+    eq(h.produced(), {"input_tokens": 1040, "output_tokens": 12, "cached_input_tokens": None}, "produced")
+    want = cost(models, "gpt-4o", 1040, 12)
+    eq((hold_state(h.hold_id), h.settled["charged_micros"]), ("settled", want), "settled with the counted tokens")
+    eq(usage_row(h.hold_id), (1040, 12, 0, want), "usage of the counted tokens")
+    spent += want
+
+    # A usage reported early (output 1, as at some streams' start) does not hide the chunks after it.
+    try:
+        with cc.guard(g, acct, uid("req"), "gpt-4o", 1000, max_output_tokens=500) as h:
+            h.usage(output_tokens=1)
+            for piece in h.stream(cut_stream(["x", "y", "z"])):
+                pass
+    except ProviderCut:
+        pass
+    want = cost(models, "gpt-4o", 1000, 3)
+    eq((hold_state(h.hold_id), h.settled["charged_micros"]), ("settled", want), "at least a token a chunk")
+    spent += want
+
+    # Nothing produced before the cut: released, nothing charged.
+    try:
+        with cc.guard(g, acct, uid("req"), "gpt-4o", 1000, max_output_tokens=500) as h:
+            for piece in h.stream(cut_stream(["", ""])):    # empty pieces (a role-only first chunk) are no output
+                pass
+    except ProviderCut:
+        pass
+    else:
+        raise Fail("the provider's exception must propagate")
+    eq((hold_state(h.hold_id), h.settled, h.released["state"]), ("released", None, "released"), "released")
+    eq(reader().get_account(acct)["balance_micros"], 5000000 - spent, "nothing charged")
+
+    # A normal completion settles with the usage the provider reported at the end.
+    chunks = [{"text": "Hi"}, {"text": " there"}, {"text": "", "usage": {"input_tokens": 1010, "output_tokens": 42,
+                                                                       "cached_input_tokens": 10}}]
+    with cc.guard(g, acct, uid("req"), "gpt-4o", 1000, max_output_tokens=500) as h:
+        text = "".join(c["text"] for c in h.stream(chunks, text=lambda c: c["text"], usage=lambda c: c.get("usage")))
+    eq(text, "Hi there", "streamed")
+    want = cost(models, "gpt-4o", 1010, 42, cached=10)
+    eq((hold_state(h.hold_id), h.settled["charged_micros"], h.partial), ("settled", want, False),
+       "settled with the reported usage on exit")
+    eq(usage_row(h.hold_id), (1010, 42, 10, want), "usage as reported")
+    verify()
+
+
 def test_python_members_and_topup():
     c = admin()
     ws = uid("ws")
@@ -447,6 +544,40 @@ def _check_php(transport):
     eq((un["class"], un["status"], un["code"], un["retry_after"]), ("Creditd\\Unavailable", 503, "unavailable", 7),
        "503 with Retry-After")
     eq((out["closed"]["class"], out["closed"]["status"]), ("Creditd\\ConnectionFailed", None), "no answer")
+    _check_php_guard(out)
+
+
+def _check_php_guard(out):
+    """The PHP guard helper: cut streams settled with what they produced, an empty one released."""
+    models = reader().models()
+    cut = out["guard_cut_text"]
+    eq((cut["thrown"], cut["partial"]), ("ProviderCut", True), "the provider's exception rethrown, partial")
+    est = max(4, -(-len("Hello, world and the rest") // 4))
+    eq(cut["produced"]["output_tokens"], est, "estimated output tokens")
+    want1 = cost(models, "gpt-4o", 1000, est)
+    eq((hold_state(cut["hold_id"]), cut["settled"]["charged_micros"], cut["released"]), ("settled", want1, None),
+       "a cut stream is settled, not released")
+    eq(usage_row(cut["hold_id"]), (1000, est, 0, want1), "usage recorded with the produced output")
+    counted = out["guard_cut_counted"]
+    want2 = cost(models, "gpt-4o", 1040, 12)
+    eq((counted["thrown"], hold_state(counted["hold_id"]), counted["settled"]["charged_micros"]),
+       ("ProviderCut", "settled", want2), "counted tokens and reported input")
+    eq(usage_row(counted["hold_id"]), (1040, 12, 0, want2), "usage of the counted tokens")
+    early = out["guard_cut_early_usage"]
+    want4 = cost(models, "gpt-4o", 1000, 3)
+    eq((early["thrown"], hold_state(early["hold_id"]), early["settled"]["charged_micros"]),
+       ("ProviderCut", "settled", want4), "an early usage does not hide the chunks after it")
+    empty = out["guard_cut_empty"]
+    eq((empty["thrown"], hold_state(empty["hold_id"]), empty["settled"], empty["released"]["state"]),
+       ("ProviderCut", "released", None, "released"), "nothing produced: released")
+    done = out["guard_complete"]
+    want3 = cost(models, "gpt-4o", 1010, 42, cached=10)
+    eq((done["thrown"], done["result"], done["partial"]), (None, "Hi there", False), "a normal completion")
+    eq((hold_state(done["hold_id"]), done["settled"]["charged_micros"]), ("settled", want3), "settled as reported")
+    eq(usage_row(done["hold_id"]), (1010, 42, 10, want3), "usage as reported")
+    a = out["guard_balance_after"]
+    eq((a["balance_micros"], a["reserved_micros"]), (out["guard_balance_before"] - want1 - want2 - want3 - want4, 0),
+       "charged exactly the four settles")
 
 
 def test_php_client_with_curl():

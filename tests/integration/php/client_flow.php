@@ -140,6 +140,76 @@ $out['usage'] = $read->usage($acct, null, null, 'model');
 $out['topup_read_key'] = caught(function () use ($read, $acct) { $read->topup($acct, 1500); });
 $out['topup'] = $app->topup($acct, 1500, 'https://app.example.com/paid', null, $prefix . '-topup');
 
+// The guard helper: a stream cut off midway is settled with what it produced.
+class ProviderCut extends \RuntimeException {}
+
+function cutStream(array $pieces): \Generator
+{
+    foreach ($pieces as $piece) {
+        yield $piece;
+    }
+    throw new ProviderCut('stream cut off');
+}
+
+/** Runs $fn inside $client->guard($params, ...); returns what the guard saw and what escaped. */
+function guarded(Client $client, array $params, callable $fn): array
+{
+    $seen = null;
+    $info = ['thrown' => null, 'result' => null];
+    try {
+        $info['result'] = $client->guard($params, function (\Creditd\Guard $hold) use ($fn, &$seen) {
+            $seen = $hold;
+            return $fn($hold);
+        });
+    } catch (\Throwable $e) {
+        $info['thrown'] = get_class($e);
+    }
+    return $info + ['hold_id' => $seen->getHoldId(), 'produced' => $seen->produced(),
+                    'settled' => $seen->getSettled(), 'released' => $seen->getReleased(),
+                    'partial' => $seen->isPartial()];
+}
+
+$gacct = $prefix . '-guard';
+$admin->createAccount($gacct);
+$gparams = function (string $rid) use ($gacct, $prefix) {
+    return ['account' => $gacct, 'request_id' => $prefix . $rid, 'model' => 'gpt-4o',
+            'input_tokens' => 1000, 'max_output_tokens' => 500];
+};
+$out['guard_balance_before'] = $read->getAccount($gacct)['balance_micros'];
+$out['guard_cut_text'] = guarded($guard, $gparams('-g1'), function ($hold) {
+    $got = '';
+    foreach ($hold->stream(cutStream(['Hello', ', wor', 'ld and the', ' rest'])) as $piece) {
+        $got .= $piece;
+    }
+    return $got;
+});
+$out['guard_cut_counted'] = guarded($guard, $gparams('-g2'), function ($hold) {
+    $hold->usage(1040);
+    foreach (cutStream([['a', 7], ['b', 5]]) as $piece) {
+        $hold->addOutputTokens($piece[1]);
+    }
+});
+$out['guard_cut_early_usage'] = guarded($guard, $gparams('-g5'), function ($hold) {
+    $hold->usage(null, 1);
+    foreach ($hold->stream(cutStream(['x', 'y', 'z'])) as $piece) {
+    }
+});
+$out['guard_cut_empty'] = guarded($guard, $gparams('-g3'), function ($hold) {
+    foreach ($hold->stream(cutStream(['', ''])) as $piece) {
+    }
+});
+$out['guard_complete'] = guarded($guard, $gparams('-g4'), function ($hold) {
+    $chunks = [['text' => 'Hi'], ['text' => ' there'],
+               ['text' => '', 'usage' => ['input_tokens' => 1010, 'output_tokens' => 42, 'cached_input_tokens' => 10]]];
+    $got = '';
+    foreach ($hold->stream($chunks, function ($c) { return $c['text']; },
+                           function ($c) { return $c['usage'] ?? null; }) as $c) {
+        $got .= $c['text'];
+    }
+    return $got;
+});
+$out['guard_balance_after'] = $read->getAccount($gacct);
+
 // Transport failures.
 $down = new Client(getenv('UNAVAILABLE_URL'), 'k', $opts);
 $out['unavailable'] = caught(function () use ($down) { $down->healthz(); });
