@@ -131,8 +131,16 @@ _Static_assert(LIMIT_BATCH_OPS >= 1 && LIMIT_BATCH_OPS <= 64, "batch sizes fit t
  * an overdraft on top it still fits int64, so balance arithmetic in C and
  * the BIGINT columns can never overflow however many grants arrive. */
 #define LIMIT_BALANCE_MICROS_MAX 1000000000000000000LL
+/* A config file is read whole: a full one is a few KiB. */
+#define LIMIT_CONFIG_FILE_BYTES (1024 * 1024)
 /* Config file lines. */
 #define LIMIT_CONFIG_LINE_BYTES 4096
+/* Signing secrets (widget.token_secret, notify.secret, each Stripe
+ * webhook secret): HMAC-SHA256 keys shorter than 32 bytes are guessable
+ * offline from one signed message; a "whsec_" secret counts whole. */
+#define LIMIT_SECRET_MIN_BYTES 32
+/* A password file given to creditctl migrate (--password-file): one line. */
+#define LIMIT_PASSWORD_FILE_BYTES 1024
 /* Webhook secrets configured at once (rotation). */
 #define LIMIT_WEBHOOK_SECRETS 8
 /* Retries of a Stripe call whose idempotency key is still in flight (a

@@ -47,12 +47,17 @@ def test_build_lintian_and_run_the_package():
                  "./usr/share/creditd/nginx/creditd-fastcgi.conf", "./usr/share/creditd/apache/creditd-proxy-fcgi.conf",
                  "./etc/creditd/creditd.conf", "./etc/logrotate.d/creditd"):
         check(path in listing, "the package has %s" % path)
+    conf_line = [line for line in listing.splitlines() if line.endswith(" ./etc/creditd/creditd.conf")]
+    check(conf_line and conf_line[0].startswith("-rw-r----- "),
+          "the packaged config is not readable by others (creditd refuses it otherwise): %r" % conf_line)
     for sql in sorted(os.listdir(os.path.join(stack.ROOT, "sql"))):
         check("./usr/share/creditd/sql/" + sql in listing, "every migration: %s" % sql)
     conffiles = run(["dpkg-deb", "-I", debs[0], "conffiles"]).stdout
     check("/etc/creditd/creditd.conf" in conffiles, "the config is a conffile")
     postinst = run(["dpkg-deb", "-I", debs[0], "postinst"]).stdout
     check("adduser --system" in postinst, "postinst makes the system user")
+    check("chown root:creditd /etc/creditd/creditd.conf" in postinst and "chmod 0640 /etc/creditd/creditd.conf"
+          in postinst, "postinst lets creditd, and only it, read the config")
     root = os.path.join(work, "root")
     eq(run(["dpkg-deb", "-x", debs[0], root]).returncode, 0, "unpacked")
     conf = open(os.path.join(root, "etc", "creditd", "creditd.conf")).read()

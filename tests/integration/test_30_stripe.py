@@ -575,7 +575,7 @@ class Spawned:
                     lines.append("secret_key = %s\nwebhook_secrets = %s\n" % (secret_key, secrets_csv))
                     if api_base:
                         lines.append("api_base = %s\n" % api_base)
-        with open(conf, "w") as f:
+        with open(os.open(conf, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
             f.writelines(lines)
         env = {k: v for k, v in os.environ.items() if not k.startswith("CREDITD_")}
         binary = os.path.join(os.path.dirname(ENV["CREDITCTL"]), "creditd")
