@@ -13,6 +13,20 @@
 #define LIMIT_BODY_DEFAULT_BYTES (64 * 1024)
 /* Hard ceiling for that config value: bounds per-thread buffers. */
 #define LIMIT_BODY_MAX_BYTES (1024 * 1024)
+/* The longest a request's body may take to arrive, counted from the
+ * request's start: nginx buffers a body whole before it passes it on, so
+ * the largest allowed (LIMIT_BODY_MAX_BYTES) arrives in milliseconds; only
+ * a client trickling through a web server that streams bodies (Apache)
+ * takes longer, and it must not hold a worker thread. Past it the request
+ * is answered 408 and its connection closed. Checked between reads, and
+ * each read waits at most the time left. */
+#define LIMIT_BODY_READ_SECONDS 10
+/* Past the body cap, creditd reads no more into memory; after its 413 it
+ * drops at most this much of what is still in flight, so the web server
+ * may reuse the connection: more than the shipped nginx snippet lets
+ * through (client_max_body_size 2m). A longer body's connection is
+ * closed instead. */
+#define LIMIT_BODY_DRAIN_BYTES (4 * 1024 * 1024)
 /* Nesting of request JSON: our bodies are flat; Stripe events are ~6 deep. */
 #define LIMIT_JSON_DEPTH 32
 /* External account and member ids (DESIGN §4). */
