@@ -135,23 +135,30 @@ static size_t read_body(FCGX_Request *req, char *buf, size_t max, double deadlin
  * on this connection (Apache's mod_proxy_fcgi with enablereuse fails
  * requests on a connection whose stdin was not read to the end). A longer
  * or slower body, or one that failed, has its connection closed instead:
- * libfcgi closes it in FCGX_Finish_r when keepConnection is off, and the
- * web server opens a new one. */
+ * libfcgi closes it in FCGX_Finish_r when keepConnection is off. */
 static void body_end(FCGX_Request *req, struct body_state *st, double deadline_ms)
 {
 	char sink[4096];
 	size_t dropped = 0;
 	int n = 1;
 	if (st->unread) {
-		FCGX_FFlush(req->out);		/* the client has its answer meanwhile */
+		/* The answer stays in libfcgi's buffer until the drain is
+		 * over: nginx stops sending a body once an answer begins,
+		 * and the drain would then wait for the deadline. */
 		while (st->too_large && !st->timed_out && dropped <= LIMIT_BODY_DRAIN_BYTES) {
 			n = read_piece(req, sink, (int)sizeof(sink), deadline_ms, st);
 			if (n <= 0)
 				break;
 			dropped += (size_t)n;
 		}
-		if (n != 0 || st->timed_out)
+		/* libfcgi's own close would read on until the peer stops
+		 * sending for 2 s, however long that takes: detached, it just
+		 * closes. The web server sees the connection end and opens a
+		 * new one for its next request. */
+		if (n != 0 || st->timed_out) {
 			req->keepConnection = 0;
+			req->detached = 1;
+		}
 	}
 	if (st->timeout_set)
 		recv_timeout(req->ipcFd, 0);
@@ -322,6 +329,7 @@ static void *worker_main(void *arg)
 		atomic_fetch_add(&in_flight, 1);
 		handle(&req, &ctx, buf);
 		FCGX_Finish_r(&req);
+		req.detached = 0;
 		atomic_fetch_sub(&in_flight, 1);
 	}
 	FCGX_Free(&req, 1);
