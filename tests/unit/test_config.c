@@ -23,7 +23,7 @@ static int load(const char *text, struct cfg *c, char *err, size_t cap)
 static void secrets_are_long(void)
 {
 	struct cfg c;
-	char err[512];
+	char err[512] = "";
 	_Static_assert(sizeof(WHSEC_A) - 1 == 32 && sizeof(SECRET_31) - 1 == 31, "test secrets' lengths");
 	ok(load("[widget]\ntoken_secret = " SECRET_31 "\n", &c, err, sizeof(err)) != 0, "31-byte token secret refused");
 	ok(strstr(err, "widget.token_secret") != NULL && strstr(err, "32") != NULL && strstr(err, SECRET_31) == NULL,
@@ -63,7 +63,7 @@ static int write_conf(const char *path, const char *text, mode_t mode)
 static void secret_files_are_private(void)
 {
 	struct cfg c;
-	char err[512], path[] = "/tmp/creditd-test-config-XXXXXX";
+	char err[512] = "", path[] = "/tmp/creditd-test-config-XXXXXX";
 	int fd = mkstemp(path);
 	ok(fd >= 0, "temp file");
 	if (fd < 0)
@@ -111,7 +111,7 @@ static void secret_files_are_private(void)
 int main(void)
 {
 	struct cfg c;
-	char err[512];
+	char err[512] = "";
 
 	ok(load("", &c, err, sizeof(err)) == 0, "empty config loads defaults");
 	is_int(c.threads, 16, "default threads");
