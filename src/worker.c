@@ -80,7 +80,8 @@ static void recv_timeout(int fd, double ms)
 /* Reads the next piece of stdin into dst (at most cap bytes): what libfcgi
  * holds already, else one fill from the socket, whose reads wait no longer
  * than the time left before deadline_ms. Returns the bytes read, 0 at the
- * end of the body, -1 on an error or when the deadline passed (*late). */
+ * end of the body, -1 on an error or when the deadline passed (then
+ * st->timed_out is set). */
 static int read_piece(FCGX_Request *req, char *dst, int cap, double deadline_ms, struct body_state *st)
 {
 	FCGX_Stream *in = req->in;
@@ -129,7 +130,8 @@ static size_t read_body(FCGX_Request *req, char *buf, size_t max, double deadlin
 	return len;
 }
 
-/* After the answer to a body that was not read to its end: what is
+/* Once the answer to a body that was not read to its end is written (it
+ * is still in libfcgi's buffer, sent by FCGX_Finish_r): what is
  * already in flight is read and dropped, up to LIMIT_BODY_DRAIN_BYTES and
  * the body's deadline, so that the web server can send its next request
  * on this connection (Apache's mod_proxy_fcgi with enablereuse fails
