@@ -59,9 +59,10 @@ curl -sf -o /dev/null -X POST "$CREDITD_URL/v1/accounts" -H "Authorization: Bear
 curl -sf -o /dev/null -X POST "$CREDITD_URL/v1/accounts/$HOT_ACCOUNT/grants" -H "Authorization: Bearer $CREDITD_ADMIN_KEY" \
 	-H 'Content-Type: application/json' -d '{"amount_micros":100000000000000,"source":"promo"}' || die "bench: hot grant"
 
-# config NAME NODES: a copy of the stack's creditd config with other nodes.
+# config NAME NODES: a copy of the stack's creditd config with other nodes
+# (it holds secrets: 0600, as creditd wants it).
 config() {
-	sed "s/^nodes = .*/nodes = $2/" "$CREDITD_CONFIG" >"$DIR/creditd-$1.conf"
+	(umask 077 && sed "s/^nodes = .*/nodes = $2/" "$CREDITD_CONFIG" >"$DIR/creditd-$1.conf")
 }
 config three "$(sed -n 's/^GALERA_NODES=//p' "$DIR/galera.env")"
 config one "$NODE1"

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 enum cfg_type { CFG_STR, CFG_INT, CFG_ENUM, CFG_SECRET };
 
@@ -22,63 +23,99 @@ struct cfg_key {
 	const char *def;		/* default, as text */
 	const char *choices;		/* CFG_ENUM: "a|b|c" */
 	const char *env;		/* environment override, or NULL */
+	/* A check of the value beyond its type, or NULL: returns NULL when
+	 * the value passes, else the rest of a sentence naming the key. */
+	const char *(*valid)(const char *value);
 };
+
+/* A signing secret: empty (the feature is off) or at least
+ * LIMIT_SECRET_MIN_BYTES, counted whole (a "whsec_" prefix included). */
+static const char *long_secret(const char *v)
+{
+	size_t n = strlen(v);
+	return n == 0 || n >= LIMIT_SECRET_MIN_BYTES ? NULL : "must be at least 32 bytes long";
+}
+
+/* Each secret of a comma-separated list, trimmed, as long_secret. */
+static const char *long_secrets(const char *v)
+{
+	while (*v != '\0') {
+		size_t len = strcspn(v, ",");
+		const char *p = v;
+		size_t n = len;
+		while (n > 0 && isspace((unsigned char)*p)) {
+			p++;
+			n--;
+		}
+		while (n > 0 && isspace((unsigned char)p[n - 1]))
+			n--;
+		if (n > 0 && n < LIMIT_SECRET_MIN_BYTES)
+			return "must list secrets of at least 32 bytes each";
+		v += len;
+		if (*v == ',')
+			v++;
+	}
+	return NULL;
+}
+_Static_assert(LIMIT_SECRET_MIN_BYTES == 32, "the messages above say 32");
 
 #define OFF(f) offsetof(struct cfg, f)
 #define I64MAX INT64_MAX
 
 static const struct cfg_key cfg_table[] = {
-	{"server", "listen", CFG_STR, OFF(listen), 0, 0, "", NULL, "CREDITD_LISTEN"},
-	{"server", "socket_mode", CFG_STR, OFF(socket_mode), 0, 0, "0660", NULL, NULL},
-	{"server", "threads", CFG_INT, OFF(threads), 1, LIMIT_THREADS_MAX, "16", NULL, "CREDITD_THREADS"},
-	{"server", "base_path", CFG_STR, OFF(base_path), 0, 0, "/", NULL, "CREDITD_BASE_PATH"},
-	{"server", "max_body_bytes", CFG_INT, OFF(max_body_bytes), 1024, LIMIT_BODY_MAX_BYTES, "65536", NULL, NULL},
-	{"server", "log", CFG_STR, OFF(log), 0, 0, "stderr", NULL, "CREDITD_LOG"},
-	{"server", "log_level", CFG_ENUM, OFF(log_level), 0, 0, "info", "error|warn|info|debug", NULL},
-	{"server", "log_format", CFG_ENUM, OFF(log_format), 0, 0, "text", "text|json", "CREDITD_LOG_FORMAT"},
-	{"server", "sweep_interval_seconds", CFG_INT, OFF(sweep_interval_seconds), 1, 3600, "5", NULL, NULL},
-	{"database", "host", CFG_STR, OFF(db_host), 0, 0, "localhost", NULL, "CREDITD_DB_HOST"},
-	{"database", "port", CFG_INT, OFF(db_port), 0, 65535, "3306", NULL, "CREDITD_DB_PORT"},
-	{"database", "socket", CFG_STR, OFF(db_socket), 0, 0, "", NULL, "CREDITD_DB_SOCKET"},
-	{"database", "nodes", CFG_STR, OFF(db_nodes), 0, 0, "", NULL, "CREDITD_DB_NODES"},
-	{"database", "name", CFG_STR, OFF(db_name), 0, 0, "creditd", NULL, "CREDITD_DB_NAME"},
-	{"database", "user", CFG_STR, OFF(db_user), 0, 0, "creditd", NULL, "CREDITD_DB_USER"},
-	{"database", "password", CFG_SECRET, OFF(db_password), 0, 0, "", NULL, "CREDITD_DB_PASSWORD"},
-	{"database", "connect_timeout_seconds", CFG_INT, OFF(db_connect_timeout_seconds), 1, 60, "2", NULL, NULL},
-	{"database", "read_timeout_seconds", CFG_INT, OFF(db_read_timeout_seconds), 1, 3600, "5", NULL, NULL},
-	{"database", "write_timeout_seconds", CFG_INT, OFF(db_write_timeout_seconds), 1, 3600, "5", NULL, NULL},
-	{"database", "health_timeout_seconds", CFG_INT, OFF(db_health_timeout_seconds), 1, 60, "1", NULL, NULL},
-	{"ledger", "currency", CFG_STR, OFF(currency), 0, 0, "EUR", NULL, NULL},
-	{"ledger", "signup_bonus_micros", CFG_INT, OFF(signup_bonus_micros), 0, I64MAX / 4, "0", NULL, NULL},
-	{"ledger", "expired_holds", CFG_ENUM, OFF(expired_holds), 0, 0, "release", "release|capture", NULL},
-	{"ledger", "hold_ttl_seconds", CFG_INT, OFF(hold_ttl_seconds), 1, LIMIT_HOLD_TTL_MAX_SECONDS, "600", NULL, NULL},
-	{"ledger", "idempotency_ttl_hours", CFG_INT, OFF(idempotency_ttl_hours), 24, 24 * 365, "24", NULL, NULL},
-	{"ledger", "low_balance_default_micros", CFG_INT, OFF(low_balance_default_micros), 0, I64MAX / 4, "0", NULL, NULL},
-	{"stripe", "secret_key", CFG_SECRET, OFF(stripe_secret_key), 0, 0, "", NULL, "CREDITD_STRIPE_SECRET_KEY"},
-	{"stripe", "webhook_secrets", CFG_SECRET, OFF(stripe_webhook_secrets), 0, 0, "", NULL, "CREDITD_STRIPE_WEBHOOK_SECRETS"},
-	{"stripe", "api_base", CFG_STR, OFF(stripe_api_base), 0, 0, "https://api.stripe.com", NULL, "CREDITD_STRIPE_API_BASE"},
-	{"stripe", "connect_timeout_ms", CFG_INT, OFF(stripe_connect_timeout_ms), 100, 60000, "5000", NULL, NULL},
-	{"stripe", "timeout_ms", CFG_INT, OFF(stripe_timeout_ms), 100, 120000, "20000", NULL, NULL},
-	{"stripe", "topup_min_cents", CFG_INT, OFF(topup_min_cents), 1, 100000000, "500", NULL, NULL},
-	{"stripe", "topup_max_cents", CFG_INT, OFF(topup_max_cents), 1, 100000000, "100000", NULL, NULL},
-	{"stripe", "topup_rate", CFG_INT, OFF(topup_rate), 1, 1000000000, "10000", NULL, NULL},
-	{"stripe", "currency", CFG_STR, OFF(stripe_currency), 0, 0, "", NULL, NULL},
-	{"stripe", "product_name", CFG_STR, OFF(product_name), 0, 0, "Credits", NULL, NULL},
-	{"stripe", "success_url", CFG_STR, OFF(success_url), 0, 0, "http://localhost/billing/success", NULL, NULL},
-	{"stripe", "cancel_url", CFG_STR, OFF(cancel_url), 0, 0, "http://localhost/billing/cancel", NULL, NULL},
-	{"stripe", "allowed_redirect_origins", CFG_STR, OFF(allowed_redirect_origins), 0, 0, "", NULL, NULL},
-	{"stripe", "webhook_tolerance_seconds", CFG_INT, OFF(webhook_tolerance_seconds), 1, TIMEFMT_SECONDS_PER_DAY, "300", NULL, NULL},
-	{"stripe", "auto_recharge_max_per_day", CFG_INT, OFF(auto_recharge_max_per_day), 1, 100, "3", NULL, NULL},
-	{"stripe", "topups_per_hour", CFG_INT, OFF(topups_per_hour), 1, LIMIT_TOPUPS_PER_HOUR_MAX, "10", NULL, NULL},
-	{"stripe", "suspend_on_dispute", CFG_ENUM, OFF(suspend_on_dispute_text), 0, 0, "true", "true|false", NULL},
-	{"stripe", "suspend_when_unpaid", CFG_ENUM, OFF(suspend_when_unpaid_text), 0, 0, "false", "true|false", NULL},
-	{"widget", "token_secret", CFG_SECRET, OFF(widget_token_secret), 0, 0, "", NULL, "CREDITD_WIDGET_TOKEN_SECRET"},
-	{"widget", "origins", CFG_STR, OFF(widget_origins), 0, 0, "", NULL, "CREDITD_WIDGET_ORIGINS"},
-	{"notify", "url", CFG_STR, OFF(notify_url), 0, 0, "", NULL, "CREDITD_NOTIFY_URL"},
-	{"notify", "secret", CFG_SECRET, OFF(notify_secret), 0, 0, "", NULL, "CREDITD_NOTIFY_SECRET"},
-	{"notify", "connect_timeout_ms", CFG_INT, OFF(notify_connect_timeout_ms), 100, 60000, "2000", NULL, NULL},
-	{"notify", "timeout_ms", CFG_INT, OFF(notify_timeout_ms), 100, 60000, "5000", NULL, NULL},
-	{"notify", "retry_hours", CFG_INT, OFF(notify_retry_hours), 1, 24 * 7, "24", NULL, NULL},
+	{"server", "listen", CFG_STR, OFF(listen), 0, 0, "", NULL, "CREDITD_LISTEN", NULL},
+	{"server", "socket_mode", CFG_STR, OFF(socket_mode), 0, 0, "0660", NULL, NULL, NULL},
+	{"server", "threads", CFG_INT, OFF(threads), 1, LIMIT_THREADS_MAX, "16", NULL, "CREDITD_THREADS", NULL},
+	{"server", "base_path", CFG_STR, OFF(base_path), 0, 0, "/", NULL, "CREDITD_BASE_PATH", NULL},
+	{"server", "max_body_bytes", CFG_INT, OFF(max_body_bytes), 1024, LIMIT_BODY_MAX_BYTES, "65536", NULL, NULL, NULL},
+	{"server", "log", CFG_STR, OFF(log), 0, 0, "stderr", NULL, "CREDITD_LOG", NULL},
+	{"server", "log_level", CFG_ENUM, OFF(log_level), 0, 0, "info", "error|warn|info|debug", NULL, NULL},
+	{"server", "log_format", CFG_ENUM, OFF(log_format), 0, 0, "text", "text|json", "CREDITD_LOG_FORMAT", NULL},
+	{"server", "sweep_interval_seconds", CFG_INT, OFF(sweep_interval_seconds), 1, 3600, "5", NULL, NULL, NULL},
+	{"database", "host", CFG_STR, OFF(db_host), 0, 0, "localhost", NULL, "CREDITD_DB_HOST", NULL},
+	{"database", "port", CFG_INT, OFF(db_port), 0, 65535, "3306", NULL, "CREDITD_DB_PORT", NULL},
+	{"database", "socket", CFG_STR, OFF(db_socket), 0, 0, "", NULL, "CREDITD_DB_SOCKET", NULL},
+	{"database", "nodes", CFG_STR, OFF(db_nodes), 0, 0, "", NULL, "CREDITD_DB_NODES", NULL},
+	{"database", "name", CFG_STR, OFF(db_name), 0, 0, "creditd", NULL, "CREDITD_DB_NAME", NULL},
+	{"database", "user", CFG_STR, OFF(db_user), 0, 0, "creditd", NULL, "CREDITD_DB_USER", NULL},
+	{"database", "password", CFG_SECRET, OFF(db_password), 0, 0, "", NULL, "CREDITD_DB_PASSWORD", NULL},
+	{"database", "migrate_user", CFG_STR, OFF(db_migrate_user), 0, 0, "", NULL, "CREDITD_DB_MIGRATE_USER", NULL},
+	{"database", "migrate_password", CFG_SECRET, OFF(db_migrate_password), 0, 0, "", NULL, "CREDITD_DB_MIGRATE_PASSWORD", NULL},
+	{"database", "connect_timeout_seconds", CFG_INT, OFF(db_connect_timeout_seconds), 1, 60, "2", NULL, NULL, NULL},
+	{"database", "read_timeout_seconds", CFG_INT, OFF(db_read_timeout_seconds), 1, 3600, "5", NULL, NULL, NULL},
+	{"database", "write_timeout_seconds", CFG_INT, OFF(db_write_timeout_seconds), 1, 3600, "5", NULL, NULL, NULL},
+	{"database", "health_timeout_seconds", CFG_INT, OFF(db_health_timeout_seconds), 1, 60, "1", NULL, NULL, NULL},
+	{"ledger", "currency", CFG_STR, OFF(currency), 0, 0, "EUR", NULL, NULL, NULL},
+	{"ledger", "signup_bonus_micros", CFG_INT, OFF(signup_bonus_micros), 0, I64MAX / 4, "0", NULL, NULL, NULL},
+	{"ledger", "expired_holds", CFG_ENUM, OFF(expired_holds), 0, 0, "release", "release|capture", NULL, NULL},
+	{"ledger", "hold_ttl_seconds", CFG_INT, OFF(hold_ttl_seconds), 1, LIMIT_HOLD_TTL_MAX_SECONDS, "600", NULL, NULL, NULL},
+	{"ledger", "idempotency_ttl_hours", CFG_INT, OFF(idempotency_ttl_hours), 24, 24 * 365, "24", NULL, NULL, NULL},
+	{"ledger", "low_balance_default_micros", CFG_INT, OFF(low_balance_default_micros), 0, I64MAX / 4, "0", NULL, NULL, NULL},
+	{"stripe", "secret_key", CFG_SECRET, OFF(stripe_secret_key), 0, 0, "", NULL, "CREDITD_STRIPE_SECRET_KEY", NULL},
+	{"stripe", "webhook_secrets", CFG_SECRET, OFF(stripe_webhook_secrets), 0, 0, "", NULL, "CREDITD_STRIPE_WEBHOOK_SECRETS", long_secrets},
+	{"stripe", "api_base", CFG_STR, OFF(stripe_api_base), 0, 0, "https://api.stripe.com", NULL, "CREDITD_STRIPE_API_BASE", NULL},
+	{"stripe", "connect_timeout_ms", CFG_INT, OFF(stripe_connect_timeout_ms), 100, 60000, "5000", NULL, NULL, NULL},
+	{"stripe", "timeout_ms", CFG_INT, OFF(stripe_timeout_ms), 100, 120000, "20000", NULL, NULL, NULL},
+	{"stripe", "topup_min_cents", CFG_INT, OFF(topup_min_cents), 1, 100000000, "500", NULL, NULL, NULL},
+	{"stripe", "topup_max_cents", CFG_INT, OFF(topup_max_cents), 1, 100000000, "100000", NULL, NULL, NULL},
+	{"stripe", "topup_rate", CFG_INT, OFF(topup_rate), 1, 1000000000, "10000", NULL, NULL, NULL},
+	{"stripe", "currency", CFG_STR, OFF(stripe_currency), 0, 0, "", NULL, NULL, NULL},
+	{"stripe", "product_name", CFG_STR, OFF(product_name), 0, 0, "Credits", NULL, NULL, NULL},
+	{"stripe", "success_url", CFG_STR, OFF(success_url), 0, 0, "http://localhost/billing/success", NULL, NULL, NULL},
+	{"stripe", "cancel_url", CFG_STR, OFF(cancel_url), 0, 0, "http://localhost/billing/cancel", NULL, NULL, NULL},
+	{"stripe", "allowed_redirect_origins", CFG_STR, OFF(allowed_redirect_origins), 0, 0, "", NULL, NULL, NULL},
+	{"stripe", "webhook_tolerance_seconds", CFG_INT, OFF(webhook_tolerance_seconds), 1, TIMEFMT_SECONDS_PER_DAY, "300", NULL, NULL, NULL},
+	{"stripe", "auto_recharge_max_per_day", CFG_INT, OFF(auto_recharge_max_per_day), 1, 100, "3", NULL, NULL, NULL},
+	{"stripe", "topups_per_hour", CFG_INT, OFF(topups_per_hour), 1, LIMIT_TOPUPS_PER_HOUR_MAX, "10", NULL, NULL, NULL},
+	{"stripe", "suspend_on_dispute", CFG_ENUM, OFF(suspend_on_dispute_text), 0, 0, "true", "true|false", NULL, NULL},
+	{"stripe", "suspend_when_unpaid", CFG_ENUM, OFF(suspend_when_unpaid_text), 0, 0, "false", "true|false", NULL, NULL},
+	{"widget", "token_secret", CFG_SECRET, OFF(widget_token_secret), 0, 0, "", NULL, "CREDITD_WIDGET_TOKEN_SECRET", long_secret},
+	{"widget", "origins", CFG_STR, OFF(widget_origins), 0, 0, "", NULL, "CREDITD_WIDGET_ORIGINS", NULL},
+	{"notify", "url", CFG_STR, OFF(notify_url), 0, 0, "", NULL, "CREDITD_NOTIFY_URL", NULL},
+	{"notify", "secret", CFG_SECRET, OFF(notify_secret), 0, 0, "", NULL, "CREDITD_NOTIFY_SECRET", long_secret},
+	{"notify", "connect_timeout_ms", CFG_INT, OFF(notify_connect_timeout_ms), 100, 60000, "2000", NULL, NULL, NULL},
+	{"notify", "timeout_ms", CFG_INT, OFF(notify_timeout_ms), 100, 60000, "5000", NULL, NULL, NULL},
+	{"notify", "retry_hours", CFG_INT, OFF(notify_retry_hours), 1, 24 * 7, "24", NULL, NULL, NULL},
 };
 #define CFG_KEYS (sizeof(cfg_table) / sizeof(cfg_table[0]))
 
@@ -139,6 +176,9 @@ static int set_value(struct cfg *c, const struct cfg_key *k, const char *v, cons
 	}
 	if (k->type == CFG_ENUM && !jsonio_choice(k->choices, v))
 		return fail(err, errcap, "%s: %s.%s must be one of %s", where, k->section, k->key, k->choices);
+	const char *why = k->valid != NULL ? k->valid(v) : NULL;
+	if (why != NULL)
+		return fail(err, errcap, "%s: %s.%s %s", where, k->section, k->key, why);
 	char *dup = strdup(v);
 	if (dup == NULL)
 		return fail(err, errcap, "out of memory");
@@ -418,22 +458,30 @@ int cfg_load_string(const char *text, struct cfg *c, char *err, size_t errcap)
 	return rc != 0 ? rc : finish(c, err, errcap);
 }
 
-static char *read_file(const char *path, char *err, size_t errcap, int *missing)
+/* Reads a whole file of at most cap bytes; *mode is its permissions,
+ * taken from the open file (not the path, which may change meanwhile). */
+static char *read_file(const char *path, size_t cap, unsigned *mode, char *err, size_t errcap, int *missing)
 {
 	FILE *f = fopen(path, "r");
 	char *buf = NULL;
+	struct stat st;
 	*missing = 0;
 	if (f == NULL) {
 		*missing = errno == ENOENT;
-		fail(err, errcap, "cannot open config %s: %s", path, strerror(errno));
+		fail(err, errcap, "cannot open %s: %s", path, strerror(errno));
 		return NULL;
 	}
-	buf = malloc(1024 * 1024 + 1);
+	if (fstat(fileno(f), &st) != 0) {
+		fail(err, errcap, "cannot stat %s: %s", path, strerror(errno));
+		goto out;
+	}
+	*mode = (unsigned)st.st_mode & 07777;
+	buf = malloc(cap + 1);
 	if (buf == NULL)
 		goto out;
-	size_t n = fread(buf, 1, 1024 * 1024, f);
+	size_t n = fread(buf, 1, cap, f);
 	if (!feof(f)) {
-		fail(err, errcap, "config %s is larger than 1 MiB", path);
+		fail(err, errcap, "%s is larger than %zu bytes", path, cap);
 		free(buf);
 		buf = NULL;
 		goto out;
@@ -442,6 +490,17 @@ static char *read_file(const char *path, char *err, size_t errcap, int *missing)
 out:
 	fclose(f);
 	return buf;
+}
+
+/* The first secret key a loaded file set, or NULL: a file holding one
+ * must not be readable by others (DESIGN §10). Run before the
+ * environment is applied, so a secret from there does not count. */
+static const struct cfg_key *secret_set(struct cfg *c)
+{
+	for (size_t i = 0; i < CFG_KEYS; i++)
+		if (cfg_table[i].type == CFG_SECRET && (*str_slot(c, &cfg_table[i]))[0] != '\0')
+			return &cfg_table[i];
+	return NULL;
 }
 
 int cfg_load(const char *path, struct cfg *c, char *err, size_t errcap)
@@ -454,7 +513,8 @@ int cfg_load(const char *path, struct cfg *c, char *err, size_t errcap)
 	if (apply_defaults(c, err, errcap) != 0)
 		return -1;
 	int missing;
-	char *text = read_file(path, err, errcap, &missing);
+	unsigned mode = 0;
+	char *text = read_file(path, LIMIT_CONFIG_FILE_BYTES, &mode, err, errcap, &missing);
 	if (text == NULL && (explicit_path || !missing))
 		return -1;
 	if (text != NULL) {
@@ -462,10 +522,50 @@ int cfg_load(const char *path, struct cfg *c, char *err, size_t errcap)
 		free(text);
 		if (rc != 0)
 			return rc;
+		const struct cfg_key *k = secret_set(c);
+		if (k != NULL && (mode & 0004) != 0)
+			return fail(err, errcap, "config %s holds secrets (%s.%s) and is readable by others (mode %04o): "
+				    "chmod o-r it (0600, or 0640 with the daemon's group)", path, k->section, k->key, mode);
 	}
 	if (apply_env(c, err, errcap) != 0)
 		return -1;
 	return finish(c, err, errcap);
+}
+
+static int set_str(char **slot, const char *v, char *err, size_t errcap)
+{
+	char *dup = strdup(v);
+	if (dup == NULL)
+		return fail(err, errcap, "out of memory");
+	free(*slot);
+	*slot = dup;
+	return 0;
+}
+
+int cfg_use_migrate_user(struct cfg *c, const char *user, const char *password_file, char *err, size_t errcap)
+{
+	if (user == NULL && c->db_migrate_user[0] != '\0')
+		user = c->db_migrate_user;
+	if (user == NULL && password_file == NULL)
+		return 0;		/* the runtime user migrates, as before */
+	if (user != NULL && set_str(&c->db_user, user, err, errcap) != 0)
+		return -1;
+	if (password_file == NULL)
+		return set_str(&c->db_password, c->db_migrate_password, err, errcap);
+	int missing;
+	unsigned mode = 0;
+	char *text = read_file(password_file, LIMIT_PASSWORD_FILE_BYTES, &mode, err, errcap, &missing);
+	if (text == NULL)
+		return -1;
+	if ((mode & 0004) != 0) {
+		free(text);
+		return fail(err, errcap, "password file %s is readable by others (mode %04o): chmod o-r it",
+			    password_file, mode);
+	}
+	text[strcspn(text, "\r\n")] = '\0';
+	free(c->db_password);
+	c->db_password = text;
+	return 0;
 }
 
 void cfg_free(struct cfg *c)

@@ -3,8 +3,10 @@
  * One INI-style file (`key = value`, `[section]`, `#`/`;` comments) read
  * through a table of {section, key, type, offset, range, default}; then the
  * CREDITD_* environment overrides of DESIGN §5. An unknown key or a bad
- * value fails the load with a message naming the key and line. The struct
- * is read-only after cfg_load and shared by all threads. */
+ * value fails the load with a message naming the key and line. Signing
+ * secrets shorter than LIMIT_SECRET_MIN_BYTES are refused, and so is a
+ * file that holds a secret and is readable by others. The struct is
+ * read-only after cfg_load and shared by all threads. */
 #ifndef CREDITD_CONFIG_H
 #define CREDITD_CONFIG_H
 #include <stddef.h>
@@ -32,6 +34,8 @@ struct cfg {
 	char *db_name;
 	char *db_user;
 	char *db_password;
+	char *db_migrate_user;		/* the schema owner creditctl migrate connects as; "" : none set */
+	char *db_migrate_password;
 	int64_t db_connect_timeout_seconds;
 	int64_t db_read_timeout_seconds;	/* a statement's answer; the longest a stall holds a request */
 	int64_t db_write_timeout_seconds;
@@ -109,6 +113,13 @@ int cfg_load(const char *path, struct cfg *c, char *err, size_t errcap);
 /* Same from a string, for tests; env overrides are not applied. */
 int cfg_load_string(const char *text, struct cfg *c, char *err, size_t errcap);
 void cfg_free(struct cfg *c);
+/* For creditctl migrate: makes the database user and password those of
+ * the schema owner. user: --user, else [database] migrate_user, else the
+ * runtime user is kept (one user for both, as before). The password:
+ * password_file's first line when given (a file readable by others is
+ * refused), else [database] migrate_password when a user other than the
+ * runtime one is used. Returns 0, or -1 with a sentence in err. */
+int cfg_use_migrate_user(struct cfg *c, const char *user, const char *password_file, char *err, size_t errcap);
 
 /* 1 when url's origin (scheme://host[:port]) is in allowed_redirect_origins,
  * or equals the origin of success_url/cancel_url. */

@@ -22,7 +22,7 @@ static void usage(void)
 {
 	fprintf(stderr,
 		"usage: creditctl [-c FILE] COMMAND ... | creditctl --version\n"
-		"  migrate [--sql-dir DIR]\n"
+		"  migrate [--sql-dir DIR] [--user USER] [--password-file FILE]\n"
 		"  key create --scope guard|read|app|admin[,...] [--name NAME] [--account ID]\n"
 		"  key list\n"
 		"  key revoke ID\n"
@@ -760,7 +760,12 @@ static int dispatch(struct ledger *lg, int argc, char **argv, const struct cfg *
 	long violations = 0;
 	enum cd_err rc;
 	if (strcmp(cmd, "migrate") == 0) {
+		static const char *const known[] = {"--sql-dir", "--user", "--password-file", NULL};
 		const char *dir = opt(argc, argv, 2, "--sql-dir");
+		if (!opts_known(argc, argv, 2, known)) {
+			usage();
+			return 2;
+		}
 		if (dir == NULL)
 			dir = getenv("CREDITD_SQL_DIR");
 		rc = ledger_migrate(lg, dir != NULL ? dir : CREDITD_SQL_DIR, print_applied, NULL);
@@ -827,7 +832,11 @@ int main(int argc, char **argv)
 		printf("creditctl %s\n", PACKAGE_VERSION);
 		return 0;
 	}
-	if (cfg_load(config, &cfg, err, sizeof(err)) != 0) {
+	/* Migrations run as the schema's owner; every other command as the
+	 * runtime user of the config (DESIGN §10). */
+	if (cfg_load(config, &cfg, err, sizeof(err)) != 0 ||
+	    (strcmp(argv[1], "migrate") == 0 && cfg_use_migrate_user(&cfg, opt(argc, argv, 2, "--user"),
+								      opt(argc, argv, 2, "--password-file"), err, sizeof(err)) != 0)) {
 		fprintf(stderr, "creditctl: %s\n", err);
 		cfg_free(&cfg);
 		return 2;

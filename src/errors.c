@@ -30,6 +30,7 @@ static const struct err_row err_table[CD_E__COUNT] = {
 	[CD_E_RATE_LIMITED] = {429, "rate_limit_error", "rate_limit_exceeded", "rate limit exceeded"},
 	[CD_E_TOO_LARGE] = {413, "invalid_request_error", "payload_too_large", "request body too large"},
 	[CD_E_MEDIA_TYPE] = {415, "invalid_request_error", "unsupported_media_type", "unsupported media type"},
+	[CD_E_BODY_TIMEOUT] = {408, "invalid_request_error", "request_timeout", "request body too slow"},
 	[CD_E_UPSTREAM] = {502, "api_error", "upstream_error", "Stripe failed"},
 	[CD_E_UNAVAILABLE] = {503, "api_error", "unavailable", "database unavailable"},
 	[CD_E_STRIPE_OFF] = {503, "api_error", "stripe_not_configured", "Stripe is not configured"},

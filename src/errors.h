@@ -25,6 +25,7 @@ enum cd_err {
 	CD_E_RATE_LIMITED,	/* 429 requests or tokens per minute, with Retry-After */
 	CD_E_TOO_LARGE,		/* 413 body over the limit */
 	CD_E_MEDIA_TYPE,	/* 415 a Content-Type other than application/json */
+	CD_E_BODY_TIMEOUT,	/* 408 the body did not arrive before its deadline */
 	CD_E_UPSTREAM,		/* 502 Stripe failed or timed out */
 	CD_E_UNAVAILABLE,	/* 503 database unreachable */
 	CD_E_STRIPE_OFF,	/* 503 top-up without Stripe configured */

@@ -13,6 +13,20 @@
 #define LIMIT_BODY_DEFAULT_BYTES (64 * 1024)
 /* Hard ceiling for that config value: bounds per-thread buffers. */
 #define LIMIT_BODY_MAX_BYTES (1024 * 1024)
+/* The longest a request's body may take to arrive, counted from the
+ * request's start: nginx buffers a body whole before it passes it on, so
+ * the largest allowed (LIMIT_BODY_MAX_BYTES) arrives in milliseconds; only
+ * a client trickling through a web server that streams bodies (Apache)
+ * takes longer, and it must not hold a worker thread. Past it the request
+ * is answered 408 and its connection closed. Checked between reads, and
+ * each read waits at most the time left. */
+#define LIMIT_BODY_READ_SECONDS 10
+/* Past the body cap, creditd reads no more into memory; after its 413 it
+ * drops at most this much of what is still in flight, so the web server
+ * may reuse the connection: more than the shipped nginx snippet lets
+ * through (client_max_body_size 2m). A longer body's connection is
+ * closed instead. */
+#define LIMIT_BODY_DRAIN_BYTES (4 * 1024 * 1024)
 /* Nesting of request JSON: our bodies are flat; Stripe events are ~6 deep. */
 #define LIMIT_JSON_DEPTH 32
 /* External account and member ids (DESIGN §4). */
@@ -153,8 +167,16 @@ _Static_assert(LIMIT_BATCH_OPS >= 1 && LIMIT_BATCH_OPS <= 64, "batch sizes fit t
  * overdraft, so the sums that decide (available, spend plus holds plus a
  * charge) are computed without wrapping either. */
 #define LIMIT_BALANCE_MICROS_MAX 9000000000000000000LL
+/* A config file is read whole: a full one is a few KiB. */
+#define LIMIT_CONFIG_FILE_BYTES (1024 * 1024)
 /* Config file lines. */
 #define LIMIT_CONFIG_LINE_BYTES 4096
+/* Signing secrets (widget.token_secret, notify.secret, each Stripe
+ * webhook secret): HMAC-SHA256 keys shorter than 32 bytes are guessable
+ * offline from one signed message; a "whsec_" secret counts whole. */
+#define LIMIT_SECRET_MIN_BYTES 32
+/* A password file given to creditctl migrate (--password-file): one line. */
+#define LIMIT_PASSWORD_FILE_BYTES 1024
 /* Webhook secrets configured at once (rotation). */
 #define LIMIT_WEBHOOK_SECRETS 8
 /* Retries of a Stripe call whose idempotency key is still in flight (a

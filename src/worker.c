@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -47,33 +48,122 @@ static double now_ms(void)
 	return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
 }
 
+/* How a request's body was read. */
+struct body_state {
+	int too_large;		/* more than max_body_bytes was sent */
+	int timed_out;		/* it did not arrive before its deadline */
+	int unread;		/* reading stopped before the end of the body */
+	int timeout_set;	/* the connection has a receive timeout to clear */
+};
+
 static const char *param(FCGX_Request *req, const char *name)
 {
 	const char *v = FCGX_GetParam(name, req->envp);
 	return v != NULL && v[0] != '\0' ? v : NULL;
 }
 
-/* Reads stdin to EOF: keeps up to max bytes in buf, counts the rest. */
-static size_t read_body(FCGX_Request *req, char *buf, size_t max, int *too_large)
+/* The receive timeout of the request's connection: a read waits at most
+ * ms (at least 1 ms); 0 clears it (an idle pooled connection waits for
+ * its next request as long as the web server keeps it). */
+static void recv_timeout(int fd, double ms)
+{
+	struct timeval tv = {0, 0};
+	if (ms > 0) {
+		long long whole = ms < 1 ? 1 : (long long)ms;
+		tv.tv_sec = (time_t)(whole / 1000);
+		tv.tv_usec = (suseconds_t)(whole % 1000) * 1000;
+	}
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) != 0)
+		log_warn("cannot set a receive timeout on a request's connection: %s", strerror(errno));
+}
+
+/* Reads the next piece of stdin into dst (at most cap bytes): what libfcgi
+ * holds already, else one fill from the socket, whose reads wait no longer
+ * than the time left before deadline_ms. Returns the bytes read, 0 at the
+ * end of the body, -1 on an error or when the deadline passed (then
+ * st->timed_out is set). */
+static int read_piece(FCGX_Request *req, char *dst, int cap, double deadline_ms, struct body_state *st)
+{
+	FCGX_Stream *in = req->in;
+	int held = (int)(in->stop - in->rdNext);
+	if (held <= 0) {
+		double left = deadline_ms - now_ms();
+		if (left <= 0) {
+			st->timed_out = 1;
+			return -1;
+		}
+		recv_timeout(req->ipcFd, left);
+		st->timeout_set = 1;
+		held = 1;	/* FCGX_GetStr fills the buffer for the first byte */
+	}
+	int n = FCGX_GetStr(dst, held < cap ? held : cap, in);
+	if (n > 0)
+		return n;
+	int e = FCGX_GetError(in);
+	if (e == EAGAIN || e == EWOULDBLOCK || (e != 0 && now_ms() >= deadline_ms))
+		st->timed_out = 1;
+	return e != 0 ? -1 : 0;
+}
+
+/* Reads the body into buf, at most max bytes, until deadline_ms. One byte
+ * past max makes it too large and reading stops there: the rest is never
+ * taken in (body_end decides what becomes of it). */
+static size_t read_body(FCGX_Request *req, char *buf, size_t max, double deadline_ms, struct body_state *st)
 {
 	size_t len = 0;
-	char sink[4096];
-	*too_large = 0;
+	char probe;
 	for (;;) {
-		int n;
-		if (len < max)
-			n = FCGX_GetStr(buf + len, (int)(max - len), req->in);
-		else
-			n = FCGX_GetStr(sink, (int)sizeof(sink), req->in);
+		int n = len < max ? read_piece(req, buf + len, (int)(max - len), deadline_ms, st)
+				  : read_piece(req, &probe, 1, deadline_ms, st);
+		if (n < 0)
+			st->unread = 1;		/* an error or the deadline: the rest is unknown */
 		if (n <= 0)
 			break;
-		if (len < max)
-			len += (size_t)n;
-		else
-			*too_large = 1;
+		if (len == max) {
+			st->too_large = 1;
+			st->unread = 1;
+			break;
+		}
+		len += (size_t)n;
 	}
 	buf[len] = '\0';
 	return len;
+}
+
+/* Once the answer to a body that was not read to its end is written (it
+ * is still in libfcgi's buffer, sent by FCGX_Finish_r): what is
+ * already in flight is read and dropped, up to LIMIT_BODY_DRAIN_BYTES and
+ * the body's deadline, so that the web server can send its next request
+ * on this connection (Apache's mod_proxy_fcgi with enablereuse fails
+ * requests on a connection whose stdin was not read to the end). A longer
+ * or slower body, or one that failed, has its connection closed instead:
+ * libfcgi closes it in FCGX_Finish_r when keepConnection is off. */
+static void body_end(FCGX_Request *req, struct body_state *st, double deadline_ms)
+{
+	char sink[4096];
+	size_t dropped = 0;
+	int n = 1;
+	if (st->unread) {
+		/* The answer stays in libfcgi's buffer until the drain is
+		 * over: nginx stops sending a body once an answer begins,
+		 * and the drain would then wait for the deadline. */
+		while (st->too_large && !st->timed_out && dropped <= LIMIT_BODY_DRAIN_BYTES) {
+			n = read_piece(req, sink, (int)sizeof(sink), deadline_ms, st);
+			if (n <= 0)
+				break;
+			dropped += (size_t)n;
+		}
+		/* libfcgi's own close would read on until the peer stops
+		 * sending for 2 s, however long that takes: detached, it just
+		 * closes. The web server sees the connection end and opens a
+		 * new one for its next request. */
+		if (n != 0 || st->timed_out) {
+			req->keepConnection = 0;
+			req->detached = 1;
+		}
+	}
+	if (st->timeout_set)
+		recv_timeout(req->ipcFd, 0);
 }
 
 /* The path below the base path, or NULL when the URI is outside it. */
@@ -117,6 +207,7 @@ static const char *reason(int status)
 	case 403: return "Forbidden";
 	case 404: return "Not Found";
 	case 405: return "Method Not Allowed";
+	case 408: return "Request Timeout";
 	case 409: return "Conflict";
 	case 413: return "Payload Too Large";
 	case 415: return "Unsupported Media Type";
@@ -189,14 +280,21 @@ static void handle(FCGX_Request *req, struct api_ctx *ctx, char *buf)
 	if (rq.query == NULL)
 		rq.query = "";
 	rq.body = buf;
-	rq.body_len = read_body(req, buf, (size_t)ctx->cfg->max_body_bytes, &rq.body_too_large);
+	struct body_state body = {0, 0, 0, 0};
+	double deadline_ms = t0 + LIMIT_BODY_READ_SECONDS * 1000.0;
+	rq.body_len = read_body(req, buf, (size_t)ctx->cfg->max_body_bytes, deadline_ms, &body);
+	rq.body_too_large = body.too_large;
 	rq.path = uri != NULL ? strip_base(uri, ctx->cfg->base_path, path, sizeof(path)) : NULL;
-	if (rq.method == NULL || rq.path == NULL)
+	if (body.timed_out && !body.too_large)
+		api_error(&rs, CD_E_BODY_TIMEOUT, NULL, "the request body did not arrive within %d seconds",
+			  LIMIT_BODY_READ_SECONDS);
+	else if (rq.method == NULL || rq.path == NULL)
 		api_error(&rs, CD_E_NOT_FOUND, NULL, "no route for this path (base path is %s)", ctx->cfg->base_path);
 	else
 		router_dispatch(ctx, &rq, &rs, &route);
 	ledger_end_request(ctx->lg);
 	write_response(req, &rs, rq.request_id);
+	body_end(req, &body, deadline_ms);
 	double ms = now_ms() - t0;
 	metrics_count(route, rs.status, ms, ledger_round_trips(ctx->lg) - rt0);
 	log_request(rq.method ? rq.method : "-", rq.path ? rq.path : "-", rs.status, ms, rs.account[0] ? rs.account : "-",
@@ -233,6 +331,7 @@ static void *worker_main(void *arg)
 		atomic_fetch_add(&in_flight, 1);
 		handle(&req, &ctx, buf);
 		FCGX_Finish_r(&req);
+		req.detached = 0;
 		atomic_fetch_sub(&in_flight, 1);
 	}
 	FCGX_Free(&req, 1);

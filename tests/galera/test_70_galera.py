@@ -293,7 +293,7 @@ def test_one_account_written_through_two_nodes_stays_exact():
         conf = os.path.join(ENV["CREDITD_STACK_DIR"], "creditd-node%d-only.conf" % (i + 1))
         with open(ENV["CREDITD_CONFIG"]) as f:
             text = "".join("nodes = %s\n" % nodes[i]["name"] if line.startswith("nodes =") else line for line in f)
-        with open(conf, "w") as f:
+        with open(os.open(conf, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
             f.write(text)
         confs.append(conf)
     hold = cost(1000, 500)

@@ -32,7 +32,7 @@ def _config(d, port, binary):
         "LoadModule fcgid_module %s/mod_fcgid.so" % MODS,
         "User www-data", "Group www-data",
         "FcgidIPCDir %s/ipc" % d, "FcgidProcessTableFile %s/run/fcgid_shm" % d,
-        "FcgidInitialEnv CREDITD_CONFIG %s" % ENV["CREDITD_CONFIG"],
+        "FcgidInitialEnv CREDITD_CONFIG %s/creditd.conf" % d,
         "FcgidInitialEnv CREDITD_BASE_PATH /credits", "FcgidInitialEnv CREDITD_LOG stderr",
         "FcgidInitialEnv CREDITD_THREADS 2", "FcgidMaxProcessesPerClass 2",
         "FcgidPassHeader Authorization", "FcgidPassHeader Idempotency-Key",
@@ -46,6 +46,16 @@ def test_mod_fcgid_spawns_creditd_with_the_socket_on_fd0():
     for sub in ("run", "ipc"):
         os.makedirs(os.path.join(d, sub), exist_ok=True)
     subprocess.run(["chown", "www-data", os.path.join(d, "ipc")], check=True)
+    # The vhost's config, as on shared hosting: the site's user (the one
+    # mod_fcgid runs creditd as) reads it, nobody else does.
+    with open(ENV["CREDITD_CONFIG"]) as src:
+        text = src.read()
+    site_conf = os.path.join(d, "creditd.conf")
+    fd = os.open(site_conf, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    os.chmod(site_conf, 0o600)
+    subprocess.run(["chown", "www-data", site_conf], check=True)
     port = _free_port()
     conf = os.path.join(d, "apache.conf")
     with open(conf, "w") as f:

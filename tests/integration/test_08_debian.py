@@ -8,6 +8,7 @@ test stack: creditctl verify, and the packaged creditd serving through
 nginx."""
 import glob
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -53,10 +54,17 @@ def test_build_lintian_and_run_the_package():
     check("/etc/creditd/creditd.conf" in conffiles, "the config is a conffile")
     postinst = run(["dpkg-deb", "-I", debs[0], "postinst"]).stdout
     check("adduser --system" in postinst, "postinst makes the system user")
+    check("chown root:creditd /etc/creditd/creditd.conf" in postinst and "chmod 0640 /etc/creditd/creditd.conf"
+          in postinst, "postinst lets creditd, and only it, read the config")
     root = os.path.join(work, "root")
     eq(run(["dpkg-deb", "-x", debs[0], root]).returncode, 0, "unpacked")
     conf = open(os.path.join(root, "etc", "creditd", "creditd.conf")).read()
     check("\nlisten =\n" in conf, "the packaged config leaves the socket to systemd")
+    # Shipped 0644 (lintian wants it), it sets no secret, so creditd takes
+    # it as it is; postinst makes it root:creditd 0640 before one is added.
+    secrets = [line for line in conf.splitlines()
+               if re.match(r"(password|migrate_password|secret_key|webhook_secrets|token_secret|secret) *= *\S", line)]
+    eq(secrets, [], "the packaged config sets no secret")
     unit = open(os.path.join(root, "lib", "systemd", "system", "creditd.service")).read()
     check("ExecStart=/usr/bin/creditd -c /etc/creditd/creditd.conf" in unit, "the unit runs the packaged daemon")
     # The packaged binaries against the test stack.

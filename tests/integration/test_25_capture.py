@@ -28,7 +28,7 @@ def _config():
     text = re.sub(r"(?m)^name = .*$", "name = " + DB, text)
     text = text.replace("[ledger]\n", "[ledger]\nexpired_holds = capture\n")
     path = os.path.join(_dir(), "creditd.conf")
-    with open(path, "w") as f:
+    with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
         f.write(text)
     return path
 
@@ -52,7 +52,8 @@ def _call(sock, key, method, path, body=None):
 
 def test_expired_holds_are_captured_and_a_late_settle_refunds_the_difference():
     os.makedirs(_dir(), exist_ok=True)
-    sql("DROP DATABASE IF EXISTS %s; CREATE DATABASE %s; GRANT ALL ON %s.* TO 'creditd'@'localhost'" % (DB, DB, DB))
+    sql("DROP DATABASE IF EXISTS {0}; CREATE DATABASE {0}; GRANT ALL ON {0}.* TO 'creditd_owner'@'localhost'; "
+        "GRANT SELECT, INSERT, UPDATE, DELETE, EXECUTE ON {0}.* TO 'creditd'@'localhost'".format(DB))
     conf = _config()
     _ctl(conf, "migrate", "--sql-dir", os.path.join(ROOT, "sql"))
     _ctl(conf, "price", "import", os.path.join(ROOT, "etc", "prices.csv"))

@@ -577,7 +577,7 @@ class Spawned:
                     if api_base:
                         lines.append("api_base = %s\n" % api_base)
                     lines.append(extra)
-        with open(conf, "w") as f:
+        with open(os.open(conf, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
             f.writelines(lines)
         env = {k: v for k, v in os.environ.items() if not k.startswith("CREDITD_")}
         binary = os.path.join(os.path.dirname(ENV["CREDITCTL"]), "creditd")

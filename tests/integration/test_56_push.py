@@ -23,7 +23,7 @@ from lib import ENV, api, check, creditctl, eq, new_account, sql, wait_until
 sys.path.insert(0, os.path.join(stack.ROOT, "clients", "python"))
 import creditd_client  # noqa: E402
 
-SECRET = "whsec_notify_" + secrets.token_hex(8)
+SECRET = "whsec_notify_" + secrets.token_hex(16)
 
 
 class Receiver:

@@ -5,16 +5,113 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* 32 bytes each, "whsec_" included: the shortest secrets allowed. */
+#define WHSEC_A "whsec_aaaaaaaaaaaaaaaaaaaaaaaaaa"
+#define WHSEC_B "whsec_bbbbbbbbbbbbbbbbbbbbbbbbbb"
+#define SECRET_31 "0123456789abcdef0123456789abcde"
 
 static int load(const char *text, struct cfg *c, char *err, size_t cap)
 {
 	return cfg_load_string(text, c, err, cap);
 }
 
+/* DESIGN §10: every signing secret has at least 32 bytes, or the load
+ * fails naming its key; an empty one (the feature off) is fine. */
+static void secrets_are_long(void)
+{
+	struct cfg c;
+	char err[512] = "";
+	_Static_assert(sizeof(WHSEC_A) - 1 == 32 && sizeof(SECRET_31) - 1 == 31, "test secrets' lengths");
+	ok(load("[widget]\ntoken_secret = " SECRET_31 "\n", &c, err, sizeof(err)) != 0, "31-byte token secret refused");
+	ok(strstr(err, "widget.token_secret") != NULL && strstr(err, "32") != NULL && strstr(err, SECRET_31) == NULL,
+	   "message names the key, not the secret: %s", err);
+	cfg_free(&c);
+	ok(load("[widget]\ntoken_secret = " SECRET_31 "f\n", &c, err, sizeof(err)) == 0, "32 bytes pass: %s", err);
+	cfg_free(&c);
+	ok(load("[notify]\nurl = http://h/x\nsecret = short\n", &c, err, sizeof(err)) != 0, "short notify secret refused");
+	ok(strstr(err, "notify.secret") != NULL && strstr(err, ":3") != NULL, "message names key and line: %s", err);
+	cfg_free(&c);
+	ok(load("[stripe]\nwebhook_secrets = " WHSEC_A ",whsec_short\n", &c, err, sizeof(err)) != 0,
+	   "one short webhook secret of two refused");
+	ok(strstr(err, "stripe.webhook_secrets") != NULL, "message names the key: %s", err);
+	cfg_free(&c);
+	/* "whsec_" counts: 6 + 25 = 31 bytes is short even though the part
+	 * after the prefix would be, on its own, what some would count. */
+	ok(load("[stripe]\nwebhook_secrets = whsec_0123456789abcdef012345678\n", &c, err, sizeof(err)) != 0,
+	   "a 31-byte whsec_ secret refused");
+	cfg_free(&c);
+	ok(load("[stripe]\nwebhook_secrets = " WHSEC_A ",\n[widget]\ntoken_secret =\n", &c, err, sizeof(err)) == 0,
+	   "empty secrets and a trailing comma pass: %s", err);
+	cfg_free(&c);
+}
+
+static int write_conf(const char *path, const char *text, mode_t mode)
+{
+	FILE *f = fopen(path, "w");
+	if (f == NULL)
+		return -1;
+	fputs(text, f);
+	fclose(f);
+	return chmod(path, mode);
+}
+
+/* A config file holding a secret is refused when others may read it,
+ * naming the file; without a secret, or 0640, it loads. */
+static void secret_files_are_private(void)
+{
+	struct cfg c;
+	char err[512] = "", path[] = "/tmp/creditd-test-config-XXXXXX";
+	int fd = mkstemp(path);
+	ok(fd >= 0, "temp file");
+	if (fd < 0)
+		return;
+	close(fd);
+	ok(write_conf(path, "[database]\npassword = pw\n", 0644) == 0, "written 0644");
+	ok(cfg_load(path, &c, err, sizeof(err)) != 0, "a world-readable config with a password refused");
+	ok(strstr(err, path) != NULL && strstr(err, "database.password") != NULL && strstr(err, "0644") != NULL,
+	   "message names the file, the key and the mode: %s", err);
+	cfg_free(&c);
+	ok(write_conf(path, "[database]\npassword = pw\n", 0640) == 0, "written 0640");
+	ok(cfg_load(path, &c, err, sizeof(err)) == 0, "0640 loads: %s", err);
+	cfg_free(&c);
+	ok(write_conf(path, "[stripe]\nsecret_key = sk_test_x\n", 0604) == 0, "written 0604");
+	ok(cfg_load(path, &c, err, sizeof(err)) != 0 && strstr(err, "stripe.secret_key") != NULL,
+	   "a Stripe key in a file others may read refused: %s", err);
+	cfg_free(&c);
+	ok(write_conf(path, "[server]\nthreads = 4\n[database]\npassword =\n", 0644) == 0, "written 0644");
+	ok(cfg_load(path, &c, err, sizeof(err)) == 0, "no secret in it: 0644 loads: %s", err);
+	cfg_free(&c);
+	/* creditctl migrate's owner user and its password file. */
+	ok(write_conf(path, "[database]\nuser = rt\npassword = rtpw\nmigrate_user = own\nmigrate_password = ownpw\n",
+		      0600) == 0, "written 0600");
+	ok(cfg_load(path, &c, err, sizeof(err)) == 0, "migrate user loads: %s", err);
+	ok(cfg_use_migrate_user(&c, NULL, NULL, err, sizeof(err)) == 0, "switch to the owner");
+	is_str(c.db_user, "own", "the owner from the config");
+	is_str(c.db_password, "ownpw", "its password");
+	cfg_free(&c);
+	ok(cfg_load(path, &c, err, sizeof(err)) == 0, "loads again");
+	char pwfile[] = "/tmp/creditd-test-pw-XXXXXX";
+	fd = mkstemp(pwfile);
+	if (fd >= 0)
+		close(fd);
+	ok(fd >= 0 && write_conf(pwfile, "filepw\n", 0600) == 0, "password file");
+	ok(cfg_use_migrate_user(&c, "other", pwfile, err, sizeof(err)) == 0, "--user and --password-file: %s", err);
+	is_str(c.db_user, "other", "--user wins");
+	is_str(c.db_password, "filepw", "the file's first line, without its newline");
+	ok(write_conf(pwfile, "filepw\n", 0644) == 0 && cfg_use_migrate_user(&c, "x", pwfile, err, sizeof(err)) != 0 &&
+	   strstr(err, pwfile) != NULL, "a password file others may read refused: %s", err);
+	cfg_free(&c);
+	unlink(pwfile);
+	unlink(path);
+}
+
 int main(void)
 {
 	struct cfg c;
-	char err[512];
+	char err[512] = "";
 
 	ok(load("", &c, err, sizeof(err)) == 0, "empty config loads defaults");
 	is_int(c.threads, 16, "default threads");
@@ -45,13 +142,13 @@ int main(void)
 
 	ok(load("[server]\nthreads = 4\nbase_path = /credits/\n[ledger]\ncurrency = USD\n"
 		"signup_bonus_micros = 10000000\nexpired_holds = capture\n[stripe]\n"
-		"webhook_secrets = whsec_a, whsec_b\n", &c, err, sizeof(err)) == 0, "full config loads: %s", err);
+		"webhook_secrets = " WHSEC_A ", " WHSEC_B " \n", &c, err, sizeof(err)) == 0, "full config loads: %s", err);
 	is_int(c.threads, 4, "threads read");
 	is_str(c.base_path, "/credits", "trailing slash of base path dropped");
 	is_int(c.signup_bonus_micros, 10000000, "signup bonus read");
 	ok(c.capture_expired == 1, "capture policy read");
 	is_int(c.webhook_secret_count, 2, "two webhook secrets");
-	is_str(c.webhook_secrets[1], "whsec_b", "second secret trimmed");
+	is_str(c.webhook_secrets[1], WHSEC_B, "second secret trimmed");
 	is_str(c.stripe_currency, "usd", "Stripe currency lower-cased");
 	cfg_free(&c);
 
@@ -118,5 +215,7 @@ int main(void)
 	ok(cfg_load("/dev/null", &c, err, sizeof(err)) == 0, "env overrides load: %s", err);
 	is_str(c.db_name, "fromenv", "CREDITD_DB_NAME overrides");
 	cfg_free(&c);
+	secrets_are_long();
+	secret_files_are_private();
 	return done_testing();
 }
