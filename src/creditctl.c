@@ -2,6 +2,8 @@
  * config as the daemon and talks to the database only through the ledger
  * module. Exit status: 0 success, 1 failure or violations, 2 usage. */
 #include "config.h"
+#include "ctl_common.h"
+#include "ctl_prices.h"
 #include "dynbuf.h"
 #include "jsonio.h"
 #include "keys.h"
@@ -42,59 +44,6 @@ static void usage(void)
 		"  plan set NAME --credits MICROS [--rollover none|full|capped] [--rollover-cap MICROS]\n"
 		"        [--member-cap MICROS] [--stripe-price ID]...\n"
 		"  plan list\n");
-}
-
-/* Finds "--name VALUE" in argv[from..]; NULL when absent. */
-static const char *opt(int argc, char **argv, int from, const char *name)
-{
-	for (int i = from; i + 1 < argc; i++)
-		if (strcmp(argv[i], name) == 0)
-			return argv[i + 1];
-	return NULL;
-}
-
-/* 1 when argv[from..] is only "--name VALUE" pairs with names from the
- * NULL-terminated list: a mistyped option (--expire for --expires) must
- * stop the command, not be ignored and change what it does. */
-static int opts_known(int argc, char **argv, int from, const char *const *names)
-{
-	for (int i = from; i < argc; i += 2) {
-		const char *const *n = names;
-		while (*n != NULL && strcmp(*n, argv[i]) != 0)
-			n++;
-		if (*n == NULL || i + 1 >= argc) {
-			fprintf(stderr, "creditctl: unknown option or missing value: %s\n", argv[i]);
-			return 0;
-		}
-	}
-	return 1;
-}
-
-static int parse_i64(const char *s, int64_t *out)
-{
-	char *end;
-	errno = 0;
-	long long v = strtoll(s, &end, 10);
-	if (s[0] == '\0' || *end != '\0' || errno != 0)
-		return -1;
-	*out = v;
-	return 0;
-}
-
-static int fail(struct ledger *lg, enum cd_err rc, const char *what)
-{
-	const char *msg = ledger_errmsg(lg);
-	fprintf(stderr, "creditctl: %s: %s%s%s\n", what, cd_strerror(rc), msg[0] ? ": " : "", msg);
-	return 1;
-}
-
-static int print_json(json_t *v)
-{
-	char *text = json_dumps(v, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-	printf("%s\n", text != NULL ? text : "null");
-	free(text);
-	json_decref(v);
-	return 0;
 }
 
 /* ---- What the ledger hands over, printed here (the ledger never prints) ---- */
@@ -192,14 +141,14 @@ static void print_journal_row(void *ctx, const struct ledger_journal_row *r)
  * never bound. */
 static int key_create(struct ledger *lg, int argc, char **argv)
 {
-	const char *scope = opt(argc, argv, 3, "--scope"), *name = opt(argc, argv, 3, "--name");
-	const char *account = opt(argc, argv, 3, "--account");
+	const char *scope = ctl_opt(argc, argv, 3, "--scope"), *name = ctl_opt(argc, argv, 3, "--name");
+	const char *account = ctl_opt(argc, argv, 3, "--account");
 	int mask = scope != NULL ? keys_parse_scopes(scope) : -1;
 	char key[KEYS_LEN + 1], prefix[16];
 	unsigned char hash[KEYS_HASH_LEN];
 	int64_t id;
 	static const char *const known[] = {"--scope", "--name", "--account", NULL};
-	if (!opts_known(argc, argv, 3, known)) {
+	if (!ctl_opts_known(argc, argv, 3, known)) {
 		usage();
 		return 2;
 	}
@@ -225,7 +174,7 @@ static int key_create(struct ledger *lg, int argc, char **argv)
 		return 1;
 	}
 	if (rc != CD_OK)
-		return fail(lg, rc, "key create");
+		return ctl_fail(lg, rc, "key create");
 	fprintf(stderr, "key %lld created; it is shown only once\n", (long long)id);
 	printf("%s\n", key);
 	return 0;
@@ -240,14 +189,14 @@ static int cmd_key(struct ledger *lg, int argc, char **argv)
 		enum cd_err rc = ledger_key_list(lg, print_key, &l);
 		if (rc == CD_OK)
 			key_list_header(&l);
-		return rc == CD_OK ? 0 : fail(lg, rc, "key list");
+		return rc == CD_OK ? 0 : ctl_fail(lg, rc, "key list");
 	}
 	int64_t id;
-	if (argc >= 4 && strcmp(argv[2], "revoke") == 0 && parse_i64(argv[3], &id) == 0) {
+	if (argc >= 4 && strcmp(argv[2], "revoke") == 0 && ctl_parse_i64(argv[3], &id) == 0) {
 		enum cd_err rc = ledger_key_revoke(lg, id);
 		if (rc == CD_OK)
 			printf("key %lld revoked\n", (long long)id);
-		return rc == CD_OK ? 0 : fail(lg, rc, "key revoke");
+		return rc == CD_OK ? 0 : ctl_fail(lg, rc, "key revoke");
 	}
 	usage();
 	return 2;
@@ -257,9 +206,9 @@ static int cmd_key(struct ledger *lg, int argc, char **argv)
 static int answered(struct ledger *lg, enum cd_err rc, struct ledger_result *res, const char *what)
 {
 	if (rc != CD_OK)
-		return fail(lg, rc, what);
+		return ctl_fail(lg, rc, what);
 	if (res->refusal.why == REFUSE_NONE)
-		return print_json(res->body);
+		return ctl_print_json(res->body);
 	const char *msg = json_string_value(json_object_get(json_object_get(res->body, "error"), "message"));
 	fprintf(stderr, "creditctl: %s: %s: %s\n", what, cd_strerror(refusal_err(res->refusal.why)), msg != NULL ? msg : "");
 	json_decref(res->body);
@@ -283,14 +232,14 @@ static int cmd_account(struct ledger *lg, int argc, char **argv)
 	if (argc >= 4 && strcmp(argv[2], "show") == 0) {
 		json_t *out = NULL;
 		enum cd_err rc = ledger_account_get(lg, argv[3], &out);
-		return rc == CD_OK ? print_json(out) : fail(lg, rc, "account show");
+		return rc == CD_OK ? ctl_print_json(out) : ctl_fail(lg, rc, "account show");
 	}
 	if (argc >= 4 && strcmp(argv[2], "create") == 0) {
 		struct account_new n;
 		static const char *const known[] = {"--kind", NULL};
-		const char *kind = opt(argc, argv, 4, "--kind");
+		const char *kind = ctl_opt(argc, argv, 4, "--kind");
 		struct ledger_result res;
-		if (!opts_known(argc, argv, 4, known)) {
+		if (!ctl_opts_known(argc, argv, 4, known)) {
 			usage();
 			return 2;
 		}
@@ -315,308 +264,29 @@ static int cmd_grant(struct ledger *lg, int argc, char **argv)
 {
 	static const char *const known[] = {"--source", "--expires", "--priority", "--description", NULL};
 	struct grant_new g;
-	if (argc < 4 || !opts_known(argc, argv, 4, known)) {
+	if (argc < 4 || !ctl_opts_known(argc, argv, 4, known)) {
 		usage();
 		return 2;
 	}
-	const char *exp = opt(argc, argv, 4, "--expires"), *prio = opt(argc, argv, 4, "--priority");
+	const char *exp = ctl_opt(argc, argv, 4, "--expires"), *prio = ctl_opt(argc, argv, 4, "--priority");
 	memset(&g, 0, sizeof(g));
 	g.account = argc >= 3 ? argv[2] : NULL;
-	g.source = opt(argc, argv, 4, "--source");
-	g.description = opt(argc, argv, 4, "--description");
+	g.source = ctl_opt(argc, argv, 4, "--source");
+	g.description = ctl_opt(argc, argv, 4, "--description");
 	g.expires_at = -1;
 	g.priority = GRANT_PRIORITY_DEFAULT;
-	if (parse_i64(argv[3], &g.amount_micros) != 0 || g.amount_micros <= 0 ||
+	if (ctl_parse_i64(argv[3], &g.amount_micros) != 0 || g.amount_micros <= 0 ||
 	    g.amount_micros > LIMIT_AMOUNT_MICROS_MAX || g.source == NULL ||
 	    (strcmp(g.source, "promo") != 0 && strcmp(g.source, "adjustment") != 0 &&
 	     strcmp(g.source, "signup_bonus") != 0) ||
 	    (exp != NULL && (timefmt_parse(exp, &g.expires_at) != 0 || g.expires_at <= timefmt_now())) ||
-	    (prio != NULL && (parse_i64(prio, &g.priority) != 0 || g.priority < 0 || g.priority > GRANT_PRIORITY_MAX)) ||
+	    (prio != NULL && (ctl_parse_i64(prio, &g.priority) != 0 || g.priority < 0 || g.priority > GRANT_PRIORITY_MAX)) ||
 	    (g.description != NULL && !text_ok(g.description, 0, LIMIT_DESCRIPTION_BYTES))) {
 		usage();
 		return 2;
 	}
 	struct ledger_result res;
 	return answered(lg, ledger_grant(lg, NULL, &g, &res), &res, "grant");
-}
-
-/* ---- price import ---- */
-
-struct rows { struct price_row *v; size_t n, cap; };
-
-static struct price_row *row_next(struct rows *r)
-{
-	if (r->n == r->cap) {
-		size_t cap = r->cap ? 2 * r->cap : 64;
-		struct price_row *bigger = realloc(r->v, cap * sizeof(*bigger));
-		if (bigger == NULL)
-			return NULL;
-		r->v = bigger;
-		r->cap = cap;
-	}
-	return &r->v[r->n];
-}
-
-static int read_csv(FILE *f, const char *path, struct rows *r)
-{
-	char line[1024], err[256];
-	int lineno = 0;
-	while (fgets(line, sizeof(line), f) != NULL) {
-		lineno++;
-		struct price_row *row = row_next(r);
-		if (row == NULL)
-			return -1;
-		if (pricing_parse_row(line, row, err, sizeof(err)) != 0) {
-			fprintf(stderr, "creditctl: %s:%d: %s; nothing imported\n", path, lineno, err);
-			return -1;
-		}
-		if (row->kind != PRICE_ROW_SKIP)
-			r->n++;
-	}
-	return 0;
-}
-
-/* One model of a JSON catalogue, checked as a CSV line would be. */
-static int json_model(const char *path, size_t entry, const char *name, const int64_t v[4], struct rows *r)
-{
-	char line[512], err[256];
-	struct price_row *row = row_next(r);
-	if (row == NULL)
-		return -1;
-	snprintf(line, sizeof(line), "model,%s,%" PRId64 ",%" PRId64 ",%" PRId64 ",%" PRId64, name, v[0], v[1], v[2], v[3]);
-	if (strchr(name, ',') != NULL || pricing_parse_row(line, row, err, sizeof(err)) != 0) {
-		fprintf(stderr, "creditctl: %s: entry %zu (%s): %s; nothing imported\n", path, entry, name,
-			strchr(name, ',') != NULL ? "a model name has no comma" : err);
-		return -1;
-	}
-	r->n++;
-	return 0;
-}
-
-/* A JSON catalogue (DESIGN §9): a list of {model, input_micros_per_mtok,
- * cached_input_micros_per_mtok, output_micros_per_mtok, max_output_tokens},
- * or an object of models with per-token prices in currency units as
- * public catalogues publish them (input_cost_per_token,
- * output_cost_per_token, cache_read_input_token_cost (else the input
- * price), max_output_tokens or max_tokens), converted exactly from their
- * decimal text to micros per million tokens. */
-static int read_json(const char *text, const char *path, struct rows *r)
-{
-	static const char *const micros_keys[] = {"input_micros_per_mtok", "cached_input_micros_per_mtok",
-						  "output_micros_per_mtok", "max_output_tokens"};
-	json_error_t je;
-	json_t *root = json_loads(text, JSON_REJECT_DUPLICATES, &je);
-	int rc = 0;
-	if (root == NULL) {
-		fprintf(stderr, "creditctl: %s:%d: not JSON: %s; nothing imported\n", path, je.line, je.text);
-		return -1;
-	}
-	if (json_is_array(root)) {
-		size_t i;
-		json_t *e;
-		json_array_foreach(root, i, e) {
-			const char *name = json_string_value(json_object_get(e, "model"));
-			int64_t v[4];
-			for (int k = 0; rc == 0 && k < 4; k++) {
-				json_t *f = json_object_get(e, micros_keys[k]);
-				if (!json_is_integer(f)) {
-					fprintf(stderr, "creditctl: %s: entry %zu (%s): %s must be an integer; nothing imported\n",
-						path, i + 1, name ? name : "no model", micros_keys[k]);
-					rc = -1;
-				} else {
-					v[k] = (int64_t)json_integer_value(f);
-				}
-			}
-			if (rc == 0 && name == NULL) {
-				fprintf(stderr, "creditctl: %s: entry %zu: no \"model\" name; nothing imported\n", path, i + 1);
-				rc = -1;
-			}
-			if (rc != 0 || json_model(path, i + 1, name, v, r) != 0) {
-				rc = -1;
-				break;
-			}
-		}
-	} else if (json_is_object(root)) {
-		static const char *const usd_keys[] = {"input_cost_per_token", "cache_read_input_token_cost",
-						       "output_cost_per_token"};
-		const char *name;
-		json_t *e;
-		size_t entry = 0;
-		json_object_foreach(root, name, e) {
-			int64_t v[4];
-			char num[64];
-			entry++;
-			for (int k = 0; rc == 0 && k < 3; k++) {
-				json_t *f = json_object_get(e, usd_keys[k]);
-				if (k == 1 && f == NULL)
-					f = json_object_get(e, usd_keys[0]);	/* no cache price: the input price */
-				if (jsonio_number_text(f, num, sizeof(num)) != 0 || pricing_decimal_scaled(num, 12, &v[k]) != 0) {
-					fprintf(stderr, "creditctl: %s: entry %zu (%s): %s %s; nothing imported\n", path, entry, name,
-						usd_keys[k], f == NULL ? "is missing" : "is not a price in whole micros per million tokens");
-					rc = -1;
-				}
-			}
-			json_t *m = json_object_get(e, "max_output_tokens");
-			if (m == NULL)
-				m = json_object_get(e, "max_tokens");
-			if (rc == 0 && !json_is_integer(m)) {
-				fprintf(stderr, "creditctl: %s: entry %zu (%s): max_output_tokens must be an integer; nothing imported\n",
-					path, entry, name);
-				rc = -1;
-			}
-			if (rc == 0) {
-				v[3] = (int64_t)json_integer_value(m);
-				rc = json_model(path, entry, name, v, r);
-			}
-			if (rc != 0)
-				break;
-		}
-	} else {
-		fprintf(stderr, "creditctl: %s: a JSON catalogue is a list or an object of models; nothing imported\n", path);
-		rc = -1;
-	}
-	json_decref(root);
-	return rc;
-}
-
-static int read_prices(const char *path, struct rows *r)
-{
-	FILE *f = fopen(path, "r");
-	if (f == NULL) {
-		fprintf(stderr, "creditctl: cannot open %s: %s\n", path, strerror(errno));
-		return -1;
-	}
-	int c;
-	while ((c = fgetc(f)) == ' ' || c == '\t' || c == '\n' || c == '\r')
-		;
-	rewind(f);
-	int rc;
-	if (c == '[' || c == '{') {
-		struct dynbuf text;
-		char chunk[4096];
-		size_t got;
-		dynbuf_init(&text, LIMIT_PRICE_FILE_BYTES);
-		while ((got = fread(chunk, 1, sizeof(chunk), f)) > 0)
-			dynbuf_add(&text, chunk, got);
-		char *all = text.failed ? NULL : dynbuf_take(&text);
-		if (all == NULL)
-			fprintf(stderr, "creditctl: %s: unreadable or larger than %d bytes; nothing imported\n", path,
-				LIMIT_PRICE_FILE_BYTES);
-		rc = all == NULL ? -1 : read_json(all, path, r);
-		free(all);
-		dynbuf_free(&text);
-	} else {
-		rc = read_csv(f, path, r);
-	}
-	fclose(f);
-	return rc;
-}
-
-/* price import FILE [--max-increase-pct N] [--force] [--dry-run]: a
- * price list, CSV or JSON, all or nothing. A model's price rising by more
- * than N % (20 by default) refuses the whole import unless --force (a
- * catalogue's mistake, or a surprise, is not billed); --dry-run prints
- * what would change and changes nothing. */
-static int price_import(struct ledger *lg, int argc, char **argv)
-{
-	int64_t max_pct = 20;
-	int force = 0, dry = 0;
-	for (int i = 4; i < argc; i++) {
-		if (strcmp(argv[i], "--force") == 0)
-			force = 1;
-		else if (strcmp(argv[i], "--dry-run") == 0)
-			dry = 1;
-		else if (strcmp(argv[i], "--max-increase-pct") == 0 && i + 1 < argc && parse_i64(argv[i + 1], &max_pct) == 0 &&
-			 max_pct >= 0 && max_pct <= 1000000)
-			i++;
-		else {
-			usage();
-			return 2;
-		}
-	}
-	struct rows r = {NULL, 0, 0};
-	if (read_prices(argv[3], &r) != 0) {
-		free(r.v);
-		return 1;
-	}
-	enum cd_err rc = ledger_prices_reload(lg);
-	if (rc != CD_OK) {
-		free(r.v);
-		return fail(lg, rc, "price import");
-	}
-	int refused = 0;
-	for (size_t i = 0; i < r.n; i++) {
-		const struct price_row *row = &r.v[i];
-		struct price was;
-		int64_t margin, old_v, new_v;
-		const char *field;
-		if (row->kind != PRICE_ROW_MODEL)
-			continue;
-		if (!ledger_price_model(row->name, &was, &margin)) {
-			if (dry)
-				printf("%s: new: input %" PRId64 ", cached_input %" PRId64 ", output %" PRId64 ", max_output_tokens %" PRId64 "\n",
-				       row->name, row->price.input_micros_per_mtok, row->price.cached_input_micros_per_mtok,
-				       row->price.output_micros_per_mtok, row->price.max_output_tokens);
-			continue;
-		}
-		if (dry && memcmp(&was, &row->price, sizeof(was)) != 0)
-			printf("%s: input %" PRId64 " -> %" PRId64 ", cached_input %" PRId64 " -> %" PRId64 ", output %" PRId64
-			       " -> %" PRId64 ", max_output_tokens %" PRId64 " -> %" PRId64 "\n", row->name,
-			       was.input_micros_per_mtok, row->price.input_micros_per_mtok, was.cached_input_micros_per_mtok,
-			       row->price.cached_input_micros_per_mtok, was.output_micros_per_mtok,
-			       row->price.output_micros_per_mtok, was.max_output_tokens, row->price.max_output_tokens);
-		if (!force && !refused && pricing_rise_above(&was, &row->price, max_pct, &field, &old_v, &new_v)) {
-			fprintf(stderr, "creditctl: %s: %s: %s rises from %" PRId64 " to %" PRId64
-				", more than --max-increase-pct %" PRId64 "; nothing imported (--force imports it)\n",
-				argv[3], row->name, field, old_v, new_v, max_pct);
-			refused = 1;
-		}
-	}
-	if (refused || dry) {
-		if (dry && !refused)
-			printf("dry run: %zu price rows checked, nothing imported\n", r.n);
-		free(r.v);
-		return refused ? 1 : 0;
-	}
-	rc = ledger_prices_import(lg, r.v, r.n);
-	free(r.v);
-	if (rc != CD_OK)
-		return fail(lg, rc, "price import");
-	printf("imported %zu price rows\n", r.n);
-	return 0;
-}
-
-static void history_row(void *ctx, const struct price *p, int64_t effective_at)
-{
-	char at[TIMEFMT_LEN];
-	(void)ctx;
-	timefmt_rfc3339(effective_at, at);
-	printf("%s  input %" PRId64 "  cached_input %" PRId64 "  output %" PRId64 "  max_output_tokens %" PRId64 "\n",
-	       at, p->input_micros_per_mtok, p->cached_input_micros_per_mtok, p->output_micros_per_mtok,
-	       p->max_output_tokens);
-}
-
-static int cmd_price(struct ledger *lg, int argc, char **argv)
-{
-	if (argc == 4 && strcmp(argv[2], "history") == 0) {
-		/* Every price the model had, oldest first, with when it took
-		 * effect (micros per million tokens). */
-		enum cd_err rc = ledger_price_history(lg, argv[3], history_row, NULL);
-		if (rc == CD_E_NOT_FOUND) {
-			fprintf(stderr, "creditctl: no model named %s has ever been priced\n", argv[3]);
-			return 1;
-		}
-		return rc == CD_OK ? 0 : fail(lg, rc, "price history");
-	}
-	if (argc >= 3 && strcmp(argv[2], "list") == 0) {
-		enum cd_err rc = ledger_prices_reload(lg);
-		return rc == CD_OK ? print_json(ledger_prices_json("")) : fail(lg, rc, "price list");
-	}
-	if (argc < 4 || strcmp(argv[2], "import") != 0) {
-		usage();
-		return 2;
-	}
-	return price_import(lg, argc, argv);
 }
 
 static void promo_row(void *ctx, const json_t *code)
@@ -633,22 +303,22 @@ static int cmd_promo(struct ledger *lg, int argc, char **argv)
 	static const char *const known[] = {"--max", "--expires", "--ttl-days", NULL};
 	if (argc == 3 && strcmp(argv[2], "list") == 0) {
 		enum cd_err rc = ledger_promo_list(lg, promo_row, NULL);
-		return rc == CD_OK ? 0 : fail(lg, rc, "promo list");
+		return rc == CD_OK ? 0 : ctl_fail(lg, rc, "promo list");
 	}
-	if (argc < 5 || strcmp(argv[2], "create") != 0 || !opts_known(argc, argv, 5, known)) {
+	if (argc < 5 || strcmp(argv[2], "create") != 0 || !ctl_opts_known(argc, argv, 5, known)) {
 		usage();
 		return 2;
 	}
-	const char *max = opt(argc, argv, 5, "--max"), *exp = opt(argc, argv, 5, "--expires");
-	const char *ttl = opt(argc, argv, 5, "--ttl-days");
+	const char *max = ctl_opt(argc, argv, 5, "--max"), *exp = ctl_opt(argc, argv, 5, "--expires");
+	const char *ttl = ctl_opt(argc, argv, 5, "--ttl-days");
 	struct promo_new p = {argv[3], 0, -1, -1, -1};
 	if (!ledger_name_ok(p.code, PROMO_CODE_CHARS, LIMIT_PROMO_CODE_MIN_BYTES, LIMIT_PROMO_CODE_BYTES) ||
-	    parse_i64(argv[4], &p.amount_micros) != 0 || p.amount_micros <= 0 ||
+	    ctl_parse_i64(argv[4], &p.amount_micros) != 0 || p.amount_micros <= 0 ||
 	    p.amount_micros > LIMIT_AMOUNT_MICROS_MAX ||
-	    (max != NULL && (parse_i64(max, &p.max_redemptions) != 0 || p.max_redemptions < 1 ||
+	    (max != NULL && (ctl_parse_i64(max, &p.max_redemptions) != 0 || p.max_redemptions < 1 ||
 			     p.max_redemptions > LIMIT_PROMO_REDEMPTIONS_MAX)) ||
 	    (exp != NULL && (timefmt_parse(exp, &p.expires_at) != 0 || p.expires_at <= timefmt_now())) ||
-	    (ttl != NULL && (parse_i64(ttl, &p.grant_ttl_days) != 0 || p.grant_ttl_days < 1 ||
+	    (ttl != NULL && (ctl_parse_i64(ttl, &p.grant_ttl_days) != 0 || p.grant_ttl_days < 1 ||
 			     p.grant_ttl_days > LIMIT_PROMO_GRANT_TTL_DAYS_MAX))) {
 		usage();
 		return 2;
@@ -680,32 +350,32 @@ static int cmd_events(struct ledger *lg, int argc, char **argv)
 	if (argc == 4 && strcmp(argv[2], "retry") == 0) {
 		int64_t id = 0;
 		int count = 0;
-		if (strcmp(argv[3], "--failed") != 0 && (parse_i64(argv[3], &id) != 0 || id <= 0)) {
+		if (strcmp(argv[3], "--failed") != 0 && (ctl_parse_i64(argv[3], &id) != 0 || id <= 0)) {
 			usage();
 			return 2;
 		}
 		enum cd_err rc = ledger_events_retry(lg, id, &count);
 		if (rc != CD_OK)
-			return fail(lg, rc, "events retry");
+			return ctl_fail(lg, rc, "events retry");
 		fprintf(stderr, "%d event(s) to be sent again\n", count);
 		return id > 0 && count == 0 ? 1 : 0;
 	}
-	if (argc < 3 || strcmp(argv[2], "list") != 0 || !opts_known(argc, argv, 3, known)) {
+	if (argc < 3 || strcmp(argv[2], "list") != 0 || !ctl_opts_known(argc, argv, 3, known)) {
 		usage();
 		return 2;
 	}
-	const char *state = opt(argc, argv, 3, "--state"), *after = opt(argc, argv, 3, "--after");
-	const char *limit = opt(argc, argv, 3, "--limit");
+	const char *state = ctl_opt(argc, argv, 3, "--state"), *after = ctl_opt(argc, argv, 3, "--after");
+	const char *limit = ctl_opt(argc, argv, 3, "--limit");
 	int64_t a = 0, n = 100;
 	if ((state != NULL && strcmp(state, "pending") != 0 && strcmp(state, "delivered") != 0 &&
 	     strcmp(state, "failed") != 0) ||
-	    (after != NULL && (parse_i64(after, &a) != 0 || a < 0)) ||
-	    (limit != NULL && (parse_i64(limit, &n) != 0 || n < 1 || n > 100000))) {
+	    (after != NULL && (ctl_parse_i64(after, &a) != 0 || a < 0)) ||
+	    (limit != NULL && (ctl_parse_i64(limit, &n) != 0 || n < 1 || n > 100000))) {
 		usage();
 		return 2;
 	}
 	enum cd_err rc = ledger_events_list(lg, state, a, (int)n, event_row, NULL);
-	return rc == CD_OK ? 0 : fail(lg, rc, "events list");
+	return rc == CD_OK ? 0 : ctl_fail(lg, rc, "events list");
 }
 
 /* plan set NAME --credits N [...]; plan list */
@@ -717,15 +387,15 @@ static int cmd_plan(struct ledger *lg, int argc, char **argv)
 	if (argc == 3 && strcmp(argv[2], "list") == 0) {
 		json_t *out = NULL;
 		enum cd_err rc = ledger_plans(lg, &out);
-		return rc == CD_OK ? print_json(out) : fail(lg, rc, "plan list");
+		return rc == CD_OK ? ctl_print_json(out) : ctl_fail(lg, rc, "plan list");
 	}
-	if (argc < 4 || strcmp(argv[2], "set") != 0 || !opts_known(argc, argv, 4, known)) {
+	if (argc < 4 || strcmp(argv[2], "set") != 0 || !ctl_opts_known(argc, argv, 4, known)) {
 		usage();
 		return 2;
 	}
-	const char *credits = opt(argc, argv, 4, "--credits"), *cap = opt(argc, argv, 4, "--rollover-cap");
-	const char *member = opt(argc, argv, 4, "--member-cap");
-	struct plan_def p = {argv[3], 0, opt(argc, argv, 4, "--rollover"), -1, -1, prices, 0};
+	const char *credits = ctl_opt(argc, argv, 4, "--credits"), *cap = ctl_opt(argc, argv, 4, "--rollover-cap");
+	const char *member = ctl_opt(argc, argv, 4, "--member-cap");
+	struct plan_def p = {argv[3], 0, ctl_opt(argc, argv, 4, "--rollover"), -1, -1, prices, 0};
 	int bad = 0;
 	for (int i = 4; i + 1 < argc; i += 2) {
 		if (strcmp(argv[i], "--stripe-price") != 0)
@@ -739,13 +409,13 @@ static int cmd_plan(struct ledger *lg, int argc, char **argv)
 	if (p.rollover == NULL)
 		p.rollover = "none";
 	if (bad || !ledger_name_ok(p.name, PLAN_NAME_CHARS, 1, LIMIT_PLAN_NAME_BYTES) || credits == NULL ||
-	    parse_i64(credits, &p.credits_micros) != 0 || p.credits_micros < 0 ||
+	    ctl_parse_i64(credits, &p.credits_micros) != 0 || p.credits_micros < 0 ||
 	    p.credits_micros > LIMIT_AMOUNT_MICROS_MAX ||
 	    (strcmp(p.rollover, "none") != 0 && strcmp(p.rollover, "full") != 0 && strcmp(p.rollover, "capped") != 0) ||
-	    (cap != NULL && (parse_i64(cap, &p.rollover_cap_micros) != 0 || p.rollover_cap_micros < 0 ||
+	    (cap != NULL && (ctl_parse_i64(cap, &p.rollover_cap_micros) != 0 || p.rollover_cap_micros < 0 ||
 			     p.rollover_cap_micros > LIMIT_AMOUNT_MICROS_MAX)) ||
 	    (strcmp(p.rollover, "capped") == 0) != (cap != NULL) ||
-	    (member != NULL && (parse_i64(member, &p.member_cap_micros) != 0 || p.member_cap_micros < 0 ||
+	    (member != NULL && (ctl_parse_i64(member, &p.member_cap_micros) != 0 || p.member_cap_micros < 0 ||
 				p.member_cap_micros > LIMIT_AMOUNT_MICROS_MAX))) {
 		usage();
 		return 2;
@@ -761,15 +431,15 @@ static int dispatch(struct ledger *lg, int argc, char **argv, const struct cfg *
 	enum cd_err rc;
 	if (strcmp(cmd, "migrate") == 0) {
 		static const char *const known[] = {"--sql-dir", "--user", "--password-file", NULL};
-		const char *dir = opt(argc, argv, 2, "--sql-dir");
-		if (!opts_known(argc, argv, 2, known)) {
+		const char *dir = ctl_opt(argc, argv, 2, "--sql-dir");
+		if (!ctl_opts_known(argc, argv, 2, known)) {
 			usage();
 			return 2;
 		}
 		if (dir == NULL)
 			dir = getenv("CREDITD_SQL_DIR");
 		rc = ledger_migrate(lg, dir != NULL ? dir : CREDITD_SQL_DIR, print_applied, NULL);
-		return rc == CD_OK ? 0 : fail(lg, rc, "migrate");
+		return rc == CD_OK ? 0 : ctl_fail(lg, rc, "migrate");
 	}
 	if (strcmp(cmd, "key") == 0)
 		return cmd_key(lg, argc, argv);
@@ -784,21 +454,21 @@ static int dispatch(struct ledger *lg, int argc, char **argv, const struct cfg *
 	if (strcmp(cmd, "plan") == 0)
 		return cmd_plan(lg, argc, argv);
 	if (strcmp(cmd, "price") == 0)
-		return cmd_price(lg, argc, argv);
+		return ctl_price(lg, argc, argv);
 	if (strcmp(cmd, "verify") == 0) {
 		long warnings = 0;
 		rc = ledger_verify(lg, print_violation, NULL, &violations, &warnings);
 		if (rc != CD_OK)
-			return fail(lg, rc, "verify");
+			return ctl_fail(lg, rc, "verify");
 		/* Warnings are printed, and only violations fail. */
 		printf("%ld violations, %ld warnings\n", violations, warnings);
 		return violations == 0 ? 0 : 1;
 	}
 	if (strcmp(cmd, "export") == 0 && argc >= 3) {
 		static const char *const known[] = {"--format", NULL};
-		const char *format = opt(argc, argv, 3, "--format");
+		const char *format = ctl_opt(argc, argv, 3, "--format");
 		int csv = format == NULL || strcmp(format, "csv") == 0;
-		if (!opts_known(argc, argv, 3, known) || (format != NULL && !csv && strcmp(format, "json") != 0)) {
+		if (!ctl_opts_known(argc, argv, 3, known) || (format != NULL && !csv && strcmp(format, "json") != 0)) {
 			usage();
 			return 2;
 		}
@@ -806,7 +476,7 @@ static int dispatch(struct ledger *lg, int argc, char **argv, const struct cfg *
 		rc = ledger_export(lg, argv[2], print_journal_row, &x);
 		if (rc == CD_OK)
 			export_header(&x);
-		return rc == CD_OK ? 0 : fail(lg, rc, "export");
+		return rc == CD_OK ? 0 : ctl_fail(lg, rc, "export");
 	}
 	(void)cfg;
 	usage();
@@ -835,8 +505,8 @@ int main(int argc, char **argv)
 	/* Migrations run as the schema's owner; every other command as the
 	 * runtime user of the config (DESIGN §10). */
 	if (cfg_load(config, &cfg, err, sizeof(err)) != 0 ||
-	    (strcmp(argv[1], "migrate") == 0 && cfg_use_migrate_user(&cfg, opt(argc, argv, 2, "--user"),
-								      opt(argc, argv, 2, "--password-file"), err, sizeof(err)) != 0)) {
+	    (strcmp(argv[1], "migrate") == 0 && cfg_use_migrate_user(&cfg, ctl_opt(argc, argv, 2, "--user"),
+								      ctl_opt(argc, argv, 2, "--password-file"), err, sizeof(err)) != 0)) {
 		fprintf(stderr, "creditctl: %s\n", err);
 		cfg_free(&cfg);
 		return 2;

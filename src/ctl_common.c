@@ -1,0 +1,62 @@
+/* ctl_common.c: option and number reading and failure printing shared by
+ * creditctl's commands (see ctl_common.h). */
+#include "ctl_common.h"
+#include "ledger.h"
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Finds "--name VALUE" in argv[from..]; NULL when absent. */
+const char *ctl_opt(int argc, char **argv, int from, const char *name)
+{
+	for (int i = from; i + 1 < argc; i++)
+		if (strcmp(argv[i], name) == 0)
+			return argv[i + 1];
+	return NULL;
+}
+
+/* 1 when argv[from..] is only "--name VALUE" pairs with names from the
+ * NULL-terminated list: a mistyped option (--expire for --expires) must
+ * stop the command, not be ignored and change what it does. */
+int ctl_opts_known(int argc, char **argv, int from, const char *const *names)
+{
+	for (int i = from; i < argc; i += 2) {
+		const char *const *n = names;
+		while (*n != NULL && strcmp(*n, argv[i]) != 0)
+			n++;
+		if (*n == NULL || i + 1 >= argc) {
+			fprintf(stderr, "creditctl: unknown option or missing value: %s\n", argv[i]);
+			return 0;
+		}
+	}
+	return 1;
+}
+
+int ctl_parse_i64(const char *s, int64_t *out)
+{
+	char *end;
+	errno = 0;
+	long long v = strtoll(s, &end, 10);
+	if (s[0] == '\0' || *end != '\0' || errno != 0)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+int ctl_fail(struct ledger *lg, enum cd_err rc, const char *what)
+{
+	const char *msg = ledger_errmsg(lg);
+	fprintf(stderr, "creditctl: %s: %s%s%s\n", what, cd_strerror(rc), msg[0] ? ": " : "", msg);
+	return 1;
+}
+
+int ctl_print_json(json_t *v)
+{
+	char *text = json_dumps(v, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	printf("%s\n", text != NULL ? text : "null");
+	free(text);
+	json_decref(v);
+	return 0;
+}
+

@@ -1,0 +1,23 @@
+/* ctl_common.h: what creditctl's commands share: reading options, numbers
+ * and printing a ledger failure or a JSON answer. The command line's own
+ * layer, above the ledger; nothing here speaks SQL. */
+#ifndef CREDITD_CTL_COMMON_H
+#define CREDITD_CTL_COMMON_H
+#include <jansson.h>
+#include <stdint.h>
+#include "errors.h"
+
+struct ledger;
+
+/* "--name VALUE" in argv[from..]: VALUE (borrowed from argv), NULL when absent. */
+const char *ctl_opt(int argc, char **argv, int from, const char *name);
+/* 1 when argv[from..] is only "--name VALUE" pairs of the NULL-terminated
+ * names; 0 (said on stderr) otherwise. */
+int ctl_opts_known(int argc, char **argv, int from, const char *const *names);
+/* A whole decimal int64: 0, or -1 with *out untouched. */
+int ctl_parse_i64(const char *s, int64_t *out);
+/* Says what failed on stderr (with the ledger's last message); returns 1. */
+int ctl_fail(struct ledger *lg, enum cd_err rc, const char *what);
+/* Prints v indented and takes it (json_decref); returns 0. */
+int ctl_print_json(json_t *v);
+#endif

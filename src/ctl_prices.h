@@ -1,0 +1,10 @@
+/* ctl_prices.h: creditctl's price commands (list, import of a CSV or JSON
+ * catalogue with its rise guard and dry run, history). Reads files and
+ * prints; the ledger does the writing. */
+#ifndef CREDITD_CTL_PRICES_H
+#define CREDITD_CTL_PRICES_H
+struct ledger;
+/* "price ..." with argv as creditctl got it (argv[1] is "price"): the
+ * command's exit status (0, 1 failure, 2 usage). */
+int ctl_price(struct ledger *lg, int argc, char **argv);
+#endif
