@@ -464,7 +464,7 @@ def hostile_rows(acct, ws, hold, settled, released, suspended, capped):
         R("ttl_seconds 0", "POST", AUTH, None, authz(ttl_seconds=0), 400, INV, "ttl_seconds"),
         R("ttl_seconds 86401", "POST", AUTH, None, authz(ttl_seconds=86401), 400, INV, "ttl_seconds"),
         R("authorize beyond the balance", "POST", AUTH, None,
-          authz(model="gpt-4o", input_tokens=10 ** 12, max_output_tokens=16384), 402, "insufficient_credits", None),
+          authz(model="gpt-4o", input_tokens=10 ** 9, max_output_tokens=16384), 402, "insufficient_credits", None),
         R("settle output negative", "POST", SETTLE, None, settle(output_tokens=-1), 400, INV, "output_tokens"),
         R("settle input 1e400", "POST", SETTLE, None,
           '{"hold_id": "%s", "input_tokens": 1e400, "output_tokens": 1}' % hold, 400, INV, "input_tokens"),
