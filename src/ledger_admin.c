@@ -246,6 +246,35 @@ static const struct check checks[] = {
 	 "JOIN accounts a ON a.id = t.account_id JOIN disputes d ON d.topup_id = t.id "
 	 "GROUP BY t.id, a.ext_id, t.disputed_micros HAVING t.disputed_micros <> SUM(d.taken_micros - d.returned_micros)",
 	 "disputed_micros", "taken less returned by its disputes", 0},
+	/* The same of an auto-recharge's credit (a Stripe-funded credit too). */
+	{"refund and dispute beyond recharge",
+	 "SELECT a.ext_id, r.refunded_micros + r.disputed_micros, r.credited_micros FROM recharges r "
+	 "JOIN accounts a ON a.id = r.account_id WHERE r.disputed_micros < 0 OR r.refunded_micros < 0 OR "
+	 "r.refunded_micros + r.disputed_micros > r.credited_micros",
+	 "refunded_micros + disputed_micros", "credited_micros", 0},
+	{"dispute vs its recharge",
+	 "SELECT a.ext_id, r.disputed_micros, COALESCE(SUM(d.taken_micros - d.returned_micros), 0) FROM recharges r "
+	 "JOIN accounts a ON a.id = r.account_id JOIN disputes d ON d.recharge_id = r.id "
+	 "GROUP BY r.id, a.ext_id, r.disputed_micros HAVING r.disputed_micros <> SUM(d.taken_micros - d.returned_micros)",
+	 "disputed_micros", "taken less returned by its disputes", 0},
+	/* A charge refunded in full took back the whole credit: what the
+	 * refund took and what disputes hold add up to it (a refund made
+	 * while a dispute held the credit takes the dispute's hold over). */
+	{"fully refunded, credit kept",
+	 "SELECT a.ext_id, x.refunded_micros + x.disputed_micros, x.credited_micros FROM "
+	 "(SELECT account_id, refunded_micros, disputed_micros, credited_micros, refunded_cents, paid_cents FROM topups "
+	 "WHERE status = 'credited' UNION ALL SELECT account_id, refunded_micros, disputed_micros, credited_micros, "
+	 "refunded_cents, paid_cents FROM recharges WHERE state = 'succeeded') x JOIN accounts a ON a.id = x.account_id "
+	 "WHERE x.paid_cents > 0 AND x.refunded_cents >= x.paid_cents "
+	 "AND x.refunded_micros + x.disputed_micros < x.credited_micros",
+	 "refunded_micros + disputed_micros", "credited_micros", 0},
+	/* A dispute that came before its credit waits only until the credit
+	 * is made (the credit applies it in its own transaction). */
+	{"dispute waiting beside its credit",
+	 "SELECT a.ext_id, d.dispute_id, 'none' FROM disputes d JOIN (SELECT account_id, payment_intent FROM topups "
+	 "WHERE status = 'credited' UNION ALL SELECT account_id, payment_intent FROM recharges "
+	 "WHERE state = 'succeeded') x ON x.payment_intent = d.payment_intent JOIN accounts a ON a.id = x.account_id "
+	 "WHERE d.account_id IS NULL", "dispute waiting", "none once its payment is credited", 0},
 	{"settled hold without usage",
 	 "SELECT a.ext_id, COUNT(u.id), 1 FROM holds h JOIN accounts a ON a.id = h.account_id LEFT JOIN usage_records u "
 	 "ON u.hold_id = h.id WHERE h.state = 'settled' GROUP BY h.id, a.ext_id HAVING COUNT(u.id) <> 1",

@@ -6,6 +6,7 @@
  * changed. Internal to the ledger's files. */
 #ifndef CREDITD_LEDGER_HOOKS_H
 #define CREDITD_LEDGER_HOOKS_H
+#include "ledger_funded.h"
 #include "ledger_open.h"
 
 struct webhook_event;
@@ -26,6 +27,19 @@ enum cd_err hook_checkout_paid(struct ledger *lg, struct hook_run *h);
 /* charge.dispute.created / closed (ledger_disputes.c). */
 enum cd_err hook_dispute_created(struct ledger *lg, struct hook_run *h);
 enum cd_err hook_dispute_closed(struct ledger *lg, struct hook_run *h);
+/* A refund of f (its account and row locked) that found the credit taken
+ * back by open disputes already: up to micros of what they hold becomes
+ * the refund's (their taken_micros lowered, oldest first), so that a
+ * dispute won later gives back only what it still holds. *moved: how
+ * much; the caller moves it from f's disputed to its refunded micros. No
+ * journal row: the credit was taken already. */
+enum cd_err dispute_yield(struct ledger *lg, const struct funded *f, int64_t micros, int64_t *moved);
+/* The credit f of payment_intent was just made on locked account a: the
+ * disputes that came before it and waited (ledger_disputes.c) are
+ * applied now, an open or lost one taking its share back as its event
+ * would have, a won or closed one only attached. f's figures are read
+ * again (its row locked) when one waited. */
+enum cd_err dispute_apply_waiting(struct ledger *lg, struct acct *a, struct funded *f, const char *payment_intent);
 /* A subscription's change from previous_status (NULL: new to creditd) to
  * the event's status: payment.failed on entering past_due or unpaid, and
  * the suspension stripe.suspend_when_unpaid asks for. a is locked. */

@@ -3,9 +3,12 @@
  * (ledger_events.h), claimed and sent by the recharge thread (recharge.c),
  * ended here. A recharge row moves queued → sent → succeeded | failed, or
  * queued → failed; it is credited at most once (its row is locked and its
- * state checked first), and its Stripe Idempotency-Key is its id. */
+ * state checked first), and its Stripe Idempotency-Key is its id. Once
+ * credited it is a Stripe-funded credit like a top-up (ledger_funded.h):
+ * refunds and disputes take it back. */
 #include "ledger_recharges.h"
 #include "ledger_events.h"
+#include "ledger_hooks.h"
 #include "log.h"
 #include "timefmt.h"
 #include <stdio.h>
@@ -35,7 +38,7 @@ enum cd_err recharge_credit(struct ledger *lg, struct acct *a, int64_t id, const
 			    int *credited)
 {
 	static const char sql[] = "UPDATE recharges SET state = 'succeeded', payment_intent = ?, credited_micros = ?, "
-				  "grant_id = ?, updated_at = ?, error = NULL WHERE id = ?";
+				  "paid_cents = ?, grant_id = ?, updated_at = ?, error = NULL WHERE id = ?";
 	char state[16], gid[32];
 	int64_t queued_cents = 0, grant_id, journal_id;
 	*credited = 0;
@@ -53,7 +56,7 @@ enum cd_err recharge_credit(struct ledger *lg, struct acct *a, int64_t id, const
 	rc = ledger_add_grant(lg, a, "topup", micros, GRANT_PRIORITY_DEFAULT, -1, pi, "auto-recharge", &grant_id,
 			      &journal_id);
 	if (rc == CD_OK)
-		rc = db_do(lg, sql, "recharge credit", "siiii", pi, micros, grant_id, lg->now, id);
+		rc = db_do(lg, sql, "recharge credit", "siiiii", pi, micros, cents, grant_id, lg->now, id);
 	if (in_flight)
 		a->recharge_pending = 0;
 	a->recharge_failures = 0;
@@ -62,6 +65,10 @@ enum cd_err recharge_credit(struct ledger *lg, struct acct *a, int64_t id, const
 		rc = event_add(lg, a, EVENT_AUTORECHARGE_SUCCEEDED, json_pack("{s:I, s:I, s:I, s:s, s:s}", "recharge_id",
 			       (json_int_t)id, "amount_cents", (json_int_t)cents, "amount_micros", (json_int_t)micros,
 			       "payment_intent", pi, "grant_id", gid));
+	/* A dispute of this payment that came first waited for this credit. */
+	struct funded f = {.kind = FUNDED_RECHARGE, .id = id, .account_id = a->id};
+	if (rc == CD_OK)
+		rc = dispute_apply_waiting(lg, a, &f, pi);
 	*credited = rc == CD_OK;
 	return rc;
 }

@@ -25,11 +25,13 @@
 /* The micros a cumulative refund takes back: the same share of the
  * credit as of the charge (tax and discounts did not buy credits, so a
  * full refund takes back exactly the credit), rounded down so that the
- * customer never loses more than they got back; without the charge's
- * amount, cents at the top-up rate. Never more than was credited. */
-static int64_t refund_target_micros(const struct ledger *lg, const struct webhook_event *ev, int64_t credited)
+ * customer never loses more than they got back; the charge's amount is
+ * the event's, else what the credit's record says was paid; without
+ * either, cents at the top-up rate. Never more than was credited. */
+static int64_t refund_target_micros(const struct ledger *lg, const struct webhook_event *ev, const struct funded *f)
 {
-	int64_t refunded = ev->amount_refunded_cents, paid = ev->charge_amount_cents;
+	int64_t refunded = ev->amount_refunded_cents, credited = f->credited;
+	int64_t paid = ev->charge_amount_cents > 0 ? ev->charge_amount_cents : f->paid_cents;
 	if (paid > 0 && refunded >= paid)
 		return credited;
 	if (paid > 0)
@@ -38,52 +40,48 @@ static int64_t refund_target_micros(const struct ledger *lg, const struct webhoo
 	return micros < 0 || micros > credited ? credited : micros;
 }
 
+/* A refund of a Stripe-funded credit (a top-up or an auto-recharge). What
+ * a dispute took back already is not taken again: while the dispute is
+ * open, what the refund would take beyond the credit left becomes the
+ * refund's out of the dispute's hold (dispute_yield), so that a win gives
+ * back only the rest. */
 static enum cd_err charge_refunded(struct ledger *lg, struct hook_run *h)
 {
-	static const char sql_get[] = "SELECT id, account_id FROM topups WHERE payment_intent = ? AND status = 'credited'";
-	static const char sql_lock[] = "SELECT refunded_cents, refunded_micros, credited_micros, disputed_micros "
-				       "FROM topups WHERE id = ? FOR UPDATE";
-	static const char sql_set[] = "UPDATE topups SET refunded_cents = ?, refunded_micros = ?, "
-				      "charge_id = COALESCE(charge_id, ?) WHERE id = ?";
 	const struct webhook_event *ev = h->ev;
-	int e;
 	struct acct a;
+	struct funded f;
 	if (ev->payment_intent[0] == '\0' || ev->amount_refunded_cents < 0) {
 		h->outcome = "ignored: no payment intent";
 		return CD_OK;
 	}
-	struct dbstmt *s = db_exec(lg, sql_get, &e, "s", ev->payment_intent);
-	if (s == NULL)
-		return db_err(lg, e, "refund lookup");
-	if (db_fetch(s) != 1) {
-		h->outcome = "ignored: no credited top-up for this charge";
+	enum cd_err rc = funded_find(lg, ev->payment_intent, "", &f);
+	if (rc == CD_E_NOT_FOUND) {
+		h->outcome = "ignored: no credit for this charge";
 		return CD_OK;
 	}
-	int64_t topup_id = db_i64(s, 0), account_id = db_i64(s, 1);
-	enum cd_err rc = acct_lock_id(lg, account_id, &a);
+	if (rc == CD_OK)
+		rc = acct_lock_id(lg, f.account_id, &a);
+	if (rc == CD_OK)
+		rc = funded_lock(lg, &f);
 	if (rc != CD_OK)
 		return rc;
-	s = db_exec(lg, sql_lock, &e, "i", topup_id);
-	if (s == NULL || db_fetch(s) != 1)
-		return s == NULL ? db_err(lg, e, "refund lock") : CD_E_INTERNAL;
-	int64_t done_cents = db_i64(s, 0), done_micros = db_i64(s, 1), credited = db_i64(s, 2);
-	if (ev->amount_refunded_cents <= done_cents) {
+	if (ev->amount_refunded_cents <= f.refunded_cents) {
 		h->outcome = "duplicate: refund already applied";
 		return a.dirty ? acct_save(lg, &a) : CD_OK;
 	}
-	int64_t micros = refund_target_micros(lg, ev, credited) - done_micros;
-	/* What a dispute took back already is not taken again. */
-	int64_t left = credited - done_micros - db_i64(s, 3);
+	h->account_id = a.id;
+	int64_t micros = refund_target_micros(lg, ev, &f) - f.refunded, moved = 0;
+	int64_t left = f.credited - f.refunded - f.disputed;
+	if (micros > left && f.disputed > 0)
+		rc = dispute_yield(lg, &f, micros - (left > 0 ? left : 0), &moved);
 	if (micros > left)
 		micros = left;
-	h->account_id = a.id;
-	if (micros > 0)
-		rc = ledger_spend(lg, &a, micros, "refund", 0, ev->charge_id, "Stripe refund", NULL);
 	if (micros < 0)
 		micros = 0;
+	if (rc == CD_OK && micros > 0)
+		rc = ledger_spend(lg, &a, micros, "refund", 0, ev->charge_id, "Stripe refund", NULL);
 	if (rc == CD_OK)
-		rc = db_do(lg, sql_set, "refund record", "iisi", ev->amount_refunded_cents, done_micros + micros,
-			   ev->charge_id, topup_id);
+		rc = funded_change(lg, &f, ev->amount_refunded_cents, micros + moved, -moved, ev->charge_id);
 	if (rc == CD_OK)
 		rc = event_add(lg, &a, EVENT_TOPUP_REFUNDED, json_pack("{s:I, s:I, s:s}", "amount_micros",
 			       (json_int_t)micros, "amount_refunded_cents", (json_int_t)ev->amount_refunded_cents,

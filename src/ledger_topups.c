@@ -257,6 +257,10 @@ static enum cd_err credit(struct ledger *lg, struct hook_run *h, struct acct *a,
 			       (json_int_t)micros, "amount_cents", (json_int_t)r->amount_cents, "session",
 			       ev->session_id, "grant_id", gid));
 	}
+	/* A dispute of this payment that came first waited for this credit. */
+	struct funded f = {.kind = FUNDED_TOPUP, .id = r->id, .account_id = a->id};
+	if (rc == CD_OK)
+		rc = dispute_apply_waiting(lg, a, &f, ev->payment_intent);
 	h->outcome = "credited";
 	return rc;
 }

@@ -301,6 +301,10 @@ _Static_assert(LIMIT_HOLD_ID_BYTES <= 255, "a hold id is kept in journal.referen
 #define LIMIT_RECHARGE_BACKOFF_MAX_SECONDS 600
 /* recharges.error is VARCHAR(500): Stripe's message is cut to fit. */
 #define LIMIT_RECHARGE_ERROR_BYTES 500
+/* Disputes of one payment that a refund or a late credit handles at once:
+ * Stripe disputes a charge once, and a payment intent has one succeeded
+ * charge; more are left as they are (and creditctl verify says so). */
+#define LIMIT_DISPUTES_PER_PAYMENT 4
 /* Browser tokens (DESIGN §9): ttl_seconds 60–3600, 900 when not given. A
  * token is checked without the database, so it is short-lived instead. */
 #define LIMIT_BROWSER_TOKEN_TTL_MIN 60

@@ -14,7 +14,7 @@ import time
 import lib
 from lib import ENV, api, check, eq, new_account, parallel, sql, wait_until
 from test_20_guard import authorize
-from test_30_stripe import (RATE, Spawned, acct_path, balance, checkout_event, delivered, event,
+from test_30_stripe import (RATE, Spawned, acct_path, balance, charge_event, checkout_event, delivered, event,
                             fake_requests, give_customer, journal, last_seq, ok_mode, one, open_session, post_payload,
                             quoted, session, sign, subscription_event, topup, verify)
 
@@ -329,4 +329,106 @@ def test_status_reason_manual_and_null():
     eq(status_of(acct), ("suspended", "manual"), "an admin's suspension")
     eq(api("PATCH", acct_path(acct), {"status": "active"}).status, 200, "lift")
     eq(status_of(acct), ("active", None), "active again")
+    verify()
+
+
+# ---- a refund while a dispute holds the credit ---------------------------------------------------
+
+def test_refund_during_an_open_inquiry_is_not_given_back_when_it_closes():
+    ok_mode()
+    acct = new_account("inqrefund")
+    sid = credited(acct, 10000)
+    pi = session(sid)["payment_intent"]
+    paid = balance(acct)
+    charge, du = "ch_" + secrets.token_hex(12), "du_" + secrets.token_hex(10)
+    delivered(dispute_event("charge.dispute.created", pi, 10000, status="warning_needs_response", dispute=du,
+                            charge=charge))
+    eq(balance(acct), paid - 10000 * RATE, "the inquiry takes back the credit")
+    delivered(charge_event(pi, acct, 10000, amount=10000, charge=charge))
+    eq(balance(acct), paid - 10000 * RATE, "the refund takes nothing more: the credit is gone already")
+    eq(one("SELECT CONCAT(refunded_micros, '/', disputed_micros) FROM topups WHERE session_id = %s" % quoted(sid)),
+       "%d/0" % (10000 * RATE), "the refund holds what the inquiry held")
+    delivered(dispute_event("charge.dispute.closed", pi, 10000, status="warning_closed", dispute=du, charge=charge))
+    eq(balance(acct), paid - 10000 * RATE, "the inquiry closed gives back nothing: the buyer has the cash back")
+    delivered(charge_event(pi, acct, 10000, amount=10000, charge=charge))
+    eq(balance(acct), paid - 10000 * RATE, "a re-sent refund is a duplicate")
+    verify()
+
+
+def test_partial_refund_during_an_open_dispute_then_won_gives_back_the_rest():
+    ok_mode()
+    acct = new_account("disprefund")
+    sid = credited(acct, 2000)
+    pi = session(sid)["payment_intent"]
+    paid = balance(acct)
+    charge, du = "ch_" + secrets.token_hex(12), "du_" + secrets.token_hex(10)
+    delivered(dispute_event("charge.dispute.created", pi, 2000, dispute=du, charge=charge))
+    delivered(charge_event(pi, acct, 500, amount=2000, charge=charge))
+    eq(balance(acct), paid - 2000 * RATE, "nothing more taken")
+    delivered(dispute_event("charge.dispute.closed", pi, 2000, status="won", dispute=du, charge=charge))
+    eq(balance(acct), paid - 500 * RATE, "won: back what the dispute still held, not the refunded part")
+    verify()
+
+
+def test_verify_sees_a_full_refund_that_a_dispute_gave_back():
+    ok_mode()
+    acct = new_account("vrefund")
+    sid = credited(acct, 1000)
+    pi = session(sid)["payment_intent"]
+    delivered(charge_event(pi, acct, 1000, amount=1000))
+    verify()
+    sql("UPDATE topups SET refunded_micros = 0 WHERE session_id = %s" % quoted(sid))
+    try:
+        p = lib.creditctl("verify", check_rc=False)
+        check(p.returncode != 0 and "fully refunded" in p.stdout + p.stderr, "verify sees it: %s" % p.stdout)
+    finally:
+        sql("UPDATE topups SET refunded_micros = credited_micros WHERE session_id = %s" % quoted(sid))
+    verify()
+
+
+# ---- a dispute that comes before the credit ------------------------------------------------------
+
+def test_dispute_before_the_credit_is_applied_when_the_credit_comes():
+    ok_mode()
+    acct = new_account("early")
+    sid = open_session(acct, 1000)
+    pi = session(sid)["payment_intent"]
+    base = balance(acct)
+    du = "du_" + secrets.token_hex(10)
+    r = delivered(dispute_event("charge.dispute.created", pi, 1000, dispute=du))
+    eq(r.status, 200, "acknowledged")
+    eq(balance(acct), base, "nothing to take yet")
+    delivered(dispute_event("charge.dispute.created", pi, 1000, dispute=du))
+    r = delivered(checkout_event(sid))
+    eq(r.json.get("outcome"), "credited", "credited")
+    eq(balance(acct), base, "credited and taken back by the dispute that came first")
+    eq([t["amount_micros"] for t in causes(acct, "dispute")], [-1000 * RATE], "one dispute entry")
+    eq(status_of(acct), ("suspended", "dispute"), "suspended for it")
+    delivered(dispute_event("charge.dispute.closed", pi, 1000, status="won", dispute=du))
+    eq(balance(acct), base + 1000 * RATE, "won: given back")
+    verify()
+    # Closed as won before the credit: nothing taken; closed as lost: taken.
+    sid2, sid3 = open_session(acct, 700), open_session(acct, 800)
+    pi2, pi3 = session(sid2)["payment_intent"], session(sid3)["payment_intent"]
+    before = balance(acct)
+    delivered(dispute_event("charge.dispute.closed", pi2, 700, status="won"))
+    delivered(dispute_event("charge.dispute.closed", pi3, 800, status="lost"))
+    delivered(checkout_event(sid2))
+    delivered(checkout_event(sid3))
+    eq(balance(acct), before + 700 * RATE, "the won one credits, the lost one is taken back")
+    verify()
+
+
+def test_concurrent_dispute_and_credit_take_back_once():
+    ok_mode()
+    acct = new_account("earlyrace")
+    for _ in range(5):
+        sid = open_session(acct, 600)
+        pi = session(sid)["payment_intent"]
+        base = balance(acct)
+        payloads = [json.dumps(dispute_event("charge.dispute.created", pi, 600, dispute="du_" + pi)),
+                    json.dumps(checkout_event(sid))] * 4
+        results = parallel(8, lambda i: post_payload(payloads[i], sign(payloads[i])))
+        check(all(r.status == 200 for r in results), "acknowledged: %r" % results)
+        eq(balance(acct), base, "credited and taken back once")
     verify()
