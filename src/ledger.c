@@ -98,8 +98,6 @@ void ledger_free(struct ledger *lg)
 		disconnect(lg);
 	}
 	free(lg->conns);
-	if (lg->batch != NULL)
-		lg->batch_free(lg->batch);
 	free(lg);
 	mysql_thread_end();
 }

@@ -114,7 +114,42 @@ void batch_ext_remember(const char *ext, int64_t id)
 
 /* ---- The batch ---- */
 
-struct batch *batch_new(void)
+/* Batches kept for the next combiner: at most LIMIT_BATCH_COMBINERS run at
+ * once on each node's queue, so that many are ever made, whichever of the
+ * worker threads happens to combine (a batch per thread would grow the
+ * process by a batch each time a thread combines for the first time). */
+#define BATCH_POOL (LIMIT_DB_NODES * LIMIT_BATCH_COMBINERS)
+static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct batch *pool[BATCH_POOL];
+static int npool;
+
+static struct batch *batch_new(void);
+
+struct batch *batch_take(void)
+{
+	struct batch *b = NULL;
+	pthread_mutex_lock(&pool_lock);
+	if (npool > 0)
+		b = pool[--npool];
+	pthread_mutex_unlock(&pool_lock);
+	return b != NULL ? b : batch_new();
+}
+
+void batch_give(struct batch *b)
+{
+	if (b == NULL)
+		return;
+	batch_reset(b);
+	pthread_mutex_lock(&pool_lock);
+	if (npool < BATCH_POOL) {
+		pool[npool++] = b;
+		b = NULL;
+	}
+	pthread_mutex_unlock(&pool_lock);
+	batch_free(b);
+}
+
+static struct batch *batch_new(void)
 {
 	struct batch *b = calloc(1, sizeof(*b));
 	if (b == NULL)

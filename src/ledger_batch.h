@@ -154,7 +154,11 @@ void batch_notice_refusal(struct ledger *lg, struct batch *b, int acct, int memb
  * call for one (notice_recharge). */
 void batch_notice_balances(struct ledger *lg, struct batch *b);
 
-struct batch *batch_new(void);
+/* A batch for a combiner to run (from a pool, or new; NULL when memory
+ * runs out), and back to the pool when the combiner is done (emptied;
+ * freed when the pool is full). */
+struct batch *batch_take(void);
+void batch_give(struct batch *b);
 void batch_free(struct batch *b);
 /* Empties b for a new attempt (hold_reqs_needed stays). */
 void batch_reset(struct batch *b);

@@ -797,11 +797,6 @@ static enum cd_err batch_attempt(struct ledger *lg, struct batch *b, struct guar
 	return rc;
 }
 
-static void batch_memory_free(void *p)
-{
-	batch_free(p);
-}
-
 /* The combiner's work: the batch as one transaction, retried whole, on
  * the node of its operations' accounts (they were queued by node). */
 static void guard_run(void *self, struct combine_op **links, int n)
@@ -817,11 +812,7 @@ static void guard_run(void *self, struct combine_op **links, int n)
 		ops[i]->out = NULL;
 	}
 	ledger_route(lg, ops[0]->route[0] != '\0' ? ops[0]->route : NULL);
-	if (lg->batch == NULL) {
-		lg->batch = batch_new();
-		lg->batch_free = batch_memory_free;
-	}
-	struct batch *b = lg->batch;
+	struct batch *b = batch_take();
 	ledger_tx_init(lg, &t);
 	if (b == NULL) {
 		t.rc = CD_E_INTERNAL;
@@ -830,6 +821,7 @@ static void guard_run(void *self, struct combine_op **links, int n)
 		while (ledger_tx_next(lg, &t))
 			ledger_tx_end(lg, &t, batch_attempt(lg, b, ops, n));
 	}
+	batch_give(b);
 	lg->routed = routed;
 	memcpy(lg->route, route, sizeof(route));
 	if (t.rc == CD_E_INTERNAL && n > 1 && !lg->committed) {

@@ -80,10 +80,6 @@ struct ledger {
 	struct dbstmt stmts[DB_STMTS_MAX];
 	int nstmts;
 	unsigned long long round_trips;	/* every execute, commit and rollback */
-	/* The guard's batch memory (ledger_batch.h), made on first use by the
-	 * thread that combines on this connection; freed with it. */
-	void *batch;
-	void (*batch_free)(void *batch);
 	char errmsg[256];
 };
 
