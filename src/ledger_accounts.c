@@ -147,14 +147,79 @@ enum cd_err ledger_account_get(struct ledger *lg, const char *id, json_t **out)
 	return rc;
 }
 
+/* The patch's settings, applied to the locked row in memory (and the rate
+ * limits and a recharge switched off stored): what account_patch_op then
+ * writes. Refusals leave the row unwritten. */
+static enum cd_err patch_apply(struct ledger *lg, const struct account_patch *p, struct acct *a)
+{
+	enum cd_err rc = CD_OK;
+	/* An admin's word is the reason from now on, whatever Stripe's was
+	 * (DESIGN §10): "manual", or none once active. */
+	if (p->status != NULL) {
+		ledger_copy_text(a->status, sizeof(a->status), p->status);
+		ledger_copy_text(a->status_reason, sizeof(a->status_reason),
+				 strcmp(p->status, "active") == 0 ? NULL : "manual");
+	}
+	if (p->set_overdraft)
+		a->overdraft = p->overdraft_limit_micros;
+	if (p->set_monthly)
+		a->monthly_limit = p->monthly_limit_micros;
+	if (p->set_low)
+		a->low_balance = p->low_balance_micros;
+	/* A plan with more credits than this period's grants the difference
+	 * now; one with fewer (or none) takes effect at the next period. */
+	if (p->set_plan)
+		ledger_copy_text(a->plan, sizeof(a->plan), p->plan);
+	if (p->set_plan && a->plan[0] != '\0')
+		rc = period_credit(lg, a, a->plan, lg->now, PERIOD_PLAN_SET, NULL);
+	if (rc != CD_OK)
+		return rc;
+	if (p->set_daily)
+		a->daily_limit = p->daily_limit_micros;
+	if (p->set_rpm)
+		a->rate.rpm = p->requests_per_minute;
+	if (p->set_tpm)
+		a->rate.tpm = p->tokens_per_minute;
+	if ((p->set_rpm || p->set_tpm) && (rc = rate_limits_store(lg, a->id, a->rate.rpm, a->rate.tpm)) != CD_OK)
+		return rc;
+	if (p->set_recharge && p->recharge_threshold_micros >= 0 && !a->recharge_card)
+		return refusal_set(&lg->refusal, REFUSE_NO_CARD, a->ext_id, NULL);
+	if (p->set_recharge) {
+		/* Set again (or off): failures start counting afresh, and what
+		 * was queued under the old setting is not sent. */
+		a->recharge_threshold = p->recharge_threshold_micros;
+		a->recharge_amount_cents = p->recharge_threshold_micros >= 0 ? p->recharge_amount_cents : -1;
+		a->recharge_failures = 0;
+		rc = recharge_switch_off(lg, a);
+	}
+	return rc;
+}
+
+/* Writes the patched settings. A monthly limit that changes also records
+ * when, and what the month had committed then (its spend and its pending
+ * holds): `creditctl verify` warns of a spend above the new limit only up
+ * to that (ledger_admin.c). Both are assigned before the limit itself:
+ * they compare with the old one (MariaDB assigns left to right). */
+static enum cd_err patch_store(struct ledger *lg, const struct acct *a)
+{
+	static const char sql[] = "UPDATE accounts SET monthly_limit_set_committed_micros = IF(monthly_limit_micros "
+				  "<=> ?, monthly_limit_set_committed_micros, ?), monthly_limit_set_at = "
+				  "IF(monthly_limit_micros <=> ?, monthly_limit_set_at, ?), status = ?, status_reason = ?, "
+				  "overdraft_limit_micros = ?, monthly_limit_micros = ?, low_balance_micros = ?, plan = ?, "
+				  "daily_limit_micros = ? WHERE id = ?";
+	const int64_t *monthly = a->monthly_limit >= 0 ? &a->monthly_limit : NULL;
+	const int64_t *low = a->low_balance >= 0 ? &a->low_balance : NULL;
+	const int64_t *daily = a->daily_limit >= 0 ? &a->daily_limit : NULL;
+	int64_t committed;
+	if (money_add(a->month_spent, a->reserved, &committed) != 0)
+		committed = LIMIT_BALANCE_MICROS_MAX;	/* a bound to warn under: more is only milder */
+	return db_do(lg, sql, "account patch", "IiIissiIIsIi", monthly, committed, monthly, lg->now, a->status,
+		     a->status_reason[0] ? a->status_reason : NULL, a->overdraft, monthly, low,
+		     a->plan[0] ? a->plan : NULL, daily, a->id);
+}
+
 static enum cd_err account_patch_op(struct ledger *lg, const struct account_patch *p, json_t **out, int *status)
 {
-	/* monthly_limit_set_at is assigned first: it compares with the old
-	 * limit (MariaDB assigns left to right). */
-	static const char sql[] = "UPDATE accounts SET monthly_limit_set_at = IF(monthly_limit_micros <=> ?, "
-				  "monthly_limit_set_at, ?), status = ?, status_reason = ?, overdraft_limit_micros = ?, "
-				  "monthly_limit_micros = ?, low_balance_micros = ?, plan = ?, daily_limit_micros = ? "
-				  "WHERE id = ?";
 	struct acct a;
 	enum cd_err rc = acct_lock(lg, p->id, &a);
 	if (rc == CD_OK)
@@ -170,53 +235,9 @@ static enum cd_err account_patch_op(struct ledger *lg, const struct account_patc
 		lg->refusal.amount_micros = -a.balance;
 		return rc;
 	}
-	/* An admin's word is the reason from now on, whatever Stripe's was
-	 * (DESIGN §10): "manual", or none once active. */
-	if (p->status != NULL) {
-		ledger_copy_text(a.status, sizeof(a.status), p->status);
-		ledger_copy_text(a.status_reason, sizeof(a.status_reason),
-				 strcmp(p->status, "active") == 0 ? NULL : "manual");
-	}
-	if (p->set_overdraft)
-		a.overdraft = p->overdraft_limit_micros;
-	if (p->set_monthly)
-		a.monthly_limit = p->monthly_limit_micros;
-	if (p->set_low)
-		a.low_balance = p->low_balance_micros;
-	/* A plan with more credits than this period's grants the difference
-	 * now; one with fewer (or none) takes effect at the next period. */
-	if (p->set_plan)
-		ledger_copy_text(a.plan, sizeof(a.plan), p->plan);
-	if (p->set_plan && a.plan[0] != '\0')
-		rc = period_credit(lg, &a, a.plan, lg->now, PERIOD_PLAN_SET, NULL);
-	if (rc != CD_OK)
-		return rc;
-	if (p->set_daily)
-		a.daily_limit = p->daily_limit_micros;
-	if (p->set_rpm)
-		a.rate.rpm = p->requests_per_minute;
-	if (p->set_tpm)
-		a.rate.tpm = p->tokens_per_minute;
-	if ((p->set_rpm || p->set_tpm) && (rc = rate_limits_store(lg, a.id, a.rate.rpm, a.rate.tpm)) != CD_OK)
-		return rc;
-	if (p->set_recharge && p->recharge_threshold_micros >= 0 && !a.recharge_card)
-		return refusal_set(&lg->refusal, REFUSE_NO_CARD, a.ext_id, NULL);
-	if (p->set_recharge) {
-		/* Set again (or off): failures start counting afresh, and what
-		 * was queued under the old setting is not sent. */
-		a.recharge_threshold = p->recharge_threshold_micros;
-		a.recharge_amount_cents = p->recharge_threshold_micros >= 0 ? p->recharge_amount_cents : -1;
-		a.recharge_failures = 0;
-		rc = recharge_switch_off(lg, &a);
-		if (rc != CD_OK)
-			return rc;
-	}
-	const int64_t *monthly = a.monthly_limit >= 0 ? &a.monthly_limit : NULL;
-	const int64_t *low = a.low_balance >= 0 ? &a.low_balance : NULL;
-	const int64_t *daily = a.daily_limit >= 0 ? &a.daily_limit : NULL;
-	rc = db_do(lg, sql, "account patch", "IissiIIsIi", monthly, lg->now, a.status,
-		   a.status_reason[0] ? a.status_reason : NULL, a.overdraft, monthly, low, a.plan[0] ? a.plan : NULL,
-		   daily, a.id);
+	rc = patch_apply(lg, p, &a);
+	if (rc == CD_OK)
+		rc = patch_store(lg, &a);
 	if (rc == CD_OK)
 		rc = acct_save(lg, &a);
 	if (rc != CD_OK)

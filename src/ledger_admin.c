@@ -349,37 +349,50 @@ static const struct check checks[] = {
 	 "sum of direct usage cost_micros", "their journal charges", 0},
 	/* A member's month spend is its usage in the month of its month_key
 	 * (the row rolls over when next touched), since the row was made,
-	 * plus its holds captured then and not settled yet. */
+	 * plus its holds captured then and not settled yet. A late settle of
+	 * a hold captured earlier (an earlier month, or before the row was
+	 * made) counted only its difference from the capture: the capture's
+	 * journal charge (negative) is added back for it. */
 	{"member month spend vs usage",
 	 "SELECT x.who, x.spent, x.used FROM (SELECT CONCAT(a.ext_id, ' member ', m.member) who, "
 	 "m.month_spent_micros spent, (SELECT COALESCE(SUM(u.cost_micros), 0) FROM usage_records u "
 	 "WHERE u.account_id = m.account_id AND u.member = m.member AND u.created_at >= m.created_at "
 	 "AND " MONTH_OF("u.created_at") " = m.month_key) + (SELECT COALESCE(SUM(h.charged_micros), 0) FROM holds h "
 	 "WHERE h.account_id = m.account_id AND h.member = m.member AND h.state = 'captured' "
-	 "AND h.finished_at >= m.created_at AND " MONTH_OF("h.finished_at") " = m.month_key) used "
+	 "AND h.finished_at >= m.created_at AND " MONTH_OF("h.finished_at") " = m.month_key) + "
+	 "(SELECT COALESCE(SUM(j.amount_micros), 0) FROM usage_records u JOIN journal j ON j.account_id = u.account_id "
+	 "AND j.hold_id = u.hold_id AND j.cause = 'usage' WHERE u.account_id = m.account_id AND u.member = m.member "
+	 "AND u.created_at >= m.created_at AND " MONTH_OF("u.created_at") " = m.month_key "
+	 "AND (j.created_at < m.created_at OR " MONTH_OF("j.created_at") " < m.month_key)) used "
 	 "FROM members m JOIN accounts a ON a.id = m.account_id) x WHERE x.spent <> x.used",
 	 "month_spent_micros", "its usage this month", 0},
-	/* Invariant 5: month spend <= monthly limit, unless a forced usage or
-	 * a settle beyond its hold (or of a captured one) came that month. A
-	 * limit changed during the month (monthly_limit_set_at) may have been
-	 * lowered below what was spent already: a warning, not a violation. */
+	/* Invariant 5: month spend <= monthly limit, unless a forced usage, a
+	 * settle beyond its hold or a late settle (at or after the hold's
+	 * expires_at: it reserved nothing any more, DESIGN §5) came that month.
+	 * A usage row is written only by a settle, which leaves its hold
+	 * 'settled': the hold's state says nothing here. A limit changed
+	 * during the month may have been lowered below what the month had
+	 * committed then (spend and pending holds, recorded beside
+	 * monthly_limit_set_at): a warning while the spend stays within that,
+	 * a violation beyond it. */
 	{"month spend vs monthly limit",
-	 "SELECT a.ext_id, a.month_spent_micros, a.monthly_limit_micros, "
-	 "a.monthly_limit_set_at IS NOT NULL AND " MONTH_OF("a.monthly_limit_set_at") " >= a.month_key "
+	 "SELECT a.ext_id, a.month_spent_micros, a.monthly_limit_micros, COALESCE(a.monthly_limit_set_at IS NOT NULL "
+	 "AND " MONTH_OF("a.monthly_limit_set_at") " >= a.month_key "
+	 "AND a.month_spent_micros <= a.monthly_limit_set_committed_micros, 0) "
 	 "FROM accounts a WHERE a.monthly_limit_micros IS NOT NULL AND a.month_spent_micros > a.monthly_limit_micros "
 	 "AND NOT EXISTS (SELECT 1 FROM journal j WHERE j.account_id = a.id AND j.source = 'forced' "
 	 "AND " MONTH_OF("j.created_at") " = a.month_key) AND NOT EXISTS (SELECT 1 FROM usage_records u "
 	 "JOIN holds h ON h.id = u.hold_id WHERE u.account_id = a.id AND (u.cost_micros > h.amount_micros "
-	 "OR h.state = 'captured') AND " MONTH_OF("u.created_at") " = a.month_key)",
+	 "OR u.created_at >= h.expires_at) AND " MONTH_OF("u.created_at") " = a.month_key)",
 	 "month_spent_micros", "monthly_limit_micros", 1},
-	/* Only a settle beyond its hold (or of a captured one), a Stripe
+	/* Only a settle beyond its hold or a late one (see above), a Stripe
 	 * refund or dispute, or a usage reported with force (journal source
 	 * 'forced') may take an account below -overdraft. */
 	{"below the overdraft limit without a late charge",
 	 "SELECT a.ext_id, a.balance_micros, -a.overdraft_limit_micros FROM accounts a "
 	 "WHERE a.balance_micros < -a.overdraft_limit_micros AND NOT EXISTS (SELECT 1 FROM usage_records u "
 	 "JOIN holds h ON h.id = u.hold_id WHERE u.account_id = a.id AND "
-	 "(u.cost_micros > h.amount_micros OR h.state = 'captured')) AND NOT EXISTS (SELECT 1 FROM journal j "
+	 "(u.cost_micros > h.amount_micros OR u.created_at >= h.expires_at)) AND NOT EXISTS (SELECT 1 FROM journal j "
 	 "WHERE j.account_id = a.id AND (j.cause IN ('refund', 'dispute') OR j.source = 'forced'))",
 	 "balance_micros", "-overdraft_limit_micros", 0},
 };

@@ -8,7 +8,9 @@ balance, reserve and spend counter stays within ±9·10^18: an operation
 that would leave the range is refused (400) and changes nothing, forced
 usage included. verify compares each usage record's cost with its
 journal charge and each member's month spend with its usage, and reports
-a monthly limit lowered below the month's spend as a warning.
+a monthly limit lowered below the month's spend as a warning (a violation
+once the spend passes what was spent and held when the limit changed),
+and accepts a late settle past the monthly limit.
 """
 import os
 import threading
@@ -281,3 +283,66 @@ def test_verify_warns_of_a_monthly_limit_lowered_below_the_spend():
     lines = [ln for ln in out.splitlines() if acct in ln]
     check(lines and all(ln.startswith("warning: ") for ln in lines), "a warning line names the account: " + out)
     check("month spend vs monthly limit" in lines[0], "and the check: " + out)
+    # Past what was spent (and held) when the limit was lowered, the spend
+    # is no longer the one that came first: a violation.
+    cond = "ext_id = '%s'" % acct
+    sql("UPDATE accounts SET month_spent_micros = month_spent_micros + 1 WHERE " + cond)
+    try:
+        rc, out = _verify_out()
+        eq(rc, 1, "spend beyond the lowered limit and the spend then is a violation: " + out)
+        lines = [ln for ln in out.splitlines() if acct in ln]
+        check(lines and lines[0].startswith("violation: ") and "month spend vs monthly limit" in lines[0],
+              "a violation line names the account and the check: " + out)
+    finally:
+        sql("UPDATE accounts SET month_spent_micros = month_spent_micros - 1 WHERE " + cond)
+    verify()
+
+
+def test_verify_reports_spend_beyond_a_raised_monthly_limit():
+    acct = new_account("vraise", monthly_limit_micros=BONUS // 2)
+    eq(usage(acct, input_tokens=1000, output_tokens=1000).status, 200, "spend under the limit")
+    eq(api("PATCH", "/v1/accounts/" + acct, {"monthly_limit_micros": BONUS}).status, 200, "limit raised")
+    verify()
+    cond = "ext_id = '%s'" % acct
+    spent = state(acct)[2]
+    sql("UPDATE accounts SET month_spent_micros = %d WHERE %s" % (BONUS + 1, cond))
+    try:
+        rc, out = _verify_out()
+        eq(rc, 1, "spend beyond a limit raised this month is a violation, not a warning: " + out)
+        check(any(ln.startswith("violation: ") and acct in ln for ln in out.splitlines()), "named: " + out)
+    finally:
+        sql("UPDATE accounts SET month_spent_micros = %d WHERE %s" % (spent, cond))
+    verify()
+
+
+def test_verify_accepts_a_late_settle_of_an_expired_hold_past_the_monthly_limit():
+    # gpt-4o, 1000 in + 500 out: (2500 + 5000) * 1.05 = 7875 micros held;
+    # the late settle, 1000 in + 400 out: 6825.
+    limit = 10000
+    acct = new_account("vlate", monthly_limit_micros=limit)
+    first = authorize(acct, ttl_seconds=1)
+    eq((first.status, first.json["amount_micros"]), (200, 7875), "the first hold")
+    time.sleep(1.5)     # it expires: it reserves nothing from now on
+    second = authorize(acct)
+    eq(second.status, 200, "a second hold fits the limit beside an expired one: %r" % second)
+    eq(settle(second.json["hold_id"], 1000, 500).status, 200, "the second settled in full")
+    s = settle(first.json["hold_id"], 1000, 400)
+    eq((s.status, s.json and s.json["late"], s.json and s.json["charged_micros"]), (200, True, 6825),
+       "the expired hold settled late")
+    eq(state(acct)[2], 7875 + 6825, "the month's spend passed its limit by the late settle")
+    check(7875 + 6825 > limit, "past the limit")
+    verify()
+
+
+def test_verify_warns_when_a_hold_pending_at_the_lowering_is_settled():
+    # What was held when the limit was lowered had been allowed under the
+    # old limit: its settle is part of what the month had committed then.
+    acct = new_account("vheld", monthly_limit_micros=BONUS)
+    h = authorize(acct)
+    eq(h.status, 200, "a hold under the old limit")
+    eq(api("PATCH", "/v1/accounts/" + acct, {"monthly_limit_micros": 1}).status, 200, "limit lowered")
+    eq(settle(h.json["hold_id"], 1000, 500).status, 200, "the hold settled in full")
+    rc, out = _verify_out()
+    eq(rc, 0, "a warning, not a violation: " + out)
+    lines = [ln for ln in out.splitlines() if acct in ln]
+    check(lines and all(ln.startswith("warning: ") for ln in lines), "a warning line names the account: " + out)
