@@ -136,6 +136,10 @@ _Static_assert(LIMIT_BATCH_OPS >= 1 && LIMIT_BATCH_OPS <= 64, "batch sizes fit t
  * chaos soak); the threads mostly wait on the database, so two locks are
  * not a bottleneck. */
 #define LIMIT_MALLOC_ARENAS 2
+/* How often the background thread gives free heap pages back (malloc_trim):
+ * once a minute costs a walk of two arenas, a few milliseconds, and keeps
+ * RSS near what is live instead of the highest a burst reached. */
+#define LIMIT_MALLOC_TRIM_SECONDS 60
 /* Holds live at most one day (DESIGN: ttl_seconds 1–86400). */
 #define LIMIT_HOLD_TTL_MAX_SECONDS 86400
 /* Journal pages. */

@@ -17,6 +17,7 @@
 #include "router.h"
 #include "stripe.h"
 #include <errno.h>
+#include <malloc.h>
 #include <fcgiapp.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -343,6 +344,20 @@ out:
 	return NULL;
 }
 
+/* Hands the allocator's free pages back to the system, at most once per
+ * LIMIT_MALLOC_TRIM_SECONDS: glibc keeps what a burst of requests freed
+ * (a heap's top, and free pages inside its arenas) as the process's own,
+ * so RSS would stay at the highest it ever reached. */
+static void memory_trim(void)
+{
+	static int64_t last_ms;
+	int64_t now = (int64_t)now_ms();
+	if (now - last_ms < LIMIT_MALLOC_TRIM_SECONDS * 1000)
+		return;
+	last_ms = now;
+	malloc_trim(0);
+}
+
 static void *background_main(void *arg)
 {
 	struct ledger *lg = ledger_new(pool_cfg);
@@ -368,6 +383,7 @@ static void *background_main(void *arg)
 		if (ledger_topups_expire(lg, &expired) == CD_OK && expired > 0)
 			log_info("%d top-ups pending for a day marked expired", expired);
 		ledger_prices_reload(lg);
+		memory_trim();
 		pthread_mutex_lock(&bg_lock);
 	}
 	pthread_mutex_unlock(&bg_lock);
