@@ -436,6 +436,11 @@ static int finish(struct cfg *c, char *err, size_t errcap)
 	}
 	if (c->topup_min_cents > c->topup_max_cents)
 		return fail(err, errcap, "stripe.topup_min_cents is above stripe.topup_max_cents");
+	/* DESIGN §10: the largest top-up, at the rate, is one grant. */
+	if ((__int128)c->topup_max_cents * c->topup_rate > LIMIT_AMOUNT_MICROS_MAX)
+		return fail(err, errcap, "stripe.topup_max_cents (%lld) times stripe.topup_rate (%lld) is above %lld "
+			    "micros, the largest single grant", (long long)c->topup_max_cents, (long long)c->topup_rate,
+			    (long long)LIMIT_AMOUNT_MICROS_MAX);
 	c->capture_expired = strcmp(c->expired_holds, "capture") == 0;
 	c->suspend_on_dispute = strcmp(c->suspend_on_dispute_text, "true") == 0;
 	c->suspend_when_unpaid = strcmp(c->suspend_when_unpaid_text, "true") == 0;

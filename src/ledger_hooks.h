@@ -17,8 +17,9 @@ struct hook_run {
 	int64_t account_id;		/* the account the event changed, kept on its stripe_events row; 0: none */
 };
 
-/* cents × stripe.topup_rate, or -1 when cents is not positive or the
- * product leaves int64. */
+/* cents × stripe.topup_rate; -1 when cents is not positive; above
+ * LIMIT_AMOUNT_MICROS_MAX (that plus one) when the product is: no single
+ * grant may be (DESIGN §10), and the caller credits nothing then. */
 int64_t hook_cents_to_micros(const struct ledger *lg, int64_t cents);
 
 /* checkout.session.completed / async_payment_succeeded (ledger_topups.c). */

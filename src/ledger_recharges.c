@@ -10,6 +10,7 @@
 #include "ledger_events.h"
 #include "ledger_hooks.h"
 #include "log.h"
+#include <inttypes.h>
 #include "timefmt.h"
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,9 +51,16 @@ enum cd_err recharge_credit(struct ledger *lg, struct acct *a, int64_t id, const
 	int in_flight = strcmp(state, "failed") != 0;
 	if (cents <= 0)
 		cents = queued_cents;
-	if (cents > INT64_MAX / lg->cfg->topup_rate)
-		return CD_E_INTERNAL;
-	int64_t micros = cents * lg->cfg->topup_rate;
+	int64_t micros = hook_cents_to_micros(lg, cents);
+	/* DESIGN §10: no single grant above LIMIT_AMOUNT_MICROS_MAX. The
+	 * recharge is left as it is, as a payment in the wrong currency is,
+	 * and the event acknowledged: a retry would change nothing. */
+	if (micros < 0 || micros > LIMIT_AMOUNT_MICROS_MAX) {
+		log_warn("account %s: auto-recharge %" PRId64 " paid %" PRId64 " cents, above the largest single grant "
+			 "(%lld micros), not credited", a->ext_id, id, cents, (long long)LIMIT_AMOUNT_MICROS_MAX);
+		*credited = -1;
+		return CD_OK;
+	}
 	rc = ledger_add_grant(lg, a, "topup", micros, GRANT_PRIORITY_DEFAULT, -1, pi, "auto-recharge", &grant_id,
 			      &journal_id);
 	if (rc == CD_OK)

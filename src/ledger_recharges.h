@@ -13,7 +13,9 @@
 
 /* Credits recharge id of a (cents paid, payment intent pi) unless it was
  * credited already (*credited 0); a top-up grant, the recharge succeeded,
- * none in flight, the failure count cleared, autorecharge.succeeded. */
+ * none in flight, the failure count cleared, autorecharge.succeeded
+ * (*credited 1). Cents at the top-up rate above LIMIT_AMOUNT_MICROS_MAX
+ * credit nothing and leave the recharge as it was (*credited -1, logged). */
 enum cd_err recharge_credit(struct ledger *lg, struct acct *a, int64_t id, const char *pi, int64_t cents,
 			    int *credited);
 /* Fails recharge id of a with error, unless it ended already (*failed 0):

@@ -126,6 +126,25 @@ static enum cd_err invoice_plan(struct ledger *lg, const struct webhook_event *e
 	return got == 1 && !db_null(s, 0) ? period_plan_of(lg, db_str(s, 0), plan) : CD_OK;
 }
 
+/* A price in no plan: the amount paid (micros at the top-up rate), for the
+ * invoice's period. Above the largest single grant (DESIGN §10) nothing
+ * is credited: the event is logged and acknowledged, as an invoice in the
+ * wrong currency is (a retry would change nothing), with no outbox event. */
+static enum cd_err invoice_credit_paid(struct ledger *lg, struct hook_run *h, struct acct *a, int64_t micros)
+{
+	const struct webhook_event *ev = h->ev;
+	int64_t grant_id, journal_id;
+	int64_t expires = ev->period_end > 0 ? ev->period_end : -1;
+	if (micros > LIMIT_AMOUNT_MICROS_MAX) {
+		log_warn("stripe event %s: invoice of %" PRId64 " cents is above the largest single grant (%lld "
+			 "micros), not credited", ev->id, ev->amount_paid_cents, (long long)LIMIT_AMOUNT_MICROS_MAX);
+		h->outcome = "not credited: above the largest single grant";
+		return CD_OK;
+	}
+	return ledger_add_grant(lg, a, "plan", micros, GRANT_PRIORITY_PLAN, expires, ev->subscription,
+				"subscription period", &grant_id, &journal_id);
+}
+
 static enum cd_err invoice_paid(struct ledger *lg, struct hook_run *h)
 {
 	const struct webhook_event *ev = h->ev;
@@ -172,11 +191,7 @@ static enum cd_err invoice_paid(struct ledger *lg, struct hook_run *h)
 		if (granted == 0)
 			h->outcome = "ignored: the plan's credit for the period was already made";
 	} else {
-		/* A price in no plan: the amount paid, for the invoice's period. */
-		int64_t grant_id, journal_id;
-		int64_t expires = ev->period_end > 0 ? ev->period_end : -1;
-		rc = ledger_add_grant(lg, &a, "plan", micros, GRANT_PRIORITY_PLAN, expires, ev->subscription,
-				      "subscription period", &grant_id, &journal_id);
+		rc = invoice_credit_paid(lg, h, &a, micros);
 	}
 	if (rc == CD_OK)
 		rc = acct_save(lg, &a);
@@ -304,7 +319,9 @@ static enum cd_err payment_succeeded(struct ledger *lg, struct hook_run *h)
 	} else {
 		int credited;
 		rc = recharge_credit(lg, &a, ev->recharge_id, ev->payment_intent, ev->amount_received_cents, &credited);
-		h->outcome = credited ? "auto-recharge credited" : "duplicate: auto-recharge credited already";
+		h->outcome = credited > 0    ? "auto-recharge credited"
+			     : credited == 0 ? "duplicate: auto-recharge credited already"
+					     : "not credited: above the largest single grant";
 	}
 	return rc == CD_OK ? acct_save(lg, &a) : rc;
 }

@@ -21,8 +21,10 @@
 
 int64_t hook_cents_to_micros(const struct ledger *lg, int64_t cents)
 {
-	if (cents <= 0 || cents > INT64_MAX / lg->cfg->topup_rate)
+	if (cents <= 0)
 		return -1;
+	if (cents > LIMIT_AMOUNT_MICROS_MAX / lg->cfg->topup_rate)
+		return LIMIT_AMOUNT_MICROS_MAX + 1;
 	return cents * lg->cfg->topup_rate;
 }
 
@@ -237,7 +239,10 @@ static enum cd_err credit(struct ledger *lg, struct hook_run *h, struct acct *a,
 	const struct webhook_event *ev = h->ev;
 	int64_t micros = hook_cents_to_micros(lg, r->amount_cents);
 	int64_t grant_id, journal_id;
-	if (micros < 0)
+	/* Only a rate raised since the session began takes a top-up past the
+	 * largest grant (the config refuses a larger one): the record no
+	 * longer fits, so it is a mismatch like any other, not credited. */
+	if (micros < 0 || micros > LIMIT_AMOUNT_MICROS_MAX)
 		return mismatch(lg, h, a, json_pack("[s]", "amount_cents"));
 	/* A late async payment of a session the sweeper marked expired is
 	 * still creditd's own, paid: it credits. */

@@ -657,12 +657,15 @@ final class Guard
         return $this->hold;
     }
 
-    /** The provider's reported usage, totals so far; null arguments leave a figure as it was. */
+    /**
+     * The provider's reported usage, totals so far; null arguments leave a figure as it was.
+     * A negative figure is no figure (creditd would refuse it): it is ignored.
+     */
     public function usage(?int $inputTokens = null, ?int $outputTokens = null, ?int $cachedInputTokens = null): void
     {
         foreach (['input_tokens' => $inputTokens, 'output_tokens' => $outputTokens,
                   'cached_input_tokens' => $cachedInputTokens] as $name => $value) {
-            if ($value !== null) {
+            if ($value !== null && $value >= 0) {
                 $this->reported[$name] = $value;
             }
         }
@@ -674,14 +677,18 @@ final class Guard
         $this->countedTokens += $n;
     }
 
-    /** One streamed piece of output; an empty one is not counted. Characters are UTF-8 code points. */
+    /**
+     * One streamed piece of output; an empty one is not counted. Characters are UTF-8 code points
+     * (as the Python client counts them); without mbstring, the bytes that start a character.
+     */
     public function chunk(?string $text): void
     {
         if ($text === null || $text === '') {
             return;
         }
         $this->chunks++;
-        $this->chars += function_exists('mb_strlen') ? mb_strlen($text, 'UTF-8') : strlen($text);
+        $this->chars += function_exists('mb_strlen') ? mb_strlen($text, 'UTF-8')
+            : strlen($text) - preg_match_all('/[\x80-\xBF]/', $text);
     }
 
     /**
@@ -705,22 +712,31 @@ final class Guard
     /** ['input_tokens', 'output_tokens', 'cached_input_tokens']: what finish() would settle now. */
     public function produced(): array
     {
+        $cap = (int) ($this->hold['max_output_tokens'] ?? 0);
+        // Every non-empty chunk carried a token at least (a usage reported
+        // early in a stream, as some providers do, may lag behind); the model
+        // was told to stop at the cap, so neither the chunks nor an estimate
+        // go past it: the settle stays within the hold.
+        $floor = $cap > 0 ? min($this->chunks, $cap) : $this->chunks;
         $out = $this->reported['output_tokens'] ?? null;
         if ($out === null && $this->countedTokens > 0) {
             $out = $this->countedTokens;
         }
         if ($out === null) {
             $out = max($this->chunks, intdiv($this->chars + self::CHARS_PER_TOKEN - 1, self::CHARS_PER_TOKEN));
-            $cap = $this->hold['max_output_tokens'] ?? null;
-            if ($cap) { // the model was told to stop there; an estimate never goes past it
-                $out = min($out, (int) $cap);
+            if ($cap > 0) {
+                $out = min($out, $cap);
             }
         }
-        // Every non-empty chunk carried a token at least (a usage reported
-        // early in a stream, as some providers do, may lag behind).
-        $out = max($out, $this->chunks);
-        return ['input_tokens' => $this->reported['input_tokens'] ?? (int) $this->params['input_tokens'],
-                'output_tokens' => $out, 'cached_input_tokens' => $this->reported['cached_input_tokens'] ?? null];
+        // A reported or counted figure is real tokens: settled as it is,
+        // past the cap if so (creditd charges them beyond the hold).
+        $out = max($out, $floor);
+        $in = $this->reported['input_tokens'] ?? (int) $this->params['input_tokens'];
+        $cached = $this->reported['cached_input_tokens'] ?? null;
+        if ($cached !== null && $cached > $in) { // creditd refuses more cached than input tokens
+            $cached = $in;
+        }
+        return ['input_tokens' => $in, 'output_tokens' => $out, 'cached_input_tokens' => $cached];
     }
 
     /** Charges the tokens the call really used; the rest of the hold is released. */

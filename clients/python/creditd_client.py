@@ -409,10 +409,11 @@ class Guard:
     # -- what the call produced --
 
     def usage(self, input_tokens=None, output_tokens=None, cached_input_tokens=None):
-        """The provider's reported usage, totals so far; None fields are left as they were."""
+        """The provider's reported usage, totals so far; None fields are left as they were.
+        A negative figure is no figure (creditd would refuse it): it is ignored."""
         for name, value in (("input_tokens", input_tokens), ("output_tokens", output_tokens),
                             ("cached_input_tokens", cached_input_tokens)):
-            if value is not None:
+            if value is not None and int(value) >= 0:
                 self._reported[name] = int(value)
 
     def add_output_tokens(self, n):
@@ -420,8 +421,12 @@ class Guard:
         self._counted_tokens += int(n)
 
     def chunk(self, text):
-        """One streamed piece of output (str or bytes); an empty one is not counted."""
+        """One streamed piece of output (str or bytes); an empty one is not counted.
+        Characters are code points: bytes are decoded as UTF-8 (an invalid
+        byte counts as one replacement character), as the PHP client counts."""
         if text:
+            if isinstance(text, (bytes, bytearray)):
+                text = bytes(text).decode("utf-8", "replace")
             self._chunks += 1
             self._chars += len(text)
 
@@ -439,19 +444,27 @@ class Guard:
 
     def produced(self):
         """{"input_tokens", "output_tokens", "cached_input_tokens"}: what the exit would settle now."""
+        cap = (self.hold or {}).get("max_output_tokens")
+        # Every non-empty chunk carried a token at least (a usage reported
+        # early in a stream, as some providers do, may lag behind); the model
+        # was told to stop at the cap, so neither the chunks nor an estimate
+        # go past it: the settle stays within the hold.
+        floor = min(self._chunks, cap) if cap else self._chunks
         out = self._reported.get("output_tokens")
         if out is None and self._counted_tokens > 0:
             out = self._counted_tokens
         if out is None:
             out = max(self._chunks, -(-self._chars // CHARS_PER_TOKEN))
-            cap = (self.hold or {}).get("max_output_tokens")
-            if cap:     # the model was told to stop there; an estimate never goes past it
+            if cap:
                 out = min(out, cap)
-        # Every non-empty chunk carried a token at least (a usage reported
-        # early in a stream, as some providers do, may lag behind).
-        out = max(out, self._chunks)
-        return {"input_tokens": self._reported.get("input_tokens", self._authorize["input_tokens"]),
-                "output_tokens": out, "cached_input_tokens": self._reported.get("cached_input_tokens")}
+        # A reported or counted figure is real tokens: settled as it is,
+        # past the cap if so (creditd charges them beyond the hold).
+        out = max(out, floor)
+        inp = self._reported.get("input_tokens", self._authorize["input_tokens"])
+        cached = self._reported.get("cached_input_tokens")
+        if cached is not None and cached > inp:     # creditd refuses more cached than input tokens
+            cached = inp
+        return {"input_tokens": inp, "output_tokens": out, "cached_input_tokens": cached}
 
     # -- the end --
 

@@ -184,3 +184,15 @@ def test_migrate_runs_as_the_owner_and_not_as_the_runtime_user():
     p = subprocess.run([ENV["CREDITCTL"], "-c", conf, "migrate", "--sql-dir", sql_dir], capture_output=True, text=True,
                        timeout=60, env=env)
     eq(p.returncode, 0, "the owner from the environment: %s" % p.stderr)
+
+
+def test_a_top_up_above_the_largest_grant_stops_start_up_and_creditctl():
+    """DESIGN §10: topup_max_cents × topup_rate is the largest top-up grant,
+    and no grant may exceed 10^12 micros."""
+    # The defaults (100000 cents at 10000 micros a cent, 10^9) pass; a
+    # rate ten thousand times that does not.
+    big = "[stripe]\ntopup_max_cents = 100000\ntopup_rate = 100000000\n"
+    conf = _write(_conf_text(lambda t: t.replace("[stripe]\n", big, 1)))
+    err = _start_fails(conf)
+    check("stripe.topup_max_cents" in err and "stripe.topup_rate" in err, "the message names the keys: %r" % err)
+    check("stripe.topup_rate" in _ctl_fails(conf), "creditctl refuses it too")

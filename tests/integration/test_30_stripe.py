@@ -837,6 +837,31 @@ def test_invoice_paid_for_a_subscription_grants_plan_credit():
     verify()
 
 
+def test_an_invoice_above_the_largest_grant_credits_nothing():
+    """DESIGN §10: one grant is at most 10^12 micros. An invoice of a price in
+    no catalogued plan credits amount_paid at the top-up rate; above the cap
+    it credits nothing, is acknowledged (a retry would change nothing) and
+    logged."""
+    ok_mode()
+    acct = new_account("bigplan")
+    customer = give_customer(acct)
+    sub = "sub_" + secrets.token_hex(10)
+    end = int(time.time()) + 30 * 86400
+    price = "price_none_" + secrets.token_hex(4)
+    cap_cents = 10 ** 12 // RATE
+    snap = snapshot(acct)
+    ev = invoice_event(customer, sub, cap_cents + 1, end, price=price)
+    r = delivered(ev)
+    check(r.json["outcome"].startswith("not credited"), "the answer says why: %r" % r.json)
+    after = snapshot(acct)
+    after["events"] -= 1
+    eq(after, snap, "an invoice above the cap: nothing credited")
+    eq(event_rows(ev["id"]), 1, "the event is recorded as seen")
+    delivered(invoice_event(customer, sub, cap_cents, end, price=price))
+    eq(balance(acct), snap["balance"] + 10 ** 12, "an invoice at the cap is credited")
+    verify()
+
+
 def test_subscription_updated_and_deleted_set_and_clear_the_plan():
     ok_mode()
     acct = new_account("subs")

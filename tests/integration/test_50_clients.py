@@ -423,6 +423,80 @@ def test_python_guard_settles_a_stream_cut_off_midway():
     verify()
 
 
+def _cut(g, acct, cap, pieces, early_output=None):
+    """A guarded stream of `pieces` under max_output_tokens cap, cut off."""
+    try:
+        with cc.guard(g, acct, uid("req"), "gpt-4o", 1000, max_output_tokens=cap) as h:
+            if early_output is not None:
+                h.usage(output_tokens=early_output)
+            for piece in h.stream(cut_stream(pieces)):
+                pass
+    except ProviderCut:
+        pass
+    else:
+        raise Fail("the provider's exception must propagate")
+    return h
+
+
+def test_python_guard_estimates_never_settle_beyond_the_hold():
+    """More non-empty pieces than max_output_tokens: the estimate (and a
+    usage reported early, which lags) stops at the cap, so a prepaid account
+    funded with exactly the hold ends at zero, never below."""
+    models = reader().models()
+    g = guard_client()
+    hold_cost = cost(models, "gpt-4o", 1000, 3)
+    for early in (None, 1):
+        acct = funded(hold_cost, "cap")
+        h = _cut(g, acct, 3, ["a", "b", "c", "d", "e"], early)
+        eq(h.hold["amount_micros"], hold_cost, "the hold covers 3 output tokens")
+        eq(h.produced()["output_tokens"], 3, "at most the cap (early usage %r)" % early)
+        eq((hold_state(h.hold_id), h.settled["charged_micros"]), ("settled", hold_cost), "settled within the hold")
+        a = reader().get_account(acct)
+        eq((a["balance_micros"], a["reserved_micros"]), (0, 0), "prepaid: down to zero, not below")
+    # A usage the provider reported is settled as reported, past the cap.
+    acct = funded(5000000, "cap")
+    with cc.guard(g, acct, uid("req"), "gpt-4o", 1000, max_output_tokens=3) as h:
+        for piece in h.stream(["a", "b"]):
+            pass
+        h.usage(output_tokens=7)
+    eq(h.settled["charged_micros"], cost(models, "gpt-4o", 1000, 7), "reported tokens settled as reported")
+    verify()
+
+
+def test_python_guard_counts_code_points_and_sends_only_valid_usage():
+    models = reader().models()
+    g = guard_client()
+    # bytes are UTF-8: eight "é" are 16 bytes and 8 characters, 2 tokens.
+    h = cc.Guard(g, "nobody", "r", "gpt-4o", 10)
+    h.chunk("\u00e9" * 8)
+    eq(h.produced()["output_tokens"], 2, "str: code points")
+    h = cc.Guard(g, "nobody", "r", "gpt-4o", 10)
+    h.chunk(b"\xc3\xa9" * 8)
+    eq(h.produced()["output_tokens"], 2, "bytes: code points, as PHP counts them")
+    h = cc.Guard(g, "nobody", "r", "gpt-4o", 10)
+    h.chunk(b"\xff" * 8)
+    eq(h.produced()["output_tokens"], 2, "bytes that are not UTF-8: one replacement character each")
+
+    acct = funded(5000000, "rep")
+    # Cached input reported above the input: clamped, so the exit settles
+    # (a 400 would leave the hold pending and the output unbilled).
+    with cc.guard(g, acct, uid("req"), "gpt-4o", 1000, max_output_tokens=500) as h:
+        h.chunk("Hello")
+        h.usage(input_tokens=100, output_tokens=5, cached_input_tokens=200)
+    eq(h.produced(), {"input_tokens": 100, "output_tokens": 5, "cached_input_tokens": 100}, "cached clamped")
+    eq((hold_state(h.hold_id), h.settled["charged_micros"]), ("settled", cost(models, "gpt-4o", 100, 5, cached=100)),
+       "settled with the cached input clamped")
+    # Negative figures are no figures: the authorized input, the estimate, no cached.
+    with cc.guard(g, acct, uid("req"), "gpt-4o", 1000, max_output_tokens=500) as h:
+        for piece in h.stream(["ab", "cd"]):
+            pass
+        h.usage(input_tokens=-5, output_tokens=-1, cached_input_tokens=-1)
+    eq(h.produced(), {"input_tokens": 1000, "output_tokens": 2, "cached_input_tokens": None}, "negatives dropped")
+    eq((hold_state(h.hold_id), h.settled["charged_micros"]), ("settled", cost(models, "gpt-4o", 1000, 2)),
+       "settled without the negative figures")
+    verify()
+
+
 def test_python_members_and_topup():
     c = admin()
     ws = uid("ws")
@@ -578,6 +652,28 @@ def _check_php_guard(out):
     a = out["guard_balance_after"]
     eq((a["balance_micros"], a["reserved_micros"]), (out["guard_balance_before"] - want1 - want2 - want3 - want4, 0),
        "charged exactly the four settles")
+    _check_php_guard_figures(out, models)
+
+
+def _check_php_guard_figures(out, models):
+    """Estimates within the cap, reported usage as reported, figures made valid."""
+    three = cost(models, "gpt-4o", 1000, 3)
+    for name in ("guard_cap_chunks", "guard_cap_early_usage"):
+        c = out[name]
+        eq((c["thrown"], c["produced"]["output_tokens"], hold_state(c["hold_id"]), c["settled"]["charged_micros"]),
+           ("ProviderCut", 3, "settled", three), "%s: never past max_output_tokens" % name)
+    c = out["guard_cap_reported"]
+    eq((c["thrown"], c["settled"]["charged_micros"]), (None, cost(models, "gpt-4o", 1000, 7)),
+       "a reported usage settled as reported")
+    c = out["guard_cached_above_input"]
+    eq((c["thrown"], c["produced"], c["settled"]["charged_micros"]),
+       (None, {"input_tokens": 100, "output_tokens": 5, "cached_input_tokens": 100},
+        cost(models, "gpt-4o", 100, 5, cached=100)), "cached input clamped to the input")
+    c = out["guard_negative_usage"]
+    eq((c["thrown"], c["produced"], c["settled"]["charged_micros"]),
+       (None, {"input_tokens": 1000, "output_tokens": 2, "cached_input_tokens": None},
+        cost(models, "gpt-4o", 1000, 2)), "negative figures dropped")
+    eq(out["guard_code_points"]["output_tokens"], 2, "eight code points, two tokens")
 
 
 def test_php_client_with_curl():

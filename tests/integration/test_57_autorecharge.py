@@ -9,7 +9,7 @@ import json
 import time
 
 from lib import ENV, api, check, creditctl, eq, new_account, parallel, sql, uid, verify, wait_until
-from test_30_stripe import RATE, fake, fake_mode, ok_mode, post_payload, topup
+from test_30_stripe import RATE, fake, fake_mode, ok_mode, post_payload, sign, topup
 from test_20_guard import cost
 
 C = cost("gpt-4o", 1000, 500)
@@ -157,6 +157,31 @@ def test_a_processing_payment_is_credited_once_by_its_webhook():
     eq(acct_get(acct)["balance_micros"], before + 1500 * RATE, "credited once for ten deliveries")
     eq(recharges(acct)[0][1], "succeeded", "succeeded")
     eq(len(events_of(acct, "autorecharge.succeeded")), 1, "one event")
+    payment_mode("ok")
+    verify()
+
+
+def test_a_payment_above_the_largest_grant_is_not_credited():
+    """DESIGN §10: no single grant above 10^12 micros. A recharge's payment
+    that large (amount_received at the top-up rate) credits nothing, is
+    acknowledged and logged, and leaves the recharge as it was."""
+    ok_mode()
+    payment_mode("processing")
+    acct = with_card("arbig")
+    near_threshold(acct, 1500)
+    eq(spend(acct), [200], "below")
+    check(reached(acct, "sent", timeout=10), "sent, not paid yet: %r" % recharges(acct))
+    before = acct_get(acct)["balance_micros"]
+    payload, _ = pi_event(intents(acct)[0]["id"])
+    ev = json.loads(payload)
+    ev["data"]["object"]["amount_received"] = 10 ** 12 // RATE + 1
+    payload = json.dumps(ev)
+    r = post_payload(payload, sign(payload))
+    eq(r.status, 200, "acknowledged: %r" % r)
+    check(r.json["outcome"].startswith("not credited"), "the answer says why: %r" % r.json)
+    eq(acct_get(acct)["balance_micros"], before, "nothing credited")
+    eq(recharges(acct)[0][1], "sent", "the recharge left as it was")
+    eq(events_of(acct, "autorecharge.succeeded"), [], "no event")
     payment_mode("ok")
     verify()
 

@@ -168,6 +168,17 @@ int main(void)
 	ok(load("[stripe]\ntopup_min_cents = 900\ntopup_max_cents = 800\n", &c, err, sizeof(err)) != 0,
 	   "min above max refused");
 	cfg_free(&c);
+	/* DESIGN §10: the largest top-up is one grant, at most 10^12 micros. */
+	ok(load("[stripe]\ntopup_max_cents = 100000000\ntopup_rate = 10001\n", &c, err, sizeof(err)) != 0 &&
+	   strstr(err, "stripe.topup_max_cents") != NULL && strstr(err, "stripe.topup_rate") != NULL,
+	   "a top-up above the largest grant refused, naming the keys: %s", err);
+	cfg_free(&c);
+	ok(load("[stripe]\ntopup_max_cents = 1000\ntopup_rate = 1000000000\n", &c, err, sizeof(err)) == 0,
+	   "a top-up of exactly the largest grant loads: %s", err);
+	cfg_free(&c);
+	ok(load("[stripe]\ntopup_max_cents = 1001\ntopup_rate = 1000000000\n", &c, err, sizeof(err)) != 0,
+	   "one cent more is refused");
+	cfg_free(&c);
 	ok(load("just words\n", &c, err, sizeof(err)) != 0, "line without = refused");
 	cfg_free(&c);
 	ok(load("[ledger]\ncurrency = euro\n", &c, err, sizeof(err)) != 0, "bad currency refused");

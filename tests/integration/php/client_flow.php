@@ -210,6 +210,43 @@ $out['guard_complete'] = guarded($guard, $gparams('-g4'), function ($hold) {
 });
 $out['guard_balance_after'] = $read->getAccount($gacct);
 
+// Estimates stop at max_output_tokens (3 here), even with more pieces than
+// that or a usage reported early; a usage the provider reported is settled
+// as reported; cached input above the input is clamped; negative figures
+// are dropped; characters are code points.
+$cacct = $prefix . '-gcap';
+$admin->createAccount($cacct);
+$cparams = function (string $rid) use ($cacct, $prefix) {
+    return ['account' => $cacct, 'request_id' => $prefix . $rid, 'model' => 'gpt-4o',
+            'input_tokens' => 1000, 'max_output_tokens' => 3];
+};
+$out['guard_cap_chunks'] = guarded($guard, $cparams('-c1'), function ($hold) {
+    foreach ($hold->stream(cutStream(['a', 'b', 'c', 'd', 'e'])) as $piece) {
+    }
+});
+$out['guard_cap_early_usage'] = guarded($guard, $cparams('-c2'), function ($hold) {
+    $hold->usage(null, 1);
+    foreach ($hold->stream(cutStream(['a', 'b', 'c', 'd', 'e'])) as $piece) {
+    }
+});
+$out['guard_cap_reported'] = guarded($guard, $cparams('-c3'), function ($hold) {
+    foreach ($hold->stream(['a', 'b']) as $piece) {
+    }
+    $hold->usage(null, 7);
+});
+$out['guard_cached_above_input'] = guarded($guard, $gparams('-c4'), function ($hold) {
+    $hold->chunk('Hello');
+    $hold->usage(100, 5, 200);
+});
+$out['guard_negative_usage'] = guarded($guard, $gparams('-c5'), function ($hold) {
+    foreach ($hold->stream(['ab', 'cd']) as $piece) {
+    }
+    $hold->usage(-5, -1, -1);
+});
+$points = new \Creditd\Guard($guard, $gparams('-c6'));
+$points->chunk(str_repeat("\u{e9}", 8));
+$out['guard_code_points'] = $points->produced();
+
 // Transport failures.
 $down = new Client(getenv('UNAVAILABLE_URL'), 'k', $opts);
 $out['unavailable'] = caught(function () use ($down) { $down->healthz(); });
