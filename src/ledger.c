@@ -7,6 +7,7 @@
  * COMMITTED: a transaction starts with the first statement (no BEGIN round
  * trip), and every read that a write depends on is a locking read. */
 #include "ledger_int.h"
+#include "dbsets.h"
 #include "keys.h"
 #include "log.h"
 #include "noderoute.h"
@@ -388,7 +389,7 @@ static int bind_format(struct db_params *p, const char *fmt, va_list ap)
 	return p->overflow ? -1 : p->n;
 }
 
-static struct dbstmt *db_run(struct ledger *lg, const char *sql, const struct db_params *p, int *dberr)
+struct dbstmt *db_exec_params(struct ledger *lg, const char *sql, const struct db_params *p, int *dberr)
 {
 	*dberr = 0;
 	if (!lg->c->connected) {
@@ -423,7 +424,7 @@ static struct dbstmt *db_vexec(struct ledger *lg, const char *sql, int *dberr, c
 		*dberr = CR_UNKNOWN_ERROR;
 		return NULL;
 	}
-	return db_run(lg, sql, &p, dberr);
+	return db_exec_params(lg, sql, &p, dberr);
 }
 
 struct dbstmt *db_exec(struct ledger *lg, const char *sql, int *dberr, const char *fmt, ...)
@@ -446,7 +447,7 @@ static int bind_call_results(struct dbstmt *s)
 struct dbstmt *db_call(struct ledger *lg, const char *sql, const struct db_params *p, int *dberr, int *got_row)
 {
 	*got_row = 0;
-	struct dbstmt *s = db_run(lg, sql, p, dberr);
+	struct dbstmt *s = db_exec_params(lg, sql, p, dberr);
 	if (s == NULL)
 		return NULL;
 	/* Every result set of the CALL is read here, the row (if any) into
@@ -864,193 +865,30 @@ int ledger_id_parse(const char *s, const char *prefix, int64_t *id)
 	return 0;
 }
 
-/* ---- Scripts ---- */
-
-void dbs_init(struct db_script *s)
-{
-	dynbuf_init(&s->sql, LIMIT_BATCH_SQL_BYTES);
-	s->statements = 0;
-}
-
-void dbs_free(struct db_script *s)
-{
-	dynbuf_free(&s->sql);
-	s->statements = 0;
-}
-
-void dbs_reset(struct db_script *s)
-{
-	dynbuf_reset(&s->sql);
-	s->statements = 0;
-}
-
-void dbs_sql(struct db_script *s, const char *sql)
-{
-	dynbuf_add(&s->sql, sql, strlen(sql));
-}
-
-void dbs_i64(struct db_script *s, int64_t v)
-{
-	dynbuf_printf(&s->sql, "%" PRId64, v);
-}
-
-void dbs_i64_or_null(struct db_script *s, const int64_t *v)
-{
-	if (v == NULL)
-		dbs_sql(s, "NULL");
-	else
-		dbs_i64(s, *v);
-}
-
-void dbs_str(struct ledger *lg, struct db_script *s, const char *v)
-{
-	if (v == NULL) {
-		dbs_sql(s, "NULL");
-		return;
-	}
-	if (!lg->c->connected) {
-		s->sql.failed = 1;	/* no connection to escape it for */
-		return;
-	}
-	size_t n = strlen(v);
-	char *room = dynbuf_room(&s->sql, 2 * n + 3);
-	if (room == NULL)
-		return;
-	room[0] = '\'';
-	unsigned long w = mysql_real_escape_string(lg->c->db, room + 1, v, (unsigned long)n);
-	room[w + 1] = '\'';
-	room[w + 2] = '\0';
-	dynbuf_grew(&s->sql, w + 2);
-}
-
-void dbs_blob(struct db_script *s, const void *data, size_t len)
-{
-	static const char hex[] = "0123456789abcdef";
-	const unsigned char *p = data;
-	if (data == NULL) {
-		dbs_sql(s, "NULL");
-		return;
-	}
-	char *room = dynbuf_room(&s->sql, 2 * len + 3);
-	if (room == NULL)
-		return;
-	room[0] = 'X';
-	room[1] = '\'';
-	for (size_t i = 0; i < len; i++) {
-		room[2 + 2 * i] = hex[p[i] >> 4];
-		room[3 + 2 * i] = hex[p[i] & 15];
-	}
-	room[2 + 2 * len] = '\'';
-	dynbuf_grew(&s->sql, 2 * len + 3);
-}
-
-void dbs_end(struct db_script *s)
-{
-	dbs_sql(s, ";\n");
-	s->statements++;
-}
-
-int dbr_next(struct db_rows *r)
-{
-	r->row = mysql_fetch_row(r->res);
-	if (r->row == NULL)
-		return 0;
-	r->len = mysql_fetch_lengths(r->res);
-	return 1;
-}
-
-int dbr_null(const struct db_rows *r, unsigned int col)
-{
-	return r->row[col] == NULL;
-}
-
-const char *dbr_str(const struct db_rows *r, unsigned int col)
-{
-	return r->row[col];
-}
-
-unsigned long dbr_len(const struct db_rows *r, unsigned int col)
-{
-	return r->row[col] != NULL ? r->len[col] : 0;
-}
-
-int64_t dbr_i64(const struct db_rows *r, unsigned int col)
-{
-	return r->row[col] != NULL ? (int64_t)strtoll(r->row[col], NULL, 10) : 0;
-}
+/* ---- Rows of either kind ---- */
 
 int dbrow_null(const struct db_row *r, unsigned int col)
 {
-	return r->st != NULL ? db_null(r->st, col) : dbr_null(r->rows, col);
-}
-
-int64_t dbrow_i64(const struct db_row *r, unsigned int col)
-{
-	return r->st != NULL ? db_i64(r->st, col) : dbr_i64(r->rows, col);
+	return r->st != NULL ? db_null(r->st, col) : dbsets_cell(r->sets, r->cell + col)->null;
 }
 
 const char *dbrow_str(const struct db_row *r, unsigned int col)
 {
-	return r->st != NULL ? db_str(r->st, col) : dbr_str(r->rows, col);
+	if (r->st != NULL)
+		return db_str(r->st, col);
+	const struct dbsets_cell *c = dbsets_cell(r->sets, r->cell + col);
+	return c->null ? NULL : r->sets->data.data + c->off;
 }
 
 unsigned long dbrow_len(const struct db_row *r, unsigned int col)
 {
-	return r->st != NULL ? db_len(r->st, col) : dbr_len(r->rows, col);
+	return r->st != NULL ? db_len(r->st, col) : dbsets_cell(r->sets, r->cell + col)->len;
 }
 
-/* A duplicate key is the caller's to judge (a replay, not a fault). */
-static enum cd_err script_err(struct ledger *lg, int dberr, const char *what)
+int64_t dbrow_i64(const struct db_row *r, unsigned int col)
 {
-	return dberr == ER_DUP_ENTRY ? CD_E_CONFLICT : db_err(lg, dberr, what);
-}
-
-enum cd_err db_script_run(struct ledger *lg, struct db_script *s, const char *what,
-			  enum cd_err (*rows)(void *ctx, int set, struct db_rows *r), void *ctx, int *dberr)
-{
-	enum cd_err rc = CD_OK;
-	int set = 0, st;
-	*dberr = 0;
-	if (s->sql.failed || s->statements == 0) {
-		int failed = s->sql.failed;
-		dbs_reset(s);
-		if (failed)
-			log_error("%s: the script does not fit %d bytes", what, LIMIT_BATCH_SQL_BYTES);
-		return failed ? CD_E_INTERNAL : CD_OK;
-	}
-	if (!lg->c->connected) {
-		dbs_reset(s);
-		*dberr = CR_SERVER_GONE_ERROR;
-		return db_err(lg, *dberr, what);
-	}
-	lg->round_trips++;
-	lg->in_tx = 1;
-	st = mysql_real_query(lg->c->db, s->sql.data, (unsigned long)s->sql.len);
-	dbs_reset(s);
-	if (st != 0) {
-		*dberr = (int)mysql_errno(lg->c->db);
-		return script_err(lg, *dberr, what);
-	}
-	do {
-		MYSQL_RES *res = mysql_store_result(lg->c->db);
-		if (res != NULL) {
-			struct db_rows r = {res, NULL, NULL};
-			enum cd_err got = rows != NULL && rc == CD_OK ? rows(ctx, set, &r) : CD_OK;
-			if (rc == CD_OK)
-				rc = got;
-			mysql_free_result(res);
-			set++;
-		} else if (mysql_field_count(lg->c->db) != 0) {
-			*dberr = (int)mysql_errno(lg->c->db);
-			return script_err(lg, *dberr, what);
-		}
-		st = mysql_next_result(lg->c->db);
-	} while (st == 0);
-	if (st > 0) {
-		*dberr = (int)mysql_errno(lg->c->db);
-		return script_err(lg, *dberr, what);
-	}
-	return rc;
+	const char *v = dbrow_str(r, col);
+	return v != NULL ? (int64_t)strtoll(v, NULL, 10) : 0;
 }
 
 /* ---- Idempotent writes ---- */

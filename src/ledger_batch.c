@@ -1,49 +1,27 @@
-/* ledger_batch.c: the rows of a group-commit batch (see ledger_batch.h).
+/* ledger_batch.c: a batch's rows in memory and its write CALL (see
+ * ledger_batch.h; the read CALL is ledger_load.c's).
  *
- * Reads: one script locks the accounts (by id, ascending), then the holds
- * settled or released (by id), then the member rows, and reads the
- * replay rows (holds by request_id, usages by request_id, stored
- * Idempotency-Key answers). Accounts are named by external id in
- * requests; the id each one has never changes, so a process-wide table
- * remembers it and only an unknown one costs a round trip first.
- *
- * The grants of the accounts that may spend are read with them, a page
- * per account in spending order; charges burn them in memory (spend_burn,
- * the one copy of the order's rule).
- *
- * Writes: one script inserts the new holds (and reads their ids back by
- * request_id, which is unique per account: no reliance on how
- * AUTO_INCREMENT hands out ids), inserts the usages, updates the settled
- * and released holds and the burnt grants, inserts the journal rows in
- * the order the operations made them, updates members and accounts, one
- * multi-row statement per table, and commits. */
+ * Changes are kept as the rows they make: journal rows and usage rows as
+ * JSON rows of the write CALL, appended in the order the operations made
+ * them; holds, grants, members and accounts as the batch's own rows,
+ * marked changed. batch_flush writes them all in one CALL of
+ * cd_batch_write (sql/020_batch_calls.sql), which inserts the new holds
+ * and reads their ids back by request_id (unique per account: no reliance
+ * on how AUTO_INCREMENT hands out ids), inserts the usages, updates the
+ * settled and released holds and the burnt grants, inserts the journal
+ * rows in order, updates members and accounts, writes the outbox and the
+ * answers under Idempotency-Keys, and commits. */
 #include "ledger_batch.h"
 #include "ledger_events.h"
+#include "jsonw.h"
 #include "log.h"
-
-#include "timefmt.h"
+#include "money.h"
+#include <assert.h>
 #include <inttypes.h>
-#include <pthread.h>
 #include <mysqld_error.h>
-#include <stdio.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define HOLD_COLS_OF(t) t "id, " t "account_id, " t "state, " t "amount_micros, " t "byok, " t "model, " \
-	t "action, " t "member, " t "conversation_id, " t "expires_at, " t "charged_micros, " t "settle_hash, " \
-	t "settle_response, " t "request_id, " t "max_output_tokens, " t "pin_input_micros_per_mtok, " \
-	t "pin_cached_input_micros_per_mtok, " t "pin_output_micros_per_mtok, " t "pin_margin_bps, " \
-	t "rate_minute, " t "rate_tokens"
-#define HOLD_COLS HOLD_COLS_OF("")
-#define HOLD_NCOLS 21
-#define MEMBER_COLS_OF(t) t "account_id, " t "member, " t "monthly_cap_micros, " t "month_key, " \
-	t "month_spent_micros, " t "reserved_micros, " t "cap_month_noted, " t "requests_per_minute, " \
-	t "tokens_per_minute, " t "rate_minute, " t "rate_requests, " t "rate_tokens"
-#define MEMBER_COLS MEMBER_COLS_OF("")
-
-/* What each result set of a script is. */
-enum set_kind { SET_ACCTS, SET_PLAN_CAPS, SET_HOLDS, SET_HOLDS_MEMBERS, SET_MEMBERS, SET_USAGES, SET_KEYS, SET_GRANTS, SET_NEW_HOLD_IDS, SET_NEW_USAGE_ID };
-#define SET_ARG_SHIFT 8	/* SET_NEW_USAGE_ID's usage index, above the kind */
 
 /* ---- External id → id ---- */
 
@@ -57,20 +35,6 @@ static size_t id_slot(const char *ext)
 	for (const unsigned char *p = (const unsigned char *)ext; *p; p++)
 		h = (h ^ *p) * 1099511628211ULL;
 	return (size_t)(h % (2 * LIMIT_ACCOUNT_ID_CACHE));
-}
-
-static int64_t id_find(const char *ext)
-{
-	int64_t id = 0;
-	pthread_mutex_lock(&ids_lock);
-	for (size_t i = id_slot(ext); id_table[i].ext != NULL; i = (i + 1) % (2 * LIMIT_ACCOUNT_ID_CACHE)) {
-		if (strcmp(id_table[i].ext, ext) == 0) {
-			id = id_table[i].id;
-			break;
-		}
-	}
-	pthread_mutex_unlock(&ids_lock);
-	return id;
 }
 
 /* And id → external id, for routing a hold's settle to its account's
@@ -154,9 +118,11 @@ static struct batch *batch_new(void)
 	struct batch *b = calloc(1, sizeof(*b));
 	if (b == NULL)
 		return NULL;
-	dynbuf_init(&b->journal_rows, LIMIT_BATCH_SQL_BYTES);
-	dynbuf_init(&b->settle_usage, LIMIT_BATCH_SQL_BYTES);
-	dbs_init(&b->script);
+	dynbuf_init(&b->journal_rows, LIMIT_BATCH_JSON_BYTES);
+	dynbuf_init(&b->settle_usage, LIMIT_BATCH_JSON_BYTES);
+	dynbuf_init(&b->usage_rows, LIMIT_BATCH_JSON_BYTES);
+	dynbuf_init(&b->doc, LIMIT_BATCH_JSON_BYTES);
+	dbsets_init(&b->sets);
 	return b;
 }
 
@@ -171,7 +137,7 @@ static void event_push(struct batch *b, int acct, const char *type, json_t *data
 {
 	if (b->nevents == (int)(sizeof(b->events) / sizeof(b->events[0])) || data == NULL) {
 		json_decref(data);
-		b->script.sql.failed = 1;	/* never commit a change without its event */
+		b->failed = 1;	/* never commit a change without its event */
 		return;
 	}
 	b->events[b->nevents++] = (struct batch_event){acct, type, data};
@@ -219,7 +185,9 @@ void batch_free(struct batch *b)
 	events_clear(b);
 	dynbuf_free(&b->journal_rows);
 	dynbuf_free(&b->settle_usage);
-	dbs_free(&b->script);
+	dynbuf_free(&b->usage_rows);
+	dynbuf_free(&b->doc);
+	dbsets_free(&b->sets);
 	free(b);
 }
 
@@ -230,9 +198,9 @@ void batch_reset(struct batch *b)
 	events_clear(b);
 	dynbuf_reset(&b->journal_rows);
 	dynbuf_reset(&b->settle_usage);
-	b->njournal = b->nsettle_usage = 0;
-	dbs_reset(&b->script);
-	b->nsets = 0;
+	dynbuf_reset(&b->usage_rows);
+	b->njournal = b->nsettle_usage = b->nnew_usage = 0;
+	b->failed = 0;
 }
 
 int batch_acct_by_ext(const struct batch *b, const char *ext)
@@ -291,528 +259,6 @@ const struct batch_key *batch_key(const struct batch *b, const char *key)
 	return NULL;
 }
 
-/* ---- Reading ---- */
-
-
-static void set_next(struct batch *b, int kind)
-{
-	b->sets[b->nsets++] = kind;
-}
-
-static void hold_from_row(const struct db_row *r, struct hold_row *h)
-{
-	memset(h, 0, sizeof(*h));
-	h->id = dbrow_i64(r, 0);
-	h->account_id = dbrow_i64(r, 1);
-	ledger_copy_text(h->state, sizeof(h->state), dbrow_str(r, 2));
-	h->amount = dbrow_i64(r, 3);
-	h->byok = dbrow_i64(r, 4) != 0;
-	ledger_copy_text(h->model, sizeof(h->model), dbrow_str(r, 5));
-	ledger_copy_text(h->action, sizeof(h->action), dbrow_str(r, 6));
-	h->has_member = !dbrow_null(r, 7);
-	ledger_copy_text(h->member, sizeof(h->member), dbrow_str(r, 7));
-	h->has_conversation = !dbrow_null(r, 8);
-	ledger_copy_text(h->conversation, sizeof(h->conversation), dbrow_str(r, 8));
-	h->expires_at = dbrow_i64(r, 9);
-	h->charged = dbrow_i64(r, 10);
-	h->has_hash = dbrow_len(r, 11) == 32;
-	if (h->has_hash)
-		memcpy(h->settle_hash, dbrow_str(r, 11), 32);
-	ledger_copy_text(h->response, sizeof(h->response), dbrow_str(r, 12));
-	h->max_output = dbrow_null(r, 14) ? -1 : dbrow_i64(r, 14);
-	h->has_pin = !dbrow_null(r, 15) && !dbrow_null(r, 16) && !dbrow_null(r, 17) && !dbrow_null(r, 18);
-	if (h->has_pin) {
-		h->pin.input_micros_per_mtok = dbrow_i64(r, 15);
-		h->pin.cached_input_micros_per_mtok = dbrow_i64(r, 16);
-		h->pin.output_micros_per_mtok = dbrow_i64(r, 17);
-		h->pin.max_output_tokens = h->max_output;
-		h->pin_margin = dbrow_i64(r, 18);
-	}
-	h->rate_minute = dbrow_null(r, 19) ? -1 : dbrow_i64(r, 19);
-	h->rate_tokens = dbrow_null(r, 20) ? 0 : dbrow_i64(r, 20);
-	ledger_copy_text(h->request_id, sizeof(h->request_id), dbrow_str(r, 13));
-}
-
-/* Adds a hold read from the database (once); its index, or -1 when it is
- * not of an account this batch locked. */
-static int hold_keep(struct batch *b, const struct hold_row *h)
-{
-	int acct = batch_acct_by_id(b, h->account_id);
-	int i = batch_hold_by_id(b, h->id);
-	if (acct < 0 || i >= 0 || b->nholds == 2 * BATCH_MAX)
-		return i;
-	memset(&b->holds[b->nholds], 0, sizeof(b->holds[0]));
-	b->holds[b->nholds].h = *h;
-	b->holds[b->nholds].acct = acct;
-	return b->nholds++;
-}
-
-struct load_ctx { struct ledger *lg; struct batch *b; struct batch_want *w; };
-
-/* A member row from columns c.. (MEMBER_COLS order), once. */
-static enum cd_err member_add(const struct ledger *lg, struct batch *b, const struct db_rows *r, unsigned int c)
-{
-	int acct = batch_acct_by_id(b, dbr_i64(r, c));
-	if (acct < 0 || batch_member(b, acct, dbr_str(r, c + 1)) >= 0)
-		return CD_OK;
-	if (b->nmembers == 2 * BATCH_MAX)
-		return CD_E_INTERNAL;
-	struct batch_member *m = &b->members[b->nmembers++];
-	memset(m, 0, sizeof(*m));
-	m->acct = acct;
-	m->m.found = 1;
-	ledger_copy_text(m->m.member, sizeof(m->m.member), dbr_str(r, c + 1));
-	m->m.cap = dbr_null(r, c + 2) ? -1 : dbr_i64(r, c + 2);
-	m->m.month_key = dbr_i64(r, c + 3);
-	m->m.month_spent = dbr_i64(r, c + 4);
-	m->m.reserved = dbr_i64(r, c + 5);
-	m->m.cap_month_noted = dbr_i64(r, c + 6);
-	m->m.rate.rpm = dbr_null(r, c + 7) ? -1 : dbr_i64(r, c + 7);
-	m->m.rate.tpm = dbr_null(r, c + 8) ? -1 : dbr_i64(r, c + 8);
-	m->m.rate.minute = dbr_i64(r, c + 9);
-	m->m.rate.requests = dbr_i64(r, c + 10);
-	m->m.rate.tokens = dbr_i64(r, c + 11);
-	member_roll(lg, &m->m);
-	return CD_OK;
-}
-
-static enum cd_err load_rows(void *arg, int set, struct db_rows *r)
-{
-	struct load_ctx *c = arg;
-	struct batch *b = c->b;
-	struct db_row row = {NULL, r};
-	while (dbr_next(r)) {
-		switch (b->sets[set]) {
-		case SET_ACCTS:
-			if (b->naccts == BATCH_MAX)
-				return CD_E_INTERNAL;
-			memset(&b->accts[b->naccts], 0, sizeof(b->accts[0]));
-			acct_from_row_at(&row, 0, &b->accts[b->naccts].a);
-			if (c->w != NULL && c->w->lock_by_ext) {
-				batch_ext_remember(b->accts[b->naccts].a.ext_id, b->accts[b->naccts].a.id);
-				c->w->ext_ids[0] = b->accts[b->naccts].a.id;
-			}
-			b->naccts++;
-			break;
-		case SET_HOLDS:
-		case SET_HOLDS_MEMBERS: {
-			struct hold_row h;
-			hold_from_row(&row, &h);
-			if (batch_acct_by_id(b, h.account_id) < 0)
-				break;	/* not of an account this batch locked */
-			if (b->sets[set] == SET_HOLDS_MEMBERS && !dbr_null(r, HOLD_NCOLS))
-				if (member_add(c->lg, b, r, HOLD_NCOLS) != CD_OK)
-					return CD_E_INTERNAL;
-			if (batch_hold_by_id(b, h.id) < 0 && hold_keep(b, &h) < 0)
-				return CD_E_INTERNAL;
-			break;
-		}
-		case SET_MEMBERS:
-			if (member_add(c->lg, b, r, 0) != CD_OK)
-				return CD_E_INTERNAL;
-			break;
-		case SET_USAGES: {
-			int acct = batch_acct_by_id(b, dbr_i64(r, 1));
-			if (acct < 0 || b->nusages == 2 * BATCH_MAX)
-				return CD_E_INTERNAL;
-			struct batch_usage *u = &b->usages[b->nusages++];
-			memset(u, 0, sizeof(*u));
-			u->acct = acct;
-			u->id = dbr_i64(r, 0);
-			u->has_key = 1;
-			ledger_copy_text(u->key, sizeof(u->key), dbr_str(r, 2));
-			u->cost = dbr_i64(r, 3);
-			u->has_hash = dbr_len(r, 4) == 32;
-			if (u->has_hash)
-				memcpy(u->hash, dbr_str(r, 4), 32);
-			break;
-		}
-		case SET_KEYS: {
-			if (b->nkeys == BATCH_MAX)
-				return CD_E_INTERNAL;
-			struct batch_key *k = &b->keys[b->nkeys];
-			memset(k, 0, sizeof(*k));
-			k->response_len = dbr_len(r, 3);
-			k->response = malloc(k->response_len + 1);
-			if (k->response == NULL)
-				return CD_E_INTERNAL;
-			memcpy(k->response, dbr_str(r, 3), k->response_len);
-			k->response[k->response_len] = '\0';
-			/* The operation's own key string: the row's dies with it. */
-			k->key = NULL;
-			for (int i = 0; c->w != NULL && i < c->w->nkeys; i++)
-				if (strlen(c->w->keys[i]) == dbr_len(r, 0) &&
-				    memcmp(c->w->keys[i], dbr_str(r, 0), dbr_len(r, 0)) == 0)
-					k->key = c->w->keys[i];
-			if (k->key == NULL) {
-				free(k->response);
-				break;
-			}
-			if (dbr_len(r, 1) == 32)
-				memcpy(k->hash, dbr_str(r, 1), 32);
-			k->status = (int)dbr_i64(r, 2);
-			b->nkeys++;
-			break;
-		}
-		case SET_PLAN_CAPS: {
-			int acct = batch_acct_by_id(b, dbr_i64(r, 0));
-			if (acct >= 0)
-				b->accts[acct].a.plan_member_cap = dbr_i64(r, 1);
-			break;
-		}
-		case SET_GRANTS: {
-			int acct = batch_acct_by_id(b, dbr_i64(r, 1));
-			int debt = dbr_i64(r, 3) != 0;
-			if (acct < 0)
-				break;
-			/* A page of positive grants per account; past it, more are there. */
-			if (!debt && b->accts[acct].grants_read == LIMIT_SPEND_GRANTS) {
-				b->accts[acct].grants_more = 1;
-				break;
-			}
-			if (b->ngrants == BATCH_GRANTS)
-				return CD_E_INTERNAL;
-			struct batch_grant *g = &b->grants[b->ngrants++];
-			memset(g, 0, sizeof(*g));
-			g->acct = acct;
-			g->g.id = dbr_i64(r, 0);
-			g->g.remaining = dbr_i64(r, 2);
-			g->g.debt = debt;
-			b->accts[acct].grants_read += !debt;
-			break;
-		}
-		default:
-			log_error("batch read: result set %d is of no known kind", set);
-			return CD_E_INTERNAL;
-		}
-	}
-	return CD_OK;
-}
-
-static int cmp_i64(const void *x, const void *y)
-{
-	int64_t a = *(const int64_t *)x, b = *(const int64_t *)y;
-	return a < b ? -1 : a > b;
-}
-
-/* Sorts ids and drops repeats; the new count. */
-static int sort_unique(int64_t *v, int n)
-{
-	int m = 0;
-	qsort(v, (size_t)n, sizeof(*v), cmp_i64);
-	for (int i = 0; i < n; i++)
-		if (m == 0 || v[m - 1] != v[i])
-			v[m++] = v[i];
-	return m;
-}
-
-static void id_list(struct db_script *s, const int64_t *v, int n)
-{
-	for (int i = 0; i < n; i++) {
-		if (i)
-			dbs_sql(s, ", ");
-		dbs_i64(s, v[i]);
-	}
-}
-
-/* (id = H AND account_id = A) OR ... for the holds of settles and
- * releases (hold_ids[i] belongs to acct_ids[i]). */
-static void hold_pairs(struct db_script *s, const char *t, const struct batch_want *w)
-{
-	for (int i = 0; i < w->nhold_ids; i++) {
-		dbs_sql(s, i ? " OR (" : "(");
-		dbs_sql(s, t);
-		dbs_sql(s, "id = ");
-		dbs_i64(s, w->hold_ids[i]);
-		dbs_sql(s, " AND ");
-		dbs_sql(s, t);
-		dbs_sql(s, "account_id = ");
-		dbs_i64(s, w->acct_ids[i]);
-		dbs_sql(s, ")");
-	}
-}
-
-/* The grants of accounts that may spend (ids[0..n-1], 0s skipped), in
- * spending order, each debt row last: the account rows are locked, so no
- * other transaction moves them. */
-static void grants_read(struct batch *b, const int64_t *accts, int n)
-{
-	struct db_script *s = &b->script;
-	int k = 0;
-	for (int i = 0; i < n; i++) {
-		if (accts[i] == 0)
-			continue;
-		dbs_sql(s, k++ ? ", " : "SELECT id, account_id, remaining_micros, source = 'debt' FROM grants "
-			"WHERE account_id IN (");
-		dbs_i64(s, accts[i]);
-	}
-	if (k == 0)
-		return;
-	dbs_sql(s, ") AND (remaining_micros > 0 OR source = 'debt') ORDER BY account_id, source = 'debt', "
-		GRANTS_SPEND_ORDER);
-	dbs_end(s);
-	set_next(b, SET_GRANTS);
-}
-
-/* An account named by external id, in a statement after the accounts'
- * lock: its id, or (a batch of one account never seen) a subquery. 0 when
- * the account is unknown (nothing to read for it). */
-static int acct_ref(struct ledger *lg, struct db_script *s, const struct batch_want *w, int ext)
-{
-	if (w->ext_ids[ext] != 0) {
-		dbs_i64(s, w->ext_ids[ext]);
-		return 1;
-	}
-	if (!w->lock_by_ext)
-		return 0;
-	dbs_sql(s, "(SELECT id FROM accounts WHERE ext_id = ");
-	dbs_str(lg, s, w->acct_ext[ext]);
-	dbs_sql(s, ")");
-	return 1;
-}
-
-/* "(account_id = A AND col = 'v') OR ..." for the rows of accounts named by
- * external id (unknown ones skipped); 0 when there is none. */
-static int pairs_by_ext(struct ledger *lg, struct db_script *s, const struct batch_want *w, const char *head,
-			const int *ext, const char *const *vals, int n, const char *col)
-{
-	int k = 0;
-	for (int i = 0; i < n; i++) {
-		if (w->ext_ids[ext[i]] == 0 && !w->lock_by_ext)
-			continue;
-		dbs_sql(s, k++ ? " OR (account_id = " : head);
-		acct_ref(lg, s, w, ext[i]);
-		dbs_sql(s, " AND ");
-		dbs_sql(s, col);
-		dbs_sql(s, " = ");
-		dbs_str(lg, s, vals[i]);
-		dbs_sql(s, ")");
-	}
-	return k;
-}
-
-/* The locking reads, accounts first unless they are locked already: by
- * id, ascending (a primary-key range), so two batches lock in one order. */
-static void read_script(struct ledger *lg, struct batch *b, const struct batch_want *w, const int64_t *accts,
-			int naccts, int with_accounts)
-{
-	struct db_script *s = &b->script;
-	int ext[BATCH_MAX];
-	const char *vals[BATCH_MAX];
-	int64_t spenders[2 * BATCH_MAX];
-	int n;
-	b->nsets = 0;
-	if (with_accounts && w->lock_by_ext) {
-		dbs_sql(s, "SELECT " ACCT_COLS_OF("") " FROM accounts WHERE ext_id = ");
-		dbs_str(lg, s, w->acct_ext[0]);
-		dbs_sql(s, " FOR UPDATE");
-		dbs_end(s);
-		set_next(b, SET_ACCTS);
-	} else if (with_accounts && naccts > 0) {
-		dbs_sql(s, "SELECT " ACCT_COLS_OF("") " FROM accounts WHERE id IN (");
-		id_list(s, accts, naccts);
-		dbs_sql(s, ") ORDER BY id FOR UPDATE");
-		dbs_end(s);
-		set_next(b, SET_ACCTS);
-	}
-	/* A member with no cap of its own is capped by its plan's
-	 * member_cap_micros: read without a lock (plans are shared by many
-	 * accounts; the account rows are locked already). */
-	if (with_accounts && w->nmembers > 0 && (w->lock_by_ext || naccts > 0)) {
-		dbs_sql(s, "SELECT a.id, p.member_cap_micros FROM accounts a JOIN plans p ON p.name = a.plan WHERE "
-			"p.member_cap_micros IS NOT NULL AND ");
-		if (w->lock_by_ext) {
-			dbs_sql(s, "a.ext_id = ");
-			dbs_str(lg, s, w->acct_ext[0]);
-		} else {
-			dbs_sql(s, "a.id IN (");
-			id_list(s, accts, naccts);
-			dbs_sql(s, ")");
-		}
-		dbs_end(s);
-		set_next(b, SET_PLAN_CAPS);
-	}
-	/* The holds settled or released, named with their account (one of
-	 * another account is not read), and their members' rows. */
-	if (w->nhold_ids > 0) {
-		dbs_sql(s, "SELECT " HOLD_COLS_OF("h.") ", " MEMBER_COLS_OF("m.") " FROM holds h LEFT JOIN members m "
-			"ON m.account_id = h.account_id AND m.member = h.member WHERE ");
-		hold_pairs(s, "h.", w);
-		dbs_sql(s, " ORDER BY h.id FOR UPDATE");
-		dbs_end(s);
-		set_next(b, SET_HOLDS_MEMBERS);
-	}
-	/* An authorize's request_id is almost always new: its hold's insert
-	 * finds a duplicate (and the batch runs again, reading them) rather
-	 * than every batch reading them first. */
-	for (n = 0; w->read_hold_reqs && n < w->nhold_reqs; n++) {
-		ext[n] = w->hold_reqs[n].ext;
-		vals[n] = w->hold_reqs[n].request_id;
-	}
-	if (n > 0 && pairs_by_ext(lg, s, w, "SELECT " HOLD_COLS " FROM holds WHERE (account_id = ", ext, vals, n,
-				  "request_id") > 0) {
-		dbs_end(s);
-		set_next(b, SET_HOLDS);
-	}
-	for (n = 0; n < w->nmembers; n++) {
-		ext[n] = w->members[n].ext;
-		vals[n] = w->members[n].member;
-	}
-	if (n > 0 && pairs_by_ext(lg, s, w, "SELECT " MEMBER_COLS " FROM members WHERE (account_id = ", ext, vals, n,
-				  "member") > 0) {
-		dbs_sql(s, " ORDER BY account_id, member FOR UPDATE");
-		dbs_end(s);
-		set_next(b, SET_MEMBERS);
-	}
-	for (n = 0; n < w->nusages; n++) {
-		ext[n] = w->usages[n].ext;
-		vals[n] = w->usages[n].key;
-	}
-	if (n > 0 && pairs_by_ext(lg, s, w, "SELECT id, account_id, usage_key, cost_micros, request_hash FROM "
-				  "usage_records WHERE (account_id = ", ext, vals, n, "usage_key") > 0) {
-		dbs_end(s);
-		set_next(b, SET_USAGES);
-	}
-	n = 0;
-	for (int i = 0; i < w->nacct_ids; i++)
-		spenders[n++] = w->acct_ids[i];
-	for (int i = 0; i < w->nspend_ext; i++)
-		spenders[n++] = w->ext_ids[w->spend_ext[i]];
-	if (w->lock_by_ext && w->nspend_ext > 0) {
-		/* The batch's one account, never seen: by subquery. */
-		dbs_sql(s, "SELECT id, account_id, remaining_micros, source = 'debt' FROM grants WHERE account_id = ");
-		acct_ref(lg, s, w, 0);
-		dbs_sql(s, " AND (remaining_micros > 0 OR source = 'debt') ORDER BY account_id, source = 'debt', "
-			GRANTS_SPEND_ORDER);
-		dbs_end(s);
-		set_next(b, SET_GRANTS);
-	} else {
-		grants_read(b, spenders, sort_unique(spenders, n));
-	}
-	if (with_accounts && w->nkeys > 0) {
-		dbs_sql(s, "SELECT idem_key, request_hash, status, response FROM idempotency_keys WHERE idem_key IN (");
-		for (int i = 0; i < w->nkeys; i++) {
-			if (i)
-				dbs_sql(s, ", ");
-			dbs_str(lg, s, w->keys[i]);
-		}
-		dbs_sql(s, ")");
-		dbs_end(s);
-		set_next(b, SET_KEYS);
-	}
-}
-
-static enum cd_err ids_rows(void *arg, int set, struct db_rows *r)
-{
-	struct batch_want *w = arg;
-	(void)set;
-	while (dbr_next(r)) {
-		batch_ext_remember(dbr_str(r, 1), dbr_i64(r, 0));
-		for (int i = 0; i < w->nacct_ext; i++)
-			if (strcmp(w->acct_ext[i], dbr_str(r, 1)) == 0)
-				w->ext_ids[i] = dbr_i64(r, 0);
-	}
-	return CD_OK;
-}
-
-/* The ids of the accounts named by external id: remembered (an account's
- * id never changes), or read unlocked for all of the batch's unknown ones
- * in one round trip. 0: no such account. */
-static enum cd_err resolve_ids(struct ledger *lg, struct batch *b, struct batch_want *w)
-{
-	int missing = 0, e;
-	w->lock_by_ext = 0;
-	for (int i = 0; i < w->nacct_ext; i++) {
-		w->ext_ids[i] = id_find(w->acct_ext[i]);
-		if (w->ext_ids[i] != 0)
-			continue;
-		dbs_sql(&b->script, missing++ ? ", " : "SELECT id, ext_id FROM accounts WHERE ext_id IN (");
-		dbs_str(lg, &b->script, w->acct_ext[i]);
-	}
-	if (missing == 0)
-		return CD_OK;
-	if (w->nacct_ext == 1 && w->nacct_ids == 0) {
-		/* One account, never seen: locking one row has no order to keep,
-		 * so it is locked by its external id at once. */
-		dbs_reset(&b->script);
-		w->lock_by_ext = 1;
-		return CD_OK;
-	}
-	dbs_sql(&b->script, ")");
-	dbs_end(&b->script);
-	return db_script_run(lg, &b->script, "account ids", ids_rows, w, &e);
-}
-
-enum cd_err batch_load(struct ledger *lg, struct batch *b, struct batch_want *w)
-{
-	int64_t accts[2 * BATCH_MAX];
-	int naccts = 0, e;
-	b->hold_reqs_read = w->read_hold_reqs;
-	enum cd_err rc = resolve_ids(lg, b, w);
-	if (rc != CD_OK)
-		return rc;
-	for (int i = 0; i < w->nacct_ids; i++)
-		accts[naccts++] = w->acct_ids[i];
-	for (int i = 0; i < w->nacct_ext; i++)
-		if (w->ext_ids[i] != 0)
-			accts[naccts++] = w->ext_ids[i];
-	naccts = sort_unique(accts, naccts);
-	read_script(lg, b, w, accts, naccts, 1);
-	struct load_ctx ctx = {lg, b, w};
-	rc = db_script_run(lg, &b->script, "batch read", load_rows, &ctx, &e);
-	b->nsets = 0;
-	if (rc != CD_OK)
-		return rc;
-	for (int i = 0; i < w->nacct_ids; i++)
-		if ((e = batch_acct_by_id(b, w->acct_ids[i])) >= 0)
-			b->accts[e].spends = 1;
-	for (int i = 0; i < w->nspend_ext; i++)
-		if ((e = batch_acct_by_ext(b, w->acct_ext[w->spend_ext[i]])) >= 0)
-			b->accts[e].spends = 1;
-	/* Open each account as every request does: roll its month over, renew
-	 * its plan's credit and apply what fell due. A renewal or a sweep may
-	 * have changed holds, members and grants read above, which are then
-	 * read again. */
-	int swept = 0;
-	for (int i = 0; i < b->naccts; i++) {
-		struct acct *a = &b->accts[i].a;
-		int due = acct_touch_writes(lg, a);
-		rc = acct_touch(lg, a);
-		if (rc != CD_OK)
-			return rc;
-		b->accts[i].changed = a->dirty;
-		swept |= due;
-	}
-	if (swept) {
-		b->nholds = b->nmembers = b->nusages = b->ngrants = 0;
-		for (int i = 0; i < b->naccts; i++)
-			b->accts[i].grants_read = b->accts[i].grants_more = 0;
-		read_script(lg, b, w, accts, naccts, 0);
-		rc = db_script_run(lg, &b->script, "batch read", load_rows, &ctx, &e);
-		b->nsets = 0;
-	}
-	return rc;
-}
-
-enum cd_err batch_hold_lookup(struct ledger *lg, struct batch *b, int acct, const char *request_id, int *index)
-{
-	static const char sql[] = "SELECT " HOLD_COLS " FROM holds WHERE account_id = ? AND request_id = ?";
-	struct hold_row h;
-	int e;
-	*index = batch_hold_by_request(b, acct, request_id);
-	if (*index >= 0)
-		return CD_OK;
-	struct dbstmt *st = db_exec(lg, sql, &e, "is", b->accts[acct].a.id, request_id);
-	if (st == NULL)
-		return db_err(lg, e, "hold lookup");
-	if (db_fetch(st) != 1)
-		return CD_OK;
-	struct db_row row = {st, NULL};
-	hold_from_row(&row, &h);
-	*index = hold_keep(b, &h);
-	return *index >= 0 ? CD_OK : CD_E_INTERNAL;
-}
-
 /* ---- Changing ---- */
 
 int batch_hold_add(struct batch *b, int acct, const struct hold_row *h)
@@ -828,53 +274,41 @@ int batch_hold_add(struct batch *b, int acct, const struct hold_row *h)
 	return b->nholds++;
 }
 
-/* The values of one usage_records row, in the column order of USAGE_INSERT. */
-#define USAGE_INSERT "INSERT INTO usage_records (account_id, hold_id, usage_key, member, model, action, input_tokens, " \
-	"cached_input_tokens, output_tokens, cost_micros, byok, request_id, conversation_id, request_hash, created_at) VALUES "
 
-static void usage_values(struct ledger *lg, struct db_script *s, int64_t account, int64_t hold_id, const char *key,
-			 const char *member, const char *model, const char *action, int64_t in, int64_t cached,
-			 int64_t out, int64_t cost, int byok, const char *request_id, const char *conversation,
-			 const unsigned char *hash)
+/* One usage_records row of the write CALL (its column order). */
+static void usage_row(struct dynbuf *to, int64_t account, int64_t hold_id, const char *key, const char *member,
+		      const char *model, const char *action, const int64_t tokens[3], int64_t cost, int byok,
+		      const char *request_id, const char *conversation, const unsigned char *hash)
 {
-	const int64_t *hid = hold_id > 0 ? &hold_id : NULL;
-	dbs_sql(s, "(");
-	dbs_i64(s, account);
-	dbs_sql(s, ", ");
-	dbs_i64_or_null(s, hid);
-	dbs_sql(s, ", ");
-	dbs_str(lg, s, key);
-	dbs_sql(s, ", ");
-	dbs_str(lg, s, member);
-	dbs_sql(s, ", ");
-	dbs_str(lg, s, model);
-	dbs_sql(s, ", ");
-	dbs_str(lg, s, action);
-	dbs_sql(s, ", ");
-	dbs_i64(s, in);
-	dbs_sql(s, ", ");
-	dbs_i64(s, cached);
-	dbs_sql(s, ", ");
-	dbs_i64(s, out);
-	dbs_sql(s, ", ");
-	dbs_i64(s, cost);
-	dbs_sql(s, ", ");
-	dbs_i64(s, byok);
-	dbs_sql(s, ", ");
-	dbs_str(lg, s, request_id);
-	dbs_sql(s, ", ");
-	dbs_str(lg, s, conversation);
-	dbs_sql(s, ", ");
-	dbs_blob(s, hash, 32);
-	dbs_sql(s, ", ");
-	dbs_i64(s, lg->now);
-	dbs_sql(s, ")");
+	struct jw j;
+	jw_init(&j, to);
+	j.items[0] = to->len > 0;	/* a comma after the rows before */
+	jw_open(&j, '[');
+	jw_i64(&j, account);
+	if (hold_id > 0)
+		jw_i64(&j, hold_id);
+	else
+		jw_null(&j);
+	jw_str(&j, key);
+	jw_str(&j, member);
+	jw_str(&j, model);
+	jw_str(&j, action);
+	for (int i = 0; i < 3; i++)
+		jw_i64(&j, tokens[i]);
+	jw_i64(&j, cost);
+	jw_i64(&j, byok);
+	jw_str(&j, request_id);
+	jw_str(&j, conversation);
+	jw_hex(&j, hash, 32);
+	jw_close(&j, ']');
 }
 
 int batch_usage_add(struct ledger *lg, struct batch *b, int acct, int64_t hold_id, const char *member,
 		    const char *model, const char *action, int64_t in, int64_t cached, int64_t out, int64_t cost,
 		    int byok, const char *request_id, const char *conversation, const unsigned char *hash)
 {
+	const int64_t tokens[3] = {in, cached, out};
+	(void)lg;
 	if (b->nusages == 2 * BATCH_MAX)
 		return -1;
 	int i = b->nusages++;
@@ -888,14 +322,10 @@ int batch_usage_add(struct ledger *lg, struct batch *b, int acct, int64_t hold_i
 	if (hash != NULL)
 		memcpy(u->hash, hash, 32);
 	u->is_new = 1;
-	/* Written now, in the order made, each with its id read back. */
-	dbs_sql(&b->script, USAGE_INSERT);
-	usage_values(lg, &b->script, b->accts[acct].a.id, hold_id, request_id, member, model, action, in, cached,
-		     out, cost, byok, request_id, conversation, hash);
-	dbs_end(&b->script);
-	dbs_sql(&b->script, "SELECT LAST_INSERT_ID()");
-	dbs_end(&b->script);
-	set_next(b, SET_NEW_USAGE_ID | i << SET_ARG_SHIFT);
+	/* Written in the order made, each with its id read back. */
+	b->new_usage[b->nnew_usage++] = i;
+	usage_row(&b->usage_rows, b->accts[acct].a.id, hold_id, request_id, member, model, action, tokens, cost,
+		  byok, request_id, conversation, hash);
 	return i;
 }
 
@@ -903,21 +333,17 @@ void batch_settle_usage(struct ledger *lg, struct batch *b, int acct, int64_t ho
 			const char *model, const char *action, int64_t in, int64_t cached, int64_t out,
 			int64_t cost, int byok, const char *request_id, const char *conversation)
 {
-	struct db_script s = {b->settle_usage, 0};
-	if (b->nsettle_usage++)
-		dbs_sql(&s, ", ");
-	usage_values(lg, &s, b->accts[acct].a.id, hold_id, NULL, member, model, action, in, cached, out, cost, byok,
-		     request_id, conversation, NULL);
-	b->settle_usage = s.sql;
+	const int64_t tokens[3] = {in, cached, out};
+	(void)lg;
+	b->nsettle_usage++;
+	usage_row(&b->settle_usage, b->accts[acct].a.id, hold_id, NULL, member, model, action, tokens, cost, byok,
+		  request_id, conversation, NULL);
 }
 
-/* Reads an account's grants again: they changed under the batch (a
- * refund grant), or it burnt every positive grant of the page read. The
- * batch's own changes are written first. */
-static enum cd_err grants_reload(struct ledger *lg, struct batch *b, int acct)
+enum cd_err batch_grants_reload(struct ledger *lg, struct batch *b, int acct)
 {
-	int e, m = 0;
-	enum cd_err rc = batch_flush(lg, b, 0);
+	int m = 0;
+	enum cd_err rc = batch_flush(lg, b, 0, NULL, 0);
 	if (rc != CD_OK)
 		return rc;
 	for (int i = 0; i < b->ngrants; i++)
@@ -927,11 +353,7 @@ static enum cd_err grants_reload(struct ledger *lg, struct batch *b, int acct)
 	b->accts[acct].grants_stale = 0;
 	b->accts[acct].grants_more = 0;
 	b->accts[acct].grants_read = 0;
-	grants_read(b, &b->accts[acct].a.id, 1);
-	struct load_ctx ctx = {lg, b, NULL};
-	rc = db_script_run(lg, &b->script, "grant read", load_rows, &ctx, &e);
-	b->nsets = 0;
-	return rc;
+	return batch_read_grants(lg, b, acct);
 }
 
 /* Burns from the account's grants as read (a copy in spending order). */
@@ -939,16 +361,45 @@ static int64_t burn(struct batch *b, int acct, int64_t amount, int debt)
 {
 	struct spend_grant g[LIMIT_SPEND_GRANTS + 2];
 	int at[LIMIT_SPEND_GRANTS + 2], n = 0;
+	int64_t before = 0, after = 0;
 	for (int i = 0; i < b->ngrants && n < LIMIT_SPEND_GRANTS + 2; i++) {
 		if (b->grants[i].acct == acct) {
 			at[n] = i;
+			before += b->grants[i].g.remaining;
 			g[n++] = b->grants[i].g;
 		}
 	}
 	int64_t left = debt ? (spend_debt(g, n, amount) ? 0 : amount) : spend_burn(g, n, amount);
-	for (int i = 0; i < n; i++)
+	for (int i = 0; i < n; i++) {
 		b->grants[at[i]].g = g[i];
+		after += g[i].remaining;
+	}
+	/* What left the grants is what was asked less what they could not cover. */
+	assert(left >= 0 && left <= amount);
+	assert(before - after == amount - left);
 	return left;
+}
+
+/* The journal row of a spend, in the write CALL's column order. */
+static void journal_row(struct ledger *lg, struct batch *b, int64_t account, int64_t amount, int64_t after,
+			const char *cause, const char *source, int64_t hold_id, const char *reference)
+{
+	struct jw j;
+	jw_init(&j, &b->journal_rows);
+	j.items[0] = b->njournal++ > 0;
+	jw_open(&j, '[');
+	jw_i64(&j, account);
+	jw_i64(&j, -amount);
+	jw_i64(&j, after);
+	jw_str(&j, cause);
+	jw_str(&j, source);
+	if (hold_id > 0)
+		jw_i64(&j, hold_id);
+	else
+		jw_null(&j);
+	jw_str(&j, reference);
+	jw_str(&j, lg->journal_key);
+	jw_close(&j, ']');
 }
 
 enum cd_err batch_spend(struct ledger *lg, struct batch *b, int acct, int64_t amount, const char *cause,
@@ -958,14 +409,15 @@ enum cd_err batch_spend(struct ledger *lg, struct batch *b, int acct, int64_t am
 	struct acct *a = &ba->a;
 	int64_t left = amount, after;
 	enum cd_err rc = CD_OK;
+	assert(amount > 0);
 	if (!ba->spends || money_sub(a->balance, amount, &after) != 0) {	/* operations check the range first */
 		log_error("batch spend on an account whose grants were not read, or beyond the range");
 		return CD_E_INTERNAL;
 	}
 	if (ba->grants_stale)
-		rc = grants_reload(lg, b, acct);
+		rc = batch_grants_reload(lg, b, acct);
 	while (rc == CD_OK && (left = burn(b, acct, left, 0)) > 0 && ba->grants_more)
-		rc = grants_reload(lg, b, acct);
+		rc = batch_grants_reload(lg, b, acct);
 	if (rc != CD_OK)
 		return rc;
 	if (left > 0 && burn(b, acct, left, 1) > 0) {
@@ -978,29 +430,7 @@ enum cd_err batch_spend(struct ledger *lg, struct batch *b, int acct, int64_t am
 		g->g.debt = 1;
 		g->is_new = 1;
 	}
-	/* The journal row, balance after included. */
-	struct db_script s = {b->journal_rows, 0};
-	const int64_t *hid = hold_id > 0 ? &hold_id : NULL;
-	dbs_sql(&s, b->njournal++ ? ", (" : "(");
-	dbs_i64(&s, a->id);
-	dbs_sql(&s, ", ");
-	dbs_i64(&s, -amount);
-	dbs_sql(&s, ", ");
-	dbs_i64(&s, after);
-	dbs_sql(&s, ", ");
-	dbs_str(lg, &s, cause);
-	dbs_sql(&s, ", ");
-	dbs_str(lg, &s, source);
-	dbs_sql(&s, ", NULL, ");
-	dbs_i64_or_null(&s, hid);
-	dbs_sql(&s, ", ");
-	dbs_str(lg, &s, reference);
-	dbs_sql(&s, ", ");
-	dbs_str(lg, &s, lg->journal_key);
-	dbs_sql(&s, ", NULL, ");
-	dbs_i64(&s, lg->now);
-	dbs_sql(&s, ")");
-	b->journal_rows = s.sql;
+	journal_row(lg, b, a->id, amount, after, cause, source, hold_id, reference);
 	a->balance = after;
 	ba->changed = 1;
 	return CD_OK;
@@ -1008,273 +438,319 @@ enum cd_err batch_spend(struct ledger *lg, struct batch *b, int acct, int64_t am
 
 /* ---- Writing ---- */
 
-static void write_new_holds(struct ledger *lg, struct batch *b)
+static const char SQL_WRITE[] = "CALL cd_batch_write(?, ?)";
+
+static void opt_i64(struct jw *j, int has, int64_t v)
 {
-	struct db_script *s = &b->script;
-	int n = 0;
+	if (has)
+		jw_i64(j, v);
+	else
+		jw_null(j);
+}
+
+static void write_new_holds(struct batch *b, struct jw *j)
+{
+	jw_array(j, "holds_new");
 	for (int i = 0; i < b->nholds; i++) {
 		const struct batch_hold *bh = &b->holds[i];
 		const struct hold_row *h = &bh->h;
 		if (!bh->is_new)
 			continue;
-		dbs_sql(s, n++ ? ", (" : "INSERT INTO holds (account_id, request_id, member, model, action, "
-			"conversation_id, amount_micros, max_output_tokens, pin_input_micros_per_mtok, "
-			"pin_cached_input_micros_per_mtok, pin_output_micros_per_mtok, pin_margin_bps, rate_minute, "
-			"rate_tokens, byok, expires_at, created_at) VALUES (");
-		dbs_i64(s, b->accts[bh->acct].a.id);
-		dbs_sql(s, ", ");
-		dbs_str(lg, s, h->request_id);
-		dbs_sql(s, ", ");
-		dbs_str(lg, s, h->has_member ? h->member : NULL);
-		dbs_sql(s, ", ");
-		dbs_str(lg, s, h->model[0] ? h->model : NULL);
-		dbs_sql(s, ", ");
-		dbs_str(lg, s, h->action[0] ? h->action : NULL);
-		dbs_sql(s, ", ");
-		dbs_str(lg, s, h->has_conversation ? h->conversation : NULL);
-		dbs_sql(s, ", ");
-		dbs_i64(s, h->amount);
-		dbs_sql(s, ", ");
-		dbs_i64_or_null(s, h->max_output >= 0 ? &h->max_output : NULL);
-		dbs_sql(s, ", ");
-		dbs_i64_or_null(s, h->has_pin ? &h->pin.input_micros_per_mtok : NULL);
-		dbs_sql(s, ", ");
-		dbs_i64_or_null(s, h->has_pin ? &h->pin.cached_input_micros_per_mtok : NULL);
-		dbs_sql(s, ", ");
-		dbs_i64_or_null(s, h->has_pin ? &h->pin.output_micros_per_mtok : NULL);
-		dbs_sql(s, ", ");
-		dbs_i64_or_null(s, h->has_pin ? &h->pin_margin : NULL);
-		dbs_sql(s, ", ");
-		dbs_i64_or_null(s, h->rate_minute >= 0 ? &h->rate_minute : NULL);
-		dbs_sql(s, ", ");
-		dbs_i64_or_null(s, h->rate_minute >= 0 ? &h->rate_tokens : NULL);
-		dbs_sql(s, ", ");
-		dbs_i64(s, h->byok);
-		dbs_sql(s, ", ");
-		dbs_i64(s, h->expires_at);
-		dbs_sql(s, ", ");
-		dbs_i64(s, lg->now);
-		dbs_sql(s, ")");
+		jw_open(j, '[');
+		jw_i64(j, b->accts[bh->acct].a.id);
+		jw_str(j, h->request_id);
+		jw_str(j, h->has_member ? h->member : NULL);
+		jw_str(j, h->model[0] ? h->model : NULL);
+		jw_str(j, h->action[0] ? h->action : NULL);
+		jw_str(j, h->has_conversation ? h->conversation : NULL);
+		jw_i64(j, h->amount);
+		opt_i64(j, h->max_output >= 0, h->max_output);
+		opt_i64(j, h->has_pin, h->pin.input_micros_per_mtok);
+		opt_i64(j, h->has_pin, h->pin.cached_input_micros_per_mtok);
+		opt_i64(j, h->has_pin, h->pin.output_micros_per_mtok);
+		opt_i64(j, h->has_pin, h->pin_margin);
+		opt_i64(j, h->rate_minute >= 0, h->rate_minute);
+		opt_i64(j, h->rate_minute >= 0, h->rate_tokens);
+		jw_i64(j, h->byok);
+		jw_i64(j, h->expires_at);
+		jw_close(j, ']');
 	}
-	if (n == 0)
-		return;
-	/* Their ids, by request_id (unique per account), whatever order
-	 * AUTO_INCREMENT handed them out in. */
-	dbs_sql(s, " RETURNING id, account_id, request_id");
-	dbs_end(s);
-	set_next(b, SET_NEW_HOLD_IDS);
+	jw_close(j, ']');
 }
 
-/* One UPDATE for every settled or released hold: CASE on the id. */
-static void write_changed_holds(struct ledger *lg, struct batch *b)
+static void write_changed_holds(struct batch *b, struct jw *j)
 {
-	static const char *const cols[] = {"state", "charged_micros", "settle_hash", "settle_response"};
-	struct db_script *s = &b->script;
-	int n = 0;
-	for (int i = 0; i < b->nholds; i++)
-		n += b->holds[i].changed && !b->holds[i].is_new;
-	if (n == 0)
-		return;
-	dbs_sql(s, "UPDATE holds SET finished_at = ");
-	dbs_i64(s, lg->now);
-	for (unsigned int c = 0; c < sizeof(cols) / sizeof(cols[0]); c++) {
-		dbs_sql(s, ", ");
-		dbs_sql(s, cols[c]);
-		dbs_sql(s, " = CASE id");
-		for (int i = 0; i < b->nholds; i++) {
-			const struct hold_row *h = &b->holds[i].h;
-			if (!b->holds[i].changed || b->holds[i].is_new)
-				continue;
-			dbs_sql(s, " WHEN ");
-			dbs_i64(s, h->id);
-			dbs_sql(s, " THEN ");
-			if (c == 0)
-				dbs_str(lg, s, h->state);
-			else if (c == 1)
-				dbs_i64(s, h->charged);
-			else if (c == 2)
-				dbs_blob(s, h->has_hash ? h->settle_hash : NULL, 32);
-			else
-				dbs_str(lg, s, h->has_hash ? h->response : NULL);
-		}
-		dbs_sql(s, " ELSE ");
-		dbs_sql(s, cols[c]);
-		dbs_sql(s, " END");
-	}
-	dbs_sql(s, " WHERE id IN (");
-	n = 0;
+	jw_array(j, "holds_set");
 	for (int i = 0; i < b->nholds; i++) {
+		const struct hold_row *h = &b->holds[i].h;
 		if (!b->holds[i].changed || b->holds[i].is_new)
 			continue;
-		if (n++)
-			dbs_sql(s, ", ");
-		dbs_i64(s, b->holds[i].h.id);
+		jw_open(j, '[');
+		jw_i64(j, h->id);
+		jw_str(j, h->state);
+		jw_i64(j, h->charged);
+		jw_hex(j, h->has_hash ? h->settle_hash : NULL, 32);
+		jw_str(j, h->has_hash ? h->response : NULL);
+		jw_close(j, ']');
 	}
-	dbs_sql(s, ")");
-	dbs_end(s);
+	jw_close(j, ']');
 }
 
-static void write_members(struct ledger *lg, struct batch *b)
+/* The burnt grants and new debt rows. */
+static void write_grants(struct batch *b, struct jw *j)
 {
-	struct db_script *s = &b->script;
-	for (int i = 0; i < b->nmembers; i++) {
-		const struct batch_member *m = &b->members[i];
-		if (!m->changed)
-			continue;
-		dbs_sql(s, "UPDATE members SET month_key = ");
-		dbs_i64(s, m->m.month_key);
-		dbs_sql(s, ", month_spent_micros = ");
-		dbs_i64(s, m->m.month_spent);
-		dbs_sql(s, ", reserved_micros = ");
-		dbs_i64(s, m->m.reserved);
-		dbs_sql(s, ", cap_month_noted = ");
-		dbs_i64(s, m->m.cap_month_noted);
-		dbs_sql(s, ", rate_minute = ");
-		dbs_i64(s, m->m.rate.minute);
-		dbs_sql(s, ", rate_requests = ");
-		dbs_i64(s, m->m.rate.requests);
-		dbs_sql(s, ", rate_tokens = ");
-		dbs_i64(s, m->m.rate.tokens);
-		dbs_sql(s, " WHERE account_id = ");
-		dbs_i64(s, b->accts[m->acct].a.id);
-		dbs_sql(s, " AND member = ");
-		dbs_str(lg, s, m->m.member);
-		dbs_end(s);
-	}
-}
-
-/* The burnt grants (one UPDATE, CASE on the id) and new debt rows. */
-static void write_grants(struct batch *b, int64_t now)
-{
-	struct db_script *s = &b->script;
-	int n = 0;
+	jw_array(j, "grants_set");
 	for (int i = 0; i < b->ngrants; i++) {
 		const struct batch_grant *g = &b->grants[i];
 		if (!g->g.changed || g->is_new)
 			continue;
-		dbs_sql(s, n++ ? " WHEN " : "UPDATE grants SET remaining_micros = CASE id WHEN ");
-		dbs_i64(s, g->g.id);
-		dbs_sql(s, " THEN ");
-		dbs_i64(s, g->g.remaining);
+		jw_open(j, '[');
+		jw_i64(j, g->g.id);
+		jw_i64(j, g->g.remaining);
+		jw_close(j, ']');
 	}
-	if (n > 0) {
-		dbs_sql(s, " END WHERE id IN (");
-		n = 0;
-		for (int i = 0; i < b->ngrants; i++) {
-			if (!b->grants[i].g.changed || b->grants[i].is_new)
-				continue;
-			dbs_sql(s, n++ ? ", " : "");
-			dbs_i64(s, b->grants[i].g.id);
-		}
-		dbs_sql(s, ")");
-		dbs_end(s);
-	}
-	n = 0;
+	jw_close(j, ']');
+	jw_array(j, "debts");
 	for (int i = 0; i < b->ngrants; i++) {
 		const struct batch_grant *g = &b->grants[i];
 		if (!g->is_new)
 			continue;
-		dbs_sql(s, n++ ? ", (" : "INSERT INTO grants (account_id, source, amount_micros, remaining_micros, "
-			"priority, expires_at, reference, description, created_at) VALUES (");
-		dbs_i64(s, b->accts[g->acct].a.id);
-		dbs_sql(s, ", 'debt', 0, ");
-		dbs_i64(s, g->g.remaining);
-		dbs_sql(s, ", 0, NULL, NULL, '" DEBT_DESCRIPTION "', ");
-		dbs_i64(s, now);
-		dbs_sql(s, ")");
+		assert(g->g.debt && g->g.remaining < 0);
+		jw_open(j, '[');
+		jw_i64(j, b->accts[g->acct].a.id);
+		jw_i64(j, g->g.remaining);
+		jw_close(j, ']');
 	}
-	if (n > 0)
-		dbs_end(s);
+	jw_close(j, ']');
 }
 
-/* One UPDATE for every changed account: CASE on the id. */
-static void write_accounts(struct batch *b)
+static void write_members(struct batch *b, struct jw *j)
 {
-	static const char *const cols[] = {"balance_micros", "reserved_micros", "month_key", "month_spent_micros",
-					   "sweep_due_at", "day_key", "day_spent_micros", "low_noted", "depleted_noted",
-					   "limit_month_noted", "limit_day_noted", "recharge_pending",
-					   "recharge_day_key", "recharge_day_count", "rate_minute", "rate_requests",
-					   "rate_tokens"};
-	struct db_script *s = &b->script;
-	int n = 0;
-	for (int i = 0; i < b->naccts; i++)
-		n += b->accts[i].changed;
-	if (n == 0)
-		return;
-	dbs_sql(s, "UPDATE accounts SET ");
-	for (unsigned int c = 0; c < sizeof(cols) / sizeof(cols[0]); c++) {
-		dbs_sql(s, c ? ", " : "");
-		dbs_sql(s, cols[c]);
-		dbs_sql(s, " = CASE id");
-		for (int i = 0; i < b->naccts; i++) {
-			const struct acct *a = &b->accts[i].a;
-			const int64_t v[] = {a->balance, a->reserved, a->month_key, a->month_spent, a->sweep_due_at,
-					     a->day_key, a->day_spent, a->low_noted, a->depleted_noted,
-					     a->limit_month_noted, a->limit_day_noted, a->recharge_pending,
-					     a->recharge_day_key, a->recharge_day_count, a->rate.minute, a->rate.requests,
-					     a->rate.tokens};
-			_Static_assert(sizeof(v) / sizeof(v[0]) == sizeof(cols) / sizeof(cols[0]), "a value per column");
-			if (!b->accts[i].changed)
-				continue;
-			dbs_sql(s, " WHEN ");
-			dbs_i64(s, a->id);
-			dbs_sql(s, " THEN ");
-			dbs_i64_or_null(s, c == 4 && v[c] < 0 ? NULL : &v[c]);
-		}
-		dbs_sql(s, " END");
+	jw_array(j, "members");
+	for (int i = 0; i < b->nmembers; i++) {
+		const struct member_row *m = &b->members[i].m;
+		if (!b->members[i].changed)
+			continue;
+		assert(m->reserved >= 0);
+		jw_open(j, '[');
+		jw_i64(j, b->accts[b->members[i].acct].a.id);
+		jw_str(j, m->member);
+		jw_i64(j, m->month_key);
+		jw_i64(j, m->month_spent);
+		jw_i64(j, m->reserved);
+		jw_i64(j, m->cap_month_noted);
+		jw_i64(j, m->rate.minute);
+		jw_i64(j, m->rate.requests);
+		jw_i64(j, m->rate.tokens);
+		jw_close(j, ']');
 	}
-	dbs_sql(s, " WHERE id IN (");
-	n = 0;
+	jw_close(j, ']');
+}
+
+static void write_accounts(struct batch *b, struct jw *j)
+{
+	jw_array(j, "accounts");
 	for (int i = 0; i < b->naccts; i++) {
+		const struct acct *a = &b->accts[i].a;
 		if (!b->accts[i].changed)
 			continue;
-		if (n++)
-			dbs_sql(s, ", ");
-		dbs_i64(s, b->accts[i].a.id);
+		const int64_t v[] = {a->id, a->balance, a->reserved, a->month_key, a->month_spent, a->sweep_due_at,
+				     a->day_key, a->day_spent, a->low_noted, a->depleted_noted, a->limit_month_noted,
+				     a->limit_day_noted, a->recharge_pending, a->recharge_day_key,
+				     a->recharge_day_count, a->rate.minute, a->rate.requests, a->rate.tokens};
+		jw_open(j, '[');
+		for (unsigned int c = 0; c < sizeof(v) / sizeof(v[0]); c++)
+			opt_i64(j, c != 5 || v[c] >= 0, v[c]);	/* sweep_due_at: -1 is none */
+		jw_close(j, ']');
 	}
-	dbs_sql(s, ")");
-	dbs_end(s);
+	jw_close(j, ']');
 }
 
-static enum cd_err flush_rows(void *arg, int set, struct db_rows *r)
+/* The outbox rows (their data as sorted compact JSON) and the queued
+ * auto-recharges; -1 when an event's data cannot be written. */
+static int write_outbox(struct batch *b, struct jw *j)
 {
-	struct batch *b = arg;
-	int kind = b->sets[set] & ((1 << SET_ARG_SHIFT) - 1);
-	if (kind == SET_NEW_USAGE_ID) {
-		if (!dbr_next(r))
+	int rc = 0;
+	jw_array(j, "events");
+	for (int i = 0; i < b->nevents; i++) {
+		const struct acct *a = &b->accts[b->events[i].acct].a;
+		char *text = json_dumps(b->events[i].data, JSON_COMPACT | JSON_SORT_KEYS);
+		if (text == NULL) {
+			rc = -1;
+			continue;
+		}
+		jw_open(j, '[');
+		jw_i64(j, a->id);
+		jw_str(j, a->ext_id);
+		jw_str(j, b->events[i].type);
+		jw_str(j, text);
+		jw_close(j, ']');
+		free(text);
+	}
+	jw_close(j, ']');
+	jw_array(j, "recharges");
+	for (int i = 0; i < b->naccts; i++) {
+		if (!b->accts[i].recharge)
+			continue;
+		jw_open(j, '[');
+		jw_i64(j, b->accts[i].a.id);
+		jw_i64(j, b->accts[i].a.recharge_amount_cents);
+		jw_close(j, ']');
+	}
+	jw_close(j, ']');
+	return rc;
+}
+
+/* The answers to store, each naming (by its place among this write's new
+ * rows) the hold or usage whose id it lacks. */
+static void write_answers(struct batch *b, struct jw *j, const struct batch_answer *answers, int n)
+{
+	jw_array(j, "keys");
+	for (int i = 0; i < n; i++) {
+		const struct batch_answer *k = &answers[i];
+		int hold = -1, usage = -1;
+		if (k->hold >= 0 && b->holds[k->hold].is_new) {
+			hold = 0;
+			for (int h = 0; h < k->hold; h++)
+				hold += b->holds[h].is_new;
+		}
+		for (int u = 0; k->usage >= 0 && u < b->nnew_usage; u++)
+			if (b->new_usage[u] == k->usage && b->usages[k->usage].is_new)
+				usage = u;
+		jw_open(j, '[');
+		jw_str(j, k->key);
+		jw_hex(j, k->hash, 32);
+		jw_i64(j, k->status);
+		jw_str(j, k->text);
+		opt_i64(j, hold >= 0, hold);
+		opt_i64(j, usage >= 0, usage);
+		jw_close(j, ']');
+	}
+	jw_close(j, ']');
+}
+
+/* The write CALL's parameter: every pending change. */
+static int write_doc(struct ledger *lg, struct batch *b, const struct batch_answer *answers, int n)
+{
+	struct jw j;
+	dynbuf_reset(&b->doc);
+	jw_init(&j, &b->doc);
+	jw_open(&j, '{');
+	jw_key(&j, "now");
+	jw_i64(&j, lg->now);
+	write_new_holds(b, &j);
+	jw_array(&j, "usages_new");
+	jw_raw(&j, b->usage_rows.data, b->usage_rows.len);
+	jw_close(&j, ']');
+	jw_array(&j, "usages");
+	jw_raw(&j, b->settle_usage.data, b->settle_usage.len);
+	jw_close(&j, ']');
+	write_changed_holds(b, &j);
+	write_grants(b, &j);
+	jw_array(&j, "journal");
+	jw_raw(&j, b->journal_rows.data, b->journal_rows.len);
+	jw_close(&j, ']');
+	write_members(b, &j);
+	write_accounts(b, &j);
+	int rc = write_outbox(b, &j);
+	write_answers(b, &j, answers, n);
+	jw_close(&j, '}');
+	if (b->failed || b->usage_rows.failed || b->settle_usage.failed || b->journal_rows.failed || b->doc.failed) {
+		log_error("batch write: the rows do not fit %d bytes", LIMIT_BATCH_JSON_BYTES);
+		return -1;
+	}
+	return rc;
+}
+
+/* The ids the write CALL gave the new holds and usages. */
+static enum cd_err read_ids(struct batch *b)
+{
+	int at[2 * BATCH_MAX], n = 0;
+	for (int i = 0; i < b->nholds; i++)
+		if (b->holds[i].is_new)
+			at[n++] = i;
+	const struct dbsets_set *t = dbsets_find(&b->sets, "new_holds");
+	for (size_t r = 0; t != NULL && r < t->nrows; r++) {
+		struct db_row row = dbsets_row(&b->sets, t, r);
+		int64_t k = dbrow_i64(&row, 1);
+		if (k >= 0 && k < n)
+			b->holds[at[k]].h.id = dbrow_i64(&row, 2);
+	}
+	t = dbsets_find(&b->sets, "new_usages");
+	for (size_t r = 0; t != NULL && r < t->nrows; r++) {
+		struct db_row row = dbsets_row(&b->sets, t, r);
+		int64_t k = dbrow_i64(&row, 1);
+		if (k >= 0 && k < b->nnew_usage)
+			b->usages[b->new_usage[k]].id = dbrow_i64(&row, 2);
+	}
+	for (int i = 0; i < n; i++) {
+		if (b->holds[at[i]].h.id == 0) {
+			log_error("batch write: a new hold's id was not read back");
 			return CD_E_INTERNAL;
-		b->usages[b->sets[set] >> SET_ARG_SHIFT].id = dbr_i64(r, 0);
-		return CD_OK;
+		}
 	}
-	if (kind != SET_NEW_HOLD_IDS) {
-		log_error("batch write: result set %d is of no known kind", set);
-		return CD_E_INTERNAL;
-	}
-	while (dbr_next(r)) {
-		int acct = batch_acct_by_id(b, dbr_i64(r, 1));
-		for (int i = 0; acct >= 0 && i < b->nholds; i++)
-			if (b->holds[i].is_new && b->holds[i].acct == acct &&
-			    strcmp(b->holds[i].h.request_id, dbr_str(r, 2)) == 0)
-				b->holds[i].h.id = dbr_i64(r, 0);
+	for (int i = 0; i < b->nnew_usage; i++) {
+		if (b->usages[b->new_usage[i]].id == 0) {
+			log_error("batch write: a new usage's id was not read back");
+			return CD_E_INTERNAL;
+		}
 	}
 	return CD_OK;
 }
 
-/* Runs the script, and on success forgets what it wrote. The COMMIT goes
- * in the script, one round trip for the whole write, except on Galera
- * (db_galera), where it is a command of its own. */
-static enum cd_err script_end(struct ledger *lg, struct batch *b, int commit, const char *what)
+/* After a write: nothing is pending, and what was written is marked. */
+static void written(struct batch *b)
 {
-	int e;
-	int in_script = commit && !db_galera(lg);
-	if (in_script) {
-		dbs_sql(&b->script, "COMMIT");
-		dbs_end(&b->script);
-		lg->commit_sent = 1;
+	for (int i = 0; i < b->nholds; i++)
+		b->holds[i].is_new = b->holds[i].changed = 0;
+	for (int i = 0; i < b->nusages; i++)
+		b->usages[i].is_new = 0;
+	for (int i = 0; i < b->nmembers; i++)
+		b->members[i].changed = 0;
+	for (int i = 0; i < b->naccts; i++) {
+		/* A flush inside a batch (a grants reload, a refund) must not hide
+		 * the change from the notices made at its end. */
+		b->accts[i].touched |= b->accts[i].changed;
+		b->accts[i].changed = 0;
+		b->accts[i].recharge = 0;
 	}
-	enum cd_err rc = db_script_run(lg, &b->script, what, flush_rows, b, &e);
-	b->nsets = 0;
-	if (rc == CD_E_UNAVAILABLE && in_script) {
+	for (int i = 0; i < b->ngrants; i++) {
+		/* A debt row just inserted has no id here: read its account again. */
+		if (b->grants[i].is_new)
+			b->accts[b->grants[i].acct].grants_stale = 1;
+		b->grants[i].g.changed = b->grants[i].is_new = 0;
+	}
+	events_clear(b);
+	dynbuf_reset(&b->settle_usage);
+	dynbuf_reset(&b->journal_rows);
+	dynbuf_reset(&b->usage_rows);
+	b->nsettle_usage = b->njournal = b->nnew_usage = 0;
+}
+
+enum cd_err batch_flush(struct ledger *lg, struct batch *b, int commit, const struct batch_answer *answers, int n)
+{
+	struct db_params p;
+	int e = 0;
+	for (int i = 0; i < b->naccts; i++) {
+		/* Invariant 2: reserved is the sum of pending holds, never below 0. */
+		if (b->accts[i].changed && b->accts[i].a.reserved < 0) {
+			log_error("account %" PRId64 " would store a negative reserve", b->accts[i].a.id);
+			return CD_E_INTERNAL;
+		}
+	}
+	assert(commit || n == 0);	/* answers are stored with the commit */
+	if (write_doc(lg, b, answers, n) != 0)
+		return CD_E_INTERNAL;
+	/* The COMMIT goes in the CALL, one round trip for the whole write,
+	 * except on Galera (db_galera), where it is a command of its own. */
+	int in_call = commit && !db_galera(lg);
+	dbp_init(&p);
+	dbp_str(&p, b->doc.data);
+	dbp_i64(&p, in_call);
+	if (in_call)
+		lg->commit_sent = 1;
+	enum cd_err rc = dbsets_call(lg, SQL_WRITE, &p, &b->sets, "batch write", &e);
+	if (rc == CD_E_UNAVAILABLE && in_call) {
 		/* The commit may have happened: this batch never runs again. */
 		db_committed(lg);
 		return rc;
@@ -1285,101 +761,12 @@ static enum cd_err script_end(struct ledger *lg, struct batch *b, int commit, co
 		b->hold_reqs_needed = 1;
 		return CD_E_RETRY;
 	}
-	if (in_script && rc == CD_OK)
-		db_committed(lg);	/* every statement ran, COMMIT too */
-	/* Else, with commit on Galera, ledger_tx_end commits on CD_OK. */
-	return rc;
-}
-
-enum cd_err batch_flush(struct ledger *lg, struct batch *b, int commit)
-{
-	struct db_script *s = &b->script;
-	for (int i = 0; i < b->naccts; i++) {
-		/* Invariant 2: reserved is the sum of pending holds, never below 0. */
-		if (b->accts[i].changed && b->accts[i].a.reserved < 0) {
-			log_error("account %" PRId64 " would store a negative reserve", b->accts[i].a.id);
-			return CD_E_INTERNAL;
-		}
-	}
-	write_new_holds(lg, b);
-	if (b->nsettle_usage > 0) {
-		dbs_sql(s, USAGE_INSERT);
-		dynbuf_add(&s->sql, b->settle_usage.data, b->settle_usage.len);
-		dbs_end(s);
-	}
-	write_changed_holds(lg, b);
-	write_grants(b, lg->now);
-	if (b->njournal > 0) {
-		dbs_sql(s, "INSERT INTO journal (account_id, amount_micros, balance_after_micros, cause, source, grant_id, "
-			"hold_id, reference, idempotency_key, description, created_at) VALUES ");
-		dynbuf_add(&s->sql, b->journal_rows.data, b->journal_rows.len);
-		dbs_end(s);
-	}
-	write_members(lg, b);
-	write_accounts(b);
-	for (int i = 0; i < b->nevents; i++) {
-		event_script(lg, s, &b->accts[b->events[i].acct].a, b->events[i].type, b->events[i].data);
-		b->events[i].data = NULL;	/* event_script took it */
-	}
-	b->nevents = 0;
-	for (int i = 0; i < b->naccts; i++) {
-		if (b->accts[i].recharge)
-			recharge_script(lg, s, &b->accts[i].a);
-		b->accts[i].recharge = 0;
-	}
-	if (b->settle_usage.failed || b->journal_rows.failed)
-		s->sql.failed = 1;
-	enum cd_err rc = script_end(lg, b, commit, "batch write");
 	if (rc != CD_OK)
 		return rc;
-	for (int i = 0; i < b->nholds; i++) {
-		if (b->holds[i].is_new && b->holds[i].h.id == 0) {
-			log_error("batch write: a new hold's id was not read back");
-			return CD_E_INTERNAL;
-		}
-		b->holds[i].is_new = b->holds[i].changed = 0;
-	}
-	for (int i = 0; i < b->nusages; i++)
-		b->usages[i].is_new = 0;
-	for (int i = 0; i < b->nmembers; i++)
-		b->members[i].changed = 0;
-	for (int i = 0; i < b->naccts; i++) {
-		/* A flush inside a batch (a grants reload, a refund) must not hide
-		 * the change from the notices made at its end. */
-		b->accts[i].touched |= b->accts[i].changed;
-		b->accts[i].changed = 0;
-	}
-	for (int i = 0; i < b->ngrants; i++) {
-		/* A debt row just inserted has no id here: read its account again. */
-		if (b->grants[i].is_new)
-			b->accts[b->grants[i].acct].grants_stale = 1;
-		b->grants[i].g.changed = b->grants[i].is_new = 0;
-	}
-	dynbuf_reset(&b->settle_usage);
-	dynbuf_reset(&b->journal_rows);
-	b->nsettle_usage = b->njournal = 0;
-	return CD_OK;
-}
-
-enum cd_err batch_commit_keys(struct ledger *lg, struct batch *b, const char *const *keys,
-			      const unsigned char *const *hashes, const int *statuses, char *const *responses, int n)
-{
-	struct db_script *s = &b->script;
-	for (int i = 0; i < n; i++) {
-		dbs_sql(s, i ? ", (" : "INSERT INTO idempotency_keys (idem_key, request_hash, status, response, "
-			"created_at) VALUES (");
-		dbs_str(lg, s, keys[i]);
-		dbs_sql(s, ", ");
-		dbs_blob(s, hashes[i], 32);
-		dbs_sql(s, ", ");
-		dbs_i64(s, statuses[i]);
-		dbs_sql(s, ", ");
-		dbs_str(lg, s, responses[i]);
-		dbs_sql(s, ", ");
-		dbs_i64(s, lg->now);
-		dbs_sql(s, ")");
-	}
-	if (n > 0)
-		dbs_end(s);
-	return script_end(lg, b, 1, "batch commit");
+	if (in_call)
+		db_committed(lg);
+	rc = read_ids(b);
+	if (rc == CD_OK)
+		written(b);
+	return rc;
 }

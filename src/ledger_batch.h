@@ -1,17 +1,20 @@
 /* ledger_batch.h: the rows one group-commit batch works on.
  *
- * A batch of guard operations (ledger_holds.c decides them) reads every
- * row it needs in one round trip, locked in one order: the accounts by
- * id, then the holds by id, then the member rows. Operations then change
- * these rows in memory, in arrival order, and batch_flush writes them
- * all back with multi-row statements in one more round trip (which also
- * commits). The journal rows keep the order of the operations that made
- * them. Above the account-open step (a batch
- * rolls months and sweeps what fell due like any other opening) and
- * below the guard's rules. Internal to the ledger's files. */
+ * A batch of guard operations (ledger_holds.c decides them) is two CALLs
+ * (sql/020_batch_calls.sql). cd_batch_read locks every row the batch needs
+ * in one order (the accounts by id, then the holds by id, then the member
+ * rows) and returns them with the replay rows; operations change these
+ * rows in memory, in arrival order; cd_batch_write writes them all back,
+ * with the answers stored under Idempotency-Keys, and commits. The
+ * journal rows keep the order of the operations that made them. Both
+ * CALLs take one JSON parameter, written by jsonw.h: no SQL text is made
+ * from request data. Above the account-open step (a batch rolls months
+ * and sweeps what fell due like any other opening) and below the guard's
+ * rules. Internal to the ledger's files. */
 #ifndef CREDITD_LEDGER_BATCH_H
 #define CREDITD_LEDGER_BATCH_H
 #include "ledger_open.h"
+#include "dbsets.h"
 
 #define BATCH_MAX LIMIT_BATCH_OPS
 
@@ -86,15 +89,13 @@ struct batch_key {
 	size_t response_len;
 };
 
-/* What the read round trip is asked for, filled by the caller. Rows of
- * an account named by external id refer to it by its index in acct_ext. */
+/* What the read CALL is asked for, filled by the caller. Rows of an
+ * account named by external id refer to it by its index in acct_ext. */
 struct batch_want {
 	int64_t acct_ids[BATCH_MAX];		/* the accounts of hold_ids, in step */
 	int nacct_ids;
 	const char *acct_ext[BATCH_MAX];	/* by external id */
-	int64_t ext_ids[BATCH_MAX];		/* batch_load's: their ids (0: none) */
 	int nacct_ext;
-	int lock_by_ext;			/* batch_load's: the batch's one account, never seen */
 	int64_t hold_ids[BATCH_MAX];		/* settle and release targets */
 	int nhold_ids;
 	struct { int ext; const char *request_id; } hold_reqs[BATCH_MAX];	/* authorize replays */
@@ -129,20 +130,38 @@ struct batch {
 	int nkeys;
 	struct batch_grant grants[BATCH_GRANTS];
 	int ngrants;
-	/* Pending appends, in the order made. */
-	struct dynbuf journal_rows;	/* (...),(...) rows of the journal */
+	/* Pending appends, in the order made, as JSON rows of the write CALL
+	 * (sql/020_batch_calls.sql): journal rows, a settle's usage rows, and
+	 * POST /v1/usage's rows (whose ids come back: new_usage[k] is the
+	 * b->usages index of the k-th). */
+	struct dynbuf journal_rows;
 	int njournal;
-	struct dynbuf settle_usage;	/* (...),(...) rows of usage_records */
+	struct dynbuf settle_usage;
 	int nsettle_usage;
+	struct dynbuf usage_rows;
+	int new_usage[2 * BATCH_MAX];
+	int nnew_usage;
 	struct batch_event events[2 * BATCH_MAX];	/* outbox rows: a refusal's and a crossing's per account */
 	int nevents;
-	struct db_script script;
+	int failed;			/* a pending row was lost: the batch must not commit */
+	struct dynbuf doc;		/* the JSON parameter of the CALL being made */
+	struct db_sets sets;		/* what the last CALL returned */
 	/* A new hold met a request_id already held, and failed the attempt:
 	 * the next attempts read authorizes' request_ids first. */
 	int hold_reqs_needed;
 	int hold_reqs_read;		/* this attempt read them */
-	int sets[4 * BATCH_MAX];	/* what each result set of the script is */
-	int nsets;
+};
+
+/* An answer to store under its Idempotency-Key with the batch's write.
+ * hold and usage: the b->holds or b->usages index of the row the answer
+ * names (-1: none): one written by this flush gets its id in the stored
+ * text (the answer was made before the id was known). */
+struct batch_answer {
+	const char *key;
+	const unsigned char *hash;
+	int status;
+	const char *text;
+	int hold, usage;
 };
 
 /* The notice of a refusal of the account's (op's member row m, or NULL),
@@ -162,10 +181,12 @@ void batch_give(struct batch *b);
 void batch_free(struct batch *b);
 /* Empties b for a new attempt (hold_reqs_needed stays). */
 void batch_reset(struct batch *b);
-/* The read round trip (one more first when an account named by external
- * id was never seen): the rows of w locked, months rolled, due expiries
- * applied (and what they changed read again). */
+/* The read CALL: the rows of w locked, months rolled, due expiries
+ * applied (and what they changed read again, a second CALL). */
 enum cd_err batch_load(struct ledger *lg, struct batch *b, struct batch_want *w);
+/* A read CALL for the grants of account acct (a batch index) alone, whose
+ * grants the caller dropped from the batch. */
+enum cd_err batch_read_grants(struct ledger *lg, struct batch *b, int acct);
 /* The external id of account `id` as batches remembered it (1), or 0 when
  * not known here; and remembering one read elsewhere. */
 int batch_ext_of(int64_t id, char *out, size_t cap);
@@ -199,11 +220,11 @@ void batch_settle_usage(struct ledger *lg, struct batch *b, int acct, int64_t ho
  * The account must be one of want's settle or spend_ext accounts. */
 enum cd_err batch_spend(struct ledger *lg, struct batch *b, int acct, int64_t amount, const char *cause,
 			const char *source, int64_t hold_id, const char *reference);
-/* Writes every pending change in one round trip; with commit, commits
- * too (lg->committed). Read-back ids land in the holds and usages. */
-enum cd_err batch_flush(struct ledger *lg, struct batch *b, int commit);
-/* After a flush without commit: stores answers under their keys and
- * commits, in one round trip. */
-enum cd_err batch_commit_keys(struct ledger *lg, struct batch *b, const char *const *keys,
-			      const unsigned char *const *hashes, const int *statuses, char *const *responses, int n);
+/* Writes every pending change in one CALL; with commit, commits too
+ * (lg->committed) and stores answers[0..n-1] under their keys. Read-back
+ * ids land in the holds and usages. */
+enum cd_err batch_flush(struct ledger *lg, struct batch *b, int commit, const struct batch_answer *answers, int n);
+/* Reads the grants of account acct (a batch index) again, after writing
+ * what the batch changed (batch_flush without commit). */
+enum cd_err batch_grants_reload(struct ledger *lg, struct batch *b, int acct);
 #endif

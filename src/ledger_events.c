@@ -30,34 +30,6 @@ enum cd_err event_add(struct ledger *lg, const struct acct *a, const char *type,
 	return rc;
 }
 
-void event_script(struct ledger *lg, struct db_script *s, const struct acct *a, const char *type, json_t *data)
-{
-	char *text = json_dumps(data != NULL ? data : json_object(), JSON_COMPACT | JSON_SORT_KEYS);
-	json_decref(data);
-	if (text == NULL) {
-		s->sql.failed = 1;	/* the script fails whole, never runs without its event */
-		return;
-	}
-	dbs_sql(s, SQL_SEQ_NEXT);
-	dbs_end(s);
-	dbs_sql(s, "INSERT INTO events (id, account_id, account, type, data, created_at, next_attempt_at) "
-		"VALUES (LAST_INSERT_ID(), ");
-	dbs_i64(s, a->id);
-	dbs_sql(s, ", ");
-	dbs_str(lg, s, a->ext_id);
-	dbs_sql(s, ", ");
-	dbs_str(lg, s, type);
-	dbs_sql(s, ", ");
-	dbs_str(lg, s, text);
-	dbs_sql(s, ", ");
-	dbs_i64(s, lg->now);
-	dbs_sql(s, ", ");
-	dbs_i64(s, lg->now);
-	dbs_sql(s, ")");
-	dbs_end(s);
-	free(text);
-}
-
 json_t *notice_balance(const struct ledger *lg, struct acct *a)
 {
 	int64_t threshold = cfg_low_threshold(lg->cfg, a->low_balance);
@@ -134,20 +106,6 @@ int notice_recharge(const struct ledger *lg, struct acct *a)
 	a->recharge_day_count++;
 	a->recharge_pending = 1;
 	return 1;
-}
-
-#define RECHARGE_INSERT "INSERT INTO recharges (account_id, amount_cents, next_attempt_at, created_at, updated_at) "
-
-void recharge_script(struct ledger *lg, struct db_script *s, const struct acct *a)
-{
-	const int64_t v[] = {a->id, a->recharge_amount_cents, lg->now, lg->now, lg->now};
-	dbs_sql(s, RECHARGE_INSERT "VALUES (");
-	for (unsigned int i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
-		dbs_sql(s, i ? ", " : "");
-		dbs_i64(s, v[i]);
-	}
-	dbs_sql(s, ")");
-	dbs_end(s);
 }
 
 enum cd_err acct_save(struct ledger *lg, struct acct *a)

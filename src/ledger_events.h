@@ -30,9 +30,6 @@
  * "account": null), with data (a JSON object, whose reference this takes;
  * NULL: {}), in the running transaction. */
 enum cd_err event_add(struct ledger *lg, const struct acct *a, const char *type, json_t *data);
-/* The same as SQL text for a script (the guard's batches): two
- * statements, each ended with dbs_end. */
-void event_script(struct ledger *lg, struct db_script *s, const struct acct *a, const char *type, json_t *data);
 
 /* What a change of the account calls for: balance.low when available
  * fell below the account's low_balance_micros (else the configured
@@ -51,10 +48,9 @@ const char *notice_refusal(const struct ledger *lg, struct acct *a, struct membe
  * saved, no recharge is in flight and fewer than [stripe]
  * auto_recharge_max_per_day ran this UTC day: the recharge is then counted
  * and marked in flight on a, and its row must be written in the same
- * transaction (recharge_script). A failure or a credit queues none by
+ * transaction (the guard's batch writes it: ledger_batch.c). A failure or a credit queues none by
  * itself: the next charge does. */
 int notice_recharge(const struct ledger *lg, struct acct *a);
-void recharge_script(struct ledger *lg, struct db_script *s, const struct acct *a);
 /* Stores the account (acct_store) after writing what its change calls
  * for (notice_balance): how every operation outside the guard's batches
  * stores an account. */

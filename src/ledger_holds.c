@@ -331,7 +331,7 @@ static enum cd_err settle_refund(struct ledger *lg, struct batch *b, struct guar
 	char ref[LIMIT_HOLD_ID_BYTES];
 	int64_t grant_id, journal_id;
 	struct acct *a = &b->accts[op->acct].a;
-	enum cd_err rc = batch_flush(lg, b, 0);
+	enum cd_err rc = batch_flush(lg, b, 0, NULL, 0);
 	if (rc != CD_OK)
 		return rc;
 	hold_id_format(ref, sizeof(ref), a->id, b->holds[op->hold].h.id);
@@ -728,20 +728,12 @@ static void op_notice(struct ledger *lg, struct batch *b, struct guard_op *op)
 			     op->refusal.required_micros);
 }
 
-/* One attempt at the whole batch: CD_OK when every operation is decided
- * and committed; anything else fails the attempt (ledger_tx retries). */
-static enum cd_err batch_attempt(struct ledger *lg, struct batch *b, struct guard_op **ops, int n)
+/* Decides every operation of the batch in order; CD_OK, or what fails
+ * the attempt. *nstore: how many answers go under their keys. */
+static enum cd_err decide_all(struct ledger *lg, struct batch *b, struct guard_op **ops, int n, int *nstore)
 {
-	struct batch_want w;
-	const char *keys[BATCH_MAX];
-	const unsigned char *hashes[BATCH_MAX];
-	int statuses[BATCH_MAX];
-	char *texts[BATCH_MAX];
-	int nstore = 0;
-	batch_reset(b);
-	want_of(&w, ops, n);
-	w.read_hold_reqs = b->hold_reqs_needed;
-	enum cd_err rc = batch_load(lg, b, &w);
+	enum cd_err rc = CD_OK;
+	*nstore = 0;
 	for (int i = 0; rc == CD_OK && i < n; i++) {
 		struct guard_op *op = ops[i];
 		op->acct = op->hold = op->usage = op->same_key_as = -1;
@@ -758,42 +750,56 @@ static enum cd_err batch_attempt(struct ledger *lg, struct batch *b, struct guar
 			rc = CD_E_INTERNAL;
 		}
 		op->store = op_key(op) != NULL && (op->decided == CD_OK || refusal_kept(op->refusal.why));
-		nstore += op->store;
+		*nstore += op->store;
 		if (rc == CD_OK && op->decided != CD_OK)
 			op_notice(lg, b, op);
 	}
+	return rc;
+}
+
+/* One attempt at the whole batch: CD_OK when every operation is decided
+ * and committed; anything else fails the attempt (ledger_tx retries).
+ * Two CALLs: batch_load's read and batch_flush's write, which stores the
+ * answers under their keys too. Those answers are made before the write,
+ * when a new hold or usage has no id yet: the write puts it in. */
+static enum cd_err batch_attempt(struct ledger *lg, struct batch *b, struct guard_op **ops, int n)
+{
+	struct batch_want w;
+	struct batch_answer keys[BATCH_MAX];
+	char *texts[BATCH_MAX];
+	int nstore = 0;
+	batch_reset(b);
+	want_of(&w, ops, n);
+	w.read_hold_reqs = b->hold_reqs_needed;
+	enum cd_err rc = batch_load(lg, b, &w);
+	if (rc == CD_OK)
+		rc = decide_all(lg, b, ops, n, &nstore);
 	if (rc != CD_OK)
 		return rc;
 	batch_notice_balances(lg, b);
-	if (nstore == 0) {
-		rc = batch_flush(lg, b, 1);
-		if (rc == CD_OK)
-			answer_all(b, ops, n);
-		return rc;
-	}
-	/* Answers stored under their keys commit with the batch. */
-	rc = batch_flush(lg, b, 0);
-	if (rc != CD_OK)
-		return rc;
-	answer_all(b, ops, n);
+	if (nstore > 0)
+		answer_all(b, ops, n);
 	nstore = 0;
 	for (int i = 0; i < n; i++) {
-		if (!ops[i]->store)
+		struct guard_op *op = ops[i];
+		if (!op->store)
 			continue;
-		texts[nstore] = ops[i]->out != NULL ? json_dumps(ops[i]->out, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+		texts[nstore] = op->out != NULL ? json_dumps(op->out, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
 		if (texts[nstore] == NULL) {
 			rc = CD_E_INTERNAL;
 			break;
 		}
-		keys[nstore] = op_key(ops[i]);
-		hashes[nstore] = ops[i]->call->request_hash;
-		statuses[nstore] = ops[i]->status;
+		keys[nstore] = (struct batch_answer){op_key(op), op->call->request_hash, op->status, texts[nstore],
+						     op->kind == GUARD_AUTHORIZE && op->decided == CD_OK ? op->hold : -1,
+						     op->kind == GUARD_USAGE && op->decided == CD_OK ? op->usage : -1};
 		nstore++;
 	}
 	if (rc == CD_OK)
-		rc = batch_commit_keys(lg, b, keys, hashes, statuses, texts, nstore);
+		rc = batch_flush(lg, b, 1, keys, nstore);
 	for (int i = 0; i < nstore; i++)
 		free(texts[i]);
+	if (rc == CD_OK)
+		answer_all(b, ops, n);
 	return rc;
 }
 

@@ -15,6 +15,7 @@
 #include "errors.h"
 #include "refusal.h"
 #include "dynbuf.h"
+#include "limits.h"
 
 #define DB_STMTS_MAX LIMIT_DB_STATEMENTS
 #define DB_PARAMS_MAX LIMIT_DB_PARAMS
@@ -109,6 +110,9 @@ void dbp_i64(struct db_params *p, int64_t v);
 void dbp_i64_or_null(struct db_params *p, const int64_t *v);	/* NULL: SQL NULL */
 void dbp_str(struct db_params *p, const char *s);		/* NULL: SQL NULL */
 void dbp_blob(struct db_params *p, const void *data, size_t len);	/* NULL: SQL NULL */
+/* Runs a cached prepared statement with p (a CALL's results are left
+ * unread: dbsets.h reads them). NULL with *dberr as db_exec. */
+struct dbstmt *db_exec_params(struct ledger *lg, const char *sql, const struct db_params *p, int *dberr);
 /* Runs a CALL of a stored procedure with p. Reads every result set it
  * returns; the first row of the first one is left in the statement's
  * buffers (*got_row = 1) for db_i64/db_str. */
@@ -142,59 +146,19 @@ enum cd_err db_err(struct ledger *lg, int dberr, const char *what);
 /* Runs a statement for its effect only; CD_OK or the mapped error. */
 enum cd_err db_do(struct ledger *lg, const char *sql, const char *what, const char *fmt, ...);
 
-/* ---- Scripts: several statements, one round trip ----
- * The guard's batches send their reads, and then their writes, as one
- * text of several statements (the connection allows multi-statements):
- * every round trip costs both processes two context switches, which is
- * most of a small statement's cost. Values are never pasted in raw:
- * integers are written in decimal, strings escaped by the connection
- * (mysql_real_escape_string, in its character set), blobs in hex. A
- * script past LIMIT_BATCH_SQL_BYTES fails whole (dynbuf), never runs cut. */
-struct db_script {
-	struct dynbuf sql;
-	int statements;
-};
-void dbs_init(struct db_script *s);
-void dbs_free(struct db_script *s);
-void dbs_reset(struct db_script *s);
-/* Appends SQL text as it is: only constant text of creditd's own. */
-void dbs_sql(struct db_script *s, const char *sql);
-void dbs_i64(struct db_script *s, int64_t v);
-void dbs_i64_or_null(struct db_script *s, const int64_t *v);	/* NULL: SQL NULL */
-void dbs_str(struct ledger *lg, struct db_script *s, const char *v);	/* NULL: SQL NULL */
-void dbs_blob(struct db_script *s, const void *data, size_t len);	/* NULL: SQL NULL */
-/* Ends the statement being written. */
-void dbs_end(struct db_script *s);
-/* The rows of one result set of a script, read as text. */
-struct db_rows {
-	MYSQL_RES *res;
-	MYSQL_ROW row;
-	unsigned long *len;
-};
-/* 1 when a row was read, 0 at the end. */
-int dbr_next(struct db_rows *r);
-int dbr_null(const struct db_rows *r, unsigned int col);
-int64_t dbr_i64(const struct db_rows *r, unsigned int col);
-const char *dbr_str(const struct db_rows *r, unsigned int col);	/* NULL when SQL NULL */
-unsigned long dbr_len(const struct db_rows *r, unsigned int col);
-/* A row of either kind of result (a prepared statement's, st, or a
- * script's, rows), for readers shared by both (acct_from_row_at). */
+/* A row of either kind of result (a prepared statement's, st, or one of
+ * a CALL's result sets, sets and the index of its first value), for
+ * readers shared by both (acct_from_row_at). */
+struct db_sets;
 struct db_row {
 	const struct dbstmt *st;
-	const struct db_rows *rows;
+	const struct db_sets *sets;
+	size_t cell;
 };
 int dbrow_null(const struct db_row *r, unsigned int col);
 int64_t dbrow_i64(const struct db_row *r, unsigned int col);
 const char *dbrow_str(const struct db_row *r, unsigned int col);	/* NULL when SQL NULL */
 unsigned long dbrow_len(const struct db_row *r, unsigned int col);
-/* Runs the script in one round trip. Each result set, in order and
- * numbered from 0 (statements that return no rows are not numbered), is
- * handed to rows(ctx, set, r) (rows may be NULL). CD_OK, or the mapped
- * error of the first statement that failed, its number in *dberr (the
- * statements after it did not run); a duplicate key is CD_E_CONFLICT,
- * not logged. The script is emptied. */
-enum cd_err db_script_run(struct ledger *lg, struct db_script *s, const char *what,
-			  enum cd_err (*rows)(void *ctx, int set, struct db_rows *r), void *ctx, int *dberr);
 
 /* The transaction loop, driven by its caller (so the layers above call
  * down into this one and are never called back):

@@ -114,7 +114,7 @@ static enum cd_err acct_load(struct ledger *lg, const char *sql, const char *fmt
 		return CD_E_INTERNAL;
 	if (got == 0)
 		return refusal_set(&lg->refusal, REFUSE_ACCOUNT_UNKNOWN, ext_id, NULL);
-	struct db_row row = {s, NULL};
+	struct db_row row = {s, NULL, 0};
 	acct_from_row_at(&row, 0, a);
 	return CD_OK;
 }

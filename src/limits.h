@@ -70,9 +70,18 @@ _Static_assert(LIMIT_BATCH_OPS >= 1 && LIMIT_BATCH_OPS <= 64, "batch sizes fit t
  * one order (accounts by id ascending, then holds, then members), so they
  * cannot deadlock on each other. */
 #define LIMIT_BATCH_COMBINERS 2
-/* The text of one batch's statements: at most LIMIT_BATCH_OPS settle
+/* The JSON parameter of one batch's CALL: at most LIMIT_BATCH_OPS settle
  * answers of LIMIT_SETTLE_RESPONSE_BYTES, escaped (x2), plus their rows. */
-#define LIMIT_BATCH_SQL_BYTES (1024 * 1024)
+#define LIMIT_BATCH_JSON_BYTES (1024 * 1024)
+/* What a batch's read CALL may return: LIMIT_BATCH_OPS stored answers of
+ * up to LIMIT_DB_COLUMN_BYTES, with room for the rows around them; and
+ * values in all (an account with thousands of grants is read whole). */
+#define LIMIT_BATCH_READ_BYTES (LIMIT_BATCH_OPS * LIMIT_DB_COLUMN_BYTES + 1024 * 1024)
+#define LIMIT_BATCH_READ_CELLS (256 * 1024)
+/* Result sets of one CALL: cd_batch_read returns eight at most. */
+#define LIMIT_DB_RESULT_SETS 16
+/* Columns of one result set: a hold with its member row is 34. */
+#define LIMIT_DB_SET_COLUMNS 48
 /* Positive grants a spend reads at a time, in spending order: a charge
  * rarely burns more than two; an account with more is read in pages of
  * this many (the burnt ones drop out of the next page). */

@@ -1,0 +1,128 @@
+/* jsonw.c: JSON text into a dynbuf (see jsonw.h). */
+#include "jsonw.h"
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+void jw_init(struct jw *w, struct dynbuf *b)
+{
+	w->b = b;
+	w->depth = 0;
+	w->items[0] = 0;
+}
+
+/* A comma before every value but a level's first (a key's value has had
+ * its comma before the key). */
+static void sep(struct jw *w)
+{
+	if (w->items[w->depth]++ > 0)
+		dynbuf_add(w->b, ",", 1);
+}
+
+void jw_open(struct jw *w, char c)
+{
+	sep(w);
+	dynbuf_add(w->b, &c, 1);
+	if (w->depth + 1 >= JW_DEPTH) {
+		w->b->failed = 1;
+		return;
+	}
+	w->items[++w->depth] = 0;
+}
+
+void jw_close(struct jw *w, char c)
+{
+	dynbuf_add(w->b, &c, 1);
+	if (w->depth > 0)
+		w->depth--;
+}
+
+void jw_key(struct jw *w, const char *key)
+{
+	jw_str(w, key);
+	dynbuf_add(w->b, ":", 1);
+	w->items[w->depth] = 0;	/* the value follows without a comma */
+}
+
+void jw_array(struct jw *w, const char *key)
+{
+	jw_key(w, key);
+	jw_open(w, '[');
+}
+
+void jw_i64(struct jw *w, int64_t v)
+{
+	char num[24];
+	int n = snprintf(num, sizeof(num), "%" PRId64, v);
+	sep(w);
+	dynbuf_add(w->b, num, (size_t)n);
+}
+
+void jw_null(struct jw *w)
+{
+	sep(w);
+	dynbuf_add(w->b, "null", 4);
+}
+
+void jw_strn(struct jw *w, const char *s, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+	sep(w);
+	char *out = dynbuf_room(w->b, 6 * n + 2);	/* every byte as \u00XX at worst */
+	if (out == NULL)
+		return;
+	size_t k = 0;
+	out[k++] = '"';
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c == '"' || c == '\\') {
+			out[k++] = '\\';
+			out[k++] = (char)c;
+		} else if (c < 0x20) {
+			memcpy(out + k, "\\u00", 4);
+			out[k + 4] = hex[c >> 4];
+			out[k + 5] = hex[c & 15];
+			k += 6;
+		} else {
+			out[k++] = (char)c;
+		}
+	}
+	out[k++] = '"';
+	dynbuf_grew(w->b, k);
+}
+
+void jw_str(struct jw *w, const char *s)
+{
+	if (s == NULL)
+		jw_null(w);
+	else
+		jw_strn(w, s, strlen(s));
+}
+
+void jw_hex(struct jw *w, const unsigned char *data, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+	if (data == NULL) {
+		jw_null(w);
+		return;
+	}
+	sep(w);
+	char *out = dynbuf_room(w->b, 2 * n + 2);
+	if (out == NULL)
+		return;
+	out[0] = '"';
+	for (size_t i = 0; i < n; i++) {
+		out[1 + 2 * i] = hex[data[i] >> 4];
+		out[2 + 2 * i] = hex[data[i] & 15];
+	}
+	out[2 * n + 1] = '"';
+	dynbuf_grew(w->b, 2 * n + 2);
+}
+
+void jw_raw(struct jw *w, const char *text, size_t n)
+{
+	if (n == 0)
+		return;
+	sep(w);
+	dynbuf_add(w->b, text, n);
+}

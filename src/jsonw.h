@@ -1,0 +1,40 @@
+/* jsonw.h: JSON text written straight into a dynbuf.
+ *
+ * For documents creditd sends rather than answers: the guard's batches
+ * hand MariaDB their rows as one JSON parameter (sql/020_batch_calls.sql),
+ * built here without a jansson tree. Commas are placed by the writer;
+ * strings are escaped (", \ and control characters); the caller's text is
+ * valid UTF-8 already (it came from parsed JSON or from creditd itself).
+ * Nesting deeper than JW_DEPTH fails the buffer, as any append past its
+ * maximum does (dynbuf.h): check b->failed once at the end. */
+#ifndef CREDITD_JSONW_H
+#define CREDITD_JSONW_H
+#include <stddef.h>
+#include <stdint.h>
+#include "dynbuf.h"
+
+#define JW_DEPTH 8	/* an object of arrays of arrays is as deep as a batch goes */
+
+struct jw {
+	struct dynbuf *b;
+	int depth;
+	unsigned char items[JW_DEPTH];	/* values written at each level */
+};
+
+void jw_init(struct jw *w, struct dynbuf *b);
+/* '{' or '[' opens, '}' or ']' closes. */
+void jw_open(struct jw *w, char c);
+void jw_close(struct jw *w, char c);
+/* An object's key: the value written next is its. */
+void jw_key(struct jw *w, const char *key);
+void jw_i64(struct jw *w, int64_t v);
+void jw_null(struct jw *w);
+void jw_str(struct jw *w, const char *s);	/* NULL: null */
+void jw_strn(struct jw *w, const char *s, size_t n);
+void jw_hex(struct jw *w, const unsigned char *data, size_t n);	/* NULL: null */
+/* Values written elsewhere, already JSON and comma-separated: the
+ * elements of an array, added as they are. */
+void jw_raw(struct jw *w, const char *text, size_t n);
+/* A key whose value is an array: opened, and closed by jw_close(w, ']'). */
+void jw_array(struct jw *w, const char *key);
+#endif

@@ -1,0 +1,443 @@
+/* ledger_load.c: a batch's read CALL (see ledger_batch.h).
+ *
+ * cd_batch_read (sql/020_batch_calls.sql) locks the accounts by id,
+ * ascending, then the holds settled or released, then the member rows,
+ * and reads the replay rows (holds by request_id, usages by request_id,
+ * stored Idempotency-Key answers) and the grants of the accounts that may
+ * spend, in spending order. Its JSON parameter is written here; its
+ * result sets, each named by its first column, are read into the batch.
+ * Accounts are named by external id in requests: the procedure resolves
+ * them. */
+#include "ledger_batch.h"
+#include "jsonw.h"
+#include "log.h"
+#include <assert.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define HOLD_COLS_OF(t) t "id, " t "account_id, " t "state, " t "amount_micros, " t "byok, " t "model, " \
+	t "action, " t "member, " t "conversation_id, " t "expires_at, " t "charged_micros, " t "settle_hash, " \
+	t "settle_response, " t "request_id, " t "max_output_tokens, " t "pin_input_micros_per_mtok, " \
+	t "pin_cached_input_micros_per_mtok, " t "pin_output_micros_per_mtok, " t "pin_margin_bps, " \
+	t "rate_minute, " t "rate_tokens"
+#define HOLD_COLS HOLD_COLS_OF("")
+#define HOLD_NCOLS 21
+
+static const char SQL_READ[] = "CALL cd_batch_read(?)";
+
+/* A hold from columns c.. (HOLD_COLS order). */
+static void hold_from_row(const struct db_row *r, unsigned int c, struct hold_row *h)
+{
+	memset(h, 0, sizeof(*h));
+	h->id = dbrow_i64(r, c);
+	h->account_id = dbrow_i64(r, c + 1);
+	ledger_copy_text(h->state, sizeof(h->state), dbrow_str(r, c + 2));
+	h->amount = dbrow_i64(r, c + 3);
+	h->byok = dbrow_i64(r, c + 4) != 0;
+	ledger_copy_text(h->model, sizeof(h->model), dbrow_str(r, c + 5));
+	ledger_copy_text(h->action, sizeof(h->action), dbrow_str(r, c + 6));
+	h->has_member = !dbrow_null(r, c + 7);
+	ledger_copy_text(h->member, sizeof(h->member), dbrow_str(r, c + 7));
+	h->has_conversation = !dbrow_null(r, c + 8);
+	ledger_copy_text(h->conversation, sizeof(h->conversation), dbrow_str(r, c + 8));
+	h->expires_at = dbrow_i64(r, c + 9);
+	h->charged = dbrow_i64(r, c + 10);
+	h->has_hash = dbrow_len(r, c + 11) == 32;
+	if (h->has_hash)
+		memcpy(h->settle_hash, dbrow_str(r, c + 11), 32);
+	ledger_copy_text(h->response, sizeof(h->response), dbrow_str(r, c + 12));
+	ledger_copy_text(h->request_id, sizeof(h->request_id), dbrow_str(r, c + 13));
+	h->max_output = dbrow_null(r, c + 14) ? -1 : dbrow_i64(r, c + 14);
+	h->has_pin = !dbrow_null(r, c + 15) && !dbrow_null(r, c + 16) && !dbrow_null(r, c + 17) &&
+		     !dbrow_null(r, c + 18);
+	if (h->has_pin) {
+		h->pin.input_micros_per_mtok = dbrow_i64(r, c + 15);
+		h->pin.cached_input_micros_per_mtok = dbrow_i64(r, c + 16);
+		h->pin.output_micros_per_mtok = dbrow_i64(r, c + 17);
+		h->pin.max_output_tokens = h->max_output;
+		h->pin_margin = dbrow_i64(r, c + 18);
+	}
+	h->rate_minute = dbrow_null(r, c + 19) ? -1 : dbrow_i64(r, c + 19);
+	h->rate_tokens = dbrow_null(r, c + 20) ? 0 : dbrow_i64(r, c + 20);
+}
+
+/* Adds a hold read from the database (once); its index, or -1 when it is
+ * not of an account this batch locked or there is no room. */
+static int hold_keep(struct batch *b, const struct hold_row *h)
+{
+	int acct = batch_acct_by_id(b, h->account_id);
+	int i = batch_hold_by_id(b, h->id);
+	if (acct < 0 || i >= 0 || b->nholds == 2 * BATCH_MAX)
+		return i;
+	memset(&b->holds[b->nholds], 0, sizeof(b->holds[0]));
+	b->holds[b->nholds].h = *h;
+	b->holds[b->nholds].acct = acct;
+	return b->nholds++;
+}
+
+/* A member row from columns c.. (the procedure's member column order),
+ * once. */
+static enum cd_err member_add(const struct ledger *lg, struct batch *b, const struct db_row *r, unsigned int c)
+{
+	int acct = batch_acct_by_id(b, dbrow_i64(r, c));
+	if (acct < 0 || batch_member(b, acct, dbrow_str(r, c + 1)) >= 0)
+		return CD_OK;
+	if (b->nmembers == 2 * BATCH_MAX)
+		return CD_E_INTERNAL;
+	struct batch_member *m = &b->members[b->nmembers++];
+	memset(m, 0, sizeof(*m));
+	m->acct = acct;
+	m->m.found = 1;
+	ledger_copy_text(m->m.member, sizeof(m->m.member), dbrow_str(r, c + 1));
+	m->m.cap = dbrow_null(r, c + 2) ? -1 : dbrow_i64(r, c + 2);
+	m->m.month_key = dbrow_i64(r, c + 3);
+	m->m.month_spent = dbrow_i64(r, c + 4);
+	m->m.reserved = dbrow_i64(r, c + 5);
+	m->m.cap_month_noted = dbrow_i64(r, c + 6);
+	m->m.rate.rpm = dbrow_null(r, c + 7) ? -1 : dbrow_i64(r, c + 7);
+	m->m.rate.tpm = dbrow_null(r, c + 8) ? -1 : dbrow_i64(r, c + 8);
+	m->m.rate.minute = dbrow_i64(r, c + 9);
+	m->m.rate.requests = dbrow_i64(r, c + 10);
+	m->m.rate.tokens = dbrow_i64(r, c + 11);
+	member_roll(lg, &m->m);
+	return CD_OK;
+}
+
+/* The rows of set `name`, each handed to one of the readers below. */
+#define EACH_ROW(b, name, r)                                                                 \
+	for (const struct dbsets_set *set_ = dbsets_find(&(b)->sets, name); set_ != NULL; set_ = NULL) \
+		for (size_t i_ = 0; i_ < set_->nrows && ((r) = dbsets_row(&(b)->sets, set_, i_), 1); i_++)
+
+static enum cd_err read_accounts(struct batch *b)
+{
+	struct db_row r;
+	EACH_ROW(b, "accounts", r) {
+		if (b->naccts == BATCH_MAX)
+			return CD_E_INTERNAL;
+		memset(&b->accts[b->naccts], 0, sizeof(b->accts[0]));
+		acct_from_row_at(&r, 1, &b->accts[b->naccts].a);
+		batch_ext_remember(b->accts[b->naccts].a.ext_id, b->accts[b->naccts].a.id);
+		b->naccts++;
+	}
+	EACH_ROW(b, "plan_caps", r) {
+		int acct = batch_acct_by_id(b, dbrow_i64(&r, 1));
+		if (acct >= 0)
+			b->accts[acct].a.plan_member_cap = dbrow_i64(&r, 2);
+	}
+	return CD_OK;
+}
+
+static enum cd_err read_holds(const struct ledger *lg, struct batch *b)
+{
+	struct db_row r;
+	struct hold_row h;
+	EACH_ROW(b, "holds", r) {
+		hold_from_row(&r, 1, &h);
+		if (batch_acct_by_id(b, h.account_id) < 0)
+			continue;	/* not of an account this batch locked */
+		if (!dbrow_null(&r, 1 + HOLD_NCOLS) && member_add(lg, b, &r, 1 + HOLD_NCOLS) != CD_OK)
+			return CD_E_INTERNAL;
+		if (batch_hold_by_id(b, h.id) < 0 && hold_keep(b, &h) < 0)
+			return CD_E_INTERNAL;
+	}
+	EACH_ROW(b, "hold_reqs", r) {
+		hold_from_row(&r, 1, &h);
+		if (batch_acct_by_id(b, h.account_id) >= 0 && batch_hold_by_id(b, h.id) < 0 && hold_keep(b, &h) < 0)
+			return CD_E_INTERNAL;
+	}
+	EACH_ROW(b, "members", r) {
+		if (member_add(lg, b, &r, 1) != CD_OK)
+			return CD_E_INTERNAL;
+	}
+	return CD_OK;
+}
+
+static enum cd_err read_usages(struct batch *b)
+{
+	struct db_row r;
+	EACH_ROW(b, "usages", r) {
+		int acct = batch_acct_by_id(b, dbrow_i64(&r, 2));
+		if (acct < 0 || b->nusages == 2 * BATCH_MAX)
+			return CD_E_INTERNAL;
+		struct batch_usage *u = &b->usages[b->nusages++];
+		memset(u, 0, sizeof(*u));
+		u->acct = acct;
+		u->id = dbrow_i64(&r, 1);
+		u->has_key = 1;
+		ledger_copy_text(u->key, sizeof(u->key), dbrow_str(&r, 3));
+		u->cost = dbrow_i64(&r, 4);
+		u->has_hash = dbrow_len(&r, 5) == 32;
+		if (u->has_hash)
+			memcpy(u->hash, dbrow_str(&r, 5), 32);
+	}
+	return CD_OK;
+}
+
+/* Stored answers under the operations' keys (the key string kept is the
+ * operation's own: the row's dies with the next CALL). */
+static enum cd_err read_keys(struct batch *b, const struct batch_want *w)
+{
+	struct db_row r;
+	EACH_ROW(b, "idem_keys", r) {
+		const char *key = NULL;
+		for (int i = 0; i < w->nkeys; i++)
+			if (strlen(w->keys[i]) == dbrow_len(&r, 1) && memcmp(w->keys[i], dbrow_str(&r, 1), dbrow_len(&r, 1)) == 0)
+				key = w->keys[i];
+		if (key == NULL)
+			continue;
+		if (b->nkeys == BATCH_MAX)
+			return CD_E_INTERNAL;
+		struct batch_key *k = &b->keys[b->nkeys];
+		memset(k, 0, sizeof(*k));
+		k->key = key;
+		k->response_len = dbrow_len(&r, 4);
+		k->response = malloc(k->response_len + 1);
+		if (k->response == NULL)
+			return CD_E_INTERNAL;
+		memcpy(k->response, dbrow_str(&r, 4), k->response_len + 1);
+		if (dbrow_len(&r, 2) == 32)
+			memcpy(k->hash, dbrow_str(&r, 2), 32);
+		k->status = (int)dbrow_i64(&r, 3);
+		b->nkeys++;
+	}
+	return CD_OK;
+}
+
+/* The grants of the accounts that may spend, a page per account; past
+ * it, the account is marked as having more. */
+static enum cd_err read_grants(struct batch *b)
+{
+	struct db_row r;
+	EACH_ROW(b, "grants", r) {
+		int acct = batch_acct_by_id(b, dbrow_i64(&r, 2));
+		int debt = dbrow_i64(&r, 4) != 0;
+		if (acct < 0)
+			continue;
+		if (!debt && b->accts[acct].grants_read == LIMIT_SPEND_GRANTS) {
+			b->accts[acct].grants_more = 1;
+			continue;
+		}
+		if (b->ngrants == BATCH_GRANTS)
+			return CD_E_INTERNAL;
+		struct batch_grant *g = &b->grants[b->ngrants++];
+		memset(g, 0, sizeof(*g));
+		g->acct = acct;
+		g->g.id = dbrow_i64(&r, 1);
+		g->g.remaining = dbrow_i64(&r, 3);
+		g->g.debt = debt;
+		b->accts[acct].grants_read += !debt;
+	}
+	return CD_OK;
+}
+
+static int cmp_i64(const void *x, const void *y)
+{
+	int64_t a = *(const int64_t *)x, b = *(const int64_t *)y;
+	return a < b ? -1 : a > b;
+}
+
+/* Sorts ids and drops repeats; the new count. */
+static int sort_unique(int64_t *v, int n)
+{
+	int m = 0;
+	qsort(v, (size_t)n, sizeof(*v), cmp_i64);
+	for (int i = 0; i < n; i++)
+		if (m == 0 || v[m - 1] != v[i])
+			v[m++] = v[i];
+	return m;
+}
+
+static void ids_array(struct jw *j, const char *key, const int64_t *v, int n)
+{
+	jw_array(j, key);
+	for (int i = 0; i < n; i++)
+		jw_i64(j, v[i]);
+	jw_close(j, ']');
+}
+
+/* [[ext, value], ...] of rows named by account external id. */
+static void ext_pairs(struct jw *j, const char *key, const struct batch_want *w, const int *ext,
+		      const char *const *vals, int n)
+{
+	jw_array(j, key);
+	for (int i = 0; i < n; i++) {
+		jw_open(j, '[');
+		jw_str(j, w->acct_ext[ext[i]]);
+		jw_str(j, vals[i]);
+		jw_close(j, ']');
+	}
+	jw_close(j, ']');
+}
+
+/* The holds named by settles and releases, ascending by id (their lock
+ * order), each with its account. */
+static void holds_array(struct jw *j, const struct batch_want *w)
+{
+	int64_t pairs[BATCH_MAX][2];
+	int n = 0;
+	for (int i = 0; i < w->nhold_ids; i++) {
+		pairs[n][0] = w->hold_ids[i];
+		pairs[n++][1] = w->acct_ids[i];
+	}
+	qsort(pairs, (size_t)n, sizeof(pairs[0]), cmp_i64);
+	jw_array(j, "holds");
+	for (int i = 0; i < n; i++) {
+		jw_open(j, '[');
+		jw_i64(j, pairs[i][0]);
+		jw_i64(j, pairs[i][1]);
+		jw_close(j, ']');
+	}
+	jw_close(j, ']');
+}
+
+/* The read CALL's parameter for w; lock 0 leaves out the accounts, their
+ * plan caps and the stored answers (read already in this batch). */
+static void read_doc(struct batch *b, const struct batch_want *w, int lock)
+{
+	int64_t ids[BATCH_MAX];
+	int ext[BATCH_MAX];
+	const char *vals[BATCH_MAX];
+	struct jw j;
+	int n;
+	dynbuf_reset(&b->doc);
+	jw_init(&j, &b->doc);
+	jw_open(&j, '{');
+	jw_key(&j, "lock");
+	jw_i64(&j, lock);
+	memcpy(ids, w->acct_ids, sizeof(ids[0]) * (size_t)w->nacct_ids);
+	n = sort_unique(ids, w->nacct_ids);
+	ids_array(&j, "ids", ids, n);
+	ids_array(&j, "spend_ids", ids, n);	/* settles may charge */
+	jw_array(&j, "ext");
+	for (int i = 0; i < w->nacct_ext; i++)
+		jw_str(&j, w->acct_ext[i]);
+	jw_close(&j, ']');
+	holds_array(&j, w);
+	for (n = 0; w->read_hold_reqs && n < w->nhold_reqs; n++) {
+		ext[n] = w->hold_reqs[n].ext;
+		vals[n] = w->hold_reqs[n].request_id;
+	}
+	ext_pairs(&j, "reqs", w, ext, vals, n);
+	for (n = 0; n < w->nmembers; n++) {
+		ext[n] = w->members[n].ext;
+		vals[n] = w->members[n].member;
+	}
+	ext_pairs(&j, "members", w, ext, vals, n);
+	for (n = 0; n < w->nusages; n++) {
+		ext[n] = w->usages[n].ext;
+		vals[n] = w->usages[n].key;
+	}
+	ext_pairs(&j, "usages", w, ext, vals, n);
+	jw_array(&j, "spend_ext");
+	for (int i = 0; i < w->nspend_ext; i++)
+		jw_str(&j, w->acct_ext[w->spend_ext[i]]);
+	jw_close(&j, ']');
+	jw_array(&j, "keys");
+	for (int i = 0; lock && i < w->nkeys; i++)
+		jw_str(&j, w->keys[i]);
+	jw_close(&j, ']');
+	jw_close(&j, '}');
+}
+
+/* One read CALL and the rows it returned. */
+static enum cd_err read_call(struct ledger *lg, struct batch *b, const struct batch_want *w, int lock)
+{
+	struct db_params p;
+	int e;
+	if (b->doc.failed) {
+		log_error("batch read: the request does not fit %d bytes", LIMIT_BATCH_JSON_BYTES);
+		return CD_E_INTERNAL;
+	}
+	dbp_init(&p);
+	dbp_str(&p, b->doc.data);
+	enum cd_err rc = dbsets_call(lg, SQL_READ, &p, &b->sets, "batch read", &e);
+	if (rc == CD_OK && lock)
+		rc = read_accounts(b);
+	if (rc == CD_OK)
+		rc = read_holds(lg, b);
+	if (rc == CD_OK)
+		rc = read_usages(b);
+	if (rc == CD_OK && w != NULL)
+		rc = read_keys(b, w);
+	if (rc == CD_OK)
+		rc = read_grants(b);
+	return rc;
+}
+
+/* The accounts that may spend: settles' and those w names. */
+static void mark_spenders(struct batch *b, const struct batch_want *w)
+{
+	int e;
+	for (int i = 0; i < w->nacct_ids; i++)
+		if ((e = batch_acct_by_id(b, w->acct_ids[i])) >= 0)
+			b->accts[e].spends = 1;
+	for (int i = 0; i < w->nspend_ext; i++)
+		if ((e = batch_acct_by_ext(b, w->acct_ext[w->spend_ext[i]])) >= 0)
+			b->accts[e].spends = 1;
+}
+
+enum cd_err batch_load(struct ledger *lg, struct batch *b, struct batch_want *w)
+{
+	b->hold_reqs_read = w->read_hold_reqs;
+	read_doc(b, w, 1);
+	enum cd_err rc = read_call(lg, b, w, 1);
+	if (rc != CD_OK)
+		return rc;
+	mark_spenders(b, w);
+	/* Open each account as every request does: roll its month over, renew
+	 * its plan's credit and apply what fell due. A renewal or a sweep may
+	 * have changed holds, members and grants read above, which are then
+	 * read again. */
+	int swept = 0;
+	for (int i = 0; i < b->naccts; i++) {
+		struct acct *a = &b->accts[i].a;
+		int due = acct_touch_writes(lg, a);
+		rc = acct_touch(lg, a);
+		if (rc != CD_OK)
+			return rc;
+		b->accts[i].changed = a->dirty;
+		swept |= due;
+	}
+	if (!swept)
+		return CD_OK;
+	b->nholds = b->nmembers = b->nusages = b->ngrants = 0;
+	for (int i = 0; i < b->naccts; i++)
+		b->accts[i].grants_read = b->accts[i].grants_more = 0;
+	read_doc(b, w, 0);
+	return read_call(lg, b, NULL, 0);
+}
+
+enum cd_err batch_read_grants(struct ledger *lg, struct batch *b, int acct)
+{
+	struct jw j;
+	assert(acct >= 0 && acct < b->naccts);
+	for (int i = 0; i < b->ngrants; i++)
+		assert(b->grants[i].acct != acct);	/* the caller dropped them */
+	dynbuf_reset(&b->doc);
+	jw_init(&j, &b->doc);
+	jw_open(&j, '{');
+	jw_key(&j, "lock");
+	jw_i64(&j, 0);
+	ids_array(&j, "spend_ids", &b->accts[acct].a.id, 1);
+	jw_close(&j, '}');
+	return read_call(lg, b, NULL, 0);
+}
+
+enum cd_err batch_hold_lookup(struct ledger *lg, struct batch *b, int acct, const char *request_id, int *index)
+{
+	static const char sql[] = "SELECT " HOLD_COLS " FROM holds WHERE account_id = ? AND request_id = ?";
+	struct hold_row h;
+	int e;
+	*index = batch_hold_by_request(b, acct, request_id);
+	if (*index >= 0)
+		return CD_OK;
+	struct dbstmt *st = db_exec(lg, sql, &e, "is", b->accts[acct].a.id, request_id);
+	if (st == NULL)
+		return db_err(lg, e, "hold lookup");
+	if (db_fetch(st) != 1)
+		return CD_OK;
+	struct db_row row = {st, NULL, 0};
+	hold_from_row(&row, 0, &h);
+	*index = hold_keep(b, &h);
+	return *index >= 0 ? CD_OK : CD_E_INTERNAL;
+}
