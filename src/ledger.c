@@ -7,7 +7,6 @@
  * COMMITTED: a transaction starts with the first statement (no BEGIN round
  * trip), and every read that a write depends on is a locking read. */
 #include "ledger_int.h"
-#include "dbsets.h"
 #include "keys.h"
 #include "log.h"
 #include "noderoute.h"
@@ -863,32 +862,6 @@ int ledger_id_parse(const char *s, const char *prefix, int64_t *id)
 			return -1;
 	*id = (int64_t)strtoll(s, NULL, 10);
 	return 0;
-}
-
-/* ---- Rows of either kind ---- */
-
-int dbrow_null(const struct db_row *r, unsigned int col)
-{
-	return r->st != NULL ? db_null(r->st, col) : dbsets_cell(r->sets, r->cell + col)->null;
-}
-
-const char *dbrow_str(const struct db_row *r, unsigned int col)
-{
-	if (r->st != NULL)
-		return db_str(r->st, col);
-	const struct dbsets_cell *c = dbsets_cell(r->sets, r->cell + col);
-	return c->null ? NULL : r->sets->data.data + c->off;
-}
-
-unsigned long dbrow_len(const struct db_row *r, unsigned int col)
-{
-	return r->st != NULL ? db_len(r->st, col) : dbsets_cell(r->sets, r->cell + col)->len;
-}
-
-int64_t dbrow_i64(const struct db_row *r, unsigned int col)
-{
-	const char *v = dbrow_str(r, col);
-	return v != NULL ? (int64_t)strtoll(v, NULL, 10) : 0;
 }
 
 /* ---- Idempotent writes ---- */

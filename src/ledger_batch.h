@@ -14,7 +14,7 @@
 #ifndef CREDITD_LEDGER_BATCH_H
 #define CREDITD_LEDGER_BATCH_H
 #include "ledger_open.h"
-#include "dbsets.h"
+#include "ledger_dbsets.h"
 
 #define BATCH_MAX LIMIT_BATCH_OPS
 

@@ -111,7 +111,7 @@ void dbp_i64_or_null(struct db_params *p, const int64_t *v);	/* NULL: SQL NULL *
 void dbp_str(struct db_params *p, const char *s);		/* NULL: SQL NULL */
 void dbp_blob(struct db_params *p, const void *data, size_t len);	/* NULL: SQL NULL */
 /* Runs a cached prepared statement with p (a CALL's results are left
- * unread: dbsets.h reads them). NULL with *dberr as db_exec. */
+ * unread: ledger_dbsets.h reads them). NULL with *dberr as db_exec. */
 struct dbstmt *db_exec_params(struct ledger *lg, const char *sql, const struct db_params *p, int *dberr);
 /* Runs a CALL of a stored procedure with p. Reads every result set it
  * returns; the first row of the first one is left in the statement's

@@ -1,5 +1,5 @@
-/* dbsets.c: the result sets of one CALL as text (see dbsets.h). */
-#include "dbsets.h"
+/* ledger_dbsets.c: the result sets of one CALL as text (see dbsets.h). */
+#include "ledger_dbsets.h"
 #include "log.h"
 #include <errmsg.h>
 #include <mysqld_error.h>
@@ -155,4 +155,30 @@ struct db_row dbsets_row(const struct db_sets *s, const struct dbsets_set *t, si
 {
 	struct db_row row = {NULL, s, t->first + r * t->ncols};
 	return row;
+}
+
+/* ---- Rows of either kind ---- */
+
+int dbrow_null(const struct db_row *r, unsigned int col)
+{
+	return r->st != NULL ? db_null(r->st, col) : dbsets_cell(r->sets, r->cell + col)->null;
+}
+
+const char *dbrow_str(const struct db_row *r, unsigned int col)
+{
+	if (r->st != NULL)
+		return db_str(r->st, col);
+	const struct dbsets_cell *c = dbsets_cell(r->sets, r->cell + col);
+	return c->null ? NULL : r->sets->data.data + c->off;
+}
+
+unsigned long dbrow_len(const struct db_row *r, unsigned int col)
+{
+	return r->st != NULL ? db_len(r->st, col) : dbsets_cell(r->sets, r->cell + col)->len;
+}
+
+int64_t dbrow_i64(const struct db_row *r, unsigned int col)
+{
+	const char *v = dbrow_str(r, col);
+	return v != NULL ? (int64_t)strtoll(v, NULL, 10) : 0;
 }

@@ -1,4 +1,4 @@
-/* dbsets.h: every result set of one prepared CALL, held as text.
+/* ledger_dbsets.h: every result set of one prepared CALL, held as text.
  *
  * Part of the connection layer (it knows no table): the guard's batch
  * procedures (sql/020_batch_calls.sql) answer one CALL with several result
@@ -8,8 +8,8 @@
  * connection is free again when it returns and the rows stay readable
  * until the next call. Bounded: LIMIT_BATCH_READ_BYTES of values and
  * LIMIT_BATCH_READ_CELLS values; a read past either fails whole. */
-#ifndef CREDITD_DBSETS_H
-#define CREDITD_DBSETS_H
+#ifndef CREDITD_LEDGER_DBSETS_H
+#define CREDITD_LEDGER_DBSETS_H
 #include "ledger_int.h"
 
 struct dbsets_set {
