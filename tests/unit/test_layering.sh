@@ -21,6 +21,13 @@ for f in "${top_srcdir:-.}"/sql/*.sql; do
 	grep -q "sql/$(basename "$f")" "${top_srcdir:-.}/Makefile.am" || missing_sql="$missing_sql $(basename "$f")"
 done
 check "every sql/*.sql is in dist_sql_DATA" "$missing_sql"
+# No connection allows several statements in one text, and no SQL text is
+# made from data: statements are constant, values go in as parameters (or
+# as one JSON parameter of a procedure). Migrations (creditctl's, from
+# sql/*.sql) are the one place text is sent, one statement at a time.
+check "no multi-statement connections" "$(grep -n 'CLIENT_MULTI_STATEMENTS' "$src"/*.c | head -3 | tr '\n' ' ')"
+check "no escaped SQL text" "$(grep -nE 'mysql_(real_)?escape_string' "$src"/*.c | head -3 | tr '\n' ' ')"
+check "text queries only in migrations and session set-up" "$(grep -lE 'mysql_(real_)?query' "$src"/*.c | grep -vE '/ledger(_admin)?\.c' | tr '\n' ' ')"
 check "no float in money code" "$(grep -nE '\b(float|double)\b' "$src"/pricing.c "$src"/ledger*.c | head -3 | tr '\n' ' ')"
 
 # Include cycles. A module is a file's stem (router.c and router.h are
