@@ -9,12 +9,16 @@
  * to stdout.
  *
  * Migrations bypass db_exec (mysql_real_query, mysql_store_result,
- * mysql_query): a migration file is a multi-statement script, procedures
- * included, and such a script cannot be a prepared statement. */
+ * mysql_query): a migration file is a script of statements, procedures
+ * included, and a CREATE PROCEDURE cannot be a prepared statement. The
+ * script is split by sqlsplit.h and sent one statement at a time, on a
+ * connection that accepts no multi-statement text: the text protocol is
+ * safe here because the text is creditd's own files, never a request's. */
 #include "ledger_open.h"
 #include "ledger_periods.h"
 #include "keys.h"
 #include "log.h"
+#include "sqlsplit.h"
 #include "timefmt.h"
 #include <dirent.h>
 #include <inttypes.h>
@@ -57,20 +61,56 @@ static char *slurp(const char *path, size_t *len)
 	return buf;
 }
 
-/* Runs a multi-statement script and drains every result. 0 or -1. Text
- * protocol on purpose: a script cannot be prepared (see the top). */
-static int run_script(struct ledger *lg, const char *sql, size_t len)
+/* Sends one statement and drains every result it has (a CALL has more
+ * than one). 0, or -1 with mysql_error() set. Text protocol on purpose
+ * (see the top). */
+static int run_statement(MYSQL *db, const struct sqlsplit_stmt *st)
 {
-	if (mysql_real_query(lg->c->db, sql, (unsigned long)len) != 0)
+	if (mysql_real_query(db, st->text, (unsigned long)st->len) != 0)
 		return -1;
 	int status;
 	do {
-		MYSQL_RES *res = mysql_store_result(lg->c->db);
+		MYSQL_RES *res = mysql_store_result(db);
 		if (res != NULL)
 			mysql_free_result(res);
-		status = mysql_next_result(lg->c->db);
+		else if (mysql_field_count(db) != 0)
+			return -1;	/* it had rows, and reading them failed */
+		status = mysql_next_result(db);
 	} while (status == 0);
 	return status > 0 ? -1 : 0;
+}
+
+/* Runs migration name's statements in order, in the transaction that
+ * records it (DDL commits on its own, as it always did). The whole file
+ * is split before anything runs, so one that cannot be split applies
+ * nothing. CD_OK, or an error said on stderr with the statement's line
+ * and the start of its first line. */
+static enum cd_err run_script(struct ledger *lg, const char *name, const char *sql, size_t len)
+{
+	struct sqlsplit sp;
+	struct sqlsplit_stmt st;
+	int got;
+	sqlsplit_init(&sp, sql, len);
+	do
+		got = sqlsplit_next(&sp, &st);
+	while (got == 1);
+	if (got < 0) {
+		fprintf(stderr, "creditctl: migration %s cannot be split into statements (line %u: %s); nothing of it "
+			"applied\n", name, sp.err_line, sqlsplit_strerror(sp.err));
+		return CD_E_INVALID;
+	}
+	sqlsplit_init(&sp, sql, len);
+	for (got = sqlsplit_next(&sp, &st); got == 1; got = sqlsplit_next(&sp, &st)) {
+		if (run_statement(lg->c->db, &st) == 0)
+			continue;
+		const char *nl = memchr(st.text, '\n', st.len);
+		size_t first = nl != NULL ? (size_t)(nl - st.text) : st.len;
+		fprintf(stderr, "creditctl: migration %s failed at line %u (%.*s%s): %s\n", name, st.line,
+			(int)(first < LIMIT_MIGRATION_QUOTE_BYTES ? first : LIMIT_MIGRATION_QUOTE_BYTES), st.text,
+			first > LIMIT_MIGRATION_QUOTE_BYTES ? "..." : "", mysql_error(lg->c->db));
+		return CD_E_INTERNAL;
+	}
+	return CD_OK;
 }
 
 static int applied_checksum(struct ledger *lg, const char *name, char *hex)
@@ -106,11 +146,9 @@ static enum cd_err apply_one(struct ledger *lg, const char *dir, const char *nam
 		}
 		goto out;
 	}
-	if (run_script(lg, sql, len) != 0) {
-		fprintf(stderr, "creditctl: migration %s failed: %s\n", name, mysql_error(lg->c->db));
-		rc = CD_E_INTERNAL;
+	rc = run_script(lg, name, sql, len);
+	if (rc != CD_OK)
 		goto out;
-	}
 	rc = db_do(lg, "INSERT INTO schema_migrations (name, checksum, applied_at) VALUES (?, ?, ?)",
 		   "migration record", "ssi", name, hex, timefmt_now());
 	if (rc == CD_OK && mysql_commit(lg->c->db) != 0)
@@ -166,6 +204,7 @@ enum cd_err ledger_migrate(struct ledger *lg, const char *sqldir, void (*applied
 				     "PRIMARY KEY, checksum CHAR(64) NOT NULL, applied_at BIGINT NOT NULL) ENGINE=InnoDB";
 	char *names[LIMIT_MIGRATIONS_MAX];
 	int n = 0;
+	db_single_statements(lg);
 	enum cd_err rc = db_ensure(lg);
 	if (rc != CD_OK)
 		return rc;

@@ -201,6 +201,14 @@ _Static_assert(LIMIT_BATCH_OPS >= 1 && LIMIT_BATCH_OPS <= 64, "batch sizes fit t
  * has a handful; a directory with more is the wrong one, and is refused
  * whole rather than applied in part. */
 #define LIMIT_MIGRATIONS_MAX 256
+/* Blocks (BEGIN, IF, LOOP, CASE ...) open at once in a stored program of
+ * a migration, which sqlsplit.c keeps on a fixed stack: creditd's deepest
+ * has three; a program nested past this is refused, not split by guess. */
+#define LIMIT_SQL_BLOCK_DEPTH 32
+/* Bytes of a failing migration statement's first line that creditctl
+ * quotes: enough to name it ("CREATE PROCEDURE creditd_spend(..."),
+ * short enough for the error to stay one line. */
+#define LIMIT_MIGRATION_QUOTE_BYTES 100
 /* An X-Request-Id header creditd adopts (letters, digits, '-', '_', '.'):
  * it is echoed in the answer and written in every log line, so it stays
  * short; a longer or odd one is replaced by an id creditd makes. */
