@@ -149,10 +149,10 @@ enum cd_err db_ensure(struct ledger *lg)
 	mysql_options(lg->c->db, MYSQL_OPT_RECONNECT, &off);
 	mysql_options(lg->c->db, MYSQL_SET_CHARSET_NAME, "utf8mb4");
 	const struct cfg_node *n = &c->db_node[lg->node];
-	/* Multi-statement text is for the guard's batch scripts only; migrations ask for none. */
+	/* One statement per query, always: no SQL text carries several. */
 	if (mysql_real_connect(lg->c->db, n->host, c->db_user, nonempty(c->db_password), c->db_name,
 			       (unsigned int)n->port, c->db_nodes[0] == '\0' ? nonempty(c->db_socket) : NULL,
-			       CLIENT_FOUND_ROWS | (lg->single_statements ? 0 : CLIENT_MULTI_STATEMENTS)) == NULL) {
+			       CLIENT_FOUND_ROWS) == NULL) {
 		snprintf(lg->errmsg, sizeof(lg->errmsg), "cannot connect to MariaDB%s%s: %s",
 			 c->db_node_count > 1 ? " node " : "", c->db_node_count > 1 ? n->name : "", mysql_error(lg->c->db));
 		lg->connect_errno = (int)mysql_errno(lg->c->db);
@@ -184,20 +184,6 @@ int db_galera(const struct ledger *lg)
 static int node_count(const struct ledger *lg)
 {
 	return lg->cfg->db_node_count > 1 ? lg->cfg->db_node_count : 1;
-}
-
-void db_single_statements(struct ledger *lg)
-{
-	struct db_conn *in_use = lg->c;
-	if (lg->single_statements)
-		return;
-	lg->single_statements = 1;
-	for (int i = 0; i < node_count(lg); i++) {
-		lg->c = &lg->conns[i];
-		if (lg->c->connected)
-			disconnect(lg);
-	}
-	lg->c = in_use;
 }
 
 static int end_tx(struct ledger *lg, int commit);

@@ -204,7 +204,6 @@ enum cd_err ledger_migrate(struct ledger *lg, const char *sqldir, void (*applied
 				     "PRIMARY KEY, checksum CHAR(64) NOT NULL, applied_at BIGINT NOT NULL) ENGINE=InnoDB";
 	char *names[LIMIT_MIGRATIONS_MAX];
 	int n = 0;
-	db_single_statements(lg);
 	enum cd_err rc = db_ensure(lg);
 	if (rc != CD_OK)
 		return rc;

@@ -61,9 +61,6 @@ struct ledger {
 	const struct cfg *cfg;
 	int connected;
 	int probe;			/* the health watchdog's: short timeouts */
-	/* Its connections ask for no CLIENT_MULTI_STATEMENTS (db_single_statements);
-	 * the others still do, for the guard's batch scripts alone. */
-	int single_statements;
 	int connect_errno;		/* MariaDB's error of the last failed connect */
 	int in_tx;			/* a statement ran since the last commit/rollback */
 	int committed;			/* a *_commit procedure ended the transaction */
@@ -89,10 +86,6 @@ struct ledger {
 
 /* Connects if needed. CD_OK or CD_E_UNAVAILABLE (logged once per outage). */
 enum cd_err db_ensure(struct ledger *lg);
-/* From now on lg's connections accept one statement per query, never
- * multi-statement text; one already open that does is closed (call it
- * between transactions). */
-void db_single_statements(struct ledger *lg);
 /* Runs a cached prepared statement. Parameter formats: 'i' int64_t,
  * 'I' const int64_t * (NULL → SQL NULL), 's' const char * (NULL → NULL),
  * 'b' const void *, size_t. The whole result set is stored, so other
