@@ -15,7 +15,7 @@ import os
 import re
 import subprocess
 
-from lib import ENV, Fail, api, check, eq, new_account, sql, uid
+from lib import ENV, Fail, api, check, eq, new_account, sql, uid, wait_until
 from test_20_guard import authorize, funded, settle
 
 SETS = ("accounts", "plan_caps", "holds", "hold_reqs", "members", "usages", "grants", "idem_keys",
@@ -124,16 +124,42 @@ def test_write_returns_new_usage_ids_in_order():
     eq(json.loads(got["idem_keys"]["rows"][0][1])["usage_id"], "usage_%d" % by_key[k2], "patched usage id")
 
 
-def round_trips(route):
+def _counts(route):
     text = api("GET", "/metrics", auth=None).raw.decode()
     m = re.search(r'^creditd_db_round_trips_total\{route="%s"\} (\d+)$' % re.escape(route), text, re.M)
-    return int(m.group(1)) if m else 0
+    n = sum(int(x) for x in re.findall(r'^creditd_requests_total\{route="%s",status="\d+"\} (\d+)$'
+                                       % re.escape(route), text, re.M))
+    return (int(m.group(1)) if m else 0), n
+
+
+_seen = {}
+
+
+def round_trips(route):
+    """The route's round trips once every request sent to it is counted
+    (a request is counted just after its answer is written)."""
+    want = _seen.get(route)
+    got = [None]
+
+    def counted():
+        got[0] = _counts(route)
+        return want is None or got[0][1] >= want
+    wait_until(counted, timeout=5)
+    return got[0][0]
+
+
+def sent(route, n=1):
+    _seen[route] = _counts(route)[1] + n if route not in _seen else _seen[route] + n
 
 
 def test_a_guard_write_at_one_client_is_two_calls():
     acct = funded(10 ** 7, "bcall")
+    _seen.clear()
+    sent("authorize")
     authorize(acct)     # the account's first batch may open it (month roll)
     before = round_trips("authorize"), round_trips("settle")
+    sent("authorize")
+    sent("settle")
     r = authorize(acct)
     eq(r.status, 200, "authorize")
     s = settle(r.json["hold_id"], 1000, 100)
@@ -145,14 +171,18 @@ def test_a_guard_write_at_one_client_is_two_calls():
 
 def test_an_answer_stored_under_a_key_costs_no_third_round_trip():
     acct = funded(10 ** 7, "bcall")
+    _seen.clear()
+    sent("authorize")
     authorize(acct)
     before = round_trips("authorize")
+    sent("authorize")
     body = {"account": acct, "model": "gpt-4o", "input_tokens": 1000, "max_output_tokens": 500,
             "request_id": uid("req")}
     key = uid("k")
     r = api("POST", "/v1/guard/authorize", body, auth="guard", headers={"Idempotency-Key": key})
     eq(r.status, 200, "authorize")
     eq(round_trips("authorize") - before, 2, "the answer is stored by the write CALL")
+    sent("authorize")
     again = api("POST", "/v1/guard/authorize", body, auth="guard", headers={"Idempotency-Key": key})
     eq(again.status, 200, "replay")
     eq(again.json["hold_id"], r.json["hold_id"], "the stored answer names the hold made")
