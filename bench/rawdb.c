@@ -5,7 +5,7 @@
  * HTTP, no FastCGI, no JSON parsing, no key lookups). What this reaches is
  * what the database and the disk allow creditd at most.
  *
- * Two versions of creditd's SQL (--sql):
+ * Three versions (--sql): two of creditd's SQL, and the database floor:
  *   statements  one round trip per statement, as creditd had them once:
  *               authorize 4 round trips (SELECT account FOR UPDATE, INSERT
  *               hold, UPDATE account, COMMIT), settle 9 (SELECT account FOR
@@ -16,12 +16,19 @@
  *               text of locking reads, then one text of multi-row writes
  *               ending in COMMIT, 2 round trips per transaction. --batch N
  *               (default 1) puts N authorizes, then their N settles, in
- *               each transaction, as creditd's combiner does under load.
- * The SQL is copied from creditd (and src/ledger.c's session setup). When
- * creditd's statements change, this file must change with them:
- * bench/run.sh compares the round trips per authorize and per settle
- * counted here with creditd's own counter (GET /metrics) and flags a
- * difference.
+ *               each transaction, as creditd's combiner does under load;
+ *   call        the database floor: each transaction is one CALL of a
+ *               procedure of the bench's own (bench/floor.sql:
+ *               bench_floor_authorize, bench_floor_settle) that does the
+ *               statements version's work inside MariaDB and commits, 1
+ *               round trip per transaction. Not creditd's SQL: what the
+ *               database can do when nothing else costs anything. The
+ *               procedures must exist (bench/run.sh creates them).
+ * The SQL of the first two is copied from creditd (and src/ledger.c's
+ * session setup). When creditd's statements change, this file must change
+ * with them: bench/run.sh compares the round trips per authorize and per
+ * settle counted here with creditd's own counter (GET /metrics) and flags
+ * a difference.
  *
  * It writes real ledger rows (holds, grant burns, journal, usage) that keep
  * the invariants `creditctl verify` checks; an account that would go into
@@ -31,7 +38,7 @@
  *              --duration S --mode spread|hot [--accounts N] [--prefix P]
  *              [--hot-account ID] --hold-micros M --cost-micros M
  *              [--model NAME] [--input-tokens N] [--output-tokens N]
- *              [--tag TAG] [--ttl-seconds S] [--sql statements|scripts] [--batch N]
+ *              [--tag TAG] [--ttl-seconds S] [--sql statements|scripts|call] [--batch N]
  * The password is read from the environment (RAWDB_PASSWORD), never argv.
  * Prints one JSON object on stdout; exit status 0 when no error. */
 #include <errno.h>
@@ -59,6 +66,7 @@
 #define TEXT_MAX 128			/* ids, names, request ids */
 #define BATCH_MAX 64			/* creditd's histogram ends at 64 */
 #define SCRIPT_MAX (1024 * 1024)	/* creditd's LIMIT_BATCH_SQL_BYTES */
+#define CALL_COLS_MAX 4			/* the floor procedures answer 2 or 3 integers */
 
 /* ---- The statements, verbatim from creditd ---- */
 
@@ -72,6 +80,7 @@ enum stmt_id {
 	ST_ACCT_LOCK, ST_ACCT_LOCK_ID, ST_HOLD_LOCK,	/* both versions */
 	ST_HOLD_ADD, ST_ACCT_STORE, ST_GRANTS_SPENDABLE, ST_GRANT_SET, ST_JOURNAL_ADD, ST_USAGE_ADD,
 	ST_HOLD_SETTLED,
+	ST_FLOOR_AUTHORIZE, ST_FLOOR_SETTLE,		/* the call version */
 	ST_COUNT
 };
 
@@ -95,14 +104,28 @@ static const char *const sql_text[ST_COUNT] = {
 			 "conversation_id, request_hash, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 	[ST_HOLD_SETTLED] = "UPDATE holds SET state = 'settled', charged_micros = ?, settle_hash = ?, "
 			    "settle_response = ?, finished_at = ? WHERE id = ?",
+	/* bench/floor.sql: (account, request_id, model, amount, ttl, now) and
+	 * (account id, hold id, cost, input tokens, output tokens, settle
+	 * hash, now). */
+	[ST_FLOOR_AUTHORIZE] = "CALL bench_floor_authorize(?, ?, ?, ?, ?, ?)",
+	[ST_FLOOR_SETTLE] = "CALL bench_floor_settle(?, ?, ?, ?, ?, ?, ?)",
 };
 #define ACCT_NCOLS 15
 
+enum sql_version {
+	SQL_STATEMENTS,			/* one round trip per statement, then COMMIT */
+	SQL_SCRIPTS,			/* a text of reads, then one of writes ending in COMMIT */
+	SQL_CALL,			/* one CALL that commits: the database floor */
+};
+
+static const char *const sql_version_name[] = {"statements", "scripts", "call"};
+
 /* Which statements a version prepares: the scripts version none. */
-static int stmt_used(int id, int scripts)
+static int stmt_used(int id, enum sql_version sql)
 {
-	(void)id;
-	return !scripts;
+	if (sql == SQL_CALL)
+		return id == ST_FLOOR_AUTHORIZE || id == ST_FLOOR_SETTLE;
+	return sql == SQL_STATEMENTS && id != ST_FLOOR_AUTHORIZE && id != ST_FLOOR_SETTLE;
 }
 
 static const char session_setup[] = "SET SESSION tx_isolation = 'READ-COMMITTED', "
@@ -117,7 +140,7 @@ static struct {
 	const char *socket, *user, *password, *database;
 	long threads, warmup_s, duration_s, accounts, ttl_s;
 	int hot;
-	int scripts;			/* --sql scripts */
+	enum sql_version sql;		/* --sql */
 	long batch;			/* --batch: operations per transaction (scripts) */
 	const char *prefix, *hot_account, *model, *tag;
 	int64_t hold_micros, cost_micros, input_tokens, output_tokens;
@@ -140,6 +163,7 @@ struct conn {
 	MYSQL *db;
 	struct stmt s[ST_COUNT];
 	unsigned long long round_trips;	/* executes, commits and rollbacks, as creditd counts them */
+	char stmt_error[256];		/* why the last transaction failed, for the report */
 };
 
 static int bind_results(struct stmt *s)
@@ -219,7 +243,7 @@ static int conn_open(struct conn *c)
 	}
 	for (int i = 0; i < ST_COUNT; i++) {
 		struct stmt *s = &c->s[i];
-		if (!stmt_used(i, opt.scripts))
+		if (!stmt_used(i, opt.sql))
 			continue;
 		s->st = mysql_stmt_init(c->db);
 		if (s->st == NULL || mysql_stmt_prepare(s->st, sql_text[i], (unsigned long)strlen(sql_text[i])) != 0 ||
@@ -232,57 +256,146 @@ static int conn_open(struct conn *c)
 	return 0;
 }
 
-/* Runs statement id with parameters as creditd's db_exec formats them:
- * 'i' int64_t, 'I' const int64_t * (NULL: SQL NULL), 's' const char *
- * (NULL: SQL NULL), 'b' const void *, size_t. Stores the whole result.
- * 0 or the MariaDB error number. */
-static int exec(struct conn *c, enum stmt_id id, const char *fmt, ...)
-{
+/* One statement's parameters, bound: they must live until it has run. */
+struct params {
 	MYSQL_BIND bind[PARAMS_MAX];
 	long long ints[PARAMS_MAX];
 	unsigned long lens[PARAMS_MAX];
 	my_bool nulls[PARAMS_MAX];
+};
+
+/* Binds the parameters of statement id as creditd's db_exec formats them:
+ * 'i' int64_t, 'I' const int64_t * (NULL: SQL NULL), 's' const char *
+ * (NULL: SQL NULL), 'b' const void *, size_t. The strings are not copied:
+ * they must live until the statement has run. 0 or E_CLIENT. */
+static int params_bind(struct conn *c, enum stmt_id id, struct params *pr, const char *fmt, va_list ap)
+{
 	struct stmt *s = &c->s[id];
-	va_list ap;
 	int n = 0;
-	memset(bind, 0, sizeof(bind));
-	va_start(ap, fmt);
+	memset(pr->bind, 0, sizeof(pr->bind));
 	for (const char *f = fmt; *f != '\0' && n < PARAMS_MAX; f++, n++) {
-		MYSQL_BIND *b = &bind[n];
-		nulls[n] = 0;
-		b->is_null = &nulls[n];
+		MYSQL_BIND *b = &pr->bind[n];
+		pr->nulls[n] = 0;
+		b->is_null = &pr->nulls[n];
 		if (*f == 'i' || *f == 'I') {
 			const int64_t *ptr = NULL;
 			if (*f == 'i')
-				ints[n] = va_arg(ap, int64_t);
+				pr->ints[n] = va_arg(ap, int64_t);
 			else if ((ptr = va_arg(ap, const int64_t *)) != NULL)
-				ints[n] = *ptr;
-			nulls[n] = *f == 'I' && ptr == NULL;
+				pr->ints[n] = *ptr;
+			pr->nulls[n] = *f == 'I' && ptr == NULL;
 			b->buffer_type = MYSQL_TYPE_LONGLONG;
-			b->buffer = &ints[n];
+			b->buffer = &pr->ints[n];
 		} else {
 			const char *str = va_arg(ap, const char *);
-			lens[n] = *f == 'b' ? (unsigned long)va_arg(ap, size_t) : str != NULL ? strlen(str) : 0;
-			nulls[n] = str == NULL;
+			pr->lens[n] = *f == 'b' ? (unsigned long)va_arg(ap, size_t) : str != NULL ? strlen(str) : 0;
+			pr->nulls[n] = str == NULL;
 			b->buffer_type = *f == 'b' ? MYSQL_TYPE_BLOB : MYSQL_TYPE_STRING;
 			b->buffer = (void *)str;
-			b->buffer_length = lens[n];
-			b->length = &lens[n];
+			b->buffer_length = pr->lens[n];
+			b->length = &pr->lens[n];
 		}
 	}
-	va_end(ap);
 	if ((unsigned long)n != mysql_stmt_param_count(s->st)) {
 		fprintf(stderr, "rawdb: parameter mismatch for: %.80s\n", sql_text[id]);
 		return E_CLIENT;
 	}
+	return n > 0 && mysql_stmt_bind_param(s->st, pr->bind) != 0 ? E_CLIENT : 0;
+}
+
+/* A prepared statement's error number; its message kept in stmt_error. */
+static int stmt_errno(struct conn *c, MYSQL_STMT *st)
+{
+	int e = (int)mysql_stmt_errno(st);
+	snprintf(c->stmt_error, sizeof(c->stmt_error), "%s", mysql_stmt_error(st));
+	return e != 0 ? e : E_CLIENT;
+}
+
+/* Runs statement id with parameters (params_bind's format) and stores
+ * its whole result. 0 or the MariaDB error number. */
+static int exec(struct conn *c, enum stmt_id id, const char *fmt, ...)
+{
+	struct params pr;
+	struct stmt *s = &c->s[id];
+	va_list ap;
+	va_start(ap, fmt);
+	int e = params_bind(c, id, &pr, fmt, ap);
+	va_end(ap);
+	if (e != 0)
+		return e;
 	mysql_stmt_free_result(s->st);
 	c->round_trips++;
-	if ((n > 0 && mysql_stmt_bind_param(s->st, bind) != 0) || mysql_stmt_execute(s->st) != 0 ||
-	    (s->ncols > 0 && mysql_stmt_store_result(s->st) != 0)) {
-		int e = (int)mysql_stmt_errno(s->st);
-		return e != 0 ? e : E_CLIENT;
-	}
+	if (mysql_stmt_execute(s->st) != 0 || (s->ncols > 0 && mysql_stmt_store_result(s->st) != 0))
+		return stmt_errno(c, s->st);
 	return 0;
+}
+
+/* Reads one result set of a CALL as integers: the first row's first nout
+ * columns into out (once: *got says whether it was filled), the rest read
+ * and dropped. A set wider than CALL_COLS_MAX is read and dropped too, and
+ * is an error. 0 or an error number; the set is consumed either way, so
+ * the connection stays in step. */
+static int call_rows(struct conn *c, MYSQL_STMT *st, int64_t *out, unsigned int nout, int *got)
+{
+	MYSQL_BIND bind[CALL_COLS_MAX];
+	long long v[CALL_COLS_MAX];
+	my_bool isnull[CALL_COLS_MAX];
+	unsigned int ncols = mysql_stmt_field_count(st);
+	int e = 0, rc;
+	memset(bind, 0, sizeof(bind));
+	for (unsigned int i = 0; i < ncols && i < CALL_COLS_MAX; i++) {
+		bind[i].buffer_type = MYSQL_TYPE_LONGLONG;
+		bind[i].buffer = &v[i];
+		bind[i].is_null = &isnull[i];
+	}
+	if (ncols > CALL_COLS_MAX || mysql_stmt_bind_result(st, bind) != 0)
+		e = E_CLIENT;
+	if (mysql_stmt_store_result(st) != 0) {
+		e = stmt_errno(c, st);
+	} else {
+		while (e == 0 && (rc = mysql_stmt_fetch(st)) != MYSQL_NO_DATA) {
+			if (rc != 0) {
+				e = rc == MYSQL_DATA_TRUNCATED ? E_CLIENT : stmt_errno(c, st);
+				break;
+			}
+			for (unsigned int i = 0; !*got && i < nout && i < ncols; i++)
+				out[i] = isnull[i] ? 0 : (int64_t)v[i];
+			*got = 1;
+		}
+	}
+	mysql_stmt_free_result(st);
+	return e;
+}
+
+/* Runs a CALL of one of the floor procedures (params_bind's format) in one
+ * round trip and drains everything it sends back: the procedure's result
+ * set (its first row's first nout integers into out), then the CALL's own
+ * status. 0 when a row came, or the MariaDB error number (a deadlock in
+ * the procedure ends the CALL with it). */
+static int call_run(struct conn *c, enum stmt_id id, int64_t *out, unsigned int nout, const char *fmt, ...)
+{
+	struct params pr;
+	MYSQL_STMT *st = c->s[id].st;
+	va_list ap;
+	int got = 0, e, rc;
+	va_start(ap, fmt);
+	e = params_bind(c, id, &pr, fmt, ap);
+	va_end(ap);
+	if (e != 0)
+		return e;
+	c->round_trips++;
+	if (mysql_stmt_execute(st) != 0)
+		return stmt_errno(c, st);
+	do {
+		if (mysql_stmt_field_count(st) > 0) {
+			int set_e = call_rows(c, st, out, nout, &got);
+			e = e != 0 ? e : set_e;
+		}
+		rc = mysql_stmt_next_result(st);
+	} while (rc == 0);
+	if (rc > 0 && e == 0)
+		e = stmt_errno(c, st);
+	return e == 0 && !got ? E_CLIENT : e;
 }
 
 /* 1 when a row was fetched, 0 at the end, -1 on error. */
@@ -462,6 +575,43 @@ static int settle_tx(struct conn *c, const struct pair *p, int64_t now)
 		 ",\"balance_micros\":%" PRId64 ",\"available_micros\":%" PRId64 ",\"late\":false}",
 		 ref, cost, released, a.balance, a.balance - a.reserved + a.overdraft);
 	return exec(c, ST_HOLD_SETTLED, "ibsii", cost, (const char *)hash, sizeof(hash), response, now, p->hold_id);
+}
+
+/* ---- The call version: the database floor ---- */
+
+/* A floor procedure's status: 0, or one of our own errors (it has rolled
+ * back). */
+static int floor_status(int64_t status)
+{
+	return status >= 0 && status <= E_DEBT ? (int)status : E_CLIENT;
+}
+
+/* authorize = CALL bench_floor_authorize: locks, checks, writes and commits. */
+static int authorize_call(struct conn *c, struct pair *p, int64_t now)
+{
+	int64_t row[3] = {0, 0, 0};
+	int e = call_run(c, ST_FLOOR_AUTHORIZE, row, 3, "sssiii", p->account, p->request_id, opt.model,
+			 opt.hold_micros, (int64_t)opt.ttl_s, now);
+	if (e == 0)
+		e = floor_status(row[0]);
+	if (e == 0 && row[1] <= 0)
+		e = E_CLIENT;
+	p->hold_id = row[1];
+	p->account_id = row[2];
+	return e;
+}
+
+/* settle = CALL bench_floor_settle, with the settle hash the statements
+ * version stores. */
+static int settle_call(struct conn *c, const struct pair *p, int64_t now)
+{
+	int64_t row[2] = {0, 0};
+	unsigned char hash[32];
+	for (size_t i = 0; i < sizeof(hash); i++)
+		hash[i] = (unsigned char)(p->hold_id >> (8 * (i % 8)));
+	int e = call_run(c, ST_FLOOR_SETTLE, row, 2, "iiiiibi", p->account_id, p->hold_id, opt.cost_micros,
+			 opt.input_tokens, opt.output_tokens, (const char *)hash, sizeof(hash), now);
+	return e == 0 ? floor_status(row[0]) : e;
 }
 
 /* ---- The scripts version: creditd's batches ---- */
@@ -857,14 +1007,21 @@ static int run_tx(struct worker *w, struct conn *c, int settle, struct pair *p, 
 			w->retries += atomic_load(&phase) == 1;
 		}
 		int64_t now = (int64_t)time(NULL);
-		if (opt.scripts)
+		c->stmt_error[0] = '\0';
+		if (opt.sql == SQL_SCRIPTS)
 			e = settle ? settle_script(c, p, n, now) : authorize_script(c, p, n, now);
+		else if (opt.sql == SQL_CALL)
+			e = settle ? settle_call(c, p, now) : authorize_call(c, p, now);
 		else
 			e = settle ? settle_tx(c, p, now) : authorize_tx(c, p, now);
-		if (e == 0 && !opt.scripts) {	/* a script commits itself */
+		if (e == 0 && opt.sql == SQL_STATEMENTS) {	/* a script or a CALL commits itself */
 			c->round_trips++;
 			e = mysql_commit(c->db) != 0 ? (int)mysql_errno(c->db) : 0;
+			if (e != 0)
+				snprintf(c->stmt_error, sizeof(c->stmt_error), "%s", mysql_error(c->db));
 		} else if (e != 0) {
+			if (c->stmt_error[0] == '\0')	/* a script's error is the connection's */
+				snprintf(c->stmt_error, sizeof(c->stmt_error), "%s", mysql_error(c->db));
 			c->round_trips++;
 			mysql_rollback(c->db);
 		}
@@ -901,7 +1058,7 @@ static void *worker_main(void *arg)
 	struct worker *w = arg;
 	struct conn c;
 	struct pair p[BATCH_MAX];
-	int n = opt.scripts ? (int)opt.batch : 1;
+	int n = opt.sql == SQL_SCRIPTS ? (int)opt.batch : 1;
 	unsigned long long counter = 0, failures = 0;
 	mysql_thread_init();
 	if (conn_open(&c) != 0) {
@@ -926,7 +1083,7 @@ static void *worker_main(void *arg)
 		if (e != 0) {
 			if (failures++ == 0)
 				fprintf(stderr, "rawdb: thread %ld: transaction failed: error %d%s%s\n", w->index, e,
-					e > 1000 ? ": " : "", e > 1000 ? mysql_error(c.db) : "");
+					e > 1000 ? ": " : "", e > 1000 ? c.stmt_error : "");
 			continue;
 		}
 		w->pairs += atomic_load(&phase) == 1 ? (unsigned long long)n : 0;
@@ -972,8 +1129,12 @@ static int parse_options(int argc, char **argv)
 		else if (strcmp(k, "--model") == 0) opt.model = val;
 		else if (strcmp(k, "--tag") == 0) opt.tag = val;
 		else if (strcmp(k, "--sql") == 0) {
-			opt.scripts = strcmp(val, "scripts") == 0;
-			bad = !opt.scripts && strcmp(val, "statements") != 0;
+			bad = 1;
+			for (int version = SQL_STATEMENTS; version <= SQL_CALL; version++)
+				if (strcmp(val, sql_version_name[version]) == 0) {
+					opt.sql = (enum sql_version)version;
+					bad = 0;
+				}
 		} else if (strcmp(k, "--batch") == 0) {
 			bad = parse_long(val, 1, BATCH_MAX, &opt.batch);
 		} else if (strcmp(k, "--mode") == 0) {
@@ -1073,7 +1234,7 @@ int main(int argc, char **argv)
 	printf("{\"threads\":%ld,\"batch\":%ld,\"sql\":\"%s\",\"mode\":\"%s\",\"duration_s\":%.3f,\"pairs\":%llu,\"pairs_per_s\":%.1f,"
 	       "\"transactions\":%llu,\"p50_us\":%u,\"p99_us\":%u,\"errors\":%llu,\"retries\":%llu,"
 	       "\"authorize_tx\":%llu,\"authorize_round_trips\":%llu,\"settle_tx\":%llu,\"settle_round_trips\":%llu}\n",
-	       opt.threads, opt.scripts ? opt.batch : 1L, opt.scripts ? "scripts" : "statements", opt.hot ? "hot" : "spread", seconds, sum.pairs, (double)sum.pairs / seconds, sum.tx, p50,
+	       opt.threads, opt.sql == SQL_SCRIPTS ? opt.batch : 1L, sql_version_name[opt.sql], opt.hot ? "hot" : "spread", seconds, sum.pairs, (double)sum.pairs / seconds, sum.tx, p50,
 	       p99, sum.errors, sum.retries, sum.n_authorize, sum.rt_authorize, sum.n_settle, sum.rt_settle);
 	free(all);
 	free(w);

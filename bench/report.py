@@ -23,9 +23,12 @@ ROWS = [
     ("hot", "4", "authorize+settle, one hot account"),
     ("rawdb", "5", "raw DB, {accounts} accts"),
     ("rawdb_hot", "5h", "raw DB, one hot account"),
+    ("dbfloor", "D", "database floor, {accounts} accts, 1 CALL"),
     ("peer", "P", "seed design in PHP-FPM (loses updates)"),
 ]
 PEER_NAME = "seed design in PHP-FPM"
+# Rows run by bench/rawdb (the database floor is rawdb --sql call).
+RAWDB_ROWS = ("rawdb", "rawdb_hot", "dbfloor")
 # The last line of the peer's bench.md: its ledger over all its bench
 # accounts (warm-ups included) after its runs.
 PEER_LEDGER = re.compile(r"credited (-?\d+), usage rows (\d+) summing (-?\d+), balances (-?\d+), "
@@ -101,14 +104,14 @@ def point_result(p, row, clients, wrk_threads, meta):
         return route_requests(m1, route, status) - route_requests(m0, route, status)
 
     r = {"row": row, "clients": clients, "load_threads": wrk_threads}
-    if row.startswith("rawdb"):
+    if row in RAWDB_ROWS:
         raw = json.loads(read(os.path.join(p, "rawdb.json"), "null") or "null")
         if raw is None:
             r["error"] = (read(os.path.join(p, "rawdb.err"), "") or "no output").strip()[-300:]
             return r
         r.update(unit="pairs/s", rate=raw["pairs_per_s"], pairs=raw["pairs"], duration_s=raw["duration_s"],
                  p50_ms=raw["p50_us"] / 1000, p99_ms=raw["p99_us"] / 1000, errors=raw["errors"],
-                 retries=raw["retries"], transactions=raw["transactions"],
+                 retries=raw["retries"], transactions=raw["transactions"], sql=raw["sql"],
                  round_trips_per_authorize=per(raw["authorize_round_trips"], raw["authorize_tx"]),
                  round_trips_per_settle=per(raw["settle_round_trips"], raw["settle_tx"]),
                  latency_of="each transaction (authorize or settle), client side")
@@ -261,6 +264,8 @@ def main():
                "3/5": ratio(rate("spread", c), rate("rawdb", c)),
                "4/5": ratio(rate("hot", c), rate("rawdb", c)),
                "4/5h": ratio(rate("hot", c), rate("rawdb_hot", c)),
+               "3/D": ratio(rate("spread", c), rate("dbfloor", c)),
+               "4/D": ratio(rate("hot", c), rate("dbfloor", c)),
                "3/P": ratio(rate("spread", c), rate("peer", c)),
                "4/P": ratio(rate("hot", c), rate("peer", c))} for c in clients]
 
@@ -270,6 +275,7 @@ def main():
         for route in ("authorize", "settle"):
             raw = at.get(("rawdb", c), {}).get("round_trips_per_" + route)
             entry["rawdb_" + route] = raw
+            entry["dbfloor_" + route] = at.get(("dbfloor", c), {}).get("round_trips_per_" + route)
             for row in ("spread", "hot"):
                 got = at.get((row, c), {}).get("round_trips_per_" + route)
                 entry["creditd_%s_%s" % (row, route)] = got
@@ -327,10 +333,12 @@ def print_table(result, at, clients):
     out.write("load: %s, %d input tokens, hold for %d output tokens (%d micros), settle %d (%d micros)\n"
               % (s["model"], s["input_tokens"], s["max_output_tokens"], s["hold_micros"], s["output_tokens"],
                  s["cost_micros"]))
-    out.write("raw DB rows run creditd's SQL as %s\n\n" % (
+    out.write("raw DB rows run creditd's SQL as %s\n" % (
         "scripts (a text of locking reads, then one of multi-row writes ending in COMMIT), %d operation(s) "
         "per transaction" % s.get("rawdb_batch", 1)
         if s["rawdb_sql"] == "scripts" else "statements (one round trip per statement, then COMMIT)"))
+    out.write("database floor (D): the same rows written by one CALL per transaction of a procedure that "
+              "commits (bench/floor.sql), 1 round trip\n\n")
     head = "%-3s %-38s %4s %16s %8s %8s %7s %9s %9s\n"
     out.write(head % ("#", "row", "c", "rate", "p50 ms", "p99 ms", "errors", "cpu us/req", "db us/pair"))
     for c in clients:
@@ -349,7 +357,8 @@ def print_table(result, at, clients):
     cols = "".join("%9s" % ("c=%d" % c) for c in clients)
     out.write("%-44s%s\n" % ("ratio", cols))
     keys = [("2/1", "healthz / floor"), ("3/5", "spread pairs / raw DB spread"),
-            ("4/5", "hot pairs / raw DB spread"), ("4/5h", "hot pairs / raw DB hot")]
+            ("4/5", "hot pairs / raw DB spread"), ("4/5h", "hot pairs / raw DB hot"),
+            ("3/D", "creditd spread pairs / database floor"), ("4/D", "creditd hot pairs / database floor")]
     if result["peer"]["status"] == "ok":
         keys += [("3/P", "creditd spread pairs / peer pairs"), ("4/P", "creditd hot pairs / peer pairs")]
     for key, label in keys:
@@ -358,7 +367,7 @@ def print_table(result, at, clients):
     rt = result["round_trips"]
     for route in ("authorize", "settle"):
         for who, label in (("creditd_spread_", "creditd, spread (/metrics)"), ("creditd_hot_", "creditd, hot"),
-                           ("rawdb_", "raw DB driver")):
+                           ("rawdb_", "raw DB driver"), ("dbfloor_", "database floor (one CALL)")):
             out.write("%-9s %-34s%s\n" % (route, label, "".join("%9s" % fmt(e[who + route], ".2f")
                                                                  for e in rt["per_clients"])))
     out.write("%-9s %-34s%s\n" % ("healthz", "creditd (mysql_ping)", "".join(

@@ -4,9 +4,10 @@
 #
 # Starts a private stack in a temp dir with ./dev's stack_start (the test
 # configs, durable MariaDB), a floor responder behind a second nginx of the
-# same shape, funds 10,000 accounts plus one hot account, then for each
-# client count measures six rows with wrk (and bench/rawdb for the raw DB
-# rows): a warm-up, then a measured run. Then, with creditd's stack
+# same shape, funds 10,000 accounts plus one hot account, creates the
+# database floor's procedures (bench/floor.sql), then for each client count
+# measures seven rows with wrk (and bench/rawdb for the raw DB rows and the
+# database floor): a warm-up, then a measured run. Then, with creditd's stack
 # stopped, the seed design's PHP-FPM port (../shared/peers/seed001-php from
 # the repository root) runs its own throughput part on its own private stack
 # for the yardstick row. Prints a table and writes
@@ -20,7 +21,7 @@
 # default 1), BENCH_PEER_DIR (empty or missing: no peer row), KEEP_TMP=1
 # (same as --keep: keep the temp dir with every raw output). --rawdb-sql auto
 # runs rawdb with the version of creditd's SQL the creditd binary carries
-# (see bench/rawdb.c).
+# (see bench/rawdb.c); the database floor row always runs rawdb --sql call.
 # Usually run as `./dev bench`, which installs and builds first. Every step
 # is bounded in time (wrk and rawdb stop by themselves; timeouts on top).
 set -euo pipefail
@@ -49,7 +50,7 @@ MAX_OUTPUT_TOKENS=500
 OUTPUT_TOKENS=200
 PREFIX=acct-
 HOT_ACCOUNT=hot
-HOT_GRANT_MICROS=100000000000000 # 10^14: enough for 64 clients for far longer than a run
+HOT_GRANT_MICROS=1000000000000 # 10^12, the largest grant creditd takes: over 10^8 pairs of this load
 
 usage() {
 	sed -n '/^# usage:/,/^# is bounded/p' "$BENCH/run.sh" | sed 's/^# \{0,1\}//' >&2
@@ -81,7 +82,7 @@ if [ "$RAWDB_SQL" = auto ]; then
 fi
 case $RAWDB_SQL in statements | scripts) ;; *) die "bench: --rawdb-sql is auto, statements or scripts" ;; esac
 read -ra CLIENT_LIST <<<"$CLIENTS"
-POINTS=$((${#CLIENT_LIST[@]} * 6))
+POINTS=$((${#CLIENT_LIST[@]} * 7))
 ESTIMATE=$((POINTS * (WARMUP + DURATION + 1) + 30))
 # The peer warms up at least 1 s (its wrk does not take 0 s); it runs its
 # authorize-only script and its pairs at every client count, plus about 45 s
@@ -156,6 +157,16 @@ fund() {
 		"{\"amount_micros\":$HOT_GRANT_MICROS,\"source\":\"promo\",\"description\":\"bench hot account\"}" >/dev/null
 }
 
+# The database floor's procedures (bench/floor.sql), made by the schema's
+# owner as creditctl migrate makes creditd's: the runtime user rawdb
+# connects as may EXECUTE but not CREATE ROUTINE. A failure fails only
+# that row.
+floor_procedures() {
+	MYSQL_PWD=$DB_OWNER_PASSWORD timeout 60 mariadb --defaults-file="$DIR/my.cnf" --user=creditd_owner creditd \
+		<"$BENCH/floor.sql" >"$DIR/floor-sql.out" 2>&1 ||
+		say "bench: could not create the database floor's procedures ($DIR/floor-sql.out); its row will fail"
+}
+
 # One authorize + settle through creditd: checks the guard works and gives
 # rawdb the hold and the charge creditd computes for this load.
 calibrate() {
@@ -204,9 +215,9 @@ wrk_point() {
 	snap "$p" after
 }
 
-# raw_point ROW CLIENTS MODE
+# raw_point ROW CLIENTS MODE SQL: rawdb with --mode MODE --sql SQL.
 raw_point() {
-	local row=$1 c=$2 mode=$3 p
+	local row=$1 c=$2 mode=$3 sql=$4 p
 	p="$DIR/points/c$c-$row"
 	mkdir -p "$p"
 	echo "$row $c $c" >"$p/point"
@@ -214,14 +225,14 @@ raw_point() {
 	local args=(--socket "$DIR/mysql.sock" --user creditd --database creditd --threads "$c" --mode "$mode"
 		--accounts "$ACCOUNTS" --prefix "$PREFIX" --hot-account "$HOT_ACCOUNT" --hold-micros "$HOLD_MICROS"
 		--cost-micros "$COST_MICROS" --model "$MODEL" --input-tokens "$INPUT_TOKENS"
-		--output-tokens "$OUTPUT_TOKENS" --sql "$RAWDB_SQL" --warmup 0)
-	[ "$RAWDB_SQL" = scripts ] && args+=(--batch "$RAWDB_BATCH")
+		--output-tokens "$OUTPUT_TOKENS" --sql "$sql" --warmup 0)
+	[ "$sql" = scripts ] && args+=(--batch "$RAWDB_BATCH")
 	if [ "$WARMUP" -gt 0 ]; then
-		RAWDB_PASSWORD=$DB_PASSWORD timeout -k 5 $((WARMUP + 30)) "$BENCH/rawdb" "${args[@]}" --duration "$WARMUP" --tag "rw$RUN_TAG-$c-$mode" \
+		RAWDB_PASSWORD=$DB_PASSWORD timeout -k 5 $((WARMUP + 30)) "$BENCH/rawdb" "${args[@]}" --duration "$WARMUP" --tag "rw$RUN_TAG-$c-$row" \
 			>"$p/warmup.out" 2>&1 || say "bench: warm-up of c=$c $row failed ($p/warmup.out)"
 	fi
 	snap "$p" before
-	RAWDB_PASSWORD=$DB_PASSWORD timeout -k 5 $((DURATION + 30)) "$BENCH/rawdb" "${args[@]}" --duration "$DURATION" --tag "rm$RUN_TAG-$c-$mode" \
+	RAWDB_PASSWORD=$DB_PASSWORD timeout -k 5 $((DURATION + 30)) "$BENCH/rawdb" "${args[@]}" --duration "$DURATION" --tag "rm$RUN_TAG-$c-$row" \
 		>"$p/rawdb.json" 2>"$p/rawdb.err" || say "bench: c=$c $row: rawdb reported errors ($p/rawdb.err)"
 	snap "$p" after
 }
@@ -375,6 +386,7 @@ THREADS=${CREDITD_THREADS:-$(sed -n 's/^threads *= *//p' "$DIR/creditd.conf")}
 floor_start
 say "bench: funding $ACCOUNTS accounts and the hot account"
 fund
+floor_procedures
 calibrate
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 
@@ -384,8 +396,9 @@ for c in "${CLIENT_LIST[@]}"; do
 	wrk_point healthz "$c" "$CREDITD_URL/healthz" "$BENCH/get.lua"
 	wrk_point spread "$c" "$CREDITD_URL" "$BENCH/pairs.lua" spread "${PAIR_ARGS[@]}"
 	wrk_point hot "$c" "$CREDITD_URL" "$BENCH/pairs.lua" hot "${PAIR_ARGS[@]}"
-	raw_point rawdb "$c" spread
-	raw_point rawdb_hot "$c" hot
+	raw_point rawdb "$c" spread "$RAWDB_SQL"
+	raw_point rawdb_hot "$c" hot "$RAWDB_SQL"
+	raw_point dbfloor "$c" spread call
 done
 
 say "bench: checking the ledger (creditctl verify)"
