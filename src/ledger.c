@@ -813,6 +813,7 @@ void ledger_tx_end(struct ledger *lg, struct ledger_tx *t, enum cd_err rc)
 	t->done = rc != CD_E_RETRY;
 }
 
+/* Kept only for ledger_holds.c; the rest of the ledger drives ledger_tx itself. */
 enum cd_err ledger_run(struct ledger *lg, enum cd_err (*fn)(struct ledger *, void *), void *arg)
 {
 	struct ledger_tx t;

@@ -122,29 +122,27 @@ enum cd_err ledger_account_create(struct ledger *lg, const struct ledger_call *c
 	return ledger_writer_end(lg, &w, res);
 }
 
-struct get_run { const char *id; json_t *out; };
-
-static enum cd_err account_get_tx(struct ledger *lg, void *arg)
+static enum cd_err account_get_tx(struct ledger *lg, const char *id, json_t **out)
 {
-	struct get_run *g = arg;
 	struct acct a;
-	json_decref(g->out);
-	g->out = NULL;
-	enum cd_err rc = acct_lock(lg, g->id, &a);
+	json_decref(*out);
+	*out = NULL;
+	enum cd_err rc = acct_lock(lg, id, &a);
 	if (rc == CD_OK && a.dirty)
 		rc = acct_save(lg, &a);
 	if (rc != CD_OK)
 		return rc;
-	g->out = acct_json(lg, &a);
-	return g->out != NULL ? CD_OK : CD_E_INTERNAL;
+	*out = acct_json(lg, &a);
+	return *out != NULL ? CD_OK : CD_E_INTERNAL;
 }
 
 enum cd_err ledger_account_get(struct ledger *lg, const char *id, json_t **out)
 {
-	struct get_run g = {id, NULL};
-	enum cd_err rc = ledger_run(lg, account_get_tx, &g);
-	*out = g.out;
-	return rc;
+	struct ledger_tx t;
+	*out = NULL;
+	for (ledger_tx_init(lg, &t); ledger_tx_next(lg, &t);)
+		ledger_tx_end(lg, &t, account_get_tx(lg, id, out));
+	return t.rc;
 }
 
 /* The patch's settings, applied to the locked row in memory (and the rate
@@ -263,30 +261,27 @@ static json_t *journal_row_json(const struct dbstmt *s)
 	return journal_entry_json(&e);
 }
 
-struct page_run { const char *id; int limit; int64_t cursor; json_t *out; };
-
-static enum cd_err transactions_tx(struct ledger *lg, void *arg)
+static enum cd_err transactions_tx(struct ledger *lg, const char *id, int limit, int64_t cursor, json_t **out)
 {
 	static const char sql[] = "SELECT id, amount_micros, balance_after_micros, cause, source, reference, "
 				  "description, created_at FROM journal WHERE account_id = ? AND id < ? "
 				  "ORDER BY id DESC LIMIT ?";
-	struct page_run *p = arg;
 	struct acct a;
 	int e;
-	json_decref(p->out);
-	p->out = NULL;
-	enum cd_err rc = acct_read(lg, p->id, &a);
+	json_decref(*out);
+	*out = NULL;
+	enum cd_err rc = acct_read(lg, id, &a);
 	if (rc != CD_OK)
 		return rc;
-	int64_t cursor = p->cursor > 0 ? p->cursor : INT64_MAX;
-	struct dbstmt *s = db_exec(lg, sql, &e, "iii", a.id, cursor, (int64_t)p->limit + 1);
+	int64_t before = cursor > 0 ? cursor : INT64_MAX;
+	struct dbstmt *s = db_exec(lg, sql, &e, "iii", a.id, before, (int64_t)limit + 1);
 	if (s == NULL)
 		return db_err(lg, e, "journal page");
 	json_t *data = json_array();
 	int n = 0, more = 0;
 	int64_t last = 0;
 	while (db_fetch(s) == 1) {
-		if (n == p->limit) {
+		if (n == limit) {
 			more = 1;
 			break;
 		}
@@ -296,17 +291,18 @@ static enum cd_err transactions_tx(struct ledger *lg, void *arg)
 	}
 	char next[32];
 	ledger_id_format(next, sizeof(next), "txn_", last);
-	p->out = json_pack("{s:o, s:o, s:b}", "data", data, "next_cursor", more ? json_string(next) : json_null(),
-			   "has_more", more);
+	*out = json_pack("{s:o, s:o, s:b}", "data", data, "next_cursor", more ? json_string(next) : json_null(),
+			 "has_more", more);
 	return CD_OK;
 }
 
 enum cd_err ledger_transactions(struct ledger *lg, const char *id, int limit, int64_t cursor, json_t **out)
 {
-	struct page_run p = {id, limit, cursor, NULL};
-	enum cd_err rc = ledger_run(lg, transactions_tx, &p);
-	*out = p.out;
-	return rc;
+	struct ledger_tx t;
+	*out = NULL;
+	for (ledger_tx_init(lg, &t); ledger_tx_next(lg, &t);)
+		ledger_tx_end(lg, &t, transactions_tx(lg, id, limit, cursor, out));
+	return t.rc;
 }
 
 static json_t *entry_json(struct ledger *lg, const struct acct *a, int64_t journal_id, int64_t amount,

@@ -435,17 +435,12 @@ static const struct check checks[] = {
 	 "balance_micros", "-overdraft_limit_micros", 0},
 };
 
-struct verify_run {
-	void (*violation)(void *ctx, const struct ledger_violation *v);
-	void *ctx;
-	long violations, warnings;
-};
-
-static enum cd_err verify_tx(struct ledger *lg, void *arg)
+static enum cd_err verify_tx(struct ledger *lg, void (*violation)(void *ctx, const struct ledger_violation *v),
+			     void *ctx, long *violations, long *warnings)
 {
-	struct verify_run *v = arg;
 	int e;
-	v->violations = v->warnings = 0;
+	*violations = 0;
+	*warnings = 0;
 	for (size_t i = 0; i < sizeof(checks) / sizeof(checks[0]); i++) {
 		struct dbstmt *s = db_exec(lg, checks[i].sql, &e, "");
 		if (s == NULL)
@@ -454,8 +449,8 @@ static enum cd_err verify_tx(struct ledger *lg, void *arg)
 			int warning = checks[i].graded && db_i64(s, 3) != 0;
 			struct ledger_violation found = {checks[i].what, db_str(s, 0), checks[i].left, db_str(s, 1),
 							 checks[i].right, db_str(s, 2), warning};
-			v->violation(v->ctx, &found);
-			*(warning ? &v->warnings : &v->violations) += 1;
+			violation(ctx, &found);
+			*(warning ? warnings : violations) += 1;
 		}
 	}
 	return CD_OK;
@@ -464,40 +459,35 @@ static enum cd_err verify_tx(struct ledger *lg, void *arg)
 enum cd_err ledger_verify(struct ledger *lg, void (*violation)(void *ctx, const struct ledger_violation *v), void *ctx,
 			  long *violations, long *warnings)
 {
-	struct verify_run v = {violation, ctx, 0, 0};
-	enum cd_err rc = ledger_run(lg, verify_tx, &v);
-	*violations = v.violations;
-	*warnings = v.warnings;
-	return rc;
+	struct ledger_tx t;
+	*violations = 0;
+	*warnings = 0;
+	for (ledger_tx_init(lg, &t); ledger_tx_next(lg, &t);)
+		ledger_tx_end(lg, &t, verify_tx(lg, violation, ctx, violations, warnings));
+	return t.rc;
 }
 
 /* ---- export ---- */
 
-struct export_run {
-	const char *id;
-	void (*row)(void *ctx, const struct ledger_journal_row *r);
-	void *ctx;
-};
-
-static enum cd_err export_tx(struct ledger *lg, void *arg)
+static enum cd_err export_tx(struct ledger *lg, const char *id,
+			     void (*row)(void *ctx, const struct ledger_journal_row *r), void *ctx)
 {
 	static const char sql[] = "SELECT id, amount_micros, balance_after_micros, cause, source, reference, "
 				  "description, created_at FROM journal WHERE account_id = ? ORDER BY id";
-	const struct export_run *x = arg;
 	struct acct a;
 	int e;
-	enum cd_err rc = acct_read(lg, x->id, &a);
+	enum cd_err rc = acct_read(lg, id, &a);
 	if (rc != CD_OK)
 		return rc;
 	struct dbstmt *s = db_exec(lg, sql, &e, "i", a.id);
 	if (s == NULL)
 		return db_err(lg, e, "export");
 	while (db_fetch(s) == 1) {
-		char id[32];
-		ledger_id_format(id, sizeof(id), "txn_", db_i64(s, 0));
-		struct ledger_journal_row r = {id, db_i64(s, 1), db_i64(s, 2), db_str(s, 3), db_str(s, 4),
+		char txn[32];
+		ledger_id_format(txn, sizeof(txn), "txn_", db_i64(s, 0));
+		struct ledger_journal_row r = {txn, db_i64(s, 1), db_i64(s, 2), db_str(s, 3), db_str(s, 4),
 					       db_str(s, 5), db_str(s, 6), db_i64(s, 7)};
-		x->row(x->ctx, &r);
+		row(ctx, &r);
 	}
 	return CD_OK;
 }
@@ -505,6 +495,8 @@ static enum cd_err export_tx(struct ledger *lg, void *arg)
 enum cd_err ledger_export(struct ledger *lg, const char *id, void (*row)(void *ctx, const struct ledger_journal_row *r),
 			  void *ctx)
 {
-	struct export_run x = {id, row, ctx};
-	return ledger_run(lg, export_tx, &x);
+	struct ledger_tx t;
+	for (ledger_tx_init(lg, &t); ledger_tx_next(lg, &t);)
+		ledger_tx_end(lg, &t, export_tx(lg, id, row, ctx));
+	return t.rc;
 }

@@ -127,19 +127,16 @@ static json_t *event_json(const struct dbstmt *s)
 			 db_null(s, 1) ? json_null() : json_string(db_str(s, 1)), "data", data);
 }
 
-struct page_run { int64_t after; int limit; json_t *out; };
-
-static enum cd_err page_tx(struct ledger *lg, void *arg)
+static enum cd_err page_tx(struct ledger *lg, int64_t after, int limit, json_t **out)
 {
-	struct page_run *p = arg;
 	int e;
-	json_decref(p->out);
-	p->out = NULL;
-	struct dbstmt *s = db_exec(lg, SQL_EVENT_PAGE, &e, "ii", p->after, (int64_t)p->limit);
+	json_decref(*out);
+	*out = NULL;
+	struct dbstmt *s = db_exec(lg, SQL_EVENT_PAGE, &e, "ii", after, (int64_t)limit);
 	if (s == NULL)
 		return db_err(lg, e, "event page");
 	json_t *data = json_array();
-	int64_t last = p->after;
+	int64_t last = after;
 	int got = 0;
 	while (data != NULL && (got = db_fetch(s)) == 1) {
 		last = db_i64(s, 0);
@@ -149,16 +146,17 @@ static enum cd_err page_tx(struct ledger *lg, void *arg)
 		json_decref(data);
 		return CD_E_INTERNAL;
 	}
-	p->out = json_pack("{s:o, s:I}", "data", data != NULL ? data : json_array(), "next_after", (json_int_t)last);
-	return p->out != NULL ? CD_OK : CD_E_INTERNAL;
+	*out = json_pack("{s:o, s:I}", "data", data != NULL ? data : json_array(), "next_after", (json_int_t)last);
+	return *out != NULL ? CD_OK : CD_E_INTERNAL;
 }
 
 enum cd_err ledger_events(struct ledger *lg, int64_t after, int limit, json_t **out)
 {
-	struct page_run p = {after, limit, NULL};
-	enum cd_err rc = ledger_run(lg, page_tx, &p);
-	*out = p.out;
-	return rc;
+	struct ledger_tx t;
+	*out = NULL;
+	for (ledger_tx_init(lg, &t); ledger_tx_next(lg, &t);)
+		ledger_tx_end(lg, &t, page_tx(lg, after, limit, out));
+	return t.rc;
 }
 
 /* ---- push ---- */
@@ -174,21 +172,20 @@ static const char SQL_FAILED[] = "UPDATE events SET state = IF(created_at + ? <=
 	"attempts = attempts + 1, next_attempt_at = ? + LEAST(POW(2, LEAST(attempts, 20)), ?), last_error = ? "
 	"WHERE id = ? AND state = 'pending'";
 
-struct claim_run { struct ledger_push *out; int max; int64_t lease; int n; };
-
-static enum cd_err claim_tx(struct ledger *lg, void *arg)
+/* Claims into out[0..*claimed) (bodies malloc'd), freeing what an
+ * earlier attempt claimed first: its transaction was rolled back. */
+static enum cd_err claim_tx(struct ledger *lg, struct ledger_push *out, int max, int64_t lease, int *claimed)
 {
-	struct claim_run *c = arg;
 	int64_t ids[LIMIT_NOTIFY_BATCH], attempts[LIMIT_NOTIFY_BATCH];
 	char *bodies[LIMIT_NOTIFY_BATCH];
 	int n = 0, e, got;
-	for (int i = 0; i < c->n; i++)
-		free(c->out[i].body);
-	c->n = 0;
-	struct dbstmt *s = db_exec(lg, SQL_DUE, &e, "ii", lg->now, (int64_t)c->max);
+	for (int i = 0; i < *claimed; i++)
+		free(out[i].body);
+	*claimed = 0;
+	struct dbstmt *s = db_exec(lg, SQL_DUE, &e, "ii", lg->now, (int64_t)max);
 	if (s == NULL)
 		return db_err(lg, e, "events due");
-	while (n < c->max && n < LIMIT_NOTIFY_BATCH && (got = db_fetch(s)) == 1) {
+	while (n < max && n < LIMIT_NOTIFY_BATCH && (got = db_fetch(s)) == 1) {
 		json_t *ev = event_json(s);
 		ids[n] = db_i64(s, 0);
 		attempts[n] = db_i64(s, 5);
@@ -203,12 +200,12 @@ static enum cd_err claim_tx(struct ledger *lg, void *arg)
 	}
 	enum cd_err rc = CD_OK;
 	for (int i = 0; i < n; i++) {
-		struct dbstmt *l = rc == CD_OK ? db_exec(lg, SQL_LEASE, &e, "iii", lg->now + c->lease, ids[i], lg->now)
+		struct dbstmt *l = rc == CD_OK ? db_exec(lg, SQL_LEASE, &e, "iii", lg->now + lease, ids[i], lg->now)
 					       : NULL;
 		if (rc == CD_OK && l == NULL)
 			rc = db_err(lg, e, "event lease");
 		if (rc == CD_OK && db_affected(l) == 1) {
-			c->out[c->n++] = (struct ledger_push){ids[i], attempts[i], bodies[i]};
+			out[(*claimed)++] = (struct ledger_push){ids[i], attempts[i], bodies[i]};
 			continue;
 		}
 		free(bodies[i]);	/* another process took it */
@@ -218,52 +215,45 @@ static enum cd_err claim_tx(struct ledger *lg, void *arg)
 
 enum cd_err ledger_events_claim(struct ledger *lg, struct ledger_push *out, int max, int64_t lease_seconds, int *n)
 {
-	struct claim_run c = {out, max, lease_seconds, 0};
-	enum cd_err rc = ledger_run(lg, claim_tx, &c);
-	if (rc != CD_OK) {
-		for (int i = 0; i < c.n; i++)
+	struct ledger_tx t;
+	int claimed = 0;
+	for (ledger_tx_init(lg, &t); ledger_tx_next(lg, &t);)
+		ledger_tx_end(lg, &t, claim_tx(lg, out, max, lease_seconds, &claimed));
+	if (t.rc != CD_OK) {
+		for (int i = 0; i < claimed; i++)
 			free(out[i].body);
-		c.n = 0;
+		claimed = 0;
 	}
-	*n = c.n;
-	return rc;
+	*n = claimed;
+	return t.rc;
 }
 
-struct pushed_run { int64_t id; int ok; const char *error; int64_t retry; };
-
-static enum cd_err pushed_tx(struct ledger *lg, void *arg)
+static enum cd_err pushed_tx(struct ledger *lg, int64_t id, int ok, const char *error, int64_t retry_seconds)
 {
-	struct pushed_run *p = arg;
-	if (p->ok)
-		return db_do(lg, SQL_DELIVERED, "event delivered", "ii", lg->now, p->id);
-	return db_do(lg, SQL_FAILED, "event failed", "iiiisi", p->retry, lg->now, lg->now,
-		     (int64_t)LIMIT_NOTIFY_BACKOFF_MAX_SECONDS, p->error != NULL ? p->error : "", p->id);
+	if (ok)
+		return db_do(lg, SQL_DELIVERED, "event delivered", "ii", lg->now, id);
+	return db_do(lg, SQL_FAILED, "event failed", "iiiisi", retry_seconds, lg->now, lg->now,
+		     (int64_t)LIMIT_NOTIFY_BACKOFF_MAX_SECONDS, error != NULL ? error : "", id);
 }
 
 enum cd_err ledger_event_pushed(struct ledger *lg, int64_t id, int ok, const char *error, int64_t retry_seconds)
 {
-	struct pushed_run p = {id, ok, error, retry_seconds};
-	return ledger_run(lg, pushed_tx, &p);
+	struct ledger_tx t;
+	for (ledger_tx_init(lg, &t); ledger_tx_next(lg, &t);)
+		ledger_tx_end(lg, &t, pushed_tx(lg, id, ok, error, retry_seconds));
+	return t.rc;
 }
 
 /* ---- creditctl ---- */
 
-struct list_run {
-	const char *state;
-	int64_t after;
-	int limit;
-	void (*row)(void *ctx, const struct ledger_event_row *r);
-	void *ctx;
-};
-
-static enum cd_err list_tx(struct ledger *lg, void *arg)
+static enum cd_err list_tx(struct ledger *lg, const char *state, int64_t after, int limit,
+			   void (*row)(void *ctx, const struct ledger_event_row *r), void *ctx)
 {
 	static const char sql[] = "SELECT id, account, type, state, attempts, created_at, next_attempt_at, "
 				  "delivered_at, last_error FROM events WHERE id > ? AND (? IS NULL OR state = ?) "
 				  "ORDER BY id LIMIT ?";
-	struct list_run *l = arg;
 	int e;
-	struct dbstmt *s = db_exec(lg, sql, &e, "issi", l->after, l->state, l->state, (int64_t)l->limit);
+	struct dbstmt *s = db_exec(lg, sql, &e, "issi", after, state, state, (int64_t)limit);
 	if (s == NULL)
 		return db_err(lg, e, "event list");
 	while (db_fetch(s) == 1) {
@@ -272,7 +262,7 @@ static enum cd_err list_tx(struct ledger *lg, void *arg)
 					     DB_I64_OR_NONE(s, 7), db_null(s, 1) ? "-" : db_str(s, 1), db_str(s, 2),
 					     db_str(s, 3),
 					     db_null(s, 8) || db_str(s, 8)[0] == '\0' ? NULL : db_str(s, 8)};
-		l->row(l->ctx, &r);
+		row(ctx, &r);
 	}
 	return CD_OK;
 }
@@ -280,30 +270,30 @@ static enum cd_err list_tx(struct ledger *lg, void *arg)
 enum cd_err ledger_events_list(struct ledger *lg, const char *state, int64_t after, int limit,
 			       void (*row)(void *ctx, const struct ledger_event_row *r), void *ctx)
 {
-	struct list_run l = {state, after, limit, row, ctx};
-	return ledger_run(lg, list_tx, &l);
+	struct ledger_tx t;
+	for (ledger_tx_init(lg, &t); ledger_tx_next(lg, &t);)
+		ledger_tx_end(lg, &t, list_tx(lg, state, after, limit, row, ctx));
+	return t.rc;
 }
 
-struct retry_run { int64_t id; int count; };
-
-static enum cd_err retry_tx(struct ledger *lg, void *arg)
+static enum cd_err retry_tx(struct ledger *lg, int64_t id, int *count)
 {
 	static const char one[] = "UPDATE events SET state = 'pending', next_attempt_at = ? "
 				  "WHERE id = ? AND state <> 'delivered'";
 	static const char all[] = "UPDATE events SET state = 'pending', next_attempt_at = ? WHERE state = 'failed'";
-	struct retry_run *r = arg;
 	int e;
-	struct dbstmt *s = r->id > 0 ? db_exec(lg, one, &e, "ii", lg->now, r->id) : db_exec(lg, all, &e, "i", lg->now);
+	struct dbstmt *s = id > 0 ? db_exec(lg, one, &e, "ii", lg->now, id) : db_exec(lg, all, &e, "i", lg->now);
 	if (s == NULL)
 		return db_err(lg, e, "event retry");
-	r->count = (int)db_affected(s);
+	*count = (int)db_affected(s);
 	return CD_OK;
 }
 
 enum cd_err ledger_events_retry(struct ledger *lg, int64_t id, int *count)
 {
-	struct retry_run r = {id, 0};
-	enum cd_err rc = ledger_run(lg, retry_tx, &r);
-	*count = r.count;
-	return rc;
+	struct ledger_tx t;
+	*count = 0;
+	for (ledger_tx_init(lg, &t); ledger_tx_next(lg, &t);)
+		ledger_tx_end(lg, &t, retry_tx(lg, id, count));
+	return t.rc;
 }

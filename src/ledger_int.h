@@ -66,7 +66,7 @@ struct ledger {
 	int committed;			/* a *_commit procedure ended the transaction */
 	/* The Idempotency-Key of the write running (NULL: none): recorded on
 	 * the journal rows it appends, and its stored answer must commit with
-	 * the write, so procedures leave the commit to ledger_run. */
+	 * the write, so procedures leave the commit to ledger_tx_end. */
 	const char *idem_key;
 	/* The idempotency key journal rows record (DESIGN §4): the request's
 	 * Idempotency-Key, else the one that makes the change happen once
@@ -118,7 +118,7 @@ struct dbstmt *db_exec_params(struct ledger *lg, const char *sql, const struct d
  * buffers (*got_row = 1) for db_i64/db_str. */
 struct dbstmt *db_call(struct ledger *lg, const char *sql, const struct db_params *p, int *dberr, int *got_row);
 /* What a *_commit procedure is told: commit itself (1), or leave that to
- * ledger_run because more writes follow (an idempotency answer). */
+ * ledger_tx_end because more writes follow (an idempotency answer). */
 int db_may_commit(const struct ledger *lg);
 /* The connection's server is a Galera node. There, a multi-statement
  * script never carries its COMMIT: a transaction brute-force aborted in
@@ -207,7 +207,9 @@ enum cd_err ledger_writer_end(struct ledger *lg, struct ledger_writer *w, struct
 
 /* Runs fn inside one transaction, retrying it whole on transient
  * conflicts up to LIMIT_TX_RETRIES times. fn must be re-runnable: it
- * starts from its inputs each time. Commits on CD_OK, rolls back otherwise. */
+ * starts from its inputs each time. Commits on CD_OK, rolls back otherwise.
+ * Kept only for ledger_holds.c, until it drives ledger_tx itself; new
+ * code uses the loop above. */
 enum cd_err ledger_run(struct ledger *lg, enum cd_err (*fn)(struct ledger *, void *), void *arg);
 
 /* "txn_42"-style ids of rows creditd made. */

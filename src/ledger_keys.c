@@ -13,32 +13,30 @@ static const char SQL_KEY_AUTH[] = "SELECT k.scopes, k.account_id, a.ext_id FROM
 				   "LEFT JOIN accounts a ON a.id = k.account_id "
 				   "WHERE k.key_hash = ? AND k.revoked_at IS NULL";
 
-struct key_auth { const unsigned char *hash; struct key_grant *grant; };
-
-static enum cd_err key_auth_tx(struct ledger *lg, void *arg)
+static enum cd_err key_auth_tx(struct ledger *lg, const unsigned char hash[32], struct key_grant *grant)
 {
-	struct key_auth *k = arg;
 	int e;
-	struct dbstmt *s = db_exec(lg, SQL_KEY_AUTH, &e, "b", k->hash, (size_t)32);
+	struct dbstmt *s = db_exec(lg, SQL_KEY_AUTH, &e, "b", hash, (size_t)32);
 	if (s == NULL)
 		return db_err(lg, e, "key lookup");
-	memset(k->grant, 0, sizeof(*k->grant));
+	memset(grant, 0, sizeof(*grant));
 	if (db_fetch(s) != 1)
 		return CD_OK;
-	k->grant->scopes = (int)db_i64(s, 0);
+	grant->scopes = (int)db_i64(s, 0);
 	if (!db_null(s, 1)) {
-		k->grant->account_id = db_i64(s, 1);
-		snprintf(k->grant->account, sizeof(k->grant->account), "%s", db_str(s, 2) != NULL ? db_str(s, 2) : "");
+		grant->account_id = db_i64(s, 1);
+		snprintf(grant->account, sizeof(grant->account), "%s", db_str(s, 2) != NULL ? db_str(s, 2) : "");
 	}
 	return CD_OK;
 }
 
 enum cd_err ledger_key_auth(struct ledger *lg, const unsigned char hash[32], struct key_grant *grant)
 {
-	struct key_auth k = {hash, grant};
-	enum cd_err rc = ledger_run(lg, key_auth_tx, &k);
-	if (rc != CD_OK)
-		return rc;
+	struct ledger_tx t;
+	for (ledger_tx_init(lg, &t); ledger_tx_next(lg, &t);)
+		ledger_tx_end(lg, &t, key_auth_tx(lg, hash, grant));
+	if (t.rc != CD_OK)
+		return t.rc;
 	/* A bound key whose account row is gone (it cannot be: the foreign
 	 * key keeps it) would reach nothing: refused like an unknown key. */
 	if (grant->account_id != 0 && grant->account[0] == '\0')
@@ -46,18 +44,15 @@ enum cd_err ledger_key_auth(struct ledger *lg, const unsigned char hash[32], str
 	return grant->scopes != 0 ? CD_OK : CD_E_UNAUTHORIZED;
 }
 
-struct key_new { const struct ledger_key_new *n; int64_t id; };
-
-static enum cd_err key_create_tx(struct ledger *lg, void *arg)
+static enum cd_err key_create_tx(struct ledger *lg, const struct ledger_key_new *n, int64_t *id)
 {
 	static const char sql[] = "INSERT INTO api_keys (key_hash, prefix, name, scopes, account_id, created_at) "
 				  "VALUES (?, ?, ?, ?, ?, ?)";
 	static const char find[] = "SELECT id FROM accounts WHERE ext_id = ?";
-	struct key_new *k = arg;
 	int64_t account_id = 0;
 	int e;
-	if (k->n->account != NULL) {
-		struct dbstmt *f = db_exec(lg, find, &e, "s", k->n->account);
+	if (n->account != NULL) {
+		struct dbstmt *f = db_exec(lg, find, &e, "s", n->account);
 		if (f == NULL)
 			return db_err(lg, e, "key account");
 		if (db_fetch(f) != 1)
@@ -65,29 +60,27 @@ static enum cd_err key_create_tx(struct ledger *lg, void *arg)
 		account_id = db_i64(f, 0);
 	}
 	const int64_t *bound = account_id != 0 ? &account_id : NULL;
-	struct dbstmt *s = db_exec(lg, sql, &e, "bssiIi", k->n->hash, (size_t)32, k->n->prefix, k->n->name,
-				   (int64_t)k->n->scopes, bound, lg->now);
+	struct dbstmt *s = db_exec(lg, sql, &e, "bssiIi", n->hash, (size_t)32, n->prefix, n->name,
+				   (int64_t)n->scopes, bound, lg->now);
 	if (s == NULL)
 		return db_err(lg, e, "key create");
-	k->id = (int64_t)db_insert_id(s);
+	*id = (int64_t)db_insert_id(s);
 	return CD_OK;
 }
 
 enum cd_err ledger_key_create(struct ledger *lg, const struct ledger_key_new *n, int64_t *id)
 {
-	struct key_new k = {n, 0};
-	enum cd_err rc = ledger_run(lg, key_create_tx, &k);
-	*id = k.id;
-	return rc;
+	struct ledger_tx t;
+	*id = 0;
+	for (ledger_tx_init(lg, &t); ledger_tx_next(lg, &t);)
+		ledger_tx_end(lg, &t, key_create_tx(lg, n, id));
+	return t.rc;
 }
 
-struct key_list { void (*row)(void *ctx, const struct ledger_key_row *k); void *ctx; };
-
-static enum cd_err key_list_tx(struct ledger *lg, void *arg)
+static enum cd_err key_list_tx(struct ledger *lg, void (*row)(void *ctx, const struct ledger_key_row *k), void *ctx)
 {
 	static const char sql[] = "SELECT k.id, k.prefix, k.name, k.scopes, k.created_at, k.revoked_at, a.ext_id "
 				  "FROM api_keys k LEFT JOIN accounts a ON a.id = k.account_id ORDER BY k.id";
-	const struct key_list *l = arg;
 	int e;
 	struct dbstmt *s = db_exec(lg, sql, &e, "");
 	if (s == NULL)
@@ -95,34 +88,35 @@ static enum cd_err key_list_tx(struct ledger *lg, void *arg)
 	while (db_fetch(s) == 1) {
 		struct ledger_key_row k = {db_i64(s, 0), db_str(s, 1), db_str(s, 2), (int)db_i64(s, 3), db_i64(s, 4),
 					   db_null(s, 5) ? -1 : db_i64(s, 5), db_null(s, 6) ? NULL : db_str(s, 6)};
-		l->row(l->ctx, &k);
+		row(ctx, &k);
 	}
 	return CD_OK;
 }
 
 enum cd_err ledger_key_list(struct ledger *lg, void (*row)(void *ctx, const struct ledger_key_row *k), void *ctx)
 {
-	struct key_list l = {row, ctx};
-	return ledger_run(lg, key_list_tx, &l);
+	struct ledger_tx t;
+	for (ledger_tx_init(lg, &t); ledger_tx_next(lg, &t);)
+		ledger_tx_end(lg, &t, key_list_tx(lg, row, ctx));
+	return t.rc;
 }
 
-struct key_revoke { int64_t id; int found; };
-
-static enum cd_err key_revoke_tx(struct ledger *lg, void *arg)
+static enum cd_err key_revoke_tx(struct ledger *lg, int64_t id, int *found)
 {
 	static const char sql[] = "UPDATE api_keys SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?";
-	struct key_revoke *k = arg;
 	int e;
-	struct dbstmt *s = db_exec(lg, sql, &e, "ii", lg->now, k->id);
+	struct dbstmt *s = db_exec(lg, sql, &e, "ii", lg->now, id);
 	if (s == NULL)
 		return db_err(lg, e, "key revoke");
-	k->found = db_affected(s) > 0;
+	*found = db_affected(s) > 0;
 	return CD_OK;
 }
 
 enum cd_err ledger_key_revoke(struct ledger *lg, int64_t id)
 {
-	struct key_revoke k = {id, 0};
-	enum cd_err rc = ledger_run(lg, key_revoke_tx, &k);
-	return rc == CD_OK && !k.found ? CD_E_NOT_FOUND : rc;
+	struct ledger_tx t;
+	int found = 0;
+	for (ledger_tx_init(lg, &t); ledger_tx_next(lg, &t);)
+		ledger_tx_end(lg, &t, key_revoke_tx(lg, id, &found));
+	return t.rc == CD_OK && !found ? CD_E_NOT_FOUND : t.rc;
 }

@@ -201,52 +201,57 @@ enum cd_err acct_sweep(struct ledger *lg, struct acct *a)
 	return CD_OK;
 }
 
-struct sweep_run { int max; int swept; };
-
-static enum cd_err sweep_one(struct ledger *lg, void *arg)
+static enum cd_err sweep_one(struct ledger *lg, int64_t id)
 {
 	struct acct a;
-	enum cd_err rc = acct_lock_id(lg, *(int64_t *)arg, &a);
+	enum cd_err rc = acct_lock_id(lg, id, &a);
 	if (rc == CD_OK && a.dirty)
 		rc = acct_save(lg, &a);
 	return rc == CD_E_NOT_FOUND ? CD_OK : rc;
 }
 
-struct due_list { int64_t ids[LIMIT_SWEEP_ACCOUNTS]; int n; int max; };
-
-static enum cd_err due_tx(struct ledger *lg, void *arg)
+/* The accounts whose sweep is due, up to max (at most
+ * LIMIT_SWEEP_ACCOUNTS), into ids[0..*n). */
+static enum cd_err due_tx(struct ledger *lg, int max, int64_t *ids, int *n)
 {
 	static const char sql[] = "SELECT id FROM accounts WHERE sweep_due_at <= ? ORDER BY sweep_due_at LIMIT ?";
-	struct due_list *d = arg;
 	int e;
-	d->n = 0;
-	struct dbstmt *s = db_exec(lg, sql, &e, "ii", lg->now, (int64_t)d->max);
+	*n = 0;
+	struct dbstmt *s = db_exec(lg, sql, &e, "ii", lg->now, (int64_t)max);
 	if (s == NULL)
 		return db_err(lg, e, "sweep scan");
-	while (d->n < d->max && db_fetch(s) == 1)
-		d->ids[d->n++] = db_i64(s, 0);
+	while (*n < max && db_fetch(s) == 1)
+		ids[(*n)++] = db_i64(s, 0);
 	return CD_OK;
 }
 
-static enum cd_err purge_tx(struct ledger *lg, void *arg)
+static enum cd_err purge_tx(struct ledger *lg)
 {
 	static const char sql[] = "DELETE FROM idempotency_keys WHERE created_at < ? LIMIT 1000";
-	(void)arg;
 	return db_do(lg, sql, "idempotency purge", "i", lg->now - lg->cfg->idempotency_ttl_hours * 3600);
 }
 
+/* Each account due is swept in a transaction of its own: one account's
+ * conflict retries only that account. */
 enum cd_err ledger_sweep(struct ledger *lg, int max, int *swept)
 {
-	struct due_list d;
-	d.max = max > LIMIT_SWEEP_ACCOUNTS ? LIMIT_SWEEP_ACCOUNTS : max;
+	int64_t ids[LIMIT_SWEEP_ACCOUNTS];
+	int n = 0;
+	struct ledger_tx t;
+	if (max > LIMIT_SWEEP_ACCOUNTS)
+		max = LIMIT_SWEEP_ACCOUNTS;
 	*swept = 0;
-	enum cd_err rc = ledger_run(lg, due_tx, &d);
-	for (int i = 0; rc == CD_OK && i < d.n; i++) {
-		rc = ledger_run(lg, sweep_one, &d.ids[i]);
-		if (rc == CD_OK)
+	for (ledger_tx_init(lg, &t); ledger_tx_next(lg, &t);)
+		ledger_tx_end(lg, &t, due_tx(lg, max, ids, &n));
+	for (int i = 0; t.rc == CD_OK && i < n; i++) {
+		for (ledger_tx_init(lg, &t); ledger_tx_next(lg, &t);)
+			ledger_tx_end(lg, &t, sweep_one(lg, ids[i]));
+		if (t.rc == CD_OK)
 			(*swept)++;
 	}
-	if (rc == CD_OK)
-		rc = ledger_run(lg, purge_tx, NULL);
-	return rc;
+	if (t.rc != CD_OK)
+		return t.rc;
+	for (ledger_tx_init(lg, &t); ledger_tx_next(lg, &t);)
+		ledger_tx_end(lg, &t, purge_tx(lg));
+	return t.rc;
 }

@@ -86,9 +86,8 @@ enum cd_err ledger_plan_put(struct ledger *lg, const struct ledger_call *call, c
 	return ledger_writer_end(lg, &w, res);
 }
 
-static enum cd_err list_tx(struct ledger *lg, void *arg)
+static enum cd_err list_tx(struct ledger *lg, json_t **out)
 {
-	json_t **out = arg;
 	int e;
 	json_decref(*out);
 	*out = NULL;
@@ -104,13 +103,15 @@ static enum cd_err list_tx(struct ledger *lg, void *arg)
 
 enum cd_err ledger_plans(struct ledger *lg, json_t **out)
 {
+	struct ledger_tx t;
 	*out = NULL;
-	enum cd_err rc = ledger_run(lg, list_tx, out);
-	if (rc != CD_OK) {
+	for (ledger_tx_init(lg, &t); ledger_tx_next(lg, &t);)
+		ledger_tx_end(lg, &t, list_tx(lg, out));
+	if (t.rc != CD_OK) {
 		json_decref(*out);
 		*out = NULL;
 	}
-	return rc;
+	return t.rc;
 }
 
 int ledger_name_ok(const char *s, const char *chars, size_t min, size_t max)

@@ -37,13 +37,12 @@ static enum cd_err too_many(void)
 	return CD_E_INTERNAL;
 }
 
-static enum cd_err prices_tx(struct ledger *lg, void *arg)
+static enum cd_err prices_tx(struct ledger *lg, struct price_load *l)
 {
 	static const char sql_models[] = "SELECT name, input_micros_per_mtok, cached_input_micros_per_mtok, "
 					 "output_micros_per_mtok, max_output_tokens FROM models ORDER BY name";
 	static const char sql_actions[] = "SELECT name, price_micros FROM actions ORDER BY name";
 	static const char sql_margin[] = "SELECT value FROM settings WHERE name = 'margin_bps'";
-	struct price_load *l = arg;
 	int e;
 	l->n = 0;
 	struct dbstmt *s = db_exec(lg, sql_models, &e, "");
@@ -83,7 +82,10 @@ enum cd_err ledger_prices_reload(struct ledger *lg)
 	struct price_load *l = malloc(sizeof(*l));
 	if (l == NULL)
 		return CD_E_INTERNAL;
-	enum cd_err rc = ledger_run(lg, prices_tx, l);
+	struct ledger_tx t;
+	for (ledger_tx_init(lg, &t); ledger_tx_next(lg, &t);)
+		ledger_tx_end(lg, &t, prices_tx(lg, l));
+	enum cd_err rc = t.rc;
 	if (rc == CD_OK) {
 		pthread_rwlock_wrlock(&prices.lock);
 		memcpy(prices.e, l->e, sizeof(l->e[0]) * (size_t)l->n);
@@ -161,9 +163,7 @@ json_t *ledger_prices_json(const char *currency)
 			 "data", models, "actions", actions);
 }
 
-struct import_run { const struct price_row *rows; size_t n; };
-
-static enum cd_err import_tx(struct ledger *lg, void *arg)
+static enum cd_err import_tx(struct ledger *lg, const struct price_row *rows, size_t n)
 {
 	static const char sql_model[] = "INSERT INTO models (name, input_micros_per_mtok, cached_input_micros_per_mtok, "
 		"output_micros_per_mtok, max_output_tokens, updated_at) VALUES (?, ?, ?, ?, ?, ?) "
@@ -182,10 +182,9 @@ static enum cd_err import_tx(struct ledger *lg, void *arg)
 		"ON DUPLICATE KEY UPDATE price_micros = VALUES(price_micros), updated_at = VALUES(updated_at)";
 	static const char sql_margin[] = "INSERT INTO settings (name, value) VALUES ('margin_bps', ?) "
 		"ON DUPLICATE KEY UPDATE value = VALUES(value)";
-	const struct import_run *r = arg;
 	enum cd_err rc = CD_OK;
-	for (size_t i = 0; i < r->n && rc == CD_OK; i++) {
-		const struct price_row *p = &r->rows[i];
+	for (size_t i = 0; i < n && rc == CD_OK; i++) {
+		const struct price_row *p = &rows[i];
 		if (p->kind == PRICE_ROW_MODEL) {
 			const struct price *q = &p->price;
 			rc = db_do(lg, sql_history, "price history", "siiiiisiiii", p->name, q->input_micros_per_mtok,
@@ -207,33 +206,28 @@ static enum cd_err import_tx(struct ledger *lg, void *arg)
 
 enum cd_err ledger_prices_import(struct ledger *lg, const struct price_row *rows, size_t n)
 {
-	struct import_run r = {rows, n};
-	return ledger_run(lg, import_tx, &r);
+	struct ledger_tx t;
+	for (ledger_tx_init(lg, &t); ledger_tx_next(lg, &t);)
+		ledger_tx_end(lg, &t, import_tx(lg, rows, n));
+	return t.rc;
 }
 
 /* ---- Price history ---- */
 
-struct history_run {
-	const char *model;
-	void (*row)(void *ctx, const struct price *p, int64_t effective_at);
-	void *ctx;
-	int rows;
-};
-
-static enum cd_err history_tx(struct ledger *lg, void *arg)
+static enum cd_err history_tx(struct ledger *lg, const char *model,
+			      void (*row)(void *ctx, const struct price *p, int64_t effective_at), void *ctx, int *rows)
 {
 	static const char sql[] = "SELECT input_micros_per_mtok, cached_input_micros_per_mtok, output_micros_per_mtok, "
 		"max_output_tokens, effective_at FROM price_history WHERE model = ? ORDER BY effective_at, id";
-	struct history_run *h = arg;
 	int e;
-	struct dbstmt *s = db_exec(lg, sql, &e, "s", h->model);
+	struct dbstmt *s = db_exec(lg, sql, &e, "s", model);
 	if (s == NULL)
 		return db_err(lg, e, "price history");
-	h->rows = 0;
+	*rows = 0;
 	while (db_fetch(s) == 1) {
 		struct price p = {db_i64(s, 0), db_i64(s, 1), db_i64(s, 2), db_i64(s, 3)};
-		h->row(h->ctx, &p, db_i64(s, 4));
-		h->rows++;
+		row(ctx, &p, db_i64(s, 4));
+		(*rows)++;
 	}
 	return CD_OK;
 }
@@ -241,7 +235,9 @@ static enum cd_err history_tx(struct ledger *lg, void *arg)
 enum cd_err ledger_price_history(struct ledger *lg, const char *model,
 				 void (*row)(void *ctx, const struct price *p, int64_t effective_at), void *ctx)
 {
-	struct history_run h = {model, row, ctx, 0};
-	enum cd_err rc = ledger_run(lg, history_tx, &h);
-	return rc == CD_OK && h.rows == 0 ? CD_E_NOT_FOUND : rc;
+	struct ledger_tx t;
+	int rows = 0;
+	for (ledger_tx_init(lg, &t); ledger_tx_next(lg, &t);)
+		ledger_tx_end(lg, &t, history_tx(lg, model, row, ctx, &rows));
+	return t.rc == CD_OK && rows == 0 ? CD_E_NOT_FOUND : t.rc;
 }

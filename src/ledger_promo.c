@@ -144,11 +144,8 @@ enum cd_err ledger_promo_redeem(struct ledger *lg, const struct ledger_call *cal
 	return ledger_writer_end(lg, &w, res);
 }
 
-struct promo_rows { void (*row)(void *ctx, const json_t *code); void *ctx; };
-
-static enum cd_err list_tx(struct ledger *lg, void *arg)
+static enum cd_err list_tx(struct ledger *lg, void (*row)(void *ctx, const json_t *code), void *ctx)
 {
-	struct promo_rows *l = arg;
 	int e;
 	struct dbstmt *s = db_exec(lg, SQL_PROMO_LIST, &e, "");
 	if (s == NULL)
@@ -157,7 +154,7 @@ static enum cd_err list_tx(struct ledger *lg, void *arg)
 		json_t *j = promo_json(s);
 		if (j == NULL)
 			return CD_E_INTERNAL;
-		l->row(l->ctx, j);
+		row(ctx, j);
 		json_decref(j);
 	}
 	return CD_OK;
@@ -165,6 +162,8 @@ static enum cd_err list_tx(struct ledger *lg, void *arg)
 
 enum cd_err ledger_promo_list(struct ledger *lg, void (*row)(void *ctx, const json_t *code), void *ctx)
 {
-	struct promo_rows l = {row, ctx};
-	return ledger_run(lg, list_tx, &l);
+	struct ledger_tx t;
+	for (ledger_tx_init(lg, &t); ledger_tx_next(lg, &t);)
+		ledger_tx_end(lg, &t, list_tx(lg, row, ctx));
+	return t.rc;
 }

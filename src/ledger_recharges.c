@@ -139,23 +139,21 @@ enum cd_err recharge_switch_off(struct ledger *lg, struct acct *a)
 
 /* ---- the sender's side (ledger.h) ---- */
 
-struct claim_run { struct ledger_recharge *out; int max; int64_t lease; int n; };
-
-static enum cd_err claim_tx(struct ledger *lg, void *arg)
+static enum cd_err claim_tx(struct ledger *lg, struct ledger_recharge *out, int max, int64_t lease_seconds,
+			    int *claimed)
 {
 	static const char due[] = "SELECT r.id, r.amount_cents, r.attempts, a.ext_id, a.stripe_customer_id, "
 				  "a.stripe_payment_method FROM recharges r JOIN accounts a ON a.id = r.account_id "
 				  "WHERE r.state = 'queued' AND r.next_attempt_at <= ? ORDER BY r.id LIMIT ?";
 	static const char lease[] = "UPDATE recharges SET next_attempt_at = ? WHERE id = ? AND state = 'queued' "
 				    "AND next_attempt_at <= ?";
-	struct claim_run *c = arg;
 	struct ledger_recharge found[LIMIT_RECHARGE_BATCH];
 	int n = 0, e;
-	c->n = 0;
-	struct dbstmt *s = db_exec(lg, due, &e, "ii", lg->now, (int64_t)c->max);
+	*claimed = 0;
+	struct dbstmt *s = db_exec(lg, due, &e, "ii", lg->now, (int64_t)max);
 	if (s == NULL)
 		return db_err(lg, e, "recharges due");
-	while (n < c->max && n < LIMIT_RECHARGE_BATCH && db_fetch(s) == 1) {
+	while (n < max && n < LIMIT_RECHARGE_BATCH && db_fetch(s) == 1) {
 		struct ledger_recharge *r = &found[n++];
 		memset(r, 0, sizeof(*r));
 		r->id = db_i64(s, 0);
@@ -166,11 +164,11 @@ static enum cd_err claim_tx(struct ledger *lg, void *arg)
 		ledger_copy_text(r->payment_method, sizeof(r->payment_method), db_str(s, 5));
 	}
 	for (int i = 0; i < n; i++) {
-		struct dbstmt *l = db_exec(lg, lease, &e, "iii", lg->now + c->lease, found[i].id, lg->now);
+		struct dbstmt *l = db_exec(lg, lease, &e, "iii", lg->now + lease_seconds, found[i].id, lg->now);
 		if (l == NULL)
 			return db_err(lg, e, "recharge lease");
 		if (db_affected(l) == 1)
-			c->out[c->n++] = found[i];
+			out[(*claimed)++] = found[i];
 	}
 	return CD_OK;
 }
@@ -178,15 +176,17 @@ static enum cd_err claim_tx(struct ledger *lg, void *arg)
 enum cd_err ledger_recharges_claim(struct ledger *lg, struct ledger_recharge *out, int max, int64_t lease_seconds,
 				   int *n)
 {
-	struct claim_run c = {out, max, lease_seconds, 0};
-	enum cd_err rc = ledger_run(lg, claim_tx, &c);
-	*n = rc == CD_OK ? c.n : 0;
-	return rc;
+	struct ledger_tx t;
+	int claimed = 0;
+	for (ledger_tx_init(lg, &t); ledger_tx_next(lg, &t);)
+		ledger_tx_end(lg, &t, claim_tx(lg, out, max, lease_seconds, &claimed));
+	*n = t.rc == CD_OK ? claimed : 0;
+	return t.rc;
 }
 
-struct result_run { int64_t id; enum ledger_recharge_outcome outcome; const char *pi; int64_t cents; const char *error; };
-
-static enum cd_err result_tx(struct ledger *lg, void *arg)
+/* pi and error are never NULL ("" for none). */
+static enum cd_err result_tx(struct ledger *lg, int64_t id, enum ledger_recharge_outcome outcome, const char *pi,
+			     int64_t cents, const char *error)
 {
 	static const char sent[] = "UPDATE recharges SET state = 'sent', payment_intent = ?, attempts = attempts + 1, "
 				   "updated_at = ? WHERE id = ? AND state = 'queued'";
@@ -194,13 +194,12 @@ static enum cd_err result_tx(struct ledger *lg, void *arg)
 				    "next_attempt_at = ? + LEAST(POW(2, LEAST(attempts, 20)), ?) WHERE id = ? "
 				    "AND state = 'queued'";
 	static const char owner[] = "SELECT account_id, attempts, state FROM recharges WHERE id = ?";
-	struct result_run *r = arg;
-	char error[LIMIT_RECHARGE_ERROR_BYTES + 1];
+	char cut[LIMIT_RECHARGE_ERROR_BYTES + 1];
 	int e, done;
-	recharge_error_cut(error, r->error);
-	if (r->outcome == RECHARGE_SENT)
-		return db_do(lg, sent, "recharge sent", "sii", r->pi, lg->now, r->id);
-	struct dbstmt *s = db_exec(lg, owner, &e, "i", r->id);
+	recharge_error_cut(cut, error);
+	if (outcome == RECHARGE_SENT)
+		return db_do(lg, sent, "recharge sent", "sii", pi, lg->now, id);
+	struct dbstmt *s = db_exec(lg, owner, &e, "i", id);
 	if (s == NULL)
 		return db_err(lg, e, "recharge owner");
 	if (db_fetch(s) != 1)
@@ -208,20 +207,20 @@ static enum cd_err result_tx(struct ledger *lg, void *arg)
 	int64_t account = db_i64(s, 0), attempts = db_i64(s, 1);
 	/* Only a recharge still queued is this sender's to end: another
 	 * process (after the lease) or the webhook may have moved it on. */
-	if (strcmp(db_str(s, 2), "queued") != 0 && r->outcome != RECHARGE_PAID)
+	if (strcmp(db_str(s, 2), "queued") != 0 && outcome != RECHARGE_PAID)
 		return CD_OK;
-	if (r->outcome == RECHARGE_RETRY && attempts + 1 < LIMIT_RECHARGE_ATTEMPTS)
-		return db_do(lg, retry, "recharge retry", "siiii", error, lg->now, lg->now,
-			     (int64_t)LIMIT_RECHARGE_BACKOFF_MAX_SECONDS, r->id);
+	if (outcome == RECHARGE_RETRY && attempts + 1 < LIMIT_RECHARGE_ATTEMPTS)
+		return db_do(lg, retry, "recharge retry", "siiii", cut, lg->now, lg->now,
+			     (int64_t)LIMIT_RECHARGE_BACKOFF_MAX_SECONDS, id);
 	struct acct a;
 	enum cd_err rc = acct_lock_id(lg, account, &a);
-	if (rc == CD_OK && r->outcome == RECHARGE_PAID) {
+	if (rc == CD_OK && outcome == RECHARGE_PAID) {
 		char key[JOURNAL_KEY_BYTES];
-		const char *outer = journal_key_push(lg, key, "recharge", r->pi, 1);
-		rc = recharge_credit(lg, &a, r->id, r->pi, r->cents, &done);
+		const char *outer = journal_key_push(lg, key, "recharge", pi, 1);
+		rc = recharge_credit(lg, &a, id, pi, cents, &done);
 		lg->journal_key = outer;
 	} else if (rc == CD_OK) {
-		rc = recharge_fail(lg, &a, r->id, error, &done);
+		rc = recharge_fail(lg, &a, id, cut, &done);
 	}
 	if (rc == CD_OK)
 		rc = acct_save(lg, &a);
@@ -231,7 +230,10 @@ static enum cd_err result_tx(struct ledger *lg, void *arg)
 enum cd_err ledger_recharge_result(struct ledger *lg, int64_t id, enum ledger_recharge_outcome outcome,
 				   const char *payment_intent, int64_t cents, const char *error)
 {
-	struct result_run r = {id, outcome, payment_intent != NULL ? payment_intent : "", cents,
-			       error != NULL ? error : ""};
-	return ledger_run(lg, result_tx, &r);
+	struct ledger_tx t;
+	const char *pi = payment_intent != NULL ? payment_intent : "";
+	const char *why = error != NULL ? error : "";
+	for (ledger_tx_init(lg, &t); ledger_tx_next(lg, &t);)
+		ledger_tx_end(lg, &t, result_tx(lg, id, outcome, pi, cents, why));
+	return t.rc;
 }

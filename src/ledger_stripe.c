@@ -370,11 +370,10 @@ static enum cd_err hook_effect(struct ledger *lg, struct hook_run *h)
 	return CD_OK;
 }
 
-static enum cd_err webhook_tx(struct ledger *lg, void *arg)
+static enum cd_err webhook_tx(struct ledger *lg, struct hook_run *h)
 {
 	static const char sql[] = "INSERT INTO stripe_events (event_id, type, received_at) VALUES (?, ?, ?)";
 	static const char sql_account[] = "UPDATE stripe_events SET account_id = ? WHERE event_id = ?";
-	struct hook_run *h = arg;
 	int e;
 	h->outcome = "ignored";
 	h->account_id = 0;
@@ -400,7 +399,9 @@ static enum cd_err webhook_tx(struct ledger *lg, void *arg)
 enum cd_err ledger_webhook_apply(struct ledger *lg, const struct webhook_event *ev, const char **outcome)
 {
 	struct hook_run h = {ev, "ignored", 0};
-	enum cd_err rc = ledger_run(lg, webhook_tx, &h);
+	struct ledger_tx t;
+	for (ledger_tx_init(lg, &t); ledger_tx_next(lg, &t);)
+		ledger_tx_end(lg, &t, webhook_tx(lg, &h));
 	*outcome = h.outcome;
-	return rc;
+	return t.rc;
 }

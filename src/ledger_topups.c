@@ -48,10 +48,9 @@ static enum cd_err topup_rate(struct ledger *lg, const struct acct *a, struct to
 	return CD_E_RATE_LIMITED;
 }
 
-static enum cd_err topup_begin_tx(struct ledger *lg, void *arg)
+static enum cd_err topup_begin_tx(struct ledger *lg, struct topup_begin *t)
 {
 	static const char sql[] = "INSERT INTO topups (account_id, amount_cents, currency, created_at) VALUES (?, ?, ?, ?)";
-	struct topup_begin *t = arg;
 	struct acct a;
 	int e;
 	enum cd_err rc = acct_lock(lg, t->account, &a);
@@ -73,58 +72,59 @@ static enum cd_err topup_begin_tx(struct ledger *lg, void *arg)
 
 enum cd_err ledger_topup_begin(struct ledger *lg, struct topup_begin *t)
 {
+	struct ledger_tx tx;
 	t->retry_after_seconds = 0;
-	return ledger_run(lg, topup_begin_tx, t);
+	for (ledger_tx_init(lg, &tx); ledger_tx_next(lg, &tx);)
+		ledger_tx_end(lg, &tx, topup_begin_tx(lg, t));
+	return tx.rc;
 }
 
-struct customer_run { const char *account, *customer; char *stored; size_t cap; };
-
-static enum cd_err set_customer_tx(struct ledger *lg, void *arg)
+static enum cd_err set_customer_tx(struct ledger *lg, const char *account, const char *customer, char *stored,
+				   size_t cap)
 {
 	static const char sql[] = "UPDATE accounts SET stripe_customer_id = COALESCE(stripe_customer_id, ?) WHERE id = ?";
-	struct customer_run *c = arg;
 	struct acct a;
-	enum cd_err rc = acct_lock(lg, c->account, &a);
+	enum cd_err rc = acct_lock(lg, account, &a);
 	if (rc != CD_OK)
 		return rc;
-	rc = db_do(lg, sql, "customer store", "si", c->customer, a.id);
-	snprintf(c->stored, c->cap, "%s", a.stripe_customer[0] ? a.stripe_customer : c->customer);
+	rc = db_do(lg, sql, "customer store", "si", customer, a.id);
+	snprintf(stored, cap, "%s", a.stripe_customer[0] ? a.stripe_customer : customer);
 	return rc;
 }
 
 enum cd_err ledger_topup_set_customer(struct ledger *lg, const char *account, const char *customer,
 				      char *stored, size_t cap)
 {
-	struct customer_run c = {account, customer, stored, cap};
-	return ledger_run(lg, set_customer_tx, &c);
+	struct ledger_tx t;
+	for (ledger_tx_init(lg, &t); ledger_tx_next(lg, &t);)
+		ledger_tx_end(lg, &t, set_customer_tx(lg, account, customer, stored, cap));
+	return t.rc;
 }
 
-struct opened_run { int64_t id; const char *session; };
-
-static enum cd_err opened_tx(struct ledger *lg, void *arg)
+static enum cd_err opened_tx(struct ledger *lg, int64_t topup_id, const char *session_id)
 {
-	struct opened_run *o = arg;
-	if (o->session == NULL)
+	if (session_id == NULL)
 		return db_do(lg, "DELETE FROM topups WHERE id = ? AND status = 'pending' AND session_id IS NULL",
-			     "topup abort", "i", o->id);
+			     "topup abort", "i", topup_id);
 	int e;
-	struct dbstmt *s = db_exec(lg, "UPDATE topups SET session_id = ? WHERE id = ?", &e, "si", o->session, o->id);
+	struct dbstmt *s = db_exec(lg, "UPDATE topups SET session_id = ? WHERE id = ?", &e, "si", session_id, topup_id);
 	if (s == NULL && e == ER_DUP_ENTRY)	/* a replayed top-up: Stripe gave back the same session */
-		return db_do(lg, "DELETE FROM topups WHERE id = ?", "topup dedupe", "i", o->id);
+		return db_do(lg, "DELETE FROM topups WHERE id = ?", "topup dedupe", "i", topup_id);
 	return s != NULL ? CD_OK : db_err(lg, e, "topup open");
 }
 
 enum cd_err ledger_topup_opened(struct ledger *lg, int64_t topup_id, const char *session_id)
 {
-	struct opened_run o = {topup_id, session_id};
-	return ledger_run(lg, opened_tx, &o);
+	struct ledger_tx t;
+	for (ledger_tx_init(lg, &t); ledger_tx_next(lg, &t);)
+		ledger_tx_end(lg, &t, opened_tx(lg, topup_id, session_id));
+	return t.rc;
 }
 
-static enum cd_err expire_tx(struct ledger *lg, void *arg)
+static enum cd_err expire_tx(struct ledger *lg, int *expired)
 {
 	static const char sql[] = "UPDATE topups SET status = 'expired' WHERE status = 'pending' AND created_at <= ? "
 				  "ORDER BY status, created_at LIMIT ?";
-	int *expired = arg;
 	int e;
 	*expired = 0;
 	struct dbstmt *s = db_exec(lg, sql, &e, "ii", lg->now - LIMIT_TOPUP_PENDING_SECONDS,
@@ -137,7 +137,10 @@ static enum cd_err expire_tx(struct ledger *lg, void *arg)
 
 enum cd_err ledger_topups_expire(struct ledger *lg, int *expired)
 {
-	return ledger_run(lg, expire_tx, expired);
+	struct ledger_tx t;
+	for (ledger_tx_init(lg, &t); ledger_tx_next(lg, &t);)
+		ledger_tx_end(lg, &t, expire_tx(lg, expired));
+	return t.rc;
 }
 
 /* ---- the credit ---- */
