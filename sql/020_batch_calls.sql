@@ -19,7 +19,8 @@
 -- id, ...], "holds": [[hold id, account id], ...] (ascending), "reqs":
 -- [[ext, request_id], ...], "members": [[ext, member], ...], "usages":
 -- [[ext, usage_key], ...], "spend_ids": [account id, ...], "spend_ext":
--- [ext, ...], "keys": [Idempotency-Key, ...]}; all but lock optional.
+-- [ext, ...], "page": positive grants read per account, "keys":
+-- [Idempotency-Key, ...]}; all but lock optional.
 -- With lock 0 (a read again inside the batch: the accounts are locked
 -- already) the accounts, plan caps and stored answers are not returned.
 CREATE OR REPLACE PROCEDURE cd_batch_read(IN p LONGTEXT)
@@ -107,16 +108,22 @@ BEGIN
   END IF;
 
   -- The grants of the accounts that may spend, in spending order (src/
-  -- ledger_rows.h GRANTS_SPEND_ORDER), each account's debt row last.
+  -- ledger_rows.h GRANTS_SPEND_ORDER), each account's debt row last: a
+  -- page of at most $.page positive grants per account (creditd reads the
+  -- next page when a charge burns them all).
   IF JSON_LENGTH(p, '$.spend_ids') > 0 OR JSON_LENGTH(p, '$.spend_ext') > 0 THEN
-    SELECT 0 AS grants, g.id, g.account_id, g.remaining_micros, g.source = 'debt'
-      FROM (SELECT j.id FROM JSON_TABLE(p, '$.spend_ids[*]' COLUMNS (id BIGINT UNSIGNED PATH '$')) j
-            UNION
-            SELECT a.id FROM JSON_TABLE(p, '$.spend_ext[*]' COLUMNS (e VARBINARY(128) PATH '$')) k
-              STRAIGHT_JOIN accounts a ON a.ext_id = k.e) s
-      STRAIGHT_JOIN grants g ON g.account_id = s.id
-     WHERE g.remaining_micros > 0 OR g.source = 'debt'
-     ORDER BY g.account_id, g.source = 'debt', g.priority, g.expires_at IS NULL, g.expires_at, g.id;
+    SELECT 0 AS grants, t.id, t.account_id, t.remaining_micros, t.is_debt
+      FROM (SELECT g.id, g.account_id, g.remaining_micros, g.source = 'debt' AS is_debt, g.priority, g.expires_at,
+                   ROW_NUMBER() OVER (PARTITION BY g.account_id, g.source = 'debt'
+                                      ORDER BY g.priority, g.expires_at IS NULL, g.expires_at, g.id) AS n
+              FROM (SELECT j.id FROM JSON_TABLE(p, '$.spend_ids[*]' COLUMNS (id BIGINT UNSIGNED PATH '$')) j
+                    UNION
+                    SELECT a.id FROM JSON_TABLE(p, '$.spend_ext[*]' COLUMNS (e VARBINARY(128) PATH '$')) k
+                      STRAIGHT_JOIN accounts a ON a.ext_id = k.e) s
+              STRAIGHT_JOIN grants g ON g.account_id = s.id
+             WHERE g.remaining_micros > 0 OR g.source = 'debt') t
+     WHERE t.n <= COALESCE(JSON_VALUE(p, '$.page'), 65)
+     ORDER BY t.account_id, t.is_debt, t.priority, t.expires_at IS NULL, t.expires_at, t.id;
   END IF;
 
   IF JSON_VALUE(p, '$.lock') = 1 AND JSON_LENGTH(p, '$.keys') > 0 THEN

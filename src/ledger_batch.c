@@ -99,11 +99,26 @@ struct batch *batch_take(void)
 	return b != NULL ? b : batch_new();
 }
 
+/* A pooled batch keeps buffers of a usual batch's size; one a big batch
+ * grew is given back to malloc, not kept for every later batch. */
+static void batch_trim(struct batch *b)
+{
+	struct dynbuf *bufs[] = {&b->journal_rows, &b->settle_usage, &b->usage_rows, &b->doc};
+	for (unsigned int i = 0; i < sizeof(bufs) / sizeof(bufs[0]); i++)
+		if (bufs[i]->cap > LIMIT_BATCH_KEEP_BYTES)
+			dynbuf_free(bufs[i]);
+	if (b->sets.data.cap > LIMIT_BATCH_KEEP_BYTES || b->sets.capcells * sizeof(b->sets.cells[0]) > LIMIT_BATCH_KEEP_BYTES) {
+		dbsets_free(&b->sets);
+		dbsets_init(&b->sets);
+	}
+}
+
 void batch_give(struct batch *b)
 {
 	if (b == NULL)
 		return;
 	batch_reset(b);
+	batch_trim(b);
 	pthread_mutex_lock(&pool_lock);
 	if (npool < BATCH_POOL) {
 		pool[npool++] = b;

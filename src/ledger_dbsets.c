@@ -92,7 +92,12 @@ static int set_read(struct db_sets *s, MYSQL_STMT *st)
 		bind[i].length = &len[i];
 		bind[i].is_null = &null[i];
 	}
-	if (mysql_stmt_bind_result(st, bind) != 0 || mysql_stmt_store_result(st) != 0)
+	/* Unbuffered: each row is copied out of the connection's buffer as it
+	 * is fetched. (mysql_stmt_store_result would keep every stored row of
+	 * a CALL's sets in the statement until a set with rows comes last:
+	 * Connector/C frees them only then, so a CALL whose last set is empty
+	 * would grow the process by its rows on every call.) */
+	if (mysql_stmt_bind_result(st, bind) != 0)
 		goto fail;
 	int rc;
 	while ((rc = mysql_stmt_fetch(st)) == 0 || rc == MYSQL_DATA_TRUNCATED) {

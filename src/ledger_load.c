@@ -304,6 +304,8 @@ static void read_doc(struct batch *b, const struct batch_want *w, int lock)
 	jw_open(&j, '{');
 	jw_key(&j, "lock");
 	jw_i64(&j, lock);
+	jw_key(&j, "page");
+	jw_i64(&j, LIMIT_SPEND_GRANTS + 1);	/* one more: there are more */
 	memcpy(ids, w->acct_ids, sizeof(ids[0]) * (size_t)w->nacct_ids);
 	n = sort_unique(ids, w->nacct_ids);
 	ids_array(&j, "ids", ids, n);
@@ -418,6 +420,8 @@ enum cd_err batch_read_grants(struct ledger *lg, struct batch *b, int acct)
 	jw_open(&j, '{');
 	jw_key(&j, "lock");
 	jw_i64(&j, 0);
+	jw_key(&j, "page");
+	jw_i64(&j, LIMIT_SPEND_GRANTS + 1);
 	ids_array(&j, "spend_ids", &b->accts[acct].a.id, 1);
 	jw_close(&j, '}');
 	return read_call(lg, b, NULL, 0);

@@ -78,6 +78,10 @@ _Static_assert(LIMIT_BATCH_OPS >= 1 && LIMIT_BATCH_OPS <= 64, "batch sizes fit t
  * values in all (an account with thousands of grants is read whole). */
 #define LIMIT_BATCH_READ_BYTES (LIMIT_BATCH_OPS * LIMIT_DB_COLUMN_BYTES + 1024 * 1024)
 #define LIMIT_BATCH_READ_CELLS (256 * 1024)
+/* Buffers a pooled batch keeps between batches: a batch of LIMIT_BATCH_OPS
+ * guard writes needs tens of KiB; one that grew past this (an account's
+ * stored answers, a page of grants for many accounts) is freed. */
+#define LIMIT_BATCH_KEEP_BYTES (256 * 1024)
 /* Result sets of one CALL: cd_batch_read returns eight at most. */
 #define LIMIT_DB_RESULT_SETS 16
 /* Columns of one result set: a hold with its member row is 34. */
