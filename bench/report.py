@@ -333,10 +333,14 @@ def print_table(result, at, clients):
     out.write("load: %s, %d input tokens, hold for %d output tokens (%d micros), settle %d (%d micros)\n"
               % (s["model"], s["input_tokens"], s["max_output_tokens"], s["hold_micros"], s["output_tokens"],
                  s["cost_micros"]))
-    out.write("raw DB rows run creditd's SQL as %s\n" % (
-        "scripts (a text of locking reads, then one of multi-row writes ending in COMMIT), %d operation(s) "
-        "per transaction" % s.get("rawdb_batch", 1)
-        if s["rawdb_sql"] == "scripts" else "statements (one round trip per statement, then COMMIT)"))
+    raw_sql = {
+        "statements": "statements (one round trip per statement, then COMMIT)",
+        "scripts": "scripts (a text of locking reads, then one of multi-row writes ending in COMMIT), "
+                   "%d operation(s) per transaction" % s.get("rawdb_batch", 1),
+        "batch": "batch (CALL cd_batch_read, then CALL cd_batch_write that commits: creditd's two CALLs), "
+                 "%d operation(s) per transaction" % s.get("rawdb_batch", 1),
+    }
+    out.write("raw DB rows run creditd's SQL as %s\n" % raw_sql.get(s["rawdb_sql"], s["rawdb_sql"]))
     out.write("database floor (D): the same rows written by one CALL per transaction of a procedure that "
               "commits (bench/floor.sql), 1 round trip\n\n")
     head = "%-3s %-38s %4s %16s %8s %8s %7s %9s %9s\n"

@@ -15,7 +15,7 @@
 #
 # usage: bench/run.sh [--duration S] [--warmup S] [--clients "1 16 64"]
 #                     [--accounts N] [--out FILE] [--keep]
-#                     [--rawdb-sql auto|statements|scripts] [--peer-dir DIR]
+#                     [--rawdb-sql auto|statements|scripts|batch] [--peer-dir DIR]
 # Environment: BENCH_DURATION, BENCH_WARMUP, BENCH_CLIENTS, BENCH_ACCOUNTS,
 # BENCH_RAWDB_SQL, BENCH_RAWDB_BATCH (operations per raw DB transaction,
 # default 1), BENCH_PEER_DIR (empty or missing: no peer row), KEEP_TMP=1
@@ -76,11 +76,16 @@ done
 [ "$DURATION" -ge 1 ] && [ "$ACCOUNTS" -ge 1 ] && [ "$ACCOUNTS" -le 99999 ] || die "bench: out of range"
 for c in $CLIENTS; do [ "$c" -ge 1 ] && [ "$c" -le 512 ] || die "bench: clients must be 1-512"; done
 if [ "$RAWDB_SQL" = auto ]; then
-	# creditd keeps its SQL as string literals: the binary says which version it runs.
+	# creditd keeps its SQL as string literals: the binary says which version
+	# it runs (newest first: two CALLs per batch, then scripts, then statements).
 	RAWDB_SQL=statements
-	if grep -qa "RETURNING id, account_id, request_id" "$ROOT/creditd"; then RAWDB_SQL=scripts; fi
+	if grep -qa "CALL cd_batch_read" "$ROOT/creditd"; then
+		RAWDB_SQL=batch
+	elif grep -qa "RETURNING id, account_id, request_id" "$ROOT/creditd"; then
+		RAWDB_SQL=scripts
+	fi
 fi
-case $RAWDB_SQL in statements | scripts) ;; *) die "bench: --rawdb-sql is auto, statements or scripts" ;; esac
+case $RAWDB_SQL in statements | scripts | batch) ;; *) die "bench: --rawdb-sql is auto, statements, scripts or batch" ;; esac
 read -ra CLIENT_LIST <<<"$CLIENTS"
 POINTS=$((${#CLIENT_LIST[@]} * 7))
 ESTIMATE=$((POINTS * (WARMUP + DURATION + 1) + 30))
@@ -225,8 +230,8 @@ raw_point() {
 	local args=(--socket "$DIR/mysql.sock" --user creditd --database creditd --threads "$c" --mode "$mode"
 		--accounts "$ACCOUNTS" --prefix "$PREFIX" --hot-account "$HOT_ACCOUNT" --hold-micros "$HOLD_MICROS"
 		--cost-micros "$COST_MICROS" --model "$MODEL" --input-tokens "$INPUT_TOKENS"
-		--output-tokens "$OUTPUT_TOKENS" --sql "$sql" --warmup 0)
-	[ "$sql" = scripts ] && args+=(--batch "$RAWDB_BATCH")
+		--output-tokens "$OUTPUT_TOKENS" --max-output-tokens "$MAX_OUTPUT_TOKENS" --sql "$sql" --warmup 0)
+	case $sql in scripts | batch) args+=(--batch "$RAWDB_BATCH") ;; esac
 	if [ "$WARMUP" -gt 0 ]; then
 		RAWDB_PASSWORD=$DB_PASSWORD timeout -k 5 $((WARMUP + 30)) "$BENCH/rawdb" "${args[@]}" --duration "$WARMUP" --tag "rw$RUN_TAG-$c-$row" \
 			>"$p/warmup.out" 2>&1 || say "bench: warm-up of c=$c $row failed ($p/warmup.out)"
