@@ -3,10 +3,12 @@
 -- creditd's combiner decides a batch of authorizes, settles, releases and
 -- usages in C, in memory (src/ledger_decide.c), on rows these procedures
 -- read and write. cd_batch_read locks and returns every row the decisions
--- need; cd_batch_write stores what they decided and commits. Both take
--- one JSON document (never SQL text made from request data) and are
--- prepared once per connection. A procedure's statements are parsed once
--- per connection, where a script's were parsed on every batch.
+-- need; cd_batch_write stores what they decided and commits. Their
+-- parameters are numbers and JSON arrays of rows, one per kind of row
+-- (never SQL text made from request data; an empty list is NULL, so it
+-- costs no parsing); both are prepared once per connection. A procedure's
+-- statements are parsed once per connection, where a script's were
+-- parsed on every batch.
 --
 -- Every result set's first column is a constant named after what the set
 -- is (accounts, holds, ...): creditd reads sets by that name, so a set
@@ -15,32 +17,47 @@
 -- Column orders are creditd's readers' (src/ledger_rows.h ACCT_COLS_OF,
 -- src/ledger_load.c HOLD_COLS and MEMBER_COLS): change both together.
 
--- p: {"lock": 0|1, "ids": [account id, ...] (ascending), "ext": [external
--- id, ...], "holds": [[hold id, account id], ...] (ascending), "reqs":
--- [[ext, request_id], ...], "members": [[ext, member], ...], "usages":
--- [[ext, usage_key], ...], "spend_ids": [account id, ...], "spend_ext":
--- [ext, ...], "page": positive grants read per account, "keys":
--- [Idempotency-Key, ...]}; all but lock optional.
--- With lock 0 (a read again inside the batch: the accounts are locked
--- already) the accounts, plan caps and stored answers are not returned.
-CREATE OR REPLACE PROCEDURE cd_batch_read(IN p LONGTEXT)
+-- Each list is a JSON array, or NULL when empty (so an empty one costs
+-- no parsing): p_ids account ids (ascending), p_ext external ids,
+-- p_holds [[hold id, account id], ...] (ascending), p_reqs [[ext,
+-- request_id], ...], p_members [[ext, member], ...], p_usages [[ext,
+-- usage_key], ...], p_spend_ids and p_spend_ext the accounts that may
+-- spend, p_keys Idempotency-Keys; p_page the positive grants read per
+-- account. With p_lock 0 (a read again inside the batch: the accounts
+-- are locked already) the accounts, plan caps and stored answers are not
+-- returned.
+CREATE OR REPLACE PROCEDURE cd_batch_read(IN p_lock TINYINT, IN p_page INT, IN p_ids LONGTEXT, IN p_ext LONGTEXT,
+                                          IN p_holds LONGTEXT, IN p_reqs LONGTEXT, IN p_members LONGTEXT,
+                                          IN p_usages LONGTEXT, IN p_spend_ids LONGTEXT, IN p_spend_ext LONGTEXT,
+                                          IN p_keys LONGTEXT)
   MODIFIES SQL DATA
 BEGIN
-  DECLARE v_ids LONGTEXT DEFAULT '[]';
-  IF JSON_LENGTH(p, '$.ext') > 0 THEN
+  DECLARE v_ids LONGTEXT DEFAULT p_ids;
+  IF p_lock = 1 AND p_ext IS NOT NULL AND p_ids IS NULL AND JSON_LENGTH(p_ext) = 1 THEN
+    -- One account: nothing to order, locked by its external id at once.
+    SELECT 0 AS accounts, a.id, a.ext_id, a.kind, a.status, a.balance_micros, a.reserved_micros,
+           a.overdraft_limit_micros, a.monthly_limit_micros, a.low_balance_micros, a.plan, a.month_key,
+           a.month_spent_micros, a.sweep_due_at, a.created_at, a.stripe_customer_id, a.daily_limit_micros,
+           a.day_key, a.day_spent_micros, a.plan_period, a.low_noted, a.depleted_noted, a.limit_month_noted,
+           a.limit_day_noted, a.recharge_threshold_micros, a.recharge_amount_cents,
+           a.stripe_payment_method IS NOT NULL, a.recharge_pending, a.recharge_failures, a.recharge_day_key,
+           a.recharge_day_count, a.requests_per_minute, a.tokens_per_minute, a.rate_minute, a.rate_requests,
+           a.rate_tokens, a.status_reason
+      FROM accounts a WHERE a.ext_id = JSON_VALUE(p_ext, '$[0]')
+      FOR UPDATE;
+    SET p_lock = 2;
+  ELSEIF p_lock = 1 AND p_ext IS NOT NULL THEN
     -- The accounts named by external id, with those named by id, in one
     -- ascending list: two batches lock their accounts in one order.
     SELECT COALESCE(JSON_ARRAYAGG(DISTINCT u.id ORDER BY u.id), '[]') INTO v_ids FROM (
-      SELECT j.id FROM JSON_TABLE(p, '$.ids[*]' COLUMNS (id BIGINT UNSIGNED PATH '$')) j
+      SELECT j.id FROM JSON_TABLE(COALESCE(p_ids, '[]'), '$[*]' COLUMNS (id BIGINT UNSIGNED PATH '$')) j
       UNION ALL
-      SELECT a.id FROM JSON_TABLE(p, '$.ext[*]' COLUMNS (e VARBINARY(128) PATH '$')) k
+      SELECT a.id FROM JSON_TABLE(p_ext, '$[*]' COLUMNS (e VARBINARY(128) PATH '$')) k
         STRAIGHT_JOIN accounts a ON a.ext_id = k.e) u;
-  ELSEIF JSON_LENGTH(p, '$.ids') > 0 THEN
-    SET v_ids = JSON_EXTRACT(p, '$.ids');
   END IF;
 
-  IF JSON_VALUE(p, '$.lock') = 1 THEN
-    -- Locked in the list's order: JSON_TABLE drives the join.
+  IF p_lock = 1 AND v_ids IS NOT NULL THEN
+  -- Locked in the list's order: JSON_TABLE drives the join.
     SELECT 0 AS accounts, a.id, a.ext_id, a.kind, a.status, a.balance_micros, a.reserved_micros,
            a.overdraft_limit_micros, a.monthly_limit_micros, a.low_balance_micros, a.plan, a.month_key,
            a.month_spent_micros, a.sweep_due_at, a.created_at, a.stripe_customer_id, a.daily_limit_micros,
@@ -52,20 +69,23 @@ BEGIN
       FROM JSON_TABLE(v_ids, '$[*]' COLUMNS (id BIGINT UNSIGNED PATH '$')) j
       STRAIGHT_JOIN accounts a ON a.id = j.id
       FOR UPDATE;
-    -- A member with no cap of its own is capped by its plan's: read
-    -- without a lock (plans are shared; the accounts are locked).
-    IF JSON_LENGTH(p, '$.members') > 0 THEN
-      SELECT 0 AS plan_caps, a.id, pl.member_cap_micros
-        FROM JSON_TABLE(v_ids, '$[*]' COLUMNS (id BIGINT UNSIGNED PATH '$')) j
-        STRAIGHT_JOIN accounts a ON a.id = j.id
-        STRAIGHT_JOIN plans pl ON pl.name = a.plan
-       WHERE pl.member_cap_micros IS NOT NULL;
-    END IF;
+  END IF;
+  -- A member with no cap of its own is capped by its plan's: read
+  -- without a lock (plans are shared; the accounts are locked).
+  IF p_lock > 0 AND p_members IS NOT NULL THEN
+    SELECT 0 AS plan_caps, a.id, pl.member_cap_micros
+      FROM (SELECT j.id FROM JSON_TABLE(COALESCE(p_ids, '[]'), '$[*]' COLUMNS (id BIGINT UNSIGNED PATH '$')) j
+            UNION
+            SELECT a.id FROM JSON_TABLE(COALESCE(p_ext, '[]'), '$[*]' COLUMNS (e VARBINARY(128) PATH '$')) k
+              STRAIGHT_JOIN accounts a ON a.ext_id = k.e) s
+      STRAIGHT_JOIN accounts a ON a.id = s.id
+      STRAIGHT_JOIN plans pl ON pl.name = a.plan
+     WHERE pl.member_cap_micros IS NOT NULL;
   END IF;
 
   -- The holds settled or released, each with its account (a hold of
   -- another account is not read), and their members' rows.
-  IF JSON_LENGTH(p, '$.holds') > 0 THEN
+  IF p_holds IS NOT NULL THEN
     SELECT 0 AS holds, h.id, h.account_id, h.state, h.amount_micros, h.byok, h.model, h.action, h.member,
            h.conversation_id, h.expires_at, h.charged_micros, h.settle_hash, h.settle_response, h.request_id,
            h.max_output_tokens, h.pin_input_micros_per_mtok, h.pin_cached_input_micros_per_mtok,
@@ -73,104 +93,108 @@ BEGIN
            m.account_id, m.member, m.monthly_cap_micros, m.month_key, m.month_spent_micros, m.reserved_micros,
            m.cap_month_noted, m.requests_per_minute, m.tokens_per_minute, m.rate_minute, m.rate_requests,
            m.rate_tokens
-      FROM JSON_TABLE(p, '$.holds[*]' COLUMNS (id BIGINT UNSIGNED PATH '$[0]', acct BIGINT UNSIGNED PATH '$[1]')) j
+      FROM JSON_TABLE(p_holds, '$[*]' COLUMNS (id BIGINT UNSIGNED PATH '$[0]', acct BIGINT UNSIGNED PATH '$[1]')) j
       STRAIGHT_JOIN holds h ON h.id = j.id AND h.account_id = j.acct
       LEFT JOIN members m ON m.account_id = h.account_id AND m.member = h.member
       FOR UPDATE;
   END IF;
 
   -- Authorizes' request_ids, when a batch found one held already.
-  IF JSON_LENGTH(p, '$.reqs') > 0 THEN
+  IF p_reqs IS NOT NULL THEN
     SELECT 0 AS hold_reqs, h.id, h.account_id, h.state, h.amount_micros, h.byok, h.model, h.action, h.member,
            h.conversation_id, h.expires_at, h.charged_micros, h.settle_hash, h.settle_response, h.request_id,
            h.max_output_tokens, h.pin_input_micros_per_mtok, h.pin_cached_input_micros_per_mtok,
            h.pin_output_micros_per_mtok, h.pin_margin_bps, h.rate_minute, h.rate_tokens
-      FROM JSON_TABLE(p, '$.reqs[*]' COLUMNS (e VARBINARY(128) PATH '$[0]', r VARBINARY(128) PATH '$[1]')) j
+      FROM JSON_TABLE(p_reqs, '$[*]' COLUMNS (e VARBINARY(128) PATH '$[0]', r VARBINARY(128) PATH '$[1]')) j
       STRAIGHT_JOIN accounts a ON a.ext_id = j.e
       STRAIGHT_JOIN holds h ON h.account_id = a.id AND h.request_id = j.r;
   END IF;
 
-  IF JSON_LENGTH(p, '$.members') > 0 THEN
+  IF p_members IS NOT NULL THEN
     SELECT 0 AS members, m.account_id, m.member, m.monthly_cap_micros, m.month_key, m.month_spent_micros,
            m.reserved_micros, m.cap_month_noted, m.requests_per_minute, m.tokens_per_minute, m.rate_minute,
            m.rate_requests, m.rate_tokens
-      FROM JSON_TABLE(p, '$.members[*]' COLUMNS (e VARBINARY(128) PATH '$[0]', n VARBINARY(128) PATH '$[1]')) j
+      FROM JSON_TABLE(p_members, '$[*]' COLUMNS (e VARBINARY(128) PATH '$[0]', n VARBINARY(128) PATH '$[1]')) j
       STRAIGHT_JOIN accounts a ON a.ext_id = j.e
       STRAIGHT_JOIN members m ON m.account_id = a.id AND m.member = j.n
       FOR UPDATE;
   END IF;
 
-  IF JSON_LENGTH(p, '$.usages') > 0 THEN
+  IF p_usages IS NOT NULL THEN
     SELECT 0 AS usages, u.id, u.account_id, u.usage_key, u.cost_micros, u.request_hash
-      FROM JSON_TABLE(p, '$.usages[*]' COLUMNS (e VARBINARY(128) PATH '$[0]', k VARBINARY(128) PATH '$[1]')) j
+      FROM JSON_TABLE(p_usages, '$[*]' COLUMNS (e VARBINARY(128) PATH '$[0]', k VARBINARY(128) PATH '$[1]')) j
       STRAIGHT_JOIN accounts a ON a.ext_id = j.e
       STRAIGHT_JOIN usage_records u ON u.account_id = a.id AND u.usage_key = j.k;
   END IF;
 
   -- The grants of the accounts that may spend, in spending order (src/
   -- ledger_rows.h GRANTS_SPEND_ORDER), each account's debt row last: a
-  -- page of at most $.page positive grants per account (creditd reads the
+  -- page of at most p_page positive grants per account (creditd reads the
   -- next page when a charge burns them all).
-  IF JSON_LENGTH(p, '$.spend_ids') > 0 OR JSON_LENGTH(p, '$.spend_ext') > 0 THEN
+  IF p_spend_ids IS NOT NULL OR p_spend_ext IS NOT NULL THEN
     SELECT 0 AS grants, t.id, t.account_id, t.remaining_micros, t.is_debt
       FROM (SELECT g.id, g.account_id, g.remaining_micros, g.source = 'debt' AS is_debt, g.priority, g.expires_at,
                    ROW_NUMBER() OVER (PARTITION BY g.account_id, g.source = 'debt'
                                       ORDER BY g.priority, g.expires_at IS NULL, g.expires_at, g.id) AS n
-              FROM (SELECT j.id FROM JSON_TABLE(p, '$.spend_ids[*]' COLUMNS (id BIGINT UNSIGNED PATH '$')) j
+              FROM (SELECT j.id FROM JSON_TABLE(COALESCE(p_spend_ids, '[]'), '$[*]' COLUMNS (id BIGINT UNSIGNED PATH '$')) j
                     UNION
-                    SELECT a.id FROM JSON_TABLE(p, '$.spend_ext[*]' COLUMNS (e VARBINARY(128) PATH '$')) k
+                    SELECT a.id FROM JSON_TABLE(COALESCE(p_spend_ext, '[]'), '$[*]' COLUMNS (e VARBINARY(128) PATH '$')) k
                       STRAIGHT_JOIN accounts a ON a.ext_id = k.e) s
               STRAIGHT_JOIN grants g ON g.account_id = s.id
              WHERE g.remaining_micros > 0 OR g.source = 'debt') t
-     WHERE t.n <= COALESCE(JSON_VALUE(p, '$.page'), 65)
+     WHERE t.n <= p_page
      ORDER BY t.account_id, t.is_debt, t.priority, t.expires_at IS NULL, t.expires_at, t.id;
   END IF;
 
-  IF JSON_VALUE(p, '$.lock') = 1 AND JSON_LENGTH(p, '$.keys') > 0 THEN
+  IF p_lock > 0 AND p_keys IS NOT NULL THEN
     SELECT 0 AS idem_keys, k.idem_key, k.request_hash, k.status, k.response
-      FROM JSON_TABLE(p, '$.keys[*]' COLUMNS (k VARBINARY(255) PATH '$')) j
+      FROM JSON_TABLE(p_keys, '$[*]' COLUMNS (k VARBINARY(255) PATH '$')) j
       STRAIGHT_JOIN idempotency_keys k ON k.idem_key = j.k;
   END IF;
 END;
 
--- p: {"now": unix seconds, and each optional:
---   "holds_new": [[account, request_id, member, model, action, conversation, amount, max_output,
---                  pin_input, pin_cached, pin_output, pin_margin, rate_minute, rate_tokens, byok,
---                  expires_at], ...],
---   "usages_new": [[account, hold, usage_key, member, model, action, input, cached, output, cost, byok,
---                   request_id, conversation, request_hash hex], ...]  (ids returned, in order),
---   "usages": [[...the same...], ...]  (a settle's: no id needed),
---   "holds_set": [[id, state, charged, settle_hash hex, settle_response], ...],
---   "grants_set": [[id, remaining], ...], "debts": [[account, remaining], ...],
---   "journal": [[account, amount, balance_after, cause, source, hold, reference, idempotency_key], ...]
---              (inserted in this order),
---   "members": [[account, member, month_key, month_spent, reserved, cap_month_noted, rate_minute,
---                rate_requests, rate_tokens], ...],
---   "accounts": [[id, balance, reserved, month_key, month_spent, sweep_due_at, day_key, day_spent,
---                 low_noted, depleted_noted, limit_month_noted, limit_day_noted, recharge_pending,
---                 recharge_day_key, recharge_day_count, rate_minute, rate_requests, rate_tokens], ...],
---   "events": [[account, ext_id, type, data], ...], "recharges": [[account, amount_cents], ...],
---   "keys": [[idem_key, request_hash hex, status, response, new hold index, new usage index], ...]}
+-- Each list is a JSON array, or NULL when empty:
+--   p_holds_new [[account, request_id, member, model, action, conversation, amount, max_output,
+--                 pin_input, pin_cached, pin_output, pin_margin, rate_minute, rate_tokens, byok,
+--                 expires_at], ...],
+--   p_usages_new [[account, hold, usage_key, member, model, action, input, cached, output, cost, byok,
+--                  request_id, conversation, request_hash hex], ...]  (ids returned, in order),
+--   p_usages [[...the same...], ...]  (a settle's: no id needed),
+--   p_holds_set [[id, state, charged, settle_hash hex, settle_response], ...],
+--   p_grants_set [[id, remaining], ...], p_debts [[account, remaining], ...],
+--   p_journal [[account, amount, balance_after, cause, source, hold, reference, idempotency_key], ...]
+--             (inserted in this order),
+--   p_members [[account, member, month_key, month_spent, reserved, cap_month_noted, rate_minute,
+--               rate_requests, rate_tokens], ...],
+--   p_accounts [[id, balance, reserved, month_key, month_spent, sweep_due_at, day_key, day_spent,
+--                low_noted, depleted_noted, limit_month_noted, limit_day_noted, recharge_pending,
+--                recharge_day_key, recharge_day_count, rate_minute, rate_requests, rate_tokens], ...],
+--   p_events [[account, ext_id, type, data], ...], p_recharges [[account, amount_cents], ...],
+--   p_keys [[idem_key, request_hash hex, status, response, new hold index, new usage index], ...].
 -- A stored answer naming a hold or usage made here gets its id written
 -- in ($.hold_id "hold_<account>_<id>", $.usage_id "usage_<id>").
 -- Returns the new holds' ids (new_holds: index, id) and the new usages'
--- (new_usages: index, id). Commits when do_commit is 1.
-CREATE OR REPLACE PROCEDURE cd_batch_write(IN p LONGTEXT, IN do_commit TINYINT)
+-- (new_usages: index, id). Commits when p_commit is 1.
+CREATE OR REPLACE PROCEDURE cd_batch_write(IN p_now BIGINT, IN p_commit TINYINT, IN p_holds_new LONGTEXT,
+                                           IN p_usages_new LONGTEXT, IN p_usages LONGTEXT,
+                                           IN p_holds_set LONGTEXT, IN p_grants_set LONGTEXT,
+                                           IN p_debts LONGTEXT, IN p_journal LONGTEXT, IN p_members LONGTEXT,
+                                           IN p_accounts LONGTEXT, IN p_events LONGTEXT,
+                                           IN p_recharges LONGTEXT, IN p_keys LONGTEXT)
   MODIFIES SQL DATA
 BEGIN
-  DECLARE v_now BIGINT DEFAULT JSON_VALUE(p, '$.now');
   DECLARE v_uids LONGTEXT DEFAULT '[]';
   DECLARE v_i INT DEFAULT 0;
   DECLARE v_n INT;
 
-  IF JSON_LENGTH(p, '$.holds_new') > 0 THEN
+  IF p_holds_new IS NOT NULL THEN
     INSERT INTO holds (account_id, request_id, member, model, action, conversation_id, amount_micros,
                        max_output_tokens, pin_input_micros_per_mtok, pin_cached_input_micros_per_mtok,
                        pin_output_micros_per_mtok, pin_margin_bps, rate_minute, rate_tokens, byok, expires_at,
                        created_at)
     SELECT j.acct, j.req, j.member, j.model, j.action, j.conv, j.amount, j.max_out, j.pin_in, j.pin_cached,
-           j.pin_out, j.pin_margin, j.rate_minute, j.rate_tokens, j.byok, j.expires, v_now
-      FROM JSON_TABLE(p, '$.holds_new[*]' COLUMNS (
+           j.pin_out, j.pin_margin, j.rate_minute, j.rate_tokens, j.byok, j.expires, p_now
+      FROM JSON_TABLE(p_holds_new, '$[*]' COLUMNS (
              o FOR ORDINALITY, acct BIGINT UNSIGNED PATH '$[0]', req VARBINARY(128) PATH '$[1]',
              member VARBINARY(128) PATH '$[2]', model VARCHAR(64) PATH '$[3]', action VARCHAR(64) PATH '$[4]',
              conv VARBINARY(128) PATH '$[5]', amount BIGINT PATH '$[6]', max_out BIGINT PATH '$[7]',
@@ -181,14 +205,14 @@ BEGIN
   END IF;
 
   -- Usages of POST /v1/usage, one at a time: each id is answered.
-  SET v_n = COALESCE(JSON_LENGTH(p, '$.usages_new'), 0);
+  SET v_n = COALESCE(JSON_LENGTH(p_usages_new), 0);
   WHILE v_i < v_n DO
     INSERT INTO usage_records (account_id, hold_id, usage_key, member, model, action, input_tokens,
                                cached_input_tokens, output_tokens, cost_micros, byok, request_id,
                                conversation_id, request_hash, created_at)
     SELECT j.acct, j.hold, j.ukey, j.member, j.model, j.action, j.inp, j.cached, j.outp, j.cost, j.byok, j.req,
-           j.conv, UNHEX(j.hash), v_now
-      FROM JSON_TABLE(JSON_EXTRACT(p, CONCAT('$.usages_new[', v_i, ']')), '$' COLUMNS (
+           j.conv, UNHEX(j.hash), p_now
+      FROM JSON_TABLE(JSON_EXTRACT(p_usages_new, CONCAT('$[', v_i, ']')), '$' COLUMNS (
              acct BIGINT UNSIGNED PATH '$[0]', hold BIGINT UNSIGNED PATH '$[1]', ukey VARBINARY(128) PATH '$[2]',
              member VARBINARY(128) PATH '$[3]', model VARCHAR(64) PATH '$[4]', action VARCHAR(64) PATH '$[5]',
              inp BIGINT PATH '$[6]', cached BIGINT PATH '$[7]', outp BIGINT PATH '$[8]', cost BIGINT PATH '$[9]',
@@ -198,13 +222,13 @@ BEGIN
     SET v_i = v_i + 1;
   END WHILE;
 
-  IF JSON_LENGTH(p, '$.usages') > 0 THEN
+  IF p_usages IS NOT NULL THEN
     INSERT INTO usage_records (account_id, hold_id, usage_key, member, model, action, input_tokens,
                                cached_input_tokens, output_tokens, cost_micros, byok, request_id,
                                conversation_id, request_hash, created_at)
     SELECT j.acct, j.hold, j.ukey, j.member, j.model, j.action, j.inp, j.cached, j.outp, j.cost, j.byok, j.req,
-           j.conv, UNHEX(j.hash), v_now
-      FROM JSON_TABLE(p, '$.usages[*]' COLUMNS (
+           j.conv, UNHEX(j.hash), p_now
+      FROM JSON_TABLE(p_usages, '$[*]' COLUMNS (
              o FOR ORDINALITY, acct BIGINT UNSIGNED PATH '$[0]', hold BIGINT UNSIGNED PATH '$[1]',
              ukey VARBINARY(128) PATH '$[2]', member VARBINARY(128) PATH '$[3]', model VARCHAR(64) PATH '$[4]',
              action VARCHAR(64) PATH '$[5]', inp BIGINT PATH '$[6]', cached BIGINT PATH '$[7]',
@@ -213,41 +237,41 @@ BEGIN
      ORDER BY j.o;
   END IF;
 
-  IF JSON_LENGTH(p, '$.holds_set') > 0 THEN
-    UPDATE JSON_TABLE(p, '$.holds_set[*]' COLUMNS (
+  IF p_holds_set IS NOT NULL THEN
+    UPDATE JSON_TABLE(p_holds_set, '$[*]' COLUMNS (
              id BIGINT UNSIGNED PATH '$[0]', state VARCHAR(16) PATH '$[1]', charged BIGINT PATH '$[2]',
              hash VARCHAR(64) PATH '$[3]', resp VARBINARY(2048) PATH '$[4]')) j
       STRAIGHT_JOIN holds h ON h.id = j.id
        SET h.state = j.state, h.charged_micros = j.charged, h.settle_hash = UNHEX(j.hash),
-           h.settle_response = j.resp, h.finished_at = v_now;
+           h.settle_response = j.resp, h.finished_at = p_now;
   END IF;
 
-  IF JSON_LENGTH(p, '$.grants_set') > 0 THEN
-    UPDATE JSON_TABLE(p, '$.grants_set[*]' COLUMNS (id BIGINT UNSIGNED PATH '$[0]', r BIGINT PATH '$[1]')) j
+  IF p_grants_set IS NOT NULL THEN
+    UPDATE JSON_TABLE(p_grants_set, '$[*]' COLUMNS (id BIGINT UNSIGNED PATH '$[0]', r BIGINT PATH '$[1]')) j
       STRAIGHT_JOIN grants g ON g.id = j.id
        SET g.remaining_micros = j.r;
   END IF;
 
-  IF JSON_LENGTH(p, '$.debts') > 0 THEN
+  IF p_debts IS NOT NULL THEN
     INSERT INTO grants (account_id, source, amount_micros, remaining_micros, priority, expires_at, reference,
                         description, created_at)
-    SELECT j.acct, 'debt', 0, j.r, 0, NULL, NULL, 'debt carried by the account', v_now
-      FROM JSON_TABLE(p, '$.debts[*]' COLUMNS (acct BIGINT UNSIGNED PATH '$[0]', r BIGINT PATH '$[1]')) j;
+    SELECT j.acct, 'debt', 0, j.r, 0, NULL, NULL, 'debt carried by the account', p_now
+      FROM JSON_TABLE(p_debts, '$[*]' COLUMNS (acct BIGINT UNSIGNED PATH '$[0]', r BIGINT PATH '$[1]')) j;
   END IF;
 
-  IF JSON_LENGTH(p, '$.journal') > 0 THEN
+  IF p_journal IS NOT NULL THEN
     INSERT INTO journal (account_id, amount_micros, balance_after_micros, cause, source, grant_id, hold_id,
                          reference, idempotency_key, description, created_at)
-    SELECT j.acct, j.amount, j.bal_after, j.cause, j.source, NULL, j.hold, j.ref, j.ikey, NULL, v_now
-      FROM JSON_TABLE(p, '$.journal[*]' COLUMNS (
+    SELECT j.acct, j.amount, j.bal_after, j.cause, j.source, NULL, j.hold, j.ref, j.ikey, NULL, p_now
+      FROM JSON_TABLE(p_journal, '$[*]' COLUMNS (
              o FOR ORDINALITY, acct BIGINT UNSIGNED PATH '$[0]', amount BIGINT PATH '$[1]',
              bal_after BIGINT PATH '$[2]', cause VARCHAR(16) PATH '$[3]', source VARCHAR(32) PATH '$[4]',
              hold BIGINT UNSIGNED PATH '$[5]', ref VARCHAR(255) PATH '$[6]', ikey VARBINARY(255) PATH '$[7]')) j
      ORDER BY j.o;
   END IF;
 
-  IF JSON_LENGTH(p, '$.members') > 0 THEN
-    UPDATE JSON_TABLE(p, '$.members[*]' COLUMNS (
+  IF p_members IS NOT NULL THEN
+    UPDATE JSON_TABLE(p_members, '$[*]' COLUMNS (
              acct BIGINT UNSIGNED PATH '$[0]', n VARBINARY(128) PATH '$[1]', mk INT PATH '$[2]',
              spent BIGINT PATH '$[3]', reserved BIGINT PATH '$[4]', noted INT PATH '$[5]',
              rmin BIGINT PATH '$[6]', rreq BIGINT PATH '$[7]', rtok BIGINT PATH '$[8]')) j
@@ -257,8 +281,8 @@ BEGIN
            m.rate_tokens = j.rtok;
   END IF;
 
-  IF JSON_LENGTH(p, '$.accounts') > 0 THEN
-    UPDATE JSON_TABLE(p, '$.accounts[*]' COLUMNS (
+  IF p_accounts IS NOT NULL THEN
+    UPDATE JSON_TABLE(p_accounts, '$[*]' COLUMNS (
              id BIGINT UNSIGNED PATH '$[0]', bal BIGINT PATH '$[1]', res BIGINT PATH '$[2]', mk INT PATH '$[3]',
              ms BIGINT PATH '$[4]', sweep BIGINT PATH '$[5]', dk INT PATH '$[6]', ds BIGINT PATH '$[7]',
              lown TINYINT PATH '$[8]', depn TINYINT PATH '$[9]', lmn INT PATH '$[10]', ldn INT PATH '$[11]',
@@ -274,26 +298,26 @@ BEGIN
 
   -- Outbox rows, each with the next id of the one sequence.
   SET v_i = 0;
-  SET v_n = COALESCE(JSON_LENGTH(p, '$.events'), 0);
+  SET v_n = COALESCE(JSON_LENGTH(p_events), 0);
   WHILE v_i < v_n DO
     UPDATE event_seq SET last_id = LAST_INSERT_ID(last_id + 1) WHERE id = 1;
     INSERT INTO events (id, account_id, account, type, data, created_at, next_attempt_at)
-    SELECT LAST_INSERT_ID(), j.acct, j.ext, j.type, j.data, v_now, v_now
-      FROM JSON_TABLE(JSON_EXTRACT(p, CONCAT('$.events[', v_i, ']')), '$' COLUMNS (
+    SELECT LAST_INSERT_ID(), j.acct, j.ext, j.type, j.data, p_now, p_now
+      FROM JSON_TABLE(JSON_EXTRACT(p_events, CONCAT('$[', v_i, ']')), '$' COLUMNS (
              acct BIGINT UNSIGNED PATH '$[0]', ext VARBINARY(128) PATH '$[1]', type VARCHAR(32) PATH '$[2]',
              data TEXT PATH '$[3]')) j;
     SET v_i = v_i + 1;
   END WHILE;
 
-  IF JSON_LENGTH(p, '$.recharges') > 0 THEN
+  IF p_recharges IS NOT NULL THEN
     INSERT INTO recharges (account_id, amount_cents, next_attempt_at, created_at, updated_at)
-    SELECT j.acct, j.cents, v_now, v_now, v_now
-      FROM JSON_TABLE(p, '$.recharges[*]' COLUMNS (acct BIGINT UNSIGNED PATH '$[0]', cents BIGINT PATH '$[1]')) j;
+    SELECT j.acct, j.cents, p_now, p_now, p_now
+      FROM JSON_TABLE(p_recharges, '$[*]' COLUMNS (acct BIGINT UNSIGNED PATH '$[0]', cents BIGINT PATH '$[1]')) j;
   END IF;
 
-  IF JSON_LENGTH(p, '$.holds_new') > 0 THEN
+  IF p_holds_new IS NOT NULL THEN
     SELECT 0 AS new_holds, j.o - 1, h.id
-      FROM JSON_TABLE(p, '$.holds_new[*]' COLUMNS (
+      FROM JSON_TABLE(p_holds_new, '$[*]' COLUMNS (
              o FOR ORDINALITY, acct BIGINT UNSIGNED PATH '$[0]', req VARBINARY(128) PATH '$[1]')) j
       STRAIGHT_JOIN holds h ON h.account_id = j.acct AND h.request_id = j.req;
   END IF;
@@ -302,25 +326,25 @@ BEGIN
       FROM JSON_TABLE(v_uids, '$[*]' COLUMNS (o FOR ORDINALITY, id BIGINT UNSIGNED PATH '$')) j;
   END IF;
 
-  IF JSON_LENGTH(p, '$.keys') > 0 THEN
+  IF p_keys IS NOT NULL THEN
     INSERT INTO idempotency_keys (idem_key, request_hash, status, response, created_at)
     SELECT j.k, UNHEX(j.hash), j.status,
            CASE WHEN j.hix IS NOT NULL THEN
                   JSON_SET(j.resp, '$.hold_id', (SELECT CONCAT('hold_', h.account_id, '_', h.id)
-                    FROM JSON_TABLE(p, '$.holds_new[*]' COLUMNS (
+                    FROM JSON_TABLE(p_holds_new, '$[*]' COLUMNS (
                            o FOR ORDINALITY, acct BIGINT UNSIGNED PATH '$[0]', req VARBINARY(128) PATH '$[1]')) n
                     STRAIGHT_JOIN holds h ON h.account_id = n.acct AND h.request_id = n.req
                    WHERE n.o = j.hix + 1))
                 WHEN j.uix IS NOT NULL THEN
                   JSON_SET(j.resp, '$.usage_id', CONCAT('usage_', JSON_VALUE(v_uids, CONCAT('$[', j.uix, ']'))))
                 ELSE j.resp END,
-           v_now
-      FROM JSON_TABLE(p, '$.keys[*]' COLUMNS (
+           p_now
+      FROM JSON_TABLE(p_keys, '$[*]' COLUMNS (
              k VARBINARY(255) PATH '$[0]', hash VARCHAR(64) PATH '$[1]', status INT PATH '$[2]',
              resp LONGTEXT PATH '$[3]', hix INT PATH '$[4]', uix INT PATH '$[5]')) j;
   END IF;
 
-  IF do_commit = 1 THEN
+  IF p_commit = 1 THEN
     COMMIT;
   END IF;
 END;

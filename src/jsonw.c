@@ -9,6 +9,8 @@ void jw_init(struct jw *w, struct dynbuf *b)
 	w->b = b;
 	w->depth = 0;
 	w->items[0] = 0;
+	w->nslices = 0;
+	w->open_slice = -1;
 }
 
 /* A comma before every value but a level's first (a key's value has had
@@ -33,6 +35,12 @@ void jw_open(struct jw *w, char c)
 void jw_close(struct jw *w, char c)
 {
 	dynbuf_add(w->b, &c, 1);
+	if (w->open_slice >= 0 && w->depth == 2) {
+		struct jw_slice *s = &w->slice[w->open_slice];
+		s->len = w->b->len - s->off;
+		s->items = w->items[w->depth];
+		w->open_slice = -1;
+	}
 	if (w->depth > 0)
 		w->depth--;
 }
@@ -47,7 +55,19 @@ void jw_key(struct jw *w, const char *key)
 void jw_array(struct jw *w, const char *key)
 {
 	jw_key(w, key);
+	if (w->depth == 1 && w->nslices < JW_SLICES) {
+		w->open_slice = w->nslices;
+		w->slice[w->nslices++] = (struct jw_slice){key, w->b->len, 0, 0};
+	}
 	jw_open(w, '[');
+}
+
+const struct jw_slice *jw_slice(const struct jw *w, const char *key)
+{
+	for (int i = 0; i < w->nslices; i++)
+		if (w->slice[i].key == key || strcmp(w->slice[i].key, key) == 0)
+			return &w->slice[i];
+	return NULL;
 }
 
 void jw_i64(struct jw *w, int64_t v)

@@ -15,10 +15,24 @@
 
 #define JW_DEPTH 8	/* an object of arrays of arrays is as deep as a batch goes */
 
+#define JW_SLICES 16	/* a batch CALL's lists: cd_batch_write has 12 */
+
+/* Where the array of one key of the top object lies in the text, and how
+ * many elements it has: each is a parameter of its own (a CALL binds its
+ * lists one by one, so an empty one costs the server no parsing). */
+struct jw_slice {
+	const char *key;
+	size_t off, len;
+	int items;
+};
+
 struct jw {
 	struct dynbuf *b;
 	int depth;
 	unsigned char items[JW_DEPTH];	/* values written at each level */
+	struct jw_slice slice[JW_SLICES];
+	int nslices;
+	int open_slice;			/* the array being written at depth 1, or -1 */
 };
 
 void jw_init(struct jw *w, struct dynbuf *b);
@@ -35,6 +49,9 @@ void jw_hex(struct jw *w, const unsigned char *data, size_t n);	/* NULL: null */
 /* Values written elsewhere, already JSON and comma-separated: the
  * elements of an array, added as they are. */
 void jw_raw(struct jw *w, const char *text, size_t n);
-/* A key whose value is an array: opened, and closed by jw_close(w, ']'). */
+/* A key whose value is an array: opened, and closed by jw_close(w, ']').
+ * Arrays of the top object are remembered as slices. */
 void jw_array(struct jw *w, const char *key);
+/* The slice of the top object's key (NULL: none written). */
+const struct jw_slice *jw_slice(const struct jw *w, const char *key);
 #endif

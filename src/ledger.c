@@ -358,6 +358,11 @@ static void dbp_bytes(struct db_params *p, const void *data, size_t len, enum en
 	p->n++;
 }
 
+void dbp_text(struct db_params *p, const char *s, size_t len)
+{
+	dbp_bytes(p, s, len, MYSQL_TYPE_STRING);
+}
+
 void dbp_str(struct db_params *p, const char *s)
 {
 	dbp_bytes(p, s, s != NULL ? strlen(s) : 0, MYSQL_TYPE_STRING);

@@ -453,7 +453,10 @@ enum cd_err batch_spend(struct ledger *lg, struct batch *b, int acct, int64_t am
 
 /* ---- Writing ---- */
 
-static const char SQL_WRITE[] = "CALL cd_batch_write(?, ?)";
+static const char SQL_WRITE[] = "CALL cd_batch_write(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+/* cd_batch_write's lists, in its parameters' order. */
+static const char *const WRITE_LISTS[] = {"holds_new", "usages_new", "usages", "holds_set", "grants_set", "debts",
+					  "journal", "members", "accounts", "events", "recharges", "keys"};
 
 static void opt_i64(struct jw *j, int has, int64_t v)
 {
@@ -644,15 +647,13 @@ static void write_answers(struct batch *b, struct jw *j, const struct batch_answ
 	jw_close(j, ']');
 }
 
-/* The write CALL's parameter: every pending change. */
-static int write_doc(struct ledger *lg, struct batch *b, const struct batch_answer *answers, int n)
+/* The write CALL's lists: every pending change. */
+static int write_doc(struct batch *b, const struct batch_answer *answers, int n, struct jw *jp)
 {
 	struct jw j;
 	dynbuf_reset(&b->doc);
 	jw_init(&j, &b->doc);
 	jw_open(&j, '{');
-	jw_key(&j, "now");
-	jw_i64(&j, lg->now);
 	write_new_holds(b, &j);
 	jw_array(&j, "usages_new");
 	jw_raw(&j, b->usage_rows.data, b->usage_rows.len);
@@ -670,6 +671,7 @@ static int write_doc(struct ledger *lg, struct batch *b, const struct batch_answ
 	int rc = write_outbox(b, &j);
 	write_answers(b, &j, answers, n);
 	jw_close(&j, '}');
+	*jp = j;
 	if (b->failed || b->usage_rows.failed || b->settle_usage.failed || b->journal_rows.failed || b->doc.failed) {
 		log_error("batch write: the rows do not fit %d bytes", LIMIT_BATCH_JSON_BYTES);
 		return -1;
@@ -745,6 +747,7 @@ static void written(struct batch *b)
 enum cd_err batch_flush(struct ledger *lg, struct batch *b, int commit, const struct batch_answer *answers, int n)
 {
 	struct db_params p;
+	struct jw j;
 	int e = 0;
 	for (int i = 0; i < b->naccts; i++) {
 		/* Invariant 2: reserved is the sum of pending holds, never below 0. */
@@ -754,14 +757,16 @@ enum cd_err batch_flush(struct ledger *lg, struct batch *b, int commit, const st
 		}
 	}
 	assert(commit || n == 0);	/* answers are stored with the commit */
-	if (write_doc(lg, b, answers, n) != 0)
+	if (write_doc(b, answers, n, &j) != 0)
 		return CD_E_INTERNAL;
 	/* The COMMIT goes in the CALL, one round trip for the whole write,
 	 * except on Galera (db_galera), where it is a command of its own. */
 	int in_call = commit && !db_galera(lg);
 	dbp_init(&p);
-	dbp_str(&p, b->doc.data);
+	dbp_i64(&p, lg->now);
 	dbp_i64(&p, in_call);
+	for (unsigned int i = 0; i < sizeof(WRITE_LISTS) / sizeof(WRITE_LISTS[0]); i++)
+		dbsets_bind_list(&p, &j, WRITE_LISTS[i]);
 	if (in_call)
 		lg->commit_sent = 1;
 	enum cd_err rc = dbsets_call(lg, SQL_WRITE, &p, &b->sets, "batch write", &e);

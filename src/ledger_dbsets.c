@@ -1,5 +1,6 @@
 /* ledger_dbsets.c: the result sets of one CALL as text (see dbsets.h). */
 #include "ledger_dbsets.h"
+#include "jsonw.h"
 #include "log.h"
 #include <errmsg.h>
 #include <mysqld_error.h>
@@ -146,6 +147,15 @@ enum cd_err dbsets_call(struct ledger *lg, const char *sql, const struct db_para
 		return *dberr == ER_DUP_ENTRY ? CD_E_CONFLICT : db_err(lg, *dberr, what);
 	}
 	return CD_OK;
+}
+
+void dbsets_bind_list(struct db_params *p, const struct jw *j, const char *key)
+{
+	const struct jw_slice *s = jw_slice(j, key);
+	if (s == NULL || s->items == 0)
+		dbp_text(p, NULL, 0);
+	else
+		dbp_text(p, j->b->data + s->off, s->len);
 }
 
 const struct dbsets_set *dbsets_find(const struct db_sets *s, const char *name)

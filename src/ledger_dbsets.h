@@ -38,6 +38,10 @@ void dbsets_free(struct db_sets *s);
  * error number in *dberr; a duplicate key is CD_E_CONFLICT, not logged. */
 enum cd_err dbsets_call(struct ledger *lg, const char *sql, const struct db_params *p, struct db_sets *s,
 			const char *what, int *dberr);
+/* Binds the array written under key (jsonw.h slices) as the next text
+ * parameter, or SQL NULL when it is absent or empty. */
+struct jw;
+void dbsets_bind_list(struct db_params *p, const struct jw *j, const char *key);
 /* The set named name, or NULL when the CALL returned none. */
 const struct dbsets_set *dbsets_find(const struct db_sets *s, const char *name);
 static inline const struct dbsets_cell *dbsets_cell(const struct db_sets *s, size_t i)

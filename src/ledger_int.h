@@ -109,6 +109,7 @@ void dbp_init(struct db_params *p);
 void dbp_i64(struct db_params *p, int64_t v);
 void dbp_i64_or_null(struct db_params *p, const int64_t *v);	/* NULL: SQL NULL */
 void dbp_str(struct db_params *p, const char *s);		/* NULL: SQL NULL */
+void dbp_text(struct db_params *p, const char *s, size_t len);	/* NULL: SQL NULL */
 void dbp_blob(struct db_params *p, const void *data, size_t len);	/* NULL: SQL NULL */
 /* Runs a cached prepared statement with p (a CALL's results are left
  * unread: ledger_dbsets.h reads them). NULL with *dberr as db_exec. */

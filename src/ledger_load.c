@@ -23,7 +23,10 @@
 #define HOLD_COLS HOLD_COLS_OF("")
 #define HOLD_NCOLS 21
 
-static const char SQL_READ[] = "CALL cd_batch_read(?)";
+static const char SQL_READ[] = "CALL cd_batch_read(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+/* cd_batch_read's lists, in its parameters' order. */
+static const char *const READ_LISTS[] = {"ids", "ext", "holds", "reqs", "members", "usages", "spend_ids",
+					 "spend_ext", "keys"};
 
 /* A hold from columns c.. (HOLD_COLS order). */
 static void hold_from_row(const struct db_row *r, unsigned int c, struct hold_row *h)
@@ -292,7 +295,7 @@ static void holds_array(struct jw *j, const struct batch_want *w)
 
 /* The read CALL's parameter for w; lock 0 leaves out the accounts, their
  * plan caps and the stored answers (read already in this batch). */
-static void read_doc(struct batch *b, const struct batch_want *w, int lock)
+static void read_doc(struct batch *b, const struct batch_want *w, int lock, struct jw *jp)
 {
 	int64_t ids[BATCH_MAX];
 	int ext[BATCH_MAX];
@@ -302,10 +305,6 @@ static void read_doc(struct batch *b, const struct batch_want *w, int lock)
 	dynbuf_reset(&b->doc);
 	jw_init(&j, &b->doc);
 	jw_open(&j, '{');
-	jw_key(&j, "lock");
-	jw_i64(&j, lock);
-	jw_key(&j, "page");
-	jw_i64(&j, LIMIT_SPEND_GRANTS + 1);	/* one more: there are more */
 	memcpy(ids, w->acct_ids, sizeof(ids[0]) * (size_t)w->nacct_ids);
 	n = sort_unique(ids, w->nacct_ids);
 	ids_array(&j, "ids", ids, n);
@@ -339,10 +338,12 @@ static void read_doc(struct batch *b, const struct batch_want *w, int lock)
 		jw_str(&j, w->keys[i]);
 	jw_close(&j, ']');
 	jw_close(&j, '}');
+	*jp = j;
 }
 
-/* One read CALL and the rows it returned. */
-static enum cd_err read_call(struct ledger *lg, struct batch *b, const struct batch_want *w, int lock)
+/* One read CALL of the lists written in j, and the rows it returned. */
+static enum cd_err read_call(struct ledger *lg, struct batch *b, const struct batch_want *w, int lock,
+			     const struct jw *j)
 {
 	struct db_params p;
 	int e;
@@ -351,7 +352,10 @@ static enum cd_err read_call(struct ledger *lg, struct batch *b, const struct ba
 		return CD_E_INTERNAL;
 	}
 	dbp_init(&p);
-	dbp_str(&p, b->doc.data);
+	dbp_i64(&p, lock);
+	dbp_i64(&p, LIMIT_SPEND_GRANTS + 1);	/* one more: there are more */
+	for (unsigned int i = 0; i < sizeof(READ_LISTS) / sizeof(READ_LISTS[0]); i++)
+		dbsets_bind_list(&p, j, READ_LISTS[i]);
 	enum cd_err rc = dbsets_call(lg, SQL_READ, &p, &b->sets, "batch read", &e);
 	if (rc == CD_OK && lock)
 		rc = read_accounts(b);
@@ -380,9 +384,10 @@ static void mark_spenders(struct batch *b, const struct batch_want *w)
 
 enum cd_err batch_load(struct ledger *lg, struct batch *b, struct batch_want *w)
 {
+	struct jw j;
 	b->hold_reqs_read = w->read_hold_reqs;
-	read_doc(b, w, 1);
-	enum cd_err rc = read_call(lg, b, w, 1);
+	read_doc(b, w, 1, &j);
+	enum cd_err rc = read_call(lg, b, w, 1, &j);
 	if (rc != CD_OK)
 		return rc;
 	mark_spenders(b, w);
@@ -405,8 +410,8 @@ enum cd_err batch_load(struct ledger *lg, struct batch *b, struct batch_want *w)
 	b->nholds = b->nmembers = b->nusages = b->ngrants = 0;
 	for (int i = 0; i < b->naccts; i++)
 		b->accts[i].grants_read = b->accts[i].grants_more = 0;
-	read_doc(b, w, 0);
-	return read_call(lg, b, NULL, 0);
+	read_doc(b, w, 0, &j);
+	return read_call(lg, b, NULL, 0, &j);
 }
 
 enum cd_err batch_read_grants(struct ledger *lg, struct batch *b, int acct)
@@ -418,13 +423,9 @@ enum cd_err batch_read_grants(struct ledger *lg, struct batch *b, int acct)
 	dynbuf_reset(&b->doc);
 	jw_init(&j, &b->doc);
 	jw_open(&j, '{');
-	jw_key(&j, "lock");
-	jw_i64(&j, 0);
-	jw_key(&j, "page");
-	jw_i64(&j, LIMIT_SPEND_GRANTS + 1);
 	ids_array(&j, "spend_ids", &b->accts[acct].a.id, 1);
 	jw_close(&j, '}');
-	return read_call(lg, b, NULL, 0);
+	return read_call(lg, b, NULL, 0, &j);
 }
 
 enum cd_err batch_hold_lookup(struct ledger *lg, struct batch *b, int acct, const char *request_id, int *index)

@@ -41,8 +41,24 @@ def call_sets(statements):
 
 
 def lit(doc):
-    """A JSON document as an SQL string literal."""
+    """A JSON document as an SQL string literal (None: NULL)."""
+    if doc is None:
+        return "NULL"
     return "'" + json.dumps(doc).replace("\\", "\\\\").replace("'", "''") + "'"
+
+
+READ_LISTS = ("ids", "ext", "holds", "reqs", "members", "usages", "spend_ids", "spend_ext", "keys")
+WRITE_LISTS = ("holds_new", "usages_new", "usages", "holds_set", "grants_set", "debts", "journal", "members",
+               "accounts", "events", "recharges", "keys")
+
+
+def read_call(lock, **lists):
+    """CALL cd_batch_read with each list given (the others NULL), 65 grants a page."""
+    return "CALL cd_batch_read(%d, 65, %s)" % (lock, ", ".join(lit(lists.get(k)) for k in READ_LISTS))
+
+
+def write_call(now, commit, **lists):
+    return "CALL cd_batch_write(%d, %d, %s)" % (now, commit, ", ".join(lit(lists.get(k)) for k in WRITE_LISTS))
 
 
 def acct_id(ext):
@@ -52,12 +68,12 @@ def acct_id(ext):
 def test_read_locks_accounts_in_id_order_and_skips_unknown_ones():
     a, b = new_account("bcall"), new_account("bcall")
     ia, ib = acct_id(a), acct_id(b)
-    got = call_sets("CALL cd_batch_read(%s)" % lit({"lock": 1, "ext": [b, "no-such-" + uid(), a]}))
+    got = call_sets(read_call(1, ext=[b, "no-such-" + uid(), a]))
     ids = [int(r[1]) for r in got["accounts"]["rows"]]
     eq(ids, sorted([ia, ib]), "both known accounts, ascending, the unknown one absent")
     exts = [r[2] for r in got["accounts"]["rows"]]
     eq(set(exts), {a, b}, "external ids")
-    got = call_sets("CALL cd_batch_read(%s)" % lit({"lock": 0, "ext": [a], "spend_ext": [a]}))
+    got = call_sets(read_call(0, ext=[a], spend_ext=[a]))
     check("accounts" not in got, "lock 0 returns no accounts: %r" % got.keys())
     check("grants" in got, "but the grants of those that may spend")
 
@@ -71,7 +87,7 @@ def test_read_returns_grants_in_spending_order_with_the_debt_row_last():
     ia = acct_id(acct)
     sql("INSERT INTO grants (account_id, source, amount_micros, remaining_micros, priority, created_at) "
         "VALUES (%d, 'debt', 0, 0, 0, 0)" % ia)
-    got = call_sets("CALL cd_batch_read(%s)" % lit({"lock": 1, "spend_ext": [acct], "ext": [acct]}))
+    got = call_sets(read_call(1, spend_ext=[acct], ext=[acct]))
     rows = got["grants"]["rows"]
     want = [int(r[0]) for r in sql("SELECT id FROM grants WHERE account_id = %d AND remaining_micros > 0 "
                                    "ORDER BY priority, expires_at IS NULL, expires_at, id" % ia)]
@@ -84,18 +100,17 @@ def test_write_returns_new_hold_ids_and_patches_stored_answers():
     ia = acct_id(acct)
     req1, req2, key = uid("rq"), uid("rq"), uid("k")
     answer = {"hold_id": "hold_%d_0" % ia, "amount_micros": 5}
-    doc = {"now": 1700000000,
-           "holds_new": [[ia, req1, None, "gpt-4o", None, None, 5, 10, 1, 2, 3, 0, None, None, 0, 1700000900],
-                         [ia, req2, None, "gpt-4o", None, None, 7, 10, 1, 2, 3, 0, None, None, 0, 1700000900]],
-           "journal": [[ia, -3, 10 ** 7 - 3, "usage", None, None, "first", None],
-                       [ia, -4, 10 ** 7 - 7, "usage", None, None, "second", None]],
-           "keys": [[key, "ab" * 32, 200, json.dumps(answer), 1, None]]}
-    got = call_sets("SET autocommit = 0; CALL cd_batch_write(%s, 0); "
+    doc = dict(holds_new=[[ia, req1, None, "gpt-4o", None, None, 5, 10, 1, 2, 3, 0, None, None, 0, 1700000900],
+                          [ia, req2, None, "gpt-4o", None, None, 7, 10, 1, 2, 3, 0, None, None, 0, 1700000900]],
+               journal=[[ia, -3, 10 ** 7 - 3, "usage", None, None, "first", None],
+                        [ia, -4, 10 ** 7 - 7, "usage", None, None, "second", None]],
+               keys=[[key, "ab" * 32, 200, json.dumps(answer), 1, None]])
+    got = call_sets("SET autocommit = 0; %s; "
                     "SELECT 0 AS idem_keys, response FROM idempotency_keys WHERE idem_key = '%s'; "
                     "SELECT 0 AS holds, id, request_id FROM holds WHERE request_id IN ('%s', '%s') ORDER BY id; "
                     "SELECT 0 AS usages, reference FROM journal WHERE account_id = %d AND reference IN "
                     "('first', 'second') ORDER BY id; ROLLBACK"
-                    % (lit(doc), key, req1, req2, ia))
+                    % (write_call(1700000000, 0, **doc), key, req1, req2, ia))
     by_req = {r[2]: int(r[1]) for r in got["holds"]["rows"]}
     new = {int(r[1]): int(r[2]) for r in got["new_holds"]["rows"]}
     eq(new, {0: by_req[req1], 1: by_req[req2]}, "new hold ids by position")
@@ -112,12 +127,12 @@ def test_write_returns_new_usage_ids_in_order():
     ia = acct_id(acct)
     k1, k2 = uid("u"), uid("u")
     row = lambda k: [ia, None, k, None, "gpt-4o", None, 1, 0, 1, 3, 0, k, None, "cd" * 32]
-    doc = {"now": 1700000000, "usages_new": [row(k1), row(k2)],
-           "keys": [[uid("k"), "ab" * 32, 200, json.dumps({"usage_id": "usage_0"}), None, 1]]}
-    got = call_sets("SET autocommit = 0; CALL cd_batch_write(%s, 0); "
+    doc = dict(usages_new=[row(k1), row(k2)],
+               keys=[[uid("k"), "ab" * 32, 200, json.dumps({"usage_id": "usage_0"}), None, 1]])
+    got = call_sets("SET autocommit = 0; %s; "
                     "SELECT 0 AS usages, id, usage_key FROM usage_records WHERE usage_key IN ('%s', '%s'); "
                     "SELECT 0 AS idem_keys, response FROM idempotency_keys WHERE idem_key = '%s'; ROLLBACK"
-                    % (lit(doc), k1, k2, doc["keys"][0][0]))
+                    % (write_call(1700000000, 0, **doc), k1, k2, doc["keys"][0][0]))
     by_key = {r[2]: int(r[1]) for r in got["usages"]["rows"]}
     new = {int(r[1]): int(r[2]) for r in got["new_usages"]["rows"]}
     eq(new, {0: by_key[k1], 1: by_key[k2]}, "new usage ids by position")
