@@ -162,7 +162,8 @@ int decide_shrink(const struct guard_authorize *r, const struct acct *a, const s
 	if (pricing_token_cost(&r->price, r->margin_bps, r->input_tokens, 0, lo, amount) != PRICING_OK)
 		return -1;
 	/* Fewer tokens than asked, never a larger hold than the full one. */
-	assert(*out >= r->min_output_tokens && *out < r->max_output_tokens);
+	assert(*out >= r->min_output_tokens);
+	assert(*out < r->max_output_tokens);
 	assert(*amount <= r->amount_micros);
 	return 0;
 }
@@ -195,7 +196,8 @@ static enum cd_err authorize_check(const struct guard_authorize *r, const struct
  * would be told. */
 static enum cd_err authorize_replay(struct batch *b, struct guard_op *op, const struct acct *a)
 {
-	assert(op->hold >= 0 && op->hold < b->nholds);
+	assert(op->hold >= 0);
+	assert(op->hold < b->nholds);
 	assert(b->holds[op->hold].acct == op->acct);
 	const struct hold_row *h = &b->holds[op->hold].h;
 	memset(&op->refusal, 0, sizeof(op->refusal));
@@ -263,7 +265,8 @@ static enum cd_err authorize_hold(struct batch *b, struct guard_op *op, int64_t 
 	/* The reserve grew by the hold, which is what the request priced or
 	 * less (shrunk, byok). */
 	assert(a->reserved - reserved == h.amount);
-	assert(h.amount >= 0 && h.amount <= r->amount_micros);
+	assert(h.amount >= 0);
+	assert(h.amount <= r->amount_micros);
 	op->amount = h.amount;
 	op->max_output = h.max_output;
 	op->expires_at = h.expires_at;
@@ -409,6 +412,9 @@ static enum cd_err settle_check(struct batch *b, struct guard_op *op, int64_t *c
 					      pending ? -h->amount : 0, *delta);
 	if (over != NULL)	/* DESIGN §10, before anything moves */
 		return refusal_set_range(&op->refusal, REFUSE_OUT_OF_RANGE, over, *delta, "output_tokens");
+	/* A captured hold was charged already: only the difference moves. */
+	assert(h->charged >= 0);
+	assert(*delta <= *cost);
 	return CD_OK;
 }
 
@@ -444,7 +450,8 @@ enum cd_err decide_settle_move(struct batch *b, int acct, struct hold_row *h, co
 	decide_member_move(b, acct, h->has_member ? h->member : NULL, pending ? -h->amount : 0, delta);
 	/* Reserve never negative; a hold gives back at most what it held. */
 	assert(a->reserved >= 0);
-	assert(*released >= 0 && *released <= h->amount);
+	assert(*released >= 0);
+	assert(*released <= h->amount);
 	return CD_OK;
 }
 
@@ -502,6 +509,9 @@ static enum cd_err settle_finish(struct ledger *lg, struct batch *b, struct guar
 	const struct acct *a = &b->accts[op->acct].a;
 	const char *model = r->model != NULL ? r->model : h->model[0] ? h->model : NULL;
 	const char *conv = r->conversation_id != NULL ? r->conversation_id : h->has_conversation ? h->conversation : NULL;
+	assert(cost >= 0);
+	assert(released >= 0);
+	assert(released <= h->amount);
 	batch_settle_usage(lg, b, op->acct, h->id, h->has_member ? h->member : NULL, model,
 			   h->action[0] ? h->action : NULL, r->input_tokens, r->cached_input_tokens, r->output_tokens,
 			   cost, h->byok, h->request_id, conv);
@@ -545,7 +555,8 @@ enum cd_err decide_settle(struct ledger *lg, struct batch *b, struct guard_op *o
 	if (rc == CD_OK)
 		rc = settle_finish(lg, b, op, cost, released, pending, id);
 	/* Settled at what it cost, with the account's reserve in range. */
-	assert(rc != CD_OK || (strcmp(h->state, "settled") == 0 && h->charged == cost));
+	assert(rc != CD_OK || strcmp(h->state, "settled") == 0);
+	assert(rc != CD_OK || h->charged == cost);
 	assert(a->reserved >= 0);
 	return rc;
 }
@@ -573,7 +584,8 @@ enum cd_err decide_release(struct batch *b, struct guard_op *op)
 	}
 	/* Nothing charged: only a pending hold's reserve goes back. */
 	assert(op->released == 0 || strcmp(h->state, "released") == 0);
-	assert(op->released >= 0 && a->reserved >= 0);
+	assert(op->released >= 0);
+	assert(a->reserved >= 0);
 	snprintf(op->state, sizeof(op->state), "%s", h->state);
 	decide_note(op, a);
 	return CD_OK;
@@ -592,6 +604,8 @@ static enum cd_err usage_check(struct batch *b, struct guard_op *op, int64_t cos
 {
 	const struct guard_usage *r = op->in.usage;
 	const struct acct *a = &b->accts[op->acct].a;
+	assert(op->acct >= 0);
+	assert(cost >= 0);
 	*done = 0;
 	op->usage = batch_usage_by_key(b, op->acct, r->request_id);
 	int same = op->usage >= 0 && b->usages[op->usage].has_hash &&
@@ -625,6 +639,7 @@ static enum cd_err usage_record(struct ledger *lg, struct batch *b, struct guard
 	const struct guard_usage *r = op->in.usage;
 	struct acct *a = &b->accts[op->acct].a;
 	int64_t tokens = r->input_tokens + r->output_tokens;
+	assert(cost >= 0);
 	if (!r->force) {
 		enum cd_err rc = decide_rates_take(b, op->acct, r->member, lg->now, tokens, &op->refusal);
 		if (rc != CD_OK)
@@ -647,6 +662,8 @@ static enum cd_err usage_record(struct ledger *lg, struct batch *b, struct guard
 	}
 	b->accts[op->acct].changed = 1;
 	op->charged = cost;
+	/* Recorded at what it charged, for a replay to answer. */
+	assert(b->usages[op->usage].cost == cost);
 	decide_note(op, a);
 	return CD_OK;
 }
@@ -667,7 +684,8 @@ enum cd_err decide_usage(struct ledger *lg, struct batch *b, struct guard_op *op
 	int64_t before = a->balance, reserved = a->reserved;
 	rc = usage_record(lg, b, op, cost);
 	/* The balance moved by the charge alone; no reserve moved. */
-	assert(rc != CD_OK || (a->balance == before - cost && op->charged == cost));
+	assert(rc != CD_OK || a->balance == before - cost);
+	assert(rc != CD_OK || op->charged == cost);
 	assert(a->reserved == reserved);
 	return rc;
 }
