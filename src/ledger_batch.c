@@ -218,6 +218,14 @@ void batch_reset(struct batch *b)
 	b->failed = 0;
 }
 
+void batch_balances_mark(struct batch *b)
+{
+	for (int i = 0; i < b->naccts; i++) {
+		b->accts[i].balance_marked = b->accts[i].a.balance;
+		b->accts[i].journal_micros = 0;
+	}
+}
+
 int batch_acct_by_ext(const struct batch *b, const char *ext)
 {
 	for (int i = 0; i < b->naccts; i++)
@@ -446,6 +454,7 @@ enum cd_err batch_spend(struct ledger *lg, struct batch *b, int acct, int64_t am
 		g->is_new = 1;
 	}
 	journal_row(lg, b, a->id, amount, after, cause, source, hold_id, reference);
+	ba->journal_micros -= amount;
 	a->balance = after;
 	ba->changed = 1;
 	return CD_OK;
@@ -724,6 +733,7 @@ static void written(struct batch *b)
 		b->usages[i].is_new = 0;
 	for (int i = 0; i < b->nmembers; i++)
 		b->members[i].changed = 0;
+	batch_balances_mark(b);
 	for (int i = 0; i < b->naccts; i++) {
 		/* A flush inside a batch (a grants reload, a refund) must not hide
 		 * the change from the notices made at its end. */
@@ -750,6 +760,8 @@ enum cd_err batch_flush(struct ledger *lg, struct batch *b, int commit, const st
 	struct jw j;
 	int e = 0;
 	for (int i = 0; i < b->naccts; i++) {
+		/* Invariant 1: what the journal rows say moved is what moved. */
+		assert(b->accts[i].a.balance - b->accts[i].balance_marked == b->accts[i].journal_micros);
 		/* Invariant 2: reserved is the sum of pending holds, never below 0. */
 		if (b->accts[i].changed && b->accts[i].a.reserved < 0) {
 			log_error("account %" PRId64 " would store a negative reserve", b->accts[i].a.id);

@@ -6,7 +6,8 @@
  * rows) and returns them with the replay rows; operations change these
  * rows in memory, in arrival order; cd_batch_write writes them all back,
  * with the answers stored under Idempotency-Keys, and commits. The
- * journal rows keep the order of the operations that made them. Both
+ * journal rows keep the order of the operations that made them, and
+ * move the balances by exactly their amounts (asserted at each flush). Both
  * CALLs take one JSON parameter, written by jsonw.h: no SQL text is made
  * from request data. Above the account-open step (a batch rolls months
  * and sweeps what fell due like any other opening) and below the guard's
@@ -50,6 +51,11 @@ struct batch_acct {
 	int grants_stale;		/* grants changed in the database since read */
 	int recharge;			/* queue an auto-recharge at the next flush */
 	int touched;			/* changed in this attempt, also when a flush wrote it since */
+	/* Invariant 1 inside a batch: the balance moves only with journal
+	 * rows. Its balance as of the read or the last flush (or a journal row
+	 * written outside the batch's rows), and the sum of the amounts of the
+	 * journal rows appended since: batch_flush asserts they agree. */
+	int64_t balance_marked, journal_micros;
 };
 /* A grant of an account that spends, read in spending order. */
 struct batch_grant {
@@ -181,6 +187,11 @@ void batch_give(struct batch *b);
 void batch_free(struct batch *b);
 /* Empties b for a new attempt (hold_reqs_needed stays). */
 void batch_reset(struct batch *b);
+/* Takes every account's balance as it is now as the start of the check
+ * that balances move only with the batch's journal rows: after the read,
+ * and after a journal row the batch did not append (a refund grant,
+ * written right after a flush). */
+void batch_balances_mark(struct batch *b);
 /* The read CALL: the rows of w locked, months rolled, due expiries
  * applied (and what they changed read again, a second CALL). */
 enum cd_err batch_load(struct ledger *lg, struct batch *b, struct batch_want *w);

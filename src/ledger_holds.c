@@ -1,21 +1,23 @@
-/* ledger_holds.c: authorize, settle, release and direct usage, decided in
- * group-commit batches.
+/* ledger_holds.c: authorize, settle, release and direct usage, run in
+ * group-commit batches, and the usage report.
  *
  * Guard writes queue (ledger_combine.h); a waiting worker takes up to
  * LIMIT_BATCH_OPS of them and runs them as one transaction on its own
  * connection: every row they need is read and locked in one round trip
  * (ledger_batch.h), each operation is decided in memory in arrival order
- * by the rules below (DESIGN §5's checks in its order: 404, 403, 429,
- * 402), every row is written back and committed in one more round trip,
- * and each operation gets its own answer. A refusal changes nothing, so
- * it never touches the other operations of its batch; a failure of the
- * transaction (deadlock, lock wait, lost connection, certification) runs
- * the whole batch again, at most LIMIT_TX_RETRIES times, then answers
- * every operation with it. Replays are answered from what was stored: a
- * request_id maps to one hold or one usage, a settled hold keeps its
- * settle's hash and answer, an Idempotency-Key its answer. */
-#include "ledger_batch.h"
-#include "ledger_combine.h"
+ * by the guard's rules (ledger_decide.h: DESIGN §5's checks in its order,
+ * 404, 403, 429, 402), every row is written back and committed in one
+ * more round trip, and each operation gets its own answer. A refusal
+ * changes nothing, so it never touches the other operations of its
+ * batch; a failure of the transaction (deadlock, lock wait, lost
+ * connection, certification) runs the whole batch again, at most
+ * LIMIT_TX_RETRIES times, then answers every operation with it. Replays
+ * are answered from what was stored: a request_id maps to one hold or
+ * one usage, a settled hold keeps its settle's hash and answer, an
+ * Idempotency-Key its answer. This file is the glue above the rules:
+ * what to read, the transaction and its retries, the answers, the
+ * routing to a node; it decides nothing. */
+#include "ledger_decide.h"
 #include "noderoute.h"
 #include "log.h"
 #include "timefmt.h"
@@ -25,499 +27,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-enum guard_kind { GUARD_AUTHORIZE, GUARD_SETTLE, GUARD_RELEASE, GUARD_USAGE };
-
-/* One queued guard operation: its request, then what one attempt of its
- * batch decided, then its answer. */
-struct guard_op {
-	struct combine_op link;		/* first: the queue's */
-	enum guard_kind kind;
-	const struct ledger_call *call;	/* NULL: no Idempotency-Key */
-	union {
-		const struct guard_authorize *authorize;
-		const struct guard_settle *settle;
-		const struct guard_release *release;
-		const struct guard_usage *usage;
-	} in;
-	struct ledger_result *res;
-	enum cd_err rc;			/* CD_OK: res holds the answer */
-	/* The attempt's decision. */
-	int ext;			/* the account's index in batch_want.acct_ext, or -1 */
-	int64_t account_id, hold_id;	/* a settle's or release's hold, parsed (0: unparsable) */
-	enum cd_err decided;		/* CD_OK, or the refusal's code */
-	struct refusal refusal;
-	int acct, hold, usage;		/* rows in the batch, or -1 */
-	const struct batch_key *stored;	/* answered from an earlier request's key */
-	int same_key_as;		/* answered like this earlier operation of the batch, or -1 */
-	int store;			/* its answer is stored under its key */
-	int64_t amount, expires_at, balance, available, charged, released;
-	int64_t max_output;		/* an authorize's granted output tokens, -1: none */
-	int replayed;
-	char state[16];
-	/* The answer. */
-	json_t *out;
-	int status;
-	int answer_replayed;
-	/* The account it routes by (several database nodes): the request's,
-	 * or a settle's or release's hold's; "" when unknown. */
-	char route[LIMIT_ACCOUNT_ID_BYTES + 1];
-};
-
-/* ---- The rules ---- */
-
-static struct member_row *op_member(struct batch *b, int acct, const char *member, int *index)
-{
-	int i = batch_member(b, acct, member);
-	if (index != NULL)
-		*index = i;
-	return i >= 0 ? &b->members[i].m : NULL;
-}
-
-/* Moves a member's reserve and month spend, when it has a row. */
-static void member_move(struct batch *b, int acct, const char *member, int64_t reserved_delta, int64_t spent_delta)
-{
-	int i;
-	struct member_row *m = op_member(b, acct, member, &i);
-	if (m == NULL || (reserved_delta == 0 && spent_delta == 0))
-		return;
-	m->reserved += reserved_delta;
-	m->month_spent += spent_delta;
-	b->members[i].changed = 1;
-}
-
-static void op_note(struct guard_op *op, const struct acct *a)
-{
-	op->balance = a->balance;
-	op->available = acct_available(a);
-}
-
-/* ---- Rate limits ---- */
-
-/* Requests and tokens per minute (DESIGN §9), counted on the account's
- * (and the member's) row the batch holds locked, per UTC minute: exact
- * across every instance. A request over a limit is refused 429 with the
- * seconds to the next minute, and counts nothing. */
-static enum cd_err rate_check(struct refusal *why, const struct rate *w, int64_t now, int64_t tokens)
-{
-	int64_t minute = now / 60;
-	int64_t requests = w->minute == minute ? w->requests : 0;
-	int64_t counted = w->minute == minute ? w->tokens : 0;
-	const char *which = NULL;
-	int64_t limit = 0;
-	if (w->rpm >= 0 && requests + 1 > w->rpm) {
-		which = "requests_per_minute";
-		limit = w->rpm;
-	} else if (w->tpm >= 0 && counted + tokens > w->tpm) {
-		which = "tokens_per_minute";
-		limit = w->tpm;
-	}
-	if (which == NULL)
-		return CD_OK;
-	enum cd_err rc = refusal_set(why, REFUSE_RATE_LIMIT, which, NULL);
-	why->amount_micros = limit;
-	why->retry_after = 60 - now % 60;
-	return rc;
-}
-
-/* Counts a granted request and its tokens in the current minute. */
-static void rate_count(struct rate *w, int64_t now, int64_t tokens)
-{
-	int64_t minute = now / 60;
-	if (w->minute != minute) {
-		w->minute = minute;
-		w->requests = 0;
-		w->tokens = 0;
-	}
-	w->requests++;
-	w->tokens += tokens;
-}
-
-/* A settle's correction: the actual tokens for those counted, when the
- * hold was counted in the window's current minute. */
-static void rate_correct(struct rate *w, int64_t minute, int64_t counted, int64_t actual)
-{
-	if (minute < 0 || minute != w->minute)
-		return;
-	w->tokens += actual - counted;
-	if (w->tokens < 0)
-		w->tokens = 0;
-}
-
-/* The account's window, then the member's (when it has a row): both must
- * pass before either counts. */
-static enum cd_err rates_take(struct batch *b, struct guard_op *op, const char *member, int64_t now, int64_t tokens)
-{
-	int mi;
-	struct acct *a = &b->accts[op->acct].a;
-	struct member_row *m = op_member(b, op->acct, member, &mi);
-	enum cd_err rc = rate_check(&op->refusal, &a->rate, now, tokens);
-	if (rc == CD_OK && m != NULL)
-		rc = rate_check(&op->refusal, &m->rate, now, tokens);
-	if (rc != CD_OK)
-		return rc;
-	rate_count(&a->rate, now, tokens);
-	if (m != NULL) {
-		rate_count(&m->rate, now, tokens);
-		b->members[mi].changed = 1;
-	}
-	return CD_OK;
-}
-
-/* ---- Authorize ---- */
-
-/* Shrink instead of refusing (DESIGN §9): the most output tokens, from
- * max_output_tokens - 1 down to min_output_tokens, whose hold passes every
- * check (guard_check: balance and overdraft, monthly and daily limits, the
- * member's cap), priced exactly as the full hold was (the cost formula's
- * rounding). A check that passes for an amount passes for any smaller one,
- * so the largest is found by bisection. 0 and *out set, or -1: not even
- * min_output_tokens is affordable (*min_cost is what it would hold). */
-static int shrink(const struct guard_authorize *r, const struct acct *a, const struct member_row *m,
-		  int64_t *out, int64_t *amount, int64_t *min_cost)
-{
-	struct refusal scratch;
-	int64_t lo = r->min_output_tokens, hi = r->max_output_tokens - 1, cost;
-	if (pricing_token_cost(&r->price, r->margin_bps, r->input_tokens, 0, lo, min_cost) != PRICING_OK)
-		return -1;
-	if (member_guard_check(&scratch, a, m, *min_cost, 0) != CD_OK)
-		return -1;
-	while (lo < hi) {		/* lo is affordable; is anything up to hi? */
-		int64_t mid = lo + (hi - lo + 1) / 2;
-		if (pricing_token_cost(&r->price, r->margin_bps, r->input_tokens, 0, mid, &cost) == PRICING_OK &&
-		    member_guard_check(&scratch, a, m, cost, 0) == CD_OK)
-			lo = mid;
-		else
-			hi = mid - 1;
-	}
-	*out = lo;
-	return pricing_token_cost(&r->price, r->margin_bps, r->input_tokens, 0, lo, amount) == PRICING_OK ? 0 : -1;
-}
-
-static enum cd_err authorize_decide(struct ledger *lg, struct batch *b, struct guard_op *op)
-{
-	const struct guard_authorize *r = op->in.authorize;
-	op->acct = batch_acct_by_ext(b, r->account);
-	if (op->acct < 0)
-		return refusal_set(&op->refusal, REFUSE_ACCOUNT_UNKNOWN, r->account, NULL);
-	struct batch_acct *ba = &b->accts[op->acct];
-	struct acct *a = &ba->a;
-	struct member_row *m = r->byok ? NULL : op_member(b, op->acct, r->member, NULL);
-	int64_t amount = r->byok ? 0 : r->amount_micros, out = r->action != NULL ? -1 : r->max_output_tokens;
-	enum cd_err rc = member_guard_check(&op->refusal, a, m, r->amount_micros, r->byok);
-	if (rc != CD_OK && rc != CD_E_SUSPENDED && r->min_output_tokens >= 0 && r->priced &&
-	    r->min_output_tokens < r->max_output_tokens) {
-		int64_t min_cost;
-		if (shrink(r, a, m, &out, &amount, &min_cost) == 0) {
-			memset(&op->refusal, 0, sizeof(op->refusal));
-			rc = CD_OK;
-		} else {
-			/* Refused: what it says is needed is the least hold the
-			 * app would have taken. */
-			rc = member_guard_check(&op->refusal, a, m, min_cost, 0);
-		}
-	}
-	/* A replayed request_id gets its hold, even when a new one would be
-	 * refused (but not on an account that is not active): a refusal is
-	 * decided knowing whether the request_id is held already. */
-	op->hold = batch_hold_by_request(b, op->acct, r->request_id);
-	if (rc != CD_OK && rc != CD_E_SUSPENDED && op->hold < 0 && !b->hold_reqs_read) {
-		enum cd_err lr = batch_hold_lookup(lg, b, op->acct, r->request_id, &op->hold);
-		if (lr != CD_OK)
-			return lr;
-	}
-	if (op->hold >= 0 && rc != CD_E_SUSPENDED) {
-		const struct hold_row *h = &b->holds[op->hold].h;
-		memset(&op->refusal, 0, sizeof(op->refusal));
-		op->amount = h->amount;
-		op->max_output = h->max_output;
-		op->expires_at = h->expires_at;
-		op_note(op, a);
-		return CD_OK;
-	}
-	if (rc != CD_OK)
-		return rc;
-	const char *over = member_range_check(a, m, amount, 0);
-	if (over != NULL)	/* DESIGN §10: the reserve stays in range */
-		return refusal_set_range(&op->refusal, REFUSE_OUT_OF_RANGE, over, amount, "max_output_tokens");
-	int64_t tokens = r->input_tokens + (out > 0 ? out : 0);	/* its input and the output granted */
-	rc = rates_take(b, op, r->member, lg->now, tokens);
-	if (rc != CD_OK)
-		return rc;
-	struct hold_row h;
-	memset(&h, 0, sizeof(h));
-	h.rate_minute = a->rate.minute;
-	h.rate_tokens = tokens;
-	ledger_copy_text(h.request_id, sizeof(h.request_id), r->request_id);
-	h.has_member = r->member != NULL;
-	ledger_copy_text(h.member, sizeof(h.member), r->member);
-	ledger_copy_text(h.model, sizeof(h.model), r->model);
-	ledger_copy_text(h.action, sizeof(h.action), r->action);
-	h.has_conversation = r->conversation_id != NULL;
-	ledger_copy_text(h.conversation, sizeof(h.conversation), r->conversation_id);
-	h.amount = amount;
-	h.max_output = out;
-	h.has_pin = r->priced && !r->byok;
-	if (h.has_pin) {
-		h.pin = r->price;
-		h.pin_margin = r->margin_bps;
-	}
-	h.byok = r->byok;
-	h.expires_at = lg->now + r->ttl_seconds;
-	snprintf(h.state, sizeof(h.state), "pending");
-	op->hold = batch_hold_add(b, op->acct, &h);
-	if (op->hold < 0)
-		return CD_E_INTERNAL;
-	a->reserved += h.amount;
-	if (a->sweep_due_at < 0 || h.expires_at < a->sweep_due_at)
-		a->sweep_due_at = h.expires_at;
-	ba->changed = 1;
-	if (m != NULL)
-		member_move(b, op->acct, r->member, h.amount, 0);
-	op->amount = h.amount;
-	op->max_output = h.max_output;
-	op->expires_at = h.expires_at;
-	op_note(op, a);
-	return CD_OK;
-}
-
-/* ---- Settle and release ---- */
-
-/* The hold of a settle or release, with its account: both in the batch. */
-static enum cd_err hold_find(struct batch *b, struct guard_op *op, const char *hold_id)
-{
-	op->acct = op->hold_id > 0 ? batch_acct_by_id(b, op->account_id) : -1;
-	op->hold = op->acct >= 0 ? batch_hold_by_id(b, op->hold_id) : -1;
-	if (op->hold < 0 || b->holds[op->hold].acct != op->acct)
-		return refusal_set(&op->refusal, REFUSE_HOLD_UNKNOWN, hold_id, NULL);
-	return CD_OK;
-}
-
-/* Cost of a settle: byok 0, an action its price, a model its tokens; a
- * cost above LIMIT_AMOUNT_MICROS_MAX is refused (DESIGN §10). */
-static enum cd_err settle_cost(const struct hold_row *h, const struct guard_settle *r, int64_t *cost,
-			       struct refusal *why)
-{
-	struct price p;
-	int64_t margin;
-	*cost = 0;
-	if (h->byok)
-		return CD_OK;
-	if (h->action[0] != '\0')
-		return ledger_price_action(h->action, cost) ? CD_OK : refusal_set(why, REFUSE_HOLD_UNPRICED, NULL, NULL);
-	if (h->has_pin && (r->model == NULL || strcmp(r->model, h->model) == 0)) {
-		/* Pinned at authorize: a price change since does not touch it. */
-		p = h->pin;
-		margin = h->pin_margin;
-	} else if (r->price != NULL) {
-		p = *r->price;
-		margin = r->margin_bps;
-	} else if (!ledger_price_model(r->model != NULL ? r->model : h->model, &p, &margin)) {
-		return refusal_set(why, REFUSE_HOLD_UNPRICED, NULL, NULL);
-	}
-	if (pricing_token_cost(&p, margin, r->input_tokens, r->cached_input_tokens, r->output_tokens, cost) != PRICING_OK)
-		return refusal_set(why, REFUSE_HOLD_UNPRICED, NULL, NULL);
-	if (*cost <= LIMIT_AMOUNT_MICROS_MAX)
-		return CD_OK;
-	return refusal_set_range(why, REFUSE_CHARGE_CAP, NULL, *cost,
-				 pricing_blame(&p, r->input_tokens, r->cached_input_tokens, r->output_tokens, "output_tokens"));
-}
-
-/* A late settle below a captured hold gives the difference back as a
- * refund grant, written at once (after what the batch wrote before it,
- * so the journal keeps the operations' order). */
-static enum cd_err settle_refund(struct ledger *lg, struct batch *b, struct guard_op *op, int64_t amount)
-{
-	char ref[LIMIT_HOLD_ID_BYTES];
-	int64_t grant_id, journal_id;
-	struct acct *a = &b->accts[op->acct].a;
-	enum cd_err rc = batch_flush(lg, b, 0, NULL, 0);
-	if (rc != CD_OK)
-		return rc;
-	hold_id_format(ref, sizeof(ref), a->id, b->holds[op->hold].h.id);
-	rc = ledger_add_grant(lg, a, "refund", amount, 0, -1, ref, "late settle below captured hold", &grant_id,
-			      &journal_id);
-	b->accts[op->acct].changed = 1;
-	b->accts[op->acct].grants_stale = 1;
-	return rc;
-}
-
-static enum cd_err settle_decide(struct ledger *lg, struct batch *b, struct guard_op *op)
-{
-	const struct guard_settle *r = op->in.settle;
-	int64_t cost;
-	char id[LIMIT_HOLD_ID_BYTES];
-	enum cd_err rc = hold_find(b, op, r->hold_id);
-	if (rc != CD_OK)
-		return rc;
-	struct batch_hold *bh = &b->holds[op->hold];
-	struct hold_row *h = &bh->h;
-	struct acct *a = &b->accts[op->acct].a;
-	if (strcmp(h->state, "settled") == 0) {
-		/* Answered from its stored settle, never charged again. */
-		if (!h->has_hash || memcmp(h->settle_hash, r->request_hash, 32) != 0)
-			return refusal_set(&op->refusal, REFUSE_HOLD_SETTLE_CONFLICT, r->hold_id, NULL);
-		return CD_OK;
-	}
-	if (strcmp(h->state, "released") == 0)
-		return refusal_set(&op->refusal, REFUSE_HOLD_SETTLE_CONFLICT, r->hold_id, NULL);
-	rc = settle_cost(h, r, &cost, &op->refusal);
-	if (rc != CD_OK)
-		return rc;
-	int pending = strcmp(h->state, "pending") == 0;
-	int64_t delta = cost - (strcmp(h->state, "captured") == 0 ? h->charged : 0);
-	const char *over = member_range_check(a, h->has_member ? op_member(b, op->acct, h->member, NULL) : NULL,
-					      pending ? -h->amount : 0, delta);
-	if (over != NULL)	/* DESIGN §10, before anything moves */
-		return refusal_set_range(&op->refusal, REFUSE_OUT_OF_RANGE, over, delta, "output_tokens");
-	/* Decided: from here on the settle happens. Its minute's token count
-	 * takes the actual tokens for the ones the hold counted. */
-	if (h->rate_minute >= 0) {
-		int64_t actual = r->input_tokens + r->output_tokens;
-		int mi = -1;
-		struct member_row *hm = h->has_member ? op_member(b, op->acct, h->member, &mi) : NULL;
-		rate_correct(&a->rate, h->rate_minute, h->rate_tokens, actual);
-		if (hm != NULL) {
-			rate_correct(&hm->rate, h->rate_minute, h->rate_tokens, actual);
-			b->members[mi].changed = 1;
-		}
-		h->rate_tokens = actual;
-	}
-	int64_t released = 0;
-	if (pending) {
-		assert(h->amount <= a->reserved);
-		a->reserved -= h->amount;
-		released = h->amount > cost ? h->amount - cost : 0;
-	}
-	if (acct_spent(a, delta) != 0)
-		return CD_E_INTERNAL;	/* checked above */
-	b->accts[op->acct].changed = 1;
-	member_move(b, op->acct, h->has_member ? h->member : NULL, pending ? -h->amount : 0, delta);
-	hold_id_format(id, sizeof(id), a->id, h->id);
-	if (delta < 0) {
-		rc = settle_refund(lg, b, op, -delta);
-		if (rc != CD_OK)
-			return rc;
-	} else if (delta > 0) {
-		rc = batch_spend(lg, b, op->acct, delta, "usage", NULL, h->id, id);
-		if (rc != CD_OK)
-			return rc;
-	}
-	const char *model = r->model != NULL ? r->model : h->model[0] ? h->model : NULL;
-	const char *conv = r->conversation_id != NULL ? r->conversation_id : h->has_conversation ? h->conversation : NULL;
-	batch_settle_usage(lg, b, op->acct, h->id, h->has_member ? h->member : NULL, model,
-			   h->action[0] ? h->action : NULL, r->input_tokens, r->cached_input_tokens, r->output_tokens,
-			   cost, h->byok, h->request_id, conv);
-	/* The answer is stored with the hold, for a replay. Its fields are
-	 * bounded, so it always fits the column (limits.h). */
-	json_t *out = json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:b}", "hold_id", id, "account", a->ext_id,
-				"charged_micros", (json_int_t)cost, "released_micros", (json_int_t)released,
-				"balance_micros", (json_int_t)a->balance, "available_micros",
-				(json_int_t)acct_available(a), "late", !pending);
-	char *text = out != NULL ? json_dumps(out, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
-	json_decref(out);
-	if (text == NULL || strlen(text) > LIMIT_SETTLE_RESPONSE_BYTES) {
-		free(text);
-		return CD_E_INTERNAL;
-	}
-	ledger_copy_text(h->response, sizeof(h->response), text);
-	free(text);
-	memcpy(h->settle_hash, r->request_hash, 32);
-	h->has_hash = 1;
-	h->charged = cost;
-	snprintf(h->state, sizeof(h->state), "settled");
-	bh->changed = 1;
-	return CD_OK;
-}
-
-static enum cd_err release_decide(struct batch *b, struct guard_op *op)
-{
-	const struct guard_release *r = op->in.release;
-	enum cd_err rc = hold_find(b, op, r->hold_id);
-	if (rc != CD_OK)
-		return rc;
-	struct batch_hold *bh = &b->holds[op->hold];
-	struct hold_row *h = &bh->h;
-	struct acct *a = &b->accts[op->acct].a;
-	if (strcmp(h->state, "settled") == 0 || strcmp(h->state, "captured") == 0)
-		return refusal_set(&op->refusal, REFUSE_HOLD_RELEASE_CONFLICT, r->hold_id, NULL);
-	op->released = 0;
-	if (strcmp(h->state, "pending") == 0) {
-		op->released = h->amount;
-		assert(h->amount <= a->reserved);
-		a->reserved -= h->amount;
-		b->accts[op->acct].changed = 1;
-		member_move(b, op->acct, h->has_member ? h->member : NULL, -h->amount, 0);
-		snprintf(h->state, sizeof(h->state), "released");
-		bh->changed = 1;
-	}
-	snprintf(op->state, sizeof(op->state), "%s", h->state);
-	op_note(op, a);
-	return CD_OK;
-}
-
-/* ---- Direct usage ----
- * Usage reported after the fact is checked like authorize (404, 403, 429,
- * 402), and a refusal charges nothing; with force it is charged whatever
- * the checks say, and its journal row says so (source "forced"). A
- * request_id already recorded answers its first result, even when a new
- * charge would now be refused. */
-
-static enum cd_err usage_decide(struct ledger *lg, struct batch *b, struct guard_op *op)
-{
-	const struct guard_usage *r = op->in.usage;
-	op->acct = batch_acct_by_ext(b, r->account);
-	if (op->acct < 0)
-		return refusal_set(&op->refusal, REFUSE_ACCOUNT_UNKNOWN, r->account, NULL);
-	struct acct *a = &b->accts[op->acct].a;
-	int64_t cost = r->byok ? 0 : r->cost_micros;
-	op->usage = batch_usage_by_key(b, op->acct, r->request_id);
-	int same = op->usage >= 0 && b->usages[op->usage].has_hash &&
-		   memcmp(b->usages[op->usage].hash, r->request_hash, 32) == 0;
-	if (!r->force) {
-		struct member_row *m = r->byok ? NULL : op_member(b, op->acct, r->member, NULL);
-		enum cd_err rc = member_guard_check(&op->refusal, a, m, cost, r->byok);
-		if (rc != CD_OK && (rc == CD_E_SUSPENDED || !same))
-			return rc;
-		memset(&op->refusal, 0, sizeof(op->refusal));
-	}
-	if (op->usage >= 0) {
-		if (!same)
-			return refusal_set(&op->refusal, REFUSE_USAGE_CONFLICT, r->request_id, NULL);
-		op->replayed = 1;
-		op->charged = b->usages[op->usage].cost;
-		op_note(op, a);
-		return CD_OK;
-	}
-	const char *over = member_range_check(a, op_member(b, op->acct, r->member, NULL), 0, cost);
-	if (over != NULL)	/* DESIGN §10: forced charges included */
-		return refusal_set_range(&op->refusal, REFUSE_OUT_OF_RANGE, over, cost, r->model ? "output_tokens" : "action");
-	int64_t tokens = r->input_tokens + r->output_tokens;
-	if (!r->force) {
-		enum cd_err rc = rates_take(b, op, r->member, lg->now, tokens);
-		if (rc != CD_OK)
-			return rc;
-	} else {
-		rate_count(&a->rate, lg->now, tokens);
-	}
-	op->usage = batch_usage_add(lg, b, op->acct, 0, r->member, r->model, r->action, r->input_tokens,
-				    r->cached_input_tokens, r->output_tokens, cost, r->byok, r->request_id,
-				    r->conversation_id, r->request_hash);
-	if (op->usage < 0)
-		return CD_E_INTERNAL;
-	if (cost > 0) {	/* in range: checked before anything moved */
-		enum cd_err rc = batch_spend(lg, b, op->acct, cost, "usage", r->force ? "forced" : NULL, 0, r->request_id);
-		if (rc != CD_OK)
-			return rc;
-		if (acct_spent(a, cost) != 0)
-			return CD_E_INTERNAL;
-		member_move(b, op->acct, r->member, 0, cost);
-	}
-	b->accts[op->acct].changed = 1;
-	op->charged = cost;
-	op_note(op, a);
-	return CD_OK;
-}
 
 /* ---- One batch ---- */
 
@@ -693,19 +202,19 @@ static enum cd_err decide(struct ledger *lg, struct batch *b, struct guard_op *o
 	lg->journal_key = op_key(op);
 	switch (op->kind) {
 	case GUARD_AUTHORIZE:
-		rc = authorize_decide(lg, b, op);
+		rc = decide_authorize(lg, b, op);
 		break;
 	case GUARD_SETTLE:
 		outer = journal_key_push(lg, key, "settle", op->in.settle->hold_id, 0);
-		rc = settle_decide(lg, b, op);
+		rc = decide_settle(lg, b, op);
 		lg->journal_key = outer;
 		break;
 	case GUARD_RELEASE:
-		rc = release_decide(b, op);
+		rc = decide_release(b, op);
 		break;
 	default:
 		outer = journal_key_push(lg, key, "usage", op->in.usage->request_id, 0);
-		rc = usage_decide(lg, b, op);
+		rc = decide_usage(lg, b, op);
 		lg->journal_key = outer;
 		break;
 	}
@@ -723,16 +232,36 @@ static void op_notice(struct ledger *lg, struct batch *b, struct guard_op *op)
 	if (op->acct < 0)
 		return;
 	if (member != NULL)
-		op_member(b, op->acct, member, &m);
+		m = batch_member(b, op->acct, member);
 	batch_notice_refusal(lg, b, op->acct, m, op->refusal.why, op->refusal.available_micros,
 			     op->refusal.required_micros);
+}
+
+/* The batch's money, which a refusal must leave as it was: the sums of
+ * its accounts' balances and reserves, and its pending journal rows. */
+struct batch_sums {
+	int64_t balance, reserved;
+	int journal;
+};
+
+static void batch_sums(const struct batch *b, struct batch_sums *s)
+{
+	memset(s, 0, sizeof(*s));
+	for (int i = 0; i < b->naccts; i++) {
+		s->balance += b->accts[i].a.balance;
+		s->reserved += b->accts[i].a.reserved;
+	}
+	s->journal = b->njournal;
 }
 
 /* Decides every operation of the batch in order; CD_OK, or what fails
  * the attempt. *nstore: how many answers go under their keys. */
 static enum cd_err decide_all(struct ledger *lg, struct batch *b, struct guard_op **ops, int n, int *nstore)
 {
+	struct batch_sums before, after;
 	enum cd_err rc = CD_OK;
+	assert(n >= 1);
+	assert(n <= BATCH_MAX);
 	*nstore = 0;
 	for (int i = 0; rc == CD_OK && i < n; i++) {
 		struct guard_op *op = ops[i];
@@ -742,6 +271,7 @@ static enum cd_err decide_all(struct ledger *lg, struct batch *b, struct guard_o
 		memset(&op->refusal, 0, sizeof(op->refusal));
 		if (key_answered(b, ops, i))
 			continue;
+		batch_sums(b, &before);
 		op->decided = decide(lg, b, op);
 		if (op->decided == CD_E_RETRY || op->decided == CD_E_UNAVAILABLE || op->decided == CD_E_INTERNAL)
 			rc = op->decided;	/* no answer: the transaction fails */
@@ -749,11 +279,17 @@ static enum cd_err decide_all(struct ledger *lg, struct batch *b, struct guard_o
 			log_error("the ledger refused (%s) without saying why", cd_strerror(op->decided));
 			rc = CD_E_INTERNAL;
 		}
+		batch_sums(b, &after);
+		/* A refusal changes nothing: no balance, reserve or journal row. */
+		assert(rc != CD_OK || op->decided == CD_OK || after.balance == before.balance);
+		assert(rc != CD_OK || op->decided == CD_OK || after.reserved == before.reserved);
+		assert(rc != CD_OK || op->decided == CD_OK || after.journal == before.journal);
 		op->store = op_key(op) != NULL && (op->decided == CD_OK || refusal_kept(op->refusal.why));
 		*nstore += op->store;
 		if (rc == CD_OK && op->decided != CD_OK)
 			op_notice(lg, b, op);
 	}
+	assert(*nstore <= n);
 	return rc;
 }
 
@@ -767,18 +303,23 @@ static enum cd_err batch_attempt(struct ledger *lg, struct batch *b, struct guar
 	struct batch_want w;
 	struct batch_answer keys[BATCH_MAX];
 	char *texts[BATCH_MAX];
-	int nstore = 0;
+	int nstore = 0, decided_store;
+	assert(n >= 1);
+	assert(n <= BATCH_MAX);
 	batch_reset(b);
 	want_of(&w, ops, n);
 	w.read_hold_reqs = b->hold_reqs_needed;
 	enum cd_err rc = batch_load(lg, b, &w);
-	if (rc == CD_OK)
+	if (rc == CD_OK) {
+		batch_balances_mark(b);	/* as read: from here balances move with journal rows */
 		rc = decide_all(lg, b, ops, n, &nstore);
+	}
 	if (rc != CD_OK)
 		return rc;
 	batch_notice_balances(lg, b);
 	if (nstore > 0)
 		answer_all(b, ops, n);
+	decided_store = nstore;
 	nstore = 0;
 	for (int i = 0; i < n; i++) {
 		struct guard_op *op = ops[i];
@@ -794,12 +335,20 @@ static enum cd_err batch_attempt(struct ledger *lg, struct batch *b, struct guar
 						     op->kind == GUARD_USAGE && op->decided == CD_OK ? op->usage : -1};
 		nstore++;
 	}
+	/* Every answer decide_all said goes under its key is stored. */
+	assert(rc != CD_OK || nstore == decided_store);
 	if (rc == CD_OK)
 		rc = batch_flush(lg, b, 1, keys, nstore);
 	for (int i = 0; i < nstore; i++)
 		free(texts[i]);
-	if (rc == CD_OK)
-		answer_all(b, ops, n);
+	if (rc != CD_OK)
+		return rc;
+	/* Written: every hold and usage the batch made has its id. */
+	for (int i = 0; i < b->nholds; i++)
+		assert(b->holds[i].h.id > 0);
+	for (int i = 0; i < b->nusages; i++)
+		assert(b->usages[i].id > 0);
+	answer_all(b, ops, n);
 	return rc;
 }
 
@@ -812,6 +361,8 @@ static void guard_run(void *self, struct combine_op **links, int n)
 	struct ledger_tx t;
 	char route[sizeof(lg->route)];
 	int routed = lg->routed;
+	assert(n >= 1);
+	assert(n <= BATCH_MAX);
 	memcpy(route, lg->route, sizeof(route));
 	for (int i = 0; i < n; i++) {
 		ops[i] = (struct guard_op *)links[i];
@@ -855,8 +406,12 @@ static void guard_run(void *self, struct combine_op **links, int n)
 		res->body = op->out;
 		res->status = op->status;
 		res->replayed = op->answer_replayed;
-		if (op->stored == NULL && op->same_key_as < 0 && op->decided != CD_OK)
+		if (op->stored == NULL && op->same_key_as < 0 && op->decided != CD_OK) {
+			/* A refusal of its own is answered with its code's status. */
+			assert(op->status == cd_err_status(op->decided));
+			assert(op->refusal.why != REFUSE_NONE);
 			res->refusal = op->refusal;
+		}
 	}
 }
 

@@ -1,7 +1,7 @@
 #!/bin/sh
 # test_layering.sh: dependencies point one way (STYLE.md). <mysql.h> only in
-# the ledger, <curl/curl.h> only in the Stripe client, no banned calls, and
-# no circle of #include "x.h" between modules.
+# the ledger, <curl/curl.h> only in the Stripe client, no banned calls, no
+# circle of #include "x.h" between modules, and assertions left on.
 src="${top_srcdir:-.}/src"
 n=0
 fail=0
@@ -29,6 +29,17 @@ check "no multi-statement connections" "$(grep -n 'CLIENT_MULTI_STATEMENTS' "$sr
 check "no escaped SQL text" "$(grep -nE 'mysql_(real_)?escape_string' "$src"/*.c | head -3 | tr '\n' ' ')"
 check "text queries only in migrations and session set-up" "$(grep -lE 'mysql_(real_)?query' "$src"/*.c | grep -vE '/ledger(_admin)?\.c' | tr '\n' ' ')"
 check "no float in money code" "$(grep -nE '\b(float|double)\b' "$src"/pricing.c "$src"/ledger*.c | head -3 | tr '\n' ' ')"
+# Assertions guard the money (ledger_decide.c, ledger_batch.c, the
+# combiner): every build the tests use keeps them on. NDEBUG is defined by
+# no build file, nor in the flags this tree was configured with (the
+# Makefile make check runs from); test_decide.c also refuses to compile
+# with it.
+top="${top_srcdir:-.}"
+ndebug=$(grep -n 'NDEBUG' "$top/configure.ac" "$top/Makefile.am" "$top/dev" "$top/debian/rules" "$top/.ci/run" 2>/dev/null | head -3 | tr '\n' ' ')
+if [ -f Makefile ]; then
+	ndebug="$ndebug$(grep -nE '^[A-Z_]*(CFLAGS|CPPFLAGS|DEFS)[[:space:]]*=.*NDEBUG' Makefile | head -3 | tr '\n' ' ')"
+fi
+check "assertions on: NDEBUG is not in the build flags" "$ndebug"
 
 # Include cycles. A module is a file's stem (router.c and router.h are
 # "router"), or the part of the stem before its first '_' when that part is

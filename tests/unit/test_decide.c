@@ -1,0 +1,340 @@
+/* test_decide.c: the guard's rules (ledger_decide.h) without a database:
+ * rate windows across minute boundaries, shrinking a hold, the cost of a
+ * settle, and whole authorizes, settles, releases and usages decided on a
+ * batch built here by hand (no read, no write, no connection). Built
+ * with assertions on, so the rules' own checks run under it too. */
+#include "ledger_decide.h"
+#include "tap.h"
+#include <stdlib.h>
+#include <string.h>
+
+#ifdef NDEBUG
+#error "the unit tests run with assertions on: NDEBUG must not be defined"
+#endif
+
+#define NOW (60 * 1000000LL + 30)	/* 30 s into minute 1000000 */
+
+/* 1 micro per input token, 2 per output token, no margin: a hold of 100
+ * input and k output tokens costs 100 + 2k. */
+static const struct price PRICE = {1000000, 500000, 2000000, 1000};
+
+static void test_rates(void)
+{
+	struct refusal why;
+	struct rate w = {2, 100, -1, 0, 0};	/* 2 requests, 100 tokens a minute */
+	int64_t minute = NOW / 60;
+	is_int(decide_rate_check(&why, &w, NOW, 50), CD_OK, "a first request fits");
+	decide_rate_count(&w, NOW, 50);
+	ok(w.minute == minute && w.requests == 1 && w.tokens == 50, "counted in its minute");
+	memset(&why, 0, sizeof(why));
+	is_int(decide_rate_check(&why, &w, NOW, 60), CD_E_RATE_LIMITED, "50 + 60 tokens pass 100");
+	is_str(why.subject, "tokens_per_minute", "the token limit is named");
+	is_int(why.amount_micros, 100, "with its value");
+	is_int(why.retry_after, 30, "retry at the next minute");
+	is_int(w.requests, 1, "a refused request counts nothing");
+	is_int(decide_rate_check(&why, &w, NOW, 50), CD_OK, "exactly 100 tokens fit");
+	decide_rate_count(&w, NOW, 50);
+	is_int(decide_rate_check(&why, &w, NOW + 29, 0), CD_E_RATE_LIMITED, "a third request in the minute");
+	is_str(why.subject, "requests_per_minute", "the request limit is named first");
+	is_int(why.retry_after, 1, "one second before the boundary");
+	is_int(decide_rate_check(&why, &w, NOW + 30, 100), CD_OK, "the next minute starts empty");
+	decide_rate_count(&w, NOW + 30, 70);
+	ok(w.minute == minute + 1 && w.requests == 1 && w.tokens == 70, "the window moved on and was reset");
+	decide_rate_correct(&w, minute, 50, 10);
+	is_int(w.tokens, 70, "a hold counted in an older minute corrects nothing");
+	decide_rate_correct(&w, -1, 70, 10);
+	is_int(w.tokens, 70, "nor one never counted");
+	decide_rate_correct(&w, minute + 1, 70, 20);
+	is_int(w.tokens, 20, "the actual tokens replace the counted ones in the same minute");
+	decide_rate_correct(&w, minute + 1, 50, 0);
+	is_int(w.tokens, 0, "never below zero");
+	struct rate open = {-1, -1, -1, 0, 0};
+	is_int(decide_rate_check(&why, &open, NOW, 1000000000), CD_OK, "no limit: anything fits");
+}
+
+static void acct_init(struct acct *a, int64_t id, const char *ext, int64_t balance)
+{
+	memset(a, 0, sizeof(*a));
+	a->id = id;
+	snprintf(a->ext_id, sizeof(a->ext_id), "%s", ext);
+	snprintf(a->status, sizeof(a->status), "active");
+	a->balance = balance;
+	a->monthly_limit = a->daily_limit = a->plan_member_cap = a->low_balance = -1;
+	a->sweep_due_at = -1;
+	a->rate = (struct rate){-1, -1, -1, 0, 0};
+}
+
+static struct guard_authorize ask(const char *request_id, int64_t out, int64_t min_out)
+{
+	struct guard_authorize r;
+	memset(&r, 0, sizeof(r));
+	r.account = "acme";
+	r.member = "alice";
+	r.model = "m";
+	r.request_id = request_id;
+	r.input_tokens = 100;
+	r.max_output_tokens = out;
+	r.min_output_tokens = min_out;
+	r.ttl_seconds = 600;
+	r.amount_micros = 100 + 2 * out;
+	r.price = PRICE;
+	r.margin_bps = 10000;
+	r.priced = 1;
+	return r;
+}
+
+static void test_shrink(void)
+{
+	struct acct a;
+	int64_t out = -1, amount = -1, min_cost = -1;
+	struct guard_authorize r = ask("r", 1000, 100);
+	acct_init(&a, 1, "acme", 1000);
+	is_int(decide_shrink(&r, &a, NULL, &out, &amount, &min_cost), 0, "1000 available: a smaller hold fits");
+	is_int(out, 450, "the most output that fits: 100 + 2*450 = 1000");
+	is_int(amount, 1000, "priced as the full hold is");
+	a.balance = 301;
+	decide_shrink(&r, &a, NULL, &out, &amount, &min_cost);
+	ok(out == 100 && amount == 300, "301 available: min_output_tokens exactly (300)");
+	a.balance = 250;
+	is_int(decide_shrink(&r, &a, NULL, &out, &amount, &min_cost), -1, "250 available: not even the minimum");
+	is_int(min_cost, 300, "what the minimum would hold");
+	a.balance = 100000;
+	a.monthly_limit = 500;
+	decide_shrink(&r, &a, NULL, &out, &amount, &min_cost);
+	ok(out == 200 && amount == 500, "the monthly limit bounds it too (500)");
+	struct member_row m;
+	memset(&m, 0, sizeof(m));
+	m.cap = 400;
+	a.monthly_limit = -1;
+	decide_shrink(&r, &a, &m, &out, &amount, &min_cost);
+	ok(out == 150 && amount == 400, "and the member's cap (400)");
+}
+
+static void test_settle_cost(void)
+{
+	struct hold_row h;
+	struct guard_settle r;
+	struct decide_prices p;
+	struct refusal why;
+	struct price dear = {3000000, 0, 6000000, 1000}, huge = {0, 0, 40000000000000000LL, 1};
+	int64_t cost = -1;
+	memset(&h, 0, sizeof(h));
+	memset(&r, 0, sizeof(r));
+	memset(&p, 0, sizeof(p));
+	memset(&why, 0, sizeof(why));
+	snprintf(h.model, sizeof(h.model), "m");
+	h.has_pin = 1;
+	h.pin = PRICE;
+	h.pin_margin = 10000;
+	r.input_tokens = 100;
+	r.output_tokens = 50;
+	is_int(decide_settle_cost(&h, &r, &p, &cost, &why), CD_OK, "a model's tokens at its pinned prices");
+	is_int(cost, 200, "100 + 2*50");
+	r.cached_input_tokens = 40;
+	decide_settle_cost(&h, &r, &p, &cost, &why);
+	is_int(cost, 180, "cached input at its own price: 60 + 20 + 100");
+	r.cached_input_tokens = 0;
+	r.model = "other";
+	r.price = &dear;
+	r.margin_bps = 10000;
+	decide_settle_cost(&h, &r, &p, &cost, &why);
+	is_int(cost, 600, "another model: at the request's prices (300 + 300)");
+	r.price = NULL;
+	is_int(decide_settle_cost(&h, &r, &p, &cost, &why), CD_E_INVALID, "another model, not listed: refused");
+	is_int(why.why, REFUSE_HOLD_UNPRICED, "as unpriced");
+	p.has_model = 1;
+	p.model = dear;
+	p.margin_bps = 20000;
+	decide_settle_cost(&h, &r, &p, &cost, &why);
+	is_int(cost, 1200, "listed: at the list's prices and margin");
+	h.byok = 1;
+	decide_settle_cost(&h, &r, &p, &cost, &why);
+	is_int(cost, 0, "byok costs nothing");
+	h.byok = 0;
+	snprintf(h.action, sizeof(h.action), "search");
+	p.has_action = 1;
+	p.action_micros = 5000;
+	decide_settle_cost(&h, &r, &p, &cost, &why);
+	is_int(cost, 5000, "an action costs its price, whatever the tokens");
+	p.has_action = 0;
+	is_int(decide_settle_cost(&h, &r, &p, &cost, &why), CD_E_INVALID, "an action no longer listed: refused");
+	h.action[0] = '\0';
+	r.model = NULL;
+	h.pin = huge;
+	memset(&why, 0, sizeof(why));
+	is_int(decide_settle_cost(&h, &r, &p, &cost, &why), CD_E_INVALID, "above the amount cap: refused");
+	is_int(why.why, REFUSE_CHARGE_CAP, "as a charge over the cap");
+	is_int(why.amount_micros, 2000000000000LL, "naming the charge (2 * 10^12)");
+	is_str(why.param, "output_tokens", "blaming the output");
+}
+
+/* A batch as the read CALL would leave it: account "acme" (id 7) with
+ * 10000 micros on one grant, member alice with a cap of 3000. */
+static struct batch *batch_made(void)
+{
+	struct batch *b = batch_take();
+	if (b == NULL)
+		return NULL;
+	batch_reset(b);
+	b->naccts = 1;
+	memset(&b->accts[0], 0, sizeof(b->accts[0]));
+	acct_init(&b->accts[0].a, 7, "acme", 10000);
+	b->accts[0].spends = 1;
+	b->nmembers = 1;
+	memset(&b->members[0], 0, sizeof(b->members[0]));
+	b->members[0].m.found = 1;
+	snprintf(b->members[0].m.member, sizeof(b->members[0].m.member), "alice");
+	b->members[0].m.cap = 3000;
+	b->members[0].m.rate = (struct rate){-1, -1, -1, 0, 0};
+	b->ngrants = 1;
+	memset(&b->grants[0], 0, sizeof(b->grants[0]));
+	b->grants[0].g.id = 1;
+	b->grants[0].g.remaining = 10000;
+	b->hold_reqs_read = 1;		/* every request_id was read: no lookup */
+	batch_balances_mark(b);
+	return b;
+}
+
+static void op_init(struct guard_op *op, enum guard_kind kind)
+{
+	memset(op, 0, sizeof(*op));
+	op->kind = kind;
+	op->acct = op->hold = op->usage = op->same_key_as = -1;
+}
+
+/* As the write would: the new holds get ids (11, 12, ...). */
+static void holds_written(struct batch *b)
+{
+	for (int i = 0; i < b->nholds; i++) {
+		if (b->holds[i].is_new) {
+			b->holds[i].h.id = 11 + i;
+			b->holds[i].is_new = 0;
+		}
+	}
+}
+
+static void test_authorize(struct ledger *lg, struct batch *b)
+{
+	struct guard_op op;
+	struct acct *a = &b->accts[0].a;
+	struct member_row *m = &b->members[0].m;
+	struct guard_authorize r1 = ask("req-1", 1000, -1), r2 = ask("req-2", 1000, -1), r3 = ask("req-2", 1000, 100);
+	op_init(&op, GUARD_AUTHORIZE);
+	op.in.authorize = &r1;
+	is_int(decide_authorize(lg, b, &op), CD_OK, "authorize: granted");
+	ok(b->nholds == 1 && b->holds[0].h.amount == 2100 && strcmp(b->holds[0].h.state, "pending") == 0,
+	   "a pending hold of 2100 (100 + 2*1000)");
+	ok(a->reserved == 2100 && m->reserved == 2100, "reserved on the account and the member");
+	ok(op.amount == 2100 && op.available == 7900 && op.max_output == 1000, "the answer's figures");
+	is_int(b->holds[0].h.expires_at, NOW + 600, "it expires after its ttl");
+	is_int(a->sweep_due_at, NOW + 600, "and the account's sweep is due then");
+	ok(a->rate.requests == 1 && a->rate.tokens == 1100, "its tokens counted in the minute (100 + 1000)");
+	is_int(a->balance, 10000, "a hold moves no balance");
+	op_init(&op, GUARD_AUTHORIZE);
+	op.in.authorize = &r2;
+	is_int(decide_authorize(lg, b, &op), CD_E_MEMBER_CAP, "a second full hold passes alice's cap");
+	ok(op.refusal.why == REFUSE_MEMBER_CAP && op.refusal.available_micros == 900, "with 900 left under it");
+	ok(b->nholds == 1 && a->reserved == 2100 && m->reserved == 2100, "a refusal changes nothing");
+	op_init(&op, GUARD_AUTHORIZE);
+	op.in.authorize = &r3;
+	is_int(decide_authorize(lg, b, &op), CD_OK, "with min_output_tokens it shrinks instead");
+	ok(op.max_output == 400 && op.amount == 900, "to 400 output tokens, 900 micros");
+	ok(a->reserved == 3000 && m->reserved == 3000, "the cap is now full");
+	op_init(&op, GUARD_AUTHORIZE);
+	op.in.authorize = &r1;
+	is_int(decide_authorize(lg, b, &op), CD_OK, "req-1 again: a replay, though a new hold would be refused");
+	ok(op.hold == 0 && op.amount == 2100 && b->nholds == 2 && a->reserved == 3000, "answered with its hold");
+	struct guard_authorize nobody = ask("req-9", 10, -1);
+	nobody.account = "nobody";
+	op_init(&op, GUARD_AUTHORIZE);
+	op.in.authorize = &nobody;
+	is_int(decide_authorize(lg, b, &op), CD_E_NOT_FOUND, "an unknown account: 404");
+	is_int(op.refusal.why, REFUSE_ACCOUNT_UNKNOWN, "said so");
+}
+
+static void test_settle(struct ledger *lg, struct batch *b)
+{
+	static const unsigned char hash[32] = {1}, other[32] = {2};
+	struct guard_op op;
+	struct acct *a = &b->accts[0].a;
+	struct member_row *m = &b->members[0].m;
+	struct guard_settle r = {"hold_7_11", NULL, NULL, 100, 0, 300, hash, NULL, 0};
+	holds_written(b);
+	op_init(&op, GUARD_SETTLE);
+	op.in.settle = &r;
+	op.account_id = 7;
+	op.hold_id = 11;
+	is_int(decide_settle(lg, b, &op), CD_OK, "settle: charged");
+	ok(a->balance == 9300 && b->grants[0].g.remaining == 9300, "700 (100 + 2*300) spent from the grant");
+	ok(a->reserved == 900 && m->reserved == 900, "the hold's 2100 released from both reserves");
+	ok(a->month_spent == 700 && a->day_spent == 700 && m->month_spent == 700, "counted in the spends");
+	ok(b->njournal == 1 && b->accts[0].journal_micros == -700, "one journal row of -700");
+	is_int(a->balance - b->accts[0].balance_marked, b->accts[0].journal_micros, "the balance moved by the journal");
+	ok(strcmp(b->holds[0].h.state, "settled") == 0 && b->holds[0].h.charged == 700, "the hold settled at 700");
+	ok(strstr(b->holds[0].h.response, "\"released_micros\":1400") != NULL, "its stored answer: 1400 released");
+	is_int(a->rate.tokens, 1600 - 1100 + 400, "the minute's tokens corrected to the actual 400");
+	is_int(decide_settle(lg, b, &op), CD_OK, "the same settle again: answered from the stored one");
+	ok(a->balance == 9300 && b->njournal == 1, "never charged twice");
+	r.request_hash = other;
+	is_int(decide_settle(lg, b, &op), CD_E_CONFLICT, "another settle of a settled hold: 409");
+	is_int(op.refusal.why, REFUSE_HOLD_SETTLE_CONFLICT, "said so");
+	op.hold_id = 99;
+	is_int(decide_settle(lg, b, &op), CD_E_NOT_FOUND, "an unknown hold: 404");
+}
+
+static void test_release_usage(struct ledger *lg, struct batch *b)
+{
+	static const unsigned char hash[32] = {3};
+	struct guard_op op;
+	struct acct *a = &b->accts[0].a;
+	struct guard_release rel = {"hold_7_12"};
+	op_init(&op, GUARD_RELEASE);
+	op.in.release = &rel;
+	op.account_id = 7;
+	op.hold_id = 12;
+	is_int(decide_release(b, &op), CD_OK, "release: the shrunk hold");
+	ok(op.released == 900 && a->reserved == 0 && b->members[0].m.reserved == 0, "its 900 back on both");
+	is_str(op.state, "released", "now released");
+	is_int(a->balance, 9300, "no balance moved");
+	op.hold_id = 11;
+	is_int(decide_release(b, &op), CD_E_CONFLICT, "a settled hold cannot be released");
+	struct guard_usage u = {"acme", NULL, "m", NULL, "use-1", NULL, 10, 0, 20, 0, 0, 500, hash};
+	op_init(&op, GUARD_USAGE);
+	op.in.usage = &u;
+	is_int(decide_usage(lg, b, &op), CD_OK, "usage: charged");
+	ok(op.charged == 500 && a->balance == 8800 && b->nusages == 1, "500 spent, one usage row");
+	is_int(a->balance - b->accts[0].balance_marked, b->accts[0].journal_micros, "with its journal row");
+	op_init(&op, GUARD_USAGE);
+	op.in.usage = &u;
+	is_int(decide_usage(lg, b, &op), CD_OK, "the same request_id again");
+	ok(op.replayed && op.charged == 500 && a->balance == 8800, "answered as first, not charged");
+	u.cost_micros = 9000;
+	u.request_id = "use-2";
+	op_init(&op, GUARD_USAGE);
+	op.in.usage = &u;
+	is_int(decide_usage(lg, b, &op), CD_E_INSUFFICIENT, "more than is available: 402");
+	is_int(a->balance, 8800, "nothing charged");
+	u.force = 1;
+	op_init(&op, GUARD_USAGE);
+	op.in.usage = &u;
+	is_int(decide_usage(lg, b, &op), CD_OK, "forced: charged past the check");
+	ok(a->balance == -200 && b->ngrants == 2 && b->grants[1].g.remaining == -200, "200 onto a new debt row");
+}
+
+int main(void)
+{
+	static struct ledger lg;	/* the clock only: nothing here connects */
+	test_rates();
+	test_shrink();
+	test_settle_cost();
+	struct batch *b = batch_made();
+	ok(b != NULL, "a batch in memory");
+	if (b != NULL) {
+		lg.now = NOW;
+		test_authorize(&lg, b);
+		test_settle(&lg, b);
+		test_release_usage(&lg, b);
+		batch_free(b);
+	}
+	return done_testing();
+}
