@@ -181,18 +181,17 @@ int db_galera(const struct ledger *lg)
 	return lg->c->galera;
 }
 
-static int node_count(const struct ledger *lg)
+int db_node_count(const struct ledger *lg)
 {
 	return lg->cfg->db_node_count > 1 ? lg->cfg->db_node_count : 1;
 }
 
-static int end_tx(struct ledger *lg, int commit);
 
 /* Makes node the connection in use, dropping a connection made before
  * the node last went down (its server is gone). Between transactions. */
-static void use_node(struct ledger *lg, int node)
+void db_use_node(struct ledger *lg, int node)
 {
-	if (node != lg->node && lg->in_tx && lg->c->connected && end_tx(lg, 0) != 0)
+	if (node != lg->node && lg->in_tx && lg->c->connected && db_end_tx(lg, 0) != 0)
 		disconnect(lg);		/* never leave a transaction open behind */
 	lg->node = node;
 	lg->c = &lg->conns[node];
@@ -544,7 +543,7 @@ enum cd_err db_do(struct ledger *lg, const char *sql, const char *what, const ch
 	return s != NULL ? CD_OK : db_err(lg, dberr, what);
 }
 
-static int end_tx(struct ledger *lg, int commit)
+int db_end_tx(struct ledger *lg, int commit)
 {
 	if (!lg->c->connected)
 		return CR_SERVER_GONE_ERROR;
@@ -569,13 +568,13 @@ void ledger_end_request(struct ledger *lg)
 {
 	lg->routed = 0;
 	if (lg->c->connected && lg->in_tx) {
-		int e = end_tx(lg, 0);
+		int e = db_end_tx(lg, 0);
 		if (e != 0)
 			db_err(lg, e, "rollback");
 	}
 }
 
-static void backoff(int attempt)
+void db_backoff(int attempt)
 {
 	struct timespec ts = {0, 0};
 	unsigned int r = (unsigned int)rand();
@@ -662,9 +661,9 @@ static int probe_node(struct ledger *lg, int several)
 
 enum ledger_health ledger_health_probe(struct ledger *lg)
 {
-	int n = node_count(lg), live = 0;
+	int n = db_node_count(lg), live = 0;
 	for (int i = 0; i < n; i++) {
-		use_node(lg, i);
+		db_use_node(lg, i);
 		int up = probe_node(lg, n > 1);
 		live += up;
 		if (n > 1 && noderoute_set(i, up) != up) {
@@ -684,156 +683,13 @@ enum ledger_health ledger_health_probe(struct ledger *lg)
 	return h;
 }
 
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-void ledger_tx_init(struct ledger *lg, struct ledger_tx *t)
-{
-	t->attempt = 0;
-	t->done = 0;
-	t->rc = CD_E_RETRY;
-	t->started_ms = mono_ms();
-	t->deadline_ms = t->started_ms + 1000 * lg->cfg->db_read_timeout_seconds;
-}
-
-/* With several Galera nodes, what belongs to no account (webhooks, the
- * outbox, keys) runs on one node, and reads what other nodes committed:
- * it waits for their commits to be applied (wsrep_sync_wait), so a
- * webhook finds the top-up its account's node wrote a moment ago, and the
- * outbox never shows a later event before an earlier one. An account's
- * own transactions run on the node that wrote its rows and need not wait. */
-static enum cd_err causal_reads(struct ledger *lg)
-{
-	int want = node_count(lg) > 1 && !lg->routed && lg->c->galera;
-	if (want == lg->c->sync_wait)
-		return CD_OK;
-	lg->round_trips++;
-	if (mysql_query(lg->c->db, want ? "SET SESSION wsrep_sync_wait = 1" : "SET SESSION wsrep_sync_wait = 0") != 0)
-		return db_err(lg, (int)mysql_errno(lg->c->db), "wsrep_sync_wait");
-	lg->c->sync_wait = want;
-	return CD_OK;
-}
-
-int ledger_tx_next(struct ledger *lg, struct ledger_tx *t)
-{
-	if (t->done)
-		return 0;
-	if (t->attempt == LIMIT_TX_RETRIES) {
-		log_warn("transaction still conflicting after %d attempts", LIMIT_TX_RETRIES);
-		t->rc = CD_E_UNAVAILABLE;
-		t->done = 1;
-		return 0;
-	}
-	if (ledger_health() == LEDGER_HEALTH_DOWN || (t->attempt > 0 && mono_ms() > t->deadline_ms)) {
-		if (t->attempt > 0)
-			log_warn("transaction given up after %lld ms", (long long)(mono_ms() - t->started_ms));
-		t->rc = CD_E_UNAVAILABLE;
-		t->done = 1;
-		return 0;
-	}
-	if (t->attempt > 0)
-		backoff(t->attempt);
-	t->attempt++;
-	if (node_count(lg) > 1) {
-		int node = noderoute_pick(lg->routed ? lg->route : NULL);
-		if (node < 0) {
-			t->rc = CD_E_UNAVAILABLE;
-			t->done = 1;
-			return 0;
-		}
-		use_node(lg, node);
-	}
-	lg->commit_sent = 0;
-	lg->connect_errno = 0;
-	t->rc = db_ensure(lg);
-	/* Unreachable: refused, timed out or not answering (a server with no
-	 * connection to spare is alive, and stays in the routing). */
-	int unreachable = t->rc != CD_OK && lg->connect_errno != ER_CON_COUNT_ERROR;
-	if (t->rc == CD_OK)
-		t->rc = causal_reads(lg);
-	if (t->rc == CD_E_UNAVAILABLE && node_count(lg) > 1) {
-		/* A node that cannot be reached leaves the routing, and the
-		 * next attempt goes to the next node; a connection found dead
-		 * is made again. Bounded by the attempts and the deadline. */
-		if (unreachable && noderoute_set(lg->node, 0))
-			log_warn("database node %s: down (%s)", lg->cfg->db_node[lg->node].name, lg->errmsg);
-		if (noderoute_live() > 0 && t->attempt < LIMIT_TX_RETRIES) {
-			t->rc = CD_E_RETRY;
-			return ledger_tx_next(lg, t);
-		}
-	}
-	if (t->rc != CD_OK) {
-		t->done = 1;
-		return 0;
-	}
-	lg->now = timefmt_now();
-	lg->committed = 0;
-	return 1;
-}
-
-void ledger_tx_end(struct ledger *lg, struct ledger_tx *t, enum cd_err rc)
-{
-	t->rc = rc;
-	t->done = 1;
-	if (lg->committed) {
-		/* A procedure committed: nothing after it may fail. */
-		if (rc != CD_OK)
-			log_error("a transaction failed after its commit: %s", cd_strerror(rc));
-		return;
-	}
-	if (rc == CD_OK) {
-		int e = end_tx(lg, 1);
-		/* A commit refused by a conflict (Galera certification) was
-		 * rolled back and may run again; one whose answer was lost may
-		 * have happened, so it is never run again. */
-		if (e != 0)
-			/* Galera's "commit failed" and "not ready" at COMMIT may hide a
-			 * write-set the cluster received: answered 503, not run again
-			 * (a deadlock at COMMIT, 1213, is a refused certification). */
-			t->rc = e == 1180 || e == 1047 ? db_err(lg, CR_SERVER_LOST, "commit") : db_err(lg, e, "commit");
-		t->done = t->rc != CD_E_RETRY;
-		return;
-	}
-	if (lg->c->connected) {
-		int e = end_tx(lg, 0);
-		if (e != 0)
-			db_err(lg, e, "rollback");
-	} else if (rc == CD_E_UNAVAILABLE && t->attempt == 1 && mono_ms() - t->started_ms < LIMIT_RECONNECT_RETRY_MS) {
-		/* The connection died at once, before the commit (the server
-		 * was restarted since this thread last used it): nothing was
-		 * applied, so reconnect and run it once more. */
-		t->done = 0;
-		return;
-	} else if (rc == CD_E_UNAVAILABLE && node_count(lg) > 1 && !lg->commit_sent && noderoute_live() > 0) {
-		/* Its node died under it before any COMMIT was sent: nothing
-		 * was applied, and the node is out of the routing, so the
-		 * next attempt runs on the next node (failover). */
-		t->done = 0;
-		return;
-	}
-	t->done = rc != CD_E_RETRY;
-}
-
-/* Kept only for ledger_holds.c; the rest of the ledger drives ledger_tx itself. */
-enum cd_err ledger_run(struct ledger *lg, enum cd_err (*fn)(struct ledger *, void *), void *arg)
-{
-	struct ledger_tx t;
-	for (ledger_tx_init(lg, &t); ledger_tx_next(lg, &t);)
-		ledger_tx_end(lg, &t, fn(lg, arg));
-	return t.rc;
-}
-
 enum cd_err ledger_ping(struct ledger *lg)
 {
 	/* Of several nodes, the first that is up and answers. */
-	for (int i = 0; node_count(lg) > 1 && i < node_count(lg); i++) {
+	for (int i = 0; db_node_count(lg) > 1 && i < db_node_count(lg); i++) {
 		if (!noderoute_is_up(i))
 			continue;
-		use_node(lg, i);
+		db_use_node(lg, i);
 		if (db_ensure(lg) == CD_OK)
 			return CD_OK;
 	}
@@ -871,155 +727,3 @@ int ledger_id_parse(const char *s, const char *prefix, int64_t *id)
 	return 0;
 }
 
-/* ---- Idempotent writes ---- */
-
-static const char SQL_IDEM_CLAIM[] = "INSERT INTO idempotency_keys (idem_key, request_hash, status, response, created_at) "
-				     "VALUES (?, ?, 0, '', ?)";
-static const char SQL_IDEM_GET[] = "SELECT request_hash, status, response FROM idempotency_keys WHERE idem_key = ?";
-static const char SQL_IDEM_STORE[] = "UPDATE idempotency_keys SET status = ?, response = ? WHERE idem_key = ?";
-/* Text statements: a savepoint is not a prepared statement's business. */
-static const char SQL_SAVEPOINT[] = "SAVEPOINT creditd_write";
-static const char SQL_ROLLBACK_TO[] = "ROLLBACK TO SAVEPOINT creditd_write";
-
-/* Runs a statement without parameters or results, counted as a round trip. */
-static enum cd_err db_text(struct ledger *lg, const char *sql, const char *what)
-{
-	if (!lg->c->connected)
-		return CD_E_UNAVAILABLE;
-	lg->round_trips++;
-	lg->in_tx = 1;
-	if (mysql_real_query(lg->c->db, sql, (unsigned long)strlen(sql)) != 0)
-		return db_err(lg, (int)mysql_errno(lg->c->db), what);
-	return CD_OK;
-}
-
-static enum cd_err idem_replay(struct ledger *lg, struct ledger_writer *r)
-{
-	int e;
-	struct dbstmt *s = db_exec(lg, SQL_IDEM_GET, &e, "s", r->call->idem_key);
-	if (s == NULL)
-		return db_err(lg, e, "idempotency lookup");
-	if (db_fetch(s) != 1)
-		return CD_E_RETRY;	/* the first claimant rolled back */
-	if (db_len(s, 0) != 32 || memcmp(db_str(s, 0), r->call->request_hash, 32) != 0)
-		return refusal_set(&lg->refusal, REFUSE_KEY_REUSED, NULL, NULL);
-	json_error_t jerr;
-	r->out = json_loadb(db_str(s, 2), db_len(s, 2), 0, &jerr);
-	r->status = (int)db_i64(s, 1);
-	r->replayed = 1;
-	return r->out != NULL ? CD_OK : CD_E_INTERNAL;
-}
-
-/* Stores the answer under the claimed key, in the running transaction. */
-static enum cd_err idem_store(struct ledger *lg, const struct ledger_writer *r)
-{
-	char *text = json_dumps(r->out, JSON_COMPACT | JSON_PRESERVE_ORDER);
-	if (text == NULL)
-		return CD_E_INTERNAL;
-	enum cd_err rc = db_do(lg, SQL_IDEM_STORE, "idempotency store", "ibs", (int64_t)r->status, text, strlen(text),
-			       r->call->idem_key);
-	free(text);
-	return rc;
-}
-
-/* A refusal the operation decided: worded here, once. One that is an
- * answer about the ledger's state is stored under the key in this same
- * transaction, after undoing whatever the operation wrote (back to the
- * savepoint taken after the claim); the rest roll back whole. */
-static enum cd_err write_refused(struct ledger *lg, struct ledger_writer *r, enum cd_err rc, int claimed)
-{
-	if (lg->refusal.why == REFUSE_NONE || refusal_err(lg->refusal.why) != rc) {
-		log_error("the ledger refused (%s) without saying why", cd_strerror(rc));
-		return rc;
-	}
-	r->out = refusal_json(&lg->refusal);
-	if (r->out == NULL)
-		return CD_E_INTERNAL;
-	r->status = cd_err_status(rc);
-	r->refused = 1;
-	if (!claimed || !refusal_kept(lg->refusal.why))
-		return rc;
-	rc = db_text(lg, SQL_ROLLBACK_TO, "rollback to savepoint");
-	if (rc == CD_OK)
-		rc = idem_store(lg, r);
-	return rc;
-}
-
-void ledger_writer_init(struct ledger *lg, struct ledger_writer *w, const struct ledger_call *call)
-{
-	memset(w, 0, sizeof(*w));
-	w->call = call != NULL && call->idem_key != NULL ? call : NULL;
-	ledger_tx_init(lg, &w->tx);
-}
-
-/* Starts an attempt: a fresh answer, and the key claimed (with a
- * savepoint after it), or the answer already stored under it. */
-static enum cd_err write_claim(struct ledger *lg, struct ledger_writer *w)
-{
-	const char *key = w->call != NULL ? w->call->idem_key : NULL;
-	int e;
-	json_decref(w->out);
-	w->out = NULL;
-	w->status = 200;
-	w->replayed = 0;
-	w->refused = 0;
-	w->answered = 0;
-	memset(&lg->refusal, 0, sizeof(lg->refusal));
-	if (key == NULL)
-		return CD_OK;
-	struct dbstmt *s = db_exec(lg, SQL_IDEM_CLAIM, &e, "sbi", key, (const char *)w->call->request_hash, (size_t)32,
-				   lg->now);
-	if (s == NULL && e == ER_DUP_ENTRY) {
-		enum cd_err rc = idem_replay(lg, w);
-		/* Answered from the store (or refused by the key): no operation. */
-		w->answered = 1;
-		return rc == CD_E_CONFLICT ? write_refused(lg, w, rc, 0) : rc;
-	}
-	if (s == NULL)
-		return db_err(lg, e, "idempotency claim");
-	return db_text(lg, SQL_SAVEPOINT, "savepoint");
-}
-
-int ledger_writer_next(struct ledger *lg, struct ledger_writer *w)
-{
-	while (ledger_tx_next(lg, &w->tx)) {
-		enum cd_err rc = write_claim(lg, w);
-		if (rc == CD_OK && !w->answered) {
-			lg->idem_key = w->call != NULL ? w->call->idem_key : NULL;
-			lg->journal_key = lg->idem_key;
-			return 1;
-		}
-		ledger_tx_end(lg, &w->tx, rc);
-	}
-	return 0;
-}
-
-void ledger_writer_step(struct ledger *lg, struct ledger_writer *w, enum cd_err rc)
-{
-	lg->idem_key = NULL;
-	lg->journal_key = NULL;
-	if (rc != CD_OK && rc != CD_E_RETRY && rc != CD_E_UNAVAILABLE && rc != CD_E_INTERNAL) {
-		json_decref(w->out);
-		w->out = NULL;
-		rc = write_refused(lg, w, rc, w->call != NULL);
-	} else if (rc == CD_OK && w->call != NULL) {
-		rc = idem_store(lg, w);
-	}
-	ledger_tx_end(lg, &w->tx, rc);
-}
-
-enum cd_err ledger_writer_end(struct ledger *lg, struct ledger_writer *w, struct ledger_result *res)
-{
-	memset(res, 0, sizeof(*res));
-	if (w->tx.rc != CD_OK && !w->refused) {
-		json_decref(w->out);
-		return w->tx.rc;
-	}
-	/* Answered: a success, a replay, or a refusal (stored or not). */
-	res->body = w->out;
-	res->status = w->status;
-	res->replayed = w->replayed;
-	if (w->refused)
-		res->refusal = lg->refusal;
-	return CD_OK;
-}

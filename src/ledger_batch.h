@@ -16,6 +16,7 @@
 #define CREDITD_LEDGER_BATCH_H
 #include "ledger_open.h"
 #include "ledger_dbsets.h"
+#include "ledger_idcache.h"
 
 #define BATCH_MAX LIMIT_BATCH_OPS
 
@@ -198,10 +199,6 @@ enum cd_err batch_load(struct ledger *lg, struct batch *b, struct batch_want *w)
 /* A read CALL for the grants of account acct (a batch index) alone, whose
  * grants the caller dropped from the batch. */
 enum cd_err batch_read_grants(struct ledger *lg, struct batch *b, int acct);
-/* The external id of account `id` as batches remembered it (1), or 0 when
- * not known here; and remembering one read elsewhere. */
-int batch_ext_of(int64_t id, char *out, size_t cap);
-void batch_ext_remember(const char *ext, int64_t id);
 
 int batch_acct_by_ext(const struct batch *b, const char *ext);
 int batch_acct_by_id(const struct batch *b, int64_t id);

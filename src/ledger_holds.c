@@ -426,19 +426,16 @@ static void guard_init(void)
 		combine_init(&guard_queue[i], LIMIT_BATCH_COMBINERS, LIMIT_BATCH_OPS, guard_run);
 }
 
-struct hold_route { int64_t account_id; char *out; size_t cap; };
-
-static enum cd_err hold_route_tx(struct ledger *lg, void *arg)
+static enum cd_err hold_route_tx(struct ledger *lg, int64_t account_id, char *out, size_t cap)
 {
 	static const char sql[] = "SELECT ext_id FROM accounts WHERE id = ?";
-	struct hold_route *h = arg;
 	int e;
 	/* On the node of no account, which waits for other nodes' commits
 	 * (causal_reads): an account made a moment ago elsewhere is found. */
-	struct dbstmt *s = db_exec(lg, sql, &e, "i", h->account_id);
+	struct dbstmt *s = db_exec(lg, sql, &e, "i", account_id);
 	if (s == NULL)
 		return db_err(lg, e, "hold route");
-	snprintf(h->out, h->cap, "%s", db_fetch(s) == 1 && db_str(s, 0) != NULL ? db_str(s, 0) : "");
+	snprintf(out, cap, "%s", db_fetch(s) == 1 && db_str(s, 0) != NULL ? db_str(s, 0) : "");
 	return CD_OK;
 }
 
@@ -448,17 +445,19 @@ static enum cd_err hold_route_tx(struct ledger *lg, void *arg)
  * once on the node of no account. Only with several nodes. */
 static void hold_route(struct ledger *lg, struct guard_op *op, const char *hold_id)
 {
-	struct hold_route h = {0, op->route, sizeof(op->route)};
-	int64_t hold;
+	struct ledger_tx t;
+	int64_t account_id, hold;
 	op->route[0] = '\0';
-	if (hold_id_parse(hold_id, &h.account_id, &hold) != 0 || batch_ext_of(h.account_id, op->route, sizeof(op->route)))
+	if (hold_id_parse(hold_id, &account_id, &hold) != 0 || idcache_ext_of(account_id, op->route, sizeof(op->route)))
 		return;
 	int routed = lg->routed;
 	lg->routed = 0;
-	if (ledger_run(lg, hold_route_tx, &h) != CD_OK)
+	for (ledger_tx_init(lg, &t); ledger_tx_next(lg, &t);)
+		ledger_tx_end(lg, &t, hold_route_tx(lg, account_id, op->route, sizeof(op->route)));
+	if (t.rc != CD_OK)
 		op->route[0] = '\0';
 	else if (op->route[0] != '\0')
-		batch_ext_remember(op->route, h.account_id);
+		idcache_remember(op->route, account_id);
 	lg->routed = routed;
 }
 
@@ -543,7 +542,6 @@ static const char SQL_USAGE_BY_MEMBER[] = "SELECT member, COUNT(*), SUM(input_to
 	"SUM(cached_input_tokens), SUM(output_tokens), SUM(cost_micros) FROM usage_records "
 	"WHERE account_id = ? AND created_at >= ? AND created_at < ? GROUP BY 1 ORDER BY 1";
 
-struct report_run { const struct usage_query *q; json_t *out; };
 
 static json_t *report_row(const struct dbstmt *s, const char *group_by, int64_t sums[5])
 {
@@ -565,14 +563,12 @@ static json_t *report_row(const struct dbstmt *s, const char *group_by, int64_t 
 	return row;
 }
 
-static enum cd_err report_tx(struct ledger *lg, void *arg)
+static enum cd_err report_tx(struct ledger *lg, const struct usage_query *q, json_t **out)
 {
-	struct report_run *r = arg;
-	const struct usage_query *q = r->q;
 	struct acct a;
 	int e;
-	json_decref(r->out);
-	r->out = NULL;
+	json_decref(*out);
+	*out = NULL;
 	enum cd_err rc = acct_read(lg, q->account, &a);
 	if (rc != CD_OK)
 		return rc;
@@ -588,18 +584,23 @@ static enum cd_err report_tx(struct ledger *lg, void *arg)
 	char from[TIMEFMT_LEN], to[TIMEFMT_LEN];
 	timefmt_rfc3339(q->from, from);
 	timefmt_rfc3339(q->to, to);
-	r->out = json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:{s:I, s:I, s:I, s:I, s:I}}", "account", a.ext_id,
+	*out = json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:{s:I, s:I, s:I, s:I, s:I}}", "account", a.ext_id,
 			   "currency", lg->cfg->currency, "from", from, "to", to, "group_by", q->group_by, "data", data,
 			   "total", "requests", (json_int_t)sums[0], "input_tokens", (json_int_t)sums[1],
 			   "cached_input_tokens", (json_int_t)sums[2], "output_tokens", (json_int_t)sums[3],
 			   "cost_micros", (json_int_t)sums[4]);
-	return r->out != NULL ? CD_OK : CD_E_INTERNAL;
+	return *out != NULL ? CD_OK : CD_E_INTERNAL;
 }
 
 enum cd_err ledger_usage_report(struct ledger *lg, const struct usage_query *q, json_t **out)
 {
-	struct report_run r = {q, NULL};
-	enum cd_err rc = ledger_run(lg, report_tx, &r);
-	*out = r.out;
-	return rc;
+	struct ledger_tx t;
+	*out = NULL;
+	for (ledger_tx_init(lg, &t); ledger_tx_next(lg, &t);)
+		ledger_tx_end(lg, &t, report_tx(lg, q, out));
+	if (t.rc != CD_OK) {
+		json_decref(*out);
+		*out = NULL;
+	}
+	return t.rc;
 }

@@ -206,12 +206,14 @@ int ledger_writer_next(struct ledger *lg, struct ledger_writer *w);
 void ledger_writer_step(struct ledger *lg, struct ledger_writer *w, enum cd_err rc);
 enum cd_err ledger_writer_end(struct ledger *lg, struct ledger_writer *w, struct ledger_result *res);
 
-/* Runs fn inside one transaction, retrying it whole on transient
- * conflicts up to LIMIT_TX_RETRIES times. fn must be re-runnable: it
- * starts from its inputs each time. Commits on CD_OK, rolls back otherwise.
- * Kept only for ledger_holds.c, until it drives ledger_tx itself; new
- * code uses the loop above. */
-enum cd_err ledger_run(struct ledger *lg, enum cd_err (*fn)(struct ledger *, void *), void *arg);
+/* What the connection layer's files share (ledger.c, ledger_tx.c): the
+ * nodes configured (1 without [database] nodes), switching the
+ * connection in use to a node (between transactions), a random pause
+ * before a retry, and ending a transaction (0, or MariaDB's error). */
+int db_node_count(const struct ledger *lg);
+void db_use_node(struct ledger *lg, int node);
+void db_backoff(int attempt);
+int db_end_tx(struct ledger *lg, int commit);
 
 /* "txn_42"-style ids of rows creditd made. */
 void ledger_id_format(char *out, size_t cap, const char *prefix, int64_t id);

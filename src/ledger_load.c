@@ -119,7 +119,7 @@ static enum cd_err read_accounts(struct batch *b)
 			return CD_E_INTERNAL;
 		memset(&b->accts[b->naccts], 0, sizeof(b->accts[0]));
 		acct_from_row_at(&r, 1, &b->accts[b->naccts].a);
-		batch_ext_remember(b->accts[b->naccts].a.ext_id, b->accts[b->naccts].a.id);
+		idcache_remember(b->accts[b->naccts].a.ext_id, b->accts[b->naccts].a.id);
 		b->naccts++;
 	}
 	EACH_ROW(b, "plan_caps", r) {
