@@ -7,7 +7,7 @@
 #include "ledger_combine.h"
 #include <assert.h>
 
-void combine_init(struct combiner *c, int width, int max_batch, combine_run_fn run)
+void combine_init(struct combiner *c, int width, int max_batch)
 {
 	pthread_mutex_init(&c->lock, NULL);
 	c->head = c->tail = NULL;
@@ -15,7 +15,6 @@ void combine_init(struct combiner *c, int width, int max_batch, combine_run_fn r
 	c->running = 0;
 	c->width = width > 0 ? width : 1;
 	c->max_batch = max_batch < 1 ? 1 : max_batch > COMBINE_MAX_BATCH ? COMBINE_MAX_BATCH : max_batch;
-	c->run = run;
 	c->batches = c->ops = 0;
 	for (int i = 0; i < COMBINE_BUCKETS; i++)
 		c->buckets[i] = 0;
@@ -45,9 +44,8 @@ static int take(struct combiner *c, struct combine_op **ops)
 	return n;
 }
 
-void combine_submit(struct combiner *c, struct combine_op *op, void *self)
+void combine_enter(struct combiner *c, struct combine_op *op)
 {
-	struct combine_op *ops[COMBINE_MAX_BATCH];
 	op->next = NULL;
 	op->done = 0;
 	op->waiting = 0;
@@ -59,38 +57,53 @@ void combine_submit(struct combiner *c, struct combine_op *op, void *self)
 		c->head = op;
 	c->tail = op;
 	c->queued++;
+	pthread_mutex_unlock(&c->lock);
+}
+
+int combine_next(struct combiner *c, struct combine_op *op, struct combine_op **ops)
+{
+	int n = 0;
+	pthread_mutex_lock(&c->lock);
 	while (!op->done) {
 		if (c->running < c->width && c->head != NULL) {
-			int n = take(c, ops);
+			n = take(c, ops);
+			assert(n > 0 && n <= c->max_batch);
 			c->running++;
 			c->batches++;
 			c->ops += (unsigned long long)n;
 			c->buckets[bucket_of(n)]++;
-			pthread_mutex_unlock(&c->lock);
-			c->run(self, ops, n);
-			pthread_mutex_lock(&c->lock);
-			c->running--;
-			for (int i = 0; i < n; i++) {
-				ops[i]->done = 1;
-				if (ops[i] != op)
-					pthread_cond_signal(&ops[i]->wake);
-			}
-			/* What queued meanwhile needs a combiner: the oldest owner
-			 * that sleeps (one that is combining cannot take it). */
-			for (struct combine_op *q = c->head; q != NULL; q = q->next) {
-				if (q->waiting) {
-					pthread_cond_signal(&q->wake);
-					break;
-				}
-			}
-			continue;
+			break;
 		}
 		op->waiting = 1;
 		pthread_cond_wait(&op->wake, &c->lock);
 		op->waiting = 0;
 	}
 	pthread_mutex_unlock(&c->lock);
-	pthread_cond_destroy(&op->wake);
+	if (n == 0)
+		pthread_cond_destroy(&op->wake);	/* done: its owner leaves */
+	return n;
+}
+
+void combine_done(struct combiner *c, struct combine_op **ops, int n)
+{
+	pthread_mutex_lock(&c->lock);
+	assert(c->running > 0);
+	c->running--;
+	for (int i = 0; i < n; i++) {
+		assert(!ops[i]->done);
+		ops[i]->done = 1;
+		if (ops[i]->waiting)
+			pthread_cond_signal(&ops[i]->wake);
+	}
+	/* What queued meanwhile needs a combiner: the oldest owner that
+	 * sleeps (one that is combining cannot take it). */
+	for (struct combine_op *q = c->head; q != NULL; q = q->next) {
+		if (q->waiting) {
+			pthread_cond_signal(&q->wake);
+			break;
+		}
+	}
+	pthread_mutex_unlock(&c->lock);
 }
 
 void combine_stats(struct combiner *c, struct combine_stats *s)

@@ -4,10 +4,16 @@
  * batches are running, the first waiting thread becomes a combiner: it
  * takes up to `max_batch` queued operations (its own among them when it
  * is near the front; others' when it is not), runs them all with its own
- * resources by one call of `run`, marks each done and wakes its owner.
- * With one thread the batch is that thread's one operation, run at once
- * by the thread itself: no handoff, no wait. Knows nothing of SQL: the
- * ledger's guard (ledger_holds.c) is its one user; unit-tested alone. */
+ * resources, marks each done and wakes its owner. With one thread the
+ * batch is that thread's one operation, run at once by the thread itself:
+ * no handoff, no wait. The caller drives it, so nothing here calls up:
+ *	combine_enter(c, op);
+ *	while ((n = combine_next(c, op, ops)) > 0) {
+ *		run ops[0..n-1];
+ *		combine_done(c, ops, n);
+ *	}
+ * Knows nothing of SQL: the ledger's guard (ledger_holds.c) is its one
+ * user; unit-tested alone. */
 #ifndef CREDITD_LEDGER_COMBINE_H
 #define CREDITD_LEDGER_COMBINE_H
 #include <pthread.h>
@@ -26,10 +32,6 @@ struct combine_op {
 	pthread_cond_t wake;		/* its owner waits on this */
 };
 
-/* Runs ops[0..n-1] (n >= 1) on `self`, the combining thread's resources,
- * and fills each one's answer; called without the queue's lock. */
-typedef void (*combine_run_fn)(void *self, struct combine_op **ops, int n);
-
 struct combiner {
 	pthread_mutex_t lock;
 	struct combine_op *head, *tail;	/* queued, oldest first */
@@ -37,15 +39,21 @@ struct combiner {
 	int running;			/* combiners running a batch */
 	int width;			/* most combiners at once */
 	int max_batch;			/* most operations per batch */
-	combine_run_fn run;
 	unsigned long long batches, ops;
 	unsigned long long buckets[COMBINE_BUCKETS];
 };
 
-void combine_init(struct combiner *c, int width, int max_batch, combine_run_fn run);
-/* Queues op, and returns when it is done: run by this thread as a
- * combiner (on `self`) or by another. */
-void combine_submit(struct combiner *c, struct combine_op *op, void *self);
+void combine_init(struct combiner *c, int width, int max_batch);
+/* Queues op. */
+void combine_enter(struct combiner *c, struct combine_op *op);
+/* Waits until op is done (0: then the caller goes on with its answer) or
+ * this thread is to combine: n > 0 operations taken off the queue into
+ * ops (room for COMBINE_MAX_BATCH), which the caller runs without the
+ * queue's lock and hands back to combine_done. */
+int combine_next(struct combiner *c, struct combine_op *op, struct combine_op **ops);
+/* Marks ops[0..n-1] done and wakes their owners, and one sleeping owner
+ * to combine what queued meanwhile. */
+void combine_done(struct combiner *c, struct combine_op **ops, int n);
 /* A copy of the counters: batches run, operations run, and how many
  * batches fell in each size bucket (bucket i: sizes up to 2^i; the last
  * one takes every larger size). */

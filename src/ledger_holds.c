@@ -354,9 +354,8 @@ static enum cd_err batch_attempt(struct ledger *lg, struct batch *b, struct guar
 
 /* The combiner's work: the batch as one transaction, retried whole, on
  * the node of its operations' accounts (they were queued by node). */
-static void guard_run(void *self, struct combine_op **links, int n)
+static void guard_run(struct ledger *lg, struct combine_op **links, int n)
 {
-	struct ledger *lg = self;
 	struct guard_op *ops[BATCH_MAX];
 	struct ledger_tx t;
 	char route[sizeof(lg->route)];
@@ -386,7 +385,7 @@ static void guard_run(void *self, struct combine_op **links, int n)
 		 * was rolled back: run each alone, so only that one fails. */
 		for (int i = 0; i < n; i++) {
 			json_decref(ops[i]->out);
-			guard_run(self, &links[i], 1);
+			guard_run(lg, &links[i], 1);
 		}
 		return;
 	}
@@ -423,7 +422,7 @@ static pthread_once_t guard_once = PTHREAD_ONCE_INIT;
 static void guard_init(void)
 {
 	for (int i = 0; i < LIMIT_DB_NODES; i++)
-		combine_init(&guard_queue[i], LIMIT_BATCH_COMBINERS, LIMIT_BATCH_OPS, guard_run);
+		combine_init(&guard_queue[i], LIMIT_BATCH_COMBINERS, LIMIT_BATCH_OPS);
 }
 
 static enum cd_err hold_route_tx(struct ledger *lg, int64_t account_id, char *out, size_t cap)
@@ -480,7 +479,15 @@ static enum cd_err guard_submit(struct ledger *lg, struct guard_op *op, const st
 		if (node < 0)
 			node = 0;	/* none is up: the batch answers 503 */
 	}
-	combine_submit(&guard_queue[node], &op->link, lg);
+	/* Queued; this thread runs batches (its own operation's, or others')
+	 * until its operation is done. */
+	struct combine_op *links[COMBINE_MAX_BATCH];
+	int n;
+	combine_enter(&guard_queue[node], &op->link);
+	while ((n = combine_next(&guard_queue[node], &op->link, links)) > 0) {
+		guard_run(lg, links, n);
+		combine_done(&guard_queue[node], links, n);
+	}
 	return op->rc;
 }
 
