@@ -33,6 +33,7 @@ CREATE OR REPLACE PROCEDURE cd_batch_read(IN p_lock TINYINT, IN p_page INT, IN p
   MODIFIES SQL DATA
 BEGIN
   DECLARE v_ids LONGTEXT DEFAULT p_ids;
+  DECLARE v_page INT DEFAULT p_page + 1;	-- the debt row's place too
   IF p_lock = 1 AND p_ext IS NOT NULL AND p_ids IS NULL AND JSON_LENGTH(p_ext) = 1 THEN
     -- One account: nothing to order, locked by its external id at once.
     SELECT 0 AS accounts, a.id, a.ext_id, a.kind, a.status, a.balance_micros, a.reserved_micros,
@@ -56,8 +57,19 @@ BEGIN
         STRAIGHT_JOIN accounts a ON a.ext_id = k.e) u;
   END IF;
 
-  IF p_lock = 1 AND v_ids IS NOT NULL THEN
-  -- Locked in the list's order: JSON_TABLE drives the join.
+  IF p_lock = 1 AND v_ids IS NOT NULL AND JSON_LENGTH(v_ids) = 1 THEN
+    SELECT 0 AS accounts, a.id, a.ext_id, a.kind, a.status, a.balance_micros, a.reserved_micros,
+           a.overdraft_limit_micros, a.monthly_limit_micros, a.low_balance_micros, a.plan, a.month_key,
+           a.month_spent_micros, a.sweep_due_at, a.created_at, a.stripe_customer_id, a.daily_limit_micros,
+           a.day_key, a.day_spent_micros, a.plan_period, a.low_noted, a.depleted_noted, a.limit_month_noted,
+           a.limit_day_noted, a.recharge_threshold_micros, a.recharge_amount_cents,
+           a.stripe_payment_method IS NOT NULL, a.recharge_pending, a.recharge_failures, a.recharge_day_key,
+           a.recharge_day_count, a.requests_per_minute, a.tokens_per_minute, a.rate_minute, a.rate_requests,
+           a.rate_tokens, a.status_reason
+      FROM accounts a WHERE a.id = JSON_VALUE(v_ids, '$[0]')
+      FOR UPDATE;
+  ELSEIF p_lock = 1 AND v_ids IS NOT NULL THEN
+    -- Locked in the list's order: JSON_TABLE drives the join.
     SELECT 0 AS accounts, a.id, a.ext_id, a.kind, a.status, a.balance_micros, a.reserved_micros,
            a.overdraft_limit_micros, a.monthly_limit_micros, a.low_balance_micros, a.plan, a.month_key,
            a.month_spent_micros, a.sweep_due_at, a.created_at, a.stripe_customer_id, a.daily_limit_micros,
@@ -85,7 +97,19 @@ BEGIN
 
   -- The holds settled or released, each with its account (a hold of
   -- another account is not read), and their members' rows.
-  IF p_holds IS NOT NULL THEN
+  IF p_holds IS NOT NULL AND JSON_LENGTH(p_holds) = 1 THEN
+    SELECT 0 AS holds, h.id, h.account_id, h.state, h.amount_micros, h.byok, h.model, h.action, h.member,
+           h.conversation_id, h.expires_at, h.charged_micros, h.settle_hash, h.settle_response, h.request_id,
+           h.max_output_tokens, h.pin_input_micros_per_mtok, h.pin_cached_input_micros_per_mtok,
+           h.pin_output_micros_per_mtok, h.pin_margin_bps, h.rate_minute, h.rate_tokens,
+           m.account_id, m.member, m.monthly_cap_micros, m.month_key, m.month_spent_micros, m.reserved_micros,
+           m.cap_month_noted, m.requests_per_minute, m.tokens_per_minute, m.rate_minute, m.rate_requests,
+           m.rate_tokens
+      FROM holds h
+      LEFT JOIN members m ON m.account_id = h.account_id AND m.member = h.member
+     WHERE h.id = JSON_VALUE(p_holds, '$[0][0]') AND h.account_id = JSON_VALUE(p_holds, '$[0][1]')
+      FOR UPDATE;
+  ELSEIF p_holds IS NOT NULL THEN
     SELECT 0 AS holds, h.id, h.account_id, h.state, h.amount_micros, h.byok, h.model, h.action, h.member,
            h.conversation_id, h.expires_at, h.charged_micros, h.settle_hash, h.settle_response, h.request_id,
            h.max_output_tokens, h.pin_input_micros_per_mtok, h.pin_cached_input_micros_per_mtok,
@@ -128,10 +152,25 @@ BEGIN
   END IF;
 
   -- The grants of the accounts that may spend, in spending order (src/
-  -- ledger_rows.h GRANTS_SPEND_ORDER), each account's debt row last: a
-  -- page of at most p_page positive grants per account (creditd reads the
-  -- next page when a charge burns them all).
-  IF p_spend_ids IS NOT NULL OR p_spend_ext IS NOT NULL THEN
+  -- ledger_rows.h GRANTS_SPEND_ORDER), grouped by account, with each
+  -- account's debt row: a page of at most p_page positive grants per
+  -- account (creditd reads the next page when a charge burns them all).
+  -- The debt row comes first for one account (a LIMIT keeps it in the
+  -- page), last for several.
+  IF p_spend_ids IS NOT NULL AND p_spend_ext IS NULL AND JSON_LENGTH(p_spend_ids) = 1 THEN
+    -- One account (a settle's): its page by the index, no window.
+    SELECT 0 AS grants, g.id, g.account_id, g.remaining_micros, g.source = 'debt' AS is_debt
+      FROM grants g
+     WHERE g.account_id = JSON_VALUE(p_spend_ids, '$[0]') AND (g.remaining_micros > 0 OR g.source = 'debt')
+     ORDER BY is_debt DESC, g.priority, g.expires_at IS NULL, g.expires_at, g.id
+     LIMIT v_page;
+  ELSEIF p_spend_ext IS NOT NULL AND p_spend_ids IS NULL AND JSON_LENGTH(p_spend_ext) = 1 THEN
+    SELECT 0 AS grants, g.id, g.account_id, g.remaining_micros, g.source = 'debt' AS is_debt
+      FROM accounts a STRAIGHT_JOIN grants g ON g.account_id = a.id
+     WHERE a.ext_id = JSON_VALUE(p_spend_ext, '$[0]') AND (g.remaining_micros > 0 OR g.source = 'debt')
+     ORDER BY is_debt DESC, g.priority, g.expires_at IS NULL, g.expires_at, g.id
+     LIMIT v_page;
+  ELSEIF p_spend_ids IS NOT NULL OR p_spend_ext IS NOT NULL THEN
     SELECT 0 AS grants, t.id, t.account_id, t.remaining_micros, t.is_debt
       FROM (SELECT g.id, g.account_id, g.remaining_micros, g.source = 'debt' AS is_debt, g.priority, g.expires_at,
                    ROW_NUMBER() OVER (PARTITION BY g.account_id, g.source = 'debt'
