@@ -223,6 +223,7 @@ CREATE OR REPLACE PROCEDURE cd_batch_write(IN p_now BIGINT, IN p_commit TINYINT,
   MODIFIES SQL DATA
 BEGIN
   DECLARE v_uids LONGTEXT DEFAULT '[]';
+  DECLARE v_hold BIGINT UNSIGNED;
   DECLARE v_i INT DEFAULT 0;
   DECLARE v_n INT;
 
@@ -241,6 +242,7 @@ BEGIN
              pin_margin BIGINT PATH '$[11]', rate_minute BIGINT PATH '$[12]', rate_tokens BIGINT PATH '$[13]',
              byok TINYINT PATH '$[14]', expires BIGINT PATH '$[15]')) j
      ORDER BY j.o;
+    SET v_hold = LAST_INSERT_ID();	-- the id of a lone new hold
   END IF;
 
   -- Usages of POST /v1/usage, one at a time: each id is answered.
@@ -354,7 +356,9 @@ BEGIN
       FROM JSON_TABLE(p_recharges, '$[*]' COLUMNS (acct BIGINT UNSIGNED PATH '$[0]', cents BIGINT PATH '$[1]')) j;
   END IF;
 
-  IF p_holds_new IS NOT NULL THEN
+  IF p_holds_new IS NOT NULL AND JSON_LENGTH(p_holds_new) = 1 THEN
+    SELECT 0 AS new_holds, 0, v_hold;
+  ELSEIF p_holds_new IS NOT NULL THEN
     SELECT 0 AS new_holds, j.o - 1, h.id
       FROM JSON_TABLE(p_holds_new, '$[*]' COLUMNS (
              o FOR ORDINALITY, acct BIGINT UNSIGNED PATH '$[0]', req VARBINARY(128) PATH '$[1]')) j
