@@ -153,10 +153,11 @@ BEGIN
 
   -- The grants of the accounts that may spend, in spending order (src/
   -- ledger_rows.h GRANTS_SPEND_ORDER), grouped by account, with each
-  -- account's debt row: a page of at most p_page positive grants per
-  -- account (creditd reads the next page when a charge burns them all).
-  -- The debt row comes first for one account (a LIMIT keeps it in the
-  -- page), last for several.
+  -- account's debt row: a page of p_page positive grants per account
+  -- (creditd reads the next page when a charge burns them all). For one
+  -- account the debt row comes first and the page is p_page + 1 rows (one
+  -- more positive grant when there is no debt row); for several, each
+  -- account's debt row comes last.
   IF p_spend_ids IS NOT NULL AND p_spend_ext IS NULL AND JSON_LENGTH(p_spend_ids) = 1 THEN
     -- One account (a settle's): its page by the index, no window.
     SELECT 0 AS grants, g.id, g.account_id, g.remaining_micros, g.source = 'debt' AS is_debt

@@ -78,8 +78,8 @@ def test_read_locks_accounts_in_id_order_and_skips_unknown_ones():
     check("grants" in got, "but the grants of those that may spend")
 
 
-def test_read_returns_grants_in_spending_order_with_the_debt_row_last():
-    acct = new_account("bcall")
+def _grants_with_debt(prefix):
+    acct = new_account(prefix)
     for prio, amount in ((90, 1000), (10, 2000), (50, 3000)):
         r = api("POST", "/v1/accounts/%s/grants" % acct, {"amount_micros": amount, "source": "promo",
                                                            "priority": prio})
@@ -87,12 +87,39 @@ def test_read_returns_grants_in_spending_order_with_the_debt_row_last():
     ia = acct_id(acct)
     sql("INSERT INTO grants (account_id, source, amount_micros, remaining_micros, priority, created_at) "
         "VALUES (%d, 'debt', 0, 0, 0, 0)" % ia)
-    got = call_sets(read_call(1, spend_ext=[acct], ext=[acct]))
-    rows = got["grants"]["rows"]
     want = [int(r[0]) for r in sql("SELECT id FROM grants WHERE account_id = %d AND remaining_micros > 0 "
                                    "ORDER BY priority, expires_at IS NULL, expires_at, id" % ia)]
-    eq([int(r[1]) for r in rows[:-1]], want, "positive grants in spending order")
-    eq(rows[-1][4], "1", "the debt row comes last")
+    debt = int(sql("SELECT id FROM grants WHERE account_id = %d AND source = 'debt'" % ia)[0][0])
+    return acct, ia, want, debt
+
+
+def test_read_returns_grants_in_spending_order_with_the_debt_row():
+    acct, ia, want, debt = _grants_with_debt("bcall")
+    # One account that spends (by external id, and by id): read by its key.
+    for got in (call_sets(read_call(1, spend_ext=[acct], ext=[acct])),
+                call_sets(read_call(1, ids=[ia], spend_ids=[ia]))):
+        rows = got["grants"]["rows"]
+        eq([int(r[1]) for r in rows if r[4] == "0"], want, "positive grants in spending order")
+        eq([int(r[1]) for r in rows if r[4] == "1"], [debt], "and the debt row")
+    # Two accounts: grouped by account, each in spending order, debt last.
+    other, io, want_o, debt_o = _grants_with_debt("bcall")
+    rows = call_sets(read_call(1, ext=[acct, other], spend_ext=[acct, other]))["grants"]["rows"]
+    for a, w, d in ((ia, want, debt), (io, want_o, debt_o)):
+        mine = [r for r in rows if int(r[2]) == a]
+        eq([int(r[1]) for r in mine], w + [d], "account %d: spending order, then its debt row" % a)
+
+
+def test_read_pages_an_accounts_grants():
+    acct = new_account("bcall")
+    ia = acct_id(acct)
+    sql("INSERT INTO grants (account_id, source, amount_micros, remaining_micros, priority, created_at) "
+        "SELECT %d, 'promo', 1, 1, 50, 0 FROM seq_1_to_80" % ia)
+    for lists in (dict(spend_ids=[ia]), dict(spend_ext=[acct], ext=[acct]), dict(spend_ids=[ia], ids=[ia, ia + 1])):
+        rows = call_sets(read_call(1, **lists))["grants"]["rows"]
+        n = len([r for r in rows if r[4] == "0"])
+        # 65: one more than a charge burns before reading again, so creditd
+        # knows there are more (a lone account's page may carry one more).
+        check(65 <= n <= 66, "a page of 65 positive grants, not all 80 (%r): %d" % (lists, n))
 
 
 def test_write_returns_new_hold_ids_and_patches_stored_answers():
