@@ -46,62 +46,79 @@ static void usage(void)
 		"  plan list\n");
 }
 
-/* ---- What the ledger hands over, printed here (the ledger never prints) ---- */
+/* ---- What the ledger copies out, printed here (the ledger never prints) ---- */
 
 #define KEY_LIST_LINE "%-6s %-14s %-20s %-21s %-21s %-21s %s\n"
 
-/* The key list's header goes out with the first row, or after a listing
- * without any: never before a failure. */
-struct key_listing { int header_done; };
-
-static void key_list_header(struct key_listing *l)
-{
-	if (!l->header_done)
-		printf(KEY_LIST_LINE, "ID", "PREFIX", "SCOPES", "ACCOUNT", "CREATED", "REVOKED", "NAME");
-	l->header_done = 1;
-}
-
-static void print_key(void *ctx, const struct ledger_key_row *k)
+static void print_key(const struct ledger_key_row *k)
 {
 	char id[24], scopes[32], created[TIMEFMT_LEN], revoked[TIMEFMT_LEN] = "-";
-	key_list_header(ctx);
 	snprintf(id, sizeof(id), "%lld", (long long)k->id);
 	keys_format_scopes(k->scopes, scopes, sizeof(scopes));
 	timefmt_rfc3339(k->created_at, created);
 	if (k->revoked_at >= 0)
 		timefmt_rfc3339(k->revoked_at, revoked);
-	printf(KEY_LIST_LINE, id, k->prefix, scopes, k->account != NULL ? k->account : "-", created, revoked, k->name);
+	printf(KEY_LIST_LINE, id, k->prefix, scopes, k->account[0] != '\0' ? k->account : "-", created, revoked,
+	       k->name);
 }
 
-static void print_applied(void *ctx, const char *name)
+/* key list: read in pages of LIMIT_LIST_PAGE. The header goes out with
+ * the first page, or after a listing without any keys: never before a
+ * failure. */
+static int key_list(struct ledger *lg)
 {
-	(void)ctx;
-	printf("applied %s\n", name);
+	struct ledger_key_row *rows = calloc(LIMIT_LIST_PAGE, sizeof(*rows));
+	int64_t after = 0;
+	int n = LIMIT_LIST_PAGE, header_done = 0;
+	enum cd_err rc = rows != NULL ? CD_OK : CD_E_INTERNAL;
+	while (rc == CD_OK && n == LIMIT_LIST_PAGE) {
+		rc = ledger_key_list(lg, after, rows, LIMIT_LIST_PAGE, &n);
+		if (rc != CD_OK)
+			break;
+		if (!header_done)
+			printf(KEY_LIST_LINE, "ID", "PREFIX", "SCOPES", "ACCOUNT", "CREATED", "REVOKED", "NAME");
+		header_done = 1;
+		for (int i = 0; i < n; i++)
+			print_key(&rows[i]);
+		if (n > 0)
+			after = rows[n - 1].id;
+	}
+	free(rows);
+	return rc == CD_OK ? 0 : ctl_fail(lg, rc, "key list");
 }
 
-static void print_violation(void *ctx, const struct ledger_violation *v)
+/* Warnings are printed, and only violations fail. Findings past the
+ * LIMIT_VERIFY_VIOLATIONS listed are counted in the last line and said
+ * on stderr, so stdout keeps its shape. */
+static int verify(struct ledger *lg)
 {
-	(void)ctx;
-	printf("%s: %s: account %s: %s %s, %s %s\n", v->warning ? "warning" : "violation", v->check, v->account, v->left,
-	       v->left_value, v->right, v->right_value);
+	struct ledger_verify_report *r = malloc(sizeof(*r));
+	if (r == NULL)
+		return ctl_fail(lg, CD_E_INTERNAL, "verify");
+	enum cd_err rc = ledger_verify(lg, r);
+	if (rc != CD_OK) {
+		free(r);
+		return ctl_fail(lg, rc, "verify");
+	}
+	for (int i = 0; i < r->n; i++) {
+		const struct ledger_violation *v = &r->found[i];
+		printf("%s: %s: account %s: %s %s, %s %s\n", v->warning ? "warning" : "violation", v->check, v->account,
+		       v->left, v->left_value, v->right, v->right_value);
+	}
+	if (r->more > 0)
+		fprintf(stderr, "creditctl: verify: %ld more findings not listed (the first %d are)\n", r->more,
+			LIMIT_VERIFY_VIOLATIONS);
+	printf("%ld violations, %ld warnings\n", r->violations, r->warnings);
+	int failed = r->violations != 0;
+	free(r);
+	return failed;
 }
 
-/* An export as CSV (with a header line, which goes out like the key
- * list's) or as JSON lines. */
-struct export_out { int csv; int header_done; };
-
-static void export_header(struct export_out *x)
-{
-	if (x->csv && !x->header_done)
-		printf("id,amount_micros,balance_after_micros,cause,source,reference,description,created_at\n");
-	x->header_done = 1;
-}
-
-/* A quoted CSV field, quotes doubled; NULL is "". */
-static void csv_field(const char *s)
+/* A quoted CSV field, quotes doubled; none (has 0) is "". */
+static void csv_field(const char *s, int has)
 {
 	putchar('"');
-	for (; s != NULL && *s != '\0'; s++) {
+	for (; has && *s != '\0'; s++) {
 		if (*s == '"')
 			putchar('"');
 		putchar(*s);
@@ -109,17 +126,18 @@ static void csv_field(const char *s)
 	putchar('"');
 }
 
-static void print_journal_row(void *ctx, const struct ledger_journal_row *r)
+/* A journal row as CSV or as a line of JSON. */
+static void print_journal_row(const struct ledger_journal_row *r, int csv)
 {
-	struct export_out *x = ctx;
 	char t[TIMEFMT_LEN];
-	export_header(x);
 	timefmt_rfc3339(r->created_at, t);
-	if (!x->csv) {
+	if (!csv) {
 		json_t *row = json_pack("{s:s, s:I, s:I, s:s, s:s?, s:s?, s:s?, s:s}", "id", r->id, "amount_micros",
 					(json_int_t)r->amount_micros, "balance_after_micros",
-					(json_int_t)r->balance_after_micros, "cause", r->cause, "source", r->source,
-					"reference", r->reference, "description", r->description, "created_at", t);
+					(json_int_t)r->balance_after_micros, "cause", r->cause, "source",
+					r->has_source ? r->source : NULL, "reference",
+					r->has_reference ? r->reference : NULL, "description",
+					r->has_description ? r->description : NULL, "created_at", t);
 		char *line = json_dumps(row, JSON_COMPACT | JSON_PRESERVE_ORDER);
 		printf("%s\n", line != NULL ? line : "{}");
 		free(line);
@@ -127,12 +145,38 @@ static void print_journal_row(void *ctx, const struct ledger_journal_row *r)
 		return;
 	}
 	printf("%s,%lld,%lld,%s,", r->id, (long long)r->amount_micros, (long long)r->balance_after_micros, r->cause);
-	csv_field(r->source);
+	csv_field(r->source, r->has_source);
 	putchar(',');
-	csv_field(r->reference);
+	csv_field(r->reference, r->has_reference);
 	putchar(',');
-	csv_field(r->description);
+	csv_field(r->description, r->has_description);
 	printf(",%s\n", t);
+}
+
+/* An export, read in pages of LIMIT_EXPORT_PAGE after the last row
+ * printed: memory stays bounded however long the journal is. CSV has a
+ * header line, which goes out with the first page (or after an empty
+ * journal), never before a failure; JSON is a line per row. */
+static int export_journal(struct ledger *lg, const char *id, int csv)
+{
+	struct ledger_journal_row *rows = calloc(LIMIT_EXPORT_PAGE, sizeof(*rows));
+	int64_t after = 0;
+	int n = LIMIT_EXPORT_PAGE, header_done = 0;
+	enum cd_err rc = rows != NULL ? CD_OK : CD_E_INTERNAL;
+	while (rc == CD_OK && n == LIMIT_EXPORT_PAGE) {
+		rc = ledger_export_next(lg, id, after, rows, LIMIT_EXPORT_PAGE, &n);
+		if (rc != CD_OK)
+			break;
+		if (csv && !header_done)
+			printf("id,amount_micros,balance_after_micros,cause,source,reference,description,created_at\n");
+		header_done = 1;
+		for (int i = 0; i < n; i++)
+			print_journal_row(&rows[i], csv);
+		if (n > 0)
+			after = rows[n - 1].seq;
+	}
+	free(rows);
+	return rc == CD_OK ? 0 : ctl_fail(lg, rc, "export");
 }
 
 /* key create: the new key alone on stdout's last line (scripts take it
@@ -184,13 +228,8 @@ static int cmd_key(struct ledger *lg, int argc, char **argv)
 {
 	if (argc >= 3 && strcmp(argv[2], "create") == 0)
 		return key_create(lg, argc, argv);
-	if (argc >= 3 && strcmp(argv[2], "list") == 0) {
-		struct key_listing l = {0};
-		enum cd_err rc = ledger_key_list(lg, print_key, &l);
-		if (rc == CD_OK)
-			key_list_header(&l);
-		return rc == CD_OK ? 0 : ctl_fail(lg, rc, "key list");
-	}
+	if (argc >= 3 && strcmp(argv[2], "list") == 0)
+		return key_list(lg);
 	int64_t id;
 	if (argc >= 4 && strcmp(argv[2], "revoke") == 0 && ctl_parse_i64(argv[3], &id) == 0) {
 		enum cd_err rc = ledger_key_revoke(lg, id);
@@ -289,22 +328,35 @@ static int cmd_grant(struct ledger *lg, int argc, char **argv)
 	return answered(lg, ledger_grant(lg, NULL, &g, &res), &res, "grant");
 }
 
-static void promo_row(void *ctx, const json_t *code)
+/* promo list: a line of JSON per code, read in pages of LIMIT_LIST_PAGE. */
+static int promo_list(struct ledger *lg)
 {
-	char *text = json_dumps(code, JSON_COMPACT | JSON_PRESERVE_ORDER);
-	(void)ctx;
-	printf("%s\n", text != NULL ? text : "null");
-	free(text);
+	int64_t after = 0;
+	size_t n = LIMIT_LIST_PAGE;
+	enum cd_err rc = CD_OK;
+	while (rc == CD_OK && n == LIMIT_LIST_PAGE) {
+		json_t *page = NULL, *code;
+		size_t i;
+		rc = ledger_promo_list(lg, after, LIMIT_LIST_PAGE, &page, &after);
+		if (rc != CD_OK)
+			break;
+		json_array_foreach(page, i, code) {
+			char *text = json_dumps(code, JSON_COMPACT | JSON_PRESERVE_ORDER);
+			printf("%s\n", text != NULL ? text : "null");
+			free(text);
+		}
+		n = json_array_size(page);
+		json_decref(page);
+	}
+	return rc == CD_OK ? 0 : ctl_fail(lg, rc, "promo list");
 }
 
 /* promo create CODE AMOUNT [--max N] [--expires T] [--ttl-days N]; promo list */
 static int cmd_promo(struct ledger *lg, int argc, char **argv)
 {
 	static const char *const known[] = {"--max", "--expires", "--ttl-days", NULL};
-	if (argc == 3 && strcmp(argv[2], "list") == 0) {
-		enum cd_err rc = ledger_promo_list(lg, promo_row, NULL);
-		return rc == CD_OK ? 0 : ctl_fail(lg, rc, "promo list");
-	}
+	if (argc == 3 && strcmp(argv[2], "list") == 0)
+		return promo_list(lg);
 	if (argc < 5 || strcmp(argv[2], "create") != 0 || !ctl_opts_known(argc, argv, 5, known)) {
 		usage();
 		return 2;
@@ -327,17 +379,37 @@ static int cmd_promo(struct ledger *lg, int argc, char **argv)
 	return answered(lg, ledger_promo_create(lg, NULL, &p, &res), &res, "promo create");
 }
 
-static void event_row(void *ctx, const struct ledger_event_row *r)
+static void print_event(const struct ledger_event_row *r)
 {
 	char created[TIMEFMT_LEN], when[TIMEFMT_LEN] = "-";
-	(void)ctx;
 	timefmt_rfc3339(r->created_at, created);
 	if (r->delivered_at >= 0)
 		timefmt_rfc3339(r->delivered_at, when);
 	else if (r->next_attempt_at >= 0)
 		timefmt_rfc3339(r->next_attempt_at, when);
 	printf("%lld\t%s\t%s\t%s\t%s\tattempts=%lld\t%s\t%s\n", (long long)r->id, created, r->type, r->account,
-	       r->state, (long long)r->attempts, when, r->last_error != NULL ? r->last_error : "");
+	       r->state, (long long)r->attempts, when, r->last_error);
+}
+
+/* Up to limit events above after, read in pages of LIMIT_LIST_PAGE. */
+static int events_list(struct ledger *lg, const char *state, int64_t after, int64_t limit)
+{
+	struct ledger_event_row *rows = calloc(LIMIT_LIST_PAGE, sizeof(*rows));
+	int cap = LIMIT_LIST_PAGE, n = LIMIT_LIST_PAGE;
+	enum cd_err rc = rows != NULL ? CD_OK : CD_E_INTERNAL;
+	while (rc == CD_OK && n == cap && limit > 0) {
+		cap = limit < LIMIT_LIST_PAGE ? (int)limit : LIMIT_LIST_PAGE;
+		rc = ledger_events_list(lg, state, after, rows, cap, &n);
+		if (rc != CD_OK)
+			break;
+		for (int i = 0; i < n; i++)
+			print_event(&rows[i]);
+		if (n > 0)
+			after = rows[n - 1].id;
+		limit -= n;
+	}
+	free(rows);
+	return rc == CD_OK ? 0 : ctl_fail(lg, rc, "events list");
 }
 
 /* events list [--state S] [--after ID] [--limit N]; events retry ID|--failed.
@@ -374,8 +446,7 @@ static int cmd_events(struct ledger *lg, int argc, char **argv)
 		usage();
 		return 2;
 	}
-	enum cd_err rc = ledger_events_list(lg, state, a, (int)n, event_row, NULL);
-	return rc == CD_OK ? 0 : ctl_fail(lg, rc, "events list");
+	return events_list(lg, state, a, n);
 }
 
 /* plan set NAME --credits N [...]; plan list */
@@ -424,11 +495,23 @@ static int cmd_plan(struct ledger *lg, int argc, char **argv)
 	return answered(lg, ledger_plan_put(lg, NULL, &p, &res), &res, "plan set");
 }
 
+/* migrate: a line per migration applied, those committed before a
+ * failure too (its message went to stderr as it happened). */
+static int migrate(struct ledger *lg, const char *dir)
+{
+	struct ledger_migrated *applied = malloc(sizeof(*applied));
+	if (applied == NULL)
+		return ctl_fail(lg, CD_E_INTERNAL, "migrate");
+	enum cd_err rc = ledger_migrate(lg, dir, applied);
+	for (int i = 0; i < applied->n; i++)
+		printf("applied %s\n", applied->name[i]);
+	free(applied);
+	return rc == CD_OK ? 0 : ctl_fail(lg, rc, "migrate");
+}
+
 static int dispatch(struct ledger *lg, int argc, char **argv, const struct cfg *cfg)
 {
 	const char *cmd = argv[1];
-	long violations = 0;
-	enum cd_err rc;
 	if (strcmp(cmd, "migrate") == 0) {
 		static const char *const known[] = {"--sql-dir", "--user", "--password-file", NULL};
 		const char *dir = ctl_opt(argc, argv, 2, "--sql-dir");
@@ -438,8 +521,7 @@ static int dispatch(struct ledger *lg, int argc, char **argv, const struct cfg *
 		}
 		if (dir == NULL)
 			dir = getenv("CREDITD_SQL_DIR");
-		rc = ledger_migrate(lg, dir != NULL ? dir : CREDITD_SQL_DIR, print_applied, NULL);
-		return rc == CD_OK ? 0 : ctl_fail(lg, rc, "migrate");
+		return migrate(lg, dir != NULL ? dir : CREDITD_SQL_DIR);
 	}
 	if (strcmp(cmd, "key") == 0)
 		return cmd_key(lg, argc, argv);
@@ -455,15 +537,8 @@ static int dispatch(struct ledger *lg, int argc, char **argv, const struct cfg *
 		return cmd_plan(lg, argc, argv);
 	if (strcmp(cmd, "price") == 0)
 		return ctl_price(lg, argc, argv);
-	if (strcmp(cmd, "verify") == 0) {
-		long warnings = 0;
-		rc = ledger_verify(lg, print_violation, NULL, &violations, &warnings);
-		if (rc != CD_OK)
-			return ctl_fail(lg, rc, "verify");
-		/* Warnings are printed, and only violations fail. */
-		printf("%ld violations, %ld warnings\n", violations, warnings);
-		return violations == 0 ? 0 : 1;
-	}
+	if (strcmp(cmd, "verify") == 0)
+		return verify(lg);
 	if (strcmp(cmd, "export") == 0 && argc >= 3) {
 		static const char *const known[] = {"--format", NULL};
 		const char *format = ctl_opt(argc, argv, 3, "--format");
@@ -472,11 +547,7 @@ static int dispatch(struct ledger *lg, int argc, char **argv, const struct cfg *
 			usage();
 			return 2;
 		}
-		struct export_out x = {csv, 0};
-		rc = ledger_export(lg, argv[2], print_journal_row, &x);
-		if (rc == CD_OK)
-			export_header(&x);
-		return rc == CD_OK ? 0 : ctl_fail(lg, rc, "export");
+		return export_journal(lg, argv[2], csv);
 	}
 	(void)cfg;
 	usage();

@@ -273,28 +273,45 @@ static int price_import(struct ledger *lg, int argc, char **argv)
 	return 0;
 }
 
-static void history_row(void *ctx, const struct price *p, int64_t effective_at)
+static void print_price_change(const struct ledger_price_change *c)
 {
 	char at[TIMEFMT_LEN];
-	(void)ctx;
-	timefmt_rfc3339(effective_at, at);
+	const struct price *p = &c->price;
+	timefmt_rfc3339(c->effective_at, at);
 	printf("%s  input %" PRId64 "  cached_input %" PRId64 "  output %" PRId64 "  max_output_tokens %" PRId64 "\n",
 	       at, p->input_micros_per_mtok, p->cached_input_micros_per_mtok, p->output_micros_per_mtok,
 	       p->max_output_tokens);
 }
 
+/* Every price the model had, oldest first, with when it took effect
+ * (micros per million tokens), read in pages of LIMIT_LIST_PAGE. */
+static int price_history(struct ledger *lg, const char *model)
+{
+	struct ledger_price_change *rows = calloc(LIMIT_LIST_PAGE, sizeof(*rows)), last = {0};
+	int n = LIMIT_LIST_PAGE, first = 1;
+	enum cd_err rc = rows != NULL ? CD_OK : CD_E_INTERNAL;
+	while (rc == CD_OK && n == LIMIT_LIST_PAGE) {
+		rc = ledger_price_history(lg, model, first ? NULL : &last, rows, LIMIT_LIST_PAGE, &n);
+		if (rc != CD_OK)
+			break;
+		for (int i = 0; i < n; i++)
+			print_price_change(&rows[i]);
+		if (n > 0)
+			last = rows[n - 1];
+		first = 0;
+	}
+	free(rows);
+	if (rc == CD_E_NOT_FOUND) {
+		fprintf(stderr, "creditctl: no model named %s has ever been priced\n", model);
+		return 1;
+	}
+	return rc == CD_OK ? 0 : ctl_fail(lg, rc, "price history");
+}
+
 int ctl_price(struct ledger *lg, int argc, char **argv)
 {
-	if (argc == 4 && strcmp(argv[2], "history") == 0) {
-		/* Every price the model had, oldest first, with when it took
-		 * effect (micros per million tokens). */
-		enum cd_err rc = ledger_price_history(lg, argv[3], history_row, NULL);
-		if (rc == CD_E_NOT_FOUND) {
-			fprintf(stderr, "creditctl: no model named %s has ever been priced\n", argv[3]);
-			return 1;
-		}
-		return rc == CD_OK ? 0 : ctl_fail(lg, rc, "price history");
-	}
+	if (argc == 4 && strcmp(argv[2], "history") == 0)
+		return price_history(lg, argv[3]);
 	if (argc >= 3 && strcmp(argv[2], "list") == 0) {
 		enum cd_err rc = ledger_prices_reload(lg);
 		return rc == CD_OK ? ctl_print_json(ledger_prices_json("")) : ctl_fail(lg, rc, "price list");

@@ -517,6 +517,19 @@ unsigned long db_len(const struct dbstmt *s, unsigned int col)
 	return db_null(s, col) ? 0 : s->len[col];
 }
 
+int db_copy(const struct dbstmt *s, unsigned int col, char *dst, size_t cap, const char *null_text)
+{
+	const char *v = db_null(s, col) ? null_text : db_str(s, col);
+	size_t len = strlen(v);
+	if (len >= cap) {
+		log_error("a value of %zu bytes (column %u) does not fit its row's %zu", len, col, cap);
+		dst[0] = '\0';
+		return -1;
+	}
+	memcpy(dst, v, len + 1);
+	return 0;
+}
+
 int64_t db_i64(const struct dbstmt *s, unsigned int col)
 {
 	const char *v = db_str(s, col);

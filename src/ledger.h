@@ -20,6 +20,10 @@ struct key_grant;
 
 #define LEDGER_ID_MAX LIMIT_ACCOUNT_ID_BYTES
 #define LEDGER_NAME_MAX LIMIT_NAME_BYTES
+/* A text column read back into a row of the operators' lists, in bytes
+ * with its NUL: a VARCHAR(chars) of utf8mb4 holds up to four bytes a
+ * character, so a buffer of this size holds any value the column can. */
+#define LEDGER_TEXT_BYTES(chars) (4 * (chars) + 1)
 
 struct cfg;
 struct ledger;
@@ -65,7 +69,7 @@ int ledger_hold_account(const char *hold_id, int64_t *account_id);
 
 /* ---- API keys (ledger_keys.c) ---- */
 /* What the key with this SHA-256 may do, into *grant: CD_OK; an unknown or
- * revoked key: CD_E_UNAUTHORIZED (*grant zeroed); else a failure. */
+ * revoked key: CD_E_UNAUTHORIZED, with *grant zeroed; else a failure. */
 enum cd_err ledger_key_auth(struct ledger *lg, const unsigned char hash[32], struct key_grant *grant);
 /* A new key, as creditctl makes it; borrowed for the call. */
 struct ledger_key_new {
@@ -78,20 +82,22 @@ struct ledger_key_new {
 /* Stores a key; its id into *id. CD_E_NOT_FOUND when n->account names no
  * account (nothing stored). */
 enum cd_err ledger_key_create(struct ledger *lg, const struct ledger_key_new *n, int64_t *id);
-/* One API key, as ledger_key_list hands it over. The strings are the
- * ledger's and live until the callback returns. */
+/* One API key, as ledger_key_list copies it out (api_keys: prefix
+ * VARCHAR(16), name VARCHAR(128)). */
 struct ledger_key_row {
 	int64_t id;
-	const char *prefix;		/* the key's first characters */
-	const char *name;
+	char prefix[LEDGER_TEXT_BYTES(16)];	/* the key's first characters */
+	char name[LEDGER_TEXT_BYTES(128)];
 	int scopes;			/* enum key_scope bits */
 	int64_t created_at;		/* unix seconds */
 	int64_t revoked_at;		/* unix seconds; -1: not revoked */
-	const char *account;		/* the account it is bound to; NULL: none */
+	char account[LEDGER_ID_MAX + 1];	/* the account it is bound to; "": none */
 };
-/* Calls row(ctx, k) for every key, oldest first, inside the transaction
- * (the ledger never prints; creditctl does). */
-enum cd_err ledger_key_list(struct ledger *lg, void (*row)(void *ctx, const struct ledger_key_row *k), void *ctx);
+/* A page of keys: those with an id above after_id, oldest first, at most
+ * cap (creditctl asks for LIMIT_LIST_PAGE), copied into the caller's
+ * rows[0..*n); a page of fewer than cap is the last. One transaction per
+ * page; the ledger never prints, creditctl does. */
+enum cd_err ledger_key_list(struct ledger *lg, int64_t after_id, struct ledger_key_row *rows, int cap, int *n);
 enum cd_err ledger_key_revoke(struct ledger *lg, int64_t id);
 
 /* ---- Writes ----
@@ -171,15 +177,21 @@ enum cd_err ledger_events_claim(struct ledger *lg, struct ledger_push *out, int 
  * error, retried after an exponential backoff until retry_seconds after
  * the event was made, then left undelivered (state failed). */
 enum cd_err ledger_event_pushed(struct ledger *lg, int64_t id, int ok, const char *error, int64_t retry_seconds);
-/* An event as creditctl lists it. */
+/* An event as creditctl lists it (events: account VARBINARY(128), type
+ * VARCHAR(32), last_error VARCHAR(255)). */
 struct ledger_event_row {
 	int64_t id, created_at, attempts, next_attempt_at, delivered_at;	/* -1: none */
-	const char *account, *type, *state, *last_error;			/* last_error NULL: none */
+	char account[LEDGER_ID_MAX + 1];		/* "-": none */
+	char type[LEDGER_TEXT_BYTES(32)];
+	char state[16];					/* pending|delivered|failed */
+	char last_error[LEDGER_TEXT_BYTES(255)];	/* "": none */
 };
-/* Events with an id above after, oldest first, at most limit; state
- * (pending|delivered|failed) or NULL for all. */
-enum cd_err ledger_events_list(struct ledger *lg, const char *state, int64_t after, int limit,
-			       void (*row)(void *ctx, const struct ledger_event_row *r), void *ctx);
+/* Events with an id above after, oldest first, at most cap, copied into
+ * the caller's rows[0..*n); state (pending|delivered|failed) or NULL for
+ * all. Event ids increase in commit order, so a caller paging on with the
+ * last id it got skips none. */
+enum cd_err ledger_events_list(struct ledger *lg, const char *state, int64_t after, struct ledger_event_row *rows,
+			       int cap, int *n);
 /* Sends the event again (id), or every undelivered one (id 0), from now;
  * *count: how many. */
 enum cd_err ledger_events_retry(struct ledger *lg, int64_t id, int *count);
@@ -277,8 +289,12 @@ enum cd_err ledger_promo_create(struct ledger *lg, const struct ledger_call *cal
  * account's, so concurrent redemptions count exactly. */
 enum cd_err ledger_promo_redeem(struct ledger *lg, const struct ledger_call *call, const char *account,
 				const char *code, struct ledger_result *res);
-/* Every code, oldest first, as the API shows one. */
-enum cd_err ledger_promo_list(struct ledger *lg, void (*row)(void *ctx, const json_t *code), void *ctx);
+/* A page of codes, oldest first, as the API shows one: those after the
+ * code whose internal id is after_id, at most cap, into *page (a JSON
+ * array the caller owns: json_decref); *last_id: the internal id of the
+ * page's last code, to ask for the next page with (after_id when empty).
+ * A page of fewer than cap is the last. */
+enum cd_err ledger_promo_list(struct ledger *lg, int64_t after_id, int cap, json_t **page, int64_t *last_id);
 
 /* ---- Workspace members ---- */
 struct member_put {
@@ -311,11 +327,18 @@ json_t *ledger_prices_json(const char *currency);
 /* Upserts rows (creditctl price import): all or nothing. A model's new
  * or changed price enters its history, effective now. */
 enum cd_err ledger_prices_import(struct ledger *lg, const struct price_row *rows, size_t n);
-/* A model's prices in the order they took effect (creditctl price
- * history): row(ctx, price, effective_at) for each, oldest first, inside
- * the transaction. CD_E_NOT_FOUND: no such model ever. */
-enum cd_err ledger_price_history(struct ledger *lg, const char *model,
-				 void (*row)(void *ctx, const struct price *p, int64_t effective_at), void *ctx);
+/* One price a model had (creditctl price history). */
+struct ledger_price_change {
+	int64_t seq;			/* its row in price_history: the cursor with effective_at */
+	struct price price;
+	int64_t effective_at;		/* unix seconds */
+};
+/* A page of a model's prices in the order they took effect, oldest
+ * first: those after *after (NULL: from the first), at most cap, copied
+ * into the caller's rows[0..*n); a page of fewer than cap is the last.
+ * CD_E_NOT_FOUND: asked from the first, and no such model ever. */
+enum cd_err ledger_price_history(struct ledger *lg, const char *model, const struct ledger_price_change *after,
+				 struct ledger_price_change *rows, int cap, int *n);
 
 /* ---- Guard ---- */
 struct guard_authorize {
@@ -416,42 +439,70 @@ struct webhook_event;
 enum cd_err ledger_webhook_apply(struct ledger *lg, const struct webhook_event *ev, const char **outcome);
 
 /* ---- Operators (creditctl) ----
- * These hand what they find to a callback, in the order found; the
- * strings they pass are the ledger's and live until the callback returns.
- * The ledger never prints to stdout: creditctl does. */
+ * These copy what they find into structs the caller provides, in the
+ * order found, and return; the caller drives any paging. The ledger never
+ * prints to stdout: creditctl does. */
+/* The migrations one run committed, in order. */
+struct ledger_migrated {
+	int n;
+	char name[LIMIT_MIGRATIONS_MAX][LIMIT_MIGRATION_NAME_BYTES + 1];
+};
 /* Applies the sql/NNN_*.sql files of sqldir not applied yet, in order,
- * and calls applied(ctx, name) after each one is committed. A file changed
- * since it was applied, or more than LIMIT_MIGRATIONS_MAX of them, stops
- * the run with a message on stderr. */
-enum cd_err ledger_migrate(struct ledger *lg, const char *sqldir, void (*applied)(void *ctx, const char *name),
-			   void *ctx);
+ * and records each one in applied once it is committed (also when a later
+ * one fails: applied then lists those that went in before it). A file
+ * changed since it was applied, more than LIMIT_MIGRATIONS_MAX of them or
+ * a name longer than LIMIT_MIGRATION_NAME_BYTES stops the run with a
+ * message on stderr. */
+enum cd_err ledger_migrate(struct ledger *lg, const char *sqldir, struct ledger_migrated *applied);
 /* One broken invariant: `check` names it; left and right are what should
  * agree, with the values found for `account`. A warning is a finding that
- * may be legitimate (a monthly limit lowered below the month's spend). */
+ * may be legitimate (a monthly limit lowered below the month's spend).
+ * check, left and right are the ledger's constants (they live for ever);
+ * the rest are copies (a value that was SQL NULL reads "NULL"). */
+#define LEDGER_VERIFY_TEXT_BYTES LEDGER_TEXT_BYTES(255)
 struct ledger_violation {
 	const char *check;
-	const char *account;
-	const char *left, *left_value;
-	const char *right, *right_value;
+	char account[LEDGER_VERIFY_TEXT_BYTES];
+	const char *left;
+	char left_value[LEDGER_VERIFY_TEXT_BYTES];
+	const char *right;
+	char right_value[LEDGER_VERIFY_TEXT_BYTES];
 	int warning;
 };
-/* Checks every invariant, calling violation(ctx, v) for each finding;
- * *violations and *warnings count them. */
-enum cd_err ledger_verify(struct ledger *lg, void (*violation)(void *ctx, const struct ledger_violation *v), void *ctx,
-			  long *violations, long *warnings);
-/* One journal row of an account, as ledger_export hands it over. */
+/* What verify found: the first LIMIT_VERIFY_VIOLATIONS findings of either
+ * kind in found[0..n), in the order found; `more` counts the findings
+ * past them; violations and warnings count them all. */
+struct ledger_verify_report {
+	long violations, warnings;
+	long more;
+	int n;
+	struct ledger_violation found[LIMIT_VERIFY_VIOLATIONS];
+};
+/* Checks every invariant into the caller's *report (about 800 KiB: the
+ * caller allocates it, and nothing in it needs freeing). */
+enum cd_err ledger_verify(struct ledger *lg, struct ledger_verify_report *report);
+/* One journal row of an account, as ledger_export_next copies it out
+ * (journal: source VARCHAR(32), reference VARCHAR(255), description
+ * VARCHAR(500)). */
 struct ledger_journal_row {
-	const char *id;			/* "txn_42" */
+	int64_t seq;				/* 42 of "txn_42": the export's cursor */
+	char id[32];				/* "txn_42" */
 	int64_t amount_micros;
 	int64_t balance_after_micros;
-	const char *cause;
-	const char *source;		/* NULL: none */
-	const char *reference;		/* NULL: none */
-	const char *description;	/* NULL: none */
-	int64_t created_at;		/* unix seconds */
+	char cause[LEDGER_NAME_MAX + 1];
+	char source[LEDGER_TEXT_BYTES(32)];
+	char reference[LEDGER_TEXT_BYTES(255)];
+	char description[LEDGER_TEXT_BYTES(500)];
+	int has_source, has_reference, has_description;	/* 0: SQL NULL (none) */
+	int64_t created_at;			/* unix seconds */
 };
-/* Calls row(ctx, r) for every journal row of account `id`, oldest first;
+/* A page of account `id`'s journal, oldest first: the rows whose seq is
+ * above after_seq (0: from the first), at most cap (creditctl asks for
+ * LIMIT_EXPORT_PAGE), copied into the caller's rows[0..*n); a page of
+ * fewer than cap is the last. Each page is its own transaction: an
+ * account's journal rows are written under its row lock, so their ids
+ * increase in commit order and paging on from the last seq skips none.
  * CD_E_NOT_FOUND when there is no such account. */
-enum cd_err ledger_export(struct ledger *lg, const char *id, void (*row)(void *ctx, const struct ledger_journal_row *r),
-			  void *ctx);
+enum cd_err ledger_export_next(struct ledger *lg, const char *id, int64_t after_seq, struct ledger_journal_row *rows,
+			       int cap, int *n);
 #endif

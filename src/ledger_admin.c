@@ -5,8 +5,9 @@
  * with its SHA-256 in schema_migrations; a file that changed after it was
  * applied stops the run. verify re-derives every balance from the journal
  * and from the grants and reports each disagreement with both numbers.
- * What they find goes to creditctl's callbacks: the ledger never prints
- * to stdout.
+ * What they find is copied into structs creditctl provides (an export
+ * in pages creditctl asks for one after the other): the ledger never
+ * prints to stdout.
  *
  * Migrations bypass db_exec (mysql_real_query, mysql_store_result,
  * mysql_query): a migration file is a script of statements, procedures
@@ -123,8 +124,7 @@ static int applied_checksum(struct ledger *lg, const char *name, char *hex)
 	return 1;
 }
 
-static enum cd_err apply_one(struct ledger *lg, const char *dir, const char *name,
-			     void (*applied)(void *ctx, const char *name), void *ctx)
+static enum cd_err apply_one(struct ledger *lg, const char *dir, const char *name, struct ledger_migrated *applied)
 {
 	char path[4096], hex[65], old[65];
 	unsigned char hash[32];
@@ -154,7 +154,7 @@ static enum cd_err apply_one(struct ledger *lg, const char *dir, const char *nam
 	if (rc == CD_OK && mysql_commit(lg->c->db) != 0)
 		rc = CD_E_INTERNAL;
 	if (rc == CD_OK)
-		applied(ctx, name);
+		snprintf(applied->name[applied->n++], sizeof(applied->name[0]), "%s", name);
 out:
 	free(sql);
 	return rc;
@@ -162,8 +162,9 @@ out:
 
 /* Reads the names of sqldir's migrations into names (malloc'd; the
  * caller frees the *n there are, also after a failure). More than
- * LIMIT_MIGRATIONS_MAX is refused: cutting the list short would apply
- * part of the schema and call it done. */
+ * LIMIT_MIGRATIONS_MAX, or a name longer than LIMIT_MIGRATION_NAME_BYTES,
+ * is refused: cutting the list short would apply part of the schema and
+ * call it done. */
 static enum cd_err migration_names(const char *sqldir, char **names, int *n)
 {
 	enum cd_err rc = CD_OK;
@@ -179,6 +180,12 @@ static enum cd_err migration_names(const char *sqldir, char **names, int *n)
 			break;
 		if (!is_migration(de->d_name))
 			continue;
+		if (strlen(de->d_name) > LIMIT_MIGRATION_NAME_BYTES) {
+			fprintf(stderr, "creditctl: %s holds a migration named longer than %d bytes (%.40s...); none "
+				"applied\n", sqldir, LIMIT_MIGRATION_NAME_BYTES, de->d_name);
+			rc = CD_E_INVALID;
+			break;
+		}
 		if (*n == LIMIT_MIGRATIONS_MAX) {
 			fprintf(stderr, "creditctl: %s holds more than %d migrations; none applied\n", sqldir,
 				LIMIT_MIGRATIONS_MAX);
@@ -197,13 +204,13 @@ static enum cd_err migration_names(const char *sqldir, char **names, int *n)
 	return rc;
 }
 
-enum cd_err ledger_migrate(struct ledger *lg, const char *sqldir, void (*applied)(void *ctx, const char *name),
-			   void *ctx)
+enum cd_err ledger_migrate(struct ledger *lg, const char *sqldir, struct ledger_migrated *applied)
 {
 	static const char create[] = "CREATE TABLE IF NOT EXISTS schema_migrations (name VARCHAR(255) NOT NULL "
 				     "PRIMARY KEY, checksum CHAR(64) NOT NULL, applied_at BIGINT NOT NULL) ENGINE=InnoDB";
 	char *names[LIMIT_MIGRATIONS_MAX];
 	int n = 0;
+	applied->n = 0;
 	enum cd_err rc = db_ensure(lg);
 	if (rc != CD_OK)
 		return rc;
@@ -214,7 +221,7 @@ enum cd_err ledger_migrate(struct ledger *lg, const char *sqldir, void (*applied
 		qsort(names, (size_t)n, sizeof(names[0]), cmp_names);
 	for (int i = 0; i < n; i++) {
 		if (rc == CD_OK)
-			rc = apply_one(lg, sqldir, names[i], applied, ctx);
+			rc = apply_one(lg, sqldir, names[i], applied);
 		free(names[i]);
 	}
 	ledger_end_request(lg);
@@ -435,68 +442,109 @@ static const struct check checks[] = {
 	 "balance_micros", "-overdraft_limit_micros", 0},
 };
 
-static enum cd_err verify_tx(struct ledger *lg, void (*violation)(void *ctx, const struct ledger_violation *v),
-			     void *ctx, long *violations, long *warnings)
+/* Copies one finding of check c into the report, or counts it past the
+ * ones listed. */
+static enum cd_err verify_found(const struct check *c, const struct dbstmt *s, struct ledger_verify_report *r)
+{
+	int warning = c->graded && db_i64(s, 3) != 0;
+	*(warning ? &r->warnings : &r->violations) += 1;
+	if (r->n == LIMIT_VERIFY_VIOLATIONS) {
+		r->more++;
+		return CD_OK;
+	}
+	struct ledger_violation *v = &r->found[r->n];
+	v->check = c->what;
+	v->left = c->left;
+	v->right = c->right;
+	v->warning = warning;
+	if (db_copy(s, 0, v->account, sizeof(v->account), "NULL") != 0 ||
+	    db_copy(s, 1, v->left_value, sizeof(v->left_value), "NULL") != 0 ||
+	    db_copy(s, 2, v->right_value, sizeof(v->right_value), "NULL") != 0)
+		return CD_E_INTERNAL;
+	r->n++;
+	return CD_OK;
+}
+
+static enum cd_err verify_tx(struct ledger *lg, struct ledger_verify_report *r)
 {
 	int e;
-	*violations = 0;
-	*warnings = 0;
+	/* A retried transaction starts the report again. */
+	r->violations = r->warnings = r->more = 0;
+	r->n = 0;
 	for (size_t i = 0; i < sizeof(checks) / sizeof(checks[0]); i++) {
 		struct dbstmt *s = db_exec(lg, checks[i].sql, &e, "");
 		if (s == NULL)
 			return db_err(lg, e, checks[i].what);
 		while (db_fetch(s) == 1) {
-			int warning = checks[i].graded && db_i64(s, 3) != 0;
-			struct ledger_violation found = {checks[i].what, db_str(s, 0), checks[i].left, db_str(s, 1),
-							 checks[i].right, db_str(s, 2), warning};
-			violation(ctx, &found);
-			*(warning ? warnings : violations) += 1;
+			enum cd_err rc = verify_found(&checks[i], s, r);
+			if (rc != CD_OK)
+				return rc;
 		}
 	}
 	return CD_OK;
 }
 
-enum cd_err ledger_verify(struct ledger *lg, void (*violation)(void *ctx, const struct ledger_violation *v), void *ctx,
-			  long *violations, long *warnings)
+enum cd_err ledger_verify(struct ledger *lg, struct ledger_verify_report *report)
 {
 	struct ledger_tx t;
-	*violations = 0;
-	*warnings = 0;
+	report->violations = report->warnings = report->more = 0;
+	report->n = 0;
 	for (ledger_tx_init(lg, &t); ledger_tx_next(lg, &t);)
-		ledger_tx_end(lg, &t, verify_tx(lg, violation, ctx, violations, warnings));
+		ledger_tx_end(lg, &t, verify_tx(lg, report));
 	return t.rc;
 }
 
 /* ---- export ---- */
 
-static enum cd_err export_tx(struct ledger *lg, const char *id,
-			     void (*row)(void *ctx, const struct ledger_journal_row *r), void *ctx)
+static enum cd_err journal_row_copy(const struct dbstmt *s, struct ledger_journal_row *r)
+{
+	r->seq = db_i64(s, 0);
+	ledger_id_format(r->id, sizeof(r->id), "txn_", r->seq);
+	r->amount_micros = db_i64(s, 1);
+	r->balance_after_micros = db_i64(s, 2);
+	r->has_source = !db_null(s, 4);
+	r->has_reference = !db_null(s, 5);
+	r->has_description = !db_null(s, 6);
+	r->created_at = db_i64(s, 7);
+	if (db_copy(s, 3, r->cause, sizeof(r->cause), "") != 0 || db_copy(s, 4, r->source, sizeof(r->source), "") != 0 ||
+	    db_copy(s, 5, r->reference, sizeof(r->reference), "") != 0 ||
+	    db_copy(s, 6, r->description, sizeof(r->description), "") != 0)
+		return CD_E_INTERNAL;
+	return CD_OK;
+}
+
+static enum cd_err export_tx(struct ledger *lg, const char *id, int64_t after_seq, struct ledger_journal_row *rows,
+			     int cap, int *n)
 {
 	static const char sql[] = "SELECT id, amount_micros, balance_after_micros, cause, source, reference, "
-				  "description, created_at FROM journal WHERE account_id = ? ORDER BY id";
+				  "description, created_at FROM journal WHERE account_id = ? AND id > ? "
+				  "ORDER BY id LIMIT ?";
 	struct acct a;
 	int e;
+	*n = 0;	/* a retried transaction starts the page again */
 	enum cd_err rc = acct_read(lg, id, &a);
 	if (rc != CD_OK)
 		return rc;
-	struct dbstmt *s = db_exec(lg, sql, &e, "i", a.id);
+	struct dbstmt *s = db_exec(lg, sql, &e, "iii", a.id, after_seq, (int64_t)cap);
 	if (s == NULL)
 		return db_err(lg, e, "export");
-	while (db_fetch(s) == 1) {
-		char txn[32];
-		ledger_id_format(txn, sizeof(txn), "txn_", db_i64(s, 0));
-		struct ledger_journal_row r = {txn, db_i64(s, 1), db_i64(s, 2), db_str(s, 3), db_str(s, 4),
-					       db_str(s, 5), db_str(s, 6), db_i64(s, 7)};
-		row(ctx, &r);
+	while (*n < cap && db_fetch(s) == 1) {
+		rc = journal_row_copy(s, &rows[*n]);
+		if (rc != CD_OK)
+			return rc;
+		(*n)++;
 	}
 	return CD_OK;
 }
 
-enum cd_err ledger_export(struct ledger *lg, const char *id, void (*row)(void *ctx, const struct ledger_journal_row *r),
-			  void *ctx)
+enum cd_err ledger_export_next(struct ledger *lg, const char *id, int64_t after_seq, struct ledger_journal_row *rows,
+			       int cap, int *n)
 {
 	struct ledger_tx t;
+	*n = 0;
 	for (ledger_tx_init(lg, &t); ledger_tx_next(lg, &t);)
-		ledger_tx_end(lg, &t, export_tx(lg, id, row, ctx));
+		ledger_tx_end(lg, &t, export_tx(lg, id, after_seq, rows, cap, n));
+	if (t.rc != CD_OK)
+		*n = 0;
 	return t.rc;
 }

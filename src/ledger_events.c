@@ -246,33 +246,43 @@ enum cd_err ledger_event_pushed(struct ledger *lg, int64_t id, int ok, const cha
 
 /* ---- creditctl ---- */
 
-static enum cd_err list_tx(struct ledger *lg, const char *state, int64_t after, int limit,
-			   void (*row)(void *ctx, const struct ledger_event_row *r), void *ctx)
+static enum cd_err list_tx(struct ledger *lg, const char *state, int64_t after, struct ledger_event_row *rows,
+			   int cap, int *n)
 {
 	static const char sql[] = "SELECT id, account, type, state, attempts, created_at, next_attempt_at, "
 				  "delivered_at, last_error FROM events WHERE id > ? AND (? IS NULL OR state = ?) "
 				  "ORDER BY id LIMIT ?";
 	int e;
-	struct dbstmt *s = db_exec(lg, sql, &e, "issi", after, state, state, (int64_t)limit);
+	*n = 0;	/* a retried transaction starts the page again */
+	struct dbstmt *s = db_exec(lg, sql, &e, "issi", after, state, state, (int64_t)cap);
 	if (s == NULL)
 		return db_err(lg, e, "event list");
-	while (db_fetch(s) == 1) {
-		struct ledger_event_row r = {db_i64(s, 0), db_i64(s, 5), db_i64(s, 4),
-					     strcmp(db_str(s, 3), "pending") == 0 ? db_i64(s, 6) : -1,
-					     DB_I64_OR_NONE(s, 7), db_null(s, 1) ? "-" : db_str(s, 1), db_str(s, 2),
-					     db_str(s, 3),
-					     db_null(s, 8) || db_str(s, 8)[0] == '\0' ? NULL : db_str(s, 8)};
-		row(ctx, &r);
+	while (*n < cap && db_fetch(s) == 1) {
+		struct ledger_event_row *r = &rows[*n];
+		r->id = db_i64(s, 0);
+		r->created_at = db_i64(s, 5);
+		r->attempts = db_i64(s, 4);
+		r->next_attempt_at = strcmp(db_str(s, 3), "pending") == 0 ? db_i64(s, 6) : -1;
+		r->delivered_at = DB_I64_OR_NONE(s, 7);
+		if (db_copy(s, 1, r->account, sizeof(r->account), "-") != 0 ||
+		    db_copy(s, 2, r->type, sizeof(r->type), "") != 0 ||
+		    db_copy(s, 3, r->state, sizeof(r->state), "") != 0 ||
+		    db_copy(s, 8, r->last_error, sizeof(r->last_error), "") != 0)
+			return CD_E_INTERNAL;
+		(*n)++;
 	}
 	return CD_OK;
 }
 
-enum cd_err ledger_events_list(struct ledger *lg, const char *state, int64_t after, int limit,
-			       void (*row)(void *ctx, const struct ledger_event_row *r), void *ctx)
+enum cd_err ledger_events_list(struct ledger *lg, const char *state, int64_t after, struct ledger_event_row *rows,
+			       int cap, int *n)
 {
 	struct ledger_tx t;
+	*n = 0;
 	for (ledger_tx_init(lg, &t); ledger_tx_next(lg, &t);)
-		ledger_tx_end(lg, &t, list_tx(lg, state, after, limit, row, ctx));
+		ledger_tx_end(lg, &t, list_tx(lg, state, after, rows, cap, n));
+	if (t.rc != CD_OK)
+		*n = 0;
 	return t.rc;
 }
 

@@ -137,6 +137,11 @@ int64_t db_i64(const struct dbstmt *s, unsigned int col);
  * statement runs again. */
 const char *db_str(const struct dbstmt *s, unsigned int col);
 unsigned long db_len(const struct dbstmt *s, unsigned int col);
+/* Copies the column's text into dst (cap bytes with the NUL; SQL NULL:
+ * null_text). 0, or -1 (logged, dst "") when it does not fit: the rows
+ * that operators' lists copy out are sized to hold any value of their
+ * columns, so that is a bug, never a value cut short. */
+int db_copy(const struct dbstmt *s, unsigned int col, char *dst, size_t cap, const char *null_text);
 /* Rows changed by the last execute of s. */
 uint64_t db_affected(const struct dbstmt *s);
 uint64_t db_insert_id(const struct dbstmt *s);

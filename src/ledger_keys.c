@@ -77,27 +77,39 @@ enum cd_err ledger_key_create(struct ledger *lg, const struct ledger_key_new *n,
 	return t.rc;
 }
 
-static enum cd_err key_list_tx(struct ledger *lg, void (*row)(void *ctx, const struct ledger_key_row *k), void *ctx)
+static enum cd_err key_list_tx(struct ledger *lg, int64_t after_id, struct ledger_key_row *rows, int cap, int *n)
 {
 	static const char sql[] = "SELECT k.id, k.prefix, k.name, k.scopes, k.created_at, k.revoked_at, a.ext_id "
-				  "FROM api_keys k LEFT JOIN accounts a ON a.id = k.account_id ORDER BY k.id";
+				  "FROM api_keys k LEFT JOIN accounts a ON a.id = k.account_id WHERE k.id > ? "
+				  "ORDER BY k.id LIMIT ?";
 	int e;
-	struct dbstmt *s = db_exec(lg, sql, &e, "");
+	*n = 0;	/* a retried transaction starts the page again */
+	struct dbstmt *s = db_exec(lg, sql, &e, "ii", after_id, (int64_t)cap);
 	if (s == NULL)
 		return db_err(lg, e, "key list");
-	while (db_fetch(s) == 1) {
-		struct ledger_key_row k = {db_i64(s, 0), db_str(s, 1), db_str(s, 2), (int)db_i64(s, 3), db_i64(s, 4),
-					   db_null(s, 5) ? -1 : db_i64(s, 5), db_null(s, 6) ? NULL : db_str(s, 6)};
-		row(ctx, &k);
+	while (*n < cap && db_fetch(s) == 1) {
+		struct ledger_key_row *k = &rows[*n];
+		k->id = db_i64(s, 0);
+		k->scopes = (int)db_i64(s, 3);
+		k->created_at = db_i64(s, 4);
+		k->revoked_at = db_null(s, 5) ? -1 : db_i64(s, 5);
+		if (db_copy(s, 1, k->prefix, sizeof(k->prefix), "") != 0 ||
+		    db_copy(s, 2, k->name, sizeof(k->name), "") != 0 ||
+		    db_copy(s, 6, k->account, sizeof(k->account), "") != 0)
+			return CD_E_INTERNAL;
+		(*n)++;
 	}
 	return CD_OK;
 }
 
-enum cd_err ledger_key_list(struct ledger *lg, void (*row)(void *ctx, const struct ledger_key_row *k), void *ctx)
+enum cd_err ledger_key_list(struct ledger *lg, int64_t after_id, struct ledger_key_row *rows, int cap, int *n)
 {
 	struct ledger_tx t;
+	*n = 0;
 	for (ledger_tx_init(lg, &t); ledger_tx_next(lg, &t);)
-		ledger_tx_end(lg, &t, key_list_tx(lg, row, ctx));
+		ledger_tx_end(lg, &t, key_list_tx(lg, after_id, rows, cap, n));
+	if (t.rc != CD_OK)
+		*n = 0;
 	return t.rc;
 }
 

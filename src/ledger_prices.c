@@ -214,30 +214,35 @@ enum cd_err ledger_prices_import(struct ledger *lg, const struct price_row *rows
 
 /* ---- Price history ---- */
 
-static enum cd_err history_tx(struct ledger *lg, const char *model,
-			      void (*row)(void *ctx, const struct price *p, int64_t effective_at), void *ctx, int *rows)
+static enum cd_err history_tx(struct ledger *lg, const char *model, const struct ledger_price_change *after,
+			      struct ledger_price_change *rows, int cap, int *n)
 {
-	static const char sql[] = "SELECT input_micros_per_mtok, cached_input_micros_per_mtok, output_micros_per_mtok, "
-		"max_output_tokens, effective_at FROM price_history WHERE model = ? ORDER BY effective_at, id";
+	static const char sql[] = "SELECT id, input_micros_per_mtok, cached_input_micros_per_mtok, "
+		"output_micros_per_mtok, max_output_tokens, effective_at FROM price_history WHERE model = ? "
+		"AND (effective_at > ? OR (effective_at = ? AND id > ?)) ORDER BY effective_at, id LIMIT ?";
+	/* From the first: before every row (effective_at is unix seconds). */
+	int64_t at = after != NULL ? after->effective_at : INT64_MIN, seq = after != NULL ? after->seq : INT64_MIN;
 	int e;
-	struct dbstmt *s = db_exec(lg, sql, &e, "s", model);
+	*n = 0;	/* a retried transaction starts the page again */
+	struct dbstmt *s = db_exec(lg, sql, &e, "siiii", model, at, at, seq, (int64_t)cap);
 	if (s == NULL)
 		return db_err(lg, e, "price history");
-	*rows = 0;
-	while (db_fetch(s) == 1) {
-		struct price p = {db_i64(s, 0), db_i64(s, 1), db_i64(s, 2), db_i64(s, 3)};
-		row(ctx, &p, db_i64(s, 4));
-		(*rows)++;
+	while (*n < cap && db_fetch(s) == 1) {
+		rows[*n] = (struct ledger_price_change){db_i64(s, 0), {db_i64(s, 1), db_i64(s, 2), db_i64(s, 3),
+							db_i64(s, 4)}, db_i64(s, 5)};
+		(*n)++;
 	}
 	return CD_OK;
 }
 
-enum cd_err ledger_price_history(struct ledger *lg, const char *model,
-				 void (*row)(void *ctx, const struct price *p, int64_t effective_at), void *ctx)
+enum cd_err ledger_price_history(struct ledger *lg, const char *model, const struct ledger_price_change *after,
+				 struct ledger_price_change *rows, int cap, int *n)
 {
 	struct ledger_tx t;
-	int rows = 0;
+	*n = 0;
 	for (ledger_tx_init(lg, &t); ledger_tx_next(lg, &t);)
-		ledger_tx_end(lg, &t, history_tx(lg, model, row, ctx, &rows));
-	return t.rc == CD_OK && rows == 0 ? CD_E_NOT_FOUND : t.rc;
+		ledger_tx_end(lg, &t, history_tx(lg, model, after, rows, cap, n));
+	if (t.rc != CD_OK)
+		*n = 0;
+	return t.rc == CD_OK && *n == 0 && after == NULL ? CD_E_NOT_FOUND : t.rc;
 }

@@ -23,7 +23,7 @@ static const char SQL_PROMO_REDEEMED_BY[] = "SELECT 1 FROM promo_redemptions WHE
 static const char SQL_REDEMPTION_ADD[] = "INSERT INTO promo_redemptions (promo_id, account_id, grant_id, created_at) "
 					 "VALUES (?, ?, ?, ?)";
 static const char SQL_PROMO_COUNT[] = "UPDATE promo_codes SET redeemed = redeemed + 1 WHERE id = ?";
-static const char SQL_PROMO_LIST[] = "SELECT 0, " PROMO_COLS " FROM promo_codes ORDER BY id";
+static const char SQL_PROMO_LIST[] = "SELECT id, " PROMO_COLS " FROM promo_codes WHERE id > ? ORDER BY id LIMIT ?";
 
 /* The code's key: its lower-case form (codes are ASCII, checked by the API). */
 static void code_key(char out[LIMIT_PROMO_CODE_BYTES + 1], const char *code)
@@ -144,26 +144,34 @@ enum cd_err ledger_promo_redeem(struct ledger *lg, const struct ledger_call *cal
 	return ledger_writer_end(lg, &w, res);
 }
 
-static enum cd_err list_tx(struct ledger *lg, void (*row)(void *ctx, const json_t *code), void *ctx)
+static enum cd_err list_tx(struct ledger *lg, int64_t after_id, int cap, json_t *page, int64_t *last_id)
 {
 	int e;
-	struct dbstmt *s = db_exec(lg, SQL_PROMO_LIST, &e, "");
+	json_array_clear(page);	/* a retried transaction starts the page again */
+	*last_id = after_id;
+	struct dbstmt *s = db_exec(lg, SQL_PROMO_LIST, &e, "ii", after_id, (int64_t)cap);
 	if (s == NULL)
 		return db_err(lg, e, "promo list");
 	while (db_fetch(s) == 1) {
-		json_t *j = promo_json(s);
-		if (j == NULL)
+		if (json_array_append_new(page, promo_json(s)) != 0)
 			return CD_E_INTERNAL;
-		row(ctx, j);
-		json_decref(j);
+		*last_id = db_i64(s, 0);
 	}
 	return CD_OK;
 }
 
-enum cd_err ledger_promo_list(struct ledger *lg, void (*row)(void *ctx, const json_t *code), void *ctx)
+enum cd_err ledger_promo_list(struct ledger *lg, int64_t after_id, int cap, json_t **page, int64_t *last_id)
 {
 	struct ledger_tx t;
+	*page = json_array();
+	*last_id = after_id;
+	if (*page == NULL)
+		return CD_E_INTERNAL;
 	for (ledger_tx_init(lg, &t); ledger_tx_next(lg, &t);)
-		ledger_tx_end(lg, &t, list_tx(lg, row, ctx));
+		ledger_tx_end(lg, &t, list_tx(lg, after_id, cap, *page, last_id));
+	if (t.rc != CD_OK) {
+		json_decref(*page);
+		*page = NULL;
+	}
 	return t.rc;
 }

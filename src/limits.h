@@ -205,6 +205,28 @@ _Static_assert(LIMIT_BATCH_OPS >= 1 && LIMIT_BATCH_OPS <= 64, "batch sizes fit t
  * has a handful; a directory with more is the wrong one, and is refused
  * whole rather than applied in part. */
 #define LIMIT_MIGRATIONS_MAX 256
+/* A migration file's name, in bytes: it is recorded in
+ * schema_migrations.name, VARCHAR(255), and creditctl migrate hands the
+ * names it applied back in buffers of this size; a directory with a longer
+ * name is refused whole, like one with too many files. */
+#define LIMIT_MIGRATION_NAME_BYTES 255
+/* Rows one call reads when creditctl lists API keys, promo codes, events
+ * or a model's price history: each call is one short transaction that
+ * fills the caller's array of fixed-size rows (under 2 KiB each, so a page
+ * stays under 200 KiB), and a longer list is read page after page from
+ * the last row, so no list is ever cut short or held whole in memory. */
+#define LIMIT_LIST_PAGE 100
+/* Journal rows one call of an export reads (ledger_export_next): a row
+ * with its text (a description and a reference of up to 500 and 255
+ * characters) is about 3.3 KiB, so a page is under 1 MiB however long the
+ * account's journal is; creditctl asks for the next page after the last
+ * row it printed. */
+#define LIMIT_EXPORT_PAGE 256
+/* Findings creditctl verify lists (about 3 KiB each with their values):
+ * a healthy ledger has none, and a bug that breaks an invariant breaks it
+ * alike for many accounts, so the first few hundred show the pattern. The
+ * counts stay exact; how many more were found is said on stderr. */
+#define LIMIT_VERIFY_VIOLATIONS 256
 /* Blocks (BEGIN, IF, LOOP, CASE ...) open at once in a stored program of
  * a migration, which sqlsplit.c keeps on a fixed stack: creditd's deepest
  * has three; a program nested past this is refused, not split by guess. */
@@ -298,6 +320,8 @@ _Static_assert(LIMIT_SETTLE_RESPONSE_BYTES == 2048, "holds.settle_response is VA
 _Static_assert(LIMIT_HEALTH_INTERVAL_MS < 1000, "the watchdog must look at least once a second to say 503 within 2 s");
 _Static_assert(LIMIT_BODY_DEFAULT_BYTES <= LIMIT_BODY_MAX_BYTES, "default body cap above hard cap");
 _Static_assert(LIMIT_PAGE_DEFAULT <= LIMIT_PAGE_MAX, "default page above max page");
+_Static_assert(LIMIT_LIST_PAGE >= 1 && LIMIT_EXPORT_PAGE >= 1 && LIMIT_VERIFY_VIOLATIONS >= 1,
+	       "a page must hold a row for its reader to move on");
 _Static_assert((LIMIT_METRICS_ROUTES + 1) * 11 * (96 + LIMIT_METRICS_ROUTE_NAME_BYTES) + 1024 <= LIMIT_METRICS_TEXT_BYTES,
 	       "the metrics text of the most routes, names and counts must fit its cap");
 _Static_assert(LIMIT_BALANCE_MICROS_MAX <= 9223372036854775807LL - LIMIT_AMOUNT_MICROS_MAX - LIMIT_SETTING_MICROS_MAX,

@@ -399,6 +399,21 @@ def test_key_create_list_revoke():
     eq(api("GET", "/v1/models", auth=new_key).status, 401, "revoked key refused")
 
 
+def test_key_list_in_pages():
+    # More keys than one page of a list (LIMIT_LIST_PAGE, 100): creditctl
+    # reads page after page and prints every key once, oldest first, under
+    # one header. The keys are revoked and are hashes of nothing.
+    tag = uid("pages")
+    sql("INSERT INTO api_keys (key_hash, prefix, name, scopes, created_at, revoked_at) "
+        "SELECT UNHEX(SHA2(CONCAT('%s', seq), 256)), 'crd_pagetest', CONCAT('%s-', seq), 2, 1700000000, "
+        "1700000000 FROM seq_1_to_150" % (tag, tag))
+    lines = creditctl("key", "list").stdout.splitlines()
+    eq(lines[0].split(), ["ID", "PREFIX", "SCOPES", "ACCOUNT", "CREATED", "REVOKED", "NAME"], "header first")
+    eq([int(line.split()[0]) for line in lines[1:]], [int(r[0]) for r in sql("SELECT id FROM api_keys ORDER BY id")],
+       "every key once, oldest first")
+    eq(sum(1 for line in lines if line.endswith(" %s-150" % tag)), 1, "the last one listed")
+
+
 def _fcgi_get(sock, path):
     """One FastCGI GET straight to a socket, with libfcgi's cgi-fcgi."""
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "REQUEST_METHOD": "GET", "REQUEST_URI": path,

@@ -3,6 +3,7 @@ refuses a code that exists in any case; redemption grants a promo credit
 once per account, with each refusal of DESIGN (404, already_redeemed,
 promo_exhausted, promo_expired) changing nothing, and concurrent
 redemptions of a limited code succeed exactly as often as it allows."""
+import json
 import time
 import uuid
 
@@ -128,3 +129,13 @@ def test_creditctl_promo_create_and_list():
     eq(bad.returncode, 2, "a bad code is a usage error")
     dup = creditctl("promo", "create", c.lower(), "1", check_rc=False)
     eq(dup.returncode, 1, "an existing code is refused")
+
+
+def test_creditctl_promo_list_in_pages():
+    # More codes than one page of a list (LIMIT_LIST_PAGE, 100): every code
+    # once, oldest first.
+    tag = code("PG")
+    sql("INSERT INTO promo_codes (code, code_key, amount_micros, max_redemptions, created_at) "
+        "SELECT CONCAT('%s', seq), LOWER(CONCAT('%s', seq)), 1000, 1, 1700000000 FROM seq_1_to_150" % (tag, tag))
+    listed = [json.loads(line)["code"] for line in creditctl("promo", "list").stdout.splitlines()]
+    eq(listed, [r[0] for r in sql("SELECT code FROM promo_codes ORDER BY id")], "every code once, oldest first")
