@@ -20,6 +20,7 @@ static const char SQL_ACCT_ADD[] = "INSERT INTO accounts (ext_id, kind, overdraf
 				   "low_balance_micros, plan, month_key, create_hash, created_at, daily_limit_micros, day_key) "
 				   "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
 static const char SQL_ACCT_HASH[] = "SELECT create_hash FROM accounts WHERE ext_id = ? FOR UPDATE";
+static const char SQL_ACCT_SEEN[] = "SELECT 1 FROM accounts WHERE ext_id = ?";
 
 /* What makes two creations of one id the same: the settings with their
  * defaults filled in, hashed (for the API and creditctl alike). */
@@ -76,6 +77,18 @@ static enum cd_err account_create_op(struct ledger *lg, const struct account_new
 	if (pc != CD_OK)
 		return pc;
 	create_hash(n, hash);
+	/* An id that exists is answered from its row, locked. Not by trying
+	 * the INSERT first: a failed INSERT keeps a shared lock on the id's
+	 * index entry to the end of the transaction, and concurrent creators
+	 * of one id, each holding one and each then asking for the row's
+	 * exclusive lock, deadlock one another (20 at once ran out of retries
+	 * under load). A duplicate found by the INSERT (a creator committed
+	 * meanwhile) rolls back, dropping that lock, and runs again. */
+	struct dbstmt *seen = db_exec(lg, SQL_ACCT_SEEN, &e, "s", n->id);
+	if (seen == NULL)
+		return db_err(lg, e, "account lookup");
+	if (db_fetch(seen) == 1)
+		return account_exists(lg, n, hash, out, status);
 	const int64_t *monthly = n->monthly_limit_micros >= 0 ? &n->monthly_limit_micros : NULL;
 	const int64_t *low = n->low_balance_micros >= 0 ? &n->low_balance_micros : NULL;
 	const int64_t *daily = n->daily_limit_micros >= 0 ? &n->daily_limit_micros : NULL;
@@ -83,7 +96,7 @@ static enum cd_err account_create_op(struct ledger *lg, const struct account_new
 				   monthly, low, n->plan, timefmt_month_key(lg->now),
 				   (const char *)hash, (size_t)32, lg->now, daily, lg->now / TIMEFMT_SECONDS_PER_DAY);
 	if (s == NULL && e == ER_DUP_ENTRY)
-		return account_exists(lg, n, hash, out, status);
+		return CD_E_RETRY;
 	if (s == NULL)
 		return db_err(lg, e, "account create");
 	struct acct a;
