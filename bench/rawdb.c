@@ -10,15 +10,19 @@
  * floor:
  *   batch       creditd's guard batches now (src/ledger_load.c,
  *               src/ledger_batch.c, sql/020_batch_calls.sql): CALL
- *               cd_batch_read with a JSON document naming the rows to
- *               lock and read, then CALL cd_batch_write with a JSON
- *               document of every row to write and do_commit = 1, so the
+ *               cd_batch_read(lock 1, page 65, then 9 lists naming the
+ *               rows to lock and read), then CALL cd_batch_write(now,
+ *               commit 1, then 12 lists of the rows to write), so the
  *               COMMIT happens inside it: 2 round trips per transaction.
- *               The documents are the ones creditd builds for the same
- *               operations; the decisions in between (guard checks, rate
- *               window, grants burnt in spending order) are made here on
- *               the rows the read returned. Both CALLs are prepared once
- *               per connection. --batch N (default 1) as for scripts;
+ *               Each list is a JSON array bound as a string parameter of
+ *               its own, or SQL NULL when empty, as creditd binds them;
+ *               an authorize of one account locks it by its external id
+ *               in one statement. The lists are the ones creditd writes
+ *               for the same operations; the decisions in between (guard
+ *               checks, rate window, grants burnt in spending order) are
+ *               made here on the rows the read returned. Both CALLs are
+ *               prepared once per connection. --batch N (default 1) as
+ *               for scripts;
  *   statements  one round trip per statement, as creditd had them once:
  *               authorize 4 round trips (SELECT account FOR UPDATE, INSERT
  *               hold, UPDATE account, COMMIT), settle 9 (SELECT account FOR
@@ -42,10 +46,10 @@
  *               procedures must exist (bench/run.sh creates them).
  * The SQL of creditd's versions is copied from creditd (and src/ledger.c's
  * connection flags and session setup). When creditd's statements, its
- * procedures or their documents change, this file must change with them:
+ * procedures or their lists change, this file must change with them:
  * bench/run.sh compares the round trips per authorize and per settle
  * counted here with creditd's own counter (GET /metrics) and flags a
- * difference (a change inside a document it cannot see).
+ * difference (a change inside a list it cannot see).
  *
  * It writes real ledger rows (holds, grant burns, journal, usage) that keep
  * the invariants `creditctl verify` checks; an account that would go into
@@ -80,12 +84,12 @@
 #define TX_RETRIES 8			/* creditd's LIMIT_TX_RETRIES */
 #define PARAMS_MAX 24			/* the widest statement (usage insert) has 15 */
 #define COL_MAX_BYTES (64 * 1024)	/* creditd's DB_COL_MAX_BYTES */
-#define GRANTS_PER_SPEND 64		/* creditd's LIMIT_GRANTS_PER_SPEND */
+#define GRANTS_PER_SPEND 64		/* creditd's LIMIT_SPEND_GRANTS */
 #define SAMPLES_MAX (1u << 22)		/* latency samples per thread: 4M x 4 bytes */
 #define ERRORS_MAX 1000			/* give up on a thread after this many failed transactions */
 #define TEXT_MAX 128			/* ids, names, request ids */
 #define BATCH_MAX 64			/* creditd's histogram ends at 64 */
-#define SCRIPT_MAX (1024 * 1024)	/* a script or a JSON document: creditd's LIMIT_BATCH_JSON_BYTES */
+#define SCRIPT_MAX (1024 * 1024)	/* a script or a CALL's lists: creditd's LIMIT_BATCH_JSON_BYTES */
 #define CALL_COLS_MAX 4			/* the floor procedures answer 2 or 3 integers */
 
 /* ---- The statements, verbatim from creditd ---- */
@@ -130,10 +134,12 @@ static const char *const sql_text[ST_COUNT] = {
 	 * hash, now). */
 	[ST_FLOOR_AUTHORIZE] = "CALL bench_floor_authorize(?, ?, ?, ?, ?, ?)",
 	[ST_FLOOR_SETTLE] = "CALL bench_floor_settle(?, ?, ?, ?, ?, ?, ?)",
-	/* sql/020_batch_calls.sql, as src/ledger_load.c and ledger_batch.c
-	 * call them: (read document) and (write document, do_commit). */
-	[ST_BATCH_READ] = "CALL cd_batch_read(?)",
-	[ST_BATCH_WRITE] = "CALL cd_batch_write(?, ?)",
+	/* sql/020_batch_calls.sql, as src/ledger_load.c (SQL_READ) and
+	 * src/ledger_batch.c (SQL_WRITE) call them: (lock, page, then the 9
+	 * lists of READ_LISTS) and (now, commit, then the 12 lists of
+	 * WRITE_LISTS). */
+	[ST_BATCH_READ] = "CALL cd_batch_read(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+	[ST_BATCH_WRITE] = "CALL cd_batch_write(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 };
 #define ACCT_NCOLS 15
 
@@ -1017,15 +1023,20 @@ static int settle_script(struct conn *c, struct pair *p, int n, int64_t now)
 }
 
 /* ---- The batch version: creditd's two CALLs ----
- * Each transaction is CALL cd_batch_read(read document), then CALL
- * cd_batch_write(write document, 1), which commits: the documents are the
+ * Each transaction is CALL cd_batch_read(1, page, its lists), then CALL
+ * cd_batch_write(now, 1, its lists), which commits: the lists are the
  * ones src/ledger_load.c (read_doc) and src/ledger_batch.c (write_doc)
- * build for the same operations, with the guard's decisions
- * (src/ledger_holds.c) made here on the rows the first CALL returned. */
+ * write for the same operations, bound one parameter each as creditd
+ * binds them (src/ledger_dbsets.c dbsets_bind_list: an empty list is SQL
+ * NULL), with the guard's decisions (src/ledger_holds.c) made here on the
+ * rows the first CALL returned. */
 
 #define SET_COLS_MAX 40			/* the widest set (cd_batch_read's accounts) has 37 columns */
 #define CELL_BYTES 160			/* values read: ids, numbers, states, external ids (128 bytes) */
 #define BATCH_GRANTS (BATCH_MAX * 4)	/* the bench's accounts have 1 or 2 grants each */
+#define LISTS_MAX 12			/* cd_batch_write has 12 lists, cd_batch_read 9 */
+#define SPEND_GRANTS_PAGE (GRANTS_PER_SPEND + 1)	/* creditd's p_page: one more says there are more */
+_Static_assert(2 + LISTS_MAX <= PARAMS_MAX, "a CALL's numbers and lists fit the binds");
 
 /* cd_batch_read's accounts set: its name column, then src/ledger_rows.c
  * acct_from_row_at's columns in their order. */
@@ -1220,26 +1231,83 @@ static int batch_set(struct conn *c, MYSQL_STMT *st, struct bbatch *b)
 	return e;
 }
 
-/* Runs one of the two CALLs with its JSON document (a string parameter,
- * and do_commit for the write) in one round trip and reads every result
- * set up to the CALL's own status. 0 or the MariaDB error number (a
- * deadlock in the procedure ends the CALL with it). */
-static int batch_call(struct conn *c, enum stmt_id id, const struct sbuf *doc, struct bbatch *b)
+/* A CALL's lists, in its parameters' order: each a JSON array of rows
+ * in one text (an offset, not a pointer: the text grows), bound as a
+ * parameter of its own. */
+struct blists {
+	struct sbuf text;
+	size_t off[LISTS_MAX], len[LISTS_MAX];
+	int n;
+};
+
+static void lists_reset(struct blists *l)
+{
+	l->text.len = 0;
+	l->text.failed = 0;
+	l->n = 0;
+}
+
+/* Opens the next list; its rows follow, comma-separated, then
+ * list_close. More than LISTS_MAX lists is an error (the text fails). */
+static void list_open(struct blists *l)
+{
+	if (l->n == LISTS_MAX) {
+		l->text.failed = 1;
+		return;
+	}
+	l->off[l->n] = l->text.len;
+	sb(&l->text, "[");
+}
+
+static void list_close(struct blists *l)
+{
+	if (l->n == LISTS_MAX)
+		return;
+	sb(&l->text, "]");
+	l->len[l->n] = l->text.len - l->off[l->n];
+	l->n++;
+}
+
+/* The next n lists, empty. */
+static void lists_empty(struct blists *l, int n)
+{
+	for (int i = 0; i < n; i++) {
+		list_open(l);
+		list_close(l);
+	}
+}
+
+/* Runs one of the two CALLs in one round trip, its two numbers (lock and
+ * page, or now and commit) then its lists bound as creditd binds them:
+ * an empty list ("[]") is SQL NULL, any other a string. Reads every
+ * result set up to the CALL's own status. 0 or the MariaDB error number
+ * (a deadlock in the procedure ends the CALL with it). */
+static int batch_call(struct conn *c, enum stmt_id id, int64_t first, int64_t second, const struct blists *l,
+		      struct bbatch *b)
 {
 	MYSQL_STMT *st = c->s[id].st;
-	MYSQL_BIND bind[2];
-	unsigned long doc_len = (unsigned long)doc->len;
-	long long commit = 1;
+	MYSQL_BIND bind[2 + LISTS_MAX];
+	unsigned long len[LISTS_MAX];
+	my_bool null[LISTS_MAX];
+	long long ints[2] = {first, second};
 	int e = 0, rc;
-	if (doc->failed || doc->p == NULL)
+	if (l->text.failed || l->text.p == NULL || mysql_stmt_param_count(st) != 2 + (unsigned long)l->n)
 		return E_CLIENT;
 	memset(bind, 0, sizeof(bind));
-	bind[0].buffer_type = MYSQL_TYPE_STRING;
-	bind[0].buffer = doc->p;
-	bind[0].buffer_length = doc_len;
-	bind[0].length = &doc_len;
-	bind[1].buffer_type = MYSQL_TYPE_LONGLONG;
-	bind[1].buffer = &commit;
+	for (int i = 0; i < 2; i++) {
+		bind[i].buffer_type = MYSQL_TYPE_LONGLONG;
+		bind[i].buffer = &ints[i];
+	}
+	for (int i = 0; i < l->n; i++) {
+		MYSQL_BIND *p = &bind[2 + i];
+		null[i] = l->len[i] == 2;	/* "[]" */
+		len[i] = null[i] ? 0 : (unsigned long)l->len[i];
+		p->buffer_type = MYSQL_TYPE_STRING;
+		p->buffer = null[i] ? NULL : l->text.p + l->off[i];
+		p->buffer_length = len[i];
+		p->length = &len[i];
+		p->is_null = &null[i];
+	}
 	if (mysql_stmt_bind_param(st, bind) != 0)
 		return stmt_errno(c, st);
 	c->round_trips++;
@@ -1284,12 +1352,6 @@ static void jopt(struct sbuf *s, int has, int64_t v)
 		sb(s, "%" PRId64, v);
 	else
 		sb(s, "null");
-}
-
-static void doc_reset(struct sbuf *s)
-{
-	s->len = 0;
-	s->failed = 0;
 }
 
 static struct bacct *bacct_by_ext(struct bbatch *b, const char *ext)
@@ -1338,10 +1400,12 @@ static void batch_touch(struct bbatch *b)
 	}
 }
 
-/* The write document's changed accounts, in the order read. */
-static void accounts_json(struct sbuf *s, const struct bbatch *b)
+/* The write CALL's accounts list: the changed accounts, in the order
+ * read. */
+static void accounts_list(struct blists *l, const struct bbatch *b)
 {
-	sb(s, "\"accounts\":[");
+	struct sbuf *s = &l->text;
+	list_open(l);
 	for (int i = 0, k = 0; i < b->nacct; i++) {
 		if (!b->acct[i].changed)
 			continue;
@@ -1353,7 +1417,7 @@ static void accounts_json(struct sbuf *s, const struct bbatch *b)
 		}
 		sb(s, "]");
 	}
-	sb(s, "]");
+	list_close(l);
 }
 
 static void batch_begin(struct bbatch *b, int64_t now)
@@ -1391,30 +1455,33 @@ static int authorize_check(struct bacct *ba, int64_t amount, int64_t tokens, int
  * that commits; the new holds' ids come back in new_holds. */
 static int authorize_batch(struct conn *c, struct pair *p, int n, int64_t now)
 {
-	static __thread struct sbuf doc;
+	static __thread struct blists l;
 	static __thread struct bbatch tb;
 	struct bbatch *b = &tb;
+	struct sbuf *text = &l.text;
 	int64_t expires_at = now + opt.ttl_s;
 	int64_t tokens = opt.input_tokens + (opt.max_output_tokens > 0 ? opt.max_output_tokens : 0);
 	batch_begin(b, now);
-	doc_reset(&doc);
-	sb(&doc, "{\"lock\":1,\"ids\":[],\"spend_ids\":[],\"ext\":[");
+	lists_reset(&l);
+	lists_empty(&l, 1);	/* ids */
+	list_open(&l);		/* ext: one account locks by its external id */
 	for (int i = 0, k = 0; i < n; i++) {
 		int seen = 0;
 		for (int j = 0; j < i; j++)
 			seen |= strcmp(p[j].account, p[i].account) == 0;
 		if (seen)
 			continue;
-		sb(&doc, "%s", k++ ? "," : "");
-		jstr(&doc, p[i].account);
+		sb(text, "%s", k++ ? "," : "");
+		jstr(text, p[i].account);
 	}
-	sb(&doc, "],\"holds\":[],\"reqs\":[],\"members\":[],\"usages\":[],\"spend_ext\":[],\"keys\":[]}");
-	int e = batch_call(c, ST_BATCH_READ, &doc, b);
+	list_close(&l);
+	lists_empty(&l, 7);	/* holds, reqs, members, usages, spend_ids, spend_ext, keys */
+	int e = batch_call(c, ST_BATCH_READ, 1, SPEND_GRANTS_PAGE, &l, b);
 	if (e != 0)
 		return e;
 	batch_touch(b);
-	doc_reset(&doc);
-	sb(&doc, "{\"now\":%" PRId64 ",\"holds_new\":[", now);
+	lists_reset(&l);
+	list_open(&l);		/* holds_new */
 	for (int i = 0; i < n; i++) {
 		struct bacct *ba = bacct_by_ext(b, p[i].account);
 		if (ba == NULL)
@@ -1431,23 +1498,23 @@ static int authorize_batch(struct conn *c, struct pair *p, int n, int64_t now)
 		/* write_new_holds' columns: account, request_id, member, model,
 		 * action, conversation, amount, max_output, the four pins, the
 		 * rate window's minute and tokens, byok, expires_at. */
-		sb(&doc, "%s[%" PRId64 ",", i ? "," : "", v[BA_ID]);
-		jstr(&doc, p[i].request_id);
-		sb(&doc, ",null,");
-		jstr(&doc, opt.model);
-		sb(&doc, ",null,null,%" PRId64 ",", opt.hold_micros);
-		jopt(&doc, opt.max_output_tokens >= 0, opt.max_output_tokens);
+		sb(text, "%s[%" PRId64 ",", i ? "," : "", v[BA_ID]);
+		jstr(text, p[i].request_id);
+		sb(text, ",null,");
+		jstr(text, opt.model);
+		sb(text, ",null,null,%" PRId64 ",", opt.hold_micros);
+		jopt(text, opt.max_output_tokens >= 0, opt.max_output_tokens);
 		for (int k = 0; k < 4; k++) {
-			sb(&doc, ",");
-			jopt(&doc, c->priced, c->pin[k]);
+			sb(text, ",");
+			jopt(text, c->priced, c->pin[k]);
 		}
-		sb(&doc, ",%" PRId64 ",%" PRId64 ",0,%" PRId64 "]", v[BA_RATE_MINUTE], tokens, expires_at);
+		sb(text, ",%" PRId64 ",%" PRId64 ",0,%" PRId64 "]", v[BA_RATE_MINUTE], tokens, expires_at);
 	}
-	sb(&doc, "],\"usages_new\":[],\"usages\":[],\"holds_set\":[],\"grants_set\":[],\"debts\":[],\"journal\":[],"
-	   "\"members\":[],");
-	accounts_json(&doc, b);
-	sb(&doc, ",\"events\":[],\"recharges\":[],\"keys\":[]}");
-	e = batch_call(c, ST_BATCH_WRITE, &doc, b);
+	list_close(&l);
+	lists_empty(&l, 7);	/* usages_new, usages, holds_set, grants_set, debts, journal, members */
+	accounts_list(&l, b);
+	lists_empty(&l, 3);	/* events, recharges, keys */
+	e = batch_call(c, ST_BATCH_WRITE, now, 1, &l, b);
 	for (int i = 0; e == 0 && i < n; i++) {
 		p[i].hold_id = b->new_hold[i];
 		if (p[i].hold_id <= 0)
@@ -1506,10 +1573,11 @@ static int settle_decide_batch(struct bbatch *b, const struct pair *p, struct se
 	return 0;
 }
 
-/* The read document of n settles: their accounts by id (ascending, once
- * each), the same as spenders, and their holds ascending by id. */
-static void settle_read_doc(struct sbuf *doc, const struct pair *p, int n)
+/* The read CALL's lists for n settles: their accounts by id (ascending,
+ * once each), the same as spenders, and their holds ascending by id. */
+static void settle_read_lists(struct blists *l, const struct pair *p, int n)
 {
+	struct sbuf *text = &l->text;
 	int64_t ids[BATCH_MAX], holds[BATCH_MAX][2];
 	int nids = 0;
 	for (int i = 0; i < n; i++) {
@@ -1535,35 +1603,43 @@ static void settle_read_doc(struct sbuf *doc, const struct pair *p, int n)
 			holds[j - 1][0] = t0;
 			holds[j - 1][1] = t1;
 		}
-	doc_reset(doc);
-	sb(doc, "{\"lock\":1,\"ids\":[");
+	lists_reset(l);
+	list_open(l);		/* ids */
 	for (int i = 0; i < nids; i++)
-		sb(doc, "%s%" PRId64, i ? "," : "", ids[i]);
-	sb(doc, "],\"spend_ids\":[");
-	for (int i = 0; i < nids; i++)
-		sb(doc, "%s%" PRId64, i ? "," : "", ids[i]);
-	sb(doc, "],\"ext\":[],\"holds\":[");
+		sb(text, "%s%" PRId64, i ? "," : "", ids[i]);
+	list_close(l);
+	lists_empty(l, 1);	/* ext */
+	list_open(l);		/* holds */
 	for (int i = 0; i < n; i++)
-		sb(doc, "%s[%" PRId64 ",%" PRId64 "]", i ? "," : "", holds[i][0], holds[i][1]);
-	sb(doc, "],\"reqs\":[],\"members\":[],\"usages\":[],\"spend_ext\":[],\"keys\":[]}");
+		sb(text, "%s[%" PRId64 ",%" PRId64 "]", i ? "," : "", holds[i][0], holds[i][1]);
+	list_close(l);
+	lists_empty(l, 3);	/* reqs, members, usages */
+	list_open(l);		/* spend_ids: settles may charge */
+	for (int i = 0; i < nids; i++)
+		sb(text, "%s%" PRId64, i ? "," : "", ids[i]);
+	list_close(l);
+	lists_empty(l, 2);	/* spend_ext, keys */
 }
 
-/* The settles' rows of the write document: each one's usage, the holds
- * settled with their stored answers, the grants burnt, the journal. */
-static void settle_rows(struct sbuf *doc, const struct bbatch *b, const struct pair *p, const struct settled *s,
-			int n)
+/* The settles' lists of the write CALL, usages to journal: each one's
+ * usage, the holds settled with their stored answers, the grants burnt,
+ * no debts, the journal. */
+static void settle_lists(struct blists *l, const struct bbatch *b, const struct pair *p, const struct settled *s,
+			 int n)
 {
+	struct sbuf *text = &l->text;
 	char ref[64], answer[512];
 	int64_t cost = opt.cost_micros;
-	sb(doc, "\"usages\":[");
+	list_open(l);		/* usages */
 	for (int i = 0; i < n; i++) {
-		sb(doc, "%s[%" PRId64 ",%" PRId64 ",null,null,", i ? "," : "", p[i].account_id, p[i].hold_id);
-		jstr(doc, s[i].hold->model[0] ? s[i].hold->model : NULL);
-		sb(doc, ",null,%" PRId64 ",0,%" PRId64 ",%" PRId64 ",0,", opt.input_tokens, opt.output_tokens, cost);
-		jstr(doc, s[i].hold->request_id);
-		sb(doc, ",null,null]");
+		sb(text, "%s[%" PRId64 ",%" PRId64 ",null,null,", i ? "," : "", p[i].account_id, p[i].hold_id);
+		jstr(text, s[i].hold->model[0] ? s[i].hold->model : NULL);
+		sb(text, ",null,%" PRId64 ",0,%" PRId64 ",%" PRId64 ",0,", opt.input_tokens, opt.output_tokens, cost);
+		jstr(text, s[i].hold->request_id);
+		sb(text, ",null,null]");
 	}
-	sb(doc, "],\"holds_set\":[");
+	list_close(l);
+	list_open(l);		/* holds_set */
 	for (int h = 0, k = 0; h < b->nhold; h++) {	/* in the order read, as write_changed_holds */
 		int i = 0;
 		while (i < n && s[i].hold != &b->hold[h])
@@ -1574,24 +1650,27 @@ static void settle_rows(struct sbuf *doc, const struct bbatch *b, const struct p
 		snprintf(answer, sizeof(answer), "{\"hold_id\":\"%s\",\"account\":\"%s\",\"charged_micros\":%" PRId64
 			 ",\"released_micros\":%" PRId64 ",\"balance_micros\":%" PRId64 ",\"available_micros\":%" PRId64
 			 ",\"late\":false}", ref, s[i].acct->ext, cost, s[i].released, s[i].balance, s[i].available);
-		sb(doc, "%s[%" PRId64 ",\"settled\",%" PRId64 ",\"", k++ ? "," : "", p[i].hold_id, cost);
+		sb(text, "%s[%" PRId64 ",\"settled\",%" PRId64 ",\"", k++ ? "," : "", p[i].hold_id, cost);
 		for (int byte = 0; byte < 32; byte++)	/* the settle hash the other versions store */
-			sb(doc, "%02x", (unsigned int)(p[i].hold_id >> (8 * (byte % 8))) & 0xff);
-		sb(doc, "\",");
-		jstr(doc, answer);
-		sb(doc, "]");
+			sb(text, "%02x", (unsigned int)(p[i].hold_id >> (8 * (byte % 8))) & 0xff);
+		sb(text, "\",");
+		jstr(text, answer);
+		sb(text, "]");
 	}
-	sb(doc, "],\"grants_set\":[");
+	list_close(l);
+	list_open(l);		/* grants_set */
 	for (int g = 0, k = 0; g < b->ngrant; g++)
 		if (b->grant[g].changed)
-			sb(doc, "%s[%" PRId64 ",%" PRId64 "]", k++ ? "," : "", b->grant[g].id, b->grant[g].remaining);
-	sb(doc, "],\"debts\":[],\"journal\":[");
+			sb(text, "%s[%" PRId64 ",%" PRId64 "]", k++ ? "," : "", b->grant[g].id, b->grant[g].remaining);
+	list_close(l);
+	lists_empty(l, 1);	/* debts */
+	list_open(l);		/* journal */
 	for (int i = 0, k = 0; cost > 0 && i < n; i++) {
 		snprintf(ref, sizeof(ref), "hold_%" PRId64 "_%" PRId64, p[i].account_id, p[i].hold_id);
-		sb(doc, "%s[%" PRId64 ",%" PRId64 ",%" PRId64 ",\"usage\",null,%" PRId64 ",\"%s\",\"settle:%s\"]",
+		sb(text, "%s[%" PRId64 ",%" PRId64 ",%" PRId64 ",\"usage\",null,%" PRId64 ",\"%s\",\"settle:%s\"]",
 		   k++ ? "," : "", p[i].account_id, -cost, s[i].balance, p[i].hold_id, ref, ref);
 	}
-	sb(doc, "]");
+	list_close(l);
 }
 
 /* n settles in one transaction: the read CALL (accounts by id, holds
@@ -1599,13 +1678,13 @@ static void settle_rows(struct sbuf *doc, const struct bbatch *b, const struct p
  * write CALL that commits. */
 static int settle_batch(struct conn *c, struct pair *p, int n, int64_t now)
 {
-	static __thread struct sbuf doc;
+	static __thread struct blists l;
 	static __thread struct bbatch tb;
 	struct bbatch *b = &tb;
 	struct settled s[BATCH_MAX];
 	batch_begin(b, now);
-	settle_read_doc(&doc, p, n);
-	int e = batch_call(c, ST_BATCH_READ, &doc, b);
+	settle_read_lists(&l, p, n);
+	int e = batch_call(c, ST_BATCH_READ, 1, SPEND_GRANTS_PAGE, &l, b);
 	if (e != 0)
 		return e;
 	batch_touch(b);
@@ -1614,13 +1693,13 @@ static int settle_batch(struct conn *c, struct pair *p, int n, int64_t now)
 		if (e != 0)
 			return e;
 	}
-	doc_reset(&doc);
-	sb(&doc, "{\"now\":%" PRId64 ",\"holds_new\":[],\"usages_new\":[],", now);
-	settle_rows(&doc, b, p, s, n);
-	sb(&doc, ",\"members\":[],");
-	accounts_json(&doc, b);
-	sb(&doc, ",\"events\":[],\"recharges\":[],\"keys\":[]}");
-	return batch_call(c, ST_BATCH_WRITE, &doc, b);
+	lists_reset(&l);
+	lists_empty(&l, 2);	/* holds_new, usages_new */
+	settle_lists(&l, b, p, s, n);
+	lists_empty(&l, 1);	/* members */
+	accounts_list(&l, b);
+	lists_empty(&l, 3);	/* events, recharges, keys */
+	return batch_call(c, ST_BATCH_WRITE, now, 1, &l, b);
 }
 
 /* ---- Threads ---- */

@@ -24,11 +24,15 @@ ROWS = [
     ("rawdb", "5", "raw DB, {accounts} accts"),
     ("rawdb_hot", "5h", "raw DB, one hot account"),
     ("dbfloor", "D", "database floor, {accounts} accts, 1 CALL"),
+    # bench/run.sh --rawdb-also: row 5 with another version of creditd's SQL.
+    ("rawdb_statements", "5st", "raw DB, {accounts} accts, statements"),
+    ("rawdb_scripts", "5sc", "raw DB, {accounts} accts, scripts"),
+    ("rawdb_batch", "5b", "raw DB, {accounts} accts, batch"),
     ("peer", "P", "seed design in PHP-FPM (loses updates)"),
 ]
 PEER_NAME = "seed design in PHP-FPM"
 # Rows run by bench/rawdb (the database floor is rawdb --sql call).
-RAWDB_ROWS = ("rawdb", "rawdb_hot", "dbfloor")
+RAWDB_ROWS = ("rawdb", "rawdb_hot", "dbfloor", "rawdb_statements", "rawdb_scripts", "rawdb_batch")
 # The last line of the peer's bench.md: its ledger over all its bench
 # accounts (warm-ups included) after its runs.
 PEER_LEDGER = re.compile(r"credited (-?\d+), usage rows (\d+) summing (-?\d+), balances (-?\d+), "

@@ -15,13 +15,17 @@
 #
 # usage: bench/run.sh [--duration S] [--warmup S] [--clients "1 16 64"]
 #                     [--accounts N] [--out FILE] [--keep]
-#                     [--rawdb-sql auto|statements|scripts|batch] [--peer-dir DIR]
+#                     [--rawdb-sql auto|statements|scripts|batch] [--rawdb-also "VERSIONS"]
+#                     [--peer-dir DIR]
 # Environment: BENCH_DURATION, BENCH_WARMUP, BENCH_CLIENTS, BENCH_ACCOUNTS,
-# BENCH_RAWDB_SQL, BENCH_RAWDB_BATCH (operations per raw DB transaction,
-# default 1), BENCH_PEER_DIR (empty or missing: no peer row), KEEP_TMP=1
-# (same as --keep: keep the temp dir with every raw output). --rawdb-sql auto
-# runs rawdb with the version of creditd's SQL the creditd binary carries
-# (see bench/rawdb.c); the database floor row always runs rawdb --sql call.
+# BENCH_RAWDB_SQL, BENCH_RAWDB_ALSO, BENCH_RAWDB_BATCH (operations per raw DB
+# transaction, default 1), BENCH_PEER_DIR (empty or missing: no peer row),
+# KEEP_TMP=1 (same as --keep: keep the temp dir with every raw output).
+# --rawdb-sql auto runs rawdb with the version of creditd's SQL the creditd
+# binary carries (see bench/rawdb.c); the database floor row always runs
+# rawdb --sql call. --rawdb-also adds a raw DB spread row per version named
+# (statements, scripts or batch: row rawdb_VERSION) at each client count,
+# to compare versions in one run.
 # Usually run as `./dev bench`, which installs and builds first. Every step
 # is bounded in time (wrk and rawdb stop by themselves; timeouts on top).
 set -euo pipefail
@@ -37,6 +41,7 @@ ACCOUNTS=${BENCH_ACCOUNTS:-10000}
 OUT="$BENCH/results/latest.json"
 KEEP=${KEEP_TMP:-0}
 RAWDB_SQL=${BENCH_RAWDB_SQL:-auto}
+RAWDB_ALSO=${BENCH_RAWDB_ALSO:-}
 RAWDB_BATCH=${BENCH_RAWDB_BATCH:-1}
 # The seed design ported to PHP-FPM + MariaDB: the yardstick row (see
 # bench/README.md). Set but empty: no peer row.
@@ -66,6 +71,7 @@ while [ $# -gt 0 ]; do
 	--out) OUT=$2; shift 2 ;;
 	--keep) KEEP=1; shift ;;
 	--rawdb-sql) RAWDB_SQL=$2; shift 2 ;;
+	--rawdb-also) RAWDB_ALSO=$2; shift 2 ;;
 	--peer-dir) PEER_DIR=$2; shift 2 ;;
 	*) usage ;;
 	esac
@@ -77,17 +83,25 @@ done
 for c in $CLIENTS; do [ "$c" -ge 1 ] && [ "$c" -le 512 ] || die "bench: clients must be 1-512"; done
 if [ "$RAWDB_SQL" = auto ]; then
 	# creditd keeps its SQL as string literals: the binary says which version
-	# it runs (newest first: two CALLs per batch, then scripts, then statements).
+	# it runs (newest first: two CALLs per batch with one parameter per list,
+	# then scripts, then statements). A binary with the batch CALLs of one
+	# JSON document each is older than rawdb's batch version: rebuild it.
 	RAWDB_SQL=statements
-	if grep -qa "CALL cd_batch_read" "$ROOT/creditd"; then
+	if grep -qaF "CALL cd_batch_read(?, ?, ?" "$ROOT/creditd"; then
 		RAWDB_SQL=batch
+	elif grep -qaF "CALL cd_batch_read(?)" "$ROOT/creditd"; then
+		die "bench: creditd passes its batch CALLs one JSON document; rawdb speaks the newer lists (rebuild creditd)"
 	elif grep -qa "RETURNING id, account_id, request_id" "$ROOT/creditd"; then
 		RAWDB_SQL=scripts
 	fi
 fi
 case $RAWDB_SQL in statements | scripts | batch) ;; *) die "bench: --rawdb-sql is auto, statements, scripts or batch" ;; esac
+read -ra ALSO_LIST <<<"$RAWDB_ALSO"
+for v in "${ALSO_LIST[@]}"; do
+	case $v in statements | scripts | batch) ;; *) die "bench: --rawdb-also names statements, scripts or batch" ;; esac
+done
 read -ra CLIENT_LIST <<<"$CLIENTS"
-POINTS=$((${#CLIENT_LIST[@]} * 7))
+POINTS=$((${#CLIENT_LIST[@]} * (7 + ${#ALSO_LIST[@]})))
 ESTIMATE=$((POINTS * (WARMUP + DURATION + 1) + 30))
 # The peer warms up at least 1 s (its wrk does not take 0 s); it runs its
 # authorize-only script and its pairs at every client count, plus about 45 s
@@ -404,6 +418,9 @@ for c in "${CLIENT_LIST[@]}"; do
 	raw_point rawdb "$c" spread "$RAWDB_SQL"
 	raw_point rawdb_hot "$c" hot "$RAWDB_SQL"
 	raw_point dbfloor "$c" spread call
+	for v in "${ALSO_LIST[@]}"; do
+		raw_point "rawdb_$v" "$c" spread "$v"
+	done
 done
 
 say "bench: checking the ledger (creditctl verify)"
