@@ -15,7 +15,7 @@ import os
 import re
 import subprocess
 
-from lib import ENV, Fail, api, check, eq, new_account, sql, uid, wait_until
+from lib import ENV, Fail, api, check, eq, new_account, sql, uid, verify, wait_until
 from test_20_guard import authorize, funded, settle
 
 SETS = ("accounts", "plan_caps", "holds", "hold_reqs", "members", "usages", "grants", "idem_keys",
@@ -107,19 +107,26 @@ def test_read_returns_grants_in_spending_order_with_the_debt_row():
     for a, w, d in ((ia, want, debt), (io, want_o, debt_o)):
         mine = [r for r in rows if int(r[2]) == a]
         eq([int(r[1]) for r in mine], w + [d], "account %d: spending order, then its debt row" % a)
+    verify()
 
 
 def test_read_pages_an_accounts_grants():
     acct = new_account("bcall")
     ia = acct_id(acct)
-    sql("INSERT INTO grants (account_id, source, amount_micros, remaining_micros, priority, created_at) "
-        "SELECT %d, 'promo', 1, 1, 50, 0 FROM seq_1_to_80" % ia)
-    for lists in (dict(spend_ids=[ia]), dict(spend_ext=[acct], ext=[acct]), dict(spend_ids=[ia], ids=[ia, ia + 1])):
-        rows = call_sets(read_call(1, **lists))["grants"]["rows"]
-        n = len([r for r in rows if r[4] == "0"])
-        # 65: one more than a charge burns before reading again, so creditd
-        # knows there are more (a lone account's page may carry one more).
-        check(65 <= n <= 66, "a page of 65 positive grants, not all 80 (%r): %d" % (lists, n))
+    # Rows of no journal's: taken out again, so the ledger still verifies.
+    sql("INSERT INTO grants (account_id, source, amount_micros, remaining_micros, priority, reference, created_at) "
+        "SELECT %d, 'promo', 1, 1, 50, 'test-17-page', 0 FROM seq_1_to_80" % ia)
+    try:
+        for lists in (dict(spend_ids=[ia]), dict(spend_ext=[acct], ext=[acct]),
+                      dict(spend_ids=[ia], ids=[ia, ia + 1])):
+            rows = call_sets(read_call(1, **lists))["grants"]["rows"]
+            n = len([r for r in rows if r[4] == "0"])
+            # 65: one more than a charge burns before reading again, so creditd
+            # knows there are more (a lone account's page may carry one more).
+            check(65 <= n <= 66, "a page of 65 positive grants, not all 80 (%r): %d" % (lists, n))
+    finally:
+        sql("DELETE FROM grants WHERE account_id = %d AND reference = 'test-17-page'" % ia)
+    verify()
 
 
 def test_write_returns_new_hold_ids_and_patches_stored_answers():
