@@ -121,11 +121,11 @@ struct dbstmt *db_call(struct ledger *lg, const char *sql, const struct db_param
 /* What a *_commit procedure is told: commit itself (1), or leave that to
  * ledger_tx_end because more writes follow (an idempotency answer). */
 int db_may_commit(const struct ledger *lg);
-/* The connection's server is a Galera node. There, a multi-statement
- * script never carries its COMMIT: a transaction brute-force aborted in
- * the middle of a script has the rest of the script run in a new
- * transaction (which a COMMIT in the script would commit, half a batch),
- * and the abort is told at the next command, which must be the COMMIT. */
+/* The connection's server is a Galera node. There, a batch's write CALL
+ * never carries its COMMIT: a transaction brute-force aborted by another
+ * node is told at the next command, which must be the COMMIT (a
+ * multi-statement script once ran on past such an abort in a new
+ * transaction and committed half a batch). */
 int db_galera(const struct ledger *lg);
 /* Records that a procedure ended the transaction. */
 void db_committed(struct ledger *lg);
