@@ -17,6 +17,19 @@
 -- Column orders are creditd's readers' (src/ledger_rows.h ACCT_COLS_OF,
 -- src/ledger_load.c HOLD_COLS and MEMBER_COLS): change both together.
 
+-- An account row as creditd reads it (src/ledger_rows.h ACCT_COLS_OF's
+-- order): cd_batch_read's one copy of the list, locked through the view.
+CREATE OR REPLACE VIEW cd_account_rows AS
+  SELECT id, ext_id, kind, status, balance_micros, reserved_micros,
+         overdraft_limit_micros, monthly_limit_micros, low_balance_micros, plan, month_key,
+         month_spent_micros, sweep_due_at, created_at, stripe_customer_id, daily_limit_micros,
+         day_key, day_spent_micros, plan_period, low_noted, depleted_noted, limit_month_noted,
+         limit_day_noted, recharge_threshold_micros, recharge_amount_cents,
+         stripe_payment_method IS NOT NULL AS has_card, recharge_pending, recharge_failures, recharge_day_key,
+         recharge_day_count, requests_per_minute, tokens_per_minute, rate_minute, rate_requests,
+         rate_tokens, status_reason
+    FROM accounts;
+
 -- Each list is a JSON array, or NULL when empty (so an empty one costs
 -- no parsing): p_ids account ids (ascending), p_ext external ids,
 -- p_holds [[hold id, account id], ...] (ascending), p_reqs [[ext,
@@ -36,15 +49,8 @@ BEGIN
   DECLARE v_page INT DEFAULT p_page + 1;	-- the debt row's place too
   IF p_lock = 1 AND p_ext IS NOT NULL AND p_ids IS NULL AND JSON_LENGTH(p_ext) = 1 THEN
     -- One account: nothing to order, locked by its external id at once.
-    SELECT 0 AS accounts, a.id, a.ext_id, a.kind, a.status, a.balance_micros, a.reserved_micros,
-           a.overdraft_limit_micros, a.monthly_limit_micros, a.low_balance_micros, a.plan, a.month_key,
-           a.month_spent_micros, a.sweep_due_at, a.created_at, a.stripe_customer_id, a.daily_limit_micros,
-           a.day_key, a.day_spent_micros, a.plan_period, a.low_noted, a.depleted_noted, a.limit_month_noted,
-           a.limit_day_noted, a.recharge_threshold_micros, a.recharge_amount_cents,
-           a.stripe_payment_method IS NOT NULL, a.recharge_pending, a.recharge_failures, a.recharge_day_key,
-           a.recharge_day_count, a.requests_per_minute, a.tokens_per_minute, a.rate_minute, a.rate_requests,
-           a.rate_tokens, a.status_reason
-      FROM accounts a WHERE a.ext_id = JSON_VALUE(p_ext, '$[0]')
+    SELECT 0 AS accounts, a.*
+      FROM cd_account_rows a WHERE a.ext_id = JSON_VALUE(p_ext, '$[0]')
       FOR UPDATE;
     SET p_lock = 2;
   ELSEIF p_lock = 1 AND p_ext IS NOT NULL THEN
@@ -58,28 +64,14 @@ BEGIN
   END IF;
 
   IF p_lock = 1 AND v_ids IS NOT NULL AND JSON_LENGTH(v_ids) = 1 THEN
-    SELECT 0 AS accounts, a.id, a.ext_id, a.kind, a.status, a.balance_micros, a.reserved_micros,
-           a.overdraft_limit_micros, a.monthly_limit_micros, a.low_balance_micros, a.plan, a.month_key,
-           a.month_spent_micros, a.sweep_due_at, a.created_at, a.stripe_customer_id, a.daily_limit_micros,
-           a.day_key, a.day_spent_micros, a.plan_period, a.low_noted, a.depleted_noted, a.limit_month_noted,
-           a.limit_day_noted, a.recharge_threshold_micros, a.recharge_amount_cents,
-           a.stripe_payment_method IS NOT NULL, a.recharge_pending, a.recharge_failures, a.recharge_day_key,
-           a.recharge_day_count, a.requests_per_minute, a.tokens_per_minute, a.rate_minute, a.rate_requests,
-           a.rate_tokens, a.status_reason
-      FROM accounts a WHERE a.id = JSON_VALUE(v_ids, '$[0]')
+    SELECT 0 AS accounts, a.*
+      FROM cd_account_rows a WHERE a.id = JSON_VALUE(v_ids, '$[0]')
       FOR UPDATE;
   ELSEIF p_lock = 1 AND v_ids IS NOT NULL THEN
     -- Locked in the list's order: JSON_TABLE drives the join.
-    SELECT 0 AS accounts, a.id, a.ext_id, a.kind, a.status, a.balance_micros, a.reserved_micros,
-           a.overdraft_limit_micros, a.monthly_limit_micros, a.low_balance_micros, a.plan, a.month_key,
-           a.month_spent_micros, a.sweep_due_at, a.created_at, a.stripe_customer_id, a.daily_limit_micros,
-           a.day_key, a.day_spent_micros, a.plan_period, a.low_noted, a.depleted_noted, a.limit_month_noted,
-           a.limit_day_noted, a.recharge_threshold_micros, a.recharge_amount_cents,
-           a.stripe_payment_method IS NOT NULL, a.recharge_pending, a.recharge_failures, a.recharge_day_key,
-           a.recharge_day_count, a.requests_per_minute, a.tokens_per_minute, a.rate_minute, a.rate_requests,
-           a.rate_tokens, a.status_reason
+    SELECT 0 AS accounts, a.*
       FROM JSON_TABLE(v_ids, '$[*]' COLUMNS (id BIGINT UNSIGNED PATH '$')) j
-      STRAIGHT_JOIN accounts a ON a.id = j.id
+      STRAIGHT_JOIN cd_account_rows a ON a.id = j.id
       FOR UPDATE;
   END IF;
   -- A member with no cap of its own is capped by its plan's: read
