@@ -273,12 +273,11 @@ static void usage_row(struct dynbuf *to, int64_t account, int64_t hold_id, const
 	jw_close(&j, ']');
 }
 
-int batch_usage_add(struct ledger *lg, struct batch *b, int acct, int64_t hold_id, const char *member,
+int batch_usage_add(struct batch *b, int acct, int64_t hold_id, const char *member,
 		    const char *model, const char *action, int64_t in, int64_t cached, int64_t out, int64_t cost,
 		    int byok, const char *request_id, const char *conversation, const unsigned char *hash)
 {
 	const int64_t tokens[3] = {in, cached, out};
-	(void)lg;
 	if (b->nusages == 2 * BATCH_MAX)
 		return -1;
 	int i = b->nusages++;
@@ -299,12 +298,11 @@ int batch_usage_add(struct ledger *lg, struct batch *b, int acct, int64_t hold_i
 	return i;
 }
 
-void batch_settle_usage(struct ledger *lg, struct batch *b, int acct, int64_t hold_id, const char *member,
+void batch_settle_usage(struct batch *b, int acct, int64_t hold_id, const char *member,
 			const char *model, const char *action, int64_t in, int64_t cached, int64_t out,
 			int64_t cost, int byok, const char *request_id, const char *conversation)
 {
 	const int64_t tokens[3] = {in, cached, out};
-	(void)lg;
 	b->nsettle_usage++;
 	usage_row(&b->settle_usage, b->accts[acct].a.id, hold_id, NULL, member, model, action, tokens, cost, byok,
 		  request_id, conversation, NULL);

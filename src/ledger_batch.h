@@ -215,11 +215,11 @@ enum cd_err batch_hold_lookup(struct ledger *lg, struct batch *b, int acct, cons
 /* A new hold (h filled but for id); its index. */
 int batch_hold_add(struct batch *b, int acct, const struct hold_row *h);
 /* A new usage_records row of POST /v1/usage; its index (id after the flush). */
-int batch_usage_add(struct ledger *lg, struct batch *b, int acct, int64_t hold_id, const char *member,
+int batch_usage_add(struct batch *b, int acct, int64_t hold_id, const char *member,
 		    const char *model, const char *action, int64_t in, int64_t cached, int64_t out, int64_t cost,
 		    int byok, const char *request_id, const char *conversation, const unsigned char *hash);
 /* A usage_records row of a settle (no id needed). */
-void batch_settle_usage(struct ledger *lg, struct batch *b, int acct, int64_t hold_id, const char *member,
+void batch_settle_usage(struct batch *b, int acct, int64_t hold_id, const char *member,
 			const char *model, const char *action, int64_t in, int64_t cached, int64_t out,
 			int64_t cost, int byok, const char *request_id, const char *conversation);
 /* Spends amount (> 0) from the account's grants in spending order

@@ -512,7 +512,7 @@ static enum cd_err settle_finish(struct ledger *lg, struct batch *b, struct guar
 	assert(cost >= 0);
 	assert(released >= 0);
 	assert(released <= h->amount);
-	batch_settle_usage(lg, b, op->acct, h->id, h->has_member ? h->member : NULL, model,
+	batch_settle_usage(b, op->acct, h->id, h->has_member ? h->member : NULL, model,
 			   h->action[0] ? h->action : NULL, r->input_tokens, r->cached_input_tokens, r->output_tokens,
 			   cost, h->byok, h->request_id, conv);
 	/* Its fields are bounded, so it always fits the column (limits.h). */
@@ -647,7 +647,7 @@ static enum cd_err usage_record(struct ledger *lg, struct batch *b, struct guard
 	} else {
 		decide_rate_count(&a->rate, lg->now, tokens);
 	}
-	op->usage = batch_usage_add(lg, b, op->acct, 0, r->member, r->model, r->action, r->input_tokens,
+	op->usage = batch_usage_add(b, op->acct, 0, r->member, r->model, r->action, r->input_tokens,
 				    r->cached_input_tokens, r->output_tokens, cost, r->byok, r->request_id,
 				    r->conversation_id, r->request_hash);
 	if (op->usage < 0)
