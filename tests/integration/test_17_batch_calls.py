@@ -173,6 +173,67 @@ def test_write_returns_new_usage_ids_in_order():
     eq(json.loads(got["idem_keys"]["rows"][0][1])["usage_id"], "usage_%d" % by_key[k2], "patched usage id")
 
 
+def _written(first, lists, commit_sql):
+    """Runs cd_batch_write with lists (commit 0) and reads back what the
+    rows named in `first` became; rolled back."""
+    ia, h1, g1, ref, req, newreq = first
+    got = call_sets(
+        "SET autocommit = 0; %s; "
+        "SELECT 0 AS holds, state, charged_micros, HEX(settle_hash), HEX(settle_response), finished_at "
+        "FROM holds WHERE id = %d; "
+        "SELECT 0 AS grants, remaining_micros FROM grants WHERE id = %d; "
+        "SELECT 0 AS members, amount_micros, balance_after_micros, cause, source, hold_id, "
+        "idempotency_key, created_at FROM journal WHERE reference = '%s'; "
+        "SELECT 0 AS accounts, balance_micros, reserved_micros, month_key, month_spent_micros, sweep_due_at, "
+        "day_key, day_spent_micros, low_noted, depleted_noted, limit_month_noted, limit_day_noted, "
+        "recharge_pending, recharge_day_key, recharge_day_count, rate_minute, rate_requests, rate_tokens "
+        "FROM accounts WHERE id = %d; "
+        "SELECT 0 AS usages, account_id, hold_id, usage_key, member, model, action, input_tokens, "
+        "cached_input_tokens, output_tokens, cost_micros, byok, conversation_id, HEX(request_hash), created_at "
+        "FROM usage_records WHERE request_id = '%s'; "
+        "SELECT 0 AS hold_reqs, account_id, member, model, action, conversation_id, amount_micros, "
+        "max_output_tokens, pin_input_micros_per_mtok, pin_cached_input_micros_per_mtok, "
+        "pin_output_micros_per_mtok, pin_margin_bps, rate_minute, rate_tokens, byok, expires_at, created_at "
+        "FROM holds WHERE request_id = '%s'; %s"
+        % (write_call(1700000000, 0, **lists), h1, g1, ref, ia, req, newreq, commit_sql))
+    return {k: got[k]["rows"] for k in ("holds", "grants", "members", "accounts", "usages", "hold_reqs")}
+
+
+def test_a_lone_row_and_a_list_write_the_same():
+    """cd_batch_write writes a list of one row by single-row statements and
+    longer lists through JSON_TABLE: both forms store every column alike."""
+    accts = [funded(10 ** 7, "bform") for _ in range(2)]
+    ids = [acct_id(a) for a in accts]
+    holds = [int(authorize(a).json["hold_id"].rsplit("_", 1)[1]) for a in accts]
+    grants = [int(sql("SELECT MIN(id) FROM grants WHERE account_id = %d" % i)[0][0]) for i in ids]
+
+    def lists(n, tag):
+        rows = dict(holds_set=[], grants_set=[], journal=[], accounts=[], usages=[], holds_new=[])
+        firsts = None
+        for k in range(n):
+            ref, req, newreq = uid("ref" + tag), uid("rq" + tag), uid("nq" + tag)
+            ia, h, g = ids[k], holds[k], grants[k]
+            rows["holds_set"].append([h, "settled", 11 + k, "ab" * 32, '{"x":"a\\"b\\\\n"}'])
+            rows["grants_set"].append([g, 123 + k])
+            rows["journal"].append([ia, -5, 99, "usage", None, h, ref, None])
+            rows["accounts"].append([ia, 9999 - k, 17, 202611, 44, None, 20780, 3, 1, 0, 202611, 0, 0, 20780,
+                                     2, 29000000, 3, 1500])
+            rows["usages"].append([ia, h, None, None, "gpt-4o", "chat", 10, 2, 30, 57, 1, req, "conv-1",
+                                   "cd" * 32])
+            rows["holds_new"].append([ia, newreq, None, "gpt-4o", "chat", "conv-2", 5, 10, 1, 2, 3, 250, 29000000,
+                                      1500, 0, 1700000900])
+            firsts = firsts or (ia, h, g, ref, req, newreq)
+        return firsts, rows
+
+    lone = _written(*lists(1, "l"), "ROLLBACK")
+    listed = _written(*lists(2, "m"), "ROLLBACK")
+    for name in lone:
+        eq(len(lone[name]), 1, "one %s row written (a lone row)" % name)
+        eq(lone[name], listed[name], "%s: a lone row stored as the same row in a list" % name)
+    eq(lone["holds"][0][1:4], ["settled", "11", "AB" * 32], "the settled hold's columns")
+    eq(bytes.fromhex(lone["holds"][0][4]).decode(), '{"x":"a\\"b\\\\n"}', "the stored answer as given")
+
+
 def _counts(route):
     text = api("GET", "/metrics", auth=None).raw.decode()
     m = re.search(r'^creditd_db_round_trips_total\{route="%s"\} (\d+)$' % re.escape(route), text, re.M)
