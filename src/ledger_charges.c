@@ -13,12 +13,13 @@ static enum cd_err claim_tx(struct ledger *lg, struct ledger_recharge *out, int 
 			    int *claimed)
 {
 	static const char due[] = "SELECT r.id, r.amount_cents, r.attempts, a.ext_id, a.stripe_customer_id, "
-				  "a.stripe_payment_method, IFNULL(r.period, 0), r.try_no FROM recharges r "
+				  "a.stripe_payment_method, IFNULL(r.period, 0), r.try_no, a.balance_micros FROM recharges r "
 				  "JOIN accounts a ON a.id = r.account_id "
 				  "WHERE r.state = 'queued' AND r.next_attempt_at <= ? ORDER BY r.id LIMIT ?";
 	static const char lease[] = "UPDATE recharges SET next_attempt_at = ? WHERE id = ? AND state = 'queued' "
 				    "AND next_attempt_at <= ?";
 	struct ledger_recharge found[LIMIT_RECHARGE_BATCH];
+	int64_t balance[LIMIT_RECHARGE_BATCH];
 	int n = 0, e;
 	*claimed = 0;
 	struct dbstmt *s = db_exec(lg, due, &e, "ii", lg->now, (int64_t)max);
@@ -35,8 +36,15 @@ static enum cd_err claim_tx(struct ledger *lg, struct ledger_recharge *out, int 
 		ledger_copy_text(r->payment_method, sizeof(r->payment_method), db_str(s, 5));
 		r->period = db_i64(s, 6);
 		r->try_no = db_i64(s, 7);
+		balance[n - 1] = db_i64(s, 8);
 	}
 	for (int i = 0; i < n; i++) {
+		int send = 1;
+		enum cd_err rc = found[i].period > 0 ? payg_before_send(lg, &found[i], balance[i], &send) : CD_OK;
+		if (rc != CD_OK)
+			return rc;
+		if (!send)
+			continue;
 		struct dbstmt *l = db_exec(lg, lease, &e, "iii", lg->now + lease_seconds, found[i].id, lg->now);
 		if (l == NULL)
 			return db_err(lg, e, "recharge lease");

@@ -49,12 +49,14 @@ int64_t payg_period_parse(const char *text)
 	return month >= 1 && month <= 12 ? year * 100 + month : -1;
 }
 
-/* The debt of a balance below 0 in whole cents at the top-up rate,
- * rounded up (DESIGN §10): the card pays at least what is owed. */
-static int64_t debt_cents(const struct ledger *lg, int64_t balance)
+/* Rounded up (DESIGN §10): the card pays at least what is owed. */
+int64_t payg_debt_cents(const struct ledger *lg, int64_t balance)
 {
+	if (balance >= 0)
+		return 0;
 	int64_t debt = -balance, rate = lg->cfg->topup_rate;
-	return debt / rate + (debt % rate != 0);
+	int64_t cents = debt / rate + (debt % rate != 0);
+	return cents >= LIMIT_PAYG_MIN_CENTS ? cents : 0;
 }
 
 /* The cents a is collected for period now; 0 when it is not: not
@@ -67,11 +69,10 @@ static enum cd_err due_cents(struct ledger *lg, const struct acct *a, int64_t pe
 				  "(period = ? OR state IN ('queued', 'sent'))";
 	int e;
 	*cents = 0;
-	if (a->overdraft <= 0 || !a->recharge_card || a->stripe_customer[0] == '\0' || a->balance >= 0 ||
-	    strcmp(a->status, "closed") == 0)
+	if (a->overdraft <= 0 || !a->recharge_card || a->stripe_customer[0] == '\0' || strcmp(a->status, "closed") == 0)
 		return CD_OK;
-	int64_t c = debt_cents(lg, a->balance);
-	if (c < LIMIT_PAYG_MIN_CENTS)
+	int64_t c = payg_debt_cents(lg, a->balance);
+	if (c == 0)
 		return CD_OK;
 	struct dbstmt *s = db_exec(lg, sql, &e, "ii", a->id, period);
 	if (s == NULL)
@@ -259,6 +260,26 @@ enum cd_err ledger_payg_collect(struct ledger *lg, struct ledger_collect *c, str
 }
 
 /* ---- a collection's end (the sender's record, the webhook) ---- */
+
+enum cd_err payg_before_send(struct ledger *lg, struct ledger_recharge *r, int64_t balance, int *send)
+{
+	/* The try not sent is not counted (try_no is the last one made). */
+	static const char sql_end[] = "UPDATE recharges SET state = 'failed', try_no = try_no - 1, "
+				      "error = 'nothing owed any more', updated_at = ? WHERE id = ? AND state = 'queued'";
+	static const char sql_amount[] = "UPDATE recharges SET amount_cents = ?, updated_at = ? WHERE id = ? AND "
+					 "state = 'queued' AND attempts = 0";
+	int64_t cents = payg_debt_cents(lg, balance);
+	*send = 1;
+	if (cents == 0) {
+		*send = 0;
+		log_info("account %s: collection %" PRId64 " not sent: nothing owed any more", r->account, r->id);
+		return db_do(lg, sql_end, "collection end", "ii", lg->now, r->id);
+	}
+	if (r->attempts > 0 || cents == r->amount_cents)
+		return CD_OK;
+	r->amount_cents = cents;
+	return db_do(lg, sql_amount, "collection amount", "iii", cents, lg->now, r->id);
+}
 
 enum cd_err payg_find(struct ledger *lg, const struct acct *a, int64_t period, int64_t *id)
 {

@@ -21,6 +21,15 @@ int64_t payg_period_before(int64_t now);
 void payg_period_text(int64_t period, char *out, size_t size);
 /* "YYYY-MM" back to YYYYMM; -1 when it is not one. */
 int64_t payg_period_parse(const char *text);
+/* What a collection of a balance asks for now: the debt in whole cents
+ * at the top-up rate, rounded up; 0 when that is less than Stripe
+ * charges (LIMIT_PAYG_MIN_CENTS) or nothing is owed. */
+int64_t payg_debt_cents(const struct ledger *lg, int64_t balance);
+/* A collection about to be sent (r, claimed by the sender, its account's
+ * balance now): asks for what is owed now (a try sent for the first time
+ * may change its amount; one sent again keeps it, as its Idempotency-Key
+ * must), or ends it when nothing is owed any more (*send 0). */
+enum cd_err payg_before_send(struct ledger *lg, struct ledger_recharge *r, int64_t balance, int *send);
 /* The id of a's collection for period (0: none). */
 enum cd_err payg_find(struct ledger *lg, const struct acct *a, int64_t period, int64_t *id);
 /* Credits collection id of a (cents paid, payment intent pi) unless it was

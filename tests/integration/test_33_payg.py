@@ -27,7 +27,7 @@ from lib import (ENV, api, check, clock_now, clock_reset, clock_set, creditctl, 
                  verify, wait_until)
 from test_20_guard import authorize, cost, release, settle
 from test_30_stripe import RATE, fake, ok_mode, post_payload, topup
-from test_57_autorecharge import acct_get, events_of, intents, payment_mode, pi_event
+from test_57_autorecharge import acct_get, events_of, intents, payment_mode
 
 C = cost("gpt-4o", 1000, 500)          # one guard request's charge
 OVERDRAFT = 100 * 10 ** 6              # 100 EUR of pay-as-you-go credit
@@ -88,7 +88,7 @@ def card_account(prefix="payg"):
     r = topup(acct, 1000, save_card=True)
     eq(r.status, 200, "top-up %r" % r)
     out = fake("POST", "/_sessions/%s/complete" % r.json["session_id"],
-               {"webhook_secret": ENV["CREDITD_WEBHOOK_SECRET"]})
+               {"webhook_secret": ENV["CREDITD_WEBHOOK_SECRET"], "timestamp": clock_now()})
     eq(post_payload(out["payload"], out["signature"]).status, 200, "credited")
     check("payment_intent_payload" in out, "the stand-in kept the card")
     eq(post_payload(out["payment_intent_payload"], out["payment_intent_signature"]).status, 200, "card saved")
@@ -137,6 +137,14 @@ def restore(*accts):
     square(*accts)
 
 
+def pi_event(pid, etype="payment_intent.succeeded"):
+    """A signed payment_intent event, stamped with the stack's clock (which
+    the tests move: a stamp far from creditd's time is refused)."""
+    out = fake("POST", "/_payment_intents/%s/event" % pid, {"webhook_secret": ENV["CREDITD_WEBHOOK_SECRET"],
+                                                            "type": etype, "timestamp": clock_now()})
+    return out["payload"], out["signature"]
+
+
 def pi_requests(acct):
     """POST /v1/payment_intents creditd sent for acct's collections."""
     return [e for e in fake("GET", "/_requests") if e["path"] == "/v1/payment_intents" and
@@ -152,10 +160,12 @@ def payg_intents(acct):
 
 
 def payment_credits(acct):
-    """Journal rows of grants with source payment: (amount, cause)."""
-    r = api("GET", "/v1/accounts/%s/transactions?limit=200" % acct, auth="read")
-    eq(r.status, 200, "transactions %r" % r)
-    return [(t["amount_micros"], t["cause"]) for t in r.json["data"] if t.get("source") == "payment"]
+    """Journal rows of grants with source payment: (amount, cause). Read
+    from the database: under guard traffic they leave the first pages of
+    /transactions at once."""
+    return [(int(r[0]), r[1]) for r in sql("SELECT j.amount_micros, j.cause FROM journal j JOIN accounts a ON "
+                                           "a.id = j.account_id WHERE a.ext_id = '%s' AND j.source = 'payment' "
+                                           "ORDER BY j.id" % acct)]
 
 
 def collection(acct, made=True):
@@ -267,7 +277,7 @@ def test_a_decline_suspends_until_a_top_up_pays_the_debt():
         r = topup(acct, 2000)
         eq(r.status, 200, "a top-up while suspended %r" % r)
         out = fake("POST", "/_sessions/%s/complete" % r.json["session_id"],
-                   {"webhook_secret": ENV["CREDITD_WEBHOOK_SECRET"]})
+                   {"webhook_secret": ENV["CREDITD_WEBHOOK_SECRET"], "timestamp": clock_now()})
         eq(post_payload(out["payload"], out["signature"]).status, 200, "top-up credited")
         a = acct_get(acct)
         eq(a["balance_micros"], 2000 * RATE - debt, "the top-up repaid the debt")
@@ -276,6 +286,61 @@ def test_a_decline_suspends_until_a_top_up_pays_the_debt():
         eq(collection(acct)["state"], "failed", "the collection itself stays failed")
         eq(guard_status(acct)[0], 200, "the guard serves it again")
         eq(payment_credits(acct), [], "no payment grant: the card never paid")
+    finally:
+        restore(acct)
+    verify()
+
+
+def test_a_retry_is_dropped_once_the_debt_is_paid_otherwise():
+    """A decline, then an admin grant pays the debt: the try due a day later
+    is never sent (the card is not charged for a debt that is gone)."""
+    ok_mode()
+    acct, _ = payg_account(15000000)
+    start, period = next_month(clock_now())
+    try:
+        payment_mode("decline")
+        at(start + 5)
+        check(failed_seen(acct), "the first try declined")
+        payment_mode("ok")
+        r = api("POST", "/v1/accounts/%s/grants" % acct, {"amount_micros": 15000000, "source": "adjustment"})
+        eq(r.status, 201, "a grant paying the debt %r" % r)
+        a = acct_get(acct)
+        eq((a["balance_micros"], a["status"]), (0, "active"), "paid and active again")
+        col = collection(acct)
+        eq((col["state"], col["tries"], col["next_try_at"]), ("failed", 1, None), "no try left to make")
+        at(start + 5 + 86400 + 60)
+        time.sleep(SWEEPS)
+        eq(len(keys_sent(acct)), 1, "no second try sent: %r" % keys_sent(acct))
+        eq(acct_get(acct)["balance_micros"], 0, "nothing charged")
+    finally:
+        restore(acct)
+    verify()
+
+
+def test_a_processing_collection_fails_by_its_webhook_and_only_the_current_try():
+    """Stripe answers processing, then payment_intent.payment_failed: the
+    collection fails and the account is suspended; the same event again
+    (for a try that ended) changes nothing."""
+    ok_mode()
+    acct, _ = payg_account(9000000)
+    start, period = next_month(clock_now())
+    try:
+        payment_mode("processing")
+        at(start + 5)
+        check(wait_until(lambda: len(payg_intents(acct)) == 1, timeout=10), "sent: %r" % intents(acct))
+        payment_mode("ok")
+        pi = payg_intents(acct)[0]
+        eq(collection(acct)["state"], "pending", "pending while Stripe processes it")
+        payload, sig = pi_event(pi["id"], "payment_intent.payment_failed")
+        eq(post_payload(payload, sig).status, 200, "payment_failed acknowledged")
+        a = acct_get(acct)
+        eq((a["status"], field(a, "status_reason")), ("suspended", "payment_failed"), "suspended")
+        col = collection(acct)
+        eq((col["state"], col["tries"]), ("failed", 1), "the try failed")
+        payload, sig = pi_event(pi["id"], "payment_intent.payment_failed")
+        eq(post_payload(payload, sig).status, 200, "acknowledged again")
+        eq(len(events_of(acct, "payg.failed")), 1, "one payg.failed for one try")
+        eq(collection(acct)["tries"], 1, "still one try")
     finally:
         restore(acct)
     verify()
@@ -383,7 +448,7 @@ def test_a_manual_suspension_survives_a_payment():
         r = topup(acct, 1500)
         eq(r.status, 200, "top-up %r" % r)
         out = fake("POST", "/_sessions/%s/complete" % r.json["session_id"],
-                   {"webhook_secret": ENV["CREDITD_WEBHOOK_SECRET"]})
+                   {"webhook_secret": ENV["CREDITD_WEBHOOK_SECRET"], "timestamp": clock_now()})
         eq(post_payload(out["payload"], out["signature"]).status, 200, "top-up credited")
         a = acct_get(acct)
         eq(a["balance_micros"], 1500 * RATE - debt, "the debt is paid")
