@@ -57,7 +57,9 @@ static int send_page(const struct cfg *cfg, struct stripe_client *stripe, struct
 int ctl_collect(struct ledger *lg, const struct cfg *cfg, int argc, char **argv)
 {
 	static struct ledger_recharge due[LIMIT_PAYG_SCAN];
-	struct ledger_collect c = {NULL, 0, 0, recharge_lease_seconds(cfg), 0, 0};
+	/* Leased for a page sent one after the other. */
+	struct ledger_collect c = {NULL, 0, 0, recharge_lease_seconds(cfg) * (LIMIT_PAYG_SCAN / LIMIT_RECHARGE_BATCH + 1),
+				   0, 0};
 	for (int i = 2; i < argc; i++) {
 		if (strcmp(argv[i], "--dry-run") == 0) {
 			c.dry_run = 1;

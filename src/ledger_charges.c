@@ -108,7 +108,10 @@ static enum cd_err result_tx(struct ledger *lg, int64_t id, enum ledger_recharge
 	 * process (after the lease) or the webhook may have moved it on. */
 	if (strcmp(db_str(s, 2), "queued") != 0 && outcome != RECHARGE_PAID)
 		return CD_OK;
-	if (outcome == RECHARGE_RETRY && attempts + 1 < LIMIT_RECHARGE_ATTEMPTS)
+	/* No answer is no decline: a collection is sent again with the same
+	 * key however long Stripe is away (it may have charged the card); an
+	 * auto-recharge counts as failed after LIMIT_RECHARGE_ATTEMPTS. */
+	if (outcome == RECHARGE_RETRY && (payg || attempts + 1 < LIMIT_RECHARGE_ATTEMPTS))
 		return db_do(lg, retry, "recharge retry", "siiii", cut, lg->now, lg->now,
 			     (int64_t)LIMIT_RECHARGE_BACKOFF_MAX_SECONDS, id);
 	struct acct a;

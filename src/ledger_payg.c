@@ -157,13 +157,20 @@ enum cd_err ledger_payg_sweep(struct ledger *lg, int max, int *queued)
 		max = LIMIT_PAYG_SCAN;
 	for (ledger_tx_init(lg, &t); ledger_tx_next(lg, &t);)
 		ledger_tx_end(lg, &t, unseen_tx(lg, period, max, ids, &n));
-	for (int i = 0; t.rc == CD_OK && i < n; i++) {
+	if (t.rc != CD_OK)
+		return t.rc;
+	/* One account that cannot be visited (its failure logged) does not
+	 * stop the others: the first failure is returned. */
+	enum cd_err first = CD_OK;
+	for (int i = 0; i < n; i++) {
 		int one = 0;
 		for (ledger_tx_init(lg, &t); ledger_tx_next(lg, &t);)
 			ledger_tx_end(lg, &t, visit_tx(lg, ids[i], period, &one));
 		*queued += t.rc == CD_OK && one;
+		if (first == CD_OK)
+			first = t.rc;
 	}
-	return t.rc;
+	return first;
 }
 
 /* ---- creditctl collect ---- */
@@ -266,19 +273,12 @@ enum cd_err payg_before_send(struct ledger *lg, struct ledger_recharge *r, int64
 	/* The try not sent is not counted (try_no is the last one made). */
 	static const char sql_end[] = "UPDATE recharges SET state = 'failed', try_no = try_no - 1, "
 				      "error = 'nothing owed any more', updated_at = ? WHERE id = ? AND state = 'queued'";
-	static const char sql_amount[] = "UPDATE recharges SET amount_cents = ?, updated_at = ? WHERE id = ? AND "
-					 "state = 'queued' AND attempts = 0";
-	int64_t cents = payg_debt_cents(lg, balance);
 	*send = 1;
-	if (cents == 0) {
-		*send = 0;
-		log_info("account %s: collection %" PRId64 " not sent: nothing owed any more", r->account, r->id);
-		return db_do(lg, sql_end, "collection end", "ii", lg->now, r->id);
-	}
-	if (r->attempts > 0 || cents == r->amount_cents)
+	if (payg_debt_cents(lg, balance) > 0)
 		return CD_OK;
-	r->amount_cents = cents;
-	return db_do(lg, sql_amount, "collection amount", "iii", cents, lg->now, r->id);
+	*send = 0;
+	log_info("account %s: collection %" PRId64 " not sent: nothing owed any more", r->account, r->id);
+	return db_do(lg, sql_end, "collection end", "ii", lg->now, r->id);
 }
 
 enum cd_err payg_find(struct ledger *lg, const struct acct *a, int64_t period, int64_t *id)
@@ -330,18 +330,30 @@ enum cd_err payg_credit(struct ledger *lg, struct acct *a, int64_t id, const cha
 	int64_t grant_id, journal_id;
 	*credited = 0;
 	enum cd_err rc = lock_row(lg, a, id, &r);
-	if (rc != CD_OK || r.state[0] == '\0' || strcmp(r.state, "succeeded") == 0)
+	if (rc != CD_OK || r.state[0] == '\0')
 		return rc;
+	if (strcmp(r.state, "succeeded") == 0) {
+		if (strcmp(r.pi, pi) != 0)
+			log_warn("account %s: collection %" PRId64 " credited already (%s), and %s paid it again: "
+				 "not credited, to be refunded", a->ext_id, id, r.pi, pi);
+		return CD_OK;
+	}
 	if (cents <= 0)
 		cents = r.cents;
 	int64_t micros = hook_cents_to_micros(lg, cents);
-	/* Only what creditd asked for is credited (DESIGN §10): a payment of
-	 * another amount is left for the operator, as it was. */
-	if (cents != r.cents || micros < 0 || micros > LIMIT_AMOUNT_MICROS_MAX) {
-		log_warn("account %s: collection %" PRId64 " paid %" PRId64 " cents where %" PRId64 " were asked (%s): "
-			 "not credited", a->ext_id, id, cents, r.cents, pi);
+	/* Only what creditd asked for is credited (DESIGN §10): the payment of
+	 * the try with Stripe (when its PaymentIntent is known), for the
+	 * amount asked. One that disagrees ends the collection, uncredited, for
+	 * the operator (logged): it is not sent again. */
+	if (cents != r.cents || micros < 0 || micros > LIMIT_AMOUNT_MICROS_MAX || (r.pi[0] && strcmp(r.pi, pi) != 0)) {
+		static const char sql_off[] = "UPDATE recharges SET state = 'failed', error = ?, updated_at = ? "
+					      "WHERE id = ?";
+		char why[200];
+		snprintf(why, sizeof(why), "%s paid %" PRId64 " cents where %" PRId64 " were asked: not credited", pi,
+			 cents, r.cents);
+		log_warn("account %s: collection %" PRId64 ": %s", a->ext_id, id, why);
 		*credited = -1;
-		return CD_OK;
+		return db_do(lg, sql_off, "collection mismatch", "sii", why, lg->now, id);
 	}
 	rc = ledger_add_grant(lg, a, "payment", micros, GRANT_PRIORITY_DEFAULT, -1, pi, "pay-as-you-go collection",
 			      &grant_id, &journal_id);
@@ -376,7 +388,8 @@ enum cd_err payg_fail(struct ledger *lg, struct acct *a, int64_t id, const char 
 		      int *failed)
 {
 	static const char sql_next[] = "UPDATE recharges SET state = 'queued', try_no = try_no + 1, attempts = 0, "
-				       "error = ?, next_attempt_at = ?, updated_at = ? WHERE id = ?";
+				       "payment_intent = NULL, amount_cents = ?, error = ?, next_attempt_at = ?, "
+				       "updated_at = ? WHERE id = ?";
 	static const char sql_end[] = "UPDATE recharges SET state = 'failed', error = ?, updated_at = ? WHERE id = ?";
 	struct payg_row r;
 	char cut[LIMIT_RECHARGE_ERROR_BYTES + 1], period[PAYG_PERIOD_BYTES];
@@ -385,11 +398,15 @@ enum cd_err payg_fail(struct ledger *lg, struct acct *a, int64_t id, const char 
 	if (rc != CD_OK || !fails_current_try(&r, pi))
 		return rc;
 	recharge_error_cut(cut, error);
-	/* The next try a day later, the last two days after that. */
-	int64_t next = r.try_no >= PAYG_TRIES ? -1 : lg->now + (r.try_no == 1 ? 1 : 2) * TIMEFMT_SECONDS_PER_DAY;
-	rc = next > 0 ? db_do(lg, sql_next, "collection retry", "siii", cut, next, lg->now, id)
+	/* The next try a day later, the last two days after that, each for
+	 * what is owed then (a new try has a new Idempotency-Key); none, and
+	 * no suspension, once nothing is owed (paid otherwise meanwhile). */
+	int64_t owed = payg_debt_cents(lg, a->balance);
+	int64_t next = r.try_no >= PAYG_TRIES || owed == 0 ? -1
+		       : lg->now + (r.try_no == 1 ? 1 : 2) * TIMEFMT_SECONDS_PER_DAY;
+	rc = next > 0 ? db_do(lg, sql_next, "collection retry", "isiii", owed, cut, next, lg->now, id)
 		      : db_do(lg, sql_end, "collection failure", "sii", cut, lg->now, id);
-	if (rc == CD_OK)
+	if (rc == CD_OK && owed > 0)
 		rc = acct_suspend_for(lg, a, "payment_failed");
 	payg_period_text(r.period, period, sizeof(period));
 	if (rc == CD_OK)

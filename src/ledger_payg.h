@@ -26,9 +26,9 @@ int64_t payg_period_parse(const char *text);
  * charges (LIMIT_PAYG_MIN_CENTS) or nothing is owed. */
 int64_t payg_debt_cents(const struct ledger *lg, int64_t balance);
 /* A collection about to be sent (r, claimed by the sender, its account's
- * balance now): asks for what is owed now (a try sent for the first time
- * may change its amount; one sent again keeps it, as its Idempotency-Key
- * must), or ends it when nothing is owed any more (*send 0). */
+ * balance now) is ended instead when nothing is owed any more (*send 0).
+ * Its amount never changes once queued: a try may be sent again with its
+ * Idempotency-Key, which Stripe accepts only with the same parameters. */
 enum cd_err payg_before_send(struct ledger *lg, struct ledger_recharge *r, int64_t balance, int *send);
 /* The id of a's collection for period (0: none). */
 enum cd_err payg_find(struct ledger *lg, const struct acct *a, int64_t period, int64_t *id);

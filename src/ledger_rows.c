@@ -357,13 +357,15 @@ static json_t *grants_json(struct ledger *lg, int64_t account_id)
 	return arr;
 }
 
-/* The account's latest pay-as-you-go collection (DESIGN §10), or null.
- * A collection queued again after a declined try is "failed", with the
+/* The account's latest pay-as-you-go collection (DESIGN §10), or null
+ * (one dropped before its first try, nothing owed any more, is none). A
+ * collection queued again after a declined try is "failed", with the
  * tries made and when the card is tried next. */
 static json_t *collection_json(struct ledger *lg, int64_t account_id)
 {
 	static const char sql[] = "SELECT period, amount_cents, state, try_no, next_attempt_at FROM recharges "
-				  "WHERE account_id = ? AND kind = 'payg' ORDER BY id DESC LIMIT 1";
+				  "WHERE account_id = ? AND period IS NOT NULL AND try_no > 0 "
+				  "ORDER BY period DESC LIMIT 1";
 	int e;
 	char period[48];
 	struct dbstmt *s = db_exec(lg, sql, &e, "i", account_id);

@@ -22,11 +22,12 @@ that a later test's month change charges none of them."""
 import calendar
 import threading
 import time
+import urllib.parse
 
 from lib import (ENV, api, check, clock_now, clock_reset, clock_set, creditctl, eq, new_account, parallel, sql, uid,
                  verify, wait_until)
 from test_20_guard import authorize, cost, release, settle
-from test_30_stripe import RATE, fake, ok_mode, post_payload, topup
+from test_30_stripe import RATE, fake, fake_mode, ok_mode, post_payload, topup
 from test_57_autorecharge import acct_get, events_of, intents, payment_mode
 
 C = cost("gpt-4o", 1000, 500)          # one guard request's charge
@@ -341,6 +342,75 @@ def test_a_processing_collection_fails_by_its_webhook_and_only_the_current_try()
         eq(post_payload(payload, sig).status, 200, "acknowledged again")
         eq(len(events_of(acct, "payg.failed")), 1, "one payg.failed for one try")
         eq(collection(acct)["tries"], 1, "still one try")
+    finally:
+        restore(acct)
+    verify()
+
+
+def stripe_key():
+    """The stack's Stripe secret key, from creditd's config."""
+    with open(ENV["CREDITD_CONFIG"]) as f:
+        for line in f:
+            k, _, v = line.partition("=")
+            if k.strip() == "secret_key":
+                return v.strip()
+    raise AssertionError("no [stripe] secret_key in the config")
+
+
+def test_stripe_away_is_not_a_decline():
+    """Stripe answering 500 to every try for a while: the collection is
+    sent again with the same key until it answers, and no failure is
+    counted (no payg.failed, no suspension); then it is charged once."""
+    acct, _ = payg_account(6000000)
+    start, period = next_month(clock_now())
+    try:
+        fake_mode("fail500")
+        at(start + 5)
+        check(wait_until(lambda: len(keys_sent(acct)) >= 1, timeout=10), "the first try sent")
+        t = start + 5
+        for _ in range(12):                        # past the auto-recharge's 8 attempts
+            t += 700                               # past the longest backoff (600 s)
+            at(t)
+            n = len(keys_sent(acct))
+            wait_until(lambda: len(keys_sent(acct)) > n, timeout=5)
+        check(len(keys_sent(acct)) >= 10, "sent again and again: %d" % len(keys_sent(acct)))
+        eq(events_of(acct, "payg.failed"), [], "no failure counted while Stripe is away")
+        eq(acct_get(acct)["status"], "active", "not suspended")
+        ok_mode()
+        t += 700
+        at(t)
+        check(wait_until(lambda: acct_get(acct)["balance_micros"] == 0, timeout=10), "charged once Stripe is back")
+        eq(set(keys_sent(acct)), {"payg-%s-%s-1" % (acct, period)}, "always try 1's key")
+        eq(len(payment_credits(acct)), 1, "credited once")
+    finally:
+        restore(acct)
+    verify()
+
+
+def test_a_payment_other_than_the_try_with_stripe_is_not_credited():
+    """A signed payment_intent.succeeded with a collection's metadata, for a
+    PaymentIntent creditd did not send for the try with Stripe, credits
+    nothing."""
+    acct, _ = payg_account(8000000)
+    start, period = next_month(clock_now())
+    try:
+        payment_mode("processing")
+        at(start + 5)
+        check(wait_until(lambda: len(payg_intents(acct)) == 1, timeout=10), "sent: %r" % intents(acct))
+        payment_mode("ok")
+        cus, pm = sql("SELECT stripe_customer_id, stripe_payment_method FROM accounts WHERE ext_id = '%s'" % acct)[0]
+        form = urllib.parse.urlencode({
+            "amount": "800", "currency": "eur", "customer": cus, "payment_method": pm, "confirm": "true",
+            "off_session": "true", "metadata[type]": "payg_collection", "metadata[account]": acct,
+            "metadata[period]": period}).encode()
+        other = api("POST", "/v1/payment_intents", raw=form, auth=None, base=ENV["CREDITD_STRIPE_API_BASE"],
+                    headers={"Authorization": "Bearer " + stripe_key(), "Idempotency-Key": uid("other"),
+                             "Content-Type": "application/x-www-form-urlencoded"})
+        eq(other.status, 200, "another PaymentIntent at Stripe %r" % other)
+        payload, sig = pi_event(other.json["id"])
+        eq(post_payload(payload, sig).status, 200, "acknowledged (Stripe must not retry it)")
+        eq(acct_get(acct)["balance_micros"], -8000000, "not credited")
+        eq(payment_credits(acct), [], "no payment grant")
     finally:
         restore(acct)
     verify()
