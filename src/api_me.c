@@ -50,13 +50,15 @@ void api_browser_token(struct api_ctx *ctx, const struct request *rq, char **par
 }
 
 /* The account as its own user sees it: money, the low threshold, the
- * plan's period and what a top-up may be; not the limits' internals
- * (overdraft, grants, member and recharge settings). */
+ * plan's period, what a top-up may be, and why it is suspended and what it
+ * owes (DESIGN §10 "Pay-as-you-go"), so that the widget can say so and
+ * offer to pay; not the limits' internals (overdraft, grants, member and
+ * recharge settings). */
 static json_t *me_view(const struct cfg *c, json_t *a)
 {
-	static const char *const keep[] = {"id", "kind", "status", "currency", "balance_micros", "reserved_micros",
-					   "available_micros", "low_balance_micros", "plan", "period_start",
-					   "period_end", NULL};
+	static const char *const keep[] = {"id", "kind", "status", "status_reason", "currency", "balance_micros",
+					   "reserved_micros", "available_micros", "low_balance_micros", "plan",
+					   "period_start", "period_end", "collection", NULL};
 	json_t *out = json_object();
 	for (int i = 0; out != NULL && keep[i] != NULL; i++) {
 		json_t *v = json_object_get(a, keep[i]);
@@ -68,6 +70,11 @@ static json_t *me_view(const struct cfg *c, json_t *a)
 		json_object_set_new(out, "low_balance_micros", json_integer(threshold));
 	json_object_set_new(out, "low", json_boolean(threshold > 0 &&
 						    json_integer_value(json_object_get(a, "available_micros")) < threshold));
+	/* The debt is what a negative balance owes. Balances stay within
+	 * ±9·10¹⁸ (DESIGN §10 "Money stays in range"), so negating one cannot
+	 * overflow. */
+	int64_t balance = (int64_t)json_integer_value(json_object_get(a, "balance_micros"));
+	json_object_set_new(out, "owed_micros", json_integer(balance < 0 ? -(json_int_t)balance : 0));
 	json_object_set_new(out, "topup", json_pack("{s:I, s:I, s:s, s:I}", "min_cents", (json_int_t)c->topup_min_cents,
 						    "max_cents", (json_int_t)c->topup_max_cents, "currency",
 						    c->stripe_currency != NULL ? c->stripe_currency : "",

@@ -2,6 +2,7 @@
  * config as the daemon and talks to the database only through the ledger
  * module. Exit status: 0 success, 1 failure or violations, 2 usage. */
 #include "config.h"
+#include "ctl_collect.h"
 #include "ctl_common.h"
 #include "ctl_prices.h"
 #include "dynbuf.h"
@@ -43,7 +44,8 @@ static void usage(void)
 		"  events retry ID|--failed\n"
 		"  plan set NAME --credits MICROS [--rollover none|full|capped] [--rollover-cap MICROS]\n"
 		"        [--member-cap MICROS] [--stripe-price ID]...\n"
-		"  plan list\n");
+		"  plan list\n"
+		"  collect [--account ID] [--dry-run]\n");
 }
 
 /* ---- What the ledger copies out, printed here (the ledger never prints) ---- */
@@ -539,6 +541,8 @@ static int dispatch(struct ledger *lg, int argc, char **argv, const struct cfg *
 		return ctl_price(lg, argc, argv);
 	if (strcmp(cmd, "verify") == 0)
 		return verify(lg);
+	if (strcmp(cmd, "collect") == 0)
+		return ctl_collect(lg, cfg, argc, argv);
 	if (strcmp(cmd, "export") == 0 && argc >= 3) {
 		static const char *const known[] = {"--format", NULL};
 		const char *format = ctl_opt(argc, argv, 3, "--format");
@@ -549,7 +553,6 @@ static int dispatch(struct ledger *lg, int argc, char **argv, const struct cfg *
 		}
 		return export_journal(lg, argv[2], csv);
 	}
-	(void)cfg;
 	usage();
 	return 2;
 }

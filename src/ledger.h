@@ -195,16 +195,37 @@ enum cd_err ledger_events_list(struct ledger *lg, const char *state, int64_t aft
 /* Sends the event again (id), or every undelivered one (id 0), from now;
  * *count: how many. */
 enum cd_err ledger_events_retry(struct ledger *lg, int64_t id, int *count);
-/* Auto-recharges (recharge.c sends them): a recharge due to be sent,
- * leased for lease_seconds, with what the PaymentIntent needs. */
+/* Off-session charges (recharge.c sends them): an auto-recharge or a
+ * pay-as-you-go collection due to be sent, leased for lease_seconds, with
+ * what the PaymentIntent needs. */
 struct ledger_recharge {
 	int64_t id;
 	int64_t amount_cents;
 	int64_t attempts;
+	int64_t period;		/* a collection's month (YYYYMM); 0 for an auto-recharge */
+	int64_t try_no;		/* a collection's try, 1 to 3 (its Stripe Idempotency-Key's) */
 	char account[LEDGER_ID_MAX + 1];
 	char customer[LIMIT_STRIPE_ID_BYTES + 1];
 	char payment_method[LIMIT_STRIPE_ID_BYTES + 1];
 };
+/* Pay-as-you-go collection (DESIGN §10), the sweep's part: looks at up to
+ * max accounts not yet looked at for the month just over (by the ledger's
+ * clock) and queues a collection for each that owes; *queued: how many. */
+enum cd_err ledger_payg_sweep(struct ledger *lg, int max, int *queued);
+/* creditctl collect: the accounts that owe for period (YYYYMM; 0: the
+ * month before the clock's, set on the first call) now, or the one named. Each is a collection queued and leased to the caller
+ * for lease_seconds (so the sender leaves it to the caller), unless
+ * dry_run. Pages: call again with after as left while !done. */
+struct ledger_collect {
+	const char *account;	/* NULL: every account that owes */
+	int64_t period;
+	int dry_run;
+	int64_t lease_seconds;
+	int64_t after;		/* the page's cursor (start at 0) */
+	int done;
+};
+enum cd_err ledger_payg_collect(struct ledger *lg, struct ledger_collect *c, struct ledger_recharge *out, int max,
+				int *n);
 enum cd_err ledger_recharges_claim(struct ledger *lg, struct ledger_recharge *out, int max, int64_t lease_seconds,
 				   int *n);
 enum ledger_recharge_outcome {

@@ -4,6 +4,7 @@
 #include "ledger_plans.h"
 #include "ledger_periods.h"
 #include "ledger_events.h"
+#include "ledger_payg.h"
 #include "ledger_recharges.h"
 #include "keys.h"
 #include "log.h"
@@ -17,8 +18,8 @@
 /* ---- Routes ---- */
 
 static const char SQL_ACCT_ADD[] = "INSERT INTO accounts (ext_id, kind, overdraft_limit_micros, monthly_limit_micros, "
-				   "low_balance_micros, plan, month_key, create_hash, created_at, daily_limit_micros, day_key) "
-				   "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+				   "low_balance_micros, plan, month_key, create_hash, created_at, daily_limit_micros, day_key, "
+				   "payg_period) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, IF(? > 0, ?, NULL))";
 static const char SQL_ACCT_HASH[] = "SELECT create_hash FROM accounts WHERE ext_id = ? FOR UPDATE";
 static const char SQL_ACCT_SEEN[] = "SELECT 1 FROM accounts WHERE ext_id = ?";
 
@@ -92,9 +93,10 @@ static enum cd_err account_create_op(struct ledger *lg, const struct account_new
 	const int64_t *monthly = n->monthly_limit_micros >= 0 ? &n->monthly_limit_micros : NULL;
 	const int64_t *low = n->low_balance_micros >= 0 ? &n->low_balance_micros : NULL;
 	const int64_t *daily = n->daily_limit_micros >= 0 ? &n->daily_limit_micros : NULL;
-	struct dbstmt *s = db_exec(lg, SQL_ACCT_ADD, &e, "ssiIIsibiIi", n->id, n->kind, n->overdraft_limit_micros,
+	struct dbstmt *s = db_exec(lg, SQL_ACCT_ADD, &e, "ssiIIsibiIiii", n->id, n->kind, n->overdraft_limit_micros,
 				   monthly, low, n->plan, timefmt_month_key(lg->now),
-				   (const char *)hash, (size_t)32, lg->now, daily, lg->now / TIMEFMT_SECONDS_PER_DAY);
+				   (const char *)hash, (size_t)32, lg->now, daily, lg->now / TIMEFMT_SECONDS_PER_DAY,
+				   n->overdraft_limit_micros, payg_period_before(lg->now));
 	if (s == NULL && e == ER_DUP_ENTRY)
 		return CD_E_RETRY;
 	if (s == NULL)
@@ -217,16 +219,19 @@ static enum cd_err patch_store(struct ledger *lg, const struct acct *a)
 				  "<=> ?, monthly_limit_set_committed_micros, ?), monthly_limit_set_at = "
 				  "IF(monthly_limit_micros <=> ?, monthly_limit_set_at, ?), status = ?, status_reason = ?, "
 				  "overdraft_limit_micros = ?, monthly_limit_micros = ?, low_balance_micros = ?, plan = ?, "
-				  "daily_limit_micros = ? WHERE id = ?";
+				  "daily_limit_micros = ?, payg_period = IF(? > 0, IFNULL(payg_period, ?), payg_period) "
+				  "WHERE id = ?";
 	const int64_t *monthly = a->monthly_limit >= 0 ? &a->monthly_limit : NULL;
 	const int64_t *low = a->low_balance >= 0 ? &a->low_balance : NULL;
 	const int64_t *daily = a->daily_limit >= 0 ? &a->daily_limit : NULL;
 	int64_t committed;
 	if (money_add(a->month_spent, a->reserved, &committed) != 0)
 		committed = LIMIT_BALANCE_MICROS_MAX;	/* a bound to warn under: more is only milder */
-	return db_do(lg, sql, "account patch", "IiIissiIIsIi", monthly, committed, monthly, lg->now, a->status,
+	/* An overdraft makes it pay-as-you-go: collected from the month it
+	 * is in on (ledger_payg.c). */
+	return db_do(lg, sql, "account patch", "IiIissiIIsIiii", monthly, committed, monthly, lg->now, a->status,
 		     a->status_reason[0] ? a->status_reason : NULL, a->overdraft, monthly, low,
-		     a->plan[0] ? a->plan : NULL, daily, a->id);
+		     a->plan[0] ? a->plan : NULL, daily, a->overdraft, payg_period_before(lg->now), a->id);
 }
 
 static enum cd_err account_patch_op(struct ledger *lg, const struct account_patch *p, json_t **out, int *status)

@@ -344,20 +344,24 @@ static const struct check checks[] = {
 	 "SELECT a.ext_id, g.period_key, 'none' FROM grants g JOIN accounts a ON a.id = g.account_id "
 	 "WHERE g.period_key IS NOT NULL AND NOT EXISTS (SELECT 1 FROM plan_periods p "
 	 "WHERE p.account_id = g.account_id AND p.period_key = g.period_key)", "period_key", "plan_periods row", 0},
-	/* An auto-recharge is credited at most once, and a succeeded one once:
-	 * the grants of its PaymentIntent on its account. */
+	/* An auto-recharge or a collection is credited at most once, and a
+	 * succeeded one once: the grants of its PaymentIntent on its account
+	 * (a top-up grant for a recharge, a payment for a collection). */
 	{"recharge credited other than once",
 	 "SELECT a.ext_id, COUNT(g.id), IF(r.state = 'succeeded', 1, 0) FROM recharges r "
 	 "JOIN accounts a ON a.id = r.account_id LEFT JOIN grants g ON g.account_id = r.account_id "
-	 "AND g.source = 'topup' AND g.reference = r.payment_intent GROUP BY r.id, a.ext_id, r.state "
+	 "AND g.source = IF(r.kind = 'payg', 'payment', 'topup') AND g.reference = r.payment_intent "
+	 "GROUP BY r.id, a.ext_id, r.state "
 	 "HAVING COUNT(g.id) <> IF(r.state = 'succeeded', 1, 0)", "grants of the recharge", "one if it succeeded, else none", 0},
 	{"recharge pending without one in flight",
 	 "SELECT a.ext_id, a.recharge_pending, 0 FROM accounts a WHERE a.recharge_pending <> 0 AND NOT EXISTS "
-	 "(SELECT 1 FROM recharges r WHERE r.account_id = a.id AND r.state IN ('queued', 'sent'))",
+	 "(SELECT 1 FROM recharges r WHERE r.account_id = a.id AND r.kind = 'recharge' AND "
+	 "r.state IN ('queued', 'sent'))",
 	 "recharge_pending", "no recharge queued or sent", 0},
+	/* At most one auto-recharge and one collection in flight. */
 	{"recharges in flight",
 	 "SELECT a.ext_id, COUNT(*), 1 FROM recharges r JOIN accounts a ON a.id = r.account_id "
-	 "WHERE r.state IN ('queued', 'sent') GROUP BY a.ext_id HAVING COUNT(*) > 1",
+	 "WHERE r.state IN ('queued', 'sent') GROUP BY a.ext_id, r.kind HAVING COUNT(*) > 1",
 	 "recharges queued or sent", "at most", 0},
 	{"promo redemption count",
 	 "SELECT c.code, c.redeemed, COUNT(r.account_id) FROM promo_codes c LEFT JOIN promo_redemptions r "

@@ -108,10 +108,39 @@ int notice_recharge(const struct ledger *lg, struct acct *a)
 	return 1;
 }
 
+/* DESIGN §10 "Pay-as-you-go": when a credit pays the debt (the balance,
+ * below 0 as the row was read, is at 0 or above), a collection's later
+ * try still waiting has nothing left to collect, and a suspension for a
+ * failed payment ends by itself; one for another reason (an admin's, a
+ * dispute's) stays. */
+static enum cd_err notice_debt_paid(struct ledger *lg, struct acct *a)
+{
+	static const char sql_retry[] = "UPDATE recharges SET state = 'failed', try_no = try_no - 1, "
+					"error = 'the debt was paid otherwise', updated_at = ? WHERE account_id = ? AND "
+					"kind = 'payg' AND state = 'queued' AND try_no > 1";
+	static const char sql[] = "UPDATE accounts SET status = 'active', status_reason = NULL WHERE id = ? AND "
+				  "status = 'suspended' AND status_reason = 'payment_failed'";
+	if (a->balance_read >= 0 || a->balance < 0)
+		return CD_OK;
+	a->balance_read = a->balance;
+	enum cd_err rc = db_do(lg, sql_retry, "collection retry dropped", "ii", lg->now, a->id);
+	if (rc != CD_OK || strcmp(a->status, "suspended") != 0 || strcmp(a->status_reason, "payment_failed") != 0)
+		return rc;
+	rc = db_do(lg, sql, "suspension lift", "i", a->id);
+	if (rc != CD_OK)
+		return rc;
+	ledger_copy_text(a->status, sizeof(a->status), "active");
+	a->status_reason[0] = '\0';
+	return event_add(lg, a, EVENT_PAYG_RECOVERED, json_pack("{s:s, s:I}", "reason", "payment_failed",
+							     "balance_micros", (json_int_t)a->balance));
+}
+
 enum cd_err acct_save(struct ledger *lg, struct acct *a)
 {
 	json_t *low = notice_balance(lg, a);
 	enum cd_err rc = low != NULL ? event_add(lg, a, EVENT_BALANCE_LOW, low) : CD_OK;
+	if (rc == CD_OK)
+		rc = notice_debt_paid(lg, a);
 	return rc == CD_OK ? acct_store(lg, a) : rc;
 }
 

@@ -25,6 +25,12 @@
 #define EVENT_TOPUP_DISPUTED "topup.disputed"
 #define EVENT_TOPUP_DISPUTE_WON "topup.dispute_won"
 #define EVENT_PAYMENT_FAILED "payment.failed"
+/* DESIGN §10 "Pay-as-you-go": a month's debt collected from the card, a
+ * try of it failed (the account suspended), and the suspension lifted
+ * once the debt is paid. */
+#define EVENT_PAYG_COLLECTED "payg.collected"
+#define EVENT_PAYG_FAILED "payg.failed"
+#define EVENT_PAYG_RECOVERED "payg.recovered"
 
 /* Appends an event of the account's (a NULL: of no account, shown with
  * "account": null), with data (a JSON object, whose reference this takes;

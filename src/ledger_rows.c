@@ -58,6 +58,7 @@ void acct_from_row_at(const struct db_row *r, unsigned int c, struct acct *a)
 	ledger_copy_text(a->kind, sizeof(a->kind), dbrow_str(r, c + 2));
 	ledger_copy_text(a->status, sizeof(a->status), dbrow_str(r, c + 3));
 	a->balance = dbrow_i64(r, c + 4);
+	a->balance_read = a->balance;
 	a->reserved = dbrow_i64(r, c + 5);
 	a->overdraft = dbrow_i64(r, c + 6);
 	a->monthly_limit = dbrow_null(r, c + 7) ? -1 : dbrow_i64(r, c + 7);
@@ -356,12 +357,50 @@ static json_t *grants_json(struct ledger *lg, int64_t account_id)
 	return arr;
 }
 
+/* The account's latest pay-as-you-go collection (DESIGN §10), or null
+ * (one dropped before its first try, nothing owed any more, is none). A
+ * collection queued again after a declined try is "failed", with the
+ * tries made and when the card is tried next. */
+static json_t *collection_json(struct ledger *lg, int64_t account_id)
+{
+	static const char sql[] = "SELECT period, amount_cents, state, try_no, next_attempt_at FROM recharges "
+				  "WHERE account_id = ? AND period IS NOT NULL AND try_no > 0 "
+				  "ORDER BY period DESC LIMIT 1";
+	int e;
+	char period[48];
+	struct dbstmt *s = db_exec(lg, sql, &e, "i", account_id);
+	if (s == NULL) {
+		db_err(lg, e, "collection");
+		return NULL;
+	}
+	if (db_fetch(s) != 1)
+		return json_null();
+	int64_t p = db_i64(s, 0), tries = db_i64(s, 3), next = -1;
+	const char *state = db_str(s, 2);
+	if (strcmp(state, "queued") == 0) {
+		tries--;
+		next = db_i64(s, 4);
+		state = tries > 0 ? "failed" : "pending";
+	} else if (strcmp(state, "sent") == 0) {
+		state = "pending";
+	}
+	snprintf(period, sizeof(period), "%04" PRId64 "-%02" PRId64, p / 100, p % 100);
+	return json_pack("{s:s, s:I, s:s, s:I, s:o}", "period", period, "amount_micros",
+			 (json_int_t)(db_i64(s, 1) * lg->cfg->topup_rate), "state", state, "tries", (json_int_t)tries,
+			 "next_try_at", ledger_json_time(next));
+}
+
 json_t *acct_json(struct ledger *lg, const struct acct *a)
 {
 	char created[TIMEFMT_LEN];
-	json_t *grants = grants_json(lg, a->id);
-	if (grants == NULL)
+	json_t *collection = collection_json(lg, a->id);
+	if (collection == NULL)
 		return NULL;
+	json_t *grants = grants_json(lg, a->id);
+	if (grants == NULL) {
+		json_decref(collection);
+		return NULL;
+	}
 	timefmt_rfc3339(a->created_at, created);
 	int64_t available = acct_available(a);
 	/* A plan's period is the calendar month, UTC (DESIGN §9). */
@@ -372,7 +411,7 @@ json_t *acct_json(struct ledger *lg, const struct acct *a)
 			   : json_pack("{s:I, s:I}", "threshold_micros", (json_int_t)a->recharge_threshold,
 				       "amount_cents", (json_int_t)a->recharge_amount_cents);
 	return json_pack("{s:s, s:s, s:s, s:o, s:s, s:I, s:I, s:I, s:I, s:o, s:I, s:o, s:I, s:o, s:o, s:o, s:o, s:o, "
-			 "s:o, s:b, s:o, s:o, s:s}",
+			 "s:o, s:b, s:o, s:o, s:o, s:s}",
 			 "id", a->ext_id, "kind", a->kind, "status", a->status, "status_reason",
 			 a->status_reason[0] ? json_string(a->status_reason) : json_null(), "currency", lg->cfg->currency,
 			 "balance_micros", (json_int_t)a->balance, "reserved_micros", (json_int_t)a->reserved,
@@ -385,7 +424,7 @@ json_t *acct_json(struct ledger *lg, const struct acct *a)
 			 "period_start", ledger_json_time(start), "period_end", ledger_json_time(end), "grants", grants,
 			 "auto_recharge", recharge, "card_saved", a->recharge_card,
 			 "requests_per_minute", ledger_json_int(a->rate.rpm), "tokens_per_minute", ledger_json_int(a->rate.tpm),
-			 "created_at", created);
+			 "collection", collection, "created_at", created);
 }
 
 /* ---- Hold ids ---- */

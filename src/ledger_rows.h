@@ -25,6 +25,7 @@ struct acct {
 	char status[16];
 	char status_reason[16];		/* why it is suspended: "" (none), manual, dispute, payment_failed */
 	int64_t balance, reserved, overdraft, month_spent, month_key;
+	int64_t balance_read;		/* the balance as the row was read (ledger_events.c: a debt paid) */
 	int64_t monthly_limit;		/* -1 when none */
 	int64_t daily_limit;		/* -1 when none */
 	int64_t day_key, day_spent;	/* the UTC day (days since 1970) and its spend */

@@ -10,6 +10,7 @@
 #include "ledger_hooks.h"
 #include "ledger_periods.h"
 #include "ledger_events.h"
+#include "ledger_payg.h"
 #include "ledger_recharges.h"
 #include "log.h"
 #include "timefmt.h"
@@ -289,23 +290,53 @@ static enum cd_err payment_account(struct ledger *lg, struct hook_run *h, struct
 	return rc;
 }
 
-/* payment_intent.succeeded: an auto-recharge's is credited once; a
- * top-up's that kept its card for later (setup_future_usage off_session)
- * saves the card on the account, for auto-recharge. */
+/* A pay-as-you-go collection's payment event: its row (0 when the event
+ * names none of this account's), found by the month it collects. */
+static enum cd_err collection_of(struct ledger *lg, struct hook_run *h, const struct acct *a, int64_t *id)
+{
+	int64_t period = payg_period_parse(h->ev->period);
+	*id = 0;
+	enum cd_err rc = period > 0 ? payg_find(lg, a, period, id) : CD_OK;
+	if (rc == CD_OK && *id == 0)
+		h->outcome = "ignored: no such collection";
+	return rc;
+}
+
+/* payment_intent.succeeded of a collection: credited once, for the
+ * amount creditd asked. */
+static enum cd_err collection_paid(struct ledger *lg, struct hook_run *h, struct acct *a)
+{
+	int64_t id;
+	int credited;
+	enum cd_err rc = collection_of(lg, h, a, &id);
+	if (rc != CD_OK || id == 0)
+		return rc;
+	rc = payg_credit(lg, a, id, h->ev->payment_intent, h->ev->amount_received_cents, &credited);
+	h->outcome = credited > 0    ? "collection credited"
+		     : credited == 0 ? "duplicate: collection credited already"
+				     : "not credited: not the amount asked for";
+	return rc;
+}
+
+/* payment_intent.succeeded: an auto-recharge's or a collection's is
+ * credited once; a top-up's that kept its card for later
+ * (setup_future_usage off_session) saves the card on the account, for
+ * auto-recharge and collection. */
 static enum cd_err payment_succeeded(struct ledger *lg, struct hook_run *h)
 {
 	static const char sql_card[] = "UPDATE accounts SET stripe_payment_method = ? WHERE id = ?";
 	const struct webhook_event *ev = h->ev;
 	int recharge = strcmp(ev->metadata_type, "auto_recharge") == 0 && ev->recharge_id > 0;
+	int collection = strcmp(ev->metadata_type, "payg_collection") == 0;
 	int card = strcmp(ev->metadata_type, "credit_topup") == 0 && ev->payment_method[0] != '\0' &&
 		   strcmp(ev->setup_future_usage, "off_session") == 0;
 	struct acct a;
-	if (!recharge && !card) {
-		h->outcome = "ignored: neither an auto-recharge nor a card kept for later";
+	if (!recharge && !collection && !card) {
+		h->outcome = "ignored: neither an auto-recharge, a collection nor a card kept for later";
 		return CD_OK;
 	}
-	if (recharge && strcasecmp(ev->currency, lg->cfg->stripe_currency) != 0) {
-		log_warn("stripe event %s: recharge currency '%s' is not the configured one", ev->id, ev->currency);
+	if ((recharge || collection) && strcasecmp(ev->currency, lg->cfg->stripe_currency) != 0) {
+		log_warn("stripe event %s: payment currency '%s' is not the configured one", ev->id, ev->currency);
 		h->outcome = "ignored: wrong currency";
 		return CD_OK;
 	}
@@ -316,6 +347,8 @@ static enum cd_err payment_succeeded(struct ledger *lg, struct hook_run *h)
 		rc = db_do(lg, sql_card, "card save", "si", ev->payment_method, a.id);
 		a.recharge_card = 1;
 		h->outcome = "card saved for auto-recharge";
+	} else if (collection) {
+		rc = collection_paid(lg, h, &a);
 	} else {
 		int credited;
 		rc = recharge_credit(lg, &a, ev->recharge_id, ev->payment_intent, ev->amount_received_cents, &credited);
@@ -329,17 +362,28 @@ static enum cd_err payment_succeeded(struct ledger *lg, struct hook_run *h)
 static enum cd_err payment_failed(struct ledger *lg, struct hook_run *h)
 {
 	const struct webhook_event *ev = h->ev;
+	const char *why = ev->failure[0] ? ev->failure : "payment failed";
 	struct acct a;
 	int failed;
-	if (strcmp(ev->metadata_type, "auto_recharge") != 0 || ev->recharge_id <= 0) {
-		h->outcome = "ignored: not an auto-recharge";
+	int64_t id = 0;
+	int collection = strcmp(ev->metadata_type, "payg_collection") == 0;
+	if (!collection && (strcmp(ev->metadata_type, "auto_recharge") != 0 || ev->recharge_id <= 0)) {
+		h->outcome = "ignored: neither an auto-recharge nor a collection";
 		return CD_OK;
 	}
 	enum cd_err rc = payment_account(lg, h, &a);
 	if (rc != CD_OK)
 		return rc == CD_E_NOT_FOUND ? CD_OK : rc;
-	rc = recharge_fail(lg, &a, ev->recharge_id, ev->failure[0] ? ev->failure : "payment failed", &failed);
-	h->outcome = failed ? "auto-recharge failed" : "ignored: the recharge ended already";
+	if (collection) {
+		rc = collection_of(lg, h, &a, &id);
+		if (rc != CD_OK || id == 0)
+			return rc;
+		rc = payg_fail(lg, &a, id, ev->payment_intent, why, &failed);
+		h->outcome = failed ? "collection try failed" : "ignored: not the collection's current try";
+	} else {
+		rc = recharge_fail(lg, &a, ev->recharge_id, why, &failed);
+		h->outcome = failed ? "auto-recharge failed" : "ignored: the recharge ended already";
+	}
 	return rc == CD_OK ? acct_save(lg, &a) : rc;
 }
 

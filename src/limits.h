@@ -348,6 +348,14 @@ _Static_assert(LIMIT_HOLD_ID_BYTES <= 255, "a hold id is kept in journal.referen
 #define LIMIT_RECHARGE_BATCH 4
 #define LIMIT_RECHARGE_ATTEMPTS 8
 #define LIMIT_RECHARGE_BACKOFF_MAX_SECONDS 600
+/* Pay-as-you-go collection (ledger_payg.c): accounts looked at per
+ * sweep or per page of creditctl collect (each in a transaction of its
+ * own; the rest at the next sweep, a second later by default); the
+ * smallest debt charged, Stripe's smallest charge in EUR and USD (a
+ * smaller one is refused as amount_too_small): a smaller debt waits for
+ * the next month. */
+#define LIMIT_PAYG_SCAN 100
+#define LIMIT_PAYG_MIN_CENTS 50
 /* recharges.error is VARCHAR(500): Stripe's message is cut to fit. */
 #define LIMIT_RECHARGE_ERROR_BYTES 500
 /* Disputes of one payment that a refund or a late credit handles at once:

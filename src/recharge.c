@@ -1,4 +1,4 @@
-/* recharge.c: the auto-recharge sender (see recharge.h). Which recharges
+/* recharge.c: the off-session charge sender (see recharge.h). Which recharges
  * are due, their leases, retries and ends are the ledger's; the charge is
  * the Stripe client's. */
 #include "recharge.h"
@@ -20,25 +20,59 @@ static void sleep_ms(long ms)
 	nanosleep(&ts, NULL);
 }
 
-static void send_one(const struct cfg *c, struct stripe_client *stripe, struct ledger *lg,
-		     const struct ledger_recharge *r)
+/* The charge's Stripe Idempotency-Key: an auto-recharge's id, or a
+ * collection's account, month and try (DESIGN §10), the account's bytes
+ * outside visible ASCII (and '%') percent-encoded, as a header needs; an
+ * account id too long for that is replaced by the collection's row id
+ * (unique per account and month too). */
+static void charge_key(const struct ledger_recharge *r, char *key, size_t size, char *period, size_t psize)
 {
+	char acct[LIMIT_IDEMPOTENCY_KEY_BYTES + 1];
+	size_t n = 0;
+	period[0] = '\0';
+	if (r->period <= 0) {
+		snprintf(key, size, "recharge_%lld", (long long)r->id);
+		return;
+	}
+	snprintf(period, psize, "%04lld-%02lld", (long long)(r->period / 100), (long long)(r->period % 100));
+	for (const unsigned char *p = (const unsigned char *)r->account; *p != '\0' && n + 4 < sizeof(acct); p++)
+		n += (size_t)snprintf(acct + n, sizeof(acct) - n, *p > 0x20 && *p < 0x7f && *p != '%' ? "%c" : "%%%02X",
+				      *p);
+	if (n + strlen("payg---1") + strlen(period) > LIMIT_IDEMPOTENCY_KEY_BYTES || n + 4 >= sizeof(acct))
+		snprintf(acct, sizeof(acct), "#%lld", (long long)r->id);
+	snprintf(key, size, "payg-%s-%s-%lld", acct, period, (long long)r->try_no);
+}
+
+void recharge_send(const struct cfg *c, struct stripe_client *stripe, struct ledger *lg,
+		   const struct ledger_recharge *r, struct recharge_sent *out)
+{
+	char key[LIMIT_IDEMPOTENCY_KEY_BYTES + 96], period[48];
+	charge_key(r, key, sizeof(key), period, sizeof(period));
 	struct stripe_payment p = {r->customer, r->payment_method, r->account, r->id, r->amount_cents,
-				   c->stripe_currency};
-	struct stripe_result out;
-	char key[48];
-	snprintf(key, sizeof(key), "recharge_%lld", (long long)r->id);
-	enum stripe_status st = stripe_create_payment_intent(stripe, &p, key, &out);
-	enum ledger_recharge_outcome o = st == STRIPE_OK && strcmp(out.status, "succeeded") == 0 ? RECHARGE_PAID
-					 : st == STRIPE_OK ? RECHARGE_SENT
-					 : st == STRIPE_ERR_API && out.http_status == 402 ? RECHARGE_DECLINED
-					 : RECHARGE_RETRY;
+				   c->stripe_currency, period[0] ? period : NULL};
+	struct stripe_result res;
+	enum stripe_status st = stripe_create_payment_intent(stripe, &p, key, &res);
+	out->outcome = st == STRIPE_OK && strcmp(res.status, "succeeded") == 0 ? RECHARGE_PAID
+		       : st == STRIPE_OK ? RECHARGE_SENT
+		       : st == STRIPE_ERR_API && res.http_status == 402 ? RECHARGE_DECLINED
+		       : RECHARGE_RETRY;
+	snprintf(out->payment_intent, sizeof(out->payment_intent), "%s", res.id);
+	snprintf(out->message, sizeof(out->message), "%s", st == STRIPE_OK ? "" : res.message);
 	if (st != STRIPE_OK)
-		log_warn("auto-recharge %lld of account %s: %s (HTTP %d)", (long long)r->id, r->account, out.message,
-			 out.http_status);
-	if (ledger_recharge_result(lg, r->id, o, out.id, out.amount_received, out.message) != CD_OK)
-		log_warn("auto-recharge %lld: the outcome was not recorded (%s); it is sent again later",
-			 (long long)r->id, ledger_errmsg(lg));
+		log_warn("%s %lld of account %s: %s (HTTP %d)", r->period > 0 ? "collection" : "auto-recharge",
+			 (long long)r->id, r->account, res.message, res.http_status);
+	out->recorded = ledger_recharge_result(lg, r->id, out->outcome, res.id, res.amount_received, res.message) ==
+			CD_OK;
+	if (!out->recorded)
+		log_warn("charge %lld: the outcome was not recorded (%s); it is sent again later", (long long)r->id,
+			 ledger_errmsg(lg));
+}
+
+/* The lease covers every call of a round, one after the other. */
+int64_t recharge_lease_seconds(const struct cfg *c)
+{
+	return LIMIT_RECHARGE_BATCH * ((c->stripe_connect_timeout_ms + c->stripe_timeout_ms) / 1000 + 1) +
+	       RECHARGE_LEASE_MARGIN_SECONDS;
 }
 
 void recharge_run(const struct cfg *c, atomic_int *stopping)
@@ -48,9 +82,7 @@ void recharge_run(const struct cfg *c, atomic_int *stopping)
 	struct stripe_client *stripe = stripe_client_new(&s);
 	struct ledger *lg = ledger_new(c);
 	struct ledger_recharge due[LIMIT_RECHARGE_BATCH];
-	/* The lease covers every call of a round, one after the other. */
-	int64_t lease = LIMIT_RECHARGE_BATCH * ((c->stripe_connect_timeout_ms + c->stripe_timeout_ms) / 1000 + 1) +
-			RECHARGE_LEASE_MARGIN_SECONDS;
+	int64_t lease = recharge_lease_seconds(c);
 	if (stripe == NULL || lg == NULL) {
 		log_error("auto-recharge sender not started: out of memory");
 		goto out;
@@ -61,8 +93,10 @@ void recharge_run(const struct cfg *c, atomic_int *stopping)
 			sleep_ms(n == 0 ? 250 : 1000);
 			continue;
 		}
-		for (int i = 0; i < n && !atomic_load(stopping); i++)
-			send_one(c, stripe, lg, &due[i]);
+		for (int i = 0; i < n && !atomic_load(stopping); i++) {
+			struct recharge_sent sent;
+			recharge_send(c, stripe, lg, &due[i], &sent);
+		}
 	}
 out:
 	ledger_free(lg);

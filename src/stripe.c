@@ -614,9 +614,12 @@ enum stripe_status stripe_create_payment_intent(struct stripe_client *c, const s
 	rc |= stripe_form_add(&f, "payment_method", req->payment_method);
 	rc |= stripe_form_add(&f, "off_session", "true");
 	rc |= stripe_form_add(&f, "confirm", "true");
-	rc |= stripe_form_add(&f, "metadata[type]", "auto_recharge");
+	rc |= stripe_form_add(&f, "metadata[type]", req->period != NULL ? "payg_collection" : "auto_recharge");
 	rc |= stripe_form_add(&f, "metadata[account]", req->account_id);
-	rc |= stripe_form_add(&f, "metadata[recharge]", recharge);
+	if (req->period != NULL)
+		rc |= stripe_form_add(&f, "metadata[period]", req->period);
+	else
+		rc |= stripe_form_add(&f, "metadata[recharge]", recharge);
 	if (rc != 0)
 		st = fail(out, STRIPE_ERR_CONFIG, "the payment parameters do not fit in a request");
 	else

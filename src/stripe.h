@@ -93,13 +93,17 @@ struct stripe_payment {
 	const char *customer;		/* "cus_..." */
 	const char *payment_method;	/* "pm_..." saved off-session */
 	const char *account_id;		/* metadata[account] */
-	int64_t recharge_id;		/* metadata[recharge] */
+	int64_t recharge_id;		/* metadata[recharge] (an auto-recharge's) */
 	int64_t amount_cents;
 	const char *currency;		/* lower-case ISO code */
+	const char *period;		/* NULL for an auto-recharge; a pay-as-you-go
+					 * collection's month, "YYYY-MM": metadata[period] */
 };
 /* POST /v1/payment_intents confirm=true off_session=true with
- * metadata[type]=auto_recharge; out->id is the PaymentIntent. A declined
- * card is STRIPE_ERR_API with http_status 402 and Stripe's message. */
+ * metadata[type]=auto_recharge and metadata[recharge], or (period set)
+ * metadata[type]=payg_collection and metadata[period]; out->id is the
+ * PaymentIntent. A declined card is STRIPE_ERR_API with http_status 402
+ * and Stripe's message. */
 enum stripe_status stripe_create_payment_intent(struct stripe_client *c, const struct stripe_payment *req,
 						const char *idempotency_key, struct stripe_result *out);
 /* POSTs a JSON body to url (https, or http on a loopback address, as for

@@ -478,6 +478,7 @@ static int parse_payment_intent(struct pctx *px, json_t *o, struct webhook_event
 		       sizeof(ev->metadata_type), 0);
 	rc |= take_str(px, get2(o, "metadata", "account"), "metadata.account", ev->account, sizeof(ev->account), 0);
 	rc |= take_str(px, get2(o, "metadata", "recharge"), "metadata.recharge", recharge, sizeof(recharge), 0);
+	rc |= take_str(px, get2(o, "metadata", "period"), "metadata.period", ev->period, sizeof(ev->period), 0);
 	if (rc != 0)
 		return -1;
 	if (ev->payment_intent[0] == '\0')

@@ -86,6 +86,7 @@ struct webhook_event {
 	char payment_method[WEBHOOK_ID_MAX + 1];
 	char setup_future_usage[32];		/* "off_session" when the card was kept for later */
 	int64_t recharge_id;			/* metadata.recharge, 0 when absent */
+	char period[64];			/* metadata.period (a collection's YYYY-MM), "" when absent */
 	char failure[256];			/* last_payment_error.message (or code) */
 	/* charge.dispute.* (charge_id, payment_intent and currency as above) */
 	char dispute_id[WEBHOOK_ID_MAX + 1];	/* du_... */

@@ -379,6 +379,9 @@ static void *background_main(void *arg)
 		int swept = 0;
 		if (ledger_sweep(lg, LIMIT_SWEEP_ACCOUNTS, &swept) == CD_OK && swept > 0)
 			log_info("swept %d accounts with due holds or grants", swept);
+		int collections = 0;
+		if (ledger_payg_sweep(lg, LIMIT_PAYG_SCAN, &collections) == CD_OK && collections > 0)
+			log_info("%d pay-as-you-go collections queued", collections);
 		int expired = 0;
 		if (ledger_topups_expire(lg, &expired) == CD_OK && expired > 0)
 			log_info("%d top-ups pending for a day marked expired", expired);

@@ -57,7 +57,9 @@ Control endpoints (no auth):
                            [setup_future_usage]=off_session) attaches a payment
                            method to its customer and also returns
                            "payment_intent_event", "payment_intent_payload" and
-                           "payment_intent_signature": its payment_intent.succeeded
+                           "payment_intent_signature": its payment_intent.succeeded;
+                           body "payment_method": "pm_..." names the card kept
+                           (pm_card_chargeDeclined: declined off-session)
   POST /_sign {"payload": "...", "webhook_secret": "...", "timestamp": N}
                            returns {"signature": "t=...,v1=..."}
   GET  /_payment_mode, POST /_payment_mode {"mode": "ok"|"decline"|"slow"|
@@ -66,7 +68,8 @@ Control endpoints (no auth):
                            succeeded; decline: Stripe's 402 card_error
                            card_declined; slow: after delay_seconds;
                            processing: status processing, paid later)
-  GET  /_payment_intents   every PaymentIntent made through the API
+  GET  /_payment_intents   every PaymentIntent made through the API, with
+                           "_idempotency_key": the key it was created with
   POST /_payment_intents/<id>/event {"webhook_secret", "timestamp",
                            "type": "payment_intent.succeeded"|
                            "payment_intent.payment_failed"} returns
@@ -984,7 +987,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def create(self, path, params, api_key, livemode, key):
         if path == "/v1/payment_intents":
-            return create_payment_intent(params, api_key, livemode)
+            return create_payment_intent(params, api_key, livemode, key)
         if path == "/v1/customers":
             obj = customer_object(validate_customer(params), livemode)
             with STATE.lock:
@@ -1041,7 +1044,8 @@ class Handler(BaseHTTPRequestHandler):
             return self.control_mode(body, "payment_mode", PAYMENT_MODES)
         if path == "/_payment_intents" and self.command == "GET":
             with STATE.lock:
-                return self.send_json(200, [public(o) for o in STATE.payment_intents.values()])
+                return self.send_json(200, [dict(public(o), _idempotency_key=o.get("_idempotency_key"))
+                                            for o in STATE.payment_intents.values()])
         m = re.fullmatch(r"/_payment_intents/([A-Za-z0-9_]+)/event", path)
         if m and self.command == "POST":
             with STATE.lock:
@@ -1113,7 +1117,28 @@ def payment_intent_object(pid, amount, currency, customer, pm, metadata, livemod
             "setup_future_usage": sfu, "status": status}
 
 
-def create_payment_intent(p, api_key, livemode):
+# Stripe's test payment methods whose off-session charges are declined
+# (card_declined); any other saved card is charged.
+DECLINING_CARDS = ("pm_card_chargeDeclined", "pm_card_visa_chargeDeclined")
+
+
+def check_charge_metadata(metadata):
+    """What creditd's off-session charges carry: an auto-recharge its id, a
+    pay-as-you-go collection the month it collects."""
+    kind = metadata.get("type")
+    if not metadata.get("account"):
+        raise StripeError(400, "fake_stripe: an off-session charge carries metadata[account].")
+    if kind == "auto_recharge" and str(metadata.get("recharge", "")).isdigit():
+        return
+    if kind == "payg_collection" and re.fullmatch(r"[0-9]{4}-(0[1-9]|1[0-2])", metadata.get("period", "")) \
+            and "recharge" not in metadata:
+        return
+    raise StripeError(400, "fake_stripe: an off-session charge is metadata[type]=auto_recharge with "
+                      "metadata[recharge] (its id), or metadata[type]=payg_collection with metadata[period] "
+                      "(YYYY-MM).")
+
+
+def create_payment_intent(p, api_key, livemode, key=None):
     """POST /v1/payment_intents the way an off-session recharge must send it."""
     check_keys(p, PAYMENT_INTENT_KEYS, "")
     for k in ("amount", "currency", "customer", "payment_method"):
@@ -1141,17 +1166,17 @@ def create_payment_intent(p, api_key, livemode):
         raise StripeError(400, "fake_stripe: a recharge must be confirmed off-session (confirm=true, "
                           "off_session=true).")
     metadata = want_metadata(p.get("metadata", ""), "metadata")
-    if metadata.get("type") != "auto_recharge" or not metadata.get("account") or \
-            not str(metadata.get("recharge", "")).isdigit():
-        raise StripeError(400, "fake_stripe: a recharge carries metadata[type]=auto_recharge, metadata[account] "
-                          "and metadata[recharge] (its id).")
+    check_charge_metadata(metadata)
     m = STATE.take_mode("payment_mode")
+    if pm in DECLINING_CARDS:
+        m = {"mode": "decline"}
     if m["mode"] == "slow":
         time.sleep(m["delay_seconds"])
     pid = rand_id("pi_", 24)
     status = {"decline": "requires_payment_method", "processing": "processing"}.get(m["mode"], "succeeded")
     obj = payment_intent_object(pid, amount, currency, cid, pm, metadata, livemode, status)
     obj["_api_key_hash"] = hashlib.sha256(api_key.encode()).hexdigest()[:16]
+    obj["_idempotency_key"] = key
     with STATE.lock:
         STATE.payment_intents[pid] = obj
     if m["mode"] == "decline":
@@ -1195,7 +1220,9 @@ def complete_session(sid, body):
     if status == "paid" and session.get("payment_intent") and pid.get("setup_future_usage") == "off_session":
         # The card is kept for later: attached to the customer, and named
         # by the session's PaymentIntent, as Stripe does.
-        pm = rand_id("pm_", 24)
+        pm = body.get("payment_method") or rand_id("pm_", 24)
+        if not isinstance(pm, str) or not re.fullmatch(r"pm_[A-Za-z0-9_]{1,64}", pm):
+            raise StripeError(400, "payment_method must be a pm_ id")
         with STATE.lock:
             STATE.payment_methods.setdefault((obj["_api_key_hash"], session["customer"]), set()).add(pm)
         pi = payment_intent_object(session["payment_intent"], session.get("amount_total"), session["currency"],

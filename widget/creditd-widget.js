@@ -8,10 +8,12 @@
  * Attributes: token (a browser token the app's server minted with
  * POST /v1/accounts/{id}/browser_tokens), base-url (where creditd is
  * mounted; by default where this script came from), locale ("en", "fr").
- * <creditd-balance variant="compact|full">. Theme with CSS custom
- * properties on the elements: --creditd-font, --creditd-color,
- * --creditd-bg, --creditd-border, --creditd-accent, --creditd-accent-text,
- * --creditd-low, --creditd-radius. No framework, no build step. */
+ * <creditd-balance variant="compact|full">. A suspended account shows
+ * why (an alert) and, with a negative balance, what it owes; the top-up
+ * then offers to pay that. Theme with CSS custom properties on the
+ * elements: --creditd-font, --creditd-color, --creditd-bg,
+ * --creditd-border, --creditd-accent, --creditd-accent-text, --creditd-low,
+ * --creditd-alert-bg, --creditd-radius. No framework, no build step. */
 (function () {
   "use strict";
   if (!window.customElements || window.customElements.get("creditd-balance")) return;
@@ -21,7 +23,7 @@
 
   var TEXT = {
     en: {
-      balance: "Credit balance", available: "Available", reserved: "Reserved for running requests",
+      balance: "Credit balance", available: "Available", owing: "Balance", reserved: "Reserved for running requests",
       low: "Your balance is low", period: "Plan period ends", loading: "Loading…",
       expired: "Your session has expired. Reload the page to see your credits.",
       unavailable: "Credits are unavailable right now. Please try again in a moment.",
@@ -30,11 +32,15 @@
       bounds: "Choose an amount from {min} to {max}.",
       history: "Credit history", date: "Date", what: "Description", change: "Amount", after: "Balance after",
       more: "Show more", none: "No transactions yet.", end: "That is all.",
+      suspended: "Your account is suspended.", owed: "Amount owed", payOwed: "Pay what is owed",
+      reasons: { payment_failed: "Your last payment failed.", dispute: "One of your payments is disputed.",
+                 manual: "The service has suspended it. Contact support to restore it." },
+      restore: "Pay what is owed to use your account again.", retry: "We will try your card again on {date}.",
       causes: { grant: "Credit", usage: "Usage", expiry: "Expired", refund: "Refund", adjustment: "Adjustment",
                 dispute: "Payment disputed", dispute_won: "Dispute won" }
     },
     fr: {
-      balance: "Solde de crédits", available: "Disponible", reserved: "Réservé pour les requêtes en cours",
+      balance: "Solde de crédits", available: "Disponible", owing: "Solde", reserved: "Réservé pour les requêtes en cours",
       low: "Votre solde est bas", period: "Fin de la période du forfait", loading: "Chargement…",
       expired: "Votre session a expiré. Rechargez la page pour voir vos crédits.",
       unavailable: "Les crédits sont indisponibles pour le moment. Réessayez dans un instant.",
@@ -43,6 +49,11 @@
       bounds: "Choisissez un montant entre {min} et {max}.",
       history: "Historique des crédits", date: "Date", what: "Description", change: "Montant",
       after: "Solde après", more: "Afficher plus", none: "Aucune opération pour l’instant.", end: "C’est tout.",
+      suspended: "Votre compte est suspendu.", owed: "Montant dû", payOwed: "Payer le montant dû",
+      reasons: { payment_failed: "Votre dernier paiement a échoué.", dispute: "Un de vos paiements est contesté.",
+                 manual: "Le service l’a suspendu. Contactez le support pour le rétablir." },
+      restore: "Payez le montant dû pour utiliser à nouveau votre compte.",
+      retry: "Nous réessaierons votre carte le {date}.",
       causes: { grant: "Crédit", usage: "Consommation", expiry: "Expiré", refund: "Remboursement",
                 adjustment: "Ajustement", dispute: "Paiement contesté", dispute_won: "Contestation gagnée" }
     }
@@ -58,6 +69,9 @@
     ".badge{display:inline-flex;gap:.4em;align-items:baseline}" +
     ".note{font-size:.85em;opacity:.8;margin:.2em 0 0}" +
     ".error{color:var(--creditd-low,#c0262d);margin:0}" +
+    ".alert{background:var(--creditd-alert-bg,#fdf2f2);border-left:4px solid var(--creditd-low,#c0262d);" +
+    "padding:.4em .6em;margin:.4em 0;overflow-wrap:anywhere}.alert p{margin:.15em 0}" +
+    ".alert strong{color:var(--creditd-low,#c0262d)}" +
     "button{font:inherit;cursor:pointer;border-radius:var(--creditd-radius,8px);padding:.35em .8em;" +
     "border:1px solid var(--creditd-accent,#2450d8);background:var(--creditd-bg,#fff);" +
     "color:var(--creditd-accent,#2450d8)}" +
@@ -97,6 +111,38 @@
   function dateText(iso, locale) {
     var d = new Date(iso);
     return isNaN(d) ? iso : new Intl.DateTimeFormat(locale, { dateStyle: "medium", timeStyle: "short" }).format(d);
+  }
+
+  /* A suspended account's notice: that it is suspended and why, what it
+   * owes and, in full, when the card is tried again. An alert, so that a
+   * screen reader says it as soon as it shows. Null when active. */
+  function notice(me, t, locale, full) {
+    if (me.status !== "suspended") return null;
+    var kids = [el("p", {}, [el("strong", { text: t.suspended }),
+                             document.createTextNode(t.reasons[me.status_reason] ? " " + t.reasons[me.status_reason] : "")])];
+    if (me.owed_micros > 0) kids.push(owed(me, t, locale));
+    var c = me.collection;
+    if (full && me.status_reason === "payment_failed") {
+      if (me.owed_micros > 0) kids.push(el("p", { text: t.restore }));
+      if (c && c.state === "failed" && c.next_try_at) {
+        kids.push(el("p", { part: "retry", text: t.retry.replace("{date}", dateText(c.next_try_at, locale)) }));
+      }
+    }
+    return el("div", { class: "alert", role: "alert", part: "notice" }, kids);
+  }
+
+  function owed(me, t, locale) {
+    return el("p", { class: "owed", part: "owed" }, [el("span", { text: t.owed + ": " }),
+      el("span", { class: "amount", text: money(me.owed_micros, me.currency, locale) })]);
+  }
+
+  /* The top-up that covers a debt: whole cents rounded up, within the
+   * top-up bounds; 0 without a debt or when one top-up cannot cover it. */
+  function owedCents(me) {
+    var b = me.topup, rate = b.micros_per_cent > 0 ? b.micros_per_cent : 10000, o = me.owed_micros || 0;
+    if (!(o > 0)) return 0;
+    var c = Math.max(b.min_cents, Math.floor(o / rate) + (o % rate ? 1 : 0));
+    return c <= b.max_cents ? c : 0;
   }
 
   /* The shared base of the three elements: attributes, fetch, messages. */
@@ -152,14 +198,19 @@
     var self = this, t = this.t(), locale = this.lang();
     this.busy();
     return this.api("GET", "/v1/me").then(function (me) {
-      var text = money(me.available_micros, me.currency, locale);
+      /* A suspended account can spend nothing: its balance, not what its
+       * overdraft would leave available, is the figure to show. */
+      var full = self.getAttribute("variant") === "full", alert = notice(me, t, locale, full);
+      var shown = alert ? me.balance_micros : me.available_micros, text = money(shown, me.currency, locale);
       var badge = el("span", { class: "badge" }, [
         el("span", { class: "sr", text: t.balance + ": " }),
-        el("span", { class: "amount", part: "amount", text: text })]);
+        el("span", { class: "amount" + (shown < 0 ? " neg" : ""), part: "amount", text: text })]);
       var kids = [badge];
       if (me.low) kids.push(el("span", { class: "note", text: " " + t.low }));
-      if (self.getAttribute("variant") === "full") {
-        kids.unshift(el("p", { class: "note", text: t.available }));
+      if (alert) kids.push(alert);
+      else if (me.owed_micros > 0) kids.push(owed(me, t, locale));
+      if (full) {
+        kids.unshift(el("p", { class: "note", text: alert ? t.owing : t.available }));
         if (me.reserved_micros > 0) {
           kids.push(el("p", { class: "note", text: t.reserved + ": " + money(me.reserved_micros, me.currency, locale) }));
         }
@@ -168,9 +219,10 @@
       self.view.className = "box" + (me.low ? " low" : "");
       self.view.setAttribute("role", "status");
       self.view.setAttribute("aria-live", "polite");
-      self.view.setAttribute("aria-label", t.balance + ": " + text + (me.low ? ". " + t.low : ""));
+      self.view.setAttribute("aria-label", t.balance + ": " + text + (me.low ? ". " + t.low : "") +
+                             (me.owed_micros > 0 ? ". " + t.owed + ": " + money(me.owed_micros, me.currency, locale) : ""));
       self.view.replaceChildren.apply(self.view, kids);
-      self.setAttribute("state", me.low ? "low" : "ok");
+      self.setAttribute("state", alert ? "suspended" : me.low ? "low" : "ok");
       self.dataset.availableMicros = String(me.available_micros);
     }, function (e) { self.fail(e); });
     }
@@ -188,6 +240,12 @@
       var presets = [500, 1000, 2000, 5000].filter(function (c) { return c >= b.min_cents && c <= b.max_cents; });
       if (!presets.length) presets = [b.min_cents];
       var chosen = presets[Math.min(1, presets.length - 1)];
+      /* A debt: its amount comes first and is chosen, and the button says what it pays. */
+      var debt = owedCents(me);
+      if (debt) {
+        presets = [debt].concat(presets.filter(function (c) { return c !== debt; }));
+        chosen = debt;
+      }
       var group = el("div", { class: "choices", role: "group", "aria-label": t.amount });
       var input = el("input", { type: "number", inputmode: "decimal", min: String(b.min_cents / 100),
                                 max: String(b.max_cents / 100), step: "0.01" });
@@ -201,6 +259,7 @@
           x.setAttribute("aria-pressed", String(Number(x.value) === c));
         });
         pay.disabled = !(c >= b.min_cents && c <= b.max_cents);
+        pay.textContent = debt && c === debt ? t.payOwed : t.pay;
       }
       presets.forEach(function (c) {
         var x = el("button", { type: "button", value: String(c), text: cents(c) });
@@ -219,7 +278,9 @@
         }, function (e) { self.fail(e); });
       });
       var other = el("label", { class: "other" }, [el("span", { text: t.other + " " }), input]);
-      self.view.replaceChildren(el("p", { text: t.topupTitle }), group, other, hint, pay, status);
+      var kids = [el("p", { text: t.topupTitle }), group, other, hint, pay, status];
+      if (me.owed_micros > 0) kids.splice(1, 0, owed(me, t, locale));
+      self.view.replaceChildren.apply(self.view, kids);
       pick(chosen);
       self.setAttribute("state", "ok");
     }, function (e) { self.fail(e); });

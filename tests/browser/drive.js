@@ -5,10 +5,13 @@
 //   node drive.js '{"url": "...", "out": "DIR", "name": "en", "topup": true, "more": true}'
 //
 // It waits for each element to settle (its `state` attribute), reads the
-// text of its shadow DOM as a user would read it, takes a screenshot of
-// each element into `out`, and optionally clicks "Continue to payment"
-// (recording where the browser is sent, without leaving the machine) and
-// "Show more" in the history. The assertions live in the Python test that
+// text of its shadow DOM as a user would read it (and whether the
+// suspension notice, the amount owed and the pay button are on screen),
+// takes a screenshot of each element into `out`, and optionally clicks the
+// top-up's pay button (recording where the browser is sent, without
+// leaving the machine) and "Show more" in the history. "width" narrows the
+// window (the page must then not scroll sideways); "me" is merged into
+// creditd's GET /v1/me answers, for fields the account does not carry yet. The assertions live in the Python test that
 // runs it (tests/integration/test_59_widget_browser.py).
 "use strict";
 const fs = require("fs");
@@ -40,6 +43,17 @@ async function read(page, sel) {
       more: q("button[part=more]") ? !q("button[part=more]").hidden : null,
       firstRow: root.querySelector("tbody tr") ? root.querySelector("tbody tr").innerText : null,
       buttons: Array.from(root.querySelectorAll("button")).map((b) => b.textContent),
+      pressed: q("button[aria-pressed=true]") ? q("button[aria-pressed=true]").textContent : null,
+      alerts: root.querySelectorAll("[role=alert]").length,
+      owed: q("[part=owed]") ? q("[part=owed]").textContent : null,
+      retry: q("[part=retry]") ? q("[part=retry]").textContent : null,
+      pay: q("button[part=pay]") ? q("button[part=pay]").textContent : null,
+      // On screen: laid out, not hidden, and inside the window's width.
+      visible: Object.fromEntries(["[role=alert]", "[part=owed]", "button[part=pay]"].map((x) => {
+        const n = q(x);
+        const r = n && n.getBoundingClientRect();
+        return [x, !!(n && n.checkVisibility() && r.width > 0 && r.height > 0 && r.right <= window.innerWidth)];
+      })),
     };
   }, sel);
 }
@@ -60,15 +74,19 @@ async function main() {
   const out = { console: [] };
   try {
     const page = await browser.newPage();
-    await page.setViewport({ width: 900, height: 900, deviceScaleFactor: 1 });
+    await page.setViewport({ width: opt.width || 900, height: 900, deviceScaleFactor: 1 });
     page.on("console", (m) => out.console.push(m.type() + ": " + m.text()));
     page.on("pageerror", (e) => out.console.push("pageerror: " + e.message));
     // Checkout lives on the internet: the navigation is recorded and stopped.
     await page.setRequestInterception(true);
     out.navigations = [];
-    page.on("request", (r) => {
+    page.on("request", async (r) => {
       const u = r.url();
-      if (!u.startsWith(opt.origin)) {
+      if (opt.me && u.startsWith(opt.origin) && new URL(u).pathname.endsWith("/v1/me") && r.method() === "GET") {
+        const real = await fetch(u, { headers: r.headers() });
+        const body = Object.assign(await real.json(), opt.me);
+        r.respond({ status: real.status, contentType: "application/json", body: JSON.stringify(body) });
+      } else if (!u.startsWith(opt.origin)) {
         out.navigations.push(u);
         r.abort();
       } else {
@@ -76,7 +94,7 @@ async function main() {
       }
     });
     await page.goto(opt.url, { waitUntil: "load" });
-    for (const id of ["balance", "topup", "history"]) {
+    for (const id of ["balance", "compact", "topup", "history"]) {
       const sel = "#" + id;
       if (!(await page.$(sel))) continue;
       await settled(page, sel);
@@ -87,6 +105,7 @@ async function main() {
       await shot(page, sel, path.join(opt.out, opt.name + "-" + id + ".png"));
     }
     await page.screenshot({ path: path.join(opt.out, opt.name + "-page.png"), fullPage: true });
+    out.sideways = await page.evaluate(() => document.documentElement.scrollWidth > window.innerWidth);
     if (opt.more) {
       const pages = [out.history.rows];
       for (let i = 0; i < 5; i++) {

@@ -230,7 +230,7 @@ def test_account_fields():
     a = get(acct_id)
     check(ACCOUNT_FIELDS <= set(a), "DESIGN's fields present: missing %s" % (ACCOUNT_FIELDS - set(a)))
     check(set(a) - ACCOUNT_FIELDS <= {"created_at", "day_spent_micros", "auto_recharge", "card_saved",
-                                         "requests_per_minute", "tokens_per_minute", "status_reason"},
+                                         "requests_per_minute", "tokens_per_minute", "status_reason", "collection"},
           "no unexpected fields: %s" % (set(a) - ACCOUNT_FIELDS))
     eq(a["id"], acct_id, "id")
     eq(a["kind"], "workspace", "kind")

@@ -502,7 +502,8 @@ static void test_save_card_and_payment_intent(void)
 {
 	struct stripe_client *c = local_client(2000);
 	struct stripe_checkout req = { "cus_1", "acct_1", 1000, "eur", "Credits", "https://app.example/ok", NULL, 1 };
-	struct stripe_payment pay = { "cus_1", "pm_1", "acct 1", 42, 2000, "eur" };
+	struct stripe_payment pay = { "cus_1", "pm_1", "acct 1", 42, 2000, "eur", NULL };
+	struct stripe_payment payg = { "cus_1", "pm_1", "acct 1", 7, 4501, "eur", "2026-11" };
 	struct stripe_result r;
 	char body[4096];
 
@@ -521,6 +522,12 @@ static void test_save_card_and_payment_intent(void)
 	is_str(last_body(body, sizeof(body)), "amount=2000&currency=eur&customer=cus_1&payment_method=pm_1"
 	       "&off_session=true&confirm=true&metadata%5Btype%5D=auto_recharge&metadata%5Baccount%5D=acct%201"
 	       "&metadata%5Brecharge%5D=42", "every parameter");
+	serve(&(struct canned){ 200, "{\"id\":\"pi_124\",\"object\":\"payment_intent\",\"status\":\"succeeded\"}",
+				0, 0, 0, 0, NULL });
+	is_int(stripe_create_payment_intent(c, &payg, "payg-acct%201-2026-11-1", &r), STRIPE_OK, "a collection");
+	is_str(last_body(body, sizeof(body)), "amount=4501&currency=eur&customer=cus_1&payment_method=pm_1"
+	       "&off_session=true&confirm=true&metadata%5Btype%5D=payg_collection&metadata%5Baccount%5D=acct%201"
+	       "&metadata%5Bperiod%5D=2026-11", "a collection's parameters: its month, no recharge id");
 	serve(&(struct canned){ 402, "{\"error\":{\"type\":\"card_error\",\"code\":\"card_declined\","
 				"\"message\":\"Your card was declined.\"}}", 0, 0, 0, 0, NULL });
 	is_int(stripe_create_payment_intent(c, &pay, "recharge_43", &r), STRIPE_ERR_API, "a decline");

@@ -1,0 +1,135 @@
+/* ledger_charges.c: the off-session charges' sender side (ledger.h):
+ * auto-recharges (ledger_recharges.c) and pay-as-you-go collections
+ * (ledger_payg.c) are rows of one table, claimed and leased here for the
+ * sender (recharge.c), and what Stripe answered is recorded here, each
+ * kind ended by its own module. */
+#include "ledger_payg.h"
+#include "ledger_recharges.h"
+#include "ledger_events.h"
+#include "ledger_hooks.h"
+#include <string.h>
+
+static enum cd_err claim_tx(struct ledger *lg, struct ledger_recharge *out, int max, int64_t lease_seconds,
+			    int *claimed)
+{
+	static const char due[] = "SELECT r.id, r.amount_cents, r.attempts, a.ext_id, a.stripe_customer_id, "
+				  "a.stripe_payment_method, IFNULL(r.period, 0), r.try_no, a.balance_micros FROM recharges r "
+				  "JOIN accounts a ON a.id = r.account_id "
+				  "WHERE r.state = 'queued' AND r.next_attempt_at <= ? ORDER BY r.id LIMIT ?";
+	static const char lease[] = "UPDATE recharges SET next_attempt_at = ? WHERE id = ? AND state = 'queued' "
+				    "AND next_attempt_at <= ?";
+	struct ledger_recharge found[LIMIT_RECHARGE_BATCH];
+	int64_t balance[LIMIT_RECHARGE_BATCH];
+	int n = 0, e;
+	*claimed = 0;
+	struct dbstmt *s = db_exec(lg, due, &e, "ii", lg->now, (int64_t)max);
+	if (s == NULL)
+		return db_err(lg, e, "recharges due");
+	while (n < max && n < LIMIT_RECHARGE_BATCH && db_fetch(s) == 1) {
+		struct ledger_recharge *r = &found[n++];
+		memset(r, 0, sizeof(*r));
+		r->id = db_i64(s, 0);
+		r->amount_cents = db_i64(s, 1);
+		r->attempts = db_i64(s, 2);
+		ledger_copy_text(r->account, sizeof(r->account), db_str(s, 3));
+		ledger_copy_text(r->customer, sizeof(r->customer), db_str(s, 4));
+		ledger_copy_text(r->payment_method, sizeof(r->payment_method), db_str(s, 5));
+		r->period = db_i64(s, 6);
+		r->try_no = db_i64(s, 7);
+		balance[n - 1] = db_i64(s, 8);
+	}
+	for (int i = 0; i < n; i++) {
+		int send = 1;
+		enum cd_err rc = found[i].period > 0 ? payg_before_send(lg, &found[i], balance[i], &send) : CD_OK;
+		if (rc != CD_OK)
+			return rc;
+		if (!send)
+			continue;
+		struct dbstmt *l = db_exec(lg, lease, &e, "iii", lg->now + lease_seconds, found[i].id, lg->now);
+		if (l == NULL)
+			return db_err(lg, e, "recharge lease");
+		if (db_affected(l) == 1)
+			out[(*claimed)++] = found[i];
+	}
+	return CD_OK;
+}
+
+enum cd_err ledger_recharges_claim(struct ledger *lg, struct ledger_recharge *out, int max, int64_t lease_seconds,
+				   int *n)
+{
+	struct ledger_tx t;
+	int claimed = 0;
+	for (ledger_tx_init(lg, &t); ledger_tx_next(lg, &t);)
+		ledger_tx_end(lg, &t, claim_tx(lg, out, max, lease_seconds, &claimed));
+	*n = t.rc == CD_OK ? claimed : 0;
+	return t.rc;
+}
+
+/* The charge's end on its locked account: paid (credited once) or
+ * failed, each kind by its own rules. */
+static enum cd_err charge_end(struct ledger *lg, struct acct *a, int64_t id, int payg,
+			      enum ledger_recharge_outcome outcome, const char *pi, int64_t cents, const char *error)
+{
+	int done;
+	if (outcome == RECHARGE_PAID) {
+		char key[JOURNAL_KEY_BYTES];
+		const char *outer = journal_key_push(lg, key, payg ? "collection" : "recharge", pi, 1);
+		enum cd_err rc = payg ? payg_credit(lg, a, id, pi, cents, &done)
+				      : recharge_credit(lg, a, id, pi, cents, &done);
+		lg->journal_key = outer;
+		return rc;
+	}
+	return payg ? payg_fail(lg, a, id, NULL, error, &done) : recharge_fail(lg, a, id, error, &done);
+}
+
+/* pi and error are never NULL ("" for none). */
+static enum cd_err result_tx(struct ledger *lg, int64_t id, enum ledger_recharge_outcome outcome, const char *pi,
+			     int64_t cents, const char *error)
+{
+	static const char sent[] = "UPDATE recharges SET state = 'sent', payment_intent = ?, attempts = attempts + 1, "
+				   "updated_at = ? WHERE id = ? AND state = 'queued'";
+	static const char retry[] = "UPDATE recharges SET attempts = attempts + 1, error = ?, updated_at = ?, "
+				    "next_attempt_at = ? + LEAST(POW(2, LEAST(attempts, 20)), ?) WHERE id = ? "
+				    "AND state = 'queued'";
+	static const char owner[] = "SELECT account_id, attempts, state, kind = 'payg' FROM recharges WHERE id = ?";
+	char cut[LIMIT_RECHARGE_ERROR_BYTES + 1];
+	int e;
+	recharge_error_cut(cut, error);
+	if (outcome == RECHARGE_SENT)
+		return db_do(lg, sent, "recharge sent", "sii", pi, lg->now, id);
+	struct dbstmt *s = db_exec(lg, owner, &e, "i", id);
+	if (s == NULL)
+		return db_err(lg, e, "recharge owner");
+	if (db_fetch(s) != 1)
+		return CD_E_NOT_FOUND;
+	int64_t account = db_i64(s, 0), attempts = db_i64(s, 1);
+	int payg = db_i64(s, 3) != 0;
+	/* Only a charge still queued is this sender's to end: another
+	 * process (after the lease) or the webhook may have moved it on. */
+	if (strcmp(db_str(s, 2), "queued") != 0 && outcome != RECHARGE_PAID)
+		return CD_OK;
+	/* No answer is no decline: a collection is sent again with the same
+	 * key however long Stripe is away (it may have charged the card); an
+	 * auto-recharge counts as failed after LIMIT_RECHARGE_ATTEMPTS. */
+	if (outcome == RECHARGE_RETRY && (payg || attempts + 1 < LIMIT_RECHARGE_ATTEMPTS))
+		return db_do(lg, retry, "recharge retry", "siiii", cut, lg->now, lg->now,
+			     (int64_t)LIMIT_RECHARGE_BACKOFF_MAX_SECONDS, id);
+	struct acct a;
+	enum cd_err rc = acct_lock_id(lg, account, &a);
+	if (rc == CD_OK)
+		rc = charge_end(lg, &a, id, payg, outcome, pi, cents, cut);
+	if (rc == CD_OK)
+		rc = acct_save(lg, &a);
+	return rc;
+}
+
+enum cd_err ledger_recharge_result(struct ledger *lg, int64_t id, enum ledger_recharge_outcome outcome,
+				   const char *payment_intent, int64_t cents, const char *error)
+{
+	struct ledger_tx t;
+	const char *pi = payment_intent != NULL ? payment_intent : "";
+	const char *why = error != NULL ? error : "";
+	for (ledger_tx_init(lg, &t); ledger_tx_next(lg, &t);)
+		ledger_tx_end(lg, &t, result_tx(lg, id, outcome, pi, cents, why));
+	return t.rc;
+}

@@ -1,0 +1,47 @@
+/* ledger_payg.h: pay-as-you-go collection (DESIGN §10 "Pay-as-you-go"),
+ * the ledger's side: which accounts owe for a month, the collection's
+ * row, and its end on the locked account (credited once, or failed with
+ * the account suspended and a later try). Used by the sender's record of
+ * what Stripe answered (ledger_charges.c) and by the Stripe webhook
+ * (ledger_stripe.c). Internal to the ledger's files. */
+#ifndef CREDITD_LEDGER_PAYG_H
+#define CREDITD_LEDGER_PAYG_H
+#include "ledger_open.h"
+
+/* Tries of one period's collection: the first, then a day after a
+ * decline, then two days after that (DESIGN §10). */
+#define PAYG_TRIES 3
+
+/* The month before the one `now` falls in (UTC), as YYYYMM: the period a
+ * collection made at `now` collects. */
+int64_t payg_period_before(int64_t now);
+/* A period YYYYMM as "YYYY-MM", into PAYG_PERIOD_BYTES (room for any
+ * int64_t, so a compiler never sees it cut). */
+#define PAYG_PERIOD_BYTES 48
+void payg_period_text(int64_t period, char *out, size_t size);
+/* "YYYY-MM" back to YYYYMM; -1 when it is not one. */
+int64_t payg_period_parse(const char *text);
+/* What a collection of a balance asks for now: the debt in whole cents
+ * at the top-up rate, rounded up; 0 when that is less than Stripe
+ * charges (LIMIT_PAYG_MIN_CENTS) or nothing is owed. */
+int64_t payg_debt_cents(const struct ledger *lg, int64_t balance);
+/* A collection about to be sent (r, claimed by the sender, its account's
+ * balance now) is ended instead when nothing is owed any more (*send 0).
+ * Its amount never changes once queued: a try may be sent again with its
+ * Idempotency-Key, which Stripe accepts only with the same parameters. */
+enum cd_err payg_before_send(struct ledger *lg, struct ledger_recharge *r, int64_t balance, int *send);
+/* The id of a's collection for period (0: none). */
+enum cd_err payg_find(struct ledger *lg, const struct acct *a, int64_t period, int64_t *id);
+/* Credits collection id of a (cents paid, payment intent pi) unless it was
+ * credited already (*credited 0): a grant of source 'payment', which
+ * repays the debt first, and payg.collected (*credited 1). An amount that
+ * is not the one asked for credits nothing (*credited -1, logged). */
+enum cd_err payg_credit(struct ledger *lg, struct acct *a, int64_t id, const char *pi, int64_t cents,
+			int *credited);
+/* Fails the current try of collection id of a with error, unless it
+ * ended already or pi names another try's payment (*failed 0): the
+ * account suspended for payment_failed, payg.failed, and the next try
+ * queued (none after PAYG_TRIES). */
+enum cd_err payg_fail(struct ledger *lg, struct acct *a, int64_t id, const char *pi, const char *error,
+		      int *failed);
+#endif
