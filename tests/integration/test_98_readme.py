@@ -1,0 +1,54 @@
+"""test_98_readme.py: the README's quickstart, run as a reader would paste it.
+
+The shell block of README.md's Quickstart runs with bash against this stack:
+`source .dev/demo.env` becomes this stack's coordinates (the same variable
+names the demo writes), on an account of its own named like the demo's.
+It must run without an error, hold and settle, and leave one usage row in
+the journal for exactly the cost of 1,200 tokens in and 350 out; the
+top-up example must answer a Checkout URL.
+"""
+import os
+import re
+import subprocess
+
+from lib import ENV, api, check, eq, new_account
+from test_20_guard import cost
+
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
+
+
+def readme_blocks():
+    with open(os.path.join(ROOT, "README.md")) as f:
+        text = f.read()
+    quick = text[text.index("## Quickstart"):]
+    quick = quick[:quick.index("\n## ", 1)]
+    return re.findall(r"```sh\n(.*?)```", quick, re.S)
+
+
+def run(script, acct):
+    env = dict(os.environ)
+    for k in ("CREDITD_URL", "CREDITD_GUARD_KEY", "CREDITD_READ_KEY", "CREDITD_APP_KEY", "CREDITD_ADMIN_KEY"):
+        env[k] = ENV[k]
+    script = script.replace("source .dev/demo.env", ": demo.env").replace("/demo", "/" + acct)
+    script = script.replace('"account":"demo"', '"account":"%s"' % acct)
+    p = subprocess.run(["bash", "-e", "-o", "pipefail", "-c", script], capture_output=True, text=True, env=env,
+                       timeout=60)
+    check(p.returncode == 0, "the quickstart failed: %s %s" % (p.stdout, p.stderr))
+    return p.stdout
+
+
+def test_the_quickstart_runs_as_written():
+    blocks = readme_blocks()
+    eq(len(blocks), 2, "the quickstart's two shell blocks")
+    acct = new_account("demo")
+    out = run(blocks[0], acct)
+    check('"balance_micros":10000000' in out, "step 1 shows the 10 EUR bonus: %s" % out)
+    want = cost("gpt-4o", 1200, 350)
+    check('"charged_micros":%d' % want in out, "step 3 charged 1,200 in and 350 out (%d): %s" % (want, out))
+    r = api("GET", "/v1/accounts/%s/transactions?limit=5" % acct, auth="read")
+    usage = [t for t in r.json["data"] if t["cause"] == "usage"]
+    eq([t["amount_micros"] for t in usage], [-want], "one usage row in the journal")
+    # The reader pastes the second block in the same shell: the first's
+    # variables are set.
+    out = run(blocks[0] + blocks[1], acct)
+    check('"checkout_url":"' in out and '"session_id":"' in out, "the top-up answers a Checkout URL: %s" % out)
