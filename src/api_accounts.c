@@ -190,7 +190,7 @@ static int query_time(const char *query, const char *name, int64_t *v, struct re
 	return 1;
 }
 
-/* A usage report without `from` covers the last 31 days (README), from a
+/* A usage report without `from` covers the last 31 days (docs/api.md), from a
  * UTC midnight so that group_by=day starts with a whole day. */
 #define API_USAGE_DEFAULT_DAYS 31
 

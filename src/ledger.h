@@ -242,7 +242,7 @@ enum cd_err ledger_recharge_result(struct ledger *lg, int64_t id, enum ledger_re
 enum cd_err ledger_transactions(struct ledger *lg, const char *id, int limit, int64_t cursor,
 				json_t **out);
 
-/* Grant priorities (0-100, lower burns first; README "Grant priority").
+/* Grant priorities (0-100, lower burns first; docs/api.md "Grant priority").
  * A grant given none, a signup bonus and a top-up get the default; plan
  * grants get 10 (DESIGN §9), so a period's plan credit is spent before
  * credit that was bought or given. */

@@ -60,7 +60,7 @@
  * batch is running wait and go into the next one, at most this many per
  * batch. It bounds a batch's memory (its rows are fixed arrays of this
  * size) and its SQL text; with 64 clients and two combiners batches
- * average 16 (README "Performance"), so it seldom binds. The /metrics
+ * average 16 (docs/performance.md), so it seldom binds. The /metrics
  * histogram's buckets end at 64. */
 #define LIMIT_BATCH_OPS 32
 _Static_assert(LIMIT_BATCH_OPS >= 1 && LIMIT_BATCH_OPS <= 64, "batch sizes fit the histogram's buckets");

@@ -48,7 +48,7 @@ struct price_row {
 	int64_t margin_bps;			/* PRICE_ROW_MARGIN */
 };
 
-/* Parses one line of the price-list format (documented in README):
+/* Parses one line of the price-list format (documented in docs/creditctl.md):
  *   model,NAME,INPUT,CACHED_INPUT,OUTPUT,MAX_OUTPUT_TOKENS
  *   action,NAME,PRICE_MICROS
  *   margin,BPS
