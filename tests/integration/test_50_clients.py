@@ -1,29 +1,25 @@
-"""test_50_clients.py: the client libraries in clients/ against the real stack.
+"""test_50_clients.py: the Python client (clients/python, package `creditd`) against the real stack.
 
-The Python client (clients/python/creditd_client.py) is imported and driven
-here; the PHP client (clients/php/Creditd.php) is driven by
-tests/integration/php/client_flow.php, once per transport (ext-curl and the
-http stream wrapper), which prints what it saw as JSON for the assertions
-below. Expected costs come from GET /v1/models and DESIGN's formula.
+The package is imported from clients/python/src and driven here; expected
+costs come from GET /v1/models and DESIGN's formula. (The PHP client has
+tests of its own.)
 """
 import contextlib
 import http.server
-import json
 import os
 import re
-import shutil
 import socket
-import subprocess
 import sys
 import threading
+import uuid
 
 from lib import ENV, Fail, api, check, eq, sql, uid, verify
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
-sys.path.insert(0, os.path.join(ROOT, "clients", "python"))
+sys.path.insert(0, os.path.join(ROOT, "clients", "python", "src"))
 
-import creditd_client as cc  # noqa: E402
+import creditd as cc  # noqa: E402
 
 # ---- helpers ----
 
@@ -85,7 +81,10 @@ def funded(micros, prefix="cli"):
 class _Answer503(http.server.BaseHTTPRequestHandler):
     """Answers everything as creditd does while its database is down."""
 
+    seen = None
+
     def _answer(self):
+        self.seen.append({k.lower(): v for k, v in self.headers.items()})
         length = int(self.headers.get("Content-Length") or 0)
         if length:
             self.rfile.read(length)
@@ -105,12 +104,15 @@ class _Answer503(http.server.BaseHTTPRequestHandler):
 
 @contextlib.contextmanager
 def unavailable_server():
-    """A local HTTP server answering 503 with Retry-After: 7; yields its URL."""
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Answer503)
+    """A local HTTP server answering 503 with Retry-After: 7; yields its URL and
+    the list of the requests' headers it saw."""
+    seen = []
+    handler = type("Answer503", (_Answer503,), {"seen": seen})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     t = threading.Thread(target=server.serve_forever, daemon=True)
     t.start()
     try:
-        yield "http://127.0.0.1:%d/credits" % server.server_address[1]
+        yield "http://127.0.0.1:%d/credits" % server.server_address[1], seen
     finally:
         server.shutdown()
         server.server_close()
@@ -154,9 +156,9 @@ def test_python_accounts_and_not_found():
     eq(e.body["error"]["code"], "not_found", "the whole body")
     e = raises(cc.Conflict, c.create_account, acct, kind="workspace")
     eq((e.status, e.code, e.type), (409, "conflict", "conflict_error"), "409 fields")
-    e = raises(cc.CreditdError, guard_client().authorize, acct, uid("req"), model="no-such-model", input_tokens=1)
+    e = raises(cc.BadRequest, guard_client().authorize, acct, uid("req"), model="no-such-model", input_tokens=1)
     eq((e.status, e.code, e.param), (400, "invalid_request", "model"), "400 names the field")
-    e = raises(cc.CreditdError, reader().grant, acct, 1, "promo")
+    e = raises(cc.Forbidden, reader().grant, acct, 1, "promo")
     eq((e.status, e.code), (403, "forbidden"), "a read key cannot grant")
 
     # Ids are one escaped path segment each.
@@ -227,7 +229,7 @@ def test_python_refusals_carry_the_amounts():
 
     capped = uid("cli")
     admin().create_account(capped, monthly_limit_micros=1000)
-    e = raises(cc.LimitReached, guard_client().authorize, capped, uid("req"), model="gpt-4o",
+    e = raises(cc.MonthlyLimitReached, guard_client().authorize, capped, uid("req"), model="gpt-4o",
                input_tokens=100000, max_output_tokens=1000)
     eq((e.status, e.code, e.type), (429, "billing_hard_limit_reached", "insufficient_quota"), "429 fields")
     eq(e.required_micros, need, "429 required")
@@ -313,7 +315,7 @@ def test_python_guard_releases_on_exception_and_settles_when_told():
     try:
         with cc.guard(g, acct, uid("req"), "gpt-4o", 1000, 500) as h:
             h.settle(10, 5, cached_input_tokens=11)
-    except cc.CreditdError as e:
+    except cc.BadRequest as e:
         eq((e.status, e.param), (400, "cached_input_tokens"), "the settle's error propagates")
     else:
         raise Fail("cached_input_tokens > input_tokens must be refused")
@@ -507,179 +509,195 @@ def test_python_members_and_topup():
     eq(c.add_member(ws, "carol/x", monthly_cap_micros=cc.CLEAR)["monthly_cap_micros"], None, "CLEAR removes it")
     c.remove_member(ws, "carol/x")
     raises(cc.NotFound, c.remove_member, ws, "carol/x")
-    e = raises(cc.CreditdError, reader().topup, ws, 2000)
+    e = raises(cc.Forbidden, reader().topup, ws, 2000)
     eq((e.status, e.code), (403, "forbidden"), "a read key starts no top-up")
-    t = app_client().topup(ws, 2000, success_url="https://app.example.com/paid", idempotency_key=uid("top"))
+    t = app_client().topup(ws, 2000, success_url="https://app.example.com/paid", idempotency_key=uid("top"),
+                           save_card=True)
     check(t["checkout_url"].startswith("https://"), "checkout url: %r" % t)
     check(t["session_id"], "session id")
-    e = raises(cc.CreditdError, app_client().topup, ws, 1)
+    e = raises(cc.BadRequest, app_client().topup, ws, 1)
     eq((e.status, e.param), (400, "amount_cents"), "top-up below the minimum")
 
 
 def test_python_unavailable_and_connection_failures():
-    with unavailable_server() as url:
-        e = raises(cc.Unavailable, cc.Creditd(url, "k").healthz)
-        eq((e.status, e.code, e.retry_after), (503, "unavailable", 7), "503 with Retry-After")
-    e = raises(cc.ConnectionFailed, cc.Creditd(closed_url(), "k", timeout=3).models)
+    with unavailable_server() as (url, seen):
+        # Retry-After 7 is more than max_retry_wait: raised at once, saying when.
+        e = raises(cc.Unavailable, cc.Creditd(url, "k", max_retry_wait=5).healthz)
+        eq((e.status, e.code, e.retry_after, len(seen)), (503, "unavailable", 7, 1), "503 with Retry-After")
+        del seen[:]
+        c = cc.Creditd(url, "k", max_retries=2)
+        waits = []
+        c._sleep = waits.append
+        raises(cc.Unavailable, c.grant, "a", 1, "promo")
+        eq(waits, [7.0, 7.0], "two retries, each after Retry-After")
+        eq(len({h["idempotency-key"] for h in seen}), 1, "three tries, one Idempotency-Key: %r" % seen)
+        eq(len(seen), 3, "three tries")
+    e = raises(cc.ConnectionFailed, cc.Creditd(closed_url(), "k", timeout=3, backoff=0.05).models)
     eq(e.status, None, "no status without an answer")
 
 
-# ---- PHP client ----
+def test_python_keep_alive_one_connection_for_many_calls():
+    c = admin()
+    acct = uid("ka")
+    c.create_account(acct)
+    port = c._conn.sock.getsockname()[1]
+    for i in range(5):
+        c.grant(acct, 100 + i, "promo")
+        c.get_account(acct)
+    g = guard_client()
+    for _ in range(3):
+        hold = g.authorize(acct, uid("req"), model="gpt-4o", input_tokens=10, max_output_tokens=10)
+        g.settle(hold["hold_id"], 10, 1)
+    eq((c.connections_opened, g.connections_opened), (1, 1), "one connection each for 11 and 6 calls")
+    eq(c._conn.sock.getsockname()[1], port, "the same local port: the same TCP connection")
+    eq(len(list(c.iter_transactions(acct, page_size=2))), len(c.transactions(acct, limit=200)["data"]),
+       "paging over it too")
+    eq(c.connections_opened, 1, "still one")
+    c.close()
+    c.get_account(acct)
+    eq(c.connections_opened, 2, "close() then a call: a new connection")
 
 
-def _php_flow(transport):
-    php = shutil.which("php")
-    if php is None:
-        raise Fail("php-cli is missing: install php-cli and php-curl (apt-get install php-cli php-curl)")
-    prefix = uid("php-" + transport)
-    with unavailable_server() as down:
-        env = dict(os.environ, CREDITD_URL=ENV["CREDITD_URL"], CREDITD_ADMIN_KEY=ENV["CREDITD_ADMIN_KEY"],
-                   CREDITD_GUARD_KEY=ENV["CREDITD_GUARD_KEY"], CREDITD_READ_KEY=ENV["CREDITD_READ_KEY"],
-                   CREDITD_APP_KEY=ENV["CREDITD_APP_KEY"], PREFIX=prefix, UNAVAILABLE_URL=down, CLOSED_URL=closed_url())
-        p = subprocess.run([php, "-d", "display_errors=stderr", os.path.join(HERE, "php", "client_flow.php"),
-                            transport], capture_output=True, text=True, timeout=60, env=env)
-    if p.returncode != 0:
-        raise Fail("php client_flow.php %s: exit %d\n%s%s" % (transport, p.returncode, p.stdout, p.stderr))
-    try:
-        return prefix, json.loads(p.stdout)
-    except ValueError:
-        raise Fail("php printed no JSON: %s%s" % (p.stdout, p.stderr)) from None
-
-
-def _check_php(transport):
-    plan_pro()
-    prefix, out = _php_flow(transport)
-    eq(out["transport"], transport, "transport used")
-    models = out["models"]
-    acct = prefix + "-main"
-
-    eq(out["created"]["id"], acct, "created")
-    eq(out["created_again"], out["created"], "the same body again")
-    eq(out["odd_get"]["id"], prefix + " a/b?c#d%é", "odd id through the PHP client")
-    eq((out["patched"]["monthly_limit_micros"], out["patched"]["plan"]), (None, "pro"), "clear() sends null")
-    eq(out["healthz"], {"status": "ok"}, "healthz")
-    start = out["account_before"]["balance_micros"]
-
-    hold = out["authorize"]
-    eq(hold["amount_micros"], cost(models, "gpt-4o", 1200, 800), "hold (1200.0 and '800' sent as integers)")
-    eq(hold["max_output_tokens"], 800, "the output held for")
-    shrunk = out["shrunk"]
-    check(1 <= shrunk["max_output_tokens"] < 1000, "min_output_tokens passed through: shrunk %r" % shrunk)
-    eq(shrunk["amount_micros"], cost(models, "gpt-4o", 100, shrunk["max_output_tokens"]), "held its exact cost")
-    want = cost(models, "gpt-4o", 1200, 350, cached=200)
-    eq(out["settle"]["charged_micros"], want, "settled the exact cost")
-    eq(out["settle_again"], out["settle"], "settle replayed")
-    a = out["account_after_settle"]
-    eq((a["balance_micros"], a["reserved_micros"]), (start - want, 0), "account after settle")
-    eq(out["release"]["state"], "released", "release")
-    eq(hold_state(out["authorize"]["hold_id"]), "settled", "settled hold row")
-    eq((out["settle_released"]["class"], out["settle_released"]["status"]), ("Creditd\\Conflict", 409),
-       "settling a released hold")
-    eq(out["account_after_release"]["reserved_micros"], 0, "nothing reserved")
-
-    need = cost(models, "gpt-4o", 100000, 1000)
-    ins = out["insufficient"]
-    eq((ins["class"], ins["status"], ins["code"], ins["type"]),
-       ("Creditd\\InsufficientCredits", 402, "insufficient_credits", "insufficient_quota"), "402")
-    eq((ins["available_micros"], ins["required_micros"]), (1000, need), "402 amounts")
-    lim = out["limit"]
-    eq((lim["class"], lim["status"], lim["code"], lim["required_micros"]),
-       ("Creditd\\LimitReached", 429, "billing_hard_limit_reached", need), "429")
-    nf = out["not_found"]
-    eq((nf["class"], nf["status"], nf["code"], nf["type"]), ("Creditd\\NotFound", 404, "not_found", "not_found_error"),
-       "404")
-    eq(nf["body"]["error"]["code"], "not_found", "getBody()")
-    eq((out["conflict_create"]["class"], out["conflict_create"]["status"]), ("Creditd\\Conflict", 409), "409")
-    bad = out["bad_request"]
-    eq((bad["class"], bad["status"], bad["code"], bad["param"]), ("Creditd\\Error", 400, "invalid_request", "model"),
-       "400")
-    eq((out["wrong_scope"]["class"], out["wrong_scope"]["status"], out["wrong_scope"]["code"]),
-       ("Creditd\\Error", 403, "forbidden"), "403")
-    check(out["float_refused"] and "input_tokens" in out["float_refused"],
-          "a fractional float is refused before sending: %r" % out["float_refused"])
-
-    eq(out["grant_replay"], out["grant_first"], "idempotent replay")
-    other = out["grant_other_body"]
-    eq((other["class"], other["status"], other["param"]), ("Creditd\\Conflict", 409, "idempotency_key"),
-       "another body with the key")
-    want_ids = [t["id"] for t in out["all_page"]["data"]]
-    check(len(want_ids) >= 3, "entries for two pages of 2: %d" % len(want_ids))
-    eq(out["iter_ids"], want_ids, "iterTransactions walked every page")
-    eq(sum(1 for t in out["all_page"]["data"] if t["amount_micros"] == 1234), 1, "the replayed grant once")
-
-    eq((out["member_added"]["member"], out["member_added"]["monthly_cap_micros"]), ("bob/2", 50000), "member")
-    eq(out["member_removed_again"]["class"], "Creditd\\NotFound", "member removed")
-    eq(out["record_usage"]["charged_micros"], cost(models, "gpt-3.5-turbo", 300, 120), "recordUsage")
-    check(isinstance(out["usage"], dict), "usage report")
-    eq((out["topup_read_key"]["status"], out["topup_read_key"]["code"]), (403, "forbidden"),
-       "a read key starts no top-up")
-    check(out["topup"]["checkout_url"].startswith("https://"), "top-up: %r" % out["topup"])
-    un = out["unavailable"]
-    eq((un["class"], un["status"], un["code"], un["retry_after"]), ("Creditd\\Unavailable", 503, "unavailable", 7),
-       "503 with Retry-After")
-    eq((out["closed"]["class"], out["closed"]["status"]), ("Creditd\\ConnectionFailed", None), "no answer")
-    _check_php_guard(out)
-
-
-def _check_php_guard(out):
-    """The PHP guard helper: cut streams settled with what they produced, an empty one released."""
+def test_python_limit_refusals_are_typed_with_amounts():
     models = reader().models()
-    cut = out["guard_cut_text"]
-    eq((cut["thrown"], cut["partial"]), ("ProviderCut", True), "the provider's exception rethrown, partial")
-    est = max(4, -(-len("Hello, world and the rest") // 4))
-    eq(cut["produced"]["output_tokens"], est, "estimated output tokens")
-    want1 = cost(models, "gpt-4o", 1000, est)
-    eq((hold_state(cut["hold_id"]), cut["settled"]["charged_micros"], cut["released"]), ("settled", want1, None),
-       "a cut stream is settled, not released")
-    eq(usage_row(cut["hold_id"]), (1000, est, 0, want1), "usage recorded with the produced output")
-    counted = out["guard_cut_counted"]
-    want2 = cost(models, "gpt-4o", 1040, 12)
-    eq((counted["thrown"], hold_state(counted["hold_id"]), counted["settled"]["charged_micros"]),
-       ("ProviderCut", "settled", want2), "counted tokens and reported input")
-    eq(usage_row(counted["hold_id"]), (1040, 12, 0, want2), "usage of the counted tokens")
-    early = out["guard_cut_early_usage"]
-    want4 = cost(models, "gpt-4o", 1000, 3)
-    eq((early["thrown"], hold_state(early["hold_id"]), early["settled"]["charged_micros"]),
-       ("ProviderCut", "settled", want4), "an early usage does not hide the chunks after it")
-    empty = out["guard_cut_empty"]
-    eq((empty["thrown"], hold_state(empty["hold_id"]), empty["settled"], empty["released"]["state"]),
-       ("ProviderCut", "released", None, "released"), "nothing produced: released")
-    done = out["guard_complete"]
-    want3 = cost(models, "gpt-4o", 1010, 42, cached=10)
-    eq((done["thrown"], done["result"], done["partial"]), (None, "Hi there", False), "a normal completion")
-    eq((hold_state(done["hold_id"]), done["settled"]["charged_micros"]), ("settled", want3), "settled as reported")
-    eq(usage_row(done["hold_id"]), (1010, 42, 10, want3), "usage as reported")
-    a = out["guard_balance_after"]
-    eq((a["balance_micros"], a["reserved_micros"]), (out["guard_balance_before"] - want1 - want2 - want3 - want4, 0),
-       "charged exactly the four settles")
-    _check_php_guard_figures(out, models)
+    c, g = admin(), guard_client()
+    need = cost(models, "gpt-4o", 1000, 100)
+    daily = uid("cli")
+    c.create_account(daily, daily_limit_micros=need - 1)
+    e = raises(cc.DailyLimitReached, g.authorize, daily, uid("req"), model="gpt-4o", input_tokens=1000,
+               max_output_tokens=100)
+    eq((e.status, e.code, e.type, e.required_micros), (429, "daily_limit_reached", "insufficient_quota", need),
+       "daily limit")
+    check(isinstance(e, cc.LimitReached), "a LimitReached")
+
+    ws = uid("ws")
+    c.create_account(ws, kind="workspace")
+    c.add_member(ws, "dan", monthly_cap_micros=need - 1)
+    e = raises(cc.MemberCapReached, g.authorize, ws, uid("req"), model="gpt-4o", input_tokens=1000,
+               max_output_tokens=100, member="dan")
+    eq((e.status, e.code, e.required_micros), (429, "member_cap_reached", need), "member cap")
+
+    rated = uid("cli")
+    c.create_account(rated, requests_per_minute=1)
+    hold = g.authorize(rated, uid("req"), model="gpt-4o", input_tokens=10, max_output_tokens=10)
+    e = raises(cc.RateLimited, g.authorize, rated, uid("req"), model="gpt-4o", input_tokens=10, max_output_tokens=10)
+    eq((e.status, e.code, e.type), (429, "rate_limit_exceeded", "rate_limit_error"), "rate limit")
+    check(e.retry_after is not None and 0 < e.retry_after <= 60, "retry_after: %r" % e.retry_after)
+    check(not isinstance(e, cc.LimitReached), "a rate limit is no spending limit")
+    g.release(hold["hold_id"])
+
+    # Usage after the fact: refused like authorize, charged anyway with force.
+    poor = funded(1000)
+    charge = cost(models, "gpt-4o", 1000, 100)
+    e = raises(cc.InsufficientCredits, g.record_usage, poor, model="gpt-4o", input_tokens=1000, output_tokens=100)
+    eq((e.available_micros, e.required_micros), (1000, charge), "usage refused with the amounts")
+    eq(reader().get_account(poor)["balance_micros"], 1000, "a refusal charges nothing")
+    forced = g.record_usage(poor, model="gpt-4o", input_tokens=1000, output_tokens=100, force=True,
+                            request_id=uid("forced"))
+    eq((forced["charged_micros"], forced["balance_micros"]), (charge, 1000 - charge), "forced usage charged")
+    verify()
 
 
-def _check_php_guard_figures(out, models):
-    """Estimates within the cap, reported usage as reported, figures made valid."""
-    three = cost(models, "gpt-4o", 1000, 3)
-    for name in ("guard_cap_chunks", "guard_cap_early_usage"):
-        c = out[name]
-        eq((c["thrown"], c["produced"]["output_tokens"], hold_state(c["hold_id"]), c["settled"]["charged_micros"]),
-           ("ProviderCut", 3, "settled", three), "%s: never past max_output_tokens" % name)
-    c = out["guard_cap_reported"]
-    eq((c["thrown"], c["settled"]["charged_micros"]), (None, cost(models, "gpt-4o", 1000, 7)),
-       "a reported usage settled as reported")
-    c = out["guard_cached_above_input"]
-    eq((c["thrown"], c["produced"], c["settled"]["charged_micros"]),
-       (None, {"input_tokens": 100, "output_tokens": 5, "cached_input_tokens": 100},
-        cost(models, "gpt-4o", 100, 5, cached=100)), "cached input clamped to the input")
-    c = out["guard_negative_usage"]
-    eq((c["thrown"], c["produced"], c["settled"]["charged_micros"]),
-       (None, {"input_tokens": 1000, "output_tokens": 2, "cached_input_tokens": None},
-        cost(models, "gpt-4o", 1000, 2)), "negative figures dropped")
-    eq(out["guard_code_points"]["output_tokens"], 2, "eight code points, two tokens")
+def test_python_plans_promo_browser_tokens_and_events():
+    plan_pro()
+    c, app = admin(), app_client()
+    check("pro" in [p["name"] for p in reader().plans()["data"]], "the plan catalogue lists pro")
+    start = 0
+    for ev in c.iter_events(page_size=200):
+        start = ev["id"]
+    acct = uid("cli")
+    c.create_account(acct)
+    code = "PY" + uuid.uuid4().hex[:16]
+    c.create_promo_code(code, 250000)
+    r = app.redeem(acct, code.lower(), idempotency_key=uid("redeem"))
+    eq(r["amount_micros"], 250000, "redeemed (any case)")
+    e = raises(cc.AlreadyRedeemed, app.redeem, acct, code)
+    eq((e.status, e.code), (409, "already_redeemed"), "twice")
+    raises(cc.NotFound, app.redeem, acct, "NOSUCH" + uuid.uuid4().hex[:16])
+    t = app.browser_token(acct, ttl_seconds=120)
+    check(t["token"] and t["expires_at"], "a browser token: %r" % t)
+    raises(cc.Forbidden, reader().browser_token, acct)
+
+    mine = [ev for ev in c.iter_events(after=start, page_size=1) if ev["account"] == acct]
+    eq([ev["type"] for ev in mine], ["promo.redeemed"], "the outbox, paged one by one from `after`")
+    page = c.events(after=start, limit=1)
+    check(len(page["data"]) == 1 and page["next_after"] == page["data"][0]["id"], "next_after: %r" % page)
 
 
-def test_php_client_with_curl():
-    _check_php("curl")
+def _openai_stream(pieces, usage=None):
+    yield {"choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}}], "usage": None}
+    for p in pieces:
+        yield {"choices": [{"index": 0, "delta": {"content": p}}], "usage": None}
+    if usage is None:
+        raise ProviderCut("stream cut off")
+    yield {"choices": [], "usage": usage}
 
 
-def test_php_client_with_streams():
-    _check_php("stream")
+def _anthropic_stream(pieces, input_tokens, output_tokens=None):
+    yield {"type": "message_start", "message": {"usage": {"input_tokens": input_tokens, "output_tokens": 1,
+                                                          "cache_read_input_tokens": 0}}}
+    for p in pieces:
+        yield {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": p}}
+    if output_tokens is None:
+        raise ProviderCut("stream cut off")
+    yield {"type": "message_delta", "delta": {"stop_reason": "end_turn"}, "usage": {"output_tokens": output_tokens}}
+
+
+def test_python_provider_streams_settle_what_was_produced():
+    models = reader().models()
+    acct = funded(5000000, "prov")
+    g = guard_client()
+    pieces = ["The answer", " is forty", "-two, and"]
+    est = max(3, -(-len("".join(pieces)) // cc.CHARS_PER_TOKEN))
+
+    try:
+        with g.guard(acct, uid("req"), "gpt-4o", 1000, max_output_tokens=500) as h:
+            for _ in h.openai_stream(_openai_stream(pieces)):
+                pass
+    except ProviderCut:
+        pass
+    else:
+        raise Fail("the provider's exception must propagate")
+    eq((hold_state(h.hold_id), h.partial), ("settled", True), "an OpenAI stream cut off: settled")
+    eq(usage_row(h.hold_id), (1000, est, 0, cost(models, "gpt-4o", 1000, est)), "the streamed text's estimate")
+    spent = h.settled["charged_micros"]
+
+    usage = {"prompt_tokens": 1020, "completion_tokens": 9, "prompt_tokens_details": {"cached_tokens": 20}}
+    with g.guard(acct, uid("req"), "gpt-4o", 1000, max_output_tokens=500) as h:
+        for _ in h.openai_stream(_openai_stream(pieces, usage)):
+            pass
+    eq(usage_row(h.hold_id), (1020, 9, 20, cost(models, "gpt-4o", 1020, 9, cached=20)), "the final chunk's usage")
+    spent += h.settled["charged_micros"]
+
+    try:
+        with g.guard(acct, uid("req"), "gpt-4o", 1000, max_output_tokens=500) as h:
+            for _ in h.anthropic_stream(_anthropic_stream(pieces, 980)):
+                pass
+    except ProviderCut:
+        pass
+    eq(usage_row(h.hold_id), (980, est, 0, cost(models, "gpt-4o", 980, est)),
+       "an Anthropic stream cut off: message_start's input, the text's estimate")
+    spent += h.settled["charged_micros"]
+
+    with g.guard(acct, uid("req"), "gpt-4o", 1000, max_output_tokens=500) as h:
+        for _ in h.anthropic_stream(_anthropic_stream(pieces, 990, output_tokens=11)):
+            pass
+    eq(usage_row(h.hold_id), (990, 11, 0, cost(models, "gpt-4o", 990, 11)), "message_delta's output")
+    spent += h.settled["charged_micros"]
+
+    try:
+        with g.guard(acct, uid("req"), "gpt-4o", 1000, max_output_tokens=500) as h:
+            for _ in h.anthropic_stream(_anthropic_stream([], 980)):
+                pass
+    except ProviderCut:
+        pass
+    eq((hold_state(h.hold_id), h.settled), ("released", None), "nothing produced: released")
+
+    with g.guard(acct, uid("req"), "gpt-4o", 1000, max_output_tokens=500) as h:
+        h.openai_response({"choices": [{"message": {"content": "Hi"}}],
+                           "usage": {"prompt_tokens": 1000, "completion_tokens": 2}})
+    eq(usage_row(h.hold_id), (1000, 2, 0, cost(models, "gpt-4o", 1000, 2)), "a whole answer's usage")
+    spent += h.settled["charged_micros"]
+    a = reader().get_account(acct)
+    eq((a["balance_micros"], a["reserved_micros"]), (5000000 - spent, 0), "charged exactly the settles")
     verify()

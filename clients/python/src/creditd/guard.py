@@ -1,0 +1,371 @@
+"""The guard: authorize before an LLM call, settle what it used after it.
+
+    with credits.guard(user_id, chat_id, "gpt-4o", prompt_tokens, 800) as hold:
+        stream = openai.chat.completions.create(
+            model="gpt-4o", messages=messages, max_tokens=hold.max_output_tokens, stream=True,
+            stream_options={"include_usage": True})
+        for chunk in hold.openai_stream(stream):
+            send_to_browser(chunk)
+    # settled on exit with the provider's final usage, or with what was
+    # produced when the stream broke off; released when nothing came
+"""
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, Iterator, Optional, TypedDict, TypeVar, Union
+
+from .errors import CreditdError
+
+if TYPE_CHECKING:
+    from .client import Creditd, JSONObject
+
+__all__ = ["Guard", "guard", "Produced", "CHARS_PER_TOKEN", "openai_usage", "anthropic_usage"]
+
+T = TypeVar("T")
+
+# The fallback estimate of output tokens when the provider sent no usage:
+# about 4 characters a token (the usual rule for English text with the
+# common BPE tokenizers), and never fewer tokens than non-empty chunks.
+CHARS_PER_TOKEN = 4
+
+Usage = Dict[str, int]
+
+
+class Produced(TypedDict):
+    """What a guard would settle: Guard.produced()."""
+
+    input_tokens: int
+    output_tokens: int
+    cached_input_tokens: Optional[int]
+
+
+def _get(obj: Any, *path: str) -> Any:
+    """obj.a.b or obj["a"]["b"] (provider SDKs answer objects, raw HTTP dicts); None if missing."""
+    for name in path:
+        if obj is None:
+            return None
+        obj = obj.get(name) if isinstance(obj, dict) else getattr(obj, name, None)
+    return obj
+
+
+def _int(value: Any) -> Optional[int]:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def openai_usage(usage: Any) -> Optional[Usage]:
+    """creditd's figures from an OpenAI usage object (Chat Completions:
+    prompt_tokens, completion_tokens, prompt_tokens_details.cached_tokens;
+    Responses: input_tokens, output_tokens, input_tokens_details.cached_tokens).
+    None when there is none. OpenAI's prompt tokens include the cached ones, as creditd's do."""
+    if usage is None:
+        return None
+    inp = _int(_get(usage, "prompt_tokens"))
+    out = _int(_get(usage, "completion_tokens"))
+    cached = _int(_get(usage, "prompt_tokens_details", "cached_tokens"))
+    if inp is None and out is None:
+        inp = _int(_get(usage, "input_tokens"))
+        out = _int(_get(usage, "output_tokens"))
+        cached = _int(_get(usage, "input_tokens_details", "cached_tokens"))
+    figures = {k: v for k, v in (("input_tokens", inp), ("output_tokens", out), ("cached_input_tokens", cached))
+               if v is not None}
+    return figures or None
+
+
+def anthropic_usage(usage: Any) -> Optional[Usage]:
+    """creditd's figures from an Anthropic usage object. Anthropic's input_tokens
+    leave out the cache: creditd's input_tokens are input_tokens +
+    cache_read_input_tokens + cache_creation_input_tokens, its cached ones
+    cache_read_input_tokens. None when there is none."""
+    if usage is None:
+        return None
+    base = _int(_get(usage, "input_tokens"))
+    read = _int(_get(usage, "cache_read_input_tokens"))
+    created = _int(_get(usage, "cache_creation_input_tokens"))
+    out = _int(_get(usage, "output_tokens"))
+    figures: Usage = {}
+    if base is not None or read is not None or created is not None:
+        figures["input_tokens"] = (base or 0) + (read or 0) + (created or 0)
+        if read is not None:
+            figures["cached_input_tokens"] = read
+    if out is not None:
+        figures["output_tokens"] = out
+    return figures or None
+
+
+class Guard:
+    """Authorizes on enter; on exit settles what was produced, or releases.
+
+    Tell the guard what the call produces as it goes, then either settle
+    yourself or let the exit do it:
+
+    - hold.openai_response(resp) / hold.anthropic_response(resp): a whole
+      (not streamed) answer: settles now with the usage it reports.
+    - hold.openai_stream(stream) / hold.anthropic_stream(stream): wrap the
+      provider's stream (yielding its chunks/events unchanged), counting the
+      text streamed and taking the usage it reports (OpenAI: the final chunk
+      of stream_options={"include_usage": True}; Anthropic: message_start's
+      input, message_delta's output).
+    - hold.usage(input_tokens=, output_tokens=, cached_input_tokens=,
+      final=False): the provider's reported usage (totals so far); it wins
+      over everything below. final=True: the call's final figures, settled
+      even when they count no output (the input was billed).
+    - hold.add_output_tokens(n): output tokens you counted yourself.
+    - hold.chunk(text): one streamed piece of output; when neither of the
+      above gave output tokens, they are estimated as
+      max(chunks, ceil(characters / CHARS_PER_TOKEN)), at most the hold's
+      max_output_tokens. Whatever the source, never fewer output tokens
+      than non-empty chunks (up to max_output_tokens).
+    - hold.stream(chunks, text=, usage=): wraps any stream, calling chunk()
+      (and usage()) for each item it yields.
+
+    On exit without a settle: if any output was seen (hold.produced()
+    has output_tokens > 0), or the provider's final usage came, the hold is
+    settled with the input tokens (reported, else as authorized) and the
+    output produced so far, also when the block raised (a stream cut off
+    midway): the provider bills those tokens. Only a call that produced
+    nothing is released. The block's exception is always re-raised after
+    that. A settle that was attempted but failed (say, a timeout after the
+    client's retries) is not followed by a release: the tokens were spent, so
+    the hold is left for a retried hold.settle() (same figures, same result)
+    or for its expiry; when that happens on exit while the block raised, the
+    settle's error is kept in settle_error and the block's exception
+    propagates.
+
+    Attributes: hold (the authorize answer), hold_id, max_output_tokens (the
+    output cap to give the model: the hold's, perhaps shrunk by
+    min_output_tokens), settled (the settle answer, or None), released (the
+    release answer, or None), settle_error (see above), partial (True when
+    the exit settled a call that raised). One Guard is one call: do not
+    share it between threads."""
+
+    hold: Optional["JSONObject"]
+    hold_id: Optional[str]
+    settled: Optional["JSONObject"]
+    released: Optional["JSONObject"]
+    settle_error: Optional[CreditdError]
+    partial: bool
+
+    def __init__(self, client: "Creditd", account: str, request_id: str, model: str, input_tokens: int,
+                 max_output_tokens: Optional[int] = None, **authorize_fields: Any) -> None:
+        self.client = client
+        self._authorize: Dict[str, Any] = dict(account=account, request_id=request_id, model=model,
+                                               input_tokens=input_tokens, max_output_tokens=max_output_tokens,
+                                               **authorize_fields)
+        self.hold = None
+        self.hold_id = None
+        self.settled = None
+        self.released = None
+        self.settle_error = None
+        self.partial = False
+        self._settle_attempted = False
+        self._final = False
+        self._reported: Usage = {}
+        self._counted_tokens = 0
+        self._chunks = 0
+        self._chars = 0
+
+    def __enter__(self) -> "Guard":
+        self.hold = self.client.authorize(**self._authorize)
+        self.hold_id = str(self.hold["hold_id"])
+        return self
+
+    @property
+    def max_output_tokens(self) -> Optional[int]:
+        """The output cap to pass to the model (None before the hold)."""
+        cap = (self.hold or {}).get("max_output_tokens")
+        return cap if isinstance(cap, int) else self._authorize.get("max_output_tokens")
+
+    # -- what the call produced --
+
+    def usage(self, input_tokens: Optional[int] = None, output_tokens: Optional[int] = None,
+              cached_input_tokens: Optional[int] = None, final: bool = False) -> None:
+        """The provider's reported usage, totals so far; None fields are left as they were.
+        A negative figure is no figure (creditd would refuse it): it is ignored.
+        final=True: these are the call's final figures (settled even with no output)."""
+        for name, value in (("input_tokens", input_tokens), ("output_tokens", output_tokens),
+                            ("cached_input_tokens", cached_input_tokens)):
+            if value is not None and int(value) >= 0:
+                self._reported[name] = int(value)
+        if final:
+            self._final = True
+
+    def _report(self, figures: Usage, final: bool) -> None:
+        self.usage(figures.get("input_tokens"), figures.get("output_tokens"), figures.get("cached_input_tokens"),
+                   final=final)
+
+    def add_output_tokens(self, n: int) -> None:
+        """Output tokens counted by the caller (added up)."""
+        self._counted_tokens += int(n)
+
+    def chunk(self, text: Union[str, bytes, bytearray, None]) -> None:
+        """One streamed piece of output (str or bytes); an empty one is not counted.
+        Characters are code points: bytes are decoded as UTF-8 (an invalid
+        byte counts as one replacement character), as the PHP client counts."""
+        if text:
+            if isinstance(text, (bytes, bytearray)):
+                text = bytes(text).decode("utf-8", "replace")
+            self._chunks += 1
+            self._chars += len(text)
+
+    def stream(self, chunks: Iterable[T], text: Optional[Callable[[T], Any]] = None,
+               usage: Optional[Callable[[T], Optional[Dict[str, Any]]]] = None) -> Iterator[T]:
+        """Yields every item of `chunks`, telling the guard about each first.
+        text(item): the item's output text (default: the item itself, a str
+        or bytes); usage(item): a dict of usage() fields, or None."""
+        for item in chunks:
+            if usage is not None:
+                reported = usage(item)
+                if reported:
+                    self.usage(**reported)
+            self.chunk(item if text is None else text(item))  # type: ignore[arg-type]
+            yield item
+
+    # -- provider shapes --
+
+    def openai_response(self, response: Any) -> "JSONObject":
+        """Settles now with an OpenAI answer's usage (Chat Completions or Responses API).
+        Without a usage in it, the text of its choices is estimated as chunks are."""
+        figures = openai_usage(_get(response, "usage"))
+        if figures is None:
+            for choice in _get(response, "choices") or []:
+                self.chunk(_get(choice, "message", "content"))
+            self.chunk(_get(response, "output_text"))
+            return self._settle_produced()
+        self._report(figures, final=True)
+        return self._settle_produced()
+
+    def anthropic_response(self, message: Any) -> "JSONObject":
+        """Settles now with an Anthropic Messages answer's usage."""
+        figures = anthropic_usage(_get(message, "usage"))
+        if figures is None:
+            for block in _get(message, "content") or []:
+                self.chunk(_get(block, "text"))
+            return self._settle_produced()
+        self._report(figures, final=True)
+        return self._settle_produced()
+
+    def openai_stream(self, stream: Iterable[T]) -> Iterator[T]:
+        """Yields the chunks of an OpenAI stream unchanged, counting their text
+        (content, refusal, tool call arguments) and taking the usage of the
+        final chunk: ask for it with stream_options={"include_usage": True}.
+        Responses API events work too (output text deltas, response.completed)."""
+        for chunk in stream:
+            kind = _get(chunk, "type")
+            if isinstance(kind, str):       # Responses API events
+                if kind.endswith(".delta"):
+                    delta = _get(chunk, "delta")
+                    self.chunk(delta if isinstance(delta, str) else None)
+                elif kind in ("response.completed", "response.incomplete", "response.failed"):
+                    figures = openai_usage(_get(chunk, "response", "usage"))
+                    if figures:
+                        self._report(figures, final=True)
+            else:                           # Chat Completions chunks
+                for choice in _get(chunk, "choices") or []:
+                    delta = _get(choice, "delta")
+                    piece = "".join(s for s in (_get(delta, "content"), _get(delta, "refusal"))
+                                    if isinstance(s, str))
+                    for call in _get(delta, "tool_calls") or []:
+                        args = _get(call, "function", "arguments")
+                        if isinstance(args, str):
+                            piece += args
+                    self.chunk(piece)
+                figures = openai_usage(_get(chunk, "usage"))
+                if figures:
+                    self._report(figures, final=True)
+            yield chunk
+
+    def anthropic_stream(self, stream: Iterable[T]) -> Iterator[T]:
+        """Yields the events of an Anthropic Messages stream unchanged, counting
+        the text of content_block_delta events (text, thinking, tool input)
+        and taking message_start's input usage and message_delta's output
+        usage (message_start's early output count is not used: it lags)."""
+        for event in stream:
+            kind = _get(event, "type")
+            if kind == "message_start":
+                figures = anthropic_usage(_get(event, "message", "usage"))
+                if figures:
+                    figures.pop("output_tokens", None)
+                    self._report(figures, final=False)
+            elif kind == "content_block_delta":
+                delta = _get(event, "delta")
+                for field in ("text", "thinking", "partial_json"):
+                    piece = _get(delta, field)
+                    if isinstance(piece, str):
+                        self.chunk(piece)
+                        break
+            elif kind == "message_delta":
+                figures = anthropic_usage(_get(event, "usage"))
+                if figures:
+                    # message_delta's input figures, when present, are totals too.
+                    self._report(figures, final="output_tokens" in figures)
+            yield event
+
+    def produced(self) -> Produced:
+        """{"input_tokens", "output_tokens", "cached_input_tokens"}: what the exit would settle now
+        (cached_input_tokens None when none was reported)."""
+        cap = self.max_output_tokens if self.hold is not None else None
+        # Every non-empty chunk carried a token at least (a usage reported
+        # early in a stream, as some providers do, may lag behind); the model
+        # was told to stop at the cap, so neither the chunks nor an estimate
+        # go past it: the settle stays within the hold.
+        floor = min(self._chunks, cap) if cap else self._chunks
+        out = self._reported.get("output_tokens")
+        if out is None and self._counted_tokens > 0:
+            out = self._counted_tokens
+        if out is None:
+            out = max(self._chunks, -(-self._chars // CHARS_PER_TOKEN))
+            if cap:
+                out = min(out, cap)
+        # A reported or counted figure is real tokens: settled as it is,
+        # past the cap if so (creditd charges them beyond the hold).
+        out = max(out, floor)
+        inp = self._reported.get("input_tokens", self._authorize["input_tokens"])
+        cached = self._reported.get("cached_input_tokens")
+        if cached is not None and cached > inp:     # creditd refuses more cached than input tokens
+            cached = inp
+        return {"input_tokens": int(inp), "output_tokens": out, "cached_input_tokens": cached}
+
+    # -- the end --
+
+    def settle(self, input_tokens: int, output_tokens: int, cached_input_tokens: Optional[int] = None) -> "JSONObject":
+        """Charges the tokens the call really used; the rest of the hold is released."""
+        if self.hold_id is None:
+            raise RuntimeError("settle() outside the with block")
+        self._settle_attempted = True
+        self.settled = self.client.settle(self.hold_id, input_tokens, output_tokens,
+                                          cached_input_tokens=cached_input_tokens)
+        return self.settled
+
+    def _settle_produced(self) -> "JSONObject":
+        made = self.produced()
+        return self.settle(made["input_tokens"], made["output_tokens"], made["cached_input_tokens"])
+
+    def __exit__(self, exc_type: Optional[type], exc: Optional[BaseException], tb: Any) -> None:
+        if self.hold_id is None or self._settle_attempted:
+            return
+        made = self.produced()
+        try:
+            if made["output_tokens"] > 0 or self._final:
+                self.partial = exc_type is not None
+                self._settle_produced()
+            else:
+                self.released = self.client.release(self.hold_id)
+        except CreditdError as e:
+            if exc_type is None:
+                raise
+            # The block's own exception matters more; a failed settle stays
+            # pending for a retry, a failed release expires anyway.
+            self.settle_error = e if self._settle_attempted else None
+
+
+def guard(client: "Creditd", account: str, request_id: str, model: str, input_tokens: int,
+          max_output_tokens: Optional[int] = None, **authorize_fields: Any) -> Guard:
+    """with guard(client, account, request_id, model, input_tokens[, max_output_tokens]) as hold: ...
+
+    authorize_fields: member, ttl_seconds, conversation_id, byok,
+    min_output_tokens. Give the model hold.max_output_tokens as its output
+    cap. Call hold.settle(input_tokens, output_tokens[, cached_input_tokens])
+    or hold.openai_response()/anthropic_response() inside the block, or
+    report what the call produces (hold.openai_stream(),
+    hold.anthropic_stream(), hold.usage(), hold.chunk(), hold.stream(),
+    hold.add_output_tokens()) and let the exit settle it. When the block
+    ends (or raises) with no settle and no output seen, the hold is
+    released; with output seen, it is settled with what was produced."""
+    return Guard(client, account, request_id, model, input_tokens, max_output_tokens, **authorize_fields)

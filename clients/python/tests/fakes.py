@@ -1,0 +1,96 @@
+"""Stand-ins: a creditd guard API in memory, and provider streams cut off midway."""
+from types import SimpleNamespace
+from typing import Any, Dict, Iterable, Iterator, List, Optional, cast
+
+from creditd import Creditd, InsufficientCredits
+
+
+class ProviderCut(Exception):
+    """The provider's stream broke off."""
+
+
+def cut(items: Iterable[Any], after: Optional[int] = None) -> Iterator[Any]:
+    """Yields items (the first `after` of them), then breaks off."""
+    for i, item in enumerate(items):
+        if after is not None and i >= after:
+            break
+        yield item
+    raise ProviderCut("stream cut off")
+
+
+class FakeGuardAPI:
+    """authorize/settle/release as creditd answers them, recorded in calls."""
+
+    def __init__(self, available_output: int = 10 ** 9) -> None:
+        self.calls: List[Dict[str, Any]] = []
+        self.available_output = available_output
+
+    def authorize(self, **fields: Any) -> Dict[str, Any]:
+        self.calls.append(dict(fields, op="authorize"))
+        cap = fields.get("max_output_tokens") or 4096
+        if cap > self.available_output:
+            floor = fields.get("min_output_tokens")
+            if floor is None or floor > self.available_output:
+                raise InsufficientCredits(402, {"error": {"code": "insufficient_credits"}})
+            cap = self.available_output
+        return {"hold_id": "hold_1_%d" % len(self.calls), "amount_micros": 1000, "max_output_tokens": cap}
+
+    def settle(self, hold_id: str, input_tokens: int, output_tokens: int,
+               cached_input_tokens: Optional[int] = None) -> Dict[str, Any]:
+        self.calls.append({"op": "settle", "hold_id": hold_id, "input_tokens": input_tokens,
+                           "output_tokens": output_tokens, "cached_input_tokens": cached_input_tokens})
+        return {"hold_id": hold_id, "charged_micros": 1}
+
+    def release(self, hold_id: str) -> Dict[str, Any]:
+        self.calls.append({"op": "release", "hold_id": hold_id})
+        return {"hold_id": hold_id, "state": "released"}
+
+    def ends(self) -> List[Dict[str, Any]]:
+        return [c for c in self.calls if c["op"] != "authorize"]
+
+    def as_client(self) -> Creditd:
+        return cast(Creditd, self)
+
+
+def ns(**kw: Any) -> Any:
+    """An SDK-like object (attributes, not keys)."""
+    return SimpleNamespace(**kw)
+
+
+def openai_chunks(pieces: List[str], usage: Optional[Dict[str, Any]] = None, objects: bool = False) -> List[Any]:
+    """Chat Completions chunks: a role-only first chunk, one per piece, then
+    (include_usage) a final chunk with no choices and the usage."""
+    def make(d: Dict[str, Any]) -> Any:
+        if not objects:
+            return d
+        return ns(**{k: (make(v) if isinstance(v, dict) else [make(x) for x in v] if isinstance(v, list) else v)
+                     for k, v in d.items()})
+    out = [make({"object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {"role": "assistant",
+                                                                                        "content": ""}}],
+                 "usage": None})]
+    for p in pieces:
+        out.append(make({"object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {"content": p}}],
+                         "usage": None}))
+    if usage is not None:
+        out.append(make({"object": "chat.completion.chunk", "choices": [], "usage": usage}))
+    return out
+
+
+def anthropic_events(pieces: List[str], input_tokens: int = 0, cache_read: int = 0,
+                     output_tokens: Optional[int] = None) -> List[Dict[str, Any]]:
+    """A Messages stream: message_start (input usage, an early output of 1),
+    a text block's deltas, then message_delta with the output usage."""
+    ev: List[Dict[str, Any]] = [
+        {"type": "message_start", "message": {"id": "msg_1", "usage": {
+            "input_tokens": input_tokens, "cache_read_input_tokens": cache_read,
+            "cache_creation_input_tokens": 0, "output_tokens": 1}}},
+        {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
+    ]
+    for p in pieces:
+        ev.append({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": p}})
+    ev.append({"type": "content_block_stop", "index": 0})
+    if output_tokens is not None:
+        ev.append({"type": "message_delta", "delta": {"stop_reason": "end_turn"},
+                   "usage": {"output_tokens": output_tokens}})
+        ev.append({"type": "message_stop"})
+    return ev

@@ -1,0 +1,267 @@
+"""The client against a local HTTP/1.1 server: keep-alive, typed errors, retries."""
+import http.server
+import json
+import socket
+import threading
+import unittest
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+import creditd
+from creditd import Creditd
+
+Answer = Tuple[int, Dict[str, str], Any]     # status, headers, JSON body (or bytes as they are)
+
+
+def error(status: int, code: str, **extra: Any) -> Dict[str, Any]:
+    return {"error": dict({"type": "t", "code": code, "message": "m", "param": None}, **extra)}
+
+
+class Server:
+    """A local server answering from a script; records (method, path, headers, body, client port)."""
+
+    def __init__(self, script: Callable[[int, str, str], Optional[Answer]]) -> None:
+        self.script = script
+        self.seen: List[Dict[str, Any]] = []
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def handle_one(self) -> None:
+                n = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(n) if n else b""
+                outer.seen.append({"method": self.command, "path": self.path, "body": body,
+                                   "headers": {k.lower(): v for k, v in self.headers.items()},
+                                   "port": self.client_address[1]})
+                answer = outer.script(len(outer.seen), self.command, self.path)
+                if answer is None:          # drop the connection with no answer
+                    self.close_connection = True
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                    return
+                status, headers, payload = answer
+                raw = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(raw)))
+                for k, v in headers.items():
+                    self.send_header(k, v)
+                self.end_headers()
+                self.wfile.write(raw)
+
+            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = handle_one
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True)
+        self.thread.start()
+        self.url = "http://127.0.0.1:%d/credits" % self.httpd.server_address[1]
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+class Base(unittest.TestCase):
+    def serve(self, script: Callable[[int, str, str], Optional[Answer]]) -> Server:
+        s = Server(script)
+        self.addCleanup(s.close)
+        return s
+
+    def client(self, s: Server, **kw: Any) -> Tuple[Creditd, List[float]]:
+        c = Creditd(s.url, "sk_test", timeout=5, **kw)
+        slept: List[float] = []
+        c._sleep = slept.append
+        self.addCleanup(c.close)
+        return c, slept
+
+
+class KeepAlive(Base):
+    def test_several_calls_share_one_connection(self) -> None:
+        s = self.serve(lambda n, m, p: (200, {}, {"n": n}))
+        c, _ = self.client(s)
+        for i in range(5):
+            self.assertEqual(c.get_account("a")["n"], i + 1)
+        c.authorize("a", "r", model="m", input_tokens=1)
+        self.assertEqual(c.connections_opened, 1)
+        self.assertEqual(len({x["port"] for x in s.seen}), 1, "one client port: one TCP connection")
+        self.assertEqual(s.seen[0]["path"], "/credits/v1/accounts/a")
+        self.assertEqual(s.seen[0]["headers"]["authorization"], "Bearer sk_test")
+
+    def test_threads_take_turns_on_the_connection(self) -> None:
+        s = self.serve(lambda n, m, p: (200, {}, {"ok": True}))
+        c, _ = self.client(s)
+        errors: List[BaseException] = []
+
+        def work() -> None:
+            try:
+                for _ in range(20):
+                    c.models()
+            except BaseException as e:  # pragma: no cover
+                errors.append(e)
+        threads = [threading.Thread(target=work) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        self.assertEqual((errors, len(s.seen), c.connections_opened), ([], 80, 1))
+
+    def test_a_connection_closed_by_the_server_is_reopened_without_a_retry(self) -> None:
+        s = self.serve(lambda n, m, p: (200, {"Connection": "close"} if n == 1 else {}, {"n": n}))
+        c, slept = self.client(s, max_retries=0)
+        self.assertEqual(c.models()["n"], 1)
+        self.assertEqual(c.models()["n"], 2)
+        self.assertEqual((c.connections_opened, slept), (2, []))
+
+    def test_an_idle_connection_dropped_by_the_server_is_reopened(self) -> None:
+        s = self.serve(lambda n, m, p: (200, {}, {"n": n}))
+        c, slept = self.client(s, max_retries=0)
+        c.models()
+        assert c._conn is not None and c._conn.sock is not None
+        c._conn.sock.shutdown(socket.SHUT_RDWR)     # as if the server had timed it out
+        self.assertEqual(c.models()["n"], 2)
+        self.assertEqual((c.connections_opened, slept), (2, []))
+
+
+class Errors(Base):
+    CASES = [
+        (400, "invalid_request", creditd.BadRequest), (401, "unauthorized", creditd.Unauthorized),
+        (402, "insufficient_credits", creditd.InsufficientCredits), (403, "forbidden", creditd.Forbidden),
+        (403, "account_suspended", creditd.AccountSuspended), (404, "not_found", creditd.NotFound),
+        (409, "conflict", creditd.Conflict), (409, "already_redeemed", creditd.AlreadyRedeemed),
+        (409, "promo_exhausted", creditd.PromoExhausted), (409, "promo_expired", creditd.PromoExpired),
+        (413, "payload_too_large", creditd.PayloadTooLarge),
+        (429, "billing_hard_limit_reached", creditd.MonthlyLimitReached),
+        (429, "daily_limit_reached", creditd.DailyLimitReached),
+        (429, "member_cap_reached", creditd.MemberCapReached), (429, "rate_limit_exceeded", creditd.RateLimited),
+        (502, "upstream_error", creditd.UpstreamError),
+        (503, "stripe_not_configured", creditd.StripeNotConfigured), (500, "internal", creditd.CreditdError),
+    ]
+
+    def test_each_code_has_its_class(self) -> None:
+        for status, code, cls in self.CASES:
+            s = self.serve(lambda n, m, p: (status, {"Retry-After": "3"},
+                                            error(status, code, available_micros=5, required_micros=9)))
+            c, slept = self.client(s)
+            with self.assertRaises(creditd.CreditdError) as cm:
+                c.redeem("a", "CODE")
+            e = cm.exception
+            self.assertIs(type(e), cls, code)
+            self.assertEqual((e.status, e.code, e.retry_after, e.available_micros, e.required_micros),
+                             (status, code, 3, 5, 9))
+            self.assertEqual((len(s.seen), slept), (1, []), "%s is not retried" % code)
+        self.assertTrue(issubclass(creditd.MemberCapReached, creditd.LimitReached))
+        self.assertFalse(issubclass(creditd.RateLimited, creditd.LimitReached))
+
+    def test_a_body_that_is_not_json(self) -> None:
+        s = self.serve(lambda n, m, p: (502, {}, b"<html>Bad Gateway</html>"))
+        c, _ = self.client(s)
+        with self.assertRaises(creditd.UpstreamError) as cm:
+            c.models()
+        self.assertEqual((cm.exception.body, cm.exception.code), (None, None))
+        self.assertIn("Bad Gateway", cm.exception.message)
+
+
+class Retries(Base):
+    def test_503_is_retried_with_the_same_key_and_body_honouring_retry_after(self) -> None:
+        s = self.serve(lambda n, m, p: (503, {"Retry-After": "2"}, error(503, "unavailable")) if n < 3
+                       else (200, {}, {"hold_id": "h", "charged_micros": 5}))
+        c, slept = self.client(s)
+        self.assertEqual(c.settle("h", 10, 5)["charged_micros"], 5)
+        self.assertEqual(slept, [2.0, 2.0])
+        keys = {x["headers"]["idempotency-key"] for x in s.seen}
+        bodies = {x["body"] for x in s.seen}
+        self.assertEqual((len(s.seen), len(keys), len(bodies)), (3, 1, 1), "one key, one body, three tries")
+
+    def test_the_callers_key_is_kept(self) -> None:
+        s = self.serve(lambda n, m, p: (503, {}, error(503, "unavailable")) if n == 1 else (200, {}, {}))
+        c, slept = self.client(s, backoff=0.1)
+        c.grant("a", 5, "promo", idempotency_key="grant-7")
+        self.assertEqual([x["headers"]["idempotency-key"] for x in s.seen], ["grant-7", "grant-7"])
+        self.assertEqual(len(slept), 1)
+        self.assertTrue(0.05 <= slept[0] <= 0.1, "backoff with jitter: %r" % slept)
+
+    def test_retries_are_bounded(self) -> None:
+        s = self.serve(lambda n, m, p: (503, {"Retry-After": "1"}, error(503, "unavailable")))
+        c, slept = self.client(s, max_retries=3)
+        with self.assertRaises(creditd.Unavailable) as cm:
+            c.models()
+        self.assertEqual((len(s.seen), slept, cm.exception.retry_after), (4, [1.0, 1.0, 1.0], 1))
+
+    def test_a_long_retry_after_is_not_waited_for(self) -> None:
+        s = self.serve(lambda n, m, p: (503, {"Retry-After": "60"}, error(503, "unavailable")))
+        c, slept = self.client(s, max_retry_wait=10)
+        with self.assertRaises(creditd.Unavailable) as cm:
+            c.models()
+        self.assertEqual((len(s.seen), slept, cm.exception.retry_after), (1, [], 60))
+
+    def test_no_retries_when_asked(self) -> None:
+        s = self.serve(lambda n, m, p: (503, {}, error(503, "unavailable")))
+        c, _ = self.client(s, max_retries=0)
+        with self.assertRaises(creditd.Unavailable):
+            c.release("h")
+        self.assertEqual(len(s.seen), 1)
+        self.assertNotIn("idempotency-key", s.seen[0]["headers"], "no retries: no key of the client's own")
+
+    def test_a_dropped_connection_is_retried_with_the_same_key(self) -> None:
+        s = self.serve(lambda n, m, p: None if n == 1 else (200, {}, {"hold_id": "h", "amount_micros": 1}))
+        c, slept = self.client(s)
+        self.assertEqual(c.authorize("a", "r", model="m", input_tokens=1)["hold_id"], "h")
+        self.assertEqual(len(s.seen), 2)
+        self.assertEqual(s.seen[0]["headers"]["idempotency-key"], s.seen[1]["headers"]["idempotency-key"])
+        self.assertEqual(s.seen[0]["body"], s.seen[1]["body"])
+        self.assertEqual(len(slept), 1)
+
+    def test_nobody_listening(self) -> None:
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+        sock.close()
+        c = Creditd("http://127.0.0.1:%d" % port, "k", timeout=2)
+        slept: List[float] = []
+        c._sleep = slept.append
+        with self.assertRaises(creditd.ConnectionFailed) as cm:
+            c.models()
+        self.assertEqual((cm.exception.status, len(slept)), (None, 2))
+
+
+class Requests(Base):
+    def test_paths_queries_and_bodies(self) -> None:
+        s = self.serve(lambda n, m, p: (200, {}, {"data": [{"id": n}] if n < 3 else [], "next_after": n,
+                                                  "next_cursor": "txn_%d" % n if n < 2 else None}))
+        c, _ = self.client(s)
+        c.get_account("a/b c")
+        c.record_usage("a", model="m", input_tokens=1, output_tokens=2, force=True)
+        c.topup("a", 500, save_card=True)
+        c.patch_account("a", monthly_limit_micros=creditd.CLEAR, plan=None)
+        c.usage("a", from_="2026-01-01", group_by="day")
+        c.browser_token("a", member="bob")
+        self.assertEqual([x["path"] for x in s.seen][:1], ["/credits/v1/accounts/a%2Fb%20c"])
+        self.assertEqual(json.loads(s.seen[1]["body"]), {"account": "a", "model": "m", "input_tokens": 1,
+                                                         "output_tokens": 2, "force": True})
+        self.assertEqual(json.loads(s.seen[2]["body"]), {"amount_cents": 500, "save_card": True})
+        self.assertEqual(json.loads(s.seen[3]["body"]), {"monthly_limit_micros": None})
+        self.assertEqual(s.seen[4]["path"], "/credits/v1/accounts/a/usage?from=2026-01-01&group_by=day")
+        self.assertEqual(json.loads(s.seen[5]["body"]), {"member": "bob"})
+
+    def test_event_and_transaction_iterators_follow_their_cursors(self) -> None:
+        pages = {1: {"data": [{"id": 4}, {"id": 5}], "next_after": 5}, 2: {"data": [{"id": 6}], "next_after": 6},
+                 3: {"data": [], "next_after": 6}}
+        s = self.serve(lambda n, m, p: (200, {}, pages[n]))
+        c, _ = self.client(s)
+        self.assertEqual([e["id"] for e in c.iter_events(after=3, page_size=2)], [4, 5, 6])
+        self.assertEqual([x["path"] for x in s.seen], ["/credits/v1/events?after=3&limit=2",
+                                                       "/credits/v1/events?after=5&limit=2",
+                                                       "/credits/v1/events?after=6&limit=2"])
+        tpages = {1: {"data": [{"id": "txn_9"}], "next_cursor": "txn_9"}, 2: {"data": [{"id": "txn_8"}],
+                                                                            "next_cursor": None}}
+        t = self.serve(lambda n, m, p: (200, {}, tpages[n]))
+        c2, _ = self.client(t)
+        self.assertEqual([e["id"] for e in c2.iter_transactions("a", page_size=1)], ["txn_9", "txn_8"])
+        self.assertEqual(t.seen[1]["path"], "/credits/v1/accounts/a/transactions?limit=1&cursor=txn_9")
+
+
+if __name__ == "__main__":
+    unittest.main()
