@@ -1,0 +1,52 @@
+"""test_53_client_suites.py: each client's own checks, run the way its
+ecosystem runs them, as part of ./dev check.
+
+Python (clients/python): the unittest suite, `mypy --strict` and an offline
+build of the sdist and wheel (Debian's python3-build, no network). The
+live tests against this stack are test_50 (Python), test_51 (PHP) and
+test_52 (Node); these run each package's own suite. A suite that fails
+prints its output in the failure.
+"""
+import os
+import shutil
+import subprocess
+import tempfile
+
+from lib import check
+
+ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
+PY_CLIENT = os.path.join(ROOT, "clients", "python")
+
+
+def run(argv, cwd, timeout=300, env=None):
+    p = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, timeout=timeout,
+                       env=dict(os.environ, **(env or {})))
+    check(p.returncode == 0, "%s failed (exit %d):\n%s\n%s" % (" ".join(argv), p.returncode, p.stdout[-4000:],
+                                                            p.stderr[-4000:]))
+    return p.stdout + p.stderr
+
+
+def test_python_client_unittest():
+    out = run(["/usr/bin/python3", "-m", "unittest", "discover", "-s", "tests", "-t", "."], PY_CLIENT,
+              env={"PYTHONPATH": os.path.join(PY_CLIENT, "src")})
+    check("OK" in out, "unittest says OK: %s" % out[-500:])
+
+
+def test_python_client_mypy_strict():
+    out = run(["mypy", "--strict", "src", "tests"], PY_CLIENT)
+    check("Success" in out, "mypy --strict: %s" % out[-500:])
+
+
+def test_python_client_builds_offline():
+    out_dir = tempfile.mkdtemp(prefix="creditd-pybuild.")
+    try:
+        # A copy: the build writes into the source tree (egg-info, build/).
+        src = os.path.join(out_dir, "src")
+        shutil.copytree(PY_CLIENT, src, ignore=shutil.ignore_patterns("build", "dist", "*.egg-info", "__pycache__"))
+        run(["/usr/bin/python3", "-m", "build", "--no-isolation", "--outdir", os.path.join(out_dir, "dist"), src],
+            out_dir)
+        built = sorted(os.listdir(os.path.join(out_dir, "dist")))
+        check(any(b.endswith(".whl") for b in built) and any(b.endswith(".tar.gz") for b in built),
+              "a wheel and an sdist: %r" % built)
+    finally:
+        shutil.rmtree(out_dir, ignore_errors=True)
