@@ -226,7 +226,17 @@ void api_metrics(struct api_ctx *ctx, const struct request *rq, char **params, s
 	struct metrics_histogram h = {"creditd_guard_batch_size",
 		"Guard writes (authorize, settle, release, usage) per group-commit batch.",
 		LEDGER_BATCH_BUCKETS, b.le, b.count, b.batches, b.ops};
-	rs->text = metrics_text(&h);
+	/* What the watchdog and the background thread last saw: a scrape
+	 * costs no round trip. */
+	struct metrics_node nodes[LIMIT_DB_NODES];
+	int n = ctx->cfg->db_node_count < LIMIT_DB_NODES ? ctx->cfg->db_node_count : LIMIT_DB_NODES;
+	for (int i = 0; i < n; i++) {
+		enum ledger_health nh = ledger_node_health(i);
+		nodes[i].name = ctx->cfg->db_node[i].name;
+		nodes[i].up = nh == LEDGER_HEALTH_UNKNOWN ? -1 : nh == LEDGER_HEALTH_UP;
+	}
+	struct metrics_gauges g = {&h, nodes, n, ledger_outbox_pending(), PACKAGE_VERSION};
+	rs->text = metrics_text(&g);
 	rs->status = rs->text != NULL ? 200 : 500;
 }
 

@@ -603,9 +603,19 @@ void db_backoff(int attempt)
  * each waiting out a timeout on a stalled server. */
 static atomic_int health_state = LEDGER_HEALTH_UNKNOWN;
 
+/* And per node (the config's order), for creditd_db_up. */
+static atomic_int node_health[LIMIT_DB_NODES];
+
 enum ledger_health ledger_health(void)
 {
 	return (enum ledger_health)atomic_load(&health_state);
+}
+
+enum ledger_health ledger_node_health(int node)
+{
+	if (node < 0 || node >= LIMIT_DB_NODES)
+		return LEDGER_HEALTH_UNKNOWN;
+	return (enum ledger_health)atomic_load(&node_health[node]);
 }
 
 struct ledger *ledger_new_probe(const struct cfg *cfg)
@@ -679,6 +689,8 @@ enum ledger_health ledger_health_probe(struct ledger *lg)
 		db_use_node(lg, i);
 		int up = probe_node(lg, n > 1);
 		live += up;
+		if (i < LIMIT_DB_NODES)
+			atomic_store(&node_health[i], up ? LEDGER_HEALTH_UP : LEDGER_HEALTH_DOWN);
 		if (n > 1 && noderoute_set(i, up) != up) {
 			if (up)
 				log_info("database node %s: up", lg->cfg->db_node[i].name);

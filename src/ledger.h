@@ -42,6 +42,9 @@ enum cd_err ledger_ping(struct ledger *lg);
  * every transaction is refused at once with CD_E_UNAVAILABLE. */
 enum ledger_health { LEDGER_HEALTH_UNKNOWN, LEDGER_HEALTH_UP, LEDGER_HEALTH_DOWN };
 enum ledger_health ledger_health(void);
+/* The same for one database node (its index in the config's list, as
+ * cfg->db_node names it): UNKNOWN until the watchdog first probed it. */
+enum ledger_health ledger_node_health(int node);
 /* A ledger for the watchdog: connect, read and write time out after
  * database.health_timeout_seconds. NULL on allocation failure. */
 struct ledger *ledger_new_probe(const struct cfg *cfg);
@@ -162,6 +165,14 @@ enum cd_err ledger_account_patch(struct ledger *lg, const struct ledger_call *ca
 /* The outbox, oldest first (DESIGN §9): the events with an id above
  * `after`, at most limit, as {"data": [...], "next_after"}. */
 enum cd_err ledger_events(struct ledger *lg, int64_t after, int limit, json_t **out);
+/* Counts the outbox's undelivered events (state pending, at most
+ * LIMIT_OUTBOX_COUNT_ROWS) and publishes the figure for
+ * ledger_outbox_pending; the background thread calls it once a sweep, so
+ * /metrics never reads the table itself. */
+enum cd_err ledger_outbox_count(struct ledger *lg);
+/* The figure last published (process-wide, any thread, no round trip);
+ * -1 before the first count. */
+long long ledger_outbox_pending(void);
 /* The push of the outbox (notify.c). An event claimed for delivery: the
  * oldest undelivered event of its account (order per account), due now;
  * it is leased for lease_seconds so that another process does not send it

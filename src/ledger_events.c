@@ -2,6 +2,7 @@
  * route's page of them. */
 #include "ledger_events.h"
 #include "timefmt.h"
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -271,6 +272,43 @@ enum cd_err ledger_event_pushed(struct ledger *lg, int64_t id, int ok, const cha
 	for (ledger_tx_init(lg, &t); ledger_tx_next(lg, &t);)
 		ledger_tx_end(lg, &t, pushed_tx(lg, id, ok, error, retry_seconds));
 	return t.rc;
+}
+
+/* ---- /metrics ---- */
+
+/* The last count, for every thread: /metrics prints it without a round
+ * trip of its own. */
+static atomic_llong outbox_pending = -1;
+
+/* An index range read of ix_due (state, next_attempt_at), stopped at
+ * LIMIT_OUTBOX_COUNT_ROWS: never a scan of the table. */
+static enum cd_err outbox_count_tx(struct ledger *lg, int64_t *n)
+{
+	static const char sql[] = "SELECT COUNT(*) FROM (SELECT 1 FROM events WHERE state = 'pending' LIMIT ?) p";
+	int e;
+	struct dbstmt *s = db_exec(lg, sql, &e, "i", (int64_t)LIMIT_OUTBOX_COUNT_ROWS);
+	if (s == NULL)
+		return db_err(lg, e, "outbox count");
+	if (db_fetch(s) != 1)
+		return CD_E_INTERNAL;
+	*n = db_i64(s, 0);
+	return CD_OK;
+}
+
+enum cd_err ledger_outbox_count(struct ledger *lg)
+{
+	struct ledger_tx t;
+	int64_t n = 0;
+	for (ledger_tx_init(lg, &t); ledger_tx_next(lg, &t);)
+		ledger_tx_end(lg, &t, outbox_count_tx(lg, &n));
+	if (t.rc == CD_OK)
+		atomic_store(&outbox_pending, (long long)n);
+	return t.rc;
+}
+
+long long ledger_outbox_pending(void)
+{
+	return atomic_load(&outbox_pending);
 }
 
 /* ---- creditctl ---- */

@@ -52,10 +52,24 @@
 #define LIMIT_METRICS_ROUTES 64
 /* A route's name as it appears in a metrics label: short identifiers. */
 #define LIMIT_METRICS_ROUTE_NAME_BYTES 32
-/* The /metrics text: eleven lines per route, each under 128 bytes, stay
- * under 100 KiB at LIMIT_METRICS_ROUTES; a text past this is a bug,
- * answered 500 rather than cut short. */
-#define LIMIT_METRICS_TEXT_BYTES (256 * 1024)
+/* What a route's lines in /metrics number: one per status creditd
+ * answers (metrics.c lists them, 18 today) and one for a code outside
+ * that list, and the duration histogram's buckets (14 bounds) with +Inf,
+ * sum and count. metrics.c asserts its tables match these. */
+#define METRICS_STATUS_SLOTS 18
+#define METRICS_DURATION_BUCKETS 14
+#define METRICS_LINES_PER_ROUTE ((METRICS_STATUS_SLOTS + 1) + (METRICS_DURATION_BUCKETS + 3) + 2)
+/* The /metrics text: METRICS_LINES_PER_ROUTE lines per route, each under
+ * 128 bytes, stay under 320 KiB at LIMIT_METRICS_ROUTES (about 40 KiB
+ * with today's routes and statuses a route really answers); a text past
+ * this is a bug, answered 500 rather than cut short. */
+#define LIMIT_METRICS_TEXT_BYTES (512 * 1024)
+/* creditd_outbox_pending is counted by the background thread once a
+ * sweep, in one index range read of events (state, next_attempt_at); a
+ * backlog this deep is shown as this many, so the read stays bounded
+ * however far a dead receiver lets the outbox grow (the alert on the
+ * backlog fires long before). */
+#define LIMIT_OUTBOX_COUNT_ROWS 1000000
 /* Group commit (ledger_combine.h): guard writes that arrive while a
  * batch is running wait and go into the next one, at most this many per
  * batch. It bounds a batch's memory (its rows are fixed arrays of this
@@ -322,8 +336,9 @@ _Static_assert(LIMIT_BODY_DEFAULT_BYTES <= LIMIT_BODY_MAX_BYTES, "default body c
 _Static_assert(LIMIT_PAGE_DEFAULT <= LIMIT_PAGE_MAX, "default page above max page");
 _Static_assert(LIMIT_LIST_PAGE >= 1 && LIMIT_EXPORT_PAGE >= 1 && LIMIT_VERIFY_VIOLATIONS >= 1,
 	       "a page must hold a row for its reader to move on");
-_Static_assert((LIMIT_METRICS_ROUTES + 1) * 11 * (96 + LIMIT_METRICS_ROUTE_NAME_BYTES) + 1024 <= LIMIT_METRICS_TEXT_BYTES,
-	       "the metrics text of the most routes, names and counts must fit its cap");
+_Static_assert((LIMIT_METRICS_ROUTES + 1) * METRICS_LINES_PER_ROUTE * (96 + LIMIT_METRICS_ROUTE_NAME_BYTES) +
+		       LIMIT_DB_NODES * (2 * LIMIT_DB_NODE_BYTES + 32) + 8192 <= LIMIT_METRICS_TEXT_BYTES,
+	       "the metrics text of the most routes, names, counts and nodes must fit its cap");
 _Static_assert(LIMIT_BALANCE_MICROS_MAX <= 9223372036854775807LL - LIMIT_AMOUNT_MICROS_MAX - LIMIT_SETTING_MICROS_MAX,
 	       "a counter in range plus one charge plus an overdraft must fit int64");
 _Static_assert(LIMIT_AMOUNT_MICROS_MAX <= LIMIT_SETTING_MICROS_MAX, "a limit can be set above any one charge");

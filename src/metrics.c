@@ -1,31 +1,50 @@
-/* metrics.c: per-route request counters and the Prometheus text of them.
+/* metrics.c: per-route request counters, latency histograms and the
+ * Prometheus text of them.
  *
  * It owns the counters and nothing else: route names come from whoever
- * calls metrics_init (the worker, with the router's list), so neither the
- * router nor the handlers depend on this module's text, and it depends on
- * neither. Counters are atomics in a static array of LIMIT_METRICS_ROUTES
- * slots; the text is built in a buffer that grows up to
- * LIMIT_METRICS_TEXT_BYTES and is refused whole past it, never cut. */
+ * calls metrics_init (the worker, with the router's list) and the gauges
+ * from whoever asks for the text (the /metrics handler), so neither the
+ * router, the ledger nor the handlers depend on this module, and it
+ * depends on none of them. Counters are relaxed atomics in a static array
+ * of LIMIT_METRICS_ROUTES slots, one route's apart from another's: a
+ * request adds to three of its route's counters and to no shared one. The
+ * text is built in a buffer that grows up to LIMIT_METRICS_TEXT_BYTES and
+ * is refused whole past it, never cut. */
 #include "metrics.h"
 #include "dynbuf.h"
 #include "limits.h"
 #include "log.h"
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* The statuses counted one by one, in the order they are printed. */
-#define STATUS_SLOTS 7
-static const int slot_status[STATUS_SLOTS] = {200, 201, 400, 401, 403, 404, 409};
-/* First size of the text buffer: the whole text today is about 16 KiB. */
+/* Every status creditd answers (the error table's and the handlers'
+ * successes), each counted under its own code, in the order printed. A
+ * code outside it would be a new answer nobody listed here: it is counted
+ * as status="other" so that it still shows, and the unit tests keep the
+ * error table inside this one. */
+static const int slot_status[] = {200, 201, 204, 304, 400, 401, 402, 403, 404, 405,
+				  408, 409, 413, 415, 429, 500, 502, 503};
+#define STATUS_SLOTS ((int)(sizeof(slot_status) / sizeof(slot_status[0])))
+_Static_assert(STATUS_SLOTS == METRICS_STATUS_SLOTS, "limits.h sizes the text by the statuses counted");
+
+/* The duration histogram's upper bounds, in microseconds and as printed
+ * (Prometheus' seconds). An answer takes 0.1 to 3 ms when all is well
+ * (README "Performance"); the upper buckets catch the database's stalls up
+ * to the health timeout and the body deadline. */
+static const unsigned long long bucket_micros[] = {250, 500, 1000, 2500, 5000, 10000, 25000, 50000,
+						   100000, 250000, 500000, 1000000, 2500000, 10000000};
+static const char *const bucket_le[] = {"0.00025", "0.0005", "0.001", "0.0025", "0.005", "0.01", "0.025", "0.05",
+					"0.1", "0.25", "0.5", "1", "2.5", "10"};
+#define BUCKETS ((int)(sizeof(bucket_micros) / sizeof(bucket_micros[0])))
+_Static_assert(BUCKETS == (int)(sizeof(bucket_le) / sizeof(bucket_le[0])), "one printed bound per bucket");
+_Static_assert(BUCKETS == METRICS_DURATION_BUCKETS, "limits.h sizes the text by the buckets printed");
 
 struct route_stats {
-	atomic_ullong count[STATUS_SLOTS];
-	atomic_ullong refused;		/* 402 and 429 */
-	atomic_ullong other;		/* 413, 5xx and the rest */
-	atomic_ullong micros_total;	/* handling time */
+	atomic_ullong count[STATUS_SLOTS + 1];	/* the last: status="other" */
+	atomic_ullong bucket[BUCKETS + 1];	/* each on its own; the last: above every bound */
+	atomic_ullong micros_total;		/* handling time */
 	atomic_ullong round_trips;
 };
 
@@ -64,21 +83,32 @@ static const char *route_label(size_t r)
 	return r < route_count ? route_names[r] : "unmatched";
 }
 
+static int status_slot(int status)
+{
+	for (int i = 0; i < STATUS_SLOTS; i++)
+		if (slot_status[i] == status)
+			return i;
+	return STATUS_SLOTS;
+}
+
+int metrics_status_known(int status)
+{
+	return status_slot(status) < STATUS_SLOTS;
+}
+
 void metrics_count(const char *route, int status, double duration_ms, unsigned long long round_trips)
 {
 	struct route_stats *s = &stats[route_index(route)];
-	int slot = -1;
-	for (int i = 0; i < STATUS_SLOTS; i++)
-		if (slot_status[i] == status)
-			slot = i;
-	if (slot >= 0)
-		atomic_fetch_add(&s->count[slot], 1);
-	else if (status == 402 || status == 429)
-		atomic_fetch_add(&s->refused, 1);
-	else
-		atomic_fetch_add(&s->other, 1);
-	atomic_fetch_add(&s->micros_total, (unsigned long long)(duration_ms * 1000.0));
-	atomic_fetch_add(&s->round_trips, round_trips);
+	unsigned long long micros = duration_ms > 0 ? (unsigned long long)(duration_ms * 1000.0) : 0;
+	int b = 0;
+	while (b < BUCKETS && micros > bucket_micros[b])
+		b++;
+	/* Counters only ever grow and are read one by one: no ordering
+	 * between them is promised, so relaxed adds are enough. */
+	atomic_fetch_add_explicit(&s->count[status_slot(status)], 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&s->bucket[b], 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&s->micros_total, micros, memory_order_relaxed);
+	atomic_fetch_add_explicit(&s->round_trips, round_trips, memory_order_relaxed);
 }
 
 /* ---- Text ---- */
@@ -86,19 +116,73 @@ void metrics_count(const char *route, int status, double duration_ms, unsigned l
 /* The text grows in a dynbuf capped at LIMIT_METRICS_TEXT_BYTES; a line
  * that does not fit fails the whole text (a 500), never a cut. */
 
+static unsigned long long load(atomic_ullong *a)
+{
+	return atomic_load_explicit(a, memory_order_relaxed);
+}
+
+/* A label value from configuration (a node's name, the version): its
+ * backslashes, quotes and newlines escaped as the format asks. */
+static void emit_label_value(struct dynbuf *b, const char *v)
+{
+	for (; *v != '\0'; v++) {
+		if (*v == '\\' || *v == '"')
+			dynbuf_printf(b, "\\%c", *v);
+		else if (*v == '\n')
+			dynbuf_printf(b, "\\n");
+		else
+			dynbuf_add(b, v, 1);
+	}
+}
+
+/* Each route's codes with a count: a code never answered has no line
+ * (Prometheus reads a missing series as none yet). */
 static void emit_requests(struct dynbuf *b)
 {
 	dynbuf_printf(b, "# HELP creditd_requests_total Requests answered, by route and status.\n"
 		"# TYPE creditd_requests_total counter\n");
 	for (size_t r = 0; r <= route_count; r++) {
+		for (int i = 0; i <= STATUS_SLOTS; i++) {
+			unsigned long long n = load(&stats[r].count[i]);
+			if (n == 0)
+				continue;
+			if (i < STATUS_SLOTS)
+				dynbuf_printf(b, "creditd_requests_total{route=\"%s\",status=\"%d\"} %llu\n",
+					      route_label(r), slot_status[i], n);
+			else
+				dynbuf_printf(b, "creditd_requests_total{route=\"%s\",status=\"other\"} %llu\n",
+					      route_label(r), n);
+		}
+	}
+}
+
+/* Prometheus' histogram of each route that answered: cumulative buckets,
+ * then +Inf, sum and count; the count is the buckets' own total, so it
+ * equals the route's requests once no request is half counted. */
+static void emit_durations(struct dynbuf *b)
+{
+	dynbuf_printf(b, "# HELP creditd_request_duration_seconds Time from a request's start to its answer written, by route.\n"
+		"# TYPE creditd_request_duration_seconds histogram\n");
+	for (size_t r = 0; r <= route_count; r++) {
+		unsigned long long below = 0, each[BUCKETS + 1];
+		for (int i = 0; i <= BUCKETS; i++) {
+			each[i] = load(&stats[r].bucket[i]);
+			below += each[i];
+		}
+		if (below == 0)
+			continue;
 		const char *name = route_label(r);
-		for (int i = 0; i < STATUS_SLOTS; i++)
-			dynbuf_printf(b, "creditd_requests_total{route=\"%s\",status=\"%d\"} %llu\n", name, slot_status[i],
-			     (unsigned long long)atomic_load(&stats[r].count[i]));
-		dynbuf_printf(b, "creditd_requests_total{route=\"%s\",status=\"refused\"} %llu\n", name,
-		     (unsigned long long)atomic_load(&stats[r].refused));
-		dynbuf_printf(b, "creditd_requests_total{route=\"%s\",status=\"other\"} %llu\n", name,
-		     (unsigned long long)atomic_load(&stats[r].other));
+		below = 0;
+		for (int i = 0; i < BUCKETS; i++) {
+			below += each[i];
+			dynbuf_printf(b, "creditd_request_duration_seconds_bucket{route=\"%s\",le=\"%s\"} %llu\n", name,
+				      bucket_le[i], below);
+		}
+		below += each[BUCKETS];
+		dynbuf_printf(b, "creditd_request_duration_seconds_bucket{route=\"%s\",le=\"+Inf\"} %llu\n"
+			      "creditd_request_duration_seconds_sum{route=\"%s\"} %.6f\n"
+			      "creditd_request_duration_seconds_count{route=\"%s\"} %llu\n",
+			      name, below, name, (double)load(&stats[r].micros_total) / 1e6, name, below);
 	}
 }
 
@@ -108,12 +192,12 @@ static void emit_totals(struct dynbuf *b)
 		"# TYPE creditd_request_seconds_total counter\n");
 	for (size_t r = 0; r <= route_count; r++)
 		dynbuf_printf(b, "creditd_request_seconds_total{route=\"%s\"} %.6f\n", route_label(r),
-		     (double)atomic_load(&stats[r].micros_total) / 1e6);
+		     (double)load(&stats[r].micros_total) / 1e6);
 	dynbuf_printf(b, "# HELP creditd_db_round_trips_total Database round trips (statements, commits, rollbacks), by route.\n"
 		"# TYPE creditd_db_round_trips_total counter\n");
 	for (size_t r = 0; r <= route_count; r++)
 		dynbuf_printf(b, "creditd_db_round_trips_total{route=\"%s\"} %llu\n", route_label(r),
-		     (unsigned long long)atomic_load(&stats[r].round_trips));
+		     load(&stats[r].round_trips));
 }
 
 /* Prometheus' histogram: cumulative buckets, then +Inf, sum and count. */
@@ -129,14 +213,41 @@ static void emit_histogram(struct dynbuf *b, const struct metrics_histogram *h)
 		      h->sum, h->name, h->count);
 }
 
-char *metrics_text(const struct metrics_histogram *h)
+static void emit_gauges(struct dynbuf *b, const struct metrics_gauges *g)
+{
+	if (g->nodes != NULL) {
+		dynbuf_printf(b, "# HELP creditd_db_up Whether the health watchdog's last probe of the database node answered (1) or not (0).\n"
+			      "# TYPE creditd_db_up gauge\n");
+		for (int i = 0; i < g->node_count && i < LIMIT_DB_NODES; i++) {
+			if (g->nodes[i].up < 0)
+				continue;
+			dynbuf_printf(b, "creditd_db_up{node=\"");
+			emit_label_value(b, g->nodes[i].name);
+			dynbuf_printf(b, "\"} %d\n", g->nodes[i].up ? 1 : 0);
+		}
+	}
+	if (g->outbox_pending >= 0)
+		dynbuf_printf(b, "# HELP creditd_outbox_pending Events not delivered yet (state pending), as the background thread last counted them.\n"
+			      "# TYPE creditd_outbox_pending gauge\ncreditd_outbox_pending %lld\n", g->outbox_pending);
+	if (g->version != NULL) {
+		dynbuf_printf(b, "# HELP creditd_build_info The running creditd's version.\n"
+			      "# TYPE creditd_build_info gauge\ncreditd_build_info{version=\"");
+		emit_label_value(b, g->version);
+		dynbuf_printf(b, "\"} 1\n");
+	}
+}
+
+char *metrics_text(const struct metrics_gauges *g)
 {
 	struct dynbuf b;
 	dynbuf_init(&b, LIMIT_METRICS_TEXT_BYTES);
 	emit_requests(&b);
+	emit_durations(&b);
 	emit_totals(&b);
-	if (h != NULL)
-		emit_histogram(&b, h);
+	if (g != NULL && g->batch != NULL)
+		emit_histogram(&b, g->batch);
+	if (g != NULL)
+		emit_gauges(&b, g);
 	if (b.failed)
 		log_error("metrics: the text passes its cap of %d bytes, or memory ran out", LIMIT_METRICS_TEXT_BYTES);
 	return dynbuf_take(&b);

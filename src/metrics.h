@@ -1,9 +1,13 @@
-/* metrics.h: per-route request counters and their Prometheus text.
+/* metrics.h: per-route request counters, latency histograms and the
+ * Prometheus text of them and of the gauges handed in (DESIGN §10
+ * "Metrics").
  *
  * The route names are registered from outside (the worker passes the
- * router's list once at start-up), so this module knows nothing of the
- * router or the handlers and any of them may call it. Counting is
- * lock-free and safe from every worker thread. */
+ * router's list once at start-up), and the gauges (database nodes, the
+ * outbox, the batch histogram, the version) are handed in by whoever makes
+ * the text, so this module knows nothing of the router, the ledger or the
+ * handlers and any of them may call it. Counting is lock-free and safe
+ * from every worker thread. */
 #ifndef CREDITD_METRICS_H
 #define CREDITD_METRICS_H
 #include <stddef.h>
@@ -16,8 +20,12 @@
  * LIMIT_METRICS_ROUTE_NAME_BYTES; nothing is registered then. */
 int metrics_init(const char *const *route_names, size_t n);
 /* Adds one answered request to route's counters (NULL or a name not
- * registered: "unmatched"). Any thread, any time. */
+ * registered: "unmatched"): its exact status, its duration in the route's
+ * histogram, its database round trips. Any thread, any time. */
 void metrics_count(const char *route, int status, double duration_ms, unsigned long long round_trips);
+/* 1 when metrics_count counts status under its own code, 0 when it would
+ * fall under status="other" (a code creditd never answers). */
+int metrics_status_known(int status);
 /* A histogram kept elsewhere (group commit's batch sizes), handed in
  * when the text is made: counts[i] observations up to le[i] (each bucket
  * on its own, not cumulative), total observations `count`, their sum. */
@@ -28,8 +36,24 @@ struct metrics_histogram {
 	const unsigned long long *counts;
 	unsigned long long count, sum;
 };
-/* The Prometheus text of every counter, and of h when not NULL,
- * NUL-terminated, in a buffer the caller frees with free(). NULL (logged)
- * when memory runs out or the text would pass LIMIT_METRICS_TEXT_BYTES. */
-char *metrics_text(const struct metrics_histogram *h);
+/* A database node as the config names it, and what the health watchdog
+ * last saw: 1 up, 0 down, -1 not probed yet (then no line is printed). */
+struct metrics_node {
+	const char *name;
+	int up;
+};
+/* Everything the text shows beside the request counters; any pointer may
+ * be NULL (nothing of it printed). The caller keeps it alive for the call. */
+struct metrics_gauges {
+	const struct metrics_histogram *batch;
+	const struct metrics_node *nodes;
+	int node_count;			/* at most LIMIT_DB_NODES */
+	long long outbox_pending;	/* -1: not counted yet (no line) */
+	const char *version;		/* creditd_build_info's label */
+};
+/* The Prometheus text (exposition format 0.0.4) of every counter and of
+ * g, NUL-terminated, in a buffer the caller frees with free(). NULL
+ * (logged) when memory runs out or the text would pass
+ * LIMIT_METRICS_TEXT_BYTES. */
+char *metrics_text(const struct metrics_gauges *g);
 #endif

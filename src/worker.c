@@ -364,6 +364,8 @@ static void *background_main(void *arg)
 	(void)arg;
 	if (lg != NULL && ledger_prices_reload(lg) != CD_OK)
 		log_warn("prices not loaded yet: %s", ledger_errmsg(lg));
+	if (lg != NULL)
+		ledger_outbox_count(lg);	/* /metrics has a figure from the start */
 	pthread_mutex_lock(&bg_lock);
 	while (lg != NULL && !atomic_load(&stopping)) {
 		struct timespec until;
@@ -386,6 +388,7 @@ static void *background_main(void *arg)
 		if (ledger_topups_expire(lg, &expired) == CD_OK && expired > 0)
 			log_info("%d top-ups pending for a day marked expired", expired);
 		ledger_prices_reload(lg);
+		ledger_outbox_count(lg);
 		memory_trim();
 		pthread_mutex_lock(&bg_lock);
 	}

@@ -46,6 +46,7 @@ def test_build_lintian_and_run_the_package():
                  "./usr/share/man/man8/creditctl.8.gz", "./usr/share/man/man5/creditd.conf.5.gz",
                  "./lib/systemd/system/creditd.service", "./lib/systemd/system/creditd.socket",
                  "./usr/share/creditd/nginx/creditd-fastcgi.conf", "./usr/share/creditd/apache/creditd-proxy-fcgi.conf",
+                 "./usr/share/creditd/prometheus/creditd-alerts.yml", "./usr/share/creditd/grafana/creditd-dashboard.json",
                  "./etc/creditd/creditd.conf", "./etc/logrotate.d/creditd"):
         check(path in listing, "the package has %s" % path)
     for sql in sorted(os.listdir(os.path.join(stack.ROOT, "sql"))):

@@ -1,9 +1,12 @@
 /* test_metrics.c: route names are registered from outside and checked,
- * each answer lands in the counter its status belongs to, and the text
- * keeps the exact lines Prometheus and the integration tests read. */
+ * each answer lands in the counter of its exact status and in its route's
+ * duration histogram, the gauges handed in are printed (escaped), and the
+ * text keeps the exact lines Prometheus and the integration tests read. */
 #include "metrics.h"
+#include "errors.h"
 #include "limits.h"
 #include "tap.h"
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -40,6 +43,63 @@ static void test_init(void)
 	is_int(metrics_init(too_long, 1), 0, "a name at the limit accepted");
 }
 
+static unsigned long long line_value(const char *text, const char *prefix)
+{
+	size_t n = strlen(prefix);
+	for (const char *p = text; p != NULL && *p != '\0';) {
+		if (strncmp(p, prefix, n) == 0 && p[n] == ' ')
+			return strtoull(p + n + 1, NULL, 10);
+		p = strchr(p, '\n');
+		if (p != NULL)
+			p++;
+	}
+	return ~0ULL;
+}
+
+static int grant_cumulative(const char *text)
+{
+	unsigned long long prev = 0;
+	static const char *const les[] = {"0.00025", "0.0005", "0.001", "0.0025", "0.005", "0.01", "0.025", "0.05",
+					  "0.1", "0.25", "0.5", "1", "2.5", "10", "+Inf"};
+	int cumulative = 1;
+	for (size_t i = 0; i < sizeof(les) / sizeof(les[0]); i++) {
+		char prefix[128];
+		snprintf(prefix, sizeof(prefix), "creditd_request_duration_seconds_bucket{route=\"grant\",le=\"%s\"}", les[i]);
+		unsigned long long v = line_value(text, prefix);
+		cumulative = cumulative && v != ~0ULL && v >= prev;
+		prev = v;
+	}
+	return cumulative;
+}
+
+static void check_gauges(const char *text)
+{
+	ok(has_line(text, "# TYPE creditd_db_up gauge"), "db_up's type");
+	ok(has_line(text, "creditd_db_up{node=\"db1:3306\"} 1"), "a node up");
+	ok(has_line(text, "creditd_db_up{node=\"db\\\"2:3306\"} 0"), "a node down, its name escaped");
+	ok(strstr(text, "db3:3306") == NULL, "a node not probed yet: no line");
+	ok(has_line(text, "# TYPE creditd_outbox_pending gauge"), "outbox's type");
+	ok(has_line(text, "creditd_outbox_pending 42"), "outbox pending");
+	ok(has_line(text, "creditd_build_info{version=\"1.2.3\"} 1"), "build info");
+}
+
+static void check_batch_and_totals(const char *text)
+{
+	ok(has_line(text, "# TYPE creditd_guard_batch_size histogram"), "the histogram says its type");
+	ok(has_line(text, "creditd_guard_batch_size_bucket{le=\"1\"} 5"), "bucket 1 counts its own");
+	ok(has_line(text, "creditd_guard_batch_size_bucket{le=\"2\"} 5"), "buckets are cumulative (empty one)");
+	ok(has_line(text, "creditd_guard_batch_size_bucket{le=\"4\"} 7"), "buckets are cumulative");
+	ok(has_line(text, "creditd_guard_batch_size_bucket{le=\"+Inf\"} 7"), "+Inf is the count");
+	ok(has_line(text, "creditd_guard_batch_size_sum 12"), "sum of sizes");
+	ok(has_line(text, "creditd_guard_batch_size_count 7"), "count of batches");
+	ok(has_line(text, "# TYPE creditd_request_seconds_total counter"), "seconds TYPE line");
+	ok(has_line(text, "creditd_request_seconds_total{route=\"healthz\"} 0.002000"), "healthz seconds summed");
+	ok(has_line(text, "creditd_request_seconds_total{route=\"unmatched\"} 0.000750"), "unmatched seconds summed");
+	ok(has_line(text, "# TYPE creditd_db_round_trips_total counter"), "round trips TYPE line");
+	ok(has_line(text, "creditd_db_round_trips_total{route=\"grant\"} 7"), "grant round trips summed");
+	ok(has_line(text, "creditd_db_round_trips_total{route=\"healthz\"} 0"), "healthz round trips zero");
+}
+
 static void test_text(void)
 {
 	static const char *const names[] = {"healthz", "grant"};
@@ -50,49 +110,75 @@ static void test_text(void)
 	metrics_count("grant", 402, 1.0, 2);
 	metrics_count("grant", 429, 1.0, 0);
 	metrics_count("grant", 503, 1.0, 1);
+	metrics_count("grant", 413, 30000.0, 0);
+	metrics_count("grant", 415, 0.1, 0);
 	metrics_count("grant", 409, 1.0, 1);
 	metrics_count(NULL, 404, 0.25, 0);
 	metrics_count("no_such_route", 405, 0.25, 0);
+	metrics_count("no_such_route", 299, 0.25, 0);
 	static const int le[] = {1, 2, 4};
 	static const unsigned long long counts[] = {5, 0, 2};
 	struct metrics_histogram h = {"creditd_guard_batch_size", "Ops per batch.", 3, le, counts, 7, 12};
-	char *text = metrics_text(&h);
+	struct metrics_node nodes[] = {{"db1:3306", 1}, {"db\"2:3306", 0}, {"db3:3306", -1}};
+	struct metrics_gauges g = {&h, nodes, 3, 42, "1.2.3"};
+	char *text = metrics_text(&g);
 	if (!ok(text != NULL, "text built"))
 		return;
 	static const char head[] = "# HELP creditd_requests_total Requests answered, by route and status.\n"
 				   "# TYPE creditd_requests_total counter\n";
 	ok(strncmp(text, head, sizeof(head) - 1) == 0, "text opens with the requests HELP and TYPE");
 	ok(has_line(text, "creditd_requests_total{route=\"healthz\",status=\"200\"} 2"), "healthz 200 counted twice");
-	ok(has_line(text, "creditd_requests_total{route=\"healthz\",status=\"201\"} 0"), "healthz 201 zero");
+	ok(strstr(text, "route=\"healthz\",status=\"201\"") == NULL, "a code never answered has no line");
 	ok(has_line(text, "creditd_requests_total{route=\"grant\",status=\"201\"} 1"), "grant 201 counted");
 	ok(has_line(text, "creditd_requests_total{route=\"grant\",status=\"409\"} 1"), "grant 409 counted");
-	ok(has_line(text, "creditd_requests_total{route=\"grant\",status=\"refused\"} 2"), "402 and 429 are refused");
-	ok(has_line(text, "creditd_requests_total{route=\"grant\",status=\"other\"} 1"), "503 is other");
+	ok(has_line(text, "creditd_requests_total{route=\"grant\",status=\"402\"} 1"), "402 on its own");
+	ok(has_line(text, "creditd_requests_total{route=\"grant\",status=\"429\"} 1"), "429 on its own");
+	ok(has_line(text, "creditd_requests_total{route=\"grant\",status=\"503\"} 1"), "503 on its own");
+	ok(has_line(text, "creditd_requests_total{route=\"grant\",status=\"413\"} 1"), "413 on its own");
+	ok(has_line(text, "creditd_requests_total{route=\"grant\",status=\"415\"} 1"), "415 on its own");
+	ok(strstr(text, "route=\"grant\",status=\"other\"") == NULL, "nothing of grant's is other");
+	ok(strstr(text, "\"refused\"") == NULL, "no status is lumped as refused");
 	ok(has_line(text, "creditd_requests_total{route=\"unmatched\",status=\"404\"} 1"), "no route: unmatched");
-	ok(has_line(text, "# TYPE creditd_guard_batch_size histogram"), "the histogram says its type");
-	ok(has_line(text, "creditd_guard_batch_size_bucket{le=\"1\"} 5"), "bucket 1 counts its own");
-	ok(has_line(text, "creditd_guard_batch_size_bucket{le=\"2\"} 5"), "buckets are cumulative (empty one)");
-	ok(has_line(text, "creditd_guard_batch_size_bucket{le=\"4\"} 7"), "buckets are cumulative");
-	ok(has_line(text, "creditd_guard_batch_size_bucket{le=\"+Inf\"} 7"), "+Inf is the count");
-	ok(has_line(text, "creditd_guard_batch_size_sum 12"), "sum of sizes");
-	ok(has_line(text, "creditd_guard_batch_size_count 7"), "count of batches");
+	ok(has_line(text, "creditd_requests_total{route=\"unmatched\",status=\"405\"} 1"), "an unknown name: unmatched");
 	ok(has_line(text, "creditd_requests_total{route=\"unmatched\",status=\"other\"} 1"),
-	   "an unknown route name: unmatched, 405 is other");
-	ok(has_line(text, "# TYPE creditd_request_seconds_total counter"), "seconds TYPE line");
-	ok(has_line(text, "creditd_request_seconds_total{route=\"healthz\"} 0.002000"), "healthz seconds summed");
-	ok(has_line(text, "creditd_request_seconds_total{route=\"unmatched\"} 0.000500"), "unmatched seconds summed");
-	ok(has_line(text, "# TYPE creditd_db_round_trips_total counter"), "round trips TYPE line");
-	ok(has_line(text, "creditd_db_round_trips_total{route=\"grant\"} 7"), "grant round trips summed");
-	ok(has_line(text, "creditd_db_round_trips_total{route=\"healthz\"} 0"), "healthz round trips zero");
-	/* 2 routes + unmatched: 9 request lines, 1 seconds line and 1 round
-	 * trips line each, and 6 HELP/TYPE lines; the histogram's HELP, TYPE,
-	 * 3 buckets, +Inf, sum and count. */
-	int lines = 0;
-	for (const char *p = text; *p != '\0'; p++)
-		lines += *p == '\n';
-	is_int(lines, 3 * 11 + 6 + 8, "every line there, none more");
+	   "a code creditd never answers still shows, as other");
+	ok(has_line(text, "# TYPE creditd_request_duration_seconds histogram"), "the duration histogram's type");
+	ok(has_line(text, "creditd_request_duration_seconds_bucket{route=\"healthz\",le=\"0.001\"} 1"),
+	   "0.5 ms is within 1 ms");
+	ok(has_line(text, "creditd_request_duration_seconds_bucket{route=\"healthz\",le=\"0.0025\"} 2"),
+	   "buckets are cumulative");
+	ok(has_line(text, "creditd_request_duration_seconds_bucket{route=\"healthz\",le=\"+Inf\"} 2"), "+Inf: all");
+	ok(has_line(text, "creditd_request_duration_seconds_sum{route=\"healthz\"} 0.002000"), "sum in seconds");
+	ok(has_line(text, "creditd_request_duration_seconds_count{route=\"healthz\"} 2"), "count: the route's requests");
+	ok(has_line(text, "creditd_request_duration_seconds_bucket{route=\"grant\",le=\"10\"} 6"), "30 s is above the last bound");
+	ok(has_line(text, "creditd_request_duration_seconds_bucket{route=\"grant\",le=\"+Inf\"} 7"), "grant's +Inf");
+	ok(has_line(text, "creditd_request_duration_seconds_count{route=\"grant\"} 7"), "grant's count");
+	ok(has_line(text, "creditd_request_duration_seconds_bucket{route=\"grant\",le=\"0.00025\"} 1"),
+	   "0.1 ms in the first bucket");
+	ok(grant_cumulative(text), "every bucket there, none below the one before");
+	ok(strstr(text, "creditd_request_duration_seconds_bucket{route=\"no_such") == NULL, "names never counted: none");
+	check_batch_and_totals(text);
+	check_gauges(text);
 	is_int(text[strlen(text) - 1], '\n', "text ends with a newline");
 	free(text);
+	struct metrics_gauges none = {NULL, NULL, 0, -1, NULL};
+	text = metrics_text(&none);
+	ok(text != NULL && strstr(text, "creditd_outbox_pending") == NULL && strstr(text, "creditd_build_info") == NULL &&
+	   strstr(text, "creditd_db_up") == NULL, "nothing counted yet: no gauge lines");
+	free(text);
+}
+
+static void test_every_error_status_is_its_own(void)
+{
+	/* Every status the error table answers is counted under its code. */
+	int all = 1;
+	for (int e = 0; e < CD_E__COUNT; e++)
+		all = all && metrics_status_known(cd_err_status((enum cd_err)e));
+	ok(all, "the error table's statuses all have their own counter");
+	static const int successes[] = {200, 201, 204, 304};
+	for (size_t i = 0; i < sizeof(successes) / sizeof(successes[0]); i++)
+		ok(metrics_status_known(successes[i]), "%d has its own counter", successes[i]);
+	ok(!metrics_status_known(299), "a code creditd never answers is other");
 }
 
 static void test_many_routes(void)
@@ -107,7 +193,27 @@ static void test_many_routes(void)
 	is_int(metrics_init(names, LIMIT_METRICS_ROUTES), 0, "the most routes registered");
 	for (size_t i = 0; i < LIMIT_METRICS_ROUTES; i++)
 		metrics_count(names[i], 402, 1e12, ~0ULL / 2);
-	char *text = metrics_text(NULL);
+	/* And every status and bucket of every route, and the most nodes
+	 * with the longest names, each of them to be escaped. */
+	static const int statuses[] = {200, 201, 204, 304, 400, 401, 403, 404, 405, 408, 409, 413, 415, 429, 500,
+				       502, 503, 299};
+	static const double ms[] = {0.1, 0.3, 0.7, 2, 4, 8, 20, 40, 80, 200, 400, 800, 2000, 9000, 60000};
+	for (size_t i = 0; i <= LIMIT_METRICS_ROUTES; i++) {
+		const char *name = i < LIMIT_METRICS_ROUTES ? names[i] : NULL;
+		for (size_t s = 0; s < sizeof(statuses) / sizeof(statuses[0]); s++)
+			metrics_count(name, statuses[s], 1e12, ~0ULL / 2);
+		for (size_t d = 0; d < sizeof(ms) / sizeof(ms[0]); d++)
+			metrics_count(name, 200, ms[d] * 1e6, 0);
+	}
+	static char node_names[LIMIT_DB_NODES][LIMIT_DB_NODE_BYTES];
+	struct metrics_node nodes[LIMIT_DB_NODES];
+	for (int i = 0; i < LIMIT_DB_NODES; i++) {
+		memset(node_names[i], '"', LIMIT_DB_NODE_BYTES - 1);
+		nodes[i].name = node_names[i];
+		nodes[i].up = 1;
+	}
+	struct metrics_gauges g = {NULL, nodes, LIMIT_DB_NODES, 1LL << 62, "0.0.0-longest"};
+	char *text = metrics_text(&g);
 	ok(text != NULL, "the largest text fits its cap");
 	if (text != NULL)
 		ok(strlen(text) > 16 * 1024, "and it grew past the first buffer (%zu bytes)", strlen(text));
@@ -120,6 +226,7 @@ int main(void)
 {
 	test_init();
 	test_text();
+	test_every_error_status_is_its_own();
 	test_many_routes();
 	return done_testing();
 }
