@@ -1,13 +1,17 @@
 <?php
 /*
- * client_flow.php: drives clients/php/Creditd.php against the test stack for
- * test_50_clients.py and prints one JSON object of what it saw; the Python
- * test makes every assertion (including the expected costs).
+ * package_flow.php: drives the creditd/client package (clients/php) against
+ * the test stack for test_51_php_client.py and prints one JSON object of
+ * what it saw; the Python test makes every assertion (including the
+ * expected costs).
  *
- * php client_flow.php TRANSPORT   (curl|stream)
+ * php package_flow.php TRANSPORT   (curl|stream)
  * Environment: CREDITD_URL, CREDITD_ADMIN_KEY, CREDITD_GUARD_KEY,
  * CREDITD_READ_KEY, CREDITD_APP_KEY, PREFIX (unique per run), UNAVAILABLE_URL (a server that
- * answers 503 with Retry-After), CLOSED_URL (nothing listens there).
+ * answers 503 with Retry-After), CLOSED_URL (nothing listens there), FLAKY_URL (a proxy to
+ * creditd that loses the first answer of each write: it forwards it, then answers 503),
+ * PROVIDER_URL (a fake model provider whose streams break off), EVENT_BODY,
+ * EVENT_HEADER, EVENT_SECRET (a pushed event signed by the test).
  */
 declare(strict_types=1);
 
@@ -16,14 +20,15 @@ set_error_handler(function ($no, $msg, $file, $line) {
     throw new \ErrorException($msg, 0, $no, $file, $line);
 });
 
-require __DIR__ . '/../../../clients/php/Creditd.php';
+require getenv('CREDITD_PHP_AUTOLOAD') ?: __DIR__ . '/../../../clients/php/autoload.php';
 
 use Creditd\Client;
+use Creditd\Exception\CreditdException;
 
 $transport = $argv[1] ?? 'curl';
 $url = getenv('CREDITD_URL');
 $prefix = getenv('PREFIX');
-$opts = ['transport' => $transport, 'timeout' => 20];
+$opts = ['transport' => $transport, 'timeout' => 20, 'retries' => 0];
 $admin = new Client($url, getenv('CREDITD_ADMIN_KEY'), $opts);
 $guard = new Client($url, getenv('CREDITD_GUARD_KEY'), $opts);
 $read = new Client($url, getenv('CREDITD_READ_KEY'), $opts);
@@ -35,16 +40,14 @@ function caught(callable $fn): array
 {
     try {
         $fn();
-    } catch (\Creditd\Error $e) {
+    } catch (CreditdException $e) {
         $info = [
             'class' => get_class($e), 'status' => $e->getStatus(), 'code' => $e->getErrorCode(),
             'type' => $e->getErrorType(), 'param' => $e->getParam(), 'body' => $e->getBody(),
             'available_micros' => $e->getAvailableMicros(), 'required_micros' => $e->getRequiredMicros(),
             'is_creditd_error' => true,
         ];
-        if ($e instanceof \Creditd\Unavailable) {
-            $info['retry_after'] = $e->getRetryAfter();
-        }
+        $info['retry_after'] = $e->getRetryAfter();
         return $info;
     }
     return ['class' => null];
@@ -136,9 +139,10 @@ $out['member_removed'] = $admin->removeMember($ws, 'bob/2');
 $out['member_removed_again'] = caught(function () use ($admin, $ws) { $admin->removeMember($ws, 'bob/2'); });
 $out['record_usage'] = $guard->recordUsage(['account' => $acct, 'model' => 'gpt-3.5-turbo', 'input_tokens' => 300,
                                             'output_tokens' => 120, 'request_id' => $prefix . '-batch']);
-$out['usage'] = $read->usage($acct, null, null, 'model');
+$out['usage'] = $read->usageReport($acct, null, null, 'model');
 $out['topup_read_key'] = caught(function () use ($read, $acct) { $read->topup($acct, 1500); });
-$out['topup'] = $app->topup($acct, 1500, 'https://app.example.com/paid', null, $prefix . '-topup');
+$out['topup'] = $app->topup($acct, 1500, ['success_url' => 'https://app.example.com/paid', 'save_card' => true],
+                            $prefix . '-topup');
 
 // The guard helper: a stream cut off midway is settled with what it produced.
 class ProviderCut extends \RuntimeException {}
@@ -252,5 +256,167 @@ $down = new Client(getenv('UNAVAILABLE_URL'), 'k', $opts);
 $out['unavailable'] = caught(function () use ($down) { $down->healthz(); });
 $closed = new Client(getenv('CLOSED_URL'), 'k', $opts + ['timeout' => 3]);
 $out['closed'] = caught(function () use ($closed) { $closed->models(); });
+
+// ---- what the package adds ----
+$E = function (callable $fn): array {
+    $info = caught($fn);
+    return $info + ['short' => isset($info['class']) ? substr(strrchr('\\' . $info['class'], '\\'), 1) : null];
+};
+
+// Typed refusals: a daily limit, a suspended account, a rate limit.
+$daily = $prefix . '-daily';
+$admin->createAccount($daily);
+$admin->patchAccount($daily, ['daily_limit_micros' => 1000]);
+$out['daily'] = $E(function () use ($guard, $daily, $prefix) {
+    $guard->authorize(['account' => $daily, 'request_id' => $prefix . '-d1', 'model' => 'gpt-4o',
+                       'input_tokens' => 100000, 'max_output_tokens' => 1000]);
+});
+$susp = $prefix . '-susp';
+$admin->createAccount($susp);
+$admin->patchAccount($susp, ['status' => 'suspended']);
+$out['suspended'] = $E(function () use ($guard, $susp, $prefix) {
+    $guard->authorize(['account' => $susp, 'request_id' => $prefix . '-s1', 'model' => 'gpt-4o', 'input_tokens' => 1]);
+});
+$rl = $prefix . '-rl';
+$admin->createAccount($rl, 'user', ['requests_per_minute' => 1]);
+$guard->authorize(['account' => $rl, 'request_id' => $prefix . '-rl1', 'model' => 'gpt-4o', 'input_tokens' => 1,
+                   'max_output_tokens' => 1]);
+$out['rate_limited'] = $E(function () use ($guard, $rl, $prefix) {
+    $guard->authorize(['account' => $rl, 'request_id' => $prefix . '-rl2', 'model' => 'gpt-4o', 'input_tokens' => 1,
+                       'max_output_tokens' => 1]);
+});
+
+// Usage with no hold: refused for want of credit, then forced.
+$upar = ['account' => $poor, 'model' => 'gpt-4o', 'input_tokens' => 100000, 'output_tokens' => 1000,
+         'request_id' => $prefix . '-u1'];
+$out['usage_refused'] = $E(function () use ($guard, $upar) { $guard->recordUsage($upar); });
+$out['usage_forced'] = $guard->recordUsage($upar + ['force' => true]);
+$out['poor_after_force'] = $read->getAccount($poor);
+
+// Plans, promo codes, browser tokens.
+$out['plans'] = $read->plans();
+$code = strtoupper(substr(preg_replace('/[^A-Za-z0-9]/', '', $prefix), -20)) . 'P';
+$admin->createPromoCode($code, 2500000, ['max_redemptions' => 5]);
+$out['redeemed'] = $app->redeem($acct, strtolower($code));
+$out['redeemed_again'] = $E(function () use ($app, $acct, $code) { $app->redeem($acct, $code); });
+$out['redeem_unknown'] = $E(function () use ($app, $acct, $prefix) { $app->redeem($acct, 'NOPE' . substr(md5($prefix), 0, 10)); });
+$out['browser_token'] = $app->browserToken($acct, 120);
+
+// Events: the outbox walked with `after`, page by page, against one big page.
+$first = $admin->events(0, 1);
+$start = max(0, (int) ($admin->events(null, 200)['next_after'] ?? 0) - 7);
+$walked = [];
+foreach ($admin->iterEvents($start, 2) as $ev) {
+    $walked[] = $ev['id'];
+}
+$out['events_walked'] = $walked;
+$out['events_page'] = array_column($admin->events($start, 200)['data'], 'id');
+$out['events_first'] = $first;
+
+// A pushed event signed by the test (Python's hmac) checks out; tampered, it does not.
+$out['event_verified'] = Client::verifyEvent(getenv('EVENT_BODY'), getenv('EVENT_HEADER'), getenv('EVENT_SECRET'));
+$out['event_tampered'] = $E(function () {
+    \Creditd\Signature::verify(getenv('EVENT_BODY') . ' ', getenv('EVENT_HEADER'), getenv('EVENT_SECRET'));
+});
+
+// Retries: through a proxy that loses the first answer of each write (forwarded, then 503).
+$flakyOpts = ['transport' => $transport, 'timeout' => 20, 'retries' => 2, 'max_retry_wait' => 2];
+$fguard = new Client(getenv('FLAKY_URL'), getenv('CREDITD_GUARD_KEY'), $flakyOpts);
+$fadmin = new Client(getenv('FLAKY_URL'), getenv('CREDITD_ADMIN_KEY'), $flakyOpts);
+$facct = $prefix . '-flaky';
+$out['flaky_created'] = $fadmin->createAccount($facct);
+$out['flaky_grant'] = $fadmin->grant($facct, 777, 'promo', ['description' => 'retried']);
+$fh = $fguard->authorize(['account' => $facct, 'request_id' => $prefix . '-f1', 'model' => 'gpt-4o',
+                          'input_tokens' => 500, 'max_output_tokens' => 100]);
+$out['flaky_hold'] = $fh;
+$out['flaky_settle'] = $fguard->settle($fh['hold_id'], 500, 40);
+$out['flaky_account'] = $read->getAccount($facct);
+$out['flaky_journal'] = $read->transactions($facct, 200)['data'];
+$noRetry = new Client(getenv('FLAKY_URL'), getenv('CREDITD_ADMIN_KEY'), ['retries' => 0] + $flakyOpts);
+$out['flaky_no_retry'] = $E(function () use ($noRetry, $facct, $prefix) {
+    $noRetry->grant($facct, 5, 'promo', [], $prefix . '-no-retry'); // its first answer lost, not retried
+});
+
+// A real HTTP stream from a fake provider that breaks off mid-way, read with this transport.
+
+/** The raw body of $url piece by piece; ProviderCut when the connection breaks or ends early. */
+function providerBytes(string $url, string $transport): \Generator
+{
+    if ($transport === 'curl') {
+        $buf = '';
+        $ch = curl_init($url);
+        curl_setopt_array($ch, [CURLOPT_PROXY => '', CURLOPT_TIMEOUT => 20,
+            CURLOPT_WRITEFUNCTION => function ($ch, $data) use (&$buf) { $buf .= $data; return strlen($data); }]);
+        $mh = curl_multi_init();
+        curl_multi_add_handle($mh, $ch);
+        do {
+            $status = curl_multi_exec($mh, $running);
+            if ($running) {
+                curl_multi_select($mh, 1.0);
+            }
+            if ($buf !== '') {
+                $piece = $buf;
+                $buf = '';
+                yield $piece;
+            }
+        } while ($running && $status === CURLM_OK);
+        $info = curl_multi_info_read($mh);
+        $err = $info ? $info['result'] : 0;
+        curl_multi_remove_handle($mh, $ch);
+        if ($err !== CURLE_OK) {
+            throw new ProviderCut('curl: ' . curl_strerror($err));
+        }
+        return;
+    }
+    $fp = @fopen($url, 'r', false, stream_context_create(['http' => ['timeout' => 20]]));
+    if ($fp === false) {
+        throw new ProviderCut('cannot open the stream');
+    }
+    while (!feof($fp)) {
+        $piece = fread($fp, 64);
+        if ($piece === false) {
+            throw new ProviderCut('read failed');
+        }
+        if ($piece !== '') {
+            yield $piece;
+        }
+    }
+    fclose($fp);
+}
+
+/** Provider events; ProviderCut when the stream ends without its last event. */
+function providerEvents(string $url, string $transport, string $last): \Generator
+{
+    $seenLast = false;
+    foreach (\Creditd\Provider\Sse::decode(providerBytes($url, $transport)) as $event) {
+        $seenLast = $seenLast || (($event['type'] ?? '') === $last) || ($last === 'usage' && !empty($event['usage']));
+        yield $event;
+    }
+    if (!$seenLast) {
+        throw new ProviderCut('the stream ended before ' . $last);
+    }
+}
+
+$pacct = $prefix . '-prov';
+$admin->createAccount($pacct);
+$pparams = function (string $rid) use ($pacct, $prefix) {
+    return ['account' => $pacct, 'request_id' => $prefix . $rid, 'model' => 'gpt-4o',
+            'input_tokens' => 1000, 'max_output_tokens' => 500];
+};
+$provider = getenv('PROVIDER_URL');
+$out['prov_balance_before'] = $read->getAccount($pacct)['balance_micros'];
+foreach (['openai_cut' => ['openai', 'cut', 'usage'], 'openai_full' => ['openai', 'full', 'usage'],
+          'anthropic_cut' => ['anthropic', 'cut', 'message_stop'], 'anthropic_full' => ['anthropic', 'full', 'message_stop'],
+          'openai_nothing' => ['openai', 'nothing', 'usage']] as $name => [$kind, $how, $last]) {
+    $out['prov_' . $name] = guarded($guard, $pparams('-p-' . $name), function ($hold) use ($provider, $kind, $how, $last, $transport) {
+        $events = providerEvents($provider . '/' . $kind . '/' . $how, $transport, $last);
+        $text = '';
+        foreach ($kind === 'openai' ? $hold->openaiStream($events) : $hold->anthropicStream($events) as $e) {
+            $text .= $e['choices'][0]['delta']['content'] ?? $e['delta']['text'] ?? '';
+        }
+        return $text;
+    });
+}
+$out['prov_account'] = $read->getAccount($pacct);
 
 echo json_encode($out, JSON_UNESCAPED_SLASHES | JSON_UNESCAPED_UNICODE | JSON_PRESERVE_ZERO_FRACTION), "\n";

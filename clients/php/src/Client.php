@@ -1,0 +1,535 @@
+<?php
+
+declare(strict_types=1);
+
+namespace Creditd;
+
+use Creditd\Exception\AccountSuspended;
+use Creditd\Exception\AlreadyRedeemed;
+use Creditd\Exception\BadRequest;
+use Creditd\Exception\Conflict;
+use Creditd\Exception\ConnectionFailed;
+use Creditd\Exception\CreditdException;
+use Creditd\Exception\DailyLimitReached;
+use Creditd\Exception\Forbidden;
+use Creditd\Exception\InsufficientCredits;
+use Creditd\Exception\LimitReached;
+use Creditd\Exception\MemberCapReached;
+use Creditd\Exception\MonthlyLimitReached;
+use Creditd\Exception\NotFound;
+use Creditd\Exception\PromoExhausted;
+use Creditd\Exception\PromoExpired;
+use Creditd\Exception\RateLimited;
+use Creditd\Exception\ServerError;
+use Creditd\Exception\StripeNotConfigured;
+use Creditd\Exception\Unauthorized;
+use Creditd\Exception\Unavailable;
+use Creditd\Exception\UpstreamError;
+use Creditd\Transport\CurlTransport;
+use Creditd\Transport\Response;
+use Creditd\Transport\StreamTransport;
+use Creditd\Transport\Transport;
+
+/**
+ * One API key against one creditd (server to server; never from a browser).
+ *
+ * Every method maps one route and returns the decoded JSON answer as an
+ * array; an error answer throws a subclass of CreditdException (see
+ * Exception/). Amounts are integer micros (1 EUR = 1,000,000), top-ups cents.
+ *
+ * Retries: a 503 `unavailable` (the database away) and a request that got no
+ * answer are sent again, at most `retries` times, after Retry-After seconds
+ * (else a short backoff), with the same Idempotency-Key: a write the first
+ * try did commit is answered from creditd's record, never done twice. A write
+ * given no key gets a random one for that purpose.
+ */
+class Client
+{
+    const VERSION = '2.0.0';
+
+    /** Fields that must go out as JSON integers. */
+    private const INT_FIELDS = [
+        'amount_micros', 'amount_cents', 'overdraft_limit_micros', 'monthly_limit_micros', 'daily_limit_micros',
+        'low_balance_micros', 'monthly_cap_micros', 'credits_micros', 'rollover_cap_micros', 'member_cap_micros',
+        'input_tokens', 'max_output_tokens', 'min_output_tokens', 'output_tokens', 'cached_input_tokens',
+        'ttl_seconds', 'priority', 'max_redemptions', 'grant_ttl_days', 'requests_per_minute',
+        'tokens_per_minute', 'threshold_micros',
+    ];
+
+    /** @var string */
+    private $baseUrl;
+    /** @var string */
+    private $apiKey;
+    /** @var float */
+    private $timeout;
+    /** @var Transport */
+    private $transport;
+    /** @var int */
+    private $retries;
+    /** @var float */
+    private $maxRetryWait;
+    /** @var callable(float):void */
+    private $sleep;
+
+    /**
+     * @param string $baseUrl where creditd is mounted, e.g. "https://billing.example.com/credits"
+     * @param string $apiKey a guard, read, app or admin key
+     * @param array $options
+     *   - timeout: seconds per try (default 10)
+     *   - transport: "curl", "stream" or a Transport (default: curl when ext-curl is loaded, else stream)
+     *   - retries: extra tries of a 503 `unavailable` or of no answer (default 2; 0 turns retries off)
+     *   - max_retry_wait: longest wait before a retry in seconds (default 10); a Retry-After
+     *     beyond it is not waited for: the Unavailable is thrown
+     *   - sleep: callable(float $seconds) used to wait (default usleep; tests pass their own)
+     */
+    public function __construct(string $baseUrl, string $apiKey, array $options = [])
+    {
+        $unknown = array_diff(array_keys($options), ['timeout', 'transport', 'retries', 'max_retry_wait', 'sleep']);
+        if ($unknown) {
+            throw new \InvalidArgumentException('unknown option(s): ' . implode(', ', $unknown));
+        }
+        $this->baseUrl = rtrim($baseUrl, '/');
+        $this->apiKey = $apiKey;
+        $this->timeout = (float) ($options['timeout'] ?? 10);
+        $this->retries = max(0, (int) ($options['retries'] ?? 2));
+        $this->maxRetryWait = (float) ($options['max_retry_wait'] ?? 10);
+        $this->sleep = $options['sleep'] ?? static function (float $seconds): void {
+            usleep((int) round($seconds * 1e6));
+        };
+        $transport = $options['transport'] ?? (extension_loaded('curl') ? 'curl' : 'stream');
+        if ($transport instanceof Transport) {
+            $this->transport = $transport;
+        } elseif ($transport === 'curl') {
+            $this->transport = new CurlTransport();
+        } elseif ($transport === 'stream') {
+            $this->transport = new StreamTransport();
+        } else {
+            throw new \InvalidArgumentException('transport must be "curl", "stream" or a Creditd\Transport\Transport');
+        }
+    }
+
+    /** A field value sent as JSON null (a null value is left out): removes a limit, a plan, a cap. */
+    public static function clear(): Clear
+    {
+        return Clear::instance();
+    }
+
+    /** "curl", "stream" or the name of the Transport given. */
+    public function getTransport(): string
+    {
+        return $this->transport->name();
+    }
+
+    // ---- service ----
+
+    /** GET /healthz (no key): ["status" => "ok"]; Unavailable while the database is down. */
+    public function healthz(): array
+    {
+        return $this->request('GET', '/healthz', null, [], null, false);
+    }
+
+    /** GET /v1/models (read): margin_bps, currency, data[] (prices per model), actions[]. */
+    public function models(): array
+    {
+        return $this->request('GET', '/v1/models');
+    }
+
+    // ---- accounts ----
+
+    /**
+     * POST /v1/accounts (admin). $fields: overdraft_limit_micros, monthly_limit_micros,
+     * daily_limit_micros, low_balance_micros, plan, ... The same body again answers the account.
+     */
+    public function createAccount(string $id, string $kind = 'user', array $fields = [],
+                                  ?string $idempotencyKey = null): array
+    {
+        return $this->request('POST', '/v1/accounts', ['id' => $id, 'kind' => $kind] + $fields, [], $idempotencyKey);
+    }
+
+    /** GET /v1/accounts/{id} (read): balance, reserved, available, limits, plan, grants[]. */
+    public function getAccount(string $id): array
+    {
+        return $this->request('GET', self::acct($id));
+    }
+
+    /** PATCH /v1/accounts/{id} (admin): status, limits, plan, auto_recharge (Client::clear() removes). */
+    public function patchAccount(string $id, array $fields, ?string $idempotencyKey = null): array
+    {
+        return $this->request('PATCH', self::acct($id), $fields, [], $idempotencyKey);
+    }
+
+    /** GET /v1/accounts/{id}/transactions (read): one page, newest first: data[], next_cursor, has_more. */
+    public function transactions(string $id, ?int $limit = null, ?string $cursor = null): array
+    {
+        return $this->request('GET', self::acct($id) . '/transactions', null, ['limit' => $limit, 'cursor' => $cursor]);
+    }
+
+    /**
+     * Every journal entry, newest first, following next_cursor page by page
+     * ($pageSize 1-200, default creditd's 50). Lazy: a page is fetched when reached.
+     *
+     * @return \Generator<int, array>
+     */
+    public function iterTransactions(string $id, ?int $pageSize = null): \Generator
+    {
+        $cursor = null;
+        do {
+            $page = $this->transactions($id, $pageSize, $cursor);
+            foreach ($page['data'] ?? [] as $entry) {
+                yield $entry;
+            }
+            $cursor = $page['next_cursor'] ?? null;
+        } while (is_string($cursor) && $cursor !== '');
+    }
+
+    /**
+     * GET /v1/accounts/{id}/usage (read): requests, tokens and cost in [from, to).
+     * $from, $to: RFC 3339 or YYYY-MM-DD; $groupBy: model (default), day or member.
+     */
+    public function usageReport(string $id, ?string $from = null, ?string $to = null, ?string $groupBy = null): array
+    {
+        return $this->request('GET', self::acct($id) . '/usage', null,
+            ['from' => $from, 'to' => $to, 'group_by' => $groupBy]);
+    }
+
+    /** POST /v1/accounts/{id}/grants (admin). $source: promo|adjustment|signup_bonus; $fields: expires_at, priority, description. */
+    public function grant(string $id, int $amountMicros, string $source, array $fields = [],
+                          ?string $idempotencyKey = null): array
+    {
+        return $this->request('POST', self::acct($id) . '/grants',
+            ['amount_micros' => $amountMicros, 'source' => $source] + $fields, [], $idempotencyKey);
+    }
+
+    /** POST /v1/accounts/{id}/debits (admin): a negative adjustment. */
+    public function debit(string $id, int $amountMicros, string $reason, ?string $idempotencyKey = null): array
+    {
+        return $this->request('POST', self::acct($id) . '/debits',
+            ['amount_micros' => $amountMicros, 'reason' => $reason], [], $idempotencyKey);
+    }
+
+    /** POST /v1/accounts/{id}/members (admin): adds or updates a member; Client::clear() as the cap removes it. */
+    public function addMember(string $id, string $member, $monthlyCapMicros = null, ?string $idempotencyKey = null): array
+    {
+        return $this->request('POST', self::acct($id) . '/members',
+            ['member' => $member, 'monthly_cap_micros' => $monthlyCapMicros], [], $idempotencyKey);
+    }
+
+    /** DELETE /v1/accounts/{id}/members/{member} (admin); NotFound when unknown. */
+    public function removeMember(string $id, string $member, ?string $idempotencyKey = null): array
+    {
+        return $this->request('DELETE', self::acct($id) . '/members/' . rawurlencode($member),
+            null, [], $idempotencyKey);
+    }
+
+    // ---- what an app backend starts for its user (app key) ----
+
+    /**
+     * POST /v1/accounts/{id}/topup (app): a Stripe Checkout Session; send the user to checkout_url.
+     * $fields: success_url, cancel_url, save_card (true: keep the card for auto-recharge).
+     */
+    public function topup(string $id, int $amountCents, array $fields = [], ?string $idempotencyKey = null): array
+    {
+        return $this->request('POST', self::acct($id) . '/topup', ['amount_cents' => $amountCents] + $fields,
+            [], $idempotencyKey);
+    }
+
+    /**
+     * POST /v1/accounts/{id}/redeem (app): a promo code as a promo grant: grant_id, amount_micros,
+     * expires_at. NotFound (unknown code), AlreadyRedeemed, PromoExhausted, PromoExpired.
+     */
+    public function redeem(string $id, string $code, ?string $idempotencyKey = null): array
+    {
+        return $this->request('POST', self::acct($id) . '/redeem', ['code' => $code], [], $idempotencyKey);
+    }
+
+    /**
+     * POST /v1/accounts/{id}/browser_tokens (app): {token, expires_at} for the widget on the
+     * user's page ($ttlSeconds 60-3600, default 900). $fields: what else the route takes.
+     */
+    public function browserToken(string $id, ?int $ttlSeconds = null, array $fields = []): array
+    {
+        return $this->request('POST', self::acct($id) . '/browser_tokens', ['ttl_seconds' => $ttlSeconds] + $fields);
+    }
+
+    // ---- plans and promo codes ----
+
+    /** GET /v1/plans (read): {"data": [{name, credits_micros, rollover, ...}]}. */
+    public function plans(): array
+    {
+        return $this->request('GET', '/v1/plans');
+    }
+
+    /** PUT /v1/plans/{name} (admin): creates or replaces a plan; $fields: credits_micros, rollover, ... */
+    public function putPlan(string $name, array $fields, ?string $idempotencyKey = null): array
+    {
+        return $this->request('PUT', '/v1/plans/' . rawurlencode($name), $fields, [], $idempotencyKey);
+    }
+
+    /** POST /v1/promo_codes (admin); $fields: max_redemptions, expires_at, grant_ttl_days. */
+    public function createPromoCode(string $code, int $amountMicros, array $fields = [],
+                                    ?string $idempotencyKey = null): array
+    {
+        return $this->request('POST', '/v1/promo_codes', ['code' => $code, 'amount_micros' => $amountMicros] + $fields,
+            [], $idempotencyKey);
+    }
+
+    // ---- events ----
+
+    /** GET /v1/events (admin): one page of the outbox after an event id, oldest first: data[], next_after. */
+    public function events(?int $after = null, ?int $limit = null): array
+    {
+        return $this->request('GET', '/v1/events', null, ['after' => $after, 'limit' => $limit]);
+    }
+
+    /**
+     * Every event after $after, oldest first, following next_after page by page; ends at the
+     * last event there is now. Keep the last id handled and start from it next time.
+     *
+     * @return \Generator<int, array>
+     */
+    public function iterEvents(int $after = 0, ?int $pageSize = null): \Generator
+    {
+        while (true) {
+            $page = $this->events($after, $pageSize);
+            $data = $page['data'] ?? [];
+            foreach ($data as $event) {
+                yield $event;
+            }
+            $next = isset($page['next_after']) ? (int) $page['next_after'] : $after;
+            if (!$data || $next <= $after) {
+                return;
+            }
+            $after = $next;
+        }
+    }
+
+    /** Signature::verify(): checks a pushed event's Creditd-Signature and returns the event. */
+    public static function verifyEvent(string $payload, string $header, $secret,
+                                       int $tolerance = Signature::DEFAULT_TOLERANCE, ?int $now = null): array
+    {
+        return Signature::verify($payload, $header, $secret, $tolerance, $now);
+    }
+
+    // ---- chat guard ----
+
+    /**
+     * POST /v1/guard/authorize (guard): holds the worst-case cost.
+     * $params: account, request_id, and model + input_tokens [+ max_output_tokens [+ min_output_tokens]]
+     * or action; optional member, ttl_seconds, byok, conversation_id. Null values are not sent.
+     * Returns hold_id, amount_micros, available_micros, expires_at and max_output_tokens: the output
+     * cap to give the model (with min_output_tokens, fewer than asked when only that many were
+     * affordable, instead of a refusal). Throws InsufficientCredits, LimitReached (its subclasses),
+     * RateLimited, AccountSuspended, NotFound.
+     */
+    public function authorize(array $params, ?string $idempotencyKey = null): array
+    {
+        return $this->request('POST', '/v1/guard/authorize', $params, [], $idempotencyKey);
+    }
+
+    /** POST /v1/guard/settle (guard): charges the tokens used ($inputTokens counts cached ones too). */
+    public function settle(string $holdId, int $inputTokens, int $outputTokens, ?int $cachedInputTokens = null,
+                           ?string $model = null, ?string $idempotencyKey = null): array
+    {
+        return $this->request('POST', '/v1/guard/settle', [
+            'hold_id' => $holdId, 'input_tokens' => $inputTokens, 'output_tokens' => $outputTokens,
+            'cached_input_tokens' => $cachedInputTokens, 'model' => $model,
+        ], [], $idempotencyKey);
+    }
+
+    /** POST /v1/guard/release (guard): voids a hold (the call produced nothing); Conflict when it was settled. */
+    public function release(string $holdId, ?string $idempotencyKey = null): array
+    {
+        return $this->request('POST', '/v1/guard/release', ['hold_id' => $holdId], [], $idempotencyKey);
+    }
+
+    /**
+     * POST /v1/usage (guard): charges usage with no hold, checked like authorize. $params: account,
+     * model + input_tokens + output_tokens [+ cached_input_tokens] or action; optional member,
+     * request_id, conversation_id, byok, and force (true: charged whatever the checks say, since
+     * the tokens were spent).
+     */
+    public function recordUsage(array $params, ?string $idempotencyKey = null): array
+    {
+        return $this->request('POST', '/v1/usage', $params, [], $idempotencyKey);
+    }
+
+    /**
+     * Wraps one model call: authorizes ($params as for authorize()), runs $call(Guard $hold) and
+     * returns what it returns. Tell the guard what the call produces (Guard::openaiStream(),
+     * anthropicStream(), stream(), usage(), chunk()) or return the provider's response (an
+     * OpenAI- or Anthropic-shaped array or object: its usage is read). When $call returns or
+     * throws without a settle of its own, the hold is settled with what was produced, or
+     * released when nothing was; what $call threw is thrown again after that.
+     *
+     * @return mixed what $call returned
+     */
+    public function guard(array $params, callable $call, ?string $idempotencyKey = null)
+    {
+        $hold = new Guard($this, $params);
+        $hold->authorize($idempotencyKey);
+        try {
+            $result = $call($hold);
+        } catch (\Throwable $e) {
+            $hold->finish($e);
+            throw $e;
+        }
+        $hold->absorbResponse($result);
+        $hold->finish(null);
+        return $result;
+    }
+
+    // ---- transport ----
+
+    /**
+     * One API call with retries: returns the decoded JSON answer or throws a CreditdException.
+     * $path is below the base URL; null values in $body and $query are dropped.
+     */
+    public function request(string $method, string $path, ?array $body = null, array $query = [],
+                            ?string $idempotencyKey = null, bool $auth = true): array
+    {
+        $url = $this->baseUrl . $path;
+        $query = array_filter($query, static function ($v): bool {
+            return $v !== null;
+        });
+        if ($query) {
+            $url .= '?' . http_build_query($query, '', '&', PHP_QUERY_RFC3986);
+        }
+        $headers = ['Accept: application/json', 'User-Agent: creditd-client-php/' . self::VERSION];
+        $payload = null;
+        if ($body !== null) {
+            $payload = self::encode($body);
+            $headers[] = 'Content-Type: application/json';
+        }
+        if ($auth) {
+            $headers[] = 'Authorization: Bearer ' . $this->apiKey;
+        }
+        $write = !in_array($method, ['GET', 'HEAD'], true);
+        if ($idempotencyKey === null && $write && $this->retries > 0) {
+            $idempotencyKey = 'php-' . bin2hex(random_bytes(16)); // makes the retries below safe
+        }
+        if ($idempotencyKey !== null) {
+            $headers[] = 'Idempotency-Key: ' . $idempotencyKey;
+        }
+        for ($try = 0; ; $try++) {
+            try {
+                return self::decode($this->transport->send($method, $url, $headers, $payload, $this->timeout));
+            } catch (ConnectionFailed | Unavailable $e) {
+                $wait = $this->retryWait($e, $try);
+                if ($wait === null) {
+                    throw $e;
+                }
+                ($this->sleep)($wait);
+            }
+        }
+    }
+
+    /** Seconds to wait before try $try + 1, or null: give up. */
+    private function retryWait(CreditdException $e, int $try): ?float
+    {
+        if ($try >= $this->retries || $e instanceof StripeNotConfigured) {
+            return null;
+        }
+        $after = $e->getRetryAfter();
+        if ($after !== null) {
+            return $after <= $this->maxRetryWait ? (float) $after : null;
+        }
+        return min($this->maxRetryWait, 0.25 * (2 ** $try));
+    }
+
+    /** The JSON body: nulls dropped, clear() sent as null, integer fields as JSON integers. */
+    private static function encode(array $body): string
+    {
+        $out = [];
+        foreach ($body as $name => $value) {
+            if ($value === null) {
+                continue;
+            }
+            if ($value instanceof Clear) {
+                $out[$name] = null;
+                continue;
+            }
+            if (in_array($name, self::INT_FIELDS, true)) {
+                $value = self::toInt((string) $name, $value);
+            }
+            $out[$name] = $value;
+        }
+        $json = json_encode((object) $out, JSON_UNESCAPED_SLASHES | JSON_UNESCAPED_UNICODE | JSON_PRESERVE_ZERO_FRACTION);
+        if ($json === false) {
+            throw new \InvalidArgumentException('cannot encode the request as JSON: ' . json_last_error_msg());
+        }
+        return $json;
+    }
+
+    /** A PHP int as it is; a whole float (1e6) or a digit string ("1200", e.g. from a database) as an int. */
+    private static function toInt(string $name, $value): int
+    {
+        if (is_int($value)) {
+            return $value;
+        }
+        if (is_float($value) && is_finite($value) && floor($value) === $value && abs($value) < 9.0e15) {
+            return (int) $value;
+        }
+        if (is_string($value) && preg_match('/^-?[0-9]{1,18}$/', $value)) {
+            return (int) $value;
+        }
+        throw new \InvalidArgumentException($name . ' must be an integer, got ' . var_export($value, true));
+    }
+
+    /** The answer's JSON, or the typed exception of its error. */
+    private static function decode(Response $r): array
+    {
+        $body = null;
+        if ($r->body !== '') {
+            $decoded = json_decode($r->body, true, 512, JSON_BIGINT_AS_STRING);
+            if (is_array($decoded)) {
+                $body = $decoded;
+            }
+        }
+        if ($r->status >= 200 && $r->status < 300) {
+            if ($body === null) {
+                throw new CreditdException($r->status, null, $r->headers,
+                    'the answer is not JSON: ' . substr($r->body, 0, 200));
+            }
+            return $body;
+        }
+        $class = self::exceptionClass($r->status, is_array($body['error'] ?? null) ? ($body['error']['code'] ?? null) : null);
+        throw new $class($r->status, $body, $r->headers, $body === null ? substr($r->body, 0, 200) : null);
+    }
+
+    /** @return class-string<CreditdException> */
+    public static function exceptionClass(int $status, $code): string
+    {
+        $byCode = [
+            'insufficient_credits' => InsufficientCredits::class,
+            'billing_hard_limit_reached' => MonthlyLimitReached::class,
+            'daily_limit_reached' => DailyLimitReached::class,
+            'member_cap_reached' => MemberCapReached::class,
+            'rate_limit_exceeded' => RateLimited::class,
+            'account_suspended' => AccountSuspended::class,
+            'already_redeemed' => AlreadyRedeemed::class,
+            'promo_exhausted' => PromoExhausted::class,
+            'promo_expired' => PromoExpired::class,
+            'stripe_not_configured' => StripeNotConfigured::class,
+        ];
+        if (is_string($code) && isset($byCode[$code])) {
+            return $byCode[$code];
+        }
+        $byStatus = [
+            401 => Unauthorized::class, 402 => InsufficientCredits::class, 403 => Forbidden::class,
+            404 => NotFound::class, 409 => Conflict::class, 429 => LimitReached::class,
+            502 => UpstreamError::class, 503 => Unavailable::class,
+        ];
+        if (isset($byStatus[$status])) {
+            return $byStatus[$status];
+        }
+        if ($status >= 400 && $status < 500) {
+            return BadRequest::class;
+        }
+        return $status >= 500 ? ServerError::class : CreditdException::class;
+    }
+
+    private static function acct(string $id): string
+    {
+        return '/v1/accounts/' . rawurlencode($id);
+    }
+}

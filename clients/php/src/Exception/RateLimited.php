@@ -1,0 +1,10 @@
+<?php
+
+declare(strict_types=1);
+
+namespace Creditd\Exception;
+
+/** 429 rate_limit_exceeded (type rate_limit_error): requests or tokens per minute, or top-ups per hour; getRetryAfter() says when. Nothing was held. */
+class RateLimited extends CreditdException
+{
+}

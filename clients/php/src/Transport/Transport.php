@@ -1,0 +1,20 @@
+<?php
+
+declare(strict_types=1);
+
+namespace Creditd\Transport;
+
+use Creditd\Exception\ConnectionFailed;
+
+/** Sends one HTTP request. Implementations: CurlTransport, StreamTransport (or your own, e.g. in tests). */
+interface Transport
+{
+    /**
+     * @param string[] $headers "Name: value" lines
+     * @throws ConnectionFailed when no answer came (refused, timeout, DNS)
+     */
+    public function send(string $method, string $url, array $headers, ?string $body, float $timeout): Response;
+
+    /** "curl", "stream" or your own name. */
+    public function name(): string;
+}

@@ -1,0 +1,284 @@
+<?php
+
+declare(strict_types=1);
+
+namespace Creditd\Tests;
+
+use Creditd\Client;
+use Creditd\Exception;
+use Creditd\Exception\ConnectionFailed;
+use Creditd\Transport\Response;
+use PHPUnit\Framework\TestCase;
+
+final class ClientTest extends TestCase
+{
+    /** @var FakeTransport */
+    private $fake;
+    /** @var float[] */
+    private $slept = [];
+
+    private function client(array $options = []): Client
+    {
+        $this->fake = new FakeTransport();
+        $this->slept = [];
+        return new Client('http://creditd.test/', 'sk_test', $options + [
+            'transport' => $this->fake,
+            'sleep' => function (float $s): void {
+                $this->slept[] = $s;
+            },
+        ]);
+    }
+
+    public function testNothingShadowsPhpsError(): void
+    {
+        $this->assertFalse(class_exists('Creditd\\Error', true));
+        $this->assertTrue(is_subclass_of(Exception\InsufficientCredits::class, \RuntimeException::class));
+    }
+
+    public function testAuthorizeSendsIntegersDropsNullsAndAuthenticates(): void
+    {
+        $c = $this->client();
+        $this->fake->push(FakeTransport::json(200, ['hold_id' => 'hold_1_1', 'max_output_tokens' => 64]));
+        $c->authorize(['account' => 'a/b', 'request_id' => 'r1', 'model' => 'gpt-4o', 'input_tokens' => 1200.0,
+                       'max_output_tokens' => '800', 'min_output_tokens' => 64, 'member' => null]);
+        $r = $this->fake->requests[0];
+        $this->assertSame('POST', $r['method']);
+        $this->assertSame('http://creditd.test/v1/guard/authorize', $r['url']);
+        $this->assertSame('{"account":"a/b","request_id":"r1","model":"gpt-4o","input_tokens":1200,'
+            . '"max_output_tokens":800,"min_output_tokens":64}', $r['raw']);
+        $this->assertSame('Bearer sk_test', $r['headers']['authorization']);
+        $this->assertSame('application/json', $r['headers']['content-type']);
+        $this->assertMatchesRegularExpression('/^php-[0-9a-f]{32}$/', $r['headers']['idempotency-key'],
+            'a write gets a key so that retries are safe');
+    }
+
+    public function testFractionalFloatNeverLeaves(): void
+    {
+        $c = $this->client();
+        $this->expectException(\InvalidArgumentException::class);
+        $this->expectExceptionMessage('input_tokens');
+        $c->authorize(['account' => 'a', 'request_id' => 'r', 'model' => 'm', 'input_tokens' => 1.5]);
+    }
+
+    public function testEveryAppRouteMapsItsPath(): void
+    {
+        $c = $this->client();
+        for ($i = 0; $i < 17; $i++) {
+            $this->fake->push(FakeTransport::json(200, ['data' => [], 'next_cursor' => null, 'next_after' => 0]));
+        }
+        $c->settle('hold_1_2', 10, 5, 3);
+        $c->release('hold_1_2');
+        $c->recordUsage(['account' => 'x', 'model' => 'm', 'input_tokens' => 1, 'output_tokens' => 2, 'force' => true]);
+        $c->getAccount('é x');
+        $c->transactions('x', 2, 'txn_9');
+        $c->usageReport('x', '2026-01-01', null, 'day');
+        $c->topup('x', 2000, ['save_card' => true, 'success_url' => 'https://app/ok'], 'k1');
+        $c->redeem('x', 'WELCOME');
+        $c->plans();
+        $c->browserToken('x', 600);
+        $c->events(5, 10);
+        $c->createAccount('x', 'workspace', ['monthly_limit_micros' => Client::clear()]);
+        $c->grant('x', 5, 'promo');
+        $c->debit('x', 5, 'why');
+        $c->addMember('x', 'bob/2', 100);
+        $c->removeMember('x', 'bob/2');
+        $c->putPlan('pro', ['credits_micros' => 1, 'rollover' => 'none']);
+        $this->assertSame([
+            'POST /v1/guard/settle', 'POST /v1/guard/release', 'POST /v1/usage', 'GET /v1/accounts/%C3%A9%20x',
+            'GET /v1/accounts/x/transactions?limit=2&cursor=txn_9', 'GET /v1/accounts/x/usage?from=2026-01-01&group_by=day',
+            'POST /v1/accounts/x/topup', 'POST /v1/accounts/x/redeem', 'GET /v1/plans', 'POST /v1/accounts/x/browser_tokens',
+            'GET /v1/events?after=5&limit=10', 'POST /v1/accounts', 'POST /v1/accounts/x/grants',
+            'POST /v1/accounts/x/debits', 'POST /v1/accounts/x/members', 'DELETE /v1/accounts/x/members/bob%2F2',
+            'PUT /v1/plans/pro',
+        ], $this->fake->paths());
+        $b = array_column($this->fake->requests, 'body');
+        $this->assertSame(['hold_id' => 'hold_1_2', 'input_tokens' => 10, 'output_tokens' => 5, 'cached_input_tokens' => 3], $b[0]);
+        $this->assertTrue($b[2]['force']);
+        $this->assertSame(['amount_cents' => 2000, 'save_card' => true, 'success_url' => 'https://app/ok'], $b[6]);
+        $this->assertSame('k1', $this->fake->requests[6]['headers']['idempotency-key']);
+        $this->assertSame(['code' => 'WELCOME'], $b[7]);
+        $this->assertSame(['ttl_seconds' => 600], $b[9]);
+        $this->assertSame(['id' => 'x', 'kind' => 'workspace', 'monthly_limit_micros' => null], $b[11]);
+        $this->assertArrayNotHasKey('idempotency-key', $this->fake->requests[3]['headers'], 'no key on a GET');
+    }
+
+    public function testHealthzSendsNoKey(): void
+    {
+        $c = $this->client();
+        $this->fake->push(FakeTransport::json(200, ['status' => 'ok']));
+        $this->assertSame(['status' => 'ok'], $c->healthz());
+        $this->assertArrayNotHasKey('authorization', $this->fake->requests[0]['headers']);
+    }
+
+    public function errorCases(): array
+    {
+        return [
+            [400, 'invalid_request_error', 'invalid_request', Exception\BadRequest::class],
+            [401, 'authentication_error', 'unauthorized', Exception\Unauthorized::class],
+            [402, 'insufficient_quota', 'insufficient_credits', Exception\InsufficientCredits::class],
+            [403, 'permission_error', 'forbidden', Exception\Forbidden::class],
+            [403, 'permission_error', 'account_suspended', Exception\AccountSuspended::class],
+            [404, 'not_found_error', 'not_found', Exception\NotFound::class],
+            [405, 'invalid_request_error', 'method_not_allowed', Exception\BadRequest::class],
+            [409, 'conflict_error', 'conflict', Exception\Conflict::class],
+            [409, 'conflict_error', 'already_redeemed', Exception\AlreadyRedeemed::class],
+            [409, 'conflict_error', 'promo_exhausted', Exception\PromoExhausted::class],
+            [409, 'conflict_error', 'promo_expired', Exception\PromoExpired::class],
+            [413, 'invalid_request_error', 'payload_too_large', Exception\BadRequest::class],
+            [429, 'insufficient_quota', 'billing_hard_limit_reached', Exception\MonthlyLimitReached::class],
+            [429, 'insufficient_quota', 'daily_limit_reached', Exception\DailyLimitReached::class],
+            [429, 'insufficient_quota', 'member_cap_reached', Exception\MemberCapReached::class],
+            [429, 'rate_limit_error', 'rate_limit_exceeded', Exception\RateLimited::class],
+            [500, 'api_error', 'internal_error', Exception\ServerError::class],
+            [502, 'api_error', 'upstream_error', Exception\UpstreamError::class],
+            [503, 'api_error', 'stripe_not_configured', Exception\StripeNotConfigured::class],
+        ];
+    }
+
+    /** @dataProvider errorCases */
+    public function testErrorsAreTyped(int $status, string $type, string $code, string $class): void
+    {
+        $c = $this->client();
+        $this->fake->push(FakeTransport::error($status, $type, $code, ['available_micros' => 7, 'required_micros' => 9]));
+        try {
+            $c->authorize(['account' => 'a', 'request_id' => 'r', 'model' => 'm', 'input_tokens' => 1]);
+            $this->fail('no exception');
+        } catch (Exception\CreditdException $e) {
+            $this->assertSame($class, get_class($e));
+            $this->assertSame([$status, $code, $type, 7, 9], [$e->getStatus(), $e->getErrorCode(), $e->getErrorType(),
+                $e->getAvailableMicros(), $e->getRequiredMicros()]);
+            $this->assertSame($status, $e->getCode());
+            $this->assertStringContainsString($code, $e->getMessage());
+        }
+        $this->assertCount(1, $this->fake->requests, 'never retried');
+    }
+
+    public function testLimitsShareABaseAndRateLimitCarriesRetryAfter(): void
+    {
+        $this->assertTrue(is_subclass_of(Exception\DailyLimitReached::class, Exception\LimitReached::class));
+        $this->assertTrue(is_subclass_of(Exception\AccountSuspended::class, Exception\Forbidden::class));
+        $c = $this->client();
+        $this->fake->push(FakeTransport::error(429, 'rate_limit_error', 'rate_limit_exceeded',
+            ['retry_after_seconds' => 42], ['Retry-After' => '42']));
+        try {
+            $c->authorize(['account' => 'a', 'request_id' => 'r', 'model' => 'm', 'input_tokens' => 1]);
+            $this->fail('no exception');
+        } catch (Exception\RateLimited $e) {
+            $this->assertSame(42, $e->getRetryAfter());
+        }
+    }
+
+    public function testA503IsRetriedWithTheSameKeyAfterRetryAfter(): void
+    {
+        $c = $this->client(['retries' => 3]);
+        $this->fake->push(
+            FakeTransport::error(503, 'api_error', 'unavailable', [], ['Retry-After' => '2']),
+            new ConnectionFailed('connection reset'),
+            FakeTransport::json(200, ['hold_id' => 'hold_1_3', 'charged_micros' => 5])
+        );
+        $this->assertSame(5, $c->settle('hold_1_3', 1, 1)['charged_micros']);
+        $keys = array_map(static function ($r) {
+            return $r['headers']['idempotency-key'];
+        }, $this->fake->requests);
+        $this->assertCount(3, $keys);
+        $this->assertCount(1, array_unique($keys), 'the same Idempotency-Key on every try');
+        $this->assertSame(array_fill(0, 3, $this->fake->requests[0]['raw']), array_column($this->fake->requests, 'raw'));
+        $this->assertSame([2.0, 0.5], $this->slept, 'Retry-After honoured, then a backoff');
+    }
+
+    public function testTheCallersKeyIsKeptAcrossRetries(): void
+    {
+        $c = $this->client();
+        $this->fake->push(new ConnectionFailed('timeout'), FakeTransport::json(201, ['grant_id' => 'g']));
+        $c->redeem('x', 'CODE', 'mine');
+        $this->assertSame(['mine', 'mine'], array_map(static function ($r) {
+            return $r['headers']['idempotency-key'];
+        }, $this->fake->requests));
+    }
+
+    public function testRetriesAreBounded(): void
+    {
+        $c = $this->client(['retries' => 2]);
+        for ($i = 0; $i < 3; $i++) {
+            $this->fake->push(FakeTransport::error(503, 'api_error', 'unavailable', [], ['Retry-After' => '1']));
+        }
+        try {
+            $c->getAccount('x');
+            $this->fail('no exception');
+        } catch (Exception\Unavailable $e) {
+            $this->assertSame(1, $e->getRetryAfter());
+        }
+        $this->assertCount(3, $this->fake->requests);
+        $this->assertSame([1.0, 1.0], $this->slept);
+    }
+
+    public function testARetryAfterBeyondTheWaitCapIsNotWaitedFor(): void
+    {
+        $c = $this->client(['max_retry_wait' => 5]);
+        $this->fake->push(FakeTransport::error(503, 'api_error', 'unavailable', [], ['Retry-After' => '30']));
+        $this->expectException(Exception\Unavailable::class);
+        try {
+            $c->getAccount('x');
+        } finally {
+            $this->assertSame([], $this->slept);
+        }
+    }
+
+    public function testRetriesOffMeansOneTryAndNoKeyInvented(): void
+    {
+        $c = $this->client(['retries' => 0]);
+        $this->fake->push(new ConnectionFailed('refused'));
+        try {
+            $c->release('hold_1_1');
+            $this->fail('no exception');
+        } catch (ConnectionFailed $e) {
+            $this->assertNull($e->getStatus());
+            $this->assertStringContainsString('refused', $e->getMessage());
+        }
+        $this->assertCount(1, $this->fake->requests);
+        $this->assertArrayNotHasKey('idempotency-key', $this->fake->requests[0]['headers']);
+    }
+
+    public function testANonJsonSuccessIsAnError(): void
+    {
+        $c = $this->client();
+        $this->fake->push(new Response(200, '<html>proxy</html>'));
+        $this->expectException(Exception\CreditdException::class);
+        $c->models();
+    }
+
+    public function testIterTransactionsFollowsTheCursor(): void
+    {
+        $c = $this->client();
+        $this->fake->push(
+            FakeTransport::json(200, ['data' => [['id' => 'txn_5'], ['id' => 'txn_4']], 'next_cursor' => 'txn_4', 'has_more' => true]),
+            FakeTransport::json(200, ['data' => [['id' => 'txn_3']], 'next_cursor' => null, 'has_more' => false])
+        );
+        $ids = [];
+        foreach ($c->iterTransactions('x', 2) as $t) {
+            $ids[] = $t['id'];
+        }
+        $this->assertSame(['txn_5', 'txn_4', 'txn_3'], $ids);
+        $this->assertSame(['GET /v1/accounts/x/transactions?limit=2', 'GET /v1/accounts/x/transactions?limit=2&cursor=txn_4'],
+            $this->fake->paths());
+    }
+
+    public function testIterEventsFollowsNextAfterAndStops(): void
+    {
+        $c = $this->client();
+        $this->fake->push(
+            FakeTransport::json(200, ['data' => [['id' => 11], ['id' => 12]], 'next_after' => 12]),
+            FakeTransport::json(200, ['data' => [['id' => 13]], 'next_after' => 13]),
+            FakeTransport::json(200, ['data' => [], 'next_after' => 13])
+        );
+        $this->assertSame([11, 12, 13], array_column(iterator_to_array($c->iterEvents(10, 2), false), 'id'));
+        $this->assertSame(['GET /v1/events?after=10&limit=2', 'GET /v1/events?after=12&limit=2',
+                           'GET /v1/events?after=13&limit=2'], $this->fake->paths());
+    }
+
+    public function testUnknownOptionsAreRefused(): void
+    {
+        $this->expectException(\InvalidArgumentException::class);
+        new Client('http://x', 'k', ['timout' => 3]);
+    }
+}
