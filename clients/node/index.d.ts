@@ -25,14 +25,18 @@ export interface ClientOptions {
 }
 
 export interface WriteOptions {
-  /** Sent as Idempotency-Key: the same key and body answers the first answer again. Default: a random key per call. */
+  /** Sent as Idempotency-Key: the same key and body answers the first answer again. Default: a random key per
+   * call, except on authorize, settle, release and recordUsage with a requestId (idempotent by their bodies). */
   idempotencyKey?: string;
 }
 
 export interface RequestOptions extends WriteOptions {
   body?: unknown;
   query?: Record<string, string | number | boolean | null | undefined>;
+  /** Send the API key (default true). */
   auth?: boolean;
+  /** A write without idempotencyKey gets a random one (default true). */
+  autoKey?: boolean;
 }
 
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };

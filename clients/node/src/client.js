@@ -112,13 +112,13 @@ export class Creditd {
 
   /**
    * One API call: the decoded JSON answer, or a CreditdError subclass.
-   * query: undefined/null values dropped. A write (not GET) always carries
-   * an Idempotency-Key, the caller's or a random one, so its retries are
-   * answered once. 503 `unavailable` and lost connections are retried up
+   * query: undefined/null values dropped. A write (not GET) carries an
+   * Idempotency-Key, the caller's or (autoKey) a random one, so its retries
+   * are answered once. 503 `unavailable` and lost connections are retried up
    * to maxRetries times, after Retry-After when creditd sends one (a wait
    * longer than maxRetryDelayMs is not made: the error is thrown).
    */
-  async request(method, path, { body, query, idempotencyKey, auth = true } = {}) {
+  async request(method, path, { body, query, idempotencyKey, auth = true, autoKey = true } = {}) {
     let url = this.baseUrl + path;
     if (query) {
       const params = new URLSearchParams();
@@ -133,7 +133,8 @@ export class Creditd {
       headers['Content-Type'] = 'application/json';
     }
     if (auth) headers.Authorization = 'Bearer ' + this.#apiKey;
-    if (method !== 'GET' && method !== 'HEAD') headers['Idempotency-Key'] = idempotencyKey ?? randomUUID();
+    if (idempotencyKey != null) headers['Idempotency-Key'] = idempotencyKey;
+    else if (autoKey && method !== 'GET' && method !== 'HEAD') headers['Idempotency-Key'] = randomUUID();
     for (let attempt = 0; ; attempt++) {
       try {
         return await this.#once(method, url, headers, data);
@@ -315,24 +316,28 @@ export class Creditd {
    */
   authorize(params) {
     const { idempotencyKey, fields } = splitKey(params);
-    return this.request('POST', '/v1/guard/authorize', { body: apiFields(fields), idempotencyKey });
+    // request_id makes it idempotent already: no key to store per call.
+    return this.request('POST', '/v1/guard/authorize', { body: apiFields(fields), idempotencyKey, autoKey: false });
   }
 
   /** POST /v1/guard/settle (guard): charges the tokens used (inputTokens counts cached ones too). */
   settle(holdId, usage) {
     const { idempotencyKey, fields } = splitKey(usage);
-    return this.request('POST', '/v1/guard/settle', { body: apiFields({ holdId, ...fields }), idempotencyKey });
+    // The same settle again answers the first result: no key needed.
+    return this.request('POST', '/v1/guard/settle',
+      { body: apiFields({ holdId, ...fields }), idempotencyKey, autoKey: false });
   }
 
   /** POST /v1/guard/release (guard): voids a hold; Conflict when it was settled. */
   release(holdId, { idempotencyKey } = {}) {
-    return this.request('POST', '/v1/guard/release', { body: { hold_id: holdId }, idempotencyKey });
+    return this.request('POST', '/v1/guard/release', { body: { hold_id: holdId }, idempotencyKey, autoKey: false });
   }
 
   /** POST /v1/usage (guard): usage with no hold; force: true charges it past limits (the tokens were spent). */
   recordUsage(params) {
     const { idempotencyKey, fields } = splitKey(params);
-    return this.request('POST', '/v1/usage', { body: apiFields(fields), idempotencyKey });
+    const body = apiFields(fields);
+    return this.request('POST', '/v1/usage', { body, idempotencyKey, autoKey: body.request_id == null });
   }
 
   /** A Guard for one model call, authorized: report what it produces, then finish(). */

@@ -46,18 +46,33 @@ const ok = (json) => () => [200, json];
 const fast = { retryDelayMs: 5 };
 
 test('503 unavailable is retried with the same Idempotency-Key, after Retry-After', async () => {
-  const s = await serve([err(503, 'unavailable', {}, { 'Retry-After': '1' }), err(503, 'unavailable'), ok({ hold_id: 'h' })]);
+  const s = await serve([err(503, 'unavailable', {}, { 'Retry-After': '1' }), err(503, 'unavailable'), ok({ id: 'grant_1' })]);
   const c = new Creditd(s.url, 'k', fast);
   const started = Date.now();
-  const hold = await c.authorize({ account: 'a', requestId: 'r', model: 'm', inputTokens: 1 });
-  assert.equal(hold.hold_id, 'h');
+  const grant = await c.grant('a', 5000, 'promo');
+  assert.equal(grant.id, 'grant_1');
   assert.equal(s.seen.length, 3);
   const keys = s.seen.map((r) => r.headers['idempotency-key']);
-  assert.ok(keys[0] && keys[0].length > 0, 'a write always carries a key');
+  assert.ok(keys[0] && keys[0].length > 0, 'a grant carries a key of its own');
   assert.deepEqual(new Set(keys).size, 1, 'one key for every attempt');
   assert.ok(s.seen[1].at - s.seen[0].at >= 950, 'waited for Retry-After: 1');
   assert.ok(Date.now() - started < 5000);
-  assert.deepEqual(s.seen.map((r) => r.body), Array(3).fill({ account: 'a', request_id: 'r', model: 'm', input_tokens: 1 }));
+  assert.deepEqual(s.seen.map((r) => r.body), Array(3).fill({ amount_micros: 5000, source: 'promo' }));
+});
+
+test('guard routes are idempotent by their bodies: retried as they are, no key stored per call', async () => {
+  const s = await serve([err(503, 'unavailable'), ok({ hold_id: 'h' })]);
+  const c = new Creditd(s.url, 'k', fast);
+  await c.authorize({ account: 'a', requestId: 'r', model: 'm', inputTokens: 1 });
+  await c.settle('h', { inputTokens: 1, outputTokens: 2 });
+  await c.release('h');
+  await c.recordUsage({ account: 'a', model: 'm', inputTokens: 1, outputTokens: 2, requestId: 'u1' });
+  await c.recordUsage({ account: 'a', model: 'm', inputTokens: 1, outputTokens: 2 });
+  const keys = s.seen.map((r) => r.headers['idempotency-key']);
+  assert.equal(s.seen.length, 6, 'the first authorize was retried');
+  assert.deepEqual(s.seen[0].body, s.seen[1].body, 'the same request_id again');
+  assert.deepEqual(keys.slice(0, 5), Array(5).fill(undefined));
+  assert.ok(keys[5], 'usage without a request_id gets a key');
 });
 
 test("the caller's Idempotency-Key is the one sent and retried", async () => {
