@@ -1,0 +1,367 @@
+// client.js: one API key against one creditd, over Node's global fetch.
+// It owns the transport (JSON in and out, errors by code, bounded retries of
+// 503 and lost connections with one Idempotency-Key for every attempt) and
+// maps each route an app backend calls to one method. It never reads the
+// environment and never logs: keys are the caller's secrets.
+import { randomUUID } from 'node:crypto';
+import { CreditdError, ConnectionFailed, StripeNotConfigured, Unavailable, errorFor } from './errors.js';
+import { Guard } from './guard.js';
+
+export const VERSION = '1.0.0';
+
+const DEFAULTS = {
+  timeoutMs: 10_000,
+  maxRetries: 2,
+  retryDelayMs: 250,
+  maxRetryDelayMs: 10_000,
+};
+
+/** "maxOutputTokens" -> "max_output_tokens"; snake_case names pass unchanged. */
+function snake(name) {
+  return name.replace(/[A-Z]/g, (c) => '_' + c.toLowerCase());
+}
+
+function isPlainObject(value) {
+  if (value === null || typeof value !== 'object') return false;
+  const proto = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+}
+
+/**
+ * The JSON body of a call: camelCase keys in snake_case, undefined dropped,
+ * null kept (null clears a limit or a plan). Nested plain objects too
+ * (auto_recharge).
+ */
+export function apiFields(fields) {
+  const out = {};
+  for (const [key, value] of Object.entries(fields)) {
+    if (value === undefined) continue;
+    out[snake(key)] = isPlainObject(value) ? apiFields(value) : value;
+  }
+  return out;
+}
+
+/**
+ * JSON.stringify for request bodies: bigint is sent as a JSON integer, and
+ * a number that is not an integer is refused here (creditd takes only
+ * integers: micros, tokens, cents, seconds) rather than sent and refused.
+ */
+export function toJson(value, path = 'body') {
+  if (value === null) return 'null';
+  switch (typeof value) {
+    case 'bigint':
+      return value.toString();
+    case 'number':
+      if (!Number.isSafeInteger(value)) {
+        throw new TypeError(`${path}: ${value} is not an integer creditd can take (use a bigint past 2^53)`);
+      }
+      return String(value);
+    case 'string':
+    case 'boolean':
+      return JSON.stringify(value);
+    case 'object':
+      if (Array.isArray(value)) return '[' + value.map((v, i) => toJson(v ?? null, `${path}[${i}]`)).join(',') + ']';
+      return '{' + Object.entries(value).filter(([, v]) => v !== undefined)
+        .map(([k, v]) => JSON.stringify(k) + ':' + toJson(v, `${path}.${k}`)).join(',') + '}';
+    default:
+      throw new TypeError(`${path}: a ${typeof value} cannot be sent as JSON`);
+  }
+}
+
+/** One URL path segment: every reserved character escaped. */
+function seg(value) {
+  return encodeURIComponent(String(value));
+}
+
+function splitKey(options = {}) {
+  const { idempotencyKey, ...fields } = options;
+  return { idempotencyKey, fields };
+}
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Whether an attempt's failure is worth the same request again. */
+function retryable(error) {
+  if (error instanceof ConnectionFailed) return true;
+  return error instanceof Unavailable && !(error instanceof StripeNotConfigured);
+}
+
+export class Creditd {
+  #apiKey;
+  #fetch;
+
+  /**
+   * baseUrl: where creditd is mounted ("https://billing.example.com/credits").
+   * apiKey: a guard, read, app or admin key (admin may call every route).
+   */
+  constructor(baseUrl, apiKey, options = {}) {
+    if (!baseUrl) throw new TypeError('baseUrl is required');
+    this.baseUrl = String(baseUrl).replace(/\/+$/, '');
+    this.#apiKey = apiKey;
+    const o = { ...DEFAULTS, ...options };
+    this.timeoutMs = o.timeoutMs;
+    this.maxRetries = o.maxRetries;
+    this.retryDelayMs = o.retryDelayMs;
+    this.maxRetryDelayMs = o.maxRetryDelayMs;
+    this.userAgent = o.userAgent ?? `creditd-client-node/${VERSION}`;
+    this.#fetch = o.fetch ?? globalThis.fetch;
+    if (typeof this.#fetch !== 'function') throw new TypeError('no fetch: Node 18 or later, or pass options.fetch');
+  }
+
+  // -- transport --
+
+  /**
+   * One API call: the decoded JSON answer, or a CreditdError subclass.
+   * query: undefined/null values dropped. A write (not GET) carries an
+   * Idempotency-Key, the caller's or (autoKey) a random one, so its retries
+   * are answered once. 503 `unavailable` and lost connections are retried up
+   * to maxRetries times, after Retry-After when creditd sends one (a wait
+   * longer than maxRetryDelayMs is not made: the error is thrown).
+   */
+  async request(method, path, { body, query, idempotencyKey, auth = true, autoKey = true } = {}) {
+    let url = this.baseUrl + path;
+    if (query) {
+      const params = new URLSearchParams();
+      for (const [k, v] of Object.entries(query)) if (v !== undefined && v !== null) params.append(k, String(v));
+      const qs = params.toString();
+      if (qs) url += '?' + qs;
+    }
+    const headers = { Accept: 'application/json', 'User-Agent': this.userAgent };
+    let data;
+    if (body !== undefined) {
+      data = toJson(body);
+      headers['Content-Type'] = 'application/json';
+    }
+    if (auth) headers.Authorization = 'Bearer ' + this.#apiKey;
+    if (idempotencyKey != null) headers['Idempotency-Key'] = idempotencyKey;
+    else if (autoKey && method !== 'GET' && method !== 'HEAD') headers['Idempotency-Key'] = randomUUID();
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.#once(method, url, headers, data);
+      } catch (error) {
+        if (!retryable(error) || attempt >= this.maxRetries) throw error;
+        const waitMs = error.retryAfter != null
+          ? error.retryAfter * 1000
+          : this.retryDelayMs * 2 ** attempt * (0.5 + Math.random() / 2);
+        if (waitMs > this.maxRetryDelayMs) throw error;
+        await sleep(waitMs);
+      }
+    }
+  }
+
+  async #once(method, url, headers, data) {
+    let response;
+    let raw;
+    try {
+      response = await this.#fetch(url, {
+        method, headers, body: data, redirect: 'manual', signal: AbortSignal.timeout(this.timeoutMs),
+      });
+      raw = await response.text();
+    } catch (error) {
+      const reason = error?.name === 'TimeoutError' ? `no answer within ${this.timeoutMs} ms`
+        : (error?.cause?.code || error?.cause?.message || error?.message || String(error));
+      throw new ConnectionFailed(reason, error);
+    }
+    const lower = {};
+    response.headers.forEach((value, name) => { lower[name.toLowerCase()] = value; });
+    let body = null;
+    try {
+      body = raw ? JSON.parse(raw) : null;
+    } catch {
+      body = null;
+    }
+    if (response.status >= 200 && response.status < 300) {
+      if (body === null && raw) throw new CreditdError(response.status, null, lower, `answer is not JSON: ${raw.slice(0, 200)}`);
+      return body;
+    }
+    throw errorFor(response.status, body, lower, body === null ? raw.slice(0, 200) || null : null);
+  }
+
+  // -- service --
+
+  /** GET /healthz (no key): {status: "ok"}. */
+  healthz() {
+    return this.request('GET', '/healthz', { auth: false });
+  }
+
+  /** GET /v1/models (read): margin_bps, currency, data[] (prices), actions[]. */
+  models() {
+    return this.request('GET', '/v1/models');
+  }
+
+  // -- accounts --
+
+  /** POST /v1/accounts (admin). fields: kind (default "user"), overdraftLimitMicros, monthlyLimitMicros, ... */
+  createAccount(id, options = {}) {
+    const { idempotencyKey, fields } = splitKey(options);
+    return this.request('POST', '/v1/accounts', { body: apiFields({ id, kind: 'user', ...fields }), idempotencyKey });
+  }
+
+  /** GET /v1/accounts/{id} (read): balance, reserved, available, limits, grants[]. */
+  getAccount(id) {
+    return this.request('GET', '/v1/accounts/' + seg(id));
+  }
+
+  /** PATCH /v1/accounts/{id} (admin): status, limits, plan, autoRecharge; null clears one. */
+  patchAccount(id, options = {}) {
+    const { idempotencyKey, fields } = splitKey(options);
+    return this.request('PATCH', '/v1/accounts/' + seg(id), { body: apiFields(fields), idempotencyKey });
+  }
+
+  /** GET /v1/accounts/{id}/transactions (read): one page, newest first: {data, next_cursor}. */
+  transactions(id, { limit, cursor } = {}) {
+    return this.request('GET', `/v1/accounts/${seg(id)}/transactions`, { query: { limit, cursor } });
+  }
+
+  /** Every journal entry, newest first, page after page (follows next_cursor). */
+  async *iterTransactions(id, { pageSize } = {}) {
+    let cursor;
+    for (;;) {
+      const page = await this.transactions(id, { limit: pageSize, cursor });
+      for (const entry of page.data ?? []) yield entry;
+      cursor = page.next_cursor;
+      if (!cursor) return;
+    }
+  }
+
+  /** GET /v1/accounts/{id}/usage (read): requests, tokens and cost in [from, to); groupBy model|day|member. */
+  usageReport(id, { from, to, groupBy } = {}) {
+    return this.request('GET', `/v1/accounts/${seg(id)}/usage`, { query: { from, to, group_by: groupBy } });
+  }
+
+  /** POST /v1/accounts/{id}/grants (admin). source: promo|adjustment|signup_bonus. */
+  grant(id, amountMicros, source, options = {}) {
+    const { idempotencyKey, fields } = splitKey(options);
+    return this.request('POST', `/v1/accounts/${seg(id)}/grants`,
+      { body: apiFields({ amountMicros, source, ...fields }), idempotencyKey });
+  }
+
+  /** POST /v1/accounts/{id}/debits (admin): a negative adjustment. */
+  debit(id, amountMicros, reason, { idempotencyKey } = {}) {
+    return this.request('POST', `/v1/accounts/${seg(id)}/debits`,
+      { body: apiFields({ amountMicros, reason }), idempotencyKey });
+  }
+
+  /** POST /v1/accounts/{id}/members (admin); monthlyCapMicros: null removes the cap, undefined keeps it. */
+  addMember(id, member, { monthlyCapMicros, idempotencyKey } = {}) {
+    return this.request('POST', `/v1/accounts/${seg(id)}/members`,
+      { body: apiFields({ member, monthlyCapMicros }), idempotencyKey });
+  }
+
+  /** DELETE /v1/accounts/{id}/members/{member} (admin). */
+  removeMember(id, member, { idempotencyKey } = {}) {
+    return this.request('DELETE', `/v1/accounts/${seg(id)}/members/${seg(member)}`, { idempotencyKey });
+  }
+
+  /** POST /v1/accounts/{id}/topup (app): a Stripe Checkout Session; send the user to checkout_url. */
+  topup(id, amountCents, { successUrl, cancelUrl, saveCard, idempotencyKey } = {}) {
+    return this.request('POST', `/v1/accounts/${seg(id)}/topup`,
+      { body: apiFields({ amountCents, successUrl, cancelUrl, saveCard }), idempotencyKey });
+  }
+
+  /** POST /v1/accounts/{id}/redeem (app): a promo code as a promo grant. */
+  redeem(id, code, { idempotencyKey } = {}) {
+    return this.request('POST', `/v1/accounts/${seg(id)}/redeem`, { body: { code }, idempotencyKey });
+  }
+
+  /** POST /v1/accounts/{id}/browser_tokens (app): {token, expires_at} for the widget. */
+  browserToken(id, { ttlSeconds, member } = {}) {
+    return this.request('POST', `/v1/accounts/${seg(id)}/browser_tokens`, { body: apiFields({ ttlSeconds, member }) });
+  }
+
+  // -- promo codes and plans --
+
+  /** POST /v1/promo_codes (admin). fields: maxRedemptions, expiresAt, grantTtlDays. */
+  createPromoCode(code, amountMicros, options = {}) {
+    const { idempotencyKey, fields } = splitKey(options);
+    return this.request('POST', '/v1/promo_codes', { body: apiFields({ code, amountMicros, ...fields }), idempotencyKey });
+  }
+
+  /** GET /v1/plans (read): {data: [plans]}. */
+  plans() {
+    return this.request('GET', '/v1/plans');
+  }
+
+  /** PUT /v1/plans/{name} (admin): creates or replaces a plan. */
+  putPlan(name, options) {
+    const { idempotencyKey, fields } = splitKey(options);
+    return this.request('PUT', '/v1/plans/' + seg(name), { body: apiFields(fields), idempotencyKey });
+  }
+
+  // -- events --
+
+  /** GET /v1/events (admin): {data, next_after}, oldest first, after an event id. */
+  events({ after, limit } = {}) {
+    return this.request('GET', '/v1/events', { query: { after, limit } });
+  }
+
+  /** Every event after `after`, oldest first; keep the last id you handled and start from it next time. */
+  async *iterEvents({ after = 0, pageSize } = {}) {
+    for (;;) {
+      const page = await this.events({ after, limit: pageSize });
+      const data = page.data ?? [];
+      for (const event of data) yield event;
+      if (data.length === 0 || page.next_after == null) return;
+      after = page.next_after;
+    }
+  }
+
+  // -- the guard --
+
+  /**
+   * POST /v1/guard/authorize (guard): holds the worst-case cost of a model
+   * call. Pass the answer's max_output_tokens to the model as its cap. With
+   * minOutputTokens a hold the account cannot cover is shrunk, down to that
+   * many, instead of refused. The same requestId again answers the same hold.
+   */
+  authorize(params) {
+    const { idempotencyKey, fields } = splitKey(params);
+    // request_id makes it idempotent already: no key to store per call.
+    return this.request('POST', '/v1/guard/authorize', { body: apiFields(fields), idempotencyKey, autoKey: false });
+  }
+
+  /** POST /v1/guard/settle (guard): charges the tokens used (inputTokens counts cached ones too). */
+  settle(holdId, usage) {
+    const { idempotencyKey, fields } = splitKey(usage);
+    // The same settle again answers the first result: no key needed.
+    return this.request('POST', '/v1/guard/settle',
+      { body: apiFields({ holdId, ...fields }), idempotencyKey, autoKey: false });
+  }
+
+  /** POST /v1/guard/release (guard): voids a hold; Conflict when it was settled. */
+  release(holdId, { idempotencyKey } = {}) {
+    return this.request('POST', '/v1/guard/release', { body: { hold_id: holdId }, idempotencyKey, autoKey: false });
+  }
+
+  /** POST /v1/usage (guard): usage with no hold; force: true charges it past limits (the tokens were spent). */
+  recordUsage(params) {
+    const { idempotencyKey, fields } = splitKey(params);
+    const body = apiFields(fields);
+    return this.request('POST', '/v1/usage', { body, idempotencyKey, autoKey: body.request_id == null });
+  }
+
+  /** A Guard for one model call, authorized: report what it produces, then finish(). */
+  async startGuard(params) {
+    const hold = new Guard(this, params);
+    await hold.authorize();
+    return hold;
+  }
+
+  /**
+   * Authorizes, runs fn(hold), then settles what was produced (the usage
+   * the provider reported, else what was counted or estimated) or, when
+   * nothing was, releases; fn's error is thrown again after that.
+   */
+  async guard(params, fn) {
+    const hold = await this.startGuard(params);
+    let result;
+    try {
+      result = await fn(hold);
+    } catch (error) {
+      await hold.finish(error);
+      throw error;
+    }
+    await hold.finish();
+    return result;
+  }
+}

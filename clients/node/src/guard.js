@@ -1,0 +1,272 @@
+// guard.js: one LLM call between an authorize and its settle. The guard
+// learns what the call produces (the provider's usage, counted tokens, or
+// the streamed text) and, at finish, settles exactly that or releases the
+// hold when nothing came. A call that produced output is never released:
+// the provider bills those tokens. An estimate never settles beyond the hold.
+import { CreditdError } from './errors.js';
+
+/** Fallback estimate when the provider sent no usage: ~4 characters a token. */
+export const CHARS_PER_TOKEN = 4;
+
+const decoder = new TextDecoder('utf-8');
+
+function codePoints(text) {
+  let n = 0;
+  // eslint-disable-next-line no-unused-vars
+  for (const _ of text) n++;
+  return n;
+}
+
+const isCount = (v) => Number.isSafeInteger(v) && v >= 0;
+
+// ---- provider shapes ----
+
+/** creditd usage fields from an OpenAI usage object (Chat Completions or Responses); null when none. */
+export function openaiUsage(usage) {
+  if (!usage || typeof usage !== 'object') return null;
+  return {
+    inputTokens: usage.prompt_tokens ?? usage.input_tokens,
+    outputTokens: usage.completion_tokens ?? usage.output_tokens,
+    cachedInputTokens: usage.prompt_tokens_details?.cached_tokens ?? usage.input_tokens_details?.cached_tokens,
+  };
+}
+
+/**
+ * creditd usage fields from an Anthropic usage object. Anthropic's
+ * input_tokens leaves out cache reads and writes; creditd's input counts
+ * every input token, with the cache reads as cached_input_tokens.
+ * withOutput false: message_start's output_tokens (a placeholder) is ignored.
+ */
+export function anthropicUsage(usage, { withOutput = true } = {}) {
+  if (!usage || typeof usage !== 'object') return null;
+  const fields = {};
+  if (isCount(usage.input_tokens)) {
+    const read = isCount(usage.cache_read_input_tokens) ? usage.cache_read_input_tokens : 0;
+    const written = isCount(usage.cache_creation_input_tokens) ? usage.cache_creation_input_tokens : 0;
+    fields.inputTokens = usage.input_tokens + read + written;
+    fields.cachedInputTokens = read;
+  }
+  if (withOutput && isCount(usage.output_tokens)) fields.outputTokens = usage.output_tokens;
+  return fields;
+}
+
+/** The output text in one OpenAI stream chunk (Chat Completions chunk or Responses event). */
+export function openaiChunkText(chunk) {
+  if (!chunk || typeof chunk !== 'object') return '';
+  if (typeof chunk.type === 'string' && chunk.type.startsWith('response.')) {
+    const textual = chunk.type.endsWith('.delta') && typeof chunk.delta === 'string';
+    return textual ? chunk.delta : '';
+  }
+  let text = '';
+  for (const choice of chunk.choices ?? []) {
+    const delta = choice?.delta ?? {};
+    if (typeof delta.content === 'string') text += delta.content;
+    if (typeof delta.refusal === 'string') text += delta.refusal;
+    for (const call of delta.tool_calls ?? []) {
+      if (typeof call?.function?.arguments === 'string') text += call.function.arguments;
+    }
+  }
+  return text;
+}
+
+/** The usage one OpenAI stream chunk reports (the final include_usage chunk, or response.completed). */
+export function openaiChunkUsage(chunk) {
+  if (!chunk || typeof chunk !== 'object') return null;
+  if (chunk.type === 'response.completed' || chunk.type === 'response.incomplete') {
+    return openaiUsage(chunk.response?.usage);
+  }
+  return openaiUsage(chunk.usage);
+}
+
+/** The output text in one Anthropic stream event. */
+export function anthropicEventText(event) {
+  if (event?.type !== 'content_block_delta') return '';
+  const d = event.delta ?? {};
+  if (typeof d.text === 'string') return d.text;
+  if (typeof d.partial_json === 'string') return d.partial_json;
+  if (typeof d.thinking === 'string') return d.thinking;
+  return '';
+}
+
+/** The usage one Anthropic stream event reports: message_start's input, message_delta's output. */
+export function anthropicEventUsage(event) {
+  if (event?.type === 'message_start') return anthropicUsage(event.message?.usage, { withOutput: false });
+  if (event?.type === 'message_delta') return anthropicUsage(event.usage);
+  return null;
+}
+
+function openaiResponseText(completion) {
+  if (typeof completion?.output_text === 'string') return completion.output_text;
+  let text = '';
+  for (const choice of completion?.choices ?? []) {
+    const m = choice?.message ?? {};
+    if (typeof m.content === 'string') text += m.content;
+    for (const call of m.tool_calls ?? []) if (typeof call?.function?.arguments === 'string') text += call.function.arguments;
+  }
+  return text;
+}
+
+function anthropicMessageText(message) {
+  let text = '';
+  for (const block of message?.content ?? []) {
+    if (typeof block?.text === 'string') text += block.text;
+    else if (block?.type === 'tool_use' && block.input !== undefined) text += JSON.stringify(block.input);
+  }
+  return text;
+}
+
+// ---- the guard ----
+
+export class Guard {
+  #reported = {};
+  #counted = 0;
+  #chunks = 0;
+  #chars = 0;
+  #settleAttempted = false;
+
+  /** params: as Creditd.authorize (account, requestId, model, inputTokens, maxOutputTokens, minOutputTokens, ...). */
+  constructor(client, params) {
+    this.client = client;
+    this.params = { ...params };
+    this.hold = null;
+    this.holdId = null;
+    this.settled = null;
+    this.released = null;
+    this.settleError = null;
+    this.partial = false;
+  }
+
+  /** The output cap the hold covers: pass it to the model (shrunk when minOutputTokens applied). */
+  get maxOutputTokens() {
+    return this.hold?.max_output_tokens ?? this.params.maxOutputTokens ?? this.params.max_output_tokens ?? null;
+  }
+
+  async authorize() {
+    this.hold = await this.client.authorize(this.params);
+    this.holdId = this.hold.hold_id;
+    return this.hold;
+  }
+
+  // -- what the call produced --
+
+  /** The provider's reported usage, totals so far; missing or negative figures are ignored. */
+  usage({ inputTokens, outputTokens, cachedInputTokens } = {}) {
+    for (const [name, value] of [['inputTokens', inputTokens], ['outputTokens', outputTokens],
+      ['cachedInputTokens', cachedInputTokens]]) {
+      if (isCount(value)) this.#reported[name] = value;
+    }
+  }
+
+  /** Output tokens counted by the caller (added up). */
+  addOutputTokens(n) {
+    if (isCount(n)) this.#counted += n;
+  }
+
+  /** One streamed piece of output (string or bytes); an empty one is not counted. */
+  chunk(text) {
+    if (text == null) return;
+    const s = typeof text === 'string' ? text : decoder.decode(text);
+    if (s.length === 0) return;
+    this.#chunks += 1;
+    this.#chars += codePoints(s);
+  }
+
+  /**
+   * Yields every item of `source` (an iterable or async iterable), telling
+   * the guard about it first. text(item): its output text (default: the
+   * item itself); usage(item): creditd usage fields, or null.
+   */
+  async *stream(source, { text, usage } = {}) {
+    for await (const item of source) {
+      if (usage) {
+        const reported = usage(item);
+        if (reported) this.usage(reported);
+      }
+      this.chunk(text ? text(item) : item);
+      yield item;
+    }
+  }
+
+  /** Wraps an OpenAI stream (ask for stream_options: {include_usage: true}); yields its chunks. */
+  openaiStream(source) {
+    return this.stream(source, { text: openaiChunkText, usage: openaiChunkUsage });
+  }
+
+  /** Wraps an Anthropic stream of events; yields them. */
+  anthropicStream(source) {
+    return this.stream(source, { text: anthropicEventText, usage: anthropicEventUsage });
+  }
+
+  /** Reports a whole (non-streamed) OpenAI answer; returns it. */
+  openaiResponse(completion) {
+    const reported = openaiUsage(completion?.usage);
+    if (reported) this.usage(reported);
+    this.chunk(openaiResponseText(completion));
+    return completion;
+  }
+
+  /** Reports a whole (non-streamed) Anthropic message; returns it. */
+  anthropicResponse(message) {
+    const reported = anthropicUsage(message?.usage);
+    if (reported) this.usage(reported);
+    this.chunk(anthropicMessageText(message));
+    return message;
+  }
+
+  /** {inputTokens, outputTokens, cachedInputTokens}: what finish() would settle now. */
+  produced() {
+    const cap = this.maxOutputTokens;
+    // Every non-empty chunk carried a token at least (an early usage may lag
+    // behind); the model was told to stop at the cap, so neither the chunks
+    // nor an estimate go past it: the settle stays within the hold.
+    const floor = cap ? Math.min(this.#chunks, cap) : this.#chunks;
+    let out = this.#reported.outputTokens;
+    if (out === undefined && this.#counted > 0) out = this.#counted;
+    if (out === undefined) {
+      out = Math.max(this.#chunks, Math.ceil(this.#chars / CHARS_PER_TOKEN));
+      if (cap) out = Math.min(out, cap);
+    }
+    // Reported or counted figures are real tokens: settled as they are, past the cap if so.
+    out = Math.max(out, floor);
+    const input = this.#reported.inputTokens ?? this.params.inputTokens ?? this.params.input_tokens ?? 0;
+    let cached = this.#reported.cachedInputTokens;
+    if (cached !== undefined && cached > input) cached = input; // creditd refuses more cached than input
+    return { inputTokens: input, outputTokens: out, cachedInputTokens: cached };
+  }
+
+  // -- the end --
+
+  /** Charges the tokens the call used (default: produced()); the rest of the hold is released. */
+  async settle(usage = this.produced()) {
+    if (this.holdId === null) throw new Error('settle() before authorize()');
+    this.#settleAttempted = true;
+    this.settled = await this.client.settle(this.holdId, usage);
+    return this.settled;
+  }
+
+  /**
+   * Ends the call: settles what was produced when output was seen (also
+   * after an error: the call was cut off midway; partial says so), else
+   * releases the hold. Pass the error the call raised, if any: then a
+   * failed settle is kept in settleError instead of thrown (the settle is
+   * left pending, safe to retry with the same figures). Does nothing after
+   * a settle() or a previous finish().
+   */
+  async finish(...failure) {
+    const failed = failure.length > 0;
+    if (this.holdId === null || this.#settleAttempted || this.released) return this.settled ?? this.released;
+    const made = this.produced();
+    try {
+      if (made.outputTokens > 0) {
+        this.partial = failed;
+        await this.settle(made);
+      } else {
+        this.released = await this.client.release(this.holdId);
+      }
+    } catch (error) {
+      if (!failed || !(error instanceof CreditdError)) throw error;
+      if (this.#settleAttempted) this.settleError = error;
+    }
+    return this.settled ?? this.released;
+  }
+}
