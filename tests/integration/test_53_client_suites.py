@@ -2,7 +2,9 @@
 ecosystem runs them, as part of ./dev check.
 
 Python (clients/python): the unittest suite, `mypy --strict` and an offline
-build of the sdist and wheel (Debian's python3-build, no network). The
+build of the sdist and wheel (Debian's python3-build, no network). Node
+(clients/node): `node --test`. PHP's phpunit suite and `composer validate`
+run in test_51. The
 live tests against this stack are test_50 (Python), test_51 (PHP) and
 test_52 (Node); these run each package's own suite. A suite that fails
 prints its output in the failure.
@@ -50,3 +52,8 @@ def test_python_client_builds_offline():
               "a wheel and an sdist: %r" % built)
     finally:
         shutil.rmtree(out_dir, ignore_errors=True)
+
+
+def test_node_client_node_test():
+    out = run(["node", "--test", "test/"], os.path.join(ROOT, "clients", "node"))
+    check("# fail 0" in out, "node --test: %s" % out[-800:])

@@ -17,6 +17,40 @@ from test_20_guard import cost
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
 
 
+def readme_code(lang):
+    with open(os.path.join(ROOT, "README.md")) as f:
+        text = f.read()
+    quick = text[text.index("## Quickstart"):]
+    quick = quick[:quick.index("\n## ", 1)]
+    found = re.findall(r"```%s\n(.*?)```" % lang, quick, re.S)
+    eq(len(found), 1, "one %s example in the quickstart" % lang)
+    return found[0]
+
+
+def run_client(argv, code, acct, suffix):
+    """Runs a client example from the repository's root on acct (for "demo"),
+    with a request id of its own; checks one usage of the example's cost."""
+    code = code.replace('"demo"', '"%s"' % acct).replace("'demo'", "'%s'" % acct)
+    code = code.replace("msg-1", "msg-" + suffix)
+    env = dict(os.environ, CREDITD_URL=ENV["CREDITD_URL"], CREDITD_GUARD_KEY=ENV["CREDITD_GUARD_KEY"],
+               PYTHONPATH=os.path.join(ROOT, "clients", "python", "src"))
+    p = subprocess.run(argv, input=code, capture_output=True, text=True, env=env, cwd=ROOT, timeout=60)
+    check(p.returncode == 0, "%s example failed: %s %s" % (argv[0], p.stdout, p.stderr))
+    r = api("GET", "/v1/accounts/%s/transactions?limit=5" % acct, auth="read")
+    want = cost("gpt-4o", 1200, 350)
+    eq([t["amount_micros"] for t in r.json["data"] if t["cause"] == "usage"], [-want],
+       "the %s example charged 1,200 in and 350 out" % argv[0])
+
+
+def test_the_client_examples_run_as_written():
+    run_client(["/usr/bin/python3", "-"], readme_code("python"), new_account("demo"), "py")
+    run_client(["php"], readme_code("php"), new_account("demo"), "php")
+    # Node reads an ES module from stdin with --input-type; the package is
+    # imported from the tree as the npm install would name it.
+    js = readme_code("js").replace('from "creditd-client"', 'from "./clients/node/index.js"')
+    run_client(["node", "--input-type=module"], js, new_account("demo"), "js")
+
+
 def readme_blocks():
     with open(os.path.join(ROOT, "README.md")) as f:
         text = f.read()
