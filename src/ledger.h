@@ -208,7 +208,9 @@ enum cd_err ledger_events_list(struct ledger *lg, const char *state, int64_t aft
 enum cd_err ledger_events_retry(struct ledger *lg, int64_t id, int *count);
 /* Off-session charges (recharge.c sends them): an auto-recharge or a
  * pay-as-you-go collection due to be sent, leased for lease_seconds, with
- * what the PaymentIntent needs. */
+ * what the PaymentIntent needs; or one sent whose PaymentIntent has had
+ * no news for LIMIT_PAYMENT_NEWS_SECONDS (payment_intent set), due to be
+ * fetched. */
 struct ledger_recharge {
 	int64_t id;
 	int64_t amount_cents;
@@ -218,6 +220,7 @@ struct ledger_recharge {
 	char account[LEDGER_ID_MAX + 1];
 	char customer[LIMIT_STRIPE_ID_BYTES + 1];
 	char payment_method[LIMIT_STRIPE_ID_BYTES + 1];
+	char payment_intent[LIMIT_STRIPE_ID_BYTES + 1];	/* "": to be sent; else sent, to be fetched */
 };
 /* Pay-as-you-go collection (DESIGN §10), the sweep's part: looks at up to
  * max accounts not yet looked at for the month just over (by the ledger's
@@ -249,6 +252,22 @@ enum ledger_recharge_outcome {
 };
 enum cd_err ledger_recharge_result(struct ledger *lg, int64_t id, enum ledger_recharge_outcome outcome,
 				   const char *payment_intent, int64_t cents, const char *error);
+/* What a PaymentIntent fetched for want of news (DESIGN §10 "A payment
+ * left without news") came to. */
+enum ledger_payment_news {
+	PAYMENT_NEWS_SUCCEEDED,	/* succeeded: credited as its payment_intent.succeeded would be */
+	PAYMENT_NEWS_FAILED,	/* requires_payment_method or canceled: failed as its
+				 * payment_intent.payment_failed would be */
+	PAYMENT_NEWS_NONE	/* still processing (or Stripe not reached): fetched again when its
+				 * age has doubled, left (logged) once LIMIT_PAYMENT_NEWS_GIVE_UP_SECONDS
+				 * old */
+};
+/* Applies the news of charge id's PaymentIntent payment_intent (cents
+ * received, Stripe's error message): once, and only while the charge is
+ * still with Stripe for that PaymentIntent (a webhook that came first
+ * ended it: nothing more happens). */
+enum cd_err ledger_payment_news(struct ledger *lg, int64_t id, const char *payment_intent,
+				enum ledger_payment_news news, int64_t cents, const char *error);
 /* Journal page, newest first; cursor 0 = first page. */
 enum cd_err ledger_transactions(struct ledger *lg, const char *id, int limit, int64_t cursor,
 				json_t **out);

@@ -2,22 +2,31 @@
  * auto-recharges (ledger_recharges.c) and pay-as-you-go collections
  * (ledger_payg.c) are rows of one table, claimed and leased here for the
  * sender (recharge.c), and what Stripe answered is recorded here, each
- * kind ended by its own module. */
+ * kind ended by its own module. A charge Stripe has not settled yet
+ * ('sent') whose webhook has not come within LIMIT_PAYMENT_NEWS_SECONDS
+ * is claimed again, for the sender to fetch its PaymentIntent, and what
+ * that says is applied here exactly as the webhook would (once). */
 #include "ledger_payg.h"
 #include "ledger_recharges.h"
 #include "ledger_events.h"
 #include "ledger_hooks.h"
+#include "log.h"
 #include <string.h>
 
+/* Due: a charge queued to be sent, or one sent whose PaymentIntent is to
+ * be fetched (next_attempt_at 0: left for good, see news_later). Each is
+ * leased by pushing next_attempt_at, under the state it was read in. */
 static enum cd_err claim_tx(struct ledger *lg, struct ledger_recharge *out, int max, int64_t lease_seconds,
 			    int *claimed)
 {
 	static const char due[] = "SELECT r.id, r.amount_cents, r.attempts, a.ext_id, a.stripe_customer_id, "
-				  "a.stripe_payment_method, IFNULL(r.period, 0), r.try_no, a.balance_micros FROM recharges r "
-				  "JOIN accounts a ON a.id = r.account_id "
-				  "WHERE r.state = 'queued' AND r.next_attempt_at <= ? ORDER BY r.id LIMIT ?";
-	static const char lease[] = "UPDATE recharges SET next_attempt_at = ? WHERE id = ? AND state = 'queued' "
-				    "AND next_attempt_at <= ?";
+				  "a.stripe_payment_method, IFNULL(r.period, 0), r.try_no, a.balance_micros, "
+				  "IF(r.state = 'sent', IFNULL(r.payment_intent, ''), '') FROM recharges r "
+				  "JOIN accounts a ON a.id = r.account_id WHERE r.state IN ('queued', 'sent') "
+				  "AND r.next_attempt_at BETWEEN 1 AND ? AND (r.state = 'queued' OR "
+				  "r.payment_intent IS NOT NULL) ORDER BY r.id LIMIT ?";
+	static const char lease[] = "UPDATE recharges SET next_attempt_at = ? WHERE id = ? AND state = ? "
+				    "AND next_attempt_at BETWEEN 1 AND ?";
 	struct ledger_recharge found[LIMIT_RECHARGE_BATCH];
 	int64_t balance[LIMIT_RECHARGE_BATCH];
 	int n = 0, e;
@@ -37,15 +46,17 @@ static enum cd_err claim_tx(struct ledger *lg, struct ledger_recharge *out, int 
 		r->period = db_i64(s, 6);
 		r->try_no = db_i64(s, 7);
 		balance[n - 1] = db_i64(s, 8);
+		ledger_copy_text(r->payment_intent, sizeof(r->payment_intent), db_str(s, 9));
 	}
 	for (int i = 0; i < n; i++) {
-		int send = 1;
-		enum cd_err rc = found[i].period > 0 ? payg_before_send(lg, &found[i], balance[i], &send) : CD_OK;
+		int send = 1, sent = found[i].payment_intent[0] != '\0';
+		enum cd_err rc = found[i].period > 0 && !sent ? payg_before_send(lg, &found[i], balance[i], &send) : CD_OK;
 		if (rc != CD_OK)
 			return rc;
 		if (!send)
 			continue;
-		struct dbstmt *l = db_exec(lg, lease, &e, "iii", lg->now + lease_seconds, found[i].id, lg->now);
+		struct dbstmt *l = db_exec(lg, lease, &e, "iisi", lg->now + lease_seconds, found[i].id,
+					   sent ? "sent" : "queued", lg->now);
 		if (l == NULL)
 			return db_err(lg, e, "recharge lease");
 		if (db_affected(l) == 1)
@@ -86,8 +97,10 @@ static enum cd_err charge_end(struct ledger *lg, struct acct *a, int64_t id, int
 static enum cd_err result_tx(struct ledger *lg, int64_t id, enum ledger_recharge_outcome outcome, const char *pi,
 			     int64_t cents, const char *error)
 {
+	/* Its news is fetched if no webhook brought it first; updated_at is
+	 * when it was sent for as long as it stays so (news_later). */
 	static const char sent[] = "UPDATE recharges SET state = 'sent', payment_intent = ?, attempts = attempts + 1, "
-				   "updated_at = ? WHERE id = ? AND state = 'queued'";
+				   "updated_at = ?, next_attempt_at = ? WHERE id = ? AND state = 'queued'";
 	static const char retry[] = "UPDATE recharges SET attempts = attempts + 1, error = ?, updated_at = ?, "
 				    "next_attempt_at = ? + LEAST(POW(2, LEAST(attempts, 20)), ?) WHERE id = ? "
 				    "AND state = 'queued'";
@@ -96,7 +109,7 @@ static enum cd_err result_tx(struct ledger *lg, int64_t id, enum ledger_recharge
 	int e;
 	recharge_error_cut(cut, error);
 	if (outcome == RECHARGE_SENT)
-		return db_do(lg, sent, "recharge sent", "sii", pi, lg->now, id);
+		return db_do(lg, sent, "recharge sent", "siii", pi, lg->now, lg->now + LIMIT_PAYMENT_NEWS_SECONDS, id);
 	struct dbstmt *s = db_exec(lg, owner, &e, "i", id);
 	if (s == NULL)
 		return db_err(lg, e, "recharge owner");
@@ -131,5 +144,72 @@ enum cd_err ledger_recharge_result(struct ledger *lg, int64_t id, enum ledger_re
 	const char *why = error != NULL ? error : "";
 	for (ledger_tx_init(lg, &t); ledger_tx_next(lg, &t);)
 		ledger_tx_end(lg, &t, result_tx(lg, id, outcome, pi, cents, why));
+	return t.rc;
+}
+
+/* ---- a payment left without news (DESIGN §10) ---- */
+
+/* A charge still sent after its news was applied (none yet, or a payment
+ * that could not be credited) is fetched again when its age has doubled
+ * (at most LIMIT_PAYMENT_NEWS_BACKOFF_MAX_SECONDS later), a last time at
+ * LIMIT_PAYMENT_NEWS_GIVE_UP_SECONDS, and then left for its webhook:
+ * next_attempt_at 0, which no claim takes. updated_at (when it was sent)
+ * is not changed. */
+static enum cd_err news_later(struct ledger *lg, int64_t id, const char *pi, int64_t sent_at)
+{
+	static const char sql[] = "UPDATE recharges SET next_attempt_at = ? WHERE id = ? AND state = 'sent' "
+				  "AND payment_intent = ?";
+	int64_t age = lg->now - sent_at, wait = age, last = sent_at + LIMIT_PAYMENT_NEWS_GIVE_UP_SECONDS;
+	if (wait < LIMIT_PAYMENT_NEWS_SECONDS)
+		wait = LIMIT_PAYMENT_NEWS_SECONDS;
+	if (wait > LIMIT_PAYMENT_NEWS_BACKOFF_MAX_SECONDS)
+		wait = LIMIT_PAYMENT_NEWS_BACKOFF_MAX_SECONDS;
+	int64_t next = lg->now >= last ? 0 : lg->now + wait < last ? lg->now + wait : last;
+	if (next == 0)
+		log_warn("charge %lld: its PaymentIntent %s has had no news for %lld s; not fetched any more, left "
+			 "for its webhook", (long long)id, pi, (long long)age);
+	return db_do(lg, sql, "payment news later", "iis", next, id, pi);
+}
+
+static enum cd_err news_tx(struct ledger *lg, int64_t id, const char *pi, enum ledger_payment_news news,
+			   int64_t cents, const char *error)
+{
+	static const char owner[] = "SELECT account_id, kind = 'payg', updated_at FROM recharges WHERE id = ? AND "
+				    "state = 'sent' AND payment_intent = ?";
+	char cut[LIMIT_RECHARGE_ERROR_BYTES + 1];
+	int e, done = 0;
+	struct dbstmt *s = db_exec(lg, owner, &e, "is", id, pi);
+	if (s == NULL)
+		return db_err(lg, e, "payment news");
+	/* Ended meanwhile (its webhook came first): nothing more to do. */
+	if (db_fetch(s) != 1)
+		return CD_OK;
+	int64_t account = db_i64(s, 0), sent_at = db_i64(s, 2);
+	int payg = db_i64(s, 1) != 0;
+	struct acct a;
+	enum cd_err rc = news == PAYMENT_NEWS_NONE ? CD_OK : acct_lock_id(lg, account, &a);
+	/* The same effects as the webhook's, under the same locks and state
+	 * checks: whichever comes second finds the charge ended. */
+	recharge_error_cut(cut, error);
+	if (rc == CD_OK && news == PAYMENT_NEWS_SUCCEEDED)
+		rc = charge_end(lg, &a, id, payg, RECHARGE_PAID, pi, cents, "");
+	else if (rc == CD_OK && news == PAYMENT_NEWS_FAILED)
+		rc = payg ? payg_fail(lg, &a, id, pi, cut, &done) : recharge_fail(lg, &a, id, cut, &done);
+	if (rc == CD_OK && news != PAYMENT_NEWS_NONE)
+		rc = acct_save(lg, &a);
+	if (rc == CD_OK)
+		rc = news_later(lg, id, pi, sent_at);
+	return rc;
+}
+
+enum cd_err ledger_payment_news(struct ledger *lg, int64_t id, const char *payment_intent,
+				enum ledger_payment_news news, int64_t cents, const char *error)
+{
+	struct ledger_tx t;
+	const char *why = error != NULL && error[0] != '\0' ? error : "payment failed";
+	if (payment_intent == NULL || payment_intent[0] == '\0')
+		return CD_E_NOT_FOUND;
+	for (ledger_tx_init(lg, &t); ledger_tx_next(lg, &t);)
+		ledger_tx_end(lg, &t, news_tx(lg, id, payment_intent, news, cents, why));
 	return t.rc;
 }

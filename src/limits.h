@@ -371,6 +371,18 @@ _Static_assert(LIMIT_HOLD_ID_BYTES <= 255, "a hold id is kept in journal.referen
  * the next month. */
 #define LIMIT_PAYG_SCAN 100
 #define LIMIT_PAYG_MIN_CENTS 50
+/* A payment left without news (DESIGN §10): an off-session PaymentIntent
+ * still with Stripe this long after it was made has had no webhook (they
+ * come within seconds), so the sender fetches it; one still processing is
+ * fetched again when its age has doubled (15 min, 30 min, 1 h, ...), at
+ * most this far apart, and left (logged) once this old: a bank debit can
+ * take days, and the webhook may still come. */
+#define LIMIT_PAYMENT_NEWS_SECONDS 900
+#define LIMIT_PAYMENT_NEWS_BACKOFF_MAX_SECONDS (6 * 3600)
+#define LIMIT_PAYMENT_NEWS_GIVE_UP_SECONDS (3 * 86400)
+_Static_assert(LIMIT_PAYMENT_NEWS_SECONDS < LIMIT_PAYMENT_NEWS_BACKOFF_MAX_SECONDS, "the backoff grows");
+_Static_assert(LIMIT_PAYMENT_NEWS_BACKOFF_MAX_SECONDS < LIMIT_PAYMENT_NEWS_GIVE_UP_SECONDS,
+	       "a payment still processing is fetched more than once before it is left");
 /* recharges.error is VARCHAR(500): Stripe's message is cut to fit. */
 #define LIMIT_RECHARGE_ERROR_BYTES 500
 /* Disputes of one payment that a refund or a late credit handles at once:

@@ -1,12 +1,14 @@
 /* recharge.c: the off-session charge sender (see recharge.h). Which recharges
- * are due, their leases, retries and ends are the ledger's; the charge is
- * the Stripe client's. */
+ * are due, their leases, retries and ends are the ledger's; the charge, and
+ * the fetch of a PaymentIntent left without news, are the Stripe client's.
+ * It drives both: the ledger never calls Stripe. */
 #include "recharge.h"
 #include "ledger.h"
 #include "log.h"
 #include "stripe.h"
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 /* A claimed recharge is leased for its Stripe call's longest time and a
@@ -68,6 +70,45 @@ void recharge_send(const struct cfg *c, struct stripe_client *stripe, struct led
 			 ledger_errmsg(lg));
 }
 
+/* What the PaymentIntent's status says, as its webhook would: succeeded
+ * (in the configured currency: one in another is not credited, as its
+ * event would not be), failed for good (requires_payment_method: the
+ * card was refused; canceled), or nothing yet (processing,
+ * requires_action, ...). */
+static enum ledger_payment_news news_of(const struct cfg *c, const struct stripe_result *res)
+{
+	if (strcmp(res->status, "succeeded") == 0 && strcasecmp(res->currency, c->stripe_currency) == 0)
+		return PAYMENT_NEWS_SUCCEEDED;
+	if (strcmp(res->status, "requires_payment_method") == 0 || strcmp(res->status, "canceled") == 0)
+		return PAYMENT_NEWS_FAILED;
+	return PAYMENT_NEWS_NONE;
+}
+
+void recharge_fetch(const struct cfg *c, struct stripe_client *stripe, struct ledger *lg,
+		    const struct ledger_recharge *r)
+{
+	struct stripe_result res;
+	const char *what = r->period > 0 ? "collection" : "auto-recharge";
+	enum stripe_status st = stripe_get_payment_intent(stripe, r->payment_intent, &res);
+	/* Not reached, or an error (a 5xx, a 404 for a key changed since):
+	 * nothing is known, so nothing changes; fetched again later. */
+	enum ledger_payment_news news = st == STRIPE_OK ? news_of(c, &res) : PAYMENT_NEWS_NONE;
+	if (st != STRIPE_OK)
+		log_warn("%s %lld of account %s: fetching %s: %s (HTTP %d)", what, (long long)r->id, r->account,
+			 r->payment_intent, res.message, res.http_status);
+	else if (strcmp(res.status, "succeeded") == 0 && news != PAYMENT_NEWS_SUCCEEDED)
+		log_warn("%s %lld of account %s: %s succeeded in %s, not the configured currency: not credited",
+			 what, (long long)r->id, r->account, r->payment_intent, res.currency);
+	else
+		log_info("%s %lld of account %s: no webhook yet, %s is %s", what, (long long)r->id, r->account,
+			 r->payment_intent, res.status);
+	const char *why = res.payment_error[0] ? res.payment_error
+			  : strcmp(res.status, "canceled") == 0 ? "payment canceled" : "payment failed";
+	if (ledger_payment_news(lg, r->id, r->payment_intent, news, res.amount_received, why) != CD_OK)
+		log_warn("%s %lld: its payment's news was not recorded (%s); fetched again later", what,
+			 (long long)r->id, ledger_errmsg(lg));
+}
+
 /* The lease covers every call of a round, one after the other. */
 int64_t recharge_lease_seconds(const struct cfg *c)
 {
@@ -95,7 +136,10 @@ void recharge_run(const struct cfg *c, atomic_int *stopping)
 		}
 		for (int i = 0; i < n && !atomic_load(stopping); i++) {
 			struct recharge_sent sent;
-			recharge_send(c, stripe, lg, &due[i], &sent);
+			if (due[i].payment_intent[0] != '\0')
+				recharge_fetch(c, stripe, lg, &due[i]);
+			else
+				recharge_send(c, stripe, lg, &due[i], &sent);
 		}
 	}
 out:

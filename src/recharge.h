@@ -5,7 +5,8 @@
  * (recharge_<id>; payg-<account>-<YYYY-MM>-<try>), so a retry never
  * charges twice. What Stripe answers is recorded at once (a payment that
  * succeeded is credited); a payment still processing is credited by its
- * payment_intent.succeeded webhook. */
+ * payment_intent.succeeded webhook, or, when none has come 15 minutes
+ * after, by what a GET of the PaymentIntent says (DESIGN §10). */
 #ifndef CREDITD_RECHARGE_H
 #define CREDITD_RECHARGE_H
 #include <stdatomic.h>
@@ -24,6 +25,12 @@ struct recharge_sent {
 /* Sends the claimed charge r and records Stripe's answer in the ledger. */
 void recharge_send(const struct cfg *c, struct stripe_client *stripe, struct ledger *lg,
 		   const struct ledger_recharge *r, struct recharge_sent *out);
+/* Fetches the PaymentIntent of the claimed charge r, sent and left
+ * without news (r->payment_intent set), and records what it says in the
+ * ledger: credited or failed as its webhook would, or fetched again
+ * later. */
+void recharge_fetch(const struct cfg *c, struct stripe_client *stripe, struct ledger *lg,
+		    const struct ledger_recharge *r);
 /* How long a claimed charge is leased (its Stripe calls' longest time and
  * a margin): another process sends it only once this has passed. */
 int64_t recharge_lease_seconds(const struct cfg *c);

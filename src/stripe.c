@@ -1,7 +1,7 @@
 /* stripe.c: the Stripe HTTP client declared in stripe.h, and the only code
  * in creditd that uses libcurl.
  *
- * Owns: form-encoding Stripe's nested parameters; one CURL handle per
+ * Owns (form encoding is stripe_form.c's): one CURL handle per
  * client (one client per worker thread), reused with curl_easy_reset so
  * that connections to Stripe stay open; setting every curl option
  * explicitly on every request; turning Stripe's JSON answer (or the lack
@@ -35,7 +35,7 @@
 
 #include "limits.h"
 
-/* Stripe's answers to our two calls are a few KiB; anything past this is
+/* Stripe's answers to our calls are a few KiB; anything past this is
  * not Stripe and is refused as a transport error. */
 #define STRIPE_RESPONSE_MAX (256 * 1024)
 /* Stripe keys are ~110 characters; this only bounds the header buffer. */
@@ -60,80 +60,6 @@ struct stripe_client {
 	struct dynbuf resp;		/* the answer, capped at STRIPE_RESPONSE_MAX */
 	char errbuf[CURL_ERROR_SIZE];
 };
-
-/* ---- form encoding ---------------------------------------------------- */
-
-static const char stripe_hex[] = "0123456789ABCDEF";
-
-static int is_unreserved(unsigned char ch)
-{
-	return (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
-	       ch == '-' || ch == '.' || ch == '_' || ch == '~';
-}
-
-/* Length of s once escaped; s is at most STRIPE_FORM_MAX bytes long. */
-static size_t escaped_len(const char *s)
-{
-	size_t n = 0;
-
-	for (; *s != '\0'; s++)
-		n += is_unreserved((unsigned char)*s) ? 1 : 3;
-	return n;
-}
-
-/* Writes s escaped at dst (room checked by the caller); returns the end. */
-static char *escape_into(char *dst, const char *s)
-{
-	for (; *s != '\0'; s++) {
-		unsigned char ch = (unsigned char)*s;
-
-		if (is_unreserved(ch)) {
-			*dst++ = (char)ch;
-		} else {
-			*dst++ = '%';
-			*dst++ = stripe_hex[ch >> 4];
-			*dst++ = stripe_hex[ch & 0x0f];
-		}
-	}
-	return dst;
-}
-
-void stripe_form_init(struct stripe_form *f)
-{
-	dynbuf_init(&f->buf, STRIPE_FORM_MAX);
-}
-
-/* Once the buffer failed the body is incomplete, so every later add fails
- * too: a caller that checks only the last add still never sends it. */
-int stripe_form_add(struct stripe_form *f, const char *key, const char *value)
-{
-	if (f == NULL || key == NULL || value == NULL || key[0] == '\0')
-		return -1;
-	if (strnlen(key, STRIPE_FORM_MAX + 1) > STRIPE_FORM_MAX ||
-	    strnlen(value, STRIPE_FORM_MAX + 1) > STRIPE_FORM_MAX) {
-		f->buf.failed = 1;
-		return -1;
-	}
-	size_t need = (f->buf.len > 0 ? 1 : 0) + escaped_len(key) + 1 + escaped_len(value);
-	char *start = dynbuf_room(&f->buf, need);
-	if (start == NULL)
-		return -1;
-	char *p = start;
-	if (f->buf.len > 0)
-		*p++ = '&';
-	p = escape_into(p, key);
-	*p++ = '=';
-	p = escape_into(p, value);
-	dynbuf_grew(&f->buf, (size_t)(p - start));
-	return 0;
-}
-
-void stripe_form_free(struct stripe_form *f)
-{
-	if (f == NULL)
-		return;
-	dynbuf_free(&f->buf);
-}
 
 /* ---- settings checks -------------------------------------------------- */
 
@@ -353,6 +279,12 @@ static enum stripe_status take_success(json_t *root, long code, int want_url, st
 		memcpy(out->status, status, strlen(status) + 1);
 	json_t *received = json_object_get(root, "amount_received");
 	out->amount_received = json_is_integer(received) ? (int64_t)json_integer_value(received) : -1;
+	const char *currency = json_string_value(json_object_get(root, "currency"));
+	if (currency != NULL && strlen(currency) < sizeof(out->currency) && all_visible(currency))
+		memcpy(out->currency, currency, strlen(currency) + 1);
+	const char *why = json_string_value(json_object_get(json_object_get(root, "last_payment_error"), "message"));
+	if (why != NULL)
+		copy_text(out->payment_error, sizeof(out->payment_error), why);
 	return STRIPE_OK;
 }
 
@@ -417,16 +349,19 @@ static void free_headers(struct curl_slist *h)
 	curl_slist_free_all(h);
 }
 
+/* A POST's headers (idempotency_key set), or a GET's (NULL: no body, so
+ * neither a Content-Type nor an Idempotency-Key, which Stripe ignores on
+ * a GET). */
 static struct curl_slist *build_headers(const struct stripe_client *c, const char *idempotency_key)
 {
 	static const char *const fixed[] = {
-		"Content-Type: application/x-www-form-urlencoded",
 		"Accept: application/json",
 		"Expect:",	/* no 100-continue round trip */
+		"Content-Type: application/x-www-form-urlencoded",
 	};
 	struct curl_slist *h = NULL, *next;
 	char line[STRIPE_KEY_MAX + LIMIT_IDEMPOTENCY_KEY_BYTES + 64];
-	size_t i;
+	size_t i, nfixed = sizeof(fixed) / sizeof(fixed[0]) - (idempotency_key == NULL);
 	int ok = 0;
 
 	snprintf(line, sizeof(line), "Authorization: Bearer %s", c->secret_key);
@@ -435,12 +370,14 @@ static struct curl_slist *build_headers(const struct stripe_client *c, const cha
 	if (next == NULL)
 		goto out;
 	h = next;
-	snprintf(line, sizeof(line), "Idempotency-Key: %s", idempotency_key);
-	next = curl_slist_append(h, line);
-	if (next == NULL)
-		goto out;
-	h = next;
-	for (i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++) {
+	if (idempotency_key != NULL) {
+		snprintf(line, sizeof(line), "Idempotency-Key: %s", idempotency_key);
+		next = curl_slist_append(h, line);
+		if (next == NULL)
+			goto out;
+		h = next;
+	}
+	for (i = 0; i < nfixed; i++) {
 		next = curl_slist_append(h, fixed[i]);
 		if (next == NULL)
 			goto out;
@@ -496,6 +433,7 @@ static CURLcode set_transport_options(struct stripe_client *c)
 	return rc;
 }
 
+/* form NULL: a GET. */
 static CURLcode set_request_options(struct stripe_client *c, const char *url, const struct stripe_form *form,
 				    struct curl_slist *headers)
 {
@@ -505,11 +443,13 @@ static CURLcode set_request_options(struct stripe_client *c, const char *url, co
 	rc = curl_easy_setopt(h, CURLOPT_URL, url);
 	if (rc == CURLE_OK)
 		rc = curl_easy_setopt(h, CURLOPT_ERRORBUFFER, c->errbuf);
-	if (rc == CURLE_OK)
+	if (rc == CURLE_OK && form == NULL)
+		rc = curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
+	if (rc == CURLE_OK && form != NULL)
 		rc = curl_easy_setopt(h, CURLOPT_POST, 1L);
-	if (rc == CURLE_OK)
+	if (rc == CURLE_OK && form != NULL)
 		rc = curl_easy_setopt(h, CURLOPT_POSTFIELDS, form->buf.data != NULL ? form->buf.data : "");
-	if (rc == CURLE_OK)
+	if (rc == CURLE_OK && form != NULL)
 		rc = curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)form->buf.len);
 	if (rc == CURLE_OK)
 		rc = curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
@@ -520,7 +460,8 @@ static CURLcode set_request_options(struct stripe_client *c, const char *url, co
 	return rc;
 }
 
-static enum stripe_status check_call(const struct stripe_client *c, const char *idempotency_key,
+/* A POST needs its idempotency_key; a GET (post 0) has none. */
+static enum stripe_status check_call(const struct stripe_client *c, int post, const char *idempotency_key,
 				     struct stripe_result *out)
 {
 	if (c->base_kind == STRIPE_BASE_BAD)
@@ -530,7 +471,7 @@ static enum stripe_status check_call(const struct stripe_client *c, const char *
 		return fail(out, STRIPE_ERR_CONFIG, "no usable Stripe secret key is configured");
 	if (c->connect_timeout_ms <= 0 || c->timeout_ms <= 0)
 		return fail(out, STRIPE_ERR_CONFIG, "the Stripe timeouts must be positive");
-	if (!idempotency_key_ok(idempotency_key))
+	if (post && !idempotency_key_ok(idempotency_key))
 		return fail(out, STRIPE_ERR_CONFIG, "the idempotency key is empty, too long or not printable");
 	return STRIPE_OK;
 }
@@ -546,9 +487,10 @@ static enum stripe_status transport_failure(struct stripe_client *c, CURLcode rc
 	return fail(out, STRIPE_ERR_TRANSPORT, "Stripe request failed: %s", curl_easy_strerror(rc));
 }
 
-/* POSTs form to base + path and fills out. want_url: the answer must carry
+/* POSTs form to base + path with idempotency_key, or GETs it (form and
+ * idempotency_key NULL), and fills out. want_url: the answer must carry
  * a checkout url. */
-static enum stripe_status stripe_post(struct stripe_client *c, const char *path, const struct stripe_form *form,
+static enum stripe_status stripe_call(struct stripe_client *c, const char *path, const struct stripe_form *form,
 				      const char *idempotency_key, int want_url, struct stripe_result *out)
 {
 	struct curl_slist *headers = NULL;
@@ -557,11 +499,11 @@ static enum stripe_status stripe_post(struct stripe_client *c, const char *path,
 	CURLcode rc;
 	long code = 0;
 
-	st = check_call(c, idempotency_key, out);
+	st = check_call(c, form != NULL, idempotency_key, out);
 	if (st != STRIPE_OK)
 		goto out;
 	snprintf(url, sizeof(url), "%s%s", c->api_base, path);
-	headers = build_headers(c, idempotency_key);
+	headers = build_headers(c, form != NULL ? idempotency_key : NULL);
 	if (headers == NULL) {
 		st = fail(out, STRIPE_ERR_TRANSPORT, "out of memory building the Stripe request");
 		goto out;
@@ -623,8 +565,24 @@ enum stripe_status stripe_create_payment_intent(struct stripe_client *c, const s
 	if (rc != 0)
 		st = fail(out, STRIPE_ERR_CONFIG, "the payment parameters do not fit in a request");
 	else
-		st = stripe_post(c, "/v1/payment_intents", &f, idempotency_key, 0, out);
+		st = stripe_call(c, "/v1/payment_intents", &f, idempotency_key, 0, out);
 	stripe_form_free(&f);
+	return st;
+}
+
+enum stripe_status stripe_get_payment_intent(struct stripe_client *c, const char *id, struct stripe_result *out)
+{
+	char path[LIMIT_STRIPE_ID_BYTES + 32];
+	enum stripe_status st;
+
+	result_init(out);
+	if (c == NULL || id == NULL || strncmp(id, "pi_", 3) != 0 || !stripe_id_ok(id))
+		return fail(out, STRIPE_ERR_CONFIG, "not a PaymentIntent id");
+	snprintf(path, sizeof(path), "/v1/payment_intents/%s", id);
+	st = stripe_call(c, path, NULL, NULL, 0, out);
+	/* What is applied must be the PaymentIntent asked for. */
+	if (st == STRIPE_OK && strcmp(out->id, id) != 0)
+		st = fail(out, STRIPE_ERR_TRANSPORT, "Stripe answered with another object than %s", id);
 	return st;
 }
 
@@ -699,7 +657,7 @@ enum stripe_status stripe_create_customer(struct stripe_client *c, const char *a
 		st = fail(out, STRIPE_ERR_CONFIG, "the customer parameters do not fit in a request");
 		goto out;
 	}
-	st = stripe_post(c, "/v1/customers", &f, idempotency_key, 0, out);
+	st = stripe_call(c, "/v1/customers", &f, idempotency_key, 0, out);
 out:
 	stripe_form_free(&f);
 	return st;
@@ -759,7 +717,7 @@ enum stripe_status stripe_create_checkout(struct stripe_client *c, const struct 
 		st = fail(out, STRIPE_ERR_CONFIG, "the checkout parameters do not fit in a request");
 		goto out;
 	}
-	st = stripe_post(c, "/v1/checkout/sessions", &f, idempotency_key, 1, out);
+	st = stripe_call(c, "/v1/checkout/sessions", &f, idempotency_key, 1, out);
 out:
 	stripe_form_free(&f);
 	return st;

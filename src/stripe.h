@@ -4,9 +4,10 @@
  *
  * One client per worker thread (it owns a CURL handle and a growable
  * buffer, both capped); never shared between threads. It form-encodes
- * Stripe's nested parameters, sends every POST with an Idempotency-Key, sets
- * every curl option explicitly (timeouts, TLS verification, protocols) and
- * turns Stripe's error JSON into a message the API passes on in a 502. */
+ * Stripe's nested parameters (stripe_form.c), sends every POST with an
+ * Idempotency-Key (a GET with none), sets every curl option explicitly
+ * (timeouts, TLS verification, protocols) and turns Stripe's error JSON
+ * into a message the API passes on in a 502. */
 #ifndef CREDITD_STRIPE_H
 #define CREDITD_STRIPE_H
 #include <stddef.h>
@@ -68,6 +69,8 @@ struct stripe_result {
 	char status[32];		/* the object's "status" on success ("succeeded" for a paid
 					 * PaymentIntent), "" when it has none */
 	int64_t amount_received;	/* a PaymentIntent's, -1 when absent */
+	char currency[16];		/* the object's "currency", "" when it has none */
+	char payment_error[256];	/* a PaymentIntent's last_payment_error.message, "" when none */
 };
 
 /* POST /v1/customers with metadata[account]=account_id. */
@@ -106,6 +109,13 @@ struct stripe_payment {
  * and Stripe's message. */
 enum stripe_status stripe_create_payment_intent(struct stripe_client *c, const struct stripe_payment *req,
 						const char *idempotency_key, struct stripe_result *out);
+/* GET /v1/payment_intents/{id} (no body, no Idempotency-Key): what became
+ * of a PaymentIntent creditd made, in out->status ("succeeded",
+ * "processing", "requires_payment_method", "canceled", ...),
+ * amount_received, currency and payment_error. id must be a "pi_" id
+ * (STRIPE_ERR_CONFIG, nothing sent, otherwise). One that Stripe does not
+ * know (or another account's) is STRIPE_ERR_API with http_status 404. */
+enum stripe_status stripe_get_payment_intent(struct stripe_client *c, const char *id, struct stripe_result *out);
 /* POSTs a JSON body to url (https, or http on a loopback address, as for
  * the api base) with one extra header line ("Name: value"), with the
  * client's timeouts; c's api base and key are not used. *http_status: the

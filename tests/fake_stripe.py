@@ -2,7 +2,9 @@
 """fake_stripe.py: a local stand-in for the parts of Stripe's HTTP API that
 creditd uses (POST /v1/customers, POST /v1/checkout/sessions, POST
 /v1/payment_intents for off-session charges of a saved card, and GETs of
-them), for integration tests.
+them: GET /v1/customers/<id>, /v1/checkout/sessions/<id> and
+/v1/payment_intents/<id>, 404 resource_missing for another key's), for
+integration tests.
 
 Owns: checking what creditd sends the way Stripe does -- Bearer auth with an
 sk_test_/sk_live_ key, a form-encoded body, an Idempotency-Key on every POST
@@ -74,6 +76,15 @@ Control endpoints (no auth):
                            "type": "payment_intent.succeeded"|
                            "payment_intent.payment_failed"} returns
                            {"event", "payload", "signature"} for it
+  POST /_payment_intents/<id>/status {"status": "succeeded"|
+                           "requires_payment_method"|"canceled"|"processing"|
+                           "requires_action"} changes what GET
+                           /v1/payment_intents/<id> answers, and sends no
+                           event (a webhook lost): succeeded sets
+                           amount_received to the amount,
+                           requires_payment_method a card_error
+                           last_payment_error, canceled canceled_at and
+                           cancellation_reason; returns the PaymentIntent
 """
 
 import argparse
@@ -945,6 +956,9 @@ class Handler(BaseHTTPRequestHandler):
                 raise StripeError(404, "No such checkout.session: '%s'" % m.group(1), code="resource_missing",
                                   param="session")
             return 200, public(obj), None
+        m = re.fullmatch(r"/v1/payment_intents/([^/]+)", path)
+        if m:
+            return 200, get_payment_intent(m.group(1), api_key, self.path), None
         raise self.unrecognized(path)
 
     def idempotent(self, api_key, key, path, pairs, params, livemode, entry):
@@ -1061,6 +1075,9 @@ class Handler(BaseHTTPRequestHandler):
                            "last_payment_error": {"code": "card_declined", "message": "Your card was declined.",
                                                   "type": "card_error"}})
             return self.send_json(200, event_for(etype, pi, body))
+        m = re.fullmatch(r"/_payment_intents/([A-Za-z0-9_]+)/status", path)
+        if m and self.command == "POST":
+            return self.send_json(200, set_payment_intent_status(m.group(1), body))
         raise StripeError(404, "Unknown control endpoint %s %s" % (self.command, path))
 
     def control_mode(self, body, attr, modes):
@@ -1110,7 +1127,8 @@ def event_for(etype, obj, body):
 
 def payment_intent_object(pid, amount, currency, customer, pm, metadata, livemode, status, sfu=None):
     return {"id": pid, "object": "payment_intent", "amount": amount, "amount_capturable": 0,
-            "amount_received": amount if status == "succeeded" else 0, "capture_method": "automatic",
+            "amount_received": amount if status == "succeeded" else 0, "canceled_at": None,
+            "cancellation_reason": None, "capture_method": "automatic",
             "confirmation_method": "automatic", "created": int(time.time()), "currency": currency,
             "customer": customer, "description": None, "last_payment_error": None, "livemode": livemode,
             "metadata": metadata, "payment_method": pm, "payment_method_types": ["card"],
@@ -1183,6 +1201,51 @@ def create_payment_intent(p, api_key, livemode, key=None):
         err = StripeError(402, "Your card was declined.", "card_error", code="card_declined")
         raise err
     return 200, public(obj)
+
+
+# GET /v1/payment_intents/{intent}: the query parameters Stripe's reference
+# lists for it (creditd sends none).
+PAYMENT_INTENT_GET_KEYS = ("client_secret", "expand")
+
+
+def get_payment_intent(pid, api_key, raw_path):
+    """GET /v1/payment_intents/{intent}: the PaymentIntent as it is now, if
+    this key's account made it; Stripe's 404 resource_missing otherwise."""
+    try:
+        pairs = parse_qsl(urlsplit(raw_path).query, keep_blank_values=True, strict_parsing=False)
+        params = nest(pairs)
+    except ValueError as e:
+        raise StripeError(400, "Invalid query string: %s" % e)
+    check_keys(params, PAYMENT_INTENT_GET_KEYS, "")
+    with STATE.lock:
+        obj = STATE.payment_intents.get(pid)
+    if obj is None or obj["_api_key_hash"] != hashlib.sha256(api_key.encode()).hexdigest()[:16]:
+        raise StripeError(404, "No such payment_intent: '%s'" % pid, code="resource_missing", param="intent")
+    return public(obj)
+
+
+PAYMENT_INTENT_STATUSES = ("succeeded", "requires_payment_method", "canceled", "processing", "requires_action")
+
+
+def set_payment_intent_status(pid, body):
+    """POST /_payment_intents/<id>/status: what became of the PaymentIntent
+    at the bank, with no event sent (a webhook lost)."""
+    status = body.get("status")
+    if status not in PAYMENT_INTENT_STATUSES:
+        raise StripeError(400, "status must be one of %s" % ", ".join(PAYMENT_INTENT_STATUSES))
+    with STATE.lock:
+        obj = STATE.payment_intents.get(pid)
+        if obj is None:
+            raise StripeError(404, "No such payment_intent: '%s'" % pid, code="resource_missing")
+        obj["status"] = status
+        obj["amount_received"] = obj["amount"] if status == "succeeded" else 0
+        obj["last_payment_error"] = None
+        obj["canceled_at"] = int(time.time()) if status == "canceled" else None
+        obj["cancellation_reason"] = "requested_by_customer" if status == "canceled" else None
+        if status == "requires_payment_method":
+            obj["last_payment_error"] = {"code": "card_declined", "decline_code": "insufficient_funds",
+                                         "message": "Your card has insufficient funds.", "type": "card_error"}
+        return public(obj)
 
 
 def complete_session(sid, body):

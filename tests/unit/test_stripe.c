@@ -544,6 +544,63 @@ static void test_save_card_and_payment_intent(void)
 	stripe_client_free(c);
 }
 
+static void test_get_payment_intent(void)
+{
+	struct stripe_client *c = local_client(2000);
+	struct stripe_result r;
+	char body[256];
+	static const char *const bad[] = { "", "cus_1", "pi_1/../../v1/customers", "pi_1?expand=x", "pi_1 x", "PI_1" };
+	size_t i;
+	int before;
+
+	serve(&(struct canned){ 200, "{\"id\":\"pi_9\",\"object\":\"payment_intent\",\"amount\":2000,"
+				"\"amount_received\":0,\"currency\":\"eur\",\"status\":\"requires_payment_method\","
+				"\"last_payment_error\":{\"code\":\"card_declined\",\"message\":\"Your card was\\ndeclined.\","
+				"\"type\":\"card_error\"}}", 0, 0, 0, 0, NULL });
+	is_int(stripe_get_payment_intent(c, "pi_9", &r), STRIPE_OK, "a PaymentIntent fetched");
+	ok(last_has("GET /v1/payment_intents/pi_9 HTTP/1.1\r\n"), "GET /v1/payment_intents/{id}");
+	ok(last_has("\r\nAuthorization: Bearer sk_test_123\r\n"), "with the key");
+	ok(!last_has("Idempotency-Key:"), "no Idempotency-Key on a GET");
+	ok(!last_has("Content-Type:") && !last_has("Content-Length:"), "no body, so no Content-Type or -Length");
+	is_str(last_body(body, sizeof(body)), "", "no body");
+	is_str(r.id, "pi_9", "its id");
+	is_str(r.status, "requires_payment_method", "its status");
+	is_int((int)r.amount_received, 0, "nothing received");
+	is_str(r.currency, "eur", "its currency");
+	is_str(r.payment_error, "Your card was declined.", "last_payment_error.message, control characters as spaces");
+
+	serve(&(struct canned){ 200, "{\"id\":\"pi_9\",\"object\":\"payment_intent\",\"amount\":2000,"
+				"\"amount_received\":2000,\"currency\":\"eur\",\"status\":\"succeeded\","
+				"\"last_payment_error\":null}", 0, 0, 0, 0, NULL });
+	is_int(stripe_get_payment_intent(c, "pi_9", &r), STRIPE_OK, "succeeded");
+	is_str(r.status, "succeeded", "status succeeded");
+	is_int((int)r.amount_received, 2000, "amount_received");
+	is_str(r.payment_error, "", "no payment error");
+
+	serve(&(struct canned){ 404, "{\"error\":{\"code\":\"resource_missing\",\"message\":\"No such "
+				"payment_intent: 'pi_gone'\",\"param\":\"intent\",\"type\":\"invalid_request_error\"}}",
+				0, 0, 0, 0, NULL });
+	is_int(stripe_get_payment_intent(c, "pi_gone", &r), STRIPE_ERR_API, "an unknown PaymentIntent");
+	is_int(r.http_status, 404, "is a 404");
+	is_str(r.message, "No such payment_intent: 'pi_gone'", "with Stripe's message");
+	is_str(r.status, "", "and no status");
+
+	serve(&(struct canned){ 200, "{\"id\":\"pi_other\",\"object\":\"payment_intent\",\"status\":\"succeeded\"}",
+				0, 0, 0, 0, NULL });
+	is_int(stripe_get_payment_intent(c, "pi_9", &r), STRIPE_ERR_TRANSPORT, "another PaymentIntent is no answer");
+	serve(&(struct canned){ 500, "{\"error\":{\"type\":\"api_error\",\"message\":\"An unknown error occurred\"}}",
+				0, 0, 0, 0, NULL });
+	is_int(stripe_get_payment_intent(c, "pi_9", &r), STRIPE_ERR_API, "Stripe failing");
+	is_int(r.http_status, 500, "a 500");
+
+	before = stat_of(&srv.requests);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		is_int(stripe_get_payment_intent(c, bad[i], &r), STRIPE_ERR_CONFIG, "not a pi_ id: '%s'", bad[i]);
+	is_int(stripe_get_payment_intent(c, NULL, &r), STRIPE_ERR_CONFIG, "NULL id");
+	is_int(stat_of(&srv.requests), before, "none of these reached the server");
+	stripe_client_free(c);
+}
+
 static void test_errors(void)
 {
 	struct stripe_client *c = local_client(2000);
@@ -695,6 +752,10 @@ static void test_against_fake(void)
 	is_int(stripe_create_checkout(c, &req, "unit-missing-customer", &r2), STRIPE_ERR_API,
 	       "fake: unknown customer is Stripe's error");
 	ok(strstr(r2.message, "No such customer") != NULL, "fake: message %s", r2.message);
+	is_int(stripe_get_payment_intent(c, "pi_unitdoesnotexist", &r2), STRIPE_ERR_API,
+	       "fake: an unknown PaymentIntent is Stripe's error");
+	is_int(r2.http_status, 404, "fake: as a 404");
+	ok(strstr(r2.message, "No such payment_intent") != NULL, "fake: message %s", r2.message);
 	stripe_client_free(c);
 }
 
@@ -713,6 +774,7 @@ int main(void)
 	test_customer_ok();
 	test_checkout_ok();
 	test_save_card_and_payment_intent();
+	test_get_payment_intent();
 	test_errors();
 	test_transport();
 	test_reuse();
