@@ -181,7 +181,7 @@ def _flow(transport):
     ts = int(time.time())
     header = "t=%d,v1=%s" % (ts, hmac.new(secret.encode(), ("%d.%s" % (ts, event)).encode(), hashlib.sha256).hexdigest())
     _Flaky.seen = {}
-    with unavailable_server() as down, serve(_Flaky) as flaky, serve(_Provider) as prov:
+    with unavailable_server() as (down, _seen), serve(_Flaky) as flaky, serve(_Provider) as prov:
         env = dict(os.environ, CREDITD_URL=ENV["CREDITD_URL"], CREDITD_ADMIN_KEY=ENV["CREDITD_ADMIN_KEY"],
                    CREDITD_GUARD_KEY=ENV["CREDITD_GUARD_KEY"], CREDITD_READ_KEY=ENV["CREDITD_READ_KEY"],
                    CREDITD_APP_KEY=ENV["CREDITD_APP_KEY"], PREFIX=prefix, UNAVAILABLE_URL=down,
