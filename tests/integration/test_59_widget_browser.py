@@ -6,13 +6,17 @@ threshold, the top-up button sends the browser to the Checkout URL creditd
 made, the history pages (by keyboard), French formats the French way, and
 an expired token or creditd down shows a message, not a blank box. A
 suspended account says why (an alert) and what it owes, and the top-up
-pays that amount; an active one shows no notice.
+pays that amount; an active one shows no notice. The history's Credits and
+Usage tabs (by keyboard, a label per source in English and French, sub-cent
+costs, day totals), <creditd-usage>'s bars, screen-reader table and
+by-model table, a member's cap, and the script's size under 48 KB.
 Screenshots of every element go to tests/browser/output/."""
 import json
 import os
 import shutil
 import subprocess
 import time
+from decimal import ROUND_HALF_UP, Decimal
 
 import stack
 from lib import ENV, Fail, api, check, eq, new_account, sql, uid
@@ -224,10 +228,10 @@ def money_en(micros, sub_cent=True):
     decimals (never 0.00), else cents; the sign before the symbol."""
     a = abs(micros)
     if sub_cent and 0 < a < 10000:
-        body = ("%.4f" % (max(a, 100) / 1e6)).rstrip("0")
+        body = str(Decimal(max(a, 100)).scaleb(-6).quantize(Decimal("0.0001"), ROUND_HALF_UP)).rstrip("0")
         body += "0" * max(0, 2 - len(body.split(".")[1]))
     else:
-        body = "{:,.2f}".format(a / 1e6)
+        body = "{:,.2f}".format(Decimal(a).scaleb(-6).quantize(Decimal("0.01"), ROUND_HALF_UP))
     return ("-" if micros < 0 else "") + "€" + body
 
 
@@ -481,9 +485,9 @@ def test_a_member_sees_their_cap():
     eq(errors, [], "no script errors")
     cap = out["usage"]["cap"]
     check(cap is not None, "the member's cap is shown")
-    eq((cap["spent"], cap["reserved"]), ("%.2f%%" % (100 * m["month_spent_micros"] / m["monthly_cap_micros"]),
-                                         "%.2f%%" % (100 * m["reserved_micros"] / m["monthly_cap_micros"])),
-       "spent and reserved against the cap")
+    eq((round(float(cap["spent"].rstrip("%")), 2), round(float(cap["reserved"].rstrip("%")), 2)),
+       (round(100 * m["month_spent_micros"] / m["monthly_cap_micros"], 2),
+        round(100 * m["reserved_micros"] / m["monthly_cap_micros"], 2)), "spent and reserved against the cap")
     said = "%s spent and %s reserved of %s · %s left" % (
         money_en(m["month_spent_micros"], False), money_en(m["reserved_micros"], False),
         money_en(m["monthly_cap_micros"], False), money_en(m["remaining_micros"], False))
