@@ -1,9 +1,10 @@
-/* creditd-widget.js: a user's balance, top-up and history, for any page.
+/* creditd-widget.js: a user's balance, top-up, history and usage, for any page.
  *
  *   <script src="https://billing.example.com/credits/widget/creditd-widget.js" defer></script>
  *   <creditd-balance token="cdw1...."></creditd-balance>
  *   <creditd-topup token="cdw1...."></creditd-topup>
  *   <creditd-history token="cdw1...." page-size="10"></creditd-history>
+ *   <creditd-usage token="cdw1...."></creditd-usage>
  *
  * Attributes: token (a browser token the app's server minted with
  * POST /v1/accounts/{id}/browser_tokens), base-url (where creditd is
@@ -13,7 +14,9 @@
  * then offers to pay that. Theme with CSS custom properties on the
  * elements: --creditd-font, --creditd-color, --creditd-bg,
  * --creditd-border, --creditd-accent, --creditd-accent-text, --creditd-low,
- * --creditd-alert-bg, --creditd-radius. No framework, no build step. */
+ * --creditd-alert-bg, --creditd-radius, --creditd-tag-bg, --creditd-day-bg,
+ * --creditd-held. <creditd-history tab="credits|usage"> picks the first
+ * tab (a member's token opens on Usage). No framework, no build step. */
 (function () {
   "use strict";
   if (!window.customElements || window.customElements.get("creditd-balance")) return;
@@ -37,7 +40,15 @@
                  manual: "The service has suspended it. Contact support to restore it." },
       restore: "Pay what is owed to use your account again.", retry: "We will try your card again on {date}.",
       causes: { grant: "Credit", usage: "Usage", expiry: "Expired", refund: "Refund", adjustment: "Adjustment",
-                dispute: "Payment disputed", dispute_won: "Dispute won" }
+                dispute: "Payment disputed", dispute_won: "Dispute won" },
+      sources: { signup_bonus: "Signup bonus", topup: "Top-up", promo: "Promo code", plan: "Plan credits",
+                 payment: "Payment", refund: "Refund", adjustment: "Adjustment", debt: "Debt", forced: "Usage" },
+      tabs: "History", credits: "Credits", usage: "Usage", receipt: "Receipt", model: "Model", time: "Time",
+      tokensIn: "Tokens in", tokensOut: "Tokens out", cost: "Cost", dayTotal: "Total", requests: "Requests",
+      day: "Day", noUsage: "No usage yet.", spend: "Spend, last 30 days", byDay: "Spend by day",
+      byModel: "Spend by model", total: "Total", none30: "No usage in the last 30 days.",
+      cap: "Your monthly cap", capUse: "{spent} spent and {reserved} reserved of {cap}", left: "{left} left",
+      noCap: "{spent} spent this month (no cap)"
     },
     fr: {
       balance: "Solde de crédits", available: "Disponible", owing: "Solde", reserved: "Réservé pour les requêtes en cours",
@@ -55,7 +66,17 @@
       restore: "Payez le montant dû pour utiliser à nouveau votre compte.",
       retry: "Nous réessaierons votre carte le {date}.",
       causes: { grant: "Crédit", usage: "Consommation", expiry: "Expiré", refund: "Remboursement",
-                adjustment: "Ajustement", dispute: "Paiement contesté", dispute_won: "Contestation gagnée" }
+                adjustment: "Ajustement", dispute: "Paiement contesté", dispute_won: "Contestation gagnée" },
+      sources: { signup_bonus: "Bonus de bienvenue", topup: "Recharge", promo: "Code promo",
+                 plan: "Crédits du forfait", payment: "Paiement", refund: "Remboursement", adjustment: "Ajustement",
+                 debt: "Dette", forced: "Consommation" },
+      tabs: "Historique", credits: "Crédits", usage: "Consommation", receipt: "Reçu", model: "Modèle",
+      time: "Heure", tokensIn: "Jetons en entrée", tokensOut: "Jetons en sortie", cost: "Coût",
+      dayTotal: "Total", requests: "Requêtes", day: "Jour", noUsage: "Aucune consommation pour l’instant.",
+      spend: "Dépenses des 30 derniers jours", byDay: "Dépenses par jour", byModel: "Dépenses par modèle",
+      total: "Total", none30: "Aucune consommation sur les 30 derniers jours.", cap: "Votre plafond mensuel",
+      capUse: "{spent} dépensés et {reserved} réservés sur {cap}", left: "reste {left}",
+      noCap: "{spent} dépensés ce mois-ci (sans plafond)"
     }
   };
 
@@ -86,7 +107,18 @@
     "th,td{text-align:left;padding:.3em .6em;border-bottom:1px solid var(--creditd-border,#d5d9e0)}" +
     "td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}" +
     ".neg{color:var(--creditd-low,#c0262d)}.sr{position:absolute;width:1px;height:1px;overflow:hidden;" +
-    "clip:rect(0 0 0 0);white-space:nowrap}";
+    "clip:rect(0 0 0 0);white-space:nowrap}" +
+    "[role=tablist]{display:flex;gap:.3em;margin-bottom:.5em}[role=tab]{border-radius:var(--creditd-radius,8px) " +
+    "var(--creditd-radius,8px) 0 0}[role=tab][aria-selected=true]{background:var(--creditd-accent,#2450d8);" +
+    "color:var(--creditd-accent-text,#fff)}.tag{display:inline-block;font-size:.8em;padding:0 .5em;" +
+    "border-radius:1em;background:var(--creditd-tag-bg,#e8edfb);color:var(--creditd-accent,#2450d8);" +
+    "margin-right:.4em}tr.day th{background:var(--creditd-day-bg,#f3f5f8);font-weight:600}" +
+    "a{color:var(--creditd-accent,#2450d8)}svg{display:block;width:100%;height:auto;margin:.3em 0}" +
+    ".bar{fill:var(--creditd-accent,#2450d8)}.axis{font-size:11px;fill:currentColor;opacity:.7}" +
+    ".cap{display:flex;height:.8em;border-radius:1em;overflow:hidden;background:var(--creditd-border,#d5d9e0);" +
+    "margin:.3em 0}.cap span{display:block}.spent{background:var(--creditd-accent,#2450d8)}" +
+    ".held{background:var(--creditd-held,#8da6ee)}.over .spent{background:var(--creditd-low,#c0262d)}" +
+    "h3{font-size:1em;margin:.6em 0 .2em}.scroll{overflow-x:auto}";
 
   function el(tag, attrs, kids) {
     var e = document.createElement(tag);
@@ -107,6 +139,26 @@
     }
     return new Intl.NumberFormat(locale, { style: "currency", currency: currency }).format(units);
   }
+
+  /* A cost: below one cent, enough decimals (up to 4) not to read as
+   * zero, as a chat costs about a tenth of a cent; a non-zero cost below
+   * 0.0001 shows as 0.0001 rather than 0.00. */
+  function cost(micros, currency, locale) {
+    var a = Math.abs(micros);
+    if (a === 0 || a >= 10000 || !/^[A-Z]{3}$/.test(currency || "")) return money(micros, currency, locale);
+    var units = (micros < 0 ? -1 : 1) * Math.max(a, 100) / 1e6;
+    return new Intl.NumberFormat(locale, { style: "currency", currency: currency, minimumFractionDigits: 2,
+                                           maximumFractionDigits: 4 }).format(units);
+  }
+
+  function count(n, locale) { return new Intl.NumberFormat(locale).format(n || 0); }
+
+  /* A UTC day (YYYY-MM-DD) as the locale writes it, and a row's UTC day. */
+  function dayText(day, locale, style) {
+    var d = new Date(day + "T00:00:00Z");
+    return isNaN(d) ? day : new Intl.DateTimeFormat(locale, { dateStyle: style || "medium", timeZone: "UTC" }).format(d);
+  }
+  function utcDay(ms) { return new Date(ms).toISOString().slice(0, 10); }
 
   function dateText(iso, locale) {
     var d = new Date(iso);
@@ -287,7 +339,55 @@
     }
   }
 
-  /* <creditd-history page-size="N">: the journal, newest first, a page at a time. */
+  /* The descriptions creditd writes itself: the source's label says as
+   * much, so only an operator's own words are shown beside it. */
+  var DEFAULT_TEXTS = ["signup bonus", "stripe top-up", "auto-recharge", "promo code", "plan credit for the period",
+    "plan credit rolled over", "plan upgrade for the rest of the period", "subscription period",
+    "pay-as-you-go collection", "late settle below captured hold", "stripe dispute", "stripe dispute won",
+    "stripe refund", "expired hold released", "expired hold captured", "expired grant written off"];
+
+  /* A credit row's label: its source (a grant's, in the page's locale), or
+   * its cause with the source it took from. */
+  function label(x, t) {
+    var s = t.sources[x.source], c = t.causes[x.cause] || x.cause;
+    if (x.cause === "grant") return s || c;
+    return s && s !== c ? c + " · " + s : c;
+  }
+
+  function creditRow(x, t, locale, currency) {
+    var what = el("td", {}, [el("span", { class: "tag", part: "source", text: label(x, t) })]);
+    var d = x.description;
+    if (d && DEFAULT_TEXTS.indexOf(d.trim().toLowerCase()) < 0) what.appendChild(el("span", { part: "description", text: d }));
+    if (x.receipt_url && /^https:\/\//.test(x.receipt_url)) {
+      what.appendChild(document.createTextNode(" "));
+      what.appendChild(el("a", { href: x.receipt_url, target: "_blank", rel: "noopener noreferrer", part: "receipt",
+                                 text: t.receipt }));
+    }
+    return el("tr", {}, [el("td", { text: dateText(x.created_at, locale) }), what,
+      el("td", { class: "num" + (x.amount_micros < 0 ? " neg" : ""), text: cost(x.amount_micros, currency, locale) }),
+      el("td", { class: "num", text: money(x.balance_after_micros, currency, locale) })]);
+  }
+
+  function usageRow(x, t, locale, currency) {
+    var u = x.usage || {}, time = new Date(x.created_at);
+    return el("tr", { part: "call" }, [
+      el("td", { text: isNaN(time) ? x.created_at : new Intl.DateTimeFormat(locale, { timeStyle: "short" }).format(time) }),
+      el("td", { text: u.model || x.description || t.causes.usage }),
+      el("td", { class: "num", text: u.model ? count(u.input_tokens, locale) : "" }),
+      el("td", { class: "num", text: u.model ? count(u.output_tokens, locale) : "" }),
+      el("td", { class: "num neg", part: "cost", text: cost(x.amount_micros, currency, locale) })]);
+  }
+
+  /* A captioned table's head; the columns from `num` on are figures. */
+  function table(caption, heads, num, sr) {
+    return el("table", {}, [el("caption", { class: sr ? "sr" : "", text: caption }), el("thead", {}, [el("tr", {},
+      heads.map(function (h, i) { return el("th", { scope: "col", class: i >= num ? "num" : "", text: h }); }))])]);
+  }
+
+  /* <creditd-history page-size="N" tab="credits|usage">: the journal,
+   * newest first, a page at a time, in two tabs: Credits (what came in
+   * and went out other than usage) and Usage (one row per call, a day's
+   * total heading its calls). */
   class History extends Base {
     static get observedAttributes() { return Base.observedAttributes.concat(["page-size"]); }
     load() {
@@ -295,11 +395,62 @@
     var size = Math.max(1, Math.min(200, parseInt(this.getAttribute("page-size"), 10) || 20));
     this.busy();
     return this.api("GET", "/v1/me").then(function (me) {
-      var body = el("tbody");
-      var table = el("table", {}, [el("caption", { text: t.history }), el("thead", {}, [el("tr", {}, [
-        el("th", { scope: "col", text: t.date }), el("th", { scope: "col", text: t.what }),
-        el("th", { scope: "col", class: "num", text: t.change }),
-        el("th", { scope: "col", class: "num", text: t.after })])]), body]);
+      var cur = me.currency, totals = {}, report = null;
+      var credits = el("tbody"), ctable = table(t.history, [t.date, t.what, t.change, t.after], 2, true);
+      ctable.appendChild(credits);
+      var utable = table(t.usage, [t.time, t.model, t.tokensIn, t.tokensOut, t.cost], 2, true);
+      var days = {}, nUsage = 0;
+      var list = el("div", { role: "tablist", "aria-label": t.tabs }), panels = {}, tabs = {};
+      var empty = { credits: el("p", { class: "note", text: t.none }), usage: el("p", { class: "note", text: t.noUsage }) };
+      ["credits", "usage"].forEach(function (k) {
+        tabs[k] = list.appendChild(el("button", { type: "button", role: "tab", id: "tab-" + k, part: "tab",
+                                                  "aria-controls": "panel-" + k, text: t[k] }));
+        panels[k] = el("div", { role: "tabpanel", id: "panel-" + k, part: k, "aria-labelledby": "tab-" + k,
+                                tabindex: "0", class: "scroll" }, [k === "credits" ? ctable : utable, empty[k]]);
+        tabs[k].addEventListener("click", function () { select(k); });
+      });
+      function select(k, focus) {
+        Object.keys(tabs).forEach(function (n) {
+          tabs[n].setAttribute("aria-selected", String(n === k));
+          tabs[n].tabIndex = n === k ? 0 : -1;
+          panels[n].hidden = n !== k;
+        });
+        self.setAttribute("tab", k);
+        if (focus) tabs[k].focus();
+      }
+      list.addEventListener("keydown", function (e) {
+        var k = self.getAttribute("tab"), go = { ArrowRight: 1, ArrowLeft: -1, Home: "credits", End: "usage" }[e.key];
+        if (!go) return;
+        e.preventDefault();
+        select(typeof go === "string" ? go : k === "credits" ? "usage" : "credits", true);
+      });
+      function addUsage(x) {
+        var day = utcDay(Date.parse(x.created_at)), g = days[day];
+        if (!g) {
+          g = days[day] = { sum: 0, cell: el("th", { class: "num", part: "day-total" }) };
+          utable.appendChild(el("tbody", { part: "day" }, [el("tr", { class: "day" }, [
+            el("th", { scope: "rowgroup", colspan: "4", text: dayText(day, locale, "full") }), g.cell])]));
+          g.body = utable.lastChild;
+        }
+        g.sum += x.amount_micros;
+        g.body.appendChild(usageRow(x, t, locale, cur));
+        nUsage++;
+      }
+      function heads() {
+        Object.keys(days).forEach(function (day) {
+          days[day].cell.textContent = t.dayTotal + " " + cost(day in totals ? -totals[day] : days[day].sum, cur, locale);
+        });
+      }
+      /* The days' totals come from the usage report (asked once, when
+       * usage shows), so that a day a page cuts in two still shows its
+       * whole total; without it, the sum of the rows shown. */
+      function report_totals() {
+        if (report || !nUsage) return;
+        report = self.api("GET", "/v1/me/usage?group_by=day").then(function (r) {
+          (r.data || []).forEach(function (d) { totals[d.day] = d.cost_micros; });
+          heads();
+        }, function () {});
+      }
       var more = el("button", { type: "button", part: "more", text: t.more });
       var status = el("p", { class: "note", role: "status", "aria-live": "polite" });
       var cursor = null;
@@ -308,23 +459,115 @@
         var q = "?limit=" + size + (cursor ? "&cursor=" + encodeURIComponent(cursor) : "");
         return self.api("GET", "/v1/me/transactions" + q).then(function (p) {
           (p.data || []).forEach(function (x) {
-            body.appendChild(el("tr", {}, [
-              el("td", { text: dateText(x.created_at, locale) }),
-              el("td", { text: x.description || t.causes[x.cause] || x.cause }),
-              el("td", { class: "num" + (x.amount_micros < 0 ? " neg" : ""), text: money(x.amount_micros, me.currency, locale) }),
-              el("td", { class: "num", text: money(x.balance_after_micros, me.currency, locale) })]));
+            if (x.cause === "usage") addUsage(x);
+            else credits.appendChild(creditRow(x, t, locale, cur));
           });
           cursor = p.next_cursor;
           more.hidden = !cursor;
           more.disabled = false;
-          status.textContent = !body.children.length ? t.none : cursor ? "" : t.end;
-          self.setAttribute("rows", String(body.children.length));
+          empty.credits.hidden = credits.children.length > 0;
+          empty.usage.hidden = nUsage > 0;
+          status.textContent = cursor || !(credits.children.length + nUsage) ? "" : t.end;
+          heads();
+          report_totals();
+          self.setAttribute("usage-rows", String(nUsage));
+          self.setAttribute("rows", String(credits.children.length + nUsage));
         }, function (e) { self.fail(e); });
       }
       more.addEventListener("click", page);
-      self.view.replaceChildren(table, more, status);
+      self.view.replaceChildren(list, panels.credits, panels.usage, more, status);
+      var want = self.getAttribute("tab");
+      select(want === "usage" || want === "credits" ? want : me.member ? "usage" : "credits");
       self.setAttribute("state", "ok");
       return page();
+    }, function (e) { self.fail(e); });
+    }
+  }
+
+  var SVG = "http://www.w3.org/2000/svg";
+  function svg(tag, attrs, kids) {
+    var e = document.createElementNS(SVG, tag);
+    Object.keys(attrs).forEach(function (k) { if (k === "text") e.textContent = attrs[k]; else e.setAttribute(k, attrs[k]); });
+    (kids || []).forEach(function (k) { e.appendChild(k); });
+    return e;
+  }
+
+  /* The last 30 days' spend by day: bars in inline SVG (hidden from
+   * screen readers, which read the same figures in a table instead). */
+  function chart(first, byDay, t, locale, cur) {
+    var max = 0, bars = [], rows = [], i, day, v;
+    for (i = 0; i < 30; i++) max = Math.max(max, byDay[utcDay(first + i * 864e5)] || 0);
+    for (i = 0; i < 30; i++) {
+      day = utcDay(first + i * 864e5);
+      v = byDay[day] || 0;
+      if (!v) continue;
+      var h = Math.max(1, Math.round(v / max * 100)), tip = dayText(day, locale) + ": " + cost(v, cur, locale);
+      bars.push(svg("rect", { class: "bar", x: String(i * 20 + 2), y: String(120 - h), width: "16", height: String(h),
+                              "data-day": day }, [svg("title", { text: tip })]));
+      rows.push(el("tr", {}, [el("th", { scope: "row", text: dayText(day, locale) }),
+                               el("td", { class: "num", text: cost(v, cur, locale) })]));
+    }
+    /* 20 units a day, 100 for the highest day: drawn about its own size. */
+    var pic = svg("svg", { viewBox: "0 0 600 136", "aria-hidden": "true", part: "chart" }, bars.concat([
+      svg("line", { x1: "0", x2: "600", y1: "120.5", y2: "120.5", stroke: "currentColor", "stroke-opacity": ".3" }),
+      svg("text", { class: "axis", x: "0", y: "12", text: max ? cost(max, cur, locale) : "" }),
+      svg("text", { class: "axis", x: "0", y: "134", text: dayText(utcDay(first), locale) }),
+      svg("text", { class: "axis", x: "600", y: "134", "text-anchor": "end", text: dayText(utcDay(first + 29 * 864e5), locale) })]));
+    var sr = table(t.byDay, [t.day, t.cost], 1, true);
+    sr.classList.add("sr");
+    sr.setAttribute("part", "day-table");
+    sr.appendChild(el("tbody", {}, rows));
+    return [el("h3", { "aria-hidden": "true", text: t.byDay }), pic, sr];
+  }
+
+  /* A member's month against its cap: spent and reserved, side by side. */
+  function capBar(m, t, locale, cur) {
+    var f = function (x) { return money(x || 0, cur, locale); };
+    if (m.monthly_cap_micros === null || m.monthly_cap_micros === undefined) {
+      return el("p", { part: "cap", text: t.noCap.replace("{spent}", f(m.month_spent_micros)) });
+    }
+    var cap = Math.max(1, m.monthly_cap_micros), spent = Math.min(100, (m.month_spent_micros || 0) / cap * 100);
+    var held = Math.min(100 - spent, (m.reserved_micros || 0) / cap * 100);
+    var left = m.remaining_micros !== null && m.remaining_micros !== undefined ? m.remaining_micros :
+               m.monthly_cap_micros - (m.month_spent_micros || 0) - (m.reserved_micros || 0);
+    var text = t.capUse.replace("{spent}", f(m.month_spent_micros)).replace("{reserved}", f(m.reserved_micros))
+                .replace("{cap}", f(m.monthly_cap_micros)) + " · " + t.left.replace("{left}", f(Math.max(0, left)));
+    return el("div", { part: "cap" }, [el("h3", { text: t.cap }),
+      el("div", { class: "cap" + (left <= 0 ? " over" : ""), role: "img", "aria-label": t.cap + ": " + text }, [
+        el("span", { class: "spent", part: "cap-spent", style: "width:" + spent.toFixed(2) + "%" }),
+        el("span", { class: "held", part: "cap-reserved", style: "width:" + held.toFixed(2) + "%" })]),
+      el("p", { class: "note", text: text })]);
+  }
+
+  /* <creditd-usage>: the last 30 days' spend by day and by model, and a
+   * member's cap when the token names a member. */
+  class Usage extends Base {
+    load() {
+    var self = this, t = this.t(), locale = this.lang();
+    var first = Date.parse(utcDay(Date.now() - 29 * 864e5) + "T00:00:00Z"), from = "&from=" + utcDay(first);
+    this.busy();
+    return Promise.all([this.api("GET", "/v1/me"), this.api("GET", "/v1/me/usage?group_by=day" + from),
+                        this.api("GET", "/v1/me/usage?group_by=model" + from)]).then(function (r) {
+      var me = r[0], cur = r[1].currency || me.currency, byDay = {};
+      (r[1].data || []).forEach(function (d) { byDay[d.day] = d.cost_micros; });
+      var total = (r[1].total || {}).cost_micros || 0;
+      var kids = [el("p", {}, [el("span", { text: t.spend + ": " }),
+                               el("span", { class: "amount", part: "total", text: cost(total, cur, locale) })])];
+      if (me.member) kids.push(capBar(me.member, t, locale, cur));
+      if (total) kids = kids.concat(chart(first, byDay, t, locale, cur));
+      var models = table(t.byModel, [t.model, t.requests, t.tokensIn, t.tokensOut, t.cost], 1);
+      models.setAttribute("part", "models");
+      models.appendChild(el("tbody", {}, (r[2].data || []).slice().sort(function (a, b) {
+        return b.cost_micros - a.cost_micros;
+      }).map(function (m) {
+        return el("tr", {}, [el("th", { scope: "row", text: m.model }), el("td", { class: "num", text: count(m.requests, locale) }),
+          el("td", { class: "num", text: count(m.input_tokens, locale) }),
+          el("td", { class: "num", text: count(m.output_tokens, locale) }),
+          el("td", { class: "num", text: cost(m.cost_micros, cur, locale) })]);
+      })));
+      kids.push(total ? el("div", { class: "scroll" }, [models]) : el("p", { class: "note", text: t.none30 }));
+      self.view.replaceChildren.apply(self.view, kids);
+      self.setAttribute("state", "ok");
     }, function (e) { self.fail(e); });
     }
   }
@@ -332,4 +575,5 @@
   customElements.define("creditd-balance", Balance);
   customElements.define("creditd-topup", Topup);
   customElements.define("creditd-history", History);
+  customElements.define("creditd-usage", Usage);
 })();

@@ -11,7 +11,12 @@
 // top-up's pay button (recording where the browser is sent, without
 // leaving the machine) and "Show more" in the history. "width" narrows the
 // window (the page must then not scroll sideways); "me" is merged into
-// creditd's GET /v1/me answers, for fields the account does not carry yet. The assertions live in the Python test that
+// creditd's GET /v1/me answers, for fields the account does not carry yet;
+// "answers" replaces creditd's answers to GET /v1/me/transactions
+// ("transactions") and GET /v1/me/usage ("usage_day", "usage_model", by
+// group_by), for routes or fields the server does not answer yet. "tabs"
+// walks the history's tabs by keyboard (arrows, Home, End) and takes a
+// screenshot of its Usage tab. The assertions live in the Python test that
 // runs it (tests/integration/test_59_widget_browser.py).
 "use strict";
 const fs = require("fs");
@@ -39,9 +44,10 @@ async function read(page, sel) {
       low: root.querySelector(".box").classList.contains("low"),
       ariaLabel: root.querySelector(".box").getAttribute("aria-label"),
       alert: q("[role=alert]") ? q("[role=alert]").textContent : null,
-      rows: root.querySelectorAll("tbody tr").length,
+      rows: root.querySelectorAll(q("[part=credits]") ? "[part=credits] tbody tr" : "tbody tr").length,
       more: q("button[part=more]") ? !q("button[part=more]").hidden : null,
-      firstRow: root.querySelector("tbody tr") ? root.querySelector("tbody tr").innerText : null,
+      firstRow: q("tbody tr") ? q("tbody tr").innerText : null,
+      ...extra(root),
       buttons: Array.from(root.querySelectorAll("button")).map((b) => b.textContent),
       pressed: q("button[aria-pressed=true]") ? q("button[aria-pressed=true]").textContent : null,
       alerts: root.querySelectorAll("[role=alert]").length,
@@ -55,6 +61,32 @@ async function read(page, sel) {
         return [x, !!(n && n.checkVisibility() && r.width > 0 && r.height > 0 && r.right <= window.innerWidth)];
       })),
     };
+    // The history's tabs and rows, the usage chart, its tables and the cap.
+    function extra(root) {
+      const cells = (tr) => Array.from(tr.children).map((c) => c.textContent.trim());
+      const all = (x) => Array.from(root.querySelectorAll(x));
+      const cap = root.querySelector("[part=cap]");
+      const width = (x) => (root.querySelector(x) ? root.querySelector(x).style.width : null);
+      return {
+        tabs: all("[role=tab]").map((b) => ({ text: b.textContent, selected: b.getAttribute("aria-selected"),
+                                              tabindex: b.tabIndex, controls: b.getAttribute("aria-controls") })),
+        panels: all("[role=tabpanel]").map((p) => ({ id: p.id, hidden: p.hidden, labelledby: p.getAttribute("aria-labelledby") })),
+        tablist: all("[role=tablist]").length,
+        credits: all("[part=credits] tbody tr").map(cells),
+        sources: all("[part=credits] [part=source]").map((x) => x.textContent),
+        descriptions: all("[part=credits] [part=description]").map((x) => x.textContent),
+        receipts: all("[part=credits] a[part=receipt]").map((a) => [a.textContent, a.href, a.rel]),
+        days: all("[part=usage] tbody[part=day]").map((b) => ({ head: cells(b.rows[0]), calls: Array.from(b.rows).slice(1).map(cells) })),
+        bars: all("svg[part=chart] rect.bar").map((r) => [r.getAttribute("data-day"), Number(r.getAttribute("height"))]),
+        chartHidden: root.querySelector("svg[part=chart]") ? root.querySelector("svg[part=chart]").getAttribute("aria-hidden") : null,
+        dayTable: all("table[part=day-table] tbody tr").map(cells),
+        dayTableCaption: root.querySelector("table[part=day-table] caption") ? root.querySelector("table[part=day-table] caption").textContent : null,
+        models: all("table[part=models] tbody tr").map(cells),
+        total: root.querySelector("[part=total]") ? root.querySelector("[part=total]").textContent : null,
+        cap: cap ? { text: cap.innerText, label: (cap.querySelector("[role=img]") || cap).getAttribute("aria-label"),
+                     spent: width("[part=cap-spent]"), reserved: width("[part=cap-reserved]") } : null,
+      };
+    }
   }, sel);
 }
 
@@ -82,7 +114,15 @@ async function main() {
     out.navigations = [];
     page.on("request", async (r) => {
       const u = r.url();
-      if (opt.me && u.startsWith(opt.origin) && new URL(u).pathname.endsWith("/v1/me") && r.method() === "GET") {
+      const where = u.startsWith(opt.origin) ? new URL(u) : null;
+      const answer = where && opt.answers && r.method() === "GET" && (
+        where.pathname.endsWith("/v1/me/transactions") ? opt.answers.transactions :
+        where.pathname.endsWith("/v1/me/usage") ? opt.answers["usage_" + (where.searchParams.get("group_by") || "model")] :
+        undefined);
+      if (answer) {
+        out.served = (out.served || []).concat([where.pathname + where.search]);
+        r.respond({ status: 200, contentType: "application/json", body: JSON.stringify(answer) });
+      } else if (opt.me && where && where.pathname.endsWith("/v1/me") && r.method() === "GET") {
         const real = await fetch(u, { headers: r.headers() });
         const body = Object.assign(await real.json(), opt.me);
         r.respond({ status: real.status, contentType: "application/json", body: JSON.stringify(body) });
@@ -94,11 +134,11 @@ async function main() {
       }
     });
     await page.goto(opt.url, { waitUntil: "load" });
-    for (const id of ["balance", "compact", "topup", "history"]) {
+    for (const id of ["balance", "compact", "topup", "history", "usage"]) {
       const sel = "#" + id;
       if (!(await page.$(sel))) continue;
       await settled(page, sel);
-      if (id === "history" && opt.more !== undefined) {
+      if (id === "history" && (await page.$eval(sel, (e) => e.getAttribute("state"))) === "ok") {
         await page.waitForFunction(() => document.querySelector("#history").hasAttribute("rows"), { timeout: 15000 });
       }
       out[id] = await read(page, sel);
@@ -123,6 +163,26 @@ async function main() {
       out.historyPages = pages;
       out.historyAfter = await read(page, "#history");
       await shot(page, "#history", path.join(opt.out, opt.name + "-history-more.png"));
+    }
+    if (opt.tabs) {
+      // By keyboard: the selected tab takes the focus, the arrows move it.
+      const walk = [];
+      const state = () => page.$eval("#history", (e) => {
+        const r = e.shadowRoot;
+        const a = r.activeElement;
+        return { tab: e.getAttribute("tab"), focused: a ? a.id : null,
+                 selected: Array.from(r.querySelectorAll("[role=tab]")).filter((b) => b.getAttribute("aria-selected") === "true").map((b) => b.id),
+                 visible: Array.from(r.querySelectorAll("[role=tabpanel]")).filter((p) => !p.hidden).map((p) => p.id) };
+      });
+      await page.$eval("#history", (e) => e.shadowRoot.querySelector("[role=tab][aria-selected=true]").focus());
+      for (const k of ["ArrowRight", "ArrowRight", "End", "Home", "ArrowLeft"]) {
+        await page.keyboard.press(k);
+        walk.push(Object.assign({ key: k }, await state()));
+      }
+      out.tabWalk = walk;
+      await page.$eval("#history", (e) => e.shadowRoot.querySelector("#tab-usage").click());
+      out.historyUsage = await read(page, "#history");
+      await shot(page, "#history", path.join(opt.out, opt.name + "-history-usage.png"));
     }
     if (opt.topup) {
       const pay = await page.evaluateHandle(() =>
