@@ -51,6 +51,9 @@ struct response {
 	 * preflight: also the methods and headers a browser may use. */
 	const char *allow_origin;
 	int preflight;
+	/* A 405's Allow header (the path's methods), "" otherwise; filled
+	 * by the router. */
+	char allow[LIMIT_ALLOW_BYTES];
 };
 
 struct api_ctx {

@@ -44,6 +44,10 @@
 #define LIMIT_URL_BYTES 2048
 /* Request path below the base path; query string. */
 #define LIMIT_PATH_BYTES 1024
+/* A 405's Allow header: the methods of a path's routes, comma-separated;
+ * all of HTTP's methods ("GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS",
+ * 43 bytes) fit. */
+#define LIMIT_ALLOW_BYTES 64
 /* Path segments a route pattern may capture with '*': our deepest route,
  * /v1/accounts/{id}/members/{member}, has two. */
 #define LIMIT_PATH_PARAMS 2

@@ -12,7 +12,12 @@
  * path is answered here, 404 as for an account that does not exist; the
  * guard routes check the account of their body or hold (api_key_reaches).
  * A browser token (keys.h) opens the /v1/me routes only, for the account
- * it names; those routes answer CORS for [widget] origins. */
+ * it names; those routes answer CORS for [widget] origins.
+ *
+ * HTTP's own conventions are kept here, not left to the web server in
+ * front: every GET route answers HEAD too (its handler runs; the worker
+ * writes the headers and drops the body), and a path whose routes take
+ * other methods answers 405 with Allow naming them (RFC 9110 §15.5.6). */
 #include "router.h"
 #include "config.h"
 #include "keycache.h"
@@ -246,6 +251,27 @@ static void run_route(struct api_ctx *ctx, const struct request *rq, const struc
 	}
 }
 
+/* HEAD is GET without the body: a GET route takes it. */
+static int method_matches(const char *route_method, const char *method)
+{
+	return strcmp(route_method, method) == 0 || (strcmp(route_method, "GET") == 0 && strcmp(method, "HEAD") == 0);
+}
+
+/* Adds a route's method (and HEAD after GET) to the comma-separated list
+ * in allow, once each. The list is bounded by LIMIT_ALLOW_BYTES, which
+ * fits every method HTTP names. */
+static void allow_add(char *allow, size_t cap, const char *method)
+{
+	size_t n = strlen(allow);
+	const char *at = strstr(allow, method);
+	size_t len = strlen(method);
+	if (at != NULL && (at == allow || at[-1] == ' ') && (at[len] == '\0' || at[len] == ','))
+		return;
+	snprintf(allow + n, cap - n, "%s%s", n > 0 ? ", " : "", method);
+	if (strcmp(method, "GET") == 0)
+		allow_add(allow, cap, "HEAD");
+}
+
 void router_dispatch(struct api_ctx *ctx, const struct request *rq, struct response *rs, const char **route)
 {
 	char decoded[LIMIT_PATH_PARAMS][URLPATH_PARAM_BYTES];
@@ -259,8 +285,9 @@ void router_dispatch(struct api_ctx *ctx, const struct request *rq, struct respo
 			bad = 1;
 		if (m != URLPATH_MATCH)
 			continue;
-		if (strcmp(r->method, rq->method) != 0) {
+		if (!method_matches(r->method, rq->method)) {
 			path_known = 1;
+			allow_add(rs->allow, sizeof(rs->allow), r->method);
 			continue;
 		}
 		for (int k = 0; k < API_PARAMS_MAX; k++)

@@ -219,20 +219,39 @@ static const char *reason(int status)
 	}
 }
 
-static void write_response(FCGX_Request *req, struct response *rs, const char *request_id)
+/* RFC 6750 §3: a 401 names the scheme and realm, with
+ * error="invalid_token" when a bearer credential was sent; without one
+ * the client may not know a credential is needed, and gets no error
+ * code. Browser tokens are bearer tokens too. */
+static void write_challenge(FCGX_Request *req, const struct request *rq)
 {
-	char *body = rs->text != NULL ? rs->text : rs->json != NULL ? jsonio_dump(rs->json) : NULL;
+	const char *sent = keys_bearer(rq->authorization);
+	if (sent != NULL && sent[0] != '\0')
+		FCGX_PutS("WWW-Authenticate: Bearer realm=\"creditd\", error=\"invalid_token\"\r\n", req->out);
+	else
+		FCGX_PutS("WWW-Authenticate: Bearer realm=\"creditd\"\r\n", req->out);
+}
+
+/* The header block; typed and with its Content-Length when there is a
+ * body (204 and 304 have none), whether or not it is then sent. */
+static void write_headers(FCGX_Request *req, const struct request *rq, const struct response *rs, int has_body,
+			  size_t body_len)
+{
 	const char *type = rs->content_type != NULL ? rs->content_type
 			   : rs->text != NULL ? "text/plain; version=0.0.4" : "application/json";
 	FCGX_FPrintF(req->out, "Status: %d %s\r\nCache-Control: %s\r\nX-Request-Id: %s\r\n", rs->status,
-		     reason(rs->status), rs->cache_control != NULL ? rs->cache_control : "no-store", request_id);
-	/* A body has a type; 204 and 304 have no body. */
-	if (body != NULL || (rs->raw != NULL && rs->status == 200))
-		FCGX_FPrintF(req->out, "Content-Type: %s\r\n", type);
+		     reason(rs->status), rs->cache_control != NULL ? rs->cache_control : "no-store", rq->request_id);
+	/* libfcgi's own printf knows no %zu. */
+	if (has_body)
+		FCGX_FPrintF(req->out, "Content-Type: %s\r\nContent-Length: %lu\r\n", type, (unsigned long)body_len);
 	if (rs->retry_after > 0)
 		FCGX_FPrintF(req->out, "Retry-After: %d\r\n", rs->retry_after);
 	if (rs->etag != NULL)
 		FCGX_FPrintF(req->out, "ETag: %s\r\n", rs->etag);
+	if (rs->status == 405 && rs->allow[0] != '\0')
+		FCGX_FPrintF(req->out, "Allow: %s\r\n", rs->allow);
+	if (rs->status == 401)
+		write_challenge(req, rq);
 	if (rs->allow_origin != NULL) {
 		/* CORS for the widget's origins: never with credentials (a token
 		 * travels in Authorization, no cookie is involved). */
@@ -243,15 +262,27 @@ static void write_response(FCGX_Request *req, struct response *rs, const char *r
 				  "Access-Control-Max-Age: 600\r\n", req->out);
 	}
 	FCGX_PutS("\r\n", req->out);
-	if (rs->raw != NULL && rs->status == 200)
-		FCGX_PutStr(rs->raw, (int)rs->raw_len, req->out);
-	if (body != NULL) {
-		FCGX_PutStr(body, (int)strlen(body), req->out);
-		if (rs->text == NULL)
-			FCGX_PutS("\n", req->out);
-	}
-	if (body != rs->text)
-		free(body);
+}
+
+/* The answer: the handler's text, its JSON (serialised here, with a final
+ * newline) or its static bytes (on a 200). A HEAD gets the headers GET
+ * would get, Content-Length included, and never a body (RFC 9110 §9.3.2). */
+static void write_response(FCGX_Request *req, const struct request *rq, struct response *rs, int head)
+{
+	char *json = rs->text == NULL && rs->json != NULL ? jsonio_dump(rs->json) : NULL;
+	const char *body = rs->text != NULL ? rs->text : json;
+	const char *raw = rs->raw != NULL && rs->status == 200 ? rs->raw : NULL;
+	size_t raw_len = raw != NULL ? rs->raw_len : 0;
+	size_t body_len = body != NULL ? strlen(body) : 0;
+	size_t newline = json != NULL ? 1 : 0;
+	write_headers(req, rq, rs, raw != NULL || body != NULL, raw_len + body_len + newline);
+	if (!head && raw != NULL)
+		FCGX_PutStr(raw, (int)raw_len, req->out);
+	if (!head && body != NULL)
+		FCGX_PutStr(body, (int)body_len, req->out);
+	if (!head && newline)
+		FCGX_PutS("\n", req->out);
+	free(json);
 }
 
 static void handle(FCGX_Request *req, struct api_ctx *ctx, char *buf)
@@ -294,7 +325,7 @@ static void handle(FCGX_Request *req, struct api_ctx *ctx, char *buf)
 	else
 		router_dispatch(ctx, &rq, &rs, &route);
 	ledger_end_request(ctx->lg);
-	write_response(req, &rs, rq.request_id);
+	write_response(req, &rq, &rs, rq.method != NULL && strcmp(rq.method, "HEAD") == 0);
 	body_end(req, &body, deadline_ms);
 	double ms = now_ms() - t0;
 	metrics_count(route, rs.status, ms, ledger_round_trips(ctx->lg) - rt0);

@@ -2,7 +2,8 @@
 
 The description must list exactly the routes of routes[] in src/router.c
 (method, path with its '*' segments as {params}, operationId = the route's
-name, security = its scope), parse as OpenAPI 3.1, and know every error of
+name, security = its scope) and the HEAD the router answers on each GET
+route (operationId: the GET's name + "_head"), parse as OpenAPI 3.1, and know every error of
 src/errors.c with its status and type. Then every answer the integration
 tests got (lib.api() records each one; this file runs last) is matched to
 its operation and status and its JSON body validated against the schema
@@ -47,14 +48,15 @@ def spec():
 
 
 def router_routes():
-    """(method, pattern, scope, name) of every entry of routes[] in src/router.c."""
+    """(method, pattern, scope, name) of every entry of routes[] in src/router.c,
+    and the HEAD of each GET route (router.c's method_matches)."""
     with open(os.path.join(ROOT, "src", "router.c")) as f:
         text = f.read()
     table = text[text.index("routes[] = {"):]
     table = table[:table.index("};")]
     found = re.findall(r'\{"([A-Z]+)",\s*"([^"]+)",\s*([-\w]+),\s*\w+,\s*"(\w+)"(?:,\s*\w+)?\}', table)
     check(len(found) >= 10, "could not read routes[] in router.c")
-    return found
+    return found + [("HEAD", p, s, n + "_head") for m, p, s, n in found if m == "GET"]
 
 
 def error_rows():
@@ -277,6 +279,13 @@ def test_real_answers_validate_against_the_spec():
             name = ROUTER_ANSWERS.get(status)
             if name is None or (want is not None and status != want):
                 failures.append("%s: no operation %s %s, and not a router error" % (where, method, rpath))
+                continue
+            if method == "HEAD":
+                # The router's error without its body.
+                if body is not None:
+                    failures.append("%s: a body on HEAD" % where)
+                else:
+                    validated += 1
                 continue
             msg = invalid(json_schema_of(responses[name]), body)
             if msg:
