@@ -62,6 +62,7 @@ struct api_ctx {
 	struct stripe_client *stripe;
 	struct key_grant key;		/* of the authenticated key: scopes, binding */
 	char me[LIMIT_ACCOUNT_ID_BYTES + 1];	/* the account of a browser token (/v1/me) */
+	char me_member[LIMIT_ACCOUNT_ID_BYTES + 1];	/* the member it names; "" for the whole account */
 	/* The stored form of a bound key's Idempotency-Key (api_call_of);
 	 * lives until the next request. */
 	char idem_key[LIMIT_IDEMPOTENCY_KEY_BYTES + 1];
@@ -127,9 +128,16 @@ api_handler api_member_put, api_member_delete;
 api_handler api_promo_create, api_redeem;
 api_handler api_plan_put, api_plans;
 api_handler api_events;
-api_handler api_browser_token, api_me, api_me_transactions, api_me_topup, api_me_preflight, api_widget_js;
-/* A journal page of account (GET .../transactions and /v1/me/transactions). */
-void api_transactions_of(struct api_ctx *ctx, const struct request *rq, const char *account, struct response *rs);
+api_handler api_browser_token, api_me, api_me_transactions, api_me_usage, api_me_topup, api_me_preflight, api_widget_js;
+/* A journal page of account (GET .../transactions and /v1/me/transactions);
+ * member: NULL for every row, else that member's usage rows only. */
+void api_transactions_of(struct api_ctx *ctx, const struct request *rq, const char *account, const char *member,
+			 struct response *rs);
+/* The usage report of account (GET .../usage and /v1/me/usage); member:
+ * NULL for every member's usage, else that member's only (group_by=member
+ * is then a 400). */
+void api_usage_report_of(struct api_ctx *ctx, const struct request *rq, const char *account, const char *member,
+			 struct response *rs);
 /* A top-up of account (POST .../topup and /v1/me/topup). */
 void api_topup_of(struct api_ctx *ctx, const struct request *rq, const char *account, struct response *rs);
 #endif

@@ -154,10 +154,11 @@ void api_account_patch(struct api_ctx *ctx, const struct request *rq, char **par
 void api_transactions(struct api_ctx *ctx, const struct request *rq, char **params, struct response *rs)
 {
 	if (api_path_account_ok(params[0], rs))
-		api_transactions_of(ctx, rq, params[0], rs);
+		api_transactions_of(ctx, rq, params[0], NULL, rs);
 }
 
-void api_transactions_of(struct api_ctx *ctx, const struct request *rq, const char *account, struct response *rs)
+void api_transactions_of(struct api_ctx *ctx, const struct request *rq, const char *account, const char *member,
+			 struct response *rs)
 {
 	int64_t limit = LIMIT_PAGE_DEFAULT, cursor = 0;
 	char cur[64];
@@ -170,7 +171,7 @@ void api_transactions_of(struct api_ctx *ctx, const struct request *rq, const ch
 		return;
 	}
 	snprintf(rs->account, sizeof(rs->account), "%s", account);
-	enum cd_err rc = ledger_transactions(ctx->lg, account, (int)limit, cursor, &out);
+	enum cd_err rc = ledger_transactions(ctx->lg, account, member, (int)limit, cursor, &out);
 	if (rc != CD_OK)
 		api_fail(rs, rc, "account");
 	else
@@ -196,30 +197,51 @@ static int query_time(const char *query, const char *name, int64_t *v, struct re
 
 void api_usage_report(struct api_ctx *ctx, const struct request *rq, char **params, struct response *rs)
 {
+	if (api_path_account_ok(params[0], rs))
+		api_usage_report_of(ctx, rq, params[0], NULL, rs);
+}
+
+/* group_by from the query into group (cap bytes), or "model". 0, or -1
+ * with rs answered 400. A member's report has no members to group by. */
+static int query_group(const char *query, const char *member, char *group, size_t cap, struct response *rs)
+{
+	int got = urlpath_query_get(query, "group_by", group, cap);
+	if (got == 0) {
+		snprintf(group, cap, "%s", "model");
+		return 0;
+	}
+	if (got > 0 && member != NULL && strcmp(group, "member") == 0) {
+		api_error(rs, CD_E_INVALID, "group_by", "a member's browser token reports that member only: "
+			  "group_by must be model or day");
+		return -1;
+	}
+	if (got < 0 || (strcmp(group, "model") != 0 && strcmp(group, "day") != 0 && strcmp(group, "member") != 0)) {
+		api_error(rs, CD_E_INVALID, "group_by", "group_by must be model, day or member");
+		return -1;
+	}
+	return 0;
+}
+
+void api_usage_report_of(struct api_ctx *ctx, const struct request *rq, const char *account, const char *member,
+			 struct response *rs)
+{
 	struct usage_query q;
 	char group[16];
 	json_t *out = NULL;
 	int64_t now = timefmt_now();
-	q.account = params[0];
+	q.account = account;
+	q.member = member;
 	q.from = now - (now % TIMEFMT_SECONDS_PER_DAY) - API_USAGE_DEFAULT_DAYS * TIMEFMT_SECONDS_PER_DAY;
 	q.to = now + 1;
-	q.group_by = "model";
-	if (!api_path_account_ok(params[0], rs) || query_time(rq->query, "from", &q.from, rs) < 0 ||
-	    query_time(rq->query, "to", &q.to, rs) < 0)
+	q.group_by = group;
+	if (query_time(rq->query, "from", &q.from, rs) < 0 || query_time(rq->query, "to", &q.to, rs) < 0 ||
+	    query_group(rq->query, member, group, sizeof(group), rs) < 0)
 		return;
-	int got = urlpath_query_get(rq->query, "group_by", group, sizeof(group));
-	if (got != 0) {
-		if (got < 0 || (strcmp(group, "model") != 0 && strcmp(group, "day") != 0 && strcmp(group, "member") != 0)) {
-			api_error(rs, CD_E_INVALID, "group_by", "group_by must be model, day or member");
-			return;
-		}
-		q.group_by = group;
-	}
 	if (q.from >= q.to) {
 		api_error(rs, CD_E_INVALID, "from", "from must be before to");
 		return;
 	}
-	snprintf(rs->account, sizeof(rs->account), "%s", params[0]);
+	snprintf(rs->account, sizeof(rs->account), "%s", account);
 	enum cd_err rc = ledger_usage_report(ctx->lg, &q, &out);
 	if (rc != CD_OK)
 		api_fail(rs, rc, "account");

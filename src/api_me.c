@@ -1,9 +1,13 @@
 /* api_me.c: browser tokens and the /v1/me routes (DESIGN §9 "Browser
- * tokens and the widget"). The app's server mints a short-lived token for
- * one account with its read key; the page's widget then reads that
- * account, its journal and starts top-ups with the token alone, through
- * the same ledger calls and handlers as the key routes (no second copy).
- * The router has checked the token and put its account in ctx->me. */
+ * tokens and the widget", §11 "Usage in the end user's hands"). The app's
+ * server mints a short-lived token for one account with its app key; the
+ * page's widget then reads that account, its journal and usage, and starts
+ * top-ups with the token alone, through the same ledger calls and handlers
+ * as the key routes (no second copy). A token may name one member of a
+ * workspace: it then sees the pool's available credit, its own cap and
+ * spend, and its own usage only, and cannot pay for the pool. The router
+ * has checked the token and put its account in ctx->me, its member (or "")
+ * in ctx->me_member. */
 #include "api.h"
 #include "config.h"
 #include "keys.h"
@@ -14,13 +18,36 @@
 
 static const struct jfield token_fields[] = {
 	{"ttl_seconds", J_INT, 0, 0, LIMIT_BROWSER_TOKEN_TTL_MIN, LIMIT_BROWSER_TOKEN_TTL_MAX, NULL},
+	{"member", J_STR, 0, 0, 1, KEYS_TOKEN_ID_MAX, NULL},
 	{NULL, J_INT, 0, 0, 0, 0, NULL},
 };
+
+/* A token names an account that exists, and a member of it that exists.
+ * 0, or -1 with rs answered 404. */
+static int token_names_ok(struct api_ctx *ctx, const char *account, const char *member, struct response *rs)
+{
+	json_t *found = NULL;
+	enum cd_err rc = ledger_account_get(ctx->lg, account, &found);
+	json_decref(found);
+	found = NULL;
+	if (rc != CD_OK) {
+		api_fail(rs, rc, "account");
+		return -1;
+	}
+	if (member == NULL)
+		return 0;
+	rc = ledger_member_get(ctx->lg, account, member, &found);
+	json_decref(found);
+	if (rc != CD_OK) {
+		api_fail(rs, rc, "member");
+		return -1;
+	}
+	return 0;
+}
 
 void api_browser_token(struct api_ctx *ctx, const struct request *rq, char **params, struct response *rs)
 {
 	char token[KEYS_TOKEN_MAX + 1], expires_at[TIMEFMT_LEN];
-	json_t *acct = NULL;
 	if (!api_path_account_ok(params[0], rs))
 		return;
 	json_t *body = api_body(rq, token_fields, rs);
@@ -28,25 +55,22 @@ void api_browser_token(struct api_ctx *ctx, const struct request *rq, char **par
 		return;
 	snprintf(rs->account, sizeof(rs->account), "%s", params[0]);
 	int64_t expires = timefmt_now() + jsonio_int(body, "ttl_seconds", LIMIT_BROWSER_TOKEN_TTL_DEFAULT);
-	json_decref(body);
+	const char *member = jsonio_str(body, "member");
 	if (ctx->cfg->widget_token_secret[0] == '\0') {
 		api_error(rs, CD_E_UNAVAILABLE, NULL, "browser tokens need [widget] token_secret "
 			  "(or CREDITD_WIDGET_TOKEN_SECRET)");
-		return;
+		goto out;
 	}
-	/* A token names an account that exists. */
-	enum cd_err rc = ledger_account_get(ctx->lg, params[0], &acct);
-	json_decref(acct);
-	if (rc != CD_OK) {
-		api_fail(rs, rc, "account");
-		return;
-	}
-	if (keys_token_make(ctx->cfg->widget_token_secret, params[0], expires, token, sizeof(token)) != 0) {
+	if (token_names_ok(ctx, params[0], member, rs) != 0)
+		goto out;
+	if (keys_token_make(ctx->cfg->widget_token_secret, params[0], member, expires, token, sizeof(token)) != 0) {
 		api_error(rs, CD_E_INTERNAL, NULL, "could not sign the token");
-		return;
+		goto out;
 	}
 	timefmt_rfc3339(expires, expires_at);
 	api_json(rs, 201, json_pack("{s:s, s:s}", "token", token, "expires_at", expires_at));
+out:
+	json_decref(body);
 }
 
 /* The account as its own user sees it: money, the low threshold, the
@@ -83,29 +107,57 @@ static json_t *me_view(const struct cfg *c, json_t *a)
 	return out;
 }
 
+/* The member a token names, or NULL for the whole account. */
+static const char *me_member(const struct api_ctx *ctx)
+{
+	return ctx->me_member[0] != '\0' ? ctx->me_member : NULL;
+}
+
 void api_me(struct api_ctx *ctx, const struct request *rq, char **params, struct response *rs)
 {
-	json_t *out = NULL;
+	json_t *out = NULL, *member = NULL;
 	(void)rq;
 	(void)params;
 	snprintf(rs->account, sizeof(rs->account), "%s", ctx->me);
 	enum cd_err rc = ledger_account_get(ctx->lg, ctx->me, &out);
-	if (rc != CD_OK)
-		api_fail(rs, rc, "account");
-	else
-		api_json(rs, 200, me_view(ctx->cfg, out));
+	/* A member removed since its token was minted: 404 as for an account. */
+	if (rc == CD_OK && me_member(ctx) != NULL)
+		rc = ledger_member_get(ctx->lg, ctx->me, ctx->me_member, &member);
+	if (rc != CD_OK) {
+		json_decref(out);
+		api_fail(rs, rc, me_member(ctx) != NULL ? "member" : "account");
+		return;
+	}
+	json_t *view = me_view(ctx->cfg, out);
+	if (member != NULL && json_object_set_new(view, "member", member) != 0) {
+		json_decref(view);
+		api_error(rs, CD_E_INTERNAL, NULL, "out of memory");
+		return;
+	}
+	api_json(rs, 200, view);
 }
 
 void api_me_transactions(struct api_ctx *ctx, const struct request *rq, char **params, struct response *rs)
 {
 	(void)params;
-	api_transactions_of(ctx, rq, ctx->me, rs);
+	api_transactions_of(ctx, rq, ctx->me, me_member(ctx), rs);
 }
 
+void api_me_usage(struct api_ctx *ctx, const struct request *rq, char **params, struct response *rs)
+{
+	(void)params;
+	api_usage_report_of(ctx, rq, ctx->me, me_member(ctx), rs);
+}
+
+/* Members do not pay for the pool (DESIGN §11): a member's token is 403. */
 void api_me_topup(struct api_ctx *ctx, const struct request *rq, char **params, struct response *rs)
 {
 	(void)params;
-	api_topup_of(ctx, rq, ctx->me, rs);
+	snprintf(rs->account, sizeof(rs->account), "%s", ctx->me);
+	if (me_member(ctx) != NULL)
+		api_error(rs, CD_E_FORBIDDEN, NULL, "a member's browser token cannot top up the account");
+	else
+		api_topup_of(ctx, rq, ctx->me, rs);
 }
 
 void api_me_preflight(struct api_ctx *ctx, const struct request *rq, char **params, struct response *rs)

@@ -216,15 +216,26 @@ static int token_mac(const char *secret, const char *msg, size_t len, unsigned c
 			       n == KEYS_HASH_LEN ? 0 : -1;
 }
 
-int keys_token_make(const char *secret, const char *account, int64_t expires, char *out, size_t cap)
+/* One id of a token, base64url into out (cap bytes); 0 or -1. */
+static int token_id(const char *id, char *out, size_t cap)
+{
+	size_t len = id != NULL ? strlen(id) : 0;
+	return len == 0 || len > KEYS_TOKEN_ID_MAX || b64_encode((const unsigned char *)id, len, out, cap) == 0 ? -1 : 0;
+}
+
+int keys_token_make(const char *secret, const char *account, const char *member, int64_t expires, char *out,
+		    size_t cap)
 {
 	unsigned char mac[KEYS_HASH_LEN];
-	char acct[200], sig[64];
-	size_t alen = account != NULL ? strlen(account) : 0;
-	if (secret == NULL || secret[0] == '\0' || alen == 0 || alen > 128 ||
-	    b64_encode((const unsigned char *)account, alen, acct, sizeof(acct)) == 0)
+	char acct[(KEYS_TOKEN_ID_MAX + 2) / 3 * 4 + 1], who[sizeof(acct)], sig[64];
+	int n;
+	if (secret == NULL || secret[0] == '\0' || token_id(account, acct, sizeof(acct)) != 0 ||
+	    (member != NULL && token_id(member, who, sizeof(who)) != 0))
 		return -1;
-	int n = snprintf(out, cap, KEYS_TOKEN_PREFIX "%s.%" PRId64, acct, expires);
+	if (member != NULL)
+		n = snprintf(out, cap, KEYS_TOKEN_MEMBER_PREFIX "%s.%s.%" PRId64, acct, who, expires);
+	else
+		n = snprintf(out, cap, KEYS_TOKEN_PREFIX "%s.%" PRId64, acct, expires);
 	if (n < 0 || (size_t)n >= cap || token_mac(secret, out, (size_t)n, mac) != 0 ||
 	    b64_encode(mac, sizeof(mac), sig, sizeof(sig)) == 0 || (size_t)n + 1 + strlen(sig) >= cap)
 		return -1;
@@ -232,33 +243,61 @@ int keys_token_make(const char *secret, const char *account, int64_t expires, ch
 	return 0;
 }
 
+/* Decodes the id of n chars at in into out (cap bytes, NUL-terminated): an
+ * id is never empty and holds no NUL. 0 or -1. */
+static int token_id_decode(const char *in, size_t n, char *out, size_t cap)
+{
+	long got = b64_decode(in, n, (unsigned char *)out, cap - 1);
+	if (got <= 0 || memchr(out, '\0', (size_t)got) != NULL)
+		return -1;
+	out[got] = '\0';
+	return 0;
+}
+
+/* The dots of a token past its prefix: dot[0..want) found, and no more. */
+static int token_dots(const char *body, const char *dot[3], int want)
+{
+	const char *p = body;
+	for (int i = 0; i < want; i++) {
+		dot[i] = strchr(p, '.');
+		if (dot[i] == NULL || dot[i] == p)
+			return -1;
+		p = dot[i] + 1;
+	}
+	return *p == '\0' || strchr(p, '.') != NULL ? -1 : 0;
+}
+
 enum keys_token_check keys_token_check(const char *secret, const char *token, int64_t now, char *account,
-				       size_t cap)
+				       char *member, size_t cap)
 {
 	unsigned char mac[KEYS_HASH_LEN], got[KEYS_HASH_LEN + 2];
+	const char *dot[3];
 	size_t plen = strlen(KEYS_TOKEN_PREFIX);
-	if (secret == NULL || secret[0] == '\0' || token == NULL || strlen(token) > KEYS_TOKEN_MAX ||
-	    strncmp(token, KEYS_TOKEN_PREFIX, plen) != 0)
+	if (secret == NULL || secret[0] == '\0' || token == NULL || strlen(token) > KEYS_TOKEN_MAX)
 		return KEYS_TOKEN_MALFORMED;
-	const char *acct = token + plen, *dot1 = strchr(acct, '.');
-	const char *dot2 = dot1 != NULL ? strchr(dot1 + 1, '.') : NULL;
-	if (dot1 == NULL || dot2 == NULL || strchr(dot2 + 1, '.') != NULL || dot1 == acct || dot2 == dot1 + 1)
+	int with_member = strncmp(token, KEYS_TOKEN_MEMBER_PREFIX, plen) == 0;
+	if (!with_member && strncmp(token, KEYS_TOKEN_PREFIX, plen) != 0)
 		return KEYS_TOKEN_MALFORMED;
+	const char *acct = token + plen;
+	int ndots = with_member ? 3 : 2;
+	if (token_dots(acct, dot, ndots) != 0)
+		return KEYS_TOKEN_MALFORMED;
+	const char *last = dot[ndots - 1], *exp_dot = dot[ndots - 2];
 	/* The signature first: nothing of a forged token is believed. */
-	if (b64_decode(dot2 + 1, strlen(dot2 + 1), got, sizeof(got)) != KEYS_HASH_LEN ||
-	    token_mac(secret, token, (size_t)(dot2 - token), mac) != 0)
+	if (b64_decode(last + 1, strlen(last + 1), got, sizeof(got)) != KEYS_HASH_LEN ||
+	    token_mac(secret, token, (size_t)(last - token), mac) != 0)
 		return KEYS_TOKEN_FORGED;
 	if (CRYPTO_memcmp(mac, got, KEYS_HASH_LEN) != 0)
 		return KEYS_TOKEN_FORGED;
 	char *end;
-	long long expires = strtoll(dot1 + 1, &end, 10);
-	if (end != dot2 || expires <= 0)
+	long long expires = strtoll(exp_dot + 1, &end, 10);
+	if (end != last || expires <= 0)
 		return KEYS_TOKEN_MALFORMED;
 	if (expires <= now)
 		return KEYS_TOKEN_EXPIRED;
-	long n = b64_decode(acct, (size_t)(dot1 - acct), (unsigned char *)account, cap - 1);
-	if (n <= 0 || memchr(account, '\0', (size_t)n) != NULL)
+	member[0] = '\0';
+	if (token_id_decode(acct, (size_t)(dot[0] - acct), account, cap) != 0 ||
+	    (with_member && token_id_decode(dot[0] + 1, (size_t)(dot[1] - dot[0] - 1), member, cap) != 0))
 		return KEYS_TOKEN_MALFORMED;
-	account[n] = '\0';
 	return KEYS_TOKEN_OK;
 }

@@ -66,20 +66,36 @@ int keys_allows(int mask, int need);
 /* Fills out with n random bytes as hex (2n+1 bytes). 0 or -1. */
 int keys_random_hex(char *out, size_t n);
 
-/* ---- Browser tokens (DESIGN §9) ----
+/* ---- Browser tokens (DESIGN §9, §11) ----
  * "cdw1.<account, base64url>.<expires, unix seconds>.<HMAC-SHA256 of all
- * before the last dot, keyed by the server's secret, base64url>". A token
- * names one account and lets a browser use the /v1/me routes only, until
- * it expires; it is checked without the database. */
+ * before the last dot, keyed by the server's secret, base64url>", or, for
+ * a token that names one member of a workspace, "cdw2.<account>.<member,
+ * base64url>.<expires>.<HMAC>": the member is signed with the rest, and
+ * the version is too, so a member cannot be dropped or swapped without
+ * forging the signature. A token names one account and lets a browser use
+ * the /v1/me routes only, until it expires; it is checked without the
+ * database. Tokens without a member keep the first form. */
 #define KEYS_TOKEN_PREFIX "cdw1."
-/* Room for a token of an account id of up to 128 bytes. */
-#define KEYS_TOKEN_MAX 320
-/* Writes the token into out (cap >= KEYS_TOKEN_MAX). 0, or -1 when the
- * secret is empty or the account does not fit. */
-int keys_token_make(const char *secret, const char *account, int64_t expires, char *out, size_t cap);
+#define KEYS_TOKEN_MEMBER_PREFIX "cdw2."
+/* The longest id a token carries, account or member (both are ids of up
+ * to LIMIT_ACCOUNT_ID_BYTES bytes). */
+#define KEYS_TOKEN_ID_MAX LIMIT_ACCOUNT_ID_BYTES
+/* Room for a token of two ids of KEYS_TOKEN_ID_MAX bytes: the prefix, two
+ * base64url ids (4 chars per 3 bytes), a 19-digit time, a 43-char
+ * signature and four dots. */
+#define KEYS_TOKEN_MAX 448
+_Static_assert(5 + 2 * ((KEYS_TOKEN_ID_MAX + 2) / 3 * 4) + 19 + 43 + 4 <= KEYS_TOKEN_MAX,
+	       "a token of the longest account and member must fit");
+/* Writes the token into out (cap >= KEYS_TOKEN_MAX + 1). member may be
+ * NULL (the whole account). 0, or -1 when the secret is empty or an id
+ * is empty or too long. */
+int keys_token_make(const char *secret, const char *account, const char *member, int64_t expires, char *out,
+		    size_t cap);
 enum keys_token_check { KEYS_TOKEN_OK, KEYS_TOKEN_MALFORMED, KEYS_TOKEN_FORGED, KEYS_TOKEN_EXPIRED };
 /* Checks a token (its signature in constant time, then its expiry against
- * now); on KEYS_TOKEN_OK the account it names is in account (cap bytes). */
+ * now); on KEYS_TOKEN_OK the account it names is in account and the member
+ * in member ("" when it names none), each of cap bytes
+ * (>= KEYS_TOKEN_ID_MAX + 1). */
 enum keys_token_check keys_token_check(const char *secret, const char *token, int64_t now, char *account,
-				       size_t cap);
+				       char *member, size_t cap);
 #endif

@@ -268,8 +268,10 @@ enum ledger_payment_news {
  * ended it: nothing more happens). */
 enum cd_err ledger_payment_news(struct ledger *lg, int64_t id, const char *payment_intent,
 				enum ledger_payment_news news, int64_t cents, const char *error);
-/* Journal page, newest first; cursor 0 = first page. */
-enum cd_err ledger_transactions(struct ledger *lg, const char *id, int limit, int64_t cursor,
+/* Journal page, newest first; cursor 0 = first page. Each row carries
+ * `usage`: the usage record of a usage charge, or null (DESIGN §11).
+ * member: NULL for every row, else only the usage rows of that member. */
+enum cd_err ledger_transactions(struct ledger *lg, const char *id, const char *member, int limit, int64_t cursor,
 				json_t **out);
 
 /* Grant priorities (0-100, lower burns first; docs/api.md "Grant priority").
@@ -357,6 +359,11 @@ struct member_put {
 	int64_t requests_per_minute, tokens_per_minute;
 	int set_rpm, set_tpm;
 };
+/* A member of an account as the member's own browser token shows it
+ * (DESIGN §11): {member, monthly_cap_micros, month_spent_micros,
+ * reserved_micros, remaining_micros}; the caller owns *out.
+ * CD_E_NOT_FOUND when the account or the member does not exist. */
+enum cd_err ledger_member_get(struct ledger *lg, const char *account, const char *member, json_t **out);
 /* Adds or updates a member (201 when new, 200 when updated); the account
  * must be a workspace (CD_E_INVALID otherwise). */
 enum cd_err ledger_member_put(struct ledger *lg, const struct ledger_call *call, const struct member_put *p,
@@ -455,6 +462,7 @@ struct usage_query {
 	const char *account;
 	int64_t from, to;		/* unix seconds, [from, to) */
 	const char *group_by;		/* model|day|member */
+	const char *member;		/* NULL: every member's usage; else that member's only */
 };
 enum cd_err ledger_usage_report(struct ledger *lg, const struct usage_query *q, json_t **out);
 

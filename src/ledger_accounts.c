@@ -272,19 +272,54 @@ enum cd_err ledger_account_patch(struct ledger *lg, const struct ledger_call *ca
 	return ledger_writer_end(lg, &w, res);
 }
 
+/* A journal page with, on each row of cause usage, the usage record of
+ * its charge (DESIGN §11): a settle's by its hold (usage_records.ix_hold),
+ * a POST /v1/usage's by its request_id, which is both the journal row's
+ * reference and the record's usage_key (uq_usage_key). Both are indexed
+ * joins of the one statement, so a page costs one round trip whatever its
+ * size. A charge with neither (a hold captured on expiry, which records no
+ * usage; a POST /v1/usage without request_id) has no record to show. With
+ * a member (`?` 4), only the usage rows whose record names that member. */
+#define SQL_JOURNAL_PAGE(member_filter)                                                                       \
+	"SELECT j.id, j.amount_micros, j.balance_after_micros, j.cause, j.source, j.reference, j.description, " \
+	"j.created_at, IF(uh.id IS NULL, uk.id, uh.id), IF(uh.id IS NULL, uk.model, uh.model), "               \
+	"IF(uh.id IS NULL, uk.input_tokens, uh.input_tokens), "                                                 \
+	"IF(uh.id IS NULL, uk.cached_input_tokens, uh.cached_input_tokens), "                                   \
+	"IF(uh.id IS NULL, uk.output_tokens, uh.output_tokens), IF(uh.id IS NULL, uk.member, uh.member), "      \
+	"IF(uh.id IS NULL, uk.byok, uh.byok) FROM journal j "                                                   \
+	"LEFT JOIN usage_records uh ON j.cause = 'usage' AND j.hold_id > 0 AND uh.hold_id = j.hold_id "         \
+	"AND uh.account_id = j.account_id "                                                                     \
+	"LEFT JOIN usage_records uk ON j.cause = 'usage' AND IFNULL(j.hold_id, 0) = 0 "                          \
+	"AND uk.account_id = j.account_id AND uk.usage_key = j.reference "                                      \
+	"WHERE j.account_id = ? AND j.id < ? " member_filter "ORDER BY j.id DESC LIMIT ?"
+static const char SQL_JOURNAL_PAGE_ALL[] = SQL_JOURNAL_PAGE("");
+static const char SQL_JOURNAL_PAGE_MEMBER[] = SQL_JOURNAL_PAGE(
+	"AND j.cause = 'usage' AND IF(uh.id IS NULL, uk.member, uh.member) = ? ");
+
 static json_t *journal_row_json(const struct dbstmt *s)
 {
 	struct journal_entry e = {db_i64(s, 0), db_i64(s, 1), db_i64(s, 2), db_i64(s, 7), db_str(s, 3), db_str(s, 4),
 				  db_str(s, 5), db_str(s, 6)};
-	return journal_entry_json(&e);
+	json_t *row = journal_entry_json(&e);
+	json_t *usage = json_null();
+	if (!db_null(s, 8))
+		usage = json_pack("{s:o, s:I, s:I, s:I, s:o, s:b}", "model",
+				  db_null(s, 9) ? json_null() : json_string(db_str(s, 9)),
+				  "input_tokens", (json_int_t)db_i64(s, 10), "cached_input_tokens", (json_int_t)db_i64(s, 11),
+				  "output_tokens", (json_int_t)db_i64(s, 12),
+				  "member", db_null(s, 13) ? json_null() : json_string(db_str(s, 13)), "byok", db_i64(s, 14) != 0);
+	if (row != NULL && json_object_set_new(row, "usage", usage) != 0) {
+		json_decref(row);
+		return NULL;
+	}
+	return row;
 }
 
-static enum cd_err transactions_tx(struct ledger *lg, const char *id, int limit, int64_t cursor, json_t **out)
+static enum cd_err transactions_tx(struct ledger *lg, const char *id, const char *member, int limit, int64_t cursor,
+				   json_t **out)
 {
-	static const char sql[] = "SELECT id, amount_micros, balance_after_micros, cause, source, reference, "
-				  "description, created_at FROM journal WHERE account_id = ? AND id < ? "
-				  "ORDER BY id DESC LIMIT ?";
 	struct acct a;
+	struct dbstmt *s;
 	int e;
 	json_decref(*out);
 	*out = NULL;
@@ -292,7 +327,10 @@ static enum cd_err transactions_tx(struct ledger *lg, const char *id, int limit,
 	if (rc != CD_OK)
 		return rc;
 	int64_t before = cursor > 0 ? cursor : INT64_MAX;
-	struct dbstmt *s = db_exec(lg, sql, &e, "iii", a.id, before, (int64_t)limit + 1);
+	if (member != NULL)
+		s = db_exec(lg, SQL_JOURNAL_PAGE_MEMBER, &e, "iisi", a.id, before, member, (int64_t)limit + 1);
+	else
+		s = db_exec(lg, SQL_JOURNAL_PAGE_ALL, &e, "iii", a.id, before, (int64_t)limit + 1);
 	if (s == NULL)
 		return db_err(lg, e, "journal page");
 	json_t *data = json_array();
@@ -314,12 +352,13 @@ static enum cd_err transactions_tx(struct ledger *lg, const char *id, int limit,
 	return CD_OK;
 }
 
-enum cd_err ledger_transactions(struct ledger *lg, const char *id, int limit, int64_t cursor, json_t **out)
+enum cd_err ledger_transactions(struct ledger *lg, const char *id, const char *member, int limit, int64_t cursor,
+				json_t **out)
 {
 	struct ledger_tx t;
 	*out = NULL;
 	for (ledger_tx_init(lg, &t); ledger_tx_next(lg, &t);)
-		ledger_tx_end(lg, &t, transactions_tx(lg, id, limit, cursor, out));
+		ledger_tx_end(lg, &t, transactions_tx(lg, id, member, limit, cursor, out));
 	return t.rc;
 }
 
@@ -417,6 +456,43 @@ static json_t *member_json(const struct acct *a, const struct member_row *m)
 			 "monthly_cap_micros", m->cap >= 0 ? json_integer((json_int_t)m->cap) : json_null(),
 			 "month_spent_micros", (json_int_t)m->month_spent, "reserved_micros", (json_int_t)m->reserved,
 			 "requests_per_minute", ledger_json_int(m->rate.rpm), "tokens_per_minute", ledger_json_int(m->rate.tpm));
+}
+
+/* A member as its own browser token shows it (DESIGN §11): the cap that
+ * binds it (its own, else its plan's) and what is left of it this month,
+ * never below 0; null without a cap. */
+static enum cd_err member_get_tx(struct ledger *lg, const char *account, const char *member, json_t **out)
+{
+	struct acct a;
+	struct member_row m;
+	int64_t plan_cap;
+	json_decref(*out);
+	*out = NULL;
+	enum cd_err rc = acct_read(lg, account, &a);
+	if (rc == CD_OK)
+		rc = member_read(lg, &a, member, &m, &plan_cap);
+	if (rc != CD_OK)
+		return rc;
+	int64_t cap = m.cap >= 0 ? m.cap : plan_cap;
+	int64_t left = cap >= 0 ? money_left(cap, m.month_spent, m.reserved) : 0;
+	*out = json_pack("{s:s, s:o, s:I, s:I, s:o}", "member", m.member,
+			 "monthly_cap_micros", cap >= 0 ? json_integer((json_int_t)cap) : json_null(),
+			 "month_spent_micros", (json_int_t)m.month_spent, "reserved_micros", (json_int_t)m.reserved,
+			 "remaining_micros", cap >= 0 ? json_integer(left > 0 ? (json_int_t)left : 0) : json_null());
+	return *out != NULL ? CD_OK : CD_E_INTERNAL;
+}
+
+enum cd_err ledger_member_get(struct ledger *lg, const char *account, const char *member, json_t **out)
+{
+	struct ledger_tx t;
+	*out = NULL;
+	for (ledger_tx_init(lg, &t); ledger_tx_next(lg, &t);)
+		ledger_tx_end(lg, &t, member_get_tx(lg, account, member, out));
+	if (t.rc != CD_OK) {
+		json_decref(*out);
+		*out = NULL;
+	}
+	return t.rc;
 }
 
 static enum cd_err member_put_op(struct ledger *lg, const struct member_put *p, json_t **out, int *status)

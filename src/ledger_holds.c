@@ -539,15 +539,19 @@ void ledger_batch_stats(struct ledger_batch_stats *s)
 
 /* ---- Usage report ---- */
 
+/* An account's usage in [from, to), of one member when the third
+ * parameter is not NULL (a member's browser token, DESIGN §11). */
+#define USAGE_WHERE "WHERE account_id = ? AND created_at >= ? AND created_at < ? AND (? IS NULL OR member = ?)"
+
 static const char SQL_USAGE_BY_MODEL[] = "SELECT COALESCE(model, action, ''), COUNT(*), SUM(input_tokens), "
 	"SUM(cached_input_tokens), SUM(output_tokens), SUM(cost_micros) FROM usage_records "
-	"WHERE account_id = ? AND created_at >= ? AND created_at < ? GROUP BY 1 ORDER BY 1";
+	USAGE_WHERE " GROUP BY 1 ORDER BY 1";
 static const char SQL_USAGE_BY_DAY[] = "SELECT created_at DIV " TIMEFMT_DAY_SQL ", COUNT(*), SUM(input_tokens), "
 	"SUM(cached_input_tokens), SUM(output_tokens), SUM(cost_micros) FROM usage_records "
-	"WHERE account_id = ? AND created_at >= ? AND created_at < ? GROUP BY 1 ORDER BY 1";
+	USAGE_WHERE " GROUP BY 1 ORDER BY 1";
 static const char SQL_USAGE_BY_MEMBER[] = "SELECT member, COUNT(*), SUM(input_tokens), "
 	"SUM(cached_input_tokens), SUM(output_tokens), SUM(cost_micros) FROM usage_records "
-	"WHERE account_id = ? AND created_at >= ? AND created_at < ? GROUP BY 1 ORDER BY 1";
+	USAGE_WHERE " GROUP BY 1 ORDER BY 1";
 
 
 static json_t *report_row(const struct dbstmt *s, const char *group_by, int64_t sums[5])
@@ -581,7 +585,7 @@ static enum cd_err report_tx(struct ledger *lg, const struct usage_query *q, jso
 		return rc;
 	const char *sql = strcmp(q->group_by, "day") == 0 ? SQL_USAGE_BY_DAY
 			  : strcmp(q->group_by, "member") == 0 ? SQL_USAGE_BY_MEMBER : SQL_USAGE_BY_MODEL;
-	struct dbstmt *s = db_exec(lg, sql, &e, "iii", a.id, q->from, q->to);
+	struct dbstmt *s = db_exec(lg, sql, &e, "iiiss", a.id, q->from, q->to, q->member, q->member);
 	if (s == NULL)
 		return db_err(lg, e, "usage report");
 	json_t *data = json_array();

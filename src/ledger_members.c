@@ -12,6 +12,10 @@
 
 static const char SQL_MEMBER_LOCK[] = "SELECT monthly_cap_micros, month_key, month_spent_micros, reserved_micros, "
 	"requests_per_minute, tokens_per_minute FROM members WHERE account_id = ? AND member = ? FOR UPDATE";
+/* Without a lock, with the cap of the account's plan (plans are shared). */
+static const char SQL_MEMBER_READ[] = "SELECT m.monthly_cap_micros, m.month_key, m.month_spent_micros, "
+	"m.reserved_micros, pl.member_cap_micros FROM members m JOIN accounts a ON a.id = m.account_id "
+	"LEFT JOIN plans pl ON pl.name = a.plan WHERE m.account_id = ? AND m.member = ?";
 static const char SQL_MEMBER_STORE[] = "UPDATE members SET month_key = ?, month_spent_micros = ?, reserved_micros = ? "
 	"WHERE account_id = ? AND member = ?";
 
@@ -33,6 +37,29 @@ enum cd_err member_lock(struct ledger *lg, const struct acct *a, const char *mem
 	m->reserved = db_i64(s, 3);
 	m->rate.rpm = db_null(s, 4) ? -1 : db_i64(s, 4);
 	m->rate.tpm = db_null(s, 5) ? -1 : db_i64(s, 5);
+	snprintf(m->member, sizeof(m->member), "%s", member);
+	member_roll(lg, m);
+	return CD_OK;
+}
+
+enum cd_err member_read(struct ledger *lg, const struct acct *a, const char *member, struct member_row *m,
+			int64_t *plan_cap)
+{
+	int e;
+	memset(m, 0, sizeof(*m));
+	*plan_cap = -1;
+	struct dbstmt *s = db_exec(lg, SQL_MEMBER_READ, &e, "is", a->id, member);
+	if (s == NULL)
+		return db_err(lg, e, "member read");
+	if (db_fetch(s) != 1)
+		return CD_E_NOT_FOUND;
+	m->found = 1;
+	m->cap = db_null(s, 0) ? -1 : db_i64(s, 0);
+	m->month_key = db_i64(s, 1);
+	m->month_spent = db_i64(s, 2);
+	m->reserved = db_i64(s, 3);
+	*plan_cap = db_null(s, 4) ? -1 : db_i64(s, 4);
+	m->rate.rpm = m->rate.tpm = -1;
 	snprintf(m->member, sizeof(m->member), "%s", member);
 	member_roll(lg, m);
 	return CD_OK;

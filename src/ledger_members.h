@@ -16,6 +16,12 @@ struct member_row {
 };
 /* Locks a member row (CD_E_NOT_FOUND when none) and rolls its month over. */
 enum cd_err member_lock(struct ledger *lg, const struct acct *a, const char *member, struct member_row *m);
+/* Reads a member row without a lock (CD_E_NOT_FOUND when none), its
+ * month rolled over, and the member cap of the account's plan (-1: none),
+ * which is the member's when it has none of its own. Its rate fields are
+ * not read (-1). */
+enum cd_err member_read(struct ledger *lg, const struct acct *a, const char *member, struct member_row *m,
+			int64_t *plan_cap);
 /* Starts a new month on a member row read in an older one. */
 void member_roll(const struct ledger *lg, struct member_row *m);
 enum cd_err member_store(struct ledger *lg, const struct acct *a, const struct member_row *m);

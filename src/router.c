@@ -12,7 +12,8 @@
  * path is answered here, 404 as for an account that does not exist; the
  * guard routes check the account of their body or hold (api_key_reaches).
  * A browser token (keys.h) opens the /v1/me routes only, for the account
- * it names; those routes answer CORS for [widget] origins.
+ * it names (and the member, when it names one); those routes answer CORS
+ * for [widget] origins.
  *
  * HTTP's own conventions are kept here, not left to the web server in
  * front: every GET route answers HEAD too (its handler runs; the worker
@@ -68,9 +69,11 @@ static const struct route routes[] = {
 	{"POST", "/v1/accounts/*/browser_tokens", KEY_SCOPE_APP, api_browser_token, "browser_token", FOREIGN_LOOKUP},
 	{"GET", "/v1/me", ROUTE_BROWSER, api_me, "me", FOREIGN_LOOKUP},
 	{"GET", "/v1/me/transactions", ROUTE_BROWSER, api_me_transactions, "me_transactions", FOREIGN_LOOKUP},
+	{"GET", "/v1/me/usage", ROUTE_BROWSER, api_me_usage, "me_usage", FOREIGN_LOOKUP},
 	{"POST", "/v1/me/topup", ROUTE_BROWSER, api_me_topup, "me_topup", FOREIGN_LOOKUP},
 	{"OPTIONS", "/v1/me", ROUTE_PREFLIGHT, api_me_preflight, "me_preflight", FOREIGN_LOOKUP},
 	{"OPTIONS", "/v1/me/transactions", ROUTE_PREFLIGHT, api_me_preflight, "me_transactions_preflight", FOREIGN_LOOKUP},
+	{"OPTIONS", "/v1/me/usage", ROUTE_PREFLIGHT, api_me_preflight, "me_usage_preflight", FOREIGN_LOOKUP},
 	{"OPTIONS", "/v1/me/topup", ROUTE_PREFLIGHT, api_me_preflight, "me_topup_preflight", FOREIGN_LOOKUP},
 	{"GET", "/widget/creditd-widget.js", 0, api_widget_js, "widget_js", FOREIGN_LOOKUP},
 	{"POST", "/v1/promo_codes", KEY_SCOPE_ADMIN, api_promo_create, "promo_create", FOREIGN_LOOKUP},
@@ -165,13 +168,16 @@ static enum cd_err authenticate(struct api_ctx *ctx, const struct request *rq, s
 	return CD_OK;
 }
 
-/* A browser token: the account it names into ctx->me. Every failure is
- * the same 401 to the browser (the log says which). */
+/* A browser token: the account it names into ctx->me, and the member it
+ * names, if any, into ctx->me_member. Every failure is the same 401 to the
+ * browser (the log says which). */
 static int browser_route(struct api_ctx *ctx, const struct request *rq, struct response *rs)
 {
+	_Static_assert(sizeof(ctx->me) == sizeof(ctx->me_member), "one cap for both ids of a token");
+	_Static_assert(sizeof(ctx->me) >= KEYS_TOKEN_ID_MAX + 1, "a token's ids fit");
 	const char *token = keys_bearer(rq->authorization);
 	enum keys_token_check got = keys_token_check(ctx->cfg->widget_token_secret, token, timefmt_now(), ctx->me,
-						     sizeof(ctx->me));
+						     ctx->me_member, sizeof(ctx->me));
 	if (got == KEYS_TOKEN_OK)
 		return 0;
 	api_error(rs, CD_E_UNAUTHORIZED, NULL, got == KEYS_TOKEN_EXPIRED ? "the browser token has expired"
@@ -233,6 +239,7 @@ static void run_route(struct api_ctx *ctx, const struct request *rq, const struc
 		rs->preflight = r->scope == ROUTE_PREFLIGHT;
 	}
 	ctx->me[0] = '\0';
+	ctx->me_member[0] = '\0';
 	memset(&ctx->key, 0, sizeof(ctx->key));
 	if (rq->body_too_large)
 		api_error(rs, CD_E_TOO_LARGE, NULL, "request body is larger than %lld bytes",

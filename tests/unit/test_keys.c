@@ -4,26 +4,27 @@
 
 static void test_tokens(void)
 {
-	char t[KEYS_TOKEN_MAX + 1], acct[200], forged[KEYS_TOKEN_MAX + 1];
-	ok(keys_token_make("s3cret", "alice é/1", 2000, t, sizeof(t)) == 0, "a token made: %s", t);
+	char t[KEYS_TOKEN_MAX + 1], acct[200], who[200], forged[KEYS_TOKEN_MAX + 1];
+	ok(keys_token_make("s3cret", "alice é/1", NULL, 2000, t, sizeof(t)) == 0, "a token made: %s", t);
 	ok(strncmp(t, "cdw1.", 5) == 0, "its prefix");
-	is_int(keys_token_check("s3cret", t, 1999, acct, sizeof(acct)), KEYS_TOKEN_OK, "checks out before expiry");
+	is_int(keys_token_check("s3cret", t, 1999, acct, who, sizeof(acct)), KEYS_TOKEN_OK, "checks out before expiry");
 	is_str(acct, "alice é/1", "names its account");
-	is_int(keys_token_check("s3cret", t, 2000, acct, sizeof(acct)), KEYS_TOKEN_EXPIRED, "expired at its time");
-	is_int(keys_token_check("other", t, 1000, acct, sizeof(acct)), KEYS_TOKEN_FORGED, "another secret: forged");
+	is_str(who, "", "and no member");
+	is_int(keys_token_check("s3cret", t, 2000, acct, who, sizeof(acct)), KEYS_TOKEN_EXPIRED, "expired at its time");
+	is_int(keys_token_check("other", t, 1000, acct, who, sizeof(acct)), KEYS_TOKEN_FORGED, "another secret: forged");
 	/* Another account or expiry under the old signature. */
-	ok(keys_token_make("s3cret", "bob", 2000, forged, sizeof(forged)) == 0, "bob's token");
+	ok(keys_token_make("s3cret", "bob", NULL, 2000, forged, sizeof(forged)) == 0, "bob's token");
 	char swapped[KEYS_TOKEN_MAX * 2];
 	snprintf(swapped, sizeof(swapped), "%.*s%s", (int)(strrchr(forged, '.') - forged), forged, strrchr(t, '.'));
-	is_int(keys_token_check("s3cret", swapped, 1000, acct, sizeof(acct)), KEYS_TOKEN_FORGED,
+	is_int(keys_token_check("s3cret", swapped, 1000, acct, who, sizeof(acct)), KEYS_TOKEN_FORGED,
 	       "bob's payload with alice's signature");
 	snprintf(forged, sizeof(forged), "%s", t);
 	char *exp = strchr(forged + 5, '.') + 1;
 	exp[0] = '9';
-	is_int(keys_token_check("s3cret", forged, 1000, acct, sizeof(acct)), KEYS_TOKEN_FORGED, "a longer life: forged");
+	is_int(keys_token_check("s3cret", forged, 1000, acct, who, sizeof(acct)), KEYS_TOKEN_FORGED, "a longer life: forged");
 	snprintf(forged, sizeof(forged), "%s", t);
 	forged[strlen(forged) - 1] = forged[strlen(forged) - 1] == 'A' ? 'B' : 'A';
-	is_int(keys_token_check("s3cret", forged, 1000, acct, sizeof(acct)), KEYS_TOKEN_FORGED, "a changed signature");
+	is_int(keys_token_check("s3cret", forged, 1000, acct, who, sizeof(acct)), KEYS_TOKEN_FORGED, "a changed signature");
 	/* The last of a signature's 43 characters carries 4 bits and 2 unused
 	 * ones: every change of it, those bits too, is a forgery (a decoder
 	 * that ignored them let a flipped token through). */
@@ -34,16 +35,51 @@ static void test_tokens(void)
 		if (forged[strlen(forged) - 1] == b64url[c])
 			continue;
 		forged[strlen(forged) - 1] = b64url[c];
-		passed += keys_token_check("s3cret", forged, 1000, acct, sizeof(acct)) == KEYS_TOKEN_OK;
+		passed += keys_token_check("s3cret", forged, 1000, acct, who, sizeof(acct)) == KEYS_TOKEN_OK;
 	}
 	is_int(passed, 0, "no other last character of the signature checks out");
 	const char *bad[] = {"", "cdw1.", "cdw1.a.b", "cdw2.YQ.99.x", "crd_0000", "cdw1..1.sig", "cdw1.YQ.1.sig.more",
 			     "cdw1.YQ..sig"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		ok(keys_token_check("s3cret", bad[i], 0, acct, sizeof(acct)) != KEYS_TOKEN_OK, "refused: '%s'", bad[i]);
-	ok(keys_token_check("", t, 0, acct, sizeof(acct)) != KEYS_TOKEN_OK, "no secret: nothing checks out");
-	ok(keys_token_make("", "a", 1, t, sizeof(t)) != 0, "no secret: no token");
-	ok(keys_token_make("s", "", 1, t, sizeof(t)) != 0, "no account: no token");
+		ok(keys_token_check("s3cret", bad[i], 0, acct, who, sizeof(acct)) != KEYS_TOKEN_OK, "refused: '%s'", bad[i]);
+	ok(keys_token_check("", t, 0, acct, who, sizeof(acct)) != KEYS_TOKEN_OK, "no secret: nothing checks out");
+	ok(keys_token_make("", "a", NULL, 1, t, sizeof(t)) != 0, "no secret: no token");
+	ok(keys_token_make("s", "", NULL, 1, t, sizeof(t)) != 0, "no account: no token");
+}
+
+/* DESIGN §11: a token may name a member, signed with the rest. */
+static void test_member_tokens(void)
+{
+	char t[KEYS_TOKEN_MAX + 1], plain[KEYS_TOKEN_MAX + 1], acct[200], who[200], forged[KEYS_TOKEN_MAX * 2];
+	char longest[KEYS_TOKEN_ID_MAX + 2];
+	ok(keys_token_make("s3cret", "ws-1", "bob é", 2000, t, sizeof(t)) == 0, "a member's token: %s", t);
+	ok(strncmp(t, "cdw2.", 5) == 0, "its prefix");
+	is_int(keys_token_check("s3cret", t, 1000, acct, who, sizeof(acct)), KEYS_TOKEN_OK, "checks out");
+	is_str(acct, "ws-1", "names its account");
+	is_str(who, "bob é", "and its member");
+	/* The member dropped: the account's own token under the member's signature. */
+	ok(keys_token_make("s3cret", "ws-1", NULL, 2000, plain, sizeof(plain)) == 0, "the account's token");
+	snprintf(forged, sizeof(forged), "%.*s%s", (int)(strrchr(plain, '.') - plain), plain, strrchr(t, '.'));
+	is_int(keys_token_check("s3cret", forged, 1000, acct, who, sizeof(acct)), KEYS_TOKEN_FORGED,
+	       "the member dropped: forged");
+	/* Another member under the same signature. */
+	snprintf(forged, sizeof(forged), "%s", t);
+	char *m = strchr(forged + 5, '.') + 1;
+	m[0] = m[0] == 'A' ? 'B' : 'A';
+	is_int(keys_token_check("s3cret", forged, 1000, acct, who, sizeof(acct)), KEYS_TOKEN_FORGED,
+	       "another member: forged");
+	/* The version changed, so that the member reads as the expiry. */
+	snprintf(forged, sizeof(forged), "cdw1.%s", t + 5);
+	ok(keys_token_check("s3cret", forged, 1000, acct, who, sizeof(acct)) != KEYS_TOKEN_OK, "cdw1 with a member: refused");
+	is_int(keys_token_check("s3cret", t, 2000, acct, who, sizeof(acct)), KEYS_TOKEN_EXPIRED, "expires as any");
+	memset(longest, 'x', KEYS_TOKEN_ID_MAX);
+	longest[KEYS_TOKEN_ID_MAX] = '\0';
+	ok(keys_token_make("s3cret", longest, longest, INT64_MAX, t, sizeof(t)) == 0, "the longest ids fit");
+	is_int(keys_token_check("s3cret", t, 1000, acct, who, sizeof(acct)), KEYS_TOKEN_OK, "and check out");
+	longest[KEYS_TOKEN_ID_MAX] = 'x';
+	longest[KEYS_TOKEN_ID_MAX + 1] = '\0';
+	ok(keys_token_make("s3cret", "a", longest, 2000, t, sizeof(t)) != 0, "a member too long: no token");
+	ok(keys_token_make("s3cret", "a", "", 2000, t, sizeof(t)) != 0, "an empty member: no token");
 }
 
 /* DESIGN §10: guard, read, app (read plus what an app starts for its end
@@ -128,5 +164,6 @@ int main(void)
 	ok(keys_allows(KEY_SCOPE_READ, 0), "open routes need nothing");
 	test_scopes();
 	test_tokens();
+	test_member_tokens();
 	return done_testing();
 }
