@@ -28,6 +28,12 @@ check "every sql/*.sql is in dist_sql_DATA" "$missing_sql"
 check "no multi-statement connections" "$(grep -n 'CLIENT_MULTI_STATEMENTS' "$src"/*.c | head -3 | tr '\n' ' ')"
 check "no escaped SQL text" "$(grep -nE 'mysql_(real_)?escape_string' "$src"/*.c | head -3 | tr '\n' ' ')"
 check "text queries only where the text is constant (migrations, session set-up, savepoints)" "$(grep -lE 'mysql_(real_)?query' "$src"/*.c | grep -vE '/ledger(_admin|_tx|_writer)?\.c' | tr '\n' ' ')"
+# Every distinct statement may end up prepared on one connection: their
+# number stays well under the cache (src/limits.h LIMIT_DB_STATEMENTS).
+stmts=$(cat "$src"/ledger*.c | grep -cE '(static )?const char [A-Za-z_0-9]+\[\] =[[:space:]]*$|(static )?const char [A-Za-z_0-9]+\[\] = "(SELECT|INSERT|UPDATE|DELETE|CALL|REPLACE|SET|START|COMMIT)')
+cap=$(sed -n 's/^#define LIMIT_DB_STATEMENTS \([0-9]*\).*/\1/p' "$src/limits.h")
+[ "$((stmts * 2))" -le "$cap" ] && too_many="" || too_many="$stmts statements, cache $cap"
+check "the prepared statement cache holds twice the ledger's statements" "$too_many"
 check "no float in money code" "$(grep -nE '\b(float|double)\b' "$src"/pricing.c "$src"/ledger*.c | head -3 | tr '\n' ' ')"
 # Assertions guard the money (ledger_decide.c, ledger_batch.c, the
 # combiner): every build the tests use keeps them on. NDEBUG is defined by
