@@ -5,6 +5,7 @@
 #include "ctl_collect.h"
 #include "ctl_common.h"
 #include "ctl_prices.h"
+#include "ctl_reconcile.h"
 #include "dynbuf.h"
 #include "jsonio.h"
 #include "keys.h"
@@ -38,6 +39,9 @@ static void usage(void)
 		"  price list\n"
 		"  price import FILE [--max-increase-pct N] [--force] [--dry-run]   (CSV or JSON)\n"
 		"  price history MODEL\n"
+		"  price alias PROVIDER_NAME MODEL\n"
+		"  reconcile FILE... [--format openai|anthropic|csv] [--from YYYY-MM-DD] [--to YYYY-MM-DD]\n"
+		"        [--tolerance-pct N] [--json]\n"
 		"  promo create CODE AMOUNT_MICROS [--max N] [--expires RFC3339] [--ttl-days N]\n"
 		"  promo list\n"
 		"  events list [--state pending|delivered|failed] [--after ID] [--limit N]\n"
@@ -539,6 +543,8 @@ static int dispatch(struct ledger *lg, int argc, char **argv, const struct cfg *
 		return cmd_plan(lg, argc, argv);
 	if (strcmp(cmd, "price") == 0)
 		return ctl_price(lg, argc, argv);
+	if (strcmp(cmd, "reconcile") == 0)
+		return ctl_reconcile(lg, argc, argv);
 	if (strcmp(cmd, "verify") == 0)
 		return verify(lg);
 	if (strcmp(cmd, "collect") == 0)

@@ -3,6 +3,7 @@
  * nothing, the first bad line or entry named. */
 #include "ctl_prices.h"
 #include "ctl_common.h"
+#include "ctl_reconcile.h"
 #include "dynbuf.h"
 #include "jsonio.h"
 #include "ledger.h"
@@ -17,7 +18,7 @@
 static void price_usage(void)
 {
 	fprintf(stderr, "usage: creditctl price list | price import FILE [--max-increase-pct N] [--force] [--dry-run]\n"
-			"       | price history MODEL\n");
+			"       | price history MODEL | price alias PROVIDER_NAME MODEL\n");
 }
 
 
@@ -310,6 +311,8 @@ static int price_history(struct ledger *lg, const char *model)
 
 int ctl_price(struct ledger *lg, int argc, char **argv)
 {
+	if (argc >= 3 && strcmp(argv[2], "alias") == 0)
+		return ctl_price_alias(lg, argc, argv);
 	if (argc == 4 && strcmp(argv[2], "history") == 0)
 		return price_history(lg, argv[3]);
 	if (argc >= 3 && strcmp(argv[2], "list") == 0) {

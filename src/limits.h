@@ -400,4 +400,22 @@ _Static_assert(LIMIT_PAYMENT_NEWS_BACKOFF_MAX_SECONDS < LIMIT_PAYMENT_NEWS_GIVE_
 #define LIMIT_BROWSER_TOKEN_TTL_MIN 60
 #define LIMIT_BROWSER_TOKEN_TTL_MAX 3600
 #define LIMIT_BROWSER_TOKEN_TTL_DEFAULT 900
+/* Reconciliation with the provider (creditctl reconcile, DESIGN §10).
+ * A provider's usage report file is read whole: a page of a month of
+ * daily buckets by model is tens of KiB, a year of them a few MiB. */
+#define LIMIT_RECONCILE_FILE_BYTES (32 * 1024 * 1024)
+/* A CSV line of the report (date, model, four numbers). */
+#define LIMIT_RECONCILE_LINE_BYTES 1024
+/* Day × model rows on either side: a year of 200 models is 73,200. More
+ * is refused (narrow --from/--to), never cut. */
+#define LIMIT_RECONCILE_ROWS 100000
+/* The period a run covers: a year and a day (a leap year's 366 days). */
+#define LIMIT_RECONCILE_DAYS 366
+/* Expired unsettled holds listed; more are counted, not listed. */
+#define LIMIT_RECONCILE_HOLDS 10000
+/* A provider's model name (price_aliases.provider_name is VARCHAR(128)). */
+#define LIMIT_PROVIDER_MODEL_BYTES 128
+/* Aliases read at once: a deployment maps a handful of names. */
+#define LIMIT_PRICE_ALIASES 1024
+_Static_assert(LIMIT_RECONCILE_DAYS * 200 < LIMIT_RECONCILE_ROWS, "a year of 200 models fits");
 #endif
