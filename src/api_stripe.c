@@ -178,7 +178,7 @@ void api_topup_of(struct api_ctx *ctx, const struct request *rq, const char *acc
 		goto abort;
 	struct stripe_checkout co = {t.customer, t.account, t.amount_cents, c->stripe_currency, c->product_name,
 				     jsonio_str(body, "success_url"), jsonio_str(body, "cancel_url"),
-				     jsonio_bool(body, "save_card", 0)};
+				     jsonio_bool(body, "save_card", 0), c->invoice_topups};
 	if (co.success_url == NULL)
 		co.success_url = c->success_url;
 	if (co.cancel_url == NULL)

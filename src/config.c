@@ -109,6 +109,7 @@ static const struct cfg_key cfg_table[] = {
 	{"stripe", "topups_per_hour", CFG_INT, OFF(topups_per_hour), 1, LIMIT_TOPUPS_PER_HOUR_MAX, "10", NULL, NULL, NULL},
 	{"stripe", "suspend_on_dispute", CFG_ENUM, OFF(suspend_on_dispute_text), 0, 0, "true", "true|false", NULL, NULL},
 	{"stripe", "suspend_when_unpaid", CFG_ENUM, OFF(suspend_when_unpaid_text), 0, 0, "false", "true|false", NULL, NULL},
+	{"stripe", "invoice_topups", CFG_ENUM, OFF(invoice_topups_text), 0, 0, "false", "true|false", NULL, NULL},
 	{"widget", "token_secret", CFG_SECRET, OFF(widget_token_secret), 0, 0, "", NULL, "CREDITD_WIDGET_TOKEN_SECRET", long_secret},
 	{"widget", "origins", CFG_STR, OFF(widget_origins), 0, 0, "", NULL, "CREDITD_WIDGET_ORIGINS", NULL},
 	{"notify", "url", CFG_STR, OFF(notify_url), 0, 0, "", NULL, "CREDITD_NOTIFY_URL", NULL},
@@ -444,6 +445,7 @@ static int finish(struct cfg *c, char *err, size_t errcap)
 	c->capture_expired = strcmp(c->expired_holds, "capture") == 0;
 	c->suspend_on_dispute = strcmp(c->suspend_on_dispute_text, "true") == 0;
 	c->suspend_when_unpaid = strcmp(c->suspend_when_unpaid_text, "true") == 0;
+	c->invoice_topups = strcmp(c->invoice_topups_text, "true") == 0;
 	if (c->notify_url[0] != '\0' && c->notify_secret[0] == '\0')
 		return fail(err, errcap, "notify.url is set without notify.secret (events are always signed)");
 	if (split_nodes(c, err, errcap) != 0)

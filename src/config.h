@@ -66,6 +66,7 @@ struct cfg {
 	int64_t topups_per_hour;	/* top-ups an account may start in any hour */
 	char *suspend_on_dispute_text;	/* true|false */
 	char *suspend_when_unpaid_text;	/* true|false */
+	char *invoice_topups_text;	/* true|false */
 	/* [widget] */
 	char *widget_token_secret;	/* signs browser tokens; "" : none can be minted */
 	char *widget_origins;		/* comma-separated origins CORS allows on /v1/me* */
@@ -82,6 +83,7 @@ struct cfg {
 	int capture_expired;		/* expired_holds == capture */
 	int suspend_on_dispute;		/* a dispute suspends the account (status_reason dispute) */
 	int suspend_when_unpaid;	/* a past_due/unpaid subscription suspends it (payment_failed) */
+	int invoice_topups;		/* Checkout top-ups ask Stripe for an invoice (invoice_creation) */
 	/* The database nodes: database.nodes split, else the one node of
 	 * host, port and socket. name is "host:port" as written (routing
 	 * hashes it); socket only for the single node. */

@@ -279,18 +279,23 @@ enum cd_err ledger_account_patch(struct ledger *lg, const struct ledger_call *ca
  * joins of the one statement, so a page costs one round trip whatever its
  * size. A charge with neither (a hold captured on expiry, which records no
  * usage; a POST /v1/usage without request_id) has no record to show. With
- * a member (`?` 4), only the usage rows whose record names that member. */
+ * a member (`?` 4), only the usage rows whose record names that member.
+ * A top-up's grant row has its receipt and invoice URLs (DESIGN §10
+ * "Receipts") from its topups row, by the session id that is the row's
+ * reference (topups.uq_session): a third indexed join of the statement. */
 #define SQL_JOURNAL_PAGE(member_filter)                                                                       \
 	"SELECT j.id, j.amount_micros, j.balance_after_micros, j.cause, j.source, j.reference, j.description, " \
 	"j.created_at, IF(uh.id IS NULL, uk.id, uh.id), IF(uh.id IS NULL, uk.model, uh.model), "               \
 	"IF(uh.id IS NULL, uk.input_tokens, uh.input_tokens), "                                                 \
 	"IF(uh.id IS NULL, uk.cached_input_tokens, uh.cached_input_tokens), "                                   \
 	"IF(uh.id IS NULL, uk.output_tokens, uh.output_tokens), IF(uh.id IS NULL, uk.member, uh.member), "      \
-	"IF(uh.id IS NULL, uk.byok, uh.byok) FROM journal j "                                                   \
+	"IF(uh.id IS NULL, uk.byok, uh.byok), t.receipt_url, t.invoice_url, t.invoice_pdf FROM journal j "      \
 	"LEFT JOIN usage_records uh ON j.cause = 'usage' AND j.hold_id > 0 AND uh.hold_id = j.hold_id "         \
 	"AND uh.account_id = j.account_id "                                                                     \
 	"LEFT JOIN usage_records uk ON j.cause = 'usage' AND IFNULL(j.hold_id, 0) = 0 "                          \
 	"AND uk.account_id = j.account_id AND uk.usage_key = j.reference "                                      \
+	"LEFT JOIN topups t ON j.cause = 'grant' AND j.source = 'topup' AND t.session_id = j.reference "        \
+	"AND t.account_id = j.account_id "                                                                      \
 	"WHERE j.account_id = ? AND j.id < ? " member_filter "ORDER BY j.id DESC LIMIT ?"
 static const char SQL_JOURNAL_PAGE_ALL[] = SQL_JOURNAL_PAGE("");
 static const char SQL_JOURNAL_PAGE_MEMBER[] = SQL_JOURNAL_PAGE(
@@ -311,6 +316,14 @@ static json_t *journal_row_json(const struct dbstmt *s)
 	if (row != NULL && json_object_set_new(row, "usage", usage) != 0) {
 		json_decref(row);
 		return NULL;
+	}
+	/* Absent until Stripe told us: never null. */
+	static const char *const receipt_fields[] = {"receipt_url", "invoice_url", "invoice_pdf"};
+	for (int i = 0; row != NULL && i < 3; i++) {
+		if (!db_null(s, 15 + i) && json_object_set_new(row, receipt_fields[i], json_string(db_str(s, 15 + i))) != 0) {
+			json_decref(row);
+			return NULL;
+		}
 	}
 	return row;
 }

@@ -24,6 +24,11 @@ int64_t hook_cents_to_micros(const struct ledger *lg, int64_t cents);
 
 /* checkout.session.completed / async_payment_succeeded (ledger_topups.c). */
 enum cd_err hook_checkout_paid(struct ledger *lg, struct hook_run *h);
+/* charge.succeeded / charge.updated: the receipt_url of a top-up's charge;
+ * invoice.paid / invoice.finalized of no subscription: the invoice URLs of
+ * a top-up's invoice (ledger_topups.c). Unknown ones change nothing. */
+enum cd_err hook_topup_receipt(struct ledger *lg, struct hook_run *h);
+enum cd_err hook_topup_invoice(struct ledger *lg, struct hook_run *h);
 
 /* charge.dispute.created / closed (ledger_disputes.c). */
 enum cd_err hook_dispute_created(struct ledger *lg, struct hook_run *h);

@@ -396,7 +396,13 @@ static enum cd_err hook_effect(struct ledger *lg, struct hook_run *h)
 	case WEBHOOK_CHARGE_REFUNDED:
 		return charge_refunded(lg, h);
 	case WEBHOOK_INVOICE_PAID:
-		return invoice_paid(lg, h);
+		/* A top-up's invoice (stripe.invoice_topups) is of no
+		 * subscription: its URLs only, no credit. */
+		return h->ev->subscription[0] != '\0' ? invoice_paid(lg, h) : hook_topup_invoice(lg, h);
+	case WEBHOOK_INVOICE_FINALIZED:
+		return hook_topup_invoice(lg, h);
+	case WEBHOOK_CHARGE_RECEIPT:
+		return hook_topup_receipt(lg, h);
 	case WEBHOOK_SUBSCRIPTION_UPDATED:
 	case WEBHOOK_SUBSCRIPTION_DELETED:
 		return subscription_changed(lg, h);

@@ -238,7 +238,7 @@ static enum cd_err not_ours(struct ledger *lg, struct hook_run *h)
 static enum cd_err credit(struct ledger *lg, struct hook_run *h, struct acct *a, const struct topup_rec *r)
 {
 	static const char sql_done[] = "UPDATE topups SET status = 'credited', credited_micros = ?, payment_intent = ?, "
-				       "grant_id = ?, credited_at = ?, paid_cents = ? WHERE id = ?";
+				       "grant_id = ?, credited_at = ?, paid_cents = ?, invoice_id = ? WHERE id = ?";
 	const struct webhook_event *ev = h->ev;
 	int64_t micros = hook_cents_to_micros(lg, r->amount_cents);
 	int64_t grant_id, journal_id;
@@ -256,8 +256,8 @@ static enum cd_err credit(struct ledger *lg, struct hook_run *h, struct acct *a,
 					  "Stripe top-up", &grant_id, &journal_id);
 	const int64_t *paid = ev->amount_total_cents >= 0 ? &ev->amount_total_cents : NULL;
 	if (rc == CD_OK)
-		rc = db_do(lg, sql_done, "topup credit", "isiiIi", micros, ev->payment_intent[0] ? ev->payment_intent : NULL,
-			   grant_id, lg->now, paid, r->id);
+		rc = db_do(lg, sql_done, "topup credit", "isiiIsi", micros, ev->payment_intent[0] ? ev->payment_intent : NULL,
+			   grant_id, lg->now, paid, ev->invoice_id[0] ? ev->invoice_id : NULL, r->id);
 	if (rc == CD_OK) {
 		char gid[32];
 		ledger_id_format(gid, sizeof(gid), "grant_", grant_id);
@@ -310,4 +310,94 @@ enum cd_err hook_checkout_paid(struct ledger *lg, struct hook_run *h)
 	if (rc == CD_OK && (a.dirty || strcmp(h->outcome, "credited") == 0))
 		rc = acct_save(lg, &a);
 	return rc;
+}
+
+/* ---- receipts (DESIGN §10 "Receipts") ---- */
+
+/* The top-up whose column (payment_intent or invoice_id) is key: its row
+ * id and account, or CD_E_NOT_FOUND. No lock: a receipt changes no
+ * balance, and the one UPDATE that stores it locks the row alone. */
+static enum cd_err receipt_topup(struct ledger *lg, int by_invoice, const char *key, int64_t *id, int64_t *account_id)
+{
+	static const char sql_pi[] = "SELECT id, account_id FROM topups WHERE payment_intent = ? AND status = 'credited'";
+	static const char sql_invoice[] = "SELECT id, account_id FROM topups WHERE invoice_id = ? AND status = 'credited'";
+	int e;
+	struct dbstmt *s = db_exec(lg, by_invoice ? sql_invoice : sql_pi, &e, "s", key);
+	if (s == NULL)
+		return db_err(lg, e, "receipt topup lookup");
+	int got = db_fetch(s);
+	if (got < 0)
+		return CD_E_INTERNAL;
+	if (got == 0)
+		return CD_E_NOT_FOUND;
+	*id = db_i64(s, 0);
+	*account_id = db_i64(s, 1);
+	return CD_OK;
+}
+
+/* The outcome of the UPDATE s (NULL: failed with error e) that stores a
+ * URL: no row matched (the connection counts found rows) is an event
+ * created before the one whose URL is kept. */
+static enum cd_err receipt_store(struct ledger *lg, struct hook_run *h, struct dbstmt *s, int e, const char *stored)
+{
+	if (s == NULL)
+		return db_err(lg, e, "receipt store");
+	h->outcome = db_affected(s) > 0 ? stored : "unchanged: the URL kept is from a later event";
+	return CD_OK;
+}
+
+/* charge.succeeded / charge.updated: the charge's receipt_url on the
+ * top-up paid by its payment intent, unless an event created later set
+ * one already (Stripe does not deliver in order). Only a top-up creditd
+ * credited has a payment intent on its row: a charge of anything else
+ * changes nothing. */
+enum cd_err hook_topup_receipt(struct ledger *lg, struct hook_run *h)
+{
+	static const char sql[] = "UPDATE topups SET receipt_url = ?, receipt_event_at = ? WHERE id = ? "
+				  "AND (receipt_event_at IS NULL OR receipt_event_at <= ?)";
+	const struct webhook_event *ev = h->ev;
+	int64_t id, account_id;
+	if (ev->payment_intent[0] == '\0' || ev->receipt_url[0] == '\0') {
+		h->outcome = "ignored: no payment intent or no https receipt_url";
+		return CD_OK;
+	}
+	enum cd_err rc = receipt_topup(lg, 0, ev->payment_intent, &id, &account_id);
+	if (rc == CD_E_NOT_FOUND) {
+		h->outcome = "ignored: no top-up for this payment intent";
+		return CD_OK;
+	}
+	if (rc != CD_OK)
+		return rc;
+	h->account_id = account_id;
+	int e;
+	struct dbstmt *s = db_exec(lg, sql, &e, "siii", ev->receipt_url, ev->created, id, ev->created);
+	return receipt_store(lg, h, s, e, "receipt stored");
+}
+
+/* invoice.paid / invoice.finalized of an invoice a top-up's Checkout
+ * Session made (stripe.invoice_topups): its hosted_invoice_url and
+ * invoice_pdf, each kept as it was when the event does not carry it. */
+enum cd_err hook_topup_invoice(struct ledger *lg, struct hook_run *h)
+{
+	static const char sql[] = "UPDATE topups SET invoice_url = IFNULL(?, invoice_url), invoice_pdf = "
+				  "IFNULL(?, invoice_pdf), invoice_event_at = ? WHERE id = ? "
+				  "AND (invoice_event_at IS NULL OR invoice_event_at <= ?)";
+	const struct webhook_event *ev = h->ev;
+	int64_t id, account_id;
+	if (ev->invoice_id[0] == '\0' || (ev->invoice_url[0] == '\0' && ev->invoice_pdf[0] == '\0')) {
+		h->outcome = "ignored: no invoice id or no https invoice url";
+		return CD_OK;
+	}
+	enum cd_err rc = receipt_topup(lg, 1, ev->invoice_id, &id, &account_id);
+	if (rc == CD_E_NOT_FOUND) {
+		h->outcome = "ignored: no top-up for this invoice";
+		return CD_OK;
+	}
+	if (rc != CD_OK)
+		return rc;
+	h->account_id = account_id;
+	int e;
+	struct dbstmt *s = db_exec(lg, sql, &e, "ssiii", ev->invoice_url[0] ? ev->invoice_url : NULL,
+				   ev->invoice_pdf[0] ? ev->invoice_pdf : NULL, ev->created, id, ev->created);
+	return receipt_store(lg, h, s, e, "invoice stored");
 }

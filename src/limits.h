@@ -267,6 +267,12 @@ _Static_assert(LIMIT_BATCH_OPS >= 1 && LIMIT_BATCH_OPS <= 64, "batch sizes fit t
 /* Stripe object ids (evt_, cs_, cus_, sub_, pi_, ch_): Stripe allows up to
  * 255 characters, and the columns that keep them are VARCHAR(255). */
 #define LIMIT_STRIPE_ID_BYTES 255
+/* A receipt or invoice URL from a Stripe event (a charge's receipt_url,
+ * an invoice's hosted_invoice_url and invoice_pdf): Stripe's are under 300
+ * bytes; the topups columns that keep them are VARCHAR(1024)
+ * (sql/023_receipts.sql). A longer one, or one that is not https, is not
+ * stored: the widget links to it, so only what fits and is safe to link. */
+#define LIMIT_RECEIPT_URL_BYTES 1024
 /* The most top-ups per account and hour stripe.topups_per_hour may allow:
  * each is a Checkout Session at Stripe, and a real buyer starts a few. */
 #define LIMIT_TOPUPS_PER_HOUR_MAX 1000

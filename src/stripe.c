@@ -691,6 +691,8 @@ static int checkout_form(struct stripe_form *f, const struct stripe_checkout *r)
 	rc |= stripe_form_add(f, "payment_intent_data[metadata][account]", r->account_id);
 	if (r->save_card)
 		rc |= stripe_form_add(f, "payment_intent_data[setup_future_usage]", "off_session");
+	if (r->invoice)
+		rc |= stripe_form_add(f, "invoice_creation[enabled]", "true");
 	rc |= stripe_form_add(f, "success_url", r->success_url);
 	if (r->cancel_url != NULL && r->cancel_url[0] != '\0')
 		rc |= stripe_form_add(f, "cancel_url", r->cancel_url);

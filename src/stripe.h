@@ -86,6 +86,7 @@ struct stripe_checkout {
 	const char *success_url;
 	const char *cancel_url;
 	int save_card;			/* keep the card for off-session charges (auto-recharge) */
+	int invoice;			/* invoice_creation[enabled]=true: Stripe makes an invoice of it */
 };
 
 /* POST /v1/checkout/sessions mode=payment with line_items[0][price_data]... */

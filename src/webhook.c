@@ -340,6 +340,26 @@ static int take_str(struct pctx *px, json_t *v, const char *name, char *dst, siz
 	return 0;
 }
 
+/* Copies the URL v into dst (cap bytes) only when it is a string that
+ * starts with https:// and fits, with no byte below 0x21 (no space,
+ * control or NUL: it becomes a link); anything else leaves dst "". Never
+ * fails the parse: a URL creditd will not keep is no reason for Stripe
+ * to deliver the event again. */
+static void take_url(json_t *v, char *dst, size_t cap)
+{
+	const char *s = json_string_value(v);
+	size_t n = json_string_length(v), i;
+
+	if (s == NULL || n >= cap || n <= 8 || strncmp(s, "https://", 8) != 0)
+		return;
+	for (i = 0; i < n; i++) {
+		if ((unsigned char)s[i] < 0x21 || s[i] == 0x7f)
+			return;
+	}
+	memcpy(dst, s, n);
+	dst[n] = '\0';
+}
+
 /* Takes an integer (absent or null: *dst untouched). */
 static int take_int(struct pctx *px, json_t *v, const char *name, int64_t *dst)
 {
@@ -404,6 +424,8 @@ static int parse_checkout(struct pctx *px, json_t *o, struct webhook_event *ev)
 		       sizeof(ev->payment_intent), TAKE_EXPANDABLE);
 	rc |= take_str(px, json_object_get(o, "mode"), "mode", ev->mode, sizeof(ev->mode), 0);
 	rc |= take_int(px, json_object_get(o, "amount_total"), "amount_total", &ev->amount_total_cents);
+	rc |= take_str(px, json_object_get(o, "invoice"), "invoice", ev->invoice_id, sizeof(ev->invoice_id),
+		       TAKE_EXPANDABLE);
 	if (rc != 0)
 		return -1;
 	if (ev->session_id[0] == '\0')
@@ -430,6 +452,7 @@ static int parse_charge(struct pctx *px, json_t *o, struct webhook_event *ev)
 		return -1;
 	if (ev->charge_id[0] == '\0')
 		return perr(px, "charge event has no data.object.id");
+	take_url(json_object_get(o, "receipt_url"), ev->receipt_url, sizeof(ev->receipt_url));
 	return 0;
 }
 
@@ -552,8 +575,11 @@ static int parse_invoice(struct pctx *px, json_t *o, struct webhook_event *ev)
 		rc |= take_int(px, json_object_get(o, "period_start"), "period_start", &ev->period_start);
 	if (rc == 0 && ev->period_end == 0)
 		rc |= take_int(px, json_object_get(o, "period_end"), "period_end", &ev->period_end);
+	rc |= take_str(px, json_object_get(o, "id"), "data.object.id", ev->invoice_id, sizeof(ev->invoice_id), 0);
 	if (rc != 0)
 		return -1;
+	take_url(json_object_get(o, "hosted_invoice_url"), ev->invoice_url, sizeof(ev->invoice_url));
+	take_url(json_object_get(o, "invoice_pdf"), ev->invoice_pdf, sizeof(ev->invoice_pdf));
 	return parse_invoice_refs(px, o, line, ev);
 }
 
@@ -610,6 +636,9 @@ static enum webhook_kind kind_of(const char *type)
 		{ "payment_intent.payment_failed", WEBHOOK_PAYMENT_FAILED },
 		{ "charge.dispute.created", WEBHOOK_DISPUTE_CREATED },
 		{ "charge.dispute.closed", WEBHOOK_DISPUTE_CLOSED },
+		{ "charge.succeeded", WEBHOOK_CHARGE_RECEIPT },
+		{ "charge.updated", WEBHOOK_CHARGE_RECEIPT },
+		{ "invoice.finalized", WEBHOOK_INVOICE_FINALIZED },
 	};
 	size_t i;
 
@@ -659,8 +688,10 @@ static int parse_object(struct pctx *px, json_t *root, struct webhook_event *ev)
 	case WEBHOOK_CHECKOUT_ASYNC_SUCCEEDED:
 		return parse_checkout(px, o, ev);
 	case WEBHOOK_CHARGE_REFUNDED:
+	case WEBHOOK_CHARGE_RECEIPT:
 		return parse_charge(px, o, ev);
 	case WEBHOOK_INVOICE_PAID:
+	case WEBHOOK_INVOICE_FINALIZED:
 		return parse_invoice(px, o, ev);
 	case WEBHOOK_SUBSCRIPTION_UPDATED:
 	case WEBHOOK_SUBSCRIPTION_DELETED:

@@ -42,7 +42,9 @@ enum webhook_kind {
 	WEBHOOK_PAYMENT_SUCCEEDED,		/* payment_intent.succeeded */
 	WEBHOOK_PAYMENT_FAILED,			/* payment_intent.payment_failed */
 	WEBHOOK_DISPUTE_CREATED,		/* charge.dispute.created */
-	WEBHOOK_DISPUTE_CLOSED			/* charge.dispute.closed */
+	WEBHOOK_DISPUTE_CLOSED,			/* charge.dispute.closed */
+	WEBHOOK_CHARGE_RECEIPT,			/* charge.succeeded, charge.updated */
+	WEBHOOK_INVOICE_FINALIZED		/* invoice.finalized (invoice.paid is WEBHOOK_INVOICE_PAID) */
 };
 
 /* Each string field is sized by what it must match or is kept in: Stripe
@@ -92,6 +94,14 @@ struct webhook_event {
 	char dispute_id[WEBHOOK_ID_MAX + 1];	/* du_... */
 	int64_t dispute_amount_cents;		/* the disputed amount, -1 when absent */
 	char dispute_status[32];		/* needs_response, ..., won, lost */
+	/* Receipts (DESIGN §10): charge.succeeded / charge.updated (charge_id,
+	 * payment_intent as above), invoice.paid / invoice.finalized, and the
+	 * invoice a Checkout Session made. A URL is kept only when it is https
+	 * and fits: another is left "" (not stored), and fails no parse. */
+	char receipt_url[LIMIT_RECEIPT_URL_BYTES + 1];	/* charge.receipt_url */
+	char invoice_id[WEBHOOK_ID_MAX + 1];		/* in_...: the invoice's id, or a session's invoice */
+	char invoice_url[LIMIT_RECEIPT_URL_BYTES + 1];	/* invoice.hosted_invoice_url */
+	char invoice_pdf[LIMIT_RECEIPT_URL_BYTES + 1];	/* invoice.invoice_pdf */
 };
 
 /* Parses a verified event body. Returns 0, or -1 with a sentence in errbuf

@@ -62,6 +62,18 @@ Control endpoints (no auth):
                            "payment_intent_signature": its payment_intent.succeeded;
                            body "payment_method": "pm_..." names the card kept
                            (pm_card_chargeDeclined: declined off-session)
+  POST /_sessions/<id>/charge_event {"webhook_secret", "timestamp", "type":
+                           "charge.succeeded"|"charge.updated", "receipt_url"}
+                           the paid session's charge (one ch_ id per session)
+                           as Stripe sends it, with a new receipt_url unless
+                           the body names one; returns {"event", "payload",
+                           "signature"}
+  POST /_sessions/<id>/invoice_event {"webhook_secret", "timestamp", "type":
+                           "invoice.paid"|"invoice.finalized",
+                           "hosted_invoice_url", "invoice_pdf"} the invoice
+                           of a paid session created with
+                           invoice_creation[enabled]=true (its session's
+                           "invoice" once completed)
   POST /_sign {"payload": "...", "webhook_secret": "...", "timestamp": N}
                            returns {"signature": "t=...,v1=..."}
   GET  /_payment_mode, POST /_payment_mode {"mode": "ok"|"decline"|"slow"|
@@ -403,14 +415,14 @@ def customer_object(v, livemode):
 # ---- checkout sessions --------------------------------------------------------
 
 SESSION_SHALLOW = ("after_expiration", "consent_collection", "custom_fields", "custom_text", "customer_update",
-                   "discounts", "invoice_creation", "payment_method_configuration", "payment_method_options",
+                   "discounts", "payment_method_configuration", "payment_method_options",
                    "redirect_on_completion", "saved_payment_method_options", "setup_intent_data",
                    "shipping_address_collection", "shipping_options", "subscription_data")
 SESSION_KEYS = ("mode", "success_url", "cancel_url", "return_url", "ui_mode", "line_items", "customer",
                 "customer_email", "customer_creation", "client_reference_id", "metadata", "payment_intent_data",
                 "payment_method_types", "payment_method_collection", "expand", "locale", "allow_promotion_codes",
                 "billing_address_collection", "phone_number_collection", "tax_id_collection", "automatic_tax",
-                "expires_at", "submit_type", "currency") + SESSION_SHALLOW
+                "expires_at", "submit_type", "currency", "invoice_creation") + SESSION_SHALLOW
 LINE_ITEM_KEYS = ("price", "price_data", "quantity", "adjustable_quantity", "dynamic_tax_rates", "tax_rates")
 PRICE_DATA_KEYS = ("currency", "product", "product_data", "recurring", "tax_behavior", "unit_amount",
                    "unit_amount_decimal")
@@ -418,6 +430,36 @@ PRODUCT_DATA_KEYS = ("name", "description", "images", "metadata", "tax_code", "u
 PI_DATA_KEYS = ("application_fee_amount", "capture_method", "description", "metadata", "on_behalf_of",
                 "receipt_email", "setup_future_usage", "shipping", "statement_descriptor",
                 "statement_descriptor_suffix", "transfer_data", "transfer_group")
+
+
+INVOICE_CREATION_KEYS = ("enabled", "invoice_data")
+INVOICE_DATA_KEYS = ("account_tax_ids", "custom_fields", "description", "footer", "issuer", "metadata",
+                     "rendering_options")
+
+
+def validate_invoice_creation(v, mode):
+    """invoice_creation[enabled] (required) and invoice_creation[invoice_data][...], payment mode only."""
+    want_dict(v, "invoice_creation")
+    check_keys(v, INVOICE_CREATION_KEYS, "invoice_creation")
+    if "enabled" not in v:
+        raise missing("invoice_creation[enabled]")
+    if mode != "payment":
+        raise invalid("invoice_creation", "You can only pass `invoice_creation` in `payment` mode.")
+    out = {"enabled": want_bool(v["enabled"], "invoice_creation[enabled]"),
+           "invoice_data": {"account_tax_ids": None, "custom_fields": None, "description": None, "footer": None,
+                            "issuer": None, "metadata": {}, "rendering_options": None}}
+    if "invoice_data" in v:
+        d = want_dict(v["invoice_data"], "invoice_creation[invoice_data]")
+        check_keys(d, INVOICE_DATA_KEYS, "invoice_creation[invoice_data]")
+        for k, limit in (("description", 1500), ("footer", 5000)):
+            if k in d:
+                out["invoice_data"][k] = want_str(d[k], "invoice_creation[invoice_data][%s]" % k, limit)
+        if "metadata" in d:
+            out["invoice_data"]["metadata"] = want_metadata(d["metadata"], "invoice_creation[invoice_data][metadata]")
+        for k in ("account_tax_ids", "custom_fields", "issuer", "rendering_options"):
+            if k in d:
+                shallow(d[k], "invoice_creation[invoice_data][%s]" % k)
+    return out
 
 
 def want_currency(v, param):
@@ -634,6 +676,12 @@ def validate_session_simple(p, out):
     for k in SESSION_SHALLOW:
         if k in p:
             shallow(p[k], k)
+    if "invoice_creation" in p:
+        out["invoice_creation"] = validate_invoice_creation(p["invoice_creation"], out["mode"])
+    elif out["mode"] == "payment":
+        out["invoice_creation"] = {"enabled": False, "invoice_data": {
+            "account_tax_ids": None, "custom_fields": None, "description": None, "footer": None, "issuer": None,
+            "metadata": {}, "rendering_options": None}}
 
 
 def validate_session(p, state, api_key):
@@ -670,7 +718,7 @@ def session_object(v, livemode):
         "customer": v.get("customer"),
         "customer_creation": v.get("customer_creation", None if v.get("customer") else "if_required"),
         "customer_details": None, "customer_email": v.get("customer_email"),
-        "expires_at": v.get("expires_at", now + 86400), "invoice": None, "invoice_creation": None,
+        "expires_at": v.get("expires_at", now + 86400), "invoice": None, "invoice_creation": v.get("invoice_creation"),
         "livemode": livemode, "locale": v.get("locale"), "metadata": v["metadata"], "mode": mode,
         "payment_intent": rand_id("pi_", 24) if mode == "payment" else None, "payment_link": None,
         "payment_method_collection": v.get("payment_method_collection", "if_required"),
@@ -1054,6 +1102,10 @@ class Handler(BaseHTTPRequestHandler):
             return self.send_json(200, obj)
         if m and self.command == "POST" and m.group(2):
             return self.send_json(200, complete_session(m.group(1), body))
+        m = re.fullmatch(r"/_sessions/([A-Za-z0-9_]+)/(charge|invoice)_event", path)
+        if m and self.command == "POST":
+            make = session_charge_event if m.group(2) == "charge" else session_invoice_event
+            return self.send_json(200, make(m.group(1), body))
         if path == "/_payment_mode":
             return self.control_mode(body, "payment_mode", PAYMENT_MODES)
         if path == "/_payment_intents" and self.command == "GET":
@@ -1267,6 +1319,9 @@ def complete_session(sid, body):
             raise StripeError(404, "No such checkout.session: '%s'" % sid, code="resource_missing")
         obj["status"] = "expired" if etype == "checkout.session.expired" else "complete"
         obj["payment_status"] = status
+        if status == "paid" and (obj.get("invoice_creation") or {}).get("enabled") and not obj.get("invoice"):
+            # Stripe makes the invoice of a paid session that asked for one.
+            obj["invoice"] = rand_id("in_", 24)
         obj["customer_details"] = {"address": None, "email": "test@example.com", "name": "Test Customer",
                                    "phone": None, "tax_exempt": "none", "tax_ids": []}
         obj["url"] = None
@@ -1295,6 +1350,85 @@ def complete_session(sid, body):
         out.update({"payment_intent_event": more["event"], "payment_intent_payload": more["payload"],
                     "payment_intent_signature": more["signature"]})
     return out
+
+
+def paid_session(sid):
+    with STATE.lock:
+        obj = STATE.sessions.get(sid)
+        if obj is None:
+            raise StripeError(404, "No such checkout.session: '%s'" % sid, code="resource_missing")
+        if obj["status"] != "complete" or obj["payment_status"] != "paid" or not obj.get("payment_intent"):
+            raise StripeError(400, "fake_stripe: the session is not paid yet (POST /_sessions/<id>/complete)")
+        return obj
+
+
+def session_charge_event(sid, body):
+    """charge.succeeded / charge.updated of a paid session's charge: a
+    Charge object as Stripe's API reference shapes it (receipt_url set; a
+    charge.updated gets a new one unless the body names it)."""
+    etype = body.get("type", "charge.succeeded")
+    if etype not in ("charge.succeeded", "charge.updated"):
+        raise StripeError(400, "type must be charge.succeeded or charge.updated")
+    obj = paid_session(sid)
+    with STATE.lock:
+        charge = obj.setdefault("_charge", rand_id("ch_", 24))
+    url = body.get("receipt_url", "https://pay.stripe.com/receipts/payment/" + rand_id("CAcaFwoV", 48) + "?s=ap")
+    if url is not None and not isinstance(url, str):
+        raise StripeError(400, "receipt_url must be a string or null")
+    amount = obj.get("amount_total") or 0
+    pid = obj.get("_payment_intent_data") or {}
+    ch = {"id": charge, "object": "charge", "amount": amount, "amount_captured": amount, "amount_refunded": 0,
+          "application_fee_amount": None, "balance_transaction": rand_id("txn_", 24),
+          "billing_details": {"address": None, "email": "test@example.com", "name": "Test Customer",
+                              "phone": None},
+          "calculated_statement_descriptor": "CREDITD", "captured": True, "created": int(time.time()),
+          "currency": obj["currency"], "customer": obj.get("customer"), "description": None, "disputed": False,
+          "failure_code": None, "failure_message": None, "invoice": obj.get("invoice"), "livemode": obj["livemode"],
+          "metadata": pid.get("metadata", {}), "outcome": {"network_status": "approved_by_network",
+                                                           "risk_level": "normal", "seller_message":
+                                                           "Payment complete.", "type": "authorized"},
+          "paid": True, "payment_intent": obj["payment_intent"], "payment_method": rand_id("pm_", 24),
+          "receipt_email": None, "receipt_number": None, "receipt_url": url, "refunded": False,
+          "refunds": {"object": "list", "data": [], "has_more": False, "total_count": 0,
+                      "url": "/v1/charges/%s/refunds" % charge},
+          "status": "succeeded"}
+    return event_for(etype, ch, body)
+
+
+def session_invoice_event(sid, body):
+    """invoice.finalized / invoice.paid of the invoice a paid session made
+    (invoice_creation[enabled]=true): an Invoice object as Stripe's API
+    reference shapes it, with hosted_invoice_url and invoice_pdf."""
+    etype = body.get("type", "invoice.paid")
+    if etype not in ("invoice.paid", "invoice.finalized"):
+        raise StripeError(400, "type must be invoice.paid or invoice.finalized")
+    obj = paid_session(sid)
+    if not obj.get("invoice"):
+        raise StripeError(400, "fake_stripe: the session made no invoice (invoice_creation[enabled]=true)")
+    inv = obj["invoice"]
+    now = int(time.time())
+    amount = obj.get("amount_total") or 0
+    paid = etype == "invoice.paid"
+    token = obj.setdefault("_invoice_token", rand_id("test_", 40))
+    hosted = body.get("hosted_invoice_url", "https://invoice.stripe.com/i/acct_1Fake/" + token + "?s=ap")
+    pdf = body.get("invoice_pdf", "https://pay.stripe.com/invoice/acct_1Fake/" + token + "/pdf?s=ap")
+    line = {"id": rand_id("il_", 24), "object": "line_item", "amount": amount, "currency": obj["currency"],
+            "description": (obj["_line_items"][0].get("price_data", {}).get("product_data", {}).get("name")
+                            if obj["_line_items"] else None),
+            "invoice": inv, "livemode": obj["livemode"], "metadata": {}, "period": {"start": now, "end": now},
+            "quantity": 1, "subscription": None, "type": "invoiceitem"}
+    invoice = {"id": inv, "object": "invoice", "account_country": "DE", "amount_due": amount,
+               "amount_paid": amount if paid else 0, "amount_remaining": 0 if paid else amount,
+               "attempt_count": 1 if paid else 0, "attempted": paid, "billing_reason": "manual",
+               "charge": obj.get("_charge"), "collection_method": "charge_automatically", "created": now,
+               "currency": obj["currency"], "customer": obj.get("customer"), "description": None,
+               "hosted_invoice_url": hosted, "invoice_pdf": pdf,
+               "lines": {"object": "list", "data": [line], "has_more": False, "total_count": 1,
+                         "url": "/v1/invoices/%s/lines" % inv},
+               "livemode": obj["livemode"], "metadata": {}, "number": "FAKE-" + inv[-6:].upper(),
+               "paid": paid, "payment_intent": obj["payment_intent"], "period_end": now, "period_start": now,
+               "status": "paid" if paid else "open", "subscription": None, "subtotal": amount, "total": amount}
+    return event_for(etype, invoice, body)
 
 
 class Server(ThreadingHTTPServer):

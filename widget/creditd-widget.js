@@ -43,7 +43,7 @@
                 dispute: "Payment disputed", dispute_won: "Dispute won" },
       sources: { signup_bonus: "Signup bonus", topup: "Top-up", promo: "Promo code", plan: "Plan credits",
                  payment: "Payment", refund: "Refund", adjustment: "Adjustment", debt: "Debt", forced: "Usage" },
-      tabs: "History", credits: "Credits", usage: "Usage", receipt: "Receipt", model: "Model", time: "Time",
+      tabs: "History", credits: "Credits", usage: "Usage", receipt: "Receipt", invoice: "Invoice", invoicePdf: "PDF", model: "Model", time: "Time",
       tokensIn: "Tokens in", tokensOut: "Tokens out", cost: "Cost", dayTotal: "Total", requests: "Requests",
       day: "Day", noUsage: "No usage yet.", spend: "Spend, last 30 days", byDay: "Spend by day",
       byModel: "Spend by model", total: "Total", none30: "No usage in the last 30 days.",
@@ -70,7 +70,7 @@
       sources: { signup_bonus: "Bonus de bienvenue", topup: "Recharge", promo: "Code promo",
                  plan: "Crédits du forfait", payment: "Paiement", refund: "Remboursement", adjustment: "Ajustement",
                  debt: "Dette", forced: "Consommation" },
-      tabs: "Historique", credits: "Crédits", usage: "Consommation", receipt: "Reçu", model: "Modèle",
+      tabs: "Historique", credits: "Crédits", usage: "Consommation", receipt: "Reçu", invoice: "Facture", invoicePdf: "PDF", model: "Modèle",
       time: "Heure", tokensIn: "Jetons en entrée", tokensOut: "Jetons en sortie", cost: "Coût",
       dayTotal: "Total", requests: "Requêtes", day: "Jour", noUsage: "Aucune consommation pour l’instant.",
       spend: "Dépenses des 30 derniers jours", byDay: "Dépenses par jour", byModel: "Dépenses par modèle",
@@ -358,11 +358,15 @@
     var what = el("td", {}, [el("span", { class: "tag", part: "source", text: label(x, t) })]);
     var d = x.description;
     if (d && DEFAULT_TEXTS.indexOf(d.trim().toLowerCase()) < 0) what.appendChild(el("span", { part: "description", text: d }));
-    if (x.receipt_url && /^https:\/\//.test(x.receipt_url)) {
+    /* A top-up's receipt and, when Stripe made one, its invoice (hosted
+     * page and PDF): https links only, opened apart from the page. */
+    [["receipt_url", "receipt", t.receipt], ["invoice_url", "invoice", t.invoice],
+     ["invoice_pdf", "invoice-pdf", t.invoicePdf]].forEach(function (l) {
+      var url = x[l[0]];
+      if (typeof url !== "string" || !/^https:\/\//.test(url)) return;
       what.appendChild(document.createTextNode(" "));
-      what.appendChild(el("a", { href: x.receipt_url, target: "_blank", rel: "noopener noreferrer", part: "receipt",
-                                 text: t.receipt }));
-    }
+      what.appendChild(el("a", { href: url, target: "_blank", rel: "noopener noreferrer", part: l[1], text: l[2] }));
+    });
     return el("tr", {}, [el("td", { text: dateText(x.created_at, locale) }), what,
       el("td", { class: "num" + (x.amount_micros < 0 ? " neg" : ""), text: cost(x.amount_micros, currency, locale) }),
       el("td", { class: "num", text: money(x.balance_after_micros, currency, locale) })]);

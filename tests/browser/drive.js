@@ -76,6 +76,8 @@ async function read(page, sel) {
         sources: all("[part=credits] [part=source]").map((x) => x.textContent),
         descriptions: all("[part=credits] [part=description]").map((x) => x.textContent),
         receipts: all("[part=credits] a[part=receipt]").map((a) => [a.textContent, a.href, a.rel]),
+        invoices: all("[part=credits] a[part=invoice], [part=credits] a[part=invoice-pdf]")
+          .map((a) => [a.getAttribute("part"), a.textContent, a.href, a.rel]),
         days: all("[part=usage] tbody[part=day]").map((b) => ({ head: cells(b.rows[0]), calls: Array.from(b.rows).slice(1).map(cells) })),
         bars: all("svg[part=chart] rect.bar").map((r) => [r.getAttribute("data-day"), Number(r.getAttribute("height"))]),
         chartHidden: root.querySelector("svg[part=chart]") ? root.querySelector("svg[part=chart]").getAttribute("aria-hidden") : null,

@@ -277,6 +277,10 @@ def fixture_rows(now):
                "source": source, "reference": None, "description": desc, "created_at": iso(at), "usage": usage}
         if receipt:
             row["receipt_url"] = receipt
+            row["invoice_url"] = "https://invoice.stripe.com/i/acct_1/inv_1"
+            row["invoice_pdf"] = "https://pay.stripe.com/invoice/acct_1/inv_1/pdf"
+        if source == "promo":
+            row["receipt_url"] = "javascript:alert(1)"    # not https: never a link
         rows.append(row)
     return {"data": rows[::-1], "next_cursor": None, "has_more": False}
 
@@ -383,6 +387,9 @@ def test_history_tabs_credits_labels_and_usage_rows():
     eq(h["descriptions"], ["Goodwill for the outage of 3 May"], "only the operator's own words, not the server's")
     eq(h["receipts"], [["Receipt", "https://pay.stripe.com/receipts/acct_1/rcpt_1", "noopener noreferrer"]],
        "the receipt link of the top-up")
+    eq(h["invoices"], [["invoice", "Invoice", "https://invoice.stripe.com/i/acct_1/inv_1", "noopener noreferrer"],
+                       ["invoice-pdf", "PDF", "https://pay.stripe.com/invoice/acct_1/inv_1/pdf", "noopener noreferrer"]],
+       "the invoice links of the top-up")
     adjustment = next(x for x in credit_page["data"] if x["source"] == "adjustment")
     eq(h["credits"][0][2:], ["€1.00", money_en(adjustment["balance_after_micros"], False)],
        "amount and balance after")

@@ -396,7 +396,7 @@ static void test_base_policy(void)
 static void test_call_checks(void)
 {
 	struct stripe_client *c = local_client(2000);
-	struct stripe_checkout req = { "cus_1", "acct_1", 0, "eur", "Credits", "https://a.example/ok", NULL, 0 };
+	struct stripe_checkout req = { "cus_1", "acct_1", 0, "eur", "Credits", "https://a.example/ok", NULL, 0, 0 };
 	struct stripe_result r;
 	char key[300];
 	int before = stat_of(&srv.requests);
@@ -468,7 +468,7 @@ static void test_checkout_ok(void)
 {
 	struct stripe_client *c = local_client(2000);
 	struct stripe_checkout req = { "cus_1", "acct é", 2500, "eur", "Credits & more",
-				       "https://app.example/ok?s={CHECKOUT_SESSION_ID}", "https://app.example/cancel", 0 };
+				       "https://app.example/ok?s={CHECKOUT_SESSION_ID}", "https://app.example/cancel", 0, 0 };
 	struct stripe_result r;
 	char body[4096];
 
@@ -501,7 +501,7 @@ static void test_checkout_ok(void)
 static void test_save_card_and_payment_intent(void)
 {
 	struct stripe_client *c = local_client(2000);
-	struct stripe_checkout req = { "cus_1", "acct_1", 1000, "eur", "Credits", "https://app.example/ok", NULL, 1 };
+	struct stripe_checkout req = { "cus_1", "acct_1", 1000, "eur", "Credits", "https://app.example/ok", NULL, 1, 0 };
 	struct stripe_payment pay = { "cus_1", "pm_1", "acct 1", 42, 2000, "eur", NULL };
 	struct stripe_payment payg = { "cus_1", "pm_1", "acct 1", 7, 4501, "eur", "2026-11" };
 	struct stripe_result r;
@@ -512,6 +512,14 @@ static void test_save_card_and_payment_intent(void)
 	is_int(stripe_create_checkout(c, &req, "idem-sc-1", &r), STRIPE_OK, "checkout keeping the card");
 	ok(strstr(last_body(body, sizeof(body)), "&payment_intent_data%5Bsetup_future_usage%5D=off_session") != NULL,
 	   "asks Checkout to keep the card off-session: %s", body);
+	ok(strstr(body, "invoice_creation") == NULL, "no invoice unless asked: %s", body);
+	req.invoice = 1;
+	serve(&(struct canned){ 200, "{\"id\":\"cs_test_a2\",\"object\":\"checkout.session\","
+				"\"url\":\"https://checkout.stripe.com/c/pay/cs_test_a2\"}", 0, 0, 0, 0, NULL });
+	is_int(stripe_create_checkout(c, &req, "idem-sc-2", &r), STRIPE_OK, "checkout with an invoice");
+	ok(strstr(last_body(body, sizeof(body)), "&invoice_creation%5Benabled%5D=true&") != NULL,
+	   "asks Checkout for an invoice (stripe.invoice_topups): %s", body);
+	req.invoice = 0;
 
 	serve(&(struct canned){ 200, "{\"id\":\"pi_123\",\"object\":\"payment_intent\",\"status\":\"succeeded\"}",
 				0, 0, 0, 0, NULL });
@@ -731,7 +739,7 @@ static void test_against_fake(void)
 	const char *base = getenv("CREDITD_FAKE_STRIPE_URL");
 	struct stripe_client *c;
 	struct stripe_checkout req = { NULL, "acct_fake", 1500, "eur", "Credits", "http://localhost/billing/success",
-				       "http://localhost/billing/cancel", 0 };
+				       "http://localhost/billing/cancel", 0, 0 };
 	struct stripe_result r, r2;
 	char idem[64], idem_cs[80];
 
@@ -748,6 +756,11 @@ static void test_against_fake(void)
 	is_int(stripe_create_checkout(c, &req, idem_cs, &r2), STRIPE_OK, "fake: checkout (%s)", r2.message);
 	ok(strncmp(r2.id, "cs_test_", 8) == 0, "fake: cs_test_ id");
 	ok(strncmp(r2.url, "https://checkout.stripe.com/", 28) == 0, "fake: checkout url");
+	req.invoice = 1;
+	snprintf(idem_cs, sizeof(idem_cs), "%s-cs-invoice", idem);
+	is_int(stripe_create_checkout(c, &req, idem_cs, &r2), STRIPE_OK, "fake: checkout with invoice_creation (%s)",
+	       r2.message);
+	req.invoice = 0;
 	req.customer = "cus_doesnotexist";
 	is_int(stripe_create_checkout(c, &req, "unit-missing-customer", &r2), STRIPE_ERR_API,
 	       "fake: unknown customer is Stripe's error");

@@ -538,6 +538,54 @@ static void test_parse_dispute(void)
 		 &ev, err, sizeof(err)), -1, "amount as a string: error");
 }
 
+/* Receipts (DESIGN §10): charge.succeeded / charge.updated carry the
+ * charge's receipt_url, invoice.paid / invoice.finalized the invoice's
+ * id and URLs, a session its invoice; a URL creditd will not keep (not
+ * https, with a space, too long) is left out and fails nothing. */
+static void test_parse_receipts(void)
+{
+	struct webhook_event ev;
+	char err[256], json[2048], long_url[LIMIT_RECEIPT_URL_BYTES + 32];
+
+	is_int(parse(J("{'id':'evt_c1','type':'charge.succeeded','created':5,'data':{'object':{'id':'ch_1',"
+		       "'object':'charge','payment_intent':'pi_1','receipt_url':'https://pay.stripe.com/receipts/"
+		       "payment/CAca?s=ap'}}}"), &ev, err, sizeof(err)), 0, "charge.succeeded parses");
+	is_int(ev.kind, WEBHOOK_CHARGE_RECEIPT, "kind receipt");
+	is_str(ev.payment_intent, "pi_1", "its payment intent");
+	is_str(ev.receipt_url, "https://pay.stripe.com/receipts/payment/CAca?s=ap", "receipt_url");
+	is_int(parse(J("{'id':'evt_c2','type':'charge.updated','data':{'object':{'id':'ch_1','payment_intent':"
+		       "{'id':'pi_2'},'receipt_url':'http://pay.stripe.com/r'}}}"), &ev, err, sizeof(err)), 0,
+	       "charge.updated with an http receipt parses");
+	is_int(ev.kind, WEBHOOK_CHARGE_RECEIPT, "charge.updated is a receipt too");
+	is_str(ev.receipt_url, "", "an http URL is not kept");
+	is_int(parse(J("{'id':'evt_c3','type':'charge.updated','data':{'object':{'id':'ch_1','receipt_url':"
+		       "'https://a b'}}}"), &ev, err, sizeof(err)), 0, "a URL with a space parses");
+	is_str(ev.receipt_url, "", "and is not kept");
+	is_int(parse(J("{'id':'evt_c4','type':'charge.updated','data':{'object':{'id':'ch_1','receipt_url':5}}}"),
+		 &ev, err, sizeof(err)), 0, "a receipt_url of another type parses");
+	is_str(ev.receipt_url, "", "and is not kept");
+	memset(long_url, 'a', sizeof(long_url) - 1);
+	long_url[sizeof(long_url) - 1] = '\0';
+	memcpy(long_url, "https://", 8);
+	snprintf(json, sizeof(json), "{\"id\":\"evt_c5\",\"type\":\"charge.succeeded\",\"data\":{\"object\":"
+		 "{\"id\":\"ch_1\",\"receipt_url\":\"%s\"}}}", long_url);
+	is_int(webhook_parse_event(json, strlen(json), &ev, err, sizeof(err)), 0, "a too long receipt_url parses");
+	is_str(ev.receipt_url, "", "and is not kept");
+
+	is_int(parse(J("{'id':'evt_i1','type':'invoice.finalized','data':{'object':{'id':'in_1','object':'invoice',"
+		       "'subscription':null,'hosted_invoice_url':'https://invoice.stripe.com/i/acct_1/test_1',"
+		       "'invoice_pdf':'https://pay.stripe.com/invoice/acct_1/test_1/pdf'}}}"), &ev, err, sizeof(err)), 0,
+	       "invoice.finalized parses");
+	is_int(ev.kind, WEBHOOK_INVOICE_FINALIZED, "kind finalized");
+	is_str(ev.invoice_id, "in_1", "the invoice id");
+	is_str(ev.invoice_url, "https://invoice.stripe.com/i/acct_1/test_1", "hosted_invoice_url");
+	is_str(ev.invoice_pdf, "https://pay.stripe.com/invoice/acct_1/test_1/pdf", "invoice_pdf");
+	is_str(ev.subscription, "", "of no subscription");
+	is_int(parse(J("{'id':'evt_s1','type':'checkout.session.completed','data':{'object':{'id':'cs_1',"
+		       "'invoice':'in_9'}}}"), &ev, err, sizeof(err)), 0, "a session with an invoice parses");
+	is_str(ev.invoice_id, "in_9", "the session's invoice");
+}
+
 int main(void)
 {
 	test_known_answers();
@@ -552,5 +600,6 @@ int main(void)
 	test_parse_subscription();
 	test_parse_errors();
 	test_parse_dispute();
+	test_parse_receipts();
 	return done_testing();
 }
