@@ -16,3 +16,16 @@ ALTER TABLE topups
   ADD COLUMN invoice_pdf VARCHAR(1024) NULL,
   ADD COLUMN invoice_event_at BIGINT NULL,
   ADD KEY ix_invoice (invoice_id);
+
+-- A charge's receipt that came before its top-up was credited (Stripe
+-- sends charge.succeeded before checkout.session.completed, as a rule):
+-- kept by payment intent and written on the top-up when it is credited.
+-- A charge that is no top-up of creditd's leaves a row the sweeper
+-- purges after a week (LIMIT_RECEIPT_WAIT_DAYS).
+CREATE TABLE receipts_waiting (
+  payment_intent VARCHAR(255) NOT NULL PRIMARY KEY,
+  receipt_url VARCHAR(1024) NOT NULL,
+  event_at BIGINT NOT NULL,
+  created_at BIGINT NOT NULL,
+  KEY ix_created (created_at)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;

@@ -228,7 +228,10 @@ static enum cd_err due_tx(struct ledger *lg, int max, int64_t *ids, int *n)
 static enum cd_err purge_tx(struct ledger *lg)
 {
 	static const char sql[] = "DELETE FROM idempotency_keys WHERE created_at < ? LIMIT 1000";
-	return db_do(lg, sql, "idempotency purge", "i", lg->now - lg->cfg->idempotency_ttl_hours * 3600);
+	static const char sql_receipts[] = "DELETE FROM receipts_waiting WHERE created_at < ? LIMIT 1000";
+	enum cd_err rc = db_do(lg, sql, "idempotency purge", "i", lg->now - lg->cfg->idempotency_ttl_hours * 3600);
+	return rc == CD_OK ? db_do(lg, sql_receipts, "receipt purge", "i",
+				   lg->now - LIMIT_RECEIPT_WAIT_DAYS * (int64_t)86400) : rc;
 }
 
 /* Each account due is swept in a transaction of its own: one account's

@@ -235,6 +235,8 @@ static enum cd_err not_ours(struct ledger *lg, struct hook_run *h)
 	return mismatch(lg, h, NULL, json_pack("[s]", "unknown_session"));
 }
 
+static enum cd_err receipt_apply(struct ledger *lg, int64_t topup_id, const char *payment_intent);
+
 static enum cd_err credit(struct ledger *lg, struct hook_run *h, struct acct *a, const struct topup_rec *r)
 {
 	static const char sql_done[] = "UPDATE topups SET status = 'credited', credited_micros = ?, payment_intent = ?, "
@@ -258,6 +260,8 @@ static enum cd_err credit(struct ledger *lg, struct hook_run *h, struct acct *a,
 	if (rc == CD_OK)
 		rc = db_do(lg, sql_done, "topup credit", "isiiIsi", micros, ev->payment_intent[0] ? ev->payment_intent : NULL,
 			   grant_id, lg->now, paid, ev->invoice_id[0] ? ev->invoice_id : NULL, r->id);
+	if (rc == CD_OK)
+		rc = receipt_apply(lg, r->id, ev->payment_intent);
 	if (rc == CD_OK) {
 		char gid[32];
 		ledger_id_format(gid, sizeof(gid), "grant_", grant_id);
@@ -346,6 +350,32 @@ static enum cd_err receipt_store(struct ledger *lg, struct hook_run *h, struct d
 	return CD_OK;
 }
 
+/* A receipt whose top-up is not credited yet (its charge event came
+ * first, as Stripe's usually does): kept by payment intent, the latest
+ * event's, until the credit writes it on the top-up (receipt_apply). */
+static enum cd_err receipt_wait(struct ledger *lg, struct hook_run *h)
+{
+	static const char sql[] = "INSERT INTO receipts_waiting (payment_intent, receipt_url, event_at, created_at) "
+				  "VALUES (?, ?, ?, ?) ON DUPLICATE KEY UPDATE receipt_url = IF(event_at <= VALUES(event_at), "
+				  "VALUES(receipt_url), receipt_url), event_at = GREATEST(event_at, VALUES(event_at))";
+	const struct webhook_event *ev = h->ev;
+	enum cd_err rc = db_do(lg, sql, "receipt wait", "ssii", ev->payment_intent, ev->receipt_url, ev->created, lg->now);
+	h->outcome = "kept: no top-up credited for this payment intent yet";
+	return rc;
+}
+
+/* At a top-up's credit: the receipt that came before it, if any. */
+static enum cd_err receipt_apply(struct ledger *lg, int64_t topup_id, const char *payment_intent)
+{
+	static const char sql[] = "UPDATE topups t JOIN receipts_waiting w ON w.payment_intent = t.payment_intent "
+				  "SET t.receipt_url = w.receipt_url, t.receipt_event_at = w.event_at WHERE t.id = ?";
+	static const char sql_done[] = "DELETE FROM receipts_waiting WHERE payment_intent = ?";
+	if (payment_intent == NULL || payment_intent[0] == '\0')
+		return CD_OK;
+	enum cd_err rc = db_do(lg, sql, "receipt apply", "i", topup_id);
+	return rc == CD_OK ? db_do(lg, sql_done, "receipt applied", "s", payment_intent) : rc;
+}
+
 /* charge.succeeded / charge.updated: the charge's receipt_url on the
  * top-up paid by its payment intent, unless an event created later set
  * one already (Stripe does not deliver in order). Only a top-up creditd
@@ -362,10 +392,8 @@ enum cd_err hook_topup_receipt(struct ledger *lg, struct hook_run *h)
 		return CD_OK;
 	}
 	enum cd_err rc = receipt_topup(lg, 0, ev->payment_intent, &id, &account_id);
-	if (rc == CD_E_NOT_FOUND) {
-		h->outcome = "ignored: no top-up for this payment intent";
-		return CD_OK;
-	}
+	if (rc == CD_E_NOT_FOUND)
+		return receipt_wait(lg, h);
 	if (rc != CD_OK)
 		return rc;
 	h->account_id = account_id;

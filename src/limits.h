@@ -273,6 +273,10 @@ _Static_assert(LIMIT_BATCH_OPS >= 1 && LIMIT_BATCH_OPS <= 64, "batch sizes fit t
  * (sql/023_receipts.sql). A longer one, or one that is not https, is not
  * stored: the widget links to it, so only what fits and is safe to link. */
 #define LIMIT_RECEIPT_URL_BYTES 1024
+/* A charge's receipt kept for a top-up not credited yet (ledger_topups.c):
+ * a top-up is credited within minutes of its charge, or its session
+ * expires within a day; a week leaves room for Stripe's retries. */
+#define LIMIT_RECEIPT_WAIT_DAYS 7
 /* The most top-ups per account and hour stripe.topups_per_hour may allow:
  * each is a Checkout Session at Stripe, and a real buyer starts a few. */
 #define LIMIT_TOPUPS_PER_HOUR_MAX 1000

@@ -803,9 +803,11 @@ def authorization_matrix(short):
         ("POST", "/v1/accounts/*/browser_tokens"): (A + "/browser_tokens", {}),
         ("GET", "/v1/me"): ("/v1/me", None),
         ("GET", "/v1/me/transactions"): ("/v1/me/transactions?limit=2", None),
+        ("GET", "/v1/me/usage"): ("/v1/me/usage?group_by=model", None),
         ("POST", "/v1/me/topup"): ("/v1/me/topup", {"amount_cents": 1000}),
         ("OPTIONS", "/v1/me"): ("/v1/me", None),
         ("OPTIONS", "/v1/me/transactions"): ("/v1/me/transactions", None),
+        ("OPTIONS", "/v1/me/usage"): ("/v1/me/usage", None),
         ("OPTIONS", "/v1/me/topup"): ("/v1/me/topup", None),
         ("GET", "/widget/creditd-widget.js"): ("/widget/creditd-widget.js", None),
         ("POST", "/v1/guard/authorize"): ("/v1/guard/authorize", {

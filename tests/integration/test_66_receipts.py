@@ -106,6 +106,21 @@ def test_receipt_url_from_the_charge_events():
     eq(after, before, "receipts credit nothing and change nothing else")
 
 
+def test_a_receipt_that_comes_before_the_credit_is_kept_for_it():
+    """Stripe sends charge.succeeded before checkout.session.completed, as
+    a rule: the receipt waits for the credit and lands on the top-up's row."""
+    ok_mode()
+    acct = new_account("rcpt-early")
+    sid = open_session(acct, 1500)
+    # Paid at Stripe; its completion is delivered after the charge's event.
+    completed = fake("POST", "/_sessions/%s/complete" % sid, {"webhook_secret": ENV["CREDITD_WEBHOOK_SECRET"]})
+    out = charge(sid)
+    url = out["event"]["data"]["object"]["receipt_url"]
+    eq(post(out), "kept: no top-up credited for this payment intent yet", "kept before the credit")
+    eq(post(completed), "credited", "then the top-up is credited")
+    eq(receipt_fields(acct, sid), {"receipt_url": url}, "the receipt that came first, on the credited row")
+
+
 def test_unknown_payment_intent_or_invoice_and_unsafe_urls_change_nothing():
     ok_mode()
     acct = new_account("rcpt-x")
@@ -120,7 +135,8 @@ def test_unknown_payment_intent_or_invoice_and_unsafe_urls_change_nothing():
     unknown = dict(obj, id="ch_" + secrets.token_hex(12), payment_intent="pi_" + secrets.token_hex(12))
     payload = json.dumps(event("charge.succeeded", unknown))
     r = post_payload(payload, sign(payload))
-    eq((r.status, r.json.get("outcome")), (200, "ignored: no top-up for this payment intent"), "unknown intent")
+    eq((r.status, r.json.get("outcome")), (200, "kept: no top-up credited for this payment intent yet"),
+       "an unknown intent's receipt is kept, in case its top-up comes")
     inv = {"id": "in_" + secrets.token_hex(12), "object": "invoice", "amount_paid": 1500, "currency": "eur",
            "customer": obj["customer"], "hosted_invoice_url": "https://invoice.stripe.com/i/acct_1/test_x",
            "invoice_pdf": "https://pay.stripe.com/invoice/acct_1/test_x/pdf", "status": "paid",
