@@ -59,9 +59,9 @@ static int json_count(const char *file, const char *where, json_t *obj, const ch
 		*out = 0;
 		return 0;
 	}
-	if (!json_is_integer(v) || json_integer_value(v) < 0) {
+	if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > LIMIT_RECONCILE_COUNT_MAX) {
 		fprintf(stderr, "creditctl: %s: %s.%s: %s\n", file, where, key,
-			v == NULL ? "missing" : "not a whole number of 0 or more");
+			v == NULL ? "missing" : "not a whole number from 0 to 10^15");
 		return -1;
 	}
 	*out = (int64_t)json_integer_value(v);
@@ -208,8 +208,10 @@ static int csv_count(const char *file, int line, const char *name, const char *s
 	char *end;
 	errno = 0;
 	long long v = s != NULL ? strtoll(s, &end, 10) : -1;
-	if (s == NULL || *s == '\0' || *end != '\0' || errno != 0 || v < 0 || *s == '+' || *s == '-' || *s == ' ') {
-		fprintf(stderr, "creditctl: %s:%d: %s: %s\n", file, line, name, s == NULL ? "missing" : "not a whole number of 0 or more");
+	if (s == NULL || *s == '\0' || *end != '\0' || errno != 0 || v < 0 || v > LIMIT_RECONCILE_COUNT_MAX ||
+	    *s == '+' || *s == '-' || *s == ' ') {
+		fprintf(stderr, "creditctl: %s:%d: %s: %s\n", file, line, name,
+			s == NULL ? "missing" : "not a whole number from 0 to 10^15");
 		return -1;
 	}
 	*out = (int64_t)v;
@@ -300,7 +302,8 @@ static char *slurp(const char *path)
 	size_t got;
 	dynbuf_init(&text, LIMIT_RECONCILE_FILE_BYTES);
 	while ((got = fread(chunk, 1, sizeof(chunk), f)) > 0)
-		dynbuf_add(&text, chunk, got);
+		if (dynbuf_add(&text, chunk, got) != 0)
+			break;	/* past the cap: no need to read the rest (or forever) */
 	int bad = ferror(f);
 	fclose(f);
 	char *all = text.failed || bad ? NULL : dynbuf_take(&text);

@@ -229,7 +229,20 @@ static enum cd_err purge_tx(struct ledger *lg)
 {
 	static const char sql[] = "DELETE FROM idempotency_keys WHERE created_at < ? LIMIT 1000";
 	static const char sql_receipts[] = "DELETE FROM receipts_waiting WHERE created_at < ? LIMIT 1000";
+	/* A receipt kept while its top-up's credit was committing at the same
+	 * moment (neither saw the other) is written on it here, within a
+	 * sweep (ledger_topups.c receipt_wait). */
+	static const char sql_late[] = "UPDATE topups t JOIN receipts_waiting w ON w.payment_intent = t.payment_intent "
+				       "SET t.receipt_url = w.receipt_url, t.receipt_event_at = w.event_at "
+				       "WHERE t.status = 'credited' AND (t.receipt_event_at IS NULL OR "
+				       "t.receipt_event_at <= w.event_at)";
+	static const char sql_applied[] = "DELETE w FROM receipts_waiting w JOIN topups t ON "
+					  "t.payment_intent = w.payment_intent WHERE t.status = 'credited'";
 	enum cd_err rc = db_do(lg, sql, "idempotency purge", "i", lg->now - lg->cfg->idempotency_ttl_hours * 3600);
+	if (rc == CD_OK)
+		rc = db_do(lg, sql_late, "late receipts", "");
+	if (rc == CD_OK)
+		rc = db_do(lg, sql_applied, "late receipts applied", "");
 	return rc == CD_OK ? db_do(lg, sql_receipts, "receipt purge", "i",
 				   lg->now - LIMIT_RECEIPT_WAIT_DAYS * (int64_t)86400) : rc;
 }

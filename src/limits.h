@@ -273,6 +273,11 @@ _Static_assert(LIMIT_BATCH_OPS >= 1 && LIMIT_BATCH_OPS <= 64, "batch sizes fit t
  * (sql/023_receipts.sql). A longer one, or one that is not https, is not
  * stored: the widget links to it, so only what fits and is safe to link. */
 #define LIMIT_RECEIPT_URL_BYTES 1024
+/* The largest count (requests, tokens) a provider's usage report may give
+ * for one day and model: 10^15, a thousand times more tokens than any
+ * provider serves a customer a day; sums of a few of them stay far within
+ * int64 (a file past it is bad input, exit 2). */
+#define LIMIT_RECONCILE_COUNT_MAX 1000000000000000LL
 /* A charge's receipt kept for a top-up not credited yet (ledger_topups.c):
  * a top-up is credited within minutes of its charge, or its session
  * expires within a day; a week leaves room for Stripe's retries. */

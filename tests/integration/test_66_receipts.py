@@ -17,7 +17,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
-from lib import ENV, api, check, eq, new_account
+from lib import ENV, api, check, eq, new_account, sql, wait_until
 from test_30_stripe import (Spawned, acct_path, event, fake, fake_requests, journal, last_seq, ok_mode, one,
                             open_session, post_payload, quoted, session, sign, snapshot)
 from test_33_payg import stripe_key
@@ -119,6 +119,23 @@ def test_a_receipt_that_comes_before_the_credit_is_kept_for_it():
     eq(post(out), "kept: no top-up credited for this payment intent yet", "kept before the credit")
     eq(post(completed), "credited", "then the top-up is credited")
     eq(receipt_fields(acct, sid), {"receipt_url": url}, "the receipt that came first, on the credited row")
+
+
+def test_a_receipt_kept_while_its_credit_committed_lands_within_a_sweep():
+    """The charge's event and the credit at the same moment, neither seeing
+    the other: the receipt was kept for a top-up that is credited by now
+    (made here by writing the kept row by hand); the sweeper writes it on."""
+    ok_mode()
+    acct = new_account("rcpt-race")
+    sid = open_session(acct, 1500)
+    complete(sid)
+    pi = sql("SELECT payment_intent FROM topups WHERE session_id = '%s'" % sid)[0][0]
+    url = "https://pay.stripe.com/receipts/race_" + secrets.token_hex(8)
+    sql("INSERT INTO receipts_waiting (payment_intent, receipt_url, event_at, created_at) VALUES "
+        "('%s', '%s', UNIX_TIMESTAMP(), UNIX_TIMESTAMP())" % (pi, url))
+    check(wait_until(lambda: receipt_fields(acct, sid).get("receipt_url") == url, timeout=10),
+          "written on within a sweep: %r" % receipt_fields(acct, sid))
+    eq(sql("SELECT COUNT(*) FROM receipts_waiting WHERE payment_intent = '%s'" % pi)[0][0], "0", "and no longer kept")
 
 
 def test_unknown_payment_intent_or_invoice_and_unsafe_urls_change_nothing():
