@@ -19,6 +19,17 @@ static const char SQL_MEMBER_READ[] = "SELECT m.monthly_cap_micros, m.month_key,
 static const char SQL_MEMBER_STORE[] = "UPDATE members SET month_key = ?, month_spent_micros = ?, reserved_micros = ? "
 	"WHERE account_id = ? AND member = ?";
 
+/* The columns member_lock and member_read share (cap, month, spend,
+ * reserve: their first four). */
+static void member_from(const struct dbstmt *s, struct member_row *m)
+{
+	m->found = 1;
+	m->cap = db_null(s, 0) ? -1 : db_i64(s, 0);
+	m->month_key = db_i64(s, 1);
+	m->month_spent = db_i64(s, 2);
+	m->reserved = db_i64(s, 3);
+}
+
 enum cd_err member_lock(struct ledger *lg, const struct acct *a, const char *member, struct member_row *m)
 {
 	int e;
@@ -30,11 +41,7 @@ enum cd_err member_lock(struct ledger *lg, const struct acct *a, const char *mem
 		return db_err(lg, e, "member lookup");
 	if (db_fetch(s) != 1)
 		return CD_E_NOT_FOUND;
-	m->found = 1;
-	m->cap = db_null(s, 0) ? -1 : db_i64(s, 0);
-	m->month_key = db_i64(s, 1);
-	m->month_spent = db_i64(s, 2);
-	m->reserved = db_i64(s, 3);
+	member_from(s, m);
 	m->rate.rpm = db_null(s, 4) ? -1 : db_i64(s, 4);
 	m->rate.tpm = db_null(s, 5) ? -1 : db_i64(s, 5);
 	snprintf(m->member, sizeof(m->member), "%s", member);
@@ -53,11 +60,7 @@ enum cd_err member_read(struct ledger *lg, const struct acct *a, const char *mem
 		return db_err(lg, e, "member read");
 	if (db_fetch(s) != 1)
 		return CD_E_NOT_FOUND;
-	m->found = 1;
-	m->cap = db_null(s, 0) ? -1 : db_i64(s, 0);
-	m->month_key = db_i64(s, 1);
-	m->month_spent = db_i64(s, 2);
-	m->reserved = db_i64(s, 3);
+	member_from(s, m);
 	*plan_cap = db_null(s, 4) ? -1 : db_i64(s, 4);
 	m->rate.rpm = m->rate.tpm = -1;
 	snprintf(m->member, sizeof(m->member), "%s", member);
