@@ -424,12 +424,6 @@ for c in "${CLIENT_LIST[@]}"; do
 done
 
 say "bench: checking the ledger (creditctl verify)"
-# verify's "settled hold without usage" check joins usage_records on hold_id,
-# which has no index: over the ~10^5 holds a run leaves, that scan outlasts
-# creditd's 30 s read timeout. This database is private and measured no
-# more, so index it first (see bench/README.md, "Known issues").
-timeout 120 mariadb --defaults-file="$DIR/my.cnf" creditd -e "CREATE INDEX bench_ix_usage_hold ON usage_records (hold_id)" ||
-	say "bench: could not add the verify index"
 timeout -k 5 90 "$ROOT/creditctl" verify >"$DIR/verify.out" 2>&1 || true
 # The last warnings and errors creditd logged, for the report.
 grep -E ' (warn|error): ' "$DIR/creditd.log" | tail -n 20 >"$DIR/creditd-errors.txt" || true

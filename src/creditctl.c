@@ -17,6 +17,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #ifndef CREDITD_SQL_DIR
 #define CREDITD_SQL_DIR "/usr/local/share/creditd/sql"
@@ -34,7 +36,7 @@ static void usage(void)
 		"  account show ID\n"
 		"  grant ID AMOUNT_MICROS --source promo|adjustment|signup_bonus [--expires RFC3339] [--priority P]\n"
 		"        [--description TEXT]\n"
-		"  verify\n"
+		"  verify [--progress]\n"
 		"  export ID [--format csv|json]\n"
 		"  price list\n"
 		"  price import FILE [--max-increase-pct N] [--force] [--dry-run]   (CSV or JSON)\n"
@@ -93,18 +95,44 @@ static int key_list(struct ledger *lg)
 	return rc == CD_OK ? 0 : ctl_fail(lg, rc, "key list");
 }
 
+static double seconds_between(const struct timespec *a, const struct timespec *b)
+{
+	return (double)(b->tv_sec - a->tv_sec) + (double)(b->tv_nsec - a->tv_nsec) / 1e9;
+}
+
 /* Warnings are printed, and only violations fail. Findings past the
  * LIMIT_VERIFY_VIOLATIONS listed are counted in the last line and said
- * on stderr, so stdout keeps its shape. */
-static int verify(struct ledger *lg)
+ * on stderr, so stdout keeps its shape. With --progress, or when stderr is
+ * a terminal, a line on stderr after each check: what it was, what it
+ * found, how long it took (a ledger of tens of millions of rows takes
+ * minutes, docs/growth.md). */
+static int verify(struct ledger *lg, int argc, char **argv)
 {
+	if (argc > 3 || (argc == 3 && strcmp(argv[2], "--progress") != 0)) {
+		fprintf(stderr, "usage: creditctl verify [--progress]\n");
+		return 2;
+	}
+	int progress = argc == 3 || isatty(STDERR_FILENO);
 	struct ledger_verify_report *r = malloc(sizeof(*r));
 	if (r == NULL)
 		return ctl_fail(lg, CD_E_INTERNAL, "verify");
-	enum cd_err rc = ledger_verify(lg, r);
-	if (rc != CD_OK) {
-		free(r);
-		return ctl_fail(lg, rc, "verify");
+	ledger_verify_init(r);
+	int checks = ledger_verify_checks();
+	struct timespec start, t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	for (int i = 0; i < checks; i++) {
+		long found = r->violations + r->warnings;
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		enum cd_err rc = ledger_verify_step(lg, i, r);
+		if (rc != CD_OK) {
+			free(r);
+			return ctl_fail(lg, rc, "verify");
+		}
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		if (progress)
+			fprintf(stderr, "creditctl: verify: %d/%d %s: %ld found, %.1f s (%.1f s in all)\n", i + 1, checks,
+				ledger_verify_check_name(i), r->violations + r->warnings - found, seconds_between(&t0, &t1),
+				seconds_between(&start, &t1));
 	}
 	for (int i = 0; i < r->n; i++) {
 		const struct ledger_violation *v = &r->found[i];
@@ -546,7 +574,7 @@ static int dispatch(struct ledger *lg, int argc, char **argv, const struct cfg *
 	if (strcmp(cmd, "reconcile") == 0)
 		return ctl_reconcile(lg, argc, argv);
 	if (strcmp(cmd, "verify") == 0)
-		return verify(lg);
+		return verify(lg, argc, argv);
 	if (strcmp(cmd, "collect") == 0)
 		return ctl_collect(lg, cfg, argc, argv);
 	if (strcmp(cmd, "export") == 0 && argc >= 3) {

@@ -578,9 +578,15 @@ struct ledger_verify_report {
 	int n;
 	struct ledger_violation found[LIMIT_VERIFY_VIOLATIONS];
 };
-/* Checks every invariant into the caller's *report (about 800 KiB: the
- * caller allocates it, and nothing in it needs freeing). */
-enum cd_err ledger_verify(struct ledger *lg, struct ledger_verify_report *report);
+/* verify, one check at a time (ledger_verify.c): the number of checks
+ * and the name of check i (NULL past them); a report emptied, then check
+ * i's findings added to it (the caller runs 0..checks-1, saying how far
+ * it is between them). The report is about 800 KiB: the caller allocates
+ * it, and nothing in it needs freeing. */
+int ledger_verify_checks(void);
+const char *ledger_verify_check_name(int i);
+void ledger_verify_init(struct ledger_verify_report *report);
+enum cd_err ledger_verify_step(struct ledger *lg, int i, struct ledger_verify_report *report);
 /* One journal row of an account, as ledger_export_next copies it out
  * (journal: source VARCHAR(32), reference VARCHAR(255), description
  * VARCHAR(500)). */

@@ -8,6 +8,7 @@ they were before, read through the API and straight from MariaDB)."""
 import datetime
 import json
 import random
+import re
 import threading
 import time
 import urllib.parse
@@ -1076,3 +1077,46 @@ def test_creditctl_export_in_pages():
     exported = [json.loads(line) for line in creditctl("export", acct_id, "--format", "json").stdout.splitlines()]
     eq([e["id"] for e in exported], [e["id"] for e in api_rows], "JSON lines, every row once")
     eq([e["description"] for e in exported], [e["description"] for e in api_rows], "descriptions")
+
+
+def test_verify_says_how_far_it_is_with_progress():
+    """--progress: a line on stderr after each check (its number of all,
+    its name, what it found, how long), stdout as without it; a wrong
+    argument is a usage error (2) that checks nothing."""
+    plain = creditctl("verify")
+    out = creditctl("verify", "--progress")
+    eq(out.stdout, plain.stdout, "stdout keeps its shape")
+    eq(plain.stderr, "", "no progress unless asked (stderr is no terminal here)")
+    lines = out.stderr.splitlines()
+    check(len(lines) >= 20, "a line a check: " + out.stderr)
+    total = len(lines)
+    for n, line in enumerate(lines, 1):
+        m = re.match(r"creditctl: verify: (\d+)/(\d+) (.+): (\d+) found, ([\d.]+) s \(([\d.]+) s in all\)$", line)
+        check(m is not None, "progress line shape: " + line)
+        eq((int(m.group(1)), int(m.group(2))), (n, total), "numbered in order: " + line)
+    check(any(" balance vs journal: " in line for line in lines), "names the checks: " + out.stderr)
+    check(any(" usage cost vs journal: " in line for line in lines), "names the checks: " + out.stderr)
+    bad = creditctl("verify", "--fast", check_rc=False)
+    eq(bad.returncode, 2, "unknown argument: usage")
+    check("usage: creditctl verify" in bad.stderr, "says the usage: " + bad.stderr)
+
+
+def test_verify_sums_usage_per_account_and_names_the_account():
+    """The usage check compares an account's usage rows with its journal
+    charges: a usage row's cost changed is found and named by account."""
+    acct_id = new_account("usesum")
+    grant(acct_id, 100000)
+    r = api("POST", "/v1/usage", {"account": acct_id, "model": "gpt-4o", "input_tokens": 100,
+                                  "output_tokens": 10, "request_id": uid("u")}, auth="guard")
+    eq(r.status, 200, "direct usage")
+    verify()
+    aid = sql("SELECT id FROM accounts WHERE ext_id = %s" % hexid(acct_id))[0][0]
+    sql("UPDATE usage_records SET cost_micros = cost_micros + 7 WHERE account_id = %s" % aid)
+    try:
+        out = creditctl("verify", check_rc=False)
+    finally:
+        sql("UPDATE usage_records SET cost_micros = cost_micros - 7 WHERE account_id = %s" % aid)
+    eq(out.returncode, 1, "verify fails on a tampered usage cost")
+    check(any("usage cost vs journal" in line and acct_id in line for line in out.stdout.splitlines()),
+          "names the check and the account: " + out.stdout)
+    verify()
