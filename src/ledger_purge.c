@@ -13,7 +13,8 @@
  * index on its cutoff column (no plan reads a whole table), in a
  * transaction of its own, so its row locks last one batch; a table is
  * purged batch after batch while the last one was full, at most
- * LIMIT_PURGE_BATCHES a sweep. What was purged is logged and counted for
+ * LIMIT_PURGE_BATCHES a sweep (of holds, that many of each finished
+ * state). What was purged is logged and counted for
  * /metrics (ledger_purged_rows). */
 #include "ledger_purge.h"
 #include "log.h"
@@ -32,24 +33,44 @@
  * beyond the hold) or came at or after the hold's expires_at (a late
  * settle), found by joining usage_records to holds: with the hold gone
  * the charge would look unjustified, and verify would report a violation
- * that is none. The NOT EXISTS reads usage_records.ix_hold; the range is
- * holds.ix_state_expires (state, expires_at) of the three finished
- * states. finished_at NULL (never the case of a finished hold) keeps it. */
+ * that is none. The NOT EXISTS reads usage_records.ix_hold. finished_at
+ * NULL (never the case of a finished hold) keeps a hold too.
+ *
+ * One state a statement, in the order of holds.ix_state_expires (state,
+ * expires_at): the ORDER BY with its LIMIT is what makes the optimizer
+ * read that index's range, also when most of the table is due (a backlog
+ * after an upgrade): with the three states in one IN list and no order it
+ * chose to scan the whole table, locking every row it read. The same
+ * ORDER BY on the other tables' cutoff indexes, for the same reason. */
 static const char SQL_HOLDS[] =
-	"DELETE FROM holds WHERE state IN ('settled', 'released', 'expired') AND expires_at < ? "
-	"AND finished_at < ? AND NOT EXISTS (SELECT 1 FROM usage_records u WHERE u.hold_id = holds.id "
-	"AND (u.cost_micros > holds.amount_micros OR u.created_at >= holds.expires_at))" PURGE_LIMIT(LIMIT_PURGE_BATCH);
+	"DELETE FROM holds WHERE state = ? AND expires_at < ? AND finished_at < ? AND NOT EXISTS (SELECT 1 "
+	"FROM usage_records u WHERE u.hold_id = holds.id AND (u.cost_micros > holds.amount_micros "
+	"OR u.created_at >= holds.expires_at)) ORDER BY expires_at" PURGE_LIMIT(LIMIT_PURGE_BATCH);
 
-static const struct purge_table {
-	const char *name;		/* the table, as logged and in /metrics */
-	const char *sql;		/* its DELETE; each ? is the cutoff */
-	const char *params;		/* db_exec's format: one 'i' per ? */
-} tables[LEDGER_PURGE_TABLES] = {
-	{"idempotency_keys", "DELETE FROM idempotency_keys WHERE created_at < ?" PURGE_LIMIT(LIMIT_PURGE_BATCH), "i"},
-	{"receipts_waiting", "DELETE FROM receipts_waiting WHERE created_at < ?" PURGE_LIMIT(LIMIT_PURGE_BATCH), "i"},
-	{"stripe_events", "DELETE FROM stripe_events WHERE received_at < ?" PURGE_LIMIT(LIMIT_PURGE_BATCH), "i"},
-	{"holds", SQL_HOLDS, "ii"},
+enum { PURGE_IDEMPOTENCY, PURGE_RECEIPTS, PURGE_STRIPE_EVENTS, PURGE_HOLDS };
+
+/* The tables as logged and in /metrics, by the enum above. */
+static const char *const table_names[LEDGER_PURGE_TABLES] = {"idempotency_keys", "receipts_waiting",
+							     "stripe_events", "holds"};
+
+/* Each DELETE the sweep runs, batch after batch: the table it purges,
+ * its text (? the cutoff, after the hold's state when there is one). */
+static const struct purge_stmt {
+	int table;
+	const char *sql;
+	const char *state;		/* a finished hold's state, else NULL */
+} stmts[] = {
+	{PURGE_IDEMPOTENCY, "DELETE FROM idempotency_keys WHERE created_at < ? ORDER BY created_at"
+			    PURGE_LIMIT(LIMIT_PURGE_BATCH), NULL},
+	{PURGE_RECEIPTS, "DELETE FROM receipts_waiting WHERE created_at < ? ORDER BY created_at"
+			 PURGE_LIMIT(LIMIT_PURGE_BATCH), NULL},
+	{PURGE_STRIPE_EVENTS, "DELETE FROM stripe_events WHERE received_at < ? ORDER BY received_at"
+			      PURGE_LIMIT(LIMIT_PURGE_BATCH), NULL},
+	{PURGE_HOLDS, SQL_HOLDS, "settled"},
+	{PURGE_HOLDS, SQL_HOLDS, "released"},
+	{PURGE_HOLDS, SQL_HOLDS, "expired"},
 };
+#define PURGE_STMTS (sizeof(stmts) / sizeof(stmts[0]))
 
 /* Rows purged since the process started, per table (any thread reads). */
 static atomic_ullong purged[LEDGER_PURGE_TABLES];
@@ -60,11 +81,11 @@ static int64_t purge_cutoff(const struct ledger *lg, int i)
 	const struct cfg *c = lg->cfg;
 	int64_t days;
 	switch (i) {
-	case 0:
+	case PURGE_IDEMPOTENCY:
 		return lg->now - c->idempotency_ttl_hours * 3600;
-	case 1:
+	case PURGE_RECEIPTS:
 		return lg->now - (int64_t)LIMIT_RECEIPT_WAIT_DAYS * TIMEFMT_SECONDS_PER_DAY;
-	case 2:
+	case PURGE_STRIPE_EVENTS:
 		days = c->retention_stripe_events_days;
 		break;
 	default:
@@ -74,39 +95,44 @@ static int64_t purge_cutoff(const struct ledger *lg, int i)
 	return days > 0 ? lg->now - days * TIMEFMT_SECONDS_PER_DAY : -1;
 }
 
-/* One batch of table i: *rows is how many went (0 when it is kept). */
-static enum cd_err purge_batch(struct ledger *lg, int i, uint64_t *rows)
+/* One batch of statement k: *rows is how many went (0 when its table is
+ * kept whole). */
+static enum cd_err purge_batch(struct ledger *lg, size_t k, uint64_t *rows)
 {
-	int64_t cutoff = purge_cutoff(lg, i);
+	const struct purge_stmt *p = &stmts[k];
+	int64_t cutoff = purge_cutoff(lg, p->table);
 	int e;
 	*rows = 0;
 	if (cutoff < 0)
 		return CD_OK;
-	struct dbstmt *s = tables[i].params[1] == 'i' ? db_exec(lg, tables[i].sql, &e, "ii", cutoff, cutoff)
-						      : db_exec(lg, tables[i].sql, &e, "i", cutoff);
+	struct dbstmt *s = p->state != NULL ? db_exec(lg, p->sql, &e, "sii", p->state, cutoff, cutoff)
+					    : db_exec(lg, p->sql, &e, "i", cutoff);
 	if (s == NULL)
 		return db_err(lg, e, "purge");
 	*rows = db_affected(s);
 	return CD_OK;
 }
 
-/* Table i, batch after batch while the last one was full. */
-static enum cd_err purge_table(struct ledger *lg, int i)
+/* Statement k, batch after batch while the last one was full. */
+static enum cd_err purge_stmt_run(struct ledger *lg, size_t k)
 {
 	uint64_t rows = LIMIT_PURGE_BATCH, total = 0;
 	int batches = 0;
 	struct ledger_tx t = {.rc = CD_OK};
-	while (t.rc == CD_OK && rows == LIMIT_PURGE_BATCH && batches < LIMIT_PURGE_BATCHES) {
+	while (rows == LIMIT_PURGE_BATCH && batches < LIMIT_PURGE_BATCHES) {
 		for (ledger_tx_init(lg, &t); ledger_tx_next(lg, &t);)
-			ledger_tx_end(lg, &t, purge_batch(lg, i, &rows));
+			ledger_tx_end(lg, &t, purge_batch(lg, k, &rows));
 		if (t.rc != CD_OK)
 			break;
 		total += rows;
 		batches++;
 	}
 	if (total > 0) {
-		atomic_fetch_add(&purged[i], (unsigned long long)total);
-		log_info("purged %llu rows of %s in %d batches", (unsigned long long)total, tables[i].name, batches);
+		const struct purge_stmt *p = &stmts[k];
+		atomic_fetch_add(&purged[p->table], (unsigned long long)total);
+		log_info("purged %llu rows of %s in %d batches%s%s%s", (unsigned long long)total,
+			 table_names[p->table], batches, p->state != NULL ? " (" : "", p->state != NULL ? p->state : "",
+			 p->state != NULL ? ")" : "");
 	}
 	return t.rc;
 }
@@ -114,14 +140,14 @@ static enum cd_err purge_table(struct ledger *lg, int i)
 enum cd_err purge_run(struct ledger *lg)
 {
 	enum cd_err rc = CD_OK;
-	for (int i = 0; rc == CD_OK && i < LEDGER_PURGE_TABLES; i++)
-		rc = purge_table(lg, i);
+	for (size_t k = 0; rc == CD_OK && k < PURGE_STMTS; k++)
+		rc = purge_stmt_run(lg, k);
 	return rc;
 }
 
 unsigned long long ledger_purged_rows(int i, const char **table)
 {
-	*table = tables[i].name;
+	*table = table_names[i];
 	return atomic_load(&purged[i]);
 }
 _Static_assert(LEDGER_PURGE_TABLES <= LIMIT_METRICS_PURGE_TABLES, "/metrics shows every table purged");
