@@ -308,9 +308,10 @@ _Static_assert(LIMIT_BATCH_OPS >= 1 && LIMIT_BATCH_OPS <= 64, "batch sizes fit t
  * waits at most that long. Stays a plain number: it is spelt into the
  * statements' text. */
 #define LIMIT_PURGE_BATCH 1000
-/* Batches of one table one sweep runs, one after the other while the last
- * was full: a backlog (the first sweep after an upgrade, a sweeper that
- * was down) is worked off LIMIT_PURGE_BATCH * this rows per table a sweep,
+/* Batches of one purge statement (one a table; of holds, one a finished
+ * state) one sweep runs, one after the other while the last was full: a
+ * backlog (the first sweep after an upgrade, a sweeper that was down) is
+ * worked off LIMIT_PURGE_BATCH * this rows per statement a sweep,
  * and the sweep stays short (under a second at a few ms a batch), so price
  * reloads and a stop are not held up. The rest wait for the next sweep. */
 #define LIMIT_PURGE_BATCHES 10

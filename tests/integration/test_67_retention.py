@@ -160,10 +160,12 @@ def test_a_backlog_is_purged_batch_after_batch_ten_batches_a_sweep():
     old = clock_now() - 40 * DAY
     metric = purged_metric("holds")
     seen = len(log_text())
-    sql("INSERT INTO holds (account_id, request_id, amount_micros, state, expires_at, created_at, charged_micros, "
-        "finished_at) SELECT %d, CONCAT('t67-bulk-', seq), 0, 'expired', %d, %d, 0, %d FROM seq_1_to_25000"
-        % (aid, old, old - 600, old + 5))
-    eq(sql("SELECT COUNT(*) FROM holds WHERE account_id = %d" % aid)[0][0], "25000", "the backlog written")
+    # Counted in the insert's own session: a sweep may take a batch the
+    # moment it commits.
+    written = sql("INSERT INTO holds (account_id, request_id, amount_micros, state, expires_at, created_at, "
+                  "charged_micros, finished_at) SELECT %d, CONCAT('t67-bulk-', seq), 0, 'expired', %d, %d, 0, %d "
+                  "FROM seq_1_to_25000; SELECT ROW_COUNT()" % (aid, old, old - 600, old + 5))
+    eq(written[-1][0], "25000", "the backlog written")
     check(wait_until(lambda: sql("SELECT COUNT(*) FROM holds WHERE account_id = %d" % aid)[0][0] == "0",
                      timeout=60, step=0.5), "the backlog purged within sweeps")
     lines = re.findall(r"purged (\d+) rows of holds in (\d+) batches", log_text()[seen:])
