@@ -235,7 +235,10 @@ void api_metrics(struct api_ctx *ctx, const struct request *rq, char **params, s
 		nodes[i].name = ctx->cfg->db_node[i].name;
 		nodes[i].up = nh == LEDGER_HEALTH_UNKNOWN ? -1 : nh == LEDGER_HEALTH_UP;
 	}
-	struct metrics_gauges g = {&h, nodes, n, ledger_outbox_pending(), PACKAGE_VERSION};
+	struct metrics_purged purged[LEDGER_PURGE_TABLES];
+	for (int i = 0; i < LEDGER_PURGE_TABLES; i++)
+		purged[i].rows = ledger_purged_rows(i, &purged[i].table);
+	struct metrics_gauges g = {&h, nodes, n, ledger_outbox_pending(), PACKAGE_VERSION, purged, LEDGER_PURGE_TABLES};
 	rs->text = metrics_text(&g);
 	rs->status = rs->text != NULL ? 200 : 500;
 }

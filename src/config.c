@@ -117,6 +117,9 @@ static const struct cfg_key cfg_table[] = {
 	{"notify", "connect_timeout_ms", CFG_INT, OFF(notify_connect_timeout_ms), 100, 60000, "2000", NULL, NULL, NULL},
 	{"notify", "timeout_ms", CFG_INT, OFF(notify_timeout_ms), 100, 60000, "5000", NULL, NULL, NULL},
 	{"notify", "retry_hours", CFG_INT, OFF(notify_retry_hours), 1, 24 * 7, "24", NULL, NULL, NULL},
+	/* 0 keeps every row; stripe_events_days 1 to 29 is refused in finish(). */
+	{"retention", "stripe_events_days", CFG_INT, OFF(retention_stripe_events_days), 0, LIMIT_RETENTION_MAX_DAYS, "90", NULL, NULL, NULL},
+	{"retention", "holds_days", CFG_INT, OFF(retention_holds_days), 0, LIMIT_RETENTION_MAX_DAYS, "30", NULL, NULL, NULL},
 };
 #define CFG_KEYS (sizeof(cfg_table) / sizeof(cfg_table[0]))
 
@@ -235,7 +238,7 @@ static int parse_line(struct cfg *c, char *line, int lineno, char *section, size
 		s = trim(s + 1);
 		if (strcmp(s, "server") != 0 && strcmp(s, "database") != 0 &&
 		    strcmp(s, "ledger") != 0 && strcmp(s, "stripe") != 0 && strcmp(s, "notify") != 0 &&
-		    strcmp(s, "widget") != 0)
+		    strcmp(s, "widget") != 0 && strcmp(s, "retention") != 0)
 			return fail(err, errcap, "%s:%d: unknown section [%s]", name, lineno, s);
 		snprintf(section, seccap, "%s", s);
 		return 0;
@@ -446,6 +449,10 @@ static int finish(struct cfg *c, char *err, size_t errcap)
 	c->suspend_on_dispute = strcmp(c->suspend_on_dispute_text, "true") == 0;
 	c->suspend_when_unpaid = strcmp(c->suspend_when_unpaid_text, "true") == 0;
 	c->invoice_topups = strcmp(c->invoice_topups_text, "true") == 0;
+	if (c->retention_stripe_events_days > 0 && c->retention_stripe_events_days < LIMIT_STRIPE_EVENTS_MIN_DAYS)
+		return fail(err, errcap, "retention.stripe_events_days must be 0 (never purge) or at least %d: Stripe "
+			    "may deliver an event again for %d days", LIMIT_STRIPE_EVENTS_MIN_DAYS,
+			    LIMIT_STRIPE_EVENTS_MIN_DAYS);
 	if (c->notify_url[0] != '\0' && c->notify_secret[0] == '\0')
 		return fail(err, errcap, "notify.url is set without notify.secret (events are always signed)");
 	if (split_nodes(c, err, errcap) != 0)

@@ -76,6 +76,9 @@ struct cfg {
 	int64_t notify_connect_timeout_ms;
 	int64_t notify_timeout_ms;
 	int64_t notify_retry_hours;	/* how long an event is retried before it stays undelivered */
+	/* [retention] (DESIGN §10): days a row is kept; 0 : never purged */
+	int64_t retention_stripe_events_days;	/* Stripe event ids, by received_at */
+	int64_t retention_holds_days;	/* finished holds, by expires_at and finished_at */
 
 	/* Derived at load time. */
 	char *webhook_secrets[LIMIT_WEBHOOK_SECRETS];

@@ -508,9 +508,17 @@ struct usage_query {
 enum cd_err ledger_usage_report(struct ledger *lg, const struct usage_query *q, json_t **out);
 
 /* ---- Background work ---- */
-/* Sweeps up to `max` accounts whose holds or grants are due, and purges
- * idempotency keys older than the configured TTL. */
+/* Sweeps up to `max` accounts whose holds or grants are due, writes on
+ * the receipts kept for top-ups credited since, and purges what retention
+ * lets go (DESIGN §10: idempotency keys past [ledger]
+ * idempotency_ttl_hours, Stripe event ids and finished holds past their
+ * [retention] days; never journal or usage rows), in batches. */
 enum cd_err ledger_sweep(struct ledger *lg, int max, int *swept);
+/* The tables the sweep purges, for /metrics: ledger_purged_rows(i, &name)
+ * for i below LEDGER_PURGE_TABLES is the rows purged from table `name` (a
+ * static string) since the process started. Any thread, no round trip. */
+#define LEDGER_PURGE_TABLES 4
+unsigned long long ledger_purged_rows(int i, const char **table);
 
 /* ---- Stripe ---- */
 struct topup_begin {

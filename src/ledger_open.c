@@ -8,10 +8,12 @@
  * thread's sweep. Expired holds are released, or captured in full with
  * expired_holds = capture; expired grants are written off, each with a
  * journal row. Uses the rows and the members below it; every operation
- * opens its account through here. */
+ * opens its account through here. The background sweep ends with the
+ * purge of what retention lets go (ledger_purge.c). */
 #include "ledger_open.h"
 #include "ledger_periods.h"
 #include "ledger_events.h"
+#include "ledger_purge.h"
 #include "log.h"
 #include "timefmt.h"
 #include <assert.h>
@@ -225,26 +227,20 @@ static enum cd_err due_tx(struct ledger *lg, int max, int64_t *ids, int *n)
 	return CD_OK;
 }
 
-static enum cd_err purge_tx(struct ledger *lg)
+/* A receipt kept while its top-up's credit was committing at the same
+ * moment (neither saw the other) is written on it here, within a sweep
+ * (ledger_topups.c receipt_wait); the kept row then goes. Those left
+ * unmatched are purged by age with the rest (ledger_purge.c). */
+static enum cd_err receipts_tx(struct ledger *lg)
 {
-	static const char sql[] = "DELETE FROM idempotency_keys WHERE created_at < ? LIMIT 1000";
-	static const char sql_receipts[] = "DELETE FROM receipts_waiting WHERE created_at < ? LIMIT 1000";
-	/* A receipt kept while its top-up's credit was committing at the same
-	 * moment (neither saw the other) is written on it here, within a
-	 * sweep (ledger_topups.c receipt_wait). */
 	static const char sql_late[] = "UPDATE topups t JOIN receipts_waiting w ON w.payment_intent = t.payment_intent "
 				       "SET t.receipt_url = w.receipt_url, t.receipt_event_at = w.event_at "
 				       "WHERE t.status = 'credited' AND (t.receipt_event_at IS NULL OR "
 				       "t.receipt_event_at <= w.event_at)";
 	static const char sql_applied[] = "DELETE w FROM receipts_waiting w JOIN topups t ON "
 					  "t.payment_intent = w.payment_intent WHERE t.status = 'credited'";
-	enum cd_err rc = db_do(lg, sql, "idempotency purge", "i", lg->now - lg->cfg->idempotency_ttl_hours * 3600);
-	if (rc == CD_OK)
-		rc = db_do(lg, sql_late, "late receipts", "");
-	if (rc == CD_OK)
-		rc = db_do(lg, sql_applied, "late receipts applied", "");
-	return rc == CD_OK ? db_do(lg, sql_receipts, "receipt purge", "i",
-				   lg->now - LIMIT_RECEIPT_WAIT_DAYS * (int64_t)86400) : rc;
+	enum cd_err rc = db_do(lg, sql_late, "late receipts", "");
+	return rc == CD_OK ? db_do(lg, sql_applied, "late receipts applied", "") : rc;
 }
 
 /* Each account due is swept in a transaction of its own: one account's
@@ -268,6 +264,6 @@ enum cd_err ledger_sweep(struct ledger *lg, int max, int *swept)
 	if (t.rc != CD_OK)
 		return t.rc;
 	for (ledger_tx_init(lg, &t); ledger_tx_next(lg, &t);)
-		ledger_tx_end(lg, &t, purge_tx(lg));
-	return t.rc;
+		ledger_tx_end(lg, &t, receipts_tx(lg));
+	return t.rc == CD_OK ? purge_run(lg) : t.rc;
 }

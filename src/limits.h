@@ -68,6 +68,10 @@
  * with today's routes and statuses a route really answers); a text past
  * this is a bug, answered 500 rather than cut short. */
 #define LIMIT_METRICS_TEXT_BYTES (512 * 1024)
+/* Tables creditd_purged_rows_total has a line for (the sweeper purges
+ * four: ledger.h LEDGER_PURGE_TABLES); counted in the slack of the text's
+ * assertion below, a line under 96 bytes each. */
+#define LIMIT_METRICS_PURGE_TABLES 8
 /* creditd_outbox_pending is counted by the background thread once a
  * sweep, in one index range read of events (state, next_attempt_at); a
  * backlog this deep is shown as this many, so the read stays bounded
@@ -297,6 +301,27 @@ _Static_assert(LIMIT_BATCH_OPS >= 1 && LIMIT_BATCH_OPS <= 64, "batch sizes fit t
  * its own transaction: the pass stays short, so price reloads and a stop
  * are not held up; the rest wait for the next pass. */
 #define LIMIT_SWEEP_ACCOUNTS 256
+/* Retention (DESIGN §10, ledger_purge.c): rows one purge DELETE removes,
+ * each DELETE in its own transaction. InnoDB locks every row (and index
+ * gap) a DELETE reads until its commit; a thousand rows of a few hundred
+ * bytes are deleted in milliseconds, so a request touching a row near them
+ * waits at most that long. Stays a plain number: it is spelt into the
+ * statements' text. */
+#define LIMIT_PURGE_BATCH 1000
+/* Batches of one purge statement (one a table; of holds, one a finished
+ * state) one sweep runs, one after the other while the last was full: a
+ * backlog (the first sweep after an upgrade, a sweeper that was down) is
+ * worked off LIMIT_PURGE_BATCH * this rows per statement a sweep,
+ * and the sweep stays short (under a second at a few ms a batch), so price
+ * reloads and a stop are not held up. The rest wait for the next sweep. */
+#define LIMIT_PURGE_BATCHES 10
+/* The least [retention] stripe_events_days other than 0 (never): Stripe
+ * retries a webhook for up to 3 days and keeps an event for 30 (GET
+ * /v1/events, a resend from the Dashboard); an id forgotten sooner could
+ * come back and be applied a second time. */
+#define LIMIT_STRIPE_EVENTS_MIN_DAYS 30
+/* The most days a [retention] key may say: a hundred years. */
+#define LIMIT_RETENTION_MAX_DAYS 36500
 /* Models and actions in the price cache: a deployment prices tens; more
  * than this is refused by the reload (logged), never cut silently. */
 #define LIMIT_PRICES 512
@@ -358,7 +383,8 @@ _Static_assert(LIMIT_PAGE_DEFAULT <= LIMIT_PAGE_MAX, "default page above max pag
 _Static_assert(LIMIT_LIST_PAGE >= 1 && LIMIT_EXPORT_PAGE >= 1 && LIMIT_VERIFY_VIOLATIONS >= 1,
 	       "a page must hold a row for its reader to move on");
 _Static_assert((LIMIT_METRICS_ROUTES + 1) * METRICS_LINES_PER_ROUTE * (96 + LIMIT_METRICS_ROUTE_NAME_BYTES) +
-		       LIMIT_DB_NODES * (2 * LIMIT_DB_NODE_BYTES + 32) + 8192 <= LIMIT_METRICS_TEXT_BYTES,
+		       LIMIT_DB_NODES * (2 * LIMIT_DB_NODE_BYTES + 32) + LIMIT_METRICS_PURGE_TABLES * 96 + 8192 <=
+		       LIMIT_METRICS_TEXT_BYTES,
 	       "the metrics text of the most routes, names, counts and nodes must fit its cap");
 _Static_assert(LIMIT_BALANCE_MICROS_MAX <= 9223372036854775807LL - LIMIT_AMOUNT_MICROS_MAX - LIMIT_SETTING_MICROS_MAX,
 	       "a counter in range plus one charge plus an overdraft must fit int64");
@@ -433,4 +459,6 @@ _Static_assert(LIMIT_PAYMENT_NEWS_BACKOFF_MAX_SECONDS < LIMIT_PAYMENT_NEWS_GIVE_
 /* Aliases read at once: a deployment maps a handful of names. */
 #define LIMIT_PRICE_ALIASES 1024
 _Static_assert(LIMIT_RECONCILE_DAYS * 200 < LIMIT_RECONCILE_ROWS, "a year of 200 models fits");
+_Static_assert(LIMIT_PURGE_BATCH >= 1 && LIMIT_PURGE_BATCHES >= 1, "a sweep purges something");
+_Static_assert(LIMIT_STRIPE_EVENTS_MIN_DAYS <= LIMIT_RETENTION_MAX_DAYS, "some stripe_events_days is allowed");
 #endif

@@ -213,6 +213,19 @@ static void emit_histogram(struct dynbuf *b, const struct metrics_histogram *h)
 		      h->sum, h->name, h->count);
 }
 
+static void emit_purged(struct dynbuf *b, const struct metrics_gauges *g)
+{
+	if (g->purged == NULL || g->purged_count <= 0)
+		return;
+	dynbuf_printf(b, "# HELP creditd_purged_rows_total Rows the sweeper deleted by retention since start, per table.\n"
+		      "# TYPE creditd_purged_rows_total counter\n");
+	for (int i = 0; i < g->purged_count && i < LIMIT_METRICS_PURGE_TABLES; i++) {
+		dynbuf_printf(b, "creditd_purged_rows_total{table=\"");
+		emit_label_value(b, g->purged[i].table);
+		dynbuf_printf(b, "\"} %llu\n", g->purged[i].rows);
+	}
+}
+
 static void emit_gauges(struct dynbuf *b, const struct metrics_gauges *g)
 {
 	if (g->nodes != NULL) {
@@ -229,6 +242,7 @@ static void emit_gauges(struct dynbuf *b, const struct metrics_gauges *g)
 	if (g->outbox_pending >= 0)
 		dynbuf_printf(b, "# HELP creditd_outbox_pending Events not delivered yet (state pending), as the background thread last counted them.\n"
 			      "# TYPE creditd_outbox_pending gauge\ncreditd_outbox_pending %lld\n", g->outbox_pending);
+	emit_purged(b, g);
 	if (g->version != NULL) {
 		dynbuf_printf(b, "# HELP creditd_build_info The running creditd's version.\n"
 			      "# TYPE creditd_build_info gauge\ncreditd_build_info{version=\"");

@@ -42,6 +42,12 @@ struct metrics_node {
 	const char *name;
 	int up;
 };
+/* Rows the sweeper purged from one table since the process started
+ * (DESIGN §10 retention). */
+struct metrics_purged {
+	const char *table;
+	unsigned long long rows;
+};
 /* Everything the text shows beside the request counters; any pointer may
  * be NULL (nothing of it printed). The caller keeps it alive for the call. */
 struct metrics_gauges {
@@ -50,6 +56,8 @@ struct metrics_gauges {
 	int node_count;			/* at most LIMIT_DB_NODES */
 	long long outbox_pending;	/* -1: not counted yet (no line) */
 	const char *version;		/* creditd_build_info's label */
+	const struct metrics_purged *purged;	/* creditd_purged_rows_total, one per table */
+	int purged_count;		/* at most LIMIT_METRICS_PURGE_TABLES */
 };
 /* The Prometheus text (exposition format 0.0.4) of every counter and of
  * g, NUL-terminated, in a buffer the caller frees with free(). NULL

@@ -179,6 +179,38 @@ int main(void)
 	ok(load("[stripe]\ntopup_max_cents = 1001\ntopup_rate = 1000000000\n", &c, err, sizeof(err)) != 0,
 	   "one cent more is refused");
 	cfg_free(&c);
+	/* [retention] (DESIGN §10): days, 0 keeps everything; Stripe event
+	 * ids at least 30 days when purged at all. */
+	ok(load("", &c, err, sizeof(err)) == 0, "defaults: %s", err);
+	is_int(c.retention_stripe_events_days, 90, "Stripe event ids kept 90 days by default");
+	is_int(c.retention_holds_days, 30, "finished holds kept 30 days by default");
+	cfg_free(&c);
+	ok(load("[retention]\nstripe_events_days = 0\nholds_days = 0\n", &c, err, sizeof(err)) == 0,
+	   "0 (never purge) loads: %s", err);
+	ok(c.retention_stripe_events_days == 0 && c.retention_holds_days == 0, "0 read for both");
+	cfg_free(&c);
+	ok(load("[retention]\nstripe_events_days = 30\nholds_days = 1\n", &c, err, sizeof(err)) == 0 &&
+	   c.retention_stripe_events_days == 30 && c.retention_holds_days == 1, "the least days load: %s", err);
+	cfg_free(&c);
+	ok(load("[retention]\nstripe_events_days = 36500\nholds_days = 36500\n", &c, err, sizeof(err)) == 0,
+	   "a hundred years loads: %s", err);
+	cfg_free(&c);
+	static const char *const bad_retention[] = {
+		"holds_days = -1", "holds_days = 36501", "holds_days = 7d", "holds_days =", "stripe_events_days = -1",
+		"stripe_events_days = 36501", "stripe_events_days = 29", "stripe_events_days = 1",
+	};
+	for (size_t i = 0; i < sizeof(bad_retention) / sizeof(bad_retention[0]); i++) {
+		char text[128];
+		snprintf(text, sizeof(text), "[retention]\n%s\n", bad_retention[i]);
+		const char *key = strncmp(bad_retention[i], "holds", 5) == 0 ? "retention.holds_days"
+									   : "retention.stripe_events_days";
+		ok(load(text, &c, err, sizeof(err)) != 0 && strstr(err, key) != NULL, "%s refused, naming the key: %s",
+		   bad_retention[i], err);
+		cfg_free(&c);
+	}
+	ok(load("[ledger]\nholds_days = 30\n", &c, err, sizeof(err)) != 0, "holds_days is a [retention] key");
+	cfg_free(&c);
+
 	ok(load("just words\n", &c, err, sizeof(err)) != 0, "line without = refused");
 	cfg_free(&c);
 	ok(load("[ledger]\ncurrency = euro\n", &c, err, sizeof(err)) != 0, "bad currency refused");

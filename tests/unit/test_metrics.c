@@ -120,7 +120,8 @@ static void test_text(void)
 	static const unsigned long long counts[] = {5, 0, 2};
 	struct metrics_histogram h = {"creditd_guard_batch_size", "Ops per batch.", 3, le, counts, 7, 12};
 	struct metrics_node nodes[] = {{"db1:3306", 1}, {"db\"2:3306", 0}, {"db3:3306", -1}};
-	struct metrics_gauges g = {&h, nodes, 3, 42, "1.2.3"};
+	struct metrics_purged purged[] = {{"idempotency_keys", 7}, {"holds", 2500}};
+	struct metrics_gauges g = {&h, nodes, 3, 42, "1.2.3", purged, 2};
 	char *text = metrics_text(&g);
 	if (!ok(text != NULL, "text built"))
 		return;
@@ -159,12 +160,16 @@ static void test_text(void)
 	ok(strstr(text, "creditd_request_duration_seconds_bucket{route=\"no_such") == NULL, "names never counted: none");
 	check_batch_and_totals(text);
 	check_gauges(text);
+	ok(has_line(text, "# TYPE creditd_purged_rows_total counter"), "the purge counter's type");
+	ok(has_line(text, "creditd_purged_rows_total{table=\"idempotency_keys\"} 7"), "rows purged, per table");
+	ok(has_line(text, "creditd_purged_rows_total{table=\"holds\"} 2500"), "each table its line");
 	is_int(text[strlen(text) - 1], '\n', "text ends with a newline");
 	free(text);
-	struct metrics_gauges none = {NULL, NULL, 0, -1, NULL};
+	struct metrics_gauges none = {NULL, NULL, 0, -1, NULL, NULL, 0};
 	text = metrics_text(&none);
 	ok(text != NULL && strstr(text, "creditd_outbox_pending") == NULL && strstr(text, "creditd_build_info") == NULL &&
-	   strstr(text, "creditd_db_up") == NULL, "nothing counted yet: no gauge lines");
+	   strstr(text, "creditd_db_up") == NULL && strstr(text, "creditd_purged_rows_total") == NULL,
+	   "nothing counted yet: no gauge lines");
 	free(text);
 }
 
@@ -212,7 +217,15 @@ static void test_many_routes(void)
 		nodes[i].name = node_names[i];
 		nodes[i].up = 1;
 	}
-	struct metrics_gauges g = {NULL, nodes, LIMIT_DB_NODES, 1LL << 62, "0.0.0-longest"};
+	static char table_names[LIMIT_METRICS_PURGE_TABLES][32];
+	struct metrics_purged purged[LIMIT_METRICS_PURGE_TABLES];
+	for (int i = 0; i < LIMIT_METRICS_PURGE_TABLES; i++) {
+		memset(table_names[i], '"', sizeof(table_names[i]) - 1);
+		purged[i].table = table_names[i];
+		purged[i].rows = ~0ULL;
+	}
+	struct metrics_gauges g = {NULL, nodes, LIMIT_DB_NODES, 1LL << 62, "0.0.0-longest", purged,
+				   LIMIT_METRICS_PURGE_TABLES};
 	char *text = metrics_text(&g);
 	ok(text != NULL, "the largest text fits its cap");
 	if (text != NULL)

@@ -1,0 +1,202 @@
+"""test_67_retention.py: retention (DESIGN §10 "Growth and retention").
+
+The sweeper purges, in batches of LIMIT_PURGE_BATCH (1000) rows, each its
+own transaction, at most LIMIT_PURGE_BATCHES (10) per table a sweep:
+idempotency keys past [ledger] idempotency_ttl_hours (24), kept receipts
+past 7 days, Stripe event ids past [retention] stripe_events_days (90) and
+finished holds (settled, released, expired) whose expires_at and
+finished_at are both past [retention] holds_days (30). Never a journal or
+usage row, a pending or captured hold, or a hold that justifies a late
+charge (its usage cost more than it held, or came at or after its
+expiry): creditctl verify reads that one. Rows are written here directly,
+aged as the stack's clock reads; the stack runs the defaults with a sweep
+a second.
+"""
+import os
+import re
+import secrets
+import subprocess
+
+from lib import ENV, api, check, clock_now, eq, new_account, sql, verify, wait_until
+from test_20_guard import authorize, cost, funded, internal_id, settle
+
+DAY = 86400
+
+
+def insert_hold(aid, state, expires_at, finished_at, amount=0):
+    """A hold row as the ledger leaves one in `state`; its id."""
+    req = "t67-" + secrets.token_hex(8)
+    rows = sql("INSERT INTO holds (account_id, request_id, amount_micros, state, expires_at, created_at, "
+               "charged_micros, finished_at) VALUES (%d, '%s', %d, '%s', %d, %d, 0, %s); SELECT LAST_INSERT_ID()"
+               % (aid, req, amount, state, expires_at, expires_at - 600, "NULL" if finished_at is None else finished_at))
+    return int(rows[-1][0])
+
+
+def insert_usage(aid, hold, created_at):
+    """The one usage row of a settled hold: BYOK, so it costs 0 and has no
+    journal row (creditctl verify's rules for a settled hold's usage)."""
+    sql("INSERT INTO usage_records (account_id, hold_id, model, cost_micros, byok, created_at) "
+        "VALUES (%d, %d, 'gpt-4o', 0, 1, %d)" % (aid, hold, created_at))
+
+
+def present(table, column, values):
+    if not values:
+        return set()
+    quoted = ",".join("'%s'" % v for v in values)
+    return {r[0] for r in sql("SELECT %s FROM %s WHERE %s IN (%s)" % (column, table, column, quoted))}
+
+
+def held(ids):
+    return {int(v) for v in present("holds", "id", [str(i) for i in ids])}
+
+
+def counts(aids):
+    where = "account_id IN (%s)" % ",".join(str(a) for a in aids)
+    return (sql("SELECT COUNT(*) FROM journal WHERE " + where)[0][0],
+            sql("SELECT COUNT(*) FROM usage_records WHERE " + where)[0][0])
+
+
+def beyond_the_hold():
+    """An account taken below its overdraft (0) by a settle beyond its hold,
+    the hold and its usage then aged past holds_days: the hold must stay,
+    or verify would find the negative balance unjustified."""
+    held_micros = cost("gpt-4o", 1000, 100)
+    acct = funded(held_micros + 50, prefix="ret-beyond")
+    a = authorize(acct, "gpt-4o", 1000, 100)
+    eq(a.status, 200, "authorize")
+    s = settle(a.json["hold_id"], 1000, 3000)
+    eq(s.status, 200, "settle beyond the hold")
+    check(s.json["balance_micros"] < 0, "below the overdraft: %r" % s.json)
+    hid = int(a.json["hold_id"].split("_")[2])
+    old = clock_now() - 40 * DAY
+    # Its usage came before its (aged) expiry: only the cost justifies it.
+    sql("UPDATE holds SET created_at = %d, expires_at = %d, finished_at = %d WHERE id = %d"
+        % (old - 600, old, old + 5, hid))
+    sql("UPDATE usage_records SET created_at = %d WHERE hold_id = %d" % (old - 10, hid))
+    return internal_id(acct), hid
+
+
+def test_the_sweeper_purges_exactly_what_retention_lets_go():
+    now = clock_now()
+    old, recent = now - 40 * DAY, now - 20 * DAY
+    aid = internal_id(new_account("ret"))
+    keep_aid = internal_id(new_account("ret-keep"))       # never touched: its pending hold stays pending
+    beyond_aid, beyond = beyond_the_hold()
+    aids = [aid, keep_aid, beyond_aid]
+
+    gone, kept = [], [beyond]
+    for state in ("settled", "released", "expired"):
+        h = insert_hold(aid, state, old, old + 5)
+        gone.append(h)
+        k = insert_hold(aid, state, recent, recent + 5)
+        kept.append(k)
+        if state == "settled":
+            insert_usage(aid, h, old - 10)
+            insert_usage(aid, k, recent - 10)
+    kept.append(insert_hold(aid, "released", old, now - 10 * DAY))   # ended recently
+    kept.append(insert_hold(aid, "released", recent, old))           # expires recently
+    kept.append(insert_hold(keep_aid, "pending", old, None))
+    kept.append(insert_hold(keep_aid, "captured", old, old + 5))
+    late = insert_hold(aid, "settled", old, old + 5)                 # settled at or after its expiry
+    insert_usage(aid, late, old)
+    kept.append(late)
+    before = counts(aids)
+
+    tag = secrets.token_hex(6)
+    ev_old, ev_new = ["evt_t67_old_%s_%d" % (tag, i) for i in range(3)], ["evt_t67_new_%s" % tag]
+    for e, at in [(e, now - 100 * DAY) for e in ev_old] + [(ev_new[0], now - 80 * DAY)]:
+        sql("INSERT INTO stripe_events (event_id, type, received_at) VALUES ('%s', 'charge.succeeded', %d)" % (e, at))
+    key_old, key_new = "t67-old-" + tag, "t67-new-" + tag
+    for k, at in ((key_old, now - 25 * 3600), (key_new, now - 23 * 3600)):
+        sql("INSERT INTO idempotency_keys (idem_key, request_hash, status, response, created_at) "
+            "VALUES ('%s', UNHEX(REPEAT('00', 32)), 200, '{}', %d)" % (k, at))
+    pi_old, pi_new = "pi_t67_old_" + tag, "pi_t67_new_" + tag
+    for p, at in ((pi_old, now - 8 * DAY), (pi_new, now - 6 * DAY)):
+        sql("INSERT INTO receipts_waiting (payment_intent, receipt_url, event_at, created_at) "
+            "VALUES ('%s', 'https://pay.stripe.com/receipts/t67', %d, %d)" % (p, at, at))
+
+    def purged():
+        return (not held(gone) and not present("stripe_events", "event_id", ev_old) and
+                not present("idempotency_keys", "idem_key", [key_old]) and
+                not present("receipts_waiting", "payment_intent", [pi_old]))
+
+    check(wait_until(purged, timeout=30, step=0.5),
+          "purged within sweeps: holds %r, events %r, key %r, receipt %r" %
+          (held(gone), present("stripe_events", "event_id", ev_old),
+           present("idempotency_keys", "idem_key", [key_old]), present("receipts_waiting", "payment_intent", [pi_old])))
+    eq(held(kept), set(kept), "the holds retention keeps are kept")
+    eq(sql("SELECT state FROM holds WHERE account_id = %d ORDER BY id" % keep_aid), [["pending"], ["captured"]],
+       "pending and captured holds untouched")
+    eq(present("stripe_events", "event_id", ev_new), set(ev_new), "a Stripe event id of 80 days kept")
+    eq(present("idempotency_keys", "idem_key", [key_new]), {key_new}, "an Idempotency-Key of 23 h kept")
+    eq(present("receipts_waiting", "payment_intent", [pi_new]), {pi_new}, "a receipt of 6 days kept")
+    eq(counts(aids), before, "journal and usage rows are never deleted")
+    eq(sql("SELECT COUNT(*) FROM usage_records WHERE hold_id IN (%s)" % ",".join(str(h) for h in gone))[0][0], "1",
+       "the purged settled hold's usage row stays")
+    verify()
+
+
+def log_text():
+    path = os.path.join(ENV["CREDITD_STACK_DIR"], "creditd.log")
+    with open(path, errors="replace") as f:
+        return f.read()
+
+
+def purged_metric(table):
+    r = api("GET", "/metrics", auth=None)
+    eq(r.status, 200, "GET /metrics")
+    m = re.search(r'^creditd_purged_rows_total\{table="%s"\} (\d+)$' % table, r.raw.decode(), re.M)
+    check(m is not None, "creditd_purged_rows_total for %s in /metrics" % table)
+    return int(m.group(1))
+
+
+def test_a_backlog_is_purged_batch_after_batch_ten_batches_a_sweep():
+    """25,000 old holds: 1000 a batch, batch after batch, at most ten in one
+    sweep (10,000), the rest at the next sweeps. The stack runs two
+    creditd on one database (both log to creditd.log), each sweeping: they
+    share the backlog, a batch waiting on the other's row locks and
+    taking the rows after them."""
+    aid = internal_id(new_account("ret-bulk"))
+    old = clock_now() - 40 * DAY
+    metric = purged_metric("holds")
+    seen = len(log_text())
+    # Counted in the insert's own session: a sweep may take a batch the
+    # moment it commits.
+    written = sql("INSERT INTO holds (account_id, request_id, amount_micros, state, expires_at, created_at, "
+                  "charged_micros, finished_at) SELECT %d, CONCAT('t67-bulk-', seq), 0, 'expired', %d, %d, 0, %d "
+                  "FROM seq_1_to_25000; SELECT ROW_COUNT()" % (aid, old, old - 600, old + 5))
+    eq(written[-1][0], "25000", "the backlog written")
+    check(wait_until(lambda: sql("SELECT COUNT(*) FROM holds WHERE account_id = %d" % aid)[0][0] == "0",
+                     timeout=60, step=0.5), "the backlog purged within sweeps")
+    lines = re.findall(r"purged (\d+) rows of holds in (\d+) batches", log_text()[seen:])
+    runs = [(int(n), int(b)) for n, b in lines]
+    check((10000, 10) in runs, "a sweep purged ten full batches and stopped there: %r" % runs)
+    check(sum(n for n, _ in runs) >= 25000 and len(runs) >= 3, "the rest at later sweeps: %r" % runs)
+    check(all(n <= 1000 * b and b <= 10 for n, b in runs), "at most 1000 a batch, 10 batches a sweep: %r" % runs)
+    # Each creditd counts its own; nginx asks either.
+    check(wait_until(lambda: purged_metric("holds") > metric, timeout=5, step=0.1),
+          "creditd_purged_rows_total counts them")
+    verify()
+
+
+def check_config(text):
+    path = os.path.join(ENV["CREDITD_STACK_DIR"], "retention.conf")
+    with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
+        f.write(text)
+    binary = os.path.join(os.path.dirname(ENV["CREDITCTL"]), "creditd")
+    return subprocess.run([binary, "-c", path, "--check-config"], capture_output=True, text=True)
+
+
+def test_retention_keys_are_checked():
+    for text in ("", "[retention]\n", "[retention]\nstripe_events_days = 0\nholds_days = 0\n",
+                 "[retention]\nstripe_events_days = 30\nholds_days = 1\n",
+                 "[retention]\nstripe_events_days = 36500\nholds_days = 36500\n"):
+        p = check_config(text)
+        eq(p.returncode, 0, "%r loads: %s" % (text, p.stderr))
+    for line, key in (("holds_days = -1", "holds_days"), ("holds_days = 36501", "holds_days"),
+                      ("holds_days = 30d", "holds_days"), ("stripe_events_days = 29", "stripe_events_days"),
+                      ("stripe_events_days = 1", "stripe_events_days"), ("stripe_events_days = -1", "stripe_events_days"),
+                      ("stripe_events_days = 36501", "stripe_events_days"), ("keep_days = 3", "keep_days")):
+        p = check_config("[retention]\n%s\n" % line)
+        check(p.returncode != 0, "%r refused" % line)
+        check(key in p.stderr, "the message names %s: %s" % (key, p.stderr))
