@@ -7,7 +7,8 @@
 -- (-t N -c N): then request() and response() strictly alternate here.
 --
 -- Arguments (after wrk's --): MODE (spread|hot) ACCOUNTS PREFIX HOT_ACCOUNT
--- MODEL INPUT_TOKENS MAX_OUTPUT_TOKENS OUTPUT_TOKENS TAG. The guard key comes from
+-- MODEL INPUT_TOKENS MAX_OUTPUT_TOKENS OUTPUT_TOKENS TAG [DIGITS] (the digits
+-- after PREFIX in an account's name, 5 unless said). The guard key comes from
 -- the environment (BENCH_GUARD_KEY), never from the command line.
 -- request_ids are TAG-<thread>-<counter>: unique per run and per thread.
 
@@ -23,7 +24,7 @@ end
 -- Per-thread state: globals, so that done() can read them with thread:get.
 authorized, auth_failed, settled, settle_failed, no_hold = 0, 0, 0, 0, 0
 
-local mode, tag, accounts, prefix, hot_account, model, input_tokens, max_output, output_tokens
+local mode, tag, accounts, prefix, hot_account, model, input_tokens, max_output, output_tokens, name_format
 local headers, counter, hold, pending
 
 init = function(args)
@@ -36,6 +37,7 @@ init = function(args)
 	max_output = tonumber(args[7] or "500")
 	output_tokens = tonumber(args[8] or "200")
 	tag = args[9] or "bench"
+	name_format = "%s%0" .. (tonumber(args[10] or "5")) .. "d"
 	headers = {
 		["Authorization"] = "Bearer " .. (os.getenv("BENCH_GUARD_KEY") or ""),
 		["Content-Type"] = "application/json",
@@ -55,7 +57,7 @@ request = function()
 	counter = counter + 1
 	local account = hot_account
 	if mode ~= "hot" then
-		account = string.format("%s%05d", prefix, math.random(0, accounts - 1))
+		account = string.format(name_format, prefix, math.random(0, accounts - 1))
 	end
 	local body = string.format(
 		'{"account":"%s","model":"%s","input_tokens":%d,"max_output_tokens":%d,"request_id":"%s-%d-%d"}',

@@ -1,0 +1,207 @@
+#!/usr/bin/env bash
+# bench/growth.sh: what a grown ledger costs against an empty one, in one
+# run (`./dev bench --growth`; bench/README.md, "Growth", says how to read
+# it). Not part of ./dev check: the big load alone takes tens of minutes.
+#
+# Starts a private stack in a temp dir (./dev's stack_start, durable
+# MariaDB with a buffer pool of BENCH_GROWTH_POOL), then:
+#   1. loads a small ledger with bench/growth.sql (1,000 accounts, a month
+#      of calls; its heavy account has a month of the heavy account's
+#      calls) and measures it: authorize+settle pairs at c=16 spread over
+#      its accounts and on its heavy account, the heavy account's first
+#      transactions page and a page at a cursor near its oldest row, its
+#      usage report of the last 31 days by day and by model, `creditctl
+#      verify`, the database's size;
+#   2. loads the big ledger beside it (1M accounts, a year of calls: about
+#      21M journal and usage rows; the heavy account has 150,000 calls),
+#      timed, and measures the same on it (the cursor page ~150,000 rows
+#      deep);
+#   3. restarts creditd with [retention] holds_days = 30 over the big
+#      ledger's 60 days of settled holds and measures the spread pairs again
+#      while the sweeper purges the older half: a guard call's p99 during a
+#      large purge, against step 2's.
+# creditd runs with [retention] holds_days = 0 (never) in steps 1 and 2, so
+# no purge runs under those measurements. Prints the table and the ratios
+# (bench/growth_report.py), writes bench/results/growth.json. Stops
+# everything it started on exit.
+#
+# usage: bench/growth.sh [--accounts N] [--rounds N] [--heavy-per-round N]
+#                        [--duration S] [--warmup S] [--out FILE] [--keep]
+# Environment: BENCH_GROWTH_POOL (innodb_buffer_pool_size, default 6G),
+# KEEP_TMP=1 (same as --keep).
+set -euo pipefail
+
+BENCH=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=../dev
+source "$BENCH/../dev" # defines functions only; sets ROOT and PY, cd's to ROOT
+
+ACCOUNTS=1000000
+ROUNDS=48          # calls of an active account (one account in five) over the year
+HEAVY_PER_ROUND=3125 # the heavy account's calls a round: 150,000 over the year
+DURATION=15
+WARMUP=3
+CLIENTS=16
+OUT="$BENCH/results/growth.json"
+KEEP=${KEEP_TMP:-0}
+POOL=${BENCH_GROWTH_POOL:-6G}
+SMALL_ACCOUNTS=1000
+MODEL=gpt-4o
+
+usage() {
+	sed -n '2,/^set -euo/p' "$0" | sed -e '/^set -euo/d' -e 's/^# \{0,1\}//' >&2
+	exit 2
+}
+
+while [ $# -gt 0 ]; do
+	case $1 in
+	--accounts) ACCOUNTS=$2; shift 2 ;;
+	--rounds) ROUNDS=$2; shift 2 ;;
+	--heavy-per-round) HEAVY_PER_ROUND=$2; shift 2 ;;
+	--duration) DURATION=$2; shift 2 ;;
+	--warmup) WARMUP=$2; shift 2 ;;
+	--out) OUT=$2; shift 2 ;;
+	--keep) KEEP=1; shift ;;
+	*) usage ;;
+	esac
+done
+for v in "$ACCOUNTS" "$ROUNDS" "$HEAVY_PER_ROUND" "$DURATION" "$WARMUP"; do
+	case $v in '' | *[!0-9]*) usage ;; esac
+done
+[ "$ACCOUNTS" -le 9999999 ] || die "bench: at most 9,999,999 accounts (seven digits)"
+# The small ledger's heavy account has the big one's month of calls: a
+# month is 1/12 of the big ledger's 48 rounds, so 4 rounds over 30 days.
+SMALL_ROUNDS=$(((ROUNDS + 11) / 12))
+
+DIR=$(mktemp -d /tmp/creditd-growth.XXXXXX)
+chmod 755 "$DIR"
+NGINX_PORT=$(free_port)
+APACHE_PORT=$(free_port)
+while [ "$APACHE_PORT" = "$NGINX_PORT" ]; do APACHE_PORT=$(free_port); done
+cleanup() {
+	stack_stop "$DIR"
+	if [ "$KEEP" = 1 ]; then say "bench: kept $DIR"; else rm -rf "$DIR"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+START_EPOCH=$(date +%s)
+RUN_TAG=$START_EPOCH
+mkdir -p "$DIR/points"
+
+db() { timeout -k 5 "${DB_TIMEOUT:-600}" mariadb --defaults-file="$DIR/my.cnf" creditd "$@"; }
+
+# set_holds_days N: creditd's [retention] holds_days, then creditd (nginx's)
+# restarted on it.
+set_holds_days() {
+	sed -i '/^\[retention\]/,$d' "$DIR/creditd.conf"
+	printf '[retention]\nholds_days = %s\n' "$1" >>"$DIR/creditd.conf"
+	local pid
+	pid=$(pid_of creditd)
+	if [ -n "$pid" ]; then
+		kill -TERM "$pid" 2>/dev/null || true
+		for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+		sed -i "/^creditd $pid\$/d" "$DIR/pids"
+	fi
+	creditd_start creditd "$DIR/creditd.sock" /
+	wait_for 10 curl -sf -o /dev/null "$CREDITD_URL/healthz" || die "bench: creditd did not come back"
+}
+
+# load PHASE PREFIX HEAVY ACCOUNTS ROUNDS SPAN_DAYS: bench/growth.sql's
+# load, timed into DIR/PHASE-load.json.
+load() {
+	local t0 out
+	t0=$(date +%s.%N)
+	out=$(DB_TIMEOUT=7200 db -N -e "CALL creditd_growth.growth_load($4, '$2', '$3', 5, $5, $HEAVY_PER_ROUND, $6, 60, 250000)") ||
+		die "bench: the $1 load failed"
+	"$PY" -c 'import json,sys; a,c,h=sys.argv[3].split(); print(json.dumps({"seconds": round(float(sys.argv[2]) - float(sys.argv[1]), 1), "accounts": int(a), "calls": int(c), "holds": int(h)}))' \
+		"$t0" "$(date +%s.%N)" "$out" >"$DIR/$1-load.json"
+	say "bench: $1 ledger loaded: $(cat "$DIR/$1-load.json")"
+}
+
+# point PHASE ROW SCRIPT URL [ARGS...]: a wrk warm-up, then a measured run
+# into DIR/points/PHASE-ROW.out. Pairs need a connection per thread
+# (pairs.lua); reads run 4 connections on 2 threads.
+point() {
+	local phase=$1 row=$2 script=$3 url=$4 t=$CLIENTS c=$CLIENTS
+	shift 4
+	case $script in *get_auth.lua) t=2 c=4 ;; esac
+	say "bench: $phase $row: warm-up ${WARMUP}s, then ${DURATION}s"
+	[ "$WARMUP" = 0 ] || timeout -k 5 $((WARMUP + 30)) wrk -t "$t" -c "$c" -d "${WARMUP}s" --timeout 10s -s "$script" \
+		"$url" -- "$@" "w$RUN_TAG-$phase-$row" >"$DIR/points/$phase-$row.warmup" 2>&1 || true
+	timeout -k 5 $((DURATION + 30)) wrk -t "$t" -c "$c" -d "${DURATION}s" --timeout 10s -s "$script" \
+		"$url" -- "$@" "m$RUN_TAG-$phase-$row" >"$DIR/points/$phase-$row.out" 2>&1 ||
+		say "bench: $phase $row: wrk failed ($DIR/points/$phase-$row.out)"
+}
+
+# measure PHASE PREFIX HEAVY ACCOUNTS: every row of the table on one ledger.
+measure() {
+	local phase=$1 prefix=$2 heavy=$3 accounts=$4 deep
+	local pairs=("$MODEL" 1000 500 200)
+	point "$phase" pairs_spread "$BENCH/pairs.lua" "$CREDITD_URL" spread "$accounts" "$prefix" "$heavy" "${pairs[@]}" \
+		"$RUN_TAG" 7
+	point "$phase" pairs_heavy "$BENCH/pairs.lua" "$CREDITD_URL" hot "$accounts" "$prefix" "$heavy" "${pairs[@]}" \
+		"$RUN_TAG" 7
+	point "$phase" page_first "$BENCH/get_auth.lua" "$CREDITD_URL/v1/accounts/$heavy/transactions?limit=50"
+	# A cursor 100 rows after the heavy account's oldest: the deepest page
+	# a client paging back through its history reads.
+	deep=$(db -N -e "SELECT j.id FROM journal j JOIN accounts a ON a.id = j.account_id WHERE a.ext_id = '$heavy'
+		ORDER BY j.account_id, j.id LIMIT 1 OFFSET 100")
+	db -N -e "SELECT COUNT(*) FROM journal j JOIN accounts a ON a.id = j.account_id WHERE a.ext_id = '$heavy'
+		AND j.id >= $deep" >"$DIR/$phase-deep-rows"
+	point "$phase" page_deep "$BENCH/get_auth.lua" "$CREDITD_URL/v1/accounts/$heavy/transactions?limit=50&cursor=txn_$deep"
+	point "$phase" report_day "$BENCH/get_auth.lua" "$CREDITD_URL/v1/accounts/$heavy/usage?group_by=day"
+	point "$phase" report_model "$BENCH/get_auth.lua" "$CREDITD_URL/v1/accounts/$heavy/usage?group_by=model"
+	say "bench: $phase: creditctl verify"
+	local t0
+	t0=$(date +%s.%N)
+	timeout -k 5 3600 "$ROOT/creditctl" verify >"$DIR/$phase-verify.out" 2>"$DIR/$phase-verify.err" || true
+	"$PY" -c 'import sys; print(round(float(sys.argv[2]) - float(sys.argv[1]), 1))' "$t0" "$(date +%s.%N)" \
+		>"$DIR/$phase-verify.seconds"
+	say "bench: $phase: verify took $(cat "$DIR/$phase-verify.seconds") s: $(tail -n 1 "$DIR/$phase-verify.out")"
+	db -N -e "SELECT (SELECT COUNT(*) FROM accounts), (SELECT COUNT(*) FROM journal),
+		(SELECT COUNT(*) FROM usage_records), (SELECT COUNT(*) FROM holds),
+		(SELECT SUM(data_length + index_length) FROM information_schema.tables WHERE table_schema = 'creditd')" \
+		>"$DIR/$phase-size"
+	du -sb "$DIR/db" | cut -f1 >"$DIR/$phase-du"
+}
+
+
+say "bench: growth: a ledger of $ACCOUNTS accounts and $((ROUNDS * (ACCOUNTS / 5 + HEAVY_PER_ROUND))) calls against an empty one; private stack in $DIR"
+export MARIADB_EXTRA_CNF="innodb_buffer_pool_size=$POOL
+innodb_log_file_size=1G"
+stack_start
+# shellcheck disable=SC1091
+. "$DIR/stack.env"
+export BENCH_GUARD_KEY=$CREDITD_GUARD_KEY BENCH_READ_KEY=$CREDITD_READ_KEY
+# Only nginx's creditd is measured: Apache's would sweep and purge beside
+# it on its own settings.
+kill -TERM "$(pid_of creditd-apache)" 2>/dev/null || true
+set_holds_days 0
+db <"$BENCH/growth.sql" || die "bench: could not create the loader (bench/growth.sql)"
+
+load small s sheavy "$SMALL_ACCOUNTS" "$SMALL_ROUNDS" 30
+measure small s sheavy "$SMALL_ACCOUNTS"
+
+load big g heavy "$ACCOUNTS" "$ROUNDS" 365
+measure big g heavy "$ACCOUNTS"
+# The hot statements' plans on the big ledger (bench/README.md shows them).
+db -t -e "SET @heavy = 'heavy'; SOURCE $BENCH/explain.sql;" >"$DIR/explain.txt" 2>&1 ||
+	say "bench: explain.sql failed ($DIR/explain.txt)"
+cp "$DIR/explain.txt" "${OUT%.json}-explain.txt" 2>/dev/null || true
+
+# A guard call's p99 while the sweeper purges the big ledger's settled
+# holds older than 30 days (the newer half of its 60 days of them).
+db -N -e "SELECT COUNT(*) FROM holds" >"$DIR/purge-before"
+set_holds_days 30
+point purge pairs_spread "$BENCH/pairs.lua" "$CREDITD_URL" spread "$ACCOUNTS" g heavy "$MODEL" 1000 500 200 "$RUN_TAG" 7
+db -N -e "SELECT COUNT(*) FROM holds" >"$DIR/purge-after"
+grep -E ' (warn|error): ' "$DIR/creditd.log" | tail -n 20 >"$DIR/creditd-errors.txt" || true
+
+cat >"$DIR/meta.json" <<EOF
+{"started_epoch": $START_EPOCH, "finished_epoch": $(date +%s), "duration_s": $DURATION, "warmup_s": $WARMUP,
+ "clients": $CLIENTS, "accounts": $ACCOUNTS, "rounds": $ROUNDS, "heavy_per_round": $HEAVY_PER_ROUND,
+ "small_accounts": $SMALL_ACCOUNTS, "small_rounds": $SMALL_ROUNDS, "buffer_pool": "$POOL", "cores": $(nproc),
+ "memory_kib": $(awk '/MemTotal/ {print $2}' /proc/meminfo)}
+EOF
+mkdir -p "$(dirname "$OUT")"
+"$PY" "$BENCH/growth_report.py" --dir "$DIR" --out "$OUT"
+say "bench: growth took $(($(date +%s) - START_EPOCH)) s; results in $OUT"
