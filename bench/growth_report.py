@@ -2,7 +2,8 @@
 """growth_report.py: the table of `./dev bench --growth` (bench/growth.sh)
 from its temp dir: each row on the small ledger and on the big one, their
 ratio against the target (0.8: the big ledger keeps at least 0.8x the small
-one's throughput, and its p50 at most 1/0.8 = 1.25x), creditctl verify's
+one's throughput, and its p50 at most 1/0.8 = 1.25x; each row is measured
+twice on each ledger and the better pass counts), creditctl verify's
 time (target: under 600 s on the big ledger), the purge's effect on a guard
 call's p99, the sizes and what they mean per million calls. Writes the
 figures as JSON too."""
@@ -36,13 +37,25 @@ def bench_json(path):
     return None
 
 
-def point(d, phase, row, unit):
+def one_point(d, phase, row, unit):
     j = bench_json(os.path.join(d, "points", f"{phase}-{row}.out"))
     if j is None or j["duration_us"] <= 0:
         return None
     count = j["pairs"] if unit == "pairs" else j["requests"] - j["errors"]
     return {"per_s": count / (j["duration_us"] / 1e6), "p50_us": j["p50_us"], "p99_us": j["p99_us"],
             "errors": j["errors"], "count": count}
+
+
+def point(d, phase, row, unit):
+    """The better of a row's two passes (the higher throughput), with the
+    other's throughput beside it; errors of either count."""
+    runs = [p for p in (one_point(d, phase, row, unit), one_point(d, phase + ".2", row, unit)) if p]
+    if not runs:
+        return None
+    best = dict(max(runs, key=lambda p: p["per_s"]))
+    best["passes_per_s"] = [p["per_s"] for p in runs]
+    best["errors"] = sum(p["errors"] for p in runs)
+    return best
 
 
 def read(d, name, default=""):
@@ -99,7 +112,7 @@ def table(d):
         lines.append(f"creditctl verify, {phase} ledger: {v['seconds']:,.1f} s, {v['violations']} violations, "
                      f"{v['warnings']} warnings, {v['progress_lines']} progress lines  "
                      f"{'met' if ok else 'NOT MET'}{' (under 600 s)' if phase == 'big' else ''}")
-    purge = point(d, "purge", "pairs_spread", "pairs")
+    purge = one_point(d, "purge", "pairs_spread", "pairs")
     big = res["rows"]["pairs_spread"]["big"]
     before, after = read(d, "purge-before"), read(d, "purge-after")
     if purge and big and before and after:

@@ -14,12 +14,15 @@
  * transaction of its own, so its row locks last one batch; a table is
  * purged batch after batch while the last one was full, at most
  * LIMIT_PURGE_BATCHES a sweep (of holds, that many of each finished
- * state). What was purged is logged and counted for
+ * state), and a sweep purges for LIMIT_PURGE_SWEEP_MS at most: a backlog
+ * is worked off over many sweeps, at a small share of the database's
+ * time (the guard's p99 during a purge: docs/growth.md). What was purged is logged and counted for
  * /metrics (ledger_purged_rows). */
 #include "ledger_purge.h"
 #include "log.h"
 #include "timefmt.h"
 #include <stdatomic.h>
+#include <time.h>
 
 /* LIMIT_PURGE_BATCH spelt into the statements' text: a constant, so
  * every statement stays one prepared text. */
@@ -113,13 +116,22 @@ static enum cd_err purge_batch(struct ledger *lg, size_t k, uint64_t *rows)
 	return CD_OK;
 }
 
-/* Statement k, batch after batch while the last one was full. */
-static enum cd_err purge_stmt_run(struct ledger *lg, size_t k)
+static int64_t purge_mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Statement k, batch after batch while the last one was full, the
+ * sweep's purge time is not spent (deadline, monotonic ms) and fewer than
+ * LIMIT_PURGE_BATCHES ran. */
+static enum cd_err purge_stmt_run(struct ledger *lg, size_t k, int64_t deadline)
 {
 	uint64_t rows = LIMIT_PURGE_BATCH, total = 0;
 	int batches = 0;
 	struct ledger_tx t = {.rc = CD_OK};
-	while (rows == LIMIT_PURGE_BATCH && batches < LIMIT_PURGE_BATCHES) {
+	while (rows == LIMIT_PURGE_BATCH && batches < LIMIT_PURGE_BATCHES && purge_mono_ms() < deadline) {
 		for (ledger_tx_init(lg, &t); ledger_tx_next(lg, &t);)
 			ledger_tx_end(lg, &t, purge_batch(lg, k, &rows));
 		if (t.rc != CD_OK)
@@ -137,11 +149,19 @@ static enum cd_err purge_stmt_run(struct ledger *lg, size_t k)
 	return t.rc;
 }
 
+/* The statement a sweep starts with, one further each sweep: when one
+ * table's backlog takes a sweep's whole time, the others still come first
+ * in turn. Only the background thread purges. */
+static size_t purge_first;
+
 enum cd_err purge_run(struct ledger *lg)
 {
 	enum cd_err rc = CD_OK;
-	for (size_t k = 0; rc == CD_OK && k < PURGE_STMTS; k++)
-		rc = purge_stmt_run(lg, k);
+	int64_t deadline = purge_mono_ms() + LIMIT_PURGE_SWEEP_MS;
+	size_t first = purge_first;
+	purge_first = (first + 1) % PURGE_STMTS;
+	for (size_t i = 0; rc == CD_OK && i < PURGE_STMTS; i++)
+		rc = purge_stmt_run(lg, (first + i) % PURGE_STMTS, deadline);
 	return rc;
 }
 

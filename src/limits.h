@@ -302,19 +302,22 @@ _Static_assert(LIMIT_BATCH_OPS >= 1 && LIMIT_BATCH_OPS <= 64, "batch sizes fit t
  * are not held up; the rest wait for the next pass. */
 #define LIMIT_SWEEP_ACCOUNTS 256
 /* Retention (DESIGN §10, ledger_purge.c): rows one purge DELETE removes,
- * each DELETE in its own transaction. InnoDB locks every row (and index
- * gap) a DELETE reads until its commit; a thousand rows of a few hundred
- * bytes are deleted in milliseconds, so a request touching a row near them
- * waits at most that long. Stays a plain number: it is spelt into the
+ * each DELETE in its own transaction. InnoDB locks every row a DELETE
+ * reads until its commit: 500 old holds (five index entries each, and a
+ * look at the usage index) take 50-150 ms on a grown ledger under load,
+ * rows no request touches. Stays a plain number: it is spelt into the
  * statements' text. */
-#define LIMIT_PURGE_BATCH 1000
+#define LIMIT_PURGE_BATCH 500
 /* Batches of one purge statement (one a table; of holds, one a finished
- * state) one sweep runs, one after the other while the last was full: a
- * backlog (the first sweep after an upgrade, a sweeper that was down) is
- * worked off LIMIT_PURGE_BATCH * this rows per statement a sweep,
- * and the sweep stays short (under a second at a few ms a batch), so price
- * reloads and a stop are not held up. The rest wait for the next sweep. */
+ * state) one sweep runs at most, one after the other while the last was
+ * full. The rest wait for the next sweep. */
 #define LIMIT_PURGE_BATCHES 10
+/* The time one sweep purges, in all (a batch started runs to its end):
+ * 200 ms of a 5 s sweep keeps the purge's share of the database small
+ * (on a 2-core machine 10 batches a 1 s sweep cost the guard a third of
+ * its pairs while a backlog lasted), and still removes tens of thousands
+ * of rows a minute, far more than a busy ledger writes. */
+#define LIMIT_PURGE_SWEEP_MS 200
 /* The least [retention] stripe_events_days other than 0 (never): Stripe
  * retries a webhook for up to 3 days and keeps an event for 30 (GET
  * /v1/events, a resend from the Dashboard); an id forgotten sooner could

@@ -259,3 +259,26 @@ def test_a_removed_member_and_a_token_without_member():
     eq(me(swapped).status, 401, "another member under ann's signature")
     dropped = ".".join(["cdw1", acct_part, exp, sig])
     eq(me(dropped).status, 401, "the member dropped from ann's token")
+
+
+def test_a_usage_report_reads_the_index_alone():
+    """A usage report (by day, model or member, of one member or all) is a
+    range of ix_account_time with every column it sums (migration 025):
+    EXPLAIN says "Using index", no read of the table's rows, which on a
+    grown ledger lie one or two to a page among other accounts' (bench
+    --growth). With ix_account_time (account_id, created_at) alone every
+    row was read from the table."""
+    from lib import sql
+    acct = new_account("cover")
+    usage_call(acct, inp=10, out=5)
+    aid = sql("SELECT id FROM accounts WHERE ext_id = '%s'" % acct)[0][0]
+    where = ("WHERE account_id = %s AND created_at >= 0 AND created_at < 4102444800 "
+             "AND (%s IS NULL OR member = %s)")
+    sums = "COUNT(*), SUM(input_tokens), SUM(cached_input_tokens), SUM(output_tokens), SUM(cost_micros)"
+    for group in ("created_at DIV 86400", "COALESCE(model, action, '')", "member"):
+        for member in ("NULL", "'ann'"):
+            plan = sql("EXPLAIN SELECT %s, %s FROM usage_records %s GROUP BY 1 ORDER BY 1"
+                       % (group, sums, where % (aid, member, member)))
+            eq(plan[0][5], "ix_account_time", "the report reads ix_account_time: %r" % plan)
+            check("Using index" in plan[0][9].replace("Using index condition", ""),
+                  "by %s, member %s: the index alone: %r" % (group, member, plan))

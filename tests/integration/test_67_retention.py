@@ -150,12 +150,12 @@ def purged_metric(table):
     return int(m.group(1))
 
 
-def test_a_backlog_is_purged_batch_after_batch_ten_batches_a_sweep():
-    """25,000 old holds: 1000 a batch, batch after batch, at most ten in one
-    sweep (10,000), the rest at the next sweeps. The stack runs two
-    creditd on one database (both log to creditd.log), each sweeping: they
-    share the backlog, a batch waiting on the other's row locks and
-    taking the rows after them."""
+def test_a_backlog_is_purged_batch_after_batch_over_several_sweeps():
+    """25,000 old holds: 500 a batch, batch after batch, at most ten batches
+    and 200 ms of purging in one sweep (at most 5,000 rows), the rest at
+    the next sweeps. The stack runs two creditd on one database (both log
+    to creditd.log), each sweeping: they share the backlog, a batch waiting
+    on the other's row locks and taking the rows after them."""
     aid = internal_id(new_account("ret-bulk"))
     old = clock_now() - 40 * DAY
     metric = purged_metric("holds")
@@ -167,12 +167,12 @@ def test_a_backlog_is_purged_batch_after_batch_ten_batches_a_sweep():
                   "FROM seq_1_to_25000; SELECT ROW_COUNT()" % (aid, old, old - 600, old + 5))
     eq(written[-1][0], "25000", "the backlog written")
     check(wait_until(lambda: sql("SELECT COUNT(*) FROM holds WHERE account_id = %d" % aid)[0][0] == "0",
-                     timeout=60, step=0.5), "the backlog purged within sweeps")
+                     timeout=90, step=0.5), "the backlog purged within sweeps")
     lines = re.findall(r"purged (\d+) rows of holds in (\d+) batches", log_text()[seen:])
     runs = [(int(n), int(b)) for n, b in lines]
-    check((10000, 10) in runs, "a sweep purged ten full batches and stopped there: %r" % runs)
-    check(sum(n for n, _ in runs) >= 25000 and len(runs) >= 3, "the rest at later sweeps: %r" % runs)
-    check(all(n <= 1000 * b and b <= 10 for n, b in runs), "at most 1000 a batch, 10 batches a sweep: %r" % runs)
+    check(any(n == 500 * b and b >= 2 for n, b in runs), "a sweep purged full batches one after the other: %r" % runs)
+    check(sum(n for n, _ in runs) >= 25000 and len(runs) >= 5, "the rest at later sweeps: %r" % runs)
+    check(all(n <= 500 * b and b <= 10 for n, b in runs), "at most 500 a batch, 10 batches a sweep: %r" % runs)
     # Each creditd counts its own; nginx asks either.
     check(wait_until(lambda: purged_metric("holds") > metric, timeout=5, step=0.1),
           "creditd_purged_rows_total counts them")
