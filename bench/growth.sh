@@ -137,14 +137,14 @@ point() {
 # load dirtied, so a measurement is not taken against the load's flushing.
 settle() {
 	local dirty waited=0
-	db -e "SET GLOBAL innodb_max_dirty_pages_pct = 0"
+	db -e "SET GLOBAL innodb_max_dirty_pages_pct = 0, GLOBAL innodb_io_capacity = 2000"
 	while :; do
 		dirty=$(db -N -e "SHOW GLOBAL STATUS LIKE 'Innodb_buffer_pool_pages_dirty'" | cut -f2)
 		[ "$dirty" -gt 1000 ] && [ $waited -lt 900 ] || break
 		sleep 5
 		waited=$((waited + 5))
 	done
-	db -e "SET GLOBAL innodb_max_dirty_pages_pct = 90"
+	db -e "SET GLOBAL innodb_max_dirty_pages_pct = 90, GLOBAL innodb_io_capacity = 200"
 	say "bench: the load's pages written out after ${waited}s ($dirty dirty pages left)"
 }
 
@@ -221,10 +221,13 @@ cp "$DIR/explain.txt" "${OUT%.json}-explain.txt" 2>/dev/null || true
 
 # A guard call's p99 while the sweeper purges the big ledger's settled
 # holds older than 30 days (the newer half of its 60 days of them).
-db -N -e "SELECT COUNT(*) FROM holds" >"$DIR/purge-before"
 set_holds_days 30
+purged_holds() {
+	curl -sf "$CREDITD_URL/metrics" | sed -n 's/^creditd_purged_rows_total{table="holds"} //p'
+}
+purged_holds >"$DIR/purge-before"
 point purge pairs_spread "$BENCH/pairs.lua" "$CREDITD_URL" spread "$ACCOUNTS" g heavy "$MODEL" 1000 500 200 "$RUN_TAG" 7
-db -N -e "SELECT COUNT(*) FROM holds" >"$DIR/purge-after"
+purged_holds >"$DIR/purge-after"
 grep -E ' (warn|error): ' "$DIR/creditd.log" | tail -n 20 >"$DIR/creditd-errors.txt" || true
 
 cat >"$DIR/meta.json" <<EOF

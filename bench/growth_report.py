@@ -116,8 +116,8 @@ def table(d):
     big = res["rows"]["pairs_spread"]["big"]
     before, after = read(d, "purge-before"), read(d, "purge-after")
     if purge and big and before and after:
-        res["purge"] = {"during": purge, "holds_before": int(before), "holds_after": int(after)}
-        lines.append(f"during a purge of settled holds ({int(before) - int(after):,} purged in the run): "
+        res["purge"] = {"during": purge, "purged_holds": int(after) - int(before)}
+        lines.append(f"during a purge of settled holds ({int(after) - int(before):,} purged in the warm-up and run): "
                      f"{purge['per_s']:,.0f} pairs/s, p99 {purge['p99_us'] / 1000:,.1f} ms against "
                      f"{big['p99_us'] / 1000:,.1f} ms without")
     for phase in ("small", "big"):

@@ -9,8 +9,9 @@
 -- sums makes the report a range read of consecutive index entries. It
 -- replaces ix_account_time (the same first columns: every statement that
 -- used it still can), so a usage row still writes the same number of
--- index entries. Online: the table stays readable and writable while the
--- index is rebuilt (minutes on tens of millions of rows).
+-- index entries. In place: on a single server the table stays readable
+-- and writable while the index is rebuilt (29 s for 9.8M rows on the
+-- bench machine); on Galera see docs/operations.md, "Upgrading".
 ALTER TABLE usage_records
   DROP KEY ix_account_time,
   ADD KEY ix_account_time (account_id, created_at, model, action, member, input_tokens, cached_input_tokens,

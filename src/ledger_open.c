@@ -261,9 +261,11 @@ enum cd_err ledger_sweep(struct ledger *lg, int max, int *swept)
 		if (t.rc == CD_OK)
 			(*swept)++;
 	}
-	if (t.rc != CD_OK)
-		return t.rc;
+	/* Retention runs whatever the accounts' sweeps did: one account that
+	 * keeps failing must not stop every purge. */
+	enum cd_err rc = t.rc;
 	for (ledger_tx_init(lg, &t); ledger_tx_next(lg, &t);)
 		ledger_tx_end(lg, &t, receipts_tx(lg));
-	return t.rc == CD_OK ? purge_run(lg) : t.rc;
+	enum cd_err prc = t.rc == CD_OK ? purge_run(lg) : t.rc;
+	return rc != CD_OK ? rc : prc;
 }

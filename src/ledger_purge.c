@@ -3,11 +3,13 @@
  * reads stay the size of their recent past. Idempotency keys past [ledger]
  * idempotency_ttl_hours, receipts kept for a top-up past
  * LIMIT_RECEIPT_WAIT_DAYS, Stripe event ids past [retention]
- * stripe_events_days, and finished holds (settled, released, expired)
+ * stripe_events_days, and finished holds (settled, released: DESIGN §10)
  * past [retention] holds_days. It must never delete a journal or usage
- * row, a pending hold or a captured one: the journal and the usage are
+ * row, a pending, expired or captured hold: the journal and the usage are
  * the ledger itself (creditctl export is their archive), a pending hold
- * still reserves, and verify reads captured holds for members' spend.
+ * still reserves, an expired one may still be settled late (DESIGN §5:
+ * it charges) and creditctl reconcile lists it, and verify reads captured
+ * holds for members' spend.
  *
  * Each DELETE takes at most LIMIT_PURGE_BATCH rows, found through an
  * index on its cutoff column (no plan reads a whole table), in a
@@ -46,7 +48,7 @@
  * chose to scan the whole table, locking every row it read. The same
  * ORDER BY on the other tables' cutoff indexes, for the same reason. */
 static const char SQL_HOLDS[] =
-	"DELETE FROM holds WHERE state = ? AND expires_at < ? AND finished_at < ? AND NOT EXISTS (SELECT 1 "
+	"DELETE FROM holds WHERE state = ? AND expires_at >= ? AND expires_at < ? AND finished_at < ? AND NOT EXISTS (SELECT 1 "
 	"FROM usage_records u WHERE u.hold_id = holds.id AND (u.cost_micros > holds.amount_micros "
 	"OR u.created_at >= holds.expires_at)) ORDER BY expires_at" PURGE_LIMIT(LIMIT_PURGE_BATCH);
 
@@ -71,7 +73,6 @@ static const struct purge_stmt {
 			      PURGE_LIMIT(LIMIT_PURGE_BATCH), NULL},
 	{PURGE_HOLDS, SQL_HOLDS, "settled"},
 	{PURGE_HOLDS, SQL_HOLDS, "released"},
-	{PURGE_HOLDS, SQL_HOLDS, "expired"},
 };
 #define PURGE_STMTS (sizeof(stmts) / sizeof(stmts[0]))
 
@@ -98,6 +99,15 @@ static int64_t purge_cutoff(const struct ledger *lg, int i)
 	return days > 0 ? lg->now - days * TIMEFMT_SECONDS_PER_DAY : -1;
 }
 
+/* Where each holds statement's range starts (expires_at), only the
+ * background thread reading and writing it. A hold kept for its late
+ * charge is kept for ever: once a batch comes back short, every hold left
+ * below the cutoff is such a hold, or one that ended within the last
+ * holds_days (a release after its expiry), and the next sweeps start one
+ * holds_days below the cutoff instead of reading past all of them again.
+ * 0 (a full range) after a restart. */
+static int64_t purge_from[PURGE_STMTS];
+
 /* One batch of statement k: *rows is how many went (0 when its table is
  * kept whole). */
 static enum cd_err purge_batch(struct ledger *lg, size_t k, uint64_t *rows)
@@ -108,11 +118,16 @@ static enum cd_err purge_batch(struct ledger *lg, size_t k, uint64_t *rows)
 	*rows = 0;
 	if (cutoff < 0)
 		return CD_OK;
-	struct dbstmt *s = p->state != NULL ? db_exec(lg, p->sql, &e, "sii", p->state, cutoff, cutoff)
+	struct dbstmt *s = p->state != NULL ? db_exec(lg, p->sql, &e, "siii", p->state, purge_from[k], cutoff, cutoff)
 					    : db_exec(lg, p->sql, &e, "i", cutoff);
 	if (s == NULL)
 		return db_err(lg, e, "purge");
 	*rows = db_affected(s);
+	if (p->state != NULL && *rows < LIMIT_PURGE_BATCH) {
+		int64_t from = cutoff - (lg->now - cutoff);
+		if (from > purge_from[k])
+			purge_from[k] = from;
+	}
 	return CD_OK;
 }
 

@@ -249,6 +249,15 @@ _Static_assert(LIMIT_BATCH_OPS >= 1 && LIMIT_BATCH_OPS <= 64, "batch sizes fit t
  * alike for many accounts, so the first few hundred show the pattern. The
  * counts stay exact; how many more were found is said on stderr. */
 #define LIMIT_VERIFY_VIOLATIONS 256
+/* Memory one verify statement may use for its grouping (tmp_table_size,
+ * max_heap_table_size) and its sort (sort_buffer_size), set on creditctl's
+ * session only: a grouping by account of a million accounts is some 40
+ * MB, and the journal chain sorts the whole journal (twenty million rows:
+ * a few hundred MB); with MariaDB's defaults (16 MB, 2 MB) both spill to
+ * temporary files, which on a machine short of disk bandwidth made verify
+ * several times slower (docs/growth.md). */
+#define LIMIT_VERIFY_TMP_BYTES (512LL * 1024 * 1024)
+#define LIMIT_VERIFY_SORT_BYTES (256LL * 1024 * 1024)
 /* Blocks (BEGIN, IF, LOOP, CASE ...) open at once in a stored program of
  * a migration, which sqlsplit.c keeps on a fixed stack: creditd's deepest
  * has three; a program nested past this is refused, not split by guess. */
