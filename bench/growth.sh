@@ -225,6 +225,10 @@ set_holds_days 30
 purged_holds() {
 	curl -sf "$CREDITD_URL/metrics" | sed -n 's/^creditd_purged_rows_total{table="holds"} //p'
 }
+# Measured once the sweeper is purging (its first sweep comes a sweep
+# interval after the start).
+purging() { [ "$(purged_holds)" -gt 0 ]; }
+wait_for 30 purging || say "bench: no hold purged 30 s after creditd restarted with holds_days = 30"
 purged_holds >"$DIR/purge-before"
 point purge pairs_spread "$BENCH/pairs.lua" "$CREDITD_URL" spread "$ACCOUNTS" g heavy "$MODEL" 1000 500 200 "$RUN_TAG" 7
 purged_holds >"$DIR/purge-after"
