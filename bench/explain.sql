@@ -71,6 +71,7 @@ EXPLAIN DELETE FROM idempotency_keys WHERE created_at < @now - 86400 LIMIT 1000;
 SELECT 'retention: Stripe event ids past stripe_events_days (ledger_purge.c)' AS statement;
 EXPLAIN DELETE FROM stripe_events WHERE received_at < @now - 90 * 86400 LIMIT 1000;
 SELECT 'retention: settled holds past holds_days, one state a statement (ledger_purge.c)' AS statement;
-EXPLAIN DELETE FROM holds WHERE state = 'settled' AND expires_at < @now - 30 * 86400 AND finished_at < @now - 30 * 86400
+EXPLAIN DELETE FROM holds WHERE state = 'settled' AND expires_at >= 0 AND expires_at < @now - 30 * 86400
+	AND finished_at < @now - 30 * 86400
 	AND NOT EXISTS (SELECT 1 FROM usage_records u WHERE u.hold_id = holds.id AND (u.cost_micros > holds.amount_micros
 	OR u.created_at >= holds.expires_at)) ORDER BY expires_at LIMIT 1000;
