@@ -1,8 +1,15 @@
 -- get.lua: wrk script for the plain GET rows (the floor and creditd's
--- /healthz). wrk sends its static request; this only reports, as one JSON
--- line starting with BENCH_JSON that bench/run.sh picks up.
+-- /healthz; the growth bench's pages and reports). wrk sends the URL it
+-- was given, with BENCH_READ_KEY (from the environment, never the command
+-- line) as a bearer key when that is set; this reports, as one JSON line
+-- starting with BENCH_JSON that bench/run.sh and growth.sh pick up.
 -- Latency is per request, in microseconds; "errors" counts socket errors,
 -- timeouts and HTTP statuses above 399.
+local key = os.getenv("BENCH_READ_KEY")
+if key ~= nil and key ~= "" then
+	wrk.headers["Authorization"] = "Bearer " .. key
+end
+
 done = function(summary, latency, requests)
 	local e = summary.errors
 	io.write(string.format(

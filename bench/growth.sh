@@ -124,7 +124,7 @@ load() {
 point() {
 	local phase=$1 row=$2 script=$3 url=$4 t=$CLIENTS c=$CLIENTS
 	shift 4
-	case $script in *get_auth.lua) t=2 c=4 ;; esac
+	case $script in *get.lua) t=2 c=4 ;; esac
 	say "bench: $phase $row: warm-up ${WARMUP}s, then ${DURATION}s"
 	[ "$WARMUP" = 0 ] || timeout -k 5 $((WARMUP + 30)) wrk -t "$t" -c "$c" -d "${WARMUP}s" --timeout 10s -s "$script" \
 		"$url" -- "$@" "w$RUN_TAG-$phase-$row" >"$DIR/points/$phase-$row.warmup" 2>&1 || true
@@ -166,16 +166,16 @@ measure_pass() {
 		"$RUN_TAG" 7
 	point "$phase" pairs_heavy "$BENCH/pairs.lua" "$CREDITD_URL" hot "$accounts" "$prefix" "$heavy" "${pairs[@]}" \
 		"$RUN_TAG" 7
-	point "$phase" page_first "$BENCH/get_auth.lua" "$CREDITD_URL/v1/accounts/$heavy/transactions?limit=50"
+	point "$phase" page_first "$BENCH/get.lua" "$CREDITD_URL/v1/accounts/$heavy/transactions?limit=50"
 	# A cursor 100 rows after the heavy account's oldest: the deepest page
 	# a client paging back through its history reads.
 	deep=$(db -N -e "SELECT j.id FROM journal j JOIN accounts a ON a.id = j.account_id WHERE a.ext_id = '$heavy'
 		ORDER BY j.account_id, j.id LIMIT 1 OFFSET 100")
 	db -N -e "SELECT COUNT(*) FROM journal j JOIN accounts a ON a.id = j.account_id WHERE a.ext_id = '$heavy'
 		AND j.id >= $deep" >"$DIR/$phase-deep-rows"
-	point "$phase" page_deep "$BENCH/get_auth.lua" "$CREDITD_URL/v1/accounts/$heavy/transactions?limit=50&cursor=txn_$deep"
-	point "$phase" report_day "$BENCH/get_auth.lua" "$CREDITD_URL/v1/accounts/$heavy/usage?group_by=day"
-	point "$phase" report_model "$BENCH/get_auth.lua" "$CREDITD_URL/v1/accounts/$heavy/usage?group_by=model"
+	point "$phase" page_deep "$BENCH/get.lua" "$CREDITD_URL/v1/accounts/$heavy/transactions?limit=50&cursor=txn_$deep"
+	point "$phase" report_day "$BENCH/get.lua" "$CREDITD_URL/v1/accounts/$heavy/usage?group_by=day"
+	point "$phase" report_model "$BENCH/get.lua" "$CREDITD_URL/v1/accounts/$heavy/usage?group_by=model"
 }
 
 # measure_verify PHASE: creditctl verify timed, and the database's size.
