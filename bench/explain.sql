@@ -40,7 +40,7 @@ EXPLAIN SELECT u.id FROM accounts a STRAIGHT_JOIN usage_records u ON u.account_i
 
 SELECT 'GET /v1/accounts/{id}/transactions: a page at a deep cursor (ledger_accounts.c)' AS statement;
 EXPLAIN SELECT j.id, j.amount_micros, uh.model, uk.model, t.receipt_url FROM journal j
-	LEFT JOIN usage_records uh ON j.cause = 'usage' AND j.hold_id > 0 AND uh.hold_id = j.hold_id
+	LEFT JOIN usage_records uh FORCE INDEX (ix_hold) ON j.cause = 'usage' AND j.hold_id > 0 AND uh.hold_id = j.hold_id
 	AND uh.account_id = j.account_id
 	LEFT JOIN usage_records uk ON j.cause = 'usage' AND IFNULL(j.hold_id, 0) = 0
 	AND uk.account_id = j.account_id AND uk.usage_key = j.reference
