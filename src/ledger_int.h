@@ -183,6 +183,8 @@ struct ledger_tx {
 	enum cd_err rc;			/* the outcome */
 	int64_t started_ms, deadline_ms;
 };
+/* The monotonic clock in ms: transactions' deadlines, the purge's time. */
+int64_t ledger_mono_ms(void);
 void ledger_tx_init(struct ledger *lg, struct ledger_tx *t);
 int ledger_tx_next(struct ledger *lg, struct ledger_tx *t);
 void ledger_tx_end(struct ledger *lg, struct ledger_tx *t, enum cd_err rc);

@@ -24,7 +24,6 @@
 #include "log.h"
 #include "timefmt.h"
 #include <stdatomic.h>
-#include <time.h>
 
 /* LIMIT_PURGE_BATCH spelt into the statements' text: a constant, so
  * every statement stays one prepared text. */
@@ -123,19 +122,17 @@ static enum cd_err purge_batch(struct ledger *lg, size_t k, uint64_t *rows)
 	if (s == NULL)
 		return db_err(lg, e, "purge");
 	*rows = db_affected(s);
-	if (p->state != NULL && *rows < LIMIT_PURGE_BATCH) {
-		int64_t from = cutoff - (lg->now - cutoff);
-		if (from > purge_from[k])
-			purge_from[k] = from;
-	}
 	return CD_OK;
 }
 
-static int64_t purge_mono_ms(void)
+/* After a holds batch of statement k committed short: the bound moves up
+ * (never on a batch rolled back, whose rows are still there). */
+static void purge_bound(const struct ledger *lg, size_t k)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	int64_t cutoff = purge_cutoff(lg, stmts[k].table);
+	int64_t from = cutoff - (lg->now - cutoff);
+	if (stmts[k].state != NULL && cutoff >= 0 && from > purge_from[k])
+		purge_from[k] = from;
 }
 
 /* Statement k, batch after batch while the last one was full, the
@@ -146,11 +143,13 @@ static enum cd_err purge_stmt_run(struct ledger *lg, size_t k, int64_t deadline)
 	uint64_t rows = LIMIT_PURGE_BATCH, total = 0;
 	int batches = 0;
 	struct ledger_tx t = {.rc = CD_OK};
-	while (rows == LIMIT_PURGE_BATCH && batches < LIMIT_PURGE_BATCHES && purge_mono_ms() < deadline) {
+	while (rows == LIMIT_PURGE_BATCH && batches < LIMIT_PURGE_BATCHES && ledger_mono_ms() < deadline) {
 		for (ledger_tx_init(lg, &t); ledger_tx_next(lg, &t);)
 			ledger_tx_end(lg, &t, purge_batch(lg, k, &rows));
 		if (t.rc != CD_OK)
 			break;
+		if (rows < LIMIT_PURGE_BATCH)
+			purge_bound(lg, k);
 		total += rows;
 		batches++;
 	}
@@ -172,7 +171,7 @@ static size_t purge_first;
 enum cd_err purge_run(struct ledger *lg)
 {
 	enum cd_err rc = CD_OK;
-	int64_t deadline = purge_mono_ms() + LIMIT_PURGE_SWEEP_MS;
+	int64_t deadline = ledger_mono_ms() + LIMIT_PURGE_SWEEP_MS;
 	size_t first = purge_first;
 	purge_first = (first + 1) % PURGE_STMTS;
 	for (size_t i = 0; rc == CD_OK && i < PURGE_STMTS; i++)

@@ -10,7 +10,7 @@
 #include <mysqld_error.h>
 #include <time.h>
 
-static int64_t mono_ms(void)
+int64_t ledger_mono_ms(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -22,7 +22,7 @@ void ledger_tx_init(struct ledger *lg, struct ledger_tx *t)
 	t->attempt = 0;
 	t->done = 0;
 	t->rc = CD_E_RETRY;
-	t->started_ms = mono_ms();
+	t->started_ms = ledger_mono_ms();
 	t->deadline_ms = t->started_ms + 1000 * lg->cfg->db_read_timeout_seconds;
 }
 
@@ -54,9 +54,9 @@ int ledger_tx_next(struct ledger *lg, struct ledger_tx *t)
 		t->done = 1;
 		return 0;
 	}
-	if (ledger_health() == LEDGER_HEALTH_DOWN || (t->attempt > 0 && mono_ms() > t->deadline_ms)) {
+	if (ledger_health() == LEDGER_HEALTH_DOWN || (t->attempt > 0 && ledger_mono_ms() > t->deadline_ms)) {
 		if (t->attempt > 0)
-			log_warn("transaction given up after %lld ms", (long long)(mono_ms() - t->started_ms));
+			log_warn("transaction given up after %lld ms", (long long)(ledger_mono_ms() - t->started_ms));
 		t->rc = CD_E_UNAVAILABLE;
 		t->done = 1;
 		return 0;
@@ -128,7 +128,7 @@ void ledger_tx_end(struct ledger *lg, struct ledger_tx *t, enum cd_err rc)
 		int e = db_end_tx(lg, 0);
 		if (e != 0)
 			db_err(lg, e, "rollback");
-	} else if (rc == CD_E_UNAVAILABLE && t->attempt == 1 && mono_ms() - t->started_ms < LIMIT_RECONNECT_RETRY_MS) {
+	} else if (rc == CD_E_UNAVAILABLE && t->attempt == 1 && ledger_mono_ms() - t->started_ms < LIMIT_RECONNECT_RETRY_MS) {
 		/* The connection died at once, before the commit (the server
 		 * was restarted since this thread last used it): nothing was
 		 * applied, so reconnect and run it once more. */
