@@ -7,6 +7,7 @@ and aliases map provider names to creditd's models, names nothing maps
 are listed; holds that expired unsettled in the period are listed; --json
 is DESIGN's object. Every model here is the test's own (priced by the
 test), so the stack's other usage is no row of these runs."""
+import functools
 import json
 
 import stack
@@ -40,6 +41,20 @@ def today():
         now = clock_now()
     day = now - now % DAY
     return day, day_text(day)
+
+
+def on_one_day(test):
+    """Runs test(day, d) on today()'s day, and puts the stack's clock back
+    after it: a clock left up to 15 minutes ahead at the end of a UTC day
+    made the next tests' webhooks, signed on the real clock, fall outside
+    the signature's tolerance."""
+    @functools.wraps(test)
+    def run():
+        try:
+            return test(*today())
+        finally:
+            clock_reset()
+    return run
 
 
 def day_text(day):
@@ -90,8 +105,8 @@ def openai_pages(day, results_page1, results_page2):
     return p1, p2
 
 
-def test_a_ledger_that_matches_exactly_is_ok():
-    day, d = today()
+@on_one_day
+def test_a_ledger_that_matches_exactly_is_ok(day, d):
     m = private_model("rec-exact")
     acct = funded(50000000, prefix="rec")
     calls = [(1000, 200, 300, 300), (2000, 0, 500, 500), (1500, 500, 250, 250), (800, 0, 100, None),
@@ -123,8 +138,8 @@ def test_a_ledger_that_matches_exactly_is_ok():
     check(m in p.stdout, "the model's row is printed")
 
 
-def test_missed_output_tokens_exit_1_with_the_drift():
-    day, d = today()
+@on_one_day
+def test_missed_output_tokens_exit_1_with_the_drift(day, d):
     m = private_model("rec-miss")
     acct = funded(50000000, prefix="rec")
     # A stream whose settle recorded no output: 30 of the day's 1000 output
@@ -158,8 +173,8 @@ def anthropic_page(day, results):
             "has_more": False, "next_page": None}
 
 
-def test_a_name_only_an_alias_matches():
-    day, d = today()
+@on_one_day
+def test_a_name_only_an_alias_matches(day, d):
     m = private_model("rec-alias")
     acct = funded(50000000, prefix="rec")
     use(acct, m, [(1200, 300, 400, 400)])
@@ -182,8 +197,8 @@ def test_a_name_only_an_alias_matches():
     eq(p.returncode, 1, "an alias to a model creditd does not price is refused")
 
 
-def test_a_model_creditd_never_saw_is_listed():
-    day, d = today()
+@on_one_day
+def test_a_model_creditd_never_saw_is_listed(day, d):
     never = uid("gpt-never-seen")
     path = write("usage.csv", "%s,%s,100,0,10\n" % (d, never))
     rc, out = reconcile_json(path, "--format", "csv", "--from", d, "--to", d)
@@ -195,8 +210,8 @@ def test_a_model_creditd_never_saw_is_listed():
     eq(rc, 1, "usage creditd never charged is outside the tolerance")
 
 
-def test_bad_input_exit_2_naming_file_and_field():
-    day, d = today()
+@on_one_day
+def test_bad_input_exit_2_naming_file_and_field(day, d):
     p1, _ = openai_pages(day, [("gpt-4o", 1, 10, 0, 5)], [])
     p1["data"][0]["results"][0]["output_tokens"] = "5"
     bad = write("bad.json", p1)
@@ -241,8 +256,8 @@ def test_expired_unsettled_holds_of_the_period_are_listed():
         clock_reset()
 
 
-def test_json_is_designs_object():
-    day, d = today()
+@on_one_day
+def test_json_is_designs_object(day, d):
     m = private_model("rec-shape")
     acct = funded(50000000, prefix="rec")
     use(acct, m, [(100, 0, 10, None)])
