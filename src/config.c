@@ -453,6 +453,13 @@ static int finish(struct cfg *c, char *err, size_t errcap)
 		return fail(err, errcap, "retention.stripe_events_days must be 0 (never purge) or at least %d: Stripe "
 			    "may deliver an event again for %d days", LIMIT_STRIPE_EVENTS_MIN_DAYS,
 			    LIMIT_STRIPE_EVENTS_MIN_DAYS);
+	/* An authorize replayed from its Idempotency-Key names its hold: the
+	 * hold must outlive the key, or its settle would answer 404. */
+	if (c->retention_holds_days > 0 && c->retention_holds_days * 24 < c->idempotency_ttl_hours)
+		return fail(err, errcap, "retention.holds_days (%lld) is shorter than ledger.idempotency_ttl_hours (%lld h): "
+			    "an authorize replayed from its Idempotency-Key would name a purged hold; set holds_days to "
+			    "0 (never purge) or at least %lld", (long long)c->retention_holds_days,
+			    (long long)c->idempotency_ttl_hours, (long long)((c->idempotency_ttl_hours + 23) / 24));
 	if (c->notify_url[0] != '\0' && c->notify_secret[0] == '\0')
 		return fail(err, errcap, "notify.url is set without notify.secret (events are always signed)");
 	if (split_nodes(c, err, errcap) != 0)
