@@ -837,6 +837,55 @@ def test_invoice_paid_for_a_subscription_grants_plan_credit():
     verify()
 
 
+def test_an_invoice_credits_once_whatever_events_name_it():
+    """A price in no plan: the invoice's amount paid, once per invoice. The
+    same invoice under a second event id (Stripe's manual resend, or a
+    delivery after the first event's id was purged by retention) is a
+    duplicate: nothing more credited, the answer says so; the grant and its
+    journal row name the invoice."""
+    ok_mode()
+    acct = new_account("inv-once")
+    customer = give_customer(acct)
+    sub = "sub_" + secrets.token_hex(10)
+    end = int(time.time()) + 30 * 86400
+    base = balance(acct)
+    first = invoice_event(customer, sub, 700, end)
+    inv = first["data"]["object"]["id"]
+    r = delivered(first)
+    eq(r.json["outcome"], "plan credited", "the first event credits")
+    eq(balance(acct), base + 700 * RATE, "credited once")
+    snap = snapshot(acct)
+    again = event("invoice.paid", json.loads(json.dumps(first["data"]["object"])))
+    check(again["id"] != first["id"], "a second event id")
+    r = delivered(again)
+    eq(r.json["outcome"], "duplicate: invoice credited already", "the answer says why")
+    after = snapshot(acct)
+    after["events"] -= 1
+    eq(after, snap, "the same invoice again: nothing")
+    sql("DELETE FROM stripe_events WHERE event_id = '%s'" % first["id"])
+    eq(delivered(first).json["outcome"], "duplicate: invoice credited already", "its event id purged: still once")
+    eq(balance(acct), base + 700 * RATE, "still credited once")
+    rows = api("GET", acct_path(acct) + "/transactions?limit=5", auth="read").json["data"]
+    eq([(t["source"], t["reference"]) for t in rows if t["cause"] == "grant" and t["source"] == "plan"],
+       [("plan", inv)], "the journal names the invoice")
+    delivered(invoice_event(customer, sub, 700, end))
+    eq(balance(acct), base + 2 * 700 * RATE, "another invoice of the subscription credits")
+    verify()
+    # verify counts a second grant for one invoice.
+    gid = one("SELECT g.id FROM grants g JOIN accounts a ON a.id = g.account_id WHERE a.ext_id = %s "
+              "AND g.reference = '%s'" % (quoted(acct), inv))
+    sql("INSERT INTO grants (account_id, source, amount_micros, remaining_micros, priority, reference, created_at) "
+        "SELECT account_id, source, 0, 0, priority, reference, created_at FROM grants WHERE id = %s" % gid)
+    try:
+        p = lib.creditctl("verify", check_rc=False)
+        eq(p.returncode, 1, "verify fails")
+        check(any(acct in line and "grants for one invoice" in line for line in p.stdout.splitlines()),
+              "verify names the account and the invoice's grants: %s" % p.stdout)
+    finally:
+        sql("DELETE FROM grants WHERE reference = '%s' AND amount_micros = 0" % inv)
+    verify()
+
+
 def test_an_invoice_above_the_largest_grant_credits_nothing():
     """DESIGN §10: one grant is at most 10^12 micros. An invoice of a price in
     no catalogued plan credits amount_paid at the top-up rate; above the cap
