@@ -8,6 +8,7 @@ through the mariadb client, operator commands through creditctl.
 import http.client
 import json
 import os
+import shutil
 import subprocess
 import threading
 import time
@@ -223,3 +224,22 @@ def clock_set(at):
 def clock_reset():
     if ENV.get("CREDITD_TEST_CLOCK_FILE"):
         clock_set(int(time.time()))
+
+
+# ---- test tools from npm ----
+
+def npm_tool(package, name):
+    """The command `name` of npm's `package` (name@version), installed into
+    the stack directory once: test tooling, never a dependency of creditd
+    or of a client."""
+    npm = shutil.which("npm")
+    check(npm, "npm is not installed: %s needs it (Debian: apt-get install npm)" % package)
+    cache = os.path.join(ENV["CREDITD_STACK_DIR"], "npm-" + name)
+    tool = os.path.join(cache, "node_modules", ".bin", name)
+    if not os.path.exists(tool):
+        os.makedirs(cache, exist_ok=True)
+        p = subprocess.run([npm, "install", "--prefix", cache, "--no-audit", "--no-fund", "--loglevel=error",
+                            package], capture_output=True, text=True, timeout=600)
+        check(p.returncode == 0 and os.path.exists(tool),
+              "npm install %s failed (exit %d): %s%s" % (package, p.returncode, p.stdout[-800:], p.stderr[-800:]))
+    return tool

@@ -3,7 +3,9 @@ ecosystem runs them, as part of ./dev check.
 
 Python (clients/python): the unittest suite, `mypy --strict` and an offline
 build of the sdist and wheel (Debian's python3-build, no network). Node
-(clients/node): `node --test`. PHP's phpunit suite and `composer validate`
+(clients/node): `node --test`, and `tsc` (npm's typescript, test tooling
+only) type-checks index.d.ts against test/types-check.ts, whose
+@ts-expect-error lines must fail. PHP's phpunit suite and `composer validate`
 run in test_51. The
 live tests against this stack are test_50 (Python), test_51 (PHP) and
 test_52 (Node); these run each package's own suite. A suite that fails
@@ -14,10 +16,12 @@ import shutil
 import subprocess
 import tempfile
 
-from lib import check
+from lib import check, npm_tool
 
 ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 PY_CLIENT = os.path.join(ROOT, "clients", "python")
+NODE_CLIENT = os.path.join(ROOT, "clients", "node")
+TYPESCRIPT = "typescript@5.9.3"
 
 
 def run(argv, cwd, timeout=300, env=None):
@@ -57,3 +61,28 @@ def test_python_client_builds_offline():
 def test_node_client_node_test():
     out = run(["node", "--test", "test/"], os.path.join(ROOT, "clients", "node"))
     check("# fail 0" in out, "node --test: %s" % out[-800:])
+
+
+def test_node_client_types_check_with_tsc():
+    tsc = npm_tool(TYPESCRIPT, "tsc")
+    run([tsc, "-p", os.path.join("test", "tsconfig.json")], NODE_CLIENT)
+    # The check can fail: a declaration it relies on, loosened in a copy,
+    # makes a line under @ts-expect-error compile, which tsc reports.
+    work = tempfile.mkdtemp(prefix="creditd-tsc.")
+    try:
+        copy = os.path.join(work, "node")
+        shutil.copytree(NODE_CLIENT, copy, ignore=shutil.ignore_patterns("node_modules"))
+        dts = os.path.join(copy, "index.d.ts")
+        with open(dts) as f:
+            text = f.read()
+        tight = "groupBy?: 'model' | 'day' | 'member'"
+        check(tight in text, "index.d.ts names usageReport's groupings")
+        with open(dts, "w") as f:
+            f.write(text.replace(tight, "groupBy?: string"))
+        p = subprocess.run([tsc, "-p", os.path.join("test", "tsconfig.json")], cwd=copy, capture_output=True,
+                           text=True, timeout=300)
+        check(p.returncode != 0 and "TS2578" in p.stdout,
+              "a loosened index.d.ts fails the check (exit %d): %s" % (p.returncode, p.stdout[-800:]))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+

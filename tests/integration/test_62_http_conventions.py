@@ -19,7 +19,7 @@ import socket
 import subprocess
 import urllib.parse
 
-from lib import ENV, api, check, eq, new_account
+from lib import ENV, api, check, eq, new_account, npm_tool
 from test_99_openapi import ROOT, SPEC, router_routes
 
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
@@ -252,23 +252,8 @@ def test_other_answers_carry_no_challenge_nor_allow():
 
 # ---- redocly lint ------------------------------------------------------------
 
-def redocly():
-    """The redocly CLI, installed from npm into the stack directory once."""
-    npm = shutil.which("npm")
-    check(npm, "npm is not installed: the redocly lint of docs/openapi.yaml needs it (Debian: apt-get install npm)")
-    cache = os.path.join(ENV["CREDITD_STACK_DIR"], "npm-redocly")
-    tool = os.path.join(cache, "node_modules", ".bin", "redocly")
-    if not os.path.exists(tool):
-        os.makedirs(cache, exist_ok=True)
-        p = subprocess.run([npm, "install", "--prefix", cache, "--no-audit", "--no-fund", "--loglevel=error",
-                            REDOCLY], capture_output=True, text=True, timeout=600)
-        check(p.returncode == 0 and os.path.exists(tool),
-              "npm install %s failed (exit %d): %s%s" % (REDOCLY, p.returncode, p.stdout[-800:], p.stderr[-800:]))
-    return tool
-
-
 def test_openapi_passes_redocly_lint_without_warnings():
-    tool = redocly()
+    tool = npm_tool(REDOCLY, "redocly")
     env = dict(os.environ, REDOCLY_TELEMETRY="off", REDOCLY_SUPPRESS_UPDATE_NOTICE="true")
     p = subprocess.run([tool, "lint", "--format=json", SPEC], capture_output=True, text=True, timeout=300,
                        cwd=ROOT, env=env)

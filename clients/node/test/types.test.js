@@ -1,7 +1,7 @@
 // types.test.js: index.d.ts declares every export of index.js and nothing
-// else, and package.json points at both. A text check, not a type check:
-// the package has no dependencies, so no TypeScript compiler here (see
-// README: how to run tsc on test/types-check.ts when you have one).
+// else, and package.json points at both. A text check; the type check is
+// tsc on test/types-check.ts, which ./dev check runs with npm's typescript
+// as test tooling (the package itself has no dependencies; README, Types).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
