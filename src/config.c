@@ -453,13 +453,15 @@ static int finish(struct cfg *c, char *err, size_t errcap)
 		return fail(err, errcap, "retention.stripe_events_days must be 0 (never purge) or at least %d: Stripe "
 			    "may deliver an event again for %d days", LIMIT_STRIPE_EVENTS_MIN_DAYS,
 			    LIMIT_STRIPE_EVENTS_MIN_DAYS);
-	/* An authorize replayed from its Idempotency-Key names its hold: the
-	 * hold must outlive the key, or its settle would answer 404. */
-	if (c->retention_holds_days > 0 && c->retention_holds_days * 24 < c->idempotency_ttl_hours)
-		return fail(err, errcap, "retention.holds_days (%lld) is shorter than ledger.idempotency_ttl_hours (%lld h): "
-			    "an authorize replayed from its Idempotency-Key would name a purged hold; set holds_days to "
-			    "0 (never purge) or at least %lld", (long long)c->retention_holds_days,
-			    (long long)c->idempotency_ttl_hours, (long long)((c->idempotency_ttl_hours + 23) / 24));
+	/* An authorize replayed from its Idempotency-Key names its hold: a
+	 * finished hold is kept at least as long as its key, and a margin
+	 * more (LIMIT_HOLD_AFTER_KEY_SECONDS), whatever holds_days says. */
+	c->retention_holds_seconds = -1;
+	if (c->retention_holds_days > 0) {
+		int64_t by_days = c->retention_holds_days * TIMEFMT_SECONDS_PER_DAY;
+		int64_t by_key = c->idempotency_ttl_hours * 3600 + LIMIT_HOLD_AFTER_KEY_SECONDS;
+		c->retention_holds_seconds = by_days > by_key ? by_days : by_key;
+	}
 	if (c->notify_url[0] != '\0' && c->notify_secret[0] == '\0')
 		return fail(err, errcap, "notify.url is set without notify.secret (events are always signed)");
 	if (split_nodes(c, err, errcap) != 0)

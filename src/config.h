@@ -79,6 +79,7 @@ struct cfg {
 	/* [retention] (DESIGN §10): days a row is kept; 0 : never purged */
 	int64_t retention_stripe_events_days;	/* Stripe event ids, by received_at */
 	int64_t retention_holds_days;	/* finished holds, by expires_at and finished_at */
+	int64_t retention_holds_seconds; /* derived: how long a finished hold is kept, -1 for ever */
 
 	/* Derived at load time. */
 	char *webhook_secrets[LIMIT_WEBHOOK_SECRETS];

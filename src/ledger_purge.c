@@ -90,12 +90,10 @@ static int64_t purge_cutoff(const struct ledger *lg, int i)
 		return lg->now - (int64_t)LIMIT_RECEIPT_WAIT_DAYS * TIMEFMT_SECONDS_PER_DAY;
 	case PURGE_STRIPE_EVENTS:
 		days = c->retention_stripe_events_days;
-		break;
+		return days > 0 ? lg->now - days * TIMEFMT_SECONDS_PER_DAY : -1;
 	default:
-		days = c->retention_holds_days;
-		break;
+		return c->retention_holds_seconds > 0 ? lg->now - c->retention_holds_seconds : -1;
 	}
-	return days > 0 ? lg->now - days * TIMEFMT_SECONDS_PER_DAY : -1;
 }
 
 /* Where each holds statement's range starts (expires_at), only the

@@ -127,15 +127,16 @@ static enum cd_err invoice_plan(struct ledger *lg, const struct webhook_event *e
 	return got == 1 && !db_null(s, 0) ? period_plan_of(lg, db_str(s, 0), plan) : CD_OK;
 }
 
-/* Whether the invoice was credited already: its grant names it. Read
- * under the account's lock, which every credit of the account takes, so
- * two events of one invoice (invoice.paid sent again under a new event
- * id, or after its event id was purged) credit it once. */
-static enum cd_err invoice_credited(struct ledger *lg, const struct acct *a, const char *invoice, int *found)
+/* Whether the invoice was credited already: its grant names it, and
+ * grants.uq_invoice (migration 026) holds one grant an invoice, whatever
+ * account the event resolved to. Read under the account's lock; two
+ * events of one invoice for two accounts both missing it here are told
+ * apart by the key (the second answers an error, and Stripe's retry then
+ * finds the grant). */
+static enum cd_err invoice_credited(struct ledger *lg, const char *invoice, int *found)
 {
-	static const char sql[] = "SELECT 1 FROM grants WHERE account_id = ? AND source = 'plan' AND reference = ? LIMIT 1";
 	int e;
-	struct dbstmt *s = db_exec(lg, sql, &e, "is", a->id, invoice);
+	struct dbstmt *s = db_exec(lg, "SELECT 1 FROM grants WHERE invoice_id = ?", &e, "s", invoice);
 	if (s == NULL)
 		return db_err(lg, e, "invoice credit lookup");
 	int got = db_fetch(s);
@@ -147,16 +148,15 @@ static enum cd_err invoice_credited(struct ledger *lg, const struct acct *a, con
 
 /* A price in no plan: the amount paid (micros at the top-up rate), for the
  * invoice's period, once per invoice (the grant's reference is the
- * invoice's id; the subscription's for an event without one). Above the
- * largest single grant (DESIGN §10) nothing is credited: the event is
- * logged and acknowledged, as an invoice in the wrong currency is (a retry
- * would change nothing), with no outbox event. */
+ * invoice's id: an invoice event without one is refused when parsed).
+ * Above the largest single grant (DESIGN §10) nothing is credited: the
+ * event is logged and acknowledged, as an invoice in the wrong currency is
+ * (a retry would change nothing), with no outbox event. */
 static enum cd_err invoice_credit_paid(struct ledger *lg, struct hook_run *h, struct acct *a, int64_t micros)
 {
 	const struct webhook_event *ev = h->ev;
 	int64_t grant_id, journal_id;
 	int64_t expires = ev->period_end > 0 ? ev->period_end : -1;
-	const char *reference = ev->invoice_id[0] != '\0' ? ev->invoice_id : ev->subscription;
 	int credited = 0;
 	if (micros > LIMIT_AMOUNT_MICROS_MAX) {
 		log_warn("stripe event %s: invoice of %" PRId64 " cents is above the largest single grant (%lld "
@@ -164,13 +164,15 @@ static enum cd_err invoice_credit_paid(struct ledger *lg, struct hook_run *h, st
 		h->outcome = "not credited: above the largest single grant";
 		return CD_OK;
 	}
-	enum cd_err rc = ev->invoice_id[0] != '\0' ? invoice_credited(lg, a, ev->invoice_id, &credited) : CD_OK;
-	if (rc != CD_OK || credited) {
-		h->outcome = "duplicate: invoice credited already";
+	enum cd_err rc = invoice_credited(lg, ev->invoice_id, &credited);
+	if (rc != CD_OK)
 		return rc;
+	if (credited) {
+		h->outcome = "duplicate: invoice credited already";
+		return CD_OK;
 	}
-	return ledger_add_grant(lg, a, "plan", micros, GRANT_PRIORITY_PLAN, expires, reference, "subscription period",
-				&grant_id, &journal_id);
+	return ledger_add_grant(lg, a, "plan", micros, GRANT_PRIORITY_PLAN, expires, ev->invoice_id,
+				"subscription period", &grant_id, &journal_id);
 }
 
 static enum cd_err invoice_paid(struct ledger *lg, struct hook_run *h)

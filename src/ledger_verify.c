@@ -57,12 +57,6 @@ static const struct check checks[] = {
 	{"top-up credited twice",
 	 "SELECT a.ext_id, COUNT(*), 1 FROM grants g JOIN accounts a ON a.id = g.account_id "
 	 "WHERE g.source = 'topup' GROUP BY a.ext_id, g.reference HAVING COUNT(*) > 1", "grants for one session", "one", 0},
-	/* An invoice of a price in no plan credits once; its grant is named
-	 * by the invoice's id (in_...). */
-	{"invoice credited twice",
-	 "SELECT a.ext_id, COUNT(*), 1 FROM grants g JOIN accounts a ON a.id = g.account_id "
-	 "WHERE g.source = 'plan' AND LEFT(g.reference, 3) = 'in_' GROUP BY a.ext_id, g.reference HAVING COUNT(*) > 1",
-	 "grants for one invoice", "one", 0},
 	{"refund beyond top-up",
 	 "SELECT a.ext_id, t.refunded_micros, t.credited_micros FROM topups t JOIN accounts a ON a.id = t.account_id "
 	 "WHERE t.refunded_micros > t.credited_micros", "refunded_micros", "credited_micros", 0},

@@ -332,6 +332,12 @@ _Static_assert(LIMIT_BATCH_OPS >= 1 && LIMIT_BATCH_OPS <= 64, "batch sizes fit t
  * /v1/events, a resend from the Dashboard); an id forgotten sooner could
  * come back and be applied a second time. */
 #define LIMIT_STRIPE_EVENTS_MIN_DAYS 30
+/* A finished hold outlives its authorize's Idempotency-Key by this much
+ * at least, whatever [retention] holds_days says: a replayed authorize
+ * answers the hold's id, and a key may be purged a while after its
+ * idempotency_ttl_hours (a sweep works a backlog off over time), so its
+ * hold must still be there for the settle that follows. A day. */
+#define LIMIT_HOLD_AFTER_KEY_SECONDS 86400
 /* The most days a [retention] key may say: a hundred years. */
 #define LIMIT_RETENTION_MAX_DAYS 36500
 /* Models and actions in the price cache: a deployment prices tens; more

@@ -578,6 +578,8 @@ static int parse_invoice(struct pctx *px, json_t *o, struct webhook_event *ev)
 	rc |= take_str(px, json_object_get(o, "id"), "data.object.id", ev->invoice_id, sizeof(ev->invoice_id), 0);
 	if (rc != 0)
 		return -1;
+	if (ev->invoice_id[0] == '\0')
+		return perr(px, "invoice event has no data.object.id");
 	take_url(json_object_get(o, "hosted_invoice_url"), ev->invoice_url, sizeof(ev->invoice_url));
 	take_url(json_object_get(o, "invoice_pdf"), ev->invoice_pdf, sizeof(ev->invoice_pdf));
 	return parse_invoice_refs(px, o, line, ev);

@@ -842,7 +842,9 @@ def test_an_invoice_credits_once_whatever_events_name_it():
     same invoice under a second event id (Stripe's manual resend, or a
     delivery after the first event's id was purged by retention) is a
     duplicate: nothing more credited, the answer says so; the grant and its
-    journal row name the invoice."""
+    journal row name the invoice, and grants.uq_invoice (migration 026)
+    refuses a second grant for it in any account. An invoice event without
+    its id is refused."""
     ok_mode()
     acct = new_account("inv-once")
     customer = give_customer(acct)
@@ -870,19 +872,24 @@ def test_an_invoice_credits_once_whatever_events_name_it():
        [("plan", inv)], "the journal names the invoice")
     delivered(invoice_event(customer, sub, 700, end))
     eq(balance(acct), base + 2 * 700 * RATE, "another invoice of the subscription credits")
-    verify()
-    # verify counts a second grant for one invoice.
-    gid = one("SELECT g.id FROM grants g JOIN accounts a ON a.id = g.account_id WHERE a.ext_id = %s "
-              "AND g.reference = '%s'" % (quoted(acct), inv))
-    sql("INSERT INTO grants (account_id, source, amount_micros, remaining_micros, priority, reference, created_at) "
-        "SELECT account_id, source, 0, 0, priority, reference, created_at FROM grants WHERE id = %s" % gid)
-    try:
-        p = lib.creditctl("verify", check_rc=False)
-        eq(p.returncode, 1, "verify fails")
-        check(any(acct in line and "grants for one invoice" in line for line in p.stdout.splitlines()),
-              "verify names the account and the invoice's grants: %s" % p.stdout)
-    finally:
-        sql("DELETE FROM grants WHERE reference = '%s' AND amount_micros = 0" % inv)
+    eq(sql("SELECT g.reference, g.amount_micros FROM grants g JOIN accounts a ON a.id = g.account_id "
+           "WHERE a.ext_id = %s AND g.invoice_id = '%s'" % (quoted(acct), inv)), [[inv, str(700 * RATE)]],
+       "one grant names the invoice")
+    # The database holds one grant an invoice, whatever the account.
+    other = new_account("inv-other")
+    p = subprocess.run(["mariadb", "--defaults-file=" + os.path.join(ENV["CREDITD_STACK_DIR"], "my.cnf"), "creditd",
+                        "-e", "INSERT INTO grants (account_id, source, amount_micros, remaining_micros, priority, "
+                        "reference, created_at) SELECT id, 'plan', 0, 0, 50, '%s', 0 FROM accounts WHERE ext_id = %s"
+                        % (inv, quoted(other))], capture_output=True, text=True, timeout=60)
+    check(p.returncode != 0 and "uq_invoice" in p.stderr, "a second grant for the invoice is refused: %s" % p.stderr)
+    # An invoice event without its id is refused, naming the field.
+    snap = snapshot(acct)
+    bare = invoice_event(customer, sub, 700, end)
+    del bare["data"]["object"]["id"]
+    r = deliver(bare)
+    eq(r.status, 400, "an invoice without data.object.id")
+    check("data.object.id" in r.json["error"]["message"], "the message names it: %r" % r.json)
+    eq(snapshot(acct), snap, "nothing changed")
     verify()
 
 

@@ -202,19 +202,3 @@ def test_retention_keys_are_checked():
         p = check_config("[retention]\n%s\n" % line)
         check(p.returncode != 0, "%r refused" % line)
         check(key in p.stderr, "the message names %s: %s" % (key, p.stderr))
-
-
-def test_holds_outlive_idempotency_keys():
-    """An authorize replayed from its Idempotency-Key answers its hold_id:
-    a holds_days shorter than idempotency_ttl_hours would let its settle
-    answer 404, so the pair is refused."""
-    ok = check_config("[ledger]\nidempotency_ttl_hours = 48\n[retention]\nholds_days = 2\n")
-    eq(ok.returncode, 0, "2 days cover 48 h: %s" % ok.stderr)
-    for ttl, days in ((49, 2), (48, 1), (24 * 365, 364)):
-        p = check_config("[ledger]\nidempotency_ttl_hours = %d\n[retention]\nholds_days = %d\n" % (ttl, days))
-        check(p.returncode != 0, "holds_days %d with idempotency_ttl_hours %d refused" % (days, ttl))
-        check("holds_days" in p.stderr and "idempotency_ttl_hours" in p.stderr, "the message names both: %s" % p.stderr)
-        check("at least %d" % ((ttl + 23) // 24) in p.stderr, "the message says the least: %s" % p.stderr)
-    never = check_config("[ledger]\nidempotency_ttl_hours = 8760\n[retention]\nholds_days = 0\n")
-    eq(never.returncode, 0, "holds_days 0 keeps holds for ever: %s" % never.stderr)
-

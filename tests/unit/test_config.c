@@ -210,6 +210,26 @@ int main(void)
 	}
 	ok(load("[ledger]\nholds_days = 30\n", &c, err, sizeof(err)) != 0, "holds_days is a [retention] key");
 	cfg_free(&c);
+	/* A finished hold outlives its authorize's Idempotency-Key by a day
+	 * at least: holds_days in seconds, or the key's ttl and a day. */
+	ok(load("", &c, err, sizeof(err)) == 0, "defaults: %s", err);
+	is_int(c.retention_holds_seconds, 30 * 86400, "30 days by default (the key's 24 h and a day are less)");
+	cfg_free(&c);
+	ok(load("[ledger]\nidempotency_ttl_hours = 960\n", &c, err, sizeof(err)) == 0, "a 40-day key: %s", err);
+	is_int(c.retention_holds_seconds, (960 + 24) * 3600, "holds kept the key's 40 days and a day");
+	cfg_free(&c);
+	ok(load("[ledger]\nidempotency_ttl_hours = 48\n[retention]\nholds_days = 1\n", &c, err, sizeof(err)) == 0,
+	   "holds_days shorter than the key loads: %s", err);
+	is_int(c.retention_holds_seconds, 72 * 3600, "a day of holds_days becomes the key's 48 h and a day");
+	cfg_free(&c);
+	ok(load("[ledger]\nidempotency_ttl_hours = 48\n[retention]\nholds_days = 3\n", &c, err, sizeof(err)) == 0,
+	   "holds_days longer than the key: %s", err);
+	is_int(c.retention_holds_seconds, 3 * 86400, "holds_days when it is the longer");
+	cfg_free(&c);
+	ok(load("[ledger]\nidempotency_ttl_hours = 8760\n[retention]\nholds_days = 0\n", &c, err, sizeof(err)) == 0,
+	   "holds_days 0: %s", err);
+	is_int(c.retention_holds_seconds, -1, "0 keeps holds for ever, whatever the key");
+	cfg_free(&c);
 
 	ok(load("just words\n", &c, err, sizeof(err)) != 0, "line without = refused");
 	cfg_free(&c);
