@@ -7,10 +7,15 @@
 -- grant and NULL for every other (a UNIQUE key allows many NULLs), so the
 -- database refuses a second grant for one invoice whatever account the
 -- event resolved to; creditd looks it up first and answers "duplicate".
--- Grants made before this migration name their subscription (sub_...)
--- and stay NULL here. A virtual column: nothing is rewritten; the index
--- is built in place (one entry per such grant, few). Binary: Stripe ids
--- are case-sensitive, the reference column's collation is not.
+-- A catalogued plan's period grants are 'plan' grants too, named
+-- <plan>:<period> (a plan may be called in_house): a Stripe id has no
+-- ':', a period grant's reference always has one. Grants made before
+-- this migration name their subscription (sub_...) and stay NULL here.
+-- Binary: Stripe ids are case-sensitive, the reference column's
+-- collation is not. A virtual column: the table is not rewritten, but the
+-- index is built by reading every grant, and writes to grants (a settle,
+-- a credit) wait while it builds (docs/operations.md, "Upgrading").
 ALTER TABLE grants
-  ADD COLUMN invoice_id VARBINARY(1020) AS (IF(source = 'plan' AND LEFT(reference, 3) = 'in_', reference, NULL)) VIRTUAL,
+  ADD COLUMN invoice_id VARBINARY(1020) AS (IF(source = 'plan' AND LEFT(reference, 3) = BINARY 'in_'
+                                               AND LOCATE(':', reference) = 0, reference, NULL)) VIRTUAL,
   ADD UNIQUE KEY uq_invoice (invoice_id);

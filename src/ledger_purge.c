@@ -100,8 +100,9 @@ static int64_t purge_cutoff(const struct ledger *lg, int i)
  * background thread reading and writing it. A hold kept for its late
  * charge is kept for ever: once a batch comes back short, every hold left
  * below the cutoff is such a hold, or one that ended within the last
- * holds_days (a release after its expiry), and the next sweeps start one
- * holds_days below the cutoff instead of reading past all of them again.
+ * retention period (a release after its expiry), and the next sweeps
+ * start one retention period (cfg retention_holds_seconds) below the
+ * cutoff instead of reading past all of them again.
  * 0 (a full range) after a restart. */
 static int64_t purge_from[PURGE_STMTS];
 

@@ -412,8 +412,8 @@ enum cd_err hook_topup_invoice(struct ledger *lg, struct hook_run *h)
 				  "AND (invoice_event_at IS NULL OR invoice_event_at <= ?)";
 	const struct webhook_event *ev = h->ev;
 	int64_t id, account_id;
-	if (ev->invoice_id[0] == '\0' || (ev->invoice_url[0] == '\0' && ev->invoice_pdf[0] == '\0')) {
-		h->outcome = "ignored: no invoice id or no https invoice url";
+	if (ev->invoice_url[0] == '\0' && ev->invoice_pdf[0] == '\0') {
+		h->outcome = "ignored: no https invoice url";
 		return CD_OK;
 	}
 	enum cd_err rc = receipt_topup(lg, 1, ev->invoice_id, &id, &account_id);

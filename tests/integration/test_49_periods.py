@@ -496,6 +496,25 @@ def test_a_plan_named_rollover_is_not_taken_for_a_rollover():
     verify()
 
 
+def test_plans_named_like_an_invoice_credit_every_account():
+    """A period grant is named <plan>:<period>; an invoice's grant in_...
+    is held once by grants.uq_invoice (migration 026). A plan called
+    in_house (or IN_HOUSE) is no invoice: each of its accounts gets its
+    period's credit, this month and the next."""
+    (m1, e1, k1), (m2, e2, k2) = later(2)
+    at(m1 + 86400)
+    names = ["in_house", "IN_" + uuid.uuid4().hex[:6]]
+    for name in names:
+        eq(api("PUT", "/v1/plans/" + name, {"credits_micros": 3 * C, "rollover": "none"}).status, 200, name)
+    accts = [create(name) for name in names for _ in range(2)]
+    eq([plan_left(a) for a in accts], [3 * C] * 4, "each account credited for its first period")
+    at(m2 + 3600)
+    for a in accts:
+        eq(api("GET", "/v1/accounts/" + a, auth="read").status, 200, "a request in the next month")
+    eq([plan_left(a) for a in accts], [3 * C] * 4, "each account credited for the next period")
+    verify()
+
+
 def test_december_to_january():
     later(1)
     y, m = _month[0]
