@@ -15,6 +15,7 @@
 #include "log.h"
 #include "timefmt.h"
 #include "webhook.h"
+#include <assert.h>
 #include <inttypes.h>
 #include <mysqld_error.h>
 #include <stdio.h>
@@ -158,6 +159,10 @@ static enum cd_err invoice_credit_paid(struct ledger *lg, struct hook_run *h, st
 	int64_t grant_id, journal_id;
 	int64_t expires = ev->period_end > 0 ? ev->period_end : -1;
 	int credited = 0;
+	/* invoice_paid answers a negative amount and parse_invoice an event
+	 * without its id before this. */
+	assert(micros >= 0);
+	assert(ev->invoice_id[0] != '\0');
 	if (micros > LIMIT_AMOUNT_MICROS_MAX) {
 		log_warn("stripe event %s: invoice of %" PRId64 " cents is above the largest single grant (%lld "
 			 "micros), not credited", ev->id, ev->amount_paid_cents, (long long)LIMIT_AMOUNT_MICROS_MAX);
