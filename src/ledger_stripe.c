@@ -128,16 +128,16 @@ static enum cd_err invoice_plan(struct ledger *lg, const struct webhook_event *e
 	return got == 1 && !db_null(s, 0) ? period_plan_of(lg, db_str(s, 0), plan) : CD_OK;
 }
 
-/* Whether the invoice was credited already: its grant names it, and
- * grants.uq_invoice (migration 026) holds one grant an invoice, whatever
- * account the event resolved to. Read under the account's lock; two
- * events of one invoice for two accounts both missing it here are told
- * apart by the key (the second answers an error, and Stripe's retry then
- * finds the grant). */
+/* Whether the invoice was credited already: invoice_credits (migration
+ * 026) holds one row an invoice, written with its grant, whatever account
+ * the event resolved to. Read under the account's lock; two events of one
+ * invoice resolved to two accounts and both missing it here are told
+ * apart by the row's key (the second answers an error, and Stripe's retry
+ * then finds the row). */
 static enum cd_err invoice_credited(struct ledger *lg, const char *invoice, int *found)
 {
 	int e;
-	struct dbstmt *s = db_exec(lg, "SELECT 1 FROM grants WHERE invoice_id = ?", &e, "s", invoice);
+	struct dbstmt *s = db_exec(lg, "SELECT 1 FROM invoice_credits WHERE invoice_id = ?", &e, "s", invoice);
 	if (s == NULL)
 		return db_err(lg, e, "invoice credit lookup");
 	int got = db_fetch(s);
@@ -155,6 +155,8 @@ static enum cd_err invoice_credited(struct ledger *lg, const char *invoice, int 
  * (a retry would change nothing), with no outbox event. */
 static enum cd_err invoice_credit_paid(struct ledger *lg, struct hook_run *h, struct acct *a, int64_t micros)
 {
+	static const char sql_once[] = "INSERT INTO invoice_credits (invoice_id, account_id, grant_id, created_at) "
+				       "VALUES (?, ?, ?, ?)";
 	const struct webhook_event *ev = h->ev;
 	int64_t grant_id, journal_id;
 	int64_t expires = ev->period_end > 0 ? ev->period_end : -1;
@@ -176,8 +178,10 @@ static enum cd_err invoice_credit_paid(struct ledger *lg, struct hook_run *h, st
 		h->outcome = "duplicate: invoice credited already";
 		return CD_OK;
 	}
-	return ledger_add_grant(lg, a, "plan", micros, GRANT_PRIORITY_PLAN, expires, ev->invoice_id,
-				"subscription period", &grant_id, &journal_id);
+	rc = ledger_add_grant(lg, a, "plan", micros, GRANT_PRIORITY_PLAN, expires, ev->invoice_id,
+			      "subscription period", &grant_id, &journal_id);
+	return rc == CD_OK ? db_do(lg, sql_once, "invoice credit", "siii", ev->invoice_id, a->id, grant_id, lg->now)
+			   : rc;
 }
 
 static enum cd_err invoice_paid(struct ledger *lg, struct hook_run *h)

@@ -57,6 +57,19 @@ static const struct check checks[] = {
 	{"top-up credited twice",
 	 "SELECT a.ext_id, COUNT(*), 1 FROM grants g JOIN accounts a ON a.id = g.account_id "
 	 "WHERE g.source = 'topup' GROUP BY a.ext_id, g.reference HAVING COUNT(*) > 1", "grants for one session", "one", 0},
+	/* An invoice of a price in no plan credits once (migration 026): its
+	 * row in invoice_credits and its plan grant, which names it, go
+	 * together. A period grant is named <plan>:<period>, never in_... */
+	{"invoice credit without its grant",
+	 "SELECT a.ext_id, ic.invoice_id, 'none' FROM invoice_credits ic JOIN accounts a ON a.id = ic.account_id "
+	 "LEFT JOIN grants g ON g.id = ic.grant_id AND g.account_id = ic.account_id AND g.source = 'plan' "
+	 "AND g.reference = ic.invoice_id WHERE g.id IS NULL", "invoice credit", "its plan grant naming the invoice", 0},
+	{"invoice grant without its credit row",
+	 "SELECT a.ext_id, g.reference, 'none' FROM grants g JOIN accounts a ON a.id = g.account_id "
+	 "LEFT JOIN invoice_credits ic ON ic.invoice_id = g.reference AND ic.grant_id = g.id "
+	 "WHERE g.source = 'plan' AND LEFT(g.reference, 3) = BINARY 'in_' AND LOCATE(':', g.reference) = 0 "
+	 "AND ic.grant_id IS NULL",
+	 "invoice grant", "its row in invoice_credits", 0},
 	{"refund beyond top-up",
 	 "SELECT a.ext_id, t.refunded_micros, t.credited_micros FROM topups t JOIN accounts a ON a.id = t.account_id "
 	 "WHERE t.refunded_micros > t.credited_micros", "refunded_micros", "credited_micros", 0},

@@ -842,9 +842,9 @@ def test_an_invoice_credits_once_whatever_events_name_it():
     same invoice under a second event id (Stripe's manual resend, or a
     delivery after the first event's id was purged by retention) is a
     duplicate: nothing more credited, the answer says so; the grant and its
-    journal row name the invoice, and grants.uq_invoice (migration 026)
-    refuses a second grant for it in any account. An invoice event without
-    its id is refused."""
+    journal row name the invoice, and invoice_credits (migration 026)
+    refuses a second credit of it in any account; verify keeps each row
+    and its grant together. An invoice event without its id is refused."""
     ok_mode()
     acct = new_account("inv-once")
     customer = give_customer(acct)
@@ -872,16 +872,33 @@ def test_an_invoice_credits_once_whatever_events_name_it():
        [("plan", inv)], "the journal names the invoice")
     delivered(invoice_event(customer, sub, 700, end))
     eq(balance(acct), base + 2 * 700 * RATE, "another invoice of the subscription credits")
-    eq(sql("SELECT g.reference, g.amount_micros FROM grants g JOIN accounts a ON a.id = g.account_id "
-           "WHERE a.ext_id = %s AND g.invoice_id = '%s'" % (quoted(acct), inv)), [[inv, str(700 * RATE)]],
-       "one grant names the invoice")
-    # The database holds one grant an invoice, whatever the account.
+    eq(sql("SELECT g.reference, g.amount_micros FROM grants g JOIN invoice_credits ic ON ic.grant_id = g.id "
+           "JOIN accounts a ON a.id = g.account_id WHERE a.ext_id = %s AND ic.invoice_id = '%s'" % (quoted(acct), inv)),
+       [[inv, str(700 * RATE)]], "the invoice's row names its grant, which names the invoice")
+    # The database holds one credit an invoice, whatever the account.
     other = new_account("inv-other")
     p = subprocess.run(["mariadb", "--defaults-file=" + os.path.join(ENV["CREDITD_STACK_DIR"], "my.cnf"), "creditd",
-                        "-e", "INSERT INTO grants (account_id, source, amount_micros, remaining_micros, priority, "
-                        "reference, created_at) SELECT id, 'plan', 0, 0, 50, '%s', 0 FROM accounts WHERE ext_id = %s"
-                        % (inv, quoted(other))], capture_output=True, text=True, timeout=60)
-    check(p.returncode != 0 and "uq_invoice" in p.stderr, "a second grant for the invoice is refused: %s" % p.stderr)
+                        "-e", "INSERT INTO invoice_credits (invoice_id, account_id, grant_id, created_at) "
+                        "SELECT '%s', id, 0, 0 FROM accounts WHERE ext_id = %s" % (inv, quoted(other))],
+                       capture_output=True, text=True, timeout=60)
+    check(p.returncode != 0 and "Duplicate" in p.stderr, "a second credit of the invoice is refused: %s" % p.stderr)
+    # verify: a row and its grant go together.
+    row = sql("SELECT account_id, grant_id, created_at FROM invoice_credits WHERE invoice_id = '%s'" % inv)[0]
+    sql("DELETE FROM invoice_credits WHERE invoice_id = '%s'" % inv)
+    try:
+        p = lib.creditctl("verify", check_rc=False)
+    finally:
+        sql("INSERT INTO invoice_credits VALUES ('%s', %s, %s, %s)" % (inv, row[0], row[1], row[2]))
+    eq(p.returncode, 1, "verify fails on an invoice grant without its row")
+    check(any(acct in line and inv in line for line in p.stdout.splitlines()), "names both: %s" % p.stdout)
+    bogus = "in_t30_nogrant_" + secrets.token_hex(4)
+    sql("INSERT INTO invoice_credits VALUES ('%s', %s, 0, 0)" % (bogus, row[0]))
+    try:
+        p = lib.creditctl("verify", check_rc=False)
+    finally:
+        sql("DELETE FROM invoice_credits WHERE invoice_id = '%s'" % bogus)
+    eq(p.returncode, 1, "verify fails on an invoice row without its grant")
+    check(any(acct in line and bogus in line for line in p.stdout.splitlines()), "names it: %s" % p.stdout)
     # An invoice event without its id is refused, naming the field.
     snap = snapshot(acct)
     bare = invoice_event(customer, sub, 700, end)

@@ -498,7 +498,7 @@ def test_a_plan_named_rollover_is_not_taken_for_a_rollover():
 
 def test_plans_named_like_an_invoice_credit_every_account():
     """A period grant is named <plan>:<period>; an invoice's grant in_...
-    is held once by grants.uq_invoice (migration 026). A plan called
+    is held once by invoice_credits (migration 026). A plan called
     in_house (or IN_HOUSE) is no invoice: each of its accounts gets its
     period's credit, this month and the next."""
     (m1, e1, k1), (m2, e2, k2) = later(2)
