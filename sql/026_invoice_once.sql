@@ -15,6 +15,5 @@ CREATE TABLE invoice_credits (
   invoice_id VARBINARY(255) NOT NULL PRIMARY KEY,
   account_id BIGINT UNSIGNED NOT NULL,
   grant_id BIGINT UNSIGNED NOT NULL,
-  created_at BIGINT NOT NULL,
-  KEY ix_account (account_id)
+  created_at BIGINT NOT NULL
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
