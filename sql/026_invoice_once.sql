@@ -9,7 +9,7 @@
 -- first to answer "duplicate". A table of its own, not a key on grants:
 -- grants is written by every settle, and an invoice is a rare event.
 -- Binary: Stripe ids are case-sensitive. creditctl verify checks each row
--- against its grant. Grants made before this migration name their
+-- against its grant and each invoice grant against its row. Grants made before this migration name their
 -- subscription (sub_...) and have no row here.
 CREATE TABLE invoice_credits (
   invoice_id VARBINARY(255) NOT NULL PRIMARY KEY,

@@ -79,9 +79,9 @@ struct cfg {
 	/* [retention] (DESIGN §10): days a row is kept; 0 : never purged */
 	int64_t retention_stripe_events_days;	/* Stripe event ids, by received_at */
 	int64_t retention_holds_days;	/* finished holds, by expires_at and finished_at */
-	int64_t retention_holds_seconds; /* derived: how long a finished hold is kept, -1 for ever */
 
 	/* Derived at load time. */
+	int64_t retention_holds_seconds; /* finished holds kept: holds_days, at least key ttl + a day; -1 ever */
 	char *webhook_secrets[LIMIT_WEBHOOK_SECRETS];
 	int webhook_secret_count;
 	int capture_expired;		/* expired_holds == capture */

@@ -877,11 +877,13 @@ def test_an_invoice_credits_once_whatever_events_name_it():
        [[inv, str(700 * RATE)]], "the invoice's row names its grant, which names the invoice")
     # The database holds one credit an invoice, whatever the account.
     other = new_account("inv-other")
-    p = subprocess.run(["mariadb", "--defaults-file=" + os.path.join(ENV["CREDITD_STACK_DIR"], "my.cnf"), "creditd",
-                        "-e", "INSERT INTO invoice_credits (invoice_id, account_id, grant_id, created_at) "
-                        "SELECT '%s', id, 0, 0 FROM accounts WHERE ext_id = %s" % (inv, quoted(other))],
-                       capture_output=True, text=True, timeout=60)
-    check(p.returncode != 0 and "Duplicate" in p.stderr, "a second credit of the invoice is refused: %s" % p.stderr)
+    try:
+        sql("INSERT INTO invoice_credits (invoice_id, account_id, grant_id, created_at) "
+            "SELECT '%s', id, 0, 0 FROM accounts WHERE ext_id = %s" % (inv, quoted(other)))
+        refused = ""
+    except Fail as e:
+        refused = str(e)
+    check("Duplicate" in refused, "a second credit of the invoice is refused: %r" % refused)
     # verify: a row and its grant go together.
     row = sql("SELECT account_id, grant_id, created_at FROM invoice_credits WHERE invoice_id = '%s'" % inv)[0]
     sql("DELETE FROM invoice_credits WHERE invoice_id = '%s'" % inv)
