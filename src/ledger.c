@@ -412,12 +412,28 @@ struct dbstmt *db_exec_params(struct ledger *lg, const char *sql, const struct d
 	mysql_stmt_free_result(s->st);
 	lg->in_tx = 1;
 	lg->round_trips++;
-	if ((n > 0 && mysql_stmt_bind_param(s->st, (MYSQL_BIND *)p->bind) != 0) || mysql_stmt_execute(s->st) != 0 ||
-	    (s->ncols > 0 && !s->is_call && mysql_stmt_store_result(s->st) != 0)) {
+	if ((n > 0 && mysql_stmt_bind_param(s->st, (MYSQL_BIND *)p->bind) != 0) || mysql_stmt_execute(s->st) != 0) {
+		/* An error answered to the execute leaves it prepared. */
 		*dberr = (int)mysql_stmt_errno(s->st);
 		return NULL;
 	}
+	if (s->ncols > 0 && !s->is_call && mysql_stmt_store_result(s->st) != 0) {
+		*dberr = (int)mysql_stmt_errno(s->st);
+		db_stmt_failed(lg, s, *dberr);
+		return NULL;
+	}
 	return s;
+}
+
+void db_stmt_failed(struct ledger *lg, struct dbstmt *s, int dberr)
+{
+	if (conn_lost(dberr) || !lg->c->connected)
+		return;
+	lg->round_trips++;
+	if (mysql_stmt_reset(s->st) != 0) {
+		log_warn("statement reset failed (%u), connection dropped: %.120s", mysql_stmt_errno(s->st), s->sql);
+		disconnect(lg);
+	}
 }
 
 static struct dbstmt *db_vexec(struct ledger *lg, const char *sql, int *dberr, const char *fmt, va_list ap)
@@ -461,6 +477,7 @@ struct dbstmt *db_call(struct ledger *lg, const char *sql, const struct db_param
 		if (mysql_stmt_field_count(s->st) > 0) {
 			if (bind_call_results(s) != 0 || mysql_stmt_store_result(s->st) != 0) {
 				*dberr = (int)mysql_stmt_errno(s->st);
+				db_stmt_failed(lg, s, *dberr);
 				return NULL;
 			}
 			if (!*got_row && mysql_stmt_fetch(s->st) == 0)
@@ -471,6 +488,7 @@ struct dbstmt *db_call(struct ledger *lg, const char *sql, const struct db_param
 	} while (status == 0);
 	if (status > 0) {
 		*dberr = (int)mysql_stmt_errno(s->st);
+		db_stmt_failed(lg, s, *dberr);
 		return NULL;
 	}
 	return s;

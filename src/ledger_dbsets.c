@@ -138,12 +138,14 @@ enum cd_err dbsets_call(struct ledger *lg, const char *sql, const struct db_para
 			mysql_stmt_free_result(d->st);
 			while (mysql_stmt_next_result(d->st) == 0)
 				mysql_stmt_free_result(d->st);
+			db_stmt_failed(lg, d, *dberr);
 			return db_err(lg, *dberr, what);
 		}
 		status = mysql_stmt_next_result(d->st);
 	} while (status == 0);
 	if (status > 0) {
 		*dberr = (int)mysql_stmt_errno(d->st);
+		db_stmt_failed(lg, d, *dberr);
 		return *dberr == ER_DUP_ENTRY ? CD_E_CONFLICT : db_err(lg, *dberr, what);
 	}
 	return CD_OK;

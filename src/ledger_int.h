@@ -114,6 +114,15 @@ void dbp_blob(struct db_params *p, const void *data, size_t len);	/* NULL: SQL N
 /* Runs a cached prepared statement with p (a CALL's results are left
  * unread: ledger_dbsets.h reads them). NULL with *dberr as db_exec. */
 struct dbstmt *db_exec_params(struct ledger *lg, const char *sql, const struct db_params *p, int *dberr);
+/* After s failed (dberr): Connector/C leaves a statement whose error came
+ * while its rows were read (a deadlock or a lock wait timeout of a locking
+ * read, after the result's metadata) expecting rows, and the next execute
+ * of it on this connection would wait for them until the read timeout,
+ * its transaction's locks held all the while: a wait no deadlock detector
+ * sees. The statement is reset (COM_STMT_RESET); a connection lost, or a
+ * reset that fails, is dropped instead. db_exec_params and db_call call
+ * it; so does whoever reads a CALL's results itself (ledger_dbsets). */
+void db_stmt_failed(struct ledger *lg, struct dbstmt *s, int dberr);
 /* Runs a CALL of a stored procedure with p. Reads every result set it
  * returns; the first row of the first one is left in the statement's
  * buffers (*got_row = 1) for db_i64/db_str. */

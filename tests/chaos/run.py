@@ -66,12 +66,14 @@ def main():
     ap.add_argument("--summary")
     ap.add_argument("--short", action="store_true", help="the smaller version run by ./dev check")
     ap.add_argument("-k", dest="pattern", default="")
+    ap.add_argument("--times", help="append a line a scenario to this file: seconds, name, ok or fail")
     ap.add_argument("--soak", type=float, metavar="MIN", help="only the long soak, for MIN minutes")
     args = ap.parse_args()
     lib.load_env(args.env)
     if args.soak is not None:
         return long_soak(args.soak, args.summary)
     passed = failed = 0
+    times = open(args.times, "a") if args.times else None
     names = sorted(f for f in os.listdir(HERE) if f.startswith("chaos_") and f.endswith(".py"))
     for name in names:
         mod = _load(name)
@@ -80,8 +82,10 @@ def main():
             if args.pattern and args.pattern not in full:
                 continue
             t0 = time.time()
+            ok = False
             try:
                 fig = fn(args.short)
+                ok = True
                 passed += 1
                 print("PASS %s (%.1fs) %s" % (full, time.time() - t0, _figures(fig)), flush=True)
             except Exception as e:  # noqa: BLE001 - every failure is reported
@@ -89,6 +93,9 @@ def main():
                 print("FAIL %s (%.1fs): %s" % (full, time.time() - t0, e), flush=True)
                 if not isinstance(e, lib.Fail):
                     traceback.print_exc()
+            if times:
+                times.write("%.2f\t%s\t%s\n" % (time.time() - t0, full, "ok" if ok else "fail"))
+                times.flush()
     if args.summary:
         with open(args.summary, "w") as f:
             f.write("%d %d\n" % (passed, failed))

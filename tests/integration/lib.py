@@ -184,6 +184,73 @@ def parallel(n, fn):
     return results
 
 
+# ---- the database's own view of a stall ----
+
+def db_state():
+    """What MariaDB says of its transactions and lock waits now, as text:
+    the transactions, who waits for whom, the sessions, and SHOW ENGINE
+    INNODB STATUS (read when an answer is slow, to find what it waits on)."""
+    parts = []
+    for title, statement in (
+            ("transactions", "SELECT trx_id, trx_state, trx_started, trx_wait_started, trx_mysql_thread_id, "
+             "trx_rows_locked, trx_query FROM information_schema.innodb_trx"),
+            ("lock waits", "SELECT requesting_trx_id, blocking_trx_id FROM information_schema.innodb_lock_waits"),
+            ("locks", "SELECT lock_trx_id, lock_mode, lock_type, lock_table, lock_index, lock_data "
+             "FROM information_schema.innodb_locks"),
+            ("sessions", "SELECT id, command, time, state, info FROM information_schema.processlist "
+             "WHERE command <> 'Sleep' OR time > 1"),
+            ("innodb status", "SHOW ENGINE INNODB STATUS")):
+        try:
+            rows = sql(statement)
+            parts.append("== %s\n%s" % (title, "\n".join("\t".join(r) for r in rows).replace("\\n", "\n")))
+        except Exception as e:  # noqa: BLE001 - a snapshot says what it could not read
+            parts.append("== %s: %s" % (title, e))
+    return "\n".join(parts) + "\n"
+
+
+class DbWatch:
+    """A thread that looks at MariaDB every 0.2 s while the block runs:
+    while a transaction has waited for a lock (or a statement has run)
+    `after` seconds or more, it appends db_state() to `name` in the stack's
+    directory once a second, five times at most (KEEP_TMP=1 keeps the
+    file), and keeps its path in .snapshot."""
+
+    def __init__(self, name, after=0.5):
+        self.path = os.path.join(ENV["CREDITD_STACK_DIR"], name)
+        self.after = after
+        self.snapshot = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        q = ("SELECT (SELECT COUNT(*) FROM information_schema.innodb_trx WHERE trx_wait_started <= "
+             "NOW(6) - INTERVAL %d MICROSECOND) + (SELECT COUNT(*) FROM information_schema.processlist WHERE "
+             "command = 'Query' AND time_ms >= %d AND info NOT LIKE '%%information_schema%%')"
+             % (int(self.after * 1e6), int(self.after * 1000)))
+        taken, last = 0, 0.0
+        while not self._stop.wait(0.2) and taken < 5:
+            try:
+                waiting = int(sql(q)[0][0])
+            except Exception:  # noqa: BLE001 - a watch never fails its test
+                continue
+            if waiting > 0 and time.time() - last >= 1.0:
+                last = time.time()
+                with open(self.path, "a") as f:
+                    f.write("######## %s\n%s" % (time.strftime("%H:%M:%S", time.localtime(last)) +
+                                                   (".%03d" % (last % 1 * 1000)), db_state()))
+                self.snapshot = self.path
+                taken += 1
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+        return False
+
+
 def wait_until(fn, timeout=10.0, step=0.05):
     end = time.time() + timeout
     while time.time() < end:

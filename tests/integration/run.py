@@ -23,9 +23,11 @@ def main():
     ap.add_argument("--summary")
     ap.add_argument("-k", dest="pattern", default="")
     ap.add_argument("--dir", default=HERE, help="where the test_*.py are (tests/galera: the Galera stack's)")
+    ap.add_argument("--times", help="append a line a test to this file: seconds, name, ok or fail (tests/report.py)")
     args = ap.parse_args()
     lib.load_env(args.env)
     passed = failed = 0
+    times = open(args.times, "a") if args.times else None
     names = sorted(f for f in os.listdir(args.dir) if f.startswith("test_") and f.endswith(".py"))
     for name in names:
         spec = importlib.util.spec_from_file_location(name[:-3], os.path.join(args.dir, name))
@@ -38,15 +40,20 @@ def main():
             if args.pattern and args.pattern not in full:
                 continue
             t0 = time.time()
+            ok = False
             try:
                 fn()
+                ok = True
                 passed += 1
                 print("ok %d - %s (%.1fs)" % (passed + failed, full, time.time() - t0), flush=True)
             except Exception as e:  # noqa: BLE001 - every failure is reported
                 failed += 1
-                print("not ok %d - %s: %s" % (passed + failed, full, e), flush=True)
+                print("not ok %d - %s (%.1fs): %s" % (passed + failed, full, time.time() - t0, e), flush=True)
                 if not isinstance(e, lib.Fail):
                     traceback.print_exc()
+            if times:
+                times.write("%.2f\t%s\t%s\n" % (time.time() - t0, full, "ok" if ok else "fail"))
+                times.flush()
     if args.summary:
         with open(args.summary, "w") as f:
             f.write("%d %d\n" % (passed, failed))

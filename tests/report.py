@@ -1,0 +1,80 @@
+#!/usr/bin/python3
+"""report.py: what ./dev check prints about its tests' times and, with
+--repeat, about the tests that failed in some runs.
+
+Each run writes one file of lines "seconds<TAB>name<TAB>ok|fail" (the
+integration, chaos and Galera runners' --times, and one line for the unit
+tests). Given one file, report.py prints the slowest tests and the total;
+given several (one a run of ./dev check --repeat N), it also prints, for
+each test that failed at least once, in how many runs it failed.
+
+    report.py [--slowest N] RUN1.tsv [RUN2.tsv ...]
+"""
+import argparse
+import sys
+
+
+def read_run(path):
+    """A run's lines as (seconds, name, ok) in the order they ran."""
+    rows = []
+    with open(path) as f:
+        for line in f:
+            parts = line.rstrip("\n").split("\t")
+            if len(parts) != 3:
+                continue
+            rows.append((float(parts[0]), parts[1], parts[2] == "ok"))
+    return rows
+
+
+def slowest(runs, count):
+    """The count slowest tests (by their slowest run) and each run's total."""
+    worst = {}
+    for rows in runs:
+        for sec, name, _ok in rows:
+            worst[name] = max(sec, worst.get(name, 0.0))
+    top = sorted(worst.items(), key=lambda kv: -kv[1])[:count]
+    label = "slowest tests" if len(runs) == 1 else "slowest tests (their slowest of %d runs)" % len(runs)
+    print("%s:" % label)
+    for name, sec in top:
+        print("  %7.1f s  %s" % (sec, name))
+    totals = [sum(sec for sec, _n, _ok in rows) for rows in runs]
+    counts = [len(rows) for rows in runs]
+    if len(runs) == 1:
+        print("tests' time: %.0f s over %d tests" % (totals[0], counts[0]))
+    else:
+        print("tests' time per run: %s s" % ", ".join("%.0f" % t for t in totals))
+
+
+def failures(runs):
+    """For each test that failed in some run: in how many of the runs."""
+    failed = {}
+    seen = {}
+    for rows in runs:
+        for _sec, name, ok in rows:
+            seen[name] = seen.get(name, 0) + 1
+            if not ok:
+                failed[name] = failed.get(name, 0) + 1
+    n = len(runs)
+    print("runs: %d; tests: %d; failed in some run: %d" % (n, len(seen), len(failed)))
+    for name in sorted(failed, key=lambda k: (-failed[k], k)):
+        print("  failed %d of %d runs: %s" % (failed[name], seen[name], name))
+    missing = sorted(k for k, v in seen.items() if v != n)
+    for name in missing:
+        print("  ran in %d of %d runs: %s" % (seen[name], n, name))
+    return len(failed)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--slowest", type=int, default=10)
+    ap.add_argument("runs", nargs="+")
+    args = ap.parse_args()
+    runs = [read_run(p) for p in args.runs]
+    slowest(runs, args.slowest)
+    if len(runs) > 1:
+        failures(runs)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
