@@ -42,7 +42,13 @@ def galera():
              "name": names[i], "env": env} for i in range(len(names))]
 
 
-def node_sql(node, statement, timeout=30):
+def node_sql(node, statement, timeout=30, causal=False):
+    """Rows of statement on one node. causal: the node first applies every
+    write the cluster committed before (wsrep_sync_wait = 1): a commit is
+    certified on all nodes at once but applied on the others a moment
+    later, so a read of another node's write needs it."""
+    if causal:
+        statement = "SET SESSION wsrep_sync_wait = 1; " + statement
     p = subprocess.run(["mariadb", "--defaults-file=" + node["cnf"], "-N", "-B", "creditd", "-e", statement],
                        capture_output=True, text=True, timeout=timeout)
     if p.returncode != 0:
@@ -260,7 +266,7 @@ def test_a_webhook_delivered_20_times_across_both_instances_credits_once():
     eq(account(acct)["balance_micros"] - before, 1500 * 10000, "one credit of the amount paid (default rate)")
     nodes = galera()
     for n in nodes:
-        eq(node_sql(n, "SELECT COUNT(*) FROM stripe_events WHERE event_id = '%s'" % ev["id"])[0][0], "1",
+        eq(node_sql(n, "SELECT COUNT(*) FROM stripe_events WHERE event_id = '%s'" % ev["id"], causal=True)[0][0], "1",
            "one event row, seen from node %d" % n["n"])
     verify()
 
@@ -437,7 +443,8 @@ def test_kill_9_of_a_node_mid_load_fails_over_and_it_rejoins():
         holds.setdefault(body["hold_id"], set()).add(kind)
     for n in alive:
         rows = node_sql(n, "SELECT CONCAT('hold_', account_id, '_', id), state FROM holds WHERE account_id IN "
-                           "(SELECT id FROM accounts WHERE ext_id IN (%s))" % ",".join("'%s'" % a for a in accts))
+                           "(SELECT id FROM accounts WHERE ext_id IN (%s))" % ",".join("'%s'" % a for a in accts),
+                       causal=True)
         states = {r[0]: r[1] for r in rows}
         for h, kinds in holds.items():
             check(h in states, "hold %s answered 200 exists on node %d" % (h, n["n"]))

@@ -68,12 +68,18 @@ def test_mod_fcgid_spawns_creditd_with_the_socket_on_fd0():
     stack.record("apache2-fcgid", proc.pid)
     base = "http://127.0.0.1:%d/credits" % port
     try:
+        last = []
+
         def up():
             try:
-                return api("GET", "/healthz", auth=None, base=base).status == 200
-            except OSError:
+                r = api("GET", "/healthz", auth=None, base=base)
+            except OSError as e:
+                last[:] = [repr(e)]
                 return False
-        check(wait_until(up, timeout=20), "healthz through mod_fcgid")
+            last[:] = ["%d %s" % (r.status, r.raw[:200])]
+            return r.status == 200
+        check(wait_until(up, timeout=20), "healthz through mod_fcgid: last answer %s; %s"
+              % (last, _logs(d)))
         acct = new_account("fcgid")
         r = api("GET", "/v1/accounts/" + acct, auth="read", base=base)
         eq(r.status, 200, "account through mod_fcgid")
@@ -85,6 +91,18 @@ def test_mod_fcgid_spawns_creditd_with_the_socket_on_fd0():
     finally:
         _stop_group(proc)
         out.close()
+
+
+def _logs(d):
+    """The ends of this Apache's logs (mod_fcgid's spawns, creditd's stderr), for a failure's message."""
+    out = []
+    for name in ("error.log", "apache.out"):
+        try:
+            with open(os.path.join(d, name), errors="replace") as f:
+                out.append("%s: %s" % (name, f.read()[-1500:]))
+        except OSError as e:
+            out.append("%s: %s" % (name, e))
+    return "\n".join(out)
 
 
 def _stop_group(proc):

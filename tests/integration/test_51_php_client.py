@@ -288,8 +288,10 @@ def _check(transport):
     check(out["browser_token"]["token"] and out["browser_token"]["expires_at"], "browser token")
 
     # events
-    check(out["events_walked"], "events walked")
-    eq(out["events_walked"], out["events_page"], "iterEvents with after, page by page")
+    check(len(out["events_walked"]) >= 7, "events walked: %r" % out["events_walked"])
+    # The big page is read after the walk: events the sweeper wrote in
+    # between may follow, the walk's must come first, in order, once each.
+    eq(out["events_page"][:len(out["events_walked"])], out["events_walked"], "iterEvents with after, page by page")
     eq(out["event_verified"]["id"], 7, "a pushed event verified")
     eq(out["event_tampered"]["class"], NS + "BadSignature", "a tampered event refused")
 

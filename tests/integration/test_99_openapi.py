@@ -296,12 +296,13 @@ def test_real_answers_validate_against_the_spec():
         ypath, op, _item = ops[op_key]
         name = op["operationId"]
         per_op[name] = per_op.get(name, 0) + 1
+        if ctype == "text/html" and status >= 500:
+            # nginx's or Apache's own page while creditd is down or not yet
+            # spawned (mod_fcgid's 503): creditd never answers HTML.
+            skipped["web server error pages"] = skipped.get("web server error pages", 0) + 1
+            continue
         resp = op["responses"].get(str(status))
         if resp is None:
-            if ctype == "text/html" and status >= 500:
-                # nginx's or Apache's own page while creditd is down.
-                skipped["web server error pages"] = skipped.get("web server error pages", 0) + 1
-                continue
             failures.append("%s: status %d not in the spec of %s %s (%s)" % (where, status, method, ypath,
                                                                              json.dumps(body)[:200]))
             continue

@@ -304,7 +304,13 @@ $out['browser_token'] = $app->browserToken($acct, 120);
 
 // Events: the outbox walked with `after`, page by page, against one big page.
 $first = $admin->events(0, 1);
-$start = max(0, (int) ($admin->events(null, 200)['next_after'] ?? 0) - 7);
+// The newest id: pages of 200 from the start, to the last one.
+$last = 0;
+do {
+    $page = $admin->events($last, 200);
+    $last = (int) ($page['next_after'] ?? $last);
+} while (count($page['data']) === 200);
+$start = max(0, $last - 7);
 $walked = [];
 foreach ($admin->iterEvents($start, 2) as $ev) {
     $walked[] = $ev['id'];
