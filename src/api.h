@@ -29,6 +29,7 @@ struct request {
 	const char *request_id;
 	const char *origin;		/* a browser's Origin header, NULL when none */
 	const char *if_none_match;
+	const char *remote_addr;	/* the client's address (REMOTE_ADDR) as text, NULL when none */
 	const char *body;		/* NUL-terminated copy, body_len bytes */
 	size_t body_len;
 	int body_too_large;

@@ -1,6 +1,7 @@
 /* api_misc.c: the helpers every handler shares (errors, bodies,
  * idempotency) and the small routes: /healthz, /metrics, /v1/models. */
 #include "api.h"
+#include "authlimit.h"
 #include "config.h"
 #include "keys.h"
 #include "ledger.h"
@@ -238,7 +239,11 @@ void api_metrics(struct api_ctx *ctx, const struct request *rq, char **params, s
 	struct metrics_purged purged[LEDGER_PURGE_TABLES];
 	for (int i = 0; i < LEDGER_PURGE_TABLES; i++)
 		purged[i].rows = ledger_purged_rows(i, &purged[i].table);
-	struct metrics_gauges g = {&h, nodes, n, ledger_outbox_pending(), PACKAGE_VERSION, purged, LEDGER_PURGE_TABLES};
+	struct authlimit_totals at;
+	authlimit_totals(&at);
+	struct metrics_auth auth = {at.failures, at.lookups, at.throttled};
+	struct metrics_gauges g = {&h, nodes, n, ledger_outbox_pending(), PACKAGE_VERSION, purged, LEDGER_PURGE_TABLES,
+				   &auth};
 	rs->text = metrics_text(&g);
 	rs->status = rs->text != NULL ? 200 : 500;
 }

@@ -120,6 +120,8 @@ static const struct cfg_key cfg_table[] = {
 	/* 0 keeps every row; stripe_events_days 1 to 29 is refused in finish(). */
 	{"retention", "stripe_events_days", CFG_INT, OFF(retention_stripe_events_days), 0, LIMIT_RETENTION_MAX_DAYS, "90", NULL, NULL, NULL},
 	{"retention", "holds_days", CFG_INT, OFF(retention_holds_days), 0, LIMIT_RETENTION_MAX_DAYS, "30", NULL, NULL, NULL},
+	/* 0 never throttles. */
+	{"security", "auth_failures_per_minute", CFG_INT, OFF(auth_failures_per_minute), 0, LIMIT_AUTH_FAILURES_MAX, "30", NULL, NULL, NULL},
 };
 #define CFG_KEYS (sizeof(cfg_table) / sizeof(cfg_table[0]))
 
@@ -238,7 +240,7 @@ static int parse_line(struct cfg *c, char *line, int lineno, char *section, size
 		s = trim(s + 1);
 		if (strcmp(s, "server") != 0 && strcmp(s, "database") != 0 &&
 		    strcmp(s, "ledger") != 0 && strcmp(s, "stripe") != 0 && strcmp(s, "notify") != 0 &&
-		    strcmp(s, "widget") != 0 && strcmp(s, "retention") != 0)
+		    strcmp(s, "widget") != 0 && strcmp(s, "retention") != 0 && strcmp(s, "security") != 0)
 			return fail(err, errcap, "%s:%d: unknown section [%s]", name, lineno, s);
 		snprintf(section, seccap, "%s", s);
 		return 0;

@@ -79,6 +79,8 @@ struct cfg {
 	/* [retention] (DESIGN §10): days a row is kept; 0 : never purged */
 	int64_t retention_stripe_events_days;	/* Stripe event ids, by received_at */
 	int64_t retention_holds_days;	/* finished holds, by expires_at and finished_at */
+	/* [security] (DESIGN §13) */
+	int64_t auth_failures_per_minute;	/* per client address; past it 429; 0 : never throttled */
 
 	/* Derived at load time. */
 	int64_t retention_holds_seconds; /* finished holds kept: holds_days, at least key ttl + a day; -1 ever */

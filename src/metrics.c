@@ -226,6 +226,19 @@ static void emit_purged(struct dynbuf *b, const struct metrics_gauges *g)
 	}
 }
 
+static void emit_auth(struct dynbuf *b, const struct metrics_auth *a)
+{
+	if (a == NULL)
+		return;
+	dynbuf_printf(b, "# HELP creditd_auth_failures_total Authentications refused (an API key unknown, malformed or missing) since start.\n"
+		      "# TYPE creditd_auth_failures_total counter\ncreditd_auth_failures_total %llu\n"
+		      "# HELP creditd_auth_lookups_total API keys looked up in the database since start.\n"
+		      "# TYPE creditd_auth_lookups_total counter\ncreditd_auth_lookups_total %llu\n"
+		      "# HELP creditd_auth_throttled_total Requests answered 429 because their address failed authentication too often.\n"
+		      "# TYPE creditd_auth_throttled_total counter\ncreditd_auth_throttled_total %llu\n",
+		      a->failures, a->lookups, a->throttled);
+}
+
 static void emit_gauges(struct dynbuf *b, const struct metrics_gauges *g)
 {
 	if (g->nodes != NULL) {
@@ -243,6 +256,7 @@ static void emit_gauges(struct dynbuf *b, const struct metrics_gauges *g)
 		dynbuf_printf(b, "# HELP creditd_outbox_pending Events not delivered yet (state pending), as the background thread last counted them.\n"
 			      "# TYPE creditd_outbox_pending gauge\ncreditd_outbox_pending %lld\n", g->outbox_pending);
 	emit_purged(b, g);
+	emit_auth(b, g->auth);
 	if (g->version != NULL) {
 		dynbuf_printf(b, "# HELP creditd_build_info The running creditd's version.\n"
 			      "# TYPE creditd_build_info gauge\ncreditd_build_info{version=\"");

@@ -48,6 +48,10 @@ struct metrics_purged {
 	const char *table;
 	unsigned long long rows;
 };
+/* Authentication's counters since the process started. */
+struct metrics_auth {
+	unsigned long long failures, lookups, throttled;
+};
 /* Everything the text shows beside the request counters; any pointer may
  * be NULL (nothing of it printed). The caller keeps it alive for the call. */
 struct metrics_gauges {
@@ -58,6 +62,9 @@ struct metrics_gauges {
 	const char *version;		/* creditd_build_info's label */
 	const struct metrics_purged *purged;	/* creditd_purged_rows_total, one per table */
 	int purged_count;		/* at most LIMIT_METRICS_PURGE_TABLES */
+	/* Authentication since start (DESIGN §13): API keys refused, key
+	 * look-ups in the database, requests throttled; NULL: no lines. */
+	const struct metrics_auth *auth;
 };
 /* The Prometheus text (exposition format 0.0.4) of every counter and of
  * g, NUL-terminated, in a buffer the caller frees with free(). NULL

@@ -11,6 +11,11 @@
  * an account may name that account only: a route naming another in its
  * path is answered here, 404 as for an account that does not exist; the
  * guard routes check the account of their body or hold (api_key_reaches).
+ * A client address that failed authentication [security]
+ * auth_failures_per_minute times is answered 429 with Retry-After for the
+ * rest of its minute (authlimit.h) before any key look-up, except with a
+ * key this thread already knows (an app's good key keeps working while
+ * a stale key on the same host is throttled).
  * A browser token (keys.h) opens the /v1/me routes only, for the account
  * it names (and the member, when it names one); those routes answer CORS
  * for [widget] origins.
@@ -20,6 +25,7 @@
  * writes the headers and drops the body), and a path whose routes take
  * other methods answers 405 with Allow naming them (RFC 9110 §15.5.6). */
 #include "router.h"
+#include "authlimit.h"
 #include "config.h"
 #include "keycache.h"
 #include "keys.h"
@@ -147,21 +153,35 @@ static int key_refused(const char *key, int64_t now, int remember)
 	return hit;
 }
 
-static enum cd_err authenticate(struct api_ctx *ctx, const struct request *rq, struct key_grant *grant)
+/* An API key's grant into grant: from this thread's known keys, else,
+ * unless the client's address has failed authentication too often
+ * (authlimit.h: CD_E_RATE_LIMITED, *retry_after_seconds set, nothing
+ * looked up), from the refused keys or the database. Every refusal of a
+ * key counts against the address. */
+static enum cd_err authenticate(struct api_ctx *ctx, const struct request *rq, struct key_grant *grant,
+				int64_t *retry_after_seconds)
 {
 	const char *key = keys_bearer(rq->authorization);
 	unsigned char hash[KEYS_HASH_LEN];
-	if (key == NULL || !keys_wellformed(key))
-		return CD_E_UNAUTHORIZED;
-	int64_t now = timefmt_now();
-	if (keycache_find(&known_keys, key, now, grant))
+	int64_t now = timefmt_now(), limit = ctx->cfg->auth_failures_per_minute;
+	if (key != NULL && keys_wellformed(key) && keycache_find(&known_keys, key, now, grant))
 		return CD_OK;
-	if (key_refused(key, now, 0))
-		return CD_E_UNAUTHORIZED;
-	keys_sha256(key, strlen(key), hash);
-	enum cd_err rc = ledger_key_auth(ctx->lg, hash, grant);
-	if (rc == CD_E_UNAUTHORIZED)
-		key_refused(key, now, 1);
+	*retry_after_seconds = authlimit_wait(rq->remote_addr, limit, now);
+	if (*retry_after_seconds > 0)
+		return CD_E_RATE_LIMITED;
+	enum cd_err rc = CD_E_UNAUTHORIZED;
+	if (key != NULL && keys_wellformed(key) && !key_refused(key, now, 0)) {
+		keys_sha256(key, strlen(key), hash);
+		authlimit_looked_up();
+		rc = ledger_key_auth(ctx->lg, hash, grant);
+		if (rc == CD_E_UNAUTHORIZED)
+			key_refused(key, now, 1);
+	}
+	if (rc == CD_E_UNAUTHORIZED && authlimit_failed(rq->remote_addr, limit, now))
+		log_warn("authentication: %lld failures from %s within %d s: its requests are answered 429 "
+			 "until the window ends",
+			 (long long)limit, rq->remote_addr != NULL ? rq->remote_addr : "(no address)",
+			 LIMIT_AUTH_WINDOW_SECONDS);
 	if (rc != CD_OK)
 		return rc;
 	keycache_remember(&known_keys, key, grant, now);
@@ -192,7 +212,16 @@ static int authorize_route(struct api_ctx *ctx, const struct request *rq, const 
 		return browser_route(ctx, rq, rs);
 	if (r->scope <= 0)
 		return 0;
-	enum cd_err rc = authenticate(ctx, rq, &ctx->key);
+	int64_t retry_after = 0;
+	enum cd_err rc = authenticate(ctx, rq, &ctx->key, &retry_after);
+	if (rc == CD_E_RATE_LIMITED) {
+		api_error(rs, rc, NULL, "too many failed authentications from this address: retry after %lld s",
+			  (long long)retry_after);
+		json_object_set_new(json_object_get(rs->json, "error"), "retry_after_seconds",
+				    json_integer((json_int_t)retry_after));
+		rs->retry_after = (int)retry_after;
+		return -1;
+	}
 	if (rc == CD_E_UNAUTHORIZED) {
 		api_error(rs, rc, NULL, rq->authorization == NULL ? "missing API key: send Authorization: Bearer <key>"
 								  : "invalid API key");

@@ -307,6 +307,7 @@ static void handle(FCGX_Request *req, struct api_ctx *ctx, char *buf)
 	rq.request_id = param(req, "HTTP_X_REQUEST_ID");
 	rq.origin = param(req, "HTTP_ORIGIN");
 	rq.if_none_match = param(req, "HTTP_IF_NONE_MATCH");
+	rq.remote_addr = param(req, "REMOTE_ADDR");
 	if (!valid_request_id(rq.request_id) && keys_random_hex(rid, LIMIT_X_REQUEST_ID_RANDOM_BYTES) == 0)
 		rq.request_id = rid;
 	if (rq.query == NULL)

@@ -21,7 +21,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--env", required=True)
     ap.add_argument("--summary")
-    ap.add_argument("-k", dest="pattern", default="")
+    ap.add_argument("-k", dest="pattern", default="", help="run the tests whose name has this text (a,b: either)")
     ap.add_argument("--dir", default=HERE, help="where the test_*.py are (tests/galera: the Galera stack's)")
     ap.add_argument("--times", help="append a line a test to this file: seconds, name, ok or fail (tests/report.py)")
     args = ap.parse_args()
@@ -37,7 +37,7 @@ def main():
         tests.sort(key=lambda t: t[1].__code__.co_firstlineno)
         for tname, fn in tests:
             full = "%s.%s" % (name[:-3], tname)
-            if args.pattern and args.pattern not in full:
+            if args.pattern and not any(p in full for p in args.pattern.split(",")):
                 continue
             t0 = time.time()
             ok = False

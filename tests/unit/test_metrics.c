@@ -121,7 +121,8 @@ static void test_text(void)
 	struct metrics_histogram h = {"creditd_guard_batch_size", "Ops per batch.", 3, le, counts, 7, 12};
 	struct metrics_node nodes[] = {{"db1:3306", 1}, {"db\"2:3306", 0}, {"db3:3306", -1}};
 	struct metrics_purged purged[] = {{"idempotency_keys", 7}, {"holds", 2500}};
-	struct metrics_gauges g = {&h, nodes, 3, 42, "1.2.3", purged, 2};
+	struct metrics_auth auth = {31, 30, 170};
+	struct metrics_gauges g = {&h, nodes, 3, 42, "1.2.3", purged, 2, &auth};
 	char *text = metrics_text(&g);
 	if (!ok(text != NULL, "text built"))
 		return;
@@ -163,12 +164,17 @@ static void test_text(void)
 	ok(has_line(text, "# TYPE creditd_purged_rows_total counter"), "the purge counter's type");
 	ok(has_line(text, "creditd_purged_rows_total{table=\"idempotency_keys\"} 7"), "rows purged, per table");
 	ok(has_line(text, "creditd_purged_rows_total{table=\"holds\"} 2500"), "each table its line");
+	ok(has_line(text, "# TYPE creditd_auth_failures_total counter"), "the auth counters' types");
+	ok(has_line(text, "creditd_auth_failures_total 31"), "failed authentications");
+	ok(has_line(text, "creditd_auth_lookups_total 30"), "key look-ups");
+	ok(has_line(text, "creditd_auth_throttled_total 170"), "throttled requests");
 	is_int(text[strlen(text) - 1], '\n', "text ends with a newline");
 	free(text);
-	struct metrics_gauges none = {NULL, NULL, 0, -1, NULL, NULL, 0};
+	struct metrics_gauges none = {NULL, NULL, 0, -1, NULL, NULL, 0, NULL};
 	text = metrics_text(&none);
 	ok(text != NULL && strstr(text, "creditd_outbox_pending") == NULL && strstr(text, "creditd_build_info") == NULL &&
-	   strstr(text, "creditd_db_up") == NULL && strstr(text, "creditd_purged_rows_total") == NULL,
+	   strstr(text, "creditd_db_up") == NULL && strstr(text, "creditd_purged_rows_total") == NULL &&
+	   strstr(text, "creditd_auth_") == NULL,
 	   "nothing counted yet: no gauge lines");
 	free(text);
 }
@@ -224,8 +230,9 @@ static void test_many_routes(void)
 		purged[i].table = table_names[i];
 		purged[i].rows = ~0ULL;
 	}
+	struct metrics_auth auth = {~0ULL, ~0ULL, ~0ULL};
 	struct metrics_gauges g = {NULL, nodes, LIMIT_DB_NODES, 1LL << 62, "0.0.0-longest", purged,
-				   LIMIT_METRICS_PURGE_TABLES};
+				   LIMIT_METRICS_PURGE_TABLES, &auth};
 	char *text = metrics_text(&g);
 	ok(text != NULL, "the largest text fits its cap");
 	if (text != NULL)
