@@ -1,0 +1,336 @@
+"""fake_provider_shapes.py: what the fake provider (fake_provider.py) checks
+and answers, in OpenAI's and Anthropic's shapes as their API references
+give them: credentials, request bodies, whole answers, stream events and
+errors. Pure functions of the request and the mode: no I/O."""
+import base64
+import json
+import struct
+import time
+
+CHAT_ROLES = ("system", "developer", "user", "assistant", "tool", "function")
+MODELS = ("gpt-4o", "gpt-4o-mini", "text-embedding-3-small", "claude-sonnet-4-5", "claude-haiku-4-5")
+
+
+# ---- errors ----
+
+def openai_error(message, typ, param, code):
+    return {"error": {"message": message, "type": typ, "param": param, "code": code}}
+
+
+def anthropic_error(typ, message):
+    return {"type": "error", "error": {"type": typ, "message": message}, "request_id": "req_fake_error"}
+
+
+def bad(route, message, param=None):
+    """A 400 in the route's provider's shape: (status, body)."""
+    if route == "messages":
+        return 400, anthropic_error("invalid_request_error", message)
+    return 400, openai_error(message, "invalid_request_error", param, None)
+
+
+def error_body(route, status):
+    """The provider's own error for a status the test asked for."""
+    if route == "messages":
+        typ = {400: "invalid_request_error", 401: "authentication_error", 403: "permission_error",
+               404: "not_found_error", 429: "rate_limit_error", 529: "overloaded_error"}.get(status, "api_error")
+        return anthropic_error(typ, "fake provider: %s" % typ)
+    typ, code = {400: ("invalid_request_error", None), 401: ("invalid_request_error", "invalid_api_key"),
+                 429: ("requests", "rate_limit_exceeded")}.get(status, ("server_error", None))
+    return openai_error("fake provider: status %d" % status, typ, None, code)
+
+
+# ---- credentials ----
+
+def openai_auth(headers, key):
+    auth = headers.get("Authorization") or ""
+    if not auth.startswith("Bearer ") or not auth[7:].strip():
+        return 401, openai_error("You didn't provide an API key. You need to provide your API key in an "
+                                 "Authorization header using Bearer auth.", "invalid_request_error", None, None)
+    if auth[7:] != key:
+        return 401, openai_error("Incorrect API key provided.", "invalid_request_error", None, "invalid_api_key")
+    return None
+
+
+def anthropic_auth(headers, key):
+    """x-api-key, or Authorization: Bearer (the newer SDKs send that)."""
+    auth = headers.get("Authorization") or ""
+    given = headers.get("x-api-key") or (auth[7:] if auth.startswith("Bearer ") else "")
+    if given != key:
+        return 401, anthropic_error("authentication_error", "invalid x-api-key")
+    if not headers.get("anthropic-version"):
+        return 400, anthropic_error("invalid_request_error", "anthropic-version: header is required")
+    return None
+
+
+# ---- bodies ----
+
+def _int_field(route, body, name, least):
+    v = body.get(name)
+    if v is None:
+        return None
+    if not isinstance(v, int) or isinstance(v, bool) or v < least:
+        return bad(route, "Invalid '%s': expected an integer of at least %d." % (name, least), name)
+    return None
+
+
+def _check_stream(route, body):
+    if "stream" in body and not isinstance(body["stream"], bool):
+        return bad(route, "Invalid type for 'stream': expected a boolean.", "stream")
+    if "stream_options" in body and route == "chat":
+        if not body.get("stream"):
+            return bad(route, "The 'stream_options' parameter is only allowed when 'stream' is enabled.",
+                       "stream_options")
+        so = body["stream_options"]
+        if not isinstance(so, dict) or not isinstance(so.get("include_usage", False), bool):
+            return bad(route, "Invalid 'stream_options'.", "stream_options")
+    return None
+
+
+def _check_chat(body):
+    msgs = body.get("messages")
+    if not isinstance(msgs, list) or not msgs:
+        return bad("chat", "Missing required parameter: 'messages'.", "messages")
+    for i, m in enumerate(msgs):
+        if not isinstance(m, dict) or m.get("role") not in CHAT_ROLES:
+            return bad("chat", "Invalid 'messages[%d].role'." % i, "messages[%d].role" % i)
+    return _int_field("chat", body, "max_tokens", 1) or _int_field("chat", body, "max_completion_tokens", 1)
+
+
+def _check_messages(body):
+    if not isinstance(body.get("max_tokens"), int) or isinstance(body.get("max_tokens"), bool):
+        return bad("messages", "max_tokens: Field required")
+    if body["max_tokens"] < 1:
+        return bad("messages", "max_tokens: Input should be greater than or equal to 1")
+    msgs = body.get("messages")
+    if not isinstance(msgs, list) or not msgs:
+        return bad("messages", "messages: Field required")
+    for i, m in enumerate(msgs):
+        if not isinstance(m, dict) or m.get("role") not in ("user", "assistant"):
+            return bad("messages", "messages.%d.role: Input should be 'user' or 'assistant'" % i)
+    return None
+
+
+def parse_body(route, raw):
+    """(body, None) or (body or None, (status, error body))."""
+    try:
+        body = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        return None, bad(route, "We could not parse the JSON body of your request.")
+    if not isinstance(body, dict):
+        return None, bad(route, "The request body must be a JSON object.")
+    if not isinstance(body.get("model"), str) or not body["model"]:
+        return body, bad(route, "you must provide a model parameter" if route != "messages"
+                         else "model: Field required", "model")
+    check = {"chat": _check_chat, "messages": _check_messages,
+             "responses": lambda b: _int_field("responses", b, "max_output_tokens", 16),
+             "embeddings": lambda b: None if isinstance(b.get("input"), (str, list)) and b.get("input") != []
+             else bad("embeddings", "'input' is a required property", "input")}[route]
+    return body, check(body) or _check_stream(route, body)
+
+
+# ---- the answer's plan: tokens in and out ----
+
+def _words(value):
+    """Whitespace-separated words of every text in a content value."""
+    if isinstance(value, str):
+        return len(value.split())
+    if isinstance(value, list):
+        return sum(_words(v) for v in value)
+    if isinstance(value, dict):
+        return sum(_words(value.get(k)) for k in ("text", "content", "input_text") if k in value)
+    return 0
+
+
+def input_words(route, body):
+    if route == "chat":
+        return sum(_words(m.get("content")) for m in body["messages"])
+    if route == "responses":
+        return _words(body.get("input")) + _words(body.get("instructions"))
+    if route == "messages":
+        return _words(body.get("system")) + sum(_words(m.get("content")) for m in body["messages"])
+    inp = body["input"]
+    if isinstance(inp, list) and inp and isinstance(inp[0], int):
+        return len(inp)
+    return _words(inp)
+
+
+def output_cap(route, body):
+    if route == "chat":
+        return body.get("max_completion_tokens") or body.get("max_tokens")
+    if route == "responses":
+        return body.get("max_output_tokens")
+    if route == "messages":
+        return body.get("max_tokens")
+    return None
+
+
+def plan(route, body, mode):
+    words = input_words(route, body)
+    cap = output_cap(route, body)
+    want = mode["output_tokens"] if mode.get("chunks") is None else mode["chunks"]
+    out = min(want, cap) if cap else want
+    cached = min(mode["cached_tokens"], words)
+    creation = min(mode["cache_creation_tokens"], words - cached)
+    return {"input": words, "output": out, "truncated": cap is not None and want > cap, "cached": cached,
+            "creation": creation, "reasoning": min(mode["reasoning_tokens"], out),
+            "no_usage": mode["mode"] == "no_usage", "cut_after": mode["cut_after"], "cut_at": 0,
+            "id": "%x" % int(time.time() * 1e6), "created": int(time.time())}
+
+
+def text_of(p):
+    return " ".join("w%d" % i for i in range(p["output"]))
+
+
+def openai_usage(p):
+    return {"prompt_tokens": p["input"], "completion_tokens": p["output"], "total_tokens": p["input"] + p["output"],
+            "prompt_tokens_details": {"cached_tokens": p["cached"], "audio_tokens": 0},
+            "completion_tokens_details": {"reasoning_tokens": p["reasoning"], "audio_tokens": 0,
+                                          "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0}}
+
+
+def responses_usage(p):
+    return {"input_tokens": p["input"], "input_tokens_details": {"cached_tokens": p["cached"]},
+            "output_tokens": p["output"], "output_tokens_details": {"reasoning_tokens": p["reasoning"]},
+            "total_tokens": p["input"] + p["output"]}
+
+
+def anthropic_usage(p, output):
+    return {"input_tokens": p["input"] - p["cached"] - p["creation"], "cache_creation_input_tokens": p["creation"],
+            "cache_read_input_tokens": p["cached"], "output_tokens": output}
+
+
+# ---- whole answers ----
+
+def _embedding(i, fmt):
+    vec = [round(0.001 * (i + 1) * (k + 1), 6) for k in range(8)]
+    if fmt == "base64":
+        return base64.b64encode(struct.pack("<%df" % len(vec), *vec)).decode()
+    return vec
+
+
+def _response_object(body, p, status):
+    text = text_of(p)
+    return {"id": "resp_" + p["id"], "object": "response", "created_at": p["created"], "status": status,
+            "error": None, "incomplete_details": {"reason": "max_output_tokens"} if p["truncated"] else None,
+            "instructions": body.get("instructions"), "max_output_tokens": body.get("max_output_tokens"),
+            "model": body["model"], "parallel_tool_calls": True, "previous_response_id": None,
+            "temperature": 1.0, "top_p": 1.0, "tool_choice": "auto", "tools": [], "text": {"format": {"type": "text"}},
+            "truncation": "disabled", "metadata": {}, "store": True, "user": None,
+            "output": [] if status == "in_progress" else [
+                {"type": "message", "id": "msg_" + p["id"], "status": status, "role": "assistant",
+                 "content": [{"type": "output_text", "text": text, "annotations": []}]}],
+            "usage": None if status == "in_progress" else responses_usage(p)}
+
+
+def whole(route, body, p):
+    if route == "chat":
+        return {"id": "chatcmpl-" + p["id"], "object": "chat.completion", "created": p["created"],
+                "model": body["model"], "system_fingerprint": "fp_fake", "service_tier": "default",
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": text_of(p), "refusal": None,
+                                                     "annotations": []},
+                             "logprobs": None, "finish_reason": "length" if p["truncated"] else "stop"}],
+                "usage": openai_usage(p)}
+    if route == "responses":
+        return _response_object(body, p, "incomplete" if p["truncated"] else "completed")
+    if route == "embeddings":
+        inputs = body["input"] if isinstance(body["input"], list) and not isinstance(body["input"][0], int) \
+            else [body["input"]]
+        fmt = body.get("encoding_format", "float")
+        return {"object": "list", "model": body["model"],
+                "data": [{"object": "embedding", "index": i, "embedding": _embedding(i, fmt)}
+                         for i in range(len(inputs))],
+                "usage": {"prompt_tokens": p["input"], "total_tokens": p["input"]}}
+    return {"id": "msg_" + p["id"], "type": "message", "role": "assistant", "model": body["model"],
+            "content": [{"type": "text", "text": text_of(p)}],
+            "stop_reason": "max_tokens" if p["truncated"] else "end_turn", "stop_sequence": None,
+            "usage": anthropic_usage(p, p["output"])}
+
+
+def openai_models():
+    return {"object": "list", "data": [{"id": m, "object": "model", "created": 1700000000, "owned_by": "system"}
+                                       for m in MODELS]}
+
+
+# ---- streams: a list of SSE event texts; plan["cut_at"] set to where "cut" stops ----
+
+def _sse(data, event=None):
+    head = "event: %s\n" % event if event else ""
+    return "%sdata: %s\n\n" % (head, json.dumps(data))
+
+
+def _chat_stream(body, p):
+    include = bool((body.get("stream_options") or {}).get("include_usage"))
+    base = {"id": "chatcmpl-" + p["id"], "object": "chat.completion.chunk", "created": p["created"],
+            "model": body["model"], "system_fingerprint": "fp_fake", "service_tier": "default"}
+
+    def chunk(delta, finish=None):
+        c = dict(base, choices=[{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}])
+        if include:
+            c["usage"] = None
+        return _sse(c)
+    out = [chunk({"role": "assistant", "content": "", "refusal": None})]
+    p["cut_at"] = 1 + p["cut_after"]
+    out += [chunk({"content": ("w%d" % i) + (" " if i + 1 < p["output"] else "")}) for i in range(p["output"])]
+    out.append(chunk({}, "length" if p["truncated"] else "stop"))
+    if include and not p["no_usage"]:
+        out.append(_sse(dict(base, choices=[], usage=openai_usage(p))))
+    out.append("data: [DONE]\n\n")
+    return out
+
+
+def _responses_stream(body, p):
+    seq = [0]
+
+    def ev(data):
+        data["sequence_number"] = seq[0]
+        seq[0] += 1
+        return _sse(data, data["type"])
+    mid = "msg_" + p["id"]
+    out = [ev({"type": "response.created", "response": _response_object(body, p, "in_progress")}),
+           ev({"type": "response.in_progress", "response": _response_object(body, p, "in_progress")}),
+           ev({"type": "response.output_item.added", "output_index": 0,
+               "item": {"type": "message", "id": mid, "status": "in_progress", "role": "assistant", "content": []}}),
+           ev({"type": "response.content_part.added", "item_id": mid, "output_index": 0, "content_index": 0,
+               "part": {"type": "output_text", "text": "", "annotations": []}})]
+    p["cut_at"] = len(out) + p["cut_after"]
+    for i in range(p["output"]):
+        out.append(ev({"type": "response.output_text.delta", "item_id": mid, "output_index": 0, "content_index": 0,
+                       "delta": ("w%d" % i) + (" " if i + 1 < p["output"] else ""), "logprobs": []}))
+    text = text_of(p)
+    out.append(ev({"type": "response.output_text.done", "item_id": mid, "output_index": 0, "content_index": 0,
+                   "text": text, "logprobs": []}))
+    out.append(ev({"type": "response.content_part.done", "item_id": mid, "output_index": 0, "content_index": 0,
+                   "part": {"type": "output_text", "text": text, "annotations": []}}))
+    final = _response_object(body, p, "incomplete" if p["truncated"] else "completed")
+    out.append(ev({"type": "response.output_item.done", "output_index": 0, "item": final["output"][0]}))
+    if not p["no_usage"]:
+        out.append(ev({"type": "response.incomplete" if p["truncated"] else "response.completed",
+                       "response": final}))
+    return out
+
+
+def _messages_stream(body, p):
+    mid = "msg_" + p["id"]
+    start = {"id": mid, "type": "message", "role": "assistant", "model": body["model"], "content": [],
+             "stop_reason": None, "stop_sequence": None, "usage": anthropic_usage(p, 1)}
+    out = [_sse({"type": "message_start", "message": start}, "message_start"),
+           _sse({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
+                "content_block_start"),
+           _sse({"type": "ping"}, "ping")]
+    p["cut_at"] = len(out) + p["cut_after"]
+    for i in range(p["output"]):
+        out.append(_sse({"type": "content_block_delta", "index": 0,
+                         "delta": {"type": "text_delta", "text": ("w%d" % i) + (" " if i + 1 < p["output"] else "")}},
+                        "content_block_delta"))
+    out.append(_sse({"type": "content_block_stop", "index": 0}, "content_block_stop"))
+    if not p["no_usage"]:
+        out.append(_sse({"type": "message_delta",
+                         "delta": {"stop_reason": "max_tokens" if p["truncated"] else "end_turn",
+                                   "stop_sequence": None},
+                         "usage": {"output_tokens": p["output"]}}, "message_delta"))
+    out.append(_sse({"type": "message_stop"}, "message_stop"))
+    return out
+
+
+def stream_events(route, body, p):
+    return {"chat": _chat_stream, "responses": _responses_stream, "messages": _messages_stream}[route](body, p)
