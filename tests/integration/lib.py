@@ -8,7 +8,9 @@ through the mariadb client, operator commands through creditctl.
 import http.client
 import json
 import os
+import random
 import shutil
+import socket
 import subprocess
 import threading
 import time
@@ -249,6 +251,25 @@ class DbWatch:
         self._stop.set()
         self._thread.join()
         return False
+
+
+def free_port():
+    """A port free now on 127.0.0.1 for a server a test starts, below the
+    kernel's ephemeral range: a port the kernel hands out for port 0 is
+    where outgoing connections take their source ports, and one may take
+    it between this pick and the server's bind (the server then fails to
+    listen, at random)."""
+    low, high = map(int, open("/proc/sys/net/ipv4/ip_local_port_range").read().split())
+    lo, hi = (10000, low) if low - 10000 >= 2000 else (high + 1, 65536)
+    while True:
+        s = socket.socket()
+        try:
+            s.bind(("127.0.0.1", random.randrange(lo, hi)))
+            return s.getsockname()[1]
+        except OSError:
+            continue
+        finally:
+            s.close()
 
 
 def wait_until(fn, timeout=10.0, step=0.05):

@@ -3,22 +3,13 @@ itself and hands it its listening socket on fd 0; the config comes from
 FcgidInitialEnv, as apache/example-fcgid.conf shows."""
 import os
 import signal
-import socket
 import subprocess
 import time
 
 import stack
-from lib import ENV, api, check, eq, new_account, wait_until
+from lib import ENV, api, check, eq, free_port, new_account, wait_until
 
 MODS = "/usr/lib/apache2/modules"
-
-
-def _free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def _config(d, port, binary):
@@ -56,7 +47,7 @@ def test_mod_fcgid_spawns_creditd_with_the_socket_on_fd0():
         f.write(text)
     os.chmod(site_conf, 0o600)
     subprocess.run(["chown", "www-data", site_conf], check=True)
-    port = _free_port()
+    port = free_port()
     conf = os.path.join(d, "apache.conf")
     with open(conf, "w") as f:
         f.write(_config(d, port, os.path.join(os.path.dirname(ENV["CREDITCTL"]), "creditd")))
