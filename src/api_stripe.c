@@ -3,8 +3,9 @@
  * The webhook's signature is checked over the raw body before anything
  * parses it; the effect is committed before the 2xx goes out, so a failed
  * commit makes Stripe retry. A top-up validates its body before it looks at
- * whether Stripe is configured, and never leaves a pending top-up behind
- * when Stripe fails. */
+ * whether Stripe is configured, is recorded (and counted toward
+ * stripe.topups_per_hour) before anything is sent to Stripe, and is marked
+ * failed, never left pending nor forgotten, when Stripe fails. */
 #include "api.h"
 #include "config.h"
 #include "keys.h"
@@ -114,24 +115,82 @@ static int ensure_customer(struct api_ctx *ctx, struct topup_begin *t, struct re
 	return 0;
 }
 
-/* The key Stripe dedupes the session by. With the client's key: the same
- * key gives the same session (Stripe replays it) and the same key with
- * other parameters Stripe's idempotency_error. Without one every top-up is
+/* The key Stripe dedupes the session by. With the client's key (its
+ * SHA-256, key_hash): the same key gives the same session, so a retry
+ * after a failure creditd could not record is Stripe's replay, never a
+ * second session; a key reused with another body never reaches Stripe
+ * (ledger_topup_begin answers 409 first). Without one every top-up is
  * new; the random part keeps databases that share a Stripe account (and
  * so reuse top-up ids) from ever getting each other's sessions. */
-static int idem_for_session(const struct topup_begin *t, const char *client_key, char *out, size_t cap)
+static int idem_for_session(const struct topup_begin *t, char *out, size_t cap)
 {
-	unsigned char hash[32];
 	char hex[65];
-	if (client_key == NULL) {
+	if (t->key_hash == NULL) {
 		if (keys_random_hex(hex, 8) != 0)
 			return -1;
 		snprintf(out, cap, "creditd-topup-%" PRId64 "-%s", t->topup_id, hex);
 		return 0;
 	}
-	keys_sha256(client_key, strlen(client_key), hash);
-	keys_hex(hash, hex);
+	keys_hex(t->key_hash, hex);
 	snprintf(out, cap, "creditd-topup-%" PRId64 "-%.40s", t->account_internal_id, hex);
+	return 0;
+}
+
+/* The answer of a ledger_topup_begin that refused (rc not CD_OK). */
+static void begin_refused(const struct cfg *c, const struct topup_begin *t, enum cd_err rc, struct response *rs)
+{
+	if (rc == CD_E_RATE_LIMITED) {
+		api_error(rs, rc, NULL, "stripe.topups_per_hour (%lld) top-ups started in the last hour: retry after %lld s",
+			  (long long)c->topups_per_hour, (long long)t->retry_after_seconds);
+		json_object_set_new(json_object_get(rs->json, "error"), "retry_after_seconds",
+				    json_integer((json_int_t)t->retry_after_seconds));
+		rs->retry_after = (int)t->retry_after_seconds;
+	} else if (rc == CD_E_CONFLICT && t->busy) {
+		api_error(rs, rc, "idempotency_key", "a top-up with this Idempotency-Key is in progress");
+	} else if (rc == CD_E_CONFLICT) {
+		api_error(rs, rc, "idempotency_key", "this Idempotency-Key was used with another request");
+	} else {
+		api_fail(rs, rc, "account");
+	}
+}
+
+/* 200 with the session: a new one, or (replayed) the key's. */
+static void topup_answer(const struct cfg *c, const struct topup_begin *t, const char *session_id, const char *url,
+			 struct response *rs)
+{
+	api_json(rs, 200, json_pack("{s:s, s:s, s:I, s:s, s:I}", "checkout_url", url, "session_id", session_id,
+				     "amount_cents", (json_int_t)t->amount_cents, "currency", c->stripe_currency,
+				     "credits_micros", (json_int_t)t->quoted_micros));
+}
+
+/* Opens the Checkout Session of the recorded top-up t: 0 with the answer
+ * in rs, or -1 with the error in rs (the caller marks t failed). */
+static int open_session(struct api_ctx *ctx, json_t *body, struct topup_begin *t, struct response *rs)
+{
+	const struct cfg *c = ctx->cfg;
+	struct stripe_result res;
+	char key[96];
+	if (ensure_customer(ctx, t, rs) != 0)
+		return -1;
+	struct stripe_checkout co = {t->customer, t->account, t->amount_cents, c->stripe_currency, c->product_name,
+				     jsonio_str(body, "success_url"), jsonio_str(body, "cancel_url"),
+				     jsonio_bool(body, "save_card", 0), c->invoice_topups};
+	if (co.success_url == NULL)
+		co.success_url = c->success_url;
+	if (co.cancel_url == NULL)
+		co.cancel_url = c->cancel_url;
+	if (idem_for_session(t, key, sizeof(key)) != 0) {
+		api_error(rs, CD_E_INTERNAL, NULL, "no randomness for the Stripe idempotency key");
+		return -1;
+	}
+	memset(&res, 0, sizeof(res));
+	if (session_failed(rs, stripe_create_checkout(ctx->stripe, &co, key, &res), &res))
+		return -1;
+	if (ledger_topup_opened(ctx->lg, t->topup_id, res.id, res.url) != CD_OK) {
+		api_error(rs, CD_E_UNAVAILABLE, NULL, "could not record the checkout session");
+		return -1;
+	}
+	topup_answer(c, t, res.id, res.url, rs);
 	return 0;
 }
 
@@ -141,13 +200,14 @@ void api_topup(struct api_ctx *ctx, const struct request *rq, char **params, str
 		api_topup_of(ctx, rq, params[0], rs);
 }
 
+/* Every attempt that may reach Stripe is recorded (and counted) first;
+ * one that opens no session stays recorded, failed (DESIGN §13). */
 void api_topup_of(struct api_ctx *ctx, const struct request *rq, const char *account, struct response *rs)
 {
 	const struct cfg *c = ctx->cfg;
 	struct topup_begin t;
-	struct stripe_result res;
 	const char *client_key;
-	char key[96];
+	unsigned char key_hash[KEYS_HASH_LEN], request_hash[KEYS_HASH_LEN];
 	json_t *body = api_body(rq, topup_fields, rs);
 	if (body == NULL)
 		return;
@@ -160,46 +220,20 @@ void api_topup_of(struct api_ctx *ctx, const struct request *rq, const char *acc
 	memset(&t, 0, sizeof(t));
 	t.account = account;
 	t.amount_cents = jsonio_int(body, "amount_cents", 0);
+	if (client_key != NULL) {
+		keys_sha256(client_key, strlen(client_key), key_hash);
+		t.key_hash = key_hash;
+	}
+	api_request_hash(rq, request_hash);
+	t.request_hash = request_hash;
 	snprintf(rs->account, sizeof(rs->account), "%s", account);
 	enum cd_err rc = ledger_topup_begin(ctx->lg, &t);
-	if (rc == CD_E_RATE_LIMITED) {
-		api_error(rs, rc, NULL, "stripe.topups_per_hour (%lld) top-ups started in the last hour: retry after %lld s",
-			  (long long)c->topups_per_hour, (long long)t.retry_after_seconds);
-		json_object_set_new(json_object_get(rs->json, "error"), "retry_after_seconds",
-				    json_integer((json_int_t)t.retry_after_seconds));
-		rs->retry_after = (int)t.retry_after_seconds;
-		goto out;
-	}
-	if (rc != CD_OK) {
-		api_fail(rs, rc, "account");
-		goto out;
-	}
-	if (ensure_customer(ctx, &t, rs) != 0)
-		goto abort;
-	struct stripe_checkout co = {t.customer, t.account, t.amount_cents, c->stripe_currency, c->product_name,
-				     jsonio_str(body, "success_url"), jsonio_str(body, "cancel_url"),
-				     jsonio_bool(body, "save_card", 0), c->invoice_topups};
-	if (co.success_url == NULL)
-		co.success_url = c->success_url;
-	if (co.cancel_url == NULL)
-		co.cancel_url = c->cancel_url;
-	if (idem_for_session(&t, client_key, key, sizeof(key)) != 0) {
-		api_error(rs, CD_E_INTERNAL, NULL, "no randomness for the Stripe idempotency key");
-		goto abort;
-	}
-	memset(&res, 0, sizeof(res));
-	if (session_failed(rs, stripe_create_checkout(ctx->stripe, &co, key, &res), &res))
-		goto abort;
-	if (ledger_topup_opened(ctx->lg, t.topup_id, res.id) != CD_OK) {
-		api_error(rs, CD_E_UNAVAILABLE, NULL, "could not record the checkout session");
-		goto abort;
-	}
-	api_json(rs, 200, json_pack("{s:s, s:s, s:I, s:s, s:I}", "checkout_url", res.url, "session_id", res.id,
-				     "amount_cents", (json_int_t)t.amount_cents, "currency", c->stripe_currency,
-				     "credits_micros", (json_int_t)(t.amount_cents * c->topup_rate)));
-	goto out;
-abort:
-	ledger_topup_opened(ctx->lg, t.topup_id, NULL);
+	if (rc != CD_OK)
+		begin_refused(c, &t, rc, rs);
+	else if (t.replayed)
+		topup_answer(c, &t, t.session_id, t.checkout_url, rs);
+	else if (open_session(ctx, body, &t, rs) != 0)
+		ledger_topup_opened(ctx->lg, t.topup_id, NULL, NULL);
 out:
 	json_decref(body);
 }

@@ -524,20 +524,37 @@ unsigned long long ledger_purged_rows(int i, const char **table);
 struct topup_begin {
 	const char *account;
 	int64_t amount_cents;
+	const unsigned char *key_hash;	/* 32 bytes: SHA-256 of the client's Idempotency-Key; NULL: none */
+	const unsigned char *request_hash;	/* 32 bytes: method, path and body (api_request_hash) */
 	char customer[LIMIT_STRIPE_ID_BYTES + 1];	/* out: existing customer or "" */
 	int64_t topup_id;		/* out */
 	int64_t account_internal_id;	/* out: stable id for Stripe idempotency keys */
 	int64_t retry_after_seconds;	/* out, with CD_E_RATE_LIMITED: when stripe.topups_per_hour allows one */
+	int64_t quoted_micros;		/* out: the credit the top-up gives when paid (its answer's credits_micros) */
+	int busy;			/* out, with CD_E_CONFLICT: 1 the key's top-up is still calling
+					 * Stripe, 0 the key was used with another request */
+	int replayed;			/* out: 1 when the key's session is open already: session_id,
+					 * checkout_url, amount_cents and quoted_micros are its, and
+					 * nothing was recorded (no Stripe call is due) */
+	char session_id[LIMIT_STRIPE_ID_BYTES + 1];	/* out, when replayed */
+	char checkout_url[LIMIT_CHECKOUT_URL_BYTES + 1];	/* out, when replayed */
 };
-/* Records a pending top-up under the account's row lock, after counting
- * the account's top-ups of the last hour: CD_E_RATE_LIMITED (with
- * retry_after_seconds) at stripe.topups_per_hour, nothing recorded. */
+/* Under the account's row lock, before anything is sent to Stripe
+ * (DESIGN §13): with an Idempotency-Key, its latest top-up decides first
+ * (another request: CD_E_CONFLICT; one still calling Stripe: CD_E_CONFLICT
+ * with busy; an open session: CD_OK with replayed, nothing counted); then
+ * the account's top-ups of the last hour, every attempt whatever became of
+ * it, are counted: CD_E_RATE_LIMITED (with retry_after_seconds) at
+ * stripe.topups_per_hour, nothing recorded. Else records a pending
+ * top-up, with the credit it quotes at today's stripe.topup_rate. */
 enum cd_err ledger_topup_begin(struct ledger *lg, struct topup_begin *t);
 enum cd_err ledger_topup_set_customer(struct ledger *lg, const char *account, const char *customer,
 				      char *stored, size_t cap);
-/* Records the session of a top-up, or (session NULL) drops a top-up whose
- * session could not be created. */
-enum cd_err ledger_topup_opened(struct ledger *lg, int64_t topup_id, const char *session_id);
+/* Records the session (and its url) of a top-up, or (session_id NULL)
+ * marks failed a top-up whose session could not be created: the row
+ * stays, and counts toward stripe.topups_per_hour. */
+enum cd_err ledger_topup_opened(struct ledger *lg, int64_t topup_id, const char *session_id,
+				const char *checkout_url);
 /* Marks up to LIMIT_TOPUP_EXPIRE_BATCH top-ups pending for
  * LIMIT_TOPUP_PENDING_SECONDS expired (the background thread's pass);
  * *expired: how many. A late payment of one still credits. */

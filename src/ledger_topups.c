@@ -1,17 +1,23 @@
 /* ledger_topups.c: Checkout top-ups, from the request to the credit
- * (DESIGN §5 "Stripe", §10 "only what creditd asked for").
+ * (DESIGN §5 "Stripe", §10 "only what creditd asked for", §13).
  *
  * Owns the topups rows: one is written, under the account's row lock,
- * before Stripe is asked for a session (so top-ups per hour are counted
- * exactly), gets its session id when Stripe answers, and is credited once
- * when a signed event for that session agrees with it. The record is the
- * truth: the credit goes to its account, for its amount_cents; the event
- * only confirms. Never credits a session it has no record of, nor one whose
+ * before Stripe is asked for anything, and stays whatever Stripe answers
+ * (status 'failed' when no session came of it), so that top-ups per hour
+ * count every attempt that reached Stripe exactly; it gets its session id
+ * when Stripe answers, and is credited once when a signed event for that
+ * session agrees with it. An Idempotency-Key is decided on its rows before
+ * anything is counted or sent: another body is 409, an open session is
+ * answered again, and Stripe never hears a key reused. The record is the
+ * truth: the credit goes to its account, for the credit it quoted when it
+ * started (amount_cents at the rate of that moment); the event only
+ * confirms. Never credits a session it has no record of, nor one whose
  * event disagrees: those write topup.mismatch and change no balance. */
 #include "ledger_hooks.h"
 #include "ledger_events.h"
 #include "log.h"
 #include "webhook.h"
+#include <assert.h>
 #include <inttypes.h>
 #include <mysqld_error.h>
 #include <stdio.h>
@@ -28,9 +34,10 @@ int64_t hook_cents_to_micros(const struct ledger *lg, int64_t cents)
 	return cents * lg->cfg->topup_rate;
 }
 
-/* stripe.topups_per_hour, counted on the account's locked row: CD_OK, or
- * CD_E_RATE_LIMITED with the seconds until the oldest top-up of the
- * window leaves it. */
+/* stripe.topups_per_hour, counted on the account's locked row over
+ * every attempt of the window (ix_account_created), failed ones included:
+ * CD_OK, or CD_E_RATE_LIMITED with the seconds until the oldest attempt
+ * of the window leaves it. */
 static enum cd_err topup_rate(struct ledger *lg, const struct acct *a, struct topup_begin *t)
 {
 	static const char sql[] = "SELECT COUNT(*), COALESCE(MIN(created_at), 0) FROM topups "
@@ -48,22 +55,95 @@ static enum cd_err topup_rate(struct ledger *lg, const struct acct *a, struct to
 	return CD_E_RATE_LIMITED;
 }
 
+/* The longest a top-up request may spend calling Stripe: its customer
+ * call tried LIMIT_STRIPE_BUSY_RETRIES more times (with the waits
+ * between), its session call once, each within the configured timeouts;
+ * plus a margin for the database around them. */
+static int64_t inflight_seconds(const struct cfg *c)
+{
+	int64_t waits_ms = 0;
+	for (int i = 1; i <= LIMIT_STRIPE_BUSY_RETRIES; i++)
+		waits_ms += (int64_t)LIMIT_STRIPE_BUSY_WAIT_MS * i;
+	int64_t calls_ms = (LIMIT_STRIPE_BUSY_RETRIES + 2) * (c->stripe_connect_timeout_ms + c->stripe_timeout_ms);
+	return (calls_ms + waits_ms) / 1000 + 1 + LIMIT_TOPUP_INFLIGHT_MARGIN_SECONDS;
+}
+
+/* What the key's latest top-up (the row read by topup_by_key) says of
+ * this request; CD_E_NOT_FOUND: nothing, a new attempt is due. */
+static enum cd_err key_decides(struct ledger *lg, struct dbstmt *s, struct topup_begin *t)
+{
+	if (db_len(s, 0) != 32 || memcmp(db_str(s, 0), t->request_hash, 32) != 0) {
+		t->busy = 0;
+		return CD_E_CONFLICT;
+	}
+	if (!db_null(s, 2) && !db_null(s, 3) && db_copy(s, 2, t->session_id, sizeof(t->session_id), "") == 0 &&
+	    db_copy(s, 3, t->checkout_url, sizeof(t->checkout_url), "") == 0) {
+		t->replayed = 1;
+		t->amount_cents = db_i64(s, 4);
+		t->quoted_micros = db_i64(s, 5);
+		return CD_OK;
+	}
+	/* A failed attempt answered 502 and stored no answer: the key may
+	 * be tried again, and that attempt counts like any other. So may one
+	 * that still has no session past the longest a request may call
+	 * Stripe: its process died mid-call. */
+	const char *status = db_str(s, 1);
+	if (status != NULL && strcmp(status, "pending") == 0 && db_i64(s, 6) > lg->now - inflight_seconds(lg->cfg)) {
+		t->busy = 1;
+		return CD_E_CONFLICT;
+	}
+	return CD_E_NOT_FOUND;
+}
+
+/* The client's Idempotency-Key, decided on its latest top-up before
+ * anything is counted or sent to Stripe (DESIGN §13): CD_E_NOT_FOUND when
+ * a new attempt is due, CD_E_CONFLICT (busy or not), or CD_OK with
+ * t->replayed. One read of ix_account_idem. */
+static enum cd_err topup_by_key(struct ledger *lg, const struct acct *a, struct topup_begin *t)
+{
+	static const char sql[] = "SELECT request_hash, status, session_id, checkout_url, amount_cents, "
+				  "COALESCE(quoted_micros, -1), created_at FROM topups "
+				  "WHERE account_id = ? AND idem_hash = ? ORDER BY id DESC LIMIT 1";
+	int e;
+	struct dbstmt *s = db_exec(lg, sql, &e, "ib", a->id, (const char *)t->key_hash, (size_t)32);
+	if (s == NULL)
+		return db_err(lg, e, "topup key lookup");
+	int got = db_fetch(s);
+	if (got < 0)
+		return CD_E_INTERNAL;
+	return got == 0 ? CD_E_NOT_FOUND : key_decides(lg, s, t);
+}
+
 static enum cd_err topup_begin_tx(struct ledger *lg, struct topup_begin *t)
 {
-	static const char sql[] = "INSERT INTO topups (account_id, amount_cents, currency, created_at) VALUES (?, ?, ?, ?)";
+	static const char sql[] = "INSERT INTO topups (account_id, amount_cents, currency, quoted_micros, idem_hash, "
+				  "request_hash, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)";
 	struct acct a;
 	int e;
+	t->replayed = 0;
 	enum cd_err rc = acct_lock(lg, t->account, &a);
 	if (rc != CD_OK)
 		return rc;
 	if (strcmp(a.status, "closed") == 0)
 		return CD_E_SUSPENDED;
-	rc = topup_rate(lg, &a, t);
-	if (rc != CD_OK)
-		return rc;
 	snprintf(t->customer, sizeof(t->customer), "%s", a.stripe_customer);
 	t->account_internal_id = a.id;
-	struct dbstmt *s = db_exec(lg, sql, &e, "iisi", a.id, t->amount_cents, lg->cfg->stripe_currency, lg->now);
+	rc = t->key_hash != NULL ? topup_by_key(lg, &a, t) : CD_E_NOT_FOUND;
+	if (rc == CD_E_NOT_FOUND)
+		rc = topup_rate(lg, &a, t);
+	else if (rc == CD_OK)
+		return a.dirty ? acct_save(lg, &a) : CD_OK;	/* replayed */
+	if (rc != CD_OK)
+		return rc;
+	/* The quote: the config keeps topup_max_cents x topup_rate within
+	 * the largest grant, and amount_cents was checked against it. */
+	t->quoted_micros = hook_cents_to_micros(lg, t->amount_cents);
+	if (t->quoted_micros < 0 || t->quoted_micros > LIMIT_AMOUNT_MICROS_MAX)
+		return CD_E_INTERNAL;
+	size_t key_len = t->key_hash != NULL ? 32 : 0;
+	struct dbstmt *s = db_exec(lg, sql, &e, "iisibbi", a.id, t->amount_cents, lg->cfg->stripe_currency,
+				   t->quoted_micros, (const char *)t->key_hash, key_len, (const char *)t->request_hash,
+				   (size_t)32, lg->now);
 	if (s == NULL)
 		return db_err(lg, e, "topup insert");
 	t->topup_id = (int64_t)db_insert_id(s);
@@ -73,6 +153,7 @@ static enum cd_err topup_begin_tx(struct ledger *lg, struct topup_begin *t)
 enum cd_err ledger_topup_begin(struct ledger *lg, struct topup_begin *t)
 {
 	struct ledger_tx tx;
+	assert(t->request_hash != NULL);
 	t->retry_after_seconds = 0;
 	for (ledger_tx_init(lg, &tx); ledger_tx_next(lg, &tx);)
 		ledger_tx_end(lg, &tx, topup_begin_tx(lg, t));
@@ -101,23 +182,32 @@ enum cd_err ledger_topup_set_customer(struct ledger *lg, const char *account, co
 	return t.rc;
 }
 
-static enum cd_err opened_tx(struct ledger *lg, int64_t topup_id, const char *session_id)
+/* A top-up that opened no session of its own stays, failed: it reached
+ * Stripe (or would have), and counts toward stripe.topups_per_hour. */
+static const char SQL_TOPUP_FAILED[] = "UPDATE topups SET status = 'failed' WHERE id = ? AND status = 'pending' "
+				       "AND session_id IS NULL";
+
+static enum cd_err opened_tx(struct ledger *lg, int64_t topup_id, const char *session_id, const char *url)
 {
 	if (session_id == NULL)
-		return db_do(lg, "DELETE FROM topups WHERE id = ? AND status = 'pending' AND session_id IS NULL",
-			     "topup abort", "i", topup_id);
+		return db_do(lg, SQL_TOPUP_FAILED, "topup failed", "i", topup_id);
 	int e;
-	struct dbstmt *s = db_exec(lg, "UPDATE topups SET session_id = ? WHERE id = ?", &e, "si", session_id, topup_id);
-	if (s == NULL && e == ER_DUP_ENTRY)	/* a replayed top-up: Stripe gave back the same session */
-		return db_do(lg, "DELETE FROM topups WHERE id = ?", "topup dedupe", "i", topup_id);
+	struct dbstmt *s = db_exec(lg, "UPDATE topups SET session_id = ?, checkout_url = ? WHERE id = ?", &e, "ssi",
+				   session_id, url, topup_id);
+	/* Stripe gave back a session another row holds (a replay of its
+	 * key that this row's lookup could not see: a row made before keys
+	 * were kept on top-ups): that row stays the session's record. */
+	if (s == NULL && e == ER_DUP_ENTRY)
+		return db_do(lg, SQL_TOPUP_FAILED, "topup dedupe", "i", topup_id);
 	return s != NULL ? CD_OK : db_err(lg, e, "topup open");
 }
 
-enum cd_err ledger_topup_opened(struct ledger *lg, int64_t topup_id, const char *session_id)
+enum cd_err ledger_topup_opened(struct ledger *lg, int64_t topup_id, const char *session_id,
+				const char *checkout_url)
 {
 	struct ledger_tx t;
 	for (ledger_tx_init(lg, &t); ledger_tx_next(lg, &t);)
-		ledger_tx_end(lg, &t, opened_tx(lg, topup_id, session_id));
+		ledger_tx_end(lg, &t, opened_tx(lg, topup_id, session_id, checkout_url));
 	return t.rc;
 }
 
@@ -148,6 +238,7 @@ enum cd_err ledger_topups_expire(struct ledger *lg, int *expired)
 /* creditd's record of a session. */
 struct topup_rec {
 	int64_t id, account_id, amount_cents;
+	int64_t quoted_micros;		/* the credit quoted when it started; -1: a row made before 028 */
 	char status[16];
 	char currency[16];
 };
@@ -156,10 +247,10 @@ struct topup_rec {
  * CD_E_NOT_FOUND when creditd made no such session. */
 static enum cd_err topup_find(struct ledger *lg, const char *session, int lock, struct topup_rec *r)
 {
-	static const char sql_read[] = "SELECT id, account_id, amount_cents, status, currency FROM topups "
-				       "WHERE session_id = ?";
-	static const char sql_lock[] = "SELECT id, account_id, amount_cents, status, currency FROM topups "
-				       "WHERE session_id = ? FOR UPDATE";
+	static const char sql_read[] = "SELECT id, account_id, amount_cents, status, currency, "
+				       "COALESCE(quoted_micros, -1) FROM topups WHERE session_id = ?";
+	static const char sql_lock[] = "SELECT id, account_id, amount_cents, status, currency, "
+				       "COALESCE(quoted_micros, -1) FROM topups WHERE session_id = ? FOR UPDATE";
 	int e;
 	struct dbstmt *s = db_exec(lg, lock ? sql_lock : sql_read, &e, "s", session);
 	if (s == NULL)
@@ -174,6 +265,7 @@ static enum cd_err topup_find(struct ledger *lg, const char *session, int lock, 
 	r->amount_cents = db_i64(s, 2);
 	ledger_copy_text(r->status, sizeof(r->status), db_str(s, 3));
 	ledger_copy_text(r->currency, sizeof(r->currency), db_str(s, 4));
+	r->quoted_micros = db_i64(s, 5);
 	return CD_OK;
 }
 
@@ -242,9 +334,12 @@ static enum cd_err credit(struct ledger *lg, struct hook_run *h, struct acct *a,
 	static const char sql_done[] = "UPDATE topups SET status = 'credited', credited_micros = ?, payment_intent = ?, "
 				       "grant_id = ?, credited_at = ?, paid_cents = ?, invoice_id = ? WHERE id = ?";
 	const struct webhook_event *ev = h->ev;
-	int64_t micros = hook_cents_to_micros(lg, r->amount_cents);
+	/* The credit quoted when the top-up started, whatever topup_rate is
+	 * now (DESIGN §13); a row made before the quote was kept (028) gets
+	 * amount_cents at today's rate, as it always did. */
+	int64_t micros = r->quoted_micros >= 0 ? r->quoted_micros : hook_cents_to_micros(lg, r->amount_cents);
 	int64_t grant_id, journal_id;
-	/* Only a rate raised since the session began takes a top-up past the
+	/* Only a rate raised since such an old row began takes it past the
 	 * largest grant (the config refuses a larger one): the record no
 	 * longer fits, so it is a mismatch like any other, not credited. */
 	if (micros < 0 || micros > LIMIT_AMOUNT_MICROS_MAX)

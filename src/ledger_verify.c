@@ -70,6 +70,12 @@ static const struct check checks[] = {
 	 "WHERE g.source = 'plan' AND LEFT(g.reference, 3) = BINARY 'in_' AND LOCATE(':', g.reference) = 0 "
 	 "AND ic.grant_id IS NULL",
 	 "invoice grant", "its row in invoice_credits", 0},
+	/* A top-up credits what it quoted when it started (DESIGN §13);
+	 * rows made before the quote was kept (028) have none. */
+	{"top-up credit vs its quote",
+	 "SELECT a.ext_id, t.credited_micros, t.quoted_micros FROM topups t JOIN accounts a ON a.id = t.account_id "
+	 "WHERE t.status = 'credited' AND t.quoted_micros IS NOT NULL AND t.credited_micros <> t.quoted_micros",
+	 "credited_micros", "quoted_micros", 0},
 	{"refund beyond top-up",
 	 "SELECT a.ext_id, t.refunded_micros, t.credited_micros FROM topups t JOIN accounts a ON a.id = t.account_id "
 	 "WHERE t.refunded_micros > t.credited_micros", "refunded_micros", "credited_micros", 0},

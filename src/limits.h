@@ -303,6 +303,18 @@ _Static_assert(LIMIT_BATCH_OPS >= 1 && LIMIT_BATCH_OPS <= 64, "batch sizes fit t
 /* A top-up still pending this long after it started is marked expired
  * (DESIGN §10): Checkout Sessions expire after 24 h at the latest. */
 #define LIMIT_TOPUP_PENDING_SECONDS (24 * 3600)
+/* A Checkout Session's url, in bytes: Stripe's are under 600; the
+ * topups column that keeps it for a replayed top-up is VARCHAR(2048)
+ * (sql/028_topup_attempts.sql), and a longer one is refused as unusable
+ * when Stripe answers (stripe.c). */
+#define LIMIT_CHECKOUT_URL_BYTES 2047
+/* A top-up under an Idempotency-Key whose row has no session yet is
+ * another request's still calling Stripe (409) for as long as that request
+ * may last: its customer call tried LIMIT_STRIPE_BUSY_RETRIES more times,
+ * its session call once, each within stripe.connect_timeout_ms and
+ * timeout_ms, plus this margin for the database around them. Past that
+ * its process died mid-call and the key may be tried again. */
+#define LIMIT_TOPUP_INFLIGHT_MARGIN_SECONDS 60
 /* Pending top-ups one sweep marks expired, in one short transaction; the
  * rest wait for the next pass. */
 #define LIMIT_TOPUP_EXPIRE_BATCH 100

@@ -64,7 +64,7 @@ void stripe_client_free(struct stripe_client *c);
 struct stripe_result {
 	int http_status;		/* 0 when no HTTP answer came */
 	char id[LIMIT_STRIPE_ID_BYTES + 1];	/* "cus_..." or "cs_..." on success */
-	char url[2048];			/* checkout URL on success (sessions) */
+	char url[LIMIT_CHECKOUT_URL_BYTES + 1];	/* checkout URL on success (sessions) */
 	char message[512];		/* Stripe's error message or a transport error sentence */
 	char status[32];		/* the object's "status" on success ("succeeded" for a paid
 					 * PaymentIntent), "" when it has none */

@@ -77,8 +77,8 @@ class State:
             self.sessions = {}      # id -> object (with private fields)
             self.idem = {}          # (api_key, key) -> {"path", "params", "status", "body"}
             self.inflight = set()
-            self.mode = {"mode": "ok", "delay_seconds": 0, "count": None}
-            self.payment_mode = {"mode": "ok", "delay_seconds": 0, "count": None}
+            self.mode = {"mode": "ok", "delay_seconds": 0, "count": None, "path": None}
+            self.payment_mode = {"mode": "ok", "delay_seconds": 0, "count": None, "path": None}
             self.payment_methods = {}   # (api key hash, customer) -> set of pm ids
             self.payment_intents = {}   # id -> object (with private _api_key_hash)
             self.seq = 0
@@ -91,16 +91,20 @@ class State:
             if len(self.requests) > 10000:
                 del self.requests[0]
 
-    def take_mode(self, attr="mode"):
-        """The mode (attr: "mode" for every /v1 request, "payment_mode" for
-        POST /v1/payment_intents) for this request, counting down a limited one."""
+    def take_mode(self, attr="mode", path=None):
+        """The mode (attr: "mode" for every /v1 request, or those to its
+        "path" alone when it names one, "payment_mode" for POST
+        /v1/payment_intents) for this request at path, counting down a
+        limited one."""
         with self.lock:
             mode = getattr(self, attr)
+            if mode.get("path") is not None and path != mode["path"]:
+                return {"mode": "ok", "delay_seconds": 0, "count": None, "path": None}
             m = dict(mode)
             if m["mode"] != "ok" and m["count"] is not None:
                 mode["count"] -= 1
                 if mode["count"] <= 0:
-                    setattr(self, attr, {"mode": "ok", "delay_seconds": 0, "count": None})
+                    setattr(self, attr, {"mode": "ok", "delay_seconds": 0, "count": None, "path": None})
             return m
 
     def get_customer(self, api_key, cid):
@@ -248,9 +252,9 @@ class Handler(BaseHTTPRequestHandler):
             pass
         return entry
 
-    def apply_mode(self):
+    def apply_mode(self, path):
         """Returns an answer tuple for failure modes, None to go on."""
-        m = STATE.take_mode()
+        m = STATE.take_mode(path=path)
         if m["mode"] == "slow":
             # Slept inside the idempotency in-flight window (see idempotent),
             # like a slow Stripe, or before the answer when there is none.
@@ -270,7 +274,7 @@ class Handler(BaseHTTPRequestHandler):
         return None
 
     def api_answer(self, path, raw, entry):
-        failure = self.apply_mode()
+        failure = self.apply_mode(path)
         if failure is not None:
             return failure
         api_key = self.check_auth()
@@ -461,14 +465,17 @@ class Handler(BaseHTTPRequestHandler):
             mode = body.get("mode", "ok")
             delay = body.get("delay_seconds", 5 if mode == "slow" else 0)
             count = body.get("count")
+            path = body.get("path")
             if mode not in modes:
                 raise StripeError(400, "mode must be one of %s" % ", ".join(modes))
             if not isinstance(delay, (int, float)) or isinstance(delay, bool) or not 0 <= delay <= 600:
                 raise StripeError(400, "delay_seconds must be a number from 0 to 600")
             if count is not None and (not isinstance(count, int) or isinstance(count, bool) or count < 1):
                 raise StripeError(400, "count must be a positive integer")
+            if path is not None and (attr != "mode" or not isinstance(path, str) or not path.startswith("/v1/")):
+                raise StripeError(400, "path (of /_mode only) must be a /v1/... path")
             with STATE.lock:
-                setattr(STATE, attr, {"mode": mode, "delay_seconds": delay, "count": count})
+                setattr(STATE, attr, {"mode": mode, "delay_seconds": delay, "count": count, "path": path})
         elif self.command != "GET":
             raise StripeError(405, "use GET or POST on /_%s" % attr)
         with STATE.lock:

@@ -168,7 +168,16 @@ def event_rows(eid):
 
 
 def pending_without_session():
-    return int(one("SELECT COUNT(*) FROM topups WHERE session_id IS NULL"))
+    """Top-ups left pending with no session (a failed attempt is kept,
+    status failed: it counts toward topups_per_hour)."""
+    return int(one("SELECT COUNT(*) FROM topups WHERE session_id IS NULL AND status = 'pending'"))
+
+
+def attempts(acct):
+    """The account's top-up rows by status, e.g. {"failed": 2, "pending": 1}."""
+    rows = sql("SELECT t.status, COUNT(*) FROM topups t JOIN accounts a ON a.id = t.account_id "
+               "WHERE a.ext_id = %s GROUP BY t.status" % quoted(acct))
+    return {r[0]: int(r[1]) for r in rows}
 
 
 def ok_mode():
@@ -673,8 +682,7 @@ def test_stripe_unreachable_is_502_and_leaves_nothing_pending():
     finally:
         c.close()
     eq(pending_without_session(), 0, "no pending top-up left behind")
-    eq(int(one("SELECT COUNT(*) FROM topups t JOIN accounts a ON a.id = t.account_id WHERE a.ext_id = %s"
-               % quoted(acct))), 0, "no top-up recorded")
+    eq(attempts(acct), {"failed": 1}, "the attempt is kept, failed: it counts toward topups_per_hour")
 
 
 def test_topup_and_webhook_through_apache():
@@ -1062,8 +1070,8 @@ def test_stripe_down_or_slow_is_502_and_leaves_nothing_pending():
     finally:
         ok_mode()
     eq(pending_without_session(), 0, "no pending top-up without a session")
-    eq(int(one("SELECT COUNT(*) FROM topups t JOIN accounts a ON a.id = t.account_id WHERE a.ext_id = %s"
-               % quoted(acct))), recorded, "only the successful top-ups are recorded")
+    eq(attempts(acct), {"pending": recorded, "failed": 8 - recorded},
+       "every attempt is recorded, those that opened no session failed")
     eq(open_session(fresh, 600).startswith("cs_"), True, "a later top-up works")
     verify()
 
