@@ -107,18 +107,40 @@ static const char *nonempty(const char *s)
 	return s != NULL && s[0] != '\0' ? s : NULL;
 }
 
+/* Nodes already warned of a single applier thread, once a process. */
+static atomic_int single_applier_warned[LIMIT_DB_NODES];
+
+/* One applier thread (wsrep_slave_threads = 1, MariaDB's default) can
+ * stall a node's writes of a row for as long as both instances write it
+ * through two nodes: the applier waits for a row lock that a local
+ * transaction holds while that transaction waits, in its certification,
+ * for a write set queued behind the applier. Seen here for 50 s at a
+ * time; with 4 appliers none (docs/scale-out.md). Worth a warning, once. */
+static void warn_single_applier(const struct ledger *lg, const char *threads)
+{
+	if (threads == NULL || strcmp(threads, "1") != 0 || lg->node < 0 || lg->node >= LIMIT_DB_NODES)
+		return;
+	if (atomic_exchange(&single_applier_warned[lg->node], 1) == 0)
+		log_warn("database node %s: wsrep_slave_threads = 1: a row written through two nodes can stall "
+			 "its writes for the lock wait; set it to 4 or more (docs/scale-out.md)",
+			 lg->cfg->db_node[lg->node].name);
+}
+
 /* Is the server a Galera node (wsrep_on)? Asked once per connection:
- * 1, 0, or -1 when the question failed (the connection is not used). */
-static int wsrep_on(MYSQL *db)
+ * 1, 0, or -1 when the question failed (the connection is not used). A
+ * node's applier threads are looked at in the same round trip. */
+static int wsrep_on(const struct ledger *lg, MYSQL *db)
 {
 	int on = 0;
-	if (mysql_query(db, "SELECT @@wsrep_on") != 0)
+	if (mysql_query(db, "SELECT @@wsrep_on, @@wsrep_slave_threads") != 0)
 		return mysql_errno(db) == ER_UNKNOWN_SYSTEM_VARIABLE ? 0 : -1;	/* 0: built without Galera */
 	MYSQL_RES *res = mysql_store_result(db);
 	if (res == NULL)
 		return -1;
-	MYSQL_ROW row = res != NULL ? mysql_fetch_row(res) : NULL;
+	MYSQL_ROW row = mysql_fetch_row(res);
 	on = row != NULL && row[0] != NULL && strcmp(row[0], "1") == 0;
+	if (on)
+		warn_single_applier(lg, row[1]);
 	mysql_free_result(res);
 	return on;
 }
@@ -164,7 +186,7 @@ enum cd_err db_ensure(struct ledger *lg)
 		disconnect(lg);
 		return CD_E_UNAVAILABLE;
 	}
-	lg->c->galera = wsrep_on(lg->c->db);
+	lg->c->galera = wsrep_on(lg, lg->c->db);
 	if (lg->c->galera < 0) {
 		snprintf(lg->errmsg, sizeof(lg->errmsg), "session setup failed: %s", mysql_error(lg->c->db));
 		disconnect(lg);
