@@ -11,26 +11,44 @@
 #include "ledger_events.h"
 #include "ledger_hooks.h"
 #include "log.h"
+#include <inttypes.h>
 #include <string.h>
+
+/* A collection due while its account has a dispute open waits
+ * (DESIGN §13): looked at again an hour later, sent once the dispute is
+ * won and the account active, never while it stays open. */
+static enum cd_err collection_waits(struct ledger *lg, const struct ledger_recharge *r)
+{
+	static const char sql[] = "UPDATE recharges SET next_attempt_at = ?, error = 'not sent: a dispute is open on "
+				  "the account', updated_at = ? WHERE id = ? AND state = 'queued'";
+	log_info("account %s: collection %" PRId64 " not sent: a dispute is open on the account", r->account, r->id);
+	return db_do(lg, sql, "collection waits", "iii", lg->now + LIMIT_DISPUTED_CHARGE_WAIT_SECONDS, lg->now, r->id);
+}
 
 /* Due: a charge queued to be sent, or one sent whose PaymentIntent is to
  * be fetched (next_attempt_at 0: left for good, see news_later). Each is
- * leased by pushing next_attempt_at, under the state it was read in. */
+ * leased by pushing next_attempt_at, under the state it was read in; a
+ * queued one's decided_at is the lease's time, when no dispute was open
+ * on its account (verify holds it to that). An auto-recharge due on an
+ * account with a dispute open goes to held[] instead, for
+ * ledger_recharges_claim to end on its locked account. */
 static enum cd_err claim_tx(struct ledger *lg, struct ledger_recharge *out, int max, int64_t lease_seconds,
-			    int *claimed)
+			    int *claimed, int64_t *held, int *nheld)
 {
 	static const char due[] = "SELECT r.id, r.amount_cents, r.attempts, a.ext_id, a.stripe_customer_id, "
 				  "a.stripe_payment_method, IFNULL(r.period, 0), r.try_no, a.balance_micros, "
-				  "IF(r.state = 'sent', IFNULL(r.payment_intent, ''), '') FROM recharges r "
+				  "IF(r.state = 'sent', IFNULL(r.payment_intent, ''), ''), "
+				  "r.state = 'queued' AND " DISPUTE_OPEN_SQL " FROM recharges r "
 				  "JOIN accounts a ON a.id = r.account_id WHERE r.state IN ('queued', 'sent') "
 				  "AND r.next_attempt_at BETWEEN 1 AND ? AND (r.state = 'queued' OR "
 				  "r.payment_intent IS NOT NULL) ORDER BY r.id LIMIT ?";
-	static const char lease[] = "UPDATE recharges SET next_attempt_at = ? WHERE id = ? AND state = ? "
-				    "AND next_attempt_at BETWEEN 1 AND ?";
+	static const char lease[] = "UPDATE recharges SET next_attempt_at = ?, decided_at = IF(state = 'queued', ?, "
+				    "decided_at) WHERE id = ? AND state = ? AND next_attempt_at BETWEEN 1 AND ?";
 	struct ledger_recharge found[LIMIT_RECHARGE_BATCH];
 	int64_t balance[LIMIT_RECHARGE_BATCH];
+	int disputed[LIMIT_RECHARGE_BATCH];
 	int n = 0, e;
-	*claimed = 0;
+	*claimed = *nheld = 0;
 	struct dbstmt *s = db_exec(lg, due, &e, "ii", lg->now, (int64_t)max);
 	if (s == NULL)
 		return db_err(lg, e, "recharges due");
@@ -47,15 +65,23 @@ static enum cd_err claim_tx(struct ledger *lg, struct ledger_recharge *out, int 
 		r->try_no = db_i64(s, 7);
 		balance[n - 1] = db_i64(s, 8);
 		ledger_copy_text(r->payment_intent, sizeof(r->payment_intent), db_str(s, 9));
+		disputed[n - 1] = db_i64(s, 10) != 0;
 	}
 	for (int i = 0; i < n; i++) {
 		int send = 1, sent = found[i].payment_intent[0] != '\0';
 		enum cd_err rc = found[i].period > 0 && !sent ? payg_before_send(lg, &found[i], balance[i], &send) : CD_OK;
+		if (rc == CD_OK && send && disputed[i]) {
+			send = 0;
+			if (found[i].period > 0)
+				rc = collection_waits(lg, &found[i]);
+			else
+				held[(*nheld)++] = found[i].id;
+		}
 		if (rc != CD_OK)
 			return rc;
 		if (!send)
 			continue;
-		struct dbstmt *l = db_exec(lg, lease, &e, "iisi", lg->now + lease_seconds, found[i].id,
+		struct dbstmt *l = db_exec(lg, lease, &e, "iiisi", lg->now + lease_seconds, lg->now, found[i].id,
 					   sent ? "sent" : "queued", lg->now);
 		if (l == NULL)
 			return db_err(lg, e, "recharge lease");
@@ -65,14 +91,42 @@ static enum cd_err claim_tx(struct ledger *lg, struct ledger_recharge *out, int 
 	return CD_OK;
 }
 
+/* An auto-recharge held back by a dispute, ended on its locked account
+ * (the account's lock first, as everywhere). */
+static enum cd_err held_tx(struct ledger *lg, int64_t id)
+{
+	static const char owner[] = "SELECT account_id FROM recharges WHERE id = ?";
+	int e;
+	struct dbstmt *s = db_exec(lg, owner, &e, "i", id);
+	if (s == NULL)
+		return db_err(lg, e, "recharge owner");
+	if (db_fetch(s) != 1)
+		return CD_OK;
+	struct acct a;
+	enum cd_err rc = acct_lock_id(lg, db_i64(s, 0), &a);
+	if (rc == CD_OK)
+		rc = recharge_hold_for_dispute(lg, &a, id);
+	if (rc == CD_OK && a.dirty)
+		rc = acct_save(lg, &a);
+	return rc;
+}
+
 enum cd_err ledger_recharges_claim(struct ledger *lg, struct ledger_recharge *out, int max, int64_t lease_seconds,
 				   int *n)
 {
 	struct ledger_tx t;
-	int claimed = 0;
+	int claimed = 0, nheld = 0;
+	int64_t held[LIMIT_RECHARGE_BATCH];
 	for (ledger_tx_init(lg, &t); ledger_tx_next(lg, &t);)
-		ledger_tx_end(lg, &t, claim_tx(lg, out, max, lease_seconds, &claimed));
+		ledger_tx_end(lg, &t, claim_tx(lg, out, max, lease_seconds, &claimed, held, &nheld));
 	*n = t.rc == CD_OK ? claimed : 0;
+	for (int i = 0; t.rc == CD_OK && i < nheld; i++) {
+		struct ledger_tx h;
+		for (ledger_tx_init(lg, &h); ledger_tx_next(lg, &h);)
+			ledger_tx_end(lg, &h, held_tx(lg, held[i]));
+		if (h.rc != CD_OK)
+			return h.rc;
+	}
 	return t.rc;
 }
 

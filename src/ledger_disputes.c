@@ -48,6 +48,20 @@ enum cd_err acct_suspend_for(struct ledger *lg, struct acct *a, const char *reas
 	return db_do(lg, sql, "suspend", "si", reason, a->id);
 }
 
+enum cd_err dispute_open_on(struct ledger *lg, const struct acct *a, int *open)
+{
+	static const char sql[] = "SELECT EXISTS (SELECT 1 FROM disputes d WHERE d.account_id = ? AND d.state = 'open')";
+	int e;
+	*open = strcmp(a->status_reason, "dispute") == 0;
+	if (*open)
+		return CD_OK;
+	struct dbstmt *s = db_exec(lg, sql, &e, "i", a->id);
+	if (s == NULL)
+		return db_err(lg, e, "open disputes");
+	*open = db_fetch(s) == 1 && db_i64(s, 0) != 0;
+	return CD_OK;
+}
+
 static int unpaid(const char *status)
 {
 	return status != NULL && (strcmp(status, "past_due") == 0 || strcmp(status, "unpaid") == 0);

@@ -98,6 +98,10 @@ int notice_recharge(const struct ledger *lg, struct acct *a)
 	if (a->recharge_threshold < 0 || a->recharge_amount_cents <= 0 || !a->recharge_card || a->recharge_pending ||
 	    acct_available(a) >= a->recharge_threshold)
 		return 0;
+	/* Never a disputed card (DESIGN §13); a dispute open without a
+	 * suspension is caught when the recharge would be sent. */
+	if (strcmp(a->status_reason, "dispute") == 0)
+		return 0;
 	if (a->recharge_day_key != day) {
 		a->recharge_day_key = day;
 		a->recharge_day_count = 0;

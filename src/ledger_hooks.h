@@ -56,4 +56,12 @@ enum cd_err hook_subscription_unpaid(struct ledger *lg, struct acct *a, const st
  * an admin's reason (manual), else takes this one; a closed one stays
  * closed. */
 enum cd_err acct_suspend_for(struct ledger *lg, struct acct *a, const char *reason);
+/* DESIGN §13: no collection or auto-recharge is sent while the account is
+ * suspended for a dispute or has one open (whatever suspend_on_dispute
+ * says, and under an admin's suspension too: the card is disputed). The
+ * SQL condition on an account row aliased `a`, for a statement's WHERE or
+ * select list; and the same for a locked account in *open. */
+#define DISPUTE_OPEN_SQL "(a.status_reason <=> 'dispute' OR EXISTS (SELECT 1 FROM disputes d " \
+	"WHERE d.account_id = a.id AND d.state = 'open'))"
+enum cd_err dispute_open_on(struct ledger *lg, const struct acct *a, int *open);
 #endif

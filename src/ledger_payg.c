@@ -83,13 +83,16 @@ static enum cd_err due_cents(struct ledger *lg, const struct acct *a, int64_t pe
 }
 
 /* The collection's row, queued to be sent at send_at; its id in *id. */
+/* decided: the time a caller that sends it now decided to (creditctl
+ * collect, with no dispute open: recharges.decided_at), or NULL. */
 static enum cd_err queue_row(struct ledger *lg, const struct acct *a, int64_t period, int64_t cents, int64_t send_at,
-			     int64_t *id)
+			     const int64_t *decided, int64_t *id)
 {
 	static const char sql[] = "INSERT INTO recharges (account_id, kind, period, try_no, amount_cents, state, "
-				  "next_attempt_at, created_at, updated_at) VALUES (?, 'payg', ?, 1, ?, 'queued', ?, ?, ?)";
+				  "next_attempt_at, decided_at, created_at, updated_at) "
+				  "VALUES (?, 'payg', ?, 1, ?, 'queued', ?, ?, ?, ?)";
 	int e;
-	struct dbstmt *s = db_exec(lg, sql, &e, "iiiiii", a->id, period, cents, send_at, lg->now, lg->now);
+	struct dbstmt *s = db_exec(lg, sql, &e, "iiiiIii", a->id, period, cents, send_at, decided, lg->now, lg->now);
 	if (s == NULL)
 		return db_err(lg, e, "collection queue");
 	*id = (int64_t)db_insert_id(s);
@@ -125,7 +128,7 @@ static enum cd_err visit_tx(struct ledger *lg, int64_t id, int64_t period, int *
 	if (rc == CD_OK && first)
 		rc = due_cents(lg, &a, period, &cents);
 	if (rc == CD_OK && cents > 0) {
-		rc = queue_row(lg, &a, period, cents, lg->now, &row);
+		rc = queue_row(lg, &a, period, cents, lg->now, NULL, &row);
 		*queued = rc == CD_OK;
 	}
 	if (rc == CD_OK && a.dirty)
@@ -194,20 +197,26 @@ static enum cd_err collect_tx(struct ledger *lg, int64_t id, const char *ext, co
 {
 	struct acct a;
 	int64_t cents = 0;
-	int first;
+	int first, disputed = 0;
 	*got = 0;
 	memset(out, 0, sizeof(*out));
 	enum cd_err rc = id > 0 ? acct_lock_id(lg, id, &a) : acct_lock(lg, ext, &a);
 	if (rc == CD_OK)
 		rc = due_cents(lg, &a, c->period, &cents);
+	if (rc == CD_OK && cents > 0)
+		rc = dispute_open_on(lg, &a, &disputed);
 	if (rc == CD_OK && cents > 0 && !c->dry_run) {
 		rc = mark_seen(lg, &a, c->period, &first);
 		/* Leased to the caller, who sends it now: the sender leaves it
-		 * alone until the lease has passed. */
+		 * alone until the lease has passed. With a dispute open it is
+		 * the sender's, which holds it until the dispute is won. */
 		if (rc == CD_OK)
-			rc = queue_row(lg, &a, c->period, cents, lg->now + c->lease_seconds, &out->id);
+			rc = queue_row(lg, &a, c->period, cents, disputed ? lg->now : lg->now + c->lease_seconds,
+				       disputed ? NULL : &lg->now, &out->id);
 	}
-	if (rc == CD_OK && cents > 0) {
+	if (rc == CD_OK && cents > 0 && disputed)
+		log_info("account %s: not collected now: a dispute is open on the account", a.ext_id);
+	if (rc == CD_OK && cents > 0 && !disputed) {
 		out->amount_cents = cents;
 		out->period = c->period;
 		out->try_no = 1;

@@ -111,6 +111,32 @@ enum cd_err recharge_fail(struct ledger *lg, struct acct *a, int64_t id, const c
 	return rc;
 }
 
+enum cd_err recharge_hold_for_dispute(struct ledger *lg, struct acct *a, int64_t id)
+{
+	static const char sql[] = "UPDATE recharges SET state = 'failed', error = ?, updated_at = ? WHERE id = ? "
+				  "AND state = 'queued'";
+	static const char why[] = "not sent: a dispute is open on the account";
+	char state[16];
+	int64_t cents = 0;
+	int open = 0;
+	enum cd_err rc = lock_recharge(lg, a, id, state, &cents);
+	if (rc == CD_OK && strcmp(state, "queued") == 0)
+		rc = dispute_open_on(lg, a, &open);
+	if (rc != CD_OK || !open)
+		return rc;	/* sent meanwhile, or the dispute closed: the sender decides again */
+	rc = db_do(lg, sql, "recharge held", "sii", why, lg->now, id);
+	/* Not a failure of the card's: not counted toward switching
+	 * auto-recharge off. A new one may be queued once the dispute is won. */
+	a->recharge_pending = 0;
+	a->dirty = 1;
+	log_info("account %s: auto-recharge %" PRId64 " not sent: a dispute is open on the account", a->ext_id, id);
+	if (rc == CD_OK)
+		rc = event_add(lg, a, EVENT_AUTORECHARGE_FAILED, json_pack("{s:I, s:I, s:s, s:I, s:b}", "recharge_id",
+			       (json_int_t)id, "amount_cents", (json_int_t)cents, "error", why, "failures_in_a_row",
+			       (json_int_t)a->recharge_failures, "disabled", 0));
+	return rc;
+}
+
 void recharge_error_cut(char out[LIMIT_RECHARGE_ERROR_BYTES + 1], const char *error)
 {
 	size_t n = strlen(error != NULL ? error : "");

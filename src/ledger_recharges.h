@@ -22,6 +22,11 @@ enum cd_err recharge_credit(struct ledger *lg, struct acct *a, int64_t id, const
  * the failure counted, none in flight, auto-recharge switched off at
  * RECHARGE_FAILURES_OFF in a row, autorecharge.failed (saying so). */
 enum cd_err recharge_fail(struct ledger *lg, struct acct *a, int64_t id, const char *error, int *failed);
+/* Ends queued auto-recharge id of locked account a unsent when a dispute
+ * is open on the account (DESIGN §13): failed with that reason, none in
+ * flight, autorecharge.failed; not counted as a card failure. Nothing
+ * when it was sent or the dispute closed meanwhile. */
+enum cd_err recharge_hold_for_dispute(struct ledger *lg, struct acct *a, int64_t id);
 /* error cut to fit recharges.error (never half a UTF-8 character). */
 void recharge_error_cut(char out[LIMIT_RECHARGE_ERROR_BYTES + 1], const char *error);
 /* Auto-recharge turned off or set again on locked account a: recharges

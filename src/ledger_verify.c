@@ -158,6 +158,15 @@ static const struct check checks[] = {
 	 "(SELECT 1 FROM recharges r WHERE r.account_id = a.id AND r.kind = 'recharge' AND "
 	 "r.state IN ('queued', 'sent'))",
 	 "recharge_pending", "no recharge queued or sent", 0},
+	/* DESIGN §13: no collection or auto-recharge sent to a disputed
+	 * card. decided_at is when creditd decided to send it, having seen no
+	 * dispute open; a dispute recorded before that second and not closed
+	 * by it is a charge sent during the dispute. */
+	{"charge sent during a dispute",
+	 "SELECT a.ext_id, r.id, d.dispute_id FROM recharges r JOIN accounts a ON a.id = r.account_id "
+	 "JOIN disputes d ON d.account_id = r.account_id WHERE r.decided_at IS NOT NULL "
+	 "AND d.created_at < r.decided_at AND (d.closed_at IS NULL OR d.closed_at > r.decided_at)",
+	 "recharge id", "no dispute open when it was sent", 0},
 	/* At most one auto-recharge and one collection in flight. */
 	{"recharges in flight",
 	 "SELECT a.ext_id, COUNT(*), 1 FROM recharges r JOIN accounts a ON a.id = r.account_id "

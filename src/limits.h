@@ -462,6 +462,11 @@ _Static_assert(LIMIT_HOLD_ID_BYTES <= 255, "a hold id is kept in journal.referen
  * recharge is never charged twice) before it counts as a failure; the
  * longest wait between two tries. */
 #define LIMIT_RECHARGE_BATCH 4
+/* A collection due while a dispute is open on its account is looked at
+ * again this much later (DESIGN §13): a dispute takes weeks, an hour
+ * costs one indexed read an account, and a won dispute's collection goes
+ * out within the hour. */
+#define LIMIT_DISPUTED_CHARGE_WAIT_SECONDS 3600
 #define LIMIT_RECHARGE_ATTEMPTS 8
 #define LIMIT_RECHARGE_BACKOFF_MAX_SECONDS 600
 /* Pay-as-you-go collection (ledger_payg.c): accounts looked at per
