@@ -159,15 +159,15 @@ static int64_t dispute_micros(const struct dispute_news *n, const struct funded 
  * state of a row that waited. */
 static enum cd_err dispute_take(struct ledger *lg, struct acct *a, struct funded *f, const struct dispute_news *n)
 {
-	static const char sql_row[] = "INSERT INTO disputes (dispute_id, topup_id, recharge_id, account_id, "
-		"payment_intent, charge_id, currency, amount_cents, taken_micros, state, created_at) "
-		"VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'open', ?) ON DUPLICATE KEY UPDATE topup_id = VALUES(topup_id), "
-		"recharge_id = VALUES(recharge_id), account_id = VALUES(account_id), taken_micros = VALUES(taken_micros)";
+	static const char sql_row[] = "INSERT INTO disputes (dispute_id, topup_id, recharge_id, invoice_credit_id, "
+		"account_id, payment_intent, charge_id, currency, amount_cents, taken_micros, state, created_at) "
+		"VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'open', ?) ON DUPLICATE KEY UPDATE topup_id = VALUES(topup_id), "
+		"recharge_id = VALUES(recharge_id), invoice_credit_id = VALUES(invoice_credit_id), "
+		"account_id = VALUES(account_id), taken_micros = VALUES(taken_micros)";
 	int64_t micros = dispute_micros(n, f);
 	int64_t cents = n->cents > 0 ? n->cents : 0;
-	const int64_t *topup = f->kind == FUNDED_TOPUP ? &f->id : NULL;
-	const int64_t *recharge = f->kind == FUNDED_RECHARGE ? &f->id : NULL;
-	enum cd_err rc = db_do(lg, sql_row, "dispute record", "sIIisssiii", n->id, topup, recharge, a->id,
+	enum cd_err rc = db_do(lg, sql_row, "dispute record", "sIIIisssiii", n->id, funded_id_as(f, FUNDED_TOPUP),
+			       funded_id_as(f, FUNDED_RECHARGE), funded_id_as(f, FUNDED_INVOICE), a->id,
 			       or_null(n->payment_intent), or_null(n->charge), n->currency, cents, micros, lg->now);
 	if (rc == CD_OK && micros > 0)
 		rc = ledger_spend(lg, a, micros, "dispute", 0, n->id, "Stripe dispute", NULL);
@@ -267,9 +267,9 @@ static enum cd_err dispute_give(struct ledger *lg, struct hook_run *h, struct ac
 
 enum cd_err hook_dispute_closed(struct ledger *lg, struct hook_run *h)
 {
-	static const char sql_close[] = "INSERT INTO disputes (dispute_id, topup_id, recharge_id, account_id, "
-		"payment_intent, charge_id, currency, amount_cents, state, created_at, closed_at) "
-		"VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON DUPLICATE KEY UPDATE "
+	static const char sql_close[] = "INSERT INTO disputes (dispute_id, topup_id, recharge_id, invoice_credit_id, "
+		"account_id, payment_intent, charge_id, currency, amount_cents, state, created_at, closed_at) "
+		"VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON DUPLICATE KEY UPDATE "
 		"state = VALUES(state), returned_micros = ?, closed_at = VALUES(closed_at)";
 	const struct webhook_event *ev = h->ev;
 	/* An inquiry closed without becoming a chargeback (warning_closed)
@@ -292,10 +292,9 @@ enum cd_err hook_dispute_closed(struct ledger *lg, struct hook_run *h)
 	if (won && d.found)
 		rc = dispute_give(lg, h, &a, &d);
 	int64_t cents = ev->dispute_amount_cents > 0 ? ev->dispute_amount_cents : 0;
-	const int64_t *topup = d.f.kind == FUNDED_TOPUP ? &d.f.id : NULL;
-	const int64_t *recharge = d.f.kind == FUNDED_RECHARGE ? &d.f.id : NULL;
 	if (rc == CD_OK)
-		rc = db_do(lg, sql_close, "dispute close", "sIIisssisiii", ev->dispute_id, topup, recharge, a.id,
+		rc = db_do(lg, sql_close, "dispute close", "sIIIisssisiii", ev->dispute_id, funded_id_as(&d.f, FUNDED_TOPUP),
+			   funded_id_as(&d.f, FUNDED_RECHARGE), funded_id_as(&d.f, FUNDED_INVOICE), a.id,
 			   or_null(ev->payment_intent), or_null(ev->charge_id), ev->currency, cents, state, lg->now,
 			   lg->now, won ? d.taken : d.returned);
 	return rc == CD_OK ? acct_save(lg, &a) : rc;
@@ -309,12 +308,15 @@ enum cd_err dispute_yield(struct ledger *lg, const struct funded *f, int64_t mic
 		"AND state = 'open' AND taken_micros > 0 ORDER BY created_at, dispute_id LIMIT ? FOR UPDATE";
 	static const char sql_recharge[] = "SELECT dispute_id, taken_micros FROM disputes WHERE recharge_id = ? "
 		"AND state = 'open' AND taken_micros > 0 ORDER BY created_at, dispute_id LIMIT ? FOR UPDATE";
+	static const char sql_invoice[] = "SELECT dispute_id, taken_micros FROM disputes WHERE invoice_credit_id = ? "
+		"AND state = 'open' AND taken_micros > 0 ORDER BY created_at, dispute_id LIMIT ? FOR UPDATE";
 	static const char sql_set[] = "UPDATE disputes SET taken_micros = taken_micros - ? WHERE dispute_id = ?";
 	char ids[LIMIT_DISPUTES_PER_PAYMENT][WEBHOOK_ID_MAX + 1];
 	int64_t held[LIMIT_DISPUTES_PER_PAYMENT];
 	int n = 0, e;
 	*moved = 0;
-	struct dbstmt *s = db_exec(lg, f->kind == FUNDED_RECHARGE ? sql_recharge : sql_topup, &e, "ii", f->id,
+	const char *sql = f->kind == FUNDED_RECHARGE ? sql_recharge : f->kind == FUNDED_INVOICE ? sql_invoice : sql_topup;
+	struct dbstmt *s = db_exec(lg, sql, &e, "ii", f->id,
 				   (int64_t)LIMIT_DISPUTES_PER_PAYMENT);
 	if (s == NULL)
 		return db_err(lg, e, "dispute yield");
@@ -362,8 +364,8 @@ static enum cd_err waiting_read(struct ledger *lg, const char *payment_intent, s
 
 enum cd_err dispute_apply_waiting(struct ledger *lg, struct acct *a, struct funded *f, const char *payment_intent)
 {
-	static const char sql_attach[] = "UPDATE disputes SET topup_id = ?, recharge_id = ?, account_id = ? "
-		"WHERE dispute_id = ?";
+	static const char sql_attach[] = "UPDATE disputes SET topup_id = ?, recharge_id = ?, invoice_credit_id = ?, "
+		"account_id = ? WHERE dispute_id = ?";
 	struct waiting w[LIMIT_DISPUTES_PER_PAYMENT];
 	int n;
 	if (payment_intent == NULL || payment_intent[0] == '\0')
@@ -371,15 +373,14 @@ enum cd_err dispute_apply_waiting(struct ledger *lg, struct acct *a, struct fund
 	enum cd_err rc = waiting_read(lg, payment_intent, w, &n);
 	if (rc == CD_OK && n > 0)
 		rc = funded_lock(lg, f);
-	const int64_t *topup = f->kind == FUNDED_TOPUP ? &f->id : NULL;
-	const int64_t *recharge = f->kind == FUNDED_RECHARGE ? &f->id : NULL;
 	for (int i = 0; i < n && rc == CD_OK; i++) {
 		struct dispute_news news = {w[i].id, w[i].charge, payment_intent, w[i].currency,
 					    w[i].cents > 0 ? w[i].cents : -1};
 		if (w[i].take)
 			rc = dispute_take(lg, a, f, &news);
 		else
-			rc = db_do(lg, sql_attach, "dispute attach", "IIis", topup, recharge, a->id, w[i].id);
+			rc = db_do(lg, sql_attach, "dispute attach", "IIIis", funded_id_as(f, FUNDED_TOPUP),
+				   funded_id_as(f, FUNDED_RECHARGE), funded_id_as(f, FUNDED_INVOICE), a->id, w[i].id);
 	}
 	return rc;
 }

@@ -1,7 +1,7 @@
 /* ledger_funded.c: a Stripe-funded credit, a Checkout top-up or an
  * auto-recharge (see ledger_funded.h).
  *
- * Both rows keep the same figures under the same names (credited,
+ * The three rows keep the same figures under the same names (credited,
  * refunded and disputed micros, Stripe's refunded cents, the charge id),
  * so that a refund or a dispute has one meaning whatever bought the
  * credit. Each statement exists once per table; which one runs is chosen
@@ -38,14 +38,28 @@ static const struct funded_sql recharge_sql = {
 	"SELECT id FROM recharges WHERE payment_intent = ? AND state = 'succeeded' FOR UPDATE",
 };
 
+/* An invoice is paid in the configured currency (invoice_paid refuses
+ * another); what it bought is the invoice's grant, or its period's plan
+ * credit (migration 030). */
+static const struct funded_sql invoice_sql = {
+	"SELECT id, account_id FROM invoice_credits WHERE "
+	"((? <> '' AND payment_intent = ?) OR (? <> '' AND charge_id = ?)) ORDER BY id LIMIT 1",
+	"SELECT credited_micros, refunded_micros, disputed_micros, refunded_cents, COALESCE(paid_cents, 0), "
+	"COALESCE(paid_cents, -1), COALESCE(currency, '') FROM invoice_credits WHERE id = ? FOR UPDATE",
+	"UPDATE invoice_credits SET refunded_cents = GREATEST(refunded_cents, ?), refunded_micros = refunded_micros + ?, "
+	"disputed_micros = disputed_micros + ?, charge_id = COALESCE(charge_id, ?) WHERE id = ?",
+	"SELECT id FROM invoice_credits WHERE payment_intent = ? FOR UPDATE",
+};
+
 static const struct funded_sql *sql_of(enum funded_kind kind)
 {
-	return kind == FUNDED_RECHARGE ? &recharge_sql : &topup_sql;
+	return kind == FUNDED_RECHARGE ? &recharge_sql : kind == FUNDED_INVOICE ? &invoice_sql : &topup_sql;
 }
 
 enum cd_err funded_find(struct ledger *lg, const char *payment_intent, const char *charge, struct funded *f)
 {
-	static const enum funded_kind kinds[] = {FUNDED_TOPUP, FUNDED_RECHARGE};
+	static const enum funded_kind kinds[] = {FUNDED_TOPUP, FUNDED_RECHARGE, FUNDED_INVOICE};
+	_Static_assert(sizeof(kinds) / sizeof(kinds[0]) == FUNDED_KINDS, "every kind is looked for");
 	int e;
 	memset(f, 0, sizeof(*f));
 	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
@@ -81,7 +95,7 @@ enum cd_err funded_lock(struct ledger *lg, struct funded *f)
 	f->amount_cents = db_i64(s, 4);
 	f->paid_cents = db_i64(s, 5);
 	ledger_copy_text(f->currency, sizeof(f->currency), db_str(s, 6));
-	if (f->kind == FUNDED_RECHARGE)
+	if (f->kind == FUNDED_RECHARGE || f->currency[0] == '\0')
 		ledger_copy_text(f->currency, sizeof(f->currency), lg->cfg->stripe_currency);
 	return CD_OK;
 }
@@ -105,7 +119,7 @@ enum cd_err funded_credited_now(struct ledger *lg, const char *payment_intent, i
 {
 	int e;
 	*found = 0;
-	for (int kind = FUNDED_TOPUP; kind <= FUNDED_RECHARGE && !*found; kind++) {
+	for (int kind = FUNDED_TOPUP; kind <= FUNDED_INVOICE && !*found; kind++) {
 		struct dbstmt *s = db_exec(lg, sql_of((enum funded_kind)kind)->credited_now, &e, "s", payment_intent);
 		if (s == NULL)
 			return db_err(lg, e, "funded recheck");

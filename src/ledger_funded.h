@@ -1,6 +1,7 @@
-/* ledger_funded.h: a Stripe-funded credit (DESIGN §10): a Checkout top-up
- * (a topups row) or an auto-recharge (a recharges row), each credited once
- * from one payment intent. Refunds (ledger_stripe.c) and disputes
+/* ledger_funded.h: a Stripe-funded credit (DESIGN §10, §13): a Checkout
+ * top-up (a topups row), an auto-recharge (a recharges row) or a paid
+ * subscription invoice (an invoice_credits row), each credited once from
+ * one payment intent. Refunds (ledger_stripe.c) and disputes
  * (ledger_disputes.c) take back and give back the credit of either
  * through this, the same way: found by payment intent or charge, locked
  * after its account, its refunded and disputed figures changed in place.
@@ -11,8 +12,10 @@
 
 enum funded_kind {
 	FUNDED_TOPUP,		/* topups: a Checkout session creditd made */
-	FUNDED_RECHARGE		/* recharges: an off-session auto-recharge */
+	FUNDED_RECHARGE,	/* recharges: an off-session auto-recharge */
+	FUNDED_INVOICE		/* invoice_credits: a paid subscription invoice */
 };
+#define FUNDED_KINDS 3
 
 struct funded {
 	enum funded_kind kind;
@@ -24,6 +27,12 @@ struct funded {
 	char currency[16];
 };
 
+/* &f->id when f is of kind, else NULL: the one of a dispute row's
+ * topup_id, recharge_id and invoice_credit_id that names f. */
+static inline const int64_t *funded_id_as(const struct funded *f, enum funded_kind kind)
+{
+	return f->kind == kind ? &f->id : NULL;
+}
 /* Finds the credited top-up or succeeded recharge of a payment intent,
  * else of a charge id ("" matches nothing): kind, id and account_id, read
  * without a lock. CD_E_NOT_FOUND: no credit of creditd's. */

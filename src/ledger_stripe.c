@@ -147,6 +147,54 @@ static enum cd_err invoice_credited(struct ledger *lg, const char *invoice, int 
 	return CD_OK;
 }
 
+/* Records what invoice ev paid for on locked account a (migration 030):
+ * its payment intent and charge, what was paid, and the credit it bought
+ * (credited micros: the invoice's own grant, grant_id, or its period's
+ * plan credit, period_key), so that charge.refunded and charge.dispute.*
+ * of that payment take the credit back as of a top-up (DESIGN §13); then
+ * applies a dispute of the payment that came before this credit. */
+static enum cd_err invoice_record(struct ledger *lg, const struct webhook_event *ev, struct acct *a,
+				  const int64_t *grant_id, const int64_t *period_key, int64_t credited)
+{
+	static const char sql[] = "INSERT INTO invoice_credits (invoice_id, account_id, grant_id, period_key, "
+				  "payment_intent, charge_id, paid_cents, currency, credited_micros, created_at) "
+				  "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+	int e;
+	assert(credited >= 0);
+	const char *pi = ev->payment_intent[0] != '\0' ? ev->payment_intent : NULL;
+	const char *charge = ev->charge_id[0] != '\0' ? ev->charge_id : NULL;
+	struct dbstmt *s = db_exec(lg, sql, &e, "siIIssisii", ev->invoice_id, a->id, grant_id, period_key, pi, charge,
+				   ev->amount_paid_cents, ev->currency, credited, lg->now);
+	if (s == NULL)
+		return db_err(lg, e, "invoice credit");
+	if (pi == NULL)
+		log_warn("stripe event %s: invoice %s names no payment intent: a refund or dispute of it will be "
+			 "matched by its charge only", ev->id, ev->invoice_id);
+	struct funded f = {.kind = FUNDED_INVOICE, .id = (int64_t)db_insert_id(s), .account_id = a->id};
+	return dispute_apply_waiting(lg, a, &f, pi);
+}
+
+/* A catalogued plan's invoice: the credit it bought is its period's plan
+ * credit (made by the invoice, the sweep or the plan being set, once a
+ * period), less what other invoices of the period bought already (an
+ * upgrade's invoice buys the difference); recorded once per invoice. */
+static enum cd_err invoice_plan_record(struct ledger *lg, const struct webhook_event *ev, struct acct *a)
+{
+	static const char sql[] = "SELECT p.credits_micros - COALESCE((SELECT SUM(ic.credited_micros) FROM "
+				  "invoice_credits ic WHERE ic.account_id = p.account_id AND ic.period_key = p.period_key), 0) "
+				  "FROM plan_periods p WHERE p.account_id = ? AND p.period_key = ?";
+	int e, credited = 0;
+	int64_t key = timefmt_month_key(lg->now);
+	enum cd_err rc = invoice_credited(lg, ev->invoice_id, &credited);
+	if (rc != CD_OK || credited)
+		return rc;
+	struct dbstmt *s = db_exec(lg, sql, &e, "ii", a->id, key);
+	if (s == NULL)
+		return db_err(lg, e, "plan period credit");
+	int64_t micros = db_fetch(s) == 1 ? db_i64(s, 0) : 0;
+	return invoice_record(lg, ev, a, NULL, &key, micros > 0 ? micros : 0);
+}
+
 /* A price in no plan: the amount paid (micros at the top-up rate), for the
  * invoice's period, once per invoice (the grant's reference is the
  * invoice's id: an invoice event without one is refused when parsed).
@@ -155,8 +203,6 @@ static enum cd_err invoice_credited(struct ledger *lg, const char *invoice, int 
  * (a retry would change nothing), with no outbox event. */
 static enum cd_err invoice_credit_paid(struct ledger *lg, struct hook_run *h, struct acct *a, int64_t micros)
 {
-	static const char sql_once[] = "INSERT INTO invoice_credits (invoice_id, account_id, grant_id, created_at) "
-				       "VALUES (?, ?, ?, ?)";
 	const struct webhook_event *ev = h->ev;
 	int64_t grant_id, journal_id;
 	int64_t expires = ev->period_end > 0 ? ev->period_end : -1;
@@ -180,8 +226,7 @@ static enum cd_err invoice_credit_paid(struct ledger *lg, struct hook_run *h, st
 	}
 	rc = ledger_add_grant(lg, a, "plan", micros, GRANT_PRIORITY_PLAN, expires, ev->invoice_id,
 			      "subscription period", &grant_id, &journal_id);
-	return rc == CD_OK ? db_do(lg, sql_once, "invoice credit", "siii", ev->invoice_id, a->id, grant_id, lg->now)
-			   : rc;
+	return rc == CD_OK ? invoice_record(lg, ev, a, &grant_id, NULL, micros) : rc;
 }
 
 static enum cd_err invoice_paid(struct ledger *lg, struct hook_run *h)
@@ -229,6 +274,8 @@ static enum cd_err invoice_paid(struct ledger *lg, struct hook_run *h)
 		rc = period_credit(lg, &a, plan, lg->now, PERIOD_INVOICE, &granted);
 		if (granted == 0)
 			h->outcome = "ignored: the plan's credit for the period was already made";
+		if (rc == CD_OK)
+			rc = invoice_plan_record(lg, ev, &a);
 	} else {
 		rc = invoice_credit_paid(lg, h, &a, micros);
 	}

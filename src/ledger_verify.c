@@ -63,7 +63,25 @@ static const struct check checks[] = {
 	{"invoice credit without its grant",
 	 "SELECT a.ext_id, ic.invoice_id, 'none' FROM invoice_credits ic JOIN accounts a ON a.id = ic.account_id "
 	 "LEFT JOIN grants g ON g.id = ic.grant_id AND g.account_id = ic.account_id AND g.source = 'plan' "
-	 "AND g.reference = ic.invoice_id WHERE g.id IS NULL", "invoice credit", "its plan grant naming the invoice", 0},
+	 "AND g.reference = ic.invoice_id WHERE ic.grant_id IS NOT NULL AND g.id IS NULL", "invoice credit",
+	 "its plan grant naming the invoice", 0},
+	/* DESIGN §13: an invoice credit keeps the payment that paid it, for
+	 * its refunds and disputes; rows from before migration 030 have no
+	 * paid_cents. */
+	{"invoice credit without its payment",
+	 "SELECT a.ext_id, ic.invoice_id, 'none' FROM invoice_credits ic JOIN accounts a ON a.id = ic.account_id "
+	 "WHERE ic.paid_cents > 0 AND ic.payment_intent IS NULL AND ic.charge_id IS NULL",
+	 "invoice credit", "its payment intent or charge", 0},
+	{"refund and dispute beyond invoice credit",
+	 "SELECT a.ext_id, ic.refunded_micros + ic.disputed_micros, ic.credited_micros FROM invoice_credits ic "
+	 "JOIN accounts a ON a.id = ic.account_id WHERE ic.disputed_micros < 0 OR ic.refunded_micros < 0 OR "
+	 "ic.refunded_micros + ic.disputed_micros > ic.credited_micros",
+	 "refunded_micros + disputed_micros", "credited_micros", 0},
+	{"dispute vs its invoice credit",
+	 "SELECT a.ext_id, ic.disputed_micros, COALESCE(SUM(d.taken_micros - d.returned_micros), 0) FROM invoice_credits ic "
+	 "JOIN accounts a ON a.id = ic.account_id JOIN disputes d ON d.invoice_credit_id = ic.id "
+	 "GROUP BY ic.id, a.ext_id, ic.disputed_micros HAVING ic.disputed_micros <> SUM(d.taken_micros - d.returned_micros)",
+	 "disputed_micros", "taken less returned by its disputes", 0},
 	{"invoice grant without its credit row",
 	 "SELECT a.ext_id, g.reference, 'none' FROM grants g JOIN accounts a ON a.id = g.account_id "
 	 "LEFT JOIN invoice_credits ic ON ic.invoice_id = g.reference AND ic.grant_id = g.id "
@@ -109,7 +127,9 @@ static const struct check checks[] = {
 	 "SELECT a.ext_id, x.refunded_micros + x.disputed_micros, x.credited_micros FROM "
 	 "(SELECT account_id, refunded_micros, disputed_micros, credited_micros, refunded_cents, paid_cents FROM topups "
 	 "WHERE status = 'credited' UNION ALL SELECT account_id, refunded_micros, disputed_micros, credited_micros, "
-	 "refunded_cents, paid_cents FROM recharges WHERE state = 'succeeded') x JOIN accounts a ON a.id = x.account_id "
+	 "refunded_cents, paid_cents FROM recharges WHERE state = 'succeeded' UNION ALL SELECT account_id, "
+	 "refunded_micros, disputed_micros, credited_micros, refunded_cents, paid_cents FROM invoice_credits) x "
+	 "JOIN accounts a ON a.id = x.account_id "
 	 "WHERE x.paid_cents > 0 AND x.refunded_cents >= x.paid_cents "
 	 "AND x.refunded_micros + x.disputed_micros < x.credited_micros",
 	 "refunded_micros + disputed_micros", "credited_micros", 0},
@@ -118,7 +138,8 @@ static const struct check checks[] = {
 	{"dispute waiting beside its credit",
 	 "SELECT a.ext_id, d.dispute_id, 'none' FROM disputes d JOIN (SELECT account_id, payment_intent FROM topups "
 	 "WHERE status = 'credited' UNION ALL SELECT account_id, payment_intent FROM recharges "
-	 "WHERE state = 'succeeded') x ON x.payment_intent = d.payment_intent JOIN accounts a ON a.id = x.account_id "
+	 "WHERE state = 'succeeded' UNION ALL SELECT account_id, payment_intent FROM invoice_credits) x "
+	 "ON x.payment_intent = d.payment_intent JOIN accounts a ON a.id = x.account_id "
 	 "WHERE d.account_id IS NULL", "dispute waiting", "none once its payment is credited", 0},
 	{"settled hold without usage",
 	 "SELECT a.ext_id, COUNT(u.id), 1 FROM holds h JOIN accounts a ON a.id = h.account_id LEFT JOIN usage_records u "

@@ -558,6 +558,27 @@ static int parse_invoice_refs(struct pctx *px, json_t *o, json_t *line, struct w
 	return rc != 0 ? -1 : 0;
 }
 
+/* The payment that paid an invoice (DESIGN §13: its refunds and disputes
+ * take the credit back): payment_intent and charge on the invoice (API
+ * versions before 2025-03-31), else on its first payment
+ * (payments.data[0].payment); each may be an id or an expanded object. */
+static int parse_invoice_payment(struct pctx *px, json_t *o, struct webhook_event *ev)
+{
+	json_t *paid = json_object_get(first_item(o, "payments"), "payment");
+	int rc = 0;
+	rc |= take_str(px, json_object_get(o, "payment_intent"), "payment_intent", ev->payment_intent,
+		       sizeof(ev->payment_intent), TAKE_EXPANDABLE);
+	rc |= take_str(px, json_object_get(o, "charge"), "charge", ev->charge_id, sizeof(ev->charge_id),
+		       TAKE_EXPANDABLE);
+	if (rc == 0 && ev->payment_intent[0] == '\0')
+		rc |= take_str(px, json_object_get(paid, "payment_intent"), "payments.data[0].payment.payment_intent",
+			       ev->payment_intent, sizeof(ev->payment_intent), TAKE_EXPANDABLE);
+	if (rc == 0 && ev->charge_id[0] == '\0')
+		rc |= take_str(px, json_object_get(paid, "charge"), "payments.data[0].payment.charge", ev->charge_id,
+			       sizeof(ev->charge_id), TAKE_EXPANDABLE);
+	return rc;
+}
+
 static int parse_invoice(struct pctx *px, json_t *o, struct webhook_event *ev)
 {
 	json_t *line = first_item(o, "lines");
@@ -582,7 +603,7 @@ static int parse_invoice(struct pctx *px, json_t *o, struct webhook_event *ev)
 		return perr(px, "invoice event has no data.object.id");
 	take_url(json_object_get(o, "hosted_invoice_url"), ev->invoice_url, sizeof(ev->invoice_url));
 	take_url(json_object_get(o, "invoice_pdf"), ev->invoice_pdf, sizeof(ev->invoice_pdf));
-	return parse_invoice_refs(px, o, line, ev);
+	return parse_invoice_payment(px, o, ev) != 0 ? -1 : parse_invoice_refs(px, o, line, ev);
 }
 
 static int parse_subscription(struct pctx *px, json_t *o, struct webhook_event *ev)

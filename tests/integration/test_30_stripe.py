@@ -791,7 +791,8 @@ def invoice_event(customer, sub, paid_cents, period_end, account=None, price="pr
            "amount_paid": paid_cents, "billing_reason": "subscription_cycle", "currency": "eur",
            "customer": customer, "lines": {"object": "list", "data": [line], "has_more": False},
            "metadata": {"account": account} if account else {}, "paid": True, "period_start": start,
-           "period_end": start, "status": "paid", "subscription": sub}
+           "period_end": start, "status": "paid", "subscription": sub,
+           "payment_intent": "pi_" + secrets.token_hex(12), "charge": "ch_" + secrets.token_hex(12)}
     return event("invoice.paid", obj)
 
 
@@ -893,16 +894,21 @@ def test_an_invoice_credits_once_whatever_events_name_it():
         refused = str(e)
     check("Duplicate" in refused, "a second credit of the invoice is refused: %r" % refused)
     # verify: a row and its grant go together.
-    row = sql("SELECT account_id, grant_id, created_at FROM invoice_credits WHERE invoice_id = '%s'" % inv)[0]
+    cols = ("account_id, grant_id, created_at, id, payment_intent, charge_id, paid_cents, currency, credited_micros, "
+            "refunded_cents, refunded_micros, disputed_micros")
+    sql("CREATE TABLE t30_invoice_row AS SELECT * FROM invoice_credits WHERE invoice_id = '%s'" % inv)
     sql("DELETE FROM invoice_credits WHERE invoice_id = '%s'" % inv)
     try:
         p = lib.creditctl("verify", check_rc=False)
     finally:
-        sql("INSERT INTO invoice_credits VALUES ('%s', %s, %s, %s)" % (inv, row[0], row[1], row[2]))
+        sql("INSERT INTO invoice_credits (invoice_id, %s) SELECT invoice_id, %s FROM t30_invoice_row" % (cols, cols))
+        sql("DROP TABLE t30_invoice_row")
+    row = sql("SELECT account_id FROM invoice_credits WHERE invoice_id = '%s'" % inv)[0]
     eq(p.returncode, 1, "verify fails on an invoice grant without its row")
     check(any(acct in line and inv in line for line in p.stdout.splitlines()), "names both: %s" % p.stdout)
     bogus = "in_t30_nogrant_" + secrets.token_hex(4)
-    sql("INSERT INTO invoice_credits VALUES ('%s', %s, 0, 0)" % (bogus, row[0]))
+    sql("INSERT INTO invoice_credits (invoice_id, account_id, grant_id, created_at) VALUES ('%s', %s, 0, 0)"
+        % (bogus, row[0]))
     try:
         p = lib.creditctl("verify", check_rc=False)
     finally:

@@ -125,7 +125,8 @@ def invoice(acct, sub, price, start, end, cents=1900):
     obj = {"id": "in_" + secrets.token_hex(10), "object": "invoice", "amount_due": cents, "amount_paid": cents,
            "billing_reason": "subscription_cycle", "currency": "eur", "customer": "cus_" + secrets.token_hex(6),
            "lines": {"object": "list", "data": [line], "has_more": False}, "metadata": {"account": acct},
-           "paid": True, "period_start": start, "period_end": end, "status": "paid", "subscription": sub}
+           "paid": True, "period_start": start, "period_end": end, "status": "paid", "subscription": sub,
+           "payment_intent": "pi_" + secrets.token_hex(12), "charge": "ch_" + secrets.token_hex(12)}
     return {"id": "evt_" + secrets.token_hex(12), "object": "event", "api_version": "2024-06-20",
             "created": clock_now(), "data": {"object": obj}, "livemode": False, "pending_webhooks": 1,
             "request": {"id": None, "idempotency_key": None}, "type": "invoice.paid"}

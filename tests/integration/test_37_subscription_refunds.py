@@ -1,0 +1,124 @@
+"""test_37_subscription_refunds.py: a subscription's credit is refunded and
+disputed like a top-up (DESIGN §13). An invoice.paid records the payment
+that paid it (its payment intent and charge: on the invoice, or in
+payments.data[0].payment in newer API versions) beside the credit it
+bought, so that charge.refunded takes back the refunded share (once, never
+beyond the credit) and charge.dispute.created takes back the disputed
+share and suspends the account, and a dispute won gives it back: for a
+price in no plan (the invoice's own credit) and for a catalogued plan (the
+period's plan credit). creditctl verify names an invoice credit that kept
+no payment."""
+import json
+import secrets
+import time
+
+from lib import api, check, creditctl, eq, new_account, sql, uid, verify
+from test_30_stripe import RATE, balance, charge_event, delivered, give_customer, invoice_event, ok_mode
+from test_31_stripe_trust import causes, dispute_event, status_of
+
+
+def paid_invoice(acct, cents, price="price_pro_monthly", new_api=False):
+    """A paid subscription invoice of cents for acct, delivered: its
+    payment intent and charge."""
+    customer = give_customer(acct)
+    pi, charge = "pi_" + secrets.token_hex(12), "ch_" + secrets.token_hex(12)
+    ev = invoice_event(customer, "sub_" + secrets.token_hex(10), cents, int(time.time()) + 30 * 86400, price=price)
+    obj = ev["data"]["object"]
+    if new_api:
+        del obj["payment_intent"], obj["charge"]     # gone from the invoice since API 2025-03-31
+        obj["payments"] = {"object": "list", "has_more": False, "data": [
+            {"id": "inpay_" + secrets.token_hex(8), "object": "invoice_payment", "status": "paid",
+             "payment": {"type": "payment_intent", "payment_intent": pi, "charge": charge}}]}
+    else:
+        obj["payment_intent"], obj["charge"] = pi, charge
+    r = delivered(ev)
+    check(r.json["outcome"] in ("plan credited", "ignored: the plan's credit for the period was already made"),
+          "invoice: %r" % r.json)
+    return pi, charge
+
+
+def refund(acct, pi, charge, refunded, amount):
+    ev = charge_event(pi, acct, refunded, amount=amount, charge=charge)
+    ev["data"]["object"]["metadata"] = {}
+    return delivered(ev)
+
+
+def test_a_price_in_no_plan_refunded_in_two_parts_takes_its_credit_back_once():
+    ok_mode()
+    acct = new_account("subref")
+    base = balance(acct)
+    pi, charge = paid_invoice(acct, 700)
+    eq(balance(acct), base + 700 * RATE, "the invoice credited")
+    eq(refund(acct, pi, charge, 350, 700).json["outcome"], "refunded", "half refunded")
+    eq(balance(acct), base + 350 * RATE, "half the credit taken back")
+    refund(acct, pi, charge, 350, 700)
+    eq(balance(acct), base + 350 * RATE, "the same refund again: nothing more")
+    refund(acct, pi, charge, 700, 700)
+    eq(balance(acct), base, "refunded in full: the whole credit, once")
+    eq(sum(t["amount_micros"] for t in causes(acct, "refund")), -700 * RATE, "refund entries")
+    verify()
+
+
+def test_a_disputed_subscription_is_taken_back_suspended_and_given_back_when_won():
+    ok_mode()
+    acct = new_account("subdis")
+    base = balance(acct)
+    pi, charge = paid_invoice(acct, 900, new_api=True)
+    eq(balance(acct), base + 900 * RATE, "credited (payment named in payments.data[0])")
+    du = "du_" + secrets.token_hex(10)
+    outcomes = [delivered(dispute_event("charge.dispute.created", pi, 900, dispute=du, charge=charge)).json
+                for _ in range(2)]
+    eq(balance(acct), base, "the disputed credit taken back once: %r" % outcomes)
+    eq(status_of(acct), ("suspended", "dispute"), "suspended for the dispute")
+    delivered(dispute_event("charge.dispute.closed", pi, 900, status="won", dispute=du, charge=charge))
+    eq(balance(acct), base + 900 * RATE, "won: given back")
+    verify()
+    api("PATCH", "/v1/accounts/" + acct, {"status": "active"})
+
+
+def test_a_catalogued_plan_s_period_credit_is_refunded_with_its_invoice():
+    ok_mode()
+    plan, price = uid("subplan"), "price_" + secrets.token_hex(6)
+    r = api("PUT", "/v1/plans/" + plan, {"credits_micros": 5 * 10 ** 6, "rollover": "none",
+                                          "stripe_price_ids": [price]})
+    check(r.status in (200, 201), "plan %r" % r)
+    acct = new_account("subcat")
+    base = balance(acct)
+    pi, charge = paid_invoice(acct, 1500, price=price)
+    eq(balance(acct), base + 5 * 10 ** 6, "the plan's credit for the period")
+    refund(acct, pi, charge, 1500, 1500)
+    eq(balance(acct), base, "the invoice refunded in full: the period's credit taken back")
+    verify()
+
+
+def test_verify_names_an_invoice_credit_without_its_payment():
+    ok_mode()
+    acct = new_account("subvf")
+    pi, _ = paid_invoice(acct, 300)
+    sql("UPDATE invoice_credits SET payment_intent = NULL, charge_id = NULL WHERE payment_intent = '%s'" % pi)
+    try:
+        p = creditctl("verify", check_rc=False)
+        check(p.returncode != 0 and "invoice credit without its payment" in p.stdout + p.stderr,
+              "verify names it: %s" % (p.stdout + p.stderr))
+    finally:
+        sql("UPDATE invoice_credits SET payment_intent = '%s' WHERE account_id = (SELECT id FROM accounts "
+            "WHERE ext_id = '%s')" % (pi, acct))
+    verify()
+
+
+def test_an_invoice_naming_its_payment_wrongly_is_refused_and_changes_nothing():
+    ok_mode()
+    acct = new_account("subbad")
+    customer = give_customer(acct)
+    base = balance(acct)
+    ev = invoice_event(customer, "sub_" + secrets.token_hex(10), 400, int(time.time()) + 30 * 86400)
+    ev["data"]["object"]["payment_intent"] = 12345
+    r = delivered_or(ev)
+    eq(r.status, 400, "a payment intent that is no id is refused: %r" % r)
+    check("payment_intent" in json.dumps(r.json), "the answer names the field: %r" % r.json)
+    eq(balance(acct), base, "nothing credited")
+
+
+def delivered_or(ev):
+    from test_30_stripe import deliver
+    return deliver(ev)
