@@ -83,14 +83,15 @@ static enum stripe_status create_customer(struct api_ctx *ctx, const struct topu
 					  struct stripe_result *res)
 {
 	unsigned char hash[32];
-	char hex[65], key[96];
+	char hex[65], key[96 + LIMIT_KEY_SALT_BYTES];
 	enum stripe_status st;
 	/* The account's row id alone repeats across databases that share one
 	 * Stripe account (staging, a re-created database) within Stripe's
 	 * 24 h key memory; with the external id a repeat is the same customer. */
 	keys_sha256(t->account, strlen(t->account), hash);
 	keys_hex(hash, hex);
-	snprintf(key, sizeof(key), "creditd-customer-%" PRId64 "-%.16s", t->account_internal_id, hex);
+	snprintf(key, sizeof(key), "creditd-customer-%s-%" PRId64 "-%.16s", ctx->cfg->stripe_key_salt,
+		 t->account_internal_id, hex);
 	for (int attempt = 0;; attempt++) {
 		memset(res, 0, sizeof(*res));
 		st = stripe_create_customer(ctx->stripe, t->account, key, res);
@@ -122,17 +123,17 @@ static int ensure_customer(struct api_ctx *ctx, struct topup_begin *t, struct re
  * (ledger_topup_begin answers 409 first). Without one every top-up is
  * new; the random part keeps databases that share a Stripe account (and
  * so reuse top-up ids) from ever getting each other's sessions. */
-static int idem_for_session(const struct topup_begin *t, char *out, size_t cap)
+static int idem_for_session(const struct cfg *c, const struct topup_begin *t, char *out, size_t cap)
 {
 	char hex[65];
 	if (t->key_hash == NULL) {
 		if (keys_random_hex(hex, 8) != 0)
 			return -1;
-		snprintf(out, cap, "creditd-topup-%" PRId64 "-%s", t->topup_id, hex);
+		snprintf(out, cap, "creditd-topup-%s-%" PRId64 "-%s", c->stripe_key_salt, t->topup_id, hex);
 		return 0;
 	}
 	keys_hex(t->key_hash, hex);
-	snprintf(out, cap, "creditd-topup-%" PRId64 "-%.40s", t->account_internal_id, hex);
+	snprintf(out, cap, "creditd-topup-%s-%" PRId64 "-%.40s", c->stripe_key_salt, t->account_internal_id, hex);
 	return 0;
 }
 
@@ -169,7 +170,7 @@ static int open_session(struct api_ctx *ctx, json_t *body, struct topup_begin *t
 {
 	const struct cfg *c = ctx->cfg;
 	struct stripe_result res;
-	char key[96];
+	char key[96 + LIMIT_KEY_SALT_BYTES];
 	if (ensure_customer(ctx, t, rs) != 0)
 		return -1;
 	struct stripe_checkout co = {t->customer, t->account, t->amount_cents, c->stripe_currency, c->product_name,
@@ -179,7 +180,7 @@ static int open_session(struct api_ctx *ctx, json_t *body, struct topup_begin *t
 		co.success_url = c->success_url;
 	if (co.cancel_url == NULL)
 		co.cancel_url = c->cancel_url;
-	if (idem_for_session(t, key, sizeof(key)) != 0) {
+	if (idem_for_session(ctx->cfg, t, key, sizeof(key)) != 0) {
 		api_error(rs, CD_E_INTERNAL, NULL, "no randomness for the Stripe idempotency key");
 		return -1;
 	}

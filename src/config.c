@@ -3,6 +3,7 @@
  * here, at start-up, so the rest of the code can trust struct cfg. */
 #include "config.h"
 #include "jsonio.h"
+#include "keys.h"
 #include "timefmt.h"
 #include <ctype.h>
 #include <errno.h>
@@ -110,6 +111,8 @@ static const struct cfg_key cfg_table[] = {
 	{"stripe", "suspend_on_dispute", CFG_ENUM, OFF(suspend_on_dispute_text), 0, 0, "true", "true|false", NULL, NULL},
 	{"stripe", "suspend_when_unpaid", CFG_ENUM, OFF(suspend_when_unpaid_text), 0, 0, "false", "true|false", NULL, NULL},
 	{"stripe", "invoice_topups", CFG_ENUM, OFF(invoice_topups_text), 0, 0, "false", "true|false", NULL, NULL},
+	/* Empty: derived from the first webhook secret in finish(). */
+	{"stripe", "key_salt", CFG_STR, OFF(stripe_key_salt_text), 0, 0, "", NULL, "CREDITD_STRIPE_KEY_SALT", NULL},
 	{"widget", "token_secret", CFG_SECRET, OFF(widget_token_secret), 0, 0, "", NULL, "CREDITD_WIDGET_TOKEN_SECRET", long_secret},
 	{"widget", "origins", CFG_STR, OFF(widget_origins), 0, 0, "", NULL, "CREDITD_WIDGET_ORIGINS", NULL},
 	{"notify", "url", CFG_STR, OFF(notify_url), 0, 0, "", NULL, "CREDITD_NOTIFY_URL", NULL},
@@ -419,6 +422,35 @@ static int split_nodes(struct cfg *c, char *err, size_t errcap)
 	return 0;
 }
 
+/* The deployment's salt of every Idempotency-Key sent to Stripe (DESIGN
+ * §13): stripe.key_salt as set, else the first LIMIT_KEY_SALT_DERIVED_HEX hex
+ * digits of SHA-256 over the first webhook secret (each Stripe webhook
+ * endpoint, so each deployment, has its own), else over the secret key.
+ * Never from the database: a copy of it must not carry production's keys.
+ * 0, or -1 when the configured salt is not of the allowed form. */
+static int key_salt(struct cfg *c)
+{
+	const char *set = c->stripe_key_salt_text, *from = c->webhook_secret_count > 0 ? c->webhook_secrets[0]
+							   : c->stripe_secret_key;
+	size_t n = strlen(set);
+	if (n > 0) {
+		for (size_t i = 0; i < n; i++)
+			if (!isalnum((unsigned char)set[i]) && set[i] != '_')
+				return -1;
+		if (n > LIMIT_KEY_SALT_BYTES)
+			return -1;
+		snprintf(c->stripe_key_salt, sizeof(c->stripe_key_salt), "%s", set);
+		return 0;
+	}
+	unsigned char hash[KEYS_HASH_LEN];
+	char hex[2 * KEYS_HASH_LEN + 1];
+	struct keys_part parts[] = {{"creditd stripe key salt\n", 24}, {from, strlen(from)}};
+	keys_sha256_parts(parts, sizeof(parts) / sizeof(parts[0]), hash);
+	keys_hex(hash, hex);
+	snprintf(c->stripe_key_salt, sizeof(c->stripe_key_salt), "%.*s", LIMIT_KEY_SALT_DERIVED_HEX, hex);
+	return 0;
+}
+
 static int finish(struct cfg *c, char *err, size_t errcap)
 {
 	char *end;
@@ -466,9 +498,11 @@ static int finish(struct cfg *c, char *err, size_t errcap)
 	}
 	if (c->notify_url[0] != '\0' && c->notify_secret[0] == '\0')
 		return fail(err, errcap, "notify.url is set without notify.secret (events are always signed)");
-	if (split_nodes(c, err, errcap) != 0)
+	if (split_nodes(c, err, errcap) != 0 || split_secrets(c, err, errcap) != 0)
 		return -1;
-	return split_secrets(c, err, errcap);
+	if (key_salt(c) != 0)
+		return fail(err, errcap, "stripe.key_salt must be 1 to %d letters, digits or '_'", LIMIT_KEY_SALT_BYTES);
+	return 0;
 }
 
 int cfg_load_string(const char *text, struct cfg *c, char *err, size_t errcap)

@@ -65,6 +65,7 @@ struct cfg {
 	int64_t auto_recharge_max_per_day;	/* recharges per account and UTC day */
 	int64_t topups_per_hour;	/* top-ups an account may start in any hour */
 	char *suspend_on_dispute_text;	/* true|false */
+	char *stripe_key_salt_text;	/* as configured; "" : derived */
 	char *suspend_when_unpaid_text;	/* true|false */
 	char *invoice_topups_text;	/* true|false */
 	/* [widget] */
@@ -88,6 +89,9 @@ struct cfg {
 	int webhook_secret_count;
 	int capture_expired;		/* expired_holds == capture */
 	int suspend_on_dispute;		/* a dispute suspends the account (status_reason dispute) */
+	/* In every Idempotency-Key sent to Stripe (DESIGN §13): stripe.key_salt,
+	 * or derived from the first webhook secret (config.c key_salt). */
+	char stripe_key_salt[LIMIT_KEY_SALT_BYTES + 1];
 	int suspend_when_unpaid;	/* a past_due/unpaid subscription suspends it (payment_failed) */
 	int invoice_topups;		/* Checkout top-ups ask Stripe for an invoice (invoice_creation) */
 	/* The database nodes: database.nodes split, else the one node of

@@ -38,12 +38,16 @@ static enum cd_err claim_tx(struct ledger *lg, struct ledger_recharge *out, int 
 	static const char due[] = "SELECT r.id, r.amount_cents, r.attempts, a.ext_id, a.stripe_customer_id, "
 				  "a.stripe_payment_method, IFNULL(r.period, 0), r.try_no, a.balance_micros, "
 				  "IF(r.state = 'sent', IFNULL(r.payment_intent, ''), ''), "
-				  "r.state = 'queued' AND " DISPUTE_OPEN_SQL " FROM recharges r "
+				  "r.state = 'queued' AND " DISPUTE_OPEN_SQL ", r.attempts > 0 AND r.decided_at IS NULL "
+				  "FROM recharges r "
 				  "JOIN accounts a ON a.id = r.account_id WHERE r.state IN ('queued', 'sent') "
 				  "AND r.next_attempt_at BETWEEN 1 AND ? AND (r.state = 'queued' OR "
 				  "r.payment_intent IS NOT NULL) ORDER BY r.id LIMIT ?";
-	static const char lease[] = "UPDATE recharges SET next_attempt_at = ?, decided_at = IF(state = 'queued', ?, "
-				    "decided_at) WHERE id = ? AND state = ? AND next_attempt_at BETWEEN 1 AND ?";
+	/* A charge tried before keys were salted keeps its key and no
+	 * decided_at (recharge.c charge_key). */
+	static const char lease[] = "UPDATE recharges SET next_attempt_at = ?, decided_at = IF(state = 'queued' AND "
+				    "NOT (attempts > 0 AND decided_at IS NULL), ?, decided_at) WHERE id = ? AND state = ? "
+				    "AND next_attempt_at BETWEEN 1 AND ?";
 	struct ledger_recharge found[LIMIT_RECHARGE_BATCH];
 	int64_t balance[LIMIT_RECHARGE_BATCH];
 	int disputed[LIMIT_RECHARGE_BATCH];
@@ -66,6 +70,7 @@ static enum cd_err claim_tx(struct ledger *lg, struct ledger_recharge *out, int 
 		balance[n - 1] = db_i64(s, 8);
 		ledger_copy_text(r->payment_intent, sizeof(r->payment_intent), db_str(s, 9));
 		disputed[n - 1] = db_i64(s, 10) != 0;
+		r->legacy_key = db_i64(s, 11) != 0;
 	}
 	for (int i = 0; i < n; i++) {
 		int send = 1, sent = found[i].payment_intent[0] != '\0';

@@ -4,7 +4,7 @@
  * card: at the first sweep of the month, or when creditctl collect says
  * so. A collection is a recharges row of kind 'payg', unique per account
  * and period (the month it collects), sent by the recharge sender
- * (recharge.c) with the Idempotency-Key payg-<account>-<YYYY-MM>-<try>.
+ * (recharge.c) with the Idempotency-Key payg-<salt>-<account>-<YYYY-MM>-<try>.
  *
  * The sweep visits each pay-as-you-go account once per period, through
  * accounts.payg_period (the last period it looked at the account for;

@@ -467,6 +467,12 @@ _Static_assert(LIMIT_HOLD_ID_BYTES <= 255, "a hold id is kept in journal.referen
  * costs one indexed read an account, and a won dispute's collection goes
  * out within the hour. */
 #define LIMIT_DISPUTED_CHARGE_WAIT_SECONDS 3600
+/* The deployment's salt in every Idempotency-Key sent to Stripe (DESIGN
+ * §13): 12 hex digits (48 bits) tell deployments apart; a salt set by hand
+ * may be up to 32 characters. Stripe allows keys of 255 characters. */
+#define LIMIT_KEY_SALT_BYTES 32
+#define LIMIT_KEY_SALT_DERIVED_HEX 12
+_Static_assert(LIMIT_KEY_SALT_DERIVED_HEX <= LIMIT_KEY_SALT_BYTES, "a derived salt fits");
 #define LIMIT_RECHARGE_ATTEMPTS 8
 #define LIMIT_RECHARGE_BACKOFF_MAX_SECONDS 600
 /* Pay-as-you-go collection (ledger_payg.c): accounts looked at per

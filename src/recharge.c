@@ -27,29 +27,33 @@ static void sleep_ms(long ms)
  * outside visible ASCII (and '%') percent-encoded, as a header needs; an
  * account id too long for that is replaced by the collection's row id
  * (unique per account and month too). */
-static void charge_key(const struct ledger_recharge *r, char *key, size_t size, char *period, size_t psize)
+static void charge_key(const struct cfg *c, const struct ledger_recharge *r, char *key, size_t size, char *period,
+		       size_t psize)
 {
-	char acct[LIMIT_IDEMPOTENCY_KEY_BYTES + 1];
+	char acct[LIMIT_IDEMPOTENCY_KEY_BYTES + 1], salt[LIMIT_KEY_SALT_BYTES + 2];
 	size_t n = 0;
+	/* The deployment's salt (DESIGN §13), but for a charge tried before
+	 * keys were salted: a retry must send the key Stripe saw. */
+	snprintf(salt, sizeof(salt), "%s%s", r->legacy_key ? "" : c->stripe_key_salt, r->legacy_key ? "" : "-");
 	period[0] = '\0';
 	if (r->period <= 0) {
-		snprintf(key, size, "recharge_%lld", (long long)r->id);
+		snprintf(key, size, "recharge_%s%lld", salt, (long long)r->id);
 		return;
 	}
 	snprintf(period, psize, "%04lld-%02lld", (long long)(r->period / 100), (long long)(r->period % 100));
 	for (const unsigned char *p = (const unsigned char *)r->account; *p != '\0' && n + 4 < sizeof(acct); p++)
 		n += (size_t)snprintf(acct + n, sizeof(acct) - n, *p > 0x20 && *p < 0x7f && *p != '%' ? "%c" : "%%%02X",
 				      *p);
-	if (n + strlen("payg---1") + strlen(period) > LIMIT_IDEMPOTENCY_KEY_BYTES || n + 4 >= sizeof(acct))
+	if (n + strlen("payg---1") + strlen(salt) + strlen(period) > LIMIT_IDEMPOTENCY_KEY_BYTES || n + 4 >= sizeof(acct))
 		snprintf(acct, sizeof(acct), "#%lld", (long long)r->id);
-	snprintf(key, size, "payg-%s-%s-%lld", acct, period, (long long)r->try_no);
+	snprintf(key, size, "payg-%s%s-%s-%lld", salt, acct, period, (long long)r->try_no);
 }
 
 void recharge_send(const struct cfg *c, struct stripe_client *stripe, struct ledger *lg,
 		   const struct ledger_recharge *r, struct recharge_sent *out)
 {
 	char key[LIMIT_IDEMPOTENCY_KEY_BYTES + 96], period[48];
-	charge_key(r, key, sizeof(key), period, sizeof(period));
+	charge_key(c, r, key, sizeof(key), period, sizeof(period));
 	struct stripe_payment p = {r->customer, r->payment_method, r->account, r->id, r->amount_cents,
 				   c->stripe_currency, period[0] ? period : NULL};
 	struct stripe_result res;

@@ -253,6 +253,15 @@ class DbWatch:
         return False
 
 
+def key_salt():
+    """The deployment's salt creditd puts in every Idempotency-Key it sends
+    Stripe (DESIGN §13), as docs/configuration.md says it is derived when
+    [stripe] key_salt is not set: the first 12 hex digits of SHA-256 over
+    "creditd stripe key salt\\n" and the first webhook secret."""
+    import hashlib
+    return hashlib.sha256(b"creditd stripe key salt\n" + ENV["CREDITD_WEBHOOK_SECRET"].encode()).hexdigest()[:12]
+
+
 def free_port():
     """A port free now on 127.0.0.1 for a server a test starts, below the
     kernel's ephemeral range: a port the kernel hands out for port 0 is

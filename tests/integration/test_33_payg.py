@@ -5,7 +5,7 @@ charged for it off-session at the first sweep after the 1st (UTC).
 What is checked, with the test clock moved across month boundaries: one
 PaymentIntent per (account, period) with the debt in whole cents rounded
 up, the saved card, off_session and confirm, metadata type/account/period
-and the Idempotency-Key payg-<account>-<YYYY-MM>-<try>; the payment
+and the Idempotency-Key payg-<salt>-<account>-<YYYY-MM>-<try>; the payment
 credited at once from Stripe's answer and never again for its webhook;
 December's debt collected in January as period YYYY-12; a decline
 suspending the account (403 account_suspended on the guard) until the
@@ -24,8 +24,8 @@ import threading
 import time
 import urllib.parse
 
-from lib import (ENV, api, check, clock_now, clock_reset, clock_set, creditctl, eq, new_account, parallel, sql, uid,
-                 verify, wait_until)
+from lib import (ENV, api, check, clock_now, clock_reset, clock_set, creditctl, eq, key_salt, new_account, parallel,
+                 sql, uid, verify, wait_until)
 from test_20_guard import authorize, cost, release, settle
 from test_30_stripe import RATE, fake, fake_mode, ok_mode, post_payload, topup
 from test_57_autorecharge import acct_get, events_of, intents, payment_mode
@@ -219,7 +219,7 @@ def test_a_month_s_debt_is_collected_once_rounded_up_to_the_cent():
         eq(len(sent), 1, "one request to Stripe")
         eq((sent[0]["form"].get("off_session"), sent[0]["form"].get("confirm")), ("true", "true"),
            "off-session, confirmed")
-        eq(keys_sent(acct), ["payg-%s-%s-1" % (acct, period)], "Idempotency-Key payg-<account>-<period>-<try>")
+        eq(keys_sent(acct), ["payg-%s-%s-%s-1" % (key_salt(), acct, period)], "Idempotency-Key payg-<salt>-<account>-<period>-<try>")
         a = acct_get(acct)
         eq(a["balance_micros"], 4501 * RATE - debt, "credited 45.01 EUR at once: 0.009999 EUR left")
         eq((a["status"], field(a, "status_reason")), ("active", None), "active")
@@ -380,7 +380,7 @@ def test_stripe_away_is_not_a_decline():
         t += 700
         at(t)
         check(wait_until(lambda: acct_get(acct)["balance_micros"] == 0, timeout=10), "charged once Stripe is back")
-        eq(set(keys_sent(acct)), {"payg-%s-%s-1" % (acct, period)}, "always try 1's key")
+        eq(set(keys_sent(acct)), {"payg-%s-%s-%s-1" % (key_salt(), acct, period)}, "always try 1's key")
         eq(len(payment_credits(acct)), 1, "credited once")
     finally:
         restore(acct)
@@ -437,7 +437,7 @@ def test_a_declined_collection_is_retried_a_day_later_and_recovers():
         at(retry + 2)
         check(wait_until(lambda: acct_get(acct)["balance_micros"] == 0, timeout=10),
               "try 2 paid the debt: %r" % intents(acct))
-        eq(keys_sent(acct), ["payg-%s-%s-%d" % (acct, period, i) for i in (1, 2)], "try 2's key")
+        eq(keys_sent(acct), ["payg-%s-%s-%s-%d" % (key_salt(), acct, period, i) for i in (1, 2)], "try 2's key")
         pis = payg_intents(acct)
         eq(sorted((p["amount"], p["status"]) for p in pis), [(3000, "requires_payment_method"), (3000, "succeeded")],
            "two PaymentIntents: the declined one and the retry")
@@ -487,7 +487,7 @@ def test_three_tries_one_and_two_days_apart_then_no_more():
         eq((col["state"], col["tries"], col["next_try_at"]), ("failed", 3, None), "no try after the third: %r" % col)
         at(retry3 + 10 * 86400)
         time.sleep(SWEEPS)
-        eq(keys_sent(acct), ["payg-%s-%s-%d" % (acct, period, i) for i in (1, 2, 3)], "three tries, three keys")
+        eq(keys_sent(acct), ["payg-%s-%s-%s-%d" % (key_salt(), acct, period, i) for i in (1, 2, 3)], "three tries, three keys")
         eq(len(payg_intents(acct)), 3, "three PaymentIntents")
         eq(len(events_of(acct, "payg.failed")), 3, "one payg.failed per try")
         a = acct_get(acct)
@@ -591,7 +591,7 @@ def test_creditctl_collect_dry_run_account_and_exit_codes():
         eq(len(pis), 1, "one PaymentIntent: %r" % pis)
         eq(p.stdout.strip(), "%s %s 4501 charged %s" % (acct, period, pis[0]["id"]), "what it charged")
         eq((pis[0]["amount"], pis[0]["metadata"].get("period")), (4501, period), "the PaymentIntent")
-        eq(keys_sent(acct), ["payg-%s-%s-1" % (acct, period)], "its key")
+        eq(keys_sent(acct), ["payg-%s-%s-%s-1" % (key_salt(), acct, period)], "its key")
         eq(acct_get(acct)["balance_micros"], 4501 * RATE - debt, "credited")
         p = creditctl("collect", "--account", acct)
         eq(p.stdout.strip(), "nothing to collect", "not twice for a period")
@@ -678,7 +678,7 @@ def test_december_s_debt_is_collected_in_january():
               "collected on January 1st: %r" % intents(acct))
         pi = payg_intents(acct)[0]
         eq((pi["amount"], pi["metadata"].get("period")), (750, period), "December's debt, period %s" % period)
-        eq(keys_sent(acct), ["payg-%s-%s-1" % (acct, period)], "the key names December")
+        eq(keys_sent(acct), ["payg-%s-%s-%s-1" % (key_salt(), acct, period)], "the key names December")
         eq(collection(acct)["period"], period, "the collection's period")
         eq(events_of(acct, "payg.collected")[0].get("period"), period, "the event's period")
     finally:

@@ -8,7 +8,7 @@ switching it off, and auto_recharge_max_per_day."""
 import json
 import time
 
-from lib import ENV, api, check, creditctl, eq, new_account, parallel, sql, uid, verify, wait_until
+from lib import ENV, api, check, creditctl, eq, key_salt, new_account, parallel, sql, uid, verify, wait_until
 from test_30_stripe import RATE, fake, fake_mode, ok_mode, post_payload, sign, topup
 from test_20_guard import cost
 
@@ -120,7 +120,7 @@ def test_concurrent_charges_queue_one_recharge_credited_once():
        (2000, "eur", "auto_recharge", rid, True), "the PaymentIntent")
     sent = [e for e in fake("GET", "/_requests") if e["path"] == "/v1/payment_intents" and
             e["form"].get("metadata[recharge]") == rid]
-    check(sent and all(e["headers"].get("idempotency-key") == "recharge_" + rid for e in sent),
+    check(sent and all(e["headers"].get("idempotency-key") == "recharge_%s-%s" % (key_salt(), rid) for e in sent),
           "the recharge's id as Idempotency-Key: %r" % [e["headers"].get("idempotency-key") for e in sent])
     eq(recharges(acct)[0][3], pi["id"], "its PaymentIntent recorded")
     credited = [g for g in sql("SELECT COUNT(*), COALESCE(SUM(amount_micros), 0) FROM grants WHERE reference = '%s'"
@@ -255,7 +255,7 @@ def test_stripe_failing_or_slow_is_retried_with_the_same_key_and_never_doubled()
     rid = recharges(acct)[0][0]
     keys = [e["headers"].get("idempotency-key") for e in fake("GET", "/_requests")
             if e["path"] == "/v1/payment_intents" and e["form"].get("metadata[recharge]") == rid]
-    eq(keys, ["recharge_" + rid] * 2, "tried twice, with the same Idempotency-Key")
+    eq(keys, ["recharge_%s-%s" % (key_salt(), rid)] * 2, "tried twice, with the same Idempotency-Key")
     eq(len(intents(acct)), 1, "one PaymentIntent at Stripe")
     # A slow Stripe: charges go on meanwhile, and queue nothing more.
     payment_mode("slow", delay_seconds=2, count=1)
