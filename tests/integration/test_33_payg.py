@@ -85,6 +85,12 @@ def field(a, name):
 def card_account(prefix="payg"):
     """A new account that topped up 10 EUR keeping its card (test_57's
     with_card): (account, the saved payment method's id)."""
+    acct, pm, _ = card_topup(prefix)
+    return acct, pm
+
+
+def card_topup(prefix):
+    """card_account's account and card, and the top-up's PaymentIntent."""
     acct = new_account(prefix)
     r = topup(acct, 1000, save_card=True)
     eq(r.status, 200, "top-up %r" % r)
@@ -94,7 +100,8 @@ def card_account(prefix="payg"):
     check("payment_intent_payload" in out, "the stand-in kept the card")
     eq(post_payload(out["payment_intent_payload"], out["payment_intent_signature"]).status, 200, "card saved")
     eq(acct_get(acct)["card_saved"], True, "card_saved")
-    return acct, out["payment_intent_event"]["data"]["object"]["payment_method"]
+    return (acct, out["payment_intent_event"]["data"]["object"]["payment_method"],
+            out["event"]["data"]["object"]["payment_intent"])
 
 
 def in_debt(acct, debt):

@@ -8,26 +8,19 @@ waits and goes out once the dispute is won and the account active again.
 creditctl verify names a charge sent during a dispute."""
 import json
 
-from lib import ENV, api, check, clock_now, creditctl, eq, new_account, sql, wait_until
+from lib import ENV, api, check, clock_now, creditctl, eq, sql, wait_until
 from test_20_guard import authorize, settle
-from test_30_stripe import fake, ok_mode, post_payload, topup
+from test_30_stripe import fake, ok_mode, post_payload
 from test_31_stripe_trust import dispute_event, status_of
-from test_33_payg import SWEEPS, at, in_debt, next_month, pi_requests, restore
+from test_33_payg import SWEEPS, at, card_topup, in_debt, next_month, pi_requests, restore
 from test_57_autorecharge import acct_get, enable, events_of, intents, payment_mode, recharges
 
 
 def card_account(prefix):
     """A new account that topped up 10 EUR keeping its card: (account, the
     top-up's PaymentIntent, the one a dispute names)."""
-    acct = new_account(prefix)
-    r = topup(acct, 1000, save_card=True)
-    eq(r.status, 200, "top-up %r" % r)
-    out = fake("POST", "/_sessions/%s/complete" % r.json["session_id"],
-               {"webhook_secret": ENV["CREDITD_WEBHOOK_SECRET"], "timestamp": clock_now()})
-    eq(post_payload(out["payload"], out["signature"]).status, 200, "credited")
-    eq(post_payload(out["payment_intent_payload"], out["payment_intent_signature"]).status, 200, "card saved")
-    eq(acct_get(acct)["card_saved"], True, "card_saved")
-    return acct, out["event"]["data"]["object"]["payment_intent"]
+    acct, _, pi = card_topup(prefix)
+    return acct, pi
 
 
 def dispute(pi, etype="charge.dispute.created", status="needs_response", du=None):
