@@ -10,7 +10,9 @@
 -- and what the payment bought (credited_micros): for a price in no plan
 -- the invoice's own grant (grant_id), for a catalogued plan the period's
 -- plan credit (period_key; grant_id NULL: the sweep, the plan being set or
--- the invoice itself made that credit, once per period). Refunds and
+-- the invoice itself made that credit, once per period: a proration,
+-- proration = 1, bought what it granted, the period's first or renewal
+-- invoice the rest, an invoice of nothing nothing). Refunds and
 -- disputes change refunded_cents, refunded_micros and disputed_micros in
 -- place, as on topups and recharges; id is what a dispute's row names
 -- (disputes.invoice_credit_id).
@@ -29,6 +31,7 @@ ALTER TABLE invoice_credits
   ADD COLUMN refunded_cents BIGINT NOT NULL DEFAULT 0,
   ADD COLUMN refunded_micros BIGINT NOT NULL DEFAULT 0,
   ADD COLUMN disputed_micros BIGINT NOT NULL DEFAULT 0,
+  ADD COLUMN proration TINYINT NOT NULL DEFAULT 0,
   MODIFY grant_id BIGINT UNSIGNED NULL,
   ADD KEY ix_payment_intent (payment_intent),
   ADD KEY ix_charge (charge_id);

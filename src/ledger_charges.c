@@ -125,12 +125,15 @@ enum cd_err ledger_recharges_claim(struct ledger *lg, struct ledger_recharge *ou
 	for (ledger_tx_init(lg, &t); ledger_tx_next(lg, &t);)
 		ledger_tx_end(lg, &t, claim_tx(lg, out, max, lease_seconds, &claimed, held, &nheld));
 	*n = t.rc == CD_OK ? claimed : 0;
+	/* A held charge that cannot be ended now is ended at a later claim;
+	 * the charges leased above are the sender's either way. */
 	for (int i = 0; t.rc == CD_OK && i < nheld; i++) {
 		struct ledger_tx h;
 		for (ledger_tx_init(lg, &h); ledger_tx_next(lg, &h);)
 			ledger_tx_end(lg, &h, held_tx(lg, held[i]));
 		if (h.rc != CD_OK)
-			return h.rc;
+			log_warn("auto-recharge %" PRId64 " held back by a dispute: not ended now (%s)", held[i],
+				 cd_strerror(h.rc));
 	}
 	return t.rc;
 }

@@ -282,8 +282,20 @@ enum cd_err payg_before_send(struct ledger *lg, struct ledger_recharge *r, int64
 	/* The try not sent is not counted (try_no is the last one made). */
 	static const char sql_end[] = "UPDATE recharges SET state = 'failed', try_no = try_no - 1, "
 				      "error = 'nothing owed any more', updated_at = ? WHERE id = ? AND state = 'queued'";
+	/* A try never sent asks at most what is owed now (a dispute won, a
+	 * grant meanwhile: the card never pays more than the debt); one sent
+	 * keeps its amount, since its key must send the same body again. */
+	static const char sql_lower[] = "UPDATE recharges SET amount_cents = ?, updated_at = ? WHERE id = ? "
+					"AND state = 'queued' AND attempts = 0";
+	int64_t owed = payg_debt_cents(lg, balance);
 	*send = 1;
-	if (payg_debt_cents(lg, balance) > 0)
+	if (owed > 0 && r->attempts == 0 && owed < r->amount_cents) {
+		log_info("account %s: collection %" PRId64 " lowered from %" PRId64 " to %" PRId64 " cents, what is owed now",
+			 r->account, r->id, r->amount_cents, owed);
+		r->amount_cents = owed;
+		return db_do(lg, sql_lower, "collection lowered", "iii", owed, lg->now, r->id);
+	}
+	if (owed > 0)
 		return CD_OK;
 	*send = 0;
 	log_info("account %s: collection %" PRId64 " not sent: nothing owed any more", r->account, r->id);

@@ -52,11 +52,13 @@ static enum cd_err charge_refunded(struct ledger *lg, struct hook_run *h)
 	const struct webhook_event *ev = h->ev;
 	struct acct a;
 	struct funded f;
-	if (ev->payment_intent[0] == '\0' || ev->amount_refunded_cents < 0) {
+	if ((ev->payment_intent[0] == '\0' && ev->charge_id[0] == '\0') || ev->amount_refunded_cents < 0) {
 		h->outcome = "ignored: no payment intent";
 		return CD_OK;
 	}
-	enum cd_err rc = funded_find(lg, ev->payment_intent, "", &f);
+	/* By payment intent, else by charge (an invoice's payment may be
+	 * known by its charge alone). */
+	enum cd_err rc = funded_find(lg, ev->payment_intent, ev->charge_id, &f);
 	if (rc == CD_E_NOT_FOUND) {
 		h->outcome = "ignored: no credit for this charge";
 		return CD_OK;
@@ -154,17 +156,17 @@ static enum cd_err invoice_credited(struct ledger *lg, const char *invoice, int 
  * of that payment take the credit back as of a top-up (DESIGN §13); then
  * applies a dispute of the payment that came before this credit. */
 static enum cd_err invoice_record(struct ledger *lg, const struct webhook_event *ev, struct acct *a,
-				  const int64_t *grant_id, const int64_t *period_key, int64_t credited)
+				  const int64_t *grant_id, const int64_t *period_key, int64_t credited, int proration)
 {
 	static const char sql[] = "INSERT INTO invoice_credits (invoice_id, account_id, grant_id, period_key, "
-				  "payment_intent, charge_id, paid_cents, currency, credited_micros, created_at) "
-				  "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+				  "payment_intent, charge_id, paid_cents, currency, credited_micros, proration, created_at) "
+				  "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
 	int e;
 	assert(credited >= 0);
 	const char *pi = ev->payment_intent[0] != '\0' ? ev->payment_intent : NULL;
 	const char *charge = ev->charge_id[0] != '\0' ? ev->charge_id : NULL;
-	struct dbstmt *s = db_exec(lg, sql, &e, "siIIssisii", ev->invoice_id, a->id, grant_id, period_key, pi, charge,
-				   ev->amount_paid_cents, ev->currency, credited, lg->now);
+	struct dbstmt *s = db_exec(lg, sql, &e, "siIIssisiii", ev->invoice_id, a->id, grant_id, period_key, pi, charge,
+				   ev->amount_paid_cents, ev->currency, credited, (int64_t)proration, lg->now);
 	if (s == NULL)
 		return db_err(lg, e, "invoice credit");
 	if (pi == NULL)
@@ -174,25 +176,48 @@ static enum cd_err invoice_record(struct ledger *lg, const struct webhook_event 
 	return dispute_apply_waiting(lg, a, &f, pi);
 }
 
-/* A catalogued plan's invoice: the credit it bought is its period's plan
+/* Whether a's plan period of this month is open already (locked). */
+static enum cd_err period_is_open(struct ledger *lg, const struct acct *a, int *open)
+{
+	static const char sql[] = "SELECT 1 FROM plan_periods WHERE account_id = ? AND period_key = ? FOR UPDATE";
+	int e;
+	struct dbstmt *s = db_exec(lg, sql, &e, "ii", a->id, timefmt_month_key(lg->now));
+	if (s == NULL)
+		return db_err(lg, e, "plan period open");
+	*open = db_fetch(s) == 1;
+	return CD_OK;
+}
+
+/* A catalogued plan's invoice: what it bought of its period's plan
  * credit (made by the invoice, the sweep or the plan being set, once a
- * period), less what other invoices of the period bought already (an
- * upgrade's invoice buys the difference); recorded once per invoice. */
-static enum cd_err invoice_plan_record(struct ledger *lg, const struct webhook_event *ev, struct acct *a)
+ * period); recorded once per invoice. A proration (billing_reason
+ * subscription_update: an upgrade) bought the difference it granted to a
+ * period already open, and nothing when it opened the period itself
+ * (Stripe bills on the subscription's date, not the 1st: the period's own
+ * invoice comes later and buys it); any other invoice (the first, a
+ * renewal) the period's credit less what the period's prorations bought.
+ * upgraded: what this invoice granted to a period already open. */
+static enum cd_err invoice_plan_record(struct ledger *lg, const struct webhook_event *ev, struct acct *a,
+				       int64_t upgraded)
 {
 	static const char sql[] = "SELECT p.credits_micros - COALESCE((SELECT SUM(ic.credited_micros) FROM "
-				  "invoice_credits ic WHERE ic.account_id = p.account_id AND ic.period_key = p.period_key), 0) "
-				  "FROM plan_periods p WHERE p.account_id = ? AND p.period_key = ?";
+				  "invoice_credits ic WHERE ic.account_id = p.account_id AND ic.period_key = p.period_key "
+				  "AND ic.proration = 1), 0) FROM plan_periods p WHERE p.account_id = ? AND p.period_key = ?";
 	int e, credited = 0;
-	int64_t key = timefmt_month_key(lg->now);
+	int64_t key = timefmt_month_key(lg->now), micros = 0;
+	int proration = strcmp(ev->billing_reason, "subscription_update") == 0;
 	enum cd_err rc = invoice_credited(lg, ev->invoice_id, &credited);
 	if (rc != CD_OK || credited)
 		return rc;
-	struct dbstmt *s = db_exec(lg, sql, &e, "ii", a->id, key);
-	if (s == NULL)
-		return db_err(lg, e, "plan period credit");
-	int64_t micros = db_fetch(s) == 1 ? db_i64(s, 0) : 0;
-	return invoice_record(lg, ev, a, NULL, &key, micros > 0 ? micros : 0);
+	if (proration) {
+		micros = upgraded;
+	} else if (ev->amount_paid_cents > 0) {
+		struct dbstmt *s = db_exec(lg, sql, &e, "ii", a->id, key);
+		if (s == NULL)
+			return db_err(lg, e, "plan period credit");
+		micros = db_fetch(s) == 1 ? db_i64(s, 0) : 0;
+	}
+	return invoice_record(lg, ev, a, NULL, &key, micros > 0 ? micros : 0, proration);
 }
 
 /* A price in no plan: the amount paid (micros at the top-up rate), for the
@@ -226,7 +251,7 @@ static enum cd_err invoice_credit_paid(struct ledger *lg, struct hook_run *h, st
 	}
 	rc = ledger_add_grant(lg, a, "plan", micros, GRANT_PRIORITY_PLAN, expires, ev->invoice_id,
 			      "subscription period", &grant_id, &journal_id);
-	return rc == CD_OK ? invoice_record(lg, ev, a, &grant_id, NULL, micros) : rc;
+	return rc == CD_OK ? invoice_record(lg, ev, a, &grant_id, NULL, micros, 0) : rc;
 }
 
 static enum cd_err invoice_paid(struct ledger *lg, struct hook_run *h)
@@ -271,11 +296,14 @@ static enum cd_err invoice_paid(struct ledger *lg, struct hook_run *h)
 		 * may have made it already). Never a later period's: its credit
 		 * would be spendable now and its rollover read too early. */
 		int64_t granted;
-		rc = period_credit(lg, &a, plan, lg->now, PERIOD_INVOICE, &granted);
+		int open = 0;
+		rc = period_is_open(lg, &a, &open);
+		if (rc == CD_OK)
+			rc = period_credit(lg, &a, plan, lg->now, PERIOD_INVOICE, &granted);
 		if (granted == 0)
 			h->outcome = "ignored: the plan's credit for the period was already made";
 		if (rc == CD_OK)
-			rc = invoice_plan_record(lg, ev, &a);
+			rc = invoice_plan_record(lg, ev, &a, open ? granted : 0);
 	} else {
 		rc = invoice_credit_paid(lg, h, &a, micros);
 	}

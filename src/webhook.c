@@ -597,6 +597,8 @@ static int parse_invoice(struct pctx *px, json_t *o, struct webhook_event *ev)
 	if (rc == 0 && ev->period_end == 0)
 		rc |= take_int(px, json_object_get(o, "period_end"), "period_end", &ev->period_end);
 	rc |= take_str(px, json_object_get(o, "id"), "data.object.id", ev->invoice_id, sizeof(ev->invoice_id), 0);
+	rc |= take_str(px, json_object_get(o, "billing_reason"), "billing_reason", ev->billing_reason,
+		       sizeof(ev->billing_reason), 0);
 	if (rc != 0)
 		return -1;
 	if (ev->invoice_id[0] == '\0')

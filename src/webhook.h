@@ -82,6 +82,9 @@ struct webhook_event {
 	int64_t period_start;			/* unix seconds, 0 when absent */
 	int64_t period_end;
 	int64_t amount_paid_cents;
+	/* invoice.*: billing_reason ("subscription_update": a proration, as
+	 * after an upgrade), "" when absent */
+	char billing_reason[32];
 	/* payment_intent.* (payment_intent holds its id, customer, currency,
 	 * metadata_type and account as above) */
 	int64_t amount_received_cents;		/* -1 when absent */

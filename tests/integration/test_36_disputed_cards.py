@@ -91,6 +91,8 @@ def test_no_collection_while_a_dispute_is_open_then_one_once_it_is_won():
         at(clock_now() + 3601)
         check(wait_until(lambda: len(pi_requests(acct)) == 1, timeout=SWEEPS + 5),
               "sent once the dispute is won and the account active")
+        eq(pi_requests(acct)[0]["form"]["amount"], "250",
+           "for what is owed now (the dispute's 10 EUR given back), not the 12.50 owed when it was queued")
     finally:
         restore(acct)
 

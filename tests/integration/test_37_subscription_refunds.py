@@ -17,14 +17,18 @@ from test_30_stripe import RATE, balance, charge_event, delivered, give_customer
 from test_31_stripe_trust import causes, dispute_event, status_of
 
 
-def paid_invoice(acct, cents, price="price_pro_monthly", new_api=False):
+def paid_invoice(acct, cents, price="price_pro_monthly", new_api=False, charge_only=False, reason=None):
     """A paid subscription invoice of cents for acct, delivered: its
     payment intent and charge."""
     customer = give_customer(acct)
     pi, charge = "pi_" + secrets.token_hex(12), "ch_" + secrets.token_hex(12)
     ev = invoice_event(customer, "sub_" + secrets.token_hex(10), cents, int(time.time()) + 30 * 86400, price=price)
     obj = ev["data"]["object"]
-    if new_api:
+    if reason:
+        obj["billing_reason"] = reason
+    if charge_only:
+        obj["payment_intent"], obj["charge"] = None, charge
+    elif new_api:
         del obj["payment_intent"], obj["charge"]     # gone from the invoice since API 2025-03-31
         obj["payments"] = {"object": "list", "has_more": False, "data": [
             {"id": "inpay_" + secrets.token_hex(8), "object": "invoice_payment", "status": "paid",
@@ -39,6 +43,7 @@ def paid_invoice(acct, cents, price="price_pro_monthly", new_api=False):
 
 def refund(acct, pi, charge, refunded, amount):
     ev = charge_event(pi, acct, refunded, amount=amount, charge=charge)
+    ev["data"]["object"]["payment_intent"] = pi
     ev["data"]["object"]["metadata"] = {}
     return delivered(ev)
 
@@ -88,6 +93,44 @@ def test_a_catalogued_plan_s_period_credit_is_refunded_with_its_invoice():
     eq(balance(acct), base + 5 * 10 ** 6, "the plan's credit for the period")
     refund(acct, pi, charge, 1500, 1500)
     eq(balance(acct), base, "the invoice refunded in full: the period's credit taken back")
+    verify()
+
+
+def test_a_trial_and_a_proration_first_leave_the_period_s_credit_to_the_paid_invoice():
+    # Stripe bills on the subscription's date: a $0 trial invoice, or a
+    # small proration, may come first in a month. Neither bought the
+    # period's credit: the period's own invoice did, and its refund takes
+    # it back.
+    ok_mode()
+    plan, price = uid("subtrial"), "price_" + secrets.token_hex(6)
+    r = api("PUT", "/v1/plans/" + plan, {"credits_micros": 4 * 10 ** 6, "rollover": "none",
+                                          "stripe_price_ids": [price]})
+    check(r.status in (200, 201), "plan %r" % r)
+    acct = new_account("subtrial")
+    base = balance(acct)
+    customer = give_customer(acct)
+    trial = invoice_event(customer, "sub_" + secrets.token_hex(10), 0, int(time.time()) + 30 * 86400, price=price)
+    eq(delivered(trial).json["outcome"], "ignored: not a paid subscription invoice", "a trial's $0 invoice")
+    eq(balance(acct), base, "credits nothing")
+    pro_pi, pro_charge = paid_invoice(acct, 120, price=price, reason="subscription_update")
+    eq(balance(acct), base + 4 * 10 ** 6, "the proration, first, made the period's credit")
+    pi, charge = paid_invoice(acct, 1500, price=price, reason="subscription_cycle")
+    eq(balance(acct), base + 4 * 10 ** 6, "the period's credit once")
+    refund(acct, pro_pi, pro_charge, 120, 120)
+    eq(balance(acct), base + 4 * 10 ** 6, "the proration granted nothing: its refund takes nothing")
+    refund(acct, pi, charge, 1500, 1500)
+    eq(balance(acct), base, "the paid invoice's refund takes the period's credit back")
+    verify()
+
+
+def test_a_payment_known_by_its_charge_alone_is_refunded():
+    ok_mode()
+    acct = new_account("subch")
+    base = balance(acct)
+    _, charge = paid_invoice(acct, 500, charge_only=True)
+    eq(balance(acct), base + 500 * RATE, "credited")
+    refund(acct, None, charge, 500, 500)
+    eq(balance(acct), base, "refunded by its charge")
     verify()
 
 
