@@ -8,7 +8,10 @@
  * anything but its mutex, or call another module: the router calls it
  * before every key look-up, and the database is what it protects. */
 #include "authlimit.h"
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdatomic.h>
 #include <string.h>
 
@@ -22,13 +25,22 @@ static struct slot table[LIMIT_AUTH_ADDRESS_SLOTS];
 static pthread_mutex_t table_lock = PTHREAD_MUTEX_INITIALIZER;
 static atomic_ullong throttled_total, failures_total, lookups_total;
 
-/* addr as a slot keeps it: "" for none, cut to the slot's size. */
+/* addr as a slot keeps it: "" for none, cut to the slot's size; an IPv6
+ * address by its /64 (one host is given a whole /64: counting each of its
+ * addresses apart would let it guess without end). */
 static void address_text(const char *addr, char out[LIMIT_AUTH_ADDRESS_BYTES])
 {
+	struct in6_addr a6;
 	size_t n = addr != NULL ? strnlen(addr, LIMIT_AUTH_ADDRESS_BYTES - 1) : 0;
 	if (n > 0)
 		memcpy(out, addr, n);
 	out[n] = '\0';
+	if (n > 0 && strchr(out, ':') != NULL && inet_pton(AF_INET6, out, &a6) == 1) {
+		memset(a6.s6_addr + 8, 0, 8);
+		char text[INET6_ADDRSTRLEN];
+		if (inet_ntop(AF_INET6, &a6, text, sizeof(text)) != NULL)
+			snprintf(out, LIMIT_AUTH_ADDRESS_BYTES, "%s/64", text);
+	}
 }
 
 /* 1 when the slot holds failures of a window that includes now. A clock
@@ -47,18 +59,22 @@ static struct slot *slot_find(const char *addr)
 	return NULL;
 }
 
-/* A slot for a new address: an empty or expired one, else the one whose
- * window started first. Called with the lock held. */
-static struct slot *slot_spare(int64_t now)
+/* A slot for a new address: an empty or expired one, else the one not
+ * throttled whose window started first (a flood of new addresses must not
+ * free the throttled ones), else the oldest. Called with the lock held. */
+static struct slot *slot_spare(int64_t now, int64_t limit)
 {
-	struct slot *oldest = &table[0];
+	struct slot *oldest = &table[0], *open = NULL;
 	for (int i = 0; i < LIMIT_AUTH_ADDRESS_SLOTS; i++) {
-		if (!live(&table[i], now))
-			return &table[i];
-		if (table[i].start < oldest->start)
-			oldest = &table[i];
+		struct slot *s = &table[i];
+		if (!live(s, now))
+			return s;
+		if (s->start < oldest->start)
+			oldest = s;
+		if (s->failures < limit && (open == NULL || s->start < open->start))
+			open = s;
 	}
-	return oldest;
+	return open != NULL ? open : oldest;
 }
 
 int64_t authlimit_wait(const char *addr, int64_t limit, int64_t now)
@@ -88,7 +104,7 @@ int authlimit_failed(const char *addr, int64_t limit, int64_t now)
 	pthread_mutex_lock(&table_lock);
 	struct slot *s = slot_find(key);
 	if (s == NULL) {
-		s = slot_spare(now);
+		s = slot_spare(now, limit);
 		memcpy(s->addr, key, sizeof(key));
 		s->failures = 0;
 	}

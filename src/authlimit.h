@@ -1,7 +1,8 @@
 /* authlimit.h: the failed-authentication throttle (DESIGN §13).
  *
- * Failed authentications (an API key refused, a browser token refused)
- * are counted per client address, as the web server passes it
+ * Failed authentications (an API key unknown, malformed or missing;
+ * browser tokens are checked by signature, with no look-up, and are not
+ * counted) are counted per client address (an IPv6 address by its /64), as the web server passes it
  * (REMOTE_ADDR, text: IPv4 or IPv6), in a window of
  * LIMIT_AUTH_WINDOW_SECONDS that starts at the address's first failure.
  * Once an address has failed `limit` times in its window, the router
@@ -9,7 +10,7 @@
  * ends, without asking the database. One table for the process, of
  * LIMIT_AUTH_ADDRESS_SLOTS fixed slots under one mutex: nothing is
  * allocated, a new address takes an empty or expired slot, else the
- * oldest. The caller passes the limit and the time; this module calls
+ * oldest not throttled. The caller passes the limit and the time; this module calls
  * nothing but the C library and logs nothing (the router does). */
 #ifndef CREDITD_AUTHLIMIT_H
 #define CREDITD_AUTHLIMIT_H

@@ -32,6 +32,27 @@ int keycache_refused_find(const struct keycache_refused *c, const char *key, int
 	return 0;
 }
 
+int keycache_trusted_find(const struct keycache_trusted *c, const char *key, int64_t now)
+{
+	for (int i = 0; i < LIMIT_KEY_TRUSTED_SLOTS; i++)
+		if (c->slots[i].until > now && keys_equal(c->slots[i].key, key))
+			return 1;
+	return 0;
+}
+
+void keycache_trust(struct keycache_trusted *c, const char *key, int64_t now)
+{
+	unsigned int i;
+	for (i = 0; i < LIMIT_KEY_TRUSTED_SLOTS; i++)
+		if (c->slots[i].until > 0 && keys_equal(c->slots[i].key, key))
+			break;
+	if (i == LIMIT_KEY_TRUSTED_SLOTS)
+		i = c->next++ % LIMIT_KEY_TRUSTED_SLOTS;
+	memcpy(c->slots[i].key, key, KEYS_LEN);
+	c->slots[i].key[KEYS_LEN] = '\0';
+	c->slots[i].until = now + LIMIT_KEY_TRUSTED_SECONDS;
+}
+
 void keycache_refuse(struct keycache_refused *c, const char *key, int64_t now)
 {
 	unsigned int i = c->next++ % LIMIT_KEY_UNKNOWN_SLOTS;

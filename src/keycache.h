@@ -34,6 +34,24 @@ struct keycache_refused {
 	unsigned int next;
 };
 
+/* Keys the database knew, for the whole process, for
+ * LIMIT_KEY_TRUSTED_SECONDS (the router locks it): a client address
+ * throttled for failed authentication (authlimit.h) still has such a key
+ * looked up, so an app's good key keeps working beside a stale one on
+ * the same host. */
+struct keycache_trusted {
+	struct {
+		char key[KEYS_LEN + 1];
+		int64_t until;		/* unix seconds; 0: empty */
+	} slots[LIMIT_KEY_TRUSTED_SLOTS];
+	unsigned int next;
+};
+/* 1 when key was known to the database less than LIMIT_KEY_TRUSTED_SECONDS
+ * before now. */
+int keycache_trusted_find(const struct keycache_trusted *c, const char *key, int64_t now);
+/* Remembers that the database knew key at time now (its slot renewed
+ * when it is there already). */
+void keycache_trust(struct keycache_trusted *c, const char *key, int64_t now);
 /* 1 with *grant filled when a well-formed key is known at time now. */
 int keycache_find(const struct keycache *c, const char *key, int64_t now, struct key_grant *grant);
 /* Remembers what the database granted key at time now (copies both). */

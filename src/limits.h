@@ -386,6 +386,13 @@ _Static_assert(LIMIT_BATCH_OPS >= 1 && LIMIT_BATCH_OPS <= 64, "batch sizes fit t
  * working within this many seconds. 64 slots of 77 bytes; a flood of
  * ever-new keys only recycles them (each then costs its one lookup). */
 #define LIMIT_KEY_UNKNOWN_SLOTS 64
+/* Keys the database knew, remembered for the whole process so that a
+ * client address throttled for failed authentication still has them
+ * looked up (authlimit.h): ten minutes outlasts the throttle's window
+ * many times; 256 keys cover the apps behind one address, each slot
+ * walked at most once per throttled request. */
+#define LIMIT_KEY_TRUSTED_SLOTS 256
+#define LIMIT_KEY_TRUSTED_SECONDS 600
 #define LIMIT_KEY_UNKNOWN_SECONDS 30
 _Static_assert(LIMIT_KEY_UNKNOWN_SECONDS >= LIMIT_KEY_CACHE_SECONDS, "a refusal is remembered at least as long");
 /* The failed-authentication throttle (authlimit.c, DESIGN §13): failures
@@ -394,23 +401,24 @@ _Static_assert(LIMIT_KEY_UNKNOWN_SECONDS >= LIMIT_KEY_CACHE_SECONDS, "a refusal 
  * says "a minute". */
 #define LIMIT_AUTH_WINDOW_SECONDS 60
 /* Client addresses it keeps a count for at once, in one table for the
- * process: a slot is 64 bytes, so 64 KiB, walked whole on each key
+ * process: a slot is 80 bytes, so 80 KiB, walked whole on each key
  * look-up (microseconds, beside the round trip it may save). More
  * addresses failing within one minute than this recycle the oldest
  * window's slot: that address then starts again from none, at a cost of
  * one look-up a failure, and a key sent again is still answered from the
  * refused keys (LIMIT_KEY_UNKNOWN_SECONDS). */
 #define LIMIT_AUTH_ADDRESS_SLOTS 1024
-/* An address's text as the web server passes REMOTE_ADDR: an IPv6
- * address is at most 45 characters (INET6_ADDRSTRLEN, 46, with its NUL),
- * so it fits; a longer text is no address, and its first 47 bytes count. */
-#define LIMIT_AUTH_ADDRESS_BYTES 48
+/* An address's text as the web server passes REMOTE_ADDR, an IPv6 one
+ * kept as its /64: at most 45 characters and "/64" (INET6_ADDRSTRLEN,
+ * 46, with its NUL), so it fits; a longer text is no address, and its
+ * first 63 bytes count. */
+#define LIMIT_AUTH_ADDRESS_BYTES 64
 /* The most [security] auth_failures_per_minute may say: a million a
  * minute (over 16,000 a second) is more key look-ups than one creditd
  * gets answered by its database, so a larger figure would never throttle
  * anything; 0 says that plainly (never throttle). */
 #define LIMIT_AUTH_FAILURES_MAX 1000000
-_Static_assert(LIMIT_AUTH_ADDRESS_BYTES >= 46, "an IPv6 address in text, with its NUL, fits a slot");
+_Static_assert(LIMIT_AUTH_ADDRESS_BYTES >= 46 + 3, "an IPv6 /64 in text, with its NUL, fits a slot");
 _Static_assert(LIMIT_AUTH_WINDOW_SECONDS == 60, "DESIGN §13 counts failures per minute");
 /* The listening socket's backlog: connections the kernel queues while
  * every worker is busy (the web server's pool is far smaller). */

@@ -14,8 +14,9 @@
  * A client address that failed authentication [security]
  * auth_failures_per_minute times is answered 429 with Retry-After for the
  * rest of its minute (authlimit.h) before any key look-up, except with a
- * key this thread already knows (an app's good key keeps working while
- * a stale key on the same host is throttled).
+ * key the database knew in the last ten minutes (still looked up: an
+ * app's good key keeps working while a stale key on the same host is
+ * throttled).
  * A browser token (keys.h) opens the /v1/me routes only, for the account
  * it names (and the member, when it names one); those routes answer CORS
  * for [widget] origins.
@@ -140,6 +141,21 @@ static int has_body(const struct request *rq)
 static __thread struct keycache known_keys;
 static struct keycache_refused refused_keys;
 static pthread_mutex_t refused_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct keycache_trusted trusted_keys;
+static pthread_mutex_t trusted_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* A key the database knew lately (remember 1: it knows it now). */
+static int key_trusted(const char *key, int64_t now, int remember)
+{
+	int hit = 0;
+	pthread_mutex_lock(&trusted_lock);
+	if (remember)
+		keycache_trust(&trusted_keys, key, now);
+	else
+		hit = keycache_trusted_find(&trusted_keys, key, now);
+	pthread_mutex_unlock(&trusted_lock);
+	return hit;
+}
 
 static int key_refused(const char *key, int64_t now, int remember)
 {
@@ -167,7 +183,7 @@ static enum cd_err authenticate(struct api_ctx *ctx, const struct request *rq, s
 	if (key != NULL && keys_wellformed(key) && keycache_find(&known_keys, key, now, grant))
 		return CD_OK;
 	*retry_after_seconds = authlimit_wait(rq->remote_addr, limit, now);
-	if (*retry_after_seconds > 0)
+	if (*retry_after_seconds > 0 && !(key != NULL && keys_wellformed(key) && key_trusted(key, now, 0)))
 		return CD_E_RATE_LIMITED;
 	enum cd_err rc = CD_E_UNAUTHORIZED;
 	if (key != NULL && keys_wellformed(key) && !key_refused(key, now, 0)) {
@@ -185,6 +201,7 @@ static enum cd_err authenticate(struct api_ctx *ctx, const struct request *rq, s
 	if (rc != CD_OK)
 		return rc;
 	keycache_remember(&known_keys, key, grant, now);
+	key_trusted(key, now, 1);
 	return CD_OK;
 }
 

@@ -17,7 +17,7 @@ import shutil
 import urllib.parse
 
 import stack
-from lib import ENV, api, check, clock_now, clock_reset, clock_set, eq
+from lib import ENV, api, check, clock_now, clock_reset, clock_set, creditctl, eq
 
 LIMIT = 30
 
@@ -99,6 +99,23 @@ def test_two_hundred_random_keys_cost_thirty_look_ups():
         clock_set(clock_now() + 61)
         eq(call(random_key())[0], 401, "after the minute: looked up again")
         eq(call(ENV["CREDITD_ADMIN_KEY"])[0], 404, "and a good key works")
+    with_default_limit(run)
+
+
+def test_a_good_key_used_lately_still_works_from_a_throttled_address():
+    # An app whose host also runs a client with a stale key: the app's key,
+    # known to the database in the last ten minutes, is still looked up;
+    # a key never used before waits out the minute like any other.
+    fresh = creditctl("key", "create", "--scope", "read", "--name", "t27-fresh").stdout.strip().splitlines()[-1]
+
+    def run():
+        eq(call(ENV["CREDITD_READ_KEY"])[0], 404, "the app's key, before")
+        for _ in range(LIMIT):
+            call(random_key())
+        eq(call(random_key())[0], 429, "the address is throttled")
+        for _ in range(3):
+            eq(call(ENV["CREDITD_READ_KEY"])[0], 404, "the app's key still reaches the route")
+        eq(call(fresh)[0], 429, "a key this creditd never saw waits out the minute")
     with_default_limit(run)
 
 

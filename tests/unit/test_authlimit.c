@@ -59,12 +59,23 @@ static void test_table_bounded(void)
 	authlimit_failed("198.51.100.1", 2, 3000);
 	ok(authlimit_wait("198.51.100.1", 2, 3000) > 0, "the first address is throttled");
 	for (int i = 0; i < LIMIT_AUTH_ADDRESS_SLOTS; i++) {
-		snprintf(addr, sizeof(addr), "2001:db8::%x", i);
+		snprintf(addr, sizeof(addr), "2001:db8:0:%x::1", i);
 		authlimit_failed(addr, 2, 3001);
 	}
-	is_int(authlimit_wait("198.51.100.1", 2, 3001), 0, "a full table recycles the oldest window's slot");
-	snprintf(addr, sizeof(addr), "2001:db8::%x", LIMIT_AUTH_ADDRESS_SLOTS - 1);
+	ok(authlimit_wait("198.51.100.1", 2, 3001) > 0, "a flood of new addresses does not free a throttled one");
+	snprintf(addr, sizeof(addr), "2001:db8:0:%x::1", LIMIT_AUTH_ADDRESS_SLOTS - 1);
 	ok(authlimit_failed(addr, 2, 3001) == 1, "the newest addresses keep their counts");
+}
+
+static void test_ipv6_by_its_64(void)
+{
+	authlimit_reset();
+	ok(authlimit_failed("2001:db8:1:2::a", 3, 4000) == 0, "one address of a /64");
+	ok(authlimit_failed("2001:db8:1:2:ffff::b", 3, 4000) == 0, "another of the same /64");
+	ok(authlimit_failed("2001:0db8:0001:0002:0:0:0:c", 3, 4000) == 1, "a third, written long: the same /64");
+	ok(authlimit_wait("2001:db8:1:2::d", 3, 4000) > 0, "the whole /64 is throttled");
+	is_int(authlimit_wait("2001:db8:1:3::a", 3, 4000), 0, "the next /64 is not");
+	is_int(authlimit_wait("192.0.2.44", 3, 4000), 0, "nor an IPv4 address");
 }
 
 int main(void)
@@ -72,5 +83,6 @@ int main(void)
 	test_window();
 	test_limit_zero_and_no_address();
 	test_table_bounded();
+	test_ipv6_by_its_64();
 	return done_testing();
 }
