@@ -243,6 +243,12 @@ enum cd_err ledger_payg_collect(struct ledger *lg, struct ledger_collect *c, str
 				int *n);
 enum cd_err ledger_recharges_claim(struct ledger *lg, struct ledger_recharge *out, int max, int64_t lease_seconds,
 				   int *n);
+/* Just before claimed charge r (a queued one, to be sent) goes to Stripe:
+ * *go 1 when no dispute is open on its account, checked under the
+ * account's lock, with the moment recorded (DESIGN §13); else a
+ * collection waits and an auto-recharge ends unsent, *go 0. *go 0 on any
+ * error (the charge is sent later). */
+enum cd_err ledger_recharge_decide(struct ledger *lg, const struct ledger_recharge *r, int *go);
 enum ledger_recharge_outcome {
 	RECHARGE_PAID,		/* Stripe answered the PaymentIntent succeeded: credited now (its
 				 * webhook then finds it credited) */

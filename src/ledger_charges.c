@@ -96,6 +96,53 @@ static enum cd_err claim_tx(struct ledger *lg, struct ledger_recharge *out, int 
 	return CD_OK;
 }
 
+/* The last word before a claimed charge goes to Stripe, on its locked
+ * account: no dispute open (else a collection waits and an auto-recharge
+ * ends unsent: *go 0), and decided_at set in the same transaction, so a
+ * dispute recorded after it is after the decision (verify). *go 0 too
+ * when the charge is no longer queued. */
+static enum cd_err decide_tx(struct ledger *lg, const struct ledger_recharge *r, int *go)
+{
+	static const char owner[] = "SELECT account_id FROM recharges WHERE id = ?";
+	static const char row[] = "SELECT state FROM recharges WHERE id = ? AND account_id = ? FOR UPDATE";
+	static const char decided[] = "UPDATE recharges SET decided_at = ? WHERE id = ?";
+	struct acct a;
+	int e, open = 0;
+	*go = 0;
+	struct dbstmt *s = db_exec(lg, owner, &e, "i", r->id);
+	if (s == NULL)
+		return db_err(lg, e, "recharge owner");
+	if (db_fetch(s) != 1)
+		return CD_OK;
+	enum cd_err rc = acct_lock_id(lg, db_i64(s, 0), &a);
+	struct dbstmt *l = rc == CD_OK ? db_exec(lg, row, &e, "ii", r->id, a.id) : NULL;
+	if (rc == CD_OK && l == NULL)
+		return db_err(lg, e, "recharge decide");
+	if (rc != CD_OK || db_fetch(l) != 1 || strcmp(db_str(l, 0), "queued") != 0)
+		return rc;
+	rc = dispute_open_on(lg, &a, &open);
+	if (rc == CD_OK && open && r->period > 0)
+		rc = collection_waits(lg, r);
+	else if (rc == CD_OK && open)
+		rc = recharge_hold_for_dispute(lg, &a, r->id);
+	else if (rc == CD_OK && !r->legacy_key)
+		rc = db_do(lg, decided, "recharge decided", "ii", lg->now, r->id);
+	*go = rc == CD_OK && !open;
+	if (rc == CD_OK && a.dirty)
+		rc = acct_save(lg, &a);
+	return rc;
+}
+
+enum cd_err ledger_recharge_decide(struct ledger *lg, const struct ledger_recharge *r, int *go)
+{
+	struct ledger_tx t;
+	for (ledger_tx_init(lg, &t); ledger_tx_next(lg, &t);)
+		ledger_tx_end(lg, &t, decide_tx(lg, r, go));
+	if (t.rc != CD_OK)
+		*go = 0;
+	return t.rc;
+}
+
 /* An auto-recharge held back by a dispute, ended on its locked account
  * (the account's lock first, as everywhere). */
 static enum cd_err held_tx(struct ledger *lg, int64_t id)

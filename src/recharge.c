@@ -53,6 +53,17 @@ void recharge_send(const struct cfg *c, struct stripe_client *stripe, struct led
 		   const struct ledger_recharge *r, struct recharge_sent *out)
 {
 	char key[LIMIT_IDEMPOTENCY_KEY_BYTES + 96], period[48];
+	int go = 0;
+	/* The account's last word, under its lock: no disputed card is
+	 * charged (DESIGN §13). */
+	if (ledger_recharge_decide(lg, r, &go) != CD_OK || !go) {
+		out->outcome = RECHARGE_RETRY;
+		out->payment_intent[0] = '\0';
+		snprintf(out->message, sizeof(out->message), "not sent: a dispute is open on the account, or the "
+			 "charge moved on");
+		out->recorded = 1;
+		return;
+	}
 	charge_key(c, r, key, sizeof(key), period, sizeof(period));
 	struct stripe_payment p = {r->customer, r->payment_method, r->account, r->id, r->amount_cents,
 				   c->stripe_currency, period[0] ? period : NULL};
