@@ -259,6 +259,36 @@ enum ledger_recharge_outcome {
 };
 enum cd_err ledger_recharge_result(struct ledger *lg, int64_t id, enum ledger_recharge_outcome outcome,
 				   const char *payment_intent, int64_t cents, const char *error);
+/* A pay-as-you-go collection's try r made PaymentIntent payment_intent
+ * (Stripe's answer named it: made, paid, or declined and still open at
+ * Stripe): recorded before the outcome is (DESIGN §13), paid when Stripe
+ * answered it paid, and marked to be cancelled at once when another try
+ * paid the collection while this one was with Stripe. Nothing for an
+ * auto-recharge (r->period 0) or no id. */
+enum cd_err ledger_payg_try_made(struct ledger *lg, const struct ledger_recharge *r, const char *payment_intent,
+				 int paid);
+/* A collection try's PaymentIntent to cancel at Stripe: another try of
+ * the same collection paid it (DESIGN §13). Claimed (leased for
+ * lease_seconds) by the sender, which cancels it and records the result. */
+struct ledger_cancel {
+	char payment_intent[LIMIT_STRIPE_ID_BYTES + 1];
+	char account[LEDGER_ID_MAX + 1];
+	int64_t recharge_id;
+	int64_t try_no;
+	int64_t attempts;	/* cancels tried before with no answer */
+};
+enum cd_err ledger_payg_cancels_claim(struct ledger *lg, struct ledger_cancel *out, int max, int64_t lease_seconds,
+				      int *n);
+enum ledger_cancel_outcome {
+	CANCEL_DONE,		/* cancelled (now, or before) */
+	CANCEL_PAID,		/* it succeeded first: the collection paid twice, one payment for the
+				 * operator to refund (creditctl verify warns) */
+	CANCEL_REFUSED,		/* Stripe refused for good otherwise (it is gone): left, with
+				 * Stripe's message, for the operator */
+	CANCEL_RETRY		/* no answer, or Stripe failing: cancelled again later */
+};
+enum cd_err ledger_payg_cancel_result(struct ledger *lg, const char *payment_intent,
+				      enum ledger_cancel_outcome outcome, const char *error);
 /* What a PaymentIntent fetched for want of news (DESIGN §10 "A payment
  * left without news") came to. */
 enum ledger_payment_news {

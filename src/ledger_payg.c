@@ -24,8 +24,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char SQL_LOCK[] = "SELECT state, amount_cents, period, try_no, IFNULL(payment_intent, '') FROM recharges "
-			       "WHERE id = ? AND account_id = ? AND kind = 'payg' FOR UPDATE";
+static const char SQL_LOCK[] = "SELECT state, amount_cents, period, try_no, IFNULL(payment_intent, ''), attempts "
+			       "FROM recharges WHERE id = ? AND account_id = ? AND kind = 'payg' FOR UPDATE";
 
 int64_t payg_period_before(int64_t now)
 {
@@ -317,7 +317,7 @@ enum cd_err payg_find(struct ledger *lg, const struct acct *a, int64_t period, i
 
 struct payg_row {
 	char state[16];
-	int64_t cents, period, try_no;
+	int64_t cents, period, try_no, attempts;
 	char pi[LIMIT_STRIPE_ID_BYTES + 1];
 };
 
@@ -337,49 +337,100 @@ static enum cd_err lock_row(struct ledger *lg, const struct acct *a, int64_t id,
 		r->period = db_i64(s, 2);
 		r->try_no = db_i64(s, 3);
 		ledger_copy_text(r->pi, sizeof(r->pi), db_str(s, 4));
+		r->attempts = db_i64(s, 5);
 	}
 	return CD_OK;
+}
+
+/* Which try of collection r pays pi, and what it asked (*cents; -1: none
+ * of its tries, so not one creditd asked for): a try recorded with its
+ * PaymentIntent (an earlier one included: a declined try the customer
+ * authenticated later), else the try with Stripe now (its answer not
+ * recorded yet, or recorded before tries were, migration 029). */
+static void try_of(const struct payg_row *r, const struct payg_try *t, const char *pi, int64_t *try_no,
+		   int64_t *cents)
+{
+	*try_no = t->found ? t->try_no : r->try_no;
+	*cents = t->found ? t->cents : r->pi[0] == '\0' || strcmp(r->pi, pi) == 0 ? r->cents : -1;
+}
+
+/* Only what creditd asked for is credited (DESIGN §10): one of the
+ * collection's tries, for the amount that try asked. One that disagrees
+ * ends the collection, uncredited, for the operator (logged): it is not
+ * sent again. */
+static enum cd_err credit_refused(struct ledger *lg, const struct acct *a, int64_t id, const char *pi, int64_t cents,
+				  int64_t asked, int *credited)
+{
+	static const char sql_off[] = "UPDATE recharges SET state = 'failed', error = ?, updated_at = ? WHERE id = ?";
+	char why[200];
+	if (asked < 0)
+		snprintf(why, sizeof(why), "%s is none of its tries: not credited", pi);
+	else
+		snprintf(why, sizeof(why), "%s paid %" PRId64 " cents where %" PRId64 " were asked: not credited", pi,
+			 cents, asked);
+	log_warn("account %s: collection %" PRId64 ": %s", a->ext_id, id, why);
+	*credited = -1;
+	return db_do(lg, sql_off, "collection mismatch", "sii", why, lg->now, id);
+}
+
+/* The collection credited by try try_no's payment pi: its row says what
+ * was paid (and, for a try paid while a later one waited unsent, that
+ * the later one was never made), the try is paid, and every other try
+ * still open is to be cancelled at Stripe (DESIGN §13). */
+static enum cd_err credited_by(struct ledger *lg, const struct acct *a, const struct payg_row *r, int64_t id,
+			       const char *pi, int64_t try_no, int64_t cents, int64_t micros, int64_t grant_id)
+{
+	static const char sql[] = "UPDATE recharges SET state = 'succeeded', payment_intent = ?, credited_micros = ?, "
+				  "paid_cents = ?, amount_cents = ?, grant_id = ?, try_no = ?, updated_at = ?, "
+				  "error = NULL WHERE id = ?";
+	int others;
+	/* A try queued and not answered yet is not counted, as when nothing
+	 * is owed any more (payg_before_send); one in flight now is recorded
+	 * and cancelled when its answer comes (ledger_payg_try_made). */
+	int64_t made = strcmp(r->state, "queued") == 0 && r->attempts == 0 && r->try_no > try_no ? r->try_no - 1
+		       : r->try_no;
+	enum cd_err rc = db_do(lg, sql, "collection credit", "siiiiiii", pi, micros, cents, cents, grant_id, made,
+			       lg->now, id);
+	if (rc == CD_OK)
+		rc = payg_try_put(lg, id, try_no, cents, pi, "paid");
+	if (rc == CD_OK)
+		rc = payg_tries_cancel_others(lg, a->ext_id, id, pi, &others);
+	if (rc == CD_OK && try_no < r->try_no)
+		log_info("account %s: collection %" PRId64 " paid by try %" PRId64 " (%s); try %" PRId64 " was the "
+			 "last made", a->ext_id, id, try_no, pi, r->try_no);
+	return rc;
 }
 
 enum cd_err payg_credit(struct ledger *lg, struct acct *a, int64_t id, const char *pi, int64_t cents,
 			int *credited)
 {
-	static const char sql[] = "UPDATE recharges SET state = 'succeeded', payment_intent = ?, credited_micros = ?, "
-				  "paid_cents = ?, grant_id = ?, updated_at = ?, error = NULL WHERE id = ?";
 	struct payg_row r;
+	struct payg_try t;
 	char gid[32], period[PAYG_PERIOD_BYTES];
-	int64_t grant_id, journal_id;
+	int64_t grant_id = 0, journal_id, try_no, asked;
 	*credited = 0;
 	enum cd_err rc = lock_row(lg, a, id, &r);
+	if (rc == CD_OK && r.state[0] != '\0')
+		rc = payg_try_lock(lg, id, pi, &t);
 	if (rc != CD_OK || r.state[0] == '\0')
 		return rc;
 	if (strcmp(r.state, "succeeded") == 0) {
-		if (strcmp(r.pi, pi) != 0)
-			log_warn("account %s: collection %" PRId64 " credited already (%s), and %s paid it again: "
-				 "not credited, to be refunded", a->ext_id, id, r.pi, pi);
-		return CD_OK;
+		if (strcmp(r.pi, pi) == 0)
+			return CD_OK;
+		log_warn("account %s: collection %" PRId64 " credited already (%s), and %s paid it again: "
+			 "not credited, to be refunded", a->ext_id, id, r.pi, pi);
+		return t.found ? payg_try_put(lg, id, t.try_no, t.cents, pi, "paid") : CD_OK;
 	}
+	try_of(&r, &t, pi, &try_no, &asked);
 	if (cents <= 0)
-		cents = r.cents;
+		cents = asked;
 	int64_t micros = hook_cents_to_micros(lg, cents);
-	/* Only what creditd asked for is credited (DESIGN §10): the payment of
-	 * the try with Stripe (when its PaymentIntent is known), for the
-	 * amount asked. One that disagrees ends the collection, uncredited, for
-	 * the operator (logged): it is not sent again. */
-	if (cents != r.cents || micros < 0 || micros > LIMIT_AMOUNT_MICROS_MAX || (r.pi[0] && strcmp(r.pi, pi) != 0)) {
-		static const char sql_off[] = "UPDATE recharges SET state = 'failed', error = ?, updated_at = ? "
-					      "WHERE id = ?";
-		char why[200];
-		snprintf(why, sizeof(why), "%s paid %" PRId64 " cents where %" PRId64 " were asked: not credited", pi,
-			 cents, r.cents);
-		log_warn("account %s: collection %" PRId64 ": %s", a->ext_id, id, why);
-		*credited = -1;
-		return db_do(lg, sql_off, "collection mismatch", "sii", why, lg->now, id);
-	}
+	if (asked < 0 || cents != asked || micros < 0 || micros > LIMIT_AMOUNT_MICROS_MAX)
+		return credit_refused(lg, a, id, pi, cents, asked, credited);
 	rc = ledger_add_grant(lg, a, "payment", micros, GRANT_PRIORITY_DEFAULT, -1, pi, "pay-as-you-go collection",
 			      &grant_id, &journal_id);
 	if (rc == CD_OK)
-		rc = db_do(lg, sql, "collection credit", "siiiii", pi, micros, cents, grant_id, lg->now, id);
+		rc = credited_by(lg, a, &r, id, pi, try_no, cents, micros, grant_id);
 	ledger_id_format(gid, sizeof(gid), "grant_", grant_id);
 	payg_period_text(r.period, period, sizeof(period));
 	if (rc == CD_OK)

@@ -34,8 +34,12 @@ enum cd_err payg_before_send(struct ledger *lg, struct ledger_recharge *r, int64
 enum cd_err payg_find(struct ledger *lg, const struct acct *a, int64_t period, int64_t *id);
 /* Credits collection id of a (cents paid, payment intent pi) unless it was
  * credited already (*credited 0): a grant of source 'payment', which
- * repays the debt first, and payg.collected (*credited 1). An amount that
- * is not the one asked for credits nothing (*credited -1, logged). */
+ * repays the debt first, and payg.collected (*credited 1). Whichever try
+ * pi is (an earlier one's late success included) credits it, once; the
+ * collection's other tries still open are then marked to be cancelled at
+ * Stripe, and no further try is sent (DESIGN §13). A payment that is none
+ * of the collection's tries, or not the amount its try asked for,
+ * credits nothing (*credited -1, logged). */
 enum cd_err payg_credit(struct ledger *lg, struct acct *a, int64_t id, const char *pi, int64_t cents,
 			int *credited);
 /* Fails the current try of collection id of a with error, unless it
@@ -44,4 +48,24 @@ enum cd_err payg_credit(struct ledger *lg, struct acct *a, int64_t id, const cha
  * queued (none after PAYG_TRIES). */
 enum cd_err payg_fail(struct ledger *lg, struct acct *a, int64_t id, const char *pi, const char *error,
 		      int *failed);
+
+/* ---- a collection's tries (ledger_payg_tries.c, migration 031) ---- */
+
+/* A try as payg_tries keeps it. */
+struct payg_try {
+	int found;		/* 0: pi is none of the collection's tries */
+	int64_t try_no;
+	int64_t cents;		/* what the try asked for */
+	char state[16];		/* open|paid|cancel|canceled|not_canceled */
+};
+/* The try of collection id whose PaymentIntent is pi, locked. */
+enum cd_err payg_try_lock(struct ledger *lg, int64_t id, const char *pi, struct payg_try *t);
+/* Records pi as try try_no of collection id (cents asked) in state (open,
+ * paid or cancel); a try recorded already keeps its number and amount,
+ * and its state moves only open → cancel and anything → paid. */
+enum cd_err payg_try_put(struct ledger *lg, int64_t id, int64_t try_no, int64_t cents, const char *pi,
+			 const char *state);
+/* The tries of collection id (of account, named in the log) still open,
+ * pi's excepted, marked to be cancelled at Stripe now; *n: how many. */
+enum cd_err payg_tries_cancel_others(struct ledger *lg, const char *account, int64_t id, const char *pi, int *n);
 #endif

@@ -415,8 +415,8 @@ static enum cd_err collection_of(struct ledger *lg, struct hook_run *h, const st
 	return rc;
 }
 
-/* payment_intent.succeeded of a collection: credited once, for the
- * amount creditd asked. */
+/* payment_intent.succeeded of a collection: credited once, whichever of
+ * its tries paid, for the amount that try asked (DESIGN §13). */
 static enum cd_err collection_paid(struct ledger *lg, struct hook_run *h, struct acct *a)
 {
 	int64_t id;
@@ -427,7 +427,7 @@ static enum cd_err collection_paid(struct ledger *lg, struct hook_run *h, struct
 	rc = payg_credit(lg, a, id, h->ev->payment_intent, h->ev->amount_received_cents, &credited);
 	h->outcome = credited > 0    ? "collection credited"
 		     : credited == 0 ? "duplicate: collection credited already"
-				     : "not credited: not the amount asked for";
+				     : "not credited: none of its tries, or not the amount asked for";
 	return rc;
 }
 

@@ -174,6 +174,19 @@ static const struct check checks[] = {
 	 "AND g.source = IF(r.kind = 'payg', 'payment', 'topup') AND g.reference = r.payment_intent "
 	 "GROUP BY r.id, a.ext_id, r.state "
 	 "HAVING COUNT(g.id) <> IF(r.state = 'succeeded', 1, 0)", "grants of the recharge", "one if it succeeded, else none", 0},
+	/* A collection paid by one try has no other try open at Stripe: the
+	 * credit marks them to be cancelled in its transaction (DESIGN §13,
+	 * migration 031). A second try that paid too (it succeeded before
+	 * its cancel) is money for the operator to give back: a warning. */
+	{"collection try open beside its payment",
+	 "SELECT a.ext_id, t.payment_intent, r.payment_intent FROM payg_tries t JOIN recharges r "
+	 "ON r.id = t.recharge_id JOIN accounts a ON a.id = r.account_id WHERE r.state = 'succeeded' "
+	 "AND t.state = 'open' AND t.payment_intent <> r.payment_intent",
+	 "try still open", "the collection's payment", 0},
+	{"collection paid by more than one try",
+	 "SELECT a.ext_id, COUNT(*), 1, 1 FROM payg_tries t JOIN recharges r ON r.id = t.recharge_id "
+	 "JOIN accounts a ON a.id = r.account_id WHERE t.state = 'paid' GROUP BY r.id, a.ext_id HAVING COUNT(*) > 1",
+	 "tries paid", "one (refund the others)", 1},
 	{"recharge pending without one in flight",
 	 "SELECT a.ext_id, a.recharge_pending, 0 FROM accounts a WHERE a.recharge_pending <> 0 AND NOT EXISTS "
 	 "(SELECT 1 FROM recharges r WHERE r.account_id = a.id AND r.kind = 'recharge' AND "

@@ -359,7 +359,7 @@ _Static_assert(LIMIT_BATCH_OPS >= 1 && LIMIT_BATCH_OPS <= 64, "batch sizes fit t
  * (their ids are read into arrays of this size); the sweep of an account
  * loops until none is due, so this bounds memory, not the work. */
 #define LIMIT_SWEEP_BATCH 64
-/* Prepared statements one connection keeps: creditd has about 165
+/* Prepared statements one connection keeps: creditd has about 175
  * distinct statements (tests/unit/test_layering.sh counts them and fails
  * past half of this), and a long-lived connection may in time prepare
  * every one; a new one past this is an error, not a leak. 64 bytes each. */

@@ -1,7 +1,8 @@
 /* recharge.c: the off-session charge sender (see recharge.h). Which recharges
- * are due, their leases, retries and ends are the ledger's; the charge, and
- * the fetch of a PaymentIntent left without news, are the Stripe client's.
- * It drives both: the ledger never calls Stripe. */
+ * are due, their leases, retries and ends are the ledger's; the charge, the
+ * fetch of a PaymentIntent left without news and the cancel of a
+ * collection's try made needless are the Stripe client's. It drives both:
+ * the ledger never calls Stripe. */
 #include "recharge.h"
 #include "ledger.h"
 #include "log.h"
@@ -78,8 +79,15 @@ void recharge_send(const struct cfg *c, struct stripe_client *stripe, struct led
 	if (st != STRIPE_OK)
 		log_warn("%s %lld of account %s: %s (HTTP %d)", r->period > 0 ? "collection" : "auto-recharge",
 			 (long long)r->id, r->account, res.message, res.http_status);
-	out->recorded = ledger_recharge_result(lg, r->id, out->outcome, res.id, res.amount_received, res.message) ==
-			CD_OK;
+	/* A collection's try is recorded with its PaymentIntent first (a
+	 * declined one too: it stays open at Stripe). Not recorded, nothing
+	 * is: the try is sent again with its key, and Stripe's replay names
+	 * the same PaymentIntent. */
+	out->recorded = out->outcome == RECHARGE_RETRY ||
+			ledger_payg_try_made(lg, r, res.id, out->outcome == RECHARGE_PAID) == CD_OK;
+	if (out->recorded)
+		out->recorded = ledger_recharge_result(lg, r->id, out->outcome, res.id, res.amount_received,
+						       res.message) == CD_OK;
 	if (!out->recorded)
 		log_warn("charge %lld: the outcome was not recorded (%s); it is sent again later", (long long)r->id,
 			 ledger_errmsg(lg));
@@ -124,6 +132,46 @@ void recharge_fetch(const struct cfg *c, struct stripe_client *stripe, struct le
 			 (long long)r->id, ledger_errmsg(lg));
 }
 
+/* A cancel's Stripe Idempotency-Key: one cancel per PaymentIntent, so its
+ * id (Stripe's ids are unique) makes it; c is there for what the
+ * deployment adds to every key it sends (DESIGN §13). */
+static void cancel_key(const struct cfg *c, const struct ledger_cancel *x, char *key, size_t size)
+{
+	(void)c;
+	snprintf(key, size, "payg-cancel-%s", x->payment_intent);
+}
+
+void recharge_cancel(const struct cfg *c, struct stripe_client *stripe, struct ledger *lg,
+		     const struct ledger_cancel *x)
+{
+	char key[LIMIT_STRIPE_ID_BYTES + 96];
+	struct stripe_result res;
+	cancel_key(c, x, key, sizeof(key));
+	enum stripe_status st = stripe_cancel_payment_intent(stripe, x->payment_intent, key, &res);
+	/* Cancelled already is what was wanted. A 4xx other than a conflict
+	 * or a rate limit is Stripe's last word (it succeeded first: the
+	 * customer paid twice, for the operator to refund; or it is gone);
+	 * anything else is Stripe away, and the cancel is tried again. */
+	int done = st == STRIPE_OK || strcmp(res.status, "canceled") == 0;
+	int refused = !done && st == STRIPE_ERR_API && res.http_status >= 400 && res.http_status < 500 &&
+		      res.http_status != 409 && res.http_status != 429;
+	int paid = refused && strcmp(res.status, "succeeded") == 0;
+	enum ledger_cancel_outcome o = done ? CANCEL_DONE : paid ? CANCEL_PAID : refused ? CANCEL_REFUSED
+							 : CANCEL_RETRY;
+	if (done)
+		log_info("collection %lld of account %s: try %lld's %s cancelled at Stripe", (long long)x->recharge_id,
+			 x->account, (long long)x->try_no, x->payment_intent);
+	else
+		log_warn("collection %lld of account %s: cancelling try %lld's %s: %s (HTTP %d, status %s)%s",
+			 (long long)x->recharge_id, x->account, (long long)x->try_no, x->payment_intent, res.message,
+			 res.http_status, res.status[0] ? res.status : "unknown",
+			 paid ? ": it paid too, a second payment of the collection to refund"
+			 : refused ? ": left for the operator" : ": tried again later");
+	if (ledger_payg_cancel_result(lg, x->payment_intent, o, res.message) != CD_OK)
+		log_warn("cancel of %s: the result was not recorded (%s); cancelled again later", x->payment_intent,
+			 ledger_errmsg(lg));
+}
+
 /* The lease covers every call of a round, one after the other. */
 int64_t recharge_lease_seconds(const struct cfg *c)
 {
@@ -138,17 +186,15 @@ void recharge_run(const struct cfg *c, atomic_int *stopping)
 	struct stripe_client *stripe = stripe_client_new(&s);
 	struct ledger *lg = ledger_new(c);
 	struct ledger_recharge due[LIMIT_RECHARGE_BATCH];
+	struct ledger_cancel cancels[LIMIT_RECHARGE_BATCH];
 	int64_t lease = recharge_lease_seconds(c);
 	if (stripe == NULL || lg == NULL) {
 		log_error("auto-recharge sender not started: out of memory");
 		goto out;
 	}
 	while (!atomic_load(stopping)) {
-		int n = 0;
-		if (ledger_recharges_claim(lg, due, LIMIT_RECHARGE_BATCH, lease, &n) != CD_OK || n == 0) {
-			sleep_ms(n == 0 ? 250 : 1000);
-			continue;
-		}
+		int n = 0, m = 0;
+		enum cd_err rc = ledger_recharges_claim(lg, due, LIMIT_RECHARGE_BATCH, lease, &n);
 		for (int i = 0; i < n && !atomic_load(stopping); i++) {
 			struct recharge_sent sent;
 			if (due[i].payment_intent[0] != '\0')
@@ -156,6 +202,14 @@ void recharge_run(const struct cfg *c, atomic_int *stopping)
 			else
 				recharge_send(c, stripe, lg, &due[i], &sent);
 		}
+		/* Then the tries another try's payment made needless: an open
+		 * PaymentIntent may still charge the card. */
+		if (rc == CD_OK)
+			rc = ledger_payg_cancels_claim(lg, cancels, LIMIT_RECHARGE_BATCH, lease, &m);
+		for (int i = 0; i < m && !atomic_load(stopping); i++)
+			recharge_cancel(c, stripe, lg, &cancels[i]);
+		if (rc != CD_OK || n + m == 0)
+			sleep_ms(rc != CD_OK ? 1000 : 250);
 	}
 out:
 	ledger_free(lg);

@@ -6,7 +6,9 @@
  * charges twice. What Stripe answers is recorded at once (a payment that
  * succeeded is credited); a payment still processing is credited by its
  * payment_intent.succeeded webhook, or, when none has come 15 minutes
- * after, by what a GET of the PaymentIntent says (DESIGN §10). */
+ * after, by what a GET of the PaymentIntent says (DESIGN §10). Once a
+ * collection's try has paid, the same thread cancels its other tries
+ * still open at Stripe (DESIGN §13). */
 #ifndef CREDITD_RECHARGE_H
 #define CREDITD_RECHARGE_H
 #include <stdatomic.h>
@@ -31,6 +33,13 @@ void recharge_send(const struct cfg *c, struct stripe_client *stripe, struct led
  * later. */
 void recharge_fetch(const struct cfg *c, struct stripe_client *stripe, struct ledger *lg,
 		    const struct ledger_recharge *r);
+/* Cancels at Stripe the claimed try x of a collection another try paid
+ * (DESIGN §13), with an Idempotency-Key of its own, and records the
+ * result in the ledger: cancelled, refused for good (logged: one that
+ * succeeded first is a second payment to refund), or cancelled again
+ * later when Stripe is away. */
+void recharge_cancel(const struct cfg *c, struct stripe_client *stripe, struct ledger *lg,
+		     const struct ledger_cancel *x);
 /* How long a claimed charge is leased (its Stripe calls' longest time and
  * a margin): another process sends it only once this has passed. */
 int64_t recharge_lease_seconds(const struct cfg *c);

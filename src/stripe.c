@@ -288,6 +288,24 @@ static enum stripe_status take_success(json_t *root, long code, int want_url, st
 	return STRIPE_OK;
 }
 
+/* The PaymentIntent an error names (Stripe's error.payment_intent, on
+ * errors of a request about one: a declined confirmation, a cancel of one
+ * that succeeded): its id and status into out, when usable. A declined
+ * off-session charge still made a PaymentIntent, open at Stripe, and the
+ * caller must know it (DESIGN §13: it is cancelled once another try paid). */
+static void take_error_intent(json_t *err, struct stripe_result *out)
+{
+	json_t *pi = json_object_get(err, "payment_intent");
+	const char *id = json_string_value(json_object_get(pi, "id"));
+	const char *status = json_string_value(json_object_get(pi, "status"));
+
+	if (id == NULL || strncmp(id, "pi_", 3) != 0 || !stripe_id_ok(id))
+		return;
+	memcpy(out->id, id, strlen(id) + 1);
+	if (status != NULL && strlen(status) < sizeof(out->status) && all_visible(status))
+		memcpy(out->status, status, strlen(status) + 1);
+}
+
 /* An idempotency_error is told apart: the caller may retry a key that is
  * in flight, and must not retry one used with other parameters. */
 static enum stripe_status take_error(json_t *root, long code, struct stripe_result *out)
@@ -298,6 +316,7 @@ static enum stripe_status take_error(json_t *root, long code, struct stripe_resu
 
 	if (!json_is_object(err))
 		return fail(out, STRIPE_ERR_TRANSPORT, "Stripe answered HTTP %ld without an error object", code);
+	take_error_intent(err, out);
 	msg = json_string_value(json_object_get(err, "message"));
 	type = json_string_value(json_object_get(err, "type"));
 	st = type != NULL && strcmp(type, "idempotency_error") == 0 ? STRIPE_ERR_IDEMPOTENCY : STRIPE_ERR_API;
@@ -581,6 +600,30 @@ enum stripe_status stripe_get_payment_intent(struct stripe_client *c, const char
 	snprintf(path, sizeof(path), "/v1/payment_intents/%s", id);
 	st = stripe_call(c, path, NULL, NULL, 0, out);
 	/* What is applied must be the PaymentIntent asked for. */
+	if (st == STRIPE_OK && strcmp(out->id, id) != 0)
+		st = fail(out, STRIPE_ERR_TRANSPORT, "Stripe answered with another object than %s", id);
+	return st;
+}
+
+enum stripe_status stripe_cancel_payment_intent(struct stripe_client *c, const char *id, const char *idempotency_key,
+						struct stripe_result *out)
+{
+	char path[LIMIT_STRIPE_ID_BYTES + 32];
+	struct stripe_form f;
+	enum stripe_status st;
+
+	result_init(out);
+	if (c == NULL || id == NULL || strncmp(id, "pi_", 3) != 0 || !stripe_id_ok(id))
+		return fail(out, STRIPE_ERR_CONFIG, "not a PaymentIntent id");
+	snprintf(path, sizeof(path), "/v1/payment_intents/%s/cancel", id);
+	stripe_form_init(&f);
+	/* Another try of the same collection paid it: this one would be a
+	 * second payment of the same debt. */
+	if (stripe_form_add(&f, "cancellation_reason", "duplicate") != 0)
+		st = fail(out, STRIPE_ERR_CONFIG, "the cancel parameters do not fit in a request");
+	else
+		st = stripe_call(c, path, &f, idempotency_key, 0, out);
+	stripe_form_free(&f);
 	if (st == STRIPE_OK && strcmp(out->id, id) != 0)
 		st = fail(out, STRIPE_ERR_TRANSPORT, "Stripe answered with another object than %s", id);
 	return st;

@@ -63,11 +63,13 @@ void stripe_client_free(struct stripe_client *c);
 /* Result of a create call. */
 struct stripe_result {
 	int http_status;		/* 0 when no HTTP answer came */
-	char id[LIMIT_STRIPE_ID_BYTES + 1];	/* "cus_..." or "cs_..." on success */
+	char id[LIMIT_STRIPE_ID_BYTES + 1];	/* "cus_..." or "cs_..." on success; on an error, the
+						 * PaymentIntent Stripe's error names ("" none) */
 	char url[LIMIT_CHECKOUT_URL_BYTES + 1];	/* checkout URL on success (sessions) */
 	char message[512];		/* Stripe's error message or a transport error sentence */
 	char status[32];		/* the object's "status" on success ("succeeded" for a paid
-					 * PaymentIntent), "" when it has none */
+					 * PaymentIntent), or that of the PaymentIntent an error
+					 * names; "" when it has none */
 	int64_t amount_received;	/* a PaymentIntent's, -1 when absent */
 	char currency[16];		/* the object's "currency", "" when it has none */
 	char payment_error[256];	/* a PaymentIntent's last_payment_error.message, "" when none */
@@ -107,7 +109,8 @@ struct stripe_payment {
  * metadata[type]=auto_recharge and metadata[recharge], or (period set)
  * metadata[type]=payg_collection and metadata[period]; out->id is the
  * PaymentIntent. A declined card is STRIPE_ERR_API with http_status 402
- * and Stripe's message. */
+ * and Stripe's message, and out->id the PaymentIntent it made (open at
+ * Stripe, requires_payment_method) when Stripe's error names it. */
 enum stripe_status stripe_create_payment_intent(struct stripe_client *c, const struct stripe_payment *req,
 						const char *idempotency_key, struct stripe_result *out);
 /* GET /v1/payment_intents/{id} (no body, no Idempotency-Key): what became
@@ -117,6 +120,15 @@ enum stripe_status stripe_create_payment_intent(struct stripe_client *c, const s
  * (STRIPE_ERR_CONFIG, nothing sent, otherwise). One that Stripe does not
  * know (or another account's) is STRIPE_ERR_API with http_status 404. */
 enum stripe_status stripe_get_payment_intent(struct stripe_client *c, const char *id, struct stripe_result *out);
+/* POST /v1/payment_intents/{id}/cancel with cancellation_reason=duplicate
+ * and idempotency_key: a collection's try that another try's payment made
+ * needless (DESIGN §13). STRIPE_OK: out->status "canceled". One that
+ * cannot be cancelled (it succeeded, or was cancelled already) is
+ * STRIPE_ERR_API with http_status 400, Stripe's message, and the
+ * PaymentIntent's status in out->status when Stripe's error names it. id
+ * must be a "pi_" id (STRIPE_ERR_CONFIG, nothing sent, otherwise). */
+enum stripe_status stripe_cancel_payment_intent(struct stripe_client *c, const char *id, const char *idempotency_key,
+						struct stripe_result *out);
 /* POSTs a JSON body to url (https, or http on a loopback address, as for
  * the api base) with one extra header line ("Name: value"), with the
  * client's timeouts; c's api base and key are not used. *http_status: the

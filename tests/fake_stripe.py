@@ -1,10 +1,10 @@
 #!/usr/bin/python3
 """fake_stripe.py: a local stand-in for the parts of Stripe's HTTP API that
 creditd uses (POST /v1/customers, POST /v1/checkout/sessions, POST
-/v1/payment_intents for off-session charges of a saved card, and GETs of
-them: GET /v1/customers/<id>, /v1/checkout/sessions/<id> and
-/v1/payment_intents/<id>, 404 resource_missing for another key's), for
-integration tests.
+/v1/payment_intents for off-session charges of a saved card and POST
+/v1/payment_intents/<id>/cancel, and GETs of them: GET /v1/customers/<id>,
+/v1/checkout/sessions/<id> and /v1/payment_intents/<id>, 404
+resource_missing for another key's), for integration tests.
 
 Owns: checking what creditd sends the way Stripe does -- Bearer auth with an
 sk_test_/sk_live_ key, a form-encoded body, an Idempotency-Key on every POST
@@ -51,7 +51,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from fake_stripe_form import (StripeError, check_keys, invalid, listify, missing, nest, parse_form, rand_id,
                               want_bool, want_int, want_metadata, want_str)
-from fake_stripe_objects import (DECLINING_CARDS, MIN_CHARGE, check_charge_metadata, customer_object,
+from fake_stripe_objects import (DECLINING_CARDS, MIN_CHARGE, cancel_intent, check_charge_metadata, customer_object,
                                  payment_intent_object, public, session_object, validate_customer, validate_session,
                                  want_currency)
 
@@ -59,6 +59,7 @@ API_VERSION = "2024-06-20"
 BODY_MAX = 1024 * 1024
 MODES = ("ok", "slow", "fail500", "close", "garbage", "huge")
 PAYMENT_MODES = ("ok", "decline", "slow", "processing")
+CANCEL_PATH = re.compile(r"/v1/payment_intents/([^/]+)/cancel")
 PAYMENT_INTENT_KEYS = ("amount", "currency", "customer", "payment_method", "off_session", "confirm", "metadata",
                        "description", "receipt_email", "statement_descriptor_suffix")
 
@@ -281,7 +282,8 @@ class Handler(BaseHTTPRequestHandler):
         livemode = api_key.startswith("sk_live_")
         if self.command == "GET":
             return self.api_get(path, api_key)
-        if self.command != "POST" or path not in ("/v1/customers", "/v1/checkout/sessions", "/v1/payment_intents"):
+        if self.command != "POST" or (path not in ("/v1/customers", "/v1/checkout/sessions", "/v1/payment_intents")
+                                      and not CANCEL_PATH.fullmatch(path)):
             raise self.unrecognized(path)
         ctype = self.headers.get("Content-Type", "")
         if ctype.split(";")[0].strip().lower() != "application/x-www-form-urlencoded":
@@ -377,6 +379,9 @@ class Handler(BaseHTTPRequestHandler):
     def create(self, path, params, api_key, livemode, key):
         if path == "/v1/payment_intents":
             return create_payment_intent(params, api_key, livemode, key)
+        m = CANCEL_PATH.fullmatch(path)
+        if m:
+            return cancel_payment_intent(m.group(1), params, api_key)
         if path == "/v1/customers":
             obj = customer_object(validate_customer(params), livemode)
             with STATE.lock:
@@ -539,8 +544,8 @@ def create_payment_intent(p, api_key, livemode, key=None):
     m = STATE.take_mode("payment_mode")
     if pm in DECLINING_CARDS:
         m = {"mode": "decline"}
-    if m["mode"] == "slow":
-        time.sleep(m["delay_seconds"])
+    if m.get("delay_seconds"):
+        time.sleep(m["delay_seconds"])      # slow, or any answer given late
     pid = rand_id("pi_", 24)
     status = {"decline": "requires_payment_method", "processing": "processing"}.get(m["mode"], "succeeded")
     obj = payment_intent_object(pid, amount, currency, cid, pm, metadata, livemode, status)
@@ -549,9 +554,22 @@ def create_payment_intent(p, api_key, livemode, key=None):
     with STATE.lock:
         STATE.payment_intents[pid] = obj
     if m["mode"] == "decline":
-        err = StripeError(402, "Your card was declined.", "card_error", code="card_declined")
-        raise err
+        obj["last_payment_error"] = {"code": "card_declined", "decline_code": "generic_decline",
+                                     "message": "Your card was declined.", "type": "card_error"}
+        # Stripe's card error names the PaymentIntent it made: open, its
+        # card to be replaced or authenticated (requires_payment_method).
+        raise StripeError(402, "Your card was declined.", "card_error", code="card_declined",
+                          payment_intent=public(obj))
     return 200, public(obj)
+
+
+def cancel_payment_intent(pid, p, api_key):
+    """POST /v1/payment_intents/{intent}/cancel, if this key's account made it."""
+    with STATE.lock:
+        obj = STATE.payment_intents.get(pid)
+        if obj is None or obj["_api_key_hash"] != hashlib.sha256(api_key.encode()).hexdigest()[:16]:
+            raise StripeError(404, "No such payment_intent: '%s'" % pid, code="resource_missing", param="intent")
+        return 200, cancel_intent(obj, p)
 
 
 # GET /v1/payment_intents/{intent}: the query parameters Stripe's reference

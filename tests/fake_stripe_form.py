@@ -21,13 +21,14 @@ def rand_id(prefix, n):
 class StripeError(Exception):
     """An answer in Stripe's error shape."""
 
-    def __init__(self, status, message, type_="invalid_request_error", code=None, param=None):
+    def __init__(self, status, message, type_="invalid_request_error", code=None, param=None, payment_intent=None):
         super().__init__(message)
         self.status = status
         self.message = message
         self.type = type_
         self.code = code
         self.param = param
+        self.payment_intent = payment_intent
 
     def body(self):
         err = {"type": self.type, "message": self.message}
@@ -36,6 +37,10 @@ class StripeError(Exception):
             err["doc_url"] = "https://stripe.com/docs/error-codes/" + self.code.replace("_", "-")
         if self.param is not None:
             err["param"] = self.param
+        if self.payment_intent is not None:
+            # Stripe names the PaymentIntent of an error about one (a
+            # declined confirmation, a cancel in the wrong state).
+            err["payment_intent"] = self.payment_intent
         return {"error": err}
 
 

@@ -409,6 +409,35 @@ def payment_intent_object(pid, amount, currency, customer, pm, metadata, livemod
             "setup_future_usage": sfu, "status": status}
 
 
+# POST /v1/payment_intents/{intent}/cancel: Stripe's parameters, its
+# reasons, and the statuses from which a PaymentIntent may be cancelled.
+PAYMENT_INTENT_CANCEL_KEYS = ("cancellation_reason", "expand")
+CANCELLATION_REASONS = ("duplicate", "fraudulent", "requested_by_customer", "abandoned")
+CANCELABLE = ("requires_payment_method", "requires_capture", "requires_confirmation", "requires_action",
+              "processing")
+
+
+def cancel_intent(obj, p):
+    """Cancels the PaymentIntent obj (held under the caller's lock) with
+    parameters p as Stripe does: canceled, with canceled_at and the reason
+    given, when its status allows; Stripe's 400
+    payment_intent_unexpected_state, naming the PaymentIntent, otherwise
+    (one that succeeded, or was cancelled already). Returns it public."""
+    check_keys(p, PAYMENT_INTENT_CANCEL_KEYS, "")
+    reason = p.get("cancellation_reason")
+    if reason is not None and reason not in CANCELLATION_REASONS:
+        raise invalid("cancellation_reason", "Invalid cancellation_reason: must be one of %s"
+                      % ", ".join(CANCELLATION_REASONS))
+    if obj["status"] not in CANCELABLE:
+        raise StripeError(400, "You cannot cancel this PaymentIntent because it has a status of %s. Only a "
+                          "PaymentIntent with one of the following statuses may be canceled: %s."
+                          % (obj["status"], ", ".join(CANCELABLE)), code="payment_intent_unexpected_state",
+                          payment_intent=public(obj))
+    obj.update({"status": "canceled", "canceled_at": int(time.time()), "cancellation_reason": reason,
+                "amount_received": 0})
+    return public(obj)
+
+
 # Stripe's test payment methods whose off-session charges are declined
 # (card_declined); any other saved card is charged.
 DECLINING_CARDS = ("pm_card_chargeDeclined", "pm_card_visa_chargeDeclined")

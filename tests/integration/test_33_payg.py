@@ -446,8 +446,12 @@ def test_a_declined_collection_is_retried_a_day_later_and_recovers():
               "try 2 paid the debt: %r" % intents(acct))
         eq(keys_sent(acct), ["payg-%s-%s-%s-%d" % (key_salt(), acct, period, i) for i in (1, 2)], "try 2's key")
         pis = payg_intents(acct)
-        eq(sorted((p["amount"], p["status"]) for p in pis), [(3000, "requires_payment_method"), (3000, "succeeded")],
-           "two PaymentIntents: the declined one and the retry")
+        # The declined try stays open at Stripe (requires_payment_method)
+        # until the collection is paid: then it is cancelled (DESIGN §13).
+        check(wait_until(lambda: sorted((p["amount"], p["status"]) for p in payg_intents(acct)) ==
+                         [(3000, "canceled"), (3000, "succeeded")], timeout=SWEEPS + 5),
+              "two PaymentIntents: the declined one, cancelled once the retry paid: %r" % payg_intents(acct))
+        pis = payg_intents(acct)
         paid = [p for p in pis if p["status"] == "succeeded"][0]
         a = acct_get(acct)
         eq((a["status"], field(a, "status_reason")), ("active", None), "active again")

@@ -4,9 +4,10 @@
  * UTF-8, the 64 KiB cap and its stickiness), of the api-base policy (https
  * anywhere, http only on loopback, anything else STRIPE_ERR_CONFIG before
  * any network use), and of the client against a tiny HTTP/1.1 responder
- * running in a thread on 127.0.0.1: the exact request bytes creditd sends,
- * 2xx/4xx/5xx answers, garbage, hang-ups, redirects not followed, the 256
- * KiB answer cap, timeouts, refused connections and connection reuse.
+ * running in a thread on 127.0.0.1 (stripe_responder.h): the exact request
+ * bytes creditd sends, 2xx/4xx/5xx answers, garbage, hang-ups, redirects
+ * not followed, the 256 KiB answer cap, timeouts, refused connections and
+ * connection reuse.
  *
  * Never reaches beyond loopback. When CREDITD_FAKE_STRIPE_URL is set (for
  * example to a running tests/fake_stripe.py) it also runs both calls
@@ -26,6 +27,7 @@
 #include <unistd.h>
 
 #include "stripe.h"
+#include "stripe_responder.h"
 #include "tap.h"
 
 /* ---- form encoding ------------------------------------------------------ */
@@ -107,228 +109,6 @@ static void test_form_cap(void)
 	is_int(f.buf.failed, 1, "overflow set");
 	stripe_form_free(&f);
 	free(big);
-}
-
-/* ---- a tiny HTTP/1.1 responder on 127.0.0.1 ------------------------------ */
-
-struct canned {
-	int status;
-	const char *body;
-	size_t big_bytes;	/* > 0: a JSON body of this size instead of body */
-	int no_length;		/* no Content-Length: the body ends at close */
-	int hang_up;		/* read the request, close without answering */
-	int delay_ms;
-	const char *location;
-};
-
-#define REQ_MAX (128 * 1024)
-
-static struct {
-	int fd;
-	int port;
-	pthread_t thread;
-	pthread_mutex_t mu;
-	struct canned next;
-	char last[REQ_MAX];
-	int accepts;
-	int requests;
-} srv = { .fd = -1, .mu = PTHREAD_MUTEX_INITIALIZER };
-
-static void serve(const struct canned *c)
-{
-	pthread_mutex_lock(&srv.mu);
-	srv.next = *c;
-	pthread_mutex_unlock(&srv.mu);
-}
-
-static int send_all(int fd, const char *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
-
-		if (w <= 0)
-			return -1;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
-static void respond(int fd, const struct canned *c)
-{
-	char head[512], loc[300] = "";
-	char *big = NULL;
-	const char *body = c->body != NULL ? c->body : "";
-	size_t blen;
-
-	if (c->big_bytes > 0) {
-		big = malloc(c->big_bytes + 1);
-		memset(big, 'a', c->big_bytes);
-		memcpy(big, "{\"id\":\"cus_big\",\"pad\":\"", 23);
-		memcpy(big + c->big_bytes - 2, "\"}", 2);
-		big[c->big_bytes] = '\0';
-		body = big;
-	}
-	blen = strlen(body);
-	if (c->location != NULL)
-		snprintf(loc, sizeof(loc), "Location: %s\r\n", c->location);
-	if (c->no_length)
-		snprintf(head, sizeof(head), "HTTP/1.1 %d X\r\nContent-Type: application/json\r\n%s"
-			 "Connection: close\r\n\r\n", c->status, loc);
-	else
-		snprintf(head, sizeof(head), "HTTP/1.1 %d X\r\nContent-Type: application/json\r\n%s"
-			 "Content-Length: %zu\r\n\r\n", c->status, loc, blen);
-	if (send_all(fd, head, strlen(head)) == 0)
-		send_all(fd, body, blen);
-	free(big);
-}
-
-/* Reads one request (headers + Content-Length body) into buf. Returns its
- * length, or 0 when the peer closed. */
-static size_t read_request(int fd, char *buf, size_t cap)
-{
-	size_t len = 0, want = 0;
-	char *end = NULL;
-
-	for (;;) {
-		ssize_t r = recv(fd, buf + len, cap - 1 - len, 0);
-
-		if (r <= 0)
-			return 0;
-		len += (size_t)r;
-		buf[len] = '\0';
-		if (end == NULL) {
-			end = strstr(buf, "\r\n\r\n");
-			if (end != NULL) {
-				char *cl = strcasestr(buf, "\r\nContent-Length:");
-
-				want = (size_t)(end + 4 - buf) + (cl != NULL && cl < end ? strtoul(cl + 17, NULL, 10) : 0);
-			}
-		}
-		if (end != NULL && len >= want)
-			return len;
-		if (len + 1 >= cap)
-			return len;
-	}
-}
-
-static void *conn_main(void *arg)
-{
-	int fd = (int)(intptr_t)arg;
-	char *buf = malloc(REQ_MAX);
-	struct canned c;
-
-	for (;;) {
-		size_t n = read_request(fd, buf, REQ_MAX);
-
-		if (n == 0)
-			break;
-		pthread_mutex_lock(&srv.mu);
-		memcpy(srv.last, buf, n + 1);
-		srv.requests++;
-		c = srv.next;
-		pthread_mutex_unlock(&srv.mu);
-		if (c.delay_ms > 0)
-			usleep((useconds_t)c.delay_ms * 1000);
-		if (c.hang_up)
-			break;
-		respond(fd, &c);
-		if (c.no_length)
-			break;
-	}
-	close(fd);
-	free(buf);
-	return NULL;
-}
-
-static void *accept_main(void *arg)
-{
-	(void)arg;
-	for (;;) {
-		pthread_t t;
-		int fd = accept(srv.fd, NULL, NULL);
-
-		if (fd < 0) {
-			if (errno == EINTR || errno == ECONNABORTED)
-				continue;
-			break;
-		}
-		pthread_mutex_lock(&srv.mu);
-		srv.accepts++;
-		pthread_mutex_unlock(&srv.mu);
-		if (pthread_create(&t, NULL, conn_main, (void *)(intptr_t)fd) != 0)
-			close(fd);
-		else
-			pthread_detach(t);
-	}
-	return NULL;
-}
-
-/* Binds 127.0.0.1:0 and returns the socket; *port gets the port. */
-static int bind_loopback(int *port)
-{
-	struct sockaddr_in a;
-	socklen_t alen = sizeof(a);
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-
-	memset(&a, 0, sizeof(a));
-	a.sin_family = AF_INET;
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) != 0 ||
-	    getsockname(fd, (struct sockaddr *)&a, &alen) != 0) {
-		if (fd >= 0)
-			close(fd);
-		return -1;
-	}
-	*port = ntohs(a.sin_port);
-	return fd;
-}
-
-static int server_start(void)
-{
-	srv.fd = bind_loopback(&srv.port);
-	if (srv.fd < 0 || listen(srv.fd, 16) != 0)
-		return -1;
-	return pthread_create(&srv.thread, NULL, accept_main, NULL) == 0 ? 0 : -1;
-}
-
-static void server_stop(void)
-{
-	shutdown(srv.fd, SHUT_RDWR);
-	pthread_join(srv.thread, NULL);
-	close(srv.fd);
-}
-
-static int stat_of(int *field)
-{
-	int v;
-
-	pthread_mutex_lock(&srv.mu);
-	v = *field;
-	pthread_mutex_unlock(&srv.mu);
-	return v;
-}
-
-/* The body of the last request, or "" . */
-static const char *last_body(char *dst, size_t cap)
-{
-	const char *b;
-
-	pthread_mutex_lock(&srv.mu);
-	b = strstr(srv.last, "\r\n\r\n");
-	snprintf(dst, cap, "%s", b != NULL ? b + 4 : "");
-	pthread_mutex_unlock(&srv.mu);
-	return dst;
-}
-
-static int last_has(const char *needle)
-{
-	int found;
-
-	pthread_mutex_lock(&srv.mu);
-	found = strstr(srv.last, needle) != NULL;
-	pthread_mutex_unlock(&srv.mu);
-	return found;
 }
 
 /* ---- client tests -------------------------------------------------------- */
@@ -541,6 +321,19 @@ static void test_save_card_and_payment_intent(void)
 	is_int(stripe_create_payment_intent(c, &pay, "recharge_43", &r), STRIPE_ERR_API, "a decline");
 	is_int(r.http_status, 402, "as a 402");
 	is_str(r.message, "Your card was declined.", "with Stripe's message");
+	is_str(r.id, "", "no PaymentIntent named, none known");
+	serve(&(struct canned){ 402, "{\"error\":{\"type\":\"card_error\",\"code\":\"card_declined\","
+				"\"message\":\"Your card was declined.\",\"payment_intent\":{\"id\":\"pi_125\","
+				"\"object\":\"payment_intent\",\"status\":\"requires_payment_method\"}}}", 0, 0, 0, 0, NULL });
+	is_int(stripe_create_payment_intent(c, &payg, "payg-acct%201-2026-11-2", &r), STRIPE_ERR_API, "a decline "
+	       "naming its PaymentIntent");
+	is_str(r.id, "pi_125", "the declined PaymentIntent's id, open at Stripe");
+	is_str(r.status, "requires_payment_method", "and its status");
+	serve(&(struct canned){ 402, "{\"error\":{\"type\":\"card_error\",\"message\":\"No.\","
+				"\"payment_intent\":{\"id\":\"cus_1\"}}}", 0, 0, 0, 0, NULL });
+	is_int(stripe_create_payment_intent(c, &payg, "payg-acct%201-2026-11-3", &r), STRIPE_ERR_API, "a decline "
+	       "naming something else");
+	is_str(r.id, "", "no id taken but a pi_ one");
 	pay.payment_method = NULL;
 	is_int(stripe_create_payment_intent(c, &pay, "recharge_44", &r), STRIPE_ERR_CONFIG, "no card: not sent");
 
@@ -606,6 +399,37 @@ static void test_get_payment_intent(void)
 		is_int(stripe_get_payment_intent(c, bad[i], &r), STRIPE_ERR_CONFIG, "not a pi_ id: '%s'", bad[i]);
 	is_int(stripe_get_payment_intent(c, NULL, &r), STRIPE_ERR_CONFIG, "NULL id");
 	is_int(stat_of(&srv.requests), before, "none of these reached the server");
+	stripe_client_free(c);
+}
+
+static void test_cancel_payment_intent(void)
+{
+	struct stripe_client *c = local_client(2000);
+	struct stripe_result r;
+	char body[256];
+	int before;
+
+	serve(&(struct canned){ 200, "{\"id\":\"pi_7\",\"object\":\"payment_intent\",\"status\":\"canceled\","
+				"\"cancellation_reason\":\"duplicate\"}", 0, 0, 0, 0, NULL });
+	is_int(stripe_cancel_payment_intent(c, "pi_7", "payg-cancel-pi_7", &r), STRIPE_OK, "a PaymentIntent cancelled");
+	ok(last_has("POST /v1/payment_intents/pi_7/cancel HTTP/1.1\r\n"), "POST /v1/payment_intents/{id}/cancel");
+	ok(last_has("\r\nIdempotency-Key: payg-cancel-pi_7\r\n"), "with its Idempotency-Key");
+	is_str(last_body(body, sizeof(body)), "cancellation_reason=duplicate", "the one parameter: why");
+	is_str(r.status, "canceled", "status canceled");
+	serve(&(struct canned){ 400, "{\"error\":{\"code\":\"payment_intent_unexpected_state\",\"message\":\"You "
+				"cannot cancel this PaymentIntent because it has a status of succeeded.\",\"type\":"
+				"\"invalid_request_error\",\"payment_intent\":{\"id\":\"pi_7\",\"status\":\"succeeded\"}}}",
+				0, 0, 0, 0, NULL });
+	is_int(stripe_cancel_payment_intent(c, "pi_7", "payg-cancel-pi_7b", &r), STRIPE_ERR_API, "one that succeeded");
+	is_int(r.http_status, 400, "is a 400");
+	is_str(r.status, "succeeded", "its status, from Stripe's error");
+	serve(&(struct canned){ 200, "{\"id\":\"pi_8\",\"status\":\"canceled\"}", 0, 0, 0, 0, NULL });
+	is_int(stripe_cancel_payment_intent(c, "pi_7", "payg-cancel-pi_7c", &r), STRIPE_ERR_TRANSPORT,
+	       "another PaymentIntent is no answer");
+	before = stat_of(&srv.requests);
+	is_int(stripe_cancel_payment_intent(c, "pi_7/../x", "k", &r), STRIPE_ERR_CONFIG, "not a pi_ id");
+	is_int(stripe_cancel_payment_intent(c, "pi_7", "", &r), STRIPE_ERR_CONFIG, "no Idempotency-Key");
+	is_int(stat_of(&srv.requests), before, "neither reached the server");
 	stripe_client_free(c);
 }
 
@@ -788,6 +612,7 @@ int main(void)
 	test_checkout_ok();
 	test_save_card_and_payment_intent();
 	test_get_payment_intent();
+	test_cancel_payment_intent();
 	test_errors();
 	test_transport();
 	test_reuse();
