@@ -465,9 +465,10 @@ enum cd_err ledger_debit(struct ledger *lg, const struct ledger_call *call, cons
 
 /* ---- Workspace members ---- */
 
-static const char SQL_MEMBER_UPSERT[] = "INSERT INTO members (account_id, member, monthly_cap_micros, month_key, created_at) "
-	"VALUES (?, ?, ?, ?, ?) ON DUPLICATE KEY UPDATE monthly_cap_micros = IF(?, VALUES(monthly_cap_micros), "
-	"monthly_cap_micros)";
+/* The fields a POST …/members sets, each only when given. */
+static const char SQL_MEMBER_SET[] = "UPDATE members SET monthly_cap_micros = IF(?, ?, monthly_cap_micros), "
+	"requests_per_minute = IF(?, ?, requests_per_minute), tokens_per_minute = IF(?, ?, tokens_per_minute) "
+	"WHERE account_id = ? AND member = ?";
 static json_t *member_json(const struct acct *a, const struct member_row *m)
 {
 	return json_pack("{s:s, s:s, s:o, s:I, s:I, s:o, s:o}", "account", a->ext_id, "member", m->member,
@@ -517,34 +518,30 @@ static enum cd_err member_put_op(struct ledger *lg, const struct member_put *p, 
 {
 	struct acct a;
 	struct member_row m;
-	int e;
 	enum cd_err rc = acct_lock(lg, p->account, &a);
 	if (rc != CD_OK)
 		return rc;
 	if (strcmp(a.kind, "workspace") != 0)
 		return refusal_set(&lg->refusal, REFUSE_NOT_WORKSPACE, a.ext_id, NULL);
-	/* Whether the member is new is read under the account lock, before
-	 * the upsert (its affected-rows count cannot tell "unchanged" apart). */
+	/* Made under the account lock like the guard's rows (member_create:
+	 * its reserve is the member's pending holds, which their settles and
+	 * releases then take back off), then given what the request sets. */
 	rc = member_lock(lg, &a, p->member, &m);
-	if (rc != CD_OK && rc != CD_E_NOT_FOUND)
-		return rc;
 	int created = rc == CD_E_NOT_FOUND;
-	const int64_t *cap = p->monthly_cap_micros >= 0 ? &p->monthly_cap_micros : NULL;
-	struct dbstmt *s = db_exec(lg, SQL_MEMBER_UPSERT, &e, "isIiii", a.id, p->member, cap,
-				   timefmt_month_key(lg->now), lg->now, (int64_t)p->set_cap);
-	if (s == NULL)
-		return db_err(lg, e, "member upsert");
-	if (p->set_rpm || p->set_tpm) {
-		static const char sql[] = "UPDATE members SET requests_per_minute = IF(?, ?, requests_per_minute), "
-			"tokens_per_minute = IF(?, ?, tokens_per_minute) WHERE account_id = ? AND member = ?";
+	if (created)
+		rc = member_create(lg, &a, p->member, &m);
+	if (rc != CD_OK)
+		return rc;
+	if (p->set_cap || p->set_rpm || p->set_tpm) {
+		const int64_t *cap = p->monthly_cap_micros >= 0 ? &p->monthly_cap_micros : NULL;
 		const int64_t *rpm = p->requests_per_minute >= 0 ? &p->requests_per_minute : NULL;
 		const int64_t *tpm = p->tokens_per_minute >= 0 ? &p->tokens_per_minute : NULL;
-		rc = db_do(lg, sql, "member rate limits", "iIiIis", (int64_t)p->set_rpm, rpm, (int64_t)p->set_tpm, tpm,
-			   a.id, p->member);
+		rc = db_do(lg, SQL_MEMBER_SET, "member update", "iIiIiIis", (int64_t)p->set_cap, cap,
+			   (int64_t)p->set_rpm, rpm, (int64_t)p->set_tpm, tpm, a.id, p->member);
 		if (rc != CD_OK)
 			return rc;
+		rc = member_lock(lg, &a, p->member, &m);
 	}
-	rc = member_lock(lg, &a, p->member, &m);
 	if (rc == CD_OK && a.dirty)
 		rc = acct_save(lg, &a);
 	if (rc != CD_OK)

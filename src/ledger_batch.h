@@ -194,7 +194,9 @@ void batch_reset(struct batch *b);
  * written right after a flush). */
 void batch_balances_mark(struct batch *b);
 /* The read CALL: the rows of w locked, months rolled, due expiries
- * applied (and what they changed read again, a second CALL). */
+ * applied (and what they changed read again, a second CALL), then the
+ * rows of members w names with none made where member_row_due says so
+ * (two statements each, only then). */
 enum cd_err batch_load(struct ledger *lg, struct batch *b, struct batch_want *w);
 /* A read CALL for the grants of account acct (a batch index) alone, whose
  * grants the caller dropped from the batch. */

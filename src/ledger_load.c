@@ -7,7 +7,8 @@
  * spend, in spending order. Its JSON parameter is written here; its
  * result sets, each named by its first column, are read into the batch.
  * Accounts are named by external id in requests: the procedure resolves
- * them. */
+ * them. A member named with no row where its plan caps members gets one
+ * here, after the accounts are opened (members_start). */
 #include "ledger_batch.h"
 #include "jsonw.h"
 #include "log.h"
@@ -382,6 +383,32 @@ static void mark_spenders(struct batch *b, const struct batch_want *w)
 			b->accts[e].spends = 1;
 }
 
+/* A member the operations name with no row gets one now where
+ * member_row_due says so (a workspace whose plan has a member cap), so
+ * that the cap binds it like a row with no cap of its own: made under
+ * its account's lock, after the account was opened (a sweep that expired
+ * its holds ran already). A member with a row, or none named, costs
+ * nothing here: no statement, no round trip. */
+static enum cd_err members_start(struct ledger *lg, struct batch *b, const struct batch_want *w)
+{
+	for (int i = 0; i < w->nmembers; i++) {
+		const char *member = w->members[i].member;
+		int acct = batch_acct_by_ext(b, w->acct_ext[w->members[i].ext]);
+		if (acct < 0 || !member_row_due(&b->accts[acct].a) || batch_member(b, acct, member) >= 0)
+			continue;
+		if (b->nmembers == 2 * BATCH_MAX)
+			return CD_E_INTERNAL;
+		struct batch_member *m = &b->members[b->nmembers];
+		memset(m, 0, sizeof(*m));
+		enum cd_err rc = member_create(lg, &b->accts[acct].a, member, &m->m);
+		if (rc != CD_OK)
+			return rc;
+		m->acct = acct;
+		b->nmembers++;
+	}
+	return CD_OK;
+}
+
 enum cd_err batch_load(struct ledger *lg, struct batch *b, struct batch_want *w)
 {
 	struct jw j;
@@ -405,13 +432,14 @@ enum cd_err batch_load(struct ledger *lg, struct batch *b, struct batch_want *w)
 		b->accts[i].changed = a->dirty;
 		swept |= due;
 	}
-	if (!swept)
-		return CD_OK;
-	b->nholds = b->nmembers = b->nusages = b->ngrants = 0;
-	for (int i = 0; i < b->naccts; i++)
-		b->accts[i].grants_read = b->accts[i].grants_more = 0;
-	read_doc(b, w, 0, &j);
-	return read_call(lg, b, NULL, 0, &j);
+	if (swept) {
+		b->nholds = b->nmembers = b->nusages = b->ngrants = 0;
+		for (int i = 0; i < b->naccts; i++)
+			b->accts[i].grants_read = b->accts[i].grants_more = 0;
+		read_doc(b, w, 0, &j);
+		rc = read_call(lg, b, NULL, 0, &j);
+	}
+	return rc == CD_OK ? members_start(lg, b, w) : rc;
 }
 
 enum cd_err batch_read_grants(struct ledger *lg, struct batch *b, int acct)

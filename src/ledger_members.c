@@ -4,9 +4,13 @@
  * optional monthly cap. The member row keeps its own month spend and its
  * pending holds so the guard can refuse with member_cap_reached while the
  * pool itself still has credit. Rows are locked after their account row,
- * in the same order everywhere. */
+ * in the same order everywhere, and made under it (member_create), by
+ * POST …/members or by the guard for a member it names with none where
+ * the plan caps members (member_row_due, DESIGN §13). */
 #include "ledger_members.h"
+#include "log.h"
 #include "timefmt.h"
+#include <assert.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -16,6 +20,30 @@ static const char SQL_MEMBER_LOCK[] = "SELECT monthly_cap_micros, month_key, mon
 static const char SQL_MEMBER_READ[] = "SELECT m.monthly_cap_micros, m.month_key, m.month_spent_micros, "
 	"m.reserved_micros, pl.member_cap_micros FROM members m JOIN accounts a ON a.id = m.account_id "
 	"LEFT JOIN plans pl ON pl.name = a.plan WHERE m.account_id = ? AND m.member = ?";
+/* A member's new row (DESIGN §13): no cap of its own, its reserve the
+ * member's pending holds on the account (holds made before the row: a
+ * settle, release or expiry of each takes its amount back off), and a
+ * month spend that agrees with creditctl verify's "member month spend vs
+ * usage" (ledger_verify.c), which counts, in the row's month from its
+ * created_at on (to the second), usage, captures and a late settle's
+ * capture made earlier: what this second charged the member already,
+ * before the row was made (a row deleted and made again; a hold captured
+ * by the sweep of the request that makes the row). Run under the
+ * account's lock, which every writer of these holds and usage rows takes
+ * first: the sums are exact, and no other transaction makes the row
+ * meanwhile. Its sources are read without locks (READ COMMITTED). */
+static const char SQL_MEMBER_CREATE[] = "INSERT INTO members (account_id, member, month_key, month_spent_micros, "
+	"reserved_micros, created_at) SELECT p.a, p.n, p.mk, "
+	"(SELECT COALESCE(SUM(u.cost_micros), 0) FROM usage_records u WHERE u.account_id = p.a "
+	"AND u.created_at >= p.t AND u.created_at < p.e AND u.member = p.n) + "
+	"(SELECT COALESCE(SUM(h.charged_micros), 0) FROM holds h WHERE h.account_id = p.a AND h.state = 'captured' "
+	"AND h.member = p.n AND h.finished_at >= p.t AND h.finished_at < p.e) + "
+	"(SELECT COALESCE(SUM(j.amount_micros), 0) FROM usage_records u STRAIGHT_JOIN holds h ON h.id = u.hold_id "
+	"STRAIGHT_JOIN journal j ON j.account_id = u.account_id AND j.hold_id = u.hold_id AND j.cause = 'usage' "
+	"WHERE u.account_id = p.a AND u.created_at >= p.t AND u.created_at < p.e AND u.member = p.n "
+	"AND u.created_at >= h.expires_at AND j.created_at < p.t), "
+	"(SELECT COALESCE(SUM(h.amount_micros), 0) FROM holds h WHERE h.account_id = p.a AND h.state = 'pending' "
+	"AND h.member = p.n), p.t FROM (SELECT ? a, ? n, ? mk, ? t, ? e) p";
 static const char SQL_MEMBER_STORE[] = "UPDATE members SET month_key = ?, month_spent_micros = ?, reserved_micros = ? "
 	"WHERE account_id = ? AND member = ?";
 
@@ -47,6 +75,29 @@ enum cd_err member_lock(struct ledger *lg, const struct acct *a, const char *mem
 	snprintf(m->member, sizeof(m->member), "%s", member);
 	member_roll(lg, m);
 	return CD_OK;
+}
+
+enum cd_err member_create(struct ledger *lg, const struct acct *a, const char *member, struct member_row *m)
+{
+	int64_t start, end;
+	timefmt_month_bounds(lg->now, &start, &end);
+	enum cd_err rc = db_do(lg, SQL_MEMBER_CREATE, "member create", "isiii", a->id, member,
+			       timefmt_month_key(lg->now), lg->now, end);
+	if (rc == CD_OK)
+		rc = member_lock(lg, a, member, m);
+	if (rc == CD_E_NOT_FOUND) {
+		log_error("member create: the new row was not read back");
+		rc = CD_E_INTERNAL;
+	}
+	/* A reserve is a sum of holds (the spend may be below 0: a late
+	 * settle below its capture, as verify counts it). */
+	assert(rc != CD_OK || m->reserved >= 0);
+	return rc;
+}
+
+int member_row_due(const struct acct *a)
+{
+	return strcmp(a->kind, "workspace") == 0 && a->plan_member_cap >= 0;
 }
 
 enum cd_err member_read(struct ledger *lg, const struct acct *a, const char *member, struct member_row *m,

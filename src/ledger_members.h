@@ -16,6 +16,18 @@ struct member_row {
 };
 /* Locks a member row (CD_E_NOT_FOUND when none) and rolls its month over. */
 enum cd_err member_lock(struct ledger *lg, const struct acct *a, const char *member, struct member_row *m);
+/* Makes a member's row (none must exist), locked, under its account's lock:
+ * no cap of its own, its reserve the member's pending holds on the
+ * account, its month spend what verify counts from now (see the SQL).
+ * Two statements (the INSERT, then member_lock). Used by POST …/members
+ * and by the guard for a member it names with no row (member_row_due). */
+enum cd_err member_create(struct ledger *lg, const struct acct *a, const char *member, struct member_row *m);
+/* Whether a guard call naming a member with no row on account a makes
+ * its row (DESIGN §9, §13): on a workspace whose plan has a member cap,
+ * which then caps the member like a row with no cap of its own. Elsewhere
+ * such a member is recorded on holds and usage only. Pure: a's kind and
+ * plan_member_cap as the guard read them. */
+int member_row_due(const struct acct *a);
 /* Reads a member row without a lock (CD_E_NOT_FOUND when none), its
  * month rolled over, and the member cap of the account's plan (-1: none),
  * which is the member's when it has none of its own. Its rate fields are

@@ -296,3 +296,26 @@ def test_an_answer_stored_under_a_key_costs_no_third_round_trip():
     again = api("POST", "/v1/guard/authorize", body, auth="guard", headers={"Idempotency-Key": key})
     eq(again.status, 200, "replay")
     eq(again.json["hold_id"], r.json["hold_id"], "the stored answer names the hold made")
+
+
+def test_a_member_costs_no_round_trip_but_once_when_its_row_is_made():
+    """A member with a row, as one with none on a workspace without a plan
+    member cap, is read by the read CALL: two round trips. A member the
+    plan's cap makes a row for (DESIGN §13) costs two more, once: the row's
+    INSERT and its locking read."""
+    n = uid("bplan")
+    eq(api("PUT", "/v1/plans/" + n, {"credits_micros": 0, "rollover": "none", "member_cap_micros": 10 ** 7})
+       .status, 200, "a plan with a member cap")
+    ws = uid("bws")
+    eq(api("POST", "/v1/accounts", {"id": ws, "kind": "workspace", "plan": n}).status, 201, "its workspace")
+    plain = new_account("bws", kind="workspace")
+    eq(api("POST", "/v1/accounts/%s/members" % ws, {"member": "kept"}).status, 201, "a member with a row")
+    _seen.clear()
+    for acct in (ws, plain):
+        sent("authorize")
+        authorize(acct)     # the account's first batch may open it (month roll)
+    for acct, member, want in ((ws, "kept", 2), (plain, "rowless", 2), (ws, "fresh", 4), (ws, "fresh", 2)):
+        before = round_trips("authorize")
+        sent("authorize")
+        eq(authorize(acct, member=member).status, 200, "authorize for %s" % member)
+        eq(round_trips("authorize") - before, want, "%s on %s: round trips" % (member, acct))

@@ -17,7 +17,7 @@ import threading
 import time
 
 import stack
-from lib import api, check, creditctl, eq, new_account, sql, uid, verify
+from lib import ENV, api, check, creditctl, eq, new_account, sql, uid, verify
 from test_20_guard import authorize, cost, settle
 
 TOKENS_MAX = 10 ** 9
@@ -346,3 +346,24 @@ def test_verify_warns_when_a_hold_pending_at_the_lowering_is_settled():
     eq(rc, 0, "a warning, not a violation: " + out)
     lines = [ln for ln in out.splitlines() if acct in ln]
     check(lines and all(ln.startswith("warning: ") for ln in lines), "a warning line names the account: " + out)
+
+
+def test_verify_finds_a_member_reserve_that_is_not_its_pending_holds_and_032_repairs_it():
+    acct = uid("vmember")
+    eq(api("POST", "/v1/accounts", {"id": acct, "kind": "workspace"}).status, 201, "workspace")
+    early = authorize(acct, member="bea")
+    eq(early.status, 200, "a hold of bea's before she is a member")
+    eq(api("POST", "/v1/accounts/%s/members" % acct, {"member": "bea"}).status, 201, "bea added")
+    eq(authorize(acct, member="bea").status, 200, "and a hold since")
+    verify()
+    cond = "account_id = (SELECT id FROM accounts WHERE ext_id = '%s') AND member = 'bea'" % acct
+    # As a row made before migration 032 was: its earlier hold not reserved.
+    sql("UPDATE members SET reserved_micros = reserved_micros - %d WHERE %s" % (early.json["amount_micros"], cond))
+    rc, out = _verify_out()
+    eq(rc, 1, "verify exits 1: " + out)
+    check("member reserved vs holds" in out and acct in out, "it names the check: " + out)
+    with open(os.path.join(os.path.dirname(ENV["CREDITCTL"]), "sql", "032_member_reserves.sql")) as f:
+        sql(f.read())
+    verify()
+    eq(settle(early.json["hold_id"], 100, 10).status, 200, "the earlier hold settles off the repaired reserve")
+    verify()

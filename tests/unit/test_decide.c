@@ -321,6 +321,57 @@ static void test_release_usage(struct ledger *lg, struct batch *b)
 	ok(a->balance == -200 && b->ngrants == 2 && b->grants[1].g.remaining == -200, "200 onto a new debt row");
 }
 
+/* A member the guard names with no row: which accounts make it one
+ * (member_row_due), and that row, as member_create leaves it (no cap of
+ * its own, its reserve the holds it had already), capped by the plan. */
+static void test_new_member_row(struct ledger *lg)
+{
+	struct acct a;
+	acct_init(&a, 8, "team", 10000);
+	snprintf(a.kind, sizeof(a.kind), "workspace");
+	is_int(member_row_due(&a), 0, "a workspace whose plan has no member cap: no row made");
+	a.plan_member_cap = 0;
+	is_int(member_row_due(&a), 1, "a plan member cap (even 0): a row made");
+	a.plan_member_cap = 3000;
+	is_int(member_row_due(&a), 1, "a plan member cap of 3000: a row made");
+	snprintf(a.kind, sizeof(a.kind), "user");
+	is_int(member_row_due(&a), 0, "not a workspace: never");
+	struct batch *b = batch_made();
+	if (b == NULL) {
+		ok(0, "a batch in memory");
+		return;
+	}
+	struct acct *ba = &b->accts[0].a;
+	struct member_row *m = &b->members[0].m;
+	snprintf(ba->kind, sizeof(ba->kind), "workspace");
+	ba->plan_member_cap = 3000;
+	ba->reserved = 2000;		/* a hold of alice's made before her row */
+	m->cap = -1;
+	m->reserved = 2000;
+	struct guard_authorize full = ask("new-1", 1000, -1), small = ask("new-2", 400, -1);
+	struct guard_op op;
+	op_init(&op, GUARD_AUTHORIZE);
+	op.in.authorize = &full;
+	is_int(decide_authorize(lg, b, &op), CD_E_MEMBER_CAP, "the new row is capped at the plan's 3000");
+	ok(op.refusal.available_micros == 1000 && op.refusal.required_micros == 2100,
+	   "its earlier holds count: 1000 left for 2100");
+	op_init(&op, GUARD_AUTHORIZE);
+	op.in.authorize = &small;
+	is_int(decide_authorize(lg, b, &op), CD_OK, "900 fits under it");
+	ok(m->reserved == 2900 && ba->reserved == 2900 && b->members[0].changed, "reserved on the row, to be written");
+	static const unsigned char hash[32] = {4};
+	struct guard_usage u = {"acme", "alice", "m", NULL, "new-3", NULL, 10, 0, 20, 0, 0, 101, hash};
+	op_init(&op, GUARD_USAGE);
+	op.in.usage = &u;
+	is_int(decide_usage(lg, b, &op), CD_E_MEMBER_CAP, "usage past the plan's cap: 429");
+	u.cost_micros = 100;
+	op_init(&op, GUARD_USAGE);
+	op.in.usage = &u;
+	is_int(decide_usage(lg, b, &op), CD_OK, "usage up to it: charged");
+	ok(m->month_spent == 100 && m->reserved == 2900, "counted in the row's month");
+	batch_free(b);
+}
+
 int main(void)
 {
 	static struct ledger lg;	/* the clock only: nothing here connects */
@@ -335,6 +386,7 @@ int main(void)
 		test_settle(&lg, b);
 		test_release_usage(&lg, b);
 		batch_free(b);
+		test_new_member_row(&lg);
 	}
 	return done_testing();
 }
