@@ -137,14 +137,13 @@ void recharge_fetch(const struct cfg *c, struct stripe_client *stripe, struct le
  * deployment adds to every key it sends (DESIGN §13). */
 static void cancel_key(const struct cfg *c, const struct ledger_cancel *x, char *key, size_t size)
 {
-	(void)c;
-	snprintf(key, size, "payg-cancel-%s", x->payment_intent);
+	snprintf(key, size, "payg-cancel-%s-%s", c->stripe_key_salt, x->payment_intent);
 }
 
 void recharge_cancel(const struct cfg *c, struct stripe_client *stripe, struct ledger *lg,
 		     const struct ledger_cancel *x)
 {
-	char key[LIMIT_STRIPE_ID_BYTES + 96];
+	char key[LIMIT_STRIPE_ID_BYTES + LIMIT_KEY_SALT_BYTES + 96];
 	struct stripe_result res;
 	cancel_key(c, x, key, sizeof(key));
 	enum stripe_status st = stripe_cancel_payment_intent(stripe, x->payment_intent, key, &res);
