@@ -222,6 +222,7 @@ struct ledger_recharge {
 	char payment_method[LIMIT_STRIPE_ID_BYTES + 1];
 	char payment_intent[LIMIT_STRIPE_ID_BYTES + 1];	/* "": to be sent; else sent, to be fetched */
 	int legacy_key;		/* tried before keys were salted (no decided_at): its unsalted key again */
+	int decided;		/* decided_at set: it may have reached Stripe, its amount stays */
 };
 /* Pay-as-you-go collection (DESIGN §10), the sweep's part: looks at up to
  * max accounts not yet looked at for the month just over (by the ledger's

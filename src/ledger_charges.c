@@ -19,8 +19,8 @@
  * won and the account active, never while it stays open. */
 static enum cd_err collection_waits(struct ledger *lg, const struct ledger_recharge *r)
 {
-	static const char sql[] = "UPDATE recharges SET next_attempt_at = ?, error = 'not sent: a dispute is open on "
-				  "the account', updated_at = ? WHERE id = ? AND state = 'queued'";
+	static const char sql[] = "UPDATE recharges SET next_attempt_at = ?, decided_at = NULL, error = 'not sent: a "
+				  "dispute is open on the account', updated_at = ? WHERE id = ? AND state = 'queued'";
 	log_info("account %s: collection %" PRId64 " not sent: a dispute is open on the account", r->account, r->id);
 	return db_do(lg, sql, "collection waits", "iii", lg->now + LIMIT_DISPUTED_CHARGE_WAIT_SECONDS, lg->now, r->id);
 }
@@ -38,8 +38,8 @@ static enum cd_err claim_tx(struct ledger *lg, struct ledger_recharge *out, int 
 	static const char due[] = "SELECT r.id, r.amount_cents, r.attempts, a.ext_id, a.stripe_customer_id, "
 				  "a.stripe_payment_method, IFNULL(r.period, 0), r.try_no, a.balance_micros, "
 				  "IF(r.state = 'sent', IFNULL(r.payment_intent, ''), ''), "
-				  "r.state = 'queued' AND " DISPUTE_OPEN_SQL ", r.attempts > 0 AND r.decided_at IS NULL "
-				  "FROM recharges r "
+				  "r.state = 'queued' AND " DISPUTE_OPEN_SQL ", r.attempts > 0 AND r.decided_at IS NULL, "
+				  "r.decided_at IS NOT NULL FROM recharges r "
 				  "JOIN accounts a ON a.id = r.account_id WHERE r.state IN ('queued', 'sent') "
 				  "AND r.next_attempt_at BETWEEN 1 AND ? AND (r.state = 'queued' OR "
 				  "r.payment_intent IS NOT NULL) ORDER BY r.id LIMIT ?";
@@ -71,6 +71,7 @@ static enum cd_err claim_tx(struct ledger *lg, struct ledger_recharge *out, int 
 		ledger_copy_text(r->payment_intent, sizeof(r->payment_intent), db_str(s, 9));
 		disputed[n - 1] = db_i64(s, 10) != 0;
 		r->legacy_key = db_i64(s, 11) != 0;
+		r->decided = db_i64(s, 12) != 0;
 	}
 	for (int i = 0; i < n; i++) {
 		int send = 1, sent = found[i].payment_intent[0] != '\0';

@@ -286,10 +286,12 @@ enum cd_err payg_before_send(struct ledger *lg, struct ledger_recharge *r, int64
 	 * grant meanwhile: the card never pays more than the debt); one sent
 	 * keeps its amount, since its key must send the same body again. */
 	static const char sql_lower[] = "UPDATE recharges SET amount_cents = ?, updated_at = ? WHERE id = ? "
-					"AND state = 'queued' AND attempts = 0";
+					"AND state = 'queued' AND attempts = 0 AND decided_at IS NULL";
 	int64_t owed = payg_debt_cents(lg, balance);
 	*send = 1;
-	if (owed > 0 && r->attempts == 0 && owed < r->amount_cents) {
+	/* decided_at NULL: never sent (a send whose answer was not recorded
+	 * keeps its decision, and its key must carry the same amount). */
+	if (owed > 0 && r->attempts == 0 && !r->decided && owed < r->amount_cents) {
 		log_info("account %s: collection %" PRId64 " lowered from %" PRId64 " to %" PRId64 " cents, what is owed now",
 			 r->account, r->id, r->amount_cents, owed);
 		r->amount_cents = owed;
@@ -346,7 +348,7 @@ static enum cd_err lock_row(struct ledger *lg, const struct acct *a, int64_t id,
  * of its tries, so not one creditd asked for): a try recorded with its
  * PaymentIntent (an earlier one included: a declined try the customer
  * authenticated later), else the try with Stripe now (its answer not
- * recorded yet, or recorded before tries were, migration 029). */
+ * recorded yet, or recorded before tries were, migration 031). */
 static void try_of(const struct payg_row *r, const struct payg_try *t, const char *pi, int64_t *try_no,
 		   int64_t *cents)
 {
@@ -460,7 +462,7 @@ enum cd_err payg_fail(struct ledger *lg, struct acct *a, int64_t id, const char 
 		      int *failed)
 {
 	static const char sql_next[] = "UPDATE recharges SET state = 'queued', try_no = try_no + 1, attempts = 0, "
-				       "payment_intent = NULL, amount_cents = ?, error = ?, next_attempt_at = ?, "
+				       "payment_intent = NULL, decided_at = NULL, amount_cents = ?, error = ?, next_attempt_at = ?, "
 				       "updated_at = ? WHERE id = ?";
 	static const char sql_end[] = "UPDATE recharges SET state = 'failed', error = ?, updated_at = ? WHERE id = ?";
 	struct payg_row r;

@@ -147,13 +147,12 @@ void recharge_cancel(const struct cfg *c, struct stripe_client *stripe, struct l
 	struct stripe_result res;
 	cancel_key(c, x, key, sizeof(key));
 	enum stripe_status st = stripe_cancel_payment_intent(stripe, x->payment_intent, key, &res);
-	/* Cancelled already is what was wanted. A 4xx other than a conflict
-	 * or a rate limit is Stripe's last word (it succeeded first: the
-	 * customer paid twice, for the operator to refund; or it is gone);
-	 * anything else is Stripe away, and the cancel is tried again. */
+	/* Cancelled already is what was wanted. A 400 or 404 is Stripe's
+	 * last word (it succeeded first: the customer paid twice, for the
+	 * operator to refund; or it is gone); anything else is Stripe away or
+	 * a key to fix, and the cancel is tried again. */
 	int done = st == STRIPE_OK || strcmp(res.status, "canceled") == 0;
-	int refused = !done && st == STRIPE_ERR_API && res.http_status >= 400 && res.http_status < 500 &&
-		      res.http_status != 409 && res.http_status != 429;
+	int refused = !done && st == STRIPE_ERR_API && (res.http_status == 400 || res.http_status == 404);
 	int paid = refused && strcmp(res.status, "succeeded") == 0;
 	enum ledger_cancel_outcome o = done ? CANCEL_DONE : paid ? CANCEL_PAID : refused ? CANCEL_REFUSED
 							 : CANCEL_RETRY;
