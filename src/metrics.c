@@ -103,12 +103,16 @@ void metrics_count(const char *route, int status, double duration_ms, unsigned l
 	int b = 0;
 	while (b < BUCKETS && micros > bucket_micros[b])
 		b++;
-	/* Counters only ever grow and are read one by one: no ordering
-	 * between them is promised, so relaxed adds are enough. */
-	atomic_fetch_add_explicit(&s->count[status_slot(status)], 1, memory_order_relaxed);
-	atomic_fetch_add_explicit(&s->bucket[b], 1, memory_order_relaxed);
-	atomic_fetch_add_explicit(&s->micros_total, micros, memory_order_relaxed);
+	/* The request's cost lands before the request is counted, the count
+	 * with release; the text loads counts with acquire and before the
+	 * rest (emit_requests comes first). So a scrape that counts a request
+	 * also holds its time and round trips: a reader that takes the
+	 * difference of round trips between two requests gets one request's
+	 * cost, never one short. */
 	atomic_fetch_add_explicit(&s->round_trips, round_trips, memory_order_relaxed);
+	atomic_fetch_add_explicit(&s->micros_total, micros, memory_order_relaxed);
+	atomic_fetch_add_explicit(&s->bucket[b], 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&s->count[status_slot(status)], 1, memory_order_release);
 }
 
 /* ---- Text ---- */
@@ -143,7 +147,7 @@ static void emit_requests(struct dynbuf *b)
 		"# TYPE creditd_requests_total counter\n");
 	for (size_t r = 0; r <= route_count; r++) {
 		for (int i = 0; i <= STATUS_SLOTS; i++) {
-			unsigned long long n = load(&stats[r].count[i]);
+			unsigned long long n = atomic_load_explicit(&stats[r].count[i], memory_order_acquire);
 			if (n == 0)
 				continue;
 			if (i < STATUS_SLOTS)
