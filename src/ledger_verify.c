@@ -67,11 +67,15 @@ static const struct check checks[] = {
 	 "its plan grant naming the invoice", 0},
 	/* DESIGN §13: an invoice credit keeps the payment that paid it, for
 	 * its refunds and disputes; rows from before migration 030 have no
-	 * paid_cents. */
+	 * paid_cents. From API 2025-03-31 on the payment comes in its own
+	 * event, invoice_payment.paid, seconds after: a row of the last hour
+	 * without it is a warning, an older one a violation (the endpoint
+	 * is not subscribed to invoice_payment.paid). */
 	{"invoice credit without its payment",
-	 "SELECT a.ext_id, ic.invoice_id, 'none' FROM invoice_credits ic JOIN accounts a ON a.id = ic.account_id "
+	 "SELECT a.ext_id, ic.invoice_id, 'none', ic.created_at > UNIX_TIMESTAMP() - 3600 FROM invoice_credits ic "
+	 "JOIN accounts a ON a.id = ic.account_id "
 	 "WHERE ic.paid_cents > 0 AND ic.payment_intent IS NULL AND ic.charge_id IS NULL",
-	 "invoice credit", "its payment intent or charge", 0},
+	 "invoice credit", "its payment intent or charge (invoice_payment.paid)", 1},
 	{"refund and dispute beyond invoice credit",
 	 "SELECT a.ext_id, ic.refunded_micros + ic.disputed_micros, ic.credited_micros FROM invoice_credits ic "
 	 "JOIN accounts a ON a.id = ic.account_id WHERE ic.disputed_micros < 0 OR ic.refunded_micros < 0 OR "

@@ -608,6 +608,38 @@ static int parse_invoice(struct pctx *px, json_t *o, struct webhook_event *ev)
 	return parse_invoice_payment(px, o, ev) != 0 ? -1 : parse_invoice_refs(px, o, line, ev);
 }
 
+/* invoice_payment.paid: the payment of an invoice, which invoice.paid no
+ * longer names from API 2025-03-31 on (payments are not expanded in
+ * events). The payment intent or charge is in payment (payment.type
+ * says which), or at the top level in later API versions. */
+static int parse_invoice_payment_paid(struct pctx *px, json_t *o, struct webhook_event *ev)
+{
+	json_t *paid = json_object_get(o, "payment");
+	int rc = 0;
+
+	rc |= take_str(px, json_object_get(o, "invoice"), "invoice", ev->invoice_id, sizeof(ev->invoice_id),
+		       TAKE_EXPANDABLE);
+	rc |= take_str(px, json_object_get(o, "status"), "status", ev->payment_status, sizeof(ev->payment_status), 0);
+	rc |= take_int(px, json_object_get(o, "amount_paid"), "amount_paid", &ev->amount_paid_cents);
+	rc |= take_str(px, json_object_get(o, "currency"), "currency", ev->currency, sizeof(ev->currency),
+		       TAKE_LOWER);
+	rc |= take_str(px, json_object_get(paid, "payment_intent"), "payment.payment_intent", ev->payment_intent,
+		       sizeof(ev->payment_intent), TAKE_EXPANDABLE);
+	rc |= take_str(px, json_object_get(paid, "charge"), "payment.charge", ev->charge_id, sizeof(ev->charge_id),
+		       TAKE_EXPANDABLE);
+	if (rc == 0 && ev->payment_intent[0] == '\0')
+		rc |= take_str(px, json_object_get(o, "payment_intent"), "payment_intent", ev->payment_intent,
+			       sizeof(ev->payment_intent), TAKE_EXPANDABLE);
+	if (rc == 0 && ev->charge_id[0] == '\0')
+		rc |= take_str(px, json_object_get(o, "charge"), "charge", ev->charge_id, sizeof(ev->charge_id),
+			       TAKE_EXPANDABLE);
+	if (rc != 0)
+		return -1;
+	if (ev->invoice_id[0] == '\0')
+		return perr(px, "invoice_payment event names no invoice");
+	return 0;
+}
+
 static int parse_subscription(struct pctx *px, json_t *o, struct webhook_event *ev)
 {
 	json_t *item = first_item(o, "items");
@@ -664,6 +696,7 @@ static enum webhook_kind kind_of(const char *type)
 		{ "charge.succeeded", WEBHOOK_CHARGE_RECEIPT },
 		{ "charge.updated", WEBHOOK_CHARGE_RECEIPT },
 		{ "invoice.finalized", WEBHOOK_INVOICE_FINALIZED },
+		{ "invoice_payment.paid", WEBHOOK_INVOICE_PAYMENT_PAID },
 	};
 	size_t i;
 
@@ -718,6 +751,8 @@ static int parse_object(struct pctx *px, json_t *root, struct webhook_event *ev)
 	case WEBHOOK_INVOICE_PAID:
 	case WEBHOOK_INVOICE_FINALIZED:
 		return parse_invoice(px, o, ev);
+	case WEBHOOK_INVOICE_PAYMENT_PAID:
+		return parse_invoice_payment_paid(px, o, ev);
 	case WEBHOOK_SUBSCRIPTION_UPDATED:
 	case WEBHOOK_SUBSCRIPTION_DELETED:
 		return parse_subscription(px, o, ev);

@@ -44,7 +44,8 @@ enum webhook_kind {
 	WEBHOOK_DISPUTE_CREATED,		/* charge.dispute.created */
 	WEBHOOK_DISPUTE_CLOSED,			/* charge.dispute.closed */
 	WEBHOOK_CHARGE_RECEIPT,			/* charge.succeeded, charge.updated */
-	WEBHOOK_INVOICE_FINALIZED		/* invoice.finalized (invoice.paid is WEBHOOK_INVOICE_PAID) */
+	WEBHOOK_INVOICE_FINALIZED,		/* invoice.finalized (invoice.paid is WEBHOOK_INVOICE_PAID) */
+	WEBHOOK_INVOICE_PAYMENT_PAID		/* invoice_payment.paid (API 2025-03-31 on) */
 };
 
 /* Each string field is sized by what it must match or is kept in: Stripe

@@ -12,8 +12,8 @@ import json
 import secrets
 import time
 
-from lib import api, check, creditctl, eq, new_account, sql, uid, verify
-from test_30_stripe import RATE, balance, charge_event, delivered, give_customer, invoice_event, ok_mode
+from lib import api, check, creditctl, eq, new_account, parallel, sql, uid, verify
+from test_30_stripe import RATE, balance, charge_event, delivered, event, give_customer, invoice_event, ok_mode
 from test_31_stripe_trust import causes, dispute_event, status_of
 
 
@@ -135,17 +135,163 @@ def test_a_payment_known_by_its_charge_alone_is_refunded():
 
 
 def test_verify_names_an_invoice_credit_without_its_payment():
+    # A fresh one is a warning (its invoice_payment.paid may be seconds
+    # away); one an hour old a violation.
     ok_mode()
     acct = new_account("subvf")
     pi, _ = paid_invoice(acct, 300)
     sql("UPDATE invoice_credits SET payment_intent = NULL, charge_id = NULL WHERE payment_intent = '%s'" % pi)
     try:
         p = creditctl("verify", check_rc=False)
-        check(p.returncode != 0 and "invoice credit without its payment" in p.stdout + p.stderr,
-              "verify names it: %s" % (p.stdout + p.stderr))
+        out = p.stdout + p.stderr
+        check(p.returncode == 0 and "warning: invoice credit without its payment" in out,
+              "a fresh one is a warning: %s" % out)
+        sql("UPDATE invoice_credits SET created_at = created_at - 7200 WHERE account_id = (SELECT id FROM accounts "
+            "WHERE ext_id = '%s')" % acct)
+        p = creditctl("verify", check_rc=False)
+        out = p.stdout + p.stderr
+        check(p.returncode != 0 and "violation: invoice credit without its payment" in out,
+              "an hour old, a violation: %s" % out)
     finally:
         sql("UPDATE invoice_credits SET payment_intent = '%s' WHERE account_id = (SELECT id FROM accounts "
             "WHERE ext_id = '%s')" % (pi, acct))
+    verify()
+
+
+# ---- API 2025-03-31 on: the payment in its own event ------------------------------
+
+def unnamed_invoice(acct, cents, price="price_pro_monthly"):
+    """An invoice.paid as Stripe sends it from API 2025-03-31 on: no
+    payment intent, no charge, payments not expanded."""
+    customer = give_customer(acct)
+    ev = invoice_event(customer, "sub_" + secrets.token_hex(10), cents, int(time.time()) + 30 * 86400, price=price)
+    ev["api_version"] = "2025-03-31.basil"
+    del ev["data"]["object"]["payment_intent"], ev["data"]["object"]["charge"]
+    return ev
+
+
+def payment_event(invoice, cents, pi=None, charge=None, status="paid", top_level=False):
+    """invoice_payment.paid of invoice: its payment intent (payment.type
+    payment_intent) or its charge alone (payment.type charge)."""
+    payment = ({"type": "payment_intent", "payment_intent": pi} if pi else {"type": "charge", "charge": charge})
+    obj = {"id": "inpay_" + secrets.token_hex(10), "object": "invoice_payment", "amount_paid": cents,
+           "amount_requested": cents, "created": int(time.time()), "currency": "eur", "invoice": invoice,
+           "is_default": True, "livemode": False, "payment": payment, "status": status,
+           "status_transitions": {"canceled_at": None, "paid_at": int(time.time())}}
+    if top_level:
+        del obj["payment"]
+        obj["payment_intent"], obj["charge"] = pi, charge
+    ev = event("invoice_payment.paid", obj)
+    ev["api_version"] = "2025-03-31.basil"
+    return ev
+
+
+def credit_payment(invoice):
+    return sql("SELECT COALESCE(payment_intent, '-'), COALESCE(charge_id, '-') FROM invoice_credits "
+               "WHERE invoice_id = '%s'" % invoice)[0]
+
+
+def test_an_invoice_naming_no_payment_takes_it_from_invoice_payment_paid_after_it():
+    ok_mode()
+    acct = new_account("subnews")
+    base = balance(acct)
+    ev = unnamed_invoice(acct, 800)
+    invoice = ev["data"]["object"]["id"]
+    eq(delivered(ev).json["outcome"], "plan credited", "invoice.paid naming no payment")
+    eq(credit_payment(invoice), ["-", "-"], "no payment yet")
+    pi, charge = "pi_" + secrets.token_hex(12), "ch_" + secrets.token_hex(12)
+    eq(refund(acct, pi, charge, 800, 800).json["outcome"], "ignored: no credit for this charge",
+       "before its payment is known a refund of it finds nothing")
+    eq(delivered(payment_event(invoice, 800, pi=pi)).json["outcome"], "invoice payment recorded",
+       "invoice_payment.paid")
+    eq(credit_payment(invoice), [pi, "-"], "the credit names its payment intent")
+    verify()
+    eq(refund(acct, pi, charge, 800, 800).json["outcome"], "refunded", "now its refund is matched")
+    eq(balance(acct), base, "the invoice's credit taken back")
+    verify()
+
+
+def test_invoice_payment_paid_before_its_invoice_is_kept_for_it():
+    ok_mode()
+    acct = new_account("subearly")
+    base = balance(acct)
+    ev = unnamed_invoice(acct, 600)
+    invoice = ev["data"]["object"]["id"]
+    charge = "ch_" + secrets.token_hex(12)
+    early = payment_event(invoice, 600, charge=charge, top_level=True)
+    eq(delivered(early).json["outcome"], "kept: named on the invoice's credit when invoice.paid comes",
+       "the payment first")
+    eq(balance(acct), base, "a payment alone credits nothing")
+    eq(delivered(early).json["outcome"], "duplicate: event already processed", "its event again")
+    eq(delivered(ev).json["outcome"], "plan credited", "then its invoice")
+    eq(credit_payment(invoice), ["-", charge], "the credit names the charge that came first")
+    other = payment_event(invoice, 600, pi="pi_" + secrets.token_hex(12))
+    eq(delivered(other).json["outcome"], "duplicate: the invoice's payment is known already",
+       "a second payment of the invoice")
+    eq(credit_payment(invoice), ["-", charge], "the first payment kept")
+    refund(acct, None, charge, 600, 600)
+    eq(balance(acct), base + 0, "refunded by its charge")
+    verify()
+
+
+def test_a_dispute_before_the_payment_is_known_is_applied_when_it_is():
+    ok_mode()
+    acct = new_account("subdwait")
+    base = balance(acct)
+    ev = unnamed_invoice(acct, 500)
+    invoice = ev["data"]["object"]["id"]
+    delivered(ev)
+    pi = "pi_" + secrets.token_hex(12)
+    r = delivered(dispute_event("charge.dispute.created", pi, 500))
+    eq(r.json["outcome"], "kept: no credit for this payment yet, applied when it comes", "the dispute waits")
+    eq(balance(acct), base + 500 * RATE, "nothing taken yet")
+    eq(delivered(payment_event(invoice, 500, pi=pi)).json["outcome"], "invoice payment recorded", "its payment")
+    eq(balance(acct), base, "the dispute took the credit back")
+    eq(status_of(acct), ("suspended", "dispute"), "and suspended the account")
+    verify()
+    api("PATCH", "/v1/accounts/" + acct, {"status": "active"})
+
+
+def test_an_unpaid_or_malformed_invoice_payment_changes_nothing():
+    ok_mode()
+    acct = new_account("subpbad")
+    ev = unnamed_invoice(acct, 400)
+    invoice = ev["data"]["object"]["id"]
+    delivered(ev)
+    base = balance(acct)
+    eq(delivered(payment_event(invoice, 400, pi="pi_" + secrets.token_hex(12), status="open")).json["outcome"],
+       "ignored: no paid payment", "an open payment")
+    def without_invoice(o):
+        del o["invoice"]
+    for named, change in (("invoice", lambda o: o.update(invoice=7)),
+                          ("payment.charge", lambda o: o.update(payment={"type": "charge", "charge": ["ch_x"]})),
+                          ("amount_paid", lambda o: o.update(amount_paid="400")),
+                          ("no invoice", without_invoice)):
+        bad = payment_event(invoice, 400, pi="pi_" + secrets.token_hex(12))
+        change(bad["data"]["object"])
+        r = delivered_or(bad)
+        eq(r.status, 400, "%s refused: %r" % (named, r))
+        check(named in json.dumps(r.json), "the answer names it: %r" % r.json)
+    eq(credit_payment(invoice), ["-", "-"], "the credit names no payment")
+    eq(balance(acct), base, "nothing changed")
+    eq(int(sql("SELECT COUNT(*) FROM invoice_payments WHERE invoice_id = '%s' AND (payment_intent IS NOT NULL "
+               "OR charge_id IS NOT NULL)" % invoice)[0][0]), 0, "no payment kept")
+
+
+def test_an_invoice_and_its_payment_at_once_always_meet():
+    # Both orders at once, many times: whichever commits second sees the
+    # first (both take the invoice's payment row lock first).
+    ok_mode()
+    pairs = []
+    for i in range(12):
+        acct = new_account("subrace")
+        ev = unnamed_invoice(acct, 300)
+        pi = "pi_" + secrets.token_hex(12)
+        pairs.append((ev, payment_event(ev["data"]["object"]["id"], 300, pi=pi), pi))
+    events = [x for ev, pay, _ in pairs for x in (ev, pay)]
+    parallel(len(events), lambda i: delivered(events[i]))
+    for ev, _, pi in pairs:
+        eq(credit_payment(ev["data"]["object"]["id"]), [pi, "-"], "the credit names its payment")
     verify()
 
 

@@ -341,3 +341,20 @@ def test_real_answers_validate_against_the_spec():
     check(not without, "operations answered but never with a validated success: %s" % without)
     check(len(per_op_ok) >= 0.8 * len(names), "only %d of %d operations had a validated success; none for %s"
           % (len(per_op_ok), len(names), [n for n in names if n not in per_op_ok]))
+
+
+def test_the_stripe_events_of_install_md_are_those_webhook_c_acts_on():
+    with open(os.path.join(ROOT, "src", "webhook.c")) as f:
+        code = f.read()
+    table = code[code.index("kinds[] = {"):code.index("};", code.index("kinds[] = {"))]
+    acted = set(re.findall(r'\{ "([a-z_.]+)", WEBHOOK_', table))
+    check(len(acted) >= 10, "the kinds table of webhook.c read: %s" % sorted(acted))
+    with open(os.path.join(ROOT, "docs", "install.md")) as f:
+        doc = f.read()
+    start = doc.index("<!-- stripe-events")
+    block = doc[start:doc.index("<!-- /stripe-events -->", start)]
+    listed = set()
+    for line in block.splitlines():
+        if line.startswith("- "):
+            listed |= set(re.findall(r"`([a-z_.]+)`", line.split(":")[0]))
+    eq(sorted(listed), sorted(acted), "docs/install.md lists the events webhook.c acts on, and no other")

@@ -586,6 +586,47 @@ static void test_parse_receipts(void)
 	is_str(ev.invoice_id, "in_9", "the session's invoice");
 }
 
+/* invoice_payment.paid as Stripe's reference shows it (API 2025-03-31:
+ * the payment in payment; later versions: at the top level). */
+static void test_parse_invoice_payment(void)
+{
+	struct webhook_event ev;
+	char err[256];
+
+	is_int(parse(J("{'id':'evt_ip1','object':'event','type':'invoice_payment.paid','data':{'object':"
+		       "{'id':'inpay_1M3USa2eZvKYlo2CBjuwbq0N','object':'invoice_payment','amount_paid':2000,"
+		       "'amount_requested':2000,'created':1391288554,'currency':'USD',"
+		       "'invoice':'in_103Q0w2eZvKYlo2C5PYwf6Wf','is_default':true,'livemode':false,"
+		       "'payment':{'type':'payment_intent','payment_intent':'pi_103Q0w2eZvKYlo2C364X582Z'},"
+		       "'status':'paid','status_transitions':{'canceled_at':null,'paid_at':1391288554}}}}"),
+		 &ev, err, sizeof(err)), 0, "invoice_payment.paid parses");
+	is_int(ev.kind, WEBHOOK_INVOICE_PAYMENT_PAID, "kind invoice payment");
+	is_str(ev.invoice_id, "in_103Q0w2eZvKYlo2C5PYwf6Wf", "its invoice");
+	is_str(ev.payment_intent, "pi_103Q0w2eZvKYlo2C364X582Z", "payment.payment_intent");
+	is_str(ev.charge_id, "", "no charge");
+	is_str(ev.payment_status, "paid", "status");
+	is_int(ev.amount_paid_cents, 2000, "amount_paid");
+	is_str(ev.currency, "usd", "currency lower-cased");
+
+	is_int(parse(J("{'id':'evt_ip2','type':'invoice_payment.paid','data':{'object':{'object':'invoice_payment',"
+		       "'amount_paid':null,'charge':'ch_103Q0w2eZvKYlo2CbMCI3q1h','currency':'eur',"
+		       "'invoice':{'id':'in_2','object':'invoice'},'payment_intent':null,'status':'paid'}}}"),
+		 &ev, err, sizeof(err)), 0, "a later version's top-level charge parses");
+	is_str(ev.charge_id, "ch_103Q0w2eZvKYlo2CbMCI3q1h", "charge at the top level");
+	is_str(ev.invoice_id, "in_2", "an expanded invoice's id");
+	is_int(ev.amount_paid_cents, -1, "amount_paid null is absent");
+
+	is_int(parse(J("{'id':'evt_ip3','type':'invoice_payment.paid','data':{'object':{'status':'paid',"
+		       "'payment':{'type':'payment_intent','payment_intent':'pi_1'}}}}"), &ev, err, sizeof(err)), -1,
+	       "no invoice refused");
+	ok(strstr(err, "invoice") != NULL, "the error names the invoice: %s", err);
+	is_int(ev.kind, WEBHOOK_IGNORED, "nothing half-parsed");
+	is_int(parse(J("{'id':'evt_ip4','type':'invoice_payment.paid','data':{'object':{'status':'paid',"
+		       "'invoice':'in_4','payment':{'type':'payment_intent','payment_intent':5}}}}"), &ev, err,
+		 sizeof(err)), -1, "a payment intent that is no id refused");
+	ok(strstr(err, "payment.payment_intent") != NULL, "the error names the field: %s", err);
+}
+
 int main(void)
 {
 	test_known_answers();
@@ -601,5 +642,6 @@ int main(void)
 	test_parse_errors();
 	test_parse_dispute();
 	test_parse_receipts();
+	test_parse_invoice_payment();
 	return done_testing();
 }
