@@ -1,0 +1,134 @@
+/* gwshape.h: the gateway's knowledge of the providers' wire formats, as
+ * pure functions (DESIGN §12): what a request asks (its model, whether it
+ * streams, its output cap, an upper bound of its input tokens), the body
+ * sent upstream (the stream usage option asked for, the output cap
+ * lowered), the usage a provider reports (in a whole answer or in the
+ * events of a stream), the estimate of a stream that ended without usage,
+ * and creditd's errors in each provider's shape.
+ *
+ * Never does I/O, never touches the ledger or FastCGI; every count is an
+ * int64 checked against LIMIT_TOKENS_MAX. Tested without a network in
+ * tests/unit/test_gwshape.c. */
+#ifndef CREDITD_GWSHAPE_H
+#define CREDITD_GWSHAPE_H
+#include <stddef.h>
+#include <stdint.h>
+
+enum gw_route {
+	GW_OPENAI_CHAT = 0,	/* POST /openai/v1/chat/completions */
+	GW_OPENAI_RESPONSES,	/* POST /openai/v1/responses */
+	GW_OPENAI_EMBEDDINGS,	/* POST /openai/v1/embeddings */
+	GW_ANTHROPIC_MESSAGES,	/* POST /anthropic/v1/messages */
+	GW_ROUTES
+};
+
+enum gw_provider { GW_OPENAI = 0, GW_ANTHROPIC };
+
+enum gw_provider gwshape_provider(enum gw_route r);
+
+/* What one request body asks. */
+struct gw_ask {
+	char model[65];			/* the body's "model" */
+	int stream;			/* "stream": true */
+	int usage_asked;		/* OpenAI chat: stream_options.include_usage was true in the client's body */
+	int64_t output_cap;		/* max_tokens / max_completion_tokens / max_output_tokens; -1 when absent */
+	const char *cap_field;		/* the field that held it (static), or the one a lowered cap is written to */
+	int64_t input_bound;		/* an upper bound of the input tokens (the documented rule) */
+};
+
+/* Reads body (len bytes, JSON) for route r into *ask. 0, or -1 with a
+ * sentence naming the field in err (a body that is not a JSON object, no
+ * "model" string, a model name over 64 bytes, "stream" not a boolean, an
+ * output cap that is not an integer in 1..LIMIT_TOKENS_MAX, Anthropic's
+ * missing max_tokens) and *param set to the field's name (static).
+ *
+ * The input bound: the body's byte length, less the bytes of each image
+ * part's JSON (an object whose "type" is "image_url", "input_image" or
+ * "image"), plus LIMIT_GATEWAY_IMAGE_TOKENS for each image part. Text
+ * never has more tokens than UTF-8 bytes, and the JSON around it (roles,
+ * keys, punctuation) is more bytes than the tokens a provider adds per
+ * message; a file or document part counts its bytes (base64 included).
+ * Embeddings: the body's byte length. */
+int gwshape_read(enum gw_route r, const char *body, size_t len, struct gw_ask *ask, char *err, size_t errcap,
+		 const char **param);
+
+/* The body to send upstream: body as received, changed only where DESIGN
+ * §12 says: OpenAI chat streamed gets stream_options.include_usage true
+ * (other stream_options kept); a cap below the asked one (cap >= 0 and
+ * cap < ask->output_cap, or cap >= 0 and no cap was asked) is written to
+ * ask->cap_field (for OpenAI chat: max_completion_tokens, and a
+ * max_tokens present is set too). Returns a malloc'ed string (*outlen
+ * bytes) or NULL when nothing needs changing (send body as is) — or on
+ * out of memory, with *outlen set to (size_t)-1. */
+char *gwshape_upstream_body(enum gw_route r, const char *body, size_t len, const struct gw_ask *ask, int64_t cap,
+			    size_t *outlen);
+
+/* The usage a provider reported, as creditd charges it (DESIGN §12):
+ * input counts cached and cache-write tokens too. */
+struct gw_usage {
+	int have;			/* 1 once usage was seen */
+	int64_t input_tokens;
+	int64_t cached_input_tokens;	/* cache reads */
+	int64_t cache_write_tokens;	/* Anthropic's cache_creation_input_tokens */
+	int64_t output_tokens;
+};
+
+/* Usage from a whole (not streamed) answer body. 0 with *u filled (have 1
+ * when the answer held usage), -1 when the body is not JSON. OpenAI
+ * chat: usage.prompt_tokens, usage.prompt_tokens_details.cached_tokens,
+ * usage.completion_tokens; Responses: usage.input_tokens,
+ * usage.input_tokens_details.cached_tokens, usage.output_tokens;
+ * embeddings: usage.prompt_tokens, output 0; Anthropic:
+ * usage.input_tokens + cache_creation_input_tokens +
+ * cache_read_input_tokens as input, cache reads as cached, cache creation
+ * as cache writes, usage.output_tokens. Counts that are negative, not
+ * integers or above LIMIT_TOKENS_MAX make have 0. */
+int gwshape_usage(enum gw_route r, const char *body, size_t len, struct gw_usage *u);
+
+/* A stream's reader: fed the bytes of a server-sent-event stream as they
+ * come (any split), it finds each event, keeps the usage and counts the
+ * text, and says whether each event is passed on to the client. */
+struct gw_stream {
+	enum gw_route route;
+	int usage_asked;		/* from gw_ask: pass OpenAI's usage-only chunk on */
+	struct gw_usage usage;
+	int64_t text_bytes;		/* UTF-8 bytes of output text and tool arguments seen */
+	int64_t input_seen;		/* Anthropic message_start's input (with cache tokens), -1 until seen */
+	int done;			/* the stream's own end was seen ([DONE], message_stop, response.completed ...) */
+	int error;			/* an error event was seen */
+	char *line;			/* the event being assembled (malloc'ed) */
+	size_t line_len, line_cap;
+};
+
+void gwshape_stream_init(struct gw_stream *s, enum gw_route r, int usage_asked);
+void gwshape_stream_free(struct gw_stream *s);
+
+/* Called for each complete event (its bytes up to and including the blank
+ * line that ends it) in order: pass 1 to send it on, 0 to keep it from the
+ * client (OpenAI chat's usage-only chunk when the client did not ask). */
+typedef int gw_event_out(void *arg, const char *event, size_t len, int pass);
+
+/* Feeds n bytes; calls out for each event completed. Returns 0, or the
+ * first nonzero value out returned (the feed stops there), or -1 when an
+ * event grows past LIMIT_GATEWAY_EVENT_BYTES. */
+int gwshape_stream_feed(struct gw_stream *s, const char *bytes, size_t n, gw_event_out *out, void *arg);
+
+/* What an ended stream is charged when it reported no usage (settle
+ * reason "estimated"): output = ceil(text_bytes / 4) but at least 1 when
+ * any text came, never above hold_output; input = input_seen when
+ * Anthropic's message_start gave it, else hold_input. */
+void gwshape_estimate(const struct gw_stream *s, int64_t hold_input, int64_t hold_output, struct gw_usage *u);
+
+/* creditd's error answer (its JSON text: {"error": {"type", "code",
+ * "message", "param", ...}}) in the provider's shape, malloc'ed: OpenAI
+ * {"error": {"message", "type", "param", "code"}} (type as creditd's);
+ * Anthropic {"type": "error", "error": {"type", "message", "code"}} with
+ * type by status: 400 invalid_request_error, 401 authentication_error,
+ * 402 billing_error, 403 permission_error, 404 not_found_error, 413
+ * request_too_large, 429 rate_limit_error, 5xx api_error (529
+ * overloaded_error), other 4xx invalid_request_error. Other members of
+ * creditd's error object (figures of a 402, retry_after_seconds) are
+ * kept beside them. NULL on out of memory or when json is not an error. */
+char *gwshape_error(enum gw_provider p, int status, const char *json, size_t len);
+
+#endif
