@@ -506,6 +506,7 @@ struct guard_settle {
 	const unsigned char *request_hash;	/* 32 bytes: a replayed settle must match */
 	const struct price *price;	/* model's price found by the caller, or NULL */
 	int64_t margin_bps;		/* with price */
+	const char *settle_reason;	/* the gateway's (DESIGN §12); NULL: a guard settle */
 };
 enum cd_err ledger_settle(struct ledger *lg, const struct ledger_call *call, const struct guard_settle *r,
 			  struct ledger_result *res);
@@ -522,6 +523,7 @@ struct guard_usage {
 	int force;			/* charge past every check (journal source "forced") */
 	int64_t cost_micros;		/* priced by the caller (0 with byok) */
 	const unsigned char *request_hash;	/* 32 bytes: a replayed request_id must match */
+	const char *settle_reason;	/* the gateway's (DESIGN §12); NULL: not the gateway's */
 };
 enum cd_err ledger_usage(struct ledger *lg, const struct ledger_call *call, const struct guard_usage *r,
 			 struct ledger_result *res);
