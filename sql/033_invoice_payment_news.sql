@@ -12,7 +12,13 @@
 -- row (empty) when its invoice names no payment and reads it; the later
 -- invoice_payment.paid fills it and names the payment on the invoice's
 -- credit row (invoice_credits) if that row is there already
--- (src/ledger_stripe.c). The first paid payment of an invoice is kept.
+-- (src/ledger_invoice_pay.c), if it paid this invoice (its currency and
+-- amount the invoice's). The first paid payment of an invoice is kept.
+--
+-- refunds_waiting keeps a charge.refunded whose charge no credit names
+-- yet (its invoice's payment not known: the event was acknowledged and
+-- its refund lost before), one row a charge with the most refunded so
+-- far; a credit that comes to name the payment applies it.
 CREATE TABLE invoice_payments (
   invoice_id VARBINARY(255) NOT NULL PRIMARY KEY,
   payment_intent VARCHAR(255) NULL,
@@ -20,4 +26,13 @@ CREATE TABLE invoice_payments (
   amount_paid_cents BIGINT NULL,
   currency VARCHAR(8) NULL,
   received_at BIGINT NOT NULL
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
+CREATE TABLE refunds_waiting (
+  charge_id VARBINARY(255) NOT NULL PRIMARY KEY,
+  payment_intent VARBINARY(255) NULL,
+  amount_refunded_cents BIGINT NOT NULL,
+  charge_amount_cents BIGINT NULL,
+  currency VARCHAR(8) NULL,
+  received_at BIGINT NOT NULL,
+  KEY ix_payment_intent (payment_intent)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;

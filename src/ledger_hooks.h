@@ -64,4 +64,22 @@ enum cd_err acct_suspend_for(struct ledger *lg, struct acct *a, const char *reas
 #define DISPUTE_OPEN_SQL "(a.status_reason <=> 'dispute' OR EXISTS (SELECT 1 FROM disputes d " \
 	"WHERE d.account_id = a.id AND d.state = 'open'))"
 enum cd_err dispute_open_on(struct ledger *lg, const struct acct *a, int *open);
+
+/* charge.refunded (ledger_stripe.c). */
+enum cd_err hook_charge_refunded(struct ledger *lg, struct hook_run *h);
+/* The payment of a subscription invoice, when invoice.paid names none (API
+ * 2025-03-31 on; ledger_invoice_pay.c, migration 033). invoice_payment.paid: */
+enum cd_err hook_invoice_payment_paid(struct ledger *lg, struct hook_run *h);
+/* For invoice.paid: the payment its invoice_payment.paid named, under the
+ * lock of the invoice's payment row (made empty when there is none), if
+ * it paid this invoice (its currency and amount the invoice's); pi and
+ * charge "" otherwise. */
+enum cd_err hook_invoice_payment_of(struct ledger *lg, const struct webhook_event *ev, char *pi, char *charge,
+				    size_t cap);
+/* charge.refunded of a payment no credit knows yet: kept (refunds_waiting)
+ * for the credit its payment may still name. */
+enum cd_err hook_refund_keep(struct ledger *lg, struct hook_run *h);
+/* The refunds kept for the payment invoice's credit now names, applied as
+ * their events would have been (each locks and saves the account). */
+enum cd_err hook_refunds_waiting_apply(struct ledger *lg, struct hook_run *h, const char *invoice);
 #endif

@@ -47,7 +47,7 @@ static int64_t refund_target_micros(const struct ledger *lg, const struct webhoo
  * open, what the refund would take beyond the credit left becomes the
  * refund's out of the dispute's hold (dispute_yield), so that a win gives
  * back only the rest. */
-static enum cd_err charge_refunded(struct ledger *lg, struct hook_run *h)
+enum cd_err hook_charge_refunded(struct ledger *lg, struct hook_run *h)
 {
 	const struct webhook_event *ev = h->ev;
 	struct acct a;
@@ -59,10 +59,8 @@ static enum cd_err charge_refunded(struct ledger *lg, struct hook_run *h)
 	/* By payment intent, else by charge (an invoice's payment may be
 	 * known by its charge alone). */
 	enum cd_err rc = funded_find(lg, ev->payment_intent, ev->charge_id, &f);
-	if (rc == CD_E_NOT_FOUND) {
-		h->outcome = "ignored: no credit for this charge";
-		return CD_OK;
-	}
+	if (rc == CD_E_NOT_FOUND)
+		return hook_refund_keep(lg, h);
 	if (rc == CD_OK)
 		rc = acct_lock_id(lg, f.account_id, &a);
 	if (rc == CD_OK)
@@ -149,32 +147,6 @@ static enum cd_err invoice_credited(struct ledger *lg, const char *invoice, int 
 	return CD_OK;
 }
 
-/* The payment invoice_payment.paid named for an invoice (migration 033),
- * under the lock of its invoice_payments row, made empty when there is
- * none: invoice.paid and invoice_payment.paid of one invoice both take
- * this lock before reading the other's side, so whichever comes second
- * sees the first. pi and charge are "" until the payment came. */
-static enum cd_err payment_row_lock(struct ledger *lg, const char *invoice, char *pi, char *charge, size_t cap)
-{
-	static const char sql_row[] = "INSERT INTO invoice_payments (invoice_id, received_at) VALUES (?, ?) "
-				      "ON DUPLICATE KEY UPDATE invoice_id = invoice_id";
-	static const char sql_read[] = "SELECT payment_intent, charge_id FROM invoice_payments WHERE invoice_id = ? "
-				       "FOR UPDATE";
-	int e;
-	pi[0] = charge[0] = '\0';
-	enum cd_err rc = db_do(lg, sql_row, "invoice payment row", "si", invoice, lg->now);
-	struct dbstmt *s = rc == CD_OK ? db_exec(lg, sql_read, &e, "s", invoice) : NULL;
-	if (rc != CD_OK || s == NULL)
-		return rc != CD_OK ? rc : db_err(lg, e, "invoice payment read");
-	if (db_fetch(s) != 1)
-		return CD_E_INTERNAL;
-	if (!db_null(s, 0))
-		snprintf(pi, cap, "%s", db_str(s, 0));
-	if (!db_null(s, 1))
-		snprintf(charge, cap, "%s", db_str(s, 1));
-	return CD_OK;
-}
-
 /* Records what invoice ev paid for on locked account a (migration 030):
  * its payment intent and charge, what was paid, and the credit it bought
  * (credited micros: the invoice's own grant, grant_id, or its period's
@@ -195,7 +167,7 @@ static enum cd_err invoice_record(struct ledger *lg, const struct webhook_event 
 	const char *pi = ev->payment_intent[0] != '\0' ? ev->payment_intent : NULL;
 	const char *charge = ev->charge_id[0] != '\0' ? ev->charge_id : NULL;
 	if (pi == NULL && charge == NULL) {
-		enum cd_err rc = payment_row_lock(lg, ev->invoice_id, pi_news, charge_news, sizeof(pi_news));
+		enum cd_err rc = hook_invoice_payment_of(lg, ev, pi_news, charge_news, sizeof(pi_news));
 		if (rc != CD_OK)
 			return rc;
 		pi = pi_news[0] != '\0' ? pi_news : NULL;
@@ -207,57 +179,6 @@ static enum cd_err invoice_record(struct ledger *lg, const struct webhook_event 
 		return db_err(lg, e, "invoice credit");
 	struct funded f = {.kind = FUNDED_INVOICE, .id = (int64_t)db_insert_id(s), .account_id = a->id};
 	return dispute_apply_waiting(lg, a, &f, pi);
-}
-
-/* invoice_payment.paid: the payment of an invoice, kept on its
- * invoice_payments row (the first paid one) and named on the invoice's
- * credit row if invoice.paid made it already; a dispute of that payment
- * that came first is applied then. The account is locked only in that
- * case, after the payment row: invoice.paid, which locks them the other
- * way round, committed before this saw its credit row. */
-static enum cd_err invoice_payment_paid(struct ledger *lg, struct hook_run *h)
-{
-	static const char sql_fill[] = "UPDATE invoice_payments SET payment_intent = ?, charge_id = ?, "
-				       "amount_paid_cents = ?, currency = ? WHERE invoice_id = ?";
-	static const char sql_credit[] = "SELECT id, account_id FROM invoice_credits WHERE invoice_id = ? "
-					 "AND payment_intent IS NULL AND charge_id IS NULL";
-	static const char sql_name[] = "UPDATE invoice_credits SET payment_intent = ?, charge_id = ? WHERE id = ?";
-	const struct webhook_event *ev = h->ev;
-	char pi[WEBHOOK_ID_MAX + 1], charge[WEBHOOK_ID_MAX + 1];
-	struct acct a;
-	int e;
-	if (strcmp(ev->payment_status, "paid") != 0 || (ev->payment_intent[0] == '\0' && ev->charge_id[0] == '\0')) {
-		h->outcome = "ignored: no paid payment";
-		return CD_OK;
-	}
-	enum cd_err rc = payment_row_lock(lg, ev->invoice_id, pi, charge, sizeof(pi));
-	if (rc == CD_OK && (pi[0] != '\0' || charge[0] != '\0')) {
-		h->outcome = "duplicate: the invoice's payment is known already";
-		return CD_OK;
-	}
-	const char *pi_or = ev->payment_intent[0] != '\0' ? ev->payment_intent : NULL;
-	const char *charge_or = ev->charge_id[0] != '\0' ? ev->charge_id : NULL;
-	const int64_t *cents = ev->amount_paid_cents >= 0 ? &ev->amount_paid_cents : NULL;
-	if (rc == CD_OK)
-		rc = db_do(lg, sql_fill, "invoice payment", "ssIss", pi_or, charge_or, cents,
-			   ev->currency[0] != '\0' ? ev->currency : NULL, ev->invoice_id);
-	struct dbstmt *s = rc == CD_OK ? db_exec(lg, sql_credit, &e, "s", ev->invoice_id) : NULL;
-	if (rc != CD_OK || s == NULL)
-		return rc != CD_OK ? rc : db_err(lg, e, "invoice credit of a payment");
-	h->outcome = "kept: named on the invoice's credit when invoice.paid comes";
-	if (db_fetch(s) != 1)
-		return CD_OK;
-	struct funded f = {.kind = FUNDED_INVOICE, .id = db_i64(s, 0), .account_id = db_i64(s, 1)};
-	rc = acct_lock_id(lg, f.account_id, &a);
-	if (rc == CD_OK)
-		rc = db_do(lg, sql_name, "invoice credit payment", "ssi", pi_or, charge_or, f.id);
-	if (rc == CD_OK)
-		rc = dispute_apply_waiting(lg, &a, &f, ev->payment_intent);
-	if (rc == CD_OK)
-		rc = acct_save(lg, &a);
-	h->account_id = a.id;
-	h->outcome = "invoice payment recorded";
-	return rc;
 }
 
 /* Whether a's plan period of this month is open already (locked). */
@@ -393,6 +314,11 @@ static enum cd_err invoice_paid(struct ledger *lg, struct hook_run *h)
 	}
 	if (rc == CD_OK)
 		rc = acct_save(lg, &a);
+	/* A refund of its payment that came first (a payment known by its
+	 * invoice_payment.paid before); after the save: it locks and saves
+	 * the account itself. */
+	if (rc == CD_OK)
+		rc = hook_refunds_waiting_apply(lg, h, ev->invoice_id);
 	return rc;
 }
 
@@ -591,7 +517,7 @@ static enum cd_err hook_effect(struct ledger *lg, struct hook_run *h)
 	case WEBHOOK_CHECKOUT_ASYNC_SUCCEEDED:
 		return hook_checkout_paid(lg, h);
 	case WEBHOOK_CHARGE_REFUNDED:
-		return charge_refunded(lg, h);
+		return hook_charge_refunded(lg, h);
 	case WEBHOOK_INVOICE_PAID:
 		/* A top-up's invoice (stripe.invoice_topups) is of no
 		 * subscription: its URLs only, no credit. */
@@ -599,7 +525,7 @@ static enum cd_err hook_effect(struct ledger *lg, struct hook_run *h)
 	case WEBHOOK_INVOICE_FINALIZED:
 		return hook_topup_invoice(lg, h);
 	case WEBHOOK_INVOICE_PAYMENT_PAID:
-		return invoice_payment_paid(lg, h);
+		return hook_invoice_payment_paid(lg, h);
 	case WEBHOOK_CHARGE_RECEIPT:
 		return hook_topup_receipt(lg, h);
 	case WEBHOOK_SUBSCRIPTION_UPDATED:

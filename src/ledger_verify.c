@@ -76,6 +76,16 @@ static const struct check checks[] = {
 	 "JOIN accounts a ON a.id = ic.account_id "
 	 "WHERE ic.paid_cents > 0 AND ic.payment_intent IS NULL AND ic.charge_id IS NULL",
 	 "invoice credit", "its payment intent or charge (invoice_payment.paid)", 1},
+	/* The link itself: a payment invoice_payment.paid named that its
+	 * invoice's credit does not (at any age: both events came). A refund
+	 * waiting for a credit is no finding: a charge of the Stripe account
+	 * that is not creditd's waits for ever, harmlessly. */
+	{"invoice payment not named on its credit",
+	 "SELECT a.ext_id, ip.invoice_id, COALESCE(ip.payment_intent, ip.charge_id) FROM invoice_payments ip "
+	 "JOIN invoice_credits ic ON ic.invoice_id = ip.invoice_id JOIN accounts a ON a.id = ic.account_id "
+	 "WHERE (ip.payment_intent IS NOT NULL OR ip.charge_id IS NOT NULL) AND NOT ((ip.payment_intent IS NOT NULL "
+	 "AND ic.payment_intent <=> ip.payment_intent) OR (ip.charge_id IS NOT NULL AND ic.charge_id <=> ip.charge_id))",
+	 "invoice", "the payment its invoice_payment.paid named", 0},
 	{"refund and dispute beyond invoice credit",
 	 "SELECT a.ext_id, ic.refunded_micros + ic.disputed_micros, ic.credited_micros FROM invoice_credits ic "
 	 "JOIN accounts a ON a.id = ic.account_id WHERE ic.disputed_micros < 0 OR ic.refunded_micros < 0 OR "

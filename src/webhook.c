@@ -564,7 +564,11 @@ static int parse_invoice_refs(struct pctx *px, json_t *o, json_t *line, struct w
  * (payments.data[0].payment); each may be an id or an expanded object. */
 static int parse_invoice_payment(struct pctx *px, json_t *o, struct webhook_event *ev)
 {
-	json_t *paid = json_object_get(first_item(o, "payments"), "payment");
+	/* Only a payment that paid: a failed or canceled attempt may come
+	 * first in the list. */
+	json_t *first = first_item(o, "payments");
+	const char *st = json_string_value(json_object_get(first, "status"));
+	json_t *paid = st == NULL || strcmp(st, "paid") == 0 ? json_object_get(first, "payment") : NULL;
 	int rc = 0;
 	rc |= take_str(px, json_object_get(o, "payment_intent"), "payment_intent", ev->payment_intent,
 		       sizeof(ev->payment_intent), TAKE_EXPANDABLE);
@@ -611,7 +615,8 @@ static int parse_invoice(struct pctx *px, json_t *o, struct webhook_event *ev)
 /* invoice_payment.paid: the payment of an invoice, which invoice.paid no
  * longer names from API 2025-03-31 on (payments are not expanded in
  * events). The payment intent or charge is in payment (payment.type
- * says which), or at the top level in later API versions. */
+ * says which); Stripe's preview versions (2025-11-17.preview) show them
+ * at the top level, read too. */
 static int parse_invoice_payment_paid(struct pctx *px, json_t *o, struct webhook_event *ev)
 {
 	json_t *paid = json_object_get(o, "payment");

@@ -171,6 +171,7 @@ def unnamed_invoice(acct, cents, price="price_pro_monthly"):
 
 
 def payment_event(invoice, cents, pi=None, charge=None, status="paid", top_level=False):
+    # top_level: as Stripe's preview API versions (2025-11-17.preview) show it.
     """invoice_payment.paid of invoice: its payment intent (payment.type
     payment_intent) or its charge alone (payment.type charge)."""
     payment = ({"type": "payment_intent", "payment_intent": pi} if pi else {"type": "charge", "charge": charge})
@@ -200,14 +201,65 @@ def test_an_invoice_naming_no_payment_takes_it_from_invoice_payment_paid_after_i
     eq(delivered(ev).json["outcome"], "plan credited", "invoice.paid naming no payment")
     eq(credit_payment(invoice), ["-", "-"], "no payment yet")
     pi, charge = "pi_" + secrets.token_hex(12), "ch_" + secrets.token_hex(12)
-    eq(refund(acct, pi, charge, 800, 800).json["outcome"], "ignored: no credit for this charge",
-       "before its payment is known a refund of it finds nothing")
     eq(delivered(payment_event(invoice, 800, pi=pi)).json["outcome"], "invoice payment recorded",
        "invoice_payment.paid")
     eq(credit_payment(invoice), [pi, "-"], "the credit names its payment intent")
     verify()
-    eq(refund(acct, pi, charge, 800, 800).json["outcome"], "refunded", "now its refund is matched")
+    eq(refund(acct, pi, charge, 800, 800).json["outcome"], "refunded", "its refund is matched")
     eq(balance(acct), base, "the invoice's credit taken back")
+    verify()
+
+
+def test_a_refund_before_the_payment_is_known_waits_for_it():
+    ok_mode()
+    acct = new_account("subrwait")
+    base = balance(acct)
+    ev = unnamed_invoice(acct, 800)
+    invoice = ev["data"]["object"]["id"]
+    delivered(ev)
+    pi, charge = "pi_" + secrets.token_hex(12), "ch_" + secrets.token_hex(12)
+    r = refund(acct, pi, charge, 300, 800)
+    eq(r.json["outcome"], "kept: no credit for this charge yet, applied if a credit comes to name its payment",
+       "a refund of a payment no credit knows is kept, not dropped")
+    refund(acct, pi, charge, 500, 800)
+    eq(balance(acct), base + 800 * RATE, "nothing taken yet")
+    eq(delivered(payment_event(invoice, 800, pi=pi)).json["outcome"], "invoice payment recorded", "its payment")
+    eq(balance(acct), base + 300 * RATE, "the most refunded so far taken back once the credit names it")
+    eq(sql("SELECT COUNT(*) FROM refunds_waiting WHERE charge_id = '%s'" % charge), [["0"]], "no longer waiting")
+    eq(refund(acct, pi, charge, 500, 800).json["outcome"], "duplicate: refund already applied", "its event again")
+    eq(refund(acct, pi, charge, 800, 800).json["outcome"], "refunded", "the rest later")
+    eq(balance(acct), base, "all of it")
+    verify()
+
+
+def test_a_payment_of_another_amount_or_currency_is_not_taken():
+    ok_mode()
+    acct = new_account("subpmis")
+    ev = unnamed_invoice(acct, 800)
+    invoice = ev["data"]["object"]["id"]
+    delivered(ev)
+    r = delivered(payment_event(invoice, 100, pi="pi_" + secrets.token_hex(12)))
+    eq(r.json["outcome"], "ignored: the payment's amount or currency is not its invoice's", "a smaller payment")
+    other = payment_event(invoice, 800, pi="pi_" + secrets.token_hex(12))
+    other["data"]["object"]["currency"] = "usd"
+    try:
+        eq(credit_payment(invoice), ["-", "-"], "the credit names none")
+        p = creditctl("verify", check_rc=False)
+        check(p.returncode != 0 and "invoice payment not named on its credit" in p.stdout,
+              "verify names the payment left off its credit: %s" % p.stdout)
+    finally:
+        sql("DELETE FROM invoice_payments WHERE invoice_id = '%s'" % invoice)
+    eq(delivered(other).json["outcome"], "ignored: the payment's amount or currency is not its invoice's",
+       "a payment in another currency")
+    sql("DELETE FROM invoice_payments WHERE invoice_id = '%s'" % invoice)
+    # The other order: the payment first, the invoice of another amount.
+    ev2 = unnamed_invoice(acct, 900)
+    delivered(payment_event(ev2["data"]["object"]["id"], 901, pi="pi_" + secrets.token_hex(12)))
+    delivered(ev2)
+    eq(credit_payment(ev2["data"]["object"]["id"]), ["-", "-"], "not taken by invoice.paid either")
+    sql("DELETE FROM invoice_payments WHERE invoice_id = '%s'" % ev2["data"]["object"]["id"])
+    sql("UPDATE invoice_credits SET charge_id = 'ch_cleanup_%s' WHERE invoice_id IN ('%s', '%s')"
+        % (secrets.token_hex(4), invoice, ev2["data"]["object"]["id"]))
     verify()
 
 

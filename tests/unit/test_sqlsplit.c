@@ -207,7 +207,7 @@ static const struct {
 	{"011_events.sql", 5}, {"012_auto_recharge.sql", 2}, {"013_hold_output.sql", 1},
 	{"014_pinned_prices.sql", 3}, {"015_rate_limits.sql", 3}, {"016_key_binding.sql", 1},
 	{"017_stripe_trust.sql", 5}, {"018_limit_set_at.sql", 1}, {"019_dispute_recharges.sql", 2},
-	{"024_retention.sql", 1}, {"025_usage_cover.sql", 1}, {"028_topup_attempts.sql", 1}, {"029_recharge_decided.sql", 2}, {"030_invoice_payments.sql", 3}, {"031_payg_tries.sql", 2}, {"033_invoice_payment_news.sql", 1},
+	{"024_retention.sql", 1}, {"025_usage_cover.sql", 1}, {"028_topup_attempts.sql", 1}, {"029_recharge_decided.sql", 2}, {"030_invoice_payments.sql", 3}, {"031_payg_tries.sql", 2}, {"033_invoice_payment_news.sql", 2},
 };
 
 static int begins_with(const struct sqlsplit_stmt *st, const char *word)
