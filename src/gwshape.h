@@ -7,8 +7,10 @@
  * and creditd's errors in each provider's shape.
  *
  * Never does I/O, never touches the ledger or FastCGI; every count is an
- * int64 checked against LIMIT_TOKENS_MAX. Tested without a network in
- * tests/unit/test_gwshape.c. */
+ * int64 checked against LIMIT_TOKENS_MAX. Implemented in gwshape.c
+ * (requests, the upstream body, errors) and gwshape_usage.c (usage,
+ * streams, the estimate). Tested without a network in
+ * tests/unit/test_gwshape.c and test_gwshape_usage.c. */
 #ifndef CREDITD_GWSHAPE_H
 #define CREDITD_GWSHAPE_H
 #include <stddef.h>
@@ -34,13 +36,27 @@ struct gw_ask {
 	int64_t output_cap;		/* max_tokens / max_completion_tokens / max_output_tokens; -1 when absent */
 	const char *cap_field;		/* the field that held it (static), or the one a lowered cap is written to */
 	int64_t input_bound;		/* an upper bound of the input tokens (the documented rule) */
+	int64_t choices;		/* OpenAI chat's "n" (1..128), else 1: each choice may write output_cap
+					 * tokens, so the hold's output is output_cap × choices */
 };
 
 /* Reads body (len bytes, JSON) for route r into *ask. 0, or -1 with a
  * sentence naming the field in err (a body that is not a JSON object, no
- * "model" string, a model name over 64 bytes, "stream" not a boolean, an
- * output cap that is not an integer in 1..LIMIT_TOKENS_MAX, Anthropic's
- * missing max_tokens) and *param set to the field's name (static).
+ * "model" string, a model name over 64 bytes or with a control character,
+ * "stream" not a boolean, an output cap that is not an integer in
+ * 1..LIMIT_TOKENS_MAX, Anthropic's missing max_tokens; OpenAI chat's
+ * "stream_options" not an object, its include_usage not a boolean, "n"
+ * not in 1..128) and *param set to the field's name (static), or NULL
+ * when the body as a whole is at fault (not JSON, a repeated key, not an
+ * object).
+ *
+ * OpenAI's reference makes its optional members nullable: on its routes
+ * a null member is one left out. Anthropic's are not: null is refused
+ * where a type is required (max_tokens, stream). OpenAI chat's cap is
+ * max_completion_tokens, else max_tokens (the larger when a body has both,
+ * which OpenAI refuses); cap_field names the one the body used,
+ * "max_completion_tokens" when it used neither. Embeddings never stream
+ * (ask->stream 0) and have no cap (output_cap -1, cap_field NULL).
  *
  * The input bound: the body's byte length, less the bytes of each image
  * part's JSON (an object whose "type" is "image_url", "input_image" or
@@ -48,7 +64,18 @@ struct gw_ask {
  * never has more tokens than UTF-8 bytes, and the JSON around it (roles,
  * keys, punctuation) is more bytes than the tokens a provider adds per
  * message; a file or document part counts its bytes (base64 included).
- * Embeddings: the body's byte length. */
+ * A part's bytes are those jansson writes for it compactly, which are
+ * never more than it took in the body (whitespace and escapes only
+ * shrink), except numbers with a fraction or an exponent: each of those
+ * takes 21 bytes off what is subtracted (3 bytes at least in the body,
+ * 24 at most as written), so no body can lower its bound by a number no
+ * image part has. The bound is never below the image parts' tokens and
+ * never above LIMIT_TOKENS_MAX. Embeddings: the body's byte length.
+ *
+ * Not a bound where the input is not in the body: Responses'
+ * previous_response_id, conversation and prompt, file ids, documents by
+ * URL, and the provider's own tools (web search) add input the body does
+ * not show; the charge is the provider's usage as always. */
 int gwshape_read(enum gw_route r, const char *body, size_t len, struct gw_ask *ask, char *err, size_t errcap,
 		 const char **param);
 
@@ -56,10 +83,15 @@ int gwshape_read(enum gw_route r, const char *body, size_t len, struct gw_ask *a
  * §12 says: OpenAI chat streamed gets stream_options.include_usage true
  * (other stream_options kept); a cap below the asked one (cap >= 0 and
  * cap < ask->output_cap, or cap >= 0 and no cap was asked) is written to
- * ask->cap_field (for OpenAI chat: max_completion_tokens, and a
- * max_tokens present is set too). Returns a malloc'ed string (*outlen
- * bytes) or NULL when nothing needs changing (send body as is) — or on
- * out of memory, with *outlen set to (size_t)-1. */
+ * ask->cap_field (for OpenAI chat the member the client sent: OpenAI
+ * refuses max_tokens and max_completion_tokens together, and its newer
+ * models refuse max_tokens; a body with both has both set). ask is what
+ * gwshape_read read from this body. The rest of the body is kept member
+ * for member, in its order (jansson writes it again compactly: numbers
+ * with a fraction as 17 significant digits, the same double). Returns a
+ * malloc'ed string (*outlen bytes, the caller frees it) or NULL when
+ * nothing needs changing (send body as is; *outlen is len) — or on out
+ * of memory, with *outlen set to (size_t)-1. */
 char *gwshape_upstream_body(enum gw_route r, const char *body, size_t len, const struct gw_ask *ask, int64_t cap,
 			    size_t *outlen);
 
@@ -99,6 +131,10 @@ struct gw_stream {
 	char *line;			/* the event being assembled (malloc'ed) */
 	size_t line_len, line_cap;
 };
+/* Lines end in "\n" or "\r\n" (a lone "\r" is not read as an end), and
+ * an event ends with a blank line. When a stream ends, line holds the
+ * line_len bytes of an event never completed (a stream cut in the middle
+ * of one); they were neither read nor passed on. */
 
 void gwshape_stream_init(struct gw_stream *s, enum gw_route r, int usage_asked);
 void gwshape_stream_free(struct gw_stream *s);
@@ -108,15 +144,23 @@ void gwshape_stream_free(struct gw_stream *s);
  * client (OpenAI chat's usage-only chunk when the client did not ask). */
 typedef int gw_event_out(void *arg, const char *event, size_t len, int pass);
 
-/* Feeds n bytes; calls out for each event completed. Returns 0, or the
- * first nonzero value out returned (the feed stops there), or -1 when an
- * event grows past LIMIT_GATEWAY_EVENT_BYTES. */
+/* Feeds n bytes; calls out for each event completed, with bytes that live
+ * until out returns. Returns 0, or the first nonzero value out returned
+ * (the feed stops there: the rest of these bytes is not read), or -1 when
+ * an event grows past LIMIT_GATEWAY_EVENT_BYTES or memory runs out (the
+ * stream cannot be read on; its reader is only freed). An event's usage
+ * and text are taken before out is called. Anthropic's usage is "have"
+ * once message_delta gave its output after message_start gave its input
+ * (message_start alone is not the usage: its output is 1). A count that
+ * is not one (negative, not an integer, above LIMIT_TOKENS_MAX) makes
+ * have 0: the stream is then estimated, never charged a wrong figure. */
 int gwshape_stream_feed(struct gw_stream *s, const char *bytes, size_t n, gw_event_out *out, void *arg);
 
 /* What an ended stream is charged when it reported no usage (settle
  * reason "estimated"): output = ceil(text_bytes / 4) but at least 1 when
  * any text came, never above hold_output; input = input_seen when
- * Anthropic's message_start gave it, else hold_input. */
+ * Anthropic's message_start gave it (with its cache reads and writes),
+ * else hold_input. u->have is 1. Counts are clamped to 0..LIMIT_TOKENS_MAX. */
 void gwshape_estimate(const struct gw_stream *s, int64_t hold_input, int64_t hold_output, struct gw_usage *u);
 
 /* creditd's error answer (its JSON text: {"error": {"type", "code",
@@ -127,8 +171,9 @@ void gwshape_estimate(const struct gw_stream *s, int64_t hold_input, int64_t hol
  * 402 billing_error, 403 permission_error, 404 not_found_error, 413
  * request_too_large, 429 rate_limit_error, 5xx api_error (529
  * overloaded_error), other 4xx invalid_request_error. Other members of
- * creditd's error object (figures of a 402, retry_after_seconds) are
- * kept beside them. NULL on out of memory or when json is not an error. */
+ * creditd's error object (figures of a 402, retry_after_seconds, and on
+ * Anthropic's a param that is not null) are kept beside them. The caller
+ * frees the text. NULL on out of memory or when json is not an error. */
 char *gwshape_error(enum gw_provider p, int status, const char *json, size_t len);
 
 #endif

@@ -188,6 +188,32 @@ _Static_assert(LIMIT_BATCH_OPS >= 1 && LIMIT_BATCH_OPS <= 64, "batch sizes fit t
  * (tokens × a price of at most int64) well inside 128 bits, and a call's
  * tokens, summed into a rate window, inside int64. */
 #define LIMIT_TOKENS_MAX 1000000000LL
+/* The input tokens one image part of a gateway request counts for in the
+ * hold's input bound (gwshape.c; the part's own bytes are taken off).
+ * What providers bill for an image at most: Anthropic about
+ * width × height / 750 of an image resized to at most ~1.15 megapixels,
+ * ~1,600; OpenAI's tiled models 85 + 170 a 512-px tile of an image fit to
+ * 2048 × 2048 then 768 on its short side, at most 8 tiles, 1,445 (o1 and
+ * o3: 75 + 150 a tile); its patch-billed models at most 1,536 patches
+ * times a multiplier of up to 2.46 (gpt-4.1-nano), 3,779. 6,400 covers
+ * the largest of these with a margin of 70 % and the others four times
+ * over. Not covered: gpt-4o-mini, whose image tokens are inflated to
+ * price an image as gpt-4o does (2,833 + 5,667 a tile, up to 48,169);
+ * its holds fall short for images, and the charge is the provider's
+ * figure as always. */
+#define LIMIT_GATEWAY_IMAGE_TOKENS 6400
+/* The largest server-sent event the gateway keeps while it assembles one
+ * (gwshape_usage.c): an event is held whole to read its usage before it
+ * is passed on. Deltas are small; the large events repeat a whole answer:
+ * Responses' response.completed (and .output_item.done) carry every
+ * output item (128k output tokens are about 512 KiB of text, more with
+ * JSON escapes and reasoning's encrypted content) and echo the request's
+ * instructions and tools; a tool call's arguments may come in one chunk.
+ * 4 MiB holds these with room; a stream sending a larger event is ended.
+ * A buffer grown past 64 KiB is freed once its event is passed on, so
+ * only the streams inside such an event hold one. */
+#define LIMIT_GATEWAY_EVENT_BYTES (4 * 1024 * 1024)
+_Static_assert(LIMIT_GATEWAY_IMAGE_TOKENS <= LIMIT_TOKENS_MAX, "an image's tokens are a count");
 /* Any single charge, grant or debit (DESIGN §10): 10^12 micros (a million
  * units) is far above any one AI call or top-up. It bounds grant and debit
  * amount_micros, promo codes, a plan's credits, rollover cap and member

@@ -1,0 +1,29 @@
+/* gwshape_int.h: what gwshape.c (requests, the upstream body, errors) and
+ * gwshape_usage.c (usage, streams, the estimate) share: counts that are
+ * held rather than wrapped, and a string compared with its length. Only
+ * those two files include it. */
+#ifndef CREDITD_GWSHAPE_INT_H
+#define CREDITD_GWSHAPE_INT_H
+#include "limits.h"
+
+#include <jansson.h>
+#include <stdint.h>
+#include <string.h>
+
+/* a + b for a, b >= 0, held at INT64_MAX rather than wrapped. */
+static inline int64_t gwshape_add_held(int64_t a, int64_t b)
+{
+	return a > INT64_MAX - b ? INT64_MAX : a + b;
+}
+
+static inline int64_t gwshape_clamp_tokens(int64_t n)
+{
+	return n < 0 ? 0 : n > LIMIT_TOKENS_MAX ? LIMIT_TOKENS_MAX : n;
+}
+
+/* 1 when v is the string s exactly (a NUL inside v does not shorten it). */
+static inline int gwshape_str_is(const json_t *v, const char *s)
+{
+	return json_is_string(v) && json_string_length(v) == strlen(s) && strcmp(json_string_value(v), s) == 0;
+}
+#endif
