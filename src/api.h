@@ -14,6 +14,8 @@
 #include "limits.h"
 #include "refusal.h"
 
+struct gw_job;
+
 struct cfg;
 struct ledger;
 struct stripe_client;
@@ -30,6 +32,11 @@ struct request {
 	const char *origin;		/* a browser's Origin header, NULL when none */
 	const char *if_none_match;
 	const char *remote_addr;	/* the client's address (REMOTE_ADDR) as text, NULL when none */
+	/* The gateway's headers (DESIGN §12); NULL when absent. */
+	const char *gw_account;		/* Creditd-Account */
+	const char *gw_member;		/* Creditd-Member */
+	const char *gw_provider_key;	/* Creditd-Provider-Key (BYOK) */
+	const char *anthropic_version, *anthropic_beta, *openai_beta;
 	const char *body;		/* NUL-terminated copy, body_len bytes */
 	size_t body_len;
 	int body_too_large;
@@ -55,6 +62,9 @@ struct response {
 	/* A 405's Allow header (the path's methods), "" otherwise; filled
 	 * by the router. */
 	char allow[LIMIT_ALLOW_BYTES];
+	/* A gateway call admitted and held (api_gateway.c): the worker hands
+	 * it and the request to a gateway thread instead of answering. */
+	struct gw_job *handoff;
 };
 
 struct api_ctx {
@@ -72,6 +82,10 @@ struct api_ctx {
 /* A handler gets the decoded path segments matched by '*' in its route. */
 #define API_PARAMS_MAX 2
 typedef void api_handler(struct api_ctx *ctx, const struct request *rq, char **params, struct response *rs);
+
+/* A model's price and margin from the price cache, reloading it once when
+ * the model is unknown (a fresh price import is seen). 1 when found. */
+int api_model_price(struct api_ctx *ctx, const char *model, struct price *p, int64_t *margin);
 
 /* Fills rs with DESIGN's error object; param may be NULL. */
 __attribute__((format(printf, 4, 5)))
@@ -124,6 +138,8 @@ api_handler api_healthz, api_metrics, api_models;
 api_handler api_account_create, api_account_get, api_account_patch, api_transactions, api_grant, api_debit,
 	api_usage_report;
 api_handler api_authorize, api_settle, api_release, api_usage;
+/* The gateway (api_gateway.c, DESIGN §12). */
+api_handler api_gw_chat, api_gw_responses, api_gw_embeddings, api_gw_messages, api_gw_models;
 api_handler api_topup, api_webhook;
 api_handler api_member_put, api_member_delete;
 api_handler api_promo_create, api_redeem;

@@ -30,14 +30,6 @@ static const struct jfield authorize_fields[] = {
 	{NULL, J_INT, 0, 0, 0, 0, NULL},
 };
 
-/* Finds a model's price, reloading the cache once when it is unknown. */
-static int model_price(struct api_ctx *ctx, const char *model, struct price *p, int64_t *margin)
-{
-	if (ledger_price_model(model, p, margin))
-		return 1;
-	return ledger_prices_reload(ctx->lg) == CD_OK && ledger_price_model(model, p, margin);
-}
-
 static int action_price(struct api_ctx *ctx, const char *action, int64_t *price)
 {
 	if (ledger_price_action(action, price))
@@ -93,11 +85,11 @@ static int hold_amount(struct api_ctx *ctx, json_t *body, struct guard_authorize
 		return -1;
 	}
 	if (r->byok) {
-		if (r->max_output_tokens < 0 && model_price(ctx, r->model, &p, &margin))
+		if (r->max_output_tokens < 0 && api_model_price(ctx, r->model, &p, &margin))
 			r->max_output_tokens = p.max_output_tokens;
 		return min_output_check(r, rs);
 	}
-	if (!model_price(ctx, r->model, &p, &margin)) {
+	if (!api_model_price(ctx, r->model, &p, &margin)) {
 		api_error(rs, CD_E_INVALID, "model", "unknown model '%s'", r->model);
 		return -1;
 	}
@@ -194,7 +186,7 @@ void api_settle(struct api_ctx *ctx, const struct request *rq, char **params, st
 		rs->retry_after = 1;
 	} else if (r.cached_input_tokens > r.input_tokens)
 		api_error(rs, CD_E_INVALID, "cached_input_tokens", "cached_input_tokens may not exceed input_tokens");
-	else if (r.model != NULL && !model_price(ctx, r.model, &p, &margin))
+	else if (r.model != NULL && !api_model_price(ctx, r.model, &p, &margin))
 		api_error(rs, CD_E_INVALID, "model", "unknown model '%s'", r.model);
 	else if (api_call_of(ctx, rq, body, &call, hash, rs) != 0)
 		;
@@ -264,7 +256,7 @@ static int usage_check(struct api_ctx *ctx, json_t *body, struct guard_usage *u,
 			  "input_tokens and output_tokens are required with a model");
 	else if (u->cached_input_tokens > u->input_tokens)
 		api_error(rs, CD_E_INVALID, "cached_input_tokens", "cached_input_tokens may not exceed input_tokens");
-	else if (!u->byok && u->model != NULL && !model_price(ctx, u->model, &p, &margin))
+	else if (!u->byok && u->model != NULL && !api_model_price(ctx, u->model, &p, &margin))
 		api_error(rs, CD_E_INVALID, "model", "unknown model '%s'", u->model);
 	else if (!u->byok && u->action != NULL && !action_price(ctx, u->action, &u->cost_micros))
 		api_error(rs, CD_E_INVALID, "action", "unknown action '%s'", u->action);

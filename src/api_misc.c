@@ -3,6 +3,7 @@
 #include "api.h"
 #include "authlimit.h"
 #include "config.h"
+#include "gateway.h"
 #include "keys.h"
 #include "ledger.h"
 #include "metrics.h"
@@ -129,6 +130,13 @@ int api_call_of(struct api_ctx *ctx, const struct request *rq, json_t *body, str
 	return 0;
 }
 
+int api_model_price(struct api_ctx *ctx, const char *model, struct price *p, int64_t *margin)
+{
+	if (ledger_price_model(model, p, margin))
+		return 1;
+	return ledger_prices_reload(ctx->lg) == CD_OK && ledger_price_model(model, p, margin);
+}
+
 int api_key_reaches(const struct api_ctx *ctx, const char *account)
 {
 	return ctx->key.account_id == 0 || (account != NULL && strcmp(account, ctx->key.account) == 0);
@@ -243,7 +251,7 @@ void api_metrics(struct api_ctx *ctx, const struct request *rq, char **params, s
 	authlimit_totals(&at);
 	struct metrics_auth auth = {at.failures, at.lookups, at.throttled};
 	struct metrics_gauges g = {&h, nodes, n, ledger_outbox_pending(), PACKAGE_VERSION, purged, LEDGER_PURGE_TABLES,
-				   &auth};
+				   &auth, (long long)gateway_in_flight()};
 	rs->text = metrics_text(&g);
 	rs->status = rs->text != NULL ? 200 : 500;
 }

@@ -5,6 +5,7 @@
 #include "jsonio.h"
 #include "keys.h"
 #include "timefmt.h"
+#include "urlpath.h"
 #include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -125,6 +126,21 @@ static const struct cfg_key cfg_table[] = {
 	{"retention", "holds_days", CFG_INT, OFF(retention_holds_days), 0, LIMIT_RETENTION_MAX_DAYS, "30", NULL, NULL, NULL},
 	/* 0 never throttles. */
 	{"security", "auth_failures_per_minute", CFG_INT, OFF(auth_failures_per_minute), 0, LIMIT_AUTH_FAILURES_MAX, "30", NULL, NULL, NULL},
+	{"gateway", "openai_base_url", CFG_STR, OFF(gw_openai_base_url), 0, 0, "https://api.openai.com/v1", NULL, "CREDITD_OPENAI_BASE_URL", NULL},
+	{"gateway", "anthropic_base_url", CFG_STR, OFF(gw_anthropic_base_url), 0, 0, "https://api.anthropic.com", NULL, "CREDITD_ANTHROPIC_BASE_URL", NULL},
+	{"gateway", "openai_api_key", CFG_SECRET, OFF(gw_openai_api_key), 0, 0, "", NULL, "CREDITD_OPENAI_API_KEY", NULL},
+	{"gateway", "anthropic_api_key", CFG_SECRET, OFF(gw_anthropic_api_key), 0, 0, "", NULL, "CREDITD_ANTHROPIC_API_KEY", NULL},
+	{"gateway", "openai_organization", CFG_STR, OFF(gw_openai_organization), 0, 0, "", NULL, NULL, NULL},
+	{"gateway", "openai_project", CFG_STR, OFF(gw_openai_project), 0, 0, "", NULL, NULL, NULL},
+	{"gateway", "shrink", CFG_ENUM, OFF(gw_shrink_text), 0, 0, "on", "on|off", NULL, NULL},
+	{"gateway", "min_output_tokens", CFG_INT, OFF(gw_min_output_tokens), 1, LIMIT_TOKENS_MAX, "256", NULL, NULL, NULL},
+	{"gateway", "on_client_gone", CFG_ENUM, OFF(gw_on_client_gone), 0, 0, "drain", "drain|cancel", NULL, NULL},
+	{"gateway", "drain_seconds", CFG_INT, OFF(gw_drain_seconds), 0, 3600, "60", NULL, NULL, NULL},
+	{"gateway", "max_body_bytes", CFG_INT, OFF(gw_max_body_bytes), 1024, LIMIT_GATEWAY_BODY_MAX_BYTES, "8388608", NULL, NULL, NULL},
+	{"gateway", "max_streams", CFG_INT, OFF(gw_max_streams), 1, LIMIT_GATEWAY_STREAMS_MAX, "512", NULL, NULL, NULL},
+	{"gateway", "connect_timeout_ms", CFG_INT, OFF(gw_connect_timeout_ms), 100, 60000, "5000", NULL, NULL, NULL},
+	{"gateway", "first_byte_timeout_seconds", CFG_INT, OFF(gw_first_byte_timeout_seconds), 1, 3600, "600", NULL, NULL, NULL},
+	{"gateway", "idle_timeout_seconds", CFG_INT, OFF(gw_idle_timeout_seconds), 1, 3600, "300", NULL, NULL, NULL},
 };
 #define CFG_KEYS (sizeof(cfg_table) / sizeof(cfg_table[0]))
 
@@ -241,9 +257,11 @@ static int parse_line(struct cfg *c, char *line, int lineno, char *section, size
 			return fail(err, errcap, "%s:%d: malformed section header", name, lineno);
 		*close = '\0';
 		s = trim(s + 1);
-		if (strcmp(s, "server") != 0 && strcmp(s, "database") != 0 &&
-		    strcmp(s, "ledger") != 0 && strcmp(s, "stripe") != 0 && strcmp(s, "notify") != 0 &&
-		    strcmp(s, "widget") != 0 && strcmp(s, "retention") != 0 && strcmp(s, "security") != 0)
+		/* A section is known when a key of the table is in it. */
+		size_t k = 0;
+		while (k < CFG_KEYS && strcmp(cfg_table[k].section, s) != 0)
+			k++;
+		if (k == CFG_KEYS)
 			return fail(err, errcap, "%s:%d: unknown section [%s]", name, lineno, s);
 		snprintf(section, seccap, "%s", s);
 		return 0;
@@ -483,6 +501,11 @@ static int finish(struct cfg *c, char *err, size_t errcap)
 	c->suspend_on_dispute = strcmp(c->suspend_on_dispute_text, "true") == 0;
 	c->suspend_when_unpaid = strcmp(c->suspend_when_unpaid_text, "true") == 0;
 	c->invoice_topups = strcmp(c->invoice_topups_text, "true") == 0;
+	c->gw_shrink = strcmp(c->gw_shrink_text, "on") == 0;
+	if (!urlpath_https_or_loopback(c->gw_openai_base_url) || !urlpath_https_or_loopback(c->gw_anthropic_base_url))
+		return fail(err, errcap, "gateway.%s_base_url must be https:// (http:// only to 127.0.0.1, [::1] or "
+			    "localhost)", urlpath_https_or_loopback(c->gw_openai_base_url) ? "anthropic" : "openai");
+	c->gw_drain = strcmp(c->gw_on_client_gone, "drain") == 0;
 	if (c->retention_stripe_events_days > 0 && c->retention_stripe_events_days < LIMIT_STRIPE_EVENTS_MIN_DAYS)
 		return fail(err, errcap, "retention.stripe_events_days must be 0 (never purge) or at least %d: Stripe "
 			    "may deliver an event again for %d days", LIMIT_STRIPE_EVENTS_MIN_DAYS,

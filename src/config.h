@@ -82,6 +82,22 @@ struct cfg {
 	int64_t retention_holds_days;	/* finished holds, by expires_at and finished_at */
 	/* [security] (DESIGN §13) */
 	int64_t auth_failures_per_minute;	/* per client address; past it 429; 0 : never throttled */
+	/* [gateway] (DESIGN §12) */
+	char *gw_openai_base_url;	/* no trailing slash needed: paths are appended after one */
+	char *gw_anthropic_base_url;
+	char *gw_openai_api_key;	/* "" : only BYOK calls */
+	char *gw_anthropic_api_key;
+	char *gw_openai_organization;	/* OpenAI-Organization, when set */
+	char *gw_openai_project;	/* OpenAI-Project, when set */
+	char *gw_shrink_text;		/* on|off */
+	int64_t gw_min_output_tokens;	/* the least output a shrunk call keeps */
+	char *gw_on_client_gone;	/* drain|cancel */
+	int64_t gw_drain_seconds;	/* reading on after the client left, and SIGTERM's wait */
+	int64_t gw_max_streams;		/* calls in flight; beyond them 503 */
+	int64_t gw_max_body_bytes;	/* a gateway route's request body */
+	int64_t gw_connect_timeout_ms;
+	int64_t gw_first_byte_timeout_seconds;	/* the provider's first byte */
+	int64_t gw_idle_timeout_seconds;	/* between two bytes of an answer */
 
 	/* Derived at load time. */
 	int64_t retention_holds_seconds; /* finished holds kept: holds_days, at least key ttl + a day; -1 ever */
@@ -94,6 +110,8 @@ struct cfg {
 	char stripe_key_salt[LIMIT_KEY_SALT_BYTES + 1];
 	int suspend_when_unpaid;	/* a past_due/unpaid subscription suspends it (payment_failed) */
 	int invoice_topups;		/* Checkout top-ups ask Stripe for an invoice (invoice_creation) */
+	int gw_shrink;			/* gateway.shrink == on */
+	int gw_drain;			/* gateway.on_client_gone == drain */
 	/* The database nodes: database.nodes split, else the one node of
 	 * host, port and socket. name is "host:port" as written (routing
 	 * hashes it); socket only for the single node. */

@@ -34,6 +34,8 @@ static const struct err_row err_table[CD_E__COUNT] = {
 	[CD_E_UPSTREAM] = {502, "api_error", "upstream_error", "Stripe failed"},
 	[CD_E_UNAVAILABLE] = {503, "api_error", "unavailable", "database unavailable"},
 	[CD_E_STRIPE_OFF] = {503, "api_error", "stripe_not_configured", "Stripe is not configured"},
+	[CD_E_PROVIDER_OFF] = {503, "api_error", "provider_not_configured", "no provider key is configured"},
+	[CD_E_BUSY] = {503, "api_error", "gateway_busy", "too many gateway calls in flight"},
 	[CD_E_RETRY] = {503, "api_error", "unavailable", "transient conflict, retry"},
 	[CD_E_INTERNAL] = {500, "api_error", "internal_error", "internal error"},
 };

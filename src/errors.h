@@ -29,6 +29,8 @@ enum cd_err {
 	CD_E_UPSTREAM,		/* 502 Stripe failed or timed out */
 	CD_E_UNAVAILABLE,	/* 503 database unreachable */
 	CD_E_STRIPE_OFF,	/* 503 top-up without Stripe configured */
+	CD_E_PROVIDER_OFF,	/* 503 a gateway call with no provider key configured and none brought */
+	CD_E_BUSY,		/* 503 [gateway] max_streams calls in flight, with Retry-After */
 	CD_E_RETRY,		/* internal: transient DB conflict, retry the transaction */
 	CD_E_INTERNAL,		/* 500 a bug or an unexpected database answer */
 	CD_E__COUNT

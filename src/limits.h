@@ -471,7 +471,9 @@ _Static_assert(LIMIT_PAGE_DEFAULT <= LIMIT_PAGE_MAX, "default page above max pag
 _Static_assert(LIMIT_LIST_PAGE >= 1 && LIMIT_EXPORT_PAGE >= 1 && LIMIT_VERIFY_VIOLATIONS >= 1,
 	       "a page must hold a row for its reader to move on");
 _Static_assert((LIMIT_METRICS_ROUTES + 1) * METRICS_LINES_PER_ROUTE * (96 + LIMIT_METRICS_ROUTE_NAME_BYTES) +
-		       LIMIT_DB_NODES * (2 * LIMIT_DB_NODE_BYTES + 32) + LIMIT_METRICS_PURGE_TABLES * 96 + 8192 <=
+		       LIMIT_DB_NODES * (2 * LIMIT_DB_NODE_BYTES + 32) + LIMIT_METRICS_PURGE_TABLES * 96 + 8192 +
+		       /* the gateway's lines: 5 routes by every status, reasons, buckets */
+		       5 * (METRICS_STATUS_SLOTS + 1) * 128 + 4096 <=
 		       LIMIT_METRICS_TEXT_BYTES,
 	       "the metrics text of the most routes, names, counts and nodes must fit its cap");
 _Static_assert(LIMIT_BALANCE_MICROS_MAX <= 9223372036854775807LL - LIMIT_AMOUNT_MICROS_MAX - LIMIT_SETTING_MICROS_MAX,
@@ -560,4 +562,44 @@ _Static_assert(LIMIT_PAYMENT_NEWS_BACKOFF_MAX_SECONDS < LIMIT_PAYMENT_NEWS_GIVE_
 _Static_assert(LIMIT_RECONCILE_DAYS * 200 < LIMIT_RECONCILE_ROWS, "a year of 200 models fits");
 _Static_assert(LIMIT_PURGE_BATCH >= 1 && LIMIT_PURGE_BATCHES >= 1, "a sweep purges something");
 _Static_assert(LIMIT_STRIPE_EVENTS_MIN_DAYS <= LIMIT_RETENTION_MAX_DAYS, "some stripe_events_days is allowed");
+
+/* ---- The gateway (DESIGN §12) ---- */
+/* [gateway] max_streams' ceiling: each call in flight has a thread of its
+ * own (LIMIT_GATEWAY_STACK_BYTES reserved, a few pages touched) and a
+ * provider connection; 8192 such stay well inside a default
+ * RLIMIT_NPROC and the 64k file descriptors a systemd service gets. */
+#define LIMIT_GATEWAY_STREAMS_MAX 8192
+/* A gateway thread's stack: a call's deepest path (jansson over a body,
+ * curl's callbacks, a settle's JSON answer) stays under 64 KiB; only the
+ * pages touched count in RSS, the rest is address space. */
+#define LIMIT_GATEWAY_STACK_BYTES (256 * 1024)
+/* The ledger connections gateway calls settle on, shared by all gateway
+ * threads: a settle takes about a millisecond and the combiner batches
+ * those that meet, so a few serve thousands of calls a second without
+ * holding one database connection per stream. */
+#define LIMIT_GATEWAY_LEDGERS 8
+/* Random bytes of a gateway call's own request_id ("gw_" and hex): the
+ * hold's key, never repeated. */
+#define LIMIT_GATEWAY_REQUEST_RANDOM_BYTES 16
+/* A provider key sent upstream (the deployment's, or a client's
+ * Creditd-Provider-Key): OpenAI's and Anthropic's are ~100-200 bytes. */
+#define LIMIT_PROVIDER_KEY_BYTES 512
+/* One forwarded client header's value (anthropic-version, anthropic-beta,
+ * OpenAI-Beta): a few comma-separated feature names. */
+#define LIMIT_GATEWAY_HEADER_BYTES 512
+/* The provider's URL: a configured base and a fixed path. */
+#define LIMIT_GATEWAY_URL_BYTES 1024
+/* The headers of one provider answer kept to pass some on: the providers
+ * send ~30 lines, ~2 KiB. Lines past either limit are dropped. */
+#define LIMIT_PROVIDER_HEADERS 64
+#define LIMIT_PROVIDER_HEADER_BYTES (16 * 1024)
+/* A whole (not streamed) answer is held until it is settled: a chat
+ * answer is a few KiB; embeddings of 2,048 inputs of 3,072 floats as
+ * JSON reach ~100 MiB, and are asked base64 (a quarter) by the SDKs. A
+ * larger answer is charged as estimated and answered 502. */
+#define LIMIT_GATEWAY_ANSWER_BYTES (64 * 1024 * 1024)
+/* The gateway routes' request body (a conversation with its images,
+ * base64): the providers take up to ~32 MiB; bodies are held only while
+ * their call runs ([gateway] max_body_bytes, 8 MiB by default). */
+#define LIMIT_GATEWAY_BODY_MAX_BYTES (64 * 1024 * 1024)
 #endif

@@ -52,6 +52,27 @@ static const char *const *route_names;
 static size_t route_count;
 static struct route_stats stats[LIMIT_METRICS_ROUTES + 1];	/* after the last route: unmatched */
 
+/* The gateway's own counters (DESIGN §12): its routes by provider, the
+ * settles by reason, the time creditd adds before a call goes upstream. */
+static const struct {
+	const char *route, *provider, *label;
+} gw_routes[] = {
+	{"gw_openai_chat", "openai", "chat_completions"}, {"gw_openai_responses", "openai", "responses"},
+	{"gw_openai_embeddings", "openai", "embeddings"}, {"gw_openai_models", "openai", "models"},
+	{"gw_anthropic_messages", "anthropic", "messages"},
+};
+#define GW_ROUTES_COUNTED ((int)(sizeof(gw_routes) / sizeof(gw_routes[0])))
+static const char *const gw_reasons[] = {"provider_usage", "client_gone", "estimated", "provider_error"};
+#define GW_REASONS ((int)(sizeof(gw_reasons) / sizeof(gw_reasons[0])))
+/* Overhead: a hold is a millisecond or two when all is well. */
+static const unsigned long long gw_bucket_micros[] = {500, 1000, 2500, 5000, 10000, 25000, 100000, 1000000};
+static const char *const gw_bucket_le[] = {"0.0005", "0.001", "0.0025", "0.005", "0.01", "0.025", "0.1", "1"};
+#define GW_BUCKETS ((int)(sizeof(gw_bucket_micros) / sizeof(gw_bucket_micros[0])))
+_Static_assert(GW_BUCKETS == (int)(sizeof(gw_bucket_le) / sizeof(gw_bucket_le[0])), "one printed bound per bucket");
+static atomic_ullong gw_count[GW_ROUTES_COUNTED][STATUS_SLOTS + 1];
+static atomic_ullong gw_settles[GW_REASONS];
+static atomic_ullong gw_overhead[GW_BUCKETS + 1], gw_overhead_micros;
+
 int metrics_init(const char *const *names, size_t n)
 {
 	if (n > LIMIT_METRICS_ROUTES) {
@@ -113,6 +134,26 @@ void metrics_count(const char *route, int status, double duration_ms, unsigned l
 	atomic_fetch_add_explicit(&s->micros_total, micros, memory_order_relaxed);
 	atomic_fetch_add_explicit(&s->bucket[b], 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(&s->count[status_slot(status)], 1, memory_order_release);
+	for (int i = 0; route != NULL && i < GW_ROUTES_COUNTED; i++)
+		if (strcmp(route, gw_routes[i].route) == 0)
+			atomic_fetch_add_explicit(&gw_count[i][status_slot(status)], 1, memory_order_relaxed);
+}
+
+void metrics_gateway_settle(const char *reason)
+{
+	for (int i = 0; reason != NULL && i < GW_REASONS; i++)
+		if (strcmp(reason, gw_reasons[i]) == 0)
+			atomic_fetch_add_explicit(&gw_settles[i], 1, memory_order_relaxed);
+}
+
+void metrics_gateway_overhead(double ms)
+{
+	unsigned long long micros = ms > 0 ? (unsigned long long)(ms * 1000.0) : 0;
+	int b = 0;
+	while (b < GW_BUCKETS && micros > gw_bucket_micros[b])
+		b++;
+	atomic_fetch_add_explicit(&gw_overhead_micros, micros, memory_order_relaxed);
+	atomic_fetch_add_explicit(&gw_overhead[b], 1, memory_order_relaxed);
 }
 
 /* ---- Text ---- */
@@ -243,8 +284,42 @@ static void emit_auth(struct dynbuf *b, const struct metrics_auth *a)
 		      a->failures, a->lookups, a->throttled);
 }
 
+static void emit_gateway(struct dynbuf *b, long long in_flight)
+{
+	dynbuf_printf(b, "# HELP creditd_gateway_requests_total Gateway calls answered, by provider, route and status.\n"
+		      "# TYPE creditd_gateway_requests_total counter\n");
+	for (int r = 0; r < GW_ROUTES_COUNTED; r++)
+		for (int i = 0; i <= STATUS_SLOTS; i++) {
+			unsigned long long n = load(&gw_count[r][i]);
+			if (n == 0)
+				continue;
+			char st[8];
+			snprintf(st, sizeof(st), i < STATUS_SLOTS ? "%d" : "other", i < STATUS_SLOTS ? slot_status[i] : 0);
+			dynbuf_printf(b, "creditd_gateway_requests_total{provider=\"%s\",route=\"%s\",status=\"%s\"} %llu\n",
+				      gw_routes[r].provider, gw_routes[r].label, st, n);
+		}
+	dynbuf_printf(b, "# HELP creditd_gateway_in_flight Gateway calls in flight.\n"
+		      "# TYPE creditd_gateway_in_flight gauge\ncreditd_gateway_in_flight %lld\n", in_flight);
+	dynbuf_printf(b, "# HELP creditd_gateway_settles_total Gateway calls ended, by settle reason.\n"
+		      "# TYPE creditd_gateway_settles_total counter\n");
+	for (int i = 0; i < GW_REASONS; i++)
+		dynbuf_printf(b, "creditd_gateway_settles_total{reason=\"%s\"} %llu\n", gw_reasons[i], load(&gw_settles[i]));
+	dynbuf_printf(b, "# HELP creditd_gateway_overhead_seconds Time creditd adds to a gateway call before it goes upstream.\n"
+		      "# TYPE creditd_gateway_overhead_seconds histogram\n");
+	unsigned long long below = 0;
+	for (int i = 0; i <= GW_BUCKETS; i++) {
+		below += load(&gw_overhead[i]);
+		dynbuf_printf(b, "creditd_gateway_overhead_seconds_bucket{le=\"%s\"} %llu\n",
+			      i < GW_BUCKETS ? gw_bucket_le[i] : "+Inf", below);
+	}
+	dynbuf_printf(b, "creditd_gateway_overhead_seconds_sum %.6f\ncreditd_gateway_overhead_seconds_count %llu\n",
+		      (double)load(&gw_overhead_micros) / 1e6, below);
+}
+
 static void emit_gauges(struct dynbuf *b, const struct metrics_gauges *g)
 {
+	if (g->gateway_in_flight >= 0)
+		emit_gateway(b, g->gateway_in_flight);
 	if (g->nodes != NULL) {
 		dynbuf_printf(b, "# HELP creditd_db_up Whether the health watchdog's last probe of the database node answered (1) or not (0).\n"
 			      "# TYPE creditd_db_up gauge\n");

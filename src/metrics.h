@@ -23,6 +23,13 @@ int metrics_init(const char *const *route_names, size_t n);
  * registered: "unmatched"): its exact status, its duration in the route's
  * histogram, its database round trips. Any thread, any time. */
 void metrics_count(const char *route, int status, double duration_ms, unsigned long long round_trips);
+/* The gateway (DESIGN §12): a call ended with this settle reason
+ * (provider_usage, client_gone, estimated, provider_error); the time
+ * creditd added before a call went upstream. A gateway route's answers
+ * are counted by metrics_count under its route name, and also as
+ * creditd_gateway_requests_total. */
+void metrics_gateway_settle(const char *reason);
+void metrics_gateway_overhead(double ms);
 /* 1 when metrics_count counts status under its own code, 0 when it would
  * fall under status="other" (a code creditd never answers). */
 int metrics_status_known(int status);
@@ -65,6 +72,8 @@ struct metrics_gauges {
 	/* Authentication since start (DESIGN §13): API keys refused, key
 	 * look-ups in the database, requests throttled; NULL: no lines. */
 	const struct metrics_auth *auth;
+	/* The gateway's calls in flight (DESIGN §12); -1: no gateway lines. */
+	long long gateway_in_flight;
 };
 /* The Prometheus text (exposition format 0.0.4) of every counter and of
  * g, NUL-terminated, in a buffer the caller frees with free(). NULL

@@ -28,6 +28,8 @@
 #include "router.h"
 #include "authlimit.h"
 #include "config.h"
+#include "gwshape.h"
+#include "jsonio.h"
 #include "keycache.h"
 #include "keys.h"
 #include "ledger.h"
@@ -35,6 +37,7 @@
 #include "timefmt.h"
 #include "urlpath.h"
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -92,6 +95,12 @@ static const struct route routes[] = {
 	{"POST", "/v1/guard/release", KEY_SCOPE_GUARD, api_release, "release", FOREIGN_LOOKUP},
 	{"POST", "/v1/usage", KEY_SCOPE_GUARD, api_usage, "usage", FOREIGN_LOOKUP},
 	{"POST", "/v1/webhooks/stripe", ROUTE_STRIPE, api_webhook, "webhook", FOREIGN_LOOKUP},
+	/* The gateway (DESIGN §12): answers in the provider's shape. */
+	{"POST", "/openai/v1/chat/completions", KEY_SCOPE_GUARD, api_gw_chat, "gw_openai_chat", FOREIGN_LOOKUP},
+	{"POST", "/openai/v1/responses", KEY_SCOPE_GUARD, api_gw_responses, "gw_openai_responses", FOREIGN_LOOKUP},
+	{"POST", "/openai/v1/embeddings", KEY_SCOPE_GUARD, api_gw_embeddings, "gw_openai_embeddings", FOREIGN_LOOKUP},
+	{"GET", "/openai/v1/models", KEY_SCOPE_GUARD, api_gw_models, "gw_openai_models", FOREIGN_LOOKUP},
+	{"POST", "/anthropic/v1/messages", KEY_SCOPE_GUARD, api_gw_messages, "gw_anthropic_messages", FOREIGN_LOOKUP},
 };
 #define ROUTES (sizeof(routes) / sizeof(routes[0]))
 _Static_assert(ROUTES <= LIMIT_METRICS_ROUTES, "every route needs its metrics counters");
@@ -325,7 +334,43 @@ static void allow_add(char *allow, size_t cap, const char *method)
 		allow_add(allow, cap, "HEAD");
 }
 
+/* The provider whose shape a path's answers take: a path under /openai/
+ * or /anthropic/ (DESIGN §12), else -1. */
+static int gateway_provider(const char *path)
+{
+	if (strcmp(path, "/openai") == 0 || strncmp(path, "/openai/", 8) == 0)
+		return GW_OPENAI;
+	if (strcmp(path, "/anthropic") == 0 || strncmp(path, "/anthropic/", 11) == 0)
+		return GW_ANTHROPIC;
+	return -1;
+}
+
+/* An error answered on a gateway path, in its provider's shape (the SDKs
+ * parse only their own). */
+static void provider_shape(struct response *rs, enum gw_provider p)
+{
+	char *text = rs->status >= 400 && rs->json != NULL ? jsonio_dump(rs->json) : NULL;
+	char *shaped = text != NULL ? gwshape_error(p, rs->status, text, strlen(text)) : NULL;
+	json_t *v = shaped != NULL ? json_loads(shaped, 0, NULL) : NULL;
+	if (v != NULL) {
+		json_decref(rs->json);
+		rs->json = v;
+	}
+	free(shaped);
+	free(text);
+}
+
+static void dispatch(struct api_ctx *ctx, const struct request *rq, struct response *rs, const char **route);
+
 void router_dispatch(struct api_ctx *ctx, const struct request *rq, struct response *rs, const char **route)
+{
+	dispatch(ctx, rq, rs, route);
+	int p = gateway_provider(rq->path);
+	if (p >= 0 && rs->handoff == NULL)
+		provider_shape(rs, (enum gw_provider)p);
+}
+
+static void dispatch(struct api_ctx *ctx, const struct request *rq, struct response *rs, const char **route)
 {
 	char decoded[LIMIT_PATH_PARAMS][URLPATH_PARAM_BYTES];
 	char *params[API_PARAMS_MAX];

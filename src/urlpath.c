@@ -8,6 +8,7 @@
  * The hex-digit reader is inline in urlpath.h. */
 #include "urlpath.h"
 #include <string.h>
+#include <strings.h>
 
 int urlpath_decode(const char *s, size_t n, enum urlpath_plus plus, char *out, size_t cap)
 {
@@ -73,6 +74,24 @@ int urlpath_query_get(const char *query, const char *name, char *out, size_t cap
 		p += len;
 		if (*p == '&')
 			p++;
+	}
+	return 0;
+}
+
+int urlpath_https_or_loopback(const char *url)
+{
+	static const char *const loopback[] = {"127.0.0.1", "[::1]", "localhost"};
+	if (url == NULL)
+		return 0;
+	if (strncasecmp(url, "https://", 8) == 0)
+		return url[8] != '\0' && url[8] != '/';
+	if (strncasecmp(url, "http://", 7) != 0)
+		return 0;
+	const char *host = url + 7;
+	for (size_t i = 0; i < sizeof(loopback) / sizeof(loopback[0]); i++) {
+		size_t n = strlen(loopback[i]);
+		if (strncasecmp(host, loopback[i], n) == 0 && (host[n] == '\0' || host[n] == ':' || host[n] == '/'))
+			return 1;
 	}
 	return 0;
 }

@@ -68,4 +68,9 @@ enum urlpath_result urlpath_match(const char *pattern, const char *path, char pa
  * "name" without '=' does not count. Returns 1 found (the value may be
  * ""), 0 absent, -1 when that first value is malformed or does not fit. */
 int urlpath_query_get(const char *query, const char *name, char *out, size_t cap);
+/* 1 when url is https:// with a host, or http:// to 127.0.0.1, [::1] or
+ * localhost (a port allowed): what creditd calls outbound (the LLM
+ * providers; loopback http for local stand-ins). */
+int urlpath_https_or_loopback(const char *url);
+
 #endif

@@ -7,6 +7,7 @@
 #include "worker.h"
 #include "api.h"
 #include "config.h"
+#include "gateway.h"
 #include "keys.h"
 #include "ledger.h"
 #include "limits.h"
@@ -285,40 +286,140 @@ static void write_response(FCGX_Request *req, const struct request *rq, struct r
 	free(json);
 }
 
-static void handle(FCGX_Request *req, struct api_ctx *ctx, char *buf)
+/* A request as the worker holds it: libfcgi's, and what its log line and
+ * counters need once a gateway thread ends it (gw_finish). */
+struct wreq {
+	FCGX_Request fcgx;
+	double t0;
+	unsigned long long round_trips;	/* the worker's, for this request */
+	char method[16];
+	char path[LIMIT_PATH_BYTES + 1];
+	char request_id[LIMIT_X_REQUEST_ID_BYTES + 1];
+};
+
+/* The gateway's edge (gateway.h): the answer written through libfcgi,
+ * the request ended, counted and logged by the thread that ran it. */
+static int gw_write(void *req, const char *bytes, size_t n)
 {
+	struct wreq *w = req;
+	return n == 0 || FCGX_PutStr(bytes, (int)n, w->fcgx.out) == (int)n ? 0 : -1;
+}
+
+static int gw_flush(void *req)
+{
+	struct wreq *w = req;
+	return FCGX_FFlush(w->fcgx.out) == 0 ? 0 : -1;
+}
+
+static void gw_finish(void *req, const char *route, int status, const char *account)
+{
+	struct wreq *w = req;
+	/* A connection the web server keeps is closed, not read on for 2 s
+	 * (libfcgi's close): the gateway's location keeps none. */
+	w->fcgx.detached = 1;
+	FCGX_Finish_r(&w->fcgx);
+	FCGX_Free(&w->fcgx, 1);
+	double ms = now_ms() - w->t0;
+	metrics_count(route, status, ms, w->round_trips);
+	log_request(w->method, w->path, status, ms, account[0] ? account : "-", w->request_id);
+	free(w);
+}
+
+static const struct gw_edge gw_edge_of = {NULL, gw_write, gw_flush, gw_finish};
+
+/* A gateway path (DESIGN §12): its body may be larger, its key may come
+ * as x-api-key. */
+static int gateway_path(const char *path)
+{
+	return path != NULL && (strncmp(path, "/openai/", 8) == 0 || strncmp(path, "/anthropic/", 11) == 0);
+}
+
+static void request_headers(FCGX_Request *req, struct request *rq, int gateway, char *bearer, size_t cap)
+{
+	rq->method = param(req, "REQUEST_METHOD");
+	rq->query = param(req, "QUERY_STRING");
+	rq->authorization = param(req, "HTTP_AUTHORIZATION");
+	rq->idempotency_key = param(req, "HTTP_IDEMPOTENCY_KEY");
+	rq->stripe_signature = param(req, "HTTP_STRIPE_SIGNATURE");
+	rq->content_type = param(req, "CONTENT_TYPE");
+	rq->request_id = param(req, "HTTP_X_REQUEST_ID");
+	rq->origin = param(req, "HTTP_ORIGIN");
+	rq->if_none_match = param(req, "HTTP_IF_NONE_MATCH");
+	rq->remote_addr = param(req, "REMOTE_ADDR");
+	if (!gateway)
+		return;
+	const char *x_api_key = param(req, "HTTP_X_API_KEY");
+	if (rq->authorization == NULL && x_api_key != NULL && (size_t)snprintf(bearer, cap, "Bearer %s", x_api_key) < cap)
+		rq->authorization = bearer;
+	rq->gw_account = param(req, "HTTP_CREDITD_ACCOUNT");
+	rq->gw_member = param(req, "HTTP_CREDITD_MEMBER");
+	rq->gw_provider_key = param(req, "HTTP_CREDITD_PROVIDER_KEY");
+	rq->anthropic_version = param(req, "HTTP_ANTHROPIC_VERSION");
+	rq->anthropic_beta = param(req, "HTTP_ANTHROPIC_BETA");
+	rq->openai_beta = param(req, "HTTP_OPENAI_BETA");
+}
+
+/* Hands an admitted gateway call to a gateway thread: 0, and w is no
+ * longer the worker's; -1 (no thread), and the caller answers 503. */
+static int hand_off(struct wreq *w, struct request *rq, struct response *rs, const char *route, char *body,
+		    struct api_ctx *ctx)
+{
+	struct gw_job *job = rs->handoff;
+	struct gw_edge edge = gw_edge_of;
+	job->body = body;
+	job->body_len = rq->body_len;
+	job->route_name = route;
+	job->received_ms = (int64_t)w->t0;
+	w->round_trips = ledger_round_trips(ctx->lg) - w->round_trips;
+	snprintf(w->method, sizeof(w->method), "%s", rq->method);
+	snprintf(w->path, sizeof(w->path), "%s", rq->path);
+	snprintf(w->request_id, sizeof(w->request_id), "%s", rq->request_id != NULL ? rq->request_id : "-");
+	edge.req = w;
+	if (gateway_run(job, &edge) == 0)
+		return 0;
+	job->body = NULL;
+	free(job);
+	gateway_unadmit();
+	rs->handoff = NULL;
+	api_error(rs, CD_E_BUSY, NULL, "no gateway thread could be started");
+	rs->retry_after = 1;
+	return -1;
+}
+
+/* Answers one request; 1 when it was handed to a gateway thread (w is
+ * then that thread's). */
+static int handle(struct wreq *w, struct api_ctx *ctx, char *buf)
+{
+	FCGX_Request *req = &w->fcgx;
 	struct request rq;
 	struct response rs;
 	char path[LIMIT_PATH_BYTES + 1], rid[LIMIT_X_REQUEST_ID_BYTES + 1];
+	char bearer[sizeof("Bearer ") + KEYS_LEN];
 	const char *route = NULL;
-	double t0 = now_ms();
-	unsigned long long rt0 = ledger_round_trips(ctx->lg);
+	w->t0 = now_ms();
+	w->round_trips = ledger_round_trips(ctx->lg);
 	memset(&rq, 0, sizeof(rq));
 	memset(&rs, 0, sizeof(rs));
-	rq.method = param(req, "REQUEST_METHOD");
 	const char *uri = param(req, "REQUEST_URI");
 	if (uri == NULL)
 		uri = param(req, "DOCUMENT_URI");
-	rq.query = param(req, "QUERY_STRING");
-	rq.authorization = param(req, "HTTP_AUTHORIZATION");
-	rq.idempotency_key = param(req, "HTTP_IDEMPOTENCY_KEY");
-	rq.stripe_signature = param(req, "HTTP_STRIPE_SIGNATURE");
-	rq.content_type = param(req, "CONTENT_TYPE");
-	rq.request_id = param(req, "HTTP_X_REQUEST_ID");
-	rq.origin = param(req, "HTTP_ORIGIN");
-	rq.if_none_match = param(req, "HTTP_IF_NONE_MATCH");
-	rq.remote_addr = param(req, "REMOTE_ADDR");
+	rq.path = uri != NULL ? strip_base(uri, ctx->cfg->base_path, path, sizeof(path)) : NULL;
+	int gateway = gateway_path(rq.path);
+	request_headers(req, &rq, gateway, bearer, sizeof(bearer));
 	if (!valid_request_id(rq.request_id) && keys_random_hex(rid, LIMIT_X_REQUEST_ID_RANDOM_BYTES) == 0)
 		rq.request_id = rid;
 	if (rq.query == NULL)
 		rq.query = "";
-	rq.body = buf;
+	size_t max = (size_t)(gateway ? ctx->cfg->gw_max_body_bytes : ctx->cfg->max_body_bytes);
+	char *body_buf = gateway ? malloc(max + 1) : buf;
 	struct body_state body = {0, 0, 0, 0};
-	double deadline_ms = t0 + LIMIT_BODY_READ_SECONDS * 1000.0;
-	rq.body_len = read_body(req, buf, (size_t)ctx->cfg->max_body_bytes, deadline_ms, &body);
+	double deadline_ms = w->t0 + LIMIT_BODY_READ_SECONDS * 1000.0;
+	rq.body = body_buf;
+	rq.body_len = body_buf != NULL ? read_body(req, body_buf, max, deadline_ms, &body) : 0;
 	rq.body_too_large = body.too_large;
-	rq.path = uri != NULL ? strip_base(uri, ctx->cfg->base_path, path, sizeof(path)) : NULL;
-	if (body.timed_out && !body.too_large)
+	if (body_buf == NULL)
+		api_error(&rs, CD_E_INTERNAL, NULL, "out of memory for the request body");
+	else if (body.timed_out && !body.too_large)
 		api_error(&rs, CD_E_BODY_TIMEOUT, NULL, "the request body did not arrive within %d seconds",
 			  LIMIT_BODY_READ_SECONDS);
 	else if (rq.method == NULL || rq.path == NULL)
@@ -326,14 +427,22 @@ static void handle(FCGX_Request *req, struct api_ctx *ctx, char *buf)
 	else
 		router_dispatch(ctx, &rq, &rs, &route);
 	ledger_end_request(ctx->lg);
+	if (rs.handoff != NULL) {
+		body_end(req, &body, deadline_ms);
+		if (hand_off(w, &rq, &rs, route, body_buf, ctx) == 0)
+			return 1;
+	}
 	write_response(req, &rq, &rs, rq.method != NULL && strcmp(rq.method, "HEAD") == 0);
 	body_end(req, &body, deadline_ms);
-	double ms = now_ms() - t0;
-	metrics_count(route, rs.status, ms, ledger_round_trips(ctx->lg) - rt0);
+	double ms = now_ms() - w->t0;
+	metrics_count(route, rs.status, ms, ledger_round_trips(ctx->lg) - w->round_trips);
 	log_request(rq.method ? rq.method : "-", rq.path ? rq.path : "-", rs.status, ms, rs.account[0] ? rs.account : "-",
 		    rq.request_id);
 	json_decref(rs.json);
 	free(rs.text);
+	if (body_buf != buf)
+		free(body_buf);
+	return 0;
 }
 
 static struct stripe_client *stripe_for(const struct cfg *c)
@@ -343,31 +452,51 @@ static struct stripe_client *stripe_for(const struct cfg *c)
 	return c->stripe_secret_key[0] != '\0' ? stripe_client_new(&s) : NULL;
 }
 
+static struct wreq *wreq_new(void)
+{
+	struct wreq *w = calloc(1, sizeof(*w));
+	if (w != NULL && FCGX_InitRequest(&w->fcgx, pool_fd, 0) != 0) {
+		free(w);
+		w = NULL;
+	}
+	return w;
+}
+
 static void *worker_main(void *arg)
 {
 	struct api_ctx ctx;
-	FCGX_Request req;
+	struct wreq *w = NULL;
 	(void)arg;
 	memset(&ctx, 0, sizeof(ctx));
 	ctx.cfg = pool_cfg;
 	ctx.lg = ledger_new(pool_cfg);
 	ctx.stripe = stripe_for(pool_cfg);
 	char *buf = malloc((size_t)pool_cfg->max_body_bytes + 1);
-	if (ctx.lg == NULL || buf == NULL || FCGX_InitRequest(&req, pool_fd, 0) != 0) {
+	if (ctx.lg == NULL || buf == NULL || (w = wreq_new()) == NULL) {
 		log_error("worker start failed: out of memory");
 		goto out;
 	}
 	ledger_ping(ctx.lg);
 	while (!atomic_load(&stopping)) {
-		if (FCGX_Accept_r(&req) < 0)
+		if (FCGX_Accept_r(&w->fcgx) < 0)
 			break;
 		atomic_fetch_add(&in_flight, 1);
-		handle(&req, &ctx, buf);
-		FCGX_Finish_r(&req);
-		req.detached = 0;
+		int handed = handle(w, &ctx, buf);
+		if (!handed) {
+			FCGX_Finish_r(&w->fcgx);
+			w->fcgx.detached = 0;
+		}
 		atomic_fetch_sub(&in_flight, 1);
+		/* A request handed to the gateway is its thread's now: this
+		 * worker takes its next on a new one. */
+		if (handed && (w = wreq_new()) == NULL) {
+			log_error("worker stopped: out of memory");
+			break;
+		}
 	}
-	FCGX_Free(&req, 1);
+	if (w != NULL)
+		FCGX_Free(&w->fcgx, 1);
+	free(w);
 out:
 	free(buf);
 	stripe_client_free(ctx.stripe);
@@ -487,6 +616,10 @@ int worker_start(const struct cfg *cfg, int listen_fd)
 		return -1;
 	pool_cfg = cfg;
 	pool_fd = listen_fd;
+	if (gateway_init(cfg) != 0) {
+		log_error("cannot start the gateway: out of memory");
+		return -1;
+	}
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	pthread_attr_setstacksize(&attr, LIMIT_THREAD_STACK_BYTES);
@@ -534,6 +667,12 @@ int worker_stop(int listen_fd, int timeout_ms)
 	pthread_mutex_lock(&bg_lock);
 	pthread_cond_broadcast(&bg_cond);
 	pthread_mutex_unlock(&bg_lock);
+	/* Gateway calls in flight finish and are settled first (DESIGN §12:
+	 * up to [gateway] drain_seconds); the database is still there. */
+	int64_t left = gateway_drain();
+	if (left > 0)
+		log_warn("%lld gateway calls still running after %lld s: their holds expire at their ttl",
+			 (long long)left, (long long)pool_cfg->gw_drain_seconds);
 	double deadline = now_ms() + timeout_ms;
 	while (now_ms() < deadline) {
 		if (atomic_load(&in_flight) == 0 && atomic_load(&alive) == 0 && atomic_load(&bg_alive) == 0 &&

@@ -111,6 +111,7 @@ static void test_text(void)
 	is_int(metrics_init(names, 2), 0, "two routes registered");
 	metrics_count("healthz", 200, 1.5, 0);
 	metrics_count("healthz", 200, 0.5, 0);
+	metrics_count("gw_openai_chat", 402, 0, 1);
 	metrics_count("grant", 201, 2.0, 3);
 	metrics_count("grant", 402, 1.0, 2);
 	metrics_count("grant", 429, 1.0, 0);
@@ -127,7 +128,10 @@ static void test_text(void)
 	struct metrics_node nodes[] = {{"db1:3306", 1}, {"db\"2:3306", 0}, {"db3:3306", -1}};
 	struct metrics_purged purged[] = {{"idempotency_keys", 7}, {"holds", 2500}};
 	struct metrics_auth auth = {31, 30, 170};
-	struct metrics_gauges g = {&h, nodes, 3, 42, "1.2.3", purged, 2, &auth};
+	struct metrics_gauges g = {&h, nodes, 3, 42, "1.2.3", purged, 2, &auth, 3};
+	metrics_gateway_settle("client_gone");
+	metrics_gateway_settle("no_such_reason");
+	metrics_gateway_overhead(1.2);
 	char *text = metrics_text(&g);
 	if (!ok(text != NULL, "text built"))
 		return;
@@ -146,6 +150,14 @@ static void test_text(void)
 	ok(strstr(text, "route=\"grant\",status=\"other\"") == NULL, "nothing of grant's is other");
 	ok(strstr(text, "\"refused\"") == NULL, "no status is lumped as refused");
 	ok(has_line(text, "creditd_requests_total{route=\"unmatched\",status=\"404\"} 1"), "no route: unmatched");
+	ok(has_line(text, "creditd_gateway_in_flight 3"), "the gateway's calls in flight");
+	ok(has_line(text, "creditd_gateway_requests_total{provider=\"openai\",route=\"chat_completions\",status=\"402\"} 1"),
+	   "a gateway route's answer counted by provider and route");
+	ok(has_line(text, "creditd_gateway_settles_total{reason=\"client_gone\"} 1"), "a settle counted by reason");
+	ok(has_line(text, "creditd_gateway_settles_total{reason=\"estimated\"} 0"), "every reason shown");
+	ok(has_line(text, "creditd_gateway_overhead_seconds_bucket{le=\"0.001\"} 0") &&
+	   has_line(text, "creditd_gateway_overhead_seconds_bucket{le=\"0.0025\"} 1") &&
+	   has_line(text, "creditd_gateway_overhead_seconds_count 1"), "the overhead in its bucket");
 	ok(has_line(text, "creditd_requests_total{route=\"unmatched\",status=\"405\"} 1"), "an unknown name: unmatched");
 	ok(has_line(text, "creditd_requests_total{route=\"unmatched\",status=\"other\"} 1"),
 	   "a code creditd never answers still shows, as other");
@@ -175,7 +187,7 @@ static void test_text(void)
 	ok(has_line(text, "creditd_auth_throttled_total 170"), "throttled requests");
 	is_int(text[strlen(text) - 1], '\n', "text ends with a newline");
 	free(text);
-	struct metrics_gauges none = {NULL, NULL, 0, -1, NULL, NULL, 0, NULL};
+	struct metrics_gauges none = {NULL, NULL, 0, -1, NULL, NULL, 0, NULL, -1};
 	text = metrics_text(&none);
 	ok(text != NULL && strstr(text, "creditd_outbox_pending") == NULL && strstr(text, "creditd_build_info") == NULL &&
 	   strstr(text, "creditd_db_up") == NULL && strstr(text, "creditd_purged_rows_total") == NULL &&
@@ -236,8 +248,14 @@ static void test_many_routes(void)
 		purged[i].rows = ~0ULL;
 	}
 	struct metrics_auth auth = {~0ULL, ~0ULL, ~0ULL};
+	/* Every gateway route with every status too. */
+	static const char *const gw[] = {"gw_openai_chat", "gw_openai_responses", "gw_openai_embeddings",
+					 "gw_openai_models", "gw_anthropic_messages"};
+	for (size_t i = 0; i < sizeof(gw) / sizeof(gw[0]); i++)
+		for (size_t s = 0; s < sizeof(statuses) / sizeof(statuses[0]); s++)
+			metrics_count(gw[i], statuses[s], 1e12, ~0ULL / 2);
 	struct metrics_gauges g = {NULL, nodes, LIMIT_DB_NODES, 1LL << 62, "0.0.0-longest", purged,
-				   LIMIT_METRICS_PURGE_TABLES, &auth};
+				   LIMIT_METRICS_PURGE_TABLES, &auth, 1LL << 62};
 	char *text = metrics_text(&g);
 	ok(text != NULL, "the largest text fits its cap");
 	if (text != NULL)

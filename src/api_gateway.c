@@ -1,0 +1,242 @@
+/* api_gateway.c: the gateway's routes (DESIGN §12) on the worker's
+ * thread: the call read (gwshape), who pays (the key's account, or
+ * Creditd-Account for an unbound guard key; Creditd-Member), the model
+ * priced, the hold's worst case (the input bound, the body's output cap
+ * or the model's) authorized exactly as /v1/guard/authorize is, shrunk
+ * by lowering the output cap; then the call is handed on (rs->handoff)
+ * to a gateway thread, which forwards it and settles (gateway.h). A
+ * refusal is answered here; the router puts every answer of these routes
+ * in the provider's shape. Never SQL, never FastCGI, never curl. */
+#include "api.h"
+#include "config.h"
+#include "gateway.h"
+#include "keys.h"
+#include "ledger.h"
+#include "pricing.h"
+#include "timefmt.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Who pays: a bound key's account; else Creditd-Account (and
+ * Creditd-Member). 0, or -1 with rs filled. */
+static int payer(struct api_ctx *ctx, const struct request *rq, struct gw_job *job, struct response *rs)
+{
+	const char *account = ctx->key.account_id != 0 ? ctx->key.account : rq->gw_account;
+	if (account == NULL || account[0] == '\0') {
+		api_error(rs, CD_E_INVALID, "Creditd-Account", "this key is bound to no account: name the account "
+			  "that pays in the header Creditd-Account");
+		return -1;
+	}
+	if (api_check_account_id(account, "Creditd-Account", rs) != 0)
+		return -1;
+	if (rq->gw_member != NULL && rq->gw_member[0] != '\0' &&
+	    api_check_account_id(rq->gw_member, "Creditd-Member", rs) != 0)
+		return -1;
+	snprintf(job->account, sizeof(job->account), "%s", account);
+	snprintf(job->member, sizeof(job->member), "%s", rq->gw_member != NULL ? rq->gw_member : "");
+	snprintf(rs->account, sizeof(rs->account), "%s", account);
+	return 0;
+}
+
+/* The key sent upstream: the client's own (BYOK) or the deployment's.
+ * 0, or -1 with rs filled (503 provider_not_configured). */
+static int provider_key(struct api_ctx *ctx, const struct request *rq, struct gw_job *job, struct response *rs)
+{
+	const char *own = rq->gw_provider_key;
+	const char *ours = gwshape_provider(job->route) == GW_OPENAI ? ctx->cfg->gw_openai_api_key
+								   : ctx->cfg->gw_anthropic_api_key;
+	job->byok = own != NULL && own[0] != '\0';
+	const char *key = job->byok ? own : ours;
+	if (key[0] == '\0') {
+		api_error(rs, CD_E_PROVIDER_OFF, NULL, "no %s key is configured ([gateway] %s_api_key) and the call "
+			  "brought none (Creditd-Provider-Key)", job->route == GW_ANTHROPIC_MESSAGES ? "Anthropic" : "OpenAI",
+			  job->route == GW_ANTHROPIC_MESSAGES ? "anthropic" : "openai");
+		return -1;
+	}
+	if (strlen(key) > LIMIT_PROVIDER_KEY_BYTES || strpbrk(key, "\r\n") != NULL) {
+		api_error(rs, CD_E_INVALID, "Creditd-Provider-Key", "the provider key is malformed or longer than %d "
+			  "bytes", LIMIT_PROVIDER_KEY_BYTES);
+		return -1;
+	}
+	snprintf(job->provider_key, sizeof(job->provider_key), "%s", key);
+	return 0;
+}
+
+/* The forwarded client headers, each at most LIMIT_GATEWAY_HEADER_BYTES. */
+static int forwarded(const struct request *rq, struct gw_job *job, struct response *rs)
+{
+	const struct {
+		const char *value, *name;
+		char *into;
+	} h[] = {{rq->anthropic_version, "anthropic-version", job->anthropic_version},
+		 {rq->anthropic_beta, "anthropic-beta", job->anthropic_beta},
+		 {rq->openai_beta, "OpenAI-Beta", job->openai_beta}};
+	for (size_t i = 0; i < sizeof(h) / sizeof(h[0]); i++) {
+		if (h[i].value == NULL)
+			continue;
+		if (strlen(h[i].value) > LIMIT_GATEWAY_HEADER_BYTES || strpbrk(h[i].value, "\r\n") != NULL) {
+			api_error(rs, CD_E_INVALID, h[i].name, "the header %s is longer than %d bytes", h[i].name,
+				  LIMIT_GATEWAY_HEADER_BYTES);
+			return -1;
+		}
+		snprintf(h[i].into, LIMIT_GATEWAY_HEADER_BYTES + 1, "%s", h[i].value);
+	}
+	return 0;
+}
+
+/* The hold's figures: the input bound, the output asked (the body's cap,
+ * else the model's), its price. 0, or -1 with rs filled. */
+static int hold_of(struct api_ctx *ctx, struct gw_job *job, struct guard_authorize *r, struct response *rs)
+{
+	struct price p;
+	int64_t margin;
+	int priced = api_model_price(ctx, job->ask.model, &p, &margin);
+	if (!priced && !job->byok) {
+		api_error(rs, CD_E_INVALID, "model", "unknown model '%s': creditd holds and charges only priced models",
+			  job->ask.model);
+		return -1;
+	}
+	int64_t output = job->route == GW_OPENAI_EMBEDDINGS ? 0 : job->ask.output_cap >= 0 ? job->ask.output_cap
+							      : priced ? p.max_output_tokens : 0;
+	if (priced && output > p.max_output_tokens) {
+		api_error(rs, CD_E_INVALID, job->ask.cap_field, "%s (%lld) exceeds %s's limit of %lld",
+			  job->ask.cap_field, (long long)output, job->ask.model, (long long)p.max_output_tokens);
+		return -1;
+	}
+	/* Chat's n: each choice may write the cap. */
+	int64_t n = job->ask.choices > 0 ? job->ask.choices : 1;
+	if (output > LIMIT_TOKENS_MAX / n) {
+		api_error(rs, CD_E_INVALID, "n", "%lld choices of %lld output tokens are more than one call may hold",
+			  (long long)n, (long long)output);
+		return -1;
+	}
+	int64_t least = output < ctx->cfg->gw_min_output_tokens ? output : ctx->cfg->gw_min_output_tokens;
+	job->hold_input = job->ask.input_bound;
+	job->hold_output = output * n;
+	r->input_tokens = job->hold_input;
+	r->max_output_tokens = output * n;
+	r->min_output_tokens = ctx->cfg->gw_shrink && output > 0 ? least * n : -1;
+	if (job->byok)
+		return 0;
+	if (pricing_token_cost(&p, margin, r->input_tokens, 0, r->max_output_tokens, &r->amount_micros) != PRICING_OK ||
+	    r->amount_micros > LIMIT_AMOUNT_MICROS_MAX) {
+		api_error(rs, CD_E_INVALID, pricing_blame(&p, r->input_tokens, 0, r->max_output_tokens, job->ask.cap_field != NULL ?
+							  job->ask.cap_field : "input"),
+			  "the call's worst case is above the %lld micros one operation may move",
+			  (long long)LIMIT_AMOUNT_MICROS_MAX);
+		return -1;
+	}
+	r->price = p;
+	r->margin_bps = margin;
+	r->priced = 1;
+	return 0;
+}
+
+/* Authorizes the hold; the granted output (a shrunk hold's) becomes the
+ * cap sent. 0, or -1 with the refusal in rs. */
+static int hold(struct api_ctx *ctx, struct gw_job *job, struct guard_authorize *r, struct response *rs)
+{
+	unsigned char hash[KEYS_HASH_LEN];
+	char rid[2 * LIMIT_GATEWAY_REQUEST_RANDOM_BYTES + 1];
+	struct ledger_result res;
+	if (keys_random_hex(rid, LIMIT_GATEWAY_REQUEST_RANDOM_BYTES) != 0) {
+		api_error(rs, CD_E_INTERNAL, NULL, "no randomness for the call's id");
+		return -1;
+	}
+	snprintf(job->request_id, sizeof(job->request_id), "gw_%s", rid);
+	keys_sha256(job->request_id, strlen(job->request_id), hash);
+	struct ledger_call call = {NULL, hash};
+	r->account = job->account;
+	r->member = job->member[0] != '\0' ? job->member : NULL;
+	r->model = job->ask.model;
+	r->request_id = job->request_id;
+	r->ttl_seconds = ctx->cfg->hold_ttl_seconds;
+	r->byok = job->byok;
+	enum cd_err rc = ledger_authorize(ctx->lg, &call, r, &res);
+	if (rc != CD_OK || res.status != 200) {
+		api_answer(rs, rc, &res);
+		return -1;
+	}
+	snprintf(job->hold_id, sizeof(job->hold_id), "%s", jsonio_str(res.body, "hold_id"));
+	int64_t granted = jsonio_int(res.body, "max_output_tokens", -1);
+	int64_t n = job->ask.choices > 0 ? job->ask.choices : 1;
+	job->cap = -1;
+	if (granted >= 0 && job->route != GW_OPENAI_EMBEDDINGS && granted < job->hold_output) {
+		/* A shrunk hold: each choice's cap is its share. */
+		job->cap = granted / n;
+		job->shrunk = 1;
+		job->hold_output = granted;
+	}
+	json_decref(res.body);
+	return job->hold_id[0] != '\0' ? 0 : -1;
+}
+
+static void gw_call(struct api_ctx *ctx, const struct request *rq, struct response *rs, enum gw_route route)
+{
+	char err[256];
+	const char *param = NULL;
+	struct guard_authorize r;
+	struct gw_job *job = calloc(1, sizeof(*job));
+	if (job == NULL) {
+		api_error(rs, CD_E_INTERNAL, NULL, "out of memory");
+		return;
+	}
+	memset(&r, 0, sizeof(r));
+	job->route = route;
+	if (gwshape_read(route, rq->body, rq->body_len, &job->ask, err, sizeof(err), &param) != 0)
+		api_error(rs, CD_E_INVALID, param, "%s", err);
+	else if (payer(ctx, rq, job, rs) != 0 || provider_key(ctx, rq, job, rs) != 0 || forwarded(rq, job, rs) != 0 ||
+		 hold_of(ctx, job, &r, rs) != 0)
+		;
+	else if (gateway_admit() != 0) {
+		api_error(rs, CD_E_BUSY, NULL, "%lld gateway calls are in flight, the most [gateway] max_streams allows",
+			  (long long)ctx->cfg->gw_max_streams);
+		rs->retry_after = 1;
+	} else if (hold(ctx, job, &r, rs) != 0) {
+		gateway_unadmit();
+	} else {
+		rs->handoff = job;
+		return;
+	}
+	free(job);
+}
+
+void api_gw_chat(struct api_ctx *ctx, const struct request *rq, char **params, struct response *rs)
+{
+	(void)params;
+	gw_call(ctx, rq, rs, GW_OPENAI_CHAT);
+}
+
+void api_gw_responses(struct api_ctx *ctx, const struct request *rq, char **params, struct response *rs)
+{
+	(void)params;
+	gw_call(ctx, rq, rs, GW_OPENAI_RESPONSES);
+}
+
+void api_gw_embeddings(struct api_ctx *ctx, const struct request *rq, char **params, struct response *rs)
+{
+	(void)params;
+	gw_call(ctx, rq, rs, GW_OPENAI_EMBEDDINGS);
+}
+
+void api_gw_messages(struct api_ctx *ctx, const struct request *rq, char **params, struct response *rs)
+{
+	(void)params;
+	gw_call(ctx, rq, rs, GW_ANTHROPIC_MESSAGES);
+}
+
+/* GET /openai/v1/models: the priced models in OpenAI's list shape
+ * (created 0: creditd does not know when a model came out). */
+void api_gw_models(struct api_ctx *ctx, const struct request *rq, char **params, struct response *rs)
+{
+	(void)rq;
+	(void)params;
+	json_t *prices = ledger_prices_json(ctx->cfg->currency), *data = json_array(), *m;
+	size_t i;
+	json_array_foreach(json_object_get(prices, "data"), i, m)
+		json_array_append_new(data, json_pack("{s:s, s:s, s:i, s:s}", "id", json_string_value(json_object_get(m,
+				      "model")), "object", "model", "created", 0, "owned_by", "creditd"));
+	json_decref(prices);
+	api_json(rs, 200, json_pack("{s:s, s:o}", "object", "list", "data", data));
+}

@@ -1,0 +1,43 @@
+/* gateway.h: the gateway's calls in flight (DESIGN §12). A gateway route's
+ * handler (api_gateway.c) checks the call and holds its worst case on the
+ * worker's thread; the worker then hands the client's request to this
+ * module, whose own threads forward it to the provider, pass the answer
+ * back as it comes, and settle the hold with the provider's usage (or
+ * release it), on connections of their own. So a call that takes minutes
+ * never holds a worker, and /v1/guard/…, the Stripe webhook and /healthz
+ * answer in their usual time whatever the providers do.
+ *
+ * At most [gateway] max_streams calls are in flight (gateway_admit); a
+ * thread is made when no idle one waits, and kept for the next call (its
+ * provider connection with it). */
+#ifndef CREDITD_GATEWAY_H
+#define CREDITD_GATEWAY_H
+#include <stddef.h>
+#include <stdint.h>
+#include "gwjob.h"
+
+struct cfg;
+
+/* Starts the module (no thread yet). 0, or -1. */
+int gateway_init(const struct cfg *cfg);
+
+/* Takes one of max_streams places for a call: 0, or -1 when all are in
+ * use (the caller answers 503 with Retry-After: 1). A place taken is
+ * given back by gateway_run's call when it ends, or by gateway_unadmit
+ * when the call goes no further. */
+int gateway_admit(void);
+void gateway_unadmit(void);
+
+/* Runs job on a gateway thread; takes job (malloc'ed) and the edge's
+ * request. -1 when no thread could be made: the caller then answers and
+ * ends the request itself, the job still its own. */
+int gateway_run(struct gw_job *job, const struct gw_edge *edge);
+
+/* Calls in flight now. */
+int64_t gateway_in_flight(void);
+
+/* SIGTERM: waits up to [gateway] drain_seconds for the calls in flight
+ * to end (each is settled as it ends). Returns the calls still running. */
+int64_t gateway_drain(void);
+
+#endif

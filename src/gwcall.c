@@ -1,0 +1,488 @@
+/* gwcall.c: one gateway call on its thread (see gwcall.h, DESIGN §12).
+ *
+ * The provider's answer decides the ending:
+ * - no answer at all (refused, timed out before a status): the hold is
+ *   released, the client gets 502 (504 for a timeout) in the provider's
+ *   shape; settle reason provider_error;
+ * - an error status: released, the provider's status, headers and body
+ *   passed on; provider_error;
+ * - a whole answer (not streamed): settled with its usage before it is
+ *   sent (Creditd-Charged-Micros, Creditd-Balance-Micros); without usage
+ *   estimated from its bytes;
+ * - a stream: each event passed on as it comes and flushed; at its end
+ *   settled with the usage seen (provider_usage), or client_gone when the
+ *   client left (drained for drain_seconds, or cancelled), or estimated
+ *   when it ended without usage (cut, or none sent).
+ * Usage that disagrees with what was asked (output above the cap sent,
+ * cached above input) is charged nothing: the hold is released and the
+ * error logged (a whole answer becomes a 502 naming it). */
+#include "gwcall.h"
+#include "config.h"
+#include "dynbuf.h"
+#include "errors.h"
+#include "jsonio.h"
+#include "keys.h"
+#include "ledger.h"
+#include "log.h"
+#include "metrics.h"
+#include "provider.h"
+
+#include <jansson.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+static const struct cfg *cc;
+
+/* ---- The ledger connections calls settle on ---- */
+
+static pthread_mutex_t lg_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t lg_cond = PTHREAD_COND_INITIALIZER;
+static struct ledger *lg_free[LIMIT_GATEWAY_LEDGERS];
+static int lg_nfree, lg_made;
+
+int gwcall_init(const struct cfg *cfg)
+{
+	cc = cfg;
+	return 0;
+}
+
+/* A ledger connection, made when fewer than LIMIT_GATEWAY_LEDGERS exist,
+ * else the next one given back. NULL out of memory. */
+static struct ledger *lg_borrow(void)
+{
+	struct ledger *lg = NULL;
+	pthread_mutex_lock(&lg_lock);
+	while (lg_nfree == 0 && lg_made == LIMIT_GATEWAY_LEDGERS)
+		pthread_cond_wait(&lg_cond, &lg_lock);
+	if (lg_nfree > 0) {
+		lg = lg_free[--lg_nfree];
+		pthread_mutex_unlock(&lg_lock);
+		return lg;
+	}
+	lg_made++;
+	pthread_mutex_unlock(&lg_lock);
+	lg = ledger_new(cc);
+	if (lg == NULL) {
+		pthread_mutex_lock(&lg_lock);
+		lg_made--;
+		pthread_cond_signal(&lg_cond);
+		pthread_mutex_unlock(&lg_lock);
+	}
+	return lg;
+}
+
+static void lg_giveback(struct ledger *lg)
+{
+	ledger_end_request(lg);
+	pthread_mutex_lock(&lg_lock);
+	lg_free[lg_nfree++] = lg;
+	pthread_cond_signal(&lg_cond);
+	pthread_mutex_unlock(&lg_lock);
+}
+
+/* ---- One call ---- */
+
+struct gwcall_thread {
+	struct provider_conn *conn;
+};
+
+struct gwcall_thread *gwcall_thread_new(void)
+{
+	struct gwcall_thread *t = calloc(1, sizeof(*t));
+	if (t != NULL && (t->conn = provider_conn_new()) == NULL) {
+		free(t);
+		t = NULL;
+	}
+	return t;
+}
+
+struct call {
+	struct gw_job *job;
+	const struct gw_edge *edge;
+	enum gw_provider provider;
+	int status;			/* the provider's; 0 before its head */
+	int answered;			/* the status written to the client; 0 before */
+	int gone;			/* the client left */
+	int64_t gone_ms;
+	struct gw_stream stream;
+	struct dynbuf whole;		/* a whole answer, or an error's body */
+	struct dynbuf head;		/* the provider's headers passed on, as CGI lines */
+};
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int streamed(const struct call *c)
+{
+	return c->job->ask.stream && c->status >= 200 && c->status < 300;
+}
+
+static void client_write(struct call *c, const char *bytes, size_t n)
+{
+	if (c->gone)
+		return;
+	if (c->edge->write(c->edge->req, bytes, n) != 0) {
+		c->gone = 1;
+		c->gone_ms = mono_ms();
+	}
+}
+
+static void client_flush(struct call *c)
+{
+	if (!c->gone && c->edge->flush(c->edge->req) != 0) {
+		c->gone = 1;
+		c->gone_ms = mono_ms();
+	}
+}
+
+/* The provider's headers a client may see (DESIGN §12). */
+static int passed_on(const char *name)
+{
+	static const char *const exact[] = {"content-type", "x-request-id", "request-id", "retry-after"};
+	for (size_t i = 0; i < sizeof(exact) / sizeof(exact[0]); i++)
+		if (strcasecmp(name, exact[i]) == 0)
+			return 1;
+	return strncasecmp(name, "x-ratelimit-", 12) == 0 || strncasecmp(name, "anthropic-ratelimit-", 20) == 0;
+}
+
+/* Writes the answer's CGI head: status, the provider's headers passed
+ * on, creditd's own (extra, "" or lines ending in \r\n). */
+static void head_write(struct call *c, int status, const char *extra)
+{
+	char line[256 + 2 * LIMIT_HOLD_ID_BYTES];
+	int n = snprintf(line, sizeof(line), "Status: %d\r\n", status);
+	client_write(c, line, (size_t)n);
+	if (c->head.len > 0)
+		client_write(c, c->head.data, c->head.len);
+	if (c->job->hold_id[0] != '\0') {
+		n = snprintf(line, sizeof(line), "Creditd-Hold-Id: %s\r\n", c->job->hold_id);
+		client_write(c, line, (size_t)n);
+	}
+	if (c->job->shrunk) {
+		n = snprintf(line, sizeof(line), "Creditd-Output-Cap: %lld\r\n", (long long)c->job->cap);
+		client_write(c, line, (size_t)n);
+	}
+	client_write(c, extra, strlen(extra));
+	client_write(c, "\r\n", 2);
+	c->answered = status;
+}
+
+/* creditd's own error in the provider's shape: status, e's type and code,
+ * the message. */
+static void error_write(struct call *c, int status, enum cd_err e, const char *message)
+{
+	json_t *err = json_pack("{s:{s:s, s:s, s:s, s:n}}", "error", "type", cd_err_type(e), "code", cd_err_code(e),
+				"message", message, "param");
+	char *text = err != NULL ? jsonio_dump(err) : NULL;
+	char *shaped = text != NULL ? gwshape_error(c->provider, status, text, strlen(text)) : NULL;
+	c->head.len = 0;
+	head_write(c, status, "Content-Type: application/json\r\n");
+	if (shaped != NULL)
+		client_write(c, shaped, strlen(shaped));
+	client_write(c, "\n", 1);
+	free(shaped);
+	free(text);
+	json_decref(err);
+}
+
+/* ---- The provider's answer, as it comes ---- */
+
+static int on_head(void *arg, int status, const struct provider_header *h, int n)
+{
+	struct call *c = arg;
+	c->status = status;
+	dynbuf_reset(&c->head);
+	for (int i = 0; i < n; i++)
+		if (passed_on(h[i].name) && strpbrk(h[i].value, "\r\n") == NULL)
+			dynbuf_printf(&c->head, "%s: %s\r\n", h[i].name, h[i].value);
+	if (streamed(c)) {
+		head_write(c, status, "Cache-Control: no-cache\r\nX-Accel-Buffering: no\r\n");
+		client_flush(c);
+	}
+	return c->gone && !cc->gw_drain;
+}
+
+static int on_event(void *arg, const char *event, size_t len, int pass)
+{
+	struct call *c = arg;
+	if (pass && !c->gone) {
+		client_write(c, event, len);
+		client_flush(c);
+	}
+	return c->gone && !cc->gw_drain;
+}
+
+static int on_data(void *arg, const char *bytes, size_t n)
+{
+	struct call *c = arg;
+	if (streamed(c))
+		return gwshape_stream_feed(&c->stream, bytes, n, on_event, c) != 0;
+	dynbuf_add(&c->whole, bytes, n);
+	return c->whole.failed;
+}
+
+/* A client that left is read on for drain_seconds at most. */
+static int on_tick(void *arg)
+{
+	struct call *c = arg;
+	return c->gone && mono_ms() - c->gone_ms > cc->gw_drain_seconds * 1000;
+}
+
+/* ---- The request sent ---- */
+
+/* The provider's URL for the job's route. */
+static void url_of(const struct gw_job *job, char *url, size_t cap)
+{
+	static const char *const paths[GW_ROUTES] = {"/chat/completions", "/responses", "/embeddings", "/v1/messages"};
+	const char *base = gwshape_provider(job->route) == GW_OPENAI ? cc->gw_openai_base_url : cc->gw_anthropic_base_url;
+	size_t n = strlen(base);
+	while (n > 0 && base[n - 1] == '/')
+		n--;
+	snprintf(url, cap, "%.*s%s", (int)n, base, paths[job->route]);
+}
+
+/* The headers sent upstream: the provider's credential, the few the
+ * client's SDK sets that change the answer, nothing else of the client. */
+static int headers_of(const struct gw_job *job, char lines[][LIMIT_GATEWAY_HEADER_BYTES + 64], const char **out)
+{
+	int n = 0;
+#define LINE(...) (snprintf(lines[n], sizeof(lines[n]), __VA_ARGS__), out[n] = lines[n], n++)
+	LINE("Content-Type: application/json");
+	if (gwshape_provider(job->route) == GW_ANTHROPIC) {
+		LINE("x-api-key: %s", job->provider_key);
+		LINE("anthropic-version: %s", job->anthropic_version[0] != '\0' ? job->anthropic_version : "2023-06-01");
+		if (job->anthropic_beta[0] != '\0')
+			LINE("anthropic-beta: %s", job->anthropic_beta);
+	} else {
+		LINE("Authorization: Bearer %s", job->provider_key);
+		if (job->openai_beta[0] != '\0')
+			LINE("OpenAI-Beta: %s", job->openai_beta);
+		if (cc->gw_openai_organization[0] != '\0')
+			LINE("OpenAI-Organization: %s", cc->gw_openai_organization);
+		if (cc->gw_openai_project[0] != '\0')
+			LINE("OpenAI-Project: %s", cc->gw_openai_project);
+	}
+#undef LINE
+	out[n] = NULL;
+	return n;
+}
+
+static enum provider_result call_provider(struct gwcall_thread *t, struct call *c, char *err, size_t errcap)
+{
+	char url[LIMIT_GATEWAY_URL_BYTES];
+	char lines[8][LIMIT_GATEWAY_HEADER_BYTES + 64];
+	const char *headers[9];
+	size_t len = 0;
+	struct gw_job *job = c->job;
+	char *body = gwshape_upstream_body(job->route, job->body, job->body_len, &job->ask, job->cap, &len);
+	if (body == NULL && len == (size_t)-1) {
+		snprintf(err, errcap, "out of memory");
+		return PROVIDER_FAILED;
+	}
+	url_of(job, url, sizeof(url));
+	headers_of(job, lines, headers);
+	metrics_gateway_overhead(mono_ms() - job->received_ms);
+	struct provider_call pc = {url, headers, body != NULL ? body : job->body, body != NULL ? len : job->body_len,
+				   (long)cc->gw_connect_timeout_ms, (long)cc->gw_first_byte_timeout_seconds * 1000,
+				   (long)cc->gw_idle_timeout_seconds * 1000, on_head, on_data, on_tick, c};
+	enum provider_result r = provider_run(t->conn, &pc, err, errcap);
+	free(body);
+	return r;
+}
+
+/* ---- The ledger's side ---- */
+
+/* Settles the job's hold with u under reason; *charged and *balance from the answer (-1 when unknown). */
+static enum cd_err charge(struct call *c, const struct gw_usage *u, const char *reason, int64_t *charged,
+			  int64_t *balance)
+{
+	struct gw_job *job = c->job;
+	unsigned char hash[KEYS_HASH_LEN];
+	struct ledger_result res = {0};
+	enum cd_err rc = CD_E_UNAVAILABLE;
+	*charged = *balance = -1;
+	struct keys_part parts[] = {{"gateway\n", 8}, {job->hold_id, strlen(job->hold_id)}, {job->request_id,
+		strlen(job->request_id)}};
+	keys_sha256_parts(parts, 3, hash);
+	struct ledger_call call = {NULL, hash};
+	/* A BYOK call's hold holds nothing: its settle records the usage,
+	 * byok true, and charges nothing. */
+	struct guard_settle s = {job->hold_id, NULL, NULL, u->input_tokens, u->cached_input_tokens, u->output_tokens,
+				 hash, NULL, 0, reason};
+	struct ledger *lg = lg_borrow();
+	if (lg != NULL)
+		rc = ledger_settle(lg, &call, &s, &res);
+	metrics_gateway_settle(reason);
+	if (lg != NULL)
+		lg_giveback(lg);
+	if (rc == CD_OK && res.status >= 200 && res.status < 300) {
+		*charged = jsonio_int(res.body, "charged_micros", -1);
+		*balance = jsonio_int(res.body, "balance_micros", -1);
+	} else if (rc == CD_OK) {
+		char *text = res.body != NULL ? jsonio_dump(res.body) : NULL;
+		log_error("gateway: the settle of %s was refused (%d): %s", job->hold_id, res.status,
+			  text != NULL ? text : "-");
+		free(text);
+		rc = CD_E_CONFLICT;
+	}
+	json_decref(res.body);
+	return rc;
+}
+
+/* Releases the job's hold (nothing was delivered, or the provider's
+ * usage cannot be trusted). */
+static void release(struct call *c)
+{
+	if (c->job->hold_id[0] == '\0')
+		return;
+	unsigned char hash[KEYS_HASH_LEN];
+	struct ledger_result res = {0};
+	keys_sha256(c->job->hold_id, strlen(c->job->hold_id), hash);
+	struct ledger_call call = {NULL, hash};
+	struct guard_release r = {c->job->hold_id};
+	struct ledger *lg = lg_borrow();
+	enum cd_err rc = lg != NULL ? ledger_release(lg, &call, &r, &res) : CD_E_UNAVAILABLE;
+	metrics_gateway_settle(GW_REASON_PROVIDER_ERROR);
+	if (lg != NULL)
+		lg_giveback(lg);
+	if (rc != CD_OK || res.status >= 300)
+		log_error("gateway: the release of %s failed (%s): the hold expires at its ttl", c->job->hold_id,
+			  rc != CD_OK ? cd_strerror(rc) : "refused");
+	json_decref(res.body);
+}
+
+/* "" when u fits what was asked; else why not. */
+static const char *disagreement(const struct call *c, const struct gw_usage *u, char *why, size_t cap)
+{
+	int64_t n = c->job->ask.choices > 0 ? c->job->ask.choices : 1;
+	int64_t sent_cap = c->job->cap >= 0 ? c->job->cap : c->job->ask.output_cap;
+	why[0] = '\0';
+	if (u->cached_input_tokens > u->input_tokens)
+		snprintf(why, cap, "cached input (%lld) above input (%lld)", (long long)u->cached_input_tokens,
+			 (long long)u->input_tokens);
+	else if (sent_cap >= 0 && u->output_tokens > sent_cap * n)
+		snprintf(why, cap, "output_tokens %lld above the %s of %lld sent (%lld choices)",
+			 (long long)u->output_tokens, c->job->ask.cap_field != NULL ? c->job->ask.cap_field : "cap",
+			 (long long)sent_cap, (long long)n);
+	else if (c->job->route == GW_OPENAI_EMBEDDINGS && u->output_tokens > 0)
+		snprintf(why, cap, "output_tokens %lld for embeddings", (long long)u->output_tokens);
+	return why;
+}
+
+/* ---- Endings ---- */
+
+static void end_unanswered(struct call *c, enum provider_result r, const char *err)
+{
+	release(c);
+	char message[512];
+	snprintf(message, sizeof(message), "the provider %s: %s",
+		 r == PROVIDER_TIMEOUT ? "did not answer in time" : "could not be reached", err);
+	log_warn("gateway: %s %s", c->job->hold_id, message);
+	error_write(c, r == PROVIDER_TIMEOUT ? 504 : 502, CD_E_UPSTREAM, message);
+}
+
+static void end_error(struct call *c)
+{
+	release(c);
+	head_write(c, c->status, "");
+	client_write(c, c->whole.data, c->whole.len);
+}
+
+/* A whole answer: settled first, then sent with what it cost. One that
+ * was cut or passed LIMIT_GATEWAY_ANSWER_BYTES is charged as estimated
+ * and answered 502. */
+static void end_whole(struct call *c, enum provider_result r)
+{
+	struct gw_usage u;
+	char why[256], extra[160];
+	int64_t charged, balance;
+	const char *reason = GW_REASON_PROVIDER_USAGE;
+	int whole = r == PROVIDER_OK && !c->whole.failed;
+	if (!whole || gwshape_usage(c->job->route, c->whole.data, c->whole.len, &u) != 0 || !u.have) {
+		/* Cut, too large, not JSON, or no usage: estimated from its
+		 * bytes as a stream's text would be. */
+		c->stream.text_bytes = (int64_t)c->whole.len;
+		gwshape_estimate(&c->stream, c->job->hold_input, c->job->hold_output, &u);
+		reason = GW_REASON_ESTIMATED;
+	}
+	if (disagreement(c, &u, why, sizeof(why))[0] != '\0') {
+		release(c);
+		log_error("gateway: %s: the provider's usage disagrees with the request (%s): nothing charged",
+			  c->job->hold_id, why);
+		error_write(c, 502, CD_E_UPSTREAM, why);
+		return;
+	}
+	if (charge(c, &u, reason, &charged, &balance) != CD_OK) {
+		error_write(c, 503, CD_E_UNAVAILABLE, "the call was answered but could not be settled: retry");
+		return;
+	}
+	if (!whole) {
+		error_write(c, 502, CD_E_UPSTREAM, c->whole.failed ? "the provider's answer is larger than creditd "
+				    "passes on whole" : "the provider's answer was cut");
+		return;
+	}
+	snprintf(extra, sizeof(extra), "Creditd-Charged-Micros: %lld\r\nCreditd-Balance-Micros: %lld\r\n",
+		 (long long)charged, (long long)balance);
+	head_write(c, c->status, extra);
+	client_write(c, c->whole.data, c->whole.len);
+}
+
+static void end_stream(struct call *c)
+{
+	struct gw_usage u = c->stream.usage;
+	char why[256];
+	int64_t charged, balance;
+	const char *reason = c->gone ? GW_REASON_CLIENT_GONE : GW_REASON_PROVIDER_USAGE;
+	if (!u.have) {
+		gwshape_estimate(&c->stream, c->job->hold_input, c->job->hold_output, &u);
+		if (!c->gone)
+			reason = GW_REASON_ESTIMATED;
+	}
+	if (disagreement(c, &u, why, sizeof(why))[0] != '\0') {
+		release(c);
+		log_error("gateway: %s: the provider's usage disagrees with the request (%s): nothing charged",
+			  c->job->hold_id, why);
+		return;
+	}
+	if (charge(c, &u, reason, &charged, &balance) != CD_OK)
+		log_error("gateway: %s: the stream's settle failed: the hold expires at its ttl", c->job->hold_id);
+}
+
+void gwcall_run(struct gwcall_thread *t, struct gw_job *job, const struct gw_edge *edge)
+{
+	struct call c;
+	char err[256];
+	memset(&c, 0, sizeof(c));
+	c.job = job;
+	c.edge = edge;
+	c.provider = gwshape_provider(job->route);
+	dynbuf_init(&c.whole, LIMIT_GATEWAY_ANSWER_BYTES);
+	dynbuf_init(&c.head, LIMIT_PROVIDER_HEADER_BYTES);
+	gwshape_stream_init(&c.stream, job->route, job->ask.usage_asked);
+	enum provider_result r = t != NULL ? call_provider(t, &c, err, sizeof(err)) : PROVIDER_FAILED;
+	if (t == NULL)
+		snprintf(err, sizeof(err), "out of memory");
+	if (c.status == 0)
+		end_unanswered(&c, r, err);
+	else if (c.status < 200 || c.status >= 300)
+		end_error(&c);
+	else if (!job->ask.stream)
+		end_whole(&c, r);
+	else
+		end_stream(&c);
+	if (c.status >= 200 && c.status < 300 && job->ask.stream && r != PROVIDER_OK && !c.gone)
+		log_warn("gateway: %s: the provider's stream ended early (%s)", job->hold_id, err);
+	client_flush(&c);
+	edge->finish(edge->req, job->route_name, c.answered, job->account);
+	gwshape_stream_free(&c.stream);
+	dynbuf_free(&c.whole);
+	dynbuf_free(&c.head);
+}

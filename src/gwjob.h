@@ -1,0 +1,48 @@
+/* gwjob.h: one gateway call as it passes from the worker that admitted
+ * it (api_gateway.c, worker.c) to the gateway thread that runs it
+ * (gateway.c, gwcall.c): types only. */
+#ifndef CREDITD_GWJOB_H
+#define CREDITD_GWJOB_H
+#include <stddef.h>
+#include <stdint.h>
+#include "gwshape.h"
+#include "limits.h"
+
+/* The client's side of a call, provided by the worker (which owns
+ * FastCGI): the gateway writes the answer through it. */
+struct gw_edge {
+	void *req;
+	/* Writes n bytes of the answer (CGI headers first); -1 when the
+	 * client is gone. */
+	int (*write)(void *req, const char *bytes, size_t n);
+	/* Sends what was written; -1 when the client is gone. */
+	int (*flush)(void *req);
+	/* Ends the request: counted under route with status, logged, its
+	 * connection closed, req freed. */
+	void (*finish)(void *req, const char *route, int status, const char *account);
+};
+
+/* One call, as the handler admitted and held it. Strings are copies
+ * owned by the job; body is malloc'ed. */
+struct gw_job {
+	enum gw_route route;
+	const char *route_name;		/* the route's metrics name (static) */
+	char *body;			/* as received */
+	size_t body_len;
+	struct gw_ask ask;
+	int64_t cap;			/* the output cap to send; -1: the body's own */
+	int shrunk;			/* cap was lowered (Creditd-Output-Cap) */
+	int byok;
+	char hold_id[LIMIT_HOLD_ID_BYTES];	/* "" with BYOK: nothing held */
+	char account[LIMIT_ACCOUNT_ID_BYTES + 1];
+	char member[LIMIT_ACCOUNT_ID_BYTES + 1];	/* "" : none */
+	int64_t hold_input, hold_output;	/* what the hold covers */
+	char provider_key[LIMIT_PROVIDER_KEY_BYTES + 1];	/* the key sent upstream */
+	char anthropic_version[LIMIT_GATEWAY_HEADER_BYTES + 1];	/* "" : not sent by the client */
+	char anthropic_beta[LIMIT_GATEWAY_HEADER_BYTES + 1];
+	char openai_beta[LIMIT_GATEWAY_HEADER_BYTES + 1];
+	char request_id[LIMIT_REQUEST_ID_BYTES + 1];	/* the hold's request_id */
+	int64_t received_ms;		/* when the worker took the request (overhead metric) */
+};
+
+#endif

@@ -1,0 +1,93 @@
+// gateway_sdk.mjs: the providers' official SDKs (npm's openai and
+// @anthropic-ai/sdk) pointed at creditd's gateway, as an app runs them:
+// only the base URL and the key changed, the account in a default header.
+// Usage: node gateway_sdk.mjs CASE; env BASE (creditd's URL), KEY (a
+// creditd key), ACCOUNT. Prints one JSON line of what the case saw.
+import OpenAI from "openai";
+import Anthropic from "@anthropic-ai/sdk";
+
+const base = process.env.BASE;
+const headers = { "Creditd-Account": process.env.ACCOUNT };
+const openai = new OpenAI({ baseURL: base + "/openai/v1", apiKey: process.env.KEY, defaultHeaders: headers, maxRetries: 0 });
+const anthropic = new Anthropic({ baseURL: base + "/anthropic", apiKey: process.env.KEY, defaultHeaders: headers, maxRetries: 0 });
+const user = [{ role: "user", content: "hello from the sdk" }];
+
+async function error(fn, cls) {
+  try {
+    await fn();
+    return { thrown: false };
+  } catch (e) {
+    return { thrown: true, isClass: e instanceof cls, status: e.status, name: e.constructor.name,
+             type: e.type ?? e.error?.error?.type ?? e.error?.type, code: e.code ?? e.error?.error?.code ?? null,
+             message: String(e.message) };
+  }
+}
+
+const cases = {
+  async openai_create() {
+    const r = await openai.chat.completions.create({ model: "gpt-4o-mini", messages: user, max_completion_tokens: 20 });
+    return { text: r.choices[0].message.content, usage: r.usage };
+  },
+  async openai_create_raw() {
+    const { data, response } = await openai.chat.completions
+      .create({ model: "gpt-4o-mini", messages: user, max_completion_tokens: 20 }).withResponse();
+    return { text: data.choices[0].message.content, charged: response.headers.get("creditd-charged-micros"),
+             hold: response.headers.get("creditd-hold-id") };
+  },
+  async openai_stream() {
+    const stream = await openai.chat.completions.create({ model: "gpt-4o-mini", messages: user, stream: true, max_completion_tokens: 12 });
+    let text = "", chunks = 0, usageChunks = 0;
+    for await (const chunk of stream) {
+      chunks++;
+      if (chunk.usage) usageChunks++;
+      text += chunk.choices[0]?.delta?.content ?? "";
+    }
+    return { text, chunks, usageChunks };
+  },
+  async openai_responses_stream() {
+    const stream = openai.responses.stream({ model: "gpt-4o-mini", input: "say words", max_output_tokens: 20 });
+    const types = [];
+    for await (const event of stream) types.push(event.type);
+    const final = await stream.finalResponse();
+    return { types: [...new Set(types)], usage: final.usage, text: final.output_text };
+  },
+  async openai_embeddings() {
+    const r = await openai.embeddings.create({ model: "text-embedding-3-small", input: ["one two three"] });
+    return { n: r.data.length, dims: r.data[0].embedding.length, usage: r.usage };
+  },
+  async openai_models() {
+    const ids = [];
+    for await (const m of openai.models.list()) ids.push(m.id);
+    return { ids };
+  },
+  async openai_402() {
+    return error(() => openai.chat.completions.create({ model: "gpt-4o-mini", messages: user }), OpenAI.APIError);
+  },
+  async openai_bad_model() {
+    return error(() => openai.chat.completions.create({ model: "no-such-model", messages: user }), OpenAI.BadRequestError);
+  },
+  async anthropic_create() {
+    const r = await anthropic.messages.create({ model: "claude-haiku-4-5", max_tokens: 20, messages: user });
+    return { text: r.content[0].text, usage: r.usage };
+  },
+  async anthropic_stream() {
+    const stream = anthropic.messages.stream({ model: "claude-haiku-4-5", max_tokens: 15, messages: user });
+    let text = "";
+    stream.on("text", (t) => { text += t; });
+    const final = await stream.finalMessage();
+    return { text, usage: final.usage, stop: final.stop_reason };
+  },
+  async anthropic_402() {
+    return error(() => anthropic.messages.create({ model: "claude-haiku-4-5", max_tokens: 20, messages: user }), Anthropic.APIError);
+  },
+};
+
+const name = process.argv[2];
+if (!cases[name]) {
+  console.error("no case " + name);
+  process.exit(2);
+}
+cases[name]().then(
+  (r) => { console.log(JSON.stringify(r)); },
+  (e) => { console.log(JSON.stringify({ failed: String(e), status: e.status })); process.exit(1); },
+);

@@ -1,0 +1,406 @@
+"""test_80_gateway.py: the gateway (DESIGN §12) through nginx -> creditd ->
+the fake provider (tests/fake_provider.md), as raw HTTP: every call held,
+forwarded as sent (the stream usage option and a lowered cap the only
+changes, no creditd key or Creditd-* header upstream), answered in the
+provider's shape, and settled to the micro with the provider's usage
+(or released when the provider answered an error first). The official
+SDKs are test_81_gateway_sdks.py's."""
+import http.client
+import json
+import os
+import socket
+import tempfile
+import time
+import urllib.parse
+
+from lib import ENV, api, check, creditctl, eq, key, new_account, sql, verify, wait_until
+
+PRICES = """margin,10500
+model,gpt-4o-mini,150000,75000,600000,16384
+model,text-embedding-3-small,20000,20000,0,1
+model,claude-sonnet-4-5,3000000,300000,15000000,64000
+model,claude-haiku-4-5,1000000,100000,5000000,64000
+"""
+
+
+_priced = []
+
+
+def ensure_prices():
+    """The fake provider's models priced, once a run (an import adds to
+    the price list)."""
+    if _priced:
+        return
+    with tempfile.NamedTemporaryFile("w", suffix=".csv", delete=False) as f:
+        f.write(PRICES)
+    try:
+        creditctl("price", "import", f.name)
+    finally:
+        os.unlink(f.name)
+    _priced.append(1)
+
+
+# ---- the fake provider ----
+
+def provider(method, path, body=None):
+    u = urllib.parse.urlsplit(ENV["CREDITD_PROVIDER_URL"])
+    c = http.client.HTTPConnection(u.hostname, u.port, timeout=10)
+    c.request(method, path, body=json.dumps(body) if body is not None else None,
+              headers={"Content-Type": "application/json"})
+    r = c.getresponse()
+    data = json.loads(r.read() or b"null")
+    c.close()
+    return data
+
+
+def mode(**m):
+    provider("POST", "/_mode", dict({"mode": "ok"}, **m))
+
+
+def reset():
+    provider("POST", "/_reset", {})
+
+
+def received():
+    """What the provider was sent since the last reset (checked: nothing a
+    gateway must not forward)."""
+    got = [r for r in provider("GET", "/_requests") if not r["path"].startswith("/_")]
+    for r in got:
+        eq(r["violations"], [], "forwarded what no gateway may: %r" % r["headers"])
+    return got
+
+
+# ---- calls through nginx ----
+
+class Answer:
+    def __init__(self, status, headers, body):
+        self.status, self.headers, self.body = status, headers, body
+        try:
+            self.json = json.loads(body)
+        except ValueError:
+            self.json = None
+
+    def events(self):
+        """The data: payloads of a server-sent-event stream, in order."""
+        out = []
+        for block in self.body.decode().replace("\r\n", "\n").split("\n\n"):
+            for line in block.split("\n"):
+                if line.startswith("data:"):
+                    out.append(line[5:].strip())
+        return out
+
+
+def call(path, body, auth="guard", headers=None, raw=None):
+    ensure_prices()
+    u = urllib.parse.urlsplit(ENV["CREDITD_URL"])
+    c = http.client.HTTPConnection(u.hostname, u.port, timeout=30)
+    h = {"Content-Type": "application/json"}
+    if auth is not None:
+        h["Authorization"] = "Bearer " + key(auth)
+    h.update(headers or {})
+    c.request("POST" if body is not None or raw is not None else "GET", path,
+              body=raw if raw is not None else (json.dumps(body) if body is not None else None), headers=h)
+    r = c.getresponse()
+    data = r.read()
+    c.close()
+    return Answer(r.status, {k.lower(): v for k, v in r.getheaders()}, data)
+
+
+def chat(acct, body, **kw):
+    h = dict({"Creditd-Account": acct}, **kw.pop("headers", {}))
+    return call("/openai/v1/chat/completions", body, headers=h, **kw)
+
+
+def messages(acct, body, **kw):
+    h = dict({"Creditd-Account": acct, "anthropic-version": "2023-06-01"}, **kw.pop("headers", {}))
+    return call("/anthropic/v1/messages", body, headers=h, **kw)
+
+
+# ---- money ----
+
+def prices():
+    ensure_prices()
+    r = api("GET", "/v1/models", auth="read")
+    return {m["model"]: m for m in r.json["data"]}, r.json["margin_bps"]
+
+
+def cost(model, inp, cached, out):
+    """DESIGN §3: ceil(((in-cached)*p_in + cached*p_cached + out*p_out) *
+    margin / 10^10), once."""
+    p, margin = prices()
+    m = p[model]
+    raw = ((inp - cached) * m["input_micros_per_mtok"] + cached * m["cached_input_micros_per_mtok"] +
+           out * m["output_micros_per_mtok"]) * margin
+    return -(-raw // 10 ** 10)
+
+
+def state(acct):
+    a = api("GET", "/v1/accounts/" + acct, auth="read").json
+    return a["balance_micros"], a["reserved_micros"]
+
+
+def body_chat(model="gpt-4o-mini", text="hello there friend", **extra):
+    return dict({"model": model, "messages": [{"role": "user", "content": text}]}, **extra)
+
+
+# ---- OpenAI Chat Completions ----
+
+def test_a_whole_chat_answer_is_settled_with_the_provider_s_usage_before_it_is_sent():
+    reset()
+    mode(output_tokens=7)
+    acct = new_account("gwchat")
+    before, _ = state(acct)
+    sent = body_chat(max_completion_tokens=100)
+    r = chat(acct, sent)
+    eq(r.status, 200, "answered: %r" % r.body[:300])
+    usage = r.json["usage"]
+    eq(usage["completion_tokens"], 7, "the provider's answer passed on")
+    charged = cost("gpt-4o-mini", usage["prompt_tokens"], 0, 7)
+    eq(int(r.headers["creditd-charged-micros"]), charged, "charged the provider's usage at the price")
+    eq(int(r.headers["creditd-balance-micros"]), before - charged, "the balance after it")
+    check(r.headers["creditd-hold-id"].startswith("hold_"), "the hold named: %r" % r.headers)
+    eq(state(acct), (before - charged, 0), "balance down by the charge, nothing reserved")
+    got = received()
+    eq(len(got), 1, "one call upstream")
+    eq(got[0]["path"], "/v1/chat/completions", "the provider's path")
+    eq(got[0]["json"], sent, "the body forwarded as sent")
+    eq(got[0]["headers"]["authorization"], "Bearer sk-fake-openai", "the deployment's key upstream")
+    verify()
+
+
+def test_a_chat_stream_passes_each_chunk_and_hides_the_usage_chunk_it_asked_for():
+    reset()
+    mode(output_tokens=5)
+    acct = new_account("gwstream")
+    before, _ = state(acct)
+    r = chat(acct, body_chat(stream=True))
+    eq(r.status, 200, "streamed: %r" % r.body[:300])
+    check(r.headers["content-type"].startswith("text/event-stream"), "an event stream: %r" % r.headers)
+    data = r.events()
+    eq(data[-1], "[DONE]", "the stream's end passed on")
+    chunks = [json.loads(d) for d in data[:-1]]
+    check(all(c["choices"] for c in chunks), "no usage-only chunk reaches a client that did not ask")
+    text = "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks)
+    eq(text.split(), ["w%d" % i for i in range(5)], "every word came")
+    up = received()[0]["json"]
+    eq(up["stream_options"], {"include_usage": True}, "creditd asked the provider for usage")
+    wait_until(lambda: state(acct)[1] == 0, timeout=5)
+    spent = before - state(acct)[0]
+    check(spent > 0, "the stream was charged")
+    rows = sql("SELECT u.input_tokens, u.output_tokens, u.cost_micros FROM usage_records u JOIN accounts a "
+               "ON a.id = u.account_id WHERE a.ext_id = '%s'" % acct)
+    eq(len(rows), 1, "one usage record")
+    inp, out, c = (int(x) for x in rows[0])
+    eq(out, 5, "the provider's output")
+    eq(c, cost("gpt-4o-mini", inp, 0, 5), "at the price")
+    eq(spent, c, "the balance moved by the charge")
+    verify()
+
+
+def test_a_client_that_asked_for_usage_gets_the_usage_chunk():
+    reset()
+    acct = new_account("gwusage")
+    r = chat(acct, body_chat(stream=True, stream_options={"include_usage": True}))
+    eq(r.status, 200, "streamed")
+    chunks = [json.loads(d) for d in r.events()[:-1]]
+    last = chunks[-1]
+    eq(last["choices"], [], "the usage chunk passed on")
+    check(last["usage"]["completion_tokens"] > 0, "with the usage: %r" % last)
+
+
+# ---- Anthropic Messages ----
+
+def test_anthropic_messages_whole_and_streamed_with_x_api_key():
+    reset()
+    mode(output_tokens=6)
+    acct = new_account("gwanth")
+    before, _ = state(acct)
+    body = {"model": "claude-haiku-4-5", "max_tokens": 50, "messages": [{"role": "user", "content": "hi there"}]}
+    r = messages(acct, body, auth=None, headers={"x-api-key": key("guard")})
+    eq(r.status, 200, "answered: %r" % r.body[:300])
+    eq(r.json["type"], "message", "Anthropic's answer")
+    u = r.json["usage"]
+    charged = cost("claude-haiku-4-5", u["input_tokens"], 0, 6)
+    eq(int(r.headers["creditd-charged-micros"]), charged, "charged at the price")
+    r = messages(acct, dict(body, stream=True))
+    eq(r.status, 200, "streamed")
+    kinds = [json.loads(d)["type"] for d in r.events()]
+    eq(kinds[0], "message_start", "starts as Anthropic's stream does")
+    eq(kinds[-1], "message_stop", "and ends so")
+    wait_until(lambda: state(acct)[1] == 0, timeout=5)
+    up = received()
+    eq(up[0]["headers"]["x-api-key"], "sk-ant-fake", "the deployment's key upstream")
+    eq(up[0]["headers"]["anthropic-version"], "2023-06-01", "the client's anthropic-version passed on")
+    check("authorization" not in up[0]["headers"], "the client's credential never goes upstream")
+    spent = before - state(acct)[0]
+    check(spent > charged, "both calls charged: %d" % spent)
+    verify()
+
+
+# ---- Responses, embeddings, models ----
+
+def test_responses_stream_and_embeddings_are_charged():
+    reset()
+    acct = new_account("gwresp")
+    before, _ = state(acct)
+    r = call("/openai/v1/responses", {"model": "gpt-4o-mini", "input": "say words", "stream": True,
+                                      "max_output_tokens": 40}, headers={"Creditd-Account": acct})
+    eq(r.status, 200, "streamed: %r" % r.body[:300])
+    kinds = [json.loads(d)["type"] for d in r.events()]
+    check("response.completed" in kinds, "the completed event passed on: %r" % kinds)
+    r = call("/openai/v1/embeddings", {"model": "text-embedding-3-small", "input": ["one two", "three"]},
+             headers={"Creditd-Account": acct})
+    eq(r.status, 200, "embedded: %r" % r.body[:300])
+    tokens = r.json["usage"]["prompt_tokens"]
+    eq(int(r.headers["creditd-charged-micros"]), cost("text-embedding-3-small", tokens, 0, 0), "input only")
+    wait_until(lambda: state(acct)[1] == 0, timeout=5)
+    check(state(acct)[0] < before, "charged")
+    verify()
+
+
+def test_the_models_list_is_the_priced_models_in_openai_s_shape():
+    r = call("/openai/v1/models", None, auth="guard")
+    eq(r.status, 200, "listed")
+    eq(r.json["object"], "list", "OpenAI's list")
+    ids = {m["id"] for m in r.json["data"]}
+    check({"gpt-4o-mini", "claude-haiku-4-5"} <= ids, "the priced models: %r" % ids)
+    check(all(m["object"] == "model" and "created" in m and "owned_by" in m for m in r.json["data"]), "each a model")
+
+
+# ---- refusals, in the provider's shape, nothing forwarded ----
+
+def openai_error(r, status, code, param=None):
+    eq(r.status, status, "status: %r" % r.body[:300])
+    e = r.json["error"]
+    check(set(e) >= {"message", "type", "param", "code"}, "OpenAI's error shape: %r" % r.json)
+    eq(e["code"], code, "creditd's code")
+    if param is not None:
+        eq(e["param"], param, "the field named")
+
+
+def anthropic_error(r, status, typ):
+    eq(r.status, status, "status: %r" % r.body[:300])
+    eq(r.json["type"], "error", "Anthropic's error shape: %r" % r.json)
+    eq(r.json["error"]["type"], typ, "its type for %d" % status)
+
+
+def test_refusals_are_in_the_provider_s_shape_and_forward_nothing():
+    reset()
+    acct = new_account("gwref")
+    before = state(acct)
+    openai_error(chat(acct, body_chat(model="no-such-model")), 400, "invalid_request", "model")
+    openai_error(call("/openai/v1/chat/completions", body_chat()), 400, "invalid_request", "Creditd-Account")
+    openai_error(chat(acct, body_chat(), auth="crd_" + "0" * 64), 401, "unauthorized")
+    openai_error(call("/openai/v1/files", {"purpose": "x"}), 404, "not_found")
+    openai_error(chat(acct, {"model": 5, "messages": []}), 400, "invalid_request", "model")
+    openai_error(chat(acct, body_chat(max_completion_tokens=10 ** 7)), 400, "invalid_request",
+                 "max_completion_tokens")
+    anthropic_error(messages(acct, {"model": "claude-haiku-4-5", "messages": []}), 400, "invalid_request_error")
+    anthropic_error(call("/anthropic/v1/complete", {}), 404, "not_found_error")
+    anthropic_error(messages(acct, {"model": "claude-haiku-4-5", "max_tokens": 5, "messages": []},
+                             auth="crd_" + "1" * 64), 401, "authentication_error")
+    eq(received(), [], "nothing forwarded")
+    eq(state(acct), before, "nothing held or charged")
+
+
+def test_not_enough_credit_is_a_402_in_each_shape():
+    reset()
+    acct = new_account("gwpoor")
+    api("POST", "/v1/accounts/%s/debits" % acct, {"amount_micros": state(acct)[0], "reason": "empty it"})
+    openai_error(chat(acct, body_chat()), 402, "insufficient_credits")
+    eq(chat(acct, body_chat()).json["error"]["type"], "insufficient_quota", "OpenAI's type for a 402")
+    anthropic_error(messages(acct, {"model": "claude-haiku-4-5", "max_tokens": 50,
+                                    "messages": [{"role": "user", "content": "x"}]}), 402, "billing_error")
+    eq(received(), [], "nothing forwarded")
+
+
+# ---- the provider's errors and cut streams ----
+
+def test_a_provider_error_is_passed_on_and_the_hold_released():
+    reset()
+    acct = new_account("gwperr")
+    before = state(acct)
+    mode(mode="error", status=429)
+    r = chat(acct, body_chat())
+    eq(r.status, 429, "the provider's status")
+    eq(r.json["error"]["message"], "fake provider: status 429", "its body")
+    check("retry-after" in r.headers, "its retry-after passed on: %r" % r.headers)
+    eq(state(acct), before, "nothing charged, nothing left held")
+    mode(mode="error", status=500)
+    r = chat(acct, body_chat(stream=True))
+    eq(r.status, 500, "a stream's error status before any output")
+    eq(state(acct), before, "nothing charged")
+    verify()
+
+
+def test_a_cut_stream_and_one_without_usage_are_charged_an_estimate():
+    reset()
+    acct = new_account("gwcut")
+    before, _ = state(acct)
+    mode(mode="cut", cut_after=3)
+    r = chat(acct, body_chat(stream=True, max_completion_tokens=200))
+    eq(r.status, 200, "the stream began")
+    wait_until(lambda: state(acct)[1] == 0, timeout=5)
+    cut = before - state(acct)[0]
+    check(cut > 0, "a cut stream is never charged 0")
+    hold = cost("gpt-4o-mini", 10 ** 4, 0, 200)
+    check(cut < hold, "nor its whole hold: %d" % cut)
+    mode(mode="no_usage")
+    r = chat(acct, body_chat(stream=True, max_completion_tokens=200))
+    eq(r.events()[-1], "[DONE]", "a whole stream")
+    wait_until(lambda: state(acct)[1] == 0, timeout=5)
+    check(before - state(acct)[0] > cut, "a stream without usage is estimated too")
+    verify()
+
+
+def test_an_account_that_cannot_cover_the_cap_gets_a_lowered_cap():
+    reset()
+    acct = new_account("gwshrink")
+    bal = state(acct)[0]
+    # Leave enough for about 1,000 output tokens of claude-sonnet-4-5.
+    keep = cost("claude-sonnet-4-5", 200, 0, 1000)
+    api("POST", "/v1/accounts/%s/debits" % acct, {"amount_micros": bal - keep, "reason": "shrink"})
+    r = messages(acct, {"model": "claude-sonnet-4-5", "max_tokens": 20000,
+                        "messages": [{"role": "user", "content": "hi"}]})
+    eq(r.status, 200, "answered with a lower cap: %r" % r.body[:300])
+    cap = int(r.headers["creditd-output-cap"])
+    check(256 <= cap < 20000, "the cap lowered: %d" % cap)
+    eq(received()[0]["json"]["max_tokens"], cap, "the provider was sent the lowered cap")
+    check(state(acct)[0] >= 0, "never below zero")
+    verify()
+
+
+def test_byok_sends_the_user_s_key_and_charges_nothing():
+    reset()
+    acct = new_account("gwbyok")
+    before = state(acct)
+    r = chat(acct, body_chat(), headers={"Creditd-Provider-Key": "sk-fake-openai"})
+    eq(r.status, 200, "answered")
+    eq(int(r.headers["creditd-charged-micros"]), 0, "nothing charged")
+    eq(state(acct), before, "nothing held or charged")
+    eq(received()[0]["headers"]["authorization"], "Bearer sk-fake-openai", "the user's key upstream")
+    rows = sql("SELECT u.byok FROM usage_records u JOIN accounts a ON a.id = u.account_id WHERE a.ext_id = '%s'"
+               % acct)
+    eq(rows, [["1"]], "usage recorded, byok")
+
+
+def test_a_client_that_leaves_mid_stream_is_charged_what_the_provider_reports():
+    reset()
+    acct = new_account("gwgone")
+    before, _ = state(acct)
+    mode(output_tokens=30, chunk_interval_ms=50)
+    u = urllib.parse.urlsplit(ENV["CREDITD_URL"])
+    s = socket.create_connection((u.hostname, u.port), timeout=10)
+    body = json.dumps(body_chat(stream=True, max_completion_tokens=100)).encode()
+    s.sendall(b"POST /openai/v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+              b"Authorization: Bearer " + key("guard").encode() + b"\r\nCreditd-Account: " + acct.encode() +
+              b"\r\nContent-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+    first = s.recv(4096)
+    check(b"200" in first.split(b"\r\n")[0], "the stream began: %r" % first[:100])
+    s.close()
+    wait_until(lambda: state(acct)[1] == 0, timeout=10)
+    rows = sql("SELECT u.output_tokens FROM usage_records u JOIN accounts a ON a.id = u.account_id "
+               "WHERE a.ext_id = '%s'" % acct)
+    eq(rows, [["30"]], "drained: the provider's whole figures charged")
+    check(state(acct)[0] < before, "charged")
+    verify()

@@ -1,0 +1,133 @@
+"""test_81_gateway_sdks.py: the official SDKs (npm's `openai` and
+`@anthropic-ai/sdk`, test tooling only) pointed at creditd's gateway with
+the base URL swapped, through nginx and through Apache: create, a stream
+read with `for await`, a Responses stream, `messages.stream()`, and each
+SDK's own error class for a 402. Money checked to the micro after each
+case against the usage the SDK saw."""
+import json
+import os
+import shutil
+import subprocess
+
+from lib import ENV, api, check, eq, key, new_account, verify, wait_until
+from test_80_gateway import cost, ensure_prices, reset, state
+
+# openai 7 needs Node 22; Debian 12 has 20.
+PACKAGES = ("openai@6", "@anthropic-ai/sdk@1")
+SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "gateway_sdk.mjs")
+
+
+def sdk_dir():
+    """The SDKs, installed once into the stack directory, beside a copy
+    of the script (ES modules resolve node_modules from the script's
+    directory)."""
+    npm = shutil.which("npm")
+    check(npm, "npm is not installed: the SDK tests need it (Debian: apt-get install npm)")
+    d = os.path.join(ENV["CREDITD_STACK_DIR"], "npm-sdks")
+    if not os.path.isdir(os.path.join(d, "node_modules", "@anthropic-ai", "sdk")):
+        os.makedirs(d, exist_ok=True)
+        with open(os.path.join(d, "package.json"), "w") as f:
+            json.dump({"name": "creditd-gateway-sdk-tests", "private": True, "type": "module"}, f)
+        p = subprocess.run([npm, "install", "--prefix", d, "--no-audit", "--no-fund", "--loglevel=error"] +
+                           list(PACKAGES), capture_output=True, text=True, timeout=600)
+        check(p.returncode == 0, "npm install %s failed: %s%s" % (PACKAGES, p.stdout[-800:], p.stderr[-800:]))
+    shutil.copy(SCRIPT, os.path.join(d, "gateway_sdk.mjs"))
+    return d
+
+
+def sdk(case, acct, base=None):
+    ensure_prices()
+    d = sdk_dir()
+    env = dict(os.environ, BASE=base or ENV["CREDITD_URL"], KEY=key("guard"), ACCOUNT=acct)
+    p = subprocess.run(["node", os.path.join(d, "gateway_sdk.mjs"), case], capture_output=True, text=True,
+                       timeout=120, env=env, cwd=d)
+    check(p.stdout.strip(), "%s printed nothing: %s" % (case, p.stderr[-1500:]))
+    out = json.loads(p.stdout.strip().splitlines()[-1])
+    check("failed" not in out, "%s failed: %r %s" % (case, out, p.stderr[-1500:]))
+    return out
+
+
+def settled(acct):
+    wait_until(lambda: state(acct)[1] == 0, timeout=10)
+    return state(acct)[0]
+
+
+def test_openai_sdk_create_and_stream_are_charged_their_usage():
+    reset()
+    acct = new_account("sdkoai")
+    before = state(acct)[0]
+    r = sdk("openai_create", acct)
+    check(r["text"], "an answer: %r" % r)
+    u = r["usage"]
+    charged = cost("gpt-4o-mini", u["prompt_tokens"], 0, u["completion_tokens"])
+    eq(settled(acct), before - charged, "create charged its usage to the micro")
+    r = sdk("openai_create_raw", acct)
+    check(int(r["charged"]) > 0 and r["hold"].startswith("hold_"), "creditd's headers reach the SDK: %r" % r)
+    before = settled(acct)
+    r = sdk("openai_stream", acct)
+    eq(r["text"].split(), ["w%d" % i for i in range(12)], "the stream read with for await")
+    eq(r["usageChunks"], 0, "no usage chunk the app did not ask for")
+    check(settled(acct) < before, "the stream charged")
+    verify()
+
+
+def test_openai_sdk_responses_stream_embeddings_and_models():
+    reset()
+    acct = new_account("sdkresp")
+    before = state(acct)[0]
+    r = sdk("openai_responses_stream", acct)
+    check("response.completed" in r["types"], "the Responses stream's events: %r" % r["types"])
+    u = r["usage"]
+    charged = cost("gpt-4o-mini", u["input_tokens"], u.get("input_tokens_details", {}).get("cached_tokens", 0),
+                   u["output_tokens"])
+    eq(settled(acct), before - charged, "charged the Responses usage to the micro")
+    r = sdk("openai_embeddings", acct)
+    eq(r["n"], 1, "one embedding")
+    r = sdk("openai_models", acct)
+    check("gpt-4o-mini" in r["ids"], "the models list through the SDK's pager: %r" % r["ids"])
+    verify()
+
+
+def test_anthropic_sdk_create_and_messages_stream():
+    reset()
+    acct = new_account("sdkanth")
+    before = state(acct)[0]
+    r = sdk("anthropic_create", acct)
+    u = r["usage"]
+    charged = cost("claude-haiku-4-5", u["input_tokens"], 0, u["output_tokens"])
+    eq(settled(acct), before - charged, "create charged to the micro")
+    before = settled(acct)
+    r = sdk("anthropic_stream", acct)
+    eq(r["text"].split(), ["w%d" % i for i in range(15)], "messages.stream() text")
+    u = r["usage"]
+    eq(settled(acct), before - cost("claude-haiku-4-5", u["input_tokens"], 0, u["output_tokens"]),
+       "the stream charged its final usage to the micro")
+    verify()
+
+
+def test_each_sdk_raises_its_own_error_class_for_a_402():
+    reset()
+    acct = new_account("sdkpoor")
+    api("POST", "/v1/accounts/%s/debits" % acct, {"amount_micros": state(acct)[0], "reason": "empty"})
+    r = sdk("openai_402", acct)
+    check(r["thrown"] and r["isClass"], "OpenAI.APIError: %r" % r)
+    eq(r["status"], 402, "its status")
+    eq(r["code"], "insufficient_credits", "creditd's code, where the SDK reads it")
+    r = sdk("anthropic_402", acct)
+    check(r["thrown"] and r["isClass"], "Anthropic.APIError: %r" % r)
+    eq((r["status"], r["type"]), (402, "billing_error"), "Anthropic's type for a 402")
+    r = sdk("openai_bad_model", acct)
+    check(r["thrown"] and r["isClass"] and r["status"] == 400, "BadRequestError for an unpriced model: %r" % r)
+
+
+def test_the_sdks_through_apache():
+    reset()
+    acct = new_account("sdkapache")
+    before = state(acct)[0]
+    base = ENV["CREDITD_APACHE_URL"]
+    r = sdk("openai_stream", acct, base=base)
+    eq(r["text"].split(), ["w%d" % i for i in range(12)], "a stream through mod_proxy_fcgi")
+    r = sdk("anthropic_create", acct, base=base)
+    check(r["text"], "an Anthropic answer through Apache")
+    check(settled(acct) < before, "charged")
+    verify()
