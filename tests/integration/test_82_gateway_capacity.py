@@ -1,0 +1,130 @@
+"""test_82_gateway_capacity.py: the gateway's calls never hold up the rest
+(DESIGN §12): with [gateway] max_streams calls hanging on a silent
+provider, /v1/guard/authorize and settle, the Stripe webhook and /healthz
+answer in their usual time, and one call more is refused 503 with
+Retry-After: 1 in the provider's shape, before anything is held. SIGTERM
+lets the calls in flight finish and settles them before creditd exits.
+These tests restart the nginx-side creditd with a config of their own
+(test_27's way) and start it again as the stack has it."""
+import json
+import os
+import re
+import shutil
+import signal
+import threading
+import time
+
+import stack
+from lib import ENV, api, check, eq, new_account, sql, verify, wait_until
+from test_30_stripe import deliver, event
+from test_80_gateway import body_chat, chat, mode, reset, state
+
+STREAMS = 6
+
+
+def with_gateway(settings, fn):
+    """Runs fn against the nginx-side creditd started with settings
+    (key = value lines) in its [gateway] section, then restarts it as the
+    stack has it."""
+    conf = stack.path("creditd-gateway.conf")
+    shutil.copy(ENV["CREDITD_CONFIG"], conf)
+    with open(conf) as f:
+        text = f.read()
+    with open(conf, "w") as f:
+        f.write(re.sub(r"\[gateway\]\n", "[gateway]\n" + settings, text))
+    os.chmod(conf, 0o600)
+    stack.creditd_kill9()
+    stack.creditd_start(config=conf)
+    try:
+        fn()
+    finally:
+        mode()
+        stack.creditd_kill9()
+        stack.creditd_start()
+
+
+def in_flight():
+    text = api("GET", "/metrics", auth=None).raw.decode()
+    m = re.search(r"^creditd_gateway_in_flight (\d+)$", text, re.M)
+    return int(m.group(1)) if m else -1
+
+
+def timed(fn):
+    t0 = time.monotonic()
+    r = fn()
+    return r, time.monotonic() - t0
+
+
+def test_silent_calls_never_hold_up_the_guard_the_webhook_or_healthz():
+    def run():
+        reset()
+        mode(mode="silent", silent_seconds=8)
+        acct = new_account("gwcap")
+        before = state(acct)
+        answers = []
+        threads = [threading.Thread(target=lambda: answers.append(chat(acct, body_chat(max_completion_tokens=50))))
+                   for _ in range(STREAMS)]
+        for t in threads:
+            t.start()
+        check(wait_until(lambda: in_flight() == STREAMS, timeout=10), "%d calls in flight: %d" % (STREAMS, in_flight()))
+        r = chat(acct, body_chat())
+        eq(r.status, 503, "one call more is refused: %r" % r.body[:200])
+        eq(r.json["error"]["code"], "gateway_busy", "creditd's code, in OpenAI's shape")
+        eq(r.headers.get("retry-after"), "1", "with Retry-After: 1")
+        other = new_account("gwcapg")
+        for name, fn in (
+                ("healthz", lambda: api("GET", "/healthz", auth=None)),
+                ("authorize", lambda: api("POST", "/v1/guard/authorize", {
+                    "account": other, "model": "gpt-4o", "input_tokens": 10, "max_output_tokens": 10,
+                    "request_id": "cap-1"}, auth="guard")),
+                ("webhook", lambda: deliver(event("customer.created", {"id": "cus_cap", "object": "customer"}))),
+                ("account", lambda: api("GET", "/v1/accounts/" + other, auth="read"))):
+            r, took = timed(fn)
+            check(200 <= r.status < 300, "%s answered %d" % (name, r.status))
+            check(took < 0.5, "%s answered in %.3f s with %d calls hanging" % (name, took, STREAMS))
+        hold = api("POST", "/v1/guard/authorize", {"account": other, "model": "gpt-4o", "input_tokens": 10,
+                                                   "max_output_tokens": 10, "request_id": "cap-2"}, auth="guard")
+        r, took = timed(lambda: api("POST", "/v1/guard/settle", {"hold_id": hold.json["hold_id"], "input_tokens": 10,
+                                                                 "output_tokens": 5}, auth="guard"))
+        check(r.status == 200 and took < 0.5, "settle answered %d in %.3f s" % (r.status, took))
+        eq(state(acct)[1] > 0, True, "the hanging calls are held meanwhile")
+        for t in threads:
+            t.join(30)
+        eq(sorted(a.status for a in answers), [502] * STREAMS, "each silent call ended 502 when the provider left")
+        check(all(a.json["error"]["code"] == "upstream_error" for a in answers), "in OpenAI's shape")
+        check(wait_until(lambda: state(acct) == before, timeout=10), "their holds released, nothing charged")
+        eq(in_flight(), 0, "nothing left in flight")
+    with_gateway("max_streams = %d\nfirst_byte_timeout_seconds = 30\n" % STREAMS, run)
+    verify()
+
+
+def test_sigterm_lets_streams_finish_and_settles_them():
+    def run():
+        reset()
+        mode(output_tokens=20, chunk_interval_ms=100)
+        acct = new_account("gwterm")
+        before = state(acct)[0]
+        answers = []
+        threads = [threading.Thread(target=lambda: answers.append(chat(acct, body_chat(stream=True,
+                                                                                      max_completion_tokens=40))))
+                   for _ in range(2)]
+        for t in threads:
+            t.start()
+        check(wait_until(lambda: in_flight() == 2, timeout=10), "two streams in flight")
+        time.sleep(0.3)
+        pid = stack.creditd_pid()
+        os.kill(pid, signal.SIGTERM)
+        for t in threads:
+            t.join(30)
+        check(wait_until(lambda: not stack.alive(pid), timeout=30), "creditd exited after its streams")
+        eq(len(answers), 2, "both streams answered")
+        for a in answers:
+            eq(a.status, 200, "streamed")
+            eq(a.events()[-1], "[DONE]", "each stream ran to its end after SIGTERM")
+        rows = sql("SELECT u.output_tokens FROM usage_records u JOIN accounts a ON a.id = u.account_id "
+                   "WHERE a.ext_id = '%s'" % acct)
+        eq(sorted(rows), [["20"], ["20"]], "both settled with the provider's usage before creditd exited")
+        stack.creditd_start(config=stack.path("creditd-gateway.conf"))
+        check(state(acct)[0] < before and state(acct)[1] == 0, "charged, nothing left held")
+    with_gateway("drain_seconds = 20\n", run)
+    verify()
