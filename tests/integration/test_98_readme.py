@@ -11,7 +11,7 @@ import os
 import re
 import subprocess
 
-from lib import ENV, api, check, eq, new_account
+from lib import ENV, api, check, eq, new_account, wait_until
 from test_20_guard import cost
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
@@ -86,3 +86,37 @@ def test_the_quickstart_runs_as_written():
     # variables are set.
     out = run(blocks[0] + blocks[1], acct)
     check('"checkout_url":"' in out and '"session_id":"' in out, "the top-up answers a Checkout URL: %s" % out)
+
+
+# ---- the gateway's section: one line ----------------------------------------
+
+def gateway_section(lang):
+    with open(os.path.join(ROOT, "README.md")) as f:
+        text = f.read()
+    part = text[text.index("## The gateway: one line"):]
+    part = part[:part.index("\n## ", 1)]
+    found = re.findall(r"```%s\n(.*?)```" % lang, part, re.S)
+    eq(len(found), 1, "one %s example in the gateway's section" % lang)
+    return found[0].replace('"demo"', '"%s"').replace("Creditd-Account: demo", "Creditd-Account: %s")
+
+
+def test_the_gateway_examples_run_as_written():
+    from test_80_gateway import ensure_prices, state
+    from test_81_gateway_sdks import sdk_dir
+    ensure_prices()
+    acct = new_account("demo")
+    before = state(acct)[0]
+    env = dict(os.environ, CREDITD_URL=ENV["CREDITD_URL"], CREDITD_GUARD_KEY=ENV["CREDITD_GUARD_KEY"])
+    script = gateway_section("sh").replace("%s", acct).replace("source .dev/demo.env", ": demo.env")
+    p = subprocess.run(["bash", "-e", "-o", "pipefail", "-c", script], capture_output=True, text=True, env=env,
+                       timeout=60)
+    check(p.returncode == 0 and '"choices"' in p.stdout, "the curl example: %s %s" % (p.stdout, p.stderr))
+    after_curl = state(acct)[0]
+    check(after_curl < before, "the curl call was charged")
+    js = gateway_section("js").replace("%s", acct)
+    p = subprocess.run(["node", "--input-type=module"], input=js, capture_output=True, text=True, env=env,
+                       cwd=sdk_dir(), timeout=60)
+    check(p.returncode == 0 and p.stdout.startswith("w0 w1"), "the Node example streamed: %r %s" % (p.stdout, p.stderr))
+    # A stream is settled once it ended: the client may see its end first.
+    check(wait_until(lambda: state(acct)[0] < after_curl and state(acct)[1] == 0, timeout=10),
+          "the Node example's stream was charged")
