@@ -258,7 +258,7 @@ static void test_settle(struct ledger *lg, struct batch *b)
 	struct guard_op op;
 	struct acct *a = &b->accts[0].a;
 	struct member_row *m = &b->members[0].m;
-	struct guard_settle r = {"hold_7_11", NULL, NULL, 100, 0, 300, hash, NULL, 0};
+	struct guard_settle r = {.hold_id = "hold_7_11", .input_tokens = 100, .output_tokens = 300, .request_hash = hash};
 	holds_written(b);
 	op_init(&op, GUARD_SETTLE);
 	op.in.settle = &r;
@@ -298,7 +298,8 @@ static void test_release_usage(struct ledger *lg, struct batch *b)
 	is_int(a->balance, 9300, "no balance moved");
 	op.hold_id = 11;
 	is_int(decide_release(b, &op), CD_E_CONFLICT, "a settled hold cannot be released");
-	struct guard_usage u = {"acme", NULL, "m", NULL, "use-1", NULL, 10, 0, 20, 0, 0, 500, hash};
+	struct guard_usage u = {.account = "acme", .model = "m", .request_id = "use-1", .input_tokens = 10,
+				.output_tokens = 20, .cost_micros = 500, .request_hash = hash};
 	op_init(&op, GUARD_USAGE);
 	op.in.usage = &u;
 	is_int(decide_usage(lg, b, &op), CD_OK, "usage: charged");
@@ -360,7 +361,8 @@ static void test_new_member_row(struct ledger *lg)
 	is_int(decide_authorize(lg, b, &op), CD_OK, "900 fits under it");
 	ok(m->reserved == 2900 && ba->reserved == 2900 && b->members[0].changed, "reserved on the row, to be written");
 	static const unsigned char hash[32] = {4};
-	struct guard_usage u = {"acme", "alice", "m", NULL, "new-3", NULL, 10, 0, 20, 0, 0, 101, hash};
+	struct guard_usage u = {.account = "acme", .member = "alice", .model = "m", .request_id = "new-3",
+				.input_tokens = 10, .output_tokens = 20, .cost_micros = 101, .request_hash = hash};
 	op_init(&op, GUARD_USAGE);
 	op.in.usage = &u;
 	is_int(decide_usage(lg, b, &op), CD_E_MEMBER_CAP, "usage past the plan's cap: 429");
