@@ -119,10 +119,10 @@ static int hold_of(struct api_ctx *ctx, struct gw_job *job, struct guard_authori
 	r->min_output_tokens = ctx->cfg->gw_shrink && output > 0 ? least * n : -1;
 	if (job->byok)
 		return 0;
-	if (pricing_token_cost(&p, margin, r->input_tokens, 0, r->max_output_tokens, &r->amount_micros) != PRICING_OK ||
+	struct pricing_tokens held = {r->input_tokens, 0, 0, r->max_output_tokens};
+	if (pricing_token_cost(&p, margin, &held, &r->amount_micros) != PRICING_OK ||
 	    r->amount_micros > LIMIT_AMOUNT_MICROS_MAX) {
-		api_error(rs, CD_E_INVALID, pricing_blame(&p, r->input_tokens, 0, r->max_output_tokens, job->ask.cap_field != NULL ?
-							  job->ask.cap_field : "input"),
+		api_error(rs, CD_E_INVALID, pricing_blame(&p, &held, job->ask.cap_field != NULL ? job->ask.cap_field : "input"),
 			  "the call's worst case is above the %lld micros one operation may move",
 			  (long long)LIMIT_AMOUNT_MICROS_MAX);
 		return -1;

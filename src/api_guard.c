@@ -102,13 +102,13 @@ static int hold_amount(struct api_ctx *ctx, json_t *body, struct guard_authorize
 	}
 	if (min_output_check(r, rs) != 0)
 		return -1;
-	if (pricing_token_cost(&p, margin, r->input_tokens, 0, r->max_output_tokens, &r->amount_micros) != PRICING_OK) {
+	const struct pricing_tokens held = {r->input_tokens, 0, 0, r->max_output_tokens};
+	if (pricing_token_cost(&p, margin, &held, &r->amount_micros) != PRICING_OK) {
 		api_error(rs, CD_E_INVALID, "input_tokens", "the token counts are too large to price");
 		return -1;
 	}
 	if (r->amount_micros > LIMIT_AMOUNT_MICROS_MAX) {
-		charge_refuse(rs, r->amount_micros, pricing_blame(&p, r->input_tokens, 0, r->max_output_tokens,
-								  "max_output_tokens"));
+		charge_refuse(rs, r->amount_micros, pricing_blame(&p, &held, "max_output_tokens"));
 		return -1;
 	}
 	r->price = p;
@@ -149,11 +149,30 @@ void api_authorize(struct api_ctx *ctx, const struct request *rq, char **params,
 	json_decref(body);
 }
 
+/* The parts of input_tokens (DESIGN §12): cached and cache-write tokens
+ * are both counted in it, so together they are at most it. 0, or -1
+ * with a 400 naming the field at fault. */
+static int input_parts_check(int64_t input, int64_t cached, int64_t cache_write, struct response *rs)
+{
+	if (cached > input) {
+		api_error(rs, CD_E_INVALID, "cached_input_tokens", "cached_input_tokens may not exceed input_tokens");
+		return -1;
+	}
+	if (cache_write > input - cached) {
+		api_error(rs, CD_E_INVALID, "cache_write_input_tokens",
+			  "cache_write_input_tokens (%lld) may not exceed input_tokens less cached_input_tokens (%lld): "
+			  "input_tokens counts both", (long long)cache_write, (long long)(input - cached));
+		return -1;
+	}
+	return 0;
+}
+
 static const struct jfield settle_fields[] = {
 	{"hold_id", J_STR, 1, 0, 1, LIMIT_HOLD_ID_BYTES, NULL},
 	{"input_tokens", J_INT, 1, 0, 0, TOKENS_MAX, NULL},
 	{"output_tokens", J_INT, 1, 0, 0, TOKENS_MAX, NULL},
 	{"cached_input_tokens", J_INT, 0, 0, 0, TOKENS_MAX, NULL},
+	{"cache_write_input_tokens", J_INT, 0, 0, 0, TOKENS_MAX, NULL},
 	{"model", J_STR, 0, 1, 1, LIMIT_NAME_BYTES, NULL},
 	{"conversation_id", J_STR, 0, 1, 1, LIMIT_REQUEST_ID_BYTES, NULL},
 	{"idempotency_key", J_STR, 0, 0, 1, LIMIT_IDEMPOTENCY_KEY_BYTES, NULL},
@@ -178,14 +197,15 @@ void api_settle(struct api_ctx *ctx, const struct request *rq, char **params, st
 	r.input_tokens = jsonio_int(body, "input_tokens", 0);
 	r.output_tokens = jsonio_int(body, "output_tokens", 0);
 	r.cached_input_tokens = jsonio_int(body, "cached_input_tokens", 0);
+	r.cache_write_input_tokens = jsonio_int(body, "cache_write_input_tokens", 0);
 	/* The ledger prices the hold's own model from the cache, in the
 	 * batch's transaction: a settle that comes before the cache's first
 	 * load (just after start) loads it here, or waits for it. */
 	if (!ledger_prices_loaded() && ledger_prices_reload(ctx->lg) != CD_OK) {
 		api_error(rs, CD_E_UNAVAILABLE, NULL, "prices are not loaded yet");
 		rs->retry_after = 1;
-	} else if (r.cached_input_tokens > r.input_tokens)
-		api_error(rs, CD_E_INVALID, "cached_input_tokens", "cached_input_tokens may not exceed input_tokens");
+	} else if (input_parts_check(r.input_tokens, r.cached_input_tokens, r.cache_write_input_tokens, rs) != 0)
+		;
 	else if (r.model != NULL && !api_model_price(ctx, r.model, &p, &margin))
 		api_error(rs, CD_E_INVALID, "model", "unknown model '%s'", r.model);
 	else if (api_call_of(ctx, rq, body, &call, hash, rs) != 0)
@@ -235,6 +255,7 @@ static const struct jfield usage_fields[] = {
 	{"input_tokens", J_INT, 0, 0, 0, TOKENS_MAX, NULL},
 	{"output_tokens", J_INT, 0, 0, 0, TOKENS_MAX, NULL},
 	{"cached_input_tokens", J_INT, 0, 0, 0, TOKENS_MAX, NULL},
+	{"cache_write_input_tokens", J_INT, 0, 0, 0, TOKENS_MAX, NULL},
 	{"request_id", J_STR, 0, 1, 1, LIMIT_REQUEST_ID_BYTES, NULL},
 	{"conversation_id", J_STR, 0, 1, 1, LIMIT_REQUEST_ID_BYTES, NULL},
 	{"byok", J_BOOL, 0, 1, 0, 0, NULL},
@@ -247,26 +268,25 @@ static const struct jfield usage_fields[] = {
  * the ledger charges what is computed here). */
 static int usage_check(struct api_ctx *ctx, json_t *body, struct guard_usage *u, struct response *rs)
 {
-	struct price p = {0, 0, 0, 0};
+	struct price p = {0, 0, 0, 0, 0};
 	int64_t margin;
+	const struct pricing_tokens used = {u->input_tokens, u->cached_input_tokens, u->cache_write_input_tokens,
+					    u->output_tokens};
 	if ((u->model == NULL) == (u->action == NULL))
 		api_error(rs, CD_E_INVALID, u->model ? "action" : "model", "give exactly one of model or action");
 	else if (u->model != NULL && (!jsonio_has(body, "input_tokens") || !jsonio_has(body, "output_tokens")))
 		api_error(rs, CD_E_INVALID, jsonio_has(body, "input_tokens") ? "output_tokens" : "input_tokens",
 			  "input_tokens and output_tokens are required with a model");
-	else if (u->cached_input_tokens > u->input_tokens)
-		api_error(rs, CD_E_INVALID, "cached_input_tokens", "cached_input_tokens may not exceed input_tokens");
+	else if (input_parts_check(u->input_tokens, u->cached_input_tokens, u->cache_write_input_tokens, rs) != 0)
+		;
 	else if (!u->byok && u->model != NULL && !api_model_price(ctx, u->model, &p, &margin))
 		api_error(rs, CD_E_INVALID, "model", "unknown model '%s'", u->model);
 	else if (!u->byok && u->action != NULL && !action_price(ctx, u->action, &u->cost_micros))
 		api_error(rs, CD_E_INVALID, "action", "unknown action '%s'", u->action);
-	else if (!u->byok && u->model != NULL &&
-		 pricing_token_cost(&p, margin, u->input_tokens, u->cached_input_tokens, u->output_tokens,
-				    &u->cost_micros) != PRICING_OK)
+	else if (!u->byok && u->model != NULL && pricing_token_cost(&p, margin, &used, &u->cost_micros) != PRICING_OK)
 		api_error(rs, CD_E_INVALID, "input_tokens", "the token counts are too large to price");
 	else if (!u->byok && u->cost_micros > LIMIT_AMOUNT_MICROS_MAX)
-		charge_refuse(rs, u->cost_micros, u->model == NULL ? "action" : pricing_blame(&p, u->input_tokens,
-						  u->cached_input_tokens, u->output_tokens, "output_tokens"));
+		charge_refuse(rs, u->cost_micros, u->model == NULL ? "action" : pricing_blame(&p, &used, "output_tokens"));
 	else
 		return api_check_account_id(u->account, "account", rs);
 	return -1;
@@ -291,6 +311,7 @@ void api_usage(struct api_ctx *ctx, const struct request *rq, char **params, str
 	u.input_tokens = jsonio_int(body, "input_tokens", 0);
 	u.output_tokens = jsonio_int(body, "output_tokens", 0);
 	u.cached_input_tokens = jsonio_int(body, "cached_input_tokens", 0);
+	u.cache_write_input_tokens = jsonio_int(body, "cache_write_input_tokens", 0);
 	u.byok = jsonio_bool(body, "byok", 0);
 	u.force = jsonio_bool(body, "force", 0);
 	snprintf(rs->account, sizeof(rs->account), "%s", u.account);

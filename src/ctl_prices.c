@@ -56,14 +56,22 @@ static int read_csv(FILE *f, const char *path, struct rows *r)
 	return 0;
 }
 
-/* One model of a JSON catalogue, checked as a CSV line would be. */
-static int json_model(const char *path, size_t entry, const char *name, const int64_t v[4], struct rows *r)
+/* A JSON catalogue's model with no cache-write price: its CSV row has
+ * none either (the input price). */
+#define NO_CACHE_WRITE INT64_MIN
+
+/* One model of a JSON catalogue, checked as a CSV line would be: v[4]
+ * is its cache-write price, or NO_CACHE_WRITE. */
+static int json_model(const char *path, size_t entry, const char *name, const int64_t v[5], struct rows *r)
 {
-	char line[512], err[256];
+	char line[512], err[256], cache_write[32] = "";
 	struct price_row *row = row_next(r);
 	if (row == NULL)
 		return -1;
-	snprintf(line, sizeof(line), "model,%s,%" PRId64 ",%" PRId64 ",%" PRId64 ",%" PRId64, name, v[0], v[1], v[2], v[3]);
+	if (v[4] != NO_CACHE_WRITE)
+		snprintf(cache_write, sizeof(cache_write), ",%" PRId64, v[4]);
+	snprintf(line, sizeof(line), "model,%s,%" PRId64 ",%" PRId64 ",%" PRId64 ",%" PRId64 "%s", name, v[0], v[1], v[2],
+		 v[3], cache_write);
 	if (strchr(name, ',') != NULL || pricing_parse_row(line, row, err, sizeof(err)) != 0) {
 		fprintf(stderr, "creditctl: %s: entry %zu (%s): %s; nothing imported\n", path, entry, name,
 			strchr(name, ',') != NULL ? "a model name has no comma" : err);
@@ -73,19 +81,23 @@ static int json_model(const char *path, size_t entry, const char *name, const in
 	return 0;
 }
 
-/* A list of {model, input_micros_per_mtok, ...} in micros. */
+/* A list of {model, input_micros_per_mtok, ...} in micros;
+ * cache_write_micros_per_mtok may be absent (the input price). */
 static int read_json_list(json_t *root, const char *path, struct rows *r)
 {
 	static const char *const micros_keys[] = {"input_micros_per_mtok", "cached_input_micros_per_mtok",
-						  "output_micros_per_mtok", "max_output_tokens"};
+						  "output_micros_per_mtok", "max_output_tokens",
+						  "cache_write_micros_per_mtok"};
 	size_t i;
 	json_t *e;
 	json_array_foreach(root, i, e) {
 		const char *name = json_string_value(json_object_get(e, "model"));
-		int64_t v[4];
-		for (int k = 0; k < 4; k++) {
+		int64_t v[5] = {0, 0, 0, 0, NO_CACHE_WRITE};
+		for (int k = 0; k < 5; k++) {
 			json_t *f = json_object_get(e, micros_keys[k]);
-			if (!json_is_integer(f)) {
+			if (k == 4 && f == NULL)
+				break;
+			if (!json_is_integer(f) || json_integer_value(f) == NO_CACHE_WRITE) {
 				fprintf(stderr, "creditctl: %s: entry %zu (%s): %s must be an integer; nothing imported\n",
 					path, i + 1, name ? name : "no model", micros_keys[k]);
 				return -1;
@@ -106,19 +118,22 @@ static int read_json_list(json_t *root, const char *path, struct rows *r)
 static int read_json_models(json_t *root, const char *path, struct rows *r)
 {
 	static const char *const usd_keys[] = {"input_cost_per_token", "cache_read_input_token_cost",
-					       "output_cost_per_token"};
+					       "output_cost_per_token", "cache_creation_input_token_cost"};
 	const char *name;
 	json_t *e;
 	size_t entry = 0;
 	json_object_foreach(root, name, e) {
-		int64_t v[4];
+		int64_t v[5] = {0, 0, 0, 0, NO_CACHE_WRITE};
 		char num[64];
 		entry++;
-		for (int k = 0; k < 3; k++) {
+		for (int k = 0; k < 4; k++) {
 			json_t *f = json_object_get(e, usd_keys[k]);
 			if (k == 1 && f == NULL)
 				f = json_object_get(e, usd_keys[0]);	/* no cache price: the input price */
-			if (jsonio_number_text(f, num, sizeof(num)) != 0 || pricing_decimal_scaled(num, 12, &v[k]) != 0) {
+			if (k == 3 && f == NULL)
+				break;		/* no cache-write price: the input price */
+			if (jsonio_number_text(f, num, sizeof(num)) != 0 ||
+			    pricing_decimal_scaled(num, 12, &v[k == 3 ? 4 : k]) != 0) {
 				fprintf(stderr, "creditctl: %s: entry %zu (%s): %s %s; nothing imported\n", path, entry, name,
 					usd_keys[k], f == NULL ? "is missing" : "is not a price in whole micros per million tokens");
 				return -1;
@@ -140,12 +155,14 @@ static int read_json_models(json_t *root, const char *path, struct rows *r)
 }
 
 /* A JSON catalogue (DESIGN §9): a list of {model, input_micros_per_mtok,
- * cached_input_micros_per_mtok, output_micros_per_mtok, max_output_tokens},
- * or an object of models with per-token prices in currency units as
- * public catalogues publish them (input_cost_per_token,
- * output_cost_per_token, cache_read_input_token_cost (else the input
- * price), max_output_tokens or max_tokens), converted exactly from their
- * decimal text to micros per million tokens. */
+ * cached_input_micros_per_mtok, output_micros_per_mtok, max_output_tokens,
+ * cache_write_micros_per_mtok?}, or an object of models with per-token
+ * prices in currency units as public catalogues publish them
+ * (input_cost_per_token, output_cost_per_token,
+ * cache_read_input_token_cost (else the input price),
+ * cache_creation_input_token_cost (else the input price: DESIGN §12),
+ * max_output_tokens or max_tokens), converted exactly from their decimal
+ * text to micros per million tokens. */
 static int read_json(const char *text, const char *path, struct rows *r)
 {
 	json_error_t je;
@@ -200,6 +217,25 @@ static int read_prices(const char *path, struct rows *r)
 	return rc;
 }
 
+/* A dry run's line for a model: its new price (was NULL), or each field
+ * from what it was to what it would be. */
+static void print_change(const struct price_row *row, const struct price *was)
+{
+	const struct price *p = &row->price;
+	if (was == NULL) {
+		printf("%s: new: input %" PRId64 ", cached_input %" PRId64 ", output %" PRId64 ", max_output_tokens %" PRId64
+		       ", cache_write %" PRId64 "\n", row->name, p->input_micros_per_mtok, p->cached_input_micros_per_mtok,
+		       p->output_micros_per_mtok, p->max_output_tokens, p->cache_write_micros_per_mtok);
+		return;
+	}
+	printf("%s: input %" PRId64 " -> %" PRId64 ", cached_input %" PRId64 " -> %" PRId64 ", output %" PRId64
+	       " -> %" PRId64 ", max_output_tokens %" PRId64 " -> %" PRId64 ", cache_write %" PRId64 " -> %" PRId64 "\n",
+	       row->name, was->input_micros_per_mtok, p->input_micros_per_mtok, was->cached_input_micros_per_mtok,
+	       p->cached_input_micros_per_mtok, was->output_micros_per_mtok, p->output_micros_per_mtok,
+	       was->max_output_tokens, p->max_output_tokens, was->cache_write_micros_per_mtok,
+	       p->cache_write_micros_per_mtok);
+}
+
 /* price import FILE [--max-increase-pct N] [--force] [--dry-run]: a
  * price list, CSV or JSON, all or nothing. A model's price rising by more
  * than N % (20 by default) refuses the whole import unless --force (a
@@ -242,17 +278,11 @@ static int price_import(struct ledger *lg, int argc, char **argv)
 			continue;
 		if (!ledger_price_model(row->name, &was, &margin)) {
 			if (dry)
-				printf("%s: new: input %" PRId64 ", cached_input %" PRId64 ", output %" PRId64 ", max_output_tokens %" PRId64 "\n",
-				       row->name, row->price.input_micros_per_mtok, row->price.cached_input_micros_per_mtok,
-				       row->price.output_micros_per_mtok, row->price.max_output_tokens);
+				print_change(row, NULL);
 			continue;
 		}
 		if (dry && memcmp(&was, &row->price, sizeof(was)) != 0)
-			printf("%s: input %" PRId64 " -> %" PRId64 ", cached_input %" PRId64 " -> %" PRId64 ", output %" PRId64
-			       " -> %" PRId64 ", max_output_tokens %" PRId64 " -> %" PRId64 "\n", row->name,
-			       was.input_micros_per_mtok, row->price.input_micros_per_mtok, was.cached_input_micros_per_mtok,
-			       row->price.cached_input_micros_per_mtok, was.output_micros_per_mtok,
-			       row->price.output_micros_per_mtok, was.max_output_tokens, row->price.max_output_tokens);
+			print_change(row, &was);
 		if (!force && !refused && pricing_rise_above(&was, &row->price, max_pct, &field, &old_v, &new_v)) {
 			fprintf(stderr, "creditctl: %s: %s: %s rises from %" PRId64 " to %" PRId64
 				", more than --max-increase-pct %" PRId64 "; nothing imported (--force imports it)\n",
@@ -279,9 +309,9 @@ static void print_price_change(const struct ledger_price_change *c)
 	char at[TIMEFMT_LEN];
 	const struct price *p = &c->price;
 	timefmt_rfc3339(c->effective_at, at);
-	printf("%s  input %" PRId64 "  cached_input %" PRId64 "  output %" PRId64 "  max_output_tokens %" PRId64 "\n",
-	       at, p->input_micros_per_mtok, p->cached_input_micros_per_mtok, p->output_micros_per_mtok,
-	       p->max_output_tokens);
+	printf("%s  input %" PRId64 "  cached_input %" PRId64 "  output %" PRId64 "  max_output_tokens %" PRId64
+	       "  cache_write %" PRId64 "\n", at, p->input_micros_per_mtok, p->cached_input_micros_per_mtok,
+	       p->output_micros_per_mtok, p->max_output_tokens, p->cache_write_micros_per_mtok);
 }
 
 /* Every price the model had, oldest first, with when it took effect

@@ -18,17 +18,21 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { F_REQUESTS, F_INPUT, F_CACHED, F_OUTPUT, F_COUNT };
+enum { F_REQUESTS, F_INPUT, F_CACHED, F_CACHE_WRITE, F_OUTPUT, F_COUNT };
 /* A model name on either side: an alias's or usage's creditd model
  * (utf8mb4 text) or a provider's name. */
 #define RECON_MODEL_BYTES LEDGER_TEXT_BYTES(LIMIT_PROVIDER_MODEL_BYTES)
 _Static_assert(LIMIT_PROVIDER_MODEL_BYTES >= LIMIT_NAME_BYTES, "a creditd model name fits");
-static const char *const field_names[F_COUNT] = {"requests", "input_tokens", "cached_input_tokens", "output_tokens"};
+static const char *const field_names[F_COUNT] = {"requests", "input_tokens", "cached_input_tokens",
+						 "cache_write_input_tokens", "output_tokens"};
 
 struct recon_row {
 	int64_t day;
 	char model[RECON_MODEL_BYTES];	/* creditd's, or the provider's when unmatched */
 	int64_t provider[F_COUNT], creditd[F_COUNT];
+	/* creditd's calls settled by each reason (DESIGN §12): drift should
+	 * come from estimated ones alone. */
+	int64_t by_settle_reason[LEDGER_SETTLE_REASON_COUNT];
 	int provider_requests;		/* every bucket counted requests */
 	int provider_seen, matched;
 	int64_t expected_micros;	/* -1: no price (unmatched, or too large) */
@@ -203,6 +207,8 @@ static void rows_fold(struct recon *r)
 			o->provider[f] += w->provider[f];
 			o->creditd[f] += w->creditd[f];
 		}
+		for (int k = 0; k < LEDGER_SETTLE_REASON_COUNT; k++)
+			o->by_settle_reason[k] += w->by_settle_reason[k];
 		o->provider_requests = (o->provider_seen ? o->provider_requests : 1) &&
 				       (w->provider_seen ? w->provider_requests : 1);
 		o->provider_seen |= w->provider_seen;
@@ -232,6 +238,7 @@ static int provider_rows(struct recon *r, const struct recon_buckets *b, const s
 		w->provider[F_REQUESTS] = k->requests;
 		w->provider[F_INPUT] = k->input_tokens;
 		w->provider[F_CACHED] = k->cached_input_tokens;
+		w->provider[F_CACHE_WRITE] = k->cache_write_input_tokens;
 		w->provider[F_OUTPUT] = k->output_tokens;
 	}
 	rows_fold(r);
@@ -272,8 +279,10 @@ static int creditd_rows(struct ledger *lg, struct recon *r)
 		w->creditd[F_REQUESTS] = u[i].requests;
 		w->creditd[F_INPUT] = u[i].input_tokens;
 		w->creditd[F_CACHED] = u[i].cached_input_tokens;
+		w->creditd[F_CACHE_WRITE] = u[i].cache_write_input_tokens;
 		w->creditd[F_OUTPUT] = u[i].output_tokens;
 		w->charged_micros = u[i].charged_micros;
+		memcpy(w->by_settle_reason, u[i].by_settle_reason, sizeof(w->by_settle_reason));
 	}
 	free(u);
 	if (rc != CD_OK)
@@ -313,8 +322,9 @@ static int judge(struct ledger *lg, struct recon *r)
 		enum cd_err rc = ledger_price_in_effect(lg, w->model, w->day + TIMEFMT_SECONDS_PER_DAY, &p, &found);
 		if (rc != CD_OK)
 			return ctl_fail(lg, rc, "reconcile") * -1;
-		if (found && pricing_token_cost(&p, margin, w->provider[F_INPUT], w->provider[F_CACHED],
-						w->provider[F_OUTPUT], &cost) == PRICING_OK)
+		const struct pricing_tokens t = {w->provider[F_INPUT], w->provider[F_CACHED], w->provider[F_CACHE_WRITE],
+						 w->provider[F_OUTPUT]};
+		if (found && pricing_token_cost(&p, margin, &t, &cost) == PRICING_OK)
 			w->expected_micros = cost;
 	}
 	return all;
@@ -342,9 +352,18 @@ static json_t *drift_json(int64_t provider, int64_t creditd, int reported)
 
 static json_t *side_json(const int64_t *v)
 {
-	return json_pack("{s:I, s:I, s:I, s:I}", field_names[F_REQUESTS], (json_int_t)v[F_REQUESTS],
-			 field_names[F_INPUT], (json_int_t)v[F_INPUT], field_names[F_CACHED], (json_int_t)v[F_CACHED],
-			 field_names[F_OUTPUT], (json_int_t)v[F_OUTPUT]);
+	json_t *o = json_object();
+	for (int f = 0; f < F_COUNT; f++)
+		json_object_set_new(o, field_names[f], json_integer((json_int_t)v[f]));
+	return o;
+}
+
+static json_t *reasons_json(const int64_t *v)
+{
+	json_t *o = json_object();
+	for (int i = 0; i < LEDGER_SETTLE_REASON_COUNT; i++)
+		json_object_set_new(o, ledger_settle_reason(i), json_integer((json_int_t)v[i]));
+	return o;
 }
 
 static json_t *row_json(const struct recon_row *w)
@@ -355,8 +374,9 @@ static json_t *row_json(const struct recon_row *w)
 	for (int f = 0; f < F_COUNT; f++)
 		json_object_set_new(drift, field_names[f], drift_json(w->provider[f], w->creditd[f],
 								      f != F_REQUESTS || w->provider_requests));
-	return json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:I, s:b}", "day", day, "model", w->model, "provider",
+	return json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:I, s:b}", "day", day, "model", w->model, "provider",
 			 side_json(w->provider), "creditd", side_json(w->creditd), "drift_pct", drift,
+			 "by_settle_reason", reasons_json(w->by_settle_reason),
 			 "expected_micros", w->expected_micros >= 0 ? json_integer(w->expected_micros) : json_null(),
 			 "charged_micros", (json_int_t)w->charged_micros, "within_tolerance", w->within);
 }
@@ -393,11 +413,25 @@ static void print_cell(int64_t provider, int64_t creditd, int reported)
 	printf(" %12" PRId64 " %12" PRId64 " %9s", provider, creditd, drift);
 }
 
+/* Under a row with gateway calls, creditd's calls by settle reason. */
+static void print_reasons(const struct recon_row *w)
+{
+	int64_t any = 0;
+	for (int i = 0; i < LEDGER_SETTLE_REASON_COUNT; i++)
+		any += w->by_settle_reason[i];
+	if (any == 0)
+		return;
+	printf("%-10s %-32s settled by reason:", "", "");
+	for (int i = 0; i < LEDGER_SETTLE_REASON_COUNT; i++)
+		printf("%s %s %" PRId64, i > 0 ? "," : "", ledger_settle_reason(i), w->by_settle_reason[i]);
+	printf("\n");
+}
+
 static void print_table(const struct recon *r, int ok)
 {
-	printf("%-10s %-32s %-36s %-36s %-36s %-36s %14s %14s %s\n", "day", "model",
-	       "requests: provider creditd drift", "input_tokens", "cached_input_tokens", "output_tokens",
-	       "expected_micros", "charged_micros", "");
+	printf("%-10s %-32s %-36s %-36s %-36s %-36s %-36s %14s %14s %s\n", "day", "model",
+	       "requests: provider creditd drift", "input_tokens", "cached_input_tokens", "cache_write_input_tokens",
+	       "output_tokens", "expected_micros", "charged_micros", "");
 	for (size_t i = 0; i < r->n; i++) {
 		const struct recon_row *w = &r->rows[i];
 		char day[TIMEFMT_LEN], expected[24] = "-";
@@ -408,6 +442,7 @@ static void print_table(const struct recon *r, int ok)
 		if (w->expected_micros >= 0)
 			snprintf(expected, sizeof(expected), "%" PRId64, w->expected_micros);
 		printf(" %14s %14" PRId64 " %s\n", expected, w->charged_micros, w->within ? "ok" : "OUTSIDE");
+		print_reasons(w);
 	}
 	for (size_t i = 0; i < r->nunmatched; i++)
 		printf("unmatched model: %s (creditctl price alias %s MODEL)\n", r->unmatched[i], r->unmatched[i]);

@@ -105,9 +105,11 @@ static int anthropic_result(const char *file, const char *where, json_t *r, stru
 		fprintf(stderr, "creditctl: %s: %s: token counts too large\n", file, where);
 		return -1;
 	}
-	/* Writing the cache is input too: creditd prices it as input. */
+	/* Writing the cache is input too, priced at the cache-write price
+	 * (DESIGN §12). */
 	k->input_tokens = uncached + read + c1h + c5m;
 	k->cached_input_tokens = read;
+	k->cache_write_input_tokens = c1h + c5m;
 	return 0;
 }
 
@@ -233,15 +235,18 @@ static int csv_split(char *line, char **f, int max)
 	return n;
 }
 
+/* date,model,input_tokens,cached_input_tokens,output_tokens
+ * [,requests[,cache_write_input_tokens]]: input counts cached and
+ * cache-write tokens, as the providers' reports do. */
 static int csv_line(const char *file, int lineno, char *line, struct recon_buckets *b)
 {
 	static const char *const names[] = {"date", "model", "input_tokens", "cached_input_tokens", "output_tokens",
-					    "requests"};
-	char *f[7];
-	int n = csv_split(line, f, 7);
-	if (n < 5 || n > 6) {
-		fprintf(stderr, "creditctl: %s:%d: %d fields; date,model,input_tokens,cached_input_tokens,output_tokens[,requests]\n",
-			file, lineno, n);
+					    "requests", "cache_write_input_tokens"};
+	char *f[8];
+	int n = csv_split(line, f, 8);
+	if (n < 5 || n > 7) {
+		fprintf(stderr, "creditctl: %s:%d: %d fields; date,model,input_tokens,cached_input_tokens,output_tokens"
+			"[,requests[,cache_write_input_tokens]]\n", file, lineno, n);
 		return -1;
 	}
 	struct recon_bucket *k = bucket_next(b, file);
@@ -259,11 +264,17 @@ static int csv_line(const char *file, int lineno, char *line, struct recon_bucke
 	if (csv_count(file, lineno, names[2], f[2], &k->input_tokens) != 0 ||
 	    csv_count(file, lineno, names[3], f[3], &k->cached_input_tokens) != 0 ||
 	    csv_count(file, lineno, names[4], f[4], &k->output_tokens) != 0 ||
-	    (n == 6 && csv_count(file, lineno, names[5], f[5], &k->requests) != 0))
+	    (n >= 6 && csv_count(file, lineno, names[5], f[5], &k->requests) != 0) ||
+	    (n == 7 && csv_count(file, lineno, names[6], f[6], &k->cache_write_input_tokens) != 0))
 		return -1;
-	k->has_requests = n == 6;
+	k->has_requests = n >= 6;
 	if (k->cached_input_tokens > k->input_tokens) {
 		fprintf(stderr, "creditctl: %s:%d: cached_input_tokens: above input_tokens (which counts them)\n", file, lineno);
+		return -1;
+	}
+	if (k->cache_write_input_tokens > k->input_tokens - k->cached_input_tokens) {
+		fprintf(stderr, "creditctl: %s:%d: cache_write_input_tokens: above input_tokens less cached_input_tokens "
+			"(input_tokens counts both)\n", file, lineno);
 		return -1;
 	}
 	b->n++;

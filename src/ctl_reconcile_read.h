@@ -12,11 +12,12 @@
 enum recon_format { RECON_GUESS = 0, RECON_OPENAI, RECON_ANTHROPIC, RECON_CSV };
 
 /* One day × model of the provider's report. input_tokens counts cached
- * (and, for Anthropic, cache-creation) tokens, OpenAI's convention. */
+ * and cache-write (Anthropic's cache-creation) tokens, OpenAI's
+ * convention: cached + cache_write <= input. */
 struct recon_bucket {
 	int64_t day;				/* the UTC day's first second */
 	char model[LIMIT_PROVIDER_MODEL_BYTES + 1];
-	int64_t requests, input_tokens, cached_input_tokens, output_tokens;
+	int64_t requests, input_tokens, cached_input_tokens, cache_write_input_tokens, output_tokens;
 	int has_requests;			/* the report counts requests */
 	const char *path;			/* borrowed from argv: the file it came from */
 };

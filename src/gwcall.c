@@ -315,8 +315,10 @@ static enum cd_err charge(struct call *c, const struct gw_usage *u, const char *
 	struct ledger_call call = {NULL, hash};
 	/* A BYOK call's hold holds nothing: its settle records the usage,
 	 * byok true, and charges nothing. */
-	struct guard_settle s = {job->hold_id, NULL, NULL, u->input_tokens, u->cached_input_tokens, u->output_tokens,
-				 hash, NULL, 0, reason};
+	struct guard_settle s = {.hold_id = job->hold_id, .input_tokens = u->input_tokens,
+				 .cached_input_tokens = u->cached_input_tokens, .output_tokens = u->output_tokens,
+				 .cache_write_input_tokens = u->cache_write_tokens, .request_hash = hash,
+				 .settle_reason = reason};
 	struct ledger *lg = lg_borrow();
 	if (lg != NULL)
 		rc = ledger_settle(lg, &call, &s, &res);
@@ -365,9 +367,9 @@ static const char *disagreement(const struct call *c, const struct gw_usage *u, 
 	int64_t n = c->job->ask.choices > 0 ? c->job->ask.choices : 1;
 	int64_t sent_cap = c->job->cap >= 0 ? c->job->cap : c->job->ask.output_cap;
 	why[0] = '\0';
-	if (u->cached_input_tokens > u->input_tokens)
-		snprintf(why, cap, "cached input (%lld) above input (%lld)", (long long)u->cached_input_tokens,
-			 (long long)u->input_tokens);
+	if (u->cached_input_tokens > u->input_tokens - u->cache_write_tokens)
+		snprintf(why, cap, "cached (%lld) and cache-write (%lld) input above input (%lld)",
+			 (long long)u->cached_input_tokens, (long long)u->cache_write_tokens, (long long)u->input_tokens);
 	else if (sent_cap >= 0 && u->output_tokens > sent_cap * n)
 		snprintf(why, cap, "output_tokens %lld above the %s of %lld sent (%lld choices)",
 			 (long long)u->output_tokens, c->job->ask.cap_field != NULL ? c->job->ask.cap_field : "cap",

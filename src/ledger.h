@@ -436,6 +436,19 @@ struct ledger_price_change {
 enum cd_err ledger_price_history(struct ledger *lg, const char *model, const struct ledger_price_change *after,
 				 struct ledger_price_change *rows, int cap, int *n);
 
+/* ---- Settle reasons ---- */
+/* The reasons a gateway settle records (DESIGN §12: the provider's
+ * figures, the client gone mid-stream, an estimate, an error before any
+ * output), as usage records keep them and reports count them, in this
+ * order. A guard settle or usage has none (NULL). */
+#define LEDGER_SETTLE_REASONS(X) X(provider_usage) X(client_gone) X(estimated) X(provider_error)
+#define LEDGER_SETTLE_REASON_COUNT 4
+/* The name of reason i, 0 to LEDGER_SETTLE_REASON_COUNT - 1 (static). */
+const char *ledger_settle_reason(int i);
+/* 1 when reason is NULL or one of LEDGER_SETTLE_REASONS, else 0: settle
+ * and usage refuse any other as a caller's bug (CD_E_INTERNAL, logged). */
+int ledger_settle_reason_ok(const char *reason);
+
 /* ---- Reconciliation with the provider (creditctl reconcile) ----
  * Reads only. Periods are [from, to) in unix seconds, whole UTC days. */
 
@@ -444,8 +457,11 @@ enum cd_err ledger_price_history(struct ledger *lg, const char *model, const str
 struct ledger_usage_day {
 	int64_t day;				/* the day's first second */
 	char model[LEDGER_TEXT_BYTES(LIMIT_NAME_BYTES)];
-	int64_t requests, input_tokens, cached_input_tokens, output_tokens;
+	int64_t requests, input_tokens, cached_input_tokens, cache_write_input_tokens, output_tokens;
 	int64_t charged_micros;
+	/* The calls settled by each reason (LEDGER_SETTLE_REASONS' order);
+	 * those with none are the rest of requests. */
+	int64_t by_settle_reason[LEDGER_SETTLE_REASON_COUNT];
 };
 /* Every day × model of [from, to) in one grouped query, ordered by day
  * and model, into rows (cap of them). *more = 1 when there were more than
@@ -507,6 +523,10 @@ struct guard_settle {
 	const struct price *price;	/* model's price found by the caller, or NULL */
 	int64_t margin_bps;		/* with price */
 	const char *settle_reason;	/* the gateway's (DESIGN §12); NULL: a guard settle */
+	/* Input tokens written to the provider's prompt cache, part of
+	 * input_tokens as cached ones are (cached + cache_write <= input),
+	 * charged at the model's cache-write price (DESIGN §12). */
+	int64_t cache_write_input_tokens;
 };
 enum cd_err ledger_settle(struct ledger *lg, const struct ledger_call *call, const struct guard_settle *r,
 			  struct ledger_result *res);
@@ -524,6 +544,7 @@ struct guard_usage {
 	int64_t cost_micros;		/* priced by the caller (0 with byok) */
 	const unsigned char *request_hash;	/* 32 bytes: a replayed request_id must match */
 	const char *settle_reason;	/* the gateway's (DESIGN §12); NULL: not the gateway's */
+	int64_t cache_write_input_tokens;	/* as guard_settle's; priced by the caller in cost_micros */
 };
 enum cd_err ledger_usage(struct ledger *lg, const struct ledger_call *call, const struct guard_usage *r,
 			 struct ledger_result *res);

@@ -293,7 +293,9 @@ enum cd_err ledger_account_patch(struct ledger *lg, const struct ledger_call *ca
 	"IF(uh.id IS NULL, uk.input_tokens, uh.input_tokens), "                                                 \
 	"IF(uh.id IS NULL, uk.cached_input_tokens, uh.cached_input_tokens), "                                   \
 	"IF(uh.id IS NULL, uk.output_tokens, uh.output_tokens), IF(uh.id IS NULL, uk.member, uh.member), "      \
-	"IF(uh.id IS NULL, uk.byok, uh.byok), t.receipt_url, t.invoice_url, t.invoice_pdf FROM journal j "      \
+	"IF(uh.id IS NULL, uk.byok, uh.byok), t.receipt_url, t.invoice_url, t.invoice_pdf, "                    \
+	"IF(uh.id IS NULL, uk.cache_write_input_tokens, uh.cache_write_input_tokens), "                         \
+	"IF(uh.id IS NULL, uk.settle_reason, uh.settle_reason) FROM journal j "                                 \
 	"LEFT JOIN usage_records uh FORCE INDEX (ix_hold) ON j.cause = 'usage' AND j.hold_id > 0 "               \
 	"AND uh.hold_id = j.hold_id "                                                                           \
 	"AND uh.account_id = j.account_id "                                                                     \
@@ -312,12 +314,15 @@ static json_t *journal_row_json(const struct dbstmt *s)
 				  db_str(s, 5), db_str(s, 6)};
 	json_t *row = journal_entry_json(&e);
 	json_t *usage = json_null();
+	/* settle_reason: the gateway's (DESIGN §12), null for the guard's own. */
 	if (!db_null(s, 8))
-		usage = json_pack("{s:o, s:I, s:I, s:I, s:o, s:b}", "model",
+		usage = json_pack("{s:o, s:I, s:I, s:I, s:I, s:o, s:b, s:o}", "model",
 				  db_null(s, 9) ? json_null() : json_string(db_str(s, 9)),
 				  "input_tokens", (json_int_t)db_i64(s, 10), "cached_input_tokens", (json_int_t)db_i64(s, 11),
+				  "cache_write_input_tokens", (json_int_t)db_i64(s, 18),
 				  "output_tokens", (json_int_t)db_i64(s, 12),
-				  "member", db_null(s, 13) ? json_null() : json_string(db_str(s, 13)), "byok", db_i64(s, 14) != 0);
+				  "member", db_null(s, 13) ? json_null() : json_string(db_str(s, 13)), "byok", db_i64(s, 14) != 0,
+				  "settle_reason", db_null(s, 19) ? json_null() : json_string(db_str(s, 19)));
 	if (row != NULL && json_object_set_new(row, "usage", usage) != 0) {
 		json_decref(row);
 		return NULL;

@@ -5,12 +5,13 @@
  * JSON rows of the write CALL, appended in the order the operations made
  * them; holds, grants, members and accounts as the batch's own rows,
  * marked changed. batch_flush writes them all in one CALL of
- * cd_batch_write (sql/020_batch_calls.sql), which inserts the new holds
- * and reads their ids back by request_id (unique per account: no reliance
- * on how AUTO_INCREMENT hands out ids), inserts the usages, updates the
- * settled and released holds and the burnt grants, inserts the journal
- * rows in order, updates members and accounts, writes the outbox and the
- * answers under Idempotency-Keys, and commits. */
+ * cd_batch_write (sql/020_batch_calls.sql, redefined by sql/034), which
+ * inserts the new holds and reads their ids back by request_id (unique
+ * per account: no reliance on how AUTO_INCREMENT hands out ids), inserts
+ * the usages, updates the settled and released holds and the burnt
+ * grants, inserts the journal rows in order, updates members and
+ * accounts, writes the outbox and the answers under Idempotency-Keys,
+ * and commits. */
 #include "ledger_batch.h"
 #include "ledger_events.h"
 #include "jsonw.h"
@@ -245,67 +246,62 @@ int batch_hold_add(struct batch *b, int acct, const struct hold_row *h)
 }
 
 
-/* One usage_records row of the write CALL (its column order). */
-static void usage_row(struct dynbuf *to, int64_t account, int64_t hold_id, const char *key, const char *member,
-		      const char *model, const char *action, const int64_t tokens[3], int64_t cost, int byok,
-		      const char *request_id, const char *conversation, const unsigned char *hash)
+/* One usage_records row of the write CALL (its column order: sql/020,
+ * then cache_write and settle_reason, sql/034). */
+static void usage_row(struct dynbuf *to, int64_t account, const char *key, const struct usage_fields *u,
+		      const unsigned char *hash)
 {
 	struct jw j;
 	jw_init(&j, to);
 	j.items[0] = to->len > 0;	/* a comma after the rows before */
 	jw_open(&j, '[');
 	jw_i64(&j, account);
-	if (hold_id > 0)
-		jw_i64(&j, hold_id);
+	if (u->hold_id > 0)
+		jw_i64(&j, u->hold_id);
 	else
 		jw_null(&j);
 	jw_str(&j, key);
-	jw_str(&j, member);
-	jw_str(&j, model);
-	jw_str(&j, action);
-	for (int i = 0; i < 3; i++)
-		jw_i64(&j, tokens[i]);
-	jw_i64(&j, cost);
-	jw_i64(&j, byok);
-	jw_str(&j, request_id);
-	jw_str(&j, conversation);
+	jw_str(&j, u->member);
+	jw_str(&j, u->model);
+	jw_str(&j, u->action);
+	jw_i64(&j, u->input);
+	jw_i64(&j, u->cached);
+	jw_i64(&j, u->output);
+	jw_i64(&j, u->cost);
+	jw_i64(&j, u->byok);
+	jw_str(&j, u->request_id);
+	jw_str(&j, u->conversation);
 	jw_hex(&j, hash, 32);
+	jw_i64(&j, u->cache_write);
+	jw_str(&j, u->settle_reason);
 	jw_close(&j, ']');
 }
 
-int batch_usage_add(struct batch *b, int acct, int64_t hold_id, const char *member,
-		    const char *model, const char *action, int64_t in, int64_t cached, int64_t out, int64_t cost,
-		    int byok, const char *request_id, const char *conversation, const unsigned char *hash)
+int batch_usage_add(struct batch *b, int acct, const struct usage_fields *u, const unsigned char *hash)
 {
-	const int64_t tokens[3] = {in, cached, out};
 	if (b->nusages == 2 * BATCH_MAX)
 		return -1;
 	int i = b->nusages++;
-	struct batch_usage *u = &b->usages[i];
-	memset(u, 0, sizeof(*u));
-	u->acct = acct;
-	u->cost = cost;
-	u->has_key = request_id != NULL;
-	ledger_copy_text(u->key, sizeof(u->key), request_id);
-	u->has_hash = hash != NULL;
+	struct batch_usage *bu = &b->usages[i];
+	memset(bu, 0, sizeof(*bu));
+	bu->acct = acct;
+	bu->cost = u->cost;
+	bu->has_key = u->request_id != NULL;
+	ledger_copy_text(bu->key, sizeof(bu->key), u->request_id);
+	bu->has_hash = hash != NULL;
 	if (hash != NULL)
-		memcpy(u->hash, hash, 32);
-	u->is_new = 1;
+		memcpy(bu->hash, hash, 32);
+	bu->is_new = 1;
 	/* Written in the order made, each with its id read back. */
 	b->new_usage[b->nnew_usage++] = i;
-	usage_row(&b->usage_rows, b->accts[acct].a.id, hold_id, request_id, member, model, action, tokens, cost,
-		  byok, request_id, conversation, hash);
+	usage_row(&b->usage_rows, b->accts[acct].a.id, u->request_id, u, hash);
 	return i;
 }
 
-void batch_settle_usage(struct batch *b, int acct, int64_t hold_id, const char *member,
-			const char *model, const char *action, int64_t in, int64_t cached, int64_t out,
-			int64_t cost, int byok, const char *request_id, const char *conversation)
+void batch_settle_usage(struct batch *b, int acct, const struct usage_fields *u)
 {
-	const int64_t tokens[3] = {in, cached, out};
 	b->nsettle_usage++;
-	usage_row(&b->settle_usage, b->accts[acct].a.id, hold_id, NULL, member, model, action, tokens, cost, byok,
-		  request_id, conversation, NULL);
+	usage_row(&b->settle_usage, b->accts[acct].a.id, NULL, u, NULL);
 }
 
 enum cd_err batch_grants_reload(struct ledger *lg, struct batch *b, int acct)
@@ -445,6 +441,8 @@ static void write_new_holds(struct batch *b, struct jw *j)
 		opt_i64(j, h->rate_minute >= 0, h->rate_tokens);
 		jw_i64(j, h->byok);
 		jw_i64(j, h->expires_at);
+		/* Last (sql/034): the procedure of a creditd before it never reads it. */
+		opt_i64(j, h->has_pin, h->pin.cache_write_micros_per_mtok);
 		jw_close(j, ']');
 	}
 	jw_close(j, ']');

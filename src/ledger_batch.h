@@ -1,9 +1,11 @@
 /* ledger_batch.h: the rows one group-commit batch works on.
  *
  * A batch of guard operations (ledger_holds.c decides them) is two CALLs
- * (sql/020_batch_calls.sql). cd_batch_read locks every row the batch needs
- * in one order (the accounts by id, then the holds by id, then the member
- * rows) and returns them with the replay rows; operations change these
+ * (sql/020_batch_calls.sql; redefined whole by sql/034, which added the
+ * hold's cache-write pin and the usage row's cache writes and settle
+ * reason, each last in its row). cd_batch_read locks every row the batch
+ * needs in one order (the accounts by id, then the holds by id, then the
+ * member rows) and returns them with the replay rows; operations change these
  * rows in memory, in arrival order; cd_batch_write writes them all back,
  * with the answers stored under Idempotency-Keys, and commits. The
  * journal rows keep the order of the operations that made them, and
@@ -216,14 +218,21 @@ enum cd_err batch_hold_lookup(struct ledger *lg, struct batch *b, int acct, cons
 
 /* A new hold (h filled but for id); its index. */
 int batch_hold_add(struct batch *b, int acct, const struct hold_row *h);
-/* A new usage_records row of POST /v1/usage; its index (id after the flush). */
-int batch_usage_add(struct batch *b, int acct, int64_t hold_id, const char *member,
-		    const char *model, const char *action, int64_t in, int64_t cached, int64_t out, int64_t cost,
-		    int byok, const char *request_id, const char *conversation, const unsigned char *hash);
+/* A usage_records row as the batch records it (the write CALL's row). */
+struct usage_fields {
+	int64_t hold_id;		/* a settle's hold; 0: none */
+	const char *member, *model, *action;	/* NULL: none */
+	int64_t input, cached, cache_write, output;	/* cached + cache_write <= input */
+	int64_t cost;
+	int byok;
+	const char *request_id, *conversation;	/* NULL: none */
+	const char *settle_reason;	/* DESIGN §12's, checked by the caller; NULL: none */
+};
+/* A new usage_records row of POST /v1/usage (its usage_key the
+ * request_id, hash the request's); its index (id after the flush). */
+int batch_usage_add(struct batch *b, int acct, const struct usage_fields *u, const unsigned char *hash);
 /* A usage_records row of a settle (no id needed). */
-void batch_settle_usage(struct batch *b, int acct, int64_t hold_id, const char *member,
-			const char *model, const char *action, int64_t in, int64_t cached, int64_t out,
-			int64_t cost, int byok, const char *request_id, const char *conversation);
+void batch_settle_usage(struct batch *b, int acct, const struct usage_fields *u);
 /* Spends amount (> 0) from the account's grants in spending order
  * (spend_burn), what they cannot cover onto its debt row, and appends its
  * journal row (in this order among the batch's); lowers the balance now.

@@ -136,6 +136,14 @@ enum cd_err decide_rates_take(struct batch *b, int acct, const char *member, int
 
 /* ---- Authorize ---- */
 
+/* What a hold of `output` tokens costs at r's price, as the full hold was
+ * priced (its input uncached). */
+static enum pricing_status hold_cost(const struct guard_authorize *r, int64_t output, int64_t *cost)
+{
+	const struct pricing_tokens held = {r->input_tokens, 0, 0, output};
+	return pricing_token_cost(&r->price, r->margin_bps, &held, cost);
+}
+
 /* A check that passes for an amount passes for any smaller one, so the
  * largest output is found by bisection, priced exactly as the full hold
  * was (the cost formula's rounding). */
@@ -146,20 +154,20 @@ int decide_shrink(const struct guard_authorize *r, const struct acct *a, const s
 	int64_t lo = r->min_output_tokens, hi = r->max_output_tokens - 1, cost;
 	assert(r->min_output_tokens >= 0);
 	assert(r->min_output_tokens < r->max_output_tokens);
-	if (pricing_token_cost(&r->price, r->margin_bps, r->input_tokens, 0, lo, min_cost) != PRICING_OK)
+	if (hold_cost(r, lo, min_cost) != PRICING_OK)
 		return -1;
 	if (member_guard_check(&scratch, a, m, *min_cost, 0) != CD_OK)
 		return -1;
 	while (lo < hi) {		/* lo is affordable; is anything up to hi? */
 		int64_t mid = lo + (hi - lo + 1) / 2;
-		if (pricing_token_cost(&r->price, r->margin_bps, r->input_tokens, 0, mid, &cost) == PRICING_OK &&
+		if (hold_cost(r, mid, &cost) == PRICING_OK &&
 		    member_guard_check(&scratch, a, m, cost, 0) == CD_OK)
 			lo = mid;
 		else
 			hi = mid - 1;
 	}
 	*out = lo;
-	if (pricing_token_cost(&r->price, r->margin_bps, r->input_tokens, 0, lo, amount) != PRICING_OK)
+	if (hold_cost(r, lo, amount) != PRICING_OK)
 		return -1;
 	/* Fewer tokens than asked, never a larger hold than the full one. */
 	assert(*out >= r->min_output_tokens);
@@ -339,6 +347,8 @@ static enum cd_err settle_cost_of(const struct hold_row *h, const struct guard_s
 {
 	struct price p;
 	int64_t margin;
+	const struct pricing_tokens used = {r->input_tokens, r->cached_input_tokens, r->cache_write_input_tokens,
+					    r->output_tokens};
 	*cost = 0;
 	if (h->byok)
 		return CD_OK;
@@ -361,12 +371,11 @@ static enum cd_err settle_cost_of(const struct hold_row *h, const struct guard_s
 	} else {
 		return refusal_set(why, REFUSE_HOLD_UNPRICED, NULL, NULL);
 	}
-	if (pricing_token_cost(&p, margin, r->input_tokens, r->cached_input_tokens, r->output_tokens, cost) != PRICING_OK)
+	if (pricing_token_cost(&p, margin, &used, cost) != PRICING_OK)
 		return refusal_set(why, REFUSE_HOLD_UNPRICED, NULL, NULL);
 	if (*cost <= LIMIT_AMOUNT_MICROS_MAX)
 		return CD_OK;
-	return refusal_set_range(why, REFUSE_CHARGE_CAP, NULL, *cost,
-				 pricing_blame(&p, r->input_tokens, r->cached_input_tokens, r->output_tokens, "output_tokens"));
+	return refusal_set_range(why, REFUSE_CHARGE_CAP, NULL, *cost, pricing_blame(&p, &used, "output_tokens"));
 }
 
 enum cd_err decide_settle_cost(const struct hold_row *h, const struct guard_settle *r, const struct decide_prices *p,
@@ -512,9 +521,10 @@ static enum cd_err settle_finish(struct ledger *lg, struct batch *b, struct guar
 	assert(cost >= 0);
 	assert(released >= 0);
 	assert(released <= h->amount);
-	batch_settle_usage(b, op->acct, h->id, h->has_member ? h->member : NULL, model,
-			   h->action[0] ? h->action : NULL, r->input_tokens, r->cached_input_tokens, r->output_tokens,
-			   cost, h->byok, h->request_id, conv);
+	const struct usage_fields u = {h->id, h->has_member ? h->member : NULL, model, h->action[0] ? h->action : NULL,
+				       r->input_tokens, r->cached_input_tokens, r->cache_write_input_tokens,
+				       r->output_tokens, cost, h->byok, h->request_id, conv, r->settle_reason};
+	batch_settle_usage(b, op->acct, &u);
 	/* Its fields are bounded, so it always fits the column (limits.h). */
 	json_t *out = json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:b}", "hold_id", id, "account", a->ext_id,
 				"charged_micros", (json_int_t)cost, "released_micros", (json_int_t)released,
@@ -647,9 +657,10 @@ static enum cd_err usage_record(struct ledger *lg, struct batch *b, struct guard
 	} else {
 		decide_rate_count(&a->rate, lg->now, tokens);
 	}
-	op->usage = batch_usage_add(b, op->acct, 0, r->member, r->model, r->action, r->input_tokens,
-				    r->cached_input_tokens, r->output_tokens, cost, r->byok, r->request_id,
-				    r->conversation_id, r->request_hash);
+	const struct usage_fields u = {0, r->member, r->model, r->action, r->input_tokens, r->cached_input_tokens,
+				       r->cache_write_input_tokens, r->output_tokens, cost, r->byok, r->request_id,
+				       r->conversation_id, r->settle_reason};
+	op->usage = batch_usage_add(b, op->acct, &u, r->request_hash);
 	if (op->usage < 0)
 		return CD_E_INTERNAL;
 	if (cost > 0) {

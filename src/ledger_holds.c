@@ -498,10 +498,53 @@ enum cd_err ledger_authorize(struct ledger *lg, const struct ledger_call *call, 
 	return guard_submit(lg, &op, call, res);
 }
 
+/* ---- Settle reasons ---- */
+
+#define REASON_NAME(n) #n,
+static const char *const settle_reasons[LEDGER_SETTLE_REASON_COUNT] = {LEDGER_SETTLE_REASONS(REASON_NAME)};
+#undef REASON_NAME
+
+const char *ledger_settle_reason(int i)
+{
+	assert(i >= 0 && i < LEDGER_SETTLE_REASON_COUNT);
+	return settle_reasons[i];
+}
+
+int ledger_settle_reason_ok(const char *reason)
+{
+	if (reason == NULL)
+		return 1;
+	for (int i = 0; i < LEDGER_SETTLE_REASON_COUNT; i++)
+		if (strcmp(reason, settle_reasons[i]) == 0)
+			return 1;
+	return 0;
+}
+
+/* What a settle or usage records, as the API checks it at its edge; the
+ * gateway's calls come here without that edge, and one that fails is
+ * its bug: refused before anything is queued. */
+static int record_ok(const char *what, int64_t in, int64_t cached, int64_t cache_write, int64_t out,
+		     const char *reason)
+{
+	if (in < 0 || cached < 0 || cache_write < 0 || out < 0 || cached > in || cache_write > in - cached) {
+		log_error("%s: token counts that do not add up (input %lld, cached %lld, cache write %lld, output %lld)",
+			  what, (long long)in, (long long)cached, (long long)cache_write, (long long)out);
+		return 0;
+	}
+	if (!ledger_settle_reason_ok(reason)) {
+		log_error("%s: unknown settle_reason '%.*s'", what, LIMIT_SETTLE_REASON_BYTES, reason);
+		return 0;
+	}
+	return 1;
+}
+
 enum cd_err ledger_settle(struct ledger *lg, const struct ledger_call *call, const struct guard_settle *r,
 			  struct ledger_result *res)
 {
 	struct guard_op op = {.kind = GUARD_SETTLE, .in.settle = r};
+	if (!record_ok("settle", r->input_tokens, r->cached_input_tokens, r->cache_write_input_tokens,
+		       r->output_tokens, r->settle_reason))
+		return CD_E_INTERNAL;
 	return guard_submit(lg, &op, call, res);
 }
 
@@ -516,6 +559,9 @@ enum cd_err ledger_usage(struct ledger *lg, const struct ledger_call *call, cons
 			 struct ledger_result *res)
 {
 	struct guard_op op = {.kind = GUARD_USAGE, .in.usage = r};
+	if (!record_ok("usage", r->input_tokens, r->cached_input_tokens, r->cache_write_input_tokens,
+		       r->output_tokens, r->settle_reason))
+		return CD_E_INTERNAL;
 	return guard_submit(lg, &op, call, res);
 }
 
@@ -543,31 +589,61 @@ void ledger_batch_stats(struct ledger_batch_stats *s)
  * parameter is not NULL (a member's browser token, DESIGN §11). */
 #define USAGE_WHERE "WHERE account_id = ? AND created_at >= ? AND created_at < ? AND (? IS NULL OR member = ?)"
 
-static const char SQL_USAGE_BY_MODEL[] = "SELECT COALESCE(model, action, ''), COUNT(*), SUM(input_tokens), "
-	"SUM(cached_input_tokens), SUM(output_tokens), SUM(cost_micros) FROM usage_records "
+/* What each group sums (and the total): requests, the four token counts,
+ * the cost, then the calls settled by each reason (LEDGER_SETTLE_REASONS'
+ * order; <=> is never NULL, so a group without one counts 0). Every
+ * column is in usage_records.ix_account_time (sql/034): the report reads
+ * the index alone. */
+#define REASON_SUM(n) ", SUM(settle_reason <=> '" #n "')"
+#define USAGE_SUMS "COUNT(*), SUM(input_tokens), SUM(cached_input_tokens), SUM(cache_write_input_tokens), " \
+	"SUM(output_tokens), SUM(cost_micros)" LEDGER_SETTLE_REASONS(REASON_SUM) " FROM usage_records "
+enum { SUM_REQUESTS, SUM_INPUT, SUM_CACHED, SUM_CACHE_WRITE, SUM_OUTPUT, SUM_COST, SUM_REASONS };
+#define USAGE_SUMS_N (SUM_REASONS + LEDGER_SETTLE_REASON_COUNT)
+static const char *const sum_names[SUM_REASONS] = {"requests", "input_tokens", "cached_input_tokens",
+						   "cache_write_input_tokens", "output_tokens", "cost_micros"};
+
+static const char SQL_USAGE_BY_MODEL[] = "SELECT COALESCE(model, action, ''), " USAGE_SUMS
 	USAGE_WHERE " GROUP BY 1 ORDER BY 1";
-static const char SQL_USAGE_BY_DAY[] = "SELECT created_at DIV " TIMEFMT_DAY_SQL ", COUNT(*), SUM(input_tokens), "
-	"SUM(cached_input_tokens), SUM(output_tokens), SUM(cost_micros) FROM usage_records "
+static const char SQL_USAGE_BY_DAY[] = "SELECT created_at DIV " TIMEFMT_DAY_SQL ", " USAGE_SUMS
 	USAGE_WHERE " GROUP BY 1 ORDER BY 1";
-static const char SQL_USAGE_BY_MEMBER[] = "SELECT member, COUNT(*), SUM(input_tokens), "
-	"SUM(cached_input_tokens), SUM(output_tokens), SUM(cost_micros) FROM usage_records "
+static const char SQL_USAGE_BY_MEMBER[] = "SELECT member, " USAGE_SUMS
 	USAGE_WHERE " GROUP BY 1 ORDER BY 1";
 
+/* A group's (or the total's) sums as the report shows them: the counts,
+ * and by_settle_reason, every reason's calls (0 included). NULL when
+ * memory runs out. */
+static json_t *sums_json(const int64_t v[USAGE_SUMS_N])
+{
+	json_t *o = json_object(), *reasons = json_object();
+	int bad = o == NULL || reasons == NULL;
+	for (int i = 0; !bad && i < SUM_REASONS; i++)
+		bad = json_object_set_new(o, sum_names[i], json_integer((json_int_t)v[i])) != 0;
+	for (int i = 0; !bad && i < LEDGER_SETTLE_REASON_COUNT; i++)
+		bad = json_object_set_new(reasons, ledger_settle_reason(i),
+					  json_integer((json_int_t)v[SUM_REASONS + i])) != 0;
+	if (!bad && json_object_set_new(o, "by_settle_reason", reasons) == 0)
+		return o;
+	if (bad)
+		json_decref(reasons);
+	json_decref(o);
+	return NULL;
+}
 
-static json_t *report_row(const struct dbstmt *s, const char *group_by, int64_t sums[5])
+static json_t *report_row(const struct dbstmt *s, const char *group_by, int64_t sums[USAGE_SUMS_N])
 {
 	char key[TIMEFMT_LEN];
+	int64_t v[USAGE_SUMS_N];
 	if (strcmp(group_by, "day") == 0) {
 		timefmt_rfc3339(db_i64(s, 0) * TIMEFMT_SECONDS_PER_DAY, key);
 		key[10] = '\0';
 	} else {
 		snprintf(key, sizeof(key), "%s", "");
 	}
-	for (unsigned int i = 0; i < 5; i++)
-		sums[i] += db_i64(s, i + 1);
-	json_t *row = json_pack("{s:I, s:I, s:I, s:I, s:I}", "requests", (json_int_t)db_i64(s, 1),
-				"input_tokens", (json_int_t)db_i64(s, 2), "cached_input_tokens", (json_int_t)db_i64(s, 3),
-				"output_tokens", (json_int_t)db_i64(s, 4), "cost_micros", (json_int_t)db_i64(s, 5));
+	for (unsigned int i = 0; i < USAGE_SUMS_N; i++) {
+		v[i] = db_i64(s, i + 1);
+		sums[i] += v[i];
+	}
+	json_t *row = sums_json(v);
 	/* Usage with no member is its own group, named null as in the request. */
 	json_t *name = key[0] ? json_string(key) : db_null(s, 0) ? json_null() : json_string(db_str(s, 0));
 	json_object_set_new(row, group_by, name);
@@ -589,18 +665,15 @@ static enum cd_err report_tx(struct ledger *lg, const struct usage_query *q, jso
 	if (s == NULL)
 		return db_err(lg, e, "usage report");
 	json_t *data = json_array();
-	int64_t sums[5] = {0, 0, 0, 0, 0};
+	int64_t sums[USAGE_SUMS_N] = {0};
 	while (db_fetch(s) == 1)
 		json_array_append_new(data, report_row(s, q->group_by, sums));
 	char from[TIMEFMT_LEN], to[TIMEFMT_LEN];
 	timefmt_rfc3339(q->from, from);
 	timefmt_rfc3339(q->to, to);
-	*out = json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:{s:I, s:I, s:I, s:I, s:I}}", "account", a.ext_id,
-			   "currency", lg->cfg->currency, "from", from, "to", to, "group_by", q->group_by, "data", data,
-			   "total", "requests", (json_int_t)sums[0], "input_tokens", (json_int_t)sums[1],
-			   "cached_input_tokens", (json_int_t)sums[2], "output_tokens", (json_int_t)sums[3],
-			   "cost_micros", (json_int_t)sums[4]);
-	return *out != NULL ? CD_OK : CD_E_INTERNAL;
+	*out = json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:o*}", "account", a.ext_id, "currency", lg->cfg->currency,
+			 "from", from, "to", to, "group_by", q->group_by, "data", data, "total", sums_json(sums));
+	return *out != NULL && json_object_get(*out, "total") != NULL ? CD_OK : CD_E_INTERNAL;
 }
 
 enum cd_err ledger_usage_report(struct ledger *lg, const struct usage_query *q, json_t **out)

@@ -1,8 +1,8 @@
 /* ledger_load.c: a batch's read CALL (see ledger_batch.h).
  *
- * cd_batch_read (sql/020_batch_calls.sql) locks the accounts by id,
- * ascending, then the holds settled or released, then the member rows,
- * and reads the replay rows (holds by request_id, usages by request_id,
+ * cd_batch_read (sql/020_batch_calls.sql, redefined by sql/034) locks
+ * the accounts by id, ascending, then the holds settled or released, then
+ * the member rows, and reads the replay rows (holds by request_id, usages by request_id,
  * stored Idempotency-Key answers) and the grants of the accounts that may
  * spend, in spending order. Its JSON parameter is written here; its
  * result sets, each named by its first column, are read into the batch.
@@ -23,6 +23,17 @@
 	t "rate_minute, " t "rate_tokens"
 #define HOLD_COLS HOLD_COLS_OF("")
 #define HOLD_NCOLS 21
+/* A member row after its hold in the "holds" set. */
+#define MEMBER_NCOLS 12
+/* The hold's cache-write pin (sql/034) comes last in every set with a
+ * hold, after what a creditd before 034 reads: one still running against
+ * the migrated procedures reads its columns where they were. Its place in
+ * each set (after the set's name), and the sets' widths, checked before
+ * they are read: a creditd on procedures older than it says so, and
+ * never reads a column past a row. */
+#define HOLD_PIN_CACHE_WRITE "pin_cache_write_micros_per_mtok"
+#define HOLDS_SET_COLS (1 + HOLD_NCOLS + MEMBER_NCOLS + 1)
+#define HOLD_REQS_SET_COLS (1 + HOLD_NCOLS + 1)
 
 static const char SQL_READ[] = "CALL cd_batch_read(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
 /* cd_batch_read's lists, in its parameters' order. */
@@ -63,6 +74,26 @@ static void hold_from_row(const struct db_row *r, unsigned int c, struct hold_ro
 	}
 	h->rate_minute = dbrow_null(r, c + 19) ? -1 : dbrow_i64(r, c + 19);
 	h->rate_tokens = dbrow_null(r, c + 20) ? 0 : dbrow_i64(r, c + 20);
+}
+
+/* The hold's cache-write pin from column c: NULL (pinned before sql/034,
+ * or by a creditd before it) is its pinned input price, the default
+ * (DESIGN §12). */
+static void hold_pin_cache_write(const struct db_row *r, unsigned int c, struct hold_row *h)
+{
+	if (h->has_pin)
+		h->pin.cache_write_micros_per_mtok = dbrow_null(r, c) ? h->pin.input_micros_per_mtok : dbrow_i64(r, c);
+}
+
+/* 0 when set `name` is absent or has its `want` columns; else -1, said. */
+static int set_width_ok(const struct batch *b, const char *name, unsigned int want)
+{
+	const struct dbsets_set *t = dbsets_find(&b->sets, name);
+	if (t == NULL || t->ncols == want)
+		return 0;
+	log_error("cd_batch_read answered %u columns for %s where creditd reads %u: run creditctl migrate", t->ncols,
+		  name, want);
+	return -1;
 }
 
 /* Adds a hold read from the database (once); its index, or -1 when it is
@@ -135,8 +166,11 @@ static enum cd_err read_holds(const struct ledger *lg, struct batch *b)
 {
 	struct db_row r;
 	struct hold_row h;
+	if (set_width_ok(b, "holds", HOLDS_SET_COLS) != 0 || set_width_ok(b, "hold_reqs", HOLD_REQS_SET_COLS) != 0)
+		return CD_E_INTERNAL;
 	EACH_ROW(b, "holds", r) {
 		hold_from_row(&r, 1, &h);
+		hold_pin_cache_write(&r, HOLDS_SET_COLS - 1, &h);
 		if (batch_acct_by_id(b, h.account_id) < 0)
 			continue;	/* not of an account this batch locked */
 		if (!dbrow_null(&r, 1 + HOLD_NCOLS) && member_add(lg, b, &r, 1 + HOLD_NCOLS) != CD_OK)
@@ -146,6 +180,7 @@ static enum cd_err read_holds(const struct ledger *lg, struct batch *b)
 	}
 	EACH_ROW(b, "hold_reqs", r) {
 		hold_from_row(&r, 1, &h);
+		hold_pin_cache_write(&r, HOLD_REQS_SET_COLS - 1, &h);
 		if (batch_acct_by_id(b, h.account_id) >= 0 && batch_hold_by_id(b, h.id) < 0 && hold_keep(b, &h) < 0)
 			return CD_E_INTERNAL;
 	}
@@ -458,7 +493,8 @@ enum cd_err batch_read_grants(struct ledger *lg, struct batch *b, int acct)
 
 enum cd_err batch_hold_lookup(struct ledger *lg, struct batch *b, int acct, const char *request_id, int *index)
 {
-	static const char sql[] = "SELECT " HOLD_COLS " FROM holds WHERE account_id = ? AND request_id = ?";
+	static const char sql[] = "SELECT " HOLD_COLS ", " HOLD_PIN_CACHE_WRITE " FROM holds "
+				  "WHERE account_id = ? AND request_id = ?";
 	struct hold_row h;
 	int e;
 	*index = batch_hold_by_request(b, acct, request_id);
@@ -471,6 +507,7 @@ enum cd_err batch_hold_lookup(struct ledger *lg, struct batch *b, int acct, cons
 		return CD_OK;
 	struct db_row row = {st, NULL, 0};
 	hold_from_row(&row, 0, &h);
+	hold_pin_cache_write(&row, HOLD_NCOLS, &h);
 	*index = hold_keep(b, &h);
 	return *index >= 0 ? CD_OK : CD_E_INTERNAL;
 }

@@ -27,7 +27,7 @@ static struct {
 	int n;
 	int64_t margin_bps;
 	int loaded;			/* a reload succeeded once */
-} prices = {PTHREAD_RWLOCK_INITIALIZER, {{"", {0, 0, 0, 0}, 0}}, 0, 10000, 0};
+} prices = {PTHREAD_RWLOCK_INITIALIZER, {{"", {0, 0, 0, 0, 0}, 0}}, 0, 10000, 0};
 
 struct price_load { struct price_entry e[PRICES_MAX]; int n; int64_t margin; };
 
@@ -39,8 +39,11 @@ static enum cd_err too_many(void)
 
 static enum cd_err prices_tx(struct ledger *lg, struct price_load *l)
 {
+	/* A model with no cache-write price of its own (NULL) writes its
+	 * cache at its input price (DESIGN §12). */
 	static const char sql_models[] = "SELECT name, input_micros_per_mtok, cached_input_micros_per_mtok, "
-					 "output_micros_per_mtok, max_output_tokens FROM models ORDER BY name";
+					 "output_micros_per_mtok, max_output_tokens, "
+					 "COALESCE(cache_write_micros_per_mtok, input_micros_per_mtok) FROM models ORDER BY name";
 	static const char sql_actions[] = "SELECT name, price_micros FROM actions ORDER BY name";
 	static const char sql_margin[] = "SELECT value FROM settings WHERE name = 'margin_bps'";
 	int e;
@@ -55,6 +58,7 @@ static enum cd_err prices_tx(struct ledger *lg, struct price_load *l)
 		p->p.cached_input_micros_per_mtok = db_i64(s, 2);
 		p->p.output_micros_per_mtok = db_i64(s, 3);
 		p->p.max_output_tokens = db_i64(s, 4);
+		p->p.cache_write_micros_per_mtok = db_i64(s, 5);
 		p->action_micros = -1;
 	}
 	if (l->n == PRICES_MAX && db_fetch(s) == 1)
@@ -151,9 +155,10 @@ json_t *ledger_prices_json(const char *currency)
 			json_array_append_new(actions, json_pack("{s:s, s:I}", "action", p->name, "price_micros",
 								 (json_int_t)p->action_micros));
 		else
-			json_array_append_new(models, json_pack("{s:s, s:I, s:I, s:I, s:I}", "model", p->name,
+			json_array_append_new(models, json_pack("{s:s, s:I, s:I, s:I, s:I, s:I}", "model", p->name,
 				"input_micros_per_mtok", (json_int_t)p->p.input_micros_per_mtok,
 				"cached_input_micros_per_mtok", (json_int_t)p->p.cached_input_micros_per_mtok,
+				"cache_write_micros_per_mtok", (json_int_t)p->p.cache_write_micros_per_mtok,
 				"output_micros_per_mtok", (json_int_t)p->p.output_micros_per_mtok,
 				"max_output_tokens", (json_int_t)p->p.max_output_tokens));
 	}
@@ -165,19 +170,25 @@ json_t *ledger_prices_json(const char *currency)
 
 static enum cd_err import_tx(struct ledger *lg, const struct price_row *rows, size_t n)
 {
+	/* Every price is written as the row has it: a row without a
+	 * cache-write price has its input price there (pricing_parse_row), so
+	 * only a model priced before sql/034 keeps NULL (the input price). */
 	static const char sql_model[] = "INSERT INTO models (name, input_micros_per_mtok, cached_input_micros_per_mtok, "
-		"output_micros_per_mtok, max_output_tokens, updated_at) VALUES (?, ?, ?, ?, ?, ?) "
+		"output_micros_per_mtok, max_output_tokens, cache_write_micros_per_mtok, updated_at) "
+		"VALUES (?, ?, ?, ?, ?, ?, ?) "
 		"ON DUPLICATE KEY UPDATE input_micros_per_mtok = VALUES(input_micros_per_mtok), "
 		"cached_input_micros_per_mtok = VALUES(cached_input_micros_per_mtok), "
 		"output_micros_per_mtok = VALUES(output_micros_per_mtok), "
-		"max_output_tokens = VALUES(max_output_tokens), updated_at = VALUES(updated_at)";
+		"max_output_tokens = VALUES(max_output_tokens), "
+		"cache_write_micros_per_mtok = VALUES(cache_write_micros_per_mtok), updated_at = VALUES(updated_at)";
 	/* A model's new or changed price enters its history, effective now;
-	 * the same price imported again does not. */
+	 * the same price imported again does not (a NULL cache-write price
+	 * is the input price: the same as that price written out). */
 	static const char sql_history[] = "INSERT INTO price_history (model, input_micros_per_mtok, "
-		"cached_input_micros_per_mtok, output_micros_per_mtok, max_output_tokens, effective_at) "
-		"SELECT ?, ?, ?, ?, ?, ? FROM DUAL WHERE NOT EXISTS (SELECT 1 FROM models WHERE name = ? AND "
-		"input_micros_per_mtok = ? AND cached_input_micros_per_mtok = ? AND output_micros_per_mtok = ? AND "
-		"max_output_tokens = ?)";
+		"cached_input_micros_per_mtok, output_micros_per_mtok, max_output_tokens, cache_write_micros_per_mtok, "
+		"effective_at) SELECT ?, ?, ?, ?, ?, ?, ? FROM DUAL WHERE NOT EXISTS (SELECT 1 FROM models WHERE name = ? "
+		"AND input_micros_per_mtok = ? AND cached_input_micros_per_mtok = ? AND output_micros_per_mtok = ? AND "
+		"max_output_tokens = ? AND COALESCE(cache_write_micros_per_mtok, input_micros_per_mtok) = ?)";
 	static const char sql_action[] = "INSERT INTO actions (name, price_micros, updated_at) VALUES (?, ?, ?) "
 		"ON DUPLICATE KEY UPDATE price_micros = VALUES(price_micros), updated_at = VALUES(updated_at)";
 	static const char sql_margin[] = "INSERT INTO settings (name, value) VALUES ('margin_bps', ?) "
@@ -187,14 +198,15 @@ static enum cd_err import_tx(struct ledger *lg, const struct price_row *rows, si
 		const struct price_row *p = &rows[i];
 		if (p->kind == PRICE_ROW_MODEL) {
 			const struct price *q = &p->price;
-			rc = db_do(lg, sql_history, "price history", "siiiiisiiii", p->name, q->input_micros_per_mtok,
+			rc = db_do(lg, sql_history, "price history", "siiiiiisiiiii", p->name, q->input_micros_per_mtok,
 				   q->cached_input_micros_per_mtok, q->output_micros_per_mtok, q->max_output_tokens,
-				   lg->now, p->name, q->input_micros_per_mtok, q->cached_input_micros_per_mtok,
-				   q->output_micros_per_mtok, q->max_output_tokens);
+				   q->cache_write_micros_per_mtok, lg->now, p->name, q->input_micros_per_mtok,
+				   q->cached_input_micros_per_mtok, q->output_micros_per_mtok, q->max_output_tokens,
+				   q->cache_write_micros_per_mtok);
 			if (rc == CD_OK)
-				rc = db_do(lg, sql_model, "price import", "siiiii", p->name, q->input_micros_per_mtok,
+				rc = db_do(lg, sql_model, "price import", "siiiiii", p->name, q->input_micros_per_mtok,
 					   q->cached_input_micros_per_mtok, q->output_micros_per_mtok,
-					   q->max_output_tokens, lg->now);
+					   q->max_output_tokens, q->cache_write_micros_per_mtok, lg->now);
 		}
 		else if (p->kind == PRICE_ROW_ACTION)
 			rc = db_do(lg, sql_action, "price import", "sii", p->name, p->price_micros, lg->now);
@@ -218,7 +230,8 @@ static enum cd_err history_tx(struct ledger *lg, const char *model, const struct
 			      struct ledger_price_change *rows, int cap, int *n)
 {
 	static const char sql[] = "SELECT id, input_micros_per_mtok, cached_input_micros_per_mtok, "
-		"output_micros_per_mtok, max_output_tokens, effective_at FROM price_history WHERE model = ? "
+		"output_micros_per_mtok, max_output_tokens, effective_at, "
+		"COALESCE(cache_write_micros_per_mtok, input_micros_per_mtok) FROM price_history WHERE model = ? "
 		"AND (effective_at > ? OR (effective_at = ? AND id > ?)) ORDER BY effective_at, id LIMIT ?";
 	/* From the first: before every row (effective_at is unix seconds). */
 	int64_t at = after != NULL ? after->effective_at : INT64_MIN, seq = after != NULL ? after->seq : INT64_MIN;
@@ -229,7 +242,7 @@ static enum cd_err history_tx(struct ledger *lg, const char *model, const struct
 		return db_err(lg, e, "price history");
 	while (*n < cap && db_fetch(s) == 1) {
 		rows[*n] = (struct ledger_price_change){db_i64(s, 0), {db_i64(s, 1), db_i64(s, 2), db_i64(s, 3),
-							db_i64(s, 4)}, db_i64(s, 5)};
+							db_i64(s, 4), db_i64(s, 6)}, db_i64(s, 5)};
 		(*n)++;
 	}
 	return CD_OK;

@@ -4,9 +4,10 @@
  * names mapped to models (price_aliases, the one thing written here).
  *
  * Usage is read by one grouped query over a range of
- * usage_records.ix_created_model, which covers every column it sums: a
- * month at 100k calls a day is read from the index in seconds, never
- * fetched row by row. Nothing here changes an account. */
+ * usage_records.ix_created_model, which covers every column it sums (the
+ * cache-write tokens and settle reasons too, sql/034): a month at 100k
+ * calls a day is read from the index in seconds, never fetched row by
+ * row. Nothing here changes an account. */
 #include "ledger_int.h"
 #include "ledger_rows.h"
 #include "timefmt.h"
@@ -16,11 +17,16 @@
 static enum cd_err usage_tx(struct ledger *lg, int64_t from, int64_t to, struct ledger_usage_day *rows, int cap,
 			    int *n, int *more)
 {
+	/* With the calls settled by each reason (DESIGN §12; <=> is never
+	 * NULL): every column is in ix_created_model (sql/034). */
+#define REASON_SUM(n) ", SUM(settle_reason <=> '" #n "')"
 	static const char sql[] = "SELECT created_at DIV " TIMEFMT_DAY_SQL " AS day, model, COUNT(*), "
-		"SUM(input_tokens), SUM(cached_input_tokens), SUM(output_tokens), SUM(cost_micros) "
+		"SUM(input_tokens), SUM(cached_input_tokens), SUM(output_tokens), SUM(cost_micros), "
+		"SUM(cache_write_input_tokens)" LEDGER_SETTLE_REASONS(REASON_SUM) " "
 		"FROM usage_records FORCE INDEX (ix_created_model) "
 		"WHERE created_at >= ? AND created_at < ? AND model IS NOT NULL AND byok = 0 "
 		"GROUP BY day, model ORDER BY day, model";
+#undef REASON_SUM
 	int e;
 	*n = 0;
 	*more = 0;
@@ -42,6 +48,9 @@ static enum cd_err usage_tx(struct ledger *lg, int64_t from, int64_t to, struct 
 		r->cached_input_tokens = db_i64(s, 4);
 		r->output_tokens = db_i64(s, 5);
 		r->charged_micros = db_i64(s, 6);
+		r->cache_write_input_tokens = db_i64(s, 7);
+		for (int i = 0; i < LEDGER_SETTLE_REASON_COUNT; i++)
+			r->by_settle_reason[i] = db_i64(s, 8 + (unsigned int)i);
 		(*n)++;
 	}
 	return got < 0 ? CD_E_INTERNAL : CD_OK;
@@ -101,7 +110,8 @@ static enum cd_err price_tx(struct ledger *lg, const char *model, int64_t before
 	/* The last change before the moment; a model first priced later that
 	 * day (or after) is reconciled at its first price. */
 	static const char sql[] = "SELECT input_micros_per_mtok, cached_input_micros_per_mtok, output_micros_per_mtok, "
-		"max_output_tokens FROM price_history WHERE model = ? "
+		"max_output_tokens, COALESCE(cache_write_micros_per_mtok, input_micros_per_mtok) "
+		"FROM price_history WHERE model = ? "
 		"ORDER BY effective_at < ? DESC, CASE WHEN effective_at < ? THEN -effective_at ELSE effective_at END, "
 		"CASE WHEN effective_at < ? THEN -id ELSE id END LIMIT 1";
 	int e;
@@ -110,7 +120,7 @@ static enum cd_err price_tx(struct ledger *lg, const char *model, int64_t before
 		return db_err(lg, e, "reconcile price");
 	*found = db_fetch(s) == 1;
 	if (*found)
-		*p = (struct price){db_i64(s, 0), db_i64(s, 1), db_i64(s, 2), db_i64(s, 3)};
+		*p = (struct price){db_i64(s, 0), db_i64(s, 1), db_i64(s, 2), db_i64(s, 3), db_i64(s, 4)};
 	return CD_OK;
 }
 

@@ -182,8 +182,8 @@ _Static_assert(LIMIT_BATCH_OPS >= 1 && LIMIT_BATCH_OPS <= 64, "batch sizes fit t
 #define LIMIT_PAGE_MAX 200
 /* Grants listed in GET /v1/accounts/{id} (spending order, first ones). */
 #define LIMIT_GRANTS_LISTED 100
-/* Token counts of one call (input, cached input, output, a hold's
- * maximum and minimum output): 10^9 is a thousand times the largest
+/* Token counts of one call (input, cached input, cache-write input,
+ * output, a hold's maximum and minimum output): 10^9 is a thousand times the largest
  * context window any model has (DESIGN §10). It keeps every cost product
  * (tokens × a price of at most int64) well inside 128 bits, and a call's
  * tokens, summed into a rate window, inside int64. */
@@ -214,6 +214,10 @@ _Static_assert(LIMIT_BATCH_OPS >= 1 && LIMIT_BATCH_OPS <= 64, "batch sizes fit t
  * only the streams inside such an event hold one. */
 #define LIMIT_GATEWAY_EVENT_BYTES (4 * 1024 * 1024)
 _Static_assert(LIMIT_GATEWAY_IMAGE_TOKENS <= LIMIT_TOKENS_MAX, "an image's tokens are a count");
+/* A settle's reason (DESIGN §12: provider_usage, client_gone, estimated,
+ * provider_error), as usage_records.settle_reason keeps it: VARCHAR(32)
+ * (sql/034_cache_writes_and_reasons.sql), room for names to come. */
+#define LIMIT_SETTLE_REASON_BYTES 32
 /* Any single charge, grant or debit (DESIGN §10): 10^12 micros (a million
  * units) is far above any one AI call or top-up. It bounds grant and debit
  * amount_micros, promo codes, a plan's credits, rollover cap and member
@@ -462,6 +466,7 @@ _Static_assert(LIMIT_SETTLE_RESPONSE_BYTES <= LIMIT_DB_COLUMN_BYTES, "a stored s
 _Static_assert(LIMIT_ACCOUNT_ID_BYTES == 128, "accounts.ext_id and members.member are VARBINARY(128)");
 _Static_assert(LIMIT_REQUEST_ID_BYTES == 128, "holds.request_id, usage_records.usage_key are VARBINARY(128)");
 _Static_assert(LIMIT_NAME_BYTES == 64, "models.name, holds.model, accounts.plan are VARCHAR(64)");
+_Static_assert(LIMIT_SETTLE_REASON_BYTES == 32, "usage_records.settle_reason is VARCHAR(32)");
 _Static_assert(LIMIT_DESCRIPTION_BYTES == 500, "journal.description and grants.description are VARCHAR(500)");
 _Static_assert(LIMIT_IDEMPOTENCY_KEY_BYTES == 255, "idempotency_keys.idem_key is VARBINARY(255)");
 _Static_assert(LIMIT_SETTLE_RESPONSE_BYTES == 2048, "holds.settle_response is VARBINARY(2048)");
@@ -480,8 +485,9 @@ _Static_assert(LIMIT_BALANCE_MICROS_MAX <= 9223372036854775807LL - LIMIT_AMOUNT_
 	       "a counter in range plus one charge plus an overdraft must fit int64");
 _Static_assert(LIMIT_AMOUNT_MICROS_MAX <= LIMIT_SETTING_MICROS_MAX, "a limit can be set above any one charge");
 _Static_assert(LIMIT_TOKENS_MAX <= 1000000000LL, "DESIGN §10: at most 10^9 tokens in one call");
-_Static_assert((__int128)LIMIT_TOKENS_MAX * 9223372036854775807LL * 3 * 1000000 < ((__int128)1 << 126),
-	       "tokens times any int64 price times a margin stay inside 128 bits");
+_Static_assert((__int128)LIMIT_TOKENS_MAX * 9223372036854775807LL * 4 * 1000000 < ((__int128)1 << 126),
+	       "tokens times any int64 price times a margin stay inside 128 bits (four terms: uncached, cached, "
+	       "cache-write input and output)");
 _Static_assert(2 * LIMIT_X_REQUEST_ID_RANDOM_BYTES <= LIMIT_X_REQUEST_ID_BYTES,
 	       "a request id creditd makes must be one it would accept");
 _Static_assert(sizeof("hold_") - 1 + 19 + 1 + 19 < LIMIT_HOLD_ID_BYTES, "every hold id, with its NUL, must fit");

@@ -16,8 +16,8 @@
 /* 10^6 tokens per priced unit times 10^4 basis points per 100%. */
 static const __int128 cost_divisor = 10000000000;
 
-/* The most fields any row kind has (model). */
-#define ROW_FIELDS_MAX 6
+/* The most fields any row kind has (a model with its cache-write price). */
+#define ROW_FIELDS_MAX 7
 
 /* One comma-separated field of a row, already trimmed; not NUL-terminated. */
 struct field {
@@ -25,18 +25,22 @@ struct field {
 	size_t len;
 };
 
-static int args_valid(const struct price *p, int64_t margin_bps, int64_t input_tokens,
-		      int64_t cached_input_tokens, int64_t output_tokens, const int64_t *cost_micros)
+static int args_valid(const struct price *p, int64_t margin_bps, const struct pricing_tokens *t,
+		      const int64_t *cost_micros)
 {
-	if (p == NULL || cost_micros == NULL)
+	if (p == NULL || t == NULL || cost_micros == NULL)
 		return 0;
-	if (input_tokens < 0 || cached_input_tokens < 0 || output_tokens < 0)
+	if (t->input_tokens < 0 || t->cached_input_tokens < 0 || t->cache_write_input_tokens < 0 ||
+	    t->output_tokens < 0 || margin_bps < 0)
 		return 0;
-	if (cached_input_tokens > input_tokens || margin_bps < 0)
+	/* Both are parts of the input. Compared by what is left of it, never
+	 * by their sum, which could wrap. */
+	if (t->cached_input_tokens > t->input_tokens ||
+	    t->cache_write_input_tokens > t->input_tokens - t->cached_input_tokens)
 		return 0;
 	if (p->input_micros_per_mtok < 0 || p->cached_input_micros_per_mtok < 0)
 		return 0;
-	return p->output_micros_per_mtok >= 0;
+	return p->output_micros_per_mtok >= 0 && p->cache_write_micros_per_mtok >= 0;
 }
 
 /* Adds tokens * price to *acc, or returns -1 if the sum would pass limit.
@@ -52,27 +56,27 @@ static int add_term(__int128 *acc, int64_t tokens, int64_t price, __int128 limit
 	return 0;
 }
 
-enum pricing_status pricing_token_cost(const struct price *p, int64_t margin_bps,
-				       int64_t input_tokens, int64_t cached_input_tokens,
-				       int64_t output_tokens, int64_t *cost_micros)
+enum pricing_status pricing_token_cost(const struct price *p, int64_t margin_bps, const struct pricing_tokens *t,
+				       int64_t *cost_micros)
 {
 	/* ceil(x / D) <= INT64_MAX exactly when x <= INT64_MAX * D. */
 	const __int128 limit = (__int128)INT64_MAX * cost_divisor;
 	__int128 base = 0;
 	__int128 total;
 
-	if (!args_valid(p, margin_bps, input_tokens, cached_input_tokens, output_tokens,
-			cost_micros))
+	if (!args_valid(p, margin_bps, t, cost_micros))
 		return PRICING_INVALID;
 	if (margin_bps == 0) {
 		/* The exact cost is 0 whatever the token counts are. */
 		*cost_micros = 0;
 		return PRICING_OK;
 	}
+	int64_t uncached = t->input_tokens - t->cached_input_tokens - t->cache_write_input_tokens;
 	/* margin_bps >= 1, so a base above limit already means overflow. */
-	if (add_term(&base, input_tokens - cached_input_tokens, p->input_micros_per_mtok, limit) != 0
-	    || add_term(&base, cached_input_tokens, p->cached_input_micros_per_mtok, limit) != 0
-	    || add_term(&base, output_tokens, p->output_micros_per_mtok, limit) != 0)
+	if (add_term(&base, uncached, p->input_micros_per_mtok, limit) != 0
+	    || add_term(&base, t->cached_input_tokens, p->cached_input_micros_per_mtok, limit) != 0
+	    || add_term(&base, t->cache_write_input_tokens, p->cache_write_micros_per_mtok, limit) != 0
+	    || add_term(&base, t->output_tokens, p->output_micros_per_mtok, limit) != 0)
 		return PRICING_OVERFLOW;
 	if (base > limit / margin_bps)
 		return PRICING_OVERFLOW;
@@ -81,13 +85,17 @@ enum pricing_status pricing_token_cost(const struct price *p, int64_t margin_bps
 	return PRICING_OK;
 }
 
-const char *pricing_blame(const struct price *p, int64_t input_tokens, int64_t cached_input_tokens,
-			  int64_t output_tokens, const char *out_field)
+const char *pricing_blame(const struct price *p, const struct pricing_tokens *t, const char *out_field)
 {
-	/* Each product is below 2^63 * 2^63: no term can wrap in 128 bits. */
-	__int128 in = (__int128)(input_tokens - cached_input_tokens) * p->input_micros_per_mtok +
-		      (__int128)cached_input_tokens * p->cached_input_micros_per_mtok;
-	__int128 out = (__int128)output_tokens * p->output_micros_per_mtok;
+	/* The input's three token counts sum to at most input_tokens (the
+	 * cost was priced, so they are valid), each price is below 2^63: the
+	 * input's terms together stay below 2^126, as the output's does, and
+	 * nothing can wrap in 128 bits. */
+	__int128 in = (__int128)(t->input_tokens - t->cached_input_tokens - t->cache_write_input_tokens) *
+			      p->input_micros_per_mtok +
+		      (__int128)t->cached_input_tokens * p->cached_input_micros_per_mtok +
+		      (__int128)t->cache_write_input_tokens * p->cache_write_micros_per_mtok;
+	__int128 out = (__int128)t->output_tokens * p->output_micros_per_mtok;
 	return out >= in ? out_field : "input_tokens";
 }
 
@@ -228,28 +236,33 @@ static int parse_name(const struct field *f, struct price_row *row, char *errbuf
 static int parse_model(const struct field *f, size_t n, struct price_row *row,
 		       char *errbuf, size_t errcap)
 {
-	static const char *const what[4] = { "input", "cached_input", "output",
-					     "max_output_tokens" };
-	int64_t *dest[4] = { &row->price.input_micros_per_mtok,
+	static const char *const what[5] = { "input", "cached_input", "output",
+					     "max_output_tokens", "cache_write" };
+	int64_t *dest[5] = { &row->price.input_micros_per_mtok,
 			     &row->price.cached_input_micros_per_mtok,
-			     &row->price.output_micros_per_mtok, &row->price.max_output_tokens };
-	int i;
+			     &row->price.output_micros_per_mtok, &row->price.max_output_tokens,
+			     &row->price.cache_write_micros_per_mtok };
+	size_t i;
 
-	if (n != 6) {
-		set_err(errbuf, errcap, "a model row has 6 fields "
-			"(model,NAME,INPUT,CACHED_INPUT,OUTPUT,MAX_OUTPUT_TOKENS), this one has %zu", n);
+	if (n != 6 && n != 7) {
+		set_err(errbuf, errcap, "a model row has 6 or 7 fields "
+			"(model,NAME,INPUT,CACHED_INPUT,OUTPUT,MAX_OUTPUT_TOKENS[,CACHE_WRITE]), this one has %zu", n);
 		return -1;
 	}
 	if (parse_name(&f[1], row, errbuf, errcap) != 0)
 		return -1;
-	for (i = 0; i < 4; i++) {
-		if (parse_amount(&f[i + 2], i + 3, what[i], dest[i], errbuf, errcap) != 0)
+	for (i = 0; i + 2 < n; i++) {
+		if (parse_amount(&f[i + 2], (int)i + 3, what[i], dest[i], errbuf, errcap) != 0)
 			return -1;
 	}
 	if (row->price.max_output_tokens < 1) {
 		set_err(errbuf, errcap, "field 6 (max_output_tokens) must be at least 1");
 		return -1;
 	}
+	/* DESIGN §12: a model listed without one writes its cache at the
+	 * input price. */
+	if (n == 6)
+		row->price.cache_write_micros_per_mtok = row->price.input_micros_per_mtok;
 	row->kind = PRICE_ROW_MODEL;
 	return 0;
 }
@@ -395,12 +408,12 @@ int pricing_decimal_scaled(const char *text, int shift, int64_t *out)
 int pricing_rise_above(const struct price *was, const struct price *now, int64_t max_pct, const char **field,
 		       int64_t *old_v, int64_t *new_v)
 {
-	const char *names[] = {"input", "cached_input", "output"};
+	const char *names[] = {"input", "cached_input", "output", "cache_write"};
 	const int64_t olds[] = {was->input_micros_per_mtok, was->cached_input_micros_per_mtok,
-				was->output_micros_per_mtok};
+				was->output_micros_per_mtok, was->cache_write_micros_per_mtok};
 	const int64_t news[] = {now->input_micros_per_mtok, now->cached_input_micros_per_mtok,
-				now->output_micros_per_mtok};
-	for (int i = 0; i < 3; i++) {
+				now->output_micros_per_mtok, now->cache_write_micros_per_mtok};
+	for (int i = 0; i < 4; i++) {
 		/* (new - old) / old > max_pct / 100, without dividing; a price
 		 * that was 0 rises above any percentage when it becomes more. */
 		__int128 rise = (__int128)(news[i] - olds[i]) * 100;

@@ -764,6 +764,11 @@ def test_direct_usage():
     verify()
 
 
+# A usage report's counts by settle reason when only the guard settled
+# (the gateway's reasons, DESIGN §12; the guard's own calls have none).
+NO_REASONS = {"provider_usage": 0, "client_gone": 0, "estimated": 0, "provider_error": 0}
+
+
 def test_usage_report_groups_and_sums():
     acct = new_account("guard")
     start = account(acct)["balance_micros"]
@@ -782,7 +787,8 @@ def test_usage_report_groups_and_sums():
         for model, inp, o, cached, member in calls:
             k = {"model": model, "member": member, "day": time.strftime("%Y-%m-%d", time.gmtime())}[key]
             row = out.setdefault(k, {"requests": 0, "input_tokens": 0, "cached_input_tokens": 0,
-                                     "output_tokens": 0, "cost_micros": 0})
+                                     "cache_write_input_tokens": 0, "output_tokens": 0, "cost_micros": 0,
+                                     "by_settle_reason": dict(NO_REASONS)})
             row["requests"] += 1
             row["input_tokens"] += inp
             row["cached_input_tokens"] += cached
@@ -799,7 +805,8 @@ def test_usage_report_groups_and_sums():
             row = dict(row)
             got[row.pop(group)] = row
         eq(got, sums(group), "usage by %s" % group)
-        total = {k: sum(v[k] for v in got.values()) for k in r.json["total"]}
+        total = {k: sum(v[k] for v in got.values()) for k in r.json["total"] if k != "by_settle_reason"}
+        total["by_settle_reason"] = {k: sum(v["by_settle_reason"][k] for v in got.values()) for k in NO_REASONS}
         eq(r.json["total"], total, "total")
     eq(r.json["total"]["cost_micros"], start - account(acct)["balance_micros"], "cost = balance drop")
     # from/to bound the window.

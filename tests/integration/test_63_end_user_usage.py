@@ -55,8 +55,8 @@ def workspace():
     eq(pending.status, 200, "ann's pending hold")
 
     def u(model, inp, cached, out, member):
-        return {"model": model, "input_tokens": inp, "cached_input_tokens": cached, "output_tokens": out,
-                "member": member, "byok": False}
+        return {"model": model, "input_tokens": inp, "cached_input_tokens": cached, "cache_write_input_tokens": 0,
+                "output_tokens": out, "member": member, "byok": False, "settle_reason": None}
     charges = [  # newest first, as the journal lists them
         (nobody["charged_micros"], u("gpt-4o", 500, 0, 20, None)),
         (bob_direct["charged_micros"], u("gpt-4o", 1000, 0, 50, "bob")),
@@ -108,9 +108,11 @@ def test_a_plain_account_settle_and_usage_rows():
     rows = key_page(acct)["data"]
     eq([(t["cause"], t["source"], t["usage"]) for t in rows], [
         ("usage", "forced", {"model": "claude-sonnet-4-20250514", "input_tokens": 100, "cached_input_tokens": 0,
-                             "output_tokens": 10, "member": None, "byok": False}),
-        ("usage", None, {"model": "gpt-4o", "input_tokens": 3000, "cached_input_tokens": 0, "output_tokens": 400,
-                         "member": None, "byok": False}),
+                             "cache_write_input_tokens": 0, "output_tokens": 10, "member": None, "byok": False,
+                             "settle_reason": None}),
+        ("usage", None, {"model": "gpt-4o", "input_tokens": 3000, "cached_input_tokens": 0,
+                         "cache_write_input_tokens": 0, "output_tokens": 400, "member": None, "byok": False,
+                         "settle_reason": None}),
         ("grant", "signup_bonus", None)], "rows of an account without members")
 
 
@@ -219,7 +221,8 @@ def test_a_member_token_sees_the_member_only():
         u = me(tok, "/v1/me/usage?from=%s&to=%s&group_by=%s" % (FROM, TO, group))
         eq(u.status, 200, "ann's usage %r" % u)
         eq(u.json["total"], {k: ann[k] for k in ("requests", "input_tokens", "cached_input_tokens",
-                                                  "output_tokens", "cost_micros")}, "ann's sums by %s" % group)
+                                                  "cache_write_input_tokens", "output_tokens", "cost_micros",
+                                                  "by_settle_reason")}, "ann's sums by %s" % group)
     models = me(tok, "/v1/me/usage?from=%s&to=%s" % (FROM, TO)).json["data"]
     eq(sorted(m["model"] for m in models), sorted(["gpt-4o", "claude-sonnet-4-20250514"]), "ann's models only")
     r = me(tok, "/v1/me/usage?group_by=member")

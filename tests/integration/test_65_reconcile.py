@@ -11,7 +11,7 @@ import functools
 import json
 
 import stack
-from lib import api, check, clock_now, clock_reset, clock_set, creditctl, eq, uid
+from lib import api, check, clock_now, clock_reset, clock_set, creditctl, eq, sql, uid
 from test_20_guard import authorize, funded, settle
 
 DAY = 86400
@@ -24,10 +24,13 @@ def write(name, content):
     return path
 
 
-def private_model(prefix, inp=2000000, cached=1000000, out=8000000):
+def private_model(prefix, inp=2000000, cached=1000000, out=8000000, cache_write=None):
     m = uid(prefix)
-    path = write("prices.json", [{"model": m, "input_micros_per_mtok": inp, "cached_input_micros_per_mtok": cached,
-                                  "output_micros_per_mtok": out, "max_output_tokens": 4096}])
+    row = {"model": m, "input_micros_per_mtok": inp, "cached_input_micros_per_mtok": cached,
+           "output_micros_per_mtok": out, "max_output_tokens": 4096}
+    if cache_write is not None:
+        row["cache_write_micros_per_mtok"] = cache_write
+    path = write("prices.json", [row])
     creditctl("price", "import", path)
     return m
 
@@ -79,17 +82,20 @@ def row_of(out, model):
 
 
 def use(acct, model, calls):
-    """calls: (input, cached, output, recorded_output) through authorize and
-    settle, or (input, cached, output, None) through POST /v1/usage."""
-    for inp, cached, out, recorded in calls:
+    """calls: (input, cached, output, recorded_output[, cache_write])
+    through authorize and settle, or (input, cached, output, None[,
+    cache_write]) through POST /v1/usage."""
+    for inp, cached, out, recorded, *rest in calls:
+        cw = {"cache_write_input_tokens": rest[0]} if rest else {}
         if recorded is None:
-            r = api("POST", "/v1/usage", {"account": acct, "model": model, "input_tokens": inp,
-                                          "cached_input_tokens": cached, "output_tokens": out}, auth="guard")
+            r = api("POST", "/v1/usage", dict({"account": acct, "model": model, "input_tokens": inp,
+                                               "cached_input_tokens": cached, "output_tokens": out}, **cw),
+                    auth="guard")
             eq(r.status, 200, "usage: %r" % r)
             continue
         a = authorize(acct, model=model, input_tokens=inp, max_output_tokens=max(out, 1))
         eq(a.status, 200, "authorize: %r" % a)
-        s = settle(a.json["hold_id"], inp, recorded, cached_input_tokens=cached)
+        s = settle(a.json["hold_id"], inp, recorded, cached_input_tokens=cached, **cw)
         eq(s.status, 200, "settle: %r" % s)
 
 
@@ -123,10 +129,14 @@ def test_a_ledger_that_matches_exactly_is_ok(day, d):
     eq(rc, 0, "every row within tolerance: %r" % out)
     eq(out["ok"], True, "ok")
     r = row_of(out, m)
-    want = {"requests": 5, "input_tokens": 6000, "cached_input_tokens": 800, "output_tokens": 1200}
+    want = {"requests": 5, "input_tokens": 6000, "cached_input_tokens": 800, "cache_write_input_tokens": 0,
+            "output_tokens": 1200}
     eq(r["provider"], want, "the provider's figures")
     eq(r["creditd"], want, "creditd's usage records")
-    eq(r["drift_pct"], {"requests": 0, "input_tokens": 0, "cached_input_tokens": 0, "output_tokens": 0}, "no drift")
+    eq(r["drift_pct"], {"requests": 0, "input_tokens": 0, "cached_input_tokens": 0, "cache_write_input_tokens": None,
+                        "output_tokens": 0}, "no drift (OpenAI reports no cache writes: null)")
+    eq(r["by_settle_reason"], {"provider_usage": 0, "client_gone": 0, "estimated": 0, "provider_error": 0},
+       "no gateway call")
     eq(r["day"], d, "the day")
     check(r["expected_micros"] <= r["charged_micros"] <= r["expected_micros"] + len(calls),
           "charged is the expected cost (each call rounded up once): %r" % r)
@@ -177,7 +187,7 @@ def anthropic_page(day, results):
 def test_a_name_only_an_alias_matches(day, d):
     m = private_model("rec-alias")
     acct = funded(50000000, prefix="rec")
-    use(acct, m, [(1200, 300, 400, 400)])
+    use(acct, m, [(1200, 300, 400, 400, 100)])
     provider_name = uid("vendor-name")
     # 1200 input = 800 uncached + 100 written to the cache + 300 read from it.
     path = write("anthropic.json", anthropic_page(day, [(provider_name, 800, 100, 300, 400)]))
@@ -188,8 +198,9 @@ def test_a_name_only_an_alias_matches(day, d):
     rc, out = reconcile_json(path, "--from", d, "--to", d)
     eq(rc, 0, "matched through the alias: %r" % out)
     r = row_of(out, m)
-    eq(r["provider"], {"requests": 0, "input_tokens": 1200, "cached_input_tokens": 300, "output_tokens": 400},
-       "Anthropic's tokens, cache reads and writes counted as input")
+    eq(r["provider"], {"requests": 0, "input_tokens": 1200, "cached_input_tokens": 300, "cache_write_input_tokens": 100,
+                       "output_tokens": 400}, "Anthropic's tokens, cache reads and writes counted as input")
+    eq(r["creditd"]["cache_write_input_tokens"], 100, "the settle's cache writes")
     eq(r["creditd"]["requests"], 1, "creditd's call")
     eq(r["drift_pct"]["requests"], None, "Anthropic's report counts no requests")
     eq(out["unmatched_models"], [], "nothing unmatched")
@@ -204,8 +215,8 @@ def test_a_model_creditd_never_saw_is_listed(day, d):
     rc, out = reconcile_json(path, "--format", "csv", "--from", d, "--to", d)
     eq(out["unmatched_models"], [never], "listed, not dropped")
     r = row_of(out, never)
-    eq(r["creditd"], {"requests": 0, "input_tokens": 0, "cached_input_tokens": 0, "output_tokens": 0},
-       "zeros on creditd's side")
+    eq(r["creditd"], {"requests": 0, "input_tokens": 0, "cached_input_tokens": 0, "cache_write_input_tokens": 0,
+                      "output_tokens": 0}, "zeros on creditd's side")
     eq(r["expected_micros"], None, "no price")
     eq(rc, 1, "usage creditd never charged is outside the tolerance")
 
@@ -267,9 +278,82 @@ def test_json_is_designs_object(day, d):
     eq(sorted(out), ["expired_holds", "ok", "rows", "tolerance_pct", "unmatched_models"], "top-level keys")
     eq(out["tolerance_pct"], 1, "default tolerance")
     r = row_of(out, m)
-    eq(sorted(r), ["charged_micros", "creditd", "day", "drift_pct", "expected_micros", "model", "provider",
-                   "within_tolerance"], "row keys")
-    four = ["cached_input_tokens", "input_tokens", "output_tokens", "requests"]
+    eq(sorted(r), ["by_settle_reason", "charged_micros", "creditd", "day", "drift_pct", "expected_micros", "model",
+                   "provider", "within_tolerance"], "row keys")
+    five = ["cache_write_input_tokens", "cached_input_tokens", "input_tokens", "output_tokens", "requests"]
     for side in ("provider", "creditd", "drift_pct"):
-        eq(sorted(r[side]), four, side + " keys")
+        eq(sorted(r[side]), five, side + " keys")
+    eq(sorted(r["by_settle_reason"]), ["client_gone", "estimated", "provider_error", "provider_usage"],
+       "every settle reason counted")
     check(isinstance(r["expected_micros"], int) and isinstance(r["charged_micros"], int), "micros are integers")
+
+
+# ---- cache writes and settle reasons (DESIGN §12) ----
+
+def batch_usages(acct, model, now, rows):
+    """Usage records as the gateway's settles write them, through the batch
+    write procedure itself (CALL cd_batch_write, sql/034; no /v1 route sets
+    a settle_reason): rows of (input, cached, cache_write, output,
+    settle_reason), cost 0 (no journal row to match)."""
+    aid = int(sql("SELECT id FROM accounts WHERE ext_id = '%s'" % acct)[0][0])
+    usages = [[aid, None, None, None, model, None, i, c, o, 0, 0, uid("r"), None, None, w, why]
+              for i, c, w, o, why in rows]
+    sql("CALL cd_batch_write(%d, 1, NULL, NULL, '%s', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)"
+        % (now, json.dumps(usages)))
+
+
+@on_one_day
+def test_calls_are_counted_by_settle_reason(day, d):
+    m = private_model("rec-reason")
+    acct = funded(50000000, prefix="rec")
+    use(acct, m, [(1000, 0, 100, 100)])                       # the guard's own: no reason
+    batch_usages(acct, m, clock_now(), [(1000, 0, 0, 100, "provider_usage"), (1000, 0, 0, 100, "provider_usage"),
+                                        (1000, 0, 0, 100, "client_gone"), (1000, 0, 0, 60, "estimated"),
+                                        (1000, 0, 0, 0, "provider_error")])
+    # The provider billed 500 output tokens where creditd recorded 460: the
+    # estimated call was charged 60 of its 100. The row says which calls
+    # were estimated: where drift should come from (DESIGN §12).
+    path = write("usage.csv", "%s,%s,6000,0,500,6\n" % (d, m))
+    rc, out = reconcile_json(path, "--from", d, "--to", d)
+    r = row_of(out, m)
+    eq(r["creditd"]["requests"], 6, "every call")
+    eq(r["by_settle_reason"], {"provider_usage": 2, "client_gone": 1, "estimated": 1, "provider_error": 1},
+       "the gateway's calls by reason")
+    eq((rc, r["drift_pct"]["output_tokens"], r["drift_pct"]["input_tokens"]), (1, -8.0, 0), "the output drift")
+    p = reconcile(path, "--from", d, "--to", d)
+    check("settled by reason: provider_usage 2, client_gone 1, estimated 1, provider_error 1" in p.stdout,
+          "the text table says so under the row: %r" % p.stdout)
+
+
+@on_one_day
+def test_cache_writes_are_reconciled_and_priced_at_their_price(day, d):
+    m = private_model("rec-cw", inp=3000000, cached=300000, out=15000000, cache_write=3750000)
+    acct = funded(50000000, prefix="rec")
+    # 1200 input: 800 uncached + 100 written to the cache + 300 read.
+    use(acct, m, [(1200, 300, 400, 400, 100), (1000, 0, 100, None, 1000)])
+    path = write("anthropic.json", anthropic_page(day, [(m, 800, 1100, 300, 500)]))
+    rc, out = reconcile_json(path, "--from", d, "--to", d)
+    eq(rc, 0, "within tolerance: %r" % out)
+    r = row_of(out, m)
+    eq(r["provider"]["cache_write_input_tokens"], 1100, "Anthropic's cache creation tokens")
+    eq(r["creditd"]["cache_write_input_tokens"], 1100, "creditd's cache writes")
+    eq(r["drift_pct"]["cache_write_input_tokens"], 0, "no drift")
+    bps = api("GET", "/v1/models", auth="read").json["margin_bps"]
+    base = 800 * 3000000 + 300 * 300000 + 1100 * 3750000 + 500 * 15000000
+    eq(r["expected_micros"], -(-base * bps // 10 ** 10), "the provider's tokens, cache writes at their price")
+    check(r["expected_micros"] <= r["charged_micros"] <= r["expected_micros"] + 2, "charged the same: %r" % r)
+    # Cache writes the app did not report are drift, and cost.
+    path = write("anthropic2.json", anthropic_page(day, [(m, 800, 2100, 300, 500)]))
+    rc, out = reconcile_json(path, "--from", d, "--to", d)
+    r = row_of(out, m)
+    eq(rc, 1, "outside the tolerance")
+    eq(r["drift_pct"]["cache_write_input_tokens"], -47.62, "1100 of 2100 cache writes recorded")
+    # A CSV may carry them as a 7th column.
+    path = write("cw.csv", "date,model,input_tokens,cached_input_tokens,output_tokens,requests,"
+                           "cache_write_input_tokens\n%s,%s,2200,300,500,2,1100\n" % (d, m))
+    rc, out = reconcile_json(path, "--from", d, "--to", d)
+    eq((rc, row_of(out, m)["provider"]["cache_write_input_tokens"]), (0, 1100), "read from the CSV")
+    bad = write("cwbad.csv", "%s,%s,2200,300,500,2,2000\n" % (d, m))
+    p = reconcile(bad)
+    eq(p.returncode, 2, "cache writes above input less cached: bad input")
+    check("cache_write_input_tokens" in p.stderr and bad + ":1" in p.stderr, "named: %r" % p.stderr)

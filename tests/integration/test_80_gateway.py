@@ -124,14 +124,21 @@ def prices():
     return {m["model"]: m for m in r.json["data"]}, r.json["margin_bps"]
 
 
-def cost(model, inp, cached, out):
-    """DESIGN §3: ceil(((in-cached)*p_in + cached*p_cached + out*p_out) *
-    margin / 10^10), once."""
+def cost(model, inp, cached, out, cache_write=0):
+    """DESIGN §3 and §12: ceil(((in-cached-cache_write)*p_in +
+    cached*p_cached + cache_write*p_cache_write + out*p_out) * margin /
+    10^10), once."""
     p, margin = prices()
     m = p[model]
-    raw = ((inp - cached) * m["input_micros_per_mtok"] + cached * m["cached_input_micros_per_mtok"] +
-           out * m["output_micros_per_mtok"]) * margin
+    raw = ((inp - cached - cache_write) * m["input_micros_per_mtok"] + cached * m["cached_input_micros_per_mtok"] +
+           cache_write * m["cache_write_micros_per_mtok"] + out * m["output_micros_per_mtok"]) * margin
     return -(-raw // 10 ** 10)
+
+
+def reasons(acct):
+    """The settle reasons of the account's usage records, oldest first."""
+    return [r[0] for r in sql("SELECT COALESCE(u.settle_reason, '-') FROM usage_records u JOIN accounts a "
+                              "ON a.id = u.account_id WHERE a.ext_id = '%s' ORDER BY u.id" % acct)]
 
 
 def state(acct):
@@ -165,6 +172,7 @@ def test_a_whole_chat_answer_is_settled_with_the_provider_s_usage_before_it_is_s
     eq(got[0]["path"], "/v1/chat/completions", "the provider's path")
     eq(got[0]["json"], sent, "the body forwarded as sent")
     eq(got[0]["headers"]["authorization"], "Bearer sk-fake-openai", "the deployment's key upstream")
+    eq(reasons(acct), ["provider_usage"], "settled with the provider's figures")
     verify()
 
 
@@ -194,6 +202,7 @@ def test_a_chat_stream_passes_each_chunk_and_hides_the_usage_chunk_it_asked_for(
     eq(out, 5, "the provider's output")
     eq(c, cost("gpt-4o-mini", inp, 0, 5), "at the price")
     eq(spent, c, "the balance moved by the charge")
+    eq(reasons(acct), ["provider_usage"], "the stream's settle reason")
     verify()
 
 
@@ -350,6 +359,7 @@ def test_a_cut_stream_and_one_without_usage_are_charged_an_estimate():
     eq(r.events()[-1], "[DONE]", "a whole stream")
     wait_until(lambda: state(acct)[1] == 0, timeout=5)
     check(before - state(acct)[0] > cut, "a stream without usage is estimated too")
+    eq(reasons(acct), ["estimated", "estimated"], "both estimated")
     verify()
 
 
@@ -382,6 +392,7 @@ def test_byok_sends_the_user_s_key_and_charges_nothing():
     rows = sql("SELECT u.byok FROM usage_records u JOIN accounts a ON a.id = u.account_id WHERE a.ext_id = '%s'"
                % acct)
     eq(rows, [["1"]], "usage recorded, byok")
+    eq(reasons(acct), ["provider_usage"], "with its reason")
 
 
 def test_a_client_that_leaves_mid_stream_is_charged_what_the_provider_reports():
@@ -402,5 +413,24 @@ def test_a_client_that_leaves_mid_stream_is_charged_what_the_provider_reports():
     rows = sql("SELECT u.output_tokens FROM usage_records u JOIN accounts a ON a.id = u.account_id "
                "WHERE a.ext_id = '%s'" % acct)
     eq(rows, [["30"]], "drained: the provider's whole figures charged")
+    eq(reasons(acct), ["client_gone"], "settled as client_gone")
     check(state(acct)[0] < before, "charged")
+    verify()
+
+
+def test_anthropic_cache_writes_and_reads_are_priced_as_such():
+    reset()
+    mode(output_tokens=4, cached_tokens=30, cache_creation_tokens=200)
+    acct = new_account("gwcache")
+    r = messages(acct, {"model": "claude-sonnet-4-5", "max_tokens": 50,
+                        "messages": [{"role": "user", "content": " ".join("w%d" % i for i in range(300))}]})
+    eq(r.status, 200, "answered: %r" % r.body[:300])
+    u = r.json["usage"]
+    eq((u["cache_creation_input_tokens"], u["cache_read_input_tokens"]), (200, 30), "the provider's cache figures")
+    inp = u["input_tokens"] + 200 + 30
+    want = cost("claude-sonnet-4-5", inp, 30, 4, cache_write=200)
+    eq(int(r.headers["creditd-charged-micros"]), want, "cache reads at the cached price, writes at the write price")
+    rows = sql("SELECT u.input_tokens, u.cached_input_tokens, u.cache_write_input_tokens FROM usage_records u "
+               "JOIN accounts a ON a.id = u.account_id WHERE a.ext_id = '%s'" % acct)
+    eq(rows, [[str(inp), "30", "200"]], "the usage record")
     verify()

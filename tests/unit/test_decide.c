@@ -15,8 +15,9 @@
 #define NOW (60 * 1000000LL + 30)	/* 30 s into minute 1000000 */
 
 /* 1 micro per input token, 2 per output token, no margin: a hold of 100
- * input and k output tokens costs 100 + 2k. */
-static const struct price PRICE = {1000000, 500000, 2000000, 1000};
+ * input and k output tokens costs 100 + 2k. Cache writes at the input
+ * price, the default. */
+static const struct price PRICE = {1000000, 500000, 2000000, 1000, 1000000};
 
 static void test_rates(void)
 {
@@ -116,7 +117,7 @@ static void test_settle_cost(void)
 	struct guard_settle r;
 	struct decide_prices p;
 	struct refusal why;
-	struct price dear = {3000000, 0, 6000000, 1000}, huge = {0, 0, 40000000000000000LL, 1};
+	struct price dear = {3000000, 0, 6000000, 1000, 3000000}, huge = {0, 0, 40000000000000000LL, 1, 0};
 	int64_t cost = -1;
 	memset(&h, 0, sizeof(h));
 	memset(&r, 0, sizeof(r));
@@ -166,6 +167,44 @@ static void test_settle_cost(void)
 	is_int(why.why, REFUSE_CHARGE_CAP, "as a charge over the cap");
 	is_int(why.amount_micros, 2000000000000LL, "naming the charge (2 * 10^12)");
 	is_str(why.param, "output_tokens", "blaming the output");
+}
+
+/* Cache writes at the cache-write price pinned with the others (DESIGN
+ * §12): 3 micros a token here, where plain input is 1. */
+static void test_settle_cost_cache_write(void)
+{
+	struct hold_row h;
+	struct guard_settle r;
+	struct decide_prices p;
+	struct refusal why;
+	int64_t cost = -1;
+	memset(&h, 0, sizeof(h));
+	memset(&r, 0, sizeof(r));
+	memset(&p, 0, sizeof(p));
+	memset(&why, 0, sizeof(why));
+	snprintf(h.model, sizeof(h.model), "m");
+	h.has_pin = 1;
+	h.pin = PRICE;
+	h.pin.cache_write_micros_per_mtok = 3000000;
+	h.pin_margin = 10000;
+	r.input_tokens = 100;
+	r.output_tokens = 50;
+	r.cache_write_input_tokens = 40;
+	is_int(decide_settle_cost(&h, &r, &p, &cost, &why), CD_OK, "cache writes priced");
+	is_int(cost, 280, "at the pinned cache-write price: 60 + 3*40 + 100");
+	r.cached_input_tokens = 60;
+	decide_settle_cost(&h, &r, &p, &cost, &why);
+	is_int(cost, 250, "the rest of the input cached: 30 + 120 + 100");
+	r.cached_input_tokens = 61;
+	is_int(decide_settle_cost(&h, &r, &p, &cost, &why), CD_E_INVALID, "cached + cache writes above the input");
+	is_int(why.why, REFUSE_HOLD_UNPRICED, "refused, as a cost the formula cannot give");
+	r.cached_input_tokens = 0;
+	h.pin.cache_write_micros_per_mtok = h.pin.input_micros_per_mtok;
+	decide_settle_cost(&h, &r, &p, &cost, &why);
+	is_int(cost, 200, "the default, the input price: as plain input");
+	h.byok = 1;
+	decide_settle_cost(&h, &r, &p, &cost, &why);
+	is_int(cost, 0, "byok: nothing, cache writes or not");
 }
 
 /* A batch as the read CALL would leave it: account "acme" (id 7) with
@@ -252,13 +291,21 @@ static void test_authorize(struct ledger *lg, struct batch *b)
 	is_int(op.refusal.why, REFUSE_ACCOUNT_UNKNOWN, "said so");
 }
 
+/* 1 when the rows written so far end with tail. */
+static int ends_with(const struct dynbuf *d, const char *tail)
+{
+	size_t n = strlen(tail);
+	return d->data != NULL && d->len >= n && memcmp(d->data + d->len - n, tail, n) == 0;
+}
+
 static void test_settle(struct ledger *lg, struct batch *b)
 {
 	static const unsigned char hash[32] = {1}, other[32] = {2};
 	struct guard_op op;
 	struct acct *a = &b->accts[0].a;
 	struct member_row *m = &b->members[0].m;
-	struct guard_settle r = {"hold_7_11", NULL, NULL, 100, 0, 300, hash, NULL, 0, NULL};
+	struct guard_settle r = {.hold_id = "hold_7_11", .input_tokens = 100, .output_tokens = 300, .request_hash = hash,
+				 .settle_reason = "estimated"};	/* the gateway's (DESIGN §12) */
 	holds_written(b);
 	op_init(&op, GUARD_SETTLE);
 	op.in.settle = &r;
@@ -272,6 +319,11 @@ static void test_settle(struct ledger *lg, struct batch *b)
 	is_int(a->balance - b->accts[0].balance_marked, b->accts[0].journal_micros, "the balance moved by the journal");
 	ok(strcmp(b->holds[0].h.state, "settled") == 0 && b->holds[0].h.charged == 700, "the hold settled at 700");
 	ok(strstr(b->holds[0].h.response, "\"released_micros\":1400") != NULL, "its stored answer: 1400 released");
+	ok(b->nsettle_usage == 1 && b->settle_usage.len > 0 &&
+	   strstr(b->settle_usage.data, ",100,0,300,700,") != NULL &&
+	   ends_with(&b->settle_usage, ",0,\"estimated\"]"),
+	   "its usage row for the write CALL: tokens, cost, then no cache writes and its settle_reason: %s",
+	   b->settle_usage.data);
 	is_int(a->rate.tokens, 1600 - 1100 + 400, "the minute's tokens corrected to the actual 400");
 	is_int(decide_settle(lg, b, &op), CD_OK, "the same settle again: answered from the stored one");
 	ok(a->balance == 9300 && b->njournal == 1, "never charged twice");
@@ -298,11 +350,16 @@ static void test_release_usage(struct ledger *lg, struct batch *b)
 	is_int(a->balance, 9300, "no balance moved");
 	op.hold_id = 11;
 	is_int(decide_release(b, &op), CD_E_CONFLICT, "a settled hold cannot be released");
-	struct guard_usage u = {"acme", NULL, "m", NULL, "use-1", NULL, 10, 0, 20, 0, 0, 500, hash, NULL};
+	struct guard_usage u = {.account = "acme", .model = "m", .request_id = "use-1", .input_tokens = 10,
+				.output_tokens = 20, .cost_micros = 500, .request_hash = hash,
+				.settle_reason = "client_gone", .cache_write_input_tokens = 4};
 	op_init(&op, GUARD_USAGE);
 	op.in.usage = &u;
 	is_int(decide_usage(lg, b, &op), CD_OK, "usage: charged");
 	ok(op.charged == 500 && a->balance == 8800 && b->nusages == 1, "500 spent, one usage row");
+	ok(b->usage_rows.len > 0 && strstr(b->usage_rows.data, ",10,0,20,500,") != NULL &&
+	   ends_with(&b->usage_rows, ",4,\"client_gone\"]"),
+	   "its row for the write CALL ends with its cache writes and settle_reason: %s", b->usage_rows.data);
 	is_int(a->balance - b->accts[0].balance_marked, b->accts[0].journal_micros, "with its journal row");
 	op_init(&op, GUARD_USAGE);
 	op.in.usage = &u;
@@ -360,7 +417,8 @@ static void test_new_member_row(struct ledger *lg)
 	is_int(decide_authorize(lg, b, &op), CD_OK, "900 fits under it");
 	ok(m->reserved == 2900 && ba->reserved == 2900 && b->members[0].changed, "reserved on the row, to be written");
 	static const unsigned char hash[32] = {4};
-	struct guard_usage u = {"acme", "alice", "m", NULL, "new-3", NULL, 10, 0, 20, 0, 0, 101, hash, NULL};
+	struct guard_usage u = {.account = "acme", .member = "alice", .model = "m", .request_id = "new-3",
+				.input_tokens = 10, .output_tokens = 20, .cost_micros = 101, .request_hash = hash};
 	op_init(&op, GUARD_USAGE);
 	op.in.usage = &u;
 	is_int(decide_usage(lg, b, &op), CD_E_MEMBER_CAP, "usage past the plan's cap: 429");
@@ -378,6 +436,7 @@ int main(void)
 	test_rates();
 	test_shrink();
 	test_settle_cost();
+	test_settle_cost_cache_write();
 	struct batch *b = batch_made();
 	ok(b != NULL, "a batch in memory");
 	if (b != NULL) {

@@ -11,28 +11,34 @@
 #include "pricing.h"
 #include "tap.h"
 
-/* Micros per 1M tokens: input, cached input, output, max output tokens. */
-static const struct price gpt4o = { 2500000, 1250000, 10000000, 16384 };
-static const struct price mini = { 150000, 75000, 600000, 16384 };
+/* Micros per 1M tokens: input, cached input, output, max output tokens,
+ * cache write (here the default, the input price, as a price-list row
+ * without one gets). */
+static const struct price gpt4o = { 2500000, 1250000, 10000000, 16384, 2500000 };
+static const struct price mini = { 150000, 75000, 600000, 16384, 150000 };
 /* 1 micro per token for input and output, so cost == tokens at margin 10000. */
-static const struct price unit = { 1000000, 0, 1000000, 1 };
-static const struct price huge = { INT64_MAX, INT64_MAX, INT64_MAX, INT64_MAX };
+static const struct price unit = { 1000000, 0, 1000000, 1, 1000000 };
+static const struct price huge = { INT64_MAX, INT64_MAX, INT64_MAX, INT64_MAX, INT64_MAX };
 
-/* Checks status PRICING_OK and the exact cost (two assertions). */
-#define COST_IS(p, m, in, cached, out, want, desc) do { \
+/* Checks status PRICING_OK and the exact cost of in input tokens (cached
+ * of them read from the cache, cw written to it) and out output tokens
+ * (two assertions). */
+#define COST_CW_IS(p, m, in, cached, cw, out, want, desc) do { \
 		int64_t got_ = -7; \
-		is_int(pricing_token_cost((p), (m), (in), (cached), (out), &got_), PRICING_OK, \
-		       "%s: ok", (desc)); \
+		const struct pricing_tokens t_ = {(in), (cached), (cw), (out)}; \
+		is_int(pricing_token_cost((p), (m), &t_, &got_), PRICING_OK, "%s: ok", (desc)); \
 		is_int(got_, (want), "%s: %s micros", (desc), #want); \
 	} while (0)
+#define COST_IS(p, m, in, cached, out, want, desc) COST_CW_IS(p, m, in, cached, 0, out, want, desc)
 
 /* Checks a failing status and that the cost was left alone (two assertions). */
-#define COST_FAILS(p, m, in, cached, out, status, desc) do { \
+#define COST_CW_FAILS(p, m, in, cached, cw, out, status, desc) do { \
 		int64_t got_ = -7; \
-		is_int(pricing_token_cost((p), (m), (in), (cached), (out), &got_), (status), \
-		       "%s: %s", (desc), #status); \
+		const struct pricing_tokens t_ = {(in), (cached), (cw), (out)}; \
+		is_int(pricing_token_cost((p), (m), &t_, &got_), (status), "%s: %s", (desc), #status); \
 		is_int(got_, -7, "%s: cost untouched", (desc)); \
 	} while (0)
+#define COST_FAILS(p, m, in, cached, out, status, desc) COST_CW_FAILS(p, m, in, cached, 0, out, status, desc)
 
 static void test_cost_basic(void)
 {
@@ -149,8 +155,98 @@ static void test_cost_invalid(void)
 	COST_FAILS(&neg_in, 10500, 0, 0, 0, PRICING_INVALID, "negative input price");
 	COST_FAILS(&neg_cached, 10500, 0, 0, 0, PRICING_INVALID, "negative cached price");
 	COST_FAILS(&neg_out, 10500, 0, 0, 0, PRICING_INVALID, "negative output price");
-	is_int(pricing_token_cost(NULL, 10500, 1, 0, 0, &got), PRICING_INVALID, "NULL price");
-	is_int(pricing_token_cost(&gpt4o, 10500, 1, 0, 0, NULL), PRICING_INVALID, "NULL cost");
+	const struct pricing_tokens one = {1, 0, 0, 0};
+	is_int(pricing_token_cost(NULL, 10500, &one, &got), PRICING_INVALID, "NULL price");
+	is_int(pricing_token_cost(&gpt4o, 10500, &one, NULL), PRICING_INVALID, "NULL cost");
+	is_int(pricing_token_cost(&gpt4o, 10500, NULL, &got), PRICING_INVALID, "NULL tokens");
+}
+
+/* Claude Sonnet 4's list prices (micros per 1M tokens): input 3,000,000,
+ * cache read 300,000, output 15,000,000, a 5-minute cache write 3,750,000
+ * (1.25 x input, DESIGN §12). */
+static const struct price sonnet = { 3000000, 300000, 15000000, 8192, 3750000 };
+
+static void test_cost_cache_write(void)
+{
+	/* 1000 * 3,750,000 = 3,750,000,000; * 10000 / 10^10 = 3750. */
+	COST_CW_IS(&sonnet, 10000, 1000, 0, 1000, 0, 3750, "all input written to the cache");
+	/* The same tokens as plain input: 1000 * 3,000,000 -> 3000. */
+	COST_CW_IS(&sonnet, 10000, 1000, 0, 0, 0, 3000, "the same input uncached costs less");
+	/* 10000 input: 6000 cached, 3000 written, 1000 uncached; 500 output.
+	 * 1000*3,000,000 = 3,000,000,000; 6000*300,000 = 1,800,000,000;
+	 * 3000*3,750,000 = 11,250,000,000; 500*15,000,000 = 7,500,000,000;
+	 * sum 23,550,000,000; * 10500 = 247,275,000,000,000; / 10^10 =
+	 * 24,727.5 -> 24,728. */
+	COST_CW_IS(&sonnet, 10500, 10000, 6000, 3000, 500, 24728, "every kind of token at once, margin 10500");
+	/* 0.5 micro per token for uncached input and cache writes: 2 input of
+	 * which 1 written is 0.5 + 0.5 = 1 exactly, where rounding each term
+	 * up would give 2. */
+	{
+		static const struct price half = { 500000, 0, 0, 1, 500000 };
+		COST_CW_IS(&half, 10000, 2, 0, 1, 0, 1, "rounded up once, not per term");
+		/* 3 input: 1 written, 2 uncached: 1.5 -> 2. */
+		COST_CW_IS(&half, 10000, 3, 0, 1, 0, 2, "1.5 -> 2");
+	}
+	/* The default, a cache-write price equal to the input price (gpt4o
+	 * here), charges cache writes as plain input: 1000 * 2,500,000 *
+	 * 10500 / 10^10 = 2625. */
+	COST_CW_IS(&gpt4o, 10500, 1000, 0, 400, 0, 2625, "cache writes at the input price cost as input");
+	/* 600 cached: 400*2,500,000 + 600*1,250,000 = 1,750,000,000;
+	 * * 10500 / 10^10 = 1837.5 -> 1838. */
+	COST_CW_IS(&gpt4o, 10500, 1000, 600, 400, 0, 1838, "cached plus written is all the input");
+	{
+		static const struct price free_writes = { 3000000, 300000, 15000000, 8192, 0 };
+		COST_CW_IS(&free_writes, 10000, 1000, 0, 1000, 0, 0, "a cache-write price of 0");
+	}
+	COST_CW_IS(&sonnet, 0, 1000, 0, 1000, 0, 0, "margin 0 costs nothing");
+}
+
+static void test_cost_cache_write_large(void)
+{
+	static const struct price dear_writes = { 0, 0, 0, 1, INT64_MAX };
+	/* 10^6 cache-write tokens at INT64_MAX micros per 10^6: INT64_MAX exactly. */
+	COST_CW_IS(&dear_writes, 10000, 1000000, 0, 1000000, 0, INT64_MAX, "INT64_MAX cost of cache writes fits");
+	COST_CW_FAILS(&dear_writes, 10000, 1000001, 0, 1000001, 0, PRICING_OVERFLOW,
+		      "one cache-write token more overflows");
+	/* Every term near its largest: about 2^127 in all, reported, never wrapped. */
+	COST_CW_FAILS(&huge, 10000, INT64_MAX, INT64_MAX / 2, INT64_MAX / 2, INT64_MAX, PRICING_OVERFLOW,
+		      "INT64_MAX tokens across the four terms");
+	COST_CW_FAILS(&huge, 1, INT64_MAX, 0, INT64_MAX, 0, PRICING_OVERFLOW,
+		      "INT64_MAX cache-write tokens at an INT64_MAX price, margin 1");
+	/* 10^12 of each input kind and output at Sonnet's prices:
+	 * 10^12 * (3,000,000 + 300,000 + 3,750,000 + 15,000,000) =
+	 * 2.205 * 10^19 (past INT64_MAX, held in 128 bits); * 10000 / 10^10 =
+	 * 22,050,000,000,000. */
+	COST_CW_IS(&sonnet, 10000, 3000000000000, 1000000000000, 1000000000000, 1000000000000, 22050000000000,
+		   "10^12 tokens of each kind, past int64 before the division");
+}
+
+static void test_cost_cache_write_invalid(void)
+{
+	struct price neg_cw = sonnet;
+	neg_cw.cache_write_micros_per_mtok = -1;
+	COST_CW_FAILS(&sonnet, 10000, 10, 6, 5, 0, PRICING_INVALID, "cached + cache_write > input");
+	COST_CW_FAILS(&sonnet, 10000, 10, 0, 11, 0, PRICING_INVALID, "cache_write > input");
+	COST_CW_FAILS(&sonnet, 10000, 10, 0, -1, 0, PRICING_INVALID, "negative cache_write");
+	COST_CW_FAILS(&sonnet, 10000, INT64_MAX, INT64_MAX, INT64_MAX, 0, PRICING_INVALID,
+		      "cached and cache_write each at most input, their sum far above (no wrap)");
+	COST_CW_FAILS(&neg_cw, 10000, 0, 0, 0, 0, PRICING_INVALID, "negative cache-write price");
+	/* 6*300,000 + 4*3,750,000 = 16,800,000; * 10000 / 10^10 = 16.8 -> 17. */
+	COST_CW_IS(&sonnet, 10000, 10, 6, 4, 0, 17, "cached + cache_write == input is allowed");
+}
+
+/* The field a charge too large is blamed on weighs cache writes at their
+ * own price. */
+static void test_blame_cache_write(void)
+{
+	/* 1000 written: 3,750,000,000 against 240 output: 3,600,000,000. */
+	const struct pricing_tokens written = {1000, 0, 1000, 240};
+	is_str(pricing_blame(&sonnet, &written, "output_tokens"), "input_tokens", "cache writes weigh 1.25 x input");
+	/* The same input uncached: 3,000,000,000 against 3,600,000,000. */
+	const struct pricing_tokens plain = {1000, 0, 0, 240};
+	is_str(pricing_blame(&sonnet, &plain, "output_tokens"), "output_tokens", "as plain input, the output weighs more");
+	const struct pricing_tokens even = {1000, 0, 1000, 250};
+	is_str(pricing_blame(&sonnet, &even, "max_output_tokens"), "max_output_tokens", "a tie blames the output");
 }
 
 /* Parses line and checks it succeeds with the given kind (two assertions). */
@@ -199,6 +295,30 @@ static void test_parse_good(void)
 	ROW_OK("margin,1", &r, PRICE_ROW_MARGIN, "margin 1");
 	ROW_OK("margin,1000000", &r, PRICE_ROW_MARGIN, "margin 1000000");
 	is_int(r.margin_bps, 1000000, "margin 1000000 value");
+}
+
+static void test_parse_cache_write(void)
+{
+	struct price_row r;
+
+	ROW_OK("model,claude-sonnet-4,3000000,300000,15000000,8192,3750000\n", &r, PRICE_ROW_MODEL,
+	       "model row with a cache-write price");
+	is_int(r.price.input_micros_per_mtok, 3000000, "its input");
+	is_int(r.price.cache_write_micros_per_mtok, 3750000, "its cache-write price");
+	is_int(r.price.max_output_tokens, 8192, "max output tokens still field 6");
+	ROW_OK("model,gpt-4o,2500000,1250000,10000000,16384\n", &r, PRICE_ROW_MODEL, "a row of before: 6 fields");
+	is_int(r.price.cache_write_micros_per_mtok, 2500000, "without one: the input price");
+	ROW_OK("model,m,5,1,9,1, 0 \r\n", &r, PRICE_ROW_MODEL, "cache writes priced 0, spaces, CRLF");
+	is_int(r.price.cache_write_micros_per_mtok, 0, "0 is a price, not the default");
+	ROW_OK("model,m,5,1,9,1,9223372036854775807", &r, PRICE_ROW_MODEL, "INT64_MAX cache-write price");
+	is_int(r.price.cache_write_micros_per_mtok, INT64_MAX, "INT64_MAX kept");
+	ROW_FAILS("model,m,5,1,9,1,", "field 7 (cache_write) is empty", "an empty 7th field");
+	ROW_FAILS("model,m,5,1,9,1,-1", "field 7 (cache_write) is not a non-negative integer", "negative");
+	ROW_FAILS("model,m,5,1,9,1,1.25", "field 7 (cache_write) is not a non-negative integer", "fractional");
+	ROW_FAILS("model,m,5,1,9,1,9223372036854775808",
+		  "field 7 (cache_write) is too large (the limit is 9223372036854775807)", "INT64_MAX + 1");
+	ROW_FAILS("model,m,5,1,9,0,7", "field 6 (max_output_tokens) must be at least 1",
+		  "max output checked with 7 fields too");
 }
 
 static void test_parse_skip(void)
@@ -274,12 +394,12 @@ static void test_parse_bad_names(void)
 
 static void test_parse_bad_shape(void)
 {
-	ROW_FAILS("model,m,0,0,0", "a model row has 6 fields "
-		  "(model,NAME,INPUT,CACHED_INPUT,OUTPUT,MAX_OUTPUT_TOKENS), this one has 5",
+	ROW_FAILS("model,m,0,0,0", "a model row has 6 or 7 fields "
+		  "(model,NAME,INPUT,CACHED_INPUT,OUTPUT,MAX_OUTPUT_TOKENS[,CACHE_WRITE]), this one has 5",
 		  "model with 5 fields");
-	ROW_FAILS("model,m,0,0,0,1,2", "a model row has 6 fields "
-		  "(model,NAME,INPUT,CACHED_INPUT,OUTPUT,MAX_OUTPUT_TOKENS), this one has 7",
-		  "model with 7 fields");
+	ROW_FAILS("model,m,0,0,0,1,2,3", "a model row has 6 or 7 fields "
+		  "(model,NAME,INPUT,CACHED_INPUT,OUTPUT,MAX_OUTPUT_TOKENS[,CACHE_WRITE]), this one has 8",
+		  "model with 8 fields");
 	ROW_FAILS("action,a", "an action row has 3 fields (action,NAME,PRICE_MICROS), "
 		  "this one has 2", "action with 2 fields");
 	ROW_FAILS("action,gpt,4o,1", "an action row has 3 fields (action,NAME,PRICE_MICROS), "
@@ -315,7 +435,12 @@ int main(void)
 	test_cost_large();
 	test_cost_overflow();
 	test_cost_invalid();
+	test_cost_cache_write();
+	test_cost_cache_write_large();
+	test_cost_cache_write_invalid();
+	test_blame_cache_write();
 	test_parse_good();
+	test_parse_cache_write();
 	test_parse_skip();
 	test_parse_bad_numbers();
 	test_parse_bad_names();
@@ -342,7 +467,7 @@ int main(void)
 	}
 	/* A rise beyond the allowed percentage, in integer math. */
 	{
-		struct price was = {1000000, 500000, 4000000, 4096}, now = was;
+		struct price was = {1000000, 500000, 4000000, 4096, 1000000}, now = was;
 		const char *field = NULL;
 		int64_t o, n;
 		now.output_micros_per_mtok = 4800000;		/* +20 %: allowed at 20 */
@@ -358,6 +483,12 @@ int main(void)
 		now.cached_input_micros_per_mtok = 1;
 		ok(pricing_rise_above(&was, &now, 1000, &field, &o, &n) && strcmp(field, "cached_input") == 0,
 		   "from free to priced is a rise beyond any percentage");
+		struct price cw_was = {1000000, 500000, 4000000, 4096, 1250000}, cw_now = cw_was;
+		cw_now.cache_write_micros_per_mtok = 1500000;		/* +20 % */
+		ok(!pricing_rise_above(&cw_was, &cw_now, 20, &field, &o, &n), "a cache-write price +20 %% passes at 20");
+		cw_now.cache_write_micros_per_mtok = 1500001;
+		ok(pricing_rise_above(&cw_was, &cw_now, 20, &field, &o, &n) && strcmp(field, "cache_write") == 0 &&
+		   o == 1250000 && n == 1500001, "one micro more is refused, naming cache_write");
 	}
 	return done_testing();
 }
