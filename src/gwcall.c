@@ -2,10 +2,10 @@
  *
  * The provider's answer decides the ending:
  * - no answer at all (refused, timed out before a status): the hold is
- *   released, the client gets 502 (504 for a timeout) in the provider's
- *   shape; settle reason provider_error;
- * - an error status: released, the provider's status, headers and body
- *   passed on; provider_error;
+ *   settled for nothing (settle reason provider_error), the client gets
+ *   502 (504 for a timeout) in the provider's shape;
+ * - an error status: settled for nothing (provider_error), the
+ *   provider's status, headers and body passed on;
  * - a whole answer (not streamed): settled with its usage before it is
  *   sent (Creditd-Charged-Micros, Creditd-Balance-Micros); without usage
  *   estimated from its bytes;
@@ -352,7 +352,6 @@ static void release(struct call *c)
 	struct guard_release r = {c->job->hold_id};
 	struct ledger *lg = lg_borrow();
 	enum cd_err rc = lg != NULL ? ledger_release(lg, &call, &r, &res) : CD_E_UNAVAILABLE;
-	metrics_gateway_settle(GW_REASON_PROVIDER_ERROR);
 	if (lg != NULL)
 		lg_giveback(lg);
 	if (rc != CD_OK || res.status >= 300)
@@ -381,9 +380,21 @@ static const char *disagreement(const struct call *c, const struct gw_usage *u, 
 
 /* ---- Endings ---- */
 
+/* The provider answered an error, or nothing, before any output: the hold
+ * is settled for nothing with reason provider_error (a usage record of
+ * cost 0: reports and reconcile count these calls), or released when
+ * that fails. */
+static void settle_nothing(struct call *c)
+{
+	struct gw_usage none = {0};
+	int64_t charged, balance;
+	if (charge(c, &none, GW_REASON_PROVIDER_ERROR, &charged, &balance) != CD_OK)
+		release(c);
+}
+
 static void end_unanswered(struct call *c, enum provider_result r, const char *err)
 {
-	release(c);
+	settle_nothing(c);
 	char message[512];
 	snprintf(message, sizeof(message), "the provider %s: %s",
 		 r == PROVIDER_TIMEOUT ? "did not answer in time" : "could not be reached", err);
@@ -393,7 +404,7 @@ static void end_unanswered(struct call *c, enum provider_result r, const char *e
 
 static void end_error(struct call *c)
 {
-	release(c);
+	settle_nothing(c);
 	head_write(c, c->status, "");
 	client_write(c, c->whole.data, c->whole.len);
 }

@@ -339,6 +339,10 @@ def test_a_provider_error_is_passed_on_and_the_hold_released():
     r = chat(acct, body_chat(stream=True))
     eq(r.status, 500, "a stream's error status before any output")
     eq(state(acct), before, "nothing charged")
+    eq(reasons(acct), ["provider_error", "provider_error"], "each counted as a provider error, for nothing")
+    costs = sql("SELECT u.cost_micros FROM usage_records u JOIN accounts a ON a.id = u.account_id "
+                "WHERE a.ext_id = '%s'" % acct)
+    eq(costs, [["0"], ["0"]], "of cost 0")
     verify()
 
 
