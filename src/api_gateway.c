@@ -151,7 +151,13 @@ static int hold(struct api_ctx *ctx, struct gw_job *job, struct guard_authorize 
 	r->member = job->member[0] != '\0' ? job->member : NULL;
 	r->model = job->ask.model;
 	r->request_id = job->request_id;
-	r->ttl_seconds = ctx->cfg->hold_ttl_seconds;
+	/* The hold outlives the call's own deadlines (a first byte, an idle
+	 * gap, a drain), so its reserve counts until the settle. */
+	int64_t ttl = ctx->cfg->gw_first_byte_timeout_seconds + ctx->cfg->gw_idle_timeout_seconds +
+		      ctx->cfg->gw_drain_seconds;
+	r->ttl_seconds = ttl > ctx->cfg->hold_ttl_seconds ? ttl : ctx->cfg->hold_ttl_seconds;
+	if (r->ttl_seconds > LIMIT_HOLD_TTL_MAX_SECONDS)
+		r->ttl_seconds = LIMIT_HOLD_TTL_MAX_SECONDS;
 	r->byok = job->byok;
 	enum cd_err rc = ledger_authorize(ctx->lg, &call, r, &res);
 	if (rc != CD_OK || res.status != 200) {
@@ -162,11 +168,16 @@ static int hold(struct api_ctx *ctx, struct gw_job *job, struct guard_authorize 
 	int64_t granted = jsonio_int(res.body, "max_output_tokens", -1);
 	int64_t n = job->ask.choices > 0 ? job->ask.choices : 1;
 	job->cap = -1;
-	if (granted >= 0 && job->route != GW_OPENAI_EMBEDDINGS && granted < job->hold_output) {
-		/* A shrunk hold: each choice's cap is its share. */
-		job->cap = granted / n;
-		job->shrunk = 1;
-		job->hold_output = granted;
+	if (job->route != GW_OPENAI_EMBEDDINGS && job->hold_output > 0) {
+		/* The cap sent is the hold's, per choice: a shrunk hold's
+		 * share, and the model's when the body asked none (the
+		 * provider's own default could pass the hold). */
+		int64_t held = granted >= 0 && granted < job->hold_output ? granted : job->hold_output;
+		job->shrunk = held < job->hold_output;
+		job->cap = held / n;
+		job->hold_output = job->cap * n;
+		if (job->ask.output_cap >= 0 && job->cap >= job->ask.output_cap)
+			job->cap = -1;	/* the body's own, unchanged */
 	}
 	json_decref(res.body);
 	return job->hold_id[0] != '\0' ? 0 : -1;

@@ -29,6 +29,7 @@
 
 static const struct cfg *gw_cfg;
 static atomic_llong in_flight;
+static atomic_int closing;		/* SIGTERM: no call admitted any more */
 
 /* Idle threads wait here for their next job. */
 static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -53,7 +54,7 @@ int gateway_init(const struct cfg *cfg)
 int gateway_admit(void)
 {
 	long long now = atomic_fetch_add(&in_flight, 1);
-	if (now >= gw_cfg->gw_max_streams) {
+	if (now >= gw_cfg->gw_max_streams || atomic_load(&closing)) {
 		atomic_fetch_sub(&in_flight, 1);
 		return -1;
 	}
@@ -138,6 +139,7 @@ int gateway_run(struct gw_job *job, const struct gw_edge *edge)
 int64_t gateway_drain(void)
 {
 	struct timespec until;
+	atomic_store(&closing, 1);
 	clock_gettime(CLOCK_REALTIME, &until);
 	until.tv_sec += (time_t)gw_cfg->gw_drain_seconds;
 	pthread_mutex_lock(&pool_lock);

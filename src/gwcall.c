@@ -93,10 +93,8 @@ struct gwcall_thread {
 struct gwcall_thread *gwcall_thread_new(void)
 {
 	struct gwcall_thread *t = calloc(1, sizeof(*t));
-	if (t != NULL && (t->conn = provider_conn_new()) == NULL) {
-		free(t);
-		t = NULL;
-	}
+	if (t != NULL)
+		t->conn = provider_conn_new();	/* NULL: tried again by the next call */
 	return t;
 }
 
@@ -201,7 +199,7 @@ static int on_head(void *arg, int status, const struct provider_header *h, int n
 	c->status = status;
 	dynbuf_reset(&c->head);
 	for (int i = 0; i < n; i++)
-		if (passed_on(h[i].name) && strpbrk(h[i].value, "\r\n") == NULL)
+		if (passed_on(h[i].name) && strpbrk(h[i].value, "\r\n") == NULL && strpbrk(h[i].name, "\r\n") == NULL)
 			dynbuf_printf(&c->head, "%s: %s\r\n", h[i].name, h[i].value);
 	if (streamed(c)) {
 		head_write(c, status, "Cache-Control: no-cache\r\nX-Accel-Buffering: no\r\n");
@@ -265,9 +263,11 @@ static int headers_of(const struct gw_job *job, char lines[][LIMIT_GATEWAY_HEADE
 		LINE("Authorization: Bearer %s", job->provider_key);
 		if (job->openai_beta[0] != '\0')
 			LINE("OpenAI-Beta: %s", job->openai_beta);
-		if (cc->gw_openai_organization[0] != '\0')
+		/* The deployment's, with its key only: a BYOK key is of
+		 * another organization. */
+		if (!job->byok && cc->gw_openai_organization[0] != '\0')
 			LINE("OpenAI-Organization: %s", cc->gw_openai_organization);
-		if (cc->gw_openai_project[0] != '\0')
+		if (!job->byok && cc->gw_openai_project[0] != '\0')
 			LINE("OpenAI-Project: %s", cc->gw_openai_project);
 	}
 #undef LINE
@@ -319,12 +319,24 @@ static enum cd_err charge(struct call *c, const struct gw_usage *u, const char *
 				 .cached_input_tokens = u->cached_input_tokens, .output_tokens = u->output_tokens,
 				 .cache_write_input_tokens = u->cache_write_tokens, .request_hash = hash,
 				 .settle_reason = reason};
-	struct ledger *lg = lg_borrow();
-	if (lg != NULL)
-		rc = ledger_settle(lg, &call, &s, &res);
+	/* The provider's work is done and billed: a database that is away
+	 * for a moment is waited for (the same hash makes a settle that
+	 * did commit answer as itself). */
+	for (int attempt = 0; attempt < LIMIT_GATEWAY_SETTLE_TRIES; attempt++) {
+		if (attempt > 0) {
+			struct timespec pause = {attempt, 0};
+			nanosleep(&pause, NULL);
+		}
+		struct ledger *lg = lg_borrow();
+		json_decref(res.body);
+		res.body = NULL;
+		rc = lg != NULL ? ledger_settle(lg, &call, &s, &res) : CD_E_UNAVAILABLE;
+		if (lg != NULL)
+			lg_giveback(lg);
+		if (rc != CD_E_UNAVAILABLE)
+			break;
+	}
 	metrics_gateway_settle(reason);
-	if (lg != NULL)
-		lg_giveback(lg);
 	if (rc == CD_OK && res.status >= 200 && res.status < 300) {
 		*charged = jsonio_int(res.body, "charged_micros", -1);
 		*balance = jsonio_int(res.body, "balance_micros", -1);
@@ -405,6 +417,14 @@ static void end_unanswered(struct call *c, enum provider_result r, const char *e
 static void end_error(struct call *c)
 {
 	settle_nothing(c);
+	if ((c->status == 401 || c->status == 403) && !c->job->byok) {
+		/* The deployment's key was refused, not the caller's: an
+		 * SDK would read a 401 as its own key's fault. */
+		log_error("gateway: the provider refused the deployment's key (%d): check [gateway] %s_api_key",
+			  c->status, c->provider == GW_OPENAI ? "openai" : "anthropic");
+		error_write(c, 502, CD_E_UPSTREAM, "the provider refused creditd's provider key");
+		return;
+	}
 	head_write(c, c->status, "");
 	client_write(c, c->whole.data, c->whole.len);
 }
@@ -454,6 +474,12 @@ static void end_stream(struct call *c)
 	char why[256];
 	int64_t charged, balance;
 	const char *reason = c->gone ? GW_REASON_CLIENT_GONE : GW_REASON_PROVIDER_USAGE;
+	/* An error event before any output (Anthropic's overloaded_error
+	 * after message_start): an error before output, as a status is. */
+	if (c->stream.error && c->stream.text_bytes == 0 && !u.have) {
+		settle_nothing(c);
+		return;
+	}
 	if (!u.have) {
 		gwshape_estimate(&c->stream, c->job->hold_input, c->job->hold_output, &u);
 		if (!c->gone)
@@ -480,8 +506,10 @@ void gwcall_run(struct gwcall_thread *t, struct gw_job *job, const struct gw_edg
 	dynbuf_init(&c.whole, LIMIT_GATEWAY_ANSWER_BYTES);
 	dynbuf_init(&c.head, LIMIT_PROVIDER_HEADER_BYTES);
 	gwshape_stream_init(&c.stream, job->route, job->ask.usage_asked);
-	enum provider_result r = t != NULL ? call_provider(t, &c, err, sizeof(err)) : PROVIDER_FAILED;
-	if (t == NULL)
+	if (t != NULL && t->conn == NULL)
+		t->conn = provider_conn_new();
+	enum provider_result r = t != NULL && t->conn != NULL ? call_provider(t, &c, err, sizeof(err)) : PROVIDER_FAILED;
+	if (t == NULL || t->conn == NULL)
 		snprintf(err, sizeof(err), "out of memory");
 	if (c.status == 0)
 		end_unanswered(&c, r, err);

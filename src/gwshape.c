@@ -243,6 +243,30 @@ static int64_t input_bound(enum gw_route r, json_t *root, size_t len)
 	return gwshape_clamp_tokens(gwshape_add_held(text, image_tokens));
 }
 
+/* The deepest nesting in v, counted no further than past the limit (the
+ * walk's own recursion is bounded by it). */
+static int depth_of(const json_t *v, int depth)
+{
+	int max = depth;
+	if (depth > LIMIT_GATEWAY_JSON_DEPTH)
+		return depth;
+	const char *k;
+	size_t i;
+	json_t *child;
+	if (json_is_object(v)) {
+		json_object_foreach((json_t *)v, k, child) {
+			int d = depth_of(child, depth + 1);
+			max = d > max ? d : max;
+		}
+	} else if (json_is_array(v)) {
+		json_array_foreach(v, i, child) {
+			int d = depth_of(child, depth + 1);
+			max = d > max ? d : max;
+		}
+	}
+	return max;
+}
+
 int gwshape_read(enum gw_route r, const char *body, size_t len, struct gw_ask *ask, char *err, size_t errcap,
 		 const char **param)
 {
@@ -267,6 +291,12 @@ int gwshape_read(enum gw_route r, const char *body, size_t len, struct gw_ask *a
 	}
 	if (!json_is_object(root)) {
 		refuse(&rf, NULL, "the body must be a JSON object");
+		goto out;
+	}
+	/* Deeper, and jansson's own recursion (the upstream body's dump)
+	 * could pass a thread's stack. */
+	if (depth_of(root, 1) > LIMIT_GATEWAY_JSON_DEPTH) {
+		refuse(&rf, NULL, "the body is nested deeper than %d levels", LIMIT_GATEWAY_JSON_DEPTH);
 		goto out;
 	}
 	if (read_model(&rf, root, ask) != 0 || read_stream(&rf, r, root, ask) != 0 || read_caps(&rf, r, root, ask) != 0)

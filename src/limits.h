@@ -202,6 +202,11 @@ _Static_assert(LIMIT_BATCH_OPS >= 1 && LIMIT_BATCH_OPS <= 64, "batch sizes fit t
  * its holds fall short for images, and the charge is the provider's
  * figure as always. */
 #define LIMIT_GATEWAY_IMAGE_TOKENS 6400
+/* Nesting of a gateway request's body: tool schemas are JSON Schema, a
+ * few levels each (~20 deep in practice); jansson walks a body
+ * recursively (~300 bytes of stack a level when dumped), so a body nested
+ * thousands deep would pass a gateway thread's stack. */
+#define LIMIT_GATEWAY_JSON_DEPTH 128
 /* The largest server-sent event the gateway keeps while it assembles one
  * (gwshape_usage.c): an event is held whole to read its usage before it
  * is passed on. Deltas are small; the large events repeat a whole answer:
@@ -584,6 +589,10 @@ _Static_assert(LIMIT_STRIPE_EVENTS_MIN_DAYS <= LIMIT_RETENTION_MAX_DAYS, "some s
  * those that meet, so a few serve thousands of calls a second without
  * holding one database connection per stream. */
 #define LIMIT_GATEWAY_LEDGERS 8
+/* Tries of a gateway call's settle while the database is away, a second
+ * more apart each time (1 + 2 s): the provider's work is billed already,
+ * and its hold would otherwise expire unspent. */
+#define LIMIT_GATEWAY_SETTLE_TRIES 3
 /* Random bytes of a gateway call's own request_id ("gw_" and hex): the
  * hold's key, never repeated. */
 #define LIMIT_GATEWAY_REQUEST_RANDOM_BYTES 16

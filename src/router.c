@@ -284,6 +284,8 @@ static int path_reachable(const struct api_ctx *ctx, const struct route *r, char
 	return -1;
 }
 
+static int gateway_provider(const char *path);
+
 static void run_route(struct api_ctx *ctx, const struct request *rq, const struct route *r, char **params,
 		      struct response *rs)
 {
@@ -298,7 +300,7 @@ static void run_route(struct api_ctx *ctx, const struct request *rq, const struc
 	memset(&ctx->key, 0, sizeof(ctx->key));
 	if (rq->body_too_large)
 		api_error(rs, CD_E_TOO_LARGE, NULL, "request body is larger than %lld bytes",
-			  (long long)ctx->cfg->max_body_bytes);
+			  (long long)(gateway_provider(rq->path) >= 0 ? ctx->cfg->gw_max_body_bytes : ctx->cfg->max_body_bytes));
 	else if (r->scope != ROUTE_STRIPE && has_body(rq) && !json_content_type(rq->content_type))
 		api_error(rs, CD_E_MEDIA_TYPE, NULL, "send the body as Content-Type: application/json");
 	else if (authorize_route(ctx, rq, r, rs) == 0 && path_reachable(ctx, r, params, rs) == 0) {

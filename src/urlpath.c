@@ -88,6 +88,10 @@ int urlpath_https_or_loopback(const char *url)
 	if (strncasecmp(url, "http://", 7) != 0)
 		return 0;
 	const char *host = url + 7;
+	/* No user info: http://127.0.0.1:x@elsewhere/ is elsewhere. */
+	size_t authority = strcspn(host, "/?#");
+	if (memchr(host, '@', authority) != NULL)
+		return 0;
 	for (size_t i = 0; i < sizeof(loopback) / sizeof(loopback[0]); i++) {
 		size_t n = strlen(loopback[i]);
 		if (strncasecmp(host, loopback[i], n) == 0 && (host[n] == '\0' || host[n] == ':' || host[n] == '/'))

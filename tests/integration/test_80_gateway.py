@@ -438,3 +438,41 @@ def test_anthropic_cache_writes_and_reads_are_priced_as_such():
                "JOIN accounts a ON a.id = u.account_id WHERE a.ext_id = '%s'" % acct)
     eq(rows, [[str(inp), "30", "200"]], "the usage record")
     verify()
+
+
+def test_a_body_nested_too_deep_is_refused_and_creditd_lives_on():
+    reset()
+    acct = new_account("gwdeep")
+    deep = '{"a":' * 1500 + '1' + '}' * 1500    # jansson itself parses up to 2048
+    raw = ('{"model":"gpt-4o-mini","stream":true,"metadata":%s,"messages":[{"role":"user","content":"x"}]}'
+           % deep).encode()
+    r = chat(acct, None, raw=raw)
+    eq(r.status, 400, "refused: %r" % r.body[:200])
+    check("nested" in r.json["error"]["message"], "the error says why: %r" % r.json)
+    eq(api("GET", "/healthz", auth=None).status, 200, "creditd still up")
+    eq(received(), [], "nothing forwarded")
+
+
+def test_the_held_cap_is_sent_when_the_body_asks_none():
+    reset()
+    acct = new_account("gwcap0")
+    r = chat(acct, body_chat())
+    eq(r.status, 200, "answered")
+    p, _ = prices()
+    eq(received()[0]["json"]["max_completion_tokens"], p["gpt-4o-mini"]["max_output_tokens"],
+       "the model's cap, as held, sent upstream")
+    check("creditd-output-cap" not in r.headers, "not a shrink")
+
+
+def test_the_provider_refusing_creditd_s_key_is_a_502_not_the_client_s_401():
+    reset()
+    acct = new_account("gwkey401")
+    before = state(acct)
+    mode(mode="error", status=401)
+    r = chat(acct, body_chat())
+    eq(r.status, 502, "the deployment's key, not the caller's: %r" % r.body[:200])
+    eq(r.json["error"]["code"], "upstream_error", "in OpenAI's shape")
+    eq(state(acct), before, "nothing charged")
+    mode(mode="error", status=401)
+    r = chat(acct, body_chat(), headers={"Creditd-Provider-Key": "sk-wrong"})
+    eq(r.status, 401, "a BYOK key refused is the caller's own: passed on")
