@@ -476,3 +476,47 @@ def test_the_provider_refusing_creditd_s_key_is_a_502_not_the_client_s_401():
     mode(mode="error", status=401)
     r = chat(acct, body_chat(), headers={"Creditd-Provider-Key": "sk-wrong"})
     eq(r.status, 401, "a BYOK key refused is the caller's own: passed on")
+
+
+def event_times(base_url, acct, body, path="/openai/v1/chat/completions"):
+    """Reads a streamed answer as it arrives: (seconds since the request,
+    data payload) of each event."""
+    u = urllib.parse.urlsplit(base_url)
+    prefix = u.path.rstrip("/")
+    c = http.client.HTTPConnection(u.hostname, u.port, timeout=30)
+    c.request("POST", prefix + path, body=json.dumps(body),
+              headers={"Content-Type": "application/json", "Authorization": "Bearer " + key("guard"),
+                       "Creditd-Account": acct})
+    t0 = time.monotonic()
+    r = c.getresponse()
+    eq(r.status, 200, "streamed")
+    out, buf = [], b""
+    while True:
+        piece = r.read1(65536)
+        if not piece:
+            break
+        buf += piece
+        while b"\n\n" in buf:
+            ev, buf = buf.split(b"\n\n", 1)
+            for line in ev.decode().splitlines():
+                if line.startswith("data:"):
+                    out.append((time.monotonic() - t0, line[5:].strip()))
+    c.close()
+    return out
+
+
+def test_each_chunk_reaches_the_client_before_the_provider_sends_the_next():
+    # Chunks 400 ms apart: unbuffered, each arrives about 400 ms after the
+    # one before; any buffering on the way (nginx, Apache, libfcgi) would
+    # bunch them at the end.
+    acct = new_account("gwflush")
+    for base in (ENV["CREDITD_URL"], ENV["CREDITD_APACHE_URL"]):
+        reset()
+        mode(output_tokens=4, chunk_interval_ms=400)
+        got = event_times(base, acct, body_chat(stream=True, max_completion_tokens=10))
+        text = [(t, d) for t, d in got if d != "[DONE]" and json.loads(d)["choices"] and
+                json.loads(d)["choices"][0]["delta"].get("content")]
+        check(len(text) >= 4, "the words came: %r" % got)
+        gaps = [b[0] - a[0] for a, b in zip(text, text[1:])]
+        check(all(g > 0.25 for g in gaps), "%s: each chunk came as the provider sent it, gaps %r" % (base, gaps))
+        check(text[0][0] < text[-1][0] - 0.8, "%s: the first word long before the last" % base)
