@@ -142,6 +142,8 @@ api_handler api_authorize, api_settle, api_release, api_usage;
 api_handler api_gw_chat, api_gw_responses, api_gw_embeddings, api_gw_messages, api_gw_models;
 api_handler api_topup, api_webhook;
 api_handler api_member_put, api_member_delete;
+/* Gateway keys for end users (api_gwkeys.c, DESIGN §12 "Who pays"). */
+api_handler api_gwkey_create, api_gwkey_list, api_gwkey_revoke;
 api_handler api_promo_create, api_redeem;
 api_handler api_plan_put, api_plans;
 api_handler api_events;

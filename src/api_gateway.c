@@ -1,12 +1,13 @@
 /* api_gateway.c: the gateway's routes (DESIGN §12) on the worker's
- * thread: the call read (gwshape), who pays (the key's account, or
- * Creditd-Account for an unbound guard key; Creditd-Member), the model
- * priced, the hold's worst case (the input bound, the body's output cap
- * or the model's) authorized exactly as /v1/guard/authorize is, shrunk
- * by lowering the output cap; then the call is handed on (rs->handoff)
- * to a gateway thread, which forwards it and settles (gateway.h). A
- * refusal is answered here; the router puts every answer of these routes
- * in the provider's shape. Never SQL, never FastCGI, never curl. */
+ * thread: the call read (gwshape), who pays (the key's account and a
+ * gateway key's member, or Creditd-Account for an unbound guard key;
+ * Creditd-Member), the model priced, the hold's worst case (the input
+ * bound, the body's output cap or the model's) authorized exactly as
+ * /v1/guard/authorize is, shrunk by lowering the output cap; then the
+ * call is handed on (rs->handoff) to a gateway thread, which forwards it
+ * and settles (gateway.h). A refusal is answered here; the router puts
+ * every answer of these routes in the provider's shape. Never SQL, never
+ * FastCGI, never curl. */
 #include "api.h"
 #include "config.h"
 #include "gateway.h"
@@ -18,23 +19,54 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Who pays: a bound key's account; else Creditd-Account (and
- * Creditd-Member). 0, or -1 with rs filled. */
+/* A header naming the account or member that pays, beside a key bound
+ * to one (DESIGN §10, §12): the same is fine; another account is 404 as
+ * an account that does not exist; another member is 403. An end user's
+ * gateway key decides who pays by its binding alone: without a member it
+ * charges the whole account, and Creditd-Member may name none (another
+ * member's cap is not the key holder's to spend). 0, or -1 with rs
+ * filled. */
+static int payer_headers(const struct api_ctx *ctx, const struct request *rq, struct response *rs)
+{
+	const char *account = rq->gw_account, *member = rq->gw_member;
+	if (account != NULL && account[0] != '\0' && ctx->key.account_id != 0) {
+		if (api_check_account_id(account, "Creditd-Account", rs) != 0)
+			return -1;
+		if (strcmp(account, ctx->key.account) != 0) {
+			snprintf(rs->account, sizeof(rs->account), "%s", account);
+			api_fail(rs, CD_E_NOT_FOUND, "account");
+			return -1;
+		}
+	}
+	if (member != NULL && member[0] != '\0') {
+		if (api_check_account_id(member, "Creditd-Member", rs) != 0)
+			return -1;
+		int gateway = ctx->key.scopes == KEY_SCOPE_GATEWAY;
+		if ((gateway || ctx->key.member[0] != '\0') && strcmp(member, ctx->key.member) != 0) {
+			api_error(rs, CD_E_FORBIDDEN, "Creditd-Member", ctx->key.member[0] != '\0' ?
+				  "this key is bound to one member of the account: Creditd-Member may name that member only" :
+				  "this gateway key charges the whole account: Creditd-Member may name no member");
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Who pays: a bound key's account (and a gateway key's member); else
+ * Creditd-Account (and Creditd-Member). 0, or -1 with rs filled. */
 static int payer(struct api_ctx *ctx, const struct request *rq, struct gw_job *job, struct response *rs)
 {
 	const char *account = ctx->key.account_id != 0 ? ctx->key.account : rq->gw_account;
+	const char *member = ctx->key.member[0] != '\0' ? ctx->key.member : rq->gw_member;
 	if (account == NULL || account[0] == '\0') {
 		api_error(rs, CD_E_INVALID, "Creditd-Account", "this key is bound to no account: name the account "
 			  "that pays in the header Creditd-Account");
 		return -1;
 	}
-	if (api_check_account_id(account, "Creditd-Account", rs) != 0)
-		return -1;
-	if (rq->gw_member != NULL && rq->gw_member[0] != '\0' &&
-	    api_check_account_id(rq->gw_member, "Creditd-Member", rs) != 0)
+	if (api_check_account_id(account, "Creditd-Account", rs) != 0 || payer_headers(ctx, rq, rs) != 0)
 		return -1;
 	snprintf(job->account, sizeof(job->account), "%s", account);
-	snprintf(job->member, sizeof(job->member), "%s", rq->gw_member != NULL ? rq->gw_member : "");
+	snprintf(job->member, sizeof(job->member), "%s", member != NULL ? member : "");
 	snprintf(rs->account, sizeof(rs->account), "%s", account);
 	return 0;
 }

@@ -216,7 +216,8 @@ static int export_journal(struct ledger *lg, const char *id, int csv)
 /* key create: the new key alone on stdout's last line (scripts take it
  * from there), its id on stderr. A key bound to an account (--account)
  * reaches that account only; an admin key reaches everything, so it is
- * never bound. */
+ * never bound. Gateway keys (DESIGN §12) are the API's to make: key list
+ * shows them and key revoke revokes them, like any other. */
 static int key_create(struct ledger *lg, int argc, char **argv)
 {
 	const char *scope = ctl_opt(argc, argv, 3, "--scope"), *name = ctl_opt(argc, argv, 3, "--name");
@@ -232,6 +233,11 @@ static int key_create(struct ledger *lg, int argc, char **argv)
 	}
 	if (mask < 0) {
 		fprintf(stderr, "creditctl: --scope must list guard, read, app and/or admin\n");
+		return 2;
+	}
+	if (mask & KEY_SCOPE_GATEWAY) {
+		fprintf(stderr, "creditctl: gateway keys are made for an account's end users through the API "
+			"(POST /v1/accounts/ID/gateway_keys, with an app key), not here\n");
 		return 2;
 	}
 	if (account != NULL && ((mask & KEY_SCOPE_ADMIN) || account[0] == '\0')) {

@@ -8,6 +8,9 @@ int keycache_find(const struct keycache *c, const char *key, int64_t now, struct
 {
 	for (int i = 0; i < LIMIT_KEY_CACHE_SLOTS; i++) {
 		if (c->slots[i].until > now && keys_equal(c->slots[i].key, key)) {
+			int64_t expires = c->slots[i].grant.expires_at;
+			if (expires != 0 && expires <= now)
+				return 0;
 			*grant = c->slots[i].grant;
 			return 1;
 		}

@@ -52,7 +52,9 @@ int keycache_trusted_find(const struct keycache_trusted *c, const char *key, int
 /* Remembers that the database knew key at time now (its slot renewed
  * when it is there already). */
 void keycache_trust(struct keycache_trusted *c, const char *key, int64_t now);
-/* 1 with *grant filled when a well-formed key is known at time now. */
+/* 1 with *grant filled when a well-formed key is known at time now and
+ * has not expired by then (struct key_grant's expires_at): a key that
+ * expires is refused from that second, cached or not. */
 int keycache_find(const struct keycache *c, const char *key, int64_t now, struct key_grant *grant);
 /* Remembers what the database granted key at time now (copies both). */
 void keycache_remember(struct keycache *c, const char *key, const struct key_grant *grant, int64_t now);

@@ -97,6 +97,7 @@ static const struct {
 	int bit;
 } scope_names[] = {
 	{"guard", KEY_SCOPE_GUARD}, {"read", KEY_SCOPE_READ}, {"app", KEY_SCOPE_APP}, {"admin", KEY_SCOPE_ADMIN},
+	{"gateway", KEY_SCOPE_GATEWAY},
 };
 #define SCOPE_NAMES (sizeof(scope_names) / sizeof(scope_names[0]))
 

@@ -4,10 +4,12 @@
  * OS CSPRNG). Only its SHA-256 is stored. A string that is not shaped like
  * a key is refused before any database lookup. Scopes are a bit mask:
  * guard (the chat guard), read (GET routes), app (read, plus what an app's
- * backend starts for its end user: top-up, redeem, browser tokens) and
- * admin, which implies every other (an operator key may do everything).
- * A key may be bound to one account (struct key_grant): the router then
- * lets it name that account only. */
+ * backend starts for its end user: top-up, redeem, browser tokens),
+ * admin, which implies every other (an operator key may do everything),
+ * and gateway (DESIGN §12: an end user's key for the gateway routes of
+ * one account, and nothing else; minted through the API, never with
+ * another scope). A key may be bound to one account (struct key_grant):
+ * the router then lets it name that account only. */
 #ifndef CREDITD_KEYS_H
 #define CREDITD_KEYS_H
 #include <stddef.h>
@@ -19,16 +21,25 @@
 #define KEYS_HASH_LEN 32
 
 /* The bits are stored in api_keys.scopes: never renumber them. */
-enum key_scope { KEY_SCOPE_GUARD = 1, KEY_SCOPE_READ = 2, KEY_SCOPE_ADMIN = 4, KEY_SCOPE_APP = 8 };
-#define KEY_SCOPES_ALL (KEY_SCOPE_GUARD | KEY_SCOPE_READ | KEY_SCOPE_ADMIN | KEY_SCOPE_APP)
+enum key_scope {
+	KEY_SCOPE_GUARD = 1,
+	KEY_SCOPE_READ = 2,
+	KEY_SCOPE_ADMIN = 4,
+	KEY_SCOPE_APP = 8,
+	KEY_SCOPE_GATEWAY = 16,
+};
+#define KEY_SCOPES_ALL (KEY_SCOPE_GUARD | KEY_SCOPE_READ | KEY_SCOPE_ADMIN | KEY_SCOPE_APP | KEY_SCOPE_GATEWAY)
 
 /* What a key that checked out may do: its scopes and, when it is bound to
  * one account, that account (its internal id, which hold ids carry, and
- * its external id, which paths and bodies name). */
+ * its external id, which paths and bodies name); a gateway key's member
+ * and expiry too. */
 struct key_grant {
 	int scopes;
 	int64_t account_id;		/* 0: not bound */
 	char account[LIMIT_ACCOUNT_ID_BYTES + 1];	/* "" when not bound */
+	char member[LIMIT_ACCOUNT_ID_BYTES + 1];	/* the member its calls carry; "" for none */
+	int64_t expires_at;		/* unix seconds; 0: never */
 };
 
 /* Fills out (KEYS_LEN + 1 bytes) with a new key. 0, or -1 when the CSPRNG
@@ -56,12 +67,16 @@ void keys_hex(const unsigned char hash[KEYS_HASH_LEN], char *out);
 const char *keys_bearer(const char *header);
 /* "guard,read" -> mask; -1 on an unknown scope, an empty name or list. */
 int keys_parse_scopes(const char *list);
-/* Mask -> "guard,read,app,admin" (those set, in that order) into out. */
+/* Mask -> "guard,read,app,admin,gateway" (those set, in that order) into
+ * out. */
 void keys_format_scopes(int mask, char *out, size_t cap);
-/* The name of one scope bit ("guard", "read", "app", "admin"); "?" else. */
+/* The name of one scope bit ("guard", "read", "app", "admin", "gateway");
+ * "?" else. */
 const char *keys_scope_name(int scope);
-/* 1 when a key with `mask` may use a route needing `need` (one scope bit,
- * or 0 for an open route): admin may use any, app what read may. */
+/* 1 when a key with `mask` may use a route needing `need`: one scope bit,
+ * several (any one of them will do: the gateway's routes take guard or
+ * gateway), or 0 for an open route. Admin may use any, app what read
+ * may; a gateway key only what names the gateway scope. */
 int keys_allows(int mask, int need);
 /* Fills out with n random bytes as hex (2n+1 bytes). 0 or -1. */
 int keys_random_hex(char *out, size_t n);

@@ -103,6 +103,37 @@ struct ledger_key_row {
 enum cd_err ledger_key_list(struct ledger *lg, int64_t after_id, struct ledger_key_row *rows, int cap, int *n);
 enum cd_err ledger_key_revoke(struct ledger *lg, int64_t id);
 
+/* ---- Gateway keys (ledger_gwkeys.c, DESIGN §12 "Who pays") ----
+ * An end user's keys for the gateway routes of one account: api_keys rows
+ * of the gateway scope alone, bound to the account and maybe one member.
+ * A key is answered as {id ("gwk_<n>"), prefix, member, name, expires_at,
+ * created_at, last_used_at} (null for what it lacks; times RFC 3339); the
+ * secret never. Listed and revoked only through the account named. */
+struct gwkey_new {
+	const unsigned char *hash;	/* 32 bytes: the key's SHA-256 */
+	const char *prefix;		/* the key's first characters */
+	const char *account;		/* external id */
+	const char *member;		/* NULL: none */
+	const char *name;		/* NULL: none */
+	int64_t expires_at;		/* unix seconds; 0: never */
+};
+/* Stores a gateway key and answers it in *out (the caller owns it; the
+ * caller adds the secret). CD_E_NOT_FOUND: no such account; CD_E_CONFLICT:
+ * it has LIMIT_GATEWAY_KEYS_PER_ACCOUNT live keys already. Nothing is
+ * stored but on CD_OK. */
+enum cd_err ledger_gwkey_create(struct ledger *lg, const struct gwkey_new *n, json_t **out);
+/* A page of the account's live gateway keys (neither revoked nor
+ * expired), oldest first, after the key id after_id (0: from the first),
+ * at most limit: {"data": [key...], "next_cursor", "has_more"}. The
+ * caller owns *out. CD_E_NOT_FOUND: no such account. */
+enum cd_err ledger_gwkey_list(struct ledger *lg, const char *account, int limit, int64_t after_id, json_t **out);
+/* Revokes the account's gateway key id (expired or not) and answers it
+ * with its revoked_at in *out (the caller owns it). CD_E_NOT_FOUND with
+ * *missing "account" (no such account) or "gateway key" (none of that id
+ * of this account's, or revoked already). */
+enum cd_err ledger_gwkey_revoke(struct ledger *lg, const char *account, int64_t id, json_t **out,
+				const char **missing);
+
 /* ---- Writes ----
  * Every write takes the request's Idempotency-Key (with the hash of what
  * it protects) and answers in a struct ledger_result. The return value is

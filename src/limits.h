@@ -430,6 +430,18 @@ _Static_assert(LIMIT_GATEWAY_IMAGE_TOKENS <= LIMIT_TOKENS_MAX, "an image's token
 #define LIMIT_KEY_TRUSTED_SECONDS 600
 #define LIMIT_KEY_UNKNOWN_SECONDS 30
 _Static_assert(LIMIT_KEY_UNKNOWN_SECONDS >= LIMIT_KEY_CACHE_SECONDS, "a refusal is remembered at least as long");
+/* An API key's last_used_at (shown with an account's gateway keys) is
+ * written by the look-up that finds it older than this: the known-key
+ * cache lets a key be looked up at most once a second per worker, and a
+ * key in steady use then costs about one UPDATE a minute, never a write
+ * per call. The list shows a key's last use to the minute. */
+#define LIMIT_KEY_LAST_USED_SECONDS 60
+_Static_assert(LIMIT_KEY_LAST_USED_SECONDS > LIMIT_KEY_CACHE_SECONDS, "fewer writes than look-ups");
+/* Live gateway keys (neither revoked nor expired) one account may have
+ * (DESIGN §12): one for each member of a large workspace, and spares. A
+ * create counts them under the account's lock, an index range of at most
+ * this many entries; one more is a 409 until some are revoked or expire. */
+#define LIMIT_GATEWAY_KEYS_PER_ACCOUNT 10000
 /* The failed-authentication throttle (authlimit.c, DESIGN §13): failures
  * are counted per client address in a window of this many seconds from
  * the address's first failure, as [security] auth_failures_per_minute

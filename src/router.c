@@ -11,6 +11,8 @@
  * an account may name that account only: a route naming another in its
  * path is answered here, 404 as for an account that does not exist; the
  * guard routes check the account of their body or hold (api_key_reaches).
+ * A gateway key (an end user's, DESIGN §12) is always bound, and opens
+ * the gateway's routes only: every other route answers it 403 here.
  * A client address that failed authentication [security]
  * auth_failures_per_minute times is answered 429 with Retry-After for the
  * rest of its minute (authlimit.h) before any key look-up, except with a
@@ -44,6 +46,9 @@
 #define ROUTE_STRIPE (-1)	/* the Stripe signature, checked by the handler */
 #define ROUTE_BROWSER (-2)	/* a browser token; CORS for the widget's origins */
 #define ROUTE_PREFLIGHT (-3)	/* no key; CORS for the widget's origins */
+/* The gateway's routes (DESIGN §12): a guard key, or an end user's
+ * gateway key, which opens these routes only (keys_allows). */
+#define ROUTE_GATEWAY (KEY_SCOPE_GUARD | KEY_SCOPE_GATEWAY)
 
 /* How a route answers a bound key naming another account in its path:
  * as the route answers an account that does not exist. */
@@ -75,6 +80,9 @@ static const struct route routes[] = {
 	{"POST", "/v1/accounts/*/topup", KEY_SCOPE_APP, api_topup, "topup", FOREIGN_LOOKUP},
 	{"POST", "/v1/accounts/*/members", KEY_SCOPE_ADMIN, api_member_put, "member_put", FOREIGN_REFUSAL},
 	{"DELETE", "/v1/accounts/*/members/*", KEY_SCOPE_ADMIN, api_member_delete, "member_delete", FOREIGN_REFUSAL},
+	{"POST", "/v1/accounts/*/gateway_keys", KEY_SCOPE_APP, api_gwkey_create, "gateway_key_create", FOREIGN_LOOKUP},
+	{"GET", "/v1/accounts/*/gateway_keys", KEY_SCOPE_APP, api_gwkey_list, "gateway_keys", FOREIGN_LOOKUP},
+	{"DELETE", "/v1/accounts/*/gateway_keys/*", KEY_SCOPE_APP, api_gwkey_revoke, "gateway_key_revoke", FOREIGN_LOOKUP},
 	{"POST", "/v1/accounts/*/redeem", KEY_SCOPE_APP, api_redeem, "redeem", FOREIGN_REFUSAL},
 	{"POST", "/v1/accounts/*/browser_tokens", KEY_SCOPE_APP, api_browser_token, "browser_token", FOREIGN_LOOKUP},
 	{"GET", "/v1/me", ROUTE_BROWSER, api_me, "me", FOREIGN_LOOKUP},
@@ -96,11 +104,11 @@ static const struct route routes[] = {
 	{"POST", "/v1/usage", KEY_SCOPE_GUARD, api_usage, "usage", FOREIGN_LOOKUP},
 	{"POST", "/v1/webhooks/stripe", ROUTE_STRIPE, api_webhook, "webhook", FOREIGN_LOOKUP},
 	/* The gateway (DESIGN §12): answers in the provider's shape. */
-	{"POST", "/openai/v1/chat/completions", KEY_SCOPE_GUARD, api_gw_chat, "gw_openai_chat", FOREIGN_LOOKUP},
-	{"POST", "/openai/v1/responses", KEY_SCOPE_GUARD, api_gw_responses, "gw_openai_responses", FOREIGN_LOOKUP},
-	{"POST", "/openai/v1/embeddings", KEY_SCOPE_GUARD, api_gw_embeddings, "gw_openai_embeddings", FOREIGN_LOOKUP},
-	{"GET", "/openai/v1/models", KEY_SCOPE_GUARD, api_gw_models, "gw_openai_models", FOREIGN_LOOKUP},
-	{"POST", "/anthropic/v1/messages", KEY_SCOPE_GUARD, api_gw_messages, "gw_anthropic_messages", FOREIGN_LOOKUP},
+	{"POST", "/openai/v1/chat/completions", ROUTE_GATEWAY, api_gw_chat, "gw_openai_chat", FOREIGN_LOOKUP},
+	{"POST", "/openai/v1/responses", ROUTE_GATEWAY, api_gw_responses, "gw_openai_responses", FOREIGN_LOOKUP},
+	{"POST", "/openai/v1/embeddings", ROUTE_GATEWAY, api_gw_embeddings, "gw_openai_embeddings", FOREIGN_LOOKUP},
+	{"GET", "/openai/v1/models", ROUTE_GATEWAY, api_gw_models, "gw_openai_models", FOREIGN_LOOKUP},
+	{"POST", "/anthropic/v1/messages", ROUTE_GATEWAY, api_gw_messages, "gw_anthropic_messages", FOREIGN_LOOKUP},
 };
 #define ROUTES (sizeof(routes) / sizeof(routes[0]))
 _Static_assert(ROUTES <= LIMIT_METRICS_ROUTES, "every route needs its metrics counters");
@@ -258,7 +266,13 @@ static int authorize_route(struct api_ctx *ctx, const struct request *rq, const 
 		return -1;
 	}
 	if (!keys_allows(ctx->key.scopes, r->scope)) {
-		api_error(rs, CD_E_FORBIDDEN, NULL, "this API key lacks the '%s' scope", keys_scope_name(r->scope));
+		if (r->scope == ROUTE_GATEWAY)
+			api_error(rs, CD_E_FORBIDDEN, NULL, "this API key lacks the 'guard' or 'gateway' scope");
+		else if (ctx->key.scopes == KEY_SCOPE_GATEWAY)
+			api_error(rs, CD_E_FORBIDDEN, NULL, "a gateway key reaches the gateway's routes only (/openai/, "
+				  "/anthropic/), not %s", r->pattern);
+		else
+			api_error(rs, CD_E_FORBIDDEN, NULL, "this API key lacks the '%s' scope", keys_scope_name(r->scope));
 		return -1;
 	}
 	return 0;

@@ -12,9 +12,11 @@ Owns two scenarios:
   must still be the same live process, healthy, with `creditctl verify`
   clean afterwards.
 - authorization_matrix: every route of creditd's router (read from
-  src/router.c, so a new route without a row here fails) against no key,
-  malformed keys, an unknown key, a revoked key, keys of a lower scope and
-  keys of the right scope: 401 `unauthorized` / 403 `forbidden` as §5 says,
+  src/router.c, so a new route without a row here fails; the gateway's
+  own, in the providers' shapes, are the integration tests') against no
+  key, malformed keys, an unknown key, a revoked key, keys of a lower
+  scope, an end user's gateway key (403 on every one) and keys of the
+  right scope: 401 `unauthorized` / 403 `forbidden` as §5 says,
   nothing changed by any refused request; the Stripe webhook refuses a bad
   signature with 400 whatever key is sent; /healthz and /metrics answer 200
   with any key or none.
@@ -190,6 +192,8 @@ def key_for(method, path):
     if method == "GET":
         return "read"
     if method == "POST" and p.split("?")[0].endswith(("/topup", "/redeem", "/browser_tokens")):
+        return "app"
+    if "/gateway_keys" in p:
         return "app"
     return "admin"
 
@@ -740,23 +744,27 @@ def hostile_input(short):
 
 SCOPE_NAMES = {"0": "none", "-1": "stripe", "ROUTE_STRIPE": "stripe", "ROUTE_BROWSER": "browser",
                "ROUTE_PREFLIGHT": "preflight", "KEY_SCOPE_GUARD": "guard", "KEY_SCOPE_READ": "read",
-               "KEY_SCOPE_APP": "app", "KEY_SCOPE_ADMIN": "admin"}
+               "KEY_SCOPE_APP": "app", "KEY_SCOPE_ADMIN": "admin", "ROUTE_GATEWAY": "gateway"}
 # Which stack keys a scope lets in (keys.c keys_allows: admin may use every
 # route, app what read may and its own, guard and read only their own;
-# "guard,read" both of those).
+# "guard,read" both of those; a gateway key, an end user's, none of these:
+# it opens the gateway's routes only, which are not in the matrix).
 ALLOWS = {"guard": {"guard", "admin", "guard,read"}, "read": {"read", "app", "admin", "guard,read"},
           "app": {"app", "admin"}, "admin": {"admin"}}
 
 
 def router_routes():
-    """(method, pattern, scope) of every entry of routes[] in src/router.c."""
+    """(method, pattern, scope) of every entry of routes[] in src/router.c
+    but the gateway's (/openai/, /anthropic/): those answer in the
+    providers' error shapes (Anthropic's has no param), and their keys are
+    tests/integration/test_80_gateway.py's and test_83_gateway_keys.py's."""
     with open(os.path.join(stack.ROOT, "src", "router.c")) as f:
         text = f.read()
     table = text[text.index("routes[] = {"):]
     table = table[:table.index("};")]
     found = re.findall(r'\{"([A-Z]+)",\s*"([^"]+)",\s*([-\w]+),', table)
     check(len(found) >= 10, "could not read routes[] in router.c")
-    return [(m, p, SCOPE_NAMES[s]) for m, p, s in found]
+    return [(m, p, SCOPE_NAMES[s]) for m, p, s in found if not p.startswith(("/openai/", "/anthropic/"))]
 
 
 def new_key(scope, revoke=False):
@@ -801,6 +809,9 @@ def authorization_matrix(short):
         ("PUT", "/v1/plans/*"): ("/v1/plans/authz-plan", {"credits_micros": 0, "rollover": "none"}),
         ("GET", "/v1/events"): ("/v1/events?limit=5", None),
         ("POST", "/v1/accounts/*/browser_tokens"): (A + "/browser_tokens", {}),
+        ("POST", "/v1/accounts/*/gateway_keys"): (A + "/gateway_keys", {}),
+        ("GET", "/v1/accounts/*/gateway_keys"): (A + "/gateway_keys?limit=5", None),
+        ("DELETE", "/v1/accounts/*/gateway_keys/*"): (A + "/gateway_keys/gwk_999999999999", None),
         ("GET", "/v1/me"): ("/v1/me", None),
         ("GET", "/v1/me/transactions"): ("/v1/me/transactions?limit=2", None),
         ("GET", "/v1/me/usage"): ("/v1/me/usage?group_by=model", None),
@@ -825,7 +836,8 @@ def authorization_matrix(short):
     check(not missing, "routes of router.c without a row in the matrix: %s" % missing)
 
     keys = {"guard": ENV["CREDITD_GUARD_KEY"], "read": ENV["CREDITD_READ_KEY"], "app": ENV["CREDITD_APP_KEY"],
-            "admin": ENV["CREDITD_ADMIN_KEY"], "guard,read": new_key("guard,read")}
+            "admin": ENV["CREDITD_ADMIN_KEY"], "guard,read": new_key("guard,read"),
+            "gateway": api("POST", A + "/gateway_keys", {}, auth="app").json["key"]}
     revoked = {s: new_key(s, revoke=True) for s in ("guard", "read", "app", "admin")}
     unknown = "crd_" + os.urandom(32).hex()
     bad_auth = {"none": None, "Bearer nope": "Bearer nope", "Bearer crd_+10": "Bearer crd_0123456789",

@@ -14,7 +14,7 @@ static void key_of(int n, char *out)
 static void test_known(void)
 {
 	char a[KEYS_LEN + 1], b[KEYS_LEN + 1];
-	struct key_grant g = {KEY_SCOPE_APP, 42, "alice"}, got;
+	struct key_grant g = {KEY_SCOPE_APP, 42, "alice", "", 0}, got;
 	key_of(1, a);
 	key_of(2, b);
 	ok(!keycache_find(&cache, a, 1000, &got), "an empty cache knows nothing");
@@ -35,6 +35,23 @@ static void test_known(void)
 	key_of(100 + LIMIT_KEY_CACHE_SLOTS, last);
 	ok(!keycache_find(&cache, first, 2000, &got), "the oldest slot is reused when the table is full");
 	ok(keycache_find(&cache, last, 2000, &got), "the newest is kept");
+}
+
+/* A gateway key carries its member and expiry; it is refused from the
+ * second it expires, cached or not (DESIGN §12). */
+static void test_gateway_grant(void)
+{
+	char a[KEYS_LEN + 1];
+	struct key_grant g = {KEY_SCOPE_GATEWAY, 7, "acme", "bob", 5000}, got;
+	key_of(4242, a);
+	keycache_remember(&cache, a, &g, 4999);
+	ok(keycache_find(&cache, a, 4999, &got), "a gateway key is found before it expires");
+	is_str(got.member, "bob", "with its member");
+	is_int(got.expires_at, 5000, "and its expiry");
+	ok(!keycache_find(&cache, a, 5000, &got), "not from the second it expires, though still cached");
+	g.expires_at = 0;
+	keycache_remember(&cache, a, &g, 6000);
+	ok(keycache_find(&cache, a, 6000, &got), "a key that never expires is found");
 }
 
 static void test_refused(void)
@@ -71,6 +88,7 @@ static void test_refused(void)
 int main(void)
 {
 	test_known();
+	test_gateway_grant();
 	test_refused();
 	return done_testing();
 }

@@ -89,7 +89,11 @@ static void test_scopes(void)
 	char out[64];
 	is_int(keys_parse_scopes("app"), KEY_SCOPE_APP, "app scope parsed");
 	is_int(keys_parse_scopes("read,app"), KEY_SCOPE_READ | KEY_SCOPE_APP, "read and app");
-	is_int(keys_parse_scopes("guard,read,app,admin"), KEY_SCOPES_ALL, "all four");
+	is_int(keys_parse_scopes("guard,read,app,admin,gateway"), KEY_SCOPES_ALL, "all five");
+	is_int(keys_parse_scopes("gateway"), KEY_SCOPE_GATEWAY, "gateway scope parsed");
+	is_int(KEY_SCOPE_GATEWAY, 16, "the gateway bit is new, the others keep theirs (stored in api_keys.scopes)");
+	ok(KEY_SCOPE_GUARD == 1 && KEY_SCOPE_READ == 2 && KEY_SCOPE_ADMIN == 4 && KEY_SCOPE_APP == 8,
+	   "the stored bits are never renumbered");
 	is_int(keys_parse_scopes("ap"), -1, "a prefix of a scope is refused");
 	is_int(keys_parse_scopes("apps"), -1, "a longer name is refused");
 	is_int(keys_parse_scopes("read,"), -1, "an empty name after a comma is refused");
@@ -98,28 +102,33 @@ static void test_scopes(void)
 	keys_format_scopes(KEY_SCOPE_APP, out, sizeof(out));
 	is_str(out, "app", "app formatted");
 	keys_format_scopes(KEY_SCOPES_ALL, out, sizeof(out));
-	is_str(out, "guard,read,app,admin", "all formatted in order");
+	is_str(out, "guard,read,app,admin,gateway", "all formatted in order");
 	keys_format_scopes(KEY_SCOPE_READ | KEY_SCOPE_ADMIN, out, sizeof(out));
 	is_str(out, "read,admin", "two formatted");
 	keys_format_scopes(KEY_SCOPES_ALL, out, 8);
 	ok(strlen(out) < 8, "a short buffer is not overrun: '%s'", out);
 	is_int(keys_parse_scopes("guard,read,app,admin"), keys_parse_scopes("admin,app,read,guard"), "order is free");
 	is_str(keys_scope_name(KEY_SCOPE_APP), "app", "app's name");
+	is_str(keys_scope_name(KEY_SCOPE_GATEWAY), "gateway", "gateway's name");
 	is_str(keys_scope_name(KEY_SCOPE_GUARD), "guard", "guard's name");
 
 	/* What each scope may use: rows are keys, columns routes needing
-	 * guard, read, app, admin. */
-	const int scopes[] = {KEY_SCOPE_GUARD, KEY_SCOPE_READ, KEY_SCOPE_APP, KEY_SCOPE_ADMIN};
-	const int want[4][4] = {
-		{1, 0, 0, 0},	/* guard: the guard routes only */
-		{0, 1, 0, 0},	/* read: GET routes; no top-up, redeem or browser token */
-		{0, 1, 1, 0},	/* app: what read does, plus those */
-		{1, 1, 1, 1},	/* admin: everything */
+	 * guard, read, app, admin, and the gateway's (guard or gateway). */
+	const int scopes[] = {KEY_SCOPE_GUARD, KEY_SCOPE_READ, KEY_SCOPE_APP, KEY_SCOPE_ADMIN, KEY_SCOPE_GATEWAY};
+	const int routes[] = {KEY_SCOPE_GUARD, KEY_SCOPE_READ, KEY_SCOPE_APP, KEY_SCOPE_ADMIN,
+			      KEY_SCOPE_GUARD | KEY_SCOPE_GATEWAY};
+	const int want[5][5] = {
+		{1, 0, 0, 0, 1},	/* guard: the guard routes and the gateway's */
+		{0, 1, 0, 0, 0},	/* read: GET routes; no top-up, redeem or browser token */
+		{0, 1, 1, 0, 0},	/* app: what read does, plus those */
+		{1, 1, 1, 1, 1},	/* admin: everything */
+		{0, 0, 0, 0, 1},	/* gateway: the gateway's routes only */
 	};
-	for (int k = 0; k < 4; k++)
-		for (int r = 0; r < 4; r++)
-			is_int(keys_allows(scopes[k], scopes[r]), want[k][r], "a %s key on a %s route",
-			       keys_scope_name(scopes[k]), keys_scope_name(scopes[r]));
+	for (int k = 0; k < 5; k++)
+		for (int r = 0; r < 5; r++)
+			is_int(keys_allows(scopes[k], routes[r]), want[k][r], "a %s key on a route needing %d",
+			       keys_scope_name(scopes[k]), routes[r]);
+	ok(keys_allows(KEY_SCOPE_GATEWAY, 0), "open routes need nothing of a gateway key");
 	ok(keys_allows(KEY_SCOPE_GUARD | KEY_SCOPE_APP, KEY_SCOPE_GUARD), "guard,app may guard");
 	ok(keys_allows(KEY_SCOPE_GUARD | KEY_SCOPE_APP, KEY_SCOPE_READ), "guard,app may read");
 	ok(!keys_allows(KEY_SCOPE_GUARD | KEY_SCOPE_APP, KEY_SCOPE_ADMIN), "guard,app may not administer");

@@ -209,6 +209,7 @@ static const struct {
 	{"017_stripe_trust.sql", 5}, {"018_limit_set_at.sql", 1}, {"019_dispute_recharges.sql", 2},
 	{"024_retention.sql", 1}, {"025_usage_cover.sql", 1}, {"028_topup_attempts.sql", 1}, {"029_recharge_decided.sql", 2}, {"030_invoice_payments.sql", 3}, {"031_payg_tries.sql", 2}, {"033_invoice_payment_news.sql", 2},
 	{"034_cache_writes_and_reasons.sql", 7},
+	{"036_gateway_keys.sql", 1},
 };
 
 static int begins_with(const struct sqlsplit_stmt *st, const char *word)
