@@ -98,7 +98,7 @@ def test_a_config_with_secrets_readable_by_others_stops_start_up():
 def test_secrets_from_the_environment_do_not_make_a_file_private():
     # No secret in the file: others may read it; the password comes from
     # the environment.
-    text = _conf_text(lambda t: re.sub(r"(?m)^(password|migrate_password|secret_key|webhook_secrets|token_secret)"
+    text = _conf_text(lambda t: re.sub(r"(?m)^(password|migrate_password|secret_key|webhook_secrets|token_secret|openai_api_key|anthropic_api_key)"
                                        r" = .*$", r"\1 =", t))
     conf = _write(text, mode=0o644)
     password = re.search(r"(?m)^password = (.*)$", _conf_text()).group(1)
