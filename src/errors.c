@@ -51,3 +51,23 @@ const char *cd_strerror(enum cd_err e) { return row_of(e)->text; }
 int cd_err_status(enum cd_err e) { return row_of(e)->status; }
 const char *cd_err_type(enum cd_err e) { return row_of(e)->type; }
 const char *cd_err_code(enum cd_err e) { return row_of(e)->code; }
+
+const char *cd_http_reason(int status)
+{
+	static const struct {
+		int status;
+		const char *reason;
+	} known[] = {
+		{200, "OK"}, {201, "Created"}, {204, "No Content"}, {304, "Not Modified"}, {400, "Bad Request"},
+		{401, "Unauthorized"}, {402, "Payment Required"}, {403, "Forbidden"}, {404, "Not Found"},
+		{405, "Method Not Allowed"}, {408, "Request Timeout"}, {409, "Conflict"}, {413, "Content Too Large"},
+		{415, "Unsupported Media Type"}, {422, "Unprocessable Content"}, {429, "Too Many Requests"},
+		{500, "Internal Server Error"}, {502, "Bad Gateway"}, {503, "Service Unavailable"},
+		{504, "Gateway Timeout"},
+	};
+	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+		if (known[i].status == status)
+			return known[i].reason;
+	return status >= 500 ? "Server Error" : status >= 400 ? "Client Error" : status >= 300 ? "Redirection"
+		: "Success";
+}

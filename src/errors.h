@@ -42,4 +42,8 @@ const char *cd_strerror(enum cd_err e);
 int cd_err_status(enum cd_err e);
 const char *cd_err_type(enum cd_err e);
 const char *cd_err_code(enum cd_err e);
+/* The reason phrase of an HTTP status (RFC 9110), for the status line; a
+ * status it does not know gets its class's ("Client Error", "Server
+ * Error", ...): the gateway passes on whatever the provider answered. */
+const char *cd_http_reason(int status);
 #endif

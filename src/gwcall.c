@@ -156,7 +156,7 @@ static int passed_on(const char *name)
 static void head_write(struct call *c, int status, const char *extra)
 {
 	char line[256 + 2 * LIMIT_HOLD_ID_BYTES];
-	int n = snprintf(line, sizeof(line), "Status: %d\r\n", status);
+	int n = snprintf(line, sizeof(line), "Status: %d %s\r\n", status, cd_http_reason(status));
 	client_write(c, line, (size_t)n);
 	if (c->head.len > 0)
 		client_write(c, c->head.data, c->head.len);

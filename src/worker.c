@@ -196,30 +196,6 @@ static int valid_request_id(const char *s)
 	return 1;
 }
 
-static const char *reason(int status)
-{
-	switch (status) {
-	case 200: return "OK";
-	case 201: return "Created";
-	case 204: return "No Content";
-	case 304: return "Not Modified";
-	case 400: return "Bad Request";
-	case 401: return "Unauthorized";
-	case 402: return "Payment Required";
-	case 403: return "Forbidden";
-	case 404: return "Not Found";
-	case 405: return "Method Not Allowed";
-	case 408: return "Request Timeout";
-	case 409: return "Conflict";
-	case 413: return "Payload Too Large";
-	case 415: return "Unsupported Media Type";
-	case 429: return "Too Many Requests";
-	case 502: return "Bad Gateway";
-	case 503: return "Service Unavailable";
-	default: return "Internal Server Error";
-	}
-}
-
 /* RFC 6750 §3: a 401 names the scheme and realm, with
  * error="invalid_token" when a bearer credential was sent; without one
  * the client may not know a credential is needed, and gets no error
@@ -241,7 +217,7 @@ static void write_headers(FCGX_Request *req, const struct request *rq, const str
 	const char *type = rs->content_type != NULL ? rs->content_type
 			   : rs->text != NULL ? "text/plain; version=0.0.4" : "application/json";
 	FCGX_FPrintF(req->out, "Status: %d %s\r\nCache-Control: %s\r\nX-Request-Id: %s\r\n", rs->status,
-		     reason(rs->status), rs->cache_control != NULL ? rs->cache_control : "no-store", rq->request_id);
+		     cd_http_reason(rs->status), rs->cache_control != NULL ? rs->cache_control : "no-store", rq->request_id);
 	/* libfcgi's own printf knows no %zu. */
 	if (has_body)
 		FCGX_FPrintF(req->out, "Content-Type: %s\r\nContent-Length: %lu\r\n", type, (unsigned long)body_len);

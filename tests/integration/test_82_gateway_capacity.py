@@ -150,3 +150,60 @@ def test_the_gateway_s_paths_and_the_pooled_routes_at_once_lose_no_request():
         for s in res:
             statuses[s] = statuses.get(s, 0) + 1
     eq(statuses, {404: 960}, "every request answered by creditd")
+
+
+def test_a_client_gone_with_cancel_closes_the_provider_s_stream_and_charges_an_estimate():
+    import socket
+    import urllib.parse
+    from lib import key
+    from test_80_gateway import ensure_prices, received
+
+    def run():
+        ensure_prices()
+        reset()
+        mode(output_tokens=60, chunk_interval_ms=100)
+        acct = new_account("gwcancel")
+        before = state(acct)[0]
+        u = urllib.parse.urlsplit(ENV["CREDITD_URL"])
+        s = socket.create_connection((u.hostname, u.port), timeout=10)
+        body = json.dumps(body_chat(stream=True, max_completion_tokens=100)).encode()
+        s.sendall(b"POST /openai/v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                  b"Authorization: Bearer " + key("guard").encode() + b"\r\nCreditd-Account: " + acct.encode() +
+                  b"\r\nContent-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+        first = s.recv(4096)
+        check(first.startswith(b"HTTP/1.1 200 OK"), "the stream began: %r" % first[:300])
+        t0 = time.monotonic()
+        s.close()
+        check(wait_until(lambda: state(acct)[1] == 0, timeout=10), "settled")
+        took = time.monotonic() - t0
+        check(took < 4, "settled %.1f s after the client left, before the provider's 6 s stream ended" % took)
+        rows = sql("SELECT u.output_tokens, u.settle_reason FROM usage_records u JOIN accounts a "
+                   "ON a.id = u.account_id WHERE a.ext_id = '%s'" % acct)
+        eq(len(rows), 1, "one usage record")
+        out, reason = int(rows[0][0]), rows[0][1]
+        eq(reason, "client_gone", "its reason")
+        check(0 < out < 60, "an estimate of what was sent before the cancel, not the provider's 60: %d" % out)
+        check(state(acct)[0] < before, "charged")
+        eq(len(received()), 1, "one call upstream")
+    with_gateway("on_client_gone = cancel\n", run)
+    verify()
+
+
+def test_the_gateway_s_metrics():
+    from test_80_gateway import chat as gw_chat
+    reset()
+    acct = new_account("gwmetrics")
+    eq(gw_chat(acct, body_chat()).status, 200, "a call")
+    eq(gw_chat(acct, body_chat(model="nope")).status, 400, "a refusal")
+    text = api("GET", "/metrics", auth=None).raw.decode()
+
+    def value(line):
+        m = re.search(r"^%s (\d+(?:\.\d+)?)$" % re.escape(line), text, re.M)
+        return float(m.group(1)) if m else -1
+    check(value('creditd_gateway_requests_total{provider="openai",route="chat_completions",status="200"}') >= 1,
+          "calls by provider, route and status")
+    check(value('creditd_gateway_requests_total{provider="openai",route="chat_completions",status="400"}') >= 1,
+          "refusals too")
+    check(value('creditd_gateway_settles_total{reason="provider_usage"}') >= 1, "settles by reason")
+    check(value("creditd_gateway_overhead_seconds_count") >= 1, "the overhead histogram")
+    eq(value("creditd_gateway_in_flight"), 0.0, "nothing in flight now")
