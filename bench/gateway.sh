@@ -236,8 +236,8 @@ perf_finish() {
 		timeout 120 perf report -i "$DIR/perf/$1.data" --no-children --sort dso,sym --stdio -g none \
 			--percent-limit 0.5 2>/dev/null | grep -v '^$'
 		echo
-		echo "# by thread name (comm) and call chains above 2 %"
-		timeout 120 perf report -i "$DIR/perf/$1.data" --no-children --sort comm --stdio -g none 2>/dev/null |
+		echo "# by shared object, then call chains (children) above 2 %"
+		timeout 120 perf report -i "$DIR/perf/$1.data" --no-children --sort dso --stdio -g none 2>/dev/null |
 			grep -v '^$' | grep -v '^#' | head -20
 		timeout 120 perf report -i "$DIR/perf/$1.data" --children --stdio -g caller,0.5,callee,function \
 			--percent-limit 2 2>/dev/null | grep -v '^$' | head -400
