@@ -369,6 +369,12 @@ for n in "${RAMP_LIST[@]}"; do
 done
 sleep 2
 RSS_AFTER=$(rss_kib "$CREDITD_PID")
+# What the streams left behind in creditd once they ended: its threads,
+# open files and idle connections to the provider.
+THREADS_AFTER=$(awk '/^Threads:/ { print $2 }' "/proc/$CREDITD_PID/status" 2>/dev/null || echo 0)
+FDS_AFTER=$(find "/proc/$CREDITD_PID/fd" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l)
+PROVIDER_CONNS_AFTER=$(ss -tnp state established "( dport = :$FAKE_PORT )" 2>/dev/null | grep -c "pid=$CREDITD_PID," || true)
+NOFILE_SOFT=$(awk '/^Max open files/ { print $4 }' "/proc/$CREDITD_PID/limits" 2>/dev/null || echo 0)
 
 curl -sf --max-time 5 "$CREDITD_URL/metrics" >"$DIR/metrics.after" || true
 say "bench: checking the ledger (creditctl verify)"
@@ -383,6 +389,8 @@ cat >"$DIR/meta.json" <<EOF
  "ramp_duration_s": $RAMP_DURATION, "chunks": $CHUNKS, "interval_ms": $INTERVAL_MS, "stall_ms": $STALL_MS,
  "max_streams": $MAX_STREAMS, "accounts": $ACCOUNTS, "model": "$MODEL", "call_timeout_ms": $CALL_TIMEOUT_MS,
  "idle_rss_kib": $IDLE_RSS, "ramp_rss_before_kib": $RAMP_RSS_BEFORE, "rss_after_kib": $RSS_AFTER,
+ "threads_after": $THREADS_AFTER, "fds_after": $FDS_AFTER, "provider_connections_after": $PROVIDER_CONNS_AFTER,
+ "nofile_soft": "$NOFILE_SOFT",
  "portkey": $USE_PORTKEY, "portkey_streams": $PORTKEY_STREAMS, "portkey_version": "$PORTKEY_VERSION",
  "portkey_note": "$PORTKEY_NOTE", "cores": $(nproc), "load_before": "$LOAD_BEFORE",
  "load_after": "$(cut -d' ' -f1-3 /proc/loadavg)", "creditd_threads": $(sed -n 's/^threads *= *//p' "$DIR/creditd.conf"),

@@ -286,6 +286,10 @@ def main():
             r.get("portkey") for r in ramp_rows) else "", ", ".join(str(n) for n in ramp)))
     say("creditd RSS: idle (started, no gateway call) %.1f MiB; before the ramp %.1f MiB; after it %.1f MiB" % (
         idle / 1024.0, (meta.get("ramp_rss_before_kib") or 0) / 1024.0, (meta.get("rss_after_kib") or 0) / 1024.0))
+    if "threads_after" in meta:
+        say("creditd 2 s after the last stream ended: %s threads, %s open files, %s idle connections to the "
+            "provider (its open-files limit here: %s)" % (meta["threads_after"], meta["fds_after"],
+                                                         meta["provider_connections_after"], meta.get("nofile_soft")))
 
     # Targets.
     def trow(kind, c):
