@@ -82,11 +82,17 @@ static void *thread_main(void *arg)
 	(void)arg;
 	pthread_mutex_lock(&pool_lock);
 	for (;;) {
-		while (q_len == 0) {
+		int timed_out = 0;
+		while (q_len == 0 && !timed_out) {
+			struct timespec until;
+			clock_gettime(CLOCK_REALTIME, &until);
+			until.tv_sec += LIMIT_GATEWAY_IDLE_SECONDS;
 			idle++;
-			pthread_cond_wait(&pool_cond, &pool_lock);
+			timed_out = pthread_cond_timedwait(&pool_cond, &pool_lock, &until) == ETIMEDOUT;
 			idle--;
 		}
+		if (q_len == 0)
+			break;	/* idle for a while: the thread and its connection go */
 		struct queued q = queue[q_head];
 		q_head = (q_head + 1) % gw_cfg->gw_max_streams;
 		q_len--;
@@ -97,6 +103,8 @@ static void *thread_main(void *arg)
 		gateway_unadmit();
 		pthread_mutex_lock(&pool_lock);
 	}
+	pthread_mutex_unlock(&pool_lock);
+	gwcall_thread_free(t);
 	return NULL;
 }
 

@@ -495,6 +495,14 @@ static void end_stream(struct call *c)
 		log_error("gateway: %s: the stream's settle failed: the hold expires at its ttl", c->job->hold_id);
 }
 
+void gwcall_thread_free(struct gwcall_thread *t)
+{
+	if (t == NULL)
+		return;
+	provider_conn_free(t->conn);
+	free(t);
+}
+
 void gwcall_run(struct gwcall_thread *t, struct gw_job *job, const struct gw_edge *edge)
 {
 	struct call c;

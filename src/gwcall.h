@@ -13,6 +13,7 @@ int gwcall_init(const struct cfg *cfg);
 /* A thread's own state: its provider connection. NULL out of memory
  * (the thread's calls then answer 503). */
 struct gwcall_thread *gwcall_thread_new(void);
+void gwcall_thread_free(struct gwcall_thread *t);
 /* Runs job to its end: the answer written and the request finished
  * through edge, the hold settled or released. */
 void gwcall_run(struct gwcall_thread *t, struct gw_job *job, const struct gw_edge *edge);

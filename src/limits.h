@@ -597,10 +597,14 @@ _Static_assert(LIMIT_STRIPE_EVENTS_MIN_DAYS <= LIMIT_RETENTION_MAX_DAYS, "some s
  * pages touched count in RSS, the rest is address space. */
 #define LIMIT_GATEWAY_STACK_BYTES (256 * 1024)
 /* The ledger connections gateway calls settle on, shared by all gateway
- * threads: a settle takes about a millisecond and the combiner batches
- * those that meet, so a few serve thousands of calls a second without
- * holding one database connection per stream. */
-#define LIMIT_GATEWAY_LEDGERS 8
+ * threads, made as needed: not one a stream. Measured by ./dev bench
+ * --gateway at 64 clients: with 8, 40-odd threads waited for one and the
+ * gateway did 618-718 calls/s; with 32, 1,295-1,493 (64: no better). */
+#define LIMIT_GATEWAY_LEDGERS 32
+/* An idle gateway thread ends after this long without a call, with its
+ * provider connection: a burst of 1,000 streams left 1,000 threads, their
+ * connections and ~100 MiB behind for good. */
+#define LIMIT_GATEWAY_IDLE_SECONDS 60
 /* Tries of a gateway call's settle while the database is away, a second
  * more apart each time (1 + 2 s): the provider's work is billed already,
  * and its hold would otherwise expire unspent. */

@@ -437,6 +437,17 @@ static struct stripe_client *stripe_for(const struct cfg *c)
 	return c->stripe_secret_key[0] != '\0' ? stripe_client_new(&s) : NULL;
 }
 
+/* An accept that failed: logged at most once a second, then a pause. */
+static void accept_failed(int err)
+{
+	static atomic_llong last_ms;
+	long long now = (long long)now_ms(), prev = atomic_load(&last_ms);
+	if (now - prev >= 1000 && atomic_compare_exchange_strong(&last_ms, &prev, now))
+		log_error("accepting a request failed (%s): the worker tries again", err > 0 ? strerror(err) : "libfcgi");
+	struct timespec pause = {0, 100 * 1000 * 1000};
+	nanosleep(&pause, NULL);
+}
+
 static struct wreq *wreq_new(void)
 {
 	struct wreq *w = calloc(1, sizeof(*w));
@@ -463,8 +474,16 @@ static void *worker_main(void *arg)
 	}
 	ledger_ping(ctx.lg);
 	while (!atomic_load(&stopping)) {
-		if (FCGX_Accept_r(&w->fcgx) < 0)
+		int rc = FCGX_Accept_r(&w->fcgx);
+		if (rc < 0 && atomic_load(&stopping))
 			break;
+		if (rc < 0) {
+			/* Out of file descriptors (EMFILE) and the like: the
+			 * thread waits and accepts again rather than leaving
+			 * the pool for good. */
+			accept_failed(-rc);
+			continue;
+		}
 		atomic_fetch_add(&in_flight, 1);
 		int handed = handle(w, &ctx, buf);
 		if (!handed) {
