@@ -677,6 +677,73 @@ static void test_estimate(void)
 	free(text);
 }
 
+/* The scan that reads most chat chunks without a parse counts what the
+ * parse counts: random content (every escape jansson writes, control
+ * characters, non-ASCII of 2 to 4 bytes), compact and spaced, with and
+ * without "usage": null, beside chunks it must leave to the parse. */
+static void test_chat_scan_counts_as_the_parse(void)
+{
+	static const char *const pieces[] = {"a", "\"", "\\", "/", "\n", "\t", "\x01", "\x1f", "\xc3\xa9",
+					     "\xe2\x82\xac", "\xf0\x9f\x98\x80", "w0 ", "\"content\"", "usage"};
+	unsigned seed = 12345;
+	int64_t want = 0;
+	struct gw_stream st;
+	gwshape_stream_init(&st, GW_OPENAI_CHAT, 0);
+	int ok_all = 1;
+	for (int i = 0; i < 2000 && ok_all; i++) {
+		char text[256] = "";
+		int k = (int)((seed = seed * 1103515245u + 12345u) >> 16) % 8;
+		for (int j = 0; j < k; j++)
+			strcat(text, pieces[((seed = seed * 1103515245u + 12345u) >> 16) % (sizeof(pieces) / sizeof(pieces[0]))]);
+		json_t *chunk = json_pack("{s:s, s:[{s:i, s:{s:s}, s:n}]}", "object", "chat.completion.chunk", "choices",
+					  "index", 0, "delta", "content", text, "finish_reason");
+		if (i % 3 == 0)
+			json_object_set_new(chunk, "usage", json_null());
+		if (i % 7 == 0)
+			json_object_set_new(json_object_get(json_array_get(json_object_get(chunk, "choices"), 0), "delta"),
+					    "role", json_string("assistant"));
+		want += (int64_t)strlen(text);
+		char *data = json_dumps(chunk, i % 2 ? JSON_COMPACT : JSON_INDENT(0));
+		char ev[4096];
+		/* One data line: a spaced dump's newlines would split it. */
+		for (char *c = data; *c; c++)
+			if (*c == '\n')
+				*c = ' ';
+		int n = snprintf(ev, sizeof(ev), "data: %s\n\n", data);
+		struct sink sk;
+		memset(&sk, 0, sizeof(sk));
+		if (gwshape_stream_feed(&st, ev, (size_t)n, collect, &sk) != 0 || st.text_bytes != want)
+			ok_all = 0;
+		free(sk.passed);
+		free(sk.kept);
+		free(data);
+		json_decref(chunk);
+	}
+	ok(ok_all, "2,000 random chunks counted as the parse counts them (%lld bytes, want %lld)",
+	   (long long)st.text_bytes, (long long)want);
+	/* Left to the parse: a usage object (kept, the client did not ask),
+	 * logprobs (a second content), a tool call. */
+	const char *kept = "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":3,\"completion_tokens\":2,"
+			   "\"total_tokens\":5}}\n\n";
+	struct sink sk;
+	memset(&sk, 0, sizeof(sk));
+	gwshape_stream_feed(&st, kept, strlen(kept), collect, &sk);
+	ok(st.usage.have && st.usage.output_tokens == 2 && sk.kept_len > 0, "a usage chunk is still parsed and kept");
+	int64_t before = st.text_bytes;
+	const char *lp = "data: {\"choices\":[{\"delta\":{\"content\":\"ab\"},\"logprobs\":{\"content\":[]}}]}\n\n";
+	gwshape_stream_feed(&st, lp, strlen(lp), collect, &sk);
+	is_int(st.text_bytes - before, 2, "logprobs' content left to the parse, the delta's counted once");
+	const char *tool = "data: {\"choices\":[{\"delta\":{\"tool_calls\":[{\"function\":{\"arguments\":\"{}\"}}]}}]}\n\n";
+	gwshape_stream_feed(&st, tool, strlen(tool), collect, &sk);
+	is_int(st.text_bytes - before, 4, "a tool call's arguments counted by the parse");
+	const char *sur = "data: {\"choices\":[{\"delta\":{\"content\":\"\\ud83d\\ude00\"}}]}\n\n";
+	gwshape_stream_feed(&st, sur, strlen(sur), collect, &sk);
+	is_int(st.text_bytes - before, 8, "a surrogate pair left to the parse: 4 bytes");
+	free(sk.passed);
+	free(sk.kept);
+	gwshape_stream_free(&st);
+}
+
 int main(void)
 {
 	test_usage_whole();
@@ -686,6 +753,7 @@ int main(void)
 	test_stream_responses();
 	test_stream_limits();
 	test_estimate();
+	test_chat_scan_counts_as_the_parse();
 	printf("# %d passed, %d failed\n", tap_count - tap_failed, tap_failed);
 	return done_testing();
 }
