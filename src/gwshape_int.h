@@ -16,12 +16,6 @@ static inline int64_t gwshape_add_held(int64_t a, int64_t b)
 	return a > INT64_MAX - b ? INT64_MAX : a + b;
 }
 
-static inline int gwshape_hex(char c)
-{
-	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10
-		: -1;
-}
-
 static inline int64_t gwshape_clamp_tokens(int64_t n)
 {
 	return n < 0 ? 0 : n > LIMIT_TOKENS_MAX ? LIMIT_TOKENS_MAX : n;

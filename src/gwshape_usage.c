@@ -17,6 +17,7 @@
  * instead of charged a figure nobody stated. */
 #include "gwshape.h"
 #include "gwshape_int.h"
+#include "urlpath.h"
 #include "limits.h"
 
 #include <jansson.h>
@@ -454,7 +455,7 @@ static int escape_bytes(const char *p, const char *end)
 	if (end - p < 5)
 		return -1;
 	for (int i = 1; i <= 4; i++) {
-		int h = gwshape_hex(p[i]);
+		int h = urlpath_hex_value(p[i]);
 		if (h < 0)
 			return -1;
 		v = v * 16 + (unsigned)h;
