@@ -70,6 +70,9 @@ static const char *const gw_bucket_le[] = {"0.0005", "0.001", "0.0025", "0.005",
 #define GW_BUCKETS ((int)(sizeof(gw_bucket_micros) / sizeof(gw_bucket_micros[0])))
 _Static_assert(GW_BUCKETS == (int)(sizeof(gw_bucket_le) / sizeof(gw_bucket_le[0])), "one printed bound per bucket");
 static atomic_ullong gw_count[GW_ROUTES_COUNTED][STATUS_SLOTS + 1];
+/* Each registered route's gw_routes index, -1 when it is not the
+ * gateway's: found once at init, not by name on every request. */
+static int gw_of_route[LIMIT_METRICS_ROUTES + 1];
 static atomic_ullong gw_settles[GW_REASONS];
 static atomic_ullong gw_overhead[GW_BUCKETS + 1], gw_overhead_micros;
 
@@ -88,6 +91,12 @@ int metrics_init(const char *const *names, size_t n)
 	}
 	route_names = names;
 	route_count = n;
+	for (size_t r = 0; r <= LIMIT_METRICS_ROUTES; r++) {
+		gw_of_route[r] = -1;
+		for (int i = 0; r < n && i < GW_ROUTES_COUNTED; i++)
+			if (strcmp(names[r], gw_routes[i].route) == 0)
+				gw_of_route[r] = i;
+	}
 	return 0;
 }
 
@@ -119,7 +128,8 @@ int metrics_status_known(int status)
 
 void metrics_count(const char *route, int status, double duration_ms, unsigned long long round_trips)
 {
-	struct route_stats *s = &stats[route_index(route)];
+	size_t r = route_index(route);
+	struct route_stats *s = &stats[r];
 	unsigned long long micros = duration_ms > 0 ? (unsigned long long)(duration_ms * 1000.0) : 0;
 	int b = 0;
 	while (b < BUCKETS && micros > bucket_micros[b])
@@ -134,9 +144,8 @@ void metrics_count(const char *route, int status, double duration_ms, unsigned l
 	atomic_fetch_add_explicit(&s->micros_total, micros, memory_order_relaxed);
 	atomic_fetch_add_explicit(&s->bucket[b], 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(&s->count[status_slot(status)], 1, memory_order_release);
-	for (int i = 0; route != NULL && i < GW_ROUTES_COUNTED; i++)
-		if (strcmp(route, gw_routes[i].route) == 0)
-			atomic_fetch_add_explicit(&gw_count[i][status_slot(status)], 1, memory_order_relaxed);
+	if (gw_of_route[r] >= 0)
+		atomic_fetch_add_explicit(&gw_count[gw_of_route[r]][status_slot(status)], 1, memory_order_relaxed);
 }
 
 void metrics_gateway_settle(const char *reason)
