@@ -353,23 +353,30 @@ static enum cd_err charge(struct call *c, const struct gw_usage *u, const char *
 
 /* Releases the job's hold (nothing was delivered, or the provider's
  * usage cannot be trusted). */
+void gwcall_release(struct ledger *lg, const char *hold_id)
+{
+	if (hold_id[0] == '\0')
+		return;
+	unsigned char hash[KEYS_HASH_LEN];
+	struct ledger_result res = {0};
+	keys_sha256(hold_id, strlen(hold_id), hash);
+	struct ledger_call call = {NULL, hash};
+	struct guard_release r = {hold_id};
+	enum cd_err rc = lg != NULL ? ledger_release(lg, &call, &r, &res) : CD_E_UNAVAILABLE;
+	if (rc != CD_OK || res.status >= 300)
+		log_error("gateway: the release of %s failed (%s): the hold expires at its ttl", hold_id,
+			  rc != CD_OK ? cd_strerror(rc) : "refused");
+	json_decref(res.body);
+}
+
 static void release(struct call *c)
 {
 	if (c->job->hold_id[0] == '\0')
 		return;
-	unsigned char hash[KEYS_HASH_LEN];
-	struct ledger_result res = {0};
-	keys_sha256(c->job->hold_id, strlen(c->job->hold_id), hash);
-	struct ledger_call call = {NULL, hash};
-	struct guard_release r = {c->job->hold_id};
 	struct ledger *lg = lg_borrow();
-	enum cd_err rc = lg != NULL ? ledger_release(lg, &call, &r, &res) : CD_E_UNAVAILABLE;
+	gwcall_release(lg, c->job->hold_id);
 	if (lg != NULL)
 		lg_giveback(lg);
-	if (rc != CD_OK || res.status >= 300)
-		log_error("gateway: the release of %s failed (%s): the hold expires at its ttl", c->job->hold_id,
-			  rc != CD_OK ? cd_strerror(rc) : "refused");
-	json_decref(res.body);
 }
 
 /* "" when u fits what was asked; else why not. */

@@ -14,6 +14,10 @@ int gwcall_init(const struct cfg *cfg);
  * (the thread's calls then answer 503). */
 struct gwcall_thread *gwcall_thread_new(void);
 void gwcall_thread_free(struct gwcall_thread *t);
+/* Releases a call's hold on lg (nothing held when hold_id is ""); a
+ * failure is logged: the hold then expires at its ttl. */
+struct ledger;
+void gwcall_release(struct ledger *lg, const char *hold_id);
 /* Runs job to its end: the answer written and the request finished
  * through edge, the hold settled or released. */
 void gwcall_run(struct gwcall_thread *t, struct gw_job *job, const struct gw_edge *edge);

@@ -8,6 +8,7 @@
 #include "api.h"
 #include "config.h"
 #include "gateway.h"
+#include "gwcall.h"
 #include "keys.h"
 #include "ledger.h"
 #include "limits.h"
@@ -354,14 +355,7 @@ static int hand_off(struct wreq *w, struct request *rq, struct response *rs, con
 	if (gateway_run(job, &edge) == 0)
 		return 0;
 	/* No thread for it: its hold goes now, not at its ttl. */
-	unsigned char hash[KEYS_HASH_LEN];
-	struct ledger_call call = {NULL, hash};
-	struct guard_release r = {job->hold_id};
-	struct ledger_result res = {0};
-	keys_sha256(job->hold_id, strlen(job->hold_id), hash);
-	if (job->hold_id[0] != '\0' && ledger_release(ctx->lg, &call, &r, &res) != CD_OK)
-		log_error("gateway: the hold %s of a call no thread took expires at its ttl", job->hold_id);
-	json_decref(res.body);
+	gwcall_release(ctx->lg, job->hold_id);
 	job->body = NULL;
 	free(job);
 	gateway_unadmit();
