@@ -64,6 +64,7 @@ struct conn {
 	size_t req_len, req_off;
 	int64_t next_start_us;
 	int64_t t_start, t_first_byte, t_first_data, t_last_event, max_gap_us;
+	int64_t max_gap_at;		/* the event the longest gap came before */
 	int in_window;
 	/* the answer */
 	char head[HEAD_MAX];
@@ -102,6 +103,8 @@ static long long ok_started, ok_done_in_window, errors_connect, errors_timeout, 
 	errors_stream, errors_parse, stalls, events_total;
 static long long status_counts[600];
 static int64_t worst_gap_us;
+/* Where stalls came: before the 2nd event, the 3rd-10th, the 11th-60th, later. */
+static long long stall_at[4];
 /* streams open, sampled */
 static long long open_samples, open_sum, open_min = -1, open_max;
 static int rss_pid;
@@ -170,8 +173,10 @@ static void call_end(struct conn *c, int failed_kind)
 			series_add(&total, now - c->t_start);
 			if (stream_mode) {
 				series_add(&gaps_max, c->max_gap_us);
-				if (c->max_gap_us > stall_us)
+				if (c->max_gap_us > stall_us) {
 					stalls++;
+					stall_at[c->max_gap_at < 2 ? 0 : c->max_gap_at < 10 ? 1 : c->max_gap_at < 60 ? 2 : 3]++;
+				}
 				if (c->max_gap_us > worst_gap_us)
 					worst_gap_us = c->max_gap_us;
 				events_total += c->events;
@@ -210,6 +215,7 @@ static void call_start(struct conn *c, int64_t now)
 	c->t_start = now;
 	c->t_first_byte = c->t_first_data = c->t_last_event = 0;
 	c->max_gap_us = 0;
+	c->max_gap_at = 0;
 	c->in_window = now >= warm_end && now < meas_end;
 	c->head_len = 0;
 	c->head_done = c->status = c->close_after = 0;
@@ -276,8 +282,10 @@ static void body_bytes(struct conn *c, const char *p, size_t n, int64_t now)
 		if (b == '\n') {
 			if (c->line_pos == 0 && c->t_first_data != 0) {
 				/* a blank line: an event ends */
-				if (c->t_last_event != 0 && now - c->t_last_event > c->max_gap_us)
+				if (c->t_last_event != 0 && now - c->t_last_event > c->max_gap_us) {
 					c->max_gap_us = now - c->t_last_event;
+					c->max_gap_at = c->events;
+				}
 				c->t_last_event = now;
 				c->events++;
 			}
@@ -551,6 +559,8 @@ static void report(double duration_s)
 	printf("},\n");
 	printf("  \"stalls\": %lld, \"stall_ms\": %.1f, \"worst_gap_ms\": %.3f, \"events\": %lld,\n", stalls,
 	       stall_us / 1000.0, worst_gap_us / 1000.0, events_total);
+	printf("  \"stall_at\": {\"event_2\": %lld, \"events_3_10\": %lld, \"events_11_60\": %lld, \"later\": %lld},\n",
+	       stall_at[0], stall_at[1], stall_at[2], stall_at[3]);
 	printf("  \"open_streams\": {\"min\": %lld, \"mean\": %.1f, \"max\": %lld},\n", open_min < 0 ? 0 : open_min,
 	       open_samples ? (double)open_sum / (double)open_samples : 0.0, open_max);
 	if (rss_n > 0) {

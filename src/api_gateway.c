@@ -4,8 +4,8 @@
  * Creditd-Member), the model priced, the hold's worst case (the input
  * bound, the body's output cap or the model's) authorized exactly as
  * /v1/guard/authorize is, shrunk by lowering the output cap; then the
- * call is handed on (rs->handoff) to a gateway thread, which forwards it
- * and settles (gateway.h). A refusal is answered here; the router puts
+ * call is handed on (rs->handoff) to the gateway's loop, which forwards
+ * it, and an ending thread settles it (gateway.h). A refusal is answered here; the router puts
  * every answer of these routes in the provider's shape. Never SQL, never
  * FastCGI, never curl. */
 #include "api.h"

@@ -1,53 +1,111 @@
 /* gateway.c: the gateway's calls in flight (see gateway.h).
  *
- * A call's path on its thread: the body to send (gwshape), the provider's
- * URL and headers (only those DESIGN §12 lists), the call (provider.c),
- * the answer passed back as it comes (streams event by event, flushed;
- * a whole answer once settled), then the hold settled with the provider's
- * usage and a settle reason, or released when the provider answered an
- * error before any output. Settles and releases run on a few ledger
- * connections the threads share (LIMIT_GATEWAY_LEDGERS), through the
- * guard's own operations: the combiner batches them with the guard's.
+ * A call's path: a worker admits and holds it, makes its gwcall (the body
+ * to send built there) and hands it to the loop's inbox. The loop, one
+ * thread on epoll, starts it on the provider's multi handle (provider.c)
+ * and passes the answer on as it comes: the events curl read in one
+ * turn of the loop written to the client's FastCGI socket in one send,
+ * without waiting (fcgiout.h); when the socket takes less, the call's
+ * answer is held back (curl paused) until it is writable again, so one
+ * slow client holds up no other call. When the
+ * provider's answer has ended, the call goes to an ending thread, which
+ * settles or releases the hold on a ledger connection (blocking work the
+ * loop never does), sends the rest and finishes the request.
  *
  * Never: forwards creditd's key, the client's cookies or Creditd-*
  * headers; buffers a stream; charges a call the provider refused before
- * any output; charges usage that disagrees with what was asked (an output
- * above the cap sent, cached above input: the hold is released and the
- * error logged, the ledger untouched). */
+ * any output; charges usage that disagrees with what was asked (see
+ * gwcall.c). */
 #include "gateway.h"
 #include "config.h"
-#include "dynbuf.h"
 #include "gwcall.h"
+#include "limits.h"
 #include "log.h"
+#include "metrics.h"
+#include "provider.h"
 
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/eventfd.h>
 #include <time.h>
+#include <unistd.h>
+
+/* epoll_data.u64: the kind in the high half, the fd or slot below. */
+#define TAG_INBOX 0ULL
+#define TAG_CURL (1ULL << 32)
+#define TAG_CLIENT (2ULL << 32)
 
 static const struct cfg *gw_cfg;
 static atomic_llong in_flight;
 static atomic_int closing;		/* SIGTERM: no call admitted any more */
 
-/* Idle threads wait here for their next job. */
-static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t pool_cond = PTHREAD_COND_INITIALIZER;
-static pthread_cond_t drained_cond = PTHREAD_COND_INITIALIZER;
-struct queued {
-	struct gw_job *job;
+/* ---- The loop ---- */
+
+/* A call on the loop. */
+struct slot {
+	struct gwcall *c;
 	struct gw_edge edge;
+	struct provider_xfer *x;
+	int idx;
+	int listed;			/* on the list of calls with bytes to send */
+	int watching;			/* its socket in epoll, waiting to be writable */
+	int64_t blocked_ms;
+	struct slot *next_listed;
 };
-static struct queued *queue;		/* max_streams slots, a ring */
-static int64_t q_head, q_len, idle;
+
+static pthread_once_t loop_once = PTHREAD_ONCE_INIT;
+static int loop_ok, loop_epfd = -1, loop_efd = -1;
+static struct provider_multi *loop_m;
+static struct slot *slots;		/* max_streams of them */
+static int *free_slots, nfree;
+static struct slot *to_send;
+
+/* Workers' calls for the loop: a ring of max_streams. */
+static pthread_mutex_t inbox_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct gwcall **inbox;
+static int64_t in_head, in_len;
+
+/* ---- The ending threads ---- */
+
+struct ending {
+	struct gwcall *c;
+	enum provider_result r;
+	char err[256];
+};
+static pthread_mutex_t end_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t end_cond = PTHREAD_COND_INITIALIZER;
+static pthread_cond_t drained_cond = PTHREAD_COND_INITIALIZER;
+static struct ending *endq;		/* a ring of max_streams */
+static int64_t end_head, end_len, end_idle, end_threads;
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 int gateway_init(const struct cfg *cfg)
 {
+	size_t n = (size_t)cfg->gw_max_streams;
 	gw_cfg = cfg;
-	queue = calloc((size_t)cfg->gw_max_streams, sizeof(*queue));
-	if (queue == NULL)
+	inbox = calloc(n, sizeof(*inbox));
+	endq = calloc(n, sizeof(*endq));
+	slots = calloc(n, sizeof(*slots));
+	free_slots = calloc(n, sizeof(*free_slots));
+	if (inbox == NULL || endq == NULL || slots == NULL || free_slots == NULL)
 		return -1;
+	for (int i = (int)n - 1; i >= 0; i--) {
+		slots[i].idx = i;
+		free_slots[nfree++] = i;
+	}
 	return gwcall_init(cfg);
 }
 
@@ -65,9 +123,9 @@ void gateway_unadmit(void)
 {
 	long long was = atomic_fetch_sub(&in_flight, 1);
 	if (was == 1) {
-		pthread_mutex_lock(&pool_lock);
+		pthread_mutex_lock(&end_lock);
 		pthread_cond_broadcast(&drained_cond);
-		pthread_mutex_unlock(&pool_lock);
+		pthread_mutex_unlock(&end_lock);
 	}
 }
 
@@ -76,71 +134,244 @@ int64_t gateway_in_flight(void)
 	return atomic_load(&in_flight);
 }
 
-static void *thread_main(void *arg)
+static void *ender_main(void *arg)
 {
-	struct gwcall_thread *t = gwcall_thread_new();
 	(void)arg;
-	pthread_mutex_lock(&pool_lock);
+	/* Settles are bulk work: when the CPU is short, the loop's bytes
+	 * go first (Linux: the calling thread's nice). */
+	if (setpriority(PRIO_PROCESS, 0, LIMIT_GATEWAY_ENDER_NICE) != 0)
+		log_warn("gateway: an ending thread's nice: %s", strerror(errno));
+	pthread_mutex_lock(&end_lock);
 	for (;;) {
 		int timed_out = 0;
-		while (q_len == 0 && !timed_out) {
+		while (end_len == 0 && !timed_out) {
 			struct timespec until;
 			clock_gettime(CLOCK_REALTIME, &until);
 			until.tv_sec += LIMIT_GATEWAY_IDLE_SECONDS;
-			idle++;
-			timed_out = pthread_cond_timedwait(&pool_cond, &pool_lock, &until) == ETIMEDOUT;
-			idle--;
+			end_idle++;
+			timed_out = pthread_cond_timedwait(&end_cond, &end_lock, &until) == ETIMEDOUT;
+			end_idle--;
 		}
-		if (q_len == 0)
-			break;	/* idle for a while: the thread and its connection go */
-		struct queued q = queue[q_head];
-		q_head = (q_head + 1) % gw_cfg->gw_max_streams;
-		q_len--;
-		pthread_mutex_unlock(&pool_lock);
-		gwcall_run(t, q.job, &q.edge);
-		free(q.job->body);
-		free(q.job);
+		if (end_len == 0)
+			break;	/* idle for a while: the thread goes */
+		struct ending e = endq[end_head];
+		end_head = (end_head + 1) % gw_cfg->gw_max_streams;
+		end_len--;
+		pthread_mutex_unlock(&end_lock);
+		gwcall_end(e.c, e.r, e.err);
 		gateway_unadmit();
-		pthread_mutex_lock(&pool_lock);
+		pthread_mutex_lock(&end_lock);
 	}
-	pthread_mutex_unlock(&pool_lock);
-	gwcall_thread_free(t);
+	end_threads--;
+	pthread_mutex_unlock(&end_lock);
 	return NULL;
 }
 
-/* A thread for the job just queued, unless an idle one takes it. Called
- * with pool_lock held. */
-static int thread_for_queued(void)
+static int start_thread(void *(*fn)(void *))
 {
-	if (idle > q_len - 1)
-		return 0;
 	pthread_attr_t attr;
 	pthread_t t;
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	pthread_attr_setstacksize(&attr, LIMIT_GATEWAY_STACK_BYTES);
-	int rc = pthread_create(&t, &attr, thread_main, NULL);
+	int rc = pthread_create(&t, &attr, fn, NULL);
 	pthread_attr_destroy(&attr);
 	if (rc != 0)
 		log_error("gateway: cannot start a thread: %s", strerror(rc));
-	return rc == 0 ? 0 : -1;
+	return rc;
+}
+
+/* Queues c's ending; an ending thread is made when none is idle. */
+static void ending_push(struct gwcall *c, enum provider_result r, const char *err)
+{
+	pthread_mutex_lock(&end_lock);
+	struct ending *e = &endq[(end_head + end_len) % gw_cfg->gw_max_streams];
+	e->c = c;
+	e->r = r;
+	snprintf(e->err, sizeof(e->err), "%s", err);
+	end_len++;
+	if (end_idle < end_len && end_threads < LIMIT_GATEWAY_ENDERS && start_thread(ender_main) == 0)
+		end_threads++;
+	pthread_cond_signal(&end_cond);
+	pthread_mutex_unlock(&end_lock);
+}
+
+static void on_wake(void *arg)
+{
+	struct slot *s = arg;
+	if (!s->listed) {
+		s->listed = 1;
+		s->next_listed = to_send;
+		to_send = s;
+	}
+}
+
+static void unwatch(struct slot *s)
+{
+	if (s->watching) {
+		epoll_ctl(loop_epfd, EPOLL_CTL_DEL, s->edge.fd(s->edge.req), NULL);
+		s->watching = 0;
+	}
+}
+
+/* A client's socket took less than was sent: the call's answer held
+ * back, the socket watched until it is writable. */
+static void watch(struct slot *s)
+{
+	struct epoll_event ev;
+	memset(&ev, 0, sizeof(ev));
+	ev.events = EPOLLOUT;
+	ev.data.u64 = TAG_CLIENT | (uint32_t)s->idx;
+	if (epoll_ctl(loop_epfd, EPOLL_CTL_ADD, s->edge.fd(s->edge.req), &ev) != 0) {
+		gwcall_client_gone(s->c);
+		return;
+	}
+	s->watching = 1;
+	s->blocked_ms = mono_ms();
+	provider_pause(s->x, 1);
+	metrics_gateway_held_back();
+}
+
+/* The calls with bytes for their client, each sent once per turn. */
+static void send_listed(void)
+{
+	while (to_send != NULL) {
+		struct slot *s = to_send;
+		to_send = s->next_listed;
+		s->listed = 0;
+		if (s->c != NULL && !s->watching && gwcall_send(s->c) == 1)
+			watch(s);
+	}
+}
+
+/* The client's socket is writable (or the call waited too long): the
+ * rest sent, the answer let on. */
+static void client_ready(struct slot *s, int too_long)
+{
+	if (!s->watching || s->c == NULL)
+		return;
+	int r = gwcall_send(s->c);
+	if (r == 1 && !too_long)
+		return;
+	if (r == 1)
+		gwcall_client_gone(s->c);
+	unwatch(s);
+	provider_pause(s->x, 0);
+}
+
+static void take_inbox(void)
+{
+	uint64_t n;
+	if (read(loop_efd, &n, sizeof(n)) < 0 && errno != EAGAIN)
+		log_warn("gateway: reading the loop's eventfd: %s", strerror(errno));
+	pthread_mutex_lock(&inbox_lock);
+	while (in_len > 0) {
+		struct gwcall *c = inbox[in_head];
+		in_head = (in_head + 1) % gw_cfg->gw_max_streams;
+		in_len--;
+		pthread_mutex_unlock(&inbox_lock);
+		char err[256] = "out of memory";
+		/* Admitted calls are at most max_streams: a slot is free. */
+		struct slot *s = &slots[free_slots[--nfree]];
+		s->c = c;
+		s->edge = *gwcall_edge(c);
+		const struct provider_call *pc = gwcall_start(c, on_wake, s);
+		s->x = pc != NULL ? provider_start(loop_m, pc, s, err, sizeof(err)) : NULL;
+		if (s->x == NULL) {
+			s->c = NULL;
+			free_slots[nfree++] = s->idx;
+			ending_push(c, PROVIDER_FAILED, err);
+		}
+		pthread_mutex_lock(&inbox_lock);
+	}
+	pthread_mutex_unlock(&inbox_lock);
+}
+
+/* Calls whose answer has ended, to the ending threads. */
+static void hand_done(void)
+{
+	void *owner;
+	enum provider_result r;
+	char err[256];
+	while (provider_next_done(loop_m, &owner, &r, err, sizeof(err)) == 0) {
+		struct slot *s = owner;
+		struct gwcall *c = s->c;
+		unwatch(s);
+		s->c = NULL;
+		s->x = NULL;
+		free_slots[nfree++] = s->idx;
+		ending_push(c, r, err);
+	}
+}
+
+/* Clients that took nothing for idle_timeout_seconds: gone. */
+static void slow_clients(void)
+{
+	static int64_t last;
+	int64_t now = mono_ms();
+	if (now - last < 200)
+		return;
+	last = now;
+	for (int64_t i = 0; i < gw_cfg->gw_max_streams; i++)
+		if (slots[i].watching && now - slots[i].blocked_ms > gw_cfg->gw_idle_timeout_seconds * 1000)
+			client_ready(&slots[i], 1);
+}
+
+static void *loop_main(void *arg)
+{
+	struct epoll_event evs[LIMIT_GATEWAY_EVENTS];
+	(void)arg;
+	for (;;) {
+		long t = provider_timer_ms(loop_m);
+		int n = epoll_wait(loop_epfd, evs, LIMIT_GATEWAY_EVENTS, t >= 0 && t < 100 ? (int)t : 100);
+		for (int i = 0; i < n; i++) {
+			uint64_t tag = evs[i].data.u64 & ~0xffffffffULL;
+			uint32_t low = (uint32_t)evs[i].data.u64;
+			if (tag == TAG_INBOX)
+				take_inbox();
+			else if (tag == TAG_CURL)
+				provider_socket(loop_m, (int)low, evs[i].events);
+			else if (low < (uint32_t)gw_cfg->gw_max_streams)
+				client_ready(&slots[low], 0);
+		}
+		provider_timers(loop_m);
+		send_listed();
+		hand_done();
+		slow_clients();
+	}
+	return NULL;
+}
+
+static void loop_start(void)
+{
+	struct epoll_event ev;
+	memset(&ev, 0, sizeof(ev));
+	loop_epfd = epoll_create1(EPOLL_CLOEXEC);
+	loop_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	ev.events = EPOLLIN;
+	ev.data.u64 = TAG_INBOX;
+	if (loop_epfd < 0 || loop_efd < 0 || epoll_ctl(loop_epfd, EPOLL_CTL_ADD, loop_efd, &ev) != 0 ||
+	    (loop_m = provider_multi_new(loop_epfd, TAG_CURL)) == NULL) {
+		log_error("gateway: cannot make its loop: %s", strerror(errno));
+		return;
+	}
+	loop_ok = start_thread(loop_main) == 0;
 }
 
 int gateway_run(struct gw_job *job, const struct gw_edge *edge)
 {
-	pthread_mutex_lock(&pool_lock);
-	/* Admitted calls are at most max_streams, so the ring never
-	 * overflows. */
-	int64_t at = (q_head + q_len) % gw_cfg->gw_max_streams;
-	queue[at] = (struct queued){job, *edge};
-	q_len++;
-	if (thread_for_queued() != 0) {
-		q_len--;
-		pthread_mutex_unlock(&pool_lock);
+	pthread_once(&loop_once, loop_start);
+	struct gwcall *c = loop_ok ? gwcall_new(job, edge) : NULL;
+	if (c == NULL)
 		return -1;
-	}
-	pthread_cond_signal(&pool_cond);
-	pthread_mutex_unlock(&pool_lock);
+	pthread_mutex_lock(&inbox_lock);
+	/* Admitted calls are at most max_streams: the ring never overflows. */
+	inbox[(in_head + in_len) % gw_cfg->gw_max_streams] = c;
+	in_len++;
+	pthread_mutex_unlock(&inbox_lock);
+	uint64_t one = 1;
+	if (write(loop_efd, &one, sizeof(one)) < 0)
+		log_warn("gateway: waking the loop: %s", strerror(errno));
 	return 0;
 }
 
@@ -150,9 +381,9 @@ int64_t gateway_drain(void)
 	atomic_store(&closing, 1);
 	clock_gettime(CLOCK_REALTIME, &until);
 	until.tv_sec += (time_t)gw_cfg->gw_drain_seconds;
-	pthread_mutex_lock(&pool_lock);
-	while (atomic_load(&in_flight) > 0 && pthread_cond_timedwait(&drained_cond, &pool_lock, &until) != ETIMEDOUT)
+	pthread_mutex_lock(&end_lock);
+	while (atomic_load(&in_flight) > 0 && pthread_cond_timedwait(&drained_cond, &end_lock, &until) != ETIMEDOUT)
 		;
-	pthread_mutex_unlock(&pool_lock);
+	pthread_mutex_unlock(&end_lock);
 	return atomic_load(&in_flight);
 }

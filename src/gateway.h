@@ -1,15 +1,15 @@
 /* gateway.h: the gateway's calls in flight (DESIGN §12). A gateway route's
  * handler (api_gateway.c) checks the call and holds its worst case on the
  * worker's thread; the worker then hands the client's request to this
- * module, whose own threads forward it to the provider, pass the answer
- * back as it comes, and settle the hold with the provider's usage (or
- * release it), on connections of their own. So a call that takes minutes
- * never holds a worker, and /v1/guard/…, the Stripe webhook and /healthz
- * answer in their usual time whatever the providers do.
+ * module: one loop thread forwards every call to its provider and passes
+ * the answers back as they come (never waiting on a client: a slow one's
+ * answer is held back, not the loop), and a few ending threads settle
+ * each hold with the provider's usage (or release it) on ledger
+ * connections of their own. So a call that takes minutes never holds a
+ * worker, and /v1/guard/…, the Stripe webhook and /healthz answer in
+ * their usual time whatever the providers do.
  *
- * At most [gateway] max_streams calls are in flight (gateway_admit); a
- * thread is made when no idle one waits, and kept for the next call (its
- * provider connection with it). */
+ * At most [gateway] max_streams calls are in flight (gateway_admit). */
 #ifndef CREDITD_GATEWAY_H
 #define CREDITD_GATEWAY_H
 #include <stddef.h>
@@ -28,9 +28,9 @@ int gateway_init(const struct cfg *cfg);
 int gateway_admit(void);
 void gateway_unadmit(void);
 
-/* Runs job on a gateway thread; takes job (malloc'ed) and the edge's
- * request. -1 when no thread could be made: the caller then answers and
- * ends the request itself, the job still its own. */
+/* Runs job on the gateway's loop; takes job (malloc'ed) and the edge's
+ * request. -1 when the loop could not start or out of memory: the caller
+ * then answers and ends the request itself, the job still its own. */
 int gateway_run(struct gw_job *job, const struct gw_edge *edge);
 
 /* Calls in flight now. */

@@ -86,21 +86,14 @@ static void lg_giveback(struct ledger *lg)
 
 /* ---- One call ---- */
 
-struct gwcall_thread {
-	struct provider_conn *conn;
-};
-
-struct gwcall_thread *gwcall_thread_new(void)
-{
-	struct gwcall_thread *t = calloc(1, sizeof(*t));
-	if (t != NULL)
-		t->conn = provider_conn_new();	/* NULL: tried again by the next call */
-	return t;
-}
-
-struct call {
+struct gwcall {
 	struct gw_job *job;
-	const struct gw_edge *edge;
+	struct gw_edge edge;		/* the worker's */
+	void (*wake)(void *arg);	/* the loop's: c has bytes to send */
+	void *wake_arg;
+	int waking;			/* wake called, gwcall_send not yet */
+	int ending;			/* on an ending thread: sends wait for the client */
+	int prepared;			/* pc is ready (else out of memory) */
 	enum gw_provider provider;
 	int status;			/* the provider's; 0 before its head */
 	int answered;			/* the status written to the client; 0 before */
@@ -109,6 +102,12 @@ struct call {
 	struct gw_stream stream;
 	struct dynbuf whole;		/* a whole answer, or an error's body */
 	struct dynbuf head;		/* the provider's headers passed on, as CGI lines */
+	/* The provider's call: its URL, header lines and body. */
+	struct provider_call pc;
+	char url[LIMIT_GATEWAY_URL_BYTES];
+	struct dynbuf lines;		/* header lines, each NUL-ended */
+	const char *headers[9];
+	char *upstream_body;		/* NULL: the client's body as it came */
 };
 
 static int64_t mono_ms(void)
@@ -118,27 +117,42 @@ static int64_t mono_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static int streamed(const struct call *c)
+static int streamed(const struct gwcall *c)
 {
 	return c->job->ask.stream && c->status >= 200 && c->status < 300;
 }
 
-static void client_write(struct call *c, const char *bytes, size_t n)
+static void gone(struct gwcall *c)
 {
-	if (c->gone)
-		return;
-	if (c->edge->write(c->edge->req, bytes, n) != 0) {
+	if (!c->gone) {
 		c->gone = 1;
 		c->gone_ms = mono_ms();
 	}
 }
 
-static void client_flush(struct call *c)
+static void client_write(struct gwcall *c, const char *bytes, size_t n)
 {
-	if (!c->gone && c->edge->flush(c->edge->req) != 0) {
-		c->gone = 1;
-		c->gone_ms = mono_ms();
+	if (!c->gone && n > 0 && c->edge.write(c->edge.req, bytes, n) != 0)
+		gone(c);
+}
+
+/* Sends what was written: on the loop later, once curl has handed over
+ * all it read (the loop calls gwcall_send: events that arrived together
+ * go in one send); on an ending thread now, waiting up to
+ * idle_timeout_seconds for a client that reads. */
+static void client_flush(struct gwcall *c)
+{
+	if (c->gone)
+		return;
+	if (!c->ending) {
+		if (!c->waking) {
+			c->waking = 1;
+			c->wake(c->wake_arg);
+		}
+		return;
 	}
+	if (c->edge.send(c->edge.req, mono_ms() + cc->gw_idle_timeout_seconds * 1000) != 0)
+		gone(c);
 }
 
 /* The provider's headers a client may see (DESIGN §12). */
@@ -153,7 +167,7 @@ static int passed_on(const char *name)
 
 /* Writes the answer's CGI head: status, the provider's headers passed
  * on, creditd's own (extra, "" or lines ending in \r\n). */
-static void head_write(struct call *c, int status, const char *extra)
+static void head_write(struct gwcall *c, int status, const char *extra)
 {
 	char line[256 + 2 * LIMIT_HOLD_ID_BYTES];
 	int n = snprintf(line, sizeof(line), "Status: %d %s\r\n", status, cd_http_reason(status));
@@ -175,7 +189,7 @@ static void head_write(struct call *c, int status, const char *extra)
 
 /* creditd's own error in the provider's shape: status, e's type and code,
  * the message. */
-static void error_write(struct call *c, int status, enum cd_err e, const char *message)
+static void error_write(struct gwcall *c, int status, enum cd_err e, const char *message)
 {
 	json_t *err = json_pack("{s:{s:s, s:s, s:s, s:n}}", "error", "type", cd_err_type(e), "code", cd_err_code(e),
 				"message", message, "param");
@@ -195,7 +209,7 @@ static void error_write(struct call *c, int status, enum cd_err e, const char *m
 
 static int on_head(void *arg, int status, const struct provider_header *h, int n)
 {
-	struct call *c = arg;
+	struct gwcall *c = arg;
 	c->status = status;
 	dynbuf_reset(&c->head);
 	for (int i = 0; i < n; i++)
@@ -210,7 +224,7 @@ static int on_head(void *arg, int status, const struct provider_header *h, int n
 
 static int on_event(void *arg, const char *event, size_t len, int pass)
 {
-	struct call *c = arg;
+	struct gwcall *c = arg;
 	if (pass && !c->gone) {
 		client_write(c, event, len);
 		client_flush(c);
@@ -220,7 +234,7 @@ static int on_event(void *arg, const char *event, size_t len, int pass)
 
 static int on_data(void *arg, const char *bytes, size_t n)
 {
-	struct call *c = arg;
+	struct gwcall *c = arg;
 	if (streamed(c))
 		return gwshape_stream_feed(&c->stream, bytes, n, on_event, c) != 0;
 	dynbuf_add(&c->whole, bytes, n);
@@ -230,7 +244,7 @@ static int on_data(void *arg, const char *bytes, size_t n)
 /* A client that left is read on for drain_seconds at most. */
 static int on_tick(void *arg)
 {
-	struct call *c = arg;
+	struct gwcall *c = arg;
 	return c->gone && mono_ms() - c->gone_ms > cc->gw_drain_seconds * 1000;
 }
 
@@ -249,10 +263,10 @@ static void url_of(const struct gw_job *job, char *url, size_t cap)
 
 /* The headers sent upstream: the provider's credential, the few the
  * client's SDK sets that change the answer, nothing else of the client. */
-static int headers_of(const struct gw_job *job, char lines[][LIMIT_GATEWAY_HEADER_BYTES + 64], const char **out)
+static int headers_of(const struct gw_job *job, struct dynbuf *lines, const char **out)
 {
 	int n = 0;
-#define LINE(...) (snprintf(lines[n], sizeof(lines[n]), __VA_ARGS__), out[n] = lines[n], n++)
+#define LINE(...) (dynbuf_printf(lines, __VA_ARGS__), dynbuf_add(lines, "", 1), n++)
 	LINE("Content-Type: application/json");
 	if (gwshape_provider(job->route) == GW_ANTHROPIC) {
 		LINE("x-api-key: %s", job->provider_key);
@@ -271,37 +285,37 @@ static int headers_of(const struct gw_job *job, char lines[][LIMIT_GATEWAY_HEADE
 			LINE("OpenAI-Project: %s", cc->gw_openai_project);
 	}
 #undef LINE
+	if (lines->failed)
+		return -1;
+	const char *p = lines->data;
+	for (int i = 0; i < n; i++, p += strlen(p) + 1)
+		out[i] = p;
 	out[n] = NULL;
 	return n;
 }
 
-static enum provider_result call_provider(struct gwcall_thread *t, struct call *c, char *err, size_t errcap)
+/* The provider's call of c, in c: 0, or -1 out of memory. */
+static int prepare(struct gwcall *c)
 {
-	char url[LIMIT_GATEWAY_URL_BYTES];
-	char lines[8][LIMIT_GATEWAY_HEADER_BYTES + 64];
-	const char *headers[9];
-	size_t len = 0;
 	struct gw_job *job = c->job;
-	char *body = gwshape_upstream_body(job->route, job->body, job->body_len, &job->ask, job->cap, &len);
-	if (body == NULL && len == (size_t)-1) {
-		snprintf(err, errcap, "out of memory");
-		return PROVIDER_FAILED;
-	}
-	url_of(job, url, sizeof(url));
-	headers_of(job, lines, headers);
-	metrics_gateway_overhead(mono_ms() - job->received_ms);
-	struct provider_call pc = {url, headers, body != NULL ? body : job->body, body != NULL ? len : job->body_len,
-				   (long)cc->gw_connect_timeout_ms, (long)cc->gw_first_byte_timeout_seconds * 1000,
-				   (long)cc->gw_idle_timeout_seconds * 1000, on_head, on_data, on_tick, c};
-	enum provider_result r = provider_run(t->conn, &pc, err, errcap);
-	free(body);
-	return r;
+	size_t len = 0;
+	c->upstream_body = gwshape_upstream_body(job->route, job->body, job->body_len, &job->ask, job->cap, &len);
+	if (c->upstream_body == NULL && len == (size_t)-1)
+		return -1;
+	url_of(job, c->url, sizeof(c->url));
+	if (headers_of(job, &c->lines, c->headers) < 0)
+		return -1;
+	c->pc = (struct provider_call){c->url, c->headers, c->upstream_body != NULL ? c->upstream_body : job->body,
+				       c->upstream_body != NULL ? len : job->body_len, (long)cc->gw_connect_timeout_ms,
+				       (long)cc->gw_first_byte_timeout_seconds * 1000,
+				       (long)cc->gw_idle_timeout_seconds * 1000, on_head, on_data, on_tick, c};
+	return 0;
 }
 
 /* ---- The ledger's side ---- */
 
 /* Settles the job's hold with u under reason; *charged and *balance from the answer (-1 when unknown). */
-static enum cd_err charge(struct call *c, const struct gw_usage *u, const char *reason, int64_t *charged,
+static enum cd_err charge(struct gwcall *c, const struct gw_usage *u, const char *reason, int64_t *charged,
 			  int64_t *balance)
 {
 	struct gw_job *job = c->job;
@@ -369,7 +383,7 @@ void gwcall_release(struct ledger *lg, const char *hold_id)
 	json_decref(res.body);
 }
 
-static void release(struct call *c)
+static void release(struct gwcall *c)
 {
 	if (c->job->hold_id[0] == '\0')
 		return;
@@ -380,7 +394,7 @@ static void release(struct call *c)
 }
 
 /* "" when u fits what was asked; else why not. */
-static const char *disagreement(const struct call *c, const struct gw_usage *u, char *why, size_t cap)
+static const char *disagreement(const struct gwcall *c, const struct gw_usage *u, char *why, size_t cap)
 {
 	int64_t n = c->job->ask.choices > 0 ? c->job->ask.choices : 1;
 	int64_t sent_cap = c->job->cap >= 0 ? c->job->cap : c->job->ask.output_cap;
@@ -403,7 +417,7 @@ static const char *disagreement(const struct call *c, const struct gw_usage *u, 
  * is settled for nothing with reason provider_error (a usage record of
  * cost 0: reports and reconcile count these calls), or released when
  * that fails. */
-static void settle_nothing(struct call *c)
+static void settle_nothing(struct gwcall *c)
 {
 	struct gw_usage none = {0};
 	int64_t charged, balance;
@@ -411,7 +425,7 @@ static void settle_nothing(struct call *c)
 		release(c);
 }
 
-static void end_unanswered(struct call *c, enum provider_result r, const char *err)
+static void end_unanswered(struct gwcall *c, enum provider_result r, const char *err)
 {
 	settle_nothing(c);
 	char message[512];
@@ -421,7 +435,7 @@ static void end_unanswered(struct call *c, enum provider_result r, const char *e
 	error_write(c, r == PROVIDER_TIMEOUT ? 504 : 502, CD_E_UPSTREAM, message);
 }
 
-static void end_error(struct call *c)
+static void end_error(struct gwcall *c)
 {
 	settle_nothing(c);
 	if ((c->status == 401 || c->status == 403) && !c->job->byok) {
@@ -439,7 +453,7 @@ static void end_error(struct call *c)
 /* A whole answer: settled first, then sent with what it cost. One that
  * was cut or passed LIMIT_GATEWAY_ANSWER_BYTES is charged as estimated
  * and answered 502. */
-static void end_whole(struct call *c, enum provider_result r)
+static void end_whole(struct gwcall *c, enum provider_result r)
 {
 	struct gw_usage u;
 	char why[256], extra[160];
@@ -475,7 +489,7 @@ static void end_whole(struct call *c, enum provider_result r)
 	client_write(c, c->whole.data, c->whole.len);
 }
 
-static void end_stream(struct call *c)
+static void end_stream(struct gwcall *c)
 {
 	struct gw_usage u = c->stream.usage;
 	char why[256];
@@ -502,43 +516,73 @@ static void end_stream(struct call *c)
 		log_error("gateway: %s: the stream's settle failed: the hold expires at its ttl", c->job->hold_id);
 }
 
-void gwcall_thread_free(struct gwcall_thread *t)
+struct gwcall *gwcall_new(struct gw_job *job, const struct gw_edge *edge)
 {
-	if (t == NULL)
-		return;
-	provider_conn_free(t->conn);
-	free(t);
+	struct gwcall *c = calloc(1, sizeof(*c));
+	if (c == NULL)
+		return NULL;
+	c->job = job;
+	c->edge = *edge;
+	c->provider = gwshape_provider(job->route);
+	dynbuf_init(&c->whole, LIMIT_GATEWAY_ANSWER_BYTES);
+	dynbuf_init(&c->head, LIMIT_PROVIDER_HEADER_BYTES);
+	dynbuf_init(&c->lines, 16 * (LIMIT_GATEWAY_HEADER_BYTES + 64));
+	gwshape_stream_init(&c->stream, job->route, job->ask.usage_asked);
+	c->prepared = prepare(c) == 0;
+	return c;
 }
 
-void gwcall_run(struct gwcall_thread *t, struct gw_job *job, const struct gw_edge *edge)
+const struct provider_call *gwcall_start(struct gwcall *c, void (*wake)(void *arg), void *arg)
 {
-	struct call c;
-	char err[256];
-	memset(&c, 0, sizeof(c));
-	c.job = job;
-	c.edge = edge;
-	c.provider = gwshape_provider(job->route);
-	dynbuf_init(&c.whole, LIMIT_GATEWAY_ANSWER_BYTES);
-	dynbuf_init(&c.head, LIMIT_PROVIDER_HEADER_BYTES);
-	gwshape_stream_init(&c.stream, job->route, job->ask.usage_asked);
-	if (t != NULL && t->conn == NULL)
-		t->conn = provider_conn_new();
-	enum provider_result r = t != NULL && t->conn != NULL ? call_provider(t, &c, err, sizeof(err)) : PROVIDER_FAILED;
-	if (t == NULL || t->conn == NULL)
-		snprintf(err, sizeof(err), "out of memory");
-	if (c.status == 0)
-		end_unanswered(&c, r, err);
-	else if (c.status < 200 || c.status >= 300)
-		end_error(&c);
+	c->wake = wake;
+	c->wake_arg = arg;
+	metrics_gateway_overhead(mono_ms() - c->job->received_ms);
+	return c->prepared ? &c->pc : NULL;
+}
+
+int gwcall_send(struct gwcall *c)
+{
+	c->waking = 0;
+	if (c->gone)
+		return -1;
+	int r = c->edge.send(c->edge.req, 0);
+	if (r < 0)
+		gone(c);
+	return r;
+}
+
+void gwcall_client_gone(struct gwcall *c)
+{
+	gone(c);
+}
+
+const struct gw_edge *gwcall_edge(const struct gwcall *c)
+{
+	return &c->edge;
+}
+
+void gwcall_end(struct gwcall *c, enum provider_result r, const char *err)
+{
+	struct gw_job *job = c->job;
+	c->ending = 1;
+	if (c->status == 0)
+		end_unanswered(c, r, err);
+	else if (c->status < 200 || c->status >= 300)
+		end_error(c);
 	else if (!job->ask.stream)
-		end_whole(&c, r);
+		end_whole(c, r);
 	else
-		end_stream(&c);
-	if (c.status >= 200 && c.status < 300 && job->ask.stream && r != PROVIDER_OK && !c.gone)
+		end_stream(c);
+	if (c->status >= 200 && c->status < 300 && job->ask.stream && r != PROVIDER_OK && !c->gone)
 		log_warn("gateway: %s: the provider's stream ended early (%s)", job->hold_id, err);
-	client_flush(&c);
-	edge->finish(edge->req, job->route_name, c.answered, job->account);
-	gwshape_stream_free(&c.stream);
-	dynbuf_free(&c.whole);
-	dynbuf_free(&c.head);
+	client_flush(c);
+	c->edge.finish(c->edge.req, job->route_name, c->answered, job->account);
+	gwshape_stream_free(&c->stream);
+	dynbuf_free(&c->whole);
+	dynbuf_free(&c->head);
+	dynbuf_free(&c->lines);
+	free(c->upstream_body);
+	free(job->body);
+	free(job);
+	free(c);
 }

@@ -1,26 +1,45 @@
-/* gwcall.h: one gateway call on its thread (DESIGN §12), from the body
- * sent to the provider to the hold settled or released; gateway.c runs
- * the threads. */
+/* gwcall.h: one gateway call (DESIGN §12), from the body sent to the
+ * provider to the hold settled or released; gateway.c runs the loop and
+ * the ending threads it passes through. */
 #ifndef CREDITD_GWCALL_H
 #define CREDITD_GWCALL_H
 #include "gwjob.h"
+#include "provider.h"
 
 struct cfg;
-struct gwcall_thread;
 
 /* The ledger connections the calls settle on (made as needed). 0 or -1. */
 int gwcall_init(const struct cfg *cfg);
-/* A thread's own state: its provider connection. NULL out of memory
- * (the thread's calls then answer 503). */
-struct gwcall_thread *gwcall_thread_new(void);
-void gwcall_thread_free(struct gwcall_thread *t);
 /* Releases a call's hold on lg (nothing held when hold_id is ""); a
  * failure is logged: the hold then expires at its ttl. */
 struct ledger;
 void gwcall_release(struct ledger *lg, const char *hold_id);
-/* Runs job to its end: the answer written and the request finished
- * through edge, the hold settled or released. */
-void gwcall_run(struct gwcall_thread *t, struct gw_job *job, const struct gw_edge *edge);
+
+/* One call, from the worker that admitted it to the thread that ends it:
+ * made on the worker (the body to send built there), started and read on
+ * the gateway's loop, ended on an ending thread. */
+struct gwcall;
+/* A call of job (taken) through edge (copied). NULL out of memory (job
+ * still the caller's). */
+struct gwcall *gwcall_new(struct gw_job *job, const struct gw_edge *edge);
+/* On the loop, as it starts: the provider's call to run (NULL out of
+ * memory: end the call at once with PROVIDER_FAILED). wake(arg) is
+ * called when c has bytes for its client; the loop then calls
+ * gwcall_send once curl has handed over what it read, so events that
+ * arrived together leave in one send. */
+const struct provider_call *gwcall_start(struct gwcall *c, void (*wake)(void *arg), void *arg);
+/* Sends what c has for its client without waiting: 0 all sent, 1 some
+ * left (the loop holds the provider's answer back until the client's
+ * socket is writable, then sends again), -1 the client is gone. */
+int gwcall_send(struct gwcall *c);
+/* The client took nothing for too long: it is gone. */
+void gwcall_client_gone(struct gwcall *c);
+/* The edge c answers through. */
+const struct gw_edge *gwcall_edge(const struct gwcall *c);
+/* Ends c with the provider's result (on an ending thread: it settles or
+ * releases on a ledger connection and waits for the client): the answer
+ * written, the request finished through the edge, c and its job freed. */
+void gwcall_end(struct gwcall *c, enum provider_result r, const char *err);
 
 /* The settle reasons DESIGN §12 names. */
 #define GW_REASON_PROVIDER_USAGE "provider_usage"

@@ -12,13 +12,17 @@
  * FastCGI): the gateway writes the answer through it. */
 struct gw_edge {
 	void *req;
-	/* Writes n bytes of the answer (CGI headers first); -1 when the
-	 * client is gone. */
+	/* Adds n bytes to the answer (CGI headers first), not yet sent. 0,
+	 * or -1 (out of memory: the answer is broken). */
 	int (*write)(void *req, const char *bytes, size_t n);
-	/* Sends what was written; -1 when the client is gone. */
-	int (*flush)(void *req);
-	/* Ends the request: counted under route with status, logged, its
-	 * connection closed, req freed. */
+	/* Sends what was added: deadline_ms 0 takes what the socket takes
+	 * now, else waits until deadline_ms (CLOCK_MONOTONIC ms). 0 all
+	 * sent, 1 some left, -1 the client is gone. */
+	int (*send)(void *req, int64_t deadline_ms);
+	/* The socket to the web server, to wait for it to take more. */
+	int (*fd)(void *req);
+	/* Ends the request: its end sent, counted under route with status,
+	 * logged, its connection closed, req freed. */
 	void (*finish)(void *req, const char *route, int status, const char *account);
 };
 

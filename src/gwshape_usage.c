@@ -434,17 +434,58 @@ static const char *value_of(const char *p, const char *end)
 	return p < end ? p : NULL;
 }
 
-static const char *find(const char *p, const char *end, const char *what)
+/* Where a chat chunk names the keys the scan looks for: each "key" with
+ * its quotes, wherever it stands (a key, or inside a string: the scan
+ * then finds no value after it and the chunk is parsed). One pass, each
+ * quote looked at once. */
+struct chat_keys {
+	const char *usage, *content;	/* the first of each; NULL: none */
+	int usage2, content2;		/* a second one after it */
+	int other;			/* "error", "tool_calls", "function_call" or "refusal" */
+};
+
+static int key_at(const char *p, const char *end, const char *key, size_t n)
 {
-	size_t n = strlen(what);
-	for (; p != NULL && (size_t)(end - p) >= n; p++) {
-		p = memchr(p, what[0], (size_t)(end - p));
-		if (p == NULL || (size_t)(end - p) < n)
-			return NULL;
-		if (memcmp(p, what, n) == 0)
-			return p;
+	return (size_t)(end - p) >= n && memcmp(p, key, n) == 0;
+}
+
+static void first_or_second(const char **first, int *second, const char *p, size_t n)
+{
+	if (*first == NULL)
+		*first = p;
+	else if (p >= *first + n)
+		*second = 1;
+}
+
+static void chat_keys(const char *p, const char *end, struct chat_keys *k)
+{
+	memset(k, 0, sizeof(*k));
+	for (; p + 1 < end && (p = memchr(p, '"', (size_t)(end - p))) != NULL && p + 1 < end; p++) {
+		switch (p[1]) {
+		case 'u':
+			if (key_at(p, end, "\"usage\"", 7))
+				first_or_second(&k->usage, &k->usage2, p, 7);
+			break;
+		case 'c':
+			if (key_at(p, end, "\"content\"", 9))
+				first_or_second(&k->content, &k->content2, p, 9);
+			break;
+		case 'e':
+			k->other |= key_at(p, end, "\"error\"", 7);
+			break;
+		case 't':
+			k->other |= key_at(p, end, "\"tool_calls\"", 12);
+			break;
+		case 'f':
+			k->other |= key_at(p, end, "\"function_call\"", 15);
+			break;
+		case 'r':
+			k->other |= key_at(p, end, "\"refusal\"", 9);
+			break;
+		default:
+			break;
+		}
 	}
-	return NULL;
 }
 
 /* The UTF-8 length of a \uXXXX escape at p (p at the 'u'); -1 when it is
@@ -499,16 +540,16 @@ static int64_t string_bytes(const char *p, const char *end)
  * must be parsed. */
 static int chat_scan(struct gw_stream *s, const char *d, size_t len)
 {
-	static const char *const whole[] = {"\"error\"", "\"tool_calls\"", "\"function_call\"", "\"refusal\""};
-	const char *end = d + len, *u = find(d, end, "\"usage\""), *c, *v;
-	for (size_t i = 0; i < sizeof(whole) / sizeof(whole[0]); i++)
-		if (find(d, end, whole[i]) != NULL)
-			return 0;
-	if (u != NULL && ((v = value_of(u + 7, end)) == NULL || *v != 'n' || find(u + 7, end, "\"usage\"") != NULL))
+	const char *end = d + len, *v;
+	struct chat_keys k;
+	chat_keys(d, end, &k);
+	if (k.other)
 		return 0;
-	if ((c = find(d, end, "\"content\"")) == NULL)
+	if (k.usage != NULL && ((v = value_of(k.usage + 7, end)) == NULL || *v != 'n' || k.usage2))
+		return 0;
+	if (k.content == NULL)
 		return 1;
-	if (find(c + 9, end, "\"content\"") != NULL || (v = value_of(c + 9, end)) == NULL)
+	if (k.content2 || (v = value_of(k.content + 9, end)) == NULL)
 		return 0;
 	if (*v == 'n')
 		return 1;

@@ -587,24 +587,42 @@ _Static_assert(LIMIT_PURGE_BATCH >= 1 && LIMIT_PURGE_BATCHES >= 1, "a sweep purg
 _Static_assert(LIMIT_STRIPE_EVENTS_MIN_DAYS <= LIMIT_RETENTION_MAX_DAYS, "some stripe_events_days is allowed");
 
 /* ---- The gateway (DESIGN §12) ---- */
-/* [gateway] max_streams' ceiling: each call in flight has a thread of its
- * own (LIMIT_GATEWAY_STACK_BYTES reserved, a few pages touched) and a
- * provider connection; 8192 such stay well inside a default
- * RLIMIT_NPROC and the 64k file descriptors a systemd service gets. */
+/* [gateway] max_streams' ceiling: a call in flight costs a slot on the
+ * gateway's loop, a curl handle and its provider connection, and two
+ * sockets; 8192 such stay well inside the 64k file descriptors a systemd
+ * service gets. */
 #define LIMIT_GATEWAY_STREAMS_MAX 8192
-/* A gateway thread's stack: a call's deepest path (jansson over a body,
- * curl's callbacks, a settle's JSON answer) stays under 64 KiB; only the
- * pages touched count in RSS, the rest is address space. */
+/* An ending thread's stack (and the loop's): a call's deepest path
+ * (jansson over an answer, a settle's JSON answer) stays under 64 KiB;
+ * only the pages touched count in RSS, the rest is address space. */
 #define LIMIT_GATEWAY_STACK_BYTES (256 * 1024)
-/* The ledger connections gateway calls settle on, shared by all gateway
+/* The ledger connections gateway calls settle on, shared by the ending
  * threads, made as needed: not one a stream. Measured by ./dev bench
  * --gateway at 64 clients: with 8, 40-odd threads waited for one and the
  * gateway did 618-718 calls/s; with 32, 1,295-1,493 (64: no better). */
 #define LIMIT_GATEWAY_LEDGERS 32
-/* An idle gateway thread ends after this long without a call, with its
- * provider connection: a burst of 1,000 streams left 1,000 threads, their
- * connections and ~100 MiB behind for good. */
+/* Threads that end calls (settle, then send the rest and wait for the
+ * client up to idle_timeout_seconds): twice the ledger connections, so
+ * a few clients slow to take a whole answer do not hold up settles. */
+#define LIMIT_GATEWAY_ENDERS (2 * LIMIT_GATEWAY_LEDGERS)
+/* An ending thread's nice (raising it needs no privilege): settles and
+ * whole answers yield the CPU to the loop passing every stream's events. */
+#define LIMIT_GATEWAY_ENDER_NICE 5
+/* An idle ending thread ends after this long without a call. */
 #define LIMIT_GATEWAY_IDLE_SECONDS 60
+/* epoll events the loop takes at once: at 1,000 streams of 50 events a
+ * second, a wait finds tens ready. */
+#define LIMIT_GATEWAY_EVENTS 256
+/* An answer framed and not yet sent to the web server: the loop holds a
+ * stream's provider back as soon as its client takes less than was sent
+ * (so a stream keeps at most one read of curl's, 16 KiB), but an ending
+ * thread frames a whole answer at once. */
+#define LIMIT_GATEWAY_PENDING_BYTES (LIMIT_GATEWAY_ANSWER_BYTES + 1024 * 1024)
+/* curl handles kept for the next calls once theirs ended (each ~20 KiB
+ * with its buffer once used), and the provider connections kept open
+ * while idle (curl closes one idle for two minutes). */
+#define LIMIT_PROVIDER_SPARE_HANDLES 64
+#define LIMIT_PROVIDER_IDLE_CONNECTIONS 1024
 /* Tries of a gateway call's settle while the database is away, a second
  * more apart each time (1 + 2 s): the provider's work is billed already,
  * and its hold would otherwise expire unspent. */

@@ -70,6 +70,7 @@ static const char *const gw_bucket_le[] = {"0.0005", "0.001", "0.0025", "0.005",
 #define GW_BUCKETS ((int)(sizeof(gw_bucket_micros) / sizeof(gw_bucket_micros[0])))
 _Static_assert(GW_BUCKETS == (int)(sizeof(gw_bucket_le) / sizeof(gw_bucket_le[0])), "one printed bound per bucket");
 static atomic_ullong gw_count[GW_ROUTES_COUNTED][STATUS_SLOTS + 1];
+static atomic_ullong gw_held_back;
 /* Each registered route's gw_routes index, -1 when it is not the
  * gateway's: found once at init, not by name on every request. */
 static int gw_of_route[LIMIT_METRICS_ROUTES + 1];
@@ -153,6 +154,11 @@ void metrics_gateway_settle(const char *reason)
 	for (int i = 0; reason != NULL && i < GW_REASONS; i++)
 		if (strcmp(reason, gw_reasons[i]) == 0)
 			atomic_fetch_add_explicit(&gw_settles[i], 1, memory_order_relaxed);
+}
+
+void metrics_gateway_held_back(void)
+{
+	atomic_fetch_add_explicit(&gw_held_back, 1, memory_order_relaxed);
 }
 
 void metrics_gateway_overhead(double ms)
@@ -313,6 +319,9 @@ static void emit_gateway(struct dynbuf *b, long long in_flight)
 		      "# TYPE creditd_gateway_settles_total counter\n");
 	for (int i = 0; i < GW_REASONS; i++)
 		dynbuf_printf(b, "creditd_gateway_settles_total{reason=\"%s\"} %llu\n", gw_reasons[i], load(&gw_settles[i]));
+	dynbuf_printf(b, "# HELP creditd_gateway_held_back_total Times a call's answer was held back because its client "
+		      "took less than was sent.\n# TYPE creditd_gateway_held_back_total counter\n"
+		      "creditd_gateway_held_back_total %llu\n", load(&gw_held_back));
 	dynbuf_printf(b, "# HELP creditd_gateway_overhead_seconds Time creditd adds to a gateway call before it goes upstream.\n"
 		      "# TYPE creditd_gateway_overhead_seconds histogram\n");
 	unsigned long long below = 0;

@@ -30,6 +30,8 @@ void metrics_count(const char *route, int status, double duration_ms, unsigned l
  * creditd_gateway_requests_total. */
 void metrics_gateway_settle(const char *reason);
 void metrics_gateway_overhead(double ms);
+/* A stream's answer held back: its client took less than was sent. */
+void metrics_gateway_held_back(void);
 /* 1 when metrics_count counts status under its own code, 0 when it would
  * fall under status="other" (a code creditd never answers). */
 int metrics_status_known(int status);

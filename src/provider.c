@@ -1,35 +1,55 @@
 /* provider.c: the gateway's HTTP client to an LLM provider (see
- * provider.h). libcurl's easy interface, one handle per gateway thread:
- * the handle keeps its connection to the provider between calls. */
+ * provider.h). libcurl's multi interface driven by the gateway's loop:
+ * every call a handle on one multi handle, whose connection cache keeps
+ * the providers' connections between calls. */
 #include "provider.h"
+#include "dynbuf.h"
 #include "limits.h"
 #include "urlpath.h"
 
 #include <curl/curl.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/epoll.h>
 #include <time.h>
 
-struct provider_conn {
-	CURL *curl;
-};
+/* Deadlines are checked this often (and on_tick run about each second). */
+#define SWEEP_MS 200
 
-/* One call's state, seen by curl's callbacks. */
-struct run {
+/* One call: its handle, and its state as curl's callbacks see it. */
+struct provider_xfer {
+	struct provider_multi *m;
+	CURL *curl;
+	struct curl_slist *headers;
 	const struct provider_call *call;
+	void *owner;
+	struct provider_xfer *prev, *next;	/* active, or done */
 	int status;			/* of the last status line */
 	int head_done;			/* on_head ran */
 	int stopped;			/* a callback said stop */
-	int timed_out;
+	int paused;
 	int64_t started_ms, last_ms, tick_ms;
-	curl_off_t seen;		/* body bytes so far */
-	/* The headers of the answer being read, in arena. */
-	struct provider_header h[LIMIT_PROVIDER_HEADERS];
+	int64_t seen;			/* body bytes so far */
+	enum provider_result result;	/* once done */
+	char err[256];
+	/* The headers of the answer being read: "name\0value\0" pairs. */
 	int nh;
-	char arena[LIMIT_PROVIDER_HEADER_BYTES];
-	size_t used;
+	struct dynbuf lines;
+};
+
+struct provider_multi {
+	CURLM *multi;
+	int epfd;
+	uint64_t tag;
+	int64_t timer_at;		/* curl's timer, CLOCK_MONOTONIC ms; -1: none */
+	int64_t swept_ms;
+	struct provider_xfer *active, *done, *done_tail;
+	int nactive;
+	CURL *spare[LIMIT_PROVIDER_SPARE_HANDLES];
+	int nspare;
 };
 
 static int64_t mono_ms(void)
@@ -49,72 +69,73 @@ int provider_url_allowed(const char *url)
 	return urlpath_https_or_loopback(url);
 }
 
-struct provider_conn *provider_conn_new(void)
-{
-	struct provider_conn *c = calloc(1, sizeof(*c));
-	if (c == NULL)
-		return NULL;
-	c->curl = curl_easy_init();
-	if (c->curl == NULL) {
-		free(c);
-		return NULL;
-	}
-	return c;
-}
-
-void provider_conn_free(struct provider_conn *c)
-{
-	if (c == NULL)
-		return;
-	curl_easy_cleanup(c->curl);
-	free(c);
-}
-
-/* Keeps one "Name: value" header line in the run's arena; lines that do
- * not fit are dropped (the caller passes on only a few named ones). */
-static void keep_header(struct run *r, const char *line, size_t n)
+/* Keeps one "Name: value" header line; lines past the limits are dropped
+ * (the caller passes on only a few named ones). */
+static void keep_header(struct provider_xfer *r, const char *line, size_t n)
 {
 	while (n > 0 && (line[n - 1] == '\r' || line[n - 1] == '\n'))
 		n--;
 	const char *colon = memchr(line, ':', n);
-	if (colon == NULL || colon == line || r->nh == LIMIT_PROVIDER_HEADERS || r->used + n + 2 > sizeof(r->arena))
+	if (colon == NULL || colon == line || r->nh == LIMIT_PROVIDER_HEADERS ||
+	    r->lines.len + n + 2 > LIMIT_PROVIDER_HEADER_BYTES)
 		return;
 	size_t klen = (size_t)(colon - line);
 	const char *v = colon + 1, *end = line + n;
 	while (v < end && (*v == ' ' || *v == '\t'))
 		v++;
-	char *name = r->arena + r->used;
-	memcpy(name, line, klen);
-	name[klen] = '\0';
-	char *value = name + klen + 1;
-	memcpy(value, v, (size_t)(end - v));
-	value[end - v] = '\0';
-	r->used += klen + 1 + (size_t)(end - v) + 1;
-	r->h[r->nh++] = (struct provider_header){name, value};
+	char *p = dynbuf_room(&r->lines, n + 2);
+	if (p == NULL) {
+		r->lines.failed = 0;	/* dropped: the next line may fit */
+		return;
+	}
+	memcpy(p, line, klen);
+	p[klen] = '\0';
+	memcpy(p + klen + 1, v, (size_t)(end - v));
+	p[klen + 1 + (end - v)] = '\0';
+	dynbuf_grew(&r->lines, klen + 1 + (size_t)(end - v) + 1);
+	r->nh++;
+}
+
+/* The kept headers as the caller sees them. */
+static int headers_seen(struct provider_xfer *r, struct provider_header *h)
+{
+	const char *p = r->lines.data;
+	for (int i = 0; i < r->nh; i++) {
+		h[i].name = p;
+		p += strlen(p) + 1;
+		h[i].value = p;
+		p += strlen(p) + 1;
+	}
+	return r->nh;
 }
 
 static size_t on_header(char *line, size_t size, size_t nitems, void *arg)
 {
-	struct run *r = arg;
+	struct provider_xfer *r = arg;
 	size_t n = size * nitems;
 	if (n >= 5 && strncmp(line, "HTTP/", 5) == 0) {
 		const char *sp = memchr(line, ' ', n);
 		long st = sp != NULL ? strtol(sp + 1, NULL, 10) : 0;
 		r->status = st >= 100 && st <= 999 ? (int)st : 0;
 		r->nh = 0;
-		r->used = 0;
+		dynbuf_reset(&r->lines);
 	} else if (n <= 2 && (n == 0 || line[0] == '\r' || line[0] == '\n')) {
 		/* The end of a header block: an interim answer's (1xx) is
 		 * not the answer. */
 		if (r->status >= 200 && !r->head_done) {
+			struct provider_header h[LIMIT_PROVIDER_HEADERS];
 			r->head_done = 1;
 			r->last_ms = mono_ms();
-			if (r->call->on_head != NULL && r->call->on_head(r->call->arg, r->status, r->h, r->nh) != 0) {
+			int nh = headers_seen(r, h);
+			int stop = r->call->on_head != NULL && r->call->on_head(r->call->arg, r->status, h, nh) != 0;
+			dynbuf_free(&r->lines);
+			r->nh = 0;
+			if (stop) {
 				r->stopped = 1;
 				return 0;
 			}
 		}
-	} else {
+	} else if (!r->head_done) {
 		keep_header(r, line, n);
 	}
 	return n;
@@ -122,9 +143,10 @@ static size_t on_header(char *line, size_t size, size_t nitems, void *arg)
 
 static size_t on_body(char *bytes, size_t size, size_t nmemb, void *arg)
 {
-	struct run *r = arg;
+	struct provider_xfer *r = arg;
 	size_t n = size * nmemb;
 	r->last_ms = mono_ms();
+	r->seen += (int64_t)n;
 	if (n > 0 && r->call->on_data != NULL && r->call->on_data(r->call->arg, bytes, n) != 0) {
 		r->stopped = 1;
 		return 0;
@@ -132,37 +154,8 @@ static size_t on_body(char *bytes, size_t size, size_t nmemb, void *arg)
 	return n;
 }
 
-/* The first-byte and idle deadlines, and the caller's tick. */
-static int on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow)
-{
-	struct run *r = arg;
-	(void)dltotal;
-	(void)ultotal;
-	(void)ulnow;
-	int64_t now = mono_ms();
-	if (dlnow != r->seen) {
-		r->seen = dlnow;
-		r->last_ms = now;
-	}
-	if (r->last_ms == 0 && now - r->started_ms > r->call->first_byte_timeout_ms) {
-		r->timed_out = 1;
-		return 1;
-	}
-	if (r->last_ms != 0 && now - r->last_ms > r->call->idle_timeout_ms) {
-		r->timed_out = 1;
-		return 1;
-	}
-	if (r->call->on_tick != NULL && now - r->tick_ms >= 1000) {
-		r->tick_ms = now;
-		if (r->call->on_tick(r->call->arg) != 0) {
-			r->stopped = 1;
-			return 1;
-		}
-	}
-	return 0;
-}
-
-static CURLcode set_options(CURL *h, const struct provider_call *call, struct curl_slist *headers, struct run *r)
+static CURLcode set_options(CURL *h, const struct provider_call *call, struct curl_slist *headers,
+			    struct provider_xfer *r)
 {
 	int loopback = has_prefix_ci(call->url, "http://");
 	CURLcode rc = curl_easy_setopt(h, CURLOPT_URL, call->url);
@@ -201,11 +194,7 @@ static CURLcode set_options(CURL *h, const struct provider_call *call, struct cu
 	if (rc == CURLE_OK)
 		rc = curl_easy_setopt(h, CURLOPT_WRITEDATA, r);
 	if (rc == CURLE_OK)
-		rc = curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
-	if (rc == CURLE_OK)
-		rc = curl_easy_setopt(h, CURLOPT_XFERINFODATA, r);
-	if (rc == CURLE_OK)
-		rc = curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+		rc = curl_easy_setopt(h, CURLOPT_PRIVATE, r);
 	return rc;
 }
 
@@ -229,14 +218,14 @@ static struct curl_slist *header_list(const struct provider_call *call)
 	return h;
 }
 
-static enum provider_result result_of(CURLcode rc, const struct run *r)
+static enum provider_result result_of(CURLcode rc, const struct provider_xfer *r)
 {
 	if (rc == CURLE_OK)
 		return r->head_done ? PROVIDER_OK : PROVIDER_BROKEN;
-	if (r->timed_out || rc == CURLE_OPERATION_TIMEDOUT)
-		return PROVIDER_TIMEOUT;
 	if (r->stopped)
 		return PROVIDER_STOPPED;
+	if (rc == CURLE_OPERATION_TIMEDOUT)
+		return PROVIDER_TIMEOUT;
 	if (rc == CURLE_COULDNT_CONNECT || rc == CURLE_COULDNT_RESOLVE_HOST || rc == CURLE_SSL_CONNECT_ERROR ||
 	    rc == CURLE_PEER_FAILED_VERIFICATION || (rc == CURLE_SEND_ERROR && !r->head_done))
 		return PROVIDER_CONNECT;
@@ -245,40 +234,244 @@ static enum provider_result result_of(CURLcode rc, const struct run *r)
 	return PROVIDER_BROKEN;
 }
 
-enum provider_result provider_run(struct provider_conn *c, const struct provider_call *call, char *err, size_t errcap)
+/* ---- The multi handle, driven by the loop's epoll ---- */
+
+static int on_socket(CURL *e, curl_socket_t s, int what, void *userp, void *socketp)
 {
-	struct run *r = calloc(1, sizeof(*r));
-	struct curl_slist *headers = NULL;
-	enum provider_result res = PROVIDER_FAILED;
+	struct provider_multi *m = userp;
+	(void)e;
+	(void)socketp;
+	if (what == CURL_POLL_REMOVE) {
+		epoll_ctl(m->epfd, EPOLL_CTL_DEL, s, NULL);
+		return 0;
+	}
+	struct epoll_event ev;
+	memset(&ev, 0, sizeof(ev));
+	ev.events = ((what & CURL_POLL_IN) ? EPOLLIN : 0) | ((what & CURL_POLL_OUT) ? EPOLLOUT : 0);
+	ev.data.u64 = m->tag | (uint32_t)s;
+	if (epoll_ctl(m->epfd, EPOLL_CTL_MOD, s, &ev) != 0 && errno == ENOENT)
+		epoll_ctl(m->epfd, EPOLL_CTL_ADD, s, &ev);
+	return 0;
+}
+
+static int on_timer(CURLM *multi, long timeout_ms, void *userp)
+{
+	struct provider_multi *m = userp;
+	(void)multi;
+	m->timer_at = timeout_ms < 0 ? -1 : mono_ms() + timeout_ms;
+	return 0;
+}
+
+struct provider_multi *provider_multi_new(int epfd, uint64_t tag)
+{
+	struct provider_multi *m = calloc(1, sizeof(*m));
+	if (m == NULL)
+		return NULL;
+	m->epfd = epfd;
+	m->tag = tag;
+	m->timer_at = -1;
+	m->multi = curl_multi_init();
+	if (m->multi == NULL || curl_multi_setopt(m->multi, CURLMOPT_SOCKETFUNCTION, on_socket) != CURLM_OK ||
+	    curl_multi_setopt(m->multi, CURLMOPT_MAXCONNECTS, (long)LIMIT_PROVIDER_IDLE_CONNECTIONS) != CURLM_OK ||
+	    curl_multi_setopt(m->multi, CURLMOPT_SOCKETDATA, m) != CURLM_OK ||
+	    curl_multi_setopt(m->multi, CURLMOPT_TIMERFUNCTION, on_timer) != CURLM_OK ||
+	    curl_multi_setopt(m->multi, CURLMOPT_TIMERDATA, m) != CURLM_OK) {
+		provider_multi_free(m);
+		return NULL;
+	}
+	return m;
+}
+
+static void unlink_xfer(struct provider_xfer **head, struct provider_xfer *x)
+{
+	if (x->prev != NULL)
+		x->prev->next = x->next;
+	else
+		*head = x->next;
+	if (x->next != NULL)
+		x->next->prev = x->prev;
+	x->prev = x->next = NULL;
+}
+
+/* Ends x with r: its handle out of the multi (kept for the next call),
+ * x on the done list. */
+static void finish(struct provider_xfer *x, enum provider_result r, const char *err)
+{
+	struct provider_multi *m = x->m;
+	curl_multi_remove_handle(m->multi, x->curl);
+	if (m->nspare < LIMIT_PROVIDER_SPARE_HANDLES) {
+		curl_easy_reset(x->curl);
+		m->spare[m->nspare++] = x->curl;
+	} else {
+		curl_easy_cleanup(x->curl);
+	}
+	x->curl = NULL;
+	curl_slist_free_all(x->headers);
+	x->headers = NULL;
+	dynbuf_free(&x->lines);
+	unlink_xfer(&m->active, x);
+	m->nactive--;
+	x->result = r;
+	snprintf(x->err, sizeof(x->err), "%s", err);
+	if (m->done_tail != NULL)
+		m->done_tail->next = x;
+	else
+		m->done = x;
+	x->prev = m->done_tail;
+	m->done_tail = x;
+}
+
+static void take_done(struct provider_multi *m)
+{
+	CURLMsg *msg;
+	int left;
+	while ((msg = curl_multi_info_read(m->multi, &left)) != NULL) {
+		if (msg->msg != CURLMSG_DONE)
+			continue;
+		struct provider_xfer *x = NULL;
+		CURLcode rc = msg->data.result;
+		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&x);
+		if (x == NULL)
+			continue;
+		enum provider_result r = result_of(rc, x);
+		finish(x, r, r == PROVIDER_OK ? "" : r == PROVIDER_TIMEOUT ? "the provider did not answer in time"
+									 : curl_easy_strerror(rc));
+	}
+}
+
+struct provider_xfer *provider_start(struct provider_multi *m, const struct provider_call *call, void *owner,
+				     char *err, size_t errcap)
+{
+	struct provider_xfer *x = calloc(1, sizeof(*x));
 	snprintf(err, errcap, "out of memory");
-	if (r == NULL)
-		return PROVIDER_FAILED;
+	if (x == NULL)
+		return NULL;
 	if (!provider_url_allowed(call->url)) {
 		snprintf(err, errcap, "the provider's URL is not https (http only to a loopback address)");
-		goto out;
+		free(x);
+		return NULL;
 	}
-	headers = header_list(call);
-	r->call = call;
-	r->started_ms = r->tick_ms = mono_ms();
-	if (headers == NULL || set_options(c->curl, call, headers, r) != CURLE_OK)
-		goto out;
-	CURLcode rc = curl_easy_perform(c->curl);
-	res = result_of(rc, r);
-	if (res == PROVIDER_TIMEOUT)
-		snprintf(err, errcap, "%s", r->head_done || r->seen > 0 ? "the provider went silent mid-answer"
+	x->m = m;
+	x->call = call;
+	x->owner = owner;
+	x->started_ms = x->tick_ms = mono_ms();
+	dynbuf_init(&x->lines, LIMIT_PROVIDER_HEADER_BYTES);
+	x->curl = m->nspare > 0 ? m->spare[--m->nspare] : curl_easy_init();
+	x->headers = header_list(call);
+	if (x->curl == NULL || x->headers == NULL || set_options(x->curl, call, x->headers, x) != CURLE_OK ||
+	    curl_multi_add_handle(m->multi, x->curl) != CURLM_OK) {
+		if (x->curl != NULL)
+			curl_easy_cleanup(x->curl);
+		curl_slist_free_all(x->headers);
+		free(x);
+		return NULL;
+	}
+	x->next = m->active;
+	if (m->active != NULL)
+		m->active->prev = x;
+	m->active = x;
+	m->nactive++;
+	err[0] = '\0';
+	return x;
+}
+
+void provider_socket(struct provider_multi *m, int fd, uint32_t epoll_events)
+{
+	int running = 0;
+	int flags = ((epoll_events & EPOLLIN) ? CURL_CSELECT_IN : 0) | ((epoll_events & EPOLLOUT) ? CURL_CSELECT_OUT : 0) |
+		    ((epoll_events & (EPOLLERR | EPOLLHUP)) ? CURL_CSELECT_ERR : 0);
+	curl_multi_socket_action(m->multi, fd, flags, &running);
+	take_done(m);
+}
+
+long provider_timer_ms(const struct provider_multi *m)
+{
+	if (m->timer_at < 0)
+		return -1;
+	int64_t left = m->timer_at - mono_ms();
+	return left > 0 ? (long)left : 0;
+}
+
+/* One call's deadlines: first byte, idle (not while paused), on_tick. */
+static void deadlines(struct provider_xfer *x, int64_t now)
+{
+	const struct provider_call *c = x->call;
+	if (x->last_ms == 0 && now - x->started_ms > c->first_byte_timeout_ms)
+		finish(x, PROVIDER_TIMEOUT, "the provider did not answer in time");
+	else if (x->last_ms != 0 && !x->paused && now - x->last_ms > c->idle_timeout_ms)
+		finish(x, PROVIDER_TIMEOUT, x->head_done || x->seen > 0 ? "the provider went silent mid-answer"
 									: "the provider did not answer in time");
-	else if (res != PROVIDER_OK)
-		snprintf(err, errcap, "%s", curl_easy_strerror(rc));
+	else if (c->on_tick != NULL && now - x->tick_ms >= 1000 && (x->tick_ms = now, c->on_tick(c->arg) != 0))
+		finish(x, PROVIDER_STOPPED, "stopped");
+}
+
+void provider_timers(struct provider_multi *m)
+{
+	int64_t now = mono_ms();
+	if (m->timer_at >= 0 && now >= m->timer_at) {
+		int running = 0;
+		m->timer_at = -1;
+		curl_multi_socket_action(m->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+		take_done(m);
+	}
+	if (now - m->swept_ms < SWEEP_MS)
+		return;
+	m->swept_ms = now;
+	for (struct provider_xfer *x = m->active, *next; x != NULL; x = next) {
+		next = x->next;
+		deadlines(x, now);
+	}
+}
+
+void provider_pause(struct provider_xfer *x, int paused)
+{
+	if (x->paused == paused || x->curl == NULL)
+		return;
+	x->paused = paused;
+	if (!paused)
+		x->last_ms = mono_ms();	/* the idle timeout counts from now */
+	curl_easy_pause(x->curl, paused ? CURLPAUSE_RECV : CURLPAUSE_CONT);
+}
+
+int provider_next_done(struct provider_multi *m, void **owner, enum provider_result *r, char *err, size_t errcap)
+{
+	take_done(m);	/* a call let on (provider_pause) may have ended */
+	struct provider_xfer *x = m->done;
+	if (x == NULL)
+		return -1;
+	m->done = x->next;
+	if (m->done == NULL)
+		m->done_tail = NULL;
 	else
-		err[0] = '\0';
-out:
-	/* The handle keeps pointers to this call's headers and body: drop
-	 * them, keep the connection. */
-	curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, NULL);
-	curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, NULL);
-	curl_slist_free_all(headers);
-	free(r);
-	return res;
+		m->done->prev = NULL;
+	*owner = x->owner;
+	*r = x->result;
+	snprintf(err, errcap, "%s", x->err);
+	free(x);
+	return 0;
+}
+
+int provider_active(const struct provider_multi *m)
+{
+	return m->nactive;
+}
+
+void provider_multi_free(struct provider_multi *m)
+{
+	if (m == NULL)
+		return;
+	while (m->active != NULL)
+		finish(m->active, PROVIDER_FAILED, "stopped");
+	while (m->done != NULL) {
+		struct provider_xfer *x = m->done;
+		m->done = x->next;
+		free(x);
+	}
+	for (int i = 0; i < m->nspare; i++)
+		curl_easy_cleanup(m->spare[i]);
+	if (m->multi != NULL)
+		curl_multi_cleanup(m->multi);
+	free(m);
 }
 
 const char *provider_result_name(enum provider_result r)

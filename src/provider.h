@@ -2,8 +2,11 @@
  * over libcurl: one POST or GET whose answer is handed to the caller as it
  * arrives, for streams to pass on without buffering.
  *
- * One connection per gateway thread (an easy handle kept between calls,
- * so the provider's connection is reused); never shared between threads.
+ * Every call of the gateway runs on one multi handle driven by one thread
+ * (the gateway's loop) over epoll: curl's sockets are in the loop's epoll
+ * set, the loop hands their events and curl's timer back here, and the
+ * multi handle's connection cache keeps the providers' connections
+ * between calls. Nothing here is called from two threads.
  * Every curl option is set explicitly: TLS verified (http only to a
  * loopback address, for local stand-ins), no redirects, no proxy from the
  * environment for loopback, a connect timeout, a first-byte and an idle
@@ -14,14 +17,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct provider_conn;
+struct provider_multi;
+struct provider_xfer;
 
 /* 1 when url may be called: https://, or http:// to 127.0.0.1, [::1] or
  * localhost (a port allowed). */
 int provider_url_allowed(const char *url);
-
-struct provider_conn *provider_conn_new(void);
-void provider_conn_free(struct provider_conn *c);
 
 /* One answer header, as received (name without the colon, value trimmed). */
 struct provider_header {
@@ -58,9 +59,29 @@ enum provider_result {
 	PROVIDER_FAILED		/* out of memory, or the URL refused */
 };
 
-/* Runs one call; err gets a sentence for the log. A result other than OK
- * after on_head ran means the answer was cut. */
-enum provider_result provider_run(struct provider_conn *c, const struct provider_call *call, char *err, size_t errcap);
+/* The calls of one loop. curl's sockets are added to epfd with
+ * epoll_data.u64 = tag | fd (tag's low 32 bits zero). NULL out of memory. */
+struct provider_multi *provider_multi_new(int epfd, uint64_t tag);
+void provider_multi_free(struct provider_multi *m);
+/* Starts call (which must outlive it) for owner; NULL with err set when
+ * it cannot start (the call has then ended, PROVIDER_FAILED). */
+struct provider_xfer *provider_start(struct provider_multi *m, const struct provider_call *call, void *owner,
+				     char *err, size_t errcap);
+/* An event of epoll on one of curl's sockets. */
+void provider_socket(struct provider_multi *m, int fd, uint32_t epoll_events);
+/* Milliseconds until curl's timer is due (-1: none). */
+long provider_timer_ms(const struct provider_multi *m);
+/* Runs curl's timer when it is due, and every call's deadlines (first
+ * byte, idle, on_tick) about each second. */
+void provider_timers(struct provider_multi *m);
+/* Holds back (1) or lets on (0) a call's answer: a paused call's idle
+ * timeout does not run. */
+void provider_pause(struct provider_xfer *x, int paused);
+/* The next call that ended: its owner and result, err a sentence for the
+ * log; the xfer is gone. 0, or -1 when none ended. */
+int provider_next_done(struct provider_multi *m, void **owner, enum provider_result *r, char *err, size_t errcap);
+/* Calls in flight. */
+int provider_active(const struct provider_multi *m);
 
 const char *provider_result_name(enum provider_result r);
 

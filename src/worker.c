@@ -7,6 +7,7 @@
 #include "worker.h"
 #include "api.h"
 #include "config.h"
+#include "fcgiout.h"
 #include "gateway.h"
 #include "gwcall.h"
 #include "keys.h"
@@ -264,9 +265,11 @@ static void write_response(FCGX_Request *req, const struct request *rq, struct r
 }
 
 /* A request as the worker holds it: libfcgi's, and what its log line and
- * counters need once a gateway thread ends it (gw_finish). */
+ * counters need once the gateway ends it (gw_finish). A handed-over
+ * request's answer is framed by fcgiout, not libfcgi (fcgiout.h). */
 struct wreq {
 	FCGX_Request fcgx;
+	struct fcgiout out;
 	double t0;
 	unsigned long long round_trips;	/* the worker's, for this request */
 	char method[16];
@@ -274,27 +277,39 @@ struct wreq {
 	char request_id[LIMIT_X_REQUEST_ID_BYTES + 1];
 };
 
-/* The gateway's edge (gateway.h): the answer written through libfcgi,
- * the request ended, counted and logged by the thread that ran it. */
+/* The gateway's edge (gwjob.h): the answer framed and sent without
+ * libfcgi's blocking writes, the request ended, counted and logged by the
+ * gateway's thread that ends it. */
 static int gw_write(void *req, const char *bytes, size_t n)
 {
 	struct wreq *w = req;
-	return n == 0 || FCGX_PutStr(bytes, (int)n, w->fcgx.out) == (int)n ? 0 : -1;
+	return fcgiout_write(&w->out, bytes, n);
 }
 
-static int gw_flush(void *req)
+static int gw_send(void *req, int64_t deadline_ms)
 {
 	struct wreq *w = req;
-	return FCGX_FFlush(w->fcgx.out) == 0 ? 0 : -1;
+	return fcgiout_send(&w->out, deadline_ms);
+}
+
+static int gw_fd(void *req)
+{
+	struct wreq *w = req;
+	return w->fcgx.ipcFd;
 }
 
 static void gw_finish(void *req, const char *route, int status, const char *account)
 {
 	struct wreq *w = req;
-	/* A connection the web server keeps is closed, not read on for 2 s
-	 * (libfcgi's close): the gateway's location keeps none. */
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	int64_t deadline = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + pool_cfg->gw_idle_timeout_seconds * 1000;
+	if (fcgiout_end(&w->out) == 0)
+		fcgiout_send(&w->out, deadline);
+	fcgiout_free(&w->out);
+	/* Closed, not read on for 2 s (libfcgi's close of a kept
+	 * connection): the gateway's location keeps none. */
 	w->fcgx.detached = 1;
-	FCGX_Finish_r(&w->fcgx);
 	FCGX_Free(&w->fcgx, 1);
 	double ms = now_ms() - w->t0;
 	metrics_count(route, status, ms, w->round_trips);
@@ -302,7 +317,7 @@ static void gw_finish(void *req, const char *route, int status, const char *acco
 	free(w);
 }
 
-static const struct gw_edge gw_edge_of = {NULL, gw_write, gw_flush, gw_finish};
+static const struct gw_edge gw_edge_of = {NULL, gw_write, gw_send, gw_fd, gw_finish};
 
 /* A gateway path (DESIGN §12): its body may be larger, its key may come
  * as x-api-key. */
@@ -336,8 +351,8 @@ static void request_headers(FCGX_Request *req, struct request *rq, int gateway, 
 	rq->openai_beta = param(req, "HTTP_OPENAI_BETA");
 }
 
-/* Hands an admitted gateway call to a gateway thread: 0, and w is no
- * longer the worker's; -1 (no thread), and the caller answers 503. */
+/* Hands an admitted gateway call to the gateway: 0, and w is no
+ * longer the worker's; -1 (out of memory), and the caller answers 503. */
 static int hand_off(struct wreq *w, struct request *rq, struct response *rs, const char *route, char *body,
 		    struct api_ctx *ctx)
 {
@@ -352,21 +367,22 @@ static int hand_off(struct wreq *w, struct request *rq, struct response *rs, con
 	snprintf(w->path, sizeof(w->path), "%s", rq->path);
 	snprintf(w->request_id, sizeof(w->request_id), "%s", rq->request_id != NULL ? rq->request_id : "-");
 	edge.req = w;
+	fcgiout_init(&w->out, w->fcgx.ipcFd, w->fcgx.requestId);
 	if (gateway_run(job, &edge) == 0)
 		return 0;
-	/* No thread for it: its hold goes now, not at its ttl. */
+	/* The gateway could not take it: its hold goes now, not at its ttl. */
 	gwcall_release(ctx->lg, job->hold_id);
 	job->body = NULL;
 	free(job);
 	gateway_unadmit();
 	rs->handoff = NULL;
-	api_error(rs, CD_E_BUSY, NULL, "no gateway thread could be started");
+	api_error(rs, CD_E_BUSY, NULL, "the gateway could not take the call (out of memory)");
 	rs->retry_after = 1;
 	return -1;
 }
 
-/* Answers one request; 1 when it was handed to a gateway thread (w is
- * then that thread's). */
+/* Answers one request; 1 when it was handed to the gateway (w is
+ * then the gateway's). */
 static int handle(struct wreq *w, struct api_ctx *ctx, char *buf)
 {
 	FCGX_Request *req = &w->fcgx;

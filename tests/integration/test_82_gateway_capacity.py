@@ -207,3 +207,73 @@ def test_the_gateway_s_metrics():
     check(value('creditd_gateway_settles_total{reason="provider_usage"}') >= 1, "settles by reason")
     check(value("creditd_gateway_overhead_seconds_count") >= 1, "the overhead histogram")
     eq(value("creditd_gateway_in_flight"), 0.0, "nothing in flight now")
+
+
+def held_back():
+    text = api("GET", "/metrics", auth=None).raw.decode()
+    m = re.search(r"^creditd_gateway_held_back_total (\d+)$", text, re.M)
+    return int(m.group(1)) if m else -1
+
+
+def raw_stream(acct, body, rcvbuf=None):
+    """A gateway stream on a socket of its own: the socket, its answer's
+    first bytes read."""
+    import socket
+    import urllib.parse
+    from lib import key
+    u = urllib.parse.urlsplit(ENV["CREDITD_URL"])
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    if rcvbuf:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+    s.settimeout(10)
+    s.connect((u.hostname, u.port))
+    data = json.dumps(body).encode()
+    s.sendall(b"POST /openai/v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+              b"Authorization: Bearer " + key("guard").encode() + b"\r\nCreditd-Account: " + acct.encode() +
+              b"\r\nConnection: close\r\nContent-Length: " + str(len(data)).encode() + b"\r\n\r\n" + data)
+    return s, s.recv(1024)
+
+
+def test_a_client_that_stops_reading_holds_up_no_other_stream():
+    # One thread passes every stream's events on: a client that stops
+    # reading must cost it nothing. Its answer is held back (curl paused,
+    # counted) until the client reads or leaves; a paced stream running
+    # beside it arrives event by event on time.
+    from test_80_gateway import ensure_prices
+    ensure_prices()
+    reset()
+    acct, other = new_account("gwslow"), new_account("gwslow2")
+    before = state(acct)[0]
+    held = held_back()
+    mode(output_tokens=24, chunk_interval_ms=150, count=1)
+    s, got = raw_stream(other, body_chat(stream=True, max_completion_tokens=40))
+    mode(output_tokens=16000, chunk_interval_ms=0)
+    slow = None
+    buf, t0 = got, time.monotonic()
+    seen = buf.count(b"data: ")
+    times = [t0] * seen
+    while b"data: [DONE]" not in buf and time.monotonic() - t0 < 15:
+        if slow is None and seen >= 3:
+            # the paced stream is under way: the flood starts beside it
+            slow, first = raw_stream(acct, body_chat(stream=True, max_completion_tokens=16000), rcvbuf=4096)
+            check(first.startswith(b"HTTP/1.1 200 OK"), "the slow client's stream began: %r" % first[:200])
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        buf += chunk
+        now, n = time.monotonic(), buf.count(b"data: ")
+        times += [now] * (n - seen)
+        seen = n
+    s.close()
+    check(b"data: [DONE]" in buf, "the paced stream ran to its end: %r" % buf[-200:])
+    gaps = [b - a for a, b in zip(times, times[1:])]
+    check(len(gaps) >= 20 and max(gaps) < 0.5,
+          "its events came as the provider sent them, 150 ms apart (gaps %s)" % ["%.2f" % g for g in gaps])
+    check(held_back() > held, "the slow client's answer was held back meanwhile (%d)" % held_back())
+    slow.close()
+    check(wait_until(lambda: state(acct)[1] == 0, timeout=30), "the slow client's call settled once it left")
+    rows = sql("SELECT u.settle_reason FROM usage_records u JOIN accounts a ON a.id = u.account_id "
+               "WHERE a.ext_id = '%s'" % acct)
+    eq(rows, [["client_gone"]], "as client_gone")
+    check(state(acct)[0] < before, "charged for what it was sent")
+    verify()
