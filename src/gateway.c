@@ -56,6 +56,7 @@ struct slot {
 	int idx;
 	int listed;			/* on the list of calls with bytes to send */
 	int watching;			/* its socket in epoll, waiting to be writable */
+	int ended;			/* settled: the rest of its answer being sent */
 	int64_t blocked_ms;
 	struct slot *next_listed;
 };
@@ -67,9 +68,15 @@ static struct slot *slots;		/* max_streams of them */
 static int *free_slots, nfree;
 static struct slot *to_send;
 
-/* Workers' calls for the loop: a ring of max_streams. */
+/* Calls for the loop: new ones from the workers, ended ones (settled,
+ * their answer's rest to send) from the ending threads. A ring of
+ * max_streams: a call in flight is in it at most once. */
+struct inbound {
+	struct gwcall *c;
+	int ended;
+};
 static pthread_mutex_t inbox_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct gwcall **inbox;
+static struct inbound *inbox;
 static int64_t in_head, in_len;
 
 /* ---- The ending threads ---- */
@@ -134,6 +141,18 @@ int64_t gateway_in_flight(void)
 	return atomic_load(&in_flight);
 }
 
+/* Hands c to the loop (ended: settled, its answer's rest to send). */
+static void inbox_push(struct gwcall *c, int ended)
+{
+	pthread_mutex_lock(&inbox_lock);
+	inbox[(in_head + in_len) % gw_cfg->gw_max_streams] = (struct inbound){c, ended};
+	in_len++;
+	pthread_mutex_unlock(&inbox_lock);
+	uint64_t one = 1;
+	if (write(loop_efd, &one, sizeof(one)) < 0)
+		log_warn("gateway: waking the loop: %s", strerror(errno));
+}
+
 static void *ender_main(void *arg)
 {
 	(void)arg;
@@ -152,14 +171,16 @@ static void *ender_main(void *arg)
 			timed_out = pthread_cond_timedwait(&end_cond, &end_lock, &until) == ETIMEDOUT;
 			end_idle--;
 		}
+		if (end_len == 0 && end_threads > 1)
+			break;	/* idle for a while: the thread goes (one stays) */
 		if (end_len == 0)
-			break;	/* idle for a while: the thread goes */
+			continue;
 		struct ending e = endq[end_head];
 		end_head = (end_head + 1) % gw_cfg->gw_max_streams;
 		end_len--;
 		pthread_mutex_unlock(&end_lock);
 		gwcall_end(e.c, e.r, e.err);
-		gateway_unadmit();
+		inbox_push(e.c, 1);
 		pthread_mutex_lock(&end_lock);
 	}
 	end_threads--;
@@ -228,8 +249,10 @@ static void watch(struct slot *s)
 	}
 	s->watching = 1;
 	s->blocked_ms = mono_ms();
-	provider_pause(s->x, 1);
-	metrics_gateway_held_back();
+	if (s->x != NULL) {
+		provider_pause(s->x, 1);
+		metrics_gateway_held_back();
+	}
 }
 
 /* The calls with bytes for their client, each sent once per turn. */
@@ -244,19 +267,52 @@ static void send_listed(void)
 	}
 }
 
-/* The client's socket is writable (or the call waited too long): the
- * rest sent, the answer let on. */
+/* An ended call's answer sent (or its client gone): the request ended,
+ * its place given back. */
+static void finish_slot(struct slot *s)
+{
+	unwatch(s);
+	gwcall_finish(s->c);
+	s->c = NULL;
+	s->ended = 0;
+	free_slots[nfree++] = s->idx;
+	gateway_unadmit();
+}
+
+/* The client's socket is writable (or it took nothing for too long):
+ * the rest sent, the answer let on, or the ended call finished. */
 static void client_ready(struct slot *s, int too_long)
 {
 	if (!s->watching || s->c == NULL)
 		return;
 	int r = gwcall_send(s->c);
-	if (r == 1 && !too_long)
+	if (r == 1 && !too_long) {
+		s->blocked_ms = mono_ms();	/* writable: it took some */
 		return;
+	}
+	if (s->ended) {
+		finish_slot(s);
+		return;
+	}
 	if (r == 1)
 		gwcall_client_gone(s->c);
 	unwatch(s);
 	provider_pause(s->x, 0);
+}
+
+/* An ended call back from its ending thread: what its answer has left
+ * sent without waiting, the rest when the client's socket takes it. */
+static void take_ended(struct gwcall *c)
+{
+	struct slot *s = &slots[free_slots[--nfree]];
+	s->c = c;
+	s->edge = *gwcall_edge(c);
+	s->x = NULL;
+	s->ended = 1;
+	if (gwcall_send(c) == 1)
+		watch(s);
+	if (!s->watching)
+		finish_slot(s);
 }
 
 static void take_inbox(void)
@@ -266,10 +322,16 @@ static void take_inbox(void)
 		log_warn("gateway: reading the loop's eventfd: %s", strerror(errno));
 	pthread_mutex_lock(&inbox_lock);
 	while (in_len > 0) {
-		struct gwcall *c = inbox[in_head];
+		struct inbound in = inbox[in_head];
+		struct gwcall *c = in.c;
 		in_head = (in_head + 1) % gw_cfg->gw_max_streams;
 		in_len--;
 		pthread_mutex_unlock(&inbox_lock);
+		if (in.ended) {
+			take_ended(c);
+			pthread_mutex_lock(&inbox_lock);
+			continue;
+		}
 		char err[256] = "out of memory";
 		/* Admitted calls are at most max_streams: a slot is free. */
 		struct slot *s = &slots[free_slots[--nfree]];
@@ -364,14 +426,8 @@ int gateway_run(struct gw_job *job, const struct gw_edge *edge)
 	struct gwcall *c = loop_ok ? gwcall_new(job, edge) : NULL;
 	if (c == NULL)
 		return -1;
-	pthread_mutex_lock(&inbox_lock);
 	/* Admitted calls are at most max_streams: the ring never overflows. */
-	inbox[(in_head + in_len) % gw_cfg->gw_max_streams] = c;
-	in_len++;
-	pthread_mutex_unlock(&inbox_lock);
-	uint64_t one = 1;
-	if (write(loop_efd, &one, sizeof(one)) < 0)
-		log_warn("gateway: waking the loop: %s", strerror(errno));
+	inbox_push(c, 0);
 	return 0;
 }
 

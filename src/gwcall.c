@@ -92,7 +92,7 @@ struct gwcall {
 	void (*wake)(void *arg);	/* the loop's: c has bytes to send */
 	void *wake_arg;
 	int waking;			/* wake called, gwcall_send not yet */
-	int ending;			/* on an ending thread: sends wait for the client */
+	int ending;			/* ended: nothing more is sent from here */
 	int prepared;			/* pc is ready (else out of memory) */
 	enum gw_provider provider;
 	int status;			/* the provider's; 0 before its head */
@@ -136,23 +136,16 @@ static void client_write(struct gwcall *c, const char *bytes, size_t n)
 		gone(c);
 }
 
-/* Sends what was written: on the loop later, once curl has handed over
- * all it read (the loop calls gwcall_send: events that arrived together
- * go in one send); on an ending thread now, waiting up to
- * idle_timeout_seconds for a client that reads. */
+/* Sends what was written: later, by the loop (gwcall_send), once curl
+ * has handed over all it read (events that arrived together go in one
+ * send) or once the call has ended (the ending thread never waits on a
+ * client). */
 static void client_flush(struct gwcall *c)
 {
-	if (c->gone)
+	if (c->gone || c->ending || c->waking)
 		return;
-	if (!c->ending) {
-		if (!c->waking) {
-			c->waking = 1;
-			c->wake(c->wake_arg);
-		}
-		return;
-	}
-	if (c->edge.send(c->edge.req, mono_ms() + cc->gw_idle_timeout_seconds * 1000) != 0)
-		gone(c);
+	c->waking = 1;
+	c->wake(c->wake_arg);
 }
 
 /* The provider's headers a client may see (DESIGN §12). */
@@ -575,7 +568,13 @@ void gwcall_end(struct gwcall *c, enum provider_result r, const char *err)
 		end_stream(c);
 	if (c->status >= 200 && c->status < 300 && job->ask.stream && r != PROVIDER_OK && !c->gone)
 		log_warn("gateway: %s: the provider's stream ended early (%s)", job->hold_id, err);
-	client_flush(c);
+	if (!c->gone && c->edge.end(c->edge.req) != 0)
+		gone(c);
+}
+
+void gwcall_finish(struct gwcall *c)
+{
+	struct gw_job *job = c->job;
 	c->edge.finish(c->edge.req, job->route_name, c->answered, job->account);
 	gwshape_stream_free(&c->stream);
 	dynbuf_free(&c->whole);

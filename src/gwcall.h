@@ -36,10 +36,14 @@ int gwcall_send(struct gwcall *c);
 void gwcall_client_gone(struct gwcall *c);
 /* The edge c answers through. */
 const struct gw_edge *gwcall_edge(const struct gwcall *c);
-/* Ends c with the provider's result (on an ending thread: it settles or
- * releases on a ledger connection and waits for the client): the answer
- * written, the request finished through the edge, c and its job freed. */
+/* Ends c with the provider's result, on an ending thread: the hold
+ * settled or released on a ledger connection, the rest of the answer and
+ * its end added for the loop to send (gwcall_send; an ending thread
+ * never waits on a client). */
 void gwcall_end(struct gwcall *c, enum provider_result r, const char *err);
+/* Ends the request through the edge without waiting (what was not sent
+ * is dropped); c and its job freed. */
+void gwcall_finish(struct gwcall *c);
 
 /* The settle reasons DESIGN §12 names. */
 #define GW_REASON_PROVIDER_USAGE "provider_usage"

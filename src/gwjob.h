@@ -21,8 +21,11 @@ struct gw_edge {
 	int (*send)(void *req, int64_t deadline_ms);
 	/* The socket to the web server, to wait for it to take more. */
 	int (*fd)(void *req);
-	/* Ends the request: its end sent, counted under route with status,
-	 * logged, its connection closed, req freed. */
+	/* Adds the answer's end (what send sends last). 0 or -1. */
+	int (*end)(void *req);
+	/* Ends the request without waiting (what was not sent is dropped):
+	 * counted under route with status, logged, its connection closed,
+	 * req freed. */
 	void (*finish)(void *req, const char *route, int status, const char *account);
 };
 

@@ -195,6 +195,18 @@ static CURLcode set_options(CURL *h, const struct provider_call *call, struct cu
 		rc = curl_easy_setopt(h, CURLOPT_WRITEDATA, r);
 	if (rc == CURLE_OK)
 		rc = curl_easy_setopt(h, CURLOPT_PRIVATE, r);
+	/* One connection a call: over HTTP/2 a call held back (its client
+	 * slow) would hold back every call multiplexed with it (curl
+	 * 7.88 pauses the connection, not the stream). */
+	if (rc == CURLE_OK)
+		rc = curl_easy_setopt(h, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
+	/* A name still resolving when its call ends is not waited for
+	 * (curl's threaded resolver would hold the loop until getaddrinfo
+	 * gives up); curl before 7.87 has no such option. */
+#if LIBCURL_VERSION_NUM >= 0x075700
+	if (rc == CURLE_OK)
+		rc = curl_easy_setopt(h, CURLOPT_QUICK_EXIT, 1L);
+#endif
 	return rc;
 }
 
@@ -430,7 +442,11 @@ void provider_pause(struct provider_xfer *x, int paused)
 	x->paused = paused;
 	if (!paused)
 		x->last_ms = mono_ms();	/* the idle timeout counts from now */
-	curl_easy_pause(x->curl, paused ? CURLPAUSE_RECV : CURLPAUSE_CONT);
+	/* Letting on may hand over what curl kept at once (on_data): a
+	 * callback that says stop makes it fail, and the call ends here. */
+	CURLcode rc = curl_easy_pause(x->curl, paused ? CURLPAUSE_RECV : CURLPAUSE_CONT);
+	if (rc != CURLE_OK)
+		finish(x, x->stopped ? PROVIDER_STOPPED : PROVIDER_BROKEN, curl_easy_strerror(rc));
 }
 
 int provider_next_done(struct provider_multi *m, void **owner, enum provider_result *r, char *err, size_t errcap)

@@ -298,14 +298,15 @@ static int gw_fd(void *req)
 	return w->fcgx.ipcFd;
 }
 
+static int gw_end(void *req)
+{
+	struct wreq *w = req;
+	return fcgiout_end(&w->out);
+}
+
 static void gw_finish(void *req, const char *route, int status, const char *account)
 {
 	struct wreq *w = req;
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	int64_t deadline = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + pool_cfg->gw_idle_timeout_seconds * 1000;
-	if (fcgiout_end(&w->out) == 0)
-		fcgiout_send(&w->out, deadline);
 	fcgiout_free(&w->out);
 	/* Closed, not read on for 2 s (libfcgi's close of a kept
 	 * connection): the gateway's location keeps none. */
@@ -317,7 +318,7 @@ static void gw_finish(void *req, const char *route, int status, const char *acco
 	free(w);
 }
 
-static const struct gw_edge gw_edge_of = {NULL, gw_write, gw_send, gw_fd, gw_finish};
+static const struct gw_edge gw_edge_of = {NULL, gw_write, gw_send, gw_fd, gw_end, gw_finish};
 
 /* A gateway path (DESIGN §12): its body may be larger, its key may come
  * as x-api-key. */

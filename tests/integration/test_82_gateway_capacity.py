@@ -277,3 +277,44 @@ def test_a_client_that_stops_reading_holds_up_no_other_stream():
     eq(rows, [["client_gone"]], "as client_gone")
     check(state(acct)[0] < before, "charged for what it was sent")
     verify()
+
+
+def test_a_whole_answer_reaches_a_slow_client_whole_and_is_settled_first():
+    # A whole answer is settled on an ending thread, then handed back to
+    # the loop to send as the client reads: the ending thread never
+    # waits on the client, and nothing of the answer is lost.
+    from test_80_gateway import ensure_prices
+    ensure_prices()
+    reset()
+    acct = new_account("gwslowwhole")
+    before = state(acct)[0]
+    mode(output_tokens=16000)
+    s, got = raw_stream(acct, body_chat(max_completion_tokens=16000), rcvbuf=4096)
+    check(wait_until(lambda: state(acct)[0] < before and state(acct)[1] == 0, timeout=20),
+          "settled while the client has read only %d bytes" % len(got))
+    buf = got
+    while True:
+        time.sleep(0.01)
+        chunk = s.recv(8192)
+        if not chunk:
+            break
+        buf += chunk
+    s.close()
+    head, _, body = buf.partition(b"\r\n\r\n")
+    check(head.startswith(b"HTTP/1.1 200"), "answered 200: %r" % head[:200])
+    if b"transfer-encoding: chunked" in head.lower():
+        out, rest = b"", body
+        while rest:
+            size, _, rest = rest.partition(b"\r\n")
+            n = int(size, 16)
+            if n == 0:
+                break
+            out, rest = out + rest[:n], rest[n + 2:]
+        body = out
+    answer = json.loads(body)
+    eq(answer["usage"]["completion_tokens"], 16000, "the whole answer, to its usage")
+    check(len(body) > 64 * 1024, "larger than the sockets between (%d bytes)" % len(body))
+    charged = re.search(rb"creditd-charged-micros: (\d+)", head.lower())
+    check(charged is not None and before - state(acct)[0] == int(charged.group(1)),
+          "charged what Creditd-Charged-Micros says")
+    verify()
