@@ -8,8 +8,8 @@
  * Four versions (--sql): three of creditd's SQL (batch is what it runs
  * now; statements and scripts are what it ran before), and the database
  * floor:
- *   batch       creditd's guard batches now (src/ledger_load.c,
- *               src/ledger_batch.c, sql/020_batch_calls.sql): CALL
+ *   batch       creditd's guard batches now (src/ledger/ledger_load.c,
+ *               src/ledger/ledger_batch.c, sql/020_batch_calls.sql): CALL
  *               cd_batch_read(lock 1, page 65, then 9 lists naming the
  *               rows to lock and read), then CALL cd_batch_write(now,
  *               commit 1, then 12 lists of the rows to write), so the
@@ -44,7 +44,7 @@
  *               round trip per transaction. Not creditd's SQL: what the
  *               database can do when nothing else costs anything. The
  *               procedures must exist (bench/run.sh creates them).
- * The SQL of creditd's versions is copied from creditd (and src/ledger.c's
+ * The SQL of creditd's versions is copied from creditd (and src/ledger/ledger.c's
  * connection flags and session setup). When creditd's statements, its
  * procedures or their lists change, this file must change with them:
  * bench/run.sh compares the round trips per authorize and per settle
@@ -134,8 +134,8 @@ static const char *const sql_text[ST_COUNT] = {
 	 * hash, now). */
 	[ST_FLOOR_AUTHORIZE] = "CALL bench_floor_authorize(?, ?, ?, ?, ?, ?)",
 	[ST_FLOOR_SETTLE] = "CALL bench_floor_settle(?, ?, ?, ?, ?, ?, ?)",
-	/* sql/020_batch_calls.sql, as src/ledger_load.c (SQL_READ) and
-	 * src/ledger_batch.c (SQL_WRITE) call them: (lock, page, then the 9
+	/* sql/020_batch_calls.sql, as src/ledger/ledger_load.c (SQL_READ) and
+	 * src/ledger/ledger_batch.c (SQL_WRITE) call them: (lock, page, then the 9
 	 * lists of READ_LISTS) and (now, commit, then the 12 lists of
 	 * WRITE_LISTS). */
 	[ST_BATCH_READ] = "CALL cd_batch_read(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -681,7 +681,7 @@ static int settle_call(struct conn *c, const struct pair *p, int64_t now)
 
 /* ---- The scripts version: creditd's batches ---- */
 
-/* creditd's src/ledger_batch.c HOLD_COLS, bare and for "h." */
+/* creditd's src/ledger/ledger_batch.c HOLD_COLS, bare and for "h." */
 #define SCRIPT_HOLD_COLS "id, account_id, state, amount_micros, byok, model, action, member, conversation_id, " \
 	"expires_at, charged_micros, settle_hash, settle_response, request_id"
 #define SCRIPT_HOLD_COLS_H "h.id, h.account_id, h.state, h.amount_micros, h.byok, h.model, h.action, h.member, " \
@@ -1025,10 +1025,10 @@ static int settle_script(struct conn *c, struct pair *p, int n, int64_t now)
 /* ---- The batch version: creditd's two CALLs ----
  * Each transaction is CALL cd_batch_read(1, page, its lists), then CALL
  * cd_batch_write(now, 1, its lists), which commits: the lists are the
- * ones src/ledger_load.c (read_doc) and src/ledger_batch.c (write_doc)
+ * ones src/ledger/ledger_load.c (read_doc) and src/ledger/ledger_batch.c (write_doc)
  * write for the same operations, bound one parameter each as creditd
- * binds them (src/ledger_dbsets.c dbsets_bind_list: an empty list is SQL
- * NULL), with the guard's decisions (src/ledger_holds.c) made here on the
+ * binds them (src/ledger/ledger_dbsets.c dbsets_bind_list: an empty list is SQL
+ * NULL), with the guard's decisions (src/ledger/ledger_holds.c) made here on the
  * rows the first CALL returned. */
 
 #define SET_COLS_MAX 40			/* the widest set (cd_batch_read's accounts) has 37 columns */
@@ -1038,7 +1038,7 @@ static int settle_script(struct conn *c, struct pair *p, int n, int64_t now)
 #define SPEND_GRANTS_PAGE (GRANTS_PER_SPEND + 1)	/* creditd's p_page: one more says there are more */
 _Static_assert(2 + LISTS_MAX <= PARAMS_MAX, "a CALL's numbers and lists fit the binds");
 
-/* cd_batch_read's accounts set: its name column, then src/ledger_rows.c
+/* cd_batch_read's accounts set: its name column, then src/ledger/ledger_rows.c
  * acct_from_row_at's columns in their order. */
 enum {
 	BA_ID = 1, BA_EXT, BA_KIND, BA_STATUS, BA_BALANCE, BA_RESERVED, BA_OVERDRAFT, BA_MONTHLY_LIMIT,
@@ -1051,7 +1051,7 @@ enum {
 _Static_assert(BA_NCOLS <= SET_COLS_MAX, "the accounts set fits a row");
 
 /* The columns cd_batch_write's "accounts" rows carry, in their order
- * (src/ledger_batch.c write_accounts). */
+ * (src/ledger/ledger_batch.c write_accounts). */
 static const int acct_write_cols[] = {
 	BA_ID, BA_BALANCE, BA_RESERVED, BA_MONTH_KEY, BA_MONTH_SPENT, BA_SWEEP_DUE, BA_DAY_KEY, BA_DAY_SPENT,
 	BA_LOW_NOTED, BA_DEPLETED_NOTED, BA_LIMIT_MONTH_NOTED, BA_LIMIT_DAY_NOTED, BA_RECHARGE_PENDING,
@@ -1427,8 +1427,8 @@ static void batch_begin(struct bbatch *b, int64_t now)
 	b->now = now;
 }
 
-/* creditd's guard check (src/ledger_members.c charge_check) and rate
- * windows (src/ledger_holds.c rates_take) for a hold of amount and tokens. */
+/* creditd's guard check (src/ledger/ledger_members.c charge_check) and rate
+ * windows (src/ledger/ledger_holds.c rates_take) for a hold of amount and tokens. */
 static int authorize_check(struct bacct *ba, int64_t amount, int64_t tokens, int64_t now)
 {
 	int64_t *v = ba->v, minute = now / 60;

@@ -39,7 +39,7 @@ PEER_LEDGER = re.compile(r"credited (-?\d+), usage rows (\d+) summing (-?\d+), b
                          r"expected (-?\d+) -> lost updates (-?\d+) cents")
 # creditd's round trips per request may exceed rawdb's, never fall short:
 # its API key lookups (a SELECT + COMMIT per worker thread per second, see
-# src/router.c) and first-use prepares add a fraction; a missing or extra
+# src/http/router.c) and first-use prepares add a fraction; a missing or extra
 # statement moves the figure by a whole 1.
 ROUND_TRIP_BELOW = 0.02
 ROUND_TRIP_ABOVE = 0.5

@@ -12,7 +12,7 @@ Owns two scenarios:
   must still be the same live process, healthy, with `creditctl verify`
   clean afterwards.
 - authorization_matrix: every route of creditd's router (read from
-  src/router.c, so a new route without a row here fails; the gateway's
+  src/http/router.c, so a new route without a row here fails; the gateway's
   own, in the providers' shapes, are the integration tests') against no
   key, malformed keys, an unknown key, a revoked key, keys of a lower
   scope, an end user's gateway key (403 on every one) and keys of the
@@ -754,11 +754,11 @@ ALLOWS = {"guard": {"guard", "admin", "guard,read"}, "read": {"read", "app", "ad
 
 
 def router_routes():
-    """(method, pattern, scope) of every entry of routes[] in src/router.c
+    """(method, pattern, scope) of every entry of routes[] in src/http/router.c
     but the gateway's (/openai/, /anthropic/): those answer in the
     providers' error shapes (Anthropic's has no param), and their keys are
     tests/integration/test_80_gateway.py's and test_83_gateway_keys.py's."""
-    with open(os.path.join(stack.ROOT, "src", "router.c")) as f:
+    with open(os.path.join(stack.ROOT, "src", "http", "router.c")) as f:
         text = f.read()
     table = text[text.index("routes[] = {"):]
     table = table[:table.index("};")]

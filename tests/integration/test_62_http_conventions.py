@@ -2,7 +2,7 @@
 (DESIGN §11), answered by creditd itself and passed through by both web
 servers in front (nginx: CREDITD_URL, Apache: CREDITD_APACHE_URL).
 
-* HEAD on every GET route of routes[] in src/router.c: GET's status and
+* HEAD on every GET route of routes[] in src/http/router.c: GET's status and
   headers, Content-Length as GET sends it, and no body, neither from the
   web server (read to the end of a closed connection) nor from creditd
   itself (asked over FastCGI with cgi-fcgi).

@@ -1,10 +1,10 @@
 """test_99_openapi.py: docs/openapi.yaml against the code and the real answers.
 
-The description must list exactly the routes of routes[] in src/router.c
+The description must list exactly the routes of routes[] in src/http/router.c
 (method, path with its '*' segments as {params}, operationId = the route's
 name, security = its scope) and the HEAD the router answers on each GET
 route (operationId: the GET's name + "_head"), parse as OpenAPI 3.1, and know every error of
-src/errors.c with its status and type. Then every answer the integration
+src/core/errors.c with its status and type. Then every answer the integration
 tests got (lib.api() records each one; this file runs last) is matched to
 its operation and status and its JSON body validated against the schema
 (jsonschema, Draft 2020-12)."""
@@ -48,11 +48,11 @@ def spec():
 
 
 def router_routes():
-    """(method, pattern, scope, name) of every entry of routes[] in src/router.c,
+    """(method, pattern, scope, name) of every entry of routes[] in src/http/router.c,
     and the HEAD of each GET route (router.c's method_matches). The
     gateway's routes (/openai/, /anthropic/) are the providers' own APIs,
     documented by them (docs/gateway.md), not in docs/openapi.yaml."""
-    with open(os.path.join(ROOT, "src", "router.c")) as f:
+    with open(os.path.join(ROOT, "src", "http", "router.c")) as f:
         text = f.read()
     table = text[text.index("routes[] = {"):]
     table = table[:table.index("};")]
@@ -63,8 +63,8 @@ def router_routes():
 
 
 def error_rows():
-    """(status, type, code) of every error of src/errors.c."""
-    with open(os.path.join(ROOT, "src", "errors.c")) as f:
+    """(status, type, code) of every error of src/core/errors.c."""
+    with open(os.path.join(ROOT, "src", "core", "errors.c")) as f:
         text = f.read()
     rows = re.findall(r'\[CD_E_\w+\]\s*=\s*\{(\d+),\s*"(\w+)",\s*"(\w+)"', text)
     check(len(rows) >= 10, "could not read err_table in errors.c")
@@ -347,7 +347,7 @@ def test_real_answers_validate_against_the_spec():
 
 
 def test_the_stripe_events_of_install_md_are_those_webhook_c_acts_on():
-    with open(os.path.join(ROOT, "src", "webhook.c")) as f:
+    with open(os.path.join(ROOT, "src", "stripe", "webhook.c")) as f:
         code = f.read()
     table = code[code.index("kinds[] = {"):code.index("};", code.index("kinds[] = {"))]
     acted = set(re.findall(r'\{ "([a-z_.]+)", WEBHOOK_', table))

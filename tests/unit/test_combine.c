@@ -53,10 +53,10 @@ static void submit(struct combiner *c, struct combine_op *op, void *self)
 {
 	struct combine_op *batch[COMBINE_MAX_BATCH];
 	int n;
-	combine_enter(c, op);
-	while ((n = combine_next(c, op, batch)) > 0) {
+	ledger_combine_enter(c, op);
+	while ((n = ledger_combine_next(c, op, batch)) > 0) {
 		run(self, batch, n);
-		combine_done(c, batch, n);
+		ledger_combine_done(c, batch, n);
 	}
 }
 
@@ -78,7 +78,7 @@ static void test_alone(void)
 {
 	struct op op = {0};
 	int self = me = 99;
-	combine_init(&q, 2, 8);
+	ledger_combine_init(&q, 2, 8);
 	submit(&q, &op.link, &self);
 	is_int(atomic_load(&op.runs), 1, "one thread: its operation ran once");
 	is_int(op.runner, 99, "run by the thread itself");
@@ -88,14 +88,14 @@ static void test_alone(void)
 static void test_many(int width, int max_batch)
 {
 	pthread_t t[THREADS];
-	struct combine_stats st;
+	struct ledger_combine_stats st;
 	atomic_store(&most_running, 0);
 	atomic_store(&most_batch, 0);
 	atomic_store(&bad_size, 0);
 	for (int i = 0; i < THREADS; i++)
 		for (int j = 0; j < PER_THREAD; j++)
 			atomic_store(&ops[i][j].runs, 0);
-	combine_init(&q, width, max_batch);
+	ledger_combine_init(&q, width, max_batch);
 	for (long i = 0; i < THREADS; i++)
 		pthread_create(&t[i], NULL, worker, (void *)i);
 	for (int i = 0; i < THREADS; i++)
@@ -113,7 +113,7 @@ static void test_many(int width, int max_batch)
 	ok(atomic_load(&most_batch) > 1, "operations queued meanwhile were coalesced (largest batch %d)",
 	   atomic_load(&most_batch));
 	ok(others > 0, "threads ran each other's operations (%d)", others);
-	combine_stats(&q, &st);
+	ledger_combine_stats(&q, &st);
 	is_int(st.ops, THREADS * PER_THREAD, "the counters saw every operation");
 	unsigned long long sum = 0;
 	for (int i = 0; i < COMBINE_BUCKETS; i++)

@@ -24,33 +24,33 @@ static void test_rates(void)
 	struct refusal why;
 	struct rate w = {2, 100, -1, 0, 0};	/* 2 requests, 100 tokens a minute */
 	int64_t minute = NOW / 60;
-	is_int(decide_rate_check(&why, &w, NOW, 50), CD_OK, "a first request fits");
-	decide_rate_count(&w, NOW, 50);
+	is_int(ledger_decide_rate_check(&why, &w, NOW, 50), CD_OK, "a first request fits");
+	ledger_decide_rate_count(&w, NOW, 50);
 	ok(w.minute == minute && w.requests == 1 && w.tokens == 50, "counted in its minute");
 	memset(&why, 0, sizeof(why));
-	is_int(decide_rate_check(&why, &w, NOW, 60), CD_E_RATE_LIMITED, "50 + 60 tokens pass 100");
+	is_int(ledger_decide_rate_check(&why, &w, NOW, 60), CD_E_RATE_LIMITED, "50 + 60 tokens pass 100");
 	is_str(why.subject, "tokens_per_minute", "the token limit is named");
 	is_int(why.amount_micros, 100, "with its value");
 	is_int(why.retry_after, 30, "retry at the next minute");
 	is_int(w.requests, 1, "a refused request counts nothing");
-	is_int(decide_rate_check(&why, &w, NOW, 50), CD_OK, "exactly 100 tokens fit");
-	decide_rate_count(&w, NOW, 50);
-	is_int(decide_rate_check(&why, &w, NOW + 29, 0), CD_E_RATE_LIMITED, "a third request in the minute");
+	is_int(ledger_decide_rate_check(&why, &w, NOW, 50), CD_OK, "exactly 100 tokens fit");
+	ledger_decide_rate_count(&w, NOW, 50);
+	is_int(ledger_decide_rate_check(&why, &w, NOW + 29, 0), CD_E_RATE_LIMITED, "a third request in the minute");
 	is_str(why.subject, "requests_per_minute", "the request limit is named first");
 	is_int(why.retry_after, 1, "one second before the boundary");
-	is_int(decide_rate_check(&why, &w, NOW + 30, 100), CD_OK, "the next minute starts empty");
-	decide_rate_count(&w, NOW + 30, 70);
+	is_int(ledger_decide_rate_check(&why, &w, NOW + 30, 100), CD_OK, "the next minute starts empty");
+	ledger_decide_rate_count(&w, NOW + 30, 70);
 	ok(w.minute == minute + 1 && w.requests == 1 && w.tokens == 70, "the window moved on and was reset");
-	decide_rate_correct(&w, minute, 50, 10);
+	ledger_decide_rate_correct(&w, minute, 50, 10);
 	is_int(w.tokens, 70, "a hold counted in an older minute corrects nothing");
-	decide_rate_correct(&w, -1, 70, 10);
+	ledger_decide_rate_correct(&w, -1, 70, 10);
 	is_int(w.tokens, 70, "nor one never counted");
-	decide_rate_correct(&w, minute + 1, 70, 20);
+	ledger_decide_rate_correct(&w, minute + 1, 70, 20);
 	is_int(w.tokens, 20, "the actual tokens replace the counted ones in the same minute");
-	decide_rate_correct(&w, minute + 1, 50, 0);
+	ledger_decide_rate_correct(&w, minute + 1, 50, 0);
 	is_int(w.tokens, 0, "never below zero");
 	struct rate open = {-1, -1, -1, 0, 0};
-	is_int(decide_rate_check(&why, &open, NOW, 1000000000), CD_OK, "no limit: anything fits");
+	is_int(ledger_decide_rate_check(&why, &open, NOW, 1000000000), CD_OK, "no limit: anything fits");
 }
 
 static void acct_init(struct acct *a, int64_t id, const char *ext, int64_t balance)
@@ -90,24 +90,24 @@ static void test_shrink(void)
 	int64_t out = -1, amount = -1, min_cost = -1;
 	struct guard_authorize r = ask("r", 1000, 100);
 	acct_init(&a, 1, "acme", 1000);
-	is_int(decide_shrink(&r, &a, NULL, &out, &amount, &min_cost), 0, "1000 available: a smaller hold fits");
+	is_int(ledger_decide_shrink(&r, &a, NULL, &out, &amount, &min_cost), 0, "1000 available: a smaller hold fits");
 	is_int(out, 450, "the most output that fits: 100 + 2*450 = 1000");
 	is_int(amount, 1000, "priced as the full hold is");
 	a.balance = 301;
-	decide_shrink(&r, &a, NULL, &out, &amount, &min_cost);
+	ledger_decide_shrink(&r, &a, NULL, &out, &amount, &min_cost);
 	ok(out == 100 && amount == 300, "301 available: min_output_tokens exactly (300)");
 	a.balance = 250;
-	is_int(decide_shrink(&r, &a, NULL, &out, &amount, &min_cost), -1, "250 available: not even the minimum");
+	is_int(ledger_decide_shrink(&r, &a, NULL, &out, &amount, &min_cost), -1, "250 available: not even the minimum");
 	is_int(min_cost, 300, "what the minimum would hold");
 	a.balance = 100000;
 	a.monthly_limit = 500;
-	decide_shrink(&r, &a, NULL, &out, &amount, &min_cost);
+	ledger_decide_shrink(&r, &a, NULL, &out, &amount, &min_cost);
 	ok(out == 200 && amount == 500, "the monthly limit bounds it too (500)");
 	struct member_row m;
 	memset(&m, 0, sizeof(m));
 	m.cap = 400;
 	a.monthly_limit = -1;
-	decide_shrink(&r, &a, &m, &out, &amount, &min_cost);
+	ledger_decide_shrink(&r, &a, &m, &out, &amount, &min_cost);
 	ok(out == 150 && amount == 400, "and the member's cap (400)");
 }
 
@@ -129,41 +129,41 @@ static void test_settle_cost(void)
 	h.pin_margin = 10000;
 	r.input_tokens = 100;
 	r.output_tokens = 50;
-	is_int(decide_settle_cost(&h, &r, &p, &cost, &why), CD_OK, "a model's tokens at its pinned prices");
+	is_int(ledger_decide_settle_cost(&h, &r, &p, &cost, &why), CD_OK, "a model's tokens at its pinned prices");
 	is_int(cost, 200, "100 + 2*50");
 	r.cached_input_tokens = 40;
-	decide_settle_cost(&h, &r, &p, &cost, &why);
+	ledger_decide_settle_cost(&h, &r, &p, &cost, &why);
 	is_int(cost, 180, "cached input at its own price: 60 + 20 + 100");
 	r.cached_input_tokens = 0;
 	r.model = "other";
 	r.price = &dear;
 	r.margin_bps = 10000;
-	decide_settle_cost(&h, &r, &p, &cost, &why);
+	ledger_decide_settle_cost(&h, &r, &p, &cost, &why);
 	is_int(cost, 600, "another model: at the request's prices (300 + 300)");
 	r.price = NULL;
-	is_int(decide_settle_cost(&h, &r, &p, &cost, &why), CD_E_INVALID, "another model, not listed: refused");
+	is_int(ledger_decide_settle_cost(&h, &r, &p, &cost, &why), CD_E_INVALID, "another model, not listed: refused");
 	is_int(why.why, REFUSE_HOLD_UNPRICED, "as unpriced");
 	p.has_model = 1;
 	p.model = dear;
 	p.margin_bps = 20000;
-	decide_settle_cost(&h, &r, &p, &cost, &why);
+	ledger_decide_settle_cost(&h, &r, &p, &cost, &why);
 	is_int(cost, 1200, "listed: at the list's prices and margin");
 	h.byok = 1;
-	decide_settle_cost(&h, &r, &p, &cost, &why);
+	ledger_decide_settle_cost(&h, &r, &p, &cost, &why);
 	is_int(cost, 0, "byok costs nothing");
 	h.byok = 0;
 	snprintf(h.action, sizeof(h.action), "search");
 	p.has_action = 1;
 	p.action_micros = 5000;
-	decide_settle_cost(&h, &r, &p, &cost, &why);
+	ledger_decide_settle_cost(&h, &r, &p, &cost, &why);
 	is_int(cost, 5000, "an action costs its price, whatever the tokens");
 	p.has_action = 0;
-	is_int(decide_settle_cost(&h, &r, &p, &cost, &why), CD_E_INVALID, "an action no longer listed: refused");
+	is_int(ledger_decide_settle_cost(&h, &r, &p, &cost, &why), CD_E_INVALID, "an action no longer listed: refused");
 	h.action[0] = '\0';
 	r.model = NULL;
 	h.pin = huge;
 	memset(&why, 0, sizeof(why));
-	is_int(decide_settle_cost(&h, &r, &p, &cost, &why), CD_E_INVALID, "above the amount cap: refused");
+	is_int(ledger_decide_settle_cost(&h, &r, &p, &cost, &why), CD_E_INVALID, "above the amount cap: refused");
 	is_int(why.why, REFUSE_CHARGE_CAP, "as a charge over the cap");
 	is_int(why.amount_micros, 2000000000000LL, "naming the charge (2 * 10^12)");
 	is_str(why.param, "output_tokens", "blaming the output");
@@ -190,20 +190,20 @@ static void test_settle_cost_cache_write(void)
 	r.input_tokens = 100;
 	r.output_tokens = 50;
 	r.cache_write_input_tokens = 40;
-	is_int(decide_settle_cost(&h, &r, &p, &cost, &why), CD_OK, "cache writes priced");
+	is_int(ledger_decide_settle_cost(&h, &r, &p, &cost, &why), CD_OK, "cache writes priced");
 	is_int(cost, 280, "at the pinned cache-write price: 60 + 3*40 + 100");
 	r.cached_input_tokens = 60;
-	decide_settle_cost(&h, &r, &p, &cost, &why);
+	ledger_decide_settle_cost(&h, &r, &p, &cost, &why);
 	is_int(cost, 250, "the rest of the input cached: 30 + 120 + 100");
 	r.cached_input_tokens = 61;
-	is_int(decide_settle_cost(&h, &r, &p, &cost, &why), CD_E_INVALID, "cached + cache writes above the input");
+	is_int(ledger_decide_settle_cost(&h, &r, &p, &cost, &why), CD_E_INVALID, "cached + cache writes above the input");
 	is_int(why.why, REFUSE_HOLD_UNPRICED, "refused, as a cost the formula cannot give");
 	r.cached_input_tokens = 0;
 	h.pin.cache_write_micros_per_mtok = h.pin.input_micros_per_mtok;
-	decide_settle_cost(&h, &r, &p, &cost, &why);
+	ledger_decide_settle_cost(&h, &r, &p, &cost, &why);
 	is_int(cost, 200, "the default, the input price: as plain input");
 	h.byok = 1;
-	decide_settle_cost(&h, &r, &p, &cost, &why);
+	ledger_decide_settle_cost(&h, &r, &p, &cost, &why);
 	is_int(cost, 0, "byok: nothing, cache writes or not");
 }
 
@@ -211,10 +211,10 @@ static void test_settle_cost_cache_write(void)
  * 10000 micros on one grant, member alice with a cap of 3000. */
 static struct batch *batch_made(void)
 {
-	struct batch *b = batch_take();
+	struct batch *b = ledger_batch_take();
 	if (b == NULL)
 		return NULL;
-	batch_reset(b);
+	ledger_batch_reset(b);
 	b->naccts = 1;
 	memset(&b->accts[0], 0, sizeof(b->accts[0]));
 	acct_init(&b->accts[0].a, 7, "acme", 10000);
@@ -230,7 +230,7 @@ static struct batch *batch_made(void)
 	b->grants[0].g.id = 1;
 	b->grants[0].g.remaining = 10000;
 	b->hold_reqs_read = 1;		/* every request_id was read: no lookup */
-	batch_balances_mark(b);
+	ledger_batch_balances_mark(b);
 	return b;
 }
 
@@ -260,7 +260,7 @@ static void test_authorize(struct ledger *lg, struct batch *b)
 	struct guard_authorize r1 = ask("req-1", 1000, -1), r2 = ask("req-2", 1000, -1), r3 = ask("req-2", 1000, 100);
 	op_init(&op, GUARD_AUTHORIZE);
 	op.in.authorize = &r1;
-	is_int(decide_authorize(lg, b, &op), CD_OK, "authorize: granted");
+	is_int(ledger_decide_authorize(lg, b, &op), CD_OK, "authorize: granted");
 	ok(b->nholds == 1 && b->holds[0].h.amount == 2100 && strcmp(b->holds[0].h.state, "pending") == 0,
 	   "a pending hold of 2100 (100 + 2*1000)");
 	ok(a->reserved == 2100 && m->reserved == 2100, "reserved on the account and the member");
@@ -271,23 +271,23 @@ static void test_authorize(struct ledger *lg, struct batch *b)
 	is_int(a->balance, 10000, "a hold moves no balance");
 	op_init(&op, GUARD_AUTHORIZE);
 	op.in.authorize = &r2;
-	is_int(decide_authorize(lg, b, &op), CD_E_MEMBER_CAP, "a second full hold passes alice's cap");
+	is_int(ledger_decide_authorize(lg, b, &op), CD_E_MEMBER_CAP, "a second full hold passes alice's cap");
 	ok(op.refusal.why == REFUSE_MEMBER_CAP && op.refusal.available_micros == 900, "with 900 left under it");
 	ok(b->nholds == 1 && a->reserved == 2100 && m->reserved == 2100, "a refusal changes nothing");
 	op_init(&op, GUARD_AUTHORIZE);
 	op.in.authorize = &r3;
-	is_int(decide_authorize(lg, b, &op), CD_OK, "with min_output_tokens it shrinks instead");
+	is_int(ledger_decide_authorize(lg, b, &op), CD_OK, "with min_output_tokens it shrinks instead");
 	ok(op.max_output == 400 && op.amount == 900, "to 400 output tokens, 900 micros");
 	ok(a->reserved == 3000 && m->reserved == 3000, "the cap is now full");
 	op_init(&op, GUARD_AUTHORIZE);
 	op.in.authorize = &r1;
-	is_int(decide_authorize(lg, b, &op), CD_OK, "req-1 again: a replay, though a new hold would be refused");
+	is_int(ledger_decide_authorize(lg, b, &op), CD_OK, "req-1 again: a replay, though a new hold would be refused");
 	ok(op.hold == 0 && op.amount == 2100 && b->nholds == 2 && a->reserved == 3000, "answered with its hold");
 	struct guard_authorize nobody = ask("req-9", 10, -1);
 	nobody.account = "nobody";
 	op_init(&op, GUARD_AUTHORIZE);
 	op.in.authorize = &nobody;
-	is_int(decide_authorize(lg, b, &op), CD_E_NOT_FOUND, "an unknown account: 404");
+	is_int(ledger_decide_authorize(lg, b, &op), CD_E_NOT_FOUND, "an unknown account: 404");
 	is_int(op.refusal.why, REFUSE_ACCOUNT_UNKNOWN, "said so");
 }
 
@@ -311,7 +311,7 @@ static void test_settle(struct ledger *lg, struct batch *b)
 	op.in.settle = &r;
 	op.account_id = 7;
 	op.hold_id = 11;
-	is_int(decide_settle(lg, b, &op), CD_OK, "settle: charged");
+	is_int(ledger_decide_settle(lg, b, &op), CD_OK, "settle: charged");
 	ok(a->balance == 9300 && b->grants[0].g.remaining == 9300, "700 (100 + 2*300) spent from the grant");
 	ok(a->reserved == 900 && m->reserved == 900, "the hold's 2100 released from both reserves");
 	ok(a->month_spent == 700 && a->day_spent == 700 && m->month_spent == 700, "counted in the spends");
@@ -325,13 +325,13 @@ static void test_settle(struct ledger *lg, struct batch *b)
 	   "its usage row for the write CALL: tokens, cost, then no cache writes and its settle_reason: %s",
 	   b->settle_usage.data);
 	is_int(a->rate.tokens, 1600 - 1100 + 400, "the minute's tokens corrected to the actual 400");
-	is_int(decide_settle(lg, b, &op), CD_OK, "the same settle again: answered from the stored one");
+	is_int(ledger_decide_settle(lg, b, &op), CD_OK, "the same settle again: answered from the stored one");
 	ok(a->balance == 9300 && b->njournal == 1, "never charged twice");
 	r.request_hash = other;
-	is_int(decide_settle(lg, b, &op), CD_E_CONFLICT, "another settle of a settled hold: 409");
+	is_int(ledger_decide_settle(lg, b, &op), CD_E_CONFLICT, "another settle of a settled hold: 409");
 	is_int(op.refusal.why, REFUSE_HOLD_SETTLE_CONFLICT, "said so");
 	op.hold_id = 99;
-	is_int(decide_settle(lg, b, &op), CD_E_NOT_FOUND, "an unknown hold: 404");
+	is_int(ledger_decide_settle(lg, b, &op), CD_E_NOT_FOUND, "an unknown hold: 404");
 }
 
 static void test_release_usage(struct ledger *lg, struct batch *b)
@@ -344,18 +344,18 @@ static void test_release_usage(struct ledger *lg, struct batch *b)
 	op.in.release = &rel;
 	op.account_id = 7;
 	op.hold_id = 12;
-	is_int(decide_release(b, &op), CD_OK, "release: the shrunk hold");
+	is_int(ledger_decide_release(b, &op), CD_OK, "release: the shrunk hold");
 	ok(op.released == 900 && a->reserved == 0 && b->members[0].m.reserved == 0, "its 900 back on both");
 	is_str(op.state, "released", "now released");
 	is_int(a->balance, 9300, "no balance moved");
 	op.hold_id = 11;
-	is_int(decide_release(b, &op), CD_E_CONFLICT, "a settled hold cannot be released");
+	is_int(ledger_decide_release(b, &op), CD_E_CONFLICT, "a settled hold cannot be released");
 	struct guard_usage u = {.account = "acme", .model = "m", .request_id = "use-1", .input_tokens = 10,
 				.output_tokens = 20, .cost_micros = 500, .request_hash = hash,
 				.settle_reason = "client_gone", .cache_write_input_tokens = 4};
 	op_init(&op, GUARD_USAGE);
 	op.in.usage = &u;
-	is_int(decide_usage(lg, b, &op), CD_OK, "usage: charged");
+	is_int(ledger_decide_usage(lg, b, &op), CD_OK, "usage: charged");
 	ok(op.charged == 500 && a->balance == 8800 && b->nusages == 1, "500 spent, one usage row");
 	ok(b->usage_rows.len > 0 && strstr(b->usage_rows.data, ",10,0,20,500,") != NULL &&
 	   ends_with(&b->usage_rows, ",4,\"client_gone\"]"),
@@ -363,36 +363,36 @@ static void test_release_usage(struct ledger *lg, struct batch *b)
 	is_int(a->balance - b->accts[0].balance_marked, b->accts[0].journal_micros, "with its journal row");
 	op_init(&op, GUARD_USAGE);
 	op.in.usage = &u;
-	is_int(decide_usage(lg, b, &op), CD_OK, "the same request_id again");
+	is_int(ledger_decide_usage(lg, b, &op), CD_OK, "the same request_id again");
 	ok(op.replayed && op.charged == 500 && a->balance == 8800, "answered as first, not charged");
 	u.cost_micros = 9000;
 	u.request_id = "use-2";
 	op_init(&op, GUARD_USAGE);
 	op.in.usage = &u;
-	is_int(decide_usage(lg, b, &op), CD_E_INSUFFICIENT, "more than is available: 402");
+	is_int(ledger_decide_usage(lg, b, &op), CD_E_INSUFFICIENT, "more than is available: 402");
 	is_int(a->balance, 8800, "nothing charged");
 	u.force = 1;
 	op_init(&op, GUARD_USAGE);
 	op.in.usage = &u;
-	is_int(decide_usage(lg, b, &op), CD_OK, "forced: charged past the check");
+	is_int(ledger_decide_usage(lg, b, &op), CD_OK, "forced: charged past the check");
 	ok(a->balance == -200 && b->ngrants == 2 && b->grants[1].g.remaining == -200, "200 onto a new debt row");
 }
 
 /* A member the guard names with no row: which accounts make it one
- * (member_row_due), and that row, as member_create leaves it (no cap of
+ * (ledger_member_row_due), and that row, as ledger_member_create leaves it (no cap of
  * its own, its reserve the holds it had already), capped by the plan. */
 static void test_new_member_row(struct ledger *lg)
 {
 	struct acct a;
 	acct_init(&a, 8, "team", 10000);
 	snprintf(a.kind, sizeof(a.kind), "workspace");
-	is_int(member_row_due(&a), 0, "a workspace whose plan has no member cap: no row made");
+	is_int(ledger_member_row_due(&a), 0, "a workspace whose plan has no member cap: no row made");
 	a.plan_member_cap = 0;
-	is_int(member_row_due(&a), 1, "a plan member cap (even 0): a row made");
+	is_int(ledger_member_row_due(&a), 1, "a plan member cap (even 0): a row made");
 	a.plan_member_cap = 3000;
-	is_int(member_row_due(&a), 1, "a plan member cap of 3000: a row made");
+	is_int(ledger_member_row_due(&a), 1, "a plan member cap of 3000: a row made");
 	snprintf(a.kind, sizeof(a.kind), "user");
-	is_int(member_row_due(&a), 0, "not a workspace: never");
+	is_int(ledger_member_row_due(&a), 0, "not a workspace: never");
 	struct batch *b = batch_made();
 	if (b == NULL) {
 		ok(0, "a batch in memory");
@@ -409,25 +409,25 @@ static void test_new_member_row(struct ledger *lg)
 	struct guard_op op;
 	op_init(&op, GUARD_AUTHORIZE);
 	op.in.authorize = &full;
-	is_int(decide_authorize(lg, b, &op), CD_E_MEMBER_CAP, "the new row is capped at the plan's 3000");
+	is_int(ledger_decide_authorize(lg, b, &op), CD_E_MEMBER_CAP, "the new row is capped at the plan's 3000");
 	ok(op.refusal.available_micros == 1000 && op.refusal.required_micros == 2100,
 	   "its earlier holds count: 1000 left for 2100");
 	op_init(&op, GUARD_AUTHORIZE);
 	op.in.authorize = &small;
-	is_int(decide_authorize(lg, b, &op), CD_OK, "900 fits under it");
+	is_int(ledger_decide_authorize(lg, b, &op), CD_OK, "900 fits under it");
 	ok(m->reserved == 2900 && ba->reserved == 2900 && b->members[0].changed, "reserved on the row, to be written");
 	static const unsigned char hash[32] = {4};
 	struct guard_usage u = {.account = "acme", .member = "alice", .model = "m", .request_id = "new-3",
 				.input_tokens = 10, .output_tokens = 20, .cost_micros = 101, .request_hash = hash};
 	op_init(&op, GUARD_USAGE);
 	op.in.usage = &u;
-	is_int(decide_usage(lg, b, &op), CD_E_MEMBER_CAP, "usage past the plan's cap: 429");
+	is_int(ledger_decide_usage(lg, b, &op), CD_E_MEMBER_CAP, "usage past the plan's cap: 429");
 	u.cost_micros = 100;
 	op_init(&op, GUARD_USAGE);
 	op.in.usage = &u;
-	is_int(decide_usage(lg, b, &op), CD_OK, "usage up to it: charged");
+	is_int(ledger_decide_usage(lg, b, &op), CD_OK, "usage up to it: charged");
 	ok(m->month_spent == 100 && m->reserved == 2900, "counted in the row's month");
-	batch_free(b);
+	ledger_batch_free(b);
 }
 
 int main(void)
@@ -444,7 +444,7 @@ int main(void)
 		test_authorize(&lg, b);
 		test_settle(&lg, b);
 		test_release_usage(&lg, b);
-		batch_free(b);
+		ledger_batch_free(b);
 		test_new_member_row(&lg);
 	}
 	return done_testing();

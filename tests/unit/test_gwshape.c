@@ -1,4 +1,4 @@
-/* test_gwshape.c: unit tests for src/gwshape.c.
+/* test_gwshape.c: unit tests for src/gateway/gwshape.c.
  *
  * Owns the checks of what a gateway request asks and of what is sent on,
  * on bodies shaped as OpenAI's and Anthropic's API references give them:

@@ -1,4 +1,4 @@
-/* test_gwshape_usage.c: unit tests for src/gwshape_usage.c.
+/* test_gwshape_usage.c: unit tests for src/gateway/gwshape_usage.c.
  *
  * Owns the checks of the usage a provider reports, on answers and stream
  * events shaped as OpenAI's and Anthropic's API references give them:

@@ -1,7 +1,17 @@
 #!/bin/sh
-# test_layering.sh: dependencies point one way (STYLE.md). <mysql.h> only in
-# the ledger, <curl/curl.h> only in the Stripe client, no banned calls, no
-# circle of #include "x.h" between modules, and assertions left on.
+# test_layering.sh: the source tree is its layers (docs/architecture.md).
+# Every file of src/ sits in the folder of its layer (src/limits.h alone
+# at the top, every layer's); a file includes headers of its own folder
+# or of a layer below, and calls (read from the objects' symbols: a call,
+# not only an include) only functions of its own folder or below, with no
+# circle between two files; every exported name carries a prefix of its
+# folder; <mysql.h> and SQL in the ledger only, <curl/curl.h> in the
+# Stripe client and the gateway's provider only, <fcgiapp.h> in http's
+# worker and main only; no banned calls; assertions left on.
+#
+# The layers, from the top: http and ctl (the daemon's requests, the
+# command line), then gateway and jobs (the gateway's calls, the
+# background pushes and charges), then ledger, then stripe, then core.
 src="${top_srcdir:-.}/src"
 n=0
 fail=0
@@ -9,11 +19,46 @@ check() {
 	n=$((n + 1))
 	if [ -z "$2" ]; then echo "ok $n - $1"; else echo "not ok $n - $1: $2"; fail=1; fi
 }
-check "mysql.h only in ledger files" "$(grep -l '#include <mysql.h>' "$src"/*.c "$src"/*.h | grep -v '/ledger' | tr '\n' ' ')"
-check "SQL calls only in ledger files" "$(grep -lE 'mysql_(query|stmt_|real_query)' "$src"/*.c | grep -v '/ledger' | tr '\n' ' ')"
-check "curl only in stripe.c and provider.c" "$(grep -l '#include <curl/curl.h>' "$src"/*.c "$src"/*.h | grep -vE '/(stripe|provider).c' | tr '\n' ' ')"
-check "fcgiapp.h only in worker and main" "$(grep -l '#include <fcgiapp.h>' "$src"/*.c | grep -vE '/(worker|main).c' | tr '\n' ' ')"
-check "no banned functions" "$(grep -nE '\b(sprintf|strcpy|strcat|strncpy|strtok|atoi|gmtime|localtime)[[:space:]]*\(' "$src"/*.c "$src"/*.h | grep -vE 'snprintf|vsnprintf|_r[[:space:]]*\(' | head -3 | tr '\n' ' ')"
+# rank FOLDER: the layer's height (two folders of one height never meet).
+rank() {
+	case $1 in
+	core) echo 0 ;; stripe) echo 1 ;; ledger) echo 2 ;; jobs | gateway) echo 3 ;; http | ctl) echo 4 ;; *) echo -1 ;;
+	esac
+}
+# prefixes FOLDER: what its exported names start with.
+prefixes() {
+	case $1 in
+	core) echo "cd_ money_ pricing_ dynbuf_ jsonio_ jw_ timefmt_ urlpath_ log_ keys_ cfg_ metrics_ refusal_" ;;
+	stripe) echo "stripe_ webhook_" ;;
+	ledger) echo "ledger_" ;;
+	jobs) echo "notify_ recharge_" ;;
+	gateway) echo "gateway_ gwcall_ gwshape_ provider_" ;;
+	http) echo "api_ router_ worker_ keycache_ authlimit_ fcgiout_ main" ;;
+	ctl) echo "ctl_ main" ;;
+	esac
+}
+all_c=$(find "$src" -name '*.c' | sort)
+all_ch=$(find "$src" -name '*.[ch]' | sort)
+stray=""
+for f in $all_ch; do
+	rel=${f#"$src"/}
+	case $rel in
+	limits.h) ;;
+	*/*) [ "$(rank "${rel%%/*}")" -ge 0 ] && [ "${rel#*/}" = "$(basename "$rel")" ] || stray="$stray $rel" ;;
+	*) stray="$stray $rel" ;;
+	esac
+done
+check "every source file is in its layer's folder" "$stray"
+# shellcheck disable=SC2086
+check "mysql.h only in src/ledger" "$(grep -l '#include <mysql.h>' $all_ch | grep -v '/src/ledger/' | tr '\n' ' ')"
+# shellcheck disable=SC2086
+check "SQL calls only in src/ledger" "$(grep -lE 'mysql_(query|stmt_|real_query)' $all_c | grep -v '/src/ledger/' | tr '\n' ' ')"
+# shellcheck disable=SC2086
+check "curl only in the Stripe client and the gateway's provider" "$(grep -l '#include <curl/curl.h>' $all_ch | grep -vE '/src/(stripe/stripe|gateway/provider)\.c$' | tr '\n' ' ')"
+# shellcheck disable=SC2086
+check "fcgiapp.h only in http's worker and main" "$(grep -l '#include <fcgiapp.h>' $all_c | grep -vE '/src/http/(worker|main)\.c$' | tr '\n' ' ')"
+# shellcheck disable=SC2086
+check "no banned functions" "$(grep -nE '\b(sprintf|strcpy|strcat|strncpy|strtok|atoi|gmtime|localtime)[[:space:]]*\(' $all_ch | grep -vE 'snprintf|vsnprintf|_r[[:space:]]*\(' | head -3 | tr '\n' ' ')"
 # Every migration is installed (a new sql/NNN_*.sql missing from
 # dist_sql_DATA would be applied by the tests but never by an install).
 missing_sql=""
@@ -25,16 +70,19 @@ check "every sql/*.sql is in dist_sql_DATA" "$missing_sql"
 # made from data: statements are constant, values go in as parameters (or
 # as one JSON parameter of a procedure). Migrations (creditctl's, from
 # sql/*.sql) are the one place text is sent, one statement at a time.
-check "no multi-statement connections" "$(grep -n 'CLIENT_MULTI_STATEMENTS' "$src"/*.c | head -3 | tr '\n' ' ')"
-check "no escaped SQL text" "$(grep -nE 'mysql_(real_)?escape_string' "$src"/*.c | head -3 | tr '\n' ' ')"
-check "text queries only where the text is constant (migrations, session set-up, savepoints)" "$(grep -lE 'mysql_(real_)?query' "$src"/*.c | grep -vE '/ledger(_admin|_tx|_writer)?\.c' | tr '\n' ' ')"
+# shellcheck disable=SC2086
+check "no multi-statement connections" "$(grep -n 'CLIENT_MULTI_STATEMENTS' $all_c | head -3 | tr '\n' ' ')"
+# shellcheck disable=SC2086
+check "no escaped SQL text" "$(grep -nE 'mysql_(real_)?escape_string' $all_c | head -3 | tr '\n' ' ')"
+# shellcheck disable=SC2086
+check "text queries only where the text is constant (migrations, session set-up, savepoints)" "$(grep -lE 'mysql_(real_)?query' $all_c | grep -vE '/src/ledger/ledger(_admin|_tx|_writer)?\.c$' | tr '\n' ' ')"
 # Every distinct statement may end up prepared on one connection: their
 # number stays well under the cache (src/limits.h LIMIT_DB_STATEMENTS).
-stmts=$(cat "$src"/ledger*.c | grep -cE '(static )?const char [A-Za-z_0-9]+\[\] =[[:space:]]*$|(static )?const char [A-Za-z_0-9]+\[\] = "(SELECT|INSERT|UPDATE|DELETE|CALL|REPLACE|SET|START|COMMIT)')
+stmts=$(cat "$src"/ledger/ledger*.c | grep -cE '(static )?const char [A-Za-z_0-9]+\[\] =[[:space:]]*$|(static )?const char [A-Za-z_0-9]+\[\] = "(SELECT|INSERT|UPDATE|DELETE|CALL|REPLACE|SET|START|COMMIT)')
 cap=$(sed -n 's/^#define LIMIT_DB_STATEMENTS \([0-9]*\).*/\1/p' "$src/limits.h")
 [ "$((stmts * 2))" -le "$cap" ] && too_many="" || too_many="$stmts statements, cache $cap"
 check "the prepared statement cache holds twice the ledger's statements" "$too_many"
-check "no float in money code" "$(grep -nE '\b(float|double)\b' "$src"/pricing.c "$src"/ledger*.c | head -3 | tr '\n' ' ')"
+check "no float in money code" "$(grep -nE '\b(float|double)\b' "$src"/core/pricing.c "$src"/core/money.c "$src"/ledger/*.c | head -3 | tr '\n' ' ')"
 # Assertions guard the money (ledger_decide.c, ledger_batch.c, the
 # combiner): every build the tests use keeps them on. NDEBUG is defined by
 # no build file, nor in the flags this tree was configured with (the
@@ -47,6 +95,73 @@ if [ -f Makefile ]; then
 fi
 check "assertions on: NDEBUG is not in the build flags" "$ndebug"
 
+
+# Includes go down: a header named by a file is its own folder's, or a
+# lower layer's (limits.h is every layer's).
+folder_of_header() {
+	if [ "$1" = limits.h ]; then echo core; return; fi
+	h=$(find "$src" -name "$1" | head -1)
+	[ -n "$h" ] && basename "$(dirname "$h")"
+}
+up_includes=""
+for f in $all_ch; do
+	from=$(basename "$(dirname "$f")")
+	[ "$f" = "$src/limits.h" ] && continue
+	for h in $(sed -n 's/^#include "\([^"]*\.h\)".*/\1/p' "$f"); do
+		to=$(folder_of_header "$h")
+		[ -z "$to" ] && continue
+		if [ "$to" != "$from" ] && [ "$(rank "$to")" -ge "$(rank "$from")" ]; then
+			up_includes="$up_includes ${f#"$src"/}->$h"
+		fi
+	done
+done
+check "includes go down the layers" "$(echo "$up_includes" | cut -c1-300)"
+
+# Calls go down, and no two files call each other round a circle: every
+# undefined symbol of an object, defined by another object of the tree,
+# is an edge between their source files. Objects are the build's (make
+# check runs after make).
+objs=$(find src -name '*.o' 2>/dev/null | sort)
+if [ -z "$objs" ]; then
+	check "the calls between files are read from the build's objects" "no object under src/: build first"
+else
+	# shellcheck disable=SC2086
+	calls=$(for o in $objs; do nm -P "$o" | awk -v o="$o" '{print o, $1, $2}'; done | awk '
+		function folder(o) { n = split(o, p, "/"); return p[n - 1] }
+		function unit(o) { n = split(o, p, "/"); u = p[n]; sub(/\.o$/, "", u); sub(/^creditctl-/, "", u); return folder(o) "/" u }
+		$3 ~ /^[TDBRC]$/ { def[$2] = unit($1) }
+		$3 == "U" { use[++nu] = unit($1) " " $2 }
+		END { for (i = 1; i <= nu; i++) { split(use[i], p, " "); if ((p[2] in def) && def[p[2]] != p[1]) print p[1], def[p[2]], p[2] } }' | sort -u)
+	up_calls=$(echo "$calls" | while read -r from to name; do
+		[ -z "$from" ] && continue
+		ff=${from%%/*}
+		tf=${to%%/*}
+		if [ "$ff" != "$tf" ] && [ "$(rank "$tf")" -ge "$(rank "$ff")" ]; then echo "$from->$to($name)"; fi
+	done | head -5 | tr '\n' ' ')
+	check "calls go down the layers" "$up_calls"
+	circles=$(echo "$calls" | awk '$1 != "" { e[$1 " " $2] = 1; succ[$1] = succ[$1] " " $2 }
+		function visit(v,   ns, k, i, w, path) {
+			state[v] = 1; stack[++depth] = v; at[v] = depth
+			k = split(succ[v], ns, " ")
+			for (i = 1; i <= k; i++) {
+				w = ns[i]
+				if (state[w] == 1) { path = w; for (j = at[w] + 1; j <= depth; j++) path = path " -> " stack[j]; print path " -> " w }
+				else if (state[w] == 0) visit(w)
+			}
+			depth--; state[v] = 2
+		}
+		END { for (v in succ) if (state[v] == 0) visit(v) }' | sort -u | head -3 | tr '\n' ';')
+	check "no circle of calls between files" "$circles"
+	unprefixed=$(for o in $objs; do
+		f=$(basename "$(dirname "$o")")
+		nm -P --defined-only -g "$o" | awk -v f="$f" -v pre="$(prefixes "$f")" '
+			$2 ~ /^[TDBRC]$/ { n = split(pre, p, " "); ok = 0
+				for (i = 1; i <= n; i++) if (index($1, p[i]) == 1) ok = 1
+				if (!ok) print f ": " $1 }'
+	done | sort -u | head -8 | tr '\n' ' ')
+	check "every exported name carries its folder's prefix" "$unprefixed"
+fi
+
 # Include cycles. A module is a file's stem (router.c and router.h are
 # "router"), or the part of the stem before its first '_' when that part is
 # a module of its own: api_*.c (which implement api.h) are "api", and
@@ -56,8 +171,9 @@ check "assertions on: NDEBUG is not in the build flags" "$ndebug"
 # src/ is an edge between modules; a depth-first walk reports each edge
 # that leads back onto the current path as "a -> b -> a".
 include_cycles() {
-	stems=$(cd "$src" && ls ./*.c ./*.h | sed 's|^\./||; s/\.[ch]$//' | sort -u | tr '\n' ' ')
-	grep -H '^#include "[^"]*\.h"' "$src"/*.c "$src"/*.h | awk -v stems="$stems" '
+	stems=$(for f in $all_ch; do basename "$f"; done | sed 's/\.[ch]$//' | sort -u | tr '\n' ' ')
+	# shellcheck disable=SC2086
+	grep -H '^#include "[^"]*\.h"' $all_ch | awk -v stems="$stems" '
 	function module(stem,   prefix) {
 		prefix = stem
 		sub(/_.*/, "", prefix)

@@ -1,4 +1,4 @@
-/* test_stripe.c: unit tests for src/stripe.c, the Stripe HTTP client.
+/* test_stripe.c: unit tests for src/stripe/stripe.c, the Stripe HTTP client.
  *
  * Owns the checks of the form encoder (nested brackets, reserved bytes,
  * UTF-8, the 64 KiB cap and its stickiness), of the api-base policy (https

@@ -1,4 +1,4 @@
-/* test_webhook.c: unit tests for src/webhook.c.
+/* test_webhook.c: unit tests for src/stripe/webhook.c.
  *
  * Owns the checks of the Stripe-Signature verifier (round trips, several
  * v1 and several secrets, the timestamp window both ways, tampering, every

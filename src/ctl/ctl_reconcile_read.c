@@ -1,0 +1,373 @@
+/* ctl_reconcile_read.c: the providers' usage reports (see
+ * ctl_reconcile_read.h). Every number is checked to be a whole count of
+ * 0 or more and every day a UTC day's first second; the first thing wrong
+ * is named by file and line (CSV) or by its path in the page (JSON). */
+#include "ctl_reconcile_read.h"
+#include "dynbuf.h"
+#include "timefmt.h"
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int ctl_recon_parse_day(const char *s, int64_t *day)
+{
+	int64_t t;
+	if (strlen(s) != 10 || timefmt_parse(s, &t) != 0 || t % TIMEFMT_SECONDS_PER_DAY != 0)
+		return -1;
+	*day = t;
+	return 0;
+}
+
+static struct recon_bucket *bucket_next(struct recon_buckets *b, const char *path)
+{
+	if (b->n == LIMIT_RECONCILE_ROWS) {
+		fprintf(stderr, "creditctl: %s: more than %d day × model buckets in all; reconcile a shorter period\n",
+			path, LIMIT_RECONCILE_ROWS);
+		return NULL;
+	}
+	if (b->n == b->cap) {
+		size_t cap = b->cap ? 2 * b->cap : 256;
+		struct recon_bucket *bigger = realloc(b->v, cap * sizeof(*bigger));
+		if (bigger == NULL) {
+			fprintf(stderr, "creditctl: %s: out of memory\n", path);
+			return NULL;
+		}
+		b->v = bigger;
+		b->cap = cap;
+	}
+	memset(&b->v[b->n], 0, sizeof(b->v[0]));
+	b->v[b->n].path = path;
+	return &b->v[b->n];
+}
+
+static int model_ok(const char *m)
+{
+	size_t len = m != NULL ? strlen(m) : 0;
+	return len >= 1 && len <= LIMIT_PROVIDER_MODEL_BYTES && strpbrk(m, ",\"\r\n") == NULL;
+}
+
+/* ---- JSON pages ---- */
+
+/* A count at key of obj (path names it for the error): 0 or -1. A missing
+ * key is 0 only when optional. */
+static int json_count(const char *file, const char *where, json_t *obj, const char *key, int optional, int64_t *out)
+{
+	json_t *v = json_object_get(obj, key);
+	if (v == NULL && optional) {
+		*out = 0;
+		return 0;
+	}
+	if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > LIMIT_RECONCILE_COUNT_MAX) {
+		fprintf(stderr, "creditctl: %s: %s.%s: %s\n", file, where, key,
+			v == NULL ? "missing" : "not a whole number from 0 to 10^15");
+		return -1;
+	}
+	*out = (int64_t)json_integer_value(v);
+	return 0;
+}
+
+static int openai_result(const char *file, const char *where, json_t *r, struct recon_bucket *k)
+{
+	if (json_count(file, where, r, "input_tokens", 0, &k->input_tokens) != 0 ||
+	    json_count(file, where, r, "input_cached_tokens", 0, &k->cached_input_tokens) != 0 ||
+	    json_count(file, where, r, "output_tokens", 0, &k->output_tokens) != 0 ||
+	    json_count(file, where, r, "num_model_requests", 0, &k->requests) != 0)
+		return -1;
+	k->has_requests = 1;
+	if (k->cached_input_tokens > k->input_tokens) {
+		fprintf(stderr, "creditctl: %s: %s.input_cached_tokens: above input_tokens (which counts them)\n", file,
+			where);
+		return -1;
+	}
+	return 0;
+}
+
+static int anthropic_result(const char *file, const char *where, json_t *r, struct recon_bucket *k)
+{
+	int64_t uncached, read, c1h = 0, c5m = 0;
+	json_t *cc = json_object_get(r, "cache_creation");
+	char sub[128];
+	snprintf(sub, sizeof(sub), "%s.cache_creation", where);
+	if (json_count(file, where, r, "uncached_input_tokens", 0, &uncached) != 0 ||
+	    json_count(file, where, r, "cache_read_input_tokens", 0, &read) != 0 ||
+	    json_count(file, where, r, "output_tokens", 0, &k->output_tokens) != 0)
+		return -1;
+	if (cc != NULL && !json_is_null(cc) &&
+	    (!json_is_object(cc) || json_count(file, sub, cc, "ephemeral_1h_input_tokens", 1, &c1h) != 0 ||
+	     json_count(file, sub, cc, "ephemeral_5m_input_tokens", 1, &c5m) != 0)) {
+		if (!json_is_object(cc))
+			fprintf(stderr, "creditctl: %s: %s: not an object\n", file, sub);
+		return -1;
+	}
+	if (uncached > INT64_MAX / 4 || read > INT64_MAX / 4 || c1h > INT64_MAX / 4 || c5m > INT64_MAX / 4) {
+		fprintf(stderr, "creditctl: %s: %s: token counts too large\n", file, where);
+		return -1;
+	}
+	/* Writing the cache is input too, priced at the cache-write price
+	 * (DESIGN §12). */
+	k->input_tokens = uncached + read + c1h + c5m;
+	k->cached_input_tokens = read;
+	k->cache_write_input_tokens = c1h + c5m;
+	return 0;
+}
+
+/* The bucket's day: OpenAI's start_time in unix seconds, Anthropic's
+ * starting_at in RFC 3339; either must start a UTC day (bucket_width=1d). */
+static int bucket_day(const char *file, size_t i, json_t *bucket, enum recon_format f, int64_t *day)
+{
+	const char *key = f == RECON_OPENAI ? "start_time" : "starting_at";
+	json_t *v = json_object_get(bucket, key);
+	int64_t t = -1;
+	if (f == RECON_OPENAI && json_is_integer(v))
+		t = (int64_t)json_integer_value(v);
+	else if (f == RECON_ANTHROPIC && json_is_string(v) && timefmt_parse(json_string_value(v), &t) != 0)
+		t = -1;
+	if (t < 0 || t % TIMEFMT_SECONDS_PER_DAY != 0) {
+		fprintf(stderr, "creditctl: %s: data[%zu].%s: %s\n", file, i, key,
+			v == NULL ? "missing" : t < 0 ? (f == RECON_OPENAI ? "not unix seconds" : "not an RFC 3339 time")
+						      : "not the start of a UTC day (fetch with bucket_width=1d)");
+		return -1;
+	}
+	*day = t;
+	return 0;
+}
+
+static int read_bucket(const char *file, size_t i, json_t *bucket, enum recon_format f, struct recon_buckets *b)
+{
+	int64_t day;
+	if (!json_is_object(bucket)) {
+		fprintf(stderr, "creditctl: %s: data[%zu]: not an object\n", file, i);
+		return -1;
+	}
+	if (bucket_day(file, i, bucket, f, &day) != 0)
+		return -1;
+	json_t *results = json_object_get(bucket, "results"), *r;
+	if (!json_is_array(results)) {
+		fprintf(stderr, "creditctl: %s: data[%zu].results: %s\n", file, i, results == NULL ? "missing" : "not a list");
+		return -1;
+	}
+	size_t j;
+	json_array_foreach(results, j, r) {
+		char where[64];
+		snprintf(where, sizeof(where), "data[%zu].results[%zu]", i, j);
+		const char *model = json_string_value(json_object_get(r, "model"));
+		if (!json_is_object(r) || !model_ok(model)) {
+			fprintf(stderr, "creditctl: %s: %s.model: %s\n", file, where,
+				!json_is_object(r) ? "no result object" : "missing or not a model name (fetch with group_by=model)");
+			return -1;
+		}
+		struct recon_bucket *k = bucket_next(b, file);
+		if (k == NULL)
+			return -1;
+		k->day = day;
+		snprintf(k->model, sizeof(k->model), "%s", model);
+		if ((f == RECON_OPENAI ? openai_result(file, where, r, k) : anthropic_result(file, where, r, k)) != 0)
+			return -1;
+		b->n++;
+	}
+	return 0;
+}
+
+/* A page: {"data": [bucket...], "has_more", "next_page"}. The format is
+ * guessed from the first bucket's day field when not given. */
+static int read_page(const char *file, const char *text, enum recon_format f, struct recon_buckets *b)
+{
+	json_error_t je;
+	json_t *root = json_loads(text, 0, &je), *data = json_object_get(root, "data"), *bucket;
+	int rc = -1;
+	if (root == NULL)
+		fprintf(stderr, "creditctl: %s:%d: not JSON: %s\n", file, je.line, je.text);
+	else if (!json_is_array(data))
+		fprintf(stderr, "creditctl: %s: data: %s\n", file, data == NULL ? "missing (not a usage report page)" : "not a list");
+	else
+		rc = 0;
+	json_t *first = rc == 0 ? json_array_get(data, 0) : NULL;
+	if (rc == 0 && f == RECON_GUESS && first != NULL) {
+		f = json_object_get(first, "start_time") != NULL ? RECON_OPENAI
+		    : json_object_get(first, "starting_at") != NULL ? RECON_ANTHROPIC : RECON_GUESS;
+		if (f == RECON_GUESS) {
+			fprintf(stderr, "creditctl: %s: data[0]: neither start_time (OpenAI) nor starting_at (Anthropic)\n", file);
+			rc = -1;
+		}
+	}
+	size_t i;
+	if (rc == 0)
+		json_array_foreach(data, i, bucket)
+			if (read_bucket(file, i, bucket, f, b) != 0) {
+				rc = -1;
+				break;
+			}
+	json_decref(root);
+	return rc;
+}
+
+/* ---- CSV ---- */
+
+static int csv_count(const char *file, int line, const char *name, const char *s, int64_t *out)
+{
+	char *end;
+	errno = 0;
+	long long v = s != NULL ? strtoll(s, &end, 10) : -1;
+	if (s == NULL || *s == '\0' || *end != '\0' || errno != 0 || v < 0 || v > LIMIT_RECONCILE_COUNT_MAX ||
+	    *s == '+' || *s == '-' || *s == ' ') {
+		fprintf(stderr, "creditctl: %s:%d: %s: %s\n", file, line, name,
+			s == NULL ? "missing" : "not a whole number from 0 to 10^15");
+		return -1;
+	}
+	*out = (int64_t)v;
+	return 0;
+}
+
+/* Splits a line at commas into at most max fields (in place). */
+static int csv_split(char *line, char **f, int max)
+{
+	int n = 0;
+	line[strcspn(line, "\r\n")] = '\0';
+	for (char *p = line; n < max;) {
+		f[n++] = p;
+		p = strchr(p, ',');
+		if (p == NULL)
+			break;
+		*p++ = '\0';
+	}
+	return n;
+}
+
+/* date,model,input_tokens,cached_input_tokens,output_tokens
+ * [,requests[,cache_write_input_tokens]]: input counts cached and
+ * cache-write tokens, as the providers' reports do. */
+static int csv_line(const char *file, int lineno, char *line, struct recon_buckets *b)
+{
+	static const char *const names[] = {"date", "model", "input_tokens", "cached_input_tokens", "output_tokens",
+					    "requests", "cache_write_input_tokens"};
+	char *f[8];
+	int n = csv_split(line, f, 8);
+	if (n < 5 || n > 7) {
+		fprintf(stderr, "creditctl: %s:%d: %d fields; date,model,input_tokens,cached_input_tokens,output_tokens"
+			"[,requests[,cache_write_input_tokens]]\n", file, lineno, n);
+		return -1;
+	}
+	struct recon_bucket *k = bucket_next(b, file);
+	if (k == NULL)
+		return -1;
+	if (ctl_recon_parse_day(f[0], &k->day) != 0) {
+		fprintf(stderr, "creditctl: %s:%d: %s: not a date YYYY-MM-DD\n", file, lineno, names[0]);
+		return -1;
+	}
+	if (!model_ok(f[1])) {
+		fprintf(stderr, "creditctl: %s:%d: %s: not a model name\n", file, lineno, names[1]);
+		return -1;
+	}
+	snprintf(k->model, sizeof(k->model), "%s", f[1]);
+	if (csv_count(file, lineno, names[2], f[2], &k->input_tokens) != 0 ||
+	    csv_count(file, lineno, names[3], f[3], &k->cached_input_tokens) != 0 ||
+	    csv_count(file, lineno, names[4], f[4], &k->output_tokens) != 0 ||
+	    (n >= 6 && csv_count(file, lineno, names[5], f[5], &k->requests) != 0) ||
+	    (n == 7 && csv_count(file, lineno, names[6], f[6], &k->cache_write_input_tokens) != 0))
+		return -1;
+	k->has_requests = n >= 6;
+	if (k->cached_input_tokens > k->input_tokens) {
+		fprintf(stderr, "creditctl: %s:%d: cached_input_tokens: above input_tokens (which counts them)\n", file, lineno);
+		return -1;
+	}
+	if (k->cache_write_input_tokens > k->input_tokens - k->cached_input_tokens) {
+		fprintf(stderr, "creditctl: %s:%d: cache_write_input_tokens: above input_tokens less cached_input_tokens "
+			"(input_tokens counts both)\n", file, lineno);
+		return -1;
+	}
+	b->n++;
+	return 0;
+}
+
+static int read_csv(const char *file, char *text, struct recon_buckets *b)
+{
+	int lineno = 0;
+	for (char *line = text, *next; line != NULL && *line != '\0'; line = next) {
+		next = strchr(line, '\n');
+		if (next != NULL)
+			*next++ = '\0';
+		lineno++;
+		if (strlen(line) > LIMIT_RECONCILE_LINE_BYTES) {
+			fprintf(stderr, "creditctl: %s:%d: longer than %d bytes\n", file, lineno, LIMIT_RECONCILE_LINE_BYTES);
+			return -1;
+		}
+		if (line[strspn(line, " \t\r")] == '\0' || line[0] == '#' || (lineno == 1 && strncmp(line, "date,", 5) == 0))
+			continue;
+		if (csv_line(file, lineno, line, b) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+static char *slurp(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	if (f == NULL) {
+		fprintf(stderr, "creditctl: cannot open %s: %s\n", path, strerror(errno));
+		return NULL;
+	}
+	struct dynbuf text;
+	char chunk[8192];
+	size_t got;
+	dynbuf_init(&text, LIMIT_RECONCILE_FILE_BYTES);
+	while ((got = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		if (dynbuf_add(&text, chunk, got) != 0)
+			break;	/* past the cap: no need to read the rest (or forever) */
+	int bad = ferror(f);
+	fclose(f);
+	char *all = text.failed || bad ? NULL : dynbuf_take(&text);
+	dynbuf_free(&text);
+	if (all == NULL && (bad || text.failed))
+		fprintf(stderr, "creditctl: %s: unreadable or larger than %d bytes\n", path, LIMIT_RECONCILE_FILE_BYTES);
+	else if (all == NULL)
+		all = calloc(1, 1);	/* an empty file: no buckets */
+	return all;
+}
+
+int ctl_recon_read_file(const char *path, enum recon_format format, struct recon_buckets *b)
+{
+	char *text = slurp(path);
+	if (text == NULL)
+		return -1;
+	const char *first = text + strspn(text, " \t\r\n");
+	int rc;
+	if (format == RECON_CSV || (format == RECON_GUESS && *first != '{'))
+		rc = read_csv(path, text, b);
+	else
+		rc = read_page(path, text, format, b);
+	free(text);
+	return rc;
+}
+
+static int bucket_cmp(const void *a, const void *b)
+{
+	const struct recon_bucket *x = a, *y = b;
+	if (x->day != y->day)
+		return x->day < y->day ? -1 : 1;
+	return strcmp(x->model, y->model);
+}
+
+int ctl_recon_check_duplicates(struct recon_buckets *b)
+{
+	if (b->n > 1)
+		qsort(b->v, b->n, sizeof(b->v[0]), bucket_cmp);
+	for (size_t i = 1; i < b->n; i++)
+		if (bucket_cmp(&b->v[i - 1], &b->v[i]) == 0) {
+			char day[TIMEFMT_LEN];
+			timefmt_rfc3339(b->v[i].day, day);
+			day[10] = '\0';
+			fprintf(stderr, "creditctl: %s: %s %s is also in %s: a day × model is given once\n", b->v[i].path,
+				day, b->v[i].model, b->v[i - 1].path);
+			return -1;
+		}
+	return 0;
+}
+
+void ctl_recon_buckets_free(struct recon_buckets *b)
+{
+	free(b->v);
+	b->v = NULL;
+	b->n = b->cap = 0;
+}

@@ -1,0 +1,794 @@
+/* ledger.c: the ledger's connection, its prepared-statement cache, the
+ * transaction runner with bounded retries and idempotent writes (API keys
+ * are ledger_keys.c's).
+ *
+ * Every statement creditd sends goes through ledger_db_exec here, so the round
+ * trip counter is exact. The connection runs with autocommit off and READ
+ * COMMITTED: a transaction starts with the first statement (no BEGIN round
+ * trip), and every read that a write depends on is a locking read. */
+#include "ledger_int.h"
+#include "keys.h"
+#include "log.h"
+#include "noderoute.h"
+#include "refusal.h"
+#include "timefmt.h"
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <mysqld_error.h>
+#include <errmsg.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+int ledger_global_init(void)
+{
+	return mysql_library_init(0, NULL, NULL) == 0 ? 0 : -1;
+}
+
+static pthread_once_t nodes_once = PTHREAD_ONCE_INIT;
+static const struct cfg *nodes_cfg;
+
+static void nodes_init(void)
+{
+	const char *names[LIMIT_DB_NODES] = {NULL};
+	for (int i = 0; i < nodes_cfg->db_node_count && i < LIMIT_DB_NODES; i++)
+		names[i] = nodes_cfg->db_node[i].name;
+	ledger_noderoute_init(nodes_cfg->db_node_count, nodes_cfg->db_node_count > 0 ? names : NULL);
+}
+
+struct ledger *ledger_new(const struct cfg *cfg)
+{
+	/* The routing knows the nodes before the first ledger (every
+	 * ledger of a process shares one config). */
+	nodes_cfg = cfg;
+	pthread_once(&nodes_once, nodes_init);
+	struct ledger *lg = calloc(1, sizeof(*lg));
+	int nodes = cfg->db_node_count > 0 ? cfg->db_node_count : 1;
+	if (lg == NULL)
+		return NULL;
+	lg->conns = calloc((size_t)nodes, sizeof(*lg->conns));
+	if (lg->conns == NULL) {
+		free(lg);
+		return NULL;
+	}
+	lg->cfg = cfg;
+	lg->c = &lg->conns[0];
+	return lg;
+}
+
+static void stmts_clear(struct ledger *lg)
+{
+	for (int i = 0; i < lg->c->nstmts; i++) {
+		struct dbstmt *s = &lg->c->stmts[i];
+		for (unsigned int c = 0; c < s->ncols; c++)
+			free(s->buf[c]);
+		free(s->buf);
+		free(s->res);
+		free(s->len);
+		free(s->isnull);
+		free(s->error);
+		if (s->st != NULL)
+			mysql_stmt_close(s->st);
+		memset(s, 0, sizeof(*s));
+	}
+	lg->c->nstmts = 0;
+}
+
+static void disconnect(struct ledger *lg)
+{
+	stmts_clear(lg);
+	if (lg->c->db != NULL)
+		mysql_close(lg->c->db);
+	lg->c->db = NULL;
+	lg->c->connected = 0;
+	lg->in_tx = 0;
+}
+
+void ledger_free(struct ledger *lg)
+{
+	if (lg == NULL)
+		return;
+	for (int i = 0; i < (lg->cfg->db_node_count > 0 ? lg->cfg->db_node_count : 1); i++) {
+		lg->c = &lg->conns[i];
+		disconnect(lg);
+	}
+	free(lg->conns);
+	free(lg);
+	mysql_thread_end();
+}
+
+static const char *nonempty(const char *s)
+{
+	return s != NULL && s[0] != '\0' ? s : NULL;
+}
+
+/* Nodes already warned of a single applier thread, once a process. */
+static atomic_int single_applier_warned[LIMIT_DB_NODES];
+
+/* One applier thread (wsrep_slave_threads = 1, MariaDB's default) can
+ * stall a node's writes of a row for as long as both instances write it
+ * through two nodes: the applier waits for a row lock that a local
+ * transaction holds while that transaction waits, in its certification,
+ * for a write set queued behind the applier. Seen here for 50 s at a
+ * time; with 4 appliers none (docs/scale-out.md). Worth a warning, once. */
+static void warn_single_applier(const struct ledger *lg, const char *threads)
+{
+	if (threads == NULL || strcmp(threads, "1") != 0 || lg->node < 0 || lg->node >= LIMIT_DB_NODES)
+		return;
+	if (atomic_exchange(&single_applier_warned[lg->node], 1) == 0)
+		log_warn("database node %s: wsrep_slave_threads = 1: a row written through two nodes can stall "
+			 "its writes for the lock wait; set it to 4 or more (docs/scale-out.md)",
+			 lg->cfg->db_node[lg->node].name);
+}
+
+/* Is the server a Galera node (wsrep_on)? Asked once per connection:
+ * 1, 0, or -1 when the question failed (the connection is not used). A
+ * node's applier threads are looked at in the same round trip. */
+static int wsrep_on(const struct ledger *lg, MYSQL *db)
+{
+	int on = 0;
+	if (mysql_query(db, "SELECT @@wsrep_on, @@wsrep_slave_threads") != 0)
+		return mysql_errno(db) == ER_UNKNOWN_SYSTEM_VARIABLE ? 0 : -1;	/* 0: built without Galera */
+	MYSQL_RES *res = mysql_store_result(db);
+	if (res == NULL)
+		return -1;
+	MYSQL_ROW row = mysql_fetch_row(res);
+	on = row != NULL && row[0] != NULL && strcmp(row[0], "1") == 0;
+	if (on)
+		warn_single_applier(lg, row[1]);
+	mysql_free_result(res);
+	return on;
+}
+
+enum cd_err ledger_db_ensure(struct ledger *lg)
+{
+	const struct cfg *c = lg->cfg;
+	char init[192];
+	if (lg->c->connected)
+		return CD_OK;
+	disconnect(lg);
+	lg->c->db = mysql_init(NULL);
+	if (lg->c->db == NULL)
+		return CD_E_UNAVAILABLE;
+	unsigned int timeout = (unsigned int)(lg->probe ? c->db_health_timeout_seconds : c->db_connect_timeout_seconds);
+	unsigned int read_timeout = (unsigned int)(lg->probe ? c->db_health_timeout_seconds : c->db_read_timeout_seconds);
+	unsigned int write_timeout = (unsigned int)(lg->probe ? c->db_health_timeout_seconds : c->db_write_timeout_seconds);
+	/* A lock wait must end (1205, retried) before the read timeout cuts
+	 * the connection, which would turn a busy row into a 503. */
+	unsigned int lock_wait = read_timeout > LIMIT_DB_LOCK_WAIT_SECONDS + 1 ? LIMIT_DB_LOCK_WAIT_SECONDS
+		: read_timeout > 1 ? read_timeout - 1 : 1;
+	snprintf(init, sizeof(init), "SET SESSION tx_isolation = 'READ-COMMITTED', time_zone = '+00:00', "
+		 "innodb_lock_wait_timeout = %u, autocommit = 0", lock_wait);
+	my_bool off = 0;
+	mysql_options(lg->c->db, MYSQL_OPT_CONNECT_TIMEOUT, &timeout);
+	mysql_options(lg->c->db, MYSQL_OPT_READ_TIMEOUT, &read_timeout);
+	mysql_options(lg->c->db, MYSQL_OPT_WRITE_TIMEOUT, &write_timeout);
+	mysql_options(lg->c->db, MYSQL_OPT_RECONNECT, &off);
+	mysql_options(lg->c->db, MYSQL_SET_CHARSET_NAME, "utf8mb4");
+	const struct cfg_node *n = &c->db_node[lg->node];
+	/* One statement per query, always: no SQL text carries several. */
+	if (mysql_real_connect(lg->c->db, n->host, c->db_user, nonempty(c->db_password), c->db_name,
+			       (unsigned int)n->port, c->db_nodes[0] == '\0' ? nonempty(c->db_socket) : NULL,
+			       CLIENT_FOUND_ROWS) == NULL) {
+		snprintf(lg->errmsg, sizeof(lg->errmsg), "cannot connect to MariaDB%s%s: %s",
+			 c->db_node_count > 1 ? " node " : "", c->db_node_count > 1 ? n->name : "", mysql_error(lg->c->db));
+		lg->connect_errno = (int)mysql_errno(lg->c->db);
+		disconnect(lg);
+		return CD_E_UNAVAILABLE;
+	}
+	if (mysql_query(lg->c->db, init) != 0) {
+		snprintf(lg->errmsg, sizeof(lg->errmsg), "session setup failed: %s", mysql_error(lg->c->db));
+		disconnect(lg);
+		return CD_E_UNAVAILABLE;
+	}
+	lg->c->galera = wsrep_on(lg, lg->c->db);
+	if (lg->c->galera < 0) {
+		snprintf(lg->errmsg, sizeof(lg->errmsg), "session setup failed: %s", mysql_error(lg->c->db));
+		disconnect(lg);
+		return CD_E_UNAVAILABLE;
+	}
+	lg->c->sync_wait = 0;
+	lg->c->connected = 1;
+	lg->c->epoch = ledger_noderoute_epoch(lg->node);
+	return CD_OK;
+}
+
+int ledger_db_galera(const struct ledger *lg)
+{
+	return lg->c->galera;
+}
+
+int ledger_db_node_count(const struct ledger *lg)
+{
+	return lg->cfg->db_node_count > 1 ? lg->cfg->db_node_count : 1;
+}
+
+
+/* Makes node the connection in use, dropping a connection made before
+ * the node last went down (its server is gone). Between transactions. */
+void ledger_db_use_node(struct ledger *lg, int node)
+{
+	if (node != lg->node && lg->in_tx && lg->c->connected && ledger_db_end_tx(lg, 0) != 0)
+		disconnect(lg);		/* never leave a transaction open behind */
+	lg->node = node;
+	lg->c = &lg->conns[node];
+	if (lg->c->connected && lg->c->epoch != ledger_noderoute_epoch(node))
+		disconnect(lg);
+}
+
+void ledger_route(struct ledger *lg, const char *account)
+{
+	lg->routed = account != NULL;
+	snprintf(lg->route, sizeof(lg->route), "%s", account != NULL ? account : "");
+}
+
+static int retryable(int e)
+{
+	return e == ER_LOCK_DEADLOCK || e == ER_LOCK_WAIT_TIMEOUT || e == ER_CHECKREAD ||
+	       e == 1180 /* commit failed (Galera) */ || e == 1047 /* WSREP not ready */;
+}
+
+static int conn_lost(int e)
+{
+	return e == CR_SERVER_GONE_ERROR || e == CR_SERVER_LOST || e == CR_CONNECTION_ERROR ||
+	       e == CR_CONN_HOST_ERROR || e == 1927 /* connection killed */ || e == ER_SERVER_SHUTDOWN;
+}
+
+enum cd_err ledger_db_err(struct ledger *lg, int dberr, const char *what)
+{
+	if (retryable(dberr))
+		return CD_E_RETRY;
+	if (conn_lost(dberr)) {
+		log_warn("database connection lost during %s (%d)", what, dberr);
+		/* Of several nodes, one lost connection (an idle one cut by a
+		 * timeout, say) says nothing of the node: the next attempt
+		 * connects again, and only a node that cannot be reached then
+		 * leaves the routing (ledger_tx_next). */
+		disconnect(lg);
+		return CD_E_UNAVAILABLE;
+	}
+	snprintf(lg->errmsg, sizeof(lg->errmsg), "%s: MariaDB error %d: %s", what, dberr,
+		 lg->c->db != NULL ? mysql_error(lg->c->db) : "no connection");
+	log_error("%s", lg->errmsg);
+	return CD_E_INTERNAL;
+}
+
+static int bind_results(struct dbstmt *s)
+{
+	MYSQL_RES *meta = mysql_stmt_result_metadata(s->st);
+	if (meta == NULL)
+		return 0;
+	s->ncols = mysql_num_fields(meta);
+	MYSQL_FIELD *fields = mysql_fetch_fields(meta);
+	s->res = calloc(s->ncols, sizeof(MYSQL_BIND));
+	s->buf = calloc(s->ncols, sizeof(char *));
+	s->len = calloc(s->ncols, sizeof(unsigned long));
+	s->isnull = calloc(s->ncols, sizeof(my_bool));
+	s->error = calloc(s->ncols, sizeof(my_bool));
+	int rc = s->res && s->buf && s->len && s->isnull && s->error ? 0 : -1;
+	for (unsigned int i = 0; rc == 0 && i < s->ncols; i++) {
+		unsigned long size = fields[i].length + 2;
+		if (size < 32)
+			size = 32;
+		if (size > DB_COL_MAX_BYTES)
+			size = DB_COL_MAX_BYTES;
+		s->buf[i] = malloc(size);
+		if (s->buf[i] == NULL) {
+			rc = -1;
+			break;
+		}
+		s->res[i].buffer_type = MYSQL_TYPE_STRING;
+		s->res[i].buffer = s->buf[i];
+		s->res[i].buffer_length = size - 1;
+		s->res[i].length = &s->len[i];
+		s->res[i].is_null = &s->isnull[i];
+		s->res[i].error = &s->error[i];
+	}
+	mysql_free_result(meta);
+	if (rc == 0 && mysql_stmt_bind_result(s->st, s->res) != 0)
+		rc = -1;
+	return rc;
+}
+
+static struct dbstmt *stmt_get(struct ledger *lg, const char *sql, int *dberr)
+{
+	for (int i = 0; i < lg->c->nstmts; i++)
+		if (lg->c->stmts[i].sql == sql)
+			return &lg->c->stmts[i];
+	if (lg->c->nstmts == DB_STMTS_MAX) {
+		log_error("prepared statement cache full");
+		*dberr = CR_OUT_OF_MEMORY;
+		return NULL;
+	}
+	struct dbstmt *s = &lg->c->stmts[lg->c->nstmts];
+	memset(s, 0, sizeof(*s));
+	s->st = mysql_stmt_init(lg->c->db);
+	if (s->st == NULL) {
+		*dberr = CR_OUT_OF_MEMORY;
+		return NULL;
+	}
+	lg->round_trips++;
+	if (mysql_stmt_prepare(s->st, sql, (unsigned long)strlen(sql)) != 0 || bind_results(s) != 0) {
+		*dberr = (int)mysql_stmt_errno(s->st);
+		if (*dberr == 0)
+			*dberr = CR_OUT_OF_MEMORY;
+		snprintf(lg->errmsg, sizeof(lg->errmsg), "prepare failed: %s: %.120s", mysql_stmt_error(s->st), sql);
+		mysql_stmt_close(s->st);
+		s->st = NULL;
+		return NULL;
+	}
+	s->sql = sql;
+	s->is_call = strncmp(sql, "CALL ", 5) == 0;
+	lg->c->nstmts++;
+	return s;
+}
+
+/* ---- Parameters ---- */
+
+void ledger_dbp_init(struct db_params *p)
+{
+	memset(p, 0, sizeof(*p));
+}
+
+static MYSQL_BIND *dbp_next(struct db_params *p)
+{
+	if (p->n == DB_PARAMS_MAX) {
+		p->overflow = 1;
+		return NULL;
+	}
+	MYSQL_BIND *b = &p->bind[p->n];
+	memset(b, 0, sizeof(*b));
+	p->nulls[p->n] = 0;
+	b->is_null = &p->nulls[p->n];
+	return b;
+}
+
+void ledger_dbp_i64_or_null(struct db_params *p, const int64_t *v)
+{
+	MYSQL_BIND *b = dbp_next(p);
+	if (b == NULL)
+		return;
+	p->ints[p->n] = v != NULL ? *v : 0;
+	p->nulls[p->n] = v == NULL;
+	b->buffer_type = MYSQL_TYPE_LONGLONG;
+	b->buffer = &p->ints[p->n];
+	p->n++;
+}
+
+void ledger_dbp_i64(struct db_params *p, int64_t v)
+{
+	ledger_dbp_i64_or_null(p, &v);
+}
+
+static void dbp_bytes(struct db_params *p, const void *data, size_t len, enum enum_field_types type)
+{
+	MYSQL_BIND *b = dbp_next(p);
+	if (b == NULL)
+		return;
+	p->lens[p->n] = data != NULL ? (unsigned long)len : 0;
+	p->nulls[p->n] = data == NULL;
+	b->buffer_type = type;
+	b->buffer = (void *)data;
+	b->buffer_length = p->lens[p->n];
+	b->length = &p->lens[p->n];
+	p->n++;
+}
+
+void ledger_dbp_text(struct db_params *p, const char *s, size_t len)
+{
+	dbp_bytes(p, s, len, MYSQL_TYPE_STRING);
+}
+
+void ledger_dbp_str(struct db_params *p, const char *s)
+{
+	dbp_bytes(p, s, s != NULL ? strlen(s) : 0, MYSQL_TYPE_STRING);
+}
+
+void ledger_dbp_blob(struct db_params *p, const void *data, size_t len)
+{
+	dbp_bytes(p, data, len, MYSQL_TYPE_BLOB);
+}
+
+/* The format string of ledger_db_exec, bound through the typed builders. */
+static int bind_format(struct db_params *p, const char *fmt, va_list ap)
+{
+	ledger_dbp_init(p);
+	for (const char *f = fmt; *f != '\0'; f++) {
+		if (*f == 'i') {
+			ledger_dbp_i64(p, va_arg(ap, int64_t));
+		} else if (*f == 'I') {
+			ledger_dbp_i64_or_null(p, va_arg(ap, const int64_t *));
+		} else if (*f == 's') {
+			ledger_dbp_str(p, va_arg(ap, const char *));
+		} else if (*f == 'b') {
+			const char *data = va_arg(ap, const char *);
+			ledger_dbp_blob(p, data, va_arg(ap, size_t));
+		} else {
+			return -1;
+		}
+	}
+	return p->overflow ? -1 : p->n;
+}
+
+struct dbstmt *ledger_db_exec_params(struct ledger *lg, const char *sql, const struct db_params *p, int *dberr)
+{
+	*dberr = 0;
+	if (!lg->c->connected) {
+		*dberr = CR_SERVER_GONE_ERROR;
+		return NULL;
+	}
+	struct dbstmt *s = stmt_get(lg, sql, dberr);
+	if (s == NULL)
+		return NULL;
+	int n = p->overflow ? -1 : p->n;
+	if (n < 0 || (unsigned long)n != mysql_stmt_param_count(s->st)) {
+		log_error("parameter mismatch for: %.120s", sql);
+		*dberr = CR_UNKNOWN_ERROR;
+		return NULL;
+	}
+	mysql_stmt_free_result(s->st);
+	lg->in_tx = 1;
+	lg->round_trips++;
+	if ((n > 0 && mysql_stmt_bind_param(s->st, (MYSQL_BIND *)p->bind) != 0) || mysql_stmt_execute(s->st) != 0) {
+		/* An error answered to the execute leaves it prepared. */
+		*dberr = (int)mysql_stmt_errno(s->st);
+		return NULL;
+	}
+	if (s->ncols > 0 && !s->is_call && mysql_stmt_store_result(s->st) != 0) {
+		*dberr = (int)mysql_stmt_errno(s->st);
+		ledger_db_stmt_failed(lg, s, *dberr);
+		return NULL;
+	}
+	return s;
+}
+
+void ledger_db_stmt_failed(struct ledger *lg, struct dbstmt *s, int dberr)
+{
+	if (conn_lost(dberr) || !lg->c->connected)
+		return;
+	lg->round_trips++;
+	if (mysql_stmt_reset(s->st) != 0) {
+		log_warn("statement reset failed (%u), connection dropped: %.120s", mysql_stmt_errno(s->st), s->sql);
+		disconnect(lg);
+	}
+}
+
+static struct dbstmt *db_vexec(struct ledger *lg, const char *sql, int *dberr, const char *fmt, va_list ap)
+{
+	struct db_params p;
+	if (bind_format(&p, fmt, ap) < 0) {
+		log_error("bad parameter format for: %.120s", sql);
+		*dberr = CR_UNKNOWN_ERROR;
+		return NULL;
+	}
+	return ledger_db_exec_params(lg, sql, &p, dberr);
+}
+
+struct dbstmt *ledger_db_exec(struct ledger *lg, const char *sql, int *dberr, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	struct dbstmt *s = db_vexec(lg, sql, dberr, fmt, ap);
+	va_end(ap);
+	return s;
+}
+
+/* Binds the result of a CALL, whose shape is only known after execute. */
+static int bind_call_results(struct dbstmt *s)
+{
+	if (s->ncols > 0)
+		return mysql_stmt_bind_result(s->st, s->res) != 0 ? -1 : 0;
+	return bind_results(s);
+}
+
+struct dbstmt *ledger_db_call(struct ledger *lg, const char *sql, const struct db_params *p, int *dberr, int *got_row)
+{
+	*got_row = 0;
+	struct dbstmt *s = ledger_db_exec_params(lg, sql, p, dberr);
+	if (s == NULL)
+		return NULL;
+	/* Every result set of the CALL is read here, the row (if any) into
+	 * the statement's buffers, so the connection is free afterwards. */
+	int status = 0;
+	do {
+		if (mysql_stmt_field_count(s->st) > 0) {
+			if (bind_call_results(s) != 0 || mysql_stmt_store_result(s->st) != 0) {
+				*dberr = (int)mysql_stmt_errno(s->st);
+				ledger_db_stmt_failed(lg, s, *dberr);
+				return NULL;
+			}
+			if (!*got_row && mysql_stmt_fetch(s->st) == 0)
+				*got_row = 1;
+			mysql_stmt_free_result(s->st);
+		}
+		status = mysql_stmt_next_result(s->st);
+	} while (status == 0);
+	if (status > 0) {
+		*dberr = (int)mysql_stmt_errno(s->st);
+		ledger_db_stmt_failed(lg, s, *dberr);
+		return NULL;
+	}
+	return s;
+}
+
+int ledger_db_may_commit(const struct ledger *lg)
+{
+	return lg->idem_key == NULL;
+}
+
+void ledger_db_committed(struct ledger *lg)
+{
+	lg->committed = 1;
+	lg->in_tx = 0;
+}
+
+int ledger_db_fetch(struct dbstmt *s)
+{
+	int rc = mysql_stmt_fetch(s->st);
+	if (rc == 0)
+		return 1;
+	if (rc == MYSQL_NO_DATA)
+		return 0;
+	if (rc == MYSQL_DATA_TRUNCATED)
+		log_error("column truncated in: %.120s", s->sql);
+	return -1;
+}
+
+int ledger_db_null(const struct dbstmt *s, unsigned int col)
+{
+	return col >= s->ncols || s->isnull[col];
+}
+
+const char *ledger_db_str(const struct dbstmt *s, unsigned int col)
+{
+	if (ledger_db_null(s, col))
+		return NULL;
+	s->buf[col][s->len[col] < s->res[col].buffer_length ? s->len[col] : s->res[col].buffer_length] = '\0';
+	return s->buf[col];
+}
+
+unsigned long ledger_db_len(const struct dbstmt *s, unsigned int col)
+{
+	return ledger_db_null(s, col) ? 0 : s->len[col];
+}
+
+int ledger_db_copy(const struct dbstmt *s, unsigned int col, char *dst, size_t cap, const char *null_text)
+{
+	const char *v = ledger_db_null(s, col) ? null_text : ledger_db_str(s, col);
+	size_t len = strlen(v);
+	if (len >= cap) {
+		log_error("a value of %zu bytes (column %u) does not fit its row's %zu", len, col, cap);
+		dst[0] = '\0';
+		return -1;
+	}
+	memcpy(dst, v, len + 1);
+	return 0;
+}
+
+int64_t ledger_db_i64(const struct dbstmt *s, unsigned int col)
+{
+	const char *v = ledger_db_str(s, col);
+	return v != NULL ? (int64_t)strtoll(v, NULL, 10) : 0;
+}
+
+uint64_t ledger_db_affected(const struct dbstmt *s)
+{
+	return (uint64_t)mysql_stmt_affected_rows(s->st);
+}
+
+uint64_t ledger_db_insert_id(const struct dbstmt *s)
+{
+	return (uint64_t)mysql_stmt_insert_id(s->st);
+}
+
+enum cd_err ledger_db_do(struct ledger *lg, const char *sql, const char *what, const char *fmt, ...)
+{
+	va_list ap;
+	int dberr;
+	va_start(ap, fmt);
+	struct dbstmt *s = db_vexec(lg, sql, &dberr, fmt, ap);
+	va_end(ap);
+	return s != NULL ? CD_OK : ledger_db_err(lg, dberr, what);
+}
+
+int ledger_db_end_tx(struct ledger *lg, int commit)
+{
+	if (!lg->c->connected)
+		return CR_SERVER_GONE_ERROR;
+	lg->round_trips++;
+	lg->in_tx = 0;
+	lg->commit_sent |= commit;
+	if ((commit ? mysql_commit(lg->c->db) : mysql_rollback(lg->c->db)) != 0) {
+		int e = (int)mysql_errno(lg->c->db);
+		/* A rollback that fails, or on Galera a commit that fails, may
+		 * leave statements open in the session (Galera runs what follows
+		 * a brute-force abort in a new transaction and reports the abort
+		 * at the next command): the connection is dropped, and the
+		 * server rolls back whatever it had. */
+		if (!commit || lg->c->galera)
+			disconnect(lg);
+		return e;
+	}
+	return 0;
+}
+
+void ledger_end_request(struct ledger *lg)
+{
+	lg->routed = 0;
+	if (lg->c->connected && lg->in_tx) {
+		int e = ledger_db_end_tx(lg, 0);
+		if (e != 0)
+			ledger_db_err(lg, e, "rollback");
+	}
+}
+
+void ledger_db_backoff(int attempt)
+{
+	struct timespec ts = {0, 0};
+	unsigned int r = (unsigned int)rand();
+	long max_us = 1000L << (attempt < 6 ? attempt : 6);
+	ts.tv_nsec = (long)(r % (unsigned long)max_us) * 1000L;
+	nanosleep(&ts, NULL);
+}
+
+/* ---- Health ---- */
+
+/* What the watchdog saw last, for every thread: /healthz answers from it,
+ * and while it says down, transactions are refused at once instead of
+ * each waiting out a timeout on a stalled server. */
+static atomic_int health_state = LEDGER_HEALTH_UNKNOWN;
+
+/* And per node (the config's order), for creditd_db_up. */
+static atomic_int node_health[LIMIT_DB_NODES];
+
+enum ledger_health ledger_health(void)
+{
+	return (enum ledger_health)atomic_load(&health_state);
+}
+
+enum ledger_health ledger_node_health(int node)
+{
+	if (node < 0 || node >= LIMIT_DB_NODES)
+		return LEDGER_HEALTH_UNKNOWN;
+	return (enum ledger_health)atomic_load(&node_health[node]);
+}
+
+struct ledger *ledger_new_probe(const struct cfg *cfg)
+{
+	struct ledger *lg = ledger_new(cfg);
+	if (lg != NULL)
+		lg->probe = 1;
+	return lg;
+}
+
+/* Galera's word on whether the node takes queries (wsrep_ready, false
+ * while it has left the primary component or is joining); a server
+ * without Galera has no such status and is ready. */
+static int node_ready(struct ledger *lg)
+{
+	int ready = 1;
+	if (!lg->c->galera)
+		return 1;
+	lg->round_trips++;
+	/* Ready (in the primary component) and Synced (4): a donor, or a
+	 * node still applying what it missed, is left out until it is. */
+	if (mysql_query(lg->c->db, "SHOW STATUS WHERE Variable_name IN ('wsrep_ready', 'wsrep_local_state')") != 0) {
+		snprintf(lg->errmsg, sizeof(lg->errmsg), "status: %s", mysql_error(lg->c->db));
+		disconnect(lg);
+		return 0;
+	}
+	MYSQL_RES *res = mysql_store_result(lg->c->db);
+	MYSQL_ROW row;
+	while (res != NULL && (row = mysql_fetch_row(res)) != NULL) {
+		if (row[0] == NULL || row[1] == NULL)
+			continue;
+		if ((strcmp(row[0], "wsrep_ready") == 0 && strcmp(row[1], "ON") != 0) ||
+		    (strcmp(row[0], "wsrep_local_state") == 0 && strcmp(row[1], "4") != 0)) {
+			snprintf(lg->errmsg, sizeof(lg->errmsg), "%s is %s", row[0], row[1]);
+			ready = 0;
+		}
+	}
+	if (res != NULL)
+		mysql_free_result(res);
+	else if (mysql_errno(lg->c->db) != 0)
+		ready = 0;
+	return ready;
+}
+
+/* One node: answering (and, of several, ready)? */
+static int probe_node(struct ledger *lg, int several)
+{
+	lg->connect_errno = 0;
+	lg->errmsg[0] = '\0';
+	if (ledger_db_ensure(lg) != CD_OK && lg->connect_errno == ER_CON_COUNT_ERROR) {
+		/* The server answered, with no connection to spare for the
+		 * watchdog: the workers' own connections still work. */
+		return 1;
+	}
+	if (!lg->c->connected)
+		return 0;
+	if (several && lg->c->galera)
+		return node_ready(lg);
+	lg->round_trips++;
+	if (mysql_ping(lg->c->db) == 0)
+		return 1;
+	snprintf(lg->errmsg, sizeof(lg->errmsg), "ping: %s", mysql_error(lg->c->db));
+	disconnect(lg);
+	return 0;
+}
+
+enum ledger_health ledger_health_probe(struct ledger *lg)
+{
+	int n = ledger_db_node_count(lg), live = 0;
+	for (int i = 0; i < n; i++) {
+		ledger_db_use_node(lg, i);
+		int up = probe_node(lg, n > 1);
+		live += up;
+		if (i < LIMIT_DB_NODES)
+			atomic_store(&node_health[i], up ? LEDGER_HEALTH_UP : LEDGER_HEALTH_DOWN);
+		if (n > 1 && ledger_noderoute_set(i, up) != up) {
+			if (up)
+				log_info("database node %s: up", lg->cfg->db_node[i].name);
+			else
+				log_warn("database node %s: down (%s)", lg->cfg->db_node[i].name,
+					 lg->errmsg[0] ? lg->errmsg : "no answer");
+		}
+	}
+	enum ledger_health h = live > 0 ? LEDGER_HEALTH_UP : LEDGER_HEALTH_DOWN;
+	int before = atomic_exchange(&health_state, (int)h);
+	if (before != (int)h && h == LEDGER_HEALTH_DOWN)
+		log_warn("database health: down (%s)", lg->errmsg[0] ? lg->errmsg : "ping failed");
+	else if (before != (int)h)
+		log_info("database health: up");
+	return h;
+}
+
+enum cd_err ledger_ping(struct ledger *lg)
+{
+	/* Of several nodes, the first that is up and answers. */
+	for (int i = 0; ledger_db_node_count(lg) > 1 && i < ledger_db_node_count(lg); i++) {
+		if (!ledger_noderoute_is_up(i))
+			continue;
+		ledger_db_use_node(lg, i);
+		if (ledger_db_ensure(lg) == CD_OK)
+			return CD_OK;
+	}
+	enum cd_err rc = ledger_db_ensure(lg);
+	if (rc != CD_OK)
+		return rc;
+	lg->round_trips++;
+	if (mysql_ping(lg->c->db) != 0) {
+		disconnect(lg);
+		rc = ledger_db_ensure(lg);
+	}
+	return rc;
+}
+
+unsigned long long ledger_round_trips(const struct ledger *lg) { return lg->round_trips; }
+const char *ledger_errmsg(const struct ledger *lg) { return lg->errmsg; }
+
+void ledger_id_format(char *out, size_t cap, const char *prefix, int64_t id)
+{
+	snprintf(out, cap, "%s%" PRId64, prefix, id);
+}
+
+int ledger_id_parse(const char *s, const char *prefix, int64_t *id)
+{
+	size_t n = strlen(prefix);
+	if (s == NULL || strncmp(s, prefix, n) != 0)
+		return -1;
+	s += n;
+	if (*s < '1' || *s > '9' || strlen(s) > 18)
+		return -1;
+	for (const char *p = s; *p != '\0'; p++)
+		if (*p < '0' || *p > '9')
+			return -1;
+	*id = (int64_t)strtoll(s, NULL, 10);
+	return 0;
+}
+

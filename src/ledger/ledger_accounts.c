@@ -1,0 +1,599 @@
+/* ledger_accounts.c: the operations on accounts: create, read, patch,
+ * the journal page, grants, debits, and workspace members. Each opens its
+ * account through ledger_open.h and changes it through the rows below. */
+#include "ledger_plans.h"
+#include "ledger_periods.h"
+#include "ledger_events.h"
+#include "ledger_payg.h"
+#include "ledger_recharges.h"
+#include "keys.h"
+#include "log.h"
+#include "timefmt.h"
+#include <inttypes.h>
+#include <mysqld_error.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- Routes ---- */
+
+static const char SQL_ACCT_ADD[] = "INSERT INTO accounts (ext_id, kind, overdraft_limit_micros, monthly_limit_micros, "
+				   "low_balance_micros, plan, month_key, create_hash, created_at, daily_limit_micros, day_key, "
+				   "payg_period) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, IF(? > 0, ?, NULL))";
+static const char SQL_ACCT_HASH[] = "SELECT create_hash FROM accounts WHERE ext_id = ? FOR UPDATE";
+static const char SQL_ACCT_SEEN[] = "SELECT 1 FROM accounts WHERE ext_id = ?";
+
+/* What makes two creations of one id the same: the settings with their
+ * defaults filled in, hashed (for the API and creditctl alike). */
+static void create_hash(const struct account_new *n, unsigned char hash[32])
+{
+	char canon[256];
+	int len = snprintf(canon, sizeof(canon), "%s|%" PRId64 "|%" PRId64 "|%" PRId64 "|%s", n->kind,
+			   n->overdraft_limit_micros, n->monthly_limit_micros, n->low_balance_micros, n->plan ? n->plan : "");
+	/* Only when set: accounts made before daily limits keep their hash. */
+	if (n->daily_limit_micros >= 0 && len > 0 && (size_t)len < sizeof(canon))
+		len += snprintf(canon + len, sizeof(canon) - (size_t)len, "|d%" PRId64, n->daily_limit_micros);
+	/* The same for rate limits. */
+	if (n->requests_per_minute >= 0 && len > 0 && (size_t)len < sizeof(canon))
+		len += snprintf(canon + len, sizeof(canon) - (size_t)len, "|r%" PRId64, n->requests_per_minute);
+	if (n->tokens_per_minute >= 0 && len > 0 && (size_t)len < sizeof(canon))
+		snprintf(canon + len, sizeof(canon) - (size_t)len, "|t%" PRId64, n->tokens_per_minute);
+	keys_sha256(canon, strlen(canon), hash);
+}
+
+static enum cd_err account_exists(struct ledger *lg, const struct account_new *n, const unsigned char hash[32],
+				  json_t **out, int *status)
+{
+	int e;
+	struct dbstmt *s = ledger_db_exec(lg, SQL_ACCT_HASH, &e, "s", n->id);
+	if (s == NULL)
+		return ledger_db_err(lg, e, "account lookup");
+	if (ledger_db_fetch(s) != 1)
+		return CD_E_RETRY;
+	if (ledger_db_len(s, 0) != 32 || memcmp(ledger_db_str(s, 0), hash, 32) != 0)
+		return refusal_set(&lg->refusal, REFUSE_ACCOUNT_EXISTS, n->id, NULL);
+	struct acct a;
+	enum cd_err rc = ledger_acct_lock(lg, n->id, &a);
+	if (rc == CD_OK)
+		rc = ledger_acct_save(lg, &a);
+	if (rc != CD_OK)
+		return rc;
+	*out = ledger_acct_json(lg, &a);
+	*status = 200;
+	return *out != NULL ? CD_OK : CD_E_INTERNAL;
+}
+
+/* An account's rate limits (-1: none). */
+static enum cd_err rate_limits_store(struct ledger *lg, int64_t id, int64_t rpm, int64_t tpm)
+{
+	static const char sql[] = "UPDATE accounts SET requests_per_minute = ?, tokens_per_minute = ? WHERE id = ?";
+	return ledger_db_do(lg, sql, "rate limits", "IIi", rpm >= 0 ? &rpm : NULL, tpm >= 0 ? &tpm : NULL, id);
+}
+
+static enum cd_err account_create_op(struct ledger *lg, const struct account_new *n, json_t **out, int *status)
+{
+	unsigned char hash[32];
+	int e;
+	enum cd_err pc = ledger_plan_check(lg, n->plan);
+	if (pc != CD_OK)
+		return pc;
+	create_hash(n, hash);
+	/* An id that exists is answered from its row, locked. Not by trying
+	 * the INSERT first: a failed INSERT keeps a shared lock on the id's
+	 * index entry to the end of the transaction, and concurrent creators
+	 * of one id, each holding one and each then asking for the row's
+	 * exclusive lock, deadlock one another (20 at once ran out of retries
+	 * under load). A duplicate found by the INSERT (a creator committed
+	 * meanwhile) rolls back, dropping that lock, and runs again. */
+	struct dbstmt *seen = ledger_db_exec(lg, SQL_ACCT_SEEN, &e, "s", n->id);
+	if (seen == NULL)
+		return ledger_db_err(lg, e, "account lookup");
+	if (ledger_db_fetch(seen) == 1)
+		return account_exists(lg, n, hash, out, status);
+	const int64_t *monthly = n->monthly_limit_micros >= 0 ? &n->monthly_limit_micros : NULL;
+	const int64_t *low = n->low_balance_micros >= 0 ? &n->low_balance_micros : NULL;
+	const int64_t *daily = n->daily_limit_micros >= 0 ? &n->daily_limit_micros : NULL;
+	struct dbstmt *s = ledger_db_exec(lg, SQL_ACCT_ADD, &e, "ssiIIsibiIiii", n->id, n->kind, n->overdraft_limit_micros,
+				   monthly, low, n->plan, timefmt_month_key(lg->now),
+				   (const char *)hash, (size_t)32, lg->now, daily, lg->now / TIMEFMT_SECONDS_PER_DAY,
+				   n->overdraft_limit_micros, ledger_payg_period_before(lg->now));
+	if (s == NULL && e == ER_DUP_ENTRY)
+		return CD_E_RETRY;
+	if (s == NULL)
+		return ledger_db_err(lg, e, "account create");
+	struct acct a;
+	int64_t id = (int64_t)ledger_db_insert_id(s);
+	enum cd_err rc = CD_OK;
+	if (n->requests_per_minute >= 0 || n->tokens_per_minute >= 0)
+		rc = rate_limits_store(lg, id, n->requests_per_minute, n->tokens_per_minute);
+	if (rc == CD_OK)
+		rc = ledger_acct_lock_id(lg, id, &a);
+	/* Opening it credited its plan for this period (ledger_acct_touch). */
+	if (rc == CD_OK && lg->cfg->signup_bonus_micros > 0) {
+		/* The bonus records the request's key, else "signup:<account>":
+		 * an account is created once. */
+		char key[JOURNAL_KEY_BYTES];
+		const char *outer = ledger_journal_key_push(lg, key, "signup", n->id, 0);
+		int64_t grant_id, journal_id;
+		rc = ledger_add_grant(lg, &a, "signup_bonus", lg->cfg->signup_bonus_micros, GRANT_PRIORITY_DEFAULT, -1,
+				      "signup", "signup bonus", &grant_id, &journal_id);
+		lg->journal_key = outer;
+	}
+	if (rc == CD_OK)
+		rc = ledger_acct_save(lg, &a);
+	if (rc != CD_OK)
+		return rc;
+	*out = ledger_acct_json(lg, &a);
+	*status = 201;
+	return *out != NULL ? CD_OK : CD_E_INTERNAL;
+}
+
+enum cd_err ledger_account_create(struct ledger *lg, const struct ledger_call *call, const struct account_new *n,
+				  struct ledger_result *res)
+{
+	struct ledger_writer w;
+	for (ledger_writer_init(lg, &w, call); ledger_writer_next(lg, &w);)
+		ledger_writer_step(lg, &w, account_create_op(lg, n, &w.out, &w.status));
+	return ledger_writer_end(lg, &w, res);
+}
+
+static enum cd_err account_get_tx(struct ledger *lg, const char *id, json_t **out)
+{
+	struct acct a;
+	json_decref(*out);
+	*out = NULL;
+	enum cd_err rc = ledger_acct_lock(lg, id, &a);
+	if (rc == CD_OK && a.dirty)
+		rc = ledger_acct_save(lg, &a);
+	if (rc != CD_OK)
+		return rc;
+	*out = ledger_acct_json(lg, &a);
+	return *out != NULL ? CD_OK : CD_E_INTERNAL;
+}
+
+enum cd_err ledger_account_get(struct ledger *lg, const char *id, json_t **out)
+{
+	struct ledger_tx t;
+	*out = NULL;
+	for (ledger_tx_init(lg, &t); ledger_tx_next(lg, &t);)
+		ledger_tx_end(lg, &t, account_get_tx(lg, id, out));
+	return t.rc;
+}
+
+/* The patch's settings, applied to the locked row in memory (and the rate
+ * limits and a recharge switched off stored): what account_patch_op then
+ * writes. Refusals leave the row unwritten. */
+static enum cd_err patch_apply(struct ledger *lg, const struct account_patch *p, struct acct *a)
+{
+	enum cd_err rc = CD_OK;
+	/* An admin's word is the reason from now on, whatever Stripe's was
+	 * (DESIGN §10): "manual", or none once active. */
+	if (p->status != NULL) {
+		ledger_copy_text(a->status, sizeof(a->status), p->status);
+		ledger_copy_text(a->status_reason, sizeof(a->status_reason),
+				 strcmp(p->status, "active") == 0 ? NULL : "manual");
+	}
+	if (p->set_overdraft)
+		a->overdraft = p->overdraft_limit_micros;
+	if (p->set_monthly)
+		a->monthly_limit = p->monthly_limit_micros;
+	if (p->set_low)
+		a->low_balance = p->low_balance_micros;
+	/* A plan with more credits than this period's grants the difference
+	 * now; one with fewer (or none) takes effect at the next period. */
+	if (p->set_plan)
+		ledger_copy_text(a->plan, sizeof(a->plan), p->plan);
+	if (p->set_plan && a->plan[0] != '\0')
+		rc = ledger_period_credit(lg, a, a->plan, lg->now, PERIOD_PLAN_SET, NULL);
+	if (rc != CD_OK)
+		return rc;
+	if (p->set_daily)
+		a->daily_limit = p->daily_limit_micros;
+	if (p->set_rpm)
+		a->rate.rpm = p->requests_per_minute;
+	if (p->set_tpm)
+		a->rate.tpm = p->tokens_per_minute;
+	if ((p->set_rpm || p->set_tpm) && (rc = rate_limits_store(lg, a->id, a->rate.rpm, a->rate.tpm)) != CD_OK)
+		return rc;
+	if (p->set_recharge && p->recharge_threshold_micros >= 0 && !a->recharge_card)
+		return refusal_set(&lg->refusal, REFUSE_NO_CARD, a->ext_id, NULL);
+	if (p->set_recharge) {
+		/* Set again (or off): failures start counting afresh, and what
+		 * was queued under the old setting is not sent. */
+		a->recharge_threshold = p->recharge_threshold_micros;
+		a->recharge_amount_cents = p->recharge_threshold_micros >= 0 ? p->recharge_amount_cents : -1;
+		a->recharge_failures = 0;
+		rc = ledger_recharge_switch_off(lg, a);
+	}
+	return rc;
+}
+
+/* Writes the patched settings. A monthly limit that changes also records
+ * when, and what the month had committed then (its spend and its pending
+ * holds): `creditctl verify` warns of a spend above the new limit only up
+ * to that (ledger_admin.c). Both are assigned before the limit itself:
+ * they compare with the old one (MariaDB assigns left to right). */
+static enum cd_err patch_store(struct ledger *lg, const struct acct *a)
+{
+	static const char sql[] = "UPDATE accounts SET monthly_limit_set_committed_micros = IF(monthly_limit_micros "
+				  "<=> ?, monthly_limit_set_committed_micros, ?), monthly_limit_set_at = "
+				  "IF(monthly_limit_micros <=> ?, monthly_limit_set_at, ?), status = ?, status_reason = ?, "
+				  "overdraft_limit_micros = ?, monthly_limit_micros = ?, low_balance_micros = ?, plan = ?, "
+				  "daily_limit_micros = ?, payg_period = IF(? > 0, IFNULL(payg_period, ?), payg_period) "
+				  "WHERE id = ?";
+	const int64_t *monthly = a->monthly_limit >= 0 ? &a->monthly_limit : NULL;
+	const int64_t *low = a->low_balance >= 0 ? &a->low_balance : NULL;
+	const int64_t *daily = a->daily_limit >= 0 ? &a->daily_limit : NULL;
+	int64_t committed;
+	if (money_add(a->month_spent, a->reserved, &committed) != 0)
+		committed = LIMIT_BALANCE_MICROS_MAX;	/* a bound to warn under: more is only milder */
+	/* An overdraft makes it pay-as-you-go: collected from the month it
+	 * is in on (ledger_payg.c). */
+	return ledger_db_do(lg, sql, "account patch", "IiIissiIIsIiii", monthly, committed, monthly, lg->now, a->status,
+		     a->status_reason[0] ? a->status_reason : NULL, a->overdraft, monthly, low,
+		     a->plan[0] ? a->plan : NULL, daily, a->overdraft, ledger_payg_period_before(lg->now), a->id);
+}
+
+static enum cd_err account_patch_op(struct ledger *lg, const struct account_patch *p, json_t **out, int *status)
+{
+	struct acct a;
+	enum cd_err rc = ledger_acct_lock(lg, p->id, &a);
+	if (rc == CD_OK)
+		rc = ledger_acct_save(lg, &a);
+	if (rc == CD_OK && p->set_plan)
+		rc = ledger_plan_check(lg, p->plan);
+	if (rc != CD_OK)
+		return rc;
+	/* A debt already drawn on the credit line must stay within it
+	 * (invariant 3): cutting the line below it is refused, not clamped. */
+	if (p->set_overdraft && a.balance < -p->overdraft_limit_micros) {
+		rc = refusal_set(&lg->refusal, REFUSE_OVERDRAFT_BELOW_DEBT, a.ext_id, NULL);
+		lg->refusal.amount_micros = -a.balance;
+		return rc;
+	}
+	rc = patch_apply(lg, p, &a);
+	if (rc == CD_OK)
+		rc = patch_store(lg, &a);
+	if (rc == CD_OK)
+		rc = ledger_acct_save(lg, &a);
+	if (rc != CD_OK)
+		return rc;
+	*out = ledger_acct_json(lg, &a);
+	*status = 200;
+	return *out != NULL ? CD_OK : CD_E_INTERNAL;
+}
+
+enum cd_err ledger_account_patch(struct ledger *lg, const struct ledger_call *call, const struct account_patch *p,
+				 struct ledger_result *res)
+{
+	struct ledger_writer w;
+	for (ledger_writer_init(lg, &w, call); ledger_writer_next(lg, &w);)
+		ledger_writer_step(lg, &w, account_patch_op(lg, p, &w.out, &w.status));
+	return ledger_writer_end(lg, &w, res);
+}
+
+/* A journal page with, on each row of cause usage, the usage record of
+ * its charge (DESIGN §11): a settle's by its hold (usage_records.ix_hold),
+ * a POST /v1/usage's by its request_id, which is both the journal row's
+ * reference and the record's usage_key (uq_usage_key). Both are indexed
+ * joins of the one statement, so a page costs one round trip whatever its
+ * size. A charge with neither (a hold captured on expiry, which records no
+ * usage; a POST /v1/usage without request_id) has no record to show. With
+ * a member (`?` 4), only the usage rows whose record names that member.
+ * A top-up's grant row has its receipt and invoice URLs (DESIGN §10
+ * "Receipts") from its topups row, by the session id that is the row's
+ * reference (topups.uq_session): a third indexed join of the statement.
+ * The hold's usage row is read by ix_hold alone: where one account holds
+ * most of a small ledger's usage, MariaDB otherwise built a rowid filter
+ * of all that account's usage rows (ix_account_time) for every page, 21 ms
+ * for 12,500 rows against 3 ms (bench --growth). */
+#define SQL_JOURNAL_PAGE(member_filter)                                                                       \
+	"SELECT j.id, j.amount_micros, j.balance_after_micros, j.cause, j.source, j.reference, j.description, " \
+	"j.created_at, IF(uh.id IS NULL, uk.id, uh.id), IF(uh.id IS NULL, uk.model, uh.model), "               \
+	"IF(uh.id IS NULL, uk.input_tokens, uh.input_tokens), "                                                 \
+	"IF(uh.id IS NULL, uk.cached_input_tokens, uh.cached_input_tokens), "                                   \
+	"IF(uh.id IS NULL, uk.output_tokens, uh.output_tokens), IF(uh.id IS NULL, uk.member, uh.member), "      \
+	"IF(uh.id IS NULL, uk.byok, uh.byok), t.receipt_url, t.invoice_url, t.invoice_pdf, "                    \
+	"IF(uh.id IS NULL, uk.cache_write_input_tokens, uh.cache_write_input_tokens), "                         \
+	"IF(uh.id IS NULL, uk.settle_reason, uh.settle_reason) FROM journal j "                                 \
+	"LEFT JOIN usage_records uh FORCE INDEX (ix_hold) ON j.cause = 'usage' AND j.hold_id > 0 "               \
+	"AND uh.hold_id = j.hold_id "                                                                           \
+	"AND uh.account_id = j.account_id "                                                                     \
+	"LEFT JOIN usage_records uk ON j.cause = 'usage' AND IFNULL(j.hold_id, 0) = 0 "                          \
+	"AND uk.account_id = j.account_id AND uk.usage_key = j.reference "                                      \
+	"LEFT JOIN topups t ON j.cause = 'grant' AND j.source = 'topup' AND t.session_id = j.reference "        \
+	"AND t.account_id = j.account_id "                                                                      \
+	"WHERE j.account_id = ? AND j.id < ? " member_filter "ORDER BY j.id DESC LIMIT ?"
+static const char SQL_JOURNAL_PAGE_ALL[] = SQL_JOURNAL_PAGE("");
+static const char SQL_JOURNAL_PAGE_MEMBER[] = SQL_JOURNAL_PAGE(
+	"AND j.cause = 'usage' AND IF(uh.id IS NULL, uk.member, uh.member) = ? ");
+
+static json_t *journal_row_json(const struct dbstmt *s)
+{
+	struct journal_entry e = {ledger_db_i64(s, 0), ledger_db_i64(s, 1), ledger_db_i64(s, 2), ledger_db_i64(s, 7), ledger_db_str(s, 3), ledger_db_str(s, 4),
+				  ledger_db_str(s, 5), ledger_db_str(s, 6)};
+	json_t *row = ledger_journal_entry_json(&e);
+	json_t *usage = json_null();
+	/* settle_reason: the gateway's (DESIGN §12), null for the guard's own. */
+	if (!ledger_db_null(s, 8))
+		usage = json_pack("{s:o, s:I, s:I, s:I, s:I, s:o, s:b, s:o}", "model",
+				  ledger_db_null(s, 9) ? json_null() : json_string(ledger_db_str(s, 9)),
+				  "input_tokens", (json_int_t)ledger_db_i64(s, 10), "cached_input_tokens", (json_int_t)ledger_db_i64(s, 11),
+				  "cache_write_input_tokens", (json_int_t)ledger_db_i64(s, 18),
+				  "output_tokens", (json_int_t)ledger_db_i64(s, 12),
+				  "member", ledger_db_null(s, 13) ? json_null() : json_string(ledger_db_str(s, 13)), "byok", ledger_db_i64(s, 14) != 0,
+				  "settle_reason", ledger_db_null(s, 19) ? json_null() : json_string(ledger_db_str(s, 19)));
+	if (row != NULL && json_object_set_new(row, "usage", usage) != 0) {
+		json_decref(row);
+		return NULL;
+	}
+	/* Absent until Stripe told us: never null. */
+	static const char *const receipt_fields[] = {"receipt_url", "invoice_url", "invoice_pdf"};
+	for (int i = 0; row != NULL && i < 3; i++) {
+		if (!ledger_db_null(s, 15 + i) && json_object_set_new(row, receipt_fields[i], json_string(ledger_db_str(s, 15 + i))) != 0) {
+			json_decref(row);
+			return NULL;
+		}
+	}
+	return row;
+}
+
+static enum cd_err transactions_tx(struct ledger *lg, const char *id, const char *member, int limit, int64_t cursor,
+				   json_t **out)
+{
+	struct acct a;
+	struct dbstmt *s;
+	int e;
+	json_decref(*out);
+	*out = NULL;
+	enum cd_err rc = ledger_acct_read(lg, id, &a);
+	if (rc != CD_OK)
+		return rc;
+	int64_t before = cursor > 0 ? cursor : INT64_MAX;
+	if (member != NULL)
+		s = ledger_db_exec(lg, SQL_JOURNAL_PAGE_MEMBER, &e, "iisi", a.id, before, member, (int64_t)limit + 1);
+	else
+		s = ledger_db_exec(lg, SQL_JOURNAL_PAGE_ALL, &e, "iii", a.id, before, (int64_t)limit + 1);
+	if (s == NULL)
+		return ledger_db_err(lg, e, "journal page");
+	json_t *data = json_array();
+	int n = 0, more = 0;
+	int64_t last = 0;
+	while (ledger_db_fetch(s) == 1) {
+		if (n == limit) {
+			more = 1;
+			break;
+		}
+		json_array_append_new(data, journal_row_json(s));
+		last = ledger_db_i64(s, 0);
+		n++;
+	}
+	char next[32];
+	ledger_id_format(next, sizeof(next), "txn_", last);
+	*out = json_pack("{s:o, s:o, s:b}", "data", data, "next_cursor", more ? json_string(next) : json_null(),
+			 "has_more", more);
+	return CD_OK;
+}
+
+enum cd_err ledger_transactions(struct ledger *lg, const char *id, const char *member, int limit, int64_t cursor,
+				json_t **out)
+{
+	struct ledger_tx t;
+	*out = NULL;
+	for (ledger_tx_init(lg, &t); ledger_tx_next(lg, &t);)
+		ledger_tx_end(lg, &t, transactions_tx(lg, id, member, limit, cursor, out));
+	return t.rc;
+}
+
+static json_t *entry_json(struct ledger *lg, const struct acct *a, int64_t journal_id, int64_t amount,
+			  const char *cause, const char *source, const char *description)
+{
+	struct journal_entry e = {journal_id, amount, a->balance, lg->now, cause, source, NULL, description};
+	json_t *row = ledger_journal_entry_json(&e);
+	/* The row as the journal shows it, and where it left the account. */
+	if (row != NULL && (json_object_set_new(row, "account", json_string(a->ext_id)) != 0 ||
+			    json_object_set_new(row, "balance_micros", json_integer((json_int_t)a->balance)) != 0 ||
+			    json_object_set_new(row, "available_micros", json_integer((json_int_t)ledger_acct_available(a))) != 0)) {
+		json_decref(row);
+		return NULL;
+	}
+	return row;
+}
+
+static enum cd_err grant_op(struct ledger *lg, const struct grant_new *g, json_t **out, int *status)
+{
+	struct acct a;
+	int64_t grant_id, journal_id;
+	enum cd_err rc = ledger_acct_lock(lg, g->account, &a);
+	if (rc == CD_OK && g->expires_at >= 0 && g->expires_at <= lg->now)
+		return refusal_set(&lg->refusal, REFUSE_GRANT_EXPIRED, NULL, NULL);
+	if (rc == CD_OK)
+		rc = ledger_add_grant(lg, &a, g->source, g->amount_micros, g->priority, g->expires_at, NULL,
+				      g->description, &grant_id, &journal_id);
+	if (rc == CD_OK)
+		rc = ledger_acct_save(lg, &a);
+	if (rc != CD_OK)
+		return rc;
+	char id[32], exp[TIMEFMT_LEN];
+	ledger_id_format(id, sizeof(id), "grant_", grant_id);
+	json_t *entry = entry_json(lg, &a, journal_id, g->amount_micros, "grant", g->source, g->description);
+	if (g->expires_at >= 0)
+		timefmt_rfc3339(g->expires_at, exp);
+	*out = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:o, s:o, s:I, s:I, s:o}", "id", id, "account", a.ext_id,
+			 "source", g->source, "amount_micros", (json_int_t)g->amount_micros,
+			 "remaining_micros", (json_int_t)g->amount_micros, "priority", (json_int_t)g->priority,
+			 "expires_at", g->expires_at >= 0 ? json_string(exp) : json_null(),
+			 "description", g->description ? json_string(g->description) : json_null(),
+			 "balance_micros", (json_int_t)a.balance,
+			 "available_micros", (json_int_t)ledger_acct_available(&a), "transaction", entry);
+	*status = 201;
+	return *out != NULL ? CD_OK : CD_E_INTERNAL;
+}
+
+enum cd_err ledger_grant(struct ledger *lg, const struct ledger_call *call, const struct grant_new *g,
+			 struct ledger_result *res)
+{
+	struct ledger_writer w;
+	for (ledger_writer_init(lg, &w, call); ledger_writer_next(lg, &w);)
+		ledger_writer_step(lg, &w, grant_op(lg, g, &w.out, &w.status));
+	return ledger_writer_end(lg, &w, res);
+}
+
+static enum cd_err debit_op(struct ledger *lg, const struct debit_new *d, json_t **out, int *status)
+{
+	struct acct a;
+	int64_t journal_id;
+	enum cd_err rc = ledger_acct_lock(lg, d->account, &a);
+	if (rc != CD_OK)
+		return rc;
+	if (d->amount_micros > ledger_acct_available(&a))
+		return refusal_set_amounts(&lg->refusal, REFUSE_DEBIT_INSUFFICIENT, ledger_acct_available(&a),
+					   d->amount_micros);
+	rc = ledger_spend(lg, &a, d->amount_micros, "adjustment", 0, NULL, d->reason, &journal_id);
+	if (rc == CD_OK)
+		rc = ledger_acct_save(lg, &a);
+	if (rc != CD_OK)
+		return rc;
+	*out = entry_json(lg, &a, journal_id, -d->amount_micros, "adjustment", NULL, d->reason);
+	*status = 201;
+	return *out != NULL ? CD_OK : CD_E_INTERNAL;
+}
+
+enum cd_err ledger_debit(struct ledger *lg, const struct ledger_call *call, const struct debit_new *d,
+			 struct ledger_result *res)
+{
+	struct ledger_writer w;
+	for (ledger_writer_init(lg, &w, call); ledger_writer_next(lg, &w);)
+		ledger_writer_step(lg, &w, debit_op(lg, d, &w.out, &w.status));
+	return ledger_writer_end(lg, &w, res);
+}
+
+/* ---- Workspace members ---- */
+
+/* The fields a POST …/members sets, each only when given. */
+static const char SQL_MEMBER_SET[] = "UPDATE members SET monthly_cap_micros = IF(?, ?, monthly_cap_micros), "
+	"requests_per_minute = IF(?, ?, requests_per_minute), tokens_per_minute = IF(?, ?, tokens_per_minute) "
+	"WHERE account_id = ? AND member = ?";
+static json_t *member_json(const struct acct *a, const struct member_row *m)
+{
+	return json_pack("{s:s, s:s, s:o, s:I, s:I, s:o, s:o}", "account", a->ext_id, "member", m->member,
+			 "monthly_cap_micros", m->cap >= 0 ? json_integer((json_int_t)m->cap) : json_null(),
+			 "month_spent_micros", (json_int_t)m->month_spent, "reserved_micros", (json_int_t)m->reserved,
+			 "requests_per_minute", ledger_json_int(m->rate.rpm), "tokens_per_minute", ledger_json_int(m->rate.tpm));
+}
+
+/* A member as its own browser token shows it (DESIGN §11): the cap that
+ * binds it (its own, else its plan's) and what is left of it this month,
+ * never below 0; null without a cap. */
+static enum cd_err member_get_tx(struct ledger *lg, const char *account, const char *member, json_t **out)
+{
+	struct acct a;
+	struct member_row m;
+	int64_t plan_cap;
+	json_decref(*out);
+	*out = NULL;
+	enum cd_err rc = ledger_acct_read(lg, account, &a);
+	if (rc == CD_OK)
+		rc = ledger_member_read(lg, &a, member, &m, &plan_cap);
+	if (rc != CD_OK)
+		return rc;
+	int64_t cap = m.cap >= 0 ? m.cap : plan_cap;
+	int64_t left = cap >= 0 ? money_left(cap, m.month_spent, m.reserved) : 0;
+	*out = json_pack("{s:s, s:o, s:I, s:I, s:o}", "member", m.member,
+			 "monthly_cap_micros", cap >= 0 ? json_integer((json_int_t)cap) : json_null(),
+			 "month_spent_micros", (json_int_t)m.month_spent, "reserved_micros", (json_int_t)m.reserved,
+			 "remaining_micros", cap >= 0 ? json_integer(left > 0 ? (json_int_t)left : 0) : json_null());
+	return *out != NULL ? CD_OK : CD_E_INTERNAL;
+}
+
+enum cd_err ledger_member_get(struct ledger *lg, const char *account, const char *member, json_t **out)
+{
+	struct ledger_tx t;
+	*out = NULL;
+	for (ledger_tx_init(lg, &t); ledger_tx_next(lg, &t);)
+		ledger_tx_end(lg, &t, member_get_tx(lg, account, member, out));
+	if (t.rc != CD_OK) {
+		json_decref(*out);
+		*out = NULL;
+	}
+	return t.rc;
+}
+
+static enum cd_err member_put_op(struct ledger *lg, const struct member_put *p, json_t **out, int *status)
+{
+	struct acct a;
+	struct member_row m;
+	enum cd_err rc = ledger_acct_lock(lg, p->account, &a);
+	if (rc != CD_OK)
+		return rc;
+	if (strcmp(a.kind, "workspace") != 0)
+		return refusal_set(&lg->refusal, REFUSE_NOT_WORKSPACE, a.ext_id, NULL);
+	/* Made under the account lock like the guard's rows (ledger_member_create:
+	 * its reserve is the member's pending holds, which their settles and
+	 * releases then take back off), then given what the request sets. */
+	rc = ledger_member_lock(lg, &a, p->member, &m);
+	int created = rc == CD_E_NOT_FOUND;
+	if (created)
+		rc = ledger_member_create(lg, &a, p->member, &m);
+	if (rc != CD_OK)
+		return rc;
+	if (p->set_cap || p->set_rpm || p->set_tpm) {
+		const int64_t *cap = p->monthly_cap_micros >= 0 ? &p->monthly_cap_micros : NULL;
+		const int64_t *rpm = p->requests_per_minute >= 0 ? &p->requests_per_minute : NULL;
+		const int64_t *tpm = p->tokens_per_minute >= 0 ? &p->tokens_per_minute : NULL;
+		rc = ledger_db_do(lg, SQL_MEMBER_SET, "member update", "iIiIiIis", (int64_t)p->set_cap, cap,
+			   (int64_t)p->set_rpm, rpm, (int64_t)p->set_tpm, tpm, a.id, p->member);
+		if (rc != CD_OK)
+			return rc;
+		rc = ledger_member_lock(lg, &a, p->member, &m);
+	}
+	if (rc == CD_OK && a.dirty)
+		rc = ledger_acct_save(lg, &a);
+	if (rc != CD_OK)
+		return rc;
+	*out = member_json(&a, &m);
+	*status = created ? 201 : 200;
+	return *out != NULL ? CD_OK : CD_E_INTERNAL;
+}
+
+enum cd_err ledger_member_put(struct ledger *lg, const struct ledger_call *call, const struct member_put *p,
+			      struct ledger_result *res)
+{
+	struct ledger_writer w;
+	for (ledger_writer_init(lg, &w, call); ledger_writer_next(lg, &w);)
+		ledger_writer_step(lg, &w, member_put_op(lg, p, &w.out, &w.status));
+	return ledger_writer_end(lg, &w, res);
+}
+
+static enum cd_err member_delete_op(struct ledger *lg, const struct member_put *p, json_t **out, int *status)
+{
+	struct acct a;
+	int e;
+	enum cd_err rc = ledger_acct_lock(lg, p->account, &a);
+	if (rc == CD_E_NOT_FOUND)
+		return refusal_set(&lg->refusal, REFUSE_MEMBER_UNKNOWN, p->account, p->member);
+	if (rc != CD_OK)
+		return rc;
+	struct dbstmt *s = ledger_db_exec(lg, "DELETE FROM members WHERE account_id = ? AND member = ?", &e, "is", a.id,
+				   p->member);
+	if (s == NULL)
+		return ledger_db_err(lg, e, "member delete");
+	if (ledger_db_affected(s) == 0)
+		return refusal_set(&lg->refusal, REFUSE_MEMBER_UNKNOWN, p->account, p->member);
+	if (a.dirty)
+		rc = ledger_acct_save(lg, &a);
+	if (rc != CD_OK)
+		return rc;
+	*out = json_pack("{s:s, s:s, s:b}", "account", a.ext_id, "member", p->member, "deleted", 1);
+	*status = 200;
+	return *out != NULL ? CD_OK : CD_E_INTERNAL;
+}
+
+enum cd_err ledger_member_delete(struct ledger *lg, const struct ledger_call *call, const struct member_put *p,
+				 struct ledger_result *res)
+{
+	struct ledger_writer w;
+	for (ledger_writer_init(lg, &w, call); ledger_writer_next(lg, &w);)
+		ledger_writer_step(lg, &w, member_delete_op(lg, p, &w.out, &w.status));
+	return ledger_writer_end(lg, &w, res);
+}

@@ -1,0 +1,283 @@
+/* ledger_admin.c: what operators run through creditctl: migrations and
+ * exports (the invariant checker is ledger_verify.c). Never called on the
+ * request path.
+ *
+ * Migrations are sql/NNN_name.sql files applied in order, each recorded
+ * with its SHA-256 in schema_migrations; a file that changed after it was
+ * applied stops the run. What an export reads is copied into structs
+ * creditctl provides, in pages it asks for one after the other: the
+ * ledger never prints to stdout.
+ *
+ * Migrations bypass ledger_db_exec (mysql_real_query, mysql_store_result,
+ * mysql_query): a migration file is a script of statements, procedures
+ * included, and a CREATE PROCEDURE cannot be a prepared statement. The
+ * script is split by sqlsplit.h and sent one statement at a time, on a
+ * connection that accepts no multi-statement text: the text protocol is
+ * safe here because the text is creditd's own files, never a request's. */
+#include "ledger_open.h"
+#include "ledger_periods.h"
+#include "keys.h"
+#include "log.h"
+#include "sqlsplit.h"
+#include "timefmt.h"
+#include <dirent.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int is_migration(const char *name)
+{
+	size_t n = strlen(name);
+	return n > 8 && name[0] >= '0' && name[0] <= '9' && name[1] >= '0' && name[1] <= '9' &&
+	       name[2] >= '0' && name[2] <= '9' && name[3] == '_' && strcmp(name + n - 4, ".sql") == 0;
+}
+
+static int cmp_names(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static char *slurp(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf = NULL;
+	if (f == NULL)
+		return NULL;
+	if (fseek(f, 0, SEEK_END) == 0) {
+		long n = ftell(f);
+		if (n >= 0 && n < 4 * 1024 * 1024 && fseek(f, 0, SEEK_SET) == 0) {
+			buf = malloc((size_t)n + 1);
+			if (buf != NULL && fread(buf, 1, (size_t)n, f) == (size_t)n) {
+				buf[n] = '\0';
+				*len = (size_t)n;
+			} else {
+				free(buf);
+				buf = NULL;
+			}
+		}
+	}
+	fclose(f);
+	return buf;
+}
+
+/* Sends one statement and drains every result it has (a CALL has more
+ * than one). 0, or -1 with mysql_error() set. Text protocol on purpose
+ * (see the top). */
+static int run_statement(MYSQL *db, const struct sqlsplit_stmt *st)
+{
+	if (mysql_real_query(db, st->text, (unsigned long)st->len) != 0)
+		return -1;
+	int status;
+	do {
+		MYSQL_RES *res = mysql_store_result(db);
+		if (res != NULL)
+			mysql_free_result(res);
+		else if (mysql_field_count(db) != 0)
+			return -1;	/* it had rows, and reading them failed */
+		status = mysql_next_result(db);
+	} while (status == 0);
+	return status > 0 ? -1 : 0;
+}
+
+/* Runs migration name's statements in order, in the transaction that
+ * records it (DDL commits on its own, as it always did). The whole file
+ * is split before anything runs, so one that cannot be split applies
+ * nothing. CD_OK, or an error said on stderr with the statement's line
+ * and the start of its first line. */
+static enum cd_err run_script(struct ledger *lg, const char *name, const char *sql, size_t len)
+{
+	struct sqlsplit sp;
+	struct sqlsplit_stmt st;
+	int got;
+	ledger_sqlsplit_init(&sp, sql, len);
+	do
+		got = ledger_sqlsplit_next(&sp, &st);
+	while (got == 1);
+	if (got < 0) {
+		fprintf(stderr, "creditctl: migration %s cannot be split into statements (line %u: %s); nothing of it "
+			"applied\n", name, sp.err_line, ledger_sqlsplit_strerror(sp.err));
+		return CD_E_INVALID;
+	}
+	ledger_sqlsplit_init(&sp, sql, len);
+	for (got = ledger_sqlsplit_next(&sp, &st); got == 1; got = ledger_sqlsplit_next(&sp, &st)) {
+		if (run_statement(lg->c->db, &st) == 0)
+			continue;
+		const char *nl = memchr(st.text, '\n', st.len);
+		size_t first = nl != NULL ? (size_t)(nl - st.text) : st.len;
+		fprintf(stderr, "creditctl: migration %s failed at line %u (%.*s%s): %s\n", name, st.line,
+			(int)(first < LIMIT_MIGRATION_QUOTE_BYTES ? first : LIMIT_MIGRATION_QUOTE_BYTES), st.text,
+			first > LIMIT_MIGRATION_QUOTE_BYTES ? "..." : "", mysql_error(lg->c->db));
+		return CD_E_INTERNAL;
+	}
+	return CD_OK;
+}
+
+static int applied_checksum(struct ledger *lg, const char *name, char *hex)
+{
+	int e;
+	struct dbstmt *s = ledger_db_exec(lg, "SELECT checksum FROM schema_migrations WHERE name = ?", &e, "s", name);
+	if (s == NULL || ledger_db_fetch(s) != 1)
+		return 0;
+	snprintf(hex, 65, "%s", ledger_db_str(s, 0));
+	return 1;
+}
+
+static enum cd_err apply_one(struct ledger *lg, const char *dir, const char *name, struct ledger_migrated *applied)
+{
+	char path[4096], hex[65], old[65];
+	unsigned char hash[32];
+	size_t len = 0;
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	char *sql = slurp(path, &len);
+	if (sql == NULL) {
+		fprintf(stderr, "creditctl: cannot read %s\n", path);
+		return CD_E_INTERNAL;
+	}
+	keys_sha256(sql, len, hash);
+	keys_hex(hash, hex);
+	enum cd_err rc = CD_OK;
+	if (applied_checksum(lg, name, old)) {
+		if (strcmp(old, hex) != 0) {
+			fprintf(stderr, "creditctl: migration %s changed after it was applied (was %.12s, now %.12s); "
+				"refusing to continue\n", name, old, hex);
+			rc = CD_E_CONFLICT;
+		}
+		goto out;
+	}
+	rc = run_script(lg, name, sql, len);
+	if (rc != CD_OK)
+		goto out;
+	rc = ledger_db_do(lg, "INSERT INTO schema_migrations (name, checksum, applied_at) VALUES (?, ?, ?)",
+		   "migration record", "ssi", name, hex, timefmt_now());
+	if (rc == CD_OK && mysql_commit(lg->c->db) != 0)
+		rc = CD_E_INTERNAL;
+	if (rc == CD_OK)
+		snprintf(applied->name[applied->n++], sizeof(applied->name[0]), "%s", name);
+out:
+	free(sql);
+	return rc;
+}
+
+/* Reads the names of sqldir's migrations into names (malloc'd; the
+ * caller frees the *n there are, also after a failure). More than
+ * LIMIT_MIGRATIONS_MAX, or a name longer than LIMIT_MIGRATION_NAME_BYTES,
+ * is refused: cutting the list short would apply part of the schema and
+ * call it done. */
+static enum cd_err migration_names(const char *sqldir, char **names, int *n)
+{
+	enum cd_err rc = CD_OK;
+	*n = 0;
+	DIR *d = opendir(sqldir);
+	if (d == NULL) {
+		fprintf(stderr, "creditctl: cannot open %s\n", sqldir);
+		return CD_E_INTERNAL;
+	}
+	for (;;) {
+		struct dirent *de = readdir(d);
+		if (de == NULL)
+			break;
+		if (!is_migration(de->d_name))
+			continue;
+		if (strlen(de->d_name) > LIMIT_MIGRATION_NAME_BYTES) {
+			fprintf(stderr, "creditctl: %s holds a migration named longer than %d bytes (%.40s...); none "
+				"applied\n", sqldir, LIMIT_MIGRATION_NAME_BYTES, de->d_name);
+			rc = CD_E_INVALID;
+			break;
+		}
+		if (*n == LIMIT_MIGRATIONS_MAX) {
+			fprintf(stderr, "creditctl: %s holds more than %d migrations; none applied\n", sqldir,
+				LIMIT_MIGRATIONS_MAX);
+			rc = CD_E_INVALID;
+			break;
+		}
+		names[*n] = strdup(de->d_name);
+		if (names[*n] == NULL) {
+			fprintf(stderr, "creditctl: out of memory reading %s\n", sqldir);
+			rc = CD_E_INTERNAL;
+			break;
+		}
+		(*n)++;
+	}
+	closedir(d);
+	return rc;
+}
+
+enum cd_err ledger_migrate(struct ledger *lg, const char *sqldir, struct ledger_migrated *applied)
+{
+	static const char create[] = "CREATE TABLE IF NOT EXISTS schema_migrations (name VARCHAR(255) NOT NULL "
+				     "PRIMARY KEY, checksum CHAR(64) NOT NULL, applied_at BIGINT NOT NULL) ENGINE=InnoDB";
+	char *names[LIMIT_MIGRATIONS_MAX];
+	int n = 0;
+	applied->n = 0;
+	enum cd_err rc = ledger_db_ensure(lg);
+	if (rc != CD_OK)
+		return rc;
+	if (mysql_query(lg->c->db, create) != 0)
+		return ledger_db_err(lg, (int)mysql_errno(lg->c->db), "schema_migrations");
+	rc = migration_names(sqldir, names, &n);
+	if (rc == CD_OK)
+		qsort(names, (size_t)n, sizeof(names[0]), cmp_names);
+	for (int i = 0; i < n; i++) {
+		if (rc == CD_OK)
+			rc = apply_one(lg, sqldir, names[i], applied);
+		free(names[i]);
+	}
+	ledger_end_request(lg);
+	return rc;
+}
+
+/* ---- export ---- */
+
+static enum cd_err journal_row_copy(const struct dbstmt *s, struct ledger_journal_row *r)
+{
+	r->seq = ledger_db_i64(s, 0);
+	ledger_id_format(r->id, sizeof(r->id), "txn_", r->seq);
+	r->amount_micros = ledger_db_i64(s, 1);
+	r->balance_after_micros = ledger_db_i64(s, 2);
+	r->has_source = !ledger_db_null(s, 4);
+	r->has_reference = !ledger_db_null(s, 5);
+	r->has_description = !ledger_db_null(s, 6);
+	r->created_at = ledger_db_i64(s, 7);
+	if (ledger_db_copy(s, 3, r->cause, sizeof(r->cause), "") != 0 || ledger_db_copy(s, 4, r->source, sizeof(r->source), "") != 0 ||
+	    ledger_db_copy(s, 5, r->reference, sizeof(r->reference), "") != 0 ||
+	    ledger_db_copy(s, 6, r->description, sizeof(r->description), "") != 0)
+		return CD_E_INTERNAL;
+	return CD_OK;
+}
+
+static enum cd_err export_tx(struct ledger *lg, const char *id, int64_t after_seq, struct ledger_journal_row *rows,
+			     int cap, int *n)
+{
+	static const char sql[] = "SELECT id, amount_micros, balance_after_micros, cause, source, reference, "
+				  "description, created_at FROM journal WHERE account_id = ? AND id > ? "
+				  "ORDER BY id LIMIT ?";
+	struct acct a;
+	int e;
+	*n = 0;	/* a retried transaction starts the page again */
+	enum cd_err rc = ledger_acct_read(lg, id, &a);
+	if (rc != CD_OK)
+		return rc;
+	struct dbstmt *s = ledger_db_exec(lg, sql, &e, "iii", a.id, after_seq, (int64_t)cap);
+	if (s == NULL)
+		return ledger_db_err(lg, e, "export");
+	while (*n < cap && ledger_db_fetch(s) == 1) {
+		rc = journal_row_copy(s, &rows[*n]);
+		if (rc != CD_OK)
+			return rc;
+		(*n)++;
+	}
+	return CD_OK;
+}
+
+enum cd_err ledger_export_next(struct ledger *lg, const char *id, int64_t after_seq, struct ledger_journal_row *rows,
+			       int cap, int *n)
+{
+	struct ledger_tx t;
+	*n = 0;
+	for (ledger_tx_init(lg, &t); ledger_tx_next(lg, &t);)
+		ledger_tx_end(lg, &t, export_tx(lg, id, after_seq, rows, cap, n));
+	if (t.rc != CD_OK)
+		*n = 0;
+	return t.rc;
+}

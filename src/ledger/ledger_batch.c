@@ -1,0 +1,745 @@
+/* ledger_batch.c: a batch's rows in memory and its write CALL (see
+ * ledger_batch.h; the read CALL is ledger_load.c's).
+ *
+ * Changes are kept as the rows they make: journal rows and usage rows as
+ * JSON rows of the write CALL, appended in the order the operations made
+ * them; holds, grants, members and accounts as the batch's own rows,
+ * marked changed. ledger_batch_flush writes them all in one CALL of
+ * cd_batch_write (sql/020_batch_calls.sql, redefined by sql/034), which
+ * inserts the new holds and reads their ids back by request_id (unique
+ * per account: no reliance on how AUTO_INCREMENT hands out ids), inserts
+ * the usages, updates the settled and released holds and the burnt
+ * grants, inserts the journal rows in order, updates members and
+ * accounts, writes the outbox and the answers under Idempotency-Keys,
+ * and commits. */
+#include "ledger_batch.h"
+#include "ledger_events.h"
+#include "jsonw.h"
+#include "log.h"
+#include "money.h"
+#include <assert.h>
+#include <inttypes.h>
+#include <mysqld_error.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- The batch ---- */
+
+/* Batches kept for the next combiner: at most LIMIT_BATCH_COMBINERS run at
+ * once on each node's queue, so that many are ever made, whichever of the
+ * worker threads happens to combine (a batch per thread would grow the
+ * process by a batch each time a thread combines for the first time). */
+#define BATCH_POOL (LIMIT_DB_NODES * LIMIT_BATCH_COMBINERS)
+static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct batch *pool[BATCH_POOL];
+static int npool;
+
+static struct batch *batch_new(void);
+
+struct batch *ledger_batch_take(void)
+{
+	struct batch *b = NULL;
+	pthread_mutex_lock(&pool_lock);
+	if (npool > 0)
+		b = pool[--npool];
+	pthread_mutex_unlock(&pool_lock);
+	return b != NULL ? b : batch_new();
+}
+
+/* A pooled batch keeps buffers of a usual batch's size; one a big batch
+ * grew is given back to malloc, not kept for every later batch. */
+static void batch_trim(struct batch *b)
+{
+	struct dynbuf *bufs[] = {&b->journal_rows, &b->settle_usage, &b->usage_rows, &b->doc};
+	for (unsigned int i = 0; i < sizeof(bufs) / sizeof(bufs[0]); i++)
+		if (bufs[i]->cap > LIMIT_BATCH_KEEP_BYTES)
+			dynbuf_free(bufs[i]);
+	if (b->sets.data.cap > LIMIT_BATCH_KEEP_BYTES || b->sets.capcells * sizeof(b->sets.cells[0]) > LIMIT_BATCH_KEEP_BYTES) {
+		ledger_dbsets_free(&b->sets);
+		ledger_dbsets_init(&b->sets);
+	}
+}
+
+void ledger_batch_give(struct batch *b)
+{
+	if (b == NULL)
+		return;
+	ledger_batch_reset(b);
+	batch_trim(b);
+	pthread_mutex_lock(&pool_lock);
+	if (npool < BATCH_POOL) {
+		pool[npool++] = b;
+		b = NULL;
+	}
+	pthread_mutex_unlock(&pool_lock);
+	ledger_batch_free(b);
+}
+
+static struct batch *batch_new(void)
+{
+	struct batch *b = calloc(1, sizeof(*b));
+	if (b == NULL)
+		return NULL;
+	dynbuf_init(&b->journal_rows, LIMIT_BATCH_JSON_BYTES);
+	dynbuf_init(&b->settle_usage, LIMIT_BATCH_JSON_BYTES);
+	dynbuf_init(&b->usage_rows, LIMIT_BATCH_JSON_BYTES);
+	dynbuf_init(&b->doc, LIMIT_BATCH_JSON_BYTES);
+	ledger_dbsets_init(&b->sets);
+	return b;
+}
+
+static void events_clear(struct batch *b)
+{
+	for (int i = 0; i < b->nevents; i++)
+		json_decref(b->events[i].data);
+	b->nevents = 0;
+}
+
+static void event_push(struct batch *b, int acct, const char *type, json_t *data)
+{
+	if (b->nevents == (int)(sizeof(b->events) / sizeof(b->events[0])) || data == NULL) {
+		json_decref(data);
+		b->failed = 1;	/* never commit a change without its event */
+		return;
+	}
+	b->events[b->nevents++] = (struct batch_event){acct, type, data};
+	b->accts[acct].changed = 1;
+}
+
+void ledger_batch_notice_refusal(struct ledger *lg, struct batch *b, int acct, int member, enum refusal_why why,
+			  int64_t available, int64_t required)
+{
+	json_t *data;
+	struct member_row *m = member >= 0 ? &b->members[member].m : NULL;
+	const char *type = ledger_notice_refusal(lg, &b->accts[acct].a, m, why, available, required, &data);
+	if (type == NULL)
+		return;
+	if (m != NULL && why == REFUSE_MEMBER_CAP)
+		b->members[member].changed = 1;
+	event_push(b, acct, type, data);
+}
+
+void ledger_batch_notice_balances(struct ledger *lg, struct batch *b)
+{
+	for (int i = 0; i < b->naccts; i++) {
+		if (!b->accts[i].changed && !b->accts[i].touched)
+			continue;
+		json_t *data = ledger_notice_balance(lg, &b->accts[i].a);
+		if (data != NULL)
+			event_push(b, i, EVENT_BALANCE_LOW, data);
+		if (ledger_notice_recharge(lg, &b->accts[i].a))
+			b->accts[i].recharge = 1;
+	}
+}
+
+static void keys_clear(struct batch *b)
+{
+	for (int i = 0; i < b->nkeys; i++)
+		free(b->keys[i].response);
+	b->nkeys = 0;
+}
+
+void ledger_batch_free(struct batch *b)
+{
+	if (b == NULL)
+		return;
+	keys_clear(b);
+	events_clear(b);
+	dynbuf_free(&b->journal_rows);
+	dynbuf_free(&b->settle_usage);
+	dynbuf_free(&b->usage_rows);
+	dynbuf_free(&b->doc);
+	ledger_dbsets_free(&b->sets);
+	free(b);
+}
+
+void ledger_batch_reset(struct batch *b)
+{
+	b->naccts = b->nholds = b->nmembers = b->nusages = b->ngrants = 0;
+	keys_clear(b);
+	events_clear(b);
+	dynbuf_reset(&b->journal_rows);
+	dynbuf_reset(&b->settle_usage);
+	dynbuf_reset(&b->usage_rows);
+	b->njournal = b->nsettle_usage = b->nnew_usage = 0;
+	b->failed = 0;
+}
+
+void ledger_batch_balances_mark(struct batch *b)
+{
+	for (int i = 0; i < b->naccts; i++) {
+		b->accts[i].balance_marked = b->accts[i].a.balance;
+		b->accts[i].journal_micros = 0;
+	}
+}
+
+int ledger_batch_acct_by_ext(const struct batch *b, const char *ext)
+{
+	for (int i = 0; i < b->naccts; i++)
+		if (strcmp(b->accts[i].a.ext_id, ext) == 0)
+			return i;
+	return -1;
+}
+
+int ledger_batch_acct_by_id(const struct batch *b, int64_t id)
+{
+	for (int i = 0; i < b->naccts; i++)
+		if (b->accts[i].a.id == id)
+			return i;
+	return -1;
+}
+
+int ledger_batch_hold_by_id(const struct batch *b, int64_t id)
+{
+	for (int i = 0; i < b->nholds; i++)
+		if (!b->holds[i].is_new && b->holds[i].h.id == id)
+			return i;
+	return -1;
+}
+
+int ledger_batch_hold_by_request(const struct batch *b, int acct, const char *request_id)
+{
+	for (int i = 0; i < b->nholds; i++)
+		if (b->holds[i].acct == acct && strcmp(b->holds[i].h.request_id, request_id) == 0)
+			return i;
+	return -1;
+}
+
+int ledger_batch_member(const struct batch *b, int acct, const char *member)
+{
+	for (int i = 0; member != NULL && i < b->nmembers; i++)
+		if (b->members[i].acct == acct && strcmp(b->members[i].m.member, member) == 0)
+			return i;
+	return -1;
+}
+
+int ledger_batch_usage_by_key(const struct batch *b, int acct, const char *key)
+{
+	for (int i = 0; key != NULL && i < b->nusages; i++)
+		if (b->usages[i].acct == acct && b->usages[i].has_key && strcmp(b->usages[i].key, key) == 0)
+			return i;
+	return -1;
+}
+
+const struct ledger_batch_key *ledger_batch_key(const struct batch *b, const char *key)
+{
+	for (int i = 0; key != NULL && i < b->nkeys; i++)
+		if (strcmp(b->keys[i].key, key) == 0)
+			return &b->keys[i];
+	return NULL;
+}
+
+/* ---- Changing ---- */
+
+int ledger_batch_hold_add(struct batch *b, int acct, const struct hold_row *h)
+{
+	if (b->nholds == 2 * BATCH_MAX)
+		return -1;
+	struct batch_hold *n = &b->holds[b->nholds];
+	memset(n, 0, sizeof(*n));
+	n->h = *h;
+	n->h.id = 0;
+	n->acct = acct;
+	n->is_new = 1;
+	return b->nholds++;
+}
+
+
+/* One usage_records row of the write CALL (its column order: sql/020,
+ * then cache_write and settle_reason, sql/034). */
+static void usage_row(struct dynbuf *to, int64_t account, const char *key, const struct usage_fields *u,
+		      const unsigned char *hash)
+{
+	struct jw j;
+	jw_init(&j, to);
+	j.items[0] = to->len > 0;	/* a comma after the rows before */
+	jw_open(&j, '[');
+	jw_i64(&j, account);
+	if (u->hold_id > 0)
+		jw_i64(&j, u->hold_id);
+	else
+		jw_null(&j);
+	jw_str(&j, key);
+	jw_str(&j, u->member);
+	jw_str(&j, u->model);
+	jw_str(&j, u->action);
+	jw_i64(&j, u->input);
+	jw_i64(&j, u->cached);
+	jw_i64(&j, u->output);
+	jw_i64(&j, u->cost);
+	jw_i64(&j, u->byok);
+	jw_str(&j, u->request_id);
+	jw_str(&j, u->conversation);
+	jw_hex(&j, hash, 32);
+	jw_i64(&j, u->cache_write);
+	jw_str(&j, u->settle_reason);
+	jw_close(&j, ']');
+}
+
+int ledger_batch_usage_add(struct batch *b, int acct, const struct usage_fields *u, const unsigned char *hash)
+{
+	if (b->nusages == 2 * BATCH_MAX)
+		return -1;
+	int i = b->nusages++;
+	struct batch_usage *bu = &b->usages[i];
+	memset(bu, 0, sizeof(*bu));
+	bu->acct = acct;
+	bu->cost = u->cost;
+	bu->has_key = u->request_id != NULL;
+	ledger_copy_text(bu->key, sizeof(bu->key), u->request_id);
+	bu->has_hash = hash != NULL;
+	if (hash != NULL)
+		memcpy(bu->hash, hash, 32);
+	bu->is_new = 1;
+	/* Written in the order made, each with its id read back. */
+	b->new_usage[b->nnew_usage++] = i;
+	usage_row(&b->usage_rows, b->accts[acct].a.id, u->request_id, u, hash);
+	return i;
+}
+
+void ledger_batch_settle_usage(struct batch *b, int acct, const struct usage_fields *u)
+{
+	b->nsettle_usage++;
+	usage_row(&b->settle_usage, b->accts[acct].a.id, NULL, u, NULL);
+}
+
+/* Burns from the account's grants as read (a copy in spending order). */
+static int64_t burn(struct batch *b, int acct, int64_t amount, int debt)
+{
+	struct spend_grant g[LIMIT_SPEND_GRANTS + 2];
+	int at[LIMIT_SPEND_GRANTS + 2], n = 0;
+	int64_t before = 0, after = 0;
+	for (int i = 0; i < b->ngrants && n < LIMIT_SPEND_GRANTS + 2; i++) {
+		if (b->grants[i].acct == acct) {
+			at[n] = i;
+			before += b->grants[i].g.remaining;
+			g[n++] = b->grants[i].g;
+		}
+	}
+	int64_t left = debt ? (ledger_spend_debt(g, n, amount) ? 0 : amount) : ledger_spend_burn(g, n, amount);
+	for (int i = 0; i < n; i++) {
+		b->grants[at[i]].g = g[i];
+		after += g[i].remaining;
+	}
+	/* What left the grants is what was asked less what they could not cover. */
+	assert(left >= 0 && left <= amount);
+	assert(before - after == amount - left);
+	return left;
+}
+
+/* The journal row of a spend, in the write CALL's column order. */
+static void journal_row(struct ledger *lg, struct batch *b, int64_t account, int64_t amount, int64_t after,
+			const char *cause, const char *source, int64_t hold_id, const char *reference)
+{
+	struct jw j;
+	jw_init(&j, &b->journal_rows);
+	j.items[0] = b->njournal++ > 0;
+	jw_open(&j, '[');
+	jw_i64(&j, account);
+	jw_i64(&j, -amount);
+	jw_i64(&j, after);
+	jw_str(&j, cause);
+	jw_str(&j, source);
+	if (hold_id > 0)
+		jw_i64(&j, hold_id);
+	else
+		jw_null(&j);
+	jw_str(&j, reference);
+	jw_str(&j, lg->journal_key);
+	jw_close(&j, ']');
+}
+
+int ledger_batch_spend_check(const struct batch *b, int acct, int64_t amount)
+{
+	const struct batch_acct *ba = &b->accts[acct];
+	int64_t after;
+	assert(amount > 0);
+	if (!ba->spends || money_sub(ba->a.balance, amount, &after) != 0) {	/* operations check the range first */
+		log_error("batch spend on an account whose grants were not read, or beyond the range");
+		return -1;
+	}
+	return 0;
+}
+
+int ledger_batch_grants_stale(const struct batch *b, int acct)
+{
+	return b->accts[acct].grants_stale;
+}
+
+int64_t ledger_batch_burn(struct batch *b, int acct, int64_t amount)
+{
+	int64_t left = burn(b, acct, amount, 0);
+	return left > 0 && b->accts[acct].grants_more ? left : -left;
+}
+
+enum cd_err ledger_batch_spend_rest(struct ledger *lg, struct batch *b, int acct, int64_t amount, int64_t left,
+			     const char *cause, const char *source, int64_t hold_id, const char *reference)
+{
+	struct batch_acct *ba = &b->accts[acct];
+	struct acct *a = &ba->a;
+	int64_t after;
+	assert(amount > 0 && left >= 0 && left <= amount);
+	if (money_sub(a->balance, amount, &after) != 0)
+		return CD_E_INTERNAL;
+	if (left > 0 && burn(b, acct, left, 1) > 0) {
+		if (b->ngrants == BATCH_GRANTS)
+			return CD_E_INTERNAL;
+		struct batch_grant *g = &b->grants[b->ngrants++];
+		memset(g, 0, sizeof(*g));
+		g->acct = acct;
+		g->g.remaining = -left;
+		g->g.debt = 1;
+		g->is_new = 1;
+	}
+	journal_row(lg, b, a->id, amount, after, cause, source, hold_id, reference);
+	ba->journal_micros -= amount;
+	a->balance = after;
+	ba->changed = 1;
+	return CD_OK;
+}
+
+/* ---- Writing ---- */
+
+static const char SQL_WRITE[] = "CALL cd_batch_write(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+/* cd_batch_write's lists, in its parameters' order. */
+static const char *const WRITE_LISTS[] = {"holds_new", "usages_new", "usages", "holds_set", "grants_set", "debts",
+					  "journal", "members", "accounts", "events", "recharges", "keys"};
+
+static void opt_i64(struct jw *j, int has, int64_t v)
+{
+	if (has)
+		jw_i64(j, v);
+	else
+		jw_null(j);
+}
+
+static void write_new_holds(struct batch *b, struct jw *j)
+{
+	jw_array(j, "holds_new");
+	for (int i = 0; i < b->nholds; i++) {
+		const struct batch_hold *bh = &b->holds[i];
+		const struct hold_row *h = &bh->h;
+		if (!bh->is_new)
+			continue;
+		jw_open(j, '[');
+		jw_i64(j, b->accts[bh->acct].a.id);
+		jw_str(j, h->request_id);
+		jw_str(j, h->has_member ? h->member : NULL);
+		jw_str(j, h->model[0] ? h->model : NULL);
+		jw_str(j, h->action[0] ? h->action : NULL);
+		jw_str(j, h->has_conversation ? h->conversation : NULL);
+		jw_i64(j, h->amount);
+		opt_i64(j, h->max_output >= 0, h->max_output);
+		opt_i64(j, h->has_pin, h->pin.input_micros_per_mtok);
+		opt_i64(j, h->has_pin, h->pin.cached_input_micros_per_mtok);
+		opt_i64(j, h->has_pin, h->pin.output_micros_per_mtok);
+		opt_i64(j, h->has_pin, h->pin_margin);
+		opt_i64(j, h->rate_minute >= 0, h->rate_minute);
+		opt_i64(j, h->rate_minute >= 0, h->rate_tokens);
+		jw_i64(j, h->byok);
+		jw_i64(j, h->expires_at);
+		/* Last (sql/034): the procedure of a creditd before it never reads it. */
+		opt_i64(j, h->has_pin, h->pin.cache_write_micros_per_mtok);
+		jw_close(j, ']');
+	}
+	jw_close(j, ']');
+}
+
+static void write_changed_holds(struct batch *b, struct jw *j)
+{
+	jw_array(j, "holds_set");
+	for (int i = 0; i < b->nholds; i++) {
+		const struct hold_row *h = &b->holds[i].h;
+		if (!b->holds[i].changed || b->holds[i].is_new)
+			continue;
+		jw_open(j, '[');
+		jw_i64(j, h->id);
+		jw_str(j, h->state);
+		jw_i64(j, h->charged);
+		jw_hex(j, h->has_hash ? h->settle_hash : NULL, 32);
+		jw_str(j, h->has_hash ? h->response : NULL);
+		jw_close(j, ']');
+	}
+	jw_close(j, ']');
+}
+
+/* The burnt grants and new debt rows. */
+static void write_grants(struct batch *b, struct jw *j)
+{
+	jw_array(j, "grants_set");
+	for (int i = 0; i < b->ngrants; i++) {
+		const struct batch_grant *g = &b->grants[i];
+		if (!g->g.changed || g->is_new)
+			continue;
+		jw_open(j, '[');
+		jw_i64(j, g->g.id);
+		jw_i64(j, g->g.remaining);
+		jw_close(j, ']');
+	}
+	jw_close(j, ']');
+	jw_array(j, "debts");
+	for (int i = 0; i < b->ngrants; i++) {
+		const struct batch_grant *g = &b->grants[i];
+		if (!g->is_new)
+			continue;
+		assert(g->g.debt && g->g.remaining < 0);
+		jw_open(j, '[');
+		jw_i64(j, b->accts[g->acct].a.id);
+		jw_i64(j, g->g.remaining);
+		jw_close(j, ']');
+	}
+	jw_close(j, ']');
+}
+
+static void write_members(struct batch *b, struct jw *j)
+{
+	jw_array(j, "members");
+	for (int i = 0; i < b->nmembers; i++) {
+		const struct member_row *m = &b->members[i].m;
+		if (!b->members[i].changed)
+			continue;
+		assert(m->reserved >= 0);
+		jw_open(j, '[');
+		jw_i64(j, b->accts[b->members[i].acct].a.id);
+		jw_str(j, m->member);
+		jw_i64(j, m->month_key);
+		jw_i64(j, m->month_spent);
+		jw_i64(j, m->reserved);
+		jw_i64(j, m->cap_month_noted);
+		jw_i64(j, m->rate.minute);
+		jw_i64(j, m->rate.requests);
+		jw_i64(j, m->rate.tokens);
+		jw_close(j, ']');
+	}
+	jw_close(j, ']');
+}
+
+static void write_accounts(struct batch *b, struct jw *j)
+{
+	jw_array(j, "accounts");
+	for (int i = 0; i < b->naccts; i++) {
+		const struct acct *a = &b->accts[i].a;
+		if (!b->accts[i].changed)
+			continue;
+		const int64_t v[] = {a->id, a->balance, a->reserved, a->month_key, a->month_spent, a->sweep_due_at,
+				     a->day_key, a->day_spent, a->low_noted, a->depleted_noted, a->limit_month_noted,
+				     a->limit_day_noted, a->recharge_pending, a->recharge_day_key,
+				     a->recharge_day_count, a->rate.minute, a->rate.requests, a->rate.tokens};
+		jw_open(j, '[');
+		for (unsigned int c = 0; c < sizeof(v) / sizeof(v[0]); c++)
+			opt_i64(j, c != 5 || v[c] >= 0, v[c]);	/* sweep_due_at: -1 is none */
+		jw_close(j, ']');
+	}
+	jw_close(j, ']');
+}
+
+/* The outbox rows (their data as sorted compact JSON) and the queued
+ * auto-recharges; -1 when an event's data cannot be written. */
+static int write_outbox(struct batch *b, struct jw *j)
+{
+	int rc = 0;
+	jw_array(j, "events");
+	for (int i = 0; i < b->nevents; i++) {
+		const struct acct *a = &b->accts[b->events[i].acct].a;
+		char *text = json_dumps(b->events[i].data, JSON_COMPACT | JSON_SORT_KEYS);
+		if (text == NULL) {
+			rc = -1;
+			continue;
+		}
+		jw_open(j, '[');
+		jw_i64(j, a->id);
+		jw_str(j, a->ext_id);
+		jw_str(j, b->events[i].type);
+		jw_str(j, text);
+		jw_close(j, ']');
+		free(text);
+	}
+	jw_close(j, ']');
+	jw_array(j, "recharges");
+	for (int i = 0; i < b->naccts; i++) {
+		if (!b->accts[i].recharge)
+			continue;
+		jw_open(j, '[');
+		jw_i64(j, b->accts[i].a.id);
+		jw_i64(j, b->accts[i].a.recharge_amount_cents);
+		jw_close(j, ']');
+	}
+	jw_close(j, ']');
+	return rc;
+}
+
+/* The answers to store, each naming (by its place among this write's new
+ * rows) the hold or usage whose id it lacks. */
+static void write_answers(struct batch *b, struct jw *j, const struct batch_answer *answers, int n)
+{
+	jw_array(j, "keys");
+	for (int i = 0; i < n; i++) {
+		const struct batch_answer *k = &answers[i];
+		int hold = -1, usage = -1;
+		if (k->hold >= 0 && b->holds[k->hold].is_new) {
+			hold = 0;
+			for (int h = 0; h < k->hold; h++)
+				hold += b->holds[h].is_new;
+		}
+		for (int u = 0; k->usage >= 0 && u < b->nnew_usage; u++)
+			if (b->new_usage[u] == k->usage && b->usages[k->usage].is_new)
+				usage = u;
+		jw_open(j, '[');
+		jw_str(j, k->key);
+		jw_hex(j, k->hash, 32);
+		jw_i64(j, k->status);
+		jw_str(j, k->text);
+		opt_i64(j, hold >= 0, hold);
+		opt_i64(j, usage >= 0, usage);
+		jw_close(j, ']');
+	}
+	jw_close(j, ']');
+}
+
+/* The write CALL's lists: every pending change. */
+static int write_doc(struct batch *b, const struct batch_answer *answers, int n, struct jw *jp)
+{
+	struct jw j;
+	dynbuf_reset(&b->doc);
+	jw_init(&j, &b->doc);
+	jw_open(&j, '{');
+	write_new_holds(b, &j);
+	jw_array(&j, "usages_new");
+	jw_raw(&j, b->usage_rows.data, b->usage_rows.len);
+	jw_close(&j, ']');
+	jw_array(&j, "usages");
+	jw_raw(&j, b->settle_usage.data, b->settle_usage.len);
+	jw_close(&j, ']');
+	write_changed_holds(b, &j);
+	write_grants(b, &j);
+	jw_array(&j, "journal");
+	jw_raw(&j, b->journal_rows.data, b->journal_rows.len);
+	jw_close(&j, ']');
+	write_members(b, &j);
+	write_accounts(b, &j);
+	int rc = write_outbox(b, &j);
+	write_answers(b, &j, answers, n);
+	jw_close(&j, '}');
+	*jp = j;
+	if (b->failed || b->usage_rows.failed || b->settle_usage.failed || b->journal_rows.failed || b->doc.failed) {
+		log_error("batch write: the rows do not fit %d bytes", LIMIT_BATCH_JSON_BYTES);
+		return -1;
+	}
+	return rc;
+}
+
+/* The ids the write CALL gave the new holds and usages. */
+static enum cd_err read_ids(struct batch *b)
+{
+	int at[2 * BATCH_MAX], n = 0;
+	for (int i = 0; i < b->nholds; i++)
+		if (b->holds[i].is_new)
+			at[n++] = i;
+	const struct dbsets_set *t = ledger_dbsets_find(&b->sets, "new_holds");
+	for (size_t r = 0; t != NULL && r < t->nrows; r++) {
+		struct db_row row = ledger_dbsets_row(&b->sets, t, r);
+		int64_t k = ledger_dbrow_i64(&row, 1);
+		if (k >= 0 && k < n)
+			b->holds[at[k]].h.id = ledger_dbrow_i64(&row, 2);
+	}
+	t = ledger_dbsets_find(&b->sets, "new_usages");
+	for (size_t r = 0; t != NULL && r < t->nrows; r++) {
+		struct db_row row = ledger_dbsets_row(&b->sets, t, r);
+		int64_t k = ledger_dbrow_i64(&row, 1);
+		if (k >= 0 && k < b->nnew_usage)
+			b->usages[b->new_usage[k]].id = ledger_dbrow_i64(&row, 2);
+	}
+	for (int i = 0; i < n; i++) {
+		if (b->holds[at[i]].h.id == 0) {
+			log_error("batch write: a new hold's id was not read back");
+			return CD_E_INTERNAL;
+		}
+	}
+	for (int i = 0; i < b->nnew_usage; i++) {
+		if (b->usages[b->new_usage[i]].id == 0) {
+			log_error("batch write: a new usage's id was not read back");
+			return CD_E_INTERNAL;
+		}
+	}
+	return CD_OK;
+}
+
+/* After a write: nothing is pending, and what was written is marked. */
+static void written(struct batch *b)
+{
+	for (int i = 0; i < b->nholds; i++)
+		b->holds[i].is_new = b->holds[i].changed = 0;
+	for (int i = 0; i < b->nusages; i++)
+		b->usages[i].is_new = 0;
+	for (int i = 0; i < b->nmembers; i++)
+		b->members[i].changed = 0;
+	ledger_batch_balances_mark(b);
+	for (int i = 0; i < b->naccts; i++) {
+		/* A flush inside a batch (a grants reload, a refund) must not hide
+		 * the change from the notices made at its end. */
+		b->accts[i].touched |= b->accts[i].changed;
+		b->accts[i].changed = 0;
+		b->accts[i].recharge = 0;
+	}
+	for (int i = 0; i < b->ngrants; i++) {
+		/* A debt row just inserted has no id here: read its account again. */
+		if (b->grants[i].is_new)
+			b->accts[b->grants[i].acct].grants_stale = 1;
+		b->grants[i].g.changed = b->grants[i].is_new = 0;
+	}
+	events_clear(b);
+	dynbuf_reset(&b->settle_usage);
+	dynbuf_reset(&b->journal_rows);
+	dynbuf_reset(&b->usage_rows);
+	b->nsettle_usage = b->njournal = b->nnew_usage = 0;
+}
+
+enum cd_err ledger_batch_flush(struct ledger *lg, struct batch *b, int commit, const struct batch_answer *answers, int n)
+{
+	struct db_params p;
+	struct jw j;
+	int e = 0;
+	for (int i = 0; i < b->naccts; i++) {
+		/* Invariant 1: what the journal rows say moved is what moved. */
+		assert(b->accts[i].a.balance - b->accts[i].balance_marked == b->accts[i].journal_micros);
+		/* Invariant 2: reserved is the sum of pending holds, never below 0. */
+		if (b->accts[i].changed && b->accts[i].a.reserved < 0) {
+			log_error("account %" PRId64 " would store a negative reserve", b->accts[i].a.id);
+			return CD_E_INTERNAL;
+		}
+	}
+	assert(commit || n == 0);	/* answers are stored with the commit */
+	if (write_doc(b, answers, n, &j) != 0)
+		return CD_E_INTERNAL;
+	/* The COMMIT goes in the CALL, one round trip for the whole write,
+	 * except on Galera (ledger_db_galera), where it is a command of its own. */
+	int in_call = commit && !ledger_db_galera(lg);
+	ledger_dbp_init(&p);
+	ledger_dbp_i64(&p, lg->now);
+	ledger_dbp_i64(&p, in_call);
+	for (unsigned int i = 0; i < sizeof(WRITE_LISTS) / sizeof(WRITE_LISTS[0]); i++)
+		ledger_dbsets_bind_list(&p, &j, WRITE_LISTS[i]);
+	if (in_call)
+		lg->commit_sent = 1;
+	enum cd_err rc = ledger_dbsets_call(lg, SQL_WRITE, &p, &b->sets, "batch write", &e);
+	if (rc == CD_E_UNAVAILABLE && in_call) {
+		/* The commit may have happened: this batch never runs again. */
+		ledger_db_committed(lg);
+		return rc;
+	}
+	if (e == ER_DUP_ENTRY) {
+		/* A request_id held already, or a key claimed meanwhile: the
+		 * next attempt reads them and replays. */
+		b->hold_reqs_needed = 1;
+		return CD_E_RETRY;
+	}
+	if (rc != CD_OK)
+		return rc;
+	if (in_call)
+		ledger_db_committed(lg);
+	rc = read_ids(b);
+	if (rc == CD_OK)
+		written(b);
+	return rc;
+}

@@ -1,0 +1,264 @@
+/* ledger_batch.h: the rows one group-commit batch works on.
+ *
+ * A batch of guard operations (ledger_holds.c decides them) is two CALLs
+ * (sql/020_batch_calls.sql; redefined whole by sql/034, which added the
+ * hold's cache-write pin and the usage row's cache writes and settle
+ * reason, each last in its row). cd_batch_read locks every row the batch
+ * needs in one order (the accounts by id, then the holds by id, then the
+ * member rows) and returns them with the replay rows; operations change these
+ * rows in memory, in arrival order; cd_batch_write writes them all back,
+ * with the answers stored under Idempotency-Keys, and commits. The
+ * journal rows keep the order of the operations that made them, and
+ * move the balances by exactly their amounts (asserted at each flush). Both
+ * CALLs take one JSON parameter, written by jsonw.h: no SQL text is made
+ * from request data. Above the account-open step (a batch rolls months
+ * and sweeps what fell due like any other opening) and below the guard's
+ * rules. Internal to the ledger's files. */
+#ifndef CREDITD_LEDGER_BATCH_H
+#define CREDITD_LEDGER_BATCH_H
+#include "ledger_open.h"
+#include "ledger_dbsets.h"
+#include "ledger_idcache.h"
+
+#define BATCH_MAX LIMIT_BATCH_OPS
+
+/* A hold as the batch holds it. */
+struct hold_row {
+	int64_t id, account_id, amount, expires_at, charged;
+	int64_t max_output;		/* output tokens granted; -1: none (an action) */
+	/* The prices and margin it was priced with (has_pin): its settle
+	 * charges at these (DESIGN §9 "prices pinned at authorize"). */
+	int has_pin;
+	struct price pin;
+	int64_t pin_margin;
+	/* The rate-limit minute it was counted in (-1: none) and its tokens:
+	 * its settle in that minute corrects them to the actual count. */
+	int64_t rate_minute, rate_tokens;
+	int byok;
+	char state[16];
+	char model[LEDGER_NAME_MAX + 1], action[LEDGER_NAME_MAX + 1];
+	char member[LEDGER_ID_MAX + 1], conversation[LIMIT_REQUEST_ID_BYTES + 1];
+	char request_id[LIMIT_REQUEST_ID_BYTES + 1];
+	int has_member, has_conversation;
+	unsigned char settle_hash[32];
+	int has_hash;
+	char response[LIMIT_SETTLE_RESPONSE_BYTES + 1];
+};
+
+struct batch_acct {
+	struct acct a;
+	int changed;			/* written back at the next flush */
+	int spends;			/* its grants were read */
+	int grants_read;		/* positive ones, at most LIMIT_SPEND_GRANTS */
+	int grants_more;		/* it has more positive grants than were read */
+	int grants_stale;		/* grants changed in the database since read */
+	int recharge;			/* queue an auto-recharge at the next flush */
+	int touched;			/* changed in this attempt, also when a flush wrote it since */
+	/* Invariant 1 inside a batch: the balance moves only with journal
+	 * rows. Its balance as of the read or the last flush (or a journal row
+	 * written outside the batch's rows), and the sum of the amounts of the
+	 * journal rows appended since: ledger_batch_flush asserts they agree. */
+	int64_t balance_marked, journal_micros;
+};
+/* A grant of an account that spends, read in spending order. */
+struct batch_grant {
+	int acct;
+	struct spend_grant g;
+	int is_new;			/* a debt row to insert at the next flush */
+};
+#define BATCH_GRANTS (BATCH_MAX * (LIMIT_SPEND_GRANTS + 2))
+struct batch_hold {
+	struct hold_row h;
+	int acct;			/* index in accts */
+	int is_new;			/* inserted at the next flush (h.id 0 until then) */
+	int changed;			/* state written back at the next flush */
+};
+struct ledger_batch_member {
+	int acct;
+	struct member_row m;
+	int changed;
+};
+/* A usage_records row of POST /v1/usage: found by its request_id, or
+ * made by this batch (its id read back at the flush). */
+struct batch_usage {
+	int acct;
+	int64_t id, cost;
+	char key[LIMIT_REQUEST_ID_BYTES + 1];
+	int has_key;
+	unsigned char hash[32];
+	int has_hash;
+	int is_new;
+};
+/* An answer stored under an Idempotency-Key before this batch. */
+struct ledger_batch_key {
+	const char *key;		/* the operation's */
+	unsigned char hash[32];
+	int status;
+	char *response;			/* malloc'd */
+	size_t response_len;
+};
+
+/* What the read CALL is asked for, filled by the caller. Rows of an
+ * account named by external id refer to it by its index in acct_ext. */
+struct batch_want {
+	int64_t acct_ids[BATCH_MAX];		/* the accounts of hold_ids, in step */
+	int nacct_ids;
+	const char *acct_ext[BATCH_MAX];	/* by external id */
+	int nacct_ext;
+	int64_t hold_ids[BATCH_MAX];		/* settle and release targets */
+	int nhold_ids;
+	struct { int ext; const char *request_id; } hold_reqs[BATCH_MAX];	/* authorize replays */
+	int nhold_reqs;
+	int read_hold_reqs;			/* read them (else a duplicate fails the insert) */
+	struct { int ext; const char *member; } members[BATCH_MAX];
+	int nmembers;
+	struct { int ext; const char *key; } usages[BATCH_MAX];
+	int nusages;
+	int spend_ext[BATCH_MAX];		/* accounts (acct_ext indexes) that may spend */
+	int nspend_ext;
+	const char *keys[BATCH_MAX];		/* Idempotency-Keys */
+	int nkeys;
+};
+
+/* An outbox row to write at the next flush (ledger_events.h). */
+struct batch_event {
+	int acct;
+	const char *type;
+	json_t *data;			/* owned */
+};
+struct batch {
+	struct batch_acct accts[BATCH_MAX];
+	int naccts;
+	struct batch_hold holds[2 * BATCH_MAX];	/* read ones, then new ones */
+	int nholds;
+	struct ledger_batch_member members[2 * BATCH_MAX];
+	int nmembers;
+	struct batch_usage usages[2 * BATCH_MAX];
+	int nusages;
+	struct ledger_batch_key keys[BATCH_MAX];
+	int nkeys;
+	struct batch_grant grants[BATCH_GRANTS];
+	int ngrants;
+	/* Pending appends, in the order made, as JSON rows of the write CALL
+	 * (sql/020_batch_calls.sql): journal rows, a settle's usage rows, and
+	 * POST /v1/usage's rows (whose ids come back: new_usage[k] is the
+	 * b->usages index of the k-th). */
+	struct dynbuf journal_rows;
+	int njournal;
+	struct dynbuf settle_usage;
+	int nsettle_usage;
+	struct dynbuf usage_rows;
+	int new_usage[2 * BATCH_MAX];
+	int nnew_usage;
+	struct batch_event events[2 * BATCH_MAX];	/* outbox rows: a refusal's and a crossing's per account */
+	int nevents;
+	int failed;			/* a pending row was lost: the batch must not commit */
+	struct dynbuf doc;		/* the JSON parameter of the CALL being made */
+	struct db_sets sets;		/* what the last CALL returned */
+	/* A new hold met a request_id already held, and failed the attempt:
+	 * the next attempts read authorizes' request_ids first. */
+	int hold_reqs_needed;
+	int hold_reqs_read;		/* this attempt read them */
+};
+
+/* An answer to store under its Idempotency-Key with the batch's write.
+ * hold and usage: the b->holds or b->usages index of the row the answer
+ * names (-1: none): one written by this flush gets its id in the stored
+ * text (the answer was made before the id was known). */
+struct batch_answer {
+	const char *key;
+	const unsigned char *hash;
+	int status;
+	const char *text;
+	int hold, usage;
+};
+
+/* The notice of a refusal of the account's (op's member row m, or NULL),
+ * to be written with the batch: marks what it changes. */
+void ledger_batch_notice_refusal(struct ledger *lg, struct batch *b, int acct, int member, enum refusal_why why,
+			  int64_t available, int64_t required);
+/* balance.low for every account the batch changed that crossed below
+ * its threshold (ledger_notice_balance), and an auto-recharge for those that
+ * call for one (ledger_notice_recharge). */
+void ledger_batch_notice_balances(struct ledger *lg, struct batch *b);
+
+/* A batch for a combiner to run (from a pool, or new; NULL when memory
+ * runs out), and back to the pool when the combiner is done (emptied;
+ * freed when the pool is full). */
+struct batch *ledger_batch_take(void);
+void ledger_batch_give(struct batch *b);
+void ledger_batch_free(struct batch *b);
+/* Empties b for a new attempt (hold_reqs_needed stays). */
+void ledger_batch_reset(struct batch *b);
+/* Takes every account's balance as it is now as the start of the check
+ * that balances move only with the batch's journal rows: after the read,
+ * and after a journal row the batch did not append (a refund grant,
+ * written right after a flush). */
+void ledger_batch_balances_mark(struct batch *b);
+/* The read CALL: the rows of w locked, months rolled, due expiries
+ * applied (and what they changed read again, a second CALL), then the
+ * rows of members w names with none made where ledger_member_row_due says so
+ * (two statements each, only then). */
+enum cd_err ledger_batch_load(struct ledger *lg, struct batch *b, struct batch_want *w);
+/* A read CALL for the grants of account acct (a batch index) alone, whose
+ * grants the caller dropped from the batch. */
+enum cd_err ledger_batch_read_grants(struct ledger *lg, struct batch *b, int acct);
+
+int ledger_batch_acct_by_ext(const struct batch *b, const char *ext);
+int ledger_batch_acct_by_id(const struct batch *b, int64_t id);
+int ledger_batch_hold_by_id(const struct batch *b, int64_t id);
+int ledger_batch_hold_by_request(const struct batch *b, int acct, const char *request_id);
+int ledger_batch_member(const struct batch *b, int acct, const char *member);
+int ledger_batch_usage_by_key(const struct batch *b, int acct, const char *key);
+const struct ledger_batch_key *ledger_batch_key(const struct batch *b, const char *key);
+/* The hold of an account's request_id: in the batch, or read now (one
+ * point read, for a refusal that must know whether it is a replay);
+ * *index -1 when there is none. */
+enum cd_err ledger_batch_hold_lookup(struct ledger *lg, struct batch *b, int acct, const char *request_id, int *index);
+
+/* A new hold (h filled but for id); its index. */
+int ledger_batch_hold_add(struct batch *b, int acct, const struct hold_row *h);
+/* A usage_records row as the batch records it (the write CALL's row). */
+struct usage_fields {
+	int64_t hold_id;		/* a settle's hold; 0: none */
+	const char *member, *model, *action;	/* NULL: none */
+	int64_t input, cached, cache_write, output;	/* cached + cache_write <= input */
+	int64_t cost;
+	int byok;
+	const char *request_id, *conversation;	/* NULL: none */
+	const char *settle_reason;	/* DESIGN §12's, checked by the caller; NULL: none */
+};
+/* A new usage_records row of POST /v1/usage (its usage_key the
+ * request_id, hash the request's); its index (id after the flush). */
+int ledger_batch_usage_add(struct batch *b, int acct, const struct usage_fields *u, const unsigned char *hash);
+/* A usage_records row of a settle (no id needed). */
+void ledger_batch_settle_usage(struct batch *b, int acct, const struct usage_fields *u);
+/* ledger_batch_spend's steps, for the caller that can read grants again
+ * (ledger_load's ledger_batch_grants_reload) between them: 0 when amount may be
+ * spent from account acct (its grants read, the balance in range), else
+ * -1 (logged); ledger_batch_grants_stale 1 when its grants must be read again
+ * first; ledger_batch_burn: the grants
+ * read burnt, returning what is left as a negative (or 0) when no more
+ * grants wait to be read, a positive when more do (read them, burn
+ * again); then the rest onto the debt row and the journal row. */
+int ledger_batch_spend_check(const struct batch *b, int acct, int64_t amount);
+int ledger_batch_grants_stale(const struct batch *b, int acct);
+int64_t ledger_batch_burn(struct batch *b, int acct, int64_t amount);
+enum cd_err ledger_batch_spend_rest(struct ledger *lg, struct batch *b, int acct, int64_t amount, int64_t left,
+			     const char *cause, const char *source, int64_t hold_id, const char *reference);
+/* Writes every pending change in one CALL; with commit, commits too
+ * (lg->committed) and stores answers[0..n-1] under their keys. Read-back
+ * ids land in the holds and usages. */
+enum cd_err ledger_batch_flush(struct ledger *lg, struct batch *b, int commit, const struct batch_answer *answers, int n);
+/* ledger_load.c's, above these: reads the grants of account acct (a
+ * batch index) again, after writing what the batch changed (ledger_batch_flush
+ * without commit). */
+enum cd_err ledger_batch_grants_reload(struct ledger *lg, struct batch *b, int acct);
+/* ledger_load.c's: spends amount (> 0) from the account's grants in
+ * spending order (ledger_spend_burn), reading more of them as needed, what they
+ * cannot cover onto its debt row, and appends its journal row (in this
+ * order among the batch's); lowers the balance now. The account must be
+ * one of want's settle or spend_ext accounts. */
+enum cd_err ledger_batch_spend(struct ledger *lg, struct batch *b, int acct, int64_t amount, const char *cause,
+			const char *source, int64_t hold_id, const char *reference);
+#endif

@@ -1,0 +1,325 @@
+/* ledger_charges.c: the off-session charges' sender side (ledger.h):
+ * auto-recharges (ledger_recharges.c) and pay-as-you-go collections
+ * (ledger_payg.c) are rows of one table, claimed and leased here for the
+ * sender (recharge.c), and what Stripe answered is recorded here, each
+ * kind ended by its own module. A charge Stripe has not settled yet
+ * ('sent') whose webhook has not come within LIMIT_PAYMENT_NEWS_SECONDS
+ * is claimed again, for the sender to fetch its PaymentIntent, and what
+ * that says is applied here exactly as the webhook would (once). */
+#include "ledger_payg.h"
+#include "ledger_recharges.h"
+#include "ledger_events.h"
+#include "ledger_hooks.h"
+#include "log.h"
+#include <inttypes.h>
+#include <string.h>
+
+/* A collection due while its account has a dispute open waits
+ * (DESIGN §13): looked at again an hour later, sent once the dispute is
+ * won and the account active, never while it stays open. */
+static enum cd_err collection_waits(struct ledger *lg, const struct ledger_recharge *r)
+{
+	static const char sql[] = "UPDATE recharges SET next_attempt_at = ?, decided_at = NULL, error = 'not sent: a "
+				  "dispute is open on the account', updated_at = ? WHERE id = ? AND state = 'queued'";
+	log_info("account %s: collection %" PRId64 " not sent: a dispute is open on the account", r->account, r->id);
+	return ledger_db_do(lg, sql, "collection waits", "iii", lg->now + LIMIT_DISPUTED_CHARGE_WAIT_SECONDS, lg->now, r->id);
+}
+
+/* Due: a charge queued to be sent, or one sent whose PaymentIntent is to
+ * be fetched (next_attempt_at 0: left for good, see news_later). Each is
+ * leased by pushing next_attempt_at, under the state it was read in; a
+ * queued one's decided_at is the lease's time, when no dispute was open
+ * on its account (verify holds it to that). An auto-recharge due on an
+ * account with a dispute open goes to held[] instead, for
+ * ledger_recharges_claim to end on its locked account. */
+static enum cd_err claim_tx(struct ledger *lg, struct ledger_recharge *out, int max, int64_t lease_seconds,
+			    int *claimed, int64_t *held, int *nheld)
+{
+	static const char due[] = "SELECT r.id, r.amount_cents, r.attempts, a.ext_id, a.stripe_customer_id, "
+				  "a.stripe_payment_method, IFNULL(r.period, 0), r.try_no, a.balance_micros, "
+				  "IF(r.state = 'sent', IFNULL(r.payment_intent, ''), ''), "
+				  "r.state = 'queued' AND " DISPUTE_OPEN_SQL ", r.attempts > 0 AND r.decided_at IS NULL, "
+				  "r.decided_at IS NOT NULL FROM recharges r "
+				  "JOIN accounts a ON a.id = r.account_id WHERE r.state IN ('queued', 'sent') "
+				  "AND r.next_attempt_at BETWEEN 1 AND ? AND (r.state = 'queued' OR "
+				  "r.payment_intent IS NOT NULL) ORDER BY r.id LIMIT ?";
+	/* A charge tried before keys were salted keeps its key and no
+	 * decided_at (recharge.c charge_key). */
+	static const char lease[] = "UPDATE recharges SET next_attempt_at = ?, decided_at = IF(state = 'queued' AND "
+				    "NOT (attempts > 0 AND decided_at IS NULL), ?, decided_at) WHERE id = ? AND state = ? "
+				    "AND next_attempt_at BETWEEN 1 AND ?";
+	struct ledger_recharge found[LIMIT_RECHARGE_BATCH];
+	int64_t balance[LIMIT_RECHARGE_BATCH];
+	int disputed[LIMIT_RECHARGE_BATCH];
+	int n = 0, e;
+	*claimed = *nheld = 0;
+	struct dbstmt *s = ledger_db_exec(lg, due, &e, "ii", lg->now, (int64_t)max);
+	if (s == NULL)
+		return ledger_db_err(lg, e, "recharges due");
+	while (n < max && n < LIMIT_RECHARGE_BATCH && ledger_db_fetch(s) == 1) {
+		struct ledger_recharge *r = &found[n++];
+		memset(r, 0, sizeof(*r));
+		r->id = ledger_db_i64(s, 0);
+		r->amount_cents = ledger_db_i64(s, 1);
+		r->attempts = ledger_db_i64(s, 2);
+		ledger_copy_text(r->account, sizeof(r->account), ledger_db_str(s, 3));
+		ledger_copy_text(r->customer, sizeof(r->customer), ledger_db_str(s, 4));
+		ledger_copy_text(r->payment_method, sizeof(r->payment_method), ledger_db_str(s, 5));
+		r->period = ledger_db_i64(s, 6);
+		r->try_no = ledger_db_i64(s, 7);
+		balance[n - 1] = ledger_db_i64(s, 8);
+		ledger_copy_text(r->payment_intent, sizeof(r->payment_intent), ledger_db_str(s, 9));
+		disputed[n - 1] = ledger_db_i64(s, 10) != 0;
+		r->legacy_key = ledger_db_i64(s, 11) != 0;
+		r->decided = ledger_db_i64(s, 12) != 0;
+	}
+	for (int i = 0; i < n; i++) {
+		int send = 1, sent = found[i].payment_intent[0] != '\0';
+		enum cd_err rc = found[i].period > 0 && !sent ? ledger_payg_before_send(lg, &found[i], balance[i], &send) : CD_OK;
+		if (rc == CD_OK && send && disputed[i]) {
+			send = 0;
+			if (found[i].period > 0)
+				rc = collection_waits(lg, &found[i]);
+			else
+				held[(*nheld)++] = found[i].id;
+		}
+		if (rc != CD_OK)
+			return rc;
+		if (!send)
+			continue;
+		struct dbstmt *l = ledger_db_exec(lg, lease, &e, "iiisi", lg->now + lease_seconds, lg->now, found[i].id,
+					   sent ? "sent" : "queued", lg->now);
+		if (l == NULL)
+			return ledger_db_err(lg, e, "recharge lease");
+		if (ledger_db_affected(l) == 1)
+			out[(*claimed)++] = found[i];
+	}
+	return CD_OK;
+}
+
+/* The last word before a claimed charge goes to Stripe, on its locked
+ * account: no dispute open (else a collection waits and an auto-recharge
+ * ends unsent: *go 0), and decided_at set in the same transaction, so a
+ * dispute recorded after it is after the decision (verify). *go 0 too
+ * when the charge is no longer queued. */
+static enum cd_err decide_tx(struct ledger *lg, const struct ledger_recharge *r, int *go)
+{
+	static const char owner[] = "SELECT account_id FROM recharges WHERE id = ?";
+	static const char row[] = "SELECT state FROM recharges WHERE id = ? AND account_id = ? FOR UPDATE";
+	static const char decided[] = "UPDATE recharges SET decided_at = ? WHERE id = ?";
+	struct acct a;
+	int e, open = 0;
+	*go = 0;
+	struct dbstmt *s = ledger_db_exec(lg, owner, &e, "i", r->id);
+	if (s == NULL)
+		return ledger_db_err(lg, e, "recharge owner");
+	if (ledger_db_fetch(s) != 1)
+		return CD_OK;
+	enum cd_err rc = ledger_acct_lock_id(lg, ledger_db_i64(s, 0), &a);
+	struct dbstmt *l = rc == CD_OK ? ledger_db_exec(lg, row, &e, "ii", r->id, a.id) : NULL;
+	if (rc == CD_OK && l == NULL)
+		return ledger_db_err(lg, e, "recharge decide");
+	if (rc != CD_OK || ledger_db_fetch(l) != 1 || strcmp(ledger_db_str(l, 0), "queued") != 0)
+		return rc;
+	rc = ledger_dispute_open_on(lg, &a, &open);
+	if (rc == CD_OK && open && r->period > 0)
+		rc = collection_waits(lg, r);
+	else if (rc == CD_OK && open)
+		rc = ledger_recharge_hold_for_dispute(lg, &a, r->id);
+	else if (rc == CD_OK && !r->legacy_key)
+		rc = ledger_db_do(lg, decided, "recharge decided", "ii", lg->now, r->id);
+	*go = rc == CD_OK && !open;
+	if (rc == CD_OK && a.dirty)
+		rc = ledger_acct_save(lg, &a);
+	return rc;
+}
+
+enum cd_err ledger_recharge_decide(struct ledger *lg, const struct ledger_recharge *r, int *go)
+{
+	struct ledger_tx t;
+	for (ledger_tx_init(lg, &t); ledger_tx_next(lg, &t);)
+		ledger_tx_end(lg, &t, decide_tx(lg, r, go));
+	if (t.rc != CD_OK)
+		*go = 0;
+	return t.rc;
+}
+
+/* An auto-recharge held back by a dispute, ended on its locked account
+ * (the account's lock first, as everywhere). */
+static enum cd_err held_tx(struct ledger *lg, int64_t id)
+{
+	static const char owner[] = "SELECT account_id FROM recharges WHERE id = ?";
+	int e;
+	struct dbstmt *s = ledger_db_exec(lg, owner, &e, "i", id);
+	if (s == NULL)
+		return ledger_db_err(lg, e, "recharge owner");
+	if (ledger_db_fetch(s) != 1)
+		return CD_OK;
+	struct acct a;
+	enum cd_err rc = ledger_acct_lock_id(lg, ledger_db_i64(s, 0), &a);
+	if (rc == CD_OK)
+		rc = ledger_recharge_hold_for_dispute(lg, &a, id);
+	if (rc == CD_OK && a.dirty)
+		rc = ledger_acct_save(lg, &a);
+	return rc;
+}
+
+enum cd_err ledger_recharges_claim(struct ledger *lg, struct ledger_recharge *out, int max, int64_t lease_seconds,
+				   int *n)
+{
+	struct ledger_tx t;
+	int claimed = 0, nheld = 0;
+	int64_t held[LIMIT_RECHARGE_BATCH];
+	for (ledger_tx_init(lg, &t); ledger_tx_next(lg, &t);)
+		ledger_tx_end(lg, &t, claim_tx(lg, out, max, lease_seconds, &claimed, held, &nheld));
+	*n = t.rc == CD_OK ? claimed : 0;
+	/* A held charge that cannot be ended now is ended at a later claim;
+	 * the charges leased above are the sender's either way. */
+	for (int i = 0; t.rc == CD_OK && i < nheld; i++) {
+		struct ledger_tx h;
+		for (ledger_tx_init(lg, &h); ledger_tx_next(lg, &h);)
+			ledger_tx_end(lg, &h, held_tx(lg, held[i]));
+		if (h.rc != CD_OK)
+			log_warn("auto-recharge %" PRId64 " held back by a dispute: not ended now (%s)", held[i],
+				 cd_strerror(h.rc));
+	}
+	return t.rc;
+}
+
+/* The charge's end on its locked account: paid (credited once) or
+ * failed, each kind by its own rules. */
+static enum cd_err charge_end(struct ledger *lg, struct acct *a, int64_t id, int payg,
+			      enum ledger_recharge_outcome outcome, const char *pi, int64_t cents, const char *error)
+{
+	int done;
+	if (outcome == RECHARGE_PAID) {
+		char key[JOURNAL_KEY_BYTES];
+		const char *outer = ledger_journal_key_push(lg, key, payg ? "collection" : "recharge", pi, 1);
+		enum cd_err rc = payg ? ledger_payg_credit(lg, a, id, pi, cents, &done)
+				      : ledger_recharge_credit(lg, a, id, pi, cents, &done);
+		lg->journal_key = outer;
+		return rc;
+	}
+	return payg ? ledger_payg_fail(lg, a, id, NULL, error, &done) : ledger_recharge_fail(lg, a, id, error, &done);
+}
+
+/* pi and error are never NULL ("" for none). */
+static enum cd_err result_tx(struct ledger *lg, int64_t id, enum ledger_recharge_outcome outcome, const char *pi,
+			     int64_t cents, const char *error)
+{
+	/* Its news is fetched if no webhook brought it first; updated_at is
+	 * when it was sent for as long as it stays so (news_later). */
+	static const char sent[] = "UPDATE recharges SET state = 'sent', payment_intent = ?, attempts = attempts + 1, "
+				   "updated_at = ?, next_attempt_at = ? WHERE id = ? AND state = 'queued'";
+	static const char retry[] = "UPDATE recharges SET attempts = attempts + 1, error = ?, updated_at = ?, "
+				    "next_attempt_at = ? + LEAST(POW(2, LEAST(attempts, 20)), ?) WHERE id = ? "
+				    "AND state = 'queued'";
+	static const char owner[] = "SELECT account_id, attempts, state, kind = 'payg' FROM recharges WHERE id = ?";
+	char cut[LIMIT_RECHARGE_ERROR_BYTES + 1];
+	int e;
+	ledger_recharge_error_cut(cut, error);
+	if (outcome == RECHARGE_SENT)
+		return ledger_db_do(lg, sent, "recharge sent", "siii", pi, lg->now, lg->now + LIMIT_PAYMENT_NEWS_SECONDS, id);
+	struct dbstmt *s = ledger_db_exec(lg, owner, &e, "i", id);
+	if (s == NULL)
+		return ledger_db_err(lg, e, "recharge owner");
+	if (ledger_db_fetch(s) != 1)
+		return CD_E_NOT_FOUND;
+	int64_t account = ledger_db_i64(s, 0), attempts = ledger_db_i64(s, 1);
+	int payg = ledger_db_i64(s, 3) != 0;
+	/* Only a charge still queued is this sender's to end: another
+	 * process (after the lease) or the webhook may have moved it on. */
+	if (strcmp(ledger_db_str(s, 2), "queued") != 0 && outcome != RECHARGE_PAID)
+		return CD_OK;
+	/* No answer is no decline: a collection is sent again with the same
+	 * key however long Stripe is away (it may have charged the card); an
+	 * auto-recharge counts as failed after LIMIT_RECHARGE_ATTEMPTS. */
+	if (outcome == RECHARGE_RETRY && (payg || attempts + 1 < LIMIT_RECHARGE_ATTEMPTS))
+		return ledger_db_do(lg, retry, "recharge retry", "siiii", cut, lg->now, lg->now,
+			     (int64_t)LIMIT_RECHARGE_BACKOFF_MAX_SECONDS, id);
+	struct acct a;
+	enum cd_err rc = ledger_acct_lock_id(lg, account, &a);
+	if (rc == CD_OK)
+		rc = charge_end(lg, &a, id, payg, outcome, pi, cents, cut);
+	if (rc == CD_OK)
+		rc = ledger_acct_save(lg, &a);
+	return rc;
+}
+
+enum cd_err ledger_recharge_result(struct ledger *lg, int64_t id, enum ledger_recharge_outcome outcome,
+				   const char *payment_intent, int64_t cents, const char *error)
+{
+	struct ledger_tx t;
+	const char *pi = payment_intent != NULL ? payment_intent : "";
+	const char *why = error != NULL ? error : "";
+	for (ledger_tx_init(lg, &t); ledger_tx_next(lg, &t);)
+		ledger_tx_end(lg, &t, result_tx(lg, id, outcome, pi, cents, why));
+	return t.rc;
+}
+
+/* ---- a payment left without news (DESIGN §10) ---- */
+
+/* A charge still sent after its news was applied (none yet, or a payment
+ * that could not be credited) is fetched again when its age has doubled
+ * (at most LIMIT_PAYMENT_NEWS_BACKOFF_MAX_SECONDS later), a last time at
+ * LIMIT_PAYMENT_NEWS_GIVE_UP_SECONDS, and then left for its webhook:
+ * next_attempt_at 0, which no claim takes. updated_at (when it was sent)
+ * is not changed. */
+static enum cd_err news_later(struct ledger *lg, int64_t id, const char *pi, int64_t sent_at)
+{
+	static const char sql[] = "UPDATE recharges SET next_attempt_at = ? WHERE id = ? AND state = 'sent' "
+				  "AND payment_intent = ?";
+	int64_t age = lg->now - sent_at, wait = age, last = sent_at + LIMIT_PAYMENT_NEWS_GIVE_UP_SECONDS;
+	if (wait < LIMIT_PAYMENT_NEWS_SECONDS)
+		wait = LIMIT_PAYMENT_NEWS_SECONDS;
+	if (wait > LIMIT_PAYMENT_NEWS_BACKOFF_MAX_SECONDS)
+		wait = LIMIT_PAYMENT_NEWS_BACKOFF_MAX_SECONDS;
+	int64_t next = lg->now >= last ? 0 : lg->now + wait < last ? lg->now + wait : last;
+	if (next == 0)
+		log_warn("charge %lld: its PaymentIntent %s has had no news for %lld s; not fetched any more, left "
+			 "for its webhook", (long long)id, pi, (long long)age);
+	return ledger_db_do(lg, sql, "payment news later", "iis", next, id, pi);
+}
+
+static enum cd_err news_tx(struct ledger *lg, int64_t id, const char *pi, enum ledger_payment_news news,
+			   int64_t cents, const char *error)
+{
+	static const char owner[] = "SELECT account_id, kind = 'payg', updated_at FROM recharges WHERE id = ? AND "
+				    "state = 'sent' AND payment_intent = ?";
+	char cut[LIMIT_RECHARGE_ERROR_BYTES + 1];
+	int e, done = 0;
+	struct dbstmt *s = ledger_db_exec(lg, owner, &e, "is", id, pi);
+	if (s == NULL)
+		return ledger_db_err(lg, e, "payment news");
+	/* Ended meanwhile (its webhook came first): nothing more to do. */
+	if (ledger_db_fetch(s) != 1)
+		return CD_OK;
+	int64_t account = ledger_db_i64(s, 0), sent_at = ledger_db_i64(s, 2);
+	int payg = ledger_db_i64(s, 1) != 0;
+	struct acct a;
+	enum cd_err rc = news == PAYMENT_NEWS_NONE ? CD_OK : ledger_acct_lock_id(lg, account, &a);
+	/* The same effects as the webhook's, under the same locks and state
+	 * checks: whichever comes second finds the charge ended. */
+	ledger_recharge_error_cut(cut, error);
+	if (rc == CD_OK && news == PAYMENT_NEWS_SUCCEEDED)
+		rc = charge_end(lg, &a, id, payg, RECHARGE_PAID, pi, cents, "");
+	else if (rc == CD_OK && news == PAYMENT_NEWS_FAILED)
+		rc = payg ? ledger_payg_fail(lg, &a, id, pi, cut, &done) : ledger_recharge_fail(lg, &a, id, cut, &done);
+	if (rc == CD_OK && news != PAYMENT_NEWS_NONE)
+		rc = ledger_acct_save(lg, &a);
+	if (rc == CD_OK)
+		rc = news_later(lg, id, pi, sent_at);
+	return rc;
+}
+
+enum cd_err ledger_payment_news(struct ledger *lg, int64_t id, const char *payment_intent,
+				enum ledger_payment_news news, int64_t cents, const char *error)
+{
+	struct ledger_tx t;
+	const char *why = error != NULL && error[0] != '\0' ? error : "payment failed";
+	if (payment_intent == NULL || payment_intent[0] == '\0')
+		return CD_E_NOT_FOUND;
+	for (ledger_tx_init(lg, &t); ledger_tx_next(lg, &t);)
+		ledger_tx_end(lg, &t, news_tx(lg, id, payment_intent, news, cents, why));
+	return t.rc;
+}

@@ -1,0 +1,702 @@
+/* ledger_decide.c: the guard's rules over a batch's rows (see
+ * ledger_decide.h): authorize, settle, release and direct usage, with
+ * shrinking, rate windows and the settle's cost.
+ *
+ * It owns the decisions, not the rows' storage (ledger_batch.h) nor the
+ * batch's queue, retries or answers (ledger_holds.c). It must never
+ * write SQL of its own: the database is reached only through the batch
+ * layer, in the three cases ledger_decide.h names, and the helpers the
+ * decisions are made of stay pure so they can be tested alone. Money is
+ * decided here, so each function asserts what it must keep: reserves
+ * never negative, a hold never above what its request priced, a balance
+ * moving by exactly its charge. */
+#include "ledger_decide.h"
+#include <assert.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- Rows ---- */
+
+static struct member_row *op_member(struct batch *b, int acct, const char *member, int *index)
+{
+	int i = ledger_batch_member(b, acct, member);
+	if (index != NULL)
+		*index = i;
+	return i >= 0 ? &b->members[i].m : NULL;
+}
+
+void ledger_decide_member_move(struct batch *b, int acct, const char *member, int64_t reserved_delta, int64_t spent_delta)
+{
+	int i;
+	assert(acct >= 0);
+	assert(acct < b->naccts);
+	struct member_row *m = op_member(b, acct, member, &i);
+	if (m == NULL || (reserved_delta == 0 && spent_delta == 0))
+		return;
+	m->reserved += reserved_delta;
+	m->month_spent += spent_delta;
+	b->members[i].changed = 1;
+	/* A member's reserve is the sum of its pending holds. */
+	assert(m->reserved >= 0);
+}
+
+void ledger_decide_note(struct guard_op *op, const struct acct *a)
+{
+	/* Noted for an operation on its own account, with a reserve in range. */
+	assert(op->acct >= 0);
+	assert(a->reserved >= 0);
+	op->balance = a->balance;
+	op->available = ledger_acct_available(a);
+}
+
+/* ---- Rate limits ---- */
+
+/* Requests and tokens per minute (DESIGN §9), counted on the account's
+ * (and the member's) row the batch holds locked, per UTC minute: exact
+ * across every instance. A request over a limit is refused 429 with the
+ * seconds to the next minute, and counts nothing. */
+enum cd_err ledger_decide_rate_check(struct refusal *why, const struct rate *w, int64_t now, int64_t tokens)
+{
+	int64_t minute = now / 60;
+	int64_t requests = w->minute == minute ? w->requests : 0;
+	int64_t counted = w->minute == minute ? w->tokens : 0;
+	const char *which = NULL;
+	int64_t limit = 0;
+	assert(now >= 0);
+	assert(tokens >= 0);
+	if (w->rpm >= 0 && requests + 1 > w->rpm) {
+		which = "requests_per_minute";
+		limit = w->rpm;
+	} else if (w->tpm >= 0 && counted + tokens > w->tpm) {
+		which = "tokens_per_minute";
+		limit = w->tpm;
+	}
+	if (which == NULL)
+		return CD_OK;
+	enum cd_err rc = refusal_set(why, REFUSE_RATE_LIMIT, which, NULL);
+	why->amount_micros = limit;
+	why->retry_after = 60 - now % 60;
+	assert(why->retry_after >= 1);
+	assert(why->retry_after <= 60);
+	return rc;
+}
+
+void ledger_decide_rate_count(struct rate *w, int64_t now, int64_t tokens)
+{
+	int64_t minute = now / 60;
+	assert(tokens >= 0);
+	if (w->minute != minute) {
+		w->minute = minute;
+		w->requests = 0;
+		w->tokens = 0;
+	}
+	w->requests++;
+	w->tokens += tokens;
+	assert(w->requests >= 1);
+	assert(w->tokens >= tokens);
+}
+
+void ledger_decide_rate_correct(struct rate *w, int64_t minute, int64_t counted, int64_t actual)
+{
+	assert(counted >= 0);
+	assert(actual >= 0);
+	if (minute < 0 || minute != w->minute)
+		return;
+	w->tokens += actual - counted;
+	if (w->tokens < 0)
+		w->tokens = 0;
+	assert(w->tokens >= 0);
+}
+
+enum cd_err ledger_decide_rates_take(struct batch *b, int acct, const char *member, int64_t now, int64_t tokens,
+			      struct refusal *why)
+{
+	int mi;
+	assert(acct >= 0);
+	assert(acct < b->naccts);
+	struct acct *a = &b->accts[acct].a;
+	struct member_row *m = op_member(b, acct, member, &mi);
+	int64_t requests = a->rate.minute == now / 60 ? a->rate.requests : 0;
+	enum cd_err rc = ledger_decide_rate_check(why, &a->rate, now, tokens);
+	if (rc == CD_OK && m != NULL)
+		rc = ledger_decide_rate_check(why, &m->rate, now, tokens);
+	if (rc != CD_OK)
+		return rc;
+	ledger_decide_rate_count(&a->rate, now, tokens);
+	if (m != NULL) {
+		ledger_decide_rate_count(&m->rate, now, tokens);
+		b->members[mi].changed = 1;
+	}
+	/* Granted: counted once, within its limit. */
+	assert(a->rate.requests == requests + 1);
+	assert(a->rate.rpm < 0 || a->rate.requests <= a->rate.rpm);
+	return CD_OK;
+}
+
+/* ---- Authorize ---- */
+
+/* What a hold of `output` tokens costs at r's price, as the full hold was
+ * priced (its input uncached). */
+static enum pricing_status hold_cost(const struct guard_authorize *r, int64_t output, int64_t *cost)
+{
+	const struct pricing_tokens held = {r->input_tokens, 0, 0, output};
+	return pricing_token_cost(&r->price, r->margin_bps, &held, cost);
+}
+
+/* A check that passes for an amount passes for any smaller one, so the
+ * largest output is found by bisection, priced exactly as the full hold
+ * was (the cost formula's rounding). */
+int ledger_decide_shrink(const struct guard_authorize *r, const struct acct *a, const struct member_row *m,
+		  int64_t *out, int64_t *amount, int64_t *min_cost)
+{
+	struct refusal scratch;
+	int64_t lo = r->min_output_tokens, hi = r->max_output_tokens - 1, cost;
+	assert(r->min_output_tokens >= 0);
+	assert(r->min_output_tokens < r->max_output_tokens);
+	if (hold_cost(r, lo, min_cost) != PRICING_OK)
+		return -1;
+	if (ledger_member_guard_check(&scratch, a, m, *min_cost, 0) != CD_OK)
+		return -1;
+	while (lo < hi) {		/* lo is affordable; is anything up to hi? */
+		int64_t mid = lo + (hi - lo + 1) / 2;
+		if (hold_cost(r, mid, &cost) == PRICING_OK &&
+		    ledger_member_guard_check(&scratch, a, m, cost, 0) == CD_OK)
+			lo = mid;
+		else
+			hi = mid - 1;
+	}
+	*out = lo;
+	if (hold_cost(r, lo, amount) != PRICING_OK)
+		return -1;
+	/* Fewer tokens than asked, never a larger hold than the full one. */
+	assert(*out >= r->min_output_tokens);
+	assert(*out < r->max_output_tokens);
+	assert(*amount <= r->amount_micros);
+	return 0;
+}
+
+/* DESIGN §5's checks of a new hold of r on a and m, shrunk when the
+ * request allows it: CD_OK with the hold's *amount and *out (output
+ * tokens, -1: an action), or the refusal's code with *why filled. */
+static enum cd_err authorize_check(const struct guard_authorize *r, const struct acct *a, const struct member_row *m,
+				   struct refusal *why, int64_t *amount, int64_t *out)
+{
+	int64_t min_cost;
+	*amount = r->byok ? 0 : r->amount_micros;
+	*out = r->action != NULL ? -1 : r->max_output_tokens;
+	assert(*amount >= 0);
+	enum cd_err rc = ledger_member_guard_check(why, a, m, r->amount_micros, r->byok);
+	if (rc == CD_OK || rc == CD_E_SUSPENDED || r->min_output_tokens < 0 || !r->priced ||
+	    r->min_output_tokens >= r->max_output_tokens)
+		return rc;
+	if (ledger_decide_shrink(r, a, m, out, amount, &min_cost) == 0) {
+		memset(why, 0, sizeof(*why));
+		assert(*amount <= r->amount_micros);
+		return CD_OK;
+	}
+	/* Refused: what it says is needed is the least hold the app would
+	 * have taken. */
+	return ledger_member_guard_check(why, a, m, min_cost, 0);
+}
+
+/* A replayed request_id: answered with its hold, whatever a new one
+ * would be told. */
+static enum cd_err authorize_replay(struct batch *b, struct guard_op *op, const struct acct *a)
+{
+	assert(op->hold >= 0);
+	assert(op->hold < b->nholds);
+	assert(b->holds[op->hold].acct == op->acct);
+	const struct hold_row *h = &b->holds[op->hold].h;
+	memset(&op->refusal, 0, sizeof(op->refusal));
+	op->amount = h->amount;
+	op->max_output = h->max_output;
+	op->expires_at = h->expires_at;
+	ledger_decide_note(op, a);
+	return CD_OK;
+}
+
+/* The row of a new hold of r, counted in the rate window's minute. */
+static void hold_of(struct hold_row *h, const struct guard_authorize *r, int64_t now, int64_t amount, int64_t out,
+		    int64_t minute, int64_t tokens)
+{
+	memset(h, 0, sizeof(*h));
+	h->rate_minute = minute;
+	h->rate_tokens = tokens;
+	ledger_copy_text(h->request_id, sizeof(h->request_id), r->request_id);
+	h->has_member = r->member != NULL;
+	ledger_copy_text(h->member, sizeof(h->member), r->member);
+	ledger_copy_text(h->model, sizeof(h->model), r->model);
+	ledger_copy_text(h->action, sizeof(h->action), r->action);
+	h->has_conversation = r->conversation_id != NULL;
+	ledger_copy_text(h->conversation, sizeof(h->conversation), r->conversation_id);
+	h->amount = amount;
+	h->max_output = out;
+	h->has_pin = r->priced && !r->byok;
+	if (h->has_pin) {
+		h->pin = r->price;
+		h->pin_margin = r->margin_bps;
+	}
+	h->byok = r->byok;
+	h->expires_at = now + r->ttl_seconds;
+	snprintf(h->state, sizeof(h->state), "pending");
+}
+
+/* A new hold that passed the checks: its reserve in range (DESIGN §10),
+ * its rate windows counted, then its reserve taken on the account and
+ * the member. */
+static enum cd_err authorize_hold(struct batch *b, struct guard_op *op, int64_t now, int64_t amount, int64_t out)
+{
+	const struct guard_authorize *r = op->in.authorize;
+	struct batch_acct *ba = &b->accts[op->acct];
+	struct acct *a = &ba->a;
+	struct member_row *m = r->byok ? NULL : op_member(b, op->acct, r->member, NULL);
+	struct hold_row h;
+	const char *over = ledger_member_range_check(a, m, amount, 0);
+	if (over != NULL)
+		return refusal_set_range(&op->refusal, REFUSE_OUT_OF_RANGE, over, amount, "max_output_tokens");
+	int64_t tokens = r->input_tokens + (out > 0 ? out : 0);	/* its input and the output granted */
+	enum cd_err rc = ledger_decide_rates_take(b, op->acct, r->member, now, tokens, &op->refusal);
+	if (rc != CD_OK)
+		return rc;
+	hold_of(&h, r, now, amount, out, a->rate.minute, tokens);
+	op->hold = ledger_batch_hold_add(b, op->acct, &h);
+	if (op->hold < 0)
+		return CD_E_INTERNAL;
+	int64_t reserved = a->reserved;
+	a->reserved += h.amount;
+	if (a->sweep_due_at < 0 || h.expires_at < a->sweep_due_at)
+		a->sweep_due_at = h.expires_at;
+	ba->changed = 1;
+	if (m != NULL)
+		ledger_decide_member_move(b, op->acct, r->member, h.amount, 0);
+	/* The reserve grew by the hold, which is what the request priced or
+	 * less (shrunk, byok). */
+	assert(a->reserved - reserved == h.amount);
+	assert(h.amount >= 0);
+	assert(h.amount <= r->amount_micros);
+	op->amount = h.amount;
+	op->max_output = h.max_output;
+	op->expires_at = h.expires_at;
+	ledger_decide_note(op, a);
+	return CD_OK;
+}
+
+enum cd_err ledger_decide_authorize(struct ledger *lg, struct batch *b, struct guard_op *op)
+{
+	const struct guard_authorize *r = op->in.authorize;
+	int64_t amount, out;
+	op->acct = ledger_batch_acct_by_ext(b, r->account);
+	if (op->acct < 0)
+		return refusal_set(&op->refusal, REFUSE_ACCOUNT_UNKNOWN, r->account, NULL);
+	const struct acct *a = &b->accts[op->acct].a;
+	const struct member_row *m = r->byok ? NULL : op_member(b, op->acct, r->member, NULL);
+	enum cd_err rc = authorize_check(r, a, m, &op->refusal, &amount, &out);
+	/* A replayed request_id gets its hold, even when a new one would be
+	 * refused (but not on an account that is not active): a refusal is
+	 * decided knowing whether the request_id is held already, which the
+	 * batch may not have read (the one read of the database here). */
+	op->hold = ledger_batch_hold_by_request(b, op->acct, r->request_id);
+	if (rc != CD_OK && rc != CD_E_SUSPENDED && op->hold < 0 && !b->hold_reqs_read) {
+		enum cd_err lr = ledger_batch_hold_lookup(lg, b, op->acct, r->request_id, &op->hold);
+		if (lr != CD_OK)
+			return lr;
+	}
+	if (op->hold >= 0 && rc != CD_E_SUSPENDED)
+		rc = authorize_replay(b, op, a);
+	else if (rc == CD_OK)
+		rc = authorize_hold(b, op, lg->now, amount, out);
+	/* Granted: a hold answers it; refused: its refusal says why. */
+	assert(rc != CD_OK || op->hold >= 0);
+	assert(rc != CD_OK || op->refusal.why == REFUSE_NONE);
+	return rc;
+}
+
+/* ---- Settle and release ---- */
+
+/* The hold of a settle or release, with its account: both in the batch. */
+static enum cd_err hold_find(struct batch *b, struct guard_op *op, const char *hold_id)
+{
+	op->acct = op->hold_id > 0 ? ledger_batch_acct_by_id(b, op->account_id) : -1;
+	op->hold = op->acct >= 0 ? ledger_batch_hold_by_id(b, op->hold_id) : -1;
+	if (op->hold < 0 || b->holds[op->hold].acct != op->acct)
+		return refusal_set(&op->refusal, REFUSE_HOLD_UNKNOWN, hold_id, NULL);
+	assert(op->acct < b->naccts);
+	assert(b->holds[op->hold].h.amount >= 0);
+	return CD_OK;
+}
+
+/* The listed prices ledger_decide_settle_cost may need, looked up in the price
+ * cache (ledger.h) by the names it would use. */
+static void settle_prices(const struct hold_row *h, const struct guard_settle *r, struct decide_prices *p)
+{
+	memset(p, 0, sizeof(*p));
+	if (h->byok)
+		return;
+	if (h->action[0] != '\0') {
+		p->has_action = ledger_price_action(h->action, &p->action_micros);
+		return;
+	}
+	if ((h->has_pin && (r->model == NULL || strcmp(r->model, h->model) == 0)) || r->price != NULL)
+		return;
+	p->has_model = ledger_price_model(r->model != NULL ? r->model : h->model, &p->model, &p->margin_bps);
+}
+
+static enum cd_err settle_cost_of(const struct hold_row *h, const struct guard_settle *r,
+				  const struct decide_prices *lp, int64_t *cost, struct refusal *why)
+{
+	struct price p;
+	int64_t margin;
+	const struct pricing_tokens used = {r->input_tokens, r->cached_input_tokens, r->cache_write_input_tokens,
+					    r->output_tokens};
+	*cost = 0;
+	if (h->byok)
+		return CD_OK;
+	if (h->action[0] != '\0') {
+		if (!lp->has_action)
+			return refusal_set(why, REFUSE_HOLD_UNPRICED, NULL, NULL);
+		*cost = lp->action_micros;
+		return CD_OK;
+	}
+	if (h->has_pin && (r->model == NULL || strcmp(r->model, h->model) == 0)) {
+		/* Pinned at authorize: a price change since does not touch it. */
+		p = h->pin;
+		margin = h->pin_margin;
+	} else if (r->price != NULL) {
+		p = *r->price;
+		margin = r->margin_bps;
+	} else if (lp->has_model) {
+		p = lp->model;
+		margin = lp->margin_bps;
+	} else {
+		return refusal_set(why, REFUSE_HOLD_UNPRICED, NULL, NULL);
+	}
+	if (pricing_token_cost(&p, margin, &used, cost) != PRICING_OK)
+		return refusal_set(why, REFUSE_HOLD_UNPRICED, NULL, NULL);
+	if (*cost <= LIMIT_AMOUNT_MICROS_MAX)
+		return CD_OK;
+	return refusal_set_range(why, REFUSE_CHARGE_CAP, NULL, *cost, pricing_blame(&p, &used, "output_tokens"));
+}
+
+enum cd_err ledger_decide_settle_cost(const struct hold_row *h, const struct guard_settle *r, const struct decide_prices *p,
+			       int64_t *cost, struct refusal *why)
+{
+	enum cd_err rc = settle_cost_of(h, r, p, cost, why);
+	/* A charge is never negative, and a byok one is nothing. */
+	assert(rc != CD_OK || *cost >= 0);
+	assert(rc != CD_OK || !h->byok || *cost == 0);
+	return rc;
+}
+
+/* A settle's checks, before anything moves: its hold, the hold's state,
+ * its cost and DESIGN §10's range. CD_OK with *cost and *delta (what the
+ * balance is charged: the cost less what a captured hold charged), or
+ * with *replay set when a settled hold answers it from its stored settle. */
+static enum cd_err settle_check(struct batch *b, struct guard_op *op, int64_t *cost, int64_t *delta, int *replay)
+{
+	const struct guard_settle *r = op->in.settle;
+	struct decide_prices p;
+	*replay = 0;
+	enum cd_err rc = hold_find(b, op, r->hold_id);
+	if (rc != CD_OK)
+		return rc;
+	const struct hold_row *h = &b->holds[op->hold].h;
+	const struct acct *a = &b->accts[op->acct].a;
+	if (strcmp(h->state, "settled") == 0) {
+		/* Answered from its stored settle, never charged again. */
+		if (!h->has_hash || memcmp(h->settle_hash, r->request_hash, 32) != 0)
+			return refusal_set(&op->refusal, REFUSE_HOLD_SETTLE_CONFLICT, r->hold_id, NULL);
+		*replay = 1;
+		return CD_OK;
+	}
+	if (strcmp(h->state, "released") == 0)
+		return refusal_set(&op->refusal, REFUSE_HOLD_SETTLE_CONFLICT, r->hold_id, NULL);
+	settle_prices(h, r, &p);
+	rc = ledger_decide_settle_cost(h, r, &p, cost, &op->refusal);
+	if (rc != CD_OK)
+		return rc;
+	int pending = strcmp(h->state, "pending") == 0;
+	*delta = *cost - (strcmp(h->state, "captured") == 0 ? h->charged : 0);
+	const char *over = ledger_member_range_check(a, h->has_member ? op_member(b, op->acct, h->member, NULL) : NULL,
+					      pending ? -h->amount : 0, *delta);
+	if (over != NULL)	/* DESIGN §10, before anything moves */
+		return refusal_set_range(&op->refusal, REFUSE_OUT_OF_RANGE, over, *delta, "output_tokens");
+	/* A captured hold was charged already: only the difference moves. */
+	assert(h->charged >= 0);
+	assert(*delta <= *cost);
+	return CD_OK;
+}
+
+enum cd_err ledger_decide_settle_move(struct batch *b, int acct, struct hold_row *h, const struct guard_settle *r,
+			       int64_t cost, int64_t delta, int64_t *released)
+{
+	struct acct *a = &b->accts[acct].a;
+	int pending = strcmp(h->state, "pending") == 0;
+	assert(cost >= 0);
+	assert(h->amount >= 0);
+	/* Its minute's token count takes the actual tokens for the ones the
+	 * hold counted. */
+	if (h->rate_minute >= 0) {
+		int64_t actual = r->input_tokens + r->output_tokens;
+		int mi = -1;
+		struct member_row *hm = h->has_member ? op_member(b, acct, h->member, &mi) : NULL;
+		ledger_decide_rate_correct(&a->rate, h->rate_minute, h->rate_tokens, actual);
+		if (hm != NULL) {
+			ledger_decide_rate_correct(&hm->rate, h->rate_minute, h->rate_tokens, actual);
+			b->members[mi].changed = 1;
+		}
+		h->rate_tokens = actual;
+	}
+	*released = 0;
+	if (pending) {
+		assert(h->amount <= a->reserved);
+		a->reserved -= h->amount;
+		*released = h->amount > cost ? h->amount - cost : 0;
+	}
+	if (ledger_acct_spent(a, delta) != 0)
+		return CD_E_INTERNAL;	/* checked above */
+	b->accts[acct].changed = 1;
+	ledger_decide_member_move(b, acct, h->has_member ? h->member : NULL, pending ? -h->amount : 0, delta);
+	/* Reserve never negative; a hold gives back at most what it held. */
+	assert(a->reserved >= 0);
+	assert(*released >= 0);
+	assert(*released <= h->amount);
+	return CD_OK;
+}
+
+/* A late settle below a captured hold gives the difference back as a
+ * refund grant, written at once (after what the batch wrote before it,
+ * so the journal keeps the operations' order). */
+static enum cd_err settle_refund(struct ledger *lg, struct batch *b, struct guard_op *op, int64_t amount)
+{
+	char ref[LIMIT_HOLD_ID_BYTES];
+	int64_t grant_id, journal_id;
+	struct acct *a = &b->accts[op->acct].a;
+	assert(amount > 0);
+	enum cd_err rc = ledger_batch_flush(lg, b, 0, NULL, 0);
+	if (rc != CD_OK)
+		return rc;
+	int64_t before = a->balance;
+	ledger_hold_id_format(ref, sizeof(ref), a->id, b->holds[op->hold].h.id);
+	rc = ledger_add_grant(lg, a, "refund", amount, 0, -1, ref, "late settle below captured hold", &grant_id,
+			      &journal_id);
+	b->accts[op->acct].changed = 1;
+	b->accts[op->acct].grants_stale = 1;
+	/* Its journal row is written already: the batch's count of balance
+	 * moves against journal rows starts again from here. */
+	assert(rc != CD_OK || a->balance == before + amount);
+	ledger_batch_balances_mark(b);
+	return rc;
+}
+
+/* The settle's balance move with its journal row: a charge spends from
+ * the grants, a refund is a grant (both may reach the database). */
+static enum cd_err settle_charge(struct ledger *lg, struct batch *b, struct guard_op *op, int64_t delta,
+				 const char *id)
+{
+	const struct acct *a = &b->accts[op->acct].a;
+	int64_t before = a->balance;
+	enum cd_err rc = CD_OK;
+	if (delta < 0)
+		rc = settle_refund(lg, b, op, -delta);
+	else if (delta > 0)
+		rc = ledger_batch_spend(lg, b, op->acct, delta, "usage", NULL, b->holds[op->hold].h.id, id);
+	/* The balance moved by the charge, no more, no less. */
+	assert(rc != CD_OK || a->balance == before - delta);
+	assert(b->accts[op->acct].changed);
+	return rc;
+}
+
+/* A settle's usage row, and its answer stored with its hold for a replay:
+ * the hold is settled. */
+static enum cd_err settle_finish(struct ledger *lg, struct batch *b, struct guard_op *op, int64_t cost,
+				 int64_t released, int pending, const char *id)
+{
+	const struct guard_settle *r = op->in.settle;
+	struct batch_hold *bh = &b->holds[op->hold];
+	struct hold_row *h = &bh->h;
+	const struct acct *a = &b->accts[op->acct].a;
+	const char *model = r->model != NULL ? r->model : h->model[0] ? h->model : NULL;
+	const char *conv = r->conversation_id != NULL ? r->conversation_id : h->has_conversation ? h->conversation : NULL;
+	assert(cost >= 0);
+	assert(released >= 0);
+	assert(released <= h->amount);
+	const struct usage_fields u = {h->id, h->has_member ? h->member : NULL, model, h->action[0] ? h->action : NULL,
+				       r->input_tokens, r->cached_input_tokens, r->cache_write_input_tokens,
+				       r->output_tokens, cost, h->byok, h->request_id, conv, r->settle_reason};
+	ledger_batch_settle_usage(b, op->acct, &u);
+	/* Its fields are bounded, so it always fits the column (limits.h). */
+	json_t *out = json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:b}", "hold_id", id, "account", a->ext_id,
+				"charged_micros", (json_int_t)cost, "released_micros", (json_int_t)released,
+				"balance_micros", (json_int_t)a->balance, "available_micros",
+				(json_int_t)ledger_acct_available(a), "late", !pending);
+	char *text = out != NULL ? json_dumps(out, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+	json_decref(out);
+	if (text == NULL || strlen(text) > LIMIT_SETTLE_RESPONSE_BYTES) {
+		free(text);
+		return CD_E_INTERNAL;
+	}
+	ledger_copy_text(h->response, sizeof(h->response), text);
+	free(text);
+	memcpy(h->settle_hash, r->request_hash, 32);
+	h->has_hash = 1;
+	h->charged = cost;
+	snprintf(h->state, sizeof(h->state), "settled");
+	bh->changed = 1;
+	return CD_OK;
+}
+
+enum cd_err ledger_decide_settle(struct ledger *lg, struct batch *b, struct guard_op *op)
+{
+	char id[LIMIT_HOLD_ID_BYTES];
+	int64_t cost = 0, delta = 0, released = 0;
+	int replay;
+	enum cd_err rc = settle_check(b, op, &cost, &delta, &replay);
+	if (rc != CD_OK || replay)
+		return rc;
+	/* Decided: from here on the settle happens. */
+	struct hold_row *h = &b->holds[op->hold].h;
+	const struct acct *a = &b->accts[op->acct].a;
+	int pending = strcmp(h->state, "pending") == 0;
+	rc = ledger_decide_settle_move(b, op->acct, h, op->in.settle, cost, delta, &released);
+	ledger_hold_id_format(id, sizeof(id), a->id, h->id);
+	if (rc == CD_OK)
+		rc = settle_charge(lg, b, op, delta, id);
+	if (rc == CD_OK)
+		rc = settle_finish(lg, b, op, cost, released, pending, id);
+	/* Settled at what it cost, with the account's reserve in range. */
+	assert(rc != CD_OK || strcmp(h->state, "settled") == 0);
+	assert(rc != CD_OK || h->charged == cost);
+	assert(a->reserved >= 0);
+	return rc;
+}
+
+enum cd_err ledger_decide_release(struct batch *b, struct guard_op *op)
+{
+	const struct guard_release *r = op->in.release;
+	enum cd_err rc = hold_find(b, op, r->hold_id);
+	if (rc != CD_OK)
+		return rc;
+	struct batch_hold *bh = &b->holds[op->hold];
+	struct hold_row *h = &bh->h;
+	struct acct *a = &b->accts[op->acct].a;
+	if (strcmp(h->state, "settled") == 0 || strcmp(h->state, "captured") == 0)
+		return refusal_set(&op->refusal, REFUSE_HOLD_RELEASE_CONFLICT, r->hold_id, NULL);
+	op->released = 0;
+	if (strcmp(h->state, "pending") == 0) {
+		op->released = h->amount;
+		assert(h->amount <= a->reserved);
+		a->reserved -= h->amount;
+		b->accts[op->acct].changed = 1;
+		ledger_decide_member_move(b, op->acct, h->has_member ? h->member : NULL, -h->amount, 0);
+		snprintf(h->state, sizeof(h->state), "released");
+		bh->changed = 1;
+	}
+	/* Nothing charged: only a pending hold's reserve goes back. */
+	assert(op->released == 0 || strcmp(h->state, "released") == 0);
+	assert(op->released >= 0);
+	assert(a->reserved >= 0);
+	snprintf(op->state, sizeof(op->state), "%s", h->state);
+	ledger_decide_note(op, a);
+	return CD_OK;
+}
+
+/* ---- Direct usage ----
+ * Usage reported after the fact is checked like authorize (404, 403, 429,
+ * 402), and a refusal charges nothing; with force it is charged whatever
+ * the checks say, and its journal row says so (source "forced"). A
+ * request_id already recorded answers its first result, even when a new
+ * charge would now be refused. */
+
+/* Usage's checks, and its replay (force skips the checks, never the
+ * replay): CD_OK with *done set when answered from the recorded usage. */
+static enum cd_err usage_check(struct batch *b, struct guard_op *op, int64_t cost, int *done)
+{
+	const struct guard_usage *r = op->in.usage;
+	const struct acct *a = &b->accts[op->acct].a;
+	assert(op->acct >= 0);
+	assert(cost >= 0);
+	*done = 0;
+	op->usage = ledger_batch_usage_by_key(b, op->acct, r->request_id);
+	int same = op->usage >= 0 && b->usages[op->usage].has_hash &&
+		   memcmp(b->usages[op->usage].hash, r->request_hash, 32) == 0;
+	if (!r->force) {
+		struct member_row *m = r->byok ? NULL : op_member(b, op->acct, r->member, NULL);
+		enum cd_err rc = ledger_member_guard_check(&op->refusal, a, m, cost, r->byok);
+		if (rc != CD_OK && (rc == CD_E_SUSPENDED || !same))
+			return rc;
+		memset(&op->refusal, 0, sizeof(op->refusal));
+	}
+	if (op->usage >= 0) {
+		if (!same)
+			return refusal_set(&op->refusal, REFUSE_USAGE_CONFLICT, r->request_id, NULL);
+		op->replayed = 1;
+		op->charged = b->usages[op->usage].cost;
+		ledger_decide_note(op, a);
+		*done = 1;
+		return CD_OK;
+	}
+	const char *over = ledger_member_range_check(a, op_member(b, op->acct, r->member, NULL), 0, cost);
+	if (over != NULL)	/* DESIGN §10: forced charges included */
+		return refusal_set_range(&op->refusal, REFUSE_OUT_OF_RANGE, over, cost, r->model ? "output_tokens" : "action");
+	return CD_OK;
+}
+
+/* A usage that passed its checks: counted in the rate windows, recorded,
+ * and charged (in range: checked before anything moved). */
+static enum cd_err usage_record(struct ledger *lg, struct batch *b, struct guard_op *op, int64_t cost)
+{
+	const struct guard_usage *r = op->in.usage;
+	struct acct *a = &b->accts[op->acct].a;
+	int64_t tokens = r->input_tokens + r->output_tokens;
+	assert(cost >= 0);
+	if (!r->force) {
+		enum cd_err rc = ledger_decide_rates_take(b, op->acct, r->member, lg->now, tokens, &op->refusal);
+		if (rc != CD_OK)
+			return rc;
+	} else {
+		ledger_decide_rate_count(&a->rate, lg->now, tokens);
+	}
+	const struct usage_fields u = {0, r->member, r->model, r->action, r->input_tokens, r->cached_input_tokens,
+				       r->cache_write_input_tokens, r->output_tokens, cost, r->byok, r->request_id,
+				       r->conversation_id, r->settle_reason};
+	op->usage = ledger_batch_usage_add(b, op->acct, &u, r->request_hash);
+	if (op->usage < 0)
+		return CD_E_INTERNAL;
+	if (cost > 0) {
+		enum cd_err rc = ledger_batch_spend(lg, b, op->acct, cost, "usage", r->force ? "forced" : NULL, 0, r->request_id);
+		if (rc != CD_OK)
+			return rc;
+		if (ledger_acct_spent(a, cost) != 0)
+			return CD_E_INTERNAL;
+		ledger_decide_member_move(b, op->acct, r->member, 0, cost);
+	}
+	b->accts[op->acct].changed = 1;
+	op->charged = cost;
+	/* Recorded at what it charged, for a replay to answer. */
+	assert(b->usages[op->usage].cost == cost);
+	ledger_decide_note(op, a);
+	return CD_OK;
+}
+
+enum cd_err ledger_decide_usage(struct ledger *lg, struct batch *b, struct guard_op *op)
+{
+	const struct guard_usage *r = op->in.usage;
+	int done;
+	op->acct = ledger_batch_acct_by_ext(b, r->account);
+	if (op->acct < 0)
+		return refusal_set(&op->refusal, REFUSE_ACCOUNT_UNKNOWN, r->account, NULL);
+	const struct acct *a = &b->accts[op->acct].a;
+	int64_t cost = r->byok ? 0 : r->cost_micros;
+	assert(cost >= 0);
+	enum cd_err rc = usage_check(b, op, cost, &done);
+	if (rc != CD_OK || done)
+		return rc;
+	int64_t before = a->balance, reserved = a->reserved;
+	rc = usage_record(lg, b, op, cost);
+	/* The balance moved by the charge alone; no reserve moved. */
+	assert(rc != CD_OK || a->balance == before - cost);
+	assert(rc != CD_OK || op->charged == cost);
+	assert(a->reserved == reserved);
+	return rc;
+}

@@ -1,0 +1,134 @@
+/* ledger_decide.h: the guard's rules, decided in memory over a batch's
+ * rows (DESIGN §5's checks in its order: 404, 403, 429, 402).
+ *
+ * A batch (ledger_batch.h) holds every row its operations need, read and
+ * locked; each operation is decided here, in arrival order, by changing
+ * those rows: reserves, balances, spends, members' rows, rate windows,
+ * new holds and usages, journal rows appended in order. A refusal
+ * changes nothing. The combiner (ledger_holds.c) calls down into this
+ * module and makes the answers; nothing here queues, retries, commits or
+ * words an answer but the settle's, which is stored with its hold.
+ *
+ * Most of it is pure: values, rows and a clock in, rows and a decision
+ * out, unit-tested without a database (tests/unit/test_decide.c). Three
+ * entry points may reach the database, always through the batch layer
+ * and only in the cases named at each. Internal to the ledger's files. */
+#ifndef CREDITD_LEDGER_DECIDE_H
+#define CREDITD_LEDGER_DECIDE_H
+#include "ledger_batch.h"
+#include "ledger_combine.h"
+
+enum guard_kind { GUARD_AUTHORIZE, GUARD_SETTLE, GUARD_RELEASE, GUARD_USAGE };
+
+/* One queued guard operation: its request, then what one attempt of its
+ * batch decided, then its answer. */
+struct guard_op {
+	struct combine_op link;		/* first: the queue's */
+	enum guard_kind kind;
+	const struct ledger_call *call;	/* NULL: no Idempotency-Key */
+	union {
+		const struct guard_authorize *authorize;
+		const struct guard_settle *settle;
+		const struct guard_release *release;
+		const struct guard_usage *usage;
+	} in;
+	struct ledger_result *res;
+	enum cd_err rc;			/* CD_OK: res holds the answer */
+	/* The attempt's decision. */
+	int ext;			/* the account's index in batch_want.acct_ext, or -1 */
+	int64_t account_id, hold_id;	/* a settle's or release's hold, parsed (0: unparsable) */
+	enum cd_err decided;		/* CD_OK, or the refusal's code */
+	struct refusal refusal;
+	int acct, hold, usage;		/* rows in the batch, or -1 */
+	const struct ledger_batch_key *stored;	/* answered from an earlier request's key */
+	int same_key_as;		/* answered like this earlier operation of the batch, or -1 */
+	int store;			/* its answer is stored under its key */
+	int64_t amount, expires_at, balance, available, charged, released;
+	int64_t max_output;		/* an authorize's granted output tokens, -1: none */
+	int replayed;
+	char state[16];
+	/* The answer. */
+	json_t *out;
+	int status;
+	int answer_replayed;
+	/* The account it routes by (several database nodes): the request's,
+	 * or a settle's or release's hold's; "" when unknown. */
+	char route[LIMIT_ACCOUNT_ID_BYTES + 1];
+};
+
+/* ---- The operations ----
+ * Each decides op (op->acct, op->hold, op->usage set to -1 by the caller,
+ * op->refusal cleared) on b's rows: CD_OK with the rows changed and op's
+ * figures set, or a refusal's code with op->refusal filled and nothing
+ * changed, or CD_E_RETRY/CD_E_UNAVAILABLE/CD_E_INTERNAL, which fail the
+ * whole attempt. lg gives the transaction's clock (lg->now) and the
+ * journal key rows record (lg->journal_key, set by the caller). */
+
+/* May read the database, once: a refused authorize whose request_id the
+ * batch did not read (b->hold_reqs_read 0) looks its hold up
+ * (ledger_batch_hold_lookup), since a replayed request_id gets its hold even
+ * when a new one would be refused. */
+enum cd_err ledger_decide_authorize(struct ledger *lg, struct batch *b, struct guard_op *op);
+/* May write to the database: a late settle below its captured hold gives
+ * the difference back as a refund grant, written at once after flushing
+ * what the batch has (ledger_add_grant); a charge spends from the grants
+ * (ledger_batch_spend), which reads them again when the batch's page of them
+ * ran out or a debt row was just inserted, flushing first. */
+enum cd_err ledger_decide_settle(struct ledger *lg, struct batch *b, struct guard_op *op);
+/* Pure. */
+enum cd_err ledger_decide_release(struct batch *b, struct guard_op *op);
+/* May reach the database as ledger_decide_settle's charge does (ledger_batch_spend). */
+enum cd_err ledger_decide_usage(struct ledger *lg, struct batch *b, struct guard_op *op);
+
+/* ---- Pure parts (no database, no clock but the one passed) ---- */
+
+/* A rate limit's window (DESIGN §9), per UTC minute of `now`: CD_OK when
+ * one more request of `tokens` tokens fits, else a 429 in *why with the
+ * limit and the seconds to the next minute. Counts nothing. */
+enum cd_err ledger_decide_rate_check(struct refusal *why, const struct rate *w, int64_t now, int64_t tokens);
+/* Counts a granted request and its tokens in now's minute. */
+void ledger_decide_rate_count(struct rate *w, int64_t now, int64_t tokens);
+/* A settle's correction: the actual tokens for the `counted` ones, when
+ * they were counted (in `minute`, -1: never) in the window's minute. */
+void ledger_decide_rate_correct(struct rate *w, int64_t minute, int64_t counted, int64_t actual);
+/* The account's window (b->accts[acct]) and the member's (when it has a
+ * row): both must pass before either counts. */
+enum cd_err ledger_decide_rates_take(struct batch *b, int acct, const char *member, int64_t now, int64_t tokens,
+			      struct refusal *why);
+/* Shrink instead of refusing (DESIGN §9): the most output tokens, from
+ * r->max_output_tokens - 1 down to r->min_output_tokens, whose hold
+ * passes ledger_member_guard_check on a and m (NULL: none): 0 with *out and its
+ * *amount, or -1 when not even min_output_tokens fits (*min_cost: what it
+ * would hold). r must be priced with min < max. */
+int ledger_decide_shrink(const struct guard_authorize *r, const struct acct *a, const struct member_row *m,
+		  int64_t *out, int64_t *amount, int64_t *min_cost);
+/* The prices a settle may charge at, from the price cache: the action's
+ * (has_action 0: not listed) and the model's with the margin (has_model
+ * 0: not listed). */
+struct decide_prices {
+	int has_action;
+	int64_t action_micros;
+	int has_model;
+	struct price model;
+	int64_t margin_bps;
+};
+/* Cost of settling hold h with r: byok 0, an action its price, a model
+ * its tokens at the hold's pinned prices (same model), else the request's
+ * (r->price), else the listed ones (p); CD_OK with *cost, or a 400 in
+ * *why: no price, or above LIMIT_AMOUNT_MICROS_MAX (DESIGN §10). */
+enum cd_err ledger_decide_settle_cost(const struct hold_row *h, const struct guard_settle *r, const struct decide_prices *p,
+			       int64_t *cost, struct refusal *why);
+/* A decided settle's moves on account acct, hold h (of that account) and
+ * its member: the rate window corrected to the actual tokens, a pending
+ * hold's reserve released, delta (cost less what a captured hold charged
+ * already; negative: a refund) counted in the spends. The balance moves
+ * later, with its journal row. *released: what the hold gave back.
+ * CD_OK, or CD_E_INTERNAL when a spend leaves the range it was checked
+ * against. */
+enum cd_err ledger_decide_settle_move(struct batch *b, int acct, struct hold_row *h, const struct guard_settle *r,
+			       int64_t cost, int64_t delta, int64_t *released);
+/* Moves a member's reserve and month spend, when it has a row. */
+void ledger_decide_member_move(struct batch *b, int acct, const char *member, int64_t reserved_delta, int64_t spent_delta);
+/* Notes the account's balance and available on op for its answer. */
+void ledger_decide_note(struct guard_op *op, const struct acct *a);
+#endif

@@ -1,0 +1,386 @@
+/* ledger_disputes.c: disputes of Stripe-funded credits (Checkout top-ups
+ * and auto-recharges, ledger_funded.h) and the suspensions Stripe's news
+ * calls for (DESIGN §10).
+ *
+ * A dispute takes back the credit its charge bought (journal cause
+ * dispute; the balance may go negative) and, when won, gives it back
+ * (cause dispute_won). Each dispute has one row, keyed by Stripe's dispute
+ * id and written under the account's row lock, which says what it took and
+ * gave back: however many events (duplicates, retries, other event ids,
+ * out of order) tell of one dispute, each outcome has effect once. Never
+ * takes back more than the credit less what was refunded; a refund made
+ * while a dispute holds the credit takes over what the dispute held, so a
+ * win gives back only the rest. A dispute that comes before its credit
+ * waits in its row, by payment intent, and is applied with the credit.
+ * Never lifts a suspension (an operator does). Locks: the account, then
+ * the credit's row, then dispute rows. */
+#include "ledger_hooks.h"
+#include "ledger_events.h"
+#include "ledger_funded.h"
+#include "log.h"
+#include "webhook.h"
+#include <string.h>
+#include <strings.h>
+
+/* Stronger reasons are kept over weaker ones: an admin's word over a
+ * dispute's, a dispute's over an unpaid subscription's (the last may be
+ * lifted by itself once paid). A suspension from before reasons were kept
+ * counts as an admin's. */
+static int reason_rank(const char *reason)
+{
+	if (strcmp(reason, "payment_failed") == 0)
+		return 1;
+	if (strcmp(reason, "dispute") == 0)
+		return 2;
+	return 3;
+}
+
+enum cd_err ledger_acct_suspend_for(struct ledger *lg, struct acct *a, const char *reason)
+{
+	static const char sql[] = "UPDATE accounts SET status = 'suspended', status_reason = ? WHERE id = ?";
+	if (strcmp(a->status, "closed") == 0)
+		return CD_OK;
+	if (strcmp(a->status, "suspended") == 0 && reason_rank(a->status_reason) >= reason_rank(reason))
+		return CD_OK;
+	ledger_copy_text(a->status, sizeof(a->status), "suspended");
+	ledger_copy_text(a->status_reason, sizeof(a->status_reason), reason);
+	log_warn("account '%s' suspended: %s", a->ext_id, reason);
+	return ledger_db_do(lg, sql, "suspend", "si", reason, a->id);
+}
+
+enum cd_err ledger_dispute_open_on(struct ledger *lg, const struct acct *a, int *open)
+{
+	static const char sql[] = "SELECT EXISTS (SELECT 1 FROM disputes d WHERE d.account_id = ? AND d.state = 'open')";
+	int e;
+	*open = strcmp(a->status_reason, "dispute") == 0;
+	if (*open)
+		return CD_OK;
+	struct dbstmt *s = ledger_db_exec(lg, sql, &e, "i", a->id);
+	if (s == NULL)
+		return ledger_db_err(lg, e, "open disputes");
+	*open = ledger_db_fetch(s) == 1 && ledger_db_i64(s, 0) != 0;
+	return CD_OK;
+}
+
+static int unpaid(const char *status)
+{
+	return status != NULL && (strcmp(status, "past_due") == 0 || strcmp(status, "unpaid") == 0);
+}
+
+enum cd_err ledger_hook_subscription_unpaid(struct ledger *lg, struct acct *a, const struct webhook_event *ev,
+				     const char *previous_status)
+{
+	if (!unpaid(ev->subscription_status) || unpaid(previous_status))
+		return CD_OK;
+	enum cd_err rc = ledger_event_add(lg, a, EVENT_PAYMENT_FAILED, json_pack("{s:s, s:s, s:o}", "subscription",
+				   ev->subscription, "status", ev->subscription_status, "previous_status",
+				   previous_status != NULL ? json_string(previous_status) : json_null()));
+	if (rc == CD_OK && lg->cfg->suspend_when_unpaid)
+		rc = ledger_acct_suspend_for(lg, a, "payment_failed");
+	return rc;
+}
+
+/* ---- disputes ---- */
+
+/* What Stripe says of one dispute: its event's, or that of a dispute's
+ * row kept before its credit came. */
+struct dispute_news {
+	const char *id, *charge, *payment_intent, *currency;
+	int64_t cents;		/* the disputed amount; -1 unknown */
+};
+
+/* The disputed credit and the dispute's row, read under the account's lock. */
+struct disputed {
+	struct funded f;
+	int found;		/* the dispute's row exists */
+	char state[16];
+	int64_t taken, returned;	/* the row's micros */
+};
+
+static void news_of(const struct webhook_event *ev, struct dispute_news *n)
+{
+	n->id = ev->dispute_id;
+	n->charge = ev->charge_id;
+	n->payment_intent = ev->payment_intent;
+	n->currency = ev->currency;
+	n->cents = ev->dispute_amount_cents;
+}
+
+static const char *or_null(const char *text)
+{
+	return text != NULL && text[0] != '\0' ? text : NULL;
+}
+
+/* Finds the credit of the dispute's charge (by payment intent, else by
+ * charge id) and locks its account, the credit's row and the dispute's
+ * row, in that order. CD_E_NOT_FOUND: no credit of creditd's. */
+static enum cd_err dispute_lock(struct ledger *lg, const struct webhook_event *ev, struct acct *a, struct disputed *d)
+{
+	static const char sql_row[] = "SELECT state, taken_micros, returned_micros FROM disputes WHERE dispute_id = ? "
+		"FOR UPDATE";
+	int e;
+	enum cd_err rc = ledger_funded_find(lg, ev->payment_intent, ev->charge_id, &d->f);
+	if (rc == CD_OK)
+		rc = ledger_acct_lock_id(lg, d->f.account_id, a);
+	if (rc == CD_OK)
+		rc = ledger_funded_lock(lg, &d->f);
+	if (rc != CD_OK)
+		return rc;
+	struct dbstmt *s = ledger_db_exec(lg, sql_row, &e, "s", ev->dispute_id);
+	if (s == NULL)
+		return ledger_db_err(lg, e, "dispute row");
+	d->found = ledger_db_fetch(s) == 1;
+	ledger_copy_text(d->state, sizeof(d->state), d->found ? ledger_db_str(s, 0) : "");
+	d->taken = d->found ? ledger_db_i64(s, 1) : 0;
+	d->returned = d->found ? ledger_db_i64(s, 2) : 0;
+	return CD_OK;
+}
+
+/* The credit a dispute of n->cents takes back: the same share of the
+ * credit as of what the buyer paid (tax and discounts bought no credit, so
+ * a dispute of the whole charge takes the whole credit), rounded down; the
+ * whole credit when the share cannot be told (another currency, no
+ * amount). Never more than the credit left after refunds and other
+ * disputes. */
+static int64_t dispute_micros(const struct dispute_news *n, const struct funded *f)
+{
+	int64_t paid = f->paid_cents > 0 ? f->paid_cents : f->amount_cents;
+	int64_t micros = f->credited;
+	if (n->cents >= 0 && n->cents < paid && strcasecmp(n->currency, f->currency) == 0)
+		micros = (int64_t)((__int128)f->credited * n->cents / paid);
+	int64_t left = f->credited - f->refunded - f->disputed;
+	if (micros > left)
+		micros = left;
+	return micros > 0 ? micros : 0;
+}
+
+/* Takes back the dispute's share of f's credit (f's row locked, its
+ * figures follow) and writes the dispute's row as open, or keeps the
+ * state of a row that waited. */
+static enum cd_err dispute_take(struct ledger *lg, struct acct *a, struct funded *f, const struct dispute_news *n)
+{
+	static const char sql_row[] = "INSERT INTO disputes (dispute_id, topup_id, recharge_id, invoice_credit_id, "
+		"account_id, payment_intent, charge_id, currency, amount_cents, taken_micros, state, created_at) "
+		"VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'open', ?) ON DUPLICATE KEY UPDATE topup_id = VALUES(topup_id), "
+		"recharge_id = VALUES(recharge_id), invoice_credit_id = VALUES(invoice_credit_id), "
+		"account_id = VALUES(account_id), taken_micros = VALUES(taken_micros)";
+	int64_t micros = dispute_micros(n, f);
+	int64_t cents = n->cents > 0 ? n->cents : 0;
+	enum cd_err rc = ledger_db_do(lg, sql_row, "dispute record", "sIIIisssiii", n->id, funded_id_as(f, FUNDED_TOPUP),
+			       funded_id_as(f, FUNDED_RECHARGE), funded_id_as(f, FUNDED_INVOICE), a->id,
+			       or_null(n->payment_intent), or_null(n->charge), n->currency, cents, micros, lg->now);
+	if (rc == CD_OK && micros > 0)
+		rc = ledger_spend(lg, a, micros, "dispute", 0, n->id, "Stripe dispute", NULL);
+	if (rc == CD_OK)
+		rc = ledger_funded_change(lg, f, 0, 0, micros, n->charge);
+	if (rc == CD_OK)
+		rc = ledger_event_add(lg, a, EVENT_TOPUP_DISPUTED, json_pack("{s:s, s:s, s:s, s:I, s:I}", "dispute", n->id,
+			       "charge", n->charge, "payment_intent", n->payment_intent, "amount_cents",
+			       (json_int_t)cents, "amount_micros", (json_int_t)micros));
+	if (rc == CD_OK && lg->cfg->suspend_on_dispute)
+		rc = ledger_acct_suspend_for(lg, a, "dispute");
+	return rc;
+}
+
+/* A dispute of a payment creditd has not credited: its row waits, by
+ * payment intent, with no credit and no account, in state (open, or how
+ * it closed), and ledger_dispute_apply_waiting applies it with the credit. A
+ * credit committed after ledger_funded_find looked is seen by the locking read
+ * at the end (it waits for a credit being written): the transaction then
+ * starts again and finds it. A dispute of a payment that is not creditd's
+ * waits for ever and changes nothing. */
+static enum cd_err dispute_keep(struct ledger *lg, struct hook_run *h, const char *state)
+{
+	static const char sql_row[] = "SELECT state, account_id IS NULL FROM disputes WHERE dispute_id = ? FOR UPDATE";
+	static const char sql_new[] = "INSERT INTO disputes (dispute_id, payment_intent, charge_id, currency, "
+		"amount_cents, state, created_at, closed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)";
+	static const char sql_close[] = "UPDATE disputes SET state = ?, closed_at = ? WHERE dispute_id = ?";
+	const struct webhook_event *ev = h->ev;
+	int closing = strcmp(state, "open") != 0, e, credited;
+	if (ev->payment_intent[0] == '\0') {
+		h->outcome = "ignored: no credit for this charge";
+		return CD_OK;
+	}
+	struct dbstmt *s = ledger_db_exec(lg, sql_row, &e, "s", ev->dispute_id);
+	if (s == NULL)
+		return ledger_db_err(lg, e, "dispute kept");
+	int got = ledger_db_fetch(s);
+	if (got < 0)
+		return CD_E_INTERNAL;
+	enum cd_err rc = CD_OK;
+	h->outcome = "duplicate: dispute kept already";
+	if (got == 0) {
+		int64_t cents = ev->dispute_amount_cents > 0 ? ev->dispute_amount_cents : 0;
+		rc = ledger_db_do(lg, sql_new, "dispute keep", "ssssisiI", ev->dispute_id, ev->payment_intent,
+			   or_null(ev->charge_id), ev->currency, cents, state, lg->now, closing ? &lg->now : NULL);
+		h->outcome = "kept: no credit for this payment yet, applied when it comes";
+	} else if (closing && strcmp(ledger_db_str(s, 0), "open") == 0 && ledger_db_i64(s, 1) != 0) {
+		rc = ledger_db_do(lg, sql_close, "dispute keep closed", "sis", state, lg->now, ev->dispute_id);
+		h->outcome = "kept: closed before its payment was credited";
+	}
+	if (rc == CD_OK)
+		rc = ledger_funded_credited_now(lg, ev->payment_intent, &credited);
+	return rc == CD_OK && credited ? CD_E_RETRY : rc;
+}
+
+enum cd_err ledger_hook_dispute_created(struct ledger *lg, struct hook_run *h)
+{
+	struct acct a;
+	struct disputed d;
+	struct dispute_news n;
+	enum cd_err rc = dispute_lock(lg, h->ev, &a, &d);
+	if (rc == CD_E_NOT_FOUND)
+		return dispute_keep(lg, h, "open");
+	if (rc != CD_OK)
+		return rc;
+	h->account_id = a.id;
+	/* Taken once; and a dispute closed before this event came (Stripe
+	 * does not deliver in order) is taken only if it was lost. */
+	news_of(h->ev, &n);
+	if (!d.found || (strcmp(d.state, "lost") == 0 && d.taken == 0)) {
+		rc = dispute_take(lg, &a, &d.f, &n);
+		h->outcome = "disputed: credit taken back";
+	} else {
+		h->outcome = "duplicate: dispute applied already";
+	}
+	return rc == CD_OK ? ledger_acct_save(lg, &a) : rc;
+}
+
+/* Gives back what the dispute holds, once. */
+static enum cd_err dispute_give(struct ledger *lg, struct hook_run *h, struct acct *a, struct disputed *d)
+{
+	const struct webhook_event *ev = h->ev;
+	int64_t micros = d->taken - d->returned, grant_id;
+	enum cd_err rc = CD_OK;
+	if (micros > 0)
+		rc = ledger_add_grant_as(lg, a, "dispute_won", "topup", micros, ev->dispute_id, "Stripe dispute won",
+					 &grant_id);
+	if (rc == CD_OK && micros > 0)
+		rc = ledger_funded_change(lg, &d->f, 0, 0, -micros, NULL);
+	if (rc == CD_OK)
+		rc = ledger_event_add(lg, a, EVENT_TOPUP_DISPUTE_WON, json_pack("{s:s, s:s, s:s, s:I}", "dispute",
+			       ev->dispute_id, "charge", ev->charge_id, "payment_intent", ev->payment_intent,
+			       "amount_micros", (json_int_t)(micros > 0 ? micros : 0)));
+	h->outcome = "dispute won: credit given back";
+	return rc;
+}
+
+enum cd_err ledger_hook_dispute_closed(struct ledger *lg, struct hook_run *h)
+{
+	static const char sql_close[] = "INSERT INTO disputes (dispute_id, topup_id, recharge_id, invoice_credit_id, "
+		"account_id, payment_intent, charge_id, currency, amount_cents, state, created_at, closed_at) "
+		"VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON DUPLICATE KEY UPDATE "
+		"state = VALUES(state), returned_micros = ?, closed_at = VALUES(closed_at)";
+	const struct webhook_event *ev = h->ev;
+	/* An inquiry closed without becoming a chargeback (warning_closed)
+	 * never took the funds: its credit comes back as for a dispute won. */
+	int won = strcmp(ev->dispute_status, "won") == 0 || strcmp(ev->dispute_status, "warning_closed") == 0;
+	const char *state = won ? "won" : strcmp(ev->dispute_status, "lost") == 0 ? "lost" : "closed";
+	struct acct a;
+	struct disputed d;
+	enum cd_err rc = dispute_lock(lg, ev, &a, &d);
+	if (rc == CD_E_NOT_FOUND)
+		return dispute_keep(lg, h, state);
+	if (rc != CD_OK)
+		return rc;
+	h->account_id = a.id;
+	if (d.found && strcmp(d.state, "open") != 0) {
+		h->outcome = "duplicate: dispute closed already";
+		return a.dirty ? ledger_acct_save(lg, &a) : CD_OK;
+	}
+	h->outcome = won ? "dispute won before it was applied" : "dispute closed: the credit stays taken";
+	if (won && d.found)
+		rc = dispute_give(lg, h, &a, &d);
+	int64_t cents = ev->dispute_amount_cents > 0 ? ev->dispute_amount_cents : 0;
+	if (rc == CD_OK)
+		rc = ledger_db_do(lg, sql_close, "dispute close", "sIIIisssisiii", ev->dispute_id, funded_id_as(&d.f, FUNDED_TOPUP),
+			   funded_id_as(&d.f, FUNDED_RECHARGE), funded_id_as(&d.f, FUNDED_INVOICE), a.id,
+			   or_null(ev->payment_intent), or_null(ev->charge_id), ev->currency, cents, state, lg->now,
+			   lg->now, won ? d.taken : d.returned);
+	return rc == CD_OK ? ledger_acct_save(lg, &a) : rc;
+}
+
+/* ---- what refunds and credits ask of disputes (ledger_hooks.h) ---- */
+
+enum cd_err ledger_dispute_yield(struct ledger *lg, const struct funded *f, int64_t micros, int64_t *moved)
+{
+	static const char sql_topup[] = "SELECT dispute_id, taken_micros FROM disputes WHERE topup_id = ? "
+		"AND state = 'open' AND taken_micros > 0 ORDER BY created_at, dispute_id LIMIT ? FOR UPDATE";
+	static const char sql_recharge[] = "SELECT dispute_id, taken_micros FROM disputes WHERE recharge_id = ? "
+		"AND state = 'open' AND taken_micros > 0 ORDER BY created_at, dispute_id LIMIT ? FOR UPDATE";
+	static const char sql_invoice[] = "SELECT dispute_id, taken_micros FROM disputes WHERE invoice_credit_id = ? "
+		"AND state = 'open' AND taken_micros > 0 ORDER BY created_at, dispute_id LIMIT ? FOR UPDATE";
+	static const char sql_set[] = "UPDATE disputes SET taken_micros = taken_micros - ? WHERE dispute_id = ?";
+	char ids[LIMIT_DISPUTES_PER_PAYMENT][WEBHOOK_ID_MAX + 1];
+	int64_t held[LIMIT_DISPUTES_PER_PAYMENT];
+	int n = 0, e;
+	*moved = 0;
+	const char *sql = f->kind == FUNDED_RECHARGE ? sql_recharge : f->kind == FUNDED_INVOICE ? sql_invoice : sql_topup;
+	struct dbstmt *s = ledger_db_exec(lg, sql, &e, "ii", f->id,
+				   (int64_t)LIMIT_DISPUTES_PER_PAYMENT);
+	if (s == NULL)
+		return ledger_db_err(lg, e, "dispute yield");
+	while (n < LIMIT_DISPUTES_PER_PAYMENT && ledger_db_fetch(s) == 1) {
+		ledger_copy_text(ids[n], sizeof(ids[n]), ledger_db_str(s, 0));
+		held[n++] = ledger_db_i64(s, 1);
+	}
+	enum cd_err rc = CD_OK;
+	for (int i = 0; i < n && rc == CD_OK && *moved < micros; i++) {
+		int64_t part = held[i] < micros - *moved ? held[i] : micros - *moved;
+		rc = ledger_db_do(lg, sql_set, "dispute yield", "is", part, ids[i]);
+		if (rc == CD_OK)
+			*moved += part;
+	}
+	return rc;
+}
+
+/* A dispute's row that waited for its credit. */
+struct waiting {
+	char id[WEBHOOK_ID_MAX + 1], charge[WEBHOOK_ID_MAX + 1], currency[16];
+	int64_t cents;
+	int take;		/* open or lost: the credit is taken back */
+};
+
+static enum cd_err waiting_read(struct ledger *lg, const char *payment_intent, struct waiting *w, int *n)
+{
+	static const char sql[] = "SELECT dispute_id, COALESCE(charge_id, ''), COALESCE(currency, ''), amount_cents, "
+		"state IN ('open', 'lost') FROM disputes WHERE payment_intent = ? AND account_id IS NULL "
+		"ORDER BY created_at, dispute_id LIMIT ? FOR UPDATE";
+	int e;
+	*n = 0;
+	struct dbstmt *s = ledger_db_exec(lg, sql, &e, "si", payment_intent, (int64_t)LIMIT_DISPUTES_PER_PAYMENT);
+	if (s == NULL)
+		return ledger_db_err(lg, e, "disputes waiting");
+	while (*n < LIMIT_DISPUTES_PER_PAYMENT && ledger_db_fetch(s) == 1) {
+		struct waiting *x = &w[(*n)++];
+		ledger_copy_text(x->id, sizeof(x->id), ledger_db_str(s, 0));
+		ledger_copy_text(x->charge, sizeof(x->charge), ledger_db_str(s, 1));
+		ledger_copy_text(x->currency, sizeof(x->currency), ledger_db_str(s, 2));
+		x->cents = ledger_db_i64(s, 3);
+		x->take = ledger_db_i64(s, 4) != 0;
+	}
+	return CD_OK;
+}
+
+enum cd_err ledger_dispute_apply_waiting(struct ledger *lg, struct acct *a, struct funded *f, const char *payment_intent)
+{
+	static const char sql_attach[] = "UPDATE disputes SET topup_id = ?, recharge_id = ?, invoice_credit_id = ?, "
+		"account_id = ? WHERE dispute_id = ?";
+	struct waiting w[LIMIT_DISPUTES_PER_PAYMENT];
+	int n;
+	if (payment_intent == NULL || payment_intent[0] == '\0')
+		return CD_OK;
+	enum cd_err rc = waiting_read(lg, payment_intent, w, &n);
+	if (rc == CD_OK && n > 0)
+		rc = ledger_funded_lock(lg, f);
+	for (int i = 0; i < n && rc == CD_OK; i++) {
+		struct dispute_news news = {w[i].id, w[i].charge, payment_intent, w[i].currency,
+					    w[i].cents > 0 ? w[i].cents : -1};
+		if (w[i].take)
+			rc = dispute_take(lg, a, f, &news);
+		else
+			rc = ledger_db_do(lg, sql_attach, "dispute attach", "IIIis", funded_id_as(f, FUNDED_TOPUP),
+				   funded_id_as(f, FUNDED_RECHARGE), funded_id_as(f, FUNDED_INVOICE), a->id, w[i].id);
+	}
+	return rc;
+}

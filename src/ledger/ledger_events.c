@@ -1,0 +1,380 @@
+/* ledger_events.c: the outbox's rows (see ledger_events.h) and the pull
+ * route's page of them. */
+#include "ledger_events.h"
+#include "timefmt.h"
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char SQL_SEQ_NEXT[] = "UPDATE event_seq SET last_id = LAST_INSERT_ID(last_id + 1) WHERE id = 1";
+static const char SQL_EVENT_ADD[] = "INSERT INTO events (id, account_id, account, type, data, created_at, "
+				    "next_attempt_at) VALUES (LAST_INSERT_ID(), ?, ?, ?, ?, ?, ?)";
+static const char SQL_EVENT_PAGE[] = "SELECT id, account, type, data, created_at FROM events WHERE id > ? "
+				     "ORDER BY id LIMIT ?";
+/* An event as the pull route and the push body show it, from columns
+ * id, account, type, data, created_at. */
+static json_t *event_json(const struct dbstmt *s);
+
+enum cd_err ledger_event_add(struct ledger *lg, const struct acct *a, const char *type, json_t *data)
+{
+	char *text = json_dumps(data != NULL ? data : json_object(), JSON_COMPACT | JSON_SORT_KEYS);
+	json_decref(data);
+	if (text == NULL)
+		return CD_E_INTERNAL;
+	enum cd_err rc = ledger_db_do(lg, SQL_SEQ_NEXT, "event id", "");
+	const int64_t *account_id = a != NULL ? &a->id : NULL;
+	if (rc == CD_OK)
+		rc = ledger_db_do(lg, SQL_EVENT_ADD, "event insert", "Isssii", account_id, a != NULL ? a->ext_id : NULL, type,
+			   text, lg->now, lg->now);
+	free(text);
+	return rc;
+}
+
+json_t *ledger_notice_balance(const struct ledger *lg, struct acct *a)
+{
+	int64_t threshold = cfg_low_threshold(lg->cfg, a->low_balance);
+	int64_t available = ledger_acct_available(a);
+	if (threshold <= 0 || available >= threshold) {
+		a->low_noted = 0;
+		return NULL;
+	}
+	if (a->low_noted)
+		return NULL;
+	a->low_noted = 1;
+	return json_pack("{s:I, s:I, s:I}", "available_micros", (json_int_t)available, "balance_micros",
+			 (json_int_t)a->balance, "threshold_micros", (json_int_t)threshold);
+}
+
+const char *ledger_notice_refusal(const struct ledger *lg, struct acct *a, struct member_row *m, enum refusal_why why,
+			   int64_t available, int64_t required, json_t **data)
+{
+	int64_t month = timefmt_month_key(lg->now), day = lg->now / TIMEFMT_SECONDS_PER_DAY;
+	const char *limit = NULL;
+	int64_t limit_micros = -1;
+	*data = NULL;
+	switch (why) {
+	case REFUSE_INSUFFICIENT:
+		if (a->depleted_noted)
+			return NULL;
+		a->depleted_noted = 1;
+		*data = json_pack("{s:I, s:I}", "available_micros", (json_int_t)available, "required_micros",
+				  (json_int_t)required);
+		return EVENT_BALANCE_DEPLETED;
+	case REFUSE_MONTHLY_LIMIT:
+		if (a->limit_month_noted == month)
+			return NULL;
+		a->limit_month_noted = month;
+		limit = "monthly";
+		limit_micros = a->monthly_limit;
+		break;
+	case REFUSE_DAILY_LIMIT:
+		if (a->limit_day_noted == day)
+			return NULL;
+		a->limit_day_noted = day;
+		limit = "daily";
+		limit_micros = a->daily_limit;
+		break;
+	case REFUSE_MEMBER_CAP:
+		if (m == NULL || m->cap_month_noted == month)
+			return NULL;
+		m->cap_month_noted = month;
+		limit = "member_cap";
+		limit_micros = m->cap >= 0 ? m->cap : a->plan_member_cap;
+		break;
+	default:
+		return NULL;
+	}
+	*data = json_pack("{s:s, s:I, s:I, s:I}", "limit", limit, "limit_micros", (json_int_t)limit_micros,
+			  "available_micros", (json_int_t)available, "required_micros", (json_int_t)required);
+	if (*data != NULL && m != NULL && why == REFUSE_MEMBER_CAP)
+		json_object_set_new(*data, "member", json_string(m->member));
+	return limit != NULL ? EVENT_LIMIT_REACHED : NULL;
+}
+
+int ledger_notice_recharge(const struct ledger *lg, struct acct *a)
+{
+	int64_t day = lg->now / TIMEFMT_SECONDS_PER_DAY;
+	if (a->recharge_threshold < 0 || a->recharge_amount_cents <= 0 || !a->recharge_card || a->recharge_pending ||
+	    ledger_acct_available(a) >= a->recharge_threshold)
+		return 0;
+	/* Never a disputed card (DESIGN §13); a dispute open without a
+	 * suspension is caught when the recharge would be sent. */
+	if (strcmp(a->status_reason, "dispute") == 0)
+		return 0;
+	if (a->recharge_day_key != day) {
+		a->recharge_day_key = day;
+		a->recharge_day_count = 0;
+	}
+	if (a->recharge_day_count >= lg->cfg->auto_recharge_max_per_day)
+		return 0;
+	a->recharge_day_count++;
+	a->recharge_pending = 1;
+	return 1;
+}
+
+/* DESIGN §10 "Pay-as-you-go": when a credit pays the debt (the balance,
+ * below 0 as the row was read, is at 0 or above), a collection's later
+ * try still waiting has nothing left to collect, and a suspension for a
+ * failed payment ends by itself; one for another reason (an admin's, a
+ * dispute's) stays. */
+static enum cd_err notice_debt_paid(struct ledger *lg, struct acct *a)
+{
+	static const char sql_retry[] = "UPDATE recharges SET state = 'failed', try_no = try_no - 1, "
+					"error = 'the debt was paid otherwise', updated_at = ? WHERE account_id = ? AND "
+					"kind = 'payg' AND state = 'queued' AND try_no > 1";
+	static const char sql[] = "UPDATE accounts SET status = 'active', status_reason = NULL WHERE id = ? AND "
+				  "status = 'suspended' AND status_reason = 'payment_failed'";
+	if (a->balance_read >= 0 || a->balance < 0)
+		return CD_OK;
+	a->balance_read = a->balance;
+	enum cd_err rc = ledger_db_do(lg, sql_retry, "collection retry dropped", "ii", lg->now, a->id);
+	if (rc != CD_OK || strcmp(a->status, "suspended") != 0 || strcmp(a->status_reason, "payment_failed") != 0)
+		return rc;
+	rc = ledger_db_do(lg, sql, "suspension lift", "i", a->id);
+	if (rc != CD_OK)
+		return rc;
+	ledger_copy_text(a->status, sizeof(a->status), "active");
+	a->status_reason[0] = '\0';
+	return ledger_event_add(lg, a, EVENT_PAYG_RECOVERED, json_pack("{s:s, s:I}", "reason", "payment_failed",
+							     "balance_micros", (json_int_t)a->balance));
+}
+
+enum cd_err ledger_acct_save(struct ledger *lg, struct acct *a)
+{
+	json_t *low = ledger_notice_balance(lg, a);
+	enum cd_err rc = low != NULL ? ledger_event_add(lg, a, EVENT_BALANCE_LOW, low) : CD_OK;
+	if (rc == CD_OK)
+		rc = notice_debt_paid(lg, a);
+	return rc == CD_OK ? ledger_acct_store(lg, a) : rc;
+}
+
+/* An event as the pull route and the push body show it. */
+static json_t *event_json(const struct dbstmt *s)
+{
+	json_error_t jerr;
+	json_t *data = json_loads(ledger_db_str(s, 3), 0, &jerr);
+	if (data == NULL)
+		data = json_object();
+	return json_pack("{s:I, s:s, s:o, s:o, s:o}", "id", (json_int_t)ledger_db_i64(s, 0), "type", ledger_db_str(s, 2),
+			 "created_at", ledger_json_time(ledger_db_i64(s, 4)), "account",
+			 ledger_db_null(s, 1) ? json_null() : json_string(ledger_db_str(s, 1)), "data", data);
+}
+
+static enum cd_err page_tx(struct ledger *lg, int64_t after, int limit, json_t **out)
+{
+	int e;
+	json_decref(*out);
+	*out = NULL;
+	struct dbstmt *s = ledger_db_exec(lg, SQL_EVENT_PAGE, &e, "ii", after, (int64_t)limit);
+	if (s == NULL)
+		return ledger_db_err(lg, e, "event page");
+	json_t *data = json_array();
+	int64_t last = after;
+	int got = 0;
+	while (data != NULL && (got = ledger_db_fetch(s)) == 1) {
+		last = ledger_db_i64(s, 0);
+		json_array_append_new(data, event_json(s));
+	}
+	if (data == NULL || got < 0) {
+		json_decref(data);
+		return CD_E_INTERNAL;
+	}
+	*out = json_pack("{s:o, s:I}", "data", data != NULL ? data : json_array(), "next_after", (json_int_t)last);
+	return *out != NULL ? CD_OK : CD_E_INTERNAL;
+}
+
+enum cd_err ledger_events(struct ledger *lg, int64_t after, int limit, json_t **out)
+{
+	struct ledger_tx t;
+	*out = NULL;
+	for (ledger_tx_init(lg, &t); ledger_tx_next(lg, &t);)
+		ledger_tx_end(lg, &t, page_tx(lg, after, limit, out));
+	return t.rc;
+}
+
+/* ---- push ---- */
+
+static const char SQL_DUE[] = "SELECT e.id, e.account, e.type, e.data, e.created_at, e.attempts FROM events e "
+	"WHERE e.state = 'pending' AND e.next_attempt_at <= ? AND NOT EXISTS (SELECT 1 FROM events p "
+	"WHERE p.account_id = e.account_id AND p.state = 'pending' AND p.id < e.id) ORDER BY e.id LIMIT ?";
+static const char SQL_LEASE[] = "UPDATE events SET next_attempt_at = ? WHERE id = ? AND state = 'pending' "
+	"AND next_attempt_at <= ?";
+static const char SQL_DELIVERED[] = "UPDATE events SET state = 'delivered', delivered_at = ?, attempts = attempts + 1, "
+	"last_error = NULL WHERE id = ?";
+static const char SQL_FAILED[] = "UPDATE events SET state = IF(created_at + ? <= ?, 'failed', 'pending'), "
+	"attempts = attempts + 1, next_attempt_at = ? + LEAST(POW(2, LEAST(attempts, 20)), ?), last_error = ? "
+	"WHERE id = ? AND state = 'pending'";
+
+/* Claims into out[0..*claimed) (bodies malloc'd), freeing what an
+ * earlier attempt claimed first: its transaction was rolled back. */
+static enum cd_err claim_tx(struct ledger *lg, struct ledger_push *out, int max, int64_t lease, int *claimed)
+{
+	int64_t ids[LIMIT_NOTIFY_BATCH], attempts[LIMIT_NOTIFY_BATCH];
+	char *bodies[LIMIT_NOTIFY_BATCH];
+	int n = 0, e, got;
+	for (int i = 0; i < *claimed; i++)
+		free(out[i].body);
+	*claimed = 0;
+	struct dbstmt *s = ledger_db_exec(lg, SQL_DUE, &e, "ii", lg->now, (int64_t)max);
+	if (s == NULL)
+		return ledger_db_err(lg, e, "events due");
+	while (n < max && n < LIMIT_NOTIFY_BATCH && (got = ledger_db_fetch(s)) == 1) {
+		json_t *ev = event_json(s);
+		ids[n] = ledger_db_i64(s, 0);
+		attempts[n] = ledger_db_i64(s, 5);
+		bodies[n] = ev != NULL ? json_dumps(ev, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+		json_decref(ev);
+		if (bodies[n] == NULL) {
+			for (int i = 0; i < n; i++)
+				free(bodies[i]);
+			return CD_E_INTERNAL;
+		}
+		n++;
+	}
+	enum cd_err rc = CD_OK;
+	for (int i = 0; i < n; i++) {
+		struct dbstmt *l = rc == CD_OK ? ledger_db_exec(lg, SQL_LEASE, &e, "iii", lg->now + lease, ids[i], lg->now)
+					       : NULL;
+		if (rc == CD_OK && l == NULL)
+			rc = ledger_db_err(lg, e, "event lease");
+		if (rc == CD_OK && ledger_db_affected(l) == 1) {
+			out[(*claimed)++] = (struct ledger_push){ids[i], attempts[i], bodies[i]};
+			continue;
+		}
+		free(bodies[i]);	/* another process took it */
+	}
+	return rc;
+}
+
+enum cd_err ledger_events_claim(struct ledger *lg, struct ledger_push *out, int max, int64_t lease_seconds, int *n)
+{
+	struct ledger_tx t;
+	int claimed = 0;
+	for (ledger_tx_init(lg, &t); ledger_tx_next(lg, &t);)
+		ledger_tx_end(lg, &t, claim_tx(lg, out, max, lease_seconds, &claimed));
+	if (t.rc != CD_OK) {
+		for (int i = 0; i < claimed; i++)
+			free(out[i].body);
+		claimed = 0;
+	}
+	*n = claimed;
+	return t.rc;
+}
+
+static enum cd_err pushed_tx(struct ledger *lg, int64_t id, int ok, const char *error, int64_t retry_seconds)
+{
+	if (ok)
+		return ledger_db_do(lg, SQL_DELIVERED, "event delivered", "ii", lg->now, id);
+	return ledger_db_do(lg, SQL_FAILED, "event failed", "iiiisi", retry_seconds, lg->now, lg->now,
+		     (int64_t)LIMIT_NOTIFY_BACKOFF_MAX_SECONDS, error != NULL ? error : "", id);
+}
+
+enum cd_err ledger_event_pushed(struct ledger *lg, int64_t id, int ok, const char *error, int64_t retry_seconds)
+{
+	struct ledger_tx t;
+	for (ledger_tx_init(lg, &t); ledger_tx_next(lg, &t);)
+		ledger_tx_end(lg, &t, pushed_tx(lg, id, ok, error, retry_seconds));
+	return t.rc;
+}
+
+/* ---- /metrics ---- */
+
+/* The last count, for every thread: /metrics prints it without a round
+ * trip of its own. */
+static atomic_llong outbox_pending = -1;
+
+/* An index range read of ix_due (state, next_attempt_at), stopped at
+ * LIMIT_OUTBOX_COUNT_ROWS: never a scan of the table. */
+static enum cd_err outbox_count_tx(struct ledger *lg, int64_t *n)
+{
+	static const char sql[] = "SELECT COUNT(*) FROM (SELECT 1 FROM events WHERE state = 'pending' LIMIT ?) p";
+	int e;
+	struct dbstmt *s = ledger_db_exec(lg, sql, &e, "i", (int64_t)LIMIT_OUTBOX_COUNT_ROWS);
+	if (s == NULL)
+		return ledger_db_err(lg, e, "outbox count");
+	if (ledger_db_fetch(s) != 1)
+		return CD_E_INTERNAL;
+	*n = ledger_db_i64(s, 0);
+	return CD_OK;
+}
+
+enum cd_err ledger_outbox_count(struct ledger *lg)
+{
+	struct ledger_tx t;
+	int64_t n = 0;
+	for (ledger_tx_init(lg, &t); ledger_tx_next(lg, &t);)
+		ledger_tx_end(lg, &t, outbox_count_tx(lg, &n));
+	if (t.rc == CD_OK)
+		atomic_store(&outbox_pending, (long long)n);
+	return t.rc;
+}
+
+long long ledger_outbox_pending(void)
+{
+	return atomic_load(&outbox_pending);
+}
+
+/* ---- creditctl ---- */
+
+static enum cd_err list_tx(struct ledger *lg, const char *state, int64_t after, struct ledger_event_row *rows,
+			   int cap, int *n)
+{
+	static const char sql[] = "SELECT id, account, type, state, attempts, created_at, next_attempt_at, "
+				  "delivered_at, last_error FROM events WHERE id > ? AND (? IS NULL OR state = ?) "
+				  "ORDER BY id LIMIT ?";
+	int e;
+	*n = 0;	/* a retried transaction starts the page again */
+	struct dbstmt *s = ledger_db_exec(lg, sql, &e, "issi", after, state, state, (int64_t)cap);
+	if (s == NULL)
+		return ledger_db_err(lg, e, "event list");
+	while (*n < cap && ledger_db_fetch(s) == 1) {
+		struct ledger_event_row *r = &rows[*n];
+		r->id = ledger_db_i64(s, 0);
+		r->created_at = ledger_db_i64(s, 5);
+		r->attempts = ledger_db_i64(s, 4);
+		r->next_attempt_at = strcmp(ledger_db_str(s, 3), "pending") == 0 ? ledger_db_i64(s, 6) : -1;
+		r->delivered_at = DB_I64_OR_NONE(s, 7);
+		if (ledger_db_copy(s, 1, r->account, sizeof(r->account), "-") != 0 ||
+		    ledger_db_copy(s, 2, r->type, sizeof(r->type), "") != 0 ||
+		    ledger_db_copy(s, 3, r->state, sizeof(r->state), "") != 0 ||
+		    ledger_db_copy(s, 8, r->last_error, sizeof(r->last_error), "") != 0)
+			return CD_E_INTERNAL;
+		(*n)++;
+	}
+	return CD_OK;
+}
+
+enum cd_err ledger_events_list(struct ledger *lg, const char *state, int64_t after, struct ledger_event_row *rows,
+			       int cap, int *n)
+{
+	struct ledger_tx t;
+	*n = 0;
+	for (ledger_tx_init(lg, &t); ledger_tx_next(lg, &t);)
+		ledger_tx_end(lg, &t, list_tx(lg, state, after, rows, cap, n));
+	if (t.rc != CD_OK)
+		*n = 0;
+	return t.rc;
+}
+
+static enum cd_err retry_tx(struct ledger *lg, int64_t id, int *count)
+{
+	static const char one[] = "UPDATE events SET state = 'pending', next_attempt_at = ? "
+				  "WHERE id = ? AND state <> 'delivered'";
+	static const char all[] = "UPDATE events SET state = 'pending', next_attempt_at = ? WHERE state = 'failed'";
+	int e;
+	struct dbstmt *s = id > 0 ? ledger_db_exec(lg, one, &e, "ii", lg->now, id) : ledger_db_exec(lg, all, &e, "i", lg->now);
+	if (s == NULL)
+		return ledger_db_err(lg, e, "event retry");
+	*count = (int)ledger_db_affected(s);
+	return CD_OK;
+}
+
+enum cd_err ledger_events_retry(struct ledger *lg, int64_t id, int *count)
+{
+	struct ledger_tx t;
+	*count = 0;
+	for (ledger_tx_init(lg, &t); ledger_tx_next(lg, &t);)
+		ledger_tx_end(lg, &t, retry_tx(lg, id, count));
+	return t.rc;
+}

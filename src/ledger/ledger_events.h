@@ -1,0 +1,64 @@
+/* ledger_events.h: the outbox (DESIGN §9 "Notifications"). An event is a
+ * row written in the transaction of the change that causes it, so a
+ * change that rolls back leaves none; its id is taken from event_seq,
+ * whose row stays locked to the commit, so ids increase in commit order.
+ * Above the rows; below every operation that emits. Internal to the
+ * ledger's files. */
+#ifndef CREDITD_LEDGER_EVENTS_H
+#define CREDITD_LEDGER_EVENTS_H
+#include "ledger_members.h"
+
+/* Event types (DESIGN §9). */
+#define EVENT_BALANCE_LOW "balance.low"
+#define EVENT_BALANCE_DEPLETED "balance.depleted"
+#define EVENT_LIMIT_REACHED "limit.reached"
+#define EVENT_TOPUP_SUCCEEDED "topup.succeeded"
+#define EVENT_TOPUP_REFUNDED "topup.refunded"
+#define EVENT_PLAN_RENEWED "plan.renewed"
+#define EVENT_PROMO_REDEEMED "promo.redeemed"
+#define EVENT_AUTORECHARGE_SUCCEEDED "autorecharge.succeeded"
+#define EVENT_AUTORECHARGE_FAILED "autorecharge.failed"
+/* DESIGN §10: a Checkout event creditd did not credit (a session it never
+ * made, or one that disagrees with its record), a dispute taking credit
+ * back and a won one giving it back, a subscription Stripe reports unpaid. */
+#define EVENT_TOPUP_MISMATCH "topup.mismatch"
+#define EVENT_TOPUP_DISPUTED "topup.disputed"
+#define EVENT_TOPUP_DISPUTE_WON "topup.dispute_won"
+#define EVENT_PAYMENT_FAILED "payment.failed"
+/* DESIGN §10 "Pay-as-you-go": a month's debt collected from the card, a
+ * try of it failed (the account suspended), and the suspension lifted
+ * once the debt is paid. */
+#define EVENT_PAYG_COLLECTED "payg.collected"
+#define EVENT_PAYG_FAILED "payg.failed"
+#define EVENT_PAYG_RECOVERED "payg.recovered"
+
+/* Appends an event of the account's (a NULL: of no account, shown with
+ * "account": null), with data (a JSON object, whose reference this takes;
+ * NULL: {}), in the running transaction. */
+enum cd_err ledger_event_add(struct ledger *lg, const struct acct *a, const char *type, json_t *data);
+
+/* What a change of the account calls for: balance.low when available
+ * fell below the account's low_balance_micros (else the configured
+ * default) and was not told for this crossing; rising to the threshold
+ * again re-arms it. Sets a->low_noted; returns the event's data or NULL. */
+json_t *ledger_notice_balance(const struct ledger *lg, struct acct *a);
+/* What a refusal calls for: balance.depleted at the first 402 since
+ * credit last came in; limit.reached at the first 429 of a month (monthly,
+ * member_cap) or a day (daily). m: the member's row (member_cap), or NULL.
+ * Sets the account's (or member's) note; returns the type and *data, or
+ * NULL when there is nothing to tell. */
+const char *ledger_notice_refusal(const struct ledger *lg, struct acct *a, struct member_row *m, enum refusal_why why,
+			   int64_t available, int64_t required, json_t **data);
+/* Auto-recharge (DESIGN §9): 1 when a charge (the guard's batches: holds
+ * and charges) left available below the account's threshold, a card is
+ * saved, no recharge is in flight and fewer than [stripe]
+ * auto_recharge_max_per_day ran this UTC day: the recharge is then counted
+ * and marked in flight on a, and its row must be written in the same
+ * transaction (the guard's batch writes it: ledger_batch.c). A failure or a credit queues none by
+ * itself: the next charge does. */
+int ledger_notice_recharge(const struct ledger *lg, struct acct *a);
+/* Stores the account (ledger_acct_store) after writing what its change calls
+ * for (ledger_notice_balance): how every operation outside the guard's batches
+ * stores an account. */
+enum cd_err ledger_acct_save(struct ledger *lg, struct acct *a);
+#endif

@@ -1,0 +1,132 @@
+/* ledger_funded.c: a Stripe-funded credit, a Checkout top-up or an
+ * auto-recharge (see ledger_funded.h).
+ *
+ * The three rows keep the same figures under the same names (credited,
+ * refunded and disputed micros, Stripe's refunded cents, the charge id),
+ * so that a refund or a dispute has one meaning whatever bought the
+ * credit. Each statement exists once per table; which one runs is chosen
+ * by the kind, never by building SQL. Never takes a lock before the
+ * account's: the caller holds it. */
+#include "ledger_funded.h"
+#include "ledger_rows.h"
+#include <string.h>
+
+/* One table's statements, in the order of the functions below. */
+struct funded_sql {
+	const char *find, *lock, *change, *credited_now;
+};
+
+static const struct funded_sql topup_sql = {
+	"SELECT id, account_id FROM topups WHERE status = 'credited' AND "
+	"((? <> '' AND payment_intent = ?) OR (? <> '' AND charge_id = ?)) ORDER BY id LIMIT 1",
+	"SELECT credited_micros, refunded_micros, disputed_micros, refunded_cents, amount_cents, "
+	"COALESCE(paid_cents, -1), currency FROM topups WHERE id = ? FOR UPDATE",
+	"UPDATE topups SET refunded_cents = GREATEST(refunded_cents, ?), refunded_micros = refunded_micros + ?, "
+	"disputed_micros = disputed_micros + ?, charge_id = COALESCE(charge_id, ?) WHERE id = ?",
+	"SELECT id FROM topups WHERE payment_intent = ? AND status = 'credited' FOR UPDATE",
+};
+
+/* A recharge is paid in the configured currency (payment_succeeded
+ * refuses another), so its row keeps none. */
+static const struct funded_sql recharge_sql = {
+	"SELECT id, account_id FROM recharges WHERE state = 'succeeded' AND "
+	"((? <> '' AND payment_intent = ?) OR (? <> '' AND charge_id = ?)) ORDER BY id LIMIT 1",
+	"SELECT credited_micros, refunded_micros, disputed_micros, refunded_cents, amount_cents, "
+	"COALESCE(paid_cents, -1), '' FROM recharges WHERE id = ? FOR UPDATE",
+	"UPDATE recharges SET refunded_cents = GREATEST(refunded_cents, ?), refunded_micros = refunded_micros + ?, "
+	"disputed_micros = disputed_micros + ?, charge_id = COALESCE(charge_id, ?) WHERE id = ?",
+	"SELECT id FROM recharges WHERE payment_intent = ? AND state = 'succeeded' FOR UPDATE",
+};
+
+/* An invoice is paid in the configured currency (invoice_paid refuses
+ * another); what it bought is the invoice's grant, or its period's plan
+ * credit (migration 030). */
+static const struct funded_sql invoice_sql = {
+	"SELECT id, account_id FROM invoice_credits WHERE "
+	"((? <> '' AND payment_intent = ?) OR (? <> '' AND charge_id = ?)) ORDER BY id LIMIT 1",
+	"SELECT credited_micros, refunded_micros, disputed_micros, refunded_cents, COALESCE(paid_cents, 0), "
+	"COALESCE(paid_cents, -1), COALESCE(currency, '') FROM invoice_credits WHERE id = ? FOR UPDATE",
+	"UPDATE invoice_credits SET refunded_cents = GREATEST(refunded_cents, ?), refunded_micros = refunded_micros + ?, "
+	"disputed_micros = disputed_micros + ?, charge_id = COALESCE(charge_id, ?) WHERE id = ?",
+	"SELECT id FROM invoice_credits WHERE payment_intent = ? FOR UPDATE",
+};
+
+static const struct funded_sql *sql_of(enum funded_kind kind)
+{
+	return kind == FUNDED_RECHARGE ? &recharge_sql : kind == FUNDED_INVOICE ? &invoice_sql : &topup_sql;
+}
+
+enum cd_err ledger_funded_find(struct ledger *lg, const char *payment_intent, const char *charge, struct funded *f)
+{
+	static const enum funded_kind kinds[] = {FUNDED_TOPUP, FUNDED_RECHARGE, FUNDED_INVOICE};
+	_Static_assert(sizeof(kinds) / sizeof(kinds[0]) == FUNDED_KINDS, "every kind is looked for");
+	int e;
+	memset(f, 0, sizeof(*f));
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+		struct dbstmt *s = ledger_db_exec(lg, sql_of(kinds[i])->find, &e, "ssss", payment_intent, payment_intent,
+					   charge, charge);
+		if (s == NULL)
+			return ledger_db_err(lg, e, "funded lookup");
+		int got = ledger_db_fetch(s);
+		if (got < 0)
+			return CD_E_INTERNAL;
+		if (got == 1) {
+			f->kind = kinds[i];
+			f->id = ledger_db_i64(s, 0);
+			f->account_id = ledger_db_i64(s, 1);
+			return CD_OK;
+		}
+	}
+	return CD_E_NOT_FOUND;
+}
+
+enum cd_err ledger_funded_lock(struct ledger *lg, struct funded *f)
+{
+	int e;
+	struct dbstmt *s = ledger_db_exec(lg, sql_of(f->kind)->lock, &e, "i", f->id);
+	if (s == NULL)
+		return ledger_db_err(lg, e, "funded lock");
+	if (ledger_db_fetch(s) != 1)
+		return CD_E_INTERNAL;
+	f->credited = ledger_db_i64(s, 0);
+	f->refunded = ledger_db_i64(s, 1);
+	f->disputed = ledger_db_i64(s, 2);
+	f->refunded_cents = ledger_db_i64(s, 3);
+	f->amount_cents = ledger_db_i64(s, 4);
+	f->paid_cents = ledger_db_i64(s, 5);
+	ledger_copy_text(f->currency, sizeof(f->currency), ledger_db_str(s, 6));
+	if (f->kind == FUNDED_RECHARGE || f->currency[0] == '\0')
+		ledger_copy_text(f->currency, sizeof(f->currency), lg->cfg->stripe_currency);
+	return CD_OK;
+}
+
+enum cd_err ledger_funded_change(struct ledger *lg, struct funded *f, int64_t refunded_cents, int64_t refunded_micros,
+			  int64_t disputed_micros, const char *charge)
+{
+	const char *known = charge != NULL && charge[0] != '\0' ? charge : NULL;
+	enum cd_err rc = ledger_db_do(lg, sql_of(f->kind)->change, "funded change", "iiisi", refunded_cents, refunded_micros,
+			       disputed_micros, known, f->id);
+	if (rc != CD_OK)
+		return rc;
+	if (refunded_cents > f->refunded_cents)
+		f->refunded_cents = refunded_cents;
+	f->refunded += refunded_micros;
+	f->disputed += disputed_micros;
+	return CD_OK;
+}
+
+enum cd_err ledger_funded_credited_now(struct ledger *lg, const char *payment_intent, int *found)
+{
+	int e;
+	*found = 0;
+	for (int kind = FUNDED_TOPUP; kind <= FUNDED_INVOICE && !*found; kind++) {
+		struct dbstmt *s = ledger_db_exec(lg, sql_of((enum funded_kind)kind)->credited_now, &e, "s", payment_intent);
+		if (s == NULL)
+			return ledger_db_err(lg, e, "funded recheck");
+		int got = ledger_db_fetch(s);
+		if (got < 0)
+			return CD_E_INTERNAL;
+		*found = got == 1;
+	}
+	return CD_OK;
+}

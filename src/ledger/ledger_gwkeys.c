@@ -1,0 +1,209 @@
+/* ledger_gwkeys.c: gateway keys for end users in the database (DESIGN
+ * §12 "Who pays", sql/036_gateway_keys.sql): minted, listed and revoked
+ * through the account they are bound to. They are api_keys rows like
+ * creditctl's (ledger_keys.c looks them up), of the gateway scope alone;
+ * only the key's SHA-256 and first characters are stored, and nothing here
+ * sees a whole key. Every statement names the account and the scope, so a
+ * route of one account never lists or revokes another's keys, nor a key
+ * creditctl made. A mint counts the account's live keys under the
+ * account's row lock, so concurrent mints cannot pass
+ * LIMIT_GATEWAY_KEYS_PER_ACCOUNT together. */
+#include "ledger_int.h"
+#include "ledger_rows.h"
+#include "keys.h"
+#include "timefmt.h"
+#include <stdio.h>
+#include <string.h>
+
+/* A key as answered, in this order (struct gwkey_view). */
+#define GWKEY_COLUMNS "id, prefix, member, name, expires_at, created_at, last_used_at, revoked_at"
+/* The account's keys that still work: ix_account_scope's range. */
+#define GWKEY_LIVE "account_id = ? AND scopes = ? AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?)"
+
+static const char SQL_GWKEY_COUNT[] = "SELECT COUNT(*) FROM api_keys WHERE " GWKEY_LIVE;
+static const char SQL_GWKEY_INSERT[] = "INSERT INTO api_keys (key_hash, prefix, name, scopes, account_id, member, "
+				       "expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)";
+static const char SQL_GWKEY_PAGE[] = "SELECT " GWKEY_COLUMNS " FROM api_keys WHERE " GWKEY_LIVE
+				     " AND id > ? ORDER BY id LIMIT ?";
+static const char SQL_GWKEY_REVOKE[] = "UPDATE api_keys SET revoked_at = ? "
+				       "WHERE id = ? AND account_id = ? AND scopes = ? AND revoked_at IS NULL";
+static const char SQL_GWKEY_ONE[] = "SELECT " GWKEY_COLUMNS " FROM api_keys WHERE id = ?";
+
+/* A key as the API shows it; borrowed strings. Times: -1 for none. */
+struct gwkey_view {
+	int64_t id;
+	const char *prefix, *member, *name;	/* member, name: NULL or "" for none */
+	int64_t expires_at, created_at, last_used_at, revoked_at;
+};
+
+static json_t *time_or_null(int64_t t)
+{
+	char text[TIMEFMT_LEN];
+	if (t < 0)
+		return json_null();
+	timefmt_rfc3339(t, text);
+	return json_string(text);
+}
+
+static json_t *text_or_null(const char *s)
+{
+	return s != NULL && s[0] != '\0' ? json_string(s) : json_null();
+}
+
+/* {id, prefix, member, name, expires_at, created_at, last_used_at}, and
+ * revoked_at when with_revoked. NULL when memory runs out. */
+static json_t *gwkey_json(const struct gwkey_view *v, int with_revoked)
+{
+	char id[32];
+	ledger_id_format(id, sizeof(id), "gwk_", v->id);
+	json_t *k = json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:o}", "id", id, "prefix", v->prefix, "member",
+			      text_or_null(v->member), "name", text_or_null(v->name), "expires_at",
+			      time_or_null(v->expires_at), "created_at", time_or_null(v->created_at), "last_used_at",
+			      time_or_null(v->last_used_at));
+	if (k != NULL && with_revoked && json_object_set_new(k, "revoked_at", time_or_null(v->revoked_at)) != 0) {
+		json_decref(k);
+		return NULL;
+	}
+	return k;
+}
+
+static int64_t time_col(const struct dbstmt *s, unsigned int col)
+{
+	return ledger_db_null(s, col) ? -1 : ledger_db_i64(s, col);
+}
+
+/* The current row of a GWKEY_COLUMNS statement as the API shows it. */
+static json_t *gwkey_row_json(const struct dbstmt *s, int with_revoked)
+{
+	const struct gwkey_view v = {ledger_db_i64(s, 0), ledger_db_str(s, 1) != NULL ? ledger_db_str(s, 1) : "", ledger_db_str(s, 2), ledger_db_str(s, 3),
+				     time_col(s, 4), time_col(s, 5), time_col(s, 6), time_col(s, 7)};
+	return gwkey_json(&v, with_revoked);
+}
+
+static enum cd_err gwkey_create_tx(struct ledger *lg, const struct gwkey_new *n, json_t **out)
+{
+	struct acct a;
+	int e;
+	json_decref(*out);
+	*out = NULL;	/* a retried attempt starts again */
+	enum cd_err rc = ledger_acct_load_locked(lg, n->account, &a);
+	if (rc != CD_OK)
+		return rc;
+	struct dbstmt *s = ledger_db_exec(lg, SQL_GWKEY_COUNT, &e, "iii", a.id, (int64_t)KEY_SCOPE_GATEWAY, lg->now);
+	if (s == NULL)
+		return ledger_db_err(lg, e, "gateway key count");
+	if (ledger_db_fetch(s) != 1)
+		return CD_E_INTERNAL;
+	if (ledger_db_i64(s, 0) >= LIMIT_GATEWAY_KEYS_PER_ACCOUNT)
+		return CD_E_CONFLICT;
+	const int64_t *expires = n->expires_at != 0 ? &n->expires_at : NULL;
+	s = ledger_db_exec(lg, SQL_GWKEY_INSERT, &e, "bssiisIi", n->hash, (size_t)KEYS_HASH_LEN, n->prefix,
+		    n->name != NULL ? n->name : "", (int64_t)KEY_SCOPE_GATEWAY, a.id, n->member, expires, lg->now);
+	if (s == NULL)
+		return ledger_db_err(lg, e, "gateway key create");
+	const struct gwkey_view v = {(int64_t)ledger_db_insert_id(s), n->prefix, n->member, n->name,
+				     n->expires_at != 0 ? n->expires_at : -1, lg->now, -1, -1};
+	*out = gwkey_json(&v, 0);
+	return *out != NULL ? CD_OK : CD_E_INTERNAL;
+}
+
+enum cd_err ledger_gwkey_create(struct ledger *lg, const struct gwkey_new *n, json_t **out)
+{
+	struct ledger_tx t;
+	*out = NULL;
+	for (ledger_tx_init(lg, &t); ledger_tx_next(lg, &t);)
+		ledger_tx_end(lg, &t, gwkey_create_tx(lg, n, out));
+	if (t.rc != CD_OK) {
+		json_decref(*out);
+		*out = NULL;
+	}
+	return t.rc;
+}
+
+static enum cd_err gwkey_list_tx(struct ledger *lg, const char *account, int limit, int64_t after_id, json_t **out)
+{
+	struct acct a;
+	int e, n = 0, more = 0;
+	int64_t last = 0;
+	json_decref(*out);
+	*out = NULL;
+	enum cd_err rc = ledger_acct_read(lg, account, &a);
+	if (rc != CD_OK)
+		return rc;
+	struct dbstmt *s = ledger_db_exec(lg, SQL_GWKEY_PAGE, &e, "iiiii", a.id, (int64_t)KEY_SCOPE_GATEWAY, lg->now, after_id,
+				   (int64_t)limit + 1);
+	if (s == NULL)
+		return ledger_db_err(lg, e, "gateway key list");
+	json_t *data = json_array();
+	while (data != NULL && ledger_db_fetch(s) == 1) {
+		if (n == limit) {
+			more = 1;
+			break;
+		}
+		if (json_array_append_new(data, gwkey_row_json(s, 0)) != 0) {
+			json_decref(data);
+			return CD_E_INTERNAL;
+		}
+		last = ledger_db_i64(s, 0);
+		n++;
+	}
+	char next[32];
+	ledger_id_format(next, sizeof(next), "gwk_", last);
+	*out = json_pack("{s:o, s:o, s:b}", "data", data, "next_cursor", more ? json_string(next) : json_null(),
+			 "has_more", more);
+	return *out != NULL ? CD_OK : CD_E_INTERNAL;
+}
+
+enum cd_err ledger_gwkey_list(struct ledger *lg, const char *account, int limit, int64_t after_id, json_t **out)
+{
+	struct ledger_tx t;
+	*out = NULL;
+	for (ledger_tx_init(lg, &t); ledger_tx_next(lg, &t);)
+		ledger_tx_end(lg, &t, gwkey_list_tx(lg, account, limit, after_id, out));
+	if (t.rc != CD_OK) {
+		json_decref(*out);
+		*out = NULL;
+	}
+	return t.rc;
+}
+
+static enum cd_err gwkey_revoke_tx(struct ledger *lg, const char *account, int64_t id, json_t **out,
+				   const char **missing)
+{
+	struct acct a;
+	int e;
+	json_decref(*out);
+	*out = NULL;
+	*missing = "account";
+	enum cd_err rc = ledger_acct_read(lg, account, &a);
+	if (rc != CD_OK)
+		return rc;
+	*missing = "gateway key";
+	struct dbstmt *s = ledger_db_exec(lg, SQL_GWKEY_REVOKE, &e, "iiii", lg->now, id, a.id, (int64_t)KEY_SCOPE_GATEWAY);
+	if (s == NULL)
+		return ledger_db_err(lg, e, "gateway key revoke");
+	if (ledger_db_affected(s) == 0)
+		return CD_E_NOT_FOUND;
+	s = ledger_db_exec(lg, SQL_GWKEY_ONE, &e, "i", id);
+	if (s == NULL)
+		return ledger_db_err(lg, e, "gateway key read");
+	if (ledger_db_fetch(s) != 1)
+		return CD_E_INTERNAL;
+	*out = gwkey_row_json(s, 1);
+	return *out != NULL ? CD_OK : CD_E_INTERNAL;
+}
+
+enum cd_err ledger_gwkey_revoke(struct ledger *lg, const char *account, int64_t id, json_t **out,
+				const char **missing)
+{
+	struct ledger_tx t;
+	*out = NULL;
+	*missing = "account";
+	for (ledger_tx_init(lg, &t); ledger_tx_next(lg, &t);)
+		ledger_tx_end(lg, &t, gwkey_revoke_tx(lg, account, id, out, missing));
+	if (t.rc != CD_OK) {
+		json_decref(*out);
+		*out = NULL;
+	}
+	return t.rc;
+}

@@ -1,0 +1,690 @@
+/* ledger_holds.c: authorize, settle, release and direct usage, run in
+ * group-commit batches, and the usage report.
+ *
+ * Guard writes queue (ledger_combine.h); a waiting worker takes up to
+ * LIMIT_BATCH_OPS of them and runs them as one transaction on its own
+ * connection: every row they need is read and locked in one round trip
+ * (ledger_batch.h), each operation is decided in memory in arrival order
+ * by the guard's rules (ledger_decide.h: DESIGN §5's checks in its order,
+ * 404, 403, 429, 402), every row is written back and committed in one
+ * more round trip, and each operation gets its own answer. A refusal
+ * changes nothing, so it never touches the other operations of its
+ * batch; a failure of the transaction (deadlock, lock wait, lost
+ * connection, certification) runs the whole batch again, at most
+ * LIMIT_TX_RETRIES times, then answers every operation with it. Replays
+ * are answered from what was stored: a request_id maps to one hold or
+ * one usage, a settled hold keeps its settle's hash and answer, an
+ * Idempotency-Key its answer. This file is the glue above the rules:
+ * what to read, the transaction and its retries, the answers, the
+ * routing to a node; it decides nothing. */
+#include "ledger_decide.h"
+#include "noderoute.h"
+#include "log.h"
+#include "timefmt.h"
+#include <assert.h>
+#include <pthread.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- One batch ---- */
+
+static json_t *hold_json(const struct batch *b, const struct guard_op *op)
+{
+	char id[LIMIT_HOLD_ID_BYTES], exp[TIMEFMT_LEN];
+	ledger_hold_id_format(id, sizeof(id), b->accts[op->acct].a.id, b->holds[op->hold].h.id);
+	timefmt_rfc3339(op->expires_at, exp);
+	return json_pack("{s:s, s:I, s:I, s:s, s:o}", "hold_id", id, "amount_micros", (json_int_t)op->amount,
+			 "available_micros", (json_int_t)op->available, "expires_at", exp, "max_output_tokens",
+			 op->max_output >= 0 ? json_integer((json_int_t)op->max_output) : json_null());
+}
+
+/* The answer of an operation that was decided (not refused). */
+static json_t *op_answer(const struct batch *b, const struct guard_op *op)
+{
+	char id[LIMIT_HOLD_ID_BYTES];
+	json_error_t jerr;
+	const struct acct *a = &b->accts[op->acct].a;
+	switch (op->kind) {
+	case GUARD_AUTHORIZE:
+		return hold_json(b, op);
+	case GUARD_SETTLE:
+		return json_loads(b->holds[op->hold].h.response, 0, &jerr);
+	case GUARD_RELEASE:
+		ledger_hold_id_format(id, sizeof(id), a->id, b->holds[op->hold].h.id);
+		return json_pack("{s:s, s:s, s:s, s:I, s:I, s:I}", "hold_id", id, "account", a->ext_id, "state",
+				 op->state, "released_micros", (json_int_t)op->released, "balance_micros",
+				 (json_int_t)op->balance, "available_micros", (json_int_t)op->available);
+	case GUARD_USAGE:
+		ledger_id_format(id, sizeof(id), "usage_", b->usages[op->usage].id);
+		if (op->replayed)
+			return json_pack("{s:s, s:s, s:I, s:I, s:I, s:b}", "usage_id", id, "account", a->ext_id,
+					 "charged_micros", (json_int_t)op->charged, "balance_micros",
+					 (json_int_t)op->balance, "available_micros", (json_int_t)op->available,
+					 "replayed", 1);
+		return json_pack("{s:s, s:s, s:I, s:I, s:I, s:b, s:b}", "usage_id", id, "account", a->ext_id,
+				 "charged_micros", (json_int_t)op->charged, "balance_micros", (json_int_t)op->balance,
+				 "available_micros", (json_int_t)op->available, "forced", op->in.usage->force,
+				 "replayed", 0);
+	}
+	return NULL;
+}
+
+static const char *op_key(const struct guard_op *op)
+{
+	return op->call != NULL ? op->call->idem_key : NULL;
+}
+
+/* Each operation's answer, once the rows it names have their ids. */
+static void answer_all(struct batch *b, struct guard_op **ops, int n)
+{
+	for (int i = 0; i < n; i++) {
+		struct guard_op *op = ops[i];
+		json_decref(op->out);
+		op->out = NULL;
+		op->status = 200;
+		op->answer_replayed = 0;
+		if (op->stored != NULL) {
+			json_error_t jerr;
+			op->out = json_loadb(op->stored->response, op->stored->response_len, 0, &jerr);
+			op->status = op->stored->status;
+			op->answer_replayed = 1;
+		} else if (op->same_key_as >= 0) {
+			const struct guard_op *first = ops[op->same_key_as];
+			op->out = first->out != NULL ? json_deep_copy(first->out) : NULL;
+			op->status = first->status;
+			op->answer_replayed = 1;
+		} else if (op->decided != CD_OK) {
+			op->out = refusal_json(&op->refusal);
+			op->status = cd_err_status(op->decided);
+		} else {
+			op->out = op_answer(b, op);
+		}
+	}
+}
+
+/* An Idempotency-Key seen before this batch, or earlier in it, answers
+ * like its first request; with another request it is refused. 1 when the
+ * operation is answered so and must not run. */
+static int key_answered(struct batch *b, struct guard_op **ops, int i)
+{
+	struct guard_op *op = ops[i];
+	const char *key = op_key(op);
+	const unsigned char *hash = key != NULL ? op->call->request_hash : NULL;
+	if (key == NULL)
+		return 0;
+	const struct ledger_batch_key *k = ledger_batch_key(b, key);
+	int same = -1;
+	for (int j = 0; k == NULL && j < i; j++)
+		if (ops[j]->store && strcmp(op_key(ops[j]), key) == 0)
+			same = j;
+	if (k == NULL && same < 0)
+		return 0;
+	if (memcmp(k != NULL ? k->hash : ops[same]->call->request_hash, hash, 32) != 0) {
+		op->decided = refusal_set(&op->refusal, REFUSE_KEY_REUSED, NULL, NULL);
+		return 1;
+	}
+	op->stored = k;
+	op->same_key_as = k == NULL ? same : -1;
+	return 1;
+}
+
+static void want_ext(struct batch_want *w, struct guard_op *op, const char *ext)
+{
+	for (int i = 0; i < w->nacct_ext; i++) {
+		if (strcmp(w->acct_ext[i], ext) == 0) {
+			op->ext = i;
+			return;
+		}
+	}
+	op->ext = w->nacct_ext;
+	w->acct_ext[w->nacct_ext++] = ext;
+}
+
+/* What the operations need read, and each one's account. */
+static void want_of(struct batch_want *w, struct guard_op **ops, int n)
+{
+	memset(w, 0, offsetof(struct batch_want, hold_ids));
+	w->nhold_ids = w->nhold_reqs = w->nmembers = w->nusages = w->nkeys = w->nspend_ext = 0;
+	for (int i = 0; i < n; i++) {
+		struct guard_op *op = ops[i];
+		const char *hold = NULL;
+		op->ext = -1;
+		if (op_key(op) != NULL)
+			w->keys[w->nkeys++] = op_key(op);
+		switch (op->kind) {
+		case GUARD_AUTHORIZE:
+			want_ext(w, op, op->in.authorize->account);
+			w->hold_reqs[w->nhold_reqs].ext = op->ext;
+			w->hold_reqs[w->nhold_reqs++].request_id = op->in.authorize->request_id;
+			if (op->in.authorize->member != NULL) {
+				w->members[w->nmembers].ext = op->ext;
+				w->members[w->nmembers++].member = op->in.authorize->member;
+			}
+			break;
+		case GUARD_USAGE:
+			want_ext(w, op, op->in.usage->account);
+			if (op->in.usage->request_id != NULL) {
+				w->usages[w->nusages].ext = op->ext;
+				w->usages[w->nusages++].key = op->in.usage->request_id;
+			}
+			if (op->in.usage->member != NULL) {
+				w->members[w->nmembers].ext = op->ext;
+				w->members[w->nmembers++].member = op->in.usage->member;
+			}
+			w->spend_ext[w->nspend_ext++] = op->ext;
+			break;
+		case GUARD_SETTLE:
+			hold = op->in.settle->hold_id;
+			break;
+		case GUARD_RELEASE:
+			hold = op->in.release->hold_id;
+			break;
+		}
+		if (hold == NULL)
+			continue;
+		if (ledger_hold_id_parse(hold, &op->account_id, &op->hold_id) != 0) {
+			op->account_id = op->hold_id = 0;
+			continue;
+		}
+		w->acct_ids[w->nacct_ids++] = op->account_id;
+		w->hold_ids[w->nhold_ids++] = op->hold_id;
+	}
+}
+
+/* Decides one operation; its journal rows record its key (DESIGN §4). */
+static enum cd_err decide(struct ledger *lg, struct batch *b, struct guard_op *op)
+{
+	char key[JOURNAL_KEY_BYTES];
+	const char *outer;
+	enum cd_err rc;
+	lg->journal_key = op_key(op);
+	switch (op->kind) {
+	case GUARD_AUTHORIZE:
+		rc = ledger_decide_authorize(lg, b, op);
+		break;
+	case GUARD_SETTLE:
+		outer = ledger_journal_key_push(lg, key, "settle", op->in.settle->hold_id, 0);
+		rc = ledger_decide_settle(lg, b, op);
+		lg->journal_key = outer;
+		break;
+	case GUARD_RELEASE:
+		rc = ledger_decide_release(b, op);
+		break;
+	default:
+		outer = ledger_journal_key_push(lg, key, "usage", op->in.usage->request_id, 0);
+		rc = ledger_decide_usage(lg, b, op);
+		lg->journal_key = outer;
+		break;
+	}
+	lg->journal_key = NULL;
+	return rc;
+}
+
+/* A refusal that is news (the first 402 since credit came in, the first
+ * 429 of a period) is written to the outbox with the batch. */
+static void op_notice(struct ledger *lg, struct batch *b, struct guard_op *op)
+{
+	const char *member = op->kind == GUARD_AUTHORIZE ? op->in.authorize->member
+			     : op->kind == GUARD_USAGE ? op->in.usage->member : NULL;
+	int m = -1;
+	if (op->acct < 0)
+		return;
+	if (member != NULL)
+		m = ledger_batch_member(b, op->acct, member);
+	ledger_batch_notice_refusal(lg, b, op->acct, m, op->refusal.why, op->refusal.available_micros,
+			     op->refusal.required_micros);
+}
+
+/* The batch's money, which a refusal must leave as it was: the sums of
+ * its accounts' balances and reserves, and its pending journal rows. */
+struct batch_sums {
+	int64_t balance, reserved;
+	int journal;
+};
+
+static void batch_sums(const struct batch *b, struct batch_sums *s)
+{
+	memset(s, 0, sizeof(*s));
+	for (int i = 0; i < b->naccts; i++) {
+		s->balance += b->accts[i].a.balance;
+		s->reserved += b->accts[i].a.reserved;
+	}
+	s->journal = b->njournal;
+}
+
+/* Decides every operation of the batch in order; CD_OK, or what fails
+ * the attempt. *nstore: how many answers go under their keys. */
+static enum cd_err decide_all(struct ledger *lg, struct batch *b, struct guard_op **ops, int n, int *nstore)
+{
+	struct batch_sums before, after;
+	enum cd_err rc = CD_OK;
+	assert(n >= 1);
+	assert(n <= BATCH_MAX);
+	*nstore = 0;
+	for (int i = 0; rc == CD_OK && i < n; i++) {
+		struct guard_op *op = ops[i];
+		op->acct = op->hold = op->usage = op->same_key_as = -1;
+		op->stored = NULL;
+		op->store = op->replayed = 0;
+		memset(&op->refusal, 0, sizeof(op->refusal));
+		if (key_answered(b, ops, i))
+			continue;
+		batch_sums(b, &before);
+		op->decided = decide(lg, b, op);
+		if (op->decided == CD_E_RETRY || op->decided == CD_E_UNAVAILABLE || op->decided == CD_E_INTERNAL)
+			rc = op->decided;	/* no answer: the transaction fails */
+		else if (op->decided != CD_OK && refusal_err(op->refusal.why) != op->decided) {
+			log_error("the ledger refused (%s) without saying why", cd_strerror(op->decided));
+			rc = CD_E_INTERNAL;
+		}
+		batch_sums(b, &after);
+		/* A refusal changes nothing: no balance, reserve or journal row. */
+		assert(rc != CD_OK || op->decided == CD_OK || after.balance == before.balance);
+		assert(rc != CD_OK || op->decided == CD_OK || after.reserved == before.reserved);
+		assert(rc != CD_OK || op->decided == CD_OK || after.journal == before.journal);
+		op->store = op_key(op) != NULL && (op->decided == CD_OK || refusal_kept(op->refusal.why));
+		*nstore += op->store;
+		if (rc == CD_OK && op->decided != CD_OK)
+			op_notice(lg, b, op);
+	}
+	assert(*nstore <= n);
+	return rc;
+}
+
+/* One attempt at the whole batch: CD_OK when every operation is decided
+ * and committed; anything else fails the attempt (ledger_tx retries).
+ * Two CALLs: ledger_batch_load's read and ledger_batch_flush's write, which stores the
+ * answers under their keys too. Those answers are made before the write,
+ * when a new hold or usage has no id yet: the write puts it in. */
+static enum cd_err batch_attempt(struct ledger *lg, struct batch *b, struct guard_op **ops, int n)
+{
+	struct batch_want w;
+	struct batch_answer keys[BATCH_MAX];
+	char *texts[BATCH_MAX];
+	int nstore = 0, decided_store;
+	assert(n >= 1);
+	assert(n <= BATCH_MAX);
+	ledger_batch_reset(b);
+	want_of(&w, ops, n);
+	w.read_hold_reqs = b->hold_reqs_needed;
+	enum cd_err rc = ledger_batch_load(lg, b, &w);
+	if (rc == CD_OK) {
+		ledger_batch_balances_mark(b);	/* as read: from here balances move with journal rows */
+		rc = decide_all(lg, b, ops, n, &nstore);
+	}
+	if (rc != CD_OK)
+		return rc;
+	ledger_batch_notice_balances(lg, b);
+	if (nstore > 0)
+		answer_all(b, ops, n);
+	decided_store = nstore;
+	nstore = 0;
+	for (int i = 0; i < n; i++) {
+		struct guard_op *op = ops[i];
+		if (!op->store)
+			continue;
+		texts[nstore] = op->out != NULL ? json_dumps(op->out, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+		if (texts[nstore] == NULL) {
+			rc = CD_E_INTERNAL;
+			break;
+		}
+		keys[nstore] = (struct batch_answer){op_key(op), op->call->request_hash, op->status, texts[nstore],
+						     op->kind == GUARD_AUTHORIZE && op->decided == CD_OK ? op->hold : -1,
+						     op->kind == GUARD_USAGE && op->decided == CD_OK ? op->usage : -1};
+		nstore++;
+	}
+	/* Every answer decide_all said goes under its key is stored. */
+	assert(rc != CD_OK || nstore == decided_store);
+	if (rc == CD_OK)
+		rc = ledger_batch_flush(lg, b, 1, keys, nstore);
+	for (int i = 0; i < nstore; i++)
+		free(texts[i]);
+	if (rc != CD_OK)
+		return rc;
+	/* Written: every hold and usage the batch made has its id. */
+	for (int i = 0; i < b->nholds; i++)
+		assert(b->holds[i].h.id > 0);
+	for (int i = 0; i < b->nusages; i++)
+		assert(b->usages[i].id > 0);
+	answer_all(b, ops, n);
+	return rc;
+}
+
+/* The combiner's work: the batch as one transaction, retried whole, on
+ * the node of its operations' accounts (they were queued by node). */
+static void guard_run(struct ledger *lg, struct combine_op **links, int n)
+{
+	struct guard_op *ops[BATCH_MAX];
+	struct ledger_tx t;
+	char route[sizeof(lg->route)];
+	int routed = lg->routed;
+	assert(n >= 1);
+	assert(n <= BATCH_MAX);
+	memcpy(route, lg->route, sizeof(route));
+	for (int i = 0; i < n; i++) {
+		ops[i] = (struct guard_op *)links[i];
+		ops[i]->out = NULL;
+	}
+	ledger_route(lg, ops[0]->route[0] != '\0' ? ops[0]->route : NULL);
+	struct batch *b = ledger_batch_take();
+	ledger_tx_init(lg, &t);
+	if (b == NULL) {
+		t.rc = CD_E_INTERNAL;
+	} else {
+		b->hold_reqs_needed = 0;
+		while (ledger_tx_next(lg, &t))
+			ledger_tx_end(lg, &t, batch_attempt(lg, b, ops, n));
+	}
+	ledger_batch_give(b);
+	lg->routed = routed;
+	memcpy(lg->route, route, sizeof(route));
+	if (t.rc == CD_E_INTERNAL && n > 1 && !lg->committed) {
+		/* Something about one operation (logged) failed the batch, which
+		 * was rolled back: run each alone, so only that one fails. */
+		for (int i = 0; i < n; i++) {
+			json_decref(ops[i]->out);
+			guard_run(lg, &links[i], 1);
+		}
+		return;
+	}
+	for (int i = 0; i < n; i++) {
+		struct guard_op *op = ops[i];
+		struct ledger_result *res = op->res;
+		memset(res, 0, sizeof(*res));
+		op->rc = t.rc;
+		if (op->rc == CD_OK && op->out == NULL) {
+			log_error("a guard answer could not be made");
+			op->rc = CD_E_INTERNAL;
+		}
+		if (op->rc != CD_OK) {
+			json_decref(op->out);
+			continue;
+		}
+		res->body = op->out;
+		res->status = op->status;
+		res->replayed = op->answer_replayed;
+		if (op->stored == NULL && op->same_key_as < 0 && op->decided != CD_OK) {
+			/* A refusal of its own is answered with its code's status. */
+			assert(op->status == cd_err_status(op->decided));
+			assert(op->refusal.why != REFUSE_NONE);
+			res->refusal = op->refusal;
+		}
+	}
+}
+
+/* One combiner per database node: a batch's accounts are all served by
+ * its node, whose row locks then hold (Galera's do not across nodes). */
+static struct combiner guard_queue[LIMIT_DB_NODES];
+static pthread_once_t guard_once = PTHREAD_ONCE_INIT;
+
+static void guard_init(void)
+{
+	for (int i = 0; i < LIMIT_DB_NODES; i++)
+		ledger_combine_init(&guard_queue[i], LIMIT_BATCH_COMBINERS, LIMIT_BATCH_OPS);
+}
+
+static enum cd_err hold_route_tx(struct ledger *lg, int64_t account_id, char *out, size_t cap)
+{
+	static const char sql[] = "SELECT ext_id FROM accounts WHERE id = ?";
+	int e;
+	/* On the node of no account, which waits for other nodes' commits
+	 * (causal_reads): an account made a moment ago elsewhere is found. */
+	struct dbstmt *s = ledger_db_exec(lg, sql, &e, "i", account_id);
+	if (s == NULL)
+		return ledger_db_err(lg, e, "hold route");
+	snprintf(out, cap, "%s", ledger_db_fetch(s) == 1 && ledger_db_str(s, 0) != NULL ? ledger_db_str(s, 0) : "");
+	return CD_OK;
+}
+
+/* The account of a settle's or release's hold, into op->route ("" when
+ * the hold id names none: the batch answers that). A hold's id carries its
+ * account's id; its external id is remembered from the batches, else read
+ * once on the node of no account. Only with several nodes. */
+static void hold_route(struct ledger *lg, struct guard_op *op, const char *hold_id)
+{
+	struct ledger_tx t;
+	int64_t account_id, hold;
+	op->route[0] = '\0';
+	if (ledger_hold_id_parse(hold_id, &account_id, &hold) != 0 || ledger_idcache_ext_of(account_id, op->route, sizeof(op->route)))
+		return;
+	int routed = lg->routed;
+	lg->routed = 0;
+	for (ledger_tx_init(lg, &t); ledger_tx_next(lg, &t);)
+		ledger_tx_end(lg, &t, hold_route_tx(lg, account_id, op->route, sizeof(op->route)));
+	if (t.rc != CD_OK)
+		op->route[0] = '\0';
+	else if (op->route[0] != '\0')
+		ledger_idcache_remember(op->route, account_id);
+	lg->routed = routed;
+}
+
+static enum cd_err guard_submit(struct ledger *lg, struct guard_op *op, const struct ledger_call *call,
+				struct ledger_result *res)
+{
+	int node = 0;
+	op->call = call != NULL && call->idem_key != NULL ? call : NULL;
+	op->res = res;
+	op->rc = CD_E_INTERNAL;
+	op->route[0] = '\0';
+	pthread_once(&guard_once, guard_init);
+	if (ledger_noderoute_count() > 1) {
+		if (op->kind == GUARD_AUTHORIZE || op->kind == GUARD_USAGE)
+			snprintf(op->route, sizeof(op->route), "%s", op->kind == GUARD_AUTHORIZE
+				 ? op->in.authorize->account : op->in.usage->account);
+		else
+			hold_route(lg, op, op->kind == GUARD_SETTLE ? op->in.settle->hold_id : op->in.release->hold_id);
+		node = ledger_noderoute_pick(op->route[0] != '\0' ? op->route : NULL);
+		if (node < 0)
+			node = 0;	/* none is up: the batch answers 503 */
+	}
+	/* Queued; this thread runs batches (its own operation's, or others')
+	 * until its operation is done. */
+	struct combine_op *links[COMBINE_MAX_BATCH];
+	int n;
+	ledger_combine_enter(&guard_queue[node], &op->link);
+	while ((n = ledger_combine_next(&guard_queue[node], &op->link, links)) > 0) {
+		guard_run(lg, links, n);
+		ledger_combine_done(&guard_queue[node], links, n);
+	}
+	return op->rc;
+}
+
+enum cd_err ledger_authorize(struct ledger *lg, const struct ledger_call *call, const struct guard_authorize *r,
+			     struct ledger_result *res)
+{
+	struct guard_op op = {.kind = GUARD_AUTHORIZE, .in.authorize = r};
+	return guard_submit(lg, &op, call, res);
+}
+
+/* ---- Settle reasons ---- */
+
+#define REASON_NAME(n) #n,
+static const char *const settle_reasons[LEDGER_SETTLE_REASON_COUNT] = {LEDGER_SETTLE_REASONS(REASON_NAME)};
+#undef REASON_NAME
+
+const char *ledger_settle_reason(int i)
+{
+	assert(i >= 0 && i < LEDGER_SETTLE_REASON_COUNT);
+	return settle_reasons[i];
+}
+
+int ledger_settle_reason_ok(const char *reason)
+{
+	if (reason == NULL)
+		return 1;
+	for (int i = 0; i < LEDGER_SETTLE_REASON_COUNT; i++)
+		if (strcmp(reason, settle_reasons[i]) == 0)
+			return 1;
+	return 0;
+}
+
+/* What a settle or usage records, as the API checks it at its edge; the
+ * gateway's calls come here without that edge, and one that fails is
+ * its bug: refused before anything is queued. */
+static int record_ok(const char *what, int64_t in, int64_t cached, int64_t cache_write, int64_t out,
+		     const char *reason)
+{
+	if (in < 0 || cached < 0 || cache_write < 0 || out < 0 || cached > in || cache_write > in - cached) {
+		log_error("%s: token counts that do not add up (input %lld, cached %lld, cache write %lld, output %lld)",
+			  what, (long long)in, (long long)cached, (long long)cache_write, (long long)out);
+		return 0;
+	}
+	if (!ledger_settle_reason_ok(reason)) {
+		log_error("%s: unknown settle_reason '%.*s'", what, LIMIT_SETTLE_REASON_BYTES, reason);
+		return 0;
+	}
+	return 1;
+}
+
+enum cd_err ledger_settle(struct ledger *lg, const struct ledger_call *call, const struct guard_settle *r,
+			  struct ledger_result *res)
+{
+	struct guard_op op = {.kind = GUARD_SETTLE, .in.settle = r};
+	if (!record_ok("settle", r->input_tokens, r->cached_input_tokens, r->cache_write_input_tokens,
+		       r->output_tokens, r->settle_reason))
+		return CD_E_INTERNAL;
+	return guard_submit(lg, &op, call, res);
+}
+
+enum cd_err ledger_release(struct ledger *lg, const struct ledger_call *call, const struct guard_release *r,
+			   struct ledger_result *res)
+{
+	struct guard_op op = {.kind = GUARD_RELEASE, .in.release = r};
+	return guard_submit(lg, &op, call, res);
+}
+
+enum cd_err ledger_usage(struct ledger *lg, const struct ledger_call *call, const struct guard_usage *r,
+			 struct ledger_result *res)
+{
+	struct guard_op op = {.kind = GUARD_USAGE, .in.usage = r};
+	if (!record_ok("usage", r->input_tokens, r->cached_input_tokens, r->cache_write_input_tokens,
+		       r->output_tokens, r->settle_reason))
+		return CD_E_INTERNAL;
+	return guard_submit(lg, &op, call, res);
+}
+
+_Static_assert(LEDGER_BATCH_BUCKETS == COMBINE_BUCKETS, "one histogram");
+
+void ledger_batch_stats(struct ledger_batch_stats *s)
+{
+	struct ledger_combine_stats c;
+	pthread_once(&guard_once, guard_init);
+	memset(s, 0, sizeof(*s));
+	for (int q = 0; q < ledger_noderoute_count(); q++) {
+		ledger_combine_stats(&guard_queue[q], &c);
+		s->batches += c.batches;
+		s->ops += c.ops;
+		for (int i = 0; i < LEDGER_BATCH_BUCKETS; i++) {
+			s->count[i] += c.buckets[i];
+			s->le[i] = c.bucket_le[i];
+		}
+	}
+}
+
+/* ---- Usage report ---- */
+
+/* An account's usage in [from, to), of one member when the third
+ * parameter is not NULL (a member's browser token, DESIGN §11). */
+#define USAGE_WHERE "WHERE account_id = ? AND created_at >= ? AND created_at < ? AND (? IS NULL OR member = ?)"
+
+/* What each group sums (and the total): requests, the four token counts,
+ * the cost, then the calls settled by each reason (LEDGER_SETTLE_REASONS'
+ * order; <=> is never NULL, so a group without one counts 0). Every
+ * column is in usage_records.ix_account_time (sql/034): the report reads
+ * the index alone. */
+#define REASON_SUM(n) ", SUM(settle_reason <=> '" #n "')"
+#define USAGE_SUMS "COUNT(*), SUM(input_tokens), SUM(cached_input_tokens), SUM(cache_write_input_tokens), " \
+	"SUM(output_tokens), SUM(cost_micros)" LEDGER_SETTLE_REASONS(REASON_SUM) " FROM usage_records "
+enum { SUM_REQUESTS, SUM_INPUT, SUM_CACHED, SUM_CACHE_WRITE, SUM_OUTPUT, SUM_COST, SUM_REASONS };
+#define USAGE_SUMS_N (SUM_REASONS + LEDGER_SETTLE_REASON_COUNT)
+static const char *const sum_names[SUM_REASONS] = {"requests", "input_tokens", "cached_input_tokens",
+						   "cache_write_input_tokens", "output_tokens", "cost_micros"};
+
+static const char SQL_USAGE_BY_MODEL[] = "SELECT COALESCE(model, action, ''), " USAGE_SUMS
+	USAGE_WHERE " GROUP BY 1 ORDER BY 1";
+static const char SQL_USAGE_BY_DAY[] = "SELECT created_at DIV " TIMEFMT_DAY_SQL ", " USAGE_SUMS
+	USAGE_WHERE " GROUP BY 1 ORDER BY 1";
+static const char SQL_USAGE_BY_MEMBER[] = "SELECT member, " USAGE_SUMS
+	USAGE_WHERE " GROUP BY 1 ORDER BY 1";
+
+/* A group's (or the total's) sums as the report shows them: the counts,
+ * and by_settle_reason, every reason's calls (0 included). NULL when
+ * memory runs out. */
+static json_t *sums_json(const int64_t v[USAGE_SUMS_N])
+{
+	json_t *o = json_object(), *reasons = json_object();
+	int bad = o == NULL || reasons == NULL;
+	for (int i = 0; !bad && i < SUM_REASONS; i++)
+		bad = json_object_set_new(o, sum_names[i], json_integer((json_int_t)v[i])) != 0;
+	for (int i = 0; !bad && i < LEDGER_SETTLE_REASON_COUNT; i++)
+		bad = json_object_set_new(reasons, ledger_settle_reason(i),
+					  json_integer((json_int_t)v[SUM_REASONS + i])) != 0;
+	if (!bad && json_object_set_new(o, "by_settle_reason", reasons) == 0)
+		return o;
+	if (bad)
+		json_decref(reasons);
+	json_decref(o);
+	return NULL;
+}
+
+static json_t *report_row(const struct dbstmt *s, const char *group_by, int64_t sums[USAGE_SUMS_N])
+{
+	char key[TIMEFMT_LEN];
+	int64_t v[USAGE_SUMS_N];
+	if (strcmp(group_by, "day") == 0) {
+		timefmt_rfc3339(ledger_db_i64(s, 0) * TIMEFMT_SECONDS_PER_DAY, key);
+		key[10] = '\0';
+	} else {
+		snprintf(key, sizeof(key), "%s", "");
+	}
+	for (unsigned int i = 0; i < USAGE_SUMS_N; i++) {
+		v[i] = ledger_db_i64(s, i + 1);
+		sums[i] += v[i];
+	}
+	json_t *row = sums_json(v);
+	/* Usage with no member is its own group, named null as in the request. */
+	json_t *name = key[0] ? json_string(key) : ledger_db_null(s, 0) ? json_null() : json_string(ledger_db_str(s, 0));
+	json_object_set_new(row, group_by, name);
+	return row;
+}
+
+static enum cd_err report_tx(struct ledger *lg, const struct usage_query *q, json_t **out)
+{
+	struct acct a;
+	int e;
+	json_decref(*out);
+	*out = NULL;
+	enum cd_err rc = ledger_acct_read(lg, q->account, &a);
+	if (rc != CD_OK)
+		return rc;
+	const char *sql = strcmp(q->group_by, "day") == 0 ? SQL_USAGE_BY_DAY
+			  : strcmp(q->group_by, "member") == 0 ? SQL_USAGE_BY_MEMBER : SQL_USAGE_BY_MODEL;
+	struct dbstmt *s = ledger_db_exec(lg, sql, &e, "iiiss", a.id, q->from, q->to, q->member, q->member);
+	if (s == NULL)
+		return ledger_db_err(lg, e, "usage report");
+	json_t *data = json_array();
+	int64_t sums[USAGE_SUMS_N] = {0};
+	while (ledger_db_fetch(s) == 1)
+		json_array_append_new(data, report_row(s, q->group_by, sums));
+	char from[TIMEFMT_LEN], to[TIMEFMT_LEN];
+	timefmt_rfc3339(q->from, from);
+	timefmt_rfc3339(q->to, to);
+	*out = json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:o*}", "account", a.ext_id, "currency", lg->cfg->currency,
+			 "from", from, "to", to, "group_by", q->group_by, "data", data, "total", sums_json(sums));
+	return *out != NULL && json_object_get(*out, "total") != NULL ? CD_OK : CD_E_INTERNAL;
+}
+
+enum cd_err ledger_usage_report(struct ledger *lg, const struct usage_query *q, json_t **out)
+{
+	struct ledger_tx t;
+	*out = NULL;
+	for (ledger_tx_init(lg, &t); ledger_tx_next(lg, &t);)
+		ledger_tx_end(lg, &t, report_tx(lg, q, out));
+	if (t.rc != CD_OK) {
+		json_decref(*out);
+		*out = NULL;
+	}
+	return t.rc;
+}

@@ -1,0 +1,545 @@
+/* ledger_load.c: a batch's read CALL (see ledger_batch.h).
+ *
+ * cd_batch_read (sql/020_batch_calls.sql, redefined by sql/034) locks
+ * the accounts by id, ascending, then the holds settled or released, then
+ * the member rows, and reads the replay rows (holds by request_id, usages by request_id,
+ * stored Idempotency-Key answers) and the grants of the accounts that may
+ * spend, in spending order. Its JSON parameter is written here; its
+ * result sets, each named by its first column, are read into the batch.
+ * Accounts are named by external id in requests: the procedure resolves
+ * them. A member named with no row where its plan caps members gets one
+ * here, after the accounts are opened (members_start). */
+#include "ledger_batch.h"
+#include "jsonw.h"
+#include "log.h"
+#include <assert.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define HOLD_COLS_OF(t) t "id, " t "account_id, " t "state, " t "amount_micros, " t "byok, " t "model, " \
+	t "action, " t "member, " t "conversation_id, " t "expires_at, " t "charged_micros, " t "settle_hash, " \
+	t "settle_response, " t "request_id, " t "max_output_tokens, " t "pin_input_micros_per_mtok, " \
+	t "pin_cached_input_micros_per_mtok, " t "pin_output_micros_per_mtok, " t "pin_margin_bps, " \
+	t "rate_minute, " t "rate_tokens"
+#define HOLD_COLS HOLD_COLS_OF("")
+#define HOLD_NCOLS 21
+/* A member row after its hold in the "holds" set. */
+#define MEMBER_NCOLS 12
+/* The hold's cache-write pin (sql/034) comes last in every set with a
+ * hold, after what a creditd before 034 reads: one still running against
+ * the migrated procedures reads its columns where they were. Its place in
+ * each set (after the set's name), and the sets' widths, checked before
+ * they are read: a creditd on procedures older than it says so, and
+ * never reads a column past a row. */
+#define HOLD_PIN_CACHE_WRITE "pin_cache_write_micros_per_mtok"
+#define HOLDS_SET_COLS (1 + HOLD_NCOLS + MEMBER_NCOLS + 1)
+#define HOLD_REQS_SET_COLS (1 + HOLD_NCOLS + 1)
+
+static const char SQL_READ[] = "CALL cd_batch_read(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+/* cd_batch_read's lists, in its parameters' order. */
+static const char *const READ_LISTS[] = {"ids", "ext", "holds", "reqs", "members", "usages", "spend_ids",
+					 "spend_ext", "keys"};
+
+/* A hold from columns c.. (HOLD_COLS order). */
+static void hold_from_row(const struct db_row *r, unsigned int c, struct hold_row *h)
+{
+	memset(h, 0, sizeof(*h));
+	h->id = ledger_dbrow_i64(r, c);
+	h->account_id = ledger_dbrow_i64(r, c + 1);
+	ledger_copy_text(h->state, sizeof(h->state), ledger_dbrow_str(r, c + 2));
+	h->amount = ledger_dbrow_i64(r, c + 3);
+	h->byok = ledger_dbrow_i64(r, c + 4) != 0;
+	ledger_copy_text(h->model, sizeof(h->model), ledger_dbrow_str(r, c + 5));
+	ledger_copy_text(h->action, sizeof(h->action), ledger_dbrow_str(r, c + 6));
+	h->has_member = !ledger_dbrow_null(r, c + 7);
+	ledger_copy_text(h->member, sizeof(h->member), ledger_dbrow_str(r, c + 7));
+	h->has_conversation = !ledger_dbrow_null(r, c + 8);
+	ledger_copy_text(h->conversation, sizeof(h->conversation), ledger_dbrow_str(r, c + 8));
+	h->expires_at = ledger_dbrow_i64(r, c + 9);
+	h->charged = ledger_dbrow_i64(r, c + 10);
+	h->has_hash = ledger_dbrow_len(r, c + 11) == 32;
+	if (h->has_hash)
+		memcpy(h->settle_hash, ledger_dbrow_str(r, c + 11), 32);
+	ledger_copy_text(h->response, sizeof(h->response), ledger_dbrow_str(r, c + 12));
+	ledger_copy_text(h->request_id, sizeof(h->request_id), ledger_dbrow_str(r, c + 13));
+	h->max_output = ledger_dbrow_null(r, c + 14) ? -1 : ledger_dbrow_i64(r, c + 14);
+	h->has_pin = !ledger_dbrow_null(r, c + 15) && !ledger_dbrow_null(r, c + 16) && !ledger_dbrow_null(r, c + 17) &&
+		     !ledger_dbrow_null(r, c + 18);
+	if (h->has_pin) {
+		h->pin.input_micros_per_mtok = ledger_dbrow_i64(r, c + 15);
+		h->pin.cached_input_micros_per_mtok = ledger_dbrow_i64(r, c + 16);
+		h->pin.output_micros_per_mtok = ledger_dbrow_i64(r, c + 17);
+		h->pin.max_output_tokens = h->max_output;
+		h->pin_margin = ledger_dbrow_i64(r, c + 18);
+	}
+	h->rate_minute = ledger_dbrow_null(r, c + 19) ? -1 : ledger_dbrow_i64(r, c + 19);
+	h->rate_tokens = ledger_dbrow_null(r, c + 20) ? 0 : ledger_dbrow_i64(r, c + 20);
+}
+
+/* The hold's cache-write pin from column c: NULL (pinned before sql/034,
+ * or by a creditd before it) is its pinned input price, the default
+ * (DESIGN §12). */
+static void hold_pin_cache_write(const struct db_row *r, unsigned int c, struct hold_row *h)
+{
+	if (h->has_pin)
+		h->pin.cache_write_micros_per_mtok = ledger_dbrow_null(r, c) ? h->pin.input_micros_per_mtok : ledger_dbrow_i64(r, c);
+}
+
+/* 0 when set `name` is absent or has its `want` columns; else -1, said. */
+static int set_width_ok(const struct batch *b, const char *name, unsigned int want)
+{
+	const struct dbsets_set *t = ledger_dbsets_find(&b->sets, name);
+	if (t == NULL || t->ncols == want)
+		return 0;
+	log_error("cd_batch_read answered %u columns for %s where creditd reads %u: run creditctl migrate", t->ncols,
+		  name, want);
+	return -1;
+}
+
+/* Adds a hold read from the database (once); its index, or -1 when it is
+ * not of an account this batch locked or there is no room. */
+static int hold_keep(struct batch *b, const struct hold_row *h)
+{
+	int acct = ledger_batch_acct_by_id(b, h->account_id);
+	int i = ledger_batch_hold_by_id(b, h->id);
+	if (acct < 0 || i >= 0 || b->nholds == 2 * BATCH_MAX)
+		return i;
+	memset(&b->holds[b->nholds], 0, sizeof(b->holds[0]));
+	b->holds[b->nholds].h = *h;
+	b->holds[b->nholds].acct = acct;
+	return b->nholds++;
+}
+
+/* A member row from columns c.. (the procedure's member column order),
+ * once. */
+static enum cd_err member_add(const struct ledger *lg, struct batch *b, const struct db_row *r, unsigned int c)
+{
+	int acct = ledger_batch_acct_by_id(b, ledger_dbrow_i64(r, c));
+	if (acct < 0 || ledger_batch_member(b, acct, ledger_dbrow_str(r, c + 1)) >= 0)
+		return CD_OK;
+	if (b->nmembers == 2 * BATCH_MAX)
+		return CD_E_INTERNAL;
+	struct ledger_batch_member *m = &b->members[b->nmembers++];
+	memset(m, 0, sizeof(*m));
+	m->acct = acct;
+	m->m.found = 1;
+	ledger_copy_text(m->m.member, sizeof(m->m.member), ledger_dbrow_str(r, c + 1));
+	m->m.cap = ledger_dbrow_null(r, c + 2) ? -1 : ledger_dbrow_i64(r, c + 2);
+	m->m.month_key = ledger_dbrow_i64(r, c + 3);
+	m->m.month_spent = ledger_dbrow_i64(r, c + 4);
+	m->m.reserved = ledger_dbrow_i64(r, c + 5);
+	m->m.cap_month_noted = ledger_dbrow_i64(r, c + 6);
+	m->m.rate.rpm = ledger_dbrow_null(r, c + 7) ? -1 : ledger_dbrow_i64(r, c + 7);
+	m->m.rate.tpm = ledger_dbrow_null(r, c + 8) ? -1 : ledger_dbrow_i64(r, c + 8);
+	m->m.rate.minute = ledger_dbrow_i64(r, c + 9);
+	m->m.rate.requests = ledger_dbrow_i64(r, c + 10);
+	m->m.rate.tokens = ledger_dbrow_i64(r, c + 11);
+	ledger_member_roll(lg, &m->m);
+	return CD_OK;
+}
+
+/* The rows of set `name`, each handed to one of the readers below. */
+#define EACH_ROW(b, name, r)                                                                 \
+	for (const struct dbsets_set *set_ = ledger_dbsets_find(&(b)->sets, name); set_ != NULL; set_ = NULL) \
+		for (size_t i_ = 0; i_ < set_->nrows && ((r) = ledger_dbsets_row(&(b)->sets, set_, i_), 1); i_++)
+
+static enum cd_err read_accounts(struct batch *b)
+{
+	struct db_row r;
+	EACH_ROW(b, "accounts", r) {
+		if (b->naccts == BATCH_MAX)
+			return CD_E_INTERNAL;
+		memset(&b->accts[b->naccts], 0, sizeof(b->accts[0]));
+		ledger_acct_from_row_at(&r, 1, &b->accts[b->naccts].a);
+		ledger_idcache_remember(b->accts[b->naccts].a.ext_id, b->accts[b->naccts].a.id);
+		b->naccts++;
+	}
+	EACH_ROW(b, "plan_caps", r) {
+		int acct = ledger_batch_acct_by_id(b, ledger_dbrow_i64(&r, 1));
+		if (acct >= 0)
+			b->accts[acct].a.plan_member_cap = ledger_dbrow_i64(&r, 2);
+	}
+	return CD_OK;
+}
+
+static enum cd_err read_holds(const struct ledger *lg, struct batch *b)
+{
+	struct db_row r;
+	struct hold_row h;
+	if (set_width_ok(b, "holds", HOLDS_SET_COLS) != 0 || set_width_ok(b, "hold_reqs", HOLD_REQS_SET_COLS) != 0)
+		return CD_E_INTERNAL;
+	EACH_ROW(b, "holds", r) {
+		hold_from_row(&r, 1, &h);
+		hold_pin_cache_write(&r, HOLDS_SET_COLS - 1, &h);
+		if (ledger_batch_acct_by_id(b, h.account_id) < 0)
+			continue;	/* not of an account this batch locked */
+		if (!ledger_dbrow_null(&r, 1 + HOLD_NCOLS) && member_add(lg, b, &r, 1 + HOLD_NCOLS) != CD_OK)
+			return CD_E_INTERNAL;
+		if (ledger_batch_hold_by_id(b, h.id) < 0 && hold_keep(b, &h) < 0)
+			return CD_E_INTERNAL;
+	}
+	EACH_ROW(b, "hold_reqs", r) {
+		hold_from_row(&r, 1, &h);
+		hold_pin_cache_write(&r, HOLD_REQS_SET_COLS - 1, &h);
+		if (ledger_batch_acct_by_id(b, h.account_id) >= 0 && ledger_batch_hold_by_id(b, h.id) < 0 && hold_keep(b, &h) < 0)
+			return CD_E_INTERNAL;
+	}
+	EACH_ROW(b, "members", r) {
+		if (member_add(lg, b, &r, 1) != CD_OK)
+			return CD_E_INTERNAL;
+	}
+	return CD_OK;
+}
+
+static enum cd_err read_usages(struct batch *b)
+{
+	struct db_row r;
+	EACH_ROW(b, "usages", r) {
+		int acct = ledger_batch_acct_by_id(b, ledger_dbrow_i64(&r, 2));
+		if (acct < 0 || b->nusages == 2 * BATCH_MAX)
+			return CD_E_INTERNAL;
+		struct batch_usage *u = &b->usages[b->nusages++];
+		memset(u, 0, sizeof(*u));
+		u->acct = acct;
+		u->id = ledger_dbrow_i64(&r, 1);
+		u->has_key = 1;
+		ledger_copy_text(u->key, sizeof(u->key), ledger_dbrow_str(&r, 3));
+		u->cost = ledger_dbrow_i64(&r, 4);
+		u->has_hash = ledger_dbrow_len(&r, 5) == 32;
+		if (u->has_hash)
+			memcpy(u->hash, ledger_dbrow_str(&r, 5), 32);
+	}
+	return CD_OK;
+}
+
+/* Stored answers under the operations' keys (the key string kept is the
+ * operation's own: the row's dies with the next CALL). */
+static enum cd_err read_keys(struct batch *b, const struct batch_want *w)
+{
+	struct db_row r;
+	EACH_ROW(b, "idem_keys", r) {
+		const char *key = NULL;
+		for (int i = 0; i < w->nkeys; i++)
+			if (strlen(w->keys[i]) == ledger_dbrow_len(&r, 1) && memcmp(w->keys[i], ledger_dbrow_str(&r, 1), ledger_dbrow_len(&r, 1)) == 0)
+				key = w->keys[i];
+		if (key == NULL)
+			continue;
+		if (b->nkeys == BATCH_MAX)
+			return CD_E_INTERNAL;
+		struct ledger_batch_key *k = &b->keys[b->nkeys];
+		memset(k, 0, sizeof(*k));
+		k->key = key;
+		k->response_len = ledger_dbrow_len(&r, 4);
+		k->response = malloc(k->response_len + 1);
+		if (k->response == NULL)
+			return CD_E_INTERNAL;
+		memcpy(k->response, ledger_dbrow_str(&r, 4), k->response_len + 1);
+		if (ledger_dbrow_len(&r, 2) == 32)
+			memcpy(k->hash, ledger_dbrow_str(&r, 2), 32);
+		k->status = (int)ledger_dbrow_i64(&r, 3);
+		b->nkeys++;
+	}
+	return CD_OK;
+}
+
+/* The grants of the accounts that may spend, a page per account; past
+ * it, the account is marked as having more. */
+static enum cd_err read_grants(struct batch *b)
+{
+	struct db_row r;
+	EACH_ROW(b, "grants", r) {
+		int acct = ledger_batch_acct_by_id(b, ledger_dbrow_i64(&r, 2));
+		int debt = ledger_dbrow_i64(&r, 4) != 0;
+		if (acct < 0)
+			continue;
+		if (!debt && b->accts[acct].grants_read == LIMIT_SPEND_GRANTS) {
+			b->accts[acct].grants_more = 1;
+			continue;
+		}
+		if (b->ngrants == BATCH_GRANTS)
+			return CD_E_INTERNAL;
+		struct batch_grant *g = &b->grants[b->ngrants++];
+		memset(g, 0, sizeof(*g));
+		g->acct = acct;
+		g->g.id = ledger_dbrow_i64(&r, 1);
+		g->g.remaining = ledger_dbrow_i64(&r, 3);
+		g->g.debt = debt;
+		b->accts[acct].grants_read += !debt;
+	}
+	return CD_OK;
+}
+
+static int cmp_i64(const void *x, const void *y)
+{
+	int64_t a = *(const int64_t *)x, b = *(const int64_t *)y;
+	return a < b ? -1 : a > b;
+}
+
+/* Sorts ids and drops repeats; the new count. */
+static int sort_unique(int64_t *v, int n)
+{
+	int m = 0;
+	qsort(v, (size_t)n, sizeof(*v), cmp_i64);
+	for (int i = 0; i < n; i++)
+		if (m == 0 || v[m - 1] != v[i])
+			v[m++] = v[i];
+	return m;
+}
+
+static void ids_array(struct jw *j, const char *key, const int64_t *v, int n)
+{
+	jw_array(j, key);
+	for (int i = 0; i < n; i++)
+		jw_i64(j, v[i]);
+	jw_close(j, ']');
+}
+
+/* [[ext, value], ...] of rows named by account external id. */
+static void ext_pairs(struct jw *j, const char *key, const struct batch_want *w, const int *ext,
+		      const char *const *vals, int n)
+{
+	jw_array(j, key);
+	for (int i = 0; i < n; i++) {
+		jw_open(j, '[');
+		jw_str(j, w->acct_ext[ext[i]]);
+		jw_str(j, vals[i]);
+		jw_close(j, ']');
+	}
+	jw_close(j, ']');
+}
+
+/* The holds named by settles and releases, ascending by id (their lock
+ * order), each with its account. */
+static void holds_array(struct jw *j, const struct batch_want *w)
+{
+	int64_t pairs[BATCH_MAX][2];
+	int n = 0;
+	for (int i = 0; i < w->nhold_ids; i++) {
+		pairs[n][0] = w->hold_ids[i];
+		pairs[n++][1] = w->acct_ids[i];
+	}
+	qsort(pairs, (size_t)n, sizeof(pairs[0]), cmp_i64);
+	jw_array(j, "holds");
+	for (int i = 0; i < n; i++) {
+		jw_open(j, '[');
+		jw_i64(j, pairs[i][0]);
+		jw_i64(j, pairs[i][1]);
+		jw_close(j, ']');
+	}
+	jw_close(j, ']');
+}
+
+/* The read CALL's parameter for w; lock 0 leaves out the accounts, their
+ * plan caps and the stored answers (read already in this batch). */
+static void read_doc(struct batch *b, const struct batch_want *w, int lock, struct jw *jp)
+{
+	int64_t ids[BATCH_MAX];
+	int ext[BATCH_MAX];
+	const char *vals[BATCH_MAX];
+	struct jw j;
+	int n;
+	dynbuf_reset(&b->doc);
+	jw_init(&j, &b->doc);
+	jw_open(&j, '{');
+	memcpy(ids, w->acct_ids, sizeof(ids[0]) * (size_t)w->nacct_ids);
+	n = sort_unique(ids, w->nacct_ids);
+	ids_array(&j, "ids", ids, n);
+	ids_array(&j, "spend_ids", ids, n);	/* settles may charge */
+	jw_array(&j, "ext");
+	for (int i = 0; i < w->nacct_ext; i++)
+		jw_str(&j, w->acct_ext[i]);
+	jw_close(&j, ']');
+	holds_array(&j, w);
+	for (n = 0; w->read_hold_reqs && n < w->nhold_reqs; n++) {
+		ext[n] = w->hold_reqs[n].ext;
+		vals[n] = w->hold_reqs[n].request_id;
+	}
+	ext_pairs(&j, "reqs", w, ext, vals, n);
+	for (n = 0; n < w->nmembers; n++) {
+		ext[n] = w->members[n].ext;
+		vals[n] = w->members[n].member;
+	}
+	ext_pairs(&j, "members", w, ext, vals, n);
+	for (n = 0; n < w->nusages; n++) {
+		ext[n] = w->usages[n].ext;
+		vals[n] = w->usages[n].key;
+	}
+	ext_pairs(&j, "usages", w, ext, vals, n);
+	jw_array(&j, "spend_ext");
+	for (int i = 0; i < w->nspend_ext; i++)
+		jw_str(&j, w->acct_ext[w->spend_ext[i]]);
+	jw_close(&j, ']');
+	jw_array(&j, "keys");
+	for (int i = 0; lock && i < w->nkeys; i++)
+		jw_str(&j, w->keys[i]);
+	jw_close(&j, ']');
+	jw_close(&j, '}');
+	*jp = j;
+}
+
+/* One read CALL of the lists written in j, and the rows it returned. */
+static enum cd_err read_call(struct ledger *lg, struct batch *b, const struct batch_want *w, int lock,
+			     const struct jw *j)
+{
+	struct db_params p;
+	int e;
+	if (b->doc.failed) {
+		log_error("batch read: the request does not fit %d bytes", LIMIT_BATCH_JSON_BYTES);
+		return CD_E_INTERNAL;
+	}
+	ledger_dbp_init(&p);
+	ledger_dbp_i64(&p, lock);
+	ledger_dbp_i64(&p, LIMIT_SPEND_GRANTS + 1);	/* one more: there are more */
+	for (unsigned int i = 0; i < sizeof(READ_LISTS) / sizeof(READ_LISTS[0]); i++)
+		ledger_dbsets_bind_list(&p, j, READ_LISTS[i]);
+	enum cd_err rc = ledger_dbsets_call(lg, SQL_READ, &p, &b->sets, "batch read", &e);
+	if (rc == CD_OK && lock)
+		rc = read_accounts(b);
+	if (rc == CD_OK)
+		rc = read_holds(lg, b);
+	if (rc == CD_OK)
+		rc = read_usages(b);
+	if (rc == CD_OK && w != NULL)
+		rc = read_keys(b, w);
+	if (rc == CD_OK)
+		rc = read_grants(b);
+	return rc;
+}
+
+/* The accounts that may spend: settles' and those w names. */
+static void mark_spenders(struct batch *b, const struct batch_want *w)
+{
+	int e;
+	for (int i = 0; i < w->nacct_ids; i++)
+		if ((e = ledger_batch_acct_by_id(b, w->acct_ids[i])) >= 0)
+			b->accts[e].spends = 1;
+	for (int i = 0; i < w->nspend_ext; i++)
+		if ((e = ledger_batch_acct_by_ext(b, w->acct_ext[w->spend_ext[i]])) >= 0)
+			b->accts[e].spends = 1;
+}
+
+/* A member the operations name with no row gets one now where
+ * ledger_member_row_due says so (a workspace whose plan has a member cap), so
+ * that the cap binds it like a row with no cap of its own: made under
+ * its account's lock, after the account was opened (a sweep that expired
+ * its holds ran already). A member with a row, or none named, costs
+ * nothing here: no statement, no round trip. */
+static enum cd_err members_start(struct ledger *lg, struct batch *b, const struct batch_want *w)
+{
+	for (int i = 0; i < w->nmembers; i++) {
+		const char *member = w->members[i].member;
+		int acct = ledger_batch_acct_by_ext(b, w->acct_ext[w->members[i].ext]);
+		if (acct < 0 || !ledger_member_row_due(&b->accts[acct].a) || ledger_batch_member(b, acct, member) >= 0)
+			continue;
+		if (b->nmembers == 2 * BATCH_MAX)
+			return CD_E_INTERNAL;
+		struct ledger_batch_member *m = &b->members[b->nmembers];
+		memset(m, 0, sizeof(*m));
+		enum cd_err rc = ledger_member_create(lg, &b->accts[acct].a, member, &m->m);
+		if (rc != CD_OK)
+			return rc;
+		m->acct = acct;
+		b->nmembers++;
+	}
+	return CD_OK;
+}
+
+enum cd_err ledger_batch_load(struct ledger *lg, struct batch *b, struct batch_want *w)
+{
+	struct jw j;
+	b->hold_reqs_read = w->read_hold_reqs;
+	read_doc(b, w, 1, &j);
+	enum cd_err rc = read_call(lg, b, w, 1, &j);
+	if (rc != CD_OK)
+		return rc;
+	mark_spenders(b, w);
+	/* Open each account as every request does: roll its month over, renew
+	 * its plan's credit and apply what fell due. A renewal or a sweep may
+	 * have changed holds, members and grants read above, which are then
+	 * read again. */
+	int swept = 0;
+	for (int i = 0; i < b->naccts; i++) {
+		struct acct *a = &b->accts[i].a;
+		int due = ledger_acct_touch_writes(lg, a);
+		rc = ledger_acct_touch(lg, a);
+		if (rc != CD_OK)
+			return rc;
+		b->accts[i].changed = a->dirty;
+		swept |= due;
+	}
+	if (swept) {
+		b->nholds = b->nmembers = b->nusages = b->ngrants = 0;
+		for (int i = 0; i < b->naccts; i++)
+			b->accts[i].grants_read = b->accts[i].grants_more = 0;
+		read_doc(b, w, 0, &j);
+		rc = read_call(lg, b, NULL, 0, &j);
+	}
+	return rc == CD_OK ? members_start(lg, b, w) : rc;
+}
+
+enum cd_err ledger_batch_read_grants(struct ledger *lg, struct batch *b, int acct)
+{
+	struct jw j;
+	assert(acct >= 0 && acct < b->naccts);
+	for (int i = 0; i < b->ngrants; i++)
+		assert(b->grants[i].acct != acct);	/* the caller dropped them */
+	dynbuf_reset(&b->doc);
+	jw_init(&j, &b->doc);
+	jw_open(&j, '{');
+	ids_array(&j, "spend_ids", &b->accts[acct].a.id, 1);
+	jw_close(&j, '}');
+	return read_call(lg, b, NULL, 0, &j);
+}
+
+enum cd_err ledger_batch_hold_lookup(struct ledger *lg, struct batch *b, int acct, const char *request_id, int *index)
+{
+	static const char sql[] = "SELECT " HOLD_COLS ", " HOLD_PIN_CACHE_WRITE " FROM holds "
+				  "WHERE account_id = ? AND request_id = ?";
+	struct hold_row h;
+	int e;
+	*index = ledger_batch_hold_by_request(b, acct, request_id);
+	if (*index >= 0)
+		return CD_OK;
+	struct dbstmt *st = ledger_db_exec(lg, sql, &e, "is", b->accts[acct].a.id, request_id);
+	if (st == NULL)
+		return ledger_db_err(lg, e, "hold lookup");
+	if (ledger_db_fetch(st) != 1)
+		return CD_OK;
+	struct db_row row = {st, NULL, 0};
+	hold_from_row(&row, 0, &h);
+	hold_pin_cache_write(&row, HOLD_NCOLS, &h);
+	*index = hold_keep(b, &h);
+	return *index >= 0 ? CD_OK : CD_E_INTERNAL;
+}
+
+/* Grants read again once the batch written so far is flushed (a
+ * decision that needs the account's spending order as it is now). */
+enum cd_err ledger_batch_grants_reload(struct ledger *lg, struct batch *b, int acct)
+{
+	int m = 0;
+	enum cd_err rc = ledger_batch_flush(lg, b, 0, NULL, 0);
+	if (rc != CD_OK)
+		return rc;
+	for (int i = 0; i < b->ngrants; i++)
+		if (b->grants[i].acct != acct)
+			b->grants[m++] = b->grants[i];
+	b->ngrants = m;
+	b->accts[acct].grants_stale = 0;
+	b->accts[acct].grants_more = 0;
+	b->accts[acct].grants_read = 0;
+	return ledger_batch_read_grants(lg, b, acct);
+}
+
+enum cd_err ledger_batch_spend(struct ledger *lg, struct batch *b, int acct, int64_t amount, const char *cause,
+			const char *source, int64_t hold_id, const char *reference)
+{
+	enum cd_err rc = CD_OK;
+	int64_t left = amount;
+	if (ledger_batch_spend_check(b, acct, amount) != 0)
+		return CD_E_INTERNAL;
+	if (ledger_batch_grants_stale(b, acct))
+		rc = ledger_batch_grants_reload(lg, b, acct);
+	while (rc == CD_OK && (left = ledger_batch_burn(b, acct, left)) > 0)
+		rc = ledger_batch_grants_reload(lg, b, acct);
+	return rc == CD_OK ? ledger_batch_spend_rest(lg, b, acct, amount, -left, cause, source, hold_id, reference) : rc;
+}

@@ -1,0 +1,209 @@
+/* ledger_members.c: members of workspace accounts and their monthly caps.
+ *
+ * A workspace is one shared pool; a member is an external user id with an
+ * optional monthly cap. The member row keeps its own month spend and its
+ * pending holds so the guard can refuse with member_cap_reached while the
+ * pool itself still has credit. Rows are locked after their account row,
+ * in the same order everywhere, and made under it (ledger_member_create), by
+ * POST …/members or by the guard for a member it names with none where
+ * the plan caps members (ledger_member_row_due, DESIGN §13). */
+#include "ledger_members.h"
+#include "log.h"
+#include "timefmt.h"
+#include <assert.h>
+#include <stdio.h>
+#include <string.h>
+
+static const char SQL_MEMBER_LOCK[] = "SELECT monthly_cap_micros, month_key, month_spent_micros, reserved_micros, "
+	"requests_per_minute, tokens_per_minute FROM members WHERE account_id = ? AND member = ? FOR UPDATE";
+/* Without a lock, with the cap of the account's plan (plans are shared). */
+static const char SQL_MEMBER_READ[] = "SELECT m.monthly_cap_micros, m.month_key, m.month_spent_micros, "
+	"m.reserved_micros, pl.member_cap_micros FROM members m JOIN accounts a ON a.id = m.account_id "
+	"LEFT JOIN plans pl ON pl.name = a.plan WHERE m.account_id = ? AND m.member = ?";
+/* A member's new row (DESIGN §13): no cap of its own, its reserve the
+ * member's pending holds on the account (holds made before the row: a
+ * settle, release or expiry of each takes its amount back off), and a
+ * month spend that agrees with creditctl verify's "member month spend vs
+ * usage" (ledger_verify.c), which counts, in the row's month from its
+ * created_at on (to the second), usage, captures and a late settle's
+ * capture made earlier: what this second charged the member already,
+ * before the row was made (a row deleted and made again; a hold captured
+ * by the sweep of the request that makes the row). Run under the
+ * account's lock, which every writer of these holds and usage rows takes
+ * first: the sums are exact, and no other transaction makes the row
+ * meanwhile. Its sources are read without locks (READ COMMITTED). */
+static const char SQL_MEMBER_CREATE[] = "INSERT INTO members (account_id, member, month_key, month_spent_micros, "
+	"reserved_micros, created_at) SELECT p.a, p.n, p.mk, "
+	"(SELECT COALESCE(SUM(u.cost_micros), 0) FROM usage_records u WHERE u.account_id = p.a "
+	"AND u.created_at >= p.t AND u.created_at < p.e AND u.member = p.n) + "
+	"(SELECT COALESCE(SUM(h.charged_micros), 0) FROM holds h WHERE h.account_id = p.a AND h.state = 'captured' "
+	"AND h.member = p.n AND h.finished_at >= p.t AND h.finished_at < p.e) + "
+	"(SELECT COALESCE(SUM(j.amount_micros), 0) FROM usage_records u STRAIGHT_JOIN holds h ON h.id = u.hold_id "
+	"STRAIGHT_JOIN journal j ON j.account_id = u.account_id AND j.hold_id = u.hold_id AND j.cause = 'usage' "
+	"WHERE u.account_id = p.a AND u.created_at >= p.t AND u.created_at < p.e AND u.member = p.n "
+	"AND u.created_at >= h.expires_at AND j.created_at < p.t), "
+	"(SELECT COALESCE(SUM(h.amount_micros), 0) FROM holds h WHERE h.account_id = p.a AND h.state = 'pending' "
+	"AND h.member = p.n), p.t FROM (SELECT ? a, ? n, ? mk, ? t, ? e) p";
+static const char SQL_MEMBER_STORE[] = "UPDATE members SET month_key = ?, month_spent_micros = ?, reserved_micros = ? "
+	"WHERE account_id = ? AND member = ?";
+
+/* The columns ledger_member_lock and ledger_member_read share (cap, month, spend,
+ * reserve: their first four). */
+static void member_from(const struct dbstmt *s, struct member_row *m)
+{
+	m->found = 1;
+	m->cap = ledger_db_null(s, 0) ? -1 : ledger_db_i64(s, 0);
+	m->month_key = ledger_db_i64(s, 1);
+	m->month_spent = ledger_db_i64(s, 2);
+	m->reserved = ledger_db_i64(s, 3);
+}
+
+enum cd_err ledger_member_lock(struct ledger *lg, const struct acct *a, const char *member, struct member_row *m)
+{
+	int e;
+	memset(m, 0, sizeof(*m));
+	if (member == NULL)
+		return CD_E_NOT_FOUND;
+	struct dbstmt *s = ledger_db_exec(lg, SQL_MEMBER_LOCK, &e, "is", a->id, member);
+	if (s == NULL)
+		return ledger_db_err(lg, e, "member lookup");
+	if (ledger_db_fetch(s) != 1)
+		return CD_E_NOT_FOUND;
+	member_from(s, m);
+	m->rate.rpm = ledger_db_null(s, 4) ? -1 : ledger_db_i64(s, 4);
+	m->rate.tpm = ledger_db_null(s, 5) ? -1 : ledger_db_i64(s, 5);
+	snprintf(m->member, sizeof(m->member), "%s", member);
+	ledger_member_roll(lg, m);
+	return CD_OK;
+}
+
+enum cd_err ledger_member_create(struct ledger *lg, const struct acct *a, const char *member, struct member_row *m)
+{
+	int64_t start, end;
+	timefmt_month_bounds(lg->now, &start, &end);
+	enum cd_err rc = ledger_db_do(lg, SQL_MEMBER_CREATE, "member create", "isiii", a->id, member,
+			       timefmt_month_key(lg->now), lg->now, end);
+	if (rc == CD_OK)
+		rc = ledger_member_lock(lg, a, member, m);
+	if (rc == CD_E_NOT_FOUND) {
+		log_error("member create: the new row was not read back");
+		rc = CD_E_INTERNAL;
+	}
+	/* A reserve is a sum of holds (the spend may be below 0: a late
+	 * settle below its capture, as verify counts it). */
+	assert(rc != CD_OK || m->reserved >= 0);
+	return rc;
+}
+
+int ledger_member_row_due(const struct acct *a)
+{
+	return strcmp(a->kind, "workspace") == 0 && a->plan_member_cap >= 0;
+}
+
+enum cd_err ledger_member_read(struct ledger *lg, const struct acct *a, const char *member, struct member_row *m,
+			int64_t *plan_cap)
+{
+	int e;
+	memset(m, 0, sizeof(*m));
+	*plan_cap = -1;
+	struct dbstmt *s = ledger_db_exec(lg, SQL_MEMBER_READ, &e, "is", a->id, member);
+	if (s == NULL)
+		return ledger_db_err(lg, e, "member read");
+	if (ledger_db_fetch(s) != 1)
+		return CD_E_NOT_FOUND;
+	member_from(s, m);
+	*plan_cap = ledger_db_null(s, 4) ? -1 : ledger_db_i64(s, 4);
+	m->rate.rpm = m->rate.tpm = -1;
+	snprintf(m->member, sizeof(m->member), "%s", member);
+	ledger_member_roll(lg, m);
+	return CD_OK;
+}
+
+void ledger_member_roll(const struct ledger *lg, struct member_row *m)
+{
+	int64_t month = timefmt_month_key(lg->now);
+	if (m->month_key != month) {
+		m->month_key = month;
+		m->month_spent = 0;
+	}
+}
+
+enum cd_err ledger_member_store(struct ledger *lg, const struct acct *a, const struct member_row *m)
+{
+	if (!m->found)
+		return CD_OK;
+	return ledger_db_do(lg, SQL_MEMBER_STORE, "member update", "iiiis", m->month_key, m->month_spent, m->reserved,
+		     a->id, m->member);
+}
+
+/* Applies a change of reserve and spend to a member, if it has a row. */
+enum cd_err ledger_member_adjust(struct ledger *lg, const struct acct *a, const char *member, int64_t reserved_delta,
+			  int64_t spent_delta)
+{
+	struct member_row m;
+	if (member == NULL || (reserved_delta == 0 && spent_delta == 0))
+		return CD_OK;
+	enum cd_err rc = ledger_member_lock(lg, a, member, &m);
+	if (rc == CD_E_NOT_FOUND)
+		return CD_OK;
+	if (rc != CD_OK)
+		return rc;
+	if (money_add(m.reserved, reserved_delta, &m.reserved) != 0 ||
+	    money_add(m.month_spent, spent_delta, &m.month_spent) != 0)
+		return refusal_set_range(&lg->refusal, REFUSE_OUT_OF_RANGE, "member spend", spent_delta, NULL);
+	return ledger_member_store(lg, a, &m);
+}
+
+/* DESIGN §5's checks of a charge of `amount` against a locked account, in
+ * its order: 403 not active, 429 monthly limit (month spend plus pending
+ * holds plus this charge), 429 daily limit (the same for the UTC day, §9),
+ * 402 available. Fills what the refusal shows. */
+static enum cd_err charge_check(struct refusal *why, const struct acct *a, int64_t amount, int byok)
+{
+	int64_t available = ledger_acct_available(a);
+	if (strcmp(a->status, "active") != 0)
+		return refusal_set_amounts(why, REFUSE_ACCOUNT_INACTIVE, available, amount);
+	if (byok)
+		return CD_OK;
+	if (a->monthly_limit >= 0 && money_exceeds(a->month_spent, a->reserved, amount, a->monthly_limit)) {
+		int64_t left = money_left(a->monthly_limit, a->month_spent, a->reserved);
+		return refusal_set_amounts(why, REFUSE_MONTHLY_LIMIT, left < available ? left : available, amount);
+	}
+	if (a->daily_limit >= 0 && money_exceeds(a->day_spent, a->reserved, amount, a->daily_limit)) {
+		int64_t left = money_left(a->daily_limit, a->day_spent, a->reserved);
+		return refusal_set_amounts(why, REFUSE_DAILY_LIMIT, left < available ? left : available, amount);
+	}
+	if (amount > available)
+		return refusal_set_amounts(why, REFUSE_INSUFFICIENT, available, amount);
+	return CD_OK;
+}
+
+/* Every check of a charge, the member's cap included: a cap is a 429 and
+ * so comes before a 402 (DESIGN's order). m: the member's row, or NULL;
+ * a member with no cap of its own has its plan's (DESIGN §9). */
+enum cd_err ledger_member_guard_check(struct refusal *why, const struct acct *a, const struct member_row *m,
+			       int64_t amount, int byok)
+{
+	enum cd_err rc = charge_check(why, a, amount, byok);
+	int64_t cap = m == NULL ? -1 : m->cap >= 0 ? m->cap : a->plan_member_cap;
+	if ((rc == CD_OK || rc == CD_E_INSUFFICIENT) && !byok && cap >= 0 && money_exceeds(m->month_spent, m->reserved, amount, cap))
+		rc = refusal_set_amounts(why, REFUSE_MEMBER_CAP, money_left(cap, m->month_spent, m->reserved), amount);
+	return rc;
+}
+
+const char *ledger_member_range_check(const struct acct *a, const struct member_row *m, int64_t reserved_delta,
+			       int64_t spend)
+{
+	int64_t v;
+	if (money_sub(a->balance, spend, &v) != 0)
+		return "balance";
+	if (money_add(a->reserved, reserved_delta, &v) != 0)
+		return "reserve";
+	if (money_add(a->month_spent, spend, &v) != 0 || money_add(a->day_spent, spend, &v) != 0)
+		return "spend";
+	if (m != NULL && money_add(m->reserved, reserved_delta, &v) != 0)
+		return "member reserve";
+	if (m != NULL && money_add(m->month_spent, spend, &v) != 0)
+		return "member spend";
+	return NULL;
+}

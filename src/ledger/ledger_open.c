@@ -1,0 +1,271 @@
+/* ledger_open.c: opening an account for a request, and the background
+ * sweep.
+ *
+ * ledger_acct_lock locks the account row, rolls its month over and applies what
+ * fell due: a hold stops counting as reserved at its expires_at (DESIGN
+ * §5) and an expired grant must never be spent, so both are applied by
+ * whichever comes first, a request touching the account or the background
+ * thread's sweep. Expired holds are released, or captured in full with
+ * expired_holds = capture; expired grants are written off, each with a
+ * journal row. Uses the rows and the members below it; every operation
+ * opens its account through here. The background sweep ends with the
+ * purge of what retention lets go (ledger_purge.c). */
+#include "ledger_open.h"
+#include "ledger_periods.h"
+#include "ledger_events.h"
+#include "ledger_purge.h"
+#include "log.h"
+#include "timefmt.h"
+#include <assert.h>
+#include <stdio.h>
+#include <string.h>
+
+/* Rolls the month over and applies what is due: called with the row locked. */
+enum cd_err ledger_acct_touch(struct ledger *lg, struct acct *a)
+{
+	int64_t month = timefmt_month_key(lg->now), day = lg->now / TIMEFMT_SECONDS_PER_DAY;
+	a->dirty = 0;
+	if (a->month_key != month) {
+		a->month_key = month;
+		a->month_spent = 0;
+		a->dirty = 1;
+	}
+	if (a->day_key != day) {
+		a->day_key = day;
+		a->day_spent = 0;
+		a->dirty = 1;
+	}
+	/* The plan's credit for a new period comes first: its rollover reads
+	 * what the last period left, before the sweep writes that off. */
+	if (ledger_period_due(lg, a)) {
+		enum cd_err rc = ledger_period_credit(lg, a, a->plan, lg->now, PERIOD_RENEWAL, NULL);
+		if (rc != CD_OK)
+			return rc;
+		a->dirty = 1;
+	}
+	if (a->sweep_due_at >= 0 && a->sweep_due_at <= lg->now) {
+		a->dirty = 1;
+		return ledger_acct_sweep(lg, a);
+	}
+	return CD_OK;
+}
+
+int ledger_acct_touch_writes(const struct ledger *lg, const struct acct *a)
+{
+	return ledger_period_due(lg, a) || (a->sweep_due_at >= 0 && a->sweep_due_at <= lg->now);
+}
+
+enum cd_err ledger_acct_lock(struct ledger *lg, const char *ext_id, struct acct *a)
+{
+	enum cd_err rc = ledger_acct_load_locked(lg, ext_id, a);
+	return rc == CD_OK ? ledger_acct_touch(lg, a) : rc;
+}
+
+enum cd_err ledger_acct_lock_id(struct ledger *lg, int64_t id, struct acct *a)
+{
+	enum cd_err rc = ledger_acct_load_locked_id(lg, id, a);
+	return rc == CD_OK ? ledger_acct_touch(lg, a) : rc;
+}
+
+/* ---- Sweep ---- */
+
+static const char SQL_HOLDS_DUE[] = "SELECT id, amount_micros, member FROM holds WHERE account_id = ? "
+				    "AND state = 'pending' AND expires_at <= ? FOR UPDATE";
+static const char SQL_HOLD_FINISH[] = "UPDATE holds SET state = ?, charged_micros = ?, finished_at = ? WHERE id = ?";
+static const char SQL_GRANTS_DUE[] = "SELECT id, remaining_micros, source FROM grants WHERE account_id = ? "
+				     "AND remaining_micros > 0 AND expires_at <= ? FOR UPDATE";
+static const char SQL_NEXT_DUE[] = "SELECT (SELECT MIN(expires_at) FROM holds WHERE account_id = ? AND state = 'pending'), "
+				   "(SELECT MIN(expires_at) FROM grants WHERE account_id = ? AND remaining_micros > 0)";
+
+#define SWEEP_BATCH LIMIT_SWEEP_BATCH
+
+/* Expires up to SWEEP_BATCH due holds; *done is how many. */
+static enum cd_err expire_hold_batch(struct ledger *lg, struct acct *a, int *done)
+{
+	int64_t ids[SWEEP_BATCH], amounts[SWEEP_BATCH];
+	char members[SWEEP_BATCH][LEDGER_ID_MAX + 1];
+	int has_member[SWEEP_BATCH];
+	int n = 0, e;
+	struct dbstmt *s = ledger_db_exec(lg, SQL_HOLDS_DUE, &e, "ii", a->id, lg->now);
+	if (s == NULL)
+		return ledger_db_err(lg, e, "hold sweep");
+	while (n < SWEEP_BATCH && ledger_db_fetch(s) == 1) {
+		ids[n] = ledger_db_i64(s, 0);
+		amounts[n] = ledger_db_i64(s, 1);
+		has_member[n] = !ledger_db_null(s, 2);
+		snprintf(members[n], sizeof(members[n]), "%s", has_member[n] ? ledger_db_str(s, 2) : "");
+		n++;
+	}
+	*done = n;
+	for (int i = 0; i < n; i++) {
+		char ref[48];
+		int capture = lg->cfg->capture_expired && amounts[i] > 0;
+		enum cd_err rc;
+		char key[JOURNAL_KEY_BYTES];
+		ledger_hold_id_format(ref, sizeof(ref), a->id, ids[i]);
+		const char *outer = ledger_journal_key_push(lg, key, "expire", ref, 1);
+		assert(amounts[i] <= a->reserved);
+		a->reserved -= amounts[i];
+		if (capture) {
+			rc = ledger_spend(lg, a, amounts[i], "usage", ids[i], ref, "expired hold captured", NULL);
+			if (rc == CD_OK && ledger_acct_spent(a, amounts[i]) != 0)
+				rc = refusal_set_range(&lg->refusal, REFUSE_OUT_OF_RANGE, "spend", amounts[i], NULL);
+		} else {
+			rc = ledger_journal_append(lg, a, 0, "expiry", NULL, 0, ids[i], ref, "expired hold released", NULL);
+		}
+		lg->journal_key = outer;
+		if (rc == CD_OK)
+			rc = ledger_member_adjust(lg, a, has_member[i] ? members[i] : NULL, -amounts[i],
+					   capture ? amounts[i] : 0);
+		if (rc == CD_OK)
+			rc = ledger_db_do(lg, SQL_HOLD_FINISH, "hold expiry", "siii", capture ? "captured" : "expired",
+				   capture ? amounts[i] : (int64_t)0, lg->now, ids[i]);
+		if (rc != CD_OK)
+			return rc;
+	}
+	return CD_OK;
+}
+
+/* Every due hold goes, not just one batch: a hold stops counting as
+ * reserved at its expires_at (DESIGN §5), however many fall due at once.
+ * Each batch expires at least one hold, so the loop ends. */
+static enum cd_err expire_holds(struct ledger *lg, struct acct *a)
+{
+	int done = SWEEP_BATCH;
+	enum cd_err rc = CD_OK;
+	while (rc == CD_OK && done == SWEEP_BATCH)
+		rc = expire_hold_batch(lg, a, &done);
+	return rc;
+}
+
+/* Writes off up to SWEEP_BATCH expired grants; *done is how many. */
+static enum cd_err expire_grant_batch(struct ledger *lg, struct acct *a, int *done)
+{
+	int64_t ids[SWEEP_BATCH], left[SWEEP_BATCH];
+	char sources[SWEEP_BATCH][16];
+	int n = 0, e;
+	struct dbstmt *s = ledger_db_exec(lg, SQL_GRANTS_DUE, &e, "ii", a->id, lg->now);
+	if (s == NULL)
+		return ledger_db_err(lg, e, "grant sweep");
+	while (n < SWEEP_BATCH && ledger_db_fetch(s) == 1) {
+		ids[n] = ledger_db_i64(s, 0);
+		left[n] = ledger_db_i64(s, 1);
+		snprintf(sources[n], sizeof(sources[n]), "%s", ledger_db_str(s, 2));
+		n++;
+	}
+	*done = n;
+	for (int i = 0; i < n; i++) {
+		char ref[32];
+		char key[JOURNAL_KEY_BYTES];
+		ledger_id_format(ref, sizeof(ref), "grant_", ids[i]);
+		enum cd_err rc = ledger_db_do(lg, "UPDATE grants SET remaining_micros = 0 WHERE id = ?", "grant expiry",
+				       "i", ids[i]);
+		const char *outer = ledger_journal_key_push(lg, key, "expire", ref, 1);
+		if (rc == CD_OK)
+			rc = ledger_journal_append(lg, a, -left[i], "expiry", sources[i], ids[i], 0, ref,
+					    "expired grant written off", NULL);
+		lg->journal_key = outer;
+		if (rc != CD_OK)
+			return rc;
+	}
+	return CD_OK;
+}
+
+/* All of them, for the same reason as expire_holds: an expired grant left
+ * standing would still be spent. */
+static enum cd_err expire_grants(struct ledger *lg, struct acct *a)
+{
+	int done = SWEEP_BATCH;
+	enum cd_err rc = CD_OK;
+	while (rc == CD_OK && done == SWEEP_BATCH)
+		rc = expire_grant_batch(lg, a, &done);
+	return rc;
+}
+
+enum cd_err ledger_acct_sweep(struct ledger *lg, struct acct *a)
+{
+	int e;
+	enum cd_err rc = expire_holds(lg, a);
+	if (rc == CD_OK)
+		rc = expire_grants(lg, a);
+	if (rc != CD_OK)
+		return rc;
+	struct dbstmt *s = ledger_db_exec(lg, SQL_NEXT_DUE, &e, "ii", a->id, a->id);
+	if (s == NULL)
+		return ledger_db_err(lg, e, "sweep due");
+	a->sweep_due_at = -1;
+	if (ledger_db_fetch(s) == 1) {
+		for (unsigned int c = 0; c < 2; c++)
+			if (!ledger_db_null(s, c) && (a->sweep_due_at < 0 || ledger_db_i64(s, c) < a->sweep_due_at))
+				a->sweep_due_at = ledger_db_i64(s, c);
+	}
+	ledger_period_sweep_due(lg, a);
+	return CD_OK;
+}
+
+static enum cd_err sweep_one(struct ledger *lg, int64_t id)
+{
+	struct acct a;
+	enum cd_err rc = ledger_acct_lock_id(lg, id, &a);
+	if (rc == CD_OK && a.dirty)
+		rc = ledger_acct_save(lg, &a);
+	return rc == CD_E_NOT_FOUND ? CD_OK : rc;
+}
+
+/* The accounts whose sweep is due, up to max (at most
+ * LIMIT_SWEEP_ACCOUNTS), into ids[0..*n). */
+static enum cd_err due_tx(struct ledger *lg, int max, int64_t *ids, int *n)
+{
+	static const char sql[] = "SELECT id FROM accounts WHERE sweep_due_at <= ? ORDER BY sweep_due_at LIMIT ?";
+	int e;
+	*n = 0;
+	struct dbstmt *s = ledger_db_exec(lg, sql, &e, "ii", lg->now, (int64_t)max);
+	if (s == NULL)
+		return ledger_db_err(lg, e, "sweep scan");
+	while (*n < max && ledger_db_fetch(s) == 1)
+		ids[(*n)++] = ledger_db_i64(s, 0);
+	return CD_OK;
+}
+
+/* A receipt kept while its top-up's credit was committing at the same
+ * moment (neither saw the other) is written on it here, within a sweep
+ * (ledger_topups.c receipt_wait); the kept row then goes. Those left
+ * unmatched are purged by age with the rest (ledger_purge.c). */
+static enum cd_err receipts_tx(struct ledger *lg)
+{
+	static const char sql_late[] = "UPDATE topups t JOIN receipts_waiting w ON w.payment_intent = t.payment_intent "
+				       "SET t.receipt_url = w.receipt_url, t.receipt_event_at = w.event_at "
+				       "WHERE t.status = 'credited' AND (t.receipt_event_at IS NULL OR "
+				       "t.receipt_event_at <= w.event_at)";
+	static const char sql_applied[] = "DELETE w FROM receipts_waiting w JOIN topups t ON "
+					  "t.payment_intent = w.payment_intent WHERE t.status = 'credited'";
+	enum cd_err rc = ledger_db_do(lg, sql_late, "late receipts", "");
+	return rc == CD_OK ? ledger_db_do(lg, sql_applied, "late receipts applied", "") : rc;
+}
+
+/* Each account due is swept in a transaction of its own: one account's
+ * conflict retries only that account. */
+enum cd_err ledger_sweep(struct ledger *lg, int max, int *swept)
+{
+	int64_t ids[LIMIT_SWEEP_ACCOUNTS];
+	int n = 0;
+	struct ledger_tx t;
+	if (max > LIMIT_SWEEP_ACCOUNTS)
+		max = LIMIT_SWEEP_ACCOUNTS;
+	*swept = 0;
+	for (ledger_tx_init(lg, &t); ledger_tx_next(lg, &t);)
+		ledger_tx_end(lg, &t, due_tx(lg, max, ids, &n));
+	for (int i = 0; t.rc == CD_OK && i < n; i++) {
+		for (ledger_tx_init(lg, &t); ledger_tx_next(lg, &t);)
+			ledger_tx_end(lg, &t, sweep_one(lg, ids[i]));
+		if (t.rc == CD_OK)
+			(*swept)++;
+	}
+	/* Retention runs whatever the accounts' sweeps did: one account that
+	 * keeps failing must not stop every purge. */
+	enum cd_err rc = t.rc;
+	for (ledger_tx_init(lg, &t); ledger_tx_next(lg, &t);)
+		ledger_tx_end(lg, &t, receipts_tx(lg));
+	enum cd_err prc = t.rc == CD_OK ? ledger_purge_run(lg) : t.rc;
+	return rc != CD_OK ? rc : prc;
+}

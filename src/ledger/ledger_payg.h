@@ -1,0 +1,71 @@
+/* ledger_payg.h: pay-as-you-go collection (DESIGN §10 "Pay-as-you-go"),
+ * the ledger's side: which accounts owe for a month, the collection's
+ * row, and its end on the locked account (credited once, or failed with
+ * the account suspended and a later try). Used by the sender's record of
+ * what Stripe answered (ledger_charges.c) and by the Stripe webhook
+ * (ledger_stripe.c). Internal to the ledger's files. */
+#ifndef CREDITD_LEDGER_PAYG_H
+#define CREDITD_LEDGER_PAYG_H
+#include "ledger_open.h"
+
+/* Tries of one period's collection: the first, then a day after a
+ * decline, then two days after that (DESIGN §10). */
+#define PAYG_TRIES 3
+
+/* The month before the one `now` falls in (UTC), as YYYYMM: the period a
+ * collection made at `now` collects. */
+int64_t ledger_payg_period_before(int64_t now);
+/* A period YYYYMM as "YYYY-MM", into PAYG_PERIOD_BYTES (room for any
+ * int64_t, so a compiler never sees it cut). */
+#define PAYG_PERIOD_BYTES 48
+void ledger_payg_period_text(int64_t period, char *out, size_t size);
+/* "YYYY-MM" back to YYYYMM; -1 when it is not one. */
+int64_t ledger_payg_period_parse(const char *text);
+/* What a collection of a balance asks for now: the debt in whole cents
+ * at the top-up rate, rounded up; 0 when that is less than Stripe
+ * charges (LIMIT_PAYG_MIN_CENTS) or nothing is owed. */
+int64_t ledger_payg_debt_cents(const struct ledger *lg, int64_t balance);
+/* A collection about to be sent (r, claimed by the sender, its account's
+ * balance now) is ended instead when nothing is owed any more (*send 0).
+ * Its amount never changes once queued: a try may be sent again with its
+ * Idempotency-Key, which Stripe accepts only with the same parameters. */
+enum cd_err ledger_payg_before_send(struct ledger *lg, struct ledger_recharge *r, int64_t balance, int *send);
+/* The id of a's collection for period (0: none). */
+enum cd_err ledger_payg_find(struct ledger *lg, const struct acct *a, int64_t period, int64_t *id);
+/* Credits collection id of a (cents paid, payment intent pi) unless it was
+ * credited already (*credited 0): a grant of source 'payment', which
+ * repays the debt first, and payg.collected (*credited 1). Whichever try
+ * pi is (an earlier one's late success included) credits it, once; the
+ * collection's other tries still open are then marked to be cancelled at
+ * Stripe, and no further try is sent (DESIGN §13). A payment that is none
+ * of the collection's tries, or not the amount its try asked for,
+ * credits nothing (*credited -1, logged). */
+enum cd_err ledger_payg_credit(struct ledger *lg, struct acct *a, int64_t id, const char *pi, int64_t cents,
+			int *credited);
+/* Fails the current try of collection id of a with error, unless it
+ * ended already or pi names another try's payment (*failed 0): the
+ * account suspended for payment_failed, payg.failed, and the next try
+ * queued (none after PAYG_TRIES). */
+enum cd_err ledger_payg_fail(struct ledger *lg, struct acct *a, int64_t id, const char *pi, const char *error,
+		      int *failed);
+
+/* ---- a collection's tries (ledger_payg_tries.c, migration 031) ---- */
+
+/* A try as payg_tries keeps it. */
+struct payg_try {
+	int found;		/* 0: pi is none of the collection's tries */
+	int64_t try_no;
+	int64_t cents;		/* what the try asked for */
+	char state[16];		/* open|paid|cancel|canceled|not_canceled */
+};
+/* The try of collection id whose PaymentIntent is pi, locked. */
+enum cd_err ledger_payg_try_lock(struct ledger *lg, int64_t id, const char *pi, struct payg_try *t);
+/* Records pi as try try_no of collection id (cents asked) in state (open,
+ * paid or cancel); a try recorded already keeps its number and amount,
+ * and its state moves only open → cancel and anything → paid. */
+enum cd_err ledger_payg_try_put(struct ledger *lg, int64_t id, int64_t try_no, int64_t cents, const char *pi,
+			 const char *state);
+/* The tries of collection id (of account, named in the log) still open,
+ * pi's excepted, marked to be cancelled at Stripe now; *n: how many. */
+enum cd_err ledger_payg_tries_cancel_others(struct ledger *lg, const char *account, int64_t id, const char *pi, int *n);
+#endif

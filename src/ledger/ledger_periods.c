@@ -1,0 +1,201 @@
+/* ledger_periods.c: a plan's credits per period (DESIGN §9).
+ *
+ * Every path runs on a locked account row, so they already take turns;
+ * the primary key of plan_periods (account, period) is what makes "once"
+ * hold even so: a second credit for a period could only be an INSERT of
+ * a row that exists, which fails the transaction instead of granting.
+ *
+ * A period's grants (the credit, the rollover, an upgrade's difference)
+ * carry its key, are of source plan at priority 10 (spent before
+ * top-ups), and expire when the period ends. Renewal runs before the
+ * account's expired grants are written off (ledger_acct_touch), so the rollover
+ * reads what the last period left. */
+#include "ledger_periods.h"
+#include "ledger_events.h"
+#include "log.h"
+#include "timefmt.h"
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+static const char SQL_TERMS[] = "SELECT credits_micros, rollover, rollover_cap_micros FROM plans WHERE name = ?";
+static const char SQL_PERIOD_GET[] = "SELECT credits_micros, plan FROM plan_periods WHERE account_id = ? "
+				     "AND period_key = ? FOR UPDATE";
+static const char SQL_PERIOD_ADD[] = "INSERT INTO plan_periods (account_id, period_key, plan, credits_micros, "
+				     "rollover_micros, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)";
+static const char SQL_PERIOD_RAISE[] = "UPDATE plan_periods SET plan = ?, credits_micros = ?, updated_at = ? "
+				       "WHERE account_id = ? AND period_key = ?";
+static const char SQL_LEFTOVER[] = "SELECT COALESCE(SUM(remaining_micros), 0) FROM grants "
+				   "WHERE account_id = ? AND period_key = ? AND remaining_micros > 0";
+static const char SQL_GRANT_PERIOD[] = "UPDATE grants SET period_key = ? WHERE id = ?";
+static const char SQL_ACCT_PERIOD[] = "UPDATE accounts SET plan_period = ? WHERE id = ?";
+static const char SQL_PLAN_OF[] = "SELECT name, 0 AS by_name FROM plans "
+				  "WHERE JSON_CONTAINS(stripe_price_ids, JSON_QUOTE(?)) UNION ALL "
+				  "SELECT name, 1 FROM plans WHERE name = ? ORDER BY by_name, name LIMIT 1";
+
+struct terms {
+	int64_t credits;
+	char rollover[8];		/* none|full|capped */
+	int64_t cap;			/* -1: none */
+};
+
+/* 1 and the terms when the plan is catalogued, 0 when not. */
+static enum cd_err terms_read(struct ledger *lg, const char *plan, struct terms *t, int *found)
+{
+	int e;
+	struct dbstmt *s = ledger_db_exec(lg, SQL_TERMS, &e, "s", plan);
+	if (s == NULL)
+		return ledger_db_err(lg, e, "plan terms");
+	int got = ledger_db_fetch(s);
+	if (got < 0)
+		return CD_E_INTERNAL;
+	*found = got == 1;
+	if (*found) {
+		t->credits = ledger_db_i64(s, 0);
+		ledger_copy_text(t->rollover, sizeof(t->rollover), ledger_db_str(s, 1));
+		t->cap = DB_I64_OR_NONE(s, 2);
+	}
+	return CD_OK;
+}
+
+/* What the rule carries from what the last period left. */
+static int64_t rollover_of(const struct terms *t, int64_t left)
+{
+	if (strcmp(t->rollover, "full") == 0)
+		return left;
+	if (strcmp(t->rollover, "capped") == 0)
+		return t->cap >= 0 && left > t->cap ? t->cap : left;
+	return 0;
+}
+
+int ledger_period_due(const struct ledger *lg, const struct acct *a)
+{
+	return a->plan[0] != '\0' && a->plan_period != timefmt_month_key(lg->now);
+}
+
+void ledger_period_sweep_due(const struct ledger *lg, struct acct *a)
+{
+	int64_t start, end;
+	if (a->plan[0] == '\0')
+		return;
+	timefmt_month_bounds(lg->now, &start, &end);
+	if (a->sweep_due_at < 0 || end < a->sweep_due_at)
+		a->sweep_due_at = end;
+}
+
+/* One grant of the period: source plan, its key, expiring at its end. An
+ * amount past the balance cap is cut to fit (logged): a renewal must not
+ * fail every request of the account. */
+static enum cd_err period_grant(struct ledger *lg, struct acct *a, int64_t amount, int64_t key, int64_t end,
+				const char *reference, const char *description)
+{
+	int64_t grant_id, journal_id;
+	if (a->balance > 0 && amount > LIMIT_BALANCE_MICROS_MAX - a->balance) {
+		log_warn("account %s: plan credit cut to the balance cap", a->ext_id);
+		amount = LIMIT_BALANCE_MICROS_MAX - a->balance;
+	}
+	if (amount <= 0)
+		return CD_OK;
+	enum cd_err rc = ledger_add_grant(lg, a, "plan", amount, GRANT_PRIORITY_PLAN, end, reference, description,
+					  &grant_id, &journal_id);
+	if (rc == CD_OK)
+		rc = ledger_db_do(lg, SQL_GRANT_PERIOD, "plan grant period", "ii", key, grant_id);
+	return rc;
+}
+
+/* The first credit of a period: its row, the plan's credits, and what the
+ * rollover rule carries from the period before. */
+static enum cd_err period_open(struct ledger *lg, struct acct *a, const char *plan, const struct terms *t,
+			       int64_t key, int64_t start, int64_t end, int64_t *granted)
+{
+	int e;
+	struct dbstmt *s = ledger_db_exec(lg, SQL_LEFTOVER, &e, "ii", a->id, timefmt_month_key(start - 1));
+	if (s == NULL)
+		return ledger_db_err(lg, e, "plan leftover");
+	int got = ledger_db_fetch(s);
+	if (got < 0)
+		return CD_E_INTERNAL;
+	int64_t left = got == 1 ? ledger_db_i64(s, 0) : 0;
+	int64_t carried = rollover_of(t, left);
+	enum cd_err rc = ledger_db_do(lg, SQL_PERIOD_ADD, "plan period", "iisiiii", a->id, key, plan, t->credits, carried,
+			       lg->now, lg->now);
+	char ref[LEDGER_NAME_MAX + 32];
+	snprintf(ref, sizeof(ref), "%s:%" PRId64, plan, key);
+	if (rc == CD_OK)
+		rc = period_grant(lg, a, t->credits, key, end, ref, "plan credit for the period");
+	snprintf(ref, sizeof(ref), PERIOD_ROLLOVER_REF "%" PRId64, timefmt_month_key(start - 1));
+	if (rc == CD_OK)
+		rc = period_grant(lg, a, carried, key, end, ref, "plan credit rolled over");
+	if (rc == CD_OK)
+		rc = ledger_event_add(lg, a, EVENT_PLAN_RENEWED, json_pack("{s:s, s:o, s:o, s:I, s:I}", "plan", plan,
+			       "period_start", ledger_json_time(start), "period_end", ledger_json_time(end),
+			       "credits_micros", (json_int_t)t->credits, "rollover_micros", (json_int_t)carried));
+	*granted = t->credits + carried;
+	return rc;
+}
+
+enum cd_err ledger_period_credit(struct ledger *lg, struct acct *a, const char *plan, int64_t at, enum period_why why,
+			  int64_t *granted)
+{
+	struct terms t;
+	int found = 0, e;
+	int64_t start, end, got = 0, key = timefmt_month_key(at);
+	int64_t this_month = timefmt_month_key(lg->now);
+	char jkey[JOURNAL_KEY_BYTES], keytext[24];
+	enum cd_err rc = terms_read(lg, plan, &t, &found);
+	if (granted != NULL)
+		*granted = 0;
+	if (rc != CD_OK)
+		return rc;
+	timefmt_month_bounds(at, &start, &end);
+	snprintf(keytext, sizeof(keytext), "%" PRId64, key);
+	const char *outer = ledger_journal_key_push(lg, jkey, "period", keytext, why == PERIOD_RENEWAL);
+	if (found) {
+		struct dbstmt *s = ledger_db_exec(lg, SQL_PERIOD_GET, &e, "ii", a->id, key);
+		int row = s != NULL ? ledger_db_fetch(s) : -1;
+		if (s == NULL)
+			rc = ledger_db_err(lg, e, "plan period");
+		else if (row < 0)
+			rc = CD_E_INTERNAL;
+		else if (row == 0)
+			rc = period_open(lg, a, plan, &t, key, start, end, &got);
+		else if (strcmp(ledger_db_str(s, 1), plan) != 0 && ledger_db_i64(s, 0) < t.credits) {
+			/* Only a change of plan: a catalogue raised mid-period (or
+			 * the same plan set again) applies from the next period. */
+			char ref[LEDGER_NAME_MAX + 32];
+			got = t.credits - ledger_db_i64(s, 0);
+			snprintf(ref, sizeof(ref), "%s:%" PRId64 ":upgrade", plan, key);
+			rc = ledger_db_do(lg, SQL_PERIOD_RAISE, "plan period raise", "siiii", plan, t.credits, lg->now, a->id, key);
+			if (rc == CD_OK)
+				rc = period_grant(lg, a, got, key, end, ref, "plan upgrade for the rest of the period");
+		}
+	}
+	lg->journal_key = outer;
+	/* Settled for this month, with or without a credit: an uncatalogued
+	 * name (a Stripe price in no plan) is not looked up again. */
+	if (rc == CD_OK && key == this_month && a->plan_period != key) {
+		rc = ledger_db_do(lg, SQL_ACCT_PERIOD, "account period", "ii", key, a->id);
+		if (rc == CD_OK)
+			a->plan_period = key;
+		ledger_period_sweep_due(lg, a);
+	}
+	if (rc == CD_OK && granted != NULL)
+		*granted = got;
+	return rc;
+}
+
+enum cd_err ledger_period_plan_of(struct ledger *lg, const char *label, char *name)
+{
+	int e, got;
+	name[0] = '\0';
+	if (label == NULL || label[0] == '\0')
+		return CD_OK;
+	struct dbstmt *s = ledger_db_exec(lg, SQL_PLAN_OF, &e, "ss", label, label);
+	if (s == NULL)
+		return ledger_db_err(lg, e, "plan of label");
+	if ((got = ledger_db_fetch(s)) < 0)
+		return CD_E_INTERNAL;
+	if (got == 1)
+		ledger_copy_text(name, LEDGER_NAME_MAX + 1, ledger_db_str(s, 0));
+	return CD_OK;
+}

@@ -1,0 +1,132 @@
+/* ledger_plans.c: the plan catalogue (DESIGN §9): what a plan name
+ * means, which an account's plan must name. Plans are replaced whole by
+ * their name; none is ever deleted, so an account's plan stays valid. */
+#include "ledger_plans.h"
+#include "timefmt.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define PLAN_COLS "name, credits_micros, rollover, rollover_cap_micros, member_cap_micros, stripe_price_ids"
+static const char SQL_PLAN_PUT[] = "INSERT INTO plans (" PLAN_COLS ", created_at, updated_at) "
+	"VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON DUPLICATE KEY UPDATE credits_micros = VALUES(credits_micros), "
+	"rollover = VALUES(rollover), rollover_cap_micros = VALUES(rollover_cap_micros), "
+	"member_cap_micros = VALUES(member_cap_micros), stripe_price_ids = VALUES(stripe_price_ids), "
+	"updated_at = VALUES(updated_at)";
+static const char SQL_PLAN_GET[] = "SELECT " PLAN_COLS " FROM plans WHERE name = ?";
+static const char SQL_PLAN_LIST[] = "SELECT " PLAN_COLS " FROM plans ORDER BY name";
+
+/* A plan as the API shows it, from a PLAN_COLS row. */
+static json_t *plan_json(const struct dbstmt *s)
+{
+	json_error_t jerr;
+	json_t *prices = json_loads(ledger_db_str(s, 5), 0, &jerr);
+	if (prices == NULL || !json_is_array(prices)) {
+		json_decref(prices);
+		prices = json_array();
+	}
+	return json_pack("{s:s, s:I, s:s, s:o, s:o, s:o}", "name", ledger_db_str(s, 0), "credits_micros",
+			 (json_int_t)ledger_db_i64(s, 1), "rollover", ledger_db_str(s, 2), "rollover_cap_micros", ledger_json_int(DB_I64_OR_NONE(s, 3)),
+			 "member_cap_micros", ledger_json_int(DB_I64_OR_NONE(s, 4)), "stripe_price_ids", prices);
+}
+
+static const char SQL_PRICE_OWNER[] = "SELECT name FROM plans WHERE name <> ? AND "
+	"JSON_CONTAINS(stripe_price_ids, JSON_QUOTE(?)) LIMIT 1";
+
+/* A Stripe price puts an account on one plan: it may not be in two. */
+static enum cd_err prices_free(struct ledger *lg, const struct plan_def *p)
+{
+	int e;
+	for (int i = 0; i < p->nprices; i++) {
+		struct dbstmt *s = ledger_db_exec(lg, SQL_PRICE_OWNER, &e, "ss", p->name, p->stripe_price_ids[i]);
+		if (s == NULL)
+			return ledger_db_err(lg, e, "price owner");
+		if (ledger_db_fetch(s) == 1)
+			return refusal_set(&lg->refusal, REFUSE_PRICE_IN_PLAN, p->stripe_price_ids[i], ledger_db_str(s, 0));
+	}
+	return CD_OK;
+}
+
+static enum cd_err put_op(struct ledger *lg, const struct plan_def *p, json_t **out, int *status)
+{
+	int e;
+	enum cd_err pc = prices_free(lg, p);
+	if (pc != CD_OK)
+		return pc;
+	json_t *prices = json_array();
+	for (int i = 0; prices != NULL && i < p->nprices; i++)
+		json_array_append_new(prices, json_string(p->stripe_price_ids[i]));
+	char *text = prices != NULL ? json_dumps(prices, JSON_COMPACT) : NULL;
+	json_decref(prices);
+	if (text == NULL)
+		return CD_E_INTERNAL;
+	const int64_t *cap = p->rollover_cap_micros >= 0 ? &p->rollover_cap_micros : NULL;
+	const int64_t *member = p->member_cap_micros >= 0 ? &p->member_cap_micros : NULL;
+	enum cd_err rc = ledger_db_do(lg, SQL_PLAN_PUT, "plan put", "sisIIsii", p->name, p->credits_micros, p->rollover, cap,
+			       member, text, lg->now, lg->now);
+	free(text);
+	if (rc != CD_OK)
+		return rc;
+	struct dbstmt *s = ledger_db_exec(lg, SQL_PLAN_GET, &e, "s", p->name);
+	if (s == NULL)
+		return ledger_db_err(lg, e, "plan read");
+	if (ledger_db_fetch(s) != 1)
+		return CD_E_INTERNAL;
+	*out = plan_json(s);
+	*status = 200;
+	return *out != NULL ? CD_OK : CD_E_INTERNAL;
+}
+
+enum cd_err ledger_plan_put(struct ledger *lg, const struct ledger_call *call, const struct plan_def *p,
+			    struct ledger_result *res)
+{
+	struct ledger_writer w;
+	for (ledger_writer_init(lg, &w, call); ledger_writer_next(lg, &w);)
+		ledger_writer_step(lg, &w, put_op(lg, p, &w.out, &w.status));
+	return ledger_writer_end(lg, &w, res);
+}
+
+static enum cd_err list_tx(struct ledger *lg, json_t **out)
+{
+	int e;
+	json_decref(*out);
+	*out = NULL;
+	struct dbstmt *s = ledger_db_exec(lg, SQL_PLAN_LIST, &e, "");
+	if (s == NULL)
+		return ledger_db_err(lg, e, "plan list");
+	json_t *data = json_array();
+	while (data != NULL && ledger_db_fetch(s) == 1)
+		json_array_append_new(data, plan_json(s));
+	*out = data != NULL ? json_pack("{s:o}", "data", data) : NULL;
+	return *out != NULL ? CD_OK : CD_E_INTERNAL;
+}
+
+enum cd_err ledger_plans(struct ledger *lg, json_t **out)
+{
+	struct ledger_tx t;
+	*out = NULL;
+	for (ledger_tx_init(lg, &t); ledger_tx_next(lg, &t);)
+		ledger_tx_end(lg, &t, list_tx(lg, out));
+	if (t.rc != CD_OK) {
+		json_decref(*out);
+		*out = NULL;
+	}
+	return t.rc;
+}
+
+int ledger_name_ok(const char *s, const char *chars, size_t min, size_t max)
+{
+	size_t n = s != NULL ? strspn(s, chars) : 0;
+	return s != NULL && s[n] == '\0' && n >= min && n <= max;
+}
+
+enum cd_err ledger_plan_check(struct ledger *lg, const char *name)
+{
+	int e;
+	if (name == NULL)
+		return CD_OK;
+	struct dbstmt *s = ledger_db_exec(lg, SQL_PLAN_GET, &e, "s", name);
+	if (s == NULL)
+		return ledger_db_err(lg, e, "plan lookup");
+	return ledger_db_fetch(s) == 1 ? CD_OK : refusal_set(&lg->refusal, REFUSE_PLAN_UNKNOWN, name, NULL);
+}

@@ -1,0 +1,261 @@
+/* ledger_prices.c: the process-wide price cache and the price import.
+ *
+ * Models, actions and the margin are read from the database into one
+ * cache shared by every thread (a read-write lock: lookups on every guard
+ * request, reloads by the background thread, on SIGHUP, or when a request
+ * names a model the cache does not know yet). The import (creditctl price
+ * import) writes every row in one transaction. Nothing here touches an
+ * account. */
+#include "ledger_int.h"
+#include "log.h"
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- Price cache ---- */
+
+#define PRICES_MAX LIMIT_PRICES
+struct price_entry {
+	char name[LEDGER_NAME_MAX + 1];
+	struct price p;
+	int64_t action_micros;		/* -1 for models */
+};
+static struct {
+	pthread_rwlock_t lock;
+	struct price_entry e[PRICES_MAX];
+	int n;
+	int64_t margin_bps;
+	int loaded;			/* a reload succeeded once */
+} prices = {PTHREAD_RWLOCK_INITIALIZER, {{"", {0, 0, 0, 0, 0}, 0}}, 0, 10000, 0};
+
+struct price_load { struct price_entry e[PRICES_MAX]; int n; int64_t margin; };
+
+static enum cd_err too_many(void)
+{
+	log_error("more than %d models and actions: the price list is refused", PRICES_MAX);
+	return CD_E_INTERNAL;
+}
+
+static enum cd_err prices_tx(struct ledger *lg, struct price_load *l)
+{
+	/* A model with no cache-write price of its own (NULL) writes its
+	 * cache at its input price (DESIGN §12). */
+	static const char sql_models[] = "SELECT name, input_micros_per_mtok, cached_input_micros_per_mtok, "
+					 "output_micros_per_mtok, max_output_tokens, "
+					 "COALESCE(cache_write_micros_per_mtok, input_micros_per_mtok) FROM models ORDER BY name";
+	static const char sql_actions[] = "SELECT name, price_micros FROM actions ORDER BY name";
+	static const char sql_margin[] = "SELECT value FROM settings WHERE name = 'margin_bps'";
+	int e;
+	l->n = 0;
+	struct dbstmt *s = ledger_db_exec(lg, sql_models, &e, "");
+	if (s == NULL)
+		return ledger_db_err(lg, e, "price load");
+	while (l->n < PRICES_MAX && ledger_db_fetch(s) == 1) {
+		struct price_entry *p = &l->e[l->n++];
+		snprintf(p->name, sizeof(p->name), "%s", ledger_db_str(s, 0));
+		p->p.input_micros_per_mtok = ledger_db_i64(s, 1);
+		p->p.cached_input_micros_per_mtok = ledger_db_i64(s, 2);
+		p->p.output_micros_per_mtok = ledger_db_i64(s, 3);
+		p->p.max_output_tokens = ledger_db_i64(s, 4);
+		p->p.cache_write_micros_per_mtok = ledger_db_i64(s, 5);
+		p->action_micros = -1;
+	}
+	if (l->n == PRICES_MAX && ledger_db_fetch(s) == 1)
+		return too_many();
+	s = ledger_db_exec(lg, sql_actions, &e, "");
+	if (s == NULL)
+		return ledger_db_err(lg, e, "price load");
+	while (l->n < PRICES_MAX && ledger_db_fetch(s) == 1) {
+		struct price_entry *p = &l->e[l->n++];
+		memset(p, 0, sizeof(*p));
+		snprintf(p->name, sizeof(p->name), "%s", ledger_db_str(s, 0));
+		p->action_micros = ledger_db_i64(s, 1);
+	}
+	if (l->n == PRICES_MAX && ledger_db_fetch(s) == 1)
+		return too_many();
+	s = ledger_db_exec(lg, sql_margin, &e, "");
+	if (s == NULL)
+		return ledger_db_err(lg, e, "price load");
+	l->margin = ledger_db_fetch(s) == 1 ? ledger_db_i64(s, 0) : 10000;
+	return CD_OK;
+}
+
+enum cd_err ledger_prices_reload(struct ledger *lg)
+{
+	struct price_load *l = malloc(sizeof(*l));
+	if (l == NULL)
+		return CD_E_INTERNAL;
+	struct ledger_tx t;
+	for (ledger_tx_init(lg, &t); ledger_tx_next(lg, &t);)
+		ledger_tx_end(lg, &t, prices_tx(lg, l));
+	enum cd_err rc = t.rc;
+	if (rc == CD_OK) {
+		pthread_rwlock_wrlock(&prices.lock);
+		memcpy(prices.e, l->e, sizeof(l->e[0]) * (size_t)l->n);
+		prices.n = l->n;
+		prices.margin_bps = l->margin;
+		prices.loaded = 1;
+		pthread_rwlock_unlock(&prices.lock);
+	}
+	free(l);
+	return rc;
+}
+
+static int price_find(const char *name, int want_action, struct price_entry *out, int64_t *margin)
+{
+	int found = 0;
+	pthread_rwlock_rdlock(&prices.lock);
+	for (int i = 0; i < prices.n && !found; i++) {
+		const struct price_entry *p = &prices.e[i];
+		if ((p->action_micros >= 0) == want_action && strcmp(p->name, name) == 0) {
+			*out = *p;
+			found = 1;
+		}
+	}
+	if (margin != NULL)
+		*margin = prices.margin_bps;
+	pthread_rwlock_unlock(&prices.lock);
+	return found;
+}
+
+int ledger_prices_loaded(void)
+{
+	pthread_rwlock_rdlock(&prices.lock);
+	int loaded = prices.loaded;
+	pthread_rwlock_unlock(&prices.lock);
+	return loaded;
+}
+
+int ledger_price_model(const char *name, struct price *p, int64_t *margin_bps)
+{
+	struct price_entry e;
+	if (!price_find(name, 0, &e, margin_bps))
+		return 0;
+	*p = e.p;
+	return 1;
+}
+
+int ledger_price_action(const char *name, int64_t *price_micros)
+{
+	struct price_entry e;
+	if (!price_find(name, 1, &e, NULL))
+		return 0;
+	*price_micros = e.action_micros;
+	return 1;
+}
+
+json_t *ledger_prices_json(const char *currency)
+{
+	json_t *models = json_array(), *actions = json_array();
+	pthread_rwlock_rdlock(&prices.lock);
+	for (int i = 0; i < prices.n; i++) {
+		const struct price_entry *p = &prices.e[i];
+		if (p->action_micros >= 0)
+			json_array_append_new(actions, json_pack("{s:s, s:I}", "action", p->name, "price_micros",
+								 (json_int_t)p->action_micros));
+		else
+			json_array_append_new(models, json_pack("{s:s, s:I, s:I, s:I, s:I, s:I}", "model", p->name,
+				"input_micros_per_mtok", (json_int_t)p->p.input_micros_per_mtok,
+				"cached_input_micros_per_mtok", (json_int_t)p->p.cached_input_micros_per_mtok,
+				"cache_write_micros_per_mtok", (json_int_t)p->p.cache_write_micros_per_mtok,
+				"output_micros_per_mtok", (json_int_t)p->p.output_micros_per_mtok,
+				"max_output_tokens", (json_int_t)p->p.max_output_tokens));
+	}
+	int64_t margin = prices.margin_bps;
+	pthread_rwlock_unlock(&prices.lock);
+	return json_pack("{s:I, s:s, s:o, s:o}", "margin_bps", (json_int_t)margin, "currency", currency,
+			 "data", models, "actions", actions);
+}
+
+static enum cd_err import_tx(struct ledger *lg, const struct price_row *rows, size_t n)
+{
+	/* Every price is written as the row has it: a row without a
+	 * cache-write price has its input price there (pricing_parse_row), so
+	 * only a model priced before sql/034 keeps NULL (the input price). */
+	static const char sql_model[] = "INSERT INTO models (name, input_micros_per_mtok, cached_input_micros_per_mtok, "
+		"output_micros_per_mtok, max_output_tokens, cache_write_micros_per_mtok, updated_at) "
+		"VALUES (?, ?, ?, ?, ?, ?, ?) "
+		"ON DUPLICATE KEY UPDATE input_micros_per_mtok = VALUES(input_micros_per_mtok), "
+		"cached_input_micros_per_mtok = VALUES(cached_input_micros_per_mtok), "
+		"output_micros_per_mtok = VALUES(output_micros_per_mtok), "
+		"max_output_tokens = VALUES(max_output_tokens), "
+		"cache_write_micros_per_mtok = VALUES(cache_write_micros_per_mtok), updated_at = VALUES(updated_at)";
+	/* A model's new or changed price enters its history, effective now;
+	 * the same price imported again does not (a NULL cache-write price
+	 * is the input price: the same as that price written out). */
+	static const char sql_history[] = "INSERT INTO price_history (model, input_micros_per_mtok, "
+		"cached_input_micros_per_mtok, output_micros_per_mtok, max_output_tokens, cache_write_micros_per_mtok, "
+		"effective_at) SELECT ?, ?, ?, ?, ?, ?, ? FROM DUAL WHERE NOT EXISTS (SELECT 1 FROM models WHERE name = ? "
+		"AND input_micros_per_mtok = ? AND cached_input_micros_per_mtok = ? AND output_micros_per_mtok = ? AND "
+		"max_output_tokens = ? AND COALESCE(cache_write_micros_per_mtok, input_micros_per_mtok) = ?)";
+	static const char sql_action[] = "INSERT INTO actions (name, price_micros, updated_at) VALUES (?, ?, ?) "
+		"ON DUPLICATE KEY UPDATE price_micros = VALUES(price_micros), updated_at = VALUES(updated_at)";
+	static const char sql_margin[] = "INSERT INTO settings (name, value) VALUES ('margin_bps', ?) "
+		"ON DUPLICATE KEY UPDATE value = VALUES(value)";
+	enum cd_err rc = CD_OK;
+	for (size_t i = 0; i < n && rc == CD_OK; i++) {
+		const struct price_row *p = &rows[i];
+		if (p->kind == PRICE_ROW_MODEL) {
+			const struct price *q = &p->price;
+			rc = ledger_db_do(lg, sql_history, "price history", "siiiiiisiiiii", p->name, q->input_micros_per_mtok,
+				   q->cached_input_micros_per_mtok, q->output_micros_per_mtok, q->max_output_tokens,
+				   q->cache_write_micros_per_mtok, lg->now, p->name, q->input_micros_per_mtok,
+				   q->cached_input_micros_per_mtok, q->output_micros_per_mtok, q->max_output_tokens,
+				   q->cache_write_micros_per_mtok);
+			if (rc == CD_OK)
+				rc = ledger_db_do(lg, sql_model, "price import", "siiiiii", p->name, q->input_micros_per_mtok,
+					   q->cached_input_micros_per_mtok, q->output_micros_per_mtok,
+					   q->max_output_tokens, q->cache_write_micros_per_mtok, lg->now);
+		}
+		else if (p->kind == PRICE_ROW_ACTION)
+			rc = ledger_db_do(lg, sql_action, "price import", "sii", p->name, p->price_micros, lg->now);
+		else if (p->kind == PRICE_ROW_MARGIN)
+			rc = ledger_db_do(lg, sql_margin, "price import", "i", p->margin_bps);
+	}
+	return rc;
+}
+
+enum cd_err ledger_prices_import(struct ledger *lg, const struct price_row *rows, size_t n)
+{
+	struct ledger_tx t;
+	for (ledger_tx_init(lg, &t); ledger_tx_next(lg, &t);)
+		ledger_tx_end(lg, &t, import_tx(lg, rows, n));
+	return t.rc;
+}
+
+/* ---- Price history ---- */
+
+static enum cd_err history_tx(struct ledger *lg, const char *model, const struct ledger_price_change *after,
+			      struct ledger_price_change *rows, int cap, int *n)
+{
+	static const char sql[] = "SELECT id, input_micros_per_mtok, cached_input_micros_per_mtok, "
+		"output_micros_per_mtok, max_output_tokens, effective_at, "
+		"COALESCE(cache_write_micros_per_mtok, input_micros_per_mtok) FROM price_history WHERE model = ? "
+		"AND (effective_at > ? OR (effective_at = ? AND id > ?)) ORDER BY effective_at, id LIMIT ?";
+	/* From the first: before every row (effective_at is unix seconds). */
+	int64_t at = after != NULL ? after->effective_at : INT64_MIN, seq = after != NULL ? after->seq : INT64_MIN;
+	int e;
+	*n = 0;	/* a retried transaction starts the page again */
+	struct dbstmt *s = ledger_db_exec(lg, sql, &e, "siiii", model, at, at, seq, (int64_t)cap);
+	if (s == NULL)
+		return ledger_db_err(lg, e, "price history");
+	while (*n < cap && ledger_db_fetch(s) == 1) {
+		rows[*n] = (struct ledger_price_change){ledger_db_i64(s, 0), {ledger_db_i64(s, 1), ledger_db_i64(s, 2), ledger_db_i64(s, 3),
+							ledger_db_i64(s, 4), ledger_db_i64(s, 6)}, ledger_db_i64(s, 5)};
+		(*n)++;
+	}
+	return CD_OK;
+}
+
+enum cd_err ledger_price_history(struct ledger *lg, const char *model, const struct ledger_price_change *after,
+				 struct ledger_price_change *rows, int cap, int *n)
+{
+	struct ledger_tx t;
+	*n = 0;
+	for (ledger_tx_init(lg, &t); ledger_tx_next(lg, &t);)
+		ledger_tx_end(lg, &t, history_tx(lg, model, after, rows, cap, n));
+	if (t.rc != CD_OK)
+		*n = 0;
+	return t.rc == CD_OK && *n == 0 && after == NULL ? CD_E_NOT_FOUND : t.rc;
+}

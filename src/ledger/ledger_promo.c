@@ -1,0 +1,177 @@
+/* ledger_promo.c: promo codes (DESIGN §9).
+ *
+ * A code is stored as written and matched by its lower-case form (a
+ * unique key, so "SPRING" and "spring" are one code). Redeeming locks the
+ * account first, like every operation, then the code's row: concurrent
+ * redemptions of one code queue on that row, so max_redemptions is never
+ * passed, and the (code, account) key makes a second redemption by the
+ * same account impossible whatever races. The credit is an ordinary promo
+ * grant, with its journal row. */
+#include "ledger_open.h"
+#include "ledger_events.h"
+#include "timefmt.h"
+#include <ctype.h>
+#include <mysqld_error.h>
+#include <stdio.h>
+#include <string.h>
+
+#define PROMO_COLS "code, amount_micros, max_redemptions, redeemed, expires_at, grant_ttl_days, created_at"
+static const char SQL_PROMO_ADD[] = "INSERT INTO promo_codes (code, code_key, amount_micros, max_redemptions, "
+				    "expires_at, grant_ttl_days, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)";
+static const char SQL_PROMO_LOCK[] = "SELECT id, " PROMO_COLS " FROM promo_codes WHERE code_key = ? FOR UPDATE";
+static const char SQL_PROMO_REDEEMED_BY[] = "SELECT 1 FROM promo_redemptions WHERE promo_id = ? AND account_id = ?";
+static const char SQL_REDEMPTION_ADD[] = "INSERT INTO promo_redemptions (promo_id, account_id, grant_id, created_at) "
+					 "VALUES (?, ?, ?, ?)";
+static const char SQL_PROMO_COUNT[] = "UPDATE promo_codes SET redeemed = redeemed + 1 WHERE id = ?";
+static const char SQL_PROMO_LIST[] = "SELECT id, " PROMO_COLS " FROM promo_codes WHERE id > ? ORDER BY id LIMIT ?";
+
+/* The code's key: its lower-case form (codes are ASCII, checked by the API). */
+static void code_key(char out[LIMIT_PROMO_CODE_BYTES + 1], const char *code)
+{
+	size_t i = 0;
+	for (; code[i] != '\0' && i < LIMIT_PROMO_CODE_BYTES; i++)
+		out[i] = (char)tolower((unsigned char)code[i]);
+	out[i] = '\0';
+}
+
+/* A code as the API shows it, from columns 1.. of a PROMO_COLS row. */
+static json_t *promo_json(const struct dbstmt *s)
+{
+	return json_pack("{s:s, s:I, s:o, s:I, s:o, s:o, s:o}", "code", ledger_db_str(s, 1), "amount_micros",
+			 (json_int_t)ledger_db_i64(s, 2), "max_redemptions", ledger_json_int(DB_I64_OR_NONE(s, 3)),
+			 "redeemed", (json_int_t)ledger_db_i64(s, 4), "expires_at", ledger_json_time(DB_I64_OR_NONE(s, 5)),
+			 "grant_ttl_days", ledger_json_int(DB_I64_OR_NONE(s, 6)), "created_at",
+			 ledger_json_time(ledger_db_i64(s, 7)));
+}
+
+static enum cd_err create_op(struct ledger *lg, const struct promo_new *p, json_t **out, int *status)
+{
+	char key[LIMIT_PROMO_CODE_BYTES + 1];
+	int e;
+	const int64_t *max = p->max_redemptions >= 0 ? &p->max_redemptions : NULL;
+	const int64_t *exp = p->expires_at >= 0 ? &p->expires_at : NULL;
+	const int64_t *ttl = p->grant_ttl_days >= 0 ? &p->grant_ttl_days : NULL;
+	if (p->expires_at >= 0 && p->expires_at <= lg->now)
+		return refusal_set(&lg->refusal, REFUSE_GRANT_EXPIRED, NULL, NULL);
+	code_key(key, p->code);
+	struct dbstmt *s = ledger_db_exec(lg, SQL_PROMO_ADD, &e, "ssiIIIi", p->code, key, p->amount_micros, max, exp, ttl,
+				   lg->now);
+	if (s == NULL && e == ER_DUP_ENTRY)
+		return refusal_set(&lg->refusal, REFUSE_PROMO_EXISTS, p->code, NULL);
+	if (s == NULL)
+		return ledger_db_err(lg, e, "promo insert");
+	s = ledger_db_exec(lg, SQL_PROMO_LOCK, &e, "s", key);
+	if (s == NULL)
+		return ledger_db_err(lg, e, "promo read");
+	if (ledger_db_fetch(s) != 1)
+		return CD_E_INTERNAL;
+	*out = promo_json(s);
+	*status = 201;
+	return *out != NULL ? CD_OK : CD_E_INTERNAL;
+}
+
+enum cd_err ledger_promo_create(struct ledger *lg, const struct ledger_call *call, const struct promo_new *p,
+				struct ledger_result *res)
+{
+	struct ledger_writer w;
+	for (ledger_writer_init(lg, &w, call); ledger_writer_next(lg, &w);)
+		ledger_writer_step(lg, &w, create_op(lg, p, &w.out, &w.status));
+	return ledger_writer_end(lg, &w, res);
+}
+
+struct redeem { const char *account, *code; };
+
+/* The checks in the order an app would want them told: the code exists;
+ * this account has it already; it expired; it is used up. */
+static enum cd_err redeem_op(struct ledger *lg, const struct redeem *r, json_t **out, int *status)
+{
+	char key[LIMIT_PROMO_CODE_BYTES + 1], ref[LIMIT_PROMO_CODE_BYTES + 8], gid[32];
+	struct acct a;
+	int e;
+	int64_t grant_id, journal_id;
+	enum cd_err rc = ledger_acct_lock(lg, r->account, &a);
+	if (rc != CD_OK)
+		return rc;
+	code_key(key, r->code);
+	struct dbstmt *s = ledger_db_exec(lg, SQL_PROMO_LOCK, &e, "s", key);
+	if (s == NULL)
+		return ledger_db_err(lg, e, "promo lookup");
+	if (ledger_db_fetch(s) != 1)
+		return refusal_set(&lg->refusal, REFUSE_PROMO_UNKNOWN, r->code, NULL);
+	int64_t promo_id = ledger_db_i64(s, 0), amount = ledger_db_i64(s, 2);
+	int64_t max = DB_I64_OR_NONE(s, 3), redeemed = ledger_db_i64(s, 4);
+	int64_t expires = DB_I64_OR_NONE(s, 5), ttl = DB_I64_OR_NONE(s, 6);
+	snprintf(ref, sizeof(ref), "promo:%s", ledger_db_str(s, 1));
+	struct dbstmt *d = ledger_db_exec(lg, SQL_PROMO_REDEEMED_BY, &e, "ii", promo_id, a.id);
+	if (d == NULL)
+		return ledger_db_err(lg, e, "redemption lookup");
+	if (ledger_db_fetch(d) == 1)
+		return refusal_set(&lg->refusal, REFUSE_PROMO_REDEEMED, r->code, NULL);
+	if (expires >= 0 && expires <= lg->now)
+		return refusal_set(&lg->refusal, REFUSE_PROMO_EXPIRED, r->code, NULL);
+	if (max >= 0 && redeemed >= max)
+		return refusal_set(&lg->refusal, REFUSE_PROMO_EXHAUSTED, r->code, NULL);
+	int64_t grant_expires = ttl >= 0 ? lg->now + ttl * TIMEFMT_SECONDS_PER_DAY : -1;
+	rc = ledger_add_grant(lg, &a, "promo", amount, GRANT_PRIORITY_DEFAULT, grant_expires, ref,
+			      "promo code", &grant_id, &journal_id);
+	if (rc == CD_OK)
+		rc = ledger_db_do(lg, SQL_REDEMPTION_ADD, "redemption insert", "iiii", promo_id, a.id, grant_id, lg->now);
+	if (rc == CD_OK)
+		rc = ledger_db_do(lg, SQL_PROMO_COUNT, "promo count", "i", promo_id);
+	ledger_id_format(gid, sizeof(gid), "grant_", grant_id);
+	if (rc == CD_OK)
+		rc = ledger_event_add(lg, &a, EVENT_PROMO_REDEEMED, json_pack("{s:s, s:I, s:s, s:o}", "code", ref + 6,
+			       "amount_micros", (json_int_t)amount, "grant_id", gid, "expires_at",
+			       ledger_json_time(grant_expires)));
+	if (rc == CD_OK)
+		rc = ledger_acct_save(lg, &a);
+	if (rc != CD_OK)
+		return rc;
+	*out = json_pack("{s:s, s:s, s:s, s:I, s:o, s:I, s:I}", "grant_id", gid, "account", a.ext_id, "code",
+			 ref + 6, "amount_micros", (json_int_t)amount, "expires_at", ledger_json_time(grant_expires),
+			 "balance_micros", (json_int_t)a.balance, "available_micros", (json_int_t)ledger_acct_available(&a));
+	*status = 201;
+	return *out != NULL ? CD_OK : CD_E_INTERNAL;
+}
+
+enum cd_err ledger_promo_redeem(struct ledger *lg, const struct ledger_call *call, const char *account,
+				const char *code, struct ledger_result *res)
+{
+	struct redeem r = {account, code};
+	struct ledger_writer w;
+	for (ledger_writer_init(lg, &w, call); ledger_writer_next(lg, &w);)
+		ledger_writer_step(lg, &w, redeem_op(lg, &r, &w.out, &w.status));
+	return ledger_writer_end(lg, &w, res);
+}
+
+static enum cd_err list_tx(struct ledger *lg, int64_t after_id, int cap, json_t *page, int64_t *last_id)
+{
+	int e;
+	json_array_clear(page);	/* a retried transaction starts the page again */
+	*last_id = after_id;
+	struct dbstmt *s = ledger_db_exec(lg, SQL_PROMO_LIST, &e, "ii", after_id, (int64_t)cap);
+	if (s == NULL)
+		return ledger_db_err(lg, e, "promo list");
+	while (ledger_db_fetch(s) == 1) {
+		if (json_array_append_new(page, promo_json(s)) != 0)
+			return CD_E_INTERNAL;
+		*last_id = ledger_db_i64(s, 0);
+	}
+	return CD_OK;
+}
+
+enum cd_err ledger_promo_list(struct ledger *lg, int64_t after_id, int cap, json_t **page, int64_t *last_id)
+{
+	struct ledger_tx t;
+	*page = json_array();
+	*last_id = after_id;
+	if (*page == NULL)
+		return CD_E_INTERNAL;
+	for (ledger_tx_init(lg, &t); ledger_tx_next(lg, &t);)
+		ledger_tx_end(lg, &t, list_tx(lg, after_id, cap, *page, last_id));
+	if (t.rc != CD_OK) {
+		json_decref(*page);
+		*page = NULL;
+	}
+	return t.rc;
+}

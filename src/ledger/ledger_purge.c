@@ -1,0 +1,186 @@
+/* ledger_purge.c: retention (DESIGN §10 "Growth and retention"): the
+ * sweeper deletes rows whose use is over, so the tables the request path
+ * reads stay the size of their recent past. Idempotency keys past [ledger]
+ * idempotency_ttl_hours, receipts kept for a top-up past
+ * LIMIT_RECEIPT_WAIT_DAYS, Stripe event ids past [retention]
+ * stripe_events_days, and finished holds (settled, released: DESIGN §10)
+ * past [retention] holds_days. It must never delete a journal or usage
+ * row, a pending, expired or captured hold: the journal and the usage are
+ * the ledger itself (creditctl export is their archive), a pending hold
+ * still reserves, an expired one may still be settled late (DESIGN §5:
+ * it charges) and creditctl reconcile lists it, and verify reads captured
+ * holds for members' spend.
+ *
+ * Each DELETE takes at most LIMIT_PURGE_BATCH rows, found through an
+ * index on its cutoff column (no plan reads a whole table), in a
+ * transaction of its own, so its row locks last one batch; a table is
+ * purged batch after batch while the last one was full, at most
+ * LIMIT_PURGE_BATCHES a sweep (of holds, that many of each finished
+ * state), and a sweep purges for LIMIT_PURGE_SWEEP_MS at most: a backlog
+ * is worked off over many sweeps, at a small share of the database's
+ * time (the guard's p99 during a purge: docs/growth.md). What was purged is logged and counted for
+ * /metrics (ledger_purged_rows). */
+#include "ledger_purge.h"
+#include "log.h"
+#include "timefmt.h"
+#include <stdatomic.h>
+
+/* LIMIT_PURGE_BATCH spelt into the statements' text: a constant, so
+ * every statement stays one prepared text. */
+#define PURGE_TEXT(n) #n
+#define PURGE_LIMIT(n) " LIMIT " PURGE_TEXT(n)
+
+/* A hold that justifies a late charge is kept however old. creditctl
+ * verify's "below the overdraft limit without a late charge" and "month
+ * spend vs monthly limit" accept a balance or a month's spend past its
+ * limit when a usage row of the account cost more than its hold (a settle
+ * beyond the hold) or came at or after the hold's expires_at (a late
+ * settle), found by joining usage_records to holds: with the hold gone
+ * the charge would look unjustified, and verify would report a violation
+ * that is none. The NOT EXISTS reads usage_records.ix_hold. finished_at
+ * NULL (never the case of a finished hold) keeps a hold too.
+ *
+ * One state a statement, in the order of holds.ix_state_expires (state,
+ * expires_at): the ORDER BY with its LIMIT is what makes the optimizer
+ * read that index's range, also when most of the table is due (a backlog
+ * after an upgrade): with the three states in one IN list and no order it
+ * chose to scan the whole table, locking every row it read. The same
+ * ORDER BY on the other tables' cutoff indexes, for the same reason. */
+static const char SQL_HOLDS[] =
+	"DELETE FROM holds WHERE state = ? AND expires_at >= ? AND expires_at < ? AND finished_at < ? AND NOT EXISTS (SELECT 1 "
+	"FROM usage_records u WHERE u.hold_id = holds.id AND (u.cost_micros > holds.amount_micros "
+	"OR u.created_at >= holds.expires_at)) ORDER BY expires_at" PURGE_LIMIT(LIMIT_PURGE_BATCH);
+
+enum { PURGE_IDEMPOTENCY, PURGE_RECEIPTS, PURGE_STRIPE_EVENTS, PURGE_HOLDS };
+
+/* The tables as logged and in /metrics, by the enum above. */
+static const char *const table_names[LEDGER_PURGE_TABLES] = {"idempotency_keys", "receipts_waiting",
+							     "stripe_events", "holds"};
+
+/* Each DELETE the sweep runs, batch after batch: the table it purges,
+ * its text (? the cutoff, after the hold's state when there is one). */
+static const struct purge_stmt {
+	int table;
+	const char *sql;
+	const char *state;		/* a finished hold's state, else NULL */
+} stmts[] = {
+	{PURGE_IDEMPOTENCY, "DELETE FROM idempotency_keys WHERE created_at < ? ORDER BY created_at"
+			    PURGE_LIMIT(LIMIT_PURGE_BATCH), NULL},
+	{PURGE_RECEIPTS, "DELETE FROM receipts_waiting WHERE created_at < ? ORDER BY created_at"
+			 PURGE_LIMIT(LIMIT_PURGE_BATCH), NULL},
+	{PURGE_STRIPE_EVENTS, "DELETE FROM stripe_events WHERE received_at < ? ORDER BY received_at"
+			      PURGE_LIMIT(LIMIT_PURGE_BATCH), NULL},
+	{PURGE_HOLDS, SQL_HOLDS, "settled"},
+	{PURGE_HOLDS, SQL_HOLDS, "released"},
+};
+#define PURGE_STMTS (sizeof(stmts) / sizeof(stmts[0]))
+
+/* Rows purged since the process started, per table (any thread reads). */
+static atomic_ullong purged[LEDGER_PURGE_TABLES];
+
+/* The time before which table i's rows go, or -1 when it is kept whole. */
+static int64_t purge_cutoff(const struct ledger *lg, int i)
+{
+	const struct cfg *c = lg->cfg;
+	int64_t days;
+	switch (i) {
+	case PURGE_IDEMPOTENCY:
+		return lg->now - c->idempotency_ttl_hours * 3600;
+	case PURGE_RECEIPTS:
+		return lg->now - (int64_t)LIMIT_RECEIPT_WAIT_DAYS * TIMEFMT_SECONDS_PER_DAY;
+	case PURGE_STRIPE_EVENTS:
+		days = c->retention_stripe_events_days;
+		return days > 0 ? lg->now - days * TIMEFMT_SECONDS_PER_DAY : -1;
+	default:
+		return c->retention_holds_seconds > 0 ? lg->now - c->retention_holds_seconds : -1;
+	}
+}
+
+/* Where each holds statement's range starts (expires_at), only the
+ * background thread reading and writing it. A hold kept for its late
+ * charge is kept for ever: once a batch comes back short, every hold left
+ * below the cutoff is such a hold, or one that ended within the last
+ * retention period (a release after its expiry), and the next sweeps
+ * start one retention period (cfg retention_holds_seconds) below the
+ * cutoff instead of reading past all of them again.
+ * 0 (a full range) after a restart. */
+static int64_t purge_from[PURGE_STMTS];
+
+/* One batch of statement k: *rows is how many went (0 when its table is
+ * kept whole). */
+static enum cd_err purge_batch(struct ledger *lg, size_t k, uint64_t *rows)
+{
+	const struct purge_stmt *p = &stmts[k];
+	int64_t cutoff = purge_cutoff(lg, p->table);
+	int e;
+	*rows = 0;
+	if (cutoff < 0)
+		return CD_OK;
+	struct dbstmt *s = p->state != NULL ? ledger_db_exec(lg, p->sql, &e, "siii", p->state, purge_from[k], cutoff, cutoff)
+					    : ledger_db_exec(lg, p->sql, &e, "i", cutoff);
+	if (s == NULL)
+		return ledger_db_err(lg, e, "purge");
+	*rows = ledger_db_affected(s);
+	return CD_OK;
+}
+
+/* After a holds batch of statement k committed short: the bound moves up
+ * (never on a batch rolled back, whose rows are still there). */
+static void purge_bound(const struct ledger *lg, size_t k)
+{
+	int64_t cutoff = purge_cutoff(lg, stmts[k].table);
+	int64_t from = cutoff - (lg->now - cutoff);
+	if (stmts[k].state != NULL && cutoff >= 0 && from > purge_from[k])
+		purge_from[k] = from;
+}
+
+/* Statement k, batch after batch while the last one was full, the
+ * sweep's purge time is not spent (deadline, monotonic ms) and fewer than
+ * LIMIT_PURGE_BATCHES ran. */
+static enum cd_err purge_stmt_run(struct ledger *lg, size_t k, int64_t deadline)
+{
+	uint64_t rows = LIMIT_PURGE_BATCH, total = 0;
+	int batches = 0;
+	struct ledger_tx t = {.rc = CD_OK};
+	while (rows == LIMIT_PURGE_BATCH && batches < LIMIT_PURGE_BATCHES && ledger_mono_ms() < deadline) {
+		for (ledger_tx_init(lg, &t); ledger_tx_next(lg, &t);)
+			ledger_tx_end(lg, &t, purge_batch(lg, k, &rows));
+		if (t.rc != CD_OK)
+			break;
+		if (rows < LIMIT_PURGE_BATCH)
+			purge_bound(lg, k);
+		total += rows;
+		batches++;
+	}
+	if (total > 0) {
+		const struct purge_stmt *p = &stmts[k];
+		atomic_fetch_add(&purged[p->table], (unsigned long long)total);
+		log_info("purged %llu rows of %s in %d batches%s%s%s", (unsigned long long)total,
+			 table_names[p->table], batches, p->state != NULL ? " (" : "", p->state != NULL ? p->state : "",
+			 p->state != NULL ? ")" : "");
+	}
+	return t.rc;
+}
+
+/* The statement a sweep starts with, one further each sweep: when one
+ * table's backlog takes a sweep's whole time, the others still come first
+ * in turn. Only the background thread purges. */
+static size_t purge_first;
+
+enum cd_err ledger_purge_run(struct ledger *lg)
+{
+	enum cd_err rc = CD_OK;
+	int64_t deadline = ledger_mono_ms() + LIMIT_PURGE_SWEEP_MS;
+	size_t first = purge_first;
+	purge_first = (first + 1) % PURGE_STMTS;
+	for (size_t i = 0; rc == CD_OK && i < PURGE_STMTS; i++)
+		rc = purge_stmt_run(lg, (first + i) % PURGE_STMTS, deadline);
+	return rc;
+}
+
+unsigned long long ledger_purged_rows(int i, const char **table)
+{
+	*table = table_names[i];
+	return atomic_load(&purged[i]);
+}
+_Static_assert(LEDGER_PURGE_TABLES <= LIMIT_METRICS_PURGE_TABLES, "/metrics shows every table purged");

@@ -1,0 +1,36 @@
+/* ledger_recharges.h: an auto-recharge's end, on its locked account
+ * (DESIGN §9 "Auto-recharge"): credited once when its payment succeeded,
+ * or failed (counted; two failures in a row switch auto-recharge off).
+ * Used by the Stripe webhook (ledger_stripe.c) and by the sender's record
+ * of what Stripe answered (ledger_recharge_result). Internal to the
+ * ledger's files. */
+#ifndef CREDITD_LEDGER_RECHARGES_H
+#define CREDITD_LEDGER_RECHARGES_H
+#include "ledger_open.h"
+
+/* Failures in a row that switch auto-recharge off. */
+#define RECHARGE_FAILURES_OFF 2
+
+/* Credits recharge id of a (cents paid, payment intent pi) unless it was
+ * credited already (*credited 0); a top-up grant, the recharge succeeded,
+ * none in flight, the failure count cleared, autorecharge.succeeded
+ * (*credited 1). Cents at the top-up rate above LIMIT_AMOUNT_MICROS_MAX
+ * credit nothing and leave the recharge as it was (*credited -1, logged). */
+enum cd_err ledger_recharge_credit(struct ledger *lg, struct acct *a, int64_t id, const char *pi, int64_t cents,
+			    int *credited);
+/* Fails recharge id of a with error, unless it ended already (*failed 0):
+ * the failure counted, none in flight, auto-recharge switched off at
+ * RECHARGE_FAILURES_OFF in a row, autorecharge.failed (saying so). */
+enum cd_err ledger_recharge_fail(struct ledger *lg, struct acct *a, int64_t id, const char *error, int *failed);
+/* Ends queued auto-recharge id of locked account a unsent when a dispute
+ * is open on the account (DESIGN §13): failed with that reason, none in
+ * flight, autorecharge.failed; not counted as a card failure. Nothing
+ * when it was sent or the dispute closed meanwhile. */
+enum cd_err ledger_recharge_hold_for_dispute(struct ledger *lg, struct acct *a, int64_t id);
+/* error cut to fit recharges.error (never half a UTF-8 character). */
+void ledger_recharge_error_cut(char out[LIMIT_RECHARGE_ERROR_BYTES + 1], const char *error);
+/* Auto-recharge turned off or set again on locked account a: recharges
+ * still queued are not sent (failed, without counting), and a->
+ * recharge_pending says whether one is still with Stripe. */
+enum cd_err ledger_recharge_switch_off(struct ledger *lg, struct acct *a);
+#endif

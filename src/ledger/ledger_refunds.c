@@ -1,0 +1,164 @@
+/* ledger_refunds.c: Stripe refunds of a Stripe-funded credit (a top-up,
+ * an auto-recharge or a subscription invoice's credit): charge.refunded
+ * applied to its credit, or kept in refunds_waiting when no credit knows
+ * its payment yet, and applied when one comes to name it (DESIGN §13;
+ * migration 033). Called by the webhook dispatch (ledger_stripe.c) and by
+ * an invoice's payment news (ledger_invoice_pay.c); calls neither. */
+#include "ledger_events.h"
+#include "ledger_hooks.h"
+#include "log.h"
+#include "webhook.h"
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+static void copy_col(struct dbstmt *s, int col, char *dst, size_t cap)
+{
+	snprintf(dst, cap, "%s", ledger_db_null(s, col) ? "" : ledger_db_str(s, col));
+}
+
+/* The micros a cumulative refund takes back: the same share of the
+ * credit as of the charge (tax and discounts did not buy credits, so a
+ * full refund takes back exactly the credit), rounded down so that the
+ * customer never loses more than they got back; the charge's amount is
+ * the event's, else what the credit's record says was paid; without
+ * either, cents at the top-up rate. Never more than was credited. */
+static int64_t refund_target_micros(const struct ledger *lg, const struct webhook_event *ev, const struct funded *f)
+{
+	int64_t refunded = ev->amount_refunded_cents, credited = f->credited;
+	int64_t paid = ev->charge_amount_cents > 0 ? ev->charge_amount_cents : f->paid_cents;
+	if (paid > 0 && refunded >= paid)
+		return credited;
+	if (paid > 0)
+		return (int64_t)((__int128)credited * refunded / paid);
+	int64_t micros = ledger_hook_cents_to_micros(lg, refunded);
+	return micros < 0 || micros > credited ? credited : micros;
+}
+
+/* A refund of a Stripe-funded credit (a top-up or an auto-recharge). What
+ * a dispute took back already is not taken again: while the dispute is
+ * open, what the refund would take beyond the credit left becomes the
+ * refund's out of the dispute's hold (ledger_dispute_yield), so that a win gives
+ * back only the rest. */
+enum cd_err ledger_hook_charge_refunded(struct ledger *lg, struct hook_run *h)
+{
+	const struct webhook_event *ev = h->ev;
+	struct acct a;
+	struct funded f;
+	if ((ev->payment_intent[0] == '\0' && ev->charge_id[0] == '\0') || ev->amount_refunded_cents < 0) {
+		h->outcome = "ignored: no payment intent";
+		return CD_OK;
+	}
+	/* By payment intent, else by charge (an invoice's payment may be
+	 * known by its charge alone). */
+	enum cd_err rc = ledger_funded_find(lg, ev->payment_intent, ev->charge_id, &f);
+	if (rc == CD_E_NOT_FOUND)
+		return ledger_hook_refund_keep(lg, h);
+	if (rc == CD_OK)
+		rc = ledger_acct_lock_id(lg, f.account_id, &a);
+	if (rc == CD_OK)
+		rc = ledger_funded_lock(lg, &f);
+	if (rc != CD_OK)
+		return rc;
+	if (ev->amount_refunded_cents <= f.refunded_cents) {
+		h->outcome = "duplicate: refund already applied";
+		return a.dirty ? ledger_acct_save(lg, &a) : CD_OK;
+	}
+	h->account_id = a.id;
+	int64_t micros = refund_target_micros(lg, ev, &f) - f.refunded, moved = 0;
+	int64_t left = f.credited - f.refunded - f.disputed;
+	if (micros > left && f.disputed > 0)
+		rc = ledger_dispute_yield(lg, &f, micros - (left > 0 ? left : 0), &moved);
+	if (micros > left)
+		micros = left;
+	if (micros < 0)
+		micros = 0;
+	if (rc == CD_OK && micros > 0)
+		rc = ledger_spend(lg, &a, micros, "refund", 0, ev->charge_id, "Stripe refund", NULL);
+	if (rc == CD_OK)
+		rc = ledger_funded_change(lg, &f, ev->amount_refunded_cents, micros + moved, -moved, ev->charge_id);
+	if (rc == CD_OK)
+		rc = ledger_event_add(lg, &a, EVENT_TOPUP_REFUNDED, json_pack("{s:I, s:I, s:s}", "amount_micros",
+			       (json_int_t)micros, "amount_refunded_cents", (json_int_t)ev->amount_refunded_cents,
+			       "charge", ev->charge_id));
+	if (rc == CD_OK)
+		rc = ledger_acct_save(lg, &a);
+	h->outcome = "refunded";
+	return rc;
+}
+
+/* ---- Refunds before their credit ---- */
+
+enum cd_err ledger_hook_refund_keep(struct ledger *lg, struct hook_run *h)
+{
+	static const char sql[] = "INSERT INTO refunds_waiting (charge_id, payment_intent, amount_refunded_cents, "
+				  "charge_amount_cents, currency, received_at) VALUES (?, ?, ?, ?, ?, ?) "
+				  "ON DUPLICATE KEY UPDATE amount_refunded_cents = GREATEST(amount_refunded_cents, "
+				  "VALUES(amount_refunded_cents)), payment_intent = COALESCE(payment_intent, "
+				  "VALUES(payment_intent)), charge_amount_cents = COALESCE(charge_amount_cents, "
+				  "VALUES(charge_amount_cents))";
+	static const char sql_credited[] = "SELECT id FROM invoice_credits WHERE charge_id = ? FOR UPDATE";
+	const struct webhook_event *ev = h->ev;
+	int e, credited = 0;
+	h->outcome = "ignored: no credit for this charge";
+	if (ev->charge_id[0] == '\0')
+		return CD_OK;
+	const int64_t *amount = ev->charge_amount_cents >= 0 ? &ev->charge_amount_cents : NULL;
+	enum cd_err rc = ledger_db_do(lg, sql, "refund keep", "ssiIsi", ev->charge_id,
+			       ev->payment_intent[0] ? ev->payment_intent : NULL, ev->amount_refunded_cents, amount,
+			       ev->currency[0] ? ev->currency : NULL, lg->now);
+	h->outcome = "kept: no credit for this charge yet, applied if a credit comes to name its payment";
+	/* A credit naming the payment being written now: start again. */
+	if (rc == CD_OK && ev->payment_intent[0] != '\0')
+		rc = ledger_funded_credited_now(lg, ev->payment_intent, &credited);
+	if (rc == CD_OK && !credited) {
+		struct dbstmt *s = ledger_db_exec(lg, sql_credited, &e, "s", ev->charge_id);
+		if (s == NULL)
+			return ledger_db_err(lg, e, "refund keep recheck");
+		credited = ledger_db_fetch(s) == 1;
+	}
+	return rc == CD_OK && credited ? CD_E_RETRY : rc;
+}
+
+/* One waiting refund applied as its charge.refunded would have been. */
+static enum cd_err refund_apply(struct ledger *lg, struct hook_run *h, struct dbstmt *s)
+{
+	struct webhook_event ev;
+	memset(&ev, 0, sizeof(ev));
+	ev.kind = WEBHOOK_CHARGE_REFUNDED;
+	snprintf(ev.id, sizeof(ev.id), "%s", h->ev->id);
+	copy_col(s, 0, ev.charge_id, sizeof(ev.charge_id));
+	copy_col(s, 1, ev.payment_intent, sizeof(ev.payment_intent));
+	ev.amount_refunded_cents = ledger_db_i64(s, 2);
+	ev.charge_amount_cents = ledger_db_null(s, 3) ? -1 : ledger_db_i64(s, 3);
+	copy_col(s, 4, ev.currency, sizeof(ev.currency));
+	struct hook_run r = {&ev, "ignored", 0};
+	return ledger_hook_charge_refunded(lg, &r);
+}
+
+enum cd_err ledger_hook_refunds_waiting_apply(struct ledger *lg, struct hook_run *h, const char *invoice)
+{
+	static const char sql[] = "SELECT w.charge_id, w.payment_intent, w.amount_refunded_cents, w.charge_amount_cents, "
+				  "w.currency FROM refunds_waiting w JOIN invoice_credits ic ON ic.invoice_id = ? AND "
+				  "(w.charge_id = ic.charge_id OR w.payment_intent = ic.payment_intent) ORDER BY w.charge_id "
+				  "LIMIT 1 FOR UPDATE";
+	static const char sql_done[] = "DELETE FROM refunds_waiting WHERE charge_id = ?";
+	char charge[WEBHOOK_ID_MAX + 1];
+	int e;
+	for (int i = 0; i < LIMIT_DISPUTES_PER_PAYMENT; i++) {
+		struct dbstmt *s = ledger_db_exec(lg, sql, &e, "s", invoice);
+		if (s == NULL)
+			return ledger_db_err(lg, e, "refunds waiting");
+		int got = ledger_db_fetch(s);
+		if (got <= 0)
+			return got < 0 ? CD_E_INTERNAL : CD_OK;
+		copy_col(s, 0, charge, sizeof(charge));
+		enum cd_err rc = refund_apply(lg, h, s);
+		if (rc == CD_OK)
+			rc = ledger_db_do(lg, sql_done, "refund applied", "s", charge);
+		if (rc != CD_OK)
+			return rc;
+		log_info("stripe event %s: a refund of %s that came before its credit applied", h->ev->id, charge);
+	}
+	return CD_OK;
+}

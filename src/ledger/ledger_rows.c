@@ -1,0 +1,469 @@
+/* ledger_rows.c: account rows, the journal and the grants.
+ *
+ * Owns the invariants of DESIGN §4 for balances: every balance change is
+ * one journal row written in the same transaction as the grant rows it
+ * moves, with the account row locked first. balance = sum of remaining
+ * grants at every commit: what the grants cannot cover is carried by the
+ * account's one debt row (negative remaining), which the next grant repays
+ * first. Never updates or deletes a journal row. Calls nothing above it. */
+#include "ledger_rows.h"
+#include "log.h"
+#include "timefmt.h"
+#include <assert.h>
+#include <inttypes.h>
+#include <mysqld_error.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define ACCT_COLS ACCT_COLS_OF("")
+static const char SQL_ACCT_LOCK[] = "SELECT " ACCT_COLS " FROM accounts WHERE ext_id = ? FOR UPDATE";
+static const char SQL_ACCT_LOCK_ID[] = "SELECT " ACCT_COLS " FROM accounts WHERE id = ? FOR UPDATE";
+static const char SQL_ACCT_READ[] = "SELECT " ACCT_COLS " FROM accounts WHERE ext_id = ?";
+static const char SQL_ACCT_STORE[] = "UPDATE accounts SET balance_micros = ?, reserved_micros = ?, month_key = ?, "
+				     "month_spent_micros = ?, sweep_due_at = ?, day_key = ?, day_spent_micros = ?, "
+				     "low_noted = ?, depleted_noted = ?, limit_month_noted = ?, limit_day_noted = ?, "
+				     "recharge_threshold_micros = ?, recharge_amount_cents = ?, recharge_pending = ?, "
+				     "recharge_failures = ?, recharge_day_key = ?, recharge_day_count = ? WHERE id = ?";
+static const char SQL_JOURNAL_ADD[] = "INSERT INTO journal (account_id, amount_micros, balance_after_micros, cause, "
+				      "source, grant_id, hold_id, reference, description, idempotency_key, created_at) "
+				      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+static const char SQL_GRANT_SET[] = "UPDATE grants SET remaining_micros = ? WHERE id = ?";
+static const char SQL_DEBT_GET[] = "SELECT id, remaining_micros FROM grants WHERE account_id = ? "
+				   "AND source = 'debt' FOR UPDATE";
+static const char SQL_GRANT_ADD[] = "INSERT INTO grants (account_id, source, amount_micros, remaining_micros, "
+				    "priority, expires_at, reference, description, created_at) "
+				    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)";
+
+const char *ledger_journal_key_push(struct ledger *lg, char buf[JOURNAL_KEY_BYTES], const char *prefix, const char *id,
+			     int force)
+{
+	const char *outer = lg->journal_key;
+	if (id != NULL && (force || outer == NULL)) {
+		snprintf(buf, JOURNAL_KEY_BYTES, "%s:%s", prefix, id);
+		lg->journal_key = buf;
+	}
+	return outer;
+}
+
+void ledger_copy_text(char *dst, size_t cap, const char *src)
+{
+	snprintf(dst, cap, "%s", src != NULL ? src : "");
+}
+
+void ledger_acct_from_row_at(const struct db_row *r, unsigned int c, struct acct *a)
+{
+	a->id = ledger_dbrow_i64(r, c + 0);
+	ledger_copy_text(a->ext_id, sizeof(a->ext_id), ledger_dbrow_str(r, c + 1));
+	ledger_copy_text(a->kind, sizeof(a->kind), ledger_dbrow_str(r, c + 2));
+	ledger_copy_text(a->status, sizeof(a->status), ledger_dbrow_str(r, c + 3));
+	a->balance = ledger_dbrow_i64(r, c + 4);
+	a->balance_read = a->balance;
+	a->reserved = ledger_dbrow_i64(r, c + 5);
+	a->overdraft = ledger_dbrow_i64(r, c + 6);
+	a->monthly_limit = ledger_dbrow_null(r, c + 7) ? -1 : ledger_dbrow_i64(r, c + 7);
+	a->low_balance = ledger_dbrow_null(r, c + 8) ? -1 : ledger_dbrow_i64(r, c + 8);
+	ledger_copy_text(a->plan, sizeof(a->plan), ledger_dbrow_str(r, c + 9));
+	a->month_key = ledger_dbrow_i64(r, c + 10);
+	a->month_spent = ledger_dbrow_i64(r, c + 11);
+	a->sweep_due_at = ledger_dbrow_null(r, c + 12) ? -1 : ledger_dbrow_i64(r, c + 12);
+	a->created_at = ledger_dbrow_i64(r, c + 13);
+	ledger_copy_text(a->stripe_customer, sizeof(a->stripe_customer), ledger_dbrow_str(r, c + 14));
+	a->daily_limit = ledger_dbrow_null(r, c + 15) ? -1 : ledger_dbrow_i64(r, c + 15);
+	a->day_key = ledger_dbrow_i64(r, c + 16);
+	a->day_spent = ledger_dbrow_i64(r, c + 17);
+	a->plan_period = ledger_dbrow_i64(r, c + 18);
+	a->low_noted = ledger_dbrow_i64(r, c + 19) != 0;
+	a->depleted_noted = ledger_dbrow_i64(r, c + 20) != 0;
+	a->limit_month_noted = ledger_dbrow_i64(r, c + 21);
+	a->limit_day_noted = ledger_dbrow_i64(r, c + 22);
+	a->recharge_threshold = ledger_dbrow_null(r, c + 23) ? -1 : ledger_dbrow_i64(r, c + 23);
+	a->recharge_amount_cents = ledger_dbrow_null(r, c + 24) ? -1 : ledger_dbrow_i64(r, c + 24);
+	a->recharge_card = ledger_dbrow_i64(r, c + 25) != 0;
+	a->recharge_pending = ledger_dbrow_i64(r, c + 26) != 0;
+	a->recharge_failures = ledger_dbrow_i64(r, c + 27);
+	a->recharge_day_key = ledger_dbrow_i64(r, c + 28);
+	a->recharge_day_count = ledger_dbrow_i64(r, c + 29);
+	a->rate.rpm = ledger_dbrow_null(r, c + 30) ? -1 : ledger_dbrow_i64(r, c + 30);
+	a->rate.tpm = ledger_dbrow_null(r, c + 31) ? -1 : ledger_dbrow_i64(r, c + 31);
+	a->rate.minute = ledger_dbrow_i64(r, c + 32);
+	a->rate.requests = ledger_dbrow_i64(r, c + 33);
+	a->rate.tokens = ledger_dbrow_i64(r, c + 34);
+	ledger_copy_text(a->status_reason, sizeof(a->status_reason), ledger_dbrow_str(r, c + 35));
+	a->plan_member_cap = -1;
+}
+
+int ledger_acct_spent(struct acct *a, int64_t delta)
+{
+	int64_t month, day;
+	if (money_add(a->month_spent, delta, &month) != 0 || money_add(a->day_spent, delta, &day) != 0)
+		return -1;
+	a->month_spent = month;
+	a->day_spent = day;
+	return 0;
+}
+
+static enum cd_err acct_load(struct ledger *lg, const char *sql, const char *fmt, const char *ext_id,
+			     int64_t id, struct acct *a)
+{
+	int e;
+	struct dbstmt *s = fmt[0] == 's' ? ledger_db_exec(lg, sql, &e, fmt, ext_id) : ledger_db_exec(lg, sql, &e, fmt, id);
+	if (s == NULL)
+		return ledger_db_err(lg, e, "account lookup");
+	int got = ledger_db_fetch(s);
+	if (got < 0)
+		return CD_E_INTERNAL;
+	if (got == 0)
+		return refusal_set(&lg->refusal, REFUSE_ACCOUNT_UNKNOWN, ext_id, NULL);
+	struct db_row row = {s, NULL, 0};
+	ledger_acct_from_row_at(&row, 0, a);
+	return CD_OK;
+}
+
+enum cd_err ledger_acct_load_locked(struct ledger *lg, const char *ext_id, struct acct *a)
+{
+	return acct_load(lg, SQL_ACCT_LOCK, "s", ext_id, 0, a);
+}
+
+enum cd_err ledger_acct_load_locked_id(struct ledger *lg, int64_t id, struct acct *a)
+{
+	return acct_load(lg, SQL_ACCT_LOCK_ID, "i", NULL, id, a);
+}
+
+enum cd_err ledger_acct_read(struct ledger *lg, const char *ext_id, struct acct *a)
+{
+	return acct_load(lg, SQL_ACCT_READ, "s", ext_id, 0, a);
+}
+
+json_t *ledger_journal_entry_json(const struct journal_entry *e)
+{
+	char id[32], created[TIMEFMT_LEN];
+	ledger_id_format(id, sizeof(id), "txn_", e->id);
+	timefmt_rfc3339(e->created_at, created);
+	return json_pack("{s:s, s:I, s:I, s:s, s:o, s:o, s:o, s:s}", "id", id, "amount_micros",
+			 (json_int_t)e->amount_micros, "balance_after_micros", (json_int_t)e->balance_after_micros,
+			 "cause", e->cause, "source", e->source ? json_string(e->source) : json_null(),
+			 "reference", e->reference ? json_string(e->reference) : json_null(),
+			 "description", e->description ? json_string(e->description) : json_null(), "created_at", created);
+}
+
+int64_t ledger_acct_available(const struct acct *a)
+{
+	return money_available(a->balance, a->reserved, a->overdraft);
+}
+
+enum cd_err ledger_acct_store(struct ledger *lg, const struct acct *a)
+{
+	/* Invariant 2: reserved is the sum of pending holds, never below 0. */
+	assert(a->reserved >= 0);
+	const int64_t *due = a->sweep_due_at >= 0 ? &a->sweep_due_at : NULL;
+	const int64_t *threshold = a->recharge_threshold >= 0 ? &a->recharge_threshold : NULL;
+	const int64_t *cents = a->recharge_amount_cents >= 0 ? &a->recharge_amount_cents : NULL;
+	return ledger_db_do(lg, SQL_ACCT_STORE, "account update", "iiiiIiiiiiiIIiiiii", a->balance, a->reserved, a->month_key,
+		     a->month_spent, due, a->day_key, a->day_spent, (int64_t)a->low_noted, (int64_t)a->depleted_noted,
+		     a->limit_month_noted, a->limit_day_noted, threshold, cents, (int64_t)a->recharge_pending,
+		     a->recharge_failures, a->recharge_day_key, a->recharge_day_count, a->id);
+}
+
+enum cd_err ledger_journal_append(struct ledger *lg, struct acct *a, int64_t amount, const char *cause,
+			   const char *source, int64_t grant_id, int64_t hold_id,
+			   const char *reference, const char *description, int64_t *journal_id)
+{
+	int e;
+	int64_t after;
+	/* Callers check the range first (a refusal); this is the backstop
+	 * that keeps a wrapped balance out of the journal whatever they do. */
+	if (money_add(a->balance, amount, &after) != 0)
+		return refusal_set_range(&lg->refusal, REFUSE_OUT_OF_RANGE, "balance", amount, NULL);
+	const int64_t *g = grant_id > 0 ? &grant_id : NULL;
+	const int64_t *h = hold_id > 0 ? &hold_id : NULL;
+	struct dbstmt *s = ledger_db_exec(lg, SQL_JOURNAL_ADD, &e, "iiissIIsssi", a->id, amount, after, cause, source,
+				   g, h, reference, description, lg->journal_key, lg->now);
+	if (s == NULL)
+		return ledger_db_err(lg, e, "journal append");
+	a->balance = after;
+	if (journal_id != NULL)
+		*journal_id = (int64_t)ledger_db_insert_id(s);
+	return CD_OK;
+}
+
+enum cd_err ledger_spend(struct ledger *lg, struct acct *a, int64_t amount, const char *cause,
+			 int64_t hold_id, const char *reference, const char *description,
+			 int64_t *journal_id)
+{
+	return ledger_spend_as(lg, a, amount, cause, NULL, hold_id, reference, description, journal_id);
+}
+
+int64_t ledger_spend_burn(struct spend_grant *g, int n, int64_t amount)
+{
+	for (int i = 0; i < n && amount > 0; i++) {
+		if (g[i].debt || g[i].remaining <= 0)
+			continue;
+		int64_t take = g[i].remaining < amount ? g[i].remaining : amount;
+		g[i].remaining -= take;
+		g[i].changed = 1;
+		amount -= take;
+	}
+	return amount;
+}
+
+int ledger_spend_debt(struct spend_grant *g, int n, int64_t left)
+{
+	for (int i = 0; i < n; i++) {
+		if (g[i].debt) {
+			g[i].remaining -= left;
+			g[i].changed = 1;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+enum cd_err ledger_spend_as(struct ledger *lg, struct acct *a, int64_t amount, const char *cause,
+			    const char *source, int64_t hold_id, const char *reference, const char *description,
+			    int64_t *journal_id)
+{
+	static const char sql[] = "SELECT id, remaining_micros, source = 'debt' FROM grants WHERE account_id = ? "
+				  "AND (remaining_micros > 0 OR source = 'debt') ORDER BY " GRANTS_SPEND_ORDER
+				  " LIMIT ? FOR UPDATE";
+	struct spend_grant g[LIMIT_SPEND_GRANTS + 1];
+	int64_t left = amount;
+	int n, e, full;
+	enum cd_err rc = CD_OK;
+	if (amount <= 0)
+		return amount == 0 ? CD_OK : CD_E_INTERNAL;
+	if (money_sub(a->balance, amount, &left) != 0)	/* DESIGN §10, before anything moves */
+		return refusal_set_range(&lg->refusal, REFUSE_OUT_OF_RANGE, "balance", amount, "amount_micros");
+	left = amount;
+	do {
+		/* A page of grants; the ones it burns drop out of the next. */
+		struct dbstmt *s = ledger_db_exec(lg, sql, &e, "ii", a->id, (int64_t)LIMIT_SPEND_GRANTS + 1);
+		if (s == NULL)
+			return ledger_db_err(lg, e, "grant lookup");
+		for (n = 0; n < LIMIT_SPEND_GRANTS + 1 && ledger_db_fetch(s) == 1; n++)
+			g[n] = (struct spend_grant){ledger_db_i64(s, 0), ledger_db_i64(s, 1), ledger_db_i64(s, 2) != 0, 0};
+		full = n == LIMIT_SPEND_GRANTS + 1;
+		left = ledger_spend_burn(g, n, left);
+		if (left > 0 && !full && !ledger_spend_debt(g, n, left)) {
+			int64_t id;
+			rc = ledger_debt_add(lg, a, -left, &id);
+		}
+		for (int i = 0; rc == CD_OK && i < n; i++)
+			if (g[i].changed)
+				rc = ledger_db_do(lg, SQL_GRANT_SET, "spend", "ii", g[i].remaining, g[i].id);
+	} while (rc == CD_OK && left > 0 && full);
+	if (rc != CD_OK)
+		return rc;
+	return ledger_journal_append(lg, a, -amount, cause, source, 0, hold_id, reference, description, journal_id);
+}
+
+enum cd_err ledger_debt_add(struct ledger *lg, const struct acct *a, int64_t remaining, int64_t *id)
+{
+	int e;
+	struct dbstmt *s = ledger_db_exec(lg, SQL_GRANT_ADD, &e, "isiiiIssi", a->id, "debt", (int64_t)0, remaining, (int64_t)0,
+				   (const int64_t *)NULL, (const char *)NULL, DEBT_DESCRIPTION, lg->now);
+	if (s == NULL)
+		return ledger_db_err(lg, e, "debt insert");
+	*id = (int64_t)ledger_db_insert_id(s);
+	return CD_OK;
+}
+
+static enum cd_err add_grant(struct ledger *lg, struct acct *a, const char *cause, const char *source,
+			     int64_t amount, int64_t priority, int64_t expires_at, const char *reference,
+			     const char *description, int64_t *grant_id, int64_t *journal_id)
+{
+	int64_t remaining = amount;
+	int e;
+	/* DESIGN §10: refused before anything moves, never wrapped. */
+	if (money_add(a->balance, amount, &remaining) != 0)
+		return refusal_set(&lg->refusal, REFUSE_BALANCE_CAP, a->ext_id, NULL);
+	remaining = amount;
+	if (a->balance < 0) {
+		struct dbstmt *s = ledger_db_exec(lg, SQL_DEBT_GET, &e, "i", a->id);
+		if (s == NULL)
+			return ledger_db_err(lg, e, "debt lookup");
+		if (ledger_db_fetch(s) == 1 && ledger_db_i64(s, 1) < 0) {
+			int64_t id = ledger_db_i64(s, 0), debt = -ledger_db_i64(s, 1);
+			int64_t repay = debt < amount ? debt : amount;
+			enum cd_err rc = ledger_db_do(lg, SQL_GRANT_SET, "debt repay", "ii", repay - debt, id);
+			if (rc != CD_OK)
+				return rc;
+			remaining -= repay;
+		}
+	}
+	const int64_t *exp = expires_at >= 0 ? &expires_at : NULL;
+	struct dbstmt *s = ledger_db_exec(lg, SQL_GRANT_ADD, &e, "isiiiIssi", a->id, source, amount, remaining,
+				   priority, exp, reference, description, lg->now);
+	if (s == NULL)
+		return ledger_db_err(lg, e, "grant insert");
+	*grant_id = (int64_t)ledger_db_insert_id(s);
+	a->depleted_noted = 0;	/* credit came in: the next 402 is news again */
+	if (expires_at >= 0 && remaining > 0 && (a->sweep_due_at < 0 || expires_at < a->sweep_due_at))
+		a->sweep_due_at = expires_at;
+	return ledger_journal_append(lg, a, amount, cause, source, *grant_id, 0, reference, description, journal_id);
+}
+
+enum cd_err ledger_add_grant(struct ledger *lg, struct acct *a, const char *source, int64_t amount,
+			     int64_t priority, int64_t expires_at, const char *reference,
+			     const char *description, int64_t *grant_id, int64_t *journal_id)
+{
+	return add_grant(lg, a, "grant", source, amount, priority, expires_at, reference, description, grant_id,
+			 journal_id);
+}
+
+enum cd_err ledger_add_grant_as(struct ledger *lg, struct acct *a, const char *cause, const char *source,
+				int64_t amount, const char *reference, const char *description, int64_t *grant_id)
+{
+	int64_t journal_id;
+	return add_grant(lg, a, cause, source, amount, GRANT_PRIORITY_DEFAULT, -1, reference, description, grant_id,
+			 &journal_id);
+}
+
+/* ---- JSON views ---- */
+
+json_t *ledger_json_time(int64_t t)
+{
+	char s[TIMEFMT_LEN];
+	if (t < 0)
+		return json_null();
+	timefmt_rfc3339(t, s);
+	return json_string(s);
+}
+
+json_t *ledger_json_int(int64_t v)
+{
+	return v < 0 ? json_null() : json_integer((json_int_t)v);
+}
+
+static json_t *grants_json(struct ledger *lg, int64_t account_id)
+{
+	static const char sql[] = "SELECT id, source, remaining_micros, priority, expires_at FROM grants "
+				  "WHERE account_id = ? AND remaining_micros <> 0 ORDER BY " GRANTS_SPEND_ORDER " LIMIT ?";
+	int e;
+	json_t *arr = json_array();
+	struct dbstmt *s = ledger_db_exec(lg, sql, &e, "ii", account_id, (int64_t)LIMIT_GRANTS_LISTED);
+	if (s == NULL) {
+		ledger_db_err(lg, e, "grant list");
+		json_decref(arr);
+		return NULL;
+	}
+	while (ledger_db_fetch(s) == 1) {
+		char id[32];
+		ledger_id_format(id, sizeof(id), "grant_", ledger_db_i64(s, 0));
+		json_array_append_new(arr, json_pack("{s:s, s:s, s:I, s:I, s:o}", "id", id, "source", ledger_db_str(s, 1),
+						     "remaining_micros", (json_int_t)ledger_db_i64(s, 2), "priority",
+						     (json_int_t)ledger_db_i64(s, 3), "expires_at", ledger_json_time(DB_I64_OR_NONE(s, 4))));
+	}
+	return arr;
+}
+
+/* The account's latest pay-as-you-go collection (DESIGN §10), or null
+ * (one dropped before its first try, nothing owed any more, is none). A
+ * collection queued again after a declined try is "failed", with the
+ * tries made and when the card is tried next. */
+static json_t *collection_json(struct ledger *lg, int64_t account_id)
+{
+	static const char sql[] = "SELECT period, amount_cents, state, try_no, next_attempt_at FROM recharges "
+				  "WHERE account_id = ? AND period IS NOT NULL AND try_no > 0 "
+				  "ORDER BY period DESC LIMIT 1";
+	int e;
+	char period[48];
+	struct dbstmt *s = ledger_db_exec(lg, sql, &e, "i", account_id);
+	if (s == NULL) {
+		ledger_db_err(lg, e, "collection");
+		return NULL;
+	}
+	if (ledger_db_fetch(s) != 1)
+		return json_null();
+	int64_t p = ledger_db_i64(s, 0), tries = ledger_db_i64(s, 3), next = -1;
+	const char *state = ledger_db_str(s, 2);
+	if (strcmp(state, "queued") == 0) {
+		tries--;
+		next = ledger_db_i64(s, 4);
+		state = tries > 0 ? "failed" : "pending";
+	} else if (strcmp(state, "sent") == 0) {
+		state = "pending";
+	}
+	snprintf(period, sizeof(period), "%04" PRId64 "-%02" PRId64, p / 100, p % 100);
+	return json_pack("{s:s, s:I, s:s, s:I, s:o}", "period", period, "amount_micros",
+			 (json_int_t)(ledger_db_i64(s, 1) * lg->cfg->topup_rate), "state", state, "tries", (json_int_t)tries,
+			 "next_try_at", ledger_json_time(next));
+}
+
+json_t *ledger_acct_json(struct ledger *lg, const struct acct *a)
+{
+	char created[TIMEFMT_LEN];
+	json_t *collection = collection_json(lg, a->id);
+	if (collection == NULL)
+		return NULL;
+	json_t *grants = grants_json(lg, a->id);
+	if (grants == NULL) {
+		json_decref(collection);
+		return NULL;
+	}
+	timefmt_rfc3339(a->created_at, created);
+	int64_t available = ledger_acct_available(a);
+	/* A plan's period is the calendar month, UTC (DESIGN §9). */
+	int64_t start = -1, end = -1;
+	if (a->plan[0])
+		timefmt_month_bounds(lg->now, &start, &end);
+	json_t *recharge = a->recharge_threshold < 0 ? json_null()
+			   : json_pack("{s:I, s:I}", "threshold_micros", (json_int_t)a->recharge_threshold,
+				       "amount_cents", (json_int_t)a->recharge_amount_cents);
+	return json_pack("{s:s, s:s, s:s, s:o, s:s, s:I, s:I, s:I, s:I, s:o, s:I, s:o, s:I, s:o, s:o, s:o, s:o, s:o, "
+			 "s:o, s:b, s:o, s:o, s:o, s:s}",
+			 "id", a->ext_id, "kind", a->kind, "status", a->status, "status_reason",
+			 a->status_reason[0] ? json_string(a->status_reason) : json_null(), "currency", lg->cfg->currency,
+			 "balance_micros", (json_int_t)a->balance, "reserved_micros", (json_int_t)a->reserved,
+			 "available_micros", (json_int_t)available, "month_spent_micros", (json_int_t)a->month_spent,
+			 "monthly_limit_micros", ledger_json_int(a->monthly_limit),
+			 "day_spent_micros", (json_int_t)a->day_spent, "daily_limit_micros", ledger_json_int(a->daily_limit),
+			 "overdraft_limit_micros", (json_int_t)a->overdraft,
+			 "low_balance_micros", ledger_json_int(a->low_balance),
+			 "plan", a->plan[0] ? json_string(a->plan) : json_null(),
+			 "period_start", ledger_json_time(start), "period_end", ledger_json_time(end), "grants", grants,
+			 "auto_recharge", recharge, "card_saved", a->recharge_card,
+			 "requests_per_minute", ledger_json_int(a->rate.rpm), "tokens_per_minute", ledger_json_int(a->rate.tpm),
+			 "collection", collection, "created_at", created);
+}
+
+/* ---- Hold ids ---- */
+
+void ledger_hold_id_format(char *out, size_t cap, int64_t account_id, int64_t hold_id)
+{
+	snprintf(out, cap, "hold_%" PRId64 "_%" PRId64, account_id, hold_id);
+}
+
+/* Parses one positive decimal of at most 18 digits ending at `stop`. */
+static const char *parse_pos(const char *s, char stop, int64_t *out)
+{
+	int64_t v = 0;
+	int n = 0;
+	if (*s < '1' || *s > '9')
+		return NULL;
+	while (*s >= '0' && *s <= '9' && n < 19) {
+		v = v * 10 + (*s - '0');
+		s++;
+		n++;
+	}
+	if (n > 18 || *s != stop)
+		return NULL;
+	*out = v;
+	return s;
+}
+
+int ledger_hold_id_parse(const char *s, int64_t *account_id, int64_t *hold_id)
+{
+	if (s == NULL || strncmp(s, "hold_", 5) != 0)
+		return -1;
+	const char *p = parse_pos(s + 5, '_', account_id);
+	if (p == NULL || parse_pos(p + 1, '\0', hold_id) == NULL)
+		return -1;
+	return 0;
+}
+
+int ledger_hold_account(const char *hold_id, int64_t *account_id)
+{
+	int64_t hold;
+	return ledger_hold_id_parse(hold_id, account_id, &hold);
+}

@@ -1,0 +1,154 @@
+/* ledger_rows.h: the ledger's bottom layer above the connection: account
+ * rows, the journal and the grants, and the one spending order.
+ *
+ * Everything here works on an account row its caller has locked and
+ * changes money only by appending journal rows next to the grant rows it
+ * moves (DESIGN §4). It knows nothing of members, expiry or requests: the
+ * layers above (ledger_members.h, ledger_open.h, the operations) call it,
+ * never the other way. Internal to the ledger's files. */
+#ifndef CREDITD_LEDGER_ROWS_H
+#define CREDITD_LEDGER_ROWS_H
+#include "ledger_int.h"
+#include "money.h"
+
+/* A rate limit's window (DESIGN §9), on an account or a member row: the
+ * limits per minute (-1: none), the UTC minute counted (minutes since
+ * 1970) and the requests and tokens counted in it. */
+struct rate {
+	int64_t rpm, tpm, minute, requests, tokens;
+};
+
+struct acct {
+	int64_t id;
+	char ext_id[LEDGER_ID_MAX + 1];
+	char kind[16];
+	char status[16];
+	char status_reason[16];		/* why it is suspended: "" (none), manual, dispute, payment_failed */
+	int64_t balance, reserved, overdraft, month_spent, month_key;
+	int64_t balance_read;		/* the balance as the row was read (ledger_events.c: a debt paid) */
+	int64_t monthly_limit;		/* -1 when none */
+	int64_t daily_limit;		/* -1 when none */
+	int64_t day_key, day_spent;	/* the UTC day (days since 1970) and its spend */
+	int64_t plan_member_cap;	/* its plan's member_cap_micros, -1: none (read by the guard only) */
+	int64_t low_balance;		/* -1 when none */
+	char plan[LEDGER_NAME_MAX + 1];	/* "" when none */
+	int64_t plan_period;		/* the last period (month key) whose plan credit is settled, 0: none */
+	/* What the account was told already (ledger_events.h): balance.low
+	 * for this crossing, balance.depleted since credit last came in, and
+	 * the month and day whose limit.reached went out. */
+	int low_noted, depleted_noted;
+	int64_t limit_month_noted, limit_day_noted;
+	/* Auto-recharge (ledger_events.h): the setting (-1: off), whether a
+	 * card is saved, one in flight, the UTC day's count, failures in a row. */
+	int64_t recharge_threshold, recharge_amount_cents;
+	int recharge_card, recharge_pending;
+	int64_t recharge_failures, recharge_day_key, recharge_day_count;
+	int64_t sweep_due_at;		/* -1 when none */
+	struct rate rate;		/* requests and tokens per minute */
+	int64_t created_at;
+	char stripe_customer[LIMIT_STRIPE_ID_BYTES + 1];
+	int dirty;			/* month rolled over or a sweep ran: store it */
+};
+/* The account columns ledger_acct_from_row_at reads, with a table prefix. */
+#define ACCT_COLS_OF(t) t "id, " t "ext_id, " t "kind, " t "status, " t "balance_micros, " t "reserved_micros, " \
+	t "overdraft_limit_micros, " t "monthly_limit_micros, " t "low_balance_micros, " t "plan, " t "month_key, " \
+	t "month_spent_micros, " t "sweep_due_at, " t "created_at, " t "stripe_customer_id, " \
+	t "daily_limit_micros, " t "day_key, " t "day_spent_micros, " t "plan_period, " t "low_noted, " \
+	t "depleted_noted, " t "limit_month_noted, " t "limit_day_noted, " t "recharge_threshold_micros, " \
+	t "recharge_amount_cents, " t "stripe_payment_method IS NOT NULL, " t "recharge_pending, " \
+	t "recharge_failures, " t "recharge_day_key, " t "recharge_day_count, " t "requests_per_minute, " \
+	t "tokens_per_minute, " t "rate_minute, " t "rate_requests, " t "rate_tokens, " t "status_reason"
+#define ACCT_NCOLS 36
+/* The idempotency key journal rows record (lg->journal_key, see
+ * ledger_int.h) for a piece of work: "<prefix>:<id>", written into buf,
+ * when force is set or no key is set yet (id NULL: unchanged). Returns the
+ * key to put back with lg->journal_key = ... when the work is done. */
+#define JOURNAL_KEY_BYTES (LIMIT_IDEMPOTENCY_KEY_BYTES + 1)
+_Static_assert(sizeof("signup:") + LIMIT_ACCOUNT_ID_BYTES <= JOURNAL_KEY_BYTES, "a derived key fits the column");
+const char *ledger_journal_key_push(struct ledger *lg, char buf[JOURNAL_KEY_BYTES], const char *prefix, const char *id,
+			     int force);
+/* Copies src ("" for NULL) into dst of cap bytes. */
+void ledger_copy_text(char *dst, size_t cap, const char *src);
+/* Reads an account from columns c.. of the current row. */
+void ledger_acct_from_row_at(const struct db_row *r, unsigned int c, struct acct *a);
+/* Reads an account row and locks it (FOR UPDATE), without rolling its
+ * month over or sweeping it (ledger_open.h does both).
+ * CD_E_NOT_FOUND (refusal REFUSE_ACCOUNT_UNKNOWN) when there is none. */
+enum cd_err ledger_acct_load_locked(struct ledger *lg, const char *ext_id, struct acct *a);
+enum cd_err ledger_acct_load_locked_id(struct ledger *lg, int64_t id, struct acct *a);
+/* Reads without locking (for GET). */
+enum cd_err ledger_acct_read(struct ledger *lg, const char *ext_id, struct acct *a);
+/* DESIGN §4's available = balance − reserved + overdraft_limit: the one
+ * copy of the formula. */
+int64_t ledger_acct_available(const struct acct *a);
+/* Counts a charge (or, negative, a refund) in the month's and the day's
+ * spend: the one place both move. 0, or -1 (nothing moved) when either
+ * would leave the range of DESIGN §10. */
+int ledger_acct_spent(struct acct *a, int64_t delta);
+/* Writes balance, reserved, month, day, sweep and notice fields back
+ * (operations store through ledger_acct_save, ledger_events.h, which tells what
+ * the change calls for first). */
+enum cd_err ledger_acct_store(struct ledger *lg, const struct acct *a);
+/* The spending order (DESIGN §4): priority (lower first), then the
+ * soonest expiry (none last), then the oldest. Written here only: every
+ * statement that spends or lists grants orders by it, and ledger_spend_burn
+ * burns in the order read. */
+#define GRANTS_SPEND_ORDER "priority, expires_at IS NULL, expires_at, id"
+/* A grant as a spend sees it. */
+struct spend_grant {
+	int64_t id;
+	int64_t remaining;
+	int debt;			/* the account's debt row (remaining <= 0) */
+	int changed;			/* remaining moved: write it back */
+};
+/* Burns up to amount from the positive grants of g[0..n-1], which are in
+ * GRANTS_SPEND_ORDER; returns what they could not cover. */
+int64_t ledger_spend_burn(struct spend_grant *g, int n, int64_t amount);
+/* Puts `left` onto the debt row among g: 1, or 0 when there is none (the
+ * caller adds one with -left remaining). */
+int ledger_spend_debt(struct spend_grant *g, int n, int64_t left);
+/* Spends amount (> 0) from the account's grants in spending order; what
+ * the grants cannot cover becomes debt. Appends one journal row. The
+ * caller has locked the account and stores it afterwards. */
+enum cd_err ledger_spend(struct ledger *lg, struct acct *a, int64_t amount, const char *cause,
+			 int64_t hold_id, const char *reference, const char *description,
+			 int64_t *journal_id);
+/* ledger_spend with the journal row's source set (NULL: none); "forced"
+ * marks a usage charged past the limits on the caller's word. */
+enum cd_err ledger_spend_as(struct ledger *lg, struct acct *a, int64_t amount, const char *cause,
+			    const char *source, int64_t hold_id, const char *reference, const char *description,
+			    int64_t *journal_id);
+/* Adds the account's debt row (source debt, amount 0): a spend found none. */
+#define DEBT_DESCRIPTION "debt carried by the account"
+enum cd_err ledger_debt_add(struct ledger *lg, const struct acct *a, int64_t remaining, int64_t *id);
+/* Adds a grant (amount > 0), repaying debt first; one journal row. */
+enum cd_err ledger_add_grant(struct ledger *lg, struct acct *a, const char *source, int64_t amount,
+			     int64_t priority, int64_t expires_at, const char *reference,
+			     const char *description, int64_t *grant_id, int64_t *journal_id);
+/* ledger_add_grant with the journal row's cause (ledger_add_grant's is
+ * "grant"): credit given back, e.g. a dispute won. */
+enum cd_err ledger_add_grant_as(struct ledger *lg, struct acct *a, const char *cause, const char *source,
+				int64_t amount, const char *reference, const char *description, int64_t *grant_id);
+/* Appends one journal row and sets a->balance to balance_after. */
+enum cd_err ledger_journal_append(struct ledger *lg, struct acct *a, int64_t amount, const char *cause,
+			   const char *source, int64_t grant_id, int64_t hold_id,
+			   const char *reference, const char *description, int64_t *journal_id);
+/* An optional figure or time as answers show it: -1 (none) is JSON null,
+ * else the integer, or the RFC 3339 time. A new reference. */
+json_t *ledger_json_int(int64_t v);
+json_t *ledger_json_time(int64_t t);
+/* A nullable integer column, -1 when SQL NULL. */
+#define DB_I64_OR_NONE(s, col) (ledger_db_null((s), (col)) ? -1 : ledger_db_i64((s), (col)))
+/* A journal row as every answer shows it (transactions, grants, debits,
+ * exports): the one place its JSON shape is written. */
+struct journal_entry {
+	int64_t id, amount_micros, balance_after_micros, created_at;
+	const char *cause, *source, *reference, *description;	/* NULL: null */
+};
+json_t *ledger_journal_entry_json(const struct journal_entry *e);
+/* The account as the API shows it (with live grants). */
+json_t *ledger_acct_json(struct ledger *lg, const struct acct *a);
+/* "hold_<account>_<hold>" ids: the account is locked first from the id. */
+void ledger_hold_id_format(char *out, size_t cap, int64_t account_id, int64_t hold_id);
+int ledger_hold_id_parse(const char *s, int64_t *account_id, int64_t *hold_id);
+#endif

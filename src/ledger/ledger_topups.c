@@ -1,0 +1,526 @@
+/* ledger_topups.c: Checkout top-ups, from the request to the credit
+ * (DESIGN §5 "Stripe", §10 "only what creditd asked for", §13).
+ *
+ * Owns the topups rows: one is written, under the account's row lock,
+ * before Stripe is asked for anything, and stays whatever Stripe answers
+ * (status 'failed' when no session came of it), so that top-ups per hour
+ * count every attempt that reached Stripe exactly; it gets its session id
+ * when Stripe answers, and is credited once when a signed event for that
+ * session agrees with it. An Idempotency-Key is decided on its rows before
+ * anything is counted or sent: another body is 409, an open session is
+ * answered again, and Stripe never hears a key reused. The record is the
+ * truth: the credit goes to its account, for the credit it quoted when it
+ * started (amount_cents at the rate of that moment); the event only
+ * confirms. Never credits a session it has no record of, nor one whose
+ * event disagrees: those write topup.mismatch and change no balance. */
+#include "ledger_hooks.h"
+#include "ledger_events.h"
+#include "log.h"
+#include "webhook.h"
+#include <assert.h>
+#include <inttypes.h>
+#include <mysqld_error.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+int64_t ledger_hook_cents_to_micros(const struct ledger *lg, int64_t cents)
+{
+	if (cents <= 0)
+		return -1;
+	if (cents > LIMIT_AMOUNT_MICROS_MAX / lg->cfg->topup_rate)
+		return LIMIT_AMOUNT_MICROS_MAX + 1;
+	return cents * lg->cfg->topup_rate;
+}
+
+/* stripe.topups_per_hour, counted on the account's locked row over
+ * every attempt of the window (ix_account_created), failed ones included:
+ * CD_OK, or CD_E_RATE_LIMITED with the seconds until the oldest attempt
+ * of the window leaves it. */
+static enum cd_err topup_rate(struct ledger *lg, const struct acct *a, struct topup_begin *t)
+{
+	static const char sql[] = "SELECT COUNT(*), COALESCE(MIN(created_at), 0) FROM topups "
+				  "WHERE account_id = ? AND created_at > ?";
+	int e;
+	struct dbstmt *s = ledger_db_exec(lg, sql, &e, "ii", a->id, lg->now - LIMIT_TOPUP_WINDOW_SECONDS);
+	if (s == NULL)
+		return ledger_db_err(lg, e, "topup count");
+	if (ledger_db_fetch(s) != 1)
+		return CD_E_INTERNAL;
+	if (ledger_db_i64(s, 0) < lg->cfg->topups_per_hour)
+		return CD_OK;
+	int64_t wait = ledger_db_i64(s, 1) + LIMIT_TOPUP_WINDOW_SECONDS - lg->now;
+	t->retry_after_seconds = wait > 0 ? wait : 1;
+	return CD_E_RATE_LIMITED;
+}
+
+/* The longest a top-up request may spend calling Stripe: its customer
+ * call tried LIMIT_STRIPE_BUSY_RETRIES more times (with the waits
+ * between), its session call once, each within the configured timeouts;
+ * plus a margin for the database around them. */
+static int64_t inflight_seconds(const struct cfg *c)
+{
+	int64_t waits_ms = 0;
+	for (int i = 1; i <= LIMIT_STRIPE_BUSY_RETRIES; i++)
+		waits_ms += (int64_t)LIMIT_STRIPE_BUSY_WAIT_MS * i;
+	int64_t calls_ms = (LIMIT_STRIPE_BUSY_RETRIES + 2) * (c->stripe_connect_timeout_ms + c->stripe_timeout_ms);
+	return (calls_ms + waits_ms) / 1000 + 1 + LIMIT_TOPUP_INFLIGHT_MARGIN_SECONDS;
+}
+
+/* What the key's latest top-up (the row read by topup_by_key) says of
+ * this request; CD_E_NOT_FOUND: nothing, a new attempt is due. */
+static enum cd_err key_decides(struct ledger *lg, struct dbstmt *s, struct topup_begin *t)
+{
+	if (ledger_db_len(s, 0) != 32 || memcmp(ledger_db_str(s, 0), t->request_hash, 32) != 0) {
+		t->busy = 0;
+		return CD_E_CONFLICT;
+	}
+	if (!ledger_db_null(s, 2) && !ledger_db_null(s, 3) && ledger_db_copy(s, 2, t->session_id, sizeof(t->session_id), "") == 0 &&
+	    ledger_db_copy(s, 3, t->checkout_url, sizeof(t->checkout_url), "") == 0) {
+		t->replayed = 1;
+		t->amount_cents = ledger_db_i64(s, 4);
+		t->quoted_micros = ledger_db_i64(s, 5);
+		return CD_OK;
+	}
+	/* A failed attempt answered 502 and stored no answer: the key may
+	 * be tried again, and that attempt counts like any other. So may one
+	 * that still has no session past the longest a request may call
+	 * Stripe: its process died mid-call. */
+	const char *status = ledger_db_str(s, 1);
+	if (status != NULL && strcmp(status, "pending") == 0 && ledger_db_i64(s, 6) > lg->now - inflight_seconds(lg->cfg)) {
+		t->busy = 1;
+		return CD_E_CONFLICT;
+	}
+	return CD_E_NOT_FOUND;
+}
+
+/* The client's Idempotency-Key, decided on its latest top-up before
+ * anything is counted or sent to Stripe (DESIGN §13): CD_E_NOT_FOUND when
+ * a new attempt is due, CD_E_CONFLICT (busy or not), or CD_OK with
+ * t->replayed. One read of ix_account_idem. */
+static enum cd_err topup_by_key(struct ledger *lg, const struct acct *a, struct topup_begin *t)
+{
+	static const char sql[] = "SELECT request_hash, status, session_id, checkout_url, amount_cents, "
+				  "COALESCE(quoted_micros, -1), created_at FROM topups "
+				  "WHERE account_id = ? AND idem_hash = ? ORDER BY id DESC LIMIT 1";
+	int e;
+	struct dbstmt *s = ledger_db_exec(lg, sql, &e, "ib", a->id, (const char *)t->key_hash, (size_t)32);
+	if (s == NULL)
+		return ledger_db_err(lg, e, "topup key lookup");
+	int got = ledger_db_fetch(s);
+	if (got < 0)
+		return CD_E_INTERNAL;
+	return got == 0 ? CD_E_NOT_FOUND : key_decides(lg, s, t);
+}
+
+static enum cd_err topup_begin_tx(struct ledger *lg, struct topup_begin *t)
+{
+	static const char sql[] = "INSERT INTO topups (account_id, amount_cents, currency, quoted_micros, idem_hash, "
+				  "request_hash, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)";
+	struct acct a;
+	int e;
+	t->replayed = 0;
+	enum cd_err rc = ledger_acct_lock(lg, t->account, &a);
+	if (rc != CD_OK)
+		return rc;
+	if (strcmp(a.status, "closed") == 0)
+		return CD_E_SUSPENDED;
+	snprintf(t->customer, sizeof(t->customer), "%s", a.stripe_customer);
+	t->account_internal_id = a.id;
+	rc = t->key_hash != NULL ? topup_by_key(lg, &a, t) : CD_E_NOT_FOUND;
+	if (rc == CD_E_NOT_FOUND)
+		rc = topup_rate(lg, &a, t);
+	else if (rc == CD_OK)
+		return a.dirty ? ledger_acct_save(lg, &a) : CD_OK;	/* replayed */
+	if (rc != CD_OK)
+		return rc;
+	/* The quote: the config keeps topup_max_cents x topup_rate within
+	 * the largest grant, and amount_cents was checked against it. */
+	t->quoted_micros = ledger_hook_cents_to_micros(lg, t->amount_cents);
+	if (t->quoted_micros < 0 || t->quoted_micros > LIMIT_AMOUNT_MICROS_MAX)
+		return CD_E_INTERNAL;
+	size_t key_len = t->key_hash != NULL ? 32 : 0;
+	struct dbstmt *s = ledger_db_exec(lg, sql, &e, "iisibbi", a.id, t->amount_cents, lg->cfg->stripe_currency,
+				   t->quoted_micros, (const char *)t->key_hash, key_len, (const char *)t->request_hash,
+				   (size_t)32, lg->now);
+	if (s == NULL)
+		return ledger_db_err(lg, e, "topup insert");
+	t->topup_id = (int64_t)ledger_db_insert_id(s);
+	return a.dirty ? ledger_acct_save(lg, &a) : CD_OK;
+}
+
+enum cd_err ledger_topup_begin(struct ledger *lg, struct topup_begin *t)
+{
+	struct ledger_tx tx;
+	assert(t->request_hash != NULL);
+	t->retry_after_seconds = 0;
+	for (ledger_tx_init(lg, &tx); ledger_tx_next(lg, &tx);)
+		ledger_tx_end(lg, &tx, topup_begin_tx(lg, t));
+	return tx.rc;
+}
+
+static enum cd_err set_customer_tx(struct ledger *lg, const char *account, const char *customer, char *stored,
+				   size_t cap)
+{
+	static const char sql[] = "UPDATE accounts SET stripe_customer_id = COALESCE(stripe_customer_id, ?) WHERE id = ?";
+	struct acct a;
+	enum cd_err rc = ledger_acct_lock(lg, account, &a);
+	if (rc != CD_OK)
+		return rc;
+	rc = ledger_db_do(lg, sql, "customer store", "si", customer, a.id);
+	snprintf(stored, cap, "%s", a.stripe_customer[0] ? a.stripe_customer : customer);
+	return rc;
+}
+
+enum cd_err ledger_topup_set_customer(struct ledger *lg, const char *account, const char *customer,
+				      char *stored, size_t cap)
+{
+	struct ledger_tx t;
+	for (ledger_tx_init(lg, &t); ledger_tx_next(lg, &t);)
+		ledger_tx_end(lg, &t, set_customer_tx(lg, account, customer, stored, cap));
+	return t.rc;
+}
+
+/* A top-up that opened no session of its own stays, failed: it reached
+ * Stripe (or would have), and counts toward stripe.topups_per_hour. */
+static const char SQL_TOPUP_FAILED[] = "UPDATE topups SET status = 'failed' WHERE id = ? AND status = 'pending' "
+				       "AND session_id IS NULL";
+
+static enum cd_err opened_tx(struct ledger *lg, int64_t topup_id, const char *session_id, const char *url)
+{
+	if (session_id == NULL)
+		return ledger_db_do(lg, SQL_TOPUP_FAILED, "topup failed", "i", topup_id);
+	int e;
+	struct dbstmt *s = ledger_db_exec(lg, "UPDATE topups SET session_id = ?, checkout_url = ? WHERE id = ?", &e, "ssi",
+				   session_id, url, topup_id);
+	/* Stripe gave back a session another row holds (a replay of its
+	 * key that this row's lookup could not see: a row made before keys
+	 * were kept on top-ups): that row stays the session's record. */
+	if (s == NULL && e == ER_DUP_ENTRY)
+		return ledger_db_do(lg, SQL_TOPUP_FAILED, "topup dedupe", "i", topup_id);
+	return s != NULL ? CD_OK : ledger_db_err(lg, e, "topup open");
+}
+
+enum cd_err ledger_topup_opened(struct ledger *lg, int64_t topup_id, const char *session_id,
+				const char *checkout_url)
+{
+	struct ledger_tx t;
+	for (ledger_tx_init(lg, &t); ledger_tx_next(lg, &t);)
+		ledger_tx_end(lg, &t, opened_tx(lg, topup_id, session_id, checkout_url));
+	return t.rc;
+}
+
+static enum cd_err expire_tx(struct ledger *lg, int *expired)
+{
+	static const char sql[] = "UPDATE topups SET status = 'expired' WHERE status = 'pending' AND created_at <= ? "
+				  "ORDER BY status, created_at LIMIT ?";
+	int e;
+	*expired = 0;
+	struct dbstmt *s = ledger_db_exec(lg, sql, &e, "ii", lg->now - LIMIT_TOPUP_PENDING_SECONDS,
+				   (int64_t)LIMIT_TOPUP_EXPIRE_BATCH);
+	if (s == NULL)
+		return ledger_db_err(lg, e, "topup expiry");
+	*expired = (int)ledger_db_affected(s);
+	return CD_OK;
+}
+
+enum cd_err ledger_topups_expire(struct ledger *lg, int *expired)
+{
+	struct ledger_tx t;
+	for (ledger_tx_init(lg, &t); ledger_tx_next(lg, &t);)
+		ledger_tx_end(lg, &t, expire_tx(lg, expired));
+	return t.rc;
+}
+
+/* ---- the credit ---- */
+
+/* creditd's record of a session. */
+struct topup_rec {
+	int64_t id, account_id, amount_cents;
+	int64_t quoted_micros;		/* the credit quoted when it started; -1: a row made before 028 */
+	char status[16];
+	char currency[16];
+};
+
+/* The record of the session (locked when lock is set): CD_OK, or
+ * CD_E_NOT_FOUND when creditd made no such session. */
+static enum cd_err topup_find(struct ledger *lg, const char *session, int lock, struct topup_rec *r)
+{
+	static const char sql_read[] = "SELECT id, account_id, amount_cents, status, currency, "
+				       "COALESCE(quoted_micros, -1) FROM topups WHERE session_id = ?";
+	static const char sql_lock[] = "SELECT id, account_id, amount_cents, status, currency, "
+				       "COALESCE(quoted_micros, -1) FROM topups WHERE session_id = ? FOR UPDATE";
+	int e;
+	struct dbstmt *s = ledger_db_exec(lg, lock ? sql_lock : sql_read, &e, "s", session);
+	if (s == NULL)
+		return ledger_db_err(lg, e, "topup lookup");
+	int got = ledger_db_fetch(s);
+	if (got < 0)
+		return CD_E_INTERNAL;
+	if (got == 0)
+		return CD_E_NOT_FOUND;
+	r->id = ledger_db_i64(s, 0);
+	r->account_id = ledger_db_i64(s, 1);
+	r->amount_cents = ledger_db_i64(s, 2);
+	ledger_copy_text(r->status, sizeof(r->status), ledger_db_str(s, 3));
+	ledger_copy_text(r->currency, sizeof(r->currency), ledger_db_str(s, 4));
+	r->quoted_micros = ledger_db_i64(s, 5);
+	return CD_OK;
+}
+
+/* What the event says beside the record: the names of the fields that
+ * disagree (payment_status only when checked), as a new JSON array. */
+static json_t *disagreements(const struct webhook_event *ev, const struct acct *a, const struct topup_rec *r,
+			     int check_paid)
+{
+	json_t *what = json_array();
+	if (what == NULL)
+		return NULL;
+	if (ev->metadata_type[0] != '\0' && strcmp(ev->metadata_type, "credit_topup") != 0)
+		json_array_append_new(what, json_string("metadata_type"));
+	if (ev->mode[0] != '\0' && strcmp(ev->mode, "payment") != 0)
+		json_array_append_new(what, json_string("mode"));
+	if (a == NULL || strcmp(ev->account, a->ext_id) != 0)
+		json_array_append_new(what, json_string("account"));
+	if (r == NULL || ev->amount_cents != r->amount_cents)
+		json_array_append_new(what, json_string("amount_cents"));
+	if (r == NULL || strcasecmp(ev->currency, r->currency) != 0)
+		json_array_append_new(what, json_string("currency"));
+	if (check_paid && strcmp(ev->payment_status, "paid") != 0)
+		json_array_append_new(what, json_string("payment_status"));
+	return what;
+}
+
+/* Writes topup.mismatch (a NULL: no record, no account) naming what
+ * disagreed (a reference this takes) and what the event said. */
+static enum cd_err mismatch(struct ledger *lg, struct hook_run *h, const struct acct *a, json_t *what)
+{
+	const struct webhook_event *ev = h->ev;
+	if (what == NULL)
+		return CD_E_INTERNAL;
+	char *list = json_dumps(what, JSON_COMPACT);
+	log_warn("stripe event %s: session %s not credited, it disagrees with creditd's record: %s", ev->id,
+		 ev->session_id, list != NULL ? list : "?");
+	free(list);
+	json_t *got = json_pack("{s:s, s:o, s:s, s:s}", "account", ev->account, "amount_cents",
+				ev->amount_cents >= 0 ? json_integer((json_int_t)ev->amount_cents) : json_null(),
+				"currency", ev->currency, "payment_status", ev->payment_status);
+	h->outcome = a != NULL ? "not credited: the event disagrees with creditd's record"
+			       : "not credited: creditd did not create this session";
+	return ledger_event_add(lg, a, EVENT_TOPUP_MISMATCH, json_pack("{s:s, s:s, s:s, s:o, s:o}", "session",
+			 ev->session_id, "stripe_event", ev->id, "stripe_event_type", ev->type, "disagreed", what,
+			 "received", got));
+}
+
+/* A session creditd has no record of: not a top-up at all (another
+ * metadata.type, a subscription's Checkout) is only acknowledged; one
+ * that claims to be a top-up is a mismatch of no account. */
+static enum cd_err not_ours(struct ledger *lg, struct hook_run *h)
+{
+	const struct webhook_event *ev = h->ev;
+	if ((ev->metadata_type[0] != '\0' && strcmp(ev->metadata_type, "credit_topup") != 0) ||
+	    (ev->mode[0] != '\0' && strcmp(ev->mode, "payment") != 0)) {
+		h->outcome = "ignored: not a credit top-up";
+		return CD_OK;
+	}
+	return mismatch(lg, h, NULL, json_pack("[s]", "unknown_session"));
+}
+
+static enum cd_err receipt_apply(struct ledger *lg, int64_t topup_id, const char *payment_intent);
+
+static enum cd_err credit(struct ledger *lg, struct hook_run *h, struct acct *a, const struct topup_rec *r)
+{
+	static const char sql_done[] = "UPDATE topups SET status = 'credited', credited_micros = ?, payment_intent = ?, "
+				       "grant_id = ?, credited_at = ?, paid_cents = ?, invoice_id = ? WHERE id = ?";
+	const struct webhook_event *ev = h->ev;
+	/* The credit quoted when the top-up started, whatever topup_rate is
+	 * now (DESIGN §13); a row made before the quote was kept (028) gets
+	 * amount_cents at today's rate, as it always did. */
+	int64_t micros = r->quoted_micros >= 0 ? r->quoted_micros : ledger_hook_cents_to_micros(lg, r->amount_cents);
+	int64_t grant_id, journal_id;
+	/* Only a rate raised since such an old row began takes it past the
+	 * largest grant (the config refuses a larger one): the record no
+	 * longer fits, so it is a mismatch like any other, not credited. */
+	if (micros < 0 || micros > LIMIT_AMOUNT_MICROS_MAX)
+		return mismatch(lg, h, a, json_pack("[s]", "amount_cents"));
+	/* A late async payment of a session the sweeper marked expired is
+	 * still creditd's own, paid: it credits. */
+	if (strcmp(r->status, "expired") == 0)
+		log_info("stripe event %s: top-up of session %s paid after it expired, credited", ev->id,
+			 ev->session_id);
+	enum cd_err rc = ledger_add_grant(lg, a, "topup", micros, GRANT_PRIORITY_DEFAULT, -1, ev->session_id,
+					  "Stripe top-up", &grant_id, &journal_id);
+	const int64_t *paid = ev->amount_total_cents >= 0 ? &ev->amount_total_cents : NULL;
+	if (rc == CD_OK)
+		rc = ledger_db_do(lg, sql_done, "topup credit", "isiiIsi", micros, ev->payment_intent[0] ? ev->payment_intent : NULL,
+			   grant_id, lg->now, paid, ev->invoice_id[0] ? ev->invoice_id : NULL, r->id);
+	if (rc == CD_OK)
+		rc = receipt_apply(lg, r->id, ev->payment_intent);
+	if (rc == CD_OK) {
+		char gid[32];
+		ledger_id_format(gid, sizeof(gid), "grant_", grant_id);
+		rc = ledger_event_add(lg, a, EVENT_TOPUP_SUCCEEDED, json_pack("{s:I, s:I, s:s, s:s}", "amount_micros",
+			       (json_int_t)micros, "amount_cents", (json_int_t)r->amount_cents, "session",
+			       ev->session_id, "grant_id", gid));
+	}
+	/* A dispute of this payment that came first waited for this credit. */
+	struct funded f = {.kind = FUNDED_TOPUP, .id = r->id, .account_id = a->id};
+	if (rc == CD_OK)
+		rc = ledger_dispute_apply_waiting(lg, a, &f, ev->payment_intent);
+	h->outcome = "credited";
+	return rc;
+}
+
+/* Credits the record's amount to the record's account once, when the event
+ * agrees with it. checkout.session.completed with payment_status unpaid is
+ * Stripe's way of saying an async payment (a bank debit) is under way: it
+ * waits for async_payment_succeeded and is no mismatch. */
+enum cd_err ledger_hook_checkout_paid(struct ledger *lg, struct hook_run *h)
+{
+	const struct webhook_event *ev = h->ev;
+	struct topup_rec r;
+	struct acct a;
+	enum cd_err rc = topup_find(lg, ev->session_id, 0, &r);
+	if (rc == CD_E_NOT_FOUND)
+		return not_ours(lg, h);
+	if (rc == CD_OK)
+		rc = ledger_acct_lock_id(lg, r.account_id, &a);
+	if (rc == CD_OK)
+		rc = topup_find(lg, ev->session_id, 1, &r);
+	if (rc != CD_OK)
+		return rc;
+	h->account_id = a.id;
+	json_t *what = NULL;
+	int awaiting = ev->kind == WEBHOOK_CHECKOUT_COMPLETED && strcmp(ev->payment_status, "unpaid") == 0;
+	if (strcmp(r.status, "credited") == 0) {
+		h->outcome = "duplicate: session already credited";
+	} else if ((what = disagreements(ev, &a, &r, !awaiting)) == NULL) {
+		rc = CD_E_INTERNAL;
+	} else if (json_array_size(what) > 0) {
+		rc = mismatch(lg, h, &a, what);
+		what = NULL;
+	} else if (awaiting) {
+		h->outcome = "pending: not paid yet (an async payment may follow)";
+	} else {
+		rc = credit(lg, h, &a, &r);
+	}
+	json_decref(what);
+	if (rc == CD_OK && (a.dirty || strcmp(h->outcome, "credited") == 0))
+		rc = ledger_acct_save(lg, &a);
+	return rc;
+}
+
+/* ---- receipts (DESIGN §10 "Receipts") ---- */
+
+/* The top-up whose column (payment_intent or invoice_id) is key: its row
+ * id and account, or CD_E_NOT_FOUND. No lock: a receipt changes no
+ * balance, and the one UPDATE that stores it locks the row alone. */
+static enum cd_err receipt_topup(struct ledger *lg, int by_invoice, const char *key, int64_t *id, int64_t *account_id)
+{
+	static const char sql_pi[] = "SELECT id, account_id FROM topups WHERE payment_intent = ? AND status = 'credited'";
+	static const char sql_invoice[] = "SELECT id, account_id FROM topups WHERE invoice_id = ? AND status = 'credited'";
+	int e;
+	struct dbstmt *s = ledger_db_exec(lg, by_invoice ? sql_invoice : sql_pi, &e, "s", key);
+	if (s == NULL)
+		return ledger_db_err(lg, e, "receipt topup lookup");
+	int got = ledger_db_fetch(s);
+	if (got < 0)
+		return CD_E_INTERNAL;
+	if (got == 0)
+		return CD_E_NOT_FOUND;
+	*id = ledger_db_i64(s, 0);
+	*account_id = ledger_db_i64(s, 1);
+	return CD_OK;
+}
+
+/* The outcome of the UPDATE s (NULL: failed with error e) that stores a
+ * URL: no row matched (the connection counts found rows) is an event
+ * created before the one whose URL is kept. */
+static enum cd_err receipt_store(struct ledger *lg, struct hook_run *h, struct dbstmt *s, int e, const char *stored)
+{
+	if (s == NULL)
+		return ledger_db_err(lg, e, "receipt store");
+	h->outcome = ledger_db_affected(s) > 0 ? stored : "unchanged: the URL kept is from a later event";
+	return CD_OK;
+}
+
+/* A receipt whose top-up is not credited yet (its charge event came
+ * first, as Stripe's usually does): kept by payment intent, the latest
+ * event's, until the credit writes it on the top-up (receipt_apply). */
+static enum cd_err receipt_wait(struct ledger *lg, struct hook_run *h)
+{
+	static const char sql[] = "INSERT INTO receipts_waiting (payment_intent, receipt_url, event_at, created_at) "
+				  "VALUES (?, ?, ?, ?) ON DUPLICATE KEY UPDATE receipt_url = IF(event_at <= VALUES(event_at), "
+				  "VALUES(receipt_url), receipt_url), event_at = GREATEST(event_at, VALUES(event_at))";
+	const struct webhook_event *ev = h->ev;
+	enum cd_err rc = ledger_db_do(lg, sql, "receipt wait", "ssii", ev->payment_intent, ev->receipt_url, ev->created, lg->now);
+	h->outcome = "kept: no top-up credited for this payment intent yet";
+	return rc;
+}
+
+/* At a top-up's credit: the receipt that came before it, if any. */
+static enum cd_err receipt_apply(struct ledger *lg, int64_t topup_id, const char *payment_intent)
+{
+	static const char sql[] = "UPDATE topups t JOIN receipts_waiting w ON w.payment_intent = t.payment_intent "
+				  "SET t.receipt_url = w.receipt_url, t.receipt_event_at = w.event_at WHERE t.id = ?";
+	static const char sql_done[] = "DELETE FROM receipts_waiting WHERE payment_intent = ?";
+	if (payment_intent == NULL || payment_intent[0] == '\0')
+		return CD_OK;
+	enum cd_err rc = ledger_db_do(lg, sql, "receipt apply", "i", topup_id);
+	return rc == CD_OK ? ledger_db_do(lg, sql_done, "receipt applied", "s", payment_intent) : rc;
+}
+
+/* charge.succeeded / charge.updated: the charge's receipt_url on the
+ * top-up paid by its payment intent, unless an event created later set
+ * one already (Stripe does not deliver in order). Only a top-up creditd
+ * credited has a payment intent on its row: a charge of anything else
+ * changes nothing. */
+enum cd_err ledger_hook_topup_receipt(struct ledger *lg, struct hook_run *h)
+{
+	static const char sql[] = "UPDATE topups SET receipt_url = ?, receipt_event_at = ? WHERE id = ? "
+				  "AND (receipt_event_at IS NULL OR receipt_event_at <= ?)";
+	const struct webhook_event *ev = h->ev;
+	int64_t id, account_id;
+	if (ev->payment_intent[0] == '\0' || ev->receipt_url[0] == '\0') {
+		h->outcome = "ignored: no payment intent or no https receipt_url";
+		return CD_OK;
+	}
+	enum cd_err rc = receipt_topup(lg, 0, ev->payment_intent, &id, &account_id);
+	if (rc == CD_E_NOT_FOUND)
+		return receipt_wait(lg, h);
+	if (rc != CD_OK)
+		return rc;
+	h->account_id = account_id;
+	int e;
+	struct dbstmt *s = ledger_db_exec(lg, sql, &e, "siii", ev->receipt_url, ev->created, id, ev->created);
+	return receipt_store(lg, h, s, e, "receipt stored");
+}
+
+/* invoice.paid / invoice.finalized of an invoice a top-up's Checkout
+ * Session made (stripe.invoice_topups): its hosted_invoice_url and
+ * invoice_pdf, each kept as it was when the event does not carry it. */
+enum cd_err ledger_hook_topup_invoice(struct ledger *lg, struct hook_run *h)
+{
+	static const char sql[] = "UPDATE topups SET invoice_url = IFNULL(?, invoice_url), invoice_pdf = "
+				  "IFNULL(?, invoice_pdf), invoice_event_at = ? WHERE id = ? "
+				  "AND (invoice_event_at IS NULL OR invoice_event_at <= ?)";
+	const struct webhook_event *ev = h->ev;
+	int64_t id, account_id;
+	if (ev->invoice_url[0] == '\0' && ev->invoice_pdf[0] == '\0') {
+		h->outcome = "ignored: no https invoice url";
+		return CD_OK;
+	}
+	enum cd_err rc = receipt_topup(lg, 1, ev->invoice_id, &id, &account_id);
+	if (rc == CD_E_NOT_FOUND) {
+		h->outcome = "ignored: no top-up for this invoice";
+		return CD_OK;
+	}
+	if (rc != CD_OK)
+		return rc;
+	h->account_id = account_id;
+	int e;
+	struct dbstmt *s = ledger_db_exec(lg, sql, &e, "ssiii", ev->invoice_url[0] ? ev->invoice_url : NULL,
+				   ev->invoice_pdf[0] ? ev->invoice_pdf : NULL, ev->created, id, ev->created);
+	return receipt_store(lg, h, s, e, "invoice stored");
+}

@@ -1,0 +1,145 @@
+/* ledger_tx.c: the transaction loop (see ledger_int.h "The transaction
+ * loop"): its caller drives it, so the layers above call down into this
+ * one and are never called back. Attempts, retries within the read
+ * timeout, failover to the next database node, and the commit. */
+#include "ledger_int.h"
+#include "log.h"
+#include "noderoute.h"
+#include "timefmt.h"
+#include <errmsg.h>
+#include <mysqld_error.h>
+#include <time.h>
+
+int64_t ledger_mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void ledger_tx_init(struct ledger *lg, struct ledger_tx *t)
+{
+	t->attempt = 0;
+	t->done = 0;
+	t->rc = CD_E_RETRY;
+	t->started_ms = ledger_mono_ms();
+	t->deadline_ms = t->started_ms + 1000 * lg->cfg->db_read_timeout_seconds;
+}
+
+/* With several Galera nodes, what belongs to no account (webhooks, the
+ * outbox, keys) runs on one node, and reads what other nodes committed:
+ * it waits for their commits to be applied (wsrep_sync_wait), so a
+ * webhook finds the top-up its account's node wrote a moment ago, and the
+ * outbox never shows a later event before an earlier one. An account's
+ * own transactions run on the node that wrote its rows and need not wait. */
+static enum cd_err causal_reads(struct ledger *lg)
+{
+	int want = ledger_db_node_count(lg) > 1 && !lg->routed && lg->c->galera;
+	if (want == lg->c->sync_wait)
+		return CD_OK;
+	lg->round_trips++;
+	if (mysql_query(lg->c->db, want ? "SET SESSION wsrep_sync_wait = 1" : "SET SESSION wsrep_sync_wait = 0") != 0)
+		return ledger_db_err(lg, (int)mysql_errno(lg->c->db), "wsrep_sync_wait");
+	lg->c->sync_wait = want;
+	return CD_OK;
+}
+
+int ledger_tx_next(struct ledger *lg, struct ledger_tx *t)
+{
+	if (t->done)
+		return 0;
+	if (t->attempt == LIMIT_TX_RETRIES) {
+		log_warn("transaction still conflicting after %d attempts", LIMIT_TX_RETRIES);
+		t->rc = CD_E_UNAVAILABLE;
+		t->done = 1;
+		return 0;
+	}
+	if (ledger_health() == LEDGER_HEALTH_DOWN || (t->attempt > 0 && ledger_mono_ms() > t->deadline_ms)) {
+		if (t->attempt > 0)
+			log_warn("transaction given up after %lld ms", (long long)(ledger_mono_ms() - t->started_ms));
+		t->rc = CD_E_UNAVAILABLE;
+		t->done = 1;
+		return 0;
+	}
+	if (t->attempt > 0)
+		ledger_db_backoff(t->attempt);
+	t->attempt++;
+	if (ledger_db_node_count(lg) > 1) {
+		int node = ledger_noderoute_pick(lg->routed ? lg->route : NULL);
+		if (node < 0) {
+			t->rc = CD_E_UNAVAILABLE;
+			t->done = 1;
+			return 0;
+		}
+		ledger_db_use_node(lg, node);
+	}
+	lg->commit_sent = 0;
+	lg->connect_errno = 0;
+	t->rc = ledger_db_ensure(lg);
+	/* Unreachable: refused, timed out or not answering (a server with no
+	 * connection to spare is alive, and stays in the routing). */
+	int unreachable = t->rc != CD_OK && lg->connect_errno != ER_CON_COUNT_ERROR;
+	if (t->rc == CD_OK)
+		t->rc = causal_reads(lg);
+	if (t->rc == CD_E_UNAVAILABLE && ledger_db_node_count(lg) > 1) {
+		/* A node that cannot be reached leaves the routing, and the
+		 * next attempt goes to the next node; a connection found dead
+		 * is made again. Bounded by the attempts and the deadline. */
+		if (unreachable && ledger_noderoute_set(lg->node, 0))
+			log_warn("database node %s: down (%s)", lg->cfg->db_node[lg->node].name, lg->errmsg);
+		if (ledger_noderoute_live() > 0 && t->attempt < LIMIT_TX_RETRIES) {
+			t->rc = CD_E_RETRY;
+			return ledger_tx_next(lg, t);
+		}
+	}
+	if (t->rc != CD_OK) {
+		t->done = 1;
+		return 0;
+	}
+	lg->now = timefmt_now();
+	lg->committed = 0;
+	return 1;
+}
+
+void ledger_tx_end(struct ledger *lg, struct ledger_tx *t, enum cd_err rc)
+{
+	t->rc = rc;
+	t->done = 1;
+	if (lg->committed) {
+		/* A procedure committed: nothing after it may fail. */
+		if (rc != CD_OK)
+			log_error("a transaction failed after its commit: %s", cd_strerror(rc));
+		return;
+	}
+	if (rc == CD_OK) {
+		int e = ledger_db_end_tx(lg, 1);
+		/* A commit refused by a conflict (Galera certification) was
+		 * rolled back and may run again; one whose answer was lost may
+		 * have happened, so it is never run again. */
+		if (e != 0)
+			/* Galera's "commit failed" and "not ready" at COMMIT may hide a
+			 * write-set the cluster received: answered 503, not run again
+			 * (a deadlock at COMMIT, 1213, is a refused certification). */
+			t->rc = e == 1180 || e == 1047 ? ledger_db_err(lg, CR_SERVER_LOST, "commit") : ledger_db_err(lg, e, "commit");
+		t->done = t->rc != CD_E_RETRY;
+		return;
+	}
+	if (lg->c->connected) {
+		int e = ledger_db_end_tx(lg, 0);
+		if (e != 0)
+			ledger_db_err(lg, e, "rollback");
+	} else if (rc == CD_E_UNAVAILABLE && t->attempt == 1 && ledger_mono_ms() - t->started_ms < LIMIT_RECONNECT_RETRY_MS) {
+		/* The connection died at once, before the commit (the server
+		 * was restarted since this thread last used it): nothing was
+		 * applied, so reconnect and run it once more. */
+		t->done = 0;
+		return;
+	} else if (rc == CD_E_UNAVAILABLE && ledger_db_node_count(lg) > 1 && !lg->commit_sent && ledger_noderoute_live() > 0) {
+		/* Its node died under it before any COMMIT was sent: nothing
+		 * was applied, and the node is out of the routing, so the
+		 * next attempt runs on the next node (failover). */
+		t->done = 0;
+		return;
+	}
+	t->done = rc != CD_E_RETRY;
+}

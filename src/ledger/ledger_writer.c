@@ -1,0 +1,161 @@
+/* ledger_writer.c: one idempotent write (see ledger_int.h "One
+ * idempotent write"): the Idempotency-Key is claimed in the write's own
+ * transaction, its stored answer replayed, or the answer stored with the
+ * write; a refusal that is an answer about the ledger's state is stored
+ * too, after undoing what the operation wrote. */
+#include "ledger_int.h"
+#include "log.h"
+#include <mysqld_error.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char SQL_IDEM_CLAIM[] = "INSERT INTO idempotency_keys (idem_key, request_hash, status, response, created_at) "
+				     "VALUES (?, ?, 0, '', ?)";
+static const char SQL_IDEM_GET[] = "SELECT request_hash, status, response FROM idempotency_keys WHERE idem_key = ?";
+static const char SQL_IDEM_STORE[] = "UPDATE idempotency_keys SET status = ?, response = ? WHERE idem_key = ?";
+/* Text statements: a savepoint is not a prepared statement's business. */
+static const char SQL_SAVEPOINT[] = "SAVEPOINT creditd_write";
+static const char SQL_ROLLBACK_TO[] = "ROLLBACK TO SAVEPOINT creditd_write";
+
+/* Runs a statement without parameters or results, counted as a round trip. */
+static enum cd_err db_text(struct ledger *lg, const char *sql, const char *what)
+{
+	if (!lg->c->connected)
+		return CD_E_UNAVAILABLE;
+	lg->round_trips++;
+	lg->in_tx = 1;
+	if (mysql_real_query(lg->c->db, sql, (unsigned long)strlen(sql)) != 0)
+		return ledger_db_err(lg, (int)mysql_errno(lg->c->db), what);
+	return CD_OK;
+}
+
+static enum cd_err idem_replay(struct ledger *lg, struct ledger_writer *r)
+{
+	int e;
+	struct dbstmt *s = ledger_db_exec(lg, SQL_IDEM_GET, &e, "s", r->call->idem_key);
+	if (s == NULL)
+		return ledger_db_err(lg, e, "idempotency lookup");
+	if (ledger_db_fetch(s) != 1)
+		return CD_E_RETRY;	/* the first claimant rolled back */
+	if (ledger_db_len(s, 0) != 32 || memcmp(ledger_db_str(s, 0), r->call->request_hash, 32) != 0)
+		return refusal_set(&lg->refusal, REFUSE_KEY_REUSED, NULL, NULL);
+	json_error_t jerr;
+	r->out = json_loadb(ledger_db_str(s, 2), ledger_db_len(s, 2), 0, &jerr);
+	r->status = (int)ledger_db_i64(s, 1);
+	r->replayed = 1;
+	return r->out != NULL ? CD_OK : CD_E_INTERNAL;
+}
+
+/* Stores the answer under the claimed key, in the running transaction. */
+static enum cd_err idem_store(struct ledger *lg, const struct ledger_writer *r)
+{
+	char *text = json_dumps(r->out, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	if (text == NULL)
+		return CD_E_INTERNAL;
+	enum cd_err rc = ledger_db_do(lg, SQL_IDEM_STORE, "idempotency store", "ibs", (int64_t)r->status, text, strlen(text),
+			       r->call->idem_key);
+	free(text);
+	return rc;
+}
+
+/* A refusal the operation decided: worded here, once. One that is an
+ * answer about the ledger's state is stored under the key in this same
+ * transaction, after undoing whatever the operation wrote (back to the
+ * savepoint taken after the claim); the rest roll back whole. */
+static enum cd_err write_refused(struct ledger *lg, struct ledger_writer *r, enum cd_err rc, int claimed)
+{
+	if (lg->refusal.why == REFUSE_NONE || refusal_err(lg->refusal.why) != rc) {
+		log_error("the ledger refused (%s) without saying why", cd_strerror(rc));
+		return rc;
+	}
+	r->out = refusal_json(&lg->refusal);
+	if (r->out == NULL)
+		return CD_E_INTERNAL;
+	r->status = cd_err_status(rc);
+	r->refused = 1;
+	if (!claimed || !refusal_kept(lg->refusal.why))
+		return rc;
+	rc = db_text(lg, SQL_ROLLBACK_TO, "rollback to savepoint");
+	if (rc == CD_OK)
+		rc = idem_store(lg, r);
+	return rc;
+}
+
+void ledger_writer_init(struct ledger *lg, struct ledger_writer *w, const struct ledger_call *call)
+{
+	memset(w, 0, sizeof(*w));
+	w->call = call != NULL && call->idem_key != NULL ? call : NULL;
+	ledger_tx_init(lg, &w->tx);
+}
+
+/* Starts an attempt: a fresh answer, and the key claimed (with a
+ * savepoint after it), or the answer already stored under it. */
+static enum cd_err write_claim(struct ledger *lg, struct ledger_writer *w)
+{
+	const char *key = w->call != NULL ? w->call->idem_key : NULL;
+	int e;
+	json_decref(w->out);
+	w->out = NULL;
+	w->status = 200;
+	w->replayed = 0;
+	w->refused = 0;
+	w->answered = 0;
+	memset(&lg->refusal, 0, sizeof(lg->refusal));
+	if (key == NULL)
+		return CD_OK;
+	struct dbstmt *s = ledger_db_exec(lg, SQL_IDEM_CLAIM, &e, "sbi", key, (const char *)w->call->request_hash, (size_t)32,
+				   lg->now);
+	if (s == NULL && e == ER_DUP_ENTRY) {
+		enum cd_err rc = idem_replay(lg, w);
+		/* Answered from the store (or refused by the key): no operation. */
+		w->answered = 1;
+		return rc == CD_E_CONFLICT ? write_refused(lg, w, rc, 0) : rc;
+	}
+	if (s == NULL)
+		return ledger_db_err(lg, e, "idempotency claim");
+	return db_text(lg, SQL_SAVEPOINT, "savepoint");
+}
+
+int ledger_writer_next(struct ledger *lg, struct ledger_writer *w)
+{
+	while (ledger_tx_next(lg, &w->tx)) {
+		enum cd_err rc = write_claim(lg, w);
+		if (rc == CD_OK && !w->answered) {
+			lg->idem_key = w->call != NULL ? w->call->idem_key : NULL;
+			lg->journal_key = lg->idem_key;
+			return 1;
+		}
+		ledger_tx_end(lg, &w->tx, rc);
+	}
+	return 0;
+}
+
+void ledger_writer_step(struct ledger *lg, struct ledger_writer *w, enum cd_err rc)
+{
+	lg->idem_key = NULL;
+	lg->journal_key = NULL;
+	if (rc != CD_OK && rc != CD_E_RETRY && rc != CD_E_UNAVAILABLE && rc != CD_E_INTERNAL) {
+		json_decref(w->out);
+		w->out = NULL;
+		rc = write_refused(lg, w, rc, w->call != NULL);
+	} else if (rc == CD_OK && w->call != NULL) {
+		rc = idem_store(lg, w);
+	}
+	ledger_tx_end(lg, &w->tx, rc);
+}
+
+enum cd_err ledger_writer_end(struct ledger *lg, struct ledger_writer *w, struct ledger_result *res)
+{
+	memset(res, 0, sizeof(*res));
+	if (w->tx.rc != CD_OK && !w->refused) {
+		json_decref(w->out);
+		return w->tx.rc;
+	}
+	/* Answered: a success, a replay, or a refusal (stored or not). */
+	res->body = w->out;
+	res->status = w->status;
+	res->replayed = w->replayed;
+	if (w->refused)
+		res->refusal = lg->refusal;
+	return CD_OK;
+}
