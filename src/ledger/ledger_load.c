@@ -16,15 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define HOLD_COLS_OF(t) t "id, " t "account_id, " t "state, " t "amount_micros, " t "byok, " t "model, " \
-	t "action, " t "member, " t "conversation_id, " t "expires_at, " t "charged_micros, " t "settle_hash, " \
-	t "settle_response, " t "request_id, " t "max_output_tokens, " t "pin_input_micros_per_mtok, " \
-	t "pin_cached_input_micros_per_mtok, " t "pin_output_micros_per_mtok, " t "pin_margin_bps, " \
-	t "rate_minute, " t "rate_tokens"
 #define HOLD_COLS HOLD_COLS_OF("")
-#define HOLD_NCOLS 21
-/* A member row after its hold in the "holds" set. */
-#define MEMBER_NCOLS 12
 /* The hold's cache-write pin (sql/034) comes last in every set with a
  * hold, after what a creditd before 034 reads: one still running against
  * the migrated procedures reads its columns where they were. Its place in
@@ -40,40 +32,45 @@ static const char SQL_READ[] = "CALL cd_batch_read(?, ?, ?, ?, ?, ?, ?, ?, ?, ?,
 static const char *const READ_LISTS[] = {"ids", "ext", "holds", "reqs", "members", "usages", "spend_ids",
 					 "spend_ext", "keys"};
 
+/* Column k of the row read from c, by its name in ledger_columns.h. */
+#define I64(k) ledger_dbrow_i64(r, c + (k))
+#define I64_OR(k, none) (ledger_dbrow_null(r, c + (k)) ? (none) : ledger_dbrow_i64(r, c + (k)))
+#define NUL(k) ledger_dbrow_null(r, c + (k))
+#define TEXT(dst, k) ledger_copy_text((dst), sizeof(dst), ledger_dbrow_str(r, c + (k)))
+
 /* A hold from columns c.. (HOLD_COLS order). */
 static void hold_from_row(const struct db_row *r, unsigned int c, struct hold_row *h)
 {
 	memset(h, 0, sizeof(*h));
-	h->id = ledger_dbrow_i64(r, c);
-	h->account_id = ledger_dbrow_i64(r, c + 1);
-	ledger_copy_text(h->state, sizeof(h->state), ledger_dbrow_str(r, c + 2));
-	h->amount = ledger_dbrow_i64(r, c + 3);
-	h->byok = ledger_dbrow_i64(r, c + 4) != 0;
-	ledger_copy_text(h->model, sizeof(h->model), ledger_dbrow_str(r, c + 5));
-	ledger_copy_text(h->action, sizeof(h->action), ledger_dbrow_str(r, c + 6));
-	h->has_member = !ledger_dbrow_null(r, c + 7);
-	ledger_copy_text(h->member, sizeof(h->member), ledger_dbrow_str(r, c + 7));
-	h->has_conversation = !ledger_dbrow_null(r, c + 8);
-	ledger_copy_text(h->conversation, sizeof(h->conversation), ledger_dbrow_str(r, c + 8));
-	h->expires_at = ledger_dbrow_i64(r, c + 9);
-	h->charged = ledger_dbrow_i64(r, c + 10);
-	h->has_hash = ledger_dbrow_len(r, c + 11) == 32;
+	h->id = I64(HOLD_ID);
+	h->account_id = I64(HOLD_ACCOUNT_ID);
+	TEXT(h->state, HOLD_STATE);
+	h->amount = I64(HOLD_AMOUNT);
+	h->byok = I64(HOLD_BYOK) != 0;
+	TEXT(h->model, HOLD_MODEL);
+	TEXT(h->action, HOLD_ACTION);
+	h->has_member = !NUL(HOLD_MEMBER);
+	TEXT(h->member, HOLD_MEMBER);
+	h->has_conversation = !NUL(HOLD_CONVERSATION);
+	TEXT(h->conversation, HOLD_CONVERSATION);
+	h->expires_at = I64(HOLD_EXPIRES_AT);
+	h->charged = I64(HOLD_CHARGED);
+	h->has_hash = ledger_dbrow_len(r, c + HOLD_SETTLE_HASH) == 32;
 	if (h->has_hash)
-		memcpy(h->settle_hash, ledger_dbrow_str(r, c + 11), 32);
-	ledger_copy_text(h->response, sizeof(h->response), ledger_dbrow_str(r, c + 12));
-	ledger_copy_text(h->request_id, sizeof(h->request_id), ledger_dbrow_str(r, c + 13));
-	h->max_output = ledger_dbrow_null(r, c + 14) ? -1 : ledger_dbrow_i64(r, c + 14);
-	h->has_pin = !ledger_dbrow_null(r, c + 15) && !ledger_dbrow_null(r, c + 16) && !ledger_dbrow_null(r, c + 17) &&
-		     !ledger_dbrow_null(r, c + 18);
+		memcpy(h->settle_hash, ledger_dbrow_str(r, c + HOLD_SETTLE_HASH), 32);
+	TEXT(h->response, HOLD_SETTLE_RESPONSE);
+	TEXT(h->request_id, HOLD_REQUEST_ID);
+	h->max_output = I64_OR(HOLD_MAX_OUTPUT, -1);
+	h->has_pin = !NUL(HOLD_PIN_INPUT) && !NUL(HOLD_PIN_CACHED) && !NUL(HOLD_PIN_OUTPUT) && !NUL(HOLD_PIN_MARGIN);
 	if (h->has_pin) {
-		h->pin.input_micros_per_mtok = ledger_dbrow_i64(r, c + 15);
-		h->pin.cached_input_micros_per_mtok = ledger_dbrow_i64(r, c + 16);
-		h->pin.output_micros_per_mtok = ledger_dbrow_i64(r, c + 17);
+		h->pin.input_micros_per_mtok = I64(HOLD_PIN_INPUT);
+		h->pin.cached_input_micros_per_mtok = I64(HOLD_PIN_CACHED);
+		h->pin.output_micros_per_mtok = I64(HOLD_PIN_OUTPUT);
 		h->pin.max_output_tokens = h->max_output;
-		h->pin_margin = ledger_dbrow_i64(r, c + 18);
+		h->pin_margin = I64(HOLD_PIN_MARGIN);
 	}
-	h->rate_minute = ledger_dbrow_null(r, c + 19) ? -1 : ledger_dbrow_i64(r, c + 19);
-	h->rate_tokens = ledger_dbrow_null(r, c + 20) ? 0 : ledger_dbrow_i64(r, c + 20);
+	h->rate_minute = I64_OR(HOLD_RATE_MINUTE, -1);
+	h->rate_tokens = I64_OR(HOLD_RATE_TOKENS, 0);
 }
 
 /* The hold's cache-write pin from column c: NULL (pinned before sql/034,
@@ -114,8 +111,8 @@ static int hold_keep(struct batch *b, const struct hold_row *h)
  * once. */
 static enum cd_err member_add(const struct ledger *lg, struct batch *b, const struct db_row *r, unsigned int c)
 {
-	int acct = ledger_batch_acct_by_id(b, ledger_dbrow_i64(r, c));
-	if (acct < 0 || ledger_batch_member(b, acct, ledger_dbrow_str(r, c + 1)) >= 0)
+	int acct = ledger_batch_acct_by_id(b, I64(MEMBER_ACCOUNT_ID));
+	if (acct < 0 || ledger_batch_member(b, acct, ledger_dbrow_str(r, c + MEMBER_NAME)) >= 0)
 		return CD_OK;
 	if (b->nmembers == 2 * BATCH_MAX)
 		return CD_E_INTERNAL;
@@ -123,17 +120,17 @@ static enum cd_err member_add(const struct ledger *lg, struct batch *b, const st
 	memset(m, 0, sizeof(*m));
 	m->acct = acct;
 	m->m.found = 1;
-	ledger_copy_text(m->m.member, sizeof(m->m.member), ledger_dbrow_str(r, c + 1));
-	m->m.cap = ledger_dbrow_null(r, c + 2) ? -1 : ledger_dbrow_i64(r, c + 2);
-	m->m.month_key = ledger_dbrow_i64(r, c + 3);
-	m->m.month_spent = ledger_dbrow_i64(r, c + 4);
-	m->m.reserved = ledger_dbrow_i64(r, c + 5);
-	m->m.cap_month_noted = ledger_dbrow_i64(r, c + 6);
-	m->m.rate.rpm = ledger_dbrow_null(r, c + 7) ? -1 : ledger_dbrow_i64(r, c + 7);
-	m->m.rate.tpm = ledger_dbrow_null(r, c + 8) ? -1 : ledger_dbrow_i64(r, c + 8);
-	m->m.rate.minute = ledger_dbrow_i64(r, c + 9);
-	m->m.rate.requests = ledger_dbrow_i64(r, c + 10);
-	m->m.rate.tokens = ledger_dbrow_i64(r, c + 11);
+	TEXT(m->m.member, MEMBER_NAME);
+	m->m.cap = I64_OR(MEMBER_CAP, -1);
+	m->m.month_key = I64(MEMBER_MONTH_KEY);
+	m->m.month_spent = I64(MEMBER_MONTH_SPENT);
+	m->m.reserved = I64(MEMBER_RESERVED);
+	m->m.cap_month_noted = I64(MEMBER_CAP_MONTH_NOTED);
+	m->m.rate.rpm = I64_OR(MEMBER_RPM, -1);
+	m->m.rate.tpm = I64_OR(MEMBER_TPM, -1);
+	m->m.rate.minute = I64(MEMBER_RATE_MINUTE);
+	m->m.rate.requests = I64(MEMBER_RATE_REQUESTS);
+	m->m.rate.tokens = I64(MEMBER_RATE_TOKENS);
 	ledger_member_roll(lg, &m->m);
 	return CD_OK;
 }

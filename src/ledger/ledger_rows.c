@@ -20,11 +20,25 @@
 static const char SQL_ACCT_LOCK[] = "SELECT " ACCT_COLS " FROM accounts WHERE ext_id = ? FOR UPDATE";
 static const char SQL_ACCT_LOCK_ID[] = "SELECT " ACCT_COLS " FROM accounts WHERE id = ? FOR UPDATE";
 static const char SQL_ACCT_READ[] = "SELECT " ACCT_COLS " FROM accounts WHERE ext_id = ?";
-static const char SQL_ACCT_STORE[] = "UPDATE accounts SET balance_micros = ?, reserved_micros = ?, month_key = ?, "
-				     "month_spent_micros = ?, sweep_due_at = ?, day_key = ?, day_spent_micros = ?, "
-				     "low_noted = ?, depleted_noted = ?, limit_month_noted = ?, limit_day_noted = ?, "
-				     "recharge_threshold_micros = ?, recharge_amount_cents = ?, recharge_pending = ?, "
-				     "recharge_failures = ?, recharge_day_key = ?, recharge_day_count = ? WHERE id = ?";
+/* What ledger_acct_store writes of an account, one line a column: its
+ * name, its bind format (ledger_db_exec's: i an int64, I an int64 or
+ * NULL through a pointer) and the value, from account a. The statement's
+ * text, its format and its arguments all come from this table. */
+#define ACCT_STORED(X, a) \
+	X("reserved_micros", "i", (a)->reserved) X("month_key", "i", (a)->month_key) \
+	X("month_spent_micros", "i", (a)->month_spent) \
+	X("sweep_due_at", "I", (a)->sweep_due_at >= 0 ? &(a)->sweep_due_at : NULL) \
+	X("day_key", "i", (a)->day_key) X("day_spent_micros", "i", (a)->day_spent) \
+	X("low_noted", "i", (int64_t)(a)->low_noted) X("depleted_noted", "i", (int64_t)(a)->depleted_noted) \
+	X("limit_month_noted", "i", (a)->limit_month_noted) X("limit_day_noted", "i", (a)->limit_day_noted) \
+	X("recharge_threshold_micros", "I", (a)->recharge_threshold >= 0 ? &(a)->recharge_threshold : NULL) \
+	X("recharge_amount_cents", "I", (a)->recharge_amount_cents >= 0 ? &(a)->recharge_amount_cents : NULL) \
+	X("recharge_pending", "i", (int64_t)(a)->recharge_pending) X("recharge_failures", "i", (a)->recharge_failures) \
+	X("recharge_day_key", "i", (a)->recharge_day_key) X("recharge_day_count", "i", (a)->recharge_day_count)
+#define STORED_SQL(col, fmt, value) ", " col " = ?"
+#define STORED_FMT(col, fmt, value) fmt
+#define STORED_ARG(col, fmt, value) , value
+static const char SQL_ACCT_STORE[] = "UPDATE accounts SET balance_micros = ?" ACCT_STORED(STORED_SQL, a) " WHERE id = ?";
 static const char SQL_JOURNAL_ADD[] = "INSERT INTO journal (account_id, amount_micros, balance_after_micros, cause, "
 				      "source, grant_id, hold_id, reference, description, idempotency_key, created_at) "
 				      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
@@ -51,45 +65,50 @@ void ledger_copy_text(char *dst, size_t cap, const char *src)
 	snprintf(dst, cap, "%s", src != NULL ? src : "");
 }
 
+/* Column k of the row read from c, by its name in ledger_columns.h. */
+#define I64(k) ledger_dbrow_i64(r, c + (k))
+#define I64_OR(k, none) (ledger_dbrow_null(r, c + (k)) ? (none) : ledger_dbrow_i64(r, c + (k)))
+#define TEXT(dst, k) ledger_copy_text((dst), sizeof(dst), ledger_dbrow_str(r, c + (k)))
+
 void ledger_acct_from_row_at(const struct db_row *r, unsigned int c, struct acct *a)
 {
-	a->id = ledger_dbrow_i64(r, c + 0);
-	ledger_copy_text(a->ext_id, sizeof(a->ext_id), ledger_dbrow_str(r, c + 1));
-	ledger_copy_text(a->kind, sizeof(a->kind), ledger_dbrow_str(r, c + 2));
-	ledger_copy_text(a->status, sizeof(a->status), ledger_dbrow_str(r, c + 3));
-	a->balance = ledger_dbrow_i64(r, c + 4);
+	a->id = I64(ACCT_ID);
+	TEXT(a->ext_id, ACCT_EXT_ID);
+	TEXT(a->kind, ACCT_KIND);
+	TEXT(a->status, ACCT_STATUS);
+	a->balance = I64(ACCT_BALANCE);
 	a->balance_read = a->balance;
-	a->reserved = ledger_dbrow_i64(r, c + 5);
-	a->overdraft = ledger_dbrow_i64(r, c + 6);
-	a->monthly_limit = ledger_dbrow_null(r, c + 7) ? -1 : ledger_dbrow_i64(r, c + 7);
-	a->low_balance = ledger_dbrow_null(r, c + 8) ? -1 : ledger_dbrow_i64(r, c + 8);
-	ledger_copy_text(a->plan, sizeof(a->plan), ledger_dbrow_str(r, c + 9));
-	a->month_key = ledger_dbrow_i64(r, c + 10);
-	a->month_spent = ledger_dbrow_i64(r, c + 11);
-	a->sweep_due_at = ledger_dbrow_null(r, c + 12) ? -1 : ledger_dbrow_i64(r, c + 12);
-	a->created_at = ledger_dbrow_i64(r, c + 13);
-	ledger_copy_text(a->stripe_customer, sizeof(a->stripe_customer), ledger_dbrow_str(r, c + 14));
-	a->daily_limit = ledger_dbrow_null(r, c + 15) ? -1 : ledger_dbrow_i64(r, c + 15);
-	a->day_key = ledger_dbrow_i64(r, c + 16);
-	a->day_spent = ledger_dbrow_i64(r, c + 17);
-	a->plan_period = ledger_dbrow_i64(r, c + 18);
-	a->low_noted = ledger_dbrow_i64(r, c + 19) != 0;
-	a->depleted_noted = ledger_dbrow_i64(r, c + 20) != 0;
-	a->limit_month_noted = ledger_dbrow_i64(r, c + 21);
-	a->limit_day_noted = ledger_dbrow_i64(r, c + 22);
-	a->recharge_threshold = ledger_dbrow_null(r, c + 23) ? -1 : ledger_dbrow_i64(r, c + 23);
-	a->recharge_amount_cents = ledger_dbrow_null(r, c + 24) ? -1 : ledger_dbrow_i64(r, c + 24);
-	a->recharge_card = ledger_dbrow_i64(r, c + 25) != 0;
-	a->recharge_pending = ledger_dbrow_i64(r, c + 26) != 0;
-	a->recharge_failures = ledger_dbrow_i64(r, c + 27);
-	a->recharge_day_key = ledger_dbrow_i64(r, c + 28);
-	a->recharge_day_count = ledger_dbrow_i64(r, c + 29);
-	a->rate.rpm = ledger_dbrow_null(r, c + 30) ? -1 : ledger_dbrow_i64(r, c + 30);
-	a->rate.tpm = ledger_dbrow_null(r, c + 31) ? -1 : ledger_dbrow_i64(r, c + 31);
-	a->rate.minute = ledger_dbrow_i64(r, c + 32);
-	a->rate.requests = ledger_dbrow_i64(r, c + 33);
-	a->rate.tokens = ledger_dbrow_i64(r, c + 34);
-	ledger_copy_text(a->status_reason, sizeof(a->status_reason), ledger_dbrow_str(r, c + 35));
+	a->reserved = I64(ACCT_RESERVED);
+	a->overdraft = I64(ACCT_OVERDRAFT);
+	a->monthly_limit = I64_OR(ACCT_MONTHLY_LIMIT, -1);
+	a->low_balance = I64_OR(ACCT_LOW_BALANCE, -1);
+	TEXT(a->plan, ACCT_PLAN);
+	a->month_key = I64(ACCT_MONTH_KEY);
+	a->month_spent = I64(ACCT_MONTH_SPENT);
+	a->sweep_due_at = I64_OR(ACCT_SWEEP_DUE_AT, -1);
+	a->created_at = I64(ACCT_CREATED_AT);
+	TEXT(a->stripe_customer, ACCT_STRIPE_CUSTOMER);
+	a->daily_limit = I64_OR(ACCT_DAILY_LIMIT, -1);
+	a->day_key = I64(ACCT_DAY_KEY);
+	a->day_spent = I64(ACCT_DAY_SPENT);
+	a->plan_period = I64(ACCT_PLAN_PERIOD);
+	a->low_noted = I64(ACCT_LOW_NOTED) != 0;
+	a->depleted_noted = I64(ACCT_DEPLETED_NOTED) != 0;
+	a->limit_month_noted = I64(ACCT_LIMIT_MONTH_NOTED);
+	a->limit_day_noted = I64(ACCT_LIMIT_DAY_NOTED);
+	a->recharge_threshold = I64_OR(ACCT_RECHARGE_THRESHOLD, -1);
+	a->recharge_amount_cents = I64_OR(ACCT_RECHARGE_AMOUNT_CENTS, -1);
+	a->recharge_card = I64(ACCT_HAS_CARD) != 0;
+	a->recharge_pending = I64(ACCT_RECHARGE_PENDING) != 0;
+	a->recharge_failures = I64(ACCT_RECHARGE_FAILURES);
+	a->recharge_day_key = I64(ACCT_RECHARGE_DAY_KEY);
+	a->recharge_day_count = I64(ACCT_RECHARGE_DAY_COUNT);
+	a->rate.rpm = I64_OR(ACCT_RPM, -1);
+	a->rate.tpm = I64_OR(ACCT_TPM, -1);
+	a->rate.minute = I64(ACCT_RATE_MINUTE);
+	a->rate.requests = I64(ACCT_RATE_REQUESTS);
+	a->rate.tokens = I64(ACCT_RATE_TOKENS);
+	TEXT(a->status_reason, ACCT_STATUS_REASON);
 	a->plan_member_cap = -1;
 }
 
@@ -156,13 +175,8 @@ enum cd_err ledger_acct_store(struct ledger *lg, const struct acct *a)
 {
 	/* Invariant 2: reserved is the sum of pending holds, never below 0. */
 	assert(a->reserved >= 0);
-	const int64_t *due = a->sweep_due_at >= 0 ? &a->sweep_due_at : NULL;
-	const int64_t *threshold = a->recharge_threshold >= 0 ? &a->recharge_threshold : NULL;
-	const int64_t *cents = a->recharge_amount_cents >= 0 ? &a->recharge_amount_cents : NULL;
-	return ledger_db_do(lg, SQL_ACCT_STORE, "account update", "iiiiIiiiiiiIIiiiii", a->balance, a->reserved, a->month_key,
-		     a->month_spent, due, a->day_key, a->day_spent, (int64_t)a->low_noted, (int64_t)a->depleted_noted,
-		     a->limit_month_noted, a->limit_day_noted, threshold, cents, (int64_t)a->recharge_pending,
-		     a->recharge_failures, a->recharge_day_key, a->recharge_day_count, a->id);
+	return ledger_db_do(lg, SQL_ACCT_STORE, "account update", "i" ACCT_STORED(STORED_FMT, a) "i",
+			    a->balance ACCT_STORED(STORED_ARG, a), a->id);
 }
 
 enum cd_err ledger_journal_append(struct ledger *lg, struct acct *a, int64_t amount, const char *cause,

@@ -8,6 +8,7 @@
  * never the other way. Internal to the ledger's files. */
 #ifndef CREDITD_LEDGER_ROWS_H
 #define CREDITD_LEDGER_ROWS_H
+#include "ledger_columns.h"
 #include "ledger_int.h"
 #include "money.h"
 
@@ -49,16 +50,6 @@ struct acct {
 	char stripe_customer[LIMIT_STRIPE_ID_BYTES + 1];
 	int dirty;			/* month rolled over or a sweep ran: store it */
 };
-/* The account columns ledger_acct_from_row_at reads, with a table prefix. */
-#define ACCT_COLS_OF(t) t "id, " t "ext_id, " t "kind, " t "status, " t "balance_micros, " t "reserved_micros, " \
-	t "overdraft_limit_micros, " t "monthly_limit_micros, " t "low_balance_micros, " t "plan, " t "month_key, " \
-	t "month_spent_micros, " t "sweep_due_at, " t "created_at, " t "stripe_customer_id, " \
-	t "daily_limit_micros, " t "day_key, " t "day_spent_micros, " t "plan_period, " t "low_noted, " \
-	t "depleted_noted, " t "limit_month_noted, " t "limit_day_noted, " t "recharge_threshold_micros, " \
-	t "recharge_amount_cents, " t "stripe_payment_method IS NOT NULL, " t "recharge_pending, " \
-	t "recharge_failures, " t "recharge_day_key, " t "recharge_day_count, " t "requests_per_minute, " \
-	t "tokens_per_minute, " t "rate_minute, " t "rate_requests, " t "rate_tokens, " t "status_reason"
-#define ACCT_NCOLS 36
 /* The idempotency key journal rows record (lg->journal_key, see
  * ledger_int.h) for a piece of work: "<prefix>:<id>", written into buf,
  * when force is set or no key is set yet (id NULL: unchanged). Returns the

@@ -1,0 +1,67 @@
+/* ledger_columns.h: the columns the ledger reads of its money rows, each
+ * named once. A table per row kind, one line a column in the order every
+ * SELECT of the ledger and of the batch procedures lists them: from it
+ * come the SQL column lists (with a table prefix), the column indexes the
+ * readers use by name (never by a number), and the column counts.
+ * tests/unit/test_columns.c holds the procedures' own lists (the newest
+ * migration defining each) to these tables. */
+#ifndef CREDITD_LEDGER_COLUMNS_H
+#define CREDITD_LEDGER_COLUMNS_H
+
+/* The first column of each table is written apart (a list without a
+ * trailing comma); X(NAME, "sql") for the rest. */
+#define LEDGER_COL_ENUM(prefix, name, sql) prefix##name,
+#define LEDGER_COL_SQL(prefix, name, sql) ", " sql
+
+/* accounts (the view cd_account_rows, sql/020): after "id". */
+#define ACCT_COLUMNS(X, t) \
+	X(ACCT_, EXT_ID, t "ext_id") X(ACCT_, KIND, t "kind") X(ACCT_, STATUS, t "status") \
+	X(ACCT_, BALANCE, t "balance_micros") X(ACCT_, RESERVED, t "reserved_micros") \
+	X(ACCT_, OVERDRAFT, t "overdraft_limit_micros") X(ACCT_, MONTHLY_LIMIT, t "monthly_limit_micros") \
+	X(ACCT_, LOW_BALANCE, t "low_balance_micros") X(ACCT_, PLAN, t "plan") X(ACCT_, MONTH_KEY, t "month_key") \
+	X(ACCT_, MONTH_SPENT, t "month_spent_micros") X(ACCT_, SWEEP_DUE_AT, t "sweep_due_at") \
+	X(ACCT_, CREATED_AT, t "created_at") X(ACCT_, STRIPE_CUSTOMER, t "stripe_customer_id") \
+	X(ACCT_, DAILY_LIMIT, t "daily_limit_micros") X(ACCT_, DAY_KEY, t "day_key") \
+	X(ACCT_, DAY_SPENT, t "day_spent_micros") X(ACCT_, PLAN_PERIOD, t "plan_period") \
+	X(ACCT_, LOW_NOTED, t "low_noted") X(ACCT_, DEPLETED_NOTED, t "depleted_noted") \
+	X(ACCT_, LIMIT_MONTH_NOTED, t "limit_month_noted") X(ACCT_, LIMIT_DAY_NOTED, t "limit_day_noted") \
+	X(ACCT_, RECHARGE_THRESHOLD, t "recharge_threshold_micros") \
+	X(ACCT_, RECHARGE_AMOUNT_CENTS, t "recharge_amount_cents") \
+	X(ACCT_, HAS_CARD, t "stripe_payment_method IS NOT NULL") X(ACCT_, RECHARGE_PENDING, t "recharge_pending") \
+	X(ACCT_, RECHARGE_FAILURES, t "recharge_failures") X(ACCT_, RECHARGE_DAY_KEY, t "recharge_day_key") \
+	X(ACCT_, RECHARGE_DAY_COUNT, t "recharge_day_count") X(ACCT_, RPM, t "requests_per_minute") \
+	X(ACCT_, TPM, t "tokens_per_minute") X(ACCT_, RATE_MINUTE, t "rate_minute") \
+	X(ACCT_, RATE_REQUESTS, t "rate_requests") X(ACCT_, RATE_TOKENS, t "rate_tokens") \
+	X(ACCT_, STATUS_REASON, t "status_reason")
+enum acct_column { ACCT_ID, ACCT_COLUMNS(LEDGER_COL_ENUM, "") ACCT_NCOLS };
+#define ACCT_COLS_OF(t) t "id" ACCT_COLUMNS(LEDGER_COL_SQL, t)
+
+/* holds (cd_batch_read's "holds" and "hold_reqs" sets): after "id". */
+#define HOLD_COLUMNS(X, t) \
+	X(HOLD_, ACCOUNT_ID, t "account_id") X(HOLD_, STATE, t "state") X(HOLD_, AMOUNT, t "amount_micros") \
+	X(HOLD_, BYOK, t "byok") X(HOLD_, MODEL, t "model") X(HOLD_, ACTION, t "action") \
+	X(HOLD_, MEMBER, t "member") X(HOLD_, CONVERSATION, t "conversation_id") \
+	X(HOLD_, EXPIRES_AT, t "expires_at") X(HOLD_, CHARGED, t "charged_micros") \
+	X(HOLD_, SETTLE_HASH, t "settle_hash") X(HOLD_, SETTLE_RESPONSE, t "settle_response") \
+	X(HOLD_, REQUEST_ID, t "request_id") X(HOLD_, MAX_OUTPUT, t "max_output_tokens") \
+	X(HOLD_, PIN_INPUT, t "pin_input_micros_per_mtok") X(HOLD_, PIN_CACHED, t "pin_cached_input_micros_per_mtok") \
+	X(HOLD_, PIN_OUTPUT, t "pin_output_micros_per_mtok") X(HOLD_, PIN_MARGIN, t "pin_margin_bps") \
+	X(HOLD_, RATE_MINUTE, t "rate_minute") X(HOLD_, RATE_TOKENS, t "rate_tokens")
+enum hold_column { HOLD_ID, HOLD_COLUMNS(LEDGER_COL_ENUM, "") HOLD_NCOLS };
+#define HOLD_COLS_OF(t) t "id" HOLD_COLUMNS(LEDGER_COL_SQL, t)
+
+/* workspace members (after a hold in "holds", and in "members"): after
+ * "account_id". */
+#define MEMBER_COLUMNS(X, t) \
+	X(MEMBER_, NAME, t "member") X(MEMBER_, CAP, t "monthly_cap_micros") X(MEMBER_, MONTH_KEY, t "month_key") \
+	X(MEMBER_, MONTH_SPENT, t "month_spent_micros") X(MEMBER_, RESERVED, t "reserved_micros") \
+	X(MEMBER_, CAP_MONTH_NOTED, t "cap_month_noted") X(MEMBER_, RPM, t "requests_per_minute") \
+	X(MEMBER_, TPM, t "tokens_per_minute") X(MEMBER_, RATE_MINUTE, t "rate_minute") \
+	X(MEMBER_, RATE_REQUESTS, t "rate_requests") X(MEMBER_, RATE_TOKENS, t "rate_tokens")
+enum member_column { MEMBER_ACCOUNT_ID, MEMBER_COLUMNS(LEDGER_COL_ENUM, "") MEMBER_NCOLS };
+#define MEMBER_COLS_OF(t) t "account_id" MEMBER_COLUMNS(LEDGER_COL_SQL, t)
+
+_Static_assert(ACCT_NCOLS == 36 && HOLD_NCOLS == 21 && MEMBER_NCOLS == 12,
+	       "a column added here is added to the procedures (a new migration) and to the readers");
+
+#endif
