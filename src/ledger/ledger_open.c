@@ -111,7 +111,8 @@ static enum cd_err expire_hold_batch(struct ledger *lg, struct acct *a, int *don
 			if (rc == CD_OK && ledger_acct_spent(a, amounts[i]) != 0)
 				rc = refusal_set_range(&lg->refusal, REFUSE_OUT_OF_RANGE, "spend", amounts[i], NULL);
 		} else {
-			rc = ledger_journal_append(lg, a, 0, "expiry", NULL, 0, ids[i], ref, "expired hold released", NULL);
+			rc = ledger_journal_append(lg, a, &(struct journal_line){.cause = "expiry", .hold_id = ids[i],
+					.reference = ref, .description = "expired hold released"}, NULL);
 		}
 		lg->journal_key = outer;
 		if (rc == CD_OK)
@@ -162,8 +163,9 @@ static enum cd_err expire_grant_batch(struct ledger *lg, struct acct *a, int *do
 				       "i", ids[i]);
 		const char *outer = ledger_journal_key_push(lg, key, "expire", ref, 1);
 		if (rc == CD_OK)
-			rc = ledger_journal_append(lg, a, -left[i], "expiry", sources[i], ids[i], 0, ref,
-					    "expired grant written off", NULL);
+			rc = ledger_journal_append(lg, a, &(struct journal_line){.amount = -left[i], .cause = "expiry",
+					.source = sources[i], .grant_id = ids[i], .reference = ref,
+					.description = "expired grant written off"}, NULL);
 		lg->journal_key = outer;
 		if (rc != CD_OK)
 			return rc;

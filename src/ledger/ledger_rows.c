@@ -39,9 +39,22 @@ static const char SQL_ACCT_READ[] = "SELECT " ACCT_COLS " FROM accounts WHERE ex
 #define STORED_FMT(col, fmt, value) fmt
 #define STORED_ARG(col, fmt, value) , value
 static const char SQL_ACCT_STORE[] = "UPDATE accounts SET balance_micros = ?" ACCT_STORED(STORED_SQL, a) " WHERE id = ?";
-static const char SQL_JOURNAL_ADD[] = "INSERT INTO journal (account_id, amount_micros, balance_after_micros, cause, "
-				      "source, grant_id, hold_id, reference, description, idempotency_key, created_at) "
-				      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+/* A journal row as ledger_journal_append writes it, one line a column
+ * after account_id: its name, bind format and value (from account a, line
+ * j, the balance after, and lg). The statement's text, format and
+ * arguments all come from this table. */
+#define JOURNAL_WRITTEN(X, lg, a, j, after) \
+	X("amount_micros", "i", (j)->amount) X("balance_after_micros", "i", after) X("cause", "s", (j)->cause) \
+	X("source", "s", (j)->source) X("grant_id", "I", (j)->grant_id > 0 ? &(j)->grant_id : NULL) \
+	X("hold_id", "I", (j)->hold_id > 0 ? &(j)->hold_id : NULL) X("reference", "s", (j)->reference) \
+	X("description", "s", (j)->description) X("idempotency_key", "s", (lg)->journal_key) \
+	X("created_at", "i", (lg)->now)
+#define WRITTEN_NAME(col, fmt, value) ", " col
+#define WRITTEN_MARK(col, fmt, value) ", ?"
+#define WRITTEN_FMT(col, fmt, value) fmt
+#define WRITTEN_ARG(col, fmt, value) , value
+static const char SQL_JOURNAL_ADD[] = "INSERT INTO journal (account_id" JOURNAL_WRITTEN(WRITTEN_NAME, lg, a, j, after)
+				      ") VALUES (?" JOURNAL_WRITTEN(WRITTEN_MARK, lg, a, j, after) ")";
 static const char SQL_GRANT_SET[] = "UPDATE grants SET remaining_micros = ? WHERE id = ?";
 static const char SQL_DEBT_GET[] = "SELECT id, remaining_micros FROM grants WHERE account_id = ? "
 				   "AND source = 'debt' FOR UPDATE";
@@ -179,20 +192,17 @@ enum cd_err ledger_acct_store(struct ledger *lg, const struct acct *a)
 			    a->balance ACCT_STORED(STORED_ARG, a), a->id);
 }
 
-enum cd_err ledger_journal_append(struct ledger *lg, struct acct *a, int64_t amount, const char *cause,
-			   const char *source, int64_t grant_id, int64_t hold_id,
-			   const char *reference, const char *description, int64_t *journal_id)
+enum cd_err ledger_journal_append(struct ledger *lg, struct acct *a, const struct journal_line *j,
+				  int64_t *journal_id)
 {
 	int e;
 	int64_t after;
 	/* Callers check the range first (a refusal); this is the backstop
 	 * that keeps a wrapped balance out of the journal whatever they do. */
-	if (money_add(a->balance, amount, &after) != 0)
-		return refusal_set_range(&lg->refusal, REFUSE_OUT_OF_RANGE, "balance", amount, NULL);
-	const int64_t *g = grant_id > 0 ? &grant_id : NULL;
-	const int64_t *h = hold_id > 0 ? &hold_id : NULL;
-	struct dbstmt *s = ledger_db_exec(lg, SQL_JOURNAL_ADD, &e, "iiissIIsssi", a->id, amount, after, cause, source,
-				   g, h, reference, description, lg->journal_key, lg->now);
+	if (money_add(a->balance, j->amount, &after) != 0)
+		return refusal_set_range(&lg->refusal, REFUSE_OUT_OF_RANGE, "balance", j->amount, NULL);
+	struct dbstmt *s = ledger_db_exec(lg, SQL_JOURNAL_ADD, &e, "i" JOURNAL_WRITTEN(WRITTEN_FMT, lg, a, j, after),
+					  a->id JOURNAL_WRITTEN(WRITTEN_ARG, lg, a, j, after));
 	if (s == NULL)
 		return ledger_db_err(lg, e, "journal append");
 	a->balance = after;
@@ -268,7 +278,9 @@ enum cd_err ledger_spend_as(struct ledger *lg, struct acct *a, int64_t amount, c
 	} while (rc == CD_OK && left > 0 && full);
 	if (rc != CD_OK)
 		return rc;
-	return ledger_journal_append(lg, a, -amount, cause, source, 0, hold_id, reference, description, journal_id);
+	struct journal_line j = {.amount = -amount, .cause = cause, .source = source, .hold_id = hold_id,
+				 .reference = reference, .description = description};
+	return ledger_journal_append(lg, a, &j, journal_id);
 }
 
 enum cd_err ledger_debt_add(struct ledger *lg, const struct acct *a, int64_t remaining, int64_t *id)
@@ -314,7 +326,9 @@ static enum cd_err add_grant(struct ledger *lg, struct acct *a, const char *caus
 	a->depleted_noted = 0;	/* credit came in: the next 402 is news again */
 	if (expires_at >= 0 && remaining > 0 && (a->sweep_due_at < 0 || expires_at < a->sweep_due_at))
 		a->sweep_due_at = expires_at;
-	return ledger_journal_append(lg, a, amount, cause, source, *grant_id, 0, reference, description, journal_id);
+	struct journal_line j = {.amount = amount, .cause = cause, .source = source, .grant_id = *grant_id,
+				 .reference = reference, .description = description};
+	return ledger_journal_append(lg, a, &j, journal_id);
 }
 
 enum cd_err ledger_add_grant(struct ledger *lg, struct acct *a, const char *source, int64_t amount,

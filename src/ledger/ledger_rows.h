@@ -120,10 +120,21 @@ enum cd_err ledger_add_grant(struct ledger *lg, struct acct *a, const char *sour
  * "grant"): credit given back, e.g. a dispute won. */
 enum cd_err ledger_add_grant_as(struct ledger *lg, struct acct *a, const char *cause, const char *source,
 				int64_t amount, const char *reference, const char *description, int64_t *grant_id);
-/* Appends one journal row and sets a->balance to balance_after. */
-enum cd_err ledger_journal_append(struct ledger *lg, struct acct *a, int64_t amount, const char *cause,
-			   const char *source, int64_t grant_id, int64_t hold_id,
-			   const char *reference, const char *description, int64_t *journal_id);
+/* One journal row (DESIGN §4): the amount (signed), its cause and
+ * source, the grant or the hold it moved (0: none), a reference and a
+ * description (NULL: none). Written with designated fields, never by
+ * position. */
+struct journal_line {
+	int64_t amount;
+	const char *cause, *source;
+	int64_t grant_id, hold_id;
+	const char *reference, *description;
+};
+/* Appends j to account a's journal (with lg's journal key and time) and
+ * moves a->balance by j->amount; *journal_id the row's id (NULL: not
+ * wanted). */
+enum cd_err ledger_journal_append(struct ledger *lg, struct acct *a, const struct journal_line *j,
+				  int64_t *journal_id);
 /* An optional figure or time as answers show it: -1 (none) is JSON null,
  * else the integer, or the RFC 3339 time. A new reference. */
 json_t *ledger_json_int(int64_t v);
