@@ -6,6 +6,7 @@
  * an invoice's payment news (ledger_invoice_pay.c); calls neither. */
 #include "ledger_events.h"
 #include "ledger_hooks.h"
+#include "ledger_rules.h"
 #include "log.h"
 #include "webhook.h"
 #include <inttypes.h>
@@ -15,24 +16,6 @@
 static void copy_col(struct dbstmt *s, int col, char *dst, size_t cap)
 {
 	snprintf(dst, cap, "%s", ledger_db_null(s, col) ? "" : ledger_db_str(s, col));
-}
-
-/* The micros a cumulative refund takes back: the same share of the
- * credit as of the charge (tax and discounts did not buy credits, so a
- * full refund takes back exactly the credit), rounded down so that the
- * customer never loses more than they got back; the charge's amount is
- * the event's, else what the credit's record says was paid; without
- * either, cents at the top-up rate. Never more than was credited. */
-static int64_t refund_target_micros(const struct ledger *lg, const struct webhook_event *ev, const struct funded *f)
-{
-	int64_t refunded = ev->amount_refunded_cents, credited = f->credited;
-	int64_t paid = ev->charge_amount_cents > 0 ? ev->charge_amount_cents : f->paid_cents;
-	if (paid > 0 && refunded >= paid)
-		return credited;
-	if (paid > 0)
-		return (int64_t)((__int128)credited * refunded / paid);
-	int64_t micros = ledger_hook_cents_to_micros(lg, refunded);
-	return micros < 0 || micros > credited ? credited : micros;
 }
 
 /* A refund of a Stripe-funded credit (a top-up or an auto-recharge). What
@@ -60,19 +43,25 @@ enum cd_err ledger_hook_charge_refunded(struct ledger *lg, struct hook_run *h)
 		rc = ledger_funded_lock(lg, &f);
 	if (rc != CD_OK)
 		return rc;
-	if (ev->amount_refunded_cents <= f.refunded_cents) {
+	/* The rule (ledger_rules.h) decides over the rows read: the share
+	 * of the credit all refunds so far take back, and what of it comes
+	 * from the balance now or from an open dispute's hold. */
+	struct refund_case rcase = {.refunded_cents = ev->amount_refunded_cents, .charge_cents = ev->charge_amount_cents,
+				    .paid_cents = f.paid_cents, .credited = f.credited, .refunded = f.refunded,
+				    .refunded_cents_before = f.refunded_cents, .disputed = f.disputed,
+				    .rate_micros = ledger_hook_cents_to_micros(lg, ev->amount_refunded_cents)};
+	struct refund_effect eff;
+	ledger_rule_refund(&rcase, &eff);
+	if (eff.duplicate) {
 		h->outcome = "duplicate: refund already applied";
 		return a.dirty ? ledger_acct_save(lg, &a) : CD_OK;
 	}
 	h->account_id = a.id;
-	int64_t micros = refund_target_micros(lg, ev, &f) - f.refunded, moved = 0;
-	int64_t left = f.credited - f.refunded - f.disputed;
-	if (micros > left && f.disputed > 0)
-		rc = ledger_dispute_yield(lg, &f, micros - (left > 0 ? left : 0), &moved);
-	if (micros > left)
-		micros = left;
-	if (micros < 0)
-		micros = 0;
+	int64_t micros = eff.take, moved = 0;
+	if (eff.from_dispute > 0)
+		rc = ledger_dispute_yield(lg, &f, eff.from_dispute, &moved);
+	if (rc == CD_OK)
+		ledger_rule_refund_moved(&rcase, &eff, moved);
 	if (rc == CD_OK && micros > 0)
 		rc = ledger_spend(lg, &a, micros, "refund", 0, ev->charge_id, "Stripe refund", NULL);
 	if (rc == CD_OK)

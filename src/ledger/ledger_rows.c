@@ -7,6 +7,7 @@
  * account's one debt row (negative remaining), which the next grant repays
  * first. Never updates or deletes a journal row. Calls nothing above it. */
 #include "ledger_rows.h"
+#include "ledger_rules.h"
 #include "log.h"
 #include "timefmt.h"
 #include <assert.h>
@@ -298,25 +299,28 @@ static enum cd_err add_grant(struct ledger *lg, struct acct *a, const char *caus
 			     int64_t amount, int64_t priority, int64_t expires_at, const char *reference,
 			     const char *description, int64_t *grant_id, int64_t *journal_id)
 {
-	int64_t remaining = amount;
 	int e;
-	/* DESIGN §10: refused before anything moves, never wrapped. */
-	if (money_add(a->balance, amount, &remaining) != 0)
-		return refusal_set(&lg->refusal, REFUSE_BALANCE_CAP, a->ext_id, NULL);
-	remaining = amount;
+	int64_t debt = 0, debt_id = 0;
+	struct grant_effect g;
 	if (a->balance < 0) {
 		struct dbstmt *s = ledger_db_exec(lg, SQL_DEBT_GET, &e, "i", a->id);
 		if (s == NULL)
 			return ledger_db_err(lg, e, "debt lookup");
 		if (ledger_db_fetch(s) == 1 && ledger_db_i64(s, 1) < 0) {
-			int64_t id = ledger_db_i64(s, 0), debt = -ledger_db_i64(s, 1);
-			int64_t repay = debt < amount ? debt : amount;
-			enum cd_err rc = ledger_db_do(lg, SQL_GRANT_SET, "debt repay", "ii", repay - debt, id);
-			if (rc != CD_OK)
-				return rc;
-			remaining -= repay;
+			debt_id = ledger_db_i64(s, 0);
+			debt = -ledger_db_i64(s, 1);
 		}
 	}
+	/* DESIGN §10: refused before anything moves, never wrapped; the
+	 * debt repaid first (ledger_rules.h). */
+	if (ledger_rule_grant(a->balance, debt, amount, &g) != 0)
+		return refusal_set(&lg->refusal, REFUSE_BALANCE_CAP, a->ext_id, NULL);
+	if (g.repay > 0) {
+		enum cd_err rc = ledger_db_do(lg, SQL_GRANT_SET, "debt repay", "ii", g.repay - debt, debt_id);
+		if (rc != CD_OK)
+			return rc;
+	}
+	int64_t remaining = g.remaining;
 	const int64_t *exp = expires_at >= 0 ? &expires_at : NULL;
 	struct dbstmt *s = ledger_db_exec(lg, SQL_GRANT_ADD, &e, "isiiiIssi", a->id, source, amount, remaining,
 				   priority, exp, reference, description, lg->now);

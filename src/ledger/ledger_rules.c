@@ -1,0 +1,61 @@
+/* ledger_rules.c: the money rules of a credit and of a refund (see
+ * ledger_rules.h). Pure: the asserts are the rules' own checks. */
+#include "ledger_rules.h"
+#include "money.h"
+#include <assert.h>
+
+int ledger_rule_grant(int64_t balance, int64_t debt, int64_t amount, struct grant_effect *e)
+{
+	int64_t after;
+	assert(amount > 0 && debt >= 0);
+	/* The debt row carries what the grants could not: a balance below
+	 * zero is that debt, never more. */
+	assert(balance >= 0 || debt >= -balance);
+	if (money_add(balance, amount, &after) != 0)
+		return -1;
+	e->repay = debt < amount ? debt : amount;
+	e->remaining = amount - e->repay;
+	e->balance_after = after;
+	assert(e->repay >= 0 && e->remaining >= 0 && e->repay + e->remaining == amount);
+	return 0;
+}
+
+/* What all refunds so far take back of the credit. */
+static int64_t refund_target(const struct refund_case *c)
+{
+	int64_t paid = c->charge_cents > 0 ? c->charge_cents : c->paid_cents;
+	if (paid > 0 && c->refunded_cents >= paid)
+		return c->credited;
+	if (paid > 0)
+		return (int64_t)((__int128)c->credited * c->refunded_cents / paid);
+	return c->rate_micros < 0 || c->rate_micros > c->credited ? c->credited : c->rate_micros;
+}
+
+void ledger_rule_refund(const struct refund_case *c, struct refund_effect *e)
+{
+	assert(c->credited >= 0 && c->refunded >= 0 && c->refunded <= c->credited && c->disputed >= 0);
+	assert(c->refunded_cents >= 0);
+	e->duplicate = c->refunded_cents <= c->refunded_cents_before;
+	e->target = e->take = e->from_dispute = 0;
+	if (e->duplicate)
+		return;
+	e->target = refund_target(c);
+	assert(e->target >= 0 && e->target <= c->credited);
+	int64_t micros = e->target - c->refunded;
+	int64_t left = c->credited - c->refunded - c->disputed;
+	if (micros > left && c->disputed > 0)
+		e->from_dispute = micros - (left > 0 ? left : 0);
+	if (micros > left)
+		micros = left;
+	e->take = micros > 0 ? micros : 0;
+	assert(e->take >= 0 && e->from_dispute >= 0 && e->take + e->from_dispute <= c->credited - c->refunded);
+}
+
+void ledger_rule_refund_moved(const struct refund_case *c, const struct refund_effect *e, int64_t moved)
+{
+	assert(moved >= 0 && moved <= e->from_dispute);
+	assert(c->refunded + e->take + moved <= c->credited);
+	(void)c;
+	(void)e;
+	(void)moved;
+}
