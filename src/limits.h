@@ -92,6 +92,22 @@ _Static_assert(LIMIT_BATCH_OPS >= 1 && LIMIT_BATCH_OPS <= 64, "batch sizes fit t
  * one order (accounts by id ascending, then holds, then members), so they
  * cannot deadlock on each other. */
 #define LIMIT_BATCH_COMBINERS 2
+/* The guard's rows kept in memory (ledger_rowcache.h): the accounts its
+ * last batches wrote, with the version each write left, so that a batch
+ * of accounts kept is decided without its read CALL (one round trip, not
+ * two). Slots are taken by the account's id (a later account in the same
+ * slot replaces the one there): 16,384 accounts of about 0.8 KiB each,
+ * memory touched only as accounts come (13 MiB at the bench's 10,000
+ * accounts). The holds of those accounts still pending, by hold id, for
+ * their settles: more than the requests in flight at once (the worker
+ * threads and the gateway's streams). An account with more grants than
+ * LIMIT_ROWCACHE_GRANTS positive ones is kept without them (its settles
+ * read them), which keeps an entry small. */
+#define LIMIT_ROWCACHE_ACCOUNTS 16384
+#define LIMIT_ROWCACHE_HOLDS 4096
+#define LIMIT_ROWCACHE_GRANTS 6
+_Static_assert((LIMIT_ROWCACHE_ACCOUNTS & (LIMIT_ROWCACHE_ACCOUNTS - 1)) == 0 &&
+	       (LIMIT_ROWCACHE_HOLDS & (LIMIT_ROWCACHE_HOLDS - 1)) == 0, "slots are taken by a mask");
 /* The JSON parameter of one batch's CALL: at most LIMIT_BATCH_OPS settle
  * answers of LIMIT_SETTLE_RESPONSE_BYTES, escaped (x2), plus their rows. */
 #define LIMIT_BATCH_JSON_BYTES (1024 * 1024)

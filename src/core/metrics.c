@@ -354,6 +354,13 @@ static void emit_gauges(struct dynbuf *b, const struct metrics_gauges *g)
 			      "# TYPE creditd_outbox_pending gauge\ncreditd_outbox_pending %lld\n", g->outbox_pending);
 	emit_purged(b, g);
 	emit_auth(b, g->auth);
+	if (g->kept != NULL)
+		dynbuf_printf(b, "# HELP creditd_guard_rows_kept_total Guard batches by how their rows came: kept in memory from the last write (filled), read (read), or kept but refused at the write because a row had moved (moved).\n"
+			      "# TYPE creditd_guard_rows_kept_total counter\n"
+			      "creditd_guard_rows_kept_total{outcome=\"filled\"} %llu\n"
+			      "creditd_guard_rows_kept_total{outcome=\"read\"} %llu\n"
+			      "creditd_guard_rows_kept_total{outcome=\"moved\"} %llu\n",
+			      g->kept->filled, g->kept->read, g->kept->refused);
 	if (g->version != NULL) {
 		dynbuf_printf(b, "# HELP creditd_build_info The running creditd's version.\n"
 			      "# TYPE creditd_build_info gauge\ncreditd_build_info{version=\"");

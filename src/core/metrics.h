@@ -61,6 +61,11 @@ struct metrics_purged {
 struct metrics_auth {
 	unsigned long long failures, lookups, throttled;
 };
+/* The guard's batches since start by how their rows came: decided on rows
+ * kept in memory, read, or kept but refused at the write (a row had moved). */
+struct metrics_kept {
+	unsigned long long filled, read, refused;
+};
 /* Everything the text shows beside the request counters; any pointer may
  * be NULL (nothing of it printed). The caller keeps it alive for the call. */
 struct metrics_gauges {
@@ -74,6 +79,7 @@ struct metrics_gauges {
 	/* Authentication since start (DESIGN §13): API keys refused, key
 	 * look-ups in the database, requests throttled; NULL: no lines. */
 	const struct metrics_auth *auth;
+	const struct metrics_kept *kept;	/* NULL: no lines */
 	/* The gateway's calls in flight (DESIGN §12); -1: no gateway lines. */
 	long long gateway_in_flight;
 };

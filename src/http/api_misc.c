@@ -250,8 +250,11 @@ void api_metrics(struct api_ctx *ctx, const struct request *rq, char **params, s
 	struct authlimit_totals at;
 	authlimit_totals(&at);
 	struct metrics_auth auth = {at.failures, at.lookups, at.throttled};
+	struct ledger_kept_stats ks;
+	ledger_kept_stats(&ks);
+	struct metrics_kept kept = {ks.filled, ks.read, ks.refused};
 	struct metrics_gauges g = {&h, nodes, n, ledger_outbox_pending(), PACKAGE_VERSION, purged, LEDGER_PURGE_TABLES,
-				   &auth, (long long)gateway_in_flight()};
+				   &auth, &kept, (long long)gateway_in_flight()};
 	rs->text = metrics_text(&g);
 	rs->status = rs->text != NULL ? 200 : 500;
 }

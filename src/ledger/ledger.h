@@ -590,6 +590,12 @@ struct ledger_batch_stats {
 	int le[LEDGER_BATCH_BUCKETS];
 };
 void ledger_batch_stats(struct ledger_batch_stats *s);
+/* Guard batches since start by how their rows came (ledger_rowcache.h):
+ * kept in memory, read, or kept but refused at the write. */
+struct ledger_kept_stats {
+	unsigned long long filled, read, refused;
+};
+void ledger_kept_stats(struct ledger_kept_stats *s);
 
 struct usage_query {
 	const char *account;

@@ -515,12 +515,15 @@ static void write_members(struct batch *b, struct jw *j)
 	jw_close(j, ']');
 }
 
-static void write_accounts(struct batch *b, struct jw *j)
+/* The changed accounts; all of them with all (a commit whose versions
+ * are kept: every account's comes back), with their versions as read
+ * with check (a write of kept rows: refused when one moved). */
+static void write_accounts(struct batch *b, struct jw *j, int all, int check)
 {
 	jw_array(j, "accounts");
 	for (int i = 0; i < b->naccts; i++) {
 		const struct acct *a = &b->accts[i].a;
-		if (!b->accts[i].changed)
+		if (!b->accts[i].changed && !all && !check)
 			continue;
 		const int64_t v[] = {a->id, a->balance, a->reserved, a->month_key, a->month_spent, a->sweep_due_at,
 				     a->day_key, a->day_spent, a->low_noted, a->depleted_noted, a->limit_month_noted,
@@ -529,6 +532,8 @@ static void write_accounts(struct batch *b, struct jw *j)
 		jw_open(j, '[');
 		for (unsigned int c = 0; c < sizeof(v) / sizeof(v[0]); c++)
 			opt_i64(j, c != 5 || v[c] >= 0, v[c]);	/* sweep_due_at: -1 is none */
+		if (check)
+			jw_i64(j, a->row_version);	/* sql/037: the version decided on */
 		jw_close(j, ']');
 	}
 	jw_close(j, ']');
@@ -598,7 +603,7 @@ static void write_answers(struct batch *b, struct jw *j, const struct batch_answ
 }
 
 /* The write CALL's lists: every pending change. */
-static int write_doc(struct batch *b, const struct batch_answer *answers, int n, struct jw *jp)
+static int write_doc(struct batch *b, int commit, const struct batch_answer *answers, int n, struct jw *jp)
 {
 	struct jw j;
 	dynbuf_reset(&b->doc);
@@ -617,7 +622,7 @@ static int write_doc(struct batch *b, const struct batch_answer *answers, int n,
 	jw_raw(&j, b->journal_rows.data, b->journal_rows.len);
 	jw_close(&j, ']');
 	write_members(b, &j);
-	write_accounts(b, &j);
+	write_accounts(b, &j, commit, b->kept_check);
 	int rc = write_outbox(b, &j);
 	write_answers(b, &j, answers, n);
 	jw_close(&j, '}');
@@ -665,6 +670,21 @@ static enum cd_err read_ids(struct batch *b)
 	return CD_OK;
 }
 
+/* The versions the write left on the accounts it wrote (sql/037). */
+static void read_versions(struct batch *b)
+{
+	const struct dbsets_set *t = ledger_dbsets_find(&b->sets, "versions");
+	for (size_t r = 0; t != NULL && r < t->nrows; r++) {
+		struct db_row row = ledger_dbsets_row(&b->sets, t, r);
+		int acct = ledger_batch_acct_by_id(b, ledger_dbrow_i64(&row, 1));
+		if (acct >= 0) {
+			b->accts[acct].a.row_version = ledger_dbrow_i64(&row, 2);
+			b->accts[acct].version_read = 1;
+		}
+	}
+	b->kept_check = 0;	/* checked: the rows are locked from here */
+}
+
 /* After a write: nothing is pending, and what was written is marked. */
 static void written(struct batch *b)
 {
@@ -710,7 +730,10 @@ enum cd_err ledger_batch_flush(struct ledger *lg, struct batch *b, int commit, c
 		}
 	}
 	assert(commit || n == 0);	/* answers are stored with the commit */
-	if (write_doc(b, answers, n, &j) != 0)
+	/* A commit writes every account of the batch, so that each one's
+	 * version comes back to be kept (ledger_rowcache.h; not on Galera,
+	 * which keeps nothing). */
+	if (write_doc(b, commit && !ledger_db_galera(lg), answers, n, &j) != 0)
 		return CD_E_INTERNAL;
 	/* The COMMIT goes in the CALL, one round trip for the whole write,
 	 * except on Galera (ledger_db_galera), where it is a command of its own. */
@@ -728,6 +751,16 @@ enum cd_err ledger_batch_flush(struct ledger *lg, struct batch *b, int commit, c
 		ledger_db_committed(lg);
 		return rc;
 	}
+	if (e == ER_SIGNAL_EXCEPTION && b->kept_check) {
+		/* A kept row moved since it was written (sql/037): the next
+		 * attempt reads them all. */
+		b->kept_off = 1;
+		return CD_E_RETRY;
+	}
+	if (e == ER_SIGNAL_EXCEPTION) {
+		log_error("batch write: MariaDB error %d: %s", e, "a row version signalled where none was named");
+		return CD_E_INTERNAL;
+	}
 	if (e == ER_DUP_ENTRY) {
 		/* A request_id held already, or a key claimed meanwhile: the
 		 * next attempt reads them and replays. */
@@ -739,7 +772,9 @@ enum cd_err ledger_batch_flush(struct ledger *lg, struct batch *b, int commit, c
 	if (in_call)
 		ledger_db_committed(lg);
 	rc = read_ids(b);
-	if (rc == CD_OK)
+	if (rc == CD_OK) {
+		read_versions(b);
 		written(b);
+	}
 	return rc;
 }

@@ -54,6 +54,7 @@ struct batch_acct {
 	int grants_stale;		/* grants changed in the database since read */
 	int recharge;			/* queue an auto-recharge at the next flush */
 	int touched;			/* changed in this attempt, also when a flush wrote it since */
+	int version_read;		/* a.row_version is the one the last write left */
 	/* Invariant 1 inside a batch: the balance moves only with journal
 	 * rows. Its balance as of the read or the last flush (or a journal row
 	 * written outside the batch's rows), and the sum of the amounts of the
@@ -159,6 +160,11 @@ struct batch {
 	 * the next attempts read authorizes' request_ids first. */
 	int hold_reqs_needed;
 	int hold_reqs_read;		/* this attempt read them */
+	/* Rows kept in memory (ledger_rowcache.h): this attempt decides on
+	 * them (kept), and its first write names their versions (kept_check);
+	 * kept_off: a kept write found a row moved, the batch's next attempts
+	 * read their rows. */
+	int kept, kept_check, kept_off;
 };
 
 /* An answer to store under its Idempotency-Key with the batch's write.

@@ -13,7 +13,8 @@
 #define LEDGER_COL_ENUM(prefix, name, sql) prefix##name,
 #define LEDGER_COL_SQL(prefix, name, sql) ", " sql
 
-/* accounts (the view cd_account_rows, sql/020): after "id". */
+/* accounts (the view cd_account_rows, sql/020; row_version, sql/037, last):
+ * after "id". */
 #define ACCT_COLUMNS(X, t) \
 	X(ACCT_, EXT_ID, t "ext_id") X(ACCT_, KIND, t "kind") X(ACCT_, STATUS, t "status") \
 	X(ACCT_, BALANCE, t "balance_micros") X(ACCT_, RESERVED, t "reserved_micros") \
@@ -32,7 +33,7 @@
 	X(ACCT_, RECHARGE_DAY_COUNT, t "recharge_day_count") X(ACCT_, RPM, t "requests_per_minute") \
 	X(ACCT_, TPM, t "tokens_per_minute") X(ACCT_, RATE_MINUTE, t "rate_minute") \
 	X(ACCT_, RATE_REQUESTS, t "rate_requests") X(ACCT_, RATE_TOKENS, t "rate_tokens") \
-	X(ACCT_, STATUS_REASON, t "status_reason")
+	X(ACCT_, STATUS_REASON, t "status_reason") X(ACCT_, ROW_VERSION, t "row_version")
 enum acct_column { ACCT_ID, ACCT_COLUMNS(LEDGER_COL_ENUM, "") ACCT_NCOLS };
 #define ACCT_COLS_OF(t) t "id" ACCT_COLUMNS(LEDGER_COL_SQL, t)
 
@@ -61,7 +62,7 @@ enum hold_column { HOLD_ID, HOLD_COLUMNS(LEDGER_COL_ENUM, "") HOLD_NCOLS };
 enum member_column { MEMBER_ACCOUNT_ID, MEMBER_COLUMNS(LEDGER_COL_ENUM, "") MEMBER_NCOLS };
 #define MEMBER_COLS_OF(t) t "account_id" MEMBER_COLUMNS(LEDGER_COL_SQL, t)
 
-_Static_assert(ACCT_NCOLS == 36 && HOLD_NCOLS == 21 && MEMBER_NCOLS == 12,
+_Static_assert(ACCT_NCOLS == 37 && HOLD_NCOLS == 21 && MEMBER_NCOLS == 12,
 	       "a column added here is added to the procedures (a new migration) and to the readers");
 
 #endif

@@ -125,7 +125,7 @@ enum cd_err ledger_dbsets_call(struct ledger *lg, const char *sql, const struct 
 	reset(s);
 	struct dbstmt *d = ledger_db_exec_params(lg, sql, p, dberr);
 	if (d == NULL)
-		return *dberr == ER_DUP_ENTRY ? CD_E_CONFLICT : ledger_db_err(lg, *dberr, what);
+		return *dberr == ER_DUP_ENTRY || *dberr == ER_SIGNAL_EXCEPTION ? CD_E_CONFLICT : ledger_db_err(lg, *dberr, what);
 	int status;
 	do {
 		if (mysql_stmt_field_count(d->st) > 0 && set_read(s, d->st) != 0) {
@@ -146,7 +146,7 @@ enum cd_err ledger_dbsets_call(struct ledger *lg, const char *sql, const struct 
 	if (status > 0) {
 		*dberr = (int)mysql_stmt_errno(d->st);
 		ledger_db_stmt_failed(lg, d, *dberr);
-		return *dberr == ER_DUP_ENTRY ? CD_E_CONFLICT : ledger_db_err(lg, *dberr, what);
+		return *dberr == ER_DUP_ENTRY || *dberr == ER_SIGNAL_EXCEPTION ? CD_E_CONFLICT : ledger_db_err(lg, *dberr, what);
 	}
 	return CD_OK;
 }

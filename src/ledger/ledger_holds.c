@@ -18,6 +18,7 @@
  * what to read, the transaction and its retries, the answers, the
  * routing to a node; it decides nothing. */
 #include "ledger_decide.h"
+#include "ledger_rowcache.h"
 #include "noderoute.h"
 #include "log.h"
 #include "timefmt.h"
@@ -298,7 +299,7 @@ static enum cd_err decide_all(struct ledger *lg, struct batch *b, struct guard_o
  * Two CALLs: ledger_batch_load's read and ledger_batch_flush's write, which stores the
  * answers under their keys too. Those answers are made before the write,
  * when a new hold or usage has no id yet: the write puts it in. */
-static enum cd_err batch_attempt(struct ledger *lg, struct batch *b, struct guard_op **ops, int n)
+static enum cd_err batch_try(struct ledger *lg, struct batch *b, struct guard_op **ops, int n)
 {
 	struct batch_want w;
 	struct batch_answer keys[BATCH_MAX];
@@ -352,6 +353,18 @@ static enum cd_err batch_attempt(struct ledger *lg, struct batch *b, struct guar
 	return rc;
 }
 
+/* An attempt, and its rows kept for the next batches when it committed
+ * (ledger_rowcache.h), else forgotten. */
+static enum cd_err batch_attempt(struct ledger *lg, struct batch *b, struct guard_op **ops, int n)
+{
+	enum cd_err rc = batch_try(lg, b, ops, n);
+	if (rc == CD_OK)
+		ledger_rowcache_store(lg, b);
+	else
+		ledger_rowcache_forget(lg, b);
+	return rc;
+}
+
 /* The combiner's work: the batch as one transaction, retried whole, on
  * the node of its operations' accounts (they were queued by node). */
 static void guard_run(struct ledger *lg, struct combine_op **links, int n)
@@ -373,7 +386,7 @@ static void guard_run(struct ledger *lg, struct combine_op **links, int n)
 	if (b == NULL) {
 		t.rc = CD_E_INTERNAL;
 	} else {
-		b->hold_reqs_needed = 0;
+		b->hold_reqs_needed = b->kept_off = 0;
 		while (ledger_tx_next(lg, &t))
 			ledger_tx_end(lg, &t, batch_attempt(lg, b, ops, n));
 	}

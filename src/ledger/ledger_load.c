@@ -9,7 +9,7 @@
  * Accounts are named by external id in requests: the procedure resolves
  * them. A member named with no row where its plan caps members gets one
  * here, after the accounts are opened (members_start). */
-#include "ledger_batch.h"
+#include "ledger_rowcache.h"
 #include "jsonw.h"
 #include "log.h"
 #include <assert.h>
@@ -444,9 +444,15 @@ static enum cd_err members_start(struct ledger *lg, struct batch *b, const struc
 enum cd_err ledger_batch_load(struct ledger *lg, struct batch *b, struct batch_want *w)
 {
 	struct jw j;
+	enum cd_err rc = CD_OK;
 	b->hold_reqs_read = w->read_hold_reqs;
-	read_doc(b, w, 1, &j);
-	enum cd_err rc = read_call(lg, b, w, 1, &j);
+	/* Rows kept from the last writes: no read CALL (nothing is due, so
+	 * the opening below writes nothing either). */
+	int kept = ledger_rowcache_fill(lg, b, w);
+	if (!kept) {
+		read_doc(b, w, 1, &j);
+		rc = read_call(lg, b, w, 1, &j);
+	}
 	if (rc != CD_OK)
 		return rc;
 	mark_spenders(b, w);
@@ -458,6 +464,7 @@ enum cd_err ledger_batch_load(struct ledger *lg, struct batch *b, struct batch_w
 	for (int i = 0; i < b->naccts; i++) {
 		struct acct *a = &b->accts[i].a;
 		int due = ledger_acct_touch_writes(lg, a);
+		assert(!kept || !due);
 		rc = ledger_acct_touch(lg, a);
 		if (rc != CD_OK)
 			return rc;

@@ -123,6 +123,7 @@ void ledger_acct_from_row_at(const struct db_row *r, unsigned int c, struct acct
 	a->rate.requests = I64(ACCT_RATE_REQUESTS);
 	a->rate.tokens = I64(ACCT_RATE_TOKENS);
 	TEXT(a->status_reason, ACCT_STATUS_REASON);
+	a->row_version = I64(ACCT_ROW_VERSION);
 	a->plan_member_cap = -1;
 }
 

@@ -49,6 +49,9 @@ struct acct {
 	int64_t created_at;
 	char stripe_customer[LIMIT_STRIPE_ID_BYTES + 1];
 	int dirty;			/* month rolled over or a sweep ran: store it */
+	/* The row's version as read (sql/037: every update of the row raises
+	 * it); a guard write of rows kept in memory names it. */
+	int64_t row_version;
 };
 /* The idempotency key journal rows record (lg->journal_key, see
  * ledger_int.h) for a piece of work: "<prefix>:<id>", written into buf,

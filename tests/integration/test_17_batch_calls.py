@@ -262,40 +262,97 @@ def sent(route, n=1):
     _seen[route] = _counts(route)[1] + n if route not in _seen else _seen[route] + n
 
 
-def test_a_guard_write_at_one_client_is_two_calls():
+def _trips(route, fn):
+    """Round trips of route while fn runs (one request of it)."""
+    before = round_trips(route)
+    sent(route)
+    r = fn()
+    return r, round_trips(route) - before
+
+
+def test_a_guard_write_on_rows_kept_is_one_call():
+    """An account's first batch reads its rows (the read CALL, then the
+    write CALL); from then on creditd keeps the rows it wrote, and a batch
+    of rows kept is the write CALL alone. A settle's first charge reads the
+    account's grants once; the next settles have them kept."""
     acct = funded(10 ** 7, "bcall")
     _seen.clear()
     sent("authorize")
-    authorize(acct)     # the account's first batch may open it (month roll)
-    before = round_trips("authorize"), round_trips("settle")
-    sent("authorize")
-    sent("settle")
-    r = authorize(acct)
+    eq(authorize(acct).status, 200, "the account's first authorize (it may open it: a month roll)")
+    r, n = _trips("authorize", lambda: authorize(acct))
     eq(r.status, 200, "authorize")
-    s = settle(r.json["hold_id"], 1000, 100)
+    eq(n, 1, "an authorize on rows kept is the write CALL alone")
+    s, n = _trips("settle", lambda: settle(r.json["hold_id"], 1000, 100))
     eq(s.status, 200, "settle")
-    after = round_trips("authorize"), round_trips("settle")
-    eq(after[0] - before[0], 2, "an authorize is two round trips: the read CALL and the write CALL")
-    eq(after[1] - before[1], 2, "a settle is two round trips")
+    eq(n, 2, "the first settle reads the account's grants")
+    r, n = _trips("authorize", lambda: authorize(acct))
+    eq(n, 1, "authorize, kept")
+    s, n = _trips("settle", lambda: settle(r.json["hold_id"], 1000, 100))
+    eq(s.status, 200, "settle")
+    eq(n, 1, "a settle with the grants kept is the write CALL alone")
+    verify()
 
 
-def test_an_answer_stored_under_a_key_costs_no_third_round_trip():
+def test_an_answer_stored_under_a_key_costs_no_second_round_trip():
     acct = funded(10 ** 7, "bcall")
     _seen.clear()
     sent("authorize")
     authorize(acct)
-    before = round_trips("authorize")
-    sent("authorize")
     body = {"account": acct, "model": "gpt-4o", "input_tokens": 1000, "max_output_tokens": 500,
             "request_id": uid("req")}
     key = uid("k")
-    r = api("POST", "/v1/guard/authorize", body, auth="guard", headers={"Idempotency-Key": key})
+    r, n = _trips("authorize", lambda: api("POST", "/v1/guard/authorize", body, auth="guard",
+                                           headers={"Idempotency-Key": key}))
     eq(r.status, 200, "authorize")
-    eq(round_trips("authorize") - before, 2, "the answer is stored by the write CALL")
-    sent("authorize")
-    again = api("POST", "/v1/guard/authorize", body, auth="guard", headers={"Idempotency-Key": key})
+    eq(n, 1, "the answer is stored by the write CALL")
+    again, n = _trips("authorize", lambda: api("POST", "/v1/guard/authorize", body, auth="guard",
+                                               headers={"Idempotency-Key": key}))
     eq(again.status, 200, "replay")
     eq(again.json["hold_id"], r.json["hold_id"], "the stored answer names the hold made")
+    eq(n, 4, "a key stored already fails the write of rows kept (and its rollback), then the answer is read "
+       "(1 + 1 + 2)")
+    eq(int(sql("SELECT COUNT(*) FROM holds WHERE request_id = '%s'" % body["request_id"])[0][0]), 1,
+       "one hold for the key")
+
+
+def _kept(prefix):
+    """An account whose rows creditd keeps (an authorize and a settle done),
+    and the hold of a third authorize, pending."""
+    acct = funded(10 ** 7, prefix)
+    _seen.clear()
+    for _ in range(2):
+        r = authorize(acct)
+        eq(settle(r.json["hold_id"], 1000, 100).status, 200, "settle")
+    r, n = _trips("authorize", lambda: authorize(acct))
+    eq(n, 1, "rows kept")
+    return acct, r.json["hold_id"]
+
+
+def test_a_row_changed_behind_creditds_back_is_read_again():
+    """The rows kept are never decided on once another writer moved them
+    (sql/037's versions): an operator suspends the account by hand, a
+    second process settles the pending hold, and creditd's next decisions
+    see both, at the price of one refused write each."""
+    acct, hold = _kept("bstale")
+    sql("UPDATE accounts SET status = 'suspended', status_reason = 'manual' WHERE ext_id = '%s'" % acct)
+    r, n = _trips("authorize", lambda: authorize(acct))
+    eq(r.status, 403, "the suspension made behind creditd's back binds: %r" % (r.json,))
+    eq(n, 4, "the write of rows kept is refused and rolled back, then the rows are read and written (1 + 1 + 2)")
+    sql("UPDATE accounts SET status = 'active', status_reason = NULL WHERE ext_id = '%s'" % acct)
+    eq(authorize(acct).status, 200, "active again")
+
+    acct, hold = _kept("bstale")
+    before = api("GET", "/v1/accounts/" + acct).json
+    # Another creditd (here: SQL as it would write) releases the hold.
+    hid = hold.split("_")[-1]
+    sql("UPDATE holds h JOIN accounts a ON a.id = h.account_id SET h.state = 'released', h.finished_at = 1, "
+        "a.reserved_micros = a.reserved_micros - h.amount_micros WHERE h.id = %s" % hid)
+    s, n = _trips("settle", lambda: settle(hold, 1000, 100))
+    eq(s.status, 409, "a hold released elsewhere is not settled from the rows kept: %r" % (s.json,))
+    eq(n, 4, "refused write, its rollback, then read and write")
+    after = api("GET", "/v1/accounts/" + acct).json
+    eq(after["balance_micros"], before["balance_micros"], "nothing charged")
+    verify()
 
 
 def test_a_member_costs_no_round_trip_but_once_when_its_row_is_made():

@@ -177,9 +177,13 @@ def test_a_pinned_cache_write_price_survives_a_price_import():
     eq(s.json["charged_micros"], cost(after, 2000, 0, 2000, 100), "a hold made after it: the new price")
     check(cost(after, 2000, 0, 2000, 100) > cost(before, 2000, 0, 2000, 100), "which is dearer")
     # A hold pinned before migration 034 (or by a creditd before it, during
-    # a restart) has no cache-write pin: its pinned input price.
+    # a restart) has no cache-write pin: its pinned input price. Made here
+    # by this creditd, then patched as that creditd would have written it:
+    # its authorize wrote the account row too (the reserve), which moves the
+    # row's version (sql/037), so this creditd reads the hold again.
     third = authorize(acct, model=m, input_tokens=2000, max_output_tokens=100)
     sql("UPDATE holds SET pin_cache_write_micros_per_mtok = NULL WHERE id = %d" % hold_number(third.json["hold_id"]))
+    sql("UPDATE accounts SET reserved_micros = reserved_micros WHERE ext_id = '%s'" % acct)
     s = settle(third.json["hold_id"], 2000, 100, cache_write_input_tokens=2000)
     eq(s.json["charged_micros"], cost(after, 2000, 0, 0, 100), "no pin: cache writes at the pinned input price")
     hist = creditctl("price", "history", m).stdout.strip().splitlines()

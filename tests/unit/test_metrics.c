@@ -129,7 +129,8 @@ static void test_text(void)
 	struct metrics_node nodes[] = {{"db1:3306", 1}, {"db\"2:3306", 0}, {"db3:3306", -1}};
 	struct metrics_purged purged[] = {{"idempotency_keys", 7}, {"holds", 2500}};
 	struct metrics_auth auth = {31, 30, 170};
-	struct metrics_gauges g = {&h, nodes, 3, 42, "1.2.3", purged, 2, &auth, 3};
+	struct metrics_kept kept = {900, 41, 3};
+	struct metrics_gauges g = {&h, nodes, 3, 42, "1.2.3", purged, 2, &auth, &kept, 3};
 	metrics_gateway_settle("client_gone");
 	metrics_gateway_settle("no_such_reason");
 	metrics_gateway_overhead(1.2);
@@ -186,9 +187,14 @@ static void test_text(void)
 	ok(has_line(text, "creditd_auth_failures_total 31"), "failed authentications");
 	ok(has_line(text, "creditd_auth_lookups_total 30"), "key look-ups");
 	ok(has_line(text, "creditd_auth_throttled_total 170"), "throttled requests");
+	ok(has_line(text, "# TYPE creditd_guard_rows_kept_total counter"), "the kept rows' counter type");
+	ok(has_line(text, "creditd_guard_rows_kept_total{outcome=\"filled\"} 900") &&
+		   has_line(text, "creditd_guard_rows_kept_total{outcome=\"read\"} 41") &&
+		   has_line(text, "creditd_guard_rows_kept_total{outcome=\"moved\"} 3"),
+	   "guard batches by how their rows came");
 	is_int(text[strlen(text) - 1], '\n', "text ends with a newline");
 	free(text);
-	struct metrics_gauges none = {NULL, NULL, 0, -1, NULL, NULL, 0, NULL, -1};
+	struct metrics_gauges none = {NULL, NULL, 0, -1, NULL, NULL, 0, NULL, NULL, -1};
 	text = metrics_text(&none);
 	ok(text != NULL && strstr(text, "creditd_outbox_pending") == NULL && strstr(text, "creditd_build_info") == NULL &&
 	   strstr(text, "creditd_db_up") == NULL && strstr(text, "creditd_purged_rows_total") == NULL &&
@@ -255,8 +261,9 @@ static void test_many_routes(void)
 	for (size_t i = 0; i < sizeof(gw) / sizeof(gw[0]); i++)
 		for (size_t s = 0; s < sizeof(statuses) / sizeof(statuses[0]); s++)
 			metrics_count(gw[i], statuses[s], 1e12, ~0ULL / 2);
+	struct metrics_kept kept = {~0ULL, ~0ULL, ~0ULL};
 	struct metrics_gauges g = {NULL, nodes, LIMIT_DB_NODES, 1LL << 62, "0.0.0-longest", purged,
-				   LIMIT_METRICS_PURGE_TABLES, &auth, 1LL << 62};
+				   LIMIT_METRICS_PURGE_TABLES, &auth, &kept, 1LL << 62};
 	char *text = metrics_text(&g);
 	ok(text != NULL, "the largest text fits its cap");
 	if (text != NULL)
