@@ -253,10 +253,11 @@ BEGIN
            a.depleted_noted = j.depn, a.limit_month_noted = j.lmn, a.limit_day_noted = j.ldn,
            a.recharge_pending = j.rp, a.recharge_day_key = j.rdk, a.recharge_day_count = j.rdc,
            a.rate_minute = j.rmin, a.rate_requests = j.rreq, a.rate_tokens = j.rtok;
-    -- Every row named with a version is updated (the trigger changes
-    -- each one), else one was found at another version.
-    IF ROW_COUNT() < (SELECT COUNT(*) FROM JSON_TABLE(p_accounts, '$[*]' COLUMNS (ver BIGINT UNSIGNED PATH '$[18]')) j
-                       WHERE j.ver IS NOT NULL) THEN
+    -- A write of kept rows names every account's version (creditd names
+    -- all or none): each row is updated (the trigger changes each one),
+    -- else one was found at another version. A write of rows read names
+    -- none and costs no count.
+    IF JSON_VALUE(p_accounts, '$[0][18]') IS NOT NULL AND ROW_COUNT() < JSON_LENGTH(p_accounts) THEN
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'cd_batch_write: rows changed since they were read';
     END IF;
   END IF;
