@@ -194,10 +194,11 @@ int ledger_rowcache_fill(struct ledger *lg, struct batch *b, const struct batch_
 	struct kept_acct *list[BATCH_MAX];
 	int spends[BATCH_MAX], n = 0, ok = 0;
 	assert(b->naccts == 0 && b->nholds == 0 && b->ngrants == 0);
-	/* Replay rows (stored answers are assumed absent: a key stored
-	 * already fails the write, which then reads them) and member rows
-	 * are always read. */
-	int plain = ledger_rowcache_on(lg) && !b->kept_off && !w->read_hold_reqs && w->nusages == 0 && w->nmembers == 0;
+	/* Replay rows (stored answers under Idempotency-Keys: a replay must
+	 * be answered from them even when deciding it again would refuse it
+	 * and store nothing) and member rows are always read. */
+	int plain = ledger_rowcache_on(lg) && !b->kept_off && !w->read_hold_reqs && w->nusages == 0 && w->nmembers == 0 &&
+		    w->nkeys == 0;
 	pthread_mutex_lock(&lock);
 	struct node_table *t = plain ? table_of(lg->node) : NULL;
 	if (t != NULL && gather(lg, t, w, list, &n, spends)) {

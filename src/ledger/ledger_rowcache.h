@@ -8,7 +8,8 @@
  * every update of an account row raises it, and every money change of its
  * holds and grants updates the row). A later batch whose accounts, holds
  * and grants are all kept, and which needs no replay rows read (stored
- * answers, request_ids, usage keys) nor any member row, is filled from
+ * answers under Idempotency-Keys, request_ids, usage keys) nor any member
+ * row, is filled from
  * here instead of cd_batch_read. Its write names each account's version
  * and is refused whole when one moved (another process, creditctl, an
  * operator), and the batch then runs again reading its rows: what is
