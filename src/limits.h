@@ -103,6 +103,14 @@ _Static_assert(LIMIT_BATCH_OPS >= 1 && LIMIT_BATCH_OPS <= 64, "batch sizes fit t
  * threads and the gateway's streams). An account with more grants than
  * LIMIT_ROWCACHE_GRANTS positive ones is kept without them (its settles
  * read them), which keeps an entry small. */
+/* A batch of kept rows makes its write CALL, COMMIT inside, the first
+ * statement of its transaction; on a connection the server closed while it
+ * sat idle (a restart, wait_timeout), that CALL fails in a way that cannot
+ * say whether it ran, and the batch is answered 503. So the kept rows are
+ * used only on a connection that ended a transaction well this recently;
+ * an idle one reads first, as before, and a dead one is made again
+ * unseen. Under load every connection is this fresh. */
+#define LIMIT_ROWCACHE_FRESH_MS 2000
 #define LIMIT_ROWCACHE_ACCOUNTS 16384
 #define LIMIT_ROWCACHE_HOLDS 4096
 #define LIMIT_ROWCACHE_GRANTS 6

@@ -5,7 +5,8 @@
  * JSON rows of the write CALL, appended in the order the operations made
  * them; holds, grants, members and accounts as the batch's own rows,
  * marked changed. ledger_batch_flush writes them all in one CALL of
- * cd_batch_write (sql/020_batch_calls.sql, redefined by sql/034), which
+ * cd_guard_write (sql/037: cd_batch_write of sql/020 and 034, with the
+ * versions of rows kept checked first and returned after), which
  * inserts the new holds and reads their ids back by request_id (unique
  * per account: no reliance on how AUTO_INCREMENT hands out ids), inserts
  * the usages, updates the settled and released holds and the burnt
@@ -401,10 +402,12 @@ enum cd_err ledger_batch_spend_rest(struct ledger *lg, struct batch *b, int acct
 
 /* ---- Writing ---- */
 
-static const char SQL_WRITE[] = "CALL cd_batch_write(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
-/* cd_batch_write's lists, in its parameters' order. */
+static const char SQL_WRITE[] = "CALL cd_guard_write(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+/* cd_guard_write's lists (sql/037: cd_batch_write's, then accounts_at), in
+ * its parameters' order. */
 static const char *const WRITE_LISTS[] = {"holds_new", "usages_new", "usages", "holds_set", "grants_set", "debts",
-					  "journal", "members", "accounts", "events", "recharges", "keys"};
+					  "journal", "members", "accounts", "events", "recharges", "keys",
+					  "accounts_at"};
 
 static void opt_i64(struct jw *j, int has, int64_t v)
 {
@@ -515,15 +518,12 @@ static void write_members(struct batch *b, struct jw *j)
 	jw_close(j, ']');
 }
 
-/* The changed accounts; all of them with all (a commit whose versions
- * are kept: every account's comes back), with their versions as read
- * with check (a write of kept rows: refused when one moved). */
-static void write_accounts(struct batch *b, struct jw *j, int all, int check)
+static void write_accounts(struct batch *b, struct jw *j)
 {
 	jw_array(j, "accounts");
 	for (int i = 0; i < b->naccts; i++) {
 		const struct acct *a = &b->accts[i].a;
-		if (!b->accts[i].changed && !all && !check)
+		if (!b->accts[i].changed)
 			continue;
 		const int64_t v[] = {a->id, a->balance, a->reserved, a->month_key, a->month_spent, a->sweep_due_at,
 				     a->day_key, a->day_spent, a->low_noted, a->depleted_noted, a->limit_month_noted,
@@ -532,8 +532,33 @@ static void write_accounts(struct batch *b, struct jw *j, int all, int check)
 		jw_open(j, '[');
 		for (unsigned int c = 0; c < sizeof(v) / sizeof(v[0]); c++)
 			opt_i64(j, c != 5 || v[c] >= 0, v[c]);	/* sweep_due_at: -1 is none */
-		if (check)
-			jw_i64(j, a->row_version);	/* sql/037: the version decided on */
+		jw_close(j, ']');
+	}
+	jw_close(j, ']');
+}
+
+static int cmp_acct_id(const void *x, const void *y)
+{
+	int64_t a = (*(const struct batch_acct *const *)x)->a.id, b = (*(const struct batch_acct *const *)y)->a.id;
+	return a < b ? -1 : a > b;
+}
+
+/* Every account of the batch, ascending by id (the lock order), with the
+ * version decided on when check (a write of rows kept: refused when one
+ * moved), for the versions the write leaves to come back; none without
+ * versions wanted (sql/037's cd_guard_write). */
+static void write_accounts_at(struct batch *b, struct jw *j, int want, int check)
+{
+	const struct batch_acct *at[BATCH_MAX];
+	jw_array(j, "accounts_at");
+	for (int i = 0; want && i < b->naccts; i++)
+		at[i] = &b->accts[i];
+	if (want)
+		qsort(at, (size_t)b->naccts, sizeof(at[0]), cmp_acct_id);
+	for (int i = 0; want && i < b->naccts; i++) {
+		jw_open(j, '[');
+		jw_i64(j, at[i]->a.id);
+		opt_i64(j, check, at[i]->a.row_version);
 		jw_close(j, ']');
 	}
 	jw_close(j, ']');
@@ -603,7 +628,7 @@ static void write_answers(struct batch *b, struct jw *j, const struct batch_answ
 }
 
 /* The write CALL's lists: every pending change. */
-static int write_doc(struct batch *b, int commit, const struct batch_answer *answers, int n, struct jw *jp)
+static int write_doc(struct batch *b, int versions, const struct batch_answer *answers, int n, struct jw *jp)
 {
 	struct jw j;
 	dynbuf_reset(&b->doc);
@@ -622,7 +647,8 @@ static int write_doc(struct batch *b, int commit, const struct batch_answer *ans
 	jw_raw(&j, b->journal_rows.data, b->journal_rows.len);
 	jw_close(&j, ']');
 	write_members(b, &j);
-	write_accounts(b, &j, commit, b->kept_check);
+	write_accounts(b, &j);
+	write_accounts_at(b, &j, versions || b->kept_check, b->kept_check);
 	int rc = write_outbox(b, &j);
 	write_answers(b, &j, answers, n);
 	jw_close(&j, '}');
@@ -730,9 +756,8 @@ enum cd_err ledger_batch_flush(struct ledger *lg, struct batch *b, int commit, c
 		}
 	}
 	assert(commit || n == 0);	/* answers are stored with the commit */
-	/* A commit writes every account of the batch, so that each one's
-	 * version comes back to be kept (ledger_rowcache.h; not on Galera,
-	 * which keeps nothing). */
+	/* A commit asks for every account's version, to be kept
+	 * (ledger_rowcache.h; not on Galera, which keeps nothing). */
 	if (write_doc(b, commit && !ledger_db_galera(lg), answers, n, &j) != 0)
 		return CD_E_INTERNAL;
 	/* The COMMIT goes in the CALL, one round trip for the whole write,

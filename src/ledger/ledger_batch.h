@@ -3,11 +3,14 @@
  * A batch of guard operations (ledger_holds.c decides them) is two CALLs
  * (sql/020_batch_calls.sql; redefined whole by sql/034, which added the
  * hold's cache-write pin and the usage row's cache writes and settle
- * reason, each last in its row). cd_batch_read locks every row the batch
- * needs in one order (the accounts by id, then the holds by id, then the
- * member rows) and returns them with the replay rows; operations change these
- * rows in memory, in arrival order; cd_batch_write writes them all back,
- * with the answers stored under Idempotency-Keys, and commits. The
+ * reason, each last in its row), or the second alone when its rows were
+ * kept from the last write (ledger_rowcache.h). cd_batch_read locks every
+ * row the batch needs in one order (the accounts by id, then the holds by
+ * id, then the member rows) and returns them with the replay rows;
+ * operations change these rows in memory, in arrival order;
+ * cd_guard_write (sql/037) checks the versions of rows kept, runs
+ * cd_batch_write, which writes them all back with the answers stored under
+ * Idempotency-Keys, returns the accounts' versions, and commits. The
  * journal rows keep the order of the operations that made them, and
  * move the balances by exactly their amounts (asserted at each flush). Both
  * CALLs take one JSON parameter, written by jsonw.h: no SQL text is made

@@ -40,6 +40,7 @@ struct db_conn {
 	unsigned epoch;			/* ledger_noderoute_epoch when it connected */
 	int galera;			/* the server is a Galera node (wsrep_on) */
 	int sync_wait;			/* its session's wsrep_sync_wait is 1 */
+	int64_t ok_ms;			/* ledger_mono_ms of its last transaction that ended well */
 	struct dbstmt stmts[DB_STMTS_MAX];
 	int nstmts;
 };

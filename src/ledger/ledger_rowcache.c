@@ -198,7 +198,7 @@ int ledger_rowcache_fill(struct ledger *lg, struct batch *b, const struct batch_
 	 * be answered from them even when deciding it again would refuse it
 	 * and store nothing) and member rows are always read. */
 	int plain = ledger_rowcache_on(lg) && !b->kept_off && !w->read_hold_reqs && w->nusages == 0 && w->nmembers == 0 &&
-		    w->nkeys == 0;
+		    w->nkeys == 0 && ledger_mono_ms() - lg->c->ok_ms < LIMIT_ROWCACHE_FRESH_MS;
 	pthread_mutex_lock(&lock);
 	struct node_table *t = plain ? table_of(lg->node) : NULL;
 	if (t != NULL && gather(lg, t, w, list, &n, spends)) {

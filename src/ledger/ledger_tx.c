@@ -109,10 +109,14 @@ void ledger_tx_end(struct ledger *lg, struct ledger_tx *t, enum cd_err rc)
 		/* A procedure committed: nothing after it may fail. */
 		if (rc != CD_OK)
 			log_error("a transaction failed after its commit: %s", cd_strerror(rc));
+		else
+			lg->c->ok_ms = ledger_mono_ms();
 		return;
 	}
 	if (rc == CD_OK) {
 		int e = ledger_db_end_tx(lg, 1);
+		if (e == 0)
+			lg->c->ok_ms = ledger_mono_ms();
 		/* A commit refused by a conflict (Galera certification) was
 		 * rolled back and may run again; one whose answer was lost may
 		 * have happened, so it is never run again. */
