@@ -32,11 +32,6 @@ struct pay {
 	char currency[8];
 };
 
-static void copy_col(struct dbstmt *s, int col, char *dst, size_t cap)
-{
-	snprintf(dst, cap, "%s", ledger_db_null(s, col) ? "" : ledger_db_str(s, col));
-}
-
 /* The invoice's payment row, locked (made empty when there is none). */
 static enum cd_err payment_row_lock(struct ledger *lg, const char *invoice, struct pay *p)
 {
@@ -52,10 +47,10 @@ static enum cd_err payment_row_lock(struct ledger *lg, const char *invoice, stru
 		return rc != CD_OK ? rc : ledger_db_err(lg, e, "invoice payment read");
 	if (ledger_db_fetch(s) != 1)
 		return CD_E_INTERNAL;
-	copy_col(s, 0, p->pi, sizeof(p->pi));
-	copy_col(s, 1, p->charge, sizeof(p->charge));
+	ledger_db_copy(s, 0, p->pi, sizeof(p->pi), "");
+	ledger_db_copy(s, 1, p->charge, sizeof(p->charge), "");
 	p->cents = ledger_db_i64(s, 2);
-	copy_col(s, 3, p->currency, sizeof(p->currency));
+	ledger_db_copy(s, 3, p->currency, sizeof(p->currency), "");
 	return CD_OK;
 }
 
@@ -110,10 +105,10 @@ static enum cd_err credit_of(struct ledger *lg, const char *invoice, struct cred
 	if (!c->found)
 		return CD_OK;
 	c->f = (struct funded){.kind = FUNDED_INVOICE, .id = ledger_db_i64(s, 0), .account_id = ledger_db_i64(s, 1)};
-	copy_col(s, 2, c->named.pi, sizeof(c->named.pi));
-	copy_col(s, 3, c->named.charge, sizeof(c->named.charge));
+	ledger_db_copy(s, 2, c->named.pi, sizeof(c->named.pi), "");
+	ledger_db_copy(s, 3, c->named.charge, sizeof(c->named.charge), "");
 	c->named.cents = ledger_db_i64(s, 4);
-	copy_col(s, 5, c->named.currency, sizeof(c->named.currency));
+	ledger_db_copy(s, 5, c->named.currency, sizeof(c->named.currency), "");
 	return CD_OK;
 }
 

@@ -32,45 +32,39 @@ static const char SQL_READ[] = "CALL cd_batch_read(?, ?, ?, ?, ?, ?, ?, ?, ?, ?,
 static const char *const READ_LISTS[] = {"ids", "ext", "holds", "reqs", "members", "usages", "spend_ids",
 					 "spend_ext", "keys"};
 
-/* Column k of the row read from c, by its name in ledger_columns.h. */
-#define I64(k) ledger_dbrow_i64(r, c + (k))
-#define I64_OR(k, none) (ledger_dbrow_null(r, c + (k)) ? (none) : ledger_dbrow_i64(r, c + (k)))
-#define NUL(k) ledger_dbrow_null(r, c + (k))
-#define TEXT(dst, k) ledger_copy_text((dst), sizeof(dst), ledger_dbrow_str(r, c + (k)))
-
 /* A hold from columns c.. (HOLD_COLS order). */
 static void hold_from_row(const struct db_row *r, unsigned int c, struct hold_row *h)
 {
 	memset(h, 0, sizeof(*h));
-	h->id = I64(HOLD_ID);
-	h->account_id = I64(HOLD_ACCOUNT_ID);
-	TEXT(h->state, HOLD_STATE);
-	h->amount = I64(HOLD_AMOUNT);
-	h->byok = I64(HOLD_BYOK) != 0;
-	TEXT(h->model, HOLD_MODEL);
-	TEXT(h->action, HOLD_ACTION);
-	h->has_member = !NUL(HOLD_MEMBER);
-	TEXT(h->member, HOLD_MEMBER);
-	h->has_conversation = !NUL(HOLD_CONVERSATION);
-	TEXT(h->conversation, HOLD_CONVERSATION);
-	h->expires_at = I64(HOLD_EXPIRES_AT);
-	h->charged = I64(HOLD_CHARGED);
+	h->id = COL_I64(HOLD_ID);
+	h->account_id = COL_I64(HOLD_ACCOUNT_ID);
+	COL_TEXT(h->state, HOLD_STATE);
+	h->amount = COL_I64(HOLD_AMOUNT);
+	h->byok = COL_I64(HOLD_BYOK) != 0;
+	COL_TEXT(h->model, HOLD_MODEL);
+	COL_TEXT(h->action, HOLD_ACTION);
+	h->has_member = !COL_NULL(HOLD_MEMBER);
+	COL_TEXT(h->member, HOLD_MEMBER);
+	h->has_conversation = !COL_NULL(HOLD_CONVERSATION);
+	COL_TEXT(h->conversation, HOLD_CONVERSATION);
+	h->expires_at = COL_I64(HOLD_EXPIRES_AT);
+	h->charged = COL_I64(HOLD_CHARGED);
 	h->has_hash = ledger_dbrow_len(r, c + HOLD_SETTLE_HASH) == 32;
 	if (h->has_hash)
 		memcpy(h->settle_hash, ledger_dbrow_str(r, c + HOLD_SETTLE_HASH), 32);
-	TEXT(h->response, HOLD_SETTLE_RESPONSE);
-	TEXT(h->request_id, HOLD_REQUEST_ID);
-	h->max_output = I64_OR(HOLD_MAX_OUTPUT, -1);
-	h->has_pin = !NUL(HOLD_PIN_INPUT) && !NUL(HOLD_PIN_CACHED) && !NUL(HOLD_PIN_OUTPUT) && !NUL(HOLD_PIN_MARGIN);
+	COL_TEXT(h->response, HOLD_SETTLE_RESPONSE);
+	COL_TEXT(h->request_id, HOLD_REQUEST_ID);
+	h->max_output = COL_I64_OR(HOLD_MAX_OUTPUT, -1);
+	h->has_pin = !COL_NULL(HOLD_PIN_INPUT) && !COL_NULL(HOLD_PIN_CACHED) && !COL_NULL(HOLD_PIN_OUTPUT) && !COL_NULL(HOLD_PIN_MARGIN);
 	if (h->has_pin) {
-		h->pin.input_micros_per_mtok = I64(HOLD_PIN_INPUT);
-		h->pin.cached_input_micros_per_mtok = I64(HOLD_PIN_CACHED);
-		h->pin.output_micros_per_mtok = I64(HOLD_PIN_OUTPUT);
+		h->pin.input_micros_per_mtok = COL_I64(HOLD_PIN_INPUT);
+		h->pin.cached_input_micros_per_mtok = COL_I64(HOLD_PIN_CACHED);
+		h->pin.output_micros_per_mtok = COL_I64(HOLD_PIN_OUTPUT);
 		h->pin.max_output_tokens = h->max_output;
-		h->pin_margin = I64(HOLD_PIN_MARGIN);
+		h->pin_margin = COL_I64(HOLD_PIN_MARGIN);
 	}
-	h->rate_minute = I64_OR(HOLD_RATE_MINUTE, -1);
-	h->rate_tokens = I64_OR(HOLD_RATE_TOKENS, 0);
+	h->rate_minute = COL_I64_OR(HOLD_RATE_MINUTE, -1);
+	h->rate_tokens = COL_I64_OR(HOLD_RATE_TOKENS, 0);
 }
 
 /* The hold's cache-write pin from column c: NULL (pinned before sql/034,
@@ -111,7 +105,7 @@ static int hold_keep(struct batch *b, const struct hold_row *h)
  * once. */
 static enum cd_err member_add(const struct ledger *lg, struct batch *b, const struct db_row *r, unsigned int c)
 {
-	int acct = ledger_batch_acct_by_id(b, I64(MEMBER_ACCOUNT_ID));
+	int acct = ledger_batch_acct_by_id(b, COL_I64(MEMBER_ACCOUNT_ID));
 	if (acct < 0 || ledger_batch_member(b, acct, ledger_dbrow_str(r, c + MEMBER_NAME)) >= 0)
 		return CD_OK;
 	if (b->nmembers == 2 * BATCH_MAX)
@@ -120,17 +114,17 @@ static enum cd_err member_add(const struct ledger *lg, struct batch *b, const st
 	memset(m, 0, sizeof(*m));
 	m->acct = acct;
 	m->m.found = 1;
-	TEXT(m->m.member, MEMBER_NAME);
-	m->m.cap = I64_OR(MEMBER_CAP, -1);
-	m->m.month_key = I64(MEMBER_MONTH_KEY);
-	m->m.month_spent = I64(MEMBER_MONTH_SPENT);
-	m->m.reserved = I64(MEMBER_RESERVED);
-	m->m.cap_month_noted = I64(MEMBER_CAP_MONTH_NOTED);
-	m->m.rate.rpm = I64_OR(MEMBER_RPM, -1);
-	m->m.rate.tpm = I64_OR(MEMBER_TPM, -1);
-	m->m.rate.minute = I64(MEMBER_RATE_MINUTE);
-	m->m.rate.requests = I64(MEMBER_RATE_REQUESTS);
-	m->m.rate.tokens = I64(MEMBER_RATE_TOKENS);
+	COL_TEXT(m->m.member, MEMBER_NAME);
+	m->m.cap = COL_I64_OR(MEMBER_CAP, -1);
+	m->m.month_key = COL_I64(MEMBER_MONTH_KEY);
+	m->m.month_spent = COL_I64(MEMBER_MONTH_SPENT);
+	m->m.reserved = COL_I64(MEMBER_RESERVED);
+	m->m.cap_month_noted = COL_I64(MEMBER_CAP_MONTH_NOTED);
+	m->m.rate.rpm = COL_I64_OR(MEMBER_RPM, -1);
+	m->m.rate.tpm = COL_I64_OR(MEMBER_TPM, -1);
+	m->m.rate.minute = COL_I64(MEMBER_RATE_MINUTE);
+	m->m.rate.requests = COL_I64(MEMBER_RATE_REQUESTS);
+	m->m.rate.tokens = COL_I64(MEMBER_RATE_TOKENS);
 	ledger_member_roll(lg, &m->m);
 	return CD_OK;
 }

@@ -13,11 +13,6 @@
 #include <stdio.h>
 #include <string.h>
 
-static void copy_col(struct dbstmt *s, int col, char *dst, size_t cap)
-{
-	snprintf(dst, cap, "%s", ledger_db_null(s, col) ? "" : ledger_db_str(s, col));
-}
-
 /* A refund of a Stripe-funded credit (a top-up or an auto-recharge). What
  * a dispute took back already is not taken again: while the dispute is
  * open, what the refund would take beyond the credit left becomes the
@@ -116,11 +111,11 @@ static enum cd_err refund_apply(struct ledger *lg, struct hook_run *h, struct db
 	memset(&ev, 0, sizeof(ev));
 	ev.kind = WEBHOOK_CHARGE_REFUNDED;
 	snprintf(ev.id, sizeof(ev.id), "%s", h->ev->id);
-	copy_col(s, 0, ev.charge_id, sizeof(ev.charge_id));
-	copy_col(s, 1, ev.payment_intent, sizeof(ev.payment_intent));
+	ledger_db_copy(s, 0, ev.charge_id, sizeof(ev.charge_id), "");
+	ledger_db_copy(s, 1, ev.payment_intent, sizeof(ev.payment_intent), "");
 	ev.amount_refunded_cents = ledger_db_i64(s, 2);
 	ev.charge_amount_cents = ledger_db_null(s, 3) ? -1 : ledger_db_i64(s, 3);
-	copy_col(s, 4, ev.currency, sizeof(ev.currency));
+	ledger_db_copy(s, 4, ev.currency, sizeof(ev.currency), "");
 	struct hook_run r = {&ev, "ignored", 0};
 	return ledger_hook_charge_refunded(lg, &r);
 }
@@ -141,7 +136,7 @@ enum cd_err ledger_hook_refunds_waiting_apply(struct ledger *lg, struct hook_run
 		int got = ledger_db_fetch(s);
 		if (got <= 0)
 			return got < 0 ? CD_E_INTERNAL : CD_OK;
-		copy_col(s, 0, charge, sizeof(charge));
+		ledger_db_copy(s, 0, charge, sizeof(charge), "");
 		enum cd_err rc = refund_apply(lg, h, s);
 		if (rc == CD_OK)
 			rc = ledger_db_do(lg, sql_done, "refund applied", "s", charge);

@@ -37,8 +37,9 @@ static const char SQL_ACCT_READ[] = "SELECT " ACCT_COLS " FROM accounts WHERE ex
 	X("recharge_pending", "i", (int64_t)(a)->recharge_pending) X("recharge_failures", "i", (a)->recharge_failures) \
 	X("recharge_day_key", "i", (a)->recharge_day_key) X("recharge_day_count", "i", (a)->recharge_day_count)
 #define STORED_SQL(col, fmt, value) ", " col " = ?"
-#define STORED_FMT(col, fmt, value) fmt
-#define STORED_ARG(col, fmt, value) , value
+/* A written column's bind format and value (ACCT_STORED, JOURNAL_WRITTEN). */
+#define COL_FMT(col, fmt, value) fmt
+#define COL_ARG(col, fmt, value) , value
 static const char SQL_ACCT_STORE[] = "UPDATE accounts SET balance_micros = ?" ACCT_STORED(STORED_SQL, a) " WHERE id = ?";
 /* A journal row as ledger_journal_append writes it, one line a column
  * after account_id: its name, bind format and value (from account a, line
@@ -52,8 +53,6 @@ static const char SQL_ACCT_STORE[] = "UPDATE accounts SET balance_micros = ?" AC
 	X("created_at", "i", (lg)->now)
 #define WRITTEN_NAME(col, fmt, value) ", " col
 #define WRITTEN_MARK(col, fmt, value) ", ?"
-#define WRITTEN_FMT(col, fmt, value) fmt
-#define WRITTEN_ARG(col, fmt, value) , value
 static const char SQL_JOURNAL_ADD[] = "INSERT INTO journal (account_id" JOURNAL_WRITTEN(WRITTEN_NAME, lg, a, j, after)
 				      ") VALUES (?" JOURNAL_WRITTEN(WRITTEN_MARK, lg, a, j, after) ")";
 static const char SQL_GRANT_SET[] = "UPDATE grants SET remaining_micros = ? WHERE id = ?";
@@ -79,51 +78,46 @@ void ledger_copy_text(char *dst, size_t cap, const char *src)
 	snprintf(dst, cap, "%s", src != NULL ? src : "");
 }
 
-/* Column k of the row read from c, by its name in ledger_columns.h. */
-#define I64(k) ledger_dbrow_i64(r, c + (k))
-#define I64_OR(k, none) (ledger_dbrow_null(r, c + (k)) ? (none) : ledger_dbrow_i64(r, c + (k)))
-#define TEXT(dst, k) ledger_copy_text((dst), sizeof(dst), ledger_dbrow_str(r, c + (k)))
-
 void ledger_acct_from_row_at(const struct db_row *r, unsigned int c, struct acct *a)
 {
-	a->id = I64(ACCT_ID);
-	TEXT(a->ext_id, ACCT_EXT_ID);
-	TEXT(a->kind, ACCT_KIND);
-	TEXT(a->status, ACCT_STATUS);
-	a->balance = I64(ACCT_BALANCE);
+	a->id = COL_I64(ACCT_ID);
+	COL_TEXT(a->ext_id, ACCT_EXT_ID);
+	COL_TEXT(a->kind, ACCT_KIND);
+	COL_TEXT(a->status, ACCT_STATUS);
+	a->balance = COL_I64(ACCT_BALANCE);
 	a->balance_read = a->balance;
-	a->reserved = I64(ACCT_RESERVED);
-	a->overdraft = I64(ACCT_OVERDRAFT);
-	a->monthly_limit = I64_OR(ACCT_MONTHLY_LIMIT, -1);
-	a->low_balance = I64_OR(ACCT_LOW_BALANCE, -1);
-	TEXT(a->plan, ACCT_PLAN);
-	a->month_key = I64(ACCT_MONTH_KEY);
-	a->month_spent = I64(ACCT_MONTH_SPENT);
-	a->sweep_due_at = I64_OR(ACCT_SWEEP_DUE_AT, -1);
-	a->created_at = I64(ACCT_CREATED_AT);
-	TEXT(a->stripe_customer, ACCT_STRIPE_CUSTOMER);
-	a->daily_limit = I64_OR(ACCT_DAILY_LIMIT, -1);
-	a->day_key = I64(ACCT_DAY_KEY);
-	a->day_spent = I64(ACCT_DAY_SPENT);
-	a->plan_period = I64(ACCT_PLAN_PERIOD);
-	a->low_noted = I64(ACCT_LOW_NOTED) != 0;
-	a->depleted_noted = I64(ACCT_DEPLETED_NOTED) != 0;
-	a->limit_month_noted = I64(ACCT_LIMIT_MONTH_NOTED);
-	a->limit_day_noted = I64(ACCT_LIMIT_DAY_NOTED);
-	a->recharge_threshold = I64_OR(ACCT_RECHARGE_THRESHOLD, -1);
-	a->recharge_amount_cents = I64_OR(ACCT_RECHARGE_AMOUNT_CENTS, -1);
-	a->recharge_card = I64(ACCT_HAS_CARD) != 0;
-	a->recharge_pending = I64(ACCT_RECHARGE_PENDING) != 0;
-	a->recharge_failures = I64(ACCT_RECHARGE_FAILURES);
-	a->recharge_day_key = I64(ACCT_RECHARGE_DAY_KEY);
-	a->recharge_day_count = I64(ACCT_RECHARGE_DAY_COUNT);
-	a->rate.rpm = I64_OR(ACCT_RPM, -1);
-	a->rate.tpm = I64_OR(ACCT_TPM, -1);
-	a->rate.minute = I64(ACCT_RATE_MINUTE);
-	a->rate.requests = I64(ACCT_RATE_REQUESTS);
-	a->rate.tokens = I64(ACCT_RATE_TOKENS);
-	TEXT(a->status_reason, ACCT_STATUS_REASON);
-	a->row_version = I64(ACCT_ROW_VERSION);
+	a->reserved = COL_I64(ACCT_RESERVED);
+	a->overdraft = COL_I64(ACCT_OVERDRAFT);
+	a->monthly_limit = COL_I64_OR(ACCT_MONTHLY_LIMIT, -1);
+	a->low_balance = COL_I64_OR(ACCT_LOW_BALANCE, -1);
+	COL_TEXT(a->plan, ACCT_PLAN);
+	a->month_key = COL_I64(ACCT_MONTH_KEY);
+	a->month_spent = COL_I64(ACCT_MONTH_SPENT);
+	a->sweep_due_at = COL_I64_OR(ACCT_SWEEP_DUE_AT, -1);
+	a->created_at = COL_I64(ACCT_CREATED_AT);
+	COL_TEXT(a->stripe_customer, ACCT_STRIPE_CUSTOMER);
+	a->daily_limit = COL_I64_OR(ACCT_DAILY_LIMIT, -1);
+	a->day_key = COL_I64(ACCT_DAY_KEY);
+	a->day_spent = COL_I64(ACCT_DAY_SPENT);
+	a->plan_period = COL_I64(ACCT_PLAN_PERIOD);
+	a->low_noted = COL_I64(ACCT_LOW_NOTED) != 0;
+	a->depleted_noted = COL_I64(ACCT_DEPLETED_NOTED) != 0;
+	a->limit_month_noted = COL_I64(ACCT_LIMIT_MONTH_NOTED);
+	a->limit_day_noted = COL_I64(ACCT_LIMIT_DAY_NOTED);
+	a->recharge_threshold = COL_I64_OR(ACCT_RECHARGE_THRESHOLD, -1);
+	a->recharge_amount_cents = COL_I64_OR(ACCT_RECHARGE_AMOUNT_CENTS, -1);
+	a->recharge_card = COL_I64(ACCT_HAS_CARD) != 0;
+	a->recharge_pending = COL_I64(ACCT_RECHARGE_PENDING) != 0;
+	a->recharge_failures = COL_I64(ACCT_RECHARGE_FAILURES);
+	a->recharge_day_key = COL_I64(ACCT_RECHARGE_DAY_KEY);
+	a->recharge_day_count = COL_I64(ACCT_RECHARGE_DAY_COUNT);
+	a->rate.rpm = COL_I64_OR(ACCT_RPM, -1);
+	a->rate.tpm = COL_I64_OR(ACCT_TPM, -1);
+	a->rate.minute = COL_I64(ACCT_RATE_MINUTE);
+	a->rate.requests = COL_I64(ACCT_RATE_REQUESTS);
+	a->rate.tokens = COL_I64(ACCT_RATE_TOKENS);
+	COL_TEXT(a->status_reason, ACCT_STATUS_REASON);
+	a->row_version = COL_I64(ACCT_ROW_VERSION);
 	a->plan_member_cap = -1;
 }
 
@@ -190,8 +184,8 @@ enum cd_err ledger_acct_store(struct ledger *lg, const struct acct *a)
 {
 	/* Invariant 2: reserved is the sum of pending holds, never below 0. */
 	assert(a->reserved >= 0);
-	return ledger_db_do(lg, SQL_ACCT_STORE, "account update", "i" ACCT_STORED(STORED_FMT, a) "i",
-			    a->balance ACCT_STORED(STORED_ARG, a), a->id);
+	return ledger_db_do(lg, SQL_ACCT_STORE, "account update", "i" ACCT_STORED(COL_FMT, a) "i",
+			    a->balance ACCT_STORED(COL_ARG, a), a->id);
 }
 
 enum cd_err ledger_journal_append(struct ledger *lg, struct acct *a, const struct journal_line *j,
@@ -203,8 +197,8 @@ enum cd_err ledger_journal_append(struct ledger *lg, struct acct *a, const struc
 	 * that keeps a wrapped balance out of the journal whatever they do. */
 	if (money_add(a->balance, j->amount, &after) != 0)
 		return refusal_set_range(&lg->refusal, REFUSE_OUT_OF_RANGE, "balance", j->amount, NULL);
-	struct dbstmt *s = ledger_db_exec(lg, SQL_JOURNAL_ADD, &e, "i" JOURNAL_WRITTEN(WRITTEN_FMT, lg, a, j, after),
-					  a->id JOURNAL_WRITTEN(WRITTEN_ARG, lg, a, j, after));
+	struct dbstmt *s = ledger_db_exec(lg, SQL_JOURNAL_ADD, &e, "i" JOURNAL_WRITTEN(COL_FMT, lg, a, j, after),
+					  a->id JOURNAL_WRITTEN(COL_ARG, lg, a, j, after));
 	if (s == NULL)
 		return ledger_db_err(lg, e, "journal append");
 	a->balance = after;
