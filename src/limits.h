@@ -625,9 +625,11 @@ _Static_assert(LIMIT_STRIPE_EVENTS_MIN_DAYS <= LIMIT_RETENTION_MAX_DAYS, "some s
  * --gateway at 64 clients: with 8, 40-odd threads waited for one and the
  * gateway did 618-718 calls/s; with 32, 1,295-1,493 (64: no better). */
 #define LIMIT_GATEWAY_LEDGERS 32
-/* Threads that end calls (settle, then send the rest and wait for the
- * client up to idle_timeout_seconds): twice the ledger connections, so
- * a few clients slow to take a whole answer do not hold up settles. */
+/* Threads that end calls (settle, then hand the rest to the loop, which
+ * sends it: an ending thread never waits on a client). Twice the ledger
+ * connections: the settles of one combiner's batch wait together on one
+ * connection while the others take the next calls' settles; not measured
+ * against LIMIT_GATEWAY_LEDGERS alone. */
 #define LIMIT_GATEWAY_ENDERS (2 * LIMIT_GATEWAY_LEDGERS)
 /* An ending thread's nice (raising it needs no privilege): settles and
  * whole answers yield the CPU to the loop passing every stream's events. */

@@ -23,6 +23,9 @@ void timefmt_month_bounds(int64_t unix_seconds, int64_t *start, int64_t *end);
 /* Seconds since the epoch, now (moved by the test clock in a build made
  * with --enable-test-clock). */
 int64_t timefmt_now(void);
+/* The monotonic clock in milliseconds (CLOCK_MONOTONIC): deadlines,
+ * timeouts and intervals, never a date. */
+int64_t timefmt_mono_ms(void);
 /* The test clock's file when this build has one and it is set, else NULL. */
 const char *timefmt_test_clock_file(void);
 #endif

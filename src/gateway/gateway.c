@@ -17,6 +17,7 @@
  * any output; charges usage that disagrees with what was asked (see
  * gwcall.c). */
 #include "gateway.h"
+#include "timefmt.h"
 #include "config.h"
 #include "gwcall.h"
 #include "limits.h"
@@ -91,13 +92,6 @@ static pthread_cond_t end_cond = PTHREAD_COND_INITIALIZER;
 static pthread_cond_t drained_cond = PTHREAD_COND_INITIALIZER;
 static struct ending *endq;		/* a ring of max_streams */
 static int64_t end_head, end_len, end_idle, end_threads;
-
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 int gateway_init(const struct cfg *cfg)
 {
@@ -248,7 +242,7 @@ static void watch(struct slot *s)
 		return;
 	}
 	s->watching = 1;
-	s->blocked_ms = mono_ms();
+	s->blocked_ms = timefmt_mono_ms();
 	if (s->x != NULL) {
 		provider_pause(s->x, 1);
 		metrics_gateway_held_back();
@@ -287,7 +281,7 @@ static void client_ready(struct slot *s, int too_long)
 		return;
 	int r = gwcall_send(s->c);
 	if (r == 1 && !too_long) {
-		s->blocked_ms = mono_ms();	/* writable: it took some */
+		s->blocked_ms = timefmt_mono_ms();	/* writable: it took some */
 		return;
 	}
 	if (s->ended) {
@@ -370,7 +364,7 @@ static void hand_done(void)
 static void slow_clients(void)
 {
 	static int64_t last;
-	int64_t now = mono_ms();
+	int64_t now = timefmt_mono_ms();
 	if (now - last < 200)
 		return;
 	last = now;

@@ -1,4 +1,5 @@
-/* gwcall.c: one gateway call on its thread (see gwcall.h, DESIGN §12).
+/* gwcall.c: one gateway call, on the loop and then an ending thread (see
+ * gwcall.h, DESIGN §12).
  *
  * The provider's answer decides the ending:
  * - no answer at all (refused, timed out before a status): the hold is
@@ -17,6 +18,7 @@
  * cached above input) is charged nothing: the hold is released and the
  * error logged (a whole answer becomes a 502 naming it). */
 #include "gwcall.h"
+#include "timefmt.h"
 #include "config.h"
 #include "dynbuf.h"
 #include "errors.h"
@@ -92,7 +94,6 @@ struct gwcall {
 	void (*wake)(void *arg);	/* the loop's: c has bytes to send */
 	void *wake_arg;
 	int waking;			/* wake called, gwcall_send not yet */
-	int ending;			/* ended: nothing more is sent from here */
 	int prepared;			/* pc is ready (else out of memory) */
 	enum gw_provider provider;
 	int status;			/* the provider's; 0 before its head */
@@ -110,13 +111,6 @@ struct gwcall {
 	char *upstream_body;		/* NULL: the client's body as it came */
 };
 
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int streamed(const struct gwcall *c)
 {
 	return c->job->ask.stream && c->status >= 200 && c->status < 300;
@@ -126,7 +120,7 @@ static void gone(struct gwcall *c)
 {
 	if (!c->gone) {
 		c->gone = 1;
-		c->gone_ms = mono_ms();
+		c->gone_ms = timefmt_mono_ms();
 	}
 }
 
@@ -138,11 +132,11 @@ static void client_write(struct gwcall *c, const char *bytes, size_t n)
 
 /* Sends what was written: later, by the loop (gwcall_send), once curl
  * has handed over all it read (events that arrived together go in one
- * send) or once the call has ended (the ending thread never waits on a
- * client). */
+ * send). Called from curl's callbacks only, on the loop, so never after
+ * the transfer ended and the call went to an ending thread. */
 static void client_flush(struct gwcall *c)
 {
-	if (c->gone || c->ending || c->waking)
+	if (c->gone || c->waking)
 		return;
 	c->waking = 1;
 	c->wake(c->wake_arg);
@@ -238,7 +232,7 @@ static int on_data(void *arg, const char *bytes, size_t n)
 static int on_tick(void *arg)
 {
 	struct gwcall *c = arg;
-	return c->gone && mono_ms() - c->gone_ms > cc->gw_drain_seconds * 1000;
+	return c->gone && timefmt_mono_ms() - c->gone_ms > cc->gw_drain_seconds * 1000;
 }
 
 /* ---- The request sent ---- */
@@ -529,7 +523,7 @@ const struct provider_call *gwcall_start(struct gwcall *c, void (*wake)(void *ar
 {
 	c->wake = wake;
 	c->wake_arg = arg;
-	metrics_gateway_overhead(mono_ms() - c->job->received_ms);
+	metrics_gateway_overhead(timefmt_mono_ms() - c->job->received_ms);
 	return c->prepared ? &c->pc : NULL;
 }
 
@@ -557,7 +551,6 @@ const struct gw_edge *gwcall_edge(const struct gwcall *c)
 void gwcall_end(struct gwcall *c, enum provider_result r, const char *err)
 {
 	struct gw_job *job = c->job;
-	c->ending = 1;
 	if (c->status == 0)
 		end_unanswered(c, r, err);
 	else if (c->status < 200 || c->status >= 300)

@@ -1,6 +1,6 @@
 /* gwjob.h: one gateway call as it passes from the worker that admitted
- * it (api_gateway.c, worker.c) to the gateway thread that runs it
- * (gateway.c, gwcall.c): types only. */
+ * it (api_gateway.c, worker.c) to the gateway's loop and ending threads
+ * that run it (gateway.c, gwcall.c): types only. */
 #ifndef CREDITD_GWJOB_H
 #define CREDITD_GWJOB_H
 #include <stddef.h>

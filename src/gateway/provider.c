@@ -3,6 +3,7 @@
  * every call a handle on one multi handle, whose connection cache keeps
  * the providers' connections between calls. */
 #include "provider.h"
+#include "timefmt.h"
 #include "dynbuf.h"
 #include "limits.h"
 #include "urlpath.h"
@@ -47,17 +48,9 @@ struct provider_multi {
 	int64_t timer_at;		/* curl's timer, CLOCK_MONOTONIC ms; -1: none */
 	int64_t swept_ms;
 	struct provider_xfer *active, *done, *done_tail;
-	int nactive;
 	CURL *spare[LIMIT_PROVIDER_SPARE_HANDLES];
 	int nspare;
 };
-
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static int has_prefix_ci(const char *s, const char *p)
 {
@@ -125,7 +118,7 @@ static size_t on_header(char *line, size_t size, size_t nitems, void *arg)
 		if (r->status >= 200 && !r->head_done) {
 			struct provider_header h[LIMIT_PROVIDER_HEADERS];
 			r->head_done = 1;
-			r->last_ms = mono_ms();
+			r->last_ms = timefmt_mono_ms();
 			int nh = headers_seen(r, h);
 			int stop = r->call->on_head != NULL && r->call->on_head(r->call->arg, r->status, h, nh) != 0;
 			dynbuf_free(&r->lines);
@@ -145,7 +138,7 @@ static size_t on_body(char *bytes, size_t size, size_t nmemb, void *arg)
 {
 	struct provider_xfer *r = arg;
 	size_t n = size * nmemb;
-	r->last_ms = mono_ms();
+	r->last_ms = timefmt_mono_ms();
 	r->seen += (int64_t)n;
 	if (n > 0 && r->call->on_data != NULL && r->call->on_data(r->call->arg, bytes, n) != 0) {
 		r->stopped = 1;
@@ -270,7 +263,7 @@ static int on_timer(CURLM *multi, long timeout_ms, void *userp)
 {
 	struct provider_multi *m = userp;
 	(void)multi;
-	m->timer_at = timeout_ms < 0 ? -1 : mono_ms() + timeout_ms;
+	m->timer_at = timeout_ms < 0 ? -1 : timefmt_mono_ms() + timeout_ms;
 	return 0;
 }
 
@@ -322,7 +315,6 @@ static void finish(struct provider_xfer *x, enum provider_result r, const char *
 	x->headers = NULL;
 	dynbuf_free(&x->lines);
 	unlink_xfer(&m->active, x);
-	m->nactive--;
 	x->result = r;
 	snprintf(x->err, sizeof(x->err), "%s", err);
 	if (m->done_tail != NULL)
@@ -366,7 +358,7 @@ struct provider_xfer *provider_start(struct provider_multi *m, const struct prov
 	x->m = m;
 	x->call = call;
 	x->owner = owner;
-	x->started_ms = x->tick_ms = mono_ms();
+	x->started_ms = x->tick_ms = timefmt_mono_ms();
 	dynbuf_init(&x->lines, LIMIT_PROVIDER_HEADER_BYTES);
 	x->curl = m->nspare > 0 ? m->spare[--m->nspare] : curl_easy_init();
 	x->headers = header_list(call);
@@ -382,7 +374,6 @@ struct provider_xfer *provider_start(struct provider_multi *m, const struct prov
 	if (m->active != NULL)
 		m->active->prev = x;
 	m->active = x;
-	m->nactive++;
 	err[0] = '\0';
 	return x;
 }
@@ -400,7 +391,7 @@ long provider_timer_ms(const struct provider_multi *m)
 {
 	if (m->timer_at < 0)
 		return -1;
-	int64_t left = m->timer_at - mono_ms();
+	int64_t left = m->timer_at - timefmt_mono_ms();
 	return left > 0 ? (long)left : 0;
 }
 
@@ -419,7 +410,7 @@ static void deadlines(struct provider_xfer *x, int64_t now)
 
 void provider_timers(struct provider_multi *m)
 {
-	int64_t now = mono_ms();
+	int64_t now = timefmt_mono_ms();
 	if (m->timer_at >= 0 && now >= m->timer_at) {
 		int running = 0;
 		m->timer_at = -1;
@@ -441,7 +432,7 @@ void provider_pause(struct provider_xfer *x, int paused)
 		return;
 	x->paused = paused;
 	if (!paused)
-		x->last_ms = mono_ms();	/* the idle timeout counts from now */
+		x->last_ms = timefmt_mono_ms();	/* the idle timeout counts from now */
 	/* Letting on may hand over what curl kept at once (on_data): a
 	 * callback that says stop makes it fail, and the call ends here. */
 	CURLcode rc = curl_easy_pause(x->curl, paused ? CURLPAUSE_RECV : CURLPAUSE_CONT);
@@ -467,10 +458,6 @@ int provider_next_done(struct provider_multi *m, void **owner, enum provider_res
 	return 0;
 }
 
-int provider_active(const struct provider_multi *m)
-{
-	return m->nactive;
-}
 
 void provider_multi_free(struct provider_multi *m)
 {
@@ -490,8 +477,3 @@ void provider_multi_free(struct provider_multi *m)
 	free(m);
 }
 
-const char *provider_result_name(enum provider_result r)
-{
-	static const char *const names[] = {"ok", "connect", "timeout", "broken", "stopped", "failed"};
-	return r >= PROVIDER_OK && r <= PROVIDER_FAILED ? names[r] : "?";
-}

@@ -80,9 +80,5 @@ void provider_pause(struct provider_xfer *x, int paused);
 /* The next call that ended: its owner and result, err a sentence for the
  * log; the xfer is gone. 0, or -1 when none ended. */
 int provider_next_done(struct provider_multi *m, void **owner, enum provider_result *r, char *err, size_t errcap);
-/* Calls in flight. */
-int provider_active(const struct provider_multi *m);
-
-const char *provider_result_name(enum provider_result r);
 
 #endif

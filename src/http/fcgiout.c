@@ -1,6 +1,7 @@
 /* fcgiout.c: FastCGI answer records for handed-over requests (see
  * fcgiout.h). */
 #include "fcgiout.h"
+#include "timefmt.h"
 #include "limits.h"
 
 #include <errno.h>
@@ -95,13 +96,6 @@ int fcgiout_pending(const struct fcgiout *o)
 	return o->buf.len > o->sent;
 }
 
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 int fcgiout_send(struct fcgiout *o, int64_t deadline_ms)
 {
 	if (o->buf.failed)
@@ -116,7 +110,7 @@ int fcgiout_send(struct fcgiout *o, int64_t deadline_ms)
 			continue;
 		if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
 			return -1;
-		int64_t left = deadline_ms - mono_ms();
+		int64_t left = deadline_ms - timefmt_mono_ms();
 		if (deadline_ms == 0 || left <= 0)
 			return 1;
 		struct pollfd p = {o->fd, POLLOUT, 0};

@@ -40,7 +40,7 @@ struct db_conn {
 	unsigned epoch;			/* ledger_noderoute_epoch when it connected */
 	int galera;			/* the server is a Galera node (wsrep_on) */
 	int sync_wait;			/* its session's wsrep_sync_wait is 1 */
-	int64_t ok_ms;			/* ledger_mono_ms of its last transaction that ended well */
+	int64_t ok_ms;			/* timefmt_mono_ms of its last transaction that ended well */
 	struct dbstmt stmts[DB_STMTS_MAX];
 	int nstmts;
 };
@@ -193,8 +193,6 @@ struct ledger_tx {
 	enum cd_err rc;			/* the outcome */
 	int64_t started_ms, deadline_ms;
 };
-/* The monotonic clock in ms: transactions' deadlines, the purge's time. */
-int64_t ledger_mono_ms(void);
 void ledger_tx_init(struct ledger *lg, struct ledger_tx *t);
 int ledger_tx_next(struct ledger *lg, struct ledger_tx *t);
 void ledger_tx_end(struct ledger *lg, struct ledger_tx *t, enum cd_err rc);

@@ -142,7 +142,7 @@ static enum cd_err purge_stmt_run(struct ledger *lg, size_t k, int64_t deadline)
 	uint64_t rows = LIMIT_PURGE_BATCH, total = 0;
 	int batches = 0;
 	struct ledger_tx t = {.rc = CD_OK};
-	while (rows == LIMIT_PURGE_BATCH && batches < LIMIT_PURGE_BATCHES && ledger_mono_ms() < deadline) {
+	while (rows == LIMIT_PURGE_BATCH && batches < LIMIT_PURGE_BATCHES && timefmt_mono_ms() < deadline) {
 		for (ledger_tx_init(lg, &t); ledger_tx_next(lg, &t);)
 			ledger_tx_end(lg, &t, purge_batch(lg, k, &rows));
 		if (t.rc != CD_OK)
@@ -170,7 +170,7 @@ static size_t purge_first;
 enum cd_err ledger_purge_run(struct ledger *lg)
 {
 	enum cd_err rc = CD_OK;
-	int64_t deadline = ledger_mono_ms() + LIMIT_PURGE_SWEEP_MS;
+	int64_t deadline = timefmt_mono_ms() + LIMIT_PURGE_SWEEP_MS;
 	size_t first = purge_first;
 	purge_first = (first + 1) % PURGE_STMTS;
 	for (size_t i = 0; rc == CD_OK && i < PURGE_STMTS; i++)

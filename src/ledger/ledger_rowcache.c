@@ -10,6 +10,7 @@
  * that decided on kept rows and wrote them carries its account's epoch
  * on: its write proved nothing else moved them. */
 #include "ledger_rowcache.h"
+#include "timefmt.h"
 #include <assert.h>
 #include <pthread.h>
 #include <stddef.h>
@@ -198,7 +199,7 @@ int ledger_rowcache_fill(struct ledger *lg, struct batch *b, const struct batch_
 	 * be answered from them even when deciding it again would refuse it
 	 * and store nothing) and member rows are always read. */
 	int plain = ledger_rowcache_on(lg) && !b->kept_off && !w->read_hold_reqs && w->nusages == 0 && w->nmembers == 0 &&
-		    w->nkeys == 0 && ledger_mono_ms() - lg->c->ok_ms < LIMIT_ROWCACHE_FRESH_MS;
+		    w->nkeys == 0 && timefmt_mono_ms() - lg->c->ok_ms < LIMIT_ROWCACHE_FRESH_MS;
 	pthread_mutex_lock(&lock);
 	struct node_table *t = plain ? table_of(lg->node) : NULL;
 	if (t != NULL && gather(lg, t, w, list, &n, spends)) {

@@ -10,19 +10,12 @@
 #include <mysqld_error.h>
 #include <time.h>
 
-int64_t ledger_mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 void ledger_tx_init(struct ledger *lg, struct ledger_tx *t)
 {
 	t->attempt = 0;
 	t->done = 0;
 	t->rc = CD_E_RETRY;
-	t->started_ms = ledger_mono_ms();
+	t->started_ms = timefmt_mono_ms();
 	t->deadline_ms = t->started_ms + 1000 * lg->cfg->db_read_timeout_seconds;
 }
 
@@ -54,9 +47,9 @@ int ledger_tx_next(struct ledger *lg, struct ledger_tx *t)
 		t->done = 1;
 		return 0;
 	}
-	if (ledger_health() == LEDGER_HEALTH_DOWN || (t->attempt > 0 && ledger_mono_ms() > t->deadline_ms)) {
+	if (ledger_health() == LEDGER_HEALTH_DOWN || (t->attempt > 0 && timefmt_mono_ms() > t->deadline_ms)) {
 		if (t->attempt > 0)
-			log_warn("transaction given up after %lld ms", (long long)(ledger_mono_ms() - t->started_ms));
+			log_warn("transaction given up after %lld ms", (long long)(timefmt_mono_ms() - t->started_ms));
 		t->rc = CD_E_UNAVAILABLE;
 		t->done = 1;
 		return 0;
@@ -110,13 +103,13 @@ void ledger_tx_end(struct ledger *lg, struct ledger_tx *t, enum cd_err rc)
 		if (rc != CD_OK)
 			log_error("a transaction failed after its commit: %s", cd_strerror(rc));
 		else
-			lg->c->ok_ms = ledger_mono_ms();
+			lg->c->ok_ms = timefmt_mono_ms();
 		return;
 	}
 	if (rc == CD_OK) {
 		int e = ledger_db_end_tx(lg, 1);
 		if (e == 0)
-			lg->c->ok_ms = ledger_mono_ms();
+			lg->c->ok_ms = timefmt_mono_ms();
 		/* A commit refused by a conflict (Galera certification) was
 		 * rolled back and may run again; one whose answer was lost may
 		 * have happened, so it is never run again. */
@@ -132,7 +125,7 @@ void ledger_tx_end(struct ledger *lg, struct ledger_tx *t, enum cd_err rc)
 		int e = ledger_db_end_tx(lg, 0);
 		if (e != 0)
 			ledger_db_err(lg, e, "rollback");
-	} else if (rc == CD_E_UNAVAILABLE && t->attempt == 1 && ledger_mono_ms() - t->started_ms < LIMIT_RECONNECT_RETRY_MS) {
+	} else if (rc == CD_E_UNAVAILABLE && t->attempt == 1 && timefmt_mono_ms() - t->started_ms < LIMIT_RECONNECT_RETRY_MS) {
 		/* The connection died at once, before the commit (the server
 		 * was restarted since this thread last used it): nothing was
 		 * applied, so reconnect and run it once more. */
