@@ -443,6 +443,14 @@ enum cd_err ledger_batch_load(struct ledger *lg, struct batch *b, struct batch_w
 	/* Rows kept from the last writes: no read CALL (nothing is due, so
 	 * the opening below writes nothing either). */
 	int kept = ledger_rowcache_fill(lg, b, w);
+	if (!kept && ledger_rowcache_on(lg)) {
+		/* A read whose rows will be kept reads every account's grants
+		 * too, so that a settle after this batch's authorizes finds them
+		 * kept (spending is still only what the operations do). */
+		w->nspend_ext = w->nacct_ext;
+		for (int i = 0; i < w->nacct_ext; i++)
+			w->spend_ext[i] = i;
+	}
 	if (!kept) {
 		read_doc(b, w, 1, &j);
 		rc = read_call(lg, b, w, 1, &j);

@@ -272,9 +272,9 @@ def _trips(route, fn):
 
 def test_a_guard_write_on_rows_kept_is_one_call():
     """An account's first batch reads its rows (the read CALL, then the
-    write CALL); from then on creditd keeps the rows it wrote, and a batch
-    of rows kept is the write CALL alone. A settle's first charge reads the
-    account's grants once; the next settles have them kept."""
+    write CALL), its grants included; from then on creditd keeps the rows
+    it wrote, and a batch of rows kept is the write CALL alone, a settle's
+    charge included."""
     acct = funded(10 ** 7, "bcall")
     _seen.clear()
     sent("authorize")
@@ -284,7 +284,7 @@ def test_a_guard_write_on_rows_kept_is_one_call():
     eq(n, 1, "an authorize on rows kept is the write CALL alone")
     s, n = _trips("settle", lambda: settle(r.json["hold_id"], 1000, 100))
     eq(s.status, 200, "settle")
-    eq(n, 2, "the first settle reads the account's grants")
+    eq(n, 1, "the first settle finds the grants the first read kept")
     r, n = _trips("authorize", lambda: authorize(acct))
     eq(n, 1, "authorize, kept")
     s, n = _trips("settle", lambda: settle(r.json["hold_id"], 1000, 100))
