@@ -58,6 +58,8 @@ struct batch_acct {
 	int recharge;			/* queue an auto-recharge at the next flush */
 	int touched;			/* changed in this attempt, also when a flush wrote it since */
 	int version_read;		/* a.row_version is the one the last write left */
+	int64_t start_version;		/* a.row_version as read or kept when the attempt began */
+	int opened;			/* the opening wrote (a plan credit, a sweep): not only its operations changed it */
 	/* Invariant 1 inside a batch: the balance moves only with journal
 	 * rows. Its balance as of the read or the last flush (or a journal row
 	 * written outside the batch's rows), and the sum of the amounts of the

@@ -142,6 +142,7 @@ static enum cd_err read_accounts(struct batch *b)
 			return CD_E_INTERNAL;
 		memset(&b->accts[b->naccts], 0, sizeof(b->accts[0]));
 		ledger_acct_from_row_at(&r, 1, &b->accts[b->naccts].a);
+		b->accts[b->naccts].start_version = b->accts[b->naccts].a.row_version;
 		ledger_idcache_remember(b->accts[b->naccts].a.ext_id, b->accts[b->naccts].a.id);
 		b->naccts++;
 	}
@@ -471,6 +472,7 @@ enum cd_err ledger_batch_load(struct ledger *lg, struct batch *b, struct batch_w
 		if (rc != CD_OK)
 			return rc;
 		b->accts[i].changed = a->dirty;
+		b->accts[i].opened = due;
 		swept |= due;
 	}
 	if (swept) {

@@ -4,11 +4,12 @@
  * Per database node: LIMIT_ROWCACHE_ACCOUNTS account slots taken by the
  * account's id, an index of external ids onto them, and
  * LIMIT_ROWCACHE_HOLDS hold slots taken by the hold's id. A kept hold
- * belongs to its account's epoch: an account kept again from rows a batch
- * read (not from rows kept) starts a new epoch, which lets go every hold
- * kept before it, since nothing says they are still pending. A batch
- * that decided on kept rows and wrote them carries its account's epoch
- * on: its write proved nothing else moved them. */
+ * belongs to its account's epoch. A batch that began at the version kept
+ * (it decided on the kept rows, whose write proved nothing else moved
+ * them, or it read the account at that version under its lock) and whose
+ * opening wrote nothing carries the epoch on: only its own operations
+ * moved the account since. Any other batch starts a new epoch, which lets
+ * go every hold kept before it, since nothing says they are still pending. */
 #include "ledger_rowcache.h"
 #include "timefmt.h"
 #include <assert.h>
@@ -170,6 +171,7 @@ static void fill_from(struct batch *b, struct node_table *t, const struct batch_
 		struct batch_acct *ba = &b->accts[b->naccts++];
 		memset(ba, 0, sizeof(*ba));
 		ba->a = list[i]->a;
+		ba->start_version = ba->a.row_version;
 		for (int k = 0; spends[i] && k < list[i]->ngrants; k++) {
 			struct batch_grant *g = &b->grants[b->ngrants++];
 			memset(g, 0, sizeof(*g));
@@ -261,7 +263,11 @@ static uint64_t keep_acct(struct node_table *t, const struct batch *b, int i)
 		return 0;
 	if (e->id == ba->a.id && e->owner != b && e->a.row_version >= ba->a.row_version)
 		return 0;
-	int same_epoch = e->id == ba->a.id && e->owner == b && b->kept;
+	/* The holds kept before stay kept when nothing but this batch's
+	 * operations moved the account since they were: it began at the
+	 * version kept (decided on the rows kept, or read them at that
+	 * version under their lock) and its opening wrote nothing. */
+	int same_epoch = e->id == ba->a.id && e->a.row_version == ba->start_version && !ba->opened;
 	if (!same_epoch) {
 		if (e->id != 0 && e->id != ba->a.id && t->by_ext[ext_slot(e->a.ext_id)] == (int32_t)(e - t->accts) + 1)
 			t->by_ext[ext_slot(e->a.ext_id)] = 0;
