@@ -387,8 +387,8 @@ def print_table(result, at, clients):
     for row in ("spread", "hot"):
         out.write("%-9s %-34s%s\n" % (row, "creditd (/metrics histogram)", "".join(
             "%9s" % fmt(at.get((row, c), {}).get("batch_mean"), ".1f") for c in clients)))
-    out.write("round-trip check: %s\n" % ("creditd runs the raw driver's statements at c=1 and shares them "
-                                          "under load (key lookups add < %.1f)"
+    out.write("round-trip check: %s\n" % ("creditd runs at most the raw driver's statements at c=1 (the write "
+                                          "alone on rows kept) and shares them under load (key lookups add < %.1f)"
                                           % ROUND_TRIP_ABOVE if rt["match"]
                                           else "MISMATCH: " + "; ".join(rt["mismatches"])))
     cd = result["creditd"]
