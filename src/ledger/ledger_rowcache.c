@@ -17,6 +17,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define ACCT_MASK (LIMIT_ROWCACHE_ACCOUNTS - 1)
 #define HOLD_MASK (LIMIT_ROWCACHE_HOLDS - 1)
@@ -48,6 +49,7 @@ struct node_table {
 
 static struct node_table tables[LIMIT_DB_NODES];
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t released = PTHREAD_COND_INITIALIZER;	/* claims let go */
 static uint64_t epochs;
 static struct ledger_kept_stats counts;
 
@@ -104,10 +106,10 @@ static struct kept_acct *find_ext(struct node_table *t, const char *ext)
 	return e->id != 0 && strcmp(e->a.ext_id, ext) == 0 ? e : NULL;
 }
 
-/* Kept, free, and with nothing due that only a read can apply. */
+/* Kept, and with nothing due that only a read can apply. */
 static int usable(const struct ledger *lg, const struct kept_acct *e)
 {
-	return e != NULL && e->owner == NULL && !ledger_acct_touch_writes(lg, &e->a);
+	return e != NULL && !ledger_acct_touch_writes(lg, &e->a);
 }
 
 /* Adds e to the list of distinct accounts; its place in it. */
@@ -120,32 +122,39 @@ static int add_once(struct kept_acct **list, int *n, struct kept_acct *e)
 	return (*n)++;
 }
 
-/* The accounts, holds and grants w needs, all kept: 1 with them in
- * list and spends (which of them may spend), else 0. */
-static int gather(const struct ledger *lg, struct node_table *t, const struct batch_want *w, struct kept_acct **list,
-		  int *n, int *spends)
+enum gathered { GATHER_MISS, GATHER_OK, GATHER_CLAIMED };
+
+/* The accounts, holds and grants w needs: all kept and free (OK, with
+ * them in list and spends, which of them may spend), all kept but some
+ * claimed by another batch (CLAIMED), or not all kept (MISS). */
+static enum gathered gather(const struct ledger *lg, struct node_table *t, const struct batch_want *w,
+			    struct kept_acct **list, int *n, int *spends)
 {
+	*n = 0;
 	for (int i = 0; i < w->nacct_ext; i++) {
 		struct kept_acct *e = find_ext(t, w->acct_ext[i]);
 		if (!usable(lg, e))
-			return 0;
+			return GATHER_MISS;
 		spends[add_once(list, n, e)] = 0;
 	}
 	for (int i = 0; i < w->nacct_ids; i++) {
 		struct kept_acct *e = find_id(t, w->acct_ids[i]);
 		if (!usable(lg, e))
-			return 0;
+			return GATHER_MISS;
 		spends[add_once(list, n, e)] = 1;	/* a settle may charge */
 		const struct kept_hold *kh = &t->holds[id_slot(w->hold_ids[i], HOLD_MASK)];
 		if (kh->id != w->hold_ids[i] || kh->account_id != e->id || kh->epoch != e->epoch)
-			return 0;
+			return GATHER_MISS;
 	}
 	for (int i = 0; i < w->nspend_ext; i++)
 		spends[add_once(list, n, find_ext(t, w->acct_ext[w->spend_ext[i]]))] = 1;
-	for (int i = 0; i < *n; i++)
+	int claimed = 0;
+	for (int i = 0; i < *n; i++) {
 		if (spends[i] && list[i]->ngrants < 0)
-			return 0;
-	return 1;
+			return GATHER_MISS;
+		claimed |= list[i]->owner != NULL;
+	}
+	return claimed ? GATHER_CLAIMED : GATHER_OK;
 }
 
 static int acct_index(const struct batch *b, int64_t id)
@@ -204,7 +213,20 @@ int ledger_rowcache_fill(struct ledger *lg, struct batch *b, const struct batch_
 		    w->nkeys == 0 && timefmt_mono_ms() - lg->c->ok_ms < LIMIT_ROWCACHE_FRESH_MS;
 	pthread_mutex_lock(&lock);
 	struct node_table *t = plain ? table_of(lg->node) : NULL;
-	if (t != NULL && gather(lg, t, w, list, &n, spends)) {
+	/* Rows another batch is deciding on are waited for (it writes
+	 * within milliseconds): a read now would take their lock first and
+	 * make that batch's write find them moved. */
+	enum gathered g = t != NULL ? gather(lg, t, w, list, &n, spends) : GATHER_MISS;
+	if (g == GATHER_CLAIMED) {
+		struct timespec until;
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_nsec += LIMIT_ROWCACHE_CLAIM_WAIT_MS * 1000000L;
+		until.tv_sec += until.tv_nsec / 1000000000L;
+		until.tv_nsec %= 1000000000L;
+		while (g == GATHER_CLAIMED && pthread_cond_timedwait(&released, &lock, &until) == 0)
+			g = gather(lg, t, w, list, &n, spends);
+	}
+	if (g == GATHER_OK) {
 		fill_from(b, t, w, list, n, spends);
 		ok = 1;
 	}
@@ -306,6 +328,7 @@ void ledger_rowcache_store(struct ledger *lg, struct batch *b)
 		}
 	}
 	unclaim(t, b);
+	pthread_cond_broadcast(&released);
 	pthread_mutex_unlock(&lock);
 	b->kept = b->kept_check = 0;
 }
@@ -323,6 +346,7 @@ void ledger_rowcache_forget(struct ledger *lg, struct batch *b)
 			e->owner = NULL;
 		}
 	}
+	pthread_cond_broadcast(&released);
 	pthread_mutex_unlock(&lock);
 	b->kept = b->kept_check = 0;
 }

@@ -17,8 +17,9 @@
  *
  * A kept account is claimed by the batch that filled from it until that
  * batch stores or forgets it: a second batch on the same account meanwhile
- * reads (and waits on the row lock) instead of deciding on rows about to
- * change. One process-wide table per database node, under one mutex;
+ * waits for it (LIMIT_ROWCACHE_CLAIM_WAIT_MS), then decides on the rows it
+ * stored, instead of deciding on rows about to change or reading them
+ * ahead of its write. One process-wide table per database node, under one mutex;
  * Galera nodes keep nothing (their row locks do not hold across nodes).
  * Internal to the ledger's files. */
 #ifndef CREDITD_LEDGER_ROWCACHE_H
