@@ -24,20 +24,23 @@ from test_20_guard import authorize, cost, funded, internal_id, settle
 DAY = 86400
 
 
-def insert_hold(aid, state, expires_at, finished_at, amount=0):
-    """A hold row as the ledger leaves one in `state`; its id."""
+def insert_hold(aid, state, expires_at, finished_at, usage_at=None):
+    """A hold row as the ledger leaves one in `state`; its id. With usage_at,
+    the one usage row of a settled hold goes in the same transaction: BYOK,
+    so it costs 0 and has no journal row (creditctl verify's rules for a
+    settled hold's usage). Apart, a sweep between the two statements finds
+    a finished hold with no usage and purges it."""
     req = "t67-" + secrets.token_hex(8)
-    rows = sql("INSERT INTO holds (account_id, request_id, amount_micros, state, expires_at, created_at, "
-               "charged_micros, finished_at) VALUES (%d, '%s', %d, '%s', %d, %d, 0, %s); SELECT LAST_INSERT_ID()"
-               % (aid, req, amount, state, expires_at, expires_at - 600, "NULL" if finished_at is None else finished_at))
+    usage = ""
+    if usage_at is not None:
+        usage = ("INSERT INTO usage_records (account_id, hold_id, model, cost_micros, byok, created_at) "
+                 "VALUES (%d, LAST_INSERT_ID(), 'gpt-4o', 0, 1, %d); " % (aid, usage_at))
+    rows = sql("START TRANSACTION; INSERT INTO holds (account_id, request_id, amount_micros, state, expires_at, "
+               "created_at, charged_micros, finished_at) VALUES (%d, '%s', 0, '%s', %d, %d, 0, %s); "
+               "SET @hold = LAST_INSERT_ID(); %sCOMMIT; SELECT @hold"
+               % (aid, req, state, expires_at, expires_at - 600, "NULL" if finished_at is None else finished_at,
+                  usage))
     return int(rows[-1][0])
-
-
-def insert_usage(aid, hold, created_at):
-    """The one usage row of a settled hold: BYOK, so it costs 0 and has no
-    journal row (creditctl verify's rules for a settled hold's usage)."""
-    sql("INSERT INTO usage_records (account_id, hold_id, model, cost_micros, byok, created_at) "
-        "VALUES (%d, %d, 'gpt-4o', 0, 1, %d)" % (aid, hold, created_at))
 
 
 def present(table, column, values):
@@ -87,21 +90,16 @@ def test_the_sweeper_purges_exactly_what_retention_lets_go():
 
     gone, kept = [], [beyond]
     for state in ("settled", "released", "expired"):
-        h = insert_hold(aid, state, old, old + 5)
+        settled = state == "settled"
+        h = insert_hold(aid, state, old, old + 5, usage_at=old - 10 if settled else None)
         # An expired hold may still be settled late (DESIGN §5): kept.
         (kept if state == "expired" else gone).append(h)
-        k = insert_hold(aid, state, recent, recent + 5)
-        kept.append(k)
-        if state == "settled":
-            insert_usage(aid, h, old - 10)
-            insert_usage(aid, k, recent - 10)
+        kept.append(insert_hold(aid, state, recent, recent + 5, usage_at=recent - 10 if settled else None))
     kept.append(insert_hold(aid, "released", old, now - 10 * DAY))   # ended recently
     kept.append(insert_hold(aid, "released", recent, old))           # expires recently
     kept.append(insert_hold(keep_aid, "pending", old, None))
     kept.append(insert_hold(keep_aid, "captured", old, old + 5))
-    late = insert_hold(aid, "settled", old, old + 5)                 # settled at or after its expiry
-    insert_usage(aid, late, old)
-    kept.append(late)
+    kept.append(insert_hold(aid, "settled", old, old + 5, usage_at=old))  # settled at or after its expiry
     before = counts(aids)
 
     tag = secrets.token_hex(6)
