@@ -206,6 +206,8 @@ void ledger_batch_reset(struct batch *b);
  * and after a journal row the batch did not append (a refund grant,
  * written right after a flush). */
 void ledger_batch_balances_mark(struct batch *b);
+/* Drops the batch's outbox events (written, or the attempt abandoned). */
+void ledger_batch_events_clear(struct batch *b);
 /* The read CALL: the rows of w locked, months rolled, due expiries
  * applied (and what they changed read again, a second CALL), then the
  * rows of members w names with none made where ledger_member_row_due says so

@@ -1,0 +1,415 @@
+/* ledger_batch_write.c: a batch's write, one CALL of cd_guard_write
+ * (sql/037) with the batch's changed rows as JSON lists (see
+ * ledger_batch.c for what it writes and in which order). */
+#include "ledger_batch.h"
+#include "jsonw.h"
+#include "log.h"
+#include <assert.h>
+#include <inttypes.h>
+#include <mysqld_error.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- Writing ---- */
+
+static const char SQL_WRITE[] = "CALL cd_guard_write(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+/* cd_guard_write's lists (sql/037: cd_batch_write's, then accounts_at), in
+ * its parameters' order. */
+static const char *const WRITE_LISTS[] = {"holds_new", "usages_new", "usages", "holds_set", "grants_set", "debts",
+					  "journal", "members", "accounts", "events", "recharges", "keys",
+					  "accounts_at"};
+
+static void opt_i64(struct jw *j, int has, int64_t v)
+{
+	if (has)
+		jw_i64(j, v);
+	else
+		jw_null(j);
+}
+
+static void write_new_holds(struct batch *b, struct jw *j)
+{
+	jw_array(j, "holds_new");
+	for (int i = 0; i < b->nholds; i++) {
+		const struct batch_hold *bh = &b->holds[i];
+		const struct hold_row *h = &bh->h;
+		if (!bh->is_new)
+			continue;
+		jw_open(j, '[');
+		jw_i64(j, b->accts[bh->acct].a.id);
+		jw_str(j, h->request_id);
+		jw_str(j, h->has_member ? h->member : NULL);
+		jw_str(j, h->model[0] ? h->model : NULL);
+		jw_str(j, h->action[0] ? h->action : NULL);
+		jw_str(j, h->has_conversation ? h->conversation : NULL);
+		jw_i64(j, h->amount);
+		opt_i64(j, h->max_output >= 0, h->max_output);
+		opt_i64(j, h->has_pin, h->pin.input_micros_per_mtok);
+		opt_i64(j, h->has_pin, h->pin.cached_input_micros_per_mtok);
+		opt_i64(j, h->has_pin, h->pin.output_micros_per_mtok);
+		opt_i64(j, h->has_pin, h->pin_margin);
+		opt_i64(j, h->rate_minute >= 0, h->rate_minute);
+		opt_i64(j, h->rate_minute >= 0, h->rate_tokens);
+		jw_i64(j, h->byok);
+		jw_i64(j, h->expires_at);
+		/* Last (sql/034): the procedure of a creditd before it never reads it. */
+		opt_i64(j, h->has_pin, h->pin.cache_write_micros_per_mtok);
+		jw_close(j, ']');
+	}
+	jw_close(j, ']');
+}
+
+static void write_changed_holds(struct batch *b, struct jw *j)
+{
+	jw_array(j, "holds_set");
+	for (int i = 0; i < b->nholds; i++) {
+		const struct hold_row *h = &b->holds[i].h;
+		if (!b->holds[i].changed || b->holds[i].is_new)
+			continue;
+		jw_open(j, '[');
+		jw_i64(j, h->id);
+		jw_str(j, h->state);
+		jw_i64(j, h->charged);
+		jw_hex(j, h->has_hash ? h->settle_hash : NULL, 32);
+		jw_str(j, h->has_hash ? h->response : NULL);
+		jw_close(j, ']');
+	}
+	jw_close(j, ']');
+}
+
+/* The burnt grants and new debt rows. */
+static void write_grants(struct batch *b, struct jw *j)
+{
+	jw_array(j, "grants_set");
+	for (int i = 0; i < b->ngrants; i++) {
+		const struct batch_grant *g = &b->grants[i];
+		if (!g->g.changed || g->is_new)
+			continue;
+		jw_open(j, '[');
+		jw_i64(j, g->g.id);
+		jw_i64(j, g->g.remaining);
+		jw_close(j, ']');
+	}
+	jw_close(j, ']');
+	jw_array(j, "debts");
+	for (int i = 0; i < b->ngrants; i++) {
+		const struct batch_grant *g = &b->grants[i];
+		if (!g->is_new)
+			continue;
+		assert(g->g.debt && g->g.remaining < 0);
+		jw_open(j, '[');
+		jw_i64(j, b->accts[g->acct].a.id);
+		jw_i64(j, g->g.remaining);
+		jw_close(j, ']');
+	}
+	jw_close(j, ']');
+}
+
+static void write_members(struct batch *b, struct jw *j)
+{
+	jw_array(j, "members");
+	for (int i = 0; i < b->nmembers; i++) {
+		const struct member_row *m = &b->members[i].m;
+		if (!b->members[i].changed)
+			continue;
+		assert(m->reserved >= 0);
+		jw_open(j, '[');
+		jw_i64(j, b->accts[b->members[i].acct].a.id);
+		jw_str(j, m->member);
+		jw_i64(j, m->month_key);
+		jw_i64(j, m->month_spent);
+		jw_i64(j, m->reserved);
+		jw_i64(j, m->cap_month_noted);
+		jw_i64(j, m->rate.minute);
+		jw_i64(j, m->rate.requests);
+		jw_i64(j, m->rate.tokens);
+		jw_close(j, ']');
+	}
+	jw_close(j, ']');
+}
+
+static void write_accounts(struct batch *b, struct jw *j)
+{
+	jw_array(j, "accounts");
+	for (int i = 0; i < b->naccts; i++) {
+		const struct acct *a = &b->accts[i].a;
+		if (!b->accts[i].changed)
+			continue;
+		const int64_t v[] = {a->id, a->balance, a->reserved, a->month_key, a->month_spent, a->sweep_due_at,
+				     a->day_key, a->day_spent, a->low_noted, a->depleted_noted, a->limit_month_noted,
+				     a->limit_day_noted, a->recharge_pending, a->recharge_day_key,
+				     a->recharge_day_count, a->rate.minute, a->rate.requests, a->rate.tokens};
+		jw_open(j, '[');
+		for (unsigned int c = 0; c < sizeof(v) / sizeof(v[0]); c++)
+			opt_i64(j, c != 5 || v[c] >= 0, v[c]);	/* sweep_due_at: -1 is none */
+		jw_close(j, ']');
+	}
+	jw_close(j, ']');
+}
+
+static int cmp_acct_id(const void *x, const void *y)
+{
+	int64_t a = (*(const struct batch_acct *const *)x)->a.id, b = (*(const struct batch_acct *const *)y)->a.id;
+	return a < b ? -1 : a > b;
+}
+
+/* Every account of the batch, ascending by id (the lock order), with the
+ * version decided on when check (a write of rows kept: refused when one
+ * moved), for the versions the write leaves to come back; none without
+ * versions wanted (sql/037's cd_guard_write). */
+static void write_accounts_at(struct batch *b, struct jw *j, int want, int check)
+{
+	const struct batch_acct *at[BATCH_MAX];
+	jw_array(j, "accounts_at");
+	for (int i = 0; want && i < b->naccts; i++)
+		at[i] = &b->accts[i];
+	if (want)
+		qsort(at, (size_t)b->naccts, sizeof(at[0]), cmp_acct_id);
+	for (int i = 0; want && i < b->naccts; i++) {
+		jw_open(j, '[');
+		jw_i64(j, at[i]->a.id);
+		opt_i64(j, check, at[i]->a.row_version);
+		jw_close(j, ']');
+	}
+	jw_close(j, ']');
+}
+
+/* The outbox rows (their data as sorted compact JSON) and the queued
+ * auto-recharges; -1 when an event's data cannot be written. */
+static int write_outbox(struct batch *b, struct jw *j)
+{
+	int rc = 0;
+	jw_array(j, "events");
+	for (int i = 0; i < b->nevents; i++) {
+		const struct acct *a = &b->accts[b->events[i].acct].a;
+		char *text = json_dumps(b->events[i].data, JSON_COMPACT | JSON_SORT_KEYS);
+		if (text == NULL) {
+			rc = -1;
+			continue;
+		}
+		jw_open(j, '[');
+		jw_i64(j, a->id);
+		jw_str(j, a->ext_id);
+		jw_str(j, b->events[i].type);
+		jw_str(j, text);
+		jw_close(j, ']');
+		free(text);
+	}
+	jw_close(j, ']');
+	jw_array(j, "recharges");
+	for (int i = 0; i < b->naccts; i++) {
+		if (!b->accts[i].recharge)
+			continue;
+		jw_open(j, '[');
+		jw_i64(j, b->accts[i].a.id);
+		jw_i64(j, b->accts[i].a.recharge_amount_cents);
+		jw_close(j, ']');
+	}
+	jw_close(j, ']');
+	return rc;
+}
+
+/* The answers to store, each naming (by its place among this write's new
+ * rows) the hold or usage whose id it lacks. */
+static void write_answers(struct batch *b, struct jw *j, const struct batch_answer *answers, int n)
+{
+	jw_array(j, "keys");
+	for (int i = 0; i < n; i++) {
+		const struct batch_answer *k = &answers[i];
+		int hold = -1, usage = -1;
+		if (k->hold >= 0 && b->holds[k->hold].is_new) {
+			hold = 0;
+			for (int h = 0; h < k->hold; h++)
+				hold += b->holds[h].is_new;
+		}
+		for (int u = 0; k->usage >= 0 && u < b->nnew_usage; u++)
+			if (b->new_usage[u] == k->usage && b->usages[k->usage].is_new)
+				usage = u;
+		jw_open(j, '[');
+		jw_str(j, k->key);
+		jw_hex(j, k->hash, 32);
+		jw_i64(j, k->status);
+		jw_str(j, k->text);
+		opt_i64(j, hold >= 0, hold);
+		opt_i64(j, usage >= 0, usage);
+		jw_close(j, ']');
+	}
+	jw_close(j, ']');
+}
+
+/* The write CALL's lists: every pending change. */
+static int write_doc(struct batch *b, int versions, const struct batch_answer *answers, int n, struct jw *jp)
+{
+	struct jw j;
+	dynbuf_reset(&b->doc);
+	jw_init(&j, &b->doc);
+	jw_open(&j, '{');
+	write_new_holds(b, &j);
+	jw_array(&j, "usages_new");
+	jw_raw(&j, b->usage_rows.data, b->usage_rows.len);
+	jw_close(&j, ']');
+	jw_array(&j, "usages");
+	jw_raw(&j, b->settle_usage.data, b->settle_usage.len);
+	jw_close(&j, ']');
+	write_changed_holds(b, &j);
+	write_grants(b, &j);
+	jw_array(&j, "journal");
+	jw_raw(&j, b->journal_rows.data, b->journal_rows.len);
+	jw_close(&j, ']');
+	write_members(b, &j);
+	write_accounts(b, &j);
+	write_accounts_at(b, &j, versions || b->kept_check, b->kept_check);
+	int rc = write_outbox(b, &j);
+	write_answers(b, &j, answers, n);
+	jw_close(&j, '}');
+	*jp = j;
+	if (b->failed || b->usage_rows.failed || b->settle_usage.failed || b->journal_rows.failed || b->doc.failed) {
+		log_error("batch write: the rows do not fit %d bytes", LIMIT_BATCH_JSON_BYTES);
+		return -1;
+	}
+	return rc;
+}
+
+/* The ids the write CALL gave the new holds and usages. */
+static enum cd_err read_ids(struct batch *b)
+{
+	int at[2 * BATCH_MAX], n = 0;
+	for (int i = 0; i < b->nholds; i++)
+		if (b->holds[i].is_new)
+			at[n++] = i;
+	const struct dbsets_set *t = ledger_dbsets_find(&b->sets, "new_holds");
+	for (size_t r = 0; t != NULL && r < t->nrows; r++) {
+		struct db_row row = ledger_dbsets_row(&b->sets, t, r);
+		int64_t k = ledger_dbrow_i64(&row, 1);
+		if (k >= 0 && k < n)
+			b->holds[at[k]].h.id = ledger_dbrow_i64(&row, 2);
+	}
+	t = ledger_dbsets_find(&b->sets, "new_usages");
+	for (size_t r = 0; t != NULL && r < t->nrows; r++) {
+		struct db_row row = ledger_dbsets_row(&b->sets, t, r);
+		int64_t k = ledger_dbrow_i64(&row, 1);
+		if (k >= 0 && k < b->nnew_usage)
+			b->usages[b->new_usage[k]].id = ledger_dbrow_i64(&row, 2);
+	}
+	for (int i = 0; i < n; i++) {
+		if (b->holds[at[i]].h.id == 0) {
+			log_error("batch write: a new hold's id was not read back");
+			return CD_E_INTERNAL;
+		}
+	}
+	for (int i = 0; i < b->nnew_usage; i++) {
+		if (b->usages[b->new_usage[i]].id == 0) {
+			log_error("batch write: a new usage's id was not read back");
+			return CD_E_INTERNAL;
+		}
+	}
+	return CD_OK;
+}
+
+/* The versions the write left on the accounts it wrote (sql/037). */
+static void read_versions(struct batch *b)
+{
+	const struct dbsets_set *t = ledger_dbsets_find(&b->sets, "versions");
+	for (size_t r = 0; t != NULL && r < t->nrows; r++) {
+		struct db_row row = ledger_dbsets_row(&b->sets, t, r);
+		int acct = ledger_batch_acct_by_id(b, ledger_dbrow_i64(&row, 1));
+		if (acct >= 0) {
+			b->accts[acct].a.row_version = ledger_dbrow_i64(&row, 2);
+			b->accts[acct].version_read = 1;
+		}
+	}
+	b->kept_check = 0;	/* checked: the rows are locked from here */
+}
+
+/* After a write: nothing is pending, and what was written is marked. */
+static void written(struct batch *b)
+{
+	for (int i = 0; i < b->nholds; i++)
+		b->holds[i].is_new = b->holds[i].changed = 0;
+	for (int i = 0; i < b->nusages; i++)
+		b->usages[i].is_new = 0;
+	for (int i = 0; i < b->nmembers; i++)
+		b->members[i].changed = 0;
+	ledger_batch_balances_mark(b);
+	for (int i = 0; i < b->naccts; i++) {
+		/* A flush inside a batch (a grants reload, a refund) must not hide
+		 * the change from the notices made at its end. */
+		b->accts[i].touched |= b->accts[i].changed;
+		b->accts[i].changed = 0;
+		b->accts[i].recharge = 0;
+	}
+	for (int i = 0; i < b->ngrants; i++) {
+		/* A debt row just inserted has no id here: read its account again. */
+		if (b->grants[i].is_new)
+			b->accts[b->grants[i].acct].grants_stale = 1;
+		b->grants[i].g.changed = b->grants[i].is_new = 0;
+	}
+	ledger_batch_events_clear(b);
+	dynbuf_reset(&b->settle_usage);
+	dynbuf_reset(&b->journal_rows);
+	dynbuf_reset(&b->usage_rows);
+	b->nsettle_usage = b->njournal = b->nnew_usage = 0;
+}
+
+enum cd_err ledger_batch_flush(struct ledger *lg, struct batch *b, int commit, const struct batch_answer *answers, int n)
+{
+	struct db_params p;
+	struct jw j;
+	int e = 0;
+	for (int i = 0; i < b->naccts; i++) {
+		/* Invariant 1: what the journal rows say moved is what moved. */
+		assert(b->accts[i].a.balance - b->accts[i].balance_marked == b->accts[i].journal_micros);
+		/* Invariant 2: reserved is the sum of pending holds, never below 0. */
+		if (b->accts[i].changed && b->accts[i].a.reserved < 0) {
+			log_error("account %" PRId64 " would store a negative reserve", b->accts[i].a.id);
+			return CD_E_INTERNAL;
+		}
+	}
+	assert(commit || n == 0);	/* answers are stored with the commit */
+	/* A commit asks for every account's version, to be kept
+	 * (ledger_rowcache.h; not on Galera, which keeps nothing). */
+	if (write_doc(b, commit && !ledger_db_galera(lg), answers, n, &j) != 0)
+		return CD_E_INTERNAL;
+	/* The COMMIT goes in the CALL, one round trip for the whole write,
+	 * except on Galera (ledger_db_galera), where it is a command of its own. */
+	int in_call = commit && !ledger_db_galera(lg);
+	ledger_dbp_init(&p);
+	ledger_dbp_i64(&p, lg->now);
+	ledger_dbp_i64(&p, in_call);
+	for (unsigned int i = 0; i < sizeof(WRITE_LISTS) / sizeof(WRITE_LISTS[0]); i++)
+		ledger_dbsets_bind_list(&p, &j, WRITE_LISTS[i]);
+	if (in_call)
+		lg->commit_sent = 1;
+	enum cd_err rc = ledger_dbsets_call(lg, SQL_WRITE, &p, &b->sets, "batch write", &e);
+	if (rc == CD_E_UNAVAILABLE && in_call) {
+		/* The commit may have happened: this batch never runs again. */
+		ledger_db_committed(lg);
+		return rc;
+	}
+	if (e == ER_SIGNAL_EXCEPTION && b->kept_check) {
+		/* A kept row moved since it was written (sql/037): the next
+		 * attempt reads them all. */
+		b->kept_off = 1;
+		return CD_E_RETRY;
+	}
+	if (e == ER_SIGNAL_EXCEPTION) {
+		log_error("batch write: MariaDB error %d: %s", e, "a row version signalled where none was named");
+		return CD_E_INTERNAL;
+	}
+	if (e == ER_DUP_ENTRY) {
+		/* A request_id held already, or a key claimed meanwhile: the
+		 * next attempt reads them and replays. */
+		b->hold_reqs_needed = 1;
+		return CD_E_RETRY;
+	}
+	if (rc != CD_OK)
+		return rc;
+	if (in_call)
+		ledger_db_committed(lg);
+	rc = read_ids(b);
+	if (rc == CD_OK) {
+		read_versions(b);
+		written(b);
+	}
+	return rc;
+}
