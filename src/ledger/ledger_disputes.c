@@ -17,6 +17,7 @@
 #include "ledger_hooks.h"
 #include "ledger_events.h"
 #include "ledger_funded.h"
+#include "ledger_rules.h"
 #include "log.h"
 #include "webhook.h"
 #include <string.h>
@@ -136,22 +137,13 @@ static enum cd_err dispute_lock(struct ledger *lg, const struct webhook_event *e
 	return CD_OK;
 }
 
-/* The credit a dispute of n->cents takes back: the same share of the
- * credit as of what the buyer paid (tax and discounts bought no credit, so
- * a dispute of the whole charge takes the whole credit), rounded down; the
- * whole credit when the share cannot be told (another currency, no
- * amount). Never more than the credit left after refunds and other
- * disputes. */
+/* The credit a dispute of n->cents takes back (ledger_rule_dispute_take). */
 static int64_t dispute_micros(const struct dispute_news *n, const struct funded *f)
 {
-	int64_t paid = f->paid_cents > 0 ? f->paid_cents : f->amount_cents;
-	int64_t micros = f->credited;
-	if (n->cents >= 0 && n->cents < paid && strcasecmp(n->currency, f->currency) == 0)
-		micros = (int64_t)((__int128)f->credited * n->cents / paid);
-	int64_t left = f->credited - f->refunded - f->disputed;
-	if (micros > left)
-		micros = left;
-	return micros > 0 ? micros : 0;
+	struct dispute_case c = {.credited = f->credited, .refunded = f->refunded, .disputed = f->disputed,
+				 .paid_cents = f->paid_cents > 0 ? f->paid_cents : f->amount_cents, .cents = n->cents,
+				 .same_currency = strcasecmp(n->currency, f->currency) == 0};
+	return ledger_rule_dispute_take(&c);
 }
 
 /* Takes back the dispute's share of f's credit (f's row locked, its
@@ -237,7 +229,7 @@ enum cd_err ledger_hook_dispute_created(struct ledger *lg, struct hook_run *h)
 	/* Taken once; and a dispute closed before this event came (Stripe
 	 * does not deliver in order) is taken only if it was lost. */
 	news_of(h->ev, &n);
-	if (!d.found || (strcmp(d.state, "lost") == 0 && d.taken == 0)) {
+	if (ledger_rule_dispute_opens(d.found, strcmp(d.state, "lost") == 0, d.taken)) {
 		rc = dispute_take(lg, &a, &d.f, &n);
 		h->outcome = "disputed: credit taken back";
 	} else {
@@ -246,11 +238,12 @@ enum cd_err ledger_hook_dispute_created(struct ledger *lg, struct hook_run *h)
 	return rc == CD_OK ? ledger_acct_save(lg, &a) : rc;
 }
 
-/* Gives back what the dispute holds, once. */
-static enum cd_err dispute_give(struct ledger *lg, struct hook_run *h, struct acct *a, struct disputed *d)
+/* Gives back micros, what the won dispute holds (ledger_rule_dispute_close). */
+static enum cd_err dispute_give(struct ledger *lg, struct hook_run *h, struct acct *a, struct disputed *d,
+				int64_t micros)
 {
 	const struct webhook_event *ev = h->ev;
-	int64_t micros = d->taken - d->returned, grant_id;
+	int64_t grant_id;
 	enum cd_err rc = CD_OK;
 	if (micros > 0)
 		rc = ledger_add_grant_as(lg, a, "dispute_won", "topup", micros, ev->dispute_id, "Stripe dispute won",
@@ -289,14 +282,16 @@ enum cd_err ledger_hook_dispute_closed(struct ledger *lg, struct hook_run *h)
 		return a.dirty ? ledger_acct_save(lg, &a) : CD_OK;
 	}
 	h->outcome = won ? "dispute won before it was applied" : "dispute closed: the credit stays taken";
+	int64_t returned;
+	int64_t give = ledger_rule_dispute_close(won, d.taken, d.returned, &returned);
 	if (won && d.found)
-		rc = dispute_give(lg, h, &a, &d);
+		rc = dispute_give(lg, h, &a, &d, give);
 	int64_t cents = ev->dispute_amount_cents > 0 ? ev->dispute_amount_cents : 0;
 	if (rc == CD_OK)
 		rc = ledger_db_do(lg, sql_close, "dispute close", "sIIIisssisiii", ev->dispute_id, funded_id_as(&d.f, FUNDED_TOPUP),
 			   funded_id_as(&d.f, FUNDED_RECHARGE), funded_id_as(&d.f, FUNDED_INVOICE), a.id,
 			   or_null(ev->payment_intent), or_null(ev->charge_id), ev->currency, cents, state, lg->now,
-			   lg->now, won ? d.taken : d.returned);
+			   lg->now, returned);
 	return rc == CD_OK ? ledger_acct_save(lg, &a) : rc;
 }
 
@@ -324,12 +319,14 @@ enum cd_err ledger_dispute_yield(struct ledger *lg, const struct funded *f, int6
 		ledger_copy_text(ids[n], sizeof(ids[n]), ledger_db_str(s, 0));
 		held[n++] = ledger_db_i64(s, 1);
 	}
+	int64_t parts[LIMIT_DISPUTES_PER_PAYMENT];
+	ledger_rule_dispute_yield(held, n, micros, parts);
 	enum cd_err rc = CD_OK;
-	for (int i = 0; i < n && rc == CD_OK && *moved < micros; i++) {
-		int64_t part = held[i] < micros - *moved ? held[i] : micros - *moved;
-		rc = ledger_db_do(lg, sql_set, "dispute yield", "is", part, ids[i]);
+	for (int i = 0; i < n && rc == CD_OK; i++) {
+		if (parts[i] > 0)
+			rc = ledger_db_do(lg, sql_set, "dispute yield", "is", parts[i], ids[i]);
 		if (rc == CD_OK)
-			*moved += part;
+			*moved += parts[i];
 	}
 	return rc;
 }

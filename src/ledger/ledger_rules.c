@@ -1,5 +1,5 @@
-/* ledger_rules.c: the money rules of a credit and of a refund (see
- * ledger_rules.h). Pure: the asserts are the rules' own checks. */
+/* ledger_rules.c: the money rules of a credit, a refund and a dispute
+ * (see ledger_rules.h). Pure: the asserts are the rules' own checks. */
 #include "ledger_rules.h"
 #include "money.h"
 #include <assert.h>
@@ -58,4 +58,49 @@ void ledger_rule_refund_moved(const struct refund_case *c, const struct refund_e
 	(void)c;
 	(void)e;
 	(void)moved;
+}
+
+int64_t ledger_rule_dispute_take(const struct dispute_case *c)
+{
+	assert(c->credited >= 0 && c->refunded >= 0 && c->disputed >= 0);
+	assert(c->refunded + c->disputed <= c->credited);
+	int64_t micros = c->credited;
+	if (c->cents >= 0 && c->cents < c->paid_cents && c->same_currency)
+		micros = (int64_t)((__int128)c->credited * c->cents / c->paid_cents);
+	int64_t left = c->credited - c->refunded - c->disputed;
+	if (micros > left)
+		micros = left;
+	if (micros < 0)
+		micros = 0;
+	assert(micros >= 0 && c->refunded + c->disputed + micros <= c->credited);
+	return micros;
+}
+
+int ledger_rule_dispute_opens(int found, int lost, int64_t taken)
+{
+	assert(taken >= 0);
+	return !found || (lost && taken == 0);
+}
+
+int64_t ledger_rule_dispute_close(int won, int64_t taken, int64_t returned, int64_t *returned_after)
+{
+	assert(taken >= 0 && returned >= 0);
+	int64_t give = won && taken > returned ? taken - returned : 0;
+	*returned_after = won ? taken : returned;
+	assert(give >= 0 && give <= taken && *returned_after >= returned);
+	return give;
+}
+
+int64_t ledger_rule_dispute_yield(const int64_t *held, int n, int64_t micros, int64_t *parts)
+{
+	int64_t moved = 0;
+	assert(micros >= 0 && n >= 0);
+	for (int i = 0; i < n; i++) {
+		assert(held[i] >= 0);
+		int64_t want = micros - moved;
+		parts[i] = held[i] < want ? held[i] : want;
+		moved += parts[i];
+	}
+	assert(moved >= 0 && moved <= micros);
+	return moved;
 }

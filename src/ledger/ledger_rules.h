@@ -1,13 +1,14 @@
-/* ledger_rules.h: the money rules of a credit and of a refund, decided
- * in pure C over the figures their rows hold (DESIGN §4, §13): no I/O, no
- * clock, no allocation. The operations (ledger_rows.c's grants,
- * ledger_refunds.c's charge.refunded) read and lock their rows, call
- * these, then write what they return. Each asserts its inputs and its
+/* ledger_rules.h: the money rules of a credit, a refund and a dispute,
+ * decided in pure C over the figures their rows hold (DESIGN §4, §10,
+ * §13): no I/O, no clock, no allocation. The operations (ledger_rows.c's
+ * grants, ledger_refunds.c's charge.refunded, ledger_disputes.c's
+ * charge.dispute.*) read and lock their rows, call these, then write
+ * what they return. Each asserts its inputs and its
  * result: money conserved, nothing below zero that may not be, nothing
  * taken beyond what was credited. tests/unit/test_rules.c tests them
  * without a database, and applies random sequences of credits, spends
- * (ledger_spend_burn and ledger_spend_debt) and refunds to a ledger in
- * memory, checking DESIGN §4's invariants after each. */
+ * (ledger_spend_burn and ledger_spend_debt), refunds and disputes opened
+ * and closed to a ledger in memory, checking DESIGN §4's invariants after each. */
 #ifndef CREDITD_LEDGER_RULES_H
 #define CREDITD_LEDGER_RULES_H
 #include <stdint.h>
@@ -48,5 +49,33 @@ void ledger_rule_refund(const struct refund_case *c, struct refund_effect *e);
 /* Checks what the dispute gave (moved <= e->from_dispute) and that the
  * refund takes no more than the credit: take + moved + refunded <= credited. */
 void ledger_rule_refund_moved(const struct refund_case *c, const struct refund_effect *e, int64_t moved);
+
+/* A dispute of a Stripe-funded credit (DESIGN §10). */
+struct dispute_case {
+	int64_t credited;		/* micros the payment credited */
+	int64_t refunded;		/* micros refunds took back */
+	int64_t disputed;		/* micros disputes hold (taken less given back) */
+	int64_t paid_cents;		/* what the buyer paid; <= 0: unknown */
+	int64_t cents;			/* the disputed amount; < 0: unknown */
+	int same_currency;		/* the dispute's currency is the payment's */
+};
+/* Micros a dispute takes back when it opens: the credit's share as of
+ * what was paid (tax and discounts bought no credit, so a dispute of the
+ * whole charge takes the whole credit), rounded down; the whole credit
+ * when the share cannot be told (another currency, no amount). Never
+ * more than the credit left after refunds and other disputes. */
+int64_t ledger_rule_dispute_take(const struct dispute_case *c);
+/* Whether a dispute's "created" news takes the credit: when its row is
+ * new, or it closed as lost before this news came and took nothing
+ * (Stripe does not deliver in order); else the news is a duplicate. */
+int ledger_rule_dispute_opens(int found, int lost, int64_t taken);
+/* A dispute closing: a win gives back what it still holds (taken less
+ * what was given back; a refund may have taken part of it over), once:
+ * *returned_after is the row's returned_micros from now on. */
+int64_t ledger_rule_dispute_close(int won, int64_t taken, int64_t returned, int64_t *returned_after);
+/* A refund asks micros of the open disputes holding held[0..n), in their
+ * order: parts[i] is what dispute i gives (never more than it holds);
+ * returns their sum (at most micros). */
+int64_t ledger_rule_dispute_yield(const int64_t *held, int n, int64_t micros, int64_t *parts);
 
 #endif

@@ -1,11 +1,14 @@
-/* test_rules.c: the money rules of a credit and of a refund
+/* test_rules.c: the money rules of a credit, a refund and a dispute
  * (ledger_rules.h), without a database: cases by hand, then random
- * sequences of credits, spends and refunds (with disputes) applied to a
- * ledger in memory the way the operations apply them, DESIGN §4's
- * invariants checked after every step: the balance is the sum of the
- * grants' remaining, one debt row at most and never above zero, no grant
- * below zero, no credit left on a grant while the debt row owes, no refund taking back more than its payment credited, and
- * the money moved equal to the money decided. */
+ * sequences of credits, spends, refunds and disputes (opened, news
+ * repeated, won, lost, yielding to refunds) applied to a ledger in
+ * memory the way the operations apply them, DESIGN §4's invariants
+ * checked after every step: the balance is the sum of the grants'
+ * remaining, one debt row at most and never above zero, no grant below
+ * zero, no credit left on a grant while the debt row owes, no payment
+ * taken back (refunds and disputes together) beyond what it credited, a
+ * payment's disputed figure the sum of what its disputes hold, and the
+ * money moved equal to the money decided. */
 #include "ledger_rules.h"
 #include "ledger_rows.h"
 #include "tap.h"
@@ -14,14 +17,23 @@
 
 #define GRANTS 400
 #define PAYMENTS 40
+#define DISPUTES 4
 
+enum { OPEN, WON, LOST };
+struct dispute {
+	int64_t taken, returned;
+	int state;
+};
+struct payment {
+	int64_t credited, refunded, refunded_cents, paid_cents, disputed;
+	struct dispute d[DISPUTES];
+	int nd;
+};
 struct model {
 	struct spend_grant g[GRANTS];
 	int n;
 	int64_t balance;
-	struct {
-		int64_t credited, refunded, refunded_cents, paid_cents, disputed;
-	} pay[PAYMENTS];
+	struct payment pay[PAYMENTS];
 	int npay;
 };
 
@@ -86,10 +98,19 @@ static const char *broken(const struct model *m)
 	for (int i = 0; d >= 0 && m->g[d].remaining < 0 && i < m->n; i++)
 		if (!m->g[i].debt && m->g[i].remaining > 0)
 			return "credit left on a grant while the debt row owes (a credit repays debt first)";
-	for (int i = 0; i < m->npay; i++)
-		if (m->pay[i].refunded + m->pay[i].disputed > m->pay[i].credited || m->pay[i].refunded < 0 ||
-		    m->pay[i].disputed < 0)
+	for (int i = 0; i < m->npay; i++) {
+		const struct payment *p = &m->pay[i];
+		if (p->refunded + p->disputed > p->credited || p->refunded < 0 || p->disputed < 0)
 			return "a payment taken back beyond its credit";
+		int64_t held = 0;
+		for (int k = 0; k < p->nd; k++) {
+			held += p->d[k].taken - p->d[k].returned;
+			if (p->d[k].taken < 0 || p->d[k].returned != (p->d[k].state == WON ? p->d[k].taken : 0))
+				return "a dispute's row out of its state (given back: all it held if won, else nothing)";
+		}
+		if (held != p->disputed)
+			return "a payment's disputed figure is not what its disputes hold";
+	}
 	return NULL;
 }
 
@@ -131,23 +152,132 @@ static void by_hand(void)
 	ledger_rule_refund(&c, &r);
 	ok(r.take == 4000000 && r.from_dispute == 6000000,
 	   "a full refund while a dispute holds 6 of 10: 4 from the balance, 6 asked of the dispute");
+
+	struct dispute_case d = {.credited = 10000000, .paid_cents = 1000, .cents = 1000, .same_currency = 1};
+	is_int(ledger_rule_dispute_take(&d), 10000000, "a dispute of the whole charge takes the whole credit");
+	d.paid_cents = 1100;	/* tax bought no credit */
+	is_int(ledger_rule_dispute_take(&d), 9090909, "a dispute of part of what was paid takes that share, rounded down");
+	d.same_currency = 0;
+	is_int(ledger_rule_dispute_take(&d), 10000000, "in another currency the share cannot be told: the whole credit");
+	d = (struct dispute_case){.credited = 10000000, .refunded = 3000000, .disputed = 2000000, .paid_cents = 1000,
+				  .cents = -1, .same_currency = 1};
+	is_int(ledger_rule_dispute_take(&d), 5000000, "never more than refunds and other disputes left");
+	ok(ledger_rule_dispute_opens(0, 0, 0) && !ledger_rule_dispute_opens(1, 0, 500) &&
+	   !ledger_rule_dispute_opens(1, 1, 500) && ledger_rule_dispute_opens(1, 1, 0),
+	   "a dispute takes once: new, or lost before its news came having taken nothing");
+	int64_t returned;
+	ok(ledger_rule_dispute_close(1, 700, 0, &returned) == 700 && returned == 700,
+	   "won: what it holds comes back, and is marked given");
+	ok(ledger_rule_dispute_close(1, 700, 700, &returned) == 0 && returned == 700, "won again: nothing more");
+	ok(ledger_rule_dispute_close(0, 700, 0, &returned) == 0 && returned == 0, "lost: the credit stays taken");
+	int64_t held[3] = {300, 0, 500}, parts[3];
+	ok(ledger_rule_dispute_yield(held, 3, 600, parts) == 600 && parts[0] == 300 && parts[1] == 0 && parts[2] == 300,
+	   "a refund takes over the open disputes' holds in order, each no more than it holds");
+	ok(ledger_rule_dispute_yield(held, 3, 5000, parts) == 800, "and no more than they hold in all");
+}
+
+struct tally {
+	int opened, repeated, won, lost;
+};
+static int yields;
+
+/* What a dispute's "created" news takes of p (ledger_disputes.c's
+ * dispute_take): its share, written as the row's taken. */
+static int64_t dispute_take(struct model *m, struct payment *p, struct dispute *d)
+{
+	struct dispute_case c = {.credited = p->credited, .refunded = p->refunded, .disputed = p->disputed,
+				 .paid_cents = p->paid_cents > 0 ? p->paid_cents : p->credited / 10000,
+				 .cents = rnd(4) ? rnd(p->credited / 10000 + 2) : -1, .same_currency = rnd(5) != 0};
+	int64_t take = ledger_rule_dispute_take(&c);
+	spend(m, take);
+	d->taken = take;
+	p->disputed += take;
+	return take;
+}
+
+/* As ledger_disputes.c does with news of one of a payment's disputes:
+ * "created" of a new one opens it and takes its share, of a known one
+ * is a duplicate (unless it closed lost having taken nothing: Stripe
+ * does not deliver in order); "closed" of an open one gives its hold back
+ * as a credit when won and keeps it when lost, of a closed one changes
+ * nothing. 0, or -1 when the balance moved by another amount than
+ * decided. */
+static int dispute_news(struct model *m, struct payment *p, struct tally *t)
+{
+	int64_t before = m->balance;
+	int k = p->nd > 0 && rnd(3) ? (int)rnd(p->nd) : -1;
+	if (k < 0 && p->nd < DISPUTES) {
+		struct dispute *d = &p->d[p->nd++];
+		*d = (struct dispute){0, 0, OPEN};
+		if (!ledger_rule_dispute_opens(0, 0, 0))
+			return -1;
+		int64_t take = dispute_take(m, p, d);
+		t->opened++;
+		return m->balance == before - take ? 0 : -1;
+	}
+	if (k < 0)
+		return 0;
+	struct dispute *d = &p->d[k];
+	if (rnd(3) == 0) {
+		/* "created" again */
+		t->repeated++;
+		if (!ledger_rule_dispute_opens(1, d->state == LOST, d->taken))
+			return 0;
+		if (d->state != LOST || d->taken != 0)
+			return -1;
+		int64_t take = dispute_take(m, p, d);
+		return m->balance == before - take ? 0 : -1;
+	}
+	if (d->state != OPEN) {
+		t->repeated++;	/* closed again: a duplicate */
+		return 0;
+	}
+	int won = (int)rnd(2);
+	int64_t returned, give = ledger_rule_dispute_close(won, d->taken, d->returned, &returned);
+	if (give > 0 && credit(m, give) != 0)
+		return 0;	/* past the range: nothing moved, the row stays open */
+	p->disputed -= give;
+	d->returned = returned;
+	d->state = won ? WON : LOST;
+	won ? t->won++ : t->lost++;
+	return m->balance == before + give ? 0 : -1;
+}
+
+/* As ledger_dispute_yield does: what a refund asks of the open disputes. */
+static int64_t refund_yield(struct payment *p, int64_t micros)
+{
+	int64_t held[DISPUTES], parts[DISPUTES];
+	int at[DISPUTES], n = 0;
+	for (int k = 0; k < p->nd; k++)
+		if (p->d[k].state == OPEN && p->d[k].taken > 0) {
+			held[n] = p->d[k].taken;
+			at[n++] = k;
+		}
+	int64_t moved = ledger_rule_dispute_yield(held, n, micros, parts);
+	for (int i = 0; i < n; i++)
+		p->d[at[i]].taken -= parts[i];
+	p->disputed -= moved;
+	yields += moved > 0;
+	return moved;
 }
 
 static void random_sequences(void)
 {
-	int runs = 0, steps = 0, refunds = 0, disputes = 0, debts = 0;
+	int runs = 0, steps = 0, refunds = 0, debts = 0;
+	struct tally opened = {0};
 	const char *why = NULL;
 	for (int run = 0; run < 300 && why == NULL; run++, runs++) {
 		struct model m;
 		memset(&m, 0, sizeof(m));
 		for (int step = 0; step < 120 && why == NULL; step++, steps++) {
 			int64_t before = m.balance;
-			int op = (int)rnd(4);
+			int op = (int)rnd(4 + (m.npay > 0));	/* disputes twice as often once paid */
+			op = op == 4 ? 2 : op;
 			if (op == 0 && m.npay < PAYMENTS) {
 				/* a top-up: cents paid, micros credited */
 				int64_t cents = 1 + rnd(5000), micros = cents * 10000;
 				if (credit(&m, micros) == 0)
-					m.pay[m.npay++] = (typeof(m.pay[0])){micros, 0, 0, rnd(2) ? cents : 0, 0};
+					m.pay[m.npay++] = (struct payment){.credited = micros, .paid_cents = rnd(2) ? cents : 0};
 				if (m.balance != before + micros)
 					why = "a credit moved another amount";
 			} else if (op == 1) {
@@ -157,15 +287,9 @@ static void random_sequences(void)
 				if (m.balance != before - amount)
 					why = "a spend moved another amount";
 			} else if (op == 2 && m.npay > 0) {
-				/* a dispute opens on a payment: it takes what is left of it */
 				int p = (int)rnd(m.npay);
-				int64_t left = m.pay[p].credited - m.pay[p].refunded - m.pay[p].disputed;
-				int64_t take = left > 0 ? rnd(left + 1) : 0;
-				if (take > 0) {
-					spend(&m, take);
-					m.pay[p].disputed += take;
-					disputes++;
-				}
+				if (dispute_news(&m, &m.pay[p], &opened) != 0)
+					why = "a dispute moved another amount than it took or gave";
 			} else if (op == 3 && m.npay > 0) {
 				int p = (int)rnd(m.npay);
 				int64_t paid = m.pay[p].credited / 10000;
@@ -181,12 +305,11 @@ static void random_sequences(void)
 				ledger_rule_refund(&c, &e);
 				if (e.duplicate)
 					continue;
-				/* the dispute gives what it holds of what was asked */
-				int64_t moved = e.from_dispute < m.pay[p].disputed ? e.from_dispute : m.pay[p].disputed;
+				/* the open disputes give what they hold of what was asked */
+				int64_t moved = refund_yield(&m.pay[p], e.from_dispute);
 				ledger_rule_refund_moved(&c, &e, moved);
 				spend(&m, e.take);
 				m.pay[p].refunded += e.take + moved;
-				m.pay[p].disputed -= moved;
 				m.pay[p].refunded_cents = c.refunded_cents;
 				refunds++;
 				if (m.balance != before - e.take)
@@ -196,9 +319,11 @@ static void random_sequences(void)
 				why = broken(&m);
 		}
 	}
-	ok(why == NULL, "%d random sequences, %d steps (%d refunds, %d disputes, %d spends into debt): %s", runs, steps,
-	   refunds, disputes, debts, why != NULL ? why : "every invariant held after every step");
-	ok(refunds > 1000 && disputes > 500 && debts > 100, "the sequences reach refunds, disputes and debt");
+	ok(why == NULL, "%d random sequences, %d steps (%d refunds, %d spends into debt; disputes: %d opened, %d news "
+	   "repeated, %d won, %d lost, %d yielding to refunds): %s", runs, steps, refunds, debts, opened.opened,
+	   opened.repeated, opened.won, opened.lost, yields, why != NULL ? why : "every invariant held after every step");
+	ok(refunds > 1000 && opened.opened > 500 && opened.repeated > 100 && opened.won > 100 && opened.lost > 100 &&
+	   yields > 50 && debts > 100, "the sequences reach refunds, every dispute outcome, yields and debt");
 }
 
 int main(void)
