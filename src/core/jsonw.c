@@ -84,6 +84,14 @@ void jw_null(struct jw *w)
 	dynbuf_add(w->b, "null", 4);
 }
 
+void jw_i64_or_null(struct jw *w, int has, int64_t v)
+{
+	if (has)
+		jw_i64(w, v);
+	else
+		jw_null(w);
+}
+
 void jw_strn(struct jw *w, const char *s, size_t n)
 {
 	static const char hex[] = "0123456789abcdef";

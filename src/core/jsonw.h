@@ -43,6 +43,8 @@ void jw_close(struct jw *w, char c);
 void jw_key(struct jw *w, const char *key);
 void jw_i64(struct jw *w, int64_t v);
 void jw_null(struct jw *w);
+/* v when has, else null. */
+void jw_i64_or_null(struct jw *w, int has, int64_t v);
 void jw_str(struct jw *w, const char *s);	/* NULL: null */
 void jw_strn(struct jw *w, const char *s, size_t n);
 void jw_hex(struct jw *w, const unsigned char *data, size_t n);	/* NULL: null */

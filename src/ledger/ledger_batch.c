@@ -248,8 +248,7 @@ int ledger_batch_hold_add(struct batch *b, int acct, const struct hold_row *h)
 }
 
 
-/* One usage_records row of the write CALL (its column order: sql/020,
- * then cache_write and settle_reason, sql/034). */
+/* One usage_records row of the write CALL (ledger_columns.h's BW_USAGES). */
 static void usage_row(struct dynbuf *to, int64_t account, const char *key, const struct usage_fields *u,
 		      const unsigned char *hash)
 {
@@ -257,25 +256,7 @@ static void usage_row(struct dynbuf *to, int64_t account, const char *key, const
 	jw_init(&j, to);
 	j.items[0] = to->len > 0;	/* a comma after the rows before */
 	jw_open(&j, '[');
-	jw_i64(&j, account);
-	if (u->hold_id > 0)
-		jw_i64(&j, u->hold_id);
-	else
-		jw_null(&j);
-	jw_str(&j, key);
-	jw_str(&j, u->member);
-	jw_str(&j, u->model);
-	jw_str(&j, u->action);
-	jw_i64(&j, u->input);
-	jw_i64(&j, u->cached);
-	jw_i64(&j, u->output);
-	jw_i64(&j, u->cost);
-	jw_i64(&j, u->byok);
-	jw_str(&j, u->request_id);
-	jw_str(&j, u->conversation);
-	jw_hex(&j, hash, 32);
-	jw_i64(&j, u->cache_write);
-	jw_str(&j, u->settle_reason);
+	BW_USAGES(BW_WRITE, &j, account, key, u, hash)
 	jw_close(&j, ']');
 }
 
@@ -330,7 +311,7 @@ static int64_t burn(struct batch *b, int acct, int64_t amount, int debt)
 	return left;
 }
 
-/* The journal row of a spend, in the write CALL's column order. */
+/* The journal row of a spend (ledger_columns.h's BW_JOURNAL). */
 static void journal_row(struct ledger *lg, struct batch *b, int64_t account, int64_t amount, int64_t after,
 			const char *cause, const char *source, int64_t hold_id, const char *reference)
 {
@@ -338,17 +319,7 @@ static void journal_row(struct ledger *lg, struct batch *b, int64_t account, int
 	jw_init(&j, &b->journal_rows);
 	j.items[0] = b->njournal++ > 0;
 	jw_open(&j, '[');
-	jw_i64(&j, account);
-	jw_i64(&j, -amount);
-	jw_i64(&j, after);
-	jw_str(&j, cause);
-	jw_str(&j, source);
-	if (hold_id > 0)
-		jw_i64(&j, hold_id);
-	else
-		jw_null(&j);
-	jw_str(&j, reference);
-	jw_str(&j, lg->journal_key);
+	BW_JOURNAL(BW_WRITE, &j, account, amount, after, cause, source, hold_id, reference, lg->journal_key)
 	jw_close(&j, ']');
 }
 

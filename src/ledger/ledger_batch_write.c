@@ -19,41 +19,15 @@ static const char *const WRITE_LISTS[] = {"holds_new", "usages_new", "usages", "
 					  "journal", "members", "accounts", "events", "recharges", "keys",
 					  "accounts_at"};
 
-static void opt_i64(struct jw *j, int has, int64_t v)
-{
-	if (has)
-		jw_i64(j, v);
-	else
-		jw_null(j);
-}
-
 static void write_new_holds(struct batch *b, struct jw *j)
 {
 	jw_array(j, "holds_new");
 	for (int i = 0; i < b->nholds; i++) {
 		const struct batch_hold *bh = &b->holds[i];
-		const struct hold_row *h = &bh->h;
 		if (!bh->is_new)
 			continue;
 		jw_open(j, '[');
-		jw_i64(j, b->accts[bh->acct].a.id);
-		jw_str(j, h->request_id);
-		jw_str(j, h->has_member ? h->member : NULL);
-		jw_str(j, h->model[0] ? h->model : NULL);
-		jw_str(j, h->action[0] ? h->action : NULL);
-		jw_str(j, h->has_conversation ? h->conversation : NULL);
-		jw_i64(j, h->amount);
-		opt_i64(j, h->max_output >= 0, h->max_output);
-		opt_i64(j, h->has_pin, h->pin.input_micros_per_mtok);
-		opt_i64(j, h->has_pin, h->pin.cached_input_micros_per_mtok);
-		opt_i64(j, h->has_pin, h->pin.output_micros_per_mtok);
-		opt_i64(j, h->has_pin, h->pin_margin);
-		opt_i64(j, h->rate_minute >= 0, h->rate_minute);
-		opt_i64(j, h->rate_minute >= 0, h->rate_tokens);
-		jw_i64(j, h->byok);
-		jw_i64(j, h->expires_at);
-		/* Last (sql/034): the procedure of a creditd before it never reads it. */
-		opt_i64(j, h->has_pin, h->pin.cache_write_micros_per_mtok);
+		BW_HOLDS_NEW(BW_WRITE, j, b->accts[bh->acct].a.id, &bh->h)
 		jw_close(j, ']');
 	}
 	jw_close(j, ']');
@@ -63,15 +37,10 @@ static void write_changed_holds(struct batch *b, struct jw *j)
 {
 	jw_array(j, "holds_set");
 	for (int i = 0; i < b->nholds; i++) {
-		const struct hold_row *h = &b->holds[i].h;
 		if (!b->holds[i].changed || b->holds[i].is_new)
 			continue;
 		jw_open(j, '[');
-		jw_i64(j, h->id);
-		jw_str(j, h->state);
-		jw_i64(j, h->charged);
-		jw_hex(j, h->has_hash ? h->settle_hash : NULL, 32);
-		jw_str(j, h->has_hash ? h->response : NULL);
+		BW_HOLDS_SET(BW_WRITE, j, &b->holds[i].h)
 		jw_close(j, ']');
 	}
 	jw_close(j, ']');
@@ -86,8 +55,7 @@ static void write_grants(struct batch *b, struct jw *j)
 		if (!g->g.changed || g->is_new)
 			continue;
 		jw_open(j, '[');
-		jw_i64(j, g->g.id);
-		jw_i64(j, g->g.remaining);
+		BW_GRANTS_SET(BW_WRITE, j, &g->g)
 		jw_close(j, ']');
 	}
 	jw_close(j, ']');
@@ -98,8 +66,7 @@ static void write_grants(struct batch *b, struct jw *j)
 			continue;
 		assert(g->g.debt && g->g.remaining < 0);
 		jw_open(j, '[');
-		jw_i64(j, b->accts[g->acct].a.id);
-		jw_i64(j, g->g.remaining);
+		BW_DEBTS(BW_WRITE, j, b->accts[g->acct].a.id, &g->g)
 		jw_close(j, ']');
 	}
 	jw_close(j, ']');
@@ -114,15 +81,7 @@ static void write_members(struct batch *b, struct jw *j)
 			continue;
 		assert(m->reserved >= 0);
 		jw_open(j, '[');
-		jw_i64(j, b->accts[b->members[i].acct].a.id);
-		jw_str(j, m->member);
-		jw_i64(j, m->month_key);
-		jw_i64(j, m->month_spent);
-		jw_i64(j, m->reserved);
-		jw_i64(j, m->cap_month_noted);
-		jw_i64(j, m->rate.minute);
-		jw_i64(j, m->rate.requests);
-		jw_i64(j, m->rate.tokens);
+		BW_MEMBERS(BW_WRITE, j, b->accts[b->members[i].acct].a.id, m)
 		jw_close(j, ']');
 	}
 	jw_close(j, ']');
@@ -135,13 +94,8 @@ static void write_accounts(struct batch *b, struct jw *j)
 		const struct acct *a = &b->accts[i].a;
 		if (!b->accts[i].changed)
 			continue;
-		const int64_t v[] = {a->id, a->balance, a->reserved, a->month_key, a->month_spent, a->sweep_due_at,
-				     a->day_key, a->day_spent, a->low_noted, a->depleted_noted, a->limit_month_noted,
-				     a->limit_day_noted, a->recharge_pending, a->recharge_day_key,
-				     a->recharge_day_count, a->rate.minute, a->rate.requests, a->rate.tokens};
 		jw_open(j, '[');
-		for (unsigned int c = 0; c < sizeof(v) / sizeof(v[0]); c++)
-			opt_i64(j, c != 5 || v[c] >= 0, v[c]);	/* sweep_due_at: -1 is none */
+		BW_ACCOUNTS(BW_WRITE, j, a)
 		jw_close(j, ']');
 	}
 	jw_close(j, ']');
@@ -168,7 +122,7 @@ static void write_accounts_at(struct batch *b, struct jw *j, int want, int check
 	for (int i = 0; want && i < b->naccts; i++) {
 		jw_open(j, '[');
 		jw_i64(j, at[i]->a.id);
-		opt_i64(j, check, at[i]->a.row_version);
+		jw_i64_or_null(j, check, at[i]->a.row_version);
 		jw_close(j, ']');
 	}
 	jw_close(j, ']');
@@ -230,8 +184,8 @@ static void write_answers(struct batch *b, struct jw *j, const struct batch_answ
 		jw_hex(j, k->hash, 32);
 		jw_i64(j, k->status);
 		jw_str(j, k->text);
-		opt_i64(j, hold >= 0, hold);
-		opt_i64(j, usage >= 0, usage);
+		jw_i64_or_null(j, hold >= 0, hold);
+		jw_i64_or_null(j, usage >= 0, usage);
 		jw_close(j, ']');
 	}
 	jw_close(j, ']');
