@@ -12,6 +12,7 @@
  * reads what the last period left. */
 #include "ledger_periods.h"
 #include "ledger_events.h"
+#include "ledger_rules.h"
 #include "log.h"
 #include "timefmt.h"
 #include <inttypes.h>
@@ -23,8 +24,8 @@ static const char SQL_PERIOD_GET[] = "SELECT credits_micros, plan FROM plan_peri
 				     "AND period_key = ? FOR UPDATE";
 static const char SQL_PERIOD_ADD[] = "INSERT INTO plan_periods (account_id, period_key, plan, credits_micros, "
 				     "rollover_micros, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)";
-static const char SQL_PERIOD_RAISE[] = "UPDATE plan_periods SET plan = ?, credits_micros = ?, updated_at = ? "
-				       "WHERE account_id = ? AND period_key = ?";
+static const char SQL_PERIOD_RAISE_BY[] = "UPDATE plan_periods SET plan = ?, credits_micros = credits_micros + ?, "
+					  "updated_at = ? WHERE account_id = ? AND period_key = ?";
 static const char SQL_LEFTOVER[] = "SELECT COALESCE(SUM(remaining_micros), 0) FROM grants "
 				   "WHERE account_id = ? AND period_key = ? AND remaining_micros > 0";
 static const char SQL_GRANT_PERIOD[] = "UPDATE grants SET period_key = ? WHERE id = ?";
@@ -35,7 +36,7 @@ static const char SQL_PLAN_OF[] = "SELECT name, 0 AS by_name FROM plans "
 
 struct terms {
 	int64_t credits;
-	char rollover[8];		/* none|full|capped */
+	enum rollover_rule rollover;	/* plans.rollover: none|full|capped */
 	int64_t cap;			/* -1: none */
 };
 
@@ -51,21 +52,13 @@ static enum cd_err terms_read(struct ledger *lg, const char *plan, struct terms 
 		return CD_E_INTERNAL;
 	*found = got == 1;
 	if (*found) {
+		const char *rule = ledger_db_str(s, 1);
 		t->credits = ledger_db_i64(s, 0);
-		ledger_copy_text(t->rollover, sizeof(t->rollover), ledger_db_str(s, 1));
+		t->rollover = strcmp(rule, "full") == 0 ? ROLLOVER_FULL
+			      : strcmp(rule, "capped") == 0 ? ROLLOVER_CAPPED : ROLLOVER_NONE;
 		t->cap = DB_I64_OR_NONE(s, 2);
 	}
 	return CD_OK;
-}
-
-/* What the rule carries from what the last period left. */
-static int64_t rollover_of(const struct terms *t, int64_t left)
-{
-	if (strcmp(t->rollover, "full") == 0)
-		return left;
-	if (strcmp(t->rollover, "capped") == 0)
-		return t->cap >= 0 && left > t->cap ? t->cap : left;
-	return 0;
 }
 
 int ledger_period_due(const struct ledger *lg, const struct acct *a)
@@ -89,11 +82,10 @@ void ledger_period_sweep_due(const struct ledger *lg, struct acct *a)
 static enum cd_err period_grant(struct ledger *lg, struct acct *a, int64_t amount, int64_t key, int64_t end,
 				const char *reference, const char *description)
 {
-	int64_t grant_id, journal_id;
-	if (a->balance > 0 && amount > LIMIT_BALANCE_MICROS_MAX - a->balance) {
+	int64_t grant_id, journal_id, fits = ledger_rule_fit(a->balance, amount, LIMIT_BALANCE_MICROS_MAX);
+	if (fits < amount)
 		log_warn("account %s: plan credit cut to the balance cap", a->ext_id);
-		amount = LIMIT_BALANCE_MICROS_MAX - a->balance;
-	}
+	amount = fits;
 	if (amount <= 0)
 		return CD_OK;
 	enum cd_err rc = ledger_add_grant(lg, a, "plan", amount, GRANT_PRIORITY_PLAN, end, reference, description,
@@ -103,34 +95,61 @@ static enum cd_err period_grant(struct ledger *lg, struct acct *a, int64_t amoun
 	return rc;
 }
 
-/* The first credit of a period: its row, the plan's credits, and what the
- * rollover rule carries from the period before. */
-static enum cd_err period_open(struct ledger *lg, struct acct *a, const char *plan, const struct terms *t,
-			       int64_t key, int64_t start, int64_t end, int64_t *granted)
+/* The period's row (locked) and, for a period not credited yet, what
+ * the period before's grants left: the rows ledger_rule_period decides
+ * over. */
+static enum cd_err period_read(struct ledger *lg, const struct acct *a, const char *plan, int64_t key,
+			       int64_t before, struct period_case *c)
 {
 	int e;
-	struct dbstmt *s = ledger_db_exec(lg, SQL_LEFTOVER, &e, "ii", a->id, timefmt_month_key(start - 1));
+	struct dbstmt *s = ledger_db_exec(lg, SQL_PERIOD_GET, &e, "ii", a->id, key);
 	if (s == NULL)
-		return ledger_db_err(lg, e, "plan leftover");
-	int got = ledger_db_fetch(s);
-	if (got < 0)
+		return ledger_db_err(lg, e, "plan period");
+	int row = ledger_db_fetch(s);
+	if (row < 0)
 		return CD_E_INTERNAL;
-	int64_t left = got == 1 ? ledger_db_i64(s, 0) : 0;
-	int64_t carried = rollover_of(t, left);
-	enum cd_err rc = ledger_db_do(lg, SQL_PERIOD_ADD, "plan period", "iisiiii", a->id, key, plan, t->credits, carried,
-			       lg->now, lg->now);
+	c->has_row = row == 1;
+	if (c->has_row) {
+		c->row_credits = ledger_db_i64(s, 0);
+		c->same_plan = strcmp(ledger_db_str(s, 1), plan) == 0;
+		return CD_OK;
+	}
+	if ((s = ledger_db_exec(lg, SQL_LEFTOVER, &e, "ii", a->id, before)) == NULL)
+		return ledger_db_err(lg, e, "plan leftover");
+	if ((row = ledger_db_fetch(s)) < 0)
+		return CD_E_INTERNAL;
+	c->left = row == 1 ? ledger_db_i64(s, 0) : 0;
+	return CD_OK;
+}
+
+/* Writes what ledger_rule_period decided for the period key of at. */
+static enum cd_err period_write(struct ledger *lg, struct acct *a, const char *plan, const struct period_effect *d,
+				int64_t at)
+{
+	int64_t start, end, key = timefmt_month_key(at);
 	char ref[LEDGER_NAME_MAX + 32];
+	enum cd_err rc;
+	timefmt_month_bounds(at, &start, &end);
+	if (d->raise) {
+		/* the row's credits raised by the difference */
+		snprintf(ref, sizeof(ref), "%s:%" PRId64 ":upgrade", plan, key);
+		rc = ledger_db_do(lg, SQL_PERIOD_RAISE_BY, "plan period raise", "siiii", plan, d->credit, lg->now, a->id,
+				  key);
+		return rc == CD_OK ? period_grant(lg, a, d->credit, key, end, ref, "plan upgrade for the rest of the period")
+				   : rc;
+	}
+	rc = ledger_db_do(lg, SQL_PERIOD_ADD, "plan period", "iisiiii", a->id, key, plan, d->credit, d->carried, lg->now,
+			  lg->now);
 	snprintf(ref, sizeof(ref), "%s:%" PRId64, plan, key);
 	if (rc == CD_OK)
-		rc = period_grant(lg, a, t->credits, key, end, ref, "plan credit for the period");
+		rc = period_grant(lg, a, d->credit, key, end, ref, "plan credit for the period");
 	snprintf(ref, sizeof(ref), PERIOD_ROLLOVER_REF "%" PRId64, timefmt_month_key(start - 1));
 	if (rc == CD_OK)
-		rc = period_grant(lg, a, carried, key, end, ref, "plan credit rolled over");
+		rc = period_grant(lg, a, d->carried, key, end, ref, "plan credit rolled over");
 	if (rc == CD_OK)
 		rc = ledger_event_add(lg, a, EVENT_PLAN_RENEWED, json_pack("{s:s, s:o, s:o, s:I, s:I}", "plan", plan,
 			       "period_start", ledger_json_time(start), "period_end", ledger_json_time(end),
-			       "credits_micros", (json_int_t)t->credits, "rollover_micros", (json_int_t)carried));
-	*granted = t->credits + carried;
+			       "credits_micros", (json_int_t)d->credit, "rollover_micros", (json_int_t)d->carried));
 	return rc;
 }
 
@@ -138,8 +157,9 @@ enum cd_err ledger_period_credit(struct ledger *lg, struct acct *a, const char *
 			  int64_t *granted)
 {
 	struct terms t;
-	int found = 0, e;
-	int64_t start, end, got = 0, key = timefmt_month_key(at);
+	struct period_effect d = {0, 0, 0, 0};
+	int found = 0;
+	int64_t start, end, key = timefmt_month_key(at);
 	int64_t this_month = timefmt_month_key(lg->now);
 	char jkey[JOURNAL_KEY_BYTES], keytext[24];
 	enum cd_err rc = terms_read(lg, plan, &t, &found);
@@ -151,24 +171,12 @@ enum cd_err ledger_period_credit(struct ledger *lg, struct acct *a, const char *
 	snprintf(keytext, sizeof(keytext), "%" PRId64, key);
 	const char *outer = ledger_journal_key_push(lg, jkey, "period", keytext, why == PERIOD_RENEWAL);
 	if (found) {
-		struct dbstmt *s = ledger_db_exec(lg, SQL_PERIOD_GET, &e, "ii", a->id, key);
-		int row = s != NULL ? ledger_db_fetch(s) : -1;
-		if (s == NULL)
-			rc = ledger_db_err(lg, e, "plan period");
-		else if (row < 0)
-			rc = CD_E_INTERNAL;
-		else if (row == 0)
-			rc = period_open(lg, a, plan, &t, key, start, end, &got);
-		else if (strcmp(ledger_db_str(s, 1), plan) != 0 && ledger_db_i64(s, 0) < t.credits) {
-			/* Only a change of plan: a catalogue raised mid-period (or
-			 * the same plan set again) applies from the next period. */
-			char ref[LEDGER_NAME_MAX + 32];
-			got = t.credits - ledger_db_i64(s, 0);
-			snprintf(ref, sizeof(ref), "%s:%" PRId64 ":upgrade", plan, key);
-			rc = ledger_db_do(lg, SQL_PERIOD_RAISE, "plan period raise", "siiii", plan, t.credits, lg->now, a->id, key);
-			if (rc == CD_OK)
-				rc = period_grant(lg, a, got, key, end, ref, "plan upgrade for the rest of the period");
-		}
+		struct period_case c = {.credits = t.credits, .rollover = t.rollover, .cap = t.cap};
+		rc = period_read(lg, a, plan, key, timefmt_month_key(start - 1), &c);
+		if (rc == CD_OK)
+			ledger_rule_period(&c, &d);
+		if (rc == CD_OK && (d.open || d.raise))
+			rc = period_write(lg, a, plan, &d, at);
 	}
 	lg->journal_key = outer;
 	/* Settled for this month, with or without a credit: an uncatalogued
@@ -180,7 +188,7 @@ enum cd_err ledger_period_credit(struct ledger *lg, struct acct *a, const char *
 		ledger_period_sweep_due(lg, a);
 	}
 	if (rc == CD_OK && granted != NULL)
-		*granted = got;
+		*granted = d.credit + d.carried;
 	return rc;
 }
 

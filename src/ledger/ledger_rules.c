@@ -1,5 +1,5 @@
-/* ledger_rules.c: the money rules of a credit, a refund and a dispute
- * (see ledger_rules.h). Pure: the asserts are the rules' own checks. */
+/* ledger_rules.c: the money rules of a credit, a refund, a dispute and
+ * a plan's period (see ledger_rules.h). Pure: the asserts are the rules' own checks. */
 #include "ledger_rules.h"
 #include "money.h"
 #include <assert.h>
@@ -103,4 +103,33 @@ int64_t ledger_rule_dispute_yield(const int64_t *held, int n, int64_t micros, in
 	}
 	assert(moved >= 0 && moved <= micros);
 	return moved;
+}
+
+void ledger_rule_period(const struct period_case *c, struct period_effect *e)
+{
+	assert(c->credits >= 0 && c->left >= 0 && c->row_credits >= 0);
+	*e = (struct period_effect){0, 0, 0, 0};
+	if (!c->has_row) {
+		e->open = 1;
+		e->credit = c->credits;
+		if (c->rollover == ROLLOVER_FULL)
+			e->carried = c->left;
+		else if (c->rollover == ROLLOVER_CAPPED)
+			e->carried = c->cap >= 0 && c->left > c->cap ? c->cap : c->left;
+	} else if (!c->same_plan && c->row_credits < c->credits) {
+		e->raise = 1;
+		e->credit = c->credits - c->row_credits;
+	}
+	assert(e->credit >= 0 && e->carried >= 0 && e->carried <= c->left && !(e->open && e->raise));
+	assert(!c->has_row || e->credit == 0 || c->row_credits + e->credit == c->credits);
+}
+
+int64_t ledger_rule_fit(int64_t balance, int64_t amount, int64_t max)
+{
+	assert(amount >= 0 && max >= 0);
+	int64_t fits = amount;
+	if (balance > 0 && amount > max - balance)
+		fits = max > balance ? max - balance : 0;
+	assert(fits >= 0 && fits <= amount && (balance <= 0 || fits == 0 || balance + fits <= max));
+	return fits;
 }

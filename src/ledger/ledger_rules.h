@@ -1,9 +1,10 @@
-/* ledger_rules.h: the money rules of a credit, a refund and a dispute,
- * decided in pure C over the figures their rows hold (DESIGN §4, §10,
- * §13): no I/O, no clock, no allocation. The operations (ledger_rows.c's
- * grants, ledger_refunds.c's charge.refunded, ledger_disputes.c's
- * charge.dispute.*) read and lock their rows, call these, then write
- * what they return. Each asserts its inputs and its
+/* ledger_rules.h: the money rules of a credit, a refund, a dispute and
+ * a plan's period, decided in pure C over the figures their rows hold
+ * (DESIGN §4, §9, §10, §13): no I/O, no clock, no allocation. The
+ * operations (ledger_rows.c's grants, ledger_refunds.c's
+ * charge.refunded, ledger_disputes.c's charge.dispute.*,
+ * ledger_periods.c's plan credits) read and lock their rows, call these,
+ * then write what they return. Each asserts its inputs and its
  * result: money conserved, nothing below zero that may not be, nothing
  * taken beyond what was credited. tests/unit/test_rules.c tests them
  * without a database, and applies random sequences of credits, spends
@@ -77,5 +78,34 @@ int64_t ledger_rule_dispute_close(int won, int64_t taken, int64_t returned, int6
  * order: parts[i] is what dispute i gives (never more than it holds);
  * returns their sum (at most micros). */
 int64_t ledger_rule_dispute_yield(const int64_t *held, int n, int64_t micros, int64_t *parts);
+
+/* A plan's credit for a period (DESIGN §9), decided over the period's
+ * row (plan_periods, locked) and the plan's terms. */
+enum rollover_rule { ROLLOVER_NONE, ROLLOVER_FULL, ROLLOVER_CAPPED };
+struct period_case {
+	int64_t credits;		/* the plan's credits a period (>= 0) */
+	enum rollover_rule rollover;
+	int64_t cap;			/* ROLLOVER_CAPPED's cap; < 0: none */
+	int has_row;			/* the period was credited already */
+	int same_plan;			/* ... for this plan */
+	int64_t row_credits;		/* ... with these credits */
+	int64_t left;			/* what the period before's grants left (>= 0; read when !has_row) */
+};
+struct period_effect {
+	int open;			/* the period's row is written, with credit and carried */
+	int raise;			/* the row is raised to credits (a change to a bigger plan) */
+	int64_t credit;			/* the plan credit (open), or the upgrade's difference (raise) */
+	int64_t carried;		/* the rollover (open): what the rule carries of left */
+};
+/* A period is credited once: its first credit opens it (the plan's
+ * credits and the rollover); later, only a change to a plan of more
+ * credits gives the difference (a catalogue raised mid-period, or the
+ * same plan set again, applies from the next period; a smaller plan
+ * takes nothing back). */
+void ledger_rule_period(const struct period_case *c, struct period_effect *e);
+/* amount of a grant cut so that balance + amount stays within max (a
+ * renewal is cut to fit rather than failing every request); 0 when none
+ * fits. */
+int64_t ledger_rule_fit(int64_t balance, int64_t amount, int64_t max);
 
 #endif

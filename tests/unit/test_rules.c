@@ -326,9 +326,117 @@ static void random_sequences(void)
 	   yields > 50 && debts > 100, "the sequences reach refunds, every dispute outcome, yields and debt");
 }
 
+static void periods_by_hand(void)
+{
+	struct period_effect e;
+	struct period_case c = {.credits = 5000, .rollover = ROLLOVER_CAPPED, .cap = 2000, .left = 3000};
+	ledger_rule_period(&c, &e);
+	ok(e.open && !e.raise && e.credit == 5000 && e.carried == 2000,
+	   "a period's first credit: the plan's credits and the rollover, capped");
+	c.rollover = ROLLOVER_FULL;
+	ledger_rule_period(&c, &e);
+	is_int(e.carried, 3000, "rollover full: all the period before left");
+	c.rollover = ROLLOVER_NONE;
+	ledger_rule_period(&c, &e);
+	is_int(e.carried, 0, "rollover none: nothing carried");
+	c = (struct period_case){.credits = 5000, .has_row = 1, .same_plan = 1, .row_credits = 5000};
+	ledger_rule_period(&c, &e);
+	ok(!e.open && !e.raise && e.credit == 0, "the same period again: nothing");
+	c = (struct period_case){.credits = 8000, .has_row = 1, .same_plan = 1, .row_credits = 5000};
+	ledger_rule_period(&c, &e);
+	ok(!e.raise && e.credit == 0, "the same plan with its catalogue raised mid-period: from the next period");
+	c.same_plan = 0;
+	ledger_rule_period(&c, &e);
+	ok(e.raise && e.credit == 3000, "a change to a bigger plan mid-period: the difference");
+	c.credits = 2000;
+	ledger_rule_period(&c, &e);
+	ok(!e.raise && e.credit == 0, "a change to a smaller plan: nothing taken, nothing given");
+	is_int(ledger_rule_fit(100, 50, 120), 20, "a credit past the balance cap is cut to fit");
+	is_int(ledger_rule_fit(-100, 50, 120), 50, "a balance below zero: the whole credit");
+	is_int(ledger_rule_fit(120, 50, 120), 0, "a balance at the cap: nothing fits");
+}
+
+/* Random months of a subscription: renewals (repeated), plan changes up
+ * and down mid-period, catalogue changes and spends from the period's
+ * grants, applied as ledger_periods.c applies them. A period's row says
+ * what it was given; it is given no more than the biggest plan it was
+ * credited under, an upgrade brings it to the new plan's credits, a
+ * renewal again gives nothing, and a rollover is never above what the
+ * period before left nor its plan's cap. */
+static void period_sequences(void)
+{
+	static const int64_t credits[] = {0, 1000, 5000, 20000};
+	int runs = 0, months = 0, raises = 0, carries = 0;
+	const char *why = NULL;
+	for (int run = 0; run < 300 && why == NULL; run++, runs++) {
+		int plan = 1 + (int)rnd(3), have_row = 0, row_plan = 0;
+		int64_t catalogue[4], row_credits = 0, left_before = 0, pool = 0, credited = 0, most = 0;
+		memcpy(catalogue, credits, sizeof(catalogue));
+		enum rollover_rule rule = (enum rollover_rule)rnd(3);
+		int64_t cap = rnd(2) ? rnd(8000) : -1;
+		for (int step = 0; step < 80 && why == NULL; step++) {
+			int op = (int)rnd(5);
+			if (op == 0) {
+				/* a new month: what the period's grants left is read */
+				left_before = pool;
+				pool = 0;
+				have_row = 0;
+				credited = most = 0;
+				months++;
+			}
+			if (op == 1) {
+				plan = 1 + (int)rnd(3);	/* a plan change */
+			} else if (op == 2) {
+				catalogue[plan] = rnd(30000);	/* the catalogue changed */
+			} else if (op == 3) {
+				pool -= rnd(pool + 1);	/* spent */
+				continue;
+			}
+			struct period_case c = {.credits = catalogue[plan], .rollover = rule, .cap = cap,
+						.has_row = have_row, .same_plan = row_plan == plan,
+						.row_credits = row_credits, .left = have_row ? 0 : left_before};
+			struct period_effect e;
+			ledger_rule_period(&c, &e);
+			if (e.open) {
+				row_credits = e.credit;
+				have_row = 1;
+				most = catalogue[plan];
+				if (e.carried > left_before || (rule == ROLLOVER_CAPPED && cap >= 0 && e.carried > cap) ||
+				    (rule == ROLLOVER_NONE && e.carried != 0))
+					why = "a rollover above what was left, or above its cap";
+				carries += e.carried > 0;
+				pool += e.credit + e.carried;
+				credited += e.credit;
+			} else if (e.raise) {
+				row_credits += e.credit;
+				pool += e.credit;
+				credited += e.credit;
+				raises++;
+			} else if (op == 4 && have_row && e.credit != 0) {
+				why = "a renewal again in a credited period gave credit";
+			}
+			if (c.has_row && row_plan == plan && e.credit != 0)
+				why = "the period's own plan credited again (its catalogue applies from the next period)";
+			row_plan = have_row && (e.open || e.raise) ? plan : row_plan;
+			most = catalogue[plan] > most ? catalogue[plan] : most;
+			if (why == NULL && credited != row_credits)
+				why = "the period's row says another credit than was given";
+			if (why == NULL && credited > most)
+				why = "a period credited more than the biggest plan it was credited under";
+			if (why == NULL && e.raise && credited != catalogue[plan])
+				why = "an upgrade that does not bring the period to the new plan's credits";
+		}
+	}
+	ok(why == NULL, "%d random subscriptions over %d months (%d upgrades, %d rollovers): %s", runs, months, raises,
+	   carries, why != NULL ? why : "each period credited once, upgrades by the difference, rollovers within rule");
+	ok(raises > 100 && carries > 100, "the sequences reach upgrades and rollovers");
+}
+
 int main(void)
 {
 	by_hand();
 	random_sequences();
+	periods_by_hand();
+	period_sequences();
 	return done_testing();
 }
