@@ -9,6 +9,7 @@
  * grant, with its journal row. */
 #include "ledger_open.h"
 #include "ledger_events.h"
+#include "ledger_rules.h"
 #include "timefmt.h"
 #include <ctype.h>
 #include <mysqld_error.h>
@@ -81,8 +82,9 @@ enum cd_err ledger_promo_create(struct ledger *lg, const struct ledger_call *cal
 
 struct redeem { const char *account, *code; };
 
-/* The checks in the order an app would want them told: the code exists;
- * this account has it already; it expired; it is used up. */
+/* The code exists (else a refusal), then ledger_rule_promo over its
+ * locked row: this account has it already; it expired; it is used up;
+ * else the grant. */
 static enum cd_err redeem_op(struct ledger *lg, const struct redeem *r, json_t **out, int *status)
 {
 	char key[LIMIT_PROMO_CODE_BYTES + 1], ref[LIMIT_PROMO_CODE_BYTES + 8], gid[32];
@@ -105,13 +107,15 @@ static enum cd_err redeem_op(struct ledger *lg, const struct redeem *r, json_t *
 	struct dbstmt *d = ledger_db_exec(lg, SQL_PROMO_REDEEMED_BY, &e, "ii", promo_id, a.id);
 	if (d == NULL)
 		return ledger_db_err(lg, e, "redemption lookup");
-	if (ledger_db_fetch(d) == 1)
-		return refusal_set(&lg->refusal, REFUSE_PROMO_REDEEMED, r->code, NULL);
-	if (expires >= 0 && expires <= lg->now)
-		return refusal_set(&lg->refusal, REFUSE_PROMO_EXPIRED, r->code, NULL);
-	if (max >= 0 && redeemed >= max)
-		return refusal_set(&lg->refusal, REFUSE_PROMO_EXHAUSTED, r->code, NULL);
-	int64_t grant_expires = ttl >= 0 ? lg->now + ttl * TIMEFMT_SECONDS_PER_DAY : -1;
+	struct promo_case c = {.redeemed_by_account = ledger_db_fetch(d) == 1, .expires_at = expires, .max = max,
+			       .redeemed = redeemed, .ttl_days = ttl, .now = lg->now};
+	int64_t grant_expires;
+	static const enum refusal_why why[] = {[PROMO_REDEEMED] = REFUSE_PROMO_REDEEMED,
+					       [PROMO_EXPIRED] = REFUSE_PROMO_EXPIRED,
+					       [PROMO_EXHAUSTED] = REFUSE_PROMO_EXHAUSTED};
+	enum promo_verdict v = ledger_rule_promo(&c, &grant_expires);
+	if (v != PROMO_GRANT)
+		return refusal_set(&lg->refusal, why[v], r->code, NULL);
 	rc = ledger_add_grant(lg, &a, "promo", amount, GRANT_PRIORITY_DEFAULT, grant_expires, ref,
 			      "promo code", &grant_id, &journal_id);
 	if (rc == CD_OK)

@@ -1,7 +1,9 @@
-/* ledger_rules.c: the money rules of a credit, a refund, a dispute and
- * a plan's period (see ledger_rules.h). Pure: the asserts are the rules' own checks. */
+/* ledger_rules.c: the money rules of a credit, a refund, a dispute, a
+ * plan's period and a promo code (see ledger_rules.h). Pure: the asserts are the rules' own checks. */
 #include "ledger_rules.h"
+#include "limits.h"
 #include "money.h"
+#include "timefmt.h"
 #include <assert.h>
 
 int ledger_rule_grant(int64_t balance, int64_t debt, int64_t amount, struct grant_effect *e)
@@ -132,4 +134,23 @@ int64_t ledger_rule_fit(int64_t balance, int64_t amount, int64_t max)
 		fits = max > balance ? max - balance : 0;
 	assert(fits >= 0 && fits <= amount && (balance <= 0 || fits == 0 || balance + fits <= max));
 	return fits;
+}
+
+enum promo_verdict ledger_rule_promo(const struct promo_case *c, int64_t *grant_expires)
+{
+	assert(c->redeemed >= 0 && c->now >= 0);
+	*grant_expires = -1;
+	if (c->redeemed_by_account)
+		return PROMO_REDEEMED;
+	if (c->expires_at >= 0 && c->expires_at <= c->now)
+		return PROMO_EXPIRED;
+	if (c->max >= 0 && c->redeemed >= c->max)
+		return PROMO_EXHAUSTED;
+	/* The API keeps a ttl within LIMIT_PROMO_GRANT_TTL_DAYS_MAX; a row
+	 * written past it by hand is read at the limit, so the seconds stay
+	 * far inside the range. */
+	int64_t ttl = c->ttl_days < LIMIT_PROMO_GRANT_TTL_DAYS_MAX ? c->ttl_days : LIMIT_PROMO_GRANT_TTL_DAYS_MAX;
+	*grant_expires = ttl >= 0 ? c->now + ttl * TIMEFMT_SECONDS_PER_DAY : -1;
+	assert(c->max < 0 || c->redeemed + 1 <= c->max);
+	return PROMO_GRANT;
 }

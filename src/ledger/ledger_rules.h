@@ -1,9 +1,9 @@
-/* ledger_rules.h: the money rules of a credit, a refund, a dispute and
- * a plan's period, decided in pure C over the figures their rows hold
+/* ledger_rules.h: the money rules of a credit, a refund, a dispute, a
+ * plan's period and a promo code, decided in pure C over the figures their rows hold
  * (DESIGN §4, §9, §10, §13): no I/O, no clock, no allocation. The
  * operations (ledger_rows.c's grants, ledger_refunds.c's
  * charge.refunded, ledger_disputes.c's charge.dispute.*,
- * ledger_periods.c's plan credits) read and lock their rows, call these,
+ * ledger_periods.c's plan credits, ledger_promo.c's redemptions) read and lock their rows, call these,
  * then write what they return. Each asserts its inputs and its
  * result: money conserved, nothing below zero that may not be, nothing
  * taken beyond what was credited. tests/unit/test_rules.c tests them
@@ -107,5 +107,22 @@ void ledger_rule_period(const struct period_case *c, struct period_effect *e);
  * renewal is cut to fit rather than failing every request); 0 when none
  * fits. */
 int64_t ledger_rule_fit(int64_t balance, int64_t amount, int64_t max);
+
+/* A promo code's redemption by an account (DESIGN §9), over the code's
+ * row (locked: redemptions of one code queue on it) and whether this
+ * account redeemed it. */
+enum promo_verdict { PROMO_GRANT, PROMO_REDEEMED, PROMO_EXPIRED, PROMO_EXHAUSTED };
+struct promo_case {
+	int redeemed_by_account;	/* a redemption row of this account exists */
+	int64_t expires_at;		/* the code's; < 0: never */
+	int64_t max;			/* max_redemptions; < 0: no limit */
+	int64_t redeemed;		/* redemptions so far */
+	int64_t ttl_days;		/* the grant's life; < 0: it never expires */
+	int64_t now;
+};
+/* The checks in the order an app would want them told: this account has
+ * it already; it expired; it is used up. PROMO_GRANT: *grant_expires is
+ * the grant's expiry (-1: none). */
+enum promo_verdict ledger_rule_promo(const struct promo_case *c, int64_t *grant_expires);
 
 #endif

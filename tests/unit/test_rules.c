@@ -432,11 +432,69 @@ static void period_sequences(void)
 	ok(raises > 100 && carries > 100, "the sequences reach upgrades and rollovers");
 }
 
+static void promo_codes(void)
+{
+	int64_t until;
+	struct promo_case c = {.expires_at = -1, .max = -1, .ttl_days = -1, .now = 1000};
+	ok(ledger_rule_promo(&c, &until) == PROMO_GRANT && until == -1, "no limits: granted, never expiring");
+	c.ttl_days = 2;
+	ok(ledger_rule_promo(&c, &until) == PROMO_GRANT && until == 1000 + 2 * 86400, "a grant lives ttl_days");
+	c.ttl_days = 1000000;
+	ok(ledger_rule_promo(&c, &until) == PROMO_GRANT && until == 1000 + 3650 * 86400LL,
+	   "a ttl written past the limit by hand is read at the limit");
+	c = (struct promo_case){.redeemed_by_account = 1, .expires_at = 10, .max = 1, .redeemed = 1, .ttl_days = -1,
+				.now = 1000};
+	is_int(ledger_rule_promo(&c, &until), PROMO_REDEEMED, "told in order: redeemed by this account first");
+	c.redeemed_by_account = 0;
+	is_int(ledger_rule_promo(&c, &until), PROMO_EXPIRED, "then expired");
+	c.expires_at = 1000;
+	is_int(ledger_rule_promo(&c, &until), PROMO_EXPIRED, "expired at its expires_at");
+	c.expires_at = 1001;
+	is_int(ledger_rule_promo(&c, &until), PROMO_EXHAUSTED, "then used up");
+	c.max = 2;
+	is_int(ledger_rule_promo(&c, &until), PROMO_GRANT, "granted while redemptions remain");
+
+	/* Random redemptions of codes by 30 accounts, in time order, as
+	 * ledger_promo.c applies them on the code's locked row. */
+	int grants = 0, refused = 0;
+	const char *why = NULL;
+	for (int run = 0; run < 300 && why == NULL; run++) {
+		int64_t max = rnd(3) ? rnd(12) : -1, expires = rnd(2) ? 500 + rnd(1000) : -1, redeemed = 0, now = 0;
+		int by[30] = {0};
+		for (int step = 0; step < 60 && why == NULL; step++) {
+			int acct = (int)rnd(30);
+			now += rnd(40);
+			struct promo_case p = {.redeemed_by_account = by[acct], .expires_at = expires, .max = max,
+					       .redeemed = redeemed, .ttl_days = rnd(3) - 1, .now = now};
+			enum promo_verdict v = ledger_rule_promo(&p, &until);
+			if (v == PROMO_GRANT) {
+				by[acct] = 1;
+				redeemed++;
+				grants++;
+				if (until >= 0 && until < now)
+					why = "a grant that expired before it was given";
+			} else {
+				refused++;
+			}
+			if (why == NULL && max >= 0 && redeemed > max)
+				why = "redeemed past max_redemptions";
+			if (why == NULL && v == PROMO_GRANT && expires >= 0 && now >= expires)
+				why = "redeemed at or after the code expired";
+			if (why == NULL && p.redeemed_by_account && v == PROMO_GRANT)
+				why = "one account redeemed a code twice";
+		}
+	}
+	ok(why == NULL, "300 random codes, %d redemptions granted and %d refused: %s", grants, refused,
+	   why != NULL ? why : "never past max, never after expiry, once an account");
+	ok(grants > 1000 && refused > 1000, "the sequences reach both");
+}
+
 int main(void)
 {
 	by_hand();
 	random_sequences();
 	periods_by_hand();
 	period_sequences();
+	promo_codes();
 	return done_testing();
 }
