@@ -59,11 +59,13 @@ check "curl only in the Stripe client and the gateway's provider" "$(grep -l '#i
 check "fcgiapp.h only in http's worker and main" "$(grep -l '#include <fcgiapp.h>' $all_c | grep -vE '/src/http/(worker|main)\.c$' | tr '\n' ' ')"
 # shellcheck disable=SC2086
 check "no banned functions" "$(grep -nE '\b(sprintf|strcpy|strcat|strncpy|strtok|atoi|gmtime|localtime)[[:space:]]*\(' $all_ch | grep -vE 'snprintf|vsnprintf|_r[[:space:]]*\(' | head -3 | tr '\n' ' ')"
-# Files stay readable whole, functions on a screen or two: a source file
-# under 800 lines, a function body (kernel style: '{' and '}' at column
-# 0) under 70.
+# Files stay readable whole, functions on a screen or two: a source or
+# test file under 800 lines, a function body of src/ (kernel style: '{'
+# and '}' at column 0) under 70.
 # shellcheck disable=SC2086
 check "every source file under 800 lines" "$(wc -l $all_ch | awk '$2 != "total" && $1 >= 800 { print $2 ": " $1 }' | head -3 | tr '\n' ' ')"
+tests_dir="${top_srcdir:-.}/tests"
+check "every test file under 800 lines" "$(find "$tests_dir" -name node_modules -prune -o -type f \( -name '*.py' -o -name '*.c' -o -name '*.h' -o -name '*.js' -o -name '*.sh' \) -print | xargs wc -l | awk '$2 != "total" && $1 >= 800 { print $2 ": " $1 }' | head -3 | tr '\n' ' ')"
 # shellcheck disable=SC2086
 check "every function under 70 lines" "$(for f in $all_ch; do awk -v f="${f#"$src"/}" '/^\{/ { s = NR } /^\}/ { if (s && NR - s - 1 >= 70) print f ":" s ": " NR - s - 1; s = 0 }' "$f"; done | head -3 | tr '\n' ' ')"
 # Every migration is installed (a new sql/NNN_*.sql missing from
