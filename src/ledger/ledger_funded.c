@@ -9,6 +9,8 @@
  * account's: the caller holds it. */
 #include "ledger_funded.h"
 #include "ledger_rows.h"
+#include "log.h"
+#include <inttypes.h>
 #include <string.h>
 
 /* One table's statements, in the order of the functions below. */
@@ -97,6 +99,15 @@ enum cd_err ledger_funded_lock(struct ledger *lg, struct funded *f)
 	ledger_copy_text(f->currency, sizeof(f->currency), ledger_db_str(s, 6));
 	if (f->kind == FUNDED_RECHARGE || f->currency[0] == '\0')
 		ledger_copy_text(f->currency, sizeof(f->currency), lg->cfg->stripe_currency);
+	/* What the refund and dispute rules (ledger_rules.h) assert of their
+	 * rows: refunds and disputes never take back more than was credited.
+	 * A row written otherwise (by hand) is refused here, not asserted. */
+	if (f->credited < 0 || f->refunded < 0 || f->disputed < 0 || f->refunded > f->credited ||
+	    f->disputed > f->credited - f->refunded || f->refunded_cents < 0) {
+		log_error("funded row %" PRId64 ": credited %" PRId64 ", refunded %" PRId64 ", disputed %" PRId64
+			  " out of range", f->id, f->credited, f->refunded, f->disputed);
+		return CD_E_INTERNAL;
+	}
 	return CD_OK;
 }
 

@@ -57,6 +57,10 @@ static enum cd_err terms_read(struct ledger *lg, const char *plan, struct terms 
 		t->rollover = strcmp(rule, "full") == 0 ? ROLLOVER_FULL
 			      : strcmp(rule, "capped") == 0 ? ROLLOVER_CAPPED : ROLLOVER_NONE;
 		t->cap = DB_I64_OR_NONE(s, 2);
+		if (t->credits < 0) {
+			log_error("plan '%s': credits_micros %" PRId64 " out of range", plan, t->credits);
+			return CD_E_INTERNAL;
+		}
 	}
 	return CD_OK;
 }
@@ -112,14 +116,14 @@ static enum cd_err period_read(struct ledger *lg, const struct acct *a, const ch
 	if (c->has_row) {
 		c->row_credits = ledger_db_i64(s, 0);
 		c->same_plan = strcmp(ledger_db_str(s, 1), plan) == 0;
-		return CD_OK;
+		return c->row_credits >= 0 ? CD_OK : CD_E_INTERNAL;
 	}
 	if ((s = ledger_db_exec(lg, SQL_LEFTOVER, &e, "ii", a->id, before)) == NULL)
 		return ledger_db_err(lg, e, "plan leftover");
 	if ((row = ledger_db_fetch(s)) < 0)
 		return CD_E_INTERNAL;
 	c->left = row == 1 ? ledger_db_i64(s, 0) : 0;
-	return CD_OK;
+	return c->left >= 0 ? CD_OK : CD_E_INTERNAL;
 }
 
 /* Writes what ledger_rule_period decided for the period key of at. */

@@ -103,6 +103,8 @@ static enum cd_err redeem_op(struct ledger *lg, const struct redeem *r, json_t *
 	int64_t promo_id = ledger_db_i64(s, 0), amount = ledger_db_i64(s, 2);
 	int64_t max = DB_I64_OR_NONE(s, 3), redeemed = ledger_db_i64(s, 4);
 	int64_t expires = DB_I64_OR_NONE(s, 5), ttl = DB_I64_OR_NONE(s, 6);
+	if (redeemed < 0)
+		return CD_E_INTERNAL;	/* ledger_rule_promo's input: a count */
 	snprintf(ref, sizeof(ref), "promo:%s", ledger_db_str(s, 1));
 	struct dbstmt *d = ledger_db_exec(lg, SQL_PROMO_REDEEMED_BY, &e, "ii", promo_id, a.id);
 	if (d == NULL)

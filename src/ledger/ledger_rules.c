@@ -1,7 +1,6 @@
 /* ledger_rules.c: the money rules of a credit, a refund, a dispute, a
  * plan's period and a promo code (see ledger_rules.h). Pure: the asserts are the rules' own checks. */
 #include "ledger_rules.h"
-#include "limits.h"
 #include "money.h"
 #include "timefmt.h"
 #include <assert.h>
@@ -146,11 +145,9 @@ enum promo_verdict ledger_rule_promo(const struct promo_case *c, int64_t *grant_
 		return PROMO_EXPIRED;
 	if (c->max >= 0 && c->redeemed >= c->max)
 		return PROMO_EXHAUSTED;
-	/* The API keeps a ttl within LIMIT_PROMO_GRANT_TTL_DAYS_MAX; a row
-	 * written past it by hand is read at the limit, so the seconds stay
-	 * far inside the range. */
-	int64_t ttl = c->ttl_days < LIMIT_PROMO_GRANT_TTL_DAYS_MAX ? c->ttl_days : LIMIT_PROMO_GRANT_TTL_DAYS_MAX;
-	*grant_expires = ttl >= 0 ? c->now + ttl * TIMEFMT_SECONDS_PER_DAY : -1;
+	/* grant_ttl_days is an INT column: its seconds fit far inside int64. */
+	assert(c->ttl_days <= INT32_MAX);
+	*grant_expires = c->ttl_days >= 0 ? c->now + c->ttl_days * TIMEFMT_SECONDS_PER_DAY : -1;
 	assert(c->max < 0 || c->redeemed + 1 <= c->max);
 	return PROMO_GRANT;
 }

@@ -45,6 +45,31 @@ def test_partial_then_full_refund_never_beyond_the_topup():
     verify()
 
 
+def test_a_top_up_row_edited_beyond_its_credit_is_refused_not_asserted():
+    """The refund and dispute rules assert that refunds and disputes never
+    take back more than was credited; a top-up row edited by hand past
+    that is refused where it is read (a 500 naming nothing, logged, Stripe
+    retries), never an assertion that stops creditd. Put back, the same
+    event credits its refund."""
+    ok_mode()
+    acct = new_account("refund-bad-row")
+    sid = open_session(acct, 2000)
+    delivered(checkout_event(sid))
+    pi = session(sid)["payment_intent"]
+    credited = balance(acct)
+    sql("UPDATE topups SET refunded_micros = credited_micros + 1 WHERE session_id = %s" % quoted(sid))
+    snap = snapshot(acct)
+    ev = charge_event(pi, acct, 500)
+    r = deliver(ev)
+    eq(r.status, 500, "a refund over a row out of range: %r" % r)
+    eq(api("GET", "/healthz", auth=None).status, 200, "creditd still serves")
+    eq(snapshot(acct), snap, "nothing changed")
+    sql("UPDATE topups SET refunded_micros = 0 WHERE session_id = %s" % quoted(sid))
+    delivered(ev)
+    eq(balance(acct), credited - 500 * RATE, "the row put back, the same event refunds")
+    verify()
+
+
 def test_refunds_take_back_the_paid_share_when_tax_was_charged():
     ok_mode()
     acct = new_account("refundtax")
