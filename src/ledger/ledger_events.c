@@ -1,6 +1,7 @@
 /* ledger_events.c: the outbox's rows (see ledger_events.h) and the pull
  * route's page of them. */
 #include "ledger_events.h"
+#include "ledger_rules.h"
 #include "timefmt.h"
 #include <stdatomic.h>
 #include <stdio.h>
@@ -94,23 +95,16 @@ const char *ledger_notice_refusal(const struct ledger *lg, struct acct *a, struc
 
 int ledger_notice_recharge(const struct ledger *lg, struct acct *a)
 {
-	int64_t day = lg->now / TIMEFMT_SECONDS_PER_DAY;
-	if (a->recharge_threshold < 0 || a->recharge_amount_cents <= 0 || !a->recharge_card || a->recharge_pending ||
-	    ledger_acct_available(a) >= a->recharge_threshold)
-		return 0;
-	/* Never a disputed card (DESIGN §13); a dispute open without a
-	 * suspension is caught when the recharge would be sent. */
-	if (strcmp(a->status_reason, "dispute") == 0)
-		return 0;
-	if (a->recharge_day_key != day) {
-		a->recharge_day_key = day;
-		a->recharge_day_count = 0;
-	}
-	if (a->recharge_day_count >= lg->cfg->auto_recharge_max_per_day)
-		return 0;
-	a->recharge_day_count++;
-	a->recharge_pending = 1;
-	return 1;
+	struct recharge_case c = {.threshold = a->recharge_threshold, .amount_cents = a->recharge_amount_cents,
+				  .has_card = a->recharge_card, .pending = a->recharge_pending,
+				  .disputed = strcmp(a->status_reason, "dispute") == 0,
+				  .available = ledger_acct_available(a), .day_key = a->recharge_day_key,
+				  .day_count = a->recharge_day_count, .today = lg->now / TIMEFMT_SECONDS_PER_DAY,
+				  .max_per_day = lg->cfg->auto_recharge_max_per_day};
+	int queue = ledger_rule_recharge(&c, &a->recharge_day_key, &a->recharge_day_count);
+	if (queue)
+		a->recharge_pending = 1;
+	return queue;
 }
 
 /* DESIGN §10 "Pay-as-you-go": when a credit pays the debt (the balance,

@@ -1,5 +1,5 @@
 /* ledger_rules.c: the money rules of a credit, a refund, a dispute, a
- * plan's period and a promo code (see ledger_rules.h). Pure: the asserts are the rules' own checks. */
+ * plan's period, a promo code and an auto-recharge (see ledger_rules.h). Pure: the asserts are the rules' own checks. */
 #include "ledger_rules.h"
 #include "money.h"
 #include "timefmt.h"
@@ -150,4 +150,26 @@ enum promo_verdict ledger_rule_promo(const struct promo_case *c, int64_t *grant_
 	*grant_expires = c->ttl_days >= 0 ? c->now + c->ttl_days * TIMEFMT_SECONDS_PER_DAY : -1;
 	assert(c->max < 0 || c->redeemed + 1 <= c->max);
 	return PROMO_GRANT;
+}
+
+int ledger_rule_recharge(const struct recharge_case *c, int64_t *day_key, int64_t *day_count)
+{
+	assert(c->max_per_day >= 0 && c->today >= 0);	/* config (checked) and clock */
+	*day_key = c->day_key;
+	*day_count = c->day_count;
+	if (c->threshold < 0 || c->amount_cents <= 0 || !c->has_card || c->pending || c->available >= c->threshold)
+		return 0;
+	/* Never a disputed card (DESIGN §13); a dispute open without a
+	 * suspension is caught when the recharge would be sent. */
+	if (c->disputed)
+		return 0;
+	if (c->day_key != c->today) {
+		*day_key = c->today;
+		*day_count = 0;
+	}
+	if (*day_count >= c->max_per_day)
+		return 0;
+	(*day_count)++;
+	assert(*day_key == c->today && *day_count <= c->max_per_day);
+	return 1;
 }

@@ -1,9 +1,10 @@
 /* ledger_rules.h: the money rules of a credit, a refund, a dispute, a
- * plan's period and a promo code, decided in pure C over the figures their rows hold
+ * plan's period, a promo code and an auto-recharge, decided in pure C over the figures their rows hold
  * (DESIGN §4, §9, §10, §13): no I/O, no clock, no allocation. The
  * operations (ledger_rows.c's grants, ledger_refunds.c's
  * charge.refunded, ledger_disputes.c's charge.dispute.*,
- * ledger_periods.c's plan credits, ledger_promo.c's redemptions) read and lock their rows, call these,
+ * ledger_periods.c's plan credits, ledger_promo.c's redemptions,
+ * ledger_events.c's auto-recharge notice) read and lock their rows, call these,
  * then write what they return. Each asserts its inputs and its
  * result: money conserved, nothing below zero that may not be, nothing
  * taken beyond what was credited. tests/unit/test_rules.c tests them
@@ -124,5 +125,23 @@ struct promo_case {
  * it already; it expired; it is used up. PROMO_GRANT: *grant_expires is
  * the grant's expiry (-1: none). */
 enum promo_verdict ledger_rule_promo(const struct promo_case *c, int64_t *grant_expires);
+
+/* Whether an account's auto-recharge is queued now (DESIGN §10, §13),
+ * over its row as a batch leaves it: on, with a card, none pending, its
+ * available credit below the threshold, no dispute on its card, and
+ * fewer than max_per_day today (the day's count starts again on a new
+ * UTC day). */
+struct recharge_case {
+	int64_t threshold;		/* recharge_threshold_micros; < 0: off */
+	int64_t amount_cents;		/* recharge_amount_cents; <= 0: off */
+	int has_card, pending, disputed;
+	int64_t available;		/* balance - reserved + overdraft */
+	int64_t day_key, day_count;	/* the row's recharge day and its count */
+	int64_t today;			/* days since the epoch */
+	int64_t max_per_day;		/* [stripe] auto_recharge_max_per_day (>= 0) */
+};
+/* 1 and the row's day and count as they become (*day_key, *day_count):
+ * queue one; 0: none (the day and count as they become all the same). */
+int ledger_rule_recharge(const struct recharge_case *c, int64_t *day_key, int64_t *day_count);
 
 #endif

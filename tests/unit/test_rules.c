@@ -492,6 +492,73 @@ static void promo_codes(void)
 	ok(grants > 1000 && refused > 1000, "the sequences reach both");
 }
 
+static void recharges(void)
+{
+	int64_t dk, dc;
+	struct recharge_case c = {.threshold = 5000, .amount_cents = 1000, .has_card = 1, .available = 4999,
+				  .day_key = 7, .day_count = 1, .today = 7, .max_per_day = 3};
+	ok(ledger_rule_recharge(&c, &dk, &dc) == 1 && dk == 7 && dc == 2, "below the threshold: queued, counted");
+	c.available = 5000;
+	ok(ledger_rule_recharge(&c, &dk, &dc) == 0 && dc == 1, "at the threshold: none");
+	c.available = 0;
+	c.pending = 1;
+	ok(ledger_rule_recharge(&c, &dk, &dc) == 0, "one pending: none");
+	c.pending = 0;
+	c.disputed = 1;
+	ok(ledger_rule_recharge(&c, &dk, &dc) == 0, "a disputed card: none");
+	c.disputed = 0;
+	c.day_count = 3;
+	ok(ledger_rule_recharge(&c, &dk, &dc) == 0 && dc == 3, "the day's maximum reached: none");
+	c.today = 8;
+	ok(ledger_rule_recharge(&c, &dk, &dc) == 1 && dk == 8 && dc == 1, "a new UTC day counts again");
+	c.has_card = 0;
+	ok(ledger_rule_recharge(&c, &dk, &dc) == 0, "no card: none");
+
+	/* Random days of spends, credits and recharges answered (paid or
+	 * failed) on one account, as the batches and the charge thread
+	 * apply them. */
+	int queued = 0, missed = 0, days = 0;
+	const char *why = NULL;
+	for (int run = 0; run < 300 && why == NULL; run++) {
+		struct recharge_case a = {.threshold = rnd(3) ? 1 + rnd(50000) : -1, .amount_cents = rnd(4) ? 1 + rnd(900) : 0,
+					  .has_card = rnd(5) != 0, .available = rnd(60000), .max_per_day = 1 + rnd(3)};
+		int64_t per_day[64] = {0};
+		for (int step = 0; step < 120 && why == NULL; step++) {
+			int op = (int)rnd(6);
+			if (op == 0 && a.today < 63) {
+				a.today++;
+				days++;
+			} else if (op == 1) {
+				a.available -= rnd(20000);
+			} else if (op == 2 && a.pending) {
+				a.pending = 0;	/* answered: paid (credited) or failed */
+				a.available += rnd(2) ? a.amount_cents * 50 : 0;	/* small: the account runs low again */
+			} else if (op == 3) {
+				a.disputed = rnd(8) == 0;
+			}
+			int should = a.threshold >= 0 && a.amount_cents > 0 && a.has_card && !a.pending && !a.disputed &&
+				     a.available < a.threshold &&
+				     (a.day_key != a.today ? 0 : a.day_count) < a.max_per_day;
+			int q = ledger_rule_recharge(&a, &a.day_key, &a.day_count);
+			if (q) {
+				a.pending = 1;
+				queued++;
+				per_day[a.today]++;
+			}
+			missed += should && !q;
+			if (q != should)
+				why = q ? "queued when it should not be" : "a due recharge not queued";
+			else if (per_day[a.today] > a.max_per_day)
+				why = "more recharges in a day than its maximum";
+			else if (a.day_key != a.today && q)
+				why = "a recharge counted on another day";
+		}
+	}
+	ok(why == NULL && missed == 0, "300 random accounts over %d days, %d recharges queued: %s", days, queued,
+	   why != NULL ? why : "never pending twice, on a disputed card, above the threshold or past the day's maximum");
+	ok(queued > 500, "the sequences queue recharges");
+}
+
 int main(void)
 {
 	by_hand();
@@ -499,5 +566,6 @@ int main(void)
 	periods_by_hand();
 	period_sequences();
 	promo_codes();
+	recharges();
 	return done_testing();
 }
