@@ -11,12 +11,13 @@
  * opens its account through here. The background sweep ends with the
  * purge of what retention lets go (ledger_purge.c). */
 #include "ledger_open.h"
+#include "ledger_rules.h"
 #include "ledger_periods.h"
 #include "ledger_events.h"
 #include "ledger_purge.h"
 #include "log.h"
 #include "timefmt.h"
-#include <assert.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -99,28 +100,32 @@ static enum cd_err expire_hold_batch(struct ledger *lg, struct acct *a, int *don
 	*done = n;
 	for (int i = 0; i < n; i++) {
 		char ref[48];
-		int capture = lg->cfg->capture_expired && amounts[i] > 0;
+		struct hold_expiry x;
 		enum cd_err rc;
 		char key[JOURNAL_KEY_BYTES];
+		if (amounts[i] < 0 || amounts[i] > a->reserved) {
+			log_error("account %s: hold %" PRId64 " holds %" PRId64 ", the account reserves %" PRId64,
+				  a->ext_id, ids[i], amounts[i], a->reserved);
+			return CD_E_INTERNAL;	/* a row edited by hand: the rule asserts it */
+		}
+		ledger_rule_hold_expiry(amounts[i], a->reserved, lg->cfg->capture_expired, &x);
 		ledger_hold_id_format(ref, sizeof(ref), a->id, ids[i]);
 		const char *outer = ledger_journal_key_push(lg, key, "expire", ref, 1);
-		assert(amounts[i] <= a->reserved);
-		a->reserved -= amounts[i];
-		if (capture) {
-			rc = ledger_spend(lg, a, amounts[i], "usage", ids[i], ref, "expired hold captured", NULL);
-			if (rc == CD_OK && ledger_acct_spent(a, amounts[i]) != 0)
-				rc = refusal_set_range(&lg->refusal, REFUSE_OUT_OF_RANGE, "spend", amounts[i], NULL);
+		a->reserved -= x.release;
+		if (x.captured) {
+			rc = ledger_spend(lg, a, x.charge, "usage", ids[i], ref, "expired hold captured", NULL);
+			if (rc == CD_OK && ledger_acct_spent(a, x.charge) != 0)
+				rc = refusal_set_range(&lg->refusal, REFUSE_OUT_OF_RANGE, "spend", x.charge, NULL);
 		} else {
 			rc = ledger_journal_append(lg, a, &(struct journal_line){.cause = "expiry", .hold_id = ids[i],
 					.reference = ref, .description = "expired hold released"}, NULL);
 		}
 		lg->journal_key = outer;
 		if (rc == CD_OK)
-			rc = ledger_member_adjust(lg, a, has_member[i] ? members[i] : NULL, -amounts[i],
-					   capture ? amounts[i] : 0);
+			rc = ledger_member_adjust(lg, a, has_member[i] ? members[i] : NULL, -x.release, x.charge);
 		if (rc == CD_OK)
-			rc = ledger_db_do(lg, SQL_HOLD_FINISH, "hold expiry", "siii", capture ? "captured" : "expired",
-				   capture ? amounts[i] : (int64_t)0, lg->now, ids[i]);
+			rc = ledger_db_do(lg, SQL_HOLD_FINISH, "hold expiry", "siii", x.captured ? "captured" : "expired",
+				   x.charge, lg->now, ids[i]);
 		if (rc != CD_OK)
 			return rc;
 	}

@@ -17,6 +17,7 @@
 #include "ledger_events.h"
 #include "ledger_hooks.h"
 #include "ledger_recharges.h"
+#include "ledger_rules.h"
 #include "log.h"
 #include "timefmt.h"
 #include <inttypes.h>
@@ -52,11 +53,7 @@ int64_t ledger_payg_period_parse(const char *text)
 /* Rounded up (DESIGN §10): the card pays at least what is owed. */
 int64_t ledger_payg_debt_cents(const struct ledger *lg, int64_t balance)
 {
-	if (balance >= 0)
-		return 0;
-	int64_t debt = -balance, rate = lg->cfg->topup_rate;
-	int64_t cents = debt / rate + (debt % rate != 0);
-	return cents >= LIMIT_PAYG_MIN_CENTS ? cents : 0;
+	return ledger_rule_payg_cents(balance, lg->cfg->topup_rate, LIMIT_PAYG_MIN_CENTS);
 }
 
 /* The cents a is collected for period now; 0 when it is not: not
@@ -288,16 +285,17 @@ enum cd_err ledger_payg_before_send(struct ledger *lg, struct ledger_recharge *r
 	static const char sql_lower[] = "UPDATE recharges SET amount_cents = ?, updated_at = ? WHERE id = ? "
 					"AND state = 'queued' AND attempts = 0 AND decided_at IS NULL";
 	int64_t owed = ledger_payg_debt_cents(lg, balance);
-	*send = 1;
 	/* decided_at NULL: never sent (a send whose answer was not recorded
 	 * keeps its decision, and its key must carry the same amount). */
-	if (owed > 0 && r->attempts == 0 && !r->decided && owed < r->amount_cents) {
+	enum payg_send d = ledger_rule_payg_send(owed, r->amount_cents, r->attempts, r->decided);
+	*send = d != PAYG_END;
+	if (d == PAYG_LOWER) {
 		log_info("account %s: collection %" PRId64 " lowered from %" PRId64 " to %" PRId64 " cents, what is owed now",
 			 r->account, r->id, r->amount_cents, owed);
 		r->amount_cents = owed;
 		return ledger_db_do(lg, sql_lower, "collection lowered", "iii", owed, lg->now, r->id);
 	}
-	if (owed > 0)
+	if (d == PAYG_SEND)
 		return CD_OK;
 	*send = 0;
 	log_info("account %s: collection %" PRId64 " not sent: nothing owed any more", r->account, r->id);

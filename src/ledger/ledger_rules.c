@@ -1,5 +1,6 @@
 /* ledger_rules.c: the money rules of a credit, a refund, a dispute, a
- * plan's period, a promo code and an auto-recharge (see ledger_rules.h). Pure: the asserts are the rules' own checks. */
+ * plan's period, a promo code, an auto-recharge, a hold's expiry and a
+ * pay-as-you-go collection (see ledger_rules.h). Pure: the asserts are the rules' own checks. */
 #include "ledger_rules.h"
 #include "money.h"
 #include "timefmt.h"
@@ -172,4 +173,35 @@ int ledger_rule_recharge(const struct recharge_case *c, int64_t *day_key, int64_
 	(*day_count)++;
 	assert(*day_key == c->today && *day_count <= c->max_per_day);
 	return 1;
+}
+
+void ledger_rule_hold_expiry(int64_t amount, int64_t reserved, int capture, struct hold_expiry *e)
+{
+	assert(amount >= 0 && amount <= reserved);
+	e->release = amount;
+	e->captured = capture && amount > 0;
+	e->charge = e->captured ? amount : 0;
+	assert(e->charge <= e->release && reserved - e->release >= 0);
+}
+
+int64_t ledger_rule_payg_cents(int64_t balance, int64_t rate, int64_t min_cents)
+{
+	assert(rate > 0 && min_cents >= 0);
+	if (balance >= 0)
+		return 0;
+	/* -balance: a balance is above INT64_MIN (money.h's range) */
+	int64_t debt = -balance;
+	int64_t cents = debt / rate + (debt % rate != 0);
+	assert((__int128)cents * rate >= debt && (__int128)(cents - 1) * rate < debt);
+	return cents >= min_cents ? cents : 0;
+}
+
+enum payg_send ledger_rule_payg_send(int64_t owed, int64_t amount_cents, int64_t attempts, int decided)
+{
+	assert(owed >= 0 && attempts >= 0);
+	if (owed == 0)
+		return PAYG_END;
+	if (attempts == 0 && !decided && owed < amount_cents)
+		return PAYG_LOWER;
+	return PAYG_SEND;
 }

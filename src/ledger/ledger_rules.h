@@ -1,10 +1,12 @@
 /* ledger_rules.h: the money rules of a credit, a refund, a dispute, a
- * plan's period, a promo code and an auto-recharge, decided in pure C over the figures their rows hold
+ * plan's period, a promo code, an auto-recharge, a hold's expiry and a
+ * pay-as-you-go collection, decided in pure C over the figures their rows hold
  * (DESIGN §4, §9, §10, §13): no I/O, no clock, no allocation. The
  * operations (ledger_rows.c's grants, ledger_refunds.c's
  * charge.refunded, ledger_disputes.c's charge.dispute.*,
  * ledger_periods.c's plan credits, ledger_promo.c's redemptions,
- * ledger_events.c's auto-recharge notice) read and lock their rows, call these,
+ * ledger_events.c's auto-recharge notice, ledger_open.c's sweep,
+ * ledger_payg.c's collections) read and lock their rows, call these,
  * then write what they return. Each asserts its inputs and its
  * result: money conserved, nothing below zero that may not be, nothing
  * taken beyond what was credited. tests/unit/test_rules.c tests them
@@ -143,5 +145,29 @@ struct recharge_case {
 /* 1 and the row's day and count as they become (*day_key, *day_count):
  * queue one; 0: none (the day and count as they become all the same). */
 int ledger_rule_recharge(const struct recharge_case *c, int64_t *day_key, int64_t *day_count);
+
+/* A pending hold at its expiry (DESIGN §5), on an account reserving
+ * reserved (>= amount): its reserve is released; with capture (the
+ * config's capture_expired) and an amount, the amount is charged as
+ * usage and the hold is captured, else it is expired. */
+struct hold_expiry {
+	int64_t release;		/* taken off the account's reserve */
+	int64_t charge;			/* spent from the balance (0: none) */
+	int captured;
+};
+void ledger_rule_hold_expiry(int64_t amount, int64_t reserved, int capture, struct hold_expiry *e);
+
+/* Pay-as-you-go (DESIGN §10): the cents a card pays for a balance below
+ * zero, at rate micros a cent (> 0): rounded up, so the card pays at
+ * least what is owed; 0 when nothing is owed or less than min_cents
+ * (Stripe's minimum: the debt waits). */
+int64_t ledger_rule_payg_cents(int64_t balance, int64_t rate, int64_t min_cents);
+/* A collection about to be sent, asking amount_cents, when owed (cents,
+ * ledger_rule_payg_cents of the balance now) is owed: PAYG_END when
+ * nothing is owed any more; PAYG_LOWER (to owed) when less is owed and
+ * the try was never sent nor decided (a sent try's key must carry the
+ * same amount again); else PAYG_SEND as it is. */
+enum payg_send { PAYG_SEND, PAYG_LOWER, PAYG_END };
+enum payg_send ledger_rule_payg_send(int64_t owed, int64_t amount_cents, int64_t attempts, int decided);
 
 #endif

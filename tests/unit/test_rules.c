@@ -559,6 +559,100 @@ static void recharges(void)
 	ok(queued > 500, "the sequences queue recharges");
 }
 
+static void hold_expiries(void)
+{
+	struct hold_expiry x;
+	ledger_rule_hold_expiry(700, 1000, 0, &x);
+	ok(x.release == 700 && x.charge == 0 && !x.captured, "expired: its reserve released, nothing charged");
+	ledger_rule_hold_expiry(700, 700, 1, &x);
+	ok(x.release == 700 && x.charge == 700 && x.captured, "capture_expired: released and charged as usage");
+	ledger_rule_hold_expiry(0, 700, 1, &x);
+	ok(x.release == 0 && x.charge == 0 && !x.captured, "a hold of nothing is expired, not captured");
+
+	/* Random holds on an account expiring in random order, as the sweep
+	 * applies them: the reserve comes back to zero, and the balance moves
+	 * by exactly what was captured. */
+	const char *why = NULL;
+	int holds = 0, captured = 0;
+	for (int run = 0; run < 300 && why == NULL; run++) {
+		int64_t amount[40], reserved = 0, balance = rnd(1000000), start = balance, charged = 0;
+		int n = 1 + (int)rnd(40), capture = (int)rnd(2);
+		for (int i = 0; i < n; i++)
+			reserved += amount[i] = rnd(4) ? rnd(100000) : 0;
+		for (int left = n; left > 0 && why == NULL; left--) {
+			int i = (int)rnd(left);
+			ledger_rule_hold_expiry(amount[i], reserved, capture, &x);
+			reserved -= x.release;
+			balance -= x.charge;
+			charged += x.charge;
+			captured += x.captured;
+			holds++;
+			if (x.release != amount[i] || x.charge != (capture ? amount[i] : 0))
+				why = "an expiry released or charged another amount than its hold's";
+			amount[i] = amount[left - 1];
+		}
+		if (why == NULL && reserved != 0)
+			why = "the reserve did not come back to zero";
+		if (why == NULL && start - balance != charged)
+			why = "the balance moved by other than what was captured";
+		if (why == NULL && !capture && charged != 0)
+			why = "charged without capture_expired";
+	}
+	ok(why == NULL, "300 random accounts, %d holds expired (%d captured): %s", holds, captured,
+	   why != NULL ? why : "reserves back to zero, the balance moved by exactly what was captured");
+}
+
+static void collections(void)
+{
+	is_int(ledger_rule_payg_cents(0, 10000, 50), 0, "nothing owed: nothing collected");
+	is_int(ledger_rule_payg_cents(-490000, 10000, 50), 0, "less than Stripe's minimum: the debt waits");
+	is_int(ledger_rule_payg_cents(-500001, 10000, 50), 51, "rounded up: the card pays at least what is owed");
+	is_int(ledger_rule_payg_cents(-9000000000000000000LL, 10000, 50), 900000000000000LL,
+	       "the deepest debt the money range holds");
+	is_int(ledger_rule_payg_send(0, 700, 0, 0), PAYG_END, "nothing owed any more: not sent");
+	is_int(ledger_rule_payg_send(500, 700, 0, 0), PAYG_LOWER, "less owed, never sent: lowered to it");
+	is_int(ledger_rule_payg_send(500, 700, 1, 0), PAYG_SEND, "less owed, sent before: the same amount again");
+	is_int(ledger_rule_payg_send(500, 700, 0, 1), PAYG_SEND, "decided (creditctl collect): kept");
+	is_int(ledger_rule_payg_send(900, 700, 0, 0), PAYG_SEND, "more owed: the amount queued (the rest waits)");
+
+	/* Random debts and tries as the sweep and the sender apply them: a
+	 * try never sent never asks more than is owed, the card never pays
+	 * less than the debt it was asked for, and an answered debt ends. */
+	const char *why = NULL;
+	int sends = 0, lowered = 0, ended = 0;
+	for (int run = 0; run < 2000 && why == NULL; run++) {
+		int64_t rate = 1 + rnd(20000), balance = -rnd(50000000), owed = ledger_rule_payg_cents(balance, rate, 50);
+		if (owed == 0)
+			continue;
+		if ((owed - 1) * rate >= -balance || owed * rate < -balance)
+			why = "a collection not the debt rounded up to the cent";
+		int64_t amount = owed, attempts = 0;
+		int decided = (int)rnd(4) == 0;
+		for (int step = 0; step < 6 && why == NULL; step++) {
+			balance += rnd(3) == 0 ? rnd(30000000) : 0;	/* a grant, a dispute won meanwhile */
+			int64_t now_owed = ledger_rule_payg_cents(balance, rate, 50);
+			enum payg_send d = ledger_rule_payg_send(now_owed, amount, attempts, decided);
+			if (d == PAYG_END) {
+				ended++;
+				if (now_owed != 0)
+					why = "a collection ended while a debt was owed";
+				break;
+			}
+			if (d == PAYG_LOWER) {
+				lowered++;
+				amount = now_owed;
+			}
+			if (attempts == 0 && !decided && amount > now_owed)
+				why = "a try never sent asks more than is owed";
+			sends++;
+			attempts += rnd(2);	/* sent, or its answer lost */
+		}
+	}
+	ok(why == NULL, "2,000 random debts: %d sends, %d lowered, %d ended: %s", sends, lowered, ended,
+	   why != NULL ? why : "each asks the debt rounded up, never more than owed before it is sent");
+	ok(lowered > 50 && ended > 50, "the sequences lower and end collections");
+}
+
 int main(void)
 {
 	by_hand();
@@ -567,5 +661,7 @@ int main(void)
 	period_sequences();
 	promo_codes();
 	recharges();
+	hold_expiries();
+	collections();
 	return done_testing();
 }
