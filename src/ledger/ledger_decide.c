@@ -282,7 +282,7 @@ static enum cd_err authorize_hold(struct batch *b, struct guard_op *op, int64_t 
 	return CD_OK;
 }
 
-enum cd_err ledger_decide_authorize(struct ledger *lg, struct batch *b, struct guard_op *op)
+enum cd_err ledger_decide_authorize(struct batch *b, struct guard_op *op, int64_t now)
 {
 	const struct guard_authorize *r = op->in.authorize;
 	int64_t amount, out;
@@ -295,17 +295,15 @@ enum cd_err ledger_decide_authorize(struct ledger *lg, struct batch *b, struct g
 	/* A replayed request_id gets its hold, even when a new one would be
 	 * refused (but not on an account that is not active): a refusal is
 	 * decided knowing whether the request_id is held already, which the
-	 * batch may not have read (the one read of the database here). */
+	 * batch may not have read: the caller looks it up first. */
 	op->hold = ledger_batch_hold_by_request(b, op->acct, r->request_id);
-	if (rc != CD_OK && rc != CD_E_SUSPENDED && op->hold < 0 && !b->hold_reqs_read) {
-		enum cd_err lr = ledger_batch_hold_lookup(lg, b, op->acct, r->request_id, &op->hold);
-		if (lr != CD_OK)
-			return lr;
-	}
+	op->lookup = rc != CD_OK && rc != CD_E_SUSPENDED && op->hold < 0 && !b->hold_reqs_read && !op->looked_up;
+	if (op->lookup)
+		return rc;	/* nothing changed: a refusal changes nothing */
 	if (op->hold >= 0 && rc != CD_E_SUSPENDED)
 		rc = authorize_replay(b, op, a);
 	else if (rc == CD_OK)
-		rc = authorize_hold(b, op, lg->now, amount, out);
+		rc = authorize_hold(b, op, now, amount, out);
 	/* Granted: a hold answers it; refused: its refusal says why. */
 	assert(rc != CD_OK || op->hold >= 0);
 	assert(rc != CD_OK || op->refusal.why == REFUSE_NONE);

@@ -10,9 +10,10 @@
  * words an answer but the settle's, which is stored with its hold.
  *
  * Most of it is pure: values, rows and a clock in, rows and a decision
- * out, unit-tested without a database (tests/unit/test_decide.c). Three
- * entry points may reach the database, always through the batch layer
- * and only in the cases named at each. Internal to the ledger's files. */
+ * out, unit-tested without a database (tests/unit/test_decide.c). Two
+ * entry points (a settle's and a usage's charge) may reach the database,
+ * always through the batch layer and only in the cases named at each;
+ * authorize and release never do. Internal to the ledger's files. */
 #ifndef CREDITD_LEDGER_DECIDE_H
 #define CREDITD_LEDGER_DECIDE_H
 #include "ledger_batch.h"
@@ -46,6 +47,10 @@ struct guard_op {
 	int64_t amount, expires_at, balance, available, charged, released;
 	int64_t max_output;		/* an authorize's granted output tokens, -1: none */
 	int replayed;
+	/* An authorize refused before its request_id's hold was looked for
+	 * (ledger_decide_authorize): the caller looks it up (lookup 1), sets
+	 * looked_up and decides again. */
+	int lookup, looked_up;
 	char state[16];
 	/* The answer. */
 	json_t *out;
@@ -61,14 +66,16 @@ struct guard_op {
  * op->refusal cleared) on b's rows: CD_OK with the rows changed and op's
  * figures set, or a refusal's code with op->refusal filled and nothing
  * changed, or CD_E_RETRY/CD_E_UNAVAILABLE/CD_E_INTERNAL, which fail the
- * whole attempt. lg gives the transaction's clock (lg->now) and the
- * journal key rows record (lg->journal_key, set by the caller). */
+ * whole attempt. lg (or now) gives the transaction's clock (lg->now) and
+ * the journal key rows record (lg->journal_key, set by the caller). */
 
-/* May read the database, once: a refused authorize whose request_id the
- * batch did not read (b->hold_reqs_read 0) looks its hold up
- * (ledger_batch_hold_lookup), since a replayed request_id gets its hold even
- * when a new one would be refused. */
-enum cd_err ledger_decide_authorize(struct ledger *lg, struct batch *b, struct guard_op *op);
+/* Pure, at now. A replayed request_id gets its hold even when a new one
+ * would be refused: a refused authorize whose request_id the batch did
+ * not read (b->hold_reqs_read 0) and that was not looked up yet
+ * (op->looked_up 0) comes back with op->lookup 1 and nothing changed;
+ * the caller reads that hold into the batch (ledger_batch_hold_lookup),
+ * sets op->looked_up and decides again. */
+enum cd_err ledger_decide_authorize(struct batch *b, struct guard_op *op, int64_t now);
 /* May write to the database: a late settle below its captured hold gives
  * the difference back as a refund grant, written at once after flushing
  * what the batch has (ledger_add_grant); a charge spends from the grants

@@ -203,7 +203,16 @@ static enum cd_err decide(struct ledger *lg, struct batch *b, struct guard_op *o
 	lg->journal_key = op_key(op);
 	switch (op->kind) {
 	case GUARD_AUTHORIZE:
-		rc = ledger_decide_authorize(lg, b, op);
+		op->looked_up = 0;
+		rc = ledger_decide_authorize(b, op, lg->now);
+		if (op->lookup) {
+			/* Refused, its request_id not read: is it held already? */
+			int found;
+			op->looked_up = 1;
+			rc = ledger_batch_hold_lookup(lg, b, op->acct, op->in.authorize->request_id, &found);
+			if (rc == CD_OK)
+				rc = ledger_decide_authorize(b, op, lg->now);
+		}
 		break;
 	case GUARD_SETTLE:
 		outer = ledger_journal_key_push(lg, key, "settle", op->in.settle->hold_id, 0);

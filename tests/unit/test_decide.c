@@ -260,7 +260,7 @@ static void test_authorize(struct ledger *lg, struct batch *b)
 	struct guard_authorize r1 = ask("req-1", 1000, -1), r2 = ask("req-2", 1000, -1), r3 = ask("req-2", 1000, 100);
 	op_init(&op, GUARD_AUTHORIZE);
 	op.in.authorize = &r1;
-	is_int(ledger_decide_authorize(lg, b, &op), CD_OK, "authorize: granted");
+	is_int(ledger_decide_authorize(b, &op, NOW), CD_OK, "authorize: granted");
 	ok(b->nholds == 1 && b->holds[0].h.amount == 2100 && strcmp(b->holds[0].h.state, "pending") == 0,
 	   "a pending hold of 2100 (100 + 2*1000)");
 	ok(a->reserved == 2100 && m->reserved == 2100, "reserved on the account and the member");
@@ -271,24 +271,44 @@ static void test_authorize(struct ledger *lg, struct batch *b)
 	is_int(a->balance, 10000, "a hold moves no balance");
 	op_init(&op, GUARD_AUTHORIZE);
 	op.in.authorize = &r2;
-	is_int(ledger_decide_authorize(lg, b, &op), CD_E_MEMBER_CAP, "a second full hold passes alice's cap");
+	is_int(ledger_decide_authorize(b, &op, NOW), CD_E_MEMBER_CAP, "a second full hold passes alice's cap");
 	ok(op.refusal.why == REFUSE_MEMBER_CAP && op.refusal.available_micros == 900, "with 900 left under it");
 	ok(b->nholds == 1 && a->reserved == 2100 && m->reserved == 2100, "a refusal changes nothing");
 	op_init(&op, GUARD_AUTHORIZE);
 	op.in.authorize = &r3;
-	is_int(ledger_decide_authorize(lg, b, &op), CD_OK, "with min_output_tokens it shrinks instead");
+	is_int(ledger_decide_authorize(b, &op, NOW), CD_OK, "with min_output_tokens it shrinks instead");
 	ok(op.max_output == 400 && op.amount == 900, "to 400 output tokens, 900 micros");
 	ok(a->reserved == 3000 && m->reserved == 3000, "the cap is now full");
 	op_init(&op, GUARD_AUTHORIZE);
 	op.in.authorize = &r1;
-	is_int(ledger_decide_authorize(lg, b, &op), CD_OK, "req-1 again: a replay, though a new hold would be refused");
+	is_int(ledger_decide_authorize(b, &op, NOW), CD_OK, "req-1 again: a replay, though a new hold would be refused");
 	ok(op.hold == 0 && op.amount == 2100 && b->nholds == 2 && a->reserved == 3000, "answered with its hold");
 	struct guard_authorize nobody = ask("req-9", 10, -1);
 	nobody.account = "nobody";
 	op_init(&op, GUARD_AUTHORIZE);
 	op.in.authorize = &nobody;
-	is_int(ledger_decide_authorize(lg, b, &op), CD_E_NOT_FOUND, "an unknown account: 404");
+	is_int(ledger_decide_authorize(b, &op, NOW), CD_E_NOT_FOUND, "an unknown account: 404");
 	is_int(op.refusal.why, REFUSE_ACCOUNT_UNKNOWN, "said so");
+	/* A refusal whose request_id the batch did not read asks its caller
+	 * to look the hold up first, changing nothing; looked up (not held),
+	 * it stands. */
+	struct guard_authorize r4 = ask("req-4", 1000, -1);
+	int nholds = b->nholds;
+	int64_t reserved = a->reserved;
+	b->hold_reqs_read = 0;
+	op_init(&op, GUARD_AUTHORIZE);
+	op.in.authorize = &r4;
+	is_int(ledger_decide_authorize(b, &op, NOW), CD_E_MEMBER_CAP, "refused at alice's cap");
+	ok(op.lookup == 1 && b->nholds == nholds && a->reserved == reserved,
+	   "its request_id not read: the caller is asked to look it up, nothing changed");
+	op.looked_up = 1;
+	is_int(ledger_decide_authorize(b, &op, NOW), CD_E_MEMBER_CAP, "looked up, not held: the refusal stands");
+	ok(op.lookup == 0 && op.hold < 0 && b->nholds == nholds, "and asks nothing more");
+	op_init(&op, GUARD_AUTHORIZE);
+	op.in.authorize = &r1;
+	is_int(ledger_decide_authorize(b, &op, NOW), CD_OK, "a request_id in the batch needs no look-up: replayed");
+	ok(op.lookup == 0 && op.hold == 0, "with its hold");
+	b->hold_reqs_read = 1;
 }
 
 /* 1 when the rows written so far end with tail. */
@@ -409,12 +429,12 @@ static void test_new_member_row(struct ledger *lg)
 	struct guard_op op;
 	op_init(&op, GUARD_AUTHORIZE);
 	op.in.authorize = &full;
-	is_int(ledger_decide_authorize(lg, b, &op), CD_E_MEMBER_CAP, "the new row is capped at the plan's 3000");
+	is_int(ledger_decide_authorize(b, &op, NOW), CD_E_MEMBER_CAP, "the new row is capped at the plan's 3000");
 	ok(op.refusal.available_micros == 1000 && op.refusal.required_micros == 2100,
 	   "its earlier holds count: 1000 left for 2100");
 	op_init(&op, GUARD_AUTHORIZE);
 	op.in.authorize = &small;
-	is_int(ledger_decide_authorize(lg, b, &op), CD_OK, "900 fits under it");
+	is_int(ledger_decide_authorize(b, &op, NOW), CD_OK, "900 fits under it");
 	ok(m->reserved == 2900 && ba->reserved == 2900 && b->members[0].changed, "reserved on the row, to be written");
 	static const unsigned char hash[32] = {4};
 	struct guard_usage u = {.account = "acme", .member = "alice", .model = "m", .request_id = "new-3",
