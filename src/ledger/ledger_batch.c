@@ -311,16 +311,19 @@ static int64_t burn(struct batch *b, int acct, int64_t amount, int debt)
 	return left;
 }
 
-/* The journal row of a spend (ledger_columns.h's BW_JOURNAL). */
+/* The journal row of a spend (ledger_columns.h's JOURNAL_TABLE, the
+ * columns the batch carries). */
 static void journal_row(struct ledger *lg, struct batch *b, int64_t account, int64_t amount, int64_t after,
 			const char *cause, const char *source, int64_t hold_id, const char *reference)
 {
-	struct jw j;
-	jw_init(&j, &b->journal_rows);
-	j.items[0] = b->njournal++ > 0;
-	jw_open(&j, '[');
-	BW_JOURNAL(BW_WRITE, &j, account, amount, after, cause, source, hold_id, reference, lg->journal_key)
-	jw_close(&j, ']');
+	struct journal_line line = {.amount = -amount, .cause = cause, .source = source, .hold_id = hold_id,
+				    .reference = reference};
+	struct jw j, *w = &j;
+	jw_init(w, &b->journal_rows);
+	w->items[0] = b->njournal++ > 0;
+	jw_open(w, '[');
+	JOURNAL_TABLE(COL_BATCH_WRITE, account, &line, after, lg->journal_key, lg->now)
+	jw_close(w, ']');
 }
 
 int ledger_batch_spend_check(const struct batch *b, int acct, int64_t amount)

@@ -94,9 +94,10 @@ static void write_accounts(struct batch *b, struct jw *j)
 		const struct acct *a = &b->accts[i].a;
 		if (!b->accts[i].changed)
 			continue;
-		jw_open(j, '[');
-		BW_ACCOUNTS(BW_WRITE, j, a)
-		jw_close(j, ']');
+		struct jw *w = j;
+		jw_open(w, '[');
+		ACCT_TABLE(COL_BATCH_WRITE, a)
+		jw_close(w, ']');
 	}
 	jw_close(j, ']');
 }

@@ -79,7 +79,9 @@ _Static_assert(ACCT_NCOLS == 37 && HOLD_NCOLS == 21 && MEMBER_NCOLS == 12,
  * source named by each macro's own parameters). The writers
  * (ledger_batch.c, ledger_batch_write.c) expand the calls; test_columns.c
  * expands the names and holds them to the procedure's text, position by
- * position, so neither side names a column by its number. */
+ * position, so neither side names a column by its number. The journal's
+ * and the accounts' lists come from their tables below, which the row
+ * statements use too. */
 #define BW_WRITE(col, call) call;
 #define BW_NAME(col, call) col,
 
@@ -123,13 +125,6 @@ _Static_assert(ACCT_NCOLS == 37 && HOLD_NCOLS == 21 && MEMBER_NCOLS == 12,
 #define BW_GRANTS_SET(X, j, g) X("id", jw_i64(j, (g)->id)) X("remaining_micros", jw_i64(j, (g)->remaining))
 #define BW_DEBTS(X, j, acct, g) X("account_id", jw_i64(j, acct)) X("remaining_micros", jw_i64(j, (g)->remaining))
 
-/* journal: a spend of amount from account id acct, the balance after it. */
-#define BW_JOURNAL(X, j, acct, amount, after, cause, source, hold_id, reference, key) \
-	X("account_id", jw_i64(j, acct)) X("amount_micros", jw_i64(j, -(amount))) \
-	X("balance_after_micros", jw_i64(j, after)) X("cause", jw_str(j, cause)) X("source", jw_str(j, source)) \
-	X("hold_id", jw_i64_or_null(j, (hold_id) > 0, hold_id)) X("reference", jw_str(j, reference)) \
-	X("idempotency_key", jw_str(j, key))
-
 /* members: member m of account id acct. */
 #define BW_MEMBERS(X, j, acct, m) \
 	X("account_id", jw_i64(j, acct)) X("member", jw_str(j, (m)->member)) X("month_key", jw_i64(j, (m)->month_key)) \
@@ -137,17 +132,69 @@ _Static_assert(ACCT_NCOLS == 37 && HOLD_NCOLS == 21 && MEMBER_NCOLS == 12,
 	X("cap_month_noted", jw_i64(j, (m)->cap_month_noted)) X("rate_minute", jw_i64(j, (m)->rate.minute)) \
 	X("rate_requests", jw_i64(j, (m)->rate.requests)) X("rate_tokens", jw_i64(j, (m)->rate.tokens))
 
-/* accounts: account a. */
-#define BW_ACCOUNTS(X, j, a) \
-	X("id", jw_i64(j, (a)->id)) X("balance_micros", jw_i64(j, (a)->balance)) \
-	X("reserved_micros", jw_i64(j, (a)->reserved)) X("month_key", jw_i64(j, (a)->month_key)) \
-	X("month_spent_micros", jw_i64(j, (a)->month_spent)) \
-	X("sweep_due_at", jw_i64_or_null(j, (a)->sweep_due_at >= 0, (a)->sweep_due_at)) \
-	X("day_key", jw_i64(j, (a)->day_key)) X("day_spent_micros", jw_i64(j, (a)->day_spent)) \
-	X("low_noted", jw_i64(j, (a)->low_noted)) X("depleted_noted", jw_i64(j, (a)->depleted_noted)) \
-	X("limit_month_noted", jw_i64(j, (a)->limit_month_noted)) X("limit_day_noted", jw_i64(j, (a)->limit_day_noted)) \
-	X("recharge_pending", jw_i64(j, (a)->recharge_pending)) X("recharge_day_key", jw_i64(j, (a)->recharge_day_key)) \
-	X("recharge_day_count", jw_i64(j, (a)->recharge_day_count)) X("rate_minute", jw_i64(j, (a)->rate.minute)) \
-	X("rate_requests", jw_i64(j, (a)->rate.requests)) X("rate_tokens", jw_i64(j, (a)->rate.tokens))
+/* ---- The tables both writers write ----
+ * The journal and the accounts are written by the guard's batch (the
+ * lists above) and by the other operations' row statements
+ * (ledger_rows.c). Each is declared once here: X(column, format, value,
+ * row, batch), format i (an int64), I (an int64 or NULL, through a
+ * pointer) or s (a string or NULL), row 1 when the row statement writes
+ * it (2: its first column), batch 1 when the batch's list carries it (in
+ * this order: the procedure's positions, held by test_columns). */
+#define COL_KEEP_0(...)
+#define COL_KEEP_1(...) __VA_ARGS__
+#define COL_KEEP_2(...) __VA_ARGS__
+/* A column's jsonw call, by its format. */
+#define COL_JW_i(w, v) jw_i64(w, v)
+#define COL_JW_s(w, v) jw_str(w, v)
+#define COL_JW_I(w, p) jw_i64_or_null(w, (p) != NULL, (p) != NULL ? *(p) : 0)
+/* The batch's list: a jsonw call for each column it carries (w the
+ * writer), its names (test_columns). */
+#define COL_BATCH_WRITE(col, fmt, value, row, batch) COL_KEEP_##batch(COL_JW_##fmt(w, value);)
+#define COL_BATCH_NAME(col, fmt, value, row, batch) COL_KEEP_##batch(col,)
+/* The row statement: its columns, its bind format and its values. */
+#define COL_SEP_0(x)
+#define COL_SEP_1(x) ", " x
+#define COL_SEP_2(x) x
+#define COL_ROW_NAME(col, fmt, value, row, batch) COL_SEP_##row(col)
+#define COL_ROW_MARK(col, fmt, value, row, batch) COL_SEP_##row("?")
+#define COL_ROW_SET(col, fmt, value, row, batch) COL_SEP_##row(col " = ?")
+#define COL_ROW_FMT(col, fmt, value, row, batch) COL_KEEP_##row(#fmt)
+#define COL_ROW_ARG(col, fmt, value, row, batch) COL_KEEP_##row(, value)
+
+/* journal: line jl of account id acct, the balance after it, under
+ * idempotency key key (NULL: none), at now. The batch's rows carry no
+ * grant, no description, and the procedure's clock. */
+#define JOURNAL_TABLE(X, acct, jl, after, key, now) \
+	X("account_id", i, acct, 2, 1) X("amount_micros", i, (jl)->amount, 1, 1) \
+	X("balance_after_micros", i, after, 1, 1) X("cause", s, (jl)->cause, 1, 1) \
+	X("source", s, (jl)->source, 1, 1) X("hold_id", I, (jl)->hold_id > 0 ? &(jl)->hold_id : NULL, 1, 1) \
+	X("reference", s, (jl)->reference, 1, 1) X("idempotency_key", s, key, 1, 1) \
+	X("grant_id", I, (jl)->grant_id > 0 ? &(jl)->grant_id : NULL, 1, 0) \
+	X("description", s, (jl)->description, 1, 0) X("created_at", i, now, 1, 0)
+
+/* accounts: account a. The row statement sets the columns after id
+ * (WHERE id = ?); the batch's list starts with it. Only the guard moves
+ * rate windows; only the other operations change recharge settings and
+ * failures. */
+#define ACCT_TABLE(X, a) \
+	X("id", i, (a)->id, 0, 1) X("balance_micros", i, (a)->balance, 2, 1) \
+	X("reserved_micros", i, (a)->reserved, 1, 1) X("month_key", i, (a)->month_key, 1, 1) \
+	X("month_spent_micros", i, (a)->month_spent, 1, 1) \
+	X("sweep_due_at", I, (a)->sweep_due_at >= 0 ? &(a)->sweep_due_at : NULL, 1, 1) \
+	X("day_key", i, (a)->day_key, 1, 1) X("day_spent_micros", i, (a)->day_spent, 1, 1) \
+	X("low_noted", i, (int64_t)(a)->low_noted, 1, 1) X("depleted_noted", i, (int64_t)(a)->depleted_noted, 1, 1) \
+	X("limit_month_noted", i, (a)->limit_month_noted, 1, 1) X("limit_day_noted", i, (a)->limit_day_noted, 1, 1) \
+	X("recharge_pending", i, (int64_t)(a)->recharge_pending, 1, 1) \
+	X("recharge_day_key", i, (a)->recharge_day_key, 1, 1) X("recharge_day_count", i, (a)->recharge_day_count, 1, 1) \
+	X("rate_minute", i, (a)->rate.minute, 0, 1) X("rate_requests", i, (a)->rate.requests, 0, 1) \
+	X("rate_tokens", i, (a)->rate.tokens, 0, 1) \
+	X("recharge_threshold_micros", I, (a)->recharge_threshold >= 0 ? &(a)->recharge_threshold : NULL, 1, 0) \
+	X("recharge_amount_cents", I, (a)->recharge_amount_cents >= 0 ? &(a)->recharge_amount_cents : NULL, 1, 0) \
+	X("recharge_failures", i, (a)->recharge_failures, 1, 0)
+
+#define COL_COUNT_BATCH(col, fmt, value, row, batch) +batch
+_Static_assert(0 JOURNAL_TABLE(COL_COUNT_BATCH, _, _, _, _, _) == 8 && 0 ACCT_TABLE(COL_COUNT_BATCH, _) == 18,
+	       "the batch's journal and account rows have the positions cd_guard_write reads (sql/038; "
+	       "test_columns holds each to its column by name)");
 
 #endif

@@ -21,40 +21,11 @@
 static const char SQL_ACCT_LOCK[] = "SELECT " ACCT_COLS " FROM accounts WHERE ext_id = ? FOR UPDATE";
 static const char SQL_ACCT_LOCK_ID[] = "SELECT " ACCT_COLS " FROM accounts WHERE id = ? FOR UPDATE";
 static const char SQL_ACCT_READ[] = "SELECT " ACCT_COLS " FROM accounts WHERE ext_id = ?";
-/* What ledger_acct_store writes of an account, one line a column: its
- * name, its bind format (ledger_db_exec's: i an int64, I an int64 or
- * NULL through a pointer) and the value, from account a. The statement's
- * text, its format and its arguments all come from this table. */
-#define ACCT_STORED(X, a) \
-	X("reserved_micros", "i", (a)->reserved) X("month_key", "i", (a)->month_key) \
-	X("month_spent_micros", "i", (a)->month_spent) \
-	X("sweep_due_at", "I", (a)->sweep_due_at >= 0 ? &(a)->sweep_due_at : NULL) \
-	X("day_key", "i", (a)->day_key) X("day_spent_micros", "i", (a)->day_spent) \
-	X("low_noted", "i", (int64_t)(a)->low_noted) X("depleted_noted", "i", (int64_t)(a)->depleted_noted) \
-	X("limit_month_noted", "i", (a)->limit_month_noted) X("limit_day_noted", "i", (a)->limit_day_noted) \
-	X("recharge_threshold_micros", "I", (a)->recharge_threshold >= 0 ? &(a)->recharge_threshold : NULL) \
-	X("recharge_amount_cents", "I", (a)->recharge_amount_cents >= 0 ? &(a)->recharge_amount_cents : NULL) \
-	X("recharge_pending", "i", (int64_t)(a)->recharge_pending) X("recharge_failures", "i", (a)->recharge_failures) \
-	X("recharge_day_key", "i", (a)->recharge_day_key) X("recharge_day_count", "i", (a)->recharge_day_count)
-#define STORED_SQL(col, fmt, value) ", " col " = ?"
-/* A written column's bind format and value (ACCT_STORED, JOURNAL_WRITTEN). */
-#define COL_FMT(col, fmt, value) fmt
-#define COL_ARG(col, fmt, value) , value
-static const char SQL_ACCT_STORE[] = "UPDATE accounts SET balance_micros = ?" ACCT_STORED(STORED_SQL, a) " WHERE id = ?";
-/* A journal row as ledger_journal_append writes it, one line a column
- * after account_id: its name, bind format and value (from account a, line
- * j, the balance after, and lg). The statement's text, format and
- * arguments all come from this table. */
-#define JOURNAL_WRITTEN(X, lg, a, j, after) \
-	X("amount_micros", "i", (j)->amount) X("balance_after_micros", "i", after) X("cause", "s", (j)->cause) \
-	X("source", "s", (j)->source) X("grant_id", "I", (j)->grant_id > 0 ? &(j)->grant_id : NULL) \
-	X("hold_id", "I", (j)->hold_id > 0 ? &(j)->hold_id : NULL) X("reference", "s", (j)->reference) \
-	X("description", "s", (j)->description) X("idempotency_key", "s", (lg)->journal_key) \
-	X("created_at", "i", (lg)->now)
-#define WRITTEN_NAME(col, fmt, value) ", " col
-#define WRITTEN_MARK(col, fmt, value) ", ?"
-static const char SQL_JOURNAL_ADD[] = "INSERT INTO journal (account_id" JOURNAL_WRITTEN(WRITTEN_NAME, lg, a, j, after)
-				      ") VALUES (?" JOURNAL_WRITTEN(WRITTEN_MARK, lg, a, j, after) ")";
+/* The account's row statement and the journal's, from their tables in
+ * ledger_columns.h (the batch writes the same columns from them). */
+static const char SQL_ACCT_STORE[] = "UPDATE accounts SET " ACCT_TABLE(COL_ROW_SET, a) " WHERE id = ?";
+static const char SQL_JOURNAL_ADD[] = "INSERT INTO journal (" JOURNAL_TABLE(COL_ROW_NAME, acct, jl, after, key, now)
+				      ") VALUES (" JOURNAL_TABLE(COL_ROW_MARK, acct, jl, after, key, now) ")";
 static const char SQL_GRANT_SET[] = "UPDATE grants SET remaining_micros = ? WHERE id = ?";
 static const char SQL_DEBT_GET[] = "SELECT id, remaining_micros FROM grants WHERE account_id = ? "
 				   "AND source = 'debt' FOR UPDATE";
@@ -184,8 +155,8 @@ enum cd_err ledger_acct_store(struct ledger *lg, const struct acct *a)
 {
 	/* Invariant 2: reserved is the sum of pending holds, never below 0. */
 	assert(a->reserved >= 0);
-	return ledger_db_do(lg, SQL_ACCT_STORE, "account update", "i" ACCT_STORED(COL_FMT, a) "i",
-			    a->balance ACCT_STORED(COL_ARG, a), a->id);
+	return ledger_db_do(lg, SQL_ACCT_STORE, "account update", ACCT_TABLE(COL_ROW_FMT, a) "i"
+			    ACCT_TABLE(COL_ROW_ARG, a), a->id);
 }
 
 enum cd_err ledger_journal_append(struct ledger *lg, struct acct *a, const struct journal_line *j,
@@ -197,8 +168,9 @@ enum cd_err ledger_journal_append(struct ledger *lg, struct acct *a, const struc
 	 * that keeps a wrapped balance out of the journal whatever they do. */
 	if (money_add(a->balance, j->amount, &after) != 0)
 		return refusal_set_range(&lg->refusal, REFUSE_OUT_OF_RANGE, "balance", j->amount, NULL);
-	struct dbstmt *s = ledger_db_exec(lg, SQL_JOURNAL_ADD, &e, "i" JOURNAL_WRITTEN(COL_FMT, lg, a, j, after),
-					  a->id JOURNAL_WRITTEN(COL_ARG, lg, a, j, after));
+	struct dbstmt *s = ledger_db_exec(lg, SQL_JOURNAL_ADD, &e,
+					  JOURNAL_TABLE(COL_ROW_FMT, a->id, j, after, lg->journal_key, lg->now)
+					  JOURNAL_TABLE(COL_ROW_ARG, a->id, j, after, lg->journal_key, lg->now));
 	if (s == NULL)
 		return ledger_db_err(lg, e, "journal append");
 	a->balance = after;

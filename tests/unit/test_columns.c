@@ -363,9 +363,9 @@ static void batch_write(void)
 		{"p_holds_set", NAMES(BW_HOLDS_SET, h)},
 		{"p_grants_set", NAMES(BW_GRANTS_SET, g)},
 		{"p_debts", NAMES(BW_DEBTS, acct, g)},
-		{"p_journal", NAMES(BW_JOURNAL, acct, amount, after, cause, source, hold_id, reference, key)},
+		{"p_journal", {JOURNAL_TABLE(COL_BATCH_NAME, acct, jl, after, key, now)}, 0, {0}, 0},
 		{"p_members", NAMES(BW_MEMBERS, acct, m)},
-		{"p_accounts", NAMES(BW_ACCOUNTS, a)},
+		{"p_accounts", {ACCT_TABLE(COL_BATCH_NAME, a)}, 0, {0}, 0},
 	};
 	for (unsigned int i = 0; i < sizeof(lists) / sizeof(lists[0]); i++) {
 		struct bw_list *l = &lists[i];
