@@ -286,6 +286,7 @@ enum cd_err ledger_decide_authorize(struct batch *b, struct guard_op *op, int64_
 {
 	const struct guard_authorize *r = op->in.authorize;
 	int64_t amount, out;
+	op->lookup = 0;
 	op->acct = ledger_batch_acct_by_ext(b, r->account);
 	if (op->acct < 0)
 		return refusal_set(&op->refusal, REFUSE_ACCOUNT_UNKNOWN, r->account, NULL);

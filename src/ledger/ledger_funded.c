@@ -105,7 +105,8 @@ enum cd_err ledger_funded_lock(struct ledger *lg, struct funded *f)
 	if (f->credited < 0 || f->refunded < 0 || f->disputed < 0 || f->refunded > f->credited ||
 	    f->disputed > f->credited - f->refunded || f->refunded_cents < 0) {
 		log_error("funded row %" PRId64 ": credited %" PRId64 ", refunded %" PRId64 ", disputed %" PRId64
-			  " out of range", f->id, f->credited, f->refunded, f->disputed);
+			  ", refunded_cents %" PRId64 " out of range", f->id, f->credited, f->refunded, f->disputed,
+			  f->refunded_cents);
 		return CD_E_INTERNAL;
 	}
 	return CD_OK;

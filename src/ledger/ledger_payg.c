@@ -285,6 +285,11 @@ enum cd_err ledger_payg_before_send(struct ledger *lg, struct ledger_recharge *r
 	static const char sql_lower[] = "UPDATE recharges SET amount_cents = ?, updated_at = ? WHERE id = ? "
 					"AND state = 'queued' AND attempts = 0 AND decided_at IS NULL";
 	int64_t owed = ledger_payg_debt_cents(lg, balance);
+	if (r->attempts < 0 || r->amount_cents < 0) {
+		log_error("collection %" PRId64 ": attempts %" PRId64 ", amount %" PRId64 " cents out of range", r->id,
+			  r->attempts, r->amount_cents);
+		return CD_E_INTERNAL;	/* a row edited by hand: the rule asserts it */
+	}
 	/* decided_at NULL: never sent (a send whose answer was not recorded
 	 * keeps its decision, and its key must carry the same amount). */
 	enum payg_send d = ledger_rule_payg_send(owed, r->amount_cents, r->attempts, r->decided);

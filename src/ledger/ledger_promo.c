@@ -10,8 +10,10 @@
 #include "ledger_open.h"
 #include "ledger_events.h"
 #include "ledger_rules.h"
+#include "log.h"
 #include "timefmt.h"
 #include <ctype.h>
+#include <inttypes.h>
 #include <mysqld_error.h>
 #include <stdio.h>
 #include <string.h>
@@ -103,8 +105,13 @@ static enum cd_err redeem_op(struct ledger *lg, const struct redeem *r, json_t *
 	int64_t promo_id = ledger_db_i64(s, 0), amount = ledger_db_i64(s, 2);
 	int64_t max = DB_I64_OR_NONE(s, 3), redeemed = ledger_db_i64(s, 4);
 	int64_t expires = DB_I64_OR_NONE(s, 5), ttl = DB_I64_OR_NONE(s, 6);
-	if (redeemed < 0)
-		return CD_E_INTERNAL;	/* ledger_rule_promo's input: a count */
+	if (redeemed < 0 || ttl > LIMIT_PROMO_GRANT_TTL_DAYS_MAX) {
+		/* Rows the API never writes (edited by hand): the rule asserts a
+		 * count, and a grant past year 9999 has no time to show. */
+		log_error("promo code %s: redeemed %" PRId64 ", grant_ttl_days %" PRId64 " out of range",
+			  ledger_db_str(s, 1), redeemed, ttl);
+		return CD_E_INTERNAL;
+	}
 	snprintf(ref, sizeof(ref), "promo:%s", ledger_db_str(s, 1));
 	struct dbstmt *d = ledger_db_exec(lg, SQL_PROMO_REDEEMED_BY, &e, "ii", promo_id, a.id);
 	if (d == NULL)

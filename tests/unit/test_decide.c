@@ -308,6 +308,21 @@ static void test_authorize(struct ledger *lg, struct batch *b)
 	op.in.authorize = &r1;
 	is_int(ledger_decide_authorize(b, &op, NOW), CD_OK, "a request_id in the batch needs no look-up: replayed");
 	ok(op.lookup == 0 && op.hold == 0, "with its hold");
+	/* The look-up finds a hold (as ledger_batch_hold_lookup puts it in
+	 * the batch): decided again, the refused request is its replay. */
+	struct guard_authorize r5 = ask("req-5", 1000, -1);
+	op_init(&op, GUARD_AUTHORIZE);
+	op.in.authorize = &r5;
+	is_int(ledger_decide_authorize(b, &op, NOW), CD_E_MEMBER_CAP, "req-5 refused, its request_id not read");
+	ok(op.lookup == 1, "a look-up asked");
+	struct hold_row found = b->holds[0].h;
+	snprintf(found.request_id, sizeof(found.request_id), "req-5");
+	found.id = 99;
+	int at = ledger_batch_hold_add(b, 0, &found);
+	ok(at >= 0, "the hold the look-up found, in the batch");
+	op.looked_up = 1;
+	is_int(ledger_decide_authorize(b, &op, NOW), CD_OK, "found: answered as the replay of its hold");
+	ok(op.lookup == 0 && op.hold == at && a->reserved == reserved, "with that hold, nothing reserved again");
 	b->hold_reqs_read = 1;
 }
 
