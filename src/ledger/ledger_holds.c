@@ -203,7 +203,7 @@ static enum cd_err decide(struct ledger *lg, struct batch *b, struct guard_op *o
 	lg->journal_key = op_key(op);
 	switch (op->kind) {
 	case GUARD_AUTHORIZE:
-		op->lookup = op->looked_up = 0;
+		op->looked_up = 0;
 		rc = ledger_decide_authorize(b, op, lg->now);
 		if (op->lookup) {
 			/* Refused, its request_id not read: is it held already? */

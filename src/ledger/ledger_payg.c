@@ -285,9 +285,8 @@ enum cd_err ledger_payg_before_send(struct ledger *lg, struct ledger_recharge *r
 	static const char sql_lower[] = "UPDATE recharges SET amount_cents = ?, updated_at = ? WHERE id = ? "
 					"AND state = 'queued' AND attempts = 0 AND decided_at IS NULL";
 	int64_t owed = ledger_payg_debt_cents(lg, balance);
-	if (r->attempts < 0 || r->amount_cents < 0) {
-		log_error("collection %" PRId64 ": attempts %" PRId64 ", amount %" PRId64 " cents out of range", r->id,
-			  r->attempts, r->amount_cents);
+	if (r->attempts < 0) {
+		log_error("collection %" PRId64 ": attempts %" PRId64 " out of range", r->id, r->attempts);
 		return CD_E_INTERNAL;	/* a row edited by hand: the rule asserts it */
 	}
 	/* decided_at NULL: never sent (a send whose answer was not recorded
@@ -302,7 +301,6 @@ enum cd_err ledger_payg_before_send(struct ledger *lg, struct ledger_recharge *r
 	}
 	if (d == PAYG_SEND)
 		return CD_OK;
-	*send = 0;
 	log_info("account %s: collection %" PRId64 " not sent: nothing owed any more", r->account, r->id);
 	return ledger_db_do(lg, sql_end, "collection end", "ii", lg->now, r->id);
 }

@@ -116,19 +116,23 @@ static enum cd_err period_read(struct ledger *lg, const struct acct *a, const ch
 	if (c->has_row) {
 		c->row_credits = ledger_db_i64(s, 0);
 		c->same_plan = strcmp(ledger_db_str(s, 1), plan) == 0;
-		if (c->row_credits < 0)
+		if (c->row_credits < 0) {
 			log_error("account %s: period %" PRId64 " credited %" PRId64 ": out of range", a->ext_id, key,
 				  c->row_credits);
-		return c->row_credits >= 0 ? CD_OK : CD_E_INTERNAL;
+			return CD_E_INTERNAL;
+		}
+		return CD_OK;
 	}
 	if ((s = ledger_db_exec(lg, SQL_LEFTOVER, &e, "ii", a->id, before)) == NULL)
 		return ledger_db_err(lg, e, "plan leftover");
 	if ((row = ledger_db_fetch(s)) < 0)
 		return CD_E_INTERNAL;
 	c->left = row == 1 ? ledger_db_i64(s, 0) : 0;
-	if (c->left < 0)
+	if (c->left < 0) {
 		log_error("account %s: period %" PRId64 " left %" PRId64 ": out of range", a->ext_id, before, c->left);
-	return c->left >= 0 ? CD_OK : CD_E_INTERNAL;
+		return CD_E_INTERNAL;
+	}
+	return CD_OK;
 }
 
 /* Writes what ledger_rule_period decided for the period key of at. */

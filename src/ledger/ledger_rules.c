@@ -1,6 +1,7 @@
 /* ledger_rules.c: the money rules of a credit, a refund, a dispute, a
  * plan's period, a promo code, an auto-recharge, a hold's expiry and a
- * pay-as-you-go collection (see ledger_rules.h). Pure: the asserts are the rules' own checks. */
+ * pay-as-you-go collection (see ledger_rules.h). Pure: the asserts are
+ * the rules' own checks. */
 #include "ledger_rules.h"
 #include "money.h"
 #include "timefmt.h"
@@ -72,8 +73,6 @@ int64_t ledger_rule_dispute_take(const struct dispute_case *c)
 	int64_t left = c->credited - c->refunded - c->disputed;
 	if (micros > left)
 		micros = left;
-	if (micros < 0)
-		micros = 0;
 	assert(micros >= 0 && c->refunded + c->disputed + micros <= c->credited);
 	return micros;
 }
