@@ -248,16 +248,16 @@ int ledger_batch_hold_add(struct batch *b, int acct, const struct hold_row *h)
 }
 
 
-/* One usage_records row of the write CALL (ledger_columns.h's BW_USAGES). */
+/* One usage_records row of the write CALL (ledger_columns.h's USAGES_TABLE). */
 static void usage_row(struct dynbuf *to, int64_t account, const char *key, const struct usage_fields *u,
 		      const unsigned char *hash)
 {
-	struct jw j;
-	jw_init(&j, to);
-	j.items[0] = to->len > 0;	/* a comma after the rows before */
-	jw_open(&j, '[');
-	BW_USAGES(BW_WRITE, &j, account, key, u, hash)
-	jw_close(&j, ']');
+	struct jw j, *w = &j;
+	jw_init(w, to);
+	w->items[0] = to->len > 0;	/* a comma after the rows before */
+	jw_open(w, '[');
+	USAGES_TABLE(COL_BATCH_WRITE, account, key, u, hash)
+	jw_close(w, ']');
 }
 
 int ledger_batch_usage_add(struct batch *b, int acct, const struct usage_fields *u, const unsigned char *hash)

@@ -19,87 +19,86 @@ static const char *const WRITE_LISTS[] = {"holds_new", "usages_new", "usages", "
 					  "journal", "members", "accounts", "events", "recharges", "keys",
 					  "accounts_at"};
 
-static void write_new_holds(struct batch *b, struct jw *j)
+static void write_new_holds(struct batch *b, struct jw *w)
 {
-	jw_array(j, "holds_new");
+	jw_array(w, "holds_new");
 	for (int i = 0; i < b->nholds; i++) {
 		const struct batch_hold *bh = &b->holds[i];
 		if (!bh->is_new)
 			continue;
-		jw_open(j, '[');
-		BW_HOLDS_NEW(BW_WRITE, j, b->accts[bh->acct].a.id, &bh->h)
-		jw_close(j, ']');
+		jw_open(w, '[');
+		HOLDS_NEW_TABLE(COL_BATCH_WRITE, b->accts[bh->acct].a.id, &bh->h)
+		jw_close(w, ']');
 	}
-	jw_close(j, ']');
+	jw_close(w, ']');
 }
 
-static void write_changed_holds(struct batch *b, struct jw *j)
+static void write_changed_holds(struct batch *b, struct jw *w)
 {
-	jw_array(j, "holds_set");
+	jw_array(w, "holds_set");
 	for (int i = 0; i < b->nholds; i++) {
 		if (!b->holds[i].changed || b->holds[i].is_new)
 			continue;
-		jw_open(j, '[');
-		BW_HOLDS_SET(BW_WRITE, j, &b->holds[i].h)
-		jw_close(j, ']');
+		jw_open(w, '[');
+		HOLDS_SET_TABLE(COL_BATCH_WRITE, &b->holds[i].h)
+		jw_close(w, ']');
 	}
-	jw_close(j, ']');
+	jw_close(w, ']');
 }
 
 /* The burnt grants and new debt rows. */
-static void write_grants(struct batch *b, struct jw *j)
+static void write_grants(struct batch *b, struct jw *w)
 {
-	jw_array(j, "grants_set");
+	jw_array(w, "grants_set");
 	for (int i = 0; i < b->ngrants; i++) {
 		const struct batch_grant *g = &b->grants[i];
 		if (!g->g.changed || g->is_new)
 			continue;
-		jw_open(j, '[');
-		BW_GRANTS_SET(BW_WRITE, j, &g->g)
-		jw_close(j, ']');
+		jw_open(w, '[');
+		GRANTS_SET_TABLE(COL_BATCH_WRITE, &g->g)
+		jw_close(w, ']');
 	}
-	jw_close(j, ']');
-	jw_array(j, "debts");
+	jw_close(w, ']');
+	jw_array(w, "debts");
 	for (int i = 0; i < b->ngrants; i++) {
 		const struct batch_grant *g = &b->grants[i];
 		if (!g->is_new)
 			continue;
 		assert(g->g.debt && g->g.remaining < 0);
-		jw_open(j, '[');
-		BW_DEBTS(BW_WRITE, j, b->accts[g->acct].a.id, &g->g)
-		jw_close(j, ']');
+		jw_open(w, '[');
+		DEBTS_TABLE(COL_BATCH_WRITE, b->accts[g->acct].a.id, &g->g)
+		jw_close(w, ']');
 	}
-	jw_close(j, ']');
+	jw_close(w, ']');
 }
 
-static void write_members(struct batch *b, struct jw *j)
+static void write_members(struct batch *b, struct jw *w)
 {
-	jw_array(j, "members");
+	jw_array(w, "members");
 	for (int i = 0; i < b->nmembers; i++) {
 		const struct member_row *m = &b->members[i].m;
 		if (!b->members[i].changed)
 			continue;
 		assert(m->reserved >= 0);
-		jw_open(j, '[');
-		BW_MEMBERS(BW_WRITE, j, b->accts[b->members[i].acct].a.id, m)
-		jw_close(j, ']');
+		jw_open(w, '[');
+		MEMBERS_TABLE(COL_BATCH_WRITE, b->accts[b->members[i].acct].a.id, m)
+		jw_close(w, ']');
 	}
-	jw_close(j, ']');
+	jw_close(w, ']');
 }
 
-static void write_accounts(struct batch *b, struct jw *j)
+static void write_accounts(struct batch *b, struct jw *w)
 {
-	jw_array(j, "accounts");
+	jw_array(w, "accounts");
 	for (int i = 0; i < b->naccts; i++) {
 		const struct acct *a = &b->accts[i].a;
 		if (!b->accts[i].changed)
 			continue;
-		struct jw *w = j;
 		jw_open(w, '[');
 		ACCT_TABLE(COL_BATCH_WRITE, a)
 		jw_close(w, ']');
 	}
-	jw_close(j, ']');
+	jw_close(w, ']');
 }
 
 static int cmp_acct_id(const void *x, const void *y)

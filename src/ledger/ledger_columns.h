@@ -72,74 +72,19 @@ enum member_column { MEMBER_ACCOUNT_ID, MEMBER_COLUMNS(LEDGER_COL_ENUM, "") MEMB
 _Static_assert(ACCT_NCOLS == 37 && HOLD_NCOLS == 21 && MEMBER_NCOLS == 12,
 	       "a column added here is added to the procedures (a new migration) and to the readers");
 
-/* ---- The batch write's rows ----
- * A row of each list of cd_batch_write (sql/020, 034) is a JSON array:
- * one X a position, X(column, writer), the column the procedure writes
- * it to and the jsonw call that writes it (j the writer; the row's
- * source named by each macro's own parameters). The writers
- * (ledger_batch.c, ledger_batch_write.c) expand the calls; test_columns.c
- * expands the names and holds them to the procedure's text, position by
- * position, so neither side names a column by its number. The journal's
- * and the accounts' lists come from their tables below, which the row
- * statements use too. */
-#define BW_WRITE(col, call) call;
-#define BW_NAME(col, call) col,
-
-/* holds_new: a new hold h of account id acct. */
-#define BW_HOLDS_NEW(X, j, acct, h) \
-	X("account_id", jw_i64(j, acct)) X("request_id", jw_str(j, (h)->request_id)) \
-	X("member", jw_str(j, (h)->has_member ? (h)->member : NULL)) \
-	X("model", jw_str(j, (h)->model[0] ? (h)->model : NULL)) \
-	X("action", jw_str(j, (h)->action[0] ? (h)->action : NULL)) \
-	X("conversation_id", jw_str(j, (h)->has_conversation ? (h)->conversation : NULL)) \
-	X("amount_micros", jw_i64(j, (h)->amount)) \
-	X("max_output_tokens", jw_i64_or_null(j, (h)->max_output >= 0, (h)->max_output)) \
-	X("pin_input_micros_per_mtok", jw_i64_or_null(j, (h)->has_pin, (h)->pin.input_micros_per_mtok)) \
-	X("pin_cached_input_micros_per_mtok", jw_i64_or_null(j, (h)->has_pin, (h)->pin.cached_input_micros_per_mtok)) \
-	X("pin_output_micros_per_mtok", jw_i64_or_null(j, (h)->has_pin, (h)->pin.output_micros_per_mtok)) \
-	X("pin_margin_bps", jw_i64_or_null(j, (h)->has_pin, (h)->pin_margin)) \
-	X("rate_minute", jw_i64_or_null(j, (h)->rate_minute >= 0, (h)->rate_minute)) \
-	X("rate_tokens", jw_i64_or_null(j, (h)->rate_minute >= 0, (h)->rate_tokens)) \
-	X("byok", jw_i64(j, (h)->byok)) X("expires_at", jw_i64(j, (h)->expires_at)) \
-	X("pin_cache_write_micros_per_mtok", jw_i64_or_null(j, (h)->has_pin, (h)->pin.cache_write_micros_per_mtok))
-
-/* usages_new and usages: usage u of account id acct, under key (NULL:
- * none) and request hash (NULL: none). */
-#define BW_USAGES(X, j, acct, key, u, hash) \
-	X("account_id", jw_i64(j, acct)) X("hold_id", jw_i64_or_null(j, (u)->hold_id > 0, (u)->hold_id)) \
-	X("usage_key", jw_str(j, key)) X("member", jw_str(j, (u)->member)) X("model", jw_str(j, (u)->model)) \
-	X("action", jw_str(j, (u)->action)) X("input_tokens", jw_i64(j, (u)->input)) \
-	X("cached_input_tokens", jw_i64(j, (u)->cached)) X("output_tokens", jw_i64(j, (u)->output)) \
-	X("cost_micros", jw_i64(j, (u)->cost)) X("byok", jw_i64(j, (u)->byok)) \
-	X("request_id", jw_str(j, (u)->request_id)) X("conversation_id", jw_str(j, (u)->conversation)) \
-	X("request_hash", jw_hex(j, hash, 32)) X("cache_write_input_tokens", jw_i64(j, (u)->cache_write)) \
-	X("settle_reason", jw_str(j, (u)->settle_reason))
-
-/* holds_set: a settled or released hold h. */
-#define BW_HOLDS_SET(X, j, h) \
-	X("id", jw_i64(j, (h)->id)) X("state", jw_str(j, (h)->state)) X("charged_micros", jw_i64(j, (h)->charged)) \
-	X("settle_hash", jw_hex(j, (h)->has_hash ? (h)->settle_hash : NULL, 32)) \
-	X("settle_response", jw_str(j, (h)->has_hash ? (h)->response : NULL))
-
-/* grants_set: a burnt grant g; debts: a new debt row g of account id acct. */
-#define BW_GRANTS_SET(X, j, g) X("id", jw_i64(j, (g)->id)) X("remaining_micros", jw_i64(j, (g)->remaining))
-#define BW_DEBTS(X, j, acct, g) X("account_id", jw_i64(j, acct)) X("remaining_micros", jw_i64(j, (g)->remaining))
-
-/* members: member m of account id acct. */
-#define BW_MEMBERS(X, j, acct, m) \
-	X("account_id", jw_i64(j, acct)) X("member", jw_str(j, (m)->member)) X("month_key", jw_i64(j, (m)->month_key)) \
-	X("month_spent_micros", jw_i64(j, (m)->month_spent)) X("reserved_micros", jw_i64(j, (m)->reserved)) \
-	X("cap_month_noted", jw_i64(j, (m)->cap_month_noted)) X("rate_minute", jw_i64(j, (m)->rate.minute)) \
-	X("rate_requests", jw_i64(j, (m)->rate.requests)) X("rate_tokens", jw_i64(j, (m)->rate.tokens))
-
-/* ---- The tables both writers write ----
- * The journal and the accounts are written by the guard's batch (the
- * lists above) and by the other operations' row statements
- * (ledger_rows.c). Each is declared once here: X(column, format, value,
- * row, batch), format i (an int64), I (an int64 or NULL, through a
- * pointer) or s (a string or NULL), row 1 when the row statement writes
- * it (2: its first column), batch 1 when the batch's list carries it (in
- * this order: the procedure's positions, held by test_columns). */
+/* ---- The rows the writers write ----
+ * A row of each list of the guard's write (cd_guard_write, sql/038) is a
+ * JSON array, and the journal and the accounts are also written by the
+ * other operations' row statements (ledger_rows.c). Each table is
+ * declared once here, one X a column: X(column, format, value, row,
+ * batch), format i (an int64), I (an int64 or NULL, through a pointer),
+ * s (a string or NULL) or x (32 bytes as hex, or NULL), row 1 when the
+ * row statement writes it (2: its first column), batch 1 when the batch's
+ * list carries it, in the list's order. The writers expand the jsonw
+ * calls (a jsonw writer w in scope) or the statement's text, formats and
+ * values; test_columns.c expands the names and holds them to the
+ * procedure's text, position by position, so neither side names a
+ * column by its number. */
 #define COL_KEEP_0(...)
 #define COL_KEEP_1(...) __VA_ARGS__
 #define COL_KEEP_2(...) __VA_ARGS__
@@ -147,6 +92,7 @@ _Static_assert(ACCT_NCOLS == 37 && HOLD_NCOLS == 21 && MEMBER_NCOLS == 12,
 #define COL_JW_i(w, v) jw_i64(w, v)
 #define COL_JW_s(w, v) jw_str(w, v)
 #define COL_JW_I(w, p) jw_i64_or_null(w, (p) != NULL, (p) != NULL ? *(p) : 0)
+#define COL_JW_x(w, p) jw_hex(w, p, 32)
 /* The batch's list: a jsonw call for each column it carries (w the
  * writer), its names (test_columns). */
 #define COL_BATCH_WRITE(col, fmt, value, row, batch) COL_KEEP_##batch(COL_JW_##fmt(w, value);)
@@ -160,6 +106,53 @@ _Static_assert(ACCT_NCOLS == 37 && HOLD_NCOLS == 21 && MEMBER_NCOLS == 12,
 #define COL_ROW_SET(col, fmt, value, row, batch) COL_SEP_##row(col " = ?")
 #define COL_ROW_FMT(col, fmt, value, row, batch) COL_KEEP_##row(#fmt)
 #define COL_ROW_ARG(col, fmt, value, row, batch) COL_KEEP_##row(, value)
+
+/* holds_new: a new hold h of account id acct. */
+#define HOLDS_NEW_TABLE(X, acct, h) \
+	X("account_id", i, acct, 0, 1) X("request_id", s, (h)->request_id, 0, 1) \
+	X("member", s, (h)->has_member ? (h)->member : NULL, 0, 1) \
+	X("model", s, (h)->model[0] ? (h)->model : NULL, 0, 1) \
+	X("action", s, (h)->action[0] ? (h)->action : NULL, 0, 1) \
+	X("conversation_id", s, (h)->has_conversation ? (h)->conversation : NULL, 0, 1) \
+	X("amount_micros", i, (h)->amount, 0, 1) \
+	X("max_output_tokens", I, (h)->max_output >= 0 ? &(h)->max_output : NULL, 0, 1) \
+	X("pin_input_micros_per_mtok", I, (h)->has_pin ? &(h)->pin.input_micros_per_mtok : NULL, 0, 1) \
+	X("pin_cached_input_micros_per_mtok", I, (h)->has_pin ? &(h)->pin.cached_input_micros_per_mtok : NULL, 0, 1) \
+	X("pin_output_micros_per_mtok", I, (h)->has_pin ? &(h)->pin.output_micros_per_mtok : NULL, 0, 1) \
+	X("pin_margin_bps", I, (h)->has_pin ? &(h)->pin_margin : NULL, 0, 1) \
+	X("rate_minute", I, (h)->rate_minute >= 0 ? &(h)->rate_minute : NULL, 0, 1) \
+	X("rate_tokens", I, (h)->rate_minute >= 0 ? &(h)->rate_tokens : NULL, 0, 1) \
+	X("byok", i, (h)->byok, 0, 1) X("expires_at", i, (h)->expires_at, 0, 1) \
+	X("pin_cache_write_micros_per_mtok", I, (h)->has_pin ? &(h)->pin.cache_write_micros_per_mtok : NULL, 0, 1)
+
+/* usages_new and usages: usage u of account id acct, under key (NULL:
+ * none) and request hash (NULL: none). */
+#define USAGES_TABLE(X, acct, key, u, hash) \
+	X("account_id", i, acct, 0, 1) X("hold_id", I, (u)->hold_id > 0 ? &(u)->hold_id : NULL, 0, 1) \
+	X("usage_key", s, key, 0, 1) X("member", s, (u)->member, 0, 1) X("model", s, (u)->model, 0, 1) \
+	X("action", s, (u)->action, 0, 1) X("input_tokens", i, (u)->input, 0, 1) \
+	X("cached_input_tokens", i, (u)->cached, 0, 1) X("output_tokens", i, (u)->output, 0, 1) \
+	X("cost_micros", i, (u)->cost, 0, 1) X("byok", i, (u)->byok, 0, 1) \
+	X("request_id", s, (u)->request_id, 0, 1) X("conversation_id", s, (u)->conversation, 0, 1) \
+	X("request_hash", x, hash, 0, 1) X("cache_write_input_tokens", i, (u)->cache_write, 0, 1) \
+	X("settle_reason", s, (u)->settle_reason, 0, 1)
+
+/* holds_set: a settled or released hold h. */
+#define HOLDS_SET_TABLE(X, h) \
+	X("id", i, (h)->id, 0, 1) X("state", s, (h)->state, 0, 1) X("charged_micros", i, (h)->charged, 0, 1) \
+	X("settle_hash", x, (h)->has_hash ? (h)->settle_hash : NULL, 0, 1) \
+	X("settle_response", s, (h)->has_hash ? (h)->response : NULL, 0, 1)
+
+/* grants_set: a burnt grant g; debts: a new debt row g of account id acct. */
+#define GRANTS_SET_TABLE(X, g) X("id", i, (g)->id, 0, 1) X("remaining_micros", i, (g)->remaining, 0, 1)
+#define DEBTS_TABLE(X, acct, g) X("account_id", i, acct, 0, 1) X("remaining_micros", i, (g)->remaining, 0, 1)
+
+/* members: member m of account id acct. */
+#define MEMBERS_TABLE(X, acct, m) \
+	X("account_id", i, acct, 0, 1) X("member", s, (m)->member, 0, 1) X("month_key", i, (m)->month_key, 0, 1) \
+	X("month_spent_micros", i, (m)->month_spent, 0, 1) X("reserved_micros", i, (m)->reserved, 0, 1) \
+	X("cap_month_noted", i, (m)->cap_month_noted, 0, 1) X("rate_minute", i, (m)->rate.minute, 0, 1) \
+	X("rate_requests", i, (m)->rate.requests, 0, 1) X("rate_tokens", i, (m)->rate.tokens, 0, 1)
 
 /* journal: line jl of account id acct, the balance after it, under
  * idempotency key key (NULL: none), at now. The batch's rows carry no
@@ -193,8 +186,11 @@ _Static_assert(ACCT_NCOLS == 37 && HOLD_NCOLS == 21 && MEMBER_NCOLS == 12,
 	X("recharge_failures", i, (a)->recharge_failures, 1, 0)
 
 #define COL_COUNT_BATCH(col, fmt, value, row, batch) +batch
-_Static_assert(0 JOURNAL_TABLE(COL_COUNT_BATCH, _, _, _, _, _) == 8 && 0 ACCT_TABLE(COL_COUNT_BATCH, _) == 18,
-	       "the batch's journal and account rows have the positions cd_guard_write reads (sql/038; "
-	       "test_columns holds each to its column by name)");
+_Static_assert(0 HOLDS_NEW_TABLE(COL_COUNT_BATCH, _, _) == 17 && 0 USAGES_TABLE(COL_COUNT_BATCH, _, _, _, _) == 16 &&
+		       0 HOLDS_SET_TABLE(COL_COUNT_BATCH, _) == 5 && 0 GRANTS_SET_TABLE(COL_COUNT_BATCH, _) == 2 &&
+		       0 DEBTS_TABLE(COL_COUNT_BATCH, _, _) == 2 && 0 MEMBERS_TABLE(COL_COUNT_BATCH, _, _) == 9 &&
+		       0 JOURNAL_TABLE(COL_COUNT_BATCH, _, _, _, _, _) == 8 && 0 ACCT_TABLE(COL_COUNT_BATCH, _) == 18,
+	       "the batch's rows have the positions cd_guard_write reads (sql/038; test_columns holds each to its "
+	       "column by name)");
 
 #endif

@@ -2,7 +2,7 @@
  * columns the batch procedures send, in the same order: the view
  * cd_account_rows and every list of cd_batch_read's "holds", "hold_reqs"
  * and "members" sets, as the newest migration defining each has them.
- * And the rows the batch writes (ledger_columns.h's BW_* lists) are read
+ * And the rows the batch writes (ledger_columns.h's *_TABLE lists) are read
  * by cd_batch_write as those columns, position by position: every
  * statement of the procedure that takes a position of a list (by
  * JSON_VALUE of a lone row, or through a JSON_TABLE's PATH) puts it in
@@ -335,7 +335,7 @@ static void table_rows(const char *proc, struct bw_list *l)
 	}
 }
 
-#define NAMES(list, ...) {list(BW_NAME, j, __VA_ARGS__)}, 0, {0}, 0
+#define NAMES(table, ...) {table(COL_BATCH_NAME, __VA_ARGS__)}, 0, {0}, 0
 
 static void batch_write(void)
 {
@@ -357,15 +357,15 @@ static void batch_write(void)
 	}
 	const char *proc = strstr(text, what);
 	struct bw_list lists[] = {
-		{"p_holds_new", NAMES(BW_HOLDS_NEW, acct, h)},
-		{"p_usages_new", NAMES(BW_USAGES, acct, key, u, hash)},
-		{"p_usages", NAMES(BW_USAGES, acct, key, u, hash)},
-		{"p_holds_set", NAMES(BW_HOLDS_SET, h)},
-		{"p_grants_set", NAMES(BW_GRANTS_SET, g)},
-		{"p_debts", NAMES(BW_DEBTS, acct, g)},
-		{"p_journal", {JOURNAL_TABLE(COL_BATCH_NAME, acct, jl, after, key, now)}, 0, {0}, 0},
-		{"p_members", NAMES(BW_MEMBERS, acct, m)},
-		{"p_accounts", {ACCT_TABLE(COL_BATCH_NAME, a)}, 0, {0}, 0},
+		{"p_holds_new", NAMES(HOLDS_NEW_TABLE, acct, h)},
+		{"p_usages_new", NAMES(USAGES_TABLE, acct, key, u, hash)},
+		{"p_usages", NAMES(USAGES_TABLE, acct, key, u, hash)},
+		{"p_holds_set", NAMES(HOLDS_SET_TABLE, h)},
+		{"p_grants_set", NAMES(GRANTS_SET_TABLE, g)},
+		{"p_debts", NAMES(DEBTS_TABLE, acct, g)},
+		{"p_journal", NAMES(JOURNAL_TABLE, acct, jl, after, key, now)},
+		{"p_members", NAMES(MEMBERS_TABLE, acct, m)},
+		{"p_accounts", NAMES(ACCT_TABLE, a)},
 	};
 	for (unsigned int i = 0; i < sizeof(lists) / sizeof(lists[0]); i++) {
 		struct bw_list *l = &lists[i];
