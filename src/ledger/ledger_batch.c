@@ -338,39 +338,54 @@ int ledger_batch_spend_check(const struct batch *b, int acct, int64_t amount)
 	return 0;
 }
 
-int ledger_batch_grants_stale(const struct batch *b, int acct)
+/* What the grants cannot cover onto the account's debt row (a new one
+ * when it has none among those read). */
+enum cd_err ledger_batch_debt(struct batch *b, int acct, int64_t left)
 {
-	return b->accts[acct].grants_stale;
+	assert(left > 0);
+	if (burn(b, acct, left, 1) == 0)
+		return CD_OK;
+	if (b->ngrants == BATCH_GRANTS)
+		return CD_E_INTERNAL;
+	struct batch_grant *g = &b->grants[b->ngrants++];
+	memset(g, 0, sizeof(*g));
+	g->acct = acct;
+	g->g.remaining = -left;
+	g->g.debt = 1;
+	g->is_new = 1;
+	return CD_OK;
 }
 
 int64_t ledger_batch_burn(struct batch *b, int acct, int64_t amount)
 {
-	int64_t left = burn(b, acct, amount, 0);
-	return left > 0 && b->accts[acct].grants_more ? left : -left;
+	return burn(b, acct, amount, 0);
 }
 
-enum cd_err ledger_batch_spend_rest(struct ledger *lg, struct batch *b, int acct, int64_t amount, int64_t left,
-			     const char *cause, const char *source, int64_t hold_id, const char *reference)
+enum cd_err ledger_batch_spend(struct ledger *lg, struct batch *b, int acct, int64_t amount, const char *cause,
+			       const char *source, int64_t hold_id, const char *reference, int64_t *more)
 {
 	struct batch_acct *ba = &b->accts[acct];
 	struct acct *a = &ba->a;
-	int64_t after;
-	assert(amount > 0 && left >= 0 && left <= amount);
-	if (money_sub(a->balance, amount, &after) != 0)
+	int64_t after, left = amount;
+	*more = 0;
+	if (ledger_batch_spend_check(b, acct, amount) != 0 || money_sub(a->balance, amount, &after) != 0)
 		return CD_E_INTERNAL;
-	if (left > 0 && burn(b, acct, left, 1) > 0) {
-		if (b->ngrants == BATCH_GRANTS)
-			return CD_E_INTERNAL;
-		struct batch_grant *g = &b->grants[b->ngrants++];
-		memset(g, 0, sizeof(*g));
-		g->acct = acct;
-		g->g.remaining = -left;
-		g->g.debt = 1;
-		g->is_new = 1;
+	/* Grants changed in the database since read burn nothing here: the
+	 * caller reads them again and burns the rest. */
+	if (!ba->grants_stale)
+		left = burn(b, acct, amount, 0);
+	if (left > 0 && (ba->grants_stale || ba->grants_more)) {
+		*more = left;
+	} else if (left > 0) {
+		enum cd_err rc = ledger_batch_debt(b, acct, left);
+		if (rc != CD_OK)
+			return rc;
 	}
 	journal_row(lg, b, a->id, amount, after, cause, source, hold_id, reference);
 	ba->journal_micros -= amount;
 	a->balance = after;
 	ba->changed = 1;
+	/* What is left for the caller is at most the charge. */
+	assert(*more >= 0 && *more <= amount);
 	return CD_OK;
 }

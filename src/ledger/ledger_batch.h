@@ -246,19 +246,22 @@ struct usage_fields {
 int ledger_batch_usage_add(struct batch *b, int acct, const struct usage_fields *u, const unsigned char *hash);
 /* A usage_records row of a settle (no id needed). */
 void ledger_batch_settle_usage(struct batch *b, int acct, const struct usage_fields *u);
-/* ledger_batch_spend's steps, for the caller that can read grants again
- * (ledger_load's ledger_batch_grants_reload) between them: 0 when amount may be
- * spent from account acct (its grants read, the balance in range), else
- * -1 (logged); ledger_batch_grants_stale 1 when its grants must be read again
- * first; ledger_batch_burn: the grants
- * read burnt, returning what is left as a negative (or 0) when no more
- * grants wait to be read, a positive when more do (read them, burn
- * again); then the rest onto the debt row and the journal row. */
+/* Spends amount (> 0) from account acct's grants read, in spending order
+ * (ledger_spend_burn), lowers the balance now and appends its journal row
+ * (in this order among the batch's); in memory only. What those grants
+ * cannot cover goes onto the debt row when the account has no more
+ * grants than were read; when it has (or its grants changed in the
+ * database since, grants_stale), it is left in *more for the caller to
+ * burn (ledger_batch_spend_more). The account must be one of want's
+ * settle or spend_ext accounts (ledger_batch_spend_check: its grants
+ * read, the balance in range, else CD_E_INTERNAL, logged). */
 int ledger_batch_spend_check(const struct batch *b, int acct, int64_t amount);
-int ledger_batch_grants_stale(const struct batch *b, int acct);
+enum cd_err ledger_batch_spend(struct ledger *lg, struct batch *b, int acct, int64_t amount, const char *cause,
+			       const char *source, int64_t hold_id, const char *reference, int64_t *more);
+/* The grants read burnt for amount: what they could not cover. */
 int64_t ledger_batch_burn(struct batch *b, int acct, int64_t amount);
-enum cd_err ledger_batch_spend_rest(struct ledger *lg, struct batch *b, int acct, int64_t amount, int64_t left,
-			     const char *cause, const char *source, int64_t hold_id, const char *reference);
+/* left (> 0) onto the account's debt row among those read, or a new one. */
+enum cd_err ledger_batch_debt(struct batch *b, int acct, int64_t left);
 /* Writes every pending change in one CALL; with commit, commits too
  * (lg->committed) and stores answers[0..n-1] under their keys. Read-back
  * ids land in the holds and usages. */
@@ -267,11 +270,9 @@ enum cd_err ledger_batch_flush(struct ledger *lg, struct batch *b, int commit, c
  * batch index) again, after writing what the batch changed (ledger_batch_flush
  * without commit). */
 enum cd_err ledger_batch_grants_reload(struct ledger *lg, struct batch *b, int acct);
-/* ledger_load.c's: spends amount (> 0) from the account's grants in
- * spending order (ledger_spend_burn), reading more of them as needed, what they
- * cannot cover onto its debt row, and appends its journal row (in this
- * order among the batch's); lowers the balance now. The account must be
- * one of want's settle or spend_ext accounts. */
-enum cd_err ledger_batch_spend(struct ledger *lg, struct batch *b, int acct, int64_t amount, const char *cause,
-			const char *source, int64_t hold_id, const char *reference);
+/* ledger_load.c's: the rest of a spend its grants read did not cover
+ * (ledger_batch_spend's *more): the grants read again, page after page,
+ * burnt, and what none covers onto the debt row. The spend's balance and
+ * journal row are in the batch already. */
+enum cd_err ledger_batch_spend_more(struct ledger *lg, struct batch *b, int acct, int64_t left);
 #endif

@@ -3,10 +3,11 @@
  * shrinking, rate windows and the settle's cost.
  *
  * It owns the decisions, not the rows' storage (ledger_batch.h) nor the
- * batch's queue, retries or answers (ledger_holds.c). It must never
- * write SQL of its own: the database is reached only through the batch
- * layer, in the three cases ledger_decide.h names, and the helpers the
- * decisions are made of stay pure so they can be tested alone. Money is
+ * batch's queue, retries or answers (ledger_holds.c). It never
+ * reaches the database: what a decision needs that the batch does not
+ * hold (a hold looked up, a refund grant written, grants past the page
+ * read) it asks its caller for, as ledger_decide.h says, and
+ * test_layering holds this file's calls to the in-memory ones. Money is
  * decided here, so each function asserts what it must keep: reserves
  * never negative, a hold never above what its request priced, a balance
  * moving by exactly its charge. */
@@ -463,45 +464,22 @@ enum cd_err ledger_decide_settle_move(struct batch *b, int acct, struct hold_row
 	return CD_OK;
 }
 
-/* A late settle below a captured hold gives the difference back as a
- * refund grant, written at once (after what the batch wrote before it,
- * so the journal keeps the operations' order). */
-static enum cd_err settle_refund(struct ledger *lg, struct batch *b, struct guard_op *op, int64_t amount)
-{
-	char ref[LIMIT_HOLD_ID_BYTES];
-	int64_t grant_id, journal_id;
-	struct acct *a = &b->accts[op->acct].a;
-	assert(amount > 0);
-	enum cd_err rc = ledger_batch_flush(lg, b, 0, NULL, 0);
-	if (rc != CD_OK)
-		return rc;
-	int64_t before = a->balance;
-	ledger_hold_id_format(ref, sizeof(ref), a->id, b->holds[op->hold].h.id);
-	rc = ledger_add_grant(lg, a, "refund", amount, 0, -1, ref, "late settle below captured hold", &grant_id,
-			      &journal_id);
-	b->accts[op->acct].changed = 1;
-	b->accts[op->acct].grants_stale = 1;
-	/* Its journal row is written already: the batch's count of balance
-	 * moves against journal rows starts again from here. */
-	assert(rc != CD_OK || a->balance == before + amount);
-	ledger_batch_balances_mark(b);
-	return rc;
-}
-
 /* The settle's balance move with its journal row: a charge spends from
- * the grants, a refund is a grant (both may reach the database). */
+ * the grants read (what they cannot cover left in op->spend_more for the
+ * caller), a refund was written by the caller before this decision
+ * (op->refunded) and moved the balance already. */
 static enum cd_err settle_charge(struct ledger *lg, struct batch *b, struct guard_op *op, int64_t delta,
 				 const char *id)
 {
 	const struct acct *a = &b->accts[op->acct].a;
 	int64_t before = a->balance;
 	enum cd_err rc = CD_OK;
-	if (delta < 0)
-		rc = settle_refund(lg, b, op, -delta);
-	else if (delta > 0)
-		rc = ledger_batch_spend(lg, b, op->acct, delta, "usage", NULL, b->holds[op->hold].h.id, id);
+	assert(delta >= 0 || op->refunded == -delta);
+	if (delta > 0)
+		rc = ledger_batch_spend(lg, b, op->acct, delta, "usage", NULL, b->holds[op->hold].h.id, id,
+					&op->spend_more);
 	/* The balance moved by the charge, no more, no less. */
-	assert(rc != CD_OK || a->balance == before - delta);
+	assert(rc != CD_OK || a->balance == before - (delta > 0 ? delta : 0));
 	assert(b->accts[op->acct].changed);
 	return rc;
 }
@@ -550,9 +528,16 @@ enum cd_err ledger_decide_settle(struct ledger *lg, struct batch *b, struct guar
 	char id[LIMIT_HOLD_ID_BYTES];
 	int64_t cost = 0, delta = 0, released = 0;
 	int replay;
+	op->refund = op->spend_more = 0;
 	enum cd_err rc = settle_check(b, op, &cost, &delta, &replay);
 	if (rc != CD_OK || replay)
 		return rc;
+	if (delta < 0 && op->refunded != -delta) {
+		/* A late settle below its captured hold: the difference comes back
+		 * as a refund grant the caller writes first; nothing moved yet. */
+		op->refund = -delta;
+		return CD_OK;
+	}
 	/* Decided: from here on the settle happens. */
 	struct hold_row *h = &b->holds[op->hold].h;
 	const struct acct *a = &b->accts[op->acct].a;
@@ -663,7 +648,8 @@ static enum cd_err usage_record(struct ledger *lg, struct batch *b, struct guard
 	if (op->usage < 0)
 		return CD_E_INTERNAL;
 	if (cost > 0) {
-		enum cd_err rc = ledger_batch_spend(lg, b, op->acct, cost, "usage", r->force ? "forced" : NULL, 0, r->request_id);
+		enum cd_err rc = ledger_batch_spend(lg, b, op->acct, cost, "usage", r->force ? "forced" : NULL, 0,
+						    r->request_id, &op->spend_more);
 		if (rc != CD_OK)
 			return rc;
 		if (ledger_acct_spent(a, cost) != 0)
@@ -688,6 +674,7 @@ enum cd_err ledger_decide_usage(struct ledger *lg, struct batch *b, struct guard
 	const struct acct *a = &b->accts[op->acct].a;
 	int64_t cost = r->byok ? 0 : r->cost_micros;
 	assert(cost >= 0);
+	op->spend_more = 0;
 	enum cd_err rc = usage_check(b, op, cost, &done);
 	if (rc != CD_OK || done)
 		return rc;

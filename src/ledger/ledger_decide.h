@@ -9,11 +9,15 @@
  * module and makes the answers; nothing here queues, retries, commits or
  * words an answer but the settle's, which is stored with its hold.
  *
- * Most of it is pure: values, rows and a clock in, rows and a decision
- * out, unit-tested without a database (tests/unit/test_decide.c). Two
- * entry points (a settle's and a usage's charge) may reach the database,
- * always through the batch layer and only in the cases named at each;
- * authorize and release never do. Internal to the ledger's files. */
+ * It is pure: rows, values, a clock and the journal key in (lg gives the
+ * last two and is never used to reach the database), rows and a decision
+ * out, unit-tested without a database (tests/unit/test_decide.c,
+ * tests/unit/test_guard_model.c). What a decision needs that the batch
+ * does not hold it asks its caller for, having changed nothing, or, for
+ * a charge's grants, having changed only what it could decide: a hold
+ * looked up (op->lookup), a refund grant written (op->refund), grants
+ * past those read burnt (op->spend_more). test_layering holds the file's
+ * calls to that. Internal to the ledger's files. */
 #ifndef CREDITD_LEDGER_DECIDE_H
 #define CREDITD_LEDGER_DECIDE_H
 #include "ledger_batch.h"
@@ -51,6 +55,14 @@ struct guard_op {
 	 * (ledger_decide_authorize): the caller looks it up (lookup 1), sets
 	 * looked_up and decides again. */
 	int lookup, looked_up;
+	/* A late settle below its captured hold (ledger_decide_settle) comes
+	 * back with refund > 0 and nothing changed: the caller writes that
+	 * refund grant, sets refunded to it and decides again. */
+	int64_t refund, refunded;
+	/* A charge the batch's grants did not cover, with more grants in the
+	 * database (or grants changed there since read): the caller burns it
+	 * (ledger_batch_spend_more) once the decision is made. */
+	int64_t spend_more;
 	char state[16];
 	/* The answer. */
 	json_t *out;
@@ -76,15 +88,12 @@ struct guard_op {
  * the caller reads that hold into the batch (ledger_batch_hold_lookup),
  * sets op->looked_up and decides again. */
 enum cd_err ledger_decide_authorize(struct batch *b, struct guard_op *op, int64_t now);
-/* May write to the database: a late settle below its captured hold gives
- * the difference back as a refund grant, written at once after flushing
- * what the batch has (ledger_add_grant); a charge spends from the grants
- * (ledger_batch_spend), which reads them again when the batch's page of them
- * ran out or a debt row was just inserted, flushing first. */
+/* At lg->now. A late settle below its captured hold asks for its refund
+ * grant (op->refund), then, once written (op->refunded), is decided;
+ * a charge may leave op->spend_more. */
 enum cd_err ledger_decide_settle(struct ledger *lg, struct batch *b, struct guard_op *op);
-/* Pure. */
 enum cd_err ledger_decide_release(struct batch *b, struct guard_op *op);
-/* May reach the database as ledger_decide_settle's charge does (ledger_batch_spend). */
+/* At lg->now; a charge may leave op->spend_more, as a settle's. */
 enum cd_err ledger_decide_usage(struct ledger *lg, struct batch *b, struct guard_op *op);
 
 /* ---- Pure parts (no database, no clock but the one passed) ---- */

@@ -194,6 +194,52 @@ static void want_of(struct batch_want *w, struct guard_op **ops, int n)
 	}
 }
 
+/* A late settle below its captured hold gives the difference back as a
+ * refund grant, written at once after what the batch wrote before it
+ * (the journal keeps the operations' order). The account's grants read
+ * are stale then: a later spend of the batch reads them again. */
+static enum cd_err settle_refund(struct ledger *lg, struct batch *b, struct guard_op *op)
+{
+	char ref[LIMIT_HOLD_ID_BYTES];
+	int64_t grant_id, journal_id;
+	struct acct *a = &b->accts[op->acct].a;
+	assert(op->refund > 0);
+	enum cd_err rc = ledger_batch_flush(lg, b, 0, NULL, 0);
+	if (rc != CD_OK)
+		return rc;
+	int64_t before = a->balance;
+	ledger_hold_id_format(ref, sizeof(ref), a->id, b->holds[op->hold].h.id);
+	rc = ledger_add_grant(lg, a, "refund", op->refund, 0, -1, ref, "late settle below captured hold", &grant_id,
+			      &journal_id);
+	if (rc != CD_OK)
+		return rc;
+	b->accts[op->acct].changed = 1;
+	/* Its journal row is written already: the batch's count of balance
+	 * moves against journal rows starts again from here. */
+	assert(a->balance == before + op->refund);
+	ledger_batch_balances_mark(b);
+	b->accts[op->acct].grants_stale = 1;
+	op->refunded = op->refund;
+	return CD_OK;
+}
+
+/* A settle: decided, its refund written and decided again when it asks
+ * for one, the rest of its charge burnt when it leaves some. */
+static enum cd_err decide_settle(struct ledger *lg, struct batch *b, struct guard_op *op)
+{
+	op->refunded = 0;
+	enum cd_err rc = ledger_decide_settle(lg, b, op);
+	if (rc == CD_OK && op->refund > 0) {
+		rc = settle_refund(lg, b, op);
+		if (rc == CD_OK)
+			rc = ledger_decide_settle(lg, b, op);
+		assert(rc != CD_OK || op->refund == 0);
+	}
+	if (rc == CD_OK && op->spend_more > 0)
+		rc = ledger_batch_spend_more(lg, b, op->acct, op->spend_more);
+	return rc;
+}
+
 /* Decides one operation; its journal rows record its key (DESIGN §4). */
 static enum cd_err decide(struct ledger *lg, struct batch *b, struct guard_op *op)
 {
@@ -216,7 +262,7 @@ static enum cd_err decide(struct ledger *lg, struct batch *b, struct guard_op *o
 		break;
 	case GUARD_SETTLE:
 		outer = ledger_journal_key_push(lg, key, "settle", op->in.settle->hold_id, 0);
-		rc = ledger_decide_settle(lg, b, op);
+		rc = decide_settle(lg, b, op);
 		lg->journal_key = outer;
 		break;
 	case GUARD_RELEASE:
@@ -225,6 +271,8 @@ static enum cd_err decide(struct ledger *lg, struct batch *b, struct guard_op *o
 	default:
 		outer = ledger_journal_key_push(lg, key, "usage", op->in.usage->request_id, 0);
 		rc = ledger_decide_usage(lg, b, op);
+		if (rc == CD_OK && op->spend_more > 0)
+			rc = ledger_batch_spend_more(lg, b, op->acct, op->spend_more);
 		lg->journal_key = outer;
 		break;
 	}

@@ -538,16 +538,14 @@ enum cd_err ledger_batch_grants_reload(struct ledger *lg, struct batch *b, int a
 	return ledger_batch_read_grants(lg, b, acct);
 }
 
-enum cd_err ledger_batch_spend(struct ledger *lg, struct batch *b, int acct, int64_t amount, const char *cause,
-			const char *source, int64_t hold_id, const char *reference)
+enum cd_err ledger_batch_spend_more(struct ledger *lg, struct batch *b, int acct, int64_t left)
 {
 	enum cd_err rc = CD_OK;
-	int64_t left = amount;
-	if (ledger_batch_spend_check(b, acct, amount) != 0)
-		return CD_E_INTERNAL;
-	if (ledger_batch_grants_stale(b, acct))
+	assert(left > 0);
+	do {
 		rc = ledger_batch_grants_reload(lg, b, acct);
-	while (rc == CD_OK && (left = ledger_batch_burn(b, acct, left)) > 0)
-		rc = ledger_batch_grants_reload(lg, b, acct);
-	return rc == CD_OK ? ledger_batch_spend_rest(lg, b, acct, amount, -left, cause, source, hold_id, reference) : rc;
+		if (rc == CD_OK)
+			left = ledger_batch_burn(b, acct, left);
+	} while (rc == CD_OK && left > 0 && b->accts[acct].grants_more);
+	return rc == CD_OK && left > 0 ? ledger_batch_debt(b, acct, left) : rc;
 }

@@ -169,6 +169,27 @@ else
 				if (!ok) print f ": " $1 }'
 	done | sort -u | head -8 | tr '\n' ' ')
 	check "every exported name carries its folder's prefix" "$unprefixed"
+	# The ledger's decisions never reach the database: what
+	# ledger_decide.c, ledger_rules.c and ledger_batch.c (the batch's rows
+	# in memory) call of the tree's files that talk to the database
+	# (those calling ledger_db_* or mysql_*) is one of these helpers,
+	# which read or change rows in memory only.
+	# ledger_price_*: the price cache, read under its lock.
+	in_memory=" $(echo ledger_acct_available ledger_acct_spent ledger_copy_text ledger_hold_id_format \
+		ledger_member_guard_check ledger_member_range_check ledger_spend_burn ledger_spend_debt ledger_notice_balance \
+		ledger_notice_recharge ledger_notice_refusal ledger_dbsets_init ledger_dbsets_free ledger_price_action \
+		ledger_price_model) "
+	db_files=$(for o in $objs; do
+		nm -P "$o" | awk '$2 == "U" && ($1 ~ /^ledger_db_/ || $1 ~ /^mysql_/) { found = 1 } END { exit !found }' && echo "$o"
+	done)
+	db_names=$(for o in $db_files; do nm -P --defined-only -g "$o" | awk '$2 == "T" { print $1 }'; done | sort -u)
+	reach=$(for u in ledger_decide ledger_rules ledger_batch; do
+		nm -P "src/ledger/$u.o" | awk '$2 == "U" { print $1 }' | while read -r name; do
+			case "$in_memory" in *" $name "*) continue ;; esac
+			if echo "$db_names" | grep -qx "$name" || echo "$name" | grep -q '^mysql_'; then echo "$u->$name"; fi
+		done
+	done | head -5 | tr '\n' ' ')
+	check "the decisions call nothing that reaches the database" "$reach"
 fi
 
 # Include cycles. A module is a file's stem (router.c and router.h are

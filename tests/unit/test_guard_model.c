@@ -1,0 +1,454 @@
+/* test_guard_model.c: the guard's decisions (ledger_decide.h) under
+ * random sequences of operations on one account's rows in memory, with
+ * DESIGN §4's invariants checked after every step, the TigerBeetle way.
+ *
+ * Each run makes an account (prepaid or with an overdraft, a monthly
+ * limit or none), a member with a cap or none, a few grants in the batch
+ * and, in some runs, more grants "in the database" that the batch did not
+ * read. Then 48 steps, each one of: authorize (request ids reused, so
+ * replays happen; some with min_output_tokens), settle (of any hold, with
+ * a hash reused or not: replays and conflicts), release, POST /v1/usage
+ * (some forced, some byok) and a hold's expiry (released or captured, as
+ * the account-open step does with ledger_rule_hold_expiry). What a
+ * decision asks its caller for is done here as ledger_holds.c does it, on
+ * rows in memory: a refund grant (op->refund), the rest of a charge
+ * burnt from the unread grants (op->spend_more).
+ *
+ * Checked after each step, against a model kept apart from the rows:
+ * the balance is what the model charged and refunded (a replay charges
+ * nothing, a refusal changes nothing at all); the balance moves only with
+ * journal rows; the balance is the sum of the grants' remaining (read or
+ * not); reserved is the sum of the pending holds (the member's too); and
+ * unless a settle charged beyond its hold, came late, or a usage was
+ * forced: available never below zero and the month's spend within the
+ * monthly limit and the member's cap. */
+#include "ledger_decide.h"
+#include "ledger_rules.h"
+#include "tap.h"
+#include <stdlib.h>
+#include <string.h>
+
+#ifdef NDEBUG
+#error "the unit tests run with assertions on: NDEBUG must not be defined"
+#endif
+
+#define NOW (60 * 1000000LL + 30)
+#define RUNS 400
+#define STEPS 48
+#define POOL 12			/* request ids and hashes reused from a small pool */
+
+/* 1 micro an input token, 2 an output token, no margin. */
+static const struct price PRICE = {1000000, 500000, 2000000, 1000, 1000000};
+
+struct model {
+	int64_t balance;		/* what the operations left it at */
+	int64_t unread;			/* positive grants the batch did not read */
+	int64_t unread_page;		/* read a page at a time, this much each */
+	int beyond;			/* a charge the checks did not bound happened */
+	int failures;
+	char why[200];
+	/* What the runs went through, so the test shows it covered it. */
+	int refunds, spends_more, replays, refusals, debts;
+	unsigned seed;
+};
+
+static unsigned rnd(struct model *m, unsigned n)
+{
+	return (unsigned)rand_r(&m->seed) % n;
+}
+
+static void fail(struct model *m, const char *what)
+{
+	if (m->failures++ == 0)
+		snprintf(m->why, sizeof(m->why), "%s", what);
+}
+
+static struct batch *made(struct model *m)
+{
+	struct batch *b = ledger_batch_take();
+	if (b == NULL)
+		return NULL;
+	ledger_batch_reset(b);
+	b->naccts = 1;
+	memset(&b->accts[0], 0, sizeof(b->accts[0]));
+	struct acct *a = &b->accts[0].a;
+	a->id = 7;
+	snprintf(a->ext_id, sizeof(a->ext_id), "acme");
+	snprintf(a->status, sizeof(a->status), "active");
+	snprintf(a->kind, sizeof(a->kind), "workspace");
+	a->overdraft = rnd(m, 2) ? 0 : 3000;
+	a->monthly_limit = rnd(m, 3) == 0 ? 20000 : -1;
+	a->daily_limit = a->plan_member_cap = a->low_balance = a->sweep_due_at = -1;
+	a->rate = (struct rate){-1, -1, -1, 0, 0};
+	b->accts[0].spends = 1;
+	b->nmembers = 1;
+	memset(&b->members[0], 0, sizeof(b->members[0]));
+	b->members[0].m.found = 1;
+	snprintf(b->members[0].m.member, sizeof(b->members[0].m.member), "alice");
+	b->members[0].m.cap = rnd(m, 2) ? 6000 : -1;
+	b->members[0].m.rate = (struct rate){-1, -1, -1, 0, 0};
+	int n = 1 + (int)rnd(m, 3);
+	for (int i = 0; i < n; i++) {
+		struct batch_grant *g = &b->grants[b->ngrants++];
+		memset(g, 0, sizeof(*g));
+		g->g.id = 100 + i;
+		g->g.remaining = 500 + rnd(m, 4000);
+		a->balance += g->g.remaining;
+	}
+	m->unread = m->unread_page = 0;
+	if (rnd(m, 2)) {		/* more grants than the page read */
+		b->accts[0].grants_more = 1;
+		m->unread_page = 1000 + rnd(m, 2000);
+		m->unread = m->unread_page * (1 + rnd(m, 3));
+		a->balance += m->unread;
+	}
+	m->balance = a->balance;
+	m->beyond = 0;
+	b->hold_reqs_read = 1;
+	ledger_batch_balances_mark(b);
+	return b;
+}
+
+static void op_init(struct guard_op *op, enum guard_kind kind)
+{
+	memset(op, 0, sizeof(*op));
+	op->kind = kind;
+	op->acct = op->hold = op->usage = op->same_key_as = -1;
+}
+
+/* As the write does: new holds get their ids. */
+static void written(struct batch *b)
+{
+	for (int i = 0; i < b->nholds; i++) {
+		if (b->holds[i].is_new) {
+			b->holds[i].h.id = 11 + i;
+			b->holds[i].is_new = 0;
+		}
+	}
+}
+
+/* ledger_batch_spend_more on rows in memory: the unread grants read a
+ * page at a time and burnt, the rest onto the debt row. */
+static void spend_more(struct model *m, struct batch *b, int64_t left)
+{
+	m->spends_more++;
+	while (left > 0 && b->accts[0].grants_more) {
+		int64_t page = m->unread < m->unread_page ? m->unread : m->unread_page;
+		struct batch_grant *g = &b->grants[b->ngrants++];
+		memset(g, 0, sizeof(*g));
+		g->g.id = 200 + b->ngrants;
+		g->g.remaining = page;
+		m->unread -= page;
+		b->accts[0].grants_more = m->unread > 0;
+		left = ledger_batch_burn(b, 0, left);
+	}
+	if (left > 0 && ledger_batch_debt(b, 0, left) != CD_OK)
+		fail(m, "the debt row");
+	m->debts += left > 0;
+}
+
+/* The refund grant a late settle below its capture asks for, as
+ * ledger_holds.c writes it (its journal row written apart). */
+static void refund(struct batch *b, struct guard_op *op)
+{
+	struct batch_grant *g = &b->grants[b->ngrants++];
+	memset(g, 0, sizeof(*g));
+	g->g.id = 300 + b->ngrants;
+	g->g.remaining = op->refund;
+	b->accts[0].a.balance += op->refund;
+	ledger_batch_balances_mark(b);
+	op->refunded = op->refund;
+}
+
+static int64_t pending_sum(const struct batch *b, int member_only)
+{
+	int64_t sum = 0;
+	for (int i = 0; i < b->nholds; i++) {
+		const struct hold_row *h = &b->holds[i].h;
+		if (strcmp(h->state, "pending") == 0 && (!member_only || h->has_member))
+			sum += h->amount;
+	}
+	return sum;
+}
+
+static void invariants(struct model *m, const struct batch *b, const char *step)
+{
+	char what[160];
+	const struct batch_acct *ba = &b->accts[0];
+	const struct acct *a = &ba->a;
+	const struct member_row *mr = &b->members[0].m;
+	int64_t grants = m->unread;
+	for (int i = 0; i < b->ngrants; i++)
+		grants += b->grants[i].g.remaining;
+#define HOLDS(cond, text) do { if (!(cond)) { snprintf(what, sizeof(what), "%s: %s", step, text); fail(m, what); } } while (0)
+	HOLDS(a->balance == m->balance, "the balance is what was charged and refunded");
+	HOLDS(a->balance - ba->balance_marked == ba->journal_micros, "the balance moves with journal rows only");
+	HOLDS(a->balance == grants, "the balance is the sum of the grants (invariant 1)");
+	HOLDS(a->reserved == pending_sum(b, 0), "reserved is the pending holds (invariant 2)");
+	HOLDS(mr->reserved == pending_sum(b, 1), "the member's reserve is its pending holds");
+	HOLDS(a->reserved >= 0 && mr->reserved >= 0, "no reserve below zero");
+	if (!m->beyond) {
+		HOLDS(a->balance - a->reserved + a->overdraft >= 0, "available never below zero (invariant 3)");
+		HOLDS(a->monthly_limit < 0 || a->month_spent <= a->monthly_limit, "the monthly limit (invariant 5)");
+		HOLDS(mr->cap < 0 || mr->month_spent <= mr->cap, "the member's cap");
+	}
+#undef HOLDS
+}
+
+/* What a refusal must leave as it was. */
+struct snap {
+	struct acct a;
+	struct member_row mr;
+	int nholds, nusages, njournal, ngrants;
+	int64_t grants0;
+};
+
+static void snap_take(const struct batch *b, struct snap *s)
+{
+	s->a = b->accts[0].a;
+	s->mr = b->members[0].m;
+	s->nholds = b->nholds;
+	s->nusages = b->nusages;
+	s->njournal = b->njournal;
+	s->ngrants = b->ngrants;
+	s->grants0 = b->grants[0].g.remaining;
+}
+
+static int snap_same(const struct batch *b, const struct snap *s)
+{
+	return memcmp(&s->a, &b->accts[0].a, sizeof(s->a)) == 0 && memcmp(&s->mr, &b->members[0].m, sizeof(s->mr)) == 0 &&
+	       s->nholds == b->nholds && s->nusages == b->nusages && s->njournal == b->njournal &&
+	       s->ngrants == b->ngrants && s->grants0 == b->grants[0].g.remaining;
+}
+
+static char reqs[POOL][16];
+static unsigned char hashes[POOL][32];
+
+static enum cd_err step_authorize(struct model *m, struct batch *b, struct guard_op *op, struct guard_authorize *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->account = "acme";
+	r->member = rnd(m, 2) ? "alice" : NULL;
+	r->model = "m";
+	r->request_id = reqs[rnd(m, POOL)];
+	r->input_tokens = rnd(m, 300);
+	r->max_output_tokens = 1 + rnd(m, 2500);
+	r->min_output_tokens = rnd(m, 3) == 0 ? (int64_t)rnd(m, (unsigned)r->max_output_tokens) : -1;
+	r->ttl_seconds = 600;
+	r->amount_micros = r->input_tokens + 2 * r->max_output_tokens;
+	r->price = PRICE;
+	r->margin_bps = 10000;
+	r->priced = 1;
+	op_init(op, GUARD_AUTHORIZE);
+	op->in.authorize = r;
+	enum cd_err rc = ledger_decide_authorize(b, op, NOW);
+	m->replays += rc == CD_OK && op->hold >= 0 && op->hold < b->nholds - 1;
+	return rc;
+}
+
+/* A hold of the batch, by its index, as a settle or a release names it. */
+static int pick_hold(struct model *m, const struct batch *b, char *id, size_t cap, struct guard_op *op)
+{
+	if (b->nholds == 0)
+		return -1;
+	int i = (int)rnd(m, (unsigned)b->nholds);
+	op->account_id = 7;
+	op->hold_id = b->holds[i].h.id;
+	ledger_hold_id_format(id, cap, 7, op->hold_id);
+	return i;
+}
+
+static enum cd_err step_settle(struct model *m, struct ledger *lg, struct batch *b, struct guard_op *op,
+			       struct guard_settle *r, char *id)
+{
+	op_init(op, GUARD_SETTLE);
+	int i = pick_hold(m, b, id, LIMIT_HOLD_ID_BYTES, op);
+	if (i < 0)
+		return CD_OK;
+	const struct hold_row *h = &b->holds[i].h;
+	memset(r, 0, sizeof(*r));
+	r->hold_id = id;
+	r->input_tokens = rnd(m, 300);
+	r->output_tokens = rnd(m, 3000);
+	r->request_hash = hashes[rnd(m, 3)];
+	op->in.settle = r;
+	int was_pending = strcmp(h->state, "pending") == 0, was_captured = strcmp(h->state, "captured") == 0;
+	int was_settled = strcmp(h->state, "settled") == 0;
+	int64_t held = h->amount, charged = h->charged, cost = r->input_tokens + 2 * r->output_tokens;
+	op->refunded = 0;
+	enum cd_err rc = ledger_decide_settle(lg, b, op);
+	if (rc == CD_OK && op->refund > 0) {
+		if (!was_captured || op->refund != charged - cost)
+			fail(m, "a refund asked of a settle that owes none");
+		refund(b, op);
+		m->balance += op->refunded;
+		m->refunds++;
+		rc = ledger_decide_settle(lg, b, op);
+		if (op->refund != 0)
+			fail(m, "a refund asked twice");
+	}
+	if (rc != CD_OK)
+		return rc;
+	if (was_settled) {
+		m->replays++;
+		return rc;
+	}
+	if (op->spend_more > 0)
+		spend_more(m, b, op->spend_more);
+	if (strcmp(b->holds[i].h.state, "settled") != 0 || b->holds[i].h.charged != cost)
+		fail(m, "a settle settles the hold at its cost");
+	if (was_captured && cost > charged)
+		m->balance -= cost - charged;
+	else if (!was_captured)
+		m->balance -= cost;
+	if (cost > held || !was_pending)
+		m->beyond = 1;		/* beyond its hold, or late: allowed */
+	return rc;
+}
+
+static enum cd_err step_release(struct model *m, struct batch *b, struct guard_op *op, struct guard_release *r,
+				char *id)
+{
+	op_init(op, GUARD_RELEASE);
+	if (pick_hold(m, b, id, LIMIT_HOLD_ID_BYTES, op) < 0)
+		return CD_OK;
+	r->hold_id = id;
+	op->in.release = r;
+	return ledger_decide_release(b, op);
+}
+
+static enum cd_err step_usage(struct model *m, struct ledger *lg, struct batch *b, struct guard_op *op,
+			      struct guard_usage *u)
+{
+	int k = (int)rnd(m, POOL);
+	memset(u, 0, sizeof(*u));
+	u->account = "acme";
+	u->member = rnd(m, 2) ? "alice" : NULL;
+	u->model = "m";
+	u->request_id = reqs[k];
+	u->input_tokens = 10;
+	u->output_tokens = 20;
+	u->cost_micros = rnd(m, 3000);
+	u->force = rnd(m, 6) == 0;
+	u->byok = rnd(m, 8) == 0;
+	u->request_hash = hashes[k % 2];
+	op_init(op, GUARD_USAGE);
+	op->in.usage = u;
+	int nusages = b->nusages;
+	enum cd_err rc = ledger_decide_usage(lg, b, op);
+	m->replays += rc == CD_OK && op->replayed;
+	if (rc != CD_OK || op->replayed)
+		return rc;
+	if (b->nusages != nusages + 1)
+		fail(m, "a usage recorded once");
+	if (op->spend_more > 0)
+		spend_more(m, b, op->spend_more);
+	int64_t cost = u->byok ? 0 : u->cost_micros;
+	if (op->charged != cost)
+		fail(m, "a usage charges its cost");
+	m->balance -= cost;
+	m->beyond |= u->force;
+	return rc;
+}
+
+/* A pending hold at its expiry, as the account-open step does it. */
+static void step_expiry(struct model *m, struct ledger *lg, struct batch *b)
+{
+	for (int i = 0; i < b->nholds; i++) {
+		struct hold_row *h = &b->holds[i].h;
+		if (strcmp(h->state, "pending") != 0)
+			continue;
+		struct acct *a = &b->accts[0].a;
+		struct hold_expiry e;
+		int64_t more = 0;
+		ledger_rule_hold_expiry(h->amount, a->reserved, (int)rnd(m, 2), &e);
+		a->reserved -= e.release;
+		ledger_decide_member_move(b, 0, h->has_member ? h->member : NULL, -e.release, e.charge);
+		if (e.charge > 0) {
+			if (ledger_batch_spend(lg, b, 0, e.charge, "usage", NULL, h->id, NULL, &more) != CD_OK ||
+			    ledger_acct_spent(a, e.charge) != 0)
+				fail(m, "a capture's charge");
+			if (more > 0)
+				spend_more(m, b, more);
+			m->balance -= e.charge;
+		}
+		snprintf(h->state, sizeof(h->state), "%s", e.captured ? "captured" : "expired");
+		h->charged = e.charge;
+		return;
+	}
+}
+
+static void run(struct model *m, struct ledger *lg)
+{
+	struct batch *b = made(m);
+	if (b == NULL) {
+		fail(m, "a batch in memory");
+		return;
+	}
+	invariants(m, b, "made");
+	for (int s = 0; s < STEPS && m->failures == 0; s++) {
+		struct guard_op op;
+		struct guard_authorize ra;
+		struct guard_settle rs;
+		struct guard_release rr;
+		struct guard_usage ru;
+		char id[LIMIT_HOLD_ID_BYTES];
+		struct snap before;
+		static const char *const names[] = {"authorize", "settle", "release", "usage", "expiry"};
+		unsigned kind = rnd(m, 9);
+		enum cd_err rc = CD_OK;
+		kind = kind < 3 ? 0 : kind < 5 ? 1 : kind < 6 ? 2 : kind < 8 ? 3 : 4;
+		snap_take(b, &before);
+		lg->journal_key = NULL;
+		if (kind == 0)
+			rc = step_authorize(m, b, &op, &ra);
+		else if (kind == 1)
+			rc = step_settle(m, lg, b, &op, &rs, id);
+		else if (kind == 2)
+			rc = step_release(m, b, &op, &rr, id);
+		else if (kind == 3)
+			rc = step_usage(m, lg, b, &op, &ru);
+		else
+			step_expiry(m, lg, b);
+		if (rc == CD_E_INTERNAL || rc == CD_E_RETRY || rc == CD_E_UNAVAILABLE)
+			fail(m, "a decision failed");
+		if (rc != CD_OK) {
+			m->refusals++;
+			if (!snap_same(b, &before))
+				fail(m, "a refusal changed the rows");
+		}
+		written(b);
+		invariants(m, b, names[kind]);
+	}
+	ledger_batch_free(b);
+}
+
+int main(void)
+{
+	static struct ledger lg;	/* the clock only: nothing here connects */
+	lg.now = NOW;
+	for (int i = 0; i < POOL; i++) {
+		snprintf(reqs[i], sizeof(reqs[i]), "req-%d", i);
+		memset(hashes[i], i + 1, 32);
+	}
+	int failed_runs = 0;
+	struct model sum = {0};
+	char first[240] = "";
+	for (unsigned seed = 1; seed <= RUNS; seed++) {
+		struct model m = {.seed = seed};
+		run(&m, &lg);
+		if (m.failures > 0 && failed_runs++ == 0)
+			snprintf(first, sizeof(first), "seed %u: %s", seed, m.why);
+		sum.refunds += m.refunds;
+		sum.spends_more += m.spends_more;
+		sum.replays += m.replays;
+		sum.refusals += m.refusals;
+		sum.debts += m.debts;
+	}
+	ok(failed_runs == 0, "%d random runs of %d steps keep DESIGN §4's invariants%s%s", RUNS, STEPS,
+	   failed_runs ? "; first failure: " : "", first);
+	ok(sum.refunds > 0 && sum.spends_more > 0 && sum.replays > 0 && sum.refusals > 0 && sum.debts > 0,
+	   "the runs went through refunds (%d), charges past the grants read (%d), replays (%d), refusals (%d) "
+	   "and debts (%d)", sum.refunds, sum.spends_more, sum.replays, sum.refusals, sum.debts);
+	return done_testing();
+}
