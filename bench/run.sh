@@ -132,7 +132,7 @@ build_tools() {
 	# shellcheck disable=SC2086
 	cc $flags -o "$BENCH/floor_responder" "$BENCH/floor_responder.c" $libs || die "bench: cannot build floor_responder"
 	# shellcheck disable=SC2086
-	cc $flags -o "$BENCH/rawdb" "$BENCH/rawdb.c" $libs || die "bench: cannot build rawdb"
+	cc $flags -o "$BENCH/rawdb" "$BENCH/rawdb.c" "$BENCH/rawdb_conn.c" "$BENCH/rawdb_tx.c" "$BENCH/rawdb_batch.c" $libs || die "bench: cannot build rawdb"
 }
 
 # ---- stack ----

@@ -65,6 +65,7 @@ check "no banned functions" "$(grep -nE '\b(sprintf|strcpy|strcat|strncpy|strtok
 # shellcheck disable=SC2086
 check "every source file under 800 lines" "$(wc -l $all_ch | awk '$2 != "total" && $1 >= 800 { print $2 ": " $1 }' | head -3 | tr '\n' ' ')"
 tests_dir="${top_srcdir:-.}/tests"
+check "every bench tool under 800 lines" "$(find "${top_srcdir:-.}/bench" -name node_modules -prune -o -type f \( -name '*.c' -o -name '*.h' -o -name '*.sh' -o -name '*.py' -o -name '*.js' \) -print | xargs wc -l | awk '$2 != "total" && $1 >= 800 { print $2 ": " $1 }' | head -3 | tr '\n' ' ')"
 check "every test file under 800 lines" "$(find "$tests_dir" -name node_modules -prune -o -type f \( -name '*.py' -o -name '*.c' -o -name '*.h' -o -name '*.js' -o -name '*.sh' \) -print | xargs wc -l | awk '$2 != "total" && $1 >= 800 { print $2 ": " $1 }' | head -3 | tr '\n' ' ')"
 # shellcheck disable=SC2086
 check "every function under 70 lines" "$(for f in $all_ch; do awk -v f="${f#"$src"/}" '/^\{/ { s = NR } /^\}/ { if (s && NR - s - 1 >= 70) print f ":" s ": " NR - s - 1; s = 0 }' "$f"; done | head -3 | tr '\n' ' ')"
