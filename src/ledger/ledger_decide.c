@@ -417,6 +417,14 @@ static enum cd_err settle_check(struct batch *b, struct guard_op *op, int64_t *c
 		return rc;
 	int pending = strcmp(h->state, "pending") == 0;
 	*delta = *cost - (strcmp(h->state, "captured") == 0 ? h->charged : 0);
+	/* A refund written for it (op->refunded) moved the balance already:
+	 * the range is checked from the balance before it, as the first time. */
+	struct acct before;
+	if (op->refunded > 0) {
+		before = *a;
+		before.balance -= op->refunded;
+		a = &before;
+	}
 	const char *over = ledger_member_range_check(a, h->has_member ? op_member(b, op->acct, h->member, NULL) : NULL,
 					      pending ? -h->amount : 0, *delta);
 	if (over != NULL)	/* DESIGN §10, before anything moves */

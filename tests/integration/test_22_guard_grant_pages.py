@@ -5,9 +5,11 @@ A guard batch reads an account's grants a page at a time (LIMIT_SPEND_GRANTS,
 holds; what that page cannot cover is burnt by the combiner afterwards,
 page after page, and what no grant covers becomes the account's debt
 (ledger_batch_spend_more). Here an account holds 80 grants of 100 micros
-(8,000 in all), and a settle, a POST /v1/usage and a forced usage each
-charge past the first page: the balance, every grant's remainder in
-spending order and creditctl verify are checked after each."""
+(8,000 in all): a settle and a POST /v1/usage charge past the first page,
+a forced usage past every page onto the debt row (and another on an
+account whose last grants the batch read, onto its debt row at once):
+the balance, every grant's remainder in spending order, the debt and
+creditctl verify are checked after each."""
 from lib import api, check, eq, sql, uid, verify
 from test_20_guard import authorize, cost, funded, internal_id, settle
 
@@ -71,6 +73,29 @@ def test_a_settle_burns_past_the_page_read():
     verify()
 
 
+def forced(acct, at_least):
+    out = tokens_costing_at_least(at_least)
+    r = api("POST", "/v1/usage", {"account": acct, "model": "gpt-4o", "input_tokens": 10, "output_tokens": out,
+                                  "request_id": uid("t22"), "force": True}, auth="guard")
+    eq(r.status in (200, 201), True, "forced usage %r" % (r.json,))
+    return cost("gpt-4o", 10, out)
+
+
+def debt_of(aid):
+    rows = sql("SELECT COALESCE(SUM(remaining_micros), 0) FROM grants WHERE account_id = %d AND remaining_micros < 0"
+               % aid)
+    return int(rows[0][0])
+
+
+def test_a_forced_usage_past_every_page_becomes_debt():
+    acct, aid = many_grants()
+    charged = forced(acct, GRANTS * EACH + 500)
+    eq(balance(acct), GRANTS * EACH - charged, "the balance after it")
+    eq(remaining(aid), [0] * GRANTS, "every grant burnt, page after page")
+    eq(debt_of(aid), GRANTS * EACH - charged, "the rest is the account's debt")
+    verify()
+
+
 def test_a_usage_past_the_page_and_a_forced_one_past_every_grant():
     acct, aid = many_grants()
     out = tokens_costing_at_least(66 * EACH + 50)
@@ -80,16 +105,10 @@ def test_a_usage_past_the_page_and_a_forced_one_past_every_grant():
     eq(r.status in (200, 201), True, "usage %r" % (r.json,))
     eq(balance(acct), GRANTS * EACH - first, "the balance after the usage")
     burnt_in_order(remaining(aid), first)
-    out = tokens_costing_at_least(GRANTS * EACH)      # more than is left: forced
-    second = cost("gpt-4o", 10, out)
-    r = api("POST", "/v1/usage", {"account": acct, "model": "gpt-4o", "input_tokens": 10, "output_tokens": out,
-                                  "request_id": uid("t22"), "force": True}, auth="guard")
-    eq(r.status in (200, 201), True, "forced usage %r" % (r.json,))
+    second = forced(acct, GRANTS * EACH)      # more than is left
     after = GRANTS * EACH - first - second
     check(after < 0, "below zero: %d" % after)
     eq(balance(acct), after, "the balance after the forced usage")
     eq(remaining(aid), [0] * GRANTS, "every grant burnt")
-    debt = sql("SELECT COALESCE(SUM(remaining_micros), 0) FROM grants WHERE account_id = %d AND remaining_micros < 0"
-               % aid)
-    eq(int(debt[0][0]), after, "the rest is the account's debt")
+    eq(debt_of(aid), after, "the rest is the account's debt")
     verify()

@@ -465,6 +465,53 @@ static void test_new_member_row(struct ledger *lg)
 	ledger_batch_free(b);
 }
 
+/* A late settle below its captured hold asks for its refund with
+ * nothing changed; once written (the balance moved by it), it is decided
+ * on the balance as it was, not charged the refund's range twice: here
+ * the balance is 1000 below the top of the range and the refund 600. */
+static void test_late_refund(struct ledger *lg)
+{
+	static const unsigned char hash[32] = {5};
+	struct batch *b = batch_made();
+	if (b == NULL) {
+		ok(0, "a batch in memory");
+		return;
+	}
+	struct acct *a = &b->accts[0].a;
+	a->balance = LIMIT_BALANCE_MICROS_MAX - 1000;
+	b->grants[0].g.remaining = a->balance;
+	ledger_batch_balances_mark(b);
+	struct batch_hold *bh = &b->holds[b->nholds++];
+	memset(bh, 0, sizeof(*bh));
+	bh->h.id = 21;
+	bh->h.account_id = 7;
+	bh->h.amount = bh->h.charged = 1000;
+	bh->h.has_pin = 1;
+	bh->h.pin = PRICE;
+	bh->h.pin_margin = 10000;
+	bh->h.rate_minute = -1;
+	snprintf(bh->h.state, sizeof(bh->h.state), "captured");
+	snprintf(bh->h.model, sizeof(bh->h.model), "m");
+	struct guard_settle r = {.hold_id = "hold_7_21", .input_tokens = 100, .output_tokens = 150, .request_hash = hash};
+	struct guard_op op;
+	op_init(&op, GUARD_SETTLE);
+	op.in.settle = &r;
+	op.account_id = 7;
+	op.hold_id = 21;
+	int64_t before = a->balance;
+	is_int(ledger_decide_settle(lg, b, &op), CD_OK, "a late settle below its capture");
+	ok(op.refund == 600 && a->balance == before && strcmp(bh->h.state, "captured") == 0 && b->njournal == 0,
+	   "asks for its 600 refund with nothing changed");
+	a->balance += op.refund;		/* as ledger_holds writes it */
+	b->grants[0].g.remaining += op.refund;
+	ledger_batch_balances_mark(b);
+	op.refunded = op.refund;
+	is_int(ledger_decide_settle(lg, b, &op), CD_OK, "decided again once it is written, in range as it was");
+	ok(op.refund == 0 && strcmp(bh->h.state, "settled") == 0 && bh->h.charged == 400, "settled at 400");
+	ok(a->balance == before + 600 && b->njournal == 0, "the balance moved by the refund alone, no charge row");
+	ledger_batch_free(b);
+}
+
 int main(void)
 {
 	static struct ledger lg;	/* the clock only: nothing here connects */
@@ -481,6 +528,7 @@ int main(void)
 		test_release_usage(&lg, b);
 		ledger_batch_free(b);
 		test_new_member_row(&lg);
+		test_late_refund(&lg);
 	}
 	return done_testing();
 }

@@ -11,8 +11,10 @@
  * (some forced, some byok) and a hold's expiry (released or captured, as
  * the account-open step does with ledger_rule_hold_expiry). What a
  * decision asks its caller for is done here as ledger_holds.c does it, on
- * rows in memory: a refund grant (op->refund), the rest of a charge
- * burnt from the unread grants (op->spend_more).
+ * rows in memory: a refund grant (op->refund: the debt repaid first, the
+ * grants read stale after it, as after a new debt row is written), the
+ * rest of a charge burnt from the unread grants or from the stale ones
+ * read again (op->spend_more).
  *
  * Checked after each step, against a model kept apart from the rows:
  * the balance is what the model charged and refunded (a replay charges
@@ -48,7 +50,7 @@ struct model {
 	int failures;
 	char why[200];
 	/* What the runs went through, so the test shows it covered it. */
-	int refunds, spends_more, replays, refusals, debts;
+	int refunds, spends_more, replays, refusals, debts, stale;
 	unsigned seed;
 };
 
@@ -116,13 +118,21 @@ static void op_init(struct guard_op *op, enum guard_kind kind)
 	op->acct = op->hold = op->usage = op->same_key_as = -1;
 }
 
-/* As the write does: new holds get their ids. */
+/* As the write does: new holds get their ids; a new debt row is
+ * inserted, its id unknown, so the account's grants read are stale. */
 static void written(struct batch *b)
 {
 	for (int i = 0; i < b->nholds; i++) {
 		if (b->holds[i].is_new) {
 			b->holds[i].h.id = 11 + i;
 			b->holds[i].is_new = 0;
+		}
+	}
+	for (int i = 0; i < b->ngrants; i++) {
+		if (b->grants[i].is_new) {
+			b->grants[i].g.id = 400 + i;
+			b->grants[i].is_new = 0;
+			b->accts[0].grants_stale = 1;
 		}
 	}
 }
@@ -132,6 +142,12 @@ static void written(struct batch *b)
 static void spend_more(struct model *m, struct batch *b, int64_t left)
 {
 	m->spends_more++;
+	if (b->accts[0].grants_stale) {
+		/* Read again: the rows in memory are the database's here. */
+		b->accts[0].grants_stale = 0;
+		m->stale++;
+		left = ledger_batch_burn(b, 0, left);
+	}
 	while (left > 0 && b->accts[0].grants_more) {
 		int64_t page = m->unread < m->unread_page ? m->unread : m->unread_page;
 		struct batch_grant *g = &b->grants[b->ngrants++];
@@ -148,15 +164,27 @@ static void spend_more(struct model *m, struct batch *b, int64_t left)
 }
 
 /* The refund grant a late settle below its capture asks for, as
- * ledger_holds.c writes it (its journal row written apart). */
+ * ledger_holds.c writes it (ledger_add_grant, its journal row written
+ * apart): the debt repaid first (ledger_rule_grant), the grants read
+ * stale after it. */
 static void refund(struct batch *b, struct guard_op *op)
 {
+	int64_t left = op->refund;
+	for (int i = 0; i < b->ngrants && left > 0; i++) {
+		struct spend_grant *d = &b->grants[i].g;
+		if (d->debt && d->remaining < 0) {
+			int64_t repay = -d->remaining < left ? -d->remaining : left;
+			d->remaining += repay;
+			left -= repay;
+		}
+	}
 	struct batch_grant *g = &b->grants[b->ngrants++];
 	memset(g, 0, sizeof(*g));
 	g->g.id = 300 + b->ngrants;
-	g->g.remaining = op->refund;
+	g->g.remaining = left;
 	b->accts[0].a.balance += op->refund;
 	ledger_batch_balances_mark(b);
+	b->accts[0].grants_stale = 1;
 	op->refunded = op->refund;
 }
 
@@ -200,7 +228,7 @@ struct snap {
 	struct acct a;
 	struct member_row mr;
 	int nholds, nusages, njournal, ngrants;
-	int64_t grants0;
+	int64_t grants[BATCH_GRANTS];
 };
 
 static void snap_take(const struct batch *b, struct snap *s)
@@ -211,14 +239,19 @@ static void snap_take(const struct batch *b, struct snap *s)
 	s->nusages = b->nusages;
 	s->njournal = b->njournal;
 	s->ngrants = b->ngrants;
-	s->grants0 = b->grants[0].g.remaining;
+	for (int i = 0; i < b->ngrants; i++)
+		s->grants[i] = b->grants[i].g.remaining;
 }
 
 static int snap_same(const struct batch *b, const struct snap *s)
 {
-	return memcmp(&s->a, &b->accts[0].a, sizeof(s->a)) == 0 && memcmp(&s->mr, &b->members[0].m, sizeof(s->mr)) == 0 &&
-	       s->nholds == b->nholds && s->nusages == b->nusages && s->njournal == b->njournal &&
-	       s->ngrants == b->ngrants && s->grants0 == b->grants[0].g.remaining;
+	if (memcmp(&s->a, &b->accts[0].a, sizeof(s->a)) != 0 || memcmp(&s->mr, &b->members[0].m, sizeof(s->mr)) != 0 ||
+	    s->nholds != b->nholds || s->nusages != b->nusages || s->njournal != b->njournal || s->ngrants != b->ngrants)
+		return 0;
+	for (int i = 0; i < b->ngrants; i++)
+		if (s->grants[i] != b->grants[i].g.remaining)
+			return 0;
+	return 1;
 }
 
 static char reqs[POOL][16];
@@ -444,11 +477,14 @@ int main(void)
 		sum.replays += m.replays;
 		sum.refusals += m.refusals;
 		sum.debts += m.debts;
+		sum.stale += m.stale;
 	}
 	ok(failed_runs == 0, "%d random runs of %d steps keep DESIGN §4's invariants%s%s", RUNS, STEPS,
 	   failed_runs ? "; first failure: " : "", first);
-	ok(sum.refunds > 0 && sum.spends_more > 0 && sum.replays > 0 && sum.refusals > 0 && sum.debts > 0,
-	   "the runs went through refunds (%d), charges past the grants read (%d), replays (%d), refusals (%d) "
-	   "and debts (%d)", sum.refunds, sum.spends_more, sum.replays, sum.refusals, sum.debts);
+	ok(sum.refunds > 0 && sum.spends_more > 0 && sum.replays > 0 && sum.refusals > 0 && sum.debts > 0 &&
+	   sum.stale > 0,
+	   "the runs went through refunds (%d), charges past the grants read (%d, %d of them on grants changed "
+	   "since read), replays (%d), refusals (%d) and debts (%d)", sum.refunds, sum.spends_more, sum.stale,
+	   sum.replays, sum.refusals, sum.debts);
 	return done_testing();
 }
