@@ -15,7 +15,7 @@
 
 #define JW_DEPTH 8	/* an object of arrays of arrays is as deep as a batch goes */
 
-#define JW_SLICES 16	/* a batch CALL's lists: cd_batch_write has 12 */
+#define JW_SLICES 16	/* a write CALL's lists: cd_write has 14 */
 
 /* Where the array of one key of the top object lies in the text, and how
  * many elements it has: each is a parameter of its own (a CALL binds its

@@ -256,7 +256,7 @@ static void usage_row(struct dynbuf *to, int64_t account, const char *key, const
 	jw_init(w, to);
 	w->items[0] = to->len > 0;	/* a comma after the rows before */
 	jw_open(w, '[');
-	USAGES_TABLE(COL_BATCH_WRITE, account, key, u, hash)
+	USAGES_TABLE(COL_WRITE, account, key, u, hash)
 	jw_close(w, ']');
 }
 
@@ -322,7 +322,7 @@ static void journal_row(struct ledger *lg, struct batch *b, int64_t account, int
 	jw_init(w, &b->journal_rows);
 	w->items[0] = b->njournal++ > 0;
 	jw_open(w, '[');
-	JOURNAL_TABLE(COL_BATCH_WRITE, account, &line, after, lg->journal_key, lg->now)
+	JOURNAL_TABLE(COL_WRITE, account, &line, after, lg->journal_key)
 	jw_close(w, ']');
 }
 

@@ -1,7 +1,8 @@
-/* ledger_batch_write.c: a batch's write, one CALL of cd_guard_write
- * (sql/037) with the batch's changed rows as JSON lists (see
- * ledger_batch.c for what it writes and in which order). */
+/* ledger_batch_write.c: a batch's write, one CALL of the one writer
+ * (ledger_write.h: cd_write, sql/039) with the batch's changed rows as
+ * JSON lists (see ledger_batch.c for what it writes and in which order). */
 #include "ledger_batch.h"
+#include "ledger_write.h"
 #include "jsonw.h"
 #include "log.h"
 #include <assert.h>
@@ -12,13 +13,6 @@
 
 /* ---- Writing ---- */
 
-static const char SQL_WRITE[] = "CALL cd_guard_write(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
-/* cd_guard_write's lists (sql/037: cd_batch_write's, then accounts_at), in
- * its parameters' order. */
-static const char *const WRITE_LISTS[] = {"holds_new", "usages_new", "usages", "holds_set", "grants_set", "debts",
-					  "journal", "members", "accounts", "events", "recharges", "keys",
-					  "accounts_at"};
-
 static void write_new_holds(struct batch *b, struct jw *w)
 {
 	jw_array(w, "holds_new");
@@ -27,7 +21,7 @@ static void write_new_holds(struct batch *b, struct jw *w)
 		if (!bh->is_new)
 			continue;
 		jw_open(w, '[');
-		HOLDS_NEW_TABLE(COL_BATCH_WRITE, b->accts[bh->acct].a.id, &bh->h)
+		HOLDS_NEW_TABLE(COL_WRITE, b->accts[bh->acct].a.id, &bh->h)
 		jw_close(w, ']');
 	}
 	jw_close(w, ']');
@@ -40,7 +34,7 @@ static void write_changed_holds(struct batch *b, struct jw *w)
 		if (!b->holds[i].changed || b->holds[i].is_new)
 			continue;
 		jw_open(w, '[');
-		HOLDS_SET_TABLE(COL_BATCH_WRITE, &b->holds[i].h)
+		HOLDS_SET_TABLE(COL_WRITE, &b->holds[i].h)
 		jw_close(w, ']');
 	}
 	jw_close(w, ']');
@@ -55,7 +49,7 @@ static void write_grants(struct batch *b, struct jw *w)
 		if (!g->g.changed || g->is_new)
 			continue;
 		jw_open(w, '[');
-		GRANTS_SET_TABLE(COL_BATCH_WRITE, &g->g)
+		GRANTS_SET_TABLE(COL_WRITE, &g->g)
 		jw_close(w, ']');
 	}
 	jw_close(w, ']');
@@ -66,7 +60,7 @@ static void write_grants(struct batch *b, struct jw *w)
 			continue;
 		assert(g->g.debt && g->g.remaining < 0);
 		jw_open(w, '[');
-		DEBTS_TABLE(COL_BATCH_WRITE, b->accts[g->acct].a.id, &g->g)
+		DEBTS_TABLE(COL_WRITE, b->accts[g->acct].a.id, &g->g)
 		jw_close(w, ']');
 	}
 	jw_close(w, ']');
@@ -81,7 +75,7 @@ static void write_members(struct batch *b, struct jw *w)
 			continue;
 		assert(m->reserved >= 0);
 		jw_open(w, '[');
-		MEMBERS_TABLE(COL_BATCH_WRITE, b->accts[b->members[i].acct].a.id, m)
+		MEMBERS_TABLE(COL_WRITE, b->accts[b->members[i].acct].a.id, m)
 		jw_close(w, ']');
 	}
 	jw_close(w, ']');
@@ -95,7 +89,7 @@ static void write_accounts(struct batch *b, struct jw *w)
 		if (!b->accts[i].changed)
 			continue;
 		jw_open(w, '[');
-		ACCT_TABLE(COL_BATCH_WRITE, a)
+		ACCT_TABLE(COL_WRITE, a)
 		jw_close(w, ']');
 	}
 	jw_close(w, ']');
@@ -141,12 +135,10 @@ static int write_outbox(struct batch *b, struct jw *j)
 			rc = -1;
 			continue;
 		}
-		jw_open(j, '[');
-		jw_i64(j, a->id);
-		jw_str(j, a->ext_id);
-		jw_str(j, b->events[i].type);
-		jw_str(j, text);
-		jw_close(j, ']');
+		struct jw *w = j;
+		jw_open(w, '[');
+		EVENTS_TABLE(COL_WRITE, &a->id, a->ext_id, b->events[i].type, text)
+		jw_close(w, ']');
 		free(text);
 	}
 	jw_close(j, ']');
@@ -154,10 +146,10 @@ static int write_outbox(struct batch *b, struct jw *j)
 	for (int i = 0; i < b->naccts; i++) {
 		if (!b->accts[i].recharge)
 			continue;
-		jw_open(j, '[');
-		jw_i64(j, b->accts[i].a.id);
-		jw_i64(j, b->accts[i].a.recharge_amount_cents);
-		jw_close(j, ']');
+		struct jw *w = j;
+		jw_open(w, '[');
+		RECHARGES_TABLE(COL_WRITE, b->accts[i].a.id, b->accts[i].a.recharge_amount_cents)
+		jw_close(w, ']');
 	}
 	jw_close(j, ']');
 	return rc;
@@ -307,7 +299,6 @@ static void written(struct batch *b)
 
 enum cd_err ledger_batch_flush(struct ledger *lg, struct batch *b, int commit, const struct batch_answer *answers, int n)
 {
-	struct db_params p;
 	struct jw j;
 	int e = 0;
 	for (int i = 0; i < b->naccts; i++) {
@@ -327,14 +318,9 @@ enum cd_err ledger_batch_flush(struct ledger *lg, struct batch *b, int commit, c
 	/* The COMMIT goes in the CALL, one round trip for the whole write,
 	 * except on Galera (ledger_db_galera), where it is a command of its own. */
 	int in_call = commit && !ledger_db_galera(lg);
-	ledger_dbp_init(&p);
-	ledger_dbp_i64(&p, lg->now);
-	ledger_dbp_i64(&p, in_call);
-	for (unsigned int i = 0; i < sizeof(WRITE_LISTS) / sizeof(WRITE_LISTS[0]); i++)
-		ledger_dbsets_bind_list(&p, &j, WRITE_LISTS[i]);
 	if (in_call)
 		lg->commit_sent = 1;
-	enum cd_err rc = ledger_dbsets_call(lg, SQL_WRITE, &p, &b->sets, "batch write", &e);
+	enum cd_err rc = ledger_write_call(lg, &j, in_call, &b->sets, "batch write", &e);
 	if (rc == CD_E_UNAVAILABLE && in_call) {
 		/* The commit may have happened: this batch never runs again. */
 		ledger_db_committed(lg);

@@ -72,125 +72,121 @@ enum member_column { MEMBER_ACCOUNT_ID, MEMBER_COLUMNS(LEDGER_COL_ENUM, "") MEMB
 _Static_assert(ACCT_NCOLS == 37 && HOLD_NCOLS == 21 && MEMBER_NCOLS == 12,
 	       "a column added here is added to the procedures (a new migration) and to the readers");
 
-/* ---- The rows the writers write ----
- * A row of each list of the guard's write (cd_guard_write, sql/038) is a
- * JSON array, and the journal and the accounts are also written by the
- * other operations' row statements (ledger_rows.c). Each table is
- * declared once here, one X a column: X(column, format, value, row,
- * batch), format i (an int64), I (an int64 or NULL, through a pointer),
- * s (a string or NULL) or x (32 bytes as hex, or NULL), row 1 when the
- * row statement writes it (2: its first column), batch 1 when the batch's
- * list carries it, in the list's order. The writers expand the jsonw
- * calls (a jsonw writer w in scope) or the statement's text, formats and
- * values; test_columns.c expands the names and holds them to the
- * procedure's text, position by position, so neither side names a
- * column by its number. */
-#define COL_KEEP_0(...)
-#define COL_KEEP_1(...) __VA_ARGS__
-#define COL_KEEP_2(...) __VA_ARGS__
+/* ---- The rows the writer writes ----
+ * A row of each list of the one writer (cd_write, sql/039, called by
+ * ledger_write.c) is a JSON array. Each table is declared once here, one
+ * X a column, in the list's order: X(column, format, value), format i
+ * (an int64), I (an int64 or NULL, through a pointer), s (a string or
+ * NULL) or x (32 bytes as hex, or NULL). The writers expand the jsonw
+ * calls (COL_WRITE, a jsonw writer w in scope); test_columns.c
+ * expands the names (COL_NAME) and holds them to the procedure's
+ * text, position by position, so neither side names a column by its
+ * number. */
 /* A column's jsonw call, by its format. */
 #define COL_JW_i(w, v) jw_i64(w, v)
 #define COL_JW_s(w, v) jw_str(w, v)
 #define COL_JW_I(w, p) jw_i64_or_null(w, (p) != NULL, (p) != NULL ? *(p) : 0)
 #define COL_JW_x(w, p) jw_hex(w, p, 32)
-/* The batch's list: a jsonw call for each column it carries (w the
- * writer), its names (test_columns). */
-#define COL_BATCH_WRITE(col, fmt, value, row, batch) COL_KEEP_##batch(COL_JW_##fmt(w, value);)
-#define COL_BATCH_NAME(col, fmt, value, row, batch) COL_KEEP_##batch(col,)
-/* The row statement: its columns, its bind format and its values. */
-#define COL_SEP_0(x)
-#define COL_SEP_1(x) ", " x
-#define COL_SEP_2(x) x
-#define COL_ROW_NAME(col, fmt, value, row, batch) COL_SEP_##row(col)
-#define COL_ROW_MARK(col, fmt, value, row, batch) COL_SEP_##row("?")
-#define COL_ROW_SET(col, fmt, value, row, batch) COL_SEP_##row(col " = ?")
-#define COL_ROW_FMT(col, fmt, value, row, batch) COL_KEEP_##row(#fmt)
-#define COL_ROW_ARG(col, fmt, value, row, batch) COL_KEEP_##row(, value)
+#define COL_WRITE(col, fmt, value) COL_JW_##fmt(w, value);
+#define COL_NAME(col, fmt, value) col,
 
 /* holds_new: a new hold h of account id acct. */
 #define HOLDS_NEW_TABLE(X, acct, h) \
-	X("account_id", i, acct, 0, 1) X("request_id", s, (h)->request_id, 0, 1) \
-	X("member", s, (h)->has_member ? (h)->member : NULL, 0, 1) \
-	X("model", s, (h)->model[0] ? (h)->model : NULL, 0, 1) \
-	X("action", s, (h)->action[0] ? (h)->action : NULL, 0, 1) \
-	X("conversation_id", s, (h)->has_conversation ? (h)->conversation : NULL, 0, 1) \
-	X("amount_micros", i, (h)->amount, 0, 1) \
-	X("max_output_tokens", I, (h)->max_output >= 0 ? &(h)->max_output : NULL, 0, 1) \
-	X("pin_input_micros_per_mtok", I, (h)->has_pin ? &(h)->pin.input_micros_per_mtok : NULL, 0, 1) \
-	X("pin_cached_input_micros_per_mtok", I, (h)->has_pin ? &(h)->pin.cached_input_micros_per_mtok : NULL, 0, 1) \
-	X("pin_output_micros_per_mtok", I, (h)->has_pin ? &(h)->pin.output_micros_per_mtok : NULL, 0, 1) \
-	X("pin_margin_bps", I, (h)->has_pin ? &(h)->pin_margin : NULL, 0, 1) \
-	X("rate_minute", I, (h)->rate_minute >= 0 ? &(h)->rate_minute : NULL, 0, 1) \
-	X("rate_tokens", I, (h)->rate_minute >= 0 ? &(h)->rate_tokens : NULL, 0, 1) \
-	X("byok", i, (h)->byok, 0, 1) X("expires_at", i, (h)->expires_at, 0, 1) \
-	X("pin_cache_write_micros_per_mtok", I, (h)->has_pin ? &(h)->pin.cache_write_micros_per_mtok : NULL, 0, 1)
+	X("account_id", i, acct) X("request_id", s, (h)->request_id) \
+	X("member", s, (h)->has_member ? (h)->member : NULL) \
+	X("model", s, (h)->model[0] ? (h)->model : NULL) \
+	X("action", s, (h)->action[0] ? (h)->action : NULL) \
+	X("conversation_id", s, (h)->has_conversation ? (h)->conversation : NULL) \
+	X("amount_micros", i, (h)->amount) \
+	X("max_output_tokens", I, (h)->max_output >= 0 ? &(h)->max_output : NULL) \
+	X("pin_input_micros_per_mtok", I, (h)->has_pin ? &(h)->pin.input_micros_per_mtok : NULL) \
+	X("pin_cached_input_micros_per_mtok", I, (h)->has_pin ? &(h)->pin.cached_input_micros_per_mtok : NULL) \
+	X("pin_output_micros_per_mtok", I, (h)->has_pin ? &(h)->pin.output_micros_per_mtok : NULL) \
+	X("pin_margin_bps", I, (h)->has_pin ? &(h)->pin_margin : NULL) \
+	X("rate_minute", I, (h)->rate_minute >= 0 ? &(h)->rate_minute : NULL) \
+	X("rate_tokens", I, (h)->rate_minute >= 0 ? &(h)->rate_tokens : NULL) \
+	X("byok", i, (h)->byok) X("expires_at", i, (h)->expires_at) \
+	X("pin_cache_write_micros_per_mtok", I, (h)->has_pin ? &(h)->pin.cache_write_micros_per_mtok : NULL)
 
 /* usages_new and usages: usage u of account id acct, under key (NULL:
  * none) and request hash (NULL: none). */
 #define USAGES_TABLE(X, acct, key, u, hash) \
-	X("account_id", i, acct, 0, 1) X("hold_id", I, (u)->hold_id > 0 ? &(u)->hold_id : NULL, 0, 1) \
-	X("usage_key", s, key, 0, 1) X("member", s, (u)->member, 0, 1) X("model", s, (u)->model, 0, 1) \
-	X("action", s, (u)->action, 0, 1) X("input_tokens", i, (u)->input, 0, 1) \
-	X("cached_input_tokens", i, (u)->cached, 0, 1) X("output_tokens", i, (u)->output, 0, 1) \
-	X("cost_micros", i, (u)->cost, 0, 1) X("byok", i, (u)->byok, 0, 1) \
-	X("request_id", s, (u)->request_id, 0, 1) X("conversation_id", s, (u)->conversation, 0, 1) \
-	X("request_hash", x, hash, 0, 1) X("cache_write_input_tokens", i, (u)->cache_write, 0, 1) \
-	X("settle_reason", s, (u)->settle_reason, 0, 1)
+	X("account_id", i, acct) X("hold_id", I, (u)->hold_id > 0 ? &(u)->hold_id : NULL) \
+	X("usage_key", s, key) X("member", s, (u)->member) X("model", s, (u)->model) \
+	X("action", s, (u)->action) X("input_tokens", i, (u)->input) \
+	X("cached_input_tokens", i, (u)->cached) X("output_tokens", i, (u)->output) \
+	X("cost_micros", i, (u)->cost) X("byok", i, (u)->byok) \
+	X("request_id", s, (u)->request_id) X("conversation_id", s, (u)->conversation) \
+	X("request_hash", x, hash) X("cache_write_input_tokens", i, (u)->cache_write) \
+	X("settle_reason", s, (u)->settle_reason)
 
 /* holds_set: a settled or released hold h. */
 #define HOLDS_SET_TABLE(X, h) \
-	X("id", i, (h)->id, 0, 1) X("state", s, (h)->state, 0, 1) X("charged_micros", i, (h)->charged, 0, 1) \
-	X("settle_hash", x, (h)->has_hash ? (h)->settle_hash : NULL, 0, 1) \
-	X("settle_response", s, (h)->has_hash ? (h)->response : NULL, 0, 1)
+	X("id", i, (h)->id) X("state", s, (h)->state) X("charged_micros", i, (h)->charged) \
+	X("settle_hash", x, (h)->has_hash ? (h)->settle_hash : NULL) \
+	X("settle_response", s, (h)->has_hash ? (h)->response : NULL)
 
 /* grants_set: a burnt grant g; debts: a new debt row g of account id acct. */
-#define GRANTS_SET_TABLE(X, g) X("id", i, (g)->id, 0, 1) X("remaining_micros", i, (g)->remaining, 0, 1)
-#define DEBTS_TABLE(X, acct, g) X("account_id", i, acct, 0, 1) X("remaining_micros", i, (g)->remaining, 0, 1)
+#define GRANTS_SET_TABLE(X, g) X("id", i, (g)->id) X("remaining_micros", i, (g)->remaining)
+#define DEBTS_TABLE(X, acct, g) X("account_id", i, acct) X("remaining_micros", i, (g)->remaining)
+
+/* grants_new: a new grant g (struct grant_row, ledger_rows.h) of account
+ * id acct; its id comes back. */
+#define GRANTS_NEW_TABLE(X, acct, g) \
+	X("account_id", i, acct) X("source", s, (g)->source) X("amount_micros", i, (g)->amount) \
+	X("remaining_micros", i, (g)->remaining) X("priority", i, (g)->priority) \
+	X("expires_at", I, (g)->expires_at >= 0 ? &(g)->expires_at : NULL) \
+	X("reference", s, (g)->reference) X("description", s, (g)->description)
 
 /* members: member m of account id acct. */
 #define MEMBERS_TABLE(X, acct, m) \
-	X("account_id", i, acct, 0, 1) X("member", s, (m)->member, 0, 1) X("month_key", i, (m)->month_key, 0, 1) \
-	X("month_spent_micros", i, (m)->month_spent, 0, 1) X("reserved_micros", i, (m)->reserved, 0, 1) \
-	X("cap_month_noted", i, (m)->cap_month_noted, 0, 1) X("rate_minute", i, (m)->rate.minute, 0, 1) \
-	X("rate_requests", i, (m)->rate.requests, 0, 1) X("rate_tokens", i, (m)->rate.tokens, 0, 1)
+	X("account_id", i, acct) X("member", s, (m)->member) X("month_key", i, (m)->month_key) \
+	X("month_spent_micros", i, (m)->month_spent) X("reserved_micros", i, (m)->reserved) \
+	X("cap_month_noted", i, (m)->cap_month_noted) X("rate_minute", i, (m)->rate.minute) \
+	X("rate_requests", i, (m)->rate.requests) X("rate_tokens", i, (m)->rate.tokens)
 
 /* journal: line jl of account id acct, the balance after it, under
- * idempotency key key (NULL: none), at now. The batch's rows carry no
- * grant, no description, and the procedure's clock. */
-#define JOURNAL_TABLE(X, acct, jl, after, key, now) \
-	X("account_id", i, acct, 2, 1) X("amount_micros", i, (jl)->amount, 1, 1) \
-	X("balance_after_micros", i, after, 1, 1) X("cause", s, (jl)->cause, 1, 1) \
-	X("source", s, (jl)->source, 1, 1) X("hold_id", I, (jl)->hold_id > 0 ? &(jl)->hold_id : NULL, 1, 1) \
-	X("reference", s, (jl)->reference, 1, 1) X("idempotency_key", s, key, 1, 1) \
-	X("grant_id", I, (jl)->grant_id > 0 ? &(jl)->grant_id : NULL, 1, 0) \
-	X("description", s, (jl)->description, 1, 0) X("created_at", i, now, 1, 0)
+ * idempotency key key (NULL: none); at the write's clock (lg->now). */
+#define JOURNAL_TABLE(X, acct, jl, after, key) \
+	X("account_id", i, acct) X("amount_micros", i, (jl)->amount) \
+	X("balance_after_micros", i, after) X("cause", s, (jl)->cause) \
+	X("source", s, (jl)->source) X("hold_id", I, (jl)->hold_id > 0 ? &(jl)->hold_id : NULL) \
+	X("reference", s, (jl)->reference) X("idempotency_key", s, key) \
+	X("grant_id", I, (jl)->grant_id > 0 ? &(jl)->grant_id : NULL) \
+	X("description", s, (jl)->description)
 
-/* accounts: account a. The row statement sets the columns after id
- * (WHERE id = ?); the batch's list starts with it. Only the guard moves
- * rate windows; only the other operations change recharge settings and
- * failures. */
+/* accounts: account a, by its id. */
 #define ACCT_TABLE(X, a) \
-	X("id", i, (a)->id, 0, 1) X("balance_micros", i, (a)->balance, 2, 1) \
-	X("reserved_micros", i, (a)->reserved, 1, 1) X("month_key", i, (a)->month_key, 1, 1) \
-	X("month_spent_micros", i, (a)->month_spent, 1, 1) \
-	X("sweep_due_at", I, (a)->sweep_due_at >= 0 ? &(a)->sweep_due_at : NULL, 1, 1) \
-	X("day_key", i, (a)->day_key, 1, 1) X("day_spent_micros", i, (a)->day_spent, 1, 1) \
-	X("low_noted", i, (int64_t)(a)->low_noted, 1, 1) X("depleted_noted", i, (int64_t)(a)->depleted_noted, 1, 1) \
-	X("limit_month_noted", i, (a)->limit_month_noted, 1, 1) X("limit_day_noted", i, (a)->limit_day_noted, 1, 1) \
-	X("recharge_pending", i, (int64_t)(a)->recharge_pending, 1, 1) \
-	X("recharge_day_key", i, (a)->recharge_day_key, 1, 1) X("recharge_day_count", i, (a)->recharge_day_count, 1, 1) \
-	X("rate_minute", i, (a)->rate.minute, 0, 1) X("rate_requests", i, (a)->rate.requests, 0, 1) \
-	X("rate_tokens", i, (a)->rate.tokens, 0, 1) \
-	X("recharge_threshold_micros", I, (a)->recharge_threshold >= 0 ? &(a)->recharge_threshold : NULL, 1, 0) \
-	X("recharge_amount_cents", I, (a)->recharge_amount_cents >= 0 ? &(a)->recharge_amount_cents : NULL, 1, 0) \
-	X("recharge_failures", i, (a)->recharge_failures, 1, 0)
+	X("id", i, (a)->id) X("balance_micros", i, (a)->balance) \
+	X("reserved_micros", i, (a)->reserved) X("month_key", i, (a)->month_key) \
+	X("month_spent_micros", i, (a)->month_spent) \
+	X("sweep_due_at", I, (a)->sweep_due_at >= 0 ? &(a)->sweep_due_at : NULL) \
+	X("day_key", i, (a)->day_key) X("day_spent_micros", i, (a)->day_spent) \
+	X("low_noted", i, (int64_t)(a)->low_noted) X("depleted_noted", i, (int64_t)(a)->depleted_noted) \
+	X("limit_month_noted", i, (a)->limit_month_noted) X("limit_day_noted", i, (a)->limit_day_noted) \
+	X("recharge_pending", i, (int64_t)(a)->recharge_pending) \
+	X("recharge_day_key", i, (a)->recharge_day_key) X("recharge_day_count", i, (a)->recharge_day_count) \
+	X("rate_minute", i, (a)->rate.minute) X("rate_requests", i, (a)->rate.requests) \
+	X("rate_tokens", i, (a)->rate.tokens) \
+	X("recharge_threshold_micros", I, (a)->recharge_threshold >= 0 ? &(a)->recharge_threshold : NULL) \
+	X("recharge_amount_cents", I, (a)->recharge_amount_cents >= 0 ? &(a)->recharge_amount_cents : NULL) \
+	X("recharge_failures", i, (a)->recharge_failures)
 
-#define COL_COUNT_BATCH(col, fmt, value, row, batch) +batch
-_Static_assert(0 HOLDS_NEW_TABLE(COL_COUNT_BATCH, _, _) == 17 && 0 USAGES_TABLE(COL_COUNT_BATCH, _, _, _, _) == 16 &&
-		       0 HOLDS_SET_TABLE(COL_COUNT_BATCH, _) == 5 && 0 GRANTS_SET_TABLE(COL_COUNT_BATCH, _) == 2 &&
-		       0 DEBTS_TABLE(COL_COUNT_BATCH, _, _) == 2 && 0 MEMBERS_TABLE(COL_COUNT_BATCH, _, _) == 9 &&
-		       0 JOURNAL_TABLE(COL_COUNT_BATCH, _, _, _, _, _) == 8 && 0 ACCT_TABLE(COL_COUNT_BATCH, _) == 18,
-	       "the batch's rows have the positions cd_guard_write reads (sql/038; test_columns holds each to its "
-	       "column by name)");
+/* events: an outbox row of account id acct (a pointer, NULL: none) and
+ * external id ext, its type and its data (compact JSON text); its id is
+ * the next of the one sequence. recharges: an auto-recharge of account id
+ * acct queued for cents. */
+#define EVENTS_TABLE(X, acct, ext, type, data) \
+	X("account_id", I, acct) X("account", s, ext) X("type", s, type) X("data", s, data)
+#define RECHARGES_TABLE(X, acct, cents) X("account_id", i, acct) X("amount_cents", i, cents)
+
+#define COL_COUNT(col, fmt, value) +1
+_Static_assert(0 HOLDS_NEW_TABLE(COL_COUNT, _, _) == 17 && 0 USAGES_TABLE(COL_COUNT, _, _, _, _) == 16 &&
+		       0 HOLDS_SET_TABLE(COL_COUNT, _) == 5 && 0 GRANTS_SET_TABLE(COL_COUNT, _) == 2 &&
+		       0 DEBTS_TABLE(COL_COUNT, _, _) == 2 && 0 MEMBERS_TABLE(COL_COUNT, _, _) == 9 &&
+		       0 GRANTS_NEW_TABLE(COL_COUNT, _, _) == 8 && 0 EVENTS_TABLE(COL_COUNT, _, _, _, _) == 4 &&
+		       0 RECHARGES_TABLE(COL_COUNT, _, _) == 2 &&
+		       0 JOURNAL_TABLE(COL_COUNT, _, _, _, _) == 10 && 0 ACCT_TABLE(COL_COUNT, _) == 21,
+	       "the rows have the positions cd_write reads (sql/039; test_columns holds each to its column by name)");
 
 #endif

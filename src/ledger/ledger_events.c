@@ -2,15 +2,13 @@
  * route's page of them. */
 #include "ledger_events.h"
 #include "ledger_rules.h"
+#include "ledger_write.h"
 #include "timefmt.h"
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static const char SQL_SEQ_NEXT[] = "UPDATE event_seq SET last_id = LAST_INSERT_ID(last_id + 1) WHERE id = 1";
-static const char SQL_EVENT_ADD[] = "INSERT INTO events (id, account_id, account, type, data, created_at, "
-				    "next_attempt_at) VALUES (LAST_INSERT_ID(), ?, ?, ?, ?, ?, ?)";
 static const char SQL_EVENT_PAGE[] = "SELECT id, account, type, data, created_at FROM events WHERE id > ? "
 				     "ORDER BY id LIMIT ?";
 /* An event as the pull route and the push body show it, from columns
@@ -19,15 +17,18 @@ static json_t *event_json(const struct dbstmt *s);
 
 enum cd_err ledger_event_add(struct ledger *lg, const struct acct *a, const char *type, json_t *data)
 {
+	struct ledger_write lw;
 	char *text = json_dumps(data != NULL ? data : json_object(), JSON_COMPACT | JSON_SORT_KEYS);
 	json_decref(data);
 	if (text == NULL)
 		return CD_E_INTERNAL;
-	enum cd_err rc = ledger_db_do(lg, SQL_SEQ_NEXT, "event id", "");
-	const int64_t *account_id = a != NULL ? &a->id : NULL;
-	if (rc == CD_OK)
-		rc = ledger_db_do(lg, SQL_EVENT_ADD, "event insert", "Isssii", account_id, a != NULL ? a->ext_id : NULL, type,
-			   text, lg->now, lg->now);
+	ledger_write_begin(&lw);
+	struct jw *w = ledger_write_list(&lw, "events");
+	jw_open(w, '[');
+	EVENTS_TABLE(COL_WRITE, a != NULL ? &a->id : NULL, a != NULL ? a->ext_id : NULL, type, text)
+	jw_close(w, ']');
+	jw_close(w, ']');
+	enum cd_err rc = ledger_write_run(lg, &lw, "event insert", NULL, NULL);
 	free(text);
 	return rc;
 }

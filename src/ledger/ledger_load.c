@@ -113,19 +113,7 @@ static enum cd_err member_add(const struct ledger *lg, struct batch *b, const st
 	struct ledger_batch_member *m = &b->members[b->nmembers++];
 	memset(m, 0, sizeof(*m));
 	m->acct = acct;
-	m->m.found = 1;
-	COL_TEXT(m->m.member, MEMBER_NAME);
-	m->m.cap = COL_I64_OR(MEMBER_CAP, -1);
-	m->m.month_key = COL_I64(MEMBER_MONTH_KEY);
-	m->m.month_spent = COL_I64(MEMBER_MONTH_SPENT);
-	m->m.reserved = COL_I64(MEMBER_RESERVED);
-	m->m.cap_month_noted = COL_I64(MEMBER_CAP_MONTH_NOTED);
-	m->m.rate.rpm = COL_I64_OR(MEMBER_RPM, -1);
-	m->m.rate.tpm = COL_I64_OR(MEMBER_TPM, -1);
-	m->m.rate.minute = COL_I64(MEMBER_RATE_MINUTE);
-	m->m.rate.requests = COL_I64(MEMBER_RATE_REQUESTS);
-	m->m.rate.tokens = COL_I64(MEMBER_RATE_TOKENS);
-	ledger_member_roll(lg, &m->m);
+	ledger_member_from_row_at(lg, r, c, &m->m);
 	return CD_OK;
 }
 

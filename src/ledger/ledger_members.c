@@ -8,14 +8,15 @@
  * POST …/members or by the guard for a member it names with none where
  * the plan caps members (ledger_member_row_due, DESIGN §13). */
 #include "ledger_members.h"
+#include "ledger_write.h"
 #include "log.h"
 #include "timefmt.h"
 #include <assert.h>
 #include <stdio.h>
 #include <string.h>
 
-static const char SQL_MEMBER_LOCK[] = "SELECT monthly_cap_micros, month_key, month_spent_micros, reserved_micros, "
-	"requests_per_minute, tokens_per_minute FROM members WHERE account_id = ? AND member = ? FOR UPDATE";
+static const char SQL_MEMBER_LOCK[] = "SELECT " MEMBER_COLS_OF("") " FROM members WHERE account_id = ? AND member = ? "
+	"FOR UPDATE";
 /* Without a lock, with the cap of the account's plan (plans are shared). */
 static const char SQL_MEMBER_READ[] = "SELECT m.monthly_cap_micros, m.month_key, m.month_spent_micros, "
 	"m.reserved_micros, pl.member_cap_micros FROM members m JOIN accounts a ON a.id = m.account_id "
@@ -44,8 +45,6 @@ static const char SQL_MEMBER_CREATE[] = "INSERT INTO members (account_id, member
 	"AND u.created_at >= h.expires_at AND j.created_at < p.t), "
 	"(SELECT COALESCE(SUM(h.amount_micros), 0) FROM holds h WHERE h.account_id = p.a AND h.state = 'pending' "
 	"AND h.member = p.n), p.t FROM (SELECT ? a, ? n, ? mk, ? t, ? e) p";
-static const char SQL_MEMBER_STORE[] = "UPDATE members SET month_key = ?, month_spent_micros = ?, reserved_micros = ? "
-	"WHERE account_id = ? AND member = ?";
 
 /* The columns ledger_member_lock and ledger_member_read share (cap, month, spend,
  * reserve: their first four). */
@@ -69,12 +68,26 @@ enum cd_err ledger_member_lock(struct ledger *lg, const struct acct *a, const ch
 		return ledger_db_err(lg, e, "member lookup");
 	if (ledger_db_fetch(s) != 1)
 		return CD_E_NOT_FOUND;
-	member_from(s, m);
-	m->rate.rpm = ledger_db_null(s, 4) ? -1 : ledger_db_i64(s, 4);
-	m->rate.tpm = ledger_db_null(s, 5) ? -1 : ledger_db_i64(s, 5);
-	snprintf(m->member, sizeof(m->member), "%s", member);
-	ledger_member_roll(lg, m);
+	struct db_row row = {s, NULL, 0};
+	ledger_member_from_row_at(lg, &row, 0, m);
 	return CD_OK;
+}
+
+void ledger_member_from_row_at(const struct ledger *lg, const struct db_row *r, unsigned int c, struct member_row *m)
+{
+	m->found = 1;
+	COL_TEXT(m->member, MEMBER_NAME);
+	m->cap = COL_I64_OR(MEMBER_CAP, -1);
+	m->month_key = COL_I64(MEMBER_MONTH_KEY);
+	m->month_spent = COL_I64(MEMBER_MONTH_SPENT);
+	m->reserved = COL_I64(MEMBER_RESERVED);
+	m->cap_month_noted = COL_I64(MEMBER_CAP_MONTH_NOTED);
+	m->rate.rpm = COL_I64_OR(MEMBER_RPM, -1);
+	m->rate.tpm = COL_I64_OR(MEMBER_TPM, -1);
+	m->rate.minute = COL_I64(MEMBER_RATE_MINUTE);
+	m->rate.requests = COL_I64(MEMBER_RATE_REQUESTS);
+	m->rate.tokens = COL_I64(MEMBER_RATE_TOKENS);
+	ledger_member_roll(lg, m);
 }
 
 enum cd_err ledger_member_create(struct ledger *lg, const struct acct *a, const char *member, struct member_row *m)
@@ -130,10 +143,17 @@ void ledger_member_roll(const struct ledger *lg, struct member_row *m)
 
 enum cd_err ledger_member_store(struct ledger *lg, const struct acct *a, const struct member_row *m)
 {
+	struct ledger_write lw;
 	if (!m->found)
 		return CD_OK;
-	return ledger_db_do(lg, SQL_MEMBER_STORE, "member update", "iiiis", m->month_key, m->month_spent, m->reserved,
-		     a->id, m->member);
+	assert(m->reserved >= 0);
+	ledger_write_begin(&lw);
+	struct jw *w = ledger_write_list(&lw, "members");
+	jw_open(w, '[');
+	MEMBERS_TABLE(COL_WRITE, a->id, m)
+	jw_close(w, ']');
+	jw_close(w, ']');
+	return ledger_write_run(lg, &lw, "member update", NULL, NULL);
 }
 
 /* Applies a change of reserve and spend to a member, if it has a row. */

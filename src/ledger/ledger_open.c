@@ -72,7 +72,6 @@ enum cd_err ledger_acct_lock_id(struct ledger *lg, int64_t id, struct acct *a)
 
 static const char SQL_HOLDS_DUE[] = "SELECT id, amount_micros, member FROM holds WHERE account_id = ? "
 				    "AND state = 'pending' AND expires_at <= ? FOR UPDATE";
-static const char SQL_HOLD_FINISH[] = "UPDATE holds SET state = ?, charged_micros = ?, finished_at = ? WHERE id = ?";
 static const char SQL_GRANTS_DUE[] = "SELECT id, remaining_micros, source FROM grants WHERE account_id = ? "
 				     "AND remaining_micros > 0 AND expires_at <= ? FOR UPDATE";
 static const char SQL_NEXT_DUE[] = "SELECT (SELECT MIN(expires_at) FROM holds WHERE account_id = ? AND state = 'pending'), "
@@ -124,8 +123,8 @@ static enum cd_err expire_hold_batch(struct ledger *lg, struct acct *a, int *don
 		if (rc == CD_OK)
 			rc = ledger_member_adjust(lg, a, has_member[i] ? members[i] : NULL, -x.release, x.charge);
 		if (rc == CD_OK)
-			rc = ledger_db_do(lg, SQL_HOLD_FINISH, "hold expiry", "siii", x.captured ? "captured" : "expired",
-				   x.charge, lg->now, ids[i]);
+			rc = ledger_hold_end(lg, &(struct hold_end){.id = ids[i], .state = x.captured ? "captured" : "expired",
+								    .charged = x.charge});
 		if (rc != CD_OK)
 			return rc;
 	}
@@ -164,13 +163,11 @@ static enum cd_err expire_grant_batch(struct ledger *lg, struct acct *a, int *do
 		char ref[32];
 		char key[JOURNAL_KEY_BYTES];
 		ledger_id_format(ref, sizeof(ref), "grant_", ids[i]);
-		enum cd_err rc = ledger_db_do(lg, "UPDATE grants SET remaining_micros = 0 WHERE id = ?", "grant expiry",
-				       "i", ids[i]);
+		const struct spend_grant gone = {ids[i], 0, 0, 1};
 		const char *outer = ledger_journal_key_push(lg, key, "expire", ref, 1);
-		if (rc == CD_OK)
-			rc = ledger_journal_append(lg, a, &(struct journal_line){.amount = -left[i], .cause = "expiry",
-					.source = sources[i], .grant_id = ids[i], .reference = ref,
-					.description = "expired grant written off"}, NULL);
+		enum cd_err rc = ledger_grants_journal(lg, a, &gone, 1, &(struct journal_line){.amount = -left[i],
+				.cause = "expiry", .source = sources[i], .grant_id = ids[i], .reference = ref,
+				.description = "expired grant written off"}, NULL);
 		lg->journal_key = outer;
 		if (rc != CD_OK)
 			return rc;

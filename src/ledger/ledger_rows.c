@@ -8,6 +8,7 @@
  * first. Never updates or deletes a journal row. Calls nothing above it. */
 #include "ledger_rows.h"
 #include "ledger_rules.h"
+#include "ledger_write.h"
 #include "log.h"
 #include "timefmt.h"
 #include <assert.h>
@@ -21,17 +22,8 @@
 static const char SQL_ACCT_LOCK[] = "SELECT " ACCT_COLS " FROM accounts WHERE ext_id = ? FOR UPDATE";
 static const char SQL_ACCT_LOCK_ID[] = "SELECT " ACCT_COLS " FROM accounts WHERE id = ? FOR UPDATE";
 static const char SQL_ACCT_READ[] = "SELECT " ACCT_COLS " FROM accounts WHERE ext_id = ?";
-/* The account's row statement and the journal's, from their tables in
- * ledger_columns.h (the batch writes the same columns from them). */
-static const char SQL_ACCT_STORE[] = "UPDATE accounts SET " ACCT_TABLE(COL_ROW_SET, a) " WHERE id = ?";
-static const char SQL_JOURNAL_ADD[] = "INSERT INTO journal (" JOURNAL_TABLE(COL_ROW_NAME, acct, jl, after, key, now)
-				      ") VALUES (" JOURNAL_TABLE(COL_ROW_MARK, acct, jl, after, key, now) ")";
-static const char SQL_GRANT_SET[] = "UPDATE grants SET remaining_micros = ? WHERE id = ?";
 static const char SQL_DEBT_GET[] = "SELECT id, remaining_micros FROM grants WHERE account_id = ? "
 				   "AND source = 'debt' FOR UPDATE";
-static const char SQL_GRANT_ADD[] = "INSERT INTO grants (account_id, source, amount_micros, remaining_micros, "
-				    "priority, expires_at, reference, description, created_at) "
-				    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)";
 
 const char *ledger_journal_key_push(struct ledger *lg, char buf[JOURNAL_KEY_BYTES], const char *prefix, const char *id,
 			     int force)
@@ -151,32 +143,114 @@ int64_t ledger_acct_available(const struct acct *a)
 	return money_available(a->balance, a->reserved, a->overdraft);
 }
 
+/* The rows below are written by the one writer (ledger_write.h), each
+ * from its column table in ledger_columns.h. */
+
+static void write_acct(struct ledger_write *lw, const struct acct *a)
+{
+	struct jw *w = ledger_write_list(lw, "accounts");
+	jw_open(w, '[');
+	ACCT_TABLE(COL_WRITE, a)
+	jw_close(w, ']');
+	jw_close(w, ']');
+}
+
+/* The grants among g[0..n) whose remaining changed, and a new debt row
+ * of remaining debt (< 0; 0: none). */
+static void write_grants(struct ledger_write *lw, const struct acct *a, const struct spend_grant *g, int n,
+			 int64_t debt)
+{
+	struct jw *w = ledger_write_list(lw, "grants_set");
+	for (int i = 0; i < n; i++) {
+		if (!g[i].changed)
+			continue;
+		jw_open(w, '[');
+		GRANTS_SET_TABLE(COL_WRITE, &g[i])
+		jw_close(w, ']');
+	}
+	jw_close(w, ']');
+	if (debt < 0) {
+		const struct spend_grant d = {0, debt, 1, 1};
+		w = ledger_write_list(lw, "debts");
+		jw_open(w, '[');
+		DEBTS_TABLE(COL_WRITE, a->id, &d)
+		jw_close(w, ']');
+		jw_close(w, ']');
+	}
+}
+
+/* j as a journal row of a (with lg's journal key and time), the balance
+ * after it in *after; a refusal when it would leave the range. */
+static enum cd_err write_journal(struct ledger *lg, struct ledger_write *lw, const struct acct *a,
+				 const struct journal_line *j, int64_t *after)
+{
+	/* Callers check the range first (a refusal); this is the backstop
+	 * that keeps a wrapped balance out of the journal whatever they do. */
+	if (money_add(a->balance, j->amount, after) != 0)
+		return refusal_set_range(&lg->refusal, REFUSE_OUT_OF_RANGE, "balance", j->amount, NULL);
+	struct jw *w = ledger_write_list(lw, "journal");
+	jw_open(w, '[');
+	JOURNAL_TABLE(COL_WRITE, a->id, j, *after, lg->journal_key)
+	jw_close(w, ']');
+	jw_close(w, ']');
+	return CD_OK;
+}
+
 enum cd_err ledger_acct_store(struct ledger *lg, const struct acct *a)
 {
+	struct ledger_write lw;
 	/* Invariant 2: reserved is the sum of pending holds, never below 0. */
 	assert(a->reserved >= 0);
-	return ledger_db_do(lg, SQL_ACCT_STORE, "account update", ACCT_TABLE(COL_ROW_FMT, a) "i"
-			    ACCT_TABLE(COL_ROW_ARG, a), a->id);
+	ledger_write_begin(&lw);
+	write_acct(&lw, a);
+	return ledger_write_run(lg, &lw, "account update", NULL, NULL);
+}
+
+/* The changed grants among g[0..n), a new debt row (debt < 0; 0: none)
+ * and, when j is not NULL, its journal row, in one write. */
+static enum cd_err grants_journal(struct ledger *lg, struct acct *a, const struct spend_grant *g, int n, int64_t debt,
+				  const struct journal_line *j, int64_t *journal_id)
+{
+	struct ledger_write lw;
+	int64_t after = a->balance;
+	enum cd_err rc = CD_OK;
+	ledger_write_begin(&lw);
+	write_grants(&lw, a, g, n, debt);
+	if (j != NULL)
+		rc = write_journal(lg, &lw, a, j, &after);
+	if (rc != CD_OK) {
+		ledger_write_drop(&lw);
+		return rc;
+	}
+	rc = ledger_write_run(lg, &lw, j != NULL ? "journal append" : "grants update", NULL,
+			      j != NULL ? journal_id : NULL);
+	if (rc == CD_OK)
+		a->balance = after;
+	return rc;
+}
+
+enum cd_err ledger_grants_journal(struct ledger *lg, struct acct *a, const struct spend_grant *g, int n,
+				  const struct journal_line *j, int64_t *journal_id)
+{
+	return grants_journal(lg, a, g, n, 0, j, journal_id);
 }
 
 enum cd_err ledger_journal_append(struct ledger *lg, struct acct *a, const struct journal_line *j,
 				  int64_t *journal_id)
 {
-	int e;
-	int64_t after;
-	/* Callers check the range first (a refusal); this is the backstop
-	 * that keeps a wrapped balance out of the journal whatever they do. */
-	if (money_add(a->balance, j->amount, &after) != 0)
-		return refusal_set_range(&lg->refusal, REFUSE_OUT_OF_RANGE, "balance", j->amount, NULL);
-	struct dbstmt *s = ledger_db_exec(lg, SQL_JOURNAL_ADD, &e,
-					  JOURNAL_TABLE(COL_ROW_FMT, a->id, j, after, lg->journal_key, lg->now)
-					  JOURNAL_TABLE(COL_ROW_ARG, a->id, j, after, lg->journal_key, lg->now));
-	if (s == NULL)
-		return ledger_db_err(lg, e, "journal append");
-	a->balance = after;
-	if (journal_id != NULL)
-		*journal_id = (int64_t)ledger_db_insert_id(s);
-	return CD_OK;
+	return ledger_grants_journal(lg, a, NULL, 0, j, journal_id);
+}
+
+enum cd_err ledger_hold_end(struct ledger *lg, const struct hold_end *h)
+{
+	struct ledger_write lw;
+	ledger_write_begin(&lw);
+	struct jw *w = ledger_write_list(&lw, "holds_set");
+	jw_open(w, '[');
+	HOLDS_SET_TABLE(COL_WRITE, h)
+	jw_close(w, ']');
+	jw_close(w, ']');
+	return ledger_write_run(lg, &lw, "hold end", NULL, NULL);
 }
 
 enum cd_err ledger_spend(struct ledger *lg, struct acct *a, int64_t amount, const char *cause,
@@ -227,8 +301,11 @@ enum cd_err ledger_spend_as(struct ledger *lg, struct acct *a, int64_t amount, c
 	if (money_sub(a->balance, amount, &left) != 0)	/* DESIGN §10, before anything moves */
 		return refusal_set_range(&lg->refusal, REFUSE_OUT_OF_RANGE, "balance", amount, "amount_micros");
 	left = amount;
+	const struct journal_line j = {.amount = -amount, .cause = cause, .source = source, .hold_id = hold_id,
+				       .reference = reference, .description = description};
 	do {
-		/* A page of grants; the ones it burns drop out of the next. */
+		/* A page of grants; the ones it burns drop out of the next. The
+		 * last page's write carries the journal row. */
 		struct dbstmt *s = ledger_db_exec(lg, sql, &e, "ii", a->id, (int64_t)LIMIT_SPEND_GRANTS + 1);
 		if (s == NULL)
 			return ledger_db_err(lg, e, "grant lookup");
@@ -236,30 +313,13 @@ enum cd_err ledger_spend_as(struct ledger *lg, struct acct *a, int64_t amount, c
 			g[n] = (struct spend_grant){ledger_db_i64(s, 0), ledger_db_i64(s, 1), ledger_db_i64(s, 2) != 0, 0};
 		full = n == LIMIT_SPEND_GRANTS + 1;
 		left = ledger_spend_burn(g, n, left);
-		if (left > 0 && !full && !ledger_spend_debt(g, n, left)) {
-			int64_t id;
-			rc = ledger_debt_add(lg, a, -left, &id);
-		}
-		for (int i = 0; rc == CD_OK && i < n; i++)
-			if (g[i].changed)
-				rc = ledger_db_do(lg, SQL_GRANT_SET, "spend", "ii", g[i].remaining, g[i].id);
-	} while (rc == CD_OK && left > 0 && full);
-	if (rc != CD_OK)
-		return rc;
-	struct journal_line j = {.amount = -amount, .cause = cause, .source = source, .hold_id = hold_id,
-				 .reference = reference, .description = description};
-	return ledger_journal_append(lg, a, &j, journal_id);
-}
-
-enum cd_err ledger_debt_add(struct ledger *lg, const struct acct *a, int64_t remaining, int64_t *id)
-{
-	int e;
-	struct dbstmt *s = ledger_db_exec(lg, SQL_GRANT_ADD, &e, "isiiiIssi", a->id, "debt", (int64_t)0, remaining, (int64_t)0,
-				   (const int64_t *)NULL, (const char *)NULL, DEBT_DESCRIPTION, lg->now);
-	if (s == NULL)
-		return ledger_db_err(lg, e, "debt insert");
-	*id = (int64_t)ledger_db_insert_id(s);
-	return CD_OK;
+		int last = left == 0 || !full;
+		int64_t debt = last && left > 0 && !ledger_spend_debt(g, n, left) ? -left : 0;
+		rc = grants_journal(lg, a, g, n, debt, last ? &j : NULL, journal_id);
+		if (last)
+			break;
+	} while (rc == CD_OK);
+	return rc;
 }
 
 static enum cd_err add_grant(struct ledger *lg, struct acct *a, const char *cause, const char *source,
@@ -282,18 +342,22 @@ static enum cd_err add_grant(struct ledger *lg, struct acct *a, const char *caus
 	 * debt repaid first (ledger_rules.h). */
 	if (ledger_rule_grant(a->balance, debt, amount, &g) != 0)
 		return refusal_set(&lg->refusal, REFUSE_BALANCE_CAP, a->ext_id, NULL);
-	if (g.repay > 0) {
-		enum cd_err rc = ledger_db_do(lg, SQL_GRANT_SET, "debt repay", "ii", g.repay - debt, debt_id);
-		if (rc != CD_OK)
-			return rc;
-	}
+	/* The debt row repaid and the grant, in one write (its id comes
+	 * back), then its journal row naming it. */
+	const struct spend_grant repaid = {debt_id, g.repay - debt, 1, g.repay > 0};
+	const struct grant_row n = {source, amount, g.remaining, priority, expires_at, reference, description};
+	struct ledger_write lw;
+	ledger_write_begin(&lw);
+	write_grants(&lw, a, &repaid, 1, 0);
+	struct jw *w = ledger_write_list(&lw, "grants_new");
+	jw_open(w, '[');
+	GRANTS_NEW_TABLE(COL_WRITE, a->id, &n)
+	jw_close(w, ']');
+	jw_close(w, ']');
+	enum cd_err rc = ledger_write_run(lg, &lw, "grant insert", grant_id, NULL);
+	if (rc != CD_OK)
+		return rc;
 	int64_t remaining = g.remaining;
-	const int64_t *exp = expires_at >= 0 ? &expires_at : NULL;
-	struct dbstmt *s = ledger_db_exec(lg, SQL_GRANT_ADD, &e, "isiiiIssi", a->id, source, amount, remaining,
-				   priority, exp, reference, description, lg->now);
-	if (s == NULL)
-		return ledger_db_err(lg, e, "grant insert");
-	*grant_id = (int64_t)ledger_db_insert_id(s);
 	a->depleted_noted = 0;	/* credit came in: the next 402 is news again */
 	if (expires_at >= 0 && remaining > 0 && (a->sweep_due_at < 0 || expires_at < a->sweep_due_at))
 		a->sweep_due_at = expires_at;

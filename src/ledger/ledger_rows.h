@@ -112,9 +112,14 @@ enum cd_err ledger_spend(struct ledger *lg, struct acct *a, int64_t amount, cons
 enum cd_err ledger_spend_as(struct ledger *lg, struct acct *a, int64_t amount, const char *cause,
 			    const char *source, int64_t hold_id, const char *reference, const char *description,
 			    int64_t *journal_id);
-/* Adds the account's debt row (source debt, amount 0): a spend found none. */
-#define DEBT_DESCRIPTION "debt carried by the account"
-enum cd_err ledger_debt_add(struct ledger *lg, const struct acct *a, int64_t remaining, int64_t *id);
+/* A new grant as the writer inserts it (ledger_columns.h's
+ * GRANTS_NEW_TABLE): expires_at -1 none; reference and description NULL:
+ * none. */
+struct grant_row {
+	const char *source;
+	int64_t amount, remaining, priority, expires_at;
+	const char *reference, *description;
+};
 /* Adds a grant (amount > 0), repaying debt first; one journal row. */
 enum cd_err ledger_add_grant(struct ledger *lg, struct acct *a, const char *source, int64_t amount,
 			     int64_t priority, int64_t expires_at, const char *reference,
@@ -138,6 +143,23 @@ struct journal_line {
  * wanted). */
 enum cd_err ledger_journal_append(struct ledger *lg, struct acct *a, const struct journal_line *j,
 				  int64_t *journal_id);
+/* The grants among g[0..n) whose remaining changed (g[i].changed) and,
+ * when j is not NULL, j as ledger_journal_append writes it, in one
+ * write. */
+enum cd_err ledger_grants_journal(struct ledger *lg, struct acct *a, const struct spend_grant *g, int n,
+				  const struct journal_line *j, int64_t *journal_id);
+/* A hold's end as the writer writes it (ledger_columns.h's
+ * HOLDS_SET_TABLE: the fields of the batch's hold_row it reads). */
+struct hold_end {
+	int64_t id;
+	const char *state;
+	int64_t charged;
+	int has_hash;
+	const unsigned char *settle_hash;
+	const char *response;
+};
+/* Writes hold h's end (its state, charge and finished_at now). */
+enum cd_err ledger_hold_end(struct ledger *lg, const struct hold_end *h);
 /* An optional figure or time as answers show it: -1 (none) is JSON null,
  * else the integer, or the RFC 3339 time. A new reference. */
 json_t *ledger_json_int(int64_t v);

@@ -1,13 +1,15 @@
-"""test_17_batch_calls.py: the guard's two procedures (sql/020_batch_calls.sql)
-against the stack's real MariaDB, called directly, and the two CALLs a
-guard write costs seen from /metrics.
+"""test_17_batch_calls.py: the guard's read procedure (sql/020_batch_calls.sql)
+and the one writer (cd_write, sql/039) against the stack's real MariaDB,
+called directly, and the CALLs a guard write costs seen from /metrics.
 
 cd_batch_read: accounts named by id and by external id come back locked in
 ascending id order, an unknown one is absent, grants come in spending order
 with the debt row last, stored answers and holds come with their accounts;
-with lock 0 the accounts are not returned. cd_batch_write: new holds get
-their ids back by position, a stored answer naming a new hold or usage gets
-that id written in, journal rows keep the order given, and without
+with lock 0 the accounts are not returned. cd_write: new holds, usages and
+grants get their ids back by position, a write that does not commit gets
+its one journal row's id, a stored answer naming a new hold or usage gets
+that id written in, journal rows keep the order given, any Unicode text is
+stored as given, a lone row and a list store the same columns, and without
 do_commit nothing is committed (a ROLLBACK undoes it all).
 """
 import hashlib
@@ -20,13 +22,14 @@ from lib import ENV, Fail, api, check, eq, new_account, sql, uid, verify, wait_u
 from test_20_guard import authorize, funded, settle
 
 SETS = ("accounts", "plan_caps", "holds", "hold_reqs", "members", "usages", "grants", "idem_keys",
-        "new_holds", "new_usages")
+        "new_holds", "new_usages", "new_grants", "new_journal", "journal")
 
 
 def call_sets(statements):
     """Runs statements as root; the result sets, by the name of their first column."""
     cnf = os.path.join(ENV["CREDITD_STACK_DIR"], "my.cnf")
-    p = subprocess.run(["mariadb", "--defaults-file=" + cnf, "-B", "creditd", "-e", statements],
+    p = subprocess.run(["mariadb", "--defaults-file=" + cnf, "--default-character-set=utf8mb4", "-B", "creditd", "-e",
+                        statements],
                        capture_output=True, text=True, timeout=60)
     if p.returncode != 0:
         raise Fail("sql failed: %s" % p.stderr)
@@ -49,8 +52,8 @@ def lit(doc):
 
 
 READ_LISTS = ("ids", "ext", "holds", "reqs", "members", "usages", "spend_ids", "spend_ext", "keys")
-WRITE_LISTS = ("holds_new", "usages_new", "usages", "holds_set", "grants_set", "debts", "journal", "members",
-               "accounts", "events", "recharges", "keys")
+WRITE_LISTS = ("holds_new", "usages_new", "usages", "holds_set", "grants_set", "debts", "grants_new", "journal",
+               "members", "accounts", "events", "recharges", "keys", "at")
 
 
 def read_call(lock, **lists):
@@ -59,7 +62,7 @@ def read_call(lock, **lists):
 
 
 def write_call(now, commit, **lists):
-    return "CALL cd_batch_write(%d, %d, %s)" % (now, commit, ", ".join(lit(lists.get(k)) for k in WRITE_LISTS))
+    return "CALL cd_write(%d, %d, %s)" % (now, commit, ", ".join(lit(lists.get(k)) for k in WRITE_LISTS))
 
 
 def acct_id(ext):
@@ -175,8 +178,8 @@ def test_write_returns_new_usage_ids_in_order():
 
 
 def _written(first, lists, commit_sql):
-    """Runs cd_batch_write with lists (commit 0) and reads back what the
-    rows named in `first` became; rolled back."""
+    """Runs cd_write with lists (commit 0) and reads back what the rows
+    named in `first` became; rolled back."""
     ia, h1, g1, ref, req, newreq = first
     got = call_sets(
         "SET autocommit = 0; %s; "
@@ -184,10 +187,11 @@ def _written(first, lists, commit_sql):
         "FROM holds WHERE id = %d; "
         "SELECT 0 AS grants, remaining_micros FROM grants WHERE id = %d; "
         "SELECT 0 AS members, amount_micros, balance_after_micros, cause, source, hold_id, "
-        "idempotency_key, created_at FROM journal WHERE reference = '%s'; "
+        "idempotency_key, created_at, grant_id, description FROM journal WHERE reference = '%s'; "
         "SELECT 0 AS accounts, balance_micros, reserved_micros, month_key, month_spent_micros, sweep_due_at, "
         "day_key, day_spent_micros, low_noted, depleted_noted, limit_month_noted, limit_day_noted, "
-        "recharge_pending, recharge_day_key, recharge_day_count, rate_minute, rate_requests, rate_tokens "
+        "recharge_pending, recharge_day_key, recharge_day_count, rate_minute, rate_requests, rate_tokens, "
+        "recharge_threshold_micros, recharge_amount_cents, recharge_failures "
         "FROM accounts WHERE id = %d; "
         "SELECT 0 AS usages, account_id, hold_id, usage_key, member, model, action, input_tokens, "
         "cached_input_tokens, output_tokens, cost_micros, byok, conversation_id, HEX(request_hash), created_at "
@@ -200,9 +204,36 @@ def _written(first, lists, commit_sql):
     return {k: got[k]["rows"] for k in ("holds", "grants", "members", "accounts", "usages", "hold_reqs")}
 
 
+def test_new_grants_and_a_journal_row_get_their_ids():
+    """A write that does not commit (an operation's step inside its own
+    transaction) inserts its grants in order and answers their ids, and
+    the id of its one journal row."""
+    acct = funded(10 ** 7, "bcall")
+    ia = acct_id(acct)
+    ref = uid("g\u00fc")
+    doc = dict(grants_new=[[ia, "promo", 30, 30, 50, None, ref, "first \U0001F600"],
+                           [ia, "promo", 40, 40, 60, 1900000000, ref, None]],
+               journal=[[ia, 70, 10 ** 7 + 70, "grant", "promo", None, ref, None, None, "two grants"]])
+    got = call_sets("SET autocommit = 0; %s; "
+                    "SELECT 0 AS grants, id, amount_micros, priority, expires_at, reference, description "
+                    "FROM grants WHERE reference = '%s' ORDER BY id; "
+                    "SELECT 0 AS journal, id, description FROM journal WHERE reference = '%s'; ROLLBACK"
+                    % (write_call(1700000000, 0, **doc), ref, ref))
+    rows = got["grants"]["rows"]
+    eq([r[2:] for r in rows], [["30", "50", "NULL", ref, "first \U0001F600"], ["40", "60", "1900000000", ref, "NULL"]],
+       "both grants, in order, every column as given")
+    new = {int(r[1]): int(r[2]) for r in got["new_grants"]["rows"]}
+    eq(new, {0: int(rows[0][1]), 1: int(rows[1][1])}, "their ids by position")
+    eq([int(r[2]) for r in got["new_journal"]["rows"]], [int(got["journal"]["rows"][0][1])], "the journal row's id")
+    two = call_sets("SET autocommit = 0; %s; ROLLBACK" % write_call(1700000000, 0, journal=doc["journal"] * 2))
+    check("new_journal" not in two, "a write of two journal rows answers no one id: %r" % list(two))
+    eq(sql("SELECT COUNT(*) FROM journal WHERE reference = '%s'" % ref)[0][0], "0", "rolled back")
+
+
 def test_a_lone_row_and_a_list_write_the_same():
-    """cd_batch_write writes a list of one row by single-row statements and
-    longer lists through JSON_TABLE: both forms store every column alike."""
+    """cd_write writes a list of one row by single-row statements and
+    longer lists through JSON_TABLE: both forms store every column alike,
+    Unicode text included."""
     accts = [funded(10 ** 7, "bform") for _ in range(2)]
     ids = [acct_id(a) for a in accts]
     holds = [int(authorize(a).json["hold_id"].rsplit("_", 1)[1]) for a in accts]
@@ -216,9 +247,9 @@ def test_a_lone_row_and_a_list_write_the_same():
             ia, h, g = ids[k], holds[k], grants[k]
             rows["holds_set"].append([h, "settled", 11 + k, "ab" * 32, '{"x":"a\\"b\\\\n"}'])
             rows["grants_set"].append([g, 123 + k])
-            rows["journal"].append([ia, -5, 99, "usage", None, h, ref, None])
+            rows["journal"].append([ia, -5, 99, "usage", None, h, ref, None, g, "d\u00e9bit \U0001F600 \"q\""])
             rows["accounts"].append([ia, 9999 - k, 17, 202611, 44, None, 20780, 3, 1, 0, 202611, 0, 0, 20780,
-                                     2, 29000000, 3, 1500])
+                                     2, 29000000, 3, 1500, 5000, 1000, 2])
             rows["usages"].append([ia, h, None, None, "gpt-4o", "chat", 10, 2, 30, 57, 1, req, "conv-1",
                                    "cd" * 32])
             rows["holds_new"].append([ia, newreq, None, "gpt-4o", "chat", "conv-2", 5, 10, 1, 2, 3, 250, 29000000,
@@ -232,6 +263,8 @@ def test_a_lone_row_and_a_list_write_the_same():
         eq(len(lone[name]), 1, "one %s row written (a lone row)" % name)
         eq(lone[name], listed[name], "%s: a lone row stored as the same row in a list" % name)
     eq(lone["holds"][0][1:4], ["settled", "11", "AB" * 32], "the settled hold's columns")
+    eq(lone["members"][0][-1], "d\u00e9bit \U0001F600 \"q\"", "a journal description in any Unicode, as given")
+    eq(lone["accounts"][0][-3:], ["5000", "1000", "2"], "the auto-recharge setting and failures")
     eq(bytes.fromhex(lone["holds"][0][4]).decode(), '{"x":"a\\"b\\\\n"}', "the stored answer as given")
 
 

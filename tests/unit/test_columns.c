@@ -3,7 +3,7 @@
  * cd_account_rows and every list of cd_batch_read's "holds", "hold_reqs"
  * and "members" sets, as the newest migration defining each has them.
  * And the rows the batch writes (ledger_columns.h's *_TABLE lists) are read
- * by cd_batch_write as those columns, position by position: every
+ * by cd_write as those columns, position by position: every
  * statement of the procedure that takes a position of a list (by
  * JSON_VALUE of a lone row, or through a JSON_TABLE's PATH) puts it in
  * the column the list names there. A column added to a table of
@@ -108,7 +108,7 @@ static void lists_equal(const char *text, const char *head, const char *end, con
 	ok(seen > 0, "%s lists \"%s\" (%d)", file, head, seen);
 }
 
-/* ---- cd_batch_write's reading of the rows ---- */
+/* ---- cd_write's reading of the rows ---- */
 
 #define MAXCOLS 32
 struct bw_list {
@@ -335,26 +335,17 @@ static void table_rows(const char *proc, struct bw_list *l)
 	}
 }
 
-#define NAMES(table, ...) {table(COL_BATCH_NAME, __VA_ARGS__)}, 0, {0}, 0
+#define NAMES(table, ...) {table(COL_NAME, __VA_ARGS__)}, 0, {0}, 0
 
 static void batch_write(void)
 {
 	char name[256];
-	/* The write creditd calls is cd_guard_write; the rows are its own
-	 * statements (sql/038 on), or those of the cd_batch_write it calls. */
-	char *text = newest_with("PROCEDURE cd_guard_write(", name, sizeof(name));
-	const char *what = "PROCEDURE cd_guard_write(";
-	ok(text != NULL, "a migration defines cd_guard_write (%s)", text != NULL ? name : "none");
+	/* The one writer creditd calls is cd_write (sql/039 on). */
+	const char *what = "PROCEDURE cd_write(";
+	char *text = newest_with(what, name, sizeof(name));
+	ok(text != NULL, "a migration defines cd_write (%s)", text != NULL ? name : "none");
 	if (text == NULL)
 		return;
-	if (strstr(strstr(text, what), "CALL cd_batch_write(") != NULL) {
-		free(text);
-		what = "PROCEDURE cd_batch_write(";
-		text = newest_with(what, name, sizeof(name));
-		ok(text != NULL, "... which calls cd_batch_write (%s)", text != NULL ? name : "none");
-		if (text == NULL)
-			return;
-	}
 	const char *proc = strstr(text, what);
 	struct bw_list lists[] = {
 		{"p_holds_new", NAMES(HOLDS_NEW_TABLE, acct, h)},
@@ -363,9 +354,12 @@ static void batch_write(void)
 		{"p_holds_set", NAMES(HOLDS_SET_TABLE, h)},
 		{"p_grants_set", NAMES(GRANTS_SET_TABLE, g)},
 		{"p_debts", NAMES(DEBTS_TABLE, acct, g)},
-		{"p_journal", NAMES(JOURNAL_TABLE, acct, jl, after, key, now)},
+		{"p_grants_new", NAMES(GRANTS_NEW_TABLE, acct, g)},
+		{"p_journal", NAMES(JOURNAL_TABLE, acct, jl, after, key)},
 		{"p_members", NAMES(MEMBERS_TABLE, acct, m)},
 		{"p_accounts", NAMES(ACCT_TABLE, a)},
+		{"p_events", NAMES(EVENTS_TABLE, acct, ext, type, data)},
+		{"p_recharges", NAMES(RECHARGES_TABLE, acct, cents)},
 	};
 	for (unsigned int i = 0; i < sizeof(lists) / sizeof(lists[0]); i++) {
 		struct bw_list *l = &lists[i];
@@ -379,7 +373,7 @@ static void batch_write(void)
 			if (l->seen[k] == 0)
 				unread = k;
 		}
-		ok(l->bad == 0 && unread < 0, "%s: the guard's write (%s) reads each of its %d positions as the C list's "
+		ok(l->bad == 0 && unread < 0, "%s: the writer (%s) reads each of its %d positions as the C list's "
 		   "column (%d reads)%s%s", l->param, name, l->n, reads, unread >= 0 ? "; never reads " : "",
 		   unread >= 0 ? l->names[unread] : "");
 	}
