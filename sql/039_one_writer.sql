@@ -12,7 +12,8 @@
 -- transaction (p_commit 0).
 --
 -- Against 038: the journal's rows carry their grant_id and description
--- (positions 8 and 9); the accounts' rows carry the auto-recharge setting
+-- (positions 8 and 9; a grant_id -1 - k names the k-th grant this write
+-- inserts, so a credit's grant and its journal row are one write); the accounts' rows carry the auto-recharge setting
 -- and failures (positions 18 to 20); a new list, p_grants_new, inserts
 -- grants (a top-up's, a promo's, a refund's ...) and answers their ids
 -- (result set new_grants); a write that does not commit answers the id of
@@ -194,19 +195,23 @@ BEGIN
     INSERT INTO journal (account_id, amount_micros, balance_after_micros, cause, source, grant_id, hold_id,
                          reference, idempotency_key, description, created_at)
     VALUES (JSON_VALUE(v_row, '$[0]'), JSON_VALUE(v_row, '$[1]'), JSON_VALUE(v_row, '$[2]'),
-            JSON_VALUE(v_row, '$[3]'), JSON_VALUE(v_row, '$[4]'), JSON_VALUE(v_row, '$[8]'),
+            JSON_VALUE(v_row, '$[3]'), JSON_VALUE(v_row, '$[4]'),
+            IF(JSON_VALUE(v_row, '$[8]') < 0, JSON_VALUE(v_gids, CONCAT('$[', -1 - JSON_VALUE(v_row, '$[8]'), ']')),
+               JSON_VALUE(v_row, '$[8]')),
             JSON_VALUE(v_row, '$[5]'), JSON_VALUE(v_row, '$[6]'), JSON_VALUE(v_row, '$[7]'),
             JSON_VALUE(v_row, '$[9]'), p_now);
     SET v_journal = LAST_INSERT_ID();
   ELSEIF p_journal IS NOT NULL THEN
     INSERT INTO journal (account_id, amount_micros, balance_after_micros, cause, source, grant_id, hold_id,
                          reference, idempotency_key, description, created_at)
-    SELECT j.acct, j.amount, j.bal_after, j.cause, j.source, j.gid, j.hold, j.ref, j.ikey, j.descr, p_now
+    SELECT j.acct, j.amount, j.bal_after, j.cause, j.source,
+           IF(j.gid < 0, JSON_VALUE(v_gids, CONCAT('$[', -1 - j.gid, ']')), j.gid), j.hold, j.ref, j.ikey, j.descr,
+           p_now
       FROM JSON_TABLE(p_journal, '$[*]' COLUMNS (
              o FOR ORDINALITY, acct BIGINT UNSIGNED PATH '$[0]', amount BIGINT PATH '$[1]',
              bal_after BIGINT PATH '$[2]', cause VARCHAR(16) CHARACTER SET utf8mb4 PATH '$[3]', source VARCHAR(32) CHARACTER SET utf8mb4 PATH '$[4]',
              hold BIGINT UNSIGNED PATH '$[5]', ref VARCHAR(255) CHARACTER SET utf8mb4 PATH '$[6]', ikey VARBINARY(255) PATH '$[7]',
-             gid BIGINT UNSIGNED PATH '$[8]', descr VARCHAR(500) CHARACTER SET utf8mb4 PATH '$[9]')) j
+             gid BIGINT PATH '$[8]', descr VARCHAR(500) CHARACTER SET utf8mb4 PATH '$[9]')) j
      ORDER BY j.o;
   END IF;
 

@@ -146,13 +146,14 @@ _Static_assert(ACCT_NCOLS == 37 && HOLD_NCOLS == 21 && MEMBER_NCOLS == 12,
 	X("rate_requests", i, (m)->rate.requests) X("rate_tokens", i, (m)->rate.tokens)
 
 /* journal: line jl of account id acct, the balance after it, under
- * idempotency key key (NULL: none); at the write's clock (lg->now). */
+ * idempotency key key (NULL: none); at the write's clock (lg->now). Its
+ * grant_id -1 - k names the k-th grant of the same write's grants_new. */
 #define JOURNAL_TABLE(X, acct, jl, after, key) \
 	X("account_id", i, acct) X("amount_micros", i, (jl)->amount) \
 	X("balance_after_micros", i, after) X("cause", s, (jl)->cause) \
 	X("source", s, (jl)->source) X("hold_id", I, (jl)->hold_id > 0 ? &(jl)->hold_id : NULL) \
 	X("reference", s, (jl)->reference) X("idempotency_key", s, key) \
-	X("grant_id", I, (jl)->grant_id > 0 ? &(jl)->grant_id : NULL) \
+	X("grant_id", I, (jl)->grant_id != 0 ? &(jl)->grant_id : NULL) \
 	X("description", s, (jl)->description)
 
 /* accounts: account a, by its id. */

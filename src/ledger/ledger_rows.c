@@ -342,10 +342,13 @@ static enum cd_err add_grant(struct ledger *lg, struct acct *a, const char *caus
 	 * debt repaid first (ledger_rules.h). */
 	if (ledger_rule_grant(a->balance, debt, amount, &g) != 0)
 		return refusal_set(&lg->refusal, REFUSE_BALANCE_CAP, a->ext_id, NULL);
-	/* The debt row repaid and the grant, in one write (its id comes
-	 * back), then its journal row naming it. */
+	/* The debt row repaid, the grant and its journal row naming it, in
+	 * one write; the ids come back. */
 	const struct spend_grant repaid = {debt_id, g.repay - debt, 1, g.repay > 0};
 	const struct grant_row n = {source, amount, g.remaining, priority, expires_at, reference, description};
+	const struct journal_line j = {.amount = amount, .cause = cause, .source = source,
+				       .grant_id = LEDGER_NEW_GRANT, .reference = reference, .description = description};
+	int64_t after, jid;
 	struct ledger_write lw;
 	ledger_write_begin(&lw);
 	write_grants(&lw, a, &repaid, 1, 0);
@@ -354,16 +357,19 @@ static enum cd_err add_grant(struct ledger *lg, struct acct *a, const char *caus
 	GRANTS_NEW_TABLE(COL_WRITE, a->id, &n)
 	jw_close(w, ']');
 	jw_close(w, ']');
-	enum cd_err rc = ledger_write_run(lg, &lw, "grant insert", grant_id, NULL);
+	enum cd_err rc = write_journal(lg, &lw, a, &j, &after);
+	if (rc != CD_OK) {
+		ledger_write_drop(&lw);
+		return rc;
+	}
+	rc = ledger_write_run(lg, &lw, "grant insert", grant_id, journal_id != NULL ? journal_id : &jid);
 	if (rc != CD_OK)
 		return rc;
-	int64_t remaining = g.remaining;
+	a->balance = after;
 	a->depleted_noted = 0;	/* credit came in: the next 402 is news again */
-	if (expires_at >= 0 && remaining > 0 && (a->sweep_due_at < 0 || expires_at < a->sweep_due_at))
+	if (expires_at >= 0 && g.remaining > 0 && (a->sweep_due_at < 0 || expires_at < a->sweep_due_at))
 		a->sweep_due_at = expires_at;
-	struct journal_line j = {.amount = amount, .cause = cause, .source = source, .grant_id = *grant_id,
-				 .reference = reference, .description = description};
-	return ledger_journal_append(lg, a, &j, journal_id);
+	return CD_OK;
 }
 
 enum cd_err ledger_add_grant(struct ledger *lg, struct acct *a, const char *source, int64_t amount,

@@ -138,6 +138,9 @@ struct journal_line {
 	int64_t grant_id, hold_id;
 	const char *reference, *description;
 };
+/* A journal row's grant_id for the grant inserted by the same write
+ * (ledger_columns.h's JOURNAL_TABLE: -1 - k, the k-th of grants_new). */
+#define LEDGER_NEW_GRANT (-1)
 /* Appends j to account a's journal (with lg's journal key and time) and
  * moves a->balance by j->amount; *journal_id the row's id (NULL: not
  * wanted). */

@@ -213,11 +213,11 @@ def test_new_grants_and_a_journal_row_get_their_ids():
     ref = uid("g\u00fc")
     doc = dict(grants_new=[[ia, "promo", 30, 30, 50, None, ref, "first \U0001F600"],
                            [ia, "promo", 40, 40, 60, 1900000000, ref, None]],
-               journal=[[ia, 70, 10 ** 7 + 70, "grant", "promo", None, ref, None, None, "two grants"]])
+               journal=[[ia, 70, 10 ** 7 + 70, "grant", "promo", None, ref, None, -2, "two grants"]])
     got = call_sets("SET autocommit = 0; %s; "
                     "SELECT 0 AS grants, id, amount_micros, priority, expires_at, reference, description "
                     "FROM grants WHERE reference = '%s' ORDER BY id; "
-                    "SELECT 0 AS journal, id, description FROM journal WHERE reference = '%s'; ROLLBACK"
+                    "SELECT 0 AS journal, id, grant_id FROM journal WHERE reference = '%s'; ROLLBACK"
                     % (write_call(1700000000, 0, **doc), ref, ref))
     rows = got["grants"]["rows"]
     eq([r[2:] for r in rows], [["30", "50", "NULL", ref, "first \U0001F600"], ["40", "60", "1900000000", ref, "NULL"]],
@@ -225,8 +225,14 @@ def test_new_grants_and_a_journal_row_get_their_ids():
     new = {int(r[1]): int(r[2]) for r in got["new_grants"]["rows"]}
     eq(new, {0: int(rows[0][1]), 1: int(rows[1][1])}, "their ids by position")
     eq([int(r[2]) for r in got["new_journal"]["rows"]], [int(got["journal"]["rows"][0][1])], "the journal row's id")
-    two = call_sets("SET autocommit = 0; %s; ROLLBACK" % write_call(1700000000, 0, journal=doc["journal"] * 2))
+    eq(int(got["journal"]["rows"][0][2]), int(rows[1][1]), "grant_id -2: the second grant of the write")
+    two = call_sets("SET autocommit = 0; %s; SELECT 0 AS journal, grant_id FROM journal WHERE reference = '%s' "
+                    "ORDER BY id; SELECT 0 AS grants, id FROM grants WHERE reference = '%s' ORDER BY id; ROLLBACK"
+                    % (write_call(1700000000, 0, grants_new=doc["grants_new"],
+                                  journal=[doc["journal"][0][:8] + [-1, None], doc["journal"][0]]), ref, ref))
     check("new_journal" not in two, "a write of two journal rows answers no one id: %r" % list(two))
+    eq([r[1] for r in two["journal"]["rows"]], [r[1] for r in two["grants"]["rows"]],
+       "a list of journal rows names each new grant by its place too")
     eq(sql("SELECT COUNT(*) FROM journal WHERE reference = '%s'" % ref)[0][0], "0", "rolled back")
 
 
