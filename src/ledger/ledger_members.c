@@ -12,6 +12,7 @@
 #include "log.h"
 #include "timefmt.h"
 #include <assert.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -146,7 +147,10 @@ enum cd_err ledger_member_store(struct ledger *lg, const struct acct *a, const s
 	struct ledger_write lw;
 	if (!m->found)
 		return CD_OK;
-	assert(m->reserved >= 0);
+	if (m->reserved < 0) {	/* a row edited by hand: refused, never written */
+		log_error("account %" PRId64 " member %s would store a negative reserve", a->id, m->member);
+		return CD_E_INTERNAL;
+	}
 	ledger_write_begin(&lw);
 	struct jw *w = ledger_write_list(&lw, "members");
 	jw_open(w, '[');

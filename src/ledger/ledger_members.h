@@ -14,10 +14,11 @@ struct member_row {
 	int64_t cap_month_noted;	/* the month whose limit.reached (member_cap) went out */
 	struct rate rate;		/* the member's requests and tokens per minute */
 };
-/* Locks a member row (CD_E_NOT_FOUND when none) and rolls its month over. */
 /* A member row read from column c on (MEMBER_COLUMNS' order), its month
  * rolled over to lg's. */
 void ledger_member_from_row_at(const struct ledger *lg, const struct db_row *r, unsigned int c, struct member_row *m);
+/* Locks a member row (CD_E_NOT_FOUND when none), every column read, and
+ * rolls its month over. */
 enum cd_err ledger_member_lock(struct ledger *lg, const struct acct *a, const char *member, struct member_row *m);
 /* Makes a member's row (none must exist), locked, under its account's lock:
  * no cap of its own, its reserve the member's pending holds on the

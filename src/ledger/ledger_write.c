@@ -64,6 +64,12 @@ enum cd_err ledger_write_run(struct ledger *lg, struct ledger_write *lw, const c
 	} else {
 		rc = ledger_write_call(lg, &lw->w, 0, &lw->sets, what, &e);
 	}
+	if (rc == CD_E_CONFLICT) {
+		/* No step of an operation writes a row twice: a duplicate key
+		 * here is a fault, not a caller's conflict. */
+		log_error("%s: MariaDB error %d (a duplicate key)", what, e);
+		rc = CD_E_INTERNAL;
+	}
 	if (rc == CD_OK && grant_id != NULL)
 		*grant_id = first_id(&lw->sets, "new_grants");
 	if (rc == CD_OK && journal_id != NULL)

@@ -435,3 +435,30 @@ def test_a_member_costs_no_round_trip_but_once_when_its_row_is_made():
         sent("authorize")
         eq(authorize(acct, member=member).status, 200, "authorize for %s" % member)
         eq(round_trips("authorize") - before, want, "%s on %s: round trips" % (member, acct))
+
+
+def test_unicode_keys_are_found_again():
+    """A request_id, a usage's request_id and an Idempotency-Key in any
+    Unicode are stored by cd_write and looked up by cd_batch_read in the
+    same bytes (both take utf8mb4 lists, whatever the database's default
+    character set: the stack's is latin1): each replay answers the first
+    result and charges nothing twice."""
+    acct = funded(10 ** 7, "bcall")
+    tag = uid("\u00e9\U0001F600")
+    a1 = authorize(acct, request_id="rq-" + tag)
+    a2 = authorize(acct, request_id="rq-" + tag)
+    eq((a1.status, a2.status), (200, 200), "authorize twice: %r %r" % (a1.json, a2.json))
+    eq(a2.json["hold_id"], a1.json["hold_id"], "the same request_id answers its hold")
+    use = {"account": acct, "model": "gpt-4o", "input_tokens": 10, "output_tokens": 10, "request_id": "u-" + tag}
+    u1, u2 = api("POST", "/v1/usage", use, auth="guard"), api("POST", "/v1/usage", use, auth="guard")
+    eq((u1.status, u2.status), (200, 200), "usage twice: %r %r" % (u1.json, u2.json))
+    eq((u2.json["usage_id"], u2.json["charged_micros"], u2.json.get("replayed")),
+       (u1.json["usage_id"], u1.json["charged_micros"], True), "the same usage request_id answers the first result")
+    body = {"hold_id": a1.json["hold_id"], "input_tokens": 10, "output_tokens": 20, "idempotency_key": "k-" + tag}
+    s1 = api("POST", "/v1/guard/settle", body, auth="guard")
+    s2 = api("POST", "/v1/guard/settle", body, auth="guard")
+    eq((s1.status, s2.status), (200, 200), "settle twice under one key: %r %r" % (s1.json, s2.json))
+    eq(s2.json, s1.json, "the same Idempotency-Key answers the first result")
+    eq(int(sql("SELECT COUNT(*) FROM usage_records WHERE account_id = %d" % acct_id(acct))[0][0]), 2,
+       "one usage row for the usage, one for the settle")
+    verify()

@@ -346,7 +346,10 @@ static void batch_write(void)
 	ok(text != NULL, "a migration defines cd_write (%s)", text != NULL ? name : "none");
 	if (text == NULL)
 		return;
-	const char *proc = strstr(text, what);
+	char *proc = strstr(text, what);
+	char *end = strstr(proc, "\nEND;");
+	if (end != NULL)
+		*end = '\0';	/* the procedure alone: the file defines others after it */
 	struct bw_list lists[] = {
 		{"p_holds_new", NAMES(HOLDS_NEW_TABLE, acct, h)},
 		{"p_usages_new", NAMES(USAGES_TABLE, acct, key, u, hash)},
