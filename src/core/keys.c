@@ -1,12 +1,12 @@
 /* keys.c: generating, recognising and hashing API keys. Uses libcrypto
- * (RAND_bytes, SHA256) and nothing else; never logs a key. */
+ * (RAND_bytes, EVP's SHA-256, HMAC) and nothing else; never logs a key. */
 #include "keys.h"
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
-#include <openssl/sha.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,24 +48,39 @@ int keys_equal(const char *a, const char *b)
 	return CRYPTO_memcmp(a, b, KEYS_LEN) == 0;
 }
 
-/* SHA256_Init/Update/Final keep their state in a SHA256_CTX on the stack,
- * so a hash cannot fail. OpenSSL 3 deprecates them for EVP, but an EVP
- * digest allocates its context (and OpenSSL 3's SHA256() one-shot goes
- * through EVP_Q_digest, which may fail and leave out unwritten): a hash
- * that can fail would need an answer for it everywhere one is taken. */
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+/* SHA-256 through OpenSSL's EVP interface: the digest fetched once from
+ * the default provider, a context per hash. A hash that fails (no
+ * provider, no memory for a context) leaves a process that cannot check
+ * a key or a request: it says so on stderr and aborts rather than answer
+ * with a digest it did not compute. */
+static EVP_MD *sha256_md;
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+
+static void sha256_fetch(void)
+{
+	sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
+static void sha256_failed(void)
+{
+	fputs("creditd: OpenSSL could not compute a SHA-256 digest\n", stderr);
+	abort();
+}
+
 void keys_sha256_parts(const struct keys_part *parts, size_t n, unsigned char out[KEYS_HASH_LEN])
 {
-	SHA256_CTX ctx;
-	SHA256_Init(&ctx);
-	for (size_t i = 0; i < n; i++)
+	unsigned int len = 0;
+	pthread_once(&sha256_once, sha256_fetch);
+	EVP_MD_CTX *ctx = sha256_md != NULL ? EVP_MD_CTX_new() : NULL;
+	int ok = ctx != NULL && EVP_DigestInit_ex2(ctx, sha256_md, NULL) == 1;
+	for (size_t i = 0; ok && i < n; i++)
 		if (parts[i].len > 0)
-			SHA256_Update(&ctx, parts[i].data, parts[i].len);
-	SHA256_Final(out, &ctx);
-	OPENSSL_cleanse(&ctx, sizeof(ctx));
+			ok = EVP_DigestUpdate(ctx, parts[i].data, parts[i].len) == 1;
+	ok = ok && EVP_DigestFinal_ex(ctx, out, &len) == 1 && len == KEYS_HASH_LEN;
+	EVP_MD_CTX_free(ctx);
+	if (!ok)
+		sha256_failed();
 }
-#pragma GCC diagnostic pop
 
 void keys_sha256(const void *data, size_t len, unsigned char out[KEYS_HASH_LEN])
 {

@@ -171,6 +171,41 @@ void metrics_gateway_overhead(double ms)
 	atomic_fetch_add_explicit(&gw_overhead[b], 1, memory_order_relaxed);
 }
 
+/* ---- The operator's figures (DESIGN §13) ---- */
+
+static atomic_int workers_alive, workers_busy;
+/* Stripe's endpoints as labelled; the last takes any other path. */
+static const char *const stripe_endpoints[] = {"customers", "checkout_sessions", "payment_intents", "other"};
+#define STRIPE_ENDPOINTS (sizeof(stripe_endpoints) / sizeof(stripe_endpoints[0]))
+static atomic_ullong stripe_failures[STRIPE_ENDPOINTS][2];	/* [endpoint][transport] */
+static atomic_ullong push_failures, webhook_signature_failures;
+
+void metrics_workers(int alive_delta, int busy_delta)
+{
+	atomic_fetch_add_explicit(&workers_alive, alive_delta, memory_order_relaxed);
+	atomic_fetch_add_explicit(&workers_busy, busy_delta, memory_order_relaxed);
+}
+
+void metrics_stripe_failure(const char *path, int transport)
+{
+	static const char *const prefixes[] = {"/v1/customers", "/v1/checkout/sessions", "/v1/payment_intents"};
+	size_t e = STRIPE_ENDPOINTS - 1;
+	for (size_t i = 0; path != NULL && i < sizeof(prefixes) / sizeof(prefixes[0]); i++)
+		if (strncmp(path, prefixes[i], strlen(prefixes[i])) == 0)
+			e = i;
+	atomic_fetch_add_explicit(&stripe_failures[e][transport != 0], 1, memory_order_relaxed);
+}
+
+void metrics_push_failure(void)
+{
+	atomic_fetch_add_explicit(&push_failures, 1, memory_order_relaxed);
+}
+
+void metrics_webhook_signature_failure(void)
+{
+	atomic_fetch_add_explicit(&webhook_signature_failures, 1, memory_order_relaxed);
+}
+
 /* ---- Text ---- */
 
 /* The text grows in a dynbuf capped at LIMIT_METRICS_TEXT_BYTES; a line
@@ -369,6 +404,29 @@ static void emit_gauges(struct dynbuf *b, const struct metrics_gauges *g)
 	}
 }
 
+static void emit_operator(struct dynbuf *b)
+{
+	dynbuf_printf(b, "# HELP creditd_workers Worker threads answering requests (a full pool queues the next ones).\n"
+		      "# TYPE creditd_workers gauge\ncreditd_workers %d\n"
+		      "# HELP creditd_workers_busy Worker threads answering a request now.\n"
+		      "# TYPE creditd_workers_busy gauge\ncreditd_workers_busy %d\n",
+		      atomic_load_explicit(&workers_alive, memory_order_relaxed),
+		      atomic_load_explicit(&workers_busy, memory_order_relaxed));
+	dynbuf_printf(b, "# HELP creditd_stripe_failures_total Calls to Stripe's API that failed, by endpoint and kind: "
+		      "no answer (transport) or an error answer (api).\n# TYPE creditd_stripe_failures_total counter\n");
+	for (size_t e = 0; e < STRIPE_ENDPOINTS; e++)
+		for (int t = 1; t >= 0; t--)
+			dynbuf_printf(b, "creditd_stripe_failures_total{endpoint=\"%s\",kind=\"%s\"} %llu\n",
+				      stripe_endpoints[e], t ? "transport" : "api", load(&stripe_failures[e][t]));
+	dynbuf_printf(b, "# HELP creditd_event_push_failures_total Event pushes to [notify] url that failed (no answer, "
+		      "or not 2xx); each is tried again.\n# TYPE creditd_event_push_failures_total counter\n"
+		      "creditd_event_push_failures_total %llu\n"
+		      "# HELP creditd_webhook_signature_failures_total Stripe webhooks refused for their signature.\n"
+		      "# TYPE creditd_webhook_signature_failures_total counter\n"
+		      "creditd_webhook_signature_failures_total %llu\n",
+		      load(&push_failures), load(&webhook_signature_failures));
+}
+
 char *metrics_text(const struct metrics_gauges *g)
 {
 	struct dynbuf b;
@@ -376,6 +434,7 @@ char *metrics_text(const struct metrics_gauges *g)
 	emit_requests(&b);
 	emit_durations(&b);
 	emit_totals(&b);
+	emit_operator(&b);
 	if (g != NULL && g->batch != NULL)
 		emit_histogram(&b, g->batch);
 	if (g != NULL)

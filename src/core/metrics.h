@@ -32,6 +32,15 @@ void metrics_gateway_settle(const char *reason);
 void metrics_gateway_overhead(double ms);
 /* A stream's answer held back: its client took less than was sent. */
 void metrics_gateway_held_back(void);
+/* The operator's figures (DESIGN §13), any thread: the worker pool's
+ * threads alive and answering a request (deltas); a Stripe API call that
+ * failed, by its path (customers, checkout/sessions, payment_intents,
+ * else "other"), with no answer (transport 1) or an error answer; an
+ * event push that failed; a Stripe webhook refused for its signature. */
+void metrics_workers(int alive_delta, int busy_delta);
+void metrics_stripe_failure(const char *path, int transport);
+void metrics_push_failure(void);
+void metrics_webhook_signature_failure(void);
 /* 1 when metrics_count counts status under its own code, 0 when it would
  * fall under status="other" (a code creditd never answers). */
 int metrics_status_known(int status);

@@ -1,7 +1,8 @@
 /* ctl_reconcile_read.c: the providers' usage reports (see
  * ctl_reconcile_read.h). Every number is checked to be a whole count of
  * 0 or more and every day a UTC day's first second; the first thing wrong
- * is named by file and line (CSV) or by its path in the page (JSON). */
+ * is named by file and line (CSV, RFC 4180) or by its path in the page
+ * (JSON). */
 #include "ctl_reconcile_read.h"
 #include "dynbuf.h"
 #include "timefmt.h"
@@ -220,30 +221,86 @@ static int csv_count(const char *file, int line, const char *name, const char *s
 	return 0;
 }
 
-/* Splits a line at commas into at most max fields (in place). */
-static int csv_split(char *line, char **f, int max)
+/* The end of a field at s: a comma, a line break or the text's end. */
+static int csv_end(char c)
 {
-	int n = 0;
-	line[strcspn(line, "\r\n")] = '\0';
-	for (char *p = line; n < max;) {
-		f[n++] = p;
-		p = strchr(p, ',');
-		if (p == NULL)
+	return c == ',' || c == '\n' || c == '\r' || c == '\0';
+}
+
+/* A quoted field from s (at its opening quote) unquoted into w: "" is a
+ * quote; commas and line breaks are the field's (*lines counts the
+ * latter). The text after its closing quote, or NULL with *why. */
+static char *csv_quoted(char *s, char **w, int *lines, const char **why)
+{
+	for (s++;; s++) {
+		if (*s == '\0') {
+			*why = "a quoted field is not closed";
+			return NULL;
+		}
+		if (*s == '"' && s[1] != '"')
 			break;
-		*p++ = '\0';
+		if (*s == '"')
+			s++;
+		*lines += *s == '\n';
+		*(*w)++ = *s;
 	}
-	return n;
+	s++;
+	if (!csv_end(*s)) {
+		*why = "text after a closing quote";
+		return NULL;
+	}
+	return s;
+}
+
+/* One record of RFC 4180 at *p, its fields unquoted in place into f (at
+ * most max): a field in double quotes may hold commas, line breaks and
+ * "" for a quote; a record ends at CRLF or LF outside quotes. *p moves
+ * past it, *lines counts the line breaks it took. 0, or -1 with *why. */
+static int csv_record(char **p, char **f, int max, int *n, int *lines, const char **why)
+{
+	char *s = *p;
+	*n = 0;
+	*lines = 0;
+	for (;;) {
+		char *w = s;
+		if (*n == max) {
+			*why = "too many fields";
+			return -1;
+		}
+		f[(*n)++] = w;
+		if (*s == '"') {
+			s = csv_quoted(s, &w, lines, why);
+			if (s == NULL)
+				return -1;
+		} else {
+			while (!csv_end(*s)) {
+				if (*s == '"') {
+					*why = "a quote inside a field not quoted";
+					return -1;
+				}
+				*w++ = *s++;
+			}
+		}
+		char c = *s;
+		*w = '\0';
+		if (c == ',') {
+			s++;
+			continue;
+		}
+		s += c == '\r' && s[1] == '\n' ? 2 : c != '\0';
+		*lines += c != '\0';
+		*p = s;
+		return 0;
+	}
 }
 
 /* date,model,input_tokens,cached_input_tokens,output_tokens
  * [,requests[,cache_write_input_tokens]]: input counts cached and
  * cache-write tokens, as the providers' reports do. */
-static int csv_line(const char *file, int lineno, char *line, struct recon_buckets *b)
+static int csv_line(const char *file, int lineno, char **f, int n, struct recon_buckets *b)
 {
 	static const char *const names[] = {"date", "model", "input_tokens", "cached_input_tokens", "output_tokens",
 					    "requests", "cache_write_input_tokens"};
-	char *f[8];
-	int n = csv_split(line, f, 8);
 	if (n < 5 || n > 7) {
 		fprintf(stderr, "creditctl: %s:%d: %d fields; date,model,input_tokens,cached_input_tokens,output_tokens"
 			"[,requests[,cache_write_input_tokens]]\n", file, lineno, n);
@@ -281,21 +338,33 @@ static int csv_line(const char *file, int lineno, char *line, struct recon_bucke
 	return 0;
 }
 
+/* The records of an RFC 4180 text: blank ones, comment lines (# first)
+ * and a header (its first field "date") skipped; each named by its first
+ * line. */
 static int read_csv(const char *file, char *text, struct recon_buckets *b)
 {
-	int lineno = 0;
-	for (char *line = text, *next; line != NULL && *line != '\0'; line = next) {
-		next = strchr(line, '\n');
-		if (next != NULL)
-			*next++ = '\0';
-		lineno++;
-		if (strlen(line) > LIMIT_RECONCILE_LINE_BYTES) {
+	int lineno = 1, lines = 0, n;
+	const char *why = NULL;
+	char *f[8];
+	for (char *p = text; *p != '\0'; lineno += lines) {
+		char *start = p;
+		if (*p == '#') {	/* a comment: the rest of its line, as it is */
+			p += strcspn(p, "\n");
+			p += *p == '\n';
+			lines = 1;
+			continue;
+		}
+		if (csv_record(&p, f, 8, &n, &lines, &why) != 0) {
+			fprintf(stderr, "creditctl: %s:%d: %s\n", file, lineno, why);
+			return -1;
+		}
+		if (p - start > LIMIT_RECONCILE_LINE_BYTES) {
 			fprintf(stderr, "creditctl: %s:%d: longer than %d bytes\n", file, lineno, LIMIT_RECONCILE_LINE_BYTES);
 			return -1;
 		}
-		if (line[strspn(line, " \t\r")] == '\0' || line[0] == '#' || (lineno == 1 && strncmp(line, "date,", 5) == 0))
+		if ((n == 1 && f[0][strspn(f[0], " \t")] == '\0') || (lineno == 1 && strcmp(f[0], "date") == 0))
 			continue;
-		if (csv_line(file, lineno, line, b) != 0)
+		if (csv_line(file, lineno, f, n, b) != 0)
 			return -1;
 	}
 	return 0;

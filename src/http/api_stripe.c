@@ -11,6 +11,7 @@
 #include "keys.h"
 #include "ledger.h"
 #include "log.h"
+#include "metrics.h"
 #include "stripe.h"
 #include "timefmt.h"
 #include "webhook.h"
@@ -253,6 +254,7 @@ void api_webhook(struct api_ctx *ctx, const struct request *rq, char **params, s
 					      (const char *const *)c->webhook_secrets, c->webhook_secret_count,
 					      (time_t)timefmt_now(), c->webhook_tolerance_seconds);
 	if (sig != WEBHOOK_SIG_OK) {
+		metrics_webhook_signature_failure();
 		api_error(rs, CD_E_INVALID, "Stripe-Signature", "bad Stripe-Signature: %s", webhook_sig_strerror(sig));
 		return;
 	}

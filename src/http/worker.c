@@ -496,12 +496,14 @@ static void *worker_main(void *arg)
 			continue;
 		}
 		atomic_fetch_add(&in_flight, 1);
+		metrics_workers(0, 1);
 		int handed = handle(w, &ctx, buf);
 		if (!handed) {
 			FCGX_Finish_r(&w->fcgx);
 			w->fcgx.detached = 0;
 		}
 		atomic_fetch_sub(&in_flight, 1);
+		metrics_workers(0, -1);
 		/* A request handed to the gateway is its thread's now: this
 		 * worker takes its next on a new one. */
 		if (handed && (w = wreq_new()) == NULL) {
@@ -517,6 +519,7 @@ out:
 	stripe_client_free(ctx.stripe);
 	ledger_free(ctx.lg);
 	atomic_fetch_sub(&alive, 1);
+	metrics_workers(-1, 0);
 	return NULL;
 }
 
@@ -664,8 +667,10 @@ int worker_start(const struct cfg *cfg, int listen_fd)
 	}
 	for (int64_t i = 0; i < cfg->threads; i++) {
 		atomic_fetch_add(&alive, 1);
+		metrics_workers(1, 0);
 		if (pthread_create(&t, &attr, worker_main, NULL) != 0) {
 			atomic_fetch_sub(&alive, 1);
+			metrics_workers(-1, 0);
 			log_error("cannot start worker %lld: %s", (long long)i, strerror(errno));
 			return -1;
 		}

@@ -4,6 +4,7 @@
 #include "notify.h"
 #include "ledger.h"
 #include "log.h"
+#include "metrics.h"
 #include "stripe.h"
 #include "timefmt.h"
 #include "webhook.h"
@@ -32,13 +33,13 @@ static int push_one(const struct cfg *c, struct stripe_client *http, const struc
 	webhook_sign(c->notify_secret, t, p->body, strlen(p->body), mac);
 	snprintf(header, sizeof(header), "Creditd-Signature: t=%lld,v1=%s", (long long)t, mac);
 	enum stripe_status st = stripe_push(http, c->notify_url, p->body, header, &out);
-	if (st != STRIPE_OK) {
-		snprintf(error, errcap, "%.200s", out.message);
-		return 0;
-	}
-	if (out.http_status >= 200 && out.http_status < 300)
+	if (st == STRIPE_OK && out.http_status >= 200 && out.http_status < 300)
 		return 1;
-	snprintf(error, errcap, "HTTP %d", out.http_status);
+	metrics_push_failure();
+	if (st != STRIPE_OK)
+		snprintf(error, errcap, "%.200s", out.message);
+	else
+		snprintf(error, errcap, "HTTP %d", out.http_status);
 	return 0;
 }
 

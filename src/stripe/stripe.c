@@ -23,6 +23,7 @@
  * client) exists, and the second at exit once every thread is gone. Unit
  * tests call curl's pair themselves the same way. */
 #include "stripe.h"
+#include "metrics.h"
 
 #include <curl/curl.h>
 #include <inttypes.h>
@@ -544,6 +545,8 @@ static enum stripe_status stripe_call(struct stripe_client *c, const char *path,
 		st = transport_failure(c, rc, out);
 	else
 		st = interpret(c, code, want_url, out);
+	if (st == STRIPE_ERR_TRANSPORT || st == STRIPE_ERR_API || st == STRIPE_ERR_IDEMPOTENCY)
+		metrics_stripe_failure(path, st == STRIPE_ERR_TRANSPORT);
 out:
 	if (c->curl != NULL)
 		curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, (struct curl_slist *)NULL);

@@ -9,6 +9,7 @@ import hmac
 import http.server
 import json
 import os
+import re
 import secrets
 import shutil
 import threading
@@ -118,6 +119,13 @@ def state(event_id):
     return sql("SELECT state, attempts FROM events WHERE id = %d" % event_id)[0]
 
 
+def push_failures():
+    text = api("GET", "/metrics", auth=None).raw.decode()
+    m = re.search(r"^creditd_event_push_failures_total (\d+)$", text, re.M)
+    check(m is not None, "creditd_event_push_failures_total in /metrics")
+    return int(m.group(1))
+
+
 def test_push_signed_in_order_with_retries_timeouts_and_a_crash():
     rx = Receiver()
     try:
@@ -136,6 +144,7 @@ def test_push_signed_in_order_with_retries_timeouts_and_a_crash():
         # 500s then a timeout, then success: retried with backoff, and the
         # account's later events wait for it (order per account).
         acct2 = new_account("push")
+        failed_before = push_failures()
         t0 = time.time()
         with rx.lock:
             rx.plan[acct2] = ["500", "500", "slow"]
@@ -154,6 +163,7 @@ def test_push_signed_in_order_with_retries_timeouts_and_a_crash():
         check(time.time() - t0 >= 2, "with backoff, not at once")
         row = sql("SELECT attempts, last_error FROM events WHERE id = %d" % ids2[0])[0]
         eq(row, ["4", "NULL"], "attempts counted, the error cleared")
+        eq(push_failures() - failed_before, 3, "creditd_event_push_failures_total counts the two 500s and the timeout")
 
         # kill -9 while an event's POST is in flight: after the restart it
         # is delivered all the same (at least once).

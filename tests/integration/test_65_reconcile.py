@@ -222,6 +222,34 @@ def test_a_model_creditd_never_saw_is_listed(day, d):
 
 
 @on_one_day
+def test_csv_is_read_as_rfc_4180(day, d):
+    """Quoted fields ("" a quote, a comma or a line break inside), CRLF
+    line ends, a quoted header and comment lines read as the plain file
+    does; a quote left open or text after a closing one is named with its
+    file and the line its record starts on."""
+    never = uid("gpt-csv")
+    plain = write("plain.csv", "%s,%s,100,20,10,3\n%s,%s-b,7,0,1\n" % (d, never, d, never))
+    quoted = write("quoted.csv", '"date","model","input_tokens","cached_input_tokens","output_tokens","requests"\r\n'
+                   '# a "comment", with a comma\r\n'
+                   '"%s","%s","100",20,"10","3"\r\n\r\n%s,"%s-b",7,0,1' % (d, never, d, never))
+    rc_p, out_p = reconcile_json(plain, "--format", "csv", "--from", d, "--to", d)
+    rc_q, out_q = reconcile_json(quoted, "--format", "csv", "--from", d, "--to", d)
+    eq((rc_q, out_q["rows"]), (rc_p, out_p["rows"]), "the quoted file reads as the plain one")
+    eq(sorted(out_q["unmatched_models"]), sorted([never, never + "-b"]), "both models read")
+    for text, line, why in (('%s,"%s,x",1,0,1\n' % (d, never), 1, "not a model name"),
+                            ('date,model,input_tokens,cached_input_tokens,output_tokens\n%s,%s,1,0,1\n'
+                             '%s,"open,1,0,1\n' % (d, never, d), 3, "not closed"),
+                            ('%s,"%s\nz",1,0,1\n' % (d, never), 1, "not a model name"),
+                            ('\n%s,"%s"x,1,0,1\n' % (d, never), 2, "after a closing quote"),
+                            ('%s,%s,1"0,0,1\n' % (d, never), 1, "a quote inside")):
+        bad = write("bad.csv", text)
+        p = reconcile(bad, "--format", "csv")
+        eq(p.returncode, 2, "refused: %r: %s" % (text, p.stderr))
+        check("%s:%d:" % (bad, line) in p.stderr and why in p.stderr, "file, line and why: %s" % p.stderr)
+        eq(p.stdout, "", "nothing printed")
+
+
+@on_one_day
 def test_bad_input_exit_2_naming_file_and_field(day, d):
     p1, _ = openai_pages(day, [("gpt-4o", 1, 10, 0, 5)], [])
     p1["data"][0]["results"][0]["output_tokens"] = "5"

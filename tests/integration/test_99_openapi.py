@@ -361,3 +361,20 @@ def test_the_stripe_events_of_install_md_are_those_webhook_c_acts_on():
         if line.startswith("- "):
             listed |= set(re.findall(r"`([a-z_.]+)`", line.split(":")[0]))
     eq(sorted(listed), sorted(acted), "docs/install.md lists the events webhook.c acts on, and no other")
+
+
+def test_the_license_is_one_text():
+    """LICENSE at the root is the MIT text debian/copyright carries, and
+    every client's manifest says MIT."""
+    with open(os.path.join(ROOT, "LICENSE")) as f:
+        lic = f.read()
+    check(lic.startswith("MIT License\n"), "LICENSE names MIT")
+    with open(os.path.join(ROOT, "debian", "copyright")) as f:
+        deb = f.read()
+    body = deb[deb.index("License: MIT\n Permission"):].split("\n", 1)[1]
+    words = lambda t: re.sub(r"\s+", " ", re.sub(r"(?m)^ \.$", "", t)).strip()
+    check(words(body) in words(lic), "LICENSE has debian/copyright's text")
+    with open(os.path.join(ROOT, "clients", "node", "package.json")) as f:
+        eq(json.load(f)["license"], "MIT", "the Node client's license")
+    with open(os.path.join(ROOT, "clients", "php", "composer.json")) as f:
+        eq(json.load(f)["license"], "MIT", "the PHP client's license")

@@ -1,8 +1,9 @@
-/* test_config_docs.c: creditd.conf(5) and etc/creditd.conf.example say
- * what the config table says, key by key: every key is on the page under
- * its section with its default, range or choices and environment variable
- * exactly, and in the example config under its section. A key added to
- * the table without its documentation fails here. */
+/* test_config_docs.c: creditd.conf(5), docs/configuration.md and
+ * etc/creditd.conf.example say what the config table says, key by key:
+ * every key is on the page under its section with its default, range or
+ * choices and environment variable exactly, in configuration.md's table
+ * among its section's rows, and in the example config under its section.
+ * A key added to the table without its documentation fails here. */
 #include "config.h"
 #include "tap.h"
 #include <inttypes.h>
@@ -50,9 +51,54 @@ static char *block(const char *text, const char *start, const char *next)
 	return s;
 }
 
+/* 1 when [section] key is a key of the config table. */
+static int known_key(const char *section, const char *key)
+{
+	struct cfg_doc d;
+	size_t n = cfg_describe(0, &d);
+	for (size_t i = 0; i < n; i++) {
+		cfg_describe(i, &d);
+		if (strcmp(d.section, section) == 0 && strcmp(d.key, key) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/* Every key configuration.md's table names (a row's first cell: "`[section]
+ * key`" opens a section, "`key`" or "`a` / `b`" its next rows) is a key of
+ * the config table, under that section. */
+static void guide_keys_known(const char *guide)
+{
+	char section[32] = "", name[64];
+	int rows = 0;
+	for (const char *line = guide; line != NULL && *line != '\0'; line = strchr(line, '\n'), line += line != NULL) {
+		if (strncmp(line, "| `", 3) != 0)
+			continue;
+		const char *end = strstr(line + 2, " |");
+		for (const char *q = line + 2; end != NULL && q < end && (q = strchr(q, '`')) != NULL && q < end;) {
+			const char *close = strchr(q + 1, '`');
+			if (close == NULL || close > end)
+				break;
+			snprintf(name, sizeof(name), "%.*s", (int)(close - q - 1), q + 1);
+			const char *key = name;
+			if (name[0] == '[' && strchr(name, ']') != NULL) {
+				snprintf(section, sizeof(section), "%.*s", (int)(strchr(name, ']') - name - 1), name + 1);
+				key = strchr(name, ']') + 1;
+				key += *key == ' ';
+			}
+			ok(known_key(section, key), "configuration.md's [%s] %s is a key of the config table", section, key);
+			rows++;
+			q = close + 1;
+		}
+	}
+	ok(rows > 50, "configuration.md's table read (%d keys)", rows);
+}
+
 int main(void)
 {
 	char *page = slurp("docs/creditd.conf.5"), *example = slurp("etc/creditd.conf.example");
+	char *guide = slurp("docs/configuration.md");
+	ok(guide != NULL, "docs/configuration.md read");
 	struct cfg_doc d;
 	ok(page != NULL, "docs/creditd.conf.5 read");
 	ok(example != NULL, "etc/creditd.conf.example read");
@@ -95,7 +141,31 @@ int main(void)
 		snprintf(ex_key, sizeof(ex_key), "\n%s =", d.key);
 		ok(exsec != NULL && strstr(exsec, ex_key) != NULL, "the example config has [%s] %s", d.section, d.key);
 		free(exsec);
+		/* configuration.md: the section's rows run from "| `[section] "
+		 * to the next section's; the key is one of their `names`. */
+		snprintf(head, sizeof(head), "| `[%s] ", d.section);
+		char *rows = guide != NULL ? block(guide, head, "| `[") : NULL;
+		snprintf(ex_key, sizeof(ex_key), "`%s`", d.key);
+		char first[128];
+		snprintf(first, sizeof(first), "%s` ", d.key);
+		ok(rows != NULL && (strncmp(rows, first, strlen(first)) == 0 || strstr(rows, ex_key) != NULL),
+		   "configuration.md lists [%s] %s", d.section, d.key);
+		free(rows);
 	}
+	guide_keys_known(guide);
+	free(guide);
+	/* The man page's example loads as it is written. */
+	char *ex = block(page, ".SH EXAMPLES\n", ".RE\n");
+	char *cfgtext = ex != NULL ? strstr(ex, ".RS\n") : NULL;
+	ok(cfgtext != NULL, "creditd.conf(5) has EXAMPLES with a config");
+	if (cfgtext != NULL) {
+		static struct cfg c;
+		char err[256] = "";
+		int rc = cfg_load_string(cfgtext + 4, &c, err, sizeof(err));
+		ok(rc == 0, "its example loads: %s", err);
+		cfg_free(&c);
+	}
+	free(ex);
 	free(page);
 	free(example);
 	return done_testing();
