@@ -525,7 +525,9 @@ _Static_assert(LIMIT_LIST_PAGE >= 1 && LIMIT_EXPORT_PAGE >= 1 && LIMIT_VERIFY_VI
 _Static_assert((LIMIT_METRICS_ROUTES + 1) * METRICS_LINES_PER_ROUTE * (96 + LIMIT_METRICS_ROUTE_NAME_BYTES) +
 		       LIMIT_DB_NODES * (2 * LIMIT_DB_NODE_BYTES + 32) + LIMIT_METRICS_PURGE_TABLES * 96 + 8192 +
 		       /* the gateway's lines: 5 routes by every status, reasons, buckets */
-		       5 * (METRICS_STATUS_SLOTS + 1) * 128 + 4096 <=
+		       5 * (METRICS_STATUS_SLOTS + 1) * 128 + 4096 +
+		       /* the operator's lines: workers, Stripe by endpoint and kind, pushes, webhooks */
+		       2048 <=
 		       LIMIT_METRICS_TEXT_BYTES,
 	       "the metrics text of the most routes, names, counts and nodes must fit its cap");
 _Static_assert(LIMIT_BALANCE_MICROS_MAX <= 9223372036854775807LL - LIMIT_AMOUNT_MICROS_MAX - LIMIT_SETTING_MICROS_MAX,

@@ -408,7 +408,7 @@ static void emit_operator(struct dynbuf *b)
 {
 	dynbuf_printf(b, "# HELP creditd_workers Worker threads answering requests (a full pool queues the next ones).\n"
 		      "# TYPE creditd_workers gauge\ncreditd_workers %d\n"
-		      "# HELP creditd_workers_busy Worker threads answering a request now.\n"
+		      "# HELP creditd_workers_busy Worker threads answering a request now, other than the scrape's.\n"
 		      "# TYPE creditd_workers_busy gauge\ncreditd_workers_busy %d\n",
 		      atomic_load_explicit(&workers_alive, memory_order_relaxed),
 		      atomic_load_explicit(&workers_busy, memory_order_relaxed));

@@ -254,7 +254,8 @@ static char *csv_quoted(char *s, char **w, int *lines, const char **why)
 
 /* One record of RFC 4180 at *p, its fields unquoted in place into f (at
  * most max): a field in double quotes may hold commas, line breaks and
- * "" for a quote; a record ends at CRLF or LF outside quotes. *p moves
+ * "" for a quote; a record ends at CRLF or LF outside quotes (a lone CR
+ * is refused before, csv_lone_cr). *p moves
  * past it, *lines counts the line breaks it took. 0, or -1 with *why. */
 static int csv_record(char **p, char **f, int max, int *n, int *lines, const char **why)
 {
@@ -338,15 +339,36 @@ static int csv_line(const char *file, int lineno, char **f, int n, struct recon_
 	return 0;
 }
 
+/* A carriage return not followed by a line feed: line breaks are CRLF or
+ * LF (RFC 4180, and what Unix tools write); its line, or 0. */
+static int csv_lone_cr(const char *text)
+{
+	int line = 1;
+	for (const char *p = text; *p != '\0'; p++) {
+		if (*p == '\r' && p[1] != '\n')
+			return line;
+		line += *p == '\n';
+	}
+	return 0;
+}
+
 /* The records of an RFC 4180 text: blank ones, comment lines (# first)
- * and a header (its first field "date") skipped; each named by its first
- * line. */
+ * and a header (the first record, its first field "date") skipped; each
+ * named by its first line. */
 static int read_csv(const char *file, char *text, struct recon_buckets *b)
 {
-	int lineno = 1, lines = 0, n;
+	int lineno = 1, lines = 0, n, first = 1;
 	const char *why = NULL;
 	char *f[8];
-	for (char *p = text; *p != '\0'; lineno += lines) {
+	int cr = csv_lone_cr(text);
+	if (cr > 0) {
+		fprintf(stderr, "creditctl: %s:%d: a carriage return without a line feed\n", file, cr);
+		return -1;
+	}
+	char *p = text;
+	if (strncmp(p, "\xEF\xBB\xBF", 3) == 0)
+		p += 3;		/* a UTF-8 byte order mark, as spreadsheets write one */
+	for (; *p != '\0'; lineno += lines) {
 		char *start = p;
 		if (*p == '#') {	/* a comment: the rest of its line, as it is */
 			p += strcspn(p, "\n");
@@ -358,12 +380,20 @@ static int read_csv(const char *file, char *text, struct recon_buckets *b)
 			fprintf(stderr, "creditctl: %s:%d: %s\n", file, lineno, why);
 			return -1;
 		}
-		if (p - start > LIMIT_RECONCILE_LINE_BYTES) {
+		size_t len = (size_t)(p - start);
+		while (len > 0 && (start[len - 1] == '\n' || start[len - 1] == '\r'))
+			len--;	/* the record's text, its line break not counted */
+		if (len > LIMIT_RECONCILE_LINE_BYTES) {
 			fprintf(stderr, "creditctl: %s:%d: longer than %d bytes\n", file, lineno, LIMIT_RECONCILE_LINE_BYTES);
 			return -1;
 		}
-		if ((n == 1 && f[0][strspn(f[0], " \t")] == '\0') || (lineno == 1 && strcmp(f[0], "date") == 0))
+		if (n == 1 && f[0][strspn(f[0], " \t")] == '\0')
 			continue;
+		if (first && strcmp(f[0], "date") == 0) {
+			first = 0;
+			continue;
+		}
+		first = 0;
 		if (csv_line(file, lineno, f, n, b) != 0)
 			return -1;
 	}

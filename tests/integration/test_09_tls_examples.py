@@ -42,7 +42,7 @@ def test_the_nginx_example_is_tls_and_loads():
     with open(os.path.join(ROOT, "nginx", "example-server.conf")) as f:
         text = f.read()
     check(re.search(r"listen 443 ssl", text) is not None, "it listens on 443 with TLS")
-    check("return 301 https://$host$request_uri;" in text, "plain http goes to https")
+    check("return 308 https://$host$request_uri;" in text, "plain http goes to https, a POST kept a POST")
     d = tempfile.mkdtemp(prefix="tls-nginx.", dir=stack.path())
     cert, key = certificate(d)
     site = os.path.join(d, "site.conf")

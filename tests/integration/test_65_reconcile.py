@@ -19,7 +19,7 @@ DAY = 86400
 
 def write(name, content):
     path = stack.path("%s-%s" % (uid("rec"), name))
-    with open(path, "w") as f:
+    with open(path, "w", encoding="utf-8") as f:
         f.write(content if isinstance(content, str) else json.dumps(content))
     return path
 
@@ -224,12 +224,14 @@ def test_a_model_creditd_never_saw_is_listed(day, d):
 @on_one_day
 def test_csv_is_read_as_rfc_4180(day, d):
     """Quoted fields ("" a quote, a comma or a line break inside), CRLF
-    line ends, a quoted header and comment lines read as the plain file
-    does; a quote left open or text after a closing one is named with its
-    file and the line its record starts on."""
+    line ends, a byte order mark, a quoted header after a comment line and
+    comment lines read as the plain file does; a quote left open, text
+    after a closing one or a lone carriage return is named with its file
+    and the line it is on (a record's: the line it starts on)."""
     never = uid("gpt-csv")
     plain = write("plain.csv", "%s,%s,100,20,10,3\n%s,%s-b,7,0,1\n" % (d, never, d, never))
-    quoted = write("quoted.csv", '"date","model","input_tokens","cached_input_tokens","output_tokens","requests"\r\n'
+    quoted = write("quoted.csv", '\ufeff# exported by a spreadsheet\r\n'
+                   '"date","model","input_tokens","cached_input_tokens","output_tokens","requests"\r\n'
                    '# a "comment", with a comma\r\n'
                    '"%s","%s","100",20,"10","3"\r\n\r\n%s,"%s-b",7,0,1' % (d, never, d, never))
     rc_p, out_p = reconcile_json(plain, "--format", "csv", "--from", d, "--to", d)
@@ -241,7 +243,9 @@ def test_csv_is_read_as_rfc_4180(day, d):
                              '%s,"open,1,0,1\n' % (d, never, d), 3, "not closed"),
                             ('%s,"%s\nz",1,0,1\n' % (d, never), 1, "not a model name"),
                             ('\n%s,"%s"x,1,0,1\n' % (d, never), 2, "after a closing quote"),
-                            ('%s,%s,1"0,0,1\n' % (d, never), 1, "a quote inside")):
+                            ('%s,%s,1"0,0,1\n' % (d, never), 1, "a quote inside"),
+                            ('%s,%s,1,0,1\n%s,%s,1,0,1\r%s,x,1,0,1\n' % (d, never, d, never, d), 2,
+                             "a carriage return without a line feed")):
         bad = write("bad.csv", text)
         p = reconcile(bad, "--format", "csv")
         eq(p.returncode, 2, "refused: %r: %s" % (text, p.stderr))
