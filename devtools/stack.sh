@@ -4,6 +4,25 @@
 # creditd, the Stripe and provider stand-ins, stop; stack_start puts them
 # together.
 
+# ---- the demo's environment file ----
+# demo_env_file STACK_ENV OUT [LINE...]: OUT as `source` reads it and as a
+# reader's parser does: the stack's KEY=value lines, then LINEs, then
+# PYTHONPATH for clients/python (the quickstart's Python example), then
+# one line that exports every key to the programs started from the shell
+# that sourced it (it starts with "export CREDITD_DEMO_ENV=1", so a parser
+# of KEY=value lines skips it or takes one harmless key).
+demo_env_file() {
+	local src=$1 out=$2
+	shift 2
+	{
+		cat "$src"
+		for line in "$@"; do echo "$line"; done
+		echo "PYTHONPATH=$ROOT/clients/python/src"
+	} >"$out.tmp"
+	printf 'export CREDITD_DEMO_ENV=1 %s\n' "$(sed -n 's/^\([A-Za-z_][A-Za-z0-9_]*\)=.*/\1/p' "$out.tmp" | tr '\n' ' ' | sed 's/ $//')" >>"$out.tmp"
+	mv "$out.tmp" "$out"
+}
+
 # ---- stack ----
 # stack_start DIR NGINX_PORT APACHE_PORT: everything under DIR, pids in DIR/pids.
 

@@ -1,14 +1,18 @@
 """test_98_readme.py: the README's quickstart, run as a reader would paste it.
 
-The shell block of README.md's Quickstart runs with bash against this stack:
-`source .dev/demo.env` becomes this stack's coordinates (the same variable
-names the demo writes), on an account of its own named like the demo's.
+Every block runs in a fresh shell (nothing of the test's environment but
+PATH and HOME) that sources this stack's demo.env, written by the same
+function `./dev demo` writes .dev/demo.env with: the shell blocks as
+pasted, the Python, PHP and Node examples as programs started from that
+shell (so the file must export what it sets, PYTHONPATH included), each
+on an account of its own named like the demo's.
 It must run without an error, hold and settle, and leave one usage row in
 the journal for exactly the cost of 1,200 tokens in and 350 out; the
 top-up example must answer a Checkout URL.
 """
 import os
 import re
+import shlex
 import subprocess
 
 from lib import ENV, api, check, eq, new_account, wait_until
@@ -27,14 +31,28 @@ def readme_code(lang):
     return found[0]
 
 
+FRESH = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/root")}
+
+
+def demo_env():
+    """This stack's demo.env, made by ./dev demo's own demo_env_file."""
+    out = os.path.join(ENV["CREDITD_STACK_DIR"], "readme.env")  # named apart from /demo, which the blocks rename
+    p = subprocess.run(["bash", "-c", 'ROOT="$1"; . "$1/devtools/stack.sh"; demo_env_file "$2" "$3" '
+                        "CREDITD_DEMO_ACCOUNT=demo", "-", ROOT,
+                        os.path.join(ENV["CREDITD_STACK_DIR"], "stack.env"), out],
+                       capture_output=True, text=True, timeout=30)
+    eq(p.returncode, 0, "demo_env_file: %s" % p.stderr)
+    return out
+
+
 def run_client(argv, code, acct, suffix):
     """Runs a client example from the repository's root on acct (for "demo"),
-    with a request id of its own; checks one usage of the example's cost."""
+    with a request id of its own, from a fresh shell that sourced demo.env;
+    checks one usage of the example's cost."""
     code = code.replace('"demo"', '"%s"' % acct).replace("'demo'", "'%s'" % acct)
     code = code.replace("msg-1", "msg-" + suffix)
-    env = dict(os.environ, CREDITD_URL=ENV["CREDITD_URL"], CREDITD_GUARD_KEY=ENV["CREDITD_GUARD_KEY"],
-               PYTHONPATH=os.path.join(ROOT, "clients", "python", "src"))
-    p = subprocess.run(argv, input=code, capture_output=True, text=True, env=env, cwd=ROOT, timeout=60)
+    shell = ["bash", "-c", 'source "$1"; shift; exec "$@"', "-", demo_env()] + argv
+    p = subprocess.run(shell, input=code, capture_output=True, text=True, env=FRESH, cwd=ROOT, timeout=60)
     check(p.returncode == 0, "%s example failed: %s %s" % (argv[0], p.stdout, p.stderr))
     r = api("GET", "/v1/accounts/%s/transactions?limit=5" % acct, auth="read")
     want = cost("gpt-4o", 1200, 350)
@@ -60,13 +78,11 @@ def readme_blocks():
 
 
 def run(script, acct):
-    env = dict(os.environ)
-    for k in ("CREDITD_URL", "CREDITD_GUARD_KEY", "CREDITD_READ_KEY", "CREDITD_APP_KEY", "CREDITD_ADMIN_KEY"):
-        env[k] = ENV[k]
-    script = script.replace("source .dev/demo.env", ": demo.env").replace("/demo", "/" + acct)
+    check("source .dev/demo.env" in script, "the block starts from the demo's environment")
+    script = script.replace("source .dev/demo.env", "source " + shlex.quote(demo_env())).replace("/demo", "/" + acct)
     script = script.replace('"account":"demo"', '"account":"%s"' % acct)
-    p = subprocess.run(["bash", "-e", "-o", "pipefail", "-c", script], capture_output=True, text=True, env=env,
-                       timeout=60)
+    p = subprocess.run(["bash", "-e", "-o", "pipefail", "-c", script], capture_output=True, text=True, env=FRESH,
+                       cwd=ROOT, timeout=60)
     check(p.returncode == 0, "the quickstart failed: %s %s" % (p.stdout, p.stderr))
     return p.stdout
 
@@ -106,16 +122,16 @@ def test_the_gateway_examples_run_as_written():
     ensure_prices()
     acct = new_account("demo")
     before = state(acct)[0]
-    env = dict(os.environ, CREDITD_URL=ENV["CREDITD_URL"], CREDITD_GUARD_KEY=ENV["CREDITD_GUARD_KEY"])
-    script = gateway_section("sh").replace("%s", acct).replace("source .dev/demo.env", ": demo.env")
-    p = subprocess.run(["bash", "-e", "-o", "pipefail", "-c", script], capture_output=True, text=True, env=env,
+    envfile = demo_env()
+    script = gateway_section("sh").replace("%s", acct).replace("source .dev/demo.env", "source " + shlex.quote(envfile))
+    p = subprocess.run(["bash", "-e", "-o", "pipefail", "-c", script], capture_output=True, text=True, env=FRESH,
                        timeout=60)
     check(p.returncode == 0 and '"choices"' in p.stdout, "the curl example: %s %s" % (p.stdout, p.stderr))
     after_curl = state(acct)[0]
     check(after_curl < before, "the curl call was charged")
     js = gateway_section("js").replace("%s", acct)
-    p = subprocess.run(["node", "--input-type=module"], input=js, capture_output=True, text=True, env=env,
-                       cwd=sdk_dir(), timeout=60)
+    p = subprocess.run(["bash", "-c", 'source "$1"; exec node --input-type=module', "-", envfile], input=js,
+                       capture_output=True, text=True, env=FRESH, cwd=sdk_dir(), timeout=60)
     check(p.returncode == 0 and p.stdout.startswith("w0 w1"), "the Node example streamed: %r %s" % (p.stdout, p.stderr))
     # A stream is settled once it ended: the client may see its end first.
     check(wait_until(lambda: state(acct)[0] < after_curl and state(acct)[1] == 0, timeout=10),
