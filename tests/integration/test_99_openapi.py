@@ -378,3 +378,23 @@ def test_the_license_is_one_text():
         eq(json.load(f)["license"], "MIT", "the Node client's license")
     with open(os.path.join(ROOT, "clients", "php", "composer.json")) as f:
         eq(json.load(f)["license"], "MIT", "the PHP client's license")
+
+
+def test_api_md_error_table_is_errors_c():
+    """docs/api.md's error table: every (status, code, type) errors.c
+    answers is in a row of it, with its status and type, and the table
+    names no code errors.c does not give."""
+    with open(os.path.join(ROOT, "docs", "api.md")) as f:
+        text = f.read()
+    table = text[text.index("| status | code | type |"):]
+    table = table[:table.index("\n\n")]
+    documented = set()
+    for line in table.splitlines()[2:]:
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        status, codes, typ = int(cells[0]), re.findall(r"`(\w+)`", cells[1]), re.match(r"`(\w+)`", cells[2])
+        check(typ is not None, "a type in the row %r" % line)
+        for code in codes:
+            documented.add((status, typ.group(1), code))
+    rows = {(st, t, c) for st, t, c in error_rows() if st >= 400}
+    eq(sorted(rows - documented), [], "errors.c's codes missing from api.md's table (status, type, code)")
+    eq(sorted(documented - rows), [], "api.md's table rows errors.c does not answer")
