@@ -23,11 +23,8 @@ enum cd_err ledger_event_add(struct ledger *lg, const struct acct *a, const char
 	if (text == NULL)
 		return CD_E_INTERNAL;
 	ledger_write_begin(&lw);
-	struct jw *w = ledger_write_list(&lw, "events");
-	jw_open(w, '[');
-	EVENTS_TABLE(COL_WRITE, a != NULL ? &a->id : NULL, a != NULL ? a->ext_id : NULL, type, text)
-	jw_close(w, ']');
-	jw_close(w, ']');
+	LEDGER_WRITE_ONE(&lw, "events", EVENTS_TABLE(COL_WRITE, a != NULL ? &a->id : NULL, a != NULL ? a->ext_id : NULL,
+						    type, text));
 	enum cd_err rc = ledger_write_run(lg, &lw, "event insert", NULL, NULL);
 	free(text);
 	return rc;

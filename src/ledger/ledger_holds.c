@@ -201,7 +201,7 @@ static void want_of(struct batch_want *w, struct guard_op **ops, int n)
 static enum cd_err settle_refund(struct ledger *lg, struct batch *b, struct guard_op *op)
 {
 	char ref[LIMIT_HOLD_ID_BYTES];
-	int64_t grant_id, journal_id;
+	int64_t grant_id;
 	struct acct *a = &b->accts[op->acct].a;
 	assert(op->refund > 0);
 	enum cd_err rc = ledger_batch_flush(lg, b, 0, NULL, 0);
@@ -210,7 +210,7 @@ static enum cd_err settle_refund(struct ledger *lg, struct batch *b, struct guar
 	int64_t before = a->balance;
 	ledger_hold_id_format(ref, sizeof(ref), a->id, b->holds[op->hold].h.id);
 	rc = ledger_add_grant(lg, a, "refund", op->refund, 0, -1, ref, "late settle below captured hold", &grant_id,
-			      &journal_id);
+			      NULL);
 	if (rc != CD_OK)
 		return rc;
 	b->accts[op->acct].changed = 1;

@@ -152,11 +152,7 @@ enum cd_err ledger_member_store(struct ledger *lg, const struct acct *a, const s
 		return CD_E_INTERNAL;
 	}
 	ledger_write_begin(&lw);
-	struct jw *w = ledger_write_list(&lw, "members");
-	jw_open(w, '[');
-	MEMBERS_TABLE(COL_WRITE, a->id, m)
-	jw_close(w, ']');
-	jw_close(w, ']');
+	LEDGER_WRITE_ONE(&lw, "members", MEMBERS_TABLE(COL_WRITE, a->id, m));
 	return ledger_write_run(lg, &lw, "member update", NULL, NULL);
 }
 

@@ -146,20 +146,15 @@ int64_t ledger_acct_available(const struct acct *a)
 /* The rows below are written by the one writer (ledger_write.h), each
  * from its column table in ledger_columns.h. */
 
-static void write_acct(struct ledger_write *lw, const struct acct *a)
-{
-	struct jw *w = ledger_write_list(lw, "accounts");
-	jw_open(w, '[');
-	ACCT_TABLE(COL_WRITE, a)
-	jw_close(w, ']');
-	jw_close(w, ']');
-}
-
 /* The grants among g[0..n) whose remaining changed, and a new debt row
  * of remaining debt (< 0; 0: none). */
 static void write_grants(struct ledger_write *lw, const struct acct *a, const struct spend_grant *g, int n,
 			 int64_t debt)
 {
+	if (debt < 0) {
+		const struct spend_grant d = {0, debt, 1, 1};
+		LEDGER_WRITE_ONE(lw, "debts", DEBTS_TABLE(COL_WRITE, a->id, &d));
+	}
 	struct jw *w = ledger_write_list(lw, "grants_set");
 	for (int i = 0; i < n; i++) {
 		if (!g[i].changed)
@@ -169,14 +164,6 @@ static void write_grants(struct ledger_write *lw, const struct acct *a, const st
 		jw_close(w, ']');
 	}
 	jw_close(w, ']');
-	if (debt < 0) {
-		const struct spend_grant d = {0, debt, 1, 1};
-		w = ledger_write_list(lw, "debts");
-		jw_open(w, '[');
-		DEBTS_TABLE(COL_WRITE, a->id, &d)
-		jw_close(w, ']');
-		jw_close(w, ']');
-	}
 }
 
 /* j as a journal row of a (with lg's journal key and time), the balance
@@ -188,11 +175,7 @@ static enum cd_err write_journal(struct ledger *lg, struct ledger_write *lw, con
 	 * that keeps a wrapped balance out of the journal whatever they do. */
 	if (money_add(a->balance, j->amount, after) != 0)
 		return refusal_set_range(&lg->refusal, REFUSE_OUT_OF_RANGE, "balance", j->amount, NULL);
-	struct jw *w = ledger_write_list(lw, "journal");
-	jw_open(w, '[');
-	JOURNAL_TABLE(COL_WRITE, a->id, j, *after, lg->journal_key)
-	jw_close(w, ']');
-	jw_close(w, ']');
+	LEDGER_WRITE_ONE(lw, "journal", JOURNAL_TABLE(COL_WRITE, a->id, j, *after, lg->journal_key));
 	return CD_OK;
 }
 
@@ -202,7 +185,7 @@ enum cd_err ledger_acct_store(struct ledger *lg, const struct acct *a)
 	/* Invariant 2: reserved is the sum of pending holds, never below 0. */
 	assert(a->reserved >= 0);
 	ledger_write_begin(&lw);
-	write_acct(&lw, a);
+	LEDGER_WRITE_ONE(&lw, "accounts", ACCT_TABLE(COL_WRITE, a));
 	return ledger_write_run(lg, &lw, "account update", NULL, NULL);
 }
 
@@ -245,11 +228,7 @@ enum cd_err ledger_hold_end(struct ledger *lg, const struct hold_end *h)
 {
 	struct ledger_write lw;
 	ledger_write_begin(&lw);
-	struct jw *w = ledger_write_list(&lw, "holds_set");
-	jw_open(w, '[');
-	HOLDS_SET_TABLE(COL_WRITE, h)
-	jw_close(w, ']');
-	jw_close(w, ']');
+	LEDGER_WRITE_ONE(&lw, "holds_set", HOLDS_SET_TABLE(COL_WRITE, h));
 	return ledger_write_run(lg, &lw, "hold end", NULL, NULL);
 }
 
@@ -348,21 +327,17 @@ static enum cd_err add_grant(struct ledger *lg, struct acct *a, const char *caus
 	const struct grant_row n = {source, amount, g.remaining, priority, expires_at, reference, description};
 	const struct journal_line j = {.amount = amount, .cause = cause, .source = source,
 				       .grant_id = LEDGER_NEW_GRANT, .reference = reference, .description = description};
-	int64_t after, jid;
+	int64_t after;
 	struct ledger_write lw;
 	ledger_write_begin(&lw);
 	write_grants(&lw, a, &repaid, 1, 0);
-	struct jw *w = ledger_write_list(&lw, "grants_new");
-	jw_open(w, '[');
-	GRANTS_NEW_TABLE(COL_WRITE, a->id, &n)
-	jw_close(w, ']');
-	jw_close(w, ']');
+	LEDGER_WRITE_ONE(&lw, "grants_new", GRANTS_NEW_TABLE(COL_WRITE, a->id, &n));
 	enum cd_err rc = write_journal(lg, &lw, a, &j, &after);
 	if (rc != CD_OK) {
 		ledger_write_drop(&lw);
 		return rc;
 	}
-	rc = ledger_write_run(lg, &lw, "grant insert", grant_id, journal_id != NULL ? journal_id : &jid);
+	rc = ledger_write_run(lg, &lw, "grant insert", grant_id, journal_id);
 	if (rc != CD_OK)
 		return rc;
 	a->balance = after;

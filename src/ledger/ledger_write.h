@@ -31,8 +31,18 @@ struct ledger_write {
 };
 void ledger_write_begin(struct ledger_write *lw);
 /* Opens list name (one of cd_write's: holds_set, grants_set, debts,
- * grants_new, journal, members, accounts) and returns its writer. */
+ * grants_new, journal, members, accounts, events) and returns its writer. */
 struct jw *ledger_write_list(struct ledger_write *lw, const char *name);
+/* List name of one row: ROW, a column table expanded with COL_WRITE
+ * (ledger_columns.h), which writes through the jsonw writer w made here. */
+#define LEDGER_WRITE_ONE(lw, name, ROW)                                 \
+	do {                                                            \
+		struct jw *w = ledger_write_list((lw), (name));         \
+		jw_open(w, '[');                                        \
+		ROW                                                     \
+		jw_close(w, ']');                                       \
+		jw_close(w, ']');                                       \
+	} while (0)
 /* Writes the lists without committing: CD_OK with the id of the first
  * new grant in *grant_id and of the one journal row in *journal_id (each
  * NULL when not wanted); frees lw either way. */
