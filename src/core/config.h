@@ -13,7 +13,14 @@
 #include <stdint.h>
 #include "limits.h"
 
+/* The config a command reads without -c or $CREDITD_CONFIG: configure's
+ * $(sysconfdir)/creditd/creditd.conf (/etc/creditd for a system prefix,
+ * as the package and the units have it). */
+#ifdef CREDITD_CONFIG_PATH
+#define CFG_DEFAULT_PATH CREDITD_CONFIG_PATH
+#else
 #define CFG_DEFAULT_PATH "/etc/creditd/creditd.conf"
+#endif
 
 struct cfg {
 	/* [server] */

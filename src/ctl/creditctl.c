@@ -28,7 +28,8 @@ static void usage(void)
 {
 	fprintf(stderr,
 		"usage: creditctl [-c FILE] COMMAND ... | creditctl --version\n"
-		"  migrate [--sql-dir DIR] [--user USER] [--password-file FILE]\n"
+		"  -c FILE: the config (else $CREDITD_CONFIG, else " CFG_DEFAULT_PATH ")\n"
+		"  migrate [--check] [--sql-dir DIR] [--user USER] [--password-file FILE]\n"
 		"  key create --scope guard|read|app|admin[,...] [--name NAME] [--account ID]\n"
 		"  key list\n"
 		"  key revoke ID\n"
@@ -536,17 +537,22 @@ static int cmd_plan(struct ledger *lg, int argc, char **argv)
 }
 
 /* migrate: a line per migration applied, those committed before a
- * failure too (its message went to stderr as it happened). */
-static int migrate(struct ledger *lg, const char *dir)
+ * failure too (its message went to stderr as it happened). --check: a
+ * line per migration not applied yet, and exit 3 when there is one (the
+ * package's upgrade asks before it restarts creditd). */
+static int migrate(struct ledger *lg, const char *dir, int check_only)
 {
 	struct ledger_migrated *applied = malloc(sizeof(*applied));
 	if (applied == NULL)
 		return ctl_fail(lg, CD_E_INTERNAL, "migrate");
-	enum cd_err rc = ledger_migrate(lg, dir, applied);
+	enum cd_err rc = ledger_migrate(lg, dir, check_only, applied);
 	for (int i = 0; i < applied->n; i++)
-		printf("applied %s\n", applied->name[i]);
+		printf("%s %s\n", check_only ? "pending" : "applied", applied->name[i]);
+	int pending = check_only && applied->n > 0;
 	free(applied);
-	return rc == CD_OK ? 0 : ctl_fail(lg, rc, "migrate");
+	if (rc != CD_OK)
+		return ctl_fail(lg, rc, "migrate");
+	return pending ? CTL_EXIT_PENDING : 0;
 }
 
 static int dispatch(struct ledger *lg, int argc, char **argv, const struct cfg *cfg)
@@ -554,6 +560,7 @@ static int dispatch(struct ledger *lg, int argc, char **argv, const struct cfg *
 	const char *cmd = argv[1];
 	if (strcmp(cmd, "migrate") == 0) {
 		static const char *const known[] = {"--sql-dir", "--user", "--password-file", NULL};
+		int check_only = ctl_flag_take(&argc, argv, 2, "--check");
 		const char *dir = ctl_opt(argc, argv, 2, "--sql-dir");
 		if (!ctl_opts_known(argc, argv, 2, known)) {
 			usage();
@@ -561,7 +568,7 @@ static int dispatch(struct ledger *lg, int argc, char **argv, const struct cfg *
 		}
 		if (dir == NULL)
 			dir = getenv("CREDITD_SQL_DIR");
-		return migrate(lg, dir != NULL ? dir : CREDITD_SQL_DIR);
+		return migrate(lg, dir != NULL ? dir : CREDITD_SQL_DIR, check_only);
 	}
 	if (strcmp(cmd, "key") == 0)
 		return cmd_key(lg, argc, argv);

@@ -14,6 +14,11 @@ const char *ctl_opt(int argc, char **argv, int from, const char *name);
 /* 1 when argv[from..] is only "--name VALUE" pairs of the NULL-terminated
  * names; 0 (said on stderr) otherwise. */
 int ctl_opts_known(int argc, char **argv, int from, const char *const *names);
+/* 1 when the flag NAME (an option without a value) is in argv[from..],
+ * which it is then taken out of (*argc one less); 0 otherwise. */
+int ctl_flag_take(int *argc, char **argv, int from, const char *name);
+/* The exit status of a check that found work to do (migrate --check). */
+#define CTL_EXIT_PENDING 3
 /* A whole decimal int64: 0, or -1 with *out untouched. */
 int ctl_parse_i64(const char *s, int64_t *out);
 /* Says what failed on stderr (with the ledger's last message); returns 1. */

@@ -30,6 +30,7 @@
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: creditd [-c FILE] [--listen unix:PATH|HOST:PORT] [--threads N] [--check-config] [--version]\n"
+		   "  -c FILE: the config (else $CREDITD_CONFIG, else " CFG_DEFAULT_PATH ").\n"
 		   "  Without --listen (and no server.listen), the listening socket is the one systemd\n"
 		   "  passed (LISTEN_FDS), else inherited on fd 0 (spawn-fcgi, mod_fcgid).\n");
 }

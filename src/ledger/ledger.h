@@ -675,8 +675,9 @@ struct ledger_migrated {
  * one fails: applied then lists those that went in before it). A file
  * changed since it was applied, more than LIMIT_MIGRATIONS_MAX of them or
  * a name longer than LIMIT_MIGRATION_NAME_BYTES stops the run with a
- * message on stderr. */
-enum cd_err ledger_migrate(struct ledger *lg, const char *sqldir, struct ledger_migrated *applied);
+ * message on stderr. With check_only, nothing is created or applied:
+ * applied lists the files a run would apply. */
+enum cd_err ledger_migrate(struct ledger *lg, const char *sqldir, int check_only, struct ledger_migrated *applied);
 /* One broken invariant: `check` names it; left and right are what should
  * agree, with the values found for `account`. A warning is a finding that
  * may be legitimate (a monthly limit lowered below the month's spend).

@@ -123,7 +123,10 @@ static int applied_checksum(struct ledger *lg, const char *name, char *hex)
 	return 1;
 }
 
-static enum cd_err apply_one(struct ledger *lg, const char *dir, const char *name, struct ledger_migrated *applied)
+/* Applies one migration not applied yet and records it in applied; with
+ * check_only, applies nothing and records it there as pending. */
+static enum cd_err apply_one(struct ledger *lg, const char *dir, const char *name, int check_only,
+			     struct ledger_migrated *applied)
 {
 	char path[4096], hex[65], old[65];
 	unsigned char hash[32];
@@ -143,6 +146,10 @@ static enum cd_err apply_one(struct ledger *lg, const char *dir, const char *nam
 				"refusing to continue\n", name, old, hex);
 			rc = CD_E_CONFLICT;
 		}
+		goto out;
+	}
+	if (check_only) {
+		snprintf(applied->name[applied->n++], sizeof(applied->name[0]), "%s", name);
 		goto out;
 	}
 	rc = run_script(lg, name, sql, len);
@@ -203,7 +210,7 @@ static enum cd_err migration_names(const char *sqldir, char **names, int *n)
 	return rc;
 }
 
-enum cd_err ledger_migrate(struct ledger *lg, const char *sqldir, struct ledger_migrated *applied)
+enum cd_err ledger_migrate(struct ledger *lg, const char *sqldir, int check_only, struct ledger_migrated *applied)
 {
 	static const char create[] = "CREATE TABLE IF NOT EXISTS schema_migrations (name VARCHAR(255) NOT NULL "
 				     "PRIMARY KEY, checksum CHAR(64) NOT NULL, applied_at BIGINT NOT NULL) ENGINE=InnoDB";
@@ -213,14 +220,16 @@ enum cd_err ledger_migrate(struct ledger *lg, const char *sqldir, struct ledger_
 	enum cd_err rc = ledger_db_ensure(lg);
 	if (rc != CD_OK)
 		return rc;
-	if (mysql_query(lg->c->db, create) != 0)
+	/* A check creates nothing: the runtime user, which may not, runs it
+	 * (no table yet: every migration is pending). */
+	if (!check_only && mysql_query(lg->c->db, create) != 0)
 		return ledger_db_err(lg, (int)mysql_errno(lg->c->db), "schema_migrations");
 	rc = migration_names(sqldir, names, &n);
 	if (rc == CD_OK)
 		qsort(names, (size_t)n, sizeof(names[0]), cmp_names);
 	for (int i = 0; i < n; i++) {
 		if (rc == CD_OK)
-			rc = apply_one(lg, sqldir, names[i], applied);
+			rc = apply_one(lg, sqldir, names[i], check_only, applied);
 		free(names[i]);
 	}
 	ledger_end_request(lg);

@@ -14,7 +14,10 @@ import subprocess
 import tempfile
 
 import stack
-from lib import ENV, api, check, eq, new_account
+from lib import ENV, api, check, eq, new_account, sql
+
+# The package test_build_lintian_and_run_the_package built, for the upgrade.
+BUILT = {}
 
 
 def run(cmd, cwd=None, timeout=900):
@@ -38,6 +41,7 @@ def test_build_lintian_and_run_the_package():
     eq(p.returncode, 0, "dpkg-buildpackage: %s" % (p.stdout + p.stderr)[-3000:])
     debs = [d for d in glob.glob(os.path.join(work, "creditd_*.deb"))]
     eq(len(debs), 1, "one creditd_*.deb: %r" % os.listdir(work))
+    BUILT.update(deb=debs[0], work=work)
     lint = run(["lintian", "--no-tag-display-limit", debs[0]])
     tags = [line for line in lint.stdout.splitlines() if line[:2] in ("E:", "W:")]
     eq(tags, [], "lintian: no error or warning")
@@ -90,3 +94,148 @@ def test_build_lintian_and_run_the_package():
     finally:
         stack.creditd_kill9()
         stack.creditd_start()
+
+
+def repack(deb, work, name, version, drop=(), add=None):
+    """deb again as VERSION, less the migrations named in drop, plus add
+    (name -> SQL) in its sql/."""
+    root = os.path.join(work, name)
+    eq(run(["dpkg-deb", "-R", deb, root]).returncode, 0, "dpkg-deb -R")
+    control = os.path.join(root, "DEBIAN", "control")
+    text = re.sub(r"(?m)^Version: .*$", "Version: " + version, open(control).read())
+    open(control, "w").write(text)
+    sqldir = os.path.join(root, "usr", "share", "creditd", "sql")
+    for f in drop:
+        os.unlink(os.path.join(sqldir, f))
+    for f, body in (add or {}).items():
+        with open(os.path.join(sqldir, f), "w") as out:
+            out.write(body)
+    sums = run(["sh", "-c", "find usr lib etc -type f ! -path 'etc/*' -print0 | sort -z | xargs -0 md5sum"], cwd=root)
+    open(os.path.join(root, "DEBIAN", "md5sums"), "w").write(sums.stdout)
+    out = os.path.join(work, "%s.deb" % name)
+    p = run(["dpkg-deb", "-b", "--root-owner-group", root, out])
+    eq(p.returncode, 0, "dpkg-deb -b: %s" % p.stderr)
+    return out
+
+
+SHIM = """#!/bin/sh
+# Stands in for %s: logs the call and, for a restart, whether the schema
+# was current at that moment (creditctl migrate --check's exit status).
+rc=-
+case "$*" in *restart*creditd.service*)
+	rc=0; /usr/bin/creditctl migrate --check >/dev/null 2>&1 || rc=$? ;;
+esac
+echo "%s $* schema-check=$rc" >>%s
+exit 0
+"""
+
+
+def database_lines(name, owner, runtime, password):
+    return ("socket = %s\nname = %s\nuser = %s\npassword = %s\nmigrate_user = %s\nmigrate_password = %s\n"
+            % (os.path.join(ENV["CREDITD_STACK_DIR"], "mysql.sock"), name, runtime, password, owner, password))
+
+
+def point_config_at(path, lines):
+    """The installed config's [database] section replaced by lines."""
+    out, skip = [], False
+    for line in open(path).read().splitlines(True):
+        if line.startswith("["):
+            skip = line.strip() == "[database]"
+            if skip:
+                out.append(line + lines)
+                continue
+        if not skip:
+            out.append(line)
+    with open(path, "w") as f:
+        f.write("".join(out))
+
+
+def host_env(shims=None):
+    """The environment of a sysadmin's shell: none of the test stack's
+    CREDITD_* variables (CREDITD_CONFIG would name the stack's config)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CREDITD_")}
+    env["PATH"] = (shims + ":" if shims else "") + os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+    return env
+
+
+def dpkg(args, shims):
+    env = dict(host_env(shims), DEBIAN_FRONTEND="noninteractive")
+    return subprocess.run(["dpkg", "--force-confold"] + args, capture_output=True, text=True, timeout=600, env=env)
+
+
+def test_an_upgrade_migrates_before_it_restarts():
+    """Installs an older creditd (the built package less its last
+    migration), migrates its schema, then upgrades to the built package:
+    postinst applies the new migration as the schema's owner and only then
+    restarts creditd. An upgrade whose migration fails fails, and does not
+    restart creditd. systemd is not PID 1 here: deb-systemd-invoke and
+    systemctl are stand-ins that log each call (and, for a restart, whether
+    the schema was current), and /run/systemd/system is made for the
+    test so that the maintainer scripts call them."""
+    check("deb" in BUILT, "the package was built by the test before")
+    p = run(["dpkg-query", "-W", "-f", "${Status}", "creditd"])
+    check("installed" not in p.stdout, "no creditd package on this host before the test (it installs and purges its "
+          "own): %r" % p.stdout)
+    work = BUILT["work"]
+    migrations = sorted(f for f in os.listdir(os.path.join(stack.ROOT, "sql")) if f.endswith(".sql"))
+    last = migrations[-1]
+    old = repack(BUILT["deb"], work, "old", "0.1.99", drop=[last])
+    broken = repack(BUILT["deb"], work, "broken", "0.2.0+broken1",
+                    add={"999_broken.sql": "CREATE TABLE broken (id BIGINT NOT NULL PRIMARY KEY, ;\n"})
+    shims = os.path.join(work, "shims")
+    os.makedirs(shims, exist_ok=True)
+    log = os.path.join(work, "systemd-calls.log")
+    for tool in ("deb-systemd-invoke", "systemctl"):
+        with open(os.path.join(shims, tool), "w") as f:
+            f.write(SHIM % (tool, tool, log))
+        os.chmod(os.path.join(shims, tool), 0o755)
+    made_run_dir = not os.path.isdir("/run/systemd/system")
+    db, owner, runtime, password = "creditd_pkg", "creditd_pkg_owner", "creditd_pkg_rt", "pkg-pass-0123456789"
+    sql("CREATE DATABASE %s; CREATE USER '%s'@'localhost' IDENTIFIED BY '%s'; GRANT ALL ON %s.* TO '%s'@'localhost';"
+        "CREATE USER '%s'@'localhost' IDENTIFIED BY '%s';"
+        "GRANT SELECT, INSERT, UPDATE, DELETE, EXECUTE ON %s.* TO '%s'@'localhost'"
+        % (db, owner, password, db, owner, runtime, password, db, runtime))
+    try:
+        if made_run_dir:
+            os.makedirs("/run/systemd/system")
+        p = dpkg(["-i", old], shims)
+        eq(p.returncode, 0, "the older package installs: %s" % (p.stdout + p.stderr)[-3000:])
+        check(run(["getent", "passwd", "creditd"]).returncode == 0, "the creditd user")
+        eq(run(["stat", "-c", "%U:%G %a", "/etc/creditd/creditd.conf"]).stdout.strip(), "root:creditd 640",
+           "the config is the creditd user's to read")
+        point_config_at("/etc/creditd/creditd.conf", database_lines(db, owner, runtime, password))
+        p = subprocess.run(["/usr/bin/creditctl", "migrate"], capture_output=True, text=True, timeout=300,
+                           env=host_env())
+        eq(p.returncode, 0, "the older schema: %s" % p.stderr)
+        check(last not in p.stdout, "the older package has no %s" % last)
+        p = subprocess.run(["setpriv", "--reuid=creditd", "--regid=creditd", "--init-groups", "--",
+                            "/usr/bin/creditd", "--check-config"], capture_output=True, text=True, timeout=60,
+                           env=host_env())
+        eq(p.returncode, 0, "creditd as its user reads /etc/creditd/creditd.conf by default: %s" % p.stderr)
+        open(log, "w").close()
+        p = dpkg(["-i", BUILT["deb"]], shims)
+        eq(p.returncode, 0, "the upgrade: %s" % (p.stdout + p.stderr)[-3000:])
+        check("applied " + last in p.stdout, "postinst migrated: %r" % p.stdout[-2000:])
+        calls = open(log).read().splitlines()
+        restarts = [c for c in calls if "restart" in c and "creditd.service" in c]
+        eq(restarts, ["deb-systemd-invoke try-restart creditd.service schema-check=0"],
+           "one restart of creditd, on a schema already migrated: %r" % calls)
+        eq(sql("SELECT COUNT(*) FROM %s.schema_migrations WHERE name = '%s'" % (db, last)), [["1"]],
+           "the new migration is applied")
+        eq(sql("SELECT DEFINER FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = '%s' AND ROUTINE_NAME = "
+               "'cd_write'" % db), [["%s@localhost" % owner]], "as the schema's owner")
+        # A migration that fails: the upgrade fails, creditd not restarted.
+        open(log, "w").close()
+        p = dpkg(["-i", broken], shims)
+        check(p.returncode != 0, "an upgrade whose migration fails fails")
+        check("was not migrated" in p.stderr and "999_broken.sql" in p.stderr,
+              "and says why: %r" % p.stderr[-2000:])
+        calls = open(log).read().splitlines()
+        eq([c for c in calls if "restart" in c and "creditd.service" in c], [], "no restart: %r" % calls)
+        eq(sql("SELECT COUNT(*) FROM %s.schema_migrations WHERE name = '999_broken.sql'" % db), [["0"]],
+           "nothing recorded of the failed migration")
+    finally:
+        subprocess.run(["dpkg", "--purge", "creditd"], capture_output=True, timeout=300, env=host_env(shims))
+        if made_run_dir:
+            shutil.rmtree("/run/systemd/system", ignore_errors=True)
+        sql("DROP DATABASE IF EXISTS %s; DROP USER IF EXISTS '%s'@'localhost', '%s'@'localhost'" % (db, owner, runtime))
