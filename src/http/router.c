@@ -121,6 +121,43 @@ size_t router_route_names(const char **names, size_t cap)
 	return ROUTES;
 }
 
+/* Who may call a route, as docs/api.md says it after the route. */
+static const char *scope_doc(int scope)
+{
+	switch (scope) {
+	case 0:
+	case ROUTE_PREFLIGHT:
+		return "no key";
+	case KEY_SCOPE_READ:
+		return "read";
+	case KEY_SCOPE_APP:
+		return "app";
+	case KEY_SCOPE_ADMIN:
+		return "admin";
+	case KEY_SCOPE_GUARD:
+		return "guard";
+	case ROUTE_BROWSER:
+		return "browser token";
+	case ROUTE_STRIPE:
+		return "Stripe signature";
+	case ROUTE_GATEWAY:
+		return "guard or gateway key";
+	default:
+		return "?";
+	}
+}
+
+size_t router_describe(size_t i, struct router_doc *d)
+{
+	if (i < ROUTES) {
+		d->method = routes[i].method;
+		d->pattern = routes[i].pattern;
+		d->name = routes[i].name;
+		d->scope = scope_doc(routes[i].scope);
+	}
+	return ROUTES;
+}
+
 /* ---- Content type ---- */
 
 /* 1 when a request may be read as JSON: no Content-Type (old clients), or

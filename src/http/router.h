@@ -12,4 +12,15 @@ void router_dispatch(struct api_ctx *ctx, const struct request *rq, struct respo
 /* Puts the first cap route names, in table order, into names and returns
  * how many routes there are. The names are static strings. */
 size_t router_route_names(const char **names, size_t cap);
+
+/* One route as the docs name it: method, pattern ('*' for a segment the
+ * handler takes), name, and who may call it in the docs' words ("no key",
+ * "read", "app", "admin", "guard", "browser token", "Stripe signature",
+ * "guard or gateway key"). Static strings. */
+struct router_doc {
+	const char *method, *pattern, *name, *scope;
+};
+/* The number of routes; fills d for route i, in table order, when i is
+ * below it. */
+size_t router_describe(size_t i, struct router_doc *d);
 #endif

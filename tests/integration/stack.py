@@ -26,12 +26,20 @@ def pids():
         return [line.split() for line in f if line.strip()]
 
 
-def record(name, pid):
-    rows = [r for r in pids() if r[0] != name] + [[name, str(pid)]]
+def _write_pids(rows):
     tmp = path("pids.tmp")
     with open(tmp, "w") as f:
         f.write("".join("%s %s\n" % (n, p) for n, p in rows))
     os.replace(tmp, path("pids"))
+
+
+def record(name, pid):
+    _write_pids([r for r in pids() if r[0] != name] + [[name, str(pid)]])
+
+
+def forget(name):
+    """Drops name from the pids file once the test has stopped it itself."""
+    _write_pids([r for r in pids() if r[0] != name])
 
 
 def pid_of(name):
