@@ -396,8 +396,11 @@ export function signEvent(payload: string | Uint8Array | ArrayBuffer, secret: st
 
 // ---- errors ----
 
+// The names, codes and retries are the Python and PHP clients' too (clients/vocabulary.json).
 export declare class CreditdError extends Error {
   constructor(status: number | null, body?: unknown, headers?: Record<string, string>, message?: string | null);
+  /** Whether the client sends the request again after an error of this class (up to maxRetries). */
+  static readonly retried: boolean;
   /** The HTTP status, null when no answer came. */
   status: number | null;
   /** The whole decoded answer (null when it was not JSON). */
@@ -414,8 +417,12 @@ export declare class CreditdError extends Error {
   requiredMicros: number | null;
   requestId: string | null;
 }
+/** 400 invalid_request; 405, 408 and 415 too (type invalid_request_error). */
 export declare class InvalidRequest extends CreditdError {}
+/** 413 payload_too_large. */
+export declare class PayloadTooLarge extends InvalidRequest {}
 export declare class Unauthorized extends CreditdError {}
+export declare class InsufficientCredits extends CreditdError {}
 export declare class Forbidden extends CreditdError {}
 export declare class AccountSuspended extends Forbidden {}
 export declare class NotFound extends CreditdError {}
@@ -423,7 +430,6 @@ export declare class Conflict extends CreditdError {}
 export declare class AlreadyRedeemed extends Conflict {}
 export declare class PromoExhausted extends Conflict {}
 export declare class PromoExpired extends Conflict {}
-export declare class InsufficientCredits extends CreditdError {}
 export declare class LimitReached extends CreditdError {}
 export declare class BillingHardLimitReached extends LimitReached {}
 export declare class DailyLimitReached extends LimitReached {}
@@ -432,13 +438,16 @@ export declare class RateLimited extends CreditdError {
   /** Seconds to wait (Retry-After, else the body's retry_after_seconds). */
   retryAfter: number | null;
 }
-export declare class PayloadTooLarge extends CreditdError {}
+/** 500 internal_error, and any other 5xx without a class of its own. */
+export declare class ServerError extends CreditdError {}
 export declare class UpstreamError extends CreditdError {}
+/** 503 unavailable or gateway_busy: retried. */
 export declare class Unavailable extends CreditdError {
   /** Seconds to wait, from Retry-After. */
   retryAfter: number | null;
 }
 export declare class StripeNotConfigured extends Unavailable {}
+export declare class ProviderNotConfigured extends Unavailable {}
 export declare class ConnectionFailed extends CreditdError {
   constructor(reason: string, cause?: unknown);
   status: null;
@@ -447,5 +456,7 @@ export declare class ConnectionFailed extends CreditdError {
 export declare class BadSignature extends Error {
   constructor(message: string);
 }
+/** The error class for a status and a code (clients/vocabulary.json). */
+export function errorClass(status: number, code?: string | null): typeof CreditdError;
 /** The error class instance for one non-2xx answer (headers: lower-case names). */
 export function errorFor(status: number, body: unknown, headers: Record<string, string>, message?: string | null): CreditdError;

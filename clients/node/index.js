@@ -7,9 +7,9 @@ export {
 } from './src/guard.js';
 export { verifyEvent, signEvent, DEFAULT_TOLERANCE_SECONDS } from './src/signature.js';
 export {
-  CreditdError, InvalidRequest, Unauthorized, Forbidden, AccountSuspended, NotFound,
-  Conflict, AlreadyRedeemed, PromoExhausted, PromoExpired,
-  InsufficientCredits, LimitReached, BillingHardLimitReached, DailyLimitReached, MemberCapReached,
-  RateLimited, PayloadTooLarge, UpstreamError, Unavailable, StripeNotConfigured,
-  ConnectionFailed, BadSignature, errorFor,
+  CreditdError, InvalidRequest, PayloadTooLarge, Unauthorized, InsufficientCredits, Forbidden, AccountSuspended,
+  NotFound, Conflict, AlreadyRedeemed, PromoExhausted, PromoExpired,
+  LimitReached, BillingHardLimitReached, DailyLimitReached, MemberCapReached, RateLimited,
+  ServerError, UpstreamError, Unavailable, StripeNotConfigured, ProviderNotConfigured,
+  ConnectionFailed, BadSignature, errorClass, errorFor,
 } from './src/errors.js';

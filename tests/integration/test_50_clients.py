@@ -1,8 +1,9 @@
 """test_50_clients.py: the Python client (clients/python, package `creditd`) against the real stack.
 
 The package is imported from clients/python/src and driven here; expected
-costs come from GET /v1/models and DESIGN's formula. (The PHP client has
-tests of its own.)
+costs come from GET /v1/models and DESIGN's formula. (The PHP and Node
+clients have tests of their own, test_51 and test_52; the asyncio client,
+test_54.)
 """
 import contextlib
 import http.server
@@ -156,7 +157,7 @@ def test_python_accounts_and_not_found():
     eq(e.body["error"]["code"], "not_found", "the whole body")
     e = raises(cc.Conflict, c.create_account, acct, kind="workspace")
     eq((e.status, e.code, e.type), (409, "conflict", "conflict_error"), "409 fields")
-    e = raises(cc.BadRequest, guard_client().authorize, acct, uid("req"), model="no-such-model", input_tokens=1)
+    e = raises(cc.InvalidRequest, guard_client().authorize, acct, uid("req"), model="no-such-model", input_tokens=1)
     eq((e.status, e.code, e.param), (400, "invalid_request", "model"), "400 names the field")
     e = raises(cc.Forbidden, reader().grant, acct, 1, "promo")
     eq((e.status, e.code), (403, "forbidden"), "a read key cannot grant")
@@ -229,7 +230,7 @@ def test_python_refusals_carry_the_amounts():
 
     capped = uid("cli")
     admin().create_account(capped, monthly_limit_micros=1000)
-    e = raises(cc.MonthlyLimitReached, guard_client().authorize, capped, uid("req"), model="gpt-4o",
+    e = raises(cc.BillingHardLimitReached, guard_client().authorize, capped, uid("req"), model="gpt-4o",
                input_tokens=100000, max_output_tokens=1000)
     eq((e.status, e.code, e.type), (429, "billing_hard_limit_reached", "insufficient_quota"), "429 fields")
     eq(e.required_micros, need, "429 required")
@@ -315,7 +316,7 @@ def test_python_guard_releases_on_exception_and_settles_when_told():
     try:
         with cc.guard(g, acct, uid("req"), "gpt-4o", 1000, 500) as h:
             h.settle(10, 5, cached_input_tokens=11)
-    except cc.BadRequest as e:
+    except cc.InvalidRequest as e:
         eq((e.status, e.param), (400, "cached_input_tokens"), "the settle's error propagates")
     else:
         raise Fail("cached_input_tokens > input_tokens must be refused")
@@ -515,14 +516,14 @@ def test_python_members_and_topup():
                            save_card=True)
     check(t["checkout_url"].startswith("https://"), "checkout url: %r" % t)
     check(t["session_id"], "session id")
-    e = raises(cc.BadRequest, app_client().topup, ws, 1)
+    e = raises(cc.InvalidRequest, app_client().topup, ws, 1)
     eq((e.status, e.param), (400, "amount_cents"), "top-up below the minimum")
 
 
 def test_python_unavailable_and_connection_failures():
     with unavailable_server() as (url, seen):
-        # Retry-After 7 is more than max_retry_wait: raised at once, saying when.
-        e = raises(cc.Unavailable, cc.Creditd(url, "k", max_retry_wait=5).healthz)
+        # Retry-After 7 is more than max_retry_delay_ms: raised at once, saying when.
+        e = raises(cc.Unavailable, cc.Creditd(url, "k", max_retry_delay_ms=5000).healthz)
         eq((e.status, e.code, e.retry_after, len(seen)), (503, "unavailable", 7, 1), "503 with Retry-After")
         del seen[:]
         c = cc.Creditd(url, "k", max_retries=2)
@@ -532,7 +533,7 @@ def test_python_unavailable_and_connection_failures():
         eq(waits, [7.0, 7.0], "two retries, each after Retry-After")
         eq(len({h["idempotency-key"] for h in seen}), 1, "three tries, one Idempotency-Key: %r" % seen)
         eq(len(seen), 3, "three tries")
-    e = raises(cc.ConnectionFailed, cc.Creditd(closed_url(), "k", timeout=3, backoff=0.05).models)
+    e = raises(cc.ConnectionFailed, cc.Creditd(closed_url(), "k", timeout_ms=3000, retry_delay_ms=50).models)
     eq(e.status, None, "no status without an answer")
 
 

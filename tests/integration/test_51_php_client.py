@@ -239,7 +239,7 @@ def _check(transport):
     ins = out["insufficient"]
     _refused(ins, "InsufficientCredits", 402, "insufficient_credits")
     eq((ins["type"], ins["available_micros"], ins["required_micros"]), ("insufficient_quota", 1000, need_), "402 body")
-    _refused(out["limit"], "MonthlyLimitReached", 429, "billing_hard_limit_reached")
+    _refused(out["limit"], "BillingHardLimitReached", 429, "billing_hard_limit_reached")
     eq(out["limit"]["required_micros"], need_, "429 amounts")
     _refused(out["daily"], "DailyLimitReached", 429, "daily_limit_reached")
     _refused(out["suspended"], "AccountSuspended", 403, "account_suspended")
@@ -251,7 +251,7 @@ def _check(transport):
     eq(nf["body"]["error"]["type"], "not_found_error", "getBody()")
     _refused(out["conflict_create"], "Conflict", 409, "conflict")
     bad = out["bad_request"]
-    _refused(bad, "BadRequest", 400, "invalid_request")
+    _refused(bad, "InvalidRequest", 400, "invalid_request")
     eq(bad["param"], "model", "400 param")
     _refused(out["wrong_scope"], "Forbidden", 403, "forbidden")
     check(out["float_refused"] and "input_tokens" in out["float_refused"], "a fractional float never leaves")

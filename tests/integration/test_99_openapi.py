@@ -398,3 +398,37 @@ def test_api_md_error_table_is_errors_c():
     rows = {(st, t, c) for st, t, c in error_rows() if st >= 400}
     eq(sorted(rows - documented), [], "errors.c's codes missing from api.md's table (status, type, code)")
     eq(sorted(documented - rows), [], "api.md's table rows errors.c does not answer")
+
+
+def test_the_clients_vocabulary_is_errors_c():
+    """clients/vocabulary.json, which each client's own suite holds its
+    classes to, names every (status, code) errors.c answers, and no other."""
+    with open(os.path.join(ROOT, "clients", "vocabulary.json")) as f:
+        vocabulary = json.load(f)
+    listed = sorted((row["status"], row["code"]) for row in vocabulary["codes"])
+    eq(listed, sorted({(st, c) for st, t, c in error_rows() if st >= 400}), "vocabulary.json's codes are errors.c's")
+    for row in vocabulary["codes"]:
+        check(row["class"] in vocabulary["classes"], "a class of its own for %r" % row)
+
+
+def test_the_clients_carry_creditds_version():
+    """configure.ac's AC_INIT version is each client's: Python's _version.py
+    (pyproject.toml reads it), Node's package.json and VERSION, PHP's
+    Client::VERSION (composer.json keeps no version)."""
+    def read(*path):
+        with open(os.path.join(ROOT, *path)) as f:
+            return f.read()
+    version = re.search(r"AC_INIT\(\[creditd\],\s*\[([^\]]+)\]", read("configure.ac")).group(1)
+    found = {
+        "python": re.search(r'VERSION = "([^"]+)"', read("clients", "python", "src", "creditd", "_version.py")),
+        "pyproject": re.search(r'version = \{attr = "creditd\._version\.VERSION"\}', read("clients", "python",
+                                                                                       "pyproject.toml")),
+        "node package.json": json.loads(read("clients", "node", "package.json"))["version"],
+        "node VERSION": re.search(r"export const VERSION = '([^']+)'", read("clients", "node", "src", "client.js")),
+        "php": re.search(r"const VERSION = '([^']+)'", read("clients", "php", "src", "Client.php")),
+    }
+    check(found["pyproject"] is not None, "pyproject.toml takes its version from creditd/_version.py")
+    del found["pyproject"]
+    got = {k: (v if isinstance(v, str) else v.group(1) if v else None) for k, v in found.items()}
+    eq(got, {k: version for k in got}, "each client's version is configure.ac's")
+    check("version" not in json.loads(read("clients", "php", "composer.json")), "composer.json keeps no version")

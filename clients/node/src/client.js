@@ -4,10 +4,11 @@
 // maps each route an app backend calls to one method. It never reads the
 // environment and never logs: keys are the caller's secrets.
 import { randomUUID } from 'node:crypto';
-import { CreditdError, ConnectionFailed, StripeNotConfigured, Unavailable, errorFor } from './errors.js';
+import { CreditdError, ConnectionFailed, errorFor } from './errors.js';
 import { Guard } from './guard.js';
 
-export const VERSION = '1.0.0';
+// creditd's own version (configure.ac), which the client is released with.
+export const VERSION = '0.2.0';
 
 const DEFAULTS = {
   timeoutMs: 10_000,
@@ -80,10 +81,9 @@ function splitKey(options = {}) {
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** Whether an attempt's failure is worth the same request again. */
+/** Whether an attempt's failure is worth the same request again: its class says (clients/vocabulary.json). */
 function retryable(error) {
-  if (error instanceof ConnectionFailed) return true;
-  return error instanceof Unavailable && !(error instanceof StripeNotConfigured);
+  return error instanceof CreditdError && error.constructor.retried === true;
 }
 
 export class Creditd {

@@ -7,6 +7,9 @@
  * status is null when no answer came (ConnectionFailed).
  */
 export class CreditdError extends Error {
+  /** Whether the client sends the request again after an error of this class (up to maxRetries). */
+  static retried = false;
+
   constructor(status, body = null, headers = {}, message = null) {
     const err = body && typeof body === 'object' && body.error && typeof body.error === 'object' ? body.error : {};
     const text = err.message || message || `HTTP ${status}`;
@@ -35,10 +38,18 @@ function retryAfterOf(error) {
   return Number.isInteger(fromBody) ? fromBody : null;
 }
 
-/** 400: malformed request; param names the field. */
+/**
+ * 400 invalid_request (param names the field), and the other answers of type
+ * invalid_request_error: 405 method_not_allowed, 408 request_timeout, 415
+ * unsupported_media_type. The request itself is wrong: sending it again will not help.
+ */
 export class InvalidRequest extends CreditdError {}
+/** 413 payload_too_large: the body is over creditd's limit. */
+export class PayloadTooLarge extends InvalidRequest {}
 /** 401: no or wrong API key (or browser token). */
 export class Unauthorized extends CreditdError {}
+/** 402 insufficient_credits: not enough available credit (availableMicros, requiredMicros). */
+export class InsufficientCredits extends CreditdError {}
 /** 403 forbidden: the key lacks the scope. */
 export class Forbidden extends CreditdError {}
 /** 403 account_suspended: the account is not active. */
@@ -53,8 +64,6 @@ export class AlreadyRedeemed extends Conflict {}
 export class PromoExhausted extends Conflict {}
 /** 409 promo_expired: the code is past its expires_at. */
 export class PromoExpired extends Conflict {}
-/** 402 insufficient_credits: not enough available credit (availableMicros, requiredMicros). */
-export class InsufficientCredits extends CreditdError {}
 /** 429 for a spending limit (availableMicros, requiredMicros): the base of the three below. */
 export class LimitReached extends CreditdError {}
 /** 429 billing_hard_limit_reached: the monthly limit. */
@@ -63,26 +72,34 @@ export class BillingHardLimitReached extends LimitReached {}
 export class DailyLimitReached extends LimitReached {}
 /** 429 member_cap_reached: the workspace member's monthly cap. */
 export class MemberCapReached extends LimitReached {}
-/** 429 rate_limit_exceeded: requests or tokens per minute, or top-ups per hour; retryAfter in seconds. */
+/** 429 rate_limit_exceeded: requests or tokens per minute, top-ups per hour, failed authentications; retryAfter in seconds. */
 export class RateLimited extends CreditdError {
   constructor(status, body, headers, message) {
     super(status, body, headers, message);
     this.retryAfter = retryAfterOf(this);
   }
 }
-/** 413 payload_too_large. */
-export class PayloadTooLarge extends CreditdError {}
+/** 500 internal_error (creditd logged its cause; nothing changed), and any other 5xx without a class of its own. */
+export class ServerError extends CreditdError {}
 /** 502 upstream_error: Stripe failed (message carries Stripe's). */
 export class UpstreamError extends CreditdError {}
-/** 503: the database is unreachable (retryAfter seconds, from Retry-After), or Stripe is not configured. */
+/** 503 unavailable: the database is unreachable (retryAfter seconds, from Retry-After); also 503 gateway_busy. Retried. */
 export class Unavailable extends CreditdError {
+  static retried = true;
+
   constructor(status, body, headers, message) {
     super(status, body, headers, message);
     this.retryAfter = retryAfterOf(this);
   }
 }
 /** 503 stripe_not_configured: a top-up on a creditd without Stripe settings (not retried). */
-export class StripeNotConfigured extends Unavailable {}
+export class StripeNotConfigured extends Unavailable {
+  static retried = false;
+}
+/** 503 provider_not_configured: the gateway has no key for the provider (not retried). */
+export class ProviderNotConfigured extends Unavailable {
+  static retried = false;
+}
 
 /**
  * No answer: connection refused, DNS failure, timeout. status is null; cause
@@ -90,6 +107,8 @@ export class StripeNotConfigured extends Unavailable {}
  * again with the same figures is safe (creditd answers the first result).
  */
 export class ConnectionFailed extends CreditdError {
+  static retried = true;
+
   constructor(reason, cause) {
     super(null, null, {}, `cannot reach creditd: ${reason}`);
     this.reason = reason;
@@ -105,36 +124,57 @@ export class BadSignature extends Error {
   }
 }
 
+// Every code of creditd's error table with the status it comes with
+// (src/core/errors.c; clients/vocabulary.json holds the three clients to it).
 const BY_CODE = {
-  invalid_request: InvalidRequest,
-  unauthorized: Unauthorized,
-  forbidden: Forbidden,
-  account_suspended: AccountSuspended,
-  not_found: NotFound,
-  conflict: Conflict,
-  already_redeemed: AlreadyRedeemed,
-  promo_exhausted: PromoExhausted,
-  promo_expired: PromoExpired,
-  insufficient_credits: InsufficientCredits,
-  billing_hard_limit_reached: BillingHardLimitReached,
-  daily_limit_reached: DailyLimitReached,
-  member_cap_reached: MemberCapReached,
-  rate_limit_exceeded: RateLimited,
-  payload_too_large: PayloadTooLarge,
-  upstream_error: UpstreamError,
-  unavailable: Unavailable,
-  stripe_not_configured: StripeNotConfigured,
+  invalid_request: [400, InvalidRequest],
+  unauthorized: [401, Unauthorized],
+  insufficient_credits: [402, InsufficientCredits],
+  forbidden: [403, Forbidden],
+  account_suspended: [403, AccountSuspended],
+  not_found: [404, NotFound],
+  method_not_allowed: [405, InvalidRequest],
+  request_timeout: [408, InvalidRequest],
+  conflict: [409, Conflict],
+  already_redeemed: [409, AlreadyRedeemed],
+  promo_exhausted: [409, PromoExhausted],
+  promo_expired: [409, PromoExpired],
+  payload_too_large: [413, PayloadTooLarge],
+  unsupported_media_type: [415, InvalidRequest],
+  billing_hard_limit_reached: [429, BillingHardLimitReached],
+  daily_limit_reached: [429, DailyLimitReached],
+  member_cap_reached: [429, MemberCapReached],
+  rate_limit_exceeded: [429, RateLimited],
+  internal_error: [500, ServerError],
+  upstream_error: [502, UpstreamError],
+  unavailable: [503, Unavailable],
+  gateway_busy: [503, Unavailable],
+  stripe_not_configured: [503, StripeNotConfigured],
+  provider_not_configured: [503, ProviderNotConfigured],
 };
 
-// When the code is missing or new, the status still picks a class.
+// When the code is missing, unknown or comes with another status, the status picks the class.
 const BY_STATUS = {
   400: InvalidRequest, 401: Unauthorized, 402: InsufficientCredits, 403: Forbidden, 404: NotFound,
-  409: Conflict, 413: PayloadTooLarge, 429: LimitReached, 502: UpstreamError, 503: Unavailable,
+  405: InvalidRequest, 408: InvalidRequest, 409: Conflict, 413: PayloadTooLarge, 415: InvalidRequest,
+  429: LimitReached, 500: ServerError, 502: UpstreamError, 503: Unavailable,
 };
+
+/**
+ * The class of an error answer: its code's when creditd names a code with
+ * that status, else its status's (any other 4xx InvalidRequest, 5xx
+ * ServerError), else CreditdError.
+ */
+export function errorClass(status, code) {
+  const known = typeof code === 'string' && Object.hasOwn(BY_CODE, code) ? BY_CODE[code] : null;
+  if (known && known[0] === status) return known[1];
+  if (Object.hasOwn(BY_STATUS, status)) return BY_STATUS[status];
+  if (status >= 400 && status < 500) return InvalidRequest;
+  return status >= 500 && status < 600 ? ServerError : CreditdError;
+}
 
 /** The error for one non-2xx answer. headers: lower-case names. */
 export function errorFor(status, body, headers, message) {
-  const code = body?.error?.code;
-  const cls = (typeof code === 'string' && Object.hasOwn(BY_CODE, code)) ? BY_CODE[code] : BY_STATUS[status];
-  return new (cls || CreditdError)(status, body, headers, message);
+  const cls = errorClass(status, body?.error?.code);
+  return new cls(status, body, headers, message);
 }

@@ -152,7 +152,8 @@ test('typed errors by code, not retried', async () => {
     [429, 'member_cap_reached', cd.MemberCapReached],
     [429, 'rate_limit_exceeded', cd.RateLimited],
     [502, 'upstream_error', cd.UpstreamError],
-    [405, 'method_not_allowed', cd.CreditdError],
+    [405, 'method_not_allowed', cd.InvalidRequest],
+    [500, 'internal_error', cd.ServerError],
     [429, 'some_new_code', cd.LimitReached],
   ];
   for (const [status, code, cls] of cases) {

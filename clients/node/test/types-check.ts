@@ -2,8 +2,8 @@
 // how an app uses the client. The lines under @ts-expect-error must fail.
 // tsc is not a dependency: see README ("Types") for the command.
 import {
-  Creditd, Guard, CreditdError, InsufficientCredits, RateLimited, Unavailable, ConnectionFailed,
-  verifyEvent, signEvent, BadSignature, type Hold, type Settlement, type CreditdEvent, type Transaction,
+  Creditd, Guard, CreditdError, InsufficientCredits, RateLimited, Unavailable, ConnectionFailed, InvalidRequest,
+  PayloadTooLarge, ServerError, errorClass, verifyEvent, signEvent, BadSignature, type Hold, type Settlement, type CreditdEvent, type Transaction,
 } from '../index.js';
 
 async function usage(): Promise<void> {
@@ -54,6 +54,9 @@ async function usage(): Promise<void> {
     if (e instanceof ConnectionFailed) { const r: string = e.reason; void r; }
     if (e instanceof CreditdError) { const c: string | null = e.code; void c; }
   }
+  const tooLarge: InvalidRequest = new PayloadTooLarge(413);
+  const retried: boolean = errorClass(500, 'internal_error').retried && ServerError.retried;
+  void [tooLarge, retried];
   const ev: CreditdEvent = verifyEvent('{}', signEvent('{}', 's'), 's', { tolerance: 60 });
   void ev;
   void new BadSignature('x');

@@ -6,19 +6,20 @@ namespace Creditd;
 
 use Creditd\Exception\AccountSuspended;
 use Creditd\Exception\AlreadyRedeemed;
-use Creditd\Exception\BadRequest;
+use Creditd\Exception\BillingHardLimitReached;
 use Creditd\Exception\Conflict;
-use Creditd\Exception\ConnectionFailed;
 use Creditd\Exception\CreditdException;
 use Creditd\Exception\DailyLimitReached;
 use Creditd\Exception\Forbidden;
 use Creditd\Exception\InsufficientCredits;
+use Creditd\Exception\InvalidRequest;
 use Creditd\Exception\LimitReached;
 use Creditd\Exception\MemberCapReached;
-use Creditd\Exception\MonthlyLimitReached;
 use Creditd\Exception\NotFound;
+use Creditd\Exception\PayloadTooLarge;
 use Creditd\Exception\PromoExhausted;
 use Creditd\Exception\PromoExpired;
+use Creditd\Exception\ProviderNotConfigured;
 use Creditd\Exception\RateLimited;
 use Creditd\Exception\ServerError;
 use Creditd\Exception\StripeNotConfigured;
@@ -38,14 +39,39 @@ use Creditd\Transport\Transport;
  * Exception/). Amounts are integer micros (1 EUR = 1,000,000), top-ups cents.
  *
  * Retries: a 503 `unavailable` (the database away) and a request that got no
- * answer are sent again, at most `retries` times, after Retry-After seconds
+ * answer are sent again, at most `max_retries` times, after Retry-After seconds
  * (else a short backoff), with the same Idempotency-Key: a write the first
  * try did commit is answered from creditd's record, never done twice. A write
  * given no key gets a random one for that purpose.
+ *
+ * The options and the exception classes are the Python and Node clients'
+ * too (clients/vocabulary.json in creditd's source tree).
  */
 class Client
 {
-    const VERSION = '2.0.0';
+    /**
+     * The client's version: creditd's own (configure.ac), which the client is
+     * released with. Not in composer.json: Composer takes a path or VCS
+     * package's version from where it comes from, and `composer validate`
+     * warns against a "version" field.
+     */
+    const VERSION = '0.2.0';
+
+    /** The options and their defaults: one vocabulary with the Python and Node clients. */
+    private const DEFAULTS = [
+        'timeout_ms' => 10000,          // one try: connecting, sending, reading the answer
+        'max_retries' => 2,             // tries after the first, of Unavailable and ConnectionFailed
+        'retry_delay_ms' => 250,        // the first backoff without a Retry-After, doubled each try, with jitter
+        'max_retry_delay_ms' => 10000,  // a longer wait (Retry-After or backoff) is not made: the error is thrown
+        'user_agent' => null,           // null: creditd-client-php/VERSION
+    ];
+
+    /** Former option names, still taken: [current name, factor to its unit]. */
+    private const DEPRECATED = [
+        'timeout' => ['timeout_ms', 1000],
+        'retries' => ['max_retries', 1],
+        'max_retry_wait' => ['max_retry_delay_ms', 1000],
+    ];
 
     /** Fields that must go out as JSON integers. */
     private const INT_FIELDS = [
@@ -60,14 +86,10 @@ class Client
     private $baseUrl;
     /** @var string */
     private $apiKey;
-    /** @var float */
-    private $timeout;
+    /** @var array{timeout_ms:int,max_retries:int,retry_delay_ms:int,max_retry_delay_ms:int,user_agent:string} */
+    private $options;
     /** @var Transport */
     private $transport;
-    /** @var int */
-    private $retries;
-    /** @var float */
-    private $maxRetryWait;
     /** @var callable(float):void */
     private $sleep;
 
@@ -75,24 +97,23 @@ class Client
      * @param string $baseUrl where creditd is mounted, e.g. "https://billing.example.com/credits"
      * @param string $apiKey a guard, read, app or admin key
      * @param array $options
-     *   - timeout: seconds per try (default 10)
+     *   - timeout_ms: milliseconds one try may take (default 10000)
+     *   - max_retries: tries after the first of a 503 `unavailable` (or `gateway_busy`) or of no
+     *     answer (default 2; 0 turns retries off)
+     *   - retry_delay_ms: the first wait before a retry when creditd names no Retry-After, doubled
+     *     each try, with jitter (default 250)
+     *   - max_retry_delay_ms: the longest wait before a retry (default 10000); a longer one
+     *     (Retry-After or backoff) is not made: the error is thrown
+     *   - user_agent: the User-Agent header (default "creditd-client-php/VERSION")
      *   - transport: "curl", "stream" or a Transport (default: curl when ext-curl is loaded, else stream)
-     *   - retries: extra tries of a 503 `unavailable` or of no answer (default 2; 0 turns retries off)
-     *   - max_retry_wait: longest wait before a retry in seconds (default 10); a Retry-After
-     *     beyond it is not waited for: the Unavailable is thrown
      *   - sleep: callable(float $seconds) used to wait (default usleep; tests pass their own)
+     *   - timeout (seconds), retries, max_retry_wait (seconds): the former names, still taken (deprecated)
      */
     public function __construct(string $baseUrl, string $apiKey, array $options = [])
     {
-        $unknown = array_diff(array_keys($options), ['timeout', 'transport', 'retries', 'max_retry_wait', 'sleep']);
-        if ($unknown) {
-            throw new \InvalidArgumentException('unknown option(s): ' . implode(', ', $unknown));
-        }
         $this->baseUrl = rtrim($baseUrl, '/');
         $this->apiKey = $apiKey;
-        $this->timeout = (float) ($options['timeout'] ?? 10);
-        $this->retries = max(0, (int) ($options['retries'] ?? 2));
-        $this->maxRetryWait = (float) ($options['max_retry_wait'] ?? 10);
+        $this->options = self::options($options);
         $this->sleep = $options['sleep'] ?? static function (float $seconds): void {
             usleep((int) round($seconds * 1e6));
         };
@@ -106,6 +127,42 @@ class Client
         } else {
             throw new \InvalidArgumentException('transport must be "curl", "stream" or a Creditd\Transport\Transport');
         }
+    }
+
+    /** The vocabulary's options from the given ones: unknown names refused, former ones converted. */
+    private static function options(array $given): array
+    {
+        $known = array_merge(array_keys(self::DEFAULTS), array_keys(self::DEPRECATED), ['transport', 'sleep']);
+        $unknown = array_diff(array_keys($given), $known);
+        if ($unknown) {
+            throw new \InvalidArgumentException('unknown option(s): ' . implode(', ', $unknown));
+        }
+        foreach (self::DEPRECATED as $old => [$name, $factor]) {
+            if (isset($given[$old])) {
+                @trigger_error("creditd: the option $old is deprecated, use $name", E_USER_DEPRECATED);
+                $given[$name] = (int) round($given[$old] * $factor);
+            }
+        }
+        $o = array_intersect_key($given, self::DEFAULTS) + self::DEFAULTS;
+        if ((int) $o['timeout_ms'] <= 0) {
+            throw new \InvalidArgumentException('timeout_ms must be above 0');
+        }
+        return [
+            'timeout_ms' => (int) $o['timeout_ms'],
+            'max_retries' => max(0, (int) $o['max_retries']),
+            'retry_delay_ms' => max(0, (int) $o['retry_delay_ms']),
+            'max_retry_delay_ms' => max(0, (int) $o['max_retry_delay_ms']),
+            'user_agent' => (string) ($o['user_agent'] ?? 'creditd-client-php/' . self::VERSION),
+        ];
+    }
+
+    /**
+     * The options in force (timeout_ms, max_retries, retry_delay_ms,
+     * max_retry_delay_ms, user_agent), with their defaults filled in.
+     */
+    public function getOptions(): array
+    {
+        return $this->options;
     }
 
     /** A field value sent as JSON null (a null value is left out): removes a limit, a plan, a cap. */
@@ -394,7 +451,7 @@ class Client
         if ($query) {
             $url .= '?' . http_build_query($query, '', '&', PHP_QUERY_RFC3986);
         }
-        $headers = ['Accept: application/json', 'User-Agent: creditd-client-php/' . self::VERSION];
+        $headers = ['Accept: application/json', 'User-Agent: ' . $this->options['user_agent']];
         $payload = null;
         if ($body !== null) {
             $payload = self::encode($body);
@@ -404,7 +461,7 @@ class Client
             $headers[] = 'Authorization: Bearer ' . $this->apiKey;
         }
         $write = !in_array($method, ['GET', 'HEAD'], true);
-        if ($idempotencyKey === null && $write && $this->retries > 0) {
+        if ($idempotencyKey === null && $write && $this->options['max_retries'] > 0) {
             $idempotencyKey = 'php-' . bin2hex(random_bytes(16)); // makes the retries below safe
         }
         if ($idempotencyKey !== null) {
@@ -412,8 +469,9 @@ class Client
         }
         for ($try = 0; ; $try++) {
             try {
-                return self::decode($this->transport->send($method, $url, $headers, $payload, $this->timeout));
-            } catch (ConnectionFailed | Unavailable $e) {
+                return self::decode($this->transport->send($method, $url, $headers, $payload,
+                    $this->options['timeout_ms'] / 1000));
+            } catch (CreditdException $e) {
                 $wait = $this->retryWait($e, $try);
                 if ($wait === null) {
                     throw $e;
@@ -423,17 +481,25 @@ class Client
         }
     }
 
-    /** Seconds to wait before try $try + 1, or null: give up. */
+    /**
+     * Seconds to wait before try $try + 1, or null: give up. Retried: the
+     * classes whose RETRIED is set (503 unavailable, no answer), after
+     * Retry-After, else retry_delay_ms doubled each try with jitter (half
+     * to all of it); a wait above max_retry_delay_ms is not made.
+     */
     private function retryWait(CreditdException $e, int $try): ?float
     {
-        if ($try >= $this->retries || $e instanceof StripeNotConfigured) {
+        if (!$e::RETRIED || $try >= $this->options['max_retries']) {
             return null;
         }
         $after = $e->getRetryAfter();
         if ($after !== null) {
-            return $after <= $this->maxRetryWait ? (float) $after : null;
+            $waitMs = $after * 1000.0;
+        } else {
+            $full = $this->options['retry_delay_ms'] * (2 ** $try);
+            $waitMs = $full / 2 + $full / 2 * (random_int(0, 1000) / 1000);
         }
-        return min($this->maxRetryWait, 0.25 * (2 ** $try));
+        return $waitMs <= $this->options['max_retry_delay_ms'] ? $waitMs / 1000 : null;
     }
 
     /** The JSON body: nulls dropped, clear() sent as null, integer fields as JSON integers. */
@@ -496,36 +562,59 @@ class Client
         throw new $class($r->status, $body, $r->headers, $body === null ? substr($r->body, 0, 200) : null);
     }
 
-    /** @return class-string<CreditdException> */
+    /**
+     * The exception class of an error answer: its code's when creditd names
+     * a code with that status, else its status's (any other 4xx
+     * InvalidRequest, 5xx ServerError), else CreditdException.
+     *
+     * @return class-string<CreditdException>
+     */
     public static function exceptionClass(int $status, $code): string
     {
+        // Every code of creditd's error table with its status (src/core/errors.c).
         $byCode = [
-            'insufficient_credits' => InsufficientCredits::class,
-            'billing_hard_limit_reached' => MonthlyLimitReached::class,
-            'daily_limit_reached' => DailyLimitReached::class,
-            'member_cap_reached' => MemberCapReached::class,
-            'rate_limit_exceeded' => RateLimited::class,
-            'account_suspended' => AccountSuspended::class,
-            'already_redeemed' => AlreadyRedeemed::class,
-            'promo_exhausted' => PromoExhausted::class,
-            'promo_expired' => PromoExpired::class,
-            'stripe_not_configured' => StripeNotConfigured::class,
+            'invalid_request' => [400, InvalidRequest::class],
+            'unauthorized' => [401, Unauthorized::class],
+            'insufficient_credits' => [402, InsufficientCredits::class],
+            'forbidden' => [403, Forbidden::class],
+            'account_suspended' => [403, AccountSuspended::class],
+            'not_found' => [404, NotFound::class],
+            'method_not_allowed' => [405, InvalidRequest::class],
+            'request_timeout' => [408, InvalidRequest::class],
+            'conflict' => [409, Conflict::class],
+            'already_redeemed' => [409, AlreadyRedeemed::class],
+            'promo_exhausted' => [409, PromoExhausted::class],
+            'promo_expired' => [409, PromoExpired::class],
+            'payload_too_large' => [413, PayloadTooLarge::class],
+            'unsupported_media_type' => [415, InvalidRequest::class],
+            'billing_hard_limit_reached' => [429, BillingHardLimitReached::class],
+            'daily_limit_reached' => [429, DailyLimitReached::class],
+            'member_cap_reached' => [429, MemberCapReached::class],
+            'rate_limit_exceeded' => [429, RateLimited::class],
+            'internal_error' => [500, ServerError::class],
+            'upstream_error' => [502, UpstreamError::class],
+            'unavailable' => [503, Unavailable::class],
+            'gateway_busy' => [503, Unavailable::class],
+            'stripe_not_configured' => [503, StripeNotConfigured::class],
+            'provider_not_configured' => [503, ProviderNotConfigured::class],
         ];
-        if (is_string($code) && isset($byCode[$code])) {
-            return $byCode[$code];
+        if (is_string($code) && isset($byCode[$code]) && $byCode[$code][0] === $status) {
+            return $byCode[$code][1];
         }
         $byStatus = [
-            401 => Unauthorized::class, 402 => InsufficientCredits::class, 403 => Forbidden::class,
-            404 => NotFound::class, 409 => Conflict::class, 429 => LimitReached::class,
+            400 => InvalidRequest::class, 401 => Unauthorized::class, 402 => InsufficientCredits::class,
+            403 => Forbidden::class, 404 => NotFound::class, 405 => InvalidRequest::class,
+            408 => InvalidRequest::class, 409 => Conflict::class, 413 => PayloadTooLarge::class,
+            415 => InvalidRequest::class, 429 => LimitReached::class, 500 => ServerError::class,
             502 => UpstreamError::class, 503 => Unavailable::class,
         ];
         if (isset($byStatus[$status])) {
             return $byStatus[$status];
         }
         if ($status >= 400 && $status < 500) {
-            return BadRequest::class;
+            return InvalidRequest::class;
         }
-        return $status >= 500 ? ServerError::class : CreditdException::class;
+        return $status >= 500 && $status < 600 ? ServerError::class : CreditdException::class;
     }
 
     private static function acct(string $id): string

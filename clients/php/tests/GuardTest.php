@@ -26,7 +26,7 @@ final class GuardTest extends TestCase
     {
         $this->fake = new FakeTransport([FakeTransport::json(200, ['hold_id' => 'hold_1_7', 'amount_micros' => 9,
             'available_micros' => 99, 'expires_at' => '2026-01-01T00:00:00Z', 'max_output_tokens' => $maxOutput])]);
-        return new Client('http://creditd.test', 'k', ['transport' => $this->fake, 'retries' => 0]);
+        return new Client('http://creditd.test', 'k', ['transport' => $this->fake, 'max_retries' => 0]);
     }
 
     /** Answers the settle or release the guard sends. */

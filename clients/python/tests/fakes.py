@@ -1,8 +1,8 @@
 """Stand-ins: a creditd guard API in memory, and provider streams cut off midway."""
 from types import SimpleNamespace
-from typing import Any, Dict, Iterable, Iterator, List, Optional, cast
+from typing import Any, AsyncIterator, Dict, Iterable, Iterator, List, Optional, cast
 
-from creditd import Creditd, InsufficientCredits
+from creditd import AsyncCreditd, Creditd, InsufficientCredits
 
 
 class ProviderCut(Exception):
@@ -94,3 +94,37 @@ def anthropic_events(pieces: List[str], input_tokens: int = 0, cache_read: int =
                    "usage": {"output_tokens": output_tokens}})
         ev.append({"type": "message_stop"})
     return ev
+
+
+class FakeAsyncGuardAPI:
+    """FakeGuardAPI awaited: what an AsyncGuard calls, recorded in the same calls list."""
+
+    def __init__(self, available_output: int = 10 ** 9) -> None:
+        self.sync = FakeGuardAPI(available_output)
+        self.calls = self.sync.calls
+
+    async def authorize(self, **fields: Any) -> Dict[str, Any]:
+        return self.sync.authorize(**fields)
+
+    async def settle(self, hold_id: str, input_tokens: int, output_tokens: int,
+                     cached_input_tokens: Optional[int] = None) -> Dict[str, Any]:
+        return self.sync.settle(hold_id, input_tokens, output_tokens, cached_input_tokens)
+
+    async def release(self, hold_id: str) -> Dict[str, Any]:
+        return self.sync.release(hold_id)
+
+    def ends(self) -> List[Dict[str, Any]]:
+        return self.sync.ends()
+
+    def as_client(self) -> AsyncCreditd:
+        return cast(AsyncCreditd, self)
+
+
+async def async_items(items: Iterable[Any], cut_after: Optional[int] = None) -> AsyncIterator[Any]:
+    """An async SDK's stream: yields items (the first cut_after of them, then breaks off)."""
+    for i, item in enumerate(items):
+        if cut_after is not None and i >= cut_after:
+            raise ProviderCut("stream cut off")
+        yield item
+    if cut_after is not None:
+        raise ProviderCut("stream cut off")

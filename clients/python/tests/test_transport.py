@@ -3,6 +3,7 @@ import http.server
 import json
 import socket
 import threading
+import time
 import unittest
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
@@ -10,6 +11,8 @@ import creditd
 from creditd import Creditd
 
 Answer = Tuple[int, Dict[str, str], Any]     # status, headers, JSON body (or bytes as they are)
+HANG = 0                # (HANG, {"seconds": "2"}, None): no answer for that long, then the connection drops
+THEN_CLOSE = "X-Then-Close"     # a header that closes the connection after the answer, unannounced
 
 
 def error(status: int, code: str, **extra: Any) -> Dict[str, Any]:
@@ -34,19 +37,30 @@ class Server:
                                    "headers": {k.lower(): v for k, v in self.headers.items()},
                                    "port": self.client_address[1]})
                 answer = outer.script(len(outer.seen), self.command, self.path)
-                if answer is None:          # drop the connection with no answer
+                if answer is None or answer[0] == HANG:     # drop the connection with no answer
+                    if answer is not None:
+                        time.sleep(float(answer[1]["seconds"]))
                     self.close_connection = True
                     self.connection.shutdown(socket.SHUT_RDWR)
                     return
                 status, headers, payload = answer
                 raw = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+                chunked = "Transfer-Encoding" in headers
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(raw)))
+                if chunked:                 # in two chunks and an empty trailer
+                    half = len(raw) // 2
+                    raw = b"".join(b"%x\r\n%s\r\n" % (len(p), p) for p in (raw[:half], raw[half:]) if p) \
+                        + b"0\r\n\r\n"
+                else:
+                    self.send_header("Content-Length", str(len(raw)))
                 for k, v in headers.items():
-                    self.send_header(k, v)
+                    if k != THEN_CLOSE:
+                        self.send_header(k, v)
                 self.end_headers()
                 self.wfile.write(raw)
+                if THEN_CLOSE in headers:   # closed after the answer, without saying so
+                    self.close_connection = True
 
             do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = handle_one
 
@@ -71,7 +85,7 @@ class Base(unittest.TestCase):
         return s
 
     def client(self, s: Server, **kw: Any) -> Tuple[Creditd, List[float]]:
-        c = Creditd(s.url, "sk_test", timeout=5, **kw)
+        c = Creditd(s.url, "sk_test", timeout_ms=5000, **kw)
         slept: List[float] = []
         c._sleep = slept.append
         self.addCleanup(c.close)
@@ -83,7 +97,7 @@ class KeepAlive(Base):
         s = self.serve(lambda n, m, p: (200, {}, {"n": n}))
         c, _ = self.client(s)
         for i in range(5):
-            self.assertEqual(c.get_account("a")["n"], i + 1)
+            self.assertEqual(c.request("GET", "/v1/accounts/a")["n"], i + 1)
         c.authorize("a", "r", model="m", input_tokens=1)
         self.assertEqual(c.connections_opened, 1)
         self.assertEqual(len({x["port"] for x in s.seen}), 1, "one client port: one TCP connection")
@@ -111,8 +125,8 @@ class KeepAlive(Base):
     def test_a_connection_closed_by_the_server_is_reopened_without_a_retry(self) -> None:
         s = self.serve(lambda n, m, p: (200, {"Connection": "close"} if n == 1 else {}, {"n": n}))
         c, slept = self.client(s, max_retries=0)
-        self.assertEqual(c.models()["n"], 1)
-        self.assertEqual(c.models()["n"], 2)
+        self.assertEqual(c.request("GET", "/v1/models")["n"], 1)
+        self.assertEqual(c.request("GET", "/v1/models")["n"], 2)
         self.assertEqual((c.connections_opened, slept), (2, []))
 
     def test_an_idle_connection_dropped_by_the_server_is_reopened(self) -> None:
@@ -121,23 +135,24 @@ class KeepAlive(Base):
         c.models()
         assert c._conn is not None and c._conn.sock is not None
         c._conn.sock.shutdown(socket.SHUT_RDWR)     # as if the server had timed it out
-        self.assertEqual(c.models()["n"], 2)
+        self.assertEqual(c.request("GET", "/v1/models")["n"], 2)
         self.assertEqual((c.connections_opened, slept), (2, []))
 
 
 class Errors(Base):
     CASES = [
-        (400, "invalid_request", creditd.BadRequest), (401, "unauthorized", creditd.Unauthorized),
+        (400, "invalid_request", creditd.InvalidRequest), (401, "unauthorized", creditd.Unauthorized),
         (402, "insufficient_credits", creditd.InsufficientCredits), (403, "forbidden", creditd.Forbidden),
         (403, "account_suspended", creditd.AccountSuspended), (404, "not_found", creditd.NotFound),
         (409, "conflict", creditd.Conflict), (409, "already_redeemed", creditd.AlreadyRedeemed),
         (409, "promo_exhausted", creditd.PromoExhausted), (409, "promo_expired", creditd.PromoExpired),
         (413, "payload_too_large", creditd.PayloadTooLarge),
-        (429, "billing_hard_limit_reached", creditd.MonthlyLimitReached),
+        (429, "billing_hard_limit_reached", creditd.BillingHardLimitReached),
         (429, "daily_limit_reached", creditd.DailyLimitReached),
         (429, "member_cap_reached", creditd.MemberCapReached), (429, "rate_limit_exceeded", creditd.RateLimited),
         (502, "upstream_error", creditd.UpstreamError),
-        (503, "stripe_not_configured", creditd.StripeNotConfigured), (500, "internal", creditd.CreditdError),
+        (503, "stripe_not_configured", creditd.StripeNotConfigured), (500, "internal_error", creditd.ServerError),
+        (599, "internal", creditd.ServerError), (302, "moved", creditd.CreditdError),
     ]
 
     def test_each_code_has_its_class(self) -> None:
@@ -177,7 +192,7 @@ class Retries(Base):
 
     def test_the_callers_key_is_kept(self) -> None:
         s = self.serve(lambda n, m, p: (503, {}, error(503, "unavailable")) if n == 1 else (200, {}, {}))
-        c, slept = self.client(s, backoff=0.1)
+        c, slept = self.client(s, retry_delay_ms=100)
         c.grant("a", 5, "promo", idempotency_key="grant-7")
         self.assertEqual([x["headers"]["idempotency-key"] for x in s.seen], ["grant-7", "grant-7"])
         self.assertEqual(len(slept), 1)
@@ -192,7 +207,7 @@ class Retries(Base):
 
     def test_a_long_retry_after_is_not_waited_for(self) -> None:
         s = self.serve(lambda n, m, p: (503, {"Retry-After": "60"}, error(503, "unavailable")))
-        c, slept = self.client(s, max_retry_wait=10)
+        c, slept = self.client(s, max_retry_delay_ms=10_000)
         with self.assertRaises(creditd.Unavailable) as cm:
             c.models()
         self.assertEqual((len(s.seen), slept, cm.exception.retry_after), (1, [], 60))
@@ -219,7 +234,7 @@ class Retries(Base):
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
         sock.close()
-        c = Creditd("http://127.0.0.1:%d" % port, "k", timeout=2)
+        c = Creditd("http://127.0.0.1:%d" % port, "k", timeout_ms=2000)
         slept: List[float] = []
         c._sleep = slept.append
         with self.assertRaises(creditd.ConnectionFailed) as cm:

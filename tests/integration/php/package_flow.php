@@ -28,7 +28,7 @@ use Creditd\Exception\CreditdException;
 $transport = $argv[1] ?? 'curl';
 $url = getenv('CREDITD_URL');
 $prefix = getenv('PREFIX');
-$opts = ['transport' => $transport, 'timeout' => 20, 'retries' => 0];
+$opts = ['transport' => $transport, 'timeout_ms' => 20000, 'max_retries' => 0];
 $admin = new Client($url, getenv('CREDITD_ADMIN_KEY'), $opts);
 $guard = new Client($url, getenv('CREDITD_GUARD_KEY'), $opts);
 $read = new Client($url, getenv('CREDITD_READ_KEY'), $opts);
@@ -254,7 +254,7 @@ $out['guard_code_points'] = $points->produced();
 // Transport failures.
 $down = new Client(getenv('UNAVAILABLE_URL'), 'k', $opts);
 $out['unavailable'] = caught(function () use ($down) { $down->healthz(); });
-$closed = new Client(getenv('CLOSED_URL'), 'k', $opts + ['timeout' => 3]);
+$closed = new Client(getenv('CLOSED_URL'), 'k', ['timeout_ms' => 3000] + $opts);
 $out['closed'] = caught(function () use ($closed) { $closed->models(); });
 
 // ---- what the package adds ----
@@ -326,7 +326,7 @@ $out['event_tampered'] = $E(function () {
 });
 
 // Retries: through a proxy that loses the first answer of each write (forwarded, then 503).
-$flakyOpts = ['transport' => $transport, 'timeout' => 20, 'retries' => 2, 'max_retry_wait' => 2];
+$flakyOpts = ['transport' => $transport, 'timeout_ms' => 20000, 'max_retries' => 2, 'max_retry_delay_ms' => 2000];
 $fguard = new Client(getenv('FLAKY_URL'), getenv('CREDITD_GUARD_KEY'), $flakyOpts);
 $fadmin = new Client(getenv('FLAKY_URL'), getenv('CREDITD_ADMIN_KEY'), $flakyOpts);
 $facct = $prefix . '-flaky';
@@ -338,7 +338,7 @@ $out['flaky_hold'] = $fh;
 $out['flaky_settle'] = $fguard->settle($fh['hold_id'], 500, 40);
 $out['flaky_account'] = $read->getAccount($facct);
 $out['flaky_journal'] = $read->transactions($facct, 200)['data'];
-$noRetry = new Client(getenv('FLAKY_URL'), getenv('CREDITD_ADMIN_KEY'), ['retries' => 0] + $flakyOpts);
+$noRetry = new Client(getenv('FLAKY_URL'), getenv('CREDITD_ADMIN_KEY'), ['max_retries' => 0] + $flakyOpts);
 $out['flaky_no_retry'] = $E(function () use ($noRetry, $facct, $prefix) {
     $noRetry->grant($facct, 5, 'promo', [], $prefix . '-no-retry'); // its first answer lost, not retried
 });

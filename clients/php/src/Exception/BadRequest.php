@@ -4,7 +4,10 @@ declare(strict_types=1);
 
 namespace Creditd\Exception;
 
-/** 400 invalid_request (param names the field), and 405, 408, 413, 415: the request itself is wrong; sending it again will not help. */
-class BadRequest extends CreditdException
-{
-}
+/*
+ * BadRequest is the former name of InvalidRequest, an alias of it (catching
+ * either catches both). The autoloader comes here for `new BadRequest` or
+ * BadRequest::class; loading InvalidRequest defines the alias.
+ * @deprecated use InvalidRequest
+ */
+class_exists(InvalidRequest::class);

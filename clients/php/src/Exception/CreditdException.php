@@ -15,6 +15,12 @@ namespace Creditd\Exception;
  */
 class CreditdException extends \RuntimeException
 {
+    /**
+     * Whether the client sends the request again after an error of this class
+     * (up to max_retries): the same in the Python and Node clients (clients/vocabulary.json).
+     */
+    public const RETRIED = false;
+
     /** @var int|null */
     private $status;
     /** @var array|null */

@@ -4,7 +4,10 @@ declare(strict_types=1);
 
 namespace Creditd\Exception;
 
-/** 429 billing_hard_limit_reached: the monthly limit would be passed. */
-class MonthlyLimitReached extends LimitReached
-{
-}
+/*
+ * MonthlyLimitReached is the former name of BillingHardLimitReached, an
+ * alias of it (catching either catches both). Loading
+ * BillingHardLimitReached defines the alias.
+ * @deprecated use BillingHardLimitReached
+ */
+class_exists(BillingHardLimitReached::class);

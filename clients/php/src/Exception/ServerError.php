@@ -4,7 +4,7 @@ declare(strict_types=1);
 
 namespace Creditd\Exception;
 
-/** 500 internal_error, or another 5xx this client does not know. */
+/** 500 internal_error (creditd logged its cause; nothing changed), or another 5xx this client has no class for. */
 class ServerError extends CreditdException
 {
 }

@@ -4,7 +4,12 @@ declare(strict_types=1);
 
 namespace Creditd\Exception;
 
-/** 503 unavailable: the database is unreachable or stalled; getRetryAfter() says when to try again. The client retries these itself (option retries) before throwing. */
+/**
+ * 503 unavailable: the database is unreachable or stalled; getRetryAfter() says
+ * when to try again. Also 503 gateway_busy. The client retries these itself
+ * (option max_retries) before throwing.
+ */
 class Unavailable extends CreditdException
 {
+    public const RETRIED = true;
 }

@@ -9,26 +9,35 @@ Python 3.8+, standard library only.
         reply = openai.chat.completions.create(..., max_tokens=hold.max_output_tokens)
         hold.openai_response(reply)
 
-Every method returns the decoded JSON answer (a dict). Any non-2xx answer
-raises CreditdError or one of its subclasses; no answer raises
-ConnectionFailed (both after the client's own retries of 503 and network
-errors). Amounts are integer micros (1 EUR = 1,000,000).
+asyncio code: creditd.aio.AsyncCreditd (also importable from here), the
+same methods awaited. Every method returns the decoded JSON answer, typed
+(creditd.answers: TypedDicts). Any non-2xx answer raises CreditdError or one
+of its subclasses; no answer raises ConnectionFailed (both after the
+client's own retries of 503 and network errors). The error classes and
+option names are the PHP and Node clients' too. Amounts are integer micros
+(1 EUR = 1,000,000).
 """
-from .client import CLEAR, VERSION, Creditd, JSONObject
-from .errors import (AccountSuspended, AlreadyRedeemed, BadRequest, BadSignature, ConnectionFailed, Conflict,
-                     CreditdError, DailyLimitReached, Forbidden, InsufficientCredits, LimitReached, MemberCapReached,
-                     MonthlyLimitReached, NotFound, PayloadTooLarge, PromoExhausted, PromoExpired, RateLimited,
-                     StripeNotConfigured, Unauthorized, Unavailable, UpstreamError, error_for)
+from ._calls import CLEAR
+from ._version import VERSION
+from .aio import AsyncCreditd
+from .answers import JSONObject
+from .client import Creditd
+from .errors import (AccountSuspended, AlreadyRedeemed, BadRequest, BadSignature, BillingHardLimitReached,
+                     ConnectionFailed, Conflict, CreditdError, DailyLimitReached, Forbidden, InsufficientCredits,
+                     InvalidRequest, LimitReached, MemberCapReached, MonthlyLimitReached, NotFound, PayloadTooLarge,
+                     PromoExhausted, PromoExpired, ProviderNotConfigured, RateLimited, ServerError,
+                     StripeNotConfigured, Unauthorized, Unavailable, UpstreamError, error_class, error_for)
 from .events import DEFAULT_TOLERANCE, sign_event, verify_event
-from .guard import CHARS_PER_TOKEN, Guard, Produced, anthropic_usage, guard, openai_usage
+from .guard import CHARS_PER_TOKEN, AsyncGuard, Guard, Produced, anthropic_usage, guard, openai_usage
 
 __version__ = VERSION
 
 __all__ = [
-    "Creditd", "CLEAR", "JSONObject", "Guard", "guard", "Produced", "CHARS_PER_TOKEN", "openai_usage",
-    "anthropic_usage", "verify_event", "sign_event", "DEFAULT_TOLERANCE", "CreditdError", "BadRequest",
-    "Unauthorized", "Forbidden", "AccountSuspended", "NotFound", "Conflict", "AlreadyRedeemed", "PromoExhausted",
-    "PromoExpired", "InsufficientCredits", "LimitReached", "MonthlyLimitReached", "DailyLimitReached",
-    "MemberCapReached", "RateLimited", "PayloadTooLarge", "UpstreamError", "Unavailable", "StripeNotConfigured",
-    "ConnectionFailed", "BadSignature", "error_for", "__version__",
+    "Creditd", "AsyncCreditd", "CLEAR", "JSONObject", "VERSION", "Guard", "AsyncGuard", "guard", "Produced",
+    "CHARS_PER_TOKEN", "openai_usage", "anthropic_usage", "verify_event", "sign_event", "DEFAULT_TOLERANCE",
+    "CreditdError", "InvalidRequest", "PayloadTooLarge", "Unauthorized", "InsufficientCredits", "Forbidden",
+    "AccountSuspended", "NotFound", "Conflict", "AlreadyRedeemed", "PromoExhausted", "PromoExpired", "LimitReached",
+    "BillingHardLimitReached", "DailyLimitReached", "MemberCapReached", "RateLimited", "ServerError",
+    "UpstreamError", "Unavailable", "StripeNotConfigured", "ProviderNotConfigured", "ConnectionFailed",
+    "BadSignature", "BadRequest", "MonthlyLimitReached", "error_class", "error_for", "__version__",
 ]

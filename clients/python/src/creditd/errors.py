@@ -2,14 +2,17 @@
 
 Every error answer of creditd is {"error": {"type", "code", "message",
 "param", ...}}; error_for() picks the class from the status and the code.
+The names are the three clients' one vocabulary (clients/vocabulary.json):
+the PHP and Node clients throw classes of the same names for the same codes.
 """
-from typing import Any, Dict, Mapping, Optional, Type
+from typing import Any, ClassVar, Dict, Mapping, Optional, Tuple, Type
 
 __all__ = [
-    "CreditdError", "BadRequest", "Unauthorized", "Forbidden", "AccountSuspended", "NotFound", "Conflict",
-    "AlreadyRedeemed", "PromoExhausted", "PromoExpired", "InsufficientCredits", "LimitReached",
-    "MonthlyLimitReached", "DailyLimitReached", "MemberCapReached", "RateLimited", "PayloadTooLarge",
-    "UpstreamError", "Unavailable", "StripeNotConfigured", "ConnectionFailed", "BadSignature", "error_for",
+    "CreditdError", "InvalidRequest", "PayloadTooLarge", "Unauthorized", "InsufficientCredits", "Forbidden",
+    "AccountSuspended", "NotFound", "Conflict", "AlreadyRedeemed", "PromoExhausted", "PromoExpired", "LimitReached",
+    "BillingHardLimitReached", "DailyLimitReached", "MemberCapReached", "RateLimited", "ServerError",
+    "UpstreamError", "Unavailable", "StripeNotConfigured", "ProviderNotConfigured", "ConnectionFailed",
+    "BadSignature", "BadRequest", "MonthlyLimitReached", "error_class", "error_for",
 ]
 
 
@@ -48,6 +51,8 @@ class CreditdError(Exception):
     available_micros: Optional[int]
     required_micros: Optional[int]
     retry_after: Optional[int]
+    retried: ClassVar[bool] = False
+    """Whether the client sends the request again after this error (up to max_retries)."""
 
     def __init__(self, status: Optional[int], body: Any = None, headers: Optional[Mapping[str, str]] = None,
                  message: Optional[str] = None) -> None:
@@ -70,12 +75,23 @@ class CreditdError(Exception):
         super().__init__("%s %s: %s%s" % (where, self.code or "error", self.message, param))
 
 
-class BadRequest(CreditdError):
-    """400 invalid_request (param names the field), also 415 unsupported_media_type."""
+class InvalidRequest(CreditdError):
+    """400 invalid_request (param names the field), and the other answers of type
+    invalid_request_error: 405 method_not_allowed, 408 request_timeout, 415
+    unsupported_media_type. The request itself is wrong: sending it again will
+    not help. (Formerly BadRequest, still an alias.)"""
+
+
+class PayloadTooLarge(InvalidRequest):
+    """413 payload_too_large: the body is over creditd's limit."""
 
 
 class Unauthorized(CreditdError):
     """401 unauthorized: no key, or a wrong one."""
+
+
+class InsufficientCredits(CreditdError):
+    """402 insufficient_credits: not enough available credit (available_micros, required_micros)."""
 
 
 class Forbidden(CreditdError):
@@ -106,18 +122,15 @@ class PromoExpired(Conflict):
     """409 promo_expired: the code is past its expires_at."""
 
 
-class InsufficientCredits(CreditdError):
-    """402 insufficient_credits: not enough available credit (available_micros, required_micros)."""
-
-
 class LimitReached(CreditdError):
     """429 of a spending limit (type insufficient_quota); the subclasses name which.
 
     Not a rate limit: that is RateLimited."""
 
 
-class MonthlyLimitReached(LimitReached):
-    """429 billing_hard_limit_reached: the account's monthly limit."""
+class BillingHardLimitReached(LimitReached):
+    """429 billing_hard_limit_reached: the account's monthly limit. (Formerly
+    MonthlyLimitReached, still an alias.)"""
 
 
 class DailyLimitReached(LimitReached):
@@ -129,12 +142,14 @@ class MemberCapReached(LimitReached):
 
 
 class RateLimited(CreditdError):
-    """429 rate_limit_exceeded (requests or tokens per minute, top-ups per hour);
-    retry_after: seconds to wait (Retry-After). Nothing was held or charged."""
+    """429 rate_limit_exceeded (requests or tokens per minute, top-ups per hour,
+    failed authentications); retry_after: seconds to wait (Retry-After).
+    Nothing was held or charged."""
 
 
-class PayloadTooLarge(CreditdError):
-    """413 payload_too_large."""
+class ServerError(CreditdError):
+    """500 internal_error (creditd logged its cause; nothing changed), and any
+    other 5xx this client has no class for."""
 
 
 class UpstreamError(CreditdError):
@@ -142,12 +157,22 @@ class UpstreamError(CreditdError):
 
 
 class Unavailable(CreditdError):
-    """503 unavailable: the database is unreachable (retry_after from Retry-After).
-    The client retries these by itself first (see Creditd's max_retries)."""
+    """503 unavailable: the database is unreachable (retry_after from Retry-After);
+    also 503 gateway_busy. The client retries these by itself first (see max_retries)."""
+
+    retried = True
 
 
 class StripeNotConfigured(Unavailable):
     """503 stripe_not_configured: a top-up while creditd has no Stripe key (not retried)."""
+
+    retried = False
+
+
+class ProviderNotConfigured(Unavailable):
+    """503 provider_not_configured: the gateway has no key for the provider (not retried)."""
+
+    retried = False
 
 
 class ConnectionFailed(CreditdError):
@@ -158,6 +183,7 @@ class ConnectionFailed(CreditdError):
     same figures is safe (creditd returns the first result)."""
 
     reason: object
+    retried = True
 
     def __init__(self, reason: object) -> None:
         super().__init__(None, None, None, "cannot reach creditd: %s" % (reason,))
@@ -168,36 +194,66 @@ class BadSignature(ValueError):
     """A pushed event whose Creditd-Signature does not check out."""
 
 
-_BY_CODE: Dict[str, Type[CreditdError]] = {
-    "account_suspended": AccountSuspended,
-    "already_redeemed": AlreadyRedeemed,
-    "promo_exhausted": PromoExhausted,
-    "promo_expired": PromoExpired,
-    "billing_hard_limit_reached": MonthlyLimitReached,
-    "daily_limit_reached": DailyLimitReached,
-    "member_cap_reached": MemberCapReached,
-    "rate_limit_exceeded": RateLimited,
-    "stripe_not_configured": StripeNotConfigured,
+# Former names, kept so that existing apps go on working (clients/vocabulary.json).
+BadRequest = InvalidRequest
+MonthlyLimitReached = BillingHardLimitReached
+
+# Every code of creditd's error table, with the status it comes with
+# (src/core/errors.c; clients/vocabulary.json holds the three clients to it).
+_BY_CODE: Dict[str, Tuple[int, Type[CreditdError]]] = {
+    "invalid_request": (400, InvalidRequest),
+    "unauthorized": (401, Unauthorized),
+    "insufficient_credits": (402, InsufficientCredits),
+    "forbidden": (403, Forbidden),
+    "account_suspended": (403, AccountSuspended),
+    "not_found": (404, NotFound),
+    "method_not_allowed": (405, InvalidRequest),
+    "request_timeout": (408, InvalidRequest),
+    "conflict": (409, Conflict),
+    "already_redeemed": (409, AlreadyRedeemed),
+    "promo_exhausted": (409, PromoExhausted),
+    "promo_expired": (409, PromoExpired),
+    "payload_too_large": (413, PayloadTooLarge),
+    "unsupported_media_type": (415, InvalidRequest),
+    "billing_hard_limit_reached": (429, BillingHardLimitReached),
+    "daily_limit_reached": (429, DailyLimitReached),
+    "member_cap_reached": (429, MemberCapReached),
+    "rate_limit_exceeded": (429, RateLimited),
+    "internal_error": (500, ServerError),
+    "upstream_error": (502, UpstreamError),
+    "unavailable": (503, Unavailable),
+    "gateway_busy": (503, Unavailable),
+    "stripe_not_configured": (503, StripeNotConfigured),
+    "provider_not_configured": (503, ProviderNotConfigured),
 }
 
+# An answer without a code this client knows: by its status.
 _BY_STATUS: Dict[int, Type[CreditdError]] = {
-    400: BadRequest, 401: Unauthorized, 402: InsufficientCredits, 403: Forbidden, 404: NotFound,
-    409: Conflict, 413: PayloadTooLarge, 415: BadRequest, 429: LimitReached, 502: UpstreamError,
-    503: Unavailable,
+    400: InvalidRequest, 401: Unauthorized, 402: InsufficientCredits, 403: Forbidden, 404: NotFound,
+    405: InvalidRequest, 408: InvalidRequest, 409: Conflict, 413: PayloadTooLarge, 415: InvalidRequest,
+    429: LimitReached, 500: ServerError, 502: UpstreamError, 503: Unavailable,
 }
+
+
+def error_class(status: int, code: Optional[str]) -> Type[CreditdError]:
+    """The class of an error answer: its code's when creditd names a code
+    with that status, else its status's (any other 4xx InvalidRequest, 5xx
+    ServerError), else CreditdError."""
+    known = _BY_CODE.get(code) if code is not None else None
+    if known is not None and known[0] == status:
+        return known[1]
+    if status in _BY_STATUS:
+        return _BY_STATUS[status]
+    if 400 <= status < 500:
+        return InvalidRequest
+    return ServerError if 500 <= status < 600 else CreditdError
 
 
 def error_for(status: int, body: Any = None, headers: Optional[Mapping[str, str]] = None,
               message: Optional[str] = None) -> CreditdError:
-    """The exception for an error answer: by code when creditd named one this
-    client knows (and it fits the status), else by status, else CreditdError."""
+    """The exception for an error answer (see error_class)."""
     code = None
     if isinstance(body, dict) and isinstance(body.get("error"), dict):
-        code = body["error"].get("code")
-    cls = _BY_STATUS.get(status, CreditdError)
-    by_code = _BY_CODE.get(code) if isinstance(code, str) else None
-    if by_code is not None and issubclass(by_code, cls):
-        cls = by_code
-    elif by_code is RateLimited and status == 429:
-        cls = RateLimited
-    return cls(status, body, headers, message)
+        found = body["error"].get("code")
+        code = found if isinstance(found, str) else None
+    return error_class(status, code)(status, body, headers, message)

@@ -8,15 +8,20 @@
             send_to_browser(chunk)
     # settled on exit with the provider's final usage, or with what was
     # produced when the stream broke off; released when nothing came
-"""
-from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, Iterator, Optional, TypedDict, TypeVar, Union
 
+AsyncGuard is the same for the asyncio client (`async with`, `async for`).
+This module knows the clients only by the three calls it makes
+(GuardClient, AsyncGuardClient): it imports neither client, they import it.
+"""
+import collections.abc
+from typing import (Any, AsyncIterable, AsyncIterator, Callable, Dict, Iterable, Iterator, Optional, Protocol,
+                    TypedDict, TypeVar, Union)
+
+from .answers import Hold, Release, Settlement
 from .errors import CreditdError
 
-if TYPE_CHECKING:
-    from .client import Creditd, JSONObject
-
-__all__ = ["Guard", "guard", "Produced", "CHARS_PER_TOKEN", "openai_usage", "anthropic_usage"]
+__all__ = ["Guard", "AsyncGuard", "GuardClient", "AsyncGuardClient", "guard", "Produced", "CHARS_PER_TOKEN",
+           "openai_usage", "anthropic_usage"]
 
 T = TypeVar("T")
 
@@ -89,8 +94,40 @@ def anthropic_usage(usage: Any) -> Optional[Usage]:
     return figures or None
 
 
-class Guard:
-    """Authorizes on enter; on exit settles what was produced, or releases.
+class GuardClient(Protocol):
+    """What a Guard calls: the sync client's authorize, settle and release."""
+
+    def authorize(self, account: str, request_id: str, *, model: Optional[str] = None,
+                  input_tokens: Optional[int] = None, max_output_tokens: Optional[int] = None,
+                  action: Optional[str] = None, member: Optional[str] = None, ttl_seconds: Optional[int] = None,
+                  byok: Optional[bool] = None, conversation_id: Optional[str] = None,
+                  idempotency_key: Optional[str] = None, min_output_tokens: Optional[int] = None) -> Hold: ...
+
+    def settle(self, hold_id: str, input_tokens: int, output_tokens: int,
+               cached_input_tokens: Optional[int] = None) -> Settlement: ...
+
+    def release(self, hold_id: str) -> Release: ...
+
+
+class AsyncGuardClient(Protocol):
+    """What an AsyncGuard awaits: the asyncio client's authorize, settle and release."""
+
+    async def authorize(self, account: str, request_id: str, *, model: Optional[str] = None,
+                        input_tokens: Optional[int] = None, max_output_tokens: Optional[int] = None,
+                        action: Optional[str] = None, member: Optional[str] = None,
+                        ttl_seconds: Optional[int] = None, byok: Optional[bool] = None,
+                        conversation_id: Optional[str] = None, idempotency_key: Optional[str] = None,
+                        min_output_tokens: Optional[int] = None) -> Hold: ...
+
+    async def settle(self, hold_id: str, input_tokens: int, output_tokens: int,
+                     cached_input_tokens: Optional[int] = None) -> Settlement: ...
+
+    async def release(self, hold_id: str) -> Release: ...
+
+
+class _Tally:
+    """What a guarded call produced, and the hold it runs under: the part of
+    Guard and AsyncGuard that does no I/O.
 
     Tell the guard what the call produces as it goes, then either settle
     yourself or let the exit do it:
@@ -132,19 +169,18 @@ class Guard:
     output cap to give the model: the hold's, perhaps shrunk by
     min_output_tokens), settled (the settle answer, or None), released (the
     release answer, or None), settle_error (see above), partial (True when
-    the exit settled a call that raised). One Guard is one call: do not
-    share it between threads."""
+    the exit settled a call that raised). One guard is one call: do not
+    share it between threads or tasks."""
 
-    hold: Optional["JSONObject"]
+    hold: Optional[Hold]
     hold_id: Optional[str]
-    settled: Optional["JSONObject"]
-    released: Optional["JSONObject"]
+    settled: Optional[Settlement]
+    released: Optional[Release]
     settle_error: Optional[CreditdError]
     partial: bool
 
-    def __init__(self, client: "Creditd", account: str, request_id: str, model: str, input_tokens: int,
-                 max_output_tokens: Optional[int] = None, **authorize_fields: Any) -> None:
-        self.client = client
+    def __init__(self, account: str, request_id: str, model: str, input_tokens: int,
+                 max_output_tokens: Optional[int], authorize_fields: Dict[str, Any]) -> None:
         self._authorize: Dict[str, Any] = dict(account=account, request_id=request_id, model=model,
                                                input_tokens=input_tokens, max_output_tokens=max_output_tokens,
                                                **authorize_fields)
@@ -161,15 +197,14 @@ class Guard:
         self._chunks = 0
         self._chars = 0
 
-    def __enter__(self) -> "Guard":
-        self.hold = self.client.authorize(**self._authorize)
-        self.hold_id = str(self.hold["hold_id"])
-        return self
+    def _held(self, hold: Hold) -> None:
+        self.hold = hold
+        self.hold_id = str(hold["hold_id"])
 
     @property
     def max_output_tokens(self) -> Optional[int]:
         """The output cap to pass to the model (None before the hold)."""
-        cap = (self.hold or {}).get("max_output_tokens")
+        cap = self.hold.get("max_output_tokens") if self.hold is not None else None
         return cap if isinstance(cap, int) else self._authorize.get("max_output_tokens")
 
     # -- what the call produced --
@@ -204,98 +239,75 @@ class Guard:
             self._chunks += 1
             self._chars += len(text)
 
-    def stream(self, chunks: Iterable[T], text: Optional[Callable[[T], Any]] = None,
-               usage: Optional[Callable[[T], Optional[Dict[str, Any]]]] = None) -> Iterator[T]:
-        """Yields every item of `chunks`, telling the guard about each first.
-        text(item): the item's output text (default: the item itself, a str
-        or bytes); usage(item): a dict of usage() fields, or None."""
-        for item in chunks:
-            if usage is not None:
-                reported = usage(item)
-                if reported:
-                    self.usage(**reported)
-            self.chunk(item if text is None else text(item))  # type: ignore[arg-type]
-            yield item
+    def _take_item(self, item: Any, text: Optional[Callable[[Any], Any]],
+                   usage: Optional[Callable[[Any], Optional[Dict[str, Any]]]]) -> None:
+        if usage is not None:
+            reported = usage(item)
+            if reported:
+                self.usage(**reported)
+        self.chunk(item if text is None else text(item))
 
     # -- provider shapes --
 
-    def openai_response(self, response: Any) -> "JSONObject":
-        """Settles now with an OpenAI answer's usage (Chat Completions or Responses API).
-        Without a usage in it, the text of its choices is estimated as chunks are."""
+    def _take_openai_answer(self, response: Any) -> None:
         figures = openai_usage(_get(response, "usage"))
         if figures is None:
             for choice in _get(response, "choices") or []:
                 self.chunk(_get(choice, "message", "content"))
             self.chunk(_get(response, "output_text"))
-            return self._settle_produced()
-        self._report(figures, final=True)
-        return self._settle_produced()
+        else:
+            self._report(figures, final=True)
 
-    def anthropic_response(self, message: Any) -> "JSONObject":
-        """Settles now with an Anthropic Messages answer's usage."""
+    def _take_anthropic_answer(self, message: Any) -> None:
         figures = anthropic_usage(_get(message, "usage"))
         if figures is None:
             for block in _get(message, "content") or []:
                 self.chunk(_get(block, "text"))
-            return self._settle_produced()
-        self._report(figures, final=True)
-        return self._settle_produced()
+        else:
+            self._report(figures, final=True)
 
-    def openai_stream(self, stream: Iterable[T]) -> Iterator[T]:
-        """Yields the chunks of an OpenAI stream unchanged, counting their text
-        (content, refusal, tool call arguments) and taking the usage of the
-        final chunk: ask for it with stream_options={"include_usage": True}.
-        Responses API events work too (output text deltas, response.completed)."""
-        for chunk in stream:
-            kind = _get(chunk, "type")
-            if isinstance(kind, str):       # Responses API events
-                if kind.endswith(".delta"):
-                    delta = _get(chunk, "delta")
-                    self.chunk(delta if isinstance(delta, str) else None)
-                elif kind in ("response.completed", "response.incomplete", "response.failed"):
-                    figures = openai_usage(_get(chunk, "response", "usage"))
-                    if figures:
-                        self._report(figures, final=True)
-            else:                           # Chat Completions chunks
-                for choice in _get(chunk, "choices") or []:
-                    delta = _get(choice, "delta")
-                    piece = "".join(s for s in (_get(delta, "content"), _get(delta, "refusal"))
-                                    if isinstance(s, str))
-                    for call in _get(delta, "tool_calls") or []:
-                        args = _get(call, "function", "arguments")
-                        if isinstance(args, str):
-                            piece += args
-                    self.chunk(piece)
-                figures = openai_usage(_get(chunk, "usage"))
+    def _take_openai_chunk(self, chunk: Any) -> None:
+        kind = _get(chunk, "type")
+        if isinstance(kind, str):       # Responses API events
+            if kind.endswith(".delta"):
+                delta = _get(chunk, "delta")
+                self.chunk(delta if isinstance(delta, str) else None)
+            elif kind in ("response.completed", "response.incomplete", "response.failed"):
+                figures = openai_usage(_get(chunk, "response", "usage"))
                 if figures:
                     self._report(figures, final=True)
-            yield chunk
+            return
+        for choice in _get(chunk, "choices") or []:     # Chat Completions chunks
+            delta = _get(choice, "delta")
+            piece = "".join(s for s in (_get(delta, "content"), _get(delta, "refusal")) if isinstance(s, str))
+            for call in _get(delta, "tool_calls") or []:
+                args = _get(call, "function", "arguments")
+                if isinstance(args, str):
+                    piece += args
+            self.chunk(piece)
+        figures = openai_usage(_get(chunk, "usage"))
+        if figures:
+            self._report(figures, final=True)
 
-    def anthropic_stream(self, stream: Iterable[T]) -> Iterator[T]:
-        """Yields the events of an Anthropic Messages stream unchanged, counting
-        the text of content_block_delta events (text, thinking, tool input)
-        and taking message_start's input usage and message_delta's output
-        usage (message_start's early output count is not used: it lags)."""
-        for event in stream:
-            kind = _get(event, "type")
-            if kind == "message_start":
-                figures = anthropic_usage(_get(event, "message", "usage"))
-                if figures:
-                    figures.pop("output_tokens", None)
-                    self._report(figures, final=False)
-            elif kind == "content_block_delta":
-                delta = _get(event, "delta")
-                for field in ("text", "thinking", "partial_json"):
-                    piece = _get(delta, field)
-                    if isinstance(piece, str):
-                        self.chunk(piece)
-                        break
-            elif kind == "message_delta":
-                figures = anthropic_usage(_get(event, "usage"))
-                if figures:
-                    # message_delta's input figures, when present, are totals too.
-                    self._report(figures, final="output_tokens" in figures)
-            yield event
+    def _take_anthropic_event(self, event: Any) -> None:
+        kind = _get(event, "type")
+        if kind == "message_start":
+            figures = anthropic_usage(_get(event, "message", "usage"))
+            if figures:
+                figures.pop("output_tokens", None)
+                self._report(figures, final=False)
+        elif kind == "content_block_delta":
+            delta = _get(event, "delta")
+            for field in ("text", "thinking", "partial_json"):
+                piece = _get(delta, field)
+                if isinstance(piece, str):
+                    self.chunk(piece)
+                    break
+        elif kind == "message_delta":
+            figures = anthropic_usage(_get(event, "usage"))
+            if figures:
+                # message_delta's input figures, when present, are totals too.
+                self._report(figures, final="output_tokens" in figures)
 
     def produced(self) -> Produced:
         """{"input_tokens", "output_tokens", "cached_input_tokens"}: what the exit would settle now
@@ -322,9 +334,69 @@ class Guard:
             cached = inp
         return {"input_tokens": int(inp), "output_tokens": out, "cached_input_tokens": cached}
 
-    # -- the end --
+    def _exit_settles(self) -> bool:
+        """On exit without a settle: settle (output seen, or final figures) rather than release."""
+        return self.produced()["output_tokens"] > 0 or self._final
 
-    def settle(self, input_tokens: int, output_tokens: int, cached_input_tokens: Optional[int] = None) -> "JSONObject":
+    def _keep_exit_error(self, error: CreditdError) -> None:
+        # The block's own exception matters more; a failed settle stays
+        # pending for a retry, a failed release expires anyway.
+        self.settle_error = error if self._settle_attempted else None
+
+
+class Guard(_Tally):
+    __doc__ = """Authorizes on enter; on exit settles what was produced, or releases.
+
+    """ + (_Tally.__doc__ or "")
+
+    def __init__(self, client: GuardClient, account: str, request_id: str, model: str, input_tokens: int,
+                 max_output_tokens: Optional[int] = None, **authorize_fields: Any) -> None:
+        super().__init__(account, request_id, model, input_tokens, max_output_tokens, authorize_fields)
+        self.client = client
+
+    def __enter__(self) -> "Guard":
+        self._held(self.client.authorize(**self._authorize))
+        return self
+
+    def stream(self, chunks: Iterable[T], text: Optional[Callable[[T], Any]] = None,
+               usage: Optional[Callable[[T], Optional[Dict[str, Any]]]] = None) -> Iterator[T]:
+        """Yields every item of `chunks`, telling the guard about each first.
+        text(item): the item's output text (default: the item itself, a str
+        or bytes); usage(item): a dict of usage() fields, or None."""
+        for item in chunks:
+            self._take_item(item, text, usage)
+            yield item
+
+    def openai_response(self, response: Any) -> Settlement:
+        """Settles now with an OpenAI answer's usage (Chat Completions or Responses API).
+        Without a usage in it, the text of its choices is estimated as chunks are."""
+        self._take_openai_answer(response)
+        return self._settle_produced()
+
+    def anthropic_response(self, message: Any) -> Settlement:
+        """Settles now with an Anthropic Messages answer's usage."""
+        self._take_anthropic_answer(message)
+        return self._settle_produced()
+
+    def openai_stream(self, stream: Iterable[T]) -> Iterator[T]:
+        """Yields the chunks of an OpenAI stream unchanged, counting their text
+        (content, refusal, tool call arguments) and taking the usage of the
+        final chunk: ask for it with stream_options={"include_usage": True}.
+        Responses API events work too (output text deltas, response.completed)."""
+        for chunk in stream:
+            self._take_openai_chunk(chunk)
+            yield chunk
+
+    def anthropic_stream(self, stream: Iterable[T]) -> Iterator[T]:
+        """Yields the events of an Anthropic Messages stream unchanged, counting
+        the text of content_block_delta events (text, thinking, tool input)
+        and taking message_start's input usage and message_delta's output
+        usage (message_start's early output count is not used: it lags)."""
+        for event in stream:
+            self._take_anthropic_event(event)
+            yield event
+
+    def settle(self, input_tokens: int, output_tokens: int, cached_input_tokens: Optional[int] = None) -> Settlement:
         """Charges the tokens the call really used; the rest of the hold is released."""
         if self.hold_id is None:
             raise RuntimeError("settle() outside the with block")
@@ -333,16 +405,15 @@ class Guard:
                                           cached_input_tokens=cached_input_tokens)
         return self.settled
 
-    def _settle_produced(self) -> "JSONObject":
+    def _settle_produced(self) -> Settlement:
         made = self.produced()
         return self.settle(made["input_tokens"], made["output_tokens"], made["cached_input_tokens"])
 
     def __exit__(self, exc_type: Optional[type], exc: Optional[BaseException], tb: Any) -> None:
         if self.hold_id is None or self._settle_attempted:
             return
-        made = self.produced()
         try:
-            if made["output_tokens"] > 0 or self._final:
+            if self._exit_settles():
                 self.partial = exc_type is not None
                 self._settle_produced()
             else:
@@ -350,12 +421,96 @@ class Guard:
         except CreditdError as e:
             if exc_type is None:
                 raise
-            # The block's own exception matters more; a failed settle stays
-            # pending for a retry, a failed release expires anyway.
-            self.settle_error = e if self._settle_attempted else None
+            self._keep_exit_error(e)
 
 
-def guard(client: "Creditd", account: str, request_id: str, model: str, input_tokens: int,
+async def _each(items: Union[Iterable[T], AsyncIterable[T]]) -> AsyncIterator[T]:
+    """An async iterator over a sync or an async iterable."""
+    if isinstance(items, collections.abc.AsyncIterable):
+        async for item in items:
+            yield item
+    else:
+        for item in items:
+            yield item
+
+
+class AsyncGuard(_Tally):
+    __doc__ = """Guard for the asyncio client: authorizes on `async with` enter; on
+    exit settles what was produced, or releases. Its stream wrappers take an
+    async iterable (an async SDK's stream) or a plain one, and are used with
+    `async for`; settle(), openai_response() and anthropic_response() are
+    awaited.
+
+    """ + (_Tally.__doc__ or "")
+
+    def __init__(self, client: AsyncGuardClient, account: str, request_id: str, model: str, input_tokens: int,
+                 max_output_tokens: Optional[int] = None, **authorize_fields: Any) -> None:
+        super().__init__(account, request_id, model, input_tokens, max_output_tokens, authorize_fields)
+        self.client = client
+
+    async def __aenter__(self) -> "AsyncGuard":
+        self._held(await self.client.authorize(**self._authorize))
+        return self
+
+    async def stream(self, chunks: Union[Iterable[T], AsyncIterable[T]], text: Optional[Callable[[T], Any]] = None,
+                     usage: Optional[Callable[[T], Optional[Dict[str, Any]]]] = None) -> AsyncIterator[T]:
+        """As Guard.stream, for `async for`."""
+        async for item in _each(chunks):
+            self._take_item(item, text, usage)
+            yield item
+
+    async def openai_response(self, response: Any) -> Settlement:
+        """As Guard.openai_response."""
+        self._take_openai_answer(response)
+        return await self._settle_produced()
+
+    async def anthropic_response(self, message: Any) -> Settlement:
+        """As Guard.anthropic_response."""
+        self._take_anthropic_answer(message)
+        return await self._settle_produced()
+
+    async def openai_stream(self, stream: Union[Iterable[T], AsyncIterable[T]]) -> AsyncIterator[T]:
+        """As Guard.openai_stream, for `async for`."""
+        async for chunk in _each(stream):
+            self._take_openai_chunk(chunk)
+            yield chunk
+
+    async def anthropic_stream(self, stream: Union[Iterable[T], AsyncIterable[T]]) -> AsyncIterator[T]:
+        """As Guard.anthropic_stream, for `async for`."""
+        async for event in _each(stream):
+            self._take_anthropic_event(event)
+            yield event
+
+    async def settle(self, input_tokens: int, output_tokens: int,
+                     cached_input_tokens: Optional[int] = None) -> Settlement:
+        """Charges the tokens the call really used; the rest of the hold is released."""
+        if self.hold_id is None:
+            raise RuntimeError("settle() outside the async with block")
+        self._settle_attempted = True
+        self.settled = await self.client.settle(self.hold_id, input_tokens, output_tokens,
+                                                cached_input_tokens=cached_input_tokens)
+        return self.settled
+
+    async def _settle_produced(self) -> Settlement:
+        made = self.produced()
+        return await self.settle(made["input_tokens"], made["output_tokens"], made["cached_input_tokens"])
+
+    async def __aexit__(self, exc_type: Optional[type], exc: Optional[BaseException], tb: Any) -> None:
+        if self.hold_id is None or self._settle_attempted:
+            return
+        try:
+            if self._exit_settles():
+                self.partial = exc_type is not None
+                await self._settle_produced()
+            else:
+                self.released = await self.client.release(self.hold_id)
+        except CreditdError as e:
+            if exc_type is None:
+                raise
+            self._keep_exit_error(e)
+
+
+def guard(client: GuardClient, account: str, request_id: str, model: str, input_tokens: int,
           max_output_tokens: Optional[int] = None, **authorize_fields: Any) -> Guard:
     """with guard(client, account, request_id, model, input_tokens[, max_output_tokens]) as hold: ...
 
@@ -367,5 +522,6 @@ def guard(client: "Creditd", account: str, request_id: str, model: str, input_to
     hold.anthropic_stream(), hold.usage(), hold.chunk(), hold.stream(),
     hold.add_output_tokens()) and let the exit settle it. When the block
     ends (or raises) with no settle and no output seen, the hold is
-    released; with output seen, it is settled with what was produced."""
+    released; with output seen, it is settled with what was produced.
+    The asyncio client's counterpart: `async with client.guard(...)`."""
     return Guard(client, account, request_id, model, input_tokens, max_output_tokens, **authorize_fields)

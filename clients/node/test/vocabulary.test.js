@@ -1,0 +1,88 @@
+// vocabulary.test.js: the client against the three clients' one vocabulary
+// (clients/vocabulary.json) and creditd's version (configure.ac): a drift
+// between them fails here. The Python (tests/test_vocabulary.py) and PHP
+// (tests/VocabularyTest.php) suites read the same file.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import * as cd from '../index.js';
+
+const here = (p) => new URL(p, import.meta.url);
+const vocabularyFile = here('../../vocabulary.json');
+const configureAc = here('../../../configure.ac');
+const inTree = { skip: !existsSync(vocabularyFile) && 'clients/vocabulary.json is in creditd\'s source tree only' };
+const vocabulary = () => JSON.parse(readFileSync(vocabularyFile, 'utf8'));
+const base = () => cd[vocabulary().base.node];
+
+const errorOf = (status, code) => cd.errorFor(status, code ? { error: { type: 't', code, message: 'm', param: null } } : null, {});
+
+test('every class with its parent, and whether it is retried', inTree, () => {
+  for (const [name, spec] of Object.entries(vocabulary().classes)) {
+    const cls = cd[name];
+    assert.equal(typeof cls, 'function', `${name} is exported`);
+    assert.equal(cls.name, name, `${name} is its own class`);
+    const parent = spec.parent ? cd[spec.parent] : base();
+    assert.equal(Object.getPrototypeOf(cls), parent, `${name} extends ${parent.name}`);
+    assert.equal(cls.retried, spec.retried, `${name}.retried`);
+  }
+  for (const [old, current] of Object.entries(vocabulary().deprecated_classes.node)) {
+    assert.equal(cd[old], cd[current], `the former ${old} is ${current}`);
+  }
+});
+
+test('every code of creditd has its class', inTree, () => {
+  for (const row of vocabulary().codes) {
+    const e = errorOf(row.status, row.code);
+    assert.equal(e.constructor.name, row.class, `${row.status} ${row.code}`);
+    assert.deepEqual([e.status, e.code], [row.status, row.code]);
+  }
+});
+
+test('a code unknown or with another status goes by the status', inTree, () => {
+  const { about, ...statuses } = vocabulary().statuses;
+  assert.ok(about);
+  for (const [key, name] of Object.entries(statuses)) {
+    const status = { '4xx': 418, '5xx': 504 }[key] ?? Number(key);
+    for (const code of [null, 'no_such_code', status === 503 ? 'forbidden' : 'unavailable']) {
+      assert.equal(errorOf(status, code).constructor.name, name, `${status} ${code}`);
+    }
+  }
+  assert.equal(errorOf(302, null).constructor, base());
+});
+
+test('only the classes marked retried are sent again', inTree, async () => {
+  const v = vocabulary();
+  for (const row of v.codes) {
+    let tries = 0;
+    const fetch = async () => {
+      tries += 1;
+      const body = tries === 1 ? { error: { type: 't', code: row.code, message: 'm', param: null } } : { ok: true };
+      return new Response(JSON.stringify(body), { status: tries === 1 ? row.status : 200 });
+    };
+    const c = new cd.Creditd('http://127.0.0.1:9', 'k', { fetch, maxRetries: 1, retryDelayMs: 0 });
+    await c.models().catch(() => null);
+    assert.equal(tries, v.classes[row.class].retried ? 2 : 1, `${row.status} ${row.code}`);
+  }
+});
+
+test('the options, their names and defaults', inTree, () => {
+  const c = new cd.Creditd('http://127.0.0.1:9', 'k');
+  for (const opt of vocabulary().options) {
+    const want = typeof opt.default === 'string'
+      ? opt.default.replace('{language}', 'node').replace('{version}', cd.VERSION) : opt.default;
+    assert.equal(c[opt.node], want, opt.node);
+    const set = new cd.Creditd('http://127.0.0.1:9', 'k', { [opt.node]: typeof want === 'string' ? 'x' : 7 });
+    assert.equal(set[opt.node], typeof want === 'string' ? 'x' : 7, `${opt.node} is taken`);
+  }
+  assert.deepEqual(vocabulary().deprecated_options.node, {});
+});
+
+test('one version: package.json, VERSION, and creditd\'s own', () => {
+  const pkg = JSON.parse(readFileSync(here('../package.json'), 'utf8'));
+  assert.equal(cd.VERSION, pkg.version);
+  if (existsSync(configureAc)) {
+    const found = readFileSync(configureAc, 'utf8').match(/AC_INIT\(\[creditd\],\s*\[([^\]]+)\]/);
+    assert.ok(found, 'AC_INIT in configure.ac');
+    assert.equal(cd.VERSION, found[1]);
+  }
+});

@@ -1,0 +1,141 @@
+"""What the sync and the asyncio client share about one call, short of the
+network: the options (one vocabulary with the PHP and Node clients,
+clients/vocabulary.json), the request's bytes and headers, the answer's
+decoding into a value or an error, and when to try again.
+
+Nothing here opens a socket or sleeps: each client does its own I/O.
+"""
+import json
+import random
+import urllib.parse
+import uuid
+import warnings
+from typing import Any, Dict, Mapping, NamedTuple, Optional
+
+from ._version import VERSION
+from .errors import CreditdError, error_for
+
+__all__ = ["Options", "Endpoint", "Prepared", "make_options", "endpoint", "prepare", "decode", "retry_delay_s",
+           "WRITES"]
+
+WRITES = frozenset(("POST", "PUT", "PATCH", "DELETE"))
+
+DEFAULT_TIMEOUT_MS = 10_000
+DEFAULT_MAX_RETRIES = 2
+DEFAULT_RETRY_DELAY_MS = 250
+DEFAULT_MAX_RETRY_DELAY_MS = 10_000
+
+
+class Options(NamedTuple):
+    """A client's options, in the units of their names."""
+
+    timeout_ms: int
+    max_retries: int
+    retry_delay_ms: int
+    max_retry_delay_ms: int
+    user_agent: str
+
+
+def _from_seconds(old: str, new: str, seconds: Optional[float], value: int) -> int:
+    if seconds is None:
+        return value
+    warnings.warn("%s= (seconds) is deprecated: pass %s= (milliseconds)" % (old, new), DeprecationWarning,
+                  stacklevel=4)
+    return int(round(float(seconds) * 1000))
+
+
+def make_options(timeout_ms: int, max_retries: int, retry_delay_ms: int, max_retry_delay_ms: int,
+                 user_agent: Optional[str], timeout: Optional[float] = None, backoff: Optional[float] = None,
+                 max_retry_wait: Optional[float] = None) -> Options:
+    """The options, the former names in seconds (timeout, backoff,
+    max_retry_wait) taken when given, with a DeprecationWarning."""
+    timeout_ms = _from_seconds("timeout", "timeout_ms", timeout, timeout_ms)
+    retry_delay_ms = _from_seconds("backoff", "retry_delay_ms", backoff, retry_delay_ms)
+    max_retry_delay_ms = _from_seconds("max_retry_wait", "max_retry_delay_ms", max_retry_wait, max_retry_delay_ms)
+    if timeout_ms <= 0:
+        raise ValueError("timeout_ms must be above 0: %r" % (timeout_ms,))
+    return Options(int(timeout_ms), max(0, int(max_retries)), max(0, int(retry_delay_ms)),
+                   max(0, int(max_retry_delay_ms)), user_agent or "creditd-client-python/" + VERSION)
+
+
+class Endpoint(NamedTuple):
+    """Where creditd is mounted: base_url taken apart."""
+
+    base_url: str
+    https: bool
+    host: str
+    port: int
+    prefix: str
+
+
+def endpoint(base_url: str) -> Endpoint:
+    u = urllib.parse.urlsplit(base_url)
+    if u.scheme not in ("http", "https") or not u.hostname:
+        raise ValueError("base_url must be an http:// or https:// URL: %r" % (base_url,))
+    port = u.port or (443 if u.scheme == "https" else 80)
+    return Endpoint(base_url.rstrip("/"), u.scheme == "https", u.hostname, port, u.path.rstrip("/"))
+
+
+class Prepared(NamedTuple):
+    """One call's request, the same bytes for every try."""
+
+    method: str
+    target: str
+    headers: Dict[str, str]
+    data: Optional[bytes]
+    idempotency_key: Optional[str]
+
+
+def prepare(where: Endpoint, api_key: str, opts: Options, method: str, path: str, body: Optional[Mapping[str, Any]],
+            query: Optional[Mapping[str, Any]], idempotency_key: Optional[str], auth: bool) -> Prepared:
+    """The request of one call. A write carries idempotency_key, or one made
+    for this call when retries are on, so that its retries are applied once."""
+    target = where.prefix + path
+    if query:
+        params = [(k, "true" if v is True else "false" if v is False else v) for k, v in query.items() if v is not None]
+        if params:
+            target += "?" + urllib.parse.urlencode(params)
+    headers = {"Accept": "application/json", "User-Agent": opts.user_agent}
+    data = None
+    if body is not None:
+        data = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+        headers["Content-Type"] = "application/json"
+    if auth:
+        headers["Authorization"] = "Bearer " + api_key
+    if idempotency_key is None and method in WRITES and opts.max_retries > 0:
+        idempotency_key = "py-" + uuid.uuid4().hex
+    if idempotency_key is not None:
+        headers["Idempotency-Key"] = idempotency_key
+    return Prepared(method, target, headers, data, idempotency_key)
+
+
+def decode(status: int, raw: bytes, headers: Mapping[str, str]) -> Any:
+    """The decoded JSON of a 2xx answer; else raises its CreditdError subclass."""
+    try:
+        body = json.loads(raw.decode("utf-8")) if raw else None
+    except ValueError:
+        body = None
+    if 200 <= status < 300:
+        if body is None and raw:
+            raise CreditdError(status, None, headers, "answer is not JSON: %r" % raw[:200])
+        return body
+    text = None if body is not None else raw[:200].decode("utf-8", "replace")
+    raise error_for(status, body, headers, text)
+
+
+def retry_delay_s(opts: Options, error: CreditdError, tries: int) -> Optional[float]:
+    """Seconds to wait before sending again after `error` on try `tries`
+    (0 for the first), or None: raise it. Retried: the classes whose
+    `retried` is set (503 unavailable, no answer), at most max_retries
+    times, after the answer's Retry-After, else retry_delay_ms doubled each
+    try with jitter; a wait above max_retry_delay_ms is not made."""
+    if not error.retried or tries >= opts.max_retries:
+        return None
+    if error.retry_after is not None:
+        delay_ms = error.retry_after * 1000.0
+    else:
+        full = opts.retry_delay_ms * (2 ** tries)
+        delay_ms = full / 2 + random.uniform(0, full / 2)
+    if delay_ms > opts.max_retry_delay_ms:
+        return None
+    return delay_ms / 1000.0

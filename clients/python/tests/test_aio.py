@@ -1,0 +1,201 @@
+"""The asyncio client against a local HTTP/1.1 server: keep-alive, typed
+errors, retries, timeouts, chunked answers, and the async guard."""
+import asyncio
+import json
+import socket
+import unittest
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+import creditd
+from creditd import AsyncCreditd
+
+from .fakes import FakeAsyncGuardAPI, ProviderCut, anthropic_events, async_items, openai_chunks
+from .test_transport import HANG, THEN_CLOSE, Answer, Server, error
+
+
+class Base(unittest.IsolatedAsyncioTestCase):
+    def serve(self, script: Callable[[int, str, str], Optional[Answer]]) -> Server:
+        s = Server(script)
+        self.addCleanup(s.close)
+        return s
+
+    async def client(self, s: Server, **kw: Any) -> Tuple[AsyncCreditd, List[float]]:
+        c = AsyncCreditd(s.url, "sk_test", **dict({"timeout_ms": 5000}, **kw))
+        slept: List[float] = []
+
+        async def sleep(seconds: float) -> None:
+            slept.append(seconds)
+        c._sleep = sleep
+        self.addAsyncCleanup(c.close)
+        return c, slept
+
+
+class KeepAlive(Base):
+    async def test_calls_share_one_connection_and_answers_are_decoded(self) -> None:
+        s = self.serve(lambda n, m, p: (200, {}, {"hold_id": "hold_1_%d" % n, "amount_micros": 7}))
+        c, _ = await self.client(s)
+        for i in range(4):
+            hold = await c.authorize("a", "r%d" % i, model="m", input_tokens=1)
+            self.assertEqual(hold["hold_id"], "hold_1_%d" % (i + 1))
+        self.assertEqual(c.connections_opened, 1)
+        self.assertEqual(len({x["port"] for x in s.seen}), 1, "one client port: one TCP connection")
+        first = s.seen[0]
+        self.assertEqual((first["method"], first["path"]), ("POST", "/credits/v1/guard/authorize"))
+        self.assertEqual(first["headers"]["authorization"], "Bearer sk_test")
+        self.assertEqual(first["headers"]["user-agent"], "creditd-client-python/" + creditd.VERSION)
+        self.assertEqual(json.loads(first["body"]), {"account": "a", "model": "m", "input_tokens": 1,
+                                                     "request_id": "r0"})
+
+    async def test_calls_at_once_take_connections_of_their_own(self) -> None:
+        s = self.serve(lambda n, m, p: (200, {}, {"status": "ok"}))
+        c, _ = await self.client(s)
+        answers = await asyncio.gather(*(c.healthz() for _ in range(5)))
+        self.assertEqual(answers, [{"status": "ok"}] * 5)
+        self.assertGreater(c.connections_opened, 1)
+        opened = c.connections_opened
+        await c.healthz()
+        self.assertEqual(c.connections_opened, opened, "an idle connection is reused")
+        self.assertNotIn("authorization", s.seen[0]["headers"], "healthz takes no key")
+
+    async def test_a_connection_closed_after_an_answer_is_reopened_without_a_retry(self) -> None:
+        s = self.serve(lambda n, m, p: (200, {THEN_CLOSE: "1"} if n == 1 else {}, {"n": n}))
+        c, slept = await self.client(s, max_retries=0)
+        self.assertEqual((await c.request("GET", "/v1/models"))["n"], 1)
+        await asyncio.sleep(0.05)
+        self.assertEqual((await c.request("GET", "/v1/models"))["n"], 2)
+        self.assertEqual((c.connections_opened, slept), (2, []))
+
+    async def test_chunked_answers_and_paths(self) -> None:
+        s = self.serve(lambda n, m, p: (200, {"Transfer-Encoding": "chunked"},
+                                        {"data": [{"id": "txn_%d" % n}], "next_cursor": "txn_1" if n == 1 else None}))
+        c, _ = await self.client(s)
+        rows = [row["id"] async for row in c.iter_transactions("a/b c", page_size=1)]
+        self.assertEqual(rows, ["txn_1", "txn_2"])
+        self.assertEqual([x["path"] for x in s.seen], ["/credits/v1/accounts/a%2Fb%20c/transactions?limit=1",
+                                                       "/credits/v1/accounts/a%2Fb%20c/transactions?limit=1&"
+                                                       "cursor=txn_1"])
+        self.assertEqual(c.connections_opened, 1)
+
+
+class Errors(Base):
+    async def test_each_code_has_its_class_and_is_not_retried(self) -> None:
+        cases = [(400, "invalid_request", creditd.InvalidRequest), (402, "insufficient_credits",
+                                                                     creditd.InsufficientCredits),
+                 (429, "billing_hard_limit_reached", creditd.BillingHardLimitReached),
+                 (429, "rate_limit_exceeded", creditd.RateLimited), (409, "already_redeemed", creditd.AlreadyRedeemed),
+                 (503, "stripe_not_configured", creditd.StripeNotConfigured), (500, "internal_error",
+                                                                               creditd.ServerError)]
+        for status, code, cls in cases:
+            s = self.serve(lambda n, m, p: (status, {"Retry-After": "3"},
+                                            error(status, code, available_micros=5, required_micros=9)))
+            c, slept = await self.client(s)
+            with self.assertRaises(creditd.CreditdError) as cm:
+                await c.redeem("a", "CODE")
+            e = cm.exception
+            self.assertIs(type(e), cls, code)
+            self.assertEqual((e.status, e.code, e.retry_after, e.available_micros, e.required_micros),
+                             (status, code, 3, 5, 9))
+            self.assertEqual((len(s.seen), slept), (1, []), "%s is not retried" % code)
+        self.assertIs(creditd.BadRequest, creditd.InvalidRequest)
+
+
+class Retries(Base):
+    async def test_503_is_retried_with_the_same_key_and_body_after_retry_after(self) -> None:
+        s = self.serve(lambda n, m, p: (503, {"Retry-After": "2"}, error(503, "unavailable")) if n < 3
+                       else (200, {}, {"id": "grant_1"}))
+        c, slept = await self.client(s)
+        self.assertEqual((await c.grant("a", 5, "promo"))["id"], "grant_1")
+        self.assertEqual(slept, [2.0, 2.0])
+        keys = {x["headers"]["idempotency-key"] for x in s.seen}
+        self.assertEqual((len(s.seen), len(keys), len({x["body"] for x in s.seen})), (3, 1, 1))
+
+    async def test_backoff_and_a_long_retry_after(self) -> None:
+        s = self.serve(lambda n, m, p: (503, {}, error(503, "gateway_busy")) if n == 1 else (200, {}, {}))
+        c, slept = await self.client(s, retry_delay_ms=100)
+        await c.grant("a", 5, "promo", idempotency_key="grant-7")
+        self.assertEqual([x["headers"]["idempotency-key"] for x in s.seen], ["grant-7", "grant-7"])
+        self.assertTrue(len(slept) == 1 and 0.05 <= slept[0] <= 0.1, "backoff with jitter: %r" % slept)
+        t = self.serve(lambda n, m, p: (503, {"Retry-After": "60"}, error(503, "unavailable")))
+        c2, slept2 = await self.client(t, max_retry_delay_ms=10_000)
+        with self.assertRaises(creditd.Unavailable) as cm:
+            await c2.models()
+        self.assertEqual((len(t.seen), slept2, cm.exception.retry_after), (1, [], 60))
+
+    async def test_a_dropped_connection_is_retried_with_the_same_key(self) -> None:
+        s = self.serve(lambda n, m, p: None if n == 1 else (200, {}, {"usage_id": "usage_1"}))
+        c, slept = await self.client(s)
+        self.assertEqual((await c.record_usage("a", model="m", input_tokens=1, output_tokens=1))["usage_id"],
+                         "usage_1")
+        self.assertEqual(len(s.seen), 2)
+        self.assertEqual(s.seen[0]["headers"]["idempotency-key"], s.seen[1]["headers"]["idempotency-key"])
+        self.assertEqual(len(slept), 1)
+
+    async def test_a_try_is_bounded_by_timeout_ms(self) -> None:
+        s = self.serve(lambda n, m, p: (HANG, {"seconds": "2"}, None))
+        c, slept = await self.client(s, timeout_ms=200, max_retries=1)
+        started = asyncio.get_running_loop().time()
+        with self.assertRaises(creditd.ConnectionFailed) as cm:
+            await c.settle("hold_1_1", 10, 5)
+        took = asyncio.get_running_loop().time() - started
+        self.assertIn("timed out", str(cm.exception))
+        self.assertEqual((cm.exception.status, len(slept)), (None, 1), "one retry, then raised")
+        self.assertLess(took, 1.5, "two tries of 200 ms, not the server's 2 s")
+
+    async def test_nobody_listening(self) -> None:
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+        sock.close()
+        c = AsyncCreditd("http://127.0.0.1:%d" % port, "k", timeout_ms=2000)
+        slept: List[float] = []
+
+        async def sleep(seconds: float) -> None:
+            slept.append(seconds)
+        c._sleep = sleep
+        with self.assertRaises(creditd.ConnectionFailed) as cm:
+            await c.models()
+        self.assertEqual((cm.exception.status, len(slept)), (None, 2))
+
+
+class AsyncGuards(unittest.IsolatedAsyncioTestCase):
+    async def test_an_async_stream_settles_its_final_usage(self) -> None:
+        api = FakeAsyncGuardAPI()
+        usage = {"prompt_tokens": 1010, "completion_tokens": 42, "prompt_tokens_details": {"cached_tokens": 10}}
+        chunks = openai_chunks(["Hel", "lo"], usage)
+        async with AsyncCreditd.guard(api.as_client(), "acct", "req", "gpt-4o", 1000, 500) as hold:
+            got = [c async for c in hold.openai_stream(async_items(chunks))]
+        self.assertEqual(got, chunks)
+        self.assertEqual(api.ends(), [{"op": "settle", "hold_id": hold.hold_id, "input_tokens": 1010,
+                                       "output_tokens": 42, "cached_input_tokens": 10}])
+        self.assertFalse(hold.partial)
+
+    async def test_a_stream_cut_midway_settles_what_came_and_nothing_releases(self) -> None:
+        api = FakeAsyncGuardAPI()
+        with self.assertRaises(ProviderCut):
+            async with AsyncCreditd.guard(api.as_client(), "acct", "req", "gpt-4o", 1000, 500) as hold:
+                async for _ in hold.anthropic_stream(async_items(anthropic_events(["abcdefgh"], 900), cut_after=3)):
+                    pass
+        self.assertEqual(api.ends(), [{"op": "settle", "hold_id": hold.hold_id, "input_tokens": 900,
+                                       "output_tokens": 2, "cached_input_tokens": 0}])
+        self.assertTrue(hold.partial)
+        api.calls.clear()
+        with self.assertRaises(ProviderCut):
+            async with AsyncCreditd.guard(api.as_client(), "acct", "req2", "gpt-4o", 1000, 500) as hold:
+                async for _ in hold.stream(async_items(["", ""], cut_after=2)):
+                    pass
+        self.assertEqual(api.ends(), [{"op": "release", "hold_id": hold.hold_id}])
+
+    async def test_whole_answers_and_plain_iterables(self) -> None:
+        api = FakeAsyncGuardAPI(available_output=5)
+        async with AsyncCreditd.guard(api.as_client(), "acct", "req", "gpt-4o", 1000, 500,
+                                      min_output_tokens=2) as hold:
+            self.assertEqual(hold.max_output_tokens, 5, "shrunk: the cap to give the model")
+            async for _ in hold.stream(["ab", "cd"]):
+                pass
+            settled = await hold.anthropic_response({"usage": {"input_tokens": 3, "output_tokens": 4}})
+        self.assertEqual(settled, {"hold_id": hold.hold_id, "charged_micros": 1})
+        self.assertEqual(api.ends()[-1]["output_tokens"], 4)
+
+
+if __name__ == "__main__":
+    unittest.main()

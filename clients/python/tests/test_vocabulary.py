@@ -1,0 +1,158 @@
+"""The client against the three clients' one vocabulary (clients/vocabulary.json)
+and creditd's version (configure.ac): a drift between them fails here.
+
+The same file is read by the PHP (tests/VocabularyTest.php) and Node
+(test/vocabulary.test.js) suites.
+"""
+import inspect
+import json
+import os
+import re
+import unittest
+import warnings
+from typing import Any, Dict, List, Optional, Tuple, Type
+
+import creditd
+from creditd import AsyncCreditd, Creditd, CreditdError
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+CLIENTS = os.path.dirname(os.path.dirname(HERE))
+VOCABULARY = os.path.join(CLIENTS, "vocabulary.json")
+CONFIGURE_AC = os.path.join(os.path.dirname(CLIENTS), "configure.ac")
+IN_TREE = os.path.exists(VOCABULARY)
+
+
+def vocabulary() -> Dict[str, Any]:
+    with open(VOCABULARY) as f:
+        data: Dict[str, Any] = json.load(f)
+    return data
+
+
+def error_of(status: int, code: Optional[str]) -> CreditdError:
+    body = {"error": {"type": "t", "code": code, "message": "m", "param": None}} if code else None
+    return creditd.error_for(status, body, {}, None)
+
+
+@unittest.skipUnless(IN_TREE, "clients/vocabulary.json is in creditd's source tree only")
+class ErrorClasses(unittest.TestCase):
+    def setUp(self) -> None:
+        self.v = vocabulary()
+        self.base = getattr(creditd, self.v["base"]["python"])
+
+    def cls(self, name: str) -> Type[CreditdError]:
+        found = getattr(creditd, name, None)
+        self.assertIsNotNone(found, "creditd.%s" % name)
+        assert isinstance(found, type)
+        return found
+
+    def test_every_class_with_its_parent(self) -> None:
+        for name, spec in self.v["classes"].items():
+            cls = self.cls(name)
+            self.assertEqual(cls.__name__, name, "%s is its own class, not an alias" % name)
+            parent = self.cls(spec["parent"]) if spec["parent"] else self.base
+            self.assertIs(cls.__bases__[0], parent, "%s extends %s" % (name, parent.__name__))
+            self.assertIs(bool(cls.retried), spec["retried"], "%s retried" % name)
+
+    def test_every_code_of_creditd_has_its_class(self) -> None:
+        for row in self.v["codes"]:
+            e = error_of(row["status"], row["code"])
+            self.assertEqual(type(e).__name__, row["class"], "%(status)d %(code)s" % row)
+            self.assertEqual((e.status, e.code), (row["status"], row["code"]))
+
+    def test_a_code_unknown_or_with_another_status_goes_by_the_status(self) -> None:
+        statuses = {k: v for k, v in self.v["statuses"].items() if k != "about"}
+        for key, name in statuses.items():
+            status = {"4xx": 418, "5xx": 504}.get(key) or int(key)
+            for code in (None, "no_such_code", "unavailable" if status != 503 else "forbidden"):
+                self.assertEqual(type(error_of(status, code)).__name__, name, "%d %r" % (status, code))
+        self.assertIs(type(error_of(302, None)), self.base)
+
+    def test_former_names_are_aliases(self) -> None:
+        aliases = self.v["deprecated_classes"]["python"]
+        for old, new in aliases.items():
+            self.assertIs(getattr(creditd, old), self.cls(new), "%s is %s" % (old, new))
+            self.assertIn(old, creditd.__all__)
+
+
+class _Fake:
+    """Stands in for the network: answers a script of (status, code) pairs."""
+
+    def __init__(self, answers: List[Tuple[int, Optional[str]]]) -> None:
+        self.answers = answers
+        self.tries = 0
+
+    def answer(self, call: object) -> Tuple[int, bytes, Dict[str, str]]:
+        status, code = self.answers[min(self.tries, len(self.answers) - 1)]
+        self.tries += 1
+        body: Dict[str, Any] = {"ok": True}
+        if code:
+            body = {"error": {"type": "t", "code": code, "message": "m", "param": None}}
+        return status, json.dumps(body).encode(), {}
+
+
+@unittest.skipUnless(IN_TREE, "clients/vocabulary.json is in creditd's source tree only")
+class Retries(unittest.TestCase):
+    def test_only_the_classes_marked_retried_are_sent_again(self) -> None:
+        v = vocabulary()
+        for row in v["codes"]:
+            fake = _Fake([(row["status"], row["code"]), (200, None)])
+            c = Creditd("http://127.0.0.1:9", "k", max_retries=1, retry_delay_ms=0)
+            setattr(c, "_send_once", fake.answer)
+            try:
+                c.models()
+            except CreditdError:
+                pass
+            retried = v["classes"][row["class"]]["retried"]
+            self.assertEqual(fake.tries, 2 if retried else 1, "%(status)d %(code)s" % row)
+
+
+@unittest.skipUnless(IN_TREE, "clients/vocabulary.json is in creditd's source tree only")
+class Options(unittest.TestCase):
+    def test_the_options_their_names_and_defaults(self) -> None:
+        for client in (Creditd, AsyncCreditd):
+            params = inspect.signature(client).parameters
+            c = client("http://127.0.0.1:9", "k")
+            for opt in vocabulary()["options"]:
+                name = opt["python"]
+                self.assertIn(name, params, "%s(%s=)" % (client.__name__, name))
+                self.assertIs(params[name].kind, inspect.Parameter.KEYWORD_ONLY, name)
+                want = opt["default"]
+                if isinstance(want, str):
+                    want = want.format(language="python", version=creditd.VERSION)
+                self.assertEqual(getattr(c, name), want, "%s.%s" % (client.__name__, name))
+
+    def test_former_option_names_still_work_converted(self) -> None:
+        v = vocabulary()
+        for client in (Creditd, AsyncCreditd):
+            for old, new in v["deprecated_options"]["python"].items():
+                with warnings.catch_warnings(record=True) as caught:
+                    warnings.simplefilter("always")
+                    kw: Dict[str, Any] = {old: 3}
+                    c = client("http://127.0.0.1:9", "k", **kw)
+                factor = 1000 if new["unit"] == "s" else 1
+                self.assertEqual(getattr(c, new["name"]), 3 * factor, "%s=3 is %s" % (old, new["name"]))
+                self.assertTrue(any(issubclass(w.category, DeprecationWarning) for w in caught), old)
+
+
+class Version(unittest.TestCase):
+    def test_one_version_in_the_package(self) -> None:
+        self.assertEqual(creditd.__version__, creditd.VERSION)
+        with open(os.path.join(os.path.dirname(HERE), "pyproject.toml")) as f:
+            pyproject = f.read()
+        static = re.search(r'(?m)^version = "([^"]+)"', pyproject)
+        if static:
+            self.assertEqual(static.group(1), creditd.VERSION, "pyproject.toml's version")
+        else:
+            self.assertIn('version = {attr = "creditd._version.VERSION"}', pyproject)
+        self.assertEqual(Creditd("http://127.0.0.1:9", "k").user_agent, "creditd-client-python/" + creditd.VERSION)
+
+    @unittest.skipUnless(os.path.exists(CONFIGURE_AC), "configure.ac is in creditd's source tree only")
+    def test_the_version_is_creditds(self) -> None:
+        with open(CONFIGURE_AC) as f:
+            found = re.search(r"AC_INIT\(\[creditd\],\s*\[([^\]]+)\]", f.read())
+        assert found is not None
+        self.assertEqual(creditd.VERSION, found.group(1))
+
+
+if __name__ == "__main__":
+    unittest.main()
