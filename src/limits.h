@@ -387,6 +387,13 @@ _Static_assert(LIMIT_GATEWAY_IMAGE_TOKENS <= LIMIT_TOKENS_MAX, "an image's token
  * its own transaction: the pass stays short, so price reloads and a stop
  * are not held up; the rest wait for the next pass. */
 #define LIMIT_SWEEP_ACCOUNTS 256
+/* creditctl sweep (a cron job where no creditd stays up, as on shared
+ * hosting) starts no new pass or round after this long: run every minute,
+ * it has ended before the next run starts, and what is left waits for
+ * that run. A round already started runs to its end (each call in it has
+ * its own timeout); two runs at once would still be safe, since what one
+ * claims is leased to it. */
+#define LIMIT_SWEEP_RUN_SECONDS 50
 /* Retention (DESIGN §10, ledger_purge.c): rows one purge DELETE removes,
  * each DELETE in its own transaction. InnoDB locks every row a DELETE
  * reads until its commit: 500 old holds (five index entries each, and a

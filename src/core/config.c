@@ -126,6 +126,8 @@ static const struct cfg_key cfg_table[] = {
 	{"retention", "holds_days", CFG_INT, OFF(retention_holds_days), 0, LIMIT_RETENTION_MAX_DAYS, "30", NULL, NULL, NULL},
 	/* 0 never throttles. */
 	{"security", "auth_failures_per_minute", CFG_INT, OFF(auth_failures_per_minute), 0, LIMIT_AUTH_FAILURES_MAX, "30", NULL, NULL, NULL},
+	/* No environment variable: it judges the file, so only the file says it. */
+	{"security", "config_readable_by_others", CFG_ENUM, OFF(config_readable_by_others_text), 0, 0, "false", "true|false", NULL, NULL},
 	{"gateway", "openai_base_url", CFG_STR, OFF(gw_openai_base_url), 0, 0, "https://api.openai.com/v1", NULL, "CREDITD_OPENAI_BASE_URL", NULL},
 	{"gateway", "anthropic_base_url", CFG_STR, OFF(gw_anthropic_base_url), 0, 0, "https://api.anthropic.com", NULL, "CREDITD_ANTHROPIC_BASE_URL", NULL},
 	{"gateway", "openai_api_key", CFG_SECRET, OFF(gw_openai_api_key), 0, 0, "", NULL, "CREDITD_OPENAI_API_KEY", NULL},
@@ -585,6 +587,28 @@ static const struct cfg_key *secret_set(struct cfg *c)
 	return NULL;
 }
 
+/* A file that sets secret k (DESIGN §10, §13): never writable by others;
+ * not readable by others either, unless the file itself says
+ * [security] config_readable_by_others = true (shared hosting without
+ * suEXEC, where Apache's user runs creditd and the site's user owns the
+ * file: docs/shared-hosting.md), which c->config_open_to_others records.
+ * Read access given to one user by an ACL shows in the group's bits (the
+ * ACL mask), so it passes as 0640 does. */
+static int private_enough(struct cfg *c, const char *path, const struct cfg_key *k, unsigned mode, char *err,
+			  size_t errcap)
+{
+	int allowed = strcmp(c->config_readable_by_others_text, "true") == 0;
+	if ((mode & 0002) != 0)
+		return fail(err, errcap, "config %s holds secrets (%s.%s) and is writable by others (mode %04o): "
+			    "chmod o-w it", path, k->section, k->key, mode);
+	if ((mode & 0004) != 0 && !allowed)
+		return fail(err, errcap, "config %s holds secrets (%s.%s) and is readable by others (mode %04o): "
+			    "chmod o-r it (0600, or 0640 with the daemon's group); shared hosting without suEXEC: "
+			    "see security.config_readable_by_others", path, k->section, k->key, mode);
+	c->config_open_to_others = (mode & 0004) != 0;
+	return 0;
+}
+
 int cfg_load(const char *path, struct cfg *c, char *err, size_t errcap)
 {
 	int explicit_path = path != NULL || getenv("CREDITD_CONFIG") != NULL;
@@ -605,9 +629,8 @@ int cfg_load(const char *path, struct cfg *c, char *err, size_t errcap)
 		if (rc != 0)
 			return rc;
 		const struct cfg_key *k = secret_set(c);
-		if (k != NULL && (mode & 0004) != 0)
-			return fail(err, errcap, "config %s holds secrets (%s.%s) and is readable by others (mode %04o): "
-				    "chmod o-r it (0600, or 0640 with the daemon's group)", path, k->section, k->key, mode);
+		if (k != NULL && private_enough(c, path, k, mode, err, errcap) != 0)
+			return -1;
 	}
 	if (apply_env(c, err, errcap) != 0)
 		return -1;

@@ -5,8 +5,9 @@
  * CREDITD_* environment overrides of DESIGN §5. An unknown key or a bad
  * value fails the load with a message naming the key and line. Signing
  * secrets shorter than LIMIT_SECRET_MIN_BYTES are refused, and so is a
- * file that holds a secret and is readable by others. The struct is
- * read-only after cfg_load and shared by all threads. */
+ * file that holds a secret and is writable by others, or readable by
+ * others unless the file itself sets security.config_readable_by_others.
+ * The struct is read-only after cfg_load and shared by all threads. */
 #ifndef CREDITD_CONFIG_H
 #define CREDITD_CONFIG_H
 #include <stddef.h>
@@ -89,6 +90,7 @@ struct cfg {
 	int64_t retention_holds_days;	/* finished holds, by expires_at and finished_at */
 	/* [security] (DESIGN §13) */
 	int64_t auth_failures_per_minute;	/* per client address; past it 429; 0 : never throttled */
+	char *config_readable_by_others_text;	/* true|false: a file holding secrets may be o+r */
 	/* [gateway] (DESIGN §12) */
 	char *gw_openai_base_url;	/* no trailing slash needed: paths are appended after one */
 	char *gw_anthropic_base_url;
@@ -119,6 +121,10 @@ struct cfg {
 	int invoice_topups;		/* Checkout top-ups ask Stripe for an invoice (invoice_creation) */
 	int gw_shrink;			/* gateway.shrink == on */
 	int gw_drain;			/* gateway.on_client_gone == drain */
+	/* The file loaded holds secrets and others may read it: its
+	 * security.config_readable_by_others let it through (a warning at
+	 * start). */
+	int config_open_to_others;
 	/* The database nodes: database.nodes split, else the one node of
 	 * host, port and socket. name is "host:port" as written (routing
 	 * hashes it); socket only for the single node. */

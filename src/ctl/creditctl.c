@@ -6,6 +6,7 @@
 #include "ctl_common.h"
 #include "ctl_prices.h"
 #include "ctl_reconcile.h"
+#include "ctl_sweep.h"
 #include "dynbuf.h"
 #include "jsonio.h"
 #include "keys.h"
@@ -52,7 +53,8 @@ static void usage(void)
 		"  plan set NAME --credits MICROS [--rollover none|full|capped] [--rollover-cap MICROS]\n"
 		"        [--member-cap MICROS] [--stripe-price ID]...\n"
 		"  plan list\n"
-		"  collect [--account ID] [--dry-run]\n");
+		"  collect [--account ID] [--dry-run]\n"
+		"  sweep   (the daemon's background work once through, for cron)\n");
 }
 
 /* ---- What the ledger copies out, printed here (the ledger never prints) ---- */
@@ -590,6 +592,8 @@ static int dispatch(struct ledger *lg, int argc, char **argv, const struct cfg *
 		return verify(lg, argc, argv);
 	if (strcmp(cmd, "collect") == 0)
 		return ctl_collect(lg, cfg, argc, argv);
+	if (strcmp(cmd, "sweep") == 0)
+		return ctl_sweep(lg, cfg, argc, argv);
 	if (strcmp(cmd, "export") == 0 && argc >= 3) {
 		static const char *const known[] = {"--format", NULL};
 		const char *format = ctl_opt(argc, argv, 3, "--format");

@@ -195,6 +195,23 @@ static void limit_malloc_arenas(void)
 #endif
 }
 
+/* What the log says at every start about a set-up that works but is
+ * weaker than it should be: a test build, a moved clock, a config whose
+ * secrets others may read. */
+static void start_warnings(const char *config, const struct cfg *cfg)
+{
+#ifdef CREDITD_TEST_CLOCK
+	log_warn("built with --enable-test-clock: a test build, not for production");
+#endif
+	if (timefmt_test_clock_file() != NULL)
+		log_warn("test clock: time is moved by the seconds in %s", timefmt_test_clock_file());
+	if (config == NULL)
+		config = getenv("CREDITD_CONFIG") != NULL ? getenv("CREDITD_CONFIG") : CFG_DEFAULT_PATH;
+	if (cfg->config_open_to_others)
+		log_warn("config %s holds secrets and others may read it (security.config_readable_by_others): "
+			 "so may every local user and every site's scripts", config);
+}
+
 int main(int argc, char **argv)
 {
 	struct options o;
@@ -243,11 +260,7 @@ int main(int argc, char **argv)
 		 spec && spec[0] ? spec : fd == SD_LISTEN_FDS_START ? "the socket systemd passed" : "fd 0",
 		 (long long)cfg.threads);
 	notify_systemd("READY=1");
-#ifdef CREDITD_TEST_CLOCK
-	log_warn("built with --enable-test-clock: a test build, not for production");
-#endif
-	if (timefmt_test_clock_file() != NULL)
-		log_warn("test clock: time is moved by the seconds in %s", timefmt_test_clock_file());
+	start_warnings(o.config, &cfg);
 	int sig = wait_for_stop();
 	notify_systemd("STOPPING=1");
 	log_info("signal %d: stopping, finishing in-flight requests", sig);

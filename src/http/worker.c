@@ -19,6 +19,7 @@
 #include "recharge.h"
 #include "router.h"
 #include "stripe.h"
+#include "sweep.h"
 #include <errno.h>
 #include <malloc.h>
 #include <fcgiapp.h>
@@ -557,15 +558,10 @@ static void *background_main(void *arg)
 		if (atomic_load(&stopping))
 			break;
 		pthread_mutex_unlock(&bg_lock);
-		int swept = 0;
-		if (ledger_sweep(lg, LIMIT_SWEEP_ACCOUNTS, &swept) == CD_OK && swept > 0)
-			log_info("swept %d accounts with due holds or grants", swept);
-		int collections = 0;
-		if (ledger_payg_sweep(lg, LIMIT_PAYG_SCAN, &collections) == CD_OK && collections > 0)
-			log_info("%d pay-as-you-go collections queued", collections);
-		int expired = 0;
-		if (ledger_topups_expire(lg, &expired) == CD_OK && expired > 0)
-			log_info("%d top-ups pending for a day marked expired", expired);
+		/* What is left when a pass took its fill waits for the next. */
+		struct sweep_counts counts = {0, 0, 0};
+		int more = 0;
+		sweep_pass(lg, &counts, &more);
 		ledger_prices_reload(lg);
 		ledger_outbox_count(lg);
 		memory_trim();

@@ -43,39 +43,80 @@ static int push_one(const struct cfg *c, struct stripe_client *http, const struc
 	return 0;
 }
 
-void notify_run(const struct cfg *c, atomic_int *stopping)
-{
-	struct stripe_settings s = {c->notify_url, "", (long)c->notify_connect_timeout_ms, (long)c->notify_timeout_ms};
-	struct stripe_client *http = stripe_client_new(&s);
-	struct ledger *lg = ledger_new(c);
-	struct ledger_push due[LIMIT_NOTIFY_BATCH];
+struct notify_pusher {
+	const struct cfg *cfg;
+	struct stripe_client *http;
+	struct ledger *lg;
 	/* The lease covers every POST of a round, one after the other: no
 	 * other process sends one of them meanwhile (order per account). */
-	int64_t lease = LIMIT_NOTIFY_BATCH * ((c->notify_connect_timeout_ms + c->notify_timeout_ms) / 1000 + 1) +
-			NOTIFY_LEASE_MARGIN_SECONDS;
-	if (http == NULL || lg == NULL) {
-		log_error("event push not started: out of memory");
-		goto out;
+	int64_t lease_seconds;
+};
+
+struct notify_pusher *notify_pusher_new(const struct cfg *c)
+{
+	struct stripe_settings s = {c->notify_url, "", (long)c->notify_connect_timeout_ms, (long)c->notify_timeout_ms};
+	struct notify_pusher *p = calloc(1, sizeof(*p));
+	if (p != NULL) {
+		p->cfg = c;
+		p->http = stripe_client_new(&s);
+		p->lg = ledger_new(c);
+		p->lease_seconds = LIMIT_NOTIFY_BATCH * ((c->notify_connect_timeout_ms + c->notify_timeout_ms) / 1000 + 1) +
+				   NOTIFY_LEASE_MARGIN_SECONDS;
 	}
+	if (p == NULL || p->http == NULL || p->lg == NULL) {
+		log_error("event push not started: out of memory");
+		notify_pusher_free(p);
+		return NULL;
+	}
+	return p;
+}
+
+void notify_pusher_free(struct notify_pusher *p)
+{
+	if (p == NULL)
+		return;
+	ledger_free(p->lg);
+	stripe_client_free(p->http);
+	free(p);
+}
+
+int notify_round(struct notify_pusher *p, atomic_int *stopping, struct notify_counts *counts)
+{
+	struct ledger_push due[LIMIT_NOTIFY_BATCH];
+	int n = 0;
+	if (ledger_events_claim(p->lg, due, LIMIT_NOTIFY_BATCH, p->lease_seconds, &n) != CD_OK)
+		return -1;
+	for (int i = 0; i < n; i++) {
+		char error[256] = "";
+		int ok = !atomic_load(stopping) && push_one(p->cfg, p->http, &due[i], error, sizeof(error));
+		if (!ok && error[0] != '\0')
+			log_warn("event %lld not delivered (attempt %lld): %s", (long long)due[i].id,
+				 (long long)due[i].attempts + 1, error);
+		if (ok || error[0] != '\0')
+			ledger_event_pushed(p->lg, due[i].id, ok, error, p->cfg->notify_retry_hours * 3600);
+		counts->delivered += ok;
+		counts->failed += !ok && error[0] != '\0';
+		free(due[i].body);
+	}
+	return n;
+}
+
+const char *notify_pusher_error(const struct notify_pusher *p)
+{
+	return ledger_errmsg(p->lg);
+}
+
+void notify_run(const struct cfg *c, atomic_int *stopping)
+{
+	struct notify_pusher *p = notify_pusher_new(c);
+	struct notify_counts counts = {0, 0};
+	if (p == NULL)
+		return;
 	log_info("pushing events to the notify url");	/* the URL may hold a token: not logged */
 	while (!atomic_load(stopping)) {
-		int n = 0;
-		if (ledger_events_claim(lg, due, LIMIT_NOTIFY_BATCH, lease, &n) != CD_OK || n == 0) {
+		int n = notify_round(p, stopping, &counts);
+		if (n <= 0)
 			sleep_ms(n == 0 ? 250 : 1000);
-			continue;
-		}
-		for (int i = 0; i < n; i++) {
-			char error[256] = "";
-			int ok = !atomic_load(stopping) && push_one(c, http, &due[i], error, sizeof(error));
-			if (!ok && error[0] != '\0')
-				log_warn("event %lld not delivered (attempt %lld): %s", (long long)due[i].id,
-					 (long long)due[i].attempts + 1, error);
-			if (ok || error[0] != '\0')
-				ledger_event_pushed(lg, due[i].id, ok, error, c->notify_retry_hours * 3600);
-			free(due[i].body);
-		}
 	}
-out:
-	ledger_free(lg);
-	stripe_client_free(http);
+	notify_pusher_free(p);
 }

@@ -8,6 +8,7 @@
 #include "log.h"
 #include "stripe.h"
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
@@ -63,8 +64,10 @@ void recharge_send(const struct cfg *c, struct stripe_client *stripe, struct led
 		snprintf(out->message, sizeof(out->message), "not sent: a dispute is open on the account, or the "
 			 "charge moved on");
 		out->recorded = 1;
+		out->held = 1;
 		return;
 	}
+	out->held = 0;
 	charge_key(c, r, key, sizeof(key), period, sizeof(period));
 	struct stripe_payment p = {r->customer, r->payment_method, r->account, r->id, r->amount_cents,
 				   c->stripe_currency, period[0] ? period : NULL};
@@ -177,39 +180,95 @@ int64_t recharge_lease_seconds(const struct cfg *c)
 	       RECHARGE_LEASE_MARGIN_SECONDS;
 }
 
-void recharge_run(const struct cfg *c, atomic_int *stopping)
+struct recharge_sender {
+	const struct cfg *cfg;
+	struct stripe_client *stripe;
+	struct ledger *lg;
+	int64_t lease_seconds;
+};
+
+struct recharge_sender *recharge_sender_new(const struct cfg *c)
 {
 	struct stripe_settings s = {c->stripe_api_base, c->stripe_secret_key, (long)c->stripe_connect_timeout_ms,
 				    (long)c->stripe_timeout_ms};
-	struct stripe_client *stripe = stripe_client_new(&s);
-	struct ledger *lg = ledger_new(c);
+	struct recharge_sender *r = calloc(1, sizeof(*r));
+	if (r != NULL) {
+		r->cfg = c;
+		r->stripe = stripe_client_new(&s);
+		r->lg = ledger_new(c);
+		r->lease_seconds = recharge_lease_seconds(c);
+	}
+	if (r == NULL || r->stripe == NULL || r->lg == NULL) {
+		log_error("auto-recharge sender not started: out of memory");
+		recharge_sender_free(r);
+		return NULL;
+	}
+	return r;
+}
+
+void recharge_sender_free(struct recharge_sender *r)
+{
+	if (r == NULL)
+		return;
+	ledger_free(r->lg);
+	stripe_client_free(r->stripe);
+	free(r);
+}
+
+/* Sends or fetches each claimed charge of due[0..n), adding to *counts. */
+static void charges_round(struct recharge_sender *r, const struct ledger_recharge *due, int n, atomic_int *stopping,
+			  struct recharge_counts *counts)
+{
+	for (int i = 0; i < n && !atomic_load(stopping); i++) {
+		struct recharge_sent sent;
+		if (due[i].payment_intent[0] != '\0') {
+			recharge_fetch(r->cfg, r->stripe, r->lg, &due[i]);
+			counts->fetched++;
+			continue;
+		}
+		recharge_send(r->cfg, r->stripe, r->lg, &due[i], &sent);
+		if (sent.held)
+			counts->held++;
+		else if (sent.recorded && (sent.outcome == RECHARGE_PAID || sent.outcome == RECHARGE_SENT))
+			counts->sent++;
+		else
+			counts->failed++;
+	}
+}
+
+int recharge_round(struct recharge_sender *r, atomic_int *stopping, struct recharge_counts *counts)
+{
 	struct ledger_recharge due[LIMIT_RECHARGE_BATCH];
 	struct ledger_cancel cancels[LIMIT_RECHARGE_BATCH];
-	int64_t lease = recharge_lease_seconds(c);
-	if (stripe == NULL || lg == NULL) {
-		log_error("auto-recharge sender not started: out of memory");
-		goto out;
+	int n = 0, m = 0;
+	enum cd_err rc = ledger_recharges_claim(r->lg, due, LIMIT_RECHARGE_BATCH, r->lease_seconds, &n);
+	charges_round(r, due, n, stopping, counts);
+	/* Then the tries another try's payment made needless: an open
+	 * PaymentIntent may still charge the card. */
+	if (rc == CD_OK)
+		rc = ledger_payg_cancels_claim(r->lg, cancels, LIMIT_RECHARGE_BATCH, r->lease_seconds, &m);
+	for (int i = 0; i < m && !atomic_load(stopping); i++) {
+		recharge_cancel(r->cfg, r->stripe, r->lg, &cancels[i]);
+		counts->cancelled++;
 	}
+	return rc != CD_OK ? -1 : n + m;
+}
+
+const char *recharge_sender_error(const struct recharge_sender *r)
+{
+	return ledger_errmsg(r->lg);
+}
+
+void recharge_run(const struct cfg *c, atomic_int *stopping)
+{
+	struct recharge_sender *r = recharge_sender_new(c);
+	struct recharge_counts counts = {0, 0, 0, 0, 0};
+	if (r == NULL)
+		return;
 	while (!atomic_load(stopping)) {
-		int n = 0, m = 0;
-		enum cd_err rc = ledger_recharges_claim(lg, due, LIMIT_RECHARGE_BATCH, lease, &n);
-		for (int i = 0; i < n && !atomic_load(stopping); i++) {
-			struct recharge_sent sent;
-			if (due[i].payment_intent[0] != '\0')
-				recharge_fetch(c, stripe, lg, &due[i]);
-			else
-				recharge_send(c, stripe, lg, &due[i], &sent);
-		}
-		/* Then the tries another try's payment made needless: an open
-		 * PaymentIntent may still charge the card. */
-		if (rc == CD_OK)
-			rc = ledger_payg_cancels_claim(lg, cancels, LIMIT_RECHARGE_BATCH, lease, &m);
-		for (int i = 0; i < m && !atomic_load(stopping); i++)
-			recharge_cancel(c, stripe, lg, &cancels[i]);
-		if (rc != CD_OK || n + m == 0)
-			sleep_ms(rc != CD_OK ? 1000 : 250);
+		int n = recharge_round(r, stopping, &counts);
+		if (n <= 0)
+			sleep_ms(n < 0 ? 1000 : 250);
 	}
-out:
-	ledger_free(lg);
-	stripe_client_free(stripe);
+	recharge_sender_free(r);
 }

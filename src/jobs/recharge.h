@@ -1,4 +1,5 @@
-/* recharge.h: the off-session charge sender: one thread that takes the
+/* recharge.h: the off-session charge sender: one thread of creditd (or
+ * creditctl sweep, where no creditd stays up) that takes the
  * auto-recharges (DESIGN §9) and pay-as-you-go collections (§10) queued by
  * the ledger and creates each PaymentIntent at Stripe (off-session,
  * confirmed, the saved card), with an Idempotency-Key of the charge's own
@@ -23,6 +24,8 @@ struct recharge_sent {
 	char payment_intent[LIMIT_STRIPE_ID_BYTES + 1];
 	char message[512];
 	int recorded;		/* 1 when the ledger recorded the outcome */
+	int held;		/* 1 when not sent: the account's last word was to wait (a
+				 * dispute open) or the charge had moved on */
 };
 /* Sends the claimed charge r and records Stripe's answer in the ledger. */
 void recharge_send(const struct cfg *c, struct stripe_client *stripe, struct ledger *lg,
@@ -43,6 +46,30 @@ void recharge_cancel(const struct cfg *c, struct stripe_client *stripe, struct l
 /* How long a claimed charge is leased (its Stripe calls' longest time and
  * a margin): another process sends it only once this has passed. */
 int64_t recharge_lease_seconds(const struct cfg *c);
-/* Runs until *stopping. */
+/* The sender's own Stripe client and database connection, for one
+ * thread; NULL when out of memory (logged). Freed by recharge_sender_free
+ * (NULL is nothing to free). */
+struct recharge_sender;
+struct recharge_sender *recharge_sender_new(const struct cfg *c);
+void recharge_sender_free(struct recharge_sender *r);
+/* What rounds did, added up by the caller. */
+struct recharge_counts {
+	int64_t sent;		/* charges Stripe took (paid, or processing), recorded */
+	int64_t failed;		/* declined, not answered or not recorded: see the log */
+	int64_t held;		/* not sent for now (a dispute open on the account) */
+	int64_t fetched;	/* payments without news looked up at Stripe */
+	int64_t cancelled;	/* needless collection tries cancelled (or tried) */
+};
+/* One round: claims up to LIMIT_RECHARGE_BATCH charges due and as many
+ * tries to cancel (leased to this process), and sends, fetches or
+ * cancels each (none once *stopping), adding to *counts. Returns how
+ * many it claimed (0: nothing due), or -1 when a claim failed (the
+ * database: recharge_sender_error says why). */
+int recharge_round(struct recharge_sender *r, atomic_int *stopping, struct recharge_counts *counts);
+/* What the last failure of r's database was ("" : none); lives as r. */
+const char *recharge_sender_error(const struct recharge_sender *r);
+/* Runs rounds until *stopping: creditd's auto-recharge thread. It waits
+ * 250 ms after a round that found nothing due, a second after one that
+ * failed. creditctl sweep runs the same rounds once through. */
 void recharge_run(const struct cfg *c, atomic_int *stopping);
 #endif

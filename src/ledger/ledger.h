@@ -257,8 +257,9 @@ struct ledger_recharge {
 };
 /* Pay-as-you-go collection (DESIGN §10), the sweep's part: looks at up to
  * max accounts not yet looked at for the month just over (by the ledger's
- * clock) and queues a collection for each that owes; *queued: how many. */
-enum cd_err ledger_payg_sweep(struct ledger *lg, int max, int *queued);
+ * clock) and queues a collection for each that owes; *queued: how many;
+ * *looked: how many it took to look at (max: there may be more). */
+enum cd_err ledger_payg_sweep(struct ledger *lg, int max, int *queued, int *looked);
 /* creditctl collect: the accounts that owe for period (YYYYMM; 0: the
  * month before the clock's, set on the first call) now, or the one named. Each is a collection queued and leased to the caller
  * for lease_seconds (so the sender leaves it to the caller), unless

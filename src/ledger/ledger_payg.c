@@ -146,19 +146,21 @@ static enum cd_err unseen_tx(struct ledger *lg, int64_t period, int max, int64_t
 	return CD_OK;
 }
 
-enum cd_err ledger_payg_sweep(struct ledger *lg, int max, int *queued)
+enum cd_err ledger_payg_sweep(struct ledger *lg, int max, int *queued, int *looked)
 {
 	int64_t ids[LIMIT_PAYG_SCAN];
 	int n = 0;
 	struct ledger_tx t;
 	int64_t period = ledger_payg_period_before(lg->now);
 	*queued = 0;
+	*looked = 0;
 	if (max > LIMIT_PAYG_SCAN)
 		max = LIMIT_PAYG_SCAN;
 	for (ledger_tx_init(lg, &t); ledger_tx_next(lg, &t);)
 		ledger_tx_end(lg, &t, unseen_tx(lg, period, max, ids, &n));
 	if (t.rc != CD_OK)
 		return t.rc;
+	*looked = n;
 	/* One account that cannot be visited (its failure logged) does not
 	 * stop the others: the first failure is returned. */
 	enum cd_err first = CD_OK;

@@ -58,6 +58,44 @@ static int write_conf(const char *path, const char *text, mode_t mode)
 	return chmod(path, mode);
 }
 
+/* Shared hosting without suEXEC (docs/shared-hosting.md): Apache's user
+ * runs creditd and must read the site user's file. Readable by others it
+ * loads only when the file itself says security.config_readable_by_others
+ * = true, and then it is flagged for creditd's warning; writable by others
+ * it never loads. A file that says it but is private is not flagged. */
+static void shared_hosting_opt_in(const char *path)
+{
+	struct cfg c;
+	char err[512] = "";
+	static const char opened[] = "[database]\npassword = pw\n[security]\nconfig_readable_by_others = true\n";
+	ok(write_conf(path, opened, 0644) == 0, "written 0644 with the opt-in");
+	ok(cfg_load(path, &c, err, sizeof(err)) == 0, "0644 with config_readable_by_others = true loads: %s", err);
+	ok(c.config_open_to_others == 1, "and is flagged as open to others");
+	cfg_free(&c);
+	ok(write_conf(path, "[database]\npassword = pw\n[security]\nconfig_readable_by_others = false\n", 0644) == 0,
+	   "written 0644, opt-in false");
+	ok(cfg_load(path, &c, err, sizeof(err)) != 0 && strstr(err, "config_readable_by_others") != NULL,
+	   "false is the default: refused, and the message names the way out: %s", err);
+	cfg_free(&c);
+	ok(write_conf(path, opened, 0646) == 0, "written 0646 with the opt-in");
+	ok(cfg_load(path, &c, err, sizeof(err)) != 0 && strstr(err, "writable by others") != NULL &&
+	   strstr(err, "0646") != NULL, "writable by others: refused even so: %s", err);
+	cfg_free(&c);
+	ok(write_conf(path, "[database]\npassword = pw\n", 0602) == 0, "written 0602");
+	ok(cfg_load(path, &c, err, sizeof(err)) != 0 && strstr(err, "writable by others") != NULL,
+	   "a secret in a file others may write: refused: %s", err);
+	cfg_free(&c);
+	ok(write_conf(path, opened, 0600) == 0, "written 0600 with the opt-in");
+	ok(cfg_load(path, &c, err, sizeof(err)) == 0 && c.config_open_to_others == 0,
+	   "private with the opt-in: loads, not flagged: %s", err);
+	cfg_free(&c);
+	setenv("CREDITD_CONFIG_READABLE_BY_OTHERS", "true", 1);
+	ok(write_conf(path, "[database]\npassword = pw\n", 0644) == 0, "written 0644");
+	ok(cfg_load(path, &c, err, sizeof(err)) != 0, "the environment cannot say it for the file");
+	cfg_free(&c);
+	unsetenv("CREDITD_CONFIG_READABLE_BY_OTHERS");
+}
+
 /* A config file holding a secret is refused when others may read it,
  * naming the file; without a secret, or 0640, it loads. */
 static void secret_files_are_private(void)
@@ -84,6 +122,7 @@ static void secret_files_are_private(void)
 	ok(write_conf(path, "[server]\nthreads = 4\n[database]\npassword =\n", 0644) == 0, "written 0644");
 	ok(cfg_load(path, &c, err, sizeof(err)) == 0, "no secret in it: 0644 loads: %s", err);
 	cfg_free(&c);
+	shared_hosting_opt_in(path);
 	/* creditctl migrate's owner user and its password file. */
 	ok(write_conf(path, "[database]\nuser = rt\npassword = rtpw\nmigrate_user = own\nmigrate_password = ownpw\n",
 		      0600) == 0, "written 0600");

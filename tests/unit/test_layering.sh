@@ -31,7 +31,7 @@ prefixes() {
 	core) echo "cd_ money_ pricing_ dynbuf_ jsonio_ jw_ timefmt_ urlpath_ log_ keys_ cfg_ metrics_ refusal_" ;;
 	stripe) echo "stripe_ webhook_" ;;
 	ledger) echo "ledger_" ;;
-	jobs) echo "notify_ recharge_" ;;
+	jobs) echo "notify_ recharge_ sweep_" ;;
 	gateway) echo "gateway_ gwcall_ gwshape_ provider_" ;;
 	http) echo "api_ router_ worker_ keycache_ authlimit_ fcgiout_ main" ;;
 	ctl) echo "ctl_ main" ;;

@@ -1,0 +1,146 @@
+/* ctl_sweep.c: creditctl sweep (see ctl_sweep.h). It owns the run's
+ * order and its time; every pass and round is src/jobs/'s, the code the
+ * daemon's threads loop on. Its line, for a cron job's log:
+ *   TIME sweep: accounts=N collections=N topups_expired=N
+ *     charges_sent=N charges_failed=N charges_held=N charges_looked_up=N
+ *     tries_cancelled=N events_delivered=N events_failed=N seconds=S
+ *     done|unfinished|failed
+ * (charges=off without a Stripe key, events=off without [notify] url). */
+#include "ctl_sweep.h"
+#include "errors.h"
+#include "ledger.h"
+#include "limits.h"
+#include "log.h"
+#include "notify.h"
+#include "recharge.h"
+#include "stripe.h"
+#include "sweep.h"
+#include "timefmt.h"
+#include <stdatomic.h>
+#include <stdio.h>
+#include <time.h>
+
+/* What a run did. */
+struct run {
+	double started, deadline;	/* monotonic seconds */
+	struct sweep_counts ledger;
+	struct recharge_counts charges;
+	struct notify_counts events;
+	int failed;			/* a pass or round could not run */
+	int unreachable;		/* the database cannot be reached: nothing more to try */
+	int unfinished;			/* the time ran out with work left */
+};
+
+static double now_seconds(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* 1 while another pass or round may start; 0 (the run unfinished) once
+ * its time is over. Asked only when there is more to do. */
+static int time_left(struct run *r)
+{
+	if (now_seconds() < r->deadline)
+		return 1;
+	r->unfinished = 1;
+	return 0;
+}
+
+/* A failure, on stderr once: what failed and the database's words. */
+static void failed(struct run *r, const char *what, const char *why)
+{
+	r->failed = 1;
+	fprintf(stderr, "creditctl: sweep: %s failed%s%s\n", what, why[0] ? ": " : "", why);
+}
+
+static void ledger_passes(struct ledger *lg, struct run *r)
+{
+	int more = 1;
+	enum cd_err rc = CD_OK;
+	while (more && rc == CD_OK && time_left(r))
+		rc = sweep_pass(lg, &r->ledger, &more);
+	if (rc != CD_OK)
+		failed(r, "the ledger's pass", ledger_errmsg(lg)[0] ? ledger_errmsg(lg) : cd_strerror(rc));
+	r->unreachable = rc == CD_E_UNAVAILABLE;
+}
+
+static void charge_rounds(const struct cfg *cfg, struct run *r)
+{
+	atomic_int stopping = 0;
+	struct recharge_sender *s = recharge_sender_new(cfg);
+	int n = 1;
+	if (s == NULL) {
+		r->failed = 1;	/* said where it failed */
+		return;
+	}
+	while (n > 0 && time_left(r))
+		n = recharge_round(s, &stopping, &r->charges);
+	if (n < 0)
+		failed(r, "the charges", recharge_sender_error(s));
+	recharge_sender_free(s);
+}
+
+static void event_rounds(const struct cfg *cfg, struct run *r)
+{
+	atomic_int stopping = 0;
+	struct notify_pusher *p = notify_pusher_new(cfg);
+	int n = 1;
+	if (p == NULL) {
+		r->failed = 1;	/* said where it failed */
+		return;
+	}
+	while (n > 0 && time_left(r))
+		n = notify_round(p, &stopping, &r->events);
+	if (n < 0)
+		failed(r, "the event push", notify_pusher_error(p));
+	notify_pusher_free(p);
+}
+
+static void print_line(const struct cfg *cfg, const struct run *r)
+{
+	char when[TIMEFMT_LEN], charges[160] = "charges=off", events[96] = "events=off";
+	timefmt_rfc3339(timefmt_now(), when);
+	if (cfg->stripe_secret_key[0] != '\0')
+		snprintf(charges, sizeof(charges), "charges_sent=%lld charges_failed=%lld charges_held=%lld "
+			 "charges_looked_up=%lld tries_cancelled=%lld", (long long)r->charges.sent,
+			 (long long)r->charges.failed, (long long)r->charges.held, (long long)r->charges.fetched,
+			 (long long)r->charges.cancelled);
+	if (cfg->notify_url[0] != '\0')
+		snprintf(events, sizeof(events), "events_delivered=%lld events_failed=%lld",
+			 (long long)r->events.delivered, (long long)r->events.failed);
+	printf("%s sweep: accounts=%lld collections=%lld topups_expired=%lld %s %s seconds=%.1f %s\n", when,
+	       (long long)r->ledger.accounts, (long long)r->ledger.collections, (long long)r->ledger.topups_expired,
+	       charges, events, now_seconds() - r->started, r->failed ? "failed" : r->unfinished ? "unfinished" : "done");
+	fflush(stdout);
+}
+
+int ctl_sweep(struct ledger *lg, const struct cfg *cfg, int argc, char **argv)
+{
+	struct run r = {0};
+	(void)argv;
+	if (argc != 2) {
+		fprintf(stderr, "usage: creditctl sweep\n");
+		return 2;
+	}
+	/* What each pass did is in the line; stderr keeps what needs a look
+	 * (cron mails it). */
+	log_open("stderr", LOG_LVL_WARN);
+	if (stripe_global_init() != 0) {
+		fprintf(stderr, "creditctl: sweep: the HTTP client cannot start\n");
+		return 1;
+	}
+	r.started = now_seconds();
+	r.deadline = r.started + LIMIT_SWEEP_RUN_SECONDS;
+	ledger_passes(lg, &r);
+	/* Charges before events: a charge's outcome is an event to push. A
+	 * database the passes could not reach, the rounds would not either. */
+	if (cfg->stripe_secret_key[0] != '\0' && !r.unreachable)
+		charge_rounds(cfg, &r);
+	if (cfg->notify_url[0] != '\0' && !r.unreachable)
+		event_rounds(cfg, &r);
+	print_line(cfg, &r);
+	stripe_global_cleanup();
+	return r.failed ? 1 : 0;
+}
