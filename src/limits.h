@@ -297,6 +297,10 @@ _Static_assert(LIMIT_GATEWAY_IMAGE_TOKENS <= LIMIT_TOKENS_MAX, "an image's token
  * names it applied back in buffers of this size; a directory with a longer
  * name is refused whole, like one with too many files. */
 #define LIMIT_MIGRATION_NAME_BYTES 255
+/* How long creditctl migrate waits for another's run (the package upgrades
+ * every host of a fleet at once; a migration takes seconds to minutes,
+ * 025's index rebuild 29 s on 9.8M rows) before it gives up. */
+#define LIMIT_MIGRATE_LOCK_SECONDS 900
 /* Rows one call reads when creditctl lists API keys, promo codes, events
  * or a model's price history: each call is one short transaction that
  * fills the caller's array of fixed-size rows (under 2 KiB each, so a page

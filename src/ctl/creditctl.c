@@ -540,8 +540,9 @@ static int cmd_plan(struct ledger *lg, int argc, char **argv)
 
 /* migrate: a line per migration applied, those committed before a
  * failure too (its message went to stderr as it happened). --check: a
- * line per migration not applied yet, and exit 3 when there is one (the
- * package's upgrade asks before it restarts creditd). */
+ * line per migration not applied yet, and exit 3 when there is one, 4 when
+ * the database cannot be reached (the package's upgrade asks before it
+ * restarts creditd). */
 static int migrate(struct ledger *lg, const char *dir, int check_only)
 {
 	struct ledger_migrated *applied = malloc(sizeof(*applied));
@@ -552,8 +553,10 @@ static int migrate(struct ledger *lg, const char *dir, int check_only)
 		printf("%s %s\n", check_only ? "pending" : "applied", applied->name[i]);
 	int pending = check_only && applied->n > 0;
 	free(applied);
-	if (rc != CD_OK)
-		return ctl_fail(lg, rc, "migrate");
+	if (rc != CD_OK) {
+		ctl_fail(lg, rc, "migrate");
+		return check_only && rc == CD_E_UNAVAILABLE ? CTL_EXIT_UNREACHABLE : 1;
+	}
 	return pending ? CTL_EXIT_PENDING : 0;
 }
 
@@ -608,6 +611,14 @@ static int dispatch(struct ledger *lg, int argc, char **argv, const struct cfg *
 	return 2;
 }
 
+static int migrate_check(int argc, char **argv)
+{
+	for (int i = 2; i < argc; i++)
+		if (strcmp(argv[i], "--check") == 0)
+			return 1;
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct cfg cfg;
@@ -627,10 +638,12 @@ int main(int argc, char **argv)
 		printf("creditctl %s\n", PACKAGE_VERSION);
 		return 0;
 	}
-	/* Migrations run as the schema's owner; every other command as the
-	 * runtime user of the config (DESIGN §10). */
+	/* Migrations run as the schema's owner; every other command, and
+	 * migrate --check (so that a host without the owner's password can
+	 * ask), as the runtime user of the config (DESIGN §10). */
 	if (cfg_load(config, &cfg, err, sizeof(err)) != 0 ||
-	    (strcmp(argv[1], "migrate") == 0 && cfg_use_migrate_user(&cfg, ctl_opt(argc, argv, 2, "--user"),
+	    (strcmp(argv[1], "migrate") == 0 && !migrate_check(argc, argv) &&
+	     cfg_use_migrate_user(&cfg, ctl_opt(argc, argv, 2, "--user"),
 								      ctl_opt(argc, argv, 2, "--password-file"), err, sizeof(err)) != 0)) {
 		fprintf(stderr, "creditctl: %s\n", err);
 		cfg_free(&cfg);

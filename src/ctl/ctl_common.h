@@ -17,8 +17,10 @@ int ctl_opts_known(int argc, char **argv, int from, const char *const *names);
 /* 1 when the flag NAME (an option without a value) is in argv[from..],
  * which it is then taken out of (*argc one less); 0 otherwise. */
 int ctl_flag_take(int *argc, char **argv, int from, const char *name);
-/* The exit status of a check that found work to do (migrate --check). */
+/* The exit status of a check that found work to do (migrate --check), and
+ * of one that could not reach the database. */
 #define CTL_EXIT_PENDING 3
+#define CTL_EXIT_UNREACHABLE 4
 /* A whole decimal int64: 0, or -1 with *out untouched. */
 int ctl_parse_i64(const char *s, int64_t *out);
 /* Says what failed on stderr (with the ledger's last message); returns 1. */

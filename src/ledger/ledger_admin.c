@@ -113,11 +113,22 @@ static enum cd_err run_script(struct ledger *lg, const char *name, const char *s
 	return CD_OK;
 }
 
+/* 1 with hex set when name was applied, 0 when not, -1 when the database
+ * did not say (a failure is not "not applied": that would apply it again). */
 static int applied_checksum(struct ledger *lg, const char *name, char *hex)
 {
 	int e;
 	struct dbstmt *s = ledger_db_exec(lg, "SELECT checksum FROM schema_migrations WHERE name = ?", &e, "s", name);
-	if (s == NULL || ledger_db_fetch(s) != 1)
+	if (s == NULL) {
+		fprintf(stderr, "creditctl: cannot read schema_migrations for %s: %s\n", name, mysql_error(lg->c->db));
+		return -1;
+	}
+	int got = ledger_db_fetch(s);
+	if (got < 0) {
+		fprintf(stderr, "creditctl: cannot read schema_migrations for %s: %s\n", name, mysql_error(lg->c->db));
+		return -1;
+	}
+	if (got == 0)
 		return 0;
 	snprintf(hex, 65, "%s", ledger_db_str(s, 0));
 	return 1;
@@ -140,7 +151,12 @@ static enum cd_err apply_one(struct ledger *lg, const char *dir, const char *nam
 	keys_sha256(sql, len, hash);
 	keys_hex(hash, hex);
 	enum cd_err rc = CD_OK;
-	if (applied_checksum(lg, name, old)) {
+	int was = applied_checksum(lg, name, old);
+	if (was < 0) {
+		rc = CD_E_INTERNAL;
+		goto out;
+	}
+	if (was) {
 		if (strcmp(old, hex) != 0) {
 			fprintf(stderr, "creditctl: migration %s changed after it was applied (was %.12s, now %.12s); "
 				"refusing to continue\n", name, old, hex);
@@ -210,28 +226,72 @@ static enum cd_err migration_names(const char *sqldir, char **names, int *n)
 	return rc;
 }
 
+/* One run at a time (the package migrates on every host it upgrades): a
+ * named lock, taken before anything is read, so a second run waits and then
+ * finds the first's migrations applied. Galera has no named locks
+ * (ER_NOT_SUPPORTED_YET): there a run goes on without, as the docs say to
+ * migrate from one node. */
+static enum cd_err migrate_lock(struct ledger *lg)
+{
+	int e;
+	struct dbstmt *s = ledger_db_exec(lg, "SELECT GET_LOCK('creditd.migrate', ?)", &e, "i",
+					  (int64_t)LIMIT_MIGRATE_LOCK_SECONDS);
+	if (s == NULL || ledger_db_fetch(s) != 1 || ledger_db_null(s, 0)) {
+		fprintf(stderr, "creditctl: warning: no lock on the migrations (%s): run one creditctl migrate at a "
+			"time\n", mysql_error(lg->c->db));
+		return CD_OK;
+	}
+	if (ledger_db_i64(s, 0) != 1) {
+		fprintf(stderr, "creditctl: another creditctl migrate has run for %d s; none applied\n",
+			LIMIT_MIGRATE_LOCK_SECONDS);
+		return CD_E_CONFLICT;
+	}
+	return CD_OK;
+}
+
+/* With check_only, whether schema_migrations exists (0: every migration is
+ * pending); -1 when the database did not say. */
+static int migrations_table(struct ledger *lg)
+{
+	int e;
+	struct dbstmt *s = ledger_db_exec(lg, "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = "
+					  "DATABASE() AND TABLE_NAME = 'schema_migrations'", &e, "");
+	if (s == NULL || ledger_db_fetch(s) != 1)
+		return -1;
+	return ledger_db_i64(s, 0) > 0;
+}
+
 enum cd_err ledger_migrate(struct ledger *lg, const char *sqldir, int check_only, struct ledger_migrated *applied)
 {
 	static const char create[] = "CREATE TABLE IF NOT EXISTS schema_migrations (name VARCHAR(255) NOT NULL "
 				     "PRIMARY KEY, checksum CHAR(64) NOT NULL, applied_at BIGINT NOT NULL) ENGINE=InnoDB";
 	char *names[LIMIT_MIGRATIONS_MAX];
-	int n = 0;
+	int n = 0, table = 1;
 	applied->n = 0;
 	enum cd_err rc = ledger_db_ensure(lg);
 	if (rc != CD_OK)
 		return rc;
-	/* A check creates nothing: the runtime user, which may not, runs it
-	 * (no table yet: every migration is pending). */
+	/* A check creates nothing and takes no lock: the runtime user, which
+	 * may do neither, runs it. */
+	if (check_only && (table = migrations_table(lg)) < 0)
+		return ledger_db_err(lg, (int)mysql_errno(lg->c->db), "schema_migrations");
+	if (!check_only && (rc = migrate_lock(lg)) != CD_OK)
+		return rc;
 	if (!check_only && mysql_query(lg->c->db, create) != 0)
 		return ledger_db_err(lg, (int)mysql_errno(lg->c->db), "schema_migrations");
 	rc = migration_names(sqldir, names, &n);
 	if (rc == CD_OK)
 		qsort(names, (size_t)n, sizeof(names[0]), cmp_names);
 	for (int i = 0; i < n; i++) {
-		if (rc == CD_OK)
+		if (rc == CD_OK && !table)
+			snprintf(applied->name[applied->n++], sizeof(applied->name[0]), "%s", names[i]);
+		else if (rc == CD_OK)
 			rc = apply_one(lg, sqldir, names[i], check_only, applied);
 		free(names[i]);
 	}
+	/* The lock goes with the session; released at once for the next run. */
+	if (!check_only)
+		mysql_query(lg->c->db, "DO RELEASE_LOCK('creditd.migrate')");
 	ledger_end_request(lg);
 	return rc;
 }

@@ -130,9 +130,12 @@ exit 0
 """
 
 
-def database_lines(name, owner, runtime, password):
-    return ("socket = %s\nname = %s\nuser = %s\npassword = %s\nmigrate_user = %s\nmigrate_password = %s\n"
-            % (os.path.join(ENV["CREDITD_STACK_DIR"], "mysql.sock"), name, runtime, password, owner, password))
+def database_lines(name, owner, runtime):
+    """[database] as a careful admin writes it: no password in the
+    config (the runtime user's is in /etc/default/creditd, the owner's in
+    the root-only /etc/creditd/migrate.pw)."""
+    return ("socket = %s\nname = %s\nuser = %s\nmigrate_user = %s\n"
+            % (os.path.join(ENV["CREDITD_STACK_DIR"], "mysql.sock"), name, runtime, owner))
 
 
 def point_config_at(path, lines):
@@ -159,23 +162,49 @@ def host_env(shims=None):
 
 
 def dpkg(args, shims):
+    """dpkg in a mount namespace of its own where /run/systemd/system
+    exists (a private tmpfs on /run/systemd): the maintainer scripts take
+    systemd for running and call the stand-ins; the host's /run is not
+    touched."""
     env = dict(host_env(shims), DEBIAN_FRONTEND="noninteractive")
-    return subprocess.run(["dpkg", "--force-confold"] + args, capture_output=True, text=True, timeout=600, env=env)
+    os.makedirs("/run/systemd", exist_ok=True)
+    script = 'mount -t tmpfs tmpfs /run/systemd && mkdir /run/systemd/system && exec dpkg --force-confold "$@"'
+    return subprocess.run(["unshare", "--mount", "--propagation", "private", "sh", "-c", script, "dpkg"] + args,
+                          capture_output=True, text=True, timeout=600, env=env)
+
+
+def user_exists(name):
+    return run(["getent", "passwd", name]).returncode == 0
+
+
+def remove_user(name):
+    """The system user and group a test made (the package leaves them)."""
+    run(["userdel", name])
+    run(["groupdel", name])
+
+
+# A runtime password systemd's EnvironmentFile takes as it is, and a shell
+# would not: postinst must read /etc/default/creditd, never run it.
+RUNTIME_PASSWORD = "pk$$w0rd&x y"
 
 
 def test_an_upgrade_migrates_before_it_restarts():
     """Installs an older creditd (the built package less its last
     migration), migrates its schema, then upgrades to the built package:
-    postinst applies the new migration as the schema's owner and only then
-    restarts creditd. An upgrade whose migration fails fails, and does not
-    restart creditd. systemd is not PID 1 here: deb-systemd-invoke and
-    systemctl are stand-ins that log each call (and, for a restart, whether
-    the schema was current), and /run/systemd/system is made for the
-    test so that the maintainer scripts call them."""
+    postinst checks the schema as the runtime user (its password in
+    /etc/default/creditd), applies the new migration as the schema's owner
+    (its password in /etc/creditd/migrate.pw) after systemd reloaded the
+    units, and only then restarts creditd. An upgrade whose migration
+    fails fails, and does not restart creditd. systemd is not PID 1 here:
+    deb-systemd-invoke and systemctl are stand-ins that log each call
+    (and, for a restart, whether the schema was current), and dpkg runs
+    where /run/systemd/system exists so that the maintainer scripts call
+    them."""
     check("deb" in BUILT, "the package was built by the test before")
     p = run(["dpkg-query", "-W", "-f", "${Status}", "creditd"])
     check("installed" not in p.stdout, "no creditd package on this host before the test (it installs and purges its "
           "own): %r" % p.stdout)
+    check(not os.path.exists("/etc/default/creditd"), "no /etc/default/creditd before the test")
     work = BUILT["work"]
     migrations = sorted(f for f in os.listdir(os.path.join(stack.ROOT, "sql")) if f.endswith(".sql"))
     last = migrations[-1]
@@ -189,23 +218,29 @@ def test_an_upgrade_migrates_before_it_restarts():
         with open(os.path.join(shims, tool), "w") as f:
             f.write(SHIM % (tool, tool, log))
         os.chmod(os.path.join(shims, tool), 0o755)
-    made_run_dir = not os.path.isdir("/run/systemd/system")
-    db, owner, runtime, password = "creditd_pkg", "creditd_pkg_owner", "creditd_pkg_rt", "pkg-pass-0123456789"
+    had_user = user_exists("creditd")
+    db, owner, runtime, owner_pw = "creditd_pkg", "creditd_pkg_owner", "creditd_pkg_rt", "owner-pass-0123456789"
     sql("CREATE DATABASE %s; CREATE USER '%s'@'localhost' IDENTIFIED BY '%s'; GRANT ALL ON %s.* TO '%s'@'localhost';"
         "CREATE USER '%s'@'localhost' IDENTIFIED BY '%s';"
         "GRANT SELECT, INSERT, UPDATE, DELETE, EXECUTE ON %s.* TO '%s'@'localhost'"
-        % (db, owner, password, db, owner, runtime, password, db, runtime))
+        % (db, owner, owner_pw, db, owner, runtime, RUNTIME_PASSWORD, db, runtime))
     try:
-        if made_run_dir:
-            os.makedirs("/run/systemd/system")
         p = dpkg(["-i", old], shims)
         eq(p.returncode, 0, "the older package installs: %s" % (p.stdout + p.stderr)[-3000:])
-        check(run(["getent", "passwd", "creditd"]).returncode == 0, "the creditd user")
+        check(user_exists("creditd"), "the creditd user")
         eq(run(["stat", "-c", "%U:%G %a", "/etc/creditd/creditd.conf"]).stdout.strip(), "root:creditd 640",
            "the config is the creditd user's to read")
-        point_config_at("/etc/creditd/creditd.conf", database_lines(db, owner, runtime, password))
-        p = subprocess.run(["/usr/bin/creditctl", "migrate"], capture_output=True, text=True, timeout=300,
-                           env=host_env())
+        eq(run(["stat", "-c", "%U:%G %a", "/var/log/creditd"]).stdout.strip(), "creditd:creditd 750",
+           "the log directory, as LogsDirectory= leaves it")
+        point_config_at("/etc/creditd/creditd.conf", database_lines(db, owner, runtime))
+        with open("/etc/default/creditd", "w") as f:
+            f.write('# the runtime password, out of the config\nCREDITD_DB_PASSWORD="%s"\n' % RUNTIME_PASSWORD)
+        os.chmod("/etc/default/creditd", 0o600)
+        with open("/etc/creditd/migrate.pw", "w") as f:
+            f.write(owner_pw + "\n")
+        os.chmod("/etc/creditd/migrate.pw", 0o600)
+        p = subprocess.run(["/usr/bin/creditctl", "migrate", "--password-file", "/etc/creditd/migrate.pw"],
+                           capture_output=True, text=True, timeout=300, env=host_env())
         eq(p.returncode, 0, "the older schema: %s" % p.stderr)
         check(last not in p.stdout, "the older package has no %s" % last)
         p = subprocess.run(["setpriv", "--reuid=creditd", "--regid=creditd", "--init-groups", "--",
@@ -220,6 +255,8 @@ def test_an_upgrade_migrates_before_it_restarts():
         restarts = [c for c in calls if "restart" in c and "creditd.service" in c]
         eq(restarts, ["deb-systemd-invoke try-restart creditd.service schema-check=0"],
            "one restart of creditd, on a schema already migrated: %r" % calls)
+        reloads = [i for i, c in enumerate(calls) if "daemon-reload" in c]
+        check(reloads and reloads[0] < calls.index(restarts[0]), "systemd reloads the units before: %r" % calls)
         eq(sql("SELECT COUNT(*) FROM %s.schema_migrations WHERE name = '%s'" % (db, last)), [["1"]],
            "the new migration is applied")
         eq(sql("SELECT DEFINER FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = '%s' AND ROUTINE_NAME = "
@@ -235,7 +272,12 @@ def test_an_upgrade_migrates_before_it_restarts():
         eq(sql("SELECT COUNT(*) FROM %s.schema_migrations WHERE name = '999_broken.sql'" % db), [["0"]],
            "nothing recorded of the failed migration")
     finally:
-        subprocess.run(["dpkg", "--purge", "creditd"], capture_output=True, timeout=300, env=host_env(shims))
-        if made_run_dir:
-            shutil.rmtree("/run/systemd/system", ignore_errors=True)
+        for f in ("/etc/default/creditd", "/etc/creditd/migrate.pw"):
+            if os.path.exists(f):
+                os.unlink(f)
+        subprocess.run(["unshare", "--mount", "--propagation", "private", "sh", "-c",
+                        "mount -t tmpfs tmpfs /run/systemd && mkdir /run/systemd/system && exec dpkg --purge creditd"],
+                       capture_output=True, timeout=300, env=host_env(shims))
+        if not had_user:
+            remove_user("creditd")
         sql("DROP DATABASE IF EXISTS %s; DROP USER IF EXISTS '%s'@'localhost', '%s'@'localhost'" % (db, owner, runtime))

@@ -2,7 +2,7 @@
 A copy of the tree is built with `autoreconf -fi && ./configure && make`
 (no option: the default prefix, /usr/local) and installed with `make
 install-system DESTDIR=...` (as root: it makes the creditd system user on
-this host, as the package does). Then every path the docs and the units
+this host, as the package does; removed after when the test made it). Then every path the docs and the units
 name is where they say, under DESTDIR:
 - the binaries, man pages, sql/, snippets, alert rules and dashboard;
 - the units, where systemd looks (pkg-config systemd), running the
@@ -68,6 +68,16 @@ def build_and_install(work):
 
 
 def test_source_install_layout_and_start():
+    had_user = run(["getent", "passwd", "creditd"]).returncode == 0
+    try:
+        layout_and_start()
+    finally:
+        if not had_user:    # made by install-system for the test
+            run(["userdel", "creditd"])
+            run(["groupdel", "creditd"])
+
+
+def layout_and_start():
     work = tempfile.mkdtemp(prefix="creditd-src.", dir=stack.path())
     src, dest = build_and_install(work)
     at = lambda path: dest + path  # noqa: E731
@@ -116,7 +126,8 @@ def test_source_install_layout_and_start():
        ("root", "creditd"), "root:creditd")
     check("\nlisten =\n" in open(conf).read(), "the installed config leaves the socket to systemd, as the package's")
     logdir = at("/var/log/creditd")
-    eq(run(["stat", "-c", "%U:%G %a", logdir]).stdout.strip(), "creditd:adm 750", "the log directory")
+    eq(run(["stat", "-c", "%U:%G %a", logdir]).stdout.strip(), "creditd:creditd 750",
+       "the log directory, as the unit's LogsDirectory= leaves it")
     # creditd as the unit's user reads the installed config. The path to
     # it is opened for that user (DESTDIR is under the stack's 0700 dir).
     with_secret = conf + ".test"
