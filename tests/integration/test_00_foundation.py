@@ -382,6 +382,55 @@ def test_migrate_refuses_changed_file():
     check("changed" in p.stderr, "message says why: " + p.stderr)
 
 
+def _fresh_schema_config(db):
+    """A copy of the stack's config naming an empty database db, on which
+    the stack's two users have their rights."""
+    sql("DROP DATABASE IF EXISTS %s; CREATE DATABASE %s; GRANT ALL ON %s.* TO 'creditd_owner'@'localhost';"
+        "GRANT SELECT, INSERT, UPDATE, DELETE, EXECUTE ON %s.* TO 'creditd'@'localhost'" % (db, db, db, db))
+    text = re.sub(r"(?m)^name = creditd$", "name = " + db, open(ENV["CREDITD_CONFIG"]).read())
+    conf = os.path.join(ENV["CREDITD_STACK_DIR"], db + ".conf")
+    with open(os.open(conf, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
+        f.write(text)
+    return conf
+
+
+def _ctl(conf, *args):
+    return subprocess.Popen([ENV["CREDITCTL"], "-c", conf] + list(args), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def test_migrate_check_and_two_runs_at_once():
+    """migrate --check: every migration pending on an empty schema (exit 3),
+    none once migrated (exit 0), asked as the runtime user (an owner's
+    password that is wrong does not matter). Two migrate runs at once on
+    an empty schema take turns: both succeed and each migration is applied
+    once."""
+    db = "creditd_t00_migrate"
+    conf = _fresh_schema_config(db)
+    sql_dir = os.path.join(os.path.dirname(ENV["CREDITCTL"]), "sql")
+    names = sorted(f for f in os.listdir(sql_dir) if f.endswith(".sql"))
+    try:
+        p = _ctl(conf, "migrate", "--check", "--sql-dir", sql_dir)
+        out, err = p.communicate(timeout=60)
+        eq((p.returncode, out.split()), (3, [w for n in names for w in ("pending", n)]),
+           "all pending on an empty schema: %s" % err)
+        runs = [_ctl(conf, "migrate", "--sql-dir", sql_dir) for _ in range(2)]
+        outs = [r.communicate(timeout=600) for r in runs]
+        eq([r.returncode for r in runs], [0, 0], "both runs succeed: %r" % [o[1] for o in outs])
+        applied = sorted(line.split()[1] for o in outs for line in o[0].splitlines())
+        eq(applied, names, "each migration applied once between them")
+        eq(sql("SELECT COUNT(*) FROM %s.schema_migrations" % db), [[str(len(names))]], "recorded once each")
+        wrong_owner = conf + ".wrong-owner"
+        with open(os.open(wrong_owner, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
+            f.write(re.sub(r"(?m)^migrate_password = .*$", "migrate_password = not-the-owners-password-at-all",
+                           open(conf).read()))
+        p = _ctl(wrong_owner, "migrate", "--check", "--sql-dir", sql_dir)
+        out, err = p.communicate(timeout=60)
+        eq((p.returncode, out), (0, ""), "current, asked as the runtime user: %s" % err)
+    finally:
+        sql("DROP DATABASE IF EXISTS %s" % db)
+
+
 def test_key_create_list_revoke():
     p = creditctl("key", "create", "--scope", "read", "--name", "short-lived")
     new_key = p.stdout.strip()
