@@ -107,7 +107,7 @@ static int guide_has(char names[GUIDE_KEYS][96], int n, const char *section, con
 int main(void)
 {
 	char *page = slurp("docs/creditd.conf.5"), *example = slurp("etc/creditd.conf.example");
-	char *guide = slurp("docs/configuration.md");
+	char *guide = slurp("docs/configuration.md"), *creditd8 = slurp("docs/creditd.8");
 	static char gnames[GUIDE_KEYS][96];
 	int gn = 0;
 	ok(guide != NULL, "docs/configuration.md read");
@@ -156,6 +156,12 @@ int main(void)
 		snprintf(ex_key, sizeof(ex_key), "\n%s =", d.key);
 		ok(exsec != NULL && strstr(exsec, ex_key) != NULL, "the example config has [%s] %s", d.section, d.key);
 		free(exsec);
+		/* creditd(8)'s ENVIRONMENT names every variable a key takes. */
+		if (d.env != NULL) {
+			char *env = creditd8 != NULL ? block(creditd8, ".SH ENVIRONMENT\n", ".SH ") : NULL;
+			ok(env != NULL && strstr(env, d.env) != NULL, "creditd(8)'s ENVIRONMENT names %s", d.env);
+			free(env);
+		}
 		/* configuration.md: a row of its table names the key, in its section. */
 		ok(guide_has(gnames, gn, d.section, d.key), "configuration.md lists [%s] %s", d.section, d.key);
 	}
@@ -167,6 +173,7 @@ int main(void)
 		ok(known_key(section, key), "configuration.md's [%s] %s is a key of the config table", section, key);
 	}
 	free(guide);
+	free(creditd8);
 	/* The man page's example loads as it is written. */
 	char *ex = block(page, ".SH EXAMPLES\n", ".RE\n");
 	char *cfgtext = ex != NULL ? strstr(ex, ".RS\n") : NULL;
