@@ -19,6 +19,7 @@ export interface ClientOptions {
   retryDelayMs?: number;
   /** The longest wait before a retry, default 10000; a longer Retry-After is not waited for: the error is thrown. */
   maxRetryDelayMs?: number;
+  /** The User-Agent header, printable ASCII (else a TypeError); default creditd-client-node/VERSION. */
   userAgent?: string;
   /** Another fetch (a test double, an instrumented fetch); default the global one. */
   fetch?: typeof fetch;
@@ -26,7 +27,8 @@ export interface ClientOptions {
 
 export interface WriteOptions {
   /** Sent as Idempotency-Key: the same key and body answers the first answer again. Default: a random key per
-   * call, except on authorize, settle, release and recordUsage with a requestId (idempotent by their bodies). */
+   * call, except on authorize, settle, release and recordUsage with a requestId (idempotent by their bodies).
+   * 1 to 255 printable ASCII characters: anything else is a TypeError before anything is sent. */
   idempotencyKey?: string;
 }
 

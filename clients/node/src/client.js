@@ -17,6 +17,28 @@ const DEFAULTS = {
   maxRetryDelayMs: 10_000,
 };
 
+/** creditd takes an Idempotency-Key of 1 to 255 printable bytes (src/limits.h). */
+const MAX_IDEMPOTENCY_KEY_BYTES = 255;
+
+/**
+ * value, checked to go on the wire as the header `name`: printable ASCII
+ * only (space to tilde). A CR or LF would end the header and start another
+ * one, or a request of its own on a kept-alive connection; NUL, the other
+ * control characters and non-ASCII (which fetch sends as Latin-1 or refuses)
+ * are refused too. A TypeError naming the header, never its value (it may
+ * be a secret), thrown before anything is sent: never retried.
+ */
+function headerValue(name, value, min = 0, max = Infinity) {
+  if (typeof value !== 'string') throw new TypeError(`${name} must be a string, not ${typeof value}`);
+  if (!/^[\x20-\x7e]*$/.test(value)) {
+    throw new TypeError(`${name} must be printable ASCII: no CR, LF, NUL or other control or non-ASCII character`);
+  }
+  if (value.length < min || value.length > max) {
+    throw new TypeError(`${name} must be ${min} to ${max} characters long, not ${value.length}`);
+  }
+  return value;
+}
+
 /** "maxOutputTokens" -> "max_output_tokens"; snake_case names pass unchanged. */
 function snake(name) {
   return name.replace(/[A-Z]/g, (c) => '_' + c.toLowerCase());
@@ -97,13 +119,13 @@ export class Creditd {
   constructor(baseUrl, apiKey, options = {}) {
     if (!baseUrl) throw new TypeError('baseUrl is required');
     this.baseUrl = String(baseUrl).replace(/\/+$/, '');
-    this.#apiKey = apiKey;
+    this.#apiKey = headerValue('the API key', apiKey == null ? '' : String(apiKey));
     const o = { ...DEFAULTS, ...options };
     this.timeoutMs = o.timeoutMs;
     this.maxRetries = o.maxRetries;
     this.retryDelayMs = o.retryDelayMs;
     this.maxRetryDelayMs = o.maxRetryDelayMs;
-    this.userAgent = o.userAgent ?? `creditd-client-node/${VERSION}`;
+    this.userAgent = headerValue('userAgent', o.userAgent ?? `creditd-client-node/${VERSION}`);
     this.#fetch = o.fetch ?? globalThis.fetch;
     if (typeof this.#fetch !== 'function') throw new TypeError('no fetch: Node 18 or later, or pass options.fetch');
   }
@@ -116,9 +138,15 @@ export class Creditd {
    * Idempotency-Key, the caller's or (autoKey) a random one, so its retries
    * are answered once. 503 `unavailable` and lost connections are retried up
    * to maxRetries times, after Retry-After when creditd sends one (a wait
-   * longer than maxRetryDelayMs is not made: the error is thrown).
+   * longer than maxRetryDelayMs is not made: the error is thrown). A path,
+   * user agent or Idempotency-Key that cannot go on the wire as it is (a
+   * control or non-ASCII character, a key not 1 to 255 characters long) is
+   * a TypeError before anything is sent.
    */
   async request(method, path, { body, query, idempotencyKey, auth = true, autoKey = true } = {}) {
+    if (!/^[\x21-\x7e]*$/.test(path)) {
+      throw new TypeError('the path must be visible ASCII (URL-encoded): no space, CR, LF or other control character');
+    }
     let url = this.baseUrl + path;
     if (query) {
       const params = new URLSearchParams();
@@ -126,14 +154,16 @@ export class Creditd {
       const qs = params.toString();
       if (qs) url += '?' + qs;
     }
-    const headers = { Accept: 'application/json', 'User-Agent': this.userAgent };
+    const headers = { Accept: 'application/json', 'User-Agent': headerValue('userAgent', this.userAgent) };
     let data;
     if (body !== undefined) {
       data = toJson(body);
       headers['Content-Type'] = 'application/json';
     }
     if (auth) headers.Authorization = 'Bearer ' + this.#apiKey;
-    if (idempotencyKey != null) headers['Idempotency-Key'] = idempotencyKey;
+    if (idempotencyKey != null) {
+      headers['Idempotency-Key'] = headerValue('Idempotency-Key', idempotencyKey, 1, MAX_IDEMPOTENCY_KEY_BYTES);
+    }
     else if (autoKey && method !== 'GET' && method !== 'HEAD') headers['Idempotency-Key'] = randomUUID();
     for (let attempt = 0; ; attempt++) {
       try {

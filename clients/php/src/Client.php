@@ -27,6 +27,7 @@ use Creditd\Exception\Unauthorized;
 use Creditd\Exception\Unavailable;
 use Creditd\Exception\UpstreamError;
 use Creditd\Transport\CurlTransport;
+use Creditd\Transport\Headers;
 use Creditd\Transport\Response;
 use Creditd\Transport\StreamTransport;
 use Creditd\Transport\Transport;
@@ -73,6 +74,9 @@ class Client
         'max_retry_wait' => ['max_retry_delay_ms', 1000],
     ];
 
+    /** creditd takes an Idempotency-Key of 1 to 255 printable bytes (src/limits.h). */
+    private const MAX_IDEMPOTENCY_KEY_BYTES = 255;
+
     /** Fields that must go out as JSON integers. */
     private const INT_FIELDS = [
         'amount_micros', 'amount_cents', 'overdraft_limit_micros', 'monthly_limit_micros', 'daily_limit_micros',
@@ -104,7 +108,8 @@ class Client
      *     each try, with jitter (default 250)
      *   - max_retry_delay_ms: the longest wait before a retry (default 10000); a longer one
      *     (Retry-After or backoff) is not made: the error is thrown
-     *   - user_agent: the User-Agent header (default "creditd-client-php/VERSION")
+     *   - user_agent: the User-Agent header (default "creditd-client-php/VERSION"); it, the API key
+     *     and every Idempotency-Key are printable ASCII, else InvalidArgumentException (Transport\Headers)
      *   - transport: "curl", "stream" or a Transport (default: curl when ext-curl is loaded, else stream)
      *   - sleep: callable(float $seconds) used to wait (default usleep; tests pass their own)
      *   - timeout (seconds), retries, max_retry_wait (seconds): the former names, still taken (deprecated)
@@ -112,7 +117,7 @@ class Client
     public function __construct(string $baseUrl, string $apiKey, array $options = [])
     {
         $this->baseUrl = rtrim($baseUrl, '/');
-        $this->apiKey = $apiKey;
+        $this->apiKey = Headers::value('the API key', $apiKey);
         $this->options = self::options($options);
         $this->sleep = $options['sleep'] ?? static function (float $seconds): void {
             usleep((int) round($seconds * 1e6));
@@ -152,7 +157,7 @@ class Client
             'max_retries' => max(0, (int) $o['max_retries']),
             'retry_delay_ms' => max(0, (int) $o['retry_delay_ms']),
             'max_retry_delay_ms' => max(0, (int) $o['max_retry_delay_ms']),
-            'user_agent' => (string) ($o['user_agent'] ?? 'creditd-client-php/' . self::VERSION),
+            'user_agent' => Headers::value('user_agent', (string) ($o['user_agent'] ?? 'creditd-client-php/' . self::VERSION)),
         ];
     }
 
@@ -439,7 +444,10 @@ class Client
 
     /**
      * One API call with retries: returns the decoded JSON answer or throws a CreditdException.
-     * $path is below the base URL; null values in $body and $query are dropped.
+     * $path is below the base URL; null values in $body and $query are dropped. A path, API key,
+     * user agent or Idempotency-Key that cannot go on the wire as it is (a control or non-ASCII
+     * byte, or a key not 1 to 255 bytes long) throws InvalidArgumentException before anything is
+     * sent (Transport\Headers).
      */
     public function request(string $method, string $path, ?array $body = null, array $query = [],
                             ?string $idempotencyKey = null, bool $auth = true): array
@@ -451,6 +459,11 @@ class Client
         if ($query) {
             $url .= '?' . http_build_query($query, '', '&', PHP_QUERY_RFC3986);
         }
+        if (!preg_match('/\A[!-~]*\z/', $path)) {
+            throw new \InvalidArgumentException('the path must be visible ASCII (URL-encoded): no space, CR, LF or'
+                . ' other control byte');
+        }
+        Headers::url($url);
         $headers = ['Accept: application/json', 'User-Agent: ' . $this->options['user_agent']];
         $payload = null;
         if ($body !== null) {
@@ -458,14 +471,14 @@ class Client
             $headers[] = 'Content-Type: application/json';
         }
         if ($auth) {
-            $headers[] = 'Authorization: Bearer ' . $this->apiKey;
+            $headers[] = 'Authorization: Bearer ' . Headers::value('the API key', $this->apiKey);
         }
         $write = !in_array($method, ['GET', 'HEAD'], true);
         if ($idempotencyKey === null && $write && $this->options['max_retries'] > 0) {
             $idempotencyKey = 'php-' . bin2hex(random_bytes(16)); // makes the retries below safe
         }
         if ($idempotencyKey !== null) {
-            $headers[] = 'Idempotency-Key: ' . $idempotencyKey;
+            $headers[] = 'Idempotency-Key: ' . Headers::value('Idempotency-Key', $idempotencyKey, 1, self::MAX_IDEMPOTENCY_KEY_BYTES);
         }
         for ($try = 0; ; $try++) {
             try {

@@ -10,7 +10,7 @@ import creditd
 from creditd import AsyncCreditd
 
 from .fakes import FakeAsyncGuardAPI, ProviderCut, anthropic_events, async_items, openai_chunks
-from .test_transport import HANG, THEN_CLOSE, Answer, Server, error
+from .test_transport import HANG, THEN_CLOSE, THEN_SEND, Answer, Server, error
 
 
 class Base(unittest.IsolatedAsyncioTestCase):
@@ -63,6 +63,24 @@ class KeepAlive(Base):
         self.assertEqual((await c.request("GET", "/v1/models"))["n"], 1)
         await asyncio.sleep(0.05)
         self.assertEqual((await c.request("GET", "/v1/models"))["n"], 2)
+        self.assertEqual((c.connections_opened, slept), (2, []))
+
+    async def test_an_idle_connection_with_bytes_waiting_is_not_reused(self) -> None:
+        smuggled = 'HTTP/1.1 200 OK\r\nContent-Length: 17\r\n\r\n{"smuggled":true}'
+        s = self.serve(lambda n, m, p: (200, {THEN_SEND: smuggled} if n == 1 else {}, {"n": n}))
+        c, slept = await self.client(s)
+        self.assertEqual(await c.models(), {"n": 1})
+        await asyncio.sleep(0.05)
+        self.assertEqual(await c.models(), {"n": 2}, "an answer nobody asked for is not taken for the next one")
+        self.assertEqual((c.connections_opened, slept), (2, []))
+
+    async def test_an_idle_connection_at_eof_is_not_reused_even_for_a_write_without_a_key(self) -> None:
+        s = self.serve(lambda n, m, p: (200, {THEN_CLOSE: "1"} if n == 1 else {}, {"n": n}))
+        c, slept = await self.client(s, max_retries=0)
+        self.assertEqual(await c.models(), {"n": 1})
+        await asyncio.sleep(0.05)
+        self.assertEqual(await c.grant("a", 5, "promo"), {"n": 2}, "a new connection, not a failed try")
+        self.assertNotIn("idempotency-key", s.seen[1]["headers"])
         self.assertEqual((c.connections_opened, slept), (2, []))
 
     async def test_chunked_answers_and_paths(self) -> None:
@@ -155,6 +173,33 @@ class Retries(Base):
         with self.assertRaises(creditd.ConnectionFailed) as cm:
             await c.models()
         self.assertEqual((cm.exception.status, len(slept)), (None, 2))
+
+
+class HeaderValues(Base):
+    async def test_a_key_with_crlf_smuggles_nothing_and_the_connection_stays_in_step(self) -> None:
+        s = self.serve(lambda n, m, p: (200, {}, {"n": n, "path": p}))
+        c, slept = await self.client(s)
+        self.assertEqual((await c.request("GET", "/v1/models"))["n"], 1)
+        smuggle = "k\r\nContent-Length: 0\r\n\r\nGET /credits/v1/accounts/victim HTTP/1.1\r\nX-Pad: x"
+        for key in [smuggle, "k\n", "k\x00", "k\x7f", "k\u00e9", "", "k" * 256]:
+            with self.assertRaises(ValueError, msg=repr(key)) as cm:
+                await c.grant("a", 5, "promo", idempotency_key=key)
+            self.assertIn("Idempotency-Key", str(cm.exception))
+        self.assertEqual((len(s.seen), slept), (1, []), "nothing sent, nothing retried")
+        answer = await c.request("GET", "/v1/models")
+        self.assertEqual((answer["n"], answer["path"]), (2, "/credits/v1/models"), "the next answer is its own")
+        self.assertEqual(c.connections_opened, 1)
+
+    async def test_a_bad_api_key_user_agent_or_path_is_refused(self) -> None:
+        s = self.serve(lambda n, m, p: (200, {}, {}))
+        with self.assertRaises(ValueError):
+            AsyncCreditd(s.url, "sk\r\nX-Injected: 1")
+        with self.assertRaises(ValueError):
+            AsyncCreditd(s.url, "sk", user_agent="app\r\nX-Injected: 1")
+        c, slept = await self.client(s)
+        with self.assertRaises(ValueError):
+            await c.request("GET", "/v1/models HTTP/1.1\r\nX-Injected: 1\r\n\r\nGET /x")
+        self.assertEqual((s.seen, slept), ([], []))
 
 
 class AsyncGuards(unittest.IsolatedAsyncioTestCase):

@@ -13,6 +13,7 @@ from creditd import Creditd
 Answer = Tuple[int, Dict[str, str], Any]     # status, headers, JSON body (or bytes as they are)
 HANG = 0                # (HANG, {"seconds": "2"}, None): no answer for that long, then the connection drops
 THEN_CLOSE = "X-Then-Close"     # a header that closes the connection after the answer, unannounced
+THEN_SEND = "X-Then-Send"       # a header whose value is sent as raw bytes just after the answer, unasked for
 
 
 def error(status: int, code: str, **extra: Any) -> Dict[str, Any]:
@@ -55,10 +56,14 @@ class Server:
                 else:
                     self.send_header("Content-Length", str(len(raw)))
                 for k, v in headers.items():
-                    if k != THEN_CLOSE:
+                    if k not in (THEN_CLOSE, THEN_SEND):
                         self.send_header(k, v)
                 self.end_headers()
                 self.wfile.write(raw)
+                if THEN_SEND in headers:    # a moment later, so that the answer was read alone
+                    self.wfile.flush()
+                    time.sleep(0.02)
+                    self.wfile.write(headers[THEN_SEND].encode("latin-1"))
                 if THEN_CLOSE in headers:   # closed after the answer, without saying so
                     self.close_connection = True
 
@@ -67,7 +72,11 @@ class Server:
             def log_message(self, *args: Any) -> None:
                 pass
 
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        class Quiet(http.server.ThreadingHTTPServer):
+            def handle_error(self, request: Any, client_address: Any) -> None:
+                pass        # a client that aborts its connection is what some tests do
+
+        self.httpd = Quiet(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
         self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True)
         self.thread.start()
@@ -127,6 +136,15 @@ class KeepAlive(Base):
         c, slept = self.client(s, max_retries=0)
         self.assertEqual(c.request("GET", "/v1/models")["n"], 1)
         self.assertEqual(c.request("GET", "/v1/models")["n"], 2)
+        self.assertEqual((c.connections_opened, slept), (2, []))
+
+    def test_an_idle_connection_with_bytes_waiting_is_not_reused(self) -> None:
+        smuggled = 'HTTP/1.1 200 OK\r\nContent-Length: 17\r\n\r\n{"smuggled":true}'
+        s = self.serve(lambda n, m, p: (200, {THEN_SEND: smuggled} if n == 1 else {}, {"n": n}))
+        c, slept = self.client(s)
+        self.assertEqual(c.models(), {"n": 1})
+        time.sleep(0.05)
+        self.assertEqual(c.models(), {"n": 2}, "an answer nobody asked for is not taken for the next one")
         self.assertEqual((c.connections_opened, slept), (2, []))
 
     def test_an_idle_connection_dropped_by_the_server_is_reopened(self) -> None:
@@ -276,6 +294,45 @@ class Requests(Base):
         c2, _ = self.client(t)
         self.assertEqual([e["id"] for e in c2.iter_transactions("a", page_size=1)], ["txn_9", "txn_8"])
         self.assertEqual(t.seen[1]["path"], "/credits/v1/accounts/a/transactions?limit=1&cursor=txn_9")
+
+
+class HeaderValues(Base):
+    """A header value goes on the wire only as printable ASCII: a CR or LF in
+    a key would end the header and smuggle a request of its own."""
+
+    BAD_KEYS = ["k\r\nX-Injected: 1", "k\nX-Injected: 1", "k\r", "k\x00", "k\x7f", "k\tk", "k\u00e9", "",
+                "k" * 256]
+
+    def test_a_bad_idempotency_key_is_refused_before_anything_is_sent(self) -> None:
+        s = self.serve(lambda n, m, p: (200, {}, {"n": n}))
+        c, slept = self.client(s)
+        for key in self.BAD_KEYS:
+            with self.assertRaises(ValueError, msg=repr(key)) as cm:
+                c.grant("a", 5, "promo", idempotency_key=key)
+            self.assertIn("Idempotency-Key", str(cm.exception))
+        self.assertEqual((s.seen, slept), ([], []), "nothing sent, nothing retried")
+        self.assertEqual(c.request("POST", "/v1/x", {}, idempotency_key="k" * 255)["n"], 1, "255 printable bytes do")
+        self.assertEqual(c.connections_opened, 1)
+
+    def test_a_bad_api_key_or_user_agent_is_refused_when_the_client_is_made(self) -> None:
+        s = self.serve(lambda n, m, p: (200, {}, {}))
+        for kw in ({"api_key": "sk\r\nX-Injected: 1"}, {"api_key": "sk\x00"},
+                   {"user_agent": "app/1\r\nX-Injected: 1"}, {"user_agent": "app\x1b[1m"}):
+            with self.assertRaises(ValueError, msg=repr(kw)):
+                Creditd(s.url, **dict({"api_key": "sk"}, **kw))     # type: ignore[arg-type]
+        c, _ = self.client(s)
+        c.api_key = "sk\r\nX-Injected: 1"
+        with self.assertRaises(ValueError):
+            c.models()
+        self.assertEqual(s.seen, [])
+
+    def test_a_path_with_control_characters_or_spaces_is_refused(self) -> None:
+        s = self.serve(lambda n, m, p: (200, {}, {}))
+        c, slept = self.client(s)
+        for path in ("/v1/models HTTP/1.1\r\nX-Injected: 1\r\n\r\nGET /x", "/v1/a\nb", "/v1/a b"):
+            with self.assertRaises(ValueError):
+                c.request("GET", path)
+        self.assertEqual((s.seen, slept), ([], []))
 
 
 if __name__ == "__main__":

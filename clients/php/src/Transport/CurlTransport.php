@@ -26,6 +26,8 @@ final class CurlTransport implements Transport
 
     public function send(string $method, string $url, array $headers, ?string $body, float $timeout): Response
     {
+        Headers::url($url);
+        Headers::lines($headers);
         if ($this->handle === null) {
             $this->handle = curl_init();
         } else {

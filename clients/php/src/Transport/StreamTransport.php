@@ -16,6 +16,8 @@ final class StreamTransport implements Transport
 
     public function send(string $method, string $url, array $headers, ?string $body, float $timeout): Response
     {
+        Headers::url($url);
+        Headers::lines($headers);
         $headers[] = 'Connection: close';
         $http = [
             'method' => $method,

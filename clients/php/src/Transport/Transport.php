@@ -12,6 +12,8 @@ interface Transport
     /**
      * @param string[] $headers "Name: value" lines
      * @throws ConnectionFailed when no answer came (refused, timeout, DNS)
+     * @throws \InvalidArgumentException before anything is sent, for a URL or header line with a control
+     *   or non-ASCII byte (Headers::url(), Headers::lines()): never retried
      */
     public function send(string $method, string $url, array $headers, ?string $body, float $timeout): Response;
 

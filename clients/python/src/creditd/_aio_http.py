@@ -45,8 +45,20 @@ class Connection:
         self.used = False
 
     def abort(self) -> None:
-        """Closes at once, not waiting for the peer (after an error, or when cancelled)."""
-        self.writer.close()
+        """Closes at once, not waiting for the peer and dropping what is not
+        sent yet (after an error, or when cancelled)."""
+        self.writer.transport.abort()
+
+    def reusable(self) -> bool:
+        """Whether this idle connection may carry the next request: not
+        closing, not at its end, and no byte waiting. Bytes nobody asked for
+        would be read as the next request's answer (a desynchronised
+        connection hands each caller someone else's answer), and a
+        connection the server closed would fail the next try for nothing."""
+        if self.writer.transport.is_closing() or self.reader.at_eof() or self.reader.exception() is not None:
+            return False
+        # StreamReader has no public count of buffered bytes; its buffer is it.
+        return not getattr(self.reader, "_buffer", b"")
 
     async def close(self) -> None:
         self.writer.close()
@@ -71,7 +83,7 @@ class Connection:
         try:
             self.writer.write(self._head(call) + (call.data or b""))
             await self.writer.drain()
-            status_line = await self.reader.readline()
+            status_line = await _line(self.reader)
         except (ConnectionResetError, BrokenPipeError) as e:
             if reused:
                 raise StaleConnection(e) from e
@@ -83,12 +95,20 @@ class Connection:
         status, version = _status(status_line)
         while 100 <= status < 200:          # an interim answer (100 Continue): the real one follows
             await _headers(self.reader)
-            status, version = _status(await self.reader.readline())
+            status, version = _status(await _line(self.reader))
         headers = await _headers(self.reader)
         body, until_end = await _body(self.reader, call.method, status, headers)
         connection = headers.get("connection", "").lower()
         will_close = until_end or "close" in connection or (version == "HTTP/1.0" and "keep-alive" not in connection)
         return Answer(status, body, headers, will_close)
+
+
+async def _line(reader: asyncio.StreamReader) -> bytes:
+    """One line, up to its LF ends included (b"" at the connection's end)."""
+    try:
+        return await reader.readline()
+    except ValueError as e:     # asyncio's own: a line over the reader's limit
+        raise ProtocolError("a line over %d bytes" % MAX_LINE_BYTES) from e
 
 
 def _status(line: bytes) -> Tuple[int, str]:
@@ -101,7 +121,7 @@ def _status(line: bytes) -> Tuple[int, str]:
 async def _headers(reader: asyncio.StreamReader) -> Dict[str, str]:
     headers: Dict[str, str] = {}
     for _ in range(MAX_HEADER_LINES + 1):
-        line = await reader.readline()
+        line = await _line(reader)
         if line in (b"\r\n", b"\n"):
             return headers
         if not line:
@@ -143,7 +163,7 @@ async def _chunked(reader: asyncio.StreamReader) -> bytes:
     parts: List[bytes] = []
     total = 0
     while True:
-        size_line = (await reader.readline()).split(b";", 1)[0].strip()
+        size_line = (await _line(reader)).split(b";", 1)[0].strip()
         try:
             size = int(size_line, 16)
         except ValueError:

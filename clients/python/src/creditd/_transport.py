@@ -16,7 +16,7 @@ from ._version import VERSION
 from .errors import CreditdError, error_for
 
 __all__ = ["Options", "Endpoint", "Prepared", "make_options", "endpoint", "prepare", "decode", "retry_delay_s",
-           "WRITES"]
+           "header_value", "WRITES", "MAX_ANSWER_BYTES", "MAX_IDEMPOTENCY_KEY_BYTES"]
 
 WRITES = frozenset(("POST", "PUT", "PATCH", "DELETE"))
 
@@ -24,6 +24,13 @@ DEFAULT_TIMEOUT_MS = 10_000
 DEFAULT_MAX_RETRIES = 2
 DEFAULT_RETRY_DELAY_MS = 250
 DEFAULT_MAX_RETRY_DELAY_MS = 10_000
+
+MAX_IDEMPOTENCY_KEY_BYTES = 255
+"""creditd takes an Idempotency-Key of 1 to 255 printable bytes (src/limits.h)."""
+
+MAX_ANSWER_BYTES = 16 * 1024 * 1024
+"""The largest answer body read: a page of 200 journal rows is well under 1 MiB,
+and a broken or hostile peer must not make the client hold unbounded memory."""
 
 
 class Options(NamedTuple):
@@ -54,8 +61,37 @@ def make_options(timeout_ms: int, max_retries: int, retry_delay_ms: int, max_ret
     max_retry_delay_ms = _from_seconds("max_retry_wait", "max_retry_delay_ms", max_retry_wait, max_retry_delay_ms)
     if timeout_ms <= 0:
         raise ValueError("timeout_ms must be above 0: %r" % (timeout_ms,))
+    agent = header_value("user_agent", user_agent or "creditd-client-python/" + VERSION)
     return Options(int(timeout_ms), max(0, int(max_retries)), max(0, int(retry_delay_ms)),
-                   max(0, int(max_retry_delay_ms)), user_agent or "creditd-client-python/" + VERSION)
+                   max(0, int(max_retry_delay_ms)), agent)
+
+
+def header_value(name: str, value: str, min_length: int = 0, max_length: Optional[int] = None) -> str:
+    """value, checked to go on the wire as the header `name`: printable
+    ASCII only (space to tilde). A CR or LF would end the header and start
+    another one, or a request of its own on a kept-alive connection; NUL,
+    other control bytes and non-ASCII (which HTTP libraries encode each
+    their own way) are refused too. Raises ValueError (TypeError for a
+    value that is not a str), naming the header, never its value: it may
+    be a secret."""
+    if not isinstance(value, str):
+        raise TypeError("%s must be a str, not %s" % (name, type(value).__name__))
+    if not (value.isascii() and value.isprintable()):
+        raise ValueError("%s must be printable ASCII: no CR, LF, NUL or other control or non-ASCII character"
+                         % name)
+    if len(value) < min_length or (max_length is not None and len(value) > max_length):
+        raise ValueError("%s must be %d to %s characters long, not %d"
+                         % (name, min_length, max_length if max_length is not None else "any", len(value)))
+    return value
+
+
+def _request_target(target: str) -> str:
+    """The request line's target: visible ASCII, no space nor control character
+    (the clients URL-encode what they put in a path; this guards request())."""
+    if not (target.isascii() and target.isprintable()) or " " in target:
+        raise ValueError("the path must be visible ASCII (URL-encoded): no space, CR, LF or other control "
+                         "character")
+    return target
 
 
 class Endpoint(NamedTuple):
@@ -89,23 +125,27 @@ class Prepared(NamedTuple):
 def prepare(where: Endpoint, api_key: str, opts: Options, method: str, path: str, body: Optional[Mapping[str, Any]],
             query: Optional[Mapping[str, Any]], idempotency_key: Optional[str], auth: bool) -> Prepared:
     """The request of one call. A write carries idempotency_key, or one made
-    for this call when retries are on, so that its retries are applied once."""
+    for this call when retries are on, so that its retries are applied once.
+    Raises ValueError, before anything is sent, for a header value (API
+    key, user agent, Idempotency-Key) or a path that could not go on the
+    wire as it is (header_value)."""
     target = where.prefix + path
     if query:
         params = [(k, "true" if v is True else "false" if v is False else v) for k, v in query.items() if v is not None]
         if params:
             target += "?" + urllib.parse.urlencode(params)
-    headers = {"Accept": "application/json", "User-Agent": opts.user_agent}
+    _request_target(target)
+    headers = {"Accept": "application/json", "User-Agent": header_value("User-Agent", opts.user_agent)}
     data = None
     if body is not None:
         data = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
         headers["Content-Type"] = "application/json"
     if auth:
-        headers["Authorization"] = "Bearer " + api_key
+        headers["Authorization"] = "Bearer " + header_value("the API key", api_key)
     if idempotency_key is None and method in WRITES and opts.max_retries > 0:
         idempotency_key = "py-" + uuid.uuid4().hex
     if idempotency_key is not None:
-        headers["Idempotency-Key"] = idempotency_key
+        headers["Idempotency-Key"] = header_value("Idempotency-Key", idempotency_key, 1, MAX_IDEMPOTENCY_KEY_BYTES)
     return Prepared(method, target, headers, data, idempotency_key)
 
 

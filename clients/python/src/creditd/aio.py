@@ -22,7 +22,8 @@ from . import _calls
 from ._aio_http import Answer, Connection, ProtocolError, StaleConnection, open_connection
 from ._calls import Call, Clear
 from ._transport import (DEFAULT_MAX_RETRIES, DEFAULT_MAX_RETRY_DELAY_MS, DEFAULT_RETRY_DELAY_MS, DEFAULT_TIMEOUT_MS,
-                         WRITES, Prepared, decode, endpoint, make_options, prepare, retry_delay_s)
+                         WRITES, Prepared, decode, endpoint, header_value, make_options, prepare,
+                         retry_delay_s)
 from .answers import (Account, BrowserToken, Checkout, Event, EventPage, GrantResult, Health, Hold, JSONObject,
                       Member, MemberDeleted, Models, Plan, PlanList, PromoCode, Redemption, Release, Settlement,
                       Transaction, TransactionPage, TransactionResult, UsageCharge, UsageReport)
@@ -37,7 +38,9 @@ MAX_IDLE_CONNECTIONS = 8
 """Kept-alive connections kept open between calls; more are closed after their answer."""
 
 # What a try that got no whole answer raises below this module's own errors.
-_NO_ANSWER = (OSError, ProtocolError, asyncio.IncompleteReadError, asyncio.TimeoutError, ValueError)
+# Not ValueError: a request refused before it is sent (a header value) is
+# the caller's to fix, never a lost answer to retry.
+_NO_ANSWER = (OSError, ProtocolError, asyncio.IncompleteReadError, asyncio.TimeoutError)
 
 
 class AsyncCreditd:
@@ -66,7 +69,7 @@ class AsyncCreditd:
         self._opts = make_options(timeout_ms, max_retries, retry_delay_ms, max_retry_delay_ms, user_agent,
                                   timeout, backoff, max_retry_wait)
         self.base_url = self._where.base_url
-        self.api_key = api_key
+        self.api_key = header_value("the API key", api_key)
         self.timeout_ms, self.max_retries, self.retry_delay_ms, self.max_retry_delay_ms, self.user_agent = self._opts
         self.connections_opened = 0
         self._ssl_context = ssl_context
@@ -92,8 +95,17 @@ class AsyncCreditd:
 
     # -- transport --
 
+    def _idle_connection(self) -> Optional[Connection]:
+        """The most recently used idle connection fit to reuse; the unfit are aborted."""
+        while self._idle:
+            conn = self._idle.pop()
+            if conn.reusable():
+                return conn
+            conn.abort()
+        return None
+
     async def _exchange(self, call: Prepared, fresh: bool) -> Answer:
-        conn = None if fresh or not self._idle else self._idle.pop()
+        conn = None if fresh else self._idle_connection()
         if conn is None:
             conn = await open_connection(self._where, self._ssl_context)
             self.connections_opened += 1

@@ -1,5 +1,6 @@
 """The HTTP client: one API key against one creditd, over one kept-alive connection."""
 import http.client
+import select
 import socket
 import ssl
 import threading
@@ -9,7 +10,8 @@ from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Tuple
 from . import _calls
 from ._calls import CLEAR, Call, Clear
 from ._transport import (DEFAULT_MAX_RETRIES, DEFAULT_MAX_RETRY_DELAY_MS, DEFAULT_RETRY_DELAY_MS, DEFAULT_TIMEOUT_MS,
-                         WRITES, Prepared, decode, endpoint, make_options, prepare, retry_delay_s)
+                         WRITES, Prepared, decode, endpoint, header_value, make_options, prepare,
+                         retry_delay_s)
 from ._version import VERSION
 from .answers import (Account, BrowserToken, Checkout, Event, EventPage, GrantResult, Health, Hold, JSONObject,
                       Member, MemberDeleted, Models, Plan, PlanList, PromoCode, Redemption, Release, Settlement,
@@ -58,6 +60,10 @@ class Creditd:
       not made: the error is raised at once, its retry_after telling when
       (default 10000).
     user_agent: the User-Agent header (default "creditd-client-python/VERSION").
+      It, the API key and every idempotency_key (1 to 255 characters) must
+      be printable ASCII: a CR, LF or other control character would smuggle
+      a header or a request of its own, so it is a ValueError, raised before
+      anything is sent and never retried.
     ssl_context: for https URLs (default: ssl.create_default_context()).
     timeout, backoff, max_retry_wait: the former names, in seconds; still
       taken, with a DeprecationWarning.
@@ -84,7 +90,7 @@ class Creditd:
         self._opts = make_options(timeout_ms, max_retries, retry_delay_ms, max_retry_delay_ms, user_agent,
                                   timeout, backoff, max_retry_wait)
         self.base_url = self._where.base_url
-        self.api_key = api_key
+        self.api_key = header_value("the API key", api_key)
         self.timeout_ms, self.max_retries, self.retry_delay_ms, self.max_retry_delay_ms, self.user_agent = self._opts
         self.connections_opened = 0
         self._ssl_context = ssl_context
@@ -123,9 +129,24 @@ class Creditd:
                 self._conn = http.client.HTTPConnection(w.host, w.port, timeout=seconds)
         return self._conn
 
+    def _drop_if_unfit(self) -> None:
+        """Drops the idle connection when a byte is waiting on it, or its end:
+        bytes nobody asked for would be read as the next request's answer,
+        and a connection the server closed would fail the next try."""
+        sock = self._conn.sock if self._conn is not None else None
+        if sock is None:
+            return
+        try:
+            waiting = select.select([sock], [], [], 0)[0] or (isinstance(sock, ssl.SSLSocket) and sock.pending() > 0)
+        except (OSError, ValueError):
+            waiting = True
+        if waiting:
+            self._drop()
+
     def _send_once(self, call: Prepared) -> Tuple[int, bytes, Dict[str, str]]:
         """One exchange on the kept-alive connection: (status, body, headers).
         Raises _SendFailed when no whole answer came."""
+        self._drop_if_unfit()
         conn = self._connection()
         reused = conn.sock is not None
         if not reused:
