@@ -242,5 +242,76 @@ class AsyncGuards(unittest.IsolatedAsyncioTestCase):
         self.assertEqual(api.ends()[-1]["output_tokens"], 4)
 
 
+class SlowGuardAPI(FakeAsyncGuardAPI):
+    """A settle and a release that take a while on the network, and say when they started."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.ending = asyncio.Event()
+        self.finished: List[str] = []
+
+    async def settle(self, hold_id: str, input_tokens: int, output_tokens: int,
+                     cached_input_tokens: Optional[int] = None) -> Dict[str, Any]:
+        self.ending.set()
+        await asyncio.sleep(0.2)
+        self.finished.append("settle")
+        return await super().settle(hold_id, input_tokens, output_tokens, cached_input_tokens)
+
+    async def release(self, hold_id: str) -> Dict[str, Any]:
+        self.ending.set()
+        await asyncio.sleep(0.2)
+        self.finished.append("release")
+        return await super().release(hold_id)
+
+
+class GuardCancelled(unittest.IsolatedAsyncioTestCase):
+    """A task cancelled while its guard settles on the way out (a second
+    cancellation: the first one ended the block) still settles: the hold
+    must not stay pending."""
+
+    async def _cancelled_twice(self, api: SlowGuardAPI, pieces: List[str]) -> None:
+        started = asyncio.Event()
+
+        async def handler() -> None:
+            async with AsyncCreditd.guard(api.as_client(), "acct", "req", "gpt-4o", 1000, 500) as hold:
+                async for _ in hold.stream(pieces):
+                    pass
+                started.set()
+                await asyncio.sleep(10)     # the model still streaming when the user goes away
+
+        task = asyncio.ensure_future(handler())
+        await started.wait()
+        task.cancel()
+        await api.ending.wait()
+        task.cancel()                       # again, while the exit's settle is on the wire
+        with self.assertRaises(asyncio.CancelledError):
+            await task
+
+    async def test_a_second_cancellation_during_the_exit_settle_still_settles(self) -> None:
+        api = SlowGuardAPI()
+        await self._cancelled_twice(api, ["some ", "output"])
+        self.assertEqual(api.finished, ["settle"])
+        self.assertEqual([c["op"] for c in api.ends()], ["settle"])
+
+    async def test_a_second_cancellation_during_the_exit_release_still_releases(self) -> None:
+        api = SlowGuardAPI()
+        await self._cancelled_twice(api, [])
+        self.assertEqual(api.finished, ["release"])
+
+    async def test_a_cancellation_during_the_exit_of_a_block_that_ended_well(self) -> None:
+        api = SlowGuardAPI()
+
+        async def handler() -> None:
+            async with AsyncCreditd.guard(api.as_client(), "acct", "req", "gpt-4o", 1000, 500) as hold:
+                hold.chunk("done")
+
+        task = asyncio.ensure_future(handler())
+        await api.ending.wait()
+        task.cancel()
+        with self.assertRaises(asyncio.CancelledError):
+            await task
+        self.assertEqual(api.finished, ["settle"])
+
+
 if __name__ == "__main__":
     unittest.main()
