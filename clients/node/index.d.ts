@@ -10,19 +10,26 @@ export const DEFAULT_TOLERANCE_SECONDS: number;
 /** An integer creditd takes: a safe integer number, or a bigint past 2^53. */
 export type Int = number | bigint;
 
+/**
+ * The client's options (clients/vocabulary.json). Another name is a TypeError; undefined or null
+ * takes the default; a number option must be a whole number (else TypeError) within its range
+ * (else RangeError).
+ */
 export interface ClientOptions {
-  /** Per attempt, default 10000. */
-  timeoutMs?: number;
-  /** Retries of 503 `unavailable` and lost connections, default 2 (3 attempts). */
-  maxRetries?: number;
-  /** First backoff when creditd sends no Retry-After, default 250 (doubled each retry, with jitter). */
-  retryDelayMs?: number;
-  /** The longest wait before a retry, default 10000; a longer Retry-After is not waited for: the error is thrown. */
-  maxRetryDelayMs?: number;
+  /** Milliseconds one attempt may take, 1 to 3600000; default 10000. */
+  timeoutMs?: number | null;
+  /** Retries of a 503 (`unavailable`, `gateway_busy`, or without a known code) and of lost connections,
+   * 0 to 100; default 2 (3 attempts). */
+  maxRetries?: number | null;
+  /** First backoff when creditd sends no Retry-After, 0 to 3600000; default 250 (doubled each retry, with jitter). */
+  retryDelayMs?: number | null;
+  /** The longest wait before a retry, 0 to 3600000; default 10000; a longer Retry-After (or backoff) is not
+   * waited for: the error is thrown. */
+  maxRetryDelayMs?: number | null;
   /** The User-Agent header, printable ASCII (else a TypeError); default creditd-client-node/VERSION. */
-  userAgent?: string;
+  userAgent?: string | null;
   /** Another fetch (a test double, an instrumented fetch); default the global one. */
-  fetch?: typeof fetch;
+  fetch?: typeof fetch | null;
 }
 
 export interface WriteOptions {

@@ -17,6 +17,41 @@ const DEFAULTS = {
   maxRetryDelayMs: 10_000,
 };
 
+// The range of each number option (clients/vocabulary.json): a value beyond
+// it is a mistake of unit or a runaway (an hour for one try or one wait).
+const RANGES = {
+  timeoutMs: [1, 3_600_000],
+  maxRetries: [0, 100],
+  retryDelayMs: [0, 3_600_000],
+  maxRetryDelayMs: [0, 3_600_000],
+};
+
+const OPTION_NAMES = new Set([...Object.keys(DEFAULTS), 'userAgent', 'fetch']);
+
+/**
+ * The options in force: undefined or null takes the default; an unknown
+ * name, a number option that is not a safe integer (TypeError) or is out of
+ * its range (RangeError), a userAgent that is not a string and a fetch that
+ * is not a function are refused.
+ */
+function checkedOptions(options) {
+  if (options === null || typeof options !== 'object') throw new TypeError('options must be an object');
+  const unknown = Object.keys(options).filter((name) => !OPTION_NAMES.has(name));
+  if (unknown.length) throw new TypeError(`unknown option(s): ${unknown.join(', ')}`);
+  const o = {};
+  for (const [name, [low, high]] of Object.entries(RANGES)) {
+    const value = options[name] ?? DEFAULTS[name];
+    if (!Number.isSafeInteger(value)) throw new TypeError(`${name} must be a whole number, not ${String(value)}`);
+    if (value < low || value > high) throw new RangeError(`${name} must be from ${low} to ${high}, not ${value}`);
+    o[name] = value;
+  }
+  if (options.userAgent != null && typeof options.userAgent !== 'string') throw new TypeError('userAgent must be a string');
+  if (options.fetch != null && typeof options.fetch !== 'function') throw new TypeError('fetch must be a function');
+  o.userAgent = options.userAgent ?? `creditd-client-node/${VERSION}`;
+  o.fetch = options.fetch ?? globalThis.fetch;
+  return o;
+}
+
 /** creditd takes an Idempotency-Key of 1 to 255 printable bytes (src/limits.h). */
 const MAX_IDEMPOTENCY_KEY_BYTES = 255;
 
@@ -115,18 +150,20 @@ export class Creditd {
   /**
    * baseUrl: where creditd is mounted ("https://billing.example.com/credits").
    * apiKey: a guard, read, app or admin key (admin may call every route).
+   * options: timeoutMs, maxRetries, retryDelayMs, maxRetryDelayMs, userAgent
+   * (clients/vocabulary.json) and fetch; see checkedOptions for what is refused.
    */
   constructor(baseUrl, apiKey, options = {}) {
     if (!baseUrl) throw new TypeError('baseUrl is required');
     this.baseUrl = String(baseUrl).replace(/\/+$/, '');
     this.#apiKey = headerValue('the API key', apiKey == null ? '' : String(apiKey));
-    const o = { ...DEFAULTS, ...options };
+    const o = checkedOptions(options ?? {});
     this.timeoutMs = o.timeoutMs;
     this.maxRetries = o.maxRetries;
     this.retryDelayMs = o.retryDelayMs;
     this.maxRetryDelayMs = o.maxRetryDelayMs;
-    this.userAgent = headerValue('userAgent', o.userAgent ?? `creditd-client-node/${VERSION}`);
-    this.#fetch = o.fetch ?? globalThis.fetch;
+    this.userAgent = headerValue('userAgent', o.userAgent);
+    this.#fetch = o.fetch;
     if (typeof this.#fetch !== 'function') throw new TypeError('no fetch: Node 18 or later, or pass options.fetch');
   }
 

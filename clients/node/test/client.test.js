@@ -261,3 +261,20 @@ test('iterTransactions follows next_cursor; iterEvents follows next_after', asyn
   for await (const e of c.iterEvents({ after: 1, pageSize: 2 })) events.push(e.id);
   assert.deepEqual(events, [2, 3, 4, 5]);
 });
+
+test('an option given as undefined takes its default: bounded retries, a working timeout', async () => {
+  let tries = 0;
+  const fetch = async (url, init) => {
+    tries += 1;
+    assert.ok(init.signal instanceof AbortSignal);
+    return new Response(JSON.stringify({ error: { type: 't', code: 'unavailable', message: 'm', param: null } }),
+      { status: 503 });
+  };
+  const c = new Creditd('http://creditd.test', 'k', {
+    fetch, maxRetries: undefined, timeoutMs: undefined, retryDelayMs: 1, maxRetryDelayMs: undefined,
+  });
+  assert.deepEqual([c.maxRetries, c.timeoutMs, c.maxRetryDelayMs], [2, 10000, 10000]);
+  const e = await c.models().catch((x) => x);
+  assert.ok(e instanceof cd.Unavailable, String(e));
+  assert.equal(tries, 3, 'the first try and maxRetries (2) more, not forever');
+});

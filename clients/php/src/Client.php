@@ -67,6 +67,17 @@ class Client
         'user_agent' => null,           // null: creditd-client-php/VERSION
     ];
 
+    /**
+     * The range of each number option (clients/vocabulary.json): a value beyond it is a mistake
+     * of unit or a runaway (an hour for one try or one wait, 100 retries).
+     */
+    private const RANGES = [
+        'timeout_ms' => [1, 3600000],
+        'max_retries' => [0, 100],
+        'retry_delay_ms' => [0, 3600000],
+        'max_retry_delay_ms' => [0, 3600000],
+    ];
+
     /** Former option names, still taken: [current name, factor to its unit]. */
     private const DEPRECATED = [
         'timeout' => ['timeout_ms', 1000],
@@ -113,6 +124,9 @@ class Client
      *   - transport: "curl", "stream" or a Transport (default: curl when ext-curl is loaded, else stream)
      *   - sleep: callable(float $seconds) used to wait (default usleep; tests pass their own)
      *   - timeout (seconds), retries, max_retry_wait (seconds): the former names, still taken (deprecated)
+     * A number option is an int, a whole float or a string of digits within its range (RANGES:
+     * timeout_ms 1 to 3600000, max_retries 0 to 100, the other two 0 to 3600000); null takes the
+     * default. Anything else, and an unknown option, throws InvalidArgumentException.
      */
     public function __construct(string $baseUrl, string $apiKey, array $options = [])
     {
@@ -134,7 +148,11 @@ class Client
         }
     }
 
-    /** The vocabulary's options from the given ones: unknown names refused, former ones converted. */
+    /**
+     * The vocabulary's options from the given ones: unknown names refused, former ones converted
+     * (with an E_USER_DEPRECATED notice), null taken as "the default", and each number checked to
+     * be a whole number within its range (RANGES).
+     */
     private static function options(array $given): array
     {
         $known = array_merge(array_keys(self::DEFAULTS), array_keys(self::DEPRECATED), ['transport', 'sleep']);
@@ -144,21 +162,40 @@ class Client
         }
         foreach (self::DEPRECATED as $old => [$name, $factor]) {
             if (isset($given[$old])) {
-                @trigger_error("creditd: the option $old is deprecated, use $name", E_USER_DEPRECATED);
-                $given[$name] = (int) round($given[$old] * $factor);
+                trigger_error("creditd: the option $old is deprecated, use $name", E_USER_DEPRECATED);
+                if (!is_int($given[$old]) && !is_float($given[$old]) && !(is_string($given[$old]) && is_numeric($given[$old]))) {
+                    throw new \InvalidArgumentException("the option $old must be a number");
+                }
+                $given[$name] = round((float) $given[$old] * $factor);
             }
         }
-        $o = array_intersect_key($given, self::DEFAULTS) + self::DEFAULTS;
-        if ((int) $o['timeout_ms'] <= 0) {
-            throw new \InvalidArgumentException('timeout_ms must be above 0');
+        $o = array_filter(array_intersect_key($given, self::DEFAULTS), static function ($v): bool {
+            return $v !== null;
+        }) + self::DEFAULTS;
+        $options = [];
+        foreach (self::RANGES as $name => [$low, $high]) {
+            $options[$name] = self::wholeOption($name, $o[$name], $low, $high);
         }
-        return [
-            'timeout_ms' => (int) $o['timeout_ms'],
-            'max_retries' => max(0, (int) $o['max_retries']),
-            'retry_delay_ms' => max(0, (int) $o['retry_delay_ms']),
-            'max_retry_delay_ms' => max(0, (int) $o['max_retry_delay_ms']),
-            'user_agent' => Headers::value('user_agent', (string) ($o['user_agent'] ?? 'creditd-client-php/' . self::VERSION)),
-        ];
+        if ($o['user_agent'] !== null && !is_string($o['user_agent'])) {
+            throw new \InvalidArgumentException('the option user_agent must be a string');
+        }
+        $options['user_agent'] = Headers::value('user_agent', $o['user_agent'] ?? 'creditd-client-php/' . self::VERSION);
+        return $options;
+    }
+
+    /** A number option: an int, a whole float or a string of digits, from $low to $high. */
+    private static function wholeOption(string $name, $value, int $low, int $high): int
+    {
+        if (is_float($value) && is_finite($value) && floor($value) === $value && abs($value) < 9.0e15) {
+            $value = (int) $value;
+        } elseif (is_string($value) && preg_match('/\A-?[0-9]{1,18}\z/', $value)) {
+            $value = (int) $value;
+        }
+        if (!is_int($value) || $value < $low || $value > $high) {
+            throw new \InvalidArgumentException(sprintf('the option %s must be a whole number from %d to %d, not %s',
+                $name, $low, $high, is_scalar($value) ? var_export($value, true) : gettype($value)));
+        }
+        return $value;
     }
 
     /**

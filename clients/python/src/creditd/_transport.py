@@ -43,27 +43,59 @@ class Options(NamedTuple):
     user_agent: str
 
 
-def _from_seconds(old: str, new: str, seconds: Optional[float], value: int) -> int:
+# The range of each number option (clients/vocabulary.json): a value beyond
+# it is a mistake of unit or a runaway (an hour for one try or one wait).
+MAX_MS = 3_600_000
+MAX_RETRIES = 100
+_RANGES = {"timeout_ms": (1, MAX_MS), "max_retries": (0, MAX_RETRIES), "retry_delay_ms": (0, MAX_MS),
+           "max_retry_delay_ms": (0, MAX_MS)}
+
+
+def _whole(name: str, value: object, default: int) -> int:
+    """A number option: None takes the default; an int (or a whole float)
+    within its range is taken; anything else raises, naming the option
+    (TypeError for a value that is no number, ValueError for one out of range)."""
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError("%s must be an int, not %s" % (name, type(value).__name__))
+    if isinstance(value, float):
+        if not value.is_integer():
+            raise ValueError("%s must be a whole number: %r" % (name, value))
+        value = int(value)
+    low, high = _RANGES[name]
+    if not low <= value <= high:
+        raise ValueError("%s must be from %d to %d: %r" % (name, low, high, value))
+    return value
+
+
+def _from_seconds(old: str, new: str, seconds: Optional[float], value: object) -> object:
     if seconds is None:
         return value
     warnings.warn("%s= (seconds) is deprecated: pass %s= (milliseconds)" % (old, new), DeprecationWarning,
                   stacklevel=4)
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
+        raise TypeError("%s must be a number of seconds, not %s" % (old, type(seconds).__name__))
+    if seconds != seconds or seconds in (float("inf"), float("-inf")):
+        raise ValueError("%s must be a finite number of seconds: %r" % (old, seconds))
     return int(round(float(seconds) * 1000))
 
 
-def make_options(timeout_ms: int, max_retries: int, retry_delay_ms: int, max_retry_delay_ms: int,
+def make_options(timeout_ms: object, max_retries: object, retry_delay_ms: object, max_retry_delay_ms: object,
                  user_agent: Optional[str], timeout: Optional[float] = None, backoff: Optional[float] = None,
                  max_retry_wait: Optional[float] = None) -> Options:
     """The options, the former names in seconds (timeout, backoff,
-    max_retry_wait) taken when given, with a DeprecationWarning."""
+    max_retry_wait) taken when given, with a DeprecationWarning. A number
+    option given as None takes its default; one that is no whole number
+    within its range (_RANGES) raises TypeError or ValueError."""
     timeout_ms = _from_seconds("timeout", "timeout_ms", timeout, timeout_ms)
     retry_delay_ms = _from_seconds("backoff", "retry_delay_ms", backoff, retry_delay_ms)
     max_retry_delay_ms = _from_seconds("max_retry_wait", "max_retry_delay_ms", max_retry_wait, max_retry_delay_ms)
-    if timeout_ms <= 0:
-        raise ValueError("timeout_ms must be above 0: %r" % (timeout_ms,))
     agent = header_value("user_agent", user_agent or "creditd-client-python/" + VERSION)
-    return Options(int(timeout_ms), max(0, int(max_retries)), max(0, int(retry_delay_ms)),
-                   max(0, int(max_retry_delay_ms)), agent)
+    return Options(_whole("timeout_ms", timeout_ms, DEFAULT_TIMEOUT_MS),
+                   _whole("max_retries", max_retries, DEFAULT_MAX_RETRIES),
+                   _whole("retry_delay_ms", retry_delay_ms, DEFAULT_RETRY_DELAY_MS),
+                   _whole("max_retry_delay_ms", max_retry_delay_ms, DEFAULT_MAX_RETRY_DELAY_MS), agent)
 
 
 def header_value(name: str, value: str, min_length: int = 0, max_length: Optional[int] = None) -> str:

@@ -60,9 +60,10 @@ class AsyncCreditd:
     a new one. One client belongs to one event loop.
     """
 
-    def __init__(self, base_url: str, api_key: str, *, timeout_ms: int = DEFAULT_TIMEOUT_MS,
-                 max_retries: int = DEFAULT_MAX_RETRIES, retry_delay_ms: int = DEFAULT_RETRY_DELAY_MS,
-                 max_retry_delay_ms: int = DEFAULT_MAX_RETRY_DELAY_MS, user_agent: Optional[str] = None,
+    def __init__(self, base_url: str, api_key: str, *, timeout_ms: Optional[int] = DEFAULT_TIMEOUT_MS,
+                 max_retries: Optional[int] = DEFAULT_MAX_RETRIES,
+                 retry_delay_ms: Optional[int] = DEFAULT_RETRY_DELAY_MS,
+                 max_retry_delay_ms: Optional[int] = DEFAULT_MAX_RETRY_DELAY_MS, user_agent: Optional[str] = None,
                  ssl_context: Optional[ssl.SSLContext] = None, timeout: Optional[float] = None,
                  backoff: Optional[float] = None, max_retry_wait: Optional[float] = None) -> None:
         self._where = endpoint(base_url)

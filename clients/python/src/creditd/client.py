@@ -67,6 +67,9 @@ class Creditd:
     ssl_context: for https URLs (default: ssl.create_default_context()).
     timeout, backoff, max_retry_wait: the former names, in seconds; still
       taken, with a DeprecationWarning.
+    A number option is a whole number (an int, or a whole float) within its
+    range (timeout_ms 1 to 3600000, max_retries 0 to 100, the other two 0 to
+    3600000), else TypeError or ValueError; None takes its default.
 
     The client keeps one HTTP/1.1 connection open and reuses it for every
     call (connections_opened counts the connections it made). It is
@@ -81,9 +84,10 @@ class Creditd:
     raises ConnectionFailed. Amounts are integer micros (1 EUR = 1,000,000).
     """
 
-    def __init__(self, base_url: str, api_key: str, *, timeout_ms: int = DEFAULT_TIMEOUT_MS,
-                 max_retries: int = DEFAULT_MAX_RETRIES, retry_delay_ms: int = DEFAULT_RETRY_DELAY_MS,
-                 max_retry_delay_ms: int = DEFAULT_MAX_RETRY_DELAY_MS, user_agent: Optional[str] = None,
+    def __init__(self, base_url: str, api_key: str, *, timeout_ms: Optional[int] = DEFAULT_TIMEOUT_MS,
+                 max_retries: Optional[int] = DEFAULT_MAX_RETRIES,
+                 retry_delay_ms: Optional[int] = DEFAULT_RETRY_DELAY_MS,
+                 max_retry_delay_ms: Optional[int] = DEFAULT_MAX_RETRY_DELAY_MS, user_agent: Optional[str] = None,
                  ssl_context: Optional[ssl.SSLContext] = None, timeout: Optional[float] = None,
                  backoff: Optional[float] = None, max_retry_wait: Optional[float] = None) -> None:
         self._where = endpoint(base_url)
