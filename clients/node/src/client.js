@@ -143,6 +143,20 @@ function retryable(error) {
   return error instanceof CreditdError && error.constructor.retried === true;
 }
 
+/** At most this many tries after a top-up "in progress" answer, whatever the waits add up to. */
+const IN_PROGRESS_RETRIES = 8;
+
+/**
+ * A 409 of a top-up whose Idempotency-Key is still calling Stripe for an
+ * earlier try (src/http/api_stripe.c): the answer is coming, not refused.
+ * creditd names it by param idempotency_key and its message, with code
+ * conflict, which is also the code of a key used with another request.
+ */
+function isInProgress(error) {
+  return error instanceof CreditdError && error.status === 409 && error.code === 'conflict'
+    && error.param === 'idempotency_key' && String(error.errorMessage).includes('in progress');
+}
+
 export class Creditd {
   #apiKey;
   #fetch;
@@ -173,9 +187,12 @@ export class Creditd {
    * One API call: the decoded JSON answer, or a CreditdError subclass.
    * query: undefined/null values dropped. A write (not GET) carries an
    * Idempotency-Key, the caller's or (autoKey) a random one, so its retries
-   * are answered once. 503 `unavailable` and lost connections are retried up
-   * to maxRetries times, after Retry-After when creditd sends one (a wait
-   * longer than maxRetryDelayMs is not made: the error is thrown). A path,
+   * are answered once. A 503 (`unavailable`, `gateway_busy`, or without a
+   * code this client knows) and lost connections are retried up to
+   * maxRetries times, after Retry-After when creditd sends one (a wait longer
+   * than maxRetryDelayMs is not made: the error is thrown). A top-up "in
+   * progress" (409, isInProgress()) is waited out within maxRetryDelayMs,
+   * apart from maxRetries. A path,
    * user agent or Idempotency-Key that cannot go on the wire as it is (a
    * control or non-ASCII character, a key not 1 to 255 characters long) is
    * a TypeError before anything is sent.
@@ -202,18 +219,49 @@ export class Creditd {
       headers['Idempotency-Key'] = headerValue('Idempotency-Key', idempotencyKey, 1, MAX_IDEMPOTENCY_KEY_BYTES);
     }
     else if (autoKey && method !== 'GET' && method !== 'HEAD') headers['Idempotency-Key'] = randomUUID();
-    for (let attempt = 0; ; attempt++) {
+    let attempt = 0;
+    const inProgress = { waits: 0, waitedMs: 0 };
+    for (;;) {
       try {
         return await this.#once(method, url, headers, data);
       } catch (error) {
-        if (!retryable(error) || attempt >= this.maxRetries) throw error;
-        const waitMs = error.retryAfter != null
-          ? error.retryAfter * 1000
-          : this.retryDelayMs * 2 ** attempt * (0.5 + Math.random() / 2);
-        if (waitMs > this.maxRetryDelayMs) throw error;
+        const waitMs = isInProgress(error) ? this.#inProgressWait(error, inProgress) : this.#retryWait(error, attempt++);
+        if (waitMs === null) throw error;
         await sleep(waitMs);
       }
     }
+  }
+
+  /** retryDelayMs doubled for each try before, with jitter (half to all of it). */
+  #backoffMs(attempt) {
+    return this.retryDelayMs * 2 ** attempt * (0.5 + Math.random() / 2);
+  }
+
+  /**
+   * Milliseconds to wait before try attempt + 1, or null: throw. Retried: the
+   * classes whose static retried is set, at most maxRetries times, after
+   * Retry-After, else the backoff; a wait above maxRetryDelayMs is not made.
+   */
+  #retryWait(error, attempt) {
+    if (!retryable(error) || attempt >= this.maxRetries) return null;
+    const waitMs = error.retryAfter != null ? error.retryAfter * 1000 : this.#backoffMs(attempt);
+    return waitMs > this.maxRetryDelayMs ? null : waitMs;
+  }
+
+  /**
+   * Milliseconds to wait before sending a top-up "in progress" again, or
+   * null: throw. The waits start at retryDelayMs, doubled each time with
+   * jitter, and add up to maxRetryDelayMs at most (IN_PROGRESS_RETRIES tries
+   * at most); they do not count against maxRetries, but maxRetries 0 turns
+   * them off too. state: this call's waits so far, updated.
+   */
+  #inProgressWait(error, state) {
+    if (this.maxRetries === 0 || state.waits >= IN_PROGRESS_RETRIES) return null;
+    const waitMs = error.retryAfter != null ? error.retryAfter * 1000 : this.#backoffMs(state.waits);
+    if (state.waitedMs + waitMs > this.maxRetryDelayMs) return null;
+    state.waits += 1;
+    state.waitedMs += waitMs;
+    return waitMs;
   }
 
   async #once(method, url, headers, data) {

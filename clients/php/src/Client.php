@@ -39,11 +39,14 @@ use Creditd\Transport\Transport;
  * array; an error answer throws a subclass of CreditdException (see
  * Exception/). Amounts are integer micros (1 EUR = 1,000,000), top-ups cents.
  *
- * Retries: a 503 `unavailable` (the database away) and a request that got no
- * answer are sent again, at most `max_retries` times, after Retry-After seconds
- * (else a short backoff), with the same Idempotency-Key: a write the first
- * try did commit is answered from creditd's record, never done twice. A write
- * given no key gets a random one for that purpose.
+ * Retries: a 503 (`unavailable`, the database away; `gateway_busy`; or one
+ * without a code this client knows) and a request that got no answer are sent
+ * again, at most `max_retries` times, after Retry-After seconds (else a short
+ * backoff), with the same Idempotency-Key: a write the first try did commit is
+ * answered from creditd's record, never done twice. A write given no key gets
+ * a random one for that purpose. A top-up "in progress" (409, isInProgress():
+ * a retry met the first try still calling Stripe) is waited out within
+ * max_retry_delay_ms, apart from max_retries.
  *
  * The options and the exception classes are the Python and Node clients'
  * too (clients/vocabulary.json in creditd's source tree).
@@ -84,6 +87,9 @@ class Client
         'retries' => ['max_retries', 1],
         'max_retry_wait' => ['max_retry_delay_ms', 1000],
     ];
+
+    /** At most this many tries after a top-up "in progress" answer, whatever the waits add up to. */
+    private const IN_PROGRESS_RETRIES = 8;
 
     /** creditd takes an Idempotency-Key of 1 to 255 printable bytes (src/limits.h). */
     private const MAX_IDEMPOTENCY_KEY_BYTES = 255;
@@ -517,18 +523,66 @@ class Client
         if ($idempotencyKey !== null) {
             $headers[] = 'Idempotency-Key: ' . Headers::value('Idempotency-Key', $idempotencyKey, 1, self::MAX_IDEMPOTENCY_KEY_BYTES);
         }
-        for ($try = 0; ; $try++) {
+        $try = 0;
+        $inProgress = ['waits' => 0, 'waited_ms' => 0.0];
+        while (true) {
             try {
                 return self::decode($this->transport->send($method, $url, $headers, $payload,
                     $this->options['timeout_ms'] / 1000));
             } catch (CreditdException $e) {
-                $wait = $this->retryWait($e, $try);
+                if (self::isInProgress($e)) {
+                    $wait = $this->inProgressWait($e, $inProgress);
+                } else {
+                    $wait = $this->retryWait($e, $try++);
+                }
                 if ($wait === null) {
                     throw $e;
                 }
                 ($this->sleep)($wait);
             }
         }
+    }
+
+    /**
+     * A 409 of a top-up whose Idempotency-Key is still calling Stripe for an earlier try
+     * (src/http/api_stripe.c): the answer is coming, not refused. creditd names it by param
+     * idempotency_key and its message, with code conflict, which is also the code of a key
+     * used with another request.
+     */
+    private static function isInProgress(CreditdException $e): bool
+    {
+        return $e->getStatus() === 409 && $e->getErrorCode() === 'conflict' && $e->getParam() === 'idempotency_key'
+            && strpos((string) $e->getErrorMessage(), 'in progress') !== false;
+    }
+
+    /**
+     * Seconds to wait before sending a top-up "in progress" again, or null: give up. The waits
+     * start at retry_delay_ms, doubled each time with jitter, and add up to max_retry_delay_ms
+     * at most (IN_PROGRESS_RETRIES tries at most); they do not count against max_retries, but
+     * max_retries 0 turns them off too.
+     *
+     * @param array{waits:int,waited_ms:float} $state this call's waits so far, updated
+     */
+    private function inProgressWait(CreditdException $e, array &$state): ?float
+    {
+        if ($this->options['max_retries'] === 0 || $state['waits'] >= self::IN_PROGRESS_RETRIES) {
+            return null;
+        }
+        $after = $e->getRetryAfter();
+        $waitMs = $after !== null ? $after * 1000.0 : $this->backoffMs($state['waits']);
+        if ($state['waited_ms'] + $waitMs > $this->options['max_retry_delay_ms']) {
+            return null;
+        }
+        $state['waits']++;
+        $state['waited_ms'] += $waitMs;
+        return $waitMs / 1000;
+    }
+
+    /** retry_delay_ms doubled for each try before, with jitter (half to all of it). */
+    private function backoffMs(int $try): float
+    {
+        $full = $this->options['retry_delay_ms'] * (2 ** $try);
+        return $full / 2 + $full / 2 * (random_int(0, 1000) / 1000);
     }
 
     /**
@@ -543,12 +597,7 @@ class Client
             return null;
         }
         $after = $e->getRetryAfter();
-        if ($after !== null) {
-            $waitMs = $after * 1000.0;
-        } else {
-            $full = $this->options['retry_delay_ms'] * (2 ** $try);
-            $waitMs = $full / 2 + $full / 2 * (random_int(0, 1000) / 1000);
-        }
+        $waitMs = $after !== null ? $after * 1000.0 : $this->backoffMs($try);
         return $waitMs <= $this->options['max_retry_delay_ms'] ? $waitMs / 1000 : null;
     }
 

@@ -283,4 +283,58 @@ final class ClientTest extends TestCase
         $this->expectException(\InvalidArgumentException::class);
         new Client('http://x', 'k', ['timout' => 3]);
     }
+
+    private static function inProgress(): Response
+    {
+        return FakeTransport::json(409, ['error' => ['type' => 'invalid_request_error', 'code' => 'conflict',
+            'message' => 'a top-up with this Idempotency-Key is in progress', 'param' => 'idempotency_key']]);
+    }
+
+    public function testATopupInProgressIsWaitedOutWithTheSameKeyApartFromMaxRetries(): void
+    {
+        $c = $this->client(['max_retries' => 1, 'retry_delay_ms' => 100]);
+        $this->fake->push(self::inProgress(), self::inProgress(), self::inProgress(),
+            FakeTransport::json(200, ['checkout_url' => 'https://stripe.test/c', 'session_id' => 'cs_1']));
+        $this->assertSame('cs_1', $c->topup('a', 2000, [], 'topup-7')['session_id']);
+        $this->assertSame(array_fill(0, 4, 'topup-7'), array_map(static function ($r) {
+            return $r['headers']['idempotency-key'];
+        }, $this->fake->requests));
+        $this->assertCount(3, $this->slept);
+        $this->assertTrue($this->slept[0] >= 0.05 && $this->slept[0] <= 0.1 && $this->slept[2] >= 0.2
+            && $this->slept[2] <= 0.4, json_encode($this->slept));
+    }
+
+    public function testTopupInProgressWaitsAddUpToMaxRetryDelayMsAtMost(): void
+    {
+        $c = $this->client(['retry_delay_ms' => 1000, 'max_retry_delay_ms' => 3000]);
+        for ($i = 0; $i < 20; $i++) {
+            $this->fake->push(self::inProgress());
+        }
+        try {
+            $c->topup('a', 2000);
+            $this->fail('no exception');
+        } catch (Exception\Conflict $e) {
+            $this->assertSame('idempotency_key', $e->getParam());
+        }
+        $this->assertLessThanOrEqual(3.0, array_sum($this->slept));
+        $this->assertGreaterThanOrEqual(2, count($this->slept));
+        $this->assertCount(count($this->slept) + 1, $this->fake->requests);
+    }
+
+    public function testAKeyUsedWithAnotherRequestOrRetriesOffIsNotRetried(): void
+    {
+        $c = $this->client();
+        $this->fake->push(FakeTransport::json(409, ['error' => ['type' => 'invalid_request_error', 'code' => 'conflict',
+            'message' => 'this Idempotency-Key was used with another request', 'param' => 'idempotency_key']]));
+        try {
+            $c->topup('a', 2000, [], 'k');
+            $this->fail('no exception');
+        } catch (Exception\Conflict $e) {
+            $this->assertSame([1, []], [count($this->fake->requests), $this->slept]);
+        }
+        $c = $this->client(['max_retries' => 0]);
+        $this->fake->push(self::inProgress());
+        $this->expectException(Exception\Conflict::class);
+        $c->topup('a', 2000, [], 'k');
+    }
 }

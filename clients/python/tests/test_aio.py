@@ -10,7 +10,7 @@ import creditd
 from creditd import AsyncCreditd
 
 from .fakes import FakeAsyncGuardAPI, ProviderCut, anthropic_events, async_items, openai_chunks
-from .test_transport import HANG, THEN_CLOSE, THEN_SEND, Answer, Server, error
+from .test_transport import HANG, IN_PROGRESS, THEN_CLOSE, THEN_SEND, Answer, Server, error
 
 
 class Base(unittest.IsolatedAsyncioTestCase):
@@ -138,6 +138,19 @@ class Retries(Base):
         with self.assertRaises(creditd.Unavailable) as cm:
             await c2.models()
         self.assertEqual((len(t.seen), slept2, cm.exception.retry_after), (1, [], 60))
+
+    async def test_a_top_up_in_progress_is_waited_out_apart_from_max_retries(self) -> None:
+        s = self.serve(lambda n, m, p: (409, {}, IN_PROGRESS) if n <= 2 else (200, {}, {"session_id": "cs_1"}))
+        c, slept = await self.client(s, max_retries=1, retry_delay_ms=100)
+        self.assertEqual((await c.topup("a", 2000, idempotency_key="t-1"))["session_id"], "cs_1")
+        self.assertEqual([x["headers"]["idempotency-key"] for x in s.seen], ["t-1"] * 3)
+        self.assertEqual(len(slept), 2)
+        t = self.serve(lambda n, m, p: (409, {}, IN_PROGRESS))
+        c2, slept2 = await self.client(t, retry_delay_ms=1000, max_retry_delay_ms=3000)
+        with self.assertRaises(creditd.Conflict):
+            await c2.topup("a", 2000)
+        self.assertLessEqual(sum(slept2), 3.0)
+        self.assertEqual(len(t.seen), len(slept2) + 1)
 
     async def test_a_dropped_connection_is_retried_with_the_same_key(self) -> None:
         s = self.serve(lambda n, m, p: None if n == 1 else (200, {}, {"usage_id": "usage_1"}))

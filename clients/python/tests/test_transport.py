@@ -335,5 +335,49 @@ class HeaderValues(Base):
         self.assertEqual((s.seen, slept), ([], []))
 
 
+IN_PROGRESS = error(409, "conflict", param="idempotency_key",
+                    message="a top-up with this Idempotency-Key is in progress")
+KEY_REUSED = error(409, "conflict", param="idempotency_key",
+                   message="this Idempotency-Key was used with another request")
+
+
+class TopupInProgress(Base):
+    """A top-up retried after a timeout while creditd still calls Stripe for
+    the first try gets 409 "in progress": waited out and sent again, the
+    same key, until the answer (the first try's session) comes."""
+
+    def test_an_in_progress_409_is_retried_with_the_same_key_apart_from_max_retries(self) -> None:
+        s = self.serve(lambda n, m, p: (409, {}, IN_PROGRESS) if n <= 3
+                       else (200, {}, {"checkout_url": "https://stripe.test/c", "session_id": "cs_1"}))
+        c, slept = self.client(s, max_retries=1, retry_delay_ms=100)
+        self.assertEqual(c.topup("a", 2000, idempotency_key="topup-7")["session_id"], "cs_1")
+        self.assertEqual([x["headers"]["idempotency-key"] for x in s.seen], ["topup-7"] * 4)
+        self.assertEqual(len({x["body"] for x in s.seen}), 1)
+        self.assertEqual(len(slept), 3)
+        self.assertTrue(0.05 <= slept[0] <= 0.1 and 0.1 <= slept[1] <= 0.2 and 0.2 <= slept[2] <= 0.4, slept)
+
+    def test_waits_add_up_to_max_retry_delay_ms_at_most_then_conflict(self) -> None:
+        s = self.serve(lambda n, m, p: (409, {}, IN_PROGRESS))
+        c, slept = self.client(s, retry_delay_ms=1000, max_retry_delay_ms=3000)
+        with self.assertRaises(creditd.Conflict) as cm:
+            c.topup("a", 2000)
+        self.assertEqual((cm.exception.param, type(cm.exception)), ("idempotency_key", creditd.Conflict))
+        self.assertLessEqual(sum(slept), 3.0)
+        self.assertEqual(len(s.seen), len(slept) + 1)
+        self.assertGreaterEqual(len(slept), 2)
+
+    def test_a_key_used_with_another_request_or_retries_off_is_not_retried(self) -> None:
+        s = self.serve(lambda n, m, p: (409, {}, KEY_REUSED))
+        c, slept = self.client(s)
+        with self.assertRaises(creditd.Conflict):
+            c.topup("a", 2000, idempotency_key="k")
+        self.assertEqual((len(s.seen), slept), (1, []))
+        t = self.serve(lambda n, m, p: (409, {}, IN_PROGRESS))
+        c2, slept2 = self.client(t, max_retries=0)
+        with self.assertRaises(creditd.Conflict):
+            c2.topup("a", 2000, idempotency_key="k")
+        self.assertEqual((len(t.seen), slept2), (1, []))
+
+
 if __name__ == "__main__":
     unittest.main()

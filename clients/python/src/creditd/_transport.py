@@ -16,7 +16,7 @@ from ._version import VERSION
 from .errors import CreditdError, error_for
 
 __all__ = ["Options", "Endpoint", "Prepared", "make_options", "endpoint", "prepare", "decode", "retry_delay_s",
-           "header_value", "WRITES", "MAX_ANSWER_BYTES", "MAX_IDEMPOTENCY_KEY_BYTES"]
+           "Retries", "in_progress", "header_value", "WRITES", "MAX_ANSWER_BYTES", "MAX_IDEMPOTENCY_KEY_BYTES"]
 
 WRITES = frozenset(("POST", "PUT", "PATCH", "DELETE"))
 
@@ -195,19 +195,72 @@ def decode(status: int, raw: bytes, headers: Mapping[str, str]) -> Any:
     raise error_for(status, body, headers, text)
 
 
+def _backoff_ms(opts: Options, tries: int) -> float:
+    """retry_delay_ms doubled for each try before, with jitter (half to all of it)."""
+    full = float(opts.retry_delay_ms * 2 ** tries)
+    return full / 2 + random.uniform(0, full / 2)
+
+
 def retry_delay_s(opts: Options, error: CreditdError, tries: int) -> Optional[float]:
     """Seconds to wait before sending again after `error` on try `tries`
     (0 for the first), or None: raise it. Retried: the classes whose
-    `retried` is set (503 unavailable, no answer), at most max_retries
-    times, after the answer's Retry-After, else retry_delay_ms doubled each
-    try with jitter; a wait above max_retry_delay_ms is not made."""
+    `retried` is set (503 unavailable, gateway_busy or without a code this
+    client knows, no answer), at most max_retries times, after the answer's
+    Retry-After, else retry_delay_ms doubled each try with jitter; a wait
+    above max_retry_delay_ms is not made."""
     if not error.retried or tries >= opts.max_retries:
         return None
-    if error.retry_after is not None:
-        delay_ms = error.retry_after * 1000.0
-    else:
-        full = opts.retry_delay_ms * (2 ** tries)
-        delay_ms = full / 2 + random.uniform(0, full / 2)
+    delay_ms = error.retry_after * 1000.0 if error.retry_after is not None else _backoff_ms(opts, tries)
     if delay_ms > opts.max_retry_delay_ms:
         return None
     return delay_ms / 1000.0
+
+
+IN_PROGRESS_RETRIES = 8
+"""At most this many tries after a top-up "in progress" answer, whatever the waits add up to."""
+
+
+def in_progress(error: CreditdError) -> bool:
+    """A 409 of a top-up whose Idempotency-Key is still calling Stripe for an
+    earlier try (src/http/api_stripe.c): the answer is coming, not refused.
+    creditd names it by param idempotency_key and its message, with code
+    conflict, which is also the code of a key used with another request."""
+    return (error.status == 409 and error.code == "conflict" and error.param == "idempotency_key"
+            and "in progress" in error.message)
+
+
+class Retries:
+    """When to send one call again: retry_delay_s for the retried classes;
+    and a top-up "in progress" (in_progress()), which a retry after a lost
+    answer meets while creditd is still calling Stripe for the first try:
+    sent again after waits starting at retry_delay_ms, doubled each time
+    with jitter, as long as they add up to max_retry_delay_ms at most (and
+    IN_PROGRESS_RETRIES tries); these do not count against max_retries, but
+    max_retries 0 turns them off too."""
+
+    def __init__(self, opts: Options) -> None:
+        self.opts = opts
+        self.tries = 0
+        self.waits_in_progress = 0
+        self.waited_in_progress_ms = 0.0
+
+    def delay_s(self, error: CreditdError) -> Optional[float]:
+        """Seconds to wait before the next try after `error`, or None: raise it."""
+        if in_progress(error):
+            return self._in_progress_delay_s(error)
+        delay = retry_delay_s(self.opts, error, self.tries)
+        if delay is not None:
+            self.tries += 1
+        return delay
+
+    def _in_progress_delay_s(self, error: CreditdError) -> Optional[float]:
+        opts = self.opts
+        if opts.max_retries == 0 or self.waits_in_progress >= IN_PROGRESS_RETRIES:
+            return None
+        delay_ms = (error.retry_after * 1000.0 if error.retry_after is not None
+                    else _backoff_ms(opts, self.waits_in_progress))
+        if self.waited_in_progress_ms + delay_ms > opts.max_retry_delay_ms:
+            return None
+        self.waits_in_progress += 1
+        self.waited_in_progress_ms += delay_ms
+        return delay_ms / 1000.0

@@ -22,8 +22,8 @@ from . import _calls
 from ._aio_http import Answer, Connection, ProtocolError, StaleConnection, open_connection
 from ._calls import Call, Clear
 from ._transport import (DEFAULT_MAX_RETRIES, DEFAULT_MAX_RETRY_DELAY_MS, DEFAULT_RETRY_DELAY_MS, DEFAULT_TIMEOUT_MS,
-                         WRITES, Prepared, decode, endpoint, header_value, make_options, prepare,
-                         retry_delay_s)
+                         WRITES, Prepared, Retries, decode, endpoint, header_value, make_options,
+                         prepare)
 from .answers import (Account, BrowserToken, Checkout, Event, EventPage, GrantResult, Health, Hold, JSONObject,
                       Member, MemberDeleted, Models, Plan, PlanList, PromoCode, Redemption, Release, Settlement,
                       Transaction, TransactionPage, TransactionResult, UsageCharge, UsageReport)
@@ -146,17 +146,16 @@ class AsyncCreditd:
                       auth: bool = True) -> Any:
         """One API call, as Creditd.request."""
         call = prepare(self._where, self.api_key, self._opts, method, path, body, query, idempotency_key, auth)
-        tries = 0
+        retries = Retries(self._opts)
         while True:
             try:
                 return await self._try(call)
             except CreditdError as e:
-                delay = retry_delay_s(self._opts, e, tries)
+                delay = retries.delay_s(e)
                 if delay is None:
                     raise
                 if delay > 0:
                     await self._sleep(delay)
-                tries += 1
 
     async def _run(self, call: "Call[T]") -> T:
         return cast(T, await self.request(call.method, call.path, call.body, call.query, call.idempotency_key,

@@ -10,8 +10,8 @@ from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Tuple
 from . import _calls
 from ._calls import CLEAR, Call, Clear
 from ._transport import (DEFAULT_MAX_RETRIES, DEFAULT_MAX_RETRY_DELAY_MS, DEFAULT_RETRY_DELAY_MS, DEFAULT_TIMEOUT_MS,
-                         WRITES, Prepared, decode, endpoint, header_value, make_options, prepare,
-                         retry_delay_s)
+                         WRITES, Prepared, Retries, decode, endpoint, header_value, make_options,
+                         prepare)
 from ._version import VERSION
 from .answers import (Account, BrowserToken, Checkout, Event, EventPage, GrantResult, Health, Hold, JSONObject,
                       Member, MemberDeleted, Models, Plan, PlanList, PromoCode, Redemption, Release, Settlement,
@@ -194,18 +194,17 @@ class Creditd:
         A write (POST, PUT, PATCH, DELETE) carries idempotency_key, or one
         made for this call, so that its retries are applied once."""
         call = prepare(self._where, self.api_key, self._opts, method, path, body, query, idempotency_key, auth)
-        tries = 0
+        retries = Retries(self._opts)
         stale_retried = False
         while True:
             try:
                 answer, stale = self._try(call, stale_retried)
             except CreditdError as e:
-                delay = retry_delay_s(self._opts, e, tries)
+                delay = retries.delay_s(e)
                 if delay is None:
                     raise
                 if delay > 0:
                     self._sleep(delay)
-                tries += 1
                 continue
             if not stale:
                 return answer
