@@ -343,6 +343,8 @@ export interface ReportedUsage {
   inputTokens?: number;
   outputTokens?: number;
   cachedInputTokens?: number;
+  /** The call's final figures: finish() settles them even with 0 output tokens (the input was billed). */
+  final?: boolean;
 }
 
 export interface Produced {
