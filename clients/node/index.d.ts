@@ -34,7 +34,8 @@ export interface ClientOptions {
 
 export interface WriteOptions {
   /** Sent as Idempotency-Key: the same key and body answers the first answer again. Default: a random key per
-   * call, except on authorize, settle, release and recordUsage with a requestId (idempotent by their bodies).
+   * call when maxRetries is above 0, except on authorize, settle, release and recordUsage with a requestId
+   * (idempotent by their bodies).
    * 1 to 255 printable ASCII characters: anything else is a TypeError before anything is sent. */
   idempotencyKey?: string;
 }
@@ -44,7 +45,7 @@ export interface RequestOptions extends WriteOptions {
   query?: Record<string, string | number | boolean | null | undefined>;
   /** Send the API key (default true). */
   auth?: boolean;
-  /** A write without idempotencyKey gets a random one (default true). */
+  /** A write without idempotencyKey gets a random one when maxRetries is above 0 (default true). */
   autoKey?: boolean;
 }
 
@@ -452,7 +453,7 @@ export declare class RateLimited extends CreditdError {
 /** 500 internal_error, and any other 5xx without a class of its own. */
 export declare class ServerError extends CreditdError {}
 export declare class UpstreamError extends CreditdError {}
-/** 503 unavailable or gateway_busy: retried. */
+/** 503 unavailable or gateway_busy, or any other 503 without a code this client knows: retried. */
 export declare class Unavailable extends CreditdError {
   /** Seconds to wait, from Retry-After. */
   retryAfter: number | null;

@@ -186,8 +186,8 @@ export class Creditd {
   /**
    * One API call: the decoded JSON answer, or a CreditdError subclass.
    * query: undefined/null values dropped. A write (not GET) carries an
-   * Idempotency-Key, the caller's or (autoKey) a random one, so its retries
-   * are answered once. A 503 (`unavailable`, `gateway_busy`, or without a
+   * Idempotency-Key, the caller's or (autoKey, when maxRetries is above 0) a
+   * random one, so its retries are answered once. A 503 (`unavailable`, `gateway_busy`, or without a
    * code this client knows) and lost connections are retried up to
    * maxRetries times, after Retry-After when creditd sends one (a wait longer
    * than maxRetryDelayMs is not made: the error is thrown). A top-up "in
@@ -218,7 +218,8 @@ export class Creditd {
     if (idempotencyKey != null) {
       headers['Idempotency-Key'] = headerValue('Idempotency-Key', idempotencyKey, 1, MAX_IDEMPOTENCY_KEY_BYTES);
     }
-    else if (autoKey && method !== 'GET' && method !== 'HEAD') headers['Idempotency-Key'] = randomUUID();
+    // A key of the client's own makes its retries safe; without retries it would only be stored.
+    else if (autoKey && this.maxRetries > 0 && method !== 'GET' && method !== 'HEAD') headers['Idempotency-Key'] = randomUUID();
     let attempt = 0;
     const inProgress = { waits: 0, waitedMs: 0 };
     for (;;) {

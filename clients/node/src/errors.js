@@ -83,7 +83,11 @@ export class RateLimited extends CreditdError {
 export class ServerError extends CreditdError {}
 /** 502 upstream_error: Stripe failed (message carries Stripe's). */
 export class UpstreamError extends CreditdError {}
-/** 503 unavailable: the database is unreachable (retryAfter seconds, from Retry-After); also 503 gateway_busy. Retried. */
+/**
+ * 503 unavailable: the database is unreachable (retryAfter seconds, from
+ * Retry-After); also 503 gateway_busy, and any other 503 without a code this
+ * client knows (a proxy's). Retried.
+ */
 export class Unavailable extends CreditdError {
   static retried = true;
 

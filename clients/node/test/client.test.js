@@ -312,3 +312,17 @@ test('a key used with another request, or maxRetries 0: a 409 is not retried', a
   assert.ok(f instanceof cd.Conflict);
   assert.equal(t.seen.length, 1);
 });
+
+test('maxRetries 0: no retry, and no Idempotency-Key of the client\'s own', async () => {
+  const s = await serve([err(503, 'unavailable'), ok({})]);
+  const c = new Creditd(s.url, 'k', { ...fast, maxRetries: 0 });
+  await assert.rejects(c.grant('a', 5, 'promo'), cd.Unavailable);
+  await c.grant('a', 5, 'promo', { idempotencyKey: 'mine' });
+  assert.deepEqual(s.seen.map((r) => r.headers['idempotency-key']), [undefined, 'mine']);
+});
+
+test('a 503 without a code (a proxy\'s) is Unavailable and retried', async () => {
+  const s = await serve([() => [503, undefined], ok({ ok: true })]);
+  assert.deepEqual(await new Creditd(s.url, 'k', fast).models(), { ok: true });
+  assert.equal(s.seen.length, 2);
+});

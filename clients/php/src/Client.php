@@ -119,8 +119,8 @@ class Client
      * @param string $apiKey a guard, read, app or admin key
      * @param array $options
      *   - timeout_ms: milliseconds one try may take (default 10000)
-     *   - max_retries: tries after the first of a 503 `unavailable` (or `gateway_busy`) or of no
-     *     answer (default 2; 0 turns retries off)
+     *   - max_retries: tries after the first of a 503 (`unavailable`, `gateway_busy`, or without a
+     *     code this client knows) or of no answer (default 2; 0 turns retries off)
      *   - retry_delay_ms: the first wait before a retry when creditd names no Retry-After, doubled
      *     each try, with jitter (default 250)
      *   - max_retry_delay_ms: the longest wait before a retry (default 10000); a longer one

@@ -226,6 +226,15 @@ final class ClientTest extends TestCase
         }
     }
 
+    public function testA503WithoutACodeIsUnavailableAndRetried(): void
+    {
+        $c = $this->client();
+        $this->fake->push(new Response(503, '<html>Service Unavailable</html>'), FakeTransport::json(200, ['ok' => true]));
+        $this->assertSame(['ok' => true], $c->models());
+        $this->assertCount(2, $this->fake->requests);
+        $this->assertCount(1, $this->slept);
+    }
+
     public function testRetriesOffMeansOneTryAndNoKeyInvented(): void
     {
         $c = $this->client(['max_retries' => 0]);

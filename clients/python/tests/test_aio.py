@@ -172,6 +172,21 @@ class Retries(Base):
         self.assertEqual((cm.exception.status, len(slept)), (None, 1), "one retry, then raised")
         self.assertLess(took, 1.5, "two tries of 200 ms, not the server's 2 s")
 
+    async def test_a_stale_connection_and_its_new_one_share_one_timeout(self) -> None:
+        # The kept-alive connection dies after 0.7 s without an answer (stale);
+        # the new one then hangs: the try still ends at timeout_ms, not later.
+        s = self.serve(lambda n, m, p: (200, {}, {"n": n}) if n == 1
+                       else (HANG, {"seconds": "0.7" if n == 2 else "3"}, None))
+        c, slept = await self.client(s, timeout_ms=1000, max_retries=0)
+        await c.request("GET", "/v1/models")
+        started = asyncio.get_running_loop().time()
+        with self.assertRaises(creditd.ConnectionFailed) as cm:
+            await c.request("GET", "/v1/models")
+        took = asyncio.get_running_loop().time() - started
+        self.assertIn("timed out", str(cm.exception))
+        self.assertEqual((len(s.seen), slept), (3, []), "the stale connection, then a new one")
+        self.assertLess(took, 1.4, "one timeout_ms for the whole try, not one per connection: %.2f s" % took)
+
     async def test_nobody_listening(self) -> None:
         sock = socket.socket()
         sock.bind(("127.0.0.1", 0))

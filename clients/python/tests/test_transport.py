@@ -230,6 +230,12 @@ class Retries(Base):
             c.models()
         self.assertEqual((len(s.seen), slept, cm.exception.retry_after), (1, [], 60))
 
+    def test_a_503_without_a_code_is_unavailable_and_retried(self) -> None:
+        s = self.serve(lambda n, m, p: (503, {}, b"<html>Service Unavailable</html>") if n == 1 else (200, {}, {}))
+        c, slept = self.client(s)
+        self.assertEqual(c.models(), {})
+        self.assertEqual((len(s.seen), len(slept)), (2, 1))
+
     def test_no_retries_when_asked(self) -> None:
         s = self.serve(lambda n, m, p: (503, {}, error(503, "unavailable")))
         c, _ = self.client(s, max_retries=0)

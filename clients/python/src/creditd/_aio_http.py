@@ -60,6 +60,10 @@ class Connection:
         # StreamReader has no public count of buffered bytes; its buffer is it.
         return not getattr(self.reader, "_buffer", b"")
 
+    def close_soon(self) -> None:
+        """Starts closing, after what was sent, not waiting for the peer."""
+        self.writer.close()
+
     async def close(self) -> None:
         self.writer.close()
         try:

@@ -51,7 +51,9 @@ class AsyncCreditd:
     backoff, max_retry_wait in seconds), methods, answers, errors and retries
     are those of creditd.Creditd; every method is a coroutine, and
     iter_transactions / iter_events are async iterators. timeout_ms bounds a
-    whole try here: connecting, sending and reading the whole answer.
+    whole try here: connecting (a stale kept-alive connection and the new one
+    replacing it included), sending and reading the whole answer; closing a
+    connection is not waited for.
 
     Calls made at once (asyncio.gather) each take a kept-alive connection of
     their own: an idle one when there is one, else a new one
@@ -117,24 +119,28 @@ class AsyncCreditd:
             conn.abort()
             raise
         if answer.will_close or generation != self._generation or len(self._idle) >= MAX_IDLE_CONNECTIONS:
-            await conn.close()
+            conn.close_soon()       # not awaited: the try's time is for the answer
         else:
             self._idle.append(conn)
         return answer
 
-    async def _try(self, call: Prepared) -> Any:
-        """One try, bounded by timeout_ms: the decoded answer, or raises its
-        error. A kept-alive connection the server closed while idle fails at
-        once on reuse: one more go on a new connection costs no try and no
-        wait (a write carries its Idempotency-Key)."""
-        seconds = self._opts.timeout_ms / 1000.0
+    async def _attempt(self, call: Prepared) -> Answer:
+        """One try's exchange. A kept-alive connection the server closed while
+        idle fails at once on reuse: one more go on a new connection, within
+        the same try (a write carries its Idempotency-Key)."""
         try:
-            try:
-                answer = await asyncio.wait_for(self._exchange(call, fresh=False), seconds)
-            except StaleConnection:
-                if call.method in WRITES and call.idempotency_key is None:
-                    raise ConnectionFailed("the connection was closed by creditd") from None
-                answer = await asyncio.wait_for(self._exchange(call, fresh=True), seconds)
+            return await self._exchange(call, fresh=False)
+        except StaleConnection:
+            if call.method in WRITES and call.idempotency_key is None:
+                raise ConnectionFailed("the connection was closed by creditd") from None
+            return await self._exchange(call, fresh=True)
+
+    async def _try(self, call: Prepared) -> Any:
+        """One try, timeout_ms for all of it (connecting, a stale connection
+        and its new one, sending, reading the whole answer): the decoded
+        answer, or raises its error."""
+        try:
+            answer = await asyncio.wait_for(self._attempt(call), self._opts.timeout_ms / 1000.0)
         except asyncio.TimeoutError as e:
             raise ConnectionFailed("timed out after %d ms" % self._opts.timeout_ms) from e
         except _NO_ANSWER + (StaleConnection,) as e:

@@ -50,10 +50,13 @@ class Creditd:
     timeout_ms: milliseconds one try may wait for creditd, to connect and
       for each read of the answer (default 10000).
     max_retries: how many times a call is sent again after a 503
-      `unavailable` (or `gateway_busy`) or a network error (default 2; 0:
-      never). A write is sent again with the same Idempotency-Key and the
-      same bytes, so creditd applies it once: when no idempotency_key is
-      given, the client makes one per call.
+      (`unavailable`, `gateway_busy`, or without a code this client knows)
+      or a network error (default 2; 0: never). A write is sent again with
+      the same Idempotency-Key and the same bytes, so creditd applies it
+      once: when no idempotency_key is given, the client makes one per call
+      (none when max_retries is 0). A top-up "in progress" (409) is waited
+      out within max_retry_delay_ms, apart from max_retries
+      (_transport.Retries).
     retry_delay_ms: the first wait between tries when creditd names no
       Retry-After, doubled each try, with jitter (default 250).
     max_retry_delay_ms: a wait longer than this (Retry-After or backoff) is

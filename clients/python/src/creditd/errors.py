@@ -158,7 +158,8 @@ class UpstreamError(CreditdError):
 
 class Unavailable(CreditdError):
     """503 unavailable: the database is unreachable (retry_after from Retry-After);
-    also 503 gateway_busy. The client retries these by itself first (see max_retries)."""
+    also 503 gateway_busy, and any other 503 without a code this client knows
+    (a proxy's). The client retries these by itself first (see max_retries)."""
 
     retried = True
 
