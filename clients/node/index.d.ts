@@ -428,6 +428,8 @@ export declare class CreditdError extends Error {
   availableMicros: number | null;
   requiredMicros: number | null;
   requestId: string | null;
+  /** Seconds to wait: the Retry-After header (delta-seconds), else the body's retry_after_seconds; null when neither. */
+  retryAfter: number | null;
 }
 /** 400 invalid_request; 405, 408 and 415 too (type invalid_request_error). */
 export declare class InvalidRequest extends CreditdError {}
@@ -446,18 +448,12 @@ export declare class LimitReached extends CreditdError {}
 export declare class BillingHardLimitReached extends LimitReached {}
 export declare class DailyLimitReached extends LimitReached {}
 export declare class MemberCapReached extends LimitReached {}
-export declare class RateLimited extends CreditdError {
-  /** Seconds to wait (Retry-After, else the body's retry_after_seconds). */
-  retryAfter: number | null;
-}
+export declare class RateLimited extends CreditdError {}
 /** 500 internal_error, and any other 5xx without a class of its own. */
 export declare class ServerError extends CreditdError {}
 export declare class UpstreamError extends CreditdError {}
 /** 503 unavailable or gateway_busy, or any other 503 without a code this client knows: retried. */
-export declare class Unavailable extends CreditdError {
-  /** Seconds to wait, from Retry-After. */
-  retryAfter: number | null;
-}
+export declare class Unavailable extends CreditdError {}
 export declare class StripeNotConfigured extends Unavailable {}
 export declare class ProviderNotConfigured extends Unavailable {}
 export declare class ConnectionFailed extends CreditdError {

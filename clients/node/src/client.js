@@ -138,6 +138,44 @@ function splitKey(options = {}) {
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/**
+ * The largest answer body read (16 MiB): a page of 200 journal rows is well
+ * under 1 MiB, and a broken or hostile peer must not make the client hold
+ * unbounded memory. A longer answer is a ConnectionFailed.
+ */
+const MAX_ANSWER_BYTES = 16 * 1024 * 1024;
+
+/** The answer's body as text (UTF-8), at most MAX_ANSWER_BYTES; the rest is not read. */
+async function readCapped(response) {
+  const tooLarge = () => new Error(`an answer over ${MAX_ANSWER_BYTES} bytes`);
+  const length = response.headers.get('content-length');
+  if (length !== null && /^\d+$/.test(length.trim()) && Number(length) > MAX_ANSWER_BYTES) {
+    await response.body?.cancel().catch(() => {});
+    throw tooLarge();
+  }
+  if (!response.body) return '';
+  const reader = response.body.getReader();
+  const chunks = [];
+  let total = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.byteLength;
+    if (total > MAX_ANSWER_BYTES) {
+      await reader.cancel().catch(() => {});
+      throw tooLarge();
+    }
+    chunks.push(value);
+  }
+  const bytes = new Uint8Array(total);
+  let at = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, at);
+    at += chunk.byteLength;
+  }
+  return new TextDecoder('utf-8').decode(bytes);
+}
+
 /** Whether an attempt's failure is worth the same request again: its class says (clients/vocabulary.json). */
 function retryable(error) {
   return error instanceof CreditdError && error.constructor.retried === true;
@@ -272,7 +310,7 @@ export class Creditd {
       response = await this.#fetch(url, {
         method, headers, body: data, redirect: 'manual', signal: AbortSignal.timeout(this.timeoutMs),
       });
-      raw = await response.text();
+      raw = await readCapped(response);
     } catch (error) {
       const reason = error?.name === 'TimeoutError' ? `no answer within ${this.timeoutMs} ms`
         : (error?.cause?.code || error?.cause?.message || error?.message || String(error));

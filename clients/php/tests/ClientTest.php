@@ -346,4 +346,19 @@ final class ClientTest extends TestCase
         $this->expectException(Exception\Conflict::class);
         $c->topup('a', 2000, [], 'k');
     }
+
+    public function testRetryAfterIsSecondsFromTheHeaderElseTheBody(): void
+    {
+        $cases = [[['Retry-After' => '3'], [], 3], [[], ['retry_after_seconds' => 4], 4],
+                  [['Retry-After' => '5'], ['retry_after_seconds' => 9], 5],
+                  [['Retry-After' => 'Wed, 21 Oct 2037 07:28:00 GMT'], ['retry_after_seconds' => 6], 6],
+                  [['Retry-After' => 'Wed, 21 Oct 2037 07:28:00 GMT'], [], null], [['Retry-After' => '2.5'], [], null],
+                  [['Retry-After' => '+2'], [], null], [['Retry-After' => '-1'], [], null],
+                  [[], ['retry_after_seconds' => -1], null], [[], ['retry_after_seconds' => '7'], null]];
+        foreach ($cases as [$headers, $extra, $want]) {
+            $e = new Exception\RateLimited(429, ['error' => ['code' => 'rate_limit_exceeded'] + $extra],
+                array_change_key_case($headers, CASE_LOWER));
+            $this->assertSame($want, $e->getRetryAfter(), json_encode([$headers, $extra]));
+        }
+    }
 }

@@ -230,6 +230,43 @@ class HeaderValues(Base):
         self.assertEqual((s.seen, slept), ([], []))
 
 
+
+class Hardening(Base):
+    async def raw(self, answer: bytes) -> str:
+        """A server that answers every request with these bytes, then closes."""
+        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            await reader.readuntil(b"\r\n\r\n")
+            writer.write(answer)
+            await writer.drain()
+            writer.close()
+        server = await asyncio.start_server(handle, "127.0.0.1", 0)
+
+        async def stop() -> None:
+            server.close()
+            await server.wait_closed()
+        self.addAsyncCleanup(stop)
+        return "http://127.0.0.1:%d" % server.sockets[0].getsockname()[1]
+
+    async def test_a_chunk_size_is_hex_digits_only(self) -> None:
+        head = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+        for size in (b"7", b"07", b"7;ext=1"):
+            c = AsyncCreditd(await self.raw(head + size + b'\r\n{"a":1}\r\n0\r\n\r\n'), "k", max_retries=0)
+            self.assertEqual(await c.request("GET", "/v1/models"), {"a": 1}, size)
+            await c.close()
+        for size in (b"0x7", b"+7", b"0_7", b" 7", b"-0", b""):
+            c = AsyncCreditd(await self.raw(head + size + b'\r\n{"a":1}\r\n0\r\n\r\n'), "k", max_retries=0)
+            with self.assertRaises(creditd.ConnectionFailed, msg=repr(size)):
+                await c.request("GET", "/v1/models")
+            await c.close()
+
+    async def test_retry_after_is_seconds_from_the_header_else_the_body(self) -> None:
+        s = self.serve(lambda n, m, p: (503, {"Retry-After": "Wed, 21 Oct 2037 07:28:00 GMT"},
+                                        error(503, "unavailable", retry_after_seconds=2)) if n == 1 else (200, {}, {}))
+        c, slept = await self.client(s)
+        await c.models()
+        self.assertEqual(slept, [2.0])
+
+
 class AsyncGuards(unittest.IsolatedAsyncioTestCase):
     async def test_an_async_stream_settles_its_final_usage(self) -> None:
         api = FakeAsyncGuardAPI()

@@ -385,5 +385,41 @@ class TopupInProgress(Base):
         self.assertEqual((len(t.seen), slept2), (1, []))
 
 
+
+class Hardening(Base):
+    def test_an_answer_over_16_mib_is_no_answer(self) -> None:
+        big = b"x" * (16 * 1024 * 1024 + 1)
+        cases: List[Dict[str, str]] = [{}, {"Transfer-Encoding": "chunked"}]
+        for headers in cases:
+            s = self.serve(lambda n, m, p: (200, headers, big))
+            c, _ = self.client(s, max_retries=0)
+            with self.assertRaises(creditd.ConnectionFailed) as cm:
+                c.models()
+            self.assertIn("16777216", str(cm.exception), headers)
+            s2 = self.serve(lambda n, m, p: (200, headers, b'{"n": 1}'))
+            c2, _ = self.client(s2)
+            self.assertEqual(c2.models(), {"n": 1})
+
+    def test_retry_after_is_seconds_from_the_header_else_the_body(self) -> None:
+        cases: List[Tuple[Dict[str, str], Dict[str, Any], Optional[int]]] = [
+                 ({"Retry-After": "3"}, {}, 3), ({}, {"retry_after_seconds": 4}, 4),
+                 ({"Retry-After": "5"}, {"retry_after_seconds": 9}, 5),
+                 ({"Retry-After": "Wed, 21 Oct 2037 07:28:00 GMT"}, {"retry_after_seconds": 6}, 6),
+                 ({"Retry-After": "Wed, 21 Oct 2037 07:28:00 GMT"}, {}, None), ({"Retry-After": "2.5"}, {}, None),
+                 ({"Retry-After": "+2"}, {}, None), ({"Retry-After": "-1"}, {}, None),
+                 ({}, {"retry_after_seconds": -1}, None), ({}, {"retry_after_seconds": "7"}, None)]
+        for headers, extra, want in cases:
+            s = self.serve(lambda n, m, p: (429, headers, error(429, "rate_limit_exceeded", **extra)))
+            c, _ = self.client(s)
+            with self.assertRaises(creditd.RateLimited) as cm:
+                c.models()
+            self.assertEqual(cm.exception.retry_after, want, (headers, extra))
+        s = self.serve(lambda n, m, p: (503, {}, error(503, "unavailable", retry_after_seconds=2)) if n == 1
+                       else (200, {}, {}))
+        c, slept = self.client(s)
+        c.models()
+        self.assertEqual(slept, [2.0], "the body's retry_after_seconds is waited for")
+
+
 if __name__ == "__main__":
     unittest.main()

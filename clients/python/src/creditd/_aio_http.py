@@ -11,12 +11,12 @@ import asyncio
 import ssl
 from typing import Dict, List, NamedTuple, Optional, Tuple
 
-from ._transport import Endpoint, Prepared
+from ._transport import MAX_ANSWER_BYTES, Endpoint, Prepared
 
 __all__ = ["Connection", "Answer", "ProtocolError", "StaleConnection", "open_connection"]
 
 MAX_HEADER_LINES = 100          # creditd sends about a dozen
-MAX_BODY_BYTES = 16 * 1024 * 1024   # a page of 200 journal rows is well under 1 MiB
+MAX_BODY_BYTES = MAX_ANSWER_BYTES   # 16 MiB: a page of 200 journal rows is well under 1 MiB
 MAX_LINE_BYTES = 64 * 1024      # asyncio's own StreamReader limit: a longer line is an error
 
 
@@ -115,9 +115,14 @@ async def _line(reader: asyncio.StreamReader) -> bytes:
         raise ProtocolError("a line over %d bytes" % MAX_LINE_BYTES) from e
 
 
+def _digits(text: str) -> bool:
+    """ASCII digits only (str.isdigit takes other scripts' digits and superscripts)."""
+    return text.isascii() and text.isdigit()
+
+
 def _status(line: bytes) -> Tuple[int, str]:
     parts = line.decode("latin-1").rstrip("\r\n").split(" ", 2)
-    if len(parts) < 2 or not parts[0].startswith("HTTP/1.") or not parts[1].isdigit() or len(parts[1]) != 3:
+    if len(parts) < 2 or not parts[0].startswith("HTTP/1.") or not _digits(parts[1]) or len(parts[1]) != 3:
         raise ProtocolError("not an HTTP/1.x status line: %r" % line[:100])
     return int(parts[1]), parts[0]
 
@@ -148,7 +153,7 @@ async def _body(reader: asyncio.StreamReader, method: str, status: int,
         return await _chunked(reader), False
     length = headers.get("content-length")
     if length is not None:
-        if not length.strip().isdigit() or int(length) > MAX_BODY_BYTES:
+        if not _digits(length.strip()) or int(length) > MAX_BODY_BYTES:
             raise ProtocolError("Content-Length %r" % length[:40])
         return await reader.readexactly(int(length)), False
     data = await reader.read(MAX_BODY_BYTES + 1)
@@ -167,12 +172,12 @@ async def _chunked(reader: asyncio.StreamReader) -> bytes:
     parts: List[bytes] = []
     total = 0
     while True:
-        size_line = (await _line(reader)).split(b";", 1)[0].strip()
-        try:
-            size = int(size_line, 16)
-        except ValueError:
-            raise ProtocolError("a chunk size that is not hex: %r" % size_line[:40]) from None
-        if size < 0 or total + size > MAX_BODY_BYTES:
+        size_line = (await _line(reader)).split(b";", 1)[0].rstrip(b"\r\n \t")
+        # Hex digits only: int(x, 16) would take 0x, a sign, _ and spaces too.
+        if not 0 < len(size_line) <= 16 or size_line.strip(b"0123456789abcdefABCDEF"):
+            raise ProtocolError("a chunk size that is not hex digits: %r" % size_line[:40])
+        size = int(size_line, 16)
+        if total + size > MAX_BODY_BYTES:
             raise ProtocolError("an answer over %d bytes" % MAX_BODY_BYTES)
         if size == 0:
             await _headers(reader)          # the trailer, if any, up to the blank line

@@ -10,7 +10,7 @@ from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Tuple
 from . import _calls
 from ._calls import CLEAR, Call, Clear
 from ._transport import (DEFAULT_MAX_RETRIES, DEFAULT_MAX_RETRY_DELAY_MS, DEFAULT_RETRY_DELAY_MS, DEFAULT_TIMEOUT_MS,
-                         WRITES, Prepared, Retries, decode, endpoint, header_value, make_options,
+                         MAX_ANSWER_BYTES, WRITES, Prepared, Retries, decode, endpoint, header_value, make_options,
                          prepare)
 from ._version import VERSION
 from .answers import (Account, BrowserToken, Checkout, Event, EventPage, GrantResult, Health, Hold, JSONObject,
@@ -34,6 +34,22 @@ class _SendFailed(Exception):
         super().__init__(error)
         self.error = error
         self.reused = reused
+
+
+class AnswerTooLarge(http.client.HTTPException):
+    """An answer over MAX_ANSWER_BYTES: no usable answer."""
+
+
+def _read_capped(resp: http.client.HTTPResponse) -> bytes:
+    """The answer's body, at most MAX_ANSWER_BYTES (16 MiB): a broken or
+    hostile peer must not make the client hold unbounded memory."""
+    if resp.length is not None and resp.length > MAX_ANSWER_BYTES:
+        raise AnswerTooLarge("an answer over %d bytes" % MAX_ANSWER_BYTES)
+    raw = resp.read(MAX_ANSWER_BYTES + 1)
+    # A body read to its end leaves resp closed; one that is not has more to come.
+    if len(raw) > MAX_ANSWER_BYTES or (not resp.isclosed() and resp.read(1)):
+        raise AnswerTooLarge("an answer over %d bytes" % MAX_ANSWER_BYTES)
+    return raw
 
 
 def _reason(e: BaseException) -> object:
@@ -161,7 +177,7 @@ class Creditd:
         try:
             conn.request(call.method, call.target, body=call.data, headers=dict(call.headers))
             resp = conn.getresponse()
-            raw = resp.read()
+            raw = _read_capped(resp)
         except (OSError, http.client.HTTPException) as e:
             self._drop()
             raise _SendFailed(e, reused) from e
