@@ -10,23 +10,33 @@ export const DEFAULT_TOLERANCE_SECONDS: number;
 /** An integer creditd takes: a safe integer number, or a bigint past 2^53. */
 export type Int = number | bigint;
 
+/**
+ * The client's options (clients/vocabulary.json). Another name is a TypeError; undefined or null
+ * takes the default; a number option must be a whole number (else TypeError) within its range
+ * (else RangeError).
+ */
 export interface ClientOptions {
-  /** Per attempt, default 10000. */
-  timeoutMs?: number;
-  /** Retries of 503 `unavailable` and lost connections, default 2 (3 attempts). */
-  maxRetries?: number;
-  /** First backoff when creditd sends no Retry-After, default 250 (doubled each retry, with jitter). */
-  retryDelayMs?: number;
-  /** The longest wait before a retry, default 10000; a longer Retry-After is not waited for: the error is thrown. */
-  maxRetryDelayMs?: number;
-  userAgent?: string;
+  /** Milliseconds one attempt may take, 1 to 3600000; default 10000. */
+  timeoutMs?: number | null;
+  /** Retries of a 503 (`unavailable`, `gateway_busy`, or without a known code) and of lost connections,
+   * 0 to 100; default 2 (3 attempts). */
+  maxRetries?: number | null;
+  /** First backoff when creditd sends no Retry-After, 0 to 3600000; default 250 (doubled each retry, with jitter). */
+  retryDelayMs?: number | null;
+  /** The longest wait before a retry, 0 to 3600000; default 10000; a longer Retry-After (or backoff) is not
+   * waited for: the error is thrown. */
+  maxRetryDelayMs?: number | null;
+  /** The User-Agent header, printable ASCII (else a TypeError); default creditd-client-node/VERSION. */
+  userAgent?: string | null;
   /** Another fetch (a test double, an instrumented fetch); default the global one. */
-  fetch?: typeof fetch;
+  fetch?: typeof fetch | null;
 }
 
 export interface WriteOptions {
   /** Sent as Idempotency-Key: the same key and body answers the first answer again. Default: a random key per
-   * call, except on authorize, settle, release and recordUsage with a requestId (idempotent by their bodies). */
+   * call when maxRetries is above 0, except on authorize, settle, release and recordUsage with a requestId
+   * (idempotent by their bodies).
+   * 1 to 255 printable ASCII characters: anything else is a TypeError before anything is sent. */
   idempotencyKey?: string;
 }
 
@@ -35,7 +45,7 @@ export interface RequestOptions extends WriteOptions {
   query?: Record<string, string | number | boolean | null | undefined>;
   /** Send the API key (default true). */
   auth?: boolean;
-  /** A write without idempotencyKey gets a random one (default true). */
+  /** A write without idempotencyKey gets a random one when maxRetries is above 0 (default true). */
   autoKey?: boolean;
 }
 
@@ -334,6 +344,8 @@ export interface ReportedUsage {
   inputTokens?: number;
   outputTokens?: number;
   cachedInputTokens?: number;
+  /** The call's final figures: finish() settles them even with 0 output tokens (the input was billed). */
+  final?: boolean;
 }
 
 export interface Produced {
@@ -416,6 +428,8 @@ export declare class CreditdError extends Error {
   availableMicros: number | null;
   requiredMicros: number | null;
   requestId: string | null;
+  /** Seconds to wait: the Retry-After header (delta-seconds), else the body's retry_after_seconds; null when neither. */
+  retryAfter: number | null;
 }
 /** 400 invalid_request; 405, 408 and 415 too (type invalid_request_error). */
 export declare class InvalidRequest extends CreditdError {}
@@ -434,18 +448,12 @@ export declare class LimitReached extends CreditdError {}
 export declare class BillingHardLimitReached extends LimitReached {}
 export declare class DailyLimitReached extends LimitReached {}
 export declare class MemberCapReached extends LimitReached {}
-export declare class RateLimited extends CreditdError {
-  /** Seconds to wait (Retry-After, else the body's retry_after_seconds). */
-  retryAfter: number | null;
-}
+export declare class RateLimited extends CreditdError {}
 /** 500 internal_error, and any other 5xx without a class of its own. */
 export declare class ServerError extends CreditdError {}
 export declare class UpstreamError extends CreditdError {}
-/** 503 unavailable or gateway_busy: retried. */
-export declare class Unavailable extends CreditdError {
-  /** Seconds to wait, from Retry-After. */
-  retryAfter: number | null;
-}
+/** 503 unavailable or gateway_busy, or any other 503 without a code this client knows: retried. */
+export declare class Unavailable extends CreditdError {}
 export declare class StripeNotConfigured extends Unavailable {}
 export declare class ProviderNotConfigured extends Unavailable {}
 export declare class ConnectionFailed extends CreditdError {

@@ -17,6 +17,63 @@ const DEFAULTS = {
   maxRetryDelayMs: 10_000,
 };
 
+// The range of each number option (clients/vocabulary.json): a value beyond
+// it is a mistake of unit or a runaway (an hour for one try or one wait).
+const RANGES = {
+  timeoutMs: [1, 3_600_000],
+  maxRetries: [0, 100],
+  retryDelayMs: [0, 3_600_000],
+  maxRetryDelayMs: [0, 3_600_000],
+};
+
+const OPTION_NAMES = new Set([...Object.keys(DEFAULTS), 'userAgent', 'fetch']);
+
+/**
+ * The options in force: undefined or null takes the default; an unknown
+ * name, a number option that is not a safe integer (TypeError) or is out of
+ * its range (RangeError), a userAgent that is not a string and a fetch that
+ * is not a function are refused.
+ */
+function checkedOptions(options) {
+  if (options === null || typeof options !== 'object') throw new TypeError('options must be an object');
+  const unknown = Object.keys(options).filter((name) => !OPTION_NAMES.has(name));
+  if (unknown.length) throw new TypeError(`unknown option(s): ${unknown.join(', ')}`);
+  const o = {};
+  for (const [name, [low, high]] of Object.entries(RANGES)) {
+    const value = options[name] ?? DEFAULTS[name];
+    if (!Number.isSafeInteger(value)) throw new TypeError(`${name} must be a whole number, not ${String(value)}`);
+    if (value < low || value > high) throw new RangeError(`${name} must be from ${low} to ${high}, not ${value}`);
+    o[name] = value;
+  }
+  if (options.userAgent != null && typeof options.userAgent !== 'string') throw new TypeError('userAgent must be a string');
+  if (options.fetch != null && typeof options.fetch !== 'function') throw new TypeError('fetch must be a function');
+  o.userAgent = options.userAgent ?? `creditd-client-node/${VERSION}`;
+  o.fetch = options.fetch ?? globalThis.fetch;
+  return o;
+}
+
+/** creditd takes an Idempotency-Key of 1 to 255 printable bytes (src/limits.h). */
+const MAX_IDEMPOTENCY_KEY_BYTES = 255;
+
+/**
+ * value, checked to go on the wire as the header `name`: printable ASCII
+ * only (space to tilde). A CR or LF would end the header and start another
+ * one, or a request of its own on a kept-alive connection; NUL, the other
+ * control characters and non-ASCII (which fetch sends as Latin-1 or refuses)
+ * are refused too. A TypeError naming the header, never its value (it may
+ * be a secret), thrown before anything is sent: never retried.
+ */
+function headerValue(name, value, min = 0, max = Infinity) {
+  if (typeof value !== 'string') throw new TypeError(`${name} must be a string, not ${typeof value}`);
+  if (!/^[\x20-\x7e]*$/.test(value)) {
+    throw new TypeError(`${name} must be printable ASCII: no CR, LF, NUL or other control or non-ASCII character`);
+  }
+  if (value.length < min || value.length > max) {
+    throw new TypeError(`${name} must be ${min} to ${max} characters long, not ${value.length}`);
+  }
+  return value;
+}
+
 /** "maxOutputTokens" -> "max_output_tokens"; snake_case names pass unchanged. */
 function snake(name) {
   return name.replace(/[A-Z]/g, (c) => '_' + c.toLowerCase());
@@ -81,9 +138,61 @@ function splitKey(options = {}) {
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/**
+ * The largest answer body read (16 MiB): a page of 200 journal rows is well
+ * under 1 MiB, and a broken or hostile peer must not make the client hold
+ * unbounded memory. A longer answer is a ConnectionFailed.
+ */
+const MAX_ANSWER_BYTES = 16 * 1024 * 1024;
+
+/** The answer's body as text (UTF-8), at most MAX_ANSWER_BYTES; the rest is not read. */
+async function readCapped(response) {
+  const tooLarge = () => new Error(`an answer over ${MAX_ANSWER_BYTES} bytes`);
+  const length = response.headers.get('content-length');
+  if (length !== null && /^\d+$/.test(length.trim()) && Number(length) > MAX_ANSWER_BYTES) {
+    await response.body?.cancel().catch(() => {});
+    throw tooLarge();
+  }
+  if (!response.body) return '';
+  const reader = response.body.getReader();
+  const chunks = [];
+  let total = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.byteLength;
+    if (total > MAX_ANSWER_BYTES) {
+      await reader.cancel().catch(() => {});
+      throw tooLarge();
+    }
+    chunks.push(value);
+  }
+  const bytes = new Uint8Array(total);
+  let at = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, at);
+    at += chunk.byteLength;
+  }
+  return new TextDecoder('utf-8').decode(bytes);
+}
+
 /** Whether an attempt's failure is worth the same request again: its class says (clients/vocabulary.json). */
 function retryable(error) {
   return error instanceof CreditdError && error.constructor.retried === true;
+}
+
+/** At most this many tries after a top-up "in progress" answer, whatever the waits add up to. */
+const IN_PROGRESS_RETRIES = 8;
+
+/**
+ * A 409 of a top-up whose Idempotency-Key is still calling Stripe for an
+ * earlier try (src/http/api_stripe.c): the answer is coming, not refused.
+ * creditd names it by param idempotency_key and its message, with code
+ * conflict, which is also the code of a key used with another request.
+ */
+function isInProgress(error) {
+  return error instanceof CreditdError && error.status === 409 && error.code === 'conflict'
+    && error.param === 'idempotency_key' && String(error.errorMessage).includes('in progress');
 }
 
 export class Creditd {
@@ -93,18 +202,20 @@ export class Creditd {
   /**
    * baseUrl: where creditd is mounted ("https://billing.example.com/credits").
    * apiKey: a guard, read, app or admin key (admin may call every route).
+   * options: timeoutMs, maxRetries, retryDelayMs, maxRetryDelayMs, userAgent
+   * (clients/vocabulary.json) and fetch; see checkedOptions for what is refused.
    */
   constructor(baseUrl, apiKey, options = {}) {
     if (!baseUrl) throw new TypeError('baseUrl is required');
     this.baseUrl = String(baseUrl).replace(/\/+$/, '');
-    this.#apiKey = apiKey;
-    const o = { ...DEFAULTS, ...options };
+    this.#apiKey = headerValue('the API key', apiKey == null ? '' : String(apiKey));
+    const o = checkedOptions(options ?? {});
     this.timeoutMs = o.timeoutMs;
     this.maxRetries = o.maxRetries;
     this.retryDelayMs = o.retryDelayMs;
     this.maxRetryDelayMs = o.maxRetryDelayMs;
-    this.userAgent = o.userAgent ?? `creditd-client-node/${VERSION}`;
-    this.#fetch = o.fetch ?? globalThis.fetch;
+    this.userAgent = headerValue('userAgent', o.userAgent);
+    this.#fetch = o.fetch;
     if (typeof this.#fetch !== 'function') throw new TypeError('no fetch: Node 18 or later, or pass options.fetch');
   }
 
@@ -113,12 +224,21 @@ export class Creditd {
   /**
    * One API call: the decoded JSON answer, or a CreditdError subclass.
    * query: undefined/null values dropped. A write (not GET) carries an
-   * Idempotency-Key, the caller's or (autoKey) a random one, so its retries
-   * are answered once. 503 `unavailable` and lost connections are retried up
-   * to maxRetries times, after Retry-After when creditd sends one (a wait
-   * longer than maxRetryDelayMs is not made: the error is thrown).
+   * Idempotency-Key, the caller's or (autoKey, when maxRetries is above 0) a
+   * random one, so its retries are answered once. A 503 (`unavailable`, `gateway_busy`, or without a
+   * code this client knows) and lost connections are retried up to
+   * maxRetries times, after Retry-After when creditd sends one (a wait longer
+   * than maxRetryDelayMs is not made: the error is thrown). A top-up "in
+   * progress" (409, isInProgress()) is waited out within maxRetryDelayMs,
+   * apart from maxRetries. A path,
+   * user agent or Idempotency-Key that cannot go on the wire as it is (a
+   * control or non-ASCII character, a key not 1 to 255 characters long) is
+   * a TypeError before anything is sent.
    */
   async request(method, path, { body, query, idempotencyKey, auth = true, autoKey = true } = {}) {
+    if (!/^[\x21-\x7e]*$/.test(path)) {
+      throw new TypeError('the path must be visible ASCII (URL-encoded): no space, CR, LF or other control character');
+    }
     let url = this.baseUrl + path;
     if (query) {
       const params = new URLSearchParams();
@@ -126,27 +246,61 @@ export class Creditd {
       const qs = params.toString();
       if (qs) url += '?' + qs;
     }
-    const headers = { Accept: 'application/json', 'User-Agent': this.userAgent };
+    const headers = { Accept: 'application/json', 'User-Agent': headerValue('userAgent', this.userAgent) };
     let data;
     if (body !== undefined) {
       data = toJson(body);
       headers['Content-Type'] = 'application/json';
     }
     if (auth) headers.Authorization = 'Bearer ' + this.#apiKey;
-    if (idempotencyKey != null) headers['Idempotency-Key'] = idempotencyKey;
-    else if (autoKey && method !== 'GET' && method !== 'HEAD') headers['Idempotency-Key'] = randomUUID();
-    for (let attempt = 0; ; attempt++) {
+    if (idempotencyKey != null) {
+      headers['Idempotency-Key'] = headerValue('Idempotency-Key', idempotencyKey, 1, MAX_IDEMPOTENCY_KEY_BYTES);
+    }
+    // A key of the client's own makes its retries safe; without retries it would only be stored.
+    else if (autoKey && this.maxRetries > 0 && method !== 'GET' && method !== 'HEAD') headers['Idempotency-Key'] = randomUUID();
+    let attempt = 0;
+    const inProgress = { waits: 0, waitedMs: 0 };
+    for (;;) {
       try {
         return await this.#once(method, url, headers, data);
       } catch (error) {
-        if (!retryable(error) || attempt >= this.maxRetries) throw error;
-        const waitMs = error.retryAfter != null
-          ? error.retryAfter * 1000
-          : this.retryDelayMs * 2 ** attempt * (0.5 + Math.random() / 2);
-        if (waitMs > this.maxRetryDelayMs) throw error;
+        const waitMs = isInProgress(error) ? this.#inProgressWait(error, inProgress) : this.#retryWait(error, attempt++);
+        if (waitMs === null) throw error;
         await sleep(waitMs);
       }
     }
+  }
+
+  /** retryDelayMs doubled for each try before, with jitter (half to all of it). */
+  #backoffMs(attempt) {
+    return this.retryDelayMs * 2 ** attempt * (0.5 + Math.random() / 2);
+  }
+
+  /**
+   * Milliseconds to wait before try attempt + 1, or null: throw. Retried: the
+   * classes whose static retried is set, at most maxRetries times, after
+   * Retry-After, else the backoff; a wait above maxRetryDelayMs is not made.
+   */
+  #retryWait(error, attempt) {
+    if (!retryable(error) || attempt >= this.maxRetries) return null;
+    const waitMs = error.retryAfter != null ? error.retryAfter * 1000 : this.#backoffMs(attempt);
+    return waitMs > this.maxRetryDelayMs ? null : waitMs;
+  }
+
+  /**
+   * Milliseconds to wait before sending a top-up "in progress" again, or
+   * null: throw. The waits start at retryDelayMs, doubled each time with
+   * jitter, and add up to maxRetryDelayMs at most (IN_PROGRESS_RETRIES tries
+   * at most); they do not count against maxRetries, but maxRetries 0 turns
+   * them off too. state: this call's waits so far, updated.
+   */
+  #inProgressWait(error, state) {
+    if (this.maxRetries === 0 || state.waits >= IN_PROGRESS_RETRIES) return null;
+    const waitMs = error.retryAfter != null ? error.retryAfter * 1000 : this.#backoffMs(state.waits);
+    if (state.waitedMs + waitMs > this.maxRetryDelayMs) return null;
+    state.waits += 1;
+    state.waitedMs += waitMs;
+    return waitMs;
   }
 
   async #once(method, url, headers, data) {
@@ -156,7 +310,7 @@ export class Creditd {
       response = await this.#fetch(url, {
         method, headers, body: data, redirect: 'manual', signal: AbortSignal.timeout(this.timeoutMs),
       });
-      raw = await response.text();
+      raw = await readCapped(response);
     } catch (error) {
       const reason = error?.name === 'TimeoutError' ? `no answer within ${this.timeoutMs} ms`
         : (error?.cause?.code || error?.cause?.message || error?.message || String(error));

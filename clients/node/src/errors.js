@@ -27,15 +27,21 @@ export class CreditdError extends Error {
     this.availableMicros = err.available_micros ?? null;
     this.requiredMicros = err.required_micros ?? null;
     this.requestId = this.headers['x-request-id'] ?? null;
+    this.retryAfter = retryAfterOf(this.headers, err);
   }
 }
 
-/** Reads Retry-After (seconds), else the body's retry_after_seconds; null when neither. */
-function retryAfterOf(error) {
-  const header = error.headers['retry-after'];
-  if (header != null && /^\s*\d+\s*$/.test(header)) return Number(header);
-  const fromBody = error.body?.error?.retry_after_seconds;
-  return Number.isInteger(fromBody) ? fromBody : null;
+/**
+ * Seconds to wait, the same in the three clients: the Retry-After header when
+ * it is delta-seconds (digits only: creditd sends no HTTP date, and a proxy's
+ * is not read), else the error object's retry_after_seconds when it is a
+ * non-negative integer; null when neither.
+ */
+function retryAfterOf(headers, err) {
+  const header = headers['retry-after'];
+  if (typeof header === 'string' && /^[ \t]*\d{1,15}[ \t]*$/.test(header)) return Number(header);
+  const fromBody = err.retry_after_seconds;
+  return Number.isSafeInteger(fromBody) && fromBody >= 0 ? fromBody : null;
 }
 
 /**
@@ -73,24 +79,18 @@ export class DailyLimitReached extends LimitReached {}
 /** 429 member_cap_reached: the workspace member's monthly cap. */
 export class MemberCapReached extends LimitReached {}
 /** 429 rate_limit_exceeded: requests or tokens per minute, top-ups per hour, failed authentications; retryAfter in seconds. */
-export class RateLimited extends CreditdError {
-  constructor(status, body, headers, message) {
-    super(status, body, headers, message);
-    this.retryAfter = retryAfterOf(this);
-  }
-}
+export class RateLimited extends CreditdError {}
 /** 500 internal_error (creditd logged its cause; nothing changed), and any other 5xx without a class of its own. */
 export class ServerError extends CreditdError {}
 /** 502 upstream_error: Stripe failed (message carries Stripe's). */
 export class UpstreamError extends CreditdError {}
-/** 503 unavailable: the database is unreachable (retryAfter seconds, from Retry-After); also 503 gateway_busy. Retried. */
+/**
+ * 503 unavailable: the database is unreachable (retryAfter seconds, from
+ * Retry-After); also 503 gateway_busy, and any other 503 without a code this
+ * client knows (a proxy's). Retried.
+ */
 export class Unavailable extends CreditdError {
   static retried = true;
-
-  constructor(status, body, headers, message) {
-    super(status, body, headers, message);
-    this.retryAfter = retryAfterOf(this);
-  }
 }
 /** 503 stripe_not_configured: a top-up on a creditd without Stripe settings (not retried). */
 export class StripeNotConfigured extends Unavailable {

@@ -1,8 +1,9 @@
 // guard.js: one LLM call between an authorize and its settle. The guard
 // learns what the call produces (the provider's usage, counted tokens, or
 // the streamed text) and, at finish, settles exactly that or releases the
-// hold when nothing came. A call that produced output is never released:
-// the provider bills those tokens. An estimate never settles beyond the hold.
+// hold when nothing came. A call that produced output, or whose final usage
+// the provider reported (even with 0 output tokens: the input was billed),
+// is never released. An estimate never settles beyond the hold.
 import { CreditdError } from './errors.js';
 
 /** Fallback estimate when the provider sent no usage: ~4 characters a token. */
@@ -115,6 +116,12 @@ function anthropicMessageText(message) {
   return text;
 }
 
+/** Reported usage marked final, when it has a figure (an empty usage object is none). */
+function asFinal(reported) {
+  if (!reported || (reported.inputTokens === undefined && reported.outputTokens === undefined)) return reported;
+  return { ...reported, final: true };
+}
+
 // ---- the guard ----
 
 export class Guard {
@@ -123,6 +130,7 @@ export class Guard {
   #chunks = 0;
   #chars = 0;
   #settleAttempted = false;
+  #final = false;
 
   /** params: as Creditd.authorize (account, requestId, model, inputTokens, maxOutputTokens, minOutputTokens, ...). */
   constructor(client, params) {
@@ -149,12 +157,17 @@ export class Guard {
 
   // -- what the call produced --
 
-  /** The provider's reported usage, totals so far; missing or negative figures are ignored. */
-  usage({ inputTokens, outputTokens, cachedInputTokens } = {}) {
+  /**
+   * The provider's reported usage, totals so far; missing or negative figures
+   * are ignored. final: these are the call's final figures, settled even when
+   * they count no output (the input was billed).
+   */
+  usage({ inputTokens, outputTokens, cachedInputTokens, final = false } = {}) {
     for (const [name, value] of [['inputTokens', inputTokens], ['outputTokens', outputTokens],
       ['cachedInputTokens', cachedInputTokens]]) {
       if (isCount(value)) this.#reported[name] = value;
     }
+    if (final) this.#final = true;
   }
 
   /** Output tokens counted by the caller (added up). */
@@ -187,27 +200,34 @@ export class Guard {
     }
   }
 
-  /** Wraps an OpenAI stream (ask for stream_options: {include_usage: true}); yields its chunks. */
+  /**
+   * Wraps an OpenAI stream (ask for stream_options: {include_usage: true});
+   * yields its chunks. The usage chunk (response.completed) is final.
+   */
   openaiStream(source) {
-    return this.stream(source, { text: openaiChunkText, usage: openaiChunkUsage });
+    return this.stream(source, { text: openaiChunkText, usage: (chunk) => asFinal(openaiChunkUsage(chunk)) });
   }
 
-  /** Wraps an Anthropic stream of events; yields them. */
+  /** Wraps an Anthropic stream of events; yields them. message_delta's output_tokens is final. */
   anthropicStream(source) {
-    return this.stream(source, { text: anthropicEventText, usage: anthropicEventUsage });
+    const usage = (event) => {
+      const reported = anthropicEventUsage(event);
+      return reported && { ...reported, final: isCount(reported.outputTokens) };
+    };
+    return this.stream(source, { text: anthropicEventText, usage });
   }
 
-  /** Reports a whole (non-streamed) OpenAI answer; returns it. */
+  /** Reports a whole (non-streamed) OpenAI answer, its usage final; returns it. */
   openaiResponse(completion) {
-    const reported = openaiUsage(completion?.usage);
+    const reported = asFinal(openaiUsage(completion?.usage));
     if (reported) this.usage(reported);
     this.chunk(openaiResponseText(completion));
     return completion;
   }
 
-  /** Reports a whole (non-streamed) Anthropic message; returns it. */
+  /** Reports a whole (non-streamed) Anthropic message, its usage final; returns it. */
   anthropicResponse(message) {
-    const reported = anthropicUsage(message?.usage);
+    const reported = asFinal(anthropicUsage(message?.usage));
     if (reported) this.usage(reported);
     this.chunk(anthropicMessageText(message));
     return message;
@@ -246,8 +266,9 @@ export class Guard {
 
   /**
    * Ends the call: settles what was produced when output was seen (also
-   * after an error: the call was cut off midway; partial says so), else
-   * releases the hold. Pass the error the call raised, if any: then a
+   * after an error: the call was cut off midway; partial says so) or the
+   * provider's final usage came (even with 0 output tokens), else releases
+   * the hold. Pass the error the call raised, if any: then a
    * failed settle is kept in settleError instead of thrown (the settle is
    * left pending, safe to retry with the same figures). Does nothing after
    * a settle() or a previous finish().
@@ -257,7 +278,7 @@ export class Guard {
     if (this.holdId === null || this.#settleAttempted || this.released) return this.settled ?? this.released;
     const made = this.produced();
     try {
-      if (made.outputTokens > 0) {
+      if (made.outputTokens > 0 || this.#final) {
         this.partial = failed;
         await this.settle(made);
       } else {

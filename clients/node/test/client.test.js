@@ -261,3 +261,68 @@ test('iterTransactions follows next_cursor; iterEvents follows next_after', asyn
   for await (const e of c.iterEvents({ after: 1, pageSize: 2 })) events.push(e.id);
   assert.deepEqual(events, [2, 3, 4, 5]);
 });
+
+test('an option given as undefined takes its default: bounded retries, a working timeout', async () => {
+  let tries = 0;
+  const fetch = async (url, init) => {
+    tries += 1;
+    assert.ok(init.signal instanceof AbortSignal);
+    return new Response(JSON.stringify({ error: { type: 't', code: 'unavailable', message: 'm', param: null } }),
+      { status: 503 });
+  };
+  const c = new Creditd('http://creditd.test', 'k', {
+    fetch, maxRetries: undefined, timeoutMs: undefined, retryDelayMs: 1, maxRetryDelayMs: undefined,
+  });
+  assert.deepEqual([c.maxRetries, c.timeoutMs, c.maxRetryDelayMs], [2, 10000, 10000]);
+  const e = await c.models().catch((x) => x);
+  assert.ok(e instanceof cd.Unavailable, String(e));
+  assert.equal(tries, 3, 'the first try and maxRetries (2) more, not forever');
+});
+
+const inProgress = err(409, 'conflict', { param: 'idempotency_key',
+  message: 'a top-up with this Idempotency-Key is in progress' });
+
+test('a top-up in progress (409) is waited out with the same key, apart from maxRetries', async () => {
+  const s = await serve([inProgress, inProgress, inProgress, ok({ session_id: 'cs_1' })]);
+  const c = new Creditd(s.url, 'k', { maxRetries: 1, retryDelayMs: 5 });
+  const session = await c.topup('a', 2000, { idempotencyKey: 'topup-7' });
+  assert.equal(session.session_id, 'cs_1');
+  assert.deepEqual(s.seen.map((r) => r.headers['idempotency-key']), Array(4).fill('topup-7'));
+});
+
+test('top-up in progress: the waits add up to maxRetryDelayMs at most, then Conflict', async () => {
+  const s = await serve([inProgress]);
+  const started = Date.now();
+  const e = await new Creditd(s.url, 'k', { retryDelayMs: 100, maxRetryDelayMs: 400 }).topup('a', 2000).catch((x) => x);
+  const took = Date.now() - started;
+  assert.ok(e instanceof cd.Conflict && e.param === 'idempotency_key', String(e));
+  assert.ok(s.seen.length >= 3, `retried: ${s.seen.length}`);
+  assert.ok(took < 1000, `within maxRetryDelayMs (and the round trips): ${took} ms`);
+});
+
+test('a key used with another request, or maxRetries 0: a 409 is not retried', async () => {
+  const s = await serve([err(409, 'conflict', { param: 'idempotency_key',
+    message: 'this Idempotency-Key was used with another request' })]);
+  const e = await new Creditd(s.url, 'k', fast).topup('a', 2000, { idempotencyKey: 'k' }).catch((x) => x);
+  assert.ok(e instanceof cd.Conflict);
+  assert.equal(s.seen.length, 1);
+  const t = await serve([inProgress]);
+  const f = await new Creditd(t.url, 'k', { ...fast, maxRetries: 0 }).topup('a', 2000, { idempotencyKey: 'k' })
+    .catch((x) => x);
+  assert.ok(f instanceof cd.Conflict);
+  assert.equal(t.seen.length, 1);
+});
+
+test('maxRetries 0: no retry, and no Idempotency-Key of the client\'s own', async () => {
+  const s = await serve([err(503, 'unavailable'), ok({})]);
+  const c = new Creditd(s.url, 'k', { ...fast, maxRetries: 0 });
+  await assert.rejects(c.grant('a', 5, 'promo'), cd.Unavailable);
+  await c.grant('a', 5, 'promo', { idempotencyKey: 'mine' });
+  assert.deepEqual(s.seen.map((r) => r.headers['idempotency-key']), [undefined, 'mine']);
+});
+
+test('a 503 without a code (a proxy\'s) is Unavailable and retried', async () => {
+  const s = await serve([() => [503, undefined], ok({ ok: true })]);
+  assert.deepEqual(await new Creditd(s.url, 'k', fast).models(), { ok: true });
+  assert.equal(s.seen.length, 2);
+});

@@ -244,3 +244,34 @@ test('counted tokens win over the estimate; the shrunk cap is the hold answer', 
   hold.addOutputTokens(33);
   assert.equal(hold.produced().outputTokens, 33);
 });
+
+// The provider's final usage with 0 output tokens (a refusal, an empty
+// answer, a stop at once): the input was billed, so finish() settles it, as
+// the Python and PHP clients do.
+test('final usage with no output settles the input', async () => {
+  const client = fakeClient();
+  await client.guard(PARAMS, async (h) => {
+    for await (const c of h.openaiStream([{ choices: [], usage: { prompt_tokens: 52, completion_tokens: 0 } }])) void c;
+  });
+  await client.guard(PARAMS, async (h) => { for await (const e of h.anthropicStream(anthropicEvents([]))) void e; });
+  await client.guard(PARAMS, (h) => h.openaiResponse({ choices: [{ message: { content: '' } }],
+    usage: { prompt_tokens: 51, completion_tokens: 0 } }));
+  await client.guard(PARAMS, (h) => h.anthropicResponse({ content: [], usage: { input_tokens: 30, output_tokens: 0 } }));
+  await client.guard(PARAMS, (h) => h.usage({ inputTokens: 60, outputTokens: 0, final: true }));
+  await client.guard(PARAMS, async (h) => {
+    for await (const e of h.stream(['x'], { text: () => '', usage: () => ({ inputTokens: 61, outputTokens: 0, final: true }) })) void e;
+  });
+  assert.deepEqual(ends(client).map((c) => [c[0], c[2]?.inputTokens, c[2]?.outputTokens]), [
+    ['settle', 52, 0], ['settle', 50, 0], ['settle', 51, 0], ['settle', 30, 0], ['settle', 60, 0], ['settle', 61, 0],
+  ]);
+  assert.deepEqual(Object.keys(ends(client)[4][2]).sort(), ['cachedInputTokens', 'inputTokens', 'outputTokens']);
+});
+
+test('figures that are not final, with no output, are released', async () => {
+  const client = fakeClient();
+  await client.guard(PARAMS, (h) => h.usage({ inputTokens: 60, outputTokens: 0 }));
+  await assert.rejects(client.guard(PARAMS, async (h) => {
+    for await (const e of h.anthropicStream(anthropicEvents(['a'], { failAfter: 0 }))) void e;
+  }), /overloaded_error/);
+  assert.deepEqual(ends(client).map((c) => c[0]), ['release', 'release']);
+});

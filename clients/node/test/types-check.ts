@@ -69,5 +69,7 @@ async function usage(): Promise<void> {
   await credits.grant('alice', '1000', 'promo');
   // @ts-expect-error: no such group
   await credits.usageReport('alice', { groupBy: 'week' });
+  // @ts-expect-error: no such option (the options are camelCase)
+  void new Creditd('https://billing.example.com/credits', 'key', { timeout_ms: 5000 });
 }
 void usage;

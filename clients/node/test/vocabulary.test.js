@@ -77,6 +77,25 @@ test('the options, their names and defaults', inTree, () => {
   assert.deepEqual(vocabulary().deprecated_options.node, {});
 });
 
+test('a number option is a whole number within its range; null or undefined takes the default', inTree, () => {
+  for (const opt of vocabulary().options) {
+    if (opt.min === undefined) continue;
+    const make = (value) => new cd.Creditd('http://127.0.0.1:9', 'k', { [opt.node]: value });
+    for (const good of [opt.min, opt.max]) assert.equal(make(good)[opt.node], good, opt.node);
+    assert.equal(make(undefined)[opt.node], opt.default, `${opt.node}: undefined takes the default`);
+    assert.equal(make(null)[opt.node], opt.default, `${opt.node}: null takes the default`);
+    for (const bad of [opt.min - 1, opt.max + 1]) assert.throws(() => make(bad), RangeError, `${opt.node}: ${bad}`);
+    for (const bad of [2.5, Infinity, NaN, '5', true, {}]) assert.throws(() => make(bad), TypeError, `${opt.node}: ${bad}`);
+  }
+});
+
+test('an unknown option name is a TypeError', () => {
+  for (const name of ['timeout', 'timeout_ms', 'maxRetry', 'retries']) {
+    assert.throws(() => new cd.Creditd('http://127.0.0.1:9', 'k', { [name]: 1 }), TypeError, name);
+  }
+  assert.throws(() => new cd.Creditd('http://127.0.0.1:9', 'k', { fetch: 'no' }), TypeError);
+});
+
 test('one version: package.json, VERSION, and creditd\'s own', () => {
   const pkg = JSON.parse(readFileSync(here('../package.json'), 'utf8'));
   assert.equal(cd.VERSION, pkg.version);

@@ -27,6 +27,7 @@ use Creditd\Exception\Unauthorized;
 use Creditd\Exception\Unavailable;
 use Creditd\Exception\UpstreamError;
 use Creditd\Transport\CurlTransport;
+use Creditd\Transport\Headers;
 use Creditd\Transport\Response;
 use Creditd\Transport\StreamTransport;
 use Creditd\Transport\Transport;
@@ -38,11 +39,14 @@ use Creditd\Transport\Transport;
  * array; an error answer throws a subclass of CreditdException (see
  * Exception/). Amounts are integer micros (1 EUR = 1,000,000), top-ups cents.
  *
- * Retries: a 503 `unavailable` (the database away) and a request that got no
- * answer are sent again, at most `max_retries` times, after Retry-After seconds
- * (else a short backoff), with the same Idempotency-Key: a write the first
- * try did commit is answered from creditd's record, never done twice. A write
- * given no key gets a random one for that purpose.
+ * Retries: a 503 (`unavailable`, the database away; `gateway_busy`; or one
+ * without a code this client knows) and a request that got no answer are sent
+ * again, at most `max_retries` times, after Retry-After seconds (else a short
+ * backoff), with the same Idempotency-Key: a write the first try did commit is
+ * answered from creditd's record, never done twice. A write given no key gets
+ * a random one for that purpose. A top-up "in progress" (409, isInProgress():
+ * a retry met the first try still calling Stripe) is waited out within
+ * max_retry_delay_ms, apart from max_retries.
  *
  * The options and the exception classes are the Python and Node clients'
  * too (clients/vocabulary.json in creditd's source tree).
@@ -66,12 +70,29 @@ class Client
         'user_agent' => null,           // null: creditd-client-php/VERSION
     ];
 
+    /**
+     * The range of each number option (clients/vocabulary.json): a value beyond it is a mistake
+     * of unit or a runaway (an hour for one try or one wait, 100 retries).
+     */
+    private const RANGES = [
+        'timeout_ms' => [1, 3600000],
+        'max_retries' => [0, 100],
+        'retry_delay_ms' => [0, 3600000],
+        'max_retry_delay_ms' => [0, 3600000],
+    ];
+
     /** Former option names, still taken: [current name, factor to its unit]. */
     private const DEPRECATED = [
         'timeout' => ['timeout_ms', 1000],
         'retries' => ['max_retries', 1],
         'max_retry_wait' => ['max_retry_delay_ms', 1000],
     ];
+
+    /** At most this many tries after a top-up "in progress" answer, whatever the waits add up to. */
+    private const IN_PROGRESS_RETRIES = 8;
+
+    /** creditd takes an Idempotency-Key of 1 to 255 printable bytes (src/limits.h). */
+    private const MAX_IDEMPOTENCY_KEY_BYTES = 255;
 
     /** Fields that must go out as JSON integers. */
     private const INT_FIELDS = [
@@ -98,21 +119,25 @@ class Client
      * @param string $apiKey a guard, read, app or admin key
      * @param array $options
      *   - timeout_ms: milliseconds one try may take (default 10000)
-     *   - max_retries: tries after the first of a 503 `unavailable` (or `gateway_busy`) or of no
-     *     answer (default 2; 0 turns retries off)
+     *   - max_retries: tries after the first of a 503 (`unavailable`, `gateway_busy`, or without a
+     *     code this client knows) or of no answer (default 2; 0 turns retries off)
      *   - retry_delay_ms: the first wait before a retry when creditd names no Retry-After, doubled
      *     each try, with jitter (default 250)
      *   - max_retry_delay_ms: the longest wait before a retry (default 10000); a longer one
      *     (Retry-After or backoff) is not made: the error is thrown
-     *   - user_agent: the User-Agent header (default "creditd-client-php/VERSION")
+     *   - user_agent: the User-Agent header (default "creditd-client-php/VERSION"); it, the API key
+     *     and every Idempotency-Key are printable ASCII, else InvalidArgumentException (Transport\Headers)
      *   - transport: "curl", "stream" or a Transport (default: curl when ext-curl is loaded, else stream)
      *   - sleep: callable(float $seconds) used to wait (default usleep; tests pass their own)
      *   - timeout (seconds), retries, max_retry_wait (seconds): the former names, still taken (deprecated)
+     * A number option is an int, a whole float or a string of digits within its range (RANGES:
+     * timeout_ms 1 to 3600000, max_retries 0 to 100, the other two 0 to 3600000); null takes the
+     * default. Anything else, and an unknown option, throws InvalidArgumentException.
      */
     public function __construct(string $baseUrl, string $apiKey, array $options = [])
     {
         $this->baseUrl = rtrim($baseUrl, '/');
-        $this->apiKey = $apiKey;
+        $this->apiKey = Headers::value('the API key', $apiKey);
         $this->options = self::options($options);
         $this->sleep = $options['sleep'] ?? static function (float $seconds): void {
             usleep((int) round($seconds * 1e6));
@@ -129,7 +154,11 @@ class Client
         }
     }
 
-    /** The vocabulary's options from the given ones: unknown names refused, former ones converted. */
+    /**
+     * The vocabulary's options from the given ones: unknown names refused, former ones converted
+     * (with an E_USER_DEPRECATED notice), null taken as "the default", and each number checked to
+     * be a whole number within its range (RANGES).
+     */
     private static function options(array $given): array
     {
         $known = array_merge(array_keys(self::DEFAULTS), array_keys(self::DEPRECATED), ['transport', 'sleep']);
@@ -139,21 +168,40 @@ class Client
         }
         foreach (self::DEPRECATED as $old => [$name, $factor]) {
             if (isset($given[$old])) {
-                @trigger_error("creditd: the option $old is deprecated, use $name", E_USER_DEPRECATED);
-                $given[$name] = (int) round($given[$old] * $factor);
+                trigger_error("creditd: the option $old is deprecated, use $name", E_USER_DEPRECATED);
+                if (!is_int($given[$old]) && !is_float($given[$old]) && !(is_string($given[$old]) && is_numeric($given[$old]))) {
+                    throw new \InvalidArgumentException("the option $old must be a number");
+                }
+                $given[$name] = round((float) $given[$old] * $factor);
             }
         }
-        $o = array_intersect_key($given, self::DEFAULTS) + self::DEFAULTS;
-        if ((int) $o['timeout_ms'] <= 0) {
-            throw new \InvalidArgumentException('timeout_ms must be above 0');
+        $o = array_filter(array_intersect_key($given, self::DEFAULTS), static function ($v): bool {
+            return $v !== null;
+        }) + self::DEFAULTS;
+        $options = [];
+        foreach (self::RANGES as $name => [$low, $high]) {
+            $options[$name] = self::wholeOption($name, $o[$name], $low, $high);
         }
-        return [
-            'timeout_ms' => (int) $o['timeout_ms'],
-            'max_retries' => max(0, (int) $o['max_retries']),
-            'retry_delay_ms' => max(0, (int) $o['retry_delay_ms']),
-            'max_retry_delay_ms' => max(0, (int) $o['max_retry_delay_ms']),
-            'user_agent' => (string) ($o['user_agent'] ?? 'creditd-client-php/' . self::VERSION),
-        ];
+        if ($o['user_agent'] !== null && !is_string($o['user_agent'])) {
+            throw new \InvalidArgumentException('the option user_agent must be a string');
+        }
+        $options['user_agent'] = Headers::value('user_agent', $o['user_agent'] ?? 'creditd-client-php/' . self::VERSION);
+        return $options;
+    }
+
+    /** A number option: an int, a whole float or a string of digits, from $low to $high. */
+    private static function wholeOption(string $name, $value, int $low, int $high): int
+    {
+        if (is_float($value) && is_finite($value) && floor($value) === $value && abs($value) < 9.0e15) {
+            $value = (int) $value;
+        } elseif (is_string($value) && preg_match('/\A-?[0-9]{1,18}\z/', $value)) {
+            $value = (int) $value;
+        }
+        if (!is_int($value) || $value < $low || $value > $high) {
+            throw new \InvalidArgumentException(sprintf('the option %s must be a whole number from %d to %d, not %s',
+                $name, $low, $high, is_scalar($value) ? var_export($value, true) : gettype($value)));
+        }
+        return $value;
     }
 
     /**
@@ -439,7 +487,10 @@ class Client
 
     /**
      * One API call with retries: returns the decoded JSON answer or throws a CreditdException.
-     * $path is below the base URL; null values in $body and $query are dropped.
+     * $path is below the base URL; null values in $body and $query are dropped. A path, API key,
+     * user agent or Idempotency-Key that cannot go on the wire as it is (a control or non-ASCII
+     * byte, or a key not 1 to 255 bytes long) throws InvalidArgumentException before anything is
+     * sent (Transport\Headers).
      */
     public function request(string $method, string $path, ?array $body = null, array $query = [],
                             ?string $idempotencyKey = null, bool $auth = true): array
@@ -451,6 +502,11 @@ class Client
         if ($query) {
             $url .= '?' . http_build_query($query, '', '&', PHP_QUERY_RFC3986);
         }
+        if (!preg_match('/\A[!-~]*\z/', $path)) {
+            throw new \InvalidArgumentException('the path must be visible ASCII (URL-encoded): no space, CR, LF or'
+                . ' other control byte');
+        }
+        Headers::url($url);
         $headers = ['Accept: application/json', 'User-Agent: ' . $this->options['user_agent']];
         $payload = null;
         if ($body !== null) {
@@ -458,27 +514,75 @@ class Client
             $headers[] = 'Content-Type: application/json';
         }
         if ($auth) {
-            $headers[] = 'Authorization: Bearer ' . $this->apiKey;
+            $headers[] = 'Authorization: Bearer ' . Headers::value('the API key', $this->apiKey);
         }
         $write = !in_array($method, ['GET', 'HEAD'], true);
         if ($idempotencyKey === null && $write && $this->options['max_retries'] > 0) {
             $idempotencyKey = 'php-' . bin2hex(random_bytes(16)); // makes the retries below safe
         }
         if ($idempotencyKey !== null) {
-            $headers[] = 'Idempotency-Key: ' . $idempotencyKey;
+            $headers[] = 'Idempotency-Key: ' . Headers::value('Idempotency-Key', $idempotencyKey, 1, self::MAX_IDEMPOTENCY_KEY_BYTES);
         }
-        for ($try = 0; ; $try++) {
+        $try = 0;
+        $inProgress = ['waits' => 0, 'waited_ms' => 0.0];
+        while (true) {
             try {
                 return self::decode($this->transport->send($method, $url, $headers, $payload,
                     $this->options['timeout_ms'] / 1000));
             } catch (CreditdException $e) {
-                $wait = $this->retryWait($e, $try);
+                if (self::isInProgress($e)) {
+                    $wait = $this->inProgressWait($e, $inProgress);
+                } else {
+                    $wait = $this->retryWait($e, $try++);
+                }
                 if ($wait === null) {
                     throw $e;
                 }
                 ($this->sleep)($wait);
             }
         }
+    }
+
+    /**
+     * A 409 of a top-up whose Idempotency-Key is still calling Stripe for an earlier try
+     * (src/http/api_stripe.c): the answer is coming, not refused. creditd names it by param
+     * idempotency_key and its message, with code conflict, which is also the code of a key
+     * used with another request.
+     */
+    private static function isInProgress(CreditdException $e): bool
+    {
+        return $e->getStatus() === 409 && $e->getErrorCode() === 'conflict' && $e->getParam() === 'idempotency_key'
+            && strpos((string) $e->getErrorMessage(), 'in progress') !== false;
+    }
+
+    /**
+     * Seconds to wait before sending a top-up "in progress" again, or null: give up. The waits
+     * start at retry_delay_ms, doubled each time with jitter, and add up to max_retry_delay_ms
+     * at most (IN_PROGRESS_RETRIES tries at most); they do not count against max_retries, but
+     * max_retries 0 turns them off too.
+     *
+     * @param array{waits:int,waited_ms:float} $state this call's waits so far, updated
+     */
+    private function inProgressWait(CreditdException $e, array &$state): ?float
+    {
+        if ($this->options['max_retries'] === 0 || $state['waits'] >= self::IN_PROGRESS_RETRIES) {
+            return null;
+        }
+        $after = $e->getRetryAfter();
+        $waitMs = $after !== null ? $after * 1000.0 : $this->backoffMs($state['waits']);
+        if ($state['waited_ms'] + $waitMs > $this->options['max_retry_delay_ms']) {
+            return null;
+        }
+        $state['waits']++;
+        $state['waited_ms'] += $waitMs;
+        return $waitMs / 1000;
+    }
+
+    /** retry_delay_ms doubled for each try before, with jitter (half to all of it). */
+    private function backoffMs(int $try): float
+    {
+        $full = $this->options['retry_delay_ms'] * (2 ** $try);
+        return $full / 2 + $full / 2 * (random_int(0, 1000) / 1000);
     }
 
     /**
@@ -493,12 +597,7 @@ class Client
             return null;
         }
         $after = $e->getRetryAfter();
-        if ($after !== null) {
-            $waitMs = $after * 1000.0;
-        } else {
-            $full = $this->options['retry_delay_ms'] * (2 ** $try);
-            $waitMs = $full / 2 + $full / 2 * (random_int(0, 1000) / 1000);
-        }
+        $waitMs = $after !== null ? $after * 1000.0 : $this->backoffMs($try);
         return $waitMs <= $this->options['max_retry_delay_ms'] ? $waitMs / 1000 : null;
     }
 

@@ -18,8 +18,12 @@ use Creditd\Provider\Shape;
  *    of the raw bytes); yields each item after reading its text and usage.
  *  - openaiResponse($r) / anthropicResponse($r): a whole response's usage
  *    (Client::guard() reads the callable's return value this way by itself).
- *  - usage($input, $output, $cached): the provider's reported usage (totals
- *    so far); it wins over everything below.
+ *  - usage($input, $output, $cached, $final = false): the provider's reported
+ *    usage (totals so far); it wins over everything below. $final: these are
+ *    the call's final figures, settled even when they count no output (the
+ *    input was billed). The provider shapes below mark their final usage so:
+ *    an OpenAI usage chunk or response.completed, an Anthropic message_delta
+ *    with output_tokens, a whole response's usage.
  *  - addOutputTokens($n): output tokens you counted yourself.
  *  - chunk($text): one streamed piece of output. When nothing above gave
  *    output tokens they are estimated as max(chunks, ceil(characters /
@@ -28,7 +32,8 @@ use Creditd\Provider\Shape;
  *
  * finish(?Throwable) ends it unless settle() was called: settled with
  * produced() when output_tokens > 0 (a call cut off midway is charged what
- * it produced), else released. A settle that was attempted and failed is
+ * it produced) or when the provider's final usage came (even with 0 output
+ * tokens: the input is charged), else released. A settle that was attempted and failed is
  * never followed by a release (the tokens were spent): the hold stays
  * pending for a settle() retried with the same figures. While the call's
  * own exception propagates, a failed finish keeps its error in
@@ -57,6 +62,8 @@ final class Guard
     private $partial = false;
     /** @var array<string,int> */
     private $reported = [];
+    /** @var bool the provider's final usage came (settled even with no output) */
+    private $final = false;
     /** @var int */
     private $countedTokens = 0;
     /** @var int */
@@ -90,15 +97,20 @@ final class Guard
 
     /**
      * The provider's reported usage, totals so far; null arguments leave a figure as it was.
-     * A negative figure is no figure (creditd would refuse it): it is ignored.
+     * A negative figure is no figure (creditd would refuse it): it is ignored. $final: these
+     * are the call's final figures (finish() settles them even with no output).
      */
-    public function usage(?int $inputTokens = null, ?int $outputTokens = null, ?int $cachedInputTokens = null): void
+    public function usage(?int $inputTokens = null, ?int $outputTokens = null, ?int $cachedInputTokens = null,
+                          bool $final = false): void
     {
         foreach (['input_tokens' => $inputTokens, 'output_tokens' => $outputTokens,
                   'cached_input_tokens' => $cachedInputTokens] as $name => $value) {
             if ($value !== null && $value >= 0) {
                 $this->reported[$name] = $value;
             }
+        }
+        if ($final) {
+            $this->final = true;
         }
     }
 
@@ -125,7 +137,8 @@ final class Guard
     /**
      * Yields every item of $items (keys kept), telling the guard about each first.
      * $text(item): its output text (default: the item, a string); $usage(item):
-     * ['input_tokens' => ..., 'output_tokens' => ..., 'cached_input_tokens' => ...] or null.
+     * ['input_tokens' => ..., 'output_tokens' => ..., 'cached_input_tokens' => ..., 'final' => bool]
+     * (every key optional) or null.
      */
     public function stream(iterable $items, ?callable $text = null, ?callable $usage = null): \Generator
     {
@@ -133,7 +146,7 @@ final class Guard
             $reported = $usage === null ? null : $usage($item);
             if ($reported) {
                 $this->usage($reported['input_tokens'] ?? null, $reported['output_tokens'] ?? null,
-                             $reported['cached_input_tokens'] ?? null);
+                             $reported['cached_input_tokens'] ?? null, (bool) ($reported['final'] ?? false));
             }
             $this->chunk($text === null ? $item : $text($item));
             yield $key => $item;
@@ -151,7 +164,8 @@ final class Guard
             return $a === null ? '' : OpenAI::text($a);
         }, static function ($c): ?array {
             $a = Shape::toArray($c);
-            return $a === null ? null : OpenAI::usage($a);
+            $usage = $a === null ? null : OpenAI::usage($a);
+            return $usage === null ? null : $usage + ['final' => true]; // the usage chunk, response.completed
         });
     }
 
@@ -163,7 +177,9 @@ final class Guard
             return $a === null ? '' : Anthropic::text($a);
         }, static function ($e): ?array {
             $a = Shape::toArray($e);
-            return $a === null ? null : Anthropic::usage($a);
+            $usage = $a === null ? null : Anthropic::usage($a);
+            // message_delta's output_tokens is the final count; message_start's input is not all.
+            return $usage === null ? null : $usage + ['final' => $usage['output_tokens'] !== null];
         });
     }
 
@@ -210,7 +226,7 @@ final class Guard
     private function take(?array $usage, string $text): void
     {
         if ($usage) {
-            $this->usage($usage['input_tokens'], $usage['output_tokens'], $usage['cached_input_tokens']);
+            $this->usage($usage['input_tokens'], $usage['output_tokens'], $usage['cached_input_tokens'], true);
         }
         $this->chunk($text);
     }
@@ -257,7 +273,10 @@ final class Guard
         return $this->settled;
     }
 
-    /** Ends the hold unless settled: settles what was produced, or releases when nothing was. */
+    /**
+     * Ends the hold unless settled: settles what was produced (or the provider's final usage,
+     * even with no output), or releases when nothing was.
+     */
     public function finish(?\Throwable $error = null): void
     {
         if ($this->hold === null || $this->settleAttempted || $this->released !== null) {
@@ -265,7 +284,7 @@ final class Guard
         }
         $made = $this->produced();
         try {
-            if ($made['output_tokens'] > 0) {
+            if ($made['output_tokens'] > 0 || $this->final) {
                 $this->partial = $error !== null;
                 $this->settle($made['input_tokens'], $made['output_tokens'], $made['cached_input_tokens']);
             } else {

@@ -226,6 +226,15 @@ final class ClientTest extends TestCase
         }
     }
 
+    public function testA503WithoutACodeIsUnavailableAndRetried(): void
+    {
+        $c = $this->client();
+        $this->fake->push(new Response(503, '<html>Service Unavailable</html>'), FakeTransport::json(200, ['ok' => true]));
+        $this->assertSame(['ok' => true], $c->models());
+        $this->assertCount(2, $this->fake->requests);
+        $this->assertCount(1, $this->slept);
+    }
+
     public function testRetriesOffMeansOneTryAndNoKeyInvented(): void
     {
         $c = $this->client(['max_retries' => 0]);
@@ -282,5 +291,74 @@ final class ClientTest extends TestCase
     {
         $this->expectException(\InvalidArgumentException::class);
         new Client('http://x', 'k', ['timout' => 3]);
+    }
+
+    private static function inProgress(): Response
+    {
+        return FakeTransport::json(409, ['error' => ['type' => 'invalid_request_error', 'code' => 'conflict',
+            'message' => 'a top-up with this Idempotency-Key is in progress', 'param' => 'idempotency_key']]);
+    }
+
+    public function testATopupInProgressIsWaitedOutWithTheSameKeyApartFromMaxRetries(): void
+    {
+        $c = $this->client(['max_retries' => 1, 'retry_delay_ms' => 100]);
+        $this->fake->push(self::inProgress(), self::inProgress(), self::inProgress(),
+            FakeTransport::json(200, ['checkout_url' => 'https://stripe.test/c', 'session_id' => 'cs_1']));
+        $this->assertSame('cs_1', $c->topup('a', 2000, [], 'topup-7')['session_id']);
+        $this->assertSame(array_fill(0, 4, 'topup-7'), array_map(static function ($r) {
+            return $r['headers']['idempotency-key'];
+        }, $this->fake->requests));
+        $this->assertCount(3, $this->slept);
+        $this->assertTrue($this->slept[0] >= 0.05 && $this->slept[0] <= 0.1 && $this->slept[2] >= 0.2
+            && $this->slept[2] <= 0.4, json_encode($this->slept));
+    }
+
+    public function testTopupInProgressWaitsAddUpToMaxRetryDelayMsAtMost(): void
+    {
+        $c = $this->client(['retry_delay_ms' => 1000, 'max_retry_delay_ms' => 3000]);
+        for ($i = 0; $i < 20; $i++) {
+            $this->fake->push(self::inProgress());
+        }
+        try {
+            $c->topup('a', 2000);
+            $this->fail('no exception');
+        } catch (Exception\Conflict $e) {
+            $this->assertSame('idempotency_key', $e->getParam());
+        }
+        $this->assertLessThanOrEqual(3.0, array_sum($this->slept));
+        $this->assertGreaterThanOrEqual(2, count($this->slept));
+        $this->assertCount(count($this->slept) + 1, $this->fake->requests);
+    }
+
+    public function testAKeyUsedWithAnotherRequestOrRetriesOffIsNotRetried(): void
+    {
+        $c = $this->client();
+        $this->fake->push(FakeTransport::json(409, ['error' => ['type' => 'invalid_request_error', 'code' => 'conflict',
+            'message' => 'this Idempotency-Key was used with another request', 'param' => 'idempotency_key']]));
+        try {
+            $c->topup('a', 2000, [], 'k');
+            $this->fail('no exception');
+        } catch (Exception\Conflict $e) {
+            $this->assertSame([1, []], [count($this->fake->requests), $this->slept]);
+        }
+        $c = $this->client(['max_retries' => 0]);
+        $this->fake->push(self::inProgress());
+        $this->expectException(Exception\Conflict::class);
+        $c->topup('a', 2000, [], 'k');
+    }
+
+    public function testRetryAfterIsSecondsFromTheHeaderElseTheBody(): void
+    {
+        $cases = [[['Retry-After' => '3'], [], 3], [[], ['retry_after_seconds' => 4], 4],
+                  [['Retry-After' => '5'], ['retry_after_seconds' => 9], 5],
+                  [['Retry-After' => 'Wed, 21 Oct 2037 07:28:00 GMT'], ['retry_after_seconds' => 6], 6],
+                  [['Retry-After' => 'Wed, 21 Oct 2037 07:28:00 GMT'], [], null], [['Retry-After' => '2.5'], [], null],
+                  [['Retry-After' => '+2'], [], null], [['Retry-After' => '-1'], [], null],
+                  [[], ['retry_after_seconds' => -1], null], [[], ['retry_after_seconds' => '7'], null]];
+        foreach ($cases as [$headers, $extra, $want]) {
+            $e = new Exception\RateLimited(429, ['error' => ['code' => 'rate_limit_exceeded'] + $extra],
+                array_change_key_case($headers, CASE_LOWER));
+            $this->assertSame($want, $e->getRetryAfter(), json_encode([$headers, $extra]));
+        }
     }
 }

@@ -282,4 +282,63 @@ final class GuardTest extends TestCase
             $this->assertSame('POST /v1/guard/settle', $this->last()[0], 'never released after a settle was tried');
         }
     }
+
+    /**
+     * The provider's final usage with 0 output tokens (a refusal, an empty answer, a stop at once):
+     * the input was billed, so the exit settles it, as the Python and Node clients do.
+     */
+    public function testFinalUsageWithNoOutputSettlesTheInput(): void
+    {
+        [, $thrown] = $this->guarded($this->client(), function (Guard $h) {
+            foreach ($h->openaiStream([['object' => 'chat.completion.chunk', 'choices' => [],
+                'usage' => ['prompt_tokens' => 1010, 'completion_tokens' => 0]]]) as $chunk) {
+            }
+            return null;
+        });
+        $this->assertNull($thrown);
+        $this->assertSame(['POST /v1/guard/settle', ['hold_id' => 'hold_1_7', 'input_tokens' => 1010,
+            'output_tokens' => 0]], $this->last());
+
+        $this->guarded($this->client(), function (Guard $h) {
+            foreach ($h->anthropicStream([
+                ['type' => 'message_start', 'message' => ['usage' => ['input_tokens' => 900, 'output_tokens' => 1]]],
+                ['type' => 'message_delta', 'delta' => ['stop_reason' => 'end_turn'], 'usage' => ['output_tokens' => 0]],
+            ]) as $event) {
+            }
+            return null;
+        });
+        $this->assertSame(['POST /v1/guard/settle', ['hold_id' => 'hold_1_7', 'input_tokens' => 900,
+            'output_tokens' => 0, 'cached_input_tokens' => 0]], $this->last());
+
+        $this->guarded($this->client(), function (Guard $h) {
+            return ['object' => 'chat.completion', 'choices' => [['message' => ['content' => '']]],
+                    'usage' => ['prompt_tokens' => 700, 'completion_tokens' => 0]];
+        });
+        $this->assertSame(['POST /v1/guard/settle', ['hold_id' => 'hold_1_7', 'input_tokens' => 700,
+            'output_tokens' => 0]], $this->last());
+
+        $this->guarded($this->client(), function (Guard $h) {
+            $h->usage(600, 0, null, true);
+            return null;
+        });
+        $this->assertSame(['POST /v1/guard/settle', ['hold_id' => 'hold_1_7', 'input_tokens' => 600,
+            'output_tokens' => 0]], $this->last());
+    }
+
+    /** Figures that are not final (usage() without $final, message_start alone) with no output: released. */
+    public function testUsageNotFinalWithNoOutputIsReleased(): void
+    {
+        $this->guarded($this->client(), function (Guard $h) {
+            $h->usage(600, 0);
+            return null;
+        });
+        $this->assertSame(['POST /v1/guard/release', ['hold_id' => 'hold_1_7']], $this->last());
+        $this->guarded($this->client(), function (Guard $h) {
+            foreach ($h->anthropicStream(self::cut([
+                ['type' => 'message_start', 'message' => ['usage' => ['input_tokens' => 900, 'output_tokens' => 1]]],
+            ], 1)) as $event) {
+            }
+        });
+        $this->assertSame(['POST /v1/guard/release', ['hold_id' => 'hold_1_7']], $this->last());
+    }
 }

@@ -116,6 +116,30 @@ final class VocabularyTest extends TestCase
         $this->assertSame($given, (new Client('http://creditd.test', 'k', $given))->getOptions());
     }
 
+    public function testANumberOptionIsAWholeNumberWithinItsRange(): void
+    {
+        foreach (self::vocabulary()['options'] as $opt) {
+            if (!isset($opt['min'])) {
+                continue;
+            }
+            [$name, $low, $high] = [$opt['php'], $opt['min'], $opt['max']];
+            foreach ([[$low, $low], [$high, $high], [(float) $high, $high], [(string) $high, $high]] as [$given, $want]) {
+                $this->assertSame($want, (new Client('http://creditd.test', 'k', [$name => $given]))->getOptions()[$name],
+                    "$name => " . var_export($given, true));
+            }
+            $this->assertSame($opt['default'], (new Client('http://creditd.test', 'k', [$name => null]))->getOptions()[$name],
+                "$name => null takes the default");
+            foreach ([$low - 1, $high + 1, 2.5, INF, 'abc', '5 ', true, []] as $bad) {
+                try {
+                    new Client('http://creditd.test', 'k', [$name => $bad]);
+                    $this->fail("$name => " . var_export($bad, true) . ' is refused');
+                } catch (\InvalidArgumentException $e) {
+                    $this->assertStringContainsString($name, $e->getMessage());
+                }
+            }
+        }
+    }
+
     public function testFormerOptionNamesStillWorkConverted(): void
     {
         foreach (self::vocabulary()['deprecated_options']['php'] as $old => $new) {

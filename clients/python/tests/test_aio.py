@@ -10,7 +10,7 @@ import creditd
 from creditd import AsyncCreditd
 
 from .fakes import FakeAsyncGuardAPI, ProviderCut, anthropic_events, async_items, openai_chunks
-from .test_transport import HANG, THEN_CLOSE, Answer, Server, error
+from .test_transport import HANG, IN_PROGRESS, THEN_CLOSE, THEN_SEND, Answer, Server, error
 
 
 class Base(unittest.IsolatedAsyncioTestCase):
@@ -63,6 +63,24 @@ class KeepAlive(Base):
         self.assertEqual((await c.request("GET", "/v1/models"))["n"], 1)
         await asyncio.sleep(0.05)
         self.assertEqual((await c.request("GET", "/v1/models"))["n"], 2)
+        self.assertEqual((c.connections_opened, slept), (2, []))
+
+    async def test_an_idle_connection_with_bytes_waiting_is_not_reused(self) -> None:
+        smuggled = 'HTTP/1.1 200 OK\r\nContent-Length: 17\r\n\r\n{"smuggled":true}'
+        s = self.serve(lambda n, m, p: (200, {THEN_SEND: smuggled} if n == 1 else {}, {"n": n}))
+        c, slept = await self.client(s)
+        self.assertEqual(await c.models(), {"n": 1})
+        await asyncio.sleep(0.05)
+        self.assertEqual(await c.models(), {"n": 2}, "an answer nobody asked for is not taken for the next one")
+        self.assertEqual((c.connections_opened, slept), (2, []))
+
+    async def test_an_idle_connection_at_eof_is_not_reused_even_for_a_write_without_a_key(self) -> None:
+        s = self.serve(lambda n, m, p: (200, {THEN_CLOSE: "1"} if n == 1 else {}, {"n": n}))
+        c, slept = await self.client(s, max_retries=0)
+        self.assertEqual(await c.models(), {"n": 1})
+        await asyncio.sleep(0.05)
+        self.assertEqual(await c.grant("a", 5, "promo"), {"n": 2}, "a new connection, not a failed try")
+        self.assertNotIn("idempotency-key", s.seen[1]["headers"])
         self.assertEqual((c.connections_opened, slept), (2, []))
 
     async def test_chunked_answers_and_paths(self) -> None:
@@ -121,6 +139,19 @@ class Retries(Base):
             await c2.models()
         self.assertEqual((len(t.seen), slept2, cm.exception.retry_after), (1, [], 60))
 
+    async def test_a_top_up_in_progress_is_waited_out_apart_from_max_retries(self) -> None:
+        s = self.serve(lambda n, m, p: (409, {}, IN_PROGRESS) if n <= 2 else (200, {}, {"session_id": "cs_1"}))
+        c, slept = await self.client(s, max_retries=1, retry_delay_ms=100)
+        self.assertEqual((await c.topup("a", 2000, idempotency_key="t-1"))["session_id"], "cs_1")
+        self.assertEqual([x["headers"]["idempotency-key"] for x in s.seen], ["t-1"] * 3)
+        self.assertEqual(len(slept), 2)
+        t = self.serve(lambda n, m, p: (409, {}, IN_PROGRESS))
+        c2, slept2 = await self.client(t, retry_delay_ms=1000, max_retry_delay_ms=3000)
+        with self.assertRaises(creditd.Conflict):
+            await c2.topup("a", 2000)
+        self.assertLessEqual(sum(slept2), 3.0)
+        self.assertEqual(len(t.seen), len(slept2) + 1)
+
     async def test_a_dropped_connection_is_retried_with_the_same_key(self) -> None:
         s = self.serve(lambda n, m, p: None if n == 1 else (200, {}, {"usage_id": "usage_1"}))
         c, slept = await self.client(s)
@@ -141,6 +172,21 @@ class Retries(Base):
         self.assertEqual((cm.exception.status, len(slept)), (None, 1), "one retry, then raised")
         self.assertLess(took, 1.5, "two tries of 200 ms, not the server's 2 s")
 
+    async def test_a_stale_connection_and_its_new_one_share_one_timeout(self) -> None:
+        # The kept-alive connection dies after 0.7 s without an answer (stale);
+        # the new one then hangs: the try still ends at timeout_ms, not later.
+        s = self.serve(lambda n, m, p: (200, {}, {"n": n}) if n == 1
+                       else (HANG, {"seconds": "0.7" if n == 2 else "3"}, None))
+        c, slept = await self.client(s, timeout_ms=1000, max_retries=0)
+        await c.request("GET", "/v1/models")
+        started = asyncio.get_running_loop().time()
+        with self.assertRaises(creditd.ConnectionFailed) as cm:
+            await c.request("GET", "/v1/models")
+        took = asyncio.get_running_loop().time() - started
+        self.assertIn("timed out", str(cm.exception))
+        self.assertEqual((len(s.seen), slept), (3, []), "the stale connection, then a new one")
+        self.assertLess(took, 1.4, "one timeout_ms for the whole try, not one per connection: %.2f s" % took)
+
     async def test_nobody_listening(self) -> None:
         sock = socket.socket()
         sock.bind(("127.0.0.1", 0))
@@ -155,6 +201,70 @@ class Retries(Base):
         with self.assertRaises(creditd.ConnectionFailed) as cm:
             await c.models()
         self.assertEqual((cm.exception.status, len(slept)), (None, 2))
+
+
+class HeaderValues(Base):
+    async def test_a_key_with_crlf_smuggles_nothing_and_the_connection_stays_in_step(self) -> None:
+        s = self.serve(lambda n, m, p: (200, {}, {"n": n, "path": p}))
+        c, slept = await self.client(s)
+        self.assertEqual((await c.request("GET", "/v1/models"))["n"], 1)
+        smuggle = "k\r\nContent-Length: 0\r\n\r\nGET /credits/v1/accounts/victim HTTP/1.1\r\nX-Pad: x"
+        for key in [smuggle, "k\n", "k\x00", "k\x7f", "k\u00e9", "", "k" * 256]:
+            with self.assertRaises(ValueError, msg=repr(key)) as cm:
+                await c.grant("a", 5, "promo", idempotency_key=key)
+            self.assertIn("Idempotency-Key", str(cm.exception))
+        self.assertEqual((len(s.seen), slept), (1, []), "nothing sent, nothing retried")
+        answer = await c.request("GET", "/v1/models")
+        self.assertEqual((answer["n"], answer["path"]), (2, "/credits/v1/models"), "the next answer is its own")
+        self.assertEqual(c.connections_opened, 1)
+
+    async def test_a_bad_api_key_user_agent_or_path_is_refused(self) -> None:
+        s = self.serve(lambda n, m, p: (200, {}, {}))
+        with self.assertRaises(ValueError):
+            AsyncCreditd(s.url, "sk\r\nX-Injected: 1")
+        with self.assertRaises(ValueError):
+            AsyncCreditd(s.url, "sk", user_agent="app\r\nX-Injected: 1")
+        c, slept = await self.client(s)
+        with self.assertRaises(ValueError):
+            await c.request("GET", "/v1/models HTTP/1.1\r\nX-Injected: 1\r\n\r\nGET /x")
+        self.assertEqual((s.seen, slept), ([], []))
+
+
+
+class Hardening(Base):
+    async def raw(self, answer: bytes) -> str:
+        """A server that answers every request with these bytes, then closes."""
+        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            await reader.readuntil(b"\r\n\r\n")
+            writer.write(answer)
+            await writer.drain()
+            writer.close()
+        server = await asyncio.start_server(handle, "127.0.0.1", 0)
+
+        async def stop() -> None:
+            server.close()
+            await server.wait_closed()
+        self.addAsyncCleanup(stop)
+        return "http://127.0.0.1:%d" % server.sockets[0].getsockname()[1]
+
+    async def test_a_chunk_size_is_hex_digits_only(self) -> None:
+        head = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+        for size in (b"7", b"07", b"7;ext=1"):
+            c = AsyncCreditd(await self.raw(head + size + b'\r\n{"a":1}\r\n0\r\n\r\n'), "k", max_retries=0)
+            self.assertEqual(await c.request("GET", "/v1/models"), {"a": 1}, size)
+            await c.close()
+        for size in (b"0x7", b"+7", b"0_7", b" 7", b"-0", b""):
+            c = AsyncCreditd(await self.raw(head + size + b'\r\n{"a":1}\r\n0\r\n\r\n'), "k", max_retries=0)
+            with self.assertRaises(creditd.ConnectionFailed, msg=repr(size)):
+                await c.request("GET", "/v1/models")
+            await c.close()
+
+    async def test_retry_after_is_seconds_from_the_header_else_the_body(self) -> None:
+        s = self.serve(lambda n, m, p: (503, {"Retry-After": "Wed, 21 Oct 2037 07:28:00 GMT"},
+                                        error(503, "unavailable", retry_after_seconds=2)) if n == 1 else (200, {}, {}))
+        c, slept = await self.client(s)
+        await c.models()
+        self.assertEqual(slept, [2.0])
 
 
 class AsyncGuards(unittest.IsolatedAsyncioTestCase):
@@ -195,6 +305,77 @@ class AsyncGuards(unittest.IsolatedAsyncioTestCase):
             settled = await hold.anthropic_response({"usage": {"input_tokens": 3, "output_tokens": 4}})
         self.assertEqual(settled, {"hold_id": hold.hold_id, "charged_micros": 1})
         self.assertEqual(api.ends()[-1]["output_tokens"], 4)
+
+
+class SlowGuardAPI(FakeAsyncGuardAPI):
+    """A settle and a release that take a while on the network, and say when they started."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.ending = asyncio.Event()
+        self.finished: List[str] = []
+
+    async def settle(self, hold_id: str, input_tokens: int, output_tokens: int,
+                     cached_input_tokens: Optional[int] = None) -> Dict[str, Any]:
+        self.ending.set()
+        await asyncio.sleep(0.2)
+        self.finished.append("settle")
+        return await super().settle(hold_id, input_tokens, output_tokens, cached_input_tokens)
+
+    async def release(self, hold_id: str) -> Dict[str, Any]:
+        self.ending.set()
+        await asyncio.sleep(0.2)
+        self.finished.append("release")
+        return await super().release(hold_id)
+
+
+class GuardCancelled(unittest.IsolatedAsyncioTestCase):
+    """A task cancelled while its guard settles on the way out (a second
+    cancellation: the first one ended the block) still settles: the hold
+    must not stay pending."""
+
+    async def _cancelled_twice(self, api: SlowGuardAPI, pieces: List[str]) -> None:
+        started = asyncio.Event()
+
+        async def handler() -> None:
+            async with AsyncCreditd.guard(api.as_client(), "acct", "req", "gpt-4o", 1000, 500) as hold:
+                async for _ in hold.stream(pieces):
+                    pass
+                started.set()
+                await asyncio.sleep(10)     # the model still streaming when the user goes away
+
+        task = asyncio.ensure_future(handler())
+        await started.wait()
+        task.cancel()
+        await api.ending.wait()
+        task.cancel()                       # again, while the exit's settle is on the wire
+        with self.assertRaises(asyncio.CancelledError):
+            await task
+
+    async def test_a_second_cancellation_during_the_exit_settle_still_settles(self) -> None:
+        api = SlowGuardAPI()
+        await self._cancelled_twice(api, ["some ", "output"])
+        self.assertEqual(api.finished, ["settle"])
+        self.assertEqual([c["op"] for c in api.ends()], ["settle"])
+
+    async def test_a_second_cancellation_during_the_exit_release_still_releases(self) -> None:
+        api = SlowGuardAPI()
+        await self._cancelled_twice(api, [])
+        self.assertEqual(api.finished, ["release"])
+
+    async def test_a_cancellation_during_the_exit_of_a_block_that_ended_well(self) -> None:
+        api = SlowGuardAPI()
+
+        async def handler() -> None:
+            async with AsyncCreditd.guard(api.as_client(), "acct", "req", "gpt-4o", 1000, 500) as hold:
+                hold.chunk("done")
+
+        task = asyncio.ensure_future(handler())
+        await api.ending.wait()
+        task.cancel()
+        with self.assertRaises(asyncio.CancelledError):
+            await task
+        self.assertEqual(api.finished, ["settle"])
 
 
 if __name__ == "__main__":

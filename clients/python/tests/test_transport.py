@@ -13,6 +13,7 @@ from creditd import Creditd
 Answer = Tuple[int, Dict[str, str], Any]     # status, headers, JSON body (or bytes as they are)
 HANG = 0                # (HANG, {"seconds": "2"}, None): no answer for that long, then the connection drops
 THEN_CLOSE = "X-Then-Close"     # a header that closes the connection after the answer, unannounced
+THEN_SEND = "X-Then-Send"       # a header whose value is sent as raw bytes just after the answer, unasked for
 
 
 def error(status: int, code: str, **extra: Any) -> Dict[str, Any]:
@@ -55,10 +56,14 @@ class Server:
                 else:
                     self.send_header("Content-Length", str(len(raw)))
                 for k, v in headers.items():
-                    if k != THEN_CLOSE:
+                    if k not in (THEN_CLOSE, THEN_SEND):
                         self.send_header(k, v)
                 self.end_headers()
                 self.wfile.write(raw)
+                if THEN_SEND in headers:    # a moment later, so that the answer was read alone
+                    self.wfile.flush()
+                    time.sleep(0.02)
+                    self.wfile.write(headers[THEN_SEND].encode("latin-1"))
                 if THEN_CLOSE in headers:   # closed after the answer, without saying so
                     self.close_connection = True
 
@@ -67,7 +72,11 @@ class Server:
             def log_message(self, *args: Any) -> None:
                 pass
 
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        class Quiet(http.server.ThreadingHTTPServer):
+            def handle_error(self, request: Any, client_address: Any) -> None:
+                pass        # a client that aborts its connection is what some tests do
+
+        self.httpd = Quiet(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
         self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True)
         self.thread.start()
@@ -127,6 +136,15 @@ class KeepAlive(Base):
         c, slept = self.client(s, max_retries=0)
         self.assertEqual(c.request("GET", "/v1/models")["n"], 1)
         self.assertEqual(c.request("GET", "/v1/models")["n"], 2)
+        self.assertEqual((c.connections_opened, slept), (2, []))
+
+    def test_an_idle_connection_with_bytes_waiting_is_not_reused(self) -> None:
+        smuggled = 'HTTP/1.1 200 OK\r\nContent-Length: 17\r\n\r\n{"smuggled":true}'
+        s = self.serve(lambda n, m, p: (200, {THEN_SEND: smuggled} if n == 1 else {}, {"n": n}))
+        c, slept = self.client(s)
+        self.assertEqual(c.models(), {"n": 1})
+        time.sleep(0.05)
+        self.assertEqual(c.models(), {"n": 2}, "an answer nobody asked for is not taken for the next one")
         self.assertEqual((c.connections_opened, slept), (2, []))
 
     def test_an_idle_connection_dropped_by_the_server_is_reopened(self) -> None:
@@ -212,6 +230,12 @@ class Retries(Base):
             c.models()
         self.assertEqual((len(s.seen), slept, cm.exception.retry_after), (1, [], 60))
 
+    def test_a_503_without_a_code_is_unavailable_and_retried(self) -> None:
+        s = self.serve(lambda n, m, p: (503, {}, b"<html>Service Unavailable</html>") if n == 1 else (200, {}, {}))
+        c, slept = self.client(s)
+        self.assertEqual(c.models(), {})
+        self.assertEqual((len(s.seen), len(slept)), (2, 1))
+
     def test_no_retries_when_asked(self) -> None:
         s = self.serve(lambda n, m, p: (503, {}, error(503, "unavailable")))
         c, _ = self.client(s, max_retries=0)
@@ -276,6 +300,125 @@ class Requests(Base):
         c2, _ = self.client(t)
         self.assertEqual([e["id"] for e in c2.iter_transactions("a", page_size=1)], ["txn_9", "txn_8"])
         self.assertEqual(t.seen[1]["path"], "/credits/v1/accounts/a/transactions?limit=1&cursor=txn_9")
+
+
+class HeaderValues(Base):
+    """A header value goes on the wire only as printable ASCII: a CR or LF in
+    a key would end the header and smuggle a request of its own."""
+
+    BAD_KEYS = ["k\r\nX-Injected: 1", "k\nX-Injected: 1", "k\r", "k\x00", "k\x7f", "k\tk", "k\u00e9", "",
+                "k" * 256]
+
+    def test_a_bad_idempotency_key_is_refused_before_anything_is_sent(self) -> None:
+        s = self.serve(lambda n, m, p: (200, {}, {"n": n}))
+        c, slept = self.client(s)
+        for key in self.BAD_KEYS:
+            with self.assertRaises(ValueError, msg=repr(key)) as cm:
+                c.grant("a", 5, "promo", idempotency_key=key)
+            self.assertIn("Idempotency-Key", str(cm.exception))
+        self.assertEqual((s.seen, slept), ([], []), "nothing sent, nothing retried")
+        self.assertEqual(c.request("POST", "/v1/x", {}, idempotency_key="k" * 255)["n"], 1, "255 printable bytes do")
+        self.assertEqual(c.connections_opened, 1)
+
+    def test_a_bad_api_key_or_user_agent_is_refused_when_the_client_is_made(self) -> None:
+        s = self.serve(lambda n, m, p: (200, {}, {}))
+        for kw in ({"api_key": "sk\r\nX-Injected: 1"}, {"api_key": "sk\x00"},
+                   {"user_agent": "app/1\r\nX-Injected: 1"}, {"user_agent": "app\x1b[1m"}):
+            with self.assertRaises(ValueError, msg=repr(kw)):
+                Creditd(s.url, **dict({"api_key": "sk"}, **kw))     # type: ignore[arg-type]
+        c, _ = self.client(s)
+        c.api_key = "sk\r\nX-Injected: 1"
+        with self.assertRaises(ValueError):
+            c.models()
+        self.assertEqual(s.seen, [])
+
+    def test_a_path_with_control_characters_or_spaces_is_refused(self) -> None:
+        s = self.serve(lambda n, m, p: (200, {}, {}))
+        c, slept = self.client(s)
+        for path in ("/v1/models HTTP/1.1\r\nX-Injected: 1\r\n\r\nGET /x", "/v1/a\nb", "/v1/a b"):
+            with self.assertRaises(ValueError):
+                c.request("GET", path)
+        self.assertEqual((s.seen, slept), ([], []))
+
+
+IN_PROGRESS = error(409, "conflict", param="idempotency_key",
+                    message="a top-up with this Idempotency-Key is in progress")
+KEY_REUSED = error(409, "conflict", param="idempotency_key",
+                   message="this Idempotency-Key was used with another request")
+
+
+class TopupInProgress(Base):
+    """A top-up retried after a timeout while creditd still calls Stripe for
+    the first try gets 409 "in progress": waited out and sent again, the
+    same key, until the answer (the first try's session) comes."""
+
+    def test_an_in_progress_409_is_retried_with_the_same_key_apart_from_max_retries(self) -> None:
+        s = self.serve(lambda n, m, p: (409, {}, IN_PROGRESS) if n <= 3
+                       else (200, {}, {"checkout_url": "https://stripe.test/c", "session_id": "cs_1"}))
+        c, slept = self.client(s, max_retries=1, retry_delay_ms=100)
+        self.assertEqual(c.topup("a", 2000, idempotency_key="topup-7")["session_id"], "cs_1")
+        self.assertEqual([x["headers"]["idempotency-key"] for x in s.seen], ["topup-7"] * 4)
+        self.assertEqual(len({x["body"] for x in s.seen}), 1)
+        self.assertEqual(len(slept), 3)
+        self.assertTrue(0.05 <= slept[0] <= 0.1 and 0.1 <= slept[1] <= 0.2 and 0.2 <= slept[2] <= 0.4, slept)
+
+    def test_waits_add_up_to_max_retry_delay_ms_at_most_then_conflict(self) -> None:
+        s = self.serve(lambda n, m, p: (409, {}, IN_PROGRESS))
+        c, slept = self.client(s, retry_delay_ms=1000, max_retry_delay_ms=3000)
+        with self.assertRaises(creditd.Conflict) as cm:
+            c.topup("a", 2000)
+        self.assertEqual((cm.exception.param, type(cm.exception)), ("idempotency_key", creditd.Conflict))
+        self.assertLessEqual(sum(slept), 3.0)
+        self.assertEqual(len(s.seen), len(slept) + 1)
+        self.assertGreaterEqual(len(slept), 2)
+
+    def test_a_key_used_with_another_request_or_retries_off_is_not_retried(self) -> None:
+        s = self.serve(lambda n, m, p: (409, {}, KEY_REUSED))
+        c, slept = self.client(s)
+        with self.assertRaises(creditd.Conflict):
+            c.topup("a", 2000, idempotency_key="k")
+        self.assertEqual((len(s.seen), slept), (1, []))
+        t = self.serve(lambda n, m, p: (409, {}, IN_PROGRESS))
+        c2, slept2 = self.client(t, max_retries=0)
+        with self.assertRaises(creditd.Conflict):
+            c2.topup("a", 2000, idempotency_key="k")
+        self.assertEqual((len(t.seen), slept2), (1, []))
+
+
+
+class Hardening(Base):
+    def test_an_answer_over_16_mib_is_no_answer(self) -> None:
+        big = b"x" * (16 * 1024 * 1024 + 1)
+        cases: List[Dict[str, str]] = [{}, {"Transfer-Encoding": "chunked"}]
+        for headers in cases:
+            s = self.serve(lambda n, m, p: (200, headers, big))
+            c, _ = self.client(s, max_retries=0)
+            with self.assertRaises(creditd.ConnectionFailed) as cm:
+                c.models()
+            self.assertIn("16777216", str(cm.exception), headers)
+            s2 = self.serve(lambda n, m, p: (200, headers, b'{"n": 1}'))
+            c2, _ = self.client(s2)
+            self.assertEqual(c2.models(), {"n": 1})
+
+    def test_retry_after_is_seconds_from_the_header_else_the_body(self) -> None:
+        cases: List[Tuple[Dict[str, str], Dict[str, Any], Optional[int]]] = [
+                 ({"Retry-After": "3"}, {}, 3), ({}, {"retry_after_seconds": 4}, 4),
+                 ({"Retry-After": "5"}, {"retry_after_seconds": 9}, 5),
+                 ({"Retry-After": "Wed, 21 Oct 2037 07:28:00 GMT"}, {"retry_after_seconds": 6}, 6),
+                 ({"Retry-After": "Wed, 21 Oct 2037 07:28:00 GMT"}, {}, None), ({"Retry-After": "2.5"}, {}, None),
+                 ({"Retry-After": "+2"}, {}, None), ({"Retry-After": "-1"}, {}, None),
+                 ({}, {"retry_after_seconds": -1}, None), ({}, {"retry_after_seconds": "7"}, None)]
+        for headers, extra, want in cases:
+            s = self.serve(lambda n, m, p: (429, headers, error(429, "rate_limit_exceeded", **extra)))
+            c, _ = self.client(s)
+            with self.assertRaises(creditd.RateLimited) as cm:
+                c.models()
+            self.assertEqual(cm.exception.retry_after, want, (headers, extra))
+        s = self.serve(lambda n, m, p: (503, {}, error(503, "unavailable", retry_after_seconds=2)) if n == 1
+                       else (200, {}, {}))
+        c, slept = self.client(s)
+        c.models()
+        self.assertEqual(slept, [2.0], "the body's retry_after_seconds is waited for")
 
 
 if __name__ == "__main__":

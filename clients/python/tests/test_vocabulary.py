@@ -121,6 +121,21 @@ class Options(unittest.TestCase):
                     want = want.format(language="python", version=creditd.VERSION)
                 self.assertEqual(getattr(c, name), want, "%s.%s" % (client.__name__, name))
 
+    def test_a_number_option_is_a_whole_number_within_its_range(self) -> None:
+        for client in (Creditd, AsyncCreditd):
+            for opt in vocabulary()["options"]:
+                if "min" not in opt:
+                    continue
+                name, low, high = opt["python"], opt["min"], opt["max"]
+                for good in (low, high, float(high)):
+                    self.assertEqual(getattr(client("http://127.0.0.1:9", "k", **{name: good}), name), good, name)
+                self.assertEqual(getattr(client("http://127.0.0.1:9", "k", **{name: None}), name), opt["default"],
+                                 "%s=None takes the default" % name)
+                for bad, error in ((low - 1, ValueError), (high + 1, ValueError), (2.5, ValueError),
+                                   (float("inf"), ValueError), ("5", TypeError), (True, TypeError)):
+                    with self.assertRaises(error, msg="%s=%r" % (name, bad)):
+                        client("http://127.0.0.1:9", "k", **{name: bad})
+
     def test_former_option_names_still_work_converted(self) -> None:
         v = vocabulary()
         for client in (Creditd, AsyncCreditd):

@@ -118,20 +118,18 @@ class CreditdException extends \RuntimeException
     }
 
     /**
-     * Seconds to wait before trying again: the Retry-After header (seconds or
-     * an HTTP date), else error.retry_after_seconds; null when neither came.
+     * Seconds to wait before trying again, the same in the three clients: the
+     * Retry-After header when it is delta-seconds (digits only: creditd sends
+     * no HTTP date, and a proxy's is not read), else error.retry_after_seconds
+     * when it is a non-negative integer; null when neither came.
      */
     public function getRetryAfter(): ?int
     {
         $v = $this->headers['retry-after'] ?? null;
         if ($v !== null) {
-            $v = trim($v);
-            if ($v !== '' && ctype_digit($v)) {
+            $v = trim($v, " \t");
+            if ($v !== '' && strlen($v) <= 18 && ctype_digit($v)) {
                 return (int) $v;
-            }
-            $at = strtotime($v);
-            if ($at !== false) {
-                return max(0, $at - time());
             }
         }
         $s = $this->errorObject()['retry_after_seconds'] ?? null;

@@ -6,7 +6,7 @@ namespace Creditd\Transport;
 
 use Creditd\Exception\ConnectionFailed;
 
-/** ext-curl; one handle kept for keep-alive between calls. No HTTP proxy. */
+/** ext-curl; one handle kept for keep-alive between calls. No HTTP proxy. Answers of 16 MiB at most. */
 final class CurlTransport implements Transport
 {
     /** @var resource|\CurlHandle|null */
@@ -26,6 +26,8 @@ final class CurlTransport implements Transport
 
     public function send(string $method, string $url, array $headers, ?string $body, float $timeout): Response
     {
+        Headers::url($url);
+        Headers::lines($headers);
         if ($this->handle === null) {
             $this->handle = curl_init();
         } else {
@@ -33,6 +35,8 @@ final class CurlTransport implements Transport
         }
         $ch = $this->handle;
         $respHeaders = [];
+        $raw = '';
+        $tooLarge = false;
         $headers[] = 'Expect:'; // no 100-continue round trip
         $ms = max(1, (int) ($timeout * 1000));
         curl_setopt_array($ch, [
@@ -40,7 +44,15 @@ final class CurlTransport implements Transport
             CURLOPT_CUSTOMREQUEST => $method,
             CURLOPT_NOBODY => $method === 'HEAD',
             CURLOPT_HTTPHEADER => $headers,
-            CURLOPT_RETURNTRANSFER => true,
+            CURLOPT_MAXFILESIZE => self::MAX_ANSWER_BYTES, // a longer Content-Length fails at once
+            CURLOPT_WRITEFUNCTION => static function ($ch, string $data) use (&$raw, &$tooLarge): int {
+                if (strlen($raw) + strlen($data) > self::MAX_ANSWER_BYTES) {
+                    $tooLarge = true;
+                    return 0; // ends the transfer: CURLE_WRITE_ERROR
+                }
+                $raw .= $data;
+                return strlen($data);
+            },
             CURLOPT_FOLLOWLOCATION => false,
             CURLOPT_CONNECTTIMEOUT_MS => $ms,
             CURLOPT_TIMEOUT_MS => $ms,
@@ -60,12 +72,12 @@ final class CurlTransport implements Transport
         if ($body !== null) {
             curl_setopt($ch, CURLOPT_POSTFIELDS, $body);
         }
-        $raw = curl_exec($ch);
-        if ($raw === false) {
-            $reason = curl_error($ch);
+        if (curl_exec($ch) === false) {
+            $tooLarge = $tooLarge || curl_errno($ch) === CURLE_FILESIZE_EXCEEDED;
+            $reason = $tooLarge ? 'an answer over ' . self::MAX_ANSWER_BYTES . ' bytes' : curl_error($ch);
             $this->handle = null; // start afresh after a failure
             throw new ConnectionFailed($reason);
         }
-        return new Response((int) curl_getinfo($ch, CURLINFO_RESPONSE_CODE), (string) $raw, $respHeaders);
+        return new Response((int) curl_getinfo($ch, CURLINFO_RESPONSE_CODE), $raw, $respHeaders);
     }
 }

@@ -6,7 +6,10 @@ namespace Creditd\Transport;
 
 use Creditd\Exception\ConnectionFailed;
 
-/** PHP's http stream wrapper (no extension needed; https needs ext-openssl). No HTTP proxy. */
+/**
+ * PHP's http stream wrapper (no extension needed; https needs ext-openssl). No HTTP proxy.
+ * Answers of 16 MiB at most.
+ */
 final class StreamTransport implements Transport
 {
     public function name(): string
@@ -16,6 +19,8 @@ final class StreamTransport implements Transport
 
     public function send(string $method, string $url, array $headers, ?string $body, float $timeout): Response
     {
+        Headers::url($url);
+        Headers::lines($headers);
         $headers[] = 'Connection: close';
         $http = [
             'method' => $method,
@@ -35,7 +40,7 @@ final class StreamTransport implements Transport
             return true;
         });
         try {
-            $raw = file_get_contents($url, false, $context);
+            $raw = file_get_contents($url, false, $context, 0, self::MAX_ANSWER_BYTES + 1);
         } finally {
             restore_error_handler();
         }
@@ -44,6 +49,9 @@ final class StreamTransport implements Transport
             : ($http_response_header ?? []);
         if ($raw === false || !$lines) {
             throw new ConnectionFailed($error ?? 'no answer');
+        }
+        if (strlen($raw) > self::MAX_ANSWER_BYTES) {
+            throw new ConnectionFailed('an answer over ' . self::MAX_ANSWER_BYTES . ' bytes');
         }
         $status = 0;
         $respHeaders = [];

@@ -11,12 +11,12 @@ import asyncio
 import ssl
 from typing import Dict, List, NamedTuple, Optional, Tuple
 
-from ._transport import Endpoint, Prepared
+from ._transport import MAX_ANSWER_BYTES, Endpoint, Prepared
 
 __all__ = ["Connection", "Answer", "ProtocolError", "StaleConnection", "open_connection"]
 
 MAX_HEADER_LINES = 100          # creditd sends about a dozen
-MAX_BODY_BYTES = 16 * 1024 * 1024   # a page of 200 journal rows is well under 1 MiB
+MAX_BODY_BYTES = MAX_ANSWER_BYTES   # 16 MiB: a page of 200 journal rows is well under 1 MiB
 MAX_LINE_BYTES = 64 * 1024      # asyncio's own StreamReader limit: a longer line is an error
 
 
@@ -45,7 +45,23 @@ class Connection:
         self.used = False
 
     def abort(self) -> None:
-        """Closes at once, not waiting for the peer (after an error, or when cancelled)."""
+        """Closes at once, not waiting for the peer and dropping what is not
+        sent yet (after an error, or when cancelled)."""
+        self.writer.transport.abort()
+
+    def reusable(self) -> bool:
+        """Whether this idle connection may carry the next request: not
+        closing, not at its end, and no byte waiting. Bytes nobody asked for
+        would be read as the next request's answer (a desynchronised
+        connection hands each caller someone else's answer), and a
+        connection the server closed would fail the next try for nothing."""
+        if self.writer.transport.is_closing() or self.reader.at_eof() or self.reader.exception() is not None:
+            return False
+        # StreamReader has no public count of buffered bytes; its buffer is it.
+        return not getattr(self.reader, "_buffer", b"")
+
+    def close_soon(self) -> None:
+        """Starts closing, after what was sent, not waiting for the peer."""
         self.writer.close()
 
     async def close(self) -> None:
@@ -71,7 +87,7 @@ class Connection:
         try:
             self.writer.write(self._head(call) + (call.data or b""))
             await self.writer.drain()
-            status_line = await self.reader.readline()
+            status_line = await _line(self.reader)
         except (ConnectionResetError, BrokenPipeError) as e:
             if reused:
                 raise StaleConnection(e) from e
@@ -83,7 +99,7 @@ class Connection:
         status, version = _status(status_line)
         while 100 <= status < 200:          # an interim answer (100 Continue): the real one follows
             await _headers(self.reader)
-            status, version = _status(await self.reader.readline())
+            status, version = _status(await _line(self.reader))
         headers = await _headers(self.reader)
         body, until_end = await _body(self.reader, call.method, status, headers)
         connection = headers.get("connection", "").lower()
@@ -91,9 +107,22 @@ class Connection:
         return Answer(status, body, headers, will_close)
 
 
+async def _line(reader: asyncio.StreamReader) -> bytes:
+    """One line, up to its LF ends included (b"" at the connection's end)."""
+    try:
+        return await reader.readline()
+    except ValueError as e:     # asyncio's own: a line over the reader's limit
+        raise ProtocolError("a line over %d bytes" % MAX_LINE_BYTES) from e
+
+
+def _digits(text: str) -> bool:
+    """ASCII digits only (str.isdigit takes other scripts' digits and superscripts)."""
+    return text.isascii() and text.isdigit()
+
+
 def _status(line: bytes) -> Tuple[int, str]:
     parts = line.decode("latin-1").rstrip("\r\n").split(" ", 2)
-    if len(parts) < 2 or not parts[0].startswith("HTTP/1.") or not parts[1].isdigit() or len(parts[1]) != 3:
+    if len(parts) < 2 or not parts[0].startswith("HTTP/1.") or not _digits(parts[1]) or len(parts[1]) != 3:
         raise ProtocolError("not an HTTP/1.x status line: %r" % line[:100])
     return int(parts[1]), parts[0]
 
@@ -101,7 +130,7 @@ def _status(line: bytes) -> Tuple[int, str]:
 async def _headers(reader: asyncio.StreamReader) -> Dict[str, str]:
     headers: Dict[str, str] = {}
     for _ in range(MAX_HEADER_LINES + 1):
-        line = await reader.readline()
+        line = await _line(reader)
         if line in (b"\r\n", b"\n"):
             return headers
         if not line:
@@ -124,7 +153,7 @@ async def _body(reader: asyncio.StreamReader, method: str, status: int,
         return await _chunked(reader), False
     length = headers.get("content-length")
     if length is not None:
-        if not length.strip().isdigit() or int(length) > MAX_BODY_BYTES:
+        if not _digits(length.strip()) or int(length) > MAX_BODY_BYTES:
             raise ProtocolError("Content-Length %r" % length[:40])
         return await reader.readexactly(int(length)), False
     data = await reader.read(MAX_BODY_BYTES + 1)
@@ -143,12 +172,12 @@ async def _chunked(reader: asyncio.StreamReader) -> bytes:
     parts: List[bytes] = []
     total = 0
     while True:
-        size_line = (await reader.readline()).split(b";", 1)[0].strip()
-        try:
-            size = int(size_line, 16)
-        except ValueError:
-            raise ProtocolError("a chunk size that is not hex: %r" % size_line[:40]) from None
-        if size < 0 or total + size > MAX_BODY_BYTES:
+        size_line = (await _line(reader)).split(b";", 1)[0].rstrip(b"\r\n \t")
+        # Hex digits only: int(x, 16) would take 0x, a sign, _ and spaces too.
+        if not 0 < len(size_line) <= 16 or size_line.strip(b"0123456789abcdefABCDEF"):
+            raise ProtocolError("a chunk size that is not hex digits: %r" % size_line[:40])
+        size = int(size_line, 16)
+        if total + size > MAX_BODY_BYTES:
             raise ProtocolError("an answer over %d bytes" % MAX_BODY_BYTES)
         if size == 0:
             await _headers(reader)          # the trailer, if any, up to the blank line

@@ -22,7 +22,8 @@ from . import _calls
 from ._aio_http import Answer, Connection, ProtocolError, StaleConnection, open_connection
 from ._calls import Call, Clear
 from ._transport import (DEFAULT_MAX_RETRIES, DEFAULT_MAX_RETRY_DELAY_MS, DEFAULT_RETRY_DELAY_MS, DEFAULT_TIMEOUT_MS,
-                         WRITES, Prepared, decode, endpoint, make_options, prepare, retry_delay_s)
+                         WRITES, Prepared, Retries, decode, endpoint, header_value, make_options,
+                         prepare)
 from .answers import (Account, BrowserToken, Checkout, Event, EventPage, GrantResult, Health, Hold, JSONObject,
                       Member, MemberDeleted, Models, Plan, PlanList, PromoCode, Redemption, Release, Settlement,
                       Transaction, TransactionPage, TransactionResult, UsageCharge, UsageReport)
@@ -37,7 +38,9 @@ MAX_IDLE_CONNECTIONS = 8
 """Kept-alive connections kept open between calls; more are closed after their answer."""
 
 # What a try that got no whole answer raises below this module's own errors.
-_NO_ANSWER = (OSError, ProtocolError, asyncio.IncompleteReadError, asyncio.TimeoutError, ValueError)
+# Not ValueError: a request refused before it is sent (a header value) is
+# the caller's to fix, never a lost answer to retry.
+_NO_ANSWER = (OSError, ProtocolError, asyncio.IncompleteReadError, asyncio.TimeoutError)
 
 
 class AsyncCreditd:
@@ -48,7 +51,9 @@ class AsyncCreditd:
     backoff, max_retry_wait in seconds), methods, answers, errors and retries
     are those of creditd.Creditd; every method is a coroutine, and
     iter_transactions / iter_events are async iterators. timeout_ms bounds a
-    whole try here: connecting, sending and reading the whole answer.
+    whole try here: connecting (a stale kept-alive connection and the new one
+    replacing it included), sending and reading the whole answer; closing a
+    connection is not waited for.
 
     Calls made at once (asyncio.gather) each take a kept-alive connection of
     their own: an idle one when there is one, else a new one
@@ -57,16 +62,17 @@ class AsyncCreditd:
     a new one. One client belongs to one event loop.
     """
 
-    def __init__(self, base_url: str, api_key: str, *, timeout_ms: int = DEFAULT_TIMEOUT_MS,
-                 max_retries: int = DEFAULT_MAX_RETRIES, retry_delay_ms: int = DEFAULT_RETRY_DELAY_MS,
-                 max_retry_delay_ms: int = DEFAULT_MAX_RETRY_DELAY_MS, user_agent: Optional[str] = None,
+    def __init__(self, base_url: str, api_key: str, *, timeout_ms: Optional[int] = DEFAULT_TIMEOUT_MS,
+                 max_retries: Optional[int] = DEFAULT_MAX_RETRIES,
+                 retry_delay_ms: Optional[int] = DEFAULT_RETRY_DELAY_MS,
+                 max_retry_delay_ms: Optional[int] = DEFAULT_MAX_RETRY_DELAY_MS, user_agent: Optional[str] = None,
                  ssl_context: Optional[ssl.SSLContext] = None, timeout: Optional[float] = None,
                  backoff: Optional[float] = None, max_retry_wait: Optional[float] = None) -> None:
         self._where = endpoint(base_url)
         self._opts = make_options(timeout_ms, max_retries, retry_delay_ms, max_retry_delay_ms, user_agent,
                                   timeout, backoff, max_retry_wait)
         self.base_url = self._where.base_url
-        self.api_key = api_key
+        self.api_key = header_value("the API key", api_key)
         self.timeout_ms, self.max_retries, self.retry_delay_ms, self.max_retry_delay_ms, self.user_agent = self._opts
         self.connections_opened = 0
         self._ssl_context = ssl_context
@@ -92,8 +98,17 @@ class AsyncCreditd:
 
     # -- transport --
 
+    def _idle_connection(self) -> Optional[Connection]:
+        """The most recently used idle connection fit to reuse; the unfit are aborted."""
+        while self._idle:
+            conn = self._idle.pop()
+            if conn.reusable():
+                return conn
+            conn.abort()
+        return None
+
     async def _exchange(self, call: Prepared, fresh: bool) -> Answer:
-        conn = None if fresh or not self._idle else self._idle.pop()
+        conn = None if fresh else self._idle_connection()
         if conn is None:
             conn = await open_connection(self._where, self._ssl_context)
             self.connections_opened += 1
@@ -104,24 +119,28 @@ class AsyncCreditd:
             conn.abort()
             raise
         if answer.will_close or generation != self._generation or len(self._idle) >= MAX_IDLE_CONNECTIONS:
-            await conn.close()
+            conn.close_soon()       # not awaited: the try's time is for the answer
         else:
             self._idle.append(conn)
         return answer
 
-    async def _try(self, call: Prepared) -> Any:
-        """One try, bounded by timeout_ms: the decoded answer, or raises its
-        error. A kept-alive connection the server closed while idle fails at
-        once on reuse: one more go on a new connection costs no try and no
-        wait (a write carries its Idempotency-Key)."""
-        seconds = self._opts.timeout_ms / 1000.0
+    async def _attempt(self, call: Prepared) -> Answer:
+        """One try's exchange. A kept-alive connection the server closed while
+        idle fails at once on reuse: one more go on a new connection, within
+        the same try (a write carries its Idempotency-Key)."""
         try:
-            try:
-                answer = await asyncio.wait_for(self._exchange(call, fresh=False), seconds)
-            except StaleConnection:
-                if call.method in WRITES and call.idempotency_key is None:
-                    raise ConnectionFailed("the connection was closed by creditd") from None
-                answer = await asyncio.wait_for(self._exchange(call, fresh=True), seconds)
+            return await self._exchange(call, fresh=False)
+        except StaleConnection:
+            if call.method in WRITES and call.idempotency_key is None:
+                raise ConnectionFailed("the connection was closed by creditd") from None
+            return await self._exchange(call, fresh=True)
+
+    async def _try(self, call: Prepared) -> Any:
+        """One try, timeout_ms for all of it (connecting, a stale connection
+        and its new one, sending, reading the whole answer): the decoded
+        answer, or raises its error."""
+        try:
+            answer = await asyncio.wait_for(self._attempt(call), self._opts.timeout_ms / 1000.0)
         except asyncio.TimeoutError as e:
             raise ConnectionFailed("timed out after %d ms" % self._opts.timeout_ms) from e
         except _NO_ANSWER + (StaleConnection,) as e:
@@ -133,17 +152,16 @@ class AsyncCreditd:
                       auth: bool = True) -> Any:
         """One API call, as Creditd.request."""
         call = prepare(self._where, self.api_key, self._opts, method, path, body, query, idempotency_key, auth)
-        tries = 0
+        retries = Retries(self._opts)
         while True:
             try:
                 return await self._try(call)
             except CreditdError as e:
-                delay = retry_delay_s(self._opts, e, tries)
+                delay = retries.delay_s(e)
                 if delay is None:
                     raise
                 if delay > 0:
                     await self._sleep(delay)
-                tries += 1
 
     async def _run(self, call: "Call[T]") -> T:
         return cast(T, await self.request(call.method, call.path, call.body, call.query, call.idempotency_key,

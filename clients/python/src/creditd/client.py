@@ -1,5 +1,6 @@
 """The HTTP client: one API key against one creditd, over one kept-alive connection."""
 import http.client
+import select
 import socket
 import ssl
 import threading
@@ -9,7 +10,8 @@ from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Tuple
 from . import _calls
 from ._calls import CLEAR, Call, Clear
 from ._transport import (DEFAULT_MAX_RETRIES, DEFAULT_MAX_RETRY_DELAY_MS, DEFAULT_RETRY_DELAY_MS, DEFAULT_TIMEOUT_MS,
-                         WRITES, Prepared, decode, endpoint, make_options, prepare, retry_delay_s)
+                         MAX_ANSWER_BYTES, WRITES, Prepared, Retries, decode, endpoint, header_value, make_options,
+                         prepare)
 from ._version import VERSION
 from .answers import (Account, BrowserToken, Checkout, Event, EventPage, GrantResult, Health, Hold, JSONObject,
                       Member, MemberDeleted, Models, Plan, PlanList, PromoCode, Redemption, Release, Settlement,
@@ -34,6 +36,22 @@ class _SendFailed(Exception):
         self.reused = reused
 
 
+class AnswerTooLarge(http.client.HTTPException):
+    """An answer over MAX_ANSWER_BYTES: no usable answer."""
+
+
+def _read_capped(resp: http.client.HTTPResponse) -> bytes:
+    """The answer's body, at most MAX_ANSWER_BYTES (16 MiB): a broken or
+    hostile peer must not make the client hold unbounded memory."""
+    if resp.length is not None and resp.length > MAX_ANSWER_BYTES:
+        raise AnswerTooLarge("an answer over %d bytes" % MAX_ANSWER_BYTES)
+    raw = resp.read(MAX_ANSWER_BYTES + 1)
+    # A body read to its end leaves resp closed; one that is not has more to come.
+    if len(raw) > MAX_ANSWER_BYTES or (not resp.isclosed() and resp.read(1)):
+        raise AnswerTooLarge("an answer over %d bytes" % MAX_ANSWER_BYTES)
+    return raw
+
+
 def _reason(e: BaseException) -> object:
     return "timed out" if isinstance(e, socket.timeout) else e
 
@@ -48,19 +66,29 @@ class Creditd:
     timeout_ms: milliseconds one try may wait for creditd, to connect and
       for each read of the answer (default 10000).
     max_retries: how many times a call is sent again after a 503
-      `unavailable` (or `gateway_busy`) or a network error (default 2; 0:
-      never). A write is sent again with the same Idempotency-Key and the
-      same bytes, so creditd applies it once: when no idempotency_key is
-      given, the client makes one per call.
+      (`unavailable`, `gateway_busy`, or without a code this client knows)
+      or a network error (default 2; 0: never). A write is sent again with
+      the same Idempotency-Key and the same bytes, so creditd applies it
+      once: when no idempotency_key is given, the client makes one per call
+      (none when max_retries is 0). A top-up "in progress" (409) is waited
+      out within max_retry_delay_ms, apart from max_retries
+      (_transport.Retries).
     retry_delay_ms: the first wait between tries when creditd names no
       Retry-After, doubled each try, with jitter (default 250).
     max_retry_delay_ms: a wait longer than this (Retry-After or backoff) is
       not made: the error is raised at once, its retry_after telling when
       (default 10000).
     user_agent: the User-Agent header (default "creditd-client-python/VERSION").
+      It, the API key and every idempotency_key (1 to 255 characters) must
+      be printable ASCII: a CR, LF or other control character would smuggle
+      a header or a request of its own, so it is a ValueError, raised before
+      anything is sent and never retried.
     ssl_context: for https URLs (default: ssl.create_default_context()).
     timeout, backoff, max_retry_wait: the former names, in seconds; still
       taken, with a DeprecationWarning.
+    A number option is a whole number (an int, or a whole float) within its
+    range (timeout_ms 1 to 3600000, max_retries 0 to 100, the other two 0 to
+    3600000), else TypeError or ValueError; None takes its default.
 
     The client keeps one HTTP/1.1 connection open and reuses it for every
     call (connections_opened counts the connections it made). It is
@@ -75,16 +103,17 @@ class Creditd:
     raises ConnectionFailed. Amounts are integer micros (1 EUR = 1,000,000).
     """
 
-    def __init__(self, base_url: str, api_key: str, *, timeout_ms: int = DEFAULT_TIMEOUT_MS,
-                 max_retries: int = DEFAULT_MAX_RETRIES, retry_delay_ms: int = DEFAULT_RETRY_DELAY_MS,
-                 max_retry_delay_ms: int = DEFAULT_MAX_RETRY_DELAY_MS, user_agent: Optional[str] = None,
+    def __init__(self, base_url: str, api_key: str, *, timeout_ms: Optional[int] = DEFAULT_TIMEOUT_MS,
+                 max_retries: Optional[int] = DEFAULT_MAX_RETRIES,
+                 retry_delay_ms: Optional[int] = DEFAULT_RETRY_DELAY_MS,
+                 max_retry_delay_ms: Optional[int] = DEFAULT_MAX_RETRY_DELAY_MS, user_agent: Optional[str] = None,
                  ssl_context: Optional[ssl.SSLContext] = None, timeout: Optional[float] = None,
                  backoff: Optional[float] = None, max_retry_wait: Optional[float] = None) -> None:
         self._where = endpoint(base_url)
         self._opts = make_options(timeout_ms, max_retries, retry_delay_ms, max_retry_delay_ms, user_agent,
                                   timeout, backoff, max_retry_wait)
         self.base_url = self._where.base_url
-        self.api_key = api_key
+        self.api_key = header_value("the API key", api_key)
         self.timeout_ms, self.max_retries, self.retry_delay_ms, self.max_retry_delay_ms, self.user_agent = self._opts
         self.connections_opened = 0
         self._ssl_context = ssl_context
@@ -123,9 +152,24 @@ class Creditd:
                 self._conn = http.client.HTTPConnection(w.host, w.port, timeout=seconds)
         return self._conn
 
+    def _drop_if_unfit(self) -> None:
+        """Drops the idle connection when a byte is waiting on it, or its end:
+        bytes nobody asked for would be read as the next request's answer,
+        and a connection the server closed would fail the next try."""
+        sock = self._conn.sock if self._conn is not None else None
+        if sock is None:
+            return
+        try:
+            waiting = select.select([sock], [], [], 0)[0] or (isinstance(sock, ssl.SSLSocket) and sock.pending() > 0)
+        except (OSError, ValueError):
+            waiting = True
+        if waiting:
+            self._drop()
+
     def _send_once(self, call: Prepared) -> Tuple[int, bytes, Dict[str, str]]:
         """One exchange on the kept-alive connection: (status, body, headers).
         Raises _SendFailed when no whole answer came."""
+        self._drop_if_unfit()
         conn = self._connection()
         reused = conn.sock is not None
         if not reused:
@@ -133,7 +177,7 @@ class Creditd:
         try:
             conn.request(call.method, call.target, body=call.data, headers=dict(call.headers))
             resp = conn.getresponse()
-            raw = resp.read()
+            raw = _read_capped(resp)
         except (OSError, http.client.HTTPException) as e:
             self._drop()
             raise _SendFailed(e, reused) from e
@@ -169,18 +213,17 @@ class Creditd:
         A write (POST, PUT, PATCH, DELETE) carries idempotency_key, or one
         made for this call, so that its retries are applied once."""
         call = prepare(self._where, self.api_key, self._opts, method, path, body, query, idempotency_key, auth)
-        tries = 0
+        retries = Retries(self._opts)
         stale_retried = False
         while True:
             try:
                 answer, stale = self._try(call, stale_retried)
             except CreditdError as e:
-                delay = retry_delay_s(self._opts, e, tries)
+                delay = retries.delay_s(e)
                 if delay is None:
                     raise
                 if delay > 0:
                     self._sleep(delay)
-                tries += 1
                 continue
             if not stale:
                 return answer

@@ -16,15 +16,18 @@ __all__ = [
 ]
 
 
-def _parse_retry_after(value: Optional[str]) -> Optional[int]:
-    """Retry-After in seconds (creditd sends delta-seconds); None when absent or not a number."""
-    if value is None:
-        return None
-    try:
-        seconds = int(value.strip())
-    except ValueError:
-        return None
-    return seconds if seconds >= 0 else None
+def _retry_after(headers: Mapping[str, str], err: Mapping[str, Any]) -> Optional[int]:
+    """Seconds to wait, the same in the three clients: the Retry-After header
+    when it is delta-seconds (digits only: creditd sends no HTTP date, and a
+    proxy's is not read), else the error object's retry_after_seconds when it
+    is a non-negative integer; None when neither."""
+    value = headers.get("retry-after")
+    if value is not None:
+        value = value.strip(" \t")
+        if value.isascii() and value.isdigit():
+            return int(value)
+    seconds = _int_or_none(err.get("retry_after_seconds"))
+    return seconds if seconds is not None and seconds >= 0 else None
 
 
 def _int_or_none(value: Any) -> Optional[int]:
@@ -38,7 +41,8 @@ class CreditdError(Exception):
     param: the error object's fields; body: the whole decoded answer (None
     when it was not JSON); headers: the answer's headers, names in lower
     case; available_micros, required_micros: on 402/429 refusals of the
-    guard, else None; retry_after: the Retry-After header in seconds, or None.
+    guard, else None; retry_after: seconds to wait, from the Retry-After
+    header (delta-seconds), else the body's retry_after_seconds, or None.
     """
 
     status: Optional[int]
@@ -69,7 +73,7 @@ class CreditdError(Exception):
         self.message = msg if isinstance(msg, str) and msg else (message or "HTTP %s" % status)
         self.available_micros = _int_or_none(err.get("available_micros"))
         self.required_micros = _int_or_none(err.get("required_micros"))
-        self.retry_after = _parse_retry_after(self.headers.get("retry-after"))
+        self.retry_after = _retry_after(self.headers, err)
         where = "no answer" if status is None else str(status)
         param = " (param %s)" % self.param if self.param else ""
         super().__init__("%s %s: %s%s" % (where, self.code or "error", self.message, param))
@@ -158,7 +162,8 @@ class UpstreamError(CreditdError):
 
 class Unavailable(CreditdError):
     """503 unavailable: the database is unreachable (retry_after from Retry-After);
-    also 503 gateway_busy. The client retries these by itself first (see max_retries)."""
+    also 503 gateway_busy, and any other 503 without a code this client knows
+    (a proxy's). The client retries these by itself first (see max_retries)."""
 
     retried = True
 

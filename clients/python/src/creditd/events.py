@@ -43,7 +43,7 @@ def verify_event(payload: Union[str, bytes, bytearray], header: Optional[str], s
     sigs: List[str] = []
     for part in (header or "").split(","):
         key, _, value = part.strip().partition("=")
-        if key == "t" and value.isdigit():
+        if key == "t" and value.isascii() and value.isdigit():
             t = int(value)
         elif key == "v1" and value:
             sigs.append(value.lower())

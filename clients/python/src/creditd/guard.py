@@ -13,6 +13,7 @@ AsyncGuard is the same for the asyncio client (`async with`, `async for`).
 This module knows the clients only by the three calls it makes
 (GuardClient, AsyncGuardClient): it imports neither client, they import it.
 """
+import asyncio
 import collections.abc
 from typing import (Any, AsyncIterable, AsyncIterator, Callable, Dict, Iterable, Iterator, Optional, Protocol,
                     TypedDict, TypeVar, Union)
@@ -424,6 +425,24 @@ class Guard(_Tally):
             self._keep_exit_error(e)
 
 
+async def _to_its_end(call: "asyncio.Future[None]") -> Optional[asyncio.CancelledError]:
+    """Waits for call to end, through any cancellation of the waiting task
+    (asyncio.shield, awaited again after each); returns the last such
+    cancellation, for the caller to raise once call has ended. Leaves call's
+    own outcome in call."""
+    cancelled: Optional[asyncio.CancelledError] = None
+    while not call.done():
+        try:
+            await asyncio.shield(call)
+        except asyncio.CancelledError as e:
+            if call.cancelled():        # call itself was cancelled (the loop shutting down): give up
+                raise
+            cancelled = e
+        except BaseException:           # call's own error: the caller reads it from call
+            pass
+    return cancelled
+
+
 async def _each(items: Union[Iterable[T], AsyncIterable[T]]) -> AsyncIterator[T]:
     """An async iterator over a sync or an async iterable."""
     if isinstance(items, collections.abc.AsyncIterable):
@@ -439,7 +458,10 @@ class AsyncGuard(_Tally):
     exit settles what was produced, or releases. Its stream wrappers take an
     async iterable (an async SDK's stream) or a plain one, and are used with
     `async for`; settle(), openai_response() and anthropic_response() are
-    awaited.
+    awaited. The exit's settle or release is shielded from cancellation: a
+    task cancelled while its guard exits (again, or by a timeout) awaits it
+    to its end, then raises the cancellation, so the hold is never left
+    pending by it.
 
     """ + (_Tally.__doc__ or "")
 
@@ -495,19 +517,34 @@ class AsyncGuard(_Tally):
         made = self.produced()
         return await self.settle(made["input_tokens"], made["output_tokens"], made["cached_input_tokens"])
 
+    async def _exit_call(self, failed: bool) -> None:
+        if self._exit_settles():
+            self.partial = failed
+            await self._settle_produced()
+        else:
+            assert self.hold_id is not None
+            self.released = await self.client.release(self.hold_id)
+
     async def __aexit__(self, exc_type: Optional[type], exc: Optional[BaseException], tb: Any) -> None:
+        """Settles or releases as the class says. That call is shielded from
+        cancellation: a task cancelled while its guard exits (the first
+        cancellation ended the block, a second one, or a timeout, comes
+        during the settle) still awaits the settle or release to its end,
+        bounded by the client's timeout_ms and retries, then raises the
+        cancellation; otherwise the hold would stay pending, its tokens
+        unbilled until it expires."""
         if self.hold_id is None or self._settle_attempted:
             return
+        call = asyncio.ensure_future(self._exit_call(exc_type is not None))
+        cancelled = await _to_its_end(call)
         try:
-            if self._exit_settles():
-                self.partial = exc_type is not None
-                await self._settle_produced()
-            else:
-                self.released = await self.client.release(self.hold_id)
+            call.result()
         except CreditdError as e:
-            if exc_type is None:
+            if exc_type is None and cancelled is None:
                 raise
             self._keep_exit_error(e)
+        if cancelled is not None:
+            raise cancelled
 
 
 def guard(client: GuardClient, account: str, request_id: str, model: str, input_tokens: int,
