@@ -115,6 +115,12 @@ class Site:
                                                                   p.stderr))
         return p
 
+    def as_user_started(self, script):
+        """script as as_user runs it (no errexit), started and left running."""
+        env = ["HOME=" + self.home, "LOGNAME=" + SITE_USER, "SHELL=/bin/sh", "PATH=/usr/bin:/bin"]
+        return subprocess.Popen(["runuser", "-u", SITE_USER, "--", "env", "-i"] + env + ["/bin/sh", "-c", script],
+                                cwd=self.home, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
     def write_as_user(self, path, text, mode):
         with open(path, "w") as f:
             f.write(text)
@@ -400,6 +406,104 @@ def test_creditctl_sweep_by_hand_prints_one_line():
     check(p.stdout.strip().endswith(" failed"), "the line says failed: %r" % p.stdout)
     eq(len(p.stderr.splitlines()), 1, "stderr says why, once (no round tried after): %r" % p.stderr)
     check("cannot connect to MariaDB" in p.stderr, "why: %r" % p.stderr)
+
+
+class Session:
+    """A root session on the stack's MariaDB that stays open: named locks
+    and table locks last as long as their session."""
+
+    def __init__(self):
+        cnf = os.path.join(ENV["CREDITD_STACK_DIR"], "my.cnf")
+        self.p = subprocess.Popen(["mariadb", "--defaults-file=" + cnf, "-N", "-B", "--unbuffered", "creditd"],
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    def one(self, statement):
+        """Runs a statement that answers one row of one value; returns it."""
+        self.p.stdin.write(statement + ";\n")
+        self.p.stdin.flush()
+        return self.p.stdout.readline().strip()
+
+    def close(self):
+        self.p.stdin.close()
+        self.p.wait(30)
+
+
+def sweep_line(p):
+    eq(len(p.stdout.splitlines()), 1, "one line: %r" % p.stdout)
+    return p.stdout.strip()
+
+
+SKIPPED = r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ sweep: another creditctl sweep is running on this database; nothing done$"
+
+
+def test_a_sweep_started_while_one_runs_leaves_it_the_work():
+    """Cron starts a run every minute, and a run may outlast the minute
+    (a round already started runs to its end): the second run finds the
+    first's lock and ends at once, doing nothing, with one line on stdout
+    (cron's line drops it) and exit 0. The lock is the database's: one
+    held for another database on the same server holds nothing up."""
+    s = site()
+    acct = s.due[0]
+    ctl = "%s/creditd/bin/creditctl -c %s/creditd/creditd.conf sweep" % (s.home, s.home)
+    event = int(s.q("SELECT MAX(id) FROM {db}.events WHERE account = '%s'" % acct)[0][0])
+    again = "UPDATE {db}.events SET state = 'pending', next_attempt_at = 0 WHERE id = %d" % event
+    # Two runs at once: the first held up by a receiver slow to answer.
+    with s.receiver.lock:
+        s.receiver.plan[acct] = ["slow"]
+    s.q(again)
+    before = len(s.receiver.arrived_of(acct))
+    first = s.as_user_started(ctl)
+    try:
+        check(wait_until(lambda: len(s.receiver.arrived_of(acct)) > before, timeout=20),
+              "the first run pushes the event")
+        p = s.as_user(ctl, errexit=False)
+        eq((p.returncode, p.stderr), (0, ""), "the second run: exit 0, nothing on stderr")
+        check(re.match(SKIPPED, sweep_line(p)), "the second run says another runs: %r" % p.stdout)
+    finally:
+        out, err = first.communicate(timeout=60)
+    eq((first.returncode, err), (0, ""), "the first run went on: %r" % out)
+    check(" events_delivered=1 " in out and out.strip().endswith(" done"), "and did the work: %r" % out)
+    # A session that holds the lock: another database's name, then this one's.
+    held = Session()
+    try:
+        eq(held.one("SELECT GET_LOCK('creditd.sweep.creditd', 0)"), "1", "another site's lock taken")
+        p = s.as_user(ctl)
+        check(sweep_line(p).endswith(" done"), "another database's lock holds nothing up: %r" % p.stdout)
+        eq(held.one("SELECT GET_LOCK('creditd.sweep.%s', 0)" % s.db), "1", "this site's lock taken")
+        s.q(again)
+        arrived = len(s.receiver.arrived_of(acct))
+        p = s.as_user(ctl)
+        eq(p.stderr, "", "nothing on stderr")
+        check(re.match(SKIPPED, sweep_line(p)), "held: the run does nothing: %r" % p.stdout)
+        eq(s.q("SELECT state FROM {db}.events WHERE id = %d" % event), [["pending"]], "the event left pending")
+        eq(len(s.receiver.arrived_of(acct)), arrived, "and not pushed")
+    finally:
+        held.close()
+    p = s.as_user(ctl)
+    check(" events_delivered=1 " in sweep_line(p), "the lock gone, the next run pushes it: %r" % p.stdout)
+
+
+def test_a_stalled_database_ends_the_sweep_at_its_configured_timeout():
+    """The sweep keeps the config's database timeouts (creditctl's other
+    commands wait up to an hour for a statement): a table another session
+    has locked holds each statement read_timeout_seconds, so the run ends,
+    failed, long before cron's next runs pile up behind it."""
+    s = site()
+    conf = os.path.join(s.dir, "stall.conf")
+    s.write_as_user(conf, s.config().replace("[database]\n", "[database]\nread_timeout_seconds = 1\n", 1), 0o600)
+    ctl = os.path.join(s.home, "creditd", "bin", "creditctl")
+    held = Session()
+    try:
+        held.p.stdin.write("LOCK TABLES %s.accounts WRITE;\n" % s.db)
+        eq(held.one("SELECT 1"), "1", "the site's accounts locked by another session")
+        started = time.time()
+        p = s.as_user("%s -c %s sweep" % (ctl, conf), check_rc=False, errexit=False)
+        took = time.time() - started
+    finally:
+        held.close()
+    eq(p.returncode, 1, "failed: %s" % p.stderr)
+    check(sweep_line(p).endswith(" failed"), "the line says so: %r" % p.stdout)
+    check(took < 30, "ended at the configured timeout, not an hour later: %.1f s" % took)
 
 
 def test_an_acl_for_apaches_user_needs_no_opt_in():
