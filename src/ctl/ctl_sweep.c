@@ -29,7 +29,7 @@ struct run {
 	struct sweep_counts ledger;
 	struct recharge_counts charges;
 	struct notify_counts events;
-	int failed;			/* a pass or round could not run */
+	int failed;			/* a pass or round could not run, or the database failed on a charge */
 	int unreachable;		/* the database cannot be reached: nothing more to try */
 	int unfinished;			/* the time ran out with work left */
 };
@@ -82,6 +82,10 @@ static void charge_rounds(const struct cfg *cfg, struct run *r)
 		n = recharge_round(s, &stopping, &r->charges);
 	if (n < 0)
 		failed(r, "the charges", recharge_sender_error(s));
+	/* Each said on stderr where it failed; the run failed too (exit 1),
+	 * as it does when a claim fails: the database needs a look. */
+	if (r->charges.db_failed > 0)
+		r->failed = 1;
 	recharge_sender_free(s);
 }
 

@@ -19,6 +19,6 @@ struct ledger;
  * nothing was done); warnings and failures go to stderr. The command's
  * exit status: 0 every pass ran (an event or charge refused is tried again
  * later, said on stderr), or another run had the work; 1 a pass could not
- * run (the database, memory); 2 usage. */
+ * run, or the database failed on a charge (the database, memory); 2 usage. */
 int ctl_sweep(struct ledger *lg, const struct cfg *cfg, int argc, char **argv);
 #endif

@@ -506,6 +506,47 @@ def test_a_stalled_database_ends_the_sweep_at_its_configured_timeout():
     check(took < 30, "ended at the configured timeout, not an hour later: %.1f s" % took)
 
 
+def root_script(db, text):
+    """SQL as root on the site's database, from a script (DELIMITER allowed)."""
+    cnf = os.path.join(ENV["CREDITD_STACK_DIR"], "my.cnf")
+    p = subprocess.run(["mariadb", "--defaults-file=" + cnf, db], input=text, capture_output=True, text=True,
+                       timeout=60)
+    check(p.returncode == 0, "sql failed: %s" % p.stderr)
+
+
+def test_a_database_failure_before_a_charge_fails_the_sweep():
+    """An auto-recharge due, and the database failing the decision made
+    just before it goes to Stripe (a trigger refuses it): not sent, and
+    not counted as held back by a dispute (there is none) but as failed,
+    said on stderr with the database's words, and the run exits 1."""
+    s = site()
+    acct = "site-c-" + secrets.token_hex(4)
+    ctl = "%s/creditd/bin/creditctl -c %s/creditd/creditd.conf" % (s.home, s.home)
+    s.as_user("%s account create %s" % (ctl, acct))
+    s.q("UPDATE {db}.accounts SET stripe_customer_id = 'cus_sweep', stripe_payment_method = 'pm_sweep' "
+        "WHERE ext_id = '%s'" % acct)
+    s.q("INSERT INTO {db}.recharges (account_id, amount_cents, state, attempts, next_attempt_at, created_at, "
+        "updated_at) SELECT id, 500, 'queued', 0, 1, UNIX_TIMESTAMP(), UNIX_TIMESTAMP() FROM {db}.accounts "
+        "WHERE ext_id = '%s'" % acct)
+    charge = int(s.q("SELECT MAX(id) FROM {db}.recharges")[0][0])
+    # The claim's lease moves next_attempt_at; the decision's update
+    # leaves it: that one is refused.
+    root_script(s.db, "DELIMITER //\nCREATE TRIGGER sweep_test_decide BEFORE UPDATE ON recharges FOR EACH ROW "
+                "BEGIN IF NEW.id = %d AND NEW.next_attempt_at = OLD.next_attempt_at THEN SIGNAL SQLSTATE '45000' "
+                "SET MESSAGE_TEXT = 'refused by the test'; END IF; END//\n" % charge)
+    try:
+        p = s.as_user("%s sweep" % ctl, check_rc=False, errexit=False)
+    finally:
+        root_script(s.db, "DROP TRIGGER sweep_test_decide;\n")
+        s.q("UPDATE {db}.recharges SET state = 'failed', next_attempt_at = 0 WHERE id = %d" % charge)
+    eq(p.returncode, 1, "the run failed: %r" % ((p.stdout, p.stderr),))
+    line = sweep_line(p)
+    check(" charges_sent=0 charges_failed=1 charges_held=0 " in line and line.endswith(" failed"),
+          "counted as failed, not held: %r" % line)
+    check("the database failed" in p.stderr and "refused by the test" in p.stderr,
+          "stderr names the database's failure: %r" % p.stderr)
+
+
 def test_an_acl_for_apaches_user_needs_no_opt_in():
     """The page's middle way: 0600 and an ACL giving Apache's user read.
     The mode then shows 0640 (the ACL's mask): creditd, run as www-data
