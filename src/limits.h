@@ -174,7 +174,8 @@ _Static_assert((LIMIT_ROWCACHE_ACCOUNTS & (LIMIT_ROWCACHE_ACCOUNTS - 1)) == 0 &&
  * second try would double the time the client waits. */
 #define LIMIT_RECONNECT_RETRY_MS 1000
 /* Operators' commands (creditctl) scan whole tables: their statements may
- * take this long before the connection is given up. */
+ * take this long before the connection is given up. Not creditctl sweep's,
+ * which runs the daemon's passes with the daemon's timeouts. */
 #define LIMIT_DB_ADMIN_TIMEOUT_SECONDS 3600
 /* Rate limits (DESIGN §9): at most this many requests or tokens per
  * minute can be set (a billion a minute is no limit at all). */
@@ -392,11 +393,16 @@ _Static_assert(LIMIT_GATEWAY_IMAGE_TOKENS <= LIMIT_TOKENS_MAX, "an image's token
  * are not held up; the rest wait for the next pass. */
 #define LIMIT_SWEEP_ACCOUNTS 256
 /* creditctl sweep (a cron job where no creditd stays up, as on shared
- * hosting) starts no new pass or round after this long: run every minute,
- * it has ended before the next run starts, and what is left waits for
- * that run. A round already started runs to its end (each call in it has
- * its own timeout); two runs at once would still be safe, since what one
- * claims is leased to it. */
+ * hosting) starts no new pass or round after this long; what is left
+ * waits for the next run. This does not bound the run: a pass or round
+ * already started runs to its end, each call in it within its own
+ * timeout (the daemon's database timeouts, which the sweep keeps, and
+ * Stripe's and the event push's), and a round of slow Stripe calls takes
+ * minutes. So a run cron starts every minute may find the one before
+ * still going: it finds that run's named lock held and ends at once,
+ * doing nothing (ctl_sweep.c), and runs never pile up. Where the server
+ * has no named locks (Galera) two runs may overlap, which is safe: what
+ * one claims is leased to it. */
 #define LIMIT_SWEEP_RUN_SECONDS 50
 /* Retention (DESIGN §10, ledger_purge.c): rows one purge DELETE removes,
  * each DELETE in its own transaction. InnoDB locks every row a DELETE

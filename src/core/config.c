@@ -542,8 +542,9 @@ int cfg_load_string(const char *text, struct cfg *c, char *err, size_t errcap)
 	return rc != 0 ? rc : finish(c, err, errcap);
 }
 
-/* Reads a whole file of at most cap bytes; *mode is its permissions,
- * taken from the open file (not the path, which may change meanwhile). */
+/* Reads a whole file of at most cap bytes; *mode is its type and
+ * permissions (st_mode), taken from the open file (not the path, which may
+ * change meanwhile). */
 static char *read_file(const char *path, size_t cap, unsigned *mode, char *err, size_t errcap, int *missing)
 {
 	FILE *f = fopen(path, "r");
@@ -559,7 +560,7 @@ static char *read_file(const char *path, size_t cap, unsigned *mode, char *err, 
 		fail(err, errcap, "cannot stat %s: %s", path, strerror(errno));
 		goto out;
 	}
-	*mode = (unsigned)st.st_mode & 07777;
+	*mode = (unsigned)st.st_mode;
 	buf = malloc(cap + 1);
 	if (buf == NULL)
 		goto out;
@@ -587,20 +588,31 @@ static const struct cfg_key *secret_set(struct cfg *c)
 	return NULL;
 }
 
-/* A file that sets secret k (DESIGN §10, §13): never writable by others;
- * not readable by others either, unless the file itself says
+/* Who may change and read the file. No config may be written by others:
+ * whoever writes it picks the database, the Stripe endpoint and the log
+ * creditd uses, and may add a key the environment's secrets then serve.
+ * One that sets secret k (DESIGN §10, §13) is not writable by its group
+ * either (on a shared host the group may be every customer's), and not
+ * readable by others, unless the file itself says
  * [security] config_readable_by_others = true (shared hosting without
  * suEXEC, where Apache's user runs creditd and the site's user owns the
  * file: docs/shared-hosting.md), which c->config_open_to_others records.
  * Read access given to one user by an ACL shows in the group's bits (the
- * ACL mask), so it passes as 0640 does. */
-static int private_enough(struct cfg *c, const char *path, const struct cfg_key *k, unsigned mode, char *err,
+ * ACL mask), so it passes as 0640 does. k NULL: the file sets no secret.
+ * What may be written is a regular file's: a write to /dev/null (a config
+ * of the environment alone) changes nothing a read will see. */
+static int private_enough(struct cfg *c, const char *path, const struct cfg_key *k, unsigned st_mode, char *err,
 			  size_t errcap)
 {
 	int allowed = strcmp(c->config_readable_by_others_text, "true") == 0;
-	if ((mode & 0002) != 0)
-		return fail(err, errcap, "config %s holds secrets (%s.%s) and is writable by others (mode %04o): "
-			    "chmod o-w it", path, k->section, k->key, mode);
+	unsigned mode = st_mode & 07777, writes = S_ISREG(st_mode) ? mode : mode & ~0022u;
+	if ((writes & 0002) != 0)
+		return fail(err, errcap, "config %s is writable by others (mode %04o): chmod o-w it", path, mode);
+	if (k == NULL)
+		return 0;
+	if ((writes & 0020) != 0)
+		return fail(err, errcap, "config %s holds secrets (%s.%s) and is writable by its group (mode %04o): "
+			    "chmod g-w it", path, k->section, k->key, mode);
 	if ((mode & 0004) != 0 && !allowed)
 		return fail(err, errcap, "config %s holds secrets (%s.%s) and is readable by others (mode %04o): "
 			    "chmod o-r it (0600, or 0640 with the daemon's group); shared hosting without suEXEC: "
@@ -628,8 +640,7 @@ int cfg_load(const char *path, struct cfg *c, char *err, size_t errcap)
 		free(text);
 		if (rc != 0)
 			return rc;
-		const struct cfg_key *k = secret_set(c);
-		if (k != NULL && private_enough(c, path, k, mode, err, errcap) != 0)
+		if (private_enough(c, path, secret_set(c), mode, err, errcap) != 0)
 			return -1;
 	}
 	if (apply_env(c, err, errcap) != 0)
@@ -665,7 +676,7 @@ int cfg_use_migrate_user(struct cfg *c, const char *user, const char *password_f
 	if ((mode & 0004) != 0) {
 		free(text);
 		return fail(err, errcap, "password file %s is readable by others (mode %04o): chmod o-r it",
-			    password_file, mode);
+			    password_file, mode & 07777);
 	}
 	text[strcspn(text, "\r\n")] = '\0';
 	free(c->db_password);

@@ -619,6 +619,19 @@ static int migrate_check(int argc, char **argv)
 	return 0;
 }
 
+/* Operators' commands scan whole tables; the daemon's short statement
+ * timeouts are for the request path. Not sweep's: it runs the daemon's
+ * own passes and rounds, each statement as short as theirs, and a
+ * database that stalls must end a run as it ends the daemon's pass (cron
+ * starts the next run a minute later). */
+static void admin_timeouts(struct cfg *cfg)
+{
+	if (cfg->db_read_timeout_seconds < LIMIT_DB_ADMIN_TIMEOUT_SECONDS)
+		cfg->db_read_timeout_seconds = LIMIT_DB_ADMIN_TIMEOUT_SECONDS;
+	if (cfg->db_write_timeout_seconds < LIMIT_DB_ADMIN_TIMEOUT_SECONDS)
+		cfg->db_write_timeout_seconds = LIMIT_DB_ADMIN_TIMEOUT_SECONDS;
+}
+
 int main(int argc, char **argv)
 {
 	struct cfg cfg;
@@ -649,12 +662,8 @@ int main(int argc, char **argv)
 		cfg_free(&cfg);
 		return 2;
 	}
-	/* Operators' commands scan whole tables; the daemon's short statement
-	 * timeouts are for the request path. */
-	if (cfg.db_read_timeout_seconds < LIMIT_DB_ADMIN_TIMEOUT_SECONDS)
-		cfg.db_read_timeout_seconds = LIMIT_DB_ADMIN_TIMEOUT_SECONDS;
-	if (cfg.db_write_timeout_seconds < LIMIT_DB_ADMIN_TIMEOUT_SECONDS)
-		cfg.db_write_timeout_seconds = LIMIT_DB_ADMIN_TIMEOUT_SECONDS;
+	if (strcmp(argv[1], "sweep") != 0)
+		admin_timeouts(&cfg);
 	ledger_global_init();
 	struct ledger *lg = ledger_new(&cfg);
 	int rc = lg != NULL ? dispatch(lg, argc, argv, &cfg) : 1;

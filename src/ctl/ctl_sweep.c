@@ -1,11 +1,14 @@
 /* ctl_sweep.c: creditctl sweep (see ctl_sweep.h). It owns the run's
- * order and its time; every pass and round is src/jobs/'s, the code the
- * daemon's threads loop on. Its line, for a cron job's log:
+ * order, its time and its lock (one run at a time on a database); every
+ * pass and round is src/jobs/'s, the code the daemon's threads loop on.
+ * Its line, for a cron job's log:
  *   TIME sweep: accounts=N collections=N topups_expired=N
  *     charges_sent=N charges_failed=N charges_held=N charges_looked_up=N
  *     tries_cancelled=N events_delivered=N events_failed=N seconds=S
  *     done|unfinished|failed
- * (charges=off without a Stripe key, events=off without [notify] url). */
+ * (charges=off without a Stripe key, events=off without [notify] url), or,
+ * when another run holds the lock:
+ *   TIME sweep: another creditctl sweep is running on this database; nothing done */
 #include "ctl_sweep.h"
 #include "errors.h"
 #include "ledger.h"
@@ -26,7 +29,7 @@ struct run {
 	struct sweep_counts ledger;
 	struct recharge_counts charges;
 	struct notify_counts events;
-	int failed;			/* a pass or round could not run */
+	int failed;			/* a pass or round could not run, or the database failed on a charge */
 	int unreachable;		/* the database cannot be reached: nothing more to try */
 	int unfinished;			/* the time ran out with work left */
 };
@@ -79,6 +82,10 @@ static void charge_rounds(const struct cfg *cfg, struct run *r)
 		n = recharge_round(s, &stopping, &r->charges);
 	if (n < 0)
 		failed(r, "the charges", recharge_sender_error(s));
+	/* Each said on stderr where it failed; the run failed too (exit 1),
+	 * as it does when a claim fails: the database needs a look. */
+	if (r->charges.db_failed > 0)
+		r->failed = 1;
 	recharge_sender_free(s);
 }
 
@@ -116,6 +123,26 @@ static void print_line(const struct cfg *cfg, const struct run *r)
 	fflush(stdout);
 }
 
+/* 1 when this run may go on: it holds the lock, or the server has none to
+ * take (Galera: warned) or cannot be reached (the passes say so); 0 when
+ * another run holds it (said on stdout, which cron's line drops: a run
+ * left to the one before is no failure). */
+static int alone(struct ledger *lg)
+{
+	enum cd_err rc = ledger_sweep_lock(lg);
+	if (rc == CD_E_CONFLICT) {
+		char when[TIMEFMT_LEN];
+		timefmt_rfc3339(timefmt_now(), when);
+		printf("%s sweep: another creditctl sweep is running on this database; nothing done\n", when);
+		fflush(stdout);
+		return 0;
+	}
+	if (rc != CD_OK && rc != CD_E_UNAVAILABLE)
+		fprintf(stderr, "creditctl: sweep: warning: no lock on the run (%s): two runs may overlap\n",
+			ledger_errmsg(lg));
+	return 1;
+}
+
 int ctl_sweep(struct ledger *lg, const struct cfg *cfg, int argc, char **argv)
 {
 	struct run r = {0};
@@ -127,6 +154,8 @@ int ctl_sweep(struct ledger *lg, const struct cfg *cfg, int argc, char **argv)
 	/* What each pass did is in the line; stderr keeps what needs a look
 	 * (cron mails it). */
 	log_open("stderr", LOG_LVL_WARN);
+	if (!alone(lg))
+		return 0;
 	if (stripe_global_init() != 0) {
 		fprintf(stderr, "creditctl: sweep: the HTTP client cannot start\n");
 		return 1;

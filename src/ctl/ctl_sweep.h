@@ -7,16 +7,18 @@
  * is set), each until nothing is due or LIMIT_SWEEP_RUN_SECONDS have
  * passed. The same code as creditd's threads (src/jobs/), so a creditd
  * running at the same time does no harm: each takes what it sends under a
- * lease. */
+ * lease. One run at a time on a database: a run that finds another still
+ * going leaves the work to it. */
 #ifndef CREDITD_CTL_SWEEP_H
 #define CREDITD_CTL_SWEEP_H
 #include "config.h"
 struct ledger;
 /* "sweep" with argv as creditctl got it (argv[1] is "sweep"). Prints one
  * line on stdout (what it did, ending "done", "unfinished" when time ran
- * out with work left, or "failed"); warnings and failures go to stderr.
- * The command's exit status: 0 every pass ran (an event or charge
- * refused is tried again later, said on stderr), 1 a pass could not run
- * (the database, memory), 2 usage. */
+ * out with work left, or "failed"; or that another run holds the lock and
+ * nothing was done); warnings and failures go to stderr. The command's
+ * exit status: 0 every pass ran (an event or charge refused is tried again
+ * later, said on stderr), or another run had the work; 1 a pass could not
+ * run, or the database failed on a charge (the database, memory); 2 usage. */
 int ctl_sweep(struct ledger *lg, const struct cfg *cfg, int argc, char **argv);
 #endif

@@ -51,23 +51,42 @@ static void charge_key(const struct cfg *c, const struct ledger_recharge *r, cha
 	snprintf(key, size, "payg-%s%s-%s-%lld", salt, acct, period, (long long)r->try_no);
 }
 
+/* Charge r not sent: the account's last word was to wait (rc CD_OK: a
+ * dispute open, or the charge moved on), or the database failed before
+ * the decision was made (a failure: nothing changed, and the charge is
+ * claimed and sent again once its lease has passed). */
+static void not_sent(struct ledger *lg, const struct ledger_recharge *r, enum cd_err rc, struct recharge_sent *out)
+{
+	out->outcome = RECHARGE_RETRY;
+	out->payment_intent[0] = '\0';
+	out->recorded = rc == CD_OK;
+	out->held = rc == CD_OK;
+	out->db_failed = rc != CD_OK;
+	if (rc == CD_OK) {
+		snprintf(out->message, sizeof(out->message), "not sent: a dispute is open on the account, or the "
+			 "charge moved on");
+		return;
+	}
+	snprintf(out->message, sizeof(out->message), "not sent: the database failed deciding whether to send it (%s); "
+		 "sent again later", rc == CD_E_INTERNAL && ledger_errmsg(lg)[0] ? ledger_errmsg(lg) : cd_strerror(rc));
+	log_warn("%s %lld of account %s: %s", r->period > 0 ? "collection" : "auto-recharge", (long long)r->id,
+		 r->account, out->message);
+}
+
 void recharge_send(const struct cfg *c, struct stripe_client *stripe, struct ledger *lg,
 		   const struct ledger_recharge *r, struct recharge_sent *out)
 {
 	char key[LIMIT_IDEMPOTENCY_KEY_BYTES + 96], period[48];
 	int go = 0;
 	/* The account's last word, under its lock: no disputed card is
-	 * charged (DESIGN §13). */
-	if (ledger_recharge_decide(lg, r, &go) != CD_OK || !go) {
-		out->outcome = RECHARGE_RETRY;
-		out->payment_intent[0] = '\0';
-		snprintf(out->message, sizeof(out->message), "not sent: a dispute is open on the account, or the "
-			 "charge moved on");
-		out->recorded = 1;
-		out->held = 1;
+	 * charged (DESIGN §13). A database that failed to say is no dispute. */
+	enum cd_err rc = ledger_recharge_decide(lg, r, &go);
+	if (rc != CD_OK || !go) {
+		not_sent(lg, r, rc, out);
 		return;
 	}
 	out->held = 0;
+	out->db_failed = 0;
 	charge_key(c, r, key, sizeof(key), period, sizeof(period));
 	struct stripe_payment p = {r->customer, r->payment_method, r->account, r->id, r->amount_cents,
 				   c->stripe_currency, period[0] ? period : NULL};
@@ -233,6 +252,7 @@ static void charges_round(struct recharge_sender *r, const struct ledger_recharg
 			counts->sent++;
 		else
 			counts->failed++;
+		counts->db_failed += sent.db_failed;
 	}
 }
 
@@ -262,7 +282,7 @@ const char *recharge_sender_error(const struct recharge_sender *r)
 void recharge_run(const struct cfg *c, atomic_int *stopping)
 {
 	struct recharge_sender *r = recharge_sender_new(c);
-	struct recharge_counts counts = {0, 0, 0, 0, 0};
+	struct recharge_counts counts = {0, 0, 0, 0, 0, 0};
 	if (r == NULL)
 		return;
 	while (!atomic_load(stopping)) {

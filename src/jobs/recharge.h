@@ -26,6 +26,8 @@ struct recharge_sent {
 	int recorded;		/* 1 when the ledger recorded the outcome */
 	int held;		/* 1 when not sent: the account's last word was to wait (a
 				 * dispute open) or the charge had moved on */
+	int db_failed;		/* 1 when not sent: the database failed before that word was
+				 * said (logged; the charge is sent again later) */
 };
 /* Sends the claimed charge r and records Stripe's answer in the ledger. */
 void recharge_send(const struct cfg *c, struct stripe_client *stripe, struct ledger *lg,
@@ -55,8 +57,11 @@ void recharge_sender_free(struct recharge_sender *r);
 /* What rounds did, added up by the caller. */
 struct recharge_counts {
 	int64_t sent;		/* charges Stripe took (paid, or processing), recorded */
-	int64_t failed;		/* declined, not answered or not recorded: see the log */
+	int64_t failed;		/* declined, not answered or not recorded, or not sent because the
+				 * database failed: see the log */
 	int64_t held;		/* not sent for now (a dispute open on the account) */
+	int64_t db_failed;	/* of failed: not sent, the database failed deciding whether to
+				 * (creditctl sweep then exits 1) */
 	int64_t fetched;	/* payments without news looked up at Stripe */
 	int64_t cancelled;	/* needless collection tries cancelled (or tried) */
 };

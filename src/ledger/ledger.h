@@ -679,6 +679,15 @@ struct ledger_migrated {
  * message on stderr. With check_only, nothing is created or applied:
  * applied lists the files a run would apply. */
 enum cd_err ledger_migrate(struct ledger *lg, const char *sqldir, int check_only, struct ledger_migrated *applied);
+/* One creditctl sweep at a time on a database: takes a named lock of the
+ * database's on this ledger's connection, without waiting. CD_OK: taken,
+ * held until the connection closes (ledger_free; a connection lost and
+ * made again mid-run has lost it); CD_E_CONFLICT: another session holds
+ * it; CD_E_UNAVAILABLE: the database cannot be reached; CD_E_INTERNAL:
+ * the server takes no named locks (Galera) or failed to answer, with
+ * ledger_errmsg saying why. Nothing is logged: creditctl says what it
+ * does about it. */
+enum cd_err ledger_sweep_lock(struct ledger *lg);
 /* One broken invariant: `check` names it; left and right are what should
  * agree, with the values found for `account`. A warning is a finding that
  * may be legitimate (a monthly limit lowered below the month's spend).

@@ -1,6 +1,6 @@
-/* ledger_admin.c: what operators run through creditctl: migrations and
- * exports (the invariant checker is ledger_verify.c). Never called on the
- * request path.
+/* ledger_admin.c: what operators run through creditctl: migrations, the
+ * sweep's lock and exports (the invariant checker is ledger_verify.c).
+ * Never called on the request path.
  *
  * Migrations are sql/NNN_name.sql files applied in order, each recorded
  * with its SHA-256 in schema_migrations; a file that changed after it was
@@ -292,6 +292,32 @@ enum cd_err ledger_migrate(struct ledger *lg, const char *sqldir, int check_only
 	/* The lock goes with the session; released at once for the next run. */
 	if (!check_only)
 		mysql_query(lg->c->db, "DO RELEASE_LOCK('creditd.migrate')");
+	ledger_end_request(lg);
+	return rc;
+}
+
+/* ---- creditctl sweep ---- */
+
+/* Named locks are the server's, and one server may hold many sites'
+ * databases (shared hosting): the name carries the database's, so one
+ * site's sweep never waits on another's. Cut to 64 characters, within
+ * what MariaDB takes as a lock's name. */
+enum cd_err ledger_sweep_lock(struct ledger *lg)
+{
+	static const char take[] = "SELECT GET_LOCK(LEFT(CONCAT('creditd.sweep.', DATABASE()), 64), 0)";
+	int e;
+	enum cd_err rc = ledger_db_ensure(lg);
+	if (rc != CD_OK)
+		return rc;
+	struct dbstmt *s = ledger_db_exec(lg, take, &e, "");
+	if (s == NULL || ledger_db_fetch(s) != 1 || ledger_db_null(s, 0)) {
+		snprintf(lg->errmsg, sizeof(lg->errmsg), "GET_LOCK: %s",
+			 mysql_errno(lg->c->db) != 0 ? mysql_error(lg->c->db) : "no answer");
+		rc = CD_E_INTERNAL;
+	} else if (ledger_db_i64(s, 0) != 1) {
+		rc = CD_E_CONFLICT;
+	}
+	/* The lock is the session's: ending the transaction keeps it. */
 	ledger_end_request(lg);
 	return rc;
 }

@@ -95,6 +95,31 @@ def test_a_config_with_secrets_readable_by_others_stops_start_up():
     eq(p.returncode, 0, "0640 is fine: %s" % p.stderr)
 
 
+def test_a_config_others_may_write_stops_start_up_secret_or_not():
+    # No secret in the file (the password from the environment): others
+    # may read it, but not write it; a secret in it: not its group either.
+    # creditctl refuses either with exit 2, as a bad config.
+    text = _conf_text(lambda t: re.sub(r"(?m)^(password|migrate_password|secret_key|webhook_secrets|token_secret|openai_api_key|anthropic_api_key)"
+                                       r" = .*$", r"\1 =", t))
+    password = re.search(r"(?m)^password = (.*)$", _conf_text()).group(1)
+    env = {"CREDITD_DB_PASSWORD": password}
+    conf = _write(text, mode=0o646)
+    err = _start_fails(conf, env)
+    check(conf in err and "writable by others" in err, "the message names the file: %r" % err)
+    run_env = {k: v for k, v in os.environ.items() if not k.startswith("CREDITD_")}
+    run_env.update(env)
+    p = subprocess.run([ENV["CREDITCTL"], "-c", conf, "key", "list"], capture_output=True, text=True, timeout=30,
+                       env=run_env)
+    eq(p.returncode, 2, "creditctl refuses it, exit 2: %s" % p.stderr)
+    check(conf in p.stderr and "chmod o-w" in p.stderr, "naming the file and the way out: %r" % p.stderr)
+    conf = _write(_conf_text(), mode=0o660)
+    err = _start_fails(conf)
+    check(conf in err and "writable by its group" in err, "a secret in a group-writable file: %r" % err)
+    os.chmod(conf, 0o640)
+    p = subprocess.run([CREDITD, "-c", conf, "--check-config"], capture_output=True, text=True, timeout=10)
+    eq(p.returncode, 0, "0640 is fine: %s" % p.stderr)
+
+
 def test_secrets_from_the_environment_do_not_make_a_file_private():
     # No secret in the file: others may read it; the password comes from
     # the environment.

@@ -4,8 +4,11 @@ The host: an Apache of the suite's own (a free port, under the stack's
 temp dir; started as root as a host's is, its children www-data) with
 mod_fcgid, mod_rewrite and mod_mime loaded, and one vhost whose document
 root is the site user's public_html with `AllowOverride FileInfo
-AuthConfig Options=ExecCGI` and nothing of creditd's (no FcgidInitialEnv,
-no Alias, no FcgidPassHeader). No suEXEC: creditd runs as www-data.
+AuthConfig Options=ExecCGI` and `Options SymLinksIfOwnerMatch` (without
+it or FollowSymLinks, mod_rewrite refuses a RewriteRule in .htaccess:
+the page's "What the host must allow" says so), and nothing of creditd's
+(no FcgidInitialEnv, no Alias, no FcgidPassHeader, mod_fcgid's defaults).
+No suEXEC: creditd runs as www-data.
 
 The site: the user `nobody` (unprivileged, and not Apache's user, so
 creditd must read a file someone else owns), with a home under the temp
@@ -15,7 +18,8 @@ environment, the page's blocks as printed: the programs put in place,
 the config opened to Apache's user the page's way for a host without
 suEXEC or ACLs, migrate, the prices and the keys, the wrapper and the
 .htaccess. Through the site: a top-up (the Stripe stand-in, its webhook
-signed and posted through the rewrite) and an authorize and settle.
+signed and posted through the rewrite) and an authorize and settle, and
+a body over mod_fcgid's FcgidMaxRequestLen refused by Apache.
 
 Then the background work with no creditd alive: a grant and a hold that
 come due after Apache has stopped, and the page's crontab line run as
@@ -23,6 +27,7 @@ cron runs it: the hold expired, the grant written off, and the
 balance.low event that made pushed to [notify] url, signed.
 """
 import datetime
+import http.client
 import json
 import os
 import pwd
@@ -115,6 +120,12 @@ class Site:
                                                                   p.stderr))
         return p
 
+    def as_user_started(self, script):
+        """script as as_user runs it (no errexit), started and left running."""
+        env = ["HOME=" + self.home, "LOGNAME=" + SITE_USER, "SHELL=/bin/sh", "PATH=/usr/bin:/bin"]
+        return subprocess.Popen(["runuser", "-u", SITE_USER, "--", "env", "-i"] + env + ["/bin/sh", "-c", script],
+                                cwd=self.home, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
     def write_as_user(self, path, text, mode):
         with open(path, "w") as f:
             f.write(text)
@@ -148,9 +159,10 @@ class Site:
         subprocess.run(["chown", "-R", SITE_USER, self.upload], check=True)
 
     def config(self):
-        """The site's config, in the page's shape: the database, Stripe (the
-        stand-in, the stack's keys), the event push to a receiver here, and
-        the page's own lines for a file Apache's user must read."""
+        """The site's config, in the page's shape: the page's [server] lines,
+        the database, Stripe (the stand-in, the stack's keys), the event
+        push to a receiver here, and the page's own lines for a file
+        Apache's user must read."""
         stripe = {}
         section = None
         with open(ENV["CREDITD_CONFIG"]) as f:
@@ -161,7 +173,9 @@ class Site:
                 elif section == "[stripe]" and "=" in line:
                     k, v = (x.strip() for x in line.split("=", 1))
                     stripe[k] = v
-        return "\n".join([
+        server = block("ini", "base_path =")
+        server = server[server.index("[server]\n"):server.index("[database]\n")]
+        return server + "\n".join([
             "[database]", "socket = " + stack.path("mysql.sock"), "name = " + self.db, "user = " + self.db,
             "password = " + self.db_password,
             "[stripe]", "secret_key = " + stripe["secret_key"], "webhook_secrets = " + stripe["webhook_secrets"],
@@ -252,6 +266,11 @@ class Site:
                 continue
         return pids
 
+    def error_log(self):
+        """Apache's error log for the site, whole (creditd's log is in it)."""
+        with open(os.path.join(self.dir, "error.log"), errors="replace") as f:
+            return f.read()
+
     def logs(self):
         out = []
         for name in ("error.log", "apache.out"):
@@ -311,6 +330,25 @@ def top_up_and_guard_pair(s):
     eq(r.json["balance_micros"], 1000 * RATE - r.json["charged_micros"], "the top-up's credit less the charge")
 
 
+def body_over_max_request_len(s):
+    """The page's "What stays different": mod_fcgid refuses a body over its
+    FcgidMaxRequestLen (131072 by default) itself, before creditd (whose
+    own limit, 64 KiB by default, answers 413 below it). Not through api():
+    Apache's answer is no answer of the API's to record."""
+    c = http.client.HTTPConnection("127.0.0.1", s.port, timeout=30)
+    try:
+        c.request("POST", "/credits/v1/accounts", body=b"{" + b" " * 140000 + b"}",
+                  headers={"Authorization": "Bearer " + s.keys["site-admin"], "Content-Type": "application/json"})
+        status = c.getresponse().status
+    finally:
+        c.close()
+    eq(status, 500, "140,000 bytes: Apache's 500, not creditd's 413")
+    check(wait_until(lambda: "exceeds MaxRequestLen" in s.error_log(), timeout=5),
+          "the error log says why: %s" % s.logs())
+    eq(api("POST", "/v1/accounts", auth=s.keys["site-admin"], base=s.base, raw=b"{" + b" " * 70000 + b"}").status,
+       413, "70,000 bytes reach creditd, which refuses them")
+
+
 def due_after_apache(s):
     """Account B (low balance warned under 0.5): a grant of 1 and a hold,
     both due TTL_SECONDS from now. Returns (account, hold id, due at)."""
@@ -336,6 +374,7 @@ def test_the_recipe_serves_through_htaccess_and_the_wrapper():
                                           for p in s.creditd_pids()), True, "creditd runs as Apache's user")
         eq(api("GET", "/v1/models", auth=None, base=s.base).status, 401, "no key, no answer")
         top_up_and_guard_pair(s)
+        body_over_max_request_len(s)
         s.due = due_after_apache(s)
         # The events so far pushed by the running creditd before it is
         # stopped: one stopped in the middle of a round would leave its
@@ -347,7 +386,7 @@ def test_the_recipe_serves_through_htaccess_and_the_wrapper():
     acct, hold, due = s.due
     eq(s.q("SELECT state FROM {db}.holds WHERE id = %s" % hold), [["pending"]], "the hold waits, Apache gone")
     eq(s.q("SELECT balance_micros FROM {db}.accounts WHERE ext_id = '%s'" % acct), [["1000000"]], "the grant too")
-    warned = [line for line in s.logs().splitlines() if "config_readable_by_others" in line]
+    warned = [line for line in s.error_log().splitlines() if "config_readable_by_others" in line]
     check(warned, "creditd warned at start that others may read its config: %s" % s.logs())
 
 
@@ -400,6 +439,145 @@ def test_creditctl_sweep_by_hand_prints_one_line():
     check(p.stdout.strip().endswith(" failed"), "the line says failed: %r" % p.stdout)
     eq(len(p.stderr.splitlines()), 1, "stderr says why, once (no round tried after): %r" % p.stderr)
     check("cannot connect to MariaDB" in p.stderr, "why: %r" % p.stderr)
+
+
+class Session:
+    """A root session on the stack's MariaDB that stays open: named locks
+    and table locks last as long as their session."""
+
+    def __init__(self):
+        cnf = os.path.join(ENV["CREDITD_STACK_DIR"], "my.cnf")
+        self.p = subprocess.Popen(["mariadb", "--defaults-file=" + cnf, "-N", "-B", "--unbuffered", "creditd"],
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    def one(self, statement):
+        """Runs a statement that answers one row of one value; returns it."""
+        self.p.stdin.write(statement + ";\n")
+        self.p.stdin.flush()
+        return self.p.stdout.readline().strip()
+
+    def close(self):
+        self.p.stdin.close()
+        self.p.wait(30)
+
+
+def sweep_line(p):
+    eq(len(p.stdout.splitlines()), 1, "one line: %r" % p.stdout)
+    return p.stdout.strip()
+
+
+SKIPPED = r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ sweep: another creditctl sweep is running on this database; nothing done$"
+
+
+def test_a_sweep_started_while_one_runs_leaves_it_the_work():
+    """Cron starts a run every minute, and a run may outlast the minute
+    (a round already started runs to its end): the second run finds the
+    first's lock and ends at once, doing nothing, with one line on stdout
+    (cron's line drops it) and exit 0. The lock is the database's: one
+    held for another database on the same server holds nothing up."""
+    s = site()
+    acct = s.due[0]
+    ctl = "%s/creditd/bin/creditctl -c %s/creditd/creditd.conf sweep" % (s.home, s.home)
+    event = int(s.q("SELECT MAX(id) FROM {db}.events WHERE account = '%s'" % acct)[0][0])
+    again = "UPDATE {db}.events SET state = 'pending', next_attempt_at = 0 WHERE id = %d" % event
+    # Two runs at once: the first held up by a receiver slow to answer.
+    with s.receiver.lock:
+        s.receiver.plan[acct] = ["slow"]
+    s.q(again)
+    before = len(s.receiver.arrived_of(acct))
+    first = s.as_user_started(ctl)
+    try:
+        check(wait_until(lambda: len(s.receiver.arrived_of(acct)) > before, timeout=20),
+              "the first run pushes the event")
+        p = s.as_user(ctl, errexit=False)
+        eq((p.returncode, p.stderr), (0, ""), "the second run: exit 0, nothing on stderr")
+        check(re.match(SKIPPED, sweep_line(p)), "the second run says another runs: %r" % p.stdout)
+    finally:
+        out, err = first.communicate(timeout=60)
+    eq((first.returncode, err), (0, ""), "the first run went on: %r" % out)
+    check(" events_delivered=1 " in out and out.strip().endswith(" done"), "and did the work: %r" % out)
+    # A session that holds the lock: another database's name, then this one's.
+    held = Session()
+    try:
+        eq(held.one("SELECT GET_LOCK('creditd.sweep.creditd', 0)"), "1", "another site's lock taken")
+        p = s.as_user(ctl)
+        check(sweep_line(p).endswith(" done"), "another database's lock holds nothing up: %r" % p.stdout)
+        eq(held.one("SELECT GET_LOCK('creditd.sweep.%s', 0)" % s.db), "1", "this site's lock taken")
+        s.q(again)
+        arrived = len(s.receiver.arrived_of(acct))
+        p = s.as_user(ctl)
+        eq(p.stderr, "", "nothing on stderr")
+        check(re.match(SKIPPED, sweep_line(p)), "held: the run does nothing: %r" % p.stdout)
+        eq(s.q("SELECT state FROM {db}.events WHERE id = %d" % event), [["pending"]], "the event left pending")
+        eq(len(s.receiver.arrived_of(acct)), arrived, "and not pushed")
+    finally:
+        held.close()
+    p = s.as_user(ctl)
+    check(" events_delivered=1 " in sweep_line(p), "the lock gone, the next run pushes it: %r" % p.stdout)
+
+
+def test_a_stalled_database_ends_the_sweep_at_its_configured_timeout():
+    """The sweep keeps the config's database timeouts (creditctl's other
+    commands wait up to an hour for a statement): a table another session
+    has locked holds each statement read_timeout_seconds, so the run ends,
+    failed, long before cron's next runs pile up behind it."""
+    s = site()
+    conf = os.path.join(s.dir, "stall.conf")
+    s.write_as_user(conf, s.config().replace("[database]\n", "[database]\nread_timeout_seconds = 1\n", 1), 0o600)
+    ctl = os.path.join(s.home, "creditd", "bin", "creditctl")
+    held = Session()
+    try:
+        held.p.stdin.write("LOCK TABLES %s.accounts WRITE;\n" % s.db)
+        eq(held.one("SELECT 1"), "1", "the site's accounts locked by another session")
+        started = time.time()
+        p = s.as_user("%s -c %s sweep" % (ctl, conf), check_rc=False, errexit=False)
+        took = time.time() - started
+    finally:
+        held.close()
+    eq(p.returncode, 1, "failed: %s" % p.stderr)
+    check(sweep_line(p).endswith(" failed"), "the line says so: %r" % p.stdout)
+    check(took < 30, "ended at the configured timeout, not an hour later: %.1f s" % took)
+
+
+def root_script(db, text):
+    """SQL as root on the site's database, from a script (DELIMITER allowed)."""
+    cnf = os.path.join(ENV["CREDITD_STACK_DIR"], "my.cnf")
+    p = subprocess.run(["mariadb", "--defaults-file=" + cnf, db], input=text, capture_output=True, text=True,
+                       timeout=60)
+    check(p.returncode == 0, "sql failed: %s" % p.stderr)
+
+
+def test_a_database_failure_before_a_charge_fails_the_sweep():
+    """An auto-recharge due, and the database failing the decision made
+    just before it goes to Stripe (a trigger refuses it): not sent, and
+    not counted as held back by a dispute (there is none) but as failed,
+    said on stderr with the database's words, and the run exits 1."""
+    s = site()
+    acct = "site-c-" + secrets.token_hex(4)
+    ctl = "%s/creditd/bin/creditctl -c %s/creditd/creditd.conf" % (s.home, s.home)
+    s.as_user("%s account create %s" % (ctl, acct))
+    s.q("UPDATE {db}.accounts SET stripe_customer_id = 'cus_sweep', stripe_payment_method = 'pm_sweep' "
+        "WHERE ext_id = '%s'" % acct)
+    s.q("INSERT INTO {db}.recharges (account_id, amount_cents, state, attempts, next_attempt_at, created_at, "
+        "updated_at) SELECT id, 500, 'queued', 0, 1, UNIX_TIMESTAMP(), UNIX_TIMESTAMP() FROM {db}.accounts "
+        "WHERE ext_id = '%s'" % acct)
+    charge = int(s.q("SELECT MAX(id) FROM {db}.recharges")[0][0])
+    # The claim's lease moves next_attempt_at; the decision's update
+    # leaves it: that one is refused.
+    root_script(s.db, "DELIMITER //\nCREATE TRIGGER sweep_test_decide BEFORE UPDATE ON recharges FOR EACH ROW "
+                "BEGIN IF NEW.id = %d AND NEW.next_attempt_at = OLD.next_attempt_at THEN SIGNAL SQLSTATE '45000' "
+                "SET MESSAGE_TEXT = 'refused by the test'; END IF; END//\n" % charge)
+    try:
+        p = s.as_user("%s sweep" % ctl, check_rc=False, errexit=False)
+    finally:
+        root_script(s.db, "DROP TRIGGER sweep_test_decide;\n")
+        s.q("UPDATE {db}.recharges SET state = 'failed', next_attempt_at = 0 WHERE id = %d" % charge)
+    eq(p.returncode, 1, "the run failed: %r" % ((p.stdout, p.stderr),))
+    line = sweep_line(p)
+    check(" charges_sent=0 charges_failed=1 charges_held=0 " in line and line.endswith(" failed"),
+          "counted as failed, not held: %r" % line)
+    check("the database failed" in p.stderr and "refused by the test" in p.stderr,
+          "stderr names the database's failure: %r" % p.stderr)
 
 
 def test_an_acl_for_apaches_user_needs_no_opt_in():

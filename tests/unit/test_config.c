@@ -96,6 +96,50 @@ static void shared_hosting_opt_in(const char *path)
 	unsetenv("CREDITD_CONFIG_READABLE_BY_OTHERS");
 }
 
+/* Who may write a config: never others, secret or not (whoever writes
+ * it picks the database and the Stripe endpoint the environment's secrets
+ * go to); not the group either when it holds a secret (on a shared host
+ * the group may be every customer's). The package's root:creditd 0640 and
+ * ./dev's 0600 load. */
+static void nobody_else_writes(const char *path)
+{
+	struct cfg c;
+	char err[512] = "";
+	static const char plain[] = "[server]\nthreads = 4\n";
+	ok(write_conf(path, plain, 0646) == 0, "written 0646, no secret in it");
+	ok(cfg_load(path, &c, err, sizeof(err)) != 0 && strstr(err, path) != NULL &&
+	   strstr(err, "writable by others") != NULL && strstr(err, "0646") != NULL,
+	   "no secret, writable by others: refused, naming the file and the mode: %s", err);
+	cfg_free(&c);
+	ok(write_conf(path, plain, 0662) == 0, "written 0662, no secret in it");
+	ok(cfg_load(path, &c, err, sizeof(err)) != 0 && strstr(err, "chmod o-w") != NULL,
+	   "no secret, writable by all: refused: %s", err);
+	cfg_free(&c);
+	ok(write_conf(path, plain, 0664) == 0, "written 0664, no secret in it");
+	ok(cfg_load(path, &c, err, sizeof(err)) == 0, "no secret, writable by the group: loads: %s", err);
+	cfg_free(&c);
+	ok(write_conf(path, "[database]\npassword = pw\n", 0660) == 0, "written 0660 with a password");
+	ok(cfg_load(path, &c, err, sizeof(err)) != 0 && strstr(err, "database.password") != NULL &&
+	   strstr(err, "writable by its group") != NULL && strstr(err, "0660") != NULL,
+	   "a secret in a file its group may write: refused, naming the key and the mode: %s", err);
+	cfg_free(&c);
+	ok(write_conf(path, "[stripe]\nsecret_key = sk_test_x\n[security]\nconfig_readable_by_others = true\n", 0664) == 0,
+	   "written 0664 with a Stripe key and the opt-in");
+	ok(cfg_load(path, &c, err, sizeof(err)) != 0 && strstr(err, "writable by its group") != NULL,
+	   "the opt-in is for reading, not writing: refused: %s", err);
+	cfg_free(&c);
+	ok(write_conf(path, "[database]\npassword = pw\n", 0620) == 0, "written 0620 with a password");
+	ok(cfg_load(path, &c, err, sizeof(err)) != 0 && strstr(err, "writable by its group") != NULL,
+	   "group-writable, even unreadable by it: refused: %s", err);
+	cfg_free(&c);
+	ok(write_conf(path, "[database]\npassword = pw\n", 0640) == 0 &&
+	   cfg_load(path, &c, err, sizeof(err)) == 0, "0640 with a password (the package's) loads: %s", err);
+	cfg_free(&c);
+	ok(write_conf(path, "[database]\npassword = pw\n", 0600) == 0 &&
+	   cfg_load(path, &c, err, sizeof(err)) == 0, "0600 with a password (./dev's) loads: %s", err);
+	cfg_free(&c);
+}
+
 /* A config file holding a secret is refused when others may read it,
  * naming the file; without a secret, or 0640, it loads. */
 static void secret_files_are_private(void)
@@ -123,6 +167,7 @@ static void secret_files_are_private(void)
 	ok(cfg_load(path, &c, err, sizeof(err)) == 0, "no secret in it: 0644 loads: %s", err);
 	cfg_free(&c);
 	shared_hosting_opt_in(path);
+	nobody_else_writes(path);
 	/* creditctl migrate's owner user and its password file. */
 	ok(write_conf(path, "[database]\nuser = rt\npassword = rtpw\nmigrate_user = own\nmigrate_password = ownpw\n",
 		      0600) == 0, "written 0600");
