@@ -226,16 +226,17 @@ static enum cd_err migration_names(const char *sqldir, char **names, int *n)
 	return rc;
 }
 
-/* One run at a time (the package migrates on every host it upgrades): a
- * named lock, taken before anything is read, so a second run waits and then
+/* One run at a time on a database (the package migrates on every host it
+ * upgrades): a lock named after the database (named locks are the server's:
+ * another schema on it is not held up), taken before anything is read, so a second run waits and then
  * finds the first's migrations applied. Galera has no named locks
  * (ER_NOT_SUPPORTED_YET): there a run goes on without, as the docs say to
  * migrate from one node. */
 static enum cd_err migrate_lock(struct ledger *lg)
 {
 	int e;
-	struct dbstmt *s = ledger_db_exec(lg, "SELECT GET_LOCK('creditd.migrate', ?)", &e, "i",
-					  (int64_t)LIMIT_MIGRATE_LOCK_SECONDS);
+	struct dbstmt *s = ledger_db_exec(lg, "SELECT GET_LOCK(LEFT(CONCAT('creditd.migrate.', DATABASE()), 64), ?)",
+					  &e, "i", (int64_t)LIMIT_MIGRATE_LOCK_SECONDS);
 	if (s == NULL || ledger_db_fetch(s) != 1 || ledger_db_null(s, 0)) {
 		fprintf(stderr, "creditctl: warning: no lock on the migrations (%s): run one creditctl migrate at a "
 			"time\n", mysql_error(lg->c->db));
@@ -291,7 +292,7 @@ enum cd_err ledger_migrate(struct ledger *lg, const char *sqldir, int check_only
 	}
 	/* The lock goes with the session; released at once for the next run. */
 	if (!check_only)
-		mysql_query(lg->c->db, "DO RELEASE_LOCK('creditd.migrate')");
+		mysql_query(lg->c->db, "DO RELEASE_LOCK(LEFT(CONCAT('creditd.migrate.', DATABASE()), 64))");
 	ledger_end_request(lg);
 	return rc;
 }
