@@ -9,14 +9,12 @@
  * router lacks, fails here. */
 #include "router.h"
 #include "tap.h"
+#include "unit/srcfile.h"
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#ifndef TOP_SRCDIR
-#error "TOP_SRCDIR must be set by Makefile.am"
-#endif
 
 #define DOC_ROUTES 128
 
@@ -27,26 +25,6 @@ struct doc_route {
 	int used;		/* matched a route of the table */
 };
 
-static char *slurp(const char *rel)
-{
-	char path[1024];
-	snprintf(path, sizeof(path), "%s/%s", TOP_SRCDIR, rel);
-	FILE *f = fopen(path, "r");
-	if (f == NULL)
-		return NULL;
-	fseek(f, 0, SEEK_END);
-	long n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	char *s = malloc((size_t)n + 1);
-	if (s != NULL && fread(s, 1, (size_t)n, f) != (size_t)n) {
-		free(s);
-		s = NULL;
-	}
-	if (s != NULL)
-		s[n] = '\0';
-	fclose(f);
-	return s;
-}
 
 /* Blanks every fenced code block (``` to ```) of text in place, so a
  * route in an example is not taken for a listing. */
@@ -170,7 +148,7 @@ static int router_find(const char *method, const char *pattern, struct router_do
 int main(void)
 {
 	static struct doc_route listed[DOC_ROUTES], gw[DOC_ROUTES];
-	char *api = slurp("docs/api.md"), *gateway = slurp("docs/gateway.md");
+	char *api = src_slurp("docs/api.md", NULL), *gateway = src_slurp("docs/gateway.md", NULL);
 	ok(api != NULL, "docs/api.md read");
 	ok(gateway != NULL, "docs/gateway.md read");
 	if (api == NULL || gateway == NULL)

@@ -11,34 +11,14 @@
  * round) fails here, not in production. */
 #include "ledger_columns.h"
 #include "tap.h"
+#include "unit/srcfile.h"
 #include <ctype.h>
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#ifndef TOP_SRCDIR
-#error "TOP_SRCDIR must be set by Makefile.am"
-#endif
 
-static char *slurp(const char *path)
-{
-	FILE *f = fopen(path, "rb");
-	if (f == NULL)
-		return NULL;
-	fseek(f, 0, SEEK_END);
-	long n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	char *s = malloc((size_t)n + 1);
-	if (s != NULL && fread(s, 1, (size_t)n, f) != (size_t)n) {
-		free(s);
-		s = NULL;
-	}
-	if (s != NULL)
-		s[n] = '\0';
-	fclose(f);
-	return s;
-}
 
 static int by_name(const void *a, const void *b)
 {
@@ -62,7 +42,7 @@ static char *newest_with(const char *what, char *name, size_t cap)
 	char *found = NULL;
 	for (int i = n - 1; i >= 0 && found == NULL; i--) {
 		snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
-		char *text = slurp(path);
+		char *text = src_slurp(path, NULL);
 		if (text != NULL && strstr(text, what) != NULL) {
 			found = text;
 			snprintf(name, cap, "%s", files[i]);

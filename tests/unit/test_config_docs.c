@@ -6,35 +6,13 @@
  * A key added to the table without its documentation fails here. */
 #include "config.h"
 #include "tap.h"
+#include "unit/srcfile.h"
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#ifndef TOP_SRCDIR
-#error "TOP_SRCDIR must be set by Makefile.am"
-#endif
 
-static char *slurp(const char *rel)
-{
-	char path[1024];
-	snprintf(path, sizeof(path), "%s/%s", TOP_SRCDIR, rel);
-	FILE *f = fopen(path, "r");
-	if (f == NULL)
-		return NULL;
-	fseek(f, 0, SEEK_END);
-	long n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	char *s = malloc((size_t)n + 1);
-	if (s != NULL && fread(s, 1, (size_t)n, f) != (size_t)n) {
-		free(s);
-		s = NULL;
-	}
-	if (s != NULL)
-		s[n] = '\0';
-	fclose(f);
-	return s;
-}
 
 /* The text from `start` to the next `next` marker (or the end), as a new string. */
 static char *block(const char *text, const char *start, const char *next)
@@ -106,8 +84,8 @@ static int guide_has(char names[GUIDE_KEYS][96], int n, const char *section, con
 
 int main(void)
 {
-	char *page = slurp("docs/creditd.conf.5"), *example = slurp("etc/creditd.conf.example");
-	char *guide = slurp("docs/configuration.md"), *creditd8 = slurp("docs/creditd.8");
+	char *page = src_slurp("docs/creditd.conf.5", NULL), *example = src_slurp("etc/creditd.conf.example", NULL);
+	char *guide = src_slurp("docs/configuration.md", NULL), *creditd8 = src_slurp("docs/creditd.8", NULL);
 	static char gnames[GUIDE_KEYS][96];
 	int gn = 0;
 	ok(guide != NULL, "docs/configuration.md read");

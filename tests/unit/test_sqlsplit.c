@@ -5,15 +5,13 @@
  * (the files cannot change once applied, so these counts never should). */
 #include "sqlsplit.h"
 #include "tap.h"
+#include "unit/srcfile.h"
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-#ifndef TOP_SRCDIR
-#error "TOP_SRCDIR must be set by Makefile.am"
-#endif
 
 #define MAX_STMTS 64
 #define STMT_BYTES 2048
@@ -174,26 +172,6 @@ static void test_refused(void)
 	refused(deep, SQLSPLIT_E_DEPTH, 2, "blocks past the limit");
 }
 
-static char *slurp(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	char *s = NULL;
-	if (f == NULL)
-		return NULL;
-	if (fseek(f, 0, SEEK_END) == 0) {
-		long n = ftell(f);
-		s = n >= 0 && fseek(f, 0, SEEK_SET) == 0 ? malloc((size_t)n + 1) : NULL;
-		if (s != NULL && fread(s, 1, (size_t)n, f) == (size_t)n) {
-			s[n] = '\0';
-			*len = (size_t)n;
-		} else {
-			free(s);
-			s = NULL;
-		}
-	}
-	fclose(f);
-	return s;
-}
 
 /* Statements per file, counted by hand. A file not listed here (a newer
  * migration) is still checked for the rest. */
@@ -284,7 +262,7 @@ static void test_files(void)
 		if (nl < 5 || strcmp(de->d_name + nl - 4, ".sql") != 0)
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-		char *text = slurp(path, &len);
+		char *text = src_slurp(path, &len);
 		files++;
 		ok(text != NULL && memchr(text, '\0', len) == NULL, "%s read", de->d_name);
 		int n = text != NULL ? check_file(de->d_name, text, len) : -1;
