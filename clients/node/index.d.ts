@@ -86,6 +86,7 @@ export interface JournalUsage {
   model: string | null;
   input_tokens: number;
   cached_input_tokens: number;
+  cache_write_input_tokens: number;
   output_tokens: number;
   member: string | null;
   byok: boolean;
@@ -216,6 +217,8 @@ export interface Models {
     model: string;
     input_micros_per_mtok: number;
     cached_input_micros_per_mtok: number;
+    /** The price of input written to the provider's prompt cache (the input price when the list names none). */
+    cache_write_micros_per_mtok: number;
     output_micros_per_mtok: number;
     max_output_tokens: number;
   }>;
@@ -255,9 +258,13 @@ export interface AuthorizeParams extends WriteOptions {
 }
 
 export interface TokenUsage {
+  /** Every input token: the cached ones and the cache writes too. */
   inputTokens: Int;
   outputTokens: Int;
+  /** Read from the provider's prompt cache (part of inputTokens). */
   cachedInputTokens?: Int;
+  /** Written to the provider's prompt cache (part of inputTokens; Anthropic's cache_creation_input_tokens), charged at the model's cache-write price. */
+  cacheWriteInputTokens?: Int;
 }
 
 export interface SettleParams extends TokenUsage, WriteOptions {
@@ -273,6 +280,7 @@ export interface RecordUsageParams extends WriteOptions {
   inputTokens?: Int;
   outputTokens?: Int;
   cachedInputTokens?: Int;
+  cacheWriteInputTokens?: Int;
   requestId?: string;
   conversationId?: string;
   byok?: boolean;
@@ -344,6 +352,7 @@ export interface ReportedUsage {
   inputTokens?: number;
   outputTokens?: number;
   cachedInputTokens?: number;
+  cacheWriteInputTokens?: number;
   /** The call's final figures: finish() settles them even with 0 output tokens (the input was billed). */
   final?: boolean;
 }
@@ -352,6 +361,7 @@ export interface Produced {
   inputTokens: number;
   outputTokens: number;
   cachedInputTokens: number | undefined;
+  cacheWriteInputTokens: number | undefined;
 }
 
 export declare class Guard {

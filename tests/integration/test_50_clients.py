@@ -42,12 +42,26 @@ def app_client():
     return cc.Creditd(ENV["CREDITD_URL"], ENV["CREDITD_APP_KEY"])
 
 
-def cost(models, model, input_tokens, output_tokens, cached=0):
-    """ceil(((in - cached)*p_in + cached*p_cached + out*p_out) * margin_bps / 10^10), integer math."""
+def cost(models, model, input_tokens, output_tokens, cached=0, cache_write=0):
+    """ceil(((in - cached - cache_write)*p_in + cached*p_cached + cache_write*p_cache_write + out*p_out)
+    * margin_bps / 10^10), integer math."""
     m = {row["model"]: row for row in models["data"]}[model]
-    base = ((input_tokens - cached) * m["input_micros_per_mtok"] + cached * m["cached_input_micros_per_mtok"]
+    base = ((input_tokens - cached - cache_write) * m["input_micros_per_mtok"]
+            + cached * m["cached_input_micros_per_mtok"] + cache_write * m["cache_write_micros_per_mtok"]
             + output_tokens * m["output_micros_per_mtok"])
     return -(-(base * models["margin_bps"]) // 10 ** 10)
+
+
+# A model whose cache writes are priced apart from its input (etc/prices.csv).
+CACHE_WRITE_MODEL = "claude-sonnet-4-20250514"
+
+
+def cache_write_model(models):
+    """CACHE_WRITE_MODEL, checked to price a cache write above an input token."""
+    m = {row["model"]: row for row in models["data"]}[CACHE_WRITE_MODEL]
+    check(m["cache_write_micros_per_mtok"] > m["input_micros_per_mtok"],
+          "%s: a cache write costs more than an input token: %r" % (CACHE_WRITE_MODEL, m))
+    return CACHE_WRITE_MODEL
 
 
 def raises(cls, fn, *args, **kwargs):
@@ -337,6 +351,14 @@ def usage_row(hold_id):
     return tuple(int(x) for x in rows[0])
 
 
+def cache_writes(hold_id):
+    """The cache_write_input_tokens recorded for a hold."""
+    rows = sql("SELECT cache_write_input_tokens FROM usage_records WHERE hold_id = %d"
+               % int(hold_id.rsplit("_", 1)[1]))
+    eq(len(rows), 1, "one usage record for %s" % hold_id)
+    return int(rows[0][0])
+
+
 class ProviderCut(Exception):
     """The provider's stream broke off."""
 
@@ -383,7 +405,8 @@ def test_python_guard_settles_a_stream_cut_off_midway():
                 h.add_output_tokens(piece[1])
     except ProviderCut:
         pass
-    eq(h.produced(), {"input_tokens": 1040, "output_tokens": 12, "cached_input_tokens": None}, "produced")
+    eq(h.produced(), {"input_tokens": 1040, "output_tokens": 12, "cached_input_tokens": None,
+                      "cache_write_input_tokens": None}, "produced")
     want = cost(models, "gpt-4o", 1040, 12)
     eq((hold_state(h.hold_id), h.settled["charged_micros"]), ("settled", want), "settled with the counted tokens")
     eq(usage_row(h.hold_id), (1040, 12, 0, want), "usage of the counted tokens")
@@ -486,7 +509,8 @@ def test_python_guard_counts_code_points_and_sends_only_valid_usage():
     with cc.guard(g, acct, uid("req"), "gpt-4o", 1000, max_output_tokens=500) as h:
         h.chunk("Hello")
         h.usage(input_tokens=100, output_tokens=5, cached_input_tokens=200)
-    eq(h.produced(), {"input_tokens": 100, "output_tokens": 5, "cached_input_tokens": 100}, "cached clamped")
+    eq(h.produced(), {"input_tokens": 100, "output_tokens": 5, "cached_input_tokens": 100,
+                      "cache_write_input_tokens": None}, "cached clamped")
     eq((hold_state(h.hold_id), h.settled["charged_micros"]), ("settled", cost(models, "gpt-4o", 100, 5, cached=100)),
        "settled with the cached input clamped")
     # Negative figures are no figures: the authorized input, the estimate, no cached.
@@ -494,7 +518,8 @@ def test_python_guard_counts_code_points_and_sends_only_valid_usage():
         for piece in h.stream(["ab", "cd"]):
             pass
         h.usage(input_tokens=-5, output_tokens=-1, cached_input_tokens=-1)
-    eq(h.produced(), {"input_tokens": 1000, "output_tokens": 2, "cached_input_tokens": None}, "negatives dropped")
+    eq(h.produced(), {"input_tokens": 1000, "output_tokens": 2, "cached_input_tokens": None,
+                      "cache_write_input_tokens": None}, "negatives dropped")
     eq((hold_state(h.hold_id), h.settled["charged_micros"]), ("settled", cost(models, "gpt-4o", 1000, 2)),
        "settled without the negative figures")
     verify()
@@ -699,6 +724,66 @@ def test_python_provider_streams_settle_what_was_produced():
                            "usage": {"prompt_tokens": 1000, "completion_tokens": 2}})
     eq(usage_row(h.hold_id), (1000, 2, 0, cost(models, "gpt-4o", 1000, 2)), "a whole answer's usage")
     spent += h.settled["charged_micros"]
+    a = reader().get_account(acct)
+    eq((a["balance_micros"], a["reserved_micros"]), (5000000 - spent, 0), "charged exactly the settles")
+    verify()
+
+
+def anthropic_cache_stream(pieces, output_tokens=None):
+    """An Anthropic stream whose input is 400 + 3000 cache writes + 600 cache reads."""
+    yield {"type": "message_start", "message": {"usage": {
+        "input_tokens": 400, "cache_creation_input_tokens": 3000, "cache_read_input_tokens": 600,
+        "cache_creation": {"ephemeral_5m_input_tokens": 3000, "ephemeral_1h_input_tokens": 0}, "output_tokens": 1}}}
+    for p in pieces:
+        yield {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": p}}
+    if output_tokens is None:
+        raise ProviderCut("stream cut off")
+    yield {"type": "message_delta", "delta": {"stop_reason": "end_turn"}, "usage": {"output_tokens": output_tokens}}
+
+
+def test_python_guard_charges_anthropic_cache_writes_at_the_cache_write_price():
+    models = reader().models()
+    model = cache_write_model(models)
+    acct = funded(5000000, "cw")
+    g = guard_client()
+    want = cost(models, model, 4000, 21, cached=600, cache_write=3000)
+    check(want > cost(models, model, 4000, 21, cached=600), "the writes at the input price would be less")
+
+    with g.guard(acct, uid("req"), model, 4000, max_output_tokens=500) as h:
+        for _ in h.anthropic_stream(anthropic_cache_stream(["Bonjour"], output_tokens=21)):
+            pass
+    eq((h.settled["charged_micros"], usage_row(h.hold_id), cache_writes(h.hold_id)),
+       (want, (4000, 21, 600, want), 3000), "a stream: the writes at the cache-write price")
+    spent = want
+
+    try:
+        with g.guard(acct, uid("req"), model, 4000, max_output_tokens=500) as h:
+            for _ in h.anthropic_stream(anthropic_cache_stream(["The answer", " is forty"])):
+                pass
+    except ProviderCut:
+        pass
+    est = max(2, -(-len("The answer is forty") // cc.CHARS_PER_TOKEN))
+    cut = cost(models, model, 4000, est, cached=600, cache_write=3000)
+    eq((h.partial, h.settled["charged_micros"], cache_writes(h.hold_id)), (True, cut, 3000),
+       "a stream cut off: message_start's writes, the text's estimate")
+    spent += cut
+
+    with g.guard(acct, uid("req"), model, 4000, max_output_tokens=500) as h:
+        h.anthropic_response({"type": "message", "content": [{"type": "text", "text": "Hi"}], "usage": {
+            "input_tokens": 400, "cache_creation_input_tokens": 3000, "cache_read_input_tokens": 600,
+            "output_tokens": 21}})
+    eq((h.settled["charged_micros"], cache_writes(h.hold_id)), (want, 3000), "a whole answer")
+    spent += want
+
+    # The explicit calls.
+    hold = g.authorize(acct, uid("req"), model=model, input_tokens=4000, max_output_tokens=500)
+    eq(g.settle(hold["hold_id"], 4000, 21, cached_input_tokens=600, cache_write_input_tokens=3000)["charged_micros"],
+       want, "settle(cache_write_input_tokens=)")
+    spent += want
+    used = g.record_usage(acct, model=model, input_tokens=4000, output_tokens=21, cached_input_tokens=600,
+                          cache_write_input_tokens=3000, request_id=uid("batch"))
+    eq(used["charged_micros"], want, "record_usage(cache_write_input_tokens=)")
+    spent += want
     a = reader().get_account(acct)
     eq((a["balance_micros"], a["reserved_micros"]), (5000000 - spent, 0), "charged exactly the settles")
     verify()

@@ -27,7 +27,8 @@ import urllib.parse
 
 from lib import ENV, Fail, api, check, eq, verify
 
-from test_50_clients import closed_url, cost, hold_state, plan_pro, unavailable_server, usage_row
+from test_50_clients import (cache_write_model, cache_writes, closed_url, cost, hold_state, plan_pro,
+                             unavailable_server, usage_row)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -367,10 +368,12 @@ def _check_guard(out, models):
     eq(out["guard_cap_reported"]["settled"]["charged_micros"], cost(models, "gpt-4o", 1000, 7), "reported as reported")
     c = out["guard_cached_above_input"]
     eq((c["produced"], c["settled"]["charged_micros"]),
-       ({"input_tokens": 100, "output_tokens": 5, "cached_input_tokens": 100}, cost(models, "gpt-4o", 100, 5, cached=100)),
+       ({"input_tokens": 100, "output_tokens": 5, "cached_input_tokens": 100, "cache_write_input_tokens": None},
+        cost(models, "gpt-4o", 100, 5, cached=100)),
        "cached input clamped")
     c = out["guard_negative_usage"]
-    eq(c["produced"], {"input_tokens": 1000, "output_tokens": 2, "cached_input_tokens": None}, "negatives dropped")
+    eq(c["produced"], {"input_tokens": 1000, "output_tokens": 2, "cached_input_tokens": None,
+                       "cache_write_input_tokens": None}, "negatives dropped")
     eq(out["guard_code_points"]["output_tokens"], 2, "eight code points, two tokens")
 
 
@@ -386,19 +389,29 @@ def _check_provider(out, models):
     want_of = cost(models, "gpt-4o", 1012, 31, cached=12)
     eq((c["thrown"], c["result"]), (None, "".join(TEXTS)), "OpenAI full stream")
     eq(usage_row(c["hold_id"]), (1012, 31, 12, want_of), "OpenAI: the include_usage chunk settled")
+    # Anthropic: 950 input + 30 cache writes + 20 cache reads, the writes at the cache-write price.
+    model = cache_write_model(models)
     c = out["prov_anthropic_cut"]
-    want_ac = cost(models, "gpt-4o", 1000, est, cached=20)
+    want_ac = cost(models, model, 1000, est, cached=20, cache_write=30)
     eq((c["thrown"], c["partial"]), ("ProviderCut", True), "Anthropic stream cut: rethrown")
     eq(usage_row(c["hold_id"]), (1000, est, 20, want_ac), "Anthropic cut: message_start input, text so far")
+    eq(cache_writes(c["hold_id"]), 30, "Anthropic cut: message_start's cache writes")
     c = out["prov_anthropic_full"]
-    want_af = cost(models, "gpt-4o", 1000, 27, cached=20)
+    want_af = cost(models, model, 1000, 27, cached=20, cache_write=30)
+    check(want_af > cost(models, model, 1000, 27, cached=20), "the writes at the input price would be less")
     eq(usage_row(c["hold_id"]), (1000, 27, 20, want_af), "Anthropic: message_delta's output tokens")
+    eq(cache_writes(c["hold_id"]), 30, "Anthropic: the cache writes")
     c = out["prov_openai_nothing"]
     eq((c["thrown"], c["settled"], c["released"]["state"], hold_state(c["hold_id"])),
        ("ProviderCut", None, "released", "released"), "cut before any output: released")
     a = out["prov_account"]
     eq((a["balance_micros"], a["reserved_micros"]),
        (out["prov_balance_before"] - want_oc - want_of - want_ac - want_af, 0), "charged exactly the four settles")
+    want_cw = cost(models, model, 4000, 21, cached=600, cache_write=3000)
+    eq(out["cw_settle"]["charged_micros"], want_cw, "settle() with cache writes")
+    eq(cache_writes(out["cw_hold_id"]), 3000, "settle()'s cache writes recorded")
+    eq(out["cw_usage"]["charged_micros"], want_cw, "recordUsage() with cache writes (a whole float sent as an integer)")
+    eq(out["cw_account"]["balance_micros"], out["cw_balance_before"] - 2 * want_cw, "charged exactly the two")
 
 
 def test_php_package_with_curl():

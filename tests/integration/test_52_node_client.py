@@ -77,10 +77,12 @@ def a_model(m):
     return row["model"], min(400, row["max_output_tokens"])
 
 
-def cost(m, model, input_tokens, output_tokens, cached=0):
-    """ceil(((in - cached)*p_in + cached*p_cached + out*p_out) * margin_bps / 10^10), integer math."""
+def cost(m, model, input_tokens, output_tokens, cached=0, cache_write=0):
+    """ceil(((in - cached - cache_write)*p_in + cached*p_cached + cache_write*p_cache_write + out*p_out)
+    * margin_bps / 10^10), integer math."""
     row = {r["model"]: r for r in m["data"]}[model]
-    base = ((input_tokens - cached) * row["input_micros_per_mtok"] + cached * row["cached_input_micros_per_mtok"]
+    base = ((input_tokens - cached - cache_write) * row["input_micros_per_mtok"]
+            + cached * row["cached_input_micros_per_mtok"] + cache_write * row["cache_write_micros_per_mtok"]
             + output_tokens * row["output_micros_per_mtok"])
     return -(-(base * m["margin_bps"]) // 10 ** 10)
 
@@ -494,3 +496,62 @@ def test_node_guard_streams_settle_what_was_produced():
 
     spent = sum(got[k]["settled"]["charged_micros"] for k in ("full", "cut", "huge", "anthropicCut", "anthropicFull"))
     eq(balance(acct), 5_000_000 - spent, "the balance is the sum of the settles")
+
+
+CACHE_WRITE_SCRIPT = r"""
+const start = { type: 'message_start', message: { usage: { input_tokens: 400, cache_creation_input_tokens: 3000,
+  cache_read_input_tokens: 600, cache_creation: { ephemeral_5m_input_tokens: 3000, ephemeral_1h_input_tokens: 0 },
+  output_tokens: 1 } } };
+async function* anthropic(pieces, { failAfter = Infinity } = {}) {
+  yield start;
+  let i = 0;
+  for (const text of pieces) {
+    if (i++ >= failAfter) throw new Error('overloaded');
+    yield { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text } };
+  }
+  if (failAfter < Infinity) throw new Error('overloaded');
+  yield { type: 'message_delta', usage: { output_tokens: 21 } };
+}
+const params = (requestId) => ({ account: ARGS.acct, requestId, model: ARGS.model, inputTokens: 4000, maxOutputTokens: 500 });
+const run = async (requestId, body) => {
+  let hold;
+  const error = await caught(guard.guard(params(requestId), async (h) => { hold = h; return body(h); }));
+  return { error, holdId: hold.holdId, settled: hold.settled, partial: hold.partial };
+};
+const drain = async (it) => { for await (const e of it) void e; };
+const stream = await run('cw-full', (h) => drain(h.anthropicStream(anthropic(['Bonjour']))));
+const cut = await run('cw-cut', (h) => drain(h.anthropicStream(anthropic(['The answer', ' is forty', ' more'], { failAfter: 2 }))));
+const whole = await run('cw-whole', (h) => h.anthropicResponse({ type: 'message', content: [{ type: 'text', text: 'Hi' }],
+  usage: { input_tokens: 400, cache_creation_input_tokens: 3000, cache_read_input_tokens: 600, output_tokens: 21 } }));
+const hold = await guard.authorize(params('cw-explicit'));
+const settled = await guard.settle(hold.hold_id, { inputTokens: 4000, outputTokens: 21, cachedInputTokens: 600,
+  cacheWriteInputTokens: 3000 });
+const used = await guard.recordUsage({ account: ARGS.acct, model: ARGS.model, inputTokens: 4000, outputTokens: 21,
+  cachedInputTokens: 600, cacheWriteInputTokens: 3000, requestId: 'cw-usage' });
+out({ stream, cut, whole, settled, used, holdId: hold.hold_id });
+"""
+
+
+def test_node_guard_charges_anthropic_cache_writes_at_the_cache_write_price():
+    m = models()
+    model = "claude-sonnet-4-20250514"
+    row = {r["model"]: r for r in m["data"]}[model]
+    check(row["cache_write_micros_per_mtok"] > row["input_micros_per_mtok"], "a model whose cache writes cost more")
+    acct = funded(5_000_000)
+    got = node(CACHE_WRITE_SCRIPT, acct=acct, model=model)
+    want = cost(m, model, 4000, 21, 600, 3000)
+    check(want > cost(m, model, 4000, 21, 600), "the writes at the input price would be less")
+    eq(got["stream"]["error"], None, "a whole stream")
+    eq(got["stream"]["settled"]["charged_micros"], want, "a stream: the writes at the cache-write price")
+    estimate = max(2, math.ceil(len("The answer is forty") / 4))
+    cut = cost(m, model, 4000, estimate, 600, 3000)
+    eq((got["cut"]["partial"], got["cut"]["settled"]["charged_micros"]), (True, cut),
+       "a stream cut off: message_start's writes, the text's estimate")
+    eq(got["whole"]["settled"]["charged_micros"], want, "a whole answer")
+    eq(got["settled"]["charged_micros"], want, "settle({cacheWriteInputTokens})")
+    eq(got["used"]["charged_micros"], want, "recordUsage({cacheWriteInputTokens})")
+    for hold_id in (got["stream"]["holdId"], got["whole"]["holdId"], got["holdId"]):
+        rows = sql("SELECT cache_write_input_tokens FROM usage_records WHERE hold_id = %d"
+                   % int(hold_id.rsplit("_", 1)[1]))
+        eq([int(r[0]) for r in rows], [3000], "the cache writes recorded for %s" % hold_id)
+    eq(balance(acct), 5_000_000 - 4 * want - cut, "the balance is the sum of the settles")

@@ -17,8 +17,8 @@ import time
 import uuid
 
 from lib import ENV, Fail, api, check, eq, uid, verify
-from test_50_clients import (ROOT, ProviderCut, closed_url, cost, funded, hold_state, unavailable_server,
-                             usage_row)
+from test_50_clients import (ROOT, ProviderCut, anthropic_cache_stream, cache_write_model, cache_writes,
+                             closed_url, cost, funded, hold_state, unavailable_server, usage_row)
 from test_52_node_client import _with_proxy
 
 import creditd as cc  # noqa: E402  (test_50 put clients/python/src on sys.path)
@@ -245,6 +245,43 @@ def test_async_guard_settles_a_stream_cut_midway_and_releases_when_nothing_came(
             spent += cost(models, "gpt-4o", 1000, 2)
             a = await reader.get_account(acct)
             eq((a["balance_micros"], a["reserved_micros"]), (5_000_000 - spent, 0), "charged exactly the settles")
+    asyncio.run(run())
+    verify()
+
+
+async def _async_items(items):
+    for item in items:
+        await asyncio.sleep(0)
+        yield item
+
+
+def test_async_guard_charges_anthropic_cache_writes_at_the_cache_write_price():
+    async def run():
+        async with client("CREDITD_READ_KEY") as reader, client() as g:
+            models = await reader.models()
+            model = cache_write_model(models)
+            acct = funded(5_000_000, "aio")
+            want = cost(models, model, 4000, 21, cached=600, cache_write=3000)
+            async with g.guard(acct, uid("req"), model, 4000, max_output_tokens=500) as h:
+                async for _ in h.anthropic_stream(_async_items(anthropic_cache_stream(["Hi"], output_tokens=21))):
+                    pass
+            eq((h.settled["charged_micros"], usage_row(h.hold_id), cache_writes(h.hold_id)),
+               (want, (4000, 21, 600, want), 3000), "a stream: the writes at the cache-write price")
+            async with g.guard(acct, uid("req"), model, 4000, max_output_tokens=500) as h2:
+                await h2.anthropic_response({"type": "message", "content": [], "usage": {
+                    "input_tokens": 400, "cache_creation_input_tokens": 3000, "cache_read_input_tokens": 600,
+                    "output_tokens": 21}})
+            eq((h2.settled["charged_micros"], cache_writes(h2.hold_id)), (want, 3000), "a whole answer")
+            hold = await g.authorize(acct, uid("req"), model=model, input_tokens=4000, max_output_tokens=500)
+            settled = await g.settle(hold["hold_id"], 4000, 21, cached_input_tokens=600,
+                                     cache_write_input_tokens=3000)
+            eq(settled["charged_micros"], want, "settle(cache_write_input_tokens=)")
+            used = await g.record_usage(acct, model=model, input_tokens=4000, output_tokens=21,
+                                        cached_input_tokens=600, cache_write_input_tokens=3000,
+                                        request_id=uid("batch"))
+            eq(used["charged_micros"], want, "record_usage(cache_write_input_tokens=)")
+            a = await reader.get_account(acct)
+            eq((a["balance_micros"], a["reserved_micros"]), (5_000_000 - 4 * want, 0), "charged exactly the settles")
     asyncio.run(run())
     verify()
 

@@ -32,23 +32,46 @@ export function openaiUsage(usage) {
   };
 }
 
+/** Anthropic's input members: its input_tokens leaves out the cache reads and writes, counted apart. */
+const ANTHROPIC_INPUT = ['input_tokens', 'cache_creation_input_tokens', 'cache_read_input_tokens'];
+
+/** The members of an Anthropic usage object that are counts, by name (output_tokens too). */
+function anthropicParts(usage) {
+  const parts = {};
+  if (!usage || typeof usage !== 'object') return parts;
+  for (const name of [...ANTHROPIC_INPUT, 'output_tokens']) if (isCount(usage[name])) parts[name] = usage[name];
+  return parts;
+}
+
+/** creditd usage fields from Anthropic's members: the input figures only when its input_tokens is known. */
+function anthropicFields(parts) {
+  const fields = {};
+  if (parts.input_tokens !== undefined) {
+    const read = parts.cache_read_input_tokens ?? 0;
+    const written = parts.cache_creation_input_tokens ?? 0;
+    fields.inputTokens = parts.input_tokens + read + written;
+    fields.cachedInputTokens = read;
+    fields.cacheWriteInputTokens = written;
+  }
+  if (parts.output_tokens !== undefined) fields.outputTokens = parts.output_tokens;
+  return fields;
+}
+
 /**
  * creditd usage fields from an Anthropic usage object. Anthropic's
  * input_tokens leaves out cache reads and writes; creditd's input counts
- * every input token, with the cache reads as cached_input_tokens.
+ * every input token, with the cache reads as cachedInputTokens and the
+ * cache writes (cache_creation_input_tokens, charged at the model's
+ * cache-write price) as cacheWriteInputTokens. cache_creation, the 5-minute
+ * and 1-hour split of those writes, is not read: creditd's gateway does not
+ * read it either. The input figures only come with Anthropic's input_tokens.
  * withOutput false: message_start's output_tokens (a placeholder) is ignored.
  */
 export function anthropicUsage(usage, { withOutput = true } = {}) {
   if (!usage || typeof usage !== 'object') return null;
-  const fields = {};
-  if (isCount(usage.input_tokens)) {
-    const read = isCount(usage.cache_read_input_tokens) ? usage.cache_read_input_tokens : 0;
-    const written = isCount(usage.cache_creation_input_tokens) ? usage.cache_creation_input_tokens : 0;
-    fields.inputTokens = usage.input_tokens + read + written;
-    fields.cachedInputTokens = read;
-  }
-  if (withOutput && isCount(usage.output_tokens)) fields.outputTokens = usage.output_tokens;
-  return fields;
+  const parts = anthropicParts(usage);
+  if (!withOutput) delete parts.output_tokens;
+  return anthropicFields(parts);
 }
 
 /** The output text in one OpenAI stream chunk (Chat Completions chunk or Responses event). */
@@ -158,13 +181,14 @@ export class Guard {
   // -- what the call produced --
 
   /**
-   * The provider's reported usage, totals so far; missing or negative figures
-   * are ignored. final: these are the call's final figures, settled even when
+   * The provider's reported usage, totals so far (inputTokens counts the
+   * cached ones and the cache writes too); missing or negative figures are
+   * ignored. final: these are the call's final figures, settled even when
    * they count no output (the input was billed).
    */
-  usage({ inputTokens, outputTokens, cachedInputTokens, final = false } = {}) {
+  usage({ inputTokens, outputTokens, cachedInputTokens, cacheWriteInputTokens, final = false } = {}) {
     for (const [name, value] of [['inputTokens', inputTokens], ['outputTokens', outputTokens],
-      ['cachedInputTokens', cachedInputTokens]]) {
+      ['cachedInputTokens', cachedInputTokens], ['cacheWriteInputTokens', cacheWriteInputTokens]]) {
       if (isCount(value)) this.#reported[name] = value;
     }
     if (final) this.#final = true;
@@ -208,11 +232,24 @@ export class Guard {
     return this.stream(source, { text: openaiChunkText, usage: (chunk) => asFinal(openaiChunkUsage(chunk)) });
   }
 
-  /** Wraps an Anthropic stream of events; yields them. message_delta's output_tokens is final. */
+  /**
+   * Wraps an Anthropic stream of events; yields them. message_start gives the
+   * input with its cache reads and writes; each input member a message_delta
+   * repeats replaces its figure (the latest stands), as creditd's gateway
+   * reads a stream; message_delta's output_tokens is final.
+   */
   anthropicStream(source) {
+    const input = {}; // the input members seen so far
     const usage = (event) => {
-      const reported = anthropicEventUsage(event);
-      return reported && { ...reported, final: isCount(reported.outputTokens) };
+      const start = event?.type === 'message_start';
+      if (!start && event?.type !== 'message_delta') return null;
+      const parts = anthropicParts(start ? event.message?.usage : event.usage);
+      if (start && parts.input_tokens === undefined) return null; // the input unknown: not read
+      for (const name of ANTHROPIC_INPUT) if (parts[name] !== undefined) input[name] = parts[name];
+      const seen = { ...input };
+      if (!start && parts.output_tokens !== undefined) seen.output_tokens = parts.output_tokens;
+      const reported = anthropicFields(seen);
+      return { ...reported, final: isCount(reported.outputTokens) };
     };
     return this.stream(source, { text: anthropicEventText, usage });
   }
@@ -233,7 +270,7 @@ export class Guard {
     return message;
   }
 
-  /** {inputTokens, outputTokens, cachedInputTokens}: what finish() would settle now. */
+  /** {inputTokens, outputTokens, cachedInputTokens, cacheWriteInputTokens}: what finish() would settle now. */
   produced() {
     const cap = this.maxOutputTokens;
     // Every non-empty chunk carried a token at least (an early usage may lag
@@ -251,7 +288,9 @@ export class Guard {
     const input = this.#reported.inputTokens ?? this.params.inputTokens ?? this.params.input_tokens ?? 0;
     let cached = this.#reported.cachedInputTokens;
     if (cached !== undefined && cached > input) cached = input; // creditd refuses more cached than input
-    return { inputTokens: input, outputTokens: out, cachedInputTokens: cached };
+    let written = this.#reported.cacheWriteInputTokens;
+    if (written !== undefined && written > input - (cached ?? 0)) written = input - (cached ?? 0); // and writes past the rest
+    return { inputTokens: input, outputTokens: out, cachedInputTokens: cached, cacheWriteInputTokens: written };
   }
 
   // -- the end --

@@ -82,6 +82,17 @@ test("the caller's Idempotency-Key is the one sent and retried", async () => {
   assert.deepEqual(s.seen[0].body, { hold_id: 'hold_1_2', input_tokens: 3, output_tokens: 4 });
 });
 
+test('settle and recordUsage send cache writes', async () => {
+  const s = await serve([ok({})]);
+  const c = new Creditd(s.url, 'k', fast);
+  await c.settle('hold_1_2', { inputTokens: 100, outputTokens: 5, cachedInputTokens: 20, cacheWriteInputTokens: 40 });
+  await c.recordUsage({ account: 'a', model: 'm', inputTokens: 100, outputTokens: 5, cacheWriteInputTokens: 40, requestId: 'u' });
+  assert.deepEqual(s.seen.map((r) => r.body), [
+    { hold_id: 'hold_1_2', input_tokens: 100, output_tokens: 5, cached_input_tokens: 20, cache_write_input_tokens: 40 },
+    { account: 'a', model: 'm', input_tokens: 100, output_tokens: 5, cache_write_input_tokens: 40, request_id: 'u' },
+  ]);
+});
+
 test('retries are bounded: Unavailable with retryAfter after maxRetries + 1 attempts', async () => {
   const s = await serve([err(503, 'unavailable', {}, { 'Retry-After': '0' })]);
   const e = await new Creditd(s.url, 'k', { ...fast, maxRetries: 3 }).models().catch((x) => x);

@@ -3,7 +3,7 @@
 // that records what would have been sent to creditd.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Creditd, Guard, CHARS_PER_TOKEN, Unavailable, InsufficientCredits } from '../index.js';
+import { Creditd, Guard, CHARS_PER_TOKEN, Unavailable, InsufficientCredits, anthropicUsage } from '../index.js';
 
 /** A stand-in for Creditd's guard routes. */
 function fakeClient({ maxOutputTokens = 100, settleFails = null, authorizeFails = null } = {}) {
@@ -47,9 +47,9 @@ async function* openaiChunks(texts, { usage = null, failAfter = Infinity } = {})
   if (usage) yield { choices: [], usage };
 }
 
-async function* anthropicEvents(texts, { failAfter = Infinity, outputTokens = 0 } = {}) {
+async function* anthropicEvents(texts, { failAfter = Infinity, outputTokens = 0, start = {}, delta = {} } = {}) {
   yield { type: 'message_start', message: { usage: { input_tokens: 40, cache_read_input_tokens: 8,
-    cache_creation_input_tokens: 2, output_tokens: 1 } } };
+    cache_creation_input_tokens: 2, output_tokens: 1, ...start } } };
   yield { type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } };
   let i = 0;
   for (const text of texts) {
@@ -58,7 +58,7 @@ async function* anthropicEvents(texts, { failAfter = Infinity, outputTokens = 0 
   }
   if (failAfter < Infinity) throw new Error('overloaded_error');
   yield { type: 'content_block_stop', index: 0 };
-  yield { type: 'message_delta', delta: { stop_reason: 'end_turn' }, usage: { output_tokens: outputTokens } };
+  yield { type: 'message_delta', delta: { stop_reason: 'end_turn' }, usage: { ...delta, output_tokens: outputTokens } };
   yield { type: 'message_stop' };
 }
 
@@ -73,7 +73,7 @@ test('OpenAI stream: settles with the include_usage chunk', async () => {
     return out;
   });
   assert.equal(text, 'Hello world');
-  assert.deepEqual(ends(client), [['settle', 'hold_1_1', { inputTokens: 52, outputTokens: 7, cachedInputTokens: 32 }]]);
+  assert.deepEqual(ends(client), [['settle', 'hold_1_1', { inputTokens: 52, outputTokens: 7, cachedInputTokens: 32, cacheWriteInputTokens: undefined }]]);
 });
 
 test('OpenAI stream cut midway: settles the streamed text, rethrows, never releases', async () => {
@@ -86,7 +86,8 @@ test('OpenAI stream cut midway: settles the streamed text, rethrows, never relea
   }), /socket hang up/);
   const chars = 'The answer is forty-two, and '.length;
   assert.deepEqual(ends(client), [['settle', 'hold_1_1',
-    { inputTokens: 50, outputTokens: Math.ceil(chars / CHARS_PER_TOKEN), cachedInputTokens: undefined }]]);
+    { inputTokens: 50, outputTokens: Math.ceil(chars / CHARS_PER_TOKEN), cachedInputTokens: undefined,
+      cacheWriteInputTokens: undefined }]]);
   assert.equal(hold.partial, true);
 });
 
@@ -128,7 +129,35 @@ test('Anthropic stream: message_start input (with cache) + message_delta output'
   await client.guard(PARAMS, async (h) => {
     for await (const ev of h.anthropicStream(anthropicEvents(['Bonjour', ' à tous'], { outputTokens: 6 }))) void ev;
   });
-  assert.deepEqual(ends(client), [['settle', 'hold_1_1', { inputTokens: 50, outputTokens: 6, cachedInputTokens: 8 }]]);
+  // 40 + 8 read + 2 written; the 2 go as cache writes, charged at the cache-write price.
+  assert.deepEqual(ends(client), [['settle', 'hold_1_1',
+    { inputTokens: 50, outputTokens: 6, cachedInputTokens: 8, cacheWriteInputTokens: 2 }]]);
+});
+
+test('Anthropic stream: cache writes are sent as cache writes', async () => {
+  const client = fakeClient();
+  const start = { input_tokens: 700, cache_read_input_tokens: 300, cache_creation_input_tokens: 2000 };
+  await client.guard(PARAMS, async (h) => {
+    for await (const ev of h.anthropicStream(anthropicEvents(['Hi'], { outputTokens: 25, start }))) void ev;
+  });
+  assert.deepEqual(ends(client), [['settle', 'hold_1_1',
+    { inputTokens: 3000, outputTokens: 25, cachedInputTokens: 300, cacheWriteInputTokens: 2000 }]]);
+});
+
+test('Anthropic stream: message_delta replaces each member it repeats, the others stand', async () => {
+  const client = fakeClient();
+  const start = { input_tokens: 10, cache_read_input_tokens: 50, cache_creation_input_tokens: 100 };
+  await client.guard(PARAMS, async (h) => {
+    for await (const ev of h.anthropicStream(anthropicEvents(['Hi'], { outputTokens: 7, start, delta: { input_tokens: 12 } }))) void ev;
+  });
+  const all = { input_tokens: 10, cache_read_input_tokens: 60, cache_creation_input_tokens: 90 };
+  await client.guard(PARAMS, async (h) => {
+    for await (const ev of h.anthropicStream(anthropicEvents(['Hi'], { outputTokens: 7, start, delta: all }))) void ev;
+  });
+  assert.deepEqual(ends(client).map((c) => c[2]), [
+    { inputTokens: 162, outputTokens: 7, cachedInputTokens: 50, cacheWriteInputTokens: 100 },
+    { inputTokens: 160, outputTokens: 7, cachedInputTokens: 60, cacheWriteInputTokens: 90 },
+  ]);
 });
 
 test("Anthropic stream cut midway: message_start's input, output estimated (not its placeholder 1)", async () => {
@@ -136,7 +165,8 @@ test("Anthropic stream cut midway: message_start's input, output estimated (not 
   await assert.rejects(client.guard(PARAMS, async (h) => {
     for await (const ev of h.anthropicStream(anthropicEvents(['a'.repeat(30), 'b'.repeat(30), 'c'], { failAfter: 2 }))) void ev;
   }), /overloaded_error/);
-  assert.deepEqual(ends(client), [['settle', 'hold_1_1', { inputTokens: 50, outputTokens: 15, cachedInputTokens: 8 }]]);
+  assert.deepEqual(ends(client), [['settle', 'hold_1_1',
+    { inputTokens: 50, outputTokens: 15, cachedInputTokens: 8, cacheWriteInputTokens: 2 }]]);
 });
 
 test('the consumer stops reading (the browser went away): finish settles what was read', async () => {
@@ -146,7 +176,8 @@ test('the consumer stops reading (the browser went away): finish settles what wa
     if (chunk.choices[0]?.delta?.content === 'efgh') break;
   }
   await hold.finish(new Error('client disconnected'));
-  assert.deepEqual(ends(client), [['settle', 'hold_1_1', { inputTokens: 50, outputTokens: 2, cachedInputTokens: undefined }]]);
+  assert.deepEqual(ends(client), [['settle', 'hold_1_1',
+    { inputTokens: 50, outputTokens: 2, cachedInputTokens: undefined, cacheWriteInputTokens: undefined }]]);
   assert.equal(await hold.finish(), hold.settled, 'a second finish does nothing');
   assert.equal(ends(client).length, 1);
 });
@@ -198,9 +229,25 @@ test('non-streamed answers: OpenAI and Anthropic usage', async () => {
     usage: { input_tokens: 30, cache_read_input_tokens: 100, output_tokens: 4 },
   }));
   assert.deepEqual(ends(client).map((c) => c[2]), [
-    { inputTokens: 51, outputTokens: 2, cachedInputTokens: 0 },
-    { inputTokens: 130, outputTokens: 4, cachedInputTokens: 100 },
+    { inputTokens: 51, outputTokens: 2, cachedInputTokens: 0, cacheWriteInputTokens: undefined },
+    { inputTokens: 130, outputTokens: 4, cachedInputTokens: 100, cacheWriteInputTokens: 0 },
   ]);
+});
+
+test('a whole Anthropic message: cache_creation_input_tokens are the cache writes, its 5m/1h split is not added', async () => {
+  const client = fakeClient();
+  await client.guard(PARAMS, (h) => h.anthropicResponse({
+    type: 'message', content: [],
+    usage: { input_tokens: 8, cache_read_input_tokens: 2, cache_creation_input_tokens: 30, output_tokens: 4,
+      cache_creation: { ephemeral_5m_input_tokens: 10, ephemeral_1h_input_tokens: 20 } },
+  }));
+  assert.deepEqual(ends(client)[0][2], { inputTokens: 40, outputTokens: 4, cachedInputTokens: 2, cacheWriteInputTokens: 30 });
+});
+
+test('anthropicUsage: the input figures only with input_tokens', () => {
+  assert.deepEqual(anthropicUsage({ input_tokens: 5, cache_creation_input_tokens: 7, output_tokens: 3 }),
+    { inputTokens: 12, cachedInputTokens: 0, cacheWriteInputTokens: 7, outputTokens: 3 });
+  assert.deepEqual(anthropicUsage({ cache_creation_input_tokens: 7, output_tokens: 3 }), { outputTokens: 3 });
 });
 
 test('OpenAI Responses API events', async () => {
@@ -212,7 +259,7 @@ test('OpenAI Responses API events', async () => {
       input_tokens_details: { cached_tokens: 4 } } } };
   }
   await client.guard(PARAMS, async (h) => { for await (const e of h.openaiStream(events())) void e; });
-  assert.deepEqual(ends(client)[0][2], { inputTokens: 20, outputTokens: 3, cachedInputTokens: 4 });
+  assert.deepEqual(ends(client)[0][2], { inputTokens: 20, outputTokens: 3, cachedInputTokens: 4, cacheWriteInputTokens: undefined });
 });
 
 test('characters are code points; bytes are decoded as UTF-8', async () => {
@@ -231,7 +278,18 @@ test('negative or fractional reported figures are ignored; cached is cut to inpu
   hold.chunk('abcdefgh');
   hold.usage({ inputTokens: 10, outputTokens: -1, cachedInputTokens: 30 });
   hold.usage({ outputTokens: 1.5 });
-  assert.deepEqual(hold.produced(), { inputTokens: 10, outputTokens: 2, cachedInputTokens: 10 });
+  assert.deepEqual(hold.produced(), { inputTokens: 10, outputTokens: 2, cachedInputTokens: 10, cacheWriteInputTokens: undefined });
+});
+
+test('reported cache writes are cut to the uncached input; an explicit settle passes them', async () => {
+  const client = fakeClient();
+  const hold = await client.startGuard(PARAMS);
+  hold.usage({ inputTokens: 100, outputTokens: 5, cachedInputTokens: 30, cacheWriteInputTokens: 90 });
+  hold.usage({ cacheWriteInputTokens: -1 });
+  assert.deepEqual(hold.produced(), { inputTokens: 100, outputTokens: 5, cachedInputTokens: 30, cacheWriteInputTokens: 70 });
+  await hold.finish();
+  await client.guard(PARAMS, (h) => h.settle({ inputTokens: 100, outputTokens: 5, cacheWriteInputTokens: 40 }));
+  assert.deepEqual(ends(client).map((c) => c[2].cacheWriteInputTokens), [70, 40]);
 });
 
 test('counted tokens win over the estimate; the shrunk cap is the hold answer', async () => {
@@ -264,7 +322,8 @@ test('final usage with no output settles the input', async () => {
   assert.deepEqual(ends(client).map((c) => [c[0], c[2]?.inputTokens, c[2]?.outputTokens]), [
     ['settle', 52, 0], ['settle', 50, 0], ['settle', 51, 0], ['settle', 30, 0], ['settle', 60, 0], ['settle', 61, 0],
   ]);
-  assert.deepEqual(Object.keys(ends(client)[4][2]).sort(), ['cachedInputTokens', 'inputTokens', 'outputTokens']);
+  assert.deepEqual(Object.keys(ends(client)[4][2]).sort(),
+    ['cacheWriteInputTokens', 'cachedInputTokens', 'inputTokens', 'outputTokens']);
 });
 
 test('figures that are not final, with no output, are released', async () => {

@@ -16,6 +16,8 @@ async function usage(): Promise<void> {
   const charged: number = settled.charged_micros;
   await credits.release(hold.hold_id, { idempotencyKey: 'k' });
   await credits.recordUsage({ account: 'alice', model: 'gpt-4o', inputTokens: 1, outputTokens: 2, force: true });
+  await credits.settle(hold.hold_id, { inputTokens: 1100, outputTokens: 1, cachedInputTokens: 100, cacheWriteInputTokens: 900 });
+  await credits.recordUsage({ account: 'alice', model: 'claude', inputTokens: 1000, outputTokens: 2, cacheWriteInputTokens: 900 });
   const account = await credits.getAccount('alice');
   const available: number = account.available_micros;
   for await (const t of credits.iterTransactions('alice', { pageSize: 50 })) {
@@ -39,10 +41,15 @@ async function usage(): Promise<void> {
       async function* chunks() { yield { choices: [{ delta: { content: 'hi' } }], usage: null }; }
       let out = '';
       for await (const c of h.openaiStream(chunks())) out += c.choices[0]?.delta?.content ?? '';
-      h.usage({ inputTokens: 10, outputTokens: 1 });
+      h.usage({ inputTokens: 10, outputTokens: 1, cacheWriteInputTokens: 4 });
+      const written: number | undefined = h.produced().cacheWriteInputTokens;
+      await h.settle({ inputTokens: 10, outputTokens: 1, cacheWriteInputTokens: written });
       return out;
     });
   const g = await credits.startGuard({ account: 'alice', requestId: 'r3', model: 'claude', inputTokens: 10 });
+  const models = await credits.models();
+  const writePrice: number | undefined = models.data[0]?.cache_write_micros_per_mtok;
+  void writePrice;
   const done = await g.finish(new Error('cut'));
   void [charged, available, url, token, text, done, g.partial, g.settleError];
 

@@ -99,7 +99,7 @@ class Client
         'amount_micros', 'amount_cents', 'overdraft_limit_micros', 'monthly_limit_micros', 'daily_limit_micros',
         'low_balance_micros', 'monthly_cap_micros', 'credits_micros', 'rollover_cap_micros', 'member_cap_micros',
         'input_tokens', 'max_output_tokens', 'min_output_tokens', 'output_tokens', 'cached_input_tokens',
-        'ttl_seconds', 'priority', 'max_redemptions', 'grant_ttl_days', 'requests_per_minute',
+        'cache_write_input_tokens', 'ttl_seconds', 'priority', 'max_redemptions', 'grant_ttl_days', 'requests_per_minute',
         'tokens_per_minute', 'threshold_micros',
     ];
 
@@ -431,13 +431,19 @@ class Client
         return $this->request('POST', '/v1/guard/authorize', $params, [], $idempotencyKey);
     }
 
-    /** POST /v1/guard/settle (guard): charges the tokens used ($inputTokens counts cached ones too). */
+    /**
+     * POST /v1/guard/settle (guard): charges the tokens used ($inputTokens counts cached ones and
+     * cache writes too). $cacheWriteInputTokens: the input written to the provider's prompt cache
+     * (Anthropic's cache_creation_input_tokens), charged at the model's cache-write price.
+     */
     public function settle(string $holdId, int $inputTokens, int $outputTokens, ?int $cachedInputTokens = null,
-                           ?string $model = null, ?string $idempotencyKey = null): array
+                           ?string $model = null, ?string $idempotencyKey = null,
+                           ?int $cacheWriteInputTokens = null): array
     {
         return $this->request('POST', '/v1/guard/settle', [
             'hold_id' => $holdId, 'input_tokens' => $inputTokens, 'output_tokens' => $outputTokens,
-            'cached_input_tokens' => $cachedInputTokens, 'model' => $model,
+            'cached_input_tokens' => $cachedInputTokens, 'cache_write_input_tokens' => $cacheWriteInputTokens,
+            'model' => $model,
         ], [], $idempotencyKey);
     }
 
@@ -449,7 +455,8 @@ class Client
 
     /**
      * POST /v1/usage (guard): charges usage with no hold, checked like authorize. $params: account,
-     * model + input_tokens + output_tokens [+ cached_input_tokens] or action; optional member,
+     * model + input_tokens + output_tokens [+ cached_input_tokens, cache_write_input_tokens: parts of
+     * input_tokens, as in settle()] or action; optional member,
      * request_id, conversation_id, byok, and force (true: charged whatever the checks say, since
      * the tokens were spent).
      */

@@ -18,8 +18,9 @@ use Creditd\Provider\Shape;
  *    of the raw bytes); yields each item after reading its text and usage.
  *  - openaiResponse($r) / anthropicResponse($r): a whole response's usage
  *    (Client::guard() reads the callable's return value this way by itself).
- *  - usage($input, $output, $cached, $final = false): the provider's reported
- *    usage (totals so far); it wins over everything below. $final: these are
+ *  - usage($input, $output, $cached, $final = false, $cacheWrite = null): the
+ *    provider's reported usage (totals so far; $input counts the cached
+ *    tokens and the cache writes too); it wins over everything below. $final: these are
  *    the call's final figures, settled even when they count no output (the
  *    input was billed). The provider shapes below mark their final usage so:
  *    an OpenAI usage chunk or response.completed, an Anthropic message_delta
@@ -97,14 +98,16 @@ final class Guard
 
     /**
      * The provider's reported usage, totals so far; null arguments leave a figure as it was.
+     * $inputTokens counts the cached tokens and the cache writes too.
      * A negative figure is no figure (creditd would refuse it): it is ignored. $final: these
      * are the call's final figures (finish() settles them even with no output).
      */
     public function usage(?int $inputTokens = null, ?int $outputTokens = null, ?int $cachedInputTokens = null,
-                          bool $final = false): void
+                          bool $final = false, ?int $cacheWriteInputTokens = null): void
     {
         foreach (['input_tokens' => $inputTokens, 'output_tokens' => $outputTokens,
-                  'cached_input_tokens' => $cachedInputTokens] as $name => $value) {
+                  'cached_input_tokens' => $cachedInputTokens,
+                  'cache_write_input_tokens' => $cacheWriteInputTokens] as $name => $value) {
             if ($value !== null && $value >= 0) {
                 $this->reported[$name] = $value;
             }
@@ -137,8 +140,8 @@ final class Guard
     /**
      * Yields every item of $items (keys kept), telling the guard about each first.
      * $text(item): its output text (default: the item, a string); $usage(item):
-     * ['input_tokens' => ..., 'output_tokens' => ..., 'cached_input_tokens' => ..., 'final' => bool]
-     * (every key optional) or null.
+     * ['input_tokens' => ..., 'output_tokens' => ..., 'cached_input_tokens' => ...,
+     * 'cache_write_input_tokens' => ..., 'final' => bool] (every key optional) or null.
      */
     public function stream(iterable $items, ?callable $text = null, ?callable $usage = null): \Generator
     {
@@ -146,7 +149,8 @@ final class Guard
             $reported = $usage === null ? null : $usage($item);
             if ($reported) {
                 $this->usage($reported['input_tokens'] ?? null, $reported['output_tokens'] ?? null,
-                             $reported['cached_input_tokens'] ?? null, (bool) ($reported['final'] ?? false));
+                             $reported['cached_input_tokens'] ?? null, (bool) ($reported['final'] ?? false),
+                             $reported['cache_write_input_tokens'] ?? null);
             }
             $this->chunk($text === null ? $item : $text($item));
             yield $key => $item;
@@ -169,15 +173,20 @@ final class Guard
         });
     }
 
-    /** An Anthropic Messages stream (message_start, content_block_delta, message_delta, ...). */
+    /**
+     * An Anthropic Messages stream (message_start, content_block_delta, message_delta, ...):
+     * message_start's input with its cache reads and writes, message_delta's output and any
+     * input members it repeats (Provider\Anthropic::streamUsage()).
+     */
     public function anthropicStream(iterable $events): \Generator
     {
+        $input = []; // the input members seen so far
         return $this->stream($events, static function ($e): string {
             $a = Shape::toArray($e);
             return $a === null ? '' : Anthropic::text($a);
-        }, static function ($e): ?array {
+        }, static function ($e) use (&$input): ?array {
             $a = Shape::toArray($e);
-            $usage = $a === null ? null : Anthropic::usage($a);
+            $usage = $a === null ? null : Anthropic::streamUsage($a, $input);
             // message_delta's output_tokens is the final count; message_start's input is not all.
             return $usage === null ? null : $usage + ['final' => $usage['output_tokens'] !== null];
         });
@@ -226,12 +235,16 @@ final class Guard
     private function take(?array $usage, string $text): void
     {
         if ($usage) {
-            $this->usage($usage['input_tokens'], $usage['output_tokens'], $usage['cached_input_tokens'], true);
+            $this->usage($usage['input_tokens'], $usage['output_tokens'], $usage['cached_input_tokens'], true,
+                         $usage['cache_write_input_tokens'] ?? null);
         }
         $this->chunk($text);
     }
 
-    /** ['input_tokens', 'output_tokens', 'cached_input_tokens']: what finish() would settle now. */
+    /**
+     * ['input_tokens', 'output_tokens', 'cached_input_tokens', 'cache_write_input_tokens']: what
+     * finish() would settle now (the last two null when none was reported).
+     */
     public function produced(): array
     {
         $cap = (int) ($this->hold['max_output_tokens'] ?? 0);
@@ -258,18 +271,27 @@ final class Guard
         if ($cached !== null && $cached > $in) { // creditd refuses more cached than input tokens
             $cached = $in;
         }
-        return ['input_tokens' => $in, 'output_tokens' => $out, 'cached_input_tokens' => $cached];
+        $written = $this->reported['cache_write_input_tokens'] ?? null;
+        if ($written !== null && $written > $in - ($cached ?? 0)) { // and cache writes past the rest
+            $written = $in - ($cached ?? 0);
+        }
+        return ['input_tokens' => $in, 'output_tokens' => $out, 'cached_input_tokens' => $cached,
+                'cache_write_input_tokens' => $written];
     }
 
-    /** Charges the tokens the call really used; the rest of the hold is released. */
-    public function settle(int $inputTokens, int $outputTokens, ?int $cachedInputTokens = null): array
+    /**
+     * Charges the tokens the call really used ($inputTokens counts the cached tokens and the cache
+     * writes too); the rest of the hold is released.
+     */
+    public function settle(int $inputTokens, int $outputTokens, ?int $cachedInputTokens = null,
+                           ?int $cacheWriteInputTokens = null): array
     {
         if ($this->hold === null) {
             throw new \LogicException('settle() before authorize()');
         }
         $this->settleAttempted = true;
         $this->settled = $this->client->settle($this->hold['hold_id'], $inputTokens, $outputTokens,
-                                               $cachedInputTokens);
+                                               $cachedInputTokens, null, null, $cacheWriteInputTokens);
         return $this->settled;
     }
 
@@ -286,7 +308,8 @@ final class Guard
         try {
             if ($made['output_tokens'] > 0 || $this->final) {
                 $this->partial = $error !== null;
-                $this->settle($made['input_tokens'], $made['output_tokens'], $made['cached_input_tokens']);
+                $this->settle($made['input_tokens'], $made['output_tokens'], $made['cached_input_tokens'],
+                              $made['cache_write_input_tokens']);
             } else {
                 $this->released = $this->client->release($this->hold['hold_id']);
             }

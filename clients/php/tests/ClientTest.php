@@ -102,6 +102,19 @@ final class ClientTest extends TestCase
         $this->assertArrayNotHasKey('idempotency-key', $this->fake->requests[3]['headers'], 'no key on a GET');
     }
 
+    public function testSettleAndRecordUsageSendCacheWrites(): void
+    {
+        $c = $this->client();
+        $this->fake->push(FakeTransport::json(200, []), FakeTransport::json(200, []));
+        $c->settle('hold_1_2', 100, 5, 20, null, null, 40);
+        $c->recordUsage(['account' => 'x', 'model' => 'm', 'input_tokens' => 100, 'output_tokens' => 5,
+                         'cache_write_input_tokens' => 40.0]);
+        $this->assertSame('{"hold_id":"hold_1_2","input_tokens":100,"output_tokens":5,"cached_input_tokens":20,'
+            . '"cache_write_input_tokens":40}', $this->fake->requests[0]['raw']);
+        $this->assertSame('{"account":"x","model":"m","input_tokens":100,"output_tokens":5,'
+            . '"cache_write_input_tokens":40}', $this->fake->requests[1]['raw'], 'a whole float goes as an integer');
+    }
+
     public function testHealthzSendsNoKey(): void
     {
         $c = $this->client();

@@ -6,6 +6,7 @@ namespace Creditd\Tests;
 
 use Creditd\Client;
 use Creditd\Guard;
+use Creditd\Provider\Anthropic;
 use Creditd\Provider\Sse;
 use PHPUnit\Framework\TestCase;
 
@@ -67,19 +68,21 @@ final class GuardTest extends TestCase
         ];
     }
 
-    private static function anthropicEvents(): array
+    /** $start: message_start's usage members instead of the usual ones; $delta: more members in message_delta's. */
+    private static function anthropicEvents(?array $start = null, array $delta = []): array
     {
         $d = static function (string $text): array {
             return ['type' => 'content_block_delta', 'index' => 0, 'delta' => ['type' => 'text_delta', 'text' => $text]];
         };
         return [
             ['type' => 'message_start', 'message' => ['type' => 'message', 'role' => 'assistant', 'content' => [],
-             'usage' => ['input_tokens' => 900, 'cache_creation_input_tokens' => 20, 'cache_read_input_tokens' => 80, 'output_tokens' => 1]]],
+             'usage' => ($start ?? ['input_tokens' => 900, 'cache_creation_input_tokens' => 20, 'cache_read_input_tokens' => 80])
+                        + ['output_tokens' => 1]]],
             ['type' => 'content_block_start', 'index' => 0, 'content_block' => ['type' => 'text', 'text' => '']],
             ['type' => 'ping'],
             $d('Bonjour'), $d(', le monde'), $d(' entier et'), $d(' le reste'),
             ['type' => 'content_block_stop', 'index' => 0],
-            ['type' => 'message_delta', 'delta' => ['stop_reason' => 'end_turn'], 'usage' => ['output_tokens' => 12]],
+            ['type' => 'message_delta', 'delta' => ['stop_reason' => 'end_turn'], 'usage' => $delta + ['output_tokens' => 12]],
             ['type' => 'message_stop'],
         ];
     }
@@ -159,9 +162,93 @@ final class GuardTest extends TestCase
             }
         });
         $this->assertNull($thrown);
-        // input: 900 + 20 cache writes + 80 cache reads; cached: the reads.
-        $this->assertSame(['input_tokens' => 1000, 'output_tokens' => 12, 'cached_input_tokens' => 80],
+        // input: 900 + 20 cache writes + 80 cache reads; cached: the reads; the writes as cache writes.
+        $this->assertSame(['input_tokens' => 1000, 'output_tokens' => 12, 'cached_input_tokens' => 80,
+            'cache_write_input_tokens' => 20], array_slice($this->last()[1], 1));
+    }
+
+    public function testAnthropicCacheWritesAreSentAsCacheWrites(): void
+    {
+        $this->guarded($this->client(), function (Guard $h) {
+            foreach ($h->anthropicStream(self::anthropicEvents(
+                ['input_tokens' => 700, 'cache_read_input_tokens' => 300, 'cache_creation_input_tokens' => 2000], [])) as $e) {
+            }
+        });
+        $this->assertSame(['input_tokens' => 3000, 'output_tokens' => 12, 'cached_input_tokens' => 300,
+            'cache_write_input_tokens' => 2000], array_slice($this->last()[1], 1));
+    }
+
+    public function testMessageDeltaReplacesEachMemberItRepeatsTheOthersStand(): void
+    {
+        $start = ['input_tokens' => 10, 'cache_read_input_tokens' => 50, 'cache_creation_input_tokens' => 100];
+        $this->guarded($this->client(), function (Guard $h) use ($start) {
+            foreach ($h->anthropicStream(self::anthropicEvents($start, ['input_tokens' => 12])) as $e) {
+            }
+        });
+        $this->assertSame(['input_tokens' => 162, 'output_tokens' => 12, 'cached_input_tokens' => 50,
+            'cache_write_input_tokens' => 100], array_slice($this->last()[1], 1));
+        $this->guarded($this->client(), function (Guard $h) use ($start) {
+            $all = ['input_tokens' => 10, 'cache_read_input_tokens' => 60, 'cache_creation_input_tokens' => 90];
+            foreach ($h->anthropicStream(self::anthropicEvents($start, $all)) as $e) {
+            }
+        });
+        $this->assertSame(['input_tokens' => 160, 'output_tokens' => 12, 'cached_input_tokens' => 60,
+            'cache_write_input_tokens' => 90], array_slice($this->last()[1], 1));
+    }
+
+    public function testAWholeMessagesCacheWritesAreCacheCreationInputTokensNotTheirSplit(): void
+    {
+        $message = ['type' => 'message', 'content' => [],
+                    'usage' => ['input_tokens' => 8, 'cache_read_input_tokens' => 2, 'cache_creation_input_tokens' => 30,
+                                'cache_creation' => ['ephemeral_5m_input_tokens' => 10, 'ephemeral_1h_input_tokens' => 20],
+                                'output_tokens' => 4]];
+        foreach ([$message, json_decode((string) json_encode($message))] as $m) {
+            $this->guarded($this->client(), function (Guard $h) use ($m) {
+                $h->anthropicResponse($m);
+            });
+            $this->assertSame(['input_tokens' => 40, 'output_tokens' => 4, 'cached_input_tokens' => 2,
+                'cache_write_input_tokens' => 30], array_slice($this->last()[1], 1));
+        }
+    }
+
+    public function testAnthropicUsageHasInputFiguresOnlyWithInputTokens(): void
+    {
+        $this->assertSame(['input_tokens' => 12, 'output_tokens' => 3, 'cached_input_tokens' => 0,
+            'cache_write_input_tokens' => 7], Anthropic::usage(['type' => 'message',
+            'usage' => ['input_tokens' => 5, 'cache_creation_input_tokens' => 7, 'output_tokens' => 3]]));
+        $this->assertSame(['input_tokens' => null, 'output_tokens' => 3, 'cached_input_tokens' => null,
+            'cache_write_input_tokens' => null], Anthropic::usage(['type' => 'message_delta',
+            'usage' => ['cache_creation_input_tokens' => 7, 'output_tokens' => 3]]));
+    }
+
+    public function testReportedCacheWritesAreCutToTheUncachedInput(): void
+    {
+        [$hold] = $this->guarded($this->client(), function (Guard $h) {
+            $h->usage(100, 5, 30, false, 90);
+            $h->usage(null, null, null, false, -1); // no figure
+            return null;
+        });
+        $this->assertSame(['input_tokens' => 100, 'output_tokens' => 5, 'cached_input_tokens' => 30,
+            'cache_write_input_tokens' => 70], $hold->produced());
+        $this->assertSame(['input_tokens' => 100, 'output_tokens' => 5, 'cached_input_tokens' => 30,
+            'cache_write_input_tokens' => 70], array_slice($this->last()[1], 1));
+        $this->guarded($this->client(), function (Guard $h) {
+            foreach ($h->stream(['x'], null, static function (): array {
+                return ['input_tokens' => 50, 'output_tokens' => 1, 'cache_write_input_tokens' => 20];
+            }) as $item) {
+            }
+        });
+        $this->assertSame(['input_tokens' => 50, 'output_tokens' => 1, 'cache_write_input_tokens' => 20],
             array_slice($this->last()[1], 1));
+    }
+
+    public function testAnExplicitSettlePassesCacheWrites(): void
+    {
+        $this->guarded($this->client(), function (Guard $h) {
+            $h->settle(100, 5, 20, 40);
+        });
+        $this->assertSame(['input_tokens' => 100, 'output_tokens' => 5, 'cached_input_tokens' => 20,
+            'cache_write_input_tokens' => 40], array_slice($this->last()[1], 1));
     }
 
     public function testAnthropicStreamCutMidwaySettlesInputFromMessageStartAndEstimatedOutput(): void
@@ -172,8 +259,8 @@ final class GuardTest extends TestCase
         });
         $this->assertInstanceOf(ProviderCut::class, $thrown);
         // 'Bonjour, le monde' = 17 characters: 5 tokens; message_start's output_tokens: 1 is no count.
-        $this->assertSame(['input_tokens' => 1000, 'output_tokens' => 5, 'cached_input_tokens' => 80],
-            array_slice($this->last()[1], 1));
+        $this->assertSame(['input_tokens' => 1000, 'output_tokens' => 5, 'cached_input_tokens' => 80,
+            'cache_write_input_tokens' => 20], array_slice($this->last()[1], 1));
         $this->assertTrue($hold->isPartial());
     }
 
@@ -232,8 +319,8 @@ final class GuardTest extends TestCase
             return ['type' => 'message', 'content' => [['type' => 'text', 'text' => 'Hi']],
                     'usage' => ['input_tokens' => 990, 'cache_read_input_tokens' => 10, 'output_tokens' => 3]];
         });
-        $this->assertSame(['input_tokens' => 1000, 'output_tokens' => 3, 'cached_input_tokens' => 10],
-            array_slice($this->last()[1], 1));
+        $this->assertSame(['input_tokens' => 1000, 'output_tokens' => 3, 'cached_input_tokens' => 10,
+            'cache_write_input_tokens' => 0], array_slice($this->last()[1], 1));
     }
 
     public function testAResponsesApiStreamIsRead(): void
@@ -308,7 +395,7 @@ final class GuardTest extends TestCase
             return null;
         });
         $this->assertSame(['POST /v1/guard/settle', ['hold_id' => 'hold_1_7', 'input_tokens' => 900,
-            'output_tokens' => 0, 'cached_input_tokens' => 0]], $this->last());
+            'output_tokens' => 0, 'cached_input_tokens' => 0, 'cache_write_input_tokens' => 0]], $this->last());
 
         $this->guarded($this->client(), function (Guard $h) {
             return ['object' => 'chat.completion', 'choices' => [['message' => ['content' => '']]],

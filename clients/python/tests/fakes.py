@@ -36,9 +36,13 @@ class FakeGuardAPI:
         return {"hold_id": "hold_1_%d" % len(self.calls), "amount_micros": 1000, "max_output_tokens": cap}
 
     def settle(self, hold_id: str, input_tokens: int, output_tokens: int,
-               cached_input_tokens: Optional[int] = None) -> Dict[str, Any]:
-        self.calls.append({"op": "settle", "hold_id": hold_id, "input_tokens": input_tokens,
-                           "output_tokens": output_tokens, "cached_input_tokens": cached_input_tokens})
+               cached_input_tokens: Optional[int] = None,
+               cache_write_input_tokens: Optional[int] = None) -> Dict[str, Any]:
+        call = {"op": "settle", "hold_id": hold_id, "input_tokens": input_tokens, "output_tokens": output_tokens,
+                "cached_input_tokens": cached_input_tokens}
+        if cache_write_input_tokens is not None:    # as the client sends it: left out when None
+            call["cache_write_input_tokens"] = cache_write_input_tokens
+        self.calls.append(call)
         return {"hold_id": hold_id, "charged_micros": 1}
 
     def release(self, hold_id: str) -> Dict[str, Any]:
@@ -77,13 +81,15 @@ def openai_chunks(pieces: List[str], usage: Optional[Dict[str, Any]] = None, obj
 
 
 def anthropic_events(pieces: List[str], input_tokens: int = 0, cache_read: int = 0,
-                     output_tokens: Optional[int] = None) -> List[Dict[str, Any]]:
+                     output_tokens: Optional[int] = None, cache_write: int = 0,
+                     delta_usage: Optional[Dict[str, Any]] = None) -> List[Dict[str, Any]]:
     """A Messages stream: message_start (input usage, an early output of 1),
-    a text block's deltas, then message_delta with the output usage."""
+    a text block's deltas, then message_delta with the output usage
+    (delta_usage: more members in it, as the API repeats them)."""
     ev: List[Dict[str, Any]] = [
         {"type": "message_start", "message": {"id": "msg_1", "usage": {
             "input_tokens": input_tokens, "cache_read_input_tokens": cache_read,
-            "cache_creation_input_tokens": 0, "output_tokens": 1}}},
+            "cache_creation_input_tokens": cache_write, "output_tokens": 1}}},
         {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
     ]
     for p in pieces:
@@ -91,7 +97,7 @@ def anthropic_events(pieces: List[str], input_tokens: int = 0, cache_read: int =
     ev.append({"type": "content_block_stop", "index": 0})
     if output_tokens is not None:
         ev.append({"type": "message_delta", "delta": {"stop_reason": "end_turn"},
-                   "usage": {"output_tokens": output_tokens}})
+                   "usage": dict(delta_usage or {}, output_tokens=output_tokens)})
         ev.append({"type": "message_stop"})
     return ev
 
@@ -107,8 +113,9 @@ class FakeAsyncGuardAPI:
         return self.sync.authorize(**fields)
 
     async def settle(self, hold_id: str, input_tokens: int, output_tokens: int,
-                     cached_input_tokens: Optional[int] = None) -> Dict[str, Any]:
-        return self.sync.settle(hold_id, input_tokens, output_tokens, cached_input_tokens)
+                     cached_input_tokens: Optional[int] = None,
+                     cache_write_input_tokens: Optional[int] = None) -> Dict[str, Any]:
+        return self.sync.settle(hold_id, input_tokens, output_tokens, cached_input_tokens, cache_write_input_tokens)
 
     async def release(self, hold_id: str) -> Dict[str, Any]:
         return self.sync.release(hold_id)

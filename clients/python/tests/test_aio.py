@@ -46,6 +46,17 @@ class KeepAlive(Base):
         self.assertEqual(json.loads(first["body"]), {"account": "a", "model": "m", "input_tokens": 1,
                                                      "request_id": "r0"})
 
+    async def test_settle_and_record_usage_send_cache_writes(self) -> None:
+        s = self.serve(lambda n, m, p: (200, {}, {}))
+        c, _ = await self.client(s)
+        await c.settle("hold_1_1", 100, 5, cached_input_tokens=20, cache_write_input_tokens=40)
+        await c.record_usage("a", model="m", input_tokens=100, output_tokens=5, cache_write_input_tokens=40)
+        self.assertEqual(json.loads(s.seen[0]["body"]), {"hold_id": "hold_1_1", "input_tokens": 100,
+                                                         "output_tokens": 5, "cached_input_tokens": 20,
+                                                         "cache_write_input_tokens": 40})
+        self.assertEqual(json.loads(s.seen[1]["body"]), {"account": "a", "model": "m", "input_tokens": 100,
+                                                         "output_tokens": 5, "cache_write_input_tokens": 40})
+
     async def test_calls_at_once_take_connections_of_their_own(self) -> None:
         s = self.serve(lambda n, m, p: (200, {}, {"status": "ok"}))
         c, _ = await self.client(s)
@@ -286,7 +297,8 @@ class AsyncGuards(unittest.IsolatedAsyncioTestCase):
                 async for _ in hold.anthropic_stream(async_items(anthropic_events(["abcdefgh"], 900), cut_after=3)):
                     pass
         self.assertEqual(api.ends(), [{"op": "settle", "hold_id": hold.hold_id, "input_tokens": 900,
-                                       "output_tokens": 2, "cached_input_tokens": 0}])
+                                       "output_tokens": 2, "cached_input_tokens": 0,
+                                       "cache_write_input_tokens": 0}])
         self.assertTrue(hold.partial)
         api.calls.clear()
         with self.assertRaises(ProviderCut):
@@ -306,6 +318,22 @@ class AsyncGuards(unittest.IsolatedAsyncioTestCase):
         self.assertEqual(settled, {"hold_id": hold.hold_id, "charged_micros": 1})
         self.assertEqual(api.ends()[-1]["output_tokens"], 4)
 
+    async def test_anthropic_cache_writes_are_sent_as_cache_writes(self) -> None:
+        api = FakeAsyncGuardAPI()
+        events = anthropic_events(["ab", "cd"], input_tokens=5, cache_read=10, cache_write=300, output_tokens=9)
+        async with AsyncCreditd.guard(api.as_client(), "acct", "req", "claude", 400, 500) as hold:
+            async for _ in hold.anthropic_stream(async_items(events)):
+                pass
+        async with AsyncCreditd.guard(api.as_client(), "acct", "req2", "claude", 400, 500) as hold2:
+            await hold2.anthropic_response({"usage": {"input_tokens": 5, "cache_creation_input_tokens": 300,
+                                                      "output_tokens": 9}})
+        self.assertEqual(api.ends(), [{"op": "settle", "hold_id": hold.hold_id, "input_tokens": 315,
+                                       "output_tokens": 9, "cached_input_tokens": 10,
+                                       "cache_write_input_tokens": 300},
+                                      {"op": "settle", "hold_id": hold2.hold_id, "input_tokens": 305,
+                                       "output_tokens": 9, "cached_input_tokens": 0,
+                                       "cache_write_input_tokens": 300}])
+
 
 class SlowGuardAPI(FakeAsyncGuardAPI):
     """A settle and a release that take a while on the network, and say when they started."""
@@ -316,11 +344,13 @@ class SlowGuardAPI(FakeAsyncGuardAPI):
         self.finished: List[str] = []
 
     async def settle(self, hold_id: str, input_tokens: int, output_tokens: int,
-                     cached_input_tokens: Optional[int] = None) -> Dict[str, Any]:
+                     cached_input_tokens: Optional[int] = None,
+                     cache_write_input_tokens: Optional[int] = None) -> Dict[str, Any]:
         self.ending.set()
         await asyncio.sleep(0.2)
         self.finished.append("settle")
-        return await super().settle(hold_id, input_tokens, output_tokens, cached_input_tokens)
+        return await super().settle(hold_id, input_tokens, output_tokens, cached_input_tokens,
+                                    cache_write_input_tokens)
 
     async def release(self, hold_id: str) -> Dict[str, Any]:
         self.ending.set()

@@ -285,6 +285,20 @@ class Requests(Base):
         self.assertEqual(s.seen[4]["path"], "/credits/v1/accounts/a/usage?from=2026-01-01&group_by=day")
         self.assertEqual(json.loads(s.seen[5]["body"]), {"member": "bob"})
 
+    def test_settle_and_record_usage_send_cache_writes(self) -> None:
+        s = self.serve(lambda n, m, p: (200, {}, {}))
+        c, _ = self.client(s)
+        c.settle("hold_1_1", 100, 5, cached_input_tokens=20, cache_write_input_tokens=40)
+        c.record_usage("a", model="m", input_tokens=100, output_tokens=5, cache_write_input_tokens=40)
+        c.settle("hold_1_2", 100, 5)
+        self.assertEqual(json.loads(s.seen[0]["body"]), {"hold_id": "hold_1_1", "input_tokens": 100,
+                                                         "output_tokens": 5, "cached_input_tokens": 20,
+                                                         "cache_write_input_tokens": 40})
+        self.assertEqual(json.loads(s.seen[1]["body"]), {"account": "a", "model": "m", "input_tokens": 100,
+                                                         "output_tokens": 5, "cache_write_input_tokens": 40})
+        self.assertEqual(json.loads(s.seen[2]["body"]), {"hold_id": "hold_1_2", "input_tokens": 100,
+                                                         "output_tokens": 5})
+
     def test_event_and_transaction_iterators_follow_their_cursors(self) -> None:
         pages = {1: {"data": [{"id": 4}, {"id": 5}], "next_after": 5}, 2: {"data": [{"id": 6}], "next_after": 6},
                  3: {"data": [], "next_after": 6}}

@@ -405,8 +405,9 @@ function providerEvents(string $url, string $transport, string $last): \Generato
 
 $pacct = $prefix . '-prov';
 $admin->createAccount($pacct);
-$pparams = function (string $rid) use ($pacct, $prefix) {
-    return ['account' => $pacct, 'request_id' => $prefix . $rid, 'model' => 'gpt-4o',
+// The Anthropic streams write to the prompt cache: a model whose cache writes cost more than its input.
+$pparams = function (string $rid, string $model) use ($pacct, $prefix) {
+    return ['account' => $pacct, 'request_id' => $prefix . $rid, 'model' => $model,
             'input_tokens' => 1000, 'max_output_tokens' => 500];
 };
 $provider = getenv('PROVIDER_URL');
@@ -414,7 +415,8 @@ $out['prov_balance_before'] = $read->getAccount($pacct)['balance_micros'];
 foreach (['openai_cut' => ['openai', 'cut', 'usage'], 'openai_full' => ['openai', 'full', 'usage'],
           'anthropic_cut' => ['anthropic', 'cut', 'message_stop'], 'anthropic_full' => ['anthropic', 'full', 'message_stop'],
           'openai_nothing' => ['openai', 'nothing', 'usage']] as $name => [$kind, $how, $last]) {
-    $out['prov_' . $name] = guarded($guard, $pparams('-p-' . $name), function ($hold) use ($provider, $kind, $how, $last, $transport) {
+    $model = $kind === 'openai' ? 'gpt-4o' : 'claude-sonnet-4-20250514';
+    $out['prov_' . $name] = guarded($guard, $pparams('-p-' . $name, $model), function ($hold) use ($provider, $kind, $how, $last, $transport) {
         $events = providerEvents($provider . '/' . $kind . '/' . $how, $transport, $last);
         $text = '';
         foreach ($kind === 'openai' ? $hold->openaiStream($events) : $hold->anthropicStream($events) as $e) {
@@ -424,5 +426,18 @@ foreach (['openai_cut' => ['openai', 'cut', 'usage'], 'openai_full' => ['openai'
     });
 }
 $out['prov_account'] = $read->getAccount($pacct);
+
+// Cache writes through the explicit calls: settle()'s $cacheWriteInputTokens, recordUsage()'s field.
+$cacct = $prefix . '-cw';
+$admin->createAccount($cacct);
+$out['cw_balance_before'] = $read->getAccount($cacct)['balance_micros'];
+$ch = $guard->authorize(['account' => $cacct, 'request_id' => $prefix . '-cw1', 'model' => 'claude-sonnet-4-20250514',
+                         'input_tokens' => 4000, 'max_output_tokens' => 500]);
+$out['cw_hold_id'] = $ch['hold_id'];
+$out['cw_settle'] = $guard->settle($ch['hold_id'], 4000, 21, 600, null, null, 3000);
+$out['cw_usage'] = $guard->recordUsage(['account' => $cacct, 'model' => 'claude-sonnet-4-20250514',
+    'input_tokens' => 4000, 'output_tokens' => 21, 'cached_input_tokens' => 600, 'cache_write_input_tokens' => 3000.0,
+    'request_id' => $prefix . '-cw2']);
+$out['cw_account'] = $read->getAccount($cacct);
 
 echo json_encode($out, JSON_UNESCAPED_SLASHES | JSON_UNESCAPED_UNICODE | JSON_PRESERVE_ZERO_FRACTION), "\n";

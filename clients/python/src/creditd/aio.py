@@ -298,10 +298,12 @@ class AsyncCreditd:
 
     async def settle(self, hold_id: str, input_tokens: int, output_tokens: int,
                      cached_input_tokens: Optional[int] = None, model: Optional[str] = None,
-                     conversation_id: Optional[str] = None, idempotency_key: Optional[str] = None) -> Settlement:
+                     conversation_id: Optional[str] = None, idempotency_key: Optional[str] = None,
+                     cache_write_input_tokens: Optional[int] = None) -> Settlement:
         """As Creditd.settle."""
         return await self._run(_calls.settle(hold_id, input_tokens, output_tokens, idempotency_key, dict(
-            cached_input_tokens=cached_input_tokens, model=model, conversation_id=conversation_id)))
+            cached_input_tokens=cached_input_tokens, cache_write_input_tokens=cache_write_input_tokens, model=model,
+            conversation_id=conversation_id)))
 
     async def release(self, hold_id: str, idempotency_key: Optional[str] = None) -> Release:
         """As Creditd.release."""
@@ -312,11 +314,13 @@ class AsyncCreditd:
                            action: Optional[str] = None, member: Optional[str] = None,
                            request_id: Optional[str] = None, conversation_id: Optional[str] = None,
                            byok: Optional[bool] = None, idempotency_key: Optional[str] = None,
-                           force: Optional[bool] = None) -> UsageCharge:
+                           force: Optional[bool] = None,
+                           cache_write_input_tokens: Optional[int] = None) -> UsageCharge:
         """As Creditd.record_usage."""
         return await self._run(_calls.record_usage(idempotency_key, dict(
             account=account, member=member, model=model, action=action, input_tokens=input_tokens,
-            output_tokens=output_tokens, cached_input_tokens=cached_input_tokens, request_id=request_id,
+            output_tokens=output_tokens, cached_input_tokens=cached_input_tokens,
+            cache_write_input_tokens=cache_write_input_tokens, request_id=request_id,
             conversation_id=conversation_id, byok=byok, force=force)))
 
     def guard(self, account: str, request_id: str, model: str, input_tokens: int,

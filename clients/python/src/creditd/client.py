@@ -381,12 +381,16 @@ class Creditd:
 
     def settle(self, hold_id: str, input_tokens: int, output_tokens: int, cached_input_tokens: Optional[int] = None,
                model: Optional[str] = None, conversation_id: Optional[str] = None,
-               idempotency_key: Optional[str] = None) -> Settlement:
+               idempotency_key: Optional[str] = None,
+               cache_write_input_tokens: Optional[int] = None) -> Settlement:
         """POST /v1/guard/settle (guard): charges the tokens actually used (input_tokens counts
-        cached ones too). {"hold_id", "charged_micros", "released_micros", "balance_micros",
-        "available_micros", "late"}. An action hold is settled with zero tokens."""
+        cached ones and cache writes too; cache_write_input_tokens, the input written to the
+        provider's prompt cache, Anthropic's cache_creation_input_tokens, is charged at the
+        model's cache-write price). {"hold_id", "charged_micros", "released_micros",
+        "balance_micros", "available_micros", "late"}. An action hold is settled with zero tokens."""
         return self._run(_calls.settle(hold_id, input_tokens, output_tokens, idempotency_key, dict(
-            cached_input_tokens=cached_input_tokens, model=model, conversation_id=conversation_id)))
+            cached_input_tokens=cached_input_tokens, cache_write_input_tokens=cache_write_input_tokens, model=model,
+            conversation_id=conversation_id)))
 
     def release(self, hold_id: str, idempotency_key: Optional[str] = None) -> Release:
         """POST /v1/guard/release (guard): voids a hold (the AI call failed). Idempotent;
@@ -397,14 +401,17 @@ class Creditd:
                      output_tokens: Optional[int] = None, cached_input_tokens: Optional[int] = None,
                      action: Optional[str] = None, member: Optional[str] = None, request_id: Optional[str] = None,
                      conversation_id: Optional[str] = None, byok: Optional[bool] = None,
-                     idempotency_key: Optional[str] = None, force: Optional[bool] = None) -> UsageCharge:
+                     idempotency_key: Optional[str] = None, force: Optional[bool] = None,
+                     cache_write_input_tokens: Optional[int] = None) -> UsageCharge:
         """POST /v1/usage (guard): charges usage with no hold (batch jobs). Give a model with
-        input_tokens and output_tokens, or an action. Checked like authorize (402/429 refuse
+        input_tokens and output_tokens (cached_input_tokens and cache_write_input_tokens are
+        parts of input_tokens, as in settle), or an action. Checked like authorize (402/429 refuse
         it, charging nothing) unless force=True: the tokens were spent, charge them anyway.
         A repeated request_id is recorded once."""
         return self._run(_calls.record_usage(idempotency_key, dict(
             account=account, member=member, model=model, action=action, input_tokens=input_tokens,
-            output_tokens=output_tokens, cached_input_tokens=cached_input_tokens, request_id=request_id,
+            output_tokens=output_tokens, cached_input_tokens=cached_input_tokens,
+            cache_write_input_tokens=cache_write_input_tokens, request_id=request_id,
             conversation_id=conversation_id, byok=byok, force=force)))
 
     def guard(self, account: str, request_id: str, model: str, input_tokens: int,

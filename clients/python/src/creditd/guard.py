@@ -40,6 +40,7 @@ class Produced(TypedDict):
     input_tokens: int
     output_tokens: int
     cached_input_tokens: Optional[int]
+    cache_write_input_tokens: Optional[int]
 
 
 def _get(obj: Any, *path: str) -> Any:
@@ -74,25 +75,48 @@ def openai_usage(usage: Any) -> Optional[Usage]:
     return figures or None
 
 
+# Anthropic's input members: its input_tokens leave out the cache reads and
+# the cache writes, which it counts apart.
+_ANTHROPIC_INPUT = ("input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens")
+
+
+def _anthropic_parts(usage: Any) -> Usage:
+    """The members of an Anthropic usage object that are counts, by name (output_tokens too)."""
+    parts: Usage = {}
+    for name in _ANTHROPIC_INPUT + ("output_tokens",):
+        value = _int(_get(usage, name))
+        if value is not None and value >= 0:
+            parts[name] = value
+    return parts
+
+
+def _anthropic_figures(parts: Usage) -> Optional[Usage]:
+    """creditd's figures from Anthropic's members: the input figures only when
+    its input_tokens is known (the cache parts alone are not the input)."""
+    figures: Usage = {}
+    if "input_tokens" in parts:
+        read = parts.get("cache_read_input_tokens", 0)
+        written = parts.get("cache_creation_input_tokens", 0)
+        figures["input_tokens"] = parts["input_tokens"] + read + written
+        figures["cached_input_tokens"] = read
+        figures["cache_write_input_tokens"] = written
+    if "output_tokens" in parts:
+        figures["output_tokens"] = parts["output_tokens"]
+    return figures or None
+
+
 def anthropic_usage(usage: Any) -> Optional[Usage]:
     """creditd's figures from an Anthropic usage object. Anthropic's input_tokens
     leave out the cache: creditd's input_tokens are input_tokens +
     cache_read_input_tokens + cache_creation_input_tokens, its cached ones
-    cache_read_input_tokens. None when there is none."""
+    cache_read_input_tokens, its cache writes (charged at the model's
+    cache-write price) cache_creation_input_tokens. cache_creation, the
+    5-minute and 1-hour split of those writes, is not read: creditd's
+    gateway does not read it either. The input figures only come with
+    Anthropic's input_tokens. None when there are none."""
     if usage is None:
         return None
-    base = _int(_get(usage, "input_tokens"))
-    read = _int(_get(usage, "cache_read_input_tokens"))
-    created = _int(_get(usage, "cache_creation_input_tokens"))
-    out = _int(_get(usage, "output_tokens"))
-    figures: Usage = {}
-    if base is not None or read is not None or created is not None:
-        figures["input_tokens"] = (base or 0) + (read or 0) + (created or 0)
-        if read is not None:
-            figures["cached_input_tokens"] = read
-    if out is not None:
-        figures["output_tokens"] = out
-    return figures or None
+    return _anthropic_figures(_anthropic_parts(usage))
 
 
 class GuardClient(Protocol):
@@ -105,7 +129,8 @@ class GuardClient(Protocol):
                   idempotency_key: Optional[str] = None, min_output_tokens: Optional[int] = None) -> Hold: ...
 
     def settle(self, hold_id: str, input_tokens: int, output_tokens: int,
-               cached_input_tokens: Optional[int] = None) -> Settlement: ...
+               cached_input_tokens: Optional[int] = None, *,
+               cache_write_input_tokens: Optional[int] = None) -> Settlement: ...
 
     def release(self, hold_id: str) -> Release: ...
 
@@ -121,7 +146,8 @@ class AsyncGuardClient(Protocol):
                         min_output_tokens: Optional[int] = None) -> Hold: ...
 
     async def settle(self, hold_id: str, input_tokens: int, output_tokens: int,
-                     cached_input_tokens: Optional[int] = None) -> Settlement: ...
+                     cached_input_tokens: Optional[int] = None, *,
+                     cache_write_input_tokens: Optional[int] = None) -> Settlement: ...
 
     async def release(self, hold_id: str) -> Release: ...
 
@@ -139,11 +165,13 @@ class _Tally:
       provider's stream (yielding its chunks/events unchanged), counting the
       text streamed and taking the usage it reports (OpenAI: the final chunk
       of stream_options={"include_usage": True}; Anthropic: message_start's
-      input, message_delta's output).
+      input with its cache reads and writes, message_delta's output and
+      any input members it repeats).
     - hold.usage(input_tokens=, output_tokens=, cached_input_tokens=,
-      final=False): the provider's reported usage (totals so far); it wins
-      over everything below. final=True: the call's final figures, settled
-      even when they count no output (the input was billed).
+      final=False, cache_write_input_tokens=): the provider's reported usage
+      (totals so far); it wins over everything below. final=True: the
+      call's final figures, settled even when they count no output (the
+      input was billed).
     - hold.add_output_tokens(n): output tokens you counted yourself.
     - hold.chunk(text): one streamed piece of output; when neither of the
       above gave output tokens, they are estimated as
@@ -194,6 +222,7 @@ class _Tally:
         self._settle_attempted = False
         self._final = False
         self._reported: Usage = {}
+        self._anthropic_input: Usage = {}
         self._counted_tokens = 0
         self._chunks = 0
         self._chars = 0
@@ -211,12 +240,15 @@ class _Tally:
     # -- what the call produced --
 
     def usage(self, input_tokens: Optional[int] = None, output_tokens: Optional[int] = None,
-              cached_input_tokens: Optional[int] = None, final: bool = False) -> None:
+              cached_input_tokens: Optional[int] = None, final: bool = False,
+              cache_write_input_tokens: Optional[int] = None) -> None:
         """The provider's reported usage, totals so far; None fields are left as they were.
+        input_tokens counts the cached ones and the cache writes too.
         A negative figure is no figure (creditd would refuse it): it is ignored.
         final=True: these are the call's final figures (settled even with no output)."""
         for name, value in (("input_tokens", input_tokens), ("output_tokens", output_tokens),
-                            ("cached_input_tokens", cached_input_tokens)):
+                            ("cached_input_tokens", cached_input_tokens),
+                            ("cache_write_input_tokens", cache_write_input_tokens)):
             if value is not None and int(value) >= 0:
                 self._reported[name] = int(value)
         if final:
@@ -224,7 +256,7 @@ class _Tally:
 
     def _report(self, figures: Usage, final: bool) -> None:
         self.usage(figures.get("input_tokens"), figures.get("output_tokens"), figures.get("cached_input_tokens"),
-                   final=final)
+                   final=final, cache_write_input_tokens=figures.get("cache_write_input_tokens"))
 
     def add_output_tokens(self, n: int) -> None:
         """Output tokens counted by the caller (added up)."""
@@ -290,13 +322,27 @@ class _Tally:
         if figures:
             self._report(figures, final=True)
 
+    def _take_anthropic_usage(self, usage: Any, start: bool) -> None:
+        """message_start's or message_delta's usage. Each input member present
+        replaces its figure (message_delta may repeat them: the latest
+        stands), as creditd's gateway reads a stream; message_start without
+        input_tokens is not read, and its output_tokens is not the output."""
+        parts = _anthropic_parts(usage)
+        if start and "input_tokens" not in parts:
+            return
+        self._anthropic_input.update((k, v) for k, v in parts.items() if k in _ANTHROPIC_INPUT)
+        seen = dict(self._anthropic_input)
+        if not start and "output_tokens" in parts:
+            seen["output_tokens"] = parts["output_tokens"]
+        figures = _anthropic_figures(seen)
+        if figures:
+            # message_delta's output_tokens is the final count.
+            self._report(figures, final="output_tokens" in figures)
+
     def _take_anthropic_event(self, event: Any) -> None:
         kind = _get(event, "type")
         if kind == "message_start":
-            figures = anthropic_usage(_get(event, "message", "usage"))
-            if figures:
-                figures.pop("output_tokens", None)
-                self._report(figures, final=False)
+            self._take_anthropic_usage(_get(event, "message", "usage"), start=True)
         elif kind == "content_block_delta":
             delta = _get(event, "delta")
             for field in ("text", "thinking", "partial_json"):
@@ -305,14 +351,11 @@ class _Tally:
                     self.chunk(piece)
                     break
         elif kind == "message_delta":
-            figures = anthropic_usage(_get(event, "usage"))
-            if figures:
-                # message_delta's input figures, when present, are totals too.
-                self._report(figures, final="output_tokens" in figures)
+            self._take_anthropic_usage(_get(event, "usage"), start=False)
 
     def produced(self) -> Produced:
-        """{"input_tokens", "output_tokens", "cached_input_tokens"}: what the exit would settle now
-        (cached_input_tokens None when none was reported)."""
+        """{"input_tokens", "output_tokens", "cached_input_tokens", "cache_write_input_tokens"}: what
+        the exit would settle now (the last two None when none was reported)."""
         cap = self.max_output_tokens if self.hold is not None else None
         # Every non-empty chunk carried a token at least (a usage reported
         # early in a stream, as some providers do, may lag behind); the model
@@ -333,7 +376,11 @@ class _Tally:
         cached = self._reported.get("cached_input_tokens")
         if cached is not None and cached > inp:     # creditd refuses more cached than input tokens
             cached = inp
-        return {"input_tokens": int(inp), "output_tokens": out, "cached_input_tokens": cached}
+        written = self._reported.get("cache_write_input_tokens")
+        if written is not None and written > inp - (cached or 0):     # and cache writes past the rest
+            written = inp - (cached or 0)
+        return {"input_tokens": int(inp), "output_tokens": out, "cached_input_tokens": cached,
+                "cache_write_input_tokens": written}
 
     def _exit_settles(self) -> bool:
         """On exit without a settle: settle (output seen, or final figures) rather than release."""
@@ -391,24 +438,33 @@ class Guard(_Tally):
     def anthropic_stream(self, stream: Iterable[T]) -> Iterator[T]:
         """Yields the events of an Anthropic Messages stream unchanged, counting
         the text of content_block_delta events (text, thinking, tool input)
-        and taking message_start's input usage and message_delta's output
-        usage (message_start's early output count is not used: it lags)."""
+        and taking message_start's input usage (cache reads and writes
+        included) and message_delta's output usage (message_start's early
+        output count is not used: it lags)."""
         for event in stream:
             self._take_anthropic_event(event)
             yield event
 
-    def settle(self, input_tokens: int, output_tokens: int, cached_input_tokens: Optional[int] = None) -> Settlement:
-        """Charges the tokens the call really used; the rest of the hold is released."""
+    def settle(self, input_tokens: int, output_tokens: int, cached_input_tokens: Optional[int] = None,
+               cache_write_input_tokens: Optional[int] = None) -> Settlement:
+        """Charges the tokens the call really used (input_tokens counts the cached ones and
+        the cache writes too); the rest of the hold is released."""
         if self.hold_id is None:
             raise RuntimeError("settle() outside the with block")
         self._settle_attempted = True
-        self.settled = self.client.settle(self.hold_id, input_tokens, output_tokens,
-                                          cached_input_tokens=cached_input_tokens)
+        if cache_write_input_tokens is None:    # a GuardClient that predates cache writes still works
+            self.settled = self.client.settle(self.hold_id, input_tokens, output_tokens,
+                                              cached_input_tokens=cached_input_tokens)
+        else:
+            self.settled = self.client.settle(self.hold_id, input_tokens, output_tokens,
+                                              cached_input_tokens=cached_input_tokens,
+                                              cache_write_input_tokens=cache_write_input_tokens)
         return self.settled
 
     def _settle_produced(self) -> Settlement:
         made = self.produced()
-        return self.settle(made["input_tokens"], made["output_tokens"], made["cached_input_tokens"])
+        return self.settle(made["input_tokens"], made["output_tokens"], made["cached_input_tokens"],
+                           made["cache_write_input_tokens"])
 
     def __exit__(self, exc_type: Optional[type], exc: Optional[BaseException], tb: Any) -> None:
         if self.hold_id is None or self._settle_attempted:
@@ -503,19 +559,25 @@ class AsyncGuard(_Tally):
             self._take_anthropic_event(event)
             yield event
 
-    async def settle(self, input_tokens: int, output_tokens: int,
-                     cached_input_tokens: Optional[int] = None) -> Settlement:
-        """Charges the tokens the call really used; the rest of the hold is released."""
+    async def settle(self, input_tokens: int, output_tokens: int, cached_input_tokens: Optional[int] = None,
+                     cache_write_input_tokens: Optional[int] = None) -> Settlement:
+        """As Guard.settle."""
         if self.hold_id is None:
             raise RuntimeError("settle() outside the async with block")
         self._settle_attempted = True
-        self.settled = await self.client.settle(self.hold_id, input_tokens, output_tokens,
-                                                cached_input_tokens=cached_input_tokens)
+        if cache_write_input_tokens is None:    # an AsyncGuardClient that predates cache writes still works
+            self.settled = await self.client.settle(self.hold_id, input_tokens, output_tokens,
+                                                    cached_input_tokens=cached_input_tokens)
+        else:
+            self.settled = await self.client.settle(self.hold_id, input_tokens, output_tokens,
+                                                    cached_input_tokens=cached_input_tokens,
+                                                    cache_write_input_tokens=cache_write_input_tokens)
         return self.settled
 
     async def _settle_produced(self) -> Settlement:
         made = self.produced()
-        return await self.settle(made["input_tokens"], made["output_tokens"], made["cached_input_tokens"])
+        return await self.settle(made["input_tokens"], made["output_tokens"], made["cached_input_tokens"],
+                                 made["cache_write_input_tokens"])
 
     async def _exit_call(self, failed: bool) -> None:
         if self._exit_settles():
@@ -553,7 +615,8 @@ def guard(client: GuardClient, account: str, request_id: str, model: str, input_
 
     authorize_fields: member, ttl_seconds, conversation_id, byok,
     min_output_tokens. Give the model hold.max_output_tokens as its output
-    cap. Call hold.settle(input_tokens, output_tokens[, cached_input_tokens])
+    cap. Call hold.settle(input_tokens, output_tokens[, cached_input_tokens,
+    cache_write_input_tokens])
     or hold.openai_response()/anthropic_response() inside the block, or
     report what the call produces (hold.openai_stream(),
     hold.anthropic_stream(), hold.usage(), hold.chunk(), hold.stream(),
