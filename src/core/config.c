@@ -599,13 +599,14 @@ static const struct cfg_key *secret_set(struct cfg *c)
  * file: docs/shared-hosting.md), which c->config_open_to_others records.
  * Read access given to one user by an ACL shows in the group's bits (the
  * ACL mask), so it passes as 0640 does. k NULL: the file sets no secret.
- * What may be written is a regular file's: a write to /dev/null (a config
- * of the environment alone) changes nothing a read will see. */
+ * What may be written counts, but for a character device: a write to
+ * /dev/null (a config of the environment alone) changes nothing a read will
+ * see, where one to a FIFO is the config read. */
 static int private_enough(struct cfg *c, const char *path, const struct cfg_key *k, unsigned st_mode, char *err,
 			  size_t errcap)
 {
 	int allowed = strcmp(c->config_readable_by_others_text, "true") == 0;
-	unsigned mode = st_mode & 07777, writes = S_ISREG(st_mode) ? mode : mode & ~0022u;
+	unsigned mode = st_mode & 07777, writes = S_ISCHR(st_mode) ? mode & ~0022u : mode;
 	if ((writes & 0002) != 0)
 		return fail(err, errcap, "config %s is writable by others (mode %04o): chmod o-w it", path, mode);
 	if (k == NULL)

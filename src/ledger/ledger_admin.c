@@ -21,6 +21,8 @@
 #include "sqlsplit.h"
 #include "timefmt.h"
 #include <dirent.h>
+#include <errmsg.h>
+#include <mysqld_error.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -262,25 +264,57 @@ static int migrations_table(struct ledger *lg)
 	return ledger_db_i64(s, 0) > 0;
 }
 
-enum cd_err ledger_migrate(struct ledger *lg, const char *sqldir, int check_only, struct ledger_migrated *applied)
+/* Whether a failed connect found no server to talk to (none listening,
+ * gone, full or shutting down), rather than one that refused this user,
+ * password or database: only the first is "unavailable" to a check. */
+static int server_unreachable(int connect_errno)
+{
+	switch (connect_errno) {
+	case CR_CONNECTION_ERROR:
+	case CR_CONN_HOST_ERROR:
+	case CR_UNKNOWN_HOST:
+	case CR_SERVER_GONE_ERROR:
+	case CR_SERVER_LOST:
+	case ER_CON_COUNT_ERROR:
+	case ER_SERVER_SHUTDOWN:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+/* The lock, then schema_migrations made: a migrating run's start. A check
+ * creates nothing and takes no lock (the runtime user, which may do
+ * neither, runs it): it only learns whether the table is there. */
+static enum cd_err migrate_start(struct ledger *lg, int check_only, int *table)
 {
 	static const char create[] = "CREATE TABLE IF NOT EXISTS schema_migrations (name VARCHAR(255) NOT NULL "
 				     "PRIMARY KEY, checksum CHAR(64) NOT NULL, applied_at BIGINT NOT NULL) ENGINE=InnoDB";
+	*table = 1;
+	if (check_only && (*table = migrations_table(lg)) < 0)
+		return ledger_db_err(lg, (int)mysql_errno(lg->c->db), "schema_migrations");
+	if (check_only)
+		return CD_OK;
+	enum cd_err rc = migrate_lock(lg);
+	if (rc == CD_OK && mysql_query(lg->c->db, create) != 0)
+		rc = ledger_db_err(lg, (int)mysql_errno(lg->c->db), "schema_migrations");
+	return rc;
+}
+
+enum cd_err ledger_migrate(struct ledger *lg, const char *sqldir, int check_only, struct ledger_migrated *applied)
+{
 	char *names[LIMIT_MIGRATIONS_MAX];
 	int n = 0, table = 1;
 	applied->n = 0;
+	lg->connect_errno = 0;
 	enum cd_err rc = ledger_db_ensure(lg);
+	if (rc == CD_E_UNAVAILABLE && check_only && !server_unreachable(lg->connect_errno))
+		return CD_E_INTERNAL;	/* a server that refused us: not "unavailable" */
 	if (rc != CD_OK)
 		return rc;
-	/* A check creates nothing and takes no lock: the runtime user, which
-	 * may do neither, runs it. */
-	if (check_only && (table = migrations_table(lg)) < 0)
-		return ledger_db_err(lg, (int)mysql_errno(lg->c->db), "schema_migrations");
-	if (!check_only && (rc = migrate_lock(lg)) != CD_OK)
-		return rc;
-	if (!check_only && mysql_query(lg->c->db, create) != 0)
-		return ledger_db_err(lg, (int)mysql_errno(lg->c->db), "schema_migrations");
-	rc = migration_names(sqldir, names, &n);
+	rc = migrate_start(lg, check_only, &table);
+	if (rc == CD_OK)
+		rc = migration_names(sqldir, names, &n);
 	if (rc == CD_OK)
 		qsort(names, (size_t)n, sizeof(names[0]), cmp_names);
 	for (int i = 0; i < n; i++) {
@@ -290,7 +324,8 @@ enum cd_err ledger_migrate(struct ledger *lg, const char *sqldir, int check_only
 			rc = apply_one(lg, sqldir, names[i], check_only, applied);
 		free(names[i]);
 	}
-	/* The lock goes with the session; released at once for the next run. */
+	/* The lock goes with the session; released at once for the next run
+	 * (a lock not taken is released as nothing). */
 	if (!check_only)
 		mysql_query(lg->c->db, "DO RELEASE_LOCK(LEFT(CONCAT('creditd.migrate.', DATABASE()), 64))");
 	ledger_end_request(lg);

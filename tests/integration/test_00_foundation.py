@@ -427,6 +427,17 @@ def test_migrate_check_and_two_runs_at_once():
         p = _ctl(wrong_owner, "migrate", "--check", "--sql-dir", sql_dir)
         out, err = p.communicate(timeout=60)
         eq((p.returncode, out), (0, ""), "current, asked as the runtime user: %s" % err)
+        # A server that refuses the runtime user is a failure (1), one that
+        # does not answer is "unreachable" (4): the package's upgrade fails
+        # on the first, and restarts nothing on either.
+        for name, edit, want in (("wrong-runtime", (r"(?m)^password = .*$", "password = not-the-runtime-password"), 1),
+                                 ("no-server", (r"(?m)^socket = .*$", "socket = /nonexistent/mysql.sock"), 4)):
+            path = "%s.%s" % (conf, name)
+            with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
+                f.write(re.sub(edit[0], edit[1], open(conf).read()))
+            p = _ctl(path, "migrate", "--check", "--sql-dir", sql_dir)
+            out, err = p.communicate(timeout=60)
+            eq(p.returncode, want, "%s: exit %d: %s" % (name, want, err))
     finally:
         sql("DROP DATABASE IF EXISTS %s" % db)
 

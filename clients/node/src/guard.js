@@ -299,6 +299,8 @@ export class Guard {
   async settle(usage = this.produced()) {
     if (this.holdId === null) throw new Error('settle() before authorize()');
     this.#settleAttempted = true;
+    // No cache writes is not sent: a creditd that predates them still settles.
+    if (usage && !usage.cacheWriteInputTokens) usage = { ...usage, cacheWriteInputTokens: undefined };
     this.settled = await this.client.settle(this.holdId, usage);
     return this.settled;
   }

@@ -290,8 +290,9 @@ final class Guard
             throw new \LogicException('settle() before authorize()');
         }
         $this->settleAttempted = true;
+        // No cache writes is not sent: a creditd that predates them still settles.
         $this->settled = $this->client->settle($this->hold['hold_id'], $inputTokens, $outputTokens,
-                                               $cachedInputTokens, null, null, $cacheWriteInputTokens);
+                                               $cachedInputTokens, null, null, $cacheWriteInputTokens ?: null);
         return $this->settled;
     }
 

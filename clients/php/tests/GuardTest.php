@@ -319,8 +319,8 @@ final class GuardTest extends TestCase
             return ['type' => 'message', 'content' => [['type' => 'text', 'text' => 'Hi']],
                     'usage' => ['input_tokens' => 990, 'cache_read_input_tokens' => 10, 'output_tokens' => 3]];
         });
-        $this->assertSame(['input_tokens' => 1000, 'output_tokens' => 3, 'cached_input_tokens' => 10,
-            'cache_write_input_tokens' => 0], array_slice($this->last()[1], 1));
+        $this->assertSame(['input_tokens' => 1000, 'output_tokens' => 3, 'cached_input_tokens' => 10],
+            array_slice($this->last()[1], 1));
     }
 
     public function testAResponsesApiStreamIsRead(): void
@@ -395,7 +395,7 @@ final class GuardTest extends TestCase
             return null;
         });
         $this->assertSame(['POST /v1/guard/settle', ['hold_id' => 'hold_1_7', 'input_tokens' => 900,
-            'output_tokens' => 0, 'cached_input_tokens' => 0, 'cache_write_input_tokens' => 0]], $this->last());
+            'output_tokens' => 0, 'cached_input_tokens' => 0]], $this->last());
 
         $this->guarded($this->client(), function (Guard $h) {
             return ['object' => 'chat.completion', 'choices' => [['message' => ['content' => '']]],

@@ -297,8 +297,7 @@ class AsyncGuards(unittest.IsolatedAsyncioTestCase):
                 async for _ in hold.anthropic_stream(async_items(anthropic_events(["abcdefgh"], 900), cut_after=3)):
                     pass
         self.assertEqual(api.ends(), [{"op": "settle", "hold_id": hold.hold_id, "input_tokens": 900,
-                                       "output_tokens": 2, "cached_input_tokens": 0,
-                                       "cache_write_input_tokens": 0}])
+                                       "output_tokens": 2, "cached_input_tokens": 0}])
         self.assertTrue(hold.partial)
         api.calls.clear()
         with self.assertRaises(ProviderCut):

@@ -106,8 +106,7 @@ class AnthropicStreams(unittest.TestCase):
             self.assertEqual(list(hold.anthropic_stream(events)), events)
         # creditd's input counts the cache: 700 + 300, of which 300 cached.
         self.assertEqual(api.ends(), [{"op": "settle", "hold_id": hold.hold_id, "input_tokens": 1000,
-                                       "output_tokens": 25, "cached_input_tokens": 300,
-                                       "cache_write_input_tokens": 0}])
+                                       "output_tokens": 25, "cached_input_tokens": 300}])
 
     def test_cache_writes_are_sent_as_cache_writes(self) -> None:
         api = FakeGuardAPI()
@@ -150,8 +149,7 @@ class AnthropicStreams(unittest.TestCase):
         self.assertTrue(hold.partial)
         # The reported input; the early output of 1 in message_start is not the output.
         self.assertEqual(api.ends(), [{"op": "settle", "hold_id": hold.hold_id, "input_tokens": 640,
-                                       "output_tokens": estimate(PIECES), "cached_input_tokens": 0,
-                                       "cache_write_input_tokens": 0}])
+                                       "output_tokens": estimate(PIECES), "cached_input_tokens": 0}])
 
     def test_cut_before_message_delta_keeps_message_starts_cache_writes(self) -> None:
         api = FakeGuardAPI()

@@ -452,7 +452,9 @@ class Guard(_Tally):
         if self.hold_id is None:
             raise RuntimeError("settle() outside the with block")
         self._settle_attempted = True
-        if cache_write_input_tokens is None:    # a GuardClient that predates cache writes still works
+        # None or 0 is not sent: a GuardClient, or a creditd, that predates
+        # cache writes still works.
+        if not cache_write_input_tokens:
             self.settled = self.client.settle(self.hold_id, input_tokens, output_tokens,
                                               cached_input_tokens=cached_input_tokens)
         else:
@@ -565,7 +567,7 @@ class AsyncGuard(_Tally):
         if self.hold_id is None:
             raise RuntimeError("settle() outside the async with block")
         self._settle_attempted = True
-        if cache_write_input_tokens is None:    # an AsyncGuardClient that predates cache writes still works
+        if not cache_write_input_tokens:    # as Guard.settle
             self.settled = await self.client.settle(self.hold_id, input_tokens, output_tokens,
                                                     cached_input_tokens=cached_input_tokens)
         else:
