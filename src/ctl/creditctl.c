@@ -611,14 +611,6 @@ static int dispatch(struct ledger *lg, int argc, char **argv, const struct cfg *
 	return 2;
 }
 
-static int migrate_check(int argc, char **argv)
-{
-	for (int i = 2; i < argc; i++)
-		if (strcmp(argv[i], "--check") == 0)
-			return 1;
-	return 0;
-}
-
 /* Operators' commands scan whole tables; the daemon's short statement
  * timeouts are for the request path. Not sweep's: it runs the daemon's
  * own passes and rounds, each statement as short as theirs, and a
@@ -655,7 +647,7 @@ int main(int argc, char **argv)
 	 * migrate --check (so that a host without the owner's password can
 	 * ask), as the runtime user of the config (DESIGN §10). */
 	if (cfg_load(config, &cfg, err, sizeof(err)) != 0 ||
-	    (strcmp(argv[1], "migrate") == 0 && !migrate_check(argc, argv) &&
+	    (strcmp(argv[1], "migrate") == 0 && !ctl_flag(argc, argv, 2, "--check") &&
 	     cfg_use_migrate_user(&cfg, ctl_opt(argc, argv, 2, "--user"),
 								      ctl_opt(argc, argv, 2, "--password-file"), err, sizeof(err)) != 0)) {
 		fprintf(stderr, "creditctl: %s\n", err);

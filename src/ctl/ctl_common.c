@@ -33,15 +33,22 @@ int ctl_opts_known(int argc, char **argv, int from, const char *const *names)
 	return 1;
 }
 
+int ctl_flag(int argc, char **argv, int from, const char *name)
+{
+	for (int i = from; i < argc; i++)
+		if (strcmp(argv[i], name) == 0)
+			return i;
+	return 0;
+}
+
 int ctl_flag_take(int *argc, char **argv, int from, const char *name)
 {
-	for (int i = from; i < *argc; i++)
-		if (strcmp(argv[i], name) == 0) {
-			memmove(&argv[i], &argv[i + 1], (size_t)(*argc - i) * sizeof(argv[0]));
-			(*argc)--;
-			return 1;
-		}
-	return 0;
+	int i = ctl_flag(*argc, argv, from, name);
+	if (i == 0)
+		return 0;
+	memmove(&argv[i], &argv[i + 1], (size_t)(*argc - i) * sizeof(argv[0]));
+	(*argc)--;
+	return 1;
 }
 
 int ctl_parse_i64(const char *s, int64_t *out)

@@ -14,8 +14,11 @@ const char *ctl_opt(int argc, char **argv, int from, const char *name);
 /* 1 when argv[from..] is only "--name VALUE" pairs of the NULL-terminated
  * names; 0 (said on stderr) otherwise. */
 int ctl_opts_known(int argc, char **argv, int from, const char *const *names);
-/* 1 when the flag NAME (an option without a value) is in argv[from..],
- * which it is then taken out of (*argc one less); 0 otherwise. */
+/* Where the flag NAME (an option without a value) is in argv[from..]; 0
+ * when it is not there. */
+int ctl_flag(int argc, char **argv, int from, const char *name);
+/* 1 when the flag NAME is in argv[from..], which it is then taken out of
+ * (*argc one less); 0 otherwise. */
 int ctl_flag_take(int *argc, char **argv, int from, const char *name);
 /* The exit status of a check that found work to do (migrate --check), and
  * of one that could not reach the database. */

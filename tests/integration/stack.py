@@ -8,6 +8,7 @@ records the new pid there, so `./dev stop` and the check's exit trap still
 stop everything, also after a failure.
 """
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -174,3 +175,21 @@ def hold_rows(hold_ids):
             if h is not None and h.split("_")[1] == aid:
                 out[h] = [state, charged]
     return out
+
+
+def tree_copy(dest):
+    """The source tree as a fresh clone has it, copied to dest: git's files,
+    or (not a git checkout: ./dev sanitize's copy) the whole tree, less
+    what a build or a run left, cleaned."""
+    p = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    files = [f for f in p.stdout.split("\0") if f]
+    if files:
+        os.makedirs(dest)
+        p = subprocess.run(["cp", "--parents", "-t", dest] + files, cwd=ROOT, capture_output=True, text=True,
+                           timeout=300)
+        if p.returncode != 0:
+            raise AssertionError("copy of the tree: %s" % p.stderr)
+        return
+    shutil.copytree(ROOT, dest, symlinks=True, ignore=shutil.ignore_patterns(
+        ".dev", "node_modules", "output", "__pycache__", ".git", "*.o", "*.a"))
+    subprocess.run(["make", "distclean"], cwd=dest, capture_output=True, timeout=300)

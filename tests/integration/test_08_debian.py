@@ -9,7 +9,6 @@ nginx."""
 import glob
 import os
 import re
-import shutil
 import subprocess
 import tempfile
 
@@ -27,16 +26,7 @@ def run(cmd, cwd=None, timeout=900):
 def test_build_lintian_and_run_the_package():
     work = tempfile.mkdtemp(prefix="creditd-deb.", dir=stack.path())
     src = os.path.join(work, "src")
-    files = [f for f in run(["git", "ls-files", "-z"], cwd=stack.ROOT).stdout.split("\0") if f]
-    if files:
-        os.makedirs(src)
-        p = run(["cp", "--parents", "-t", src] + files, cwd=stack.ROOT)
-        eq(p.returncode, 0, "copy of the tree: %s" % p.stderr)
-    else:
-        # Not a git checkout (./dev sanitize's copy): the whole tree, which
-        # the package build cleans first.
-        shutil.copytree(stack.ROOT, src, symlinks=True, ignore=shutil.ignore_patterns(
-            ".dev", "node_modules", "output", "__pycache__", ".git"))
+    stack.tree_copy(src)
     p = run(["dpkg-buildpackage", "-us", "-uc", "-b"], cwd=src, timeout=1200)
     eq(p.returncode, 0, "dpkg-buildpackage: %s" % (p.stdout + p.stderr)[-3000:])
     debs = [d for d in glob.glob(os.path.join(work, "creditd_*.deb"))]
@@ -275,9 +265,7 @@ def test_an_upgrade_migrates_before_it_restarts():
         for f in ("/etc/default/creditd", "/etc/creditd/migrate.pw"):
             if os.path.exists(f):
                 os.unlink(f)
-        subprocess.run(["unshare", "--mount", "--propagation", "private", "sh", "-c",
-                        "mount -t tmpfs tmpfs /run/systemd && mkdir /run/systemd/system && exec dpkg --purge creditd"],
-                       capture_output=True, timeout=300, env=host_env(shims))
+        dpkg(["--purge", "creditd"], shims)
         if not had_user:
             remove_user("creditd")
         sql("DROP DATABASE IF EXISTS %s; DROP USER IF EXISTS '%s'@'localhost', '%s'@'localhost'" % (db, owner, runtime))

@@ -14,7 +14,6 @@ name is where they say, under DESTDIR:
 and the installed binaries work: creditd, run as the unit's user, reads
 its config; creditctl finds its migrations where they were installed;
 creditd serves the test stack through nginx."""
-import glob
 import os
 import re
 import shutil
@@ -27,18 +26,6 @@ from lib import ENV, api, check, eq, new_account, wait_until
 
 def run(cmd, cwd=None, timeout=900, env=None):
     return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env)
-
-
-def tree_copy(dest):
-    files = [f for f in run(["git", "ls-files", "-z"], cwd=stack.ROOT).stdout.split("\0") if f]
-    if files:
-        os.makedirs(dest)
-        p = run(["cp", "--parents", "-t", dest] + files, cwd=stack.ROOT)
-        eq(p.returncode, 0, "copy of the tree: %s" % p.stderr)
-    else:
-        shutil.copytree(stack.ROOT, dest, symlinks=True, ignore=shutil.ignore_patterns(
-            ".dev", "node_modules", "output", "__pycache__", ".git", "*.o", "*.a"))
-        run(["make", "distclean"], cwd=dest)
 
 
 def doc_block(name):
@@ -58,7 +45,7 @@ def unit_value(unit, key):
 
 def build_and_install(work):
     src, dest = os.path.join(work, "src"), os.path.join(work, "dest")
-    tree_copy(src)
+    stack.tree_copy(src)
     for cmd in (["autoreconf", "-fi"], ["./configure"], ["make", "-j2"]):
         p = run(cmd, cwd=src, timeout=1200)
         eq(p.returncode, 0, "%s: %s" % (" ".join(cmd), (p.stdout + p.stderr)[-3000:]))
@@ -182,7 +169,7 @@ def test_a_user_prefix_keeps_everything_under_it():
     nothing written outside it (a user without root)."""
     work = tempfile.mkdtemp(prefix="creditd-prefix.", dir=stack.path())
     src = os.path.join(work, "src")
-    tree_copy(src)
+    stack.tree_copy(src)
     prefix = os.path.join(work, "home", "creditd")
     for cmd in (["autoreconf", "-fi"], ["./configure", "--prefix=" + prefix]):
         p = run(cmd, cwd=src, timeout=600)
