@@ -343,6 +343,12 @@ _Static_assert(LIMIT_GATEWAY_IMAGE_TOKENS <= LIMIT_TOKENS_MAX, "an image's token
 /* Random bytes of an id creditd makes for a request (twice as many hex
  * digits): 64 bits tell apart the requests of any log. */
 #define LIMIT_X_REQUEST_ID_RANDOM_BYTES 8
+/* What a thread is serving, written with an assertion failure (log.h's
+ * log_context_push): a request's method, path and X-Request-Id, then a
+ * guard batch's operations (up to LIMIT_BATCH_OPS, each named by its kind
+ * and account or hold id); what does not fit is cut, the line stays one
+ * line of the log. */
+#define LIMIT_LOG_CONTEXT_BYTES 1536
 /* Hold ids creditd hands out, "hold_<account>_<hold>" with two ids of at
  * most 19 digits (44 bytes): settle and release refuse a longer one, and a
  * buffer of this size holds any with its NUL. */

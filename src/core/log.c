@@ -3,6 +3,8 @@
  * interleave halves of lines. Owns the log file descriptor; nothing else
  * writes to it. */
 #include "log.h"
+#include "limits.h"
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -20,6 +22,10 @@ static int log_syslog;
 static char *log_path;
 static enum log_level log_max = LOG_LVL_INFO;
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* What this thread serves (log_context_push). */
+static __thread char context[LIMIT_LOG_CONTEXT_BYTES];
+static __thread unsigned context_len;
 
 static const char *const level_names[] = {"error", "warn", "info", "debug"};
 
@@ -190,4 +196,49 @@ void log_msg(enum log_level level, const char *fmt, ...)
 		len = sizeof(line) - 2;
 	line[len++] = '\n';
 	write_line(line, len);
+}
+
+unsigned log_context_push(const char *fmt, ...)
+{
+	unsigned mark = context_len;
+	size_t cap = sizeof(context) - context_len;
+	if (cap <= 3)
+		return mark;
+	char *at = context + context_len;
+	size_t n = 0;
+	if (context_len > 0) {
+		memcpy(at, "; ", 2);
+		n = 2;
+	}
+	va_list ap;
+	va_start(ap, fmt);
+	int m = vsnprintf(at + n, cap - n, fmt, ap);
+	va_end(ap);
+	n += m < 0 ? 0 : (size_t)m;
+	context_len += (unsigned)(n < cap ? n : cap - 1);
+	return mark;
+}
+
+void log_context_pop(unsigned mark)
+{
+	if (mark <= context_len) {
+		context_len = mark;
+		context[mark] = '\0';
+	}
+}
+
+/* glibc's assert() calls this: the failure goes to creditd's log (a file,
+ * syslog or stderr) with what the thread was serving, then to stderr as
+ * glibc would write it (the journal under systemd), and the process
+ * aborts as before: an assertion that fails is a bug, never a state to
+ * serve on from (docs/operations.md). */
+void __assert_fail(const char *assertion, const char *file, unsigned int line, const char *function)
+{
+	const char *serving = context_len > 0 ? context : "no request";
+	log_msg(LOG_LVL_ERROR, "assertion failed: %s:%u: %s: %s; serving: %s; aborting", file, line, function,
+		assertion, serving);
+	if (log_fd != 2 || log_syslog || log_json)
+		fprintf(stderr, "creditd: %s:%u: %s: Assertion '%s' failed; serving: %s\n", file, line, function,
+			assertion, serving);
+	abort();
 }

@@ -22,6 +22,15 @@ void log_set_json(int on);
 /* A request's line: the same text as before, or its fields in JSON. */
 void log_request(const char *method, const char *path, int status, double ms, const char *account,
 		 const char *request_id);
+/* What this thread is serving, for the line an assertion failure writes
+ * before the process aborts (docs/operations.md, "When an assertion
+ * fails"): log_context_push appends a part ("GET /v1/... X-Request-Id
+ * ..."; a guard batch adds its operations) and returns the mark to give
+ * log_context_pop when that part is done. Thread-local, bounded (a part
+ * that does not fit is cut); never holds a secret or a request body. */
+__attribute__((format(printf, 1, 2)))
+unsigned log_context_push(const char *fmt, ...);
+void log_context_pop(unsigned mark);
 #define log_error(...) log_msg(LOG_LVL_ERROR, __VA_ARGS__)
 #define log_warn(...) log_msg(LOG_LVL_WARN, __VA_ARGS__)
 #define log_info(...) log_msg(LOG_LVL_INFO, __VA_ARGS__)

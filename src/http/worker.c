@@ -407,6 +407,8 @@ static int handle(struct wreq *w, struct api_ctx *ctx, char *buf)
 		rq.request_id = rid;
 	if (rq.query == NULL)
 		rq.query = "";
+	unsigned serving = log_context_push("%s %s X-Request-Id %s", rq.method != NULL ? rq.method : "-",
+					    rq.path != NULL ? rq.path : "-", rq.request_id != NULL ? rq.request_id : "-");
 	size_t max = (size_t)(gateway ? ctx->cfg->gw_max_body_bytes : ctx->cfg->max_body_bytes);
 	char *body_buf = gateway ? malloc(max + 1) : buf;
 	struct body_state body = {0, 0, 0, 0};
@@ -424,6 +426,7 @@ static int handle(struct wreq *w, struct api_ctx *ctx, char *buf)
 	else
 		router_dispatch(ctx, &rq, &rs, &route);
 	ledger_end_request(ctx->lg);
+	log_context_pop(serving);
 	if (rs.handoff != NULL) {
 		body_end(req, &body, deadline_ms);
 		if (hand_off(w, &rq, &rs, route, body_buf, ctx) == 0)

@@ -168,6 +168,18 @@ void ledger_batch_reset(struct batch *b)
 	b->failed = 0;
 }
 
+enum cd_err ledger_batch_rows_disagree(struct batch *b, int acct, const char *what)
+{
+	if (b->kept) {
+		/* Kept rows are a guess: read them under their locks. */
+		b->kept_off = 1;
+		return CD_E_RETRY;
+	}
+	log_error("account %" PRId64 ": %s in rows read under their locks; creditctl verify tells more", b->accts[acct].a.id,
+		  what);
+	return CD_E_INTERNAL;
+}
+
 void ledger_batch_balances_mark(struct batch *b)
 {
 	for (int i = 0; i < b->naccts; i++) {

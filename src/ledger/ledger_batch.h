@@ -206,6 +206,12 @@ void ledger_batch_reset(struct batch *b);
  * and after a journal row the batch did not append (a refund grant,
  * written right after a flush). */
 void ledger_batch_balances_mark(struct batch *b);
+/* Rows of account acct that contradict each other (what), met by a
+ * decision: CD_E_RETRY when the attempt decided on rows kept in memory
+ * (b->kept_off: the next attempt reads them under their locks), else
+ * CD_E_INTERNAL, logged (the database's rows disagree; the batch fails,
+ * the process serves on). */
+enum cd_err ledger_batch_rows_disagree(struct batch *b, int acct, const char *what);
 /* Drops the batch's outbox events (written, or the attempt abandoned). */
 void ledger_batch_events_clear(struct batch *b);
 /* The read CALL: the rows of w locked, months rolled, due expiries

@@ -314,6 +314,24 @@ enum cd_err ledger_decide_authorize(struct batch *b, struct guard_op *op, int64_
 
 /* ---- Settle and release ---- */
 
+/* A pending hold's reserve is part of its account's (and its member's):
+ * rows that say otherwise were not read together under their locks (rows
+ * kept in memory, ledger_rowcache.h: the attempt reads them and decides
+ * again) or disagree in the database itself (logged, the batch fails and
+ * the process serves on). Never an assertion: rows are data. */
+static enum cd_err hold_fits(struct batch *b, int acct, const struct hold_row *h)
+{
+	const struct acct *a = &b->accts[acct].a;
+	const struct member_row *m = h->has_member ? op_member(b, acct, h->member, NULL) : NULL;
+	if (strcmp(h->state, "pending") != 0)
+		return CD_OK;
+	if (h->amount > a->reserved)
+		return ledger_batch_rows_disagree(b, acct, "a pending hold above the account's reserve");
+	if (m != NULL && h->amount > m->reserved)
+		return ledger_batch_rows_disagree(b, acct, "a pending hold above its member's reserve");
+	return CD_OK;
+}
+
 /* The hold of a settle or release, with its account: both in the batch. */
 static enum cd_err hold_find(struct batch *b, struct guard_op *op, const char *hold_id)
 {
@@ -457,7 +475,7 @@ enum cd_err ledger_decide_settle_move(struct batch *b, int acct, struct hold_row
 	}
 	*released = 0;
 	if (pending) {
-		assert(h->amount <= a->reserved);
+		assert(h->amount <= a->reserved);	/* the caller's hold_fits */
 		a->reserved -= h->amount;
 		*released = h->amount > cost ? h->amount - cost : 0;
 	}
@@ -550,6 +568,9 @@ enum cd_err ledger_decide_settle(struct ledger *lg, struct batch *b, struct guar
 	struct hold_row *h = &b->holds[op->hold].h;
 	const struct acct *a = &b->accts[op->acct].a;
 	int pending = strcmp(h->state, "pending") == 0;
+	rc = hold_fits(b, op->acct, h);
+	if (rc != CD_OK)
+		return rc;
 	rc = ledger_decide_settle_move(b, op->acct, h, op->in.settle, cost, delta, &released);
 	ledger_hold_id_format(id, sizeof(id), a->id, h->id);
 	if (rc == CD_OK)
@@ -575,9 +596,12 @@ enum cd_err ledger_decide_release(struct batch *b, struct guard_op *op)
 	if (strcmp(h->state, "settled") == 0 || strcmp(h->state, "captured") == 0)
 		return refusal_set(&op->refusal, REFUSE_HOLD_RELEASE_CONFLICT, r->hold_id, NULL);
 	op->released = 0;
+	rc = hold_fits(b, op->acct, h);
+	if (rc != CD_OK)
+		return rc;
 	if (strcmp(h->state, "pending") == 0) {
 		op->released = h->amount;
-		assert(h->amount <= a->reserved);
+		assert(h->amount <= a->reserved);	/* hold_fits */
 		a->reserved -= h->amount;
 		b->accts[op->acct].changed = 1;
 		ledger_decide_member_move(b, op->acct, h->has_member ? h->member : NULL, -h->amount, 0);

@@ -422,6 +422,22 @@ static enum cd_err batch_attempt(struct ledger *lg, struct batch *b, struct guar
 	return rc;
 }
 
+/* The batch's operations, named for an assertion failure's line (the
+ * combining thread runs other requests' operations too). */
+static unsigned guard_context(struct guard_op **ops, int n)
+{
+	static const char *const kinds[] = {"authorize", "settle", "release", "usage"};
+	unsigned mark = log_context_push("guard batch of %d", n);
+	for (int i = 0; i < n; i++) {
+		const struct guard_op *op = ops[i];
+		const char *of = op->kind == GUARD_AUTHORIZE ? op->in.authorize->account
+				 : op->kind == GUARD_SETTLE ? op->in.settle->hold_id
+				 : op->kind == GUARD_RELEASE ? op->in.release->hold_id : op->in.usage->account;
+		log_context_push("%s %s", kinds[op->kind], of != NULL ? of : "-");
+	}
+	return mark;
+}
+
 /* The combiner's work: the batch as one transaction, retried whole, on
  * the node of its operations' accounts (they were queued by node). */
 static void guard_run(struct ledger *lg, struct combine_op **links, int n)
@@ -438,6 +454,7 @@ static void guard_run(struct ledger *lg, struct combine_op **links, int n)
 		ops[i]->out = NULL;
 	}
 	ledger_route(lg, ops[0]->route[0] != '\0' ? ops[0]->route : NULL);
+	unsigned serving = guard_context(ops, n);
 	struct batch *b = ledger_batch_take();
 	ledger_tx_init(lg, &t);
 	if (b == NULL) {
@@ -448,6 +465,7 @@ static void guard_run(struct ledger *lg, struct combine_op **links, int n)
 			ledger_tx_end(lg, &t, batch_attempt(lg, b, ops, n));
 	}
 	ledger_batch_give(b);
+	log_context_pop(serving);
 	lg->routed = routed;
 	memcpy(lg->route, route, sizeof(route));
 	if (t.rc == CD_E_INTERNAL && n > 1 && !lg->committed) {

@@ -23,7 +23,19 @@
  * not); reserved is the sum of the pending holds (the member's too); and
  * unless a settle charged beyond its hold, came late, or a usage was
  * forced: available never below zero and the month's spend within the
- * monthly limit and the member's cap. */
+ * monthly limit and the member's cap.
+ *
+ * Then two writers on one account (DESIGN §14, "No money written from a
+ * row that was not locked or checked"): the committed rows carry a
+ * version; at each step a second writer (a grant, a usage, a settle, a
+ * release, an expiry) may commit between the batch's read and its write,
+ * and the batch decides on a guess: the rows of an earlier version, or
+ * the account as it is now beside the holds of an earlier version (what
+ * rows kept in memory may be). A decision on a guess never aborts; it
+ * decides, refuses, or says the rows disagree (CD_E_RETRY); its write
+ * names the version it decided on and is refused when the rows moved,
+ * and the operation is then decided again on the rows as committed. The
+ * same invariants hold on the committed rows after every step. */
 #include "ledger_decide.h"
 #include "ledger_rules.h"
 #include "tap.h"
@@ -51,6 +63,7 @@ struct model {
 	char why[200];
 	/* What the runs went through, so the test shows it covered it. */
 	int refunds, spends_more, replays, refusals, debts, stale;
+	int second, refused, disagreed;	/* the two writers' runs */
 	unsigned seed;
 };
 
@@ -456,6 +469,164 @@ static void run(struct model *m, struct ledger *lg)
 	ledger_batch_free(b);
 }
 
+/* ---- Two writers ---- */
+
+/* The rows of src into dst (its pending appends dropped); the holds too
+ * unless holds_too is 0 (dst keeps its own). */
+static void rows_copy(struct batch *dst, const struct batch *src, int holds_too)
+{
+	int nholds = dst->nholds;
+	ledger_batch_reset(dst);
+	dst->naccts = src->naccts;
+	memcpy(dst->accts, src->accts, sizeof(src->accts[0]) * (size_t)src->naccts);
+	dst->nmembers = src->nmembers;
+	memcpy(dst->members, src->members, sizeof(src->members[0]) * (size_t)src->nmembers);
+	dst->ngrants = src->ngrants;
+	memcpy(dst->grants, src->grants, sizeof(src->grants[0]) * (size_t)src->ngrants);
+	dst->nusages = src->nusages;
+	memcpy(dst->usages, src->usages, sizeof(src->usages[0]) * (size_t)src->nusages);
+	dst->nholds = holds_too ? src->nholds : nholds;
+	if (holds_too)
+		memcpy(dst->holds, src->holds, sizeof(src->holds[0]) * (size_t)src->nholds);
+	dst->hold_reqs_read = src->hold_reqs_read;
+	dst->kept = dst->kept_off = 0;
+	ledger_batch_balances_mark(dst);
+}
+
+/* An admin grant committed by the second writer: a new grant and its
+ * journal row, written apart from any batch. */
+static void step_grant(struct model *m, struct batch *b)
+{
+	struct batch_grant *g = &b->grants[b->ngrants++];
+	int64_t amount = 1 + rnd(m, 3000);
+	memset(g, 0, sizeof(*g));
+	g->g.id = 500 + b->ngrants;
+	g->g.remaining = amount;
+	b->accts[0].a.balance += amount;
+	m->balance += amount;
+	ledger_batch_balances_mark(b);
+}
+
+/* One operation of the first writer's kind on b (the step's draws). */
+static enum cd_err first_op(struct model *m, struct ledger *lg, struct batch *b, unsigned kind)
+{
+	struct guard_op op;
+	struct guard_authorize ra;
+	struct guard_settle rs;
+	struct guard_release rr;
+	struct guard_usage ru;
+	char id[LIMIT_HOLD_ID_BYTES];
+	lg->journal_key = NULL;
+	if (kind == 0)
+		return step_authorize(m, b, &op, &ra);
+	if (kind == 1)
+		return step_settle(m, lg, b, &op, &rs, id);
+	if (kind == 2)
+		return step_release(m, b, &op, &rr, id);
+	return step_usage(m, lg, b, &op, &ru);
+}
+
+/* The second writer's commit on the rows db (a decision under the lock). */
+static void second_op(struct model *m, struct ledger *lg, struct batch *db)
+{
+	unsigned kind = rnd(m, 5);
+	m->second++;
+	if (kind == 4) {
+		step_grant(m, db);
+	} else if (kind == 0) {
+		step_expiry(m, lg, db);
+	} else {
+		struct snap before;
+		snap_take(db, &before);
+		enum cd_err rc = first_op(m, lg, db, kind);
+		if (rc == CD_E_INTERNAL || rc == CD_E_RETRY || rc == CD_E_UNAVAILABLE)
+			fail(m, "a second writer's decision on rows read under their lock failed");
+		if (rc != CD_OK && !snap_same(db, &before))
+			fail(m, "a second writer's refusal changed the rows");
+	}
+	written(db);
+}
+
+/* The first writer decides on a guess of version `seen` (kept) while the
+ * rows are at `version`; refused at the write when they moved (or when
+ * the guess's rows disagree), then decided again on the rows read. */
+static void first_write(struct model *m, struct ledger *lg, struct batch **db, struct batch **guess, int moved,
+			unsigned kind)
+{
+	struct model saved = *m;
+	(*guess)->kept = 1;
+	struct snap before;
+	snap_take(*guess, &before);
+	enum cd_err rc = first_op(m, lg, *guess, kind);
+	if (rc == CD_E_INTERNAL || rc == CD_E_UNAVAILABLE)
+		fail(m, "a decision on rows kept in memory failed the batch");
+	if (rc == CD_E_RETRY && !(*guess)->kept_off)
+		fail(m, "rows that disagree send the next attempt to read them");
+	if (rc != CD_OK && rc != CD_E_RETRY && !snap_same(*guess, &before))
+		fail(m, "a refusal on kept rows changed them");
+	m->disagreed += rc == CD_E_RETRY;
+	if (!moved && rc != CD_E_RETRY) {
+		written(*guess);
+		struct batch *t = *db;	/* committed: the guess was the rows */
+		*db = *guess;
+		*guess = t;
+		return;
+	}
+	/* Refused: nothing it decided happened; read, decide again. */
+	m->refused++;
+	m->balance = saved.balance;
+	m->unread = saved.unread;
+	m->unread_page = saved.unread_page;
+	m->beyond = saved.beyond;
+	m->seed = saved.seed;
+	rows_copy(*guess, *db, 1);
+	snap_take(*guess, &before);
+	rc = first_op(m, lg, *guess, kind);
+	if (rc == CD_E_INTERNAL || rc == CD_E_RETRY || rc == CD_E_UNAVAILABLE)
+		fail(m, "a decision on rows read under their lock failed");
+	if (rc != CD_OK && !snap_same(*guess, &before))
+		fail(m, "a refusal changed the rows");
+	written(*guess);
+	struct batch *t = *db;
+	*db = *guess;
+	*guess = t;
+}
+
+static void run_two(struct model *m, struct ledger *lg)
+{
+	struct batch *db = made(m), *old = ledger_batch_take(), *guess = ledger_batch_take();
+	if (db == NULL || old == NULL || guess == NULL) {
+		fail(m, "batches in memory");
+	} else {
+		ledger_batch_reset(old);
+		ledger_batch_reset(guess);
+	}
+	for (int s = 0; s < STEPS && m->failures == 0; s++) {
+		/* The batch's guess is taken at version seen... */
+		rows_copy(old, db, 1);
+		unsigned seconds = rnd(m, 3);
+		/* ...the second writer commits in between... */
+		for (unsigned k = 0; k < seconds; k++)
+			second_op(m, lg, db);
+		invariants(m, db, "the second writer");
+		/* ...and the guess is the rows seen, or the account as it is now
+		 * beside the holds seen. */
+		rows_copy(guess, rnd(m, 2) ? old : db, 1);
+		if (seconds > 0 && rnd(m, 2))
+			rows_copy(guess, db, 0), memcpy(guess->holds, old->holds, sizeof(old->holds[0]) * (size_t)old->nholds),
+				guess->nholds = old->nholds;
+		unsigned kind = rnd(m, 4);
+		first_write(m, lg, &db, &guess, seconds > 0, kind);
+		invariants(m, db, "the first writer");
+	}
+	if (db != NULL)
+		ledger_batch_free(db);
+	if (old != NULL)
+		ledger_batch_free(old);
+	if (guess != NULL)
+		ledger_batch_free(guess);
+}
+
 int main(void)
 {
 	static struct ledger lg;	/* the clock only: nothing here connects */
@@ -486,5 +657,21 @@ int main(void)
 	   "the runs went through refunds (%d), charges past the grants read (%d, %d of them on grants changed "
 	   "since read), replays (%d), refusals (%d) and debts (%d)", sum.refunds, sum.spends_more, sum.stale,
 	   sum.replays, sum.refusals, sum.debts);
+	failed_runs = 0;
+	memset(&sum, 0, sizeof(sum));
+	for (unsigned seed = 1; seed <= RUNS; seed++) {
+		struct model m = {.seed = seed};
+		run_two(&m, &lg);
+		if (m.failures > 0 && failed_runs++ == 0)
+			snprintf(first, sizeof(first), "seed %u: %s", seed, m.why);
+		sum.second += m.second;
+		sum.refused += m.refused;
+		sum.disagreed += m.disagreed;
+	}
+	ok(failed_runs == 0, "%d runs of two writers on one account keep DESIGN §4's invariants on the rows committed%s%s",
+	   RUNS, failed_runs ? "; first failure: " : "", first);
+	ok(sum.second > 0 && sum.refused > 0 && sum.disagreed > 0,
+	   "the second writer committed between read and write (%d), writes of moved rows were refused and decided "
+	   "again (%d), and decisions met kept rows that disagree (%d)", sum.second, sum.refused, sum.disagreed);
 	return done_testing();
 }
