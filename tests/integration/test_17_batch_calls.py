@@ -462,3 +462,59 @@ def test_unicode_keys_are_found_again():
     eq(int(sql("SELECT COUNT(*) FROM usage_records WHERE account_id = %d" % acct_id(acct))[0][0]), 2,
        "one usage row for the usage, one for the settle")
     verify()
+
+
+def _others_wait(ids, at, wrote):
+    """Session 1 runs cd_write (no commit) naming accounts `at` ([[id,
+    version], ...]) as creditd does (READ COMMITTED, autocommit off) and
+    holds its transaction open; meanwhile a second session tries to update
+    each of ids, waiting at most a second. The ids whose update waited
+    (1205) are returned, and what session 1's write answered."""
+    cnf = os.path.join(ENV["CREDITD_STACK_DIR"], "my.cnf")
+    held = subprocess.Popen(
+        ["mariadb", "--defaults-file=" + cnf, "-B", "creditd", "-e",
+         "SET SESSION tx_isolation = 'READ-COMMITTED', autocommit = 0; %s; SELECT 'written'; SELECT SLEEP(4); "
+         "ROLLBACK" % write_call(1, 0, at=at, **wrote)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_until(lambda: sql("SELECT COUNT(*) FROM information_schema.processlist WHERE info LIKE "
+                               "'SELECT SLEEP(4)%'")[0][0] != "0", timeout=10)
+        waited = []
+        for i in ids:
+            p = subprocess.run(["mariadb", "--defaults-file=" + cnf, "-B", "creditd", "-e",
+                                "SET SESSION innodb_lock_wait_timeout = 1; UPDATE accounts SET low_noted = low_noted "
+                                "WHERE id = %d; ROLLBACK" % i], capture_output=True, text=True, timeout=30)
+            if p.returncode != 0:
+                check("1205" in p.stderr, "a lock wait, not another error: %s" % p.stderr)
+                waited.append(i)
+    finally:
+        out, err = held.communicate(timeout=30)
+    check(held.returncode == 0 and "written" in out, "session 1's write: %s %s" % (out, err))
+    return waited, out
+
+
+def test_a_checked_write_keeps_every_account_it_checked_locked():
+    """cd_write's version check (sql/040) leaves every account it checked
+    locked to the COMMIT, those whose version it found unmoved above all:
+    another writer waits, it cannot commit a grant or a charge between the
+    check and the write. (039's check selected the moved rows with FOR
+    UPDATE; READ COMMITTED unlocks the rows a locking read's WHERE rejects,
+    so the accounts still at their version were unlocked at once: the lost
+    updates of DESIGN §14.) The versions answered after the write are the
+    rows' as locked."""
+    a, b, c = (acct_id(new_account("bver")) for _ in range(3))
+    ver = {int(r[0]): int(r[1]) for r in sql("SELECT id, row_version FROM accounts WHERE id IN (%d, %d, %d)" %
+                                               (a, b, c))}
+    at = [[i, ver[i]] for i in sorted((a, b, c))]
+    waited, out = _others_wait([a, b, c], at, {})
+    eq(sorted(waited), sorted([a, b, c]), "every account checked at its version stays locked (none may be written "
+                                          "under the write)")
+    check(re.search(r"versions\s+id\s+row_version", out), "the versions come back: %s" % out)
+    # One account of one: the same.
+    waited, _ = _others_wait([a], [[a, ver[a]]], {})
+    eq(waited, [a], "a lone account checked stays locked")
+    # A write of rows creditd read under their locks names no version:
+    # nothing is checked, and an account it does not write is not locked
+    # by it (its lock is the read's).
+    waited, _ = _others_wait([c], [[a, None]], {})
+    eq(waited, [], "no check without versions")
