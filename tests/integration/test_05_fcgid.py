@@ -2,6 +2,7 @@
 itself and hands it its listening socket on fd 0; the config comes from
 FcgidInitialEnv, as apache/example-fcgid.conf shows."""
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -32,11 +33,25 @@ def _config(d, port, binary):
         "    Require all granted", "</Location>", ""])
 
 
-def test_mod_fcgid_spawns_creditd_with_the_socket_on_fd0():
+def _site_dir():
+    """The directory of this Apache and of what its children (www-data)
+    read and run: made here with modes of its own, under the stack's temp
+    dir, never in the checkout, whose parents may be closed to others (a
+    clone in a 0700 directory: Apache then answers 403, unable to check
+    an .htaccess on the way to a binary there)."""
     d = os.path.join(ENV["CREDITD_STACK_DIR"], "fcgid")
-    for sub in ("run", "ipc"):
+    for sub, mode in (("", 0o755), ("run", 0o755), ("ipc", 0o755), ("bin", 0o755)):
         os.makedirs(os.path.join(d, sub), exist_ok=True)
+        os.chmod(os.path.join(d, sub), mode)
     subprocess.run(["chown", "www-data", os.path.join(d, "ipc")], check=True)
+    binary = os.path.join(d, "bin", "creditd")
+    shutil.copy(os.path.join(os.path.dirname(ENV["CREDITCTL"]), "creditd"), binary)
+    os.chmod(binary, 0o755)
+    return d, binary
+
+
+def test_mod_fcgid_spawns_creditd_with_the_socket_on_fd0():
+    d, binary = _site_dir()
     # The vhost's config, as on shared hosting: the site's user (the one
     # mod_fcgid runs creditd as) reads it, nobody else does.
     with open(ENV["CREDITD_CONFIG"]) as src:
@@ -47,10 +62,14 @@ def test_mod_fcgid_spawns_creditd_with_the_socket_on_fd0():
         f.write(text)
     os.chmod(site_conf, 0o600)
     subprocess.run(["chown", "www-data", site_conf], check=True)
+    p = subprocess.run(["runuser", "-u", "www-data", "--", "test", "-x", binary, "-a", "-r", site_conf],
+                       capture_output=True)
+    eq(p.returncode, 0, "Apache's user runs %s and reads %s (every directory above them open to it)"
+       % (binary, site_conf))
     port = free_port()
     conf = os.path.join(d, "apache.conf")
     with open(conf, "w") as f:
-        f.write(_config(d, port, os.path.join(os.path.dirname(ENV["CREDITCTL"]), "creditd")))
+        f.write(_config(d, port, binary))
     out = open(os.path.join(d, "apache.out"), "w")
     proc = subprocess.Popen(["apache2", "-f", conf, "-DFOREGROUND"], stdin=subprocess.DEVNULL, stdout=out,
                             stderr=out, start_new_session=True)
