@@ -31,6 +31,7 @@ page's last step, creditd on the restored server hands out hold ids
 above every id the damaged server gave (the next-ids step), and a hold
 made after the point answers 404.
 """
+import datetime
 import gzip
 import json
 import os
@@ -325,6 +326,95 @@ def pair(web, guard, account, request_id, output_tokens=300):
     return hold["hold_id"]
 
 
+def listed_time(line):
+    """The time of a line of the page's listing (log, position, day, time,
+    statement), read as a time (local, as listed), never compared as
+    text: mariadb-binlog writes an hour before 10 as " 1", and as text
+    "1:02:45" comes after "01:02:46" and "10:00:00"."""
+    day, clock = line.split()[2:4]
+    return datetime.datetime.strptime("%s %s" % (day, clock), "%Y-%m-%d %H:%M:%S")
+
+
+# mariadb-binlog's output (--base64-output=decode-rows) at an hour before
+# 10 (its header lines pad the hour with a space): a DBA's DDL at
+# 01:02:44, the bad DELETE at 01:02:45, a transaction at 10:00:00 after it.
+BINLOG_EARLY_HOURS = """/*!50530 SET @@SESSION.PSEUDO_SLAVE_MODE=1*/;
+DELIMITER /*!*/;
+# at 4
+#261126  1:02:40 server id 1  end_log_pos 256 CRC32 0x590ec2e7 \tStart: binlog v 4, server v 10.11.19-MariaDB-log
+# at 389
+#261126  1:02:44 server id 1  end_log_pos 431 CRC32 0x98bfbdd2 \tGTID 0-1-166 ddl
+/*M!100001 SET @@session.gtid_seq_no=166*//*!*/;
+# at 431
+#261126  1:02:44 server id 1  end_log_pos 556 CRC32 0xcf2b1d1e \tQuery\tthread_id=38\texec_time=0\terror_code=0
+SET TIMESTAMP=1795654964/*!*/;
+CREATE TABLE creditd.dba_scratch (id INT PRIMARY KEY)
+/*!*/;
+# at 556
+#261126  1:02:45 server id 1  end_log_pos 598 CRC32 0x5b1f1490 \tGTID 0-1-183 trans
+/*M!100001 SET @@session.gtid_seq_no=183*//*!*/;
+START TRANSACTION
+/*!*/;
+# at 598
+# at 667
+#261126  1:02:45 server id 1  end_log_pos 667 CRC32 0xd77cc202 \tAnnotate_rows:
+#Q> DELETE FROM grants WHERE account_id = 1
+#261126  1:02:45 server id 1  end_log_pos 736 CRC32 0x0bb05f76 \tTable_map: `creditd`.`grants` mapped to number 63
+# at 736
+#261126  1:02:45 server id 1  end_log_pos 886 CRC32 0x1a9c7a39 \tDelete_rows: table id 63 flags: STMT_END_F
+# at 886
+#261126  1:02:45 server id 1  end_log_pos 917 CRC32 0x16361927 \tXid = 3106
+COMMIT/*!*/;
+# at 917
+#261126 10:00:00 server id 1  end_log_pos 959 CRC32 0x4c9e2bfb \tGTID 0-1-184 trans
+START TRANSACTION
+/*!*/;
+# at 959
+# at 1100
+#261126 10:00:00 server id 1  end_log_pos 1100 CRC32 0xb7ecb3ed \tAnnotate_rows:
+#Q> INSERT INTO journal (account_id, amount_micros) VALUES (1, 5)
+COMMIT/*!*/;
+"""
+
+
+def test_the_listing_reads_an_hour_before_ten():
+    """The page's listing block on mariadb-binlog's output of an early
+    hour (whatever the hour the suite runs at): its times are written
+    YYYY-MM-DD HH:MM:SS, so they compare and sort as text the way they
+    do as times (what a reader looking around the moment of the mistake
+    does, and --stop-datetime takes them as they are), and the drill's
+    reading of a line is a time, for a listing padded or not."""
+    d = os.path.join(ENV["CREDITD_STACK_DIR"], "pitr-listing")
+    shutil.rmtree(d, ignore_errors=True)
+    os.makedirs(os.path.join(d, "binlog"))
+    os.makedirs(os.path.join(d, "bin"))
+    with open(os.path.join(d, "sample.txt"), "w") as f:
+        f.write(BINLOG_EARLY_HOURS)
+    with open(os.open(os.path.join(d, "bin", "mariadb-binlog"), os.O_WRONLY | os.O_CREAT, 0o755), "w") as f:
+        f.write("#!/bin/sh\nexec cat %s/sample.txt\n" % d)
+    with open(os.path.join(d, "pitr.env"), "w") as f:
+        f.write("FIRST=mariadb-bin.000001\nSTART_POS=4\nLOGS=mariadb-bin.000001\n")
+    script = drill_blocks()["list"].replace("/backup", d)
+    p = subprocess.run(["bash", "-euo", "pipefail", "-c", script], capture_output=True, text=True, timeout=60,
+                       env={"PATH": "%s:%s" % (os.path.join(d, "bin"), os.environ["PATH"]), "LC_ALL": "C"}, cwd=d)
+    eq(p.returncode, 0, "the listing block: %s" % p.stderr)
+    with open(os.path.join(d, "transactions.txt")) as f:
+        listing = f.read().splitlines()
+    eq([" ".join(line.split()[:4]) for line in listing],
+       ["mariadb-bin.000001 389 2026-11-26 01:02:44", "mariadb-bin.000001 556 2026-11-26 01:02:45",
+        "mariadb-bin.000001 917 2026-11-26 10:00:00"], "the listing's log, position and time (an hour padded)")
+    check(listing[1].endswith(" DELETE FROM grants WHERE account_id = 1"), "the bad one's line: %r" % listing[1])
+    times = [listed_time(line) for line in listing]
+    eq(times, [datetime.datetime(2026, 11, 26, 1, 2, 44), datetime.datetime(2026, 11, 26, 1, 2, 45),
+               datetime.datetime(2026, 11, 26, 10, 0, 0)], "the listing's times read as times")
+    eq(sorted(listing, key=lambda line: line.split()[2:4]), listing, "as text in the order of the times")
+    # A line listed with the log's own hour, unpadded, is read as the same time.
+    eq(listed_time("mariadb-bin.000001 556 2026-11-26 1:02:45 DELETE FROM grants"), times[1], "an unpadded hour")
+    check(listed_time("mariadb-bin.000001 556 2026-11-26 1:02:45 x") > listed_time("x 1 2026-11-26 01:02:44 y"),
+          "1:02:45 after 01:02:44")
+    shutil.rmtree(d, ignore_errors=True)
+
+
 def ctl(*args):
     p = subprocess.run([ENV["CREDITCTL"], "-c", CONF] + list(args), capture_output=True, text=True, timeout=60)
     return p
@@ -407,9 +497,8 @@ def test_point_in_time_recovery_as_operations_md_writes_it():
         alice_id = int(src.sql("SELECT id FROM accounts WHERE ext_id = 'alice'", "creditd"))
 
         # ---- the mistake, in a second of its own (for the restore by time), and calls after it
-        last_good = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(time.time()))
-        wait_until(lambda: time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(time.time())) > last_good, timeout=2,
-                   step=0.02)
+        last_good = datetime.datetime.fromtimestamp(int(time.time()))     # local, as the listing's times
+        wait_until(lambda: datetime.datetime.fromtimestamp(int(time.time())) > last_good, timeout=2, step=0.02)
         src.sql(BAD % alice_id, "creditd")
         after = web.ok(guard, "POST", "/v1/guard/authorize", {"account": "carol", "model": "gpt-4o",
                                                                "input_tokens": 10000, "request_id": "c-lost"})
@@ -441,7 +530,7 @@ def test_point_in_time_recovery_as_operations_md_writes_it():
         log, position, day, clock = bad[0].split()[:4]
         before = listing[:listing.index(bad[0])]
         check(len(before) > 10, "the listing has the transactions before it: %d" % len(before))
-        check("%s %s" % (day, clock) > last_good >= " ".join(before[-1].split()[2:4]),
+        check(listed_time(bad[0]) > last_good >= listed_time(before[-1]),
               "the listing's times (local): the good ones up to %s, the bad one %s %s after it" % (last_good, day,
                                                                                                    clock))
         check(any(line.split()[0] != log for line in listing), "the listing spans more than one log")
