@@ -57,6 +57,7 @@ struct ledger *ledger_new(const struct cfg *cfg)
 		return NULL;
 	}
 	lg->cfg = cfg;
+	lg->tx_serial = 1;
 	lg->c = &lg->conns[0];
 	return lg;
 }
@@ -87,6 +88,7 @@ static void disconnect(struct ledger *lg)
 	lg->c->db = NULL;
 	lg->c->connected = 0;
 	lg->in_tx = 0;
+	lg->tx_serial++;
 }
 
 void ledger_free(struct ledger *lg)
@@ -525,6 +527,7 @@ void ledger_db_committed(struct ledger *lg)
 {
 	lg->committed = 1;
 	lg->in_tx = 0;
+	lg->tx_serial++;
 }
 
 int ledger_db_fetch(struct dbstmt *s)
@@ -602,6 +605,7 @@ int ledger_db_end_tx(struct ledger *lg, int commit)
 		return CR_SERVER_GONE_ERROR;
 	lg->round_trips++;
 	lg->in_tx = 0;
+	lg->tx_serial++;
 	lg->commit_sent |= commit;
 	if ((commit ? mysql_commit(lg->c->db) : mysql_rollback(lg->c->db)) != 0) {
 		int e = (int)mysql_errno(lg->c->db);

@@ -302,6 +302,11 @@ enum cd_err ledger_batch_flush(struct ledger *lg, struct batch *b, int commit, c
 	struct jw j;
 	int e = 0;
 	for (int i = 0; i < b->naccts; i++) {
+		/* DESIGN §14: written from rows locked in this transaction, or
+		 * by a write that checks their versions first (kept_check). */
+		if (b->accts[i].changed && !b->kept_check &&
+		    ledger_acct_check_locked(lg, &b->accts[i].a, "a guard batch's write") != CD_OK)
+			return CD_E_INTERNAL;
 		/* Invariant 1: what the journal rows say moved is what moved. */
 		assert(b->accts[i].a.balance - b->accts[i].balance_marked == b->accts[i].journal_micros);
 		/* Invariant 2: reserved is the sum of pending holds, never below 0. */
@@ -346,6 +351,8 @@ enum cd_err ledger_batch_flush(struct ledger *lg, struct batch *b, int commit, c
 		return rc;
 	if (in_call)
 		ledger_db_committed(lg);
+	for (int i = 0; !in_call && i < b->naccts; i++)
+		ledger_acct_mark_locked(lg, &b->accts[i].a);	/* by the read, or by the write's check */
 	rc = read_ids(b);
 	if (rc == CD_OK) {
 		read_versions(b);

@@ -64,6 +64,12 @@ struct ledger {
 	int probe;			/* the health watchdog's: short timeouts */
 	int connect_errno;		/* MariaDB's error of the last failed connect */
 	int in_tx;			/* a statement ran since the last commit/rollback */
+	/* The transaction's number on this ledger: raised whenever one ends
+	 * (commit, rollback, a CALL's COMMIT, a lost connection). A row read
+	 * under its lock carries the number it was locked in (struct acct's
+	 * locked_tx), and money is written only from rows locked in the
+	 * transaction writing (ledger_acct_check_locked). Starts at 1. */
+	uint64_t tx_serial;
 	int committed;			/* a *_commit procedure ended the transaction */
 	/* The Idempotency-Key of the write running (NULL: none): recorded on
 	 * the journal rows it appends, and its stored answer must commit with

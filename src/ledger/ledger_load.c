@@ -122,7 +122,7 @@ static enum cd_err member_add(const struct ledger *lg, struct batch *b, const st
 	for (const struct dbsets_set *set_ = ledger_dbsets_find(&(b)->sets, name); set_ != NULL; set_ = NULL) \
 		for (size_t i_ = 0; i_ < set_->nrows && ((r) = ledger_dbsets_row(&(b)->sets, set_, i_), 1); i_++)
 
-static enum cd_err read_accounts(struct batch *b)
+static enum cd_err read_accounts(const struct ledger *lg, struct batch *b)
 {
 	struct db_row r;
 	EACH_ROW(b, "accounts", r) {
@@ -130,6 +130,7 @@ static enum cd_err read_accounts(struct batch *b)
 			return CD_E_INTERNAL;
 		memset(&b->accts[b->naccts], 0, sizeof(b->accts[0]));
 		ledger_acct_from_row_at(&r, 1, &b->accts[b->naccts].a);
+		ledger_acct_mark_locked(lg, &b->accts[b->naccts].a);	/* cd_batch_read locks them */
 		b->accts[b->naccts].start_version = b->accts[b->naccts].a.row_version;
 		ledger_idcache_remember(b->accts[b->naccts].a.ext_id, b->accts[b->naccts].a.id);
 		b->naccts++;
@@ -374,7 +375,7 @@ static enum cd_err read_call(struct ledger *lg, struct batch *b, const struct ba
 		ledger_dbsets_bind_list(&p, j, READ_LISTS[i]);
 	enum cd_err rc = ledger_dbsets_call(lg, SQL_READ, &p, &b->sets, "batch read", &e);
 	if (rc == CD_OK && lock)
-		rc = read_accounts(b);
+		rc = read_accounts(lg, b);
 	if (rc == CD_OK)
 		rc = read_holds(lg, b);
 	if (rc == CD_OK)

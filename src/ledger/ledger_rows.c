@@ -108,7 +108,22 @@ static enum cd_err acct_load(struct ledger *lg, const char *sql, const char *fmt
 		return refusal_set(&lg->refusal, REFUSE_ACCOUNT_UNKNOWN, ext_id, NULL);
 	struct db_row row = {s, NULL, 0};
 	ledger_acct_from_row_at(&row, 0, a);
+	a->locked_tx = sql != SQL_ACCT_READ ? lg->tx_serial : 0;
 	return CD_OK;
+}
+
+void ledger_acct_mark_locked(const struct ledger *lg, struct acct *a)
+{
+	a->locked_tx = lg->tx_serial;
+}
+
+enum cd_err ledger_acct_check_locked(const struct ledger *lg, const struct acct *a, const char *what)
+{
+	if (a->locked_tx == lg->tx_serial && a->locked_tx != 0)
+		return CD_OK;
+	log_error("%s of account %" PRId64 " from a row not locked in this transaction (locked in %" PRIu64
+		  ", now %" PRIu64 "): not written", what, a->id, a->locked_tx, lg->tx_serial);
+	return CD_E_INTERNAL;
 }
 
 enum cd_err ledger_acct_load_locked(struct ledger *lg, const char *ext_id, struct acct *a)
@@ -171,6 +186,9 @@ static void write_grants(struct ledger_write *lw, const struct acct *a, const st
 static enum cd_err write_journal(struct ledger *lg, struct ledger_write *lw, const struct acct *a,
 				 const struct journal_line *j, int64_t *after)
 {
+	enum cd_err rc = ledger_acct_check_locked(lg, a, "a journal row");
+	if (rc != CD_OK)
+		return rc;
 	/* Callers check the range first (a refusal); this is the backstop
 	 * that keeps a wrapped balance out of the journal whatever they do. */
 	if (money_add(a->balance, j->amount, after) != 0)
@@ -184,6 +202,9 @@ enum cd_err ledger_acct_store(struct ledger *lg, const struct acct *a)
 	struct ledger_write lw;
 	/* Invariant 2: reserved is the sum of pending holds, never below 0. */
 	assert(a->reserved >= 0);
+	enum cd_err rc = ledger_acct_check_locked(lg, a, "an account update");
+	if (rc != CD_OK)
+		return rc;
 	ledger_write_begin(&lw);
 	LEDGER_WRITE_ONE(&lw, "accounts", ACCT_TABLE(COL_WRITE, a));
 	return ledger_write_run(lg, &lw, "account update", NULL, NULL);

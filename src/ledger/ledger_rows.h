@@ -52,6 +52,9 @@ struct acct {
 	/* The row's version as read (sql/037: every update of the row raises
 	 * it); a guard write of rows kept in memory names it. */
 	int64_t row_version;
+	/* The transaction it was read under its lock in (lg->tx_serial; 0:
+	 * not locked, e.g. read for a GET or kept in memory). */
+	uint64_t locked_tx;
 };
 /* The idempotency key journal rows record (lg->journal_key, see
  * ledger_int.h) for a piece of work: "<prefix>:<id>", written into buf,
@@ -70,6 +73,14 @@ void ledger_acct_from_row_at(const struct db_row *r, unsigned int c, struct acct
  * CD_E_NOT_FOUND (refusal REFUSE_ACCOUNT_UNKNOWN) when there is none. */
 enum cd_err ledger_acct_load_locked(struct ledger *lg, const char *ext_id, struct acct *a);
 enum cd_err ledger_acct_load_locked_id(struct ledger *lg, int64_t id, struct acct *a);
+/* Marks a as read under its lock in the running transaction (a read
+ * other than ledger_acct_load_locked's: the guard's read CALL). */
+void ledger_acct_mark_locked(const struct ledger *lg, struct acct *a);
+/* DESIGN §14: money is written only from an account row locked in the
+ * transaction writing. CD_OK, or CD_E_INTERNAL, logged with what, when a
+ * was not (a row from an earlier transaction, a GET's read, rows kept in
+ * memory): nothing is written. */
+enum cd_err ledger_acct_check_locked(const struct ledger *lg, const struct acct *a, const char *what);
 /* Reads without locking (for GET). */
 enum cd_err ledger_acct_read(struct ledger *lg, const char *ext_id, struct acct *a);
 /* DESIGN §4's available = balance − reserved + overdraft_limit: the one

@@ -512,6 +512,39 @@ static void test_late_refund(struct ledger *lg)
 	ledger_batch_free(b);
 }
 
+/* DESIGN §14: money is written only from rows locked in the transaction
+ * writing. Each refusal here happens before anything is sent (lg has no
+ * connection: a write that went on would crash the test). */
+static void test_written_only_when_locked(struct ledger *lg)
+{
+	struct acct a;
+	const struct journal_line j = {.amount = 1000, .cause = "grant", .source = "adjustment"};
+	memset(&a, 0, sizeof(a));
+	a.id = 9;
+	lg->tx_serial = 5;
+	is_int(ledger_acct_store(lg, &a), CD_E_INTERNAL, "an account row never locked is not written");
+	is_int(ledger_journal_append(lg, &a, &j, NULL), CD_E_INTERNAL, "nor is a journal row from it");
+	ok(a.balance == 0, "the balance did not move");
+	ledger_acct_mark_locked(lg, &a);
+	is_int(ledger_acct_check_locked(lg, &a, "a test"), CD_OK, "locked in this transaction: written");
+	ledger_db_committed(lg);	/* the transaction ends: the lock with it */
+	is_int(ledger_acct_check_locked(lg, &a, "a test"), CD_E_INTERNAL, "a row locked in an earlier transaction is not");
+	is_int(ledger_journal_append(lg, &a, &j, NULL), CD_E_INTERNAL, "its journal row is not written");
+	struct batch *b = ledger_batch_take();
+	ok(b != NULL, "a batch");
+	if (b == NULL)
+		return;
+	ledger_batch_reset(b);
+	b->naccts = 1;
+	memset(&b->accts[0], 0, sizeof(b->accts[0]));
+	b->accts[0].a = a;
+	b->accts[0].changed = 1;
+	b->kept_check = 0;
+	is_int(ledger_batch_flush(lg, b, 1, NULL, 0), CD_E_INTERNAL,
+	       "a guard batch does not write an account neither locked nor checked by the write");
+	ledger_batch_free(b);
+}
+
 int main(void)
 {
 	static struct ledger lg;	/* the clock only: nothing here connects */
@@ -530,5 +563,6 @@ int main(void)
 		test_new_member_row(&lg);
 		test_late_refund(&lg);
 	}
+	test_written_only_when_locked(&lg);
 	return done_testing();
 }
