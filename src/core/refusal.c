@@ -49,6 +49,8 @@ static const struct refusal_row table[REFUSE__COUNT] = {
 	[REFUSE_HOLD_SETTLE_CONFLICT] = {CD_E_CONFLICT, "hold_id", ARGS_NONE, 0,
 					 "the hold was released, or settled with other figures"},
 	[REFUSE_HOLD_RELEASE_CONFLICT] = {CD_E_CONFLICT, "hold_id", ARGS_NONE, 0, "the hold was already settled"},
+	[REFUSE_HOLD_GATEWAYS] = {CD_E_CONFLICT, "hold_id", ARGS_NONE, 0,
+				  "the hold is a gateway call's: the gateway settles its own calls"},
 	[REFUSE_HOLD_UNPRICED] = {CD_E_INVALID, "model", ARGS_NONE, 0,
 				  "the hold's model or action has no price, or the tokens are too large to price"},
 	[REFUSE_USAGE_CONFLICT] = {CD_E_CONFLICT, "request_id", ARGS_NONE, 0,

@@ -28,6 +28,7 @@ enum refusal_why {
 	REFUSE_HOLD_UNKNOWN,		/* 404: no such hold */
 	REFUSE_HOLD_SETTLE_CONFLICT,	/* 409: released, or settled with other figures */
 	REFUSE_HOLD_RELEASE_CONFLICT,	/* 409: release of a settled or captured hold */
+	REFUSE_HOLD_GATEWAYS,		/* 409: a settle or release of a gateway call's hold by anyone but its call */
 	REFUSE_HOLD_UNPRICED,		/* 400: the hold's model or action has no price now */
 	REFUSE_USAGE_CONFLICT,		/* 409: request_id recorded with other figures */
 	REFUSE_GRANT_EXPIRED,		/* 400: expires_at is not in the future */

@@ -362,7 +362,7 @@ void gwcall_release(struct ledger *lg, const char *hold_id)
 	struct ledger_result res = {0};
 	keys_sha256(hold_id, strlen(hold_id), hash);
 	struct ledger_call call = {NULL, hash};
-	struct guard_release r = {hold_id};
+	struct guard_release r = {hold_id, 1};
 	enum cd_err rc = lg != NULL ? ledger_release(lg, &call, &r, &res) : CD_E_UNAVAILABLE;
 	if (rc != CD_OK || res.status >= 300)
 		log_error("gateway: the release of %s failed (%s): the hold expires at its ttl", hold_id,

@@ -139,7 +139,10 @@ void api_authorize(struct api_ctx *ctx, const struct request *rq, char **params,
 	r.ttl_seconds = jsonio_int(body, "ttl_seconds", ctx->cfg->hold_ttl_seconds);
 	r.byok = jsonio_bool(body, "byok", 0);
 	snprintf(rs->account, sizeof(rs->account), "%s", r.account);
-	if (api_check_account_id(r.account, "account", rs) != 0 || hold_amount(ctx, body, &r, rs) != 0 ||
+	if (strncmp(r.request_id, LEDGER_GATEWAY_REQUEST_PREFIX, sizeof(LEDGER_GATEWAY_REQUEST_PREFIX) - 1) == 0)
+		api_error(rs, CD_E_INVALID, "request_id", "request_ids starting '%s' are the gateway's calls'",
+			  LEDGER_GATEWAY_REQUEST_PREFIX);
+	else if (api_check_account_id(r.account, "account", rs) != 0 || hold_amount(ctx, body, &r, rs) != 0 ||
 	    api_call_of(ctx, rq, body, &call, hash, rs) != 0)
 		;
 	else if (!api_key_reaches(ctx, r.account))
@@ -237,7 +240,7 @@ void api_release(struct api_ctx *ctx, const struct request *rq, char **params, s
 	json_t *body = api_body(rq, release_fields, rs);
 	if (body == NULL)
 		return;
-	struct guard_release r = {jsonio_str(body, "hold_id")};
+	struct guard_release r = {jsonio_str(body, "hold_id"), 0};
 	if (api_call_of(ctx, rq, body, &call, hash, rs) != 0)
 		;
 	else if (!api_key_reaches_hold(ctx, r.hold_id))

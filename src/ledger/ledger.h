@@ -564,7 +564,14 @@ enum cd_err ledger_settle(struct ledger *lg, const struct ledger_call *call, con
 			  struct ledger_result *res);
 struct guard_release {
 	const char *hold_id;
+	int gateway;			/* the gateway's own release of its call's hold */
 };
+/* A gateway call's hold is made under a request_id of this prefix, which
+ * POST /v1/guard/authorize refuses: only the call's own ending (a settle
+ * with a settle_reason, a release with gateway set) settles or releases
+ * it (DESIGN §14, "A gateway hold is the gateway's"). */
+#define LEDGER_GATEWAY_REQUEST_PREFIX "gw_"
+
 enum cd_err ledger_release(struct ledger *lg, const struct ledger_call *call, const struct guard_release *r,
 			   struct ledger_result *res);
 

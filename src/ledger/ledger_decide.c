@@ -339,6 +339,11 @@ static enum cd_err hold_find(struct batch *b, struct guard_op *op, const char *h
 	op->hold = op->acct >= 0 ? ledger_batch_hold_by_id(b, op->hold_id) : -1;
 	if (op->hold < 0 || b->holds[op->hold].acct != op->acct)
 		return refusal_set(&op->refusal, REFUSE_HOLD_UNKNOWN, hold_id, NULL);
+	int gateways = strncmp(b->holds[op->hold].h.request_id, LEDGER_GATEWAY_REQUEST_PREFIX,
+			       sizeof(LEDGER_GATEWAY_REQUEST_PREFIX) - 1) == 0;
+	int by_gateway = op->kind == GUARD_SETTLE ? op->in.settle->settle_reason != NULL : op->in.release->gateway;
+	if (gateways && !by_gateway)
+		return refusal_set(&op->refusal, REFUSE_HOLD_GATEWAYS, hold_id, NULL);
 	assert(op->acct < b->naccts);
 	assert(b->holds[op->hold].h.amount >= 0);
 	return CD_OK;

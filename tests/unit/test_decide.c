@@ -374,7 +374,7 @@ static void test_release_usage(struct ledger *lg, struct batch *b)
 	static const unsigned char hash[32] = {3};
 	struct guard_op op;
 	struct acct *a = &b->accts[0].a;
-	struct guard_release rel = {"hold_7_12"};
+	struct guard_release rel = {"hold_7_12", 0};
 	op_init(&op, GUARD_RELEASE);
 	op.in.release = &rel;
 	op.account_id = 7;

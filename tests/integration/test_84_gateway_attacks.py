@@ -1,0 +1,86 @@
+"""test_84_gateway_attacks.py: what a key holder tries against the gateway
+(DESIGN §14, "The gateway under attack"), each attack as a key holder would
+send it, through nginx -> creditd -> the fake provider
+(tests/fake_provider.md): a call the provider works on is charged, and no
+key can free it, bound it by less than it asks, or make it outlive its
+hold."""
+import json
+import socket
+import urllib.parse
+
+from lib import ENV, api, check, eq, key, new_account, sql, verify, wait_until
+from test_80_gateway import body_chat, cost, ensure_prices, mode, reasons, reset, state
+
+
+def _stream_open(acct, body):
+    """A streamed chat call, read up to its first bytes: (socket, the
+    answer's head as bytes)."""
+    u = urllib.parse.urlsplit(ENV["CREDITD_URL"])
+    s = socket.create_connection((u.hostname, u.port), timeout=20)
+    data = json.dumps(body).encode()
+    s.sendall(b"POST /openai/v1/chat/completions HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\n"
+              b"Authorization: Bearer " + key("guard").encode() + b"\r\nCreditd-Account: " + acct.encode() +
+              b"\r\nContent-Length: " + str(len(data)).encode() + b"\r\n\r\n" + data)
+    head = b""
+    while b"\r\n\r\n" not in head:
+        piece = s.recv(4096)
+        check(piece, "the stream's head came: %r" % head)
+        head += piece
+    return s, head
+
+
+def _read_to_end(s):
+    s.settimeout(30)
+    while s.recv(65536):
+        pass
+    s.close()
+
+
+def test_a_guard_key_cannot_free_or_cheapen_a_gateway_call():
+    """The gateway's hold id comes with a stream's first byte: releasing it,
+    or settling it with 0 tokens or a cheaper model, through the guard API
+    is refused 409 and changes nothing; the call's own ending settles it
+    with the provider's figures. (Before: the release succeeded, the
+    gateway's settle got 409, and the account was charged 0.)"""
+    ensure_prices()
+    reset()
+    acct = new_account("gwfree")
+    before, _ = state(acct)
+    mode(output_tokens=40, chunks=40, chunk_interval_ms=40)
+    s, head = _stream_open(acct, body_chat(stream=True, max_completion_tokens=200))
+    check(b" 200 " in head.split(b"\r\n")[0], "the stream began: %r" % head[:200])
+    hold = [ln.split(b":", 1)[1].strip().decode() for ln in head.split(b"\r\n")
+            if ln.lower().startswith(b"creditd-hold-id:")]
+    eq(len(hold), 1, "the hold named in the head: %r" % head[:400])
+    hold = hold[0]
+    _, reserved = state(acct)
+    check(reserved > 0, "held while the call runs")
+    for path, body in (("/v1/guard/release", {"hold_id": hold}),
+                       ("/v1/guard/settle", {"hold_id": hold, "input_tokens": 0, "output_tokens": 0}),
+                       ("/v1/guard/settle", {"hold_id": hold, "input_tokens": 1, "output_tokens": 1,
+                                             "model": "gpt-4o-mini"})):
+        r = api("POST", path, body, auth="guard")
+        eq(r.status, 409, "%s on a gateway call's hold: %r" % (path, r.json))
+        eq((r.err.get("code"), r.err.get("param")), ("conflict", "hold_id"), "the error names the hold")
+        check("gateway" in r.err.get("message", ""), "the message says why: %r" % r.err)
+        eq(state(acct), (before, reserved), "nothing changed by %s" % path)
+    _read_to_end(s)
+    wait_until(lambda: state(acct)[1] == 0, timeout=10)
+    rows = sql("SELECT u.input_tokens, u.output_tokens, u.cost_micros FROM usage_records u JOIN accounts a "
+               "ON a.id = u.account_id WHERE a.ext_id = '%s'" % acct)
+    eq(len(rows), 1, "one usage row, the call's")
+    eq(int(rows[0][1]), 40, "the provider's output charged")
+    eq(before - state(acct)[0], int(rows[0][2]), "charged what the call cost")
+    check(int(rows[0][2]) == cost("gpt-4o-mini", int(rows[0][0]), 0, 40), "at the model's price")
+    eq(reasons(acct), ["provider_usage"], "settled by its own ending")
+    verify()
+
+
+def test_a_guard_request_id_cannot_take_the_gateway_s_prefix():
+    """Gateway holds are told apart by their request_id's prefix, which a
+    guard authorize may not use."""
+    acct = new_account("gwpfx")
+    r = api("POST", "/v1/guard/authorize", {"account": acct, "model": "gpt-4o-mini", "input_tokens": 10,
+                                            "max_output_tokens": 10, "request_id": "gw_mine"}, auth="guard")
+    eq((r.status, r.err.get("param")), (400, "request_id"), "refused: %r" % r.json)
+    eq(state(acct)[1], 0, "nothing held")
