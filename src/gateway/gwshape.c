@@ -243,6 +243,76 @@ static int64_t input_bound(enum gw_route r, json_t *root, size_t len)
 	return gwshape_clamp_tokens(gwshape_add_held(text, image_tokens));
 }
 
+/* ---- input stored at the provider (DESIGN §14) ---- */
+
+/* A part naming a stored object: a file by id or URL (OpenAI's
+ * input_file and chat file parts), an Anthropic document whose source is
+ * a URL or a file id; NULL when v is none. */
+static const char *stored_part(const json_t *v)
+{
+	const json_t *source = json_object_get(v, "source");
+	if (json_object_get(v, "file_id") != NULL && !json_is_null(json_object_get(v, "file_id")))
+		return "file_id";
+	if (json_object_get(v, "file_url") != NULL && !json_is_null(json_object_get(v, "file_url")))
+		return "file_url";
+	if (gwshape_str_is(json_object_get(v, "type"), "document") && json_is_object(source) &&
+	    (gwshape_str_is(json_object_get(source, "type"), "url") ||
+	     gwshape_str_is(json_object_get(source, "type"), "file")))
+		return "source";
+	return NULL;
+}
+
+/* The first stored part anywhere in v (the walk is bounded by the depth
+ * checked before it). */
+static const char *stored_in(const json_t *v)
+{
+	const char *key, *found = json_is_object(v) ? stored_part(v) : NULL;
+	json_t *child;
+	size_t i;
+	if (found != NULL)
+		return found;
+	if (json_is_object(v)) {
+		json_object_foreach((json_t *)v, key, child)
+			if ((found = stored_in(child)) != NULL)
+				return found;
+	} else if (json_is_array(v)) {
+		json_array_foreach(v, i, child)
+			if ((found = stored_in(child)) != NULL)
+				return found;
+	}
+	return NULL;
+}
+
+/* A tool that reads what the provider stores: file search over vector
+ * stores, code run in a stored container. */
+static int stored_tool(const json_t *tool)
+{
+	const json_t *type = json_object_get(tool, "type");
+	return gwshape_str_is(type, "file_search") ||
+	       (gwshape_str_is(type, "code_interpreter") && json_is_string(json_object_get(tool, "container")));
+}
+
+static int read_stored(struct refusal *rf, enum gw_route r, const json_t *root, struct gw_ask *ask)
+{
+	static const char *const top[] = {"previous_response_id", "conversation", "prompt", "container"};
+	/* The members that carry input (metadata may hold any key). */
+	static const char *const input[] = {"input", "messages", "system", "instructions"};
+	const json_t *tools = member(r, root, "tools"), *tool;
+	size_t i;
+	if (r == GW_OPENAI_RESPONSES && json_is_true(member(r, root, "background")))
+		return refuse(rf, "background", "\"background\": true is not taken: the provider bills a background "
+			      "response after the call has returned, which creditd cannot charge");
+	for (i = 0; i < sizeof(top) / sizeof(top[0]) && ask->stored == NULL; i++)
+		if (member(r, root, top[i]) != NULL && !json_is_null(json_object_get(root, top[i])))
+			ask->stored = top[i];
+	json_array_foreach(tools, i, tool)
+		if (ask->stored == NULL && stored_tool(tool))
+			ask->stored = "tools";
+	for (i = 0; i < sizeof(input) / sizeof(input[0]) && ask->stored == NULL && r != GW_OPENAI_EMBEDDINGS; i++)
+		ask->stored = stored_in(json_object_get(root, input[i]));
+	return 0;
+}
+
 /* The deepest nesting in v, counted no further than past the limit (the
  * walk's own recursion is bounded by it). */
 static int depth_of(const json_t *v, int depth)
@@ -299,7 +369,8 @@ int gwshape_read(enum gw_route r, const char *body, size_t len, struct gw_ask *a
 		refuse(&rf, NULL, "the body is nested deeper than %d levels", LIMIT_GATEWAY_JSON_DEPTH);
 		goto out;
 	}
-	if (read_model(&rf, root, ask) != 0 || read_stream(&rf, r, root, ask) != 0 || read_caps(&rf, r, root, ask) != 0)
+	if (read_model(&rf, root, ask) != 0 || read_stream(&rf, r, root, ask) != 0 || read_caps(&rf, r, root, ask) != 0 ||
+	    read_stored(&rf, r, root, ask) != 0)
 		goto out;
 	ask->input_bound = input_bound(r, root, len);
 	rc = 0;

@@ -38,6 +38,11 @@ struct gw_ask {
 	int64_t input_bound;		/* an upper bound of the input tokens (the documented rule) */
 	int64_t choices;		/* OpenAI chat's "n" (1..128), else 1: each choice may write output_cap
 					 * tokens, so the hold's output is output_cap × choices */
+	/* The first member naming input stored at the provider (static:
+	 * "previous_response_id", "conversation", "prompt", "file_id",
+	 * "file_url", "source", "tools", "container"), NULL when the body
+	 * carries all its input: the input bound is no bound then. */
+	const char *stored;
 };
 
 /* Reads body (len bytes, JSON) for route r into *ask. 0, or -1 with a
@@ -73,9 +78,14 @@ struct gw_ask {
  * never above LIMIT_TOKENS_MAX. Embeddings: the body's byte length.
  *
  * Not a bound where the input is not in the body: Responses'
- * previous_response_id, conversation and prompt, file ids, documents by
- * URL, and the provider's own tools (web search) add input the body does
- * not show; the charge is the provider's usage as always. */
+ * previous_response_id, conversation and prompt, a part naming a file
+ * (file_id, file_url), Anthropic's documents by URL or file id, tools that
+ * search stored files (file_search) or run in a stored container
+ * (code_interpreter with a container id, Anthropic's container) add input
+ * the body does not show: ask->stored names the first such member.
+ * Responses' "background": true is refused (param "background"): the
+ * provider answers "queued" and bills the run after the call returned,
+ * which no settle at the call's end can know. */
 int gwshape_read(enum gw_route r, const char *body, size_t len, struct gw_ask *ask, char *err, size_t errcap,
 		 const char **param);
 

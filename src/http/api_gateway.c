@@ -229,6 +229,10 @@ static void gw_call(struct api_ctx *ctx, const struct request *rq, struct respon
 	job->route = route;
 	if (gwshape_read(route, rq->body, rq->body_len, &job->ask, err, sizeof(err), &param) != 0)
 		api_error(rs, CD_E_INVALID, param, "%s", err);
+	else if (job->ask.stored != NULL)
+		api_error(rs, CD_E_INVALID, job->ask.stored,
+			  "\"%s\" names input stored at the provider, which the body does not carry: creditd cannot "
+			  "bound what the call will be billed, and does not forward it", job->ask.stored);
 	else if (payer(ctx, rq, job, rs) != 0 || provider_key(ctx, rq, job, rs) != 0 || forwarded(rq, job, rs) != 0 ||
 		 hold_of(ctx, job, &r, rs) != 0)
 		;

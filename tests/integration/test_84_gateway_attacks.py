@@ -9,7 +9,8 @@ import socket
 import urllib.parse
 
 from lib import ENV, api, check, eq, key, new_account, sql, verify, wait_until
-from test_80_gateway import body_chat, cost, ensure_prices, mode, reasons, reset, state
+from test_80_gateway import (anthropic_error, body_chat, call, chat, cost, ensure_prices, messages, mode,
+                             openai_error, reasons, received, reset, state)
 
 
 def _stream_open(acct, body):
@@ -84,3 +85,42 @@ def test_a_guard_request_id_cannot_take_the_gateway_s_prefix():
                                             "max_output_tokens": 10, "request_id": "gw_mine"}, auth="guard")
     eq((r.status, r.err.get("param")), (400, "request_id"), "refused: %r" % r.json)
     eq(state(acct)[1], 0, "nothing held")
+
+
+def test_input_stored_at_the_provider_is_refused_before_anything_is_forwarded():
+    """A body that names input the provider keeps (a stored response, a
+    conversation, a stored prompt, a file, a vector store, a document by
+    URL) makes the provider bill a context creditd never saw: held at the
+    body's bound, one tiny call would settle the whole re-billed context.
+    Refused 400 in the provider's shape naming the member, nothing
+    forwarded, nothing held; and a background response, which the
+    provider bills after the call returned, is refused too."""
+    ensure_prices()
+    reset()
+    acct = new_account("gwstored")
+    before = state(acct)
+    openai_responses = (
+        ({"model": "gpt-4o-mini", "input": "again", "previous_response_id": "resp_abc"}, "previous_response_id"),
+        ({"model": "gpt-4o-mini", "input": "again", "conversation": "conv_abc"}, "conversation"),
+        ({"model": "gpt-4o-mini", "prompt": {"id": "pmpt_abc"}}, "prompt"),
+        ({"model": "gpt-4o-mini", "input": [{"role": "user", "content": [{"type": "input_file", "file_id": "file-1"}]}]},
+         "file_id"),
+        ({"model": "gpt-4o-mini", "input": "find it", "tools": [{"type": "file_search", "vector_store_ids": ["vs_1"]}]},
+         "tools"),
+        ({"model": "gpt-4o-mini", "input": "later", "background": True}, "background"))
+    for body, param in openai_responses:
+        r = call("/openai/v1/responses", body, headers={"Creditd-Account": acct})
+        openai_error(r, 400, "invalid_request", param)
+    r = chat(acct, {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": [
+        {"type": "file", "file": {"file_id": "file-2"}}]}]})
+    openai_error(r, 400, "invalid_request", "file_id")
+    r = messages(acct, {"model": "claude-haiku-4-5", "max_tokens": 50, "messages": [{"role": "user", "content": [
+        {"type": "document", "source": {"type": "url", "url": "https://example.com/a.pdf"}}]}]})
+    anthropic_error(r, 400, "invalid_request_error")
+    check("source" in r.json["error"]["message"], "the member named: %r" % r.json)
+    eq(received(), [], "nothing forwarded")
+    eq(state(acct), before, "nothing held or charged")
+    # The same bodies with their input inline go through.
+    r = call("/openai/v1/responses", {"model": "gpt-4o-mini", "input": "again"}, headers={"Creditd-Account": acct})
+    eq(r.status, 200, "inline input: %r" % r.body[:200])
+    verify()

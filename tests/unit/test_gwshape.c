@@ -552,8 +552,50 @@ static void test_errors(void)
 	free(in);
 }
 
+/* DESIGN §14: input stored at the provider is named; background refused. */
+static void stored(enum gw_route r, const char *body_j, const char *want)
+{
+	struct gw_ask ask;
+	char err[256] = "";
+	const char *param = NULL;
+	int rc = read_j(r, body_j, &ask, err, sizeof(err), &param);
+	is_int(rc, 0, "read: %s (%s)", body_j, err);
+	is_str(ask.stored, want, "stored input named: %s", body_j);
+}
+
+static void test_read_stored(void)
+{
+	enum gw_route R = GW_OPENAI_RESPONSES, C = GW_OPENAI_CHAT, A = GW_ANTHROPIC_MESSAGES;
+	stored(R, "{'model':'m','input':'hi'}", NULL);
+	stored(R, "{'model':'m','input':'hi','previous_response_id':'resp_1'}", "previous_response_id");
+	stored(R, "{'model':'m','input':'hi','previous_response_id':null}", NULL);
+	stored(R, "{'model':'m','input':'hi','conversation':'conv_1'}", "conversation");
+	stored(R, "{'model':'m','prompt':{'id':'pmpt_1'}}", "prompt");
+	stored(R, "{'model':'m','input':[{'role':'user','content':[{'type':'input_file','file_id':'file-1'}]}]}",
+	       "file_id");
+	stored(R, "{'model':'m','input':[{'role':'user','content':[{'type':'input_file','file_url':'https://x/a.pdf'}]}]}",
+	       "file_url");
+	stored(R, "{'model':'m','input':'hi','tools':[{'type':'file_search','vector_store_ids':['vs_1']}]}", "tools");
+	stored(R, "{'model':'m','input':'hi','tools':[{'type':'code_interpreter','container':'cntr_1'}]}", "tools");
+	stored(R, "{'model':'m','input':'hi','tools':[{'type':'function','name':'f'}]}", NULL);
+	stored(R, "{'model':'m','input':'hi','metadata':{'file_id':'not input'}}", NULL);
+	stored(C, "{'model':'m','messages':[{'role':'user','content':[{'type':'file','file':{'file_id':'file-2'}}]}]}",
+	       "file_id");
+	stored(C, "{'model':'m','messages':[{'role':'user','content':'hi'}]}", NULL);
+	stored(A, "{'model':'m','max_tokens':5,'messages':[{'role':'user','content':[{'type':'document','source':"
+		  "{'type':'url','url':'https://x/a.pdf'}}]}]}", "source");
+	stored(A, "{'model':'m','max_tokens':5,'messages':[{'role':'user','content':[{'type':'document','source':"
+		  "{'type':'file','file_id':'file_3'}}]}]}", "source");
+	stored(A, "{'model':'m','max_tokens':5,'messages':[{'role':'user','content':[{'type':'document','source':"
+		  "{'type':'text','media_type':'text/plain','data':'inline'}}]}]}", NULL);
+	stored(A, "{'model':'m','max_tokens':5,'container':'container_1','messages':[]}", "container");
+	refused(R, "{'model':'m','input':'hi','background':true}", "background", "a background response");
+	stored(R, "{'model':'m','input':'hi','background':false}", NULL);
+}
+
 int main(void)
 {
+	test_read_stored();
 	test_read_chat();
 	test_read_routes();
 	test_read_refusals();
