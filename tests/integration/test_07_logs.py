@@ -44,10 +44,12 @@ def test_the_logrotate_file_rotates_a_running_creditd():
         shipped = f.read()
     check("postrotate" in shipped and "HUP" in shipped, "the shipped file reopens by SIGHUP")
     check("create 0640 creditd creditd" in shipped, "new logs are the creditd user's, as its directory is")
+    check("\tsu creditd creditd\n" in shipped, "rotated as the creditd user, not root, in a directory creditd writes")
     conf = stack.path("logrotate.conf")
     with open(conf, "w") as f:
         # The shipped rules, on the stack's log, telling this creditd.
         f.write(shipped.replace("/var/log/creditd/*.log", log).replace("create 0640 creditd creditd", "create 0640")
+                .replace("su creditd creditd", "su root root")
                 .replace("systemctl kill --kill-whom=main -s HUP creditd.service >/dev/null 2>&1 || "
                          "pkill -HUP -x creditd || true", "kill -HUP %d" % stack.creditd_pid()))
     eq(api("GET", "/healthz", auth=None).status, 200, "something to log")

@@ -566,9 +566,9 @@ def test_rotation_any_listed_v1_with_the_configured_secret_passes():
 class Spawned:
     """A creditd of our own on a unix socket (same database), spoken to with
     cgi-fcgi: two webhook secrets for rotation, no Stripe key; extra: more
-    [stripe] lines."""
+    [stripe] lines; sections: {section: lines} added at the top of each."""
 
-    def __init__(self, secrets_csv, secret_key="", api_base=None, extra=""):
+    def __init__(self, secrets_csv, secret_key="", api_base=None, extra="", sections=None):
         self.dir = tempfile.mkdtemp(prefix="creditd-t30-")
         os.chmod(self.dir, 0o755)
         self.sock = os.path.join(self.dir, "c.sock")
@@ -582,6 +582,8 @@ class Spawned:
                 lines.append(line)
                 if line.strip() == "[server]":
                     lines.append("threads = 2\nlog = %s\n" % os.path.join(self.dir, "creditd.log"))
+                if line.strip().startswith("[") and line.strip()[1:-1] in (sections or {}):
+                    lines.append(sections[line.strip()[1:-1]])
                 if line.strip() == "[stripe]":
                     lines.append("secret_key = %s\nwebhook_secrets = %s\n" % (secret_key, secrets_csv))
                     if api_base:

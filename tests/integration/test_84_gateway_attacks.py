@@ -124,3 +124,29 @@ def test_input_stored_at_the_provider_is_refused_before_anything_is_forwarded():
     r = call("/openai/v1/responses", {"model": "gpt-4o-mini", "input": "again"}, headers={"Creditd-Account": acct})
     eq(r.status, 200, "inline input: %r" % r.body[:200])
     verify()
+
+
+def test_byok_can_be_turned_off():
+    """[gateway] byok = off: a call bringing its own provider key is refused
+    403 naming the header, nothing forwarded, nothing held; the same call
+    without it goes through on the deployment's key."""
+    from test_30_stripe import Spawned
+    ensure_prices()
+    reset()
+    acct = new_account("gwbyok")
+    before = state(acct)
+    c = Spawned("whsec_" + "x" * 32, sections={"gateway": "byok = off\n"})
+    try:
+        h = {"Authorization": "Bearer " + key("guard"), "Creditd-Account": acct}
+        body = json.dumps(body_chat()).encode()
+        status, got = c.request("POST", "/openai/v1/chat/completions", body,
+                                dict(h, **{"Creditd-Provider-Key": "sk-users-own"}))
+        eq((status, got["error"]["param"]), (403, "Creditd-Provider-Key"), "refused: %r" % got)
+        check("byok" in got["error"]["message"], "the setting named: %r" % got)
+        eq(received(), [], "nothing forwarded")
+        eq(state(acct), before, "nothing held")
+        status, got = c.request("POST", "/openai/v1/chat/completions", body, h)
+        eq(status, 200, "the deployment's key still serves: %r" % got)
+    finally:
+        c.close()
+    verify()
