@@ -470,8 +470,13 @@ static void end_whole(struct gwcall *c, enum provider_result r)
 				    "passes on whole" : "the provider's answer was cut");
 		return;
 	}
-	snprintf(extra, sizeof(extra), "Creditd-Charged-Micros: %lld\r\nCreditd-Balance-Micros: %lld\r\n",
-		 (long long)charged, (long long)balance);
+	/* A member's call is not shown the pool's balance (DESIGN §14): a
+	 * member-bound key must not learn what the workspace holds. */
+	if (c->job->member[0] != '\0')
+		snprintf(extra, sizeof(extra), "Creditd-Charged-Micros: %lld\r\n", (long long)charged);
+	else
+		snprintf(extra, sizeof(extra), "Creditd-Charged-Micros: %lld\r\nCreditd-Balance-Micros: %lld\r\n",
+			 (long long)charged, (long long)balance);
 	head_write(c, c->status, extra);
 	client_write(c, c->whole.data, c->whole.len);
 }

@@ -150,3 +150,20 @@ def test_byok_can_be_turned_off():
     finally:
         c.close()
     verify()
+
+
+def test_a_member_s_call_is_not_shown_the_pool_s_balance():
+    """A member-bound gateway key's whole answer carries what it cost, not
+    the workspace's balance (Creditd-Balance-Micros is absent); the
+    account's own key still sees it."""
+    from test_83_gateway_keys import gchat, gw_key
+    ensure_prices()
+    reset()
+    ws = new_account("gwpool", kind="workspace")
+    eq(api("POST", "/v1/accounts/%s/members" % ws, {"member": "dana"}).status, 201, "member")
+    r = gchat(gw_key(ws, member="dana")["key"])
+    eq(r.status, 200, "the member's call: %r" % r.body[:200])
+    check("creditd-charged-micros" in r.headers, "its cost shown")
+    check("creditd-balance-micros" not in r.headers, "the pool's balance not shown: %r" % r.headers)
+    r = gchat(gw_key(ws)["key"])
+    eq(int(r.headers["creditd-balance-micros"]), state(ws)[0], "the account's own key sees its balance")
