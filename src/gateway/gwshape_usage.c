@@ -542,6 +542,10 @@ static int chat_scan(struct gw_stream *s, const char *d, size_t len)
 {
 	const char *end = d + len, *v;
 	struct chat_keys k;
+	/* A \u escape may spell a key ("us\u0061ge") the scan would not
+	 * see: such a chunk is parsed (DESIGN §14). */
+	if (memmem(d, len, "\\u", 2) != NULL)
+		return 0;
 	chat_keys(d, end, &k);
 	if (k.other)
 		return 0;

@@ -337,6 +337,26 @@ static void test_stream_chat(void)
 	free(shown_crlf);
 }
 
+/* DESIGN §14: a key written with an escape ("us\u0061ge") is the same key
+ * to the provider's JSON and to jansson: the scan must not skip it. */
+static void test_stream_escaped_keys(void)
+{
+	static const char *const streams[] = {
+		"data: {\"choices\":[],\"us\\u0061ge\":{\"prompt_tokens\":11,\"completion_tokens\":7}}\n\n"
+		"data: [DONE]\n\n",
+		"data: {\"choices\":[{\"index\":0,\"delta\":{\"c\\u006fntent\":\"abcdefgh\"}}]}\n\n"
+		"data: {\"choices\":[],\"usage\":null}\n\n",
+	};
+	struct run rn;
+	run(&rn, GW_OPENAI_CHAT, 1, streams[0], WHOLE, 0);
+	is_int(rn.rc, 0, "read");
+	is_usage(rn.s.usage, 1, 11, 0, 0, 7, "an escaped usage key is read as jansson reads it");
+	run_free(&rn);
+	run(&rn, GW_OPENAI_CHAT, 1, streams[1], WHOLE, 0);
+	is_int(rn.s.text_bytes, 8, "an escaped content key's text is counted");
+	run_free(&rn);
+}
+
 static void test_stream_chat_more(void)
 {
 	static const char *const tools[] = {
@@ -749,6 +769,7 @@ int main(void)
 	test_usage_whole();
 	test_stream_chat();
 	test_stream_chat_more();
+	test_stream_escaped_keys();
 	test_stream_anthropic();
 	test_stream_responses();
 	test_stream_limits();
