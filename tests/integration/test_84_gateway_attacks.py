@@ -8,7 +8,7 @@ import json
 import socket
 import urllib.parse
 
-from lib import ENV, api, check, eq, key, new_account, sql, verify, wait_until
+from lib import ENV, api, check, eq, key, new_account, parallel, sql, verify, wait_until
 from test_80_gateway import (anthropic_error, body_chat, call, chat, cost, ensure_prices, messages, mode,
                              openai_error, reasons, received, reset, state)
 
@@ -167,3 +167,30 @@ def test_a_member_s_call_is_not_shown_the_pool_s_balance():
     check("creditd-balance-micros" not in r.headers, "the pool's balance not shown: %r" % r.headers)
     r = gchat(gw_key(ws)["key"])
     eq(int(r.headers["creditd-balance-micros"]), state(ws)[0], "the account's own key sees its balance")
+
+
+def test_a_member_key_s_concurrent_stored_context_calls_stay_within_its_cap():
+    """The attack of DESIGN §14: a member-bound key with a small cap fires
+    many calls at once, each a tiny body naming a large context stored at
+    the provider. None is forwarded, none holds or charges anything, and
+    the member's spend stays within its cap."""
+    from test_83_gateway_keys import gw_key
+    ensure_prices()
+    reset()
+    ws = new_account("gwflood", kind="workspace")
+    eq(api("POST", "/v1/accounts/%s/members" % ws, {"member": "mallory", "monthly_cap_micros": 5000}).status, 201,
+       "member with a cap")
+    secret = gw_key(ws, member="mallory")["key"]
+    before = state(ws)
+
+    def one(i):
+        return call("/openai/v1/responses", {"model": "gpt-4o-mini", "input": "go on %d" % i,
+                                             "previous_response_id": "resp_big_context"}, auth=secret).status
+    statuses = parallel(40, one)
+    eq(set(statuses), {400}, "every call refused: %r" % statuses)
+    eq(received(), [], "nothing forwarded")
+    eq(state(ws), before, "nothing held or charged")
+    spent = sql("SELECT COALESCE(SUM(m.month_spent_micros), 0) FROM members m JOIN accounts a ON a.id = m.account_id "
+                "WHERE a.ext_id = '%s' AND m.member = 'mallory'" % ws)
+    check(int(spent[0][0]) <= 5000, "the member's spend within its cap: %r" % spent)
+    verify()
