@@ -70,8 +70,13 @@ enum cd_err ledger_acct_lock_id(struct ledger *lg, int64_t id, struct acct *a)
 
 /* ---- Sweep ---- */
 
-static const char SQL_HOLDS_DUE[] = "SELECT id, amount_micros, member FROM holds WHERE account_id = ? "
+/* A gateway call's hold (its request_id LEDGER_GATEWAY_REQUEST_PREFIX) is
+ * captured at its expiry whatever expired_holds says: the provider was
+ * called (DESIGN §14). */
+static const char SQL_HOLDS_DUE[] = "SELECT id, amount_micros, member, LEFT(request_id, 3) = '"
+				    LEDGER_GATEWAY_REQUEST_PREFIX "' FROM holds WHERE account_id = ? "
 				    "AND state = 'pending' AND expires_at <= ? FOR UPDATE";
+_Static_assert(sizeof(LEDGER_GATEWAY_REQUEST_PREFIX) == 4, "SQL_HOLDS_DUE compares the prefix's 3 bytes");
 static const char SQL_GRANTS_DUE[] = "SELECT id, remaining_micros, source FROM grants WHERE account_id = ? "
 				     "AND remaining_micros > 0 AND expires_at <= ? FOR UPDATE";
 static const char SQL_NEXT_DUE[] = "SELECT (SELECT MIN(expires_at) FROM holds WHERE account_id = ? AND state = 'pending'), "
@@ -84,7 +89,7 @@ static enum cd_err expire_hold_batch(struct ledger *lg, struct acct *a, int *don
 {
 	int64_t ids[SWEEP_BATCH], amounts[SWEEP_BATCH];
 	char members[SWEEP_BATCH][LEDGER_ID_MAX + 1];
-	int has_member[SWEEP_BATCH];
+	int has_member[SWEEP_BATCH], gateways[SWEEP_BATCH];
 	int n = 0, e;
 	struct dbstmt *s = ledger_db_exec(lg, SQL_HOLDS_DUE, &e, "ii", a->id, lg->now);
 	if (s == NULL)
@@ -94,6 +99,7 @@ static enum cd_err expire_hold_batch(struct ledger *lg, struct acct *a, int *don
 		amounts[n] = ledger_db_i64(s, 1);
 		has_member[n] = !ledger_db_null(s, 2);
 		snprintf(members[n], sizeof(members[n]), "%s", has_member[n] ? ledger_db_str(s, 2) : "");
+		gateways[n] = ledger_db_i64(s, 3) == 1;
 		n++;
 	}
 	*done = n;
@@ -107,7 +113,7 @@ static enum cd_err expire_hold_batch(struct ledger *lg, struct acct *a, int *don
 				  a->ext_id, ids[i], amounts[i], a->reserved);
 			return CD_E_INTERNAL;	/* a row edited by hand: the rule asserts it */
 		}
-		ledger_rule_hold_expiry(amounts[i], a->reserved, lg->cfg->capture_expired, &x);
+		ledger_rule_hold_expiry(amounts[i], a->reserved, lg->cfg->capture_expired || gateways[i], &x);
 		ledger_hold_id_format(ref, sizeof(ref), a->id, ids[i]);
 		const char *outer = ledger_journal_key_push(lg, key, "expire", ref, 1);
 		a->reserved -= x.release;

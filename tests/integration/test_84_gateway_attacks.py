@@ -194,3 +194,39 @@ def test_a_member_key_s_concurrent_stored_context_calls_stay_within_its_cap():
                 "WHERE a.ext_id = '%s' AND m.member = 'mallory'" % ws)
     check(int(spent[0][0]) <= 5000, "the member's spend within its cap: %r" % spent)
     verify()
+
+
+def test_a_gateway_hold_that_expires_is_captured_whatever_expired_holds_says():
+    """creditd dies while the provider works on a call (here: a provider
+    that has not answered yet); the hold is left pending. At its expiry it
+    is captured in full, though the stack's [ledger] expired_holds is
+    release: the provider was called, so a crash never makes a call free.
+    (Before: released, the call charged 0.)"""
+    import threading
+    import time
+    import stack
+    from lib import clock_reset, clock_set, creditctl
+    ensure_prices()
+    reset()
+    acct = new_account("gwcrash")
+    before, _ = state(acct)
+    mode(mode="silent", silent_seconds=20)
+    caller = threading.Thread(target=lambda: chat(acct, body_chat(stream=True, max_completion_tokens=300)),
+                              daemon=True)
+    caller.start()
+    check(wait_until(lambda: state(acct)[1] > 0, timeout=10), "the call is held")
+    held = state(acct)[1]
+    stack.creditd_kill9()
+    try:
+        stack.creditd_start()
+        eq(state(acct), (before, held), "still pending after the crash")
+        clock_set(time.time() + 3 * 3600)
+        creditctl("sweep")
+        rows = sql("SELECT h.state, h.charged_micros, h.amount_micros FROM holds h JOIN accounts a "
+                   "ON a.id = h.account_id WHERE a.ext_id = '%s'" % acct)
+        eq(rows, [["captured", str(held), str(held)]], "captured in full")
+        eq(state(acct), (before - held, 0), "charged the hold")
+    finally:
+        clock_reset()
+        mode()
+    verify()
