@@ -104,6 +104,8 @@ struct cfg {
 	char *gw_on_client_gone;	/* drain|cancel */
 	int64_t gw_drain_seconds;	/* reading on after the client left, and SIGTERM's wait */
 	int64_t gw_max_streams;		/* calls in flight; beyond them 503 */
+	int64_t gw_max_streams_per_key;	/* of them, one gateway key's; beyond 429 */
+	int64_t gw_max_streams_per_account;	/* of them, one account's; beyond 429 */
 	int64_t gw_max_body_bytes;	/* a gateway route's request body */
 	int64_t gw_connect_timeout_ms;
 	int64_t gw_first_byte_timeout_seconds;	/* the provider's first byte */

@@ -25,6 +25,7 @@
 #include "metrics.h"
 #include "provider.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -93,10 +94,28 @@ static pthread_cond_t drained_cond = PTHREAD_COND_INITIALIZER;
 static struct ending *endq;		/* a ring of max_streams */
 static int64_t end_head, end_len, end_idle, end_threads;
 
+/* The places of the calls in flight: whose key and account each is, to
+ * count a key's and an account's share. Under their own lock: taken and
+ * given back by workers and the loop alike. */
+struct place {
+	uint64_t key, account;
+	int used;
+};
+static struct place *places;
+static int *free_places;
+static int64_t nfree_places;
+static pthread_mutex_t place_lock = PTHREAD_MUTEX_INITIALIZER;
+
 int gateway_init(const struct cfg *cfg)
 {
 	size_t n = (size_t)cfg->gw_max_streams;
 	gw_cfg = cfg;
+	places = calloc(n, sizeof(*places));
+	free_places = calloc(n, sizeof(*free_places));
+	if (places == NULL || free_places == NULL)
+		return -1;
+	for (int i = (int)n - 1; i >= 0; i--)
+		free_places[nfree_places++] = i;
 	inbox = calloc(n, sizeof(*inbox));
 	endq = calloc(n, sizeof(*endq));
 	slots = calloc(n, sizeof(*slots));
@@ -110,18 +129,45 @@ int gateway_init(const struct cfg *cfg)
 	return gwcall_init(cfg);
 }
 
-int gateway_admit(void)
+/* GW_ADMITTED, or which share key or account has used up (max_streams
+ * entries scanned: a few microseconds at the largest, under place_lock). */
+static enum gw_admit share_left(uint64_t key, uint64_t account)
 {
-	long long now = atomic_fetch_add(&in_flight, 1);
-	if (now >= gw_cfg->gw_max_streams || atomic_load(&closing)) {
-		atomic_fetch_sub(&in_flight, 1);
-		return -1;
+	int64_t keys = 0, accounts = 0;
+	for (int64_t i = 0; i < gw_cfg->gw_max_streams; i++) {
+		keys += places[i].used && key != 0 && places[i].key == key;
+		accounts += places[i].used && places[i].account == account;
 	}
-	return 0;
+	if (key != 0 && keys >= gw_cfg->gw_max_streams_per_key)
+		return GW_KEY_SHARE;
+	return accounts >= gw_cfg->gw_max_streams_per_account ? GW_ACCOUNT_SHARE : GW_ADMITTED;
 }
 
-void gateway_unadmit(void)
+enum gw_admit gateway_admit(uint64_t key, uint64_t account, int *place)
 {
+	enum gw_admit rc = GW_FULL;
+	*place = -1;
+	pthread_mutex_lock(&place_lock);
+	if (nfree_places > 0 && !atomic_load(&closing))
+		rc = share_left(key, account);
+	if (rc == GW_ADMITTED) {
+		*place = free_places[--nfree_places];
+		places[*place] = (struct place){key, account, 1};
+		atomic_fetch_add(&in_flight, 1);
+	}
+	pthread_mutex_unlock(&place_lock);
+	return rc;
+}
+
+void gateway_unadmit(int place)
+{
+	if (place < 0 || place >= gw_cfg->gw_max_streams)
+		return;
+	pthread_mutex_lock(&place_lock);
+	assert(places[place].used);
+	places[place].used = 0;
+	free_places[nfree_places++] = place;
+	pthread_mutex_unlock(&place_lock);
 	long long was = atomic_fetch_sub(&in_flight, 1);
 	if (was == 1) {
 		pthread_mutex_lock(&end_lock);
@@ -265,12 +311,13 @@ static void send_listed(void)
  * its place given back. */
 static void finish_slot(struct slot *s)
 {
+	int place = gwcall_place(s->c);
 	unwatch(s);
 	gwcall_finish(s->c);
 	s->c = NULL;
 	s->ended = 0;
 	free_slots[nfree++] = s->idx;
-	gateway_unadmit();
+	gateway_unadmit(place);
 }
 
 /* The client's socket is writable (or it took nothing for too long):

@@ -21,12 +21,19 @@ struct cfg;
 /* Starts the module (no thread yet). 0, or -1. */
 int gateway_init(const struct cfg *cfg);
 
-/* Takes one of max_streams places for a call: 0, or -1 when all are in
- * use (the caller answers 503 with Retry-After: 1). A place taken is
- * given back by gateway_run's call when it ends, or by gateway_unadmit
- * when the call goes no further. */
-int gateway_admit(void);
-void gateway_unadmit(void);
+/* Takes one of max_streams places for a call of a key (the hash of its
+ * secret; 0 for a key the per-key share does not bind: an app's guard
+ * key, which serves every user) and an account (the hash of its id):
+ * GW_ADMITTED with the place's number in *place, GW_FULL when all are in
+ * use (the caller answers 503 with Retry-After: 1), GW_KEY_SHARE or
+ * GW_ACCOUNT_SHARE when the key has [gateway] max_streams_per_key calls
+ * in flight already, or the account max_streams_per_account (429 with
+ * Retry-After: 1): one key or one account cannot take every place (DESIGN
+ * §14). A place taken is given back by gateway_run's call when it ends
+ * (job->place), or by gateway_unadmit when the call goes no further. */
+enum gw_admit { GW_ADMITTED = 0, GW_FULL, GW_KEY_SHARE, GW_ACCOUNT_SHARE };
+enum gw_admit gateway_admit(uint64_t key, uint64_t account, int *place);
+void gateway_unadmit(int place);
 
 /* Runs job on the gateway's loop; takes job (malloc'ed) and the edge's
  * request. -1 when the loop could not start or out of memory: the caller

@@ -570,6 +570,11 @@ void gwcall_end(struct gwcall *c, enum provider_result r, const char *err)
 		gone(c);
 }
 
+int gwcall_place(const struct gwcall *c)
+{
+	return c->job->place;
+}
+
 void gwcall_finish(struct gwcall *c)
 {
 	struct gw_job *job = c->job;

@@ -44,6 +44,8 @@ void gwcall_end(struct gwcall *c, enum provider_result r, const char *err);
 /* Ends the request through the edge without waiting (what was not sent
  * is dropped); c and its job freed. */
 void gwcall_finish(struct gwcall *c);
+/* The call's place among max_streams (gateway_admit), for its ending. */
+int gwcall_place(const struct gwcall *c);
 
 /* The settle reasons DESIGN §12 names. */
 #define GW_REASON_PROVIDER_USAGE "provider_usage"

@@ -50,6 +50,7 @@ struct gw_job {
 	char openai_beta[LIMIT_GATEWAY_HEADER_BYTES + 1];
 	char request_id[LIMIT_REQUEST_ID_BYTES + 1];	/* the hold's request_id */
 	int64_t received_ms;		/* when the worker took the request (overhead metric) */
+	int place;			/* its place among max_streams (gateway_admit) */
 };
 
 #endif

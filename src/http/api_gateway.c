@@ -220,6 +220,38 @@ static int hold(struct api_ctx *ctx, struct gw_job *job, struct guard_authorize 
 	return job->hold_id[0] != '\0' ? 0 : -1;
 }
 
+/* FNV-1a of s, never 0 (0 is "no key"). */
+static uint64_t share_id(const char *s)
+{
+	uint64_t h = 1469598103934665603ULL;
+	for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++)
+		h = (h ^ *p) * 1099511628211ULL;
+	return h != 0 ? h : 1;
+}
+
+/* A place among max_streams, within the key's share (a gateway key's:
+ * an app's guard key serves all its users and is bound by the accounts'
+ * shares alone) and the account's. 0, or -1 with rs filled. */
+static int admit(struct api_ctx *ctx, const struct request *rq, struct gw_job *job, struct response *rs)
+{
+	uint64_t key = ctx->key.scopes == KEY_SCOPE_GATEWAY && rq->authorization != NULL ? share_id(rq->authorization)
+											 : 0;
+	enum gw_admit a = gateway_admit(key, share_id(job->account), &job->place);
+	if (a == GW_ADMITTED)
+		return 0;
+	rs->retry_after = 1;
+	if (a == GW_FULL)
+		api_error(rs, CD_E_BUSY, NULL, "%lld gateway calls are in flight, the most [gateway] max_streams allows",
+			  (long long)ctx->cfg->gw_max_streams);
+	else
+		api_error(rs, CD_E_RATE_LIMITED, NULL, "%lld calls of this %s are in flight, the most [gateway] %s allows",
+			  (long long)(a == GW_KEY_SHARE ? ctx->cfg->gw_max_streams_per_key
+						     : ctx->cfg->gw_max_streams_per_account),
+			  a == GW_KEY_SHARE ? "key" : "account",
+			  a == GW_KEY_SHARE ? "max_streams_per_key" : "max_streams_per_account");
+	return -1;
+}
+
 static void gw_call(struct api_ctx *ctx, const struct request *rq, struct response *rs, enum gw_route route)
 {
 	char err[256];
@@ -232,6 +264,7 @@ static void gw_call(struct api_ctx *ctx, const struct request *rq, struct respon
 	}
 	memset(&r, 0, sizeof(r));
 	job->route = route;
+	job->place = -1;
 	if (gwshape_read(route, rq->body, rq->body_len, &job->ask, err, sizeof(err), &param) != 0)
 		api_error(rs, CD_E_INVALID, param, "%s", err);
 	else if (job->ask.stored != NULL)
@@ -241,12 +274,10 @@ static void gw_call(struct api_ctx *ctx, const struct request *rq, struct respon
 	else if (payer(ctx, rq, job, rs) != 0 || provider_key(ctx, rq, job, rs) != 0 || forwarded(rq, job, rs) != 0 ||
 		 hold_of(ctx, job, &r, rs) != 0)
 		;
-	else if (gateway_admit() != 0) {
-		api_error(rs, CD_E_BUSY, NULL, "%lld gateway calls are in flight, the most [gateway] max_streams allows",
-			  (long long)ctx->cfg->gw_max_streams);
-		rs->retry_after = 1;
-	} else if (hold(ctx, job, &r, rs) != 0) {
-		gateway_unadmit();
+	else if (admit(ctx, rq, job, rs) != 0)
+		;
+	else if (hold(ctx, job, &r, rs) != 0) {
+		gateway_unadmit(job->place);
 	} else {
 		rs->handoff = job;
 		return;

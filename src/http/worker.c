@@ -375,8 +375,8 @@ static int hand_off(struct wreq *w, struct request *rq, struct response *rs, con
 	/* The gateway could not take it: its hold goes now, not at its ttl. */
 	gwcall_release(ctx->lg, job->hold_id);
 	job->body = NULL;
+	gateway_unadmit(job->place);
 	free(job);
-	gateway_unadmit();
 	rs->handoff = NULL;
 	api_error(rs, CD_E_BUSY, NULL, "the gateway could not take the call (out of memory)");
 	rs->retry_after = 1;

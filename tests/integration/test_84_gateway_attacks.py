@@ -230,3 +230,46 @@ def test_a_gateway_hold_that_expires_is_captured_whatever_expired_holds_says():
         clock_reset()
         mode()
     verify()
+
+
+def test_one_key_or_one_account_cannot_take_every_stream():
+    """[gateway] max_streams_per_key and max_streams_per_account: calls
+    hanging on a silent provider fill a gateway key's share (2 here) and
+    an account's (3); the next call of that key, or for that account by
+    another key, is refused 429 rate_limit_exceeded with Retry-After,
+    nothing held; another account's call still gets a place."""
+    import threading
+    from test_82_gateway_capacity import in_flight, with_gateway
+    from test_83_gateway_keys import gchat, gw_key
+
+    def run():
+        ensure_prices()
+        reset()
+        mode(mode="silent", silent_seconds=6)
+        acct, other = new_account("gwshare"), new_account("gwshare2")
+        end_user = gw_key(acct)["key"]
+        threads = [threading.Thread(target=lambda: gchat(end_user)) for _ in range(2)]
+        for t in threads:
+            t.start()
+        check(wait_until(lambda: in_flight() == 2, timeout=10), "the key's two calls in flight")
+        held = state(acct)
+        r = gchat(end_user)
+        openai_error(r, 429, "rate_limit_exceeded")
+        eq(r.headers.get("retry-after"), "1", "with Retry-After")
+        check("max_streams_per_key" in r.json["error"]["message"], "the setting named: %r" % r.json)
+        eq(state(acct), held, "nothing more held")
+        threads.append(threading.Thread(target=lambda: chat(acct, body_chat(max_completion_tokens=20))))
+        threads[-1].start()
+        check(wait_until(lambda: in_flight() == 3, timeout=10), "the account's third call, by the guard key")
+        r = chat(acct, body_chat(max_completion_tokens=20))
+        openai_error(r, 429, "rate_limit_exceeded")
+        check("max_streams_per_account" in r.json["error"]["message"], "the account's share: %r" % r.json)
+        threads.append(threading.Thread(target=lambda: chat(other, body_chat(max_completion_tokens=20))))
+        threads[-1].start()
+        check(wait_until(lambda: in_flight() == 4, timeout=10), "another account still gets a place")
+        for t in threads:
+            t.join(30)
+        check(wait_until(lambda: in_flight() == 0, timeout=10), "all places given back")
+        mode()
+    with_gateway("max_streams_per_key = 2\nmax_streams_per_account = 3\nfirst_byte_timeout_seconds = 30\n", run)
+    verify()
