@@ -273,3 +273,35 @@ def test_one_key_or_one_account_cannot_take_every_stream():
         mode()
     with_gateway("max_streams_per_key = 2\nmax_streams_per_account = 3\nfirst_byte_timeout_seconds = 30\n", run)
     verify()
+
+
+def test_a_stream_that_outlives_its_hold_is_charged_its_usage():
+    """A stream longer than its hold's ttl (here: the clock moved past it
+    while the provider still streams): at its expiry the hold is captured
+    in full, so its reserve never turns into credit that admits other
+    calls; the stream's own ending then settles late at the provider's
+    figures, the capture corrected to the exact cost."""
+    import time
+    from lib import clock_reset, clock_set, creditctl
+    ensure_prices()
+    reset()
+    acct = new_account("gwlong")
+    before, _ = state(acct)
+    mode(output_tokens=30, chunks=30, chunk_interval_ms=100)
+    s, head = _stream_open(acct, body_chat(stream=True, max_completion_tokens=400))
+    check(b" 200 " in head.split(b"\r\n")[0], "the stream began")
+    held = state(acct)[1]
+    try:
+        clock_set(time.time() + 3 * 3600)
+        creditctl("sweep")
+        eq(state(acct), (before - held, 0), "captured at its expiry: charged in full, nothing left reserved")
+        _read_to_end(s)
+        check(wait_until(lambda: len(reasons(acct)) == 1, timeout=10), "settled at the stream's end")
+    finally:
+        clock_reset()
+    rows = sql("SELECT u.input_tokens, u.output_tokens, u.cost_micros FROM usage_records u JOIN accounts a "
+               "ON a.id = u.account_id WHERE a.ext_id = '%s'" % acct)
+    eq(int(rows[0][1]), 30, "the provider's output")
+    eq(int(rows[0][2]), cost("gpt-4o-mini", int(rows[0][0]), 0, 30), "its cost")
+    eq(state(acct), (before - int(rows[0][2]), 0), "the capture corrected to the call's cost")
+    verify()
