@@ -34,7 +34,7 @@ static int action_price(struct api_ctx *ctx, const char *action, int64_t *price)
 {
 	if (ledger_price_action(action, price))
 		return 1;
-	return ledger_prices_reload(ctx->lg) == CD_OK && ledger_price_action(action, price);
+	return ledger_prices_reload_on_miss(ctx->lg) && ledger_price_action(action, price);
 }
 
 /* DESIGN §10: one charge moves at most LIMIT_AMOUNT_MICROS_MAX; a larger

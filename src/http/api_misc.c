@@ -134,7 +134,7 @@ int api_model_price(struct api_ctx *ctx, const char *model, struct price *p, int
 {
 	if (ledger_price_model(model, p, margin))
 		return 1;
-	return ledger_prices_reload(ctx->lg) == CD_OK && ledger_price_model(model, p, margin);
+	return ledger_prices_reload_on_miss(ctx->lg) && ledger_price_model(model, p, margin);
 }
 
 int api_key_reaches(const struct api_ctx *ctx, const char *account)

@@ -445,6 +445,11 @@ enum cd_err ledger_member_delete(struct ledger *lg, const struct ledger_call *ca
 /* Loads models, actions and margin into the process-wide price cache.
  * Called at start, by the sweeper and on SIGHUP. */
 enum cd_err ledger_prices_reload(struct ledger *lg);
+/* After a lookup missed (a model or action priced a moment ago, not yet
+ * in the cache): reloads, but at most LIMIT_PRICE_MISS_RELOADS times a
+ * LIMIT_PRICE_MISS_RELOAD_MS whoever asks. 1 when it reloaded, 0 when not
+ * (too many already, or failed). */
+int ledger_prices_reload_on_miss(struct ledger *lg);
 /* Looks a model up in the cache. 1 found, 0 not. */
 int ledger_price_model(const char *name, struct price *p, int64_t *margin_bps);
 int ledger_price_action(const char *name, int64_t *price_micros);

@@ -8,7 +8,9 @@
  * account. */
 #include "ledger_int.h"
 #include "log.h"
+#include "timefmt.h"
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -100,6 +102,30 @@ enum cd_err ledger_prices_reload(struct ledger *lg)
 	}
 	free(l);
 	return rc;
+}
+
+/* The reloads lookups' misses made in the current window. */
+static struct {
+	pthread_mutex_t lock;
+	int64_t window_ms;		/* CLOCK_MONOTONIC ms it began */
+	int reloads;
+} misses = {PTHREAD_MUTEX_INITIALIZER, INT64_MIN / 2, 0};
+
+int ledger_prices_reload_on_miss(struct ledger *lg)
+{
+	int64_t now = timefmt_mono_ms();
+	int go;
+	/* A few reloads a window, whoever asks: a stream of unknown names is
+	 * not a stream of reloads (DESIGN §14). */
+	pthread_mutex_lock(&misses.lock);
+	if (now - misses.window_ms >= LIMIT_PRICE_MISS_RELOAD_MS) {
+		misses.window_ms = now;
+		misses.reloads = 0;
+	}
+	go = misses.reloads < LIMIT_PRICE_MISS_RELOADS;
+	misses.reloads += go;
+	pthread_mutex_unlock(&misses.lock);
+	return go && ledger_prices_reload(lg) == CD_OK;
 }
 
 static int price_find(const char *name, int want_action, struct price_entry *out, int64_t *margin)

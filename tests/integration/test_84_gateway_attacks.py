@@ -305,3 +305,22 @@ def test_a_stream_that_outlives_its_hold_is_charged_its_usage():
     eq(int(rows[0][2]), cost("gpt-4o-mini", int(rows[0][0]), 0, 30), "its cost")
     eq(state(acct), (before - int(rows[0][2]), 0), "the capture corrected to the call's cost")
     verify()
+
+
+def test_unknown_models_do_not_reload_the_price_table_each():
+    """A stream of requests naming models that do not exist: each is
+    refused 400 naming the model, and the price table is reloaded a few
+    times a second at most, not once a request (a reload costs the
+    database four round trips)."""
+    from test_17_batch_calls import _key_use_noted, round_trips, sent
+    acct = new_account("gwmiss")
+    _key_use_noted()
+    before = round_trips("authorize")
+    n = 60
+    for i in range(n):
+        sent("authorize")
+        r = api("POST", "/v1/guard/authorize", {"account": acct, "model": "no-such-model-%d" % i, "input_tokens": 5,
+                                                "max_output_tokens": 5, "request_id": "miss-%d" % i}, auth="guard")
+        eq((r.status, r.err.get("param")), (400, "model"), "unknown model refused: %r" % r.json)
+    trips = round_trips("authorize") - before
+    check(trips <= 2 * 8 * 4, "%d round trips for %d unknown models: reloads bounded" % (trips, n))
