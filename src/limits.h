@@ -655,6 +655,10 @@ _Static_assert(LIMIT_STRIPE_EVENTS_MIN_DAYS <= LIMIT_RETENTION_MAX_DAYS, "some s
  * sockets; 8192 such stay well inside the 64k file descriptors a systemd
  * service gets. */
 #define LIMIT_GATEWAY_STREAMS_MAX 8192
+/* [gateway] max_buffered_mib's ceiling: whole answers held at once in all,
+ * 64 GiB (past any machine creditd is sized for; the default is 256 MiB,
+ * under the unit's MemoryMax). */
+#define LIMIT_GATEWAY_BUFFERED_MIB_MAX 65536
 /* An ending thread's stack (and the loop's): a call's deepest path
  * (jansson over an answer, a settle's JSON answer) stays under 64 KiB;
  * only the pages touched count in RSS, the rest is address space. */

@@ -141,6 +141,7 @@ static const struct cfg_key cfg_table[] = {
 	{"gateway", "drain_seconds", CFG_INT, OFF(gw_drain_seconds), 0, 3600, "60", NULL, NULL, NULL},
 	{"gateway", "max_body_bytes", CFG_INT, OFF(gw_max_body_bytes), 1024, LIMIT_GATEWAY_BODY_MAX_BYTES, "8388608", NULL, NULL, NULL},
 	{"gateway", "max_streams", CFG_INT, OFF(gw_max_streams), 1, LIMIT_GATEWAY_STREAMS_MAX, "512", NULL, NULL, NULL},
+	{"gateway", "max_buffered_mib", CFG_INT, OFF(gw_max_buffered_mib), 1, LIMIT_GATEWAY_BUFFERED_MIB_MAX, "256", NULL, NULL, NULL},
 	{"gateway", "max_streams_per_key", CFG_INT, OFF(gw_max_streams_per_key), 1, LIMIT_GATEWAY_STREAMS_MAX, "16", NULL, NULL, NULL},
 	{"gateway", "max_streams_per_account", CFG_INT, OFF(gw_max_streams_per_account), 1, LIMIT_GATEWAY_STREAMS_MAX, "64", NULL, NULL, NULL},
 	{"gateway", "connect_timeout_ms", CFG_INT, OFF(gw_connect_timeout_ms), 100, 60000, "5000", NULL, NULL, NULL},

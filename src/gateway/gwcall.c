@@ -27,6 +27,7 @@
 #include "ledger.h"
 #include "log.h"
 #include "metrics.h"
+#include <stdatomic.h>
 #include "provider.h"
 
 #include <jansson.h>
@@ -38,6 +39,10 @@
 #include <time.h>
 
 static const struct cfg *cc;
+/* Whole answers' bytes held by every call in flight: the answer, then its
+ * framed copy once it is written (the answer is freed then), until the
+ * call finishes; bounded by [gateway] max_buffered_mib (DESIGN §14). */
+static _Atomic int64_t buffered_bytes;
 
 /* ---- The ledger connections calls settle on ---- */
 
@@ -102,6 +107,8 @@ struct gwcall {
 	int64_t gone_ms;
 	struct gw_stream stream;
 	struct dynbuf whole;		/* a whole answer, or an error's body */
+	int64_t buffered;		/* its bytes counted in buffered_bytes, until the call finishes */
+	int over_budget;		/* a whole answer stopped at max_buffered_mib */
 	struct dynbuf head;		/* the provider's headers passed on, as CGI lines */
 	/* The provider's call: its URL, header lines and body. */
 	struct provider_call pc;
@@ -224,6 +231,13 @@ static int on_data(void *arg, const char *bytes, size_t n)
 	struct gwcall *c = arg;
 	if (streamed(c))
 		return gwshape_stream_feed(&c->stream, bytes, n, on_event, c) != 0;
+	int64_t budget = cc->gw_max_buffered_mib * 1024 * 1024;
+	if (atomic_fetch_add(&buffered_bytes, (int64_t)n) + (int64_t)n > budget) {
+		atomic_fetch_sub(&buffered_bytes, (int64_t)n);
+		c->over_budget = 1;
+		return 1;	/* the transfer stops: answered 503 gateway_busy */
+	}
+	c->buffered += (int64_t)n;
 	dynbuf_add(&c->whole, bytes, n);
 	return c->whole.failed;
 }
@@ -465,6 +479,11 @@ static void end_whole(struct gwcall *c, enum provider_result r)
 		error_write(c, 503, CD_E_UNAVAILABLE, "the call was answered but could not be settled: retry");
 		return;
 	}
+	if (!whole && c->over_budget) {
+		error_write(c, 503, CD_E_BUSY, "the gateway holds as many whole answers as [gateway] max_buffered_mib "
+			    "allows: retry");
+		return;
+	}
 	if (!whole) {
 		error_write(c, 502, CD_E_UPSTREAM, c->whole.failed ? "the provider's answer is larger than creditd "
 				    "passes on whole" : "the provider's answer was cut");
@@ -479,6 +498,7 @@ static void end_whole(struct gwcall *c, enum provider_result r)
 			 (long long)charged, (long long)balance);
 	head_write(c, c->status, extra);
 	client_write(c, c->whole.data, c->whole.len);
+	dynbuf_free(&c->whole);	/* framed now: one copy is kept, not two */
 }
 
 static void end_stream(struct gwcall *c)
@@ -580,6 +600,7 @@ void gwcall_finish(struct gwcall *c)
 	struct gw_job *job = c->job;
 	c->edge.finish(c->edge.req, job->route_name, c->answered, job->account);
 	gwshape_stream_free(&c->stream);
+	atomic_fetch_sub(&buffered_bytes, c->buffered);
 	dynbuf_free(&c->whole);
 	dynbuf_free(&c->head);
 	dynbuf_free(&c->lines);

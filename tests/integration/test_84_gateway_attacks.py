@@ -324,3 +324,29 @@ def test_unknown_models_do_not_reload_the_price_table_each():
         eq((r.status, r.err.get("param")), (400, "model"), "unknown model refused: %r" % r.json)
     trips = round_trips("authorize") - before
     check(trips <= 2 * 8 * 4, "%d round trips for %d unknown models: reloads bounded" % (trips, n))
+
+
+def test_whole_answers_held_at_once_are_bounded():
+    """[gateway] max_buffered_mib bounds the whole answers held in all: an
+    answer that would pass it (here 1 MiB: 20,000 embeddings) is answered
+    503 gateway_busy and charged as estimated (the provider did the work);
+    a small one still passes."""
+    from test_82_gateway_capacity import with_gateway
+
+    def run():
+        ensure_prices()
+        reset()
+        acct = new_account("gwbuf")
+        before, _ = state(acct)
+        big = {"model": "text-embedding-3-small", "input": ["w%d" % i for i in range(20000)]}
+        r = call("/openai/v1/embeddings", big, headers={"Creditd-Account": acct})
+        openai_error(r, 503, "gateway_busy")
+        check("max_buffered_mib" in r.json["error"]["message"], "the setting named: %r" % r.json)
+        check(wait_until(lambda: state(acct)[1] == 0, timeout=10), "its hold settled")
+        eq(reasons(acct), ["estimated"], "charged as estimated")
+        check(state(acct)[0] < before, "the provider's work is charged")
+        small = {"model": "text-embedding-3-small", "input": ["w%d" % i for i in range(100)]}
+        r = call("/openai/v1/embeddings", small, headers={"Creditd-Account": acct})
+        eq(r.status, 200, "a small answer passes: %r" % r.body[:200])
+    with_gateway("max_buffered_mib = 1\n", run)
+    verify()
