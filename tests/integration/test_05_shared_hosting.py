@@ -502,7 +502,13 @@ def test_a_sweep_started_while_one_runs_leaves_it_the_work():
         eq(held.one("SELECT GET_LOCK('creditd.sweep.creditd', 0)"), "1", "another site's lock taken")
         p = s.as_user(ctl)
         check(sweep_line(p).endswith(" done"), "another database's lock holds nothing up: %r" % p.stdout)
-        eq(held.one("SELECT GET_LOCK('creditd.sweep.%s', 0)" % s.db), "1", "this site's lock taken")
+        # A co-tenant guessing the name from the database's alone (the
+        # name before sql/041) holds nothing up either.
+        eq(held.one("SELECT GET_LOCK('creditd.sweep.%s', 0)" % s.db), "1", "the guessable name taken")
+        p = s.as_user(ctl)
+        check(sweep_line(p).endswith(" done"), "a co-tenant's guess holds nothing up: %r" % p.stdout)
+        eq(held.one("SELECT GET_LOCK(LEFT(CONCAT('creditd.sweep.', (SELECT value FROM %s.settings WHERE name = "
+                    "'lock_salt'), '.', '%s'), 64), 0)" % (s.db, s.db)), "1", "this site's lock taken")
         s.q(again)
         arrived = len(s.receiver.arrived_of(acct))
         p = s.as_user(ctl)
