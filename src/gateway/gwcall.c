@@ -461,7 +461,12 @@ static void end_whole(struct gwcall *c, enum provider_result r)
 	int64_t charged, balance;
 	const char *reason = GW_REASON_PROVIDER_USAGE;
 	int whole = r == PROVIDER_OK && !c->whole.failed;
-	if (!whole || gwshape_usage(c->job->route, c->whole.data, c->whole.len, &u) != 0 || !u.have) {
+	if (c->over_budget) {
+		/* Stopped at max_buffered_mib: the provider made (and bills) the
+		 * whole answer, whose size creditd never saw: the hold in full. */
+		u = (struct gw_usage){1, c->job->hold_input, 0, 0, c->job->hold_output};
+		reason = GW_REASON_ESTIMATED;
+	} else if (!whole || gwshape_usage(c->job->route, c->whole.data, c->whole.len, &u) != 0 || !u.have) {
 		/* Cut, too large, not JSON, or no usage: estimated from its
 		 * bytes as a stream's text would be. */
 		c->stream.text_bytes = (int64_t)c->whole.len;

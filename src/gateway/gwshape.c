@@ -253,6 +253,10 @@ static const char *stored_part(const json_t *v)
 	const json_t *source = json_object_get(v, "source");
 	if (json_object_get(v, "file_id") != NULL && !json_is_null(json_object_get(v, "file_id")))
 		return "file_id";
+	if (json_object_get(v, "file_ids") != NULL && !json_is_null(json_object_get(v, "file_ids")))
+		return "file_ids";
+	if (gwshape_str_is(json_object_get(v, "type"), "item_reference"))
+		return "item_reference";
 	if (json_object_get(v, "file_url") != NULL && !json_is_null(json_object_get(v, "file_url")))
 		return "file_url";
 	if (gwshape_str_is(json_object_get(v, "type"), "document") && json_is_object(source) &&
@@ -288,8 +292,10 @@ static const char *stored_in(const json_t *v)
 static int stored_tool(const json_t *tool)
 {
 	const json_t *type = json_object_get(tool, "type");
+	const json_t *container = json_object_get(tool, "container");
 	return gwshape_str_is(type, "file_search") ||
-	       (gwshape_str_is(type, "code_interpreter") && json_is_string(json_object_get(tool, "container")));
+	       (gwshape_str_is(type, "code_interpreter") &&
+		(json_is_string(container) || json_object_get(container, "file_ids") != NULL));
 }
 
 static int read_stored(struct refusal *rf, enum gw_route r, const json_t *root, struct gw_ask *ask)
@@ -372,6 +378,7 @@ int gwshape_read(enum gw_route r, const char *body, size_t len, struct gw_ask *a
 	if (read_model(&rf, root, ask) != 0 || read_stream(&rf, r, root, ask) != 0 || read_caps(&rf, r, root, ask) != 0 ||
 	    read_stored(&rf, r, root, ask) != 0)
 		goto out;
+	gwshape_read_billed(r, root, ask);
 	ask->input_bound = input_bound(r, root, len);
 	rc = 0;
 out:

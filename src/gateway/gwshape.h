@@ -40,9 +40,18 @@ struct gw_ask {
 					 * tokens, so the hold's output is output_cap × choices */
 	/* The first member naming input stored at the provider (static:
 	 * "previous_response_id", "conversation", "prompt", "file_id",
-	 * "file_url", "source", "tools", "container"), NULL when the body
+	 * "file_ids", "file_url", "item_reference", "source", "tools",
+	 * "container"), NULL when the body
 	 * carries all its input: the input bound is no bound then. */
 	const char *stored;
+	/* The first member asking for what the provider bills beyond tokens
+	 * at the standard price (static: "service_tier" other than auto or
+	 * default, "cache_control" with a 1-hour ttl, "modalities" with
+	 * audio, "audio", "input_audio", "web_search_options",
+	 * "mcp_servers", "tools" with a server-side tool), NULL when none:
+	 * creditd prices none of these (DESIGN §14), so such a call is
+	 * refused before it is forwarded. */
+	const char *unpriced;
 };
 
 /* Reads body (len bytes, JSON) for route r into *ask. 0, or -1 with a

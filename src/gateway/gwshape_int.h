@@ -1,9 +1,11 @@
-/* gwshape_int.h: what gwshape.c (requests, the upstream body, errors) and
- * gwshape_usage.c (usage, streams, the estimate) share: counts that are
- * held rather than wrapped, and a string compared with its length. Only
- * those two files include it. */
+/* gwshape_int.h: what gwshape.c (requests, the upstream body, errors),
+ * gwshape_usage.c (usage, streams, the estimate) and gwshape_bill.c (what
+ * is billed beyond tokens) share: counts that are held rather than
+ * wrapped, and a string compared with its length. Only those files
+ * include it. */
 #ifndef CREDITD_GWSHAPE_INT_H
 #define CREDITD_GWSHAPE_INT_H
+#include "gwshape.h"
 #include "limits.h"
 
 #include <jansson.h>
@@ -26,4 +28,8 @@ static inline int gwshape_str_is(const json_t *v, const char *s)
 {
 	return json_is_string(v) && json_string_length(v) == strlen(s) && strcmp(json_string_value(v), s) == 0;
 }
+/* gwshape_bill.c's: what root asks that is billed beyond tokens at the
+ * standard price, into ask->unpriced (gwshape.h). */
+void gwshape_read_billed(enum gw_route r, const json_t *root, struct gw_ask *ask);
+
 #endif

@@ -170,6 +170,16 @@ static int hold_of(struct api_ctx *ctx, struct gw_job *job, struct guard_authori
 	return 0;
 }
 
+/* A member's call is never shown the pool's funds (DESIGN §14): a 402
+ * (the account's available, not the member's cap) loses its figures. */
+static void member_refusal(struct ledger_result *res)
+{
+	json_t *err = json_object_get(res->body, "error");
+	json_object_del(err, "available_micros");
+	json_object_del(err, "required_micros");
+	json_object_set_new(err, "message", json_string("the account cannot cover this call"));
+}
+
 /* Authorizes the hold; the granted output (a shrunk hold's) becomes the
  * cap sent. 0, or -1 with the refusal in rs. */
 static int hold(struct api_ctx *ctx, struct gw_job *job, struct guard_authorize *r, struct response *rs)
@@ -198,6 +208,8 @@ static int hold(struct api_ctx *ctx, struct gw_job *job, struct guard_authorize 
 	r->byok = job->byok;
 	enum cd_err rc = ledger_authorize(ctx->lg, &call, r, &res);
 	if (rc != CD_OK || res.status != 200) {
+		if (rc == CD_OK && job->member[0] != '\0' && res.status == 402)
+			member_refusal(&res);
 		api_answer(rs, rc, &res);
 		return -1;
 	}
@@ -234,8 +246,9 @@ static uint64_t share_id(const char *s)
  * shares alone) and the account's. 0, or -1 with rs filled. */
 static int admit(struct api_ctx *ctx, const struct request *rq, struct gw_job *job, struct response *rs)
 {
-	uint64_t key = ctx->key.scopes == KEY_SCOPE_GATEWAY && rq->authorization != NULL ? share_id(rq->authorization)
-											 : 0;
+	/* The key as authenticated: "Bearer K" however spelt is one key. */
+	const char *secret = rq->authorization != NULL ? keys_bearer(rq->authorization) : NULL;
+	uint64_t key = ctx->key.scopes == KEY_SCOPE_GATEWAY && secret != NULL ? share_id(secret) : 0;
 	enum gw_admit a = gateway_admit(key, share_id(job->account), &job->place);
 	if (a == GW_ADMITTED)
 		return 0;
@@ -267,6 +280,11 @@ static void gw_call(struct api_ctx *ctx, const struct request *rq, struct respon
 	job->place = -1;
 	if (gwshape_read(route, rq->body, rq->body_len, &job->ask, err, sizeof(err), &param) != 0)
 		api_error(rs, CD_E_INVALID, param, "%s", err);
+	else if (job->ask.unpriced != NULL)
+		api_error(rs, CD_E_INVALID, job->ask.unpriced,
+			  "\"%s\" asks for what the provider bills beyond tokens at the standard price (a service tier, "
+			  "1-hour cache writes, audio, a server-side tool), which creditd does not price: not forwarded",
+			  job->ask.unpriced);
 	else if (job->ask.stored != NULL)
 		api_error(rs, CD_E_INVALID, job->ask.stored,
 			  "\"%s\" names input stored at the provider, which the body does not carry: creditd cannot "

@@ -180,6 +180,7 @@ static void fill_from(struct batch *b, struct node_table *t, const struct batch_
 		struct batch_acct *ba = &b->accts[b->naccts++];
 		memset(ba, 0, sizeof(*ba));
 		ba->a = list[i]->a;
+		ba->a.locked_tx = 0;	/* a guess: the write checks its version */
 		ba->start_version = ba->a.row_version;
 		for (int k = 0; spends[i] && k < list[i]->ngrants; k++) {
 			struct batch_grant *g = &b->grants[b->ngrants++];
@@ -299,6 +300,7 @@ static uint64_t keep_acct(struct node_table *t, const struct batch *b, int i)
 	e->owner = NULL;
 	e->a = ba->a;
 	e->a.dirty = 0;
+	e->a.locked_tx = 0;
 	keep_grants(e, b, i, same_epoch);
 	t->by_ext[ext_slot(e->a.ext_id)] = (int32_t)(e - t->accts) + 1;
 	return e->epoch;

@@ -167,6 +167,14 @@ def test_a_member_s_call_is_not_shown_the_pool_s_balance():
     check("creditd-balance-micros" not in r.headers, "the pool's balance not shown: %r" % r.headers)
     r = gchat(gw_key(ws)["key"])
     eq(int(r.headers["creditd-balance-micros"]), state(ws)[0], "the account's own key sees its balance")
+    # Nor in a refusal: a call the pool cannot cover says so, without its figures.
+    eq(api("POST", "/v1/accounts/%s/debits" % ws, {"amount_micros": state(ws)[0] - 20, "reason": "drain"}).status,
+       201, "the pool drained to 20 micros")
+    r = gchat(gw_key(ws, member="dana")["key"])
+    openai_error(r, 402, "insufficient_credits")
+    check("available_micros" not in r.json["error"] and "required_micros" not in r.json["error"],
+          "no pool figures: %r" % r.json)
+    check(str(state(ws)[0] - state(ws)[1]) not in r.body.decode(), "nor the pool's available in the text")
 
 
 def test_a_member_key_s_concurrent_stored_context_calls_stay_within_its_cap():
@@ -257,7 +265,10 @@ def test_one_key_or_one_account_cannot_take_every_stream():
         openai_error(r, 429, "rate_limit_exceeded")
         eq(r.headers.get("retry-after"), "1", "with Retry-After")
         check("max_streams_per_key" in r.json["error"]["message"], "the setting named: %r" % r.json)
-        eq(state(acct), held, "nothing more held")
+        r = call("/openai/v1/chat/completions", body_chat(max_completion_tokens=50), auth=None,
+                 headers={"Authorization": "bEaReR   " + end_user})
+        openai_error(r, 429, "rate_limit_exceeded")
+        eq(state(acct), held, "nothing more held: the key however its header is spelt")
         threads.append(threading.Thread(target=lambda: chat(acct, body_chat(max_completion_tokens=20))))
         threads[-1].start()
         check(wait_until(lambda: in_flight() == 3, timeout=10), "the account's third call, by the guard key")
@@ -344,7 +355,10 @@ def test_whole_answers_held_at_once_are_bounded():
         check("max_buffered_mib" in r.json["error"]["message"], "the setting named: %r" % r.json)
         check(wait_until(lambda: state(acct)[1] == 0, timeout=10), "its hold settled")
         eq(reasons(acct), ["estimated"], "charged as estimated")
-        check(state(acct)[0] < before, "the provider's work is charged")
+        held = sql("SELECT h.amount_micros, h.charged_micros FROM holds h JOIN accounts a ON a.id = h.account_id "
+                   "WHERE a.ext_id = '%s'" % acct)
+        eq(held[0][0], held[0][1], "the hold in full: the answer's size was never seen")
+        eq(before - state(acct)[0], int(held[0][1]), "charged")
         small = {"model": "text-embedding-3-small", "input": ["w%d" % i for i in range(100)]}
         r = call("/openai/v1/embeddings", small, headers={"Creditd-Account": acct})
         eq(r.status, 200, "a small answer passes: %r" % r.body[:200])

@@ -578,6 +578,9 @@ static void test_read_stored(void)
 	stored(R, "{'model':'m','input':'hi','tools':[{'type':'file_search','vector_store_ids':['vs_1']}]}", "tools");
 	stored(R, "{'model':'m','input':'hi','tools':[{'type':'code_interpreter','container':'cntr_1'}]}", "tools");
 	stored(R, "{'model':'m','input':'hi','tools':[{'type':'function','name':'f'}]}", NULL);
+	stored(R, "{'model':'m','input':[{'type':'item_reference','id':'msg_1'}]}", "item_reference");
+	stored(R, "{'model':'m','input':'hi','tools':[{'type':'code_interpreter','container':{'type':'auto',"
+		  "'file_ids':['file-1']}}]}", "tools");
 	stored(R, "{'model':'m','input':'hi','metadata':{'file_id':'not input'}}", NULL);
 	stored(C, "{'model':'m','messages':[{'role':'user','content':[{'type':'file','file':{'file_id':'file-2'}}]}]}",
 	       "file_id");
@@ -593,8 +596,51 @@ static void test_read_stored(void)
 	stored(R, "{'model':'m','input':'hi','background':false}", NULL);
 }
 
+/* DESIGN §14: what the provider bills beyond tokens is named. */
+static void unpriced(enum gw_route r, const char *body_j, const char *want)
+{
+	struct gw_ask ask;
+	char err[256] = "";
+	const char *param = NULL;
+	int rc = read_j(r, body_j, &ask, err, sizeof(err), &param);
+	is_int(rc, 0, "read: %s (%s)", body_j, err);
+	is_str(ask.unpriced, want, "billed beyond tokens: %s", body_j);
+}
+
+static void test_read_unpriced(void)
+{
+	enum gw_route R = GW_OPENAI_RESPONSES, C = GW_OPENAI_CHAT, A = GW_ANTHROPIC_MESSAGES, E = GW_OPENAI_EMBEDDINGS;
+	unpriced(C, "{'model':'m','messages':[]}", NULL);
+	unpriced(C, "{'model':'m','messages':[],'service_tier':'priority'}", "service_tier");
+	unpriced(C, "{'model':'m','messages':[],'service_tier':'flex'}", "service_tier");
+	unpriced(C, "{'model':'m','messages':[],'service_tier':'auto'}", NULL);
+	unpriced(C, "{'model':'m','messages':[],'service_tier':'default'}", NULL);
+	unpriced(C, "{'model':'m','messages':[],'service_tier':null}", NULL);
+	unpriced(A, "{'model':'m','max_tokens':5,'messages':[],'service_tier':'standard_only'}", NULL);
+	unpriced(C, "{'model':'m','messages':[],'modalities':['text','audio'],'audio':{'voice':'alloy'}}", "modalities");
+	unpriced(C, "{'model':'m','messages':[],'modalities':['text']}", NULL);
+	unpriced(C, "{'model':'m','messages':[{'role':'user','content':[{'type':'input_audio','input_audio':"
+		    "{'data':'AAAA','format':'wav'}}]}]}", "input_audio");
+	unpriced(C, "{'model':'m','messages':[],'web_search_options':{}}", "web_search_options");
+	unpriced(R, "{'model':'m','input':'hi','tools':[{'type':'web_search_preview'}]}", "tools");
+	unpriced(R, "{'model':'m','input':'hi','tools':[{'type':'image_generation'}]}", "tools");
+	unpriced(R, "{'model':'m','input':'hi','tools':[{'type':'mcp','server_url':'https://x'}]}", "tools");
+	unpriced(R, "{'model':'m','input':'hi','tools':[{'type':'function','name':'web_search'}]}", NULL);
+	unpriced(A, "{'model':'m','max_tokens':5,'messages':[],'tools':[{'type':'web_search_20250305','name':'web_search'}]}",
+		 "tools");
+	unpriced(A, "{'model':'m','max_tokens':5,'messages':[],'tools':[{'name':'get_weather','input_schema':{}}]}", NULL);
+	unpriced(A, "{'model':'m','max_tokens':5,'messages':[],'mcp_servers':[{'type':'url','url':'https://x'}]}",
+		 "mcp_servers");
+	unpriced(A, "{'model':'m','max_tokens':5,'system':[{'type':'text','text':'s','cache_control':{'type':'ephemeral',"
+		    "'ttl':'1h'}}],'messages':[]}", "cache_control");
+	unpriced(A, "{'model':'m','max_tokens':5,'system':[{'type':'text','text':'s','cache_control':{'type':'ephemeral',"
+		    "'ttl':'5m'}}],'messages':[]}", NULL);
+	unpriced(E, "{'model':'m','input':'hi','service_tier':'priority'}", NULL);
+}
+
 int main(void)
 {
+	test_read_unpriced();
 	test_read_stored();
 	test_read_chat();
 	test_read_routes();

@@ -1,0 +1,75 @@
+"""test_85_gateway_billed.py: a request that asks for what the provider
+bills beyond its tokens at the standard price (DESIGN §14, "The gateway
+charges what the provider bills") — a dearer service tier, 1-hour cache
+writes, audio, a server-side tool — is refused 400 in the provider's
+shape, naming the member, before anything is forwarded or held: creditd's
+price rows price none of these, and it never charges them at a flat token
+price. The same bodies without the member go through."""
+from lib import check, eq, new_account, verify
+from test_80_gateway import (anthropic_error, body_chat, call, chat, ensure_prices, messages, openai_error,
+                             received, reset, state)
+
+OPENAI = (
+    ("/openai/v1/chat/completions", dict(body_chat(), service_tier="priority"), "service_tier"),
+    ("/openai/v1/chat/completions", dict(body_chat(), service_tier="flex"), "service_tier"),
+    ("/openai/v1/chat/completions", dict(body_chat(), modalities=["text", "audio"], audio={"voice": "alloy",
+                                                                                           "format": "wav"}),
+     "modalities"),
+    ("/openai/v1/chat/completions", {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": [
+        {"type": "input_audio", "input_audio": {"data": "UklGRg==", "format": "wav"}}]}]}, "input_audio"),
+    ("/openai/v1/chat/completions", dict(body_chat(), web_search_options={}), "web_search_options"),
+    ("/openai/v1/responses", {"model": "gpt-4o-mini", "input": "news?", "tools": [{"type": "web_search"}]}, "tools"),
+    ("/openai/v1/responses", {"model": "gpt-4o-mini", "input": "draw", "tools": [{"type": "image_generation"}]},
+     "tools"),
+    ("/openai/v1/responses", {"model": "gpt-4o-mini", "input": "run", "tools": [{"type": "code_interpreter",
+                                                                                 "container": {"type": "auto"}}]},
+     "tools"),
+)
+
+ANTHROPIC = (
+    ({"model": "claude-haiku-4-5", "max_tokens": 50, "messages": [{"role": "user", "content": "news?"}],
+      "tools": [{"type": "web_search_20250305", "name": "web_search", "max_uses": 3}]}, "tools"),
+    ({"model": "claude-haiku-4-5", "max_tokens": 50, "system": [
+        {"type": "text", "text": "long context", "cache_control": {"type": "ephemeral", "ttl": "1h"}}],
+      "messages": [{"role": "user", "content": "hi"}]}, "cache_control"),
+    ({"model": "claude-haiku-4-5", "max_tokens": 50, "messages": [{"role": "user", "content": "hi"}],
+      "service_tier": "priority"}, "service_tier"),
+    ({"model": "claude-haiku-4-5", "max_tokens": 50, "messages": [{"role": "user", "content": "hi"}],
+      "mcp_servers": [{"type": "url", "url": "https://mcp.example.com", "name": "x"}]}, "mcp_servers"),
+)
+
+
+def test_what_is_billed_beyond_tokens_is_refused_before_anything_is_forwarded():
+    ensure_prices()
+    reset()
+    acct = new_account("gwbill")
+    before = state(acct)
+    for path, body, param in OPENAI:
+        r = call(path, body, headers={"Creditd-Account": acct})
+        openai_error(r, 400, "invalid_request", param)
+        check("not forwarded" in r.json["error"]["message"], "says why: %r" % r.json)
+    for body, param in ANTHROPIC:
+        r = messages(acct, body)
+        anthropic_error(r, 400, "invalid_request_error")
+        check(('"%s"' % param) in r.json["error"]["message"], "names %s: %r" % (param, r.json))
+    eq(received(), [], "nothing forwarded")
+    eq(state(acct), before, "nothing held or charged")
+
+
+def test_the_standard_price_goes_through():
+    """auto and default tiers, 5-minute cache writes and client-side tools
+    are the standard price: forwarded and charged as usual."""
+    ensure_prices()
+    reset()
+    acct = new_account("gwstd")
+    for tier in ("auto", "default"):
+        eq(chat(acct, dict(body_chat(), service_tier=tier)).status, 200, "service_tier %s" % tier)
+    eq(chat(acct, dict(body_chat(), tools=[{"type": "function", "function": {"name": "web_search",
+                                                                            "parameters": {}}}])).status, 200,
+       "a function tool, whatever its name")
+    r = messages(acct, {"model": "claude-haiku-4-5", "max_tokens": 50, "system": [
+        {"type": "text", "text": "ctx", "cache_control": {"type": "ephemeral"}}],
+        "messages": [{"role": "user", "content": "hi"}]})
+    eq(r.status, 200, "a 5-minute cache write: %r" % r.body[:200])
+    eq(len(received()), 4, "all four forwarded")
+    verify()
