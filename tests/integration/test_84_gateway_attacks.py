@@ -30,6 +30,19 @@ def _stream_open(acct, body):
     return s, head
 
 
+def _stream_begun(prefix, tokens, cap, interval_ms):
+    """A new account's streamed call under way: (account, its balance
+    before, the socket, the answer's head)."""
+    ensure_prices()
+    reset()
+    acct = new_account(prefix)
+    before, _ = state(acct)
+    mode(output_tokens=tokens, chunks=tokens, chunk_interval_ms=interval_ms)
+    s, head = _stream_open(acct, body_chat(stream=True, max_completion_tokens=cap))
+    check(b" 200 " in head.split(b"\r\n")[0], "the stream began: %r" % head[:200])
+    return acct, before, s, head
+
+
 def _read_to_end(s):
     s.settimeout(30)
     while s.recv(65536):
@@ -43,13 +56,7 @@ def test_a_guard_key_cannot_free_or_cheapen_a_gateway_call():
     is refused 409 and changes nothing; the call's own ending settles it
     with the provider's figures. (Before: the release succeeded, the
     gateway's settle got 409, and the account was charged 0.)"""
-    ensure_prices()
-    reset()
-    acct = new_account("gwfree")
-    before, _ = state(acct)
-    mode(output_tokens=40, chunks=40, chunk_interval_ms=40)
-    s, head = _stream_open(acct, body_chat(stream=True, max_completion_tokens=200))
-    check(b" 200 " in head.split(b"\r\n")[0], "the stream began: %r" % head[:200])
+    acct, before, s, head = _stream_begun("gwfree", 40, 200, 40)
     hold = [ln.split(b":", 1)[1].strip().decode() for ln in head.split(b"\r\n")
             if ln.lower().startswith(b"creditd-hold-id:")]
     eq(len(hold), 1, "the hold named in the head: %r" % head[:400])
@@ -294,13 +301,7 @@ def test_a_stream_that_outlives_its_hold_is_charged_its_usage():
     figures, the capture corrected to the exact cost."""
     import time
     from lib import clock_reset, clock_set, creditctl
-    ensure_prices()
-    reset()
-    acct = new_account("gwlong")
-    before, _ = state(acct)
-    mode(output_tokens=30, chunks=30, chunk_interval_ms=100)
-    s, head = _stream_open(acct, body_chat(stream=True, max_completion_tokens=400))
-    check(b" 200 " in head.split(b"\r\n")[0], "the stream began")
+    acct, before, s, _ = _stream_begun("gwlong", 30, 400, 100)
     held = state(acct)[1]
     try:
         clock_set(time.time() + 3 * 3600)

@@ -627,6 +627,31 @@ static void run_two(struct model *m, struct ledger *lg)
 		ledger_batch_free(guess);
 }
 
+/* RUNS runs of fn, one a seed: how many failed (the first's why in
+ * first), and what they went through, summed into *sum. */
+static int runs(struct ledger *lg, void (*fn)(struct model *, struct ledger *), struct model *sum, char *first,
+		size_t cap)
+{
+	int failed = 0;
+	memset(sum, 0, sizeof(*sum));
+	for (unsigned seed = 1; seed <= RUNS; seed++) {
+		struct model m = {.seed = seed};
+		fn(&m, lg);
+		if (m.failures > 0 && failed++ == 0)
+			snprintf(first, cap, "seed %u: %s", seed, m.why);
+		sum->refunds += m.refunds;
+		sum->spends_more += m.spends_more;
+		sum->replays += m.replays;
+		sum->refusals += m.refusals;
+		sum->debts += m.debts;
+		sum->stale += m.stale;
+		sum->second += m.second;
+		sum->refused += m.refused;
+		sum->disagreed += m.disagreed;
+	}
+	return failed;
+}
+
 int main(void)
 {
 	static struct ledger lg;	/* the clock only: nothing here connects */
@@ -635,21 +660,9 @@ int main(void)
 		snprintf(reqs[i], sizeof(reqs[i]), "req-%d", i);
 		memset(hashes[i], i + 1, 32);
 	}
-	int failed_runs = 0;
-	struct model sum = {0};
+	struct model sum;
 	char first[240] = "";
-	for (unsigned seed = 1; seed <= RUNS; seed++) {
-		struct model m = {.seed = seed};
-		run(&m, &lg);
-		if (m.failures > 0 && failed_runs++ == 0)
-			snprintf(first, sizeof(first), "seed %u: %s", seed, m.why);
-		sum.refunds += m.refunds;
-		sum.spends_more += m.spends_more;
-		sum.replays += m.replays;
-		sum.refusals += m.refusals;
-		sum.debts += m.debts;
-		sum.stale += m.stale;
-	}
+	int failed_runs = runs(&lg, run, &sum, first, sizeof(first));
 	ok(failed_runs == 0, "%d random runs of %d steps keep DESIGN §4's invariants%s%s", RUNS, STEPS,
 	   failed_runs ? "; first failure: " : "", first);
 	ok(sum.refunds > 0 && sum.spends_more > 0 && sum.replays > 0 && sum.refusals > 0 && sum.debts > 0 &&
@@ -657,17 +670,7 @@ int main(void)
 	   "the runs went through refunds (%d), charges past the grants read (%d, %d of them on grants changed "
 	   "since read), replays (%d), refusals (%d) and debts (%d)", sum.refunds, sum.spends_more, sum.stale,
 	   sum.replays, sum.refusals, sum.debts);
-	failed_runs = 0;
-	memset(&sum, 0, sizeof(sum));
-	for (unsigned seed = 1; seed <= RUNS; seed++) {
-		struct model m = {.seed = seed};
-		run_two(&m, &lg);
-		if (m.failures > 0 && failed_runs++ == 0)
-			snprintf(first, sizeof(first), "seed %u: %s", seed, m.why);
-		sum.second += m.second;
-		sum.refused += m.refused;
-		sum.disagreed += m.disagreed;
-	}
+	failed_runs = runs(&lg, run_two, &sum, first, sizeof(first));
 	ok(failed_runs == 0, "%d runs of two writers on one account keep DESIGN §4's invariants on the rows committed%s%s",
 	   RUNS, failed_runs ? "; first failure: " : "", first);
 	ok(sum.second > 0 && sum.refused > 0 && sum.disagreed > 0,
