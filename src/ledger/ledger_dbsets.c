@@ -129,7 +129,12 @@ enum cd_err ledger_dbsets_call(struct ledger *lg, const char *sql, const struct 
 	int status;
 	do {
 		if (mysql_stmt_field_count(d->st) > 0 && set_read(s, d->st) != 0) {
+			/* A deadlock or lock wait timeout met while the rows are
+			 * fetched is the connection's error (1213, 1205), not the
+			 * statement's: retried like any other (it was a batch's 500). */
 			*dberr = (int)mysql_stmt_errno(d->st);
+			if (*dberr == 0)
+				*dberr = (int)mysql_errno(lg->c->db);
 			if (*dberr == 0) {
 				log_error("%s: the rows read pass %d bytes or %d values", what,
 					  LIMIT_BATCH_READ_BYTES, LIMIT_BATCH_READ_CELLS);
@@ -145,6 +150,8 @@ enum cd_err ledger_dbsets_call(struct ledger *lg, const char *sql, const struct 
 	} while (status == 0);
 	if (status > 0) {
 		*dberr = (int)mysql_stmt_errno(d->st);
+		if (*dberr == 0)
+			*dberr = (int)mysql_errno(lg->c->db);
 		ledger_db_stmt_failed(lg, d, *dberr);
 		return *dberr == ER_DUP_ENTRY || *dberr == ER_SIGNAL_EXCEPTION ? CD_E_CONFLICT : ledger_db_err(lg, *dberr, what);
 	}
