@@ -448,9 +448,12 @@ _Static_assert(LIMIT_GATEWAY_IMAGE_TOKENS <= LIMIT_TOKENS_MAX, "an image's token
 #define LIMIT_HOLD_AFTER_KEY_SECONDS 86400
 /* The most days a [retention] key may say: a hundred years. */
 #define LIMIT_RETENTION_MAX_DAYS 36500
-/* Models and actions in the price cache: a deployment prices tens; more
- * than this is refused by the reload (logged), never cut silently. */
-#define LIMIT_PRICES 512
+/* Models and actions in the price cache: a deployment prices tens, and
+ * LiteLLM's whole catalogue, imported as it is, about 2,200 (2026); an
+ * import that would make more is refused whole (nothing written), and a
+ * reload finding more is refused (logged): never cut silently. Looked up
+ * by binary search. */
+#define LIMIT_PRICES 4096
 /* Expired holds or grants of one account applied per statement batch
  * (their ids are read into arrays of this size); the sweep of an account
  * loops until none is due, so this bounds memory, not the work. */
@@ -460,8 +463,10 @@ _Static_assert(LIMIT_GATEWAY_IMAGE_TOKENS <= LIMIT_TOKENS_MAX, "an image's token
  * past half of this), and a long-lived connection may in time prepare
  * every one; a new one past this is an error, not a leak. 64 bytes each. */
 #define LIMIT_DB_STATEMENTS 384
-/* Parameters of one statement: the widest, creditd_settle_commit, has 24. */
-#define LIMIT_DB_PARAMS 24
+/* Parameters of one statement: the widest, creditd_settle_commit and the
+ * price import's model (a name, five prices, the optional dimensions of
+ * pricing.h and the time), have 24; room for a few more dimensions. */
+#define LIMIT_DB_PARAMS 32
 /* A result column is read into a buffer of its declared size, capped at
  * this: the widest values creditd reads back (stored answers under an
  * Idempotency-Key, an account with its grants) are a few KiB; a longer one

@@ -207,6 +207,15 @@ static int name_char_ok(char c)
 	return c != '\0' && strchr("._:/-", c) != NULL;
 }
 
+int pricing_name_valid(const char *name)
+{
+	size_t len = strlen(name);
+	for (size_t i = 0; i < len; i++)
+		if (!name_char_ok(name[i]))
+			return 0;
+	return len >= 1 && len <= PRICING_NAME_MAX;
+}
+
 /* Parses field 2, the model or action name, into row->name. */
 static int parse_name(const struct field *f, struct price_row *row, char *errbuf, size_t errcap)
 {
@@ -405,6 +414,13 @@ int pricing_decimal_scaled(const char *text, int shift, int64_t *out)
 	return 0;
 }
 
+/* (now - was) / was > max_pct / 100, without dividing; a price that was
+ * 0 rises above any percentage when it becomes more. */
+static int rises(int64_t was, int64_t now, int64_t max_pct)
+{
+	return now > was && (__int128)(now - was) * 100 > (__int128)max_pct * was;
+}
+
 int pricing_rise_above(const struct price *was, const struct price *now, int64_t max_pct, const char **field,
 		       int64_t *old_v, int64_t *new_v)
 {
@@ -414,15 +430,86 @@ int pricing_rise_above(const struct price *was, const struct price *now, int64_t
 	const int64_t news[] = {now->input_micros_per_mtok, now->cached_input_micros_per_mtok,
 				now->output_micros_per_mtok, now->cache_write_micros_per_mtok};
 	for (int i = 0; i < 4; i++) {
-		/* (new - old) / old > max_pct / 100, without dividing; a price
-		 * that was 0 rises above any percentage when it becomes more. */
-		__int128 rise = (__int128)(news[i] - olds[i]) * 100;
-		if (news[i] > olds[i] && rise > (__int128)max_pct * olds[i]) {
+		if (rises(olds[i], news[i], max_pct)) {
 			*field = names[i];
 			*old_v = olds[i];
 			*new_v = news[i];
 			return 1;
 		}
 	}
+	for (int d = 0; d < PRICE_DIM_COUNT; d++) {
+		int64_t o, n;
+		if (pricing_dim_is_money(d) && pricing_dim_get(was, d, &o) && pricing_dim_get(now, d, &n) &&
+		    rises(o, n, max_pct)) {
+			*field = pricing_dim_name(d);
+			*old_v = o;
+			*new_v = n;
+			return 1;
+		}
+	}
 	return 0;
+}
+
+/* ---- The optional dimensions (pricing.h PRICE_DIMS) ---- */
+
+#define DIM_NAME(id, field) #field,
+static const char *const dim_names[PRICE_DIM_COUNT] = {PRICE_DIMS(DIM_NAME)};
+#undef DIM_NAME
+
+const char *pricing_dim_name(enum price_dim d)
+{
+	return dim_names[d];
+}
+
+int pricing_dim_by_name(const char *name)
+{
+	for (int d = 0; d < PRICE_DIM_COUNT; d++)
+		if (strcmp(dim_names[d], name) == 0)
+			return d;
+	return -1;
+}
+
+int pricing_dim_is_money(enum price_dim d)
+{
+	return d != PRICE_DIM_MAX_INPUT_TOKENS && d != PRICE_DIM_REASONING && d != PRICE_DIM_TIER_THRESHOLD;
+}
+
+int pricing_dim_valid(enum price_dim d, int64_t v)
+{
+	if (d == PRICE_DIM_REASONING)
+		return v == 0 || v == 1;
+	return v >= (d == PRICE_DIM_TIER_THRESHOLD ? 1 : 0);
+}
+
+int pricing_dim_get(const struct price *p, enum price_dim d, int64_t *v)
+{
+	if (!(p->dims.set & (UINT64_C(1) << d)))
+		return 0;
+	if (v != NULL)
+		*v = p->dims.v[d];
+	return 1;
+}
+
+void pricing_dim_put(struct price *p, enum price_dim d, int64_t v)
+{
+	if (v < 0) {
+		p->dims.set &= ~(UINT64_C(1) << d);
+		p->dims.v[d] = 0;
+		return;
+	}
+	p->dims.set |= UINT64_C(1) << d;
+	p->dims.v[d] = v;
+}
+
+int pricing_same(const struct price *a, const struct price *b)
+{
+	if (a->input_micros_per_mtok != b->input_micros_per_mtok ||
+	    a->cached_input_micros_per_mtok != b->cached_input_micros_per_mtok ||
+	    a->output_micros_per_mtok != b->output_micros_per_mtok || a->max_output_tokens != b->max_output_tokens ||
+	    a->cache_write_micros_per_mtok != b->cache_write_micros_per_mtok || a->dims.set != b->dims.set)
+		return 0;
+	for (int d = 0; d < PRICE_DIM_COUNT; d++)
+		if ((a->dims.set & (UINT64_C(1) << d)) && a->dims.v[d] != b->dims.v[d])
+			return 0;
+	return 1;
 }

@@ -9,6 +9,56 @@
 #include <stdint.h>
 #include <stddef.h>
 
+/* What a provider bills beyond the four token prices of struct price
+ * (DESIGN §14, "The gateway charges what the provider bills"), and what
+ * a call's hold needs to know of the model besides. Each is optional: a
+ * model's row carries it only when its price list gives it, and one it
+ * does not carry is not priced (a call that needs it is refused, never
+ * charged at the token price). One table names them, X(ID, field), and
+ * the columns of models and price_history, the fields of GET /v1/models
+ * and of a JSON price list, and creditctl's lines all come from it, in
+ * its order. Units are in the names: micros per million tokens
+ * (_micros_per_mtok), micros a call (_micros_per_call), tokens (_tokens);
+ * reasoning is 1 or 0 (the model reasons: its output holds reasoning
+ * tokens, billed as output). The long-context tier prices every token of
+ * a call whose input passes tier_threshold_tokens at the tier_ prices;
+ * priority_ and flex_ are the providers' service tiers. */
+#define PRICE_DIMS(X) \
+	X(MAX_INPUT_TOKENS, max_input_tokens) \
+	X(REASONING, reasoning) \
+	X(CACHE_WRITE_1H, cache_write_1h_micros_per_mtok) \
+	X(TIER_THRESHOLD, tier_threshold_tokens) \
+	X(TIER_INPUT, tier_input_micros_per_mtok) \
+	X(TIER_OUTPUT, tier_output_micros_per_mtok) \
+	X(TIER_CACHED_INPUT, tier_cached_input_micros_per_mtok) \
+	X(TIER_CACHE_WRITE, tier_cache_write_micros_per_mtok) \
+	X(PRIORITY_INPUT, priority_input_micros_per_mtok) \
+	X(PRIORITY_OUTPUT, priority_output_micros_per_mtok) \
+	X(PRIORITY_CACHED_INPUT, priority_cached_input_micros_per_mtok) \
+	X(FLEX_INPUT, flex_input_micros_per_mtok) \
+	X(FLEX_OUTPUT, flex_output_micros_per_mtok) \
+	X(FLEX_CACHED_INPUT, flex_cached_input_micros_per_mtok) \
+	X(WEB_SEARCH, web_search_micros_per_call) \
+	X(INPUT_AUDIO, input_audio_micros_per_mtok) \
+	X(OUTPUT_AUDIO, output_audio_micros_per_mtok)
+
+#define PRICE_DIM_ENUM_(id, field) PRICE_DIM_##id,
+enum price_dim { PRICE_DIMS(PRICE_DIM_ENUM_) PRICE_DIM_COUNT };
+#undef PRICE_DIM_ENUM_
+_Static_assert(PRICE_DIM_COUNT <= 64, "a dimension's bit fits in price_dims.set");
+
+/* The optional dimensions of one model. A dimension is set (priced)
+ * when its bit in `set` is: all zero, as a struct price made without
+ * them (PRICING_NO_DIMS, memset, a hold's pin read from a row older than
+ * them), is "none priced", never "priced 0". v[d] is 0 while d is not
+ * set, so that two equal prices are equal byte for byte. */
+struct price_dims {
+	uint64_t set;			/* bit d: dimension d is priced */
+	int64_t v[PRICE_DIM_COUNT];	/* its value, >= 0 (reasoning: 0 or 1) */
+};
+/* The initializer of a struct price's dims when none is priced. */
+#define PRICING_NO_DIMS {0}
+
 /* Prices of one model, in micros per one million tokens. */
 struct price {
 	int64_t input_micros_per_mtok;
@@ -20,7 +70,28 @@ struct price {
 	 * in by whoever reads the list (pricing_parse_row, the ledger). Last,
 	 * so that an initializer of the four fields before leaves it 0. */
 	int64_t cache_write_micros_per_mtok;
+	struct price_dims dims;		/* the optional dimensions (none: PRICING_NO_DIMS) */
 };
+
+/* The field name of dimension d ("tier_input_micros_per_mtok"), as the
+ * table says; d < PRICE_DIM_COUNT. A static string. */
+const char *pricing_dim_name(enum price_dim d);
+/* The dimension called name, or -1. */
+int pricing_dim_by_name(const char *name);
+/* 1 when d is an amount of money (a rise of it is guarded by the
+ * import), 0 when it is a count or a flag (max_input_tokens, reasoning,
+ * tier_threshold_tokens). */
+int pricing_dim_is_money(enum price_dim d);
+/* 1 when v is a value d may have: >= 0; reasoning 0 or 1; a threshold
+ * at least 1. */
+int pricing_dim_valid(enum price_dim d, int64_t v);
+/* 1 when p prices d (with *v its value when v is not NULL), 0 when not. */
+int pricing_dim_get(const struct price *p, enum price_dim d, int64_t *v);
+/* Prices d at v (pricing_dim_valid), or with v < 0 leaves it not
+ * priced. */
+void pricing_dim_put(struct price *p, enum price_dim d, int64_t v);
+/* 1 when a and b are the same price, every field and dimension. */
+int pricing_same(const struct price *a, const struct price *b);
 
 enum pricing_status {
 	PRICING_OK = 0,		/* *cost_micros holds the answer */
@@ -63,6 +134,10 @@ struct price_row {
 	int64_t margin_bps;			/* PRICE_ROW_MARGIN */
 };
 
+/* 1 when name is a model or action name creditd takes: 1 to
+ * PRICING_NAME_MAX characters of [A-Za-z0-9._:/-]. */
+int pricing_name_valid(const char *name);
+
 /* Parses one line of the price-list format (documented in docs/creditctl.md):
  *   model,NAME,INPUT,CACHED_INPUT,OUTPUT,MAX_OUTPUT_TOKENS[,CACHE_WRITE]
  *   action,NAME,PRICE_MICROS
@@ -82,9 +157,11 @@ int pricing_parse_row(const char *line, struct price_row *row, char *errbuf, siz
 int pricing_decimal_scaled(const char *text, int shift, int64_t *out);
 
 /* A price change's rise beyond max_pct percent: 1 when one of input,
- * cached input, output or cache write rises by more than max_pct % of
- * what it was (integer math), with the first such field, its old and new
- * values in *field, *old_v, *new_v; 0 when none does. */
+ * cached input, output or cache write, or a money dimension priced
+ * before and after, rises by more than max_pct % of what it was (integer
+ * math), with the first such field, its old and new values in *field,
+ * *old_v, *new_v; 0 when none does. A dimension priced for the first
+ * time is not a rise (a call that needed it was refused before). */
 int pricing_rise_above(const struct price *was, const struct price *now, int64_t max_pct, const char **field,
 		       int64_t *old_v, int64_t *new_v);
 #endif

@@ -8,6 +8,7 @@
 #include "jsonio.h"
 #include "ledger.h"
 #include "pricing.h"
+#include "pricing_catalogue.h"
 #include "timefmt.h"
 #include <errno.h>
 #include <inttypes.h>
@@ -56,18 +57,27 @@ static int read_csv(FILE *f, const char *path, struct rows *r)
 	return 0;
 }
 
-/* A JSON catalogue's model with no cache-write price: its CSV row has
- * none either (the input price). */
+/* What an import of a LiteLLM-shaped catalogue says besides its rows:
+ * the entries it skipped and why, and each billing key creditd does not
+ * apply with the models that carry it. Never silently dropped. */
+struct report {
+	json_t *skipped;	/* [[name, why], ...], the file's order */
+	json_t *unapplied;	/* {key: [model, ...]}, keys in the order first seen */
+};
+
+/* A JSON list's model with no cache-write price: its CSV row has none
+ * either (the input price). */
 #define NO_CACHE_WRITE INT64_MIN
 
-/* One model of a JSON catalogue, checked as a CSV line would be: v[4]
- * is its cache-write price, or NO_CACHE_WRITE. */
-static int json_model(const char *path, size_t entry, const char *name, const int64_t v[5], struct rows *r)
+/* One model of a JSON list, checked as a CSV line would be: v[4] is its
+ * cache-write price, or NO_CACHE_WRITE. The row, or NULL (said). */
+static struct price_row *json_model(const char *path, size_t entry, const char *name, const int64_t v[5],
+				    struct rows *r)
 {
 	char line[512], err[256], cache_write[32] = "";
 	struct price_row *row = row_next(r);
 	if (row == NULL)
-		return -1;
+		return NULL;
 	if (v[4] != NO_CACHE_WRITE)
 		snprintf(cache_write, sizeof(cache_write), ",%" PRId64, v[4]);
 	snprintf(line, sizeof(line), "model,%s,%" PRId64 ",%" PRId64 ",%" PRId64 ",%" PRId64 "%s", name, v[0], v[1], v[2],
@@ -75,14 +85,36 @@ static int json_model(const char *path, size_t entry, const char *name, const in
 	if (strchr(name, ',') != NULL || pricing_parse_row(line, row, err, sizeof(err)) != 0) {
 		fprintf(stderr, "creditctl: %s: entry %zu (%s): %s; nothing imported\n", path, entry, name,
 			strchr(name, ',') != NULL ? "a model name has no comma" : err);
-		return -1;
+		return NULL;
 	}
 	r->n++;
+	return row;
+}
+
+/* A list entry's optional dimensions, by their names (pricing.h): an
+ * integer each (reasoning true or false too), null or absent for none. */
+static int json_dims(const char *path, size_t entry, const char *name, json_t *e, struct price *p)
+{
+	for (int d = 0; d < PRICE_DIM_COUNT; d++) {
+		json_t *f = json_object_get(e, pricing_dim_name(d));
+		int64_t v = json_is_integer(f) ? (int64_t)json_integer_value(f) : -1;
+		if (d == PRICE_DIM_REASONING && json_is_boolean(f))
+			v = json_is_true(f);
+		if (f == NULL || json_is_null(f))
+			continue;
+		if (!pricing_dim_valid(d, v)) {
+			fprintf(stderr, "creditctl: %s: entry %zu (%s): %s must be %s; nothing imported\n", path, entry,
+				name, pricing_dim_name(d), d == PRICE_DIM_REASONING ? "true or false" :
+				d == PRICE_DIM_TIER_THRESHOLD ? "an integer of at least 1" : "a non-negative integer");
+			return -1;
+		}
+		pricing_dim_put(p, d, v);
+	}
 	return 0;
 }
 
 /* A list of {model, input_micros_per_mtok, ...} in micros;
- * cache_write_micros_per_mtok may be absent (the input price). */
+ * cache_write_micros_per_mtok and the dimensions may be absent. */
 static int read_json_list(json_t *root, const char *path, struct rows *r)
 {
 	static const char *const micros_keys[] = {"input_micros_per_mtok", "cached_input_micros_per_mtok",
@@ -93,6 +125,7 @@ static int read_json_list(json_t *root, const char *path, struct rows *r)
 	json_array_foreach(root, i, e) {
 		const char *name = json_string_value(json_object_get(e, "model"));
 		int64_t v[5] = {0, 0, 0, 0, NO_CACHE_WRITE};
+		struct price_row *row;
 		for (int k = 0; k < 5; k++) {
 			json_t *f = json_object_get(e, micros_keys[k]);
 			if (k == 4 && f == NULL)
@@ -108,62 +141,53 @@ static int read_json_list(json_t *root, const char *path, struct rows *r)
 			fprintf(stderr, "creditctl: %s: entry %zu: no \"model\" name; nothing imported\n", path, i + 1);
 			return -1;
 		}
-		if (json_model(path, i + 1, name, v, r) != 0)
+		if ((row = json_model(path, i + 1, name, v, r)) == NULL ||
+		    json_dims(path, i + 1, name, e, &row->price) != 0)
 			return -1;
 	}
 	return 0;
 }
 
-/* An object of models with per-token prices in currency units. */
-static int read_json_models(json_t *root, const char *path, struct rows *r)
+/* An object of models as LiteLLM's catalogue has them
+ * (pricing_catalogue.h): every entry creditd can price is taken, every
+ * other is skipped and reported with why. */
+static int read_json_models(json_t *root, struct rows *r, struct report *rep)
 {
-	static const char *const usd_keys[] = {"input_cost_per_token", "cache_read_input_token_cost",
-					       "output_cost_per_token", "cache_creation_input_token_cost"};
 	const char *name;
 	json_t *e;
-	size_t entry = 0;
 	json_object_foreach(root, name, e) {
-		int64_t v[5] = {0, 0, 0, 0, NO_CACHE_WRITE};
-		char num[64];
-		entry++;
-		for (int k = 0; k < 4; k++) {
-			json_t *f = json_object_get(e, usd_keys[k]);
-			if (k == 1 && f == NULL)
-				f = json_object_get(e, usd_keys[0]);	/* no cache price: the input price */
-			if (k == 3 && f == NULL)
-				break;		/* no cache-write price: the input price */
-			if (jsonio_number_text(f, num, sizeof(num)) != 0 ||
-			    pricing_decimal_scaled(num, 12, &v[k == 3 ? 4 : k]) != 0) {
-				fprintf(stderr, "creditctl: %s: entry %zu (%s): %s %s; nothing imported\n", path, entry, name,
-					usd_keys[k], f == NULL ? "is missing" : "is not a price in whole micros per million tokens");
-				return -1;
-			}
-		}
-		json_t *m = json_object_get(e, "max_output_tokens");
-		if (m == NULL)
-			m = json_object_get(e, "max_tokens");
-		if (!json_is_integer(m)) {
-			fprintf(stderr, "creditctl: %s: entry %zu (%s): max_output_tokens must be an integer; nothing imported\n",
-				path, entry, name);
+		struct price_row *row = row_next(r);
+		struct pricing_entry *got = malloc(sizeof(*got));
+		if (row == NULL || got == NULL) {
+			free(got);
 			return -1;
 		}
-		v[3] = (int64_t)json_integer_value(m);
-		if (json_model(path, entry, name, v, r) != 0)
-			return -1;
+		if (pricing_catalogue_entry(name, e, got) != 0) {
+			json_array_append_new(rep->skipped, json_pack("[s, s]", name, got->why));
+		} else {
+			*row = got->row;
+			r->n++;
+		}
+		for (size_t k = 0; k < got->n_unapplied; k++) {
+			json_t *models = json_object_get(rep->unapplied, got->unapplied[k]);
+			if (models == NULL)
+				json_object_set_new(rep->unapplied, got->unapplied[k], models = json_array());
+			json_array_append_new(models, json_string(name));
+		}
+		free(got);
 	}
 	return 0;
 }
 
-/* A JSON catalogue (DESIGN §9): a list of {model, input_micros_per_mtok,
- * cached_input_micros_per_mtok, output_micros_per_mtok, max_output_tokens,
- * cache_write_micros_per_mtok?}, or an object of models with per-token
- * prices in currency units as public catalogues publish them
- * (input_cost_per_token, output_cost_per_token,
- * cache_read_input_token_cost (else the input price),
- * cache_creation_input_token_cost (else the input price: DESIGN §12),
- * max_output_tokens or max_tokens), converted exactly from their decimal
- * text to micros per million tokens. */
-static int read_json(const char *text, const char *path, struct rows *r)
+/* A JSON catalogue (DESIGN §9, §14): a list of {model,
+ * input_micros_per_mtok, cached_input_micros_per_mtok,
+ * output_micros_per_mtok, max_output_tokens,
+ * cache_write_micros_per_mtok?, and the optional dimensions by name},
+ * all or nothing; or an object of models with per-token prices in
+ * currency units as LiteLLM publishes them, converted exactly to micros
+ * per million tokens (pricing_catalogue.h), what cannot be priced
+ * skipped and reported. */
+static int read_json(const char *text, const char *path, struct rows *r, struct report *rep)
 {
 	json_error_t je;
 	json_t *root = json_loads(text, JSON_REJECT_DUPLICATES, &je);
@@ -175,7 +199,7 @@ static int read_json(const char *text, const char *path, struct rows *r)
 	if (json_is_array(root))
 		rc = read_json_list(root, path, r);
 	else if (json_is_object(root))
-		rc = read_json_models(root, path, r);
+		rc = read_json_models(root, r, rep);
 	else {
 		fprintf(stderr, "creditctl: %s: a JSON catalogue is a list or an object of models; nothing imported\n", path);
 		rc = -1;
@@ -184,7 +208,7 @@ static int read_json(const char *text, const char *path, struct rows *r)
 	return rc;
 }
 
-static int read_prices(const char *path, struct rows *r)
+static int read_prices(const char *path, struct rows *r, struct report *rep)
 {
 	FILE *f = fopen(path, "r");
 	if (f == NULL) {
@@ -207,7 +231,7 @@ static int read_prices(const char *path, struct rows *r)
 		if (all == NULL)
 			fprintf(stderr, "creditctl: %s: unreadable or larger than %d bytes; nothing imported\n", path,
 				LIMIT_PRICE_FILE_BYTES);
-		rc = all == NULL ? -1 : read_json(all, path, r);
+		rc = all == NULL ? -1 : read_json(all, path, r, rep);
 		free(all);
 		dynbuf_free(&text);
 	} else {
@@ -217,34 +241,109 @@ static int read_prices(const char *path, struct rows *r)
 	return rc;
 }
 
+/* A dimension's value as creditctl prints it: the number, or "none"
+ * when the price does not carry it. */
+static const char *dim_text(const struct price *p, enum price_dim d, char buf[24])
+{
+	int64_t v;
+	if (!pricing_dim_get(p, d, &v))
+		return "none";
+	snprintf(buf, 24, "%" PRId64, v);
+	return buf;
+}
+
 /* A dry run's line for a model: its new price (was NULL), or each field
- * from what it was to what it would be. */
+ * from what it was to what it would be; a dimension when it is priced
+ * (new) or changes. */
 static void print_change(const struct price_row *row, const struct price *was)
 {
 	const struct price *p = &row->price;
+	char a[24], b[24];
 	if (was == NULL) {
 		printf("%s: new: input %" PRId64 ", cached_input %" PRId64 ", output %" PRId64 ", max_output_tokens %" PRId64
-		       ", cache_write %" PRId64 "\n", row->name, p->input_micros_per_mtok, p->cached_input_micros_per_mtok,
+		       ", cache_write %" PRId64, row->name, p->input_micros_per_mtok, p->cached_input_micros_per_mtok,
 		       p->output_micros_per_mtok, p->max_output_tokens, p->cache_write_micros_per_mtok);
+		for (int d = 0; d < PRICE_DIM_COUNT; d++)
+			if (pricing_dim_get(p, d, NULL))
+				printf(", %s %s", pricing_dim_name(d), dim_text(p, d, a));
+		printf("\n");
 		return;
 	}
 	printf("%s: input %" PRId64 " -> %" PRId64 ", cached_input %" PRId64 " -> %" PRId64 ", output %" PRId64
-	       " -> %" PRId64 ", max_output_tokens %" PRId64 " -> %" PRId64 ", cache_write %" PRId64 " -> %" PRId64 "\n",
+	       " -> %" PRId64 ", max_output_tokens %" PRId64 " -> %" PRId64 ", cache_write %" PRId64 " -> %" PRId64,
 	       row->name, was->input_micros_per_mtok, p->input_micros_per_mtok, was->cached_input_micros_per_mtok,
 	       p->cached_input_micros_per_mtok, was->output_micros_per_mtok, p->output_micros_per_mtok,
 	       was->max_output_tokens, p->max_output_tokens, was->cache_write_micros_per_mtok,
 	       p->cache_write_micros_per_mtok);
+	for (int d = 0; d < PRICE_DIM_COUNT; d++) {
+		const char *then = dim_text(was, d, a), *now = dim_text(p, d, b);
+		if (strcmp(then, now) != 0)
+			printf(", %s %s -> %s", pricing_dim_name(d), then, now);
+	}
+	printf("\n");
+}
+
+/* The report of a catalogue's import (stdout): nothing when it skipped
+ * nothing and applies every billing key. */
+static void print_report(const struct report *rep)
+{
+	const char *key;
+	json_t *v, *models;
+	size_t i;
+	if (json_array_size(rep->skipped) > 0)
+		printf("skipped %zu catalogue entries (not imported):\n", json_array_size(rep->skipped));
+	json_array_foreach(rep->skipped, i, v)
+		printf("  %s: %s\n", json_string_value(json_array_get(v, 0)), json_string_value(json_array_get(v, 1)));
+	if (json_object_size(rep->unapplied) > 0)
+		printf("billing keys creditd does not apply (docs/gateway.md):\n");
+	json_object_foreach(rep->unapplied, key, models) {
+		printf("  %s (%zu model%s):", key, json_array_size(models), json_array_size(models) == 1 ? "" : "s");
+		json_array_foreach(models, i, v)
+			printf("%s %s", i > 0 ? "," : "", json_string_value(v));
+		printf("\n");
+	}
+}
+
+/* Checks every model row against the price it has now: a rise above
+ * max_pct % refuses the import (said on stderr) unless force; a dry run
+ * prints each change. 1 when refused, 0 when not. */
+static int check_rises(const struct rows *r, const char *path, int64_t max_pct, int force, int dry)
+{
+	int refused = 0;
+	for (size_t i = 0; i < r->n; i++) {
+		const struct price_row *row = &r->v[i];
+		struct price was;
+		int64_t margin, old_v, new_v;
+		const char *field;
+		if (row->kind != PRICE_ROW_MODEL)
+			continue;
+		if (!ledger_price_model(row->name, &was, &margin)) {
+			if (dry)
+				print_change(row, NULL);
+			continue;
+		}
+		if (dry && !pricing_same(&was, &row->price))
+			print_change(row, &was);
+		if (!force && !refused && pricing_rise_above(&was, &row->price, max_pct, &field, &old_v, &new_v)) {
+			fprintf(stderr, "creditctl: %s: %s: %s rises from %" PRId64 " to %" PRId64
+				", more than --max-increase-pct %" PRId64 "; nothing imported (--force imports it)\n",
+				path, row->name, field, old_v, new_v, max_pct);
+			refused = 1;
+		}
+	}
+	return refused;
 }
 
 /* price import FILE [--max-increase-pct N] [--force] [--dry-run]: a
  * price list, CSV or JSON, all or nothing. A model's price rising by more
  * than N % (20 by default) refuses the whole import unless --force (a
  * catalogue's mistake, or a surprise, is not billed); --dry-run prints
- * what would change and changes nothing. */
+ * what would change and changes nothing. A catalogue's report (entries
+ * skipped, billing keys not applied) is printed first, whatever follows. */
 static int price_import(struct ledger *lg, int argc, char **argv)
 {
 	int64_t max_pct = 20;
-	int force = 0, dry = 0;
+	int force = 0, dry = 0, rc = 0, refused = 0;
 	for (int i = 4; i < argc; i++) {
 		if (strcmp(argv[i], "--force") == 0)
 			force = 1;
@@ -259,59 +358,45 @@ static int price_import(struct ledger *lg, int argc, char **argv)
 		}
 	}
 	struct rows r = {NULL, 0, 0};
-	if (read_prices(argv[3], &r) != 0) {
-		free(r.v);
-		return 1;
+	struct report rep = {json_array(), json_object()};
+	enum cd_err err = CD_OK;
+	if (read_prices(argv[3], &r, &rep) != 0) {
+		rc = 1;
+		goto out;
 	}
-	enum cd_err rc = ledger_prices_reload(lg);
-	if (rc != CD_OK) {
-		free(r.v);
-		return ctl_fail(lg, rc, "price import");
-	}
-	int refused = 0;
-	for (size_t i = 0; i < r.n; i++) {
-		const struct price_row *row = &r.v[i];
-		struct price was;
-		int64_t margin, old_v, new_v;
-		const char *field;
-		if (row->kind != PRICE_ROW_MODEL)
-			continue;
-		if (!ledger_price_model(row->name, &was, &margin)) {
-			if (dry)
-				print_change(row, NULL);
-			continue;
-		}
-		if (dry && memcmp(&was, &row->price, sizeof(was)) != 0)
-			print_change(row, &was);
-		if (!force && !refused && pricing_rise_above(&was, &row->price, max_pct, &field, &old_v, &new_v)) {
-			fprintf(stderr, "creditctl: %s: %s: %s rises from %" PRId64 " to %" PRId64
-				", more than --max-increase-pct %" PRId64 "; nothing imported (--force imports it)\n",
-				argv[3], row->name, field, old_v, new_v, max_pct);
-			refused = 1;
-		}
-	}
-	if (refused || dry) {
-		if (dry && !refused)
-			printf("dry run: %zu price rows checked, nothing imported\n", r.n);
-		free(r.v);
-		return refused ? 1 : 0;
-	}
-	rc = ledger_prices_import(lg, r.v, r.n);
+	print_report(&rep);
+	err = ledger_prices_reload(lg);
+	if (err == CD_OK)
+		refused = check_rises(&r, argv[3], max_pct, force, dry);
+	if (err == CD_OK && !refused && !dry)
+		err = ledger_prices_import(lg, r.v, r.n);
+	if (err != CD_OK)
+		rc = ctl_fail(lg, err, "price import");
+	else if (refused)
+		rc = 1;
+	else
+		printf(dry ? "dry run: %zu price rows checked, nothing imported\n" : "imported %zu price rows\n", r.n);
+out:
 	free(r.v);
-	if (rc != CD_OK)
-		return ctl_fail(lg, rc, "price import");
-	printf("imported %zu price rows\n", r.n);
-	return 0;
+	json_decref(rep.skipped);
+	json_decref(rep.unapplied);
+	return rc;
 }
 
+/* One price of a model's history: the five prices, then each dimension
+ * it carried. */
 static void print_price_change(const struct ledger_price_change *c)
 {
-	char at[TIMEFMT_LEN];
+	char at[TIMEFMT_LEN], v[24];
 	const struct price *p = &c->price;
 	timefmt_rfc3339(c->effective_at, at);
 	printf("%s  input %" PRId64 "  cached_input %" PRId64 "  output %" PRId64 "  max_output_tokens %" PRId64
-	       "  cache_write %" PRId64 "\n", at, p->input_micros_per_mtok, p->cached_input_micros_per_mtok,
+	       "  cache_write %" PRId64, at, p->input_micros_per_mtok, p->cached_input_micros_per_mtok,
 	       p->output_micros_per_mtok, p->max_output_tokens, p->cache_write_micros_per_mtok);
+	for (int d = 0; d < PRICE_DIM_COUNT; d++)
+		if (pricing_dim_get(p, d, NULL))
+			printf("  %s %s", pricing_dim_name(d), dim_text(p, d, v));
+	printf("\n");
 }
 
 /* Every price the model had, oldest first, with when it took effect

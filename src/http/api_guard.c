@@ -271,7 +271,7 @@ static const struct jfield usage_fields[] = {
  * the ledger charges what is computed here). */
 static int usage_check(struct api_ctx *ctx, json_t *body, struct guard_usage *u, struct response *rs)
 {
-	struct price p = {0, 0, 0, 0, 0};
+	struct price p = {0, 0, 0, 0, 0, PRICING_NO_DIMS};
 	int64_t margin;
 	const struct pricing_tokens used = {u->input_tokens, u->cached_input_tokens, u->cache_write_input_tokens,
 					    u->output_tokens};

@@ -457,6 +457,10 @@ int ledger_price_action(const char *name, int64_t *price_micros);
  * a request may come first). */
 int ledger_prices_loaded(void);
 json_t *ledger_prices_json(const char *currency);
+/* Sets into's members named after each optional dimension of p
+ * (pricing.h PRICE_DIMS): its value, reasoning true or false, null when
+ * p does not price it. Returns into (its caller's). */
+json_t *ledger_price_dims_json(const struct price *p, json_t *into);
 /* Upserts rows (creditctl price import): all or nothing. A model's new
  * or changed price enters its history, effective now. */
 enum cd_err ledger_prices_import(struct ledger *lg, const struct price_row *rows, size_t n);

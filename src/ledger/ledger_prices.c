@@ -3,12 +3,16 @@
  * Models, actions and the margin are read from the database into one
  * cache shared by every thread (a read-write lock: lookups on every guard
  * request, reloads by the background thread, on SIGHUP, or when a request
- * names a model the cache does not know yet). The import (creditctl price
- * import) writes every row in one transaction. Nothing here touches an
- * account. */
+ * names a model the cache does not know yet), sorted for a binary
+ * search. A model's price carries its optional dimensions (pricing.h
+ * PRICE_DIMS: NULL columns are not priced), read and written from that
+ * one table. The import (creditctl price import) writes every row in one
+ * transaction, and refuses one that would leave more than the cache
+ * holds. Nothing here touches an account. */
 #include "ledger_int.h"
 #include "log.h"
 #include "timefmt.h"
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -29,9 +33,43 @@ static struct {
 	int n;
 	int64_t margin_bps;
 	int loaded;			/* a reload succeeded once */
-} prices = {PTHREAD_RWLOCK_INITIALIZER, {{"", {0, 0, 0, 0, 0}, 0}}, 0, 10000, 0};
+} prices = {PTHREAD_RWLOCK_INITIALIZER, {{"", {0, 0, 0, 0, 0, PRICING_NO_DIMS}, 0}}, 0, 10000, 0};
 
 struct price_load { struct price_entry e[PRICES_MAX]; int n; int64_t margin; };
+
+/* The optional dimensions' columns (pricing.h PRICE_DIMS), in the
+ * table's order, each after a comma: read after a model's five prices,
+ * written after them. */
+#define DIM_COL(id, field) ", " #field
+#define DIM_COLS PRICE_DIMS(DIM_COL)
+#define DIM_PARAM(id, field) ", ?"
+#define DIM_UPDATE(id, field) ", " #field " = VALUES(" #field ")"
+_Static_assert(7 + PRICE_DIM_COUNT <= LIMIT_DB_PARAMS, "a model's upsert binds every column");
+
+/* The dimensions in columns col.. of the row s is on: NULL is not
+ * priced. */
+static void dims_read(const struct dbstmt *s, unsigned int col, struct price *p)
+{
+	p->dims = (struct price_dims)PRICING_NO_DIMS;
+	for (int d = 0; d < PRICE_DIM_COUNT; d++)
+		if (!ledger_db_null(s, col + (unsigned int)d))
+			pricing_dim_put(p, d, ledger_db_i64(s, col + (unsigned int)d));
+}
+
+static void dims_bind(struct db_params *dp, const struct price *p)
+{
+	for (int d = 0; d < PRICE_DIM_COUNT; d++)
+		ledger_dbp_i64_or_null(dp, pricing_dim_get(p, d, NULL) ? &p->dims.v[d] : NULL);
+}
+
+/* Models first, then actions, each by name (strcmp): the order of the
+ * binary search. */
+static int entry_order(const void *a, const void *b)
+{
+	const struct price_entry *x = a, *y = b;
+	int kind = (x->action_micros >= 0) - (y->action_micros >= 0);
+	return kind != 0 ? kind : strcmp(x->name, y->name);
+}
 
 static enum cd_err too_many(void)
 {
@@ -45,7 +83,8 @@ static enum cd_err prices_tx(struct ledger *lg, struct price_load *l)
 	 * cache at its input price (DESIGN §12). */
 	static const char sql_models[] = "SELECT name, input_micros_per_mtok, cached_input_micros_per_mtok, "
 					 "output_micros_per_mtok, max_output_tokens, "
-					 "COALESCE(cache_write_micros_per_mtok, input_micros_per_mtok) FROM models ORDER BY name";
+					 "COALESCE(cache_write_micros_per_mtok, input_micros_per_mtok)" DIM_COLS
+					 " FROM models ORDER BY name";
 	static const char sql_actions[] = "SELECT name, price_micros FROM actions ORDER BY name";
 	static const char sql_margin[] = "SELECT value FROM settings WHERE name = 'margin_bps'";
 	int e;
@@ -61,6 +100,7 @@ static enum cd_err prices_tx(struct ledger *lg, struct price_load *l)
 		p->p.output_micros_per_mtok = ledger_db_i64(s, 3);
 		p->p.max_output_tokens = ledger_db_i64(s, 4);
 		p->p.cache_write_micros_per_mtok = ledger_db_i64(s, 5);
+		dims_read(s, 6, &p->p);
 		p->action_micros = -1;
 	}
 	if (l->n == PRICES_MAX && ledger_db_fetch(s) == 1)
@@ -80,6 +120,7 @@ static enum cd_err prices_tx(struct ledger *lg, struct price_load *l)
 	if (s == NULL)
 		return ledger_db_err(lg, e, "price load");
 	l->margin = ledger_db_fetch(s) == 1 ? ledger_db_i64(s, 0) : 10000;
+	qsort(l->e, (size_t)l->n, sizeof(l->e[0]), entry_order);
 	return CD_OK;
 }
 
@@ -130,19 +171,22 @@ int ledger_prices_reload_on_miss(struct ledger *lg)
 
 static int price_find(const char *name, int want_action, struct price_entry *out, int64_t *margin)
 {
-	int found = 0;
-	pthread_rwlock_rdlock(&prices.lock);
-	for (int i = 0; i < prices.n && !found; i++) {
-		const struct price_entry *p = &prices.e[i];
-		if ((p->action_micros >= 0) == want_action && strcmp(p->name, name) == 0) {
-			*out = *p;
-			found = 1;
-		}
+	struct price_entry key;
+	const struct price_entry *hit = NULL;
+	size_t len = strlen(name);
+	if (len < sizeof(key.name)) {	/* a longer name is priced by none */
+		memcpy(key.name, name, len + 1);
+		key.action_micros = want_action ? 0 : -1;
 	}
+	pthread_rwlock_rdlock(&prices.lock);
+	if (len < sizeof(key.name))
+		hit = bsearch(&key, prices.e, (size_t)prices.n, sizeof(prices.e[0]), entry_order);
+	if (hit != NULL)
+		*out = *hit;
 	if (margin != NULL)
 		*margin = prices.margin_bps;
 	pthread_rwlock_unlock(&prices.lock);
-	return found;
+	return hit != NULL;
 }
 
 int ledger_prices_loaded(void)
@@ -171,6 +215,18 @@ int ledger_price_action(const char *name, int64_t *price_micros)
 	return 1;
 }
 
+json_t *ledger_price_dims_json(const struct price *p, json_t *into)
+{
+	for (int d = 0; d < PRICE_DIM_COUNT; d++) {
+		int64_t v;
+		json_t *value = json_null();
+		if (pricing_dim_get(p, d, &v))
+			value = d == PRICE_DIM_REASONING ? json_boolean(v) : json_integer((json_int_t)v);
+		json_object_set_new(into, pricing_dim_name(d), value);
+	}
+	return into;
+}
+
 json_t *ledger_prices_json(const char *currency)
 {
 	json_t *models = json_array(), *actions = json_array();
@@ -181,12 +237,13 @@ json_t *ledger_prices_json(const char *currency)
 			json_array_append_new(actions, json_pack("{s:s, s:I}", "action", p->name, "price_micros",
 								 (json_int_t)p->action_micros));
 		else
-			json_array_append_new(models, json_pack("{s:s, s:I, s:I, s:I, s:I, s:I}", "model", p->name,
+			json_array_append_new(models, ledger_price_dims_json(&p->p,
+				json_pack("{s:s, s:I, s:I, s:I, s:I, s:I}", "model", p->name,
 				"input_micros_per_mtok", (json_int_t)p->p.input_micros_per_mtok,
 				"cached_input_micros_per_mtok", (json_int_t)p->p.cached_input_micros_per_mtok,
 				"cache_write_micros_per_mtok", (json_int_t)p->p.cache_write_micros_per_mtok,
 				"output_micros_per_mtok", (json_int_t)p->p.output_micros_per_mtok,
-				"max_output_tokens", (json_int_t)p->p.max_output_tokens));
+				"max_output_tokens", (json_int_t)p->p.max_output_tokens)));
 	}
 	int64_t margin = prices.margin_bps;
 	pthread_rwlock_unlock(&prices.lock);
@@ -194,27 +251,81 @@ json_t *ledger_prices_json(const char *currency)
 			 "data", models, "actions", actions);
 }
 
-static enum cd_err import_tx(struct ledger *lg, const struct price_row *rows, size_t n)
+/* One model's price written, and entered in its history when it is new
+ * or changed (the same price imported again is not; a NULL cache-write
+ * price is the input price, the same as that price written out). Every
+ * price is written as the row has it: a row without a cache-write price
+ * has its input price there (pricing_parse_row), so only a model priced
+ * before sql/034 keeps NULL (the input price). */
+static enum cd_err import_model(struct ledger *lg, const struct price_row *row)
 {
-	/* Every price is written as the row has it: a row without a
-	 * cache-write price has its input price there (pricing_parse_row), so
-	 * only a model priced before sql/034 keeps NULL (the input price). */
+	static const char sql_was[] = "SELECT input_micros_per_mtok, cached_input_micros_per_mtok, "
+		"output_micros_per_mtok, max_output_tokens, "
+		"COALESCE(cache_write_micros_per_mtok, input_micros_per_mtok)" DIM_COLS
+		" FROM models WHERE name = ? FOR UPDATE";
 	static const char sql_model[] = "INSERT INTO models (name, input_micros_per_mtok, cached_input_micros_per_mtok, "
-		"output_micros_per_mtok, max_output_tokens, cache_write_micros_per_mtok, updated_at) "
-		"VALUES (?, ?, ?, ?, ?, ?, ?) "
+		"output_micros_per_mtok, max_output_tokens, cache_write_micros_per_mtok" DIM_COLS ", updated_at) "
+		"VALUES (?, ?, ?, ?, ?, ?" PRICE_DIMS(DIM_PARAM) ", ?) "
 		"ON DUPLICATE KEY UPDATE input_micros_per_mtok = VALUES(input_micros_per_mtok), "
 		"cached_input_micros_per_mtok = VALUES(cached_input_micros_per_mtok), "
 		"output_micros_per_mtok = VALUES(output_micros_per_mtok), "
 		"max_output_tokens = VALUES(max_output_tokens), "
-		"cache_write_micros_per_mtok = VALUES(cache_write_micros_per_mtok), updated_at = VALUES(updated_at)";
-	/* A model's new or changed price enters its history, effective now;
-	 * the same price imported again does not (a NULL cache-write price
-	 * is the input price: the same as that price written out). */
+		"cache_write_micros_per_mtok = VALUES(cache_write_micros_per_mtok)" PRICE_DIMS(DIM_UPDATE)
+		", updated_at = VALUES(updated_at)";
+	/* The history entry is the row as just written. */
 	static const char sql_history[] = "INSERT INTO price_history (model, input_micros_per_mtok, "
-		"cached_input_micros_per_mtok, output_micros_per_mtok, max_output_tokens, cache_write_micros_per_mtok, "
-		"effective_at) SELECT ?, ?, ?, ?, ?, ?, ? FROM DUAL WHERE NOT EXISTS (SELECT 1 FROM models WHERE name = ? "
-		"AND input_micros_per_mtok = ? AND cached_input_micros_per_mtok = ? AND output_micros_per_mtok = ? AND "
-		"max_output_tokens = ? AND COALESCE(cache_write_micros_per_mtok, input_micros_per_mtok) = ?)";
+		"cached_input_micros_per_mtok, output_micros_per_mtok, max_output_tokens, cache_write_micros_per_mtok"
+		DIM_COLS ", effective_at) SELECT name, input_micros_per_mtok, cached_input_micros_per_mtok, "
+		"output_micros_per_mtok, max_output_tokens, cache_write_micros_per_mtok" DIM_COLS ", ? "
+		"FROM models WHERE name = ?";
+	const struct price *q = &row->price;
+	struct price was = {0, 0, 0, 0, 0, PRICING_NO_DIMS};
+	struct db_params dp;
+	int e, found;
+	struct dbstmt *s = ledger_db_exec(lg, sql_was, &e, "s", row->name);
+	if (s == NULL)
+		return ledger_db_err(lg, e, "price import");
+	found = ledger_db_fetch(s) == 1;
+	if (found) {
+		was = (struct price){ledger_db_i64(s, 0), ledger_db_i64(s, 1), ledger_db_i64(s, 2), ledger_db_i64(s, 3),
+				     ledger_db_i64(s, 4), PRICING_NO_DIMS};
+		dims_read(s, 5, &was);
+	}
+	ledger_dbp_init(&dp);
+	ledger_dbp_str(&dp, row->name);
+	ledger_dbp_i64(&dp, q->input_micros_per_mtok);
+	ledger_dbp_i64(&dp, q->cached_input_micros_per_mtok);
+	ledger_dbp_i64(&dp, q->output_micros_per_mtok);
+	ledger_dbp_i64(&dp, q->max_output_tokens);
+	ledger_dbp_i64(&dp, q->cache_write_micros_per_mtok);
+	dims_bind(&dp, q);
+	ledger_dbp_i64(&dp, lg->now);
+	if (ledger_db_exec_params(lg, sql_model, &dp, &e) == NULL)
+		return ledger_db_err(lg, e, "price import");
+	if (found && pricing_same(&was, q))
+		return CD_OK;
+	return ledger_db_do(lg, sql_history, "price history", "is", lg->now, row->name);
+}
+
+/* The models and actions the list holds once written: more than the
+ * cache takes would leave creditd unable to load its prices. */
+static enum cd_err import_fits(struct ledger *lg)
+{
+	static const char sql[] = "SELECT (SELECT COUNT(*) FROM models) + (SELECT COUNT(*) FROM actions)";
+	int e;
+	struct dbstmt *s = ledger_db_exec(lg, sql, &e, "");
+	if (s == NULL)
+		return ledger_db_err(lg, e, "price import");
+	int64_t n = ledger_db_fetch(s) == 1 ? ledger_db_i64(s, 0) : 0;
+	if (n <= LIMIT_PRICES)
+		return CD_OK;
+	snprintf(lg->errmsg, sizeof(lg->errmsg), "the price list would hold %" PRId64 " models and actions, more "
+		 "than the %d creditd loads; nothing imported", n, LIMIT_PRICES);
+	return CD_E_INVALID;
+}
+
+static enum cd_err import_tx(struct ledger *lg, const struct price_row *rows, size_t n)
+{
 	static const char sql_action[] = "INSERT INTO actions (name, price_micros, updated_at) VALUES (?, ?, ?) "
 		"ON DUPLICATE KEY UPDATE price_micros = VALUES(price_micros), updated_at = VALUES(updated_at)";
 	static const char sql_margin[] = "INSERT INTO settings (name, value) VALUES ('margin_bps', ?) "
@@ -222,24 +333,14 @@ static enum cd_err import_tx(struct ledger *lg, const struct price_row *rows, si
 	enum cd_err rc = CD_OK;
 	for (size_t i = 0; i < n && rc == CD_OK; i++) {
 		const struct price_row *p = &rows[i];
-		if (p->kind == PRICE_ROW_MODEL) {
-			const struct price *q = &p->price;
-			rc = ledger_db_do(lg, sql_history, "price history", "siiiiiisiiiii", p->name, q->input_micros_per_mtok,
-				   q->cached_input_micros_per_mtok, q->output_micros_per_mtok, q->max_output_tokens,
-				   q->cache_write_micros_per_mtok, lg->now, p->name, q->input_micros_per_mtok,
-				   q->cached_input_micros_per_mtok, q->output_micros_per_mtok, q->max_output_tokens,
-				   q->cache_write_micros_per_mtok);
-			if (rc == CD_OK)
-				rc = ledger_db_do(lg, sql_model, "price import", "siiiiii", p->name, q->input_micros_per_mtok,
-					   q->cached_input_micros_per_mtok, q->output_micros_per_mtok,
-					   q->max_output_tokens, q->cache_write_micros_per_mtok, lg->now);
-		}
+		if (p->kind == PRICE_ROW_MODEL)
+			rc = import_model(lg, p);
 		else if (p->kind == PRICE_ROW_ACTION)
 			rc = ledger_db_do(lg, sql_action, "price import", "sii", p->name, p->price_micros, lg->now);
 		else if (p->kind == PRICE_ROW_MARGIN)
 			rc = ledger_db_do(lg, sql_margin, "price import", "i", p->margin_bps);
 	}
-	return rc;
+	return rc == CD_OK ? import_fits(lg) : rc;
 }
 
 enum cd_err ledger_prices_import(struct ledger *lg, const struct price_row *rows, size_t n)
@@ -257,7 +358,7 @@ static enum cd_err history_tx(struct ledger *lg, const char *model, const struct
 {
 	static const char sql[] = "SELECT id, input_micros_per_mtok, cached_input_micros_per_mtok, "
 		"output_micros_per_mtok, max_output_tokens, effective_at, "
-		"COALESCE(cache_write_micros_per_mtok, input_micros_per_mtok) FROM price_history WHERE model = ? "
+		"COALESCE(cache_write_micros_per_mtok, input_micros_per_mtok)" DIM_COLS " FROM price_history WHERE model = ? "
 		"AND (effective_at > ? OR (effective_at = ? AND id > ?)) ORDER BY effective_at, id LIMIT ?";
 	/* From the first: before every row (effective_at is unix seconds). */
 	int64_t at = after != NULL ? after->effective_at : INT64_MIN, seq = after != NULL ? after->seq : INT64_MIN;
@@ -267,8 +368,9 @@ static enum cd_err history_tx(struct ledger *lg, const char *model, const struct
 	if (s == NULL)
 		return ledger_db_err(lg, e, "price history");
 	while (*n < cap && ledger_db_fetch(s) == 1) {
-		rows[*n] = (struct ledger_price_change){ledger_db_i64(s, 0), {ledger_db_i64(s, 1), ledger_db_i64(s, 2), ledger_db_i64(s, 3),
-							ledger_db_i64(s, 4), ledger_db_i64(s, 6)}, ledger_db_i64(s, 5)};
+		rows[*n] = (struct ledger_price_change){ledger_db_i64(s, 0), {ledger_db_i64(s, 1), ledger_db_i64(s, 2),
+			ledger_db_i64(s, 3), ledger_db_i64(s, 4), ledger_db_i64(s, 6), PRICING_NO_DIMS}, ledger_db_i64(s, 5)};
+		dims_read(s, 7, &rows[*n].price);
 		(*n)++;
 	}
 	return CD_OK;

@@ -120,7 +120,8 @@ static enum cd_err price_tx(struct ledger *lg, const char *model, int64_t before
 		return ledger_db_err(lg, e, "reconcile price");
 	*found = ledger_db_fetch(s) == 1;
 	if (*found)
-		*p = (struct price){ledger_db_i64(s, 0), ledger_db_i64(s, 1), ledger_db_i64(s, 2), ledger_db_i64(s, 3), ledger_db_i64(s, 4)};
+		*p = (struct price){ledger_db_i64(s, 0), ledger_db_i64(s, 1), ledger_db_i64(s, 2), ledger_db_i64(s, 3), ledger_db_i64(s, 4),
+				     PRICING_NO_DIMS};
 	return CD_OK;
 }
 

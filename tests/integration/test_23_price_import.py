@@ -108,12 +108,7 @@ def test_a_bad_entry_is_named_and_nothing_is_imported():
            "output_micros_per_mtok": 1, "max_output_tokens": 1},
           {"model": bad, "input_micros_per_mtok": "1", "cached_input_micros_per_mtok": 1,
            "output_micros_per_mtok": 1, "max_output_tokens": 1}], "entry 2 (%s)" % bad),
-        ('{"%s": {"input_cost_per_token": 1e-06, "output_cost_per_token": 2e-06, "max_output_tokens": 10}, '
-         '"%s": {"input_cost_per_token": 1e-15, "output_cost_per_token": 2e-06, "max_output_tokens": 10}}'
-         % (good, bad), "entry 2 (%s): input_cost_per_token" % bad),
-        ('{"%s": {"output_cost_per_token": 2e-06, "max_output_tokens": 10}}' % bad, "input_cost_per_token is missing"),
         ("[1, 2", "not JSON"),
-        ('{"%s": 5}' % bad, "entry 1 (%s): input_cost_per_token is missing" % bad),
     ]
     for content, says in cases:
         p = run(write("bad.json", content))
@@ -124,3 +119,21 @@ def test_a_bad_entry_is_named_and_nothing_is_imported():
     eq(p.returncode, 1, "a bad CSV line")
     check(":2:" in p.stderr, "names the line: %r" % p.stderr)
     eq(history(good), [], "nothing imported")
+
+
+def test_a_catalogue_entry_creditd_cannot_price_is_skipped_and_named():
+    """LiteLLM's catalogue imports as it is (DESIGN §14): an entry that is
+    not a model priced per token, or that creditd cannot price exactly, is
+    skipped and named with why; the others are imported."""
+    good, fine, short, odd = uid("ok"), uid("fine"), uid("short"), uid("odd")
+    text = ('{"%s": {"input_cost_per_token": 1e-06, "output_cost_per_token": 2e-06, "max_output_tokens": 10}, '
+            '"%s": {"input_cost_per_token": 1e-15, "output_cost_per_token": 2e-06, "max_output_tokens": 10}, '
+            '"%s": {"output_cost_per_token": 2e-06, "max_output_tokens": 10}, "%s": 5}' % (good, fine, short, odd))
+    p = run(write("skip.json", text))
+    eq(p.returncode, 0, "imported: %s" % p.stderr)
+    for name, why in ((fine, "input_cost_per_token is not a price in whole micros per million tokens"),
+                      (short, "input_cost_per_token is missing"), (odd, "not an object")):
+        check("  %s: %s" % (name, why) in p.stdout, "%s skipped, saying why: %r" % (name, p.stdout))
+    check("skipped 3 catalogue entries" in p.stdout and "imported 1 price rows" in p.stdout, "counted: %r" % p.stdout)
+    eq(len(history(good)), 1, "the good entry was imported")
+    eq((history(fine), history(short), history(odd)), ([], [], []), "the others were not")

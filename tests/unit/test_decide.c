@@ -17,7 +17,7 @@
 /* 1 micro per input token, 2 per output token, no margin: a hold of 100
  * input and k output tokens costs 100 + 2k. Cache writes at the input
  * price, the default. */
-static const struct price PRICE = {1000000, 500000, 2000000, 1000, 1000000};
+static const struct price PRICE = {1000000, 500000, 2000000, 1000, 1000000, PRICING_NO_DIMS};
 
 static void test_rates(void)
 {
@@ -117,7 +117,8 @@ static void test_settle_cost(void)
 	struct guard_settle r;
 	struct decide_prices p;
 	struct refusal why;
-	struct price dear = {3000000, 0, 6000000, 1000, 3000000}, huge = {0, 0, 40000000000000000LL, 1, 0};
+	struct price dear = {3000000, 0, 6000000, 1000, 3000000, PRICING_NO_DIMS},
+		     huge = {0, 0, 40000000000000000LL, 1, 0, PRICING_NO_DIMS};
 	int64_t cost = -1;
 	memset(&h, 0, sizeof(h));
 	memset(&r, 0, sizeof(r));

@@ -52,7 +52,7 @@
 #define POOL 12			/* request ids and hashes reused from a small pool */
 
 /* 1 micro an input token, 2 an output token, no margin. */
-static const struct price PRICE = {1000000, 500000, 2000000, 1000, 1000000};
+static const struct price PRICE = {1000000, 500000, 2000000, 1000, 1000000, PRICING_NO_DIMS};
 
 struct model {
 	int64_t balance;		/* what the operations left it at */

@@ -14,11 +14,11 @@
 /* Micros per 1M tokens: input, cached input, output, max output tokens,
  * cache write (here the default, the input price, as a price-list row
  * without one gets). */
-static const struct price gpt4o = { 2500000, 1250000, 10000000, 16384, 2500000 };
-static const struct price mini = { 150000, 75000, 600000, 16384, 150000 };
+static const struct price gpt4o = { 2500000, 1250000, 10000000, 16384, 2500000, PRICING_NO_DIMS };
+static const struct price mini = { 150000, 75000, 600000, 16384, 150000, PRICING_NO_DIMS };
 /* 1 micro per token for input and output, so cost == tokens at margin 10000. */
-static const struct price unit = { 1000000, 0, 1000000, 1, 1000000 };
-static const struct price huge = { INT64_MAX, INT64_MAX, INT64_MAX, INT64_MAX, INT64_MAX };
+static const struct price unit = { 1000000, 0, 1000000, 1, 1000000, PRICING_NO_DIMS };
+static const struct price huge = { INT64_MAX, INT64_MAX, INT64_MAX, INT64_MAX, INT64_MAX, PRICING_NO_DIMS };
 
 /* Checks status PRICING_OK and the exact cost of in input tokens (cached
  * of them read from the cache, cw written to it) and out output tokens
@@ -164,7 +164,7 @@ static void test_cost_invalid(void)
 /* Claude Sonnet 4's list prices (micros per 1M tokens): input 3,000,000,
  * cache read 300,000, output 15,000,000, a 5-minute cache write 3,750,000
  * (1.25 x input, DESIGN §12). */
-static const struct price sonnet = { 3000000, 300000, 15000000, 8192, 3750000 };
+static const struct price sonnet = { 3000000, 300000, 15000000, 8192, 3750000, PRICING_NO_DIMS };
 
 static void test_cost_cache_write(void)
 {
@@ -182,7 +182,7 @@ static void test_cost_cache_write(void)
 	 * which 1 written is 0.5 + 0.5 = 1 exactly, where rounding each term
 	 * up would give 2. */
 	{
-		static const struct price half = { 500000, 0, 0, 1, 500000 };
+		static const struct price half = { 500000, 0, 0, 1, 500000, PRICING_NO_DIMS };
 		COST_CW_IS(&half, 10000, 2, 0, 1, 0, 1, "rounded up once, not per term");
 		/* 3 input: 1 written, 2 uncached: 1.5 -> 2. */
 		COST_CW_IS(&half, 10000, 3, 0, 1, 0, 2, "1.5 -> 2");
@@ -195,7 +195,7 @@ static void test_cost_cache_write(void)
 	 * * 10500 / 10^10 = 1837.5 -> 1838. */
 	COST_CW_IS(&gpt4o, 10500, 1000, 600, 400, 0, 1838, "cached plus written is all the input");
 	{
-		static const struct price free_writes = { 3000000, 300000, 15000000, 8192, 0 };
+		static const struct price free_writes = { 3000000, 300000, 15000000, 8192, 0, PRICING_NO_DIMS };
 		COST_CW_IS(&free_writes, 10000, 1000, 0, 1000, 0, 0, "a cache-write price of 0");
 	}
 	COST_CW_IS(&sonnet, 0, 1000, 0, 1000, 0, 0, "margin 0 costs nothing");
@@ -203,7 +203,7 @@ static void test_cost_cache_write(void)
 
 static void test_cost_cache_write_large(void)
 {
-	static const struct price dear_writes = { 0, 0, 0, 1, INT64_MAX };
+	static const struct price dear_writes = { 0, 0, 0, 1, INT64_MAX, PRICING_NO_DIMS };
 	/* 10^6 cache-write tokens at INT64_MAX micros per 10^6: INT64_MAX exactly. */
 	COST_CW_IS(&dear_writes, 10000, 1000000, 0, 1000000, 0, INT64_MAX, "INT64_MAX cost of cache writes fits");
 	COST_CW_FAILS(&dear_writes, 10000, 1000001, 0, 1000001, 0, PRICING_OVERFLOW,
@@ -467,7 +467,7 @@ int main(void)
 	}
 	/* A rise beyond the allowed percentage, in integer math. */
 	{
-		struct price was = {1000000, 500000, 4000000, 4096, 1000000}, now = was;
+		struct price was = {1000000, 500000, 4000000, 4096, 1000000, PRICING_NO_DIMS}, now = was;
 		const char *field = NULL;
 		int64_t o, n;
 		now.output_micros_per_mtok = 4800000;		/* +20 %: allowed at 20 */
@@ -483,7 +483,7 @@ int main(void)
 		now.cached_input_micros_per_mtok = 1;
 		ok(pricing_rise_above(&was, &now, 1000, &field, &o, &n) && strcmp(field, "cached_input") == 0,
 		   "from free to priced is a rise beyond any percentage");
-		struct price cw_was = {1000000, 500000, 4000000, 4096, 1250000}, cw_now = cw_was;
+		struct price cw_was = {1000000, 500000, 4000000, 4096, 1250000, PRICING_NO_DIMS}, cw_now = cw_was;
 		cw_now.cache_write_micros_per_mtok = 1500000;		/* +20 % */
 		ok(!pricing_rise_above(&cw_was, &cw_now, 20, &field, &o, &n), "a cache-write price +20 %% passes at 20");
 		cw_now.cache_write_micros_per_mtok = 1500001;

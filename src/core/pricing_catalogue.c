@@ -1,0 +1,244 @@
+/* pricing_catalogue.c: one model of a LiteLLM-shaped catalogue read into
+ * a price row (see pricing_catalogue.h).
+ *
+ * Never guesses: a price is converted exactly from its decimal text or
+ * the entry is skipped with the reason, and a billing key this file does
+ * not apply is named, never dropped. No I/O, no allocation. */
+#include "pricing_catalogue.h"
+#include "jsonio.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+/* Keys read into the row's four prices. */
+static const char *const base_keys[] = {"input_cost_per_token", "cache_read_input_token_cost",
+					"output_cost_per_token", "cache_creation_input_token_cost"};
+
+struct dim_key {
+	const char *key;
+	enum price_dim dim;
+};
+
+/* Keys read whole into one dimension, per token. */
+static const struct dim_key dim_keys[] = {
+	{"cache_creation_input_token_cost_above_1hr", PRICE_DIM_CACHE_WRITE_1H},
+	{"input_cost_per_token_priority", PRICE_DIM_PRIORITY_INPUT},
+	{"output_cost_per_token_priority", PRICE_DIM_PRIORITY_OUTPUT},
+	{"cache_read_input_token_cost_priority", PRICE_DIM_PRIORITY_CACHED_INPUT},
+	{"input_cost_per_token_flex", PRICE_DIM_FLEX_INPUT},
+	{"output_cost_per_token_flex", PRICE_DIM_FLEX_OUTPUT},
+	{"cache_read_input_token_cost_flex", PRICE_DIM_FLEX_CACHED_INPUT},
+	{"input_cost_per_audio_token", PRICE_DIM_INPUT_AUDIO},
+	{"output_cost_per_audio_token", PRICE_DIM_OUTPUT_AUDIO},
+};
+
+/* The long-context tier: stem + "<N>_tokens". The input's key sets N. */
+static const struct dim_key tier_stems[] = {
+	{"input_cost_per_token_above_", PRICE_DIM_TIER_INPUT},
+	{"output_cost_per_token_above_", PRICE_DIM_TIER_OUTPUT},
+	{"cache_read_input_token_cost_above_", PRICE_DIM_TIER_CACHED_INPUT},
+	{"cache_creation_input_token_cost_above_", PRICE_DIM_TIER_CACHE_WRITE},
+};
+
+#define WEB_SEARCH_KEY "search_context_cost_per_query"
+#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
+__attribute__((format(printf, 2, 3)))
+static int skip(struct pricing_entry *out, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(out->why, sizeof(out->why), fmt, ap);
+	va_end(ap);
+	return 1;
+}
+
+int pricing_tier_threshold(const char *key, const char *stem, int64_t *tokens)
+{
+	size_t n = strlen(stem);
+	int64_t v = 0, scale = 1;
+	const char *p = key + n;
+	if (strncmp(key, stem, n) != 0 || *p < '0' || *p > '9')
+		return -1;
+	for (; *p >= '0' && *p <= '9'; p++) {
+		if (v > (INT64_MAX - 9) / 10)
+			return -1;
+		v = v * 10 + (*p - '0');
+	}
+	if (*p == 'k' || *p == 'K')
+		scale = 1000;
+	else if (*p == 'm' || *p == 'M')
+		scale = 1000000;
+	p += scale != 1;
+	if (strcmp(p, "_tokens") != 0 || v == 0 || v > INT64_MAX / scale)
+		return -1;
+	*tokens = v * scale;
+	return 0;
+}
+
+int pricing_catalogue_billing_key(const char *key, const json_t *value)
+{
+	const char *member;
+	json_t *v;
+	if (strstr(key, "cost") != NULL || strstr(key, "pric") != NULL || strstr(key, "multiplier") != NULL)
+		return 1;
+	if (strcmp(key, "provider_specific_entry") == 0 && json_is_object(value))
+		json_object_foreach((json_t *)value, member, v)
+			if (json_is_number(v))
+				return 1;
+	return 0;
+}
+
+/* A price given per unit, times 10^shift: per token (12) is micros per
+ * million tokens, per call (6) micros. -1 when it is not a number, is
+ * negative, or finer than that. */
+static int price_of(const json_t *v, int shift, int64_t *out)
+{
+	char num[64];
+	return jsonio_number_text(v, num, sizeof(num)) == 0 ? pricing_decimal_scaled(num, shift, out) : -1;
+}
+
+/* The row's four prices and max output, checked as a CSV line is: a
+ * name of [A-Za-z0-9._:/-], 64 at most; every amount whole micros. */
+static int read_base(const char *name, const json_t *e, struct pricing_entry *out)
+{
+	int64_t v[4];
+	int has_write = json_object_get(e, base_keys[3]) != NULL;
+	char line[512], cache_write[32] = "", err[160];
+	for (size_t k = 0; k < COUNT(base_keys); k++) {
+		const json_t *f = json_object_get(e, base_keys[k]);
+		if (f == NULL && k != 2)
+			f = json_object_get(e, base_keys[0]);	/* no cache price: the input price */
+		if (price_of(f, 12, &v[k]) != 0)
+			return skip(out, "%s is not a price in whole micros per million tokens", base_keys[k]);
+	}
+	const json_t *m = json_object_get(e, "max_output_tokens");
+	if (m == NULL)
+		m = json_object_get(e, "max_tokens");
+	if (!json_is_integer(m) || json_integer_value(m) < 1)
+		return skip(out, "max_output_tokens (or max_tokens) is not an integer of at least 1");
+	if (has_write)
+		snprintf(cache_write, sizeof(cache_write), ",%" PRId64, v[3]);
+	if (!pricing_name_valid(name))
+		return skip(out, "a model name of creditd is 1 to %d characters of [A-Za-z0-9._:/-]", PRICING_NAME_MAX);
+	snprintf(line, sizeof(line), "model,%s,%" PRId64 ",%" PRId64 ",%" PRId64 ",%" JSON_INTEGER_FORMAT "%s", name,
+		 v[0], v[1], v[2], json_integer_value(m), cache_write);
+	if (pricing_parse_row(line, &out->row, err, sizeof(err)) != 0)
+		return skip(out, "%s", err);
+	return 0;
+}
+
+/* The lowest N of the entry's input_cost_per_token_above_<N>_tokens, or
+ * 0 when it has none. */
+static int64_t tier_of(const json_t *e)
+{
+	const char *key;
+	json_t *v;
+	int64_t n, lowest = 0;
+	json_object_foreach((json_t *)e, key, v)
+		if (pricing_tier_threshold(key, tier_stems[0].key, &n) == 0 && (lowest == 0 || n < lowest))
+			lowest = n;
+	return lowest;
+}
+
+/* The dimension key prices, or -1 when creditd does not apply it (with
+ * the entry's tier threshold, 0 for none). */
+static int dim_of(const char *key, int64_t tier)
+{
+	int64_t n;
+	for (size_t i = 0; i < COUNT(dim_keys); i++)
+		if (strcmp(key, dim_keys[i].key) == 0)
+			return (int)dim_keys[i].dim;
+	for (size_t i = 0; i < COUNT(tier_stems) && tier != 0; i++)
+		if (pricing_tier_threshold(key, tier_stems[i].key, &n) == 0 && n == tier)
+			return (int)tier_stems[i].dim;
+	if (strcmp(key, WEB_SEARCH_KEY) == 0)
+		return PRICE_DIM_WEB_SEARCH;
+	return -1;
+}
+
+/* The fee a call of search_context_cost_per_query: the highest of its
+ * sizes (low, medium, high), as the dearest a call may be billed. */
+static int web_search_fee(const json_t *v, int64_t *micros)
+{
+	const char *size;
+	json_t *price;
+	int64_t each;
+	*micros = -1;
+	if (!json_is_object(v) || json_object_size(v) == 0)
+		return -1;
+	json_object_foreach((json_t *)v, size, price) {
+		if (price_of(price, 6, &each) != 0)
+			return -1;
+		if (each > *micros)
+			*micros = each;
+	}
+	return 0;
+}
+
+/* The dimensions that are facts, not prices: a context window, whether
+ * the model reasons. */
+static int read_facts(const json_t *e, struct pricing_entry *out)
+{
+	const json_t *window = json_object_get(e, "max_input_tokens"), *reasons = json_object_get(e, "supports_reasoning");
+	if (window != NULL && (!json_is_integer(window) || json_integer_value(window) < 0))
+		return skip(out, "max_input_tokens is not an integer");
+	if (reasons != NULL && !json_is_boolean(reasons))
+		return skip(out, "supports_reasoning is not true or false");
+	if (window != NULL)
+		pricing_dim_put(&out->row.price, PRICE_DIM_MAX_INPUT_TOKENS, (int64_t)json_integer_value(window));
+	if (reasons != NULL)
+		pricing_dim_put(&out->row.price, PRICE_DIM_REASONING, json_is_true(reasons));
+	return 0;
+}
+
+/* Every billing key of the entry: a dimension it prices, read; one of
+ * the base keys, read already; any other, named as not applied. */
+static int read_dims(const json_t *e, struct pricing_entry *out)
+{
+	int64_t tier = tier_of(e), v;
+	const char *key;
+	json_t *value;
+	json_object_foreach((json_t *)e, key, value) {
+		int d = dim_of(key, tier), bad;
+		if (d < 0) {
+			int base = 0;
+			for (size_t i = 0; i < COUNT(base_keys); i++)
+				base |= strcmp(key, base_keys[i]) == 0;
+			if (base || !pricing_catalogue_billing_key(key, value))
+				continue;
+			if (out->n_unapplied == PRICING_UNAPPLIED_MAX)
+				return skip(out, "more than %d billing keys creditd does not apply", PRICING_UNAPPLIED_MAX);
+			out->unapplied[out->n_unapplied++] = key;
+			continue;
+		}
+		bad = d == PRICE_DIM_WEB_SEARCH ? web_search_fee(value, &v) : price_of(value, 12, &v);
+		if (bad != 0)
+			return skip(out, "%s is not a price in whole micros per %s", key,
+				    d == PRICE_DIM_WEB_SEARCH ? "call, for each size" : "million tokens");
+		pricing_dim_put(&out->row.price, d, v);
+	}
+	if (tier != 0)
+		pricing_dim_put(&out->row.price, PRICE_DIM_TIER_THRESHOLD, tier);
+	return 0;
+}
+
+int pricing_catalogue_entry(const char *name, const json_t *entry, struct pricing_entry *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (strcmp(name, "sample_spec") == 0)
+		return skip(out, "LiteLLM's description of its fields, not a model");
+	if (!json_is_object(entry))
+		return skip(out, "not an object");
+	if (json_object_get(entry, base_keys[0]) == NULL || json_object_get(entry, base_keys[2]) == NULL)
+		return skip(out, "%s is missing: not priced per token",
+			    json_object_get(entry, base_keys[0]) == NULL ? base_keys[0] : base_keys[2]);
+	if (read_base(name, entry, out) != 0 || read_facts(entry, out) != 0 || read_dims(entry, out) != 0) {
+		out->row = (struct price_row){0};
+		out->n_unapplied = 0;
+		return 1;
+	}
+	return 0;
+}
