@@ -136,6 +136,7 @@ static const struct cfg_key cfg_table[] = {
 	{"gateway", "openai_project", CFG_STR, OFF(gw_openai_project), 0, 0, "", NULL, NULL, NULL},
 	{"gateway", "shrink", CFG_ENUM, OFF(gw_shrink_text), 0, 0, "on", "on|off", NULL, NULL},
 	{"gateway", "byok", CFG_ENUM, OFF(gw_byok_text), 0, 0, "on", "on|off", NULL, NULL},
+	{"gateway", "provider_objects", CFG_ENUM, OFF(gw_provider_objects_text), 0, 0, "off", "on|off", NULL, NULL},
 	{"gateway", "min_output_tokens", CFG_INT, OFF(gw_min_output_tokens), 1, LIMIT_TOKENS_MAX, "256", NULL, NULL, NULL},
 	{"gateway", "on_client_gone", CFG_ENUM, OFF(gw_on_client_gone), 0, 0, "drain", "drain|cancel", NULL, NULL},
 	{"gateway", "drain_seconds", CFG_INT, OFF(gw_drain_seconds), 0, 3600, "60", NULL, NULL, NULL},
@@ -509,6 +510,7 @@ static int finish(struct cfg *c, char *err, size_t errcap)
 	c->invoice_topups = strcmp(c->invoice_topups_text, "true") == 0;
 	c->gw_shrink = strcmp(c->gw_shrink_text, "on") == 0;
 	c->gw_byok = strcmp(c->gw_byok_text, "on") == 0;
+	c->gw_provider_objects = strcmp(c->gw_provider_objects_text, "on") == 0;
 	if (!urlpath_https_or_loopback(c->gw_openai_base_url) || !urlpath_https_or_loopback(c->gw_anthropic_base_url))
 		return fail(err, errcap, "gateway.%s_base_url must be https:// (http:// only to 127.0.0.1, [::1] or "
 			    "localhost)", urlpath_https_or_loopback(c->gw_openai_base_url) ? "anthropic" : "openai");

@@ -100,6 +100,7 @@ struct cfg {
 	char *gw_openai_project;	/* OpenAI-Project, when set */
 	char *gw_shrink_text;		/* on|off */
 	char *gw_byok_text;		/* on|off */
+	char *gw_provider_objects_text;	/* on|off */
 	int64_t gw_min_output_tokens;	/* the least output a shrunk call keeps */
 	char *gw_on_client_gone;	/* drain|cancel */
 	int64_t gw_drain_seconds;	/* reading on after the client left, and SIGTERM's wait */
@@ -125,6 +126,7 @@ struct cfg {
 	int invoice_topups;		/* Checkout top-ups ask Stripe for an invoice (invoice_creation) */
 	int gw_shrink;			/* gateway.shrink == on */
 	int gw_byok;			/* gateway.byok == on: calls may bring their own provider key */
+	int gw_provider_objects;	/* gateway.provider_objects == on: input stored at the provider is taken */
 	int gw_drain;			/* gateway.on_client_gone == drain */
 	/* The file loaded holds secrets and others may read it: its
 	 * security.config_readable_by_others let it through (a warning at

@@ -451,6 +451,16 @@ static void end_error(struct gwcall *c)
 	client_write(c, c->whole.data, c->whole.len);
 }
 
+/* The estimate of a call that ended without usage (gwshape_estimate);
+ * on a reasoning model its output is the hold's: hidden reasoning was
+ * billed, and the visible text says nothing of it (DESIGN §14). */
+static void estimate(const struct gwcall *c, struct gw_usage *u)
+{
+	gwshape_estimate(&c->stream, c->job->hold_input, c->job->hold_output, u);
+	if (c->job->reasoning)
+		u->output_tokens = c->job->hold_output;
+}
+
 /* A whole answer: settled first, then sent with what it cost. One that
  * was cut or passed LIMIT_GATEWAY_ANSWER_BYTES is charged as estimated
  * and answered 502. */
@@ -470,7 +480,7 @@ static void end_whole(struct gwcall *c, enum provider_result r)
 		/* Cut, too large, not JSON, or no usage: estimated from its
 		 * bytes as a stream's text would be. */
 		c->stream.text_bytes = (int64_t)c->whole.len;
-		gwshape_estimate(&c->stream, c->job->hold_input, c->job->hold_output, &u);
+		estimate(c, &u);
 		reason = GW_REASON_ESTIMATED;
 	}
 	if (disagreement(c, &u, why, sizeof(why))[0] != '\0') {
@@ -519,7 +529,7 @@ static void end_stream(struct gwcall *c)
 		return;
 	}
 	if (!u.have) {
-		gwshape_estimate(&c->stream, c->job->hold_input, c->job->hold_output, &u);
+		estimate(c, &u);
 		if (!c->gone)
 			reason = GW_REASON_ESTIMATED;
 	}

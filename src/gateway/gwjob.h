@@ -51,6 +51,7 @@ struct gw_job {
 	char request_id[LIMIT_REQUEST_ID_BYTES + 1];	/* the hold's request_id */
 	int64_t received_ms;		/* when the worker took the request (overhead metric) */
 	int place;			/* its place among max_streams (gateway_admit) */
+	int reasoning;			/* its model reasons (price row): an estimate charges the hold's output */
 };
 
 #endif

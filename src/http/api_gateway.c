@@ -122,6 +122,33 @@ static int forwarded(const struct request *rq, struct gw_job *job, struct respon
 	return 0;
 }
 
+/* Input stored at the provider (DESIGN §14): a BYOK call's is its own;
+ * else previous_response_id is refused (creditd keeps no record of the
+ * account's own responses yet), and the other objects are taken only with
+ * [gateway] provider_objects = on (one tenant to the provider's org),
+ * held at the model's max_input_tokens, refused when its row has none. */
+static int stored_input(struct api_ctx *ctx, struct gw_job *job, const struct price *p, struct response *rs)
+{
+	const char *field = job->ask.stored;
+	int64_t most;
+	if (field == NULL || job->byok)
+		return 0;
+	if (strcmp(field, "previous_response_id") == 0)
+		api_error(rs, CD_E_INVALID, field, "\"previous_response_id\" names a response the provider keeps: creditd "
+			  "cannot bound what the call will be billed, and does not forward it; send the conversation inline");
+	else if (!ctx->cfg->gw_provider_objects)
+		api_error(rs, CD_E_INVALID, field, "\"%s\" names input stored at the provider, which the body does not "
+			  "carry: not forwarded ([gateway] provider_objects = off)", field);
+	else if (!pricing_dim_get(p, PRICE_DIM_MAX_INPUT_TOKENS, &most))
+		api_error(rs, CD_E_INVALID, field, "\"%s\" names input stored at the provider: it is held at the model's "
+			  "max_input_tokens, which %s's price row does not give: not forwarded", field, job->ask.model);
+	else {
+		job->ask.input_bound = most > job->ask.input_bound ? most : job->ask.input_bound;
+		return 0;
+	}
+	return -1;
+}
+
 /* The hold's figures: the input bound, the output asked (the body's cap,
  * else the model's), its price. 0, or -1 with rs filled. */
 static int hold_of(struct api_ctx *ctx, struct gw_job *job, struct guard_authorize *r, struct response *rs)
@@ -134,6 +161,10 @@ static int hold_of(struct api_ctx *ctx, struct gw_job *job, struct guard_authori
 			  job->ask.model);
 		return -1;
 	}
+	if (stored_input(ctx, job, &p, rs) != 0)
+		return -1;
+	int64_t reasons = 0;
+	job->reasoning = priced && pricing_dim_get(&p, PRICE_DIM_REASONING, &reasons) && reasons == 1;
 	int64_t output = job->route == GW_OPENAI_EMBEDDINGS ? 0 : job->ask.output_cap >= 0 ? job->ask.output_cap
 							      : priced ? p.max_output_tokens : 0;
 	if (priced && output > p.max_output_tokens) {
@@ -285,10 +316,6 @@ static void gw_call(struct api_ctx *ctx, const struct request *rq, struct respon
 			  "\"%s\" asks for what the provider bills beyond tokens at the standard price (a service tier, "
 			  "1-hour cache writes, audio, a server-side tool), which creditd does not price: not forwarded",
 			  job->ask.unpriced);
-	else if (job->ask.stored != NULL)
-		api_error(rs, CD_E_INVALID, job->ask.stored,
-			  "\"%s\" names input stored at the provider, which the body does not carry: creditd cannot "
-			  "bound what the call will be billed, and does not forward it", job->ask.stored);
 	else if (payer(ctx, rq, job, rs) != 0 || provider_key(ctx, rq, job, rs) != 0 || forwarded(rq, job, rs) != 0 ||
 		 hold_of(ctx, job, &r, rs) != 0)
 		;

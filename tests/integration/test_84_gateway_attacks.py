@@ -365,3 +365,70 @@ def test_whole_answers_held_at_once_are_bounded():
         eq(r.status, 200, "a small answer passes: %r" % r.body[:200])
     with_gateway("max_buffered_mib = 1\n", run)
     verify()
+
+
+def _price_reasoner():
+    """A model whose row gives max_input_tokens (200,000) and marks it a
+    reasoning one, imported from a LiteLLM-shaped catalogue entry."""
+    import os
+    import tempfile
+    from lib import creditctl
+    entry = {"o4-mini-ctx": {"litellm_provider": "openai", "mode": "chat", "input_cost_per_token": 1.1e-06,
+                             "output_cost_per_token": 4.4e-06, "max_output_tokens": 1000, "max_input_tokens": 200000,
+                             "supports_reasoning": True}}
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+        json.dump(entry, f)
+    try:
+        creditctl("price", "import", f.name, "--force")
+    finally:
+        os.unlink(f.name)
+
+
+def test_stored_input_is_held_at_the_model_s_context_with_provider_objects_on():
+    """[gateway] provider_objects = on (one tenant to the provider's org): a
+    body naming a file the provider keeps is forwarded, held at the model's
+    max_input_tokens; on a model whose row gives none it is still refused,
+    and previous_response_id always is (creditd keeps no record of the
+    account's own responses)."""
+    from test_82_gateway_capacity import with_gateway
+
+    def run():
+        ensure_prices()
+        _price_reasoner()
+        reset()
+        acct = new_account("gwctx")
+        body = {"model": "o4-mini-ctx", "max_output_tokens": 100, "input": [{"role": "user", "content": [
+            {"type": "input_file", "file_id": "file-1"}, {"type": "input_text", "text": "sum it up"}]}]}
+        r = call("/openai/v1/responses", body, headers={"Creditd-Account": acct})
+        eq(r.status, 200, "forwarded: %r" % r.body[:200])
+        held = sql("SELECT h.amount_micros FROM holds h JOIN accounts a ON a.id = h.account_id WHERE a.ext_id = '%s'"
+                   % acct)
+        eq(int(held[0][0]), cost("o4-mini-ctx", 200000, 0, 100), "held at 200,000 input tokens and the cap")
+        openai_error(call("/openai/v1/responses", dict(body, model="gpt-4o-mini"), headers={"Creditd-Account": acct}),
+                     400, "invalid_request", "file_id")
+        openai_error(call("/openai/v1/responses", {"model": "o4-mini-ctx", "input": "more",
+                                                   "previous_response_id": "resp_1"},
+                          headers={"Creditd-Account": acct}), 400, "invalid_request", "previous_response_id")
+    with_gateway("provider_objects = on\n", run)
+    verify()
+
+
+def test_a_reasoning_model_s_call_without_usage_is_charged_the_hold_s_output():
+    """A stream that ends without usage is estimated from its visible text,
+    but on a model its row marks reasoning the provider billed hidden
+    reasoning tokens too: the estimate charges the hold's output."""
+    ensure_prices()
+    _price_reasoner()
+    reset()
+    acct = new_account("gwreason")
+    mode(mode="no_usage", output_tokens=8)
+    r = chat(acct, {"model": "o4-mini-ctx", "stream": True, "max_completion_tokens": 600,
+                    "messages": [{"role": "user", "content": "think"}]})
+    eq(r.status, 200, "streamed")
+    check(wait_until(lambda: len(reasons(acct)) == 1, timeout=10), "settled")
+    eq(reasons(acct), ["estimated"], "estimated")
+    rows = sql("SELECT u.output_tokens FROM usage_records u JOIN accounts a ON a.id = u.account_id "
+               "WHERE a.ext_id = '%s'" % acct)
+    eq(rows, [["600"]], "the hold's output, not the 8 words' bytes / 4")
+    mode()
+    verify()
