@@ -1,0 +1,28 @@
+"""chaos_every_writer.py: every writer of money at once on four hot
+accounts, through both creditd processes of the stack (nginx's and
+Apache's) on one database, for longer than ./dev check's integration
+test: 120 s at 48 clients, the clock moved into the next month twice
+(two plan periods coming due), more top-ups (DESIGN §14, "No money
+written from a row that was not locked or checked"). The short version
+(./dev check) runs 15 s at 32 clients, one month.
+
+It proves what tests/integration/test_69_every_writer.py proves, over more
+interleavings: afterwards every hot account's balance is the sum of its
+journal, its reserve the sum of its pending holds (and each member's of
+its own), each journal row's balance_after the running sum, creditctl
+verify finds nothing, every answer was one the API promises, what was
+acknowledged is in the database as answered, every writer wrote, and
+both processes still run. The workload and the checks are
+tests/integration/every_writer.py's.
+"""
+import every_writer
+
+
+def every_writer_at_once(short):
+    w = every_writer.Workload(every_writer.integration_target(), seconds=15 if short else 120,
+                              clients=32 if short else 48, jumps=1 if short else 2,
+                              topups_per_account=2 if short else 8)
+    return w.run()
+
+
+SCENARIOS = [every_writer_at_once]
