@@ -54,19 +54,14 @@ PLAN_CREDITS = 20 * 10 ** 6
 MEMBER_CAP = 10 ** 6             # the plan's member cap (ann, and cy who has no row): reached mid-month
 RECHARGE_CENTS = 1000
 
-# A known defect, apart from the one this proves fixed: when MariaDB
-# reports a deadlock while creditd fetches the rows of a batch's read CALL,
-# the error is the connection's (mysql_errno 1213) and mysql_stmt_errno()
-# is 0, so ledger_dbsets.c logs "the rows read pass ... bytes" and "batch
-# read: MariaDB error 2008" and fails the batch instead of retrying it; an
-# operation that meets it again alone is answered 500 internal_error.
-# Guard calls naming a member (their batches lock member rows too) meet it
-# in most runs; on Galera, where a certification abort is reported so,
-# account reads meet it too. While this is True, such 500s on guard,
-# gateway and account reads are counted apart and printed, at most as many
-# as the logs hold that line; any other 5xx fails. Set it to False once
-# creditd retries it.
-TOLERATE_FETCH_DEADLOCK_500 = True
+# A deadlock met while creditd fetched the rows of a batch's read CALL is
+# the connection's error (1213), not the statement's: creditd took it for
+# rows past the read's bounds ("MariaDB error 2008") and answered 500
+# instead of retrying, in most runs of this workload (guard calls naming a
+# member). Fixed in ledger_dbsets.c: every 5xx now fails the test. True
+# counts such 500s apart (at most as many as the logs hold that line), for
+# a creditd before the fix.
+TOLERATE_FETCH_DEADLOCK_500 = False
 FETCH_DEADLOCK_LOG = ": MariaDB error 2008"     # "batch read: ...", "batch write: ..."
 # How often a call takes a path that reads its rows (a member, a request_id
 # to look up, an Idempotency-Key): seldom, so that most guard batches are
