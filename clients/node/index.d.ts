@@ -221,6 +221,24 @@ export interface Models {
     cache_write_micros_per_mtok: number;
     output_micros_per_mtok: number;
     max_output_tokens: number;
+    /** What a provider bills beyond the token prices (docs/api.md): null when the price list does not give it (not priced). */
+    max_input_tokens: number | null;
+    reasoning: boolean | null;
+    cache_write_1h_micros_per_mtok: number | null;
+    tier_threshold_tokens: number | null;
+    tier_input_micros_per_mtok: number | null;
+    tier_output_micros_per_mtok: number | null;
+    tier_cached_input_micros_per_mtok: number | null;
+    tier_cache_write_micros_per_mtok: number | null;
+    priority_input_micros_per_mtok: number | null;
+    priority_output_micros_per_mtok: number | null;
+    priority_cached_input_micros_per_mtok: number | null;
+    flex_input_micros_per_mtok: number | null;
+    flex_output_micros_per_mtok: number | null;
+    flex_cached_input_micros_per_mtok: number | null;
+    web_search_micros_per_call: number | null;
+    input_audio_micros_per_mtok: number | null;
+    output_audio_micros_per_mtok: number | null;
   }>;
   actions: Array<{ action: string; price_micros: number }>;
 }

@@ -29,6 +29,25 @@ class ModelPrice(TypedDict):
     cache_write_micros_per_mtok: int
     output_micros_per_mtok: int
     max_output_tokens: int
+    # What a provider bills beyond the token prices (docs/api.md): None
+    # when the price list does not give it (not priced).
+    max_input_tokens: Optional[int]
+    reasoning: Optional[bool]
+    cache_write_1h_micros_per_mtok: Optional[int]
+    tier_threshold_tokens: Optional[int]
+    tier_input_micros_per_mtok: Optional[int]
+    tier_output_micros_per_mtok: Optional[int]
+    tier_cached_input_micros_per_mtok: Optional[int]
+    tier_cache_write_micros_per_mtok: Optional[int]
+    priority_input_micros_per_mtok: Optional[int]
+    priority_output_micros_per_mtok: Optional[int]
+    priority_cached_input_micros_per_mtok: Optional[int]
+    flex_input_micros_per_mtok: Optional[int]
+    flex_output_micros_per_mtok: Optional[int]
+    flex_cached_input_micros_per_mtok: Optional[int]
+    web_search_micros_per_call: Optional[int]
+    input_audio_micros_per_mtok: Optional[int]
+    output_audio_micros_per_mtok: Optional[int]
 
 
 class ActionPrice(TypedDict):
