@@ -73,3 +73,50 @@ def test_the_standard_price_goes_through():
     eq(r.status, 200, "a 5-minute cache write: %r" % r.body[:200])
     eq(len(received()), 4, "all four forwarded")
     verify()
+
+
+def _price_tiered():
+    """Models with a long-context tier from 1,000 input tokens, imported
+    from LiteLLM-shaped entries (the threshold from the key's name)."""
+    import json
+    import os
+    import tempfile
+    from lib import creditctl
+    tier = {"input_cost_per_token": 1e-06, "output_cost_per_token": 2e-06, "max_output_tokens": 1000,
+            "input_cost_per_token_above_1k_tokens": 2e-06, "output_cost_per_token_above_1k_tokens": 3e-06}
+    entries = {"gpt-tiered": dict(tier, litellm_provider="openai", mode="chat"),
+               "claude-tiered": dict(tier, litellm_provider="anthropic", mode="chat")}
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+        json.dump(entries, f)
+    try:
+        creditctl("price", "import", f.name, "--force")
+    finally:
+        os.unlink(f.name)
+
+
+def test_a_call_that_may_pass_the_long_context_tier_is_refused():
+    """A model whose row gives a long-context tier (every token priced
+    higher once the input passes its threshold): a call whose input bound
+    passes it is refused 400 before anything is forwarded (creditd does not
+    charge the tier yet); one under it goes through, as does an Anthropic
+    call without the 1M-context beta (the provider refuses such an input
+    itself)."""
+    ensure_prices()
+    _price_tiered()
+    reset()
+    acct = new_account("gwtier")
+    before = state(acct)
+    big = "word " * 400
+    openai_error(chat(acct, {"model": "gpt-tiered", "messages": [{"role": "user", "content": big}]}), 400,
+                 "invalid_request", "messages")
+    r = messages(acct, {"model": "claude-tiered", "max_tokens": 50, "messages": [{"role": "user", "content": big}]},
+                 headers={"anthropic-beta": "context-1m-2025-08-07"})
+    anthropic_error(r, 400, "invalid_request_error")
+    check("long-context" in r.json["error"]["message"], "says why: %r" % r.json)
+    eq(received(), [], "nothing forwarded")
+    eq(state(acct), before, "nothing held")
+    eq(chat(acct, {"model": "gpt-tiered", "messages": [{"role": "user", "content": "short"}]}).status, 200,
+       "under the threshold")
+    eq(messages(acct, {"model": "claude-tiered", "max_tokens": 50,
+                       "messages": [{"role": "user", "content": big}]}).status, 200, "no 1M-context beta: no tier")
+    verify()
