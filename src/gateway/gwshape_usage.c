@@ -536,6 +536,47 @@ static int64_t string_bytes(const char *p, const char *end)
 	return -1;
 }
 
+/* 1 when the "content" key at `at` stands where the parse reads it: a
+ * member of choices[i].delta of the chunk's object (root { > "choices"
+ * [ > { > "delta" { > "content"). One walk of the bytes before it: the
+ * containers opened, and the key each was opened under (a chunk too odd
+ * for the walk is parsed). */
+static int content_in_delta(const char *d, const char *at)
+{
+	char open[6];			/* per depth: '{' or '[' */
+	int under[6] = {0};		/* per depth: 1 "choices", 2 "delta", 0 another key */
+	int depth = 0, key = 0;
+	for (const char *p = d; p < at; p++) {
+		if (*p == '"') {
+			const char *e = p + 1;
+			while (e < at && *e != '"')
+				e += *e == '\\' ? 2 : 1;
+			if (e >= at)
+				return 0;
+			/* A key: what its value opens is under it; a string value
+			 * opens nothing. */
+			key = value_of(e + 1, at) == NULL ? 0
+			      : key_at(p, at, "\"choices\"", 9) && e == p + 8 ? 1
+			      : key_at(p, at, "\"delta\"", 7) && e == p + 6 ? 2 : 0;
+			p = e;
+		} else if (*p == ',') {
+			key = 0;	/* a number or a literal ended */
+		} else if (*p == '{' || *p == '[') {
+			if (depth == 5)
+				return 0;
+			open[depth] = *p;
+			under[depth++] = key;
+			key = 0;
+		} else if (*p == '}' || *p == ']') {
+			if (depth == 0)
+				return 0;
+			depth--;
+		}
+	}
+	return depth == 4 && open[0] == '{' && open[1] == '[' && under[1] == 1 && open[2] == '{' && open[3] == '{' &&
+	       under[3] == 2;
+}
+
 /* 1 when the chunk was read by the scan (its content counted), 0 when it
  * must be parsed. */
 static int chat_scan(struct gw_stream *s, const char *d, size_t len)
@@ -553,7 +594,7 @@ static int chat_scan(struct gw_stream *s, const char *d, size_t len)
 		return 0;
 	if (k.content == NULL)
 		return 1;
-	if (k.content2 || (v = value_of(k.content + 9, end)) == NULL)
+	if (k.content2 || (v = value_of(k.content + 9, end)) == NULL || !content_in_delta(d, k.content))
 		return 0;
 	if (*v == 'n')
 		return 1;
