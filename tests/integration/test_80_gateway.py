@@ -31,13 +31,20 @@ def ensure_prices():
     the price list)."""
     if _priced:
         return
-    with tempfile.NamedTemporaryFile("w", suffix=".csv", delete=False) as f:
-        f.write(PRICES)
+    import_prices(PRICES)
+    _priced.append(1)
+
+
+def import_prices(prices, *flags):
+    """creditctl price import of prices: CSV text, or a LiteLLM-shaped
+    catalogue (a dict, written as JSON)."""
+    json_doc = isinstance(prices, dict)
+    with tempfile.NamedTemporaryFile("w", suffix=".json" if json_doc else ".csv", delete=False) as f:
+        f.write(json.dumps(prices) if json_doc else prices)
     try:
-        creditctl("price", "import", f.name)
+        creditctl("price", "import", f.name, *flags)
     finally:
         os.unlink(f.name)
-    _priced.append(1)
 
 
 # ---- the fake provider ----

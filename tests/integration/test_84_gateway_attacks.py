@@ -9,8 +9,8 @@ import socket
 import urllib.parse
 
 from lib import ENV, api, check, eq, key, new_account, parallel, sql, verify, wait_until
-from test_80_gateway import (anthropic_error, body_chat, call, chat, cost, ensure_prices, messages, mode,
-                             openai_error, reasons, received, reset, state)
+from test_80_gateway import (anthropic_error, body_chat, call, chat, cost, ensure_prices, import_prices, messages,
+                             mode, openai_error, reasons, received, reset, state)
 
 
 def _stream_open(acct, body):
@@ -370,18 +370,9 @@ def test_whole_answers_held_at_once_are_bounded():
 def _price_reasoner():
     """A model whose row gives max_input_tokens (200,000) and marks it a
     reasoning one, imported from a LiteLLM-shaped catalogue entry."""
-    import os
-    import tempfile
-    from lib import creditctl
-    entry = {"o4-mini-ctx": {"litellm_provider": "openai", "mode": "chat", "input_cost_per_token": 1.1e-06,
-                             "output_cost_per_token": 4.4e-06, "max_output_tokens": 1000, "max_input_tokens": 200000,
-                             "supports_reasoning": True}}
-    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
-        json.dump(entry, f)
-    try:
-        creditctl("price", "import", f.name, "--force")
-    finally:
-        os.unlink(f.name)
+    import_prices({"o4-mini-ctx": {
+        "litellm_provider": "openai", "mode": "chat", "input_cost_per_token": 1.1e-06, "output_cost_per_token": 4.4e-06,
+        "max_output_tokens": 1000, "max_input_tokens": 200000, "supports_reasoning": True}}, "--force")
 
 
 def test_stored_input_is_held_at_the_model_s_context_with_provider_objects_on():

@@ -6,8 +6,8 @@ shape, naming the member, before anything is forwarded or held: creditd's
 price rows price none of these, and it never charges them at a flat token
 price. The same bodies without the member go through."""
 from lib import check, eq, new_account, verify
-from test_80_gateway import (anthropic_error, body_chat, call, chat, ensure_prices, messages, openai_error,
-                             received, reset, state)
+from test_80_gateway import (anthropic_error, body_chat, call, chat, ensure_prices, import_prices, messages,
+                             openai_error, received, reset, state)
 
 OPENAI = (
     ("/openai/v1/chat/completions", dict(body_chat(), service_tier="priority"), "service_tier"),
@@ -78,20 +78,10 @@ def test_the_standard_price_goes_through():
 def _price_tiered():
     """Models with a long-context tier from 1,000 input tokens, imported
     from LiteLLM-shaped entries (the threshold from the key's name)."""
-    import json
-    import os
-    import tempfile
-    from lib import creditctl
     tier = {"input_cost_per_token": 1e-06, "output_cost_per_token": 2e-06, "max_output_tokens": 1000,
             "input_cost_per_token_above_1k_tokens": 2e-06, "output_cost_per_token_above_1k_tokens": 3e-06}
-    entries = {"gpt-tiered": dict(tier, litellm_provider="openai", mode="chat"),
-               "claude-tiered": dict(tier, litellm_provider="anthropic", mode="chat")}
-    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
-        json.dump(entries, f)
-    try:
-        creditctl("price", "import", f.name, "--force")
-    finally:
-        os.unlink(f.name)
+    import_prices({"gpt-tiered": dict(tier, litellm_provider="openai", mode="chat"),
+                   "claude-tiered": dict(tier, litellm_provider="anthropic", mode="chat")}, "--force")
 
 
 def test_a_call_that_may_pass_the_long_context_tier_is_refused():
