@@ -164,8 +164,16 @@ enum cd_err ledger_db_ensure(struct ledger *lg)
 	 * the connection, which would turn a busy row into a 503. */
 	unsigned int lock_wait = read_timeout > LIMIT_DB_LOCK_WAIT_SECONDS + 1 ? LIMIT_DB_LOCK_WAIT_SECONDS
 		: read_timeout > 1 ? read_timeout - 1 : 1;
+	/* join_cache_level = 0: a join driven by a JSON_TABLE list reaches each
+	 * row by its key. With join buffers, MariaDB's optimizer scans a table
+	 * it believes small (a new ledger's accounts, holds) whole, and a
+	 * locking read that scans waits on, and locks, every other account's
+	 * rows: batches of unrelated accounts queued behind one another, and
+	 * on Galera a commit applied from another node aborted them (a node
+	 * replaying its own commits, whose window let a batch write from a
+	 * stale row). Every join creditd runs has a key to follow. */
 	snprintf(init, sizeof(init), "SET SESSION tx_isolation = 'READ-COMMITTED', time_zone = '+00:00', "
-		 "innodb_lock_wait_timeout = %u, autocommit = 0", lock_wait);
+		 "innodb_lock_wait_timeout = %u, autocommit = 0, join_cache_level = 0", lock_wait);
 	my_bool off = 0;
 	mysql_options(lg->c->db, MYSQL_OPT_CONNECT_TIMEOUT, &timeout);
 	mysql_options(lg->c->db, MYSQL_OPT_READ_TIMEOUT, &read_timeout);
@@ -623,7 +631,7 @@ int ledger_db_end_tx(struct ledger *lg, int commit)
 
 void ledger_end_request(struct ledger *lg)
 {
-	lg->routed = 0;
+	lg->routed = lg->rerouted = lg->reroute_now = 0;
 	if (lg->c->connected && lg->in_tx) {
 		int e = ledger_db_end_tx(lg, 0);
 		if (e != 0)

@@ -55,6 +55,11 @@ struct ledger {
 	 * transactions route by, NULL for the node of no account. */
 	char route[LIMIT_ACCOUNT_ID_BYTES + 1];
 	int routed;
+	/* The transaction ran on the node of no account and met the account
+	 * it writes: routed to that account's node for the rest of its
+	 * transaction loop (ledger_tx_reroute), its reads still causal. */
+	int rerouted;
+	int reroute_now;		/* the next attempt moves there at once, no backoff */
 	/* A COMMIT, or a procedure that may commit, was sent in this
 	 * transaction: if its connection dies, the change may have happened,
 	 * so it is never run again on another node. */
@@ -202,6 +207,11 @@ struct ledger_tx {
 void ledger_tx_init(struct ledger *lg, struct ledger_tx *t);
 int ledger_tx_next(struct ledger *lg, struct ledger_tx *t);
 void ledger_tx_end(struct ledger *lg, struct ledger_tx *t, enum cd_err rc);
+/* A transaction on the node of no account that has just locked the row of
+ * account ext_id: CD_E_RETRY when it must run again on that account's
+ * node (with several Galera nodes), else CD_OK. Each account's money is
+ * written on one node, under that node's row locks, like on one server. */
+enum cd_err ledger_tx_reroute(struct ledger *lg, const char *ext_id);
 
 /* One idempotent write (see ledger.h "Writes"), driven the same way:
  *	struct ledger_writer w;

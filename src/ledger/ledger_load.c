@@ -28,6 +28,8 @@
 #define HOLD_REQS_SET_COLS (1 + HOLD_NCOLS + 1)
 
 static const char SQL_READ[] = "CALL cd_batch_read(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+/* On Galera the accounts are locked by writing them first (sql/043). */
+static const char SQL_READ_GALERA[] = "CALL cd_batch_lock_read(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
 /* cd_batch_read's lists, in its parameters' order. */
 static const char *const READ_LISTS[] = {"ids", "ext", "holds", "reqs", "members", "usages", "spend_ids",
 					 "spend_ext", "keys"};
@@ -373,7 +375,8 @@ static enum cd_err read_call(struct ledger *lg, struct batch *b, const struct ba
 	ledger_dbp_i64(&p, LIMIT_SPEND_GRANTS + 1);	/* one more: there are more */
 	for (unsigned int i = 0; i < sizeof(READ_LISTS) / sizeof(READ_LISTS[0]); i++)
 		ledger_dbsets_bind_list(&p, j, READ_LISTS[i]);
-	enum cd_err rc = ledger_dbsets_call(lg, SQL_READ, &p, &b->sets, "batch read", &e);
+	enum cd_err rc = ledger_dbsets_call(lg, lock && ledger_db_galera(lg) ? SQL_READ_GALERA : SQL_READ, &p, &b->sets,
+					    "batch read", &e);
 	if (rc == CD_OK && lock)
 		rc = read_accounts(lg, b);
 	if (rc == CD_OK)

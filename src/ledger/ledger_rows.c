@@ -22,6 +22,16 @@
 static const char SQL_ACCT_LOCK[] = "SELECT " ACCT_COLS " FROM accounts WHERE ext_id = ? FOR UPDATE";
 static const char SQL_ACCT_LOCK_ID[] = "SELECT " ACCT_COLS " FROM accounts WHERE id = ? FOR UPDATE";
 static const char SQL_ACCT_READ[] = "SELECT " ACCT_COLS " FROM accounts WHERE ext_id = ?";
+/* On Galera an account is locked by writing it before it is read
+ * (sql/043_galera_locks.sql says why): its version, which the trigger of
+ * sql/037 moves. By its primary key alone, as cd_batch_lock_read locks it
+ * first: a lock on the external id's index entry taken first, or the
+ * shared one a subquery of the UPDATE would take there, would deadlock
+ * with it. The external id's row id is read first without a lock (it
+ * never changes). */
+static const char SQL_ACCT_ID[] = "SELECT id, ext_id FROM accounts WHERE ext_id = ?";
+static const char SQL_ACCT_EXT[] = "SELECT id, ext_id FROM accounts WHERE id = ?";
+static const char SQL_ACCT_WRITE_LOCK_ID[] = "UPDATE accounts SET row_version = row_version WHERE id = ?";
 static const char SQL_DEBT_GET[] = "SELECT id, remaining_micros FROM grants WHERE account_id = ? "
 				   "AND source = 'debt' FOR UPDATE";
 
@@ -94,10 +104,37 @@ int ledger_acct_spent(struct acct *a, int64_t delta)
 	return 0;
 }
 
+/* On Galera: the account (by ext_id, else by *id) locked by writing it,
+ * *id its row id; a transaction of no account that meets it moves to the
+ * account's node first (ledger_tx_reroute), before it locks anything. */
+static enum cd_err galera_lock(struct ledger *lg, const char *ext_id, int64_t *id)
+{
+	int e;
+	struct dbstmt *s = ext_id != NULL ? ledger_db_exec(lg, SQL_ACCT_ID, &e, "s", ext_id)
+					  : ledger_db_exec(lg, SQL_ACCT_EXT, &e, "i", *id);
+	if (s == NULL)
+		return ledger_db_err(lg, e, "account lookup");
+	int got = ledger_db_fetch(s);
+	if (got < 0)
+		return CD_E_INTERNAL;
+	if (got == 0)
+		return refusal_set(&lg->refusal, REFUSE_ACCOUNT_UNKNOWN, ext_id, NULL);
+	*id = ledger_db_i64(s, 0);
+	enum cd_err rc = ledger_tx_reroute(lg, ledger_db_str(s, 1));
+	return rc != CD_OK ? rc : ledger_db_do(lg, SQL_ACCT_WRITE_LOCK_ID, "account lock", "i", *id);
+}
+
 static enum cd_err acct_load(struct ledger *lg, const char *sql, const char *fmt, const char *ext_id,
 			     int64_t id, struct acct *a)
 {
 	int e;
+	if (sql != SQL_ACCT_READ && ledger_db_galera(lg)) {
+		enum cd_err rc = galera_lock(lg, ext_id, &id);
+		if (rc != CD_OK)
+			return rc;
+		sql = SQL_ACCT_LOCK_ID;
+		fmt = "i";
+	}
 	struct dbstmt *s = fmt[0] == 's' ? ledger_db_exec(lg, sql, &e, fmt, ext_id) : ledger_db_exec(lg, sql, &e, fmt, id);
 	if (s == NULL)
 		return ledger_db_err(lg, e, "account lookup");

@@ -27,7 +27,7 @@ void ledger_tx_init(struct ledger *lg, struct ledger_tx *t)
  * own transactions run on the node that wrote its rows and need not wait. */
 static enum cd_err causal_reads(struct ledger *lg)
 {
-	int want = ledger_db_node_count(lg) > 1 && !lg->routed && lg->c->galera;
+	int want = ledger_db_node_count(lg) > 1 && (!lg->routed || lg->rerouted) && lg->c->galera;
 	if (want == lg->c->sync_wait)
 		return CD_OK;
 	lg->round_trips++;
@@ -37,7 +37,34 @@ static enum cd_err causal_reads(struct ledger *lg)
 	return CD_OK;
 }
 
+static int tx_next(struct ledger *lg, struct ledger_tx *t);
+
+/* The loop's next attempt; when none follows, a transaction moved to its
+ * account's node (ledger_tx_reroute) is back on the node of no account. */
 int ledger_tx_next(struct ledger *lg, struct ledger_tx *t)
+{
+	if (tx_next(lg, t))
+		return 1;
+	if (lg->rerouted) {
+		lg->rerouted = lg->reroute_now = 0;
+		ledger_route(lg, NULL);
+	}
+	return 0;
+}
+
+enum cd_err ledger_tx_reroute(struct ledger *lg, const char *ext_id)
+{
+	if (lg->routed || ledger_db_node_count(lg) < 2 || !lg->c->galera || ext_id == NULL)
+		return CD_OK;
+	int node = ledger_noderoute_pick(ext_id);
+	if (node < 0 || node == lg->node)
+		return CD_OK;
+	ledger_route(lg, ext_id);
+	lg->rerouted = lg->reroute_now = 1;
+	return CD_E_RETRY;
+}
+
+static int tx_next(struct ledger *lg, struct ledger_tx *t)
 {
 	if (t->done)
 		return 0;
@@ -54,8 +81,9 @@ int ledger_tx_next(struct ledger *lg, struct ledger_tx *t)
 		t->done = 1;
 		return 0;
 	}
-	if (t->attempt > 0)
+	if (t->attempt > 0 && !lg->reroute_now)
 		ledger_db_backoff(t->attempt);
+	lg->reroute_now = 0;
 	t->attempt++;
 	if (ledger_db_node_count(lg) > 1) {
 		int node = ledger_noderoute_pick(lg->routed ? lg->route : NULL);
@@ -82,7 +110,7 @@ int ledger_tx_next(struct ledger *lg, struct ledger_tx *t)
 			log_warn("database node %s: down (%s)", lg->cfg->db_node[lg->node].name, lg->errmsg);
 		if (ledger_noderoute_live() > 0 && t->attempt < LIMIT_TX_RETRIES) {
 			t->rc = CD_E_RETRY;
-			return ledger_tx_next(lg, t);
+			return tx_next(lg, t);
 		}
 	}
 	if (t->rc != CD_OK) {

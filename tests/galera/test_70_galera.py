@@ -282,8 +282,11 @@ def instances(conf_g1, conf_g2):
         pid = stack.pid_of(name)
         os.kill(pid, 15)
         check(wait_until(lambda: not stack.alive(pid), timeout=15), "%s stopped" % name)
+        env = {"CREDITD_LOG": ENV["CREDITD_G%s_LOG" % n]}
+        if ENV.get("CREDITD_TEST_CLOCK_FILE"):     # the stack's clock, as ./dev started them
+            env["CREDITD_TEST_CLOCK_FILE"] = ENV["CREDITD_TEST_CLOCK_FILE"]
         stack.start(name, [os.path.join(ROOT, "creditd"), "-c", conf, "--listen", "unix:" + ENV["CREDITD_G%s_SOCKET" % n]],
-                    env={"CREDITD_LOG": ENV["CREDITD_G%s_LOG" % n]})
+                    env=env)
         check(wait_until(lambda: api("GET", "/healthz", auth=None, base=ENV["CREDITD_G%s_URL" % n]).status == 200,
                          timeout=15), "%s answers" % name)
 

@@ -26,6 +26,7 @@ def main():
     ap.add_argument("--times", help="append a line a test to this file: seconds, name, ok or fail (tests/report.py)")
     args = ap.parse_args()
     lib.load_env(args.env)
+    sys.path.insert(0, args.dir)   # a test may import another of its folder
     passed = failed = 0
     times = open(args.times, "a") if args.times else None
     names = sorted(f for f in os.listdir(args.dir) if f.startswith("test_") and f.endswith(".py"))
