@@ -164,14 +164,9 @@ enum cd_err ledger_db_ensure(struct ledger *lg)
 	 * the connection, which would turn a busy row into a 503. */
 	unsigned int lock_wait = read_timeout > LIMIT_DB_LOCK_WAIT_SECONDS + 1 ? LIMIT_DB_LOCK_WAIT_SECONDS
 		: read_timeout > 1 ? read_timeout - 1 : 1;
-	/* join_cache_level = 0: a join driven by a JSON_TABLE list reaches each
-	 * row by its key. With join buffers, MariaDB's optimizer scans a table
-	 * it believes small (a new ledger's accounts, holds) whole, and a
-	 * locking read that scans waits on, and locks, every other account's
-	 * rows: batches of unrelated accounts queued behind one another, and
-	 * on Galera a commit applied from another node aborted them (a node
-	 * replaying its own commits, whose window let a batch write from a
-	 * stale row). Every join creditd runs has a key to follow. */
+	/* join_cache_level = 0: a join reaches each row by its key, never by
+	 * a locking scan of every account's rows (docs/architecture.md, "On
+	 * Galera"). */
 	snprintf(init, sizeof(init), "SET SESSION tx_isolation = 'READ-COMMITTED', time_zone = '+00:00', "
 		 "innodb_lock_wait_timeout = %u, autocommit = 0, join_cache_level = 0", lock_wait);
 	my_bool off = 0;
@@ -218,7 +213,6 @@ int ledger_db_node_count(const struct ledger *lg)
 	return lg->cfg->db_node_count > 1 ? lg->cfg->db_node_count : 1;
 }
 
-
 /* Makes node the connection in use, dropping a connection made before
  * the node last went down (its server is gone). Between transactions. */
 void ledger_db_use_node(struct ledger *lg, int node)
@@ -229,12 +223,6 @@ void ledger_db_use_node(struct ledger *lg, int node)
 	lg->c = &lg->conns[node];
 	if (lg->c->connected && lg->c->epoch != ledger_noderoute_epoch(node))
 		disconnect(lg);
-}
-
-void ledger_route(struct ledger *lg, const char *account)
-{
-	lg->routed = account != NULL;
-	snprintf(lg->route, sizeof(lg->route), "%s", account != NULL ? account : "");
 }
 
 static int retryable(int e)

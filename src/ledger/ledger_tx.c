@@ -37,6 +37,12 @@ static enum cd_err causal_reads(struct ledger *lg)
 	return CD_OK;
 }
 
+void ledger_route(struct ledger *lg, const char *account)
+{
+	lg->routed = account != NULL;
+	snprintf(lg->route, sizeof(lg->route), "%s", account != NULL ? account : "");
+}
+
 static int tx_next(struct ledger *lg, struct ledger_tx *t);
 
 /* The loop's next attempt; when none follows, a transaction moved to its
