@@ -20,7 +20,7 @@
 static const char SQL_ACCT_ADD[] = "INSERT INTO accounts (ext_id, kind, overdraft_limit_micros, monthly_limit_micros, "
 				   "low_balance_micros, plan, month_key, create_hash, created_at, daily_limit_micros, day_key, "
 				   "payg_period) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, IF(? > 0, ?, NULL))";
-static const char SQL_ACCT_HASH[] = "SELECT create_hash FROM accounts WHERE ext_id = ? FOR UPDATE";
+static const char SQL_ACCT_HASH[] = "SELECT create_hash FROM accounts WHERE id = ?";
 static const char SQL_ACCT_SEEN[] = "SELECT 1 FROM accounts WHERE ext_id = ?";
 
 /* What makes two creations of one id the same: the settings with their
@@ -45,17 +45,23 @@ static enum cd_err account_exists(struct ledger *lg, const struct account_new *n
 				  json_t **out, int *status)
 {
 	int e;
-	struct dbstmt *s = ledger_db_exec(lg, SQL_ACCT_HASH, &e, "s", n->id);
+	struct acct a;
+	/* The account locked first, as every writer of it does (on Galera by
+	 * its row alone: docs/architecture.md, "On Galera"); its creation's
+	 * hash never changes after, so it is read under that lock. */
+	enum cd_err rc = ledger_acct_lock(lg, n->id, &a);
+	if (rc == CD_E_NOT_FOUND)
+		return CD_E_RETRY;
+	if (rc != CD_OK)
+		return rc;
+	struct dbstmt *s = ledger_db_exec(lg, SQL_ACCT_HASH, &e, "i", a.id);
 	if (s == NULL)
 		return ledger_db_err(lg, e, "account lookup");
 	if (ledger_db_fetch(s) != 1)
 		return CD_E_RETRY;
 	if (ledger_db_len(s, 0) != 32 || memcmp(ledger_db_str(s, 0), hash, 32) != 0)
 		return refusal_set(&lg->refusal, REFUSE_ACCOUNT_EXISTS, n->id, NULL);
-	struct acct a;
-	enum cd_err rc = ledger_acct_lock(lg, n->id, &a);
-	if (rc == CD_OK)
-		rc = ledger_acct_save(lg, &a);
+	rc = ledger_acct_save(lg, &a);
 	if (rc != CD_OK)
 		return rc;
 	*out = ledger_acct_json(lg, &a);

@@ -13,6 +13,8 @@
 #include "jsonw.h"
 #include "log.h"
 #include <assert.h>
+#include <mysqld_error.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -30,6 +32,7 @@
 static const char SQL_READ[] = "CALL cd_batch_read(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
 /* On Galera the accounts are locked by writing them first (sql/043). */
 static const char SQL_READ_GALERA[] = "CALL cd_batch_lock_read(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+static atomic_int lock_read_missing;	/* a database before 043: said once, then SQL_READ */
 /* cd_batch_read's lists, in its parameters' order. */
 static const char *const READ_LISTS[] = {"ids", "ext", "holds", "reqs", "members", "usages", "spend_ids",
 					 "spend_ext", "keys"};
@@ -375,8 +378,13 @@ static enum cd_err read_call(struct ledger *lg, struct batch *b, const struct ba
 	ledger_dbp_i64(&p, LIMIT_SPEND_GRANTS + 1);	/* one more: there are more */
 	for (unsigned int i = 0; i < sizeof(READ_LISTS) / sizeof(READ_LISTS[0]); i++)
 		ledger_dbsets_bind_list(&p, j, READ_LISTS[i]);
-	enum cd_err rc = ledger_dbsets_call(lg, lock && ledger_db_galera(lg) ? SQL_READ_GALERA : SQL_READ, &p, &b->sets,
-					    "batch read", &e);
+	int galera = lock && ledger_db_galera(lg) && !atomic_load(&lock_read_missing);
+	enum cd_err rc = ledger_dbsets_call(lg, galera ? SQL_READ_GALERA : SQL_READ, &p, &b->sets, "batch read", &e);
+	if (galera && e == ER_SP_DOES_NOT_EXIST)
+		rc = CD_E_RETRY;	/* read again the old way */
+	if (galera && e == ER_SP_DOES_NOT_EXIST && !atomic_exchange(&lock_read_missing, 1))
+		log_error("cd_batch_lock_read is missing: run creditctl migrate (043); until then accounts are "
+			  "locked by SELECT ... FOR UPDATE alone, which Galera may take back unseen");
 	if (rc == CD_OK && lock)
 		rc = read_accounts(lg, b);
 	if (rc == CD_OK)
