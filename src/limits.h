@@ -682,6 +682,11 @@ _Static_assert(LIMIT_STRIPE_EVENTS_MIN_DAYS <= LIMIT_RETENTION_MAX_DAYS, "some s
 /* An ending thread's nice (raising it needs no privilege): settles and
  * whole answers yield the CPU to the loop passing every stream's events. */
 #define LIMIT_GATEWAY_ENDER_NICE 5
+/* How often the holds of calls in flight are looked at: each is renewed
+ * by its ttl once half of it is gone (the ttl is ~16 min by default), so
+ * a look every few seconds is far inside it and costs a scan of
+ * max_streams places. */
+#define LIMIT_GATEWAY_RENEW_CHECK_SECONDS 5
 /* An idle ending thread ends after this long without a call. */
 #define LIMIT_GATEWAY_IDLE_SECONDS 60
 /* epoll events the loop takes at once: at 1,000 streams of 50 events a
@@ -712,6 +717,13 @@ _Static_assert(LIMIT_STRIPE_EVENTS_MIN_DAYS <= LIMIT_RETENTION_MAX_DAYS, "some s
 #define LIMIT_GATEWAY_HEADER_BYTES 512
 /* The provider's URL: a configured base and a fixed path. */
 #define LIMIT_GATEWAY_URL_BYTES 1024
+/* A Responses API response id kept for previous_response_id (DESIGN §14),
+ * with its NUL: OpenAI's are "resp_" and ~50 hex digits; a longer one is
+ * not kept (the call still settles), so naming it later is refused. */
+#define LIMIT_GATEWAY_RESPONSE_ID_BYTES 128
+/* How long a kept response id may be named: OpenAI keeps a stored
+ * response 30 days; `creditctl purge` forgets older ids. */
+#define LIMIT_GATEWAY_RESPONSE_DAYS 30
 /* The headers of one provider answer kept to pass some on: the providers
  * send ~30 lines, ~2 KiB. Lines past either limit are dropped. */
 #define LIMIT_PROVIDER_HEADERS 64

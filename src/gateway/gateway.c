@@ -100,6 +100,10 @@ static int64_t end_head, end_len, end_idle, end_threads;
 struct place {
 	uint64_t key, account;
 	int used;
+	/* Its hold, renewed while the call lives (renew_main): "" for BYOK. */
+	char hold_id[LIMIT_HOLD_ID_BYTES];
+	char account_id[LIMIT_ACCOUNT_ID_BYTES + 1];
+	int64_t ttl, renew_at;		/* seconds; renew_at on creditd's clock */
 };
 static struct place *places;
 static int *free_places;
@@ -152,7 +156,7 @@ enum gw_admit gateway_admit(uint64_t key, uint64_t account, int *place)
 		rc = share_left(key, account);
 	if (rc == GW_ADMITTED) {
 		*place = free_places[--nfree_places];
-		places[*place] = (struct place){key, account, 1};
+		places[*place] = (struct place){.key = key, .account = account, .used = 1};
 		atomic_fetch_add(&in_flight, 1);
 	}
 	pthread_mutex_unlock(&place_lock);
@@ -166,6 +170,7 @@ void gateway_unadmit(int place)
 	pthread_mutex_lock(&place_lock);
 	assert(places[place].used);
 	places[place].used = 0;
+	places[place].hold_id[0] = '\0';
 	free_places[nfree_places++] = place;
 	pthread_mutex_unlock(&place_lock);
 	long long was = atomic_fetch_sub(&in_flight, 1);
@@ -445,6 +450,8 @@ static void *loop_main(void *arg)
 	return NULL;
 }
 
+static void *renew_main(void *arg);
+
 static void loop_start(void)
 {
 	struct epoll_event ev;
@@ -459,11 +466,56 @@ static void loop_start(void)
 		return;
 	}
 	loop_ok = start_thread(loop_main) == 0;
+	if (loop_ok && start_thread(renew_main) != 0)
+		log_error("gateway: no thread renews holds: a call longer than its hold is captured in full");
+}
+
+/* ---- Holds renewed while their calls live (DESIGN §14) ---- */
+
+/* The place's hold, to be renewed from half its ttl on. */
+static void place_hold(const struct gw_job *job)
+{
+	if (job->place < 0 || job->place >= gw_cfg->gw_max_streams || job->hold_id[0] == '\0' || job->hold_ttl <= 0)
+		return;
+	pthread_mutex_lock(&place_lock);
+	struct place *p = &places[job->place];
+	snprintf(p->hold_id, sizeof(p->hold_id), "%s", job->hold_id);
+	snprintf(p->account_id, sizeof(p->account_id), "%s", job->account);
+	p->ttl = job->hold_ttl;
+	p->renew_at = timefmt_now() + job->hold_ttl / 2;
+	pthread_mutex_unlock(&place_lock);
+}
+
+/* Every LIMIT_GATEWAY_RENEW_CHECK_SECONDS: the holds of calls in flight
+ * past half their ttl live a ttl more (gwcall_renew), however long a
+ * stream lasts or a slow reader pauses it. Renewed outside the lock. */
+static void *renew_main(void *arg)
+{
+	(void)arg;
+	struct place *due = calloc((size_t)gw_cfg->gw_max_streams, sizeof(*due));
+	for (; due != NULL;) {
+		sleep(LIMIT_GATEWAY_RENEW_CHECK_SECONDS);
+		int64_t now = timefmt_now(), n = 0;
+		pthread_mutex_lock(&place_lock);
+		for (int64_t i = 0; i < gw_cfg->gw_max_streams; i++) {
+			struct place *p = &places[i];
+			if (p->used && p->hold_id[0] != '\0' && p->renew_at <= now) {
+				due[n++] = *p;
+				p->renew_at = now + p->ttl / 2;
+			}
+		}
+		pthread_mutex_unlock(&place_lock);
+		for (int64_t i = 0; i < n; i++)
+			gwcall_renew(due[i].account_id, due[i].hold_id, due[i].ttl);
+	}
+	log_error("gateway: no memory for the renewal of holds: a call longer than its hold is captured in full");
+	return NULL;
 }
 
 int gateway_run(struct gw_job *job, const struct gw_edge *edge)
 {
 	pthread_once(&loop_once, loop_start);
+	place_hold(job);
 	struct gwcall *c = loop_ok ? gwcall_new(job, edge) : NULL;
 	if (c == NULL)
 		return -1;

@@ -315,6 +315,33 @@ static int prepare(struct gwcall *c)
 
 /* ---- The ledger's side ---- */
 
+void gwcall_renew(const char *account, const char *hold_id, int64_t ttl)
+{
+	struct ledger *lg = lg_borrow();
+	enum cd_err rc = lg != NULL ? ledger_hold_renew(lg, account, hold_id, ttl) : CD_E_UNAVAILABLE;
+	if (lg != NULL)
+		lg_giveback(lg);
+	if (rc != CD_OK)
+		log_warn("gateway: the hold %s of a call in flight was not renewed (%s): tried again when half its "
+			 "ttl has passed again", hold_id, cd_strerror(rc));
+}
+
+/* A Responses answer's id, kept so that this account may name it in
+ * previous_response_id (DESIGN §14); one that cannot be kept is only
+ * logged: the call is settled, and naming it later is refused. */
+static void keep_response(const struct gw_job *job, const struct gw_usage *u)
+{
+	if (u->response_id[0] == '\0')
+		return;
+	struct ledger *lg = lg_borrow();
+	enum cd_err rc = lg != NULL ? ledger_gw_response_keep(lg, job->account, u->response_id) : CD_E_UNAVAILABLE;
+	if (lg != NULL)
+		lg_giveback(lg);
+	if (rc != CD_OK)
+		log_warn("gateway: response %s of %s not kept (%s): naming it in previous_response_id will be refused",
+			 u->response_id, job->account, cd_strerror(rc));
+}
+
 /* Settles the job's hold with u under reason; *charged and *balance from the answer (-1 when unknown). */
 static enum cd_err charge(struct gwcall *c, const struct gw_usage *u, const char *reason, int64_t *charged,
 			  int64_t *balance)
@@ -355,6 +382,7 @@ static enum cd_err charge(struct gwcall *c, const struct gw_usage *u, const char
 	if (rc == CD_OK && res.status >= 200 && res.status < 300) {
 		*charged = jsonio_int(res.body, "charged_micros", -1);
 		*balance = jsonio_int(res.body, "balance_micros", -1);
+		keep_response(job, u);
 	} else if (rc == CD_OK) {
 		char *text = res.body != NULL ? jsonio_dump(res.body) : NULL;
 		log_error("gateway: the settle of %s was refused (%d): %s", job->hold_id, res.status,
@@ -474,7 +502,7 @@ static void end_whole(struct gwcall *c, enum provider_result r)
 	if (c->over_budget) {
 		/* Stopped at max_buffered_mib: the provider made (and bills) the
 		 * whole answer, whose size creditd never saw: the hold in full. */
-		u = (struct gw_usage){1, c->job->hold_input, 0, 0, c->job->hold_output};
+		u = (struct gw_usage){.have = 1, .input_tokens = c->job->hold_input, .output_tokens = c->job->hold_output};
 		reason = GW_REASON_ESTIMATED;
 	} else if (!whole || gwshape_usage(c->job->route, c->whole.data, c->whole.len, &u) != 0 || !u.have) {
 		/* Cut, too large, not JSON, or no usage: estimated from its

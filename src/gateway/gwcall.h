@@ -53,4 +53,8 @@ int gwcall_place(const struct gwcall *c);
 #define GW_REASON_ESTIMATED "estimated"
 #define GW_REASON_PROVIDER_ERROR "provider_error"
 
+/* Renews the hold of a call in flight by ttl seconds (ledger_hold_renew),
+ * on a ledger connection of the gateway's; a failure is logged. */
+void gwcall_renew(const char *account, const char *hold_id, int64_t ttl);
+
 #endif

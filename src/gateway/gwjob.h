@@ -44,6 +44,7 @@ struct gw_job {
 	char account[LIMIT_ACCOUNT_ID_BYTES + 1];
 	char member[LIMIT_ACCOUNT_ID_BYTES + 1];	/* "" : none */
 	int64_t hold_input, hold_output;	/* what the hold covers */
+	int64_t hold_ttl;		/* its ttl (seconds): renewed by that much while the call lives */
 	char provider_key[LIMIT_PROVIDER_KEY_BYTES + 1];	/* the key sent upstream */
 	char anthropic_version[LIMIT_GATEWAY_HEADER_BYTES + 1];	/* "" : not sent by the client */
 	char anthropic_beta[LIMIT_GATEWAY_HEADER_BYTES + 1];

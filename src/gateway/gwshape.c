@@ -308,7 +308,12 @@ static int read_stored(struct refusal *rf, enum gw_route r, const json_t *root, 
 	if (r == GW_OPENAI_RESPONSES && json_is_true(member(r, root, "background")))
 		return refuse(rf, "background", "\"background\": true is not taken: the provider bills a background "
 			      "response after the call has returned, which creditd cannot charge");
-	for (i = 0; i < sizeof(top) / sizeof(top[0]) && ask->stored == NULL; i++)
+	const json_t *prev = member(r, root, "previous_response_id");
+	if (json_is_string(prev) && json_string_length(prev) > 0)
+		snprintf(ask->previous_response, sizeof(ask->previous_response), "%s", json_string_value(prev));
+	else if (prev != NULL && !json_is_null(prev))
+		return refuse(rf, "previous_response_id", "\"previous_response_id\" must be a response id (a string)");
+	for (i = 1; i < sizeof(top) / sizeof(top[0]) && ask->stored == NULL; i++)
 		if (member(r, root, top[i]) != NULL && !json_is_null(json_object_get(root, top[i])))
 			ask->stored = top[i];
 	json_array_foreach(tools, i, tool)

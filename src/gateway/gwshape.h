@@ -13,6 +13,7 @@
  * tests/unit/test_gwshape.c and test_gwshape_usage.c. */
 #ifndef CREDITD_GWSHAPE_H
 #define CREDITD_GWSHAPE_H
+#include "limits.h"
 #include <stddef.h>
 #include <stdint.h>
 
@@ -44,6 +45,11 @@ struct gw_ask {
 	 * "container"), NULL when the body
 	 * carries all its input: the input bound is no bound then. */
 	const char *stored;
+	/* Responses' "previous_response_id" (not in stored: creditd lets it
+	 * through when the account received that response through creditd,
+	 * DESIGN §14), "" when absent; an id too long to have been kept is
+	 * cut, and so never found. */
+	char previous_response[LIMIT_GATEWAY_RESPONSE_ID_BYTES];
 	/* The first member asking for what the provider bills beyond tokens
 	 * at the standard price (static: "service_tier" other than auto or
 	 * default, "cache_control" with a 1-hour ttl, "modalities" with
@@ -118,6 +124,9 @@ char *gwshape_upstream_body(enum gw_route r, const char *body, size_t len, const
  * input counts cached and cache-write tokens too. */
 struct gw_usage {
 	int have;			/* 1 once usage was seen */
+	/* Responses: the answer's own id (whole: its "id"; streamed: the
+	 * response.created or final event's response.id), "" when unseen. */
+	char response_id[LIMIT_GATEWAY_RESPONSE_ID_BYTES];
 	int64_t input_tokens;
 	int64_t cached_input_tokens;	/* cache reads */
 	int64_t cache_write_tokens;	/* Anthropic's cache_creation_input_tokens */

@@ -153,6 +153,13 @@ static void read_usage(enum gw_route r, const json_t *usage, struct gw_usage *u)
 		memset(u, 0, sizeof(*u));
 }
 
+/* A Responses answer's id, kept when it fits (gw_usage.response_id). */
+static void keep_id(struct gw_usage *u, const json_t *id)
+{
+	if (json_is_string(id) && json_string_length(id) > 0 && json_string_length(id) < sizeof(u->response_id))
+		memcpy(u->response_id, json_string_value(id), json_string_length(id) + 1);
+}
+
 int gwshape_usage(enum gw_route r, const char *body, size_t len, struct gw_usage *u)
 {
 	json_error_t jerr;
@@ -165,6 +172,8 @@ int gwshape_usage(enum gw_route r, const char *body, size_t len, struct gw_usage
 	usage = json_object_get(root, "usage");
 	if (json_is_object(usage))
 		read_usage(r, usage, u);
+	if (r == GW_OPENAI_RESPONSES)
+		keep_id(u, json_object_get(root, "id"));
 	json_decref(root);
 	return 0;
 }
@@ -199,7 +208,9 @@ static void take_usage(struct gw_stream *s, const json_t *usage)
 {
 	struct gw_usage u;
 
+	memset(&u, 0, sizeof(u));
 	read_usage(s->route, usage, &u);
+	memcpy(u.response_id, s->usage.response_id, sizeof(u.response_id));	/* seen before the usage */
 	s->usage = u;
 }
 
@@ -251,6 +262,8 @@ static void responses_event(struct gw_stream *s, const char *type, const json_t 
 	static const char *const ends[] = { "response.completed", "response.incomplete", "response.failed" };
 	const json_t *usage;
 
+	if (strcmp(type, "response.created") == 0 || is_one_of(type, ends, sizeof(ends) / sizeof(ends[0])))
+		keep_id(&s->usage, json_object_get(json_object_get(root, "response"), "id"));
 	if (strcmp(type, "error") == 0) {
 		s->error = 1;
 	} else if (is_one_of(type, ends, sizeof(ends) / sizeof(ends[0]))) {

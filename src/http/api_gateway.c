@@ -127,16 +127,42 @@ static int forwarded(const struct request *rq, struct gw_job *job, struct respon
  * account's own responses yet), and the other objects are taken only with
  * [gateway] provider_objects = on (one tenant to the provider's org),
  * held at the model's max_input_tokens, refused when its row has none. */
+/* previous_response_id: only a response this account received through
+ * creditd (sql/045), held at the model's max_input_tokens like any
+ * stored input (DESIGN §14). 0, or -1 with rs filled. */
+static int previous_response(struct api_ctx *ctx, struct gw_job *job, const struct price *p, struct response *rs)
+{
+	const char *field = "previous_response_id";
+	int64_t most;
+	int owned = 0;
+	if (job->ask.previous_response[0] == '\0' || job->byok)
+		return 0;
+	enum cd_err rc = ledger_gw_response_owned(ctx->lg, job->account, job->ask.previous_response, &owned);
+	if (rc != CD_OK)
+		api_error(rs, rc, NULL, "%s", cd_strerror(rc));
+	else if (!owned)
+		api_error(rs, CD_E_INVALID, field, "\"previous_response_id\" names no response account '%s' received through "
+			  "creditd in the last %d days: the provider would bill a context creditd cannot bound; not forwarded",
+			  job->account, LIMIT_GATEWAY_RESPONSE_DAYS);
+	else if (!pricing_dim_get(p, PRICE_DIM_MAX_INPUT_TOKENS, &most))
+		api_error(rs, CD_E_INVALID, field, "\"previous_response_id\" brings back a stored context: it is held at "
+			  "the model's max_input_tokens, which %s's price row does not give: not forwarded", job->ask.model);
+	else {
+		job->ask.input_bound = most > job->ask.input_bound ? most : job->ask.input_bound;
+		return 0;
+	}
+	return -1;
+}
+
 static int stored_input(struct api_ctx *ctx, struct gw_job *job, const struct price *p, struct response *rs)
 {
 	const char *field = job->ask.stored;
 	int64_t most;
+	if (previous_response(ctx, job, p, rs) != 0)
+		return -1;
 	if (field == NULL || job->byok)
 		return 0;
-	if (strcmp(field, "previous_response_id") == 0)
-		api_error(rs, CD_E_INVALID, field, "\"previous_response_id\" names a response the provider keeps: creditd "
-			  "cannot bound what the call will be billed, and does not forward it; send the conversation inline");
-	else if (!ctx->cfg->gw_provider_objects)
+	if (!ctx->cfg->gw_provider_objects)
 		api_error(rs, CD_E_INVALID, field, "\"%s\" names input stored at the provider, which the body does not "
 			  "carry: not forwarded ([gateway] provider_objects = off)", field);
 	else if (!pricing_dim_get(p, PRICE_DIM_MAX_INPUT_TOKENS, &most))
@@ -257,6 +283,7 @@ static int hold(struct api_ctx *ctx, struct gw_job *job, struct guard_authorize 
 	if (r->ttl_seconds > LIMIT_HOLD_TTL_MAX_SECONDS)
 		r->ttl_seconds = LIMIT_HOLD_TTL_MAX_SECONDS;
 	r->byok = job->byok;
+	job->hold_ttl = r->ttl_seconds;
 	enum cd_err rc = ledger_authorize(ctx->lg, &call, r, &res);
 	if (rc != CD_OK || res.status != 200) {
 		if (rc == CD_OK && job->member[0] != '\0' && res.status == 402)

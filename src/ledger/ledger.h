@@ -68,7 +68,7 @@ const char *ledger_errmsg(const struct ledger *lg);
 int ledger_id_parse(const char *s, const char *prefix, int64_t *id);
 /* The internal id of the account a hold id names (hold ids carry it): 0,
  * or -1 when s is not shaped like a hold id. Checks nothing else. */
-int ledger_hold_account(const char *hold_id, int64_t *account_id);
+int ledger_hold_account(struct ledger *lg, const char *hold_id, int64_t *account_id);
 
 /* ---- API keys (ledger_keys.c) ---- */
 /* What the key with this SHA-256 may do, into *grant: CD_OK; an unknown or
@@ -133,6 +133,17 @@ enum cd_err ledger_gwkey_list(struct ledger *lg, const char *account, int limit,
  * of this account's, or revoked already). */
 enum cd_err ledger_gwkey_revoke(struct ledger *lg, const char *account, int64_t id, json_t **out,
 				const char **missing);
+/* The Responses API ids the gateway kept (sql/045, DESIGN §14): keep
+ * adds the id of an answer the account received (nothing for ""); owned
+ * sets *owned to 1 when the account received response_id within
+ * LIMIT_GATEWAY_RESPONSE_DAYS. Each is one transaction on the account's
+ * node; the routing the ledger had is kept. */
+enum cd_err ledger_gw_response_keep(struct ledger *lg, const char *account, const char *response_id);
+enum cd_err ledger_gw_response_owned(struct ledger *lg, const char *account, const char *response_id, int *owned);
+/* The hold of a gateway call still in flight lives ttl_seconds from now
+ * (DESIGN §14, "A hold lives as long as its call"), if it is pending and
+ * not expired yet; CD_E_NOT_FOUND for an id that names no hold. */
+enum cd_err ledger_hold_renew(struct ledger *lg, const char *account, const char *hold_id, int64_t ttl_seconds);
 
 /* ---- Writes ----
  * Every write takes the request's Idempotency-Key (with the hash of what
@@ -632,7 +643,7 @@ enum cd_err ledger_sweep(struct ledger *lg, int max, int *swept);
 /* The tables the sweep purges, for /metrics: ledger_purged_rows(i, &name)
  * for i below LEDGER_PURGE_TABLES is the rows purged from table `name` (a
  * static string) since the process started. Any thread, no round trip. */
-#define LEDGER_PURGE_TABLES 4
+#define LEDGER_PURGE_TABLES 5
 unsigned long long ledger_purged_rows(int i, const char **table);
 
 /* ---- Stripe ---- */

@@ -89,6 +89,7 @@ static void answer_all(struct batch *b, struct guard_op **ops, int n)
 		if (op->stored != NULL) {
 			json_error_t jerr;
 			op->out = json_loadb(op->stored->response, op->stored->response_len, 0, &jerr);
+			ledger_hold_id_public(op->out);
 			op->status = op->stored->status;
 			op->answer_replayed = 1;
 		} else if (op->same_key_as >= 0) {
@@ -535,6 +536,7 @@ static void hold_route(struct ledger *lg, struct guard_op *op, const char *hold_
 	struct ledger_tx t;
 	int64_t account_id, hold;
 	op->route[0] = '\0';
+	ledger_holdid_ensure(lg);
 	if (ledger_hold_id_parse(hold_id, &account_id, &hold) != 0 || ledger_idcache_ext_of(account_id, op->route, sizeof(op->route)))
 		return;
 	int routed = lg->routed;

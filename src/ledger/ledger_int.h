@@ -212,6 +212,9 @@ void ledger_tx_end(struct ledger *lg, struct ledger_tx *t, enum cd_err rc);
  * node (with several Galera nodes), else CD_OK. Each account's money is
  * written on one node, under that node's row locks, like on one server. */
 enum cd_err ledger_tx_reroute(struct ledger *lg, const char *ext_id);
+/* The hold ids' key read (src/core/holdid.h) before a hold id is parsed
+ * outside a transaction; each transaction's first attempt reads it too. */
+void ledger_holdid_ensure(struct ledger *lg);
 
 /* One idempotent write (see ledger.h "Writes"), driven the same way:
  *	struct ledger_writer w;

@@ -51,11 +51,11 @@ static const char SQL_HOLDS[] =
 	"FROM usage_records u WHERE u.hold_id = holds.id AND (u.cost_micros > holds.amount_micros "
 	"OR u.created_at >= holds.expires_at)) ORDER BY expires_at" PURGE_LIMIT(LIMIT_PURGE_BATCH);
 
-enum { PURGE_IDEMPOTENCY, PURGE_RECEIPTS, PURGE_STRIPE_EVENTS, PURGE_HOLDS };
+enum { PURGE_IDEMPOTENCY, PURGE_RECEIPTS, PURGE_STRIPE_EVENTS, PURGE_HOLDS, PURGE_GW_RESPONSES };
 
 /* The tables as logged and in /metrics, by the enum above. */
 static const char *const table_names[LEDGER_PURGE_TABLES] = {"idempotency_keys", "receipts_waiting",
-							     "stripe_events", "holds"};
+							     "stripe_events", "holds", "gateway_responses"};
 
 /* Each DELETE the sweep runs, batch after batch: the table it purges,
  * its text (? the cutoff, after the hold's state when there is one). */
@@ -72,6 +72,8 @@ static const struct purge_stmt {
 			      PURGE_LIMIT(LIMIT_PURGE_BATCH), NULL},
 	{PURGE_HOLDS, SQL_HOLDS, "settled"},
 	{PURGE_HOLDS, SQL_HOLDS, "released"},
+	{PURGE_GW_RESPONSES, "DELETE FROM gateway_responses WHERE created_at < ? ORDER BY created_at"
+			     PURGE_LIMIT(LIMIT_PURGE_BATCH), NULL},
 };
 #define PURGE_STMTS (sizeof(stmts) / sizeof(stmts[0]))
 
@@ -91,6 +93,8 @@ static int64_t purge_cutoff(const struct ledger *lg, int i)
 	case PURGE_STRIPE_EVENTS:
 		days = c->retention_stripe_events_days;
 		return days > 0 ? lg->now - days * TIMEFMT_SECONDS_PER_DAY : -1;
+	case PURGE_GW_RESPONSES:
+		return lg->now - (int64_t)LIMIT_GATEWAY_RESPONSE_DAYS * TIMEFMT_SECONDS_PER_DAY;
 	default:
 		return c->retention_holds_seconds > 0 ? lg->now - c->retention_holds_seconds : -1;
 	}

@@ -6,6 +6,7 @@
  * grants at every commit: what the grants cannot cover is carried by the
  * account's one debt row (negative remaining), which the next grant repays
  * first. Never updates or deletes a journal row. Calls nothing above it. */
+#include "holdid.h"
 #include "ledger_rows.h"
 #include "ledger_rules.h"
 #include "ledger_write.h"
@@ -533,39 +534,29 @@ json_t *ledger_acct_json(struct ledger *lg, const struct acct *a)
 
 void ledger_hold_id_format(char *out, size_t cap, int64_t account_id, int64_t hold_id)
 {
-	snprintf(out, cap, "hold_%" PRId64 "_%" PRId64, account_id, hold_id);
-}
-
-/* Parses one positive decimal of at most 18 digits ending at `stop`. */
-static const char *parse_pos(const char *s, char stop, int64_t *out)
-{
-	int64_t v = 0;
-	int n = 0;
-	if (*s < '1' || *s > '9')
-		return NULL;
-	while (*s >= '0' && *s <= '9' && n < 19) {
-		v = v * 10 + (*s - '0');
-		s++;
-		n++;
-	}
-	if (n > 18 || *s != stop)
-		return NULL;
-	*out = v;
-	return s;
+	holdid_format(out, cap, account_id, hold_id);
 }
 
 int ledger_hold_id_parse(const char *s, int64_t *account_id, int64_t *hold_id)
 {
-	if (s == NULL || strncmp(s, "hold_", 5) != 0)
-		return -1;
-	const char *p = parse_pos(s + 5, '_', account_id);
-	if (p == NULL || parse_pos(p + 1, '\0', hold_id) == NULL)
-		return -1;
-	return 0;
+	return holdid_parse(s, account_id, hold_id);
 }
 
-int ledger_hold_account(const char *hold_id, int64_t *account_id)
+void ledger_hold_id_public(json_t *answer)
+{
+	json_t *v = json_object_get(answer, "hold_id");
+	int64_t account, hold;
+	char id[LIMIT_HOLD_ID_BYTES];
+	if (!json_is_string(v) || holdid_parse_plain(json_string_value(v), &account, &hold) != 0 ||
+	    holdid_parse(json_string_value(v), &account, &hold) == 0)
+		return;
+	holdid_format(id, sizeof(id), account, hold);
+	json_object_set_new(answer, "hold_id", json_string(id));
+}
+
+int ledger_hold_account(struct ledger *lg, const char *hold_id, int64_t *account_id)
 {
 	int64_t hold;
+	ledger_holdid_ensure(lg);
 	return ledger_hold_id_parse(hold_id, account_id, &hold);
 }

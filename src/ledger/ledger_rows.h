@@ -192,4 +192,7 @@ json_t *ledger_acct_json(struct ledger *lg, const struct acct *a);
 /* "hold_<account>_<hold>" ids: the account is locked first from the id. */
 void ledger_hold_id_format(char *out, size_t cap, int64_t account_id, int64_t hold_id);
 int ledger_hold_id_parse(const char *s, int64_t *account_id, int64_t *hold_id);
+/* An answer stored by cd_write names its new hold in the old form
+ * (sql/040 makes it): given the id the API gives out, in place. */
+void ledger_hold_id_public(json_t *answer);
 #endif

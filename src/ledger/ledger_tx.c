@@ -3,11 +3,14 @@
  * one and are never called back. Attempts, retries within the read
  * timeout, failover to the next database node, and the commit. */
 #include "ledger_int.h"
+#include "holdid.h"
 #include "log.h"
 #include "noderoute.h"
 #include "timefmt.h"
 #include <errmsg.h>
 #include <mysqld_error.h>
+#include <stdatomic.h>
+#include <string.h>
 #include <time.h>
 
 void ledger_tx_init(struct ledger *lg, struct ledger_tx *t)
@@ -45,6 +48,41 @@ void ledger_route(struct ledger *lg, const char *account)
 
 static int tx_next(struct ledger *lg, struct ledger_tx *t);
 
+/* The hold ids' key (src/core/holdid.h, sql/044), read by the first
+ * transaction of the process that finds a database. A database before
+ * 044 leaves the ids in their old form, said once. */
+static atomic_int holdid_read;
+
+static enum cd_err holdid_load(struct ledger *lg)
+{
+	static const char sql[] = "SELECT name, value FROM settings WHERE name IN ('hold_id_key_1', "
+				  "'hold_id_key_2', 'hold_id_key_3', 'hold_id_opaque_from')";
+	int64_t v[4] = {0, 0, 0, 0};
+	int found = 0, e;
+	struct dbstmt *s = ledger_db_exec(lg, sql, &e, "");
+	if (s == NULL)
+		return ledger_db_err(lg, e, "hold id key");
+	while (ledger_db_fetch(s) == 1) {
+		const char *name = ledger_db_str(s, 0);
+		int i = strcmp(name, "hold_id_opaque_from") == 0 ? 3 : name[strlen(name) - 1] - '1';
+		if (i >= 0 && i < 4 && !(found & 1 << i)) {
+			v[i] = ledger_db_i64(s, 1);
+			found |= 1 << i;
+		}
+	}
+	if (found != 15) {
+		if (atomic_exchange(&holdid_read, 1) == 0)
+			log_warn("hold ids keep their old form (hold_<account>_<n>): run creditctl migrate (044)");
+		return CD_OK;
+	}
+	uint8_t key[HOLDID_KEY_BYTES];
+	for (int i = 0; i < HOLDID_KEY_BYTES; i++)	/* 7 bytes of each setting, low first */
+		key[i] = (uint8_t)((uint64_t)v[i / 7] >> (8 * (i % 7)));
+	holdid_set_key(key, v[3]);
+	atomic_store(&holdid_read, 1);
+	return CD_OK;
+}
+
 /* The loop's next attempt; when none follows, a transaction moved to its
  * account's node (ledger_tx_reroute) is back on the node of no account. */
 int ledger_tx_next(struct ledger *lg, struct ledger_tx *t)
@@ -68,6 +106,13 @@ enum cd_err ledger_tx_reroute(struct ledger *lg, const char *ext_id)
 	ledger_route(lg, ext_id);
 	lg->rerouted = lg->reroute_now = 1;
 	return CD_E_RETRY;
+}
+
+void ledger_holdid_ensure(struct ledger *lg)
+{
+	struct ledger_tx t;
+	for (ledger_tx_init(lg, &t); !atomic_load(&holdid_read) && ledger_tx_next(lg, &t);)
+		ledger_tx_end(lg, &t, CD_OK);
 }
 
 static int tx_next(struct ledger *lg, struct ledger_tx *t)
@@ -123,6 +168,8 @@ static int tx_next(struct ledger *lg, struct ledger_tx *t)
 		t->done = 1;
 		return 0;
 	}
+	if (!atomic_load(&holdid_read))
+		holdid_load(lg);	/* a lost connection fails the statements that follow */
 	lg->now = timefmt_now();
 	lg->committed = 0;
 	return 1;

@@ -8,6 +8,7 @@ through the mariadb client, operator commands through creditctl.
 import http.client
 import json
 import os
+import re
 import random
 import shutil
 import socket
@@ -161,6 +162,39 @@ def sql(statement):
     if p.returncode != 0:
         raise Fail("sql failed: %s" % p.stderr)
     return [line.split("\t") for line in p.stdout.splitlines()]
+
+
+def _hold_key(rows=None):
+    """The hold ids' AES-128 key as creditd reads it (src/ledger/ledger_tx.c,
+    sql/044), from the stack's database or the rows given (name, value)."""
+    v = dict((name, int(value)) for name, value in
+             rows or sql("SELECT name, value FROM settings WHERE name LIKE 'hold_id_key_%'"))
+    ks = [v["hold_id_key_%d" % n] for n in (1, 2, 3)]
+    return bytes((ks[i // 7] >> (8 * (i % 7))) & 0xff for i in range(16)).hex()
+
+
+def _aes(hexblock, decrypt, key_rows=None):
+    p = subprocess.run(["openssl", "enc", "-aes-128-ecb", "-nopad", "-K", _hold_key(key_rows)] + (["-d"] if decrypt else []),
+                       input=bytes.fromhex(hexblock), capture_output=True, timeout=10)
+    if p.returncode != 0:
+        raise Fail("openssl: %s" % p.stderr.decode())
+    return p.stdout.hex()
+
+
+def hold_parts(hold_id, key_rows=None):
+    """(account row id, hold row id) of a hold id the API gave out (hold_ and
+    32 hex digits: both numbers enciphered, DESIGN §14); key_rows: the
+    settings rows of another database than the stack's."""
+    m = re.fullmatch(r"hold_([0-9a-f]{32})", hold_id or "")
+    if m is None:
+        raise Fail("not a hold id: %r" % (hold_id,))
+    plain = _aes(m.group(1), True, key_rows)
+    return int(plain[:16], 16), int(plain[16:], 16)
+
+
+def hold_id_of(account_id, hold):
+    """The id creditd gives out for hold `hold` of account row `account_id`."""
+    return "hold_" + _aes("%016x%016x" % (account_id, hold), False)
 
 
 def parallel(n, fn):

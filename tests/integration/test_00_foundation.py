@@ -6,6 +6,7 @@ import subprocess
 import time
 import urllib.parse
 
+import lib
 from lib import ENV, Fail, api, check, creditctl, eq, new_account, sql, uid, wait_until
 
 
@@ -197,7 +198,7 @@ def test_bound_keys_reach_their_account_only():
     check(seen >= 3 * 3, "the bound keys were let through to the 404s: %d" % seen)
     after = _snapshot(other)
     eq(after, before, "the other account is unchanged")
-    eq(sql("SELECT state FROM holds WHERE id = %d" % int(other_hold.rsplit("_", 1)[1]))[0][0], "pending",
+    eq(sql("SELECT state FROM holds WHERE id = %d" % lib.hold_parts(other_hold)[1])[0][0], "pending",
        "its hold is still pending")
 
     # Its own account, a workspace with its member: 2xx wherever the scope allows.

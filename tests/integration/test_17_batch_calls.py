@@ -18,6 +18,7 @@ import os
 import re
 import subprocess
 
+import lib
 from lib import ENV, Fail, api, check, eq, new_account, sql, uid, verify, wait_until
 from test_20_guard import authorize, funded, settle
 
@@ -242,7 +243,7 @@ def test_a_lone_row_and_a_list_write_the_same():
     Unicode text included."""
     accts = [funded(10 ** 7, "bform") for _ in range(2)]
     ids = [acct_id(a) for a in accts]
-    holds = [int(authorize(a).json["hold_id"].rsplit("_", 1)[1]) for a in accts]
+    holds = [lib.hold_parts(authorize(a).json["hold_id"])[1] for a in accts]
     grants = [int(sql("SELECT MIN(id) FROM grants WHERE account_id = %d" % i)[0][0]) for i in ids]
 
     def lists(n, tag):
@@ -402,7 +403,7 @@ def test_a_row_changed_behind_creditds_back_is_read_again():
     acct, hold = _kept("bstale")
     before = api("GET", "/v1/accounts/" + acct).json
     # Another creditd (here: SQL as it would write) releases the hold.
-    hid = hold.split("_")[-1]
+    hid = lib.hold_parts(hold)[1]
     sql("UPDATE holds h JOIN accounts a ON a.id = h.account_id SET h.state = 'released', h.finished_at = 1, "
         "a.reserved_micros = a.reserved_micros - h.amount_micros WHERE h.id = %s" % hid)
     s, n = _trips("settle", lambda: settle(hold, 1000, 100))

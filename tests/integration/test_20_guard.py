@@ -12,7 +12,7 @@ import threading
 import time
 import urllib.parse
 
-from lib import api, account, check, eq, new_account, parallel, sql, uid, verify
+from lib import api, account, check, eq, hold_id_of, hold_parts, new_account, parallel, sql, uid, verify
 
 # ---- helpers ----
 
@@ -89,9 +89,8 @@ def internal_id(acct):
 
 
 def hold_number(hold_id):
-    m = re.fullmatch(r"hold_(\d+)_(\d+)", hold_id)
-    check(m is not None, "hold id shape: %r" % hold_id)
-    return int(m.group(2))
+    check(re.fullmatch(r"hold_[0-9a-f]{32}", hold_id) is not None, "hold id shape: %r" % hold_id)
+    return hold_parts(hold_id)[1]
 
 
 def rfc3339(ts):
@@ -136,7 +135,7 @@ def test_authorize_holds_the_worst_case_cost():
     eq(r.json["amount_micros"], want, "hold = cost of input in + max_output out")
     eq(r.json["available_micros"], start - want, "available after the hold")
     hold_number(r.json["hold_id"])
-    check(r.json["hold_id"].startswith("hold_%d_" % internal_id(acct)), "hold id names its account")
+    eq(hold_parts(r.json["hold_id"])[0], internal_id(acct), "hold id names its account (enciphered)")
     exp = parse_time(r.json["expires_at"])
     check(t0 + 600 - 2 <= exp <= int(time.time()) + 600 + 1, "default ttl 600 s: %r" % r.json["expires_at"])
     a = assert_reserve(acct, want)
@@ -161,6 +160,29 @@ def test_authorize_holds_the_worst_case_cost():
     want += r.json["amount_micros"]
     assert_reserve(acct, want)
     verify()
+
+
+def test_hold_ids_cannot_be_guessed_by_counting():
+    # DESIGN §14: ids were hold_<account>_<n>, n counting up, so whoever
+    # saw one could settle or release the next. Now the two numbers are
+    # enciphered under the database's key: two holds in a row share no
+    # pattern, and the counted form of a real hold finds nothing.
+    acct = new_account("guard")
+    a, b = authorize(acct), authorize(acct)
+    eq((a.status, b.status), (200, 200), "two holds")
+    ia, na = hold_parts(a.json["hold_id"])
+    ib, nb = hold_parts(b.json["hold_id"])
+    eq((ia, ib), (internal_id(acct),) * 2, "both of the account")
+    check(nb > na, "the holds' row ids count up (%d, %d)" % (na, nb))
+    check(re.fullmatch(r"hold_[0-9a-f]{32}", a.json["hold_id"]) is not None, "hold_ and 32 hex digits")
+    alike = sum(x == y for x, y in zip(a.json["hold_id"][5:], b.json["hold_id"][5:]))
+    check(alike < 16, "the next id shares no pattern: %s, %s" % (a.json["hold_id"], b.json["hold_id"]))
+    counted = "hold_%d_%d" % (ia, nb)
+    eq(settle(counted, 1, 1).status, 404, "the counted form of the next hold: not found")
+    eq(release(counted).status, 404, "nor released")
+    assert_reserve(acct, a.json["amount_micros"] + b.json["amount_micros"])
+    eq(release(b.json["hold_id"]).status, 200, "its own id releases it")
+    eq(settle(a.json["hold_id"], 10, 10).status, 200, "and settles")
 
 
 def test_authorize_rejects_bad_input():
@@ -406,7 +428,7 @@ def test_settle_charges_actual_tokens_and_records_usage():
     eq(settle("hold_%d_999999999" % aid, 1, 1).status, 404, "unknown hold of a known account")
     eq(settle("nonsense", 1, 1).status, 404, "malformed hold id")
     other = new_account("guard")
-    swapped = "hold_%d_%d" % (internal_id(other), hold_number(hc))
+    swapped = hold_id_of(internal_id(other), hold_number(hc))
     eq(settle(swapped, 1, 1).status, 404, "a hold is found only under its own account")
     eq(release(swapped).status, 404, "release under another account")
     assert_reserve(acct, c.json["amount_micros"])

@@ -14,6 +14,7 @@ import sys
 import threading
 import uuid
 
+import lib
 from lib import ENV, Fail, api, check, eq, sql, uid, verify
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -75,9 +76,7 @@ def raises(cls, fn, *args, **kwargs):
 
 
 def hold_state(hold_id):
-    m = re.fullmatch(r"hold_\d+_(\d+)", hold_id)
-    check(m is not None, "hold id shape: %r" % hold_id)
-    rows = sql("SELECT state FROM holds WHERE id = %d" % int(m.group(1)))
+    rows = sql("SELECT state FROM holds WHERE id = %d" % lib.hold_parts(hold_id)[1])
     eq(len(rows), 1, "hold row of %s" % hold_id)
     return rows[0][0]
 
@@ -346,7 +345,7 @@ def test_python_guard_releases_on_exception_and_settles_when_told():
 def usage_row(hold_id):
     """(input_tokens, output_tokens, cached_input_tokens, cost_micros) recorded for a hold."""
     rows = sql("SELECT input_tokens, output_tokens, cached_input_tokens, cost_micros FROM usage_records "
-               "WHERE hold_id = %d" % int(hold_id.rsplit("_", 1)[1]))
+               "WHERE hold_id = %d" % lib.hold_parts(hold_id)[1])
     eq(len(rows), 1, "one usage record for %s" % hold_id)
     return tuple(int(x) for x in rows[0])
 
@@ -354,7 +353,7 @@ def usage_row(hold_id):
 def cache_writes(hold_id):
     """The cache_write_input_tokens recorded for a hold."""
     rows = sql("SELECT cache_write_input_tokens FROM usage_records WHERE hold_id = %d"
-               % int(hold_id.rsplit("_", 1)[1]))
+               % lib.hold_parts(hold_id)[1])
     eq(len(rows), 1, "one usage record for %s" % hold_id)
     return int(rows[0][0])
 

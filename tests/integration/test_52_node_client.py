@@ -17,6 +17,7 @@ import subprocess
 import threading
 import urllib.parse
 
+import lib
 from lib import ENV, Fail, api, check, eq, sql, uid
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -112,9 +113,7 @@ def balance(acct):
 
 
 def hold_state(hold_id):
-    m = re.fullmatch(r"hold_\d+_(\d+)", hold_id)
-    check(m is not None, "hold id shape: %r" % hold_id)
-    rows = sql("SELECT state FROM holds WHERE id = %d" % int(m.group(1)))
+    rows = sql("SELECT state FROM holds WHERE id = %d" % lib.hold_parts(hold_id)[1])
     eq(len(rows), 1, "hold row of %s" % hold_id)
     return rows[0][0]
 
@@ -552,6 +551,6 @@ def test_node_guard_charges_anthropic_cache_writes_at_the_cache_write_price():
     eq(got["used"]["charged_micros"], want, "recordUsage({cacheWriteInputTokens})")
     for hold_id in (got["stream"]["holdId"], got["whole"]["holdId"], got["holdId"]):
         rows = sql("SELECT cache_write_input_tokens FROM usage_records WHERE hold_id = %d"
-                   % int(hold_id.rsplit("_", 1)[1]))
+                   % lib.hold_parts(hold_id)[1])
         eq([int(r[0]) for r in rows], [3000], "the cache writes recorded for %s" % hold_id)
     eq(balance(acct), 5_000_000 - 4 * want - cut, "the balance is the sum of the settles")

@@ -41,6 +41,7 @@ import subprocess
 import time
 
 import stack
+import lib
 from lib import ENV, Fail, check, eq, wait_until
 
 ROOT = os.path.dirname(ENV["CREDITCTL"])
@@ -592,9 +593,11 @@ def test_point_in_time_recovery_as_operations_md_writes_it():
         eq((st, (body or {}).get("error", {}).get("code")), (404, "not_found"), "a hold made after the point")
         new = web.ok(guard, "POST", "/v1/guard/authorize", {"account": "carol", "model": "gpt-4o",
                                                              "input_tokens": 100, "request_id": "c-new"})
-        check(int(new["hold_id"].rsplit("_", 1)[1]) > last_hold,
+        keys = [line.split("\t") for line in restored.sql(
+            "SELECT name, value FROM settings WHERE name LIKE 'hold_id_key_%'", "creditd").splitlines()]
+        check(lib.hold_parts(new["hold_id"], keys)[1] > last_hold,
               "a new hold's id %s is above the damaged server's last (%d)" % (new["hold_id"], last_hold))
-        check(any(pending["hold_id"].rsplit("_", 1)[1] == line.split("\t")[0]
+        check(any(str(lib.hold_parts(pending["hold_id"], keys)[1]) == line.split("\t")[0]
                   for line in restored.rows("holds").splitlines()), "the pending hold made before the point is back")
         print("    pitr drill: %d transactions listed since the dump, bad one at %s:%s, %.1f s"
               % (len(listing), log, position, time.time() - t0))

@@ -319,6 +319,38 @@ def test_a_stream_that_outlives_its_hold_is_charged_its_usage():
     verify()
 
 
+def test_a_stream_longer_than_its_hold_s_ttl_keeps_its_hold():
+    """DESIGN §14, "A hold lives as long as its call": the gateway renews
+    the hold of a call in flight once half its ttl is gone, so however long
+    a stream lasts the sweep finds it pending, and its reserve never turns
+    into credit for other calls. Here the clock moves 0.6 ttl twice while
+    the provider still streams: without renewal the hold expired at the
+    second sweep and was captured; with it, still held, then settled at the
+    provider's figures."""
+    import time
+    from lib import clock_now, clock_reset, clock_set, creditctl
+    acct, before, s, _ = _stream_begun("gwrenew", 80, 400, 250)
+    held = state(acct)[1]
+    row = sql("SELECT h.expires_at - h.created_at FROM holds h JOIN accounts a ON a.id = h.account_id "
+              "WHERE a.ext_id = '%s' AND h.state = 'pending'" % acct)
+    ttl = int(row[0][0])
+    try:
+        for jump in (1, 2):
+            clock_set(clock_now() + ttl * 6 // 10)
+            time.sleep(6)           # the renewal looks every 5 s
+            creditctl("sweep")
+            eq(state(acct), (before, held), "still held after %.1f ttl of streaming" % (0.6 * jump))
+        _read_to_end(s)
+        check(wait_until(lambda: len(reasons(acct)) == 1, timeout=10), "settled at the stream's end")
+    finally:
+        clock_reset()
+    rows = sql("SELECT u.input_tokens, u.output_tokens, u.cost_micros FROM usage_records u JOIN accounts a "
+               "ON a.id = u.account_id WHERE a.ext_id = '%s'" % acct)
+    eq(int(rows[0][1]), 80, "the provider's output")
+    eq(state(acct), (before - int(rows[0][2]), 0), "charged the call's cost, not the hold in full")
+    verify()
+
+
 def test_unknown_models_do_not_reload_the_price_table_each():
     """A stream of requests naming models that do not exist: each is
     refused 400 naming the model, and the price table is reloaded a few
@@ -379,8 +411,8 @@ def test_stored_input_is_held_at_the_model_s_context_with_provider_objects_on():
     """[gateway] provider_objects = on (one tenant to the provider's org): a
     body naming a file the provider keeps is forwarded, held at the model's
     max_input_tokens; on a model whose row gives none it is still refused,
-    and previous_response_id always is (creditd keeps no record of the
-    account's own responses)."""
+    and so is a previous_response_id the account was never answered
+    (test_previous_response_id_names_only_the_account_s_own_responses)."""
     from test_82_gateway_capacity import with_gateway
 
     def run():
@@ -401,6 +433,52 @@ def test_stored_input_is_held_at_the_model_s_context_with_provider_objects_on():
                                                    "previous_response_id": "resp_1"},
                           headers={"Creditd-Account": acct}), 400, "invalid_request", "previous_response_id")
     with_gateway("provider_objects = on\n", run)
+    verify()
+
+
+def test_previous_response_id_names_only_the_account_s_own_responses():
+    """previous_response_id makes the provider bill the stored response's
+    whole context again. creditd keeps the id of every Responses answer an
+    account receives through it (whole or streamed) and lets a call name
+    only those, held at the model's max_input_tokens: an id another
+    account received, or one never answered through creditd, is refused
+    400 naming the field, nothing forwarded or held; a model whose row
+    gives no max_input_tokens is refused too."""
+    import re
+    ensure_prices()
+    _price_reasoner()
+    reset()
+    acct, other = new_account("gwprev"), new_account("gwprev")
+    r = call("/openai/v1/responses", {"model": "o4-mini-ctx", "input": "hi", "max_output_tokens": 50},
+             headers={"Creditd-Account": acct})
+    eq(r.status, 200, "a first response: %r" % r.body[:200])
+    first = r.json["id"]
+    r = call("/openai/v1/responses", {"model": "o4-mini-ctx", "input": "hi", "max_output_tokens": 50, "stream": True},
+             headers={"Creditd-Account": acct})
+    eq(r.status, 200, "a streamed one")
+    streamed = re.search(r"resp_[0-9a-f]+", r.body.decode()).group(0)
+    check(streamed != first, "two responses: %s, %s" % (first, streamed))
+    check(wait_until(lambda: len(reasons(acct)) == 2, timeout=10), "both settled (a stream's after its last byte)")
+    reset()
+    before_other = state(other)
+    for who, rid, why in ((other, first, "another account's response"), (acct, "resp_0123abc", "one never answered"),
+                          (acct, first + "x", "a changed id")):
+        openai_error(call("/openai/v1/responses", {"model": "o4-mini-ctx", "input": "more", "previous_response_id": rid},
+                          headers={"Creditd-Account": who}), 400, "invalid_request", "previous_response_id")
+    openai_error(call("/openai/v1/responses", {"model": "gpt-4o-mini", "input": "more", "previous_response_id": first},
+                      headers={"Creditd-Account": acct}), 400, "invalid_request", "previous_response_id")
+    eq(received(), [], "nothing forwarded")
+    eq(state(other), before_other, "nothing held of the other account")
+    for rid in (first, streamed):
+        before = state(acct)
+        r = call("/openai/v1/responses", {"model": "o4-mini-ctx", "input": "more", "max_output_tokens": 100,
+                                          "previous_response_id": rid}, headers={"Creditd-Account": acct})
+        eq(r.status, 200, "its own response %s: forwarded (%r)" % (rid, r.body[:200]))
+        held = sql("SELECT h.amount_micros FROM holds h JOIN accounts a ON a.id = h.account_id WHERE a.ext_id = '%s' "
+                   "ORDER BY h.id DESC LIMIT 1" % acct)
+        eq(int(held[0][0]), cost("o4-mini-ctx", 200000, 0, 100), "held at 200,000 input tokens and the cap")
+        check(state(acct)[0] < before[0], "charged")
+    eq(len(received()), 2, "the two calls naming the account's own responses, forwarded")
     verify()
 
 

@@ -563,11 +563,31 @@ static void stored(enum gw_route r, const char *body_j, const char *want)
 	is_str(ask.stored, want, "stored input named: %s", body_j);
 }
 
+static void previous(enum gw_route r, const char *body_j, const char *want, int want_rc)
+{
+	struct gw_ask ask;
+	char err[256] = "";
+	const char *param = NULL;
+	int rc = read_j(r, body_j, &ask, err, sizeof(err), &param);
+	is_int(rc, want_rc, "read: %s (%s)", body_j, err);
+	if (rc == 0)
+		is_str(ask.previous_response, want, "previous_response_id read apart: %s", body_j);
+	else
+		is_str(param, "previous_response_id", "named: %s", err);
+}
+
 static void test_read_stored(void)
 {
 	enum gw_route R = GW_OPENAI_RESPONSES, C = GW_OPENAI_CHAT, A = GW_ANTHROPIC_MESSAGES;
 	stored(R, "{'model':'m','input':'hi'}", NULL);
-	stored(R, "{'model':'m','input':'hi','previous_response_id':'resp_1'}", "previous_response_id");
+	/* previous_response_id is read apart: creditd lets it through for the
+	 * account's own responses (api_gateway checks it), and the rest of
+	 * the body is still searched. */
+	stored(R, "{'model':'m','input':'hi','previous_response_id':'resp_1'}", NULL);
+	previous(R, "{'model':'m','input':'hi','previous_response_id':'resp_1'}", "resp_1", 0);
+	stored(R, "{'model':'m','input':'hi','previous_response_id':'resp_1','conversation':'c'}", "conversation");
+	previous(R, "{'model':'m','input':'hi','previous_response_id':null}", "", 0);
+	previous(R, "{'model':'m','input':'hi','previous_response_id':7}", "", -1);
 	stored(R, "{'model':'m','input':'hi','previous_response_id':null}", NULL);
 	stored(R, "{'model':'m','input':'hi','conversation':'conv_1'}", "conversation");
 	stored(R, "{'model':'m','prompt':{'id':'pmpt_1'}}", "prompt");

@@ -102,6 +102,8 @@ static void test_usage_whole(void)
 		    "{'cached_tokens':128},'output_tokens':52,'output_tokens_details':{'reasoning_tokens':20},"
 		    "'total_tokens':380}}", &rc);
 	is_usage(u, 1, 328, 128, 0, 52, "Responses: input_tokens, cached, output_tokens (reasoning included)");
+	is_str(u.response_id, "resp_67ccd3a9da748190baa7f1570fe91ac604becb25c45c1d41",
+	       "Responses: the answer's id, kept for previous_response_id");
 
 	u = usage_j(GW_OPENAI_EMBEDDINGS, "{'object':'list','data':[{'object':'embedding','embedding':[0.0023064255,"
 		    "-0.009327292,-0.0028842222],'index':0}],'model':'text-embedding-3-small','usage':{'prompt_tokens':8,"
@@ -561,6 +563,7 @@ static void test_stream_responses(void)
 	is_usage(rn.s.usage, 1, 37, 0, 0, 11, "usage from response.completed");
 	is_int(rn.s.text_bytes, 2 + 7 + 7, "text and argument deltas counted; output_text.done not");
 	is_int(rn.s.done, 1, "response.completed: done");
+	is_str(rn.s.usage.response_id, "resp_67c9", "the streamed response's id, from its events");
 	run_free(&rn);
 	check_splits("Responses", GW_OPENAI_RESPONSES, 0, text);
 	free(text);

@@ -1,0 +1,87 @@
+/* ledger_gwcalls.c: what the gateway keeps of its calls beside their
+ * money (DESIGN §14): the Responses API ids each account received
+ * (sql/045: previous_response_id names only a response the same account
+ * received through creditd), and the renewal of the holds of calls still
+ * in flight. Each one transaction on the account's node. */
+#include "ledger_int.h"
+#include "ledger_rows.h"
+#include "timefmt.h"
+#include <string.h>
+
+static const char SQL_KEEP[] = "INSERT IGNORE INTO gateway_responses (account_id, response_id, created_at) "
+			       "SELECT id, ?, ? FROM accounts WHERE ext_id = ?";
+static const char SQL_OWNED[] = "SELECT 1 FROM gateway_responses r STRAIGHT_JOIN accounts a ON a.id = r.account_id "
+				"WHERE a.ext_id = ? AND r.response_id = ? AND r.created_at >= ?";
+
+/* A pending hold not yet expired lives ttl seconds from now (never less
+ * than it had): the hold of a call in flight outlives its ttl as long as
+ * the call does. One already expired is the sweep's (captured in full). */
+static const char SQL_RENEW[] = "UPDATE holds SET expires_at = GREATEST(expires_at, ?) WHERE id = ? AND account_id = ? "
+				"AND state = 'pending' AND expires_at > ?";
+
+struct gw_response_tx {
+	const char *account, *id;
+	int keep;
+	int owned;
+	int64_t renew_ttl;		/* > 0: renew hold (account_id, hold) instead */
+	int64_t account_id, hold;
+};
+
+static enum cd_err response_tx(struct ledger *lg, struct gw_response_tx *x)
+{
+	int e;
+	if (x->renew_ttl > 0)
+		return ledger_db_do(lg, SQL_RENEW, "hold renewal", "iiii", lg->now + x->renew_ttl, x->hold, x->account_id,
+				    lg->now);
+	if (x->keep)
+		return ledger_db_do(lg, SQL_KEEP, "response kept", "sis", x->id, lg->now, x->account);
+	struct dbstmt *s = ledger_db_exec(lg, SQL_OWNED, &e, "ssi", x->account, x->id,
+					  lg->now - (int64_t)LIMIT_GATEWAY_RESPONSE_DAYS * TIMEFMT_SECONDS_PER_DAY);
+	if (s == NULL)
+		return ledger_db_err(lg, e, "response lookup");
+	int got = ledger_db_fetch(s);
+	if (got < 0)
+		return CD_E_INTERNAL;
+	x->owned = got == 1;
+	return CD_OK;
+}
+
+/* One transaction on the account's node, the ledger's routing as it was. */
+static enum cd_err run(struct ledger *lg, struct gw_response_tx *x)
+{
+	struct ledger_tx t;
+	char route[sizeof(lg->route)];
+	int routed = lg->routed;
+	memcpy(route, lg->route, sizeof(route));
+	ledger_route(lg, x->account);
+	for (ledger_tx_init(lg, &t); ledger_tx_next(lg, &t);)
+		ledger_tx_end(lg, &t, response_tx(lg, x));
+	lg->routed = routed;
+	memcpy(lg->route, route, sizeof(route));
+	return t.rc;
+}
+
+enum cd_err ledger_gw_response_keep(struct ledger *lg, const char *account, const char *response_id)
+{
+	struct gw_response_tx x = {account, response_id, 1, 0, 0, 0, 0};
+	if (response_id == NULL || response_id[0] == '\0')
+		return CD_OK;
+	return run(lg, &x);
+}
+
+enum cd_err ledger_gw_response_owned(struct ledger *lg, const char *account, const char *response_id, int *owned)
+{
+	struct gw_response_tx x = {account, response_id, 0, 0, 0, 0, 0};
+	enum cd_err rc = run(lg, &x);
+	*owned = rc == CD_OK && x.owned;
+	return rc;
+}
+
+enum cd_err ledger_hold_renew(struct ledger *lg, const char *account, const char *hold_id, int64_t ttl_seconds)
+{
+	struct gw_response_tx x = {account, NULL, 0, 0, ttl_seconds, 0, 0};
+	if (ttl_seconds <= 0 || ledger_hold_account(lg, hold_id, &x.account_id) != 0 ||
+	    ledger_hold_id_parse(hold_id, &x.account_id, &x.hold) != 0)
+		return CD_E_NOT_FOUND;
+	return run(lg, &x);
+}
