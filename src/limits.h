@@ -682,6 +682,10 @@ _Static_assert(LIMIT_STRIPE_EVENTS_MIN_DAYS <= LIMIT_RETENTION_MAX_DAYS, "some s
 /* An ending thread's nice (raising it needs no privilege): settles and
  * whole answers yield the CPU to the loop passing every stream's events. */
 #define LIMIT_GATEWAY_ENDER_NICE 5
+/* A creditd on a database without migration 044 (no hold id key) looks
+ * for the key again this often, so a migration made while it runs takes
+ * hold within a minute (src/ledger/ledger_tx.c). */
+#define LIMIT_HOLDID_RECHECK_MS 60000
 /* How often the holds of calls in flight are looked at: each is renewed
  * by its ttl once half of it is gone (the ttl is ~16 min by default), so
  * a look every few seconds is far inside it and costs a scan of

@@ -173,6 +173,9 @@ def plan(route, body, mode):
     creation = min(mode["cache_creation_tokens"], words - cached)
     return {"input": words, "output": out, "truncated": cap is not None and want > cap, "cached": cached,
             "creation": creation, "reasoning": min(mode["reasoning_tokens"], out),
+            # the output the usage reports: what was written, and more when asked
+            # (a provider that counts hidden reasoning outside the cap)
+            "billed": out + mode.get("extra_output_tokens", 0),
             "no_usage": mode["mode"] == "no_usage", "cut_after": mode["cut_after"], "cut_at": 0,
             "id": "%x" % int(time.time() * 1e6), "created": int(time.time())}
 
@@ -182,7 +185,7 @@ def text_of(p):
 
 
 def openai_usage(p):
-    return {"prompt_tokens": p["input"], "completion_tokens": p["output"], "total_tokens": p["input"] + p["output"],
+    return {"prompt_tokens": p["input"], "completion_tokens": p["billed"], "total_tokens": p["input"] + p["billed"],
             "prompt_tokens_details": {"cached_tokens": p["cached"], "audio_tokens": 0},
             "completion_tokens_details": {"reasoning_tokens": p["reasoning"], "audio_tokens": 0,
                                           "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0}}
@@ -190,8 +193,8 @@ def openai_usage(p):
 
 def responses_usage(p):
     return {"input_tokens": p["input"], "input_tokens_details": {"cached_tokens": p["cached"]},
-            "output_tokens": p["output"], "output_tokens_details": {"reasoning_tokens": p["reasoning"]},
-            "total_tokens": p["input"] + p["output"]}
+            "output_tokens": p["billed"], "output_tokens_details": {"reasoning_tokens": p["reasoning"]},
+            "total_tokens": p["input"] + p["billed"]}
 
 
 def anthropic_usage(p, output):
@@ -243,7 +246,7 @@ def whole(route, body, p):
     return {"id": "msg_" + p["id"], "type": "message", "role": "assistant", "model": body["model"],
             "content": [{"type": "text", "text": text_of(p)}],
             "stop_reason": "max_tokens" if p["truncated"] else "end_turn", "stop_sequence": None,
-            "usage": anthropic_usage(p, p["output"])}
+            "usage": anthropic_usage(p, p["billed"])}
 
 
 def openai_models():
@@ -327,7 +330,7 @@ def _messages_stream(body, p):
         out.append(_sse({"type": "message_delta",
                          "delta": {"stop_reason": "max_tokens" if p["truncated"] else "end_turn",
                                    "stop_sequence": None},
-                         "usage": {"output_tokens": p["output"]}}, "message_delta"))
+                         "usage": {"output_tokens": p["billed"]}}, "message_delta"))
     out.append(_sse({"type": "message_stop"}, "message_stop"))
     return out
 

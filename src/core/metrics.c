@@ -71,6 +71,7 @@ static const char *const gw_bucket_le[] = {"0.0005", "0.001", "0.0025", "0.005",
 _Static_assert(GW_BUCKETS == (int)(sizeof(gw_bucket_le) / sizeof(gw_bucket_le[0])), "one printed bound per bucket");
 static atomic_ullong gw_count[GW_ROUTES_COUNTED][STATUS_SLOTS + 1];
 static atomic_ullong gw_held_back;
+static atomic_ullong gw_over_hold;
 /* Each registered route's gw_routes index, -1 when it is not the
  * gateway's: found once at init, not by name on every request. */
 static int gw_of_route[LIMIT_METRICS_ROUTES + 1];
@@ -154,6 +155,11 @@ void metrics_gateway_settle(const char *reason)
 	for (int i = 0; reason != NULL && i < GW_REASONS; i++)
 		if (strcmp(reason, gw_reasons[i]) == 0)
 			atomic_fetch_add_explicit(&gw_settles[i], 1, memory_order_relaxed);
+}
+
+void metrics_gateway_over_hold(void)
+{
+	atomic_fetch_add_explicit(&gw_over_hold, 1, memory_order_relaxed);
 }
 
 void metrics_gateway_held_back(void)
@@ -354,6 +360,9 @@ static void emit_gateway(struct dynbuf *b, long long in_flight)
 		      "# TYPE creditd_gateway_settles_total counter\n");
 	for (int i = 0; i < GW_REASONS; i++)
 		dynbuf_printf(b, "creditd_gateway_settles_total{reason=\"%s\"} %llu\n", gw_reasons[i], load(&gw_settles[i]));
+	dynbuf_printf(b, "# HELP creditd_gateway_over_hold_total Gateway calls whose usage went beyond what was asked "
+		      "(charged as reported, flagged on the usage record).\n# TYPE creditd_gateway_over_hold_total counter\n"
+		      "creditd_gateway_over_hold_total %llu\n", load(&gw_over_hold));
 	dynbuf_printf(b, "# HELP creditd_gateway_held_back_total Times a call's answer was held back because its client "
 		      "took less than was sent.\n# TYPE creditd_gateway_held_back_total counter\n"
 		      "creditd_gateway_held_back_total %llu\n", load(&gw_held_back));

@@ -29,6 +29,8 @@ void metrics_count(const char *route, int status, double duration_ms, unsigned l
  * are counted by metrics_count under its route name, and also as
  * creditd_gateway_requests_total. */
 void metrics_gateway_settle(const char *reason);
+/* A gateway call's usage beyond what was asked (gwmoney.h), charged. */
+void metrics_gateway_over_hold(void);
 void metrics_gateway_overhead(double ms);
 /* A stream's answer held back: its client took less than was sent. */
 void metrics_gateway_held_back(void);

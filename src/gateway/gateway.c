@@ -181,6 +181,11 @@ void gateway_unadmit(int place)
 	}
 }
 
+int gateway_response_in_flight(const char *account, const char *id)
+{
+	return gwcall_response_in_flight(account, id);
+}
+
 int64_t gateway_in_flight(void)
 {
 	return atomic_load(&in_flight);
@@ -505,8 +510,16 @@ static void *renew_main(void *arg)
 			}
 		}
 		pthread_mutex_unlock(&place_lock);
-		for (int64_t i = 0; i < n; i++)
-			gwcall_renew(due[i].account_id, due[i].hold_id, due[i].ttl);
+		for (int64_t i = 0; i < n; i++) {
+			if (gwcall_renew(due[i].account_id, due[i].hold_id, due[i].ttl) == 0)
+				continue;
+			/* Not renewed (the database away): looked at again next round. */
+			pthread_mutex_lock(&place_lock);
+			for (int64_t k = 0; k < gw_cfg->gw_max_streams; k++)
+				if (places[k].used && strcmp(places[k].hold_id, due[i].hold_id) == 0)
+					places[k].renew_at = now;
+			pthread_mutex_unlock(&place_lock);
+		}
 	}
 	log_error("gateway: no memory for the renewal of holds: a call longer than its hold is captured in full");
 	return NULL;

@@ -34,6 +34,9 @@ int gateway_init(const struct cfg *cfg);
 enum gw_admit { GW_ADMITTED = 0, GW_FULL, GW_KEY_SHARE, GW_ACCOUNT_SHARE };
 enum gw_admit gateway_admit(uint64_t key, uint64_t account, int *place);
 void gateway_unadmit(int place);
+/* 1 when a stream in flight of account answered Responses id `id`, not
+ * kept in the database yet (DESIGN §14, previous_response_id). */
+int gateway_response_in_flight(const char *account, const char *id);
 
 /* Runs job on the gateway's loop; takes job (malloc'ed) and the edge's
  * request. -1 when the loop could not start or out of memory: the caller

@@ -14,10 +14,11 @@
  *   settled with the usage seen (provider_usage), or client_gone when the
  *   client left (drained for drain_seconds, or cancelled), or estimated
  *   when it ended without usage (cut, or none sent).
- * Usage that disagrees with what was asked (output above the cap sent,
- * cached above input) is charged nothing: the hold is released and the
- * error logged (a whole answer becomes a 502 naming it). */
+ * Usage beyond what was asked (output above the cap sent, input above the
+ * bound held, cached above input) is charged as the provider reported it
+ * and flagged over_hold (gwmoney.h, DESIGN §14); the answer passes on. */
 #include "gwcall.h"
+#include "gwmoney.h"
 #include "timefmt.h"
 #include "config.h"
 #include "dynbuf.h"
@@ -51,10 +52,42 @@ static pthread_cond_t lg_cond = PTHREAD_COND_INITIALIZER;
 static struct ledger *lg_free[LIMIT_GATEWAY_LEDGERS];
 static int lg_nfree, lg_made;
 
+/* The response ids of streams in flight, by their call's place (DESIGN
+ * §14): a client chaining previous_response_id right after a stream's
+ * last event comes before the settle keeps the id in the database; until
+ * the call is finished its id is here. */
+struct inflight_id {
+	char account[LIMIT_ACCOUNT_ID_BYTES + 1];
+	char id[LIMIT_GATEWAY_RESPONSE_ID_BYTES];
+};
+static pthread_mutex_t ids_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct inflight_id *ids;
+
 int gwcall_init(const struct cfg *cfg)
 {
 	cc = cfg;
-	return 0;
+	ids = calloc((size_t)cfg->gw_max_streams, sizeof(*ids));
+	return ids != NULL ? 0 : -1;
+}
+
+static void id_list(const struct gw_job *job, const char *id)
+{
+	if (job->place < 0 || job->place >= cc->gw_max_streams)
+		return;
+	pthread_mutex_lock(&ids_lock);
+	snprintf(ids[job->place].account, sizeof(ids[job->place].account), "%s", id[0] != '\0' ? job->account : "");
+	snprintf(ids[job->place].id, sizeof(ids[job->place].id), "%s", id);
+	pthread_mutex_unlock(&ids_lock);
+}
+
+int gwcall_response_in_flight(const char *account, const char *id)
+{
+	int found = 0;
+	pthread_mutex_lock(&ids_lock);
+	for (int64_t i = 0; ids != NULL && i < cc->gw_max_streams && !found; i++)
+		found = ids[i].id[0] != '\0' && strcmp(ids[i].id, id) == 0 && strcmp(ids[i].account, account) == 0;
+	pthread_mutex_unlock(&ids_lock);
+	return found;
 }
 
 /* A ledger connection, made when fewer than LIMIT_GATEWAY_LEDGERS exist,
@@ -109,6 +142,7 @@ struct gwcall {
 	struct dynbuf whole;		/* a whole answer, or an error's body */
 	int64_t buffered;		/* its bytes counted in buffered_bytes, until the call finishes */
 	int over_budget;		/* a whole answer stopped at max_buffered_mib */
+	int id_listed;			/* its stream's response id is in ids[] */
 	struct dynbuf head;		/* the provider's headers passed on, as CGI lines */
 	/* The provider's call: its URL, header lines and body. */
 	struct provider_call pc;
@@ -219,6 +253,10 @@ static int on_head(void *arg, int status, const struct provider_header *h, int n
 static int on_event(void *arg, const char *event, size_t len, int pass)
 {
 	struct gwcall *c = arg;
+	if (!c->id_listed && c->stream.usage.response_id[0] != '\0') {
+		id_list(c->job, c->stream.usage.response_id);
+		c->id_listed = 1;
+	}
 	if (pass && !c->gone) {
 		client_write(c, event, len);
 		client_flush(c);
@@ -315,15 +353,16 @@ static int prepare(struct gwcall *c)
 
 /* ---- The ledger's side ---- */
 
-void gwcall_renew(const char *account, const char *hold_id, int64_t ttl)
+int gwcall_renew(const char *account, const char *hold_id, int64_t ttl)
 {
 	struct ledger *lg = lg_borrow();
 	enum cd_err rc = lg != NULL ? ledger_hold_renew(lg, account, hold_id, ttl) : CD_E_UNAVAILABLE;
 	if (lg != NULL)
 		lg_giveback(lg);
 	if (rc != CD_OK)
-		log_warn("gateway: the hold %s of a call in flight was not renewed (%s): tried again when half its "
-			 "ttl has passed again", hold_id, cd_strerror(rc));
+		log_warn("gateway: the hold %s of a call in flight was not renewed (%s): tried again in %d s", hold_id,
+			 cd_strerror(rc), LIMIT_GATEWAY_RENEW_CHECK_SECONDS);
+	return rc == CD_OK || rc == CD_E_NOT_FOUND ? 0 : -1;
 }
 
 /* A Responses answer's id, kept so that this account may name it in
@@ -422,22 +461,31 @@ static void release(struct gwcall *c)
 		lg_giveback(lg);
 }
 
-/* "" when u fits what was asked; else why not. */
-static const char *disagreement(const struct gwcall *c, const struct gw_usage *u, char *why, size_t cap)
+/* The charge of u (gwmoney.h): the provider's usage as reported, what
+ * goes beyond what was asked flagged, never dropped (DESIGN §14). */
+static void decide(const struct gwcall *c, const struct gw_usage *u, struct gw_charge *d)
 {
-	int64_t n = c->job->ask.choices > 0 ? c->job->ask.choices : 1;
-	int64_t sent_cap = c->job->cap >= 0 ? c->job->cap : c->job->ask.output_cap;
-	why[0] = '\0';
-	if (u->cached_input_tokens > u->input_tokens - u->cache_write_tokens)
-		snprintf(why, cap, "cached (%lld) and cache-write (%lld) input above input (%lld)",
-			 (long long)u->cached_input_tokens, (long long)u->cache_write_tokens, (long long)u->input_tokens);
-	else if (sent_cap >= 0 && u->output_tokens > sent_cap * n)
-		snprintf(why, cap, "output_tokens %lld above the %s of %lld sent (%lld choices)",
-			 (long long)u->output_tokens, c->job->ask.cap_field != NULL ? c->job->ask.cap_field : "cap",
-			 (long long)sent_cap, (long long)n);
-	else if (c->job->route == GW_OPENAI_EMBEDDINGS && u->output_tokens > 0)
-		snprintf(why, cap, "output_tokens %lld for embeddings", (long long)u->output_tokens);
-	return why;
+	const struct gw_job *job = c->job;
+	struct gw_asked a = {job->route, job->cap >= 0 ? job->cap : job->ask.output_cap,
+			     job->ask.choices > 0 ? job->ask.choices : 1, job->hold_input};
+	gwmoney_charge(&a, u, d);
+}
+
+/* A call charged beyond what it asked: counted, logged, and its usage
+ * record flagged over_hold. */
+static void flag_over_hold(const struct gwcall *c, const struct gw_charge *d)
+{
+	if (!d->over_hold)
+		return;
+	metrics_gateway_over_hold();
+	log_warn("gateway: %s: the provider's usage went beyond what was asked, charged as reported: %s",
+		 c->job->hold_id, d->why);
+	struct ledger *lg = lg_borrow();
+	enum cd_err rc = lg != NULL ? ledger_usage_over_hold(lg, c->job->account, c->job->hold_id) : CD_E_UNAVAILABLE;
+	if (lg != NULL)
+		lg_giveback(lg);
+	if (rc != CD_OK)
+		log_warn("gateway: %s: over_hold not recorded on its usage (%s)", c->job->hold_id, cd_strerror(rc));
 }
 
 /* ---- Endings ---- */
@@ -484,7 +532,10 @@ static void end_error(struct gwcall *c)
  * billed, and the visible text says nothing of it (DESIGN §14). */
 static void estimate(const struct gwcall *c, struct gw_usage *u)
 {
+	char id[sizeof(u->response_id)];
+	memcpy(id, u->response_id, sizeof(id));
 	gwshape_estimate(&c->stream, c->job->hold_input, c->job->hold_output, u);
+	memcpy(u->response_id, id, sizeof(id));	/* a stream's id seen before it was cut is still its */
 	if (c->job->reasoning)
 		u->output_tokens = c->job->hold_output;
 }
@@ -495,7 +546,8 @@ static void estimate(const struct gwcall *c, struct gw_usage *u)
 static void end_whole(struct gwcall *c, enum provider_result r)
 {
 	struct gw_usage u;
-	char why[256], extra[160];
+	char extra[160];
+	struct gw_charge d;
 	int64_t charged, balance;
 	const char *reason = GW_REASON_PROVIDER_USAGE;
 	int whole = r == PROVIDER_OK && !c->whole.failed;
@@ -511,17 +563,12 @@ static void end_whole(struct gwcall *c, enum provider_result r)
 		estimate(c, &u);
 		reason = GW_REASON_ESTIMATED;
 	}
-	if (disagreement(c, &u, why, sizeof(why))[0] != '\0') {
-		release(c);
-		log_error("gateway: %s: the provider's usage disagrees with the request (%s): nothing charged",
-			  c->job->hold_id, why);
-		error_write(c, 502, CD_E_UPSTREAM, why);
-		return;
-	}
-	if (charge(c, &u, reason, &charged, &balance) != CD_OK) {
+	decide(c, &u, &d);
+	if (charge(c, &d.usage, reason, &charged, &balance) != CD_OK) {
 		error_write(c, 503, CD_E_UNAVAILABLE, "the call was answered but could not be settled: retry");
 		return;
 	}
+	flag_over_hold(c, &d);
 	if (!whole && c->over_budget) {
 		error_write(c, 503, CD_E_BUSY, "the gateway holds as many whole answers as [gateway] max_buffered_mib "
 			    "allows: retry");
@@ -547,7 +594,7 @@ static void end_whole(struct gwcall *c, enum provider_result r)
 static void end_stream(struct gwcall *c)
 {
 	struct gw_usage u = c->stream.usage;
-	char why[256];
+	struct gw_charge d;
 	int64_t charged, balance;
 	const char *reason = c->gone ? GW_REASON_CLIENT_GONE : GW_REASON_PROVIDER_USAGE;
 	/* An error event before any output (Anthropic's overloaded_error
@@ -561,14 +608,11 @@ static void end_stream(struct gwcall *c)
 		if (!c->gone)
 			reason = GW_REASON_ESTIMATED;
 	}
-	if (disagreement(c, &u, why, sizeof(why))[0] != '\0') {
-		release(c);
-		log_error("gateway: %s: the provider's usage disagrees with the request (%s): nothing charged",
-			  c->job->hold_id, why);
-		return;
-	}
-	if (charge(c, &u, reason, &charged, &balance) != CD_OK)
+	decide(c, &u, &d);
+	if (charge(c, &d.usage, reason, &charged, &balance) != CD_OK)
 		log_error("gateway: %s: the stream's settle failed: the hold expires at its ttl", c->job->hold_id);
+	else
+		flag_over_hold(c, &d);
 }
 
 struct gwcall *gwcall_new(struct gw_job *job, const struct gw_edge *edge)
@@ -642,6 +686,8 @@ void gwcall_finish(struct gwcall *c)
 {
 	struct gw_job *job = c->job;
 	c->edge.finish(c->edge.req, job->route_name, c->answered, job->account);
+	if (c->id_listed)
+		id_list(job, "");	/* kept in the database by its settle, or never */
 	gwshape_stream_free(&c->stream);
 	atomic_fetch_sub(&buffered_bytes, c->buffered);
 	dynbuf_free(&c->whole);

@@ -54,7 +54,12 @@ int gwcall_place(const struct gwcall *c);
 #define GW_REASON_PROVIDER_ERROR "provider_error"
 
 /* Renews the hold of a call in flight by ttl seconds (ledger_hold_renew),
- * on a ledger connection of the gateway's; a failure is logged. */
-void gwcall_renew(const char *account, const char *hold_id, int64_t ttl);
+ * on a ledger connection of the gateway's: 0, or -1 when it could not
+ * (logged; to be tried again). */
+int gwcall_renew(const char *account, const char *hold_id, int64_t ttl);
+
+/* 1 when a stream in flight of account answered response id `id` (its
+ * events seen, its settle not yet kept it: ledger_gw_response_owned). */
+int gwcall_response_in_flight(const char *account, const char *id);
 
 #endif

@@ -309,8 +309,12 @@ static int read_stored(struct refusal *rf, enum gw_route r, const json_t *root, 
 		return refuse(rf, "background", "\"background\": true is not taken: the provider bills a background "
 			      "response after the call has returned, which creditd cannot charge");
 	const json_t *prev = member(r, root, "previous_response_id");
-	if (json_is_string(prev) && json_string_length(prev) > 0)
-		snprintf(ask->previous_response, sizeof(ask->previous_response), "%s", json_string_value(prev));
+	if (json_is_string(prev) && json_string_length(prev) > 0 && json_string_length(prev) < sizeof(ask->previous_response) &&
+	    strlen(json_string_value(prev)) == json_string_length(prev))
+		memcpy(ask->previous_response, json_string_value(prev), json_string_length(prev) + 1);
+	else if (json_is_string(prev) && json_string_length(prev) > 0)
+		return refuse(rf, "previous_response_id", "\"previous_response_id\" is no response id creditd keeps (too long, "
+			      "or with a NUL)");
 	else if (prev != NULL && !json_is_null(prev))
 		return refuse(rf, "previous_response_id", "\"previous_response_id\" must be a response id (a string)");
 	for (i = 1; i < sizeof(top) / sizeof(top[0]) && ask->stored == NULL; i++)

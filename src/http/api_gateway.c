@@ -137,7 +137,8 @@ static int previous_response(struct api_ctx *ctx, struct gw_job *job, const stru
 	int owned = 0;
 	if (job->ask.previous_response[0] == '\0' || job->byok)
 		return 0;
-	enum cd_err rc = ledger_gw_response_owned(ctx->lg, job->account, job->ask.previous_response, &owned);
+	enum cd_err rc = gateway_response_in_flight(job->account, job->ask.previous_response) ? (owned = 1, CD_OK)
+		       : ledger_gw_response_owned(ctx->lg, job->account, job->ask.previous_response, &owned);
 	if (rc != CD_OK)
 		api_error(rs, rc, NULL, "%s", cd_strerror(rc));
 	else if (!owned)

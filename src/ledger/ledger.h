@@ -144,6 +144,9 @@ enum cd_err ledger_gw_response_owned(struct ledger *lg, const char *account, con
  * (DESIGN §14, "A hold lives as long as its call"), if it is pending and
  * not expired yet; CD_E_NOT_FOUND for an id that names no hold. */
 enum cd_err ledger_hold_renew(struct ledger *lg, const char *account, const char *hold_id, int64_t ttl_seconds);
+/* Flags the usage record of a gateway call's settled hold over_hold
+ * (sql/046: usage beyond what was asked, charged as reported). */
+enum cd_err ledger_usage_over_hold(struct ledger *lg, const char *account, const char *hold_id);
 
 /* ---- Writes ----
  * Every write takes the request's Idempotency-Key (with the hash of what

@@ -10,7 +10,7 @@
 
 static const char SQL_KEEP[] = "INSERT IGNORE INTO gateway_responses (account_id, response_id, created_at) "
 			       "SELECT id, ?, ? FROM accounts WHERE ext_id = ?";
-static const char SQL_OWNED[] = "SELECT 1 FROM gateway_responses r STRAIGHT_JOIN accounts a ON a.id = r.account_id "
+static const char SQL_OWNED[] = "SELECT 1 FROM accounts a STRAIGHT_JOIN gateway_responses r ON r.account_id = a.id "
 				"WHERE a.ext_id = ? AND r.response_id = ? AND r.created_at >= ?";
 
 /* A pending hold not yet expired lives ttl seconds from now (never less
@@ -80,8 +80,27 @@ enum cd_err ledger_gw_response_owned(struct ledger *lg, const char *account, con
 enum cd_err ledger_hold_renew(struct ledger *lg, const char *account, const char *hold_id, int64_t ttl_seconds)
 {
 	struct gw_response_tx x = {account, NULL, 0, 0, ttl_seconds, 0, 0};
-	if (ttl_seconds <= 0 || ledger_hold_account(lg, hold_id, &x.account_id) != 0 ||
-	    ledger_hold_id_parse(hold_id, &x.account_id, &x.hold) != 0)
+	ledger_holdid_ensure(lg);
+	if (ttl_seconds <= 0 || ledger_hold_id_parse(hold_id, &x.account_id, &x.hold) != 0)
 		return CD_E_NOT_FOUND;
 	return run(lg, &x);
+}
+
+enum cd_err ledger_usage_over_hold(struct ledger *lg, const char *account, const char *hold_id)
+{
+	static const char sql[] = "UPDATE usage_records SET over_hold = 1 WHERE hold_id = ? AND account_id = ?";
+	struct ledger_tx t;
+	int64_t account_id, hold;
+	ledger_holdid_ensure(lg);
+	if (ledger_hold_id_parse(hold_id, &account_id, &hold) != 0)
+		return CD_E_NOT_FOUND;
+	char route[sizeof(lg->route)];
+	int routed = lg->routed;
+	memcpy(route, lg->route, sizeof(route));
+	ledger_route(lg, account);
+	for (ledger_tx_init(lg, &t); ledger_tx_next(lg, &t);)
+		ledger_tx_end(lg, &t, ledger_db_do(lg, sql, "over_hold", "ii", hold, account_id));
+	lg->routed = routed;
+	memcpy(lg->route, route, sizeof(route));
+	return t.rc;
 }

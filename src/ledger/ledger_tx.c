@@ -52,6 +52,15 @@ static int tx_next(struct ledger *lg, struct ledger_tx *t);
  * transaction of the process that finds a database. A database before
  * 044 leaves the ids in their old form, said once. */
 static atomic_int holdid_read;
+static _Atomic int64_t holdid_missing_ms;	/* when the key was last found missing, 0: never */
+
+/* The key is to be read: not read yet, and not found missing in the last
+ * LIMIT_HOLDID_RECHECK_MS. */
+static int holdid_due(void)
+{
+	int64_t missing = atomic_load(&holdid_missing_ms);
+	return !atomic_load(&holdid_read) && (missing == 0 || timefmt_mono_ms() - missing > LIMIT_HOLDID_RECHECK_MS);
+}
 
 static enum cd_err holdid_load(struct ledger *lg)
 {
@@ -62,7 +71,8 @@ static enum cd_err holdid_load(struct ledger *lg)
 	struct dbstmt *s = ledger_db_exec(lg, sql, &e, "");
 	if (s == NULL)
 		return ledger_db_err(lg, e, "hold id key");
-	while (ledger_db_fetch(s) == 1) {
+	int got;
+	while ((got = ledger_db_fetch(s)) == 1) {
 		const char *name = ledger_db_str(s, 0);
 		int i = strcmp(name, "hold_id_opaque_from") == 0 ? 3 : name[strlen(name) - 1] - '1';
 		if (i >= 0 && i < 4 && !(found & 1 << i)) {
@@ -70,8 +80,13 @@ static enum cd_err holdid_load(struct ledger *lg)
 			found |= 1 << i;
 		}
 	}
+	if (got < 0)
+		return CD_E_INTERNAL;
 	if (found != 15) {
-		if (atomic_exchange(&holdid_read, 1) == 0)
+		/* A database before 044: looked at again a minute on, so a
+		 * migration made while this process runs takes hold. */
+		int64_t now = timefmt_mono_ms(), was = atomic_exchange(&holdid_missing_ms, now);
+		if (was == 0)
 			log_warn("hold ids keep their old form (hold_<account>_<n>): run creditctl migrate (044)");
 		return CD_OK;
 	}
@@ -111,7 +126,7 @@ enum cd_err ledger_tx_reroute(struct ledger *lg, const char *ext_id)
 void ledger_holdid_ensure(struct ledger *lg)
 {
 	struct ledger_tx t;
-	for (ledger_tx_init(lg, &t); !atomic_load(&holdid_read) && ledger_tx_next(lg, &t);)
+	for (ledger_tx_init(lg, &t); holdid_due() && ledger_tx_next(lg, &t);)
 		ledger_tx_end(lg, &t, CD_OK);
 }
 
@@ -168,8 +183,15 @@ static int tx_next(struct ledger *lg, struct ledger_tx *t)
 		t->done = 1;
 		return 0;
 	}
-	if (!atomic_load(&holdid_read))
-		holdid_load(lg);	/* a lost connection fails the statements that follow */
+	if (holdid_due()) {
+		/* The key is read before anything makes or reads a hold id: a
+		 * failed read fails this attempt, never lets it go on without. */
+		enum cd_err rc = holdid_load(lg);
+		if (rc != CD_OK) {
+			ledger_tx_end(lg, t, rc);
+			return tx_next(lg, t);
+		}
+	}
 	lg->now = timefmt_now();
 	lg->committed = 0;
 	return 1;

@@ -5,9 +5,9 @@ writes, audio, a server-side tool — is refused 400 in the provider's
 shape, naming the member, before anything is forwarded or held: creditd's
 price rows price none of these, and it never charges them at a flat token
 price. The same bodies without the member go through."""
-from lib import check, eq, new_account, verify
-from test_80_gateway import (anthropic_error, body_chat, call, chat, ensure_prices, import_prices, messages,
-                             openai_error, received, reset, state)
+from lib import api, check, eq, new_account, sql, verify, wait_until
+from test_80_gateway import (anthropic_error, body_chat, call, chat, cost, ensure_prices, import_prices, messages,
+                             mode, openai_error, reasons, received, reset, state)
 
 OPENAI = (
     ("/openai/v1/chat/completions", dict(body_chat(), service_tier="priority"), "service_tier"),
@@ -109,4 +109,58 @@ def test_a_call_that_may_pass_the_long_context_tier_is_refused():
        "under the threshold")
     eq(messages(acct, {"model": "claude-tiered", "max_tokens": 50,
                        "messages": [{"role": "user", "content": big}]}).status, 200, "no 1M-context beta: no tier")
+    verify()
+
+
+def _over_hold(acct):
+    return [int(r[0]) for r in sql("SELECT u.over_hold FROM usage_records u JOIN accounts a ON a.id = u.account_id "
+                                   "WHERE a.ext_id = '%s' ORDER BY u.id" % acct)]
+
+
+def _over_hold_metric():
+    import re
+    text = api("GET", "/metrics", auth=None).raw.decode()
+    return int(re.search(r"^creditd_gateway_over_hold_total (\d+)$", text, re.M).group(1))
+
+
+def test_usage_above_what_was_asked_is_charged_and_flagged():
+    """DESIGN §14: a provider that reports more output than the cap creditd
+    sent (one counting hidden reasoning outside max_tokens does it on
+    every call) bills the operator for it. The answer passes through; the
+    charge is the provider's figures at the pinned prices, beyond the hold
+    (as §5 allows), and the usage record says over_hold, with a warning
+    and creditd_gateway_over_hold_total. Before, such a call was answered
+    502 and charged nothing. Whole and streamed, OpenAI and Anthropic."""
+    ensure_prices()
+    reset()
+    mode(output_tokens=10, extra_output_tokens=25, count=4)
+    acct = new_account("gwover")
+    before, _ = state(acct)
+    metric = _over_hold_metric()
+    r = chat(acct, body_chat(max_completion_tokens=10))
+    eq(r.status, 200, "passed through: %r" % r.body[:200])
+    usage = r.json["usage"]
+    eq(usage["completion_tokens"], 35, "the provider reported 35 output tokens for a cap of 10")
+    want = cost("gpt-4o-mini", usage["prompt_tokens"], 0, 35)
+    eq(int(r.headers["creditd-charged-micros"]), want, "charged the reported usage, beyond the hold")
+    r = chat(acct, body_chat(max_completion_tokens=10, stream=True))
+    eq(r.status, 200, "streamed through")
+    r.events()
+    r = messages(acct, {"model": "claude-haiku-4-5", "max_tokens": 10, "messages": [{"role": "user", "content": "hi"}]})
+    eq(r.status, 200, "Anthropic, passed through: %r" % r.body[:200])
+    eq(r.json["usage"]["output_tokens"], 35, "reported above max_tokens")
+    r = messages(acct, {"model": "claude-haiku-4-5", "max_tokens": 10, "stream": True,
+                        "messages": [{"role": "user", "content": "hi"}]})
+    eq(r.status, 200, "Anthropic streamed through")
+    r.events()
+    check(wait_until(lambda: len(reasons(acct)) == 4, timeout=10), "four calls settled")
+    eq(reasons(acct), ["provider_usage"] * 4, "each at the provider's figures")
+    check(wait_until(lambda: _over_hold(acct) == [1, 1, 1, 1], timeout=10), "each flagged over_hold: %r" % _over_hold(acct))
+    rows = sql("SELECT u.input_tokens, u.output_tokens, u.cost_micros, u.model FROM usage_records u JOIN accounts a "
+               "ON a.id = u.account_id WHERE a.ext_id = '%s' ORDER BY u.id" % acct)
+    eq([int(x[1]) for x in rows], [35] * 4, "35 output tokens recorded each time")
+    charged = sum(int(x[2]) for x in rows)
+    eq([int(x[2]) for x in rows], [cost(x[3], int(x[0]), 0, 35) for x in rows], "each at its model's price")
+    eq(state(acct), (before - charged, 0), "the balance down by all four, nothing left reserved")
+    eq(_over_hold_metric(), metric + 4, "creditd_gateway_over_hold_total counted them")
     verify()

@@ -34,7 +34,7 @@ prefixes() {
 	stripe) echo "stripe_ webhook_" ;;
 	ledger) echo "ledger_" ;;
 	jobs) echo "notify_ recharge_ sweep_" ;;
-	gateway) echo "gateway_ gwcall_ gwshape_ provider_" ;;
+	gateway) echo "gateway_ gwcall_ gwshape_ gwmoney_ provider_" ;;
 	http) echo "api_ router_ worker_ keycache_ authlimit_ fcgiout_ main" ;;
 	ctl) echo "ctl_ main" ;;
 	esac

@@ -1,0 +1,92 @@
+/* test_gwmoney.c: the gateway's money decision (DESIGN §14): the
+ * provider's usage is charged as reported, what is beyond what was asked
+ * flagged, never dropped. */
+#include "gwmoney.h"
+#include "tap.h"
+#include <stdint.h>
+#include <string.h>
+
+static struct gw_usage usage(int64_t in, int64_t cached, int64_t writes, int64_t out)
+{
+	struct gw_usage u;
+	memset(&u, 0, sizeof(u));
+	u.have = 1;
+	u.input_tokens = in;
+	u.cached_input_tokens = cached;
+	u.cache_write_tokens = writes;
+	u.output_tokens = out;
+	return u;
+}
+
+static void is_charge(const struct gw_charge *c, int64_t in, int64_t cached, int64_t writes, int64_t out, int flag,
+		      const char *what)
+{
+	ok(c->usage.input_tokens == in && c->usage.cached_input_tokens == cached && c->usage.cache_write_tokens == writes &&
+	   c->usage.output_tokens == out, "%s: charged %lld/%lld/%lld/%lld (want %lld/%lld/%lld/%lld)", what,
+	   (long long)c->usage.input_tokens, (long long)c->usage.cached_input_tokens, (long long)c->usage.cache_write_tokens,
+	   (long long)c->usage.output_tokens, (long long)in, (long long)cached, (long long)writes, (long long)out);
+	is_int(c->over_hold, flag, "%s: over_hold %d (%s)", what, flag, c->why);
+	ok((c->why[0] != '\0') == flag, "%s: a reason exactly when flagged", what);
+}
+
+int main(void)
+{
+	struct gw_charge c;
+	struct gw_asked chat = {GW_OPENAI_CHAT, 100, 1, 1000};
+	struct gw_usage u = usage(800, 200, 0, 90);
+	gwmoney_charge(&chat, &u, &c);
+	is_charge(&c, 800, 200, 0, 90, 0, "within the hold");
+
+	u = usage(800, 0, 0, 130);
+	gwmoney_charge(&chat, &u, &c);
+	is_charge(&c, 800, 0, 0, 130, 1, "output above the cap: charged as reported");
+	ok(strstr(c.why, "output 130 above the cap of 100") != NULL, "and named: %s", c.why);
+
+	struct gw_asked three = {GW_OPENAI_CHAT, 100, 3, 1000};
+	u = usage(800, 0, 0, 300);
+	gwmoney_charge(&three, &u, &c);
+	is_charge(&c, 800, 0, 0, 300, 0, "n = 3: each choice may write the cap");
+	u = usage(800, 0, 0, 301);
+	gwmoney_charge(&three, &u, &c);
+	is_charge(&c, 800, 0, 0, 301, 1, "n = 3: one token above three caps");
+
+	u = usage(50, 80, 0, 10);
+	gwmoney_charge(&chat, &u, &c);
+	is_charge(&c, 80, 80, 0, 10, 1, "cached above input: input taken as the cached");
+
+	struct gw_asked msgs = {GW_ANTHROPIC_MESSAGES, 500, 1, 100000};
+	u = usage(1000, 600, 500, 20);
+	gwmoney_charge(&msgs, &u, &c);
+	is_charge(&c, 1100, 600, 500, 20, 1, "Anthropic: cache reads and writes above input: their sum");
+
+	u = usage(1200, 0, 0, 10);
+	gwmoney_charge(&chat, &u, &c);
+	is_charge(&c, 1200, 0, 0, 10, 1, "input above the bound held");
+	ok(strstr(c.why, "input 1200 above the 1000 held") != NULL, "named: %s", c.why);
+
+	struct gw_asked emb = {GW_OPENAI_EMBEDDINGS, -1, 1, 500};
+	u = usage(400, 0, 0, 7);
+	gwmoney_charge(&emb, &u, &c);
+	is_charge(&c, 400, 0, 0, 0, 0, "embeddings: output ignored, not flagged");
+
+	struct gw_asked nocap = {GW_OPENAI_RESPONSES, -1, 1, 1000};
+	u = usage(10, 0, 0, 100000);
+	gwmoney_charge(&nocap, &u, &c);
+	is_charge(&c, 10, 0, 0, 100000, 0, "no cap sent: no output is beyond it");
+
+	struct gw_asked huge = {GW_OPENAI_CHAT, INT64_MAX / 2, 128, 1000};
+	u = usage(10, 0, 0, INT64_MAX);
+	gwmoney_charge(&huge, &u, &c);
+	is_charge(&c, 10, 0, 0, INT64_MAX, 0, "a cap × n past int64: no overflow, nothing beyond it");
+
+	u = usage(1, INT64_MAX, INT64_MAX, 0);
+	gwmoney_charge(&chat, &u, &c);
+	ok(c.usage.cached_input_tokens + c.usage.cache_write_tokens == c.usage.input_tokens && c.over_hold,
+	   "cached + writes past int64: held to it, no overflow, flagged");
+
+	u = usage(1500, 900, 0, 150);
+	gwmoney_charge(&chat, &u, &c);
+	is_charge(&c, 1500, 900, 0, 150, 1, "two things beyond: both");
+	ok(strstr(c.why, "input 1500") != NULL && strstr(c.why, "output 150") != NULL, "both named: %s", c.why);
+	return done_testing();
+}
