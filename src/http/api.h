@@ -137,7 +137,7 @@ int api_query_int(const char *query, const char *name, int64_t min, int64_t max,
 api_handler api_healthz, api_metrics, api_models;
 api_handler api_account_create, api_account_get, api_account_patch, api_transactions, api_grant, api_debit,
 	api_usage_report;
-api_handler api_authorize, api_settle, api_release, api_usage;
+api_handler api_authorize, api_settle, api_release, api_usage, api_hold_get;
 /* The gateway (api_gateway.c, DESIGN §12). */
 api_handler api_gw_chat, api_gw_responses, api_gw_embeddings, api_gw_messages, api_gw_models;
 api_handler api_topup, api_webhook;

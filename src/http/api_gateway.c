@@ -269,7 +269,10 @@ static int hold(struct api_ctx *ctx, struct gw_job *job, struct guard_authorize 
 		api_error(rs, CD_E_INTERNAL, NULL, "no randomness for the call's id");
 		return -1;
 	}
-	snprintf(job->request_id, sizeof(job->request_id), "gw_%s", rid);
+	/* gw_<provider>_<random>: the prefix marks it the gateway's, the
+	 * provider is what GET /v1/holds/{hold_id} shows. */
+	snprintf(job->request_id, sizeof(job->request_id), "gw_%s_%s",
+		 gwshape_provider(job->route) == GW_ANTHROPIC ? "anthropic" : "openai", rid);
 	keys_sha256(job->request_id, strlen(job->request_id), hash);
 	struct ledger_call call = {NULL, hash};
 	r->account = job->account;

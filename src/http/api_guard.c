@@ -250,6 +250,27 @@ void api_release(struct api_ctx *ctx, const struct request *rq, char **params, s
 	json_decref(body);
 }
 
+/* GET /v1/holds/{hold_id}: what one call held, was charged and used
+ * (DESIGN §14). A key bound to an account sees its own holds only. */
+void api_hold_get(struct api_ctx *ctx, const struct request *rq, char **params, struct response *rs)
+{
+	json_t *out = NULL;
+	(void)rq;
+	if (params[0] == NULL || strlen(params[0]) >= LIMIT_HOLD_ID_BYTES || !api_key_reaches_hold(ctx, params[0])) {
+		api_refuse(rs, REFUSE_HOLD_UNKNOWN, params[0] != NULL ? params[0] : "");
+		return;
+	}
+	enum cd_err rc = ledger_hold_get(ctx->lg, params[0], &out);
+	if (rc == CD_E_NOT_FOUND)
+		api_refuse(rs, REFUSE_HOLD_UNKNOWN, params[0]);
+	else if (rc != CD_OK)
+		api_fail(rs, rc, "hold");
+	else {
+		snprintf(rs->account, sizeof(rs->account), "%s", jsonio_str(out, "account"));
+		api_json(rs, 200, out);
+	}
+}
+
 static const struct jfield usage_fields[] = {
 	{"account", J_STR, 1, 0, 1, LIMIT_ACCOUNT_ID_BYTES, NULL},
 	{"member", J_STR, 0, 1, 1, LIMIT_ACCOUNT_ID_BYTES, NULL},

@@ -49,6 +49,9 @@
 /* The gateway's routes (DESIGN §12): a guard key, or an end user's
  * gateway key, which opens these routes only (keys_allows). */
 #define ROUTE_GATEWAY (KEY_SCOPE_GUARD | KEY_SCOPE_GATEWAY)
+/* GET /v1/holds/{hold_id} (DESIGN §14): the guard that made it, a reader,
+ * the app, or an end user's gateway key for its own calls. */
+#define ROUTE_HOLD (KEY_SCOPE_GUARD | KEY_SCOPE_READ | KEY_SCOPE_APP | KEY_SCOPE_GATEWAY)
 
 /* How a route answers a bound key naming another account in its path:
  * as the route answers an account that does not exist. */
@@ -102,6 +105,7 @@ static const struct route routes[] = {
 	{"POST", "/v1/guard/settle", KEY_SCOPE_GUARD, api_settle, "settle", FOREIGN_LOOKUP},
 	{"POST", "/v1/guard/release", KEY_SCOPE_GUARD, api_release, "release", FOREIGN_LOOKUP},
 	{"POST", "/v1/usage", KEY_SCOPE_GUARD, api_usage, "usage", FOREIGN_LOOKUP},
+	{"GET", "/v1/holds/*", ROUTE_HOLD, api_hold_get, "hold_get", FOREIGN_LOOKUP},
 	{"POST", "/v1/webhooks/stripe", ROUTE_STRIPE, api_webhook, "webhook", FOREIGN_LOOKUP},
 	/* The gateway (DESIGN §12): answers in the provider's shape. */
 	{"POST", "/openai/v1/chat/completions", ROUTE_GATEWAY, api_gw_chat, "gw_openai_chat", FOREIGN_LOOKUP},
@@ -142,6 +146,8 @@ static const char *scope_doc(int scope)
 		return "Stripe signature";
 	case ROUTE_GATEWAY:
 		return "guard or gateway key";
+	case ROUTE_HOLD:
+		return "guard, read, app or gateway key";
 	default:
 		return "?";
 	}

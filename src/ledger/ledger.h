@@ -147,6 +147,11 @@ enum cd_err ledger_hold_renew(struct ledger *lg, const char *account, const char
 /* Flags the usage record of a gateway call's settled hold over_hold
  * (sql/046: usage beyond what was asked, charged as reported). */
 enum cd_err ledger_usage_over_hold(struct ledger *lg, const char *account, const char *hold_id);
+/* One hold as GET /v1/holds/{hold_id} shows it (DESIGN §14): its account,
+ * member, model, provider (a gateway call's), status, what it held and
+ * charged, the usage settled and its reason, over_hold, when it was made
+ * and ended. CD_E_NOT_FOUND (REFUSE_HOLD_UNKNOWN) when no such hold. */
+enum cd_err ledger_hold_get(struct ledger *lg, const char *hold_id, json_t **out);
 
 /* ---- Writes ----
  * Every write takes the request's Idempotency-Key (with the hash of what

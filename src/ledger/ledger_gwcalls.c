@@ -5,6 +5,7 @@
  * in flight. Each one transaction on the account's node. */
 #include "ledger_int.h"
 #include "ledger_rows.h"
+#include "refusal.h"
 #include "timefmt.h"
 #include <string.h>
 
@@ -102,5 +103,78 @@ enum cd_err ledger_usage_over_hold(struct ledger *lg, const char *account, const
 		ledger_tx_end(lg, &t, ledger_db_do(lg, sql, "over_hold", "ii", hold, account_id));
 	lg->routed = routed;
 	memcpy(lg->route, route, sizeof(route));
+	return t.rc;
+}
+
+/* ---- One hold as GET /v1/holds/{hold_id} shows it (DESIGN §14) ---- */
+
+static const char SQL_HOLD_GET[] =
+	"SELECT a.ext_id, h.member, h.model, h.action, h.request_id, h.state, h.amount_micros, h.charged_micros, "
+	"h.created_at, h.finished_at, u.id IS NOT NULL, u.input_tokens, u.cached_input_tokens, "
+	"u.cache_write_input_tokens, u.output_tokens, u.settle_reason, COALESCE(u.over_hold, 0) "
+	"FROM holds h STRAIGHT_JOIN accounts a ON a.id = h.account_id "
+	"LEFT JOIN usage_records u FORCE INDEX (ix_hold) ON u.hold_id = h.id AND u.account_id = h.account_id "
+	"WHERE h.id = ? AND h.account_id = ? ORDER BY u.id DESC LIMIT 1";
+
+/* The provider a gateway hold's request_id names (gw_<provider>_...),
+ * NULL for a guard hold or one made before it was named. */
+static json_t *provider_of(const char *request_id)
+{
+	static const char *const names[] = {"openai", "anthropic"};
+	for (size_t i = 0; request_id != NULL && i < sizeof(names) / sizeof(names[0]); i++) {
+		size_t n = strlen(names[i]);
+		if (strncmp(request_id, LEDGER_GATEWAY_REQUEST_PREFIX, 3) == 0 && strncmp(request_id + 3, names[i], n) == 0 &&
+		    request_id[3 + n] == '_')
+			return json_string(names[i]);
+	}
+	return json_null();
+}
+
+static json_t *text_or_null(const char *s)
+{
+	return s != NULL ? json_string(s) : json_null();
+}
+
+static enum cd_err hold_get_tx(struct ledger *lg, const char *hold_id, int64_t account_id, int64_t hold, json_t **out)
+{
+	int e;
+	struct dbstmt *s = ledger_db_exec(lg, SQL_HOLD_GET, &e, "ii", hold, account_id);
+	if (s == NULL)
+		return ledger_db_err(lg, e, "hold lookup");
+	int got = ledger_db_fetch(s);
+	if (got <= 0)
+		return got < 0 ? CD_E_INTERNAL : refusal_set(&lg->refusal, REFUSE_HOLD_UNKNOWN, hold_id, NULL);
+	json_t *usage = ledger_db_i64(s, 10) == 0 ? json_null()
+		: json_pack("{s:I, s:I, s:I, s:I}", "input_tokens", (json_int_t)ledger_db_i64(s, 11), "cached_input_tokens",
+			    (json_int_t)ledger_db_i64(s, 12), "cache_write_input_tokens", (json_int_t)ledger_db_i64(s, 13),
+			    "output_tokens", (json_int_t)ledger_db_i64(s, 14));
+	*out = json_pack("{s:s, s:s, s:o, s:o, s:o, s:s, s:I, s:I, s:o, s:o, s:b, s:o, s:o}", "hold_id", hold_id,
+			 "account", ledger_db_str(s, 0), "member", text_or_null(ledger_db_str(s, 1)), "model",
+			 text_or_null(ledger_db_str(s, 2) != NULL ? ledger_db_str(s, 2) : ledger_db_str(s, 3)), "provider",
+			 provider_of(ledger_db_str(s, 4)), "status", ledger_db_str(s, 5), "held_micros",
+			 (json_int_t)ledger_db_i64(s, 6), "charged_micros", (json_int_t)ledger_db_i64(s, 7), "usage", usage,
+			 "settle_reason", text_or_null(ledger_db_i64(s, 10) ? ledger_db_str(s, 15) : NULL),
+			 "over_hold", ledger_db_i64(s, 16) != 0, "created_at", ledger_json_time(ledger_db_i64(s, 8)),
+			 "settled_at", ledger_db_null(s, 9) ? json_null() : ledger_json_time(ledger_db_i64(s, 9)));
+	return *out != NULL ? CD_OK : CD_E_INTERNAL;
+}
+
+enum cd_err ledger_hold_get(struct ledger *lg, const char *hold_id, json_t **out)
+{
+	struct ledger_tx t;
+	int64_t account_id, hold;
+	*out = NULL;
+	ledger_holdid_ensure(lg);
+	if (ledger_hold_id_parse(hold_id, &account_id, &hold) != 0)
+		return refusal_set(&lg->refusal, REFUSE_HOLD_UNKNOWN, hold_id, NULL);
+	for (ledger_tx_init(lg, &t); ledger_tx_next(lg, &t);) {
+		json_decref(*out);
+		*out = NULL;
+		ledger_tx_end(lg, &t, hold_get_tx(lg, hold_id, account_id, hold, out));
+	}
+	if (t.rc != CD_OK) {
+		json_decref(*out);
+		*out = NULL;
+	}
 	return t.rc;
 }

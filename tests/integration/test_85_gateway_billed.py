@@ -164,3 +164,52 @@ def test_usage_above_what_was_asked_is_charged_and_flagged():
     eq(state(acct), (before - charged, 0), "the balance down by all four, nothing left reserved")
     eq(_over_hold_metric(), metric + 4, "creditd_gateway_over_hold_total counted them")
     verify()
+
+
+def test_a_hold_shows_what_its_call_held_charged_and_used():
+    """GET /v1/holds/{hold_id} (DESIGN §14): a gateway call's hold, named by
+    its Creditd-Hold-Id, with its provider, status, what it held and was
+    charged, the usage settled, its reason and over_hold; a guard hold the
+    same, pending then settled; 404 for an id nobody made, and for another
+    account's hold through a key bound to one account."""
+    ensure_prices()
+    reset()
+    mode(output_tokens=10, extra_output_tokens=5, count=1)
+    acct = new_account("gwhold")
+    r = messages(acct, {"model": "claude-haiku-4-5", "max_tokens": 10, "messages": [{"role": "user", "content": "hi"}]})
+    eq(r.status, 200, "a call")
+    hold_id = r.headers["creditd-hold-id"]
+    check(wait_until(lambda: _over_hold(acct) == [1], timeout=10), "flagged")
+    for scope in ("read", "guard", "app"):
+        g = api("GET", "/v1/holds/" + hold_id, auth=scope)
+        eq(g.status, 200, "%s key: %r" % (scope, g.raw[:200]))
+    h = g.json
+    eq(sorted(h), sorted(["hold_id", "account", "member", "model", "provider", "status", "held_micros",
+                          "charged_micros", "usage", "settle_reason", "over_hold", "created_at", "settled_at"]),
+       "its fields")
+    eq((h["hold_id"], h["account"], h["member"], h["model"], h["provider"], h["status"]),
+       (hold_id, acct, None, "claude-haiku-4-5", "anthropic", "settled"), "whose and what")
+    eq(h["charged_micros"], int(r.headers["creditd-charged-micros"]), "charged as the call said")
+    eq(h["usage"]["output_tokens"], 15, "the provider's output")
+    eq(h["usage"]["input_tokens"], r.json["usage"]["input_tokens"], "and input")
+    eq((h["settle_reason"], h["over_hold"]), ("provider_usage", True), "settled at the provider's figures, over its hold")
+    check(h["held_micros"] > 0 and h["settled_at"] is not None and h["created_at"] <= h["settled_at"], "held, then settled")
+    a = api("POST", "/v1/guard/authorize", {"account": acct, "model": "gpt-4o-mini", "input_tokens": 10,
+                                            "max_output_tokens": 20, "request_id": "hold-get-1"}, auth="guard")
+    eq(a.status, 200, "a guard hold")
+    g = api("GET", "/v1/holds/" + a.json["hold_id"], auth="read").json
+    eq((g["status"], g["provider"], g["usage"], g["settle_reason"], g["settled_at"], g["held_micros"]),
+       ("pending", None, None, None, None, a.json["amount_micros"]), "pending, no usage yet")
+    eq(api("POST", "/v1/guard/settle", {"hold_id": a.json["hold_id"], "input_tokens": 10, "output_tokens": 5},
+           auth="guard").status, 200, "settled")
+    g = api("GET", "/v1/holds/" + a.json["hold_id"], auth="read").json
+    eq((g["status"], g["usage"]["output_tokens"], g["over_hold"]), ("settled", 5, False), "settled within its hold")
+    eq(api("GET", "/v1/holds/hold_" + "0" * 32, auth="read").status, 404, "an id nobody made")
+    eq(api("GET", "/v1/holds/nonsense", auth="read").status, 404, "not a hold id")
+    from lib import creditctl
+    other = new_account("gwhold")
+    bound = creditctl("key", "create", "--scope", "read", "--account", other).stdout.strip().splitlines()[-1]
+    eq(api("GET", "/v1/holds/" + hold_id, auth=bound).status, 404, "another account's hold, through a bound key")
+    own = creditctl("key", "create", "--scope", "read", "--account", acct).stdout.strip().splitlines()[-1]
+    eq(api("GET", "/v1/holds/" + hold_id, auth=own).status, 200, "its own, through a key bound to it")
+    verify()
