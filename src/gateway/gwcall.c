@@ -591,6 +591,28 @@ static void end_whole(struct gwcall *c, enum provider_result r)
 	dynbuf_free(&c->whole);	/* framed now: one copy is kept, not two */
 }
 
+/* Creditd-Stream-Cost: 1 (DESIGN §14): after the provider's last event
+ * and the settle, one SSE comment, which every SSE parser ignores, with
+ * what the call cost. A member's call is not shown the pool's balance. */
+static void cost_line(struct gwcall *c, int64_t charged, int64_t balance, const char *reason)
+{
+	json_t *v = json_pack("{s:s, s:I, s:o, s:s}", "hold_id", c->job->hold_id, "charged_micros", (json_int_t)charged,
+			      "balance_micros", c->job->member[0] == '\0' && balance >= 0 ? json_integer((json_int_t)balance)
+									 : json_null(),
+			      "settle_reason", reason);
+	char *text = v != NULL ? json_dumps(v, JSON_COMPACT) : NULL;
+	json_decref(v);
+	if (text == NULL)
+		return;
+	char line[LIMIT_HOLD_ID_BYTES + 192];
+	int n = snprintf(line, sizeof(line), ": creditd %s\n\n", text);
+	free(text);
+	if (n > 0 && (size_t)n < sizeof(line)) {
+		client_write(c, line, (size_t)n);
+		client_flush(c);
+	}
+}
+
 static void end_stream(struct gwcall *c)
 {
 	struct gw_usage u = c->stream.usage;
@@ -609,10 +631,13 @@ static void end_stream(struct gwcall *c)
 			reason = GW_REASON_ESTIMATED;
 	}
 	decide(c, &u, &d);
-	if (charge(c, &d.usage, reason, &charged, &balance) != CD_OK)
+	if (charge(c, &d.usage, reason, &charged, &balance) != CD_OK) {
 		log_error("gateway: %s: the stream's settle failed: the hold expires at its ttl", c->job->hold_id);
-	else
-		flag_over_hold(c, &d);
+		return;
+	}
+	flag_over_hold(c, &d);
+	if (c->job->stream_cost && !c->gone)
+		cost_line(c, charged, balance, reason);
 }
 
 struct gwcall *gwcall_new(struct gw_job *job, const struct gw_edge *edge)

@@ -40,6 +40,7 @@ struct gw_job {
 	int64_t cap;			/* the output cap to send; -1: the body's own */
 	int shrunk;			/* cap was lowered (Creditd-Output-Cap) */
 	int byok;
+	int stream_cost;		/* Creditd-Stream-Cost: 1: a stream ends with its cost line (DESIGN §14) */
 	char hold_id[LIMIT_HOLD_ID_BYTES];	/* "" with BYOK: nothing held */
 	char account[LIMIT_ACCOUNT_ID_BYTES + 1];
 	char member[LIMIT_ACCOUNT_ID_BYTES + 1];	/* "" : none */

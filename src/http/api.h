@@ -36,6 +36,7 @@ struct request {
 	const char *gw_account;		/* Creditd-Account */
 	const char *gw_member;		/* Creditd-Member */
 	const char *gw_provider_key;	/* Creditd-Provider-Key (BYOK) */
+	const char *gw_stream_cost;	/* Creditd-Stream-Cost ("1": the cost line at a stream's end) */
 	const char *anthropic_version, *anthropic_beta, *openai_beta;
 	const char *body;		/* NUL-terminated copy, body_len bytes */
 	size_t body_len;

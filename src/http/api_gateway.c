@@ -79,6 +79,7 @@ static int provider_key(struct api_ctx *ctx, const struct request *rq, struct gw
 	const char *ours = gwshape_provider(job->route) == GW_OPENAI ? ctx->cfg->gw_openai_api_key
 								   : ctx->cfg->gw_anthropic_api_key;
 	job->byok = own != NULL && own[0] != '\0';
+	job->stream_cost = rq->gw_stream_cost != NULL && strcmp(rq->gw_stream_cost, "1") == 0;
 	if (job->byok && !ctx->cfg->gw_byok) {
 		api_error(rs, CD_E_FORBIDDEN, "Creditd-Provider-Key", "calls that bring their own provider key are off "
 			  "on this deployment ([gateway] byok = off)");

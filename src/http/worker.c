@@ -348,6 +348,7 @@ static void request_headers(FCGX_Request *req, struct request *rq, int gateway, 
 	rq->gw_account = param(req, "HTTP_CREDITD_ACCOUNT");
 	rq->gw_member = param(req, "HTTP_CREDITD_MEMBER");
 	rq->gw_provider_key = param(req, "HTTP_CREDITD_PROVIDER_KEY");
+	rq->gw_stream_cost = param(req, "HTTP_CREDITD_STREAM_COST");
 	rq->anthropic_version = param(req, "HTTP_ANTHROPIC_VERSION");
 	rq->anthropic_beta = param(req, "HTTP_ANTHROPIC_BETA");
 	rq->openai_beta = param(req, "HTTP_OPENAI_BETA");

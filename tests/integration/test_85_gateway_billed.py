@@ -213,3 +213,32 @@ def test_a_hold_shows_what_its_call_held_charged_and_used():
     own = creditctl("key", "create", "--scope", "read", "--account", acct).stdout.strip().splitlines()[-1]
     eq(api("GET", "/v1/holds/" + hold_id, auth=own).status, 200, "its own, through a key bound to it")
     verify()
+
+
+def test_a_stream_asked_for_its_cost_ends_with_a_comment_line():
+    """Creditd-Stream-Cost: 1 (DESIGN §14): after the provider's last event
+    and the settle, one SSE comment `: creditd {hold_id, charged_micros,
+    balance_micros, settle_reason}` (every SSE parser ignores a comment);
+    without the header the stream is the provider's alone."""
+    import json
+    ensure_prices()
+    reset()
+    mode(output_tokens=6)
+    acct = new_account("gwcost")
+    before, _ = state(acct)
+    r = chat(acct, body_chat(stream=True), headers={"Creditd-Stream-Cost": "1"})
+    eq(r.status, 200, "streamed")
+    text = r.body.decode()
+    tail = text.rstrip("\n").rsplit("\n", 1)[-1]
+    check(tail.startswith(": creditd {"), "the last line is the cost comment: %r" % text[-300:])
+    check(text.index("data: [DONE]") < text.index(": creditd "), "after the provider's last event")
+    line = json.loads(tail[len(": creditd "):])
+    eq(sorted(line), ["balance_micros", "charged_micros", "hold_id", "settle_reason"], "its fields")
+    eq(line["hold_id"], r.headers["creditd-hold-id"], "the call's hold")
+    rows = sql("SELECT u.cost_micros FROM usage_records u JOIN accounts a ON a.id = u.account_id WHERE a.ext_id = '%s'"
+               % acct)
+    eq(line["charged_micros"], int(rows[0][0]), "what the settle charged")
+    eq((line["balance_micros"], line["settle_reason"]), (before - int(rows[0][0]), "provider_usage"), "the balance after it")
+    r = chat(acct, body_chat(stream=True))
+    check(": creditd" not in r.body.decode(), "not asked: no comment")
+    verify()
