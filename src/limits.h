@@ -686,6 +686,9 @@ _Static_assert(LIMIT_STRIPE_EVENTS_MIN_DAYS <= LIMIT_RETENTION_MAX_DAYS, "some s
  * for the key again this often, so a migration made while it runs takes
  * hold within a minute (src/ledger/ledger_tx.c). */
 #define LIMIT_HOLDID_RECHECK_MS 60000
+/* The most web searches [gateway] max_tool_calls_held may hold a call
+ * for when the request names no max: a fee each, held up front. */
+#define LIMIT_GATEWAY_TOOL_CALLS_MAX 1000
 /* How often the holds of calls in flight are looked at: each is renewed
  * by its ttl once half of it is gone (the ttl is ~16 min by default), so
  * a look every few seconds is far inside it and costs a scan of

@@ -176,6 +176,10 @@ def plan(route, body, mode):
             # the output the usage reports: what was written, and more when asked
             # (a provider that counts hidden reasoning outside the cap)
             "billed": out + mode.get("extra_output_tokens", 0),
+            # beyond tokens (DESIGN §14), in each provider's documented usage shape
+            "tier": mode.get("service_tier"), "cache_1h": min(mode.get("cache_1h_tokens", 0), creation),
+            "audio_in": min(mode.get("audio_input_tokens", 0), words - cached),
+            "audio_out": min(mode.get("audio_output_tokens", 0), out), "searches": mode.get("web_searches", 0),
             "no_usage": mode["mode"] == "no_usage", "cut_after": mode["cut_after"], "cut_at": 0,
             "id": "%x" % int(time.time() * 1e6), "created": int(time.time())}
 
@@ -186,8 +190,8 @@ def text_of(p):
 
 def openai_usage(p):
     return {"prompt_tokens": p["input"], "completion_tokens": p["billed"], "total_tokens": p["input"] + p["billed"],
-            "prompt_tokens_details": {"cached_tokens": p["cached"], "audio_tokens": 0},
-            "completion_tokens_details": {"reasoning_tokens": p["reasoning"], "audio_tokens": 0,
+            "prompt_tokens_details": {"cached_tokens": p["cached"], "audio_tokens": p["audio_in"]},
+            "completion_tokens_details": {"reasoning_tokens": p["reasoning"], "audio_tokens": p["audio_out"],
                                           "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0}}
 
 
@@ -197,9 +201,17 @@ def responses_usage(p):
             "total_tokens": p["input"] + p["billed"]}
 
 
-def anthropic_usage(p, output):
-    return {"input_tokens": p["input"] - p["cached"] - p["creation"], "cache_creation_input_tokens": p["creation"],
-            "cache_read_input_tokens": p["cached"], "output_tokens": output}
+def anthropic_usage(p, output, final=True):
+    """Messages' usage (https://docs.anthropic.com/en/api/messages: usage.cache_creation splits the writes by
+    ttl, server_tool_use.web_search_requests counts searches, service_tier names the tier served)."""
+    u = {"input_tokens": p["input"] - p["cached"] - p["creation"], "cache_creation_input_tokens": p["creation"],
+         "cache_read_input_tokens": p["cached"], "output_tokens": output,
+         "cache_creation": {"ephemeral_5m_input_tokens": p["creation"] - p["cache_1h"],
+                            "ephemeral_1h_input_tokens": p["cache_1h"]},
+         "service_tier": p["tier"] or "standard"}
+    if final:
+        u["server_tool_use"] = {"web_search_requests": p["searches"]}
+    return u
 
 
 # ---- whole answers ----
@@ -219,7 +231,10 @@ def _response_object(body, p, status):
             "model": body["model"], "parallel_tool_calls": True, "previous_response_id": None,
             "temperature": 1.0, "top_p": 1.0, "tool_choice": "auto", "tools": [], "text": {"format": {"type": "text"}},
             "truncation": "disabled", "metadata": {}, "store": True, "user": None,
+            "service_tier": p["tier"] or "default",
             "output": [] if status == "in_progress" else [
+                {"type": "web_search_call", "id": "ws_%s_%d" % (p["id"], i), "status": "completed",
+                 "action": {"type": "search", "query": "q%d" % i}} for i in range(p["searches"])] + [
                 {"type": "message", "id": "msg_" + p["id"], "status": status, "role": "assistant",
                  "content": [{"type": "output_text", "text": text, "annotations": []}]}],
             "usage": None if status == "in_progress" else responses_usage(p)}
@@ -228,7 +243,7 @@ def _response_object(body, p, status):
 def whole(route, body, p):
     if route == "chat":
         return {"id": "chatcmpl-" + p["id"], "object": "chat.completion", "created": p["created"],
-                "model": body["model"], "system_fingerprint": "fp_fake", "service_tier": "default",
+                "model": body["model"], "system_fingerprint": "fp_fake", "service_tier": p["tier"] or "default",
                 "choices": [{"index": 0, "message": {"role": "assistant", "content": text_of(p), "refusal": None,
                                                      "annotations": []},
                              "logprobs": None, "finish_reason": "length" if p["truncated"] else "stop"}],
@@ -264,7 +279,7 @@ def _sse(data, event=None):
 def _chat_stream(body, p):
     include = bool((body.get("stream_options") or {}).get("include_usage"))
     base = {"id": "chatcmpl-" + p["id"], "object": "chat.completion.chunk", "created": p["created"],
-            "model": body["model"], "system_fingerprint": "fp_fake", "service_tier": "default"}
+            "model": body["model"], "system_fingerprint": "fp_fake", "service_tier": p["tier"] or "default"}
 
     def chunk(delta, finish=None):
         c = dict(base, choices=[{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}])
@@ -305,7 +320,7 @@ def _responses_stream(body, p):
     out.append(ev({"type": "response.content_part.done", "item_id": mid, "output_index": 0, "content_index": 0,
                    "part": {"type": "output_text", "text": text, "annotations": []}}))
     final = _response_object(body, p, "incomplete" if p["truncated"] else "completed")
-    out.append(ev({"type": "response.output_item.done", "output_index": 0, "item": final["output"][0]}))
+    out.append(ev({"type": "response.output_item.done", "output_index": 0, "item": final["output"][-1]}))
     if not p["no_usage"]:
         out.append(ev({"type": "response.incomplete" if p["truncated"] else "response.completed",
                        "response": final}))
@@ -315,7 +330,7 @@ def _responses_stream(body, p):
 def _messages_stream(body, p):
     mid = "msg_" + p["id"]
     start = {"id": mid, "type": "message", "role": "assistant", "model": body["model"], "content": [],
-             "stop_reason": None, "stop_sequence": None, "usage": anthropic_usage(p, 1)}
+             "stop_reason": None, "stop_sequence": None, "usage": anthropic_usage(p, 1, final=False)}
     out = [_sse({"type": "message_start", "message": start}, "message_start"),
            _sse({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
                 "content_block_start"),
@@ -330,7 +345,8 @@ def _messages_stream(body, p):
         out.append(_sse({"type": "message_delta",
                          "delta": {"stop_reason": "max_tokens" if p["truncated"] else "end_turn",
                                    "stop_sequence": None},
-                         "usage": {"output_tokens": p["billed"]}}, "message_delta"))
+                         "usage": {"output_tokens": p["billed"],
+                                   "server_tool_use": {"web_search_requests": p["searches"]}}}, "message_delta"))
     out.append(_sse({"type": "message_stop"}, "message_stop"))
     return out
 

@@ -144,6 +144,7 @@ static const struct cfg_key cfg_table[] = {
 	{"gateway", "max_streams", CFG_INT, OFF(gw_max_streams), 1, LIMIT_GATEWAY_STREAMS_MAX, "512", NULL, NULL, NULL},
 	{"gateway", "max_buffered_mib", CFG_INT, OFF(gw_max_buffered_mib), 1, LIMIT_GATEWAY_BUFFERED_MIB_MAX, "256", NULL, NULL, NULL},
 	{"gateway", "max_streams_per_key", CFG_INT, OFF(gw_max_streams_per_key), 1, LIMIT_GATEWAY_STREAMS_MAX, "16", NULL, NULL, NULL},
+	{"gateway", "max_tool_calls_held", CFG_INT, OFF(gw_max_tool_calls_held), 0, LIMIT_GATEWAY_TOOL_CALLS_MAX, "5", NULL, NULL, NULL},
 	{"gateway", "max_streams_per_account", CFG_INT, OFF(gw_max_streams_per_account), 1, LIMIT_GATEWAY_STREAMS_MAX, "64", NULL, NULL, NULL},
 	{"gateway", "connect_timeout_ms", CFG_INT, OFF(gw_connect_timeout_ms), 100, 60000, "5000", NULL, NULL, NULL},
 	{"gateway", "first_byte_timeout_seconds", CFG_INT, OFF(gw_first_byte_timeout_seconds), 1, 3600, "600", NULL, NULL, NULL},

@@ -106,6 +106,7 @@ struct cfg {
 	int64_t gw_drain_seconds;	/* reading on after the client left, and SIGTERM's wait */
 	int64_t gw_max_streams;		/* calls in flight; beyond them 503 */
 	int64_t gw_max_streams_per_key;	/* of them, one gateway key's; beyond 429 */
+	int64_t gw_max_tool_calls_held;	/* web searches a call's hold covers when it names no max (DESIGN §14) */
 	int64_t gw_max_buffered_mib;	/* whole answers held in all; beyond 503 */
 	int64_t gw_max_streams_per_account;	/* of them, one account's; beyond 429 */
 	int64_t gw_max_body_bytes;	/* a gateway route's request body */

@@ -85,6 +85,101 @@ enum pricing_status pricing_token_cost(const struct price *p, int64_t margin_bps
 	return PRICING_OK;
 }
 
+enum pricing_status pricing_cost_with_extra(const struct price *p, int64_t margin_bps, const struct pricing_tokens *t,
+					    int64_t extra_raw, int64_t *cost_micros)
+{
+	const __int128 limit = (__int128)INT64_MAX * cost_divisor;
+	__int128 base = 0;
+	if (!args_valid(p, margin_bps, t, cost_micros))
+		return PRICING_INVALID;
+	int64_t uncached = t->input_tokens - t->cached_input_tokens - t->cache_write_input_tokens;
+	if (add_term(&base, uncached, p->input_micros_per_mtok, limit) != 0 ||
+	    add_term(&base, t->cached_input_tokens, p->cached_input_micros_per_mtok, limit) != 0 ||
+	    add_term(&base, t->cache_write_input_tokens, p->cache_write_micros_per_mtok, limit) != 0 ||
+	    add_term(&base, t->output_tokens, p->output_micros_per_mtok, limit) != 0)
+		return PRICING_OVERFLOW;
+	base += extra_raw;	/* |extra_raw| < 2^63: no wrap in 128 bits */
+	if (base < 0)
+		return PRICING_INVALID;
+	if (margin_bps == 0) {
+		*cost_micros = 0;
+		return PRICING_OK;
+	}
+	if (base > limit / margin_bps)
+		return PRICING_OVERFLOW;
+	*cost_micros = (int64_t)((base * margin_bps + cost_divisor - 1) / cost_divisor);
+	return PRICING_OK;
+}
+
+/* The price of dimension d, or `standard` (and d's bit in *unpriced)
+ * when p does not price it. */
+static int64_t dim_or(const struct price *p, enum price_dim d, int64_t standard, uint64_t *unpriced)
+{
+	int64_t v;
+	if (pricing_dim_get(p, d, &v))
+		return v;
+	*unpriced |= (uint64_t)1 << d;
+	return standard;
+}
+
+/* Adds (price - standard) × tokens to *acc, in 128 bits. */
+static void add_diff(__int128 *acc, int64_t tokens, int64_t price, int64_t standard)
+{
+	*acc += (__int128)tokens * ((__int128)price - standard);
+}
+
+enum pricing_status pricing_dims_extra(const struct price *p, const struct pricing_tokens *t,
+				       const struct pricing_dims_usage *d, int64_t *extra_raw, uint64_t *unpriced)
+{
+	int64_t zero = 0;
+	*unpriced = 0;
+	if (!args_valid(p, 0, t, &zero) || d->cache_write_1h_tokens < 0 || d->audio_input_tokens < 0 ||
+	    d->audio_output_tokens < 0 || d->web_search_calls < 0)
+		return PRICING_INVALID;
+	/* Counts of at most 2^40 (10^12 tokens or calls, far past any call):
+	 * each term then stays below 2^105, and their sum in 128 bits never
+	 * wraps; a larger count is no call's (PRICING_OVERFLOW). */
+	const int64_t most = (int64_t)1 << 40;
+	if (t->input_tokens > most || t->output_tokens > most || d->web_search_calls > most)
+		return PRICING_OVERFLOW;
+	int64_t uncached = t->input_tokens - t->cached_input_tokens - t->cache_write_input_tokens;
+	if (d->cache_write_1h_tokens > t->cache_write_input_tokens || d->audio_input_tokens > uncached ||
+	    d->audio_output_tokens > t->output_tokens)
+		return PRICING_INVALID;
+	/* The tier's prices, each the standard one where the row has none. */
+	int64_t in = p->input_micros_per_mtok, cached = p->cached_input_micros_per_mtok;
+	int64_t out = p->output_micros_per_mtok;
+	if (d->tier == PRICING_TIER_PRIORITY) {
+		in = dim_or(p, PRICE_DIM_PRIORITY_INPUT, in, unpriced);
+		cached = dim_or(p, PRICE_DIM_PRIORITY_CACHED_INPUT, cached, unpriced);
+		out = dim_or(p, PRICE_DIM_PRIORITY_OUTPUT, out, unpriced);
+	} else if (d->tier == PRICING_TIER_FLEX) {
+		in = dim_or(p, PRICE_DIM_FLEX_INPUT, in, unpriced);
+		cached = dim_or(p, PRICE_DIM_FLEX_CACHED_INPUT, cached, unpriced);
+		out = dim_or(p, PRICE_DIM_FLEX_OUTPUT, out, unpriced);
+	}
+	__int128 x = 0;
+	add_diff(&x, uncached - d->audio_input_tokens, in, p->input_micros_per_mtok);
+	add_diff(&x, t->cached_input_tokens, cached, p->cached_input_micros_per_mtok);
+	add_diff(&x, t->output_tokens - d->audio_output_tokens, out, p->output_micros_per_mtok);
+	if (d->audio_input_tokens > 0)
+		add_diff(&x, d->audio_input_tokens, dim_or(p, PRICE_DIM_INPUT_AUDIO, in, unpriced),
+			 p->input_micros_per_mtok);
+	if (d->audio_output_tokens > 0)
+		add_diff(&x, d->audio_output_tokens, dim_or(p, PRICE_DIM_OUTPUT_AUDIO, out, unpriced),
+			 p->output_micros_per_mtok);
+	if (d->cache_write_1h_tokens > 0)
+		add_diff(&x, d->cache_write_1h_tokens,
+			 dim_or(p, PRICE_DIM_CACHE_WRITE_1H, p->cache_write_micros_per_mtok, unpriced),
+			 p->cache_write_micros_per_mtok);
+	if (d->web_search_calls > 0)
+		x += (__int128)d->web_search_calls * dim_or(p, PRICE_DIM_WEB_SEARCH, 0, unpriced) * 1000000;
+	if (x > INT64_MAX || x < -INT64_MAX)
+		return PRICING_OVERFLOW;
+	*extra_raw = (int64_t)x;
+	return PRICING_OK;
+}
+
 const char *pricing_blame(const struct price *p, const struct pricing_tokens *t, const char *out_field)
 {
 	/* The input's three token counts sum to at most input_tokens (the

@@ -116,6 +116,42 @@ struct pricing_tokens {
 enum pricing_status pricing_token_cost(const struct price *p, int64_t margin_bps, const struct pricing_tokens *t,
 				       int64_t *cost_micros);
 
+/* ---- The dimensions beyond tokens (DESIGN §14) ---- */
+
+/* The service tier a provider served (its answer's service_tier). */
+enum pricing_tier { PRICING_TIER_STANDARD = 0, PRICING_TIER_PRIORITY, PRICING_TIER_FLEX };
+
+/* What a call's usage bills beyond its token counts. Each count is a part
+ * of a token count of struct pricing_tokens, never more: 1-hour cache
+ * writes of cache_write_input_tokens, audio input of the uncached input,
+ * audio output of the output. */
+struct pricing_dims_usage {
+	enum pricing_tier tier;
+	int64_t cache_write_1h_tokens;
+	int64_t audio_input_tokens;
+	int64_t audio_output_tokens;
+	int64_t web_search_calls;
+};
+
+/* The difference, in the formula's units before the margin (tokens ×
+ * micros per million tokens; a fee a call counts 10^6 × its micros),
+ * between the call's cost at every dimension d says it used and its cost
+ * at p's token prices alone: the tier's prices for every token of a
+ * tiered call, audio tokens at their prices (the tier's input or output
+ * price, as the rest, when p prices no audio), 1-hour cache writes at
+ * their price, web search's fee a call. A dimension d uses and p does not
+ * price is charged at the standard price (the difference 0) and its bit
+ * (1 << enum price_dim of the first price it lacks) set in *unpriced:
+ * charged, flagged, never dropped. PRICING_INVALID for negative counts or
+ * parts above their totals; PRICING_OVERFLOW past int64. */
+enum pricing_status pricing_dims_extra(const struct price *p, const struct pricing_tokens *t,
+				       const struct pricing_dims_usage *d, int64_t *extra_raw, uint64_t *unpriced);
+/* pricing_token_cost with extra_raw (pricing_dims_extra's) added before
+ * the margin: ceil((base + extra) × margin / 10^10), once. A total below
+ * 0 is PRICING_INVALID (a tier's discount never takes a call below 0). */
+enum pricing_status pricing_cost_with_extra(const struct price *p, int64_t margin_bps, const struct pricing_tokens *t,
+					    int64_t extra_raw, int64_t *cost_micros);
+
 /* The token field a charge too large is blamed on (DESIGN §10): the
  * output's when its term, out*p_out, is at least the input's (uncached,
  * cached and cache-write together), else "input_tokens". out_field is

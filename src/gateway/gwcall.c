@@ -382,8 +382,8 @@ static void keep_response(const struct gw_job *job, const struct gw_usage *u)
 }
 
 /* Settles the job's hold with u under reason; *charged and *balance from the answer (-1 when unknown). */
-static enum cd_err charge(struct gwcall *c, const struct gw_usage *u, const char *reason, int64_t *charged,
-			  int64_t *balance)
+static enum cd_err charge(struct gwcall *c, const struct gw_usage *u, int64_t extra_raw, const char *reason,
+			  int64_t *charged, int64_t *balance)
 {
 	struct gw_job *job = c->job;
 	unsigned char hash[KEYS_HASH_LEN];
@@ -399,7 +399,7 @@ static enum cd_err charge(struct gwcall *c, const struct gw_usage *u, const char
 	struct guard_settle s = {.hold_id = job->hold_id, .input_tokens = u->input_tokens,
 				 .cached_input_tokens = u->cached_input_tokens, .output_tokens = u->output_tokens,
 				 .cache_write_input_tokens = u->cache_write_tokens, .request_hash = hash,
-				 .settle_reason = reason};
+				 .settle_reason = reason, .extra_raw = extra_raw};
 	/* The provider's work is done and billed: a database that is away
 	 * for a moment is waited for (the same hash makes a settle that
 	 * did commit answer as itself). */
@@ -469,6 +469,11 @@ static void decide(const struct gwcall *c, const struct gw_usage *u, struct gw_c
 	struct gw_asked a = {job->route, job->cap >= 0 ? job->cap : job->ask.output_cap,
 			     job->ask.choices > 0 ? job->ask.choices : 1, job->hold_input};
 	gwmoney_charge(&a, u, d);
+	if (!job->byok && gwmoney_dims(&job->ask, &job->price, job->searches_held, u, &d->extra_raw, d) != PRICING_OK) {
+		log_error("gateway: %s: the usage's dimensions beyond tokens could not be priced: charged its tokens",
+			  job->hold_id);
+		d->extra_raw = 0;
+	}
 }
 
 /* A call charged beyond what it asked: counted, logged, and its usage
@@ -498,7 +503,7 @@ static void settle_nothing(struct gwcall *c)
 {
 	struct gw_usage none = {0};
 	int64_t charged, balance;
-	if (charge(c, &none, GW_REASON_PROVIDER_ERROR, &charged, &balance) != CD_OK)
+	if (charge(c, &none, 0, GW_REASON_PROVIDER_ERROR, &charged, &balance) != CD_OK)
 		release(c);
 }
 
@@ -564,7 +569,7 @@ static void end_whole(struct gwcall *c, enum provider_result r)
 		reason = GW_REASON_ESTIMATED;
 	}
 	decide(c, &u, &d);
-	if (charge(c, &d.usage, reason, &charged, &balance) != CD_OK) {
+	if (charge(c, &d.usage, d.extra_raw, reason, &charged, &balance) != CD_OK) {
 		error_write(c, 503, CD_E_UNAVAILABLE, "the call was answered but could not be settled: retry");
 		return;
 	}
@@ -631,7 +636,7 @@ static void end_stream(struct gwcall *c)
 			reason = GW_REASON_ESTIMATED;
 	}
 	decide(c, &u, &d);
-	if (charge(c, &d.usage, reason, &charged, &balance) != CD_OK) {
+	if (charge(c, &d.usage, d.extra_raw, reason, &charged, &balance) != CD_OK) {
 		log_error("gateway: %s: the stream's settle failed: the hold expires at its ttl", c->job->hold_id);
 		return;
 	}

@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "gwshape.h"
+#include "pricing.h"
 #include "limits.h"
 
 /* The client's side of a call, provided by the worker (which owns
@@ -46,6 +47,12 @@ struct gw_job {
 	char member[LIMIT_ACCOUNT_ID_BYTES + 1];	/* "" : none */
 	int64_t hold_input, hold_output;	/* what the hold covers */
 	int64_t hold_ttl;		/* its ttl (seconds): renewed by that much while the call lives */
+	/* The model's price and margin as the hold pinned them, with the
+	 * dimensions beyond tokens the settle prices the usage's at (DESIGN
+	 * §14), and the web searches the hold covers. */
+	struct price price;
+	int64_t margin;
+	int64_t searches_held;
 	char provider_key[LIMIT_PROVIDER_KEY_BYTES + 1];	/* the key sent upstream */
 	char anthropic_version[LIMIT_GATEWAY_HEADER_BYTES + 1];	/* "" : not sent by the client */
 	char anthropic_beta[LIMIT_GATEWAY_HEADER_BYTES + 1];

@@ -51,3 +51,116 @@ void gwmoney_charge(const struct gw_asked *a, const struct gw_usage *u, struct g
 	assert(c->cached_input_tokens + c->cache_write_tokens <= c->input_tokens);
 	assert(out->over_hold == (out->why[0] != '\0'));
 }
+
+/* p prices every price of dims[] (n of them). */
+static int priced(const struct price *p, const enum price_dim *dims, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!pricing_dim_get(p, dims[i], NULL))
+			return 0;
+	return 1;
+}
+
+const char *gwmoney_unpriced(const struct gw_ask *ask, const struct price *p)
+{
+	static const enum price_dim priority[] = {PRICE_DIM_PRIORITY_INPUT, PRICE_DIM_PRIORITY_OUTPUT};
+	static const enum price_dim flex[] = {PRICE_DIM_FLEX_INPUT, PRICE_DIM_FLEX_OUTPUT};
+	static const enum price_dim audio[] = {PRICE_DIM_INPUT_AUDIO, PRICE_DIM_OUTPUT_AUDIO};
+	static const enum price_dim hour[] = {PRICE_DIM_CACHE_WRITE_1H};
+	static const enum price_dim search[] = {PRICE_DIM_WEB_SEARCH};
+	if ((ask->tier == GW_TIER_PRIORITY && !priced(p, priority, 2)) || (ask->tier == GW_TIER_FLEX && !priced(p, flex, 2)))
+		return "service_tier";
+	if (ask->cache_1h && !priced(p, hour, 1))
+		return "cache_control";
+	if (ask->audio != NULL && !priced(p, audio, 2))
+		return ask->audio;
+	if (ask->web_search != NULL && !priced(p, search, 1))
+		return ask->web_search;
+	return NULL;
+}
+
+static int64_t max3(int64_t a, int64_t b, int64_t c)
+{
+	return a > b ? (a > c ? a : c) : (b > c ? b : c);
+}
+
+static int64_t dim_of(const struct price *p, enum price_dim d, int64_t standard)
+{
+	int64_t v;
+	return pricing_dim_get(p, d, &v) ? v : standard;
+}
+
+void gwmoney_hold(const struct gw_ask *ask, const struct price *p, int64_t searches_held, struct price *hold_price,
+		  int64_t *fees_raw, int64_t *searches)
+{
+	int64_t in = p->input_micros_per_mtok, out = p->output_micros_per_mtok;
+	int64_t pin = dim_of(p, PRICE_DIM_PRIORITY_INPUT, in), pout = dim_of(p, PRICE_DIM_PRIORITY_OUTPUT, out);
+	int64_t fin = dim_of(p, PRICE_DIM_FLEX_INPUT, in), fout = dim_of(p, PRICE_DIM_FLEX_OUTPUT, out);
+	*hold_price = *p;
+	if (ask->tier == GW_TIER_PRIORITY) {
+		in = pin;
+		out = pout;
+	} else if (ask->tier == GW_TIER_FLEX) {
+		in = fin;
+		out = fout;
+	} else if (ask->tier == GW_TIER_AUTO) {
+		in = max3(in, pin, fin);
+		out = max3(out, pout, fout);
+	}
+	/* Any input token may be written to the cache (at its price, the
+	 * 1-hour one when asked) or be audio. */
+	int64_t write = ask->cache_1h ? dim_of(p, PRICE_DIM_CACHE_WRITE_1H, p->cache_write_micros_per_mtok)
+				      : p->cache_write_micros_per_mtok;
+	int64_t ain = ask->audio != NULL ? dim_of(p, PRICE_DIM_INPUT_AUDIO, in) : in;
+	int64_t aout = ask->audio != NULL ? dim_of(p, PRICE_DIM_OUTPUT_AUDIO, out) : out;
+	hold_price->input_micros_per_mtok = max3(in, write, ain);
+	hold_price->output_micros_per_mtok = out > aout ? out : aout;
+	*searches = ask->web_search == NULL ? 0 : ask->web_search_max >= 0 ? ask->web_search_max : searches_held;
+	*fees_raw = *searches * dim_of(p, PRICE_DIM_WEB_SEARCH, 0) * 1000000;
+	assert(hold_price->input_micros_per_mtok >= p->input_micros_per_mtok || ask->tier == GW_TIER_FLEX);
+}
+
+enum pricing_status gwmoney_dims(const struct gw_ask *ask, const struct price *p, int64_t searches_held,
+				 const struct gw_usage *u, int64_t *extra_raw, struct gw_charge *c)
+{
+	char clause[128];
+	uint64_t unpriced = 0;
+	const struct pricing_tokens t = {c->usage.input_tokens, c->usage.cached_input_tokens, c->usage.cache_write_tokens,
+					 c->usage.output_tokens};
+	struct pricing_dims_usage d = {u->tier == GW_TIER_PRIORITY ? PRICING_TIER_PRIORITY
+				       : u->tier == GW_TIER_FLEX ? PRICING_TIER_FLEX : PRICING_TIER_STANDARD,
+				       u->cache_write_1h_tokens, u->audio_input_tokens, u->audio_output_tokens, u->web_searches};
+	/* Parts kept within their totals (the charge's counts, as gwmoney_charge made them). */
+	if (d.cache_write_1h_tokens > t.cache_write_input_tokens)
+		d.cache_write_1h_tokens = t.cache_write_input_tokens;
+	if (d.audio_input_tokens > t.input_tokens - t.cached_input_tokens - t.cache_write_input_tokens)
+		d.audio_input_tokens = t.input_tokens - t.cached_input_tokens - t.cache_write_input_tokens;
+	if (d.audio_output_tokens > t.output_tokens)
+		d.audio_output_tokens = t.output_tokens;
+	enum pricing_status st = pricing_dims_extra(p, &t, &d, extra_raw, &unpriced);
+	if (st != PRICING_OK)
+		return st;
+	if (unpriced != 0) {
+		for (int i = 0; i < PRICE_DIM_COUNT; i++)
+			if (unpriced & (uint64_t)1 << i) {
+				snprintf(clause, sizeof(clause), "%s used, not priced: charged at the standard price",
+					 pricing_dim_name((enum price_dim)i));
+				say(c, clause);
+				break;
+			}
+		c->over_hold = 1;
+	}
+	int asked = ask->tier == GW_TIER_AUTO ? GW_TIER_PRIORITY : ask->tier;
+	if ((u->tier == GW_TIER_PRIORITY && asked != GW_TIER_PRIORITY) ||
+	    (u->tier == GW_TIER_STANDARD && asked == GW_TIER_FLEX)) {
+		say(c, "a dearer service tier served than asked");
+		c->over_hold = 1;
+	}
+	int64_t held = ask->web_search == NULL ? 0 : ask->web_search_max >= 0 ? ask->web_search_max : searches_held;
+	if (u->web_searches > held) {
+		snprintf(clause, sizeof(clause), "%lld web searches, %lld held", (long long)u->web_searches, (long long)held);
+		say(c, clause);
+		c->over_hold = 1;
+	}
+	return PRICING_OK;
+}

@@ -13,6 +13,7 @@
 #ifndef CREDITD_GWMONEY_H
 #define CREDITD_GWMONEY_H
 #include "gwshape.h"
+#include "pricing.h"
 #include <stddef.h>
 #include <stdint.h>
 
@@ -27,10 +28,34 @@ struct gw_asked {
 struct gw_charge {
 	struct gw_usage usage;		/* what is settled: a valid settle (cached + writes ≤ input) */
 	int over_hold;			/* beyond what was asked: flagged */
+	int64_t extra_raw;		/* the dimensions beyond tokens (gwmoney_dims), 0 until it runs */
 	char why[192];			/* what was beyond, "" when not */
 };
 
 /* The charge of usage u on a call that asked a. Asserts u's counts are
  * not negative (gwshape never reads a negative count). */
 void gwmoney_charge(const struct gw_asked *a, const struct gw_usage *u, struct gw_charge *out);
+
+/* The member of ask asking for a dimension p does not price (refused
+ * before anything is forwarded: "service_tier", "cache_control", the
+ * audio member, the web search one), or NULL when p prices all asked. */
+const char *gwmoney_unpriced(const struct gw_ask *ask, const struct price *p);
+
+/* The hold's worst case of what ask asks (DESIGN §14): *hold_price is p
+ * with each token at the dearest price the call may be billed (the tier
+ * asked, "auto" the dearest the row prices; input at its dearest of the
+ * tier's, cache writes' (1-hour ones when asked) and audio's; output at
+ * the tier's or audio's), *fees_raw the web searches' fees (ask's max,
+ * else searches_held) in the cost formula's units, *searches the
+ * searches held. p prices all ask asks (gwmoney_unpriced). */
+void gwmoney_hold(const struct gw_ask *ask, const struct price *p, int64_t searches_held, struct price *hold_price,
+		  int64_t *fees_raw, int64_t *searches);
+
+/* The dimensions beyond tokens of usage u (the tier served, 1-hour cache
+ * writes, audio, searches) priced at the call's pinned price p: the
+ * extra for the settle (pricing_dims_extra), over_hold and why added to
+ * *c when u used a dimension p does not price (charged at the standard
+ * price), a dearer tier than asked, or more searches than held. */
+enum pricing_status gwmoney_dims(const struct gw_ask *ask, const struct price *p, int64_t searches_held,
+				 const struct gw_usage *u, int64_t *extra_raw, struct gw_charge *c);
 #endif

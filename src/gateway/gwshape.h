@@ -26,6 +26,8 @@ enum gw_route {
 };
 
 enum gw_provider { GW_OPENAI = 0, GW_ANTHROPIC };
+/* The service tier a request asks (gw_ask.tier). */
+enum gw_tier { GW_TIER_STANDARD = 0, GW_TIER_PRIORITY, GW_TIER_FLEX, GW_TIER_AUTO };
 
 enum gw_provider gwshape_provider(enum gw_route r);
 
@@ -50,13 +52,22 @@ struct gw_ask {
 	 * DESIGN §14), "" when absent; an id too long to have been kept is
 	 * cut, and so never found. */
 	char previous_response[LIMIT_GATEWAY_RESPONSE_ID_BYTES];
-	/* The first member asking for what the provider bills beyond tokens
-	 * at the standard price (static: "service_tier" other than auto or
-	 * default, "cache_control" with a 1-hour ttl, "modalities" with
-	 * audio, "audio", "input_audio", "web_search_options",
-	 * "mcp_servers", "tools" with a server-side tool), NULL when none:
-	 * creditd prices none of these (DESIGN §14), so such a call is
-	 * refused before it is forwarded. */
+	/* What the request asks that the provider bills beyond its tokens
+	 * (DESIGN §14), each with the member that asked it: api_gateway
+	 * refuses one the model's price row does not price, and holds the
+	 * rest at its worst case. tier: GW_TIER_* asked (standard: none,
+	 * "default", "standard_only"); cache_1h: a cache_control with a
+	 * 1-hour ttl; audio: audio in or out; web_search: a web search tool
+	 * or web_search_options, at most web_search_max searches (the
+	 * request's max_tool_calls or the tool's max_uses; -1: unsaid). */
+	int tier;
+	int cache_1h;
+	const char *audio;		/* "modalities", "audio" or "input_audio"; NULL: none */
+	const char *web_search;		/* "tools" or "web_search_options"; NULL: none */
+	int64_t web_search_max;
+	/* A member asking for what no price field prices (a server-side tool
+	 * other than web search: file search, code execution, image
+	 * generation, computer use, web fetch, MCP): refused (static). */
 	const char *unpriced;
 };
 
@@ -131,6 +142,17 @@ struct gw_usage {
 	int64_t cached_input_tokens;	/* cache reads */
 	int64_t cache_write_tokens;	/* Anthropic's cache_creation_input_tokens */
 	int64_t output_tokens;
+	/* Beyond tokens (DESIGN §14): the tier the answer says it served
+	 * (GW_TIER_*; standard when it says none), Anthropic's 1-hour cache
+	 * writes (usage.cache_creation.ephemeral_1h_input_tokens, part of
+	 * cache_write_tokens), OpenAI's audio tokens (prompt_ and
+	 * completion_tokens_details.audio_tokens, parts of input and output),
+	 * web searches run (Anthropic's usage.server_tool_use.
+	 * web_search_requests; Responses' web_search_call output items). */
+	int tier;
+	int64_t cache_write_1h_tokens;
+	int64_t audio_input_tokens, audio_output_tokens;
+	int64_t web_searches;
 };
 
 /* Usage from a whole (not streamed) answer body. 0 with *u filled (have 1

@@ -1,11 +1,12 @@
 /* gwshape_bill.c: what a request asks for that the provider bills beyond
  * its tokens at the model's standard price (DESIGN §14, "The gateway
  * charges what the provider bills"): a service tier, 1-hour cache
- * writes, audio, a server-side tool. See gwshape.h's gw_ask.unpriced.
+ * writes, audio, web search, another server-side tool. See gwshape.h's
+ * gw_ask (tier ... unpriced).
  *
- * Never: does I/O or changes the body. Why: creditd's price rows price
- * none of these yet, and a request creditd cannot price is refused before
- * it is forwarded, never charged at a flat token price. */
+ * Never: does I/O, prices or changes the body. api_gateway holds what a
+ * model's row prices and refuses the rest before anything is forwarded:
+ * never charged at a flat token price. */
 #include "gwshape.h"
 #include "gwshape_int.h"
 #include "limits.h"
@@ -26,12 +27,19 @@ static int starts(const json_t *v, const char *prefix)
 	return json_is_string(v) && strncmp(json_string_value(v), prefix, strlen(prefix)) == 0;
 }
 
-/* A tool the provider runs and bills apart: web search or fetch, file
- * search, code interpreter or execution, image generation, computer use,
- * MCP. */
+/* A web search tool: OpenAI Responses' web_search and web_search_preview
+ * (dated versions too), Anthropic's web_search_20250305. */
+static int web_search_tool(const json_t *tool)
+{
+	return starts(json_object_get(tool, "type"), "web_search");
+}
+
+/* Another tool the provider runs and bills apart, which no price field
+ * prices: web fetch, file search, code interpreter or execution, image
+ * generation, computer use, MCP. */
 static int server_tool(const json_t *tool)
 {
-	static const char *const kinds[] = {"web_search", "web_fetch", "file_search", "code_interpreter",
+	static const char *const kinds[] = {"web_fetch", "file_search", "code_interpreter",
 					    "code_execution", "image_generation", "computer_use", "computer_", "mcp"};
 	const json_t *type = json_object_get(tool, "type");
 	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
@@ -40,37 +48,47 @@ static int server_tool(const json_t *tool)
 	return 0;
 }
 
-/* The first part anywhere in v asking what is priced apart: an audio
- * input part, or (Anthropic) a cache_control with a 1-hour ttl. The walk
- * is bounded by the depth gwshape_read checked before it. */
-static const char *billed_part(const json_t *v)
+/* Marks in ask the parts anywhere in v asking what is priced apart: an
+ * audio input part, or (Anthropic) a cache_control with a 1-hour ttl.
+ * The walk is bounded by the depth gwshape_read checked before it. */
+static void billed_parts(const json_t *v, struct gw_ask *ask)
 {
-	const char *key, *found = NULL;
+	const char *key;
 	json_t *child;
 	size_t i;
 	if (json_is_object(v)) {
-		if (gwshape_str_is(json_object_get(v, "type"), "input_audio"))
-			return "input_audio";
+		if (gwshape_str_is(json_object_get(v, "type"), "input_audio") && ask->audio == NULL)
+			ask->audio = "input_audio";
 		if (gwshape_str_is(json_object_get(json_object_get(v, "cache_control"), "ttl"), "1h"))
-			return "cache_control";
+			ask->cache_1h = 1;
 		json_object_foreach((json_t *)v, key, child)
-			if ((found = billed_part(child)) != NULL)
-				return found;
+			billed_parts(child, ask);
 	} else if (json_is_array(v)) {
 		json_array_foreach(v, i, child)
-			if ((found = billed_part(child)) != NULL)
-				return found;
+			billed_parts(child, ask);
 	}
-	return NULL;
 }
 
-/* A service tier other than the standard one ("auto" and OpenAI's
- * "default", Anthropic's "standard_only", are the standard price on a
- * model that prices no tier). */
-static int dearer_tier(const json_t *tier)
+/* The tier asked: "auto" the dearest the row prices; OpenAI's "default"
+ * and Anthropic's "standard_only" the standard one; "scale" (an OpenAI
+ * commitment) is taken as priority, the dearest on-demand tier. */
+static int tier_of(const json_t *tier)
 {
-	return tier != NULL && !gwshape_str_is(tier, "auto") && !gwshape_str_is(tier, "default") &&
-	       !gwshape_str_is(tier, "standard_only");
+	if (tier == NULL || gwshape_str_is(tier, "default") || gwshape_str_is(tier, "standard_only"))
+		return GW_TIER_STANDARD;
+	if (gwshape_str_is(tier, "auto"))
+		return GW_TIER_AUTO;
+	return gwshape_str_is(tier, "flex") ? GW_TIER_FLEX : GW_TIER_PRIORITY;
+}
+
+/* The most searches a web search tool may run: its max_uses (Anthropic),
+ * else the request's max_tool_calls (Responses), else -1. */
+static int64_t searches_max(const json_t *root, const json_t *tool)
+{
+	const json_t *n = json_object_get(tool, "max_uses");
+	if (!json_is_integer(n))
+		n = json_object_get(root, "max_tool_calls");
+	return json_is_integer(n) && json_integer_value(n) >= 0 ? (int64_t)json_integer_value(n) : -1;
 }
 
 static int audio_asked(const json_t *root)
@@ -87,22 +105,30 @@ void gwshape_read_billed(enum gw_route r, const json_t *root, struct gw_ask *ask
 {
 	const json_t *tools = set(root, "tools"), *tool;
 	size_t i;
-	ask->unpriced = NULL;
+	ask->tier = GW_TIER_STANDARD;
+	ask->cache_1h = 0;
+	ask->audio = ask->web_search = ask->unpriced = NULL;
+	ask->web_search_max = -1;
 	if (r == GW_OPENAI_EMBEDDINGS)
 		return;
-	if (dearer_tier(set(root, "service_tier")))
-		ask->unpriced = "service_tier";
-	else if (audio_asked(root))
-		ask->unpriced = "modalities";
+	ask->tier = tier_of(set(root, "service_tier"));
+	if (audio_asked(root))
+		ask->audio = "modalities";
 	else if (set(root, "audio") != NULL)
-		ask->unpriced = "audio";
-	else if (set(root, "web_search_options") != NULL)
-		ask->unpriced = "web_search_options";
-	else if (set(root, "mcp_servers") != NULL)
+		ask->audio = "audio";
+	if (set(root, "web_search_options") != NULL) {
+		ask->web_search = "web_search_options";
+		ask->web_search_max = 1;	/* Chat's search models: one search a call */
+	}
+	if (set(root, "mcp_servers") != NULL)
 		ask->unpriced = "mcp_servers";
-	json_array_foreach(tools, i, tool)
-		if (ask->unpriced == NULL && server_tool(tool))
+	json_array_foreach(tools, i, tool) {
+		if (web_search_tool(tool) && ask->web_search == NULL) {
+			ask->web_search = "tools";
+			ask->web_search_max = searches_max(root, tool);
+		} else if (ask->unpriced == NULL && server_tool(tool)) {
 			ask->unpriced = "tools";
-	if (ask->unpriced == NULL)
-		ask->unpriced = billed_part(root);
+		}
+	}
+	billed_parts(root, ask);
 }

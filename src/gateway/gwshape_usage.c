@@ -31,23 +31,6 @@
 
 _Static_assert(LIMIT_GATEWAY_EVENT_BYTES >= GW_EVENT_KEEP_BYTES, "a kept buffer is within the limit");
 
-/* A token count as a provider writes it: 1 with *out set for an integer in
- * 0..LIMIT_TOKENS_MAX, 0 when absent or null, -1 for anything else. */
-static int count_of(const json_t *v, int64_t *out)
-{
-	json_int_t n;
-
-	if (v == NULL || json_is_null(v))
-		return 0;
-	if (!json_is_integer(v))
-		return -1;
-	n = json_integer_value(v);
-	if (n < 0 || n > LIMIT_TOKENS_MAX)
-		return -1;
-	*out = (int64_t)n;
-	return 1;
-}
-
 /* ---- usage --------------------------------------------------------------- */
 
 /* OpenAI's usage: input (cached included), its cached part, output (NULL
@@ -57,11 +40,11 @@ static int openai_usage(const json_t *usage, const char *in, const char *details
 {
 	int64_t input = 0, cached = 0, output = 0;
 
-	if (count_of(json_object_get(usage, in), &input) != 1)
+	if (gwshape_count_of(json_object_get(usage, in), &input) != 1)
 		return -1;
-	if (out != NULL && count_of(json_object_get(usage, out), &output) != 1)
+	if (out != NULL && gwshape_count_of(json_object_get(usage, out), &output) != 1)
 		return -1;
-	if (count_of(json_object_get(json_object_get(usage, details), "cached_tokens"), &cached) < 0 ||
+	if (gwshape_count_of(json_object_get(json_object_get(usage, details), "cached_tokens"), &cached) < 0 ||
 	    cached > input)
 		return -1;
 	memset(u, 0, sizeof(*u));
@@ -87,7 +70,7 @@ static int anthropic_parts(const json_t *usage, int64_t part[A_PARTS], unsigned 
 
 	*seen = 0;
 	for (i = 0; i < A_PARTS; i++) {
-		rc = count_of(json_object_get(usage, anthropic_keys[i]), &part[i]);
+		rc = gwshape_count_of(json_object_get(usage, anthropic_keys[i]), &part[i]);
 		if (rc < 0)
 			return -1;
 		if (rc == 1)
@@ -172,6 +155,8 @@ int gwshape_usage(enum gw_route r, const char *body, size_t len, struct gw_usage
 	usage = json_object_get(root, "usage");
 	if (json_is_object(usage))
 		read_usage(r, usage, u);
+	if (u->have)
+		gwshape_read_dims(r, root, usage, u);
 	if (r == GW_OPENAI_RESPONSES)
 		keep_id(u, json_object_get(root, "id"));
 	json_decref(root);
@@ -210,7 +195,7 @@ static void take_usage(struct gw_stream *s, const json_t *usage)
 
 	memset(&u, 0, sizeof(u));
 	read_usage(s->route, usage, &u);
-	memcpy(u.response_id, s->usage.response_id, sizeof(u.response_id));	/* seen before the usage */
+	gwshape_keep_extras(&u, &s->usage);	/* seen before the usage */
 	s->usage = u;
 }
 
@@ -234,9 +219,11 @@ static int chat_event(struct gw_stream *s, const json_t *root)
 		json_array_foreach(json_object_get(delta, "tool_calls"), j, call)
 			count_text(s, json_object_get(json_object_get(call, "function"), "arguments"));
 	}
+	gwshape_read_dims(s->route, root, NULL, &s->usage);	/* the tier, said in every chunk */
 	if (!json_is_object(usage))
 		return 1;
 	take_usage(s, usage);
+	gwshape_read_dims(s->route, root, usage, &s->usage);
 	return s->usage_asked || json_array_size(choices) > 0;
 }
 
@@ -269,8 +256,10 @@ static void responses_event(struct gw_stream *s, const char *type, const json_t 
 	} else if (is_one_of(type, ends, sizeof(ends) / sizeof(ends[0]))) {
 		s->done = 1;
 		usage = json_object_get(json_object_get(root, "response"), "usage");
-		if (json_is_object(usage))
+		if (json_is_object(usage)) {
 			take_usage(s, usage);
+			gwshape_read_dims(s->route, json_object_get(root, "response"), usage, &s->usage);
+		}
 	} else if (is_one_of(type, text, sizeof(text) / sizeof(text[0]))) {
 		count_text(s, json_object_get(root, "delta"));
 	}
@@ -286,7 +275,9 @@ static void anthropic_start(struct gw_stream *s, const json_t *usage)
 
 	if (anthropic_parts(usage, part, &seen) != 0 || !(seen & 1u << A_INPUT) || anthropic_fill(part, &u) != 0)
 		return;	/* input unknown: an ending without usage holds the hold's bound */
+	gwshape_keep_extras(&u, &s->usage);
 	s->usage = u;
+	gwshape_read_dims(s->route, NULL, usage, &s->usage);
 	s->input_seen = u.input_tokens;
 }
 
@@ -305,7 +296,9 @@ static void anthropic_delta(struct gw_stream *s, const json_t *usage)
 		return;
 	}
 	u.have = (had || (seen & 1u << A_OUTPUT)) && (s->input_seen >= 0 || (seen & 1u << A_INPUT));
+	gwshape_keep_extras(&u, &s->usage);
 	s->usage = u;
+	gwshape_read_dims(s->route, NULL, usage, &s->usage);
 }
 
 static void anthropic_event(struct gw_stream *s, const char *type, const json_t *root)

@@ -11,6 +11,7 @@
 #include "api.h"
 #include "config.h"
 #include "gateway.h"
+#include "gwmoney.h"
 #include "keys.h"
 #include "ledger.h"
 #include "pricing.h"
@@ -199,6 +200,8 @@ static int long_context(const struct gw_job *job, const struct price *p, struct 
 
 /* The hold's figures: the input bound, the output asked (the body's cap,
  * else the model's), its price. 0, or -1 with rs filled. */
+static int billed(const struct gw_job *job, const struct price *p, struct response *rs);
+
 static int hold_of(struct api_ctx *ctx, struct gw_job *job, struct guard_authorize *r, struct response *rs)
 {
 	struct price p;
@@ -209,7 +212,7 @@ static int hold_of(struct api_ctx *ctx, struct gw_job *job, struct guard_authori
 			  job->ask.model);
 		return -1;
 	}
-	if (stored_input(ctx, job, &p, rs) != 0 || long_context(job, &p, rs) != 0)
+	if (stored_input(ctx, job, &p, rs) != 0 || long_context(job, &p, rs) != 0 || billed(job, &p, rs) != 0)
 		return -1;
 	int64_t reasons = 0;
 	job->reasoning = priced && pricing_dim_get(&p, PRICE_DIM_REASONING, &reasons) && reasons == 1;
@@ -235,18 +238,35 @@ static int hold_of(struct api_ctx *ctx, struct gw_job *job, struct guard_authori
 	r->min_output_tokens = ctx->cfg->gw_shrink && output > 0 ? least * n : -1;
 	if (job->byok)
 		return 0;
+	/* Held at the worst case of what was asked (DESIGN §14): each token
+	 * at its dearest price, the searches' fees on top; pinned: p. */
 	struct pricing_tokens held = {r->input_tokens, 0, 0, r->max_output_tokens};
-	if (pricing_token_cost(&p, margin, &held, &r->amount_micros) != PRICING_OK ||
+	gwmoney_hold(&job->ask, &p, ctx->cfg->gw_max_tool_calls_held, &r->hold_price, &r->hold_fees_raw, &job->searches_held);
+	if (pricing_cost_with_extra(&r->hold_price, margin, &held, r->hold_fees_raw, &r->amount_micros) != PRICING_OK ||
 	    r->amount_micros > LIMIT_AMOUNT_MICROS_MAX) {
 		api_error(rs, CD_E_INVALID, pricing_blame(&p, &held, job->ask.cap_field != NULL ? job->ask.cap_field : "input"),
 			  "the call's worst case is above the %lld micros one operation may move",
 			  (long long)LIMIT_AMOUNT_MICROS_MAX);
 		return -1;
 	}
-	r->price = p;
-	r->margin_bps = margin;
+	r->has_hold_price = 1;
+	r->price = job->price = p;
+	r->margin_bps = job->margin = margin;
 	r->priced = 1;
 	return 0;
+}
+
+/* What the call asks that the model's row does not price (a service tier,
+ * 1-hour cache writes, audio, web search): refused before anything is
+ * forwarded (DESIGN §14). 0, or -1 with rs filled. */
+static int billed(const struct gw_job *job, const struct price *p, struct response *rs)
+{
+	const char *field = job->byok ? NULL : gwmoney_unpriced(&job->ask, p);
+	if (field == NULL)
+		return 0;
+	api_error(rs, CD_E_INVALID, field, "\"%s\" asks for what the provider bills beyond tokens, which %s's price row "
+		  "does not price: not forwarded", field, job->ask.model);
+	return -1;
 }
 
 /* A member's call is never shown the pool's funds (DESIGN §14): a 402
@@ -365,8 +385,8 @@ static void gw_call(struct api_ctx *ctx, const struct request *rq, struct respon
 		api_error(rs, CD_E_INVALID, param, "%s", err);
 	else if (job->ask.unpriced != NULL)
 		api_error(rs, CD_E_INVALID, job->ask.unpriced,
-			  "\"%s\" asks for what the provider bills beyond tokens at the standard price (a service tier, "
-			  "1-hour cache writes, audio, a server-side tool), which creditd does not price: not forwarded",
+			  "\"%s\" asks for a tool the provider runs and bills apart (file search, code execution, image "
+			  "generation, computer use, web fetch, MCP), which no price field prices: not forwarded",
 			  job->ask.unpriced);
 	else if (payer(ctx, rq, job, rs) != 0 || provider_key(ctx, rq, job, rs) != 0 || forwarded(rq, job, rs) != 0 ||
 		 hold_of(ctx, job, &r, rs) != 0)

@@ -570,6 +570,13 @@ struct guard_authorize {
 	struct price price;
 	int64_t margin_bps;
 	int priced;
+	/* The gateway's worst case (DESIGN §14): a shrunk hold is priced at
+	 * hold_price (each token at the dearest price the call asked for) with
+	 * hold_fees_raw (per-call fees, in the cost formula's units) added;
+	 * price stays what is pinned. has_hold_price 0: price alone. */
+	struct price hold_price;
+	int64_t hold_fees_raw;
+	int has_hold_price;
 };
 enum cd_err ledger_authorize(struct ledger *lg, const struct ledger_call *call, const struct guard_authorize *r,
 			     struct ledger_result *res);
@@ -587,6 +594,10 @@ struct guard_settle {
 	 * input_tokens as cached ones are (cached + cache_write <= input),
 	 * charged at the model's cache-write price (DESIGN §12). */
 	int64_t cache_write_input_tokens;
+	/* The gateway's dimensions beyond tokens (DESIGN §14): what they add
+	 * to (or, a cheaper tier, take from) the tokens' cost at the pinned
+	 * prices, before the margin (pricing_dims_extra). 0 for the guard. */
+	int64_t extra_raw;
 };
 enum cd_err ledger_settle(struct ledger *lg, const struct ledger_call *call, const struct guard_settle *r,
 			  struct ledger_result *res);

@@ -142,6 +142,8 @@ enum cd_err ledger_decide_rates_take(struct batch *b, int acct, const char *memb
 static enum pricing_status hold_cost(const struct guard_authorize *r, int64_t output, int64_t *cost)
 {
 	const struct pricing_tokens held = {r->input_tokens, 0, 0, output};
+	if (r->has_hold_price)
+		return pricing_cost_with_extra(&r->hold_price, r->margin_bps, &held, r->hold_fees_raw, cost);
 	return pricing_token_cost(&r->price, r->margin_bps, &held, cost);
 }
 
@@ -394,7 +396,7 @@ static enum cd_err settle_cost_of(const struct hold_row *h, const struct guard_s
 	} else {
 		return refusal_set(why, REFUSE_HOLD_UNPRICED, NULL, NULL);
 	}
-	if (pricing_token_cost(&p, margin, &used, cost) != PRICING_OK)
+	if (pricing_cost_with_extra(&p, margin, &used, r->extra_raw, cost) != PRICING_OK)
 		return refusal_set(why, REFUSE_HOLD_UNPRICED, NULL, NULL);
 	if (*cost <= LIMIT_AMOUNT_MICROS_MAX)
 		return CD_OK;

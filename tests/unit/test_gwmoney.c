@@ -29,6 +29,65 @@ static void is_charge(const struct gw_charge *c, int64_t in, int64_t cached, int
 	ok((c->why[0] != '\0') == flag, "%s: a reason exactly when flagged", what);
 }
 
+/* The dimensions beyond tokens (DESIGN §14): refused when not priced,
+ * held at their worst case, charged and flagged as the usage says. */
+static void test_dimensions(void)
+{
+	struct price p = {2500000, 1250000, 10000000, 4096, 3750000, PRICING_NO_DIMS};
+	struct gw_ask ask;
+	memset(&ask, 0, sizeof(ask));
+	ask.web_search_max = -1;
+	ask.tier = GW_TIER_PRIORITY;
+	is_str(gwmoney_unpriced(&ask, &p), "service_tier", "priority asked, not priced: refused");
+	pricing_dim_put(&p, PRICE_DIM_PRIORITY_INPUT, 5000000);
+	pricing_dim_put(&p, PRICE_DIM_PRIORITY_OUTPUT, 20000000);
+	ok(gwmoney_unpriced(&ask, &p) == NULL, "priced: taken");
+	ask.tier = GW_TIER_AUTO;
+	ok(gwmoney_unpriced(&ask, &p) == NULL, "auto: always taken");
+	ask.cache_1h = 1;
+	is_str(gwmoney_unpriced(&ask, &p), "cache_control", "1-hour writes not priced");
+	pricing_dim_put(&p, PRICE_DIM_CACHE_WRITE_1H, 7500000);
+	ask.web_search = "tools";
+	is_str(gwmoney_unpriced(&ask, &p), "tools", "web search not priced");
+	pricing_dim_put(&p, PRICE_DIM_WEB_SEARCH, 10000);
+	ok(gwmoney_unpriced(&ask, &p) == NULL, "all priced");
+
+	struct price held;
+	int64_t fees, searches;
+	gwmoney_hold(&ask, &p, 5, &held, &fees, &searches);
+	is_int(held.input_micros_per_mtok, 7500000, "input held at its dearest: the 1-hour write price");
+	is_int(held.output_micros_per_mtok, 20000000, "output at auto's dearest tier");
+	is_int(searches, 5, "no max: the config's searches");
+	is_int(fees, 5 * 10000 * 1000000LL, "their fees in the formula's units");
+	ask.web_search_max = 2;
+	ask.cache_1h = 0;
+	ask.tier = GW_TIER_STANDARD;
+	gwmoney_hold(&ask, &p, 5, &held, &fees, &searches);
+	is_int(held.input_micros_per_mtok, 3750000, "standard: the 5-minute write price is the dearest input");
+	is_int(held.output_micros_per_mtok, 10000000, "standard output");
+	is_int(searches, 2, "the max asked");
+
+	struct gw_asked a = {GW_ANTHROPIC_MESSAGES, 100, 1, 1000};
+	struct gw_usage u = usage(800, 0, 100, 50);
+	u.tier = GW_TIER_PRIORITY;
+	u.web_searches = 3;
+	struct gw_charge c;
+	int64_t extra;
+	gwmoney_charge(&a, &u, &c);
+	is_int(gwmoney_dims(&ask, &p, 5, &u, &extra, &c), PRICING_OK, "priced");
+	/* priority: 700×2.5 more on input... (5-2.5)×700 + (20-10)×50 = 1750 + 500; searches 3×10^10 */
+	is_int(extra, 2500000LL * 700 + 10000000LL * 50 + 3LL * 10000 * 1000000, "the tier's and the searches' extra");
+	ok(c.over_hold && strstr(c.why, "dearer service tier") && strstr(c.why, "3 web searches, 2 held"),
+	   "a dearer tier than asked, more searches than held: flagged (%s)", c.why);
+	struct price bare = {2500000, 1250000, 10000000, 4096, 3750000, PRICING_NO_DIMS};
+	u = usage(800, 0, 100, 50);
+	u.cache_write_1h_tokens = 40;
+	gwmoney_charge(&a, &u, &c);
+	is_int(gwmoney_dims(&ask, &bare, 5, &u, &extra, &c), PRICING_OK, "a row without the dimension");
+	is_int(extra, 0, "charged at the standard price");
+	ok(c.over_hold && strstr(c.why, "cache_write_1h_micros_per_mtok used, not priced"), "and flagged: %s", c.why);
+}
+
 int main(void)
 {
 	struct gw_charge c;
@@ -88,5 +147,6 @@ int main(void)
 	gwmoney_charge(&chat, &u, &c);
 	is_charge(&c, 1500, 900, 0, 150, 1, "two things beyond: both");
 	ok(strstr(c.why, "input 1500") != NULL && strstr(c.why, "output 150") != NULL, "both named: %s", c.why);
+	test_dimensions();
 	return done_testing();
 }

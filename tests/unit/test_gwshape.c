@@ -616,51 +616,58 @@ static void test_read_stored(void)
 	stored(R, "{'model':'m','input':'hi','background':false}", NULL);
 }
 
-/* DESIGN §14: what the provider bills beyond tokens is named. */
-static void unpriced(enum gw_route r, const char *body_j, const char *want)
+/* DESIGN §14: what the provider bills beyond tokens is read, each with
+ * the member that asked it: "tier 1h audio search max unpriced". */
+static void asked(enum gw_route r, const char *body_j, const char *want)
 {
 	struct gw_ask ask;
-	char err[256] = "";
+	char err[256] = "", got[160];
 	const char *param = NULL;
 	int rc = read_j(r, body_j, &ask, err, sizeof(err), &param);
 	is_int(rc, 0, "read: %s (%s)", body_j, err);
-	is_str(ask.unpriced, want, "billed beyond tokens: %s", body_j);
+	snprintf(got, sizeof(got), "%d %d %s %s %lld %s", ask.tier, ask.cache_1h, ask.audio ? ask.audio : "-",
+		 ask.web_search ? ask.web_search : "-", (long long)ask.web_search_max, ask.unpriced ? ask.unpriced : "-");
+	is_str(got, want, "billed beyond tokens: %s", body_j);
 }
 
-static void test_read_unpriced(void)
+static void test_read_billed(void)
 {
 	enum gw_route R = GW_OPENAI_RESPONSES, C = GW_OPENAI_CHAT, A = GW_ANTHROPIC_MESSAGES, E = GW_OPENAI_EMBEDDINGS;
-	unpriced(C, "{'model':'m','messages':[]}", NULL);
-	unpriced(C, "{'model':'m','messages':[],'service_tier':'priority'}", "service_tier");
-	unpriced(C, "{'model':'m','messages':[],'service_tier':'flex'}", "service_tier");
-	unpriced(C, "{'model':'m','messages':[],'service_tier':'auto'}", NULL);
-	unpriced(C, "{'model':'m','messages':[],'service_tier':'default'}", NULL);
-	unpriced(C, "{'model':'m','messages':[],'service_tier':null}", NULL);
-	unpriced(A, "{'model':'m','max_tokens':5,'messages':[],'service_tier':'standard_only'}", NULL);
-	unpriced(C, "{'model':'m','messages':[],'modalities':['text','audio'],'audio':{'voice':'alloy'}}", "modalities");
-	unpriced(C, "{'model':'m','messages':[],'modalities':['text']}", NULL);
-	unpriced(C, "{'model':'m','messages':[{'role':'user','content':[{'type':'input_audio','input_audio':"
-		    "{'data':'AAAA','format':'wav'}}]}]}", "input_audio");
-	unpriced(C, "{'model':'m','messages':[],'web_search_options':{}}", "web_search_options");
-	unpriced(R, "{'model':'m','input':'hi','tools':[{'type':'web_search_preview'}]}", "tools");
-	unpriced(R, "{'model':'m','input':'hi','tools':[{'type':'image_generation'}]}", "tools");
-	unpriced(R, "{'model':'m','input':'hi','tools':[{'type':'mcp','server_url':'https://x'}]}", "tools");
-	unpriced(R, "{'model':'m','input':'hi','tools':[{'type':'function','name':'web_search'}]}", NULL);
-	unpriced(A, "{'model':'m','max_tokens':5,'messages':[],'tools':[{'type':'web_search_20250305','name':'web_search'}]}",
-		 "tools");
-	unpriced(A, "{'model':'m','max_tokens':5,'messages':[],'tools':[{'name':'get_weather','input_schema':{}}]}", NULL);
-	unpriced(A, "{'model':'m','max_tokens':5,'messages':[],'mcp_servers':[{'type':'url','url':'https://x'}]}",
-		 "mcp_servers");
-	unpriced(A, "{'model':'m','max_tokens':5,'system':[{'type':'text','text':'s','cache_control':{'type':'ephemeral',"
-		    "'ttl':'1h'}}],'messages':[]}", "cache_control");
-	unpriced(A, "{'model':'m','max_tokens':5,'system':[{'type':'text','text':'s','cache_control':{'type':'ephemeral',"
-		    "'ttl':'5m'}}],'messages':[]}", NULL);
-	unpriced(E, "{'model':'m','input':'hi','service_tier':'priority'}", NULL);
+	asked(C, "{'model':'m','messages':[]}", "0 0 - - -1 -");
+	asked(C, "{'model':'m','messages':[],'service_tier':'priority'}", "1 0 - - -1 -");
+	asked(C, "{'model':'m','messages':[],'service_tier':'flex'}", "2 0 - - -1 -");
+	asked(C, "{'model':'m','messages':[],'service_tier':'auto'}", "3 0 - - -1 -");
+	asked(C, "{'model':'m','messages':[],'service_tier':'scale'}", "1 0 - - -1 -");
+	asked(C, "{'model':'m','messages':[],'service_tier':'default'}", "0 0 - - -1 -");
+	asked(C, "{'model':'m','messages':[],'service_tier':null}", "0 0 - - -1 -");
+	asked(A, "{'model':'m','max_tokens':5,'messages':[],'service_tier':'standard_only'}", "0 0 - - -1 -");
+	asked(A, "{'model':'m','max_tokens':5,'messages':[],'service_tier':'auto'}", "3 0 - - -1 -");
+	asked(C, "{'model':'m','messages':[],'modalities':['text','audio'],'audio':{'voice':'alloy'}}", "0 0 modalities - -1 -");
+	asked(C, "{'model':'m','messages':[],'modalities':['text']}", "0 0 - - -1 -");
+	asked(C, "{'model':'m','messages':[{'role':'user','content':[{'type':'input_audio','input_audio':"
+		 "{'data':'AAAA','format':'wav'}}]}]}", "0 0 input_audio - -1 -");
+	asked(C, "{'model':'m','messages':[],'web_search_options':{}}", "0 0 - web_search_options 1 -");
+	asked(R, "{'model':'m','input':'hi','tools':[{'type':'web_search_preview'}]}", "0 0 - tools -1 -");
+	asked(R, "{'model':'m','input':'hi','max_tool_calls':3,'tools':[{'type':'web_search'}]}", "0 0 - tools 3 -");
+	asked(R, "{'model':'m','input':'hi','tools':[{'type':'image_generation'}]}", "0 0 - - -1 tools");
+	asked(R, "{'model':'m','input':'hi','tools':[{'type':'mcp','server_url':'https://x'}]}", "0 0 - - -1 tools");
+	asked(R, "{'model':'m','input':'hi','tools':[{'type':'function','name':'web_search'}]}", "0 0 - - -1 -");
+	asked(A, "{'model':'m','max_tokens':5,'messages':[],'tools':[{'type':'web_search_20250305','name':'web_search',"
+		 "'max_uses':4}]}", "0 0 - tools 4 -");
+	asked(A, "{'model':'m','max_tokens':5,'messages':[],'tools':[{'name':'get_weather','input_schema':{}}]}",
+	      "0 0 - - -1 -");
+	asked(A, "{'model':'m','max_tokens':5,'messages':[],'mcp_servers':[{'type':'url','url':'https://x'}]}",
+	      "0 0 - - -1 mcp_servers");
+	asked(A, "{'model':'m','max_tokens':5,'system':[{'type':'text','text':'s','cache_control':{'type':'ephemeral',"
+		 "'ttl':'1h'}}],'messages':[]}", "0 1 - - -1 -");
+	asked(A, "{'model':'m','max_tokens':5,'system':[{'type':'text','text':'s','cache_control':{'type':'ephemeral',"
+		 "'ttl':'5m'}}],'messages':[]}", "0 0 - - -1 -");
+	asked(E, "{'model':'m','input':'hi','service_tier':'priority'}", "0 0 - - -1 -");
 }
 
 int main(void)
 {
-	test_read_unpriced();
+	test_read_billed();
 	test_read_stored();
 	test_read_chat();
 	test_read_routes();

@@ -1,0 +1,194 @@
+"""test_86_gateway_dimensions.py: the gateway charges what the provider
+bills (DESIGN §14): a model whose price row prices a service tier, 1-hour
+cache writes, audio tokens or web searches is forwarded a request asking
+for them, held at the worst case of what it asked, and charged to the
+micro at the row's prices for what the provider's usage says it used
+(the tier served, the 1-hour writes, the audio tokens, the searches run),
+whole and streamed, OpenAI and Anthropic. Usage the row does not price
+(a tier served that was not asked) is charged at the standard price and
+flagged over_hold, never dropped."""
+from lib import eq, check, new_account, sql, verify, wait_until
+from test_80_gateway import chat, call, ensure_prices, import_prices, messages, mode, prices, reasons, reset, state
+
+GPT = {"litellm_provider": "openai", "mode": "chat", "input_cost_per_token": 2.5e-06,
+       "cache_read_input_token_cost": 1.25e-06, "output_cost_per_token": 1e-05, "max_output_tokens": 4000,
+       "input_cost_per_token_priority": 5e-06, "cache_read_input_token_cost_priority": 2.5e-06,
+       "output_cost_per_token_priority": 2e-05, "input_cost_per_token_flex": 1.25e-06,
+       "cache_read_input_token_cost_flex": 6.25e-07, "output_cost_per_token_flex": 5e-06,
+       "input_cost_per_audio_token": 4e-05, "output_cost_per_audio_token": 8e-05,
+       "search_context_cost_per_query": {"search_context_size_low": 0.005, "search_context_size_medium": 0.008,
+                                         "search_context_size_high": 0.01}}
+CLAUDE = {"litellm_provider": "anthropic", "mode": "chat", "input_cost_per_token": 3e-06,
+          "cache_read_input_token_cost": 3e-07, "cache_creation_input_token_cost": 3.75e-06,
+          "cache_creation_input_token_cost_above_1hr": 6e-06, "output_cost_per_token": 1.5e-05,
+          "max_output_tokens": 4000, "search_context_cost_per_query": {"search_context_size_low": 0.01,
+                                                                      "search_context_size_medium": 0.01,
+                                                                      "search_context_size_high": 0.01}}
+
+
+def _price():
+    ensure_prices()
+    import_prices({"gpt-dims": GPT, "claude-dims": CLAUDE}, "--force")
+
+
+def want(model, inp, cached, out, write=0, tier=None, w1h=0, ain=0, aout=0, searches=0):
+    """§3's formula over every dimension (DESIGN §14), in Python, from the
+    prices GET /v1/models lists: ceil(raw × margin / 10^10), once."""
+    p, margin = prices()
+    m = p[model]
+    pre = {"priority": "priority_", "flex": "flex_"}.get(tier, "")
+    pin = m[pre + "input_micros_per_mtok"] if pre else m["input_micros_per_mtok"]
+    pcached = m[pre + "cached_input_micros_per_mtok"] if pre else m["cached_input_micros_per_mtok"]
+    pout = m[pre + "output_micros_per_mtok"] if pre else m["output_micros_per_mtok"]
+    raw = ((inp - cached - write - ain) * pin + ain * (m["input_audio_micros_per_mtok"] or pin) +
+           cached * pcached + (write - w1h) * m["cache_write_micros_per_mtok"] +
+           w1h * (m["cache_write_1h_micros_per_mtok"] or m["cache_write_micros_per_mtok"]) +
+           (out - aout) * pout + aout * (m["output_audio_micros_per_mtok"] or pout) +
+           searches * (m["web_search_micros_per_call"] or 0) * 10 ** 6)
+    return -(-raw * margin // 10 ** 10)
+
+
+def _usage(acct):
+    return sql("SELECT u.input_tokens, u.cached_input_tokens, u.cache_write_input_tokens, u.output_tokens, "
+               "u.cost_micros, u.over_hold FROM usage_records u JOIN accounts a ON a.id = u.account_id "
+               "WHERE a.ext_id = '%s' ORDER BY u.id" % acct)
+
+
+def _last(acct, n):
+    check(wait_until(lambda: len(reasons(acct)) == n, timeout=10), "%d calls settled" % n)
+    r = _usage(acct)[-1]
+    return [int(x) for x in r]
+
+
+def test_service_tiers_are_held_and_charged_at_the_tier_served():
+    _price()
+    reset()
+    acct = new_account("gwtier")
+    for k, (asked, served) in enumerate((("priority", "priority"), ("flex", "flex"), ("auto", "priority"),
+                                         ("auto", "default"), (None, "priority")), 1):
+        mode(output_tokens=20, service_tier=served, count=1)
+        body = {"model": "gpt-dims", "max_completion_tokens": 50, "messages": [{"role": "user", "content": "hi there"}]}
+        if asked:
+            body["service_tier"] = asked
+        r = chat(acct, body)
+        eq(r.status, 200, "%s asked: %r" % (asked, r.body[:200]))
+        inp, cached, write, out, cost, over = _last(acct, k)
+        tier = served if served in ("priority", "flex") else None
+        eq(cost, want("gpt-dims", inp, cached, out, tier=tier), "asked %s, served %s: the served tier's prices" %
+           (asked, served))
+        eq(int(r.headers["creditd-charged-micros"]), cost, "the answer says so")
+        eq(over, 1 if asked is None and served == "priority" else 0, "a dearer tier than asked is flagged")
+    verify()
+
+
+def _held(r):
+    from lib import api
+    return api("GET", "/v1/holds/" + r.headers["creditd-hold-id"], auth="read").json["held_micros"]
+
+
+def test_the_hold_covers_the_worst_case_of_what_was_asked():
+    """Held at the tier asked (auto: the dearest the row prices), with the
+    searches' fees for the most searches asked (else [gateway]
+    max_tool_calls_held, 5) on top."""
+    _price()
+    reset()
+    acct = new_account("gwworst")
+    body = {"model": "gpt-dims", "max_completion_tokens": 50, "messages": [{"role": "user", "content": "hi there"}]}
+    base = _held(chat(acct, body))
+    pri, auto, flex = (_held(chat(acct, dict(body, service_tier=t))) for t in ("priority", "auto", "flex"))
+    # (the input bound counts the body's bytes: "auto" is shorter than "priority")
+    check(pri > 19 * base // 10 and abs(auto - pri) <= pri // 20,
+          "priority and auto held at twice the standard: %d, %d, %d" % (base, pri, auto))
+    check(flex < base, "flex at its own, lower prices: %d < %d" % (flex, base))
+    rbody = {"model": "gpt-dims", "input": "news?", "max_output_tokens": 50}
+    p, margin = prices()
+    fee = p["gpt-dims"]["web_search_micros_per_call"]
+    plain = _held(call("/openai/v1/responses", rbody, headers={"Creditd-Account": acct}))
+    three = _held(call("/openai/v1/responses", dict(rbody, max_tool_calls=3, tools=[{"type": "web_search"}]),
+                       headers={"Creditd-Account": acct}))
+    five = _held(call("/openai/v1/responses", dict(rbody, tools=[{"type": "web_search"}]),
+                      headers={"Creditd-Account": acct}))
+    # (the tools member adds a few bytes to the input bound too)
+    fees3, fees5 = 3 * fee * margin // 10000, 5 * fee * margin // 10000
+    check(fees3 <= three - plain <= fees3 + fees3 // 20, "three searches' fees held: %d (fees %d)" % (three - plain, fees3))
+    check(fees5 <= five - plain <= fees5 + fees5 // 20,
+          "no max: max_tool_calls_held (5) searches held: %d (fees %d)" % (five - plain, fees5))
+    verify()
+
+
+def test_one_hour_cache_writes_are_charged_at_their_price():
+    _price()
+    reset()
+    acct = new_account("gw1h")
+    body = {"model": "claude-dims", "max_tokens": 50, "system": [{"type": "text", "text": "long system prompt " * 20,
+                                                                  "cache_control": {"type": "ephemeral", "ttl": "1h"}}],
+            "messages": [{"role": "user", "content": "hi"}]}
+    for k, stream in enumerate((False, True), 1):
+        mode(output_tokens=10, cache_creation_tokens=30, cache_1h_tokens=20, count=1)
+        r = messages(acct, dict(body, stream=True) if stream else body)
+        eq(r.status, 200, "forwarded: %r" % r.body[:200])
+        inp, cached, write, out, cost, over = _last(acct, k)
+        eq((write, over), (30, 0), "30 cache writes, within what was asked")
+        eq(cost, want("claude-dims", inp, cached, out, write=30, w1h=20), "20 of them at the 1-hour price (%s)" %
+           ("streamed" if stream else "whole"))
+    verify()
+
+
+def test_web_searches_are_held_and_charged_a_fee_each():
+    _price()
+    reset()
+    acct = new_account("gwsearch")
+    before, _ = state(acct)
+    tool = {"type": "web_search_20250305", "name": "web_search", "max_uses": 3}
+    mode(output_tokens=10, web_searches=2, count=1)
+    r = messages(acct, {"model": "claude-dims", "max_tokens": 50, "tools": [tool],
+                        "messages": [{"role": "user", "content": "news?"}]})
+    eq(r.status, 200, "Anthropic: forwarded")
+    inp, cached, write, out, cost, over = _last(acct, 1)
+    eq(cost, want("claude-dims", inp, cached, out, searches=2), "two searches at a cent each")
+    eq(over, 0, "within the 3 held")
+    mode(output_tokens=10, web_searches=4, count=1)
+    r = call("/openai/v1/responses", {"model": "gpt-dims", "input": "news?", "max_output_tokens": 50,
+                                      "max_tool_calls": 3, "tools": [{"type": "web_search"}], "stream": True},
+             headers={"Creditd-Account": acct})
+    eq(r.status, 200, "Responses streamed: forwarded")
+    inp, cached, write, out, cost, over = _last(acct, 2)
+    eq(cost, want("gpt-dims", inp, cached, out, searches=4), "four web_search_call items at the dearest size's fee")
+    eq(over, 1, "more searches than the 3 held: charged, flagged")
+    eq(state(acct)[1], 0, "nothing left held")
+    check(state(acct)[0] < before, "charged")
+    verify()
+
+
+def test_audio_tokens_are_charged_at_the_audio_prices():
+    _price()
+    reset()
+    acct = new_account("gwaudio")
+    mode(output_tokens=20, audio_input_tokens=2, audio_output_tokens=15, count=1)
+    r = chat(acct, {"model": "gpt-dims", "max_completion_tokens": 50, "modalities": ["text", "audio"],
+                    "audio": {"voice": "alloy", "format": "wav"},
+                    "messages": [{"role": "user", "content": "say hello there"}]})
+    eq(r.status, 200, "forwarded: %r" % r.body[:200])
+    inp, cached, write, out, cost, over = _last(acct, 1)
+    eq(cost, want("gpt-dims", inp, cached, out, ain=2, aout=15), "audio in and out at their prices, to the micro")
+    eq(over, 0, "asked")
+    verify()
+
+
+def test_a_dimension_the_row_does_not_price_is_still_refused():
+    _price()
+    reset()
+    acct = new_account("gwnodim")
+    before = state(acct)
+    from test_80_gateway import anthropic_error, openai_error, received
+    openai_error(chat(acct, {"model": "gpt-4o-mini", "service_tier": "priority",
+                             "messages": [{"role": "user", "content": "x"}]}), 400, "invalid_request", "service_tier")
+    anthropic_error(messages(acct, {"model": "claude-dims", "max_tokens": 5, "messages": [{"role": "user", "content": [
+        {"type": "text", "text": "x"}]}], "tools": [{"type": "code_execution_20250522", "name": "code_execution"}]}),
+        400, "invalid_request_error")
+    openai_error(chat(acct, {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": [
+        {"type": "input_audio", "input_audio": {"data": "AAAA", "format": "wav"}}]}]}), 400, "invalid_request",
+        "input_audio")
+    eq(received(), [], "nothing forwarded")
+    eq(state(acct), before, "nothing held")
+    verify()

@@ -1,0 +1,107 @@
+/* test_pricing_dims.c: the dimensions a provider bills beyond tokens
+ * (DESIGN §14), each to the micro: service tiers, audio tokens, 1-hour
+ * cache writes, web search fees; a dimension the row does not price is
+ * charged at the standard price and named, never dropped. */
+#include "pricing.h"
+#include "tap.h"
+#include <stdint.h>
+#include <string.h>
+
+static struct price row(void)
+{
+	/* in 2.5 $/M, cached 1.25, out 10, cache write 3.75 (micros per M) */
+	struct price p = {2500000, 1250000, 10000000, 4096, 3750000, PRICING_NO_DIMS};
+	return p;
+}
+
+/* The whole cost of t and d at p with margin m (the extra added). */
+static int64_t cost_of(const struct price *p, int64_t m, struct pricing_tokens t, struct pricing_dims_usage d,
+		       uint64_t *unpriced)
+{
+	int64_t extra = 0, cost = -1;
+	if (pricing_dims_extra(p, &t, &d, &extra, unpriced) != PRICING_OK)
+		return -1;
+	if (pricing_cost_with_extra(p, m, &t, extra, &cost) != PRICING_OK)
+		return -2;
+	return cost;
+}
+
+int main(void)
+{
+	struct price p = row();
+	uint64_t un;
+	struct pricing_tokens t = {1000000, 200000, 100000, 500000};	/* 700k uncached */
+	struct pricing_dims_usage none = {PRICING_TIER_STANDARD, 0, 0, 0, 0};
+	int64_t std = 0;
+	is_int(pricing_token_cost(&p, 10000, &t, &std), PRICING_OK, "the token cost");
+	is_int(cost_of(&p, 10000, t, none, &un), std, "no dimension: the token cost, to the micro");
+	is_int((long long)un, 0, "nothing unpriced");
+
+	/* priority: 5 / 2.5 / 20 */
+	pricing_dim_put(&p, PRICE_DIM_PRIORITY_INPUT, 5000000);
+	pricing_dim_put(&p, PRICE_DIM_PRIORITY_CACHED_INPUT, 2500000);
+	pricing_dim_put(&p, PRICE_DIM_PRIORITY_OUTPUT, 20000000);
+	struct pricing_dims_usage pri = {PRICING_TIER_PRIORITY, 0, 0, 0, 0};
+	/* 700k×5 + 200k×2.5 + 100k×3.75 + 500k×20 = 3.5 + 0.5 + 0.375 + 10 = 14.375 $ */
+	is_int(cost_of(&p, 10000, t, pri, &un), 14375000, "priority: every token at the tier's price");
+	is_int(cost_of(&p, 10500, t, pri, &un), 15093750, "and the margin on the whole, once");
+	struct pricing_dims_usage flex = {PRICING_TIER_FLEX, 0, 0, 0, 0};
+	is_int(cost_of(&p, 10000, t, flex, &un), std, "flex the row does not price: the standard price");
+	ok(un == ((uint64_t)1 << PRICE_DIM_FLEX_INPUT | (uint64_t)1 << PRICE_DIM_FLEX_CACHED_INPUT |
+		  (uint64_t)1 << PRICE_DIM_FLEX_OUTPUT), "and named unpriced");
+	pricing_dim_put(&p, PRICE_DIM_FLEX_INPUT, 1250000);
+	pricing_dim_put(&p, PRICE_DIM_FLEX_CACHED_INPUT, 625000);
+	pricing_dim_put(&p, PRICE_DIM_FLEX_OUTPUT, 5000000);
+	/* 700k×1.25 + 200k×0.625 + 100k×3.75 + 500k×5 = 0.875+0.125+0.375+2.5 = 3.875 $: a discount */
+	is_int(cost_of(&p, 10000, t, flex, &un), 3875000, "flex: cheaper, to the micro");
+
+	/* audio: in 40, out 80 */
+	struct pricing_dims_usage audio = {PRICING_TIER_STANDARD, 0, 300000, 100000, 0};
+	is_int(cost_of(&p, 10000, t, audio, &un), std, "audio the row does not price: the text price");
+	ok(un == ((uint64_t)1 << PRICE_DIM_INPUT_AUDIO | (uint64_t)1 << PRICE_DIM_OUTPUT_AUDIO), "named");
+	pricing_dim_put(&p, PRICE_DIM_INPUT_AUDIO, 40000000);
+	pricing_dim_put(&p, PRICE_DIM_OUTPUT_AUDIO, 80000000);
+	/* std 6.625 $ (700k×2.5 1.75 + 0.25 + 0.375 + 5) + 300k×(40-2.5) 11.25 + 100k×(80-10) 7 = 24.875 */
+	is_int(std, 7375000, "the token cost is 7.375 $");
+	is_int(cost_of(&p, 10000, t, audio, &un), 7375000 + 11250000 + 7000000, "audio tokens at their prices");
+
+	/* 1-hour cache writes: 7.5 $/M instead of 3.75 */
+	struct pricing_dims_usage hour = {PRICING_TIER_STANDARD, 60000, 0, 0, 0};
+	is_int(cost_of(&p, 10000, t, hour, &un), std, "1-hour writes the row does not price: the 5-minute price");
+	ok(un == (uint64_t)1 << PRICE_DIM_CACHE_WRITE_1H, "named");
+	pricing_dim_put(&p, PRICE_DIM_CACHE_WRITE_1H, 7500000);
+	is_int(cost_of(&p, 10000, t, hour, &un), std + 225000, "60k 1-hour writes at 7.5 (+0.225 $)");
+
+	/* web search: 10,000 micros (1 cent) a search */
+	struct pricing_dims_usage web = {PRICING_TIER_STANDARD, 0, 0, 0, 3};
+	is_int(cost_of(&p, 10000, t, web, &un), std, "searches the row does not price: nothing more");
+	ok(un == (uint64_t)1 << PRICE_DIM_WEB_SEARCH, "named");
+	pricing_dim_put(&p, PRICE_DIM_WEB_SEARCH, 10000);
+	is_int(cost_of(&p, 10000, t, web, &un), std + 30000, "three searches: 3 cents");
+	is_int(cost_of(&p, 12000, t, web, &un), (std + 30000) * 12 / 10, "the margin on the fees too");
+
+	/* everything at once: priority tier, audio in and out at the audio price, 1h, searches */
+	struct pricing_dims_usage all = {PRICING_TIER_PRIORITY, 60000, 300000, 100000, 3};
+	/* priority: 400k×5 2 + 200k×2.5 0.5 + 40k×3.75 0.15 + 60k×7.5 0.45 + 400k×20 8 + audio 300k×40 12 + 100k×80 8
+	 * + 0.03 = 31.13 $ */
+	is_int(cost_of(&p, 10000, t, all, &un), 31130000, "every dimension at once, to the micro");
+	is_int((long long)un, 0, "all priced");
+
+	/* refusals of the arithmetic */
+	int64_t extra;
+	struct pricing_dims_usage bad = {PRICING_TIER_STANDARD, 100001, 0, 0, 0};
+	is_int(pricing_dims_extra(&p, &t, &bad, &extra, &un), PRICING_INVALID, "1-hour writes above the writes");
+	bad = (struct pricing_dims_usage){PRICING_TIER_STANDARD, 0, 700001, 0, 0};
+	is_int(pricing_dims_extra(&p, &t, &bad, &extra, &un), PRICING_INVALID, "audio input above the uncached input");
+	bad = (struct pricing_dims_usage){PRICING_TIER_STANDARD, 0, 0, 500001, 0};
+	is_int(pricing_dims_extra(&p, &t, &bad, &extra, &un), PRICING_INVALID, "audio output above the output");
+	bad = (struct pricing_dims_usage){PRICING_TIER_STANDARD, 0, 0, 0, -1};
+	is_int(pricing_dims_extra(&p, &t, &bad, &extra, &un), PRICING_INVALID, "negative searches");
+	struct pricing_tokens huge = {INT64_MAX, 0, 0, 0};
+	is_int(pricing_dims_extra(&p, &huge, &none, &extra, &un), PRICING_OVERFLOW, "no call's count: overflow");
+	int64_t c;
+	is_int(pricing_cost_with_extra(&p, 10000, &t, INT64_MIN + 1, &c), PRICING_INVALID, "below 0: refused");
+	is_int(pricing_cost_with_extra(&p, 0, &t, 5, &c), PRICING_OK, "margin 0");
+	is_int(c, 0, "costs nothing");
+	return done_testing();
+}
