@@ -77,6 +77,29 @@ const cases = {
     const final = await stream.finalMessage();
     return { text, usage: final.usage, stop: final.stop_reason };
   },
+  // DESIGN §14: dimensions beyond tokens, the cost line, usage beyond the hold.
+  async openai_priority() {
+    const { data, response } = await openai.chat.completions
+      .create({ model: "gpt-dims", messages: user, max_completion_tokens: 20, service_tier: "priority" }).withResponse();
+    return { tier: data.service_tier, usage: data.usage, charged: response.headers.get("creditd-charged-micros") };
+  },
+  async openai_stream_cost() {
+    const costed = new OpenAI({ baseURL: base + "/openai/v1", apiKey: process.env.KEY, maxRetries: 0,
+                                defaultHeaders: { ...headers, "Creditd-Stream-Cost": "1" } });
+    const stream = await costed.chat.completions.create({ model: "gpt-4o-mini", messages: user, stream: true, max_completion_tokens: 8 });
+    let text = "";
+    for await (const chunk of stream) text += chunk.choices[0]?.delta?.content ?? "";
+    return { text };
+  },
+  async anthropic_web_search() {
+    const r = await anthropic.messages.create({ model: "claude-dims", max_tokens: 20, messages: user,
+      tools: [{ type: "web_search_20250305", name: "web_search", max_uses: 2 }] });
+    return { usage: r.usage };
+  },
+  async anthropic_over_hold() {
+    const r = await anthropic.messages.create({ model: "claude-haiku-4-5", max_tokens: 5, messages: user });
+    return { usage: r.usage };
+  },
   async anthropic_402() {
     return error(() => anthropic.messages.create({ model: "claude-haiku-4-5", max_tokens: 20, messages: user }), Anthropic.APIError);
   },

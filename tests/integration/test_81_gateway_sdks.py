@@ -105,6 +105,39 @@ def test_anthropic_sdk_create_and_messages_stream():
     verify()
 
 
+def test_the_sdks_see_what_the_provider_bills_beyond_tokens():
+    """DESIGN §14 through the SDKs: a priority call charged at the tier
+    served, a stream asked for its cost line read by the SDK as ever (an
+    SSE comment), Anthropic's web searches charged a fee each, and usage
+    above the cap passed through and charged."""
+    from test_80_gateway import mode
+    from test_86_gateway_dimensions import _price, want
+    _price()
+    reset()
+    acct = new_account("sdkdims")
+    mode(output_tokens=10, service_tier="priority", count=1)
+    r = sdk("openai_priority", acct)
+    u = r["usage"]
+    eq(r["tier"], "priority", "the tier served, as the SDK reads it")
+    eq(int(r["charged"]), want("gpt-dims", u["prompt_tokens"], 0, u["completion_tokens"], tier="priority"),
+       "charged at priority prices to the micro")
+    r = sdk("openai_stream_cost", acct)
+    eq(r["text"].split(), ["w%d" % i for i in range(8)], "the SDK read the stream, the cost comment ignored")
+    before = settled(acct)
+    mode(output_tokens=10, web_searches=2, count=1)
+    r = sdk("anthropic_web_search", acct)
+    u = r["usage"]
+    eq(u["server_tool_use"]["web_search_requests"], 2, "two searches, as the SDK sees them")
+    eq(settled(acct), before - want("claude-dims", u["input_tokens"], 0, u["output_tokens"], searches=2),
+       "charged their fee to the micro")
+    before = settled(acct)
+    mode(output_tokens=5, extra_output_tokens=20, count=1)
+    r = sdk("anthropic_over_hold", acct)
+    eq(r["usage"]["output_tokens"], 25, "25 output tokens for a max_tokens of 5, passed through")
+    eq(settled(acct), before - cost("claude-haiku-4-5", r["usage"]["input_tokens"], 0, 25), "charged, not dropped")
+    verify()
+
+
 def test_each_sdk_raises_its_own_error_class_for_a_402():
     reset()
     acct = new_account("sdkpoor")
