@@ -473,6 +473,8 @@ static void decide(const struct gwcall *c, const struct gw_usage *u, struct gw_c
 		log_error("gateway: %s: the usage's dimensions beyond tokens could not be priced: charged its tokens",
 			  job->hold_id);
 		d->extra_raw = 0;
+		d->over_hold = 1;
+		snprintf(d->why, sizeof(d->why), "dimensions beyond tokens past what creditd can price: its tokens charged");
 	}
 }
 
@@ -535,12 +537,27 @@ static void end_error(struct gwcall *c)
 /* The estimate of a call that ended without usage (gwshape_estimate);
  * on a reasoning model its output is the hold's: hidden reasoning was
  * billed, and the visible text says nothing of it (DESIGN §14). */
+/* An estimate's dimensions beyond tokens (DESIGN §14): those seen before
+ * it was cut, and otherwise the worst case the call was held at: the
+ * tier asked, the searches held, its output as audio when audio was
+ * asked. */
+static void estimated_dims(const struct gwcall *c, struct gw_usage *u)
+{
+	const struct gw_job *job = c->job;
+	const struct gw_usage *seen = &c->stream.usage;
+	u->tier = seen->tier != GW_TIER_STANDARD ? seen->tier : gwmoney_worst_tier(&job->ask, &job->price);
+	u->web_searches = seen->web_searches > job->searches_held ? seen->web_searches : job->searches_held;
+	u->cache_write_1h_tokens = seen->cache_write_1h_tokens;
+	u->audio_output_tokens = job->ask.audio != NULL ? u->output_tokens : 0;
+}
+
 static void estimate(const struct gwcall *c, struct gw_usage *u)
 {
 	char id[sizeof(u->response_id)];
 	memcpy(id, u->response_id, sizeof(id));
 	gwshape_estimate(&c->stream, c->job->hold_input, c->job->hold_output, u);
 	memcpy(u->response_id, id, sizeof(id));	/* a stream's id seen before it was cut is still its */
+	estimated_dims(c, u);
 	if (c->job->reasoning)
 		u->output_tokens = c->job->hold_output;
 }
@@ -560,6 +577,7 @@ static void end_whole(struct gwcall *c, enum provider_result r)
 		/* Stopped at max_buffered_mib: the provider made (and bills) the
 		 * whole answer, whose size creditd never saw: the hold in full. */
 		u = (struct gw_usage){.have = 1, .input_tokens = c->job->hold_input, .output_tokens = c->job->hold_output};
+		estimated_dims(c, &u);
 		reason = GW_REASON_ESTIMATED;
 	} else if (!whole || gwshape_usage(c->job->route, c->whole.data, c->whole.len, &u) != 0 || !u.have) {
 		/* Cut, too large, not JSON, or no usage: estimated from its

@@ -90,8 +90,8 @@ static int64_t dim_of(const struct price *p, enum price_dim d, int64_t standard)
 	return pricing_dim_get(p, d, &v) ? v : standard;
 }
 
-void gwmoney_hold(const struct gw_ask *ask, const struct price *p, int64_t searches_held, struct price *hold_price,
-		  int64_t *fees_raw, int64_t *searches)
+int gwmoney_hold(const struct gw_ask *ask, const struct price *p, int64_t searches_held, struct price *hold_price,
+		 int64_t *fees_raw, int64_t *searches)
 {
 	int64_t in = p->input_micros_per_mtok, out = p->output_micros_per_mtok;
 	int64_t pin = dim_of(p, PRICE_DIM_PRIORITY_INPUT, in), pout = dim_of(p, PRICE_DIM_PRIORITY_OUTPUT, out);
@@ -113,11 +113,28 @@ void gwmoney_hold(const struct gw_ask *ask, const struct price *p, int64_t searc
 				      : p->cache_write_micros_per_mtok;
 	int64_t ain = ask->audio != NULL ? dim_of(p, PRICE_DIM_INPUT_AUDIO, in) : in;
 	int64_t aout = ask->audio != NULL ? dim_of(p, PRICE_DIM_OUTPUT_AUDIO, out) : out;
-	hold_price->input_micros_per_mtok = max3(in, write, ain);
+	/* Cache reads at the tier's price too (a row may price them above
+	 * its input): every input token at the dearest of them all. */
+	int64_t tcached = ask->tier == GW_TIER_PRIORITY ? dim_of(p, PRICE_DIM_PRIORITY_CACHED_INPUT, 0)
+			  : ask->tier == GW_TIER_FLEX ? dim_of(p, PRICE_DIM_FLEX_CACHED_INPUT, 0)
+			  : ask->tier == GW_TIER_AUTO ? max3(dim_of(p, PRICE_DIM_PRIORITY_CACHED_INPUT, 0),
+							    dim_of(p, PRICE_DIM_FLEX_CACHED_INPUT, 0), 0) : 0;
+	int64_t most_in = max3(in, write, ain);
+	hold_price->input_micros_per_mtok = max3(most_in, tcached, p->cached_input_micros_per_mtok);
 	hold_price->output_micros_per_mtok = out > aout ? out : aout;
 	*searches = ask->web_search == NULL ? 0 : ask->web_search_max >= 0 ? ask->web_search_max : searches_held;
-	*fees_raw = *searches * dim_of(p, PRICE_DIM_WEB_SEARCH, 0) * 1000000;
-	assert(hold_price->input_micros_per_mtok >= p->input_micros_per_mtok || ask->tier == GW_TIER_FLEX);
+	__int128 fees = (__int128)*searches * dim_of(p, PRICE_DIM_WEB_SEARCH, 0) * 1000000;
+	if (fees > INT64_MAX)
+		return -1;
+	*fees_raw = (int64_t)fees;
+	return 0;
+}
+
+int gwmoney_worst_tier(const struct gw_ask *ask, const struct price *p)
+{
+	if (ask->tier != GW_TIER_AUTO)
+		return ask->tier;
+	return pricing_dim_get(p, PRICE_DIM_PRIORITY_INPUT, NULL) ? GW_TIER_PRIORITY : GW_TIER_STANDARD;
 }
 
 enum pricing_status gwmoney_dims(const struct gw_ask *ask, const struct price *p, int64_t searches_held,
@@ -130,6 +147,10 @@ enum pricing_status gwmoney_dims(const struct gw_ask *ask, const struct price *p
 	struct pricing_dims_usage d = {u->tier == GW_TIER_PRIORITY ? PRICING_TIER_PRIORITY
 				       : u->tier == GW_TIER_FLEX ? PRICING_TIER_FLEX : PRICING_TIER_STANDARD,
 				       u->cache_write_1h_tokens, u->audio_input_tokens, u->audio_output_tokens, u->web_searches};
+	/* Chat's search models bill a search a call; their usage does not
+	 * count it. */
+	if (ask->web_search != NULL && strcmp(ask->web_search, "web_search_options") == 0 && d.web_search_calls == 0)
+		d.web_search_calls = 1;
 	/* Parts kept within their totals (the charge's counts, as gwmoney_charge made them). */
 	if (d.cache_write_1h_tokens > t.cache_write_input_tokens)
 		d.cache_write_1h_tokens = t.cache_write_input_tokens;

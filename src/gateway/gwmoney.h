@@ -47,9 +47,14 @@ const char *gwmoney_unpriced(const struct gw_ask *ask, const struct price *p);
  * tier's, cache writes' (1-hour ones when asked) and audio's; output at
  * the tier's or audio's), *fees_raw the web searches' fees (ask's max,
  * else searches_held) in the cost formula's units, *searches the
- * searches held. p prices all ask asks (gwmoney_unpriced). */
-void gwmoney_hold(const struct gw_ask *ask, const struct price *p, int64_t searches_held, struct price *hold_price,
-		  int64_t *fees_raw, int64_t *searches);
+ * searches held. p prices all ask asks (gwmoney_unpriced). 0, or -1
+ * when the fees pass int64 (refused). */
+int gwmoney_hold(const struct gw_ask *ask, const struct price *p, int64_t searches_held, struct price *hold_price,
+		 int64_t *fees_raw, int64_t *searches);
+/* The tier a call that asked ask is held and, ending without usage,
+ * estimated at: the one asked; "auto" the priority tier when the row
+ * prices it. */
+int gwmoney_worst_tier(const struct gw_ask *ask, const struct price *p);
 
 /* The dimensions beyond tokens of usage u (the tier served, 1-hour cache
  * writes, audio, searches) priced at the call's pinned price p: the

@@ -88,7 +88,13 @@ static int64_t searches_max(const json_t *root, const json_t *tool)
 	const json_t *n = json_object_get(tool, "max_uses");
 	if (!json_is_integer(n))
 		n = json_object_get(root, "max_tool_calls");
-	return json_is_integer(n) && json_integer_value(n) >= 0 ? (int64_t)json_integer_value(n) : -1;
+	if (!json_is_integer(n) || json_integer_value(n) < 0)
+		return -1;
+	/* Held for at most LIMIT_GATEWAY_TOOL_CALLS_MAX: more, if the provider
+	 * runs them, are charged and flagged over_hold (a fee each past the
+	 * limit would otherwise overflow the hold). */
+	return json_integer_value(n) > LIMIT_GATEWAY_TOOL_CALLS_MAX ? LIMIT_GATEWAY_TOOL_CALLS_MAX
+								    : (int64_t)json_integer_value(n);
 }
 
 static int audio_asked(const json_t *root)

@@ -108,42 +108,49 @@ int ledger_acct_spent(struct acct *a, int64_t delta)
 /* On Galera: the account (by ext_id, else by *id) locked by writing it,
  * *id its row id; a transaction of no account that meets it moves to the
  * account's node first (ledger_tx_reroute), before it locks anything. */
-static enum cd_err galera_lock(struct ledger *lg, const char *ext_id, int64_t *id)
+/* The first row of sql run by ext_id (fmt "s") or id (fmt "i"): the
+ * statement at it, or NULL with *rc (REFUSE_ACCOUNT_UNKNOWN when none). */
+static struct dbstmt *acct_row(struct ledger *lg, const char *sql, const char *fmt, const char *ext_id, int64_t id,
+			       enum cd_err *rc)
 {
 	int e;
-	struct dbstmt *s = ext_id != NULL ? ledger_db_exec(lg, SQL_ACCT_ID, &e, "s", ext_id)
-					  : ledger_db_exec(lg, SQL_ACCT_EXT, &e, "i", *id);
+	struct dbstmt *s = fmt[0] == 's' ? ledger_db_exec(lg, sql, &e, fmt, ext_id) : ledger_db_exec(lg, sql, &e, fmt, id);
+	int got = s != NULL ? ledger_db_fetch(s) : 0;
 	if (s == NULL)
-		return ledger_db_err(lg, e, "account lookup");
-	int got = ledger_db_fetch(s);
-	if (got < 0)
-		return CD_E_INTERNAL;
-	if (got == 0)
-		return refusal_set(&lg->refusal, REFUSE_ACCOUNT_UNKNOWN, ext_id, NULL);
+		*rc = ledger_db_err(lg, e, "account lookup");
+	else if (got < 0)
+		*rc = CD_E_INTERNAL;
+	else if (got == 0)
+		*rc = refusal_set(&lg->refusal, REFUSE_ACCOUNT_UNKNOWN, ext_id, NULL);
+	return got == 1 ? s : NULL;
+}
+
+static enum cd_err galera_lock(struct ledger *lg, const char *ext_id, int64_t *id)
+{
+	enum cd_err rc;
+	struct dbstmt *s = ext_id != NULL ? acct_row(lg, SQL_ACCT_ID, "s", ext_id, 0, &rc)
+					  : acct_row(lg, SQL_ACCT_EXT, "i", NULL, *id, &rc);
+	if (s == NULL)
+		return rc;
 	*id = ledger_db_i64(s, 0);
-	enum cd_err rc = ledger_tx_reroute(lg, ledger_db_str(s, 1));
+	rc = ledger_tx_reroute(lg, ledger_db_str(s, 1));
 	return rc != CD_OK ? rc : ledger_db_do(lg, SQL_ACCT_WRITE_LOCK_ID, "account lock", "i", *id);
 }
 
 static enum cd_err acct_load(struct ledger *lg, const char *sql, const char *fmt, const char *ext_id,
 			     int64_t id, struct acct *a)
 {
-	int e;
+	enum cd_err rc;
 	if (sql != SQL_ACCT_READ && ledger_db_galera(lg)) {
-		enum cd_err rc = galera_lock(lg, ext_id, &id);
+		rc = galera_lock(lg, ext_id, &id);
 		if (rc != CD_OK)
 			return rc;
 		sql = SQL_ACCT_LOCK_ID;
 		fmt = "i";
 	}
-	struct dbstmt *s = fmt[0] == 's' ? ledger_db_exec(lg, sql, &e, fmt, ext_id) : ledger_db_exec(lg, sql, &e, fmt, id);
+	struct dbstmt *s = acct_row(lg, sql, fmt, ext_id, id, &rc);
 	if (s == NULL)
-		return ledger_db_err(lg, e, "account lookup");
-	int got = ledger_db_fetch(s);
-	if (got < 0)
-		return CD_E_INTERNAL;
-	if (got == 0)
-		return refusal_set(&lg->refusal, REFUSE_ACCOUNT_UNKNOWN, ext_id, NULL);
+		return rc;
 	struct db_row row = {s, NULL, 0};
 	ledger_acct_from_row_at(&row, 0, a);
 	a->locked_tx = sql != SQL_ACCT_READ ? lg->tx_serial : 0;

@@ -43,6 +43,17 @@ def _stream_begun(prefix, tokens, cap, interval_ms):
     return acct, before, s, head
 
 
+def _charged_its_usage(acct, before, output, why):
+    """The stream's one usage record has the provider's output, is its
+    cost at the price, and the balance is down by it alone."""
+    rows = sql("SELECT u.input_tokens, u.output_tokens, u.cost_micros FROM usage_records u JOIN accounts a "
+               "ON a.id = u.account_id WHERE a.ext_id = '%s'" % acct)
+    eq(int(rows[0][1]), output, "the provider's output")
+    eq(int(rows[0][2]), cost("gpt-4o-mini", int(rows[0][0]), 0, output), "its cost")
+    eq(state(acct), (before - int(rows[0][2]), 0), why)
+    verify()
+
+
 def _read_to_end(s):
     s.settimeout(30)
     while s.recv(65536):
@@ -311,12 +322,7 @@ def test_a_stream_that_outlives_its_hold_is_charged_its_usage():
         check(wait_until(lambda: len(reasons(acct)) == 1, timeout=10), "settled at the stream's end")
     finally:
         clock_reset()
-    rows = sql("SELECT u.input_tokens, u.output_tokens, u.cost_micros FROM usage_records u JOIN accounts a "
-               "ON a.id = u.account_id WHERE a.ext_id = '%s'" % acct)
-    eq(int(rows[0][1]), 30, "the provider's output")
-    eq(int(rows[0][2]), cost("gpt-4o-mini", int(rows[0][0]), 0, 30), "its cost")
-    eq(state(acct), (before - int(rows[0][2]), 0), "the capture corrected to the call's cost")
-    verify()
+    _charged_its_usage(acct, before, 30, "the capture corrected to the call's cost")
 
 
 def test_a_stream_longer_than_its_hold_s_ttl_keeps_its_hold():
@@ -344,11 +350,7 @@ def test_a_stream_longer_than_its_hold_s_ttl_keeps_its_hold():
         check(wait_until(lambda: len(reasons(acct)) == 1, timeout=10), "settled at the stream's end")
     finally:
         clock_reset()
-    rows = sql("SELECT u.input_tokens, u.output_tokens, u.cost_micros FROM usage_records u JOIN accounts a "
-               "ON a.id = u.account_id WHERE a.ext_id = '%s'" % acct)
-    eq(int(rows[0][1]), 80, "the provider's output")
-    eq(state(acct), (before - int(rows[0][2]), 0), "charged the call's cost, not the hold in full")
-    verify()
+    _charged_its_usage(acct, before, 80, "charged the call's cost, not the hold in full")
 
 
 def test_unknown_models_do_not_reload_the_price_table_each():

@@ -192,3 +192,20 @@ def test_a_dimension_the_row_does_not_price_is_still_refused():
     eq(received(), [], "nothing forwarded")
     eq(state(acct), before, "nothing held")
     verify()
+
+
+def test_a_call_cut_before_its_usage_is_estimated_at_the_worst_case_asked():
+    """A stream cut before its usage (a client that leaves, a provider that
+    drops it) is estimated: at the tier it asked (not the standard price)
+    and with the searches it was held for, never less than asked."""
+    _price()
+    reset()
+    acct = new_account("gwcut")
+    mode(mode="cut", output_tokens=20, cut_after=3, count=1)
+    r = chat(acct, {"model": "gpt-dims", "max_completion_tokens": 50, "service_tier": "priority", "stream": True,
+                    "messages": [{"role": "user", "content": "hi there"}]})
+    eq(r.status, 200, "the stream began")
+    inp, cached, write, out, cost, over = _last(acct, 1)
+    eq(reasons(acct), ["estimated"], "estimated")
+    eq(cost, want("gpt-dims", inp, cached, out, tier="priority"), "at the priority prices it asked")
+    verify()

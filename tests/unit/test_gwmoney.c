@@ -67,6 +67,21 @@ static void test_dimensions(void)
 	is_int(held.output_micros_per_mtok, 10000000, "standard output");
 	is_int(searches, 2, "the max asked");
 
+	ask.web_search_max = 1000;
+	pricing_dim_put(&p, PRICE_DIM_WEB_SEARCH, INT64_MAX / 2);
+	is_int(gwmoney_hold(&ask, &p, 5, &held, &fees, &searches), -1, "fees past int64: refused, never wrapped");
+	pricing_dim_put(&p, PRICE_DIM_WEB_SEARCH, 10000);
+	ask.web_search_max = 2;
+	struct price cheap = p;
+	pricing_dim_put(&cheap, PRICE_DIM_PRIORITY_INPUT, 1000);	/* a row pricing priority below its input */
+	ask.tier = GW_TIER_PRIORITY;
+	is_int(gwmoney_hold(&ask, &cheap, 5, &held, &fees, &searches), 0, "a row's odd prices: no crash");
+	ok(held.input_micros_per_mtok >= cheap.cached_input_micros_per_mtok, "held at least at the cached price");
+	ask.tier = GW_TIER_STANDARD;
+	is_int(gwmoney_worst_tier(&ask, &p), GW_TIER_STANDARD, "standard asked: standard");
+	ask.tier = GW_TIER_AUTO;
+	is_int(gwmoney_worst_tier(&ask, &p), GW_TIER_PRIORITY, "auto on a row pricing priority: priority");
+	ask.tier = GW_TIER_STANDARD;
 	struct gw_asked a = {GW_ANTHROPIC_MESSAGES, 100, 1, 1000};
 	struct gw_usage u = usage(800, 0, 100, 50);
 	u.tier = GW_TIER_PRIORITY;
@@ -79,6 +94,13 @@ static void test_dimensions(void)
 	is_int(extra, 2500000LL * 700 + 10000000LL * 50 + 3LL * 10000 * 1000000, "the tier's and the searches' extra");
 	ok(c.over_hold && strstr(c.why, "dearer service tier") && strstr(c.why, "3 web searches, 2 held"),
 	   "a dearer tier than asked, more searches than held: flagged (%s)", c.why);
+	struct gw_ask chat_search = ask;
+	chat_search.web_search = "web_search_options";
+	chat_search.web_search_max = 1;
+	u = usage(800, 0, 0, 50);
+	gwmoney_charge(&a, &u, &c);
+	is_int(gwmoney_dims(&chat_search, &p, 5, &u, &extra, &c), PRICING_OK, "Chat with web_search_options");
+	is_int(extra, 10000LL * 1000000, "one search a call, though its usage says none");
 	struct price bare = {2500000, 1250000, 10000000, 4096, 3750000, PRICING_NO_DIMS};
 	u = usage(800, 0, 100, 50);
 	u.cache_write_1h_tokens = 40;
