@@ -102,10 +102,12 @@ def rfc3339(ts):
 
 
 def number(ident):
-    """The row id at the end of an API id (grant_12, hold_3_45)."""
+    """The row id at the end of an API id (grant_12; a hold's id is
+    enciphered: Workload.numbers)."""
     m = re.search(r"_(\d+)$", ident or "")
     check(m is not None, "an id ending in a number: %r" % ident)
     return int(m.group(1))
+
 
 
 def sign(payload):
@@ -602,12 +604,18 @@ class Workload:
 
     # ---- the checks ----
 
+    def numbers(self, hold_ids):
+        """{hold id: its row id}, read back with the stack's hold id key
+        (through the target's own SQL: a Galera node, or the stack's)."""
+        keys = self.t.sql("SELECT name, value FROM settings WHERE name LIKE 'hold_id_key_%'")
+        return {h: parts[1] for h, parts in lib.hold_parts_many(hold_ids, keys).items()}
+
     def settle_down(self):
         """Waits for what comes after the answers: the sweep's expiries of
         the holds left to expire and of the expiring grants, and the
         recharge thread's last charge. What did not come is a problem."""
         out = []
-        holds = ",".join(str(number(h)) for h in self.left) or "0"
+        holds = ",".join(str(n) for n in self.numbers(self.left).values()) or "0"
         grants = ",".join(map(str, self.expiring_grants)) or "0"
         for what, statement in (
                 ("holds left to expire still pending",
@@ -671,9 +679,10 @@ class Workload:
         # A hold finished before the clock's last jump may be purged
         # ([retention] holds_days, 30): only those finished since are looked up.
         since = clock_now() - 29 * 86400
-        want = {number(h): ("settled", c) for h, (c, at) in self.settled.items() if at >= since}
-        want.update({number(h): (s, 0) for h, (s, at) in self.released.items() if at >= since})
-        want.update({number(h): ("expired", 0) for h in self.left})
+        num = self.numbers(list(self.settled) + list(self.released) + list(self.left))
+        want = {num[h]: ("settled", c) for h, (c, at) in self.settled.items() if at >= since}
+        want.update({num[h]: (s, 0) for h, (s, at) in self.released.items() if at >= since})
+        want.update({num[h]: ("expired", 0) for h in self.left})
         ids = sorted(want)
         for i in range(0, len(ids), 2000):
             for hid, state, charged in self.t.sql("SELECT id, state, charged_micros FROM holds WHERE id IN (%s)"

@@ -163,16 +163,20 @@ def fds_apart_from_fastcgi(pid, sock_path):
 
 
 def hold_rows(hold_ids):
-    """{hold_id: [state, charged_micros]} for "hold_A_H" ids, in a few queries."""
+    """{hold_id: [state, charged_micros]} for the API's hold ids (their
+    numbers read back with the database's key), in a few queries."""
+    import lib
     out = {}
     ids = list(hold_ids)
     for i in range(0, len(ids), 2000):
-        chunk = ids[i:i + 2000]
-        by_id = {h.split("_")[2]: h for h in chunk}
+        parts = lib.hold_parts_many(ids[i:i + 2000])
+        by_id = {str(hold): (h, str(acct)) for h, (acct, hold) in parts.items()}
+        if not by_id:
+            continue
         rows = sql("SELECT id, account_id, state, charged_micros FROM holds WHERE id IN (%s)" % ",".join(by_id))
         for hid, aid, state, charged in rows:
-            h = by_id.get(hid)
-            if h is not None and h.split("_")[1] == aid:
+            h, acct = by_id.get(hid, (None, None))
+            if h is not None and acct == aid:
                 out[h] = [state, charged]
     return out
 

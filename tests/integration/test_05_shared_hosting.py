@@ -363,7 +363,9 @@ def due_after_apache(s):
                                                            "max_output_tokens": 100, "request_id": "site-b-1",
                                                            "ttl_seconds": TTL_SECONDS})
     eq(r.status, 200, "a hold that expires: %r" % r)
-    return acct, r.json["hold_id"].split("_")[2], due
+    hold = s.q("SELECT h.id FROM {db}.holds h JOIN {db}.accounts a ON a.id = h.account_id WHERE a.ext_id = '%s' "
+               "AND h.request_id = 'site-b-1'" % acct)
+    return acct, hold[0][0], due
 
 
 def test_the_recipe_serves_through_htaccess_and_the_wrapper():

@@ -18,6 +18,7 @@ import re
 import secrets
 import subprocess
 
+import lib
 from lib import ENV, api, check, clock_now, eq, new_account, sql, verify, wait_until
 from test_20_guard import authorize, cost, funded, internal_id, settle
 
@@ -71,7 +72,7 @@ def beyond_the_hold():
     s = settle(a.json["hold_id"], 1000, 3000)
     eq(s.status, 200, "settle beyond the hold")
     check(s.json["balance_micros"] < 0, "below the overdraft: %r" % s.json)
-    hid = int(a.json["hold_id"].split("_")[2])
+    hid = lib.hold_parts(a.json["hold_id"])[1]
     old = clock_now() - 40 * DAY
     # Its usage came before its (aged) expiry: only the cost justifies it.
     sql("UPDATE holds SET created_at = %d, expires_at = %d, finished_at = %d WHERE id = %d"
