@@ -29,6 +29,7 @@ SECURITY = {
     "KEY_SCOPE_APP": [{"apiKey": ["app"]}],
     "KEY_SCOPE_ADMIN": [{"apiKey": ["admin"]}],
     "ROUTE_BROWSER": [{"browserToken": []}],
+    "ROUTE_HOLD": [{"apiKey": ["guard"]}, {"apiKey": ["read"]}, {"apiKey": ["app"]}, {"apiKey": ["gateway"]}],
     "ROUTE_PREFLIGHT": [],
     "ROUTE_STRIPE": [{"stripeSignature": []}],
 }
