@@ -28,13 +28,16 @@ from chaos_input import (authorize, creditd_unharmed, encode_body, error_problem
 
 SCOPE_NAMES = {"0": "none", "-1": "stripe", "ROUTE_STRIPE": "stripe", "ROUTE_BROWSER": "browser",
                "ROUTE_PREFLIGHT": "preflight", "KEY_SCOPE_GUARD": "guard", "KEY_SCOPE_READ": "read",
-               "KEY_SCOPE_APP": "app", "KEY_SCOPE_ADMIN": "admin", "ROUTE_GATEWAY": "gateway"}
+               "KEY_SCOPE_APP": "app", "KEY_SCOPE_ADMIN": "admin", "ROUTE_GATEWAY": "gateway", "ROUTE_HOLD": "hold"}
 # Which stack keys a scope lets in (keys.c keys_allows: admin may use every
 # route, app what read may and its own, guard and read only their own;
 # "guard,read" both of those; a gateway key, an end user's, none of these:
 # it opens the gateway's routes only, which are not in the matrix).
 ALLOWS = {"guard": {"guard", "admin", "guard,read"}, "read": {"read", "app", "admin", "guard,read"},
-          "app": {"app", "admin"}, "admin": {"admin"}}
+          "app": {"app", "admin"}, "admin": {"admin"},
+          # GET /v1/holds/{hold_id}: any key that reads or guards, and the
+          # account's own gateway key (the hold is of its account).
+          "hold": {"guard", "read", "app", "admin", "guard,read", "gateway"}}
 
 
 def router_routes():
@@ -114,6 +117,7 @@ def authorization_matrix(short):
         ("POST", "/v1/usage"): ("/v1/usage", {"account": acct, "model": "gpt-3.5-turbo", "input_tokens": 10,
                                               "output_tokens": 10, "request_id": uid("authz-use")}),
         ("POST", "/v1/webhooks/stripe"): ("/v1/webhooks/stripe", None),
+        ("GET", "/v1/holds/*"): ("/v1/holds/" + hold, None),
     }
     routes = router_routes()
     missing = [(m, p) for m, p, _ in routes if (m, p) not in requests]
@@ -187,7 +191,8 @@ def authorization_matrix(short):
             continue
         for name, authorization in bad_auth.items():
             expect("%s with %s" % (where, name), call(method, path, body, authorization), 401, "unauthorized")
-        expect("%s with a revoked %s key" % (where, scope), call(method, path, body, "Bearer " + revoked[scope]),
+        expect("%s with a revoked %s key" % (where, scope), call(method, path, body,
+                                                                "Bearer " + revoked.get(scope, revoked["read"])),
                401, "unauthorized")
         if scope != "admin":
             expect("%s with a revoked admin key" % where, call(method, path, body, "Bearer " + revoked["admin"]),
