@@ -737,11 +737,25 @@ class Workload:
         return ["%s (pid %d) is no longer running as started (now %s)" % (name, pid, stack.pid_of(name))
                 for name, pid in self.t.pids.items() if not stack.alive(pid) or stack.pid_of(name) != pid]
 
+    def logged_errors(self):
+        """The error and warning lines creditd logged since the load began
+        (what to read first when an answer was a 5xx), repeated ones once."""
+        out = []
+        for path, start in zip(self.t.logs, self.log_from):
+            with open(path, "rb") as f:
+                f.seek(start)
+                for line in f.read().decode("utf-8", "replace").splitlines():
+                    text = line.split(" ", 2)[-1]
+                    if (" error: " in line or " warn: " in line) and "test clock" not in line and text not in out:
+                        out.append(text[:300])
+        return out
+
     def check_all(self, problems):
         t = self.tally
         problems += self.ledger_problems() + self.verify_problems()
         if t.fivexx():
-            problems.append("%d answers 5xx or cut" % t.fivexx())
+            problems.append("%d answers 5xx or cut; creditd's errors and warnings meanwhile: %s"
+                            % (t.fivexx(), " | ".join(self.logged_errors()[:8]) or "none"))
         if t.errors:
             problems.append("%d answers the API does not promise, the first: %s" % (len(t.errors),
                                                                                     "; ".join(t.errors[:3])))
