@@ -241,7 +241,11 @@ enum cd_err ledger_db_err(struct ledger *lg, int dberr, const char *what)
 {
 	if (retryable(dberr))
 		return CD_E_RETRY;
-	if (conn_lost(dberr)) {
+	/* Interrupted (1317: some Galera brute-force aborts, MariaDB PR #962): run
+	 * again, unless a COMMIT went with it (it may have happened: lost). */
+	if (dberr == ER_QUERY_INTERRUPTED && !lg->commit_sent)
+		return CD_E_RETRY;
+	if (conn_lost(dberr) || dberr == ER_QUERY_INTERRUPTED) {
 		log_warn("database connection lost during %s (%d)", what, dberr);
 		/* Of several nodes, one lost connection (an idle one cut by a
 		 * timeout, say) says nothing of the node: the next attempt

@@ -220,7 +220,8 @@ void ledger_tx_end(struct ledger *lg, struct ledger_tx *t, enum cd_err rc)
 			/* Galera's "commit failed" and "not ready" at COMMIT may hide a
 			 * write-set the cluster received: answered 503, not run again
 			 * (a deadlock at COMMIT, 1213, is a refused certification). */
-			t->rc = e == 1180 || e == 1047 ? ledger_db_err(lg, CR_SERVER_LOST, "commit") : ledger_db_err(lg, e, "commit");
+			t->rc = e == 1180 || e == 1047 || e == ER_QUERY_INTERRUPTED ? ledger_db_err(lg, CR_SERVER_LOST, "commit")
+										     : ledger_db_err(lg, e, "commit");
 		t->done = t->rc != CD_E_RETRY;
 		return;
 	}
