@@ -20,17 +20,22 @@ static const char SQL_OWNED[] = "SELECT 1 FROM accounts a STRAIGHT_JOIN gateway_
 static const char SQL_RENEW[] = "UPDATE holds SET expires_at = GREATEST(expires_at, ?) WHERE id = ? AND account_id = ? "
 				"AND state = 'pending' AND expires_at > ?";
 
+static const char SQL_OVER_HOLD[] = "UPDATE usage_records SET over_hold = 1 WHERE hold_id = ? AND account_id = ?";
+
 struct gw_response_tx {
 	const char *account, *id;
 	int keep;
 	int owned;
 	int64_t renew_ttl;		/* > 0: renew hold (account_id, hold) instead */
 	int64_t account_id, hold;
+	int over_hold;			/* flag the usage of hold (account_id, hold) instead */
 };
 
 static enum cd_err response_tx(struct ledger *lg, struct gw_response_tx *x)
 {
 	int e;
+	if (x->over_hold)
+		return ledger_db_do(lg, SQL_OVER_HOLD, "over_hold", "ii", x->hold, x->account_id);
 	if (x->renew_ttl > 0)
 		return ledger_db_do(lg, SQL_RENEW, "hold renewal", "iiii", lg->now + x->renew_ttl, x->hold, x->account_id,
 				    lg->now);
@@ -64,7 +69,7 @@ static enum cd_err run(struct ledger *lg, struct gw_response_tx *x)
 
 enum cd_err ledger_gw_response_keep(struct ledger *lg, const char *account, const char *response_id)
 {
-	struct gw_response_tx x = {account, response_id, 1, 0, 0, 0, 0};
+	struct gw_response_tx x = {account, response_id, 1, 0, 0, 0, 0, 0};
 	if (response_id == NULL || response_id[0] == '\0')
 		return CD_OK;
 	return run(lg, &x);
@@ -72,7 +77,7 @@ enum cd_err ledger_gw_response_keep(struct ledger *lg, const char *account, cons
 
 enum cd_err ledger_gw_response_owned(struct ledger *lg, const char *account, const char *response_id, int *owned)
 {
-	struct gw_response_tx x = {account, response_id, 0, 0, 0, 0, 0};
+	struct gw_response_tx x = {account, response_id, 0, 0, 0, 0, 0, 0};
 	enum cd_err rc = run(lg, &x);
 	*owned = rc == CD_OK && x.owned;
 	return rc;
@@ -80,7 +85,7 @@ enum cd_err ledger_gw_response_owned(struct ledger *lg, const char *account, con
 
 enum cd_err ledger_hold_renew(struct ledger *lg, const char *account, const char *hold_id, int64_t ttl_seconds)
 {
-	struct gw_response_tx x = {account, NULL, 0, 0, ttl_seconds, 0, 0};
+	struct gw_response_tx x = {account, NULL, 0, 0, ttl_seconds, 0, 0, 0};
 	ledger_holdid_ensure(lg);
 	if (ttl_seconds <= 0 || ledger_hold_id_parse(hold_id, &x.account_id, &x.hold) != 0)
 		return CD_E_NOT_FOUND;
@@ -89,21 +94,11 @@ enum cd_err ledger_hold_renew(struct ledger *lg, const char *account, const char
 
 enum cd_err ledger_usage_over_hold(struct ledger *lg, const char *account, const char *hold_id)
 {
-	static const char sql[] = "UPDATE usage_records SET over_hold = 1 WHERE hold_id = ? AND account_id = ?";
-	struct ledger_tx t;
-	int64_t account_id, hold;
+	struct gw_response_tx x = {account, NULL, 0, 0, 0, 0, 0, 1};
 	ledger_holdid_ensure(lg);
-	if (ledger_hold_id_parse(hold_id, &account_id, &hold) != 0)
+	if (ledger_hold_id_parse(hold_id, &x.account_id, &x.hold) != 0)
 		return CD_E_NOT_FOUND;
-	char route[sizeof(lg->route)];
-	int routed = lg->routed;
-	memcpy(route, lg->route, sizeof(route));
-	ledger_route(lg, account);
-	for (ledger_tx_init(lg, &t); ledger_tx_next(lg, &t);)
-		ledger_tx_end(lg, &t, ledger_db_do(lg, sql, "over_hold", "ii", hold, account_id));
-	lg->routed = routed;
-	memcpy(lg->route, route, sizeof(route));
-	return t.rc;
+	return run(lg, &x);
 }
 
 /* ---- One hold as GET /v1/holds/{hold_id} shows it (DESIGN §14) ---- */
