@@ -128,6 +128,70 @@ static void add_diff(__int128 *acc, int64_t tokens, int64_t price, int64_t stand
 	*acc += (__int128)tokens * ((__int128)price - standard);
 }
 
+int pricing_long_context(const struct price *p, int64_t input_tokens)
+{
+	int64_t threshold;
+	return pricing_dim_get(p, PRICE_DIM_TIER_THRESHOLD, &threshold) && input_tokens > threshold;
+}
+
+/* ceil(x × num / den) into *out (x, num, den >= 0); den 0 (a free
+ * standard price) gives the dearer of x and num. -1 past int64. */
+static int scaled(int64_t x, int64_t num, int64_t den, int64_t *out)
+{
+	if (den == 0) {
+		*out = x > num ? x : num;
+		return 0;
+	}
+	__int128 v = ((__int128)x * num + den - 1) / den;
+	if (v > INT64_MAX)
+		return -1;
+	*out = (int64_t)v;
+	return 0;
+}
+
+enum pricing_status pricing_long_row(const struct price *p, struct price *out, uint64_t *unpriced)
+{
+	/* Each dimension scaled, and the price it is scaled by: the input's
+	 * ratio for input prices, the output's for output ones, the cache
+	 * write's for the 1-hour write. */
+	static const struct { enum price_dim d; int by; } scale[] = {
+		{PRICE_DIM_PRIORITY_INPUT, 0}, {PRICE_DIM_PRIORITY_CACHED_INPUT, 0}, {PRICE_DIM_FLEX_INPUT, 0},
+		{PRICE_DIM_FLEX_CACHED_INPUT, 0}, {PRICE_DIM_PRIORITY_OUTPUT, 1}, {PRICE_DIM_FLEX_OUTPUT, 1},
+		{PRICE_DIM_CACHE_WRITE_1H, 2}};
+	int64_t in, v;
+	*out = *p;
+	if (!pricing_dim_get(p, PRICE_DIM_TIER_INPUT, &in)) {
+		*unpriced |= (uint64_t)1 << PRICE_DIM_TIER_INPUT;
+		return PRICING_OK;
+	}
+	const int64_t std_in = p->input_micros_per_mtok;
+	int64_t tier[3] = {in, 0, 0};	/* input, output, cache write at the tier */
+	if ((!pricing_dim_get(p, PRICE_DIM_TIER_OUTPUT, &tier[1]) && scaled(p->output_micros_per_mtok, in, std_in, &tier[1]) != 0) ||
+	    (!pricing_dim_get(p, PRICE_DIM_TIER_CACHE_WRITE, &tier[2]) &&
+	     scaled(p->cache_write_micros_per_mtok, in, std_in, &tier[2]) != 0))
+		return PRICING_OVERFLOW;
+	const int64_t standard[3] = {std_in, p->output_micros_per_mtok, p->cache_write_micros_per_mtok};
+	if (!pricing_dim_get(p, PRICE_DIM_TIER_CACHED_INPUT, &out->cached_input_micros_per_mtok) &&
+	    scaled(p->cached_input_micros_per_mtok, in, std_in, &out->cached_input_micros_per_mtok) != 0)
+		return PRICING_OVERFLOW;
+	out->input_micros_per_mtok = tier[0];
+	out->output_micros_per_mtok = tier[1];
+	out->cache_write_micros_per_mtok = tier[2];
+	for (size_t i = 0; i < sizeof(scale) / sizeof(scale[0]); i++) {
+		if (!pricing_dim_get(p, scale[i].d, &v))
+			continue;
+		if (scaled(v, tier[scale[i].by], standard[scale[i].by], &v) != 0)
+			return PRICING_OVERFLOW;
+		pricing_dim_put(out, scale[i].d, v);
+	}
+	/* The tier is applied: its prices are the row's now. */
+	static const enum price_dim tier_dims[] = {PRICE_DIM_TIER_THRESHOLD, PRICE_DIM_TIER_INPUT, PRICE_DIM_TIER_OUTPUT,
+						   PRICE_DIM_TIER_CACHED_INPUT, PRICE_DIM_TIER_CACHE_WRITE};
+	for (size_t i = 0; i < sizeof(tier_dims) / sizeof(tier_dims[0]); i++)
+		pricing_dim_put(out, tier_dims[i], -1);
+	return PRICING_OK;
+}
+
 enum pricing_status pricing_dims_extra(const struct price *p, const struct pricing_tokens *t,
 				       const struct pricing_dims_usage *d, int64_t *extra_raw, uint64_t *unpriced)
 {
@@ -146,31 +210,40 @@ enum pricing_status pricing_dims_extra(const struct price *p, const struct prici
 	if (d->cache_write_1h_tokens > t->cache_write_input_tokens || d->audio_input_tokens > uncached ||
 	    d->audio_output_tokens > t->output_tokens)
 		return PRICING_INVALID;
-	/* The tier's prices, each the standard one where the row has none. */
-	int64_t in = p->input_micros_per_mtok, cached = p->cached_input_micros_per_mtok;
-	int64_t out = p->output_micros_per_mtok;
+	/* The long-context tier's row, then the service tier's prices on it,
+	 * each the row's standard one where it has none. */
+	struct price q = *p;
+	if (d->long_context) {
+		enum pricing_status st = pricing_long_row(p, &q, unpriced);
+		if (st != PRICING_OK)
+			return st;
+	}
+	int64_t in = q.input_micros_per_mtok, cached = q.cached_input_micros_per_mtok;
+	int64_t out = q.output_micros_per_mtok;
 	if (d->tier == PRICING_TIER_PRIORITY) {
-		in = dim_or(p, PRICE_DIM_PRIORITY_INPUT, in, unpriced);
-		cached = dim_or(p, PRICE_DIM_PRIORITY_CACHED_INPUT, cached, unpriced);
-		out = dim_or(p, PRICE_DIM_PRIORITY_OUTPUT, out, unpriced);
+		in = dim_or(&q, PRICE_DIM_PRIORITY_INPUT, in, unpriced);
+		cached = dim_or(&q, PRICE_DIM_PRIORITY_CACHED_INPUT, cached, unpriced);
+		out = dim_or(&q, PRICE_DIM_PRIORITY_OUTPUT, out, unpriced);
 	} else if (d->tier == PRICING_TIER_FLEX) {
-		in = dim_or(p, PRICE_DIM_FLEX_INPUT, in, unpriced);
-		cached = dim_or(p, PRICE_DIM_FLEX_CACHED_INPUT, cached, unpriced);
-		out = dim_or(p, PRICE_DIM_FLEX_OUTPUT, out, unpriced);
+		in = dim_or(&q, PRICE_DIM_FLEX_INPUT, in, unpriced);
+		cached = dim_or(&q, PRICE_DIM_FLEX_CACHED_INPUT, cached, unpriced);
+		out = dim_or(&q, PRICE_DIM_FLEX_OUTPUT, out, unpriced);
 	}
 	__int128 x = 0;
 	add_diff(&x, uncached - d->audio_input_tokens, in, p->input_micros_per_mtok);
 	add_diff(&x, t->cached_input_tokens, cached, p->cached_input_micros_per_mtok);
+	add_diff(&x, t->cache_write_input_tokens - d->cache_write_1h_tokens, q.cache_write_micros_per_mtok,
+		 p->cache_write_micros_per_mtok);
 	add_diff(&x, t->output_tokens - d->audio_output_tokens, out, p->output_micros_per_mtok);
 	if (d->audio_input_tokens > 0)
-		add_diff(&x, d->audio_input_tokens, dim_or(p, PRICE_DIM_INPUT_AUDIO, in, unpriced),
+		add_diff(&x, d->audio_input_tokens, dim_or(&q, PRICE_DIM_INPUT_AUDIO, in, unpriced),
 			 p->input_micros_per_mtok);
 	if (d->audio_output_tokens > 0)
-		add_diff(&x, d->audio_output_tokens, dim_or(p, PRICE_DIM_OUTPUT_AUDIO, out, unpriced),
+		add_diff(&x, d->audio_output_tokens, dim_or(&q, PRICE_DIM_OUTPUT_AUDIO, out, unpriced),
 			 p->output_micros_per_mtok);
 	if (d->cache_write_1h_tokens > 0)
 		add_diff(&x, d->cache_write_1h_tokens,
-			 dim_or(p, PRICE_DIM_CACHE_WRITE_1H, p->cache_write_micros_per_mtok, unpriced),
+			 dim_or(&q, PRICE_DIM_CACHE_WRITE_1H, q.cache_write_micros_per_mtok, unpriced),
 			 p->cache_write_micros_per_mtok);
 	if (d->web_search_calls > 0)
 		x += (__int128)d->web_search_calls * dim_or(p, PRICE_DIM_WEB_SEARCH, 0, unpriced) * 1000000;

@@ -131,13 +131,32 @@ struct pricing_dims_usage {
 	int64_t audio_input_tokens;
 	int64_t audio_output_tokens;
 	int64_t web_search_calls;
+	int long_context;		/* in the row's long-context tier (pricing_long_context) */
 };
+
+/* 1 when a call of input_tokens input (every input token: cached and
+ * cache writes too) is in p's long-context tier: p prices a threshold and
+ * the input passes it. */
+int pricing_long_context(const struct price *p, int64_t input_tokens);
+/* The row a call in p's long-context tier is priced at (DESIGN §14): *out
+ * is p with the tier's prices as its standard ones, every token of the
+ * call at them. A tier price the row lacks (cached input, cache write,
+ * output) is the standard one scaled as the tier's input is to the
+ * standard input; the service tiers' prices and the 1-hour write's are
+ * scaled the same way (as the tier's input, or its cache write, is to the
+ * standard one: the providers price both as multiples), rounded up to a
+ * micro per million tokens; audio keeps its price. A row with a
+ * threshold and no tier input price prices no tier: *out is p and the
+ * tier input's bit is set in *unpriced. PRICING_OVERFLOW when a scaled
+ * price passes int64. */
+enum pricing_status pricing_long_row(const struct price *p, struct price *out, uint64_t *unpriced);
 
 /* The difference, in the formula's units before the margin (tokens ×
  * micros per million tokens; a fee a call counts 10^6 × its micros),
  * between the call's cost at every dimension d says it used and its cost
- * at p's token prices alone: the tier's prices for every token of a
- * tiered call, audio tokens at their prices (the tier's input or output
+ * at p's token prices alone: the long-context tier's prices
+ * (pricing_long_row) for every token of a call d says is in it, the
+ * service tier's prices for every token of a tiered call, audio tokens at their prices (the tier's input or output
  * price, as the rest, when p prices no audio), 1-hour cache writes at
  * their price, web search's fee a call. A dimension d uses and p does not
  * price is charged at the standard price (the difference 0) and its bit

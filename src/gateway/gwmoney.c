@@ -68,6 +68,9 @@ const char *gwmoney_unpriced(const struct gw_ask *ask, const struct price *p)
 	static const enum price_dim audio[] = {PRICE_DIM_INPUT_AUDIO, PRICE_DIM_OUTPUT_AUDIO};
 	static const enum price_dim hour[] = {PRICE_DIM_CACHE_WRITE_1H};
 	static const enum price_dim search[] = {PRICE_DIM_WEB_SEARCH};
+	static const enum price_dim tier[] = {PRICE_DIM_TIER_INPUT};
+	if (ask->long_context != NULL && !priced(p, tier, 1))
+		return ask->long_context;
 	if ((ask->tier == GW_TIER_PRIORITY && !priced(p, priority, 2)) || (ask->tier == GW_TIER_FLEX && !priced(p, flex, 2)))
 		return "service_tier";
 	if (ask->cache_1h && !priced(p, hour, 1))
@@ -90,13 +93,21 @@ static int64_t dim_of(const struct price *p, enum price_dim d, int64_t standard)
 	return pricing_dim_get(p, d, &v) ? v : standard;
 }
 
-int gwmoney_hold(const struct gw_ask *ask, const struct price *p, int64_t searches_held, struct price *hold_price,
+int gwmoney_hold(const struct gw_ask *ask, const struct price *row, int64_t searches_held, struct price *hold_price,
 		 int64_t *fees_raw, int64_t *searches)
 {
+	/* A call whose input may pass the threshold: every token at the
+	 * long-context tier's prices (the row a call in it is priced at). */
+	struct price tiered;
+	uint64_t unpriced = 0;
+	if (ask->long_context != NULL && pricing_long_row(row, &tiered, &unpriced) != PRICING_OK)
+		return -1;
+	assert(unpriced == 0);		/* gwmoney_unpriced refused a tier without prices */
+	const struct price *p = ask->long_context != NULL ? &tiered : row;
 	int64_t in = p->input_micros_per_mtok, out = p->output_micros_per_mtok;
 	int64_t pin = dim_of(p, PRICE_DIM_PRIORITY_INPUT, in), pout = dim_of(p, PRICE_DIM_PRIORITY_OUTPUT, out);
 	int64_t fin = dim_of(p, PRICE_DIM_FLEX_INPUT, in), fout = dim_of(p, PRICE_DIM_FLEX_OUTPUT, out);
-	*hold_price = *p;
+	*hold_price = *row;	/* pinned: the row; only its token prices are the worst case's */
 	if (ask->tier == GW_TIER_PRIORITY) {
 		in = pin;
 		out = pout;
@@ -146,7 +157,8 @@ enum pricing_status gwmoney_dims(const struct gw_ask *ask, const struct price *p
 					 c->usage.output_tokens};
 	struct pricing_dims_usage d = {u->tier == GW_TIER_PRIORITY ? PRICING_TIER_PRIORITY
 				       : u->tier == GW_TIER_FLEX ? PRICING_TIER_FLEX : PRICING_TIER_STANDARD,
-				       u->cache_write_1h_tokens, u->audio_input_tokens, u->audio_output_tokens, u->web_searches};
+				       u->cache_write_1h_tokens, u->audio_input_tokens, u->audio_output_tokens, u->web_searches,
+				       pricing_long_context(p, t.input_tokens)};
 	/* Chat's search models bill a search a call; their usage does not
 	 * count it. */
 	if (ask->web_search != NULL && strcmp(ask->web_search, "web_search_options") == 0 && d.web_search_calls == 0)

@@ -69,6 +69,12 @@ struct gw_ask {
 	 * other than web search: file search, code execution, image
 	 * generation, computer use, web fetch, MCP): refused (static). */
 	const char *unpriced;
+	/* Set by api_gateway, not read from the body: the input bound passes
+	 * the model's long-context threshold (Anthropic's only with its
+	 * 1M-context beta, without which the provider refuses such an
+	 * input): held at the tier's prices (DESIGN §14). The input's
+	 * member ("messages", "input"), NULL: not so. */
+	const char *long_context;
 };
 
 /* Reads body (len bytes, JSON) for route r into *ask. 0, or -1 with a

@@ -178,24 +178,19 @@ static int stored_input(struct api_ctx *ctx, struct gw_job *job, const struct pr
 	return -1;
 }
 
-/* A call whose input may pass its model's long-context threshold (every
- * token then priced at the tier's prices, which creditd does not charge
- * yet) is refused before it is forwarded (DESIGN §14); Anthropic's tier
- * needs its 1M-context beta, without which the provider refuses such an
- * input itself. The input bound is an upper bound: a call under the
- * threshold is never refused. 0, or -1 with rs filled. */
-static int long_context(const struct gw_job *job, const struct price *p, struct response *rs)
+/* A call whose input may pass its model's long-context threshold is held
+ * at the tier's prices, every token (DESIGN §14): the input bound is an
+ * upper bound, so a call under the threshold is never held so. Anthropic's
+ * tier needs its 1M-context beta, without which the provider refuses such
+ * an input itself: held at the standard prices. */
+static void long_context(struct gw_job *job, const struct price *p)
 {
-	int64_t threshold;
-	if (job->byok || !pricing_dim_get(p, PRICE_DIM_TIER_THRESHOLD, &threshold) || job->ask.input_bound <= threshold)
-		return 0;
+	if (job->byok || !pricing_long_context(p, job->ask.input_bound))
+		return;
 	if (job->route == GW_ANTHROPIC_MESSAGES && strstr(job->anthropic_beta, "context-1m") == NULL)
-		return 0;
-	api_error(rs, CD_E_INVALID, job->route == GW_OPENAI_RESPONSES || job->route == GW_OPENAI_EMBEDDINGS ? "input"
-												       : "messages",
-		  "the call's input may pass %s's long-context threshold of %lld tokens, priced higher by the provider, "
-		  "which creditd does not charge yet: not forwarded", job->ask.model, (long long)threshold);
-	return -1;
+		return;
+	job->ask.long_context = job->route == GW_OPENAI_RESPONSES || job->route == GW_OPENAI_EMBEDDINGS ? "input"
+														 : "messages";
 }
 
 /* The hold's figures: the input bound, the output asked (the body's cap,
@@ -212,7 +207,10 @@ static int hold_of(struct api_ctx *ctx, struct gw_job *job, struct guard_authori
 			  job->ask.model);
 		return -1;
 	}
-	if (stored_input(ctx, job, &p, rs) != 0 || long_context(job, &p, rs) != 0 || billed(job, &p, rs) != 0)
+	if (stored_input(ctx, job, &p, rs) != 0)
+		return -1;
+	long_context(job, &p);
+	if (billed(job, &p, rs) != 0)
 		return -1;
 	int64_t reasons = 0;
 	job->reasoning = priced && pricing_dim_get(&p, PRICE_DIM_REASONING, &reasons) && reasons == 1;
@@ -265,8 +263,13 @@ static int billed(const struct gw_job *job, const struct price *p, struct respon
 	const char *field = job->byok ? NULL : gwmoney_unpriced(&job->ask, p);
 	if (field == NULL)
 		return 0;
-	api_error(rs, CD_E_INVALID, field, "\"%s\" asks for what the provider bills beyond tokens, which %s's price row "
-		  "does not price: not forwarded", field, job->ask.model);
+	if (field == job->ask.long_context)
+		api_error(rs, CD_E_INVALID, field, "the call's input may pass %s's long-context threshold, priced higher "
+			  "by the provider, and its price row gives no tier_input_micros_per_mtok: not forwarded",
+			  job->ask.model);
+	else
+		api_error(rs, CD_E_INVALID, field, "\"%s\" asks for what the provider bills beyond tokens, which %s's "
+			  "price row does not price: not forwarded", field, job->ask.model);
 	return -1;
 }
 

@@ -37,8 +37,8 @@ def ensure_prices():
 
 def import_prices(prices, *flags):
     """creditctl price import of prices: CSV text, or a LiteLLM-shaped
-    catalogue (a dict, written as JSON)."""
-    json_doc = isinstance(prices, dict)
+    catalogue (a dict) or creditd's JSON list (a list), written as JSON."""
+    json_doc = isinstance(prices, (dict, list))
     with tempfile.NamedTemporaryFile("w", suffix=".json" if json_doc else ".csv", delete=False) as f:
         f.write(json.dumps(prices) if json_doc else prices)
     try:

@@ -7,7 +7,7 @@ price rows price none of these, and it never charges them at a flat token
 price. The same bodies without the member go through."""
 from lib import api, check, eq, new_account, sql, verify, wait_until
 from test_80_gateway import (anthropic_error, body_chat, call, chat, cost, ensure_prices, import_prices, messages,
-                             mode, openai_error, reasons, received, reset, state)
+                             mode, openai_error, prices, reasons, received, reset, state)
 
 OPENAI = (
     ("/openai/v1/chat/completions", dict(body_chat(), service_tier="priority"), "service_tier"),
@@ -77,38 +77,85 @@ def test_the_standard_price_goes_through():
 
 def _price_tiered():
     """Models with a long-context tier from 1,000 input tokens, imported
-    from LiteLLM-shaped entries (the threshold from the key's name)."""
+    from LiteLLM-shaped entries (the threshold from the key's name), a
+    twin without the tier, and (creditd's own JSON list) a row with a
+    threshold and no tier price."""
     tier = {"input_cost_per_token": 1e-06, "output_cost_per_token": 2e-06, "max_output_tokens": 1000,
             "input_cost_per_token_above_1k_tokens": 2e-06, "output_cost_per_token_above_1k_tokens": 3e-06}
+    flat = {k: v for k, v in tier.items() if "above" not in k}
     import_prices({"gpt-tiered": dict(tier, litellm_provider="openai", mode="chat"),
-                   "claude-tiered": dict(tier, litellm_provider="anthropic", mode="chat")}, "--force")
+                   "claude-tiered": dict(tier, litellm_provider="anthropic", mode="chat"),
+                   "gpt-single": dict(flat, litellm_provider="openai", mode="chat")}, "--force")
+    import_prices([{"model": "gpt-tier-unpriced", "input_micros_per_mtok": 1000000, "cached_input_micros_per_mtok": 0,
+                    "output_micros_per_mtok": 2000000, "max_output_tokens": 1000, "tier_threshold_tokens": 1000}],
+                  "--force")
 
 
-def test_a_call_that_may_pass_the_long_context_tier_is_refused():
+def _held(r):
+    return api("GET", "/v1/holds/" + r.headers["creditd-hold-id"], auth="read").json["held_micros"]
+
+
+def _charged(acct, model, r, tier):
+    """The call's usage record against §3's formula at the standard or the
+    tier's prices (GET /v1/models)."""
+    eq(r.status, 200, "answered: %r" % r.body[:200])
+    check(wait_until(lambda: len(reasons(acct)) > 0 and sql(
+        "SELECT COUNT(*) FROM holds h JOIN accounts a ON a.id = h.account_id WHERE a.ext_id = '%s' "
+        "AND h.state = 'pending'" % acct) == [["0"]], timeout=10), "settled")
+    inp, out, charged = (int(x) for x in sql(
+        "SELECT u.input_tokens, u.output_tokens, u.cost_micros FROM usage_records u JOIN accounts a "
+        "ON a.id = u.account_id WHERE a.ext_id = '%s' ORDER BY u.id DESC LIMIT 1" % acct)[0])
+    p, margin = prices()
+    m = p[model]
+    pre = "tier_" if tier else ""
+    raw = inp * m[pre + "input_micros_per_mtok"] + out * m[pre + "output_micros_per_mtok"]
+    eq(charged, -(-raw * margin // 10 ** 10), "%s, %d input: charged at the %s prices" %
+       (model, inp, "tier's" if tier else "standard"))
+    eq(int(r.headers["creditd-charged-micros"]), charged, "the answer says so")
+    return inp
+
+
+def test_the_long_context_tier_is_held_and_charged():
     """A model whose row gives a long-context tier (every token priced
     higher once the input passes its threshold): a call whose input bound
-    passes it is refused 400 before anything is forwarded (creditd does not
-    charge the tier yet); one under it goes through, as does an Anthropic
-    call without the 1M-context beta (the provider refuses such an input
-    itself)."""
+    passes it is held at the tier's prices, and a call whose usage passes
+    it is charged every token at them, to the micro; under it, the
+    standard prices. An Anthropic call without the 1M-context beta is held
+    at the standard prices (the provider refuses such an input itself),
+    and still charged the tier if its usage says it passed. A row with a
+    threshold and no tier price refuses such a call, nothing forwarded."""
     ensure_prices()
     _price_tiered()
     reset()
+    mode(output_tokens=20)
     acct = new_account("gwtier")
+    big = "word " * 1200
+    check(_charged(acct, "gpt-tiered", chat(acct, {"model": "gpt-tiered", "messages": [
+        {"role": "user", "content": "short"}]}), False) <= 1000, "under the threshold")
+    r = chat(acct, {"model": "gpt-tiered", "messages": [{"role": "user", "content": big}]})
+    check(_charged(acct, "gpt-tiered", r, True) > 1000, "past the threshold")
+    flat = _held(chat(acct, {"model": "gpt-single", "messages": [{"role": "user", "content": big}]}))
+    _, margin = prices()
+    # (the twin's name has as many bytes) the input bound B from the twin's hold: ceil((B×1 + 1000×2) × margin / 10^4) micros
+    bound = round((flat * 10 ** 4 / margin - 2000))
+    want = (bound * 2 + 1000 * 3) * margin / 10 ** 4
+    check(abs(_held(r) - want) <= 2, "held at the tier's prices: %d, about %d (the twin's %d)" % (_held(r), want, flat))
+    beta = {"anthropic-beta": "context-1m-2025-08-07"}
+    body = {"model": "claude-tiered", "max_tokens": 50, "messages": [{"role": "user", "content": big}]}
+    r = messages(acct, body, headers=beta)
+    check(_charged(acct, "claude-tiered", r, True) > 1000, "Anthropic with the 1M-context beta")
+    lone = messages(acct, body)
+    _charged(acct, "claude-tiered", lone, True)
+    check(_held(lone) < _held(r) * 6 // 10, "no beta: held at the standard prices (%d, %d with it)" %
+          (_held(lone), _held(r)))
     before = state(acct)
-    big = "word " * 400
-    openai_error(chat(acct, {"model": "gpt-tiered", "messages": [{"role": "user", "content": big}]}), 400,
+    reset()
+    openai_error(chat(acct, {"model": "gpt-tier-unpriced", "messages": [{"role": "user", "content": big}]}), 400,
                  "invalid_request", "messages")
-    r = messages(acct, {"model": "claude-tiered", "max_tokens": 50, "messages": [{"role": "user", "content": big}]},
-                 headers={"anthropic-beta": "context-1m-2025-08-07"})
-    anthropic_error(r, 400, "invalid_request_error")
-    check("long-context" in r.json["error"]["message"], "says why: %r" % r.json)
-    eq(received(), [], "nothing forwarded")
+    eq(received(), [], "a tier without prices: nothing forwarded")
     eq(state(acct), before, "nothing held")
-    eq(chat(acct, {"model": "gpt-tiered", "messages": [{"role": "user", "content": "short"}]}).status, 200,
-       "under the threshold")
-    eq(messages(acct, {"model": "claude-tiered", "max_tokens": 50,
-                       "messages": [{"role": "user", "content": big}]}).status, 200, "no 1M-context beta: no tier")
+    eq(chat(acct, {"model": "gpt-tier-unpriced", "messages": [{"role": "user", "content": "short"}]}).status, 200,
+       "under its threshold")
     verify()
 
 

@@ -110,8 +110,47 @@ static void test_dimensions(void)
 	ok(c.over_hold && strstr(c.why, "cache_write_1h_micros_per_mtok used, not priced"), "and flagged: %s", c.why);
 }
 
+/* The long-context tier (DESIGN §14): held at the tier's prices when the
+ * input bound passes the threshold, refused when the row has a threshold
+ * and no tier price, charged so when the usage's input passes it. */
+static void test_long_context(void)
+{
+	struct price p = {3000000, 300000, 15000000, 64000, 3750000, PRICING_NO_DIMS};
+	pricing_dim_put(&p, PRICE_DIM_TIER_THRESHOLD, 200000);
+	struct gw_ask ask;
+	memset(&ask, 0, sizeof(ask));
+	ask.web_search_max = -1;
+	ask.long_context = "messages";
+	is_str(gwmoney_unpriced(&ask, &p), "messages", "past the threshold, no tier price: refused, the input named");
+	pricing_dim_put(&p, PRICE_DIM_TIER_INPUT, 6000000);
+	pricing_dim_put(&p, PRICE_DIM_TIER_OUTPUT, 22500000);
+	ok(gwmoney_unpriced(&ask, &p) == NULL, "priced: taken");
+	struct price held;
+	int64_t fees, searches;
+	is_int(gwmoney_hold(&ask, &p, 5, &held, &fees, &searches), 0, "held");
+	/* input at the dearest: the tier's input 6 vs its cache write 7.5 (3.75 scaled ×2) */
+	is_int(held.input_micros_per_mtok, 7500000, "input at the tier's dearest input price");
+	is_int(held.output_micros_per_mtok, 22500000, "output at the tier's");
+	ask.long_context = NULL;
+	gwmoney_hold(&ask, &p, 5, &held, &fees, &searches);
+	is_int(held.output_micros_per_mtok, 15000000, "under the threshold: the standard output");
+	struct gw_asked a = {GW_ANTHROPIC_MESSAGES, 1000, 1, 300000};
+	struct gw_usage u = usage(250000, 0, 0, 1000);
+	struct gw_charge c;
+	int64_t extra;
+	gwmoney_charge(&a, &u, &c);
+	is_int(gwmoney_dims(&ask, &p, 5, &u, &extra, &c), PRICING_OK, "priced");
+	is_int(extra, 3000000LL * 250000 + 7500000LL * 1000, "the usage past the threshold: every token at the tier");
+	ok(!c.over_hold, "not flagged: the row prices it");
+	u = usage(200000, 0, 0, 1000);
+	gwmoney_charge(&a, &u, &c);
+	gwmoney_dims(&ask, &p, 5, &u, &extra, &c);
+	is_int(extra, 0, "an input of the threshold: the standard prices");
+}
+
 int main(void)
 {
+	test_long_context();
 	struct gw_charge c;
 	struct gw_asked chat = {GW_OPENAI_CHAT, 100, 1, 1000};
 	struct gw_usage u = usage(800, 200, 0, 90);

@@ -26,12 +26,66 @@ static int64_t cost_of(const struct price *p, int64_t m, struct pricing_tokens t
 	return cost;
 }
 
+/* The long-context tier (a Sonnet-shaped row: 3 / 0.3 / 15, writes 3.75,
+ * 1-hour 6; past 200k input 6 / 0.6 / 22.5, writes 7.5). */
+static void long_context(void)
+{
+	struct price p = {3000000, 300000, 15000000, 64000, 3750000, PRICING_NO_DIMS};
+	uint64_t un;
+	pricing_dim_put(&p, PRICE_DIM_CACHE_WRITE_1H, 6000000);
+	pricing_dim_put(&p, PRICE_DIM_TIER_THRESHOLD, 200000);
+	pricing_dim_put(&p, PRICE_DIM_TIER_INPUT, 6000000);
+	pricing_dim_put(&p, PRICE_DIM_TIER_OUTPUT, 22500000);
+	pricing_dim_put(&p, PRICE_DIM_TIER_CACHED_INPUT, 600000);
+	pricing_dim_put(&p, PRICE_DIM_TIER_CACHE_WRITE, 7500000);
+	ok(!pricing_long_context(&p, 200000), "an input of the threshold is not past it");
+	ok(pricing_long_context(&p, 200001), "one token more is");
+	struct price flat = {3000000, 300000, 15000000, 64000, 3750000, PRICING_NO_DIMS};
+	ok(!pricing_long_context(&flat, INT64_MAX), "a row without a threshold has no tier");
+	/* 300k input: 200k uncached, 50k cached, 50k writes of which 20k
+	 * 1-hour; 10k output */
+	struct pricing_tokens t = {300000, 50000, 50000, 10000};
+	struct pricing_dims_usage std = {PRICING_TIER_STANDARD, 20000, 0, 0, 0, 0};
+	/* 200k×3 0.6 + 50k×0.3 0.015 + 30k×3.75 0.1125 + 20k×6 0.12 + 10k×15 0.15 */
+	is_int(cost_of(&p, 10000, t, std, &un), 997500, "below the threshold: the standard prices");
+	struct pricing_dims_usage lng = std;
+	lng.long_context = 1;
+	/* 200k×6 1.2 + 50k×0.6 0.03 + 30k×7.5 0.225 + 20k×12 (the 1-hour
+	 * write scaled as 7.5 is to 3.75) 0.24 + 10k×22.5 0.225 */
+	is_int(cost_of(&p, 10000, t, lng, &un), 1920000, "past it: every token at the tier's prices, to the micro");
+	is_int((long long)un, 0, "nothing unpriced");
+	struct price q = p;
+	pricing_dim_put(&q, PRICE_DIM_TIER_CACHED_INPUT, -1);
+	pricing_dim_put(&q, PRICE_DIM_TIER_CACHE_WRITE, -1);
+	pricing_dim_put(&q, PRICE_DIM_TIER_OUTPUT, -1);
+	/* output scaled 15×2 = 30: +10k×7.5 */
+	is_int(cost_of(&q, 10000, t, lng, &un), 1920000 + 75000, "tier prices the row lacks: scaled as its input is");
+	pricing_dim_put(&q, PRICE_DIM_TIER_INPUT, -1);
+	is_int(cost_of(&q, 10000, t, lng, &un), 997500, "a threshold without a tier input price: the standard prices");
+	ok(un == (uint64_t)1 << PRICE_DIM_TIER_INPUT, "and named unpriced");
+	/* priority in the tier: 6 → 12, output 30 → 45 */
+	pricing_dim_put(&p, PRICE_DIM_PRIORITY_INPUT, 6000000);
+	pricing_dim_put(&p, PRICE_DIM_PRIORITY_OUTPUT, 30000000);
+	pricing_dim_put(&p, PRICE_DIM_PRIORITY_CACHED_INPUT, 600000);
+	struct pricing_dims_usage pri = lng;
+	pri.tier = PRICING_TIER_PRIORITY;
+	/* 200k×12 2.4 + 50k×1.2 0.06 + 30k×7.5 0.225 + 20k×12 0.24 + 10k×45 0.45 */
+	is_int(cost_of(&p, 10000, t, pri, &un), 3375000, "priority in the tier: both, as multiples");
+	struct price row_out;
+	is_int(pricing_long_row(&p, &row_out, &un), PRICING_OK, "the tier's row");
+	ok(!pricing_dim_get(&row_out, PRICE_DIM_TIER_THRESHOLD, NULL), "has no tier of its own");
+	is_int(row_out.input_micros_per_mtok, 6000000, "its input is the tier's");
+	pricing_dim_put(&p, PRICE_DIM_PRIORITY_INPUT, INT64_MAX);
+	is_int(pricing_long_row(&p, &row_out, &un), PRICING_OVERFLOW, "a scaled price past int64: overflow");
+}
+
 int main(void)
 {
+	long_context();
 	struct price p = row();
 	uint64_t un;
 	struct pricing_tokens t = {1000000, 200000, 100000, 500000};	/* 700k uncached */
-	struct pricing_dims_usage none = {PRICING_TIER_STANDARD, 0, 0, 0, 0};
+	struct pricing_dims_usage none = {PRICING_TIER_STANDARD, 0, 0, 0, 0, 0};
 	int64_t std = 0;
 	is_int(pricing_token_cost(&p, 10000, &t, &std), PRICING_OK, "the token cost");
 	is_int(cost_of(&p, 10000, t, none, &un), std, "no dimension: the token cost, to the micro");
@@ -41,11 +95,11 @@ int main(void)
 	pricing_dim_put(&p, PRICE_DIM_PRIORITY_INPUT, 5000000);
 	pricing_dim_put(&p, PRICE_DIM_PRIORITY_CACHED_INPUT, 2500000);
 	pricing_dim_put(&p, PRICE_DIM_PRIORITY_OUTPUT, 20000000);
-	struct pricing_dims_usage pri = {PRICING_TIER_PRIORITY, 0, 0, 0, 0};
+	struct pricing_dims_usage pri = {PRICING_TIER_PRIORITY, 0, 0, 0, 0, 0};
 	/* 700k×5 + 200k×2.5 + 100k×3.75 + 500k×20 = 3.5 + 0.5 + 0.375 + 10 = 14.375 $ */
 	is_int(cost_of(&p, 10000, t, pri, &un), 14375000, "priority: every token at the tier's price");
 	is_int(cost_of(&p, 10500, t, pri, &un), 15093750, "and the margin on the whole, once");
-	struct pricing_dims_usage flex = {PRICING_TIER_FLEX, 0, 0, 0, 0};
+	struct pricing_dims_usage flex = {PRICING_TIER_FLEX, 0, 0, 0, 0, 0};
 	is_int(cost_of(&p, 10000, t, flex, &un), std, "flex the row does not price: the standard price");
 	ok(un == ((uint64_t)1 << PRICE_DIM_FLEX_INPUT | (uint64_t)1 << PRICE_DIM_FLEX_CACHED_INPUT |
 		  (uint64_t)1 << PRICE_DIM_FLEX_OUTPUT), "and named unpriced");
@@ -56,7 +110,7 @@ int main(void)
 	is_int(cost_of(&p, 10000, t, flex, &un), 3875000, "flex: cheaper, to the micro");
 
 	/* audio: in 40, out 80 */
-	struct pricing_dims_usage audio = {PRICING_TIER_STANDARD, 0, 300000, 100000, 0};
+	struct pricing_dims_usage audio = {PRICING_TIER_STANDARD, 0, 300000, 100000, 0, 0};
 	is_int(cost_of(&p, 10000, t, audio, &un), std, "audio the row does not price: the text price");
 	ok(un == ((uint64_t)1 << PRICE_DIM_INPUT_AUDIO | (uint64_t)1 << PRICE_DIM_OUTPUT_AUDIO), "named");
 	pricing_dim_put(&p, PRICE_DIM_INPUT_AUDIO, 40000000);
@@ -66,14 +120,14 @@ int main(void)
 	is_int(cost_of(&p, 10000, t, audio, &un), 7375000 + 11250000 + 7000000, "audio tokens at their prices");
 
 	/* 1-hour cache writes: 7.5 $/M instead of 3.75 */
-	struct pricing_dims_usage hour = {PRICING_TIER_STANDARD, 60000, 0, 0, 0};
+	struct pricing_dims_usage hour = {PRICING_TIER_STANDARD, 60000, 0, 0, 0, 0};
 	is_int(cost_of(&p, 10000, t, hour, &un), std, "1-hour writes the row does not price: the 5-minute price");
 	ok(un == (uint64_t)1 << PRICE_DIM_CACHE_WRITE_1H, "named");
 	pricing_dim_put(&p, PRICE_DIM_CACHE_WRITE_1H, 7500000);
 	is_int(cost_of(&p, 10000, t, hour, &un), std + 225000, "60k 1-hour writes at 7.5 (+0.225 $)");
 
 	/* web search: 10,000 micros (1 cent) a search */
-	struct pricing_dims_usage web = {PRICING_TIER_STANDARD, 0, 0, 0, 3};
+	struct pricing_dims_usage web = {PRICING_TIER_STANDARD, 0, 0, 0, 3, 0};
 	is_int(cost_of(&p, 10000, t, web, &un), std, "searches the row does not price: nothing more");
 	ok(un == (uint64_t)1 << PRICE_DIM_WEB_SEARCH, "named");
 	pricing_dim_put(&p, PRICE_DIM_WEB_SEARCH, 10000);
@@ -81,7 +135,7 @@ int main(void)
 	is_int(cost_of(&p, 12000, t, web, &un), (std + 30000) * 12 / 10, "the margin on the fees too");
 
 	/* everything at once: priority tier, audio in and out at the audio price, 1h, searches */
-	struct pricing_dims_usage all = {PRICING_TIER_PRIORITY, 60000, 300000, 100000, 3};
+	struct pricing_dims_usage all = {PRICING_TIER_PRIORITY, 60000, 300000, 100000, 3, 0};
 	/* priority: 400k×5 2 + 200k×2.5 0.5 + 40k×3.75 0.15 + 60k×7.5 0.45 + 400k×20 8 + audio 300k×40 12 + 100k×80 8
 	 * + 0.03 = 31.13 $ */
 	is_int(cost_of(&p, 10000, t, all, &un), 31130000, "every dimension at once, to the micro");
@@ -89,13 +143,13 @@ int main(void)
 
 	/* refusals of the arithmetic */
 	int64_t extra;
-	struct pricing_dims_usage bad = {PRICING_TIER_STANDARD, 100001, 0, 0, 0};
+	struct pricing_dims_usage bad = {PRICING_TIER_STANDARD, 100001, 0, 0, 0, 0};
 	is_int(pricing_dims_extra(&p, &t, &bad, &extra, &un), PRICING_INVALID, "1-hour writes above the writes");
-	bad = (struct pricing_dims_usage){PRICING_TIER_STANDARD, 0, 700001, 0, 0};
+	bad = (struct pricing_dims_usage){PRICING_TIER_STANDARD, 0, 700001, 0, 0, 0};
 	is_int(pricing_dims_extra(&p, &t, &bad, &extra, &un), PRICING_INVALID, "audio input above the uncached input");
-	bad = (struct pricing_dims_usage){PRICING_TIER_STANDARD, 0, 0, 500001, 0};
+	bad = (struct pricing_dims_usage){PRICING_TIER_STANDARD, 0, 0, 500001, 0, 0};
 	is_int(pricing_dims_extra(&p, &t, &bad, &extra, &un), PRICING_INVALID, "audio output above the output");
-	bad = (struct pricing_dims_usage){PRICING_TIER_STANDARD, 0, 0, 0, -1};
+	bad = (struct pricing_dims_usage){PRICING_TIER_STANDARD, 0, 0, 0, -1, 0};
 	is_int(pricing_dims_extra(&p, &t, &bad, &extra, &un), PRICING_INVALID, "negative searches");
 	struct pricing_tokens huge = {INT64_MAX, 0, 0, 0};
 	is_int(pricing_dims_extra(&p, &huge, &none, &extra, &un), PRICING_OVERFLOW, "no call's count: overflow");
