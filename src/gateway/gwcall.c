@@ -478,21 +478,31 @@ static void decide(const struct gwcall *c, const struct gw_usage *u, struct gw_c
 	}
 }
 
-/* A call charged beyond what it asked: counted, logged, and its usage
- * record flagged over_hold. */
-static void flag_over_hold(const struct gwcall *c, const struct gw_charge *d)
+/* What the call was charged for beyond its tokens kept on its usage
+ * record (sql/047), when there is anything to keep; a call charged beyond
+ * what it asked is counted, logged, and flagged over_hold there. */
+static void keep_billed(const struct gwcall *c, const struct gw_charge *d)
 {
-	if (!d->over_hold)
+	const struct pricing_dims_usage *x = &d->dims;
+	struct ledger_usage_billed b = {d->over_hold, x->tier == PRICING_TIER_PRIORITY ? "priority"
+						      : x->tier == PRICING_TIER_FLEX ? "flex" : NULL,
+					x->long_context, x->cache_write_1h_tokens, x->audio_input_tokens,
+					x->audio_output_tokens, x->web_search_calls};
+	if (d->over_hold) {
+		metrics_gateway_over_hold();
+		log_warn("gateway: %s: the provider's usage went beyond what was asked, charged as reported: %s",
+			 c->job->hold_id, d->why);
+	}
+	if (!b.over_hold && b.service_tier == NULL && !b.long_context && b.cache_write_1h_tokens == 0 &&
+	    b.audio_input_tokens == 0 && b.audio_output_tokens == 0 && b.web_search_calls == 0)
 		return;
-	metrics_gateway_over_hold();
-	log_warn("gateway: %s: the provider's usage went beyond what was asked, charged as reported: %s",
-		 c->job->hold_id, d->why);
 	struct ledger *lg = lg_borrow();
-	enum cd_err rc = lg != NULL ? ledger_usage_over_hold(lg, c->job->account, c->job->hold_id) : CD_E_UNAVAILABLE;
+	enum cd_err rc = lg != NULL ? ledger_usage_billed(lg, c->job->account, c->job->hold_id, &b) : CD_E_UNAVAILABLE;
 	if (lg != NULL)
 		lg_giveback(lg);
 	if (rc != CD_OK)
-		log_warn("gateway: %s: over_hold not recorded on its usage (%s)", c->job->hold_id, cd_strerror(rc));
+		log_warn("gateway: %s: what it was charged for beyond tokens not kept on its usage record (%s)",
+			 c->job->hold_id, cd_strerror(rc));
 }
 
 /* ---- Endings ---- */
@@ -591,7 +601,7 @@ static void end_whole(struct gwcall *c, enum provider_result r)
 		error_write(c, 503, CD_E_UNAVAILABLE, "the call was answered but could not be settled: retry");
 		return;
 	}
-	flag_over_hold(c, &d);
+	keep_billed(c, &d);
 	if (!whole && c->over_budget) {
 		error_write(c, 503, CD_E_BUSY, "the gateway holds as many whole answers as [gateway] max_buffered_mib "
 			    "allows: retry");
@@ -658,7 +668,7 @@ static void end_stream(struct gwcall *c)
 		log_error("gateway: %s: the stream's settle failed: the hold expires at its ttl", c->job->hold_id);
 		return;
 	}
-	flag_over_hold(c, &d);
+	keep_billed(c, &d);
 	if (c->job->stream_cost && !c->gone)
 		cost_line(c, charged, balance, reason);
 }

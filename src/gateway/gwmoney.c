@@ -173,6 +173,7 @@ enum pricing_status gwmoney_dims(const struct gw_ask *ask, const struct price *p
 	enum pricing_status st = pricing_dims_extra(p, &t, &d, extra_raw, &unpriced);
 	if (st != PRICING_OK)
 		return st;
+	c->dims = d;
 	if (unpriced != 0) {
 		for (int i = 0; i < PRICE_DIM_COUNT; i++)
 			if (unpriced & (uint64_t)1 << i) {

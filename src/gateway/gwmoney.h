@@ -29,6 +29,7 @@ struct gw_charge {
 	struct gw_usage usage;		/* what is settled: a valid settle (cached + writes ≤ input) */
 	int over_hold;			/* beyond what was asked: flagged */
 	int64_t extra_raw;		/* the dimensions beyond tokens (gwmoney_dims), 0 until it runs */
+	struct pricing_dims_usage dims;	/* and what they were, as charged; zero until it runs */
 	char why[192];			/* what was beyond, "" when not */
 };
 

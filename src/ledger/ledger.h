@@ -144,9 +144,17 @@ enum cd_err ledger_gw_response_owned(struct ledger *lg, const char *account, con
  * (DESIGN §14, "A hold lives as long as its call"), if it is pending and
  * not expired yet; CD_E_NOT_FOUND for an id that names no hold. */
 enum cd_err ledger_hold_renew(struct ledger *lg, const char *account, const char *hold_id, int64_t ttl_seconds);
-/* Flags the usage record of a gateway call's settled hold over_hold
- * (sql/046: usage beyond what was asked, charged as reported). */
-enum cd_err ledger_usage_over_hold(struct ledger *lg, const char *account, const char *hold_id);
+/* What a gateway call was charged for beyond its tokens (DESIGN §14),
+ * kept on its usage record (sql/046, sql/047). */
+struct ledger_usage_billed {
+	int over_hold;			/* usage beyond what was asked, charged as reported */
+	const char *service_tier;	/* "priority", "flex"; NULL: the standard one */
+	int long_context;		/* every token at the long-context tier's prices */
+	int64_t cache_write_1h_tokens, audio_input_tokens, audio_output_tokens, web_search_calls;
+};
+/* Keeps b on the usage record of a gateway call's settled hold. */
+enum cd_err ledger_usage_billed(struct ledger *lg, const char *account, const char *hold_id,
+				const struct ledger_usage_billed *b);
 /* One hold as GET /v1/holds/{hold_id} shows it (DESIGN §14): its account,
  * member, model, provider (a gateway call's), status, what it held and
  * charged, the usage settled and its reason, over_hold, when it was made

@@ -20,7 +20,9 @@ static const char SQL_OWNED[] = "SELECT 1 FROM accounts a STRAIGHT_JOIN gateway_
 static const char SQL_RENEW[] = "UPDATE holds SET expires_at = GREATEST(expires_at, ?) WHERE id = ? AND account_id = ? "
 				"AND state = 'pending' AND expires_at > ?";
 
-static const char SQL_OVER_HOLD[] = "UPDATE usage_records SET over_hold = 1 WHERE hold_id = ? AND account_id = ?";
+static const char SQL_BILLED[] = "UPDATE usage_records SET over_hold = ?, service_tier = ?, long_context = ?, "
+				 "cache_write_1h_tokens = ?, audio_input_tokens = ?, audio_output_tokens = ?, "
+				 "web_search_calls = ? WHERE hold_id = ? AND account_id = ?";
 
 struct gw_response_tx {
 	const char *account, *id;
@@ -28,14 +30,17 @@ struct gw_response_tx {
 	int owned;
 	int64_t renew_ttl;		/* > 0: renew hold (account_id, hold) instead */
 	int64_t account_id, hold;
-	int over_hold;			/* flag the usage of hold (account_id, hold) instead */
+	const struct ledger_usage_billed *billed;	/* kept on the usage of hold (account_id, hold) instead */
 };
 
 static enum cd_err response_tx(struct ledger *lg, struct gw_response_tx *x)
 {
 	int e;
-	if (x->over_hold)
-		return ledger_db_do(lg, SQL_OVER_HOLD, "over_hold", "ii", x->hold, x->account_id);
+	const struct ledger_usage_billed *b = x->billed;
+	if (b != NULL)
+		return ledger_db_do(lg, SQL_BILLED, "usage billed", "isiiiiiii", (int64_t)b->over_hold, b->service_tier,
+				    (int64_t)b->long_context, b->cache_write_1h_tokens, b->audio_input_tokens,
+				    b->audio_output_tokens, b->web_search_calls, x->hold, x->account_id);
 	if (x->renew_ttl > 0)
 		return ledger_db_do(lg, SQL_RENEW, "hold renewal", "iiii", lg->now + x->renew_ttl, x->hold, x->account_id,
 				    lg->now);
@@ -69,7 +74,7 @@ static enum cd_err run(struct ledger *lg, struct gw_response_tx *x)
 
 enum cd_err ledger_gw_response_keep(struct ledger *lg, const char *account, const char *response_id)
 {
-	struct gw_response_tx x = {account, response_id, 1, 0, 0, 0, 0, 0};
+	struct gw_response_tx x = {account, response_id, 1, 0, 0, 0, 0, NULL};
 	if (response_id == NULL || response_id[0] == '\0')
 		return CD_OK;
 	return run(lg, &x);
@@ -77,7 +82,7 @@ enum cd_err ledger_gw_response_keep(struct ledger *lg, const char *account, cons
 
 enum cd_err ledger_gw_response_owned(struct ledger *lg, const char *account, const char *response_id, int *owned)
 {
-	struct gw_response_tx x = {account, response_id, 0, 0, 0, 0, 0, 0};
+	struct gw_response_tx x = {account, response_id, 0, 0, 0, 0, 0, NULL};
 	enum cd_err rc = run(lg, &x);
 	*owned = rc == CD_OK && x.owned;
 	return rc;
@@ -85,16 +90,17 @@ enum cd_err ledger_gw_response_owned(struct ledger *lg, const char *account, con
 
 enum cd_err ledger_hold_renew(struct ledger *lg, const char *account, const char *hold_id, int64_t ttl_seconds)
 {
-	struct gw_response_tx x = {account, NULL, 0, 0, ttl_seconds, 0, 0, 0};
+	struct gw_response_tx x = {account, NULL, 0, 0, ttl_seconds, 0, 0, NULL};
 	ledger_holdid_ensure(lg);
 	if (ttl_seconds <= 0 || ledger_hold_id_parse(hold_id, &x.account_id, &x.hold) != 0)
 		return CD_E_NOT_FOUND;
 	return run(lg, &x);
 }
 
-enum cd_err ledger_usage_over_hold(struct ledger *lg, const char *account, const char *hold_id)
+enum cd_err ledger_usage_billed(struct ledger *lg, const char *account, const char *hold_id,
+				const struct ledger_usage_billed *b)
 {
-	struct gw_response_tx x = {account, NULL, 0, 0, 0, 0, 0, 1};
+	struct gw_response_tx x = {account, NULL, 0, 0, 0, 0, 0, b};
 	ledger_holdid_ensure(lg);
 	if (ledger_hold_id_parse(hold_id, &x.account_id, &x.hold) != 0)
 		return CD_E_NOT_FOUND;
@@ -106,7 +112,9 @@ enum cd_err ledger_usage_over_hold(struct ledger *lg, const char *account, const
 static const char SQL_HOLD_GET[] =
 	"SELECT a.ext_id, h.member, h.model, h.action, h.request_id, h.state, h.amount_micros, h.charged_micros, "
 	"h.created_at, h.finished_at, u.id IS NOT NULL, u.input_tokens, u.cached_input_tokens, "
-	"u.cache_write_input_tokens, u.output_tokens, u.settle_reason, COALESCE(u.over_hold, 0) "
+	"u.cache_write_input_tokens, u.output_tokens, u.settle_reason, COALESCE(u.over_hold, 0), "
+	"COALESCE(u.service_tier, 'standard'), u.long_context, u.cache_write_1h_tokens, u.audio_input_tokens, "
+	"u.audio_output_tokens, u.web_search_calls "
 	"FROM holds h STRAIGHT_JOIN accounts a ON a.id = h.account_id "
 	"LEFT JOIN usage_records u FORCE INDEX (ix_hold) ON u.hold_id = h.id AND u.account_id = h.account_id "
 	"WHERE h.id = ? AND h.account_id = ? ORDER BY u.id DESC LIMIT 1";
@@ -130,6 +138,19 @@ static json_t *text_or_null(const char *s)
 	return s != NULL ? json_string(s) : json_null();
 }
 
+/* The usage of a settled hold: its tokens, then what it was charged for
+ * beyond them (sql/047). */
+static json_t *hold_usage(struct dbstmt *s)
+{
+	return json_pack("{s:I, s:I, s:I, s:I, s:s, s:b, s:I, s:I, s:I, s:I}", "input_tokens",
+			 (json_int_t)ledger_db_i64(s, 11), "cached_input_tokens", (json_int_t)ledger_db_i64(s, 12),
+			 "cache_write_input_tokens", (json_int_t)ledger_db_i64(s, 13), "output_tokens",
+			 (json_int_t)ledger_db_i64(s, 14), "service_tier", ledger_db_str(s, 17), "long_context",
+			 ledger_db_i64(s, 18) != 0, "cache_write_1h_tokens", (json_int_t)ledger_db_i64(s, 19),
+			 "audio_input_tokens", (json_int_t)ledger_db_i64(s, 20), "audio_output_tokens",
+			 (json_int_t)ledger_db_i64(s, 21), "web_search_calls", (json_int_t)ledger_db_i64(s, 22));
+}
+
 static enum cd_err hold_get_tx(struct ledger *lg, const char *hold_id, int64_t account_id, int64_t hold, json_t **out)
 {
 	int e;
@@ -139,10 +160,7 @@ static enum cd_err hold_get_tx(struct ledger *lg, const char *hold_id, int64_t a
 	int got = ledger_db_fetch(s);
 	if (got <= 0)
 		return got < 0 ? CD_E_INTERNAL : refusal_set(&lg->refusal, REFUSE_HOLD_UNKNOWN, hold_id, NULL);
-	json_t *usage = ledger_db_i64(s, 10) == 0 ? json_null()
-		: json_pack("{s:I, s:I, s:I, s:I}", "input_tokens", (json_int_t)ledger_db_i64(s, 11), "cached_input_tokens",
-			    (json_int_t)ledger_db_i64(s, 12), "cache_write_input_tokens", (json_int_t)ledger_db_i64(s, 13),
-			    "output_tokens", (json_int_t)ledger_db_i64(s, 14));
+	json_t *usage = ledger_db_i64(s, 10) == 0 ? json_null() : hold_usage(s);
 	*out = json_pack("{s:s, s:s, s:o, s:o, s:o, s:s, s:I, s:I, s:o, s:o, s:b, s:o, s:o}", "hold_id", hold_id,
 			 "account", ledger_db_str(s, 0), "member", text_or_null(ledger_db_str(s, 1)), "model",
 			 text_or_null(ledger_db_str(s, 2) != NULL ? ledger_db_str(s, 2) : ledger_db_str(s, 3)), "provider",

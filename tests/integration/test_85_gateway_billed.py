@@ -134,6 +134,8 @@ def test_the_long_context_tier_is_held_and_charged():
         {"role": "user", "content": "short"}]}), False) <= 1000, "under the threshold")
     r = chat(acct, {"model": "gpt-tiered", "messages": [{"role": "user", "content": big}]})
     check(_charged(acct, "gpt-tiered", r, True) > 1000, "past the threshold")
+    eq(api("GET", "/v1/holds/" + r.headers["creditd-hold-id"], auth="read").json["usage"]["long_context"], True,
+       "the hold shows it")
     flat = _held(chat(acct, {"model": "gpt-single", "messages": [{"role": "user", "content": big}]}))
     _, margin = prices()
     # (the twin's name has as many bytes) the input bound B from the twin's hold: ceil((B×1 + 1000×2) × margin / 10^4) micros

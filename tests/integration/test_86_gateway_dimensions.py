@@ -78,7 +78,20 @@ def test_service_tiers_are_held_and_charged_at_the_tier_served():
            (asked, served))
         eq(int(r.headers["creditd-charged-micros"]), cost, "the answer says so")
         eq(over, 1 if asked is None and served == "priority" else 0, "a dearer tier than asked is flagged")
+        _billed(r, service_tier=tier or "standard", long_context=False, web_search_calls=0)
     verify()
+
+
+def _billed(r, **want):
+    """GET /v1/holds/{hold_id}'s usage shows what the call was charged for
+    beyond its tokens (kept on its usage record after the settle)."""
+    from lib import api
+    got = {}
+
+    def shown():
+        got.update(api("GET", "/v1/holds/" + r.headers["creditd-hold-id"], auth="read").json["usage"] or {})
+        return all(got.get(k) == v for k, v in want.items())
+    check(wait_until(shown, timeout=10), "the hold's usage shows %r: %r" % (want, got))
 
 
 def _held(r):
@@ -131,6 +144,7 @@ def test_one_hour_cache_writes_are_charged_at_their_price():
         eq((write, over), (30, 0), "30 cache writes, within what was asked")
         eq(cost, want("claude-dims", inp, cached, out, write=30, w1h=20), "20 of them at the 1-hour price (%s)" %
            ("streamed" if stream else "whole"))
+        _billed(r, cache_write_input_tokens=30, cache_write_1h_tokens=20)
     verify()
 
 
@@ -147,6 +161,7 @@ def test_web_searches_are_held_and_charged_a_fee_each():
     inp, cached, write, out, cost, over = _last(acct, 1)
     eq(cost, want("claude-dims", inp, cached, out, searches=2), "two searches at a cent each")
     eq(over, 0, "within the 3 held")
+    _billed(r, web_search_calls=2)
     mode(output_tokens=10, web_searches=4, count=1)
     r = call("/openai/v1/responses", {"model": "gpt-dims", "input": "news?", "max_output_tokens": 50,
                                       "max_tool_calls": 3, "tools": [{"type": "web_search"}], "stream": True},
@@ -155,6 +170,7 @@ def test_web_searches_are_held_and_charged_a_fee_each():
     inp, cached, write, out, cost, over = _last(acct, 2)
     eq(cost, want("gpt-dims", inp, cached, out, searches=4), "four web_search_call items at the dearest size's fee")
     eq(over, 1, "more searches than the 3 held: charged, flagged")
+    _billed(r, web_search_calls=4, service_tier="standard")
     eq(state(acct)[1], 0, "nothing left held")
     check(state(acct)[0] < before, "charged")
     verify()
@@ -171,6 +187,7 @@ def test_audio_tokens_are_charged_at_the_audio_prices():
     eq(r.status, 200, "forwarded: %r" % r.body[:200])
     inp, cached, write, out, cost, over = _last(acct, 1)
     eq(cost, want("gpt-dims", inp, cached, out, ain=2, aout=15), "audio in and out at their prices, to the micro")
+    _billed(r, audio_input_tokens=2, audio_output_tokens=15)
     eq(over, 0, "asked")
     verify()
 
