@@ -19,7 +19,7 @@
 static void price_usage(void)
 {
 	fprintf(stderr, "usage: creditctl price list | price import FILE [--max-increase-pct N] [--force] [--dry-run]\n"
-			"       | price history MODEL | price alias PROVIDER_NAME MODEL\n");
+			"       | price set MODEL FIELD=VALUE... | price history MODEL | price alias PROVIDER_NAME MODEL\n");
 }
 
 
@@ -424,8 +424,25 @@ static int price_history(struct ledger *lg, const char *model)
 	return rc == CD_OK ? 0 : ctl_fail(lg, rc, "price history");
 }
 
+int ctl_price_print(const char *model)
+{
+	json_t *all = ledger_prices_json(""), *m;
+	size_t i;
+	json_array_foreach(json_object_get(all, "data"), i, m)
+		if (jsonio_str(m, "model") != NULL && strcmp(jsonio_str(m, "model"), model) == 0) {
+			json_incref(m);
+			json_decref(all);
+			return ctl_print_json(m);
+		}
+	json_decref(all);
+	fprintf(stderr, "creditctl: no model named %s is priced\n", model);
+	return 1;
+}
+
 int ctl_price(struct ledger *lg, int argc, char **argv)
 {
+	if (argc >= 3 && strcmp(argv[2], "set") == 0)
+		return ctl_price_set(lg, argc, argv);
 	if (argc >= 3 && strcmp(argv[2], "alias") == 0)
 		return ctl_price_alias(lg, argc, argv);
 	if (argc == 4 && strcmp(argv[2], "history") == 0)

@@ -7,4 +7,9 @@ struct ledger;
 /* "price ..." with argv as creditctl got it (argv[1] is "price"): the
  * command's exit status (0, 1 failure, 2 usage). */
 int ctl_price(struct ledger *lg, int argc, char **argv);
+/* "price set MODEL FIELD=VALUE..." (ctl_price_set.c), as ctl_price. */
+int ctl_price_set(struct ledger *lg, int argc, char **argv);
+/* Prints model's entry of the price list (as GET /v1/models lists it)
+ * from the loaded cache: 0, or 1 when it is not there. */
+int ctl_price_print(const char *model);
 #endif

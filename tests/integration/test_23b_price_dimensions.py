@@ -244,3 +244,46 @@ def test_an_import_beyond_what_creditd_loads_is_refused_whole():
     eq(p.returncode, 1, "refused: %s" % p.stdout[-300:])
     check("more than the 4096 creditd loads" in p.stderr and "nothing imported" in p.stderr, "says so: %r" % p.stderr)
     eq((history("%s/0" % prefix), history("%s/4096" % prefix)), ([], []), "nothing written")
+
+
+def test_price_set_sets_one_model_s_fields_and_dimensions():
+    """creditctl price set MODEL FIELD=VALUE... (DESIGN §14): fields named
+    as GET /v1/models names them (or without their unit, or as --flags);
+    a new model needs input, output and max_output_tokens (its cached and
+    cache-write input default to the input price); a priced one keeps what
+    is not named; a dimension =none is priced no longer; each change enters
+    the history; bad input is exit 2, the field named, nothing changed."""
+    model = uid("set-model")
+    p = creditctl("price", "set", model, "input=1000000", check_rc=False)
+    eq(p.returncode, 2, "a new model without its output")
+    check("output_micros_per_mtok" in p.stderr, "names what is missing: %r" % p.stderr)
+    check(model not in listed(), "nothing priced")
+    p = creditctl("price", "set", model, "input_micros_per_mtok=1000000", "output=4000000", "max_output_tokens=8000",
+                  "--priority-input", "2000000", "priority_output=8000000", "web_search=10000")
+    shown = json.loads(p.stdout)
+    eq((shown["model"], shown["input_micros_per_mtok"], shown["cached_input_micros_per_mtok"],
+        shown["cache_write_micros_per_mtok"], shown["priority_input_micros_per_mtok"],
+        shown["web_search_micros_per_call"], shown["flex_input_micros_per_mtok"]),
+       (model, 1000000, 1000000, 1000000, 2000000, 10000, None), "priced as said, printed as listed")
+    check(wait_until(lambda: model in listed(), timeout=15), "creditd lists it")
+    m = listed()[model]
+    eq((m["output_micros_per_mtok"], m["max_output_tokens"], m["priority_output_micros_per_mtok"]),
+       (4000000, 8000, 8000000), "GET /v1/models lists it")
+    creditctl("price", "set", model, "cached_input=100000", "web_search_micros_per_call=none",
+              "tier_threshold_tokens=1000", "tier_input=2000000")
+    check(wait_until(lambda: listed()[model]["tier_threshold_tokens"] == 1000, timeout=15), "creditd lists the change")
+    m = listed()[model]
+    eq((m["input_micros_per_mtok"], m["cached_input_micros_per_mtok"], m["web_search_micros_per_call"],
+        m["priority_input_micros_per_mtok"], m["tier_threshold_tokens"], m["tier_input_micros_per_mtok"]),
+       (1000000, 100000, None, 2000000, 1000, 2000000), "what was not named is kept, none unprices")
+    h = history(model)
+    eq(len(h), 2, "each change in the history")
+    check("tier_threshold_tokens 1000" in h[1] and "web_search" not in h[1], "as it is now: %r" % h[1])
+    for bad, named in ((["input=-5"], "input_micros_per_mtok"), (["reasoning=2"], "reasoning"),
+                       (["tier_threshold_tokens=0"], "tier_threshold_tokens"), (["bogus=1"], "bogus"),
+                       (["input=12abc"], "input=12abc"), (["input=none"], "input_micros_per_mtok")):
+        p = creditctl("price", "set", model, *bad, check_rc=False)
+        eq(p.returncode, 2, "%r refused" % bad)
+        check(named in p.stderr, "names %s: %r" % (named, p.stderr))
+    eq(listed()[model], m, "nothing changed")
+    eq(len(history(model)), 2, "nor the history")

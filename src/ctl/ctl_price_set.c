@@ -1,0 +1,154 @@
+/* ctl_price_set.c: creditctl price set MODEL FIELD=VALUE... (DESIGN §14):
+ * one model's price, its fields named as GET /v1/models names them. A
+ * model already priced keeps every field not named; a new one needs its
+ * input, output and max_output_tokens. Checked as a price list's row is
+ * (pricing_parse_row, pricing_dim_valid) before anything is written; the
+ * write is the import's (a changed price enters the model's history). */
+#include "ctl_prices.h"
+#include "ctl_common.h"
+#include "ledger.h"
+#include "pricing.h"
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The five fields every model has, by name, in the CSV row's order. */
+static const char *const token_fields[] = {"input_micros_per_mtok", "cached_input_micros_per_mtok",
+					   "output_micros_per_mtok", "max_output_tokens", "cache_write_micros_per_mtok"};
+enum { TOKEN_FIELDS = 5 };
+
+/* What the command line sets: each token field's value (-1: not named),
+ * each dimension's (-1: not named, -2: "none", not priced). */
+struct wanted {
+	int64_t tokens[TOKEN_FIELDS];
+	int64_t dims[PRICE_DIM_COUNT];
+};
+
+/* name, or name with its unit left off ("input" for
+ * input_micros_per_mtok, "web_search" for web_search_micros_per_call),
+ * against field: 1 when they are the same. "-" counts as "_" and a
+ * leading "--" is dropped. */
+static int names(const char *name, size_t len, const char *field)
+{
+	static const char *const units[] = {"", "_micros_per_mtok", "_micros_per_call"};
+	char norm[96];
+	if (len >= 2 && name[0] == '-' && name[1] == '-') {
+		name += 2;
+		len -= 2;
+	}
+	if (len == 0 || len >= sizeof(norm))
+		return 0;
+	for (size_t i = 0; i < len; i++)
+		norm[i] = name[i] == '-' ? '_' : name[i];
+	norm[len] = '\0';
+	for (size_t u = 0; u < sizeof(units) / sizeof(units[0]); u++) {
+		size_t n = strlen(units[u]), f = strlen(field);
+		if (f == len + n && strncmp(field, norm, len) == 0 && strcmp(field + len, units[u]) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/* One FIELD=VALUE (or --FIELD VALUE: *used 2) into w. 0, or -1 said. */
+static int parse_one(int argc, char **argv, int i, struct wanted *w, int *used)
+{
+	const char *arg = argv[i], *eq = strchr(arg, '='), *value = eq != NULL ? eq + 1 : NULL;
+	size_t len = eq != NULL ? (size_t)(eq - arg) : strlen(arg);
+	*used = 1;
+	if (value == NULL && strncmp(arg, "--", 2) == 0 && i + 1 < argc) {
+		value = argv[i + 1];
+		*used = 2;
+	}
+	int64_t v = -1;
+	int none = value != NULL && strcmp(value, "none") == 0;
+	if (value == NULL || (!none && ctl_parse_i64(value, &v) != 0)) {
+		fprintf(stderr, "creditctl: price set: %s: want FIELD=VALUE, VALUE an integer%s\n", arg,
+			" (a dimension also none)");
+		return -1;
+	}
+	for (int f = 0; f < TOKEN_FIELDS; f++)
+		if (names(arg, len, token_fields[f])) {
+			if (none || v < 0) {
+				fprintf(stderr, "creditctl: price set: %s must be a non-negative integer\n", token_fields[f]);
+				return -1;
+			}
+			w->tokens[f] = v;
+			return 0;
+		}
+	for (int d = 0; d < PRICE_DIM_COUNT; d++)
+		if (names(arg, len, pricing_dim_name(d))) {
+			if (!none && !pricing_dim_valid(d, v)) {
+				fprintf(stderr, "creditctl: price set: %s must be %s, or none\n", pricing_dim_name(d),
+					d == PRICE_DIM_REASONING ? "0 or 1" : d == PRICE_DIM_TIER_THRESHOLD ?
+					"an integer of at least 1" : "a non-negative integer");
+				return -1;
+			}
+			w->dims[d] = none ? -2 : v;
+			return 0;
+		}
+	fprintf(stderr, "creditctl: price set: %.*s is no price field (see creditctl price list)\n", (int)len, arg);
+	return -1;
+}
+
+/* The model's new row: its price now (if any) with w's fields, checked
+ * as a price list's row. 0, or -1 said. */
+static int new_row(const char *model, const struct wanted *w, struct price_row *row)
+{
+	struct price was;
+	int64_t margin, v[TOKEN_FIELDS];
+	char line[512], err[256];
+	int priced = ledger_price_model(model, &was, &margin);
+	const int64_t now[TOKEN_FIELDS] = {was.input_micros_per_mtok, was.cached_input_micros_per_mtok,
+					   was.output_micros_per_mtok, was.max_output_tokens, was.cache_write_micros_per_mtok};
+	for (int f = 0; f < TOKEN_FIELDS; f++) {
+		v[f] = w->tokens[f] >= 0 ? w->tokens[f] : priced ? now[f] : -1;
+		if (v[f] < 0 && f != 1 && f != 4) {
+			fprintf(stderr, "creditctl: price set: %s is not priced yet: give its %s\n", model, token_fields[f]);
+			return -1;
+		}
+	}
+	/* A new model's cached and cache-write input: its input price. */
+	v[1] = v[1] >= 0 ? v[1] : v[0];
+	v[4] = v[4] >= 0 ? v[4] : v[0];
+	snprintf(line, sizeof(line), "model,%s,%" PRId64 ",%" PRId64 ",%" PRId64 ",%" PRId64 ",%" PRId64, model, v[0],
+		 v[1], v[2], v[3], v[4]);
+	if (strchr(model, ',') != NULL || pricing_parse_row(line, row, err, sizeof(err)) != 0) {
+		fprintf(stderr, "creditctl: price set: %s\n", strchr(model, ',') != NULL ? "a model name has no comma" : err);
+		return -1;
+	}
+	if (priced)
+		row->price.dims = was.dims;
+	for (int d = 0; d < PRICE_DIM_COUNT; d++)
+		if (w->dims[d] != -1)
+			pricing_dim_put(&row->price, d, w->dims[d] == -2 ? -1 : w->dims[d]);
+	return 0;
+}
+
+int ctl_price_set(struct ledger *lg, int argc, char **argv)
+{
+	struct wanted w;
+	struct price_row row;
+	for (int f = 0; f < TOKEN_FIELDS; f++)
+		w.tokens[f] = -1;
+	for (int d = 0; d < PRICE_DIM_COUNT; d++)
+		w.dims[d] = -1;
+	if (argc < 5) {
+		fprintf(stderr, "usage: creditctl price set MODEL FIELD=VALUE... (a field as GET /v1/models names it; "
+				"a dimension =none is no longer priced)\n");
+		return 2;
+	}
+	for (int i = 4, used; i < argc; i += used)
+		if (parse_one(argc, argv, i, &w, &used) != 0)
+			return 2;
+	enum cd_err rc = ledger_prices_reload(lg);
+	if (rc != CD_OK)
+		return ctl_fail(lg, rc, "price set");
+	if (new_row(argv[3], &w, &row) != 0)
+		return 2;
+	rc = ledger_prices_import(lg, &row, 1);
+	if (rc != CD_OK)
+		return ctl_fail(lg, rc, "price set");
+	rc = ledger_prices_reload(lg);
+	return rc == CD_OK ? ctl_price_print(argv[3]) : ctl_fail(lg, rc, "price set");
+}
