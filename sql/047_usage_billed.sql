@@ -19,3 +19,13 @@ ALTER TABLE usage_records
   ADD COLUMN IF NOT EXISTS audio_input_tokens BIGINT NOT NULL DEFAULT 0,
   ADD COLUMN IF NOT EXISTS audio_output_tokens BIGINT NOT NULL DEFAULT 0,
   ADD COLUMN IF NOT EXISTS web_search_calls BIGINT NOT NULL DEFAULT 0;
+
+-- creditctl reconcile sums them per day and model from the index it reads
+-- (ix_created_model, which covers every column the grouped query sums:
+-- the query never fetches a row). Rebuilt online.
+ALTER TABLE usage_records
+  DROP KEY ix_created_model,
+  ADD KEY ix_created_model (created_at, model, byok, input_tokens, cached_input_tokens, output_tokens,
+                            cost_micros, cache_write_input_tokens, settle_reason, service_tier, long_context,
+                            cache_write_1h_tokens, audio_input_tokens, audio_output_tokens, web_search_calls),
+  ALGORITHM = INPLACE, LOCK = NONE;

@@ -18,22 +18,39 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { F_REQUESTS, F_INPUT, F_CACHED, F_CACHE_WRITE, F_OUTPUT, F_COUNT };
+/* The fields compared: the tokens, then what is billed beyond them
+ * (DESIGN §14: F_BILLED on, shown under a row when either side has any):
+ * 1-hour writes, audio, searches, and the tokens (input and output) of
+ * calls at the priority and flex tiers and in the long-context tier. */
+enum { F_REQUESTS, F_INPUT, F_CACHED, F_CACHE_WRITE, F_OUTPUT, F_CACHE_WRITE_1H, F_AUDIO_IN, F_AUDIO_OUT, F_SEARCHES,
+       F_PRIORITY, F_FLEX, F_LONG, F_COUNT };
+enum { F_BILLED = F_CACHE_WRITE_1H };
 /* A model name on either side: an alias's or usage's creditd model
  * (utf8mb4 text) or a provider's name. */
 #define RECON_MODEL_BYTES LEDGER_TEXT_BYTES(LIMIT_PROVIDER_MODEL_BYTES)
 _Static_assert(LIMIT_PROVIDER_MODEL_BYTES >= LIMIT_NAME_BYTES, "a creditd model name fits");
 static const char *const field_names[F_COUNT] = {"requests", "input_tokens", "cached_input_tokens",
-						 "cache_write_input_tokens", "output_tokens"};
+						 "cache_write_input_tokens", "output_tokens", "cache_write_1h_tokens",
+						 "audio_input_tokens", "audio_output_tokens", "web_search_calls",
+						 "priority_tokens", "flex_tokens", "long_context_tokens"};
+
+/* The provider's tokens of one service tier × context window of a row:
+ * each is priced at its own prices, the row's expected cost their sum. */
+struct recon_part {
+	struct pricing_tokens t;
+	struct pricing_dims_usage d;
+};
 
 struct recon_row {
 	int64_t day;
 	char model[RECON_MODEL_BYTES];	/* creditd's, or the provider's when unmatched */
 	int64_t provider[F_COUNT], creditd[F_COUNT];
+	struct recon_part parts[RECON_TIER_COUNT][2];	/* the provider's, by tier and long context */
 	/* creditd's calls settled by each reason (DESIGN §12): drift should
 	 * come from estimated ones alone. */
 	int64_t by_settle_reason[LEDGER_SETTLE_REASON_COUNT];
 	int provider_requests;		/* every bucket counted requests */
+	unsigned int provider_reports;	/* RECON_REPORTS_* every bucket gave */
 	int provider_seen, matched;
 	int64_t expected_micros;	/* -1: no price (unmatched, or too large) */
 	int64_t charged_micros;
@@ -190,6 +207,25 @@ static int row_cmp(const void *a, const void *b)
 	return strcmp(x->model, y->model);
 }
 
+/* Adds w's parts to o's (counts of at most 10^15 each, LIMIT_RECONCILE_COUNT_MAX,
+ * over at most LIMIT_RECONCILE_ROWS buckets: no wrap). */
+static void parts_add(struct recon_row *o, const struct recon_row *w)
+{
+	for (int t = 0; t < RECON_TIER_COUNT; t++)
+		for (int l = 0; l < 2; l++) {
+			struct recon_part *a = &o->parts[t][l];
+			const struct recon_part *b = &w->parts[t][l];
+			a->t.input_tokens += b->t.input_tokens;
+			a->t.cached_input_tokens += b->t.cached_input_tokens;
+			a->t.cache_write_input_tokens += b->t.cache_write_input_tokens;
+			a->t.output_tokens += b->t.output_tokens;
+			a->d.cache_write_1h_tokens += b->d.cache_write_1h_tokens;
+			a->d.audio_input_tokens += b->d.audio_input_tokens;
+			a->d.audio_output_tokens += b->d.audio_output_tokens;
+			a->d.web_search_calls += b->d.web_search_calls;
+		}
+}
+
 /* Sorts the rows and sums those of one day × model (two snapshots of one
  * model, or both sides once merged). */
 static void rows_fold(struct recon *r)
@@ -207,15 +243,38 @@ static void rows_fold(struct recon *r)
 			o->provider[f] += w->provider[f];
 			o->creditd[f] += w->creditd[f];
 		}
+		parts_add(o, w);
 		for (int k = 0; k < LEDGER_SETTLE_REASON_COUNT; k++)
 			o->by_settle_reason[k] += w->by_settle_reason[k];
 		o->provider_requests = (o->provider_seen ? o->provider_requests : 1) &&
 				       (w->provider_seen ? w->provider_requests : 1);
+		o->provider_reports = (o->provider_seen ? o->provider_reports : ~0u) &
+				      (w->provider_seen ? w->provider_reports : ~0u);
 		o->provider_seen |= w->provider_seen;
 		o->matched |= w->matched;
 		o->charged_micros += w->charged_micros;
 	}
 	r->n = out;
+}
+
+/* A bucket's figures beyond tokens, and its tokens as a part of the row
+ * at its service tier and context window. */
+static void provider_billed(struct recon_row *w, const struct recon_bucket *k)
+{
+	int64_t tier_tokens = k->input_tokens + k->output_tokens;	/* each at most 10^15 */
+	w->provider_reports = k->reports;
+	w->provider[F_CACHE_WRITE_1H] = k->cache_write_1h_tokens;
+	w->provider[F_AUDIO_IN] = k->audio_input_tokens;
+	w->provider[F_AUDIO_OUT] = k->audio_output_tokens;
+	w->provider[F_SEARCHES] = k->web_search_calls;
+	w->provider[F_PRIORITY] = k->tier == RECON_TIER_PRIORITY ? tier_tokens : 0;
+	w->provider[F_FLEX] = k->tier == RECON_TIER_FLEX ? tier_tokens : 0;
+	w->provider[F_LONG] = k->long_context ? tier_tokens : 0;
+	struct recon_part *p = &w->parts[k->tier][k->long_context != 0];
+	p->t = (struct pricing_tokens){k->input_tokens, k->cached_input_tokens, k->cache_write_input_tokens,
+				       k->output_tokens};
+	p->d = (struct pricing_dims_usage){(enum pricing_tier)k->tier, k->cache_write_1h_tokens, k->audio_input_tokens,
+					   k->audio_output_tokens, k->web_search_calls, k->long_context != 0};
 }
 
 static int provider_rows(struct recon *r, const struct recon_buckets *b, const struct ledger_price_alias *aliases,
@@ -240,6 +299,7 @@ static int provider_rows(struct recon *r, const struct recon_buckets *b, const s
 		w->provider[F_CACHED] = k->cached_input_tokens;
 		w->provider[F_CACHE_WRITE] = k->cache_write_input_tokens;
 		w->provider[F_OUTPUT] = k->output_tokens;
+		provider_billed(w, k);
 	}
 	rows_fold(r);
 	return 0;
@@ -282,6 +342,10 @@ static int creditd_rows(struct ledger *lg, struct recon *r)
 		w->creditd[F_CACHE_WRITE] = u[i].cache_write_input_tokens;
 		w->creditd[F_OUTPUT] = u[i].output_tokens;
 		w->charged_micros = u[i].charged_micros;
+		const int64_t billed[] = {u[i].cache_write_1h_tokens, u[i].audio_input_tokens, u[i].audio_output_tokens,
+					  u[i].web_search_calls, u[i].priority_tokens, u[i].flex_tokens,
+					  u[i].long_context_tokens};
+		memcpy(&w->creditd[F_BILLED], billed, sizeof(billed));
 		memcpy(w->by_settle_reason, u[i].by_settle_reason, sizeof(w->by_settle_reason));
 	}
 	free(u);
@@ -293,6 +357,20 @@ static int creditd_rows(struct ledger *lg, struct recon *r)
 
 /* ---- Judging a row ---- */
 
+/* 1 when the provider's files give field f of row w (requests: every
+ * bucket counted them; a figure beyond tokens: every bucket's report
+ * gives it). A field not given is shown and not compared. */
+static int reported(const struct recon_row *w, int f)
+{
+	static const unsigned int needs[F_COUNT] = {
+		[F_CACHE_WRITE_1H] = RECON_REPORTS_1H, [F_AUDIO_IN] = RECON_REPORTS_AUDIO,
+		[F_AUDIO_OUT] = RECON_REPORTS_AUDIO, [F_SEARCHES] = RECON_REPORTS_SEARCHES,
+		[F_PRIORITY] = RECON_REPORTS_TIER, [F_FLEX] = RECON_REPORTS_TIER, [F_LONG] = RECON_REPORTS_WINDOW};
+	if (f == F_REQUESTS)
+		return w->provider_requests;
+	return !w->provider_seen || (w->provider_reports & needs[f]) == needs[f];
+}
+
 /* |creditd - provider| within tolerance_bps hundredths of a percent of
  * the provider's figure; a figure the provider has as 0 only matches 0. */
 static int field_within(int64_t provider, int64_t creditd, int64_t tolerance_bps)
@@ -303,6 +381,38 @@ static int field_within(int64_t provider, int64_t creditd, int64_t tolerance_bps
 	return provider == 0 ? creditd == 0 : diff * 10000 <= (__int128)tolerance_bps * provider;
 }
 
+/* The provider's figures at price p (DESIGN §14): each part at its
+ * service tier's and context window's prices with its 1-hour writes,
+ * audio and searches, summed before the margin, rounded up once. 0, or
+ * -1 when they cannot be priced (a part's audio above its uncached
+ * input: OpenAI counts cached audio, creditd prices audio as uncached). */
+static int expected(const struct recon_row *w, const struct price *p, int64_t margin, int64_t *cost)
+{
+	const struct pricing_tokens all = {w->provider[F_INPUT], w->provider[F_CACHED], w->provider[F_CACHE_WRITE],
+					   w->provider[F_OUTPUT]};
+	__int128 extra = 0;
+	for (int t = 0; t < RECON_TIER_COUNT; t++)
+		for (int l = 0; l < 2; l++) {
+			const struct recon_part *part = &w->parts[t][l];
+			struct pricing_dims_usage d = part->d;
+			int64_t x;
+			uint64_t unpriced;
+			int64_t uncached = part->t.input_tokens - part->t.cached_input_tokens -
+					   part->t.cache_write_input_tokens;
+			d.tier = (enum pricing_tier)t;
+			d.long_context = l;
+			d.audio_input_tokens = d.audio_input_tokens < uncached ? d.audio_input_tokens : uncached;
+			if (part->t.input_tokens + part->t.output_tokens + d.web_search_calls == 0)
+				continue;
+			if (pricing_dims_extra(p, &part->t, &d, &x, &unpriced) != PRICING_OK)
+				return -1;
+			extra += x;
+		}
+	if (extra > INT64_MAX || extra < -INT64_MAX)
+		return -1;
+	return pricing_cost_with_extra(p, margin, &all, (int64_t)extra, cost) == PRICING_OK ? 0 : -1;
+}
+
 static int judge(struct ledger *lg, struct recon *r)
 {
 	int all = 1;
@@ -310,8 +420,7 @@ static int judge(struct ledger *lg, struct recon *r)
 		struct recon_row *w = &r->rows[i];
 		w->within = 1;
 		for (int f = 0; f < F_COUNT; f++)
-			if ((f != F_REQUESTS || w->provider_requests) &&
-			    !field_within(w->provider[f], w->creditd[f], r->tolerance_bps))
+			if (reported(w, f) && !field_within(w->provider[f], w->creditd[f], r->tolerance_bps))
 				w->within = 0;
 		all &= w->within;
 		struct price p, now;
@@ -322,9 +431,7 @@ static int judge(struct ledger *lg, struct recon *r)
 		enum cd_err rc = ledger_price_in_effect(lg, w->model, w->day + TIMEFMT_SECONDS_PER_DAY, &p, &found);
 		if (rc != CD_OK)
 			return ctl_fail(lg, rc, "reconcile") * -1;
-		const struct pricing_tokens t = {w->provider[F_INPUT], w->provider[F_CACHED], w->provider[F_CACHE_WRITE],
-						 w->provider[F_OUTPUT]};
-		if (found && pricing_token_cost(&p, margin, &t, &cost) == PRICING_OK)
+		if (found && expected(w, &p, margin, &cost) == 0)
 			w->expected_micros = cost;
 	}
 	return all;
@@ -372,8 +479,7 @@ static json_t *row_json(const struct recon_row *w)
 	json_t *drift = json_object();
 	day_text(w->day, day);
 	for (int f = 0; f < F_COUNT; f++)
-		json_object_set_new(drift, field_names[f], drift_json(w->provider[f], w->creditd[f],
-								      f != F_REQUESTS || w->provider_requests));
+		json_object_set_new(drift, field_names[f], drift_json(w->provider[f], w->creditd[f], reported(w, f)));
 	return json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:I, s:b}", "day", day, "model", w->model, "provider",
 			 side_json(w->provider), "creditd", side_json(w->creditd), "drift_pct", drift,
 			 "by_settle_reason", reasons_json(w->by_settle_reason),
@@ -413,6 +519,30 @@ static void print_cell(int64_t provider, int64_t creditd, int reported)
 	printf(" %12" PRId64 " %12" PRId64 " %9s", provider, creditd, drift);
 }
 
+/* Under a row with anything billed beyond tokens on either side: each
+ * such figure, provider creditd drift ("not reported" when the files do
+ * not give it). */
+static void print_billed(const struct recon_row *w)
+{
+	int64_t any = 0;
+	for (int f = F_BILLED; f < F_COUNT; f++)
+		any |= w->provider[f] | w->creditd[f];
+	if (any == 0)
+		return;
+	printf("%-10s %-32s beyond tokens:", "", "");
+	for (int f = F_BILLED; f < F_COUNT; f++) {
+		if ((w->provider[f] | w->creditd[f]) == 0)
+			continue;
+		printf(" %s", field_names[f]);
+		if (reported(w, f))
+			print_cell(w->provider[f], w->creditd[f], 1);
+		else
+			printf(" (not reported) %" PRId64, w->creditd[f]);
+		printf(";");
+	}
+	printf("\n");
+}
+
 /* Under a row with gateway calls, creditd's calls by settle reason. */
 static void print_reasons(const struct recon_row *w)
 {
@@ -437,11 +567,12 @@ static void print_table(const struct recon *r, int ok)
 		char day[TIMEFMT_LEN], expected[24] = "-";
 		day_text(w->day, day);
 		printf("%-10s %-32s", day, w->model);
-		for (int f = 0; f < F_COUNT; f++)
-			print_cell(w->provider[f], w->creditd[f], f != F_REQUESTS || w->provider_requests);
+		for (int f = 0; f < F_BILLED; f++)
+			print_cell(w->provider[f], w->creditd[f], reported(w, f));
 		if (w->expected_micros >= 0)
 			snprintf(expected, sizeof(expected), "%" PRId64, w->expected_micros);
 		printf(" %14s %14" PRId64 " %s\n", expected, w->charged_micros, w->within ? "ok" : "OUTSIDE");
+		print_billed(w);
 		print_reasons(w);
 	}
 	for (size_t i = 0; i < r->nunmatched; i++)

@@ -69,13 +69,35 @@ static int json_count(const char *file, const char *where, json_t *obj, const ch
 	return 0;
 }
 
+/* A result's service_tier (a report grouped by it): "priority" (and
+ * Anthropic's "priority_on_demand"), "flex" (and "flex_discount"); any
+ * other, absent or null, the standard tier. */
+static int tier_of(json_t *r)
+{
+	const char *t = json_string_value(json_object_get(r, "service_tier"));
+	if (t == NULL)
+		return RECON_TIER_STANDARD;
+	if (strncmp(t, "priority", 8) == 0)
+		return RECON_TIER_PRIORITY;
+	return strncmp(t, "flex", 4) == 0 ? RECON_TIER_FLEX : RECON_TIER_STANDARD;
+}
+
 static int openai_result(const char *file, const char *where, json_t *r, struct recon_bucket *k)
 {
 	if (json_count(file, where, r, "input_tokens", 0, &k->input_tokens) != 0 ||
 	    json_count(file, where, r, "input_cached_tokens", 0, &k->cached_input_tokens) != 0 ||
 	    json_count(file, where, r, "output_tokens", 0, &k->output_tokens) != 0 ||
-	    json_count(file, where, r, "num_model_requests", 0, &k->requests) != 0)
+	    json_count(file, where, r, "num_model_requests", 0, &k->requests) != 0 ||
+	    json_count(file, where, r, "input_audio_tokens", 1, &k->audio_input_tokens) != 0 ||
+	    json_count(file, where, r, "output_audio_tokens", 1, &k->audio_output_tokens) != 0)
 		return -1;
+	k->tier = tier_of(r);
+	k->reports = RECON_REPORTS_AUDIO | (json_object_get(r, "service_tier") != NULL ? RECON_REPORTS_TIER : 0);
+	if (k->audio_input_tokens > k->input_tokens || k->audio_output_tokens > k->output_tokens) {
+		fprintf(stderr, "creditctl: %s: %s: audio tokens above the input or output tokens (which count them)\n",
+			file, where);
+		return -1;
+	}
 	k->has_requests = 1;
 	if (k->cached_input_tokens > k->input_tokens) {
 		fprintf(stderr, "creditctl: %s: %s.input_cached_tokens: above input_tokens (which counts them)\n", file,
@@ -111,6 +133,23 @@ static int anthropic_result(const char *file, const char *where, json_t *r, stru
 	k->input_tokens = uncached + read + c1h + c5m;
 	k->cached_input_tokens = read;
 	k->cache_write_input_tokens = c1h + c5m;
+	k->cache_write_1h_tokens = c1h;
+	json_t *tools = json_object_get(r, "server_tool_use");
+	snprintf(sub, sizeof(sub), "%s.server_tool_use", where);
+	if (tools != NULL && !json_is_null(tools) &&
+	    (!json_is_object(tools) || json_count(file, sub, tools, "web_search_requests", 1, &k->web_search_calls) != 0)) {
+		if (!json_is_object(tools))
+			fprintf(stderr, "creditctl: %s: %s: not an object\n", file, sub);
+		return -1;
+	}
+	k->tier = tier_of(r);
+	/* A report grouped by context_window: "200k-1M" is the long-context
+	 * tier. */
+	const char *window = json_string_value(json_object_get(r, "context_window"));
+	k->long_context = window != NULL && strcmp(window, "0-200k") != 0;
+	k->reports = RECON_REPORTS_1H | RECON_REPORTS_SEARCHES |
+		     (json_object_get(r, "service_tier") != NULL ? RECON_REPORTS_TIER : 0) |
+		     (json_object_get(r, "context_window") != NULL ? RECON_REPORTS_WINDOW : 0);
 	return 0;
 }
 
@@ -296,34 +335,80 @@ static int csv_record(char **p, char **f, int max, int *n, int *lines, const cha
 }
 
 /* date,model,input_tokens,cached_input_tokens,output_tokens
- * [,requests[,cache_write_input_tokens]]: input counts cached and
- * cache-write tokens, as the providers' reports do. */
+ * [,requests[,cache_write_input_tokens[,cache_write_1h_tokens,
+ * audio_input_tokens,audio_output_tokens,web_search_calls[,service_tier
+ * [,long_context]]]]]: input counts cached and cache-write tokens, as the
+ * providers' reports do; the 1-hour writes are of the writes, audio of
+ * input and output; service_tier standard, priority or flex; long_context
+ * 0 or 1. */
+static const char *const csv_names[] = {"date", "model", "input_tokens", "cached_input_tokens", "output_tokens",
+					"requests", "cache_write_input_tokens", "cache_write_1h_tokens",
+					"audio_input_tokens", "audio_output_tokens", "web_search_calls", "service_tier",
+					"long_context"};
+enum { CSV_FIELDS_MAX = 13 };
+
+/* The fields from the eighth: what is billed beyond tokens. 0, or -1 said. */
+static int csv_billed(const char *file, int lineno, char **f, int n, struct recon_bucket *k)
+{
+	int64_t *counts[] = {&k->cache_write_1h_tokens, &k->audio_input_tokens, &k->audio_output_tokens,
+			     &k->web_search_calls};
+	for (int i = 7; i < n && i < 11; i++)
+		if (csv_count(file, lineno, csv_names[i], f[i], counts[i - 7]) != 0)
+			return -1;
+	if (n >= 12) {
+		static const char *const tiers[RECON_TIER_COUNT] = {"standard", "priority", "flex"};
+		k->tier = -1;
+		for (int t = 0; t < RECON_TIER_COUNT; t++)
+			k->tier = strcmp(f[11], tiers[t]) == 0 ? t : k->tier;
+		if (f[11][0] == '\0')
+			k->tier = RECON_TIER_STANDARD;
+		if (k->tier < 0) {
+			fprintf(stderr, "creditctl: %s:%d: service_tier: standard, priority or flex\n", file, lineno);
+			return -1;
+		}
+	}
+	if (n == 13 && strcmp(f[12], "0") != 0 && strcmp(f[12], "1") != 0) {
+		fprintf(stderr, "creditctl: %s:%d: long_context: 0 or 1\n", file, lineno);
+		return -1;
+	}
+	k->long_context = n == 13 && strcmp(f[12], "1") == 0;
+	k->reports = (n >= 11 ? RECON_REPORTS_1H | RECON_REPORTS_AUDIO | RECON_REPORTS_SEARCHES : 0) |
+		     (n >= 12 ? RECON_REPORTS_TIER : 0) | (n >= 13 ? RECON_REPORTS_WINDOW : 0);
+	if (k->cache_write_1h_tokens > k->cache_write_input_tokens ||
+	    k->audio_input_tokens > k->input_tokens - k->cached_input_tokens - k->cache_write_input_tokens ||
+	    k->audio_output_tokens > k->output_tokens) {
+		fprintf(stderr, "creditctl: %s:%d: cache_write_1h_tokens or audio tokens above the tokens that count "
+			"them\n", file, lineno);
+		return -1;
+	}
+	return 0;
+}
+
 static int csv_line(const char *file, int lineno, char **f, int n, struct recon_buckets *b)
 {
-	static const char *const names[] = {"date", "model", "input_tokens", "cached_input_tokens", "output_tokens",
-					    "requests", "cache_write_input_tokens"};
-	if (n < 5 || n > 7) {
+	if (n < 5 || n > CSV_FIELDS_MAX || (n > 7 && n < 11)) {
 		fprintf(stderr, "creditctl: %s:%d: %d fields; date,model,input_tokens,cached_input_tokens,output_tokens"
-			"[,requests[,cache_write_input_tokens]]\n", file, lineno, n);
+			"[,requests[,cache_write_input_tokens[,cache_write_1h_tokens,audio_input_tokens,audio_output_tokens,"
+			"web_search_calls[,service_tier[,long_context]]]]]\n", file, lineno, n);
 		return -1;
 	}
 	struct recon_bucket *k = bucket_next(b, file);
 	if (k == NULL)
 		return -1;
 	if (ctl_recon_parse_day(f[0], &k->day) != 0) {
-		fprintf(stderr, "creditctl: %s:%d: %s: not a date YYYY-MM-DD\n", file, lineno, names[0]);
+		fprintf(stderr, "creditctl: %s:%d: %s: not a date YYYY-MM-DD\n", file, lineno, csv_names[0]);
 		return -1;
 	}
 	if (!model_ok(f[1])) {
-		fprintf(stderr, "creditctl: %s:%d: %s: not a model name\n", file, lineno, names[1]);
+		fprintf(stderr, "creditctl: %s:%d: %s: not a model name\n", file, lineno, csv_names[1]);
 		return -1;
 	}
 	snprintf(k->model, sizeof(k->model), "%s", f[1]);
-	if (csv_count(file, lineno, names[2], f[2], &k->input_tokens) != 0 ||
-	    csv_count(file, lineno, names[3], f[3], &k->cached_input_tokens) != 0 ||
-	    csv_count(file, lineno, names[4], f[4], &k->output_tokens) != 0 ||
-	    (n >= 6 && csv_count(file, lineno, names[5], f[5], &k->requests) != 0) ||
-	    (n == 7 && csv_count(file, lineno, names[6], f[6], &k->cache_write_input_tokens) != 0))
+	if (csv_count(file, lineno, csv_names[2], f[2], &k->input_tokens) != 0 ||
+	    csv_count(file, lineno, csv_names[3], f[3], &k->cached_input_tokens) != 0 ||
+	    csv_count(file, lineno, csv_names[4], f[4], &k->output_tokens) != 0 ||
+	    (n >= 6 && csv_count(file, lineno, csv_names[5], f[5], &k->requests) != 0) ||
+	    (n >= 7 && csv_count(file, lineno, csv_names[6], f[6], &k->cache_write_input_tokens) != 0))
 		return -1;
 	k->has_requests = n >= 6;
 	if (k->cached_input_tokens > k->input_tokens) {
@@ -335,6 +420,8 @@ static int csv_line(const char *file, int lineno, char **f, int n, struct recon_
 			"(input_tokens counts both)\n", file, lineno);
 		return -1;
 	}
+	if (csv_billed(file, lineno, f, n, k) != 0)
+		return -1;
 	b->n++;
 	return 0;
 }
@@ -359,7 +446,7 @@ static int read_csv(const char *file, char *text, struct recon_buckets *b)
 {
 	int lineno = 1, lines = 0, n, first = 1;
 	const char *why = NULL;
-	char *f[8];
+	char *f[CSV_FIELDS_MAX + 1];
 	int cr = csv_lone_cr(text);
 	if (cr > 0) {
 		fprintf(stderr, "creditctl: %s:%d: a carriage return without a line feed\n", file, cr);
@@ -376,7 +463,7 @@ static int read_csv(const char *file, char *text, struct recon_buckets *b)
 			lines = 1;
 			continue;
 		}
-		if (csv_record(&p, f, 8, &n, &lines, &why) != 0) {
+		if (csv_record(&p, f, CSV_FIELDS_MAX + 1, &n, &lines, &why) != 0) {
 			fprintf(stderr, "creditctl: %s:%d: %s\n", file, lineno, why);
 			return -1;
 		}
@@ -445,7 +532,12 @@ static int bucket_cmp(const void *a, const void *b)
 	const struct recon_bucket *x = a, *y = b;
 	if (x->day != y->day)
 		return x->day < y->day ? -1 : 1;
-	return strcmp(x->model, y->model);
+	int c = strcmp(x->model, y->model);
+	if (c != 0)
+		return c;
+	if (x->tier != y->tier)
+		return x->tier < y->tier ? -1 : 1;
+	return x->long_context - y->long_context;
 }
 
 int ctl_recon_check_duplicates(struct recon_buckets *b)
@@ -457,8 +549,8 @@ int ctl_recon_check_duplicates(struct recon_buckets *b)
 			char day[TIMEFMT_LEN];
 			timefmt_rfc3339(b->v[i].day, day);
 			day[10] = '\0';
-			fprintf(stderr, "creditctl: %s: %s %s is also in %s: a day × model is given once\n", b->v[i].path,
-				day, b->v[i].model, b->v[i - 1].path);
+			fprintf(stderr, "creditctl: %s: %s %s is also in %s: a day × model (× service tier × context "
+				"window) is given once\n", b->v[i].path, day, b->v[i].model, b->v[i - 1].path);
 			return -1;
 		}
 	return 0;

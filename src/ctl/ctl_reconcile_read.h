@@ -10,6 +10,17 @@
 #include <stdint.h>
 
 enum recon_format { RECON_GUESS = 0, RECON_OPENAI, RECON_ANTHROPIC, RECON_CSV };
+enum recon_tier { RECON_TIER_STANDARD = 0, RECON_TIER_PRIORITY, RECON_TIER_FLEX, RECON_TIER_COUNT };
+/* What a report gives beyond tokens: a figure it does not give is not
+ * compared (OpenAI's usage report counts no web searches; a report not
+ * grouped by service_tier or context_window says nothing of them). */
+enum {
+	RECON_REPORTS_1H = 1,		/* 1-hour cache writes */
+	RECON_REPORTS_AUDIO = 2,
+	RECON_REPORTS_SEARCHES = 4,
+	RECON_REPORTS_TIER = 8,		/* grouped by service_tier */
+	RECON_REPORTS_WINDOW = 16	/* grouped by context_window */
+};
 
 /* One day × model of the provider's report. input_tokens counts cached
  * and cache-write (Anthropic's cache-creation) tokens, OpenAI's
@@ -19,6 +30,15 @@ struct recon_bucket {
 	char model[LIMIT_PROVIDER_MODEL_BYTES + 1];
 	int64_t requests, input_tokens, cached_input_tokens, cache_write_input_tokens, output_tokens;
 	int has_requests;			/* the report counts requests */
+	/* Beyond tokens (DESIGN §14): 1-hour cache writes (part of the
+	 * writes), audio (parts of input and output), web searches; the
+	 * service tier (RECON_TIER_*) and the long-context tier of a report
+	 * grouped by them (else standard, 0). One day × model may come in a
+	 * bucket per tier and context window. */
+	int64_t cache_write_1h_tokens, audio_input_tokens, audio_output_tokens, web_search_calls;
+	int tier;
+	int long_context;
+	unsigned int reports;			/* RECON_REPORTS_*: what the report gives */
 	const char *path;			/* borrowed from argv: the file it came from */
 };
 
@@ -33,8 +53,8 @@ int ctl_recon_parse_day(const char *s, int64_t *day);
 /* Reads one file in format (guessed from its content when RECON_GUESS)
  * and appends its buckets to b. 0, or -1 after saying what is wrong. */
 int ctl_recon_read_file(const char *path, enum recon_format format, struct recon_buckets *b);
-/* Sorts b by day and model and refuses a day × model given twice (both
- * files named). 0, or -1 after saying so. */
+/* Sorts b by day, model, tier and context window and refuses one given
+ * twice (both files named). 0, or -1 after saying so. */
 int ctl_recon_check_duplicates(struct recon_buckets *b);
 void ctl_recon_buckets_free(struct recon_buckets *b);
 #endif

@@ -530,6 +530,12 @@ struct ledger_usage_day {
 	/* The calls settled by each reason (LEDGER_SETTLE_REASONS' order);
 	 * those with none are the rest of requests. */
 	int64_t by_settle_reason[LEDGER_SETTLE_REASON_COUNT];
+	/* What the gateway charged beyond tokens (sql/047): 1-hour writes,
+	 * audio, searches; the tokens (input and output) of calls served
+	 * at the priority and flex tiers and of calls in the long-context
+	 * tier. */
+	int64_t cache_write_1h_tokens, audio_input_tokens, audio_output_tokens, web_search_calls;
+	int64_t priority_tokens, flex_tokens, long_context_tokens;
 };
 /* Every day × model of [from, to) in one grouped query, ordered by day
  * and model, into rows (cap of them). *more = 1 when there were more than

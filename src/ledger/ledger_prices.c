@@ -387,3 +387,35 @@ enum cd_err ledger_price_history(struct ledger *lg, const char *model, const str
 		*n = 0;
 	return t.rc == CD_OK && *n == 0 && after == NULL ? CD_E_NOT_FOUND : t.rc;
 }
+
+/* The price a model had on a day, for creditctl reconcile. */
+static enum cd_err price_tx(struct ledger *lg, const char *model, int64_t before, struct price *p, int *found)
+{
+	/* The last change before the moment; a model first priced later that
+	 * day (or after) is reconciled at its first price. */
+	static const char sql[] = "SELECT input_micros_per_mtok, cached_input_micros_per_mtok, output_micros_per_mtok, "
+		"max_output_tokens, COALESCE(cache_write_micros_per_mtok, input_micros_per_mtok)" DIM_COLS " "
+		"FROM price_history WHERE model = ? "
+		"ORDER BY effective_at < ? DESC, CASE WHEN effective_at < ? THEN -effective_at ELSE effective_at END, "
+		"CASE WHEN effective_at < ? THEN -id ELSE id END LIMIT 1";
+	int e;
+	struct dbstmt *s = ledger_db_exec(lg, sql, &e, "siii", model, before, before, before);
+	if (s == NULL)
+		return ledger_db_err(lg, e, "reconcile price");
+	*found = ledger_db_fetch(s) == 1;
+	if (*found) {
+		*p = (struct price){ledger_db_i64(s, 0), ledger_db_i64(s, 1), ledger_db_i64(s, 2), ledger_db_i64(s, 3),
+				    ledger_db_i64(s, 4), PRICING_NO_DIMS};
+		dims_read(s, 5, p);	/* with its dimensions (DESIGN §14: reconcile prices them) */
+	}
+	return CD_OK;
+}
+
+enum cd_err ledger_price_in_effect(struct ledger *lg, const char *model, int64_t before, struct price *p, int *found)
+{
+	struct ledger_tx t;
+	*found = 0;
+	for (ledger_tx_init(lg, &t); ledger_tx_next(lg, &t);)
+		ledger_tx_end(lg, &t, price_tx(lg, model, before, p, found));
+	return t.rc;
+}

@@ -1,13 +1,14 @@
 /* ledger_reconcile.c: what creditctl reconcile reads from the ledger
  * (DESIGN §10): creditd's usage by UTC day and model, the holds that
- * expired unsettled, the price a model had on a day, and the provider
- * names mapped to models (price_aliases, the one thing written here).
+ * expired unsettled, and the provider
+ * names mapped to models (price_aliases, the one thing written here);
+ * the price in effect on a day is ledger_prices.c's.
  *
  * Usage is read by one grouped query over a range of
  * usage_records.ix_created_model, which covers every column it sums (the
  * cache-write tokens and settle reasons too, sql/034): a month at 100k
  * calls a day is read from the index in seconds, never fetched row by
- * row. Nothing here changes an account. */
+ * row (what the gateway charged beyond tokens too, sql/047). Nothing here changes an account. */
 #include "ledger_int.h"
 #include "ledger_rows.h"
 #include "timefmt.h"
@@ -22,7 +23,11 @@ static enum cd_err usage_tx(struct ledger *lg, int64_t from, int64_t to, struct 
 #define REASON_SUM(n) ", SUM(settle_reason <=> '" #n "')"
 	static const char sql[] = "SELECT created_at DIV " TIMEFMT_DAY_SQL " AS day, model, COUNT(*), "
 		"SUM(input_tokens), SUM(cached_input_tokens), SUM(output_tokens), SUM(cost_micros), "
-		"SUM(cache_write_input_tokens)" LEDGER_SETTLE_REASONS(REASON_SUM) " "
+		"SUM(cache_write_input_tokens)" LEDGER_SETTLE_REASONS(REASON_SUM) ", SUM(cache_write_1h_tokens), "
+		"SUM(audio_input_tokens), SUM(audio_output_tokens), SUM(web_search_calls), "
+		"SUM(IF(service_tier <=> 'priority', input_tokens + output_tokens, 0)), "
+		"SUM(IF(service_tier <=> 'flex', input_tokens + output_tokens, 0)), "
+		"SUM(IF(long_context = 1, input_tokens + output_tokens, 0)) "
 		"FROM usage_records FORCE INDEX (ix_created_model) "
 		"WHERE created_at >= ? AND created_at < ? AND model IS NOT NULL AND byok = 0 "
 		"GROUP BY day, model ORDER BY day, model";
@@ -51,6 +56,10 @@ static enum cd_err usage_tx(struct ledger *lg, int64_t from, int64_t to, struct 
 		r->cache_write_input_tokens = ledger_db_i64(s, 7);
 		for (int i = 0; i < LEDGER_SETTLE_REASON_COUNT; i++)
 			r->by_settle_reason[i] = ledger_db_i64(s, 8 + (unsigned int)i);
+		int64_t *billed[] = {&r->cache_write_1h_tokens, &r->audio_input_tokens, &r->audio_output_tokens,
+				     &r->web_search_calls, &r->priority_tokens, &r->flex_tokens, &r->long_context_tokens};
+		for (unsigned int i = 0; i < sizeof(billed) / sizeof(billed[0]); i++)
+			*billed[i] = ledger_db_i64(s, 8 + LEDGER_SETTLE_REASON_COUNT + i);
 		(*n)++;
 	}
 	return got < 0 ? CD_E_INTERNAL : CD_OK;
@@ -102,35 +111,6 @@ enum cd_err ledger_expired_holds(struct ledger *lg, int64_t from, int64_t to, st
 	struct ledger_tx t;
 	for (ledger_tx_init(lg, &t); ledger_tx_next(lg, &t);)
 		ledger_tx_end(lg, &t, holds_tx(lg, from, to, rows, cap, n, more));
-	return t.rc;
-}
-
-static enum cd_err price_tx(struct ledger *lg, const char *model, int64_t before, struct price *p, int *found)
-{
-	/* The last change before the moment; a model first priced later that
-	 * day (or after) is reconciled at its first price. */
-	static const char sql[] = "SELECT input_micros_per_mtok, cached_input_micros_per_mtok, output_micros_per_mtok, "
-		"max_output_tokens, COALESCE(cache_write_micros_per_mtok, input_micros_per_mtok) "
-		"FROM price_history WHERE model = ? "
-		"ORDER BY effective_at < ? DESC, CASE WHEN effective_at < ? THEN -effective_at ELSE effective_at END, "
-		"CASE WHEN effective_at < ? THEN -id ELSE id END LIMIT 1";
-	int e;
-	struct dbstmt *s = ledger_db_exec(lg, sql, &e, "siii", model, before, before, before);
-	if (s == NULL)
-		return ledger_db_err(lg, e, "reconcile price");
-	*found = ledger_db_fetch(s) == 1;
-	if (*found)
-		*p = (struct price){ledger_db_i64(s, 0), ledger_db_i64(s, 1), ledger_db_i64(s, 2), ledger_db_i64(s, 3), ledger_db_i64(s, 4),
-				     PRICING_NO_DIMS};
-	return CD_OK;
-}
-
-enum cd_err ledger_price_in_effect(struct ledger *lg, const char *model, int64_t before, struct price *p, int *found)
-{
-	struct ledger_tx t;
-	*found = 0;
-	for (ledger_tx_init(lg, &t); ledger_tx_next(lg, &t);)
-		ledger_tx_end(lg, &t, price_tx(lg, model, before, p, found));
 	return t.rc;
 }
 

@@ -75,6 +75,12 @@ def reconcile_json(*args):
     return p.returncode, json.loads(p.stdout)
 
 
+def beyond(tokens):
+    """A side's figures: its tokens, and nothing billed beyond them."""
+    return dict(tokens, cache_write_1h_tokens=0, audio_input_tokens=0, audio_output_tokens=0, web_search_calls=0,
+                priority_tokens=0, flex_tokens=0, long_context_tokens=0)
+
+
 def row_of(out, model):
     rows = [r for r in out["rows"] if r["model"] == model]
     eq(len(rows), 1, "one row for %s: %r" % (model, out["rows"]))
@@ -131,10 +137,11 @@ def test_a_ledger_that_matches_exactly_is_ok(day, d):
     r = row_of(out, m)
     want = {"requests": 5, "input_tokens": 6000, "cached_input_tokens": 800, "cache_write_input_tokens": 0,
             "output_tokens": 1200}
-    eq(r["provider"], want, "the provider's figures")
-    eq(r["creditd"], want, "creditd's usage records")
-    eq(r["drift_pct"], {"requests": 0, "input_tokens": 0, "cached_input_tokens": 0, "cache_write_input_tokens": None,
-                        "output_tokens": 0}, "no drift (OpenAI reports no cache writes: null)")
+    eq(r["provider"], beyond(want), "the provider's figures")
+    eq(r["creditd"], beyond(want), "creditd's usage records")
+    eq(r["drift_pct"], dict({k: None for k in beyond({})}, requests=0, input_tokens=0, cached_input_tokens=0,
+                            cache_write_input_tokens=None, output_tokens=0),
+       "no drift (a figure the provider has as 0, OpenAI's cache writes: null)")
     eq(r["by_settle_reason"], {"provider_usage": 0, "client_gone": 0, "estimated": 0, "provider_error": 0},
        "no gateway call")
     eq(r["day"], d, "the day")
@@ -198,8 +205,8 @@ def test_a_name_only_an_alias_matches(day, d):
     rc, out = reconcile_json(path, "--from", d, "--to", d)
     eq(rc, 0, "matched through the alias: %r" % out)
     r = row_of(out, m)
-    eq(r["provider"], {"requests": 0, "input_tokens": 1200, "cached_input_tokens": 300, "cache_write_input_tokens": 100,
-                       "output_tokens": 400}, "Anthropic's tokens, cache reads and writes counted as input")
+    eq(r["provider"], beyond({"requests": 0, "input_tokens": 1200, "cached_input_tokens": 300,
+                              "cache_write_input_tokens": 100, "output_tokens": 400}), "Anthropic's tokens, cache reads and writes counted as input")
     eq(r["creditd"]["cache_write_input_tokens"], 100, "the settle's cache writes")
     eq(r["creditd"]["requests"], 1, "creditd's call")
     eq(r["drift_pct"]["requests"], None, "Anthropic's report counts no requests")
@@ -215,8 +222,8 @@ def test_a_model_creditd_never_saw_is_listed(day, d):
     rc, out = reconcile_json(path, "--format", "csv", "--from", d, "--to", d)
     eq(out["unmatched_models"], [never], "listed, not dropped")
     r = row_of(out, never)
-    eq(r["creditd"], {"requests": 0, "input_tokens": 0, "cached_input_tokens": 0, "cache_write_input_tokens": 0,
-                      "output_tokens": 0}, "zeros on creditd's side")
+    eq(r["creditd"], beyond({"requests": 0, "input_tokens": 0, "cached_input_tokens": 0, "cache_write_input_tokens": 0,
+                             "output_tokens": 0}), "zeros on creditd's side")
     eq(r["expected_micros"], None, "no price")
     eq(rc, 1, "usage creditd never charged is outside the tolerance")
 
@@ -312,9 +319,12 @@ def test_json_is_designs_object(day, d):
     r = row_of(out, m)
     eq(sorted(r), ["by_settle_reason", "charged_micros", "creditd", "day", "drift_pct", "expected_micros", "model",
                    "provider", "within_tolerance"], "row keys")
-    five = ["cache_write_input_tokens", "cached_input_tokens", "input_tokens", "output_tokens", "requests"]
+    fields = ["audio_input_tokens", "audio_output_tokens", "cache_write_1h_tokens", "cache_write_input_tokens",
+              "cached_input_tokens", "flex_tokens", "input_tokens", "long_context_tokens", "output_tokens",
+              "priority_tokens", "requests", "web_search_calls"]
     for side in ("provider", "creditd", "drift_pct"):
-        eq(sorted(r[side]), five, side + " keys")
+        eq(sorted(r[side]), fields, side + " keys")
+    eq(r["drift_pct"]["web_search_calls"], None, "a CSV of five to seven fields reports nothing beyond tokens")
     eq(sorted(r["by_settle_reason"]), ["client_gone", "estimated", "provider_error", "provider_usage"],
        "every settle reason counted")
     check(isinstance(r["expected_micros"], int) and isinstance(r["charged_micros"], int), "micros are integers")
