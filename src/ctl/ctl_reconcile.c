@@ -11,6 +11,7 @@
 #include "ctl_common.h"
 #include "ctl_reconcile_read.h"
 #include "ledger.h"
+#include "ledger_reconcile.h"
 #include "pricing.h"
 #include "timefmt.h"
 #include <inttypes.h>
@@ -207,8 +208,9 @@ static int row_cmp(const void *a, const void *b)
 	return strcmp(x->model, y->model);
 }
 
-/* Adds w's parts to o's (counts of at most 10^15 each, LIMIT_RECONCILE_COUNT_MAX,
- * over at most LIMIT_RECONCILE_ROWS buckets: no wrap). */
+/* Adds w's parts to o's: counts of at most LIMIT_RECONCILE_COUNT_MAX
+ * (10^15) each, summed as the token columns are (rows_fold), over the
+ * buckets of one day × model. */
 static void parts_add(struct recon_row *o, const struct recon_row *w)
 {
 	for (int t = 0; t < RECON_TIER_COUNT; t++)

@@ -174,8 +174,35 @@ static int bucket_day(const char *file, size_t i, json_t *bucket, enum recon_for
 	return 0;
 }
 
+/* Adds k (the bucket being read, at b->v[b->n]) to a result of the same
+ * bucket (from b->v[first]) of the same model, service tier and context
+ * window (Anthropic's batch and standard are both the standard tier,
+ * priority_on_demand priority, flex_discount flex): 1 when it did, 0 when
+ * k is a result of its own. Counts of at most 10^15 each, a bucket's few
+ * results: no wrap. */
+static int merge_result(struct recon_buckets *b, size_t first, const struct recon_bucket *k)
+{
+	for (size_t j = first; j < b->n; j++) {
+		struct recon_bucket *o = &b->v[j];
+		if (strcmp(o->model, k->model) != 0 || o->tier != k->tier || o->long_context != k->long_context)
+			continue;
+		int64_t *into[] = {&o->requests, &o->input_tokens, &o->cached_input_tokens, &o->cache_write_input_tokens,
+				   &o->output_tokens, &o->cache_write_1h_tokens, &o->audio_input_tokens,
+				   &o->audio_output_tokens, &o->web_search_calls};
+		const int64_t from[] = {k->requests, k->input_tokens, k->cached_input_tokens, k->cache_write_input_tokens,
+					k->output_tokens, k->cache_write_1h_tokens, k->audio_input_tokens,
+					k->audio_output_tokens, k->web_search_calls};
+		for (size_t f = 0; f < sizeof(from) / sizeof(from[0]); f++)
+			*into[f] += from[f];
+		o->reports &= k->reports;
+		return 1;
+	}
+	return 0;
+}
+
 static int read_bucket(const char *file, size_t i, json_t *bucket, enum recon_format f, struct recon_buckets *b)
 {
+	size_t first = b->n;
 	int64_t day;
 	if (!json_is_object(bucket)) {
 		fprintf(stderr, "creditctl: %s: data[%zu]: not an object\n", file, i);
@@ -205,7 +232,8 @@ static int read_bucket(const char *file, size_t i, json_t *bucket, enum recon_fo
 		snprintf(k->model, sizeof(k->model), "%s", model);
 		if ((f == RECON_OPENAI ? openai_result(file, where, r, k) : anthropic_result(file, where, r, k)) != 0)
 			return -1;
-		b->n++;
+		if (!merge_result(b, first, k))
+			b->n++;
 	}
 	return 0;
 }

@@ -575,10 +575,11 @@ static void estimate(const struct gwcall *c, struct gw_usage *u)
 /* A whole answer: settled first, then sent with what it cost. One that
  * was cut or passed LIMIT_GATEWAY_ANSWER_BYTES is charged as estimated
  * and answered 502. */
+static void answer_whole(struct gwcall *c, int whole, int64_t charged, int64_t balance);
+
 static void end_whole(struct gwcall *c, enum provider_result r)
 {
 	struct gw_usage u;
-	char extra[160];
 	struct gw_charge d;
 	int64_t charged, balance;
 	const char *reason = GW_REASON_PROVIDER_USAGE;
@@ -601,7 +602,14 @@ static void end_whole(struct gwcall *c, enum provider_result r)
 		error_write(c, 503, CD_E_UNAVAILABLE, "the call was answered but could not be settled: retry");
 		return;
 	}
-	keep_billed(c, &d);
+	answer_whole(c, whole, charged, balance);
+	keep_billed(c, &d);	/* after the answer: a record, not its money (settled above) */
+}
+
+/* A settled whole answer (charged, balance) passed on, or why not. */
+static void answer_whole(struct gwcall *c, int whole, int64_t charged, int64_t balance)
+{
+	char extra[160];
 	if (!whole && c->over_budget) {
 		error_write(c, 503, CD_E_BUSY, "the gateway holds as many whole answers as [gateway] max_buffered_mib "
 			    "allows: retry");
@@ -621,6 +629,7 @@ static void end_whole(struct gwcall *c, enum provider_result r)
 			 (long long)charged, (long long)balance);
 	head_write(c, c->status, extra);
 	client_write(c, c->whole.data, c->whole.len);
+	client_flush(c);
 	dynbuf_free(&c->whole);	/* framed now: one copy is kept, not two */
 }
 

@@ -93,21 +93,15 @@ static int64_t dim_of(const struct price *p, enum price_dim d, int64_t standard)
 	return pricing_dim_get(p, d, &v) ? v : standard;
 }
 
-int gwmoney_hold(const struct gw_ask *ask, const struct price *row, int64_t searches_held, struct price *hold_price,
-		 int64_t *fees_raw, int64_t *searches)
+/* The dearest price an input and an output token of a call asking ask
+ * may be billed at p's prices: the tier asked ("auto" the dearest), any
+ * input token a cache write (the 1-hour price when asked), a cache read
+ * at its tier's price or audio, any output token audio when asked. */
+static void dearest(const struct gw_ask *ask, const struct price *p, int64_t *in_out, int64_t *out_out)
 {
-	/* A call whose input may pass the threshold: every token at the
-	 * long-context tier's prices (the row a call in it is priced at). */
-	struct price tiered;
-	uint64_t unpriced = 0;
-	if (ask->long_context != NULL && pricing_long_row(row, &tiered, &unpriced) != PRICING_OK)
-		return -1;
-	assert(unpriced == 0);		/* gwmoney_unpriced refused a tier without prices */
-	const struct price *p = ask->long_context != NULL ? &tiered : row;
 	int64_t in = p->input_micros_per_mtok, out = p->output_micros_per_mtok;
 	int64_t pin = dim_of(p, PRICE_DIM_PRIORITY_INPUT, in), pout = dim_of(p, PRICE_DIM_PRIORITY_OUTPUT, out);
 	int64_t fin = dim_of(p, PRICE_DIM_FLEX_INPUT, in), fout = dim_of(p, PRICE_DIM_FLEX_OUTPUT, out);
-	*hold_price = *row;	/* pinned: the row; only its token prices are the worst case's */
 	if (ask->tier == GW_TIER_PRIORITY) {
 		in = pin;
 		out = pout;
@@ -118,21 +112,42 @@ int gwmoney_hold(const struct gw_ask *ask, const struct price *row, int64_t sear
 		in = max3(in, pin, fin);
 		out = max3(out, pout, fout);
 	}
-	/* Any input token may be written to the cache (at its price, the
-	 * 1-hour one when asked) or be audio. */
 	int64_t write = ask->cache_1h ? dim_of(p, PRICE_DIM_CACHE_WRITE_1H, p->cache_write_micros_per_mtok)
 				      : p->cache_write_micros_per_mtok;
 	int64_t ain = ask->audio != NULL ? dim_of(p, PRICE_DIM_INPUT_AUDIO, in) : in;
 	int64_t aout = ask->audio != NULL ? dim_of(p, PRICE_DIM_OUTPUT_AUDIO, out) : out;
 	/* Cache reads at the tier's price too (a row may price them above
-	 * its input): every input token at the dearest of them all. */
+	 * its input). */
 	int64_t tcached = ask->tier == GW_TIER_PRIORITY ? dim_of(p, PRICE_DIM_PRIORITY_CACHED_INPUT, 0)
 			  : ask->tier == GW_TIER_FLEX ? dim_of(p, PRICE_DIM_FLEX_CACHED_INPUT, 0)
 			  : ask->tier == GW_TIER_AUTO ? max3(dim_of(p, PRICE_DIM_PRIORITY_CACHED_INPUT, 0),
 							    dim_of(p, PRICE_DIM_FLEX_CACHED_INPUT, 0), 0) : 0;
-	int64_t most_in = max3(in, write, ain);
-	hold_price->input_micros_per_mtok = max3(most_in, tcached, p->cached_input_micros_per_mtok);
-	hold_price->output_micros_per_mtok = out > aout ? out : aout;
+	*in_out = max3(max3(in, write, ain), tcached, p->cached_input_micros_per_mtok);
+	*out_out = out > aout ? out : aout;
+}
+
+int gwmoney_hold(const struct gw_ask *ask, const struct price *p, int64_t searches_held, struct price *hold_price,
+		 int64_t *fees_raw, int64_t *searches)
+{
+	int64_t in, out;
+	*hold_price = *p;	/* pinned: the row; only its token prices are the worst case's */
+	dearest(ask, p, &in, &out);
+	if (ask->long_context != NULL) {
+		/* The input may pass the threshold (every token at the
+		 * tier's prices) or not (the standard ones): the dearer of
+		 * the two, a row's tier cheaper than standard included. */
+		struct price tiered;
+		uint64_t unpriced = 0;
+		int64_t tin, tout;
+		if (pricing_long_row(p, &tiered, &unpriced) != PRICING_OK)
+			return -1;
+		assert(unpriced == 0);	/* gwmoney_unpriced refused a tier without prices */
+		dearest(ask, &tiered, &tin, &tout);
+		in = tin > in ? tin : in;
+		out = tout > out ? tout : out;
+	}
+	hold_price->input_micros_per_mtok = in;
+	hold_price->output_micros_per_mtok = out;
 	*searches = ask->web_search == NULL ? 0 : ask->web_search_max >= 0 ? ask->web_search_max : searches_held;
 	__int128 fees = (__int128)*searches * dim_of(p, PRICE_DIM_WEB_SEARCH, 0) * 1000000;
 	if (fees > INT64_MAX)
@@ -158,7 +173,7 @@ enum pricing_status gwmoney_dims(const struct gw_ask *ask, const struct price *p
 	struct pricing_dims_usage d = {u->tier == GW_TIER_PRIORITY ? PRICING_TIER_PRIORITY
 				       : u->tier == GW_TIER_FLEX ? PRICING_TIER_FLEX : PRICING_TIER_STANDARD,
 				       u->cache_write_1h_tokens, u->audio_input_tokens, u->audio_output_tokens, u->web_searches,
-				       pricing_long_context(p, t.input_tokens)};
+				       !ask->long_context_off && pricing_long_context(p, t.input_tokens)};
 	/* Chat's search models bill a search a call; their usage does not
 	 * count it. */
 	if (ask->web_search != NULL && strcmp(ask->web_search, "web_search_options") == 0 && d.web_search_calls == 0)
@@ -173,7 +188,13 @@ enum pricing_status gwmoney_dims(const struct gw_ask *ask, const struct price *p
 	enum pricing_status st = pricing_dims_extra(p, &t, &d, extra_raw, &unpriced);
 	if (st != PRICING_OK)
 		return st;
+	/* What was charged: a tier the row does not price was the standard
+	 * price (flagged below). */
 	c->dims = d;
+	if (unpriced & (uint64_t)1 << PRICE_DIM_TIER_INPUT)
+		c->dims.long_context = 0;
+	if (unpriced & ((uint64_t)1 << PRICE_DIM_PRIORITY_INPUT | (uint64_t)1 << PRICE_DIM_FLEX_INPUT))
+		c->dims.tier = PRICING_TIER_STANDARD;
 	if (unpriced != 0) {
 		for (int i = 0; i < PRICE_DIM_COUNT; i++)
 			if (unpriced & (uint64_t)1 << i) {

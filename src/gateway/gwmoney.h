@@ -39,14 +39,17 @@ void gwmoney_charge(const struct gw_asked *a, const struct gw_usage *u, struct g
 
 /* The member of ask asking for a dimension p does not price (refused
  * before anything is forwarded: "service_tier", "cache_control", the
- * audio member, the web search one), or NULL when p prices all asked. */
+ * audio member, the web search one; the input's member when
+ * ask->long_context is set and p has no tier input price), or NULL when
+ * p prices all asked. */
 const char *gwmoney_unpriced(const struct gw_ask *ask, const struct price *p);
 
 /* The hold's worst case of what ask asks (DESIGN §14): *hold_price is p
  * with each token at the dearest price the call may be billed (the tier
  * asked, "auto" the dearest the row prices; input at its dearest of the
  * tier's, cache writes' (1-hour ones when asked) and audio's; output at
- * the tier's or audio's), *fees_raw the web searches' fees (ask's max,
+ * the tier's or audio's; with ask->long_context, the dearer of that at
+ * the standard prices and at the long-context tier's), *fees_raw the web searches' fees (ask's max,
  * else searches_held) in the cost formula's units, *searches the
  * searches held. p prices all ask asks (gwmoney_unpriced). 0, or -1
  * when the fees pass int64 (refused). */

@@ -75,6 +75,10 @@ struct gw_ask {
 	 * input): held at the tier's prices (DESIGN §14). The input's
 	 * member ("messages", "input"), NULL: not so. */
 	const char *long_context;
+	/* Set by api_gateway: an Anthropic call without the 1M-context beta,
+	 * whose input the provider never serves past the threshold: never
+	 * charged the tier (an estimate from its bound included). */
+	int long_context_off;
 };
 
 /* Reads body (len bytes, JSON) for route r into *ask. 0, or -1 with a

@@ -185,9 +185,11 @@ static int stored_input(struct api_ctx *ctx, struct gw_job *job, const struct pr
  * an input itself: held at the standard prices. */
 static void long_context(struct gw_job *job, const struct price *p)
 {
-	if (job->byok || !pricing_long_context(p, job->ask.input_bound))
+	if (job->route == GW_ANTHROPIC_MESSAGES && strstr(job->anthropic_beta, "context-1m") == NULL) {
+		job->ask.long_context_off = 1;
 		return;
-	if (job->route == GW_ANTHROPIC_MESSAGES && strstr(job->anthropic_beta, "context-1m") == NULL)
+	}
+	if (job->byok || !pricing_long_context(p, job->ask.input_bound))
 		return;
 	job->ask.long_context = job->route == GW_OPENAI_RESPONSES || job->route == GW_OPENAI_EMBEDDINGS ? "input"
 														 : "messages";

@@ -10,6 +10,7 @@
  * transaction, and refuses one that would leave more than the cache
  * holds. Nothing here touches an account. */
 #include "ledger_int.h"
+#include "ledger_reconcile.h"
 #include "log.h"
 #include "timefmt.h"
 #include <inttypes.h>

@@ -10,6 +10,7 @@
  * calls a day is read from the index in seconds, never fetched row by
  * row (what the gateway charged beyond tokens too, sql/047). Nothing here changes an account. */
 #include "ledger_int.h"
+#include "ledger_reconcile.h"
 #include "ledger_rows.h"
 #include "timefmt.h"
 #include <stdio.h>

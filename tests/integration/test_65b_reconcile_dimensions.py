@@ -114,10 +114,19 @@ def test_drift_is_shown_per_dimension_and_priced_at_each_part_s_prices(day, d):
     r = row_of(out, model)
     eq((rc, r["drift_pct"]["long_context_tokens"], r["provider"]["long_context_tokens"]), (0, None, 0),
        "not grouped by context_window: shown, not judged")
-    # The same day × model × tier × window twice is refused.
+    # Results of one bucket at tiers creditd takes as one (Anthropic's
+    # batch and standard) are summed; the same day × model × tier ×
+    # window in two files is refused (a page saved twice).
     page = _page(day, model, short, long_)
-    page["data"][0]["results"].append(dict(page["data"][0]["results"][0]))
-    p = reconcile(write("twice.json", page))
+    batch = dict(page["data"][0]["results"][0], service_tier="batch", uncached_input_tokens=7, output_tokens=3,
+                 cache_read_input_tokens=0, cache_creation=None, server_tool_use=None)
+    page["data"][0]["results"].append(batch)
+    rc, out = reconcile_json(write("batch.json", page), "--from", d, "--to", d)
+    r = row_of(out, model)
+    eq((r["provider"]["input_tokens"], r["provider"]["output_tokens"]), (short[0] + long_[0] + 7, 23),
+       "batch summed with standard: %r" % r)
+    one = write("once.json", _page(day, model, short, long_))
+    p = reconcile(one, write("again.json", _page(day, model, short, long_)))
     eq(p.returncode, 2, "a part given twice: %s" % p.stderr)
     check("given once" in p.stderr, "says so: %r" % p.stderr)
 

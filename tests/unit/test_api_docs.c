@@ -6,11 +6,15 @@
  * of a GET route, which the router answers too). Also docs/gateway.md's
  * table of the gateway's routes is the router's gateway routes. A route
  * added to the table without its documentation, or a documented route the
- * router lacks, fails here. */
+ * router lacks, fails here. And no shipped doc cites DESIGN: the design
+ * document is not shipped, so what it decided is stated where it applies
+ * (docs/decisions.md); a "DESIGN §N" in one fails here at its file:line. */
 #include "router.h"
 #include "tap.h"
 #include "unit/srcfile.h"
 #include <ctype.h>
+#include <ftw.h>
+#include <glob.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -145,6 +149,69 @@ static int router_find(const char *method, const char *pattern, struct router_do
 	return 0;
 }
 
+/* The shipped docs read, and the citations of DESIGN found in them. */
+static int design_files, design_cites;
+
+/* Fails once for each "DESIGN §" of the file at path (absolute), at its
+ * file:line; blanks, line breaks and comment leaders between the two
+ * count, as a paragraph or a comment wraps where it likes. */
+static void design_scan(const char *path)
+{
+	char *text = src_slurp(path, NULL);
+	const char *name = path;
+	if (strncmp(path, TOP_SRCDIR "/", strlen(TOP_SRCDIR) + 1) == 0)
+		name = path + strlen(TOP_SRCDIR) + 1;
+	if (text == NULL)
+		return;
+	design_files++;
+	for (const char *at = text; (at = strstr(at, "DESIGN")) != NULL; at += 6) {
+		const char *p = at + 6;
+		while (*p != '\0' && strchr(" \t\r\n#;*", *p) != NULL)
+			p++;
+		if (strncmp(p, "\xc2\xa7", 2) != 0)	/* § in UTF-8 */
+			continue;
+		int line = 1;
+		for (const char *c = text; c < at; c++)
+			line += *c == '\n';
+		design_cites++;
+		ok(0, "%s:%d cites DESIGN, which is not shipped", name, line);
+	}
+	free(text);
+}
+
+static int design_walk(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+	(void)st;
+	(void)ftw;
+	if (type == FTW_F)
+		design_scan(path);
+	return 0;
+}
+
+/* README.md, CHANGELOG.md, docs/ (pages, man pages, OpenAPI), clients'
+ * READMEs and every file of etc/, nginx/, apache/, systemd/ and debian/. */
+static void design_check(void)
+{
+	static const char *const globs[] = { "README.md", "CHANGELOG.md", "docs/*.md", "docs/openapi.yaml",
+					     "docs/*.5", "docs/*.8", "clients/*/README.md" };
+	static const char *const dirs[] = { "etc", "nginx", "apache", "systemd", "debian" };
+	char pat[4096];
+	for (size_t i = 0; i < sizeof(globs) / sizeof(globs[0]); i++) {
+		glob_t g;
+		snprintf(pat, sizeof(pat), "%s/%s", TOP_SRCDIR, globs[i]);
+		if (glob(pat, 0, NULL, &g) == 0)
+			for (size_t k = 0; k < g.gl_pathc; k++)
+				design_scan(g.gl_pathv[k]);
+		globfree(&g);
+	}
+	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+		snprintf(pat, sizeof(pat), "%s/%s", TOP_SRCDIR, dirs[i]);
+		nftw(pat, design_walk, 16, FTW_PHYS);
+	}
+	ok(design_files > 30, "the shipped docs read (%d files)", design_files);
+	ok(design_cites == 0, "no shipped doc cites DESIGN (%d citations)", design_cites);
+}
+
 int main(void)
 {
 	static struct doc_route listed[DOC_ROUTES], gw[DOC_ROUTES];
@@ -195,5 +262,6 @@ int main(void)
 		   "gateway.md's %s %s is a gateway route of the router", gw[k].method, gw[k].pattern);
 	free(api);
 	free(gateway);
+	design_check();
 	return done_testing();
 }

@@ -146,6 +146,35 @@ static void test_long_context(void)
 	gwmoney_charge(&a, &u, &c);
 	gwmoney_dims(&ask, &p, 5, &u, &extra, &c);
 	is_int(extra, 0, "an input of the threshold: the standard prices");
+	/* Anthropic without the 1M-context beta: the provider serves no
+	 * input past the threshold; an estimate from a bound past it is not
+	 * charged the tier (it was held at the standard prices). */
+	struct gw_ask off = ask;
+	off.long_context_off = 1;
+	u = usage(250000, 0, 0, 1000);
+	gwmoney_charge(&a, &u, &c);
+	gwmoney_dims(&off, &p, 5, &u, &extra, &c);
+	is_int(extra, 0, "no beta: never the tier");
+	ok(!c.dims.long_context, "nor recorded so");
+	/* A tier cheaper than the standard prices (a row's mistake, or a
+	 * discount): the hold covers the dearer of the two. */
+	struct price cheap = {3000000, 300000, 15000000, 64000, 3750000, PRICING_NO_DIMS};
+	pricing_dim_put(&cheap, PRICE_DIM_TIER_THRESHOLD, 200000);
+	pricing_dim_put(&cheap, PRICE_DIM_TIER_INPUT, 1000000);
+	pricing_dim_put(&cheap, PRICE_DIM_TIER_OUTPUT, 5000000);
+	ask.long_context = "messages";
+	gwmoney_hold(&ask, &cheap, 5, &held, &fees, &searches);
+	ok(held.input_micros_per_mtok >= 3750000 && held.output_micros_per_mtok >= 15000000,
+	   "a cheaper tier: held at the standard prices (%lld, %lld)", (long long)held.input_micros_per_mtok,
+	   (long long)held.output_micros_per_mtok);
+	/* A tier the row does not price is recorded as not charged. */
+	struct price bare = {3000000, 300000, 15000000, 64000, 3750000, PRICING_NO_DIMS};
+	pricing_dim_put(&bare, PRICE_DIM_TIER_THRESHOLD, 200000);
+	u = usage(250000, 0, 0, 1000);
+	gwmoney_charge(&a, &u, &c);
+	gwmoney_dims(&ask, &bare, 5, &u, &extra, &c);
+	ok(extra == 0 && c.over_hold && !c.dims.long_context, "a threshold without tier prices: standard, flagged, "
+	   "recorded as standard (%s)", c.why);
 }
 
 int main(void)

@@ -1,0 +1,58 @@
+/* ledger_reconcile.h: what creditctl reconcile reads from the ledger
+ * (ledger_reconcile.c, and the price in effect on a day, ledger_prices.c):
+ * creditd's usage by day and model, the holds that expired unsettled, the
+ * provider names mapped to models. */
+#ifndef CREDITD_LEDGER_RECONCILE_H
+#define CREDITD_LEDGER_RECONCILE_H
+#include "ledger.h"
+
+/* ---- Reconciliation with the provider (creditctl reconcile) ----
+ * Reads only. Periods are [from, to) in unix seconds, whole UTC days. */
+
+/* creditd's side of one UTC day × model: its usage records, BYOK left out
+ * (those calls ran on the user's own key). */
+struct ledger_usage_day {
+	int64_t day;				/* the day's first second */
+	char model[LEDGER_TEXT_BYTES(LIMIT_NAME_BYTES)];
+	int64_t requests, input_tokens, cached_input_tokens, cache_write_input_tokens, output_tokens;
+	int64_t charged_micros;
+	/* The calls settled by each reason (LEDGER_SETTLE_REASONS' order);
+	 * those with none are the rest of requests. */
+	int64_t by_settle_reason[LEDGER_SETTLE_REASON_COUNT];
+	/* What the gateway charged beyond tokens (sql/047): 1-hour writes,
+	 * audio, searches; the tokens (input and output) of calls served
+	 * at the priority and flex tiers and of calls in the long-context
+	 * tier. */
+	int64_t cache_write_1h_tokens, audio_input_tokens, audio_output_tokens, web_search_calls;
+	int64_t priority_tokens, flex_tokens, long_context_tokens;
+};
+/* Every day × model of [from, to) in one grouped query, ordered by day
+ * and model, into rows (cap of them). *more = 1 when there were more than
+ * cap (nothing is cut silently: the caller refuses). */
+enum cd_err ledger_usage_by_day(struct ledger *lg, int64_t from, int64_t to, struct ledger_usage_day *rows, int cap,
+				int *n, int *more);
+/* A hold whose time ran out in [from, to) before it was settled or
+ * released, as of now: its call may have run uncharged. BYOK left out. */
+struct ledger_expired_hold {
+	char hold_id[LIMIT_HOLD_ID_BYTES];	/* as the API gave it: "hold_<account>_<hold>" */
+	char account[LEDGER_TEXT_BYTES(LIMIT_ACCOUNT_ID_BYTES)];
+	char model[LEDGER_TEXT_BYTES(LIMIT_NAME_BYTES)];	/* "": an action's hold */
+	int64_t expired_at;
+};
+/* Up to cap of them, oldest first; *more as ledger_usage_by_day. */
+enum cd_err ledger_expired_holds(struct ledger *lg, int64_t from, int64_t to, struct ledger_expired_hold *rows,
+				 int cap, int *n, int *more);
+/* The model's price in effect just before `before` (its last change
+ * before then, else its first one): *found = 0 when it was never priced. */
+enum cd_err ledger_price_in_effect(struct ledger *lg, const char *model, int64_t before, struct price *p, int *found);
+/* A provider's model name mapped to a creditd model (price_aliases). */
+struct ledger_price_alias {
+	char provider_name[LEDGER_TEXT_BYTES(LIMIT_PROVIDER_MODEL_BYTES)];
+	char model[LEDGER_TEXT_BYTES(LIMIT_NAME_BYTES)];
+};
+/* Every alias, up to cap, by provider name; *more as above. */
+enum cd_err ledger_price_aliases(struct ledger *lg, struct ledger_price_alias *rows, int cap, int *n, int *more);
+/* Maps provider_name to model (replacing an earlier mapping). The caller
+ * checked that model is priced. */
+enum cd_err ledger_price_alias_set(struct ledger *lg, const char *provider_name, const char *model);
+#endif
