@@ -256,6 +256,7 @@ LoadModule proxy_module $mods/mod_proxy.so
 LoadModule proxy_fcgi_module $mods/mod_proxy_fcgi.so
 LoadModule alias_module $mods/mod_alias.so
 LoadModule headers_module $mods/mod_headers.so
+LoadModule lua_module $mods/mod_lua.so
 User www-data
 Group www-data
 StartServers 1

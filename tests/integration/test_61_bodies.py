@@ -282,6 +282,75 @@ def test_a_slow_body_is_cut_at_the_deadline_and_the_worker_is_free_again():
         c.close()
 
 
+def _stalled_apache(sock_dir, lua):
+    """An Apache of its own with the shipped creditd-proxy-fcgi.conf in
+    front of a socket that accepts nobody (creditd stopped or hung: its
+    connections wait in the backlog), ProxyTimeout 2 s; mod_lua loaded or
+    not. Returns (process, base URL, dir)."""
+    from lib import free_port
+    d = tempfile.mkdtemp(dir=sock_dir)
+    os.chmod(d, 0o755)
+    errors = os.path.join(d, "errors")
+    shutil.copytree(os.path.join(stack.ROOT, "apache", "errors"), errors)
+    for f in os.listdir(errors):
+        os.chmod(os.path.join(errors, f), 0o644)
+    os.chmod(errors, 0o755)
+    sock = os.path.join(d, "stall.sock")
+    srv = socket.socket(socket.AF_UNIX)
+    srv.bind(sock)
+    os.chmod(sock, 0o777)
+    srv.listen(64)
+    port, mods = free_port(), "/usr/lib/apache2/modules"
+    os.makedirs(os.path.join(d, "run"))
+    loads = ["mpm_event", "authz_core", "authz_host", "proxy", "proxy_fcgi", "alias", "headers"] + (["lua"] if lua else [])
+    conf = os.path.join(d, "apache.conf")
+    with open(conf, "w") as f:
+        f.write("ServerRoot %s\nServerName 127.0.0.1\nListen 127.0.0.1:%d\nPidFile %s/apache.pid\n"
+                "DefaultRuntimeDir %s/run\nMutex file:%s/run default\nErrorLog %s/error.log\n" % (d, port, d, d, d, d))
+        f.writelines("LoadModule %s_module %s/mod_%s.so\n" % (m, mods, m) for m in loads)
+        f.write("User www-data\nGroup www-data\nProxyTimeout 2\nDefine CREDITD_SOCKET %s\n"
+                "Define CREDITD_ERRORS_DIR %s\nInclude %s/apache/creditd-proxy-fcgi.conf\n" % (sock, errors, stack.ROOT))
+    p = subprocess.Popen(["apache2", "-f", conf, "-DFOREGROUND"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    p.listener = srv
+
+    def up():
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.2).close()
+            return True
+        except OSError:
+            return False
+    check(wait_until(up, timeout=10), "the Apache of its own is up (%s/error.log)" % d)
+    return p, "http://127.0.0.1:%d/credits" % port, d
+
+
+def test_apache_answers_503_when_creditd_does_not_answer_in_time():
+    """creditd stopped or hung (its socket there, nobody answering): Apache
+    times out (504), answered 503 `unavailable` with Retry-After by the
+    shipped config's unavailable.lua, as nginx answers it and as Apache
+    answers creditd not running; without mod_lua the 504 keeps its status,
+    with the same JSON code (which the clients retry)."""
+    sock_dir = stack.path()
+    if os.path.exists(stack.path("sock_dir")):
+        with open(stack.path("sock_dir")) as f:
+            sock_dir = f.read().strip()
+    for lua, status in ((True, 503), (False, 504)):
+        p, base, d = _stalled_apache(sock_dir, lua)
+        try:
+            t0 = time.time()
+            r = api("GET", "/v1/models", auth="read", base=base)
+            eq(r.status, status, "mod_lua %s: %r" % ("loaded" if lua else "absent", r.raw[:200]))
+            check(time.time() - t0 < 8, "after the proxy's timeout")
+            check(r.headers.get("content-type", "").startswith("application/json"), "JSON: %r" % r.headers)
+            eq((r.json["error"]["code"], r.json["error"]["type"]), ("unavailable", "api_error"), "creditd's shape")
+            if lua:
+                eq(r.headers.get("retry-after"), "2", "Retry-After")
+        finally:
+            p.terminate()
+            p.wait(10)
+            p.listener.close()
+            shutil.rmtree(d, ignore_errors=True)
+
+
 def test_apache_answers_json_when_creditd_is_down():
     sock_dir = stack.path()
     if os.path.exists(stack.path("sock_dir")):
