@@ -18,7 +18,8 @@ export type Int = number | bigint;
 export interface ClientOptions {
   /** Milliseconds one attempt may take, 1 to 3600000; default 10000. */
   timeoutMs?: number | null;
-  /** Retries of a 503 (`unavailable`, `gateway_busy`, or without a known code) and of lost connections,
+  /** Retries of an Unavailable (503 `unavailable`, `gateway_busy`, or without a known code; `unavailable`
+   * with any 5xx; a 502 or 504 without creditd's JSON error) and of lost connections,
    * 0 to 100; default 2 (3 attempts). */
   maxRetries?: number | null;
   /** First backoff when creditd sends no Retry-After, 0 to 3600000; default 250 (doubled each retry, with jitter). */
@@ -476,11 +477,14 @@ export declare class LimitReached extends CreditdError {}
 export declare class BillingHardLimitReached extends LimitReached {}
 export declare class DailyLimitReached extends LimitReached {}
 export declare class MemberCapReached extends LimitReached {}
+/** 429 rate_limit_exceeded, and a 429 without creditd's JSON error (nginx's limit_req): not retried. */
 export declare class RateLimited extends CreditdError {}
 /** 500 internal_error, and any other 5xx without a class of its own. */
 export declare class ServerError extends CreditdError {}
+/** 502 upstream_error (Stripe), or a 502 with a code this client does not know: not retried. */
 export declare class UpstreamError extends CreditdError {}
-/** 503 unavailable or gateway_busy, or any other 503 without a code this client knows: retried. */
+/** 503 unavailable or gateway_busy, any other 503 without a code this client knows, unavailable with any
+ * 5xx (Apache's 502 and 504 error pages), a 502 or 504 without creditd's JSON error: retried. */
 export declare class Unavailable extends CreditdError {}
 export declare class StripeNotConfigured extends Unavailable {}
 export declare class ProviderNotConfigured extends Unavailable {}

@@ -1,8 +1,9 @@
 // client.js: one API key against one creditd, over Node's global fetch.
 // It owns the transport (JSON in and out, errors by code, bounded retries of
-// 503 and lost connections with one Idempotency-Key for every attempt) and
-// maps each route an app backend calls to one method. It never reads the
-// environment and never logs: keys are the caller's secrets.
+// Unavailable (503, a proxy's 502 and 504) and lost connections with one
+// Idempotency-Key for every attempt) and maps each route an app backend
+// calls to one method. It never reads the environment and never logs: keys
+// are the caller's secrets.
 import { randomUUID } from 'node:crypto';
 import { CreditdError, ConnectionFailed, errorFor } from './errors.js';
 import { Guard } from './guard.js';
@@ -225,8 +226,10 @@ export class Creditd {
    * One API call: the decoded JSON answer, or a CreditdError subclass.
    * query: undefined/null values dropped. A write (not GET) carries an
    * Idempotency-Key, the caller's or (autoKey, when maxRetries is above 0) a
-   * random one, so its retries are answered once. A 503 (`unavailable`, `gateway_busy`, or without a
-   * code this client knows) and lost connections are retried up to
+   * random one, so its retries are answered once. An Unavailable (503
+   * `unavailable`, `gateway_busy`, or without a code this client knows;
+   * `unavailable` with any 5xx; a 502 or 504 without creditd's JSON error, a
+   * web server's) and lost connections are retried up to
    * maxRetries times, after Retry-After when creditd sends one (a wait longer
    * than maxRetryDelayMs is not made: the error is thrown). A top-up "in
    * progress" (409, isInProgress()) is waited out within maxRetryDelayMs,

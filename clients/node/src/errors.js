@@ -78,16 +78,26 @@ export class BillingHardLimitReached extends LimitReached {}
 export class DailyLimitReached extends LimitReached {}
 /** 429 member_cap_reached: the workspace member's monthly cap. */
 export class MemberCapReached extends LimitReached {}
-/** 429 rate_limit_exceeded: requests or tokens per minute, top-ups per hour, failed authentications; retryAfter in seconds. */
+/**
+ * 429 rate_limit_exceeded: requests or tokens per minute, top-ups per hour,
+ * failed authentications; and a 429 without creditd's JSON error (a web
+ * server's own rate limit, nginx's limit_req). retryAfter in seconds. Not retried.
+ */
 export class RateLimited extends CreditdError {}
 /** 500 internal_error (creditd logged its cause; nothing changed), and any other 5xx without a class of its own. */
 export class ServerError extends CreditdError {}
-/** 502 upstream_error: Stripe failed (message carries Stripe's). */
+/**
+ * 502 upstream_error: Stripe failed (message carries Stripe's); also a 502
+ * with a code this client does not know. Not retried (a 502 without a code is Unavailable).
+ */
 export class UpstreamError extends CreditdError {}
 /**
  * 503 unavailable: the database is unreachable (retryAfter seconds, from
- * Retry-After); also 503 gateway_busy, and any other 503 without a code this
- * client knows (a proxy's). Retried.
+ * Retry-After); also 503 gateway_busy, any other 503 without a code this
+ * client knows (a proxy's), code unavailable with any 5xx status (Apache's
+ * 502 and 504 error pages), and a 502 or 504 without creditd's JSON error
+ * (the web server could not reach creditd). Retried, with the call's one
+ * Idempotency-Key.
  */
 export class Unavailable extends CreditdError {
   static retried = true;
@@ -153,7 +163,17 @@ const BY_CODE = {
   provider_not_configured: [503, ProviderNotConfigured],
 };
 
-// When the code is missing, unknown or comes with another status, the status picks the class.
+// A code that is its class with any 5xx status: a web server's error page
+// naming it (Apache's ErrorDocument answers 502 and 504 with unavailable).
+const ANY_5XX = { unavailable: Unavailable };
+
+// An answer without a code, not creditd's JSON error (a web server's own
+// page): nginx's limit_req 429 is a rate limit, not a spending limit; a 502,
+// 503 or 504 is the web server not reaching creditd, as good as no answer.
+const WITHOUT_CODE = { 429: RateLimited, 502: Unavailable, 503: Unavailable, 504: Unavailable };
+
+// When the code is unknown or comes with another status (or is missing and
+// the status is not above), the status picks the class.
 const BY_STATUS = {
   400: InvalidRequest, 401: Unauthorized, 402: InsufficientCredits, 403: Forbidden, 404: NotFound,
   405: InvalidRequest, 408: InvalidRequest, 409: Conflict, 413: PayloadTooLarge, 415: InvalidRequest,
@@ -162,12 +182,17 @@ const BY_STATUS = {
 
 /**
  * The class of an error answer: its code's when creditd names a code with
- * that status, else its status's (any other 4xx InvalidRequest, 5xx
- * ServerError), else CreditdError.
+ * that status, or the code is `unavailable` and the status any 5xx; without
+ * a code (not a string: not creditd's JSON error, a web server's page), a 429
+ * is RateLimited and a 502, 503 or 504 Unavailable; else its status's (any
+ * other 4xx InvalidRequest, 5xx ServerError), else CreditdError.
  */
 export function errorClass(status, code) {
-  const known = typeof code === 'string' && Object.hasOwn(BY_CODE, code) ? BY_CODE[code] : null;
+  const hasCode = typeof code === 'string';
+  const known = hasCode && Object.hasOwn(BY_CODE, code) ? BY_CODE[code] : null;
   if (known && known[0] === status) return known[1];
+  if (hasCode && Object.hasOwn(ANY_5XX, code) && status >= 500 && status < 600) return ANY_5XX[code];
+  if (!hasCode && Object.hasOwn(WITHOUT_CODE, status)) return WITHOUT_CODE[status];
   if (Object.hasOwn(BY_STATUS, status)) return BY_STATUS[status];
   if (status >= 400 && status < 500) return InvalidRequest;
   return status >= 500 && status < 600 ? ServerError : CreditdError;

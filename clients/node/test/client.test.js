@@ -11,7 +11,8 @@ const { Creditd } = cd;
 
 /**
  * A server whose answers come from `script`, one function per request in
- * order (the last one repeats): (req, body) => [status, json, headers] or
+ * order (the last one repeats): (req, body) => [status, json, headers] (a
+ * string json is sent as it is, text/html: a proxy's page) or
  * 'drop' (the connection is destroyed without an answer). It records every
  * request.
  */
@@ -28,8 +29,9 @@ async function serve(script) {
       if (answer === 'drop') { req.socket.destroy(); return; }
       if (answer === 'hang') return;
       const [status, json, headers = {}] = answer;
-      const text = json === undefined ? '' : JSON.stringify(json);
-      res.writeHead(status, { 'Content-Type': 'application/json', ...headers });
+      const page = typeof json === 'string'; // a web server's own page, sent as it is
+      const text = json === undefined ? '' : page ? json : JSON.stringify(json);
+      res.writeHead(status, { 'Content-Type': page ? 'text/html' : 'application/json', ...headers });
       res.end(text);
     });
   });
@@ -191,11 +193,36 @@ test('RateLimited.retryAfter: Retry-After, else retry_after_seconds', async () =
 });
 
 test('an answer that is not JSON', async () => {
-  const s = await serve([() => [502, undefined], () => [200, undefined]]);
+  const s = await serve([() => [500, '<html>Internal Server Error</html>'], () => [200, undefined]]);
   const c = new Creditd(s.url, 'k', fast);
   const e = await c.models().catch((x) => x);
-  assert.ok(e instanceof cd.UpstreamError);
+  assert.ok(e instanceof cd.ServerError);
   assert.equal(e.body, null);
+  assert.equal(e.errorMessage, '<html>Internal Server Error</html>');
+  assert.equal(s.seen.length, 1);
+});
+
+test('a proxy\'s 502 page is Unavailable, not Stripe\'s UpstreamError', async () => {
+  for (const body of ['<html>Bad Gateway</html>', undefined]) {
+    const s = await serve([() => [502, body]]);
+    const e = await new Creditd(s.url, 'k', { ...fast, maxRetries: 0 }).models().catch((x) => x);
+    assert.equal(e.constructor, cd.Unavailable);
+    assert.deepEqual([e.status, e.code, e.body], [502, null, null]);
+  }
+});
+
+test('a proxy\'s 429 page (nginx limit_req) is RateLimited, not a spending limit, with its Retry-After', async () => {
+  const page = '<html><head><title>429 Too Many Requests</title></head><body>nginx</body></html>';
+  let s = await serve([() => [429, page, { 'Retry-After': '7' }], ok({})]);
+  let e = await new Creditd(s.url, 'k', fast).authorize({ account: 'a', requestId: 'r' }).catch((x) => x);
+  assert.equal(e.constructor, cd.RateLimited);
+  assert.ok(!(e instanceof cd.LimitReached));
+  assert.deepEqual([e.status, e.code, e.retryAfter], [429, null, 7]);
+  assert.equal(s.seen.length, 1, 'a rate limit is not retried');
+  s = await serve([() => [429, undefined]]);
+  e = await new Creditd(s.url, 'k', fast).models().catch((x) => x);
+  assert.equal(e.constructor, cd.RateLimited);
+  assert.equal(e.retryAfter, null);
 });
 
 test('bodies: camelCase to snake_case, undefined dropped, null sent, integers only, bigint exact', async () => {
@@ -336,4 +363,40 @@ test('a 503 without a code (a proxy\'s) is Unavailable and retried', async () =>
   const s = await serve([() => [503, undefined], ok({ ok: true })]);
   assert.deepEqual(await new Creditd(s.url, 'k', fast).models(), { ok: true });
   assert.equal(s.seen.length, 2);
+});
+
+test('unavailable with a 502 or 504 (Apache\'s error pages) is retried like a 503, after Retry-After', async () => {
+  for (const status of [502, 504, 500]) {
+    const s = await serve([err(status, 'unavailable', {}, { 'Retry-After': '1' }), err(status, 'unavailable'),
+      ok({ hold_id: 'h', charged_micros: 5 })]);
+    const c = new Creditd(s.url, 'k', fast);
+    assert.equal((await c.settle('h', { inputTokens: 10, outputTokens: 5, idempotencyKey: 'set-1' })).charged_micros, 5);
+    assert.equal(s.seen.length, 3, `${status}`);
+    assert.deepEqual(s.seen.map((r) => r.headers['idempotency-key']), Array(3).fill('set-1'));
+    assert.ok(s.seen[1].at - s.seen[0].at >= 950, 'waited for Retry-After: 1');
+  }
+});
+
+test('a proxy\'s 502 or 504 page is Unavailable and retried, with one key, up to maxRetries', async () => {
+  for (const status of [502, 504]) {
+    const page = `<html><body>${status}</body></html>`;
+    let s = await serve([() => [status, page], () => [status, page], ok({ id: 'grant_1' })]);
+    assert.equal((await new Creditd(s.url, 'k', fast).grant('a', 5, 'promo')).id, 'grant_1');
+    assert.equal(s.seen.length, 3, `${status}`);
+    assert.equal(new Set(s.seen.map((r) => r.headers['idempotency-key'])).size, 1, 'one key');
+    s = await serve([() => [status, page]]);
+    const e = await new Creditd(s.url, 'k', { ...fast, maxRetries: 3 }).models().catch((x) => x);
+    assert.equal(e.constructor, cd.Unavailable);
+    assert.deepEqual([e.status, s.seen.length], [status, 4]);
+  }
+});
+
+test('upstream_error and the other 5xx codes are not retried', async () => {
+  for (const [status, code, cls] of [[502, 'upstream_error', cd.UpstreamError], [504, 'internal_error', cd.ServerError],
+    [502, 'no_such_code', cd.UpstreamError], [503, 'stripe_not_configured', cd.StripeNotConfigured]]) {
+    const s = await serve([err(status, code, {}, { 'Retry-After': '0' }), ok({})]);
+    const e = await new Creditd(s.url, 'k', fast).topup('a', 500).catch((x) => x);
+    assert.equal(e.constructor, cls, `${status} ${code}`);
+    assert.equal(s.seen.length, 1, `${status} ${code} is not retried`);
+  }
 });

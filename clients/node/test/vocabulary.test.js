@@ -41,13 +41,45 @@ test('every code of creditd has its class', inTree, () => {
 test('a code unknown or with another status goes by the status', inTree, () => {
   const { about, ...statuses } = vocabulary().statuses;
   assert.ok(about);
+  const withoutCode = vocabulary().without_code;
   for (const [key, name] of Object.entries(statuses)) {
     const status = { '4xx': 418, '5xx': 504 }[key] ?? Number(key);
-    for (const code of [null, 'no_such_code', status === 503 ? 'forbidden' : 'unavailable']) {
+    const codes = ['no_such_code', status >= 500 ? 'forbidden' : 'unavailable'];
+    if (!Object.hasOwn(withoutCode, String(status))) codes.push(null);
+    for (const code of codes) {
       assert.equal(errorOf(status, code).constructor.name, name, `${status} ${code}`);
     }
   }
   assert.equal(errorOf(302, null).constructor, base());
+});
+
+test('an answer without a code goes by without_code', inTree, () => {
+  const { about, ...withoutCode } = vocabulary().without_code;
+  assert.ok(about);
+  assert.deepEqual(withoutCode, { 429: 'RateLimited', 502: 'Unavailable', 503: 'Unavailable', 504: 'Unavailable' });
+  for (const [key, name] of Object.entries(withoutCode)) {
+    const status = Number(key);
+    for (const body of [null, { error: 'Bad Gateway' }, { error: { message: 'no code' } }, ['x']]) {
+      const e = cd.errorFor(status, body, { 'retry-after': '4' }, `<html>${status}</html>`);
+      assert.equal(e.constructor.name, name, `${status} ${JSON.stringify(body)}`);
+      assert.deepEqual([e.status, e.code, e.retryAfter], [status, null, 4]);
+    }
+  }
+  assert.ok(!(errorOf(429, null) instanceof cd.LimitReached));
+});
+
+test('a code of any_5xx is its class with every 5xx', inTree, () => {
+  const { about, ...any5xx } = vocabulary().any_5xx;
+  assert.ok(about);
+  assert.deepEqual(any5xx, { unavailable: 'Unavailable' });
+  for (const [code, name] of Object.entries(any5xx)) {
+    for (const status of [500, 502, 503, 504, 599]) {
+      const e = errorOf(status, code);
+      assert.equal(e.constructor.name, name, `${status} ${code}`);
+      assert.deepEqual([e.status, e.code], [status, code]);
+    }
+    for (const status of [400, 429]) assert.notEqual(errorOf(status, code).constructor.name, name, `${status} ${code}`);
+  }
 });
 
 test('only the classes marked retried are sent again', inTree, async () => {
@@ -62,6 +94,26 @@ test('only the classes marked retried are sent again', inTree, async () => {
     const c = new cd.Creditd('http://127.0.0.1:9', 'k', { fetch, maxRetries: 1, retryDelayMs: 0 });
     await c.models().catch(() => null);
     assert.equal(tries, v.classes[row.class].retried ? 2 : 1, `${row.status} ${row.code}`);
+  }
+});
+
+test('an answer without a code, or with a code of any_5xx, is retried as its class', inTree, async () => {
+  const v = vocabulary();
+  const cases = Object.entries(v.without_code).filter(([k]) => k !== 'about').map(([k, name]) => [Number(k), null, name]);
+  for (const [code, name] of Object.entries(v.any_5xx)) {
+    if (code !== 'about') for (const status of [500, 502, 503, 504]) cases.push([status, code, name]);
+  }
+  for (const [status, code, name] of cases) {
+    let tries = 0;
+    const fetch = async () => {
+      tries += 1;
+      if (tries > 1) return new Response(JSON.stringify({ ok: true }), { status: 200 });
+      return code === null ? new Response(`<html><body>${status}</body></html>`, { status, headers: { 'content-type': 'text/html' } })
+        : new Response(JSON.stringify({ error: { type: 't', code, message: 'm', param: null } }), { status });
+    };
+    const c = new cd.Creditd('http://127.0.0.1:9', 'k', { fetch, maxRetries: 1, retryDelayMs: 0 });
+    await c.models().catch(() => null);
+    assert.equal(tries, v.classes[name].retried ? 2 : 1, `${status} ${code}`);
   }
 });
 

@@ -39,9 +39,11 @@ use Creditd\Transport\Transport;
  * array; an error answer throws a subclass of CreditdException (see
  * Exception/). Amounts are integer micros (1 EUR = 1,000,000), top-ups cents.
  *
- * Retries: a 503 (`unavailable`, the database away; `gateway_busy`; or one
- * without a code this client knows) and a request that got no answer are sent
- * again, at most `max_retries` times, after Retry-After seconds (else a short
+ * Retries: an Unavailable (a 503 `unavailable`, the database away;
+ * `gateway_busy`; or one without a code this client knows; `unavailable` with
+ * any 5xx, Apache's error pages; a 502 or 504 without creditd's JSON error, a
+ * web server that could not reach creditd) and a request that got no answer
+ * are sent again, at most `max_retries` times, after Retry-After seconds (else a short
  * backoff), with the same Idempotency-Key: a write the first try did commit is
  * answered from creditd's record, never done twice. A write given no key gets
  * a random one for that purpose. A top-up "in progress" (409, isInProgress():
@@ -119,8 +121,9 @@ class Client
      * @param string $apiKey a guard, read, app or admin key
      * @param array $options
      *   - timeout_ms: milliseconds one try may take (default 10000)
-     *   - max_retries: tries after the first of a 503 (`unavailable`, `gateway_busy`, or without a
-     *     code this client knows) or of no answer (default 2; 0 turns retries off)
+     *   - max_retries: tries after the first of an Unavailable (503 `unavailable`, `gateway_busy`, or
+     *     without a code this client knows; `unavailable` with any 5xx; a 502 or 504 without
+     *     creditd's JSON error) or of no answer (default 2; 0 turns retries off)
      *   - retry_delay_ms: the first wait before a retry when creditd names no Retry-After, doubled
      *     each try, with jitter (default 250)
      *   - max_retry_delay_ms: the longest wait before a retry (default 10000); a longer one
@@ -594,7 +597,7 @@ class Client
 
     /**
      * Seconds to wait before try $try + 1, or null: give up. Retried: the
-     * classes whose RETRIED is set (503 unavailable, no answer), after
+     * classes whose RETRIED is set (Unavailable, no answer), after
      * Retry-After, else retry_delay_ms doubled each try with jitter (half
      * to all of it); a wait above max_retry_delay_ms is not made.
      */
@@ -670,8 +673,11 @@ class Client
 
     /**
      * The exception class of an error answer: its code's when creditd names
-     * a code with that status, else its status's (any other 4xx
-     * InvalidRequest, 5xx ServerError), else CreditdException.
+     * a code with that status, or the code is `unavailable` and the status
+     * any 5xx; without a code ($code not a string: not creditd's JSON error,
+     * a web server's page), a 429 is RateLimited and a 502, 503 or 504
+     * Unavailable; else its status's (any other 4xx InvalidRequest, 5xx
+     * ServerError), else CreditdException.
      *
      * @return class-string<CreditdException>
      */
@@ -707,6 +713,21 @@ class Client
         if (is_string($code) && isset($byCode[$code]) && $byCode[$code][0] === $status) {
             return $byCode[$code][1];
         }
+        // A code that is its class with any 5xx status: a web server's error page naming it
+        // (Apache's ErrorDocument answers 502 and 504 with unavailable).
+        $any5xx = ['unavailable' => Unavailable::class];
+        if (is_string($code) && isset($any5xx[$code]) && $status >= 500 && $status < 600) {
+            return $any5xx[$code];
+        }
+        // Without a code, not creditd's JSON error (a web server's own page): nginx's limit_req
+        // 429 is a rate limit, not a spending limit; a 502, 503 or 504 is the web server not
+        // reaching creditd, as good as no answer.
+        $withoutCode = [429 => RateLimited::class, 502 => Unavailable::class, 503 => Unavailable::class,
+                        504 => Unavailable::class];
+        if (!is_string($code) && isset($withoutCode[$status])) {
+            return $withoutCode[$status];
+        }
+        // A code unknown (a newer creditd's) or with another status, or none and a status not above.
         $byStatus = [
             400 => InvalidRequest::class, 401 => Unauthorized::class, 402 => InsufficientCredits::class,
             403 => Forbidden::class, 404 => NotFound::class, 405 => InvalidRequest::class,

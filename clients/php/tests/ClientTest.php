@@ -248,6 +248,100 @@ final class ClientTest extends TestCase
         $this->assertCount(1, $this->slept);
     }
 
+    public function testUnavailableWithA502Or504IsRetriedLikeA503(): void
+    {
+        // Apache's ErrorDocument (apache/errors/502.json) answers 502 and 504 with code unavailable.
+        foreach ([502, 504, 500] as $status) {
+            $c = $this->client();
+            $this->fake->push(
+                FakeTransport::error($status, 'api_error', 'unavailable', [], ['Retry-After' => '2']),
+                FakeTransport::error($status, 'api_error', 'unavailable', [], ['Retry-After' => '2']),
+                FakeTransport::json(200, ['hold_id' => 'h', 'charged_micros' => 5])
+            );
+            $this->assertSame(5, $c->settle('h', 10, 5)['charged_micros'], (string) $status);
+            $this->assertSame([2.0, 2.0], $this->slept, (string) $status);
+            $this->assertCount(3, $this->fake->requests);
+            $this->assertCount(1, array_unique(array_map(static function ($r) {
+                return $r['headers']['idempotency-key'];
+            }, $this->fake->requests)), 'the same Idempotency-Key on every try');
+        }
+    }
+
+    public function testAProxys502Or504PageIsUnavailableAndRetried(): void
+    {
+        foreach ([502, 504] as $status) {
+            $page = "<html><body>$status</body></html>";
+            $c = $this->client(['retry_delay_ms' => 100]);
+            $this->fake->push(new Response($status, $page), new Response($status, $page, ['Content-Type' => 'text/html']),
+                FakeTransport::json(200, ['ok' => true]));
+            $this->assertSame(['ok' => true], $c->grant('a', 5, 'promo'));
+            $this->assertCount(3, $this->fake->requests, (string) $status);
+            $this->assertCount(1, array_unique(array_map(static function ($r) {
+                return $r['headers']['idempotency-key'];
+            }, $this->fake->requests)), 'one key');
+            $this->assertTrue($this->slept[0] >= 0.05 && $this->slept[0] <= 0.1 && $this->slept[1] >= 0.1
+                && $this->slept[1] <= 0.2, 'backoff: ' . json_encode($this->slept));
+
+            $c = $this->client(['max_retries' => 3]);
+            for ($i = 0; $i < 4; $i++) {
+                $this->fake->push(new Response($status, $page, ['Retry-After' => '1']));
+            }
+            try {
+                $c->models();
+                $this->fail('no exception');
+            } catch (Exception\Unavailable $e) {
+                $this->assertSame([$status, null, null], [$e->getStatus(), $e->getErrorCode(), $e->getBody()]);
+                $this->assertStringContainsString((string) $status, $e->getMessage());
+            }
+            $this->assertSame([1.0, 1.0, 1.0], $this->slept);
+            $this->assertCount(4, $this->fake->requests);
+        }
+    }
+
+    public function testUpstreamErrorAndOther5xxCodesAreNotRetried(): void
+    {
+        foreach ([[502, 'upstream_error', Exception\UpstreamError::class], [504, 'internal_error', Exception\ServerError::class],
+                  [502, 'no_such_code', Exception\UpstreamError::class],
+                  [503, 'stripe_not_configured', Exception\StripeNotConfigured::class]] as [$status, $code, $class]) {
+            $c = $this->client();
+            $this->fake->push(FakeTransport::error($status, 'api_error', $code, [], ['Retry-After' => '1']),
+                FakeTransport::json(200, []));
+            try {
+                $c->topup('a', 500);
+                $this->fail('no exception');
+            } catch (Exception\CreditdException $e) {
+                $this->assertSame($class, get_class($e), "$status $code");
+            }
+            $this->assertCount(1, $this->fake->requests, "$status $code is not retried");
+            $this->assertSame([], $this->slept);
+        }
+    }
+
+    public function testAProxys429PageIsRateLimitedNotASpendingLimit(): void
+    {
+        $c = $this->client();
+        $page = '<html><head><title>429 Too Many Requests</title></head><body>nginx</body></html>';
+        $this->fake->push(new Response(429, $page, ['Retry-After' => '7', 'Content-Type' => 'text/html']),
+            FakeTransport::json(200, []));
+        try {
+            $c->authorize(['account' => 'a', 'request_id' => 'r', 'model' => 'm', 'input_tokens' => 1]);
+            $this->fail('no exception');
+        } catch (Exception\CreditdException $e) {
+            $this->assertSame(Exception\RateLimited::class, get_class($e));
+            $this->assertNotInstanceOf(Exception\LimitReached::class, $e);
+            $this->assertSame([429, null, 7], [$e->getStatus(), $e->getErrorCode(), $e->getRetryAfter()]);
+        }
+        $this->assertCount(1, $this->fake->requests, 'a rate limit is not retried');
+        $c = $this->client();
+        $this->fake->push(new Response(429, ''));
+        try {
+            $c->models();
+            $this->fail('no exception');
+        } catch (Exception\RateLimited $e) {
+            $this->assertNull($e->getRetryAfter());
+        }
+    }
+
     public function testRetriesOffMeansOneTryAndNoKeyInvented(): void
     {
         $c = $this->client(['max_retries' => 0]);

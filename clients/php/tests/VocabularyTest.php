@@ -6,6 +6,7 @@ namespace Creditd\Tests;
 
 use Creditd\Client;
 use Creditd\Exception\CreditdException;
+use Creditd\Transport\Response;
 use PHPUnit\Framework\TestCase;
 
 /**
@@ -73,13 +74,89 @@ final class VocabularyTest extends TestCase
     {
         $statuses = self::vocabulary()['statuses'];
         unset($statuses['about']);
+        $withoutCode = self::vocabulary()['without_code'];
         foreach ($statuses as $key => $name) {
             $status = self::statusOf((string) $key);
-            foreach ([null, 'no_such_code', $status === 503 ? 'forbidden' : 'unavailable'] as $code) {
+            $codes = ['no_such_code', $status >= 500 ? 'forbidden' : 'unavailable'];
+            if (!isset($withoutCode[(string) $status])) {
+                $codes[] = null;
+            }
+            foreach ($codes as $code) {
                 $this->assertSame(self::NS . $name, Client::exceptionClass($status, $code), "$status $code");
             }
         }
         $this->assertSame(CreditdException::class, Client::exceptionClass(302, null));
+    }
+
+    public function testAnAnswerWithoutACodeGoesByWithoutCode(): void
+    {
+        $withoutCode = self::vocabulary()['without_code'];
+        $this->assertNotEmpty($withoutCode['about']);
+        unset($withoutCode['about']);
+        $this->assertSame([429 => 'RateLimited', 502 => 'Unavailable', 503 => 'Unavailable', 504 => 'Unavailable'],
+            $withoutCode);
+        foreach ($withoutCode as $status => $name) {
+            $this->assertSame(self::NS . $name, Client::exceptionClass($status, null), "$status");
+            foreach (["<html>$status</html>", '', '{"error":"Bad Gateway"}', '{"error":{"message":"no code"}}', '["x"]'] as $body) {
+                $fake = new FakeTransport([new Response($status, $body, ['Retry-After' => '4'])]);
+                $c = new Client('http://creditd.test', 'k', ['transport' => $fake, 'max_retries' => 0]);
+                try {
+                    $c->models();
+                    $this->fail('no exception');
+                } catch (CreditdException $e) {
+                    $this->assertSame(self::NS . $name, get_class($e), "$status $body");
+                    $this->assertSame([$status, null, 4], [$e->getStatus(), $e->getErrorCode(), $e->getRetryAfter()]);
+                }
+            }
+        }
+        $this->assertFalse(is_a(Client::exceptionClass(429, null), self::NS . 'LimitReached', true));
+    }
+
+    public function testACodeOfAny5xxIsItsClassWithEvery5xx(): void
+    {
+        $any5xx = self::vocabulary()['any_5xx'];
+        $this->assertNotEmpty($any5xx['about']);
+        unset($any5xx['about']);
+        $this->assertSame(['unavailable' => 'Unavailable'], $any5xx);
+        foreach ($any5xx as $code => $name) {
+            foreach ([500, 502, 503, 504, 599] as $status) {
+                $this->assertSame(self::NS . $name, Client::exceptionClass($status, $code), "$status $code");
+            }
+            foreach ([400, 429] as $status) {
+                $this->assertNotSame(self::NS . $name, Client::exceptionClass($status, $code), "$status $code");
+            }
+        }
+    }
+
+    public function testAnAnswerWithoutACodeOrWithACodeOfAny5xxIsRetriedAsItsClass(): void
+    {
+        $v = self::vocabulary();
+        $cases = [];
+        foreach ($v['without_code'] as $status => $name) {
+            if ($status !== 'about') {
+                $cases[] = [(int) $status, null, $name];
+            }
+        }
+        foreach ($v['any_5xx'] as $code => $name) {
+            if ($code !== 'about') {
+                foreach ([500, 502, 503, 504] as $status) {
+                    $cases[] = [$status, $code, $name];
+                }
+            }
+        }
+        foreach ($cases as [$status, $code, $name]) {
+            $first = $code === null ? new Response($status, "<html><body>$status</body></html>")
+                : FakeTransport::error($status, 't', $code);
+            $fake = new FakeTransport([$first, FakeTransport::json(200, ['ok' => true])]);
+            $c = new Client('http://creditd.test', 'k', ['transport' => $fake, 'max_retries' => 1,
+                'retry_delay_ms' => 0, 'sleep' => static function (float $s): void {
+                }]);
+            try {
+                $c->models();
+            } catch (CreditdException $e) {
+            }
+            $this->assertCount($v['classes'][$name]['retried'] ? 2 : 1, $fake->requests, "$status $code");
+        }
     }
 
     public function testOnlyTheClassesMarkedRetriedAreSentAgain(): void

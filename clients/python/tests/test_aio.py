@@ -138,6 +138,24 @@ class Retries(Base):
         keys = {x["headers"]["idempotency-key"] for x in s.seen}
         self.assertEqual((len(s.seen), len(keys), len({x["body"] for x in s.seen})), (3, 1, 1))
 
+    async def test_unavailable_of_a_web_server_502_504_is_retried_and_its_429_is_rate_limited(self) -> None:
+        answers: Dict[int, Answer] = {
+            1: (502, {"Retry-After": "1"}, error(502, "unavailable")),    # Apache's ErrorDocument
+            2: (504, {}, b"<html>504 Gateway Time-out</html>"),            # a proxy's own page
+            3: (200, {}, {"id": "grant_1"})}
+        s = self.serve(lambda n, m, p: answers[n])
+        c, slept = await self.client(s, retry_delay_ms=100)
+        self.assertEqual((await c.grant("a", 5, "promo"))["id"], "grant_1")
+        self.assertEqual(len(s.seen), 3)
+        self.assertEqual(len({x["headers"]["idempotency-key"] for x in s.seen}), 1, "one key")
+        self.assertTrue(slept[0] == 1.0 and 0.1 <= slept[1] <= 0.2, "Retry-After, then backoff: %r" % slept)
+        t = self.serve(lambda n, m, p: (429, {"Retry-After": "9"}, b"<html>429 Too Many Requests</html>"))
+        c2, slept2 = await self.client(t)
+        with self.assertRaises(creditd.RateLimited) as cm:
+            await c2.authorize("a", "r", model="m", input_tokens=1)
+        self.assertNotIsInstance(cm.exception, creditd.LimitReached)
+        self.assertEqual((len(t.seen), slept2, cm.exception.retry_after), (1, [], 9))
+
     async def test_backoff_and_a_long_retry_after(self) -> None:
         s = self.serve(lambda n, m, p: (503, {}, error(503, "gateway_busy")) if n == 1 else (200, {}, {}))
         c, slept = await self.client(s, retry_delay_ms=100)

@@ -189,12 +189,36 @@ class Errors(Base):
         self.assertFalse(issubclass(creditd.RateLimited, creditd.LimitReached))
 
     def test_a_body_that_is_not_json(self) -> None:
-        s = self.serve(lambda n, m, p: (502, {}, b"<html>Bad Gateway</html>"))
+        s = self.serve(lambda n, m, p: (500, {}, b"<html>Internal Server Error</html>"))
         c, _ = self.client(s)
-        with self.assertRaises(creditd.UpstreamError) as cm:
+        with self.assertRaises(creditd.ServerError) as cm:
             c.models()
         self.assertEqual((cm.exception.body, cm.exception.code), (None, None))
+        self.assertIn("Internal Server Error", cm.exception.message)
+
+    def test_a_proxys_502_page_is_unavailable_not_stripes_upstream_error(self) -> None:
+        s = self.serve(lambda n, m, p: (502, {}, b"<html>Bad Gateway</html>"))
+        c, _ = self.client(s, max_retries=0)
+        with self.assertRaises(creditd.Unavailable) as cm:
+            c.models()
+        self.assertEqual((cm.exception.status, cm.exception.body, cm.exception.code), (502, None, None))
         self.assertIn("Bad Gateway", cm.exception.message)
+
+    def test_a_proxys_429_page_is_rate_limited_not_a_spending_limit(self) -> None:
+        page = b"<html><head><title>429 Too Many Requests</title></head><body>nginx</body></html>"
+        s = self.serve(lambda n, m, p: (429, {"Retry-After": "7"}, page))
+        c, slept = self.client(s)
+        with self.assertRaises(creditd.RateLimited) as cm:
+            c.authorize("a", "r", model="m", input_tokens=1)
+        e = cm.exception
+        self.assertNotIsInstance(e, creditd.LimitReached)
+        self.assertEqual((e.status, e.code, e.retry_after), (429, None, 7))
+        self.assertEqual((len(s.seen), slept), (1, []), "a rate limit is not retried")
+        s = self.serve(lambda n, m, p: (429, {}, b""))
+        c, _ = self.client(s)
+        with self.assertRaises(creditd.RateLimited) as cm:
+            c.models()
+        self.assertIsNone(cm.exception.retry_after)
 
 
 class Retries(Base):
@@ -235,6 +259,43 @@ class Retries(Base):
         c, slept = self.client(s)
         self.assertEqual(c.models(), {})
         self.assertEqual((len(s.seen), len(slept)), (2, 1))
+
+    def test_unavailable_with_502_or_504_is_retried_like_a_503(self) -> None:
+        # Apache's ErrorDocument (apache/errors/502.json) answers 502 and 504 with code unavailable.
+        for status in (502, 504, 500):
+            s = self.serve(lambda n, m, p: (status, {"Retry-After": "2"}, error(status, "unavailable")) if n < 3
+                           else (200, {}, {"hold_id": "h", "charged_micros": 5}))
+            c, slept = self.client(s)
+            self.assertEqual(c.settle("h", 10, 5)["charged_micros"], 5, status)
+            self.assertEqual(slept, [2.0, 2.0], status)
+            self.assertEqual(len({x["headers"]["idempotency-key"] for x in s.seen}), 1, "one key")
+            self.assertEqual(len(s.seen), 3)
+
+    def test_a_proxys_502_or_504_page_is_unavailable_and_retried(self) -> None:
+        for status in (502, 504):
+            page = b"<html><body>%d</body></html>" % status
+            s = self.serve(lambda n, m, p: (status, {}, page) if n < 3 else (200, {}, {"ok": True}))
+            c, slept = self.client(s, retry_delay_ms=100)
+            self.assertEqual(c.grant("a", 5, "promo"), {"ok": True})
+            self.assertEqual(len(s.seen), 3, status)
+            self.assertEqual(len({x["headers"]["idempotency-key"] for x in s.seen}), 1, "one key")
+            self.assertTrue(0.05 <= slept[0] <= 0.1 and 0.1 <= slept[1] <= 0.2, "backoff: %r" % slept)
+            s = self.serve(lambda n, m, p: (status, {"Retry-After": "1"}, page))
+            c, slept = self.client(s, max_retries=3)
+            with self.assertRaises(creditd.Unavailable) as cm:
+                c.models()
+            self.assertEqual((len(s.seen), slept, cm.exception.status), (4, [1.0, 1.0, 1.0], status))
+
+    def test_upstream_error_and_other_5xx_codes_are_not_retried(self) -> None:
+        for status, code, cls in ((502, "upstream_error", creditd.UpstreamError),
+                                  (504, "internal_error", creditd.ServerError),
+                                  (502, "no_such_code", creditd.UpstreamError),
+                                  (503, "stripe_not_configured", creditd.StripeNotConfigured)):
+            s = self.serve(lambda n, m, p: (status, {"Retry-After": "1"}, error(status, code)))
+            c, slept = self.client(s)
+            with self.assertRaises(cls):
+                c.topup("a", 500)
+            self.assertEqual((len(s.seen), slept), (1, []), "%d %s" % (status, code))
 
     def test_no_retries_when_asked(self) -> None:
         s = self.serve(lambda n, m, p: (503, {}, error(503, "unavailable")))

@@ -63,9 +63,35 @@ class ErrorClasses(unittest.TestCase):
         statuses = {k: v for k, v in self.v["statuses"].items() if k != "about"}
         for key, name in statuses.items():
             status = {"4xx": 418, "5xx": 504}.get(key) or int(key)
-            for code in (None, "no_such_code", "unavailable" if status != 503 else "forbidden"):
+            codes: List[Optional[str]] = ["no_such_code", "forbidden" if status >= 500 else "unavailable"]
+            if str(status) not in self.v["without_code"]:
+                codes.append(None)
+            for code in codes:
                 self.assertEqual(type(error_of(status, code)).__name__, name, "%d %r" % (status, code))
         self.assertIs(type(error_of(302, None)), self.base)
+
+    def test_an_answer_without_a_code_goes_by_without_code(self) -> None:
+        without = {k: v for k, v in self.v["without_code"].items() if k != "about"}
+        self.assertEqual(without, {"429": "RateLimited", "502": "Unavailable", "503": "Unavailable",
+                                   "504": "Unavailable"})
+        for key, name in without.items():
+            status = int(key)
+            for body in (None, {"error": "Bad Gateway"}, {"error": {"message": "no code"}}, ["x"]):
+                e = creditd.error_for(status, body, {"Retry-After": "4"}, "<html>%d</html>" % status)
+                self.assertEqual(type(e).__name__, name, "%d %r" % (status, body))
+                self.assertEqual((e.status, e.code, e.retry_after), (status, None, 4))
+        self.assertNotIsInstance(error_of(429, None), creditd.LimitReached)
+
+    def test_a_code_of_any_5xx_is_its_class_with_every_5xx(self) -> None:
+        any_5xx = {k: v for k, v in self.v["any_5xx"].items() if k != "about"}
+        self.assertEqual(any_5xx, {"unavailable": "Unavailable"})
+        for code, name in any_5xx.items():
+            for status in (500, 502, 503, 504, 599):
+                e = error_of(status, code)
+                self.assertEqual(type(e).__name__, name, "%d %s" % (status, code))
+                self.assertEqual((e.status, e.code), (status, code))
+            for status in (400, 429):
+                self.assertNotEqual(type(error_of(status, code)).__name__, name, "%d %s" % (status, code))
 
     def test_former_names_are_aliases(self) -> None:
         aliases = self.v["deprecated_classes"]["python"]
@@ -80,10 +106,13 @@ class _Fake:
     def __init__(self, answers: List[Tuple[int, Optional[str]]]) -> None:
         self.answers = answers
         self.tries = 0
+        self.body: Optional[bytes] = None
 
     def answer(self, call: object) -> Tuple[int, bytes, Dict[str, str]]:
         status, code = self.answers[min(self.tries, len(self.answers) - 1)]
         self.tries += 1
+        if self.body is not None and status >= 300:
+            return status, self.body, {}
         body: Dict[str, Any] = {"ok": True}
         if code:
             body = {"error": {"type": "t", "code": code, "message": "m", "param": None}}
@@ -104,6 +133,23 @@ class Retries(unittest.TestCase):
                 pass
             retried = v["classes"][row["class"]]["retried"]
             self.assertEqual(fake.tries, 2 if retried else 1, "%(status)d %(code)s" % row)
+
+    def test_an_answer_without_a_code_or_a_code_of_any_5xx_is_retried_as_its_class(self) -> None:
+        v = vocabulary()
+        cases = [(int(k), None, name) for k, name in v["without_code"].items() if k != "about"]
+        cases += [(status, code, name) for code, name in v["any_5xx"].items() if code != "about"
+                  for status in (500, 502, 503, 504)]
+        for status, code, name in cases:
+            fake = _Fake([(status, code), (200, None)])
+            if code is None:
+                fake.body = b"<html><body>%d</body></html>" % status
+            c = Creditd("http://127.0.0.1:9", "k", max_retries=1, retry_delay_ms=0)
+            setattr(c, "_send_once", fake.answer)
+            try:
+                c.models()
+            except CreditdError:
+                pass
+            self.assertEqual(fake.tries, 2 if v["classes"][name]["retried"] else 1, "%d %r" % (status, code))
 
 
 @unittest.skipUnless(IN_TREE, "clients/vocabulary.json is in creditd's source tree only")

@@ -4,7 +4,10 @@ declare(strict_types=1);
 
 namespace Creditd\Exception;
 
-/** 502 upstream_error: Stripe failed or timed out (a proxy in front of creditd may answer 502 too). */
+/**
+ * 502 upstream_error: Stripe failed or timed out; also a 502 with a code this client does not know.
+ * Not retried. A proxy's 502 without creditd's JSON error is an Unavailable, retried.
+ */
 class UpstreamError extends CreditdException
 {
 }

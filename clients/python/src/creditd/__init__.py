@@ -13,7 +13,7 @@ asyncio code: creditd.aio.AsyncCreditd (also importable from here), the
 same methods awaited. Every method returns the decoded JSON answer, typed
 (creditd.answers: TypedDicts). Any non-2xx answer raises CreditdError or one
 of its subclasses; no answer raises ConnectionFailed (both after the
-client's own retries of 503 and network errors). The error classes and
+client's own retries of Unavailable and network errors). The error classes and
 option names are the PHP and Node clients' too. Amounts are integer micros
 (1 EUR = 1,000,000).
 """

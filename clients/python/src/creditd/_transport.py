@@ -204,8 +204,9 @@ def _backoff_ms(opts: Options, tries: int) -> float:
 def retry_delay_s(opts: Options, error: CreditdError, tries: int) -> Optional[float]:
     """Seconds to wait before sending again after `error` on try `tries`
     (0 for the first), or None: raise it. Retried: the classes whose
-    `retried` is set (503 unavailable, gateway_busy or without a code this
-    client knows, no answer), at most max_retries times, after the answer's
+    `retried` is set (Unavailable: 503 unavailable, gateway_busy or without
+    a code this client knows, unavailable with any 5xx, a 502 or 504 without
+    creditd's JSON error; ConnectionFailed: no answer), at most max_retries times, after the answer's
     Retry-After, else retry_delay_ms doubled each try with jitter; a wait
     above max_retry_delay_ms is not made."""
     if not error.retried or tries >= opts.max_retries:

@@ -65,9 +65,10 @@ class Creditd:
     Node clients, clients/vocabulary.json):
     timeout_ms: milliseconds one try may wait for creditd, to connect and
       for each read of the answer (default 10000).
-    max_retries: how many times a call is sent again after a 503
-      (`unavailable`, `gateway_busy`, or without a code this client knows)
-      or a network error (default 2; 0: never). A write is sent again with
+    max_retries: how many times a call is sent again after an Unavailable
+      (503 `unavailable`, `gateway_busy`, or without a code this client
+      knows; `unavailable` with any 5xx; a 502 or 504 without creditd's
+      JSON error, a web server's) or a network error (default 2; 0: never). A write is sent again with
       the same Idempotency-Key and the same bytes, so creditd applies it
       once: when no idempotency_key is given, the client makes one per call
       (none when max_retries is 0). A top-up "in progress" (409) is waited

@@ -147,8 +147,9 @@ class MemberCapReached(LimitReached):
 
 class RateLimited(CreditdError):
     """429 rate_limit_exceeded (requests or tokens per minute, top-ups per hour,
-    failed authentications); retry_after: seconds to wait (Retry-After).
-    Nothing was held or charged."""
+    failed authentications), and a 429 without creditd's JSON error (a web
+    server's own rate limit, nginx's limit_req); retry_after: seconds to wait
+    (Retry-After). Nothing was held or charged. Not retried."""
 
 
 class ServerError(CreditdError):
@@ -157,13 +158,17 @@ class ServerError(CreditdError):
 
 
 class UpstreamError(CreditdError):
-    """502 upstream_error: Stripe failed or timed out."""
+    """502 upstream_error: Stripe failed or timed out (and a 502 with a code
+    this client does not know). Not retried; a 502 without a code is Unavailable."""
 
 
 class Unavailable(CreditdError):
     """503 unavailable: the database is unreachable (retry_after from Retry-After);
-    also 503 gateway_busy, and any other 503 without a code this client knows
-    (a proxy's). The client retries these by itself first (see max_retries)."""
+    also 503 gateway_busy, any other 503 without a code this client knows
+    (a proxy's), code unavailable with any 5xx status (Apache's 502 and 504
+    error pages), and a 502 or 504 without creditd's JSON error (the web
+    server could not reach creditd). The client retries these by itself
+    first (see max_retries), with the call's one Idempotency-Key."""
 
     retried = True
 
@@ -232,7 +237,18 @@ _BY_CODE: Dict[str, Tuple[int, Type[CreditdError]]] = {
     "provider_not_configured": (503, ProviderNotConfigured),
 }
 
-# An answer without a code this client knows: by its status.
+# A code that is its class with any 5xx status: a web server's error page
+# naming it (Apache's ErrorDocument answers 502 and 504 with unavailable).
+_ANY_5XX: Dict[str, Type[CreditdError]] = {"unavailable": Unavailable}
+
+# An answer without a code, not creditd's JSON error (a web server's own
+# page): nginx's limit_req 429 is a rate limit, not a spending limit; a 502,
+# 503 or 504 is the web server not reaching creditd, as good as no answer.
+_WITHOUT_CODE: Dict[int, Type[CreditdError]] = {429: RateLimited, 502: Unavailable, 503: Unavailable,
+                                                504: Unavailable}
+
+# An answer with a code this client does not know (a newer creditd's), or
+# with another status, or without a code and a status not above: by its status.
 _BY_STATUS: Dict[int, Type[CreditdError]] = {
     400: InvalidRequest, 401: Unauthorized, 402: InsufficientCredits, 403: Forbidden, 404: NotFound,
     405: InvalidRequest, 408: InvalidRequest, 409: Conflict, 413: PayloadTooLarge, 415: InvalidRequest,
@@ -242,11 +258,17 @@ _BY_STATUS: Dict[int, Type[CreditdError]] = {
 
 def error_class(status: int, code: Optional[str]) -> Type[CreditdError]:
     """The class of an error answer: its code's when creditd names a code
-    with that status, else its status's (any other 4xx InvalidRequest, 5xx
-    ServerError), else CreditdError."""
+    with that status, or the code is `unavailable` and the status any 5xx;
+    without a code (None: not creditd's JSON error, a web server's page), a
+    429 is RateLimited and a 502, 503 or 504 Unavailable; else its status's
+    (any other 4xx InvalidRequest, 5xx ServerError), else CreditdError."""
     known = _BY_CODE.get(code) if code is not None else None
     if known is not None and known[0] == status:
         return known[1]
+    if code is not None and code in _ANY_5XX and 500 <= status < 600:
+        return _ANY_5XX[code]
+    if code is None and status in _WITHOUT_CODE:
+        return _WITHOUT_CODE[status]
     if status in _BY_STATUS:
         return _BY_STATUS[status]
     if 400 <= status < 500:
