@@ -477,6 +477,22 @@ static int key_salt(struct cfg *c)
 	return 0;
 }
 
+/* Every URL creditd sends secrets or money to is https, or http to a
+ * loopback address (a stand-in on the same host): refused here, at start
+ * and by --check-config, not at the first top-up or event. */
+static int urls_ok(const struct cfg *c, char *err, size_t errcap)
+{
+	const struct {
+		const char *url, *key;
+	} u[] = {{c->gw_openai_base_url, "gateway.openai_base_url"}, {c->gw_anthropic_base_url, "gateway.anthropic_base_url"},
+		 {c->stripe_api_base, "stripe.api_base"}, {c->notify_url, "notify.url"}};
+	for (size_t i = 0; i < sizeof(u) / sizeof(u[0]); i++)
+		if (u[i].url[0] != '\0' && !urlpath_https_or_loopback(u[i].url))
+			return fail(err, errcap, "%s must be https:// (http:// only to 127.0.0.1, [::1] or localhost): %s",
+				    u[i].key, u[i].url);
+	return 0;
+}
+
 static int finish(struct cfg *c, char *err, size_t errcap)
 {
 	char *end;
@@ -512,9 +528,8 @@ static int finish(struct cfg *c, char *err, size_t errcap)
 	c->gw_shrink = strcmp(c->gw_shrink_text, "on") == 0;
 	c->gw_byok = strcmp(c->gw_byok_text, "on") == 0;
 	c->gw_provider_objects = strcmp(c->gw_provider_objects_text, "on") == 0;
-	if (!urlpath_https_or_loopback(c->gw_openai_base_url) || !urlpath_https_or_loopback(c->gw_anthropic_base_url))
-		return fail(err, errcap, "gateway.%s_base_url must be https:// (http:// only to 127.0.0.1, [::1] or "
-			    "localhost)", urlpath_https_or_loopback(c->gw_openai_base_url) ? "anthropic" : "openai");
+	if (urls_ok(c, err, errcap) != 0)
+		return -1;
 	c->gw_drain = strcmp(c->gw_on_client_gone, "drain") == 0;
 	if (c->retention_stripe_events_days > 0 && c->retention_stripe_events_days < LIMIT_STRIPE_EVENTS_MIN_DAYS)
 		return fail(err, errcap, "retention.stripe_events_days must be 0 (never purge) or at least %d: Stripe "
@@ -645,6 +660,7 @@ int cfg_load(const char *path, struct cfg *c, char *err, size_t errcap)
 	if (text == NULL && (explicit_path || !missing))
 		return -1;
 	if (text != NULL) {
+		c->file_read = 1;
 		int rc = parse_text(c, text, path, err, errcap);
 		free(text);
 		if (rc != 0)

@@ -133,6 +133,9 @@ struct cfg {
 	 * security.config_readable_by_others let it through (a warning at
 	 * start). */
 	int config_open_to_others;
+	/* A file was read (cfg_load: the default path may be absent, the
+	 * defaults and the environment alone then; --check-config says so). */
+	int file_read;
 	/* The database nodes: database.nodes split, else the one node of
 	 * host, port and socket. name is "host:port" as written (routing
 	 * hashes it); socket only for the single node. */

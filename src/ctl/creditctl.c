@@ -5,6 +5,7 @@
 #include "ctl_collect.h"
 #include "ctl_common.h"
 #include "ctl_prices.h"
+#include "envfile.h"
 #include "ctl_reconcile.h"
 #include "ctl_sweep.h"
 #include "dynbuf.h"
@@ -25,11 +26,14 @@
 #define CREDITD_SQL_DIR "/usr/local/share/creditd/sql"
 #endif
 
-static void usage(void)
+static void usage(FILE *out)
 {
-	fprintf(stderr,
-		"usage: creditctl [-c FILE] COMMAND ... | creditctl --version\n"
+	fprintf(out,
+		"usage: creditctl [-c FILE] [--env-file FILE] COMMAND ... | creditctl --version | creditctl --help\n"
 		"  -c FILE: the config (else $CREDITD_CONFIG, else " CFG_DEFAULT_PATH ")\n"
+		"  --env-file FILE: the CREDITD_* variables creditd's unit reads (else $CREDITD_ENV_FILE, else\n"
+		"        " ENVFILE_DEFAULT_PATH " with the default config), read as systemd reads them; a variable\n"
+		"        already set is kept\n"
 		"  migrate [--check] [--sql-dir DIR] [--user USER] [--password-file FILE]\n"
 		"  key create --scope guard|read|app|admin[,...] [--name NAME] [--account ID]\n"
 		"  key list\n"
@@ -42,6 +46,7 @@ static void usage(void)
 		"  export ID [--format csv|json]\n"
 		"  price list\n"
 		"  price import FILE [--max-increase-pct N] [--force] [--dry-run]   (CSV or JSON)\n"
+		"  price set MODEL FIELD=VALUE...\n"
 		"  price history MODEL\n"
 		"  price alias PROVIDER_NAME MODEL\n"
 		"  reconcile FILE... [--format openai|anthropic|csv] [--from YYYY-MM-DD] [--to YYYY-MM-DD]\n"
@@ -231,7 +236,7 @@ static int key_create(struct ledger *lg, int argc, char **argv)
 	int64_t id;
 	static const char *const known[] = {"--scope", "--name", "--account", NULL};
 	if (!ctl_opts_known(argc, argv, 3, known)) {
-		usage();
+		usage(stderr);
 		return 2;
 	}
 	if (mask < 0) {
@@ -280,7 +285,7 @@ static int cmd_key(struct ledger *lg, int argc, char **argv)
 			printf("key %lld revoked\n", (long long)id);
 		return rc == CD_OK ? 0 : ctl_fail(lg, rc, "key revoke");
 	}
-	usage();
+	usage(stderr);
 	return 2;
 }
 
@@ -322,7 +327,7 @@ static int cmd_account(struct ledger *lg, int argc, char **argv)
 		const char *kind = ctl_opt(argc, argv, 4, "--kind");
 		struct ledger_result res;
 		if (!ctl_opts_known(argc, argv, 4, known)) {
-			usage();
+			usage(stderr);
 			return 2;
 		}
 		memset(&n, 0, sizeof(n));
@@ -338,7 +343,7 @@ static int cmd_account(struct ledger *lg, int argc, char **argv)
 		}
 		return answered(lg, ledger_account_create(lg, NULL, &n, &res), &res, "account create");
 	}
-	usage();
+	usage(stderr);
 	return 2;
 }
 
@@ -347,7 +352,7 @@ static int cmd_grant(struct ledger *lg, int argc, char **argv)
 	static const char *const known[] = {"--source", "--expires", "--priority", "--description", NULL};
 	struct grant_new g;
 	if (argc < 4 || !ctl_opts_known(argc, argv, 4, known)) {
-		usage();
+		usage(stderr);
 		return 2;
 	}
 	const char *exp = ctl_opt(argc, argv, 4, "--expires"), *prio = ctl_opt(argc, argv, 4, "--priority");
@@ -364,7 +369,7 @@ static int cmd_grant(struct ledger *lg, int argc, char **argv)
 	    (exp != NULL && (timefmt_parse(exp, &g.expires_at) != 0 || g.expires_at <= timefmt_now())) ||
 	    (prio != NULL && (ctl_parse_i64(prio, &g.priority) != 0 || g.priority < 0 || g.priority > GRANT_PRIORITY_MAX)) ||
 	    (g.description != NULL && !text_ok(g.description, 0, LIMIT_DESCRIPTION_BYTES))) {
-		usage();
+		usage(stderr);
 		return 2;
 	}
 	struct ledger_result res;
@@ -401,7 +406,7 @@ static int cmd_promo(struct ledger *lg, int argc, char **argv)
 	if (argc == 3 && strcmp(argv[2], "list") == 0)
 		return promo_list(lg);
 	if (argc < 5 || strcmp(argv[2], "create") != 0 || !ctl_opts_known(argc, argv, 5, known)) {
-		usage();
+		usage(stderr);
 		return 2;
 	}
 	const char *max = ctl_opt(argc, argv, 5, "--max"), *exp = ctl_opt(argc, argv, 5, "--expires");
@@ -415,7 +420,7 @@ static int cmd_promo(struct ledger *lg, int argc, char **argv)
 	    (exp != NULL && (timefmt_parse(exp, &p.expires_at) != 0 || p.expires_at <= timefmt_now())) ||
 	    (ttl != NULL && (ctl_parse_i64(ttl, &p.grant_ttl_days) != 0 || p.grant_ttl_days < 1 ||
 			     p.grant_ttl_days > LIMIT_PROMO_GRANT_TTL_DAYS_MAX))) {
-		usage();
+		usage(stderr);
 		return 2;
 	}
 	struct ledger_result res;
@@ -466,7 +471,7 @@ static int cmd_events(struct ledger *lg, int argc, char **argv)
 		int64_t id = 0;
 		int count = 0;
 		if (strcmp(argv[3], "--failed") != 0 && (ctl_parse_i64(argv[3], &id) != 0 || id <= 0)) {
-			usage();
+			usage(stderr);
 			return 2;
 		}
 		enum cd_err rc = ledger_events_retry(lg, id, &count);
@@ -476,7 +481,7 @@ static int cmd_events(struct ledger *lg, int argc, char **argv)
 		return id > 0 && count == 0 ? 1 : 0;
 	}
 	if (argc < 3 || strcmp(argv[2], "list") != 0 || !ctl_opts_known(argc, argv, 3, known)) {
-		usage();
+		usage(stderr);
 		return 2;
 	}
 	const char *state = ctl_opt(argc, argv, 3, "--state"), *after = ctl_opt(argc, argv, 3, "--after");
@@ -486,7 +491,7 @@ static int cmd_events(struct ledger *lg, int argc, char **argv)
 	     strcmp(state, "failed") != 0) ||
 	    (after != NULL && (ctl_parse_i64(after, &a) != 0 || a < 0)) ||
 	    (limit != NULL && (ctl_parse_i64(limit, &n) != 0 || n < 1 || n > 100000))) {
-		usage();
+		usage(stderr);
 		return 2;
 	}
 	return events_list(lg, state, a, n);
@@ -504,7 +509,7 @@ static int cmd_plan(struct ledger *lg, int argc, char **argv)
 		return rc == CD_OK ? ctl_print_json(out) : ctl_fail(lg, rc, "plan list");
 	}
 	if (argc < 4 || strcmp(argv[2], "set") != 0 || !ctl_opts_known(argc, argv, 4, known)) {
-		usage();
+		usage(stderr);
 		return 2;
 	}
 	const char *credits = ctl_opt(argc, argv, 4, "--credits"), *cap = ctl_opt(argc, argv, 4, "--rollover-cap");
@@ -531,7 +536,7 @@ static int cmd_plan(struct ledger *lg, int argc, char **argv)
 	    (strcmp(p.rollover, "capped") == 0) != (cap != NULL) ||
 	    (member != NULL && (ctl_parse_i64(member, &p.member_cap_micros) != 0 || p.member_cap_micros < 0 ||
 				p.member_cap_micros > LIMIT_AMOUNT_MICROS_MAX))) {
-		usage();
+		usage(stderr);
 		return 2;
 	}
 	struct ledger_result res;
@@ -568,7 +573,7 @@ static int dispatch(struct ledger *lg, int argc, char **argv, const struct cfg *
 		int check_only = ctl_flag_take(&argc, argv, 2, "--check");
 		const char *dir = ctl_opt(argc, argv, 2, "--sql-dir");
 		if (!ctl_opts_known(argc, argv, 2, known)) {
-			usage();
+			usage(stderr);
 			return 2;
 		}
 		if (dir == NULL)
@@ -602,12 +607,12 @@ static int dispatch(struct ledger *lg, int argc, char **argv, const struct cfg *
 		const char *format = ctl_opt(argc, argv, 3, "--format");
 		int csv = format == NULL || strcmp(format, "csv") == 0;
 		if (!ctl_opts_known(argc, argv, 3, known) || (format != NULL && !csv && strcmp(format, "json") != 0)) {
-			usage();
+			usage(stderr);
 			return 2;
 		}
 		return export_journal(lg, argv[2], csv);
 	}
-	usage();
+	usage(stderr);
 	return 2;
 }
 
@@ -628,20 +633,38 @@ int main(int argc, char **argv)
 {
 	struct cfg cfg;
 	char err[512];
-	const char *config = NULL;
-	if (argc >= 3 && (strcmp(argv[1], "-c") == 0 || strcmp(argv[1], "--config") == 0)) {
-		config = argv[2];
+	const char *config = NULL, *env_file = getenv("CREDITD_ENV_FILE");
+	int set;
+	while (argc >= 3 && (strcmp(argv[1], "-c") == 0 || strcmp(argv[1], "--config") == 0 ||
+			     strcmp(argv[1], "--env-file") == 0)) {
+		*(strcmp(argv[1], "--env-file") == 0 ? &env_file : &config) = argv[2];
 		argv[2] = argv[0];
 		argv += 2;
 		argc -= 2;
 	}
 	if (argc < 2) {
-		usage();
+		usage(stderr);
 		return 2;
+	}
+	/* Help and version before anything is read: a user who may not read
+	 * the config still gets them. */
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
+		usage(stdout);
+		return 0;
 	}
 	if (strcmp(argv[1], "--version") == 0) {
 		printf("creditctl %s\n", PACKAGE_VERSION);
 		return 0;
+	}
+	/* The secrets creditd runs with, wherever they are kept: the config,
+	 * or the environment file its unit reads, which goes with the
+	 * installed config (another config, a demo's or a test's, reads it
+	 * only when named). */
+	if (env_file == NULL && config == NULL && getenv("CREDITD_CONFIG") == NULL)
+		env_file = ENVFILE_DEFAULT_PATH;
+	if (env_file != NULL && env_file[0] != '\0' && envfile_load(env_file, &set, err, sizeof(err)) != 0) {
+		fprintf(stderr, "creditctl: %s\n", err);
+		return 2;
 	}
 	/* Migrations run as the schema's owner; every other command, and
 	 * migrate --check (so that a host without the owner's password can

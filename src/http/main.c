@@ -29,8 +29,9 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: creditd [-c FILE] [--listen unix:PATH|HOST:PORT] [--threads N] [--check-config] [--version]\n"
+	fprintf(f, "usage: creditd [-c FILE] [--listen unix:PATH|HOST:PORT] [--threads N] [--check-config|-t] [--version]\n"
 		   "  -c FILE: the config (else $CREDITD_CONFIG, else " CFG_DEFAULT_PATH ").\n"
+		   "  --check-config, -t: check the config as a start would (its file, every value, the log) and exit.\n"
 		   "  Without --listen (and no server.listen), the listening socket is the one systemd\n"
 		   "  passed (LISTEN_FDS), else inherited on fd 0 (spawn-fcgi, mod_fcgid).\n");
 }
@@ -54,7 +55,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 			o->listen = argv[++i];
 		else if (strcmp(a, "--threads") == 0 && has_value)
 			o->threads = argv[++i];
-		else if (strcmp(a, "--check-config") == 0)
+		else if (strcmp(a, "--check-config") == 0 || strcmp(a, "-t") == 0)
 			o->check_only = 1;
 		else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
 			usage(stdout);
@@ -212,6 +213,47 @@ static void start_warnings(const char *config, const struct cfg *cfg)
 			 "so may every local user and every site's scripts", config);
 }
 
+/* 1 when this user may append to the log file at path (or create it in
+ * its directory), without creating it (a check run as root must not
+ * leave a file creditd's user cannot write); errno says why not. */
+static int log_writable(const char *path)
+{
+	char dir[1024];
+	if (access(path, F_OK) == 0)
+		return access(path, W_OK) == 0;
+	if (errno != ENOENT)
+		return 0;
+	const char *slash = strrchr(path, '/');
+	if (slash == NULL)
+		snprintf(dir, sizeof(dir), ".");
+	else
+		snprintf(dir, sizeof(dir), "%.*s", slash == path ? 1 : (int)(slash - path), path);
+	return access(dir, W_OK | X_OK) == 0;
+}
+
+/* --check-config: what a start would refuse, refused here too (exit 2):
+ * the values (cfg_load did), no config file at all (a start would run on
+ * the defaults and the environment alone: allowed, but never what a
+ * check means to pass), a log this user cannot open. */
+static int check_config(const struct options *o, struct cfg *cfg)
+{
+	const char *path = o->config != NULL ? o->config : getenv("CREDITD_CONFIG") != NULL ? getenv("CREDITD_CONFIG")
+													: CFG_DEFAULT_PATH;
+	int rc = 0;
+	if (!cfg->file_read) {
+		fprintf(stderr, "creditd: no config file at %s: creditd would start on its defaults and the environment "
+				"alone\n", path);
+		rc = 2;
+	} else if (strcmp(cfg->log, "stderr") != 0 && strcmp(cfg->log, "syslog") != 0 && !log_writable(cfg->log)) {
+		fprintf(stderr, "creditd: cannot open log %s: %s\n", cfg->log, strerror(errno));
+		rc = 2;
+	}
+	if (rc == 0)
+		printf("creditd: configuration OK\n");
+	cfg_free(cfg);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	struct options o;
@@ -228,11 +270,8 @@ int main(int argc, char **argv)
 	}
 	if (o.threads != NULL && threads_option(o.threads, &cfg) != 0)
 		return 2;
-	if (o.check_only) {
-		printf("creditd: configuration OK\n");
-		cfg_free(&cfg);
-		return 0;
-	}
+	if (o.check_only)
+		return check_config(&o, &cfg);
 	log_set_json(strcmp(cfg.log_format, "json") == 0);
 	if (log_open(cfg.log, level_of(cfg.log_level)) != 0) {
 		fprintf(stderr, "creditd: cannot open log %s: %s\n", cfg.log, strerror(errno));

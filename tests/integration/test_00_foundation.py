@@ -365,6 +365,47 @@ def test_check_config():
     check("bogus_key" in p.stderr and ":3" in p.stderr, "message names key and line: " + p.stderr)
 
 
+def test_check_config_fails_where_a_start_would():
+    """creditd --check-config (and -t, as nginx -t) exits 2 naming the
+    cause for what a start refuses or a sysadmin never means: no config
+    file at all, a plain-http Stripe base or notify URL off loopback, a log
+    path creditd cannot open; it creates nothing (a check run as root must
+    not leave a log file creditd's user cannot write)."""
+    binary = os.path.join(os.path.dirname(ENV["CREDITCTL"]), "creditd")
+    d = os.path.join(ENV["CREDITD_STACK_DIR"], "checks")
+    os.makedirs(d, exist_ok=True)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CREDITD_")}
+
+    def checked(text, *flag):
+        path = os.path.join(d, "c.conf")
+        with open(path, "w") as f:
+            f.write(text)
+        os.chmod(path, 0o600)
+        return subprocess.run([binary, "-c", path] + list(flag or ["--check-config"]), capture_output=True, text=True,
+                              env=env, timeout=30)
+    p = subprocess.run([binary, "--check-config"], capture_output=True, text=True, timeout=30,
+                       env=dict(env, CREDITD_CONFIG=os.path.join(d, "none.conf")))
+    eq(p.returncode, 2, "a config named and absent: %s" % p.stderr)
+    default = re.search(r"else ([^ )]+)\)", subprocess.run([binary, "--help"], capture_output=True, text=True).stdout)
+    check(default is not None, "--help names the default config")
+    if not os.path.exists(default.group(1)):
+        p = subprocess.run([binary, "--check-config"], capture_output=True, text=True, timeout=30, env=env)
+        eq(p.returncode, 2, "no config file at the default path either: %s" % p.stderr)
+        check("no config file at %s" % default.group(1) in p.stderr, "says so: %r" % p.stderr)
+    secret = "s" * 40
+    for text, named in (("[stripe]\napi_base = http://stripe.example.com\n", "stripe.api_base"),
+                        ("[notify]\nurl = http://10.0.0.1/hook\nsecret = %s\n" % secret, "notify.url"),
+                        ("[server]\nlog = %s/no-such-dir/creditd.log\n" % d, "no-such-dir"),
+                        ("[server]\nlog = %s/c.conf/creditd.log\n" % d, "c.conf/creditd.log")):
+        for flag in ("--check-config", "-t"):
+            p = checked(text, flag)
+            eq(p.returncode, 2, "%s %r refused" % (flag, text))
+            check(named in p.stderr, "names %s: %r" % (named, p.stderr))
+    p = checked("[notify]\nurl = http://127.0.0.1:9/hook\nsecret = %s\n[server]\nlog = %s/new.log\n" % (secret, d), "-t")
+    eq((p.returncode, p.stdout.strip()), (0, "creditd: configuration OK"), "loopback http and a new log: %s" % p.stderr)
+    check(not os.path.exists(os.path.join(d, "new.log")), "the check created no log file")
+
+
 def test_migrate_twice_is_a_noop():
     p = creditctl("migrate", "--sql-dir", os.path.join(os.path.dirname(ENV["CREDITCTL"]), "sql"))
     eq(p.stdout.strip(), "", "nothing applied the second time")
@@ -520,3 +561,27 @@ def test_encoded_slash_in_an_id_through_apache_and_nginx():
     r = api("GET", path, auth="read", base=ENV["CREDITD_APACHE_URL"])
     eq(r.status, 200, "through Apache (AllowEncodedSlashes NoDecode)")
     eq(r.json["id"], acct, "the same account")
+
+
+def test_help_comes_before_any_config():
+    """creditctl --help and creditd --help print their usage on stdout and
+    exit 0 before reading any config, so a user who may not read it still
+    gets them; ./dev --help too."""
+    import shutil
+    import tempfile
+    root = os.path.dirname(ENV["CREDITCTL"])
+    bins = tempfile.mkdtemp(prefix="creditd-help-")  # the tree may be in a directory nobody cannot enter
+    os.chmod(bins, 0o755)
+    for b in ("creditctl", "creditd"):
+        shutil.copy(os.path.join(root, b), bins)
+    ctl = os.path.join(bins, "creditctl")
+    for argv in ([ctl, "--help"], [ctl, "-c", ENV["CREDITD_CONFIG"], "--help"], [os.path.join(bins, "creditd"), "--help"]):
+        p = subprocess.run(["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "--"] + argv,
+                           capture_output=True, text=True, timeout=30)
+        eq(p.returncode, 0, "%s as nobody: %s" % (" ".join(argv[1:]), p.stderr))
+        check(p.stdout.startswith("usage: "), "usage on stdout: %r" % p.stdout[:100])
+        check("price set" in p.stdout or "creditd" in argv[0][-7:], "every command listed: %r" % p.stdout[:2000])
+    shutil.rmtree(bins)
+    p = subprocess.run([os.path.join(root, "dev"), "--help"], capture_output=True, text=True, timeout=30)
+    eq(p.returncode, 0, "./dev --help: %s" % p.stderr)
+    check("./dev demo" in p.stdout and "./dev check" in p.stdout, "./dev's commands: %r" % p.stdout[:300])

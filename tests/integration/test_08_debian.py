@@ -251,6 +251,14 @@ def test_an_upgrade_migrates_before_it_restarts():
            "the new migration is applied")
         eq(sql("SELECT DEFINER FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = '%s' AND ROUTINE_NAME = "
                "'cd_write'" % db), [["%s@localhost" % owner]], "as the schema's owner")
+        # creditctl sees the secrets creditd's unit sees: the runtime
+        # password is only in /etc/default/creditd.
+        p = subprocess.run(["/usr/bin/creditctl", "verify"], capture_output=True, text=True, timeout=120,
+                           env=host_env())
+        eq(p.returncode, 0, "creditctl reads /etc/default/creditd as the unit does: %s" % p.stderr)
+        p = subprocess.run(["/usr/bin/creditctl", "--env-file", "/dev/null", "verify"], capture_output=True, text=True,
+                           timeout=120, env=host_env())
+        check(p.returncode != 0 and "denied" in p.stderr.lower(), "without it, no password: %r" % p.stderr[-300:])
         # A migration that fails: the upgrade fails, creditd not restarted.
         open(log, "w").close()
         p = dpkg(["-i", broken], shims)
