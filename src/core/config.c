@@ -67,7 +67,7 @@ _Static_assert(LIMIT_SECRET_MIN_BYTES == 32, "the messages above say 32");
 static const struct cfg_key cfg_table[] = {
 	{"server", "listen", CFG_STR, OFF(listen), 0, 0, "", NULL, "CREDITD_LISTEN", NULL},
 	{"server", "socket_mode", CFG_STR, OFF(socket_mode), 0, 0, "0660", NULL, NULL, NULL},
-	{"server", "threads", CFG_INT, OFF(threads), 1, LIMIT_THREADS_MAX, "16", NULL, "CREDITD_THREADS", NULL},
+	{"server", "threads", CFG_INT, OFF(threads), 1, LIMIT_THREADS_MAX, "64", NULL, "CREDITD_THREADS", NULL},
 	{"server", "base_path", CFG_STR, OFF(base_path), 0, 0, "/", NULL, "CREDITD_BASE_PATH", NULL},
 	{"server", "max_body_bytes", CFG_INT, OFF(max_body_bytes), 1024, LIMIT_BODY_MAX_BYTES, "65536", NULL, NULL, NULL},
 	{"server", "log", CFG_STR, OFF(log), 0, 0, "stderr", NULL, "CREDITD_LOG", NULL},

@@ -282,3 +282,21 @@ def test_the_service_is_sandboxed():
     eq(unit_settings(service, "RestrictAddressFamilies"), ["AF_UNIX AF_INET AF_INET6"],
        "sockets: MariaDB's and the web server's unix sockets, TCP to MariaDB, Stripe and the notify URL")
     eq(unit_settings(service, "IPAddressDeny"), [], "no address deny-list: Stripe's addresses are not fixed")
+
+
+def test_a_refused_config_is_not_restarted_in_a_loop():
+    """creditd exits 2 on a config it refuses (as --check-config does): the
+    unit restarts on failure, but not for that exit status, and exit 2 is
+    what creditd gives for such a config."""
+    service = open(installed_units()[1]).read()
+    values = [line.split("=", 1)[1].strip() for line in service.splitlines()
+              if line.startswith("RestartPreventExitStatus=")]
+    eq(values, ["2"], "RestartPreventExitStatus=2 in creditd.service")
+    check("Restart=on-failure" in service, "restarted on other failures")
+    bad = os.path.join(ENV["CREDITD_STACK_DIR"], "refused.conf")
+    with open(bad, "w") as f:
+        f.write("[server]\nthreads = 0\n")
+    os.chmod(bad, 0o600)
+    p = subprocess.run([os.path.join(os.path.dirname(ENV["CREDITCTL"]), "creditd"), "-c", bad], capture_output=True,
+                       text=True, timeout=30)
+    eq(p.returncode, 2, "a refused config exits 2: %s" % p.stderr)

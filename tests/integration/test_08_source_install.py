@@ -44,14 +44,52 @@ def unit_value(unit, key):
 
 
 def build_and_install(work):
+    """The tree built first as ./dev demo builds it (with the test
+    clock), then configured as install.md says and installed: the install
+    rebuilds every object (the build's flavour changed) and never installs
+    a binary that reads the test clock's file."""
     src, dest = os.path.join(work, "src"), os.path.join(work, "dest")
     stack.tree_copy(src)
-    for cmd in (["autoreconf", "-fi"], ["./configure"], ["make", "-j2"]):
+    for cmd in (["autoreconf", "-fi"], ["./configure", "--enable-test-clock"], ["make", "-j2"], ["./configure"]):
         p = run(cmd, cwd=src, timeout=1200)
         eq(p.returncode, 0, "%s: %s" % (" ".join(cmd), (p.stdout + p.stderr)[-3000:]))
-    p = run(["make", "install-system", "DESTDIR=" + dest], cwd=src)
+    p = run(["make", "-j2", "install-system", "DESTDIR=" + dest], cwd=src)
     eq(p.returncode, 0, "make install-system: %s" % (p.stdout + p.stderr)[-3000:])
+    for b in ("creditd", "creditctl"):
+        with open(os.path.join(dest, "usr", "local", "bin", b), "rb") as f:
+            check(b"CREDITD_TEST_CLOCK_FILE" not in f.read(), "the installed %s has no test clock" % b)
     return src, dest
+
+
+def config_value(text, section, key):
+    """key's value under [section] of an INI text, or None."""
+    current = None
+    for line in text.splitlines():
+        line = line.strip()
+        if line.startswith("["):
+            current = line.strip("[]")
+        elif current == section and line.split("=")[0].strip() == key:
+            return line.split("=", 1)[1].strip()
+    return None
+
+
+def test_the_shipped_config_is_a_production_one():
+    """What the package and make install-system install as
+    /etc/creditd/creditd.conf (etc/creditd.conf.example): no free credit
+    to every account an app creates, and enough threads for the web
+    servers' pooled connections with Debian's defaults (Apache mpm_event:
+    up to 6 children x the snippet's max; nginx: keepalive x one worker a
+    CPU of this host)."""
+    text = open(os.path.join(stack.ROOT, "etc", "creditd.conf.example")).read()
+    eq(config_value(text, "ledger", "signup_bonus_micros"), "0", "no signup bonus")
+    threads = int(config_value(text, "server", "threads"))
+    apache = open(os.path.join(stack.ROOT, "apache", "creditd-proxy-fcgi.conf")).read()
+    pool_max = int(re.search(r"enablereuse=on max=(\d+)", apache).group(1))
+    nginx = open(os.path.join(stack.ROOT, "nginx", "example-server.conf")).read()
+    keepalive = int(re.search(r"^\s*keepalive (\d+);", nginx, re.M).group(1))
+    check(threads > 6 * pool_max, "threads %d above Apache's default pool of 6 x %d" % (threads, pool_max))
+    check(threads > keepalive * os.cpu_count(), "threads %d above nginx's pool here: %d x %d CPUs" %
+          (threads, keepalive, os.cpu_count()))
 
 
 def test_source_install_layout_and_start():

@@ -77,3 +77,58 @@ def test_the_apache_example_is_tls_and_loads():
     p = run(["apache2", "-t", "-f", conf])
     eq(p.returncode, 0, "apache2 -t: %s%s" % (p.stdout, p.stderr))
     check("Syntax OK" in p.stdout + p.stderr, "Apache says so: %s%s" % (p.stdout, p.stderr))
+
+
+def _get(url_base, path, source):
+    import http.client
+    import urllib.parse
+    u = urllib.parse.urlsplit(url_base)
+    c = http.client.HTTPConnection(u.hostname, u.port, timeout=10, source_address=(source, 0))
+    c.request("GET", u.path.rstrip("/") + path)
+    r = c.getresponse()
+    r.read()
+    c.close()
+    return r.status
+
+
+def test_metrics_answer_the_local_host_only_as_the_snippets_ship():
+    """/metrics tells a stranger the ledger's traffic: install.md's nginx
+    block and the Apache snippet (creditd-proxy-fcgi.conf, as included)
+    answer it to 127.0.0.1 and refuse any other address (127.0.0.2 here,
+    which reaches the same servers), while the API stays open to it."""
+    from lib import ENV, free_port
+    apache = ENV["CREDITD_APACHE_URL"]
+    eq(_get(apache, "/metrics", "127.0.0.1"), 200, "Apache: the local host")
+    eq(_get(apache, "/metrics", "127.0.0.2"), 403, "Apache: another address")
+    eq(_get(apache, "/healthz", "127.0.0.2"), 200, "Apache: the API for anyone")
+    text = open(os.path.join(ROOT, "docs", "install.md")).read()
+    block = re.search(r"```nginx\n(limit_req_zone.*?)```", text, re.S).group(1)
+    sock_dir = stack.path()
+    if os.path.exists(stack.path("sock_dir")):
+        sock_dir = open(stack.path("sock_dir")).read().strip()
+    port = free_port()
+    d = tempfile.mkdtemp(prefix="install-nginx.", dir=stack.path())
+    site = (block.replace("unix:/run/creditd/creditd.sock", "unix:%s/creditd-apache.sock" % sock_dir)
+            .replace("listen 80;", "listen 127.0.0.1:%d;" % port).replace("/usr/share/creditd/", ROOT + "/"))
+    conf = os.path.join(d, "nginx.conf")
+    with open(conf, "w") as f:
+        f.write("pid %s/nginx.pid;\nerror_log %s/error.log;\nevents {}\nhttp {\n  client_body_temp_path %s;\n"
+                "  fastcgi_temp_path %s;\n  access_log off;\n%s\n}\n" % (d, d, d, d, site))
+    p = run(["nginx", "-t", "-p", d, "-c", conf])
+    eq(p.returncode, 0, "install.md's nginx block loads: %s" % p.stderr)
+    p = subprocess.Popen(["nginx", "-p", d, "-c", conf, "-g", "daemon off;"], stderr=subprocess.DEVNULL)
+    try:
+        from lib import wait_until
+        base = "http://127.0.0.1:%d/credits" % port
+        def up():
+            try:
+                return _get(base, "/healthz", "127.0.0.1") == 200
+            except OSError:
+                return False
+        check(wait_until(up, timeout=10), "nginx serves creditd (%s/error.log)" % d)
+        eq(_get(base, "/metrics", "127.0.0.1"), 200, "nginx: the local host")
+        eq(_get(base, "/metrics", "127.0.0.2"), 403, "nginx: another address")
+        eq(_get(base, "/healthz", "127.0.0.2"), 200, "nginx: the API for anyone")
+    finally:
+        p.terminate()
+        p.wait(10)

@@ -198,7 +198,7 @@ int main(void)
 	char err[512] = "";
 
 	ok(load("", &c, err, sizeof(err)) == 0, "empty config loads defaults");
-	is_int(c.threads, 16, "default threads");
+	is_int(c.threads, 64, "default threads: above Debian's Apache pool (6 x 8) and nginx's up to 7 CPUs");
 	is_int(c.max_body_bytes, 65536, "default body limit 64 KiB");
 	is_str(c.base_path, "/", "default base path");
 	is_int(c.topup_min_cents, 500, "default top-up minimum");
