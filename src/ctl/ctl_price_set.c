@@ -6,6 +6,7 @@
  * write is the import's (a changed price enters the model's history). */
 #include "ctl_prices.h"
 #include "ctl_common.h"
+#include "jsonio.h"
 #include "ledger.h"
 #include "pricing.h"
 #include <inttypes.h>
@@ -125,6 +126,23 @@ static int new_row(const char *model, const struct wanted *w, struct price_row *
 	return 0;
 }
 
+/* Prints model's entry of the price list (as GET /v1/models lists it)
+ * from the loaded cache: 0, or 1 when it is not there. */
+static int price_print(const char *model)
+{
+	json_t *all = ledger_prices_json(""), *m;
+	size_t i;
+	json_array_foreach(json_object_get(all, "data"), i, m)
+		if (jsonio_str(m, "model") != NULL && strcmp(jsonio_str(m, "model"), model) == 0) {
+			json_incref(m);
+			json_decref(all);
+			return ctl_print_json(m);
+		}
+	json_decref(all);
+	fprintf(stderr, "creditctl: no model named %s is priced\n", model);
+	return 1;
+}
+
 int ctl_price_set(struct ledger *lg, int argc, char **argv)
 {
 	struct wanted w;
@@ -150,5 +168,5 @@ int ctl_price_set(struct ledger *lg, int argc, char **argv)
 	if (rc != CD_OK)
 		return ctl_fail(lg, rc, "price set");
 	rc = ledger_prices_reload(lg);
-	return rc == CD_OK ? ctl_price_print(argv[3]) : ctl_fail(lg, rc, "price set");
+	return rc == CD_OK ? price_print(argv[3]) : ctl_fail(lg, rc, "price set");
 }

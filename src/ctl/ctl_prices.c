@@ -424,21 +424,6 @@ static int price_history(struct ledger *lg, const char *model)
 	return rc == CD_OK ? 0 : ctl_fail(lg, rc, "price history");
 }
 
-int ctl_price_print(const char *model)
-{
-	json_t *all = ledger_prices_json(""), *m;
-	size_t i;
-	json_array_foreach(json_object_get(all, "data"), i, m)
-		if (jsonio_str(m, "model") != NULL && strcmp(jsonio_str(m, "model"), model) == 0) {
-			json_incref(m);
-			json_decref(all);
-			return ctl_print_json(m);
-		}
-	json_decref(all);
-	fprintf(stderr, "creditctl: no model named %s is priced\n", model);
-	return 1;
-}
-
 int ctl_price(struct ledger *lg, int argc, char **argv)
 {
 	if (argc >= 3 && strcmp(argv[2], "set") == 0)

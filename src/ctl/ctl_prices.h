@@ -9,7 +9,4 @@ struct ledger;
 int ctl_price(struct ledger *lg, int argc, char **argv);
 /* "price set MODEL FIELD=VALUE..." (ctl_price_set.c), as ctl_price. */
 int ctl_price_set(struct ledger *lg, int argc, char **argv);
-/* Prints model's entry of the price list (as GET /v1/models lists it)
- * from the loaded cache: 0, or 1 when it is not there. */
-int ctl_price_print(const char *model);
 #endif

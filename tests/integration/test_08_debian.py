@@ -41,7 +41,10 @@ def test_build_lintian_and_run_the_package():
                  "./lib/systemd/system/creditd.service", "./lib/systemd/system/creditd.socket",
                  "./usr/share/creditd/nginx/creditd-fastcgi.conf", "./usr/share/creditd/apache/creditd-proxy-fcgi.conf",
                  "./usr/share/creditd/prometheus/creditd-alerts.yml", "./usr/share/creditd/grafana/creditd-dashboard.json",
-                 "./etc/creditd/creditd.conf", "./etc/logrotate.d/creditd"):
+                 "./etc/creditd/creditd.conf", "./etc/logrotate.d/creditd",
+                 "./usr/share/doc/creditd/changelog.gz", "./usr/share/doc/creditd/README.Debian",
+                 "./usr/share/doc/creditd/install.md.gz", "./usr/share/doc/creditd/operations.md.gz",
+                 "./usr/share/doc/creditd/api.md.gz"):
         check(path in listing, "the package has %s" % path)
     for sql in sorted(os.listdir(os.path.join(stack.ROOT, "sql"))):
         check("./usr/share/creditd/sql/" + sql in listing, "every migration: %s" % sql)
@@ -49,6 +52,8 @@ def test_build_lintian_and_run_the_package():
     check("/etc/creditd/creditd.conf" in conffiles, "the config is a conffile")
     postinst = run(["dpkg-deb", "-I", debs[0], "postinst"]).stdout
     check("adduser --system" in postinst, "postinst makes the system user")
+    starts = [line for line in postinst.splitlines() if "deb-systemd-invoke" in line and "try-restart" not in line]
+    eq(starts, [], "nothing started by the package itself (the config is not edited yet)")
     check("chown root:creditd /etc/creditd/creditd.conf" in postinst and "chmod 0640 /etc/creditd/creditd.conf"
           in postinst, "postinst lets creditd, and only it, read the config")
     root = os.path.join(work, "root")
@@ -217,6 +222,12 @@ def test_an_upgrade_migrates_before_it_restarts():
     try:
         p = dpkg(["-i", old], shims)
         eq(p.returncode, 0, "the older package installs: %s" % (p.stdout + p.stderr)[-3000:])
+        check("no database password is set" in p.stderr, "a first install looks at the schema too, and says why "
+              "it cannot yet: %r" % p.stderr[-1000:])
+        calls = open(log).read().splitlines() if os.path.exists(log) else []
+        eq([c for c in calls if "start" in c and "creditd" in c], [], "nothing started on a first install")
+        check(not os.path.exists("/etc/systemd/system/sockets.target.wants/creditd.socket"),
+              "nor enabled: the config is not edited yet")
         check(user_exists("creditd"), "the creditd user")
         eq(run(["stat", "-c", "%U:%G %a", "/etc/creditd/creditd.conf"]).stdout.strip(), "root:creditd 640",
            "the config is the creditd user's to read")
