@@ -288,3 +288,94 @@ def test_an_upgrade_migrates_before_it_restarts():
         if not had_user:
             remove_user("creditd")
         sql("DROP DATABASE IF EXISTS %s; DROP USER IF EXISTS '%s'@'localhost', '%s'@'localhost'" % (db, owner, runtime))
+
+
+def checklist():
+    """The sh blocks of install.md's production checklist, in order,
+    unindented from their list items."""
+    text = open(os.path.join(stack.ROOT, "docs", "install.md")).read()
+    m = re.search(r"<!-- production-checklist -->(.*?)<!-- /production-checklist -->", text, re.S)
+    check(m is not None, "install.md has its production checklist")
+    out = []
+    for b in re.finditer(r"^( *)```sh\n(.*?)^\1```", m.group(1), re.S | re.M):
+        indent = len(b.group(1))
+        out.append("".join(line[indent:] for line in b.group(2).splitlines(True)))
+    return out
+
+
+def test_the_production_checklist_runs_as_written():
+    """install.md's production checklist, steps 0 to 7 as printed, on this
+    host as root: the built package installed (step 1's apt-get, as dpkg
+    here: the host has no repository for it), then steps 2 to 7 in one
+    shell with the test's values for step 0 (its own database on the
+    stack's MariaDB) and a systemctl that logs. After it: secrets out of
+    the config and root's alone, threads sized to this host's CPUs,
+    creditctl reading the runtime password where creditd's unit reads it,
+    the schema current, keys made, the socket enabled; and the installed
+    creditd, as its unit runs it, serving."""
+    check("deb" in BUILT, "the package was built by the test before")
+    check(not os.path.exists("/etc/default/creditd"), "no /etc/default/creditd before the test")
+    blocks = checklist()
+    eq(len(blocks), 8, "steps 0 to 7 have a block each")
+    names = sorted(re.findall(r"(\w+)=", blocks[0]))
+    eq(names, sorted(["DB", "DB_SOCKET", "DB_OWNER", "DB_USER", "OWNER_PW", "RUNTIME_PW", "STRIPE_SECRET_KEY",
+                      "STRIPE_WEBHOOK_SECRET"]), "step 0's values")
+    eq(blocks[1].strip(), "apt-get install -y ./creditd_*_amd64.deb", "step 1 installs the package")
+    work = tempfile.mkdtemp(prefix="checklist.", dir=BUILT["work"])
+    shims, log = os.path.join(work, "shims"), os.path.join(work, "systemd-calls.log")
+    os.makedirs(shims)
+    for tool in ("deb-systemd-invoke", "systemctl"):
+        with open(os.path.join(shims, tool), "w") as f:
+            f.write(SHIM % (tool, tool, log))
+        os.chmod(os.path.join(shims, tool), 0o755)
+    had_user = user_exists("creditd")
+    db, owner, runtime = "creditd_chk", "creditd_chk_owner", "creditd_chk_rt"
+    values = ("DB=%s DB_SOCKET=%s DB_OWNER=%s DB_USER=%s\nOWNER_PW=owner-0123456789abcdef RUNTIME_PW=rt-0123456789abcdef\n"
+              "STRIPE_SECRET_KEY=sk_test_checklist STRIPE_WEBHOOK_SECRET=whsec_checklist0123456789abcdef0123456789\n"
+              % (db, os.path.join(ENV["CREDITD_STACK_DIR"], "mysql.sock"), owner, runtime))
+    try:
+        p = dpkg(["-i", BUILT["deb"]], shims)
+        eq(p.returncode, 0, "step 1: %s" % (p.stdout + p.stderr)[-2000:])
+        script = values + "".join(blocks[2:])
+        p = subprocess.run(["bash", "-e", "-c", script], capture_output=True, text=True, timeout=600,
+                           env=host_env(shims))
+        eq(p.returncode, 0, "steps 2 to 7: %s%s" % (p.stdout[-2000:], p.stderr[-3000:]))
+        check("raise MariaDB's max_connections" not in p.stdout, "the stack's MariaDB takes the threads")
+        eq(len(re.findall(r"crd_[0-9a-f]{64}", p.stdout)), 2, "two keys printed")
+        for f in ("/etc/default/creditd", "/etc/creditd/migrate.pw"):
+            eq(run(["stat", "-c", "%U %a", f]).stdout.strip(), "root 600", "%s: root's alone" % f)
+        conf = open("/etc/creditd/creditd.conf").read()
+        check("password = \n" in conf or re.search(r"(?m)^password =\s*$", conf), "no password in the config")
+        want = max(64, os.cpu_count() * 8 + 16)
+        check(re.search(r"(?m)^threads = %d$" % want, conf), "threads sized to %d CPUs: %d" % (os.cpu_count(), want))
+        calls = open(log).read()
+        check("systemctl enable --now creditd.socket" in calls, "step 7 enables and starts the socket: %r" % calls)
+        eq(sql("SELECT COUNT(*) FROM %s.schema_migrations" % db),
+           [[str(len([f for f in os.listdir(os.path.join(stack.ROOT, "sql")) if f.endswith(".sql")]))]],
+           "every migration applied")
+        # creditd as its unit runs it: its user, the unit's environment file.
+        env = dict(line.split("=", 1) for line in open("/etc/default/creditd").read().splitlines() if "=" in line)
+        sock_dir = tempfile.mkdtemp(prefix="checklist-sock.")  # where the creditd user may create it
+        os.chmod(sock_dir, 0o777)
+        sock = os.path.join(sock_dir, "creditd.sock")
+        d = subprocess.Popen(["runuser", "-u", "creditd", "--", "env"] + ["%s=%s" % kv for kv in env.items()] +
+                             ["/usr/bin/creditd", "--listen", "unix:" + sock, "--threads", "2"],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=host_env())
+        try:
+            from lib import wait_until
+            check(wait_until(lambda: os.path.exists(sock) or d.poll() is not None, timeout=15), "creditd listens")
+            check(d.poll() is None, "creditd runs: %s" % (d.stderr.read() if d.poll() is not None else ""))
+            logf = "/var/log/creditd/creditd.log"
+            check(wait_until(lambda: os.path.exists(logf) and "listening on unix:" in open(logf).read(), timeout=15),
+                  "its log says it listens")
+        finally:
+            d.terminate()
+            d.wait(30)
+    finally:
+        for f in ("/etc/default/creditd", "/etc/creditd/migrate.pw"):
+            if os.path.exists(f):
+                os.unlink(f)
+        dpkg(["--purge", "creditd"], shims)
+        if not had_user:
+            remove_user("creditd")
+        sql("DROP DATABASE IF EXISTS %s; DROP USER IF EXISTS '%s'@'localhost', '%s'@'localhost'" % (db, owner, runtime))

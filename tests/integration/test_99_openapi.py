@@ -433,3 +433,15 @@ def test_the_clients_carry_creditds_version():
     got = {k: (v if isinstance(v, str) else v.group(1) if v else None) for k, v in found.items()}
     eq(got, {k: version for k in got}, "each client's version is configure.ac's")
     check("version" not in json.loads(read("clients", "php", "composer.json")), "composer.json keeps no version")
+
+
+def test_the_docs_build_from_a_checkout_as_git_has_it():
+    """A git checkout has no configure script until autoreconf makes it:
+    every doc that tells a reader to build runs `autoreconf -fi` first."""
+    import glob
+    bad = []
+    for path in sorted(glob.glob(os.path.join(ROOT, "docs", "*.md")) + [os.path.join(ROOT, "README.md")]):
+        for n, line in enumerate(open(path, encoding="utf-8"), 1):
+            if re.search(r"\./configure( [^`]*)? && make", line) and "autoreconf -fi && ./configure" not in line:
+                bad.append("%s:%d: %s" % (os.path.relpath(path, ROOT), n, line.strip()))
+    eq(bad, [], "a build without autoreconf")
