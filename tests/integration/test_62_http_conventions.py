@@ -272,3 +272,39 @@ def test_openapi_passes_redocly_lint_without_warnings():
     check(totals.get("errors") == 0 and totals.get("warnings") == 0 and not problems,
           "redocly lint docs/openapi.yaml: %s\n    %s" % (totals, "\n    ".join(problems[:20])))
     eq(p.returncode, 0, "redocly lint exit status")
+
+
+def test_a_connection_kept_alive_six_seconds_still_answers():
+    """An app's calls often come seconds apart on one kept-alive
+    connection; a front end that closes it meanwhile (Apache's Debian
+    default KeepAliveTimeout is 5 s) races the next request, which is then
+    lost without an answer (the app cannot tell whether it applied). Both
+    front ends keep an idle connection past 6 s (nginx's default 75 s; the
+    Apache snippet sets 75 s): the second request on it is answered."""
+    import http.client
+    import threading
+    import time
+    got = {}
+
+    def two_calls(name, base):
+        u = urllib.parse.urlsplit(base)
+        c = http.client.HTTPConnection(u.hostname, u.port, timeout=30)
+        try:
+            for i in range(2):
+                if i:
+                    time.sleep(6.5)
+                c.request("GET", u.path.rstrip("/") + "/healthz")
+                r = c.getresponse()
+                r.read()
+                check(not r.will_close, "%s keeps the connection" % name)
+            got[name] = r.status
+        except (OSError, http.client.HTTPException) as e:
+            got[name] = "no answer: %r" % e
+        finally:
+            c.close()
+    threads = [threading.Thread(target=two_calls, args=fb) for fb in bases()]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    eq(got, {name: 200 for name, _ in bases()}, "the second call on an idle connection answered")
