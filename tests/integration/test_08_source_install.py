@@ -44,7 +44,7 @@ def unit_value(unit, key):
 
 
 def build_and_install(work):
-    """The tree built first as ./dev demo builds it (with the test
+    """The tree built first as ./dev check builds it (with the test
     clock), then configured as install.md says and installed: the install
     rebuilds every object (the build's flavour changed) and never installs
     a binary that reads the test clock's file."""

@@ -97,3 +97,40 @@ def test_the_demo_installs_what_it_runs_and_no_test_tool():
     needed["/etc/ssl/certs/ca-certificates.crt"] = "ca-certificates"
     missing = sorted("%s (%s)" % (path, pkg) for path, pkg in needed.items() if pkg not in brought)
     eq(missing, [], "every program and library the demo runs comes with DEMO_PACKAGES")
+
+
+def test_the_demo_runs_what_an_install_builds():
+    """./dev demo builds creditd as an install does (no test clock: its log
+    says no "test build"), ./dev check as the tests need it (the test
+    clock), whatever the tree was configured for before: dev's build
+    function run in a scratch directory whose configure records how it was
+    called."""
+    import shutil
+    import tempfile
+    d = tempfile.mkdtemp(prefix="dev-build.", dir=stack.path())
+    shutil.copy(os.path.join(stack.ROOT, "dev"), d)
+    os.makedirs(os.path.join(d, "devtools"))
+    for f in ("stack.sh", "galera.sh"):
+        shutil.copy(os.path.join(stack.ROOT, "devtools", f), os.path.join(d, "devtools"))
+    with open(os.path.join(d, "configure"), "w") as f:
+        f.write('#!/bin/sh\necho "$*" >>configure.calls\necho "with $*" >config.status\ntouch Makefile\n')
+    os.chmod(os.path.join(d, "configure"), 0o755)
+    for f in ("configure.ac", "Makefile.am"):
+        open(os.path.join(d, f), "w").close()
+    os.utime(os.path.join(d, "configure"))
+    with open(os.path.join(d, "make"), "w") as f:
+        f.write("#!/bin/sh\nexit 0\n")
+    os.chmod(os.path.join(d, "make"), 0o755)
+
+    def build(flavour):
+        p = subprocess.run(["bash", "-c", '. ./dev; build %s' % flavour], cwd=d, capture_output=True, text=True,
+                           timeout=60, env=dict(os.environ, PATH=d + ":" + os.environ["PATH"]))
+        eq(p.returncode, 0, "build %s: %s" % (flavour, p.stderr))
+        calls = open(os.path.join(d, "configure.calls")).read().splitlines()
+        return calls[-1] if calls else ""
+    check("--enable-test-clock" in build("test"), "the tests' build has the test clock")
+    check("--enable-test-clock" not in build("demo"), "the demo's has not, after a test build")
+    check("--enable-test-clock" in build("test"), "and back")
+    text = open(os.path.join(stack.ROOT, "dev")).read()
+    demo = re.search(r"^cmd_demo\(\) \{\n(.*?)^\}", text, re.S | re.M).group(1)
+    check("\tbuild demo\n" in demo, "cmd_demo builds the demo's flavour")
