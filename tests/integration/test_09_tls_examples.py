@@ -129,6 +129,22 @@ def test_metrics_answer_the_local_host_only_as_the_snippets_ship():
         eq(_get(base, "/metrics", "127.0.0.1"), 200, "nginx: the local host")
         eq(_get(base, "/metrics", "127.0.0.2"), 403, "nginx: another address")
         eq(_get(base, "/healthz", "127.0.0.2"), 200, "nginx: the API for anyone")
+        # Its limit_req: past the burst, 429 in creditd's shape.
+        import http.client
+        import json
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        refused = []
+        for _ in range(600):
+            c.request("GET", "/credits/healthz")
+            r = c.getresponse()
+            body = r.read()
+            if r.status == 429:
+                refused.append((body, r.getheader("Retry-After"), r.getheader("Content-Type")))
+        c.close()
+        check(refused, "600 calls at once pass the burst of 200")
+        body, retry, ctype = refused[0]
+        eq((json.loads(body)["error"]["code"], json.loads(body)["error"]["type"], retry, ctype),
+           ("rate_limit_exceeded", "rate_limit_error", "1", "application/json"), "limit_req's 429 is JSON")
     finally:
         p.terminate()
         p.wait(10)
