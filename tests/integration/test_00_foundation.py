@@ -552,6 +552,51 @@ def test_socket_inherited_on_fd0_from_spawn_fcgi():
     check(wait_until(lambda: not os.path.exists("/proc/%d" % pid), timeout=10), "spawned creditd stopped")
 
 
+def test_install_md_s_spawn_fcgi_line_runs_creditd_as_its_own_user():
+    """install.md's spawn-fcgi command as printed (its socket and binary
+    moved to a scratch directory): creditd never runs as root (it drops no
+    privileges itself), and its socket is creditd's, group www-data, 0660,
+    so nginx's workers and nobody else reach it."""
+    import pwd
+    import grp
+    import shutil
+    import stat
+    import tempfile
+    text = open(os.path.join(os.path.dirname(ENV["CREDITCTL"]), "docs", "install.md")).read()
+    m = re.search(r"`(spawn-fcgi -s [^`]+)`", text)
+    check(m is not None, "install.md has a spawn-fcgi line")
+    d = tempfile.mkdtemp(prefix="spawn-fcgi.")
+    os.chmod(d, 0o755)
+    shutil.copy(os.path.join(os.path.dirname(ENV["CREDITCTL"]), "creditd"), d)
+    sock, pidfile = os.path.join(d, "creditd.sock"), os.path.join(d, "spawned.pid")
+    argv = m.group(1).replace("/run/creditd/creditd.sock", sock).replace("/usr/local/bin/creditd",
+                                                                      os.path.join(d, "creditd")).split()
+    argv[1:1] = ["-P", pidfile]
+    made = subprocess.run(["getent", "passwd", "creditd"], capture_output=True).returncode != 0
+    if made:
+        subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", "creditd"], check=True)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CREDITD_")}
+    pid = None
+    try:
+        p = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=30)
+        eq(p.returncode, 0, "%s: %s" % (" ".join(argv), p.stderr))
+        pid = int(open(pidfile).read().strip())
+        uid = pwd.getpwnam("creditd").pw_uid
+        status = open("/proc/%d/status" % pid).read()
+        eq(re.search(r"(?m)^Uid:\s+(\d+)", status).group(1), str(uid), "creditd runs as the creditd user")
+        st = os.stat(sock)
+        eq((st.st_uid, grp.getgrgid(st.st_gid).gr_name, oct(stat.S_IMODE(st.st_mode))), (uid, "www-data", "0o660"),
+           "its socket: creditd's, group www-data, 0660")
+    finally:
+        if pid is not None:
+            os.kill(pid, 15)
+            wait_until(lambda: not os.path.exists("/proc/%d" % pid), timeout=10)
+        if made:
+            subprocess.run(["userdel", "creditd"])
+            subprocess.run(["groupdel", "creditd"], capture_output=True)
+        shutil.rmtree(d, ignore_errors=True)
+
+
 def test_encoded_slash_in_an_id_through_apache_and_nginx():
     acct = uid("team") + "/alice"
     r = api("POST", "/v1/accounts", {"id": acct, "kind": "user"})

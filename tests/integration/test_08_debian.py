@@ -48,6 +48,9 @@ def test_build_lintian_and_run_the_package():
         check(path in listing, "the package has %s" % path)
     for sql in sorted(os.listdir(os.path.join(stack.ROOT, "sql"))):
         check("./usr/share/creditd/sql/" + sql in listing, "every migration: %s" % sql)
+    control = open(os.path.join(stack.ROOT, "debian", "control")).read()
+    build_deps = re.search(r"^Build-Depends:(.*?)^\S", control, re.S | re.M).group(1)
+    check(re.search(r"\bpython3\b", build_deps), "make check (dh_auto_test) runs python3: a build dependency")
     conffiles = run(["dpkg-deb", "-I", debs[0], "conffiles"]).stdout
     check("/etc/creditd/creditd.conf" in conffiles, "the config is a conffile")
     postinst = run(["dpkg-deb", "-I", debs[0], "postinst"]).stdout
