@@ -171,6 +171,30 @@ def dpkg(args, shims):
                           capture_output=True, text=True, timeout=600, env=env)
 
 
+def make_shims(work):
+    """Stand-ins of deb-systemd-invoke and systemctl in work/shims that log
+    each call to work/systemd-calls.log (SHIM): (the directory, the log)."""
+    shims, log = os.path.join(work, "shims"), os.path.join(work, "systemd-calls.log")
+    os.makedirs(shims, exist_ok=True)
+    for tool in ("deb-systemd-invoke", "systemctl"):
+        with open(os.path.join(shims, tool), "w") as f:
+            f.write(SHIM % (tool, tool, log))
+        os.chmod(os.path.join(shims, tool), 0o755)
+    return shims, log
+
+
+def undo_install(shims, had_user, db, owner, runtime):
+    """What a test's install left: the secrets' files, the package, the
+    user it made, its database and users."""
+    for f in ("/etc/default/creditd", "/etc/creditd/migrate.pw"):
+        if os.path.exists(f):
+            os.unlink(f)
+    dpkg(["--purge", "creditd"], shims)
+    if not had_user:
+        remove_user("creditd")
+    sql("DROP DATABASE IF EXISTS %s; DROP USER IF EXISTS '%s'@'localhost', '%s'@'localhost'" % (db, owner, runtime))
+
+
 def user_exists(name):
     return run(["getent", "passwd", name]).returncode == 0
 
@@ -209,13 +233,7 @@ def test_an_upgrade_migrates_before_it_restarts():
     old = repack(BUILT["deb"], work, "old", "0.1.99", drop=[last])
     broken = repack(BUILT["deb"], work, "broken", "0.2.0+broken1",
                     add={"999_broken.sql": "CREATE TABLE broken (id BIGINT NOT NULL PRIMARY KEY, ;\n"})
-    shims = os.path.join(work, "shims")
-    os.makedirs(shims, exist_ok=True)
-    log = os.path.join(work, "systemd-calls.log")
-    for tool in ("deb-systemd-invoke", "systemctl"):
-        with open(os.path.join(shims, tool), "w") as f:
-            f.write(SHIM % (tool, tool, log))
-        os.chmod(os.path.join(shims, tool), 0o755)
+    shims, log = make_shims(work)
     had_user = user_exists("creditd")
     db, owner, runtime, owner_pw = "creditd_pkg", "creditd_pkg_owner", "creditd_pkg_rt", "owner-pass-0123456789"
     sql("CREATE DATABASE %s; CREATE USER '%s'@'localhost' IDENTIFIED BY '%s'; GRANT ALL ON %s.* TO '%s'@'localhost';"
@@ -284,13 +302,7 @@ def test_an_upgrade_migrates_before_it_restarts():
         eq(sql("SELECT COUNT(*) FROM %s.schema_migrations WHERE name = '999_broken.sql'" % db), [["0"]],
            "nothing recorded of the failed migration")
     finally:
-        for f in ("/etc/default/creditd", "/etc/creditd/migrate.pw"):
-            if os.path.exists(f):
-                os.unlink(f)
-        dpkg(["--purge", "creditd"], shims)
-        if not had_user:
-            remove_user("creditd")
-        sql("DROP DATABASE IF EXISTS %s; DROP USER IF EXISTS '%s'@'localhost', '%s'@'localhost'" % (db, owner, runtime))
+        undo_install(shims, had_user, db, owner, runtime)
 
 
 def checklist():
@@ -325,12 +337,7 @@ def test_the_production_checklist_runs_as_written():
                       "STRIPE_WEBHOOK_SECRET"]), "step 0's values")
     eq(blocks[1].strip(), "apt-get install -y ./creditd_*_amd64.deb", "step 1 installs the package")
     work = tempfile.mkdtemp(prefix="checklist.", dir=BUILT["work"])
-    shims, log = os.path.join(work, "shims"), os.path.join(work, "systemd-calls.log")
-    os.makedirs(shims)
-    for tool in ("deb-systemd-invoke", "systemctl"):
-        with open(os.path.join(shims, tool), "w") as f:
-            f.write(SHIM % (tool, tool, log))
-        os.chmod(os.path.join(shims, tool), 0o755)
+    shims, log = make_shims(work)
     had_user = user_exists("creditd")
     db, owner, runtime = "creditd_chk", "creditd_chk_owner", "creditd_chk_rt"
     values = ("DB=%s DB_SOCKET=%s DB_OWNER=%s DB_USER=%s\nOWNER_PW=owner-0123456789abcdef RUNTIME_PW=rt-0123456789abcdef\n"
@@ -375,10 +382,4 @@ def test_the_production_checklist_runs_as_written():
             d.terminate()
             d.wait(30)
     finally:
-        for f in ("/etc/default/creditd", "/etc/creditd/migrate.pw"):
-            if os.path.exists(f):
-                os.unlink(f)
-        dpkg(["--purge", "creditd"], shims)
-        if not had_user:
-            remove_user("creditd")
-        sql("DROP DATABASE IF EXISTS %s; DROP USER IF EXISTS '%s'@'localhost', '%s'@'localhost'" % (db, owner, runtime))
+        undo_install(shims, had_user, db, owner, runtime)

@@ -52,6 +52,15 @@ def _calls(acct, model):
     return [[int(x) for x in row[:5]] for row in rows()]
 
 
+def _priced_calls(prefix):
+    """A model of its own, priced, and _calls' two calls on an account of
+    their own: (model, the short call's usage, the long one's)."""
+    model = uid(prefix)
+    _price(model)
+    short, long_ = _calls(new_account(prefix.replace("-", "")), model)
+    return model, short, long_
+
+
 def _page(day, model, short, long_, searches=2, grouped=True):
     """Anthropic's report of the two calls, by context window (and service
     tier) when grouped, else one result for the model."""
@@ -73,10 +82,7 @@ def _page(day, model, short, long_, searches=2, grouped=True):
 
 @on_one_day
 def test_drift_is_shown_per_dimension_and_priced_at_each_part_s_prices(day, d):
-    model = uid("rec-dims")
-    _price(model)
-    acct = new_account("recdims")
-    short, long_ = _calls(acct, model)
+    model, short, long_ = _priced_calls("rec-dims")
     check(long_[0] > 1000 and short[0] < 1000, "one call under the threshold, one past it: %r %r" % (short, long_))
     rc, out = reconcile_json(write("dims.json", _page(day, model, short, long_)), "--from", d, "--to", d)
     r = row_of(out, model)
@@ -133,10 +139,7 @@ def test_drift_is_shown_per_dimension_and_priced_at_each_part_s_prices(day, d):
 
 @on_one_day
 def test_a_csv_gives_the_dimensions_in_its_eighth_to_thirteenth_fields(day, d):
-    model = uid("rec-csv")
-    _price(model)
-    acct = new_account("reccsv")
-    short, long_ = _calls(acct, model)
+    model, short, long_ = _priced_calls("rec-csv")
     head = "date,model,input_tokens,cached_input_tokens,output_tokens,requests,cache_write_input_tokens," \
            "cache_write_1h_tokens,audio_input_tokens,audio_output_tokens,web_search_calls,service_tier,long_context\n"
     text = head + "%s,%s,%d,%d,%d,1,%d,20,0,0,2,standard,0\n%s,%s,%d,%d,%d,1,%d,0,0,0,0,standard,1\n" % (

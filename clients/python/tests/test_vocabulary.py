@@ -119,20 +119,25 @@ class _Fake:
         return status, json.dumps(body).encode(), {}
 
 
+def _tries(fake: "_Fake") -> int:
+    """How many times a client allowed one retry sends models() to fake."""
+    c = Creditd("http://127.0.0.1:9", "k", max_retries=1, retry_delay_ms=0)
+    setattr(c, "_send_once", fake.answer)
+    try:
+        c.models()
+    except CreditdError:
+        pass
+    return int(fake.tries)
+
+
 @unittest.skipUnless(IN_TREE, "clients/vocabulary.json is in creditd's source tree only")
 class Retries(unittest.TestCase):
     def test_only_the_classes_marked_retried_are_sent_again(self) -> None:
         v = vocabulary()
         for row in v["codes"]:
             fake = _Fake([(row["status"], row["code"]), (200, None)])
-            c = Creditd("http://127.0.0.1:9", "k", max_retries=1, retry_delay_ms=0)
-            setattr(c, "_send_once", fake.answer)
-            try:
-                c.models()
-            except CreditdError:
-                pass
             retried = v["classes"][row["class"]]["retried"]
-            self.assertEqual(fake.tries, 2 if retried else 1, "%(status)d %(code)s" % row)
+            self.assertEqual(_tries(fake), 2 if retried else 1, "%(status)d %(code)s" % row)
 
     def test_an_answer_without_a_code_or_a_code_of_any_5xx_is_retried_as_its_class(self) -> None:
         v = vocabulary()
@@ -143,13 +148,7 @@ class Retries(unittest.TestCase):
             fake = _Fake([(status, code), (200, None)])
             if code is None:
                 fake.body = b"<html><body>%d</body></html>" % status
-            c = Creditd("http://127.0.0.1:9", "k", max_retries=1, retry_delay_ms=0)
-            setattr(c, "_send_once", fake.answer)
-            try:
-                c.models()
-            except CreditdError:
-                pass
-            self.assertEqual(fake.tries, 2 if v["classes"][name]["retried"] else 1, "%d %r" % (status, code))
+            self.assertEqual(_tries(fake), 2 if v["classes"][name]["retried"] else 1, "%d %r" % (status, code))
 
 
 @unittest.skipUnless(IN_TREE, "clients/vocabulary.json is in creditd's source tree only")
