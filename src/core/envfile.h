@@ -9,8 +9,8 @@
  * of double or single quotes around the value dropped; a backslash or a
  * quote inside the value (which systemd reads as an escape or a quote) is
  * refused, naming the line, rather than read otherwise than systemd.
- * Comments and other lines are skipped. A variable already in the
- * environment is kept: an operator's own setting wins. */
+ * Comments and other lines (of any length) are skipped. A variable
+ * already in the environment is kept: an operator's own setting wins. */
 #ifndef CREDITD_ENVFILE_H
 #define CREDITD_ENVFILE_H
 #include <stddef.h>
@@ -22,9 +22,22 @@
 #define ENVFILE_DEFAULT_PATH "/etc/default/creditd"
 #endif
 
-/* Sets each CREDITD_* variable of the file at path not yet set. 0 (with
- * *set the number set) when read, or when the file is absent or this
- * user may not read it (*set 0: nothing to see there); -1 with a
- * sentence in err (the line named) otherwise, nothing set. */
+/* envfile_load's answer when the file is there and this user may not
+ * read it (err says so): nothing set, the caller decides. */
+#define ENVFILE_UNREADABLE 1
+
+/* Sets each CREDITD_* variable of the file at path not yet set (not
+ * CREDITD_CONFIG nor CREDITD_ENV_FILE: the unit names its config). 0
+ * (with *set the number set) when read or absent; ENVFILE_UNREADABLE;
+ * -1 with a sentence in err (the line named) when a line is not read as
+ * systemd reads it, or when others may read the file or its group write
+ * it (the config's rule for a file of secrets): nothing set then. */
 int envfile_load(const char *path, int *set, char *err, size_t errcap);
+
+/* The environment file that goes with the config named config (-c's
+ * value, or NULL): $CREDITD_ENV_FILE when set ("" for none, NULL
+ * returned), else ENVFILE_DEFAULT_PATH when the config is the default one
+ * (by -c, $CREDITD_CONFIG or neither: creditd.service's), else NULL (a
+ * demo's or a test's config does not take the installed secrets). */
+const char *envfile_for_config(const char *config);
 #endif

@@ -633,7 +633,7 @@ int main(int argc, char **argv)
 {
 	struct cfg cfg;
 	char err[512];
-	const char *config = NULL, *env_file = getenv("CREDITD_ENV_FILE");
+	const char *config = NULL, *env_file = NULL;
 	int set;
 	while (argc >= 3 && (strcmp(argv[1], "-c") == 0 || strcmp(argv[1], "--config") == 0 ||
 			     strcmp(argv[1], "--env-file") == 0)) {
@@ -657,12 +657,14 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	/* The secrets creditd runs with, wherever they are kept: the config,
-	 * or the environment file its unit reads, which goes with the
-	 * installed config (another config, a demo's or a test's, reads it
-	 * only when named). */
-	if (env_file == NULL && config == NULL && getenv("CREDITD_CONFIG") == NULL)
-		env_file = ENVFILE_DEFAULT_PATH;
-	if (env_file != NULL && env_file[0] != '\0' && envfile_load(env_file, &set, err, sizeof(err)) != 0) {
+	 * or the environment file its unit reads (envfile_for_config). */
+	if (env_file == NULL)
+		env_file = envfile_for_config(config);
+	int got = env_file != NULL && env_file[0] != '\0' ? envfile_load(env_file, &set, err, sizeof(err)) : 0;
+	if (got == ENVFILE_UNREADABLE)
+		fprintf(stderr, "creditctl: %s: the secrets creditd's unit takes from it are not seen here (run as root)\n",
+			err);
+	else if (got != 0) {
 		fprintf(stderr, "creditctl: %s\n", err);
 		return 2;
 	}

@@ -6,6 +6,7 @@
  * stop accepting and let in-flight requests finish (exit 0); SIGHUP
  * reopens the log file and reloads prices. */
 #include "config.h"
+#include "envfile.h"
 #include "ledger.h"
 #include "log.h"
 #include "timefmt.h"
@@ -231,6 +232,22 @@ static int log_writable(const char *path)
 	return access(dir, W_OK | X_OK) == 0;
 }
 
+/* --check-config checks what the unit would start with: the environment
+ * file it reads (envfile_for_config) too, when this user may read it
+ * (else a note: its values are not checked). 0, or -1 said. */
+static int check_env_file(const struct options *o)
+{
+	char err[512];
+	int set;
+	const char *path = envfile_for_config(o->config);
+	int got = path != NULL ? envfile_load(path, &set, err, sizeof(err)) : 0;
+	if (got == ENVFILE_UNREADABLE)
+		fprintf(stderr, "creditd: %s: its values are not checked (run as root for them)\n", err);
+	else if (got != 0)
+		fprintf(stderr, "creditd: %s\n", err);
+	return got < 0 ? -1 : 0;
+}
+
 /* --check-config: what a start would refuse, refused here too (exit 2):
  * the values (cfg_load did), no config file at all (a start would run on
  * the defaults and the environment alone: allowed, but never what a
@@ -262,6 +279,8 @@ int main(int argc, char **argv)
 	sigset_t set;
 	limit_malloc_arenas();
 	if (parse_args(argc, argv, &o) != 0)
+		return 2;
+	if (o.check_only && check_env_file(&o) != 0)
 		return 2;
 	if (cfg_load(o.config, &cfg, err, sizeof(err)) != 0) {
 		fprintf(stderr, "creditd: %s\n", err);

@@ -243,8 +243,8 @@ def test_an_upgrade_migrates_before_it_restarts():
     try:
         p = dpkg(["-i", old], shims)
         eq(p.returncode, 0, "the older package installs: %s" % (p.stdout + p.stderr)[-3000:])
-        check("no database password is set" in p.stderr, "a first install looks at the schema too, and says why "
-              "it cannot yet: %r" % p.stderr[-1000:])
+        check("nothing is started" in p.stderr and "enable --now creditd.socket" in p.stderr,
+              "a first install says what to do: %r" % p.stderr[-1000:])
         calls = open(log).read().splitlines() if os.path.exists(log) else []
         eq([c for c in calls if "start" in c and "creditd" in c], [], "nothing started on a first install")
         check(not os.path.exists("/etc/systemd/system/sockets.target.wants/creditd.socket"),
@@ -352,12 +352,16 @@ def test_the_production_checklist_runs_as_written():
         eq(p.returncode, 0, "steps 2 to 7: %s%s" % (p.stdout[-2000:], p.stderr[-3000:]))
         check("raise MariaDB's max_connections" not in p.stdout, "the stack's MariaDB takes the threads")
         eq(len(re.findall(r"crd_[0-9a-f]{64}", p.stdout)), 2, "two keys printed")
-        for f in ("/etc/default/creditd", "/etc/creditd/migrate.pw"):
-            eq(run(["stat", "-c", "%U %a", f]).stdout.strip(), "root 600", "%s: root's alone" % f)
+        eq(run(["stat", "-c", "%U:%G %a", "/etc/default/creditd"]).stdout.strip(), "root:creditd 640",
+           "the secrets: root writes them, creditd's units and creditctl read them")
+        eq(run(["stat", "-c", "%U %a", "/etc/creditd/migrate.pw"]).stdout.strip(), "root 600", "the owner's: root's")
         conf = open("/etc/creditd/creditd.conf").read()
         check("password = \n" in conf or re.search(r"(?m)^password =\s*$", conf), "no password in the config")
         want = max(64, os.cpu_count() * 8 + 16)
         check(re.search(r"(?m)^threads = %d$" % want, conf), "threads sized to %d CPUs: %d" % (os.cpu_count(), want))
+        p = subprocess.run(["runuser", "-u", "creditd", "--", "/usr/bin/creditctl", "verify"], capture_output=True,
+                           text=True, timeout=120, env=host_env())
+        eq(p.returncode, 0, "creditctl as creditd (the reconcile timer's) reads the secrets too: %s" % p.stderr)
         calls = open(log).read()
         check("systemctl enable --now creditd.socket" in calls, "step 7 enables and starts the socket: %r" % calls)
         eq(sql("SELECT COUNT(*) FROM %s.schema_migrations" % db),

@@ -170,7 +170,9 @@ def layout_and_start():
         d = os.path.dirname(d)
     try:
         p = run(["setpriv", "--reuid=creditd", "--regid=creditd", "--init-groups", "--",
-                 at("/usr/local/bin/creditd"), "-c", with_secret, "--check-config"], env={"PATH": "/usr/bin:/bin"})
+                 at("/usr/local/bin/creditd"), "-c", with_secret, "--check-config"],
+                # the installed log directory (its path under DESTDIR): --check-config opens it as a start would
+                env={"PATH": "/usr/bin:/bin", "CREDITD_LOG": at("/var/log/creditd/creditd.log")})
         eq(p.returncode, 0, "creditd as creditd reads the installed config: %s" % p.stderr)
         os.chmod(with_secret, 0o644)
         p = run(["setpriv", "--reuid=creditd", "--regid=creditd", "--init-groups", "--",

@@ -336,14 +336,23 @@ def test_apache_answers_503_when_creditd_does_not_answer_in_time():
     for lua, status in ((True, 503), (False, 504)):
         p, base, d = _stalled_apache(sock_dir, lua)
         try:
+            # (by hand, not lib.api: these answers are the web server's,
+            # not creditd's API, which test_99 holds to its spec)
+            import http.client
             t0 = time.time()
-            r = api("GET", "/v1/models", auth="read", base=base)
-            eq(r.status, status, "mod_lua %s: %r" % ("loaded" if lua else "absent", r.raw[:200]))
+            u = urllib.parse.urlsplit(base)
+            c = http.client.HTTPConnection(u.hostname, u.port, timeout=30)
+            c.request("GET", u.path + "/v1/models")
+            r = c.getresponse()
+            body, headers = r.read(), {k.lower(): v for k, v in r.getheaders()}
+            c.close()
+            eq(r.status, status, "mod_lua %s: %r" % ("loaded" if lua else "absent", body[:200]))
             check(time.time() - t0 < 8, "after the proxy's timeout")
-            check(r.headers.get("content-type", "").startswith("application/json"), "JSON: %r" % r.headers)
-            eq((r.json["error"]["code"], r.json["error"]["type"]), ("unavailable", "api_error"), "creditd's shape")
+            check(headers.get("content-type", "").startswith("application/json"), "JSON: %r" % headers)
+            err = json.loads(body)["error"]
+            eq((err["code"], err["type"]), ("unavailable", "api_error"), "creditd's shape")
             if lua:
-                eq(r.headers.get("retry-after"), "2", "Retry-After")
+                eq(headers.get("retry-after"), "2", "Retry-After")
         finally:
             p.terminate()
             p.wait(10)

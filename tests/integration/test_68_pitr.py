@@ -224,7 +224,7 @@ def page_paths(script):
     script = script.replace("/etc/crontab", _dir("cron", "crontab")).replace("/etc/cron.d", _dir("cron", "cron.d"))
     script = script.replace("/var/spool/cron/crontabs", _dir("cron", "crontabs"))
     script = script.replace("/usr/share/creditd/sql", os.path.join(ROOT, "sql"))
-    return script.replace("/root/creditd-owner.pw", _dir("owner.pw"))
+    return script.replace("/etc/creditd/migrate.pw", _dir("owner.pw"))
 
 
 def write_settings(block, dump, restore_socket):
