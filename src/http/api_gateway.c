@@ -241,19 +241,18 @@ static int hold_of(struct api_ctx *ctx, struct gw_job *job, struct guard_authori
 	/* Held at the worst case of what was asked (DESIGN §14): each token
 	 * at its dearest price, the searches' fees on top; pinned: p. */
 	struct pricing_tokens held = {r->input_tokens, 0, 0, r->max_output_tokens};
+	r->price = job->price = p;
+	r->margin_bps = job->margin = margin;
+	r->priced = r->has_hold_price = 1;
 	if (gwmoney_hold(&job->ask, &p, ctx->cfg->gw_max_tool_calls_held, &r->hold_price, &r->hold_fees_raw,
 			 &job->searches_held) != 0 ||
-	    pricing_cost_with_extra(&r->hold_price, margin, &held, r->hold_fees_raw, &r->amount_micros) != PRICING_OK ||
+	    ledger_decide_hold_cost(r, r->max_output_tokens, &r->amount_micros) != PRICING_OK ||
 	    r->amount_micros > LIMIT_AMOUNT_MICROS_MAX) {
 		api_error(rs, CD_E_INVALID, pricing_blame(&p, &held, job->ask.cap_field != NULL ? job->ask.cap_field : "input"),
 			  "the call's worst case is above the %lld micros one operation may move",
 			  (long long)LIMIT_AMOUNT_MICROS_MAX);
 		return -1;
 	}
-	r->has_hold_price = 1;
-	r->price = job->price = p;
-	r->margin_bps = job->margin = margin;
-	r->priced = 1;
 	return 0;
 }
 

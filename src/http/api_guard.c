@@ -102,8 +102,11 @@ static int hold_amount(struct api_ctx *ctx, json_t *body, struct guard_authorize
 	}
 	if (min_output_check(r, rs) != 0)
 		return -1;
+	r->price = p;
+	r->margin_bps = margin;
+	r->priced = 1;
 	const struct pricing_tokens held = {r->input_tokens, 0, 0, r->max_output_tokens};
-	if (pricing_token_cost(&p, margin, &held, &r->amount_micros) != PRICING_OK) {
+	if (ledger_decide_hold_cost(r, r->max_output_tokens, &r->amount_micros) != PRICING_OK) {
 		api_error(rs, CD_E_INVALID, "input_tokens", "the token counts are too large to price");
 		return -1;
 	}
@@ -111,9 +114,6 @@ static int hold_amount(struct api_ctx *ctx, json_t *body, struct guard_authorize
 		charge_refuse(rs, r->amount_micros, pricing_blame(&p, &held, "max_output_tokens"));
 		return -1;
 	}
-	r->price = p;
-	r->margin_bps = margin;
-	r->priced = 1;
 	return 0;
 }
 

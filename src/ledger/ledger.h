@@ -544,6 +544,11 @@ struct guard_authorize {
 	int64_t hold_fees_raw;
 	int has_hold_price;
 };
+/* What a hold of r's input and `output` tokens costs (ledger_decide.c):
+ * at hold_price with its fees (has_hold_price), else at price; the one
+ * computation of a hold's amount, the guard's, the gateway's and a
+ * shrunk hold's alike. r is priced. */
+enum pricing_status ledger_decide_hold_cost(const struct guard_authorize *r, int64_t output, int64_t *cost);
 enum cd_err ledger_authorize(struct ledger *lg, const struct ledger_call *call, const struct guard_authorize *r,
 			     struct ledger_result *res);
 

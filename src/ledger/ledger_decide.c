@@ -137,11 +137,11 @@ enum cd_err ledger_decide_rates_take(struct batch *b, int acct, const char *memb
 
 /* ---- Authorize ---- */
 
-/* What a hold of `output` tokens costs at r's price, as the full hold was
- * priced (its input uncached). */
-static enum pricing_status hold_cost(const struct guard_authorize *r, int64_t output, int64_t *cost)
+/* A hold's input is priced uncached: it is a bound, not a usage. */
+enum pricing_status ledger_decide_hold_cost(const struct guard_authorize *r, int64_t output, int64_t *cost)
 {
 	const struct pricing_tokens held = {r->input_tokens, 0, 0, output};
+	assert(r->priced && output >= 0);
 	if (r->has_hold_price)
 		return pricing_cost_with_extra(&r->hold_price, r->margin_bps, &held, r->hold_fees_raw, cost);
 	return pricing_token_cost(&r->price, r->margin_bps, &held, cost);
@@ -157,20 +157,20 @@ int ledger_decide_shrink(const struct guard_authorize *r, const struct acct *a, 
 	int64_t lo = r->min_output_tokens, hi = r->max_output_tokens - 1, cost;
 	assert(r->min_output_tokens >= 0);
 	assert(r->min_output_tokens < r->max_output_tokens);
-	if (hold_cost(r, lo, min_cost) != PRICING_OK)
+	if (ledger_decide_hold_cost(r, lo, min_cost) != PRICING_OK)
 		return -1;
 	if (ledger_member_guard_check(&scratch, a, m, *min_cost, 0) != CD_OK)
 		return -1;
 	while (lo < hi) {		/* lo is affordable; is anything up to hi? */
 		int64_t mid = lo + (hi - lo + 1) / 2;
-		if (hold_cost(r, mid, &cost) == PRICING_OK &&
+		if (ledger_decide_hold_cost(r, mid, &cost) == PRICING_OK &&
 		    ledger_member_guard_check(&scratch, a, m, cost, 0) == CD_OK)
 			lo = mid;
 		else
 			hi = mid - 1;
 	}
 	*out = lo;
-	if (hold_cost(r, lo, amount) != PRICING_OK)
+	if (ledger_decide_hold_cost(r, lo, amount) != PRICING_OK)
 		return -1;
 	/* Fewer tokens than asked, never a larger hold than the full one. */
 	assert(*out >= r->min_output_tokens);

@@ -134,3 +134,6 @@ def test_the_demo_runs_what_an_install_builds():
     text = open(os.path.join(stack.ROOT, "dev")).read()
     demo = re.search(r"^cmd_demo\(\) \{\n(.*?)^\}", text, re.S | re.M).group(1)
     check("\tbuild demo\n" in demo, "cmd_demo builds the demo's flavour")
+    for cmd in ("cmd_itest", "cmd_gtest"):
+        body = re.search(r"^%s\(\) \{\n(.*?)^\}" % cmd, text, re.S | re.M).group(1)
+        check("\ttest_binaries\n" in body, "%s runs the tests on a test build, not the demo's" % cmd)

@@ -111,6 +111,26 @@ static void test_shrink(void)
 	ok(out == 150 && amount == 400, "and the member's cap (400)");
 }
 
+/* One hold computation for the guard, the gateway and a shrunk hold: the
+ * token price alone, or the gateway's worst case with its fees. */
+static void test_hold_cost(void)
+{
+	struct guard_authorize r = ask("h", 1000, -1);
+	int64_t cost = -1, want = -1;
+	const struct pricing_tokens held = {100, 0, 0, 1000};
+	is_int(ledger_decide_hold_cost(&r, 1000, &cost), PRICING_OK, "priced");
+	pricing_token_cost(&PRICE, 10000, &held, &want);
+	is_int(cost, want, "the guard's: the token price of its input and output");
+	r.has_hold_price = 1;
+	r.hold_price = PRICE;
+	r.hold_price.output_micros_per_mtok *= 2;
+	r.hold_fees_raw = 5000000;	/* 5 micros before the margin */
+	is_int(ledger_decide_hold_cost(&r, 1000, &cost), PRICING_OK, "the gateway's worst case");
+	pricing_cost_with_extra(&r.hold_price, 10000, &held, 5000000, &want);
+	is_int(cost, want, "at its hold price with its fees");
+	ok(cost > 100 + 2 * 1000, "dearer than the token price (%lld)", (long long)cost);
+}
+
 static void test_settle_cost(void)
 {
 	struct hold_row h;
@@ -551,6 +571,7 @@ int main(void)
 	static struct ledger lg;	/* the clock only: nothing here connects */
 	test_rates();
 	test_shrink();
+	test_hold_cost();
 	test_settle_cost();
 	test_settle_cost_cache_write();
 	struct batch *b = batch_made();
