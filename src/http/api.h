@@ -105,7 +105,7 @@ int api_idem_key(const struct request *rq, json_t *body, const char **key, struc
 /* What a ledger write takes from the request: its Idempotency-Key and the
  * hash that key protects (hash must outlive call). A key bound to an
  * account stores its Idempotency-Keys in a namespace of its own (see
- * api_misc.c), so two tenants choosing the same one never meet; the
+ * api_answers.c), so two tenants choosing the same one never meet; the
  * stored form lives in ctx until the next request. -1 with rs filled
  * when the key is malformed. */
 int api_call_of(struct api_ctx *ctx, const struct request *rq, json_t *body, struct ledger_call *call,

@@ -1,12 +1,11 @@
-/* api_misc.c: the helpers every handler shares (errors, bodies,
- * idempotency) and the small routes: /healthz, /metrics, /v1/models. */
+/* api_answers.c: what every handler shares: answers (JSON, errors in
+ * creditd's shape, the ledger's results and refusals), bodies,
+ * idempotency and request hashes, who a key reaches, prices. The small
+ * routes are api_status.c's. */
 #include "api.h"
-#include "authlimit.h"
 #include "config.h"
-#include "gateway.h"
 #include "keys.h"
 #include "ledger.h"
-#include "metrics.h"
 #include "urlpath.h"
 #include <errno.h>
 #include <stdarg.h>
@@ -213,57 +212,4 @@ int api_check_account_id(const char *id, const char *param, struct response *rs)
 	}
 	json_decref(probe);
 	return 0;
-}
-
-void api_healthz(struct api_ctx *ctx, const struct request *rq, char **params, struct response *rs)
-{
-	/* The watchdog's view, without a round trip; before its first probe
-	 * (the first moments after start) this thread asks itself. */
-	enum ledger_health h = ledger_health();
-	if (h == LEDGER_HEALTH_DOWN || (h == LEDGER_HEALTH_UNKNOWN && ledger_ping(ctx->lg) != CD_OK)) {
-		api_error(rs, CD_E_UNAVAILABLE, NULL, "the database is unreachable");
-		rs->retry_after = 2;
-		return;
-	}
-	api_json(rs, 200, json_pack("{s:s}", "status", "ok"));
-}
-
-void api_metrics(struct api_ctx *ctx, const struct request *rq, char **params, struct response *rs)
-{
-	struct ledger_batch_stats b;
-	ledger_batch_stats(&b);
-	struct metrics_histogram h = {"creditd_guard_batch_size",
-		"Guard writes (authorize, settle, release, usage) per group-commit batch.",
-		LEDGER_BATCH_BUCKETS, b.le, b.count, b.batches, b.ops};
-	/* What the watchdog and the background thread last saw: a scrape
-	 * costs no round trip. */
-	struct metrics_node nodes[LIMIT_DB_NODES];
-	int n = ctx->cfg->db_node_count < LIMIT_DB_NODES ? ctx->cfg->db_node_count : LIMIT_DB_NODES;
-	for (int i = 0; i < n; i++) {
-		enum ledger_health nh = ledger_node_health(i);
-		nodes[i].name = ctx->cfg->db_node[i].name;
-		nodes[i].up = nh == LEDGER_HEALTH_UNKNOWN ? -1 : nh == LEDGER_HEALTH_UP;
-	}
-	struct metrics_purged purged[LEDGER_PURGE_TABLES];
-	for (int i = 0; i < LEDGER_PURGE_TABLES; i++)
-		purged[i].rows = ledger_purged_rows(i, &purged[i].table);
-	struct authlimit_totals at;
-	authlimit_totals(&at);
-	struct metrics_auth auth = {at.failures, at.lookups, at.throttled};
-	struct ledger_kept_stats ks;
-	ledger_kept_stats(&ks);
-	struct metrics_kept kept = {ks.filled, ks.read, ks.refused};
-	struct metrics_gauges g = {&h, nodes, n, ledger_outbox_pending(), PACKAGE_VERSION, purged, LEDGER_PURGE_TABLES,
-				   &auth, &kept, (long long)gateway_in_flight()};
-	/* The scrape's own worker is not counted busy: creditd_workers_busy
-	 * is the workers answering other requests. */
-	metrics_workers(0, -1);
-	rs->text = metrics_text(&g);
-	metrics_workers(0, 1);
-	rs->status = rs->text != NULL ? 200 : 500;
-}
-
-void api_models(struct api_ctx *ctx, const struct request *rq, char **params, struct response *rs)
-{
-	api_json(rs, 200, ledger_prices_json(ctx->cfg->currency));
 }
