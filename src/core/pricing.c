@@ -477,6 +477,21 @@ static int parse_margin(const struct field *f, size_t n, struct price_row *row,
 	return 0;
 }
 
+
+int pricing_model_row(const char *name, const int64_t v[5], struct price_row *row, char *errbuf, size_t errcap)
+{
+	char line[PRICING_NAME_MAX * 2 + 128], cache_write[32] = "";
+	if (strchr(name, ',') != NULL || strlen(name) > PRICING_NAME_MAX * 2) {
+		set_err(errbuf, errcap, strchr(name, ',') != NULL ? "a model name has no comma" : "a model name too long");
+		return -1;
+	}
+	if (v[4] != PRICING_NO_CACHE_WRITE)
+		snprintf(cache_write, sizeof(cache_write), ",%" PRId64, v[4]);
+	snprintf(line, sizeof(line), "model,%s,%" PRId64 ",%" PRId64 ",%" PRId64 ",%" PRId64 "%s", name, v[0], v[1], v[2],
+		 v[3], cache_write);
+	return pricing_parse_row(line, row, errbuf, errcap);
+}
+
 /* Reports an unknown field 1, quoting it only when it is short and printable. */
 static void unknown_kind(const struct field *f, char *errbuf, size_t errcap)
 {

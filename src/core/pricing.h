@@ -204,6 +204,13 @@ int pricing_name_valid(const char *name);
  * Returns 0 on success; -1 with a sentence in errbuf otherwise. */
 int pricing_parse_row(const char *line, struct price_row *row, char *errbuf, size_t errcap);
 
+/* A model's row from its numbers (input, cached input, output, max output
+ * tokens, cache write; PRICING_NO_CACHE_WRITE: none, the input price), checked
+ * as pricing_parse_row checks a line of them: 0, or -1 with a sentence in
+ * errbuf (a name with a comma included). */
+#define PRICING_NO_CACHE_WRITE INT64_MIN
+int pricing_model_row(const char *name, const int64_t v[5], struct price_row *row, char *errbuf, size_t errcap);
+
 /* A decimal number as text ("2.5e-06", "0.000003", "3") times 10^shift,
  * exactly: 0 and *out when the result is a whole number from 0 to
  * INT64_MAX, else -1 (negative, finer than that, too large, not a

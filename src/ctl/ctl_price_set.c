@@ -98,7 +98,8 @@ static int new_row(const char *model, const struct wanted *w, struct price_row *
 {
 	struct price was;
 	int64_t margin, v[TOKEN_FIELDS];
-	char line[512], err[256];
+	char err[256];
+	memset(&was, 0, sizeof(was));
 	int priced = ledger_price_model(model, &was, &margin);
 	const int64_t now[TOKEN_FIELDS] = {was.input_micros_per_mtok, was.cached_input_micros_per_mtok,
 					   was.output_micros_per_mtok, was.max_output_tokens, was.cache_write_micros_per_mtok};
@@ -112,10 +113,8 @@ static int new_row(const char *model, const struct wanted *w, struct price_row *
 	/* A new model's cached and cache-write input: its input price. */
 	v[1] = v[1] >= 0 ? v[1] : v[0];
 	v[4] = v[4] >= 0 ? v[4] : v[0];
-	snprintf(line, sizeof(line), "model,%s,%" PRId64 ",%" PRId64 ",%" PRId64 ",%" PRId64 ",%" PRId64, model, v[0],
-		 v[1], v[2], v[3], v[4]);
-	if (strchr(model, ',') != NULL || pricing_parse_row(line, row, err, sizeof(err)) != 0) {
-		fprintf(stderr, "creditctl: price set: %s\n", strchr(model, ',') != NULL ? "a model name has no comma" : err);
+	if (pricing_model_row(model, v, row, err, sizeof(err)) != 0) {
+		fprintf(stderr, "creditctl: price set: %s\n", err);
 		return -1;
 	}
 	if (priced)

@@ -65,26 +65,17 @@ struct report {
 	json_t *unapplied;	/* {key: [model, ...]}, keys in the order first seen */
 };
 
-/* A JSON list's model with no cache-write price: its CSV row has none
- * either (the input price). */
-#define NO_CACHE_WRITE INT64_MIN
-
 /* One model of a JSON list, checked as a CSV line would be: v[4] is its
- * cache-write price, or NO_CACHE_WRITE. The row, or NULL (said). */
+ * cache-write price, or PRICING_NO_CACHE_WRITE. The row, or NULL (said). */
 static struct price_row *json_model(const char *path, size_t entry, const char *name, const int64_t v[5],
 				    struct rows *r)
 {
-	char line[512], err[256], cache_write[32] = "";
+	char err[256];
 	struct price_row *row = row_next(r);
 	if (row == NULL)
 		return NULL;
-	if (v[4] != NO_CACHE_WRITE)
-		snprintf(cache_write, sizeof(cache_write), ",%" PRId64, v[4]);
-	snprintf(line, sizeof(line), "model,%s,%" PRId64 ",%" PRId64 ",%" PRId64 ",%" PRId64 "%s", name, v[0], v[1], v[2],
-		 v[3], cache_write);
-	if (strchr(name, ',') != NULL || pricing_parse_row(line, row, err, sizeof(err)) != 0) {
-		fprintf(stderr, "creditctl: %s: entry %zu (%s): %s; nothing imported\n", path, entry, name,
-			strchr(name, ',') != NULL ? "a model name has no comma" : err);
+	if (pricing_model_row(name, v, row, err, sizeof(err)) != 0) {
+		fprintf(stderr, "creditctl: %s: entry %zu (%s): %s; nothing imported\n", path, entry, name, err);
 		return NULL;
 	}
 	r->n++;
@@ -124,13 +115,13 @@ static int read_json_list(json_t *root, const char *path, struct rows *r)
 	json_t *e;
 	json_array_foreach(root, i, e) {
 		const char *name = json_string_value(json_object_get(e, "model"));
-		int64_t v[5] = {0, 0, 0, 0, NO_CACHE_WRITE};
+		int64_t v[5] = {0, 0, 0, 0, PRICING_NO_CACHE_WRITE};
 		struct price_row *row;
 		for (int k = 0; k < 5; k++) {
 			json_t *f = json_object_get(e, micros_keys[k]);
 			if (k == 4 && f == NULL)
 				break;
-			if (!json_is_integer(f) || json_integer_value(f) == NO_CACHE_WRITE) {
+			if (!json_is_integer(f) || json_integer_value(f) == PRICING_NO_CACHE_WRITE) {
 				fprintf(stderr, "creditctl: %s: entry %zu (%s): %s must be an integer; nothing imported\n",
 					path, i + 1, name ? name : "no model", micros_keys[k]);
 				return -1;
