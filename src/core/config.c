@@ -645,13 +645,17 @@ static int private_enough(struct cfg *c, const char *path, const struct cfg_key 
 	return 0;
 }
 
+const char *cfg_path(const char *path)
+{
+	if (path == NULL)
+		path = getenv("CREDITD_CONFIG");
+	return path != NULL ? path : CFG_DEFAULT_PATH;
+}
+
 int cfg_load(const char *path, struct cfg *c, char *err, size_t errcap)
 {
 	int explicit_path = path != NULL || getenv("CREDITD_CONFIG") != NULL;
-	if (path == NULL)
-		path = getenv("CREDITD_CONFIG");
-	if (path == NULL)
-		path = CFG_DEFAULT_PATH;
+	path = cfg_path(path);
 	if (apply_defaults(c, err, errcap) != 0)
 		return -1;
 	int missing;

@@ -163,6 +163,9 @@ size_t cfg_describe(size_t i, struct cfg_doc *d);
  * path, which may be absent), then the environment. Returns 0, or -1 with
  * a sentence naming the key (and line) in err. The caller frees with
  * cfg_free, also after a failure. */
+/* The config file path names (-c's value, or NULL): path, else
+ * $CREDITD_CONFIG, else CFG_DEFAULT_PATH. */
+const char *cfg_path(const char *path);
 int cfg_load(const char *path, struct cfg *c, char *err, size_t errcap);
 /* Same from a string, for tests; env overrides are not applied. */
 int cfg_load_string(const char *text, struct cfg *c, char *err, size_t errcap);

@@ -159,7 +159,5 @@ const char *envfile_for_config(const char *config)
 	const char *named = getenv("CREDITD_ENV_FILE");
 	if (named != NULL)
 		return named[0] != '\0' ? named : NULL;
-	if (config == NULL)
-		config = getenv("CREDITD_CONFIG");
-	return config == NULL || strcmp(config, CFG_DEFAULT_PATH) == 0 ? ENVFILE_DEFAULT_PATH : NULL;
+	return strcmp(cfg_path(config), CFG_DEFAULT_PATH) == 0 ? ENVFILE_DEFAULT_PATH : NULL;
 }

@@ -207,8 +207,7 @@ static void start_warnings(const char *config, const struct cfg *cfg)
 #endif
 	if (timefmt_test_clock_file() != NULL)
 		log_warn("test clock: time is moved by the seconds in %s", timefmt_test_clock_file());
-	if (config == NULL)
-		config = getenv("CREDITD_CONFIG") != NULL ? getenv("CREDITD_CONFIG") : CFG_DEFAULT_PATH;
+	config = cfg_path(config);
 	if (cfg->config_open_to_others)
 		log_warn("config %s holds secrets and others may read it (security.config_readable_by_others): "
 			 "so may every local user and every site's scripts", config);
@@ -254,8 +253,7 @@ static int check_env_file(const struct options *o)
  * check means to pass), a log this user cannot open. */
 static int check_config(const struct options *o, struct cfg *cfg)
 {
-	const char *path = o->config != NULL ? o->config : getenv("CREDITD_CONFIG") != NULL ? getenv("CREDITD_CONFIG")
-													: CFG_DEFAULT_PATH;
+	const char *path = cfg_path(o->config);
 	int rc = 0;
 	if (!cfg->file_read) {
 		fprintf(stderr, "creditd: no config file at %s: creditd would start on its defaults and the environment "
