@@ -87,6 +87,13 @@ static int64_t max3(int64_t a, int64_t b, int64_t c)
 	return a > b ? (a > c ? a : c) : (b > c ? b : c);
 }
 
+/* The searches a call is held for: none without a search tool, else its
+ * max_tool_calls / max_uses, else [gateway] max_tool_calls_held. */
+static int64_t searches_asked(const struct gw_ask *ask, int64_t searches_held)
+{
+	return ask->web_search == NULL ? 0 : ask->web_search_max >= 0 ? ask->web_search_max : searches_held;
+}
+
 static int64_t dim_of(const struct price *p, enum price_dim d, int64_t standard)
 {
 	int64_t v;
@@ -148,7 +155,7 @@ int gwmoney_hold(const struct gw_ask *ask, const struct price *p, int64_t search
 	}
 	hold_price->input_micros_per_mtok = in;
 	hold_price->output_micros_per_mtok = out;
-	*searches = ask->web_search == NULL ? 0 : ask->web_search_max >= 0 ? ask->web_search_max : searches_held;
+	*searches = searches_asked(ask, searches_held);
 	__int128 fees = (__int128)*searches * dim_of(p, PRICE_DIM_WEB_SEARCH, 0) * 1000000;
 	if (fees > INT64_MAX)
 		return -1;
@@ -211,7 +218,7 @@ enum pricing_status gwmoney_dims(const struct gw_ask *ask, const struct price *p
 		say(c, "a dearer service tier served than asked");
 		c->over_hold = 1;
 	}
-	int64_t held = ask->web_search == NULL ? 0 : ask->web_search_max >= 0 ? ask->web_search_max : searches_held;
+	int64_t held = searches_asked(ask, searches_held);
 	if (u->web_searches > held) {
 		snprintf(clause, sizeof(clause), "%lld web searches, %lld held", (long long)u->web_searches, (long long)held);
 		say(c, clause);
