@@ -44,7 +44,7 @@
  *               round trip per transaction. Not creditd's SQL: what the
  *               database can do when nothing else costs anything. The
  *               procedures must exist (bench/run.sh creates them).
- * The SQL of creditd's versions is copied from creditd (and src/ledger/ledger.c's
+ * The SQL of creditd's versions is copied from creditd (and src/store/store.c's
  * connection flags and session setup). When creditd's statements, its
  * procedures or their lists change, this file must change with them:
  * bench/run.sh compares the round trips per authorize and per settle

@@ -7,7 +7,7 @@
  * cd_batch_write(now, 1, its lists), which commits: the lists are the
  * ones src/ledger/ledger_load.c (read_doc) and src/ledger/ledger_batch.c (write_doc)
  * write for the same operations, bound one parameter each as creditd
- * binds them (src/ledger/ledger_dbsets.c dbsets_bind_list: an empty list is SQL
+ * binds them (src/store/store_sets.c store_sets_bind_list: an empty list is SQL
  * NULL), with the guard's decisions (src/ledger/ledger_holds.c) made here on the
  * rows the first CALL returned. */
 

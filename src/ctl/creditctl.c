@@ -81,7 +81,7 @@ static void print_key(const struct ledger_key_row *k)
 /* key list: read in pages of LIMIT_LIST_PAGE. The header goes out with
  * the first page, or after a listing without any keys: never before a
  * failure. */
-static int key_list(struct ledger *lg)
+static int key_list(struct store *lg)
 {
 	struct ledger_key_row *rows = calloc(LIMIT_LIST_PAGE, sizeof(*rows));
 	int64_t after = 0;
@@ -114,7 +114,7 @@ static double seconds_between(const struct timespec *a, const struct timespec *b
  * a terminal, a line on stderr after each check: what it was, what it
  * found, how long it took (a ledger of tens of millions of rows takes
  * minutes, docs/growth.md). */
-static int verify(struct ledger *lg, int argc, char **argv)
+static int verify(struct store *lg, int argc, char **argv)
 {
 	if (argc > 3 || (argc == 3 && strcmp(argv[2], "--progress") != 0)) {
 		fprintf(stderr, "usage: creditctl verify [--progress]\n");
@@ -199,7 +199,7 @@ static void print_journal_row(const struct ledger_journal_row *r, int csv)
  * printed: memory stays bounded however long the journal is. CSV has a
  * header line, which goes out with the first page (or after an empty
  * journal), never before a failure; JSON is a line per row. */
-static int export_journal(struct ledger *lg, const char *id, int csv)
+static int export_journal(struct store *lg, const char *id, int csv)
 {
 	struct ledger_journal_row *rows = calloc(LIMIT_EXPORT_PAGE, sizeof(*rows));
 	int64_t after = 0;
@@ -226,7 +226,7 @@ static int export_journal(struct ledger *lg, const char *id, int csv)
  * reaches that account only; an admin key reaches everything, so it is
  * never bound. Gateway keys (DESIGN §12) are the API's to make: key list
  * shows them and key revoke revokes them, like any other. */
-static int key_create(struct ledger *lg, int argc, char **argv)
+static int key_create(struct store *lg, int argc, char **argv)
 {
 	const char *scope = ctl_opt(argc, argv, 3, "--scope"), *name = ctl_opt(argc, argv, 3, "--name");
 	const char *account = ctl_opt(argc, argv, 3, "--account");
@@ -272,7 +272,7 @@ static int key_create(struct ledger *lg, int argc, char **argv)
 	return 0;
 }
 
-static int cmd_key(struct ledger *lg, int argc, char **argv)
+static int cmd_key(struct store *lg, int argc, char **argv)
 {
 	if (argc >= 3 && strcmp(argv[2], "create") == 0)
 		return key_create(lg, argc, argv);
@@ -290,7 +290,7 @@ static int cmd_key(struct ledger *lg, int argc, char **argv)
 }
 
 /* Prints a write's answer: its body on success, its error on a refusal. */
-static int answered(struct ledger *lg, enum cd_err rc, struct ledger_result *res, const char *what)
+static int answered(struct store *lg, enum cd_err rc, struct ledger_result *res, const char *what)
 {
 	if (rc != CD_OK)
 		return ctl_fail(lg, rc, what);
@@ -314,7 +314,7 @@ static int text_ok(const char *s, size_t min, size_t max)
 	return ok;
 }
 
-static int cmd_account(struct ledger *lg, int argc, char **argv)
+static int cmd_account(struct store *lg, int argc, char **argv)
 {
 	if (argc >= 4 && strcmp(argv[2], "show") == 0) {
 		json_t *out = NULL;
@@ -347,7 +347,7 @@ static int cmd_account(struct ledger *lg, int argc, char **argv)
 	return 2;
 }
 
-static int cmd_grant(struct ledger *lg, int argc, char **argv)
+static int cmd_grant(struct store *lg, int argc, char **argv)
 {
 	static const char *const known[] = {"--source", "--expires", "--priority", "--description", NULL};
 	struct grant_new g;
@@ -377,7 +377,7 @@ static int cmd_grant(struct ledger *lg, int argc, char **argv)
 }
 
 /* promo list: a line of JSON per code, read in pages of LIMIT_LIST_PAGE. */
-static int promo_list(struct ledger *lg)
+static int promo_list(struct store *lg)
 {
 	int64_t after = 0;
 	size_t n = LIMIT_LIST_PAGE;
@@ -400,7 +400,7 @@ static int promo_list(struct ledger *lg)
 }
 
 /* promo create CODE AMOUNT [--max N] [--expires T] [--ttl-days N]; promo list */
-static int cmd_promo(struct ledger *lg, int argc, char **argv)
+static int cmd_promo(struct store *lg, int argc, char **argv)
 {
 	static const char *const known[] = {"--max", "--expires", "--ttl-days", NULL};
 	if (argc == 3 && strcmp(argv[2], "list") == 0)
@@ -440,7 +440,7 @@ static void print_event(const struct ledger_event_row *r)
 }
 
 /* Up to limit events above after, read in pages of LIMIT_LIST_PAGE. */
-static int events_list(struct ledger *lg, const char *state, int64_t after, int64_t limit)
+static int events_list(struct store *lg, const char *state, int64_t after, int64_t limit)
 {
 	struct ledger_event_row *rows = calloc(LIMIT_LIST_PAGE, sizeof(*rows));
 	int cap = LIMIT_LIST_PAGE, n = LIMIT_LIST_PAGE;
@@ -464,7 +464,7 @@ static int events_list(struct ledger *lg, const char *state, int64_t after, int6
  * A line per event: id, created, type, account, state, attempts, then the
  * time it was delivered (delivered) or is next tried (pending), and the
  * last error. */
-static int cmd_events(struct ledger *lg, int argc, char **argv)
+static int cmd_events(struct store *lg, int argc, char **argv)
 {
 	static const char *const known[] = {"--state", "--after", "--limit", NULL};
 	if (argc == 4 && strcmp(argv[2], "retry") == 0) {
@@ -498,7 +498,7 @@ static int cmd_events(struct ledger *lg, int argc, char **argv)
 }
 
 /* plan set NAME --credits N [...]; plan list */
-static int cmd_plan(struct ledger *lg, int argc, char **argv)
+static int cmd_plan(struct store *lg, int argc, char **argv)
 {
 	static const char *const known[] = {"--credits", "--rollover", "--rollover-cap", "--member-cap",
 					    "--stripe-price", NULL};
@@ -548,12 +548,12 @@ static int cmd_plan(struct ledger *lg, int argc, char **argv)
  * line per migration not applied yet, and exit 3 when there is one, 4 when
  * the database cannot be reached (the package's upgrade asks before it
  * restarts creditd). */
-static int migrate(struct ledger *lg, const char *dir, int check_only)
+static int migrate(struct store *lg, const char *dir, int check_only)
 {
-	struct ledger_migrated *applied = malloc(sizeof(*applied));
+	struct store_migrated *applied = malloc(sizeof(*applied));
 	if (applied == NULL)
 		return ctl_fail(lg, CD_E_INTERNAL, "migrate");
-	enum cd_err rc = ledger_migrate(lg, dir, check_only, applied);
+	enum cd_err rc = store_migrate(lg, dir, check_only, applied);
 	for (int i = 0; i < applied->n; i++)
 		printf("%s %s\n", check_only ? "pending" : "applied", applied->name[i]);
 	int pending = check_only && applied->n > 0;
@@ -565,7 +565,7 @@ static int migrate(struct ledger *lg, const char *dir, int check_only)
 	return pending ? CTL_EXIT_PENDING : 0;
 }
 
-static int dispatch(struct ledger *lg, int argc, char **argv, const struct cfg *cfg)
+static int dispatch(struct store *lg, int argc, char **argv, const struct cfg *cfg)
 {
 	const char *cmd = argv[1];
 	if (strcmp(cmd, "migrate") == 0) {
@@ -681,10 +681,10 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(argv[1], "sweep") != 0)
 		admin_timeouts(&cfg);
-	ledger_global_init();
-	struct ledger *lg = ledger_new(&cfg);
+	store_global_init();
+	struct store *lg = store_new(&cfg);
 	int rc = lg != NULL ? dispatch(lg, argc, argv, &cfg) : 1;
-	ledger_free(lg);
+	store_free(lg);
 	cfg_free(&cfg);
 	return rc;
 }

@@ -29,7 +29,7 @@ static const char *outcome_word(enum ledger_recharge_outcome o)
 
 /* Sends each of due[0..n) and prints its line; the number that did not
  * go through (declined, failed, not recorded). */
-static int send_page(const struct cfg *cfg, struct stripe_client *stripe, struct ledger *lg,
+static int send_page(const struct cfg *cfg, struct stripe_client *stripe, struct store *lg,
 		     const struct ledger_recharge *due, int n, int dry_run)
 {
 	int bad = 0;
@@ -54,7 +54,7 @@ static int send_page(const struct cfg *cfg, struct stripe_client *stripe, struct
 	return bad;
 }
 
-int ctl_collect(struct ledger *lg, const struct cfg *cfg, int argc, char **argv)
+int ctl_collect(struct store *lg, const struct cfg *cfg, int argc, char **argv)
 {
 	static struct ledger_recharge due[LIMIT_PAYG_SCAN];
 	/* Leased for a page sent one after the other. */

@@ -6,9 +6,9 @@
 #ifndef CREDITD_CTL_COLLECT_H
 #define CREDITD_CTL_COLLECT_H
 #include "config.h"
-struct ledger;
+struct store;
 /* "collect ..." with argv as creditctl got it (argv[1] is "collect"): the
  * command's exit status (0; 1 a charge declined or failed, or an unknown
  * account; 2 usage). */
-int ctl_collect(struct ledger *lg, const struct cfg *cfg, int argc, char **argv);
+int ctl_collect(struct store *lg, const struct cfg *cfg, int argc, char **argv);
 #endif

@@ -62,9 +62,9 @@ int ctl_parse_i64(const char *s, int64_t *out)
 	return 0;
 }
 
-int ctl_fail(struct ledger *lg, enum cd_err rc, const char *what)
+int ctl_fail(struct store *lg, enum cd_err rc, const char *what)
 {
-	const char *msg = ledger_errmsg(lg);
+	const char *msg = store_errmsg(lg);
 	fprintf(stderr, "creditctl: %s: %s%s%s\n", what, cd_strerror(rc), msg[0] ? ": " : "", msg);
 	return 1;
 }

@@ -7,7 +7,7 @@
 #include <stdint.h>
 #include "errors.h"
 
-struct ledger;
+struct store;
 
 /* "--name VALUE" in argv[from..]: VALUE (borrowed from argv), NULL when absent. */
 const char *ctl_opt(int argc, char **argv, int from, const char *name);
@@ -27,7 +27,7 @@ int ctl_flag_take(int *argc, char **argv, int from, const char *name);
 /* A whole decimal int64: 0, or -1 with *out untouched. */
 int ctl_parse_i64(const char *s, int64_t *out);
 /* Says what failed on stderr (with the ledger's last message); returns 1. */
-int ctl_fail(struct ledger *lg, enum cd_err rc, const char *what);
+int ctl_fail(struct store *lg, enum cd_err rc, const char *what);
 /* Prints v indented and takes it (json_decref); returns 0. */
 int ctl_print_json(json_t *v);
 #endif

@@ -142,7 +142,7 @@ static int price_print(const char *model)
 	return 1;
 }
 
-int ctl_price_set(struct ledger *lg, int argc, char **argv)
+int ctl_price_set(struct store *lg, int argc, char **argv)
 {
 	struct wanted w;
 	struct price_row row;

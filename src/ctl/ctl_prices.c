@@ -331,7 +331,7 @@ static int check_rises(const struct rows *r, const char *path, int64_t max_pct, 
  * catalogue's mistake, or a surprise, is not billed); --dry-run prints
  * what would change and changes nothing. A catalogue's report (entries
  * skipped, billing keys not applied) is printed first, whatever follows. */
-static int price_import(struct ledger *lg, int argc, char **argv)
+static int price_import(struct store *lg, int argc, char **argv)
 {
 	int64_t max_pct = 20;
 	int force = 0, dry = 0, rc = 0, refused = 0;
@@ -392,7 +392,7 @@ static void print_price_change(const struct ledger_price_change *c)
 
 /* Every price the model had, oldest first, with when it took effect
  * (micros per million tokens), read in pages of LIMIT_LIST_PAGE. */
-static int price_history(struct ledger *lg, const char *model)
+static int price_history(struct store *lg, const char *model)
 {
 	struct ledger_price_change *rows = calloc(LIMIT_LIST_PAGE, sizeof(*rows)), last = {0};
 	int n = LIMIT_LIST_PAGE, first = 1;
@@ -415,7 +415,7 @@ static int price_history(struct ledger *lg, const char *model)
 	return rc == CD_OK ? 0 : ctl_fail(lg, rc, "price history");
 }
 
-int ctl_price(struct ledger *lg, int argc, char **argv)
+int ctl_price(struct store *lg, int argc, char **argv)
 {
 	if (argc >= 3 && strcmp(argv[2], "set") == 0)
 		return ctl_price_set(lg, argc, argv);

@@ -3,10 +3,10 @@
  * prints; the ledger does the writing. */
 #ifndef CREDITD_CTL_PRICES_H
 #define CREDITD_CTL_PRICES_H
-struct ledger;
+struct store;
 /* "price ..." with argv as creditctl got it (argv[1] is "price"): the
  * command's exit status (0, 1 failure, 2 usage). */
-int ctl_price(struct ledger *lg, int argc, char **argv);
+int ctl_price(struct store *lg, int argc, char **argv);
 /* "price set MODEL FIELD=VALUE..." (ctl_price_set.c), as ctl_price. */
-int ctl_price_set(struct ledger *lg, int argc, char **argv);
+int ctl_price_set(struct store *lg, int argc, char **argv);
 #endif

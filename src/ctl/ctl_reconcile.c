@@ -317,7 +317,7 @@ static int in_scope(const struct recon *r, size_t nprovider, const char *model)
 	return 0;
 }
 
-static int creditd_rows(struct ledger *lg, struct recon *r)
+static int creditd_rows(struct store *lg, struct recon *r)
 {
 	struct ledger_usage_day *u = calloc(LIMIT_RECONCILE_ROWS, sizeof(*u));
 	int n = 0, more = 0;
@@ -415,7 +415,7 @@ static int expected(const struct recon_row *w, const struct price *p, int64_t ma
 	return pricing_cost_with_extra(p, margin, &all, (int64_t)extra, cost) == PRICING_OK ? 0 : -1;
 }
 
-static int judge(struct ledger *lg, struct recon *r)
+static int judge(struct store *lg, struct recon *r)
 {
 	int all = 1;
 	for (size_t i = 0; i < r->n; i++) {
@@ -608,7 +608,7 @@ static int read_inputs(int argc, char **argv, int first_file, enum recon_format 
 
 /* Aliases and the price cache, then both sides, the judgement and the
  * holds: 0, 1 or -1 (the ledger failed, said). */
-static int reconcile_ledger(struct ledger *lg, struct recon *r, const struct recon_buckets *b)
+static int reconcile_ledger(struct store *lg, struct recon *r, const struct recon_buckets *b)
 {
 	struct ledger_price_alias *aliases = calloc(LIMIT_PRICE_ALIASES, sizeof(*aliases));
 	int naliases = 0, more = 0, ok = -1;
@@ -632,7 +632,7 @@ out:
 	return ok;
 }
 
-int ctl_reconcile(struct ledger *lg, int argc, char **argv)
+int ctl_reconcile(struct store *lg, int argc, char **argv)
 {
 	struct recon r;
 	struct recon_buckets b = {NULL, 0, 0};
@@ -665,7 +665,7 @@ out:
 	return status;
 }
 
-int ctl_price_alias(struct ledger *lg, int argc, char **argv)
+int ctl_price_alias(struct store *lg, int argc, char **argv)
 {
 	if (argc != 5 || strlen(argv[3]) == 0 || strlen(argv[3]) > LIMIT_PROVIDER_MODEL_BYTES) {
 		fprintf(stderr, "usage: creditctl price alias PROVIDER_NAME MODEL\n");

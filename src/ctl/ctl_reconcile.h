@@ -3,11 +3,11 @@
  * and the ledger, prints; never writes. */
 #ifndef CREDITD_CTL_RECONCILE_H
 #define CREDITD_CTL_RECONCILE_H
-struct ledger;
+struct store;
 /* "reconcile FILE... [options]" with argv as creditctl got it: 0 every
  * row within the tolerance, 1 a row outside it (or the ledger failed), 2
  * bad input or usage (said on stderr, nothing printed on stdout). */
-int ctl_reconcile(struct ledger *lg, int argc, char **argv);
+int ctl_reconcile(struct store *lg, int argc, char **argv);
 /* "price alias PROVIDER_NAME MODEL": 0, 1 failure, 2 usage. */
-int ctl_price_alias(struct ledger *lg, int argc, char **argv);
+int ctl_price_alias(struct store *lg, int argc, char **argv);
 #endif

@@ -58,14 +58,14 @@ static void failed(struct run *r, const char *what, const char *why)
 	fprintf(stderr, "creditctl: sweep: %s failed%s%s\n", what, why[0] ? ": " : "", why);
 }
 
-static void ledger_passes(struct ledger *lg, struct run *r)
+static void ledger_passes(struct store *lg, struct run *r)
 {
 	int more = 1;
 	enum cd_err rc = CD_OK;
 	while (more && rc == CD_OK && time_left(r))
 		rc = sweep_pass(lg, &r->ledger, &more);
 	if (rc != CD_OK)
-		failed(r, "the ledger's pass", ledger_errmsg(lg)[0] ? ledger_errmsg(lg) : cd_strerror(rc));
+		failed(r, "the ledger's pass", store_errmsg(lg)[0] ? store_errmsg(lg) : cd_strerror(rc));
 	r->unreachable = rc == CD_E_UNAVAILABLE;
 }
 
@@ -127,9 +127,9 @@ static void print_line(const struct cfg *cfg, const struct run *r)
  * take (Galera: warned) or cannot be reached (the passes say so); 0 when
  * another run holds it (said on stdout, which cron's line drops: a run
  * left to the one before is no failure). */
-static int alone(struct ledger *lg)
+static int alone(struct store *lg)
 {
-	enum cd_err rc = ledger_sweep_lock(lg);
+	enum cd_err rc = store_sweep_lock(lg);
 	if (rc == CD_E_CONFLICT) {
 		char when[TIMEFMT_LEN];
 		timefmt_rfc3339(timefmt_now(), when);
@@ -139,11 +139,11 @@ static int alone(struct ledger *lg)
 	}
 	if (rc != CD_OK && rc != CD_E_UNAVAILABLE)
 		fprintf(stderr, "creditctl: sweep: warning: no lock on the run (%s): two runs may overlap\n",
-			ledger_errmsg(lg));
+			store_errmsg(lg));
 	return 1;
 }
 
-int ctl_sweep(struct ledger *lg, const struct cfg *cfg, int argc, char **argv)
+int ctl_sweep(struct store *lg, const struct cfg *cfg, int argc, char **argv)
 {
 	struct run r = {0};
 	(void)argv;

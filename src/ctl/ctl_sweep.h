@@ -12,7 +12,7 @@
 #ifndef CREDITD_CTL_SWEEP_H
 #define CREDITD_CTL_SWEEP_H
 #include "config.h"
-struct ledger;
+struct store;
 /* "sweep" with argv as creditctl got it (argv[1] is "sweep"). Prints one
  * line on stdout (what it did, ending "done", "unfinished" when time ran
  * out with work left, or "failed"; or that another run holds the lock and
@@ -20,5 +20,5 @@ struct ledger;
  * exit status: 0 every pass ran (an event or charge refused is tried again
  * later, said on stderr), or another run had the work; 1 a pass could not
  * run, or the database failed on a charge (the database, memory); 2 usage. */
-int ctl_sweep(struct ledger *lg, const struct cfg *cfg, int argc, char **argv);
+int ctl_sweep(struct store *lg, const struct cfg *cfg, int argc, char **argv);
 #endif

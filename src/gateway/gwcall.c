@@ -49,7 +49,7 @@ static _Atomic int64_t buffered_bytes;
 
 static pthread_mutex_t lg_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t lg_cond = PTHREAD_COND_INITIALIZER;
-static struct ledger *lg_free[LIMIT_GATEWAY_LEDGERS];
+static struct store *lg_free[LIMIT_GATEWAY_LEDGERS];
 static int lg_nfree, lg_made;
 
 /* The response ids of streams in flight, by their call's place (DESIGN
@@ -92,9 +92,9 @@ int gwcall_response_in_flight(const char *account, const char *id)
 
 /* A ledger connection, made when fewer than LIMIT_GATEWAY_LEDGERS exist,
  * else the next one given back. NULL out of memory. */
-static struct ledger *lg_borrow(void)
+static struct store *lg_borrow(void)
 {
-	struct ledger *lg = NULL;
+	struct store *lg = NULL;
 	pthread_mutex_lock(&lg_lock);
 	while (lg_nfree == 0 && lg_made == LIMIT_GATEWAY_LEDGERS)
 		pthread_cond_wait(&lg_cond, &lg_lock);
@@ -105,7 +105,7 @@ static struct ledger *lg_borrow(void)
 	}
 	lg_made++;
 	pthread_mutex_unlock(&lg_lock);
-	lg = ledger_new(cc);
+	lg = store_new(cc);
 	if (lg == NULL) {
 		pthread_mutex_lock(&lg_lock);
 		lg_made--;
@@ -115,9 +115,9 @@ static struct ledger *lg_borrow(void)
 	return lg;
 }
 
-static void lg_giveback(struct ledger *lg)
+static void lg_giveback(struct store *lg)
 {
-	ledger_end_request(lg);
+	store_end_request(lg);
 	pthread_mutex_lock(&lg_lock);
 	lg_free[lg_nfree++] = lg;
 	pthread_cond_signal(&lg_cond);
@@ -355,7 +355,7 @@ static int prepare(struct gwcall *c)
 
 int gwcall_renew(const char *account, const char *hold_id, int64_t ttl)
 {
-	struct ledger *lg = lg_borrow();
+	struct store *lg = lg_borrow();
 	enum cd_err rc = lg != NULL ? ledger_hold_renew(lg, account, hold_id, ttl) : CD_E_UNAVAILABLE;
 	if (lg != NULL)
 		lg_giveback(lg);
@@ -372,7 +372,7 @@ static void keep_response(const struct gw_job *job, const struct gw_usage *u)
 {
 	if (u->response_id[0] == '\0')
 		return;
-	struct ledger *lg = lg_borrow();
+	struct store *lg = lg_borrow();
 	enum cd_err rc = lg != NULL ? ledger_gw_response_keep(lg, job->account, u->response_id) : CD_E_UNAVAILABLE;
 	if (lg != NULL)
 		lg_giveback(lg);
@@ -408,7 +408,7 @@ static enum cd_err charge(struct gwcall *c, const struct gw_usage *u, int64_t ex
 			struct timespec pause = {attempt, 0};
 			nanosleep(&pause, NULL);
 		}
-		struct ledger *lg = lg_borrow();
+		struct store *lg = lg_borrow();
 		json_decref(res.body);
 		res.body = NULL;
 		rc = lg != NULL ? ledger_settle(lg, &call, &s, &res) : CD_E_UNAVAILABLE;
@@ -435,7 +435,7 @@ static enum cd_err charge(struct gwcall *c, const struct gw_usage *u, int64_t ex
 
 /* Releases the job's hold (nothing was delivered, or the provider's
  * usage cannot be trusted). */
-void gwcall_release(struct ledger *lg, const char *hold_id)
+void gwcall_release(struct store *lg, const char *hold_id)
 {
 	if (hold_id[0] == '\0')
 		return;
@@ -455,7 +455,7 @@ static void release(struct gwcall *c)
 {
 	if (c->job->hold_id[0] == '\0')
 		return;
-	struct ledger *lg = lg_borrow();
+	struct store *lg = lg_borrow();
 	gwcall_release(lg, c->job->hold_id);
 	if (lg != NULL)
 		lg_giveback(lg);
@@ -496,7 +496,7 @@ static void keep_billed(const struct gwcall *c, const struct gw_charge *d)
 	if (!b.over_hold && b.service_tier == NULL && !b.long_context && b.cache_write_1h_tokens == 0 &&
 	    b.audio_input_tokens == 0 && b.audio_output_tokens == 0 && b.web_search_calls == 0)
 		return;
-	struct ledger *lg = lg_borrow();
+	struct store *lg = lg_borrow();
 	enum cd_err rc = lg != NULL ? ledger_usage_billed(lg, c->job->account, c->job->hold_id, &b) : CD_E_UNAVAILABLE;
 	if (lg != NULL)
 		lg_giveback(lg);

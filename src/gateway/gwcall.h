@@ -12,8 +12,8 @@ struct cfg;
 int gwcall_init(const struct cfg *cfg);
 /* Releases a call's hold on lg (nothing held when hold_id is ""); a
  * failure is logged: the hold then expires at its ttl. */
-struct ledger;
-void gwcall_release(struct ledger *lg, const char *hold_id);
+struct store;
+void gwcall_release(struct store *lg, const char *hold_id);
 
 /* One call, from the worker that admitted it to the thread that ends it:
  * made on the worker (the body to send built there), started and read on

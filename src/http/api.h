@@ -17,7 +17,7 @@
 struct gw_job;
 
 struct cfg;
-struct ledger;
+struct store;
 struct stripe_client;
 
 struct request {
@@ -70,7 +70,7 @@ struct response {
 
 struct api_ctx {
 	const struct cfg *cfg;
-	struct ledger *lg;
+	struct store *lg;
 	struct stripe_client *stripe;
 	struct key_grant key;		/* of the authenticated key: scopes, binding */
 	char me[LIMIT_ACCOUNT_ID_BYTES + 1];	/* the account of a browser token (/v1/me) */

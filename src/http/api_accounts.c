@@ -60,7 +60,7 @@ void api_account_create(struct api_ctx *ctx, const struct request *rq, char **pa
 	n.tokens_per_minute = jsonio_int(body, "tokens_per_minute", -1);
 	if (api_check_account_id(n.id, "id", rs) == 0 && api_call_of(ctx, rq, body, &call, hash, rs) == 0) {
 		snprintf(rs->account, sizeof(rs->account), "%s", n.id);
-		ledger_route(ctx->lg, n.id);
+		store_route(ctx->lg, n.id);
 		api_answer(rs, ledger_account_create(ctx->lg, &call, &n, &res), &res);
 	}
 	json_decref(body);

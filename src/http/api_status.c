@@ -12,8 +12,8 @@ void api_healthz(struct api_ctx *ctx, const struct request *rq, char **params, s
 {
 	/* The watchdog's view, without a round trip; before its first probe
 	 * (the first moments after start) this thread asks itself. */
-	enum ledger_health h = ledger_health();
-	if (h == LEDGER_HEALTH_DOWN || (h == LEDGER_HEALTH_UNKNOWN && ledger_ping(ctx->lg) != CD_OK)) {
+	enum store_health h = store_health();
+	if (h == STORE_HEALTH_DOWN || (h == STORE_HEALTH_UNKNOWN && store_ping(ctx->lg) != CD_OK)) {
 		api_error(rs, CD_E_UNAVAILABLE, NULL, "the database is unreachable");
 		rs->retry_after = 2;
 		return;
@@ -33,9 +33,9 @@ void api_metrics(struct api_ctx *ctx, const struct request *rq, char **params, s
 	struct metrics_node nodes[LIMIT_DB_NODES];
 	int n = ctx->cfg->db_node_count < LIMIT_DB_NODES ? ctx->cfg->db_node_count : LIMIT_DB_NODES;
 	for (int i = 0; i < n; i++) {
-		enum ledger_health nh = ledger_node_health(i);
+		enum store_health nh = store_node_health(i);
 		nodes[i].name = ctx->cfg->db_node[i].name;
-		nodes[i].up = nh == LEDGER_HEALTH_UNKNOWN ? -1 : nh == LEDGER_HEALTH_UP;
+		nodes[i].up = nh == STORE_HEALTH_UNKNOWN ? -1 : nh == STORE_HEALTH_UP;
 	}
 	struct metrics_purged purged[LEDGER_PURGE_TABLES];
 	for (int i = 0; i < LEDGER_PURGE_TABLES; i++)

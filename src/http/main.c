@@ -300,7 +300,7 @@ int main(int argc, char **argv)
 	sigaddset(&set, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	if (FCGX_Init() != 0 || stripe_global_init() != 0 || ledger_global_init() != 0) {
+	if (FCGX_Init() != 0 || stripe_global_init() != 0 || store_global_init() != 0) {
 		fprintf(stderr, "creditd: library initialisation failed\n");
 		return 1;
 	}

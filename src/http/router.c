@@ -362,12 +362,12 @@ static void run_route(struct api_ctx *ctx, const struct request *rq, const struc
 		api_error(rs, CD_E_MEDIA_TYPE, NULL, "send the body as Content-Type: application/json");
 	else if (authorize_route(ctx, rq, r, rs) == 0 && path_reachable(ctx, r, params, rs) == 0) {
 		/* With several database nodes, an account's requests run on the
-		 * node that serves it (ledger_route); the guard's route by the
+		 * node that serves it (store_route); the guard's route by the
 		 * account their body or hold names, in the ledger. */
 		if (strncmp(r->pattern, "/v1/accounts/*", 14) == 0 && params[0] != NULL)
-			ledger_route(ctx->lg, params[0]);
+			store_route(ctx->lg, params[0]);
 		else if (r->scope == ROUTE_BROWSER && ctx->me[0] != '\0')
-			ledger_route(ctx->lg, ctx->me);
+			store_route(ctx->lg, ctx->me);
 		r->handler(ctx, rq, params, rs);
 	}
 }

@@ -365,7 +365,7 @@ static int hand_off(struct wreq *w, struct request *rq, struct response *rs, con
 	job->body_len = rq->body_len;
 	job->route_name = route;
 	job->received_ms = (int64_t)w->t0;
-	w->round_trips = ledger_round_trips(ctx->lg) - w->round_trips;
+	w->round_trips = store_round_trips(ctx->lg) - w->round_trips;
 	snprintf(w->method, sizeof(w->method), "%s", rq->method);
 	snprintf(w->path, sizeof(w->path), "%s", rq->path);
 	snprintf(w->request_id, sizeof(w->request_id), "%s", rq->request_id != NULL ? rq->request_id : "-");
@@ -395,7 +395,7 @@ static int handle(struct wreq *w, struct api_ctx *ctx, char *buf)
 	char bearer[sizeof("Bearer ") + KEYS_LEN];
 	const char *route = NULL;
 	w->t0 = now_ms();
-	w->round_trips = ledger_round_trips(ctx->lg);
+	w->round_trips = store_round_trips(ctx->lg);
 	memset(&rq, 0, sizeof(rq));
 	memset(&rs, 0, sizeof(rs));
 	const char *uri = param(req, "REQUEST_URI");
@@ -426,7 +426,7 @@ static int handle(struct wreq *w, struct api_ctx *ctx, char *buf)
 		api_error(&rs, CD_E_NOT_FOUND, NULL, "no route for this path (base path is %s)", ctx->cfg->base_path);
 	else
 		router_dispatch(ctx, &rq, &rs, &route);
-	ledger_end_request(ctx->lg);
+	store_end_request(ctx->lg);
 	log_context_pop(serving);
 	if (rs.handoff != NULL) {
 		body_end(req, &body, deadline_ms);
@@ -436,7 +436,7 @@ static int handle(struct wreq *w, struct api_ctx *ctx, char *buf)
 	write_response(req, &rq, &rs, rq.method != NULL && strcmp(rq.method, "HEAD") == 0);
 	body_end(req, &body, deadline_ms);
 	double ms = now_ms() - w->t0;
-	metrics_count(route, rs.status, ms, ledger_round_trips(ctx->lg) - w->round_trips);
+	metrics_count(route, rs.status, ms, store_round_trips(ctx->lg) - w->round_trips);
 	log_request(rq.method ? rq.method : "-", rq.path ? rq.path : "-", rs.status, ms, rs.account[0] ? rs.account : "-",
 		    rq.request_id);
 	json_decref(rs.json);
@@ -481,14 +481,14 @@ static void *worker_main(void *arg)
 	(void)arg;
 	memset(&ctx, 0, sizeof(ctx));
 	ctx.cfg = pool_cfg;
-	ctx.lg = ledger_new(pool_cfg);
+	ctx.lg = store_new(pool_cfg);
 	ctx.stripe = stripe_for(pool_cfg);
 	char *buf = malloc((size_t)pool_cfg->max_body_bytes + 1);
 	if (ctx.lg == NULL || buf == NULL || (w = wreq_new()) == NULL) {
 		log_error("worker start failed: out of memory");
 		goto out;
 	}
-	ledger_ping(ctx.lg);
+	store_ping(ctx.lg);
 	while (!atomic_load(&stopping)) {
 		int rc = FCGX_Accept_r(&w->fcgx);
 		if (rc < 0 && atomic_load(&stopping))
@@ -522,7 +522,7 @@ static void *worker_main(void *arg)
 out:
 	free(buf);
 	stripe_client_free(ctx.stripe);
-	ledger_free(ctx.lg);
+	store_free(ctx.lg);
 	atomic_fetch_sub(&alive, 1);
 	metrics_workers(-1, 0);
 	return NULL;
@@ -544,10 +544,10 @@ static void memory_trim(void)
 
 static void *background_main(void *arg)
 {
-	struct ledger *lg = ledger_new(pool_cfg);
+	struct store *lg = store_new(pool_cfg);
 	(void)arg;
 	if (lg != NULL && ledger_prices_reload(lg) != CD_OK)
-		log_warn("prices not loaded yet: %s", ledger_errmsg(lg));
+		log_warn("prices not loaded yet: %s", store_errmsg(lg));
 	if (lg != NULL)
 		ledger_outbox_count(lg);	/* /metrics has a figure from the start */
 	pthread_mutex_lock(&bg_lock);
@@ -572,7 +572,7 @@ static void *background_main(void *arg)
 		pthread_mutex_lock(&bg_lock);
 	}
 	pthread_mutex_unlock(&bg_lock);
-	ledger_free(lg);
+	store_free(lg);
 	atomic_store(&bg_alive, 0);
 	return NULL;
 }
@@ -604,14 +604,14 @@ static void *recharge_main(void *arg)
  * themselves wait on the database. */
 static void *watchdog_main(void *arg)
 {
-	struct ledger *lg = ledger_new_probe(pool_cfg);
+	struct store *lg = store_new_probe(pool_cfg);
 	(void)arg;
 	while (lg != NULL && !atomic_load(&stopping)) {
-		ledger_health_probe(lg);
+		store_health_probe(lg);
 		struct timespec ts = {0, LIMIT_HEALTH_INTERVAL_MS * 1000L * 1000L};
 		nanosleep(&ts, NULL);
 	}
-	ledger_free(lg);
+	store_free(lg);
 	atomic_store(&watchdog_alive, 0);
 	return NULL;
 }

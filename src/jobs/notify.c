@@ -46,7 +46,7 @@ static int push_one(const struct cfg *c, struct stripe_client *http, const struc
 struct notify_pusher {
 	const struct cfg *cfg;
 	struct stripe_client *http;
-	struct ledger *lg;
+	struct store *lg;
 	/* The lease covers every POST of a round, one after the other: no
 	 * other process sends one of them meanwhile (order per account). */
 	int64_t lease_seconds;
@@ -59,7 +59,7 @@ struct notify_pusher *notify_pusher_new(const struct cfg *c)
 	if (p != NULL) {
 		p->cfg = c;
 		p->http = stripe_client_new(&s);
-		p->lg = ledger_new(c);
+		p->lg = store_new(c);
 		p->lease_seconds = LIMIT_NOTIFY_BATCH * ((c->notify_connect_timeout_ms + c->notify_timeout_ms) / 1000 + 1) +
 				   NOTIFY_LEASE_MARGIN_SECONDS;
 	}
@@ -75,7 +75,7 @@ void notify_pusher_free(struct notify_pusher *p)
 {
 	if (p == NULL)
 		return;
-	ledger_free(p->lg);
+	store_free(p->lg);
 	stripe_client_free(p->http);
 	free(p);
 }
@@ -103,7 +103,7 @@ int notify_round(struct notify_pusher *p, atomic_int *stopping, struct notify_co
 
 const char *notify_pusher_error(const struct notify_pusher *p)
 {
-	return ledger_errmsg(p->lg);
+	return store_errmsg(p->lg);
 }
 
 void notify_run(const struct cfg *c, atomic_int *stopping)

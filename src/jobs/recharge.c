@@ -55,7 +55,7 @@ static void charge_key(const struct cfg *c, const struct ledger_recharge *r, cha
  * dispute open, or the charge moved on), or the database failed before
  * the decision was made (a failure: nothing changed, and the charge is
  * claimed and sent again once its lease has passed). */
-static void not_sent(struct ledger *lg, const struct ledger_recharge *r, enum cd_err rc, struct recharge_sent *out)
+static void not_sent(struct store *lg, const struct ledger_recharge *r, enum cd_err rc, struct recharge_sent *out)
 {
 	out->outcome = RECHARGE_RETRY;
 	out->payment_intent[0] = '\0';
@@ -68,12 +68,12 @@ static void not_sent(struct ledger *lg, const struct ledger_recharge *r, enum cd
 		return;
 	}
 	snprintf(out->message, sizeof(out->message), "not sent: the database failed deciding whether to send it (%s); "
-		 "sent again later", rc == CD_E_INTERNAL && ledger_errmsg(lg)[0] ? ledger_errmsg(lg) : cd_strerror(rc));
+		 "sent again later", rc == CD_E_INTERNAL && store_errmsg(lg)[0] ? store_errmsg(lg) : cd_strerror(rc));
 	log_warn("%s %lld of account %s: %s", r->period > 0 ? "collection" : "auto-recharge", (long long)r->id,
 		 r->account, out->message);
 }
 
-void recharge_send(const struct cfg *c, struct stripe_client *stripe, struct ledger *lg,
+void recharge_send(const struct cfg *c, struct stripe_client *stripe, struct store *lg,
 		   const struct ledger_recharge *r, struct recharge_sent *out)
 {
 	char key[LIMIT_IDEMPOTENCY_KEY_BYTES + 96], period[48];
@@ -112,7 +112,7 @@ void recharge_send(const struct cfg *c, struct stripe_client *stripe, struct led
 						       res.message) == CD_OK;
 	if (!out->recorded)
 		log_warn("charge %lld: the outcome was not recorded (%s); it is sent again later", (long long)r->id,
-			 ledger_errmsg(lg));
+			 store_errmsg(lg));
 }
 
 /* What the PaymentIntent's status says, as its webhook would: succeeded
@@ -129,7 +129,7 @@ static enum ledger_payment_news news_of(const struct cfg *c, const struct stripe
 	return PAYMENT_NEWS_NONE;
 }
 
-void recharge_fetch(const struct cfg *c, struct stripe_client *stripe, struct ledger *lg,
+void recharge_fetch(const struct cfg *c, struct stripe_client *stripe, struct store *lg,
 		    const struct ledger_recharge *r)
 {
 	struct stripe_result res;
@@ -151,7 +151,7 @@ void recharge_fetch(const struct cfg *c, struct stripe_client *stripe, struct le
 			  : strcmp(res.status, "canceled") == 0 ? "payment canceled" : "payment failed";
 	if (ledger_payment_news(lg, r->id, r->payment_intent, news, res.amount_received, why) != CD_OK)
 		log_warn("%s %lld: its payment's news was not recorded (%s); fetched again later", what,
-			 (long long)r->id, ledger_errmsg(lg));
+			 (long long)r->id, store_errmsg(lg));
 }
 
 /* A cancel's Stripe Idempotency-Key: one cancel per PaymentIntent, so its
@@ -162,7 +162,7 @@ static void cancel_key(const struct cfg *c, const struct ledger_cancel *x, char 
 	snprintf(key, size, "payg-cancel-%s-%s", c->stripe_key_salt, x->payment_intent);
 }
 
-void recharge_cancel(const struct cfg *c, struct stripe_client *stripe, struct ledger *lg,
+void recharge_cancel(const struct cfg *c, struct stripe_client *stripe, struct store *lg,
 		     const struct ledger_cancel *x)
 {
 	char key[LIMIT_STRIPE_ID_BYTES + LIMIT_KEY_SALT_BYTES + 96];
@@ -189,7 +189,7 @@ void recharge_cancel(const struct cfg *c, struct stripe_client *stripe, struct l
 			 : refused ? ": left for the operator" : ": tried again later");
 	if (ledger_payg_cancel_result(lg, x->payment_intent, o, res.message) != CD_OK)
 		log_warn("cancel of %s: the result was not recorded (%s); cancelled again later", x->payment_intent,
-			 ledger_errmsg(lg));
+			 store_errmsg(lg));
 }
 
 /* The lease covers every call of a round, one after the other. */
@@ -202,7 +202,7 @@ int64_t recharge_lease_seconds(const struct cfg *c)
 struct recharge_sender {
 	const struct cfg *cfg;
 	struct stripe_client *stripe;
-	struct ledger *lg;
+	struct store *lg;
 	int64_t lease_seconds;
 };
 
@@ -214,7 +214,7 @@ struct recharge_sender *recharge_sender_new(const struct cfg *c)
 	if (r != NULL) {
 		r->cfg = c;
 		r->stripe = stripe_client_new(&s);
-		r->lg = ledger_new(c);
+		r->lg = store_new(c);
 		r->lease_seconds = recharge_lease_seconds(c);
 	}
 	if (r == NULL || r->stripe == NULL || r->lg == NULL) {
@@ -229,7 +229,7 @@ void recharge_sender_free(struct recharge_sender *r)
 {
 	if (r == NULL)
 		return;
-	ledger_free(r->lg);
+	store_free(r->lg);
 	stripe_client_free(r->stripe);
 	free(r);
 }
@@ -276,7 +276,7 @@ int recharge_round(struct recharge_sender *r, atomic_int *stopping, struct recha
 
 const char *recharge_sender_error(const struct recharge_sender *r)
 {
-	return ledger_errmsg(r->lg);
+	return store_errmsg(r->lg);
 }
 
 void recharge_run(const struct cfg *c, atomic_int *stopping)

@@ -7,7 +7,7 @@
 #include "limits.h"
 #include "log.h"
 
-enum cd_err sweep_pass(struct ledger *lg, struct sweep_counts *counts, int *more)
+enum cd_err sweep_pass(struct store *lg, struct sweep_counts *counts, int *more)
 {
 	int swept = 0, queued = 0, looked = 0, expired = 0;
 	enum cd_err rc = ledger_sweep(lg, LIMIT_SWEEP_ACCOUNTS, &swept);

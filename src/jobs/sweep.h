@@ -11,7 +11,7 @@
 #include <stdint.h>
 #include "errors.h"
 
-struct ledger;
+struct store;
 
 /* What passes did, added up by the caller. */
 struct sweep_counts {
@@ -24,5 +24,5 @@ struct sweep_counts {
  * logged at info level. *more: 1 when a step took all one pass takes
  * (more of it may be due now). Returns CD_OK, or the first failure (the
  * ledger logged it). */
-enum cd_err sweep_pass(struct ledger *lg, struct sweep_counts *counts, int *more);
+enum cd_err sweep_pass(struct store *lg, struct sweep_counts *counts, int *more);
 #endif

@@ -1,6 +1,6 @@
 /* ledger.h: the credit ledger, the only module that speaks SQL.
  *
- * A struct ledger is one worker thread's database connection with its
+ * A struct store is one worker thread's database connection with its
  * prepared statements; create one per thread, never share it. Every call
  * that changes money runs in one InnoDB transaction with the account row
  * locked, retried whole on transient conflicts, and keeps the invariants
@@ -26,54 +26,19 @@ struct key_grant;
 #define LEDGER_TEXT_BYTES(chars) (4 * (chars) + 1)
 
 struct cfg;
-struct ledger;
+#include "store.h"
 
-/* Initialises the MariaDB client library once, before any thread. 0 or -1. */
-int ledger_global_init(void);
-/* Allocates a ledger bound to cfg (which must outlive it). Does not
- * connect yet. NULL on allocation failure. */
-struct ledger *ledger_new(const struct cfg *cfg);
-void ledger_free(struct ledger *lg);
-/* Connects (or checks the connection): CD_OK or CD_E_UNAVAILABLE. */
-enum cd_err ledger_ping(struct ledger *lg);
-
-/* The database's health as the watchdog last saw it (process-wide).
- * UNKNOWN until a first probe, and for ever in creditctl. While DOWN,
- * every transaction is refused at once with CD_E_UNAVAILABLE. */
-enum ledger_health { LEDGER_HEALTH_UNKNOWN, LEDGER_HEALTH_UP, LEDGER_HEALTH_DOWN };
-enum ledger_health ledger_health(void);
-/* The same for one database node (its index in the config's list, as
- * cfg->db_node names it): UNKNOWN until the watchdog first probed it. */
-enum ledger_health ledger_node_health(int node);
-/* A ledger for the watchdog: connect, read and write time out after
- * database.health_timeout_seconds. NULL on allocation failure. */
-struct ledger *ledger_new_probe(const struct cfg *cfg);
-/* Pings (connecting first when needed) and publishes the result. */
-enum ledger_health ledger_health_probe(struct ledger *lg);
-/* Ends a transaction a failed request may have left open, and forgets
- * the request's route. */
-void ledger_end_request(struct ledger *lg);
-/* With several database nodes (DESIGN §9 "Scale-out"): the transactions
- * that follow, until ledger_end_request, run on the node that serves this
- * account (its id as the API names it), so one account's row locks are
- * taken on one node; NULL: the node of what belongs to no account. With
- * one node, nothing changes. */
-void ledger_route(struct ledger *lg, const char *account);
-/* Statements, commits and rollbacks sent so far (for the bench). */
-unsigned long long ledger_round_trips(const struct ledger *lg);
-/* The last error sentence (for creditctl). */
-const char *ledger_errmsg(const struct ledger *lg);
 
 /* Parses an id creditd made ("txn_42" with prefix "txn_"). 0 or -1. */
 int ledger_id_parse(const char *s, const char *prefix, int64_t *id);
 /* The internal id of the account a hold id names (hold ids carry it): 0,
  * or -1 when s is not shaped like a hold id. Checks nothing else. */
-int ledger_hold_account(struct ledger *lg, const char *hold_id, int64_t *account_id);
+int ledger_hold_account(struct store *lg, const char *hold_id, int64_t *account_id);
 
 /* ---- API keys (ledger_keys.c) ---- */
 /* What the key with this SHA-256 may do, into *grant: CD_OK; an unknown or
  * revoked key: CD_E_UNAUTHORIZED, with *grant zeroed; else a failure. */
-enum cd_err ledger_key_auth(struct ledger *lg, const unsigned char hash[32], struct key_grant *grant);
+enum cd_err ledger_key_auth(struct store *lg, const unsigned char hash[32], struct key_grant *grant);
 /* A new key, as creditctl makes it; borrowed for the call. */
 struct ledger_key_new {
 	const unsigned char *hash;	/* 32 bytes: the key's SHA-256 */
@@ -84,7 +49,7 @@ struct ledger_key_new {
 };
 /* Stores a key; its id into *id. CD_E_NOT_FOUND when n->account names no
  * account (nothing stored). */
-enum cd_err ledger_key_create(struct ledger *lg, const struct ledger_key_new *n, int64_t *id);
+enum cd_err ledger_key_create(struct store *lg, const struct ledger_key_new *n, int64_t *id);
 /* One API key, as ledger_key_list copies it out (api_keys: prefix
  * VARCHAR(16), name VARCHAR(128)). */
 struct ledger_key_row {
@@ -100,8 +65,8 @@ struct ledger_key_row {
  * cap (creditctl asks for LIMIT_LIST_PAGE), copied into the caller's
  * rows[0..*n); a page of fewer than cap is the last. One transaction per
  * page; the ledger never prints, creditctl does. */
-enum cd_err ledger_key_list(struct ledger *lg, int64_t after_id, struct ledger_key_row *rows, int cap, int *n);
-enum cd_err ledger_key_revoke(struct ledger *lg, int64_t id);
+enum cd_err ledger_key_list(struct store *lg, int64_t after_id, struct ledger_key_row *rows, int cap, int *n);
+enum cd_err ledger_key_revoke(struct store *lg, int64_t id);
 
 /* ---- Gateway keys (ledger_gwkeys.c, DESIGN §12 "Who pays") ----
  * An end user's keys for the gateway routes of one account: api_keys rows
@@ -121,29 +86,29 @@ struct gwkey_new {
  * caller adds the secret). CD_E_NOT_FOUND: no such account; CD_E_CONFLICT:
  * it has LIMIT_GATEWAY_KEYS_PER_ACCOUNT live keys already. Nothing is
  * stored but on CD_OK. */
-enum cd_err ledger_gwkey_create(struct ledger *lg, const struct gwkey_new *n, json_t **out);
+enum cd_err ledger_gwkey_create(struct store *lg, const struct gwkey_new *n, json_t **out);
 /* A page of the account's live gateway keys (neither revoked nor
  * expired), oldest first, after the key id after_id (0: from the first),
  * at most limit: {"data": [key...], "next_cursor", "has_more"}. The
  * caller owns *out. CD_E_NOT_FOUND: no such account. */
-enum cd_err ledger_gwkey_list(struct ledger *lg, const char *account, int limit, int64_t after_id, json_t **out);
+enum cd_err ledger_gwkey_list(struct store *lg, const char *account, int limit, int64_t after_id, json_t **out);
 /* Revokes the account's gateway key id (expired or not) and answers it
  * with its revoked_at in *out (the caller owns it). CD_E_NOT_FOUND with
  * *missing "account" (no such account) or "gateway key" (none of that id
  * of this account's, or revoked already). */
-enum cd_err ledger_gwkey_revoke(struct ledger *lg, const char *account, int64_t id, json_t **out,
+enum cd_err ledger_gwkey_revoke(struct store *lg, const char *account, int64_t id, json_t **out,
 				const char **missing);
 /* The Responses API ids the gateway kept (sql/045, DESIGN §14): keep
  * adds the id of an answer the account received (nothing for ""); owned
  * sets *owned to 1 when the account received response_id within
  * LIMIT_GATEWAY_RESPONSE_DAYS. Each is one transaction on the account's
  * node; the routing the ledger had is kept. */
-enum cd_err ledger_gw_response_keep(struct ledger *lg, const char *account, const char *response_id);
-enum cd_err ledger_gw_response_owned(struct ledger *lg, const char *account, const char *response_id, int *owned);
+enum cd_err ledger_gw_response_keep(struct store *lg, const char *account, const char *response_id);
+enum cd_err ledger_gw_response_owned(struct store *lg, const char *account, const char *response_id, int *owned);
 /* The hold of a gateway call still in flight lives ttl_seconds from now
  * (DESIGN §14, "A hold lives as long as its call"), if it is pending and
  * not expired yet; CD_E_NOT_FOUND for an id that names no hold. */
-enum cd_err ledger_hold_renew(struct ledger *lg, const char *account, const char *hold_id, int64_t ttl_seconds);
+enum cd_err ledger_hold_renew(struct store *lg, const char *account, const char *hold_id, int64_t ttl_seconds);
 /* What a gateway call was charged for beyond its tokens (DESIGN §14),
  * kept on its usage record (sql/046, sql/047). */
 struct ledger_usage_billed {
@@ -153,13 +118,13 @@ struct ledger_usage_billed {
 	int64_t cache_write_1h_tokens, audio_input_tokens, audio_output_tokens, web_search_calls;
 };
 /* Keeps b on the usage record of a gateway call's settled hold. */
-enum cd_err ledger_usage_billed(struct ledger *lg, const char *account, const char *hold_id,
+enum cd_err ledger_usage_billed(struct store *lg, const char *account, const char *hold_id,
 				const struct ledger_usage_billed *b);
 /* One hold as GET /v1/holds/{hold_id} shows it (DESIGN §14): its account,
  * member, model, provider (a gateway call's), status, what it held and
  * charged, the usage settled and its reason, over_hold, when it was made
  * and ended. CD_E_NOT_FOUND (REFUSE_HOLD_UNKNOWN) when no such hold. */
-enum cd_err ledger_hold_get(struct ledger *lg, const char *hold_id, json_t **out);
+enum cd_err ledger_hold_get(struct store *lg, const char *hold_id, json_t **out);
 
 /* ---- Writes ----
  * Every write takes the request's Idempotency-Key (with the hash of what
@@ -197,9 +162,9 @@ struct account_new {
 /* 201 on creation (with the signup bonus), 200 for the same settings
  * again (compared by a hash of them with defaults filled in, made here
  * for every caller), REFUSE_ACCOUNT_EXISTS for the same id with others. */
-enum cd_err ledger_account_create(struct ledger *lg, const struct ledger_call *call, const struct account_new *n,
+enum cd_err ledger_account_create(struct store *lg, const struct ledger_call *call, const struct account_new *n,
 				  struct ledger_result *res);
-enum cd_err ledger_account_get(struct ledger *lg, const char *id, json_t **out);
+enum cd_err ledger_account_get(struct store *lg, const char *id, json_t **out);
 
 struct account_patch {
 	const char *id;
@@ -217,17 +182,17 @@ struct account_patch {
 	int64_t recharge_threshold_micros;	/* -1: auto-recharge off */
 	int64_t recharge_amount_cents;
 };
-enum cd_err ledger_account_patch(struct ledger *lg, const struct ledger_call *call, const struct account_patch *p,
+enum cd_err ledger_account_patch(struct store *lg, const struct ledger_call *call, const struct account_patch *p,
 				 struct ledger_result *res);
 
 /* The outbox, oldest first (DESIGN §9): the events with an id above
  * `after`, at most limit, as {"data": [...], "next_after"}. */
-enum cd_err ledger_events(struct ledger *lg, int64_t after, int limit, json_t **out);
+enum cd_err ledger_events(struct store *lg, int64_t after, int limit, json_t **out);
 /* Counts the outbox's undelivered events (state pending, at most
  * LIMIT_OUTBOX_COUNT_ROWS) and publishes the figure for
  * ledger_outbox_pending; the background thread calls it once a sweep, so
  * /metrics never reads the table itself. */
-enum cd_err ledger_outbox_count(struct ledger *lg);
+enum cd_err ledger_outbox_count(struct store *lg);
 /* The figure last published (process-wide, any thread, no round trip);
  * -1 before the first count. */
 long long ledger_outbox_pending(void);
@@ -240,12 +205,12 @@ struct ledger_push {
 	int64_t attempts;
 	char *body;
 };
-enum cd_err ledger_events_claim(struct ledger *lg, struct ledger_push *out, int max, int64_t lease_seconds,
+enum cd_err ledger_events_claim(struct store *lg, struct ledger_push *out, int max, int64_t lease_seconds,
 				int *n);
 /* What the push found: delivered (ok), else a failed attempt with its
  * error, retried after an exponential backoff until retry_seconds after
  * the event was made, then left undelivered (state failed). */
-enum cd_err ledger_event_pushed(struct ledger *lg, int64_t id, int ok, const char *error, int64_t retry_seconds);
+enum cd_err ledger_event_pushed(struct store *lg, int64_t id, int ok, const char *error, int64_t retry_seconds);
 /* An event as creditctl lists it (events: account VARBINARY(128), type
  * VARCHAR(32), last_error VARCHAR(255)). */
 struct ledger_event_row {
@@ -259,11 +224,11 @@ struct ledger_event_row {
  * the caller's rows[0..*n); state (pending|delivered|failed) or NULL for
  * all. Event ids increase in commit order, so a caller paging on with the
  * last id it got skips none. */
-enum cd_err ledger_events_list(struct ledger *lg, const char *state, int64_t after, struct ledger_event_row *rows,
+enum cd_err ledger_events_list(struct store *lg, const char *state, int64_t after, struct ledger_event_row *rows,
 			       int cap, int *n);
 /* Sends the event again (id), or every undelivered one (id 0), from now;
  * *count: how many. */
-enum cd_err ledger_events_retry(struct ledger *lg, int64_t id, int *count);
+enum cd_err ledger_events_retry(struct store *lg, int64_t id, int *count);
 /* Off-session charges (recharge.c sends them): an auto-recharge or a
  * pay-as-you-go collection due to be sent, leased for lease_seconds, with
  * what the PaymentIntent needs; or one sent whose PaymentIntent has had
@@ -286,7 +251,7 @@ struct ledger_recharge {
  * max accounts not yet looked at for the month just over (by the ledger's
  * clock) and queues a collection for each that owes; *queued: how many;
  * *looked: how many it took to look at (max: there may be more). */
-enum cd_err ledger_payg_sweep(struct ledger *lg, int max, int *queued, int *looked);
+enum cd_err ledger_payg_sweep(struct store *lg, int max, int *queued, int *looked);
 /* creditctl collect: the accounts that owe for period (YYYYMM; 0: the
  * month before the clock's, set on the first call) now, or the one named. Each is a collection queued and leased to the caller
  * for lease_seconds (so the sender leaves it to the caller), unless
@@ -299,16 +264,16 @@ struct ledger_collect {
 	int64_t after;		/* the page's cursor (start at 0) */
 	int done;
 };
-enum cd_err ledger_payg_collect(struct ledger *lg, struct ledger_collect *c, struct ledger_recharge *out, int max,
+enum cd_err ledger_payg_collect(struct store *lg, struct ledger_collect *c, struct ledger_recharge *out, int max,
 				int *n);
-enum cd_err ledger_recharges_claim(struct ledger *lg, struct ledger_recharge *out, int max, int64_t lease_seconds,
+enum cd_err ledger_recharges_claim(struct store *lg, struct ledger_recharge *out, int max, int64_t lease_seconds,
 				   int *n);
 /* Just before claimed charge r (a queued one, to be sent) goes to Stripe:
  * *go 1 when no dispute is open on its account, checked under the
  * account's lock, with the moment recorded (DESIGN §13); else a
  * collection waits and an auto-recharge ends unsent, *go 0. *go 0 on any
  * error (the charge is sent later). */
-enum cd_err ledger_recharge_decide(struct ledger *lg, const struct ledger_recharge *r, int *go);
+enum cd_err ledger_recharge_decide(struct store *lg, const struct ledger_recharge *r, int *go);
 enum ledger_recharge_outcome {
 	RECHARGE_PAID,		/* Stripe answered the PaymentIntent succeeded: credited now (its
 				 * webhook then finds it credited) */
@@ -317,7 +282,7 @@ enum ledger_recharge_outcome {
 	RECHARGE_RETRY		/* no answer, or Stripe failing: sent again later (a failure after
 				 * LIMIT_RECHARGE_ATTEMPTS) */
 };
-enum cd_err ledger_recharge_result(struct ledger *lg, int64_t id, enum ledger_recharge_outcome outcome,
+enum cd_err ledger_recharge_result(struct store *lg, int64_t id, enum ledger_recharge_outcome outcome,
 				   const char *payment_intent, int64_t cents, const char *error);
 /* A pay-as-you-go collection's try r made PaymentIntent payment_intent
  * (Stripe's answer named it: made, paid, or declined and still open at
@@ -325,7 +290,7 @@ enum cd_err ledger_recharge_result(struct ledger *lg, int64_t id, enum ledger_re
  * answered it paid, and marked to be cancelled at once when another try
  * paid the collection while this one was with Stripe. Nothing for an
  * auto-recharge (r->period 0) or no id. */
-enum cd_err ledger_payg_try_made(struct ledger *lg, const struct ledger_recharge *r, const char *payment_intent,
+enum cd_err ledger_payg_try_made(struct store *lg, const struct ledger_recharge *r, const char *payment_intent,
 				 int paid);
 /* A collection try's PaymentIntent to cancel at Stripe: another try of
  * the same collection paid it (DESIGN §13). Claimed (leased for
@@ -337,7 +302,7 @@ struct ledger_cancel {
 	int64_t try_no;
 	int64_t attempts;	/* cancels tried before with no answer */
 };
-enum cd_err ledger_payg_cancels_claim(struct ledger *lg, struct ledger_cancel *out, int max, int64_t lease_seconds,
+enum cd_err ledger_payg_cancels_claim(struct store *lg, struct ledger_cancel *out, int max, int64_t lease_seconds,
 				      int *n);
 enum ledger_cancel_outcome {
 	CANCEL_DONE,		/* cancelled (now, or before) */
@@ -347,7 +312,7 @@ enum ledger_cancel_outcome {
 				 * Stripe's message, for the operator */
 	CANCEL_RETRY		/* no answer, or Stripe failing: cancelled again later */
 };
-enum cd_err ledger_payg_cancel_result(struct ledger *lg, const char *payment_intent,
+enum cd_err ledger_payg_cancel_result(struct store *lg, const char *payment_intent,
 				      enum ledger_cancel_outcome outcome, const char *error);
 /* What a PaymentIntent fetched for want of news (DESIGN §10 "A payment
  * left without news") came to. */
@@ -363,12 +328,12 @@ enum ledger_payment_news {
  * received, Stripe's error message): once, and only while the charge is
  * still with Stripe for that PaymentIntent (a webhook that came first
  * ended it: nothing more happens). */
-enum cd_err ledger_payment_news(struct ledger *lg, int64_t id, const char *payment_intent,
+enum cd_err ledger_payment_news(struct store *lg, int64_t id, const char *payment_intent,
 				enum ledger_payment_news news, int64_t cents, const char *error);
 /* Journal page, newest first; cursor 0 = first page. Each row carries
  * `usage`: the usage record of a usage charge, or null (DESIGN §11).
  * member: NULL for every row, else only the usage rows of that member. */
-enum cd_err ledger_transactions(struct ledger *lg, const char *id, const char *member, int limit, int64_t cursor,
+enum cd_err ledger_transactions(struct store *lg, const char *id, const char *member, int limit, int64_t cursor,
 				json_t **out);
 
 /* Grant priorities (0-100, lower burns first; docs/api.md "Grant priority").
@@ -387,7 +352,7 @@ struct grant_new {
 	int64_t priority;
 	const char *description;
 };
-enum cd_err ledger_grant(struct ledger *lg, const struct ledger_call *call, const struct grant_new *g,
+enum cd_err ledger_grant(struct store *lg, const struct ledger_call *call, const struct grant_new *g,
 			 struct ledger_result *res);
 
 struct debit_new {
@@ -395,7 +360,7 @@ struct debit_new {
 	int64_t amount_micros;
 	const char *reason;
 };
-enum cd_err ledger_debit(struct ledger *lg, const struct ledger_call *call, const struct debit_new *d,
+enum cd_err ledger_debit(struct store *lg, const struct ledger_call *call, const struct debit_new *d,
 			 struct ledger_result *res);
 
 /* The characters of names creditd checks (DESIGN §9), and the check:
@@ -417,10 +382,10 @@ struct plan_def {
 	int nprices;
 };
 /* Creates or replaces a plan: 200 with it. */
-enum cd_err ledger_plan_put(struct ledger *lg, const struct ledger_call *call, const struct plan_def *p,
+enum cd_err ledger_plan_put(struct store *lg, const struct ledger_call *call, const struct plan_def *p,
 			    struct ledger_result *res);
 /* {"data": [plans by name]}. */
-enum cd_err ledger_plans(struct ledger *lg, json_t **out);
+enum cd_err ledger_plans(struct store *lg, json_t **out);
 
 /* ---- Promo codes (DESIGN §9) ---- */
 struct promo_new {
@@ -431,20 +396,20 @@ struct promo_new {
 	int64_t grant_ttl_days;		/* -1: the grant does not expire */
 };
 /* 201 with the code; a code that exists in any case: 409. */
-enum cd_err ledger_promo_create(struct ledger *lg, const struct ledger_call *call, const struct promo_new *p,
+enum cd_err ledger_promo_create(struct store *lg, const struct ledger_call *call, const struct promo_new *p,
 				struct ledger_result *res);
 /* Redeems a code (any case) for an account: 201 {grant_id, amount_micros,
  * expires_at}, one promo grant; 404 unknown code, 409 already_redeemed,
  * promo_expired or promo_exhausted. The code's row is locked after the
  * account's, so concurrent redemptions count exactly. */
-enum cd_err ledger_promo_redeem(struct ledger *lg, const struct ledger_call *call, const char *account,
+enum cd_err ledger_promo_redeem(struct store *lg, const struct ledger_call *call, const char *account,
 				const char *code, struct ledger_result *res);
 /* A page of codes, oldest first, as the API shows one: those after the
  * code whose internal id is after_id, at most cap, into *page (a JSON
  * array the caller owns: json_decref); *last_id: the internal id of the
  * page's last code, to ask for the next page with (after_id when empty).
  * A page of fewer than cap is the last. */
-enum cd_err ledger_promo_list(struct ledger *lg, int64_t after_id, int cap, json_t **page, int64_t *last_id);
+enum cd_err ledger_promo_list(struct store *lg, int64_t after_id, int cap, json_t **page, int64_t *last_id);
 
 /* ---- Workspace members ---- */
 struct member_put {
@@ -460,23 +425,23 @@ struct member_put {
  * (DESIGN §11): {member, monthly_cap_micros, month_spent_micros,
  * reserved_micros, remaining_micros}; the caller owns *out.
  * CD_E_NOT_FOUND when the account or the member does not exist. */
-enum cd_err ledger_member_get(struct ledger *lg, const char *account, const char *member, json_t **out);
+enum cd_err ledger_member_get(struct store *lg, const char *account, const char *member, json_t **out);
 /* Adds or updates a member (201 when new, 200 when updated); the account
  * must be a workspace (CD_E_INVALID otherwise). */
-enum cd_err ledger_member_put(struct ledger *lg, const struct ledger_call *call, const struct member_put *p,
+enum cd_err ledger_member_put(struct store *lg, const struct ledger_call *call, const struct member_put *p,
 			      struct ledger_result *res);
-enum cd_err ledger_member_delete(struct ledger *lg, const struct ledger_call *call, const struct member_put *p,
+enum cd_err ledger_member_delete(struct store *lg, const struct ledger_call *call, const struct member_put *p,
 				 struct ledger_result *res);
 
 /* ---- Prices ---- */
 /* Loads models, actions and margin into the process-wide price cache.
  * Called at start, by the sweeper and on SIGHUP. */
-enum cd_err ledger_prices_reload(struct ledger *lg);
+enum cd_err ledger_prices_reload(struct store *lg);
 /* After a lookup missed (a model or action priced a moment ago, not yet
  * in the cache): reloads, but at most LIMIT_PRICE_MISS_RELOADS times a
  * LIMIT_PRICE_MISS_RELOAD_MS whoever asks. 1 when it reloaded, 0 when not
  * (too many already, or failed). */
-int ledger_prices_reload_on_miss(struct ledger *lg);
+int ledger_prices_reload_on_miss(struct store *lg);
 /* Looks a model up in the cache. 1 found, 0 not. */
 int ledger_price_model(const char *name, struct price *p, int64_t *margin_bps);
 int ledger_price_action(const char *name, int64_t *price_micros);
@@ -490,7 +455,7 @@ json_t *ledger_prices_json(const char *currency);
 json_t *ledger_price_dims_json(const struct price *p, json_t *into);
 /* Upserts rows (creditctl price import): all or nothing. A model's new
  * or changed price enters its history, effective now. */
-enum cd_err ledger_prices_import(struct ledger *lg, const struct price_row *rows, size_t n);
+enum cd_err ledger_prices_import(struct store *lg, const struct price_row *rows, size_t n);
 /* One price a model had (creditctl price history). */
 struct ledger_price_change {
 	int64_t seq;			/* its row in price_history: the cursor with effective_at */
@@ -501,7 +466,7 @@ struct ledger_price_change {
  * first: those after *after (NULL: from the first), at most cap, copied
  * into the caller's rows[0..*n); a page of fewer than cap is the last.
  * CD_E_NOT_FOUND: asked from the first, and no such model ever. */
-enum cd_err ledger_price_history(struct ledger *lg, const char *model, const struct ledger_price_change *after,
+enum cd_err ledger_price_history(struct store *lg, const char *model, const struct ledger_price_change *after,
 				 struct ledger_price_change *rows, int cap, int *n);
 
 /* ---- Settle reasons ---- */
@@ -549,7 +514,7 @@ struct guard_authorize {
  * computation of a hold's amount, the guard's, the gateway's and a
  * shrunk hold's alike. r is priced. */
 enum pricing_status ledger_decide_hold_cost(const struct guard_authorize *r, int64_t output, int64_t *cost);
-enum cd_err ledger_authorize(struct ledger *lg, const struct ledger_call *call, const struct guard_authorize *r,
+enum cd_err ledger_authorize(struct store *lg, const struct ledger_call *call, const struct guard_authorize *r,
 			     struct ledger_result *res);
 
 struct guard_settle {
@@ -570,7 +535,7 @@ struct guard_settle {
 	 * prices, before the margin (pricing_dims_extra). 0 for the guard. */
 	int64_t extra_raw;
 };
-enum cd_err ledger_settle(struct ledger *lg, const struct ledger_call *call, const struct guard_settle *r,
+enum cd_err ledger_settle(struct store *lg, const struct ledger_call *call, const struct guard_settle *r,
 			  struct ledger_result *res);
 struct guard_release {
 	const char *hold_id;
@@ -582,7 +547,7 @@ struct guard_release {
  * it (DESIGN §14, "A gateway hold is the gateway's"). */
 #define LEDGER_GATEWAY_REQUEST_PREFIX "gw_"
 
-enum cd_err ledger_release(struct ledger *lg, const struct ledger_call *call, const struct guard_release *r,
+enum cd_err ledger_release(struct store *lg, const struct ledger_call *call, const struct guard_release *r,
 			   struct ledger_result *res);
 
 struct guard_usage {
@@ -595,7 +560,7 @@ struct guard_usage {
 	const char *settle_reason;	/* the gateway's (DESIGN §12); NULL: not the gateway's */
 	int64_t cache_write_input_tokens;	/* as guard_settle's; priced by the caller in cost_micros */
 };
-enum cd_err ledger_usage(struct ledger *lg, const struct ledger_call *call, const struct guard_usage *r,
+enum cd_err ledger_usage(struct store *lg, const struct ledger_call *call, const struct guard_usage *r,
 			 struct ledger_result *res);
 
 /* Group commit's counters for /metrics: batches run, operations in
@@ -621,7 +586,7 @@ struct usage_query {
 	const char *group_by;		/* model|day|member */
 	const char *member;		/* NULL: every member's usage; else that member's only */
 };
-enum cd_err ledger_usage_report(struct ledger *lg, const struct usage_query *q, json_t **out);
+enum cd_err ledger_usage_report(struct store *lg, const struct usage_query *q, json_t **out);
 
 /* ---- Background work ---- */
 /* Sweeps up to `max` accounts whose holds or grants are due, writes on
@@ -629,7 +594,7 @@ enum cd_err ledger_usage_report(struct ledger *lg, const struct usage_query *q, 
  * lets go (DESIGN §10: idempotency keys past [ledger]
  * idempotency_ttl_hours, Stripe event ids and finished holds past their
  * [retention] days; never journal or usage rows), in batches. */
-enum cd_err ledger_sweep(struct ledger *lg, int max, int *swept);
+enum cd_err ledger_sweep(struct store *lg, int max, int *swept);
 /* The tables the sweep purges, for /metrics: ledger_purged_rows(i, &name)
  * for i below LEDGER_PURGE_TABLES is the rows purged from table `name` (a
  * static string) since the process started. Any thread, no round trip. */
@@ -663,48 +628,26 @@ struct topup_begin {
  * it, are counted: CD_E_RATE_LIMITED (with retry_after_seconds) at
  * stripe.topups_per_hour, nothing recorded. Else records a pending
  * top-up, with the credit it quotes at today's stripe.topup_rate. */
-enum cd_err ledger_topup_begin(struct ledger *lg, struct topup_begin *t);
-enum cd_err ledger_topup_set_customer(struct ledger *lg, const char *account, const char *customer,
+enum cd_err ledger_topup_begin(struct store *lg, struct topup_begin *t);
+enum cd_err ledger_topup_set_customer(struct store *lg, const char *account, const char *customer,
 				      char *stored, size_t cap);
 /* Records the session (and its url) of a top-up, or (session_id NULL)
  * marks failed a top-up whose session could not be created: the row
  * stays, and counts toward stripe.topups_per_hour. */
-enum cd_err ledger_topup_opened(struct ledger *lg, int64_t topup_id, const char *session_id,
+enum cd_err ledger_topup_opened(struct store *lg, int64_t topup_id, const char *session_id,
 				const char *checkout_url);
 /* Marks up to LIMIT_TOPUP_EXPIRE_BATCH top-ups pending for
  * LIMIT_TOPUP_PENDING_SECONDS expired (the background thread's pass);
  * *expired: how many. A late payment of one still credits. */
-enum cd_err ledger_topups_expire(struct ledger *lg, int *expired);
+enum cd_err ledger_topups_expire(struct store *lg, int *expired);
 struct webhook_event;
 /* Applies a verified event once (event id unique), in one transaction. */
-enum cd_err ledger_webhook_apply(struct ledger *lg, const struct webhook_event *ev, const char **outcome);
+enum cd_err ledger_webhook_apply(struct store *lg, const struct webhook_event *ev, const char **outcome);
 
 /* ---- Operators (creditctl) ----
  * These copy what they find into structs the caller provides, in the
  * order found, and return; the caller drives any paging. The ledger never
  * prints to stdout: creditctl does. */
-/* The migrations one run committed, in order. */
-struct ledger_migrated {
-	int n;
-	char name[LIMIT_MIGRATIONS_MAX][LIMIT_MIGRATION_NAME_BYTES + 1];
-};
-/* Applies the sql/NNN_*.sql files of sqldir not applied yet, in order,
- * and records each one in applied once it is committed (also when a later
- * one fails: applied then lists those that went in before it). A file
- * changed since it was applied, more than LIMIT_MIGRATIONS_MAX of them or
- * a name longer than LIMIT_MIGRATION_NAME_BYTES stops the run with a
- * message on stderr. With check_only, nothing is created or applied:
- * applied lists the files a run would apply. */
-enum cd_err ledger_migrate(struct ledger *lg, const char *sqldir, int check_only, struct ledger_migrated *applied);
-/* One creditctl sweep at a time on a database: takes a named lock of the
- * database's on this ledger's connection, without waiting. CD_OK: taken,
- * held until the connection closes (ledger_free; a connection lost and
- * made again mid-run has lost it); CD_E_CONFLICT: another session holds
- * it; CD_E_UNAVAILABLE: the database cannot be reached; CD_E_INTERNAL:
- * the server takes no named locks (Galera) or failed to answer, with
- * ledger_errmsg saying why. Nothing is logged: creditctl says what it
- * does about it. */
-enum cd_err ledger_sweep_lock(struct ledger *lg);
 /* One broken invariant: `check` names it; left and right are what should
  * agree, with the values found for `account`. A warning is a finding that
  * may be legitimate (a monthly limit lowered below the month's spend).
@@ -737,7 +680,7 @@ struct ledger_verify_report {
 int ledger_verify_checks(void);
 const char *ledger_verify_check_name(int i);
 void ledger_verify_init(struct ledger_verify_report *report);
-enum cd_err ledger_verify_step(struct ledger *lg, int i, struct ledger_verify_report *report);
+enum cd_err ledger_verify_step(struct store *lg, int i, struct ledger_verify_report *report);
 /* One journal row of an account, as ledger_export_next copies it out
  * (journal: source VARCHAR(32), reference VARCHAR(255), description
  * VARCHAR(500)). */
@@ -760,6 +703,6 @@ struct ledger_journal_row {
  * account's journal rows are written under its row lock, so their ids
  * increase in commit order and paging on from the last seq skips none.
  * CD_E_NOT_FOUND when there is no such account. */
-enum cd_err ledger_export_next(struct ledger *lg, const char *id, int64_t after_seq, struct ledger_journal_row *rows,
+enum cd_err ledger_export_next(struct store *lg, const char *id, int64_t after_seq, struct ledger_journal_row *rows,
 			       int cap, int *n);
 #endif

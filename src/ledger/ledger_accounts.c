@@ -41,7 +41,7 @@ static void create_hash(const struct account_new *n, unsigned char hash[32])
 	keys_sha256(canon, strlen(canon), hash);
 }
 
-static enum cd_err account_exists(struct ledger *lg, const struct account_new *n, const unsigned char hash[32],
+static enum cd_err account_exists(struct store *lg, const struct account_new *n, const unsigned char hash[32],
 				  json_t **out, int *status)
 {
 	int e;
@@ -54,12 +54,12 @@ static enum cd_err account_exists(struct ledger *lg, const struct account_new *n
 		return CD_E_RETRY;
 	if (rc != CD_OK)
 		return rc;
-	struct dbstmt *s = ledger_db_exec(lg, SQL_ACCT_HASH, &e, "i", a.id);
+	struct dbstmt *s = store_exec(lg, SQL_ACCT_HASH, &e, "i", a.id);
 	if (s == NULL)
-		return ledger_db_err(lg, e, "account lookup");
-	if (ledger_db_fetch(s) != 1)
+		return store_err(lg, e, "account lookup");
+	if (store_fetch(s) != 1)
 		return CD_E_RETRY;
-	if (ledger_db_len(s, 0) != 32 || memcmp(ledger_db_str(s, 0), hash, 32) != 0)
+	if (store_len(s, 0) != 32 || memcmp(store_str(s, 0), hash, 32) != 0)
 		return refusal_set(&lg->refusal, REFUSE_ACCOUNT_EXISTS, n->id, NULL);
 	rc = ledger_acct_save(lg, &a);
 	if (rc != CD_OK)
@@ -70,13 +70,13 @@ static enum cd_err account_exists(struct ledger *lg, const struct account_new *n
 }
 
 /* An account's rate limits (-1: none). */
-static enum cd_err rate_limits_store(struct ledger *lg, int64_t id, int64_t rpm, int64_t tpm)
+static enum cd_err rate_limits_store(struct store *lg, int64_t id, int64_t rpm, int64_t tpm)
 {
 	static const char sql[] = "UPDATE accounts SET requests_per_minute = ?, tokens_per_minute = ? WHERE id = ?";
-	return ledger_db_do(lg, sql, "rate limits", "IIi", rpm >= 0 ? &rpm : NULL, tpm >= 0 ? &tpm : NULL, id);
+	return store_do(lg, sql, "rate limits", "IIi", rpm >= 0 ? &rpm : NULL, tpm >= 0 ? &tpm : NULL, id);
 }
 
-static enum cd_err account_create_op(struct ledger *lg, const struct account_new *n, json_t **out, int *status)
+static enum cd_err account_create_op(struct store *lg, const struct account_new *n, json_t **out, int *status)
 {
 	unsigned char hash[32];
 	int e;
@@ -91,24 +91,24 @@ static enum cd_err account_create_op(struct ledger *lg, const struct account_new
 	 * exclusive lock, deadlock one another (20 at once ran out of retries
 	 * under load). A duplicate found by the INSERT (a creator committed
 	 * meanwhile) rolls back, dropping that lock, and runs again. */
-	struct dbstmt *seen = ledger_db_exec(lg, SQL_ACCT_SEEN, &e, "s", n->id);
+	struct dbstmt *seen = store_exec(lg, SQL_ACCT_SEEN, &e, "s", n->id);
 	if (seen == NULL)
-		return ledger_db_err(lg, e, "account lookup");
-	if (ledger_db_fetch(seen) == 1)
+		return store_err(lg, e, "account lookup");
+	if (store_fetch(seen) == 1)
 		return account_exists(lg, n, hash, out, status);
 	const int64_t *monthly = n->monthly_limit_micros >= 0 ? &n->monthly_limit_micros : NULL;
 	const int64_t *low = n->low_balance_micros >= 0 ? &n->low_balance_micros : NULL;
 	const int64_t *daily = n->daily_limit_micros >= 0 ? &n->daily_limit_micros : NULL;
-	struct dbstmt *s = ledger_db_exec(lg, SQL_ACCT_ADD, &e, "ssiIIsibiIiii", n->id, n->kind, n->overdraft_limit_micros,
+	struct dbstmt *s = store_exec(lg, SQL_ACCT_ADD, &e, "ssiIIsibiIiii", n->id, n->kind, n->overdraft_limit_micros,
 				   monthly, low, n->plan, timefmt_month_key(lg->now),
 				   (const char *)hash, (size_t)32, lg->now, daily, lg->now / TIMEFMT_SECONDS_PER_DAY,
 				   n->overdraft_limit_micros, ledger_payg_period_before(lg->now));
 	if (s == NULL && e == ER_DUP_ENTRY)
 		return CD_E_RETRY;
 	if (s == NULL)
-		return ledger_db_err(lg, e, "account create");
+		return store_err(lg, e, "account create");
 	struct acct a;
-	int64_t id = (int64_t)ledger_db_insert_id(s);
+	int64_t id = (int64_t)store_insert_id(s);
 	enum cd_err rc = CD_OK;
 	if (n->requests_per_minute >= 0 || n->tokens_per_minute >= 0)
 		rc = rate_limits_store(lg, id, n->requests_per_minute, n->tokens_per_minute);
@@ -134,16 +134,16 @@ static enum cd_err account_create_op(struct ledger *lg, const struct account_new
 	return *out != NULL ? CD_OK : CD_E_INTERNAL;
 }
 
-enum cd_err ledger_account_create(struct ledger *lg, const struct ledger_call *call, const struct account_new *n,
+enum cd_err ledger_account_create(struct store *lg, const struct ledger_call *call, const struct account_new *n,
 				  struct ledger_result *res)
 {
-	struct ledger_writer w;
-	for (ledger_writer_init(lg, &w, call); ledger_writer_next(lg, &w);)
-		ledger_writer_step(lg, &w, account_create_op(lg, n, &w.out, &w.status));
-	return ledger_writer_end(lg, &w, res);
+	struct ledger_idem w;
+	for (ledger_idem_init(lg, &w, call); ledger_idem_next(lg, &w);)
+		ledger_idem_step(lg, &w, account_create_op(lg, n, &w.out, &w.status));
+	return ledger_idem_end(lg, &w, res);
 }
 
-static enum cd_err account_get_tx(struct ledger *lg, const char *id, json_t **out)
+static enum cd_err account_get_tx(struct store *lg, const char *id, json_t **out)
 {
 	struct acct a;
 	json_decref(*out);
@@ -157,19 +157,19 @@ static enum cd_err account_get_tx(struct ledger *lg, const char *id, json_t **ou
 	return *out != NULL ? CD_OK : CD_E_INTERNAL;
 }
 
-enum cd_err ledger_account_get(struct ledger *lg, const char *id, json_t **out)
+enum cd_err ledger_account_get(struct store *lg, const char *id, json_t **out)
 {
-	struct ledger_tx t;
+	struct store_tx t;
 	*out = NULL;
-	for (ledger_tx_init(lg, &t); ledger_tx_next(lg, &t);)
-		ledger_tx_end(lg, &t, account_get_tx(lg, id, out));
+	for (store_tx_init(lg, &t); store_tx_next(lg, &t);)
+		store_tx_end(lg, &t, account_get_tx(lg, id, out));
 	return t.rc;
 }
 
 /* The patch's settings, applied to the locked row in memory (and the rate
  * limits and a recharge switched off stored): what account_patch_op then
  * writes. Refusals leave the row unwritten. */
-static enum cd_err patch_apply(struct ledger *lg, const struct account_patch *p, struct acct *a)
+static enum cd_err patch_apply(struct store *lg, const struct account_patch *p, struct acct *a)
 {
 	enum cd_err rc = CD_OK;
 	/* An admin's word is the reason from now on, whatever Stripe's was
@@ -219,7 +219,7 @@ static enum cd_err patch_apply(struct ledger *lg, const struct account_patch *p,
  * holds): `creditctl verify` warns of a spend above the new limit only up
  * to that (ledger_admin.c). Both are assigned before the limit itself:
  * they compare with the old one (MariaDB assigns left to right). */
-static enum cd_err patch_store(struct ledger *lg, const struct acct *a)
+static enum cd_err patch_store(struct store *lg, const struct acct *a)
 {
 	static const char sql[] = "UPDATE accounts SET monthly_limit_set_committed_micros = IF(monthly_limit_micros "
 				  "<=> ?, monthly_limit_set_committed_micros, ?), monthly_limit_set_at = "
@@ -235,12 +235,12 @@ static enum cd_err patch_store(struct ledger *lg, const struct acct *a)
 		committed = LIMIT_BALANCE_MICROS_MAX;	/* a bound to warn under: more is only milder */
 	/* An overdraft makes it pay-as-you-go: collected from the month it
 	 * is in on (ledger_payg.c). */
-	return ledger_db_do(lg, sql, "account patch", "IiIissiIIsIiii", monthly, committed, monthly, lg->now, a->status,
+	return store_do(lg, sql, "account patch", "IiIissiIIsIiii", monthly, committed, monthly, lg->now, a->status,
 		     a->status_reason[0] ? a->status_reason : NULL, a->overdraft, monthly, low,
 		     a->plan[0] ? a->plan : NULL, daily, a->overdraft, ledger_payg_period_before(lg->now), a->id);
 }
 
-static enum cd_err account_patch_op(struct ledger *lg, const struct account_patch *p, json_t **out, int *status)
+static enum cd_err account_patch_op(struct store *lg, const struct account_patch *p, json_t **out, int *status)
 {
 	struct acct a;
 	enum cd_err rc = ledger_acct_lock(lg, p->id, &a);
@@ -269,13 +269,13 @@ static enum cd_err account_patch_op(struct ledger *lg, const struct account_patc
 	return *out != NULL ? CD_OK : CD_E_INTERNAL;
 }
 
-enum cd_err ledger_account_patch(struct ledger *lg, const struct ledger_call *call, const struct account_patch *p,
+enum cd_err ledger_account_patch(struct store *lg, const struct ledger_call *call, const struct account_patch *p,
 				 struct ledger_result *res)
 {
-	struct ledger_writer w;
-	for (ledger_writer_init(lg, &w, call); ledger_writer_next(lg, &w);)
-		ledger_writer_step(lg, &w, account_patch_op(lg, p, &w.out, &w.status));
-	return ledger_writer_end(lg, &w, res);
+	struct ledger_idem w;
+	for (ledger_idem_init(lg, &w, call); ledger_idem_next(lg, &w);)
+		ledger_idem_step(lg, &w, account_patch_op(lg, p, &w.out, &w.status));
+	return ledger_idem_end(lg, &w, res);
 }
 
 /* A journal page with, on each row of cause usage, the usage record of
@@ -316,19 +316,19 @@ static const char SQL_JOURNAL_PAGE_MEMBER[] = SQL_JOURNAL_PAGE(
 
 static json_t *journal_row_json(const struct dbstmt *s)
 {
-	struct journal_entry e = {ledger_db_i64(s, 0), ledger_db_i64(s, 1), ledger_db_i64(s, 2), ledger_db_i64(s, 7), ledger_db_str(s, 3), ledger_db_str(s, 4),
-				  ledger_db_str(s, 5), ledger_db_str(s, 6)};
+	struct journal_entry e = {store_i64(s, 0), store_i64(s, 1), store_i64(s, 2), store_i64(s, 7), store_str(s, 3), store_str(s, 4),
+				  store_str(s, 5), store_str(s, 6)};
 	json_t *row = ledger_journal_entry_json(&e);
 	json_t *usage = json_null();
 	/* settle_reason: the gateway's (DESIGN §12), null for the guard's own. */
-	if (!ledger_db_null(s, 8))
+	if (!store_null(s, 8))
 		usage = json_pack("{s:o, s:I, s:I, s:I, s:I, s:o, s:b, s:o}", "model",
-				  ledger_db_null(s, 9) ? json_null() : json_string(ledger_db_str(s, 9)),
-				  "input_tokens", (json_int_t)ledger_db_i64(s, 10), "cached_input_tokens", (json_int_t)ledger_db_i64(s, 11),
-				  "cache_write_input_tokens", (json_int_t)ledger_db_i64(s, 18),
-				  "output_tokens", (json_int_t)ledger_db_i64(s, 12),
-				  "member", ledger_db_null(s, 13) ? json_null() : json_string(ledger_db_str(s, 13)), "byok", ledger_db_i64(s, 14) != 0,
-				  "settle_reason", ledger_db_null(s, 19) ? json_null() : json_string(ledger_db_str(s, 19)));
+				  store_null(s, 9) ? json_null() : json_string(store_str(s, 9)),
+				  "input_tokens", (json_int_t)store_i64(s, 10), "cached_input_tokens", (json_int_t)store_i64(s, 11),
+				  "cache_write_input_tokens", (json_int_t)store_i64(s, 18),
+				  "output_tokens", (json_int_t)store_i64(s, 12),
+				  "member", store_null(s, 13) ? json_null() : json_string(store_str(s, 13)), "byok", store_i64(s, 14) != 0,
+				  "settle_reason", store_null(s, 19) ? json_null() : json_string(store_str(s, 19)));
 	if (row != NULL && json_object_set_new(row, "usage", usage) != 0) {
 		json_decref(row);
 		return NULL;
@@ -336,7 +336,7 @@ static json_t *journal_row_json(const struct dbstmt *s)
 	/* Absent until Stripe told us: never null. */
 	static const char *const receipt_fields[] = {"receipt_url", "invoice_url", "invoice_pdf"};
 	for (int i = 0; row != NULL && i < 3; i++) {
-		if (!ledger_db_null(s, 15 + i) && json_object_set_new(row, receipt_fields[i], json_string(ledger_db_str(s, 15 + i))) != 0) {
+		if (!store_null(s, 15 + i) && json_object_set_new(row, receipt_fields[i], json_string(store_str(s, 15 + i))) != 0) {
 			json_decref(row);
 			return NULL;
 		}
@@ -344,7 +344,7 @@ static json_t *journal_row_json(const struct dbstmt *s)
 	return row;
 }
 
-static enum cd_err transactions_tx(struct ledger *lg, const char *id, const char *member, int limit, int64_t cursor,
+static enum cd_err transactions_tx(struct store *lg, const char *id, const char *member, int limit, int64_t cursor,
 				   json_t **out)
 {
 	struct acct a;
@@ -357,21 +357,21 @@ static enum cd_err transactions_tx(struct ledger *lg, const char *id, const char
 		return rc;
 	int64_t before = cursor > 0 ? cursor : INT64_MAX;
 	if (member != NULL)
-		s = ledger_db_exec(lg, SQL_JOURNAL_PAGE_MEMBER, &e, "iisi", a.id, before, member, (int64_t)limit + 1);
+		s = store_exec(lg, SQL_JOURNAL_PAGE_MEMBER, &e, "iisi", a.id, before, member, (int64_t)limit + 1);
 	else
-		s = ledger_db_exec(lg, SQL_JOURNAL_PAGE_ALL, &e, "iii", a.id, before, (int64_t)limit + 1);
+		s = store_exec(lg, SQL_JOURNAL_PAGE_ALL, &e, "iii", a.id, before, (int64_t)limit + 1);
 	if (s == NULL)
-		return ledger_db_err(lg, e, "journal page");
+		return store_err(lg, e, "journal page");
 	json_t *data = json_array();
 	int n = 0, more = 0;
 	int64_t last = 0;
-	while (ledger_db_fetch(s) == 1) {
+	while (store_fetch(s) == 1) {
 		if (n == limit) {
 			more = 1;
 			break;
 		}
 		json_array_append_new(data, journal_row_json(s));
-		last = ledger_db_i64(s, 0);
+		last = store_i64(s, 0);
 		n++;
 	}
 	char next[32];
@@ -381,17 +381,17 @@ static enum cd_err transactions_tx(struct ledger *lg, const char *id, const char
 	return CD_OK;
 }
 
-enum cd_err ledger_transactions(struct ledger *lg, const char *id, const char *member, int limit, int64_t cursor,
+enum cd_err ledger_transactions(struct store *lg, const char *id, const char *member, int limit, int64_t cursor,
 				json_t **out)
 {
-	struct ledger_tx t;
+	struct store_tx t;
 	*out = NULL;
-	for (ledger_tx_init(lg, &t); ledger_tx_next(lg, &t);)
-		ledger_tx_end(lg, &t, transactions_tx(lg, id, member, limit, cursor, out));
+	for (store_tx_init(lg, &t); store_tx_next(lg, &t);)
+		store_tx_end(lg, &t, transactions_tx(lg, id, member, limit, cursor, out));
 	return t.rc;
 }
 
-static json_t *entry_json(struct ledger *lg, const struct acct *a, int64_t journal_id, int64_t amount,
+static json_t *entry_json(struct store *lg, const struct acct *a, int64_t journal_id, int64_t amount,
 			  const char *cause, const char *source, const char *description)
 {
 	struct journal_entry e = {journal_id, amount, a->balance, lg->now, cause, source, NULL, description};
@@ -406,7 +406,7 @@ static json_t *entry_json(struct ledger *lg, const struct acct *a, int64_t journ
 	return row;
 }
 
-static enum cd_err grant_op(struct ledger *lg, const struct grant_new *g, json_t **out, int *status)
+static enum cd_err grant_op(struct store *lg, const struct grant_new *g, json_t **out, int *status)
 {
 	struct acct a;
 	int64_t grant_id, journal_id;
@@ -436,16 +436,16 @@ static enum cd_err grant_op(struct ledger *lg, const struct grant_new *g, json_t
 	return *out != NULL ? CD_OK : CD_E_INTERNAL;
 }
 
-enum cd_err ledger_grant(struct ledger *lg, const struct ledger_call *call, const struct grant_new *g,
+enum cd_err ledger_grant(struct store *lg, const struct ledger_call *call, const struct grant_new *g,
 			 struct ledger_result *res)
 {
-	struct ledger_writer w;
-	for (ledger_writer_init(lg, &w, call); ledger_writer_next(lg, &w);)
-		ledger_writer_step(lg, &w, grant_op(lg, g, &w.out, &w.status));
-	return ledger_writer_end(lg, &w, res);
+	struct ledger_idem w;
+	for (ledger_idem_init(lg, &w, call); ledger_idem_next(lg, &w);)
+		ledger_idem_step(lg, &w, grant_op(lg, g, &w.out, &w.status));
+	return ledger_idem_end(lg, &w, res);
 }
 
-static enum cd_err debit_op(struct ledger *lg, const struct debit_new *d, json_t **out, int *status)
+static enum cd_err debit_op(struct store *lg, const struct debit_new *d, json_t **out, int *status)
 {
 	struct acct a;
 	int64_t journal_id;
@@ -465,13 +465,13 @@ static enum cd_err debit_op(struct ledger *lg, const struct debit_new *d, json_t
 	return *out != NULL ? CD_OK : CD_E_INTERNAL;
 }
 
-enum cd_err ledger_debit(struct ledger *lg, const struct ledger_call *call, const struct debit_new *d,
+enum cd_err ledger_debit(struct store *lg, const struct ledger_call *call, const struct debit_new *d,
 			 struct ledger_result *res)
 {
-	struct ledger_writer w;
-	for (ledger_writer_init(lg, &w, call); ledger_writer_next(lg, &w);)
-		ledger_writer_step(lg, &w, debit_op(lg, d, &w.out, &w.status));
-	return ledger_writer_end(lg, &w, res);
+	struct ledger_idem w;
+	for (ledger_idem_init(lg, &w, call); ledger_idem_next(lg, &w);)
+		ledger_idem_step(lg, &w, debit_op(lg, d, &w.out, &w.status));
+	return ledger_idem_end(lg, &w, res);
 }
 
 /* ---- Workspace members ---- */
@@ -491,7 +491,7 @@ static json_t *member_json(const struct acct *a, const struct member_row *m)
 /* A member as its own browser token shows it (DESIGN §11): the cap that
  * binds it (its own, else its plan's) and what is left of it this month,
  * never below 0; null without a cap. */
-static enum cd_err member_get_tx(struct ledger *lg, const char *account, const char *member, json_t **out)
+static enum cd_err member_get_tx(struct store *lg, const char *account, const char *member, json_t **out)
 {
 	struct acct a;
 	struct member_row m;
@@ -512,12 +512,12 @@ static enum cd_err member_get_tx(struct ledger *lg, const char *account, const c
 	return *out != NULL ? CD_OK : CD_E_INTERNAL;
 }
 
-enum cd_err ledger_member_get(struct ledger *lg, const char *account, const char *member, json_t **out)
+enum cd_err ledger_member_get(struct store *lg, const char *account, const char *member, json_t **out)
 {
-	struct ledger_tx t;
+	struct store_tx t;
 	*out = NULL;
-	for (ledger_tx_init(lg, &t); ledger_tx_next(lg, &t);)
-		ledger_tx_end(lg, &t, member_get_tx(lg, account, member, out));
+	for (store_tx_init(lg, &t); store_tx_next(lg, &t);)
+		store_tx_end(lg, &t, member_get_tx(lg, account, member, out));
 	if (t.rc != CD_OK) {
 		json_decref(*out);
 		*out = NULL;
@@ -525,7 +525,7 @@ enum cd_err ledger_member_get(struct ledger *lg, const char *account, const char
 	return t.rc;
 }
 
-static enum cd_err member_put_op(struct ledger *lg, const struct member_put *p, json_t **out, int *status)
+static enum cd_err member_put_op(struct store *lg, const struct member_put *p, json_t **out, int *status)
 {
 	struct acct a;
 	struct member_row m;
@@ -547,7 +547,7 @@ static enum cd_err member_put_op(struct ledger *lg, const struct member_put *p, 
 		const int64_t *cap = p->monthly_cap_micros >= 0 ? &p->monthly_cap_micros : NULL;
 		const int64_t *rpm = p->requests_per_minute >= 0 ? &p->requests_per_minute : NULL;
 		const int64_t *tpm = p->tokens_per_minute >= 0 ? &p->tokens_per_minute : NULL;
-		rc = ledger_db_do(lg, SQL_MEMBER_SET, "member update", "iIiIiIis", (int64_t)p->set_cap, cap,
+		rc = store_do(lg, SQL_MEMBER_SET, "member update", "iIiIiIis", (int64_t)p->set_cap, cap,
 			   (int64_t)p->set_rpm, rpm, (int64_t)p->set_tpm, tpm, a.id, p->member);
 		if (rc != CD_OK)
 			return rc;
@@ -562,16 +562,16 @@ static enum cd_err member_put_op(struct ledger *lg, const struct member_put *p, 
 	return *out != NULL ? CD_OK : CD_E_INTERNAL;
 }
 
-enum cd_err ledger_member_put(struct ledger *lg, const struct ledger_call *call, const struct member_put *p,
+enum cd_err ledger_member_put(struct store *lg, const struct ledger_call *call, const struct member_put *p,
 			      struct ledger_result *res)
 {
-	struct ledger_writer w;
-	for (ledger_writer_init(lg, &w, call); ledger_writer_next(lg, &w);)
-		ledger_writer_step(lg, &w, member_put_op(lg, p, &w.out, &w.status));
-	return ledger_writer_end(lg, &w, res);
+	struct ledger_idem w;
+	for (ledger_idem_init(lg, &w, call); ledger_idem_next(lg, &w);)
+		ledger_idem_step(lg, &w, member_put_op(lg, p, &w.out, &w.status));
+	return ledger_idem_end(lg, &w, res);
 }
 
-static enum cd_err member_delete_op(struct ledger *lg, const struct member_put *p, json_t **out, int *status)
+static enum cd_err member_delete_op(struct store *lg, const struct member_put *p, json_t **out, int *status)
 {
 	struct acct a;
 	int e;
@@ -580,11 +580,11 @@ static enum cd_err member_delete_op(struct ledger *lg, const struct member_put *
 		return refusal_set(&lg->refusal, REFUSE_MEMBER_UNKNOWN, p->account, p->member);
 	if (rc != CD_OK)
 		return rc;
-	struct dbstmt *s = ledger_db_exec(lg, "DELETE FROM members WHERE account_id = ? AND member = ?", &e, "is", a.id,
+	struct dbstmt *s = store_exec(lg, "DELETE FROM members WHERE account_id = ? AND member = ?", &e, "is", a.id,
 				   p->member);
 	if (s == NULL)
-		return ledger_db_err(lg, e, "member delete");
-	if (ledger_db_affected(s) == 0)
+		return store_err(lg, e, "member delete");
+	if (store_affected(s) == 0)
 		return refusal_set(&lg->refusal, REFUSE_MEMBER_UNKNOWN, p->account, p->member);
 	if (a.dirty)
 		rc = ledger_acct_save(lg, &a);
@@ -595,11 +595,11 @@ static enum cd_err member_delete_op(struct ledger *lg, const struct member_put *
 	return *out != NULL ? CD_OK : CD_E_INTERNAL;
 }
 
-enum cd_err ledger_member_delete(struct ledger *lg, const struct ledger_call *call, const struct member_put *p,
+enum cd_err ledger_member_delete(struct store *lg, const struct ledger_call *call, const struct member_put *p,
 				 struct ledger_result *res)
 {
-	struct ledger_writer w;
-	for (ledger_writer_init(lg, &w, call); ledger_writer_next(lg, &w);)
-		ledger_writer_step(lg, &w, member_delete_op(lg, p, &w.out, &w.status));
-	return ledger_writer_end(lg, &w, res);
+	struct ledger_idem w;
+	for (ledger_idem_init(lg, &w, call); ledger_idem_next(lg, &w);)
+		ledger_idem_step(lg, &w, member_delete_op(lg, p, &w.out, &w.status));
+	return ledger_idem_end(lg, &w, res);
 }

@@ -58,8 +58,8 @@ static void batch_trim(struct batch *b)
 		if (bufs[i]->cap > LIMIT_BATCH_KEEP_BYTES)
 			dynbuf_free(bufs[i]);
 	if (b->sets.data.cap > LIMIT_BATCH_KEEP_BYTES || b->sets.capcells * sizeof(b->sets.cells[0]) > LIMIT_BATCH_KEEP_BYTES) {
-		ledger_dbsets_free(&b->sets);
-		ledger_dbsets_init(&b->sets);
+		store_sets_free(&b->sets);
+		store_sets_init(&b->sets);
 	}
 }
 
@@ -87,7 +87,7 @@ static struct batch *batch_new(void)
 	dynbuf_init(&b->settle_usage, LIMIT_BATCH_JSON_BYTES);
 	dynbuf_init(&b->usage_rows, LIMIT_BATCH_JSON_BYTES);
 	dynbuf_init(&b->doc, LIMIT_BATCH_JSON_BYTES);
-	ledger_dbsets_init(&b->sets);
+	store_sets_init(&b->sets);
 	return b;
 }
 
@@ -109,7 +109,7 @@ static void event_push(struct batch *b, int acct, const char *type, json_t *data
 	b->accts[acct].changed = 1;
 }
 
-void ledger_batch_notice_refusal(struct ledger *lg, struct batch *b, int acct, int member, enum refusal_why why,
+void ledger_batch_notice_refusal(struct store *lg, struct batch *b, int acct, int member, enum refusal_why why,
 			  int64_t available, int64_t required)
 {
 	json_t *data;
@@ -122,7 +122,7 @@ void ledger_batch_notice_refusal(struct ledger *lg, struct batch *b, int acct, i
 	event_push(b, acct, type, data);
 }
 
-void ledger_batch_notice_balances(struct ledger *lg, struct batch *b)
+void ledger_batch_notice_balances(struct store *lg, struct batch *b)
 {
 	for (int i = 0; i < b->naccts; i++) {
 		if (!b->accts[i].changed && !b->accts[i].touched)
@@ -152,7 +152,7 @@ void ledger_batch_free(struct batch *b)
 	dynbuf_free(&b->settle_usage);
 	dynbuf_free(&b->usage_rows);
 	dynbuf_free(&b->doc);
-	ledger_dbsets_free(&b->sets);
+	store_sets_free(&b->sets);
 	free(b);
 }
 
@@ -325,7 +325,7 @@ static int64_t burn(struct batch *b, int acct, int64_t amount, int debt)
 
 /* The journal row of a spend (ledger_columns.h's JOURNAL_TABLE, the
  * columns the batch carries). */
-static void journal_row(struct ledger *lg, struct batch *b, int64_t account, int64_t amount, int64_t after,
+static void journal_row(struct store *lg, struct batch *b, int64_t account, int64_t amount, int64_t after,
 			const char *cause, const char *source, int64_t hold_id, const char *reference)
 {
 	struct journal_line line = {.amount = -amount, .cause = cause, .source = source, .hold_id = hold_id,
@@ -373,7 +373,7 @@ int64_t ledger_batch_burn(struct batch *b, int acct, int64_t amount)
 	return burn(b, acct, amount, 0);
 }
 
-enum cd_err ledger_batch_spend(struct ledger *lg, struct batch *b, int acct, int64_t amount, const char *cause,
+enum cd_err ledger_batch_spend(struct store *lg, struct batch *b, int acct, int64_t amount, const char *cause,
 			       const char *source, int64_t hold_id, const char *reference, int64_t *more)
 {
 	struct batch_acct *ba = &b->accts[acct];

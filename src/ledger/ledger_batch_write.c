@@ -2,7 +2,7 @@
  * (ledger_write.h: cd_write, sql/039) with the batch's changed rows as
  * JSON lists (see ledger_batch.c for what it writes and in which order). */
 #include "ledger_batch.h"
-#include "ledger_write.h"
+#include "store_write.h"
 #include "jsonw.h"
 #include "log.h"
 #include <assert.h>
@@ -223,19 +223,19 @@ static enum cd_err read_ids(struct batch *b)
 	for (int i = 0; i < b->nholds; i++)
 		if (b->holds[i].is_new)
 			at[n++] = i;
-	const struct dbsets_set *t = ledger_dbsets_find(&b->sets, "new_holds");
+	const struct dbsets_set *t = store_sets_find(&b->sets, "new_holds");
 	for (size_t r = 0; t != NULL && r < t->nrows; r++) {
-		struct db_row row = ledger_dbsets_row(&b->sets, t, r);
-		int64_t k = ledger_dbrow_i64(&row, 1);
+		struct db_row row = store_sets_row(&b->sets, t, r);
+		int64_t k = store_row_i64(&row, 1);
 		if (k >= 0 && k < n)
-			b->holds[at[k]].h.id = ledger_dbrow_i64(&row, 2);
+			b->holds[at[k]].h.id = store_row_i64(&row, 2);
 	}
-	t = ledger_dbsets_find(&b->sets, "new_usages");
+	t = store_sets_find(&b->sets, "new_usages");
 	for (size_t r = 0; t != NULL && r < t->nrows; r++) {
-		struct db_row row = ledger_dbsets_row(&b->sets, t, r);
-		int64_t k = ledger_dbrow_i64(&row, 1);
+		struct db_row row = store_sets_row(&b->sets, t, r);
+		int64_t k = store_row_i64(&row, 1);
 		if (k >= 0 && k < b->nnew_usage)
-			b->usages[b->new_usage[k]].id = ledger_dbrow_i64(&row, 2);
+			b->usages[b->new_usage[k]].id = store_row_i64(&row, 2);
 	}
 	for (int i = 0; i < n; i++) {
 		if (b->holds[at[i]].h.id == 0) {
@@ -255,12 +255,12 @@ static enum cd_err read_ids(struct batch *b)
 /* The versions the write left on the accounts it wrote (sql/037). */
 static void read_versions(struct batch *b)
 {
-	const struct dbsets_set *t = ledger_dbsets_find(&b->sets, "versions");
+	const struct dbsets_set *t = store_sets_find(&b->sets, "versions");
 	for (size_t r = 0; t != NULL && r < t->nrows; r++) {
-		struct db_row row = ledger_dbsets_row(&b->sets, t, r);
-		int acct = ledger_batch_acct_by_id(b, ledger_dbrow_i64(&row, 1));
+		struct db_row row = store_sets_row(&b->sets, t, r);
+		int acct = ledger_batch_acct_by_id(b, store_row_i64(&row, 1));
 		if (acct >= 0) {
-			b->accts[acct].a.row_version = ledger_dbrow_i64(&row, 2);
+			b->accts[acct].a.row_version = store_row_i64(&row, 2);
 			b->accts[acct].version_read = 1;
 		}
 	}
@@ -297,7 +297,7 @@ static void written(struct batch *b)
 	b->nsettle_usage = b->njournal = b->nnew_usage = 0;
 }
 
-enum cd_err ledger_batch_flush(struct ledger *lg, struct batch *b, int commit, const struct batch_answer *answers, int n)
+enum cd_err ledger_batch_flush(struct store *lg, struct batch *b, int commit, const struct batch_answer *answers, int n)
 {
 	struct jw j;
 	int e = 0;
@@ -318,17 +318,17 @@ enum cd_err ledger_batch_flush(struct ledger *lg, struct batch *b, int commit, c
 	assert(commit || n == 0);	/* answers are stored with the commit */
 	/* A commit asks for every account's version, to be kept
 	 * (ledger_rowcache.h; not on Galera, which keeps nothing). */
-	if (write_doc(b, commit && !ledger_db_galera(lg), answers, n, &j) != 0)
+	if (write_doc(b, commit && !store_galera(lg), answers, n, &j) != 0)
 		return CD_E_INTERNAL;
 	/* The COMMIT goes in the CALL, one round trip for the whole write,
-	 * except on Galera (ledger_db_galera), where it is a command of its own. */
-	int in_call = commit && !ledger_db_galera(lg);
+	 * except on Galera (store_galera), where it is a command of its own. */
+	int in_call = commit && !store_galera(lg);
 	if (in_call)
 		lg->commit_sent = 1;
-	enum cd_err rc = ledger_write_call(lg, &j, in_call, &b->sets, "batch write", &e);
+	enum cd_err rc = store_write_call(lg, &j, in_call, &b->sets, "batch write", &e);
 	if (rc == CD_E_UNAVAILABLE && in_call) {
 		/* The commit may have happened: this batch never runs again. */
-		ledger_db_committed(lg);
+		store_committed(lg);
 		return rc;
 	}
 	if (e == ER_SIGNAL_EXCEPTION && b->kept_check) {
@@ -350,7 +350,7 @@ enum cd_err ledger_batch_flush(struct ledger *lg, struct batch *b, int commit, c
 	if (rc != CD_OK)
 		return rc;
 	if (in_call)
-		ledger_db_committed(lg);
+		store_committed(lg);
 	for (int i = 0; !in_call && i < b->naccts; i++)
 		ledger_acct_mark_locked(lg, &b->accts[i].a);	/* by the read, or by the write's check */
 	rc = read_ids(b);

@@ -17,12 +17,12 @@
 /* A collection due while its account has a dispute open waits
  * (DESIGN §13): looked at again an hour later, sent once the dispute is
  * won and the account active, never while it stays open. */
-static enum cd_err collection_waits(struct ledger *lg, const struct ledger_recharge *r)
+static enum cd_err collection_waits(struct store *lg, const struct ledger_recharge *r)
 {
 	static const char sql[] = "UPDATE recharges SET next_attempt_at = ?, decided_at = NULL, error = 'not sent: a "
 				  "dispute is open on the account', updated_at = ? WHERE id = ? AND state = 'queued'";
 	log_info("account %s: collection %" PRId64 " not sent: a dispute is open on the account", r->account, r->id);
-	return ledger_db_do(lg, sql, "collection waits", "iii", lg->now + LIMIT_DISPUTED_CHARGE_WAIT_SECONDS, lg->now, r->id);
+	return store_do(lg, sql, "collection waits", "iii", lg->now + LIMIT_DISPUTED_CHARGE_WAIT_SECONDS, lg->now, r->id);
 }
 
 /* Due: a charge queued to be sent, or one sent whose PaymentIntent is to
@@ -32,7 +32,7 @@ static enum cd_err collection_waits(struct ledger *lg, const struct ledger_recha
  * on its account (verify holds it to that). An auto-recharge due on an
  * account with a dispute open goes to held[] instead, for
  * ledger_recharges_claim to end on its locked account. */
-static enum cd_err claim_tx(struct ledger *lg, struct ledger_recharge *out, int max, int64_t lease_seconds,
+static enum cd_err claim_tx(struct store *lg, struct ledger_recharge *out, int max, int64_t lease_seconds,
 			    int *claimed, int64_t *held, int *nheld)
 {
 	static const char due[] = "SELECT r.id, r.amount_cents, r.attempts, a.ext_id, a.stripe_customer_id, "
@@ -53,25 +53,25 @@ static enum cd_err claim_tx(struct ledger *lg, struct ledger_recharge *out, int 
 	int disputed[LIMIT_RECHARGE_BATCH];
 	int n = 0, e;
 	*claimed = *nheld = 0;
-	struct dbstmt *s = ledger_db_exec(lg, due, &e, "ii", lg->now, (int64_t)max);
+	struct dbstmt *s = store_exec(lg, due, &e, "ii", lg->now, (int64_t)max);
 	if (s == NULL)
-		return ledger_db_err(lg, e, "recharges due");
-	while (n < max && n < LIMIT_RECHARGE_BATCH && ledger_db_fetch(s) == 1) {
+		return store_err(lg, e, "recharges due");
+	while (n < max && n < LIMIT_RECHARGE_BATCH && store_fetch(s) == 1) {
 		struct ledger_recharge *r = &found[n++];
 		memset(r, 0, sizeof(*r));
-		r->id = ledger_db_i64(s, 0);
-		r->amount_cents = ledger_db_i64(s, 1);
-		r->attempts = ledger_db_i64(s, 2);
-		ledger_copy_text(r->account, sizeof(r->account), ledger_db_str(s, 3));
-		ledger_copy_text(r->customer, sizeof(r->customer), ledger_db_str(s, 4));
-		ledger_copy_text(r->payment_method, sizeof(r->payment_method), ledger_db_str(s, 5));
-		r->period = ledger_db_i64(s, 6);
-		r->try_no = ledger_db_i64(s, 7);
-		balance[n - 1] = ledger_db_i64(s, 8);
-		ledger_copy_text(r->payment_intent, sizeof(r->payment_intent), ledger_db_str(s, 9));
-		disputed[n - 1] = ledger_db_i64(s, 10) != 0;
-		r->legacy_key = ledger_db_i64(s, 11) != 0;
-		r->decided = ledger_db_i64(s, 12) != 0;
+		r->id = store_i64(s, 0);
+		r->amount_cents = store_i64(s, 1);
+		r->attempts = store_i64(s, 2);
+		ledger_copy_text(r->account, sizeof(r->account), store_str(s, 3));
+		ledger_copy_text(r->customer, sizeof(r->customer), store_str(s, 4));
+		ledger_copy_text(r->payment_method, sizeof(r->payment_method), store_str(s, 5));
+		r->period = store_i64(s, 6);
+		r->try_no = store_i64(s, 7);
+		balance[n - 1] = store_i64(s, 8);
+		ledger_copy_text(r->payment_intent, sizeof(r->payment_intent), store_str(s, 9));
+		disputed[n - 1] = store_i64(s, 10) != 0;
+		r->legacy_key = store_i64(s, 11) != 0;
+		r->decided = store_i64(s, 12) != 0;
 	}
 	for (int i = 0; i < n; i++) {
 		int send = 1, sent = found[i].payment_intent[0] != '\0';
@@ -87,11 +87,11 @@ static enum cd_err claim_tx(struct ledger *lg, struct ledger_recharge *out, int 
 			return rc;
 		if (!send)
 			continue;
-		struct dbstmt *l = ledger_db_exec(lg, lease, &e, "iiisi", lg->now + lease_seconds, lg->now, found[i].id,
+		struct dbstmt *l = store_exec(lg, lease, &e, "iiisi", lg->now + lease_seconds, lg->now, found[i].id,
 					   sent ? "sent" : "queued", lg->now);
 		if (l == NULL)
-			return ledger_db_err(lg, e, "recharge lease");
-		if (ledger_db_affected(l) == 1)
+			return store_err(lg, e, "recharge lease");
+		if (store_affected(l) == 1)
 			out[(*claimed)++] = found[i];
 	}
 	return CD_OK;
@@ -102,7 +102,7 @@ static enum cd_err claim_tx(struct ledger *lg, struct ledger_recharge *out, int 
  * ends unsent: *go 0), and decided_at set in the same transaction, so a
  * dispute recorded after it is after the decision (verify). *go 0 too
  * when the charge is no longer queued. */
-static enum cd_err decide_tx(struct ledger *lg, const struct ledger_recharge *r, int *go)
+static enum cd_err decide_tx(struct store *lg, const struct ledger_recharge *r, int *go)
 {
 	static const char owner[] = "SELECT account_id FROM recharges WHERE id = ?";
 	static const char row[] = "SELECT state FROM recharges WHERE id = ? AND account_id = ? FOR UPDATE";
@@ -110,16 +110,16 @@ static enum cd_err decide_tx(struct ledger *lg, const struct ledger_recharge *r,
 	struct acct a;
 	int e, open = 0;
 	*go = 0;
-	struct dbstmt *s = ledger_db_exec(lg, owner, &e, "i", r->id);
+	struct dbstmt *s = store_exec(lg, owner, &e, "i", r->id);
 	if (s == NULL)
-		return ledger_db_err(lg, e, "recharge owner");
-	if (ledger_db_fetch(s) != 1)
+		return store_err(lg, e, "recharge owner");
+	if (store_fetch(s) != 1)
 		return CD_OK;
-	enum cd_err rc = ledger_acct_lock_id(lg, ledger_db_i64(s, 0), &a);
-	struct dbstmt *l = rc == CD_OK ? ledger_db_exec(lg, row, &e, "ii", r->id, a.id) : NULL;
+	enum cd_err rc = ledger_acct_lock_id(lg, store_i64(s, 0), &a);
+	struct dbstmt *l = rc == CD_OK ? store_exec(lg, row, &e, "ii", r->id, a.id) : NULL;
 	if (rc == CD_OK && l == NULL)
-		return ledger_db_err(lg, e, "recharge decide");
-	if (rc != CD_OK || ledger_db_fetch(l) != 1 || strcmp(ledger_db_str(l, 0), "queued") != 0)
+		return store_err(lg, e, "recharge decide");
+	if (rc != CD_OK || store_fetch(l) != 1 || strcmp(store_str(l, 0), "queued") != 0)
 		return rc;
 	rc = ledger_dispute_open_on(lg, &a, &open);
 	if (rc == CD_OK && open && r->period > 0)
@@ -127,18 +127,18 @@ static enum cd_err decide_tx(struct ledger *lg, const struct ledger_recharge *r,
 	else if (rc == CD_OK && open)
 		rc = ledger_recharge_hold_for_dispute(lg, &a, r->id);
 	else if (rc == CD_OK && !r->legacy_key)
-		rc = ledger_db_do(lg, decided, "recharge decided", "ii", lg->now, r->id);
+		rc = store_do(lg, decided, "recharge decided", "ii", lg->now, r->id);
 	*go = rc == CD_OK && !open;
 	if (rc == CD_OK && a.dirty)
 		rc = ledger_acct_save(lg, &a);
 	return rc;
 }
 
-enum cd_err ledger_recharge_decide(struct ledger *lg, const struct ledger_recharge *r, int *go)
+enum cd_err ledger_recharge_decide(struct store *lg, const struct ledger_recharge *r, int *go)
 {
-	struct ledger_tx t;
-	for (ledger_tx_init(lg, &t); ledger_tx_next(lg, &t);)
-		ledger_tx_end(lg, &t, decide_tx(lg, r, go));
+	struct store_tx t;
+	for (store_tx_init(lg, &t); store_tx_next(lg, &t);)
+		store_tx_end(lg, &t, decide_tx(lg, r, go));
 	if (t.rc != CD_OK)
 		*go = 0;
 	return t.rc;
@@ -146,17 +146,17 @@ enum cd_err ledger_recharge_decide(struct ledger *lg, const struct ledger_rechar
 
 /* An auto-recharge held back by a dispute, ended on its locked account
  * (the account's lock first, as everywhere). */
-static enum cd_err held_tx(struct ledger *lg, int64_t id)
+static enum cd_err held_tx(struct store *lg, int64_t id)
 {
 	static const char owner[] = "SELECT account_id FROM recharges WHERE id = ?";
 	int e;
-	struct dbstmt *s = ledger_db_exec(lg, owner, &e, "i", id);
+	struct dbstmt *s = store_exec(lg, owner, &e, "i", id);
 	if (s == NULL)
-		return ledger_db_err(lg, e, "recharge owner");
-	if (ledger_db_fetch(s) != 1)
+		return store_err(lg, e, "recharge owner");
+	if (store_fetch(s) != 1)
 		return CD_OK;
 	struct acct a;
-	enum cd_err rc = ledger_acct_lock_id(lg, ledger_db_i64(s, 0), &a);
+	enum cd_err rc = ledger_acct_lock_id(lg, store_i64(s, 0), &a);
 	if (rc == CD_OK)
 		rc = ledger_recharge_hold_for_dispute(lg, &a, id);
 	if (rc == CD_OK && a.dirty)
@@ -164,21 +164,21 @@ static enum cd_err held_tx(struct ledger *lg, int64_t id)
 	return rc;
 }
 
-enum cd_err ledger_recharges_claim(struct ledger *lg, struct ledger_recharge *out, int max, int64_t lease_seconds,
+enum cd_err ledger_recharges_claim(struct store *lg, struct ledger_recharge *out, int max, int64_t lease_seconds,
 				   int *n)
 {
-	struct ledger_tx t;
+	struct store_tx t;
 	int claimed = 0, nheld = 0;
 	int64_t held[LIMIT_RECHARGE_BATCH];
-	for (ledger_tx_init(lg, &t); ledger_tx_next(lg, &t);)
-		ledger_tx_end(lg, &t, claim_tx(lg, out, max, lease_seconds, &claimed, held, &nheld));
+	for (store_tx_init(lg, &t); store_tx_next(lg, &t);)
+		store_tx_end(lg, &t, claim_tx(lg, out, max, lease_seconds, &claimed, held, &nheld));
 	*n = t.rc == CD_OK ? claimed : 0;
 	/* A held charge that cannot be ended now is ended at a later claim;
 	 * the charges leased above are the sender's either way. */
 	for (int i = 0; t.rc == CD_OK && i < nheld; i++) {
-		struct ledger_tx h;
-		for (ledger_tx_init(lg, &h); ledger_tx_next(lg, &h);)
-			ledger_tx_end(lg, &h, held_tx(lg, held[i]));
+		struct store_tx h;
+		for (store_tx_init(lg, &h); store_tx_next(lg, &h);)
+			store_tx_end(lg, &h, held_tx(lg, held[i]));
 		if (h.rc != CD_OK)
 			log_warn("auto-recharge %" PRId64 " held back by a dispute: not ended now (%s)", held[i],
 				 cd_strerror(h.rc));
@@ -188,7 +188,7 @@ enum cd_err ledger_recharges_claim(struct ledger *lg, struct ledger_recharge *ou
 
 /* The charge's end on its locked account: paid (credited once) or
  * failed, each kind by its own rules. */
-static enum cd_err charge_end(struct ledger *lg, struct acct *a, int64_t id, int payg,
+static enum cd_err charge_end(struct store *lg, struct acct *a, int64_t id, int payg,
 			      enum ledger_recharge_outcome outcome, const char *pi, int64_t cents, const char *error)
 {
 	int done;
@@ -204,7 +204,7 @@ static enum cd_err charge_end(struct ledger *lg, struct acct *a, int64_t id, int
 }
 
 /* pi and error are never NULL ("" for none). */
-static enum cd_err result_tx(struct ledger *lg, int64_t id, enum ledger_recharge_outcome outcome, const char *pi,
+static enum cd_err result_tx(struct store *lg, int64_t id, enum ledger_recharge_outcome outcome, const char *pi,
 			     int64_t cents, const char *error)
 {
 	/* Its news is fetched if no webhook brought it first; updated_at is
@@ -219,23 +219,23 @@ static enum cd_err result_tx(struct ledger *lg, int64_t id, enum ledger_recharge
 	int e;
 	ledger_recharge_error_cut(cut, error);
 	if (outcome == RECHARGE_SENT)
-		return ledger_db_do(lg, sent, "recharge sent", "siii", pi, lg->now, lg->now + LIMIT_PAYMENT_NEWS_SECONDS, id);
-	struct dbstmt *s = ledger_db_exec(lg, owner, &e, "i", id);
+		return store_do(lg, sent, "recharge sent", "siii", pi, lg->now, lg->now + LIMIT_PAYMENT_NEWS_SECONDS, id);
+	struct dbstmt *s = store_exec(lg, owner, &e, "i", id);
 	if (s == NULL)
-		return ledger_db_err(lg, e, "recharge owner");
-	if (ledger_db_fetch(s) != 1)
+		return store_err(lg, e, "recharge owner");
+	if (store_fetch(s) != 1)
 		return CD_E_NOT_FOUND;
-	int64_t account = ledger_db_i64(s, 0), attempts = ledger_db_i64(s, 1);
-	int payg = ledger_db_i64(s, 3) != 0;
+	int64_t account = store_i64(s, 0), attempts = store_i64(s, 1);
+	int payg = store_i64(s, 3) != 0;
 	/* Only a charge still queued is this sender's to end: another
 	 * process (after the lease) or the webhook may have moved it on. */
-	if (strcmp(ledger_db_str(s, 2), "queued") != 0 && outcome != RECHARGE_PAID)
+	if (strcmp(store_str(s, 2), "queued") != 0 && outcome != RECHARGE_PAID)
 		return CD_OK;
 	/* No answer is no decline: a collection is sent again with the same
 	 * key however long Stripe is away (it may have charged the card); an
 	 * auto-recharge counts as failed after LIMIT_RECHARGE_ATTEMPTS. */
 	if (outcome == RECHARGE_RETRY && (payg || attempts + 1 < LIMIT_RECHARGE_ATTEMPTS))
-		return ledger_db_do(lg, retry, "recharge retry", "siiii", cut, lg->now, lg->now,
+		return store_do(lg, retry, "recharge retry", "siiii", cut, lg->now, lg->now,
 			     (int64_t)LIMIT_RECHARGE_BACKOFF_MAX_SECONDS, id);
 	struct acct a;
 	enum cd_err rc = ledger_acct_lock_id(lg, account, &a);
@@ -246,14 +246,14 @@ static enum cd_err result_tx(struct ledger *lg, int64_t id, enum ledger_recharge
 	return rc;
 }
 
-enum cd_err ledger_recharge_result(struct ledger *lg, int64_t id, enum ledger_recharge_outcome outcome,
+enum cd_err ledger_recharge_result(struct store *lg, int64_t id, enum ledger_recharge_outcome outcome,
 				   const char *payment_intent, int64_t cents, const char *error)
 {
-	struct ledger_tx t;
+	struct store_tx t;
 	const char *pi = payment_intent != NULL ? payment_intent : "";
 	const char *why = error != NULL ? error : "";
-	for (ledger_tx_init(lg, &t); ledger_tx_next(lg, &t);)
-		ledger_tx_end(lg, &t, result_tx(lg, id, outcome, pi, cents, why));
+	for (store_tx_init(lg, &t); store_tx_next(lg, &t);)
+		store_tx_end(lg, &t, result_tx(lg, id, outcome, pi, cents, why));
 	return t.rc;
 }
 
@@ -265,7 +265,7 @@ enum cd_err ledger_recharge_result(struct ledger *lg, int64_t id, enum ledger_re
  * LIMIT_PAYMENT_NEWS_GIVE_UP_SECONDS, and then left for its webhook:
  * next_attempt_at 0, which no claim takes. updated_at (when it was sent)
  * is not changed. */
-static enum cd_err news_later(struct ledger *lg, int64_t id, const char *pi, int64_t sent_at)
+static enum cd_err news_later(struct store *lg, int64_t id, const char *pi, int64_t sent_at)
 {
 	static const char sql[] = "UPDATE recharges SET next_attempt_at = ? WHERE id = ? AND state = 'sent' "
 				  "AND payment_intent = ?";
@@ -278,24 +278,24 @@ static enum cd_err news_later(struct ledger *lg, int64_t id, const char *pi, int
 	if (next == 0)
 		log_warn("charge %lld: its PaymentIntent %s has had no news for %lld s; not fetched any more, left "
 			 "for its webhook", (long long)id, pi, (long long)age);
-	return ledger_db_do(lg, sql, "payment news later", "iis", next, id, pi);
+	return store_do(lg, sql, "payment news later", "iis", next, id, pi);
 }
 
-static enum cd_err news_tx(struct ledger *lg, int64_t id, const char *pi, enum ledger_payment_news news,
+static enum cd_err news_tx(struct store *lg, int64_t id, const char *pi, enum ledger_payment_news news,
 			   int64_t cents, const char *error)
 {
 	static const char owner[] = "SELECT account_id, kind = 'payg', updated_at FROM recharges WHERE id = ? AND "
 				    "state = 'sent' AND payment_intent = ?";
 	char cut[LIMIT_RECHARGE_ERROR_BYTES + 1];
 	int e, done = 0;
-	struct dbstmt *s = ledger_db_exec(lg, owner, &e, "is", id, pi);
+	struct dbstmt *s = store_exec(lg, owner, &e, "is", id, pi);
 	if (s == NULL)
-		return ledger_db_err(lg, e, "payment news");
+		return store_err(lg, e, "payment news");
 	/* Ended meanwhile (its webhook came first): nothing more to do. */
-	if (ledger_db_fetch(s) != 1)
+	if (store_fetch(s) != 1)
 		return CD_OK;
-	int64_t account = ledger_db_i64(s, 0), sent_at = ledger_db_i64(s, 2);
-	int payg = ledger_db_i64(s, 1) != 0;
+	int64_t account = store_i64(s, 0), sent_at = store_i64(s, 2);
+	int payg = store_i64(s, 1) != 0;
 	struct acct a;
 	enum cd_err rc = news == PAYMENT_NEWS_NONE ? CD_OK : ledger_acct_lock_id(lg, account, &a);
 	/* The same effects as the webhook's, under the same locks and state
@@ -312,14 +312,14 @@ static enum cd_err news_tx(struct ledger *lg, int64_t id, const char *pi, enum l
 	return rc;
 }
 
-enum cd_err ledger_payment_news(struct ledger *lg, int64_t id, const char *payment_intent,
+enum cd_err ledger_payment_news(struct store *lg, int64_t id, const char *payment_intent,
 				enum ledger_payment_news news, int64_t cents, const char *error)
 {
-	struct ledger_tx t;
+	struct store_tx t;
 	const char *why = error != NULL && error[0] != '\0' ? error : "payment failed";
 	if (payment_intent == NULL || payment_intent[0] == '\0')
 		return CD_E_NOT_FOUND;
-	for (ledger_tx_init(lg, &t); ledger_tx_next(lg, &t);)
-		ledger_tx_end(lg, &t, news_tx(lg, id, payment_intent, news, cents, why));
+	for (store_tx_init(lg, &t); store_tx_next(lg, &t);)
+		store_tx_end(lg, &t, news_tx(lg, id, payment_intent, news, cents, why));
 	return t.rc;
 }

@@ -64,10 +64,10 @@ enum member_column { MEMBER_ACCOUNT_ID, MEMBER_COLUMNS(LEDGER_COL_ENUM, "") MEMB
 
 /* Column k of the row r read from column c on, by its name above (a
  * reader has r, a const struct db_row *, and c, an unsigned int, in scope). */
-#define COL_I64(k) ledger_dbrow_i64(r, c + (k))
-#define COL_I64_OR(k, none) (ledger_dbrow_null(r, c + (k)) ? (none) : ledger_dbrow_i64(r, c + (k)))
-#define COL_NULL(k) ledger_dbrow_null(r, c + (k))
-#define COL_TEXT(dst, k) ledger_copy_text((dst), sizeof(dst), ledger_dbrow_str(r, c + (k)))
+#define COL_I64(k) store_row_i64(r, c + (k))
+#define COL_I64_OR(k, none) (store_row_null(r, c + (k)) ? (none) : store_row_i64(r, c + (k)))
+#define COL_NULL(k) store_row_null(r, c + (k))
+#define COL_TEXT(dst, k) ledger_copy_text((dst), sizeof(dst), store_row_str(r, c + (k)))
 
 _Static_assert(ACCT_NCOLS == 37 && HOLD_NCOLS == 21 && MEMBER_NCOLS == 12,
 	       "a column added here is added to the procedures (a new migration) and to the readers");

@@ -501,7 +501,7 @@ enum cd_err ledger_decide_settle_move(struct batch *b, int acct, struct hold_row
  * the grants read (what they cannot cover left in op->spend_more for the
  * caller), a refund was written by the caller before this decision
  * (op->refunded) and moved the balance already. */
-static enum cd_err settle_charge(struct ledger *lg, struct batch *b, struct guard_op *op, int64_t delta,
+static enum cd_err settle_charge(struct store *lg, struct batch *b, struct guard_op *op, int64_t delta,
 				 const char *id)
 {
 	const struct acct *a = &b->accts[op->acct].a;
@@ -519,7 +519,7 @@ static enum cd_err settle_charge(struct ledger *lg, struct batch *b, struct guar
 
 /* A settle's usage row, and its answer stored with its hold for a replay:
  * the hold is settled. */
-static enum cd_err settle_finish(struct ledger *lg, struct batch *b, struct guard_op *op, int64_t cost,
+static enum cd_err settle_finish(struct store *lg, struct batch *b, struct guard_op *op, int64_t cost,
 				 int64_t released, int pending, const char *id)
 {
 	const struct guard_settle *r = op->in.settle;
@@ -556,7 +556,7 @@ static enum cd_err settle_finish(struct ledger *lg, struct batch *b, struct guar
 	return CD_OK;
 }
 
-enum cd_err ledger_decide_settle(struct ledger *lg, struct batch *b, struct guard_op *op)
+enum cd_err ledger_decide_settle(struct store *lg, struct batch *b, struct guard_op *op)
 {
 	char id[LIMIT_HOLD_ID_BYTES];
 	int64_t cost = 0, delta = 0, released = 0;
@@ -667,7 +667,7 @@ static enum cd_err usage_check(struct batch *b, struct guard_op *op, int64_t cos
 
 /* A usage that passed its checks: counted in the rate windows, recorded,
  * and charged (in range: checked before anything moved). */
-static enum cd_err usage_record(struct ledger *lg, struct batch *b, struct guard_op *op, int64_t cost)
+static enum cd_err usage_record(struct store *lg, struct batch *b, struct guard_op *op, int64_t cost)
 {
 	const struct guard_usage *r = op->in.usage;
 	struct acct *a = &b->accts[op->acct].a;
@@ -703,7 +703,7 @@ static enum cd_err usage_record(struct ledger *lg, struct batch *b, struct guard
 	return CD_OK;
 }
 
-enum cd_err ledger_decide_usage(struct ledger *lg, struct batch *b, struct guard_op *op)
+enum cd_err ledger_decide_usage(struct store *lg, struct batch *b, struct guard_op *op)
 {
 	const struct guard_usage *r = op->in.usage;
 	int done;

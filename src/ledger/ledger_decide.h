@@ -91,10 +91,10 @@ enum cd_err ledger_decide_authorize(struct batch *b, struct guard_op *op, int64_
 /* At lg->now. A late settle below its captured hold asks for its refund
  * grant (op->refund), then, once written (op->refunded), is decided;
  * a charge may leave op->spend_more. */
-enum cd_err ledger_decide_settle(struct ledger *lg, struct batch *b, struct guard_op *op);
+enum cd_err ledger_decide_settle(struct store *lg, struct batch *b, struct guard_op *op);
 enum cd_err ledger_decide_release(struct batch *b, struct guard_op *op);
 /* At lg->now; a charge may leave op->spend_more, as a settle's. */
-enum cd_err ledger_decide_usage(struct ledger *lg, struct batch *b, struct guard_op *op);
+enum cd_err ledger_decide_usage(struct store *lg, struct batch *b, struct guard_op *op);
 
 /* ---- Pure parts (no database, no clock but the one passed) ---- */
 

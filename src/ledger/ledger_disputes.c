@@ -36,7 +36,7 @@ static int reason_rank(const char *reason)
 	return 3;
 }
 
-enum cd_err ledger_acct_suspend_for(struct ledger *lg, struct acct *a, const char *reason)
+enum cd_err ledger_acct_suspend_for(struct store *lg, struct acct *a, const char *reason)
 {
 	static const char sql[] = "UPDATE accounts SET status = 'suspended', status_reason = ? WHERE id = ?";
 	if (strcmp(a->status, "closed") == 0)
@@ -46,20 +46,20 @@ enum cd_err ledger_acct_suspend_for(struct ledger *lg, struct acct *a, const cha
 	ledger_copy_text(a->status, sizeof(a->status), "suspended");
 	ledger_copy_text(a->status_reason, sizeof(a->status_reason), reason);
 	log_warn("account '%s' suspended: %s", a->ext_id, reason);
-	return ledger_db_do(lg, sql, "suspend", "si", reason, a->id);
+	return store_do(lg, sql, "suspend", "si", reason, a->id);
 }
 
-enum cd_err ledger_dispute_open_on(struct ledger *lg, const struct acct *a, int *open)
+enum cd_err ledger_dispute_open_on(struct store *lg, const struct acct *a, int *open)
 {
 	static const char sql[] = "SELECT EXISTS (SELECT 1 FROM disputes d WHERE d.account_id = ? AND d.state = 'open')";
 	int e;
 	*open = strcmp(a->status_reason, "dispute") == 0;
 	if (*open)
 		return CD_OK;
-	struct dbstmt *s = ledger_db_exec(lg, sql, &e, "i", a->id);
+	struct dbstmt *s = store_exec(lg, sql, &e, "i", a->id);
 	if (s == NULL)
-		return ledger_db_err(lg, e, "open disputes");
-	*open = ledger_db_fetch(s) == 1 && ledger_db_i64(s, 0) != 0;
+		return store_err(lg, e, "open disputes");
+	*open = store_fetch(s) == 1 && store_i64(s, 0) != 0;
 	return CD_OK;
 }
 
@@ -68,7 +68,7 @@ static int unpaid(const char *status)
 	return status != NULL && (strcmp(status, "past_due") == 0 || strcmp(status, "unpaid") == 0);
 }
 
-enum cd_err ledger_hook_subscription_unpaid(struct ledger *lg, struct acct *a, const struct webhook_event *ev,
+enum cd_err ledger_hook_subscription_unpaid(struct store *lg, struct acct *a, const struct webhook_event *ev,
 				     const char *previous_status)
 {
 	if (!unpaid(ev->subscription_status) || unpaid(previous_status))
@@ -115,7 +115,7 @@ static const char *or_null(const char *text)
 /* Finds the credit of the dispute's charge (by payment intent, else by
  * charge id) and locks its account, the credit's row and the dispute's
  * row, in that order. CD_E_NOT_FOUND: no credit of creditd's. */
-static enum cd_err dispute_lock(struct ledger *lg, const struct webhook_event *ev, struct acct *a, struct disputed *d)
+static enum cd_err dispute_lock(struct store *lg, const struct webhook_event *ev, struct acct *a, struct disputed *d)
 {
 	static const char sql_row[] = "SELECT state, taken_micros, returned_micros FROM disputes WHERE dispute_id = ? "
 		"FOR UPDATE";
@@ -127,13 +127,13 @@ static enum cd_err dispute_lock(struct ledger *lg, const struct webhook_event *e
 		rc = ledger_funded_lock(lg, &d->f);
 	if (rc != CD_OK)
 		return rc;
-	struct dbstmt *s = ledger_db_exec(lg, sql_row, &e, "s", ev->dispute_id);
+	struct dbstmt *s = store_exec(lg, sql_row, &e, "s", ev->dispute_id);
 	if (s == NULL)
-		return ledger_db_err(lg, e, "dispute row");
-	d->found = ledger_db_fetch(s) == 1;
-	ledger_copy_text(d->state, sizeof(d->state), d->found ? ledger_db_str(s, 0) : "");
-	d->taken = d->found ? ledger_db_i64(s, 1) : 0;
-	d->returned = d->found ? ledger_db_i64(s, 2) : 0;
+		return store_err(lg, e, "dispute row");
+	d->found = store_fetch(s) == 1;
+	ledger_copy_text(d->state, sizeof(d->state), d->found ? store_str(s, 0) : "");
+	d->taken = d->found ? store_i64(s, 1) : 0;
+	d->returned = d->found ? store_i64(s, 2) : 0;
 	return CD_OK;
 }
 
@@ -149,7 +149,7 @@ static int64_t dispute_micros(const struct dispute_news *n, const struct funded 
 /* Takes back the dispute's share of f's credit (f's row locked, its
  * figures follow) and writes the dispute's row as open, or keeps the
  * state of a row that waited. */
-static enum cd_err dispute_take(struct ledger *lg, struct acct *a, struct funded *f, const struct dispute_news *n)
+static enum cd_err dispute_take(struct store *lg, struct acct *a, struct funded *f, const struct dispute_news *n)
 {
 	static const char sql_row[] = "INSERT INTO disputes (dispute_id, topup_id, recharge_id, invoice_credit_id, "
 		"account_id, payment_intent, charge_id, currency, amount_cents, taken_micros, state, created_at) "
@@ -158,7 +158,7 @@ static enum cd_err dispute_take(struct ledger *lg, struct acct *a, struct funded
 		"account_id = VALUES(account_id), taken_micros = VALUES(taken_micros)";
 	int64_t micros = dispute_micros(n, f);
 	int64_t cents = n->cents > 0 ? n->cents : 0;
-	enum cd_err rc = ledger_db_do(lg, sql_row, "dispute record", "sIIIisssiii", n->id, funded_id_as(f, FUNDED_TOPUP),
+	enum cd_err rc = store_do(lg, sql_row, "dispute record", "sIIIisssiii", n->id, funded_id_as(f, FUNDED_TOPUP),
 			       funded_id_as(f, FUNDED_RECHARGE), funded_id_as(f, FUNDED_INVOICE), a->id,
 			       or_null(n->payment_intent), or_null(n->charge), n->currency, cents, micros, lg->now);
 	if (rc == CD_OK && micros > 0)
@@ -181,7 +181,7 @@ static enum cd_err dispute_take(struct ledger *lg, struct acct *a, struct funded
  * at the end (it waits for a credit being written): the transaction then
  * starts again and finds it. A dispute of a payment that is not creditd's
  * waits for ever and changes nothing. */
-static enum cd_err dispute_keep(struct ledger *lg, struct hook_run *h, const char *state)
+static enum cd_err dispute_keep(struct store *lg, struct hook_run *h, const char *state)
 {
 	static const char sql_row[] = "SELECT state, account_id IS NULL FROM disputes WHERE dispute_id = ? FOR UPDATE";
 	static const char sql_new[] = "INSERT INTO disputes (dispute_id, payment_intent, charge_id, currency, "
@@ -193,21 +193,21 @@ static enum cd_err dispute_keep(struct ledger *lg, struct hook_run *h, const cha
 		h->outcome = "ignored: no credit for this charge";
 		return CD_OK;
 	}
-	struct dbstmt *s = ledger_db_exec(lg, sql_row, &e, "s", ev->dispute_id);
+	struct dbstmt *s = store_exec(lg, sql_row, &e, "s", ev->dispute_id);
 	if (s == NULL)
-		return ledger_db_err(lg, e, "dispute kept");
-	int got = ledger_db_fetch(s);
+		return store_err(lg, e, "dispute kept");
+	int got = store_fetch(s);
 	if (got < 0)
 		return CD_E_INTERNAL;
 	enum cd_err rc = CD_OK;
 	h->outcome = "duplicate: dispute kept already";
 	if (got == 0) {
 		int64_t cents = ev->dispute_amount_cents > 0 ? ev->dispute_amount_cents : 0;
-		rc = ledger_db_do(lg, sql_new, "dispute keep", "ssssisiI", ev->dispute_id, ev->payment_intent,
+		rc = store_do(lg, sql_new, "dispute keep", "ssssisiI", ev->dispute_id, ev->payment_intent,
 			   or_null(ev->charge_id), ev->currency, cents, state, lg->now, closing ? &lg->now : NULL);
 		h->outcome = "kept: no credit for this payment yet, applied when it comes";
-	} else if (closing && strcmp(ledger_db_str(s, 0), "open") == 0 && ledger_db_i64(s, 1) != 0) {
-		rc = ledger_db_do(lg, sql_close, "dispute keep closed", "sis", state, lg->now, ev->dispute_id);
+	} else if (closing && strcmp(store_str(s, 0), "open") == 0 && store_i64(s, 1) != 0) {
+		rc = store_do(lg, sql_close, "dispute keep closed", "sis", state, lg->now, ev->dispute_id);
 		h->outcome = "kept: closed before its payment was credited";
 	}
 	if (rc == CD_OK)
@@ -215,7 +215,7 @@ static enum cd_err dispute_keep(struct ledger *lg, struct hook_run *h, const cha
 	return rc == CD_OK && credited ? CD_E_RETRY : rc;
 }
 
-enum cd_err ledger_hook_dispute_created(struct ledger *lg, struct hook_run *h)
+enum cd_err ledger_hook_dispute_created(struct store *lg, struct hook_run *h)
 {
 	struct acct a;
 	struct disputed d;
@@ -239,7 +239,7 @@ enum cd_err ledger_hook_dispute_created(struct ledger *lg, struct hook_run *h)
 }
 
 /* Gives back micros, what the won dispute holds (ledger_rule_dispute_close). */
-static enum cd_err dispute_give(struct ledger *lg, struct hook_run *h, struct acct *a, struct disputed *d,
+static enum cd_err dispute_give(struct store *lg, struct hook_run *h, struct acct *a, struct disputed *d,
 				int64_t micros)
 {
 	const struct webhook_event *ev = h->ev;
@@ -258,7 +258,7 @@ static enum cd_err dispute_give(struct ledger *lg, struct hook_run *h, struct ac
 	return rc;
 }
 
-enum cd_err ledger_hook_dispute_closed(struct ledger *lg, struct hook_run *h)
+enum cd_err ledger_hook_dispute_closed(struct store *lg, struct hook_run *h)
 {
 	static const char sql_close[] = "INSERT INTO disputes (dispute_id, topup_id, recharge_id, invoice_credit_id, "
 		"account_id, payment_intent, charge_id, currency, amount_cents, state, created_at, closed_at) "
@@ -288,7 +288,7 @@ enum cd_err ledger_hook_dispute_closed(struct ledger *lg, struct hook_run *h)
 		rc = dispute_give(lg, h, &a, &d, give);
 	int64_t cents = ev->dispute_amount_cents > 0 ? ev->dispute_amount_cents : 0;
 	if (rc == CD_OK)
-		rc = ledger_db_do(lg, sql_close, "dispute close", "sIIIisssisiii", ev->dispute_id, funded_id_as(&d.f, FUNDED_TOPUP),
+		rc = store_do(lg, sql_close, "dispute close", "sIIIisssisiii", ev->dispute_id, funded_id_as(&d.f, FUNDED_TOPUP),
 			   funded_id_as(&d.f, FUNDED_RECHARGE), funded_id_as(&d.f, FUNDED_INVOICE), a.id,
 			   or_null(ev->payment_intent), or_null(ev->charge_id), ev->currency, cents, state, lg->now,
 			   lg->now, returned);
@@ -297,7 +297,7 @@ enum cd_err ledger_hook_dispute_closed(struct ledger *lg, struct hook_run *h)
 
 /* ---- what refunds and credits ask of disputes (ledger_hooks.h) ---- */
 
-enum cd_err ledger_dispute_yield(struct ledger *lg, const struct funded *f, int64_t micros, int64_t *moved)
+enum cd_err ledger_dispute_yield(struct store *lg, const struct funded *f, int64_t micros, int64_t *moved)
 {
 	static const char sql_topup[] = "SELECT dispute_id, taken_micros FROM disputes WHERE topup_id = ? "
 		"AND state = 'open' AND taken_micros > 0 ORDER BY created_at, dispute_id LIMIT ? FOR UPDATE";
@@ -311,20 +311,20 @@ enum cd_err ledger_dispute_yield(struct ledger *lg, const struct funded *f, int6
 	int n = 0, e;
 	*moved = 0;
 	const char *sql = f->kind == FUNDED_RECHARGE ? sql_recharge : f->kind == FUNDED_INVOICE ? sql_invoice : sql_topup;
-	struct dbstmt *s = ledger_db_exec(lg, sql, &e, "ii", f->id,
+	struct dbstmt *s = store_exec(lg, sql, &e, "ii", f->id,
 				   (int64_t)LIMIT_DISPUTES_PER_PAYMENT);
 	if (s == NULL)
-		return ledger_db_err(lg, e, "dispute yield");
-	while (n < LIMIT_DISPUTES_PER_PAYMENT && ledger_db_fetch(s) == 1) {
-		ledger_copy_text(ids[n], sizeof(ids[n]), ledger_db_str(s, 0));
-		held[n++] = ledger_db_i64(s, 1);
+		return store_err(lg, e, "dispute yield");
+	while (n < LIMIT_DISPUTES_PER_PAYMENT && store_fetch(s) == 1) {
+		ledger_copy_text(ids[n], sizeof(ids[n]), store_str(s, 0));
+		held[n++] = store_i64(s, 1);
 	}
 	int64_t parts[LIMIT_DISPUTES_PER_PAYMENT];
 	ledger_rule_dispute_yield(held, n, micros, parts);
 	enum cd_err rc = CD_OK;
 	for (int i = 0; i < n && rc == CD_OK; i++) {
 		if (parts[i] > 0)
-			rc = ledger_db_do(lg, sql_set, "dispute yield", "is", parts[i], ids[i]);
+			rc = store_do(lg, sql_set, "dispute yield", "is", parts[i], ids[i]);
 		if (rc == CD_OK)
 			*moved += parts[i];
 	}
@@ -338,28 +338,28 @@ struct waiting {
 	int take;		/* open or lost: the credit is taken back */
 };
 
-static enum cd_err waiting_read(struct ledger *lg, const char *payment_intent, struct waiting *w, int *n)
+static enum cd_err waiting_read(struct store *lg, const char *payment_intent, struct waiting *w, int *n)
 {
 	static const char sql[] = "SELECT dispute_id, COALESCE(charge_id, ''), COALESCE(currency, ''), amount_cents, "
 		"state IN ('open', 'lost') FROM disputes WHERE payment_intent = ? AND account_id IS NULL "
 		"ORDER BY created_at, dispute_id LIMIT ? FOR UPDATE";
 	int e;
 	*n = 0;
-	struct dbstmt *s = ledger_db_exec(lg, sql, &e, "si", payment_intent, (int64_t)LIMIT_DISPUTES_PER_PAYMENT);
+	struct dbstmt *s = store_exec(lg, sql, &e, "si", payment_intent, (int64_t)LIMIT_DISPUTES_PER_PAYMENT);
 	if (s == NULL)
-		return ledger_db_err(lg, e, "disputes waiting");
-	while (*n < LIMIT_DISPUTES_PER_PAYMENT && ledger_db_fetch(s) == 1) {
+		return store_err(lg, e, "disputes waiting");
+	while (*n < LIMIT_DISPUTES_PER_PAYMENT && store_fetch(s) == 1) {
 		struct waiting *x = &w[(*n)++];
-		ledger_copy_text(x->id, sizeof(x->id), ledger_db_str(s, 0));
-		ledger_copy_text(x->charge, sizeof(x->charge), ledger_db_str(s, 1));
-		ledger_copy_text(x->currency, sizeof(x->currency), ledger_db_str(s, 2));
-		x->cents = ledger_db_i64(s, 3);
-		x->take = ledger_db_i64(s, 4) != 0;
+		ledger_copy_text(x->id, sizeof(x->id), store_str(s, 0));
+		ledger_copy_text(x->charge, sizeof(x->charge), store_str(s, 1));
+		ledger_copy_text(x->currency, sizeof(x->currency), store_str(s, 2));
+		x->cents = store_i64(s, 3);
+		x->take = store_i64(s, 4) != 0;
 	}
 	return CD_OK;
 }
 
-enum cd_err ledger_dispute_apply_waiting(struct ledger *lg, struct acct *a, struct funded *f, const char *payment_intent)
+enum cd_err ledger_dispute_apply_waiting(struct store *lg, struct acct *a, struct funded *f, const char *payment_intent)
 {
 	static const char sql_attach[] = "UPDATE disputes SET topup_id = ?, recharge_id = ?, invoice_credit_id = ?, "
 		"account_id = ? WHERE dispute_id = ?";
@@ -376,7 +376,7 @@ enum cd_err ledger_dispute_apply_waiting(struct ledger *lg, struct acct *a, stru
 		if (w[i].take)
 			rc = dispute_take(lg, a, f, &news);
 		else
-			rc = ledger_db_do(lg, sql_attach, "dispute attach", "IIIis", funded_id_as(f, FUNDED_TOPUP),
+			rc = store_do(lg, sql_attach, "dispute attach", "IIIis", funded_id_as(f, FUNDED_TOPUP),
 				   funded_id_as(f, FUNDED_RECHARGE), funded_id_as(f, FUNDED_INVOICE), a->id, w[i].id);
 	}
 	return rc;

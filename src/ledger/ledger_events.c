@@ -2,7 +2,7 @@
  * route's page of them. */
 #include "ledger_events.h"
 #include "ledger_rules.h"
-#include "ledger_write.h"
+#include "store_write.h"
 #include "timefmt.h"
 #include <stdatomic.h>
 #include <stdio.h>
@@ -15,22 +15,22 @@ static const char SQL_EVENT_PAGE[] = "SELECT id, account, type, data, created_at
  * id, account, type, data, created_at. */
 static json_t *event_json(const struct dbstmt *s);
 
-enum cd_err ledger_event_add(struct ledger *lg, const struct acct *a, const char *type, json_t *data)
+enum cd_err ledger_event_add(struct store *lg, const struct acct *a, const char *type, json_t *data)
 {
 	struct ledger_write lw;
 	char *text = json_dumps(data != NULL ? data : json_object(), JSON_COMPACT | JSON_SORT_KEYS);
 	json_decref(data);
 	if (text == NULL)
 		return CD_E_INTERNAL;
-	ledger_write_begin(&lw);
+	store_write_begin(&lw);
 	LEDGER_WRITE_ONE(&lw, "events", EVENTS_TABLE(COL_WRITE, a != NULL ? &a->id : NULL, a != NULL ? a->ext_id : NULL,
 						    type, text));
-	enum cd_err rc = ledger_write_run(lg, &lw, "event insert", NULL, NULL);
+	enum cd_err rc = store_write_run(lg, &lw, "event insert", NULL, NULL);
 	free(text);
 	return rc;
 }
 
-json_t *ledger_notice_balance(const struct ledger *lg, struct acct *a)
+json_t *ledger_notice_balance(const struct store *lg, struct acct *a)
 {
 	int64_t threshold = cfg_low_threshold(lg->cfg, a->low_balance);
 	int64_t available = ledger_acct_available(a);
@@ -45,7 +45,7 @@ json_t *ledger_notice_balance(const struct ledger *lg, struct acct *a)
 			 (json_int_t)a->balance, "threshold_micros", (json_int_t)threshold);
 }
 
-const char *ledger_notice_refusal(const struct ledger *lg, struct acct *a, struct member_row *m, enum refusal_why why,
+const char *ledger_notice_refusal(const struct store *lg, struct acct *a, struct member_row *m, enum refusal_why why,
 			   int64_t available, int64_t required, json_t **data)
 {
 	int64_t month = timefmt_month_key(lg->now), day = lg->now / TIMEFMT_SECONDS_PER_DAY;
@@ -91,7 +91,7 @@ const char *ledger_notice_refusal(const struct ledger *lg, struct acct *a, struc
 	return limit != NULL ? EVENT_LIMIT_REACHED : NULL;
 }
 
-int ledger_notice_recharge(const struct ledger *lg, struct acct *a)
+int ledger_notice_recharge(const struct store *lg, struct acct *a)
 {
 	struct recharge_case c = {.threshold = a->recharge_threshold, .amount_cents = a->recharge_amount_cents,
 				  .has_card = a->recharge_card, .pending = a->recharge_pending,
@@ -110,7 +110,7 @@ int ledger_notice_recharge(const struct ledger *lg, struct acct *a)
  * try still waiting has nothing left to collect, and a suspension for a
  * failed payment ends by itself; one for another reason (an admin's, a
  * dispute's) stays. */
-static enum cd_err notice_debt_paid(struct ledger *lg, struct acct *a)
+static enum cd_err notice_debt_paid(struct store *lg, struct acct *a)
 {
 	static const char sql_retry[] = "UPDATE recharges SET state = 'failed', try_no = try_no - 1, "
 					"error = 'the debt was paid otherwise', updated_at = ? WHERE account_id = ? AND "
@@ -120,10 +120,10 @@ static enum cd_err notice_debt_paid(struct ledger *lg, struct acct *a)
 	if (a->balance_read >= 0 || a->balance < 0)
 		return CD_OK;
 	a->balance_read = a->balance;
-	enum cd_err rc = ledger_db_do(lg, sql_retry, "collection retry dropped", "ii", lg->now, a->id);
+	enum cd_err rc = store_do(lg, sql_retry, "collection retry dropped", "ii", lg->now, a->id);
 	if (rc != CD_OK || strcmp(a->status, "suspended") != 0 || strcmp(a->status_reason, "payment_failed") != 0)
 		return rc;
-	rc = ledger_db_do(lg, sql, "suspension lift", "i", a->id);
+	rc = store_do(lg, sql, "suspension lift", "i", a->id);
 	if (rc != CD_OK)
 		return rc;
 	ledger_copy_text(a->status, sizeof(a->status), "active");
@@ -132,7 +132,7 @@ static enum cd_err notice_debt_paid(struct ledger *lg, struct acct *a)
 							     "balance_micros", (json_int_t)a->balance));
 }
 
-enum cd_err ledger_acct_save(struct ledger *lg, struct acct *a)
+enum cd_err ledger_acct_save(struct store *lg, struct acct *a)
 {
 	json_t *low = ledger_notice_balance(lg, a);
 	enum cd_err rc = low != NULL ? ledger_event_add(lg, a, EVENT_BALANCE_LOW, low) : CD_OK;
@@ -145,27 +145,27 @@ enum cd_err ledger_acct_save(struct ledger *lg, struct acct *a)
 static json_t *event_json(const struct dbstmt *s)
 {
 	json_error_t jerr;
-	json_t *data = json_loads(ledger_db_str(s, 3), 0, &jerr);
+	json_t *data = json_loads(store_str(s, 3), 0, &jerr);
 	if (data == NULL)
 		data = json_object();
-	return json_pack("{s:I, s:s, s:o, s:o, s:o}", "id", (json_int_t)ledger_db_i64(s, 0), "type", ledger_db_str(s, 2),
-			 "created_at", ledger_json_time(ledger_db_i64(s, 4)), "account",
-			 ledger_db_null(s, 1) ? json_null() : json_string(ledger_db_str(s, 1)), "data", data);
+	return json_pack("{s:I, s:s, s:o, s:o, s:o}", "id", (json_int_t)store_i64(s, 0), "type", store_str(s, 2),
+			 "created_at", ledger_json_time(store_i64(s, 4)), "account",
+			 store_null(s, 1) ? json_null() : json_string(store_str(s, 1)), "data", data);
 }
 
-static enum cd_err page_tx(struct ledger *lg, int64_t after, int limit, json_t **out)
+static enum cd_err page_tx(struct store *lg, int64_t after, int limit, json_t **out)
 {
 	int e;
 	json_decref(*out);
 	*out = NULL;
-	struct dbstmt *s = ledger_db_exec(lg, SQL_EVENT_PAGE, &e, "ii", after, (int64_t)limit);
+	struct dbstmt *s = store_exec(lg, SQL_EVENT_PAGE, &e, "ii", after, (int64_t)limit);
 	if (s == NULL)
-		return ledger_db_err(lg, e, "event page");
+		return store_err(lg, e, "event page");
 	json_t *data = json_array();
 	int64_t last = after;
 	int got = 0;
-	while (data != NULL && (got = ledger_db_fetch(s)) == 1) {
-		last = ledger_db_i64(s, 0);
+	while (data != NULL && (got = store_fetch(s)) == 1) {
+		last = store_i64(s, 0);
 		json_array_append_new(data, event_json(s));
 	}
 	if (data == NULL || got < 0) {
@@ -176,12 +176,12 @@ static enum cd_err page_tx(struct ledger *lg, int64_t after, int limit, json_t *
 	return *out != NULL ? CD_OK : CD_E_INTERNAL;
 }
 
-enum cd_err ledger_events(struct ledger *lg, int64_t after, int limit, json_t **out)
+enum cd_err ledger_events(struct store *lg, int64_t after, int limit, json_t **out)
 {
-	struct ledger_tx t;
+	struct store_tx t;
 	*out = NULL;
-	for (ledger_tx_init(lg, &t); ledger_tx_next(lg, &t);)
-		ledger_tx_end(lg, &t, page_tx(lg, after, limit, out));
+	for (store_tx_init(lg, &t); store_tx_next(lg, &t);)
+		store_tx_end(lg, &t, page_tx(lg, after, limit, out));
 	return t.rc;
 }
 
@@ -200,7 +200,7 @@ static const char SQL_FAILED[] = "UPDATE events SET state = IF(created_at + ? <=
 
 /* Claims into out[0..*claimed) (bodies malloc'd), freeing what an
  * earlier attempt claimed first: its transaction was rolled back. */
-static enum cd_err claim_tx(struct ledger *lg, struct ledger_push *out, int max, int64_t lease, int *claimed)
+static enum cd_err claim_tx(struct store *lg, struct ledger_push *out, int max, int64_t lease, int *claimed)
 {
 	int64_t ids[LIMIT_NOTIFY_BATCH], attempts[LIMIT_NOTIFY_BATCH];
 	char *bodies[LIMIT_NOTIFY_BATCH];
@@ -208,13 +208,13 @@ static enum cd_err claim_tx(struct ledger *lg, struct ledger_push *out, int max,
 	for (int i = 0; i < *claimed; i++)
 		free(out[i].body);
 	*claimed = 0;
-	struct dbstmt *s = ledger_db_exec(lg, SQL_DUE, &e, "ii", lg->now, (int64_t)max);
+	struct dbstmt *s = store_exec(lg, SQL_DUE, &e, "ii", lg->now, (int64_t)max);
 	if (s == NULL)
-		return ledger_db_err(lg, e, "events due");
-	while (n < max && n < LIMIT_NOTIFY_BATCH && (got = ledger_db_fetch(s)) == 1) {
+		return store_err(lg, e, "events due");
+	while (n < max && n < LIMIT_NOTIFY_BATCH && (got = store_fetch(s)) == 1) {
 		json_t *ev = event_json(s);
-		ids[n] = ledger_db_i64(s, 0);
-		attempts[n] = ledger_db_i64(s, 5);
+		ids[n] = store_i64(s, 0);
+		attempts[n] = store_i64(s, 5);
 		bodies[n] = ev != NULL ? json_dumps(ev, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
 		json_decref(ev);
 		if (bodies[n] == NULL) {
@@ -226,11 +226,11 @@ static enum cd_err claim_tx(struct ledger *lg, struct ledger_push *out, int max,
 	}
 	enum cd_err rc = CD_OK;
 	for (int i = 0; i < n; i++) {
-		struct dbstmt *l = rc == CD_OK ? ledger_db_exec(lg, SQL_LEASE, &e, "iii", lg->now + lease, ids[i], lg->now)
+		struct dbstmt *l = rc == CD_OK ? store_exec(lg, SQL_LEASE, &e, "iii", lg->now + lease, ids[i], lg->now)
 					       : NULL;
 		if (rc == CD_OK && l == NULL)
-			rc = ledger_db_err(lg, e, "event lease");
-		if (rc == CD_OK && ledger_db_affected(l) == 1) {
+			rc = store_err(lg, e, "event lease");
+		if (rc == CD_OK && store_affected(l) == 1) {
 			out[(*claimed)++] = (struct ledger_push){ids[i], attempts[i], bodies[i]};
 			continue;
 		}
@@ -239,12 +239,12 @@ static enum cd_err claim_tx(struct ledger *lg, struct ledger_push *out, int max,
 	return rc;
 }
 
-enum cd_err ledger_events_claim(struct ledger *lg, struct ledger_push *out, int max, int64_t lease_seconds, int *n)
+enum cd_err ledger_events_claim(struct store *lg, struct ledger_push *out, int max, int64_t lease_seconds, int *n)
 {
-	struct ledger_tx t;
+	struct store_tx t;
 	int claimed = 0;
-	for (ledger_tx_init(lg, &t); ledger_tx_next(lg, &t);)
-		ledger_tx_end(lg, &t, claim_tx(lg, out, max, lease_seconds, &claimed));
+	for (store_tx_init(lg, &t); store_tx_next(lg, &t);)
+		store_tx_end(lg, &t, claim_tx(lg, out, max, lease_seconds, &claimed));
 	if (t.rc != CD_OK) {
 		for (int i = 0; i < claimed; i++)
 			free(out[i].body);
@@ -254,19 +254,19 @@ enum cd_err ledger_events_claim(struct ledger *lg, struct ledger_push *out, int 
 	return t.rc;
 }
 
-static enum cd_err pushed_tx(struct ledger *lg, int64_t id, int ok, const char *error, int64_t retry_seconds)
+static enum cd_err pushed_tx(struct store *lg, int64_t id, int ok, const char *error, int64_t retry_seconds)
 {
 	if (ok)
-		return ledger_db_do(lg, SQL_DELIVERED, "event delivered", "ii", lg->now, id);
-	return ledger_db_do(lg, SQL_FAILED, "event failed", "iiiisi", retry_seconds, lg->now, lg->now,
+		return store_do(lg, SQL_DELIVERED, "event delivered", "ii", lg->now, id);
+	return store_do(lg, SQL_FAILED, "event failed", "iiiisi", retry_seconds, lg->now, lg->now,
 		     (int64_t)LIMIT_NOTIFY_BACKOFF_MAX_SECONDS, error != NULL ? error : "", id);
 }
 
-enum cd_err ledger_event_pushed(struct ledger *lg, int64_t id, int ok, const char *error, int64_t retry_seconds)
+enum cd_err ledger_event_pushed(struct store *lg, int64_t id, int ok, const char *error, int64_t retry_seconds)
 {
-	struct ledger_tx t;
-	for (ledger_tx_init(lg, &t); ledger_tx_next(lg, &t);)
-		ledger_tx_end(lg, &t, pushed_tx(lg, id, ok, error, retry_seconds));
+	struct store_tx t;
+	for (store_tx_init(lg, &t); store_tx_next(lg, &t);)
+		store_tx_end(lg, &t, pushed_tx(lg, id, ok, error, retry_seconds));
 	return t.rc;
 }
 
@@ -278,25 +278,25 @@ static atomic_llong outbox_pending = -1;
 
 /* An index range read of ix_due (state, next_attempt_at), stopped at
  * LIMIT_OUTBOX_COUNT_ROWS: never a scan of the table. */
-static enum cd_err outbox_count_tx(struct ledger *lg, int64_t *n)
+static enum cd_err outbox_count_tx(struct store *lg, int64_t *n)
 {
 	static const char sql[] = "SELECT COUNT(*) FROM (SELECT 1 FROM events WHERE state = 'pending' LIMIT ?) p";
 	int e;
-	struct dbstmt *s = ledger_db_exec(lg, sql, &e, "i", (int64_t)LIMIT_OUTBOX_COUNT_ROWS);
+	struct dbstmt *s = store_exec(lg, sql, &e, "i", (int64_t)LIMIT_OUTBOX_COUNT_ROWS);
 	if (s == NULL)
-		return ledger_db_err(lg, e, "outbox count");
-	if (ledger_db_fetch(s) != 1)
+		return store_err(lg, e, "outbox count");
+	if (store_fetch(s) != 1)
 		return CD_E_INTERNAL;
-	*n = ledger_db_i64(s, 0);
+	*n = store_i64(s, 0);
 	return CD_OK;
 }
 
-enum cd_err ledger_outbox_count(struct ledger *lg)
+enum cd_err ledger_outbox_count(struct store *lg)
 {
-	struct ledger_tx t;
+	struct store_tx t;
 	int64_t n = 0;
-	for (ledger_tx_init(lg, &t); ledger_tx_next(lg, &t);)
-		ledger_tx_end(lg, &t, outbox_count_tx(lg, &n));
+	for (store_tx_init(lg, &t); store_tx_next(lg, &t);)
+		store_tx_end(lg, &t, outbox_count_tx(lg, &n));
 	if (t.rc == CD_OK)
 		atomic_store(&outbox_pending, (long long)n);
 	return t.rc;
@@ -309,7 +309,7 @@ long long ledger_outbox_pending(void)
 
 /* ---- creditctl ---- */
 
-static enum cd_err list_tx(struct ledger *lg, const char *state, int64_t after, struct ledger_event_row *rows,
+static enum cd_err list_tx(struct store *lg, const char *state, int64_t after, struct ledger_event_row *rows,
 			   int cap, int *n)
 {
 	static const char sql[] = "SELECT id, account, type, state, attempts, created_at, next_attempt_at, "
@@ -317,56 +317,56 @@ static enum cd_err list_tx(struct ledger *lg, const char *state, int64_t after, 
 				  "ORDER BY id LIMIT ?";
 	int e;
 	*n = 0;	/* a retried transaction starts the page again */
-	struct dbstmt *s = ledger_db_exec(lg, sql, &e, "issi", after, state, state, (int64_t)cap);
+	struct dbstmt *s = store_exec(lg, sql, &e, "issi", after, state, state, (int64_t)cap);
 	if (s == NULL)
-		return ledger_db_err(lg, e, "event list");
-	while (*n < cap && ledger_db_fetch(s) == 1) {
+		return store_err(lg, e, "event list");
+	while (*n < cap && store_fetch(s) == 1) {
 		struct ledger_event_row *r = &rows[*n];
-		r->id = ledger_db_i64(s, 0);
-		r->created_at = ledger_db_i64(s, 5);
-		r->attempts = ledger_db_i64(s, 4);
-		r->next_attempt_at = strcmp(ledger_db_str(s, 3), "pending") == 0 ? ledger_db_i64(s, 6) : -1;
+		r->id = store_i64(s, 0);
+		r->created_at = store_i64(s, 5);
+		r->attempts = store_i64(s, 4);
+		r->next_attempt_at = strcmp(store_str(s, 3), "pending") == 0 ? store_i64(s, 6) : -1;
 		r->delivered_at = DB_I64_OR_NONE(s, 7);
-		if (ledger_db_copy(s, 1, r->account, sizeof(r->account), "-") != 0 ||
-		    ledger_db_copy(s, 2, r->type, sizeof(r->type), "") != 0 ||
-		    ledger_db_copy(s, 3, r->state, sizeof(r->state), "") != 0 ||
-		    ledger_db_copy(s, 8, r->last_error, sizeof(r->last_error), "") != 0)
+		if (store_copy(s, 1, r->account, sizeof(r->account), "-") != 0 ||
+		    store_copy(s, 2, r->type, sizeof(r->type), "") != 0 ||
+		    store_copy(s, 3, r->state, sizeof(r->state), "") != 0 ||
+		    store_copy(s, 8, r->last_error, sizeof(r->last_error), "") != 0)
 			return CD_E_INTERNAL;
 		(*n)++;
 	}
 	return CD_OK;
 }
 
-enum cd_err ledger_events_list(struct ledger *lg, const char *state, int64_t after, struct ledger_event_row *rows,
+enum cd_err ledger_events_list(struct store *lg, const char *state, int64_t after, struct ledger_event_row *rows,
 			       int cap, int *n)
 {
-	struct ledger_tx t;
+	struct store_tx t;
 	*n = 0;
-	for (ledger_tx_init(lg, &t); ledger_tx_next(lg, &t);)
-		ledger_tx_end(lg, &t, list_tx(lg, state, after, rows, cap, n));
+	for (store_tx_init(lg, &t); store_tx_next(lg, &t);)
+		store_tx_end(lg, &t, list_tx(lg, state, after, rows, cap, n));
 	if (t.rc != CD_OK)
 		*n = 0;
 	return t.rc;
 }
 
-static enum cd_err retry_tx(struct ledger *lg, int64_t id, int *count)
+static enum cd_err retry_tx(struct store *lg, int64_t id, int *count)
 {
 	static const char one[] = "UPDATE events SET state = 'pending', next_attempt_at = ? "
 				  "WHERE id = ? AND state <> 'delivered'";
 	static const char all[] = "UPDATE events SET state = 'pending', next_attempt_at = ? WHERE state = 'failed'";
 	int e;
-	struct dbstmt *s = id > 0 ? ledger_db_exec(lg, one, &e, "ii", lg->now, id) : ledger_db_exec(lg, all, &e, "i", lg->now);
+	struct dbstmt *s = id > 0 ? store_exec(lg, one, &e, "ii", lg->now, id) : store_exec(lg, all, &e, "i", lg->now);
 	if (s == NULL)
-		return ledger_db_err(lg, e, "event retry");
-	*count = (int)ledger_db_affected(s);
+		return store_err(lg, e, "event retry");
+	*count = (int)store_affected(s);
 	return CD_OK;
 }
 
-enum cd_err ledger_events_retry(struct ledger *lg, int64_t id, int *count)
+enum cd_err ledger_events_retry(struct store *lg, int64_t id, int *count)
 {
-	struct ledger_tx t;
+	struct store_tx t;
 	*count = 0;
-	for (ledger_tx_init(lg, &t); ledger_tx_next(lg, &t);)
-		ledger_tx_end(lg, &t, retry_tx(lg, id, count));
+	for (store_tx_init(lg, &t); store_tx_next(lg, &t);)
+		store_tx_end(lg, &t, retry_tx(lg, id, count));
 	return t.rc;
 }

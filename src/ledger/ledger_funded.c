@@ -58,45 +58,45 @@ static const struct funded_sql *sql_of(enum funded_kind kind)
 	return kind == FUNDED_RECHARGE ? &recharge_sql : kind == FUNDED_INVOICE ? &invoice_sql : &topup_sql;
 }
 
-enum cd_err ledger_funded_find(struct ledger *lg, const char *payment_intent, const char *charge, struct funded *f)
+enum cd_err ledger_funded_find(struct store *lg, const char *payment_intent, const char *charge, struct funded *f)
 {
 	static const enum funded_kind kinds[] = {FUNDED_TOPUP, FUNDED_RECHARGE, FUNDED_INVOICE};
 	_Static_assert(sizeof(kinds) / sizeof(kinds[0]) == FUNDED_KINDS, "every kind is looked for");
 	int e;
 	memset(f, 0, sizeof(*f));
 	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
-		struct dbstmt *s = ledger_db_exec(lg, sql_of(kinds[i])->find, &e, "ssss", payment_intent, payment_intent,
+		struct dbstmt *s = store_exec(lg, sql_of(kinds[i])->find, &e, "ssss", payment_intent, payment_intent,
 					   charge, charge);
 		if (s == NULL)
-			return ledger_db_err(lg, e, "funded lookup");
-		int got = ledger_db_fetch(s);
+			return store_err(lg, e, "funded lookup");
+		int got = store_fetch(s);
 		if (got < 0)
 			return CD_E_INTERNAL;
 		if (got == 1) {
 			f->kind = kinds[i];
-			f->id = ledger_db_i64(s, 0);
-			f->account_id = ledger_db_i64(s, 1);
+			f->id = store_i64(s, 0);
+			f->account_id = store_i64(s, 1);
 			return CD_OK;
 		}
 	}
 	return CD_E_NOT_FOUND;
 }
 
-enum cd_err ledger_funded_lock(struct ledger *lg, struct funded *f)
+enum cd_err ledger_funded_lock(struct store *lg, struct funded *f)
 {
 	int e;
-	struct dbstmt *s = ledger_db_exec(lg, sql_of(f->kind)->lock, &e, "i", f->id);
+	struct dbstmt *s = store_exec(lg, sql_of(f->kind)->lock, &e, "i", f->id);
 	if (s == NULL)
-		return ledger_db_err(lg, e, "funded lock");
-	if (ledger_db_fetch(s) != 1)
+		return store_err(lg, e, "funded lock");
+	if (store_fetch(s) != 1)
 		return CD_E_INTERNAL;
-	f->credited = ledger_db_i64(s, 0);
-	f->refunded = ledger_db_i64(s, 1);
-	f->disputed = ledger_db_i64(s, 2);
-	f->refunded_cents = ledger_db_i64(s, 3);
-	f->amount_cents = ledger_db_i64(s, 4);
-	f->paid_cents = ledger_db_i64(s, 5);
-	ledger_copy_text(f->currency, sizeof(f->currency), ledger_db_str(s, 6));
+	f->credited = store_i64(s, 0);
+	f->refunded = store_i64(s, 1);
+	f->disputed = store_i64(s, 2);
+	f->refunded_cents = store_i64(s, 3);
+	f->amount_cents = store_i64(s, 4);
+	f->paid_cents = store_i64(s, 5);
+	ledger_copy_text(f->currency, sizeof(f->currency), store_str(s, 6));
 	if (f->kind == FUNDED_RECHARGE || f->currency[0] == '\0')
 		ledger_copy_text(f->currency, sizeof(f->currency), lg->cfg->stripe_currency);
 	/* What the refund and dispute rules (ledger_rules.h) assert of their
@@ -112,11 +112,11 @@ enum cd_err ledger_funded_lock(struct ledger *lg, struct funded *f)
 	return CD_OK;
 }
 
-enum cd_err ledger_funded_change(struct ledger *lg, struct funded *f, int64_t refunded_cents, int64_t refunded_micros,
+enum cd_err ledger_funded_change(struct store *lg, struct funded *f, int64_t refunded_cents, int64_t refunded_micros,
 			  int64_t disputed_micros, const char *charge)
 {
 	const char *known = charge != NULL && charge[0] != '\0' ? charge : NULL;
-	enum cd_err rc = ledger_db_do(lg, sql_of(f->kind)->change, "funded change", "iiisi", refunded_cents, refunded_micros,
+	enum cd_err rc = store_do(lg, sql_of(f->kind)->change, "funded change", "iiisi", refunded_cents, refunded_micros,
 			       disputed_micros, known, f->id);
 	if (rc != CD_OK)
 		return rc;
@@ -127,15 +127,15 @@ enum cd_err ledger_funded_change(struct ledger *lg, struct funded *f, int64_t re
 	return CD_OK;
 }
 
-enum cd_err ledger_funded_credited_now(struct ledger *lg, const char *payment_intent, int *found)
+enum cd_err ledger_funded_credited_now(struct store *lg, const char *payment_intent, int *found)
 {
 	int e;
 	*found = 0;
 	for (int kind = FUNDED_TOPUP; kind <= FUNDED_INVOICE && !*found; kind++) {
-		struct dbstmt *s = ledger_db_exec(lg, sql_of((enum funded_kind)kind)->credited_now, &e, "s", payment_intent);
+		struct dbstmt *s = store_exec(lg, sql_of((enum funded_kind)kind)->credited_now, &e, "s", payment_intent);
 		if (s == NULL)
-			return ledger_db_err(lg, e, "funded recheck");
-		int got = ledger_db_fetch(s);
+			return store_err(lg, e, "funded recheck");
+		int got = store_fetch(s);
 		if (got < 0)
 			return CD_E_INTERNAL;
 		*found = got == 1;

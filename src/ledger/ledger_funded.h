@@ -36,18 +36,18 @@ static inline const int64_t *funded_id_as(const struct funded *f, enum funded_ki
 /* Finds the credited top-up or succeeded recharge of a payment intent,
  * else of a charge id ("" matches nothing): kind, id and account_id, read
  * without a lock. CD_E_NOT_FOUND: no credit of creditd's. */
-enum cd_err ledger_funded_find(struct ledger *lg, const char *payment_intent, const char *charge, struct funded *f);
+enum cd_err ledger_funded_find(struct store *lg, const char *payment_intent, const char *charge, struct funded *f);
 /* Locks f's row (the caller holds its account's lock) and reads its
  * figures into f. */
-enum cd_err ledger_funded_lock(struct ledger *lg, struct funded *f);
+enum cd_err ledger_funded_lock(struct store *lg, struct funded *f);
 /* On f's locked row: refunded_cents raised to at least refunded_cents,
  * refunded_micros and disputed_micros moved by the (signed) amounts, and
  * the charge id kept when none was known (charge NULL or "": none). The
  * figures in f follow. */
-enum cd_err ledger_funded_change(struct ledger *lg, struct funded *f, int64_t refunded_cents, int64_t refunded_micros,
+enum cd_err ledger_funded_change(struct store *lg, struct funded *f, int64_t refunded_cents, int64_t refunded_micros,
 			  int64_t disputed_micros, const char *charge);
 /* *found: 1 when a credit of the payment intent exists now, read with
  * locks (it waits for a credit being written), so that a dispute kept
  * for later cannot miss a credit committed meanwhile. */
-enum cd_err ledger_funded_credited_now(struct ledger *lg, const char *payment_intent, int *found);
+enum cd_err ledger_funded_credited_now(struct store *lg, const char *payment_intent, int *found);
 #endif

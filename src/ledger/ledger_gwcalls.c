@@ -33,24 +33,24 @@ struct gw_response_tx {
 	const struct ledger_usage_billed *billed;	/* kept on the usage of hold (account_id, hold) instead */
 };
 
-static enum cd_err response_tx(struct ledger *lg, struct gw_response_tx *x)
+static enum cd_err response_tx(struct store *lg, struct gw_response_tx *x)
 {
 	int e;
 	const struct ledger_usage_billed *b = x->billed;
 	if (b != NULL)
-		return ledger_db_do(lg, SQL_BILLED, "usage billed", "isiiiiiii", (int64_t)b->over_hold, b->service_tier,
+		return store_do(lg, SQL_BILLED, "usage billed", "isiiiiiii", (int64_t)b->over_hold, b->service_tier,
 				    (int64_t)b->long_context, b->cache_write_1h_tokens, b->audio_input_tokens,
 				    b->audio_output_tokens, b->web_search_calls, x->hold, x->account_id);
 	if (x->renew_ttl > 0)
-		return ledger_db_do(lg, SQL_RENEW, "hold renewal", "iiii", lg->now + x->renew_ttl, x->hold, x->account_id,
+		return store_do(lg, SQL_RENEW, "hold renewal", "iiii", lg->now + x->renew_ttl, x->hold, x->account_id,
 				    lg->now);
 	if (x->keep)
-		return ledger_db_do(lg, SQL_KEEP, "response kept", "sis", x->id, lg->now, x->account);
-	struct dbstmt *s = ledger_db_exec(lg, SQL_OWNED, &e, "ssi", x->account, x->id,
+		return store_do(lg, SQL_KEEP, "response kept", "sis", x->id, lg->now, x->account);
+	struct dbstmt *s = store_exec(lg, SQL_OWNED, &e, "ssi", x->account, x->id,
 					  lg->now - (int64_t)LIMIT_GATEWAY_RESPONSE_DAYS * TIMEFMT_SECONDS_PER_DAY);
 	if (s == NULL)
-		return ledger_db_err(lg, e, "response lookup");
-	int got = ledger_db_fetch(s);
+		return store_err(lg, e, "response lookup");
+	int got = store_fetch(s);
 	if (got < 0)
 		return CD_E_INTERNAL;
 	x->owned = got == 1;
@@ -58,21 +58,21 @@ static enum cd_err response_tx(struct ledger *lg, struct gw_response_tx *x)
 }
 
 /* One transaction on the account's node, the ledger's routing as it was. */
-static enum cd_err run(struct ledger *lg, struct gw_response_tx *x)
+static enum cd_err run(struct store *lg, struct gw_response_tx *x)
 {
-	struct ledger_tx t;
+	struct store_tx t;
 	char route[sizeof(lg->route)];
 	int routed = lg->routed;
 	memcpy(route, lg->route, sizeof(route));
-	ledger_route(lg, x->account);
-	for (ledger_tx_init(lg, &t); ledger_tx_next(lg, &t);)
-		ledger_tx_end(lg, &t, response_tx(lg, x));
+	store_route(lg, x->account);
+	for (store_tx_init(lg, &t); store_tx_next(lg, &t);)
+		store_tx_end(lg, &t, response_tx(lg, x));
 	lg->routed = routed;
 	memcpy(lg->route, route, sizeof(route));
 	return t.rc;
 }
 
-enum cd_err ledger_gw_response_keep(struct ledger *lg, const char *account, const char *response_id)
+enum cd_err ledger_gw_response_keep(struct store *lg, const char *account, const char *response_id)
 {
 	struct gw_response_tx x = {account, response_id, 1, 0, 0, 0, 0, NULL};
 	if (response_id == NULL || response_id[0] == '\0')
@@ -80,7 +80,7 @@ enum cd_err ledger_gw_response_keep(struct ledger *lg, const char *account, cons
 	return run(lg, &x);
 }
 
-enum cd_err ledger_gw_response_owned(struct ledger *lg, const char *account, const char *response_id, int *owned)
+enum cd_err ledger_gw_response_owned(struct store *lg, const char *account, const char *response_id, int *owned)
 {
 	struct gw_response_tx x = {account, response_id, 0, 0, 0, 0, 0, NULL};
 	enum cd_err rc = run(lg, &x);
@@ -88,20 +88,20 @@ enum cd_err ledger_gw_response_owned(struct ledger *lg, const char *account, con
 	return rc;
 }
 
-enum cd_err ledger_hold_renew(struct ledger *lg, const char *account, const char *hold_id, int64_t ttl_seconds)
+enum cd_err ledger_hold_renew(struct store *lg, const char *account, const char *hold_id, int64_t ttl_seconds)
 {
 	struct gw_response_tx x = {account, NULL, 0, 0, ttl_seconds, 0, 0, NULL};
-	ledger_holdid_ensure(lg);
+	store_holdid_ensure(lg);
 	if (ttl_seconds <= 0 || ledger_hold_id_parse(hold_id, &x.account_id, &x.hold) != 0)
 		return CD_E_NOT_FOUND;
 	return run(lg, &x);
 }
 
-enum cd_err ledger_usage_billed(struct ledger *lg, const char *account, const char *hold_id,
+enum cd_err ledger_usage_billed(struct store *lg, const char *account, const char *hold_id,
 				const struct ledger_usage_billed *b)
 {
 	struct gw_response_tx x = {account, NULL, 0, 0, 0, 0, 0, b};
-	ledger_holdid_ensure(lg);
+	store_holdid_ensure(lg);
 	if (ledger_hold_id_parse(hold_id, &x.account_id, &x.hold) != 0)
 		return CD_E_NOT_FOUND;
 	return run(lg, &x);
@@ -143,47 +143,47 @@ static json_t *text_or_null(const char *s)
 static json_t *hold_usage(struct dbstmt *s)
 {
 	return json_pack("{s:I, s:I, s:I, s:I, s:s, s:b, s:I, s:I, s:I, s:I}", "input_tokens",
-			 (json_int_t)ledger_db_i64(s, 11), "cached_input_tokens", (json_int_t)ledger_db_i64(s, 12),
-			 "cache_write_input_tokens", (json_int_t)ledger_db_i64(s, 13), "output_tokens",
-			 (json_int_t)ledger_db_i64(s, 14), "service_tier", ledger_db_str(s, 17), "long_context",
-			 ledger_db_i64(s, 18) != 0, "cache_write_1h_tokens", (json_int_t)ledger_db_i64(s, 19),
-			 "audio_input_tokens", (json_int_t)ledger_db_i64(s, 20), "audio_output_tokens",
-			 (json_int_t)ledger_db_i64(s, 21), "web_search_calls", (json_int_t)ledger_db_i64(s, 22));
+			 (json_int_t)store_i64(s, 11), "cached_input_tokens", (json_int_t)store_i64(s, 12),
+			 "cache_write_input_tokens", (json_int_t)store_i64(s, 13), "output_tokens",
+			 (json_int_t)store_i64(s, 14), "service_tier", store_str(s, 17), "long_context",
+			 store_i64(s, 18) != 0, "cache_write_1h_tokens", (json_int_t)store_i64(s, 19),
+			 "audio_input_tokens", (json_int_t)store_i64(s, 20), "audio_output_tokens",
+			 (json_int_t)store_i64(s, 21), "web_search_calls", (json_int_t)store_i64(s, 22));
 }
 
-static enum cd_err hold_get_tx(struct ledger *lg, const char *hold_id, int64_t account_id, int64_t hold, json_t **out)
+static enum cd_err hold_get_tx(struct store *lg, const char *hold_id, int64_t account_id, int64_t hold, json_t **out)
 {
 	int e;
-	struct dbstmt *s = ledger_db_exec(lg, SQL_HOLD_GET, &e, "ii", hold, account_id);
+	struct dbstmt *s = store_exec(lg, SQL_HOLD_GET, &e, "ii", hold, account_id);
 	if (s == NULL)
-		return ledger_db_err(lg, e, "hold lookup");
-	int got = ledger_db_fetch(s);
+		return store_err(lg, e, "hold lookup");
+	int got = store_fetch(s);
 	if (got <= 0)
 		return got < 0 ? CD_E_INTERNAL : refusal_set(&lg->refusal, REFUSE_HOLD_UNKNOWN, hold_id, NULL);
-	json_t *usage = ledger_db_i64(s, 10) == 0 ? json_null() : hold_usage(s);
+	json_t *usage = store_i64(s, 10) == 0 ? json_null() : hold_usage(s);
 	*out = json_pack("{s:s, s:s, s:o, s:o, s:o, s:s, s:I, s:I, s:o, s:o, s:b, s:o, s:o}", "hold_id", hold_id,
-			 "account", ledger_db_str(s, 0), "member", text_or_null(ledger_db_str(s, 1)), "model",
-			 text_or_null(ledger_db_str(s, 2) != NULL ? ledger_db_str(s, 2) : ledger_db_str(s, 3)), "provider",
-			 provider_of(ledger_db_str(s, 4)), "status", ledger_db_str(s, 5), "held_micros",
-			 (json_int_t)ledger_db_i64(s, 6), "charged_micros", (json_int_t)ledger_db_i64(s, 7), "usage", usage,
-			 "settle_reason", text_or_null(ledger_db_i64(s, 10) ? ledger_db_str(s, 15) : NULL),
-			 "over_hold", ledger_db_i64(s, 16) != 0, "created_at", ledger_json_time(ledger_db_i64(s, 8)),
-			 "settled_at", ledger_db_null(s, 9) ? json_null() : ledger_json_time(ledger_db_i64(s, 9)));
+			 "account", store_str(s, 0), "member", text_or_null(store_str(s, 1)), "model",
+			 text_or_null(store_str(s, 2) != NULL ? store_str(s, 2) : store_str(s, 3)), "provider",
+			 provider_of(store_str(s, 4)), "status", store_str(s, 5), "held_micros",
+			 (json_int_t)store_i64(s, 6), "charged_micros", (json_int_t)store_i64(s, 7), "usage", usage,
+			 "settle_reason", text_or_null(store_i64(s, 10) ? store_str(s, 15) : NULL),
+			 "over_hold", store_i64(s, 16) != 0, "created_at", ledger_json_time(store_i64(s, 8)),
+			 "settled_at", store_null(s, 9) ? json_null() : ledger_json_time(store_i64(s, 9)));
 	return *out != NULL ? CD_OK : CD_E_INTERNAL;
 }
 
-enum cd_err ledger_hold_get(struct ledger *lg, const char *hold_id, json_t **out)
+enum cd_err ledger_hold_get(struct store *lg, const char *hold_id, json_t **out)
 {
-	struct ledger_tx t;
+	struct store_tx t;
 	int64_t account_id, hold;
 	*out = NULL;
-	ledger_holdid_ensure(lg);
+	store_holdid_ensure(lg);
 	if (ledger_hold_id_parse(hold_id, &account_id, &hold) != 0)
 		return refusal_set(&lg->refusal, REFUSE_HOLD_UNKNOWN, hold_id, NULL);
-	for (ledger_tx_init(lg, &t); ledger_tx_next(lg, &t);) {
+	for (store_tx_init(lg, &t); store_tx_next(lg, &t);) {
 		json_decref(*out);
 		*out = NULL;
-		ledger_tx_end(lg, &t, hold_get_tx(lg, hold_id, account_id, hold, out));
+		store_tx_end(lg, &t, hold_get_tx(lg, hold_id, account_id, hold, out));
 	}
 	if (t.rc != CD_OK) {
 		json_decref(*out);

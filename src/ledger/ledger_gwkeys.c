@@ -69,18 +69,18 @@ static json_t *gwkey_json(const struct gwkey_view *v, int with_revoked)
 
 static int64_t time_col(const struct dbstmt *s, unsigned int col)
 {
-	return ledger_db_null(s, col) ? -1 : ledger_db_i64(s, col);
+	return store_null(s, col) ? -1 : store_i64(s, col);
 }
 
 /* The current row of a GWKEY_COLUMNS statement as the API shows it. */
 static json_t *gwkey_row_json(const struct dbstmt *s, int with_revoked)
 {
-	const struct gwkey_view v = {ledger_db_i64(s, 0), ledger_db_str(s, 1) != NULL ? ledger_db_str(s, 1) : "", ledger_db_str(s, 2), ledger_db_str(s, 3),
+	const struct gwkey_view v = {store_i64(s, 0), store_str(s, 1) != NULL ? store_str(s, 1) : "", store_str(s, 2), store_str(s, 3),
 				     time_col(s, 4), time_col(s, 5), time_col(s, 6), time_col(s, 7)};
 	return gwkey_json(&v, with_revoked);
 }
 
-static enum cd_err gwkey_create_tx(struct ledger *lg, const struct gwkey_new *n, json_t **out)
+static enum cd_err gwkey_create_tx(struct store *lg, const struct gwkey_new *n, json_t **out)
 {
 	struct acct a;
 	int e;
@@ -89,30 +89,30 @@ static enum cd_err gwkey_create_tx(struct ledger *lg, const struct gwkey_new *n,
 	enum cd_err rc = ledger_acct_load_locked(lg, n->account, &a);
 	if (rc != CD_OK)
 		return rc;
-	struct dbstmt *s = ledger_db_exec(lg, SQL_GWKEY_COUNT, &e, "iii", a.id, (int64_t)KEY_SCOPE_GATEWAY, lg->now);
+	struct dbstmt *s = store_exec(lg, SQL_GWKEY_COUNT, &e, "iii", a.id, (int64_t)KEY_SCOPE_GATEWAY, lg->now);
 	if (s == NULL)
-		return ledger_db_err(lg, e, "gateway key count");
-	if (ledger_db_fetch(s) != 1)
+		return store_err(lg, e, "gateway key count");
+	if (store_fetch(s) != 1)
 		return CD_E_INTERNAL;
-	if (ledger_db_i64(s, 0) >= LIMIT_GATEWAY_KEYS_PER_ACCOUNT)
+	if (store_i64(s, 0) >= LIMIT_GATEWAY_KEYS_PER_ACCOUNT)
 		return CD_E_CONFLICT;
 	const int64_t *expires = n->expires_at != 0 ? &n->expires_at : NULL;
-	s = ledger_db_exec(lg, SQL_GWKEY_INSERT, &e, "bssiisIi", n->hash, (size_t)KEYS_HASH_LEN, n->prefix,
+	s = store_exec(lg, SQL_GWKEY_INSERT, &e, "bssiisIi", n->hash, (size_t)KEYS_HASH_LEN, n->prefix,
 		    n->name != NULL ? n->name : "", (int64_t)KEY_SCOPE_GATEWAY, a.id, n->member, expires, lg->now);
 	if (s == NULL)
-		return ledger_db_err(lg, e, "gateway key create");
-	const struct gwkey_view v = {(int64_t)ledger_db_insert_id(s), n->prefix, n->member, n->name,
+		return store_err(lg, e, "gateway key create");
+	const struct gwkey_view v = {(int64_t)store_insert_id(s), n->prefix, n->member, n->name,
 				     n->expires_at != 0 ? n->expires_at : -1, lg->now, -1, -1};
 	*out = gwkey_json(&v, 0);
 	return *out != NULL ? CD_OK : CD_E_INTERNAL;
 }
 
-enum cd_err ledger_gwkey_create(struct ledger *lg, const struct gwkey_new *n, json_t **out)
+enum cd_err ledger_gwkey_create(struct store *lg, const struct gwkey_new *n, json_t **out)
 {
-	struct ledger_tx t;
+	struct store_tx t;
 	*out = NULL;
-	for (ledger_tx_init(lg, &t); ledger_tx_next(lg, &t);)
-		ledger_tx_end(lg, &t, gwkey_create_tx(lg, n, out));
+	for (store_tx_init(lg, &t); store_tx_next(lg, &t);)
+		store_tx_end(lg, &t, gwkey_create_tx(lg, n, out));
 	if (t.rc != CD_OK) {
 		json_decref(*out);
 		*out = NULL;
@@ -120,7 +120,7 @@ enum cd_err ledger_gwkey_create(struct ledger *lg, const struct gwkey_new *n, js
 	return t.rc;
 }
 
-static enum cd_err gwkey_list_tx(struct ledger *lg, const char *account, int limit, int64_t after_id, json_t **out)
+static enum cd_err gwkey_list_tx(struct store *lg, const char *account, int limit, int64_t after_id, json_t **out)
 {
 	struct acct a;
 	int e, n = 0, more = 0;
@@ -130,12 +130,12 @@ static enum cd_err gwkey_list_tx(struct ledger *lg, const char *account, int lim
 	enum cd_err rc = ledger_acct_read(lg, account, &a);
 	if (rc != CD_OK)
 		return rc;
-	struct dbstmt *s = ledger_db_exec(lg, SQL_GWKEY_PAGE, &e, "iiiii", a.id, (int64_t)KEY_SCOPE_GATEWAY, lg->now, after_id,
+	struct dbstmt *s = store_exec(lg, SQL_GWKEY_PAGE, &e, "iiiii", a.id, (int64_t)KEY_SCOPE_GATEWAY, lg->now, after_id,
 				   (int64_t)limit + 1);
 	if (s == NULL)
-		return ledger_db_err(lg, e, "gateway key list");
+		return store_err(lg, e, "gateway key list");
 	json_t *data = json_array();
-	while (data != NULL && ledger_db_fetch(s) == 1) {
+	while (data != NULL && store_fetch(s) == 1) {
 		if (n == limit) {
 			more = 1;
 			break;
@@ -144,7 +144,7 @@ static enum cd_err gwkey_list_tx(struct ledger *lg, const char *account, int lim
 			json_decref(data);
 			return CD_E_INTERNAL;
 		}
-		last = ledger_db_i64(s, 0);
+		last = store_i64(s, 0);
 		n++;
 	}
 	char next[32];
@@ -154,12 +154,12 @@ static enum cd_err gwkey_list_tx(struct ledger *lg, const char *account, int lim
 	return *out != NULL ? CD_OK : CD_E_INTERNAL;
 }
 
-enum cd_err ledger_gwkey_list(struct ledger *lg, const char *account, int limit, int64_t after_id, json_t **out)
+enum cd_err ledger_gwkey_list(struct store *lg, const char *account, int limit, int64_t after_id, json_t **out)
 {
-	struct ledger_tx t;
+	struct store_tx t;
 	*out = NULL;
-	for (ledger_tx_init(lg, &t); ledger_tx_next(lg, &t);)
-		ledger_tx_end(lg, &t, gwkey_list_tx(lg, account, limit, after_id, out));
+	for (store_tx_init(lg, &t); store_tx_next(lg, &t);)
+		store_tx_end(lg, &t, gwkey_list_tx(lg, account, limit, after_id, out));
 	if (t.rc != CD_OK) {
 		json_decref(*out);
 		*out = NULL;
@@ -167,7 +167,7 @@ enum cd_err ledger_gwkey_list(struct ledger *lg, const char *account, int limit,
 	return t.rc;
 }
 
-static enum cd_err gwkey_revoke_tx(struct ledger *lg, const char *account, int64_t id, json_t **out,
+static enum cd_err gwkey_revoke_tx(struct store *lg, const char *account, int64_t id, json_t **out,
 				   const char **missing)
 {
 	struct acct a;
@@ -179,28 +179,28 @@ static enum cd_err gwkey_revoke_tx(struct ledger *lg, const char *account, int64
 	if (rc != CD_OK)
 		return rc;
 	*missing = "gateway key";
-	struct dbstmt *s = ledger_db_exec(lg, SQL_GWKEY_REVOKE, &e, "iiii", lg->now, id, a.id, (int64_t)KEY_SCOPE_GATEWAY);
+	struct dbstmt *s = store_exec(lg, SQL_GWKEY_REVOKE, &e, "iiii", lg->now, id, a.id, (int64_t)KEY_SCOPE_GATEWAY);
 	if (s == NULL)
-		return ledger_db_err(lg, e, "gateway key revoke");
-	if (ledger_db_affected(s) == 0)
+		return store_err(lg, e, "gateway key revoke");
+	if (store_affected(s) == 0)
 		return CD_E_NOT_FOUND;
-	s = ledger_db_exec(lg, SQL_GWKEY_ONE, &e, "i", id);
+	s = store_exec(lg, SQL_GWKEY_ONE, &e, "i", id);
 	if (s == NULL)
-		return ledger_db_err(lg, e, "gateway key read");
-	if (ledger_db_fetch(s) != 1)
+		return store_err(lg, e, "gateway key read");
+	if (store_fetch(s) != 1)
 		return CD_E_INTERNAL;
 	*out = gwkey_row_json(s, 1);
 	return *out != NULL ? CD_OK : CD_E_INTERNAL;
 }
 
-enum cd_err ledger_gwkey_revoke(struct ledger *lg, const char *account, int64_t id, json_t **out,
+enum cd_err ledger_gwkey_revoke(struct store *lg, const char *account, int64_t id, json_t **out,
 				const char **missing)
 {
-	struct ledger_tx t;
+	struct store_tx t;
 	*out = NULL;
 	*missing = "account";
-	for (ledger_tx_init(lg, &t); ledger_tx_next(lg, &t);)
-		ledger_tx_end(lg, &t, gwkey_revoke_tx(lg, account, id, out, missing));
+	for (store_tx_init(lg, &t); store_tx_next(lg, &t);)
+		store_tx_end(lg, &t, gwkey_revoke_tx(lg, account, id, out, missing));
 	if (t.rc != CD_OK) {
 		json_decref(*out);
 		*out = NULL;

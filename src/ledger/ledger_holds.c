@@ -19,7 +19,7 @@
  * routing to a node; it decides nothing. */
 #include "ledger_decide.h"
 #include "ledger_rowcache.h"
-#include "noderoute.h"
+#include "store_noderoute.h"
 #include "log.h"
 #include "timefmt.h"
 #include <assert.h>
@@ -199,7 +199,7 @@ static void want_of(struct batch_want *w, struct guard_op **ops, int n)
  * refund grant, written at once after what the batch wrote before it
  * (the journal keeps the operations' order). The account's grants read
  * are stale then: a later spend of the batch reads them again. */
-static enum cd_err settle_refund(struct ledger *lg, struct batch *b, struct guard_op *op)
+static enum cd_err settle_refund(struct store *lg, struct batch *b, struct guard_op *op)
 {
 	char ref[LIMIT_HOLD_ID_BYTES];
 	int64_t grant_id;
@@ -226,7 +226,7 @@ static enum cd_err settle_refund(struct ledger *lg, struct batch *b, struct guar
 
 /* A settle: decided, its refund written and decided again when it asks
  * for one, the rest of its charge burnt when it leaves some. */
-static enum cd_err decide_settle(struct ledger *lg, struct batch *b, struct guard_op *op)
+static enum cd_err decide_settle(struct store *lg, struct batch *b, struct guard_op *op)
 {
 	op->refunded = 0;
 	enum cd_err rc = ledger_decide_settle(lg, b, op);
@@ -242,7 +242,7 @@ static enum cd_err decide_settle(struct ledger *lg, struct batch *b, struct guar
 }
 
 /* Decides one operation; its journal rows record its key (DESIGN §4). */
-static enum cd_err decide(struct ledger *lg, struct batch *b, struct guard_op *op)
+static enum cd_err decide(struct store *lg, struct batch *b, struct guard_op *op)
 {
 	char key[JOURNAL_KEY_BYTES];
 	const char *outer;
@@ -283,7 +283,7 @@ static enum cd_err decide(struct ledger *lg, struct batch *b, struct guard_op *o
 
 /* A refusal that is news (the first 402 since credit came in, the first
  * 429 of a period) is written to the outbox with the batch. */
-static void op_notice(struct ledger *lg, struct batch *b, struct guard_op *op)
+static void op_notice(struct store *lg, struct batch *b, struct guard_op *op)
 {
 	const char *member = op->kind == GUARD_AUTHORIZE ? op->in.authorize->member
 			     : op->kind == GUARD_USAGE ? op->in.usage->member : NULL;
@@ -315,7 +315,7 @@ static void batch_sums(const struct batch *b, struct batch_sums *s)
 
 /* Decides every operation of the batch in order; CD_OK, or what fails
  * the attempt. *nstore: how many answers go under their keys. */
-static enum cd_err decide_all(struct ledger *lg, struct batch *b, struct guard_op **ops, int n, int *nstore)
+static enum cd_err decide_all(struct store *lg, struct batch *b, struct guard_op **ops, int n, int *nstore)
 {
 	struct batch_sums before, after;
 	enum cd_err rc = CD_OK;
@@ -357,7 +357,7 @@ static enum cd_err decide_all(struct ledger *lg, struct batch *b, struct guard_o
  * Two CALLs: ledger_batch_load's read and ledger_batch_flush's write, which stores the
  * answers under their keys too. Those answers are made before the write,
  * when a new hold or usage has no id yet: the write puts it in. */
-static enum cd_err batch_try(struct ledger *lg, struct batch *b, struct guard_op **ops, int n)
+static enum cd_err batch_try(struct store *lg, struct batch *b, struct guard_op **ops, int n)
 {
 	struct batch_want w;
 	struct batch_answer keys[BATCH_MAX];
@@ -413,7 +413,7 @@ static enum cd_err batch_try(struct ledger *lg, struct batch *b, struct guard_op
 
 /* An attempt, and its rows kept for the next batches when it committed
  * (ledger_rowcache.h), else forgotten. */
-static enum cd_err batch_attempt(struct ledger *lg, struct batch *b, struct guard_op **ops, int n)
+static enum cd_err batch_attempt(struct store *lg, struct batch *b, struct guard_op **ops, int n)
 {
 	enum cd_err rc = batch_try(lg, b, ops, n);
 	if (rc == CD_OK)
@@ -441,10 +441,10 @@ static unsigned guard_context(struct guard_op **ops, int n)
 
 /* The combiner's work: the batch as one transaction, retried whole, on
  * the node of its operations' accounts (they were queued by node). */
-static void guard_run(struct ledger *lg, struct combine_op **links, int n)
+static void guard_run(struct store *lg, struct combine_op **links, int n)
 {
 	struct guard_op *ops[BATCH_MAX];
-	struct ledger_tx t;
+	struct store_tx t;
 	char route[sizeof(lg->route)];
 	int routed = lg->routed;
 	assert(n >= 1);
@@ -454,16 +454,16 @@ static void guard_run(struct ledger *lg, struct combine_op **links, int n)
 		ops[i] = (struct guard_op *)links[i];
 		ops[i]->out = NULL;
 	}
-	ledger_route(lg, ops[0]->route[0] != '\0' ? ops[0]->route : NULL);
+	store_route(lg, ops[0]->route[0] != '\0' ? ops[0]->route : NULL);
 	unsigned serving = guard_context(ops, n);
 	struct batch *b = ledger_batch_take();
-	ledger_tx_init(lg, &t);
+	store_tx_init(lg, &t);
 	if (b == NULL) {
 		t.rc = CD_E_INTERNAL;
 	} else {
 		b->hold_reqs_needed = b->kept_off = 0;
-		while (ledger_tx_next(lg, &t))
-			ledger_tx_end(lg, &t, batch_attempt(lg, b, ops, n));
+		while (store_tx_next(lg, &t))
+			store_tx_end(lg, &t, batch_attempt(lg, b, ops, n));
 	}
 	ledger_batch_give(b);
 	log_context_pop(serving);
@@ -514,16 +514,16 @@ static void guard_init(void)
 		ledger_combine_init(&guard_queue[i], LIMIT_BATCH_COMBINERS, LIMIT_BATCH_OPS);
 }
 
-static enum cd_err hold_route_tx(struct ledger *lg, int64_t account_id, char *out, size_t cap)
+static enum cd_err hold_route_tx(struct store *lg, int64_t account_id, char *out, size_t cap)
 {
 	static const char sql[] = "SELECT ext_id FROM accounts WHERE id = ?";
 	int e;
 	/* On the node of no account, which waits for other nodes' commits
 	 * (causal_reads): an account made a moment ago elsewhere is found. */
-	struct dbstmt *s = ledger_db_exec(lg, sql, &e, "i", account_id);
+	struct dbstmt *s = store_exec(lg, sql, &e, "i", account_id);
 	if (s == NULL)
-		return ledger_db_err(lg, e, "hold route");
-	snprintf(out, cap, "%s", ledger_db_fetch(s) == 1 && ledger_db_str(s, 0) != NULL ? ledger_db_str(s, 0) : "");
+		return store_err(lg, e, "hold route");
+	snprintf(out, cap, "%s", store_fetch(s) == 1 && store_str(s, 0) != NULL ? store_str(s, 0) : "");
 	return CD_OK;
 }
 
@@ -531,18 +531,18 @@ static enum cd_err hold_route_tx(struct ledger *lg, int64_t account_id, char *ou
  * the hold id names none: the batch answers that). A hold's id carries its
  * account's id; its external id is remembered from the batches, else read
  * once on the node of no account. Only with several nodes. */
-static void hold_route(struct ledger *lg, struct guard_op *op, const char *hold_id)
+static void hold_route(struct store *lg, struct guard_op *op, const char *hold_id)
 {
-	struct ledger_tx t;
+	struct store_tx t;
 	int64_t account_id, hold;
 	op->route[0] = '\0';
-	ledger_holdid_ensure(lg);
+	store_holdid_ensure(lg);
 	if (ledger_hold_id_parse(hold_id, &account_id, &hold) != 0 || ledger_idcache_ext_of(account_id, op->route, sizeof(op->route)))
 		return;
 	int routed = lg->routed;
 	lg->routed = 0;
-	for (ledger_tx_init(lg, &t); ledger_tx_next(lg, &t);)
-		ledger_tx_end(lg, &t, hold_route_tx(lg, account_id, op->route, sizeof(op->route)));
+	for (store_tx_init(lg, &t); store_tx_next(lg, &t);)
+		store_tx_end(lg, &t, hold_route_tx(lg, account_id, op->route, sizeof(op->route)));
 	if (t.rc != CD_OK)
 		op->route[0] = '\0';
 	else if (op->route[0] != '\0')
@@ -550,7 +550,7 @@ static void hold_route(struct ledger *lg, struct guard_op *op, const char *hold_
 	lg->routed = routed;
 }
 
-static enum cd_err guard_submit(struct ledger *lg, struct guard_op *op, const struct ledger_call *call,
+static enum cd_err guard_submit(struct store *lg, struct guard_op *op, const struct ledger_call *call,
 				struct ledger_result *res)
 {
 	int node = 0;
@@ -559,13 +559,13 @@ static enum cd_err guard_submit(struct ledger *lg, struct guard_op *op, const st
 	op->rc = CD_E_INTERNAL;
 	op->route[0] = '\0';
 	pthread_once(&guard_once, guard_init);
-	if (ledger_noderoute_count() > 1) {
+	if (store_noderoute_count() > 1) {
 		if (op->kind == GUARD_AUTHORIZE || op->kind == GUARD_USAGE)
 			snprintf(op->route, sizeof(op->route), "%s", op->kind == GUARD_AUTHORIZE
 				 ? op->in.authorize->account : op->in.usage->account);
 		else
 			hold_route(lg, op, op->kind == GUARD_SETTLE ? op->in.settle->hold_id : op->in.release->hold_id);
-		node = ledger_noderoute_pick(op->route[0] != '\0' ? op->route : NULL);
+		node = store_noderoute_pick(op->route[0] != '\0' ? op->route : NULL);
 		if (node < 0)
 			node = 0;	/* none is up: the batch answers 503 */
 	}
@@ -581,7 +581,7 @@ static enum cd_err guard_submit(struct ledger *lg, struct guard_op *op, const st
 	return op->rc;
 }
 
-enum cd_err ledger_authorize(struct ledger *lg, const struct ledger_call *call, const struct guard_authorize *r,
+enum cd_err ledger_authorize(struct store *lg, const struct ledger_call *call, const struct guard_authorize *r,
 			     struct ledger_result *res)
 {
 	struct guard_op op = {.kind = GUARD_AUTHORIZE, .in.authorize = r};
@@ -628,7 +628,7 @@ static int record_ok(const char *what, int64_t in, int64_t cached, int64_t cache
 	return 1;
 }
 
-enum cd_err ledger_settle(struct ledger *lg, const struct ledger_call *call, const struct guard_settle *r,
+enum cd_err ledger_settle(struct store *lg, const struct ledger_call *call, const struct guard_settle *r,
 			  struct ledger_result *res)
 {
 	struct guard_op op = {.kind = GUARD_SETTLE, .in.settle = r};
@@ -638,14 +638,14 @@ enum cd_err ledger_settle(struct ledger *lg, const struct ledger_call *call, con
 	return guard_submit(lg, &op, call, res);
 }
 
-enum cd_err ledger_release(struct ledger *lg, const struct ledger_call *call, const struct guard_release *r,
+enum cd_err ledger_release(struct store *lg, const struct ledger_call *call, const struct guard_release *r,
 			   struct ledger_result *res)
 {
 	struct guard_op op = {.kind = GUARD_RELEASE, .in.release = r};
 	return guard_submit(lg, &op, call, res);
 }
 
-enum cd_err ledger_usage(struct ledger *lg, const struct ledger_call *call, const struct guard_usage *r,
+enum cd_err ledger_usage(struct store *lg, const struct ledger_call *call, const struct guard_usage *r,
 			 struct ledger_result *res)
 {
 	struct guard_op op = {.kind = GUARD_USAGE, .in.usage = r};
@@ -662,7 +662,7 @@ void ledger_batch_stats(struct ledger_batch_stats *s)
 	struct ledger_combine_stats c;
 	pthread_once(&guard_once, guard_init);
 	memset(s, 0, sizeof(*s));
-	for (int q = 0; q < ledger_noderoute_count(); q++) {
+	for (int q = 0; q < store_noderoute_count(); q++) {
 		ledger_combine_stats(&guard_queue[q], &c);
 		s->batches += c.batches;
 		s->ops += c.ops;
@@ -724,23 +724,23 @@ static json_t *report_row(const struct dbstmt *s, const char *group_by, int64_t 
 	char key[TIMEFMT_LEN];
 	int64_t v[USAGE_SUMS_N];
 	if (strcmp(group_by, "day") == 0) {
-		timefmt_rfc3339(ledger_db_i64(s, 0) * TIMEFMT_SECONDS_PER_DAY, key);
+		timefmt_rfc3339(store_i64(s, 0) * TIMEFMT_SECONDS_PER_DAY, key);
 		key[10] = '\0';
 	} else {
 		snprintf(key, sizeof(key), "%s", "");
 	}
 	for (unsigned int i = 0; i < USAGE_SUMS_N; i++) {
-		v[i] = ledger_db_i64(s, i + 1);
+		v[i] = store_i64(s, i + 1);
 		sums[i] += v[i];
 	}
 	json_t *row = sums_json(v);
 	/* Usage with no member is its own group, named null as in the request. */
-	json_t *name = key[0] ? json_string(key) : ledger_db_null(s, 0) ? json_null() : json_string(ledger_db_str(s, 0));
+	json_t *name = key[0] ? json_string(key) : store_null(s, 0) ? json_null() : json_string(store_str(s, 0));
 	json_object_set_new(row, group_by, name);
 	return row;
 }
 
-static enum cd_err report_tx(struct ledger *lg, const struct usage_query *q, json_t **out)
+static enum cd_err report_tx(struct store *lg, const struct usage_query *q, json_t **out)
 {
 	struct acct a;
 	int e;
@@ -751,12 +751,12 @@ static enum cd_err report_tx(struct ledger *lg, const struct usage_query *q, jso
 		return rc;
 	const char *sql = strcmp(q->group_by, "day") == 0 ? SQL_USAGE_BY_DAY
 			  : strcmp(q->group_by, "member") == 0 ? SQL_USAGE_BY_MEMBER : SQL_USAGE_BY_MODEL;
-	struct dbstmt *s = ledger_db_exec(lg, sql, &e, "iiiss", a.id, q->from, q->to, q->member, q->member);
+	struct dbstmt *s = store_exec(lg, sql, &e, "iiiss", a.id, q->from, q->to, q->member, q->member);
 	if (s == NULL)
-		return ledger_db_err(lg, e, "usage report");
+		return store_err(lg, e, "usage report");
 	json_t *data = json_array();
 	int64_t sums[USAGE_SUMS_N] = {0};
-	while (ledger_db_fetch(s) == 1)
+	while (store_fetch(s) == 1)
 		json_array_append_new(data, report_row(s, q->group_by, sums));
 	char from[TIMEFMT_LEN], to[TIMEFMT_LEN];
 	timefmt_rfc3339(q->from, from);
@@ -766,12 +766,12 @@ static enum cd_err report_tx(struct ledger *lg, const struct usage_query *q, jso
 	return *out != NULL && json_object_get(*out, "total") != NULL ? CD_OK : CD_E_INTERNAL;
 }
 
-enum cd_err ledger_usage_report(struct ledger *lg, const struct usage_query *q, json_t **out)
+enum cd_err ledger_usage_report(struct store *lg, const struct usage_query *q, json_t **out)
 {
-	struct ledger_tx t;
+	struct store_tx t;
 	*out = NULL;
-	for (ledger_tx_init(lg, &t); ledger_tx_next(lg, &t);)
-		ledger_tx_end(lg, &t, report_tx(lg, q, out));
+	for (store_tx_init(lg, &t); store_tx_next(lg, &t);)
+		store_tx_end(lg, &t, report_tx(lg, q, out));
 	if (t.rc != CD_OK) {
 		json_decref(*out);
 		*out = NULL;

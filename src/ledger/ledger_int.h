@@ -1,233 +1,23 @@
-/* ledger_int.h: what the ledger's own files share and nobody else sees.
- *
- * The ledger is the only module that includes <mysql.h>. A struct ledger
- * is one worker's connection with its cache of prepared statements; it is
- * never shared between threads. Statements are prepared on first use and
- * re-prepared after a reconnect. Every result column is fetched as text
- * into a buffer sized from the column's metadata (capped), which keeps
- * the binding code in one place; integers are converted with strtoll. */
+/* ledger_int.h: what the ledger's own files share and nobody else sees:
+ * the store's statements and transactions (store_db.h), the one
+ * idempotent write's loop, and the ids of rows. */
 #ifndef CREDITD_LEDGER_INT_H
 #define CREDITD_LEDGER_INT_H
-#include <mysql.h>
-#include <jansson.h>
 #include "ledger.h"
-#include "config.h"
-#include "errors.h"
-#include "refusal.h"
-#include "dynbuf.h"
-#include "limits.h"
-
-#define DB_STMTS_MAX LIMIT_DB_STATEMENTS
-#define DB_PARAMS_MAX LIMIT_DB_PARAMS
-#define DB_COL_MAX_BYTES LIMIT_DB_COLUMN_BYTES
-
-struct dbstmt {
-	const char *sql;		/* identity: the static SQL string */
-	MYSQL_STMT *st;
-	unsigned int ncols;
-	int is_call;			/* a CALL: results are read by ledger_db_call */
-	MYSQL_BIND *res;
-	char **buf;
-	unsigned long *len;
-	my_bool *isnull;
-	my_bool *error;
-};
-
-/* One database node's connection with its prepared statements. */
-struct db_conn {
-	MYSQL *db;
-	int connected;
-	unsigned epoch;			/* ledger_noderoute_epoch when it connected */
-	int galera;			/* the server is a Galera node (wsrep_on) */
-	int sync_wait;			/* its session's wsrep_sync_wait is 1 */
-	int64_t ok_ms;			/* timefmt_mono_ms of its last transaction that ended well */
-	struct dbstmt stmts[DB_STMTS_MAX];
-	int nstmts;
-};
-
-struct ledger {
-	/* The connection in use, to node `node` (noderoute.h): one per node
-	 * configured, made on first use; switched between transactions only. */
-	struct db_conn *c;
-	struct db_conn *conns;
-	int node;
-	/* Whose writes follow (ledger_route): the account the next
-	 * transactions route by, NULL for the node of no account. */
-	char route[LIMIT_ACCOUNT_ID_BYTES + 1];
-	int routed;
-	/* The transaction ran on the node of no account and met the account
-	 * it writes: routed to that account's node for the rest of its
-	 * transaction loop (ledger_tx_reroute), its reads still causal. */
-	int rerouted;
-	int reroute_now;		/* the next attempt moves there at once, no backoff */
-	/* A COMMIT, or a procedure that may commit, was sent in this
-	 * transaction: if its connection dies, the change may have happened,
-	 * so it is never run again on another node. */
-	int commit_sent;
-	const struct cfg *cfg;
-	int connected;
-	int probe;			/* the health watchdog's: short timeouts */
-	int connect_errno;		/* MariaDB's error of the last failed connect */
-	int in_tx;			/* a statement ran since the last commit/rollback */
-	/* The transaction's number on this ledger: raised whenever one ends
-	 * (commit, rollback, a CALL's COMMIT, a lost connection). A row read
-	 * under its lock carries the number it was locked in (struct acct's
-	 * locked_tx), and money is written only from rows locked in the
-	 * transaction writing (ledger_acct_check_locked). Starts at 1. */
-	uint64_t tx_serial;
-	int committed;			/* a *_commit procedure ended the transaction */
-	/* The Idempotency-Key of the write running (NULL: none): recorded on
-	 * the journal rows it appends, and its stored answer must commit with
-	 * the write, so procedures leave the commit to ledger_tx_end. */
-	const char *idem_key;
-	/* The idempotency key journal rows record (DESIGN §4): the request's
-	 * Idempotency-Key, else the one that makes the change happen once
-	 * ("settle:hold_…", "usage:<request_id>", a Stripe event id,
-	 * "signup:<account>"); expiries record their own ("expire:hold_…",
-	 * "expire:grant_…") whichever request ran them. NULL: none. */
-	const char *journal_key;
-	/* Why the running operation refused, set where it decided (refusal_set
-	 * returns the error code to return); read by ledger_write. */
-	struct refusal refusal;
-	int64_t now;			/* the request's clock, fixed per transaction */
-	struct dbstmt stmts[DB_STMTS_MAX];
-	int nstmts;
-	unsigned long long round_trips;	/* every execute, commit and rollback */
-	char errmsg[256];
-};
-
-/* Connects if needed. CD_OK or CD_E_UNAVAILABLE (logged once per outage). */
-enum cd_err ledger_db_ensure(struct ledger *lg);
-/* Runs a cached prepared statement. Parameter formats: 'i' int64_t,
- * 'I' const int64_t * (NULL → SQL NULL), 's' const char * (NULL → NULL),
- * 'b' const void *, size_t. The whole result set is stored, so other
- * statements may run before fetching. Returns the statement or NULL with
- * *dberr set to the MariaDB error number (2000+ for client errors). */
-struct dbstmt *ledger_db_exec(struct ledger *lg, const char *sql, int *dberr, const char *fmt, ...);
-/* A statement's parameters, bound in order one typed call at a time, so
- * the compiler checks each value (procedure calls take a dozen or more,
- * where a format string could not be checked). Values are not copied:
- * strings and blobs must outlive the execution. Past DB_PARAMS_MAX the
- * statement is refused, not run with some of them. */
-struct db_params {
-	MYSQL_BIND bind[DB_PARAMS_MAX];
-	long long ints[DB_PARAMS_MAX];
-	unsigned long lens[DB_PARAMS_MAX];
-	my_bool nulls[DB_PARAMS_MAX];
-	int n;
-	int overflow;
-};
-void ledger_dbp_init(struct db_params *p);
-void ledger_dbp_i64(struct db_params *p, int64_t v);
-void ledger_dbp_i64_or_null(struct db_params *p, const int64_t *v);	/* NULL: SQL NULL */
-void ledger_dbp_str(struct db_params *p, const char *s);		/* NULL: SQL NULL */
-void ledger_dbp_text(struct db_params *p, const char *s, size_t len);	/* NULL: SQL NULL */
-void ledger_dbp_blob(struct db_params *p, const void *data, size_t len);	/* NULL: SQL NULL */
-/* Runs a cached prepared statement with p (a CALL's results are left
- * unread: ledger_dbsets.h reads them). NULL with *dberr as ledger_db_exec. */
-struct dbstmt *ledger_db_exec_params(struct ledger *lg, const char *sql, const struct db_params *p, int *dberr);
-/* After s failed (dberr): Connector/C leaves a statement whose error came
- * while its rows were read (a deadlock or a lock wait timeout of a locking
- * read, after the result's metadata) expecting rows, and the next execute
- * of it on this connection would wait for them until the read timeout,
- * its transaction's locks held all the while: a wait no deadlock detector
- * sees. The statement is reset (COM_STMT_RESET); a connection lost, or a
- * reset that fails, is dropped instead. ledger_db_exec_params and ledger_db_call call
- * it; so does whoever reads a CALL's results itself (ledger_dbsets). */
-void ledger_db_stmt_failed(struct ledger *lg, struct dbstmt *s, int dberr);
-/* Runs a CALL of a stored procedure with p. Reads every result set it
- * returns; the first row of the first one is left in the statement's
- * buffers (*got_row = 1) for ledger_db_i64/ledger_db_str. */
-struct dbstmt *ledger_db_call(struct ledger *lg, const char *sql, const struct db_params *p, int *dberr, int *got_row);
-/* What a *_commit procedure is told: commit itself (1), or leave that to
- * ledger_tx_end because more writes follow (an idempotency answer). */
-int ledger_db_may_commit(const struct ledger *lg);
-/* The connection's server is a Galera node. There, a batch's write CALL
- * never carries its COMMIT: a transaction brute-force aborted by another
- * node is told at the next command, which must be the COMMIT (a
- * multi-statement script once ran on past such an abort in a new
- * transaction and committed half a batch). */
-int ledger_db_galera(const struct ledger *lg);
-/* Records that a procedure ended the transaction. */
-void ledger_db_committed(struct ledger *lg);
-/* 1 when a row was fetched, 0 at the end, -1 on error. */
-int ledger_db_fetch(struct dbstmt *s);
-int ledger_db_null(const struct dbstmt *s, unsigned int col);
-int64_t ledger_db_i64(const struct dbstmt *s, unsigned int col);
-/* NUL-terminated text of the column (NULL when SQL NULL); lives until the
- * statement runs again. */
-const char *ledger_db_str(const struct dbstmt *s, unsigned int col);
-unsigned long ledger_db_len(const struct dbstmt *s, unsigned int col);
-/* Copies the column's text into dst (cap bytes with the NUL; SQL NULL:
- * null_text). 0, or -1 (logged, dst "") when it does not fit: the rows
- * that operators' lists copy out are sized to hold any value of their
- * columns, so that is a bug, never a value cut short. */
-int ledger_db_copy(const struct dbstmt *s, unsigned int col, char *dst, size_t cap, const char *null_text);
-/* Rows changed by the last execute of s. */
-uint64_t ledger_db_affected(const struct dbstmt *s);
-uint64_t ledger_db_insert_id(const struct dbstmt *s);
-/* Maps a MariaDB error number to the API's answer: retryable conflicts to
- * CD_E_RETRY, lost connections to CD_E_UNAVAILABLE, the rest to
- * CD_E_INTERNAL (logged with the message). */
-enum cd_err ledger_db_err(struct ledger *lg, int dberr, const char *what);
-/* Runs a statement for its effect only; CD_OK or the mapped error. */
-enum cd_err ledger_db_do(struct ledger *lg, const char *sql, const char *what, const char *fmt, ...);
-
-/* A row of either kind of result (a prepared statement's, st, or one of
- * a CALL's result sets, sets and the index of its first value), for
- * readers shared by both (ledger_acct_from_row_at). */
-struct db_sets;
-struct db_row {
-	const struct dbstmt *st;
-	const struct db_sets *sets;
-	size_t cell;
-};
-int ledger_dbrow_null(const struct db_row *r, unsigned int col);
-int64_t ledger_dbrow_i64(const struct db_row *r, unsigned int col);
-const char *ledger_dbrow_str(const struct db_row *r, unsigned int col);	/* NULL when SQL NULL */
-unsigned long ledger_dbrow_len(const struct db_row *r, unsigned int col);
-
-/* The transaction loop, driven by its caller (so the layers above call
- * down into this one and are never called back):
- *	struct ledger_tx t;
- *	for (ledger_tx_init(lg, &t); ledger_tx_next(lg, &t);)
- *		ledger_tx_end(lg, &t, body(lg, ...));
- *	return t.rc;
- * next opens an attempt (connected, lg->now set) or says the loop is over;
- * end commits on CD_OK or rolls back, and retries a transient conflict
- * (LIMIT_TX_RETRIES, within the read timeout) or a connection that turned
- * out dead at once. Refused at once while the watchdog says the database
- * is down. */
-struct ledger_tx {
-	int attempt;			/* attempts started */
-	int done;			/* no attempt follows */
-	enum cd_err rc;			/* the outcome */
-	int64_t started_ms, deadline_ms;
-};
-void ledger_tx_init(struct ledger *lg, struct ledger_tx *t);
-int ledger_tx_next(struct ledger *lg, struct ledger_tx *t);
-void ledger_tx_end(struct ledger *lg, struct ledger_tx *t, enum cd_err rc);
-/* A transaction on the node of no account that has just locked the row of
- * account ext_id: CD_E_RETRY when it must run again on that account's
- * node (with several Galera nodes), else CD_OK. Each account's money is
- * written on one node, under that node's row locks, like on one server. */
-enum cd_err ledger_tx_reroute(struct ledger *lg, const char *ext_id);
-/* The hold ids' key read (src/core/holdid.h) before a hold id is parsed
- * outside a transaction; each transaction's first attempt reads it too. */
-void ledger_holdid_ensure(struct ledger *lg);
+#include "store_db.h"
 
 /* One idempotent write (see ledger.h "Writes"), driven the same way:
- *	struct ledger_writer w;
- *	for (ledger_writer_init(lg, &w, call); ledger_writer_next(lg, &w);)
- *		ledger_writer_step(lg, &w, op(lg, in, &w.out, &w.status));
- *	return ledger_writer_end(lg, &w, res);
+ *	struct ledger_idem w;
+ *	for (ledger_idem_init(lg, &w, call); ledger_idem_next(lg, &w);)
+ *		ledger_idem_step(lg, &w, op(lg, in, &w.out, &w.status));
+ *	return ledger_idem_end(lg, &w, res);
  * next claims the Idempotency-Key (or finds its stored answer, and then
  * no operation runs); the operation sets w.out (a new reference) and
  * w.status, or returns a refusal's code after refusal_set(&lg->refusal,
  * ...); step words a refusal, stores the answer under the key in the same
  * transaction, and ends the attempt; end hands the answer over. */
-struct ledger_writer {
-	struct ledger_tx tx;
+struct ledger_idem {
+	struct store_tx tx;
 	const struct ledger_call *call;	/* NULL: no Idempotency-Key */
 	json_t *out;
 	int status;
@@ -235,19 +25,10 @@ struct ledger_writer {
 	int refused;			/* out is a refusal's error object */
 	int answered;			/* out came from the key's store: no operation */
 };
-void ledger_writer_init(struct ledger *lg, struct ledger_writer *w, const struct ledger_call *call);
-int ledger_writer_next(struct ledger *lg, struct ledger_writer *w);
-void ledger_writer_step(struct ledger *lg, struct ledger_writer *w, enum cd_err rc);
-enum cd_err ledger_writer_end(struct ledger *lg, struct ledger_writer *w, struct ledger_result *res);
-
-/* What the connection layer's files share (ledger.c, ledger_tx.c): the
- * nodes configured (1 without [database] nodes), switching the
- * connection in use to a node (between transactions), a random pause
- * before a retry, and ending a transaction (0, or MariaDB's error). */
-int ledger_db_node_count(const struct ledger *lg);
-void ledger_db_use_node(struct ledger *lg, int node);
-void ledger_db_backoff(int attempt);
-int ledger_db_end_tx(struct ledger *lg, int commit);
+void ledger_idem_init(struct store *lg, struct ledger_idem *w, const struct ledger_call *call);
+int ledger_idem_next(struct store *lg, struct ledger_idem *w);
+void ledger_idem_step(struct store *lg, struct ledger_idem *w, enum cd_err rc);
+enum cd_err ledger_idem_end(struct store *lg, struct ledger_idem *w, struct ledger_result *res);
 
 /* "txn_42"-style ids of rows creditd made. */
 void ledger_id_format(char *out, size_t cap, const char *prefix, int64_t id);

@@ -33,7 +33,7 @@ struct pay {
 };
 
 /* The invoice's payment row, locked (made empty when there is none). */
-static enum cd_err payment_row_lock(struct ledger *lg, const char *invoice, struct pay *p)
+static enum cd_err payment_row_lock(struct store *lg, const char *invoice, struct pay *p)
 {
 	static const char sql_row[] = "INSERT INTO invoice_payments (invoice_id, received_at) VALUES (?, ?) "
 				      "ON DUPLICATE KEY UPDATE invoice_id = invoice_id";
@@ -41,16 +41,16 @@ static enum cd_err payment_row_lock(struct ledger *lg, const char *invoice, stru
 				       "FROM invoice_payments WHERE invoice_id = ? FOR UPDATE";
 	int e;
 	memset(p, 0, sizeof(*p));
-	enum cd_err rc = ledger_db_do(lg, sql_row, "invoice payment row", "si", invoice, lg->now);
-	struct dbstmt *s = rc == CD_OK ? ledger_db_exec(lg, sql_read, &e, "s", invoice) : NULL;
+	enum cd_err rc = store_do(lg, sql_row, "invoice payment row", "si", invoice, lg->now);
+	struct dbstmt *s = rc == CD_OK ? store_exec(lg, sql_read, &e, "s", invoice) : NULL;
 	if (rc != CD_OK || s == NULL)
-		return rc != CD_OK ? rc : ledger_db_err(lg, e, "invoice payment read");
-	if (ledger_db_fetch(s) != 1)
+		return rc != CD_OK ? rc : store_err(lg, e, "invoice payment read");
+	if (store_fetch(s) != 1)
 		return CD_E_INTERNAL;
-	ledger_db_copy(s, 0, p->pi, sizeof(p->pi), "");
-	ledger_db_copy(s, 1, p->charge, sizeof(p->charge), "");
-	p->cents = ledger_db_i64(s, 2);
-	ledger_db_copy(s, 3, p->currency, sizeof(p->currency), "");
+	store_copy(s, 0, p->pi, sizeof(p->pi), "");
+	store_copy(s, 1, p->charge, sizeof(p->charge), "");
+	p->cents = store_i64(s, 2);
+	store_copy(s, 3, p->currency, sizeof(p->currency), "");
 	return CD_OK;
 }
 
@@ -63,7 +63,7 @@ static int pay_fits(const struct pay *p, int64_t paid_cents, const char *currenc
 	return p->cents < 0 || paid_cents < 0 || p->cents == paid_cents;
 }
 
-enum cd_err ledger_hook_invoice_payment_of(struct ledger *lg, const struct webhook_event *ev, char *pi, char *charge,
+enum cd_err ledger_hook_invoice_payment_of(struct store *lg, const struct webhook_event *ev, char *pi, char *charge,
 				    size_t cap)
 {
 	struct pay p;
@@ -89,31 +89,31 @@ struct credit {
 	struct pay named;		/* its payment intent and charge ("" none), paid cents, currency */
 };
 
-static enum cd_err credit_of(struct ledger *lg, const char *invoice, struct credit *c)
+static enum cd_err credit_of(struct store *lg, const char *invoice, struct credit *c)
 {
 	static const char sql[] = "SELECT id, account_id, payment_intent, charge_id, COALESCE(paid_cents, -1), "
 				  "COALESCE(currency, '') FROM invoice_credits WHERE invoice_id = ?";
 	int e;
 	memset(c, 0, sizeof(*c));
-	struct dbstmt *s = ledger_db_exec(lg, sql, &e, "s", invoice);
+	struct dbstmt *s = store_exec(lg, sql, &e, "s", invoice);
 	if (s == NULL)
-		return ledger_db_err(lg, e, "invoice credit of a payment");
-	int got = ledger_db_fetch(s);
+		return store_err(lg, e, "invoice credit of a payment");
+	int got = store_fetch(s);
 	if (got < 0)
 		return CD_E_INTERNAL;
 	c->found = got == 1;
 	if (!c->found)
 		return CD_OK;
-	c->f = (struct funded){.kind = FUNDED_INVOICE, .id = ledger_db_i64(s, 0), .account_id = ledger_db_i64(s, 1)};
-	ledger_db_copy(s, 2, c->named.pi, sizeof(c->named.pi), "");
-	ledger_db_copy(s, 3, c->named.charge, sizeof(c->named.charge), "");
-	c->named.cents = ledger_db_i64(s, 4);
-	ledger_db_copy(s, 5, c->named.currency, sizeof(c->named.currency), "");
+	c->f = (struct funded){.kind = FUNDED_INVOICE, .id = store_i64(s, 0), .account_id = store_i64(s, 1)};
+	store_copy(s, 2, c->named.pi, sizeof(c->named.pi), "");
+	store_copy(s, 3, c->named.charge, sizeof(c->named.charge), "");
+	c->named.cents = store_i64(s, 4);
+	store_copy(s, 5, c->named.currency, sizeof(c->named.currency), "");
 	return CD_OK;
 }
 
 /* Names ev's payment on the credit c (its account locked first). */
-static enum cd_err credit_name(struct ledger *lg, struct hook_run *h, struct credit *c)
+static enum cd_err credit_name(struct store *lg, struct hook_run *h, struct credit *c)
 {
 	static const char sql[] = "UPDATE invoice_credits SET payment_intent = COALESCE(payment_intent, ?), "
 				  "charge_id = COALESCE(charge_id, ?) WHERE id = ?";
@@ -123,7 +123,7 @@ static enum cd_err credit_name(struct ledger *lg, struct hook_run *h, struct cre
 	enum cd_err rc = ledger_acct_lock_id(lg, c->f.account_id, &a);
 	if (rc != CD_OK)
 		return rc;
-	rc = ledger_db_do(lg, sql, "invoice credit payment", "ssi", pi, ev->charge_id[0] != '\0' ? ev->charge_id : NULL,
+	rc = store_do(lg, sql, "invoice credit payment", "ssi", pi, ev->charge_id[0] != '\0' ? ev->charge_id : NULL,
 		   c->f.id);
 	if (rc == CD_OK)
 		rc = ledger_dispute_apply_waiting(lg, &a, &c->f, pi != NULL ? pi : c->named.pi);
@@ -147,7 +147,7 @@ static const char *credit_refuses(const struct credit *c, const struct webhook_e
 	return NULL;
 }
 
-enum cd_err ledger_hook_invoice_payment_paid(struct ledger *lg, struct hook_run *h)
+enum cd_err ledger_hook_invoice_payment_paid(struct store *lg, struct hook_run *h)
 {
 	static const char sql_fill[] = "UPDATE invoice_payments SET payment_intent = ?, charge_id = ?, "
 				       "amount_paid_cents = ?, currency = ? WHERE invoice_id = ?";
@@ -168,7 +168,7 @@ enum cd_err ledger_hook_invoice_payment_paid(struct ledger *lg, struct hook_run 
 	}
 	const int64_t *cents = ev->amount_paid_cents >= 0 ? &ev->amount_paid_cents : NULL;
 	if (rc == CD_OK)
-		rc = ledger_db_do(lg, sql_fill, "invoice payment", "ssIss", ev->payment_intent[0] ? ev->payment_intent : NULL,
+		rc = store_do(lg, sql_fill, "invoice payment", "ssIss", ev->payment_intent[0] ? ev->payment_intent : NULL,
 			   ev->charge_id[0] ? ev->charge_id : NULL, cents, ev->currency[0] ? ev->currency : NULL,
 			   ev->invoice_id);
 	if (rc == CD_OK)

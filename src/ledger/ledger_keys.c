@@ -21,42 +21,42 @@ static const char SQL_KEY_USED[] = "UPDATE api_keys SET last_used_at = ? "
 /* Notes the key's use when its note is stale (NULL or older than
  * LIMIT_KEY_LAST_USED_SECONDS); the WHERE keeps a racing look-up from
  * writing it again. */
-static enum cd_err key_used(struct ledger *lg, const struct dbstmt *s, int64_t id)
+static enum cd_err key_used(struct store *lg, const struct dbstmt *s, int64_t id)
 {
 	int64_t stale = lg->now - LIMIT_KEY_LAST_USED_SECONDS;
-	if (!ledger_db_null(s, 6) && ledger_db_i64(s, 6) >= stale)
+	if (!store_null(s, 6) && store_i64(s, 6) >= stale)
 		return CD_OK;
-	return ledger_db_do(lg, SQL_KEY_USED, "key last use", "iii", lg->now, id, stale);
+	return store_do(lg, SQL_KEY_USED, "key last use", "iii", lg->now, id, stale);
 }
 
-static enum cd_err key_auth_tx(struct ledger *lg, const unsigned char hash[32], struct key_grant *grant)
+static enum cd_err key_auth_tx(struct store *lg, const unsigned char hash[32], struct key_grant *grant)
 {
 	int e;
-	struct dbstmt *s = ledger_db_exec(lg, SQL_KEY_AUTH, &e, "b", hash, (size_t)32);
+	struct dbstmt *s = store_exec(lg, SQL_KEY_AUTH, &e, "b", hash, (size_t)32);
 	if (s == NULL)
-		return ledger_db_err(lg, e, "key lookup");
+		return store_err(lg, e, "key lookup");
 	memset(grant, 0, sizeof(*grant));
-	if (ledger_db_fetch(s) != 1)
+	if (store_fetch(s) != 1)
 		return CD_OK;
 	/* Expired: as unknown (a key expires at the second it names). */
-	if (!ledger_db_null(s, 4) && ledger_db_i64(s, 4) <= lg->now)
+	if (!store_null(s, 4) && store_i64(s, 4) <= lg->now)
 		return CD_OK;
-	grant->scopes = (int)ledger_db_i64(s, 0);
-	grant->expires_at = ledger_db_null(s, 4) ? 0 : ledger_db_i64(s, 4);
-	if (!ledger_db_null(s, 1)) {
-		grant->account_id = ledger_db_i64(s, 1);
-		snprintf(grant->account, sizeof(grant->account), "%s", ledger_db_str(s, 2) != NULL ? ledger_db_str(s, 2) : "");
+	grant->scopes = (int)store_i64(s, 0);
+	grant->expires_at = store_null(s, 4) ? 0 : store_i64(s, 4);
+	if (!store_null(s, 1)) {
+		grant->account_id = store_i64(s, 1);
+		snprintf(grant->account, sizeof(grant->account), "%s", store_str(s, 2) != NULL ? store_str(s, 2) : "");
 	}
-	if (ledger_db_copy(s, 3, grant->member, sizeof(grant->member), "") != 0)
+	if (store_copy(s, 3, grant->member, sizeof(grant->member), "") != 0)
 		return CD_E_INTERNAL;
-	return key_used(lg, s, ledger_db_i64(s, 5));
+	return key_used(lg, s, store_i64(s, 5));
 }
 
-enum cd_err ledger_key_auth(struct ledger *lg, const unsigned char hash[32], struct key_grant *grant)
+enum cd_err ledger_key_auth(struct store *lg, const unsigned char hash[32], struct key_grant *grant)
 {
-	struct ledger_tx t;
-	for (ledger_tx_init(lg, &t); ledger_tx_next(lg, &t);)
-		ledger_tx_end(lg, &t, key_auth_tx(lg, hash, grant));
+	struct store_tx t;
+	for (store_tx_init(lg, &t); store_tx_next(lg, &t);)
+		store_tx_end(lg, &t, key_auth_tx(lg, hash, grant));
 	if (t.rc != CD_OK)
 		return t.rc;
 	/* A bound key whose account row is gone (it cannot be: the foreign
@@ -72,7 +72,7 @@ enum cd_err ledger_key_auth(struct ledger *lg, const unsigned char hash[32], str
 	return grant->scopes != 0 ? CD_OK : CD_E_UNAUTHORIZED;
 }
 
-static enum cd_err key_create_tx(struct ledger *lg, const struct ledger_key_new *n, int64_t *id)
+static enum cd_err key_create_tx(struct store *lg, const struct ledger_key_new *n, int64_t *id)
 {
 	static const char sql[] = "INSERT INTO api_keys (key_hash, prefix, name, scopes, account_id, created_at) "
 				  "VALUES (?, ?, ?, ?, ?, ?)";
@@ -80,83 +80,83 @@ static enum cd_err key_create_tx(struct ledger *lg, const struct ledger_key_new 
 	int64_t account_id = 0;
 	int e;
 	if (n->account != NULL) {
-		struct dbstmt *f = ledger_db_exec(lg, find, &e, "s", n->account);
+		struct dbstmt *f = store_exec(lg, find, &e, "s", n->account);
 		if (f == NULL)
-			return ledger_db_err(lg, e, "key account");
-		if (ledger_db_fetch(f) != 1)
+			return store_err(lg, e, "key account");
+		if (store_fetch(f) != 1)
 			return CD_E_NOT_FOUND;
-		account_id = ledger_db_i64(f, 0);
+		account_id = store_i64(f, 0);
 	}
 	const int64_t *bound = account_id != 0 ? &account_id : NULL;
-	struct dbstmt *s = ledger_db_exec(lg, sql, &e, "bssiIi", n->hash, (size_t)32, n->prefix, n->name,
+	struct dbstmt *s = store_exec(lg, sql, &e, "bssiIi", n->hash, (size_t)32, n->prefix, n->name,
 				   (int64_t)n->scopes, bound, lg->now);
 	if (s == NULL)
-		return ledger_db_err(lg, e, "key create");
-	*id = (int64_t)ledger_db_insert_id(s);
+		return store_err(lg, e, "key create");
+	*id = (int64_t)store_insert_id(s);
 	return CD_OK;
 }
 
-enum cd_err ledger_key_create(struct ledger *lg, const struct ledger_key_new *n, int64_t *id)
+enum cd_err ledger_key_create(struct store *lg, const struct ledger_key_new *n, int64_t *id)
 {
-	struct ledger_tx t;
+	struct store_tx t;
 	*id = 0;
-	for (ledger_tx_init(lg, &t); ledger_tx_next(lg, &t);)
-		ledger_tx_end(lg, &t, key_create_tx(lg, n, id));
+	for (store_tx_init(lg, &t); store_tx_next(lg, &t);)
+		store_tx_end(lg, &t, key_create_tx(lg, n, id));
 	return t.rc;
 }
 
-static enum cd_err key_list_tx(struct ledger *lg, int64_t after_id, struct ledger_key_row *rows, int cap, int *n)
+static enum cd_err key_list_tx(struct store *lg, int64_t after_id, struct ledger_key_row *rows, int cap, int *n)
 {
 	static const char sql[] = "SELECT k.id, k.prefix, k.name, k.scopes, k.created_at, k.revoked_at, a.ext_id "
 				  "FROM api_keys k LEFT JOIN accounts a ON a.id = k.account_id WHERE k.id > ? "
 				  "ORDER BY k.id LIMIT ?";
 	int e;
 	*n = 0;	/* a retried transaction starts the page again */
-	struct dbstmt *s = ledger_db_exec(lg, sql, &e, "ii", after_id, (int64_t)cap);
+	struct dbstmt *s = store_exec(lg, sql, &e, "ii", after_id, (int64_t)cap);
 	if (s == NULL)
-		return ledger_db_err(lg, e, "key list");
-	while (*n < cap && ledger_db_fetch(s) == 1) {
+		return store_err(lg, e, "key list");
+	while (*n < cap && store_fetch(s) == 1) {
 		struct ledger_key_row *k = &rows[*n];
-		k->id = ledger_db_i64(s, 0);
-		k->scopes = (int)ledger_db_i64(s, 3);
-		k->created_at = ledger_db_i64(s, 4);
-		k->revoked_at = ledger_db_null(s, 5) ? -1 : ledger_db_i64(s, 5);
-		if (ledger_db_copy(s, 1, k->prefix, sizeof(k->prefix), "") != 0 ||
-		    ledger_db_copy(s, 2, k->name, sizeof(k->name), "") != 0 ||
-		    ledger_db_copy(s, 6, k->account, sizeof(k->account), "") != 0)
+		k->id = store_i64(s, 0);
+		k->scopes = (int)store_i64(s, 3);
+		k->created_at = store_i64(s, 4);
+		k->revoked_at = store_null(s, 5) ? -1 : store_i64(s, 5);
+		if (store_copy(s, 1, k->prefix, sizeof(k->prefix), "") != 0 ||
+		    store_copy(s, 2, k->name, sizeof(k->name), "") != 0 ||
+		    store_copy(s, 6, k->account, sizeof(k->account), "") != 0)
 			return CD_E_INTERNAL;
 		(*n)++;
 	}
 	return CD_OK;
 }
 
-enum cd_err ledger_key_list(struct ledger *lg, int64_t after_id, struct ledger_key_row *rows, int cap, int *n)
+enum cd_err ledger_key_list(struct store *lg, int64_t after_id, struct ledger_key_row *rows, int cap, int *n)
 {
-	struct ledger_tx t;
+	struct store_tx t;
 	*n = 0;
-	for (ledger_tx_init(lg, &t); ledger_tx_next(lg, &t);)
-		ledger_tx_end(lg, &t, key_list_tx(lg, after_id, rows, cap, n));
+	for (store_tx_init(lg, &t); store_tx_next(lg, &t);)
+		store_tx_end(lg, &t, key_list_tx(lg, after_id, rows, cap, n));
 	if (t.rc != CD_OK)
 		*n = 0;
 	return t.rc;
 }
 
-static enum cd_err key_revoke_tx(struct ledger *lg, int64_t id, int *found)
+static enum cd_err key_revoke_tx(struct store *lg, int64_t id, int *found)
 {
 	static const char sql[] = "UPDATE api_keys SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?";
 	int e;
-	struct dbstmt *s = ledger_db_exec(lg, sql, &e, "ii", lg->now, id);
+	struct dbstmt *s = store_exec(lg, sql, &e, "ii", lg->now, id);
 	if (s == NULL)
-		return ledger_db_err(lg, e, "key revoke");
-	*found = ledger_db_affected(s) > 0;
+		return store_err(lg, e, "key revoke");
+	*found = store_affected(s) > 0;
 	return CD_OK;
 }
 
-enum cd_err ledger_key_revoke(struct ledger *lg, int64_t id)
+enum cd_err ledger_key_revoke(struct store *lg, int64_t id)
 {
-	struct ledger_tx t;
+	struct store_tx t;
 	int found = 0;
-	for (ledger_tx_init(lg, &t); ledger_tx_next(lg, &t);)
-		ledger_tx_end(lg, &t, key_revoke_tx(lg, id, &found));
+	for (store_tx_init(lg, &t); store_tx_next(lg, &t);)
+		store_tx_end(lg, &t, key_revoke_tx(lg, id, &found));
 	return t.rc == CD_OK && !found ? CD_E_NOT_FOUND : t.rc;
 }

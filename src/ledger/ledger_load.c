@@ -54,9 +54,9 @@ static void hold_from_row(const struct db_row *r, unsigned int c, struct hold_ro
 	COL_TEXT(h->conversation, HOLD_CONVERSATION);
 	h->expires_at = COL_I64(HOLD_EXPIRES_AT);
 	h->charged = COL_I64(HOLD_CHARGED);
-	h->has_hash = ledger_dbrow_len(r, c + HOLD_SETTLE_HASH) == 32;
+	h->has_hash = store_row_len(r, c + HOLD_SETTLE_HASH) == 32;
 	if (h->has_hash)
-		memcpy(h->settle_hash, ledger_dbrow_str(r, c + HOLD_SETTLE_HASH), 32);
+		memcpy(h->settle_hash, store_row_str(r, c + HOLD_SETTLE_HASH), 32);
 	COL_TEXT(h->response, HOLD_SETTLE_RESPONSE);
 	COL_TEXT(h->request_id, HOLD_REQUEST_ID);
 	h->max_output = COL_I64_OR(HOLD_MAX_OUTPUT, -1);
@@ -78,13 +78,13 @@ static void hold_from_row(const struct db_row *r, unsigned int c, struct hold_ro
 static void hold_pin_cache_write(const struct db_row *r, unsigned int c, struct hold_row *h)
 {
 	if (h->has_pin)
-		h->pin.cache_write_micros_per_mtok = ledger_dbrow_null(r, c) ? h->pin.input_micros_per_mtok : ledger_dbrow_i64(r, c);
+		h->pin.cache_write_micros_per_mtok = store_row_null(r, c) ? h->pin.input_micros_per_mtok : store_row_i64(r, c);
 }
 
 /* 0 when set `name` is absent or has its `want` columns; else -1, said. */
 static int set_width_ok(const struct batch *b, const char *name, unsigned int want)
 {
-	const struct dbsets_set *t = ledger_dbsets_find(&b->sets, name);
+	const struct dbsets_set *t = store_sets_find(&b->sets, name);
 	if (t == NULL || t->ncols == want)
 		return 0;
 	log_error("cd_batch_read answered %u columns for %s where creditd reads %u: run creditctl migrate", t->ncols,
@@ -108,10 +108,10 @@ static int hold_keep(struct batch *b, const struct hold_row *h)
 
 /* A member row from columns c.. (the procedure's member column order),
  * once. */
-static enum cd_err member_add(const struct ledger *lg, struct batch *b, const struct db_row *r, unsigned int c)
+static enum cd_err member_add(const struct store *lg, struct batch *b, const struct db_row *r, unsigned int c)
 {
 	int acct = ledger_batch_acct_by_id(b, COL_I64(MEMBER_ACCOUNT_ID));
-	if (acct < 0 || ledger_batch_member(b, acct, ledger_dbrow_str(r, c + MEMBER_NAME)) >= 0)
+	if (acct < 0 || ledger_batch_member(b, acct, store_row_str(r, c + MEMBER_NAME)) >= 0)
 		return CD_OK;
 	if (b->nmembers == 2 * BATCH_MAX)
 		return CD_E_INTERNAL;
@@ -124,10 +124,10 @@ static enum cd_err member_add(const struct ledger *lg, struct batch *b, const st
 
 /* The rows of set `name`, each handed to one of the readers below. */
 #define EACH_ROW(b, name, r)                                                                 \
-	for (const struct dbsets_set *set_ = ledger_dbsets_find(&(b)->sets, name); set_ != NULL; set_ = NULL) \
-		for (size_t i_ = 0; i_ < set_->nrows && ((r) = ledger_dbsets_row(&(b)->sets, set_, i_), 1); i_++)
+	for (const struct dbsets_set *set_ = store_sets_find(&(b)->sets, name); set_ != NULL; set_ = NULL) \
+		for (size_t i_ = 0; i_ < set_->nrows && ((r) = store_sets_row(&(b)->sets, set_, i_), 1); i_++)
 
-static enum cd_err read_accounts(const struct ledger *lg, struct batch *b)
+static enum cd_err read_accounts(const struct store *lg, struct batch *b)
 {
 	struct db_row r;
 	EACH_ROW(b, "accounts", r) {
@@ -141,14 +141,14 @@ static enum cd_err read_accounts(const struct ledger *lg, struct batch *b)
 		b->naccts++;
 	}
 	EACH_ROW(b, "plan_caps", r) {
-		int acct = ledger_batch_acct_by_id(b, ledger_dbrow_i64(&r, 1));
+		int acct = ledger_batch_acct_by_id(b, store_row_i64(&r, 1));
 		if (acct >= 0)
-			b->accts[acct].a.plan_member_cap = ledger_dbrow_i64(&r, 2);
+			b->accts[acct].a.plan_member_cap = store_row_i64(&r, 2);
 	}
 	return CD_OK;
 }
 
-static enum cd_err read_holds(const struct ledger *lg, struct batch *b)
+static enum cd_err read_holds(const struct store *lg, struct batch *b)
 {
 	struct db_row r;
 	struct hold_row h;
@@ -159,7 +159,7 @@ static enum cd_err read_holds(const struct ledger *lg, struct batch *b)
 		hold_pin_cache_write(&r, HOLDS_SET_COLS - 1, &h);
 		if (ledger_batch_acct_by_id(b, h.account_id) < 0)
 			continue;	/* not of an account this batch locked */
-		if (!ledger_dbrow_null(&r, 1 + HOLD_NCOLS) && member_add(lg, b, &r, 1 + HOLD_NCOLS) != CD_OK)
+		if (!store_row_null(&r, 1 + HOLD_NCOLS) && member_add(lg, b, &r, 1 + HOLD_NCOLS) != CD_OK)
 			return CD_E_INTERNAL;
 		if (ledger_batch_hold_by_id(b, h.id) < 0 && hold_keep(b, &h) < 0)
 			return CD_E_INTERNAL;
@@ -181,19 +181,19 @@ static enum cd_err read_usages(struct batch *b)
 {
 	struct db_row r;
 	EACH_ROW(b, "usages", r) {
-		int acct = ledger_batch_acct_by_id(b, ledger_dbrow_i64(&r, 2));
+		int acct = ledger_batch_acct_by_id(b, store_row_i64(&r, 2));
 		if (acct < 0 || b->nusages == 2 * BATCH_MAX)
 			return CD_E_INTERNAL;
 		struct batch_usage *u = &b->usages[b->nusages++];
 		memset(u, 0, sizeof(*u));
 		u->acct = acct;
-		u->id = ledger_dbrow_i64(&r, 1);
+		u->id = store_row_i64(&r, 1);
 		u->has_key = 1;
-		ledger_copy_text(u->key, sizeof(u->key), ledger_dbrow_str(&r, 3));
-		u->cost = ledger_dbrow_i64(&r, 4);
-		u->has_hash = ledger_dbrow_len(&r, 5) == 32;
+		ledger_copy_text(u->key, sizeof(u->key), store_row_str(&r, 3));
+		u->cost = store_row_i64(&r, 4);
+		u->has_hash = store_row_len(&r, 5) == 32;
 		if (u->has_hash)
-			memcpy(u->hash, ledger_dbrow_str(&r, 5), 32);
+			memcpy(u->hash, store_row_str(&r, 5), 32);
 	}
 	return CD_OK;
 }
@@ -206,7 +206,7 @@ static enum cd_err read_keys(struct batch *b, const struct batch_want *w)
 	EACH_ROW(b, "idem_keys", r) {
 		const char *key = NULL;
 		for (int i = 0; i < w->nkeys; i++)
-			if (strlen(w->keys[i]) == ledger_dbrow_len(&r, 1) && memcmp(w->keys[i], ledger_dbrow_str(&r, 1), ledger_dbrow_len(&r, 1)) == 0)
+			if (strlen(w->keys[i]) == store_row_len(&r, 1) && memcmp(w->keys[i], store_row_str(&r, 1), store_row_len(&r, 1)) == 0)
 				key = w->keys[i];
 		if (key == NULL)
 			continue;
@@ -215,14 +215,14 @@ static enum cd_err read_keys(struct batch *b, const struct batch_want *w)
 		struct ledger_batch_key *k = &b->keys[b->nkeys];
 		memset(k, 0, sizeof(*k));
 		k->key = key;
-		k->response_len = ledger_dbrow_len(&r, 4);
+		k->response_len = store_row_len(&r, 4);
 		k->response = malloc(k->response_len + 1);
 		if (k->response == NULL)
 			return CD_E_INTERNAL;
-		memcpy(k->response, ledger_dbrow_str(&r, 4), k->response_len + 1);
-		if (ledger_dbrow_len(&r, 2) == 32)
-			memcpy(k->hash, ledger_dbrow_str(&r, 2), 32);
-		k->status = (int)ledger_dbrow_i64(&r, 3);
+		memcpy(k->response, store_row_str(&r, 4), k->response_len + 1);
+		if (store_row_len(&r, 2) == 32)
+			memcpy(k->hash, store_row_str(&r, 2), 32);
+		k->status = (int)store_row_i64(&r, 3);
 		b->nkeys++;
 	}
 	return CD_OK;
@@ -234,8 +234,8 @@ static enum cd_err read_grants(struct batch *b)
 {
 	struct db_row r;
 	EACH_ROW(b, "grants", r) {
-		int acct = ledger_batch_acct_by_id(b, ledger_dbrow_i64(&r, 2));
-		int debt = ledger_dbrow_i64(&r, 4) != 0;
+		int acct = ledger_batch_acct_by_id(b, store_row_i64(&r, 2));
+		int debt = store_row_i64(&r, 4) != 0;
 		if (acct < 0)
 			continue;
 		if (!debt && b->accts[acct].grants_read == LIMIT_SPEND_GRANTS) {
@@ -247,8 +247,8 @@ static enum cd_err read_grants(struct batch *b)
 		struct batch_grant *g = &b->grants[b->ngrants++];
 		memset(g, 0, sizeof(*g));
 		g->acct = acct;
-		g->g.id = ledger_dbrow_i64(&r, 1);
-		g->g.remaining = ledger_dbrow_i64(&r, 3);
+		g->g.id = store_row_i64(&r, 1);
+		g->g.remaining = store_row_i64(&r, 3);
 		g->g.debt = debt;
 		b->accts[acct].grants_read += !debt;
 	}
@@ -364,7 +364,7 @@ static void read_doc(struct batch *b, const struct batch_want *w, int lock, stru
 }
 
 /* One read CALL of the lists written in j, and the rows it returned. */
-static enum cd_err read_call(struct ledger *lg, struct batch *b, const struct batch_want *w, int lock,
+static enum cd_err read_call(struct store *lg, struct batch *b, const struct batch_want *w, int lock,
 			     const struct jw *j)
 {
 	struct db_params p;
@@ -373,13 +373,13 @@ static enum cd_err read_call(struct ledger *lg, struct batch *b, const struct ba
 		log_error("batch read: the request does not fit %d bytes", LIMIT_BATCH_JSON_BYTES);
 		return CD_E_INTERNAL;
 	}
-	ledger_dbp_init(&p);
-	ledger_dbp_i64(&p, lock);
-	ledger_dbp_i64(&p, LIMIT_SPEND_GRANTS + 1);	/* one more: there are more */
+	store_params_init(&p);
+	store_param_i64(&p, lock);
+	store_param_i64(&p, LIMIT_SPEND_GRANTS + 1);	/* one more: there are more */
 	for (unsigned int i = 0; i < sizeof(READ_LISTS) / sizeof(READ_LISTS[0]); i++)
-		ledger_dbsets_bind_list(&p, j, READ_LISTS[i]);
-	int galera = lock && ledger_db_galera(lg) && !atomic_load(&lock_read_missing);
-	enum cd_err rc = ledger_dbsets_call(lg, galera ? SQL_READ_GALERA : SQL_READ, &p, &b->sets, "batch read", &e);
+		store_sets_bind_list(&p, j, READ_LISTS[i]);
+	int galera = lock && store_galera(lg) && !atomic_load(&lock_read_missing);
+	enum cd_err rc = store_sets_call(lg, galera ? SQL_READ_GALERA : SQL_READ, &p, &b->sets, "batch read", &e);
 	if (galera && e == ER_SP_DOES_NOT_EXIST)
 		rc = CD_E_RETRY;	/* read again the old way */
 	if (galera && e == ER_SP_DOES_NOT_EXIST && !atomic_exchange(&lock_read_missing, 1))
@@ -416,7 +416,7 @@ static void mark_spenders(struct batch *b, const struct batch_want *w)
  * its account's lock, after the account was opened (a sweep that expired
  * its holds ran already). A member with a row, or none named, costs
  * nothing here: no statement, no round trip. */
-static enum cd_err members_start(struct ledger *lg, struct batch *b, const struct batch_want *w)
+static enum cd_err members_start(struct store *lg, struct batch *b, const struct batch_want *w)
 {
 	for (int i = 0; i < w->nmembers; i++) {
 		const char *member = w->members[i].member;
@@ -436,7 +436,7 @@ static enum cd_err members_start(struct ledger *lg, struct batch *b, const struc
 	return CD_OK;
 }
 
-enum cd_err ledger_batch_load(struct ledger *lg, struct batch *b, struct batch_want *w)
+enum cd_err ledger_batch_load(struct store *lg, struct batch *b, struct batch_want *w)
 {
 	struct jw j;
 	enum cd_err rc = CD_OK;
@@ -485,7 +485,7 @@ enum cd_err ledger_batch_load(struct ledger *lg, struct batch *b, struct batch_w
 	return rc == CD_OK ? members_start(lg, b, w) : rc;
 }
 
-enum cd_err ledger_batch_read_grants(struct ledger *lg, struct batch *b, int acct)
+enum cd_err ledger_batch_read_grants(struct store *lg, struct batch *b, int acct)
 {
 	struct jw j;
 	assert(acct >= 0 && acct < b->naccts);
@@ -499,7 +499,7 @@ enum cd_err ledger_batch_read_grants(struct ledger *lg, struct batch *b, int acc
 	return read_call(lg, b, NULL, 0, &j);
 }
 
-enum cd_err ledger_batch_hold_lookup(struct ledger *lg, struct batch *b, int acct, const char *request_id, int *index)
+enum cd_err ledger_batch_hold_lookup(struct store *lg, struct batch *b, int acct, const char *request_id, int *index)
 {
 	static const char sql[] = "SELECT " HOLD_COLS ", " HOLD_PIN_CACHE_WRITE " FROM holds "
 				  "WHERE account_id = ? AND request_id = ?";
@@ -508,10 +508,10 @@ enum cd_err ledger_batch_hold_lookup(struct ledger *lg, struct batch *b, int acc
 	*index = ledger_batch_hold_by_request(b, acct, request_id);
 	if (*index >= 0)
 		return CD_OK;
-	struct dbstmt *st = ledger_db_exec(lg, sql, &e, "is", b->accts[acct].a.id, request_id);
+	struct dbstmt *st = store_exec(lg, sql, &e, "is", b->accts[acct].a.id, request_id);
 	if (st == NULL)
-		return ledger_db_err(lg, e, "hold lookup");
-	if (ledger_db_fetch(st) != 1)
+		return store_err(lg, e, "hold lookup");
+	if (store_fetch(st) != 1)
 		return CD_OK;
 	struct db_row row = {st, NULL, 0};
 	hold_from_row(&row, 0, &h);
@@ -522,7 +522,7 @@ enum cd_err ledger_batch_hold_lookup(struct ledger *lg, struct batch *b, int acc
 
 /* Grants read again once the batch written so far is flushed (a
  * decision that needs the account's spending order as it is now). */
-enum cd_err ledger_batch_grants_reload(struct ledger *lg, struct batch *b, int acct)
+enum cd_err ledger_batch_grants_reload(struct store *lg, struct batch *b, int acct)
 {
 	int m = 0;
 	enum cd_err rc = ledger_batch_flush(lg, b, 0, NULL, 0);
@@ -538,7 +538,7 @@ enum cd_err ledger_batch_grants_reload(struct ledger *lg, struct batch *b, int a
 	return ledger_batch_read_grants(lg, b, acct);
 }
 
-enum cd_err ledger_batch_spend_more(struct ledger *lg, struct batch *b, int acct, int64_t left)
+enum cd_err ledger_batch_spend_more(struct store *lg, struct batch *b, int acct, int64_t left)
 {
 	enum cd_err rc = CD_OK;
 	assert(left > 0);

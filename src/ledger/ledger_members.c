@@ -8,7 +8,7 @@
  * POST …/members or by the guard for a member it names with none where
  * the plan caps members (ledger_member_row_due, DESIGN §13). */
 #include "ledger_members.h"
-#include "ledger_write.h"
+#include "store_write.h"
 #include "log.h"
 #include "timefmt.h"
 #include <assert.h>
@@ -52,29 +52,29 @@ static const char SQL_MEMBER_CREATE[] = "INSERT INTO members (account_id, member
 static void member_from(const struct dbstmt *s, struct member_row *m)
 {
 	m->found = 1;
-	m->cap = ledger_db_null(s, 0) ? -1 : ledger_db_i64(s, 0);
-	m->month_key = ledger_db_i64(s, 1);
-	m->month_spent = ledger_db_i64(s, 2);
-	m->reserved = ledger_db_i64(s, 3);
+	m->cap = store_null(s, 0) ? -1 : store_i64(s, 0);
+	m->month_key = store_i64(s, 1);
+	m->month_spent = store_i64(s, 2);
+	m->reserved = store_i64(s, 3);
 }
 
-enum cd_err ledger_member_lock(struct ledger *lg, const struct acct *a, const char *member, struct member_row *m)
+enum cd_err ledger_member_lock(struct store *lg, const struct acct *a, const char *member, struct member_row *m)
 {
 	int e;
 	memset(m, 0, sizeof(*m));
 	if (member == NULL)
 		return CD_E_NOT_FOUND;
-	struct dbstmt *s = ledger_db_exec(lg, SQL_MEMBER_LOCK, &e, "is", a->id, member);
+	struct dbstmt *s = store_exec(lg, SQL_MEMBER_LOCK, &e, "is", a->id, member);
 	if (s == NULL)
-		return ledger_db_err(lg, e, "member lookup");
-	if (ledger_db_fetch(s) != 1)
+		return store_err(lg, e, "member lookup");
+	if (store_fetch(s) != 1)
 		return CD_E_NOT_FOUND;
 	struct db_row row = {s, NULL, 0};
 	ledger_member_from_row_at(lg, &row, 0, m);
 	return CD_OK;
 }
 
-void ledger_member_from_row_at(const struct ledger *lg, const struct db_row *r, unsigned int c, struct member_row *m)
+void ledger_member_from_row_at(const struct store *lg, const struct db_row *r, unsigned int c, struct member_row *m)
 {
 	m->found = 1;
 	COL_TEXT(m->member, MEMBER_NAME);
@@ -91,11 +91,11 @@ void ledger_member_from_row_at(const struct ledger *lg, const struct db_row *r, 
 	ledger_member_roll(lg, m);
 }
 
-enum cd_err ledger_member_create(struct ledger *lg, const struct acct *a, const char *member, struct member_row *m)
+enum cd_err ledger_member_create(struct store *lg, const struct acct *a, const char *member, struct member_row *m)
 {
 	int64_t start, end;
 	timefmt_month_bounds(lg->now, &start, &end);
-	enum cd_err rc = ledger_db_do(lg, SQL_MEMBER_CREATE, "member create", "isiii", a->id, member,
+	enum cd_err rc = store_do(lg, SQL_MEMBER_CREATE, "member create", "isiii", a->id, member,
 			       timefmt_month_key(lg->now), lg->now, end);
 	if (rc == CD_OK)
 		rc = ledger_member_lock(lg, a, member, m);
@@ -114,26 +114,26 @@ int ledger_member_row_due(const struct acct *a)
 	return strcmp(a->kind, "workspace") == 0 && a->plan_member_cap >= 0;
 }
 
-enum cd_err ledger_member_read(struct ledger *lg, const struct acct *a, const char *member, struct member_row *m,
+enum cd_err ledger_member_read(struct store *lg, const struct acct *a, const char *member, struct member_row *m,
 			int64_t *plan_cap)
 {
 	int e;
 	memset(m, 0, sizeof(*m));
 	*plan_cap = -1;
-	struct dbstmt *s = ledger_db_exec(lg, SQL_MEMBER_READ, &e, "is", a->id, member);
+	struct dbstmt *s = store_exec(lg, SQL_MEMBER_READ, &e, "is", a->id, member);
 	if (s == NULL)
-		return ledger_db_err(lg, e, "member read");
-	if (ledger_db_fetch(s) != 1)
+		return store_err(lg, e, "member read");
+	if (store_fetch(s) != 1)
 		return CD_E_NOT_FOUND;
 	member_from(s, m);
-	*plan_cap = ledger_db_null(s, 4) ? -1 : ledger_db_i64(s, 4);
+	*plan_cap = store_null(s, 4) ? -1 : store_i64(s, 4);
 	m->rate.rpm = m->rate.tpm = -1;
 	snprintf(m->member, sizeof(m->member), "%s", member);
 	ledger_member_roll(lg, m);
 	return CD_OK;
 }
 
-void ledger_member_roll(const struct ledger *lg, struct member_row *m)
+void ledger_member_roll(const struct store *lg, struct member_row *m)
 {
 	int64_t month = timefmt_month_key(lg->now);
 	if (m->month_key != month) {
@@ -142,7 +142,7 @@ void ledger_member_roll(const struct ledger *lg, struct member_row *m)
 	}
 }
 
-enum cd_err ledger_member_store(struct ledger *lg, const struct acct *a, const struct member_row *m)
+enum cd_err ledger_member_store(struct store *lg, const struct acct *a, const struct member_row *m)
 {
 	struct ledger_write lw;
 	if (!m->found)
@@ -151,13 +151,13 @@ enum cd_err ledger_member_store(struct ledger *lg, const struct acct *a, const s
 		log_error("account %" PRId64 " member %s would store a negative reserve", a->id, m->member);
 		return CD_E_INTERNAL;
 	}
-	ledger_write_begin(&lw);
+	store_write_begin(&lw);
 	LEDGER_WRITE_ONE(&lw, "members", MEMBERS_TABLE(COL_WRITE, a->id, m));
-	return ledger_write_run(lg, &lw, "member update", NULL, NULL);
+	return store_write_run(lg, &lw, "member update", NULL, NULL);
 }
 
 /* Applies a change of reserve and spend to a member, if it has a row. */
-enum cd_err ledger_member_adjust(struct ledger *lg, const struct acct *a, const char *member, int64_t reserved_delta,
+enum cd_err ledger_member_adjust(struct store *lg, const struct acct *a, const char *member, int64_t reserved_delta,
 			  int64_t spent_delta)
 {
 	struct member_row m;

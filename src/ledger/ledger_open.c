@@ -22,7 +22,7 @@
 #include <string.h>
 
 /* Rolls the month over and applies what is due: called with the row locked. */
-enum cd_err ledger_acct_touch(struct ledger *lg, struct acct *a)
+enum cd_err ledger_acct_touch(struct store *lg, struct acct *a)
 {
 	int64_t month = timefmt_month_key(lg->now), day = lg->now / TIMEFMT_SECONDS_PER_DAY;
 	a->dirty = 0;
@@ -51,18 +51,18 @@ enum cd_err ledger_acct_touch(struct ledger *lg, struct acct *a)
 	return CD_OK;
 }
 
-int ledger_acct_touch_writes(const struct ledger *lg, const struct acct *a)
+int ledger_acct_touch_writes(const struct store *lg, const struct acct *a)
 {
 	return ledger_period_due(lg, a) || (a->sweep_due_at >= 0 && a->sweep_due_at <= lg->now);
 }
 
-enum cd_err ledger_acct_lock(struct ledger *lg, const char *ext_id, struct acct *a)
+enum cd_err ledger_acct_lock(struct store *lg, const char *ext_id, struct acct *a)
 {
 	enum cd_err rc = ledger_acct_load_locked(lg, ext_id, a);
 	return rc == CD_OK ? ledger_acct_touch(lg, a) : rc;
 }
 
-enum cd_err ledger_acct_lock_id(struct ledger *lg, int64_t id, struct acct *a)
+enum cd_err ledger_acct_lock_id(struct store *lg, int64_t id, struct acct *a)
 {
 	enum cd_err rc = ledger_acct_load_locked_id(lg, id, a);
 	return rc == CD_OK ? ledger_acct_touch(lg, a) : rc;
@@ -88,21 +88,21 @@ static const char SQL_NEXT_DUE[] = "SELECT (SELECT MIN(expires_at) FROM holds WH
 #define SWEEP_BATCH LIMIT_SWEEP_BATCH
 
 /* Expires up to SWEEP_BATCH due holds; *done is how many. */
-static enum cd_err expire_hold_batch(struct ledger *lg, struct acct *a, int *done)
+static enum cd_err expire_hold_batch(struct store *lg, struct acct *a, int *done)
 {
 	int64_t ids[SWEEP_BATCH], amounts[SWEEP_BATCH];
 	char members[SWEEP_BATCH][LEDGER_ID_MAX + 1];
 	int has_member[SWEEP_BATCH], gateways[SWEEP_BATCH];
 	int n = 0, e;
-	struct dbstmt *s = ledger_db_exec(lg, SQL_HOLDS_DUE, &e, "ii", a->id, lg->now);
+	struct dbstmt *s = store_exec(lg, SQL_HOLDS_DUE, &e, "ii", a->id, lg->now);
 	if (s == NULL)
-		return ledger_db_err(lg, e, "hold sweep");
-	while (n < SWEEP_BATCH && ledger_db_fetch(s) == 1) {
-		ids[n] = ledger_db_i64(s, 0);
-		amounts[n] = ledger_db_i64(s, 1);
-		has_member[n] = !ledger_db_null(s, 2);
-		snprintf(members[n], sizeof(members[n]), "%s", has_member[n] ? ledger_db_str(s, 2) : "");
-		gateways[n] = ledger_db_i64(s, 3) == 1;
+		return store_err(lg, e, "hold sweep");
+	while (n < SWEEP_BATCH && store_fetch(s) == 1) {
+		ids[n] = store_i64(s, 0);
+		amounts[n] = store_i64(s, 1);
+		has_member[n] = !store_null(s, 2);
+		snprintf(members[n], sizeof(members[n]), "%s", has_member[n] ? store_str(s, 2) : "");
+		gateways[n] = store_i64(s, 3) == 1;
 		n++;
 	}
 	*done = n;
@@ -143,7 +143,7 @@ static enum cd_err expire_hold_batch(struct ledger *lg, struct acct *a, int *don
 /* Every due hold goes, not just one batch: a hold stops counting as
  * reserved at its expires_at (DESIGN §5), however many fall due at once.
  * Each batch expires at least one hold, so the loop ends. */
-static enum cd_err expire_holds(struct ledger *lg, struct acct *a)
+static enum cd_err expire_holds(struct store *lg, struct acct *a)
 {
 	int done = SWEEP_BATCH;
 	enum cd_err rc = CD_OK;
@@ -153,18 +153,18 @@ static enum cd_err expire_holds(struct ledger *lg, struct acct *a)
 }
 
 /* Writes off up to SWEEP_BATCH expired grants; *done is how many. */
-static enum cd_err expire_grant_batch(struct ledger *lg, struct acct *a, int *done)
+static enum cd_err expire_grant_batch(struct store *lg, struct acct *a, int *done)
 {
 	int64_t ids[SWEEP_BATCH], left[SWEEP_BATCH];
 	char sources[SWEEP_BATCH][16];
 	int n = 0, e;
-	struct dbstmt *s = ledger_db_exec(lg, SQL_GRANTS_DUE, &e, "ii", a->id, lg->now);
+	struct dbstmt *s = store_exec(lg, SQL_GRANTS_DUE, &e, "ii", a->id, lg->now);
 	if (s == NULL)
-		return ledger_db_err(lg, e, "grant sweep");
-	while (n < SWEEP_BATCH && ledger_db_fetch(s) == 1) {
-		ids[n] = ledger_db_i64(s, 0);
-		left[n] = ledger_db_i64(s, 1);
-		snprintf(sources[n], sizeof(sources[n]), "%s", ledger_db_str(s, 2));
+		return store_err(lg, e, "grant sweep");
+	while (n < SWEEP_BATCH && store_fetch(s) == 1) {
+		ids[n] = store_i64(s, 0);
+		left[n] = store_i64(s, 1);
+		snprintf(sources[n], sizeof(sources[n]), "%s", store_str(s, 2));
 		n++;
 	}
 	*done = n;
@@ -186,7 +186,7 @@ static enum cd_err expire_grant_batch(struct ledger *lg, struct acct *a, int *do
 
 /* All of them, for the same reason as expire_holds: an expired grant left
  * standing would still be spent. */
-static enum cd_err expire_grants(struct ledger *lg, struct acct *a)
+static enum cd_err expire_grants(struct store *lg, struct acct *a)
 {
 	int done = SWEEP_BATCH;
 	enum cd_err rc = CD_OK;
@@ -195,7 +195,7 @@ static enum cd_err expire_grants(struct ledger *lg, struct acct *a)
 	return rc;
 }
 
-enum cd_err ledger_acct_sweep(struct ledger *lg, struct acct *a)
+enum cd_err ledger_acct_sweep(struct store *lg, struct acct *a)
 {
 	int e;
 	enum cd_err rc = expire_holds(lg, a);
@@ -203,20 +203,20 @@ enum cd_err ledger_acct_sweep(struct ledger *lg, struct acct *a)
 		rc = expire_grants(lg, a);
 	if (rc != CD_OK)
 		return rc;
-	struct dbstmt *s = ledger_db_exec(lg, SQL_NEXT_DUE, &e, "ii", a->id, a->id);
+	struct dbstmt *s = store_exec(lg, SQL_NEXT_DUE, &e, "ii", a->id, a->id);
 	if (s == NULL)
-		return ledger_db_err(lg, e, "sweep due");
+		return store_err(lg, e, "sweep due");
 	a->sweep_due_at = -1;
-	if (ledger_db_fetch(s) == 1) {
+	if (store_fetch(s) == 1) {
 		for (unsigned int c = 0; c < 2; c++)
-			if (!ledger_db_null(s, c) && (a->sweep_due_at < 0 || ledger_db_i64(s, c) < a->sweep_due_at))
-				a->sweep_due_at = ledger_db_i64(s, c);
+			if (!store_null(s, c) && (a->sweep_due_at < 0 || store_i64(s, c) < a->sweep_due_at))
+				a->sweep_due_at = store_i64(s, c);
 	}
 	ledger_period_sweep_due(lg, a);
 	return CD_OK;
 }
 
-static enum cd_err sweep_one(struct ledger *lg, int64_t id)
+static enum cd_err sweep_one(struct store *lg, int64_t id)
 {
 	struct acct a;
 	enum cd_err rc = ledger_acct_lock_id(lg, id, &a);
@@ -227,16 +227,16 @@ static enum cd_err sweep_one(struct ledger *lg, int64_t id)
 
 /* The accounts whose sweep is due, up to max (at most
  * LIMIT_SWEEP_ACCOUNTS), into ids[0..*n). */
-static enum cd_err due_tx(struct ledger *lg, int max, int64_t *ids, int *n)
+static enum cd_err due_tx(struct store *lg, int max, int64_t *ids, int *n)
 {
 	static const char sql[] = "SELECT id FROM accounts WHERE sweep_due_at <= ? ORDER BY sweep_due_at LIMIT ?";
 	int e;
 	*n = 0;
-	struct dbstmt *s = ledger_db_exec(lg, sql, &e, "ii", lg->now, (int64_t)max);
+	struct dbstmt *s = store_exec(lg, sql, &e, "ii", lg->now, (int64_t)max);
 	if (s == NULL)
-		return ledger_db_err(lg, e, "sweep scan");
-	while (*n < max && ledger_db_fetch(s) == 1)
-		ids[(*n)++] = ledger_db_i64(s, 0);
+		return store_err(lg, e, "sweep scan");
+	while (*n < max && store_fetch(s) == 1)
+		ids[(*n)++] = store_i64(s, 0);
 	return CD_OK;
 }
 
@@ -244,7 +244,7 @@ static enum cd_err due_tx(struct ledger *lg, int max, int64_t *ids, int *n)
  * moment (neither saw the other) is written on it here, within a sweep
  * (ledger_topups.c receipt_wait); the kept row then goes. Those left
  * unmatched are purged by age with the rest (ledger_purge.c). */
-static enum cd_err receipts_tx(struct ledger *lg)
+static enum cd_err receipts_tx(struct store *lg)
 {
 	static const char sql_late[] = "UPDATE topups t JOIN receipts_waiting w ON w.payment_intent = t.payment_intent "
 				       "SET t.receipt_url = w.receipt_url, t.receipt_event_at = w.event_at "
@@ -252,33 +252,33 @@ static enum cd_err receipts_tx(struct ledger *lg)
 				       "t.receipt_event_at <= w.event_at)";
 	static const char sql_applied[] = "DELETE w FROM receipts_waiting w JOIN topups t ON "
 					  "t.payment_intent = w.payment_intent WHERE t.status = 'credited'";
-	enum cd_err rc = ledger_db_do(lg, sql_late, "late receipts", "");
-	return rc == CD_OK ? ledger_db_do(lg, sql_applied, "late receipts applied", "") : rc;
+	enum cd_err rc = store_do(lg, sql_late, "late receipts", "");
+	return rc == CD_OK ? store_do(lg, sql_applied, "late receipts applied", "") : rc;
 }
 
 /* Each account due is swept in a transaction of its own: one account's
  * conflict retries only that account. */
-enum cd_err ledger_sweep(struct ledger *lg, int max, int *swept)
+enum cd_err ledger_sweep(struct store *lg, int max, int *swept)
 {
 	int64_t ids[LIMIT_SWEEP_ACCOUNTS];
 	int n = 0;
-	struct ledger_tx t;
+	struct store_tx t;
 	if (max > LIMIT_SWEEP_ACCOUNTS)
 		max = LIMIT_SWEEP_ACCOUNTS;
 	*swept = 0;
-	for (ledger_tx_init(lg, &t); ledger_tx_next(lg, &t);)
-		ledger_tx_end(lg, &t, due_tx(lg, max, ids, &n));
+	for (store_tx_init(lg, &t); store_tx_next(lg, &t);)
+		store_tx_end(lg, &t, due_tx(lg, max, ids, &n));
 	for (int i = 0; t.rc == CD_OK && i < n; i++) {
-		for (ledger_tx_init(lg, &t); ledger_tx_next(lg, &t);)
-			ledger_tx_end(lg, &t, sweep_one(lg, ids[i]));
+		for (store_tx_init(lg, &t); store_tx_next(lg, &t);)
+			store_tx_end(lg, &t, sweep_one(lg, ids[i]));
 		if (t.rc == CD_OK)
 			(*swept)++;
 	}
 	/* Retention runs whatever the accounts' sweeps did: one account that
 	 * keeps failing must not stop every purge. */
 	enum cd_err rc = t.rc;
-	for (ledger_tx_init(lg, &t); ledger_tx_next(lg, &t);)
-		ledger_tx_end(lg, &t, receipts_tx(lg));
+	for (store_tx_init(lg, &t); store_tx_next(lg, &t);)
+		store_tx_end(lg, &t, receipts_tx(lg));
 	enum cd_err prc = t.rc == CD_OK ? ledger_purge_run(lg) : t.rc;
 	return rc != CD_OK ? rc : prc;
 }

@@ -9,15 +9,15 @@
 
 /* Rolls the month over and applies what is due, on a row locked by the
  * caller (sets a->dirty when it changed anything). */
-enum cd_err ledger_acct_touch(struct ledger *lg, struct acct *a);
+enum cd_err ledger_acct_touch(struct store *lg, struct acct *a);
 /* 1 when ledger_acct_touch will write rows besides the account's (a renewal's
  * grants, expiries): what was read of them must be read again. */
-int ledger_acct_touch_writes(const struct ledger *lg, const struct acct *a);
+int ledger_acct_touch_writes(const struct store *lg, const struct acct *a);
 /* Locks the account row (FOR UPDATE), rolls the month over and applies
  * due expiries. CD_E_NOT_FOUND when no such account. */
-enum cd_err ledger_acct_lock(struct ledger *lg, const char *ext_id, struct acct *a);
-enum cd_err ledger_acct_lock_id(struct ledger *lg, int64_t id, struct acct *a);
+enum cd_err ledger_acct_lock(struct store *lg, const char *ext_id, struct acct *a);
+enum cd_err ledger_acct_lock_id(struct store *lg, int64_t id, struct acct *a);
 /* Holds that expired are released or captured; grants that expired are
  * written off. Recomputes sweep_due_at. */
-enum cd_err ledger_acct_sweep(struct ledger *lg, struct acct *a);
+enum cd_err ledger_acct_sweep(struct store *lg, struct acct *a);
 #endif

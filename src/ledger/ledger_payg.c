@@ -51,7 +51,7 @@ int64_t ledger_payg_period_parse(const char *text)
 }
 
 /* Rounded up (DESIGN §10): the card pays at least what is owed. */
-int64_t ledger_payg_debt_cents(const struct ledger *lg, int64_t balance)
+int64_t ledger_payg_debt_cents(const struct store *lg, int64_t balance)
 {
 	return ledger_rule_payg_cents(balance, lg->cfg->topup_rate, LIMIT_PAYG_MIN_CENTS);
 }
@@ -60,7 +60,7 @@ int64_t ledger_payg_debt_cents(const struct ledger *lg, int64_t balance)
  * pay-as-you-go (no overdraft, no saved card), closed, owing nothing or
  * less than Stripe charges (the debt waits), collected for the period
  * already, or a collection of its still with Stripe. */
-static enum cd_err due_cents(struct ledger *lg, const struct acct *a, int64_t period, int64_t *cents)
+static enum cd_err due_cents(struct store *lg, const struct acct *a, int64_t period, int64_t *cents)
 {
 	static const char sql[] = "SELECT COUNT(*) FROM recharges WHERE account_id = ? AND kind = 'payg' AND "
 				  "(period = ? OR state IN ('queued', 'sent'))";
@@ -71,10 +71,10 @@ static enum cd_err due_cents(struct ledger *lg, const struct acct *a, int64_t pe
 	int64_t c = ledger_payg_debt_cents(lg, a->balance);
 	if (c == 0)
 		return CD_OK;
-	struct dbstmt *s = ledger_db_exec(lg, sql, &e, "ii", a->id, period);
+	struct dbstmt *s = store_exec(lg, sql, &e, "ii", a->id, period);
 	if (s == NULL)
-		return ledger_db_err(lg, e, "collection lookup");
-	if (ledger_db_fetch(s) == 1 && ledger_db_i64(s, 0) == 0)
+		return store_err(lg, e, "collection lookup");
+	if (store_fetch(s) == 1 && store_i64(s, 0) == 0)
 		*cents = c;
 	return CD_OK;
 }
@@ -82,17 +82,17 @@ static enum cd_err due_cents(struct ledger *lg, const struct acct *a, int64_t pe
 /* The collection's row, queued to be sent at send_at; its id in *id. */
 /* decided: the time a caller that sends it now decided to (creditctl
  * collect, with no dispute open: recharges.decided_at), or NULL. */
-static enum cd_err queue_row(struct ledger *lg, const struct acct *a, int64_t period, int64_t cents, int64_t send_at,
+static enum cd_err queue_row(struct store *lg, const struct acct *a, int64_t period, int64_t cents, int64_t send_at,
 			     const int64_t *decided, int64_t *id)
 {
 	static const char sql[] = "INSERT INTO recharges (account_id, kind, period, try_no, amount_cents, state, "
 				  "next_attempt_at, decided_at, created_at, updated_at) "
 				  "VALUES (?, 'payg', ?, 1, ?, 'queued', ?, ?, ?, ?)";
 	int e;
-	struct dbstmt *s = ledger_db_exec(lg, sql, &e, "iiiiIii", a->id, period, cents, send_at, decided, lg->now, lg->now);
+	struct dbstmt *s = store_exec(lg, sql, &e, "iiiiIii", a->id, period, cents, send_at, decided, lg->now, lg->now);
 	if (s == NULL)
-		return ledger_db_err(lg, e, "collection queue");
-	*id = (int64_t)ledger_db_insert_id(s);
+		return store_err(lg, e, "collection queue");
+	*id = (int64_t)store_insert_id(s);
 	log_info("account %s: collection %" PRId64 " of %" PRId64 " cents queued for %04" PRId64 "-%02" PRId64,
 		 a->ext_id, *id, cents, period / 100, period % 100);
 	return CD_OK;
@@ -100,18 +100,18 @@ static enum cd_err queue_row(struct ledger *lg, const struct acct *a, int64_t pe
 
 /* Marks a as looked at for period (never back); 1 in *first when this
  * is the first look (another sweep's came first otherwise). */
-static enum cd_err mark_seen(struct ledger *lg, const struct acct *a, int64_t period, int *first)
+static enum cd_err mark_seen(struct store *lg, const struct acct *a, int64_t period, int *first)
 {
 	static const char sql[] = "UPDATE accounts SET payg_period = ? WHERE id = ? AND payg_period < ?";
 	int e;
-	struct dbstmt *s = ledger_db_exec(lg, sql, &e, "iii", period, a->id, period);
+	struct dbstmt *s = store_exec(lg, sql, &e, "iii", period, a->id, period);
 	if (s == NULL)
-		return ledger_db_err(lg, e, "collection mark");
-	*first = ledger_db_affected(s) == 1;
+		return store_err(lg, e, "collection mark");
+	*first = store_affected(s) == 1;
 	return CD_OK;
 }
 
-static enum cd_err visit_tx(struct ledger *lg, int64_t id, int64_t period, int *queued)
+static enum cd_err visit_tx(struct store *lg, int64_t id, int64_t period, int *queued)
 {
 	struct acct a;
 	int64_t cents = 0, row;
@@ -133,31 +133,31 @@ static enum cd_err visit_tx(struct ledger *lg, int64_t id, int64_t period, int *
 	return rc;
 }
 
-static enum cd_err unseen_tx(struct ledger *lg, int64_t period, int max, int64_t *ids, int *n)
+static enum cd_err unseen_tx(struct store *lg, int64_t period, int max, int64_t *ids, int *n)
 {
 	static const char sql[] = "SELECT id FROM accounts WHERE payg_period < ? ORDER BY payg_period, id LIMIT ?";
 	int e;
 	*n = 0;
-	struct dbstmt *s = ledger_db_exec(lg, sql, &e, "ii", period, (int64_t)max);
+	struct dbstmt *s = store_exec(lg, sql, &e, "ii", period, (int64_t)max);
 	if (s == NULL)
-		return ledger_db_err(lg, e, "collection scan");
-	while (*n < max && ledger_db_fetch(s) == 1)
-		ids[(*n)++] = ledger_db_i64(s, 0);
+		return store_err(lg, e, "collection scan");
+	while (*n < max && store_fetch(s) == 1)
+		ids[(*n)++] = store_i64(s, 0);
 	return CD_OK;
 }
 
-enum cd_err ledger_payg_sweep(struct ledger *lg, int max, int *queued, int *looked)
+enum cd_err ledger_payg_sweep(struct store *lg, int max, int *queued, int *looked)
 {
 	int64_t ids[LIMIT_PAYG_SCAN];
 	int n = 0;
-	struct ledger_tx t;
+	struct store_tx t;
 	int64_t period = ledger_payg_period_before(lg->now);
 	*queued = 0;
 	*looked = 0;
 	if (max > LIMIT_PAYG_SCAN)
 		max = LIMIT_PAYG_SCAN;
-	for (ledger_tx_init(lg, &t); ledger_tx_next(lg, &t);)
-		ledger_tx_end(lg, &t, unseen_tx(lg, period, max, ids, &n));
+	for (store_tx_init(lg, &t); store_tx_next(lg, &t);)
+		store_tx_end(lg, &t, unseen_tx(lg, period, max, ids, &n));
 	if (t.rc != CD_OK)
 		return t.rc;
 	*looked = n;
@@ -166,8 +166,8 @@ enum cd_err ledger_payg_sweep(struct ledger *lg, int max, int *queued, int *look
 	enum cd_err first = CD_OK;
 	for (int i = 0; i < n; i++) {
 		int one = 0;
-		for (ledger_tx_init(lg, &t); ledger_tx_next(lg, &t);)
-			ledger_tx_end(lg, &t, visit_tx(lg, ids[i], period, &one));
+		for (store_tx_init(lg, &t); store_tx_next(lg, &t);)
+			store_tx_end(lg, &t, visit_tx(lg, ids[i], period, &one));
 		*queued += t.rc == CD_OK && one;
 		if (first == CD_OK)
 			first = t.rc;
@@ -177,21 +177,21 @@ enum cd_err ledger_payg_sweep(struct ledger *lg, int max, int *queued, int *look
 
 /* ---- creditctl collect ---- */
 
-static enum cd_err card_of(struct ledger *lg, const struct acct *a, struct ledger_recharge *out)
+static enum cd_err card_of(struct store *lg, const struct acct *a, struct ledger_recharge *out)
 {
 	static const char sql[] = "SELECT IFNULL(stripe_payment_method, '') FROM accounts WHERE id = ?";
 	int e;
-	struct dbstmt *s = ledger_db_exec(lg, sql, &e, "i", a->id);
+	struct dbstmt *s = store_exec(lg, sql, &e, "i", a->id);
 	if (s == NULL)
-		return ledger_db_err(lg, e, "collection card");
-	if (ledger_db_fetch(s) == 1)
-		ledger_copy_text(out->payment_method, sizeof(out->payment_method), ledger_db_str(s, 0));
+		return store_err(lg, e, "collection card");
+	if (store_fetch(s) == 1)
+		ledger_copy_text(out->payment_method, sizeof(out->payment_method), store_str(s, 0));
 	return CD_OK;
 }
 
 /* The account (by id, or by ext when id is 0) collected now unless
  * dry_run; *got 1 with what the charge needs in out when it owes. */
-static enum cd_err collect_tx(struct ledger *lg, int64_t id, const char *ext, const struct ledger_collect *c,
+static enum cd_err collect_tx(struct store *lg, int64_t id, const char *ext, const struct ledger_collect *c,
 			      struct ledger_recharge *out, int *got)
 {
 	struct acct a;
@@ -231,43 +231,43 @@ static enum cd_err collect_tx(struct ledger *lg, int64_t id, const char *ext, co
 
 /* The next page of accounts that may owe (pay-as-you-go, below 0),
  * after id c->after. */
-static enum cd_err owing_tx(struct ledger *lg, int64_t after, int64_t *ids, int *n)
+static enum cd_err owing_tx(struct store *lg, int64_t after, int64_t *ids, int *n)
 {
 	static const char sql[] = "SELECT id FROM accounts WHERE payg_period IS NOT NULL AND id > ? AND "
 				  "balance_micros < 0 AND overdraft_limit_micros > 0 AND stripe_payment_method IS NOT NULL "
 				  "ORDER BY id LIMIT ?";
 	int e;
 	*n = 0;
-	struct dbstmt *s = ledger_db_exec(lg, sql, &e, "ii", after, (int64_t)LIMIT_PAYG_SCAN);
+	struct dbstmt *s = store_exec(lg, sql, &e, "ii", after, (int64_t)LIMIT_PAYG_SCAN);
 	if (s == NULL)
-		return ledger_db_err(lg, e, "collection owing");
-	while (*n < LIMIT_PAYG_SCAN && ledger_db_fetch(s) == 1)
-		ids[(*n)++] = ledger_db_i64(s, 0);
+		return store_err(lg, e, "collection owing");
+	while (*n < LIMIT_PAYG_SCAN && store_fetch(s) == 1)
+		ids[(*n)++] = store_i64(s, 0);
 	return CD_OK;
 }
 
-enum cd_err ledger_payg_collect(struct ledger *lg, struct ledger_collect *c, struct ledger_recharge *out, int max,
+enum cd_err ledger_payg_collect(struct store *lg, struct ledger_collect *c, struct ledger_recharge *out, int max,
 				int *n)
 {
 	int64_t ids[LIMIT_PAYG_SCAN];
 	int found = 0, got = 0;
-	struct ledger_tx t;
+	struct store_tx t;
 	*n = 0;
 	if (c->period == 0)
 		c->period = ledger_payg_period_before(timefmt_now());
 	if (c->account != NULL) {
-		for (ledger_tx_init(lg, &t); ledger_tx_next(lg, &t);)
-			ledger_tx_end(lg, &t, collect_tx(lg, 0, c->account, c, &out[0], &got));
+		for (store_tx_init(lg, &t); store_tx_next(lg, &t);)
+			store_tx_end(lg, &t, collect_tx(lg, 0, c->account, c, &out[0], &got));
 		*n = t.rc == CD_OK && got;
 		c->done = 1;
 		return t.rc;
 	}
-	for (ledger_tx_init(lg, &t); ledger_tx_next(lg, &t);)
-		ledger_tx_end(lg, &t, owing_tx(lg, c->after, ids, &found));
+	for (store_tx_init(lg, &t); store_tx_next(lg, &t);)
+		store_tx_end(lg, &t, owing_tx(lg, c->after, ids, &found));
 	c->done = t.rc == CD_OK && found < LIMIT_PAYG_SCAN;
 	for (int i = 0; t.rc == CD_OK && i < found && *n < max; i++) {
-		for (ledger_tx_init(lg, &t); ledger_tx_next(lg, &t);)
-			ledger_tx_end(lg, &t, collect_tx(lg, ids[i], NULL, c, &out[*n], &got));
+		for (store_tx_init(lg, &t); store_tx_next(lg, &t);)
+			store_tx_end(lg, &t, collect_tx(lg, ids[i], NULL, c, &out[*n], &got));
 		*n += t.rc == CD_OK && got;
 		c->after = ids[i];
 	}
@@ -276,7 +276,7 @@ enum cd_err ledger_payg_collect(struct ledger *lg, struct ledger_collect *c, str
 
 /* ---- a collection's end (the sender's record, the webhook) ---- */
 
-enum cd_err ledger_payg_before_send(struct ledger *lg, struct ledger_recharge *r, int64_t balance, int *send)
+enum cd_err ledger_payg_before_send(struct store *lg, struct ledger_recharge *r, int64_t balance, int *send)
 {
 	/* The try not sent is not counted (try_no is the last one made). */
 	static const char sql_end[] = "UPDATE recharges SET state = 'failed', try_no = try_no - 1, "
@@ -299,24 +299,24 @@ enum cd_err ledger_payg_before_send(struct ledger *lg, struct ledger_recharge *r
 		log_info("account %s: collection %" PRId64 " lowered from %" PRId64 " to %" PRId64 " cents, what is owed now",
 			 r->account, r->id, r->amount_cents, owed);
 		r->amount_cents = owed;
-		return ledger_db_do(lg, sql_lower, "collection lowered", "iii", owed, lg->now, r->id);
+		return store_do(lg, sql_lower, "collection lowered", "iii", owed, lg->now, r->id);
 	}
 	if (d == PAYG_SEND)
 		return CD_OK;
 	log_info("account %s: collection %" PRId64 " not sent: nothing owed any more", r->account, r->id);
-	return ledger_db_do(lg, sql_end, "collection end", "ii", lg->now, r->id);
+	return store_do(lg, sql_end, "collection end", "ii", lg->now, r->id);
 }
 
-enum cd_err ledger_payg_find(struct ledger *lg, const struct acct *a, int64_t period, int64_t *id)
+enum cd_err ledger_payg_find(struct store *lg, const struct acct *a, int64_t period, int64_t *id)
 {
 	static const char sql[] = "SELECT id FROM recharges WHERE account_id = ? AND period = ? AND kind = 'payg'";
 	int e;
 	*id = 0;
-	struct dbstmt *s = ledger_db_exec(lg, sql, &e, "ii", a->id, period);
+	struct dbstmt *s = store_exec(lg, sql, &e, "ii", a->id, period);
 	if (s == NULL)
-		return ledger_db_err(lg, e, "collection find");
-	if (ledger_db_fetch(s) == 1)
-		*id = ledger_db_i64(s, 0);
+		return store_err(lg, e, "collection find");
+	if (store_fetch(s) == 1)
+		*id = store_i64(s, 0);
 	return CD_OK;
 }
 
@@ -327,22 +327,22 @@ struct payg_row {
 };
 
 /* The collection's row, locked; state "" when a has none such. */
-static enum cd_err lock_row(struct ledger *lg, const struct acct *a, int64_t id, struct payg_row *r)
+static enum cd_err lock_row(struct store *lg, const struct acct *a, int64_t id, struct payg_row *r)
 {
 	int e, got;
 	memset(r, 0, sizeof(*r));
-	struct dbstmt *s = ledger_db_exec(lg, SQL_LOCK, &e, "ii", id, a->id);
+	struct dbstmt *s = store_exec(lg, SQL_LOCK, &e, "ii", id, a->id);
 	if (s == NULL)
-		return ledger_db_err(lg, e, "collection lock");
-	if ((got = ledger_db_fetch(s)) < 0)
+		return store_err(lg, e, "collection lock");
+	if ((got = store_fetch(s)) < 0)
 		return CD_E_INTERNAL;
 	if (got == 1) {
-		ledger_copy_text(r->state, sizeof(r->state), ledger_db_str(s, 0));
-		r->cents = ledger_db_i64(s, 1);
-		r->period = ledger_db_i64(s, 2);
-		r->try_no = ledger_db_i64(s, 3);
-		ledger_copy_text(r->pi, sizeof(r->pi), ledger_db_str(s, 4));
-		r->attempts = ledger_db_i64(s, 5);
+		ledger_copy_text(r->state, sizeof(r->state), store_str(s, 0));
+		r->cents = store_i64(s, 1);
+		r->period = store_i64(s, 2);
+		r->try_no = store_i64(s, 3);
+		ledger_copy_text(r->pi, sizeof(r->pi), store_str(s, 4));
+		r->attempts = store_i64(s, 5);
 	}
 	return CD_OK;
 }
@@ -363,7 +363,7 @@ static void try_of(const struct payg_row *r, const struct payg_try *t, const cha
  * collection's tries, for the amount that try asked. One that disagrees
  * ends the collection, uncredited, for the operator (logged): it is not
  * sent again. */
-static enum cd_err credit_refused(struct ledger *lg, const struct acct *a, int64_t id, const char *pi, int64_t cents,
+static enum cd_err credit_refused(struct store *lg, const struct acct *a, int64_t id, const char *pi, int64_t cents,
 				  int64_t asked, int *credited)
 {
 	static const char sql_off[] = "UPDATE recharges SET state = 'failed', error = ?, updated_at = ? WHERE id = ?";
@@ -375,14 +375,14 @@ static enum cd_err credit_refused(struct ledger *lg, const struct acct *a, int64
 			 cents, asked);
 	log_warn("account %s: collection %" PRId64 ": %s", a->ext_id, id, why);
 	*credited = -1;
-	return ledger_db_do(lg, sql_off, "collection mismatch", "sii", why, lg->now, id);
+	return store_do(lg, sql_off, "collection mismatch", "sii", why, lg->now, id);
 }
 
 /* The collection credited by try try_no's payment pi: its row says what
  * was paid (and, for a try paid while a later one waited unsent, that
  * the later one was never made), the try is paid, and every other try
  * still open is to be cancelled at Stripe (DESIGN §13). */
-static enum cd_err credited_by(struct ledger *lg, const struct acct *a, const struct payg_row *r, int64_t id,
+static enum cd_err credited_by(struct store *lg, const struct acct *a, const struct payg_row *r, int64_t id,
 			       const char *pi, int64_t try_no, int64_t cents, int64_t micros, int64_t grant_id)
 {
 	static const char sql[] = "UPDATE recharges SET state = 'succeeded', payment_intent = ?, credited_micros = ?, "
@@ -394,7 +394,7 @@ static enum cd_err credited_by(struct ledger *lg, const struct acct *a, const st
 	 * and cancelled when its answer comes (ledger_payg_try_made). */
 	int64_t made = strcmp(r->state, "queued") == 0 && r->attempts == 0 && r->try_no > try_no ? r->try_no - 1
 		       : r->try_no;
-	enum cd_err rc = ledger_db_do(lg, sql, "collection credit", "siiiiiii", pi, micros, cents, cents, grant_id, made,
+	enum cd_err rc = store_do(lg, sql, "collection credit", "siiiiiii", pi, micros, cents, cents, grant_id, made,
 			       lg->now, id);
 	if (rc == CD_OK)
 		rc = ledger_payg_try_put(lg, id, try_no, cents, pi, "paid");
@@ -406,7 +406,7 @@ static enum cd_err credited_by(struct ledger *lg, const struct acct *a, const st
 	return rc;
 }
 
-enum cd_err ledger_payg_credit(struct ledger *lg, struct acct *a, int64_t id, const char *pi, int64_t cents,
+enum cd_err ledger_payg_credit(struct store *lg, struct acct *a, int64_t id, const char *pi, int64_t cents,
 			int *credited)
 {
 	struct payg_row r;
@@ -461,7 +461,7 @@ static int fails_current_try(const struct payg_row *r, const char *pi)
 	return strcmp(r->state, "sent") == 0 && strcmp(r->pi, pi) == 0;
 }
 
-enum cd_err ledger_payg_fail(struct ledger *lg, struct acct *a, int64_t id, const char *pi, const char *error,
+enum cd_err ledger_payg_fail(struct store *lg, struct acct *a, int64_t id, const char *pi, const char *error,
 		      int *failed)
 {
 	static const char sql_next[] = "UPDATE recharges SET state = 'queued', try_no = try_no + 1, attempts = 0, "
@@ -481,8 +481,8 @@ enum cd_err ledger_payg_fail(struct ledger *lg, struct acct *a, int64_t id, cons
 	int64_t owed = ledger_payg_debt_cents(lg, a->balance);
 	int64_t next = r.try_no >= PAYG_TRIES || owed == 0 ? -1
 		       : lg->now + (r.try_no == 1 ? 1 : 2) * TIMEFMT_SECONDS_PER_DAY;
-	rc = next > 0 ? ledger_db_do(lg, sql_next, "collection retry", "isiii", owed, cut, next, lg->now, id)
-		      : ledger_db_do(lg, sql_end, "collection failure", "sii", cut, lg->now, id);
+	rc = next > 0 ? store_do(lg, sql_next, "collection retry", "isiii", owed, cut, next, lg->now, id)
+		      : store_do(lg, sql_end, "collection failure", "sii", cut, lg->now, id);
 	if (rc == CD_OK && owed > 0)
 		rc = ledger_acct_suspend_for(lg, a, "payment_failed");
 	ledger_payg_period_text(r.period, period, sizeof(period));

@@ -24,14 +24,14 @@ int64_t ledger_payg_period_parse(const char *text);
 /* What a collection of a balance asks for now: the debt in whole cents
  * at the top-up rate, rounded up; 0 when that is less than Stripe
  * charges (LIMIT_PAYG_MIN_CENTS) or nothing is owed. */
-int64_t ledger_payg_debt_cents(const struct ledger *lg, int64_t balance);
+int64_t ledger_payg_debt_cents(const struct store *lg, int64_t balance);
 /* A collection about to be sent (r, claimed by the sender, its account's
  * balance now) is ended instead when nothing is owed any more (*send 0).
  * Its amount never changes once queued: a try may be sent again with its
  * Idempotency-Key, which Stripe accepts only with the same parameters. */
-enum cd_err ledger_payg_before_send(struct ledger *lg, struct ledger_recharge *r, int64_t balance, int *send);
+enum cd_err ledger_payg_before_send(struct store *lg, struct ledger_recharge *r, int64_t balance, int *send);
 /* The id of a's collection for period (0: none). */
-enum cd_err ledger_payg_find(struct ledger *lg, const struct acct *a, int64_t period, int64_t *id);
+enum cd_err ledger_payg_find(struct store *lg, const struct acct *a, int64_t period, int64_t *id);
 /* Credits collection id of a (cents paid, payment intent pi) unless it was
  * credited already (*credited 0): a grant of source 'payment', which
  * repays the debt first, and payg.collected (*credited 1). Whichever try
@@ -40,13 +40,13 @@ enum cd_err ledger_payg_find(struct ledger *lg, const struct acct *a, int64_t pe
  * Stripe, and no further try is sent (DESIGN §13). A payment that is none
  * of the collection's tries, or not the amount its try asked for,
  * credits nothing (*credited -1, logged). */
-enum cd_err ledger_payg_credit(struct ledger *lg, struct acct *a, int64_t id, const char *pi, int64_t cents,
+enum cd_err ledger_payg_credit(struct store *lg, struct acct *a, int64_t id, const char *pi, int64_t cents,
 			int *credited);
 /* Fails the current try of collection id of a with error, unless it
  * ended already or pi names another try's payment (*failed 0): the
  * account suspended for payment_failed, payg.failed, and the next try
  * queued (none after PAYG_TRIES). */
-enum cd_err ledger_payg_fail(struct ledger *lg, struct acct *a, int64_t id, const char *pi, const char *error,
+enum cd_err ledger_payg_fail(struct store *lg, struct acct *a, int64_t id, const char *pi, const char *error,
 		      int *failed);
 
 /* ---- a collection's tries (ledger_payg_tries.c, migration 031) ---- */
@@ -59,13 +59,13 @@ struct payg_try {
 	char state[16];		/* open|paid|cancel|canceled|not_canceled */
 };
 /* The try of collection id whose PaymentIntent is pi, locked. */
-enum cd_err ledger_payg_try_lock(struct ledger *lg, int64_t id, const char *pi, struct payg_try *t);
+enum cd_err ledger_payg_try_lock(struct store *lg, int64_t id, const char *pi, struct payg_try *t);
 /* Records pi as try try_no of collection id (cents asked) in state (open,
  * paid or cancel); a try recorded already keeps its number and amount,
  * and its state moves only open → cancel and anything → paid. */
-enum cd_err ledger_payg_try_put(struct ledger *lg, int64_t id, int64_t try_no, int64_t cents, const char *pi,
+enum cd_err ledger_payg_try_put(struct store *lg, int64_t id, int64_t try_no, int64_t cents, const char *pi,
 			 const char *state);
 /* The tries of collection id (of account, named in the log) still open,
  * pi's excepted, marked to be cancelled at Stripe now; *n: how many. */
-enum cd_err ledger_payg_tries_cancel_others(struct ledger *lg, const char *account, int64_t id, const char *pi, int *n);
+enum cd_err ledger_payg_tries_cancel_others(struct store *lg, const char *account, int64_t id, const char *pi, int *n);
 #endif

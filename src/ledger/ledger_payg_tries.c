@@ -18,22 +18,22 @@
 #include <inttypes.h>
 #include <string.h>
 
-enum cd_err ledger_payg_try_lock(struct ledger *lg, int64_t id, const char *pi, struct payg_try *t)
+enum cd_err ledger_payg_try_lock(struct store *lg, int64_t id, const char *pi, struct payg_try *t)
 {
 	static const char sql[] = "SELECT try_no, amount_cents, state FROM payg_tries WHERE payment_intent = ? "
 				  "AND recharge_id = ? FOR UPDATE";
 	int e, got;
 	memset(t, 0, sizeof(*t));
-	struct dbstmt *s = ledger_db_exec(lg, sql, &e, "si", pi, id);
+	struct dbstmt *s = store_exec(lg, sql, &e, "si", pi, id);
 	if (s == NULL)
-		return ledger_db_err(lg, e, "collection try");
-	if ((got = ledger_db_fetch(s)) < 0)
+		return store_err(lg, e, "collection try");
+	if ((got = store_fetch(s)) < 0)
 		return CD_E_INTERNAL;
 	if (got == 1) {
 		t->found = 1;
-		t->try_no = ledger_db_i64(s, 0);
-		t->cents = ledger_db_i64(s, 1);
-		ledger_copy_text(t->state, sizeof(t->state), ledger_db_str(s, 2));
+		t->try_no = store_i64(s, 0);
+		t->cents = store_i64(s, 1);
+		ledger_copy_text(t->state, sizeof(t->state), store_str(s, 2));
 	}
 	return CD_OK;
 }
@@ -44,7 +44,7 @@ enum cd_err ledger_payg_try_lock(struct ledger *lg, int64_t id, const char *pi, 
  * asked of it before). */
 #define PAYG_TRY_MOVES "(VALUES(state) = 'paid' OR (state = 'open' AND VALUES(state) = 'cancel'))"
 
-enum cd_err ledger_payg_try_put(struct ledger *lg, int64_t id, int64_t try_no, int64_t cents, const char *pi,
+enum cd_err ledger_payg_try_put(struct store *lg, int64_t id, int64_t try_no, int64_t cents, const char *pi,
 			 const char *state)
 {
 	/* The assignments run in order: state changes last, once the others
@@ -55,19 +55,19 @@ enum cd_err ledger_payg_try_put(struct ledger *lg, int64_t id, int64_t try_no, i
 				  "next_attempt_at), updated_at = IF(" PAYG_TRY_MOVES ", VALUES(updated_at), updated_at), "
 				  "state = IF(" PAYG_TRY_MOVES ", VALUES(state), state)";
 	int64_t due = strcmp(state, "cancel") == 0 ? lg->now : 0;
-	return ledger_db_do(lg, sql, "collection try record", "siiisiii", pi, id, try_no, cents, state, due, lg->now, lg->now);
+	return store_do(lg, sql, "collection try record", "siiisiii", pi, id, try_no, cents, state, due, lg->now, lg->now);
 }
 
-enum cd_err ledger_payg_tries_cancel_others(struct ledger *lg, const char *account, int64_t id, const char *pi, int *n)
+enum cd_err ledger_payg_tries_cancel_others(struct store *lg, const char *account, int64_t id, const char *pi, int *n)
 {
 	static const char sql[] = "UPDATE payg_tries SET state = 'cancel', next_attempt_at = ?, updated_at = ? "
 				  "WHERE recharge_id = ? AND state = 'open' AND payment_intent <> ?";
 	int e;
 	*n = 0;
-	struct dbstmt *s = ledger_db_exec(lg, sql, &e, "iiis", lg->now, lg->now, id, pi);
+	struct dbstmt *s = store_exec(lg, sql, &e, "iiis", lg->now, lg->now, id, pi);
 	if (s == NULL)
-		return ledger_db_err(lg, e, "collection tries cancel");
-	*n = (int)ledger_db_affected(s);
+		return store_err(lg, e, "collection tries cancel");
+	*n = (int)store_affected(s);
 	if (*n > 0)
 		log_info("account %s: collection %" PRId64 " paid by %s: %d other try(s) to be cancelled at Stripe",
 			 account, id, pi, *n);
@@ -79,40 +79,40 @@ enum cd_err ledger_payg_tries_cancel_others(struct ledger *lg, const char *accou
 /* The try r made pi: recorded open (paid when Stripe answered it paid),
  * or to be cancelled at once when another try paid the collection
  * meanwhile (a webhook while this one was with Stripe). */
-static enum cd_err made_tx(struct ledger *lg, const struct ledger_recharge *r, const char *pi, int paid)
+static enum cd_err made_tx(struct store *lg, const struct ledger_recharge *r, const char *pi, int paid)
 {
 	static const char sql[] = "SELECT state, IFNULL(payment_intent, '') FROM recharges WHERE id = ? "
 				  "AND kind = 'payg' FOR UPDATE";
 	int e, got;
-	struct dbstmt *s = ledger_db_exec(lg, sql, &e, "i", r->id);
+	struct dbstmt *s = store_exec(lg, sql, &e, "i", r->id);
 	if (s == NULL)
-		return ledger_db_err(lg, e, "collection of a try");
-	if ((got = ledger_db_fetch(s)) < 0)
+		return store_err(lg, e, "collection of a try");
+	if ((got = store_fetch(s)) < 0)
 		return CD_E_INTERNAL;
 	if (got == 0)
 		return CD_OK;
-	int other = strcmp(ledger_db_str(s, 0), "succeeded") == 0 && strcmp(ledger_db_str(s, 1), pi) != 0;
+	int other = strcmp(store_str(s, 0), "succeeded") == 0 && strcmp(store_str(s, 1), pi) != 0;
 	const char *state = paid ? "paid" : other ? "cancel" : "open";
 	if (other && !paid)
 		log_warn("account %s: collection %" PRId64 " was paid by %s meanwhile: try %" PRId64 "'s %s to be "
-			 "cancelled at Stripe", r->account, r->id, ledger_db_str(s, 1), r->try_no, pi);
+			 "cancelled at Stripe", r->account, r->id, store_str(s, 1), r->try_no, pi);
 	return ledger_payg_try_put(lg, r->id, r->try_no, r->amount_cents, pi, state);
 }
 
-enum cd_err ledger_payg_try_made(struct ledger *lg, const struct ledger_recharge *r, const char *payment_intent,
+enum cd_err ledger_payg_try_made(struct store *lg, const struct ledger_recharge *r, const char *payment_intent,
 				 int paid)
 {
-	struct ledger_tx t;
+	struct store_tx t;
 	if (r->period <= 0 || payment_intent == NULL || payment_intent[0] == '\0')
 		return CD_OK;
-	for (ledger_tx_init(lg, &t); ledger_tx_next(lg, &t);)
-		ledger_tx_end(lg, &t, made_tx(lg, r, payment_intent, paid));
+	for (store_tx_init(lg, &t); store_tx_next(lg, &t);)
+		store_tx_end(lg, &t, made_tx(lg, r, payment_intent, paid));
 	return t.rc;
 }
 
 /* Due: tries marked to be cancelled whose time has come; each leased by
  * pushing next_attempt_at, under the state it was read in. */
-static enum cd_err cancels_tx(struct ledger *lg, struct ledger_cancel *out, int max, int64_t lease_seconds,
+static enum cd_err cancels_tx(struct store *lg, struct ledger_cancel *out, int max, int64_t lease_seconds,
 			      int *claimed)
 {
 	static const char due[] = "SELECT t.payment_intent, t.recharge_id, t.try_no, t.attempts, a.ext_id "
@@ -124,36 +124,36 @@ static enum cd_err cancels_tx(struct ledger *lg, struct ledger_cancel *out, int 
 	struct ledger_cancel found[LIMIT_RECHARGE_BATCH];
 	int n = 0, e;
 	*claimed = 0;
-	struct dbstmt *s = ledger_db_exec(lg, due, &e, "ii", lg->now, (int64_t)max);
+	struct dbstmt *s = store_exec(lg, due, &e, "ii", lg->now, (int64_t)max);
 	if (s == NULL)
-		return ledger_db_err(lg, e, "cancels due");
-	while (n < max && n < LIMIT_RECHARGE_BATCH && ledger_db_fetch(s) == 1) {
+		return store_err(lg, e, "cancels due");
+	while (n < max && n < LIMIT_RECHARGE_BATCH && store_fetch(s) == 1) {
 		struct ledger_cancel *x = &found[n++];
 		memset(x, 0, sizeof(*x));
-		ledger_copy_text(x->payment_intent, sizeof(x->payment_intent), ledger_db_str(s, 0));
-		x->recharge_id = ledger_db_i64(s, 1);
-		x->try_no = ledger_db_i64(s, 2);
-		x->attempts = ledger_db_i64(s, 3);
-		ledger_copy_text(x->account, sizeof(x->account), ledger_db_str(s, 4));
+		ledger_copy_text(x->payment_intent, sizeof(x->payment_intent), store_str(s, 0));
+		x->recharge_id = store_i64(s, 1);
+		x->try_no = store_i64(s, 2);
+		x->attempts = store_i64(s, 3);
+		ledger_copy_text(x->account, sizeof(x->account), store_str(s, 4));
 	}
 	for (int i = 0; i < n; i++) {
-		struct dbstmt *l = ledger_db_exec(lg, lease, &e, "isi", lg->now + lease_seconds, found[i].payment_intent,
+		struct dbstmt *l = store_exec(lg, lease, &e, "isi", lg->now + lease_seconds, found[i].payment_intent,
 					   lg->now);
 		if (l == NULL)
-			return ledger_db_err(lg, e, "cancel lease");
-		if (ledger_db_affected(l) == 1)
+			return store_err(lg, e, "cancel lease");
+		if (store_affected(l) == 1)
 			out[(*claimed)++] = found[i];
 	}
 	return CD_OK;
 }
 
-enum cd_err ledger_payg_cancels_claim(struct ledger *lg, struct ledger_cancel *out, int max, int64_t lease_seconds,
+enum cd_err ledger_payg_cancels_claim(struct store *lg, struct ledger_cancel *out, int max, int64_t lease_seconds,
 				      int *n)
 {
-	struct ledger_tx t;
+	struct store_tx t;
 	int claimed = 0;
-	for (ledger_tx_init(lg, &t); ledger_tx_next(lg, &t);)
-		ledger_tx_end(lg, &t, cancels_tx(lg, out, max, lease_seconds, &claimed));
+	for (store_tx_init(lg, &t); store_tx_next(lg, &t);)
+		store_tx_end(lg, &t, cancels_tx(lg, out, max, lease_seconds, &claimed));
 	*n = t.rc == CD_OK ? claimed : 0;
 	return t.rc;
 }
@@ -164,7 +164,7 @@ enum cd_err ledger_payg_cancels_claim(struct ledger *lg, struct ledger_cancel *o
  * operator, who refunds it: creditctl verify warns). Stripe away: cancelled again later, the wait
  * doubling up to LIMIT_RECHARGE_BACKOFF_MAX_SECONDS, for as long as it
  * takes (an open PaymentIntent may still charge the card). */
-static enum cd_err cancel_result_tx(struct ledger *lg, const char *pi, enum ledger_cancel_outcome outcome,
+static enum cd_err cancel_result_tx(struct store *lg, const char *pi, enum ledger_cancel_outcome outcome,
 				    const char *error)
 {
 	static const char sql_end[] = "UPDATE payg_tries SET state = ?, error = ?, updated_at = ? "
@@ -175,18 +175,18 @@ static enum cd_err cancel_result_tx(struct ledger *lg, const char *pi, enum ledg
 	char cut[LIMIT_RECHARGE_ERROR_BYTES + 1];
 	ledger_recharge_error_cut(cut, error);
 	if (outcome == CANCEL_RETRY)
-		return ledger_db_do(lg, sql_later, "cancel later", "siiis", cut, lg->now, lg->now,
+		return store_do(lg, sql_later, "cancel later", "siiis", cut, lg->now, lg->now,
 			     (int64_t)LIMIT_RECHARGE_BACKOFF_MAX_SECONDS, pi);
 	const char *state = outcome == CANCEL_DONE ? "canceled" : outcome == CANCEL_PAID ? "paid" : "not_canceled";
-	return ledger_db_do(lg, sql_end, "cancel result", "ssis", state, outcome == CANCEL_DONE ? NULL : cut, lg->now, pi);
+	return store_do(lg, sql_end, "cancel result", "ssis", state, outcome == CANCEL_DONE ? NULL : cut, lg->now, pi);
 }
 
-enum cd_err ledger_payg_cancel_result(struct ledger *lg, const char *payment_intent,
+enum cd_err ledger_payg_cancel_result(struct store *lg, const char *payment_intent,
 				      enum ledger_cancel_outcome outcome, const char *error)
 {
-	struct ledger_tx t;
+	struct store_tx t;
 	const char *why = error != NULL ? error : "";
-	for (ledger_tx_init(lg, &t); ledger_tx_next(lg, &t);)
-		ledger_tx_end(lg, &t, cancel_result_tx(lg, payment_intent, outcome, why));
+	for (store_tx_init(lg, &t); store_tx_next(lg, &t);)
+		store_tx_end(lg, &t, cancel_result_tx(lg, payment_intent, outcome, why));
 	return t.rc;
 }

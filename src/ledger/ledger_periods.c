@@ -41,19 +41,19 @@ struct terms {
 };
 
 /* 1 and the terms when the plan is catalogued, 0 when not. */
-static enum cd_err terms_read(struct ledger *lg, const char *plan, struct terms *t, int *found)
+static enum cd_err terms_read(struct store *lg, const char *plan, struct terms *t, int *found)
 {
 	int e;
-	struct dbstmt *s = ledger_db_exec(lg, SQL_TERMS, &e, "s", plan);
+	struct dbstmt *s = store_exec(lg, SQL_TERMS, &e, "s", plan);
 	if (s == NULL)
-		return ledger_db_err(lg, e, "plan terms");
-	int got = ledger_db_fetch(s);
+		return store_err(lg, e, "plan terms");
+	int got = store_fetch(s);
 	if (got < 0)
 		return CD_E_INTERNAL;
 	*found = got == 1;
 	if (*found) {
-		const char *rule = ledger_db_str(s, 1);
-		t->credits = ledger_db_i64(s, 0);
+		const char *rule = store_str(s, 1);
+		t->credits = store_i64(s, 0);
 		t->rollover = strcmp(rule, "full") == 0 ? ROLLOVER_FULL
 			      : strcmp(rule, "capped") == 0 ? ROLLOVER_CAPPED : ROLLOVER_NONE;
 		t->cap = DB_I64_OR_NONE(s, 2);
@@ -65,12 +65,12 @@ static enum cd_err terms_read(struct ledger *lg, const char *plan, struct terms 
 	return CD_OK;
 }
 
-int ledger_period_due(const struct ledger *lg, const struct acct *a)
+int ledger_period_due(const struct store *lg, const struct acct *a)
 {
 	return a->plan[0] != '\0' && a->plan_period != timefmt_month_key(lg->now);
 }
 
-void ledger_period_sweep_due(const struct ledger *lg, struct acct *a)
+void ledger_period_sweep_due(const struct store *lg, struct acct *a)
 {
 	int64_t start, end;
 	if (a->plan[0] == '\0')
@@ -83,7 +83,7 @@ void ledger_period_sweep_due(const struct ledger *lg, struct acct *a)
 /* One grant of the period: source plan, its key, expiring at its end. An
  * amount past the balance cap is cut to fit (logged): a renewal must not
  * fail every request of the account. */
-static enum cd_err period_grant(struct ledger *lg, struct acct *a, int64_t amount, int64_t key, int64_t end,
+static enum cd_err period_grant(struct store *lg, struct acct *a, int64_t amount, int64_t key, int64_t end,
 				const char *reference, const char *description)
 {
 	int64_t grant_id, journal_id, fits = ledger_rule_fit(a->balance, amount, LIMIT_BALANCE_MICROS_MAX);
@@ -95,27 +95,27 @@ static enum cd_err period_grant(struct ledger *lg, struct acct *a, int64_t amoun
 	enum cd_err rc = ledger_add_grant(lg, a, "plan", amount, GRANT_PRIORITY_PLAN, end, reference, description,
 					  &grant_id, &journal_id);
 	if (rc == CD_OK)
-		rc = ledger_db_do(lg, SQL_GRANT_PERIOD, "plan grant period", "ii", key, grant_id);
+		rc = store_do(lg, SQL_GRANT_PERIOD, "plan grant period", "ii", key, grant_id);
 	return rc;
 }
 
 /* The period's row (locked) and, for a period not credited yet, what
  * the period before's grants left: the rows ledger_rule_period decides
  * over. */
-static enum cd_err period_read(struct ledger *lg, const struct acct *a, const char *plan, int64_t key,
+static enum cd_err period_read(struct store *lg, const struct acct *a, const char *plan, int64_t key,
 			       int64_t before, struct period_case *c)
 {
 	int e;
-	struct dbstmt *s = ledger_db_exec(lg, SQL_PERIOD_GET, &e, "ii", a->id, key);
+	struct dbstmt *s = store_exec(lg, SQL_PERIOD_GET, &e, "ii", a->id, key);
 	if (s == NULL)
-		return ledger_db_err(lg, e, "plan period");
-	int row = ledger_db_fetch(s);
+		return store_err(lg, e, "plan period");
+	int row = store_fetch(s);
 	if (row < 0)
 		return CD_E_INTERNAL;
 	c->has_row = row == 1;
 	if (c->has_row) {
-		c->row_credits = ledger_db_i64(s, 0);
-		c->same_plan = strcmp(ledger_db_str(s, 1), plan) == 0;
+		c->row_credits = store_i64(s, 0);
+		c->same_plan = strcmp(store_str(s, 1), plan) == 0;
 		if (c->row_credits < 0) {
 			log_error("account %s: period %" PRId64 " credited %" PRId64 ": out of range", a->ext_id, key,
 				  c->row_credits);
@@ -123,11 +123,11 @@ static enum cd_err period_read(struct ledger *lg, const struct acct *a, const ch
 		}
 		return CD_OK;
 	}
-	if ((s = ledger_db_exec(lg, SQL_LEFTOVER, &e, "ii", a->id, before)) == NULL)
-		return ledger_db_err(lg, e, "plan leftover");
-	if ((row = ledger_db_fetch(s)) < 0)
+	if ((s = store_exec(lg, SQL_LEFTOVER, &e, "ii", a->id, before)) == NULL)
+		return store_err(lg, e, "plan leftover");
+	if ((row = store_fetch(s)) < 0)
 		return CD_E_INTERNAL;
-	c->left = row == 1 ? ledger_db_i64(s, 0) : 0;
+	c->left = row == 1 ? store_i64(s, 0) : 0;
 	if (c->left < 0) {
 		log_error("account %s: period %" PRId64 " left %" PRId64 ": out of range", a->ext_id, before, c->left);
 		return CD_E_INTERNAL;
@@ -136,7 +136,7 @@ static enum cd_err period_read(struct ledger *lg, const struct acct *a, const ch
 }
 
 /* Writes what ledger_rule_period decided for the period key of at. */
-static enum cd_err period_write(struct ledger *lg, struct acct *a, const char *plan, const struct period_effect *d,
+static enum cd_err period_write(struct store *lg, struct acct *a, const char *plan, const struct period_effect *d,
 				int64_t at)
 {
 	int64_t start, end, key = timefmt_month_key(at);
@@ -146,12 +146,12 @@ static enum cd_err period_write(struct ledger *lg, struct acct *a, const char *p
 	if (d->raise) {
 		/* the row's credits raised by the difference */
 		snprintf(ref, sizeof(ref), "%s:%" PRId64 ":upgrade", plan, key);
-		rc = ledger_db_do(lg, SQL_PERIOD_RAISE_BY, "plan period raise", "siiii", plan, d->credit, lg->now, a->id,
+		rc = store_do(lg, SQL_PERIOD_RAISE_BY, "plan period raise", "siiii", plan, d->credit, lg->now, a->id,
 				  key);
 		return rc == CD_OK ? period_grant(lg, a, d->credit, key, end, ref, "plan upgrade for the rest of the period")
 				   : rc;
 	}
-	rc = ledger_db_do(lg, SQL_PERIOD_ADD, "plan period", "iisiiii", a->id, key, plan, d->credit, d->carried, lg->now,
+	rc = store_do(lg, SQL_PERIOD_ADD, "plan period", "iisiiii", a->id, key, plan, d->credit, d->carried, lg->now,
 			  lg->now);
 	snprintf(ref, sizeof(ref), "%s:%" PRId64, plan, key);
 	if (rc == CD_OK)
@@ -166,7 +166,7 @@ static enum cd_err period_write(struct ledger *lg, struct acct *a, const char *p
 	return rc;
 }
 
-enum cd_err ledger_period_credit(struct ledger *lg, struct acct *a, const char *plan, int64_t at, enum period_why why,
+enum cd_err ledger_period_credit(struct store *lg, struct acct *a, const char *plan, int64_t at, enum period_why why,
 			  int64_t *granted)
 {
 	struct terms t;
@@ -195,7 +195,7 @@ enum cd_err ledger_period_credit(struct ledger *lg, struct acct *a, const char *
 	/* Settled for this month, with or without a credit: an uncatalogued
 	 * name (a Stripe price in no plan) is not looked up again. */
 	if (rc == CD_OK && key == this_month && a->plan_period != key) {
-		rc = ledger_db_do(lg, SQL_ACCT_PERIOD, "account period", "ii", key, a->id);
+		rc = store_do(lg, SQL_ACCT_PERIOD, "account period", "ii", key, a->id);
 		if (rc == CD_OK)
 			a->plan_period = key;
 		ledger_period_sweep_due(lg, a);
@@ -205,18 +205,18 @@ enum cd_err ledger_period_credit(struct ledger *lg, struct acct *a, const char *
 	return rc;
 }
 
-enum cd_err ledger_period_plan_of(struct ledger *lg, const char *label, char *name)
+enum cd_err ledger_period_plan_of(struct store *lg, const char *label, char *name)
 {
 	int e, got;
 	name[0] = '\0';
 	if (label == NULL || label[0] == '\0')
 		return CD_OK;
-	struct dbstmt *s = ledger_db_exec(lg, SQL_PLAN_OF, &e, "ss", label, label);
+	struct dbstmt *s = store_exec(lg, SQL_PLAN_OF, &e, "ss", label, label);
 	if (s == NULL)
-		return ledger_db_err(lg, e, "plan of label");
-	if ((got = ledger_db_fetch(s)) < 0)
+		return store_err(lg, e, "plan of label");
+	if ((got = store_fetch(s)) < 0)
 		return CD_E_INTERNAL;
 	if (got == 1)
-		ledger_copy_text(name, LEDGER_NAME_MAX + 1, ledger_db_str(s, 0));
+		ledger_copy_text(name, LEDGER_NAME_MAX + 1, store_str(s, 0));
 	return CD_OK;
 }

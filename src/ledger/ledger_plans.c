@@ -20,13 +20,13 @@ static const char SQL_PLAN_LIST[] = "SELECT " PLAN_COLS " FROM plans ORDER BY na
 static json_t *plan_json(const struct dbstmt *s)
 {
 	json_error_t jerr;
-	json_t *prices = json_loads(ledger_db_str(s, 5), 0, &jerr);
+	json_t *prices = json_loads(store_str(s, 5), 0, &jerr);
 	if (prices == NULL || !json_is_array(prices)) {
 		json_decref(prices);
 		prices = json_array();
 	}
-	return json_pack("{s:s, s:I, s:s, s:o, s:o, s:o}", "name", ledger_db_str(s, 0), "credits_micros",
-			 (json_int_t)ledger_db_i64(s, 1), "rollover", ledger_db_str(s, 2), "rollover_cap_micros", ledger_json_int(DB_I64_OR_NONE(s, 3)),
+	return json_pack("{s:s, s:I, s:s, s:o, s:o, s:o}", "name", store_str(s, 0), "credits_micros",
+			 (json_int_t)store_i64(s, 1), "rollover", store_str(s, 2), "rollover_cap_micros", ledger_json_int(DB_I64_OR_NONE(s, 3)),
 			 "member_cap_micros", ledger_json_int(DB_I64_OR_NONE(s, 4)), "stripe_price_ids", prices);
 }
 
@@ -34,20 +34,20 @@ static const char SQL_PRICE_OWNER[] = "SELECT name FROM plans WHERE name <> ? AN
 	"JSON_CONTAINS(stripe_price_ids, JSON_QUOTE(?)) LIMIT 1";
 
 /* A Stripe price puts an account on one plan: it may not be in two. */
-static enum cd_err prices_free(struct ledger *lg, const struct plan_def *p)
+static enum cd_err prices_free(struct store *lg, const struct plan_def *p)
 {
 	int e;
 	for (int i = 0; i < p->nprices; i++) {
-		struct dbstmt *s = ledger_db_exec(lg, SQL_PRICE_OWNER, &e, "ss", p->name, p->stripe_price_ids[i]);
+		struct dbstmt *s = store_exec(lg, SQL_PRICE_OWNER, &e, "ss", p->name, p->stripe_price_ids[i]);
 		if (s == NULL)
-			return ledger_db_err(lg, e, "price owner");
-		if (ledger_db_fetch(s) == 1)
-			return refusal_set(&lg->refusal, REFUSE_PRICE_IN_PLAN, p->stripe_price_ids[i], ledger_db_str(s, 0));
+			return store_err(lg, e, "price owner");
+		if (store_fetch(s) == 1)
+			return refusal_set(&lg->refusal, REFUSE_PRICE_IN_PLAN, p->stripe_price_ids[i], store_str(s, 0));
 	}
 	return CD_OK;
 }
 
-static enum cd_err put_op(struct ledger *lg, const struct plan_def *p, json_t **out, int *status)
+static enum cd_err put_op(struct store *lg, const struct plan_def *p, json_t **out, int *status)
 {
 	int e;
 	enum cd_err pc = prices_free(lg, p);
@@ -62,51 +62,51 @@ static enum cd_err put_op(struct ledger *lg, const struct plan_def *p, json_t **
 		return CD_E_INTERNAL;
 	const int64_t *cap = p->rollover_cap_micros >= 0 ? &p->rollover_cap_micros : NULL;
 	const int64_t *member = p->member_cap_micros >= 0 ? &p->member_cap_micros : NULL;
-	enum cd_err rc = ledger_db_do(lg, SQL_PLAN_PUT, "plan put", "sisIIsii", p->name, p->credits_micros, p->rollover, cap,
+	enum cd_err rc = store_do(lg, SQL_PLAN_PUT, "plan put", "sisIIsii", p->name, p->credits_micros, p->rollover, cap,
 			       member, text, lg->now, lg->now);
 	free(text);
 	if (rc != CD_OK)
 		return rc;
-	struct dbstmt *s = ledger_db_exec(lg, SQL_PLAN_GET, &e, "s", p->name);
+	struct dbstmt *s = store_exec(lg, SQL_PLAN_GET, &e, "s", p->name);
 	if (s == NULL)
-		return ledger_db_err(lg, e, "plan read");
-	if (ledger_db_fetch(s) != 1)
+		return store_err(lg, e, "plan read");
+	if (store_fetch(s) != 1)
 		return CD_E_INTERNAL;
 	*out = plan_json(s);
 	*status = 200;
 	return *out != NULL ? CD_OK : CD_E_INTERNAL;
 }
 
-enum cd_err ledger_plan_put(struct ledger *lg, const struct ledger_call *call, const struct plan_def *p,
+enum cd_err ledger_plan_put(struct store *lg, const struct ledger_call *call, const struct plan_def *p,
 			    struct ledger_result *res)
 {
-	struct ledger_writer w;
-	for (ledger_writer_init(lg, &w, call); ledger_writer_next(lg, &w);)
-		ledger_writer_step(lg, &w, put_op(lg, p, &w.out, &w.status));
-	return ledger_writer_end(lg, &w, res);
+	struct ledger_idem w;
+	for (ledger_idem_init(lg, &w, call); ledger_idem_next(lg, &w);)
+		ledger_idem_step(lg, &w, put_op(lg, p, &w.out, &w.status));
+	return ledger_idem_end(lg, &w, res);
 }
 
-static enum cd_err list_tx(struct ledger *lg, json_t **out)
+static enum cd_err list_tx(struct store *lg, json_t **out)
 {
 	int e;
 	json_decref(*out);
 	*out = NULL;
-	struct dbstmt *s = ledger_db_exec(lg, SQL_PLAN_LIST, &e, "");
+	struct dbstmt *s = store_exec(lg, SQL_PLAN_LIST, &e, "");
 	if (s == NULL)
-		return ledger_db_err(lg, e, "plan list");
+		return store_err(lg, e, "plan list");
 	json_t *data = json_array();
-	while (data != NULL && ledger_db_fetch(s) == 1)
+	while (data != NULL && store_fetch(s) == 1)
 		json_array_append_new(data, plan_json(s));
 	*out = data != NULL ? json_pack("{s:o}", "data", data) : NULL;
 	return *out != NULL ? CD_OK : CD_E_INTERNAL;
 }
 
-enum cd_err ledger_plans(struct ledger *lg, json_t **out)
+enum cd_err ledger_plans(struct store *lg, json_t **out)
 {
-	struct ledger_tx t;
+	struct store_tx t;
 	*out = NULL;
-	for (ledger_tx_init(lg, &t); ledger_tx_next(lg, &t);)
-		ledger_tx_end(lg, &t, list_tx(lg, out));
+	for (store_tx_init(lg, &t); store_tx_next(lg, &t);)
+		store_tx_end(lg, &t, list_tx(lg, out));
 	if (t.rc != CD_OK) {
 		json_decref(*out);
 		*out = NULL;
@@ -120,13 +120,13 @@ int ledger_name_ok(const char *s, const char *chars, size_t min, size_t max)
 	return s != NULL && s[n] == '\0' && n >= min && n <= max;
 }
 
-enum cd_err ledger_plan_check(struct ledger *lg, const char *name)
+enum cd_err ledger_plan_check(struct store *lg, const char *name)
 {
 	int e;
 	if (name == NULL)
 		return CD_OK;
-	struct dbstmt *s = ledger_db_exec(lg, SQL_PLAN_GET, &e, "s", name);
+	struct dbstmt *s = store_exec(lg, SQL_PLAN_GET, &e, "s", name);
 	if (s == NULL)
-		return ledger_db_err(lg, e, "plan lookup");
-	return ledger_db_fetch(s) == 1 ? CD_OK : refusal_set(&lg->refusal, REFUSE_PLAN_UNKNOWN, name, NULL);
+		return store_err(lg, e, "plan lookup");
+	return store_fetch(s) == 1 ? CD_OK : refusal_set(&lg->refusal, REFUSE_PLAN_UNKNOWN, name, NULL);
 }

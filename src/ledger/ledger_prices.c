@@ -53,14 +53,14 @@ static void dims_read(const struct dbstmt *s, unsigned int col, struct price *p)
 {
 	p->dims = (struct price_dims)PRICING_NO_DIMS;
 	for (int d = 0; d < PRICE_DIM_COUNT; d++)
-		if (!ledger_db_null(s, col + (unsigned int)d))
-			pricing_dim_put(p, d, ledger_db_i64(s, col + (unsigned int)d));
+		if (!store_null(s, col + (unsigned int)d))
+			pricing_dim_put(p, d, store_i64(s, col + (unsigned int)d));
 }
 
 static void dims_bind(struct db_params *dp, const struct price *p)
 {
 	for (int d = 0; d < PRICE_DIM_COUNT; d++)
-		ledger_dbp_i64_or_null(dp, pricing_dim_get(p, d, NULL) ? &p->dims.v[d] : NULL);
+		store_param_i64_or_null(dp, pricing_dim_get(p, d, NULL) ? &p->dims.v[d] : NULL);
 }
 
 /* Models first, then actions, each by name (strcmp): the order of the
@@ -78,7 +78,7 @@ static enum cd_err too_many(void)
 	return CD_E_INTERNAL;
 }
 
-static enum cd_err prices_tx(struct ledger *lg, struct price_load *l)
+static enum cd_err prices_tx(struct store *lg, struct price_load *l)
 {
 	/* A model with no cache-write price of its own (NULL) writes its
 	 * cache at its input price (DESIGN §12). */
@@ -90,49 +90,49 @@ static enum cd_err prices_tx(struct ledger *lg, struct price_load *l)
 	static const char sql_margin[] = "SELECT value FROM settings WHERE name = 'margin_bps'";
 	int e;
 	l->n = 0;
-	struct dbstmt *s = ledger_db_exec(lg, sql_models, &e, "");
+	struct dbstmt *s = store_exec(lg, sql_models, &e, "");
 	if (s == NULL)
-		return ledger_db_err(lg, e, "price load");
-	while (l->n < PRICES_MAX && ledger_db_fetch(s) == 1) {
+		return store_err(lg, e, "price load");
+	while (l->n < PRICES_MAX && store_fetch(s) == 1) {
 		struct price_entry *p = &l->e[l->n++];
-		snprintf(p->name, sizeof(p->name), "%s", ledger_db_str(s, 0));
-		p->p.input_micros_per_mtok = ledger_db_i64(s, 1);
-		p->p.cached_input_micros_per_mtok = ledger_db_i64(s, 2);
-		p->p.output_micros_per_mtok = ledger_db_i64(s, 3);
-		p->p.max_output_tokens = ledger_db_i64(s, 4);
-		p->p.cache_write_micros_per_mtok = ledger_db_i64(s, 5);
+		snprintf(p->name, sizeof(p->name), "%s", store_str(s, 0));
+		p->p.input_micros_per_mtok = store_i64(s, 1);
+		p->p.cached_input_micros_per_mtok = store_i64(s, 2);
+		p->p.output_micros_per_mtok = store_i64(s, 3);
+		p->p.max_output_tokens = store_i64(s, 4);
+		p->p.cache_write_micros_per_mtok = store_i64(s, 5);
 		dims_read(s, 6, &p->p);
 		p->action_micros = -1;
 	}
-	if (l->n == PRICES_MAX && ledger_db_fetch(s) == 1)
+	if (l->n == PRICES_MAX && store_fetch(s) == 1)
 		return too_many();
-	s = ledger_db_exec(lg, sql_actions, &e, "");
+	s = store_exec(lg, sql_actions, &e, "");
 	if (s == NULL)
-		return ledger_db_err(lg, e, "price load");
-	while (l->n < PRICES_MAX && ledger_db_fetch(s) == 1) {
+		return store_err(lg, e, "price load");
+	while (l->n < PRICES_MAX && store_fetch(s) == 1) {
 		struct price_entry *p = &l->e[l->n++];
 		memset(p, 0, sizeof(*p));
-		snprintf(p->name, sizeof(p->name), "%s", ledger_db_str(s, 0));
-		p->action_micros = ledger_db_i64(s, 1);
+		snprintf(p->name, sizeof(p->name), "%s", store_str(s, 0));
+		p->action_micros = store_i64(s, 1);
 	}
-	if (l->n == PRICES_MAX && ledger_db_fetch(s) == 1)
+	if (l->n == PRICES_MAX && store_fetch(s) == 1)
 		return too_many();
-	s = ledger_db_exec(lg, sql_margin, &e, "");
+	s = store_exec(lg, sql_margin, &e, "");
 	if (s == NULL)
-		return ledger_db_err(lg, e, "price load");
-	l->margin = ledger_db_fetch(s) == 1 ? ledger_db_i64(s, 0) : 10000;
+		return store_err(lg, e, "price load");
+	l->margin = store_fetch(s) == 1 ? store_i64(s, 0) : 10000;
 	qsort(l->e, (size_t)l->n, sizeof(l->e[0]), entry_order);
 	return CD_OK;
 }
 
-enum cd_err ledger_prices_reload(struct ledger *lg)
+enum cd_err ledger_prices_reload(struct store *lg)
 {
 	struct price_load *l = malloc(sizeof(*l));
 	if (l == NULL)
 		return CD_E_INTERNAL;
-	struct ledger_tx t;
-	for (ledger_tx_init(lg, &t); ledger_tx_next(lg, &t);)
-		ledger_tx_end(lg, &t, prices_tx(lg, l));
+	struct store_tx t;
+	for (store_tx_init(lg, &t); store_tx_next(lg, &t);)
+		store_tx_end(lg, &t, prices_tx(lg, l));
 	enum cd_err rc = t.rc;
 	if (rc == CD_OK) {
 		pthread_rwlock_wrlock(&prices.lock);
@@ -153,7 +153,7 @@ static struct {
 	int reloads;
 } misses = {PTHREAD_MUTEX_INITIALIZER, INT64_MIN / 2, 0};
 
-int ledger_prices_reload_on_miss(struct ledger *lg)
+int ledger_prices_reload_on_miss(struct store *lg)
 {
 	int64_t now = timefmt_mono_ms();
 	int go;
@@ -258,7 +258,7 @@ json_t *ledger_prices_json(const char *currency)
  * price is written as the row has it: a row without a cache-write price
  * has its input price there (pricing_parse_row), so only a model priced
  * before sql/034 keeps NULL (the input price). */
-static enum cd_err import_model(struct ledger *lg, const struct price_row *row)
+static enum cd_err import_model(struct store *lg, const struct price_row *row)
 {
 	static const char sql_was[] = "SELECT input_micros_per_mtok, cached_input_micros_per_mtok, "
 		"output_micros_per_mtok, max_output_tokens, "
@@ -283,41 +283,41 @@ static enum cd_err import_model(struct ledger *lg, const struct price_row *row)
 	struct price was = {0, 0, 0, 0, 0, PRICING_NO_DIMS};
 	struct db_params dp;
 	int e, found;
-	struct dbstmt *s = ledger_db_exec(lg, sql_was, &e, "s", row->name);
+	struct dbstmt *s = store_exec(lg, sql_was, &e, "s", row->name);
 	if (s == NULL)
-		return ledger_db_err(lg, e, "price import");
-	found = ledger_db_fetch(s) == 1;
+		return store_err(lg, e, "price import");
+	found = store_fetch(s) == 1;
 	if (found) {
-		was = (struct price){ledger_db_i64(s, 0), ledger_db_i64(s, 1), ledger_db_i64(s, 2), ledger_db_i64(s, 3),
-				     ledger_db_i64(s, 4), PRICING_NO_DIMS};
+		was = (struct price){store_i64(s, 0), store_i64(s, 1), store_i64(s, 2), store_i64(s, 3),
+				     store_i64(s, 4), PRICING_NO_DIMS};
 		dims_read(s, 5, &was);
 	}
-	ledger_dbp_init(&dp);
-	ledger_dbp_str(&dp, row->name);
-	ledger_dbp_i64(&dp, q->input_micros_per_mtok);
-	ledger_dbp_i64(&dp, q->cached_input_micros_per_mtok);
-	ledger_dbp_i64(&dp, q->output_micros_per_mtok);
-	ledger_dbp_i64(&dp, q->max_output_tokens);
-	ledger_dbp_i64(&dp, q->cache_write_micros_per_mtok);
+	store_params_init(&dp);
+	store_param_str(&dp, row->name);
+	store_param_i64(&dp, q->input_micros_per_mtok);
+	store_param_i64(&dp, q->cached_input_micros_per_mtok);
+	store_param_i64(&dp, q->output_micros_per_mtok);
+	store_param_i64(&dp, q->max_output_tokens);
+	store_param_i64(&dp, q->cache_write_micros_per_mtok);
 	dims_bind(&dp, q);
-	ledger_dbp_i64(&dp, lg->now);
-	if (ledger_db_exec_params(lg, sql_model, &dp, &e) == NULL)
-		return ledger_db_err(lg, e, "price import");
+	store_param_i64(&dp, lg->now);
+	if (store_exec_params(lg, sql_model, &dp, &e) == NULL)
+		return store_err(lg, e, "price import");
 	if (found && pricing_same(&was, q))
 		return CD_OK;
-	return ledger_db_do(lg, sql_history, "price history", "is", lg->now, row->name);
+	return store_do(lg, sql_history, "price history", "is", lg->now, row->name);
 }
 
 /* The models and actions the list holds once written: more than the
  * cache takes would leave creditd unable to load its prices. */
-static enum cd_err import_fits(struct ledger *lg)
+static enum cd_err import_fits(struct store *lg)
 {
 	static const char sql[] = "SELECT (SELECT COUNT(*) FROM models) + (SELECT COUNT(*) FROM actions)";
 	int e;
-	struct dbstmt *s = ledger_db_exec(lg, sql, &e, "");
+	struct dbstmt *s = store_exec(lg, sql, &e, "");
 	if (s == NULL)
-		return ledger_db_err(lg, e, "price import");
-	int64_t n = ledger_db_fetch(s) == 1 ? ledger_db_i64(s, 0) : 0;
+		return store_err(lg, e, "price import");
+	int64_t n = store_fetch(s) == 1 ? store_i64(s, 0) : 0;
 	if (n <= LIMIT_PRICES)
 		return CD_OK;
 	snprintf(lg->errmsg, sizeof(lg->errmsg), "the price list would hold %" PRId64 " models and actions, more "
@@ -325,7 +325,7 @@ static enum cd_err import_fits(struct ledger *lg)
 	return CD_E_INVALID;
 }
 
-static enum cd_err import_tx(struct ledger *lg, const struct price_row *rows, size_t n)
+static enum cd_err import_tx(struct store *lg, const struct price_row *rows, size_t n)
 {
 	static const char sql_action[] = "INSERT INTO actions (name, price_micros, updated_at) VALUES (?, ?, ?) "
 		"ON DUPLICATE KEY UPDATE price_micros = VALUES(price_micros), updated_at = VALUES(updated_at)";
@@ -337,24 +337,24 @@ static enum cd_err import_tx(struct ledger *lg, const struct price_row *rows, si
 		if (p->kind == PRICE_ROW_MODEL)
 			rc = import_model(lg, p);
 		else if (p->kind == PRICE_ROW_ACTION)
-			rc = ledger_db_do(lg, sql_action, "price import", "sii", p->name, p->price_micros, lg->now);
+			rc = store_do(lg, sql_action, "price import", "sii", p->name, p->price_micros, lg->now);
 		else if (p->kind == PRICE_ROW_MARGIN)
-			rc = ledger_db_do(lg, sql_margin, "price import", "i", p->margin_bps);
+			rc = store_do(lg, sql_margin, "price import", "i", p->margin_bps);
 	}
 	return rc == CD_OK ? import_fits(lg) : rc;
 }
 
-enum cd_err ledger_prices_import(struct ledger *lg, const struct price_row *rows, size_t n)
+enum cd_err ledger_prices_import(struct store *lg, const struct price_row *rows, size_t n)
 {
-	struct ledger_tx t;
-	for (ledger_tx_init(lg, &t); ledger_tx_next(lg, &t);)
-		ledger_tx_end(lg, &t, import_tx(lg, rows, n));
+	struct store_tx t;
+	for (store_tx_init(lg, &t); store_tx_next(lg, &t);)
+		store_tx_end(lg, &t, import_tx(lg, rows, n));
 	return t.rc;
 }
 
 /* ---- Price history ---- */
 
-static enum cd_err history_tx(struct ledger *lg, const char *model, const struct ledger_price_change *after,
+static enum cd_err history_tx(struct store *lg, const char *model, const struct ledger_price_change *after,
 			      struct ledger_price_change *rows, int cap, int *n)
 {
 	static const char sql[] = "SELECT id, input_micros_per_mtok, cached_input_micros_per_mtok, "
@@ -365,32 +365,32 @@ static enum cd_err history_tx(struct ledger *lg, const char *model, const struct
 	int64_t at = after != NULL ? after->effective_at : INT64_MIN, seq = after != NULL ? after->seq : INT64_MIN;
 	int e;
 	*n = 0;	/* a retried transaction starts the page again */
-	struct dbstmt *s = ledger_db_exec(lg, sql, &e, "siiii", model, at, at, seq, (int64_t)cap);
+	struct dbstmt *s = store_exec(lg, sql, &e, "siiii", model, at, at, seq, (int64_t)cap);
 	if (s == NULL)
-		return ledger_db_err(lg, e, "price history");
-	while (*n < cap && ledger_db_fetch(s) == 1) {
-		rows[*n] = (struct ledger_price_change){ledger_db_i64(s, 0), {ledger_db_i64(s, 1), ledger_db_i64(s, 2),
-			ledger_db_i64(s, 3), ledger_db_i64(s, 4), ledger_db_i64(s, 6), PRICING_NO_DIMS}, ledger_db_i64(s, 5)};
+		return store_err(lg, e, "price history");
+	while (*n < cap && store_fetch(s) == 1) {
+		rows[*n] = (struct ledger_price_change){store_i64(s, 0), {store_i64(s, 1), store_i64(s, 2),
+			store_i64(s, 3), store_i64(s, 4), store_i64(s, 6), PRICING_NO_DIMS}, store_i64(s, 5)};
 		dims_read(s, 7, &rows[*n].price);
 		(*n)++;
 	}
 	return CD_OK;
 }
 
-enum cd_err ledger_price_history(struct ledger *lg, const char *model, const struct ledger_price_change *after,
+enum cd_err ledger_price_history(struct store *lg, const char *model, const struct ledger_price_change *after,
 				 struct ledger_price_change *rows, int cap, int *n)
 {
-	struct ledger_tx t;
+	struct store_tx t;
 	*n = 0;
-	for (ledger_tx_init(lg, &t); ledger_tx_next(lg, &t);)
-		ledger_tx_end(lg, &t, history_tx(lg, model, after, rows, cap, n));
+	for (store_tx_init(lg, &t); store_tx_next(lg, &t);)
+		store_tx_end(lg, &t, history_tx(lg, model, after, rows, cap, n));
 	if (t.rc != CD_OK)
 		*n = 0;
 	return t.rc == CD_OK && *n == 0 && after == NULL ? CD_E_NOT_FOUND : t.rc;
 }
 
 /* The price a model had on a day, for creditctl reconcile. */
-static enum cd_err price_tx(struct ledger *lg, const char *model, int64_t before, struct price *p, int *found)
+static enum cd_err price_tx(struct store *lg, const char *model, int64_t before, struct price *p, int *found)
 {
 	/* The last change before the moment; a model first priced later that
 	 * day (or after) is reconciled at its first price. */
@@ -400,23 +400,23 @@ static enum cd_err price_tx(struct ledger *lg, const char *model, int64_t before
 		"ORDER BY effective_at < ? DESC, CASE WHEN effective_at < ? THEN -effective_at ELSE effective_at END, "
 		"CASE WHEN effective_at < ? THEN -id ELSE id END LIMIT 1";
 	int e;
-	struct dbstmt *s = ledger_db_exec(lg, sql, &e, "siii", model, before, before, before);
+	struct dbstmt *s = store_exec(lg, sql, &e, "siii", model, before, before, before);
 	if (s == NULL)
-		return ledger_db_err(lg, e, "reconcile price");
-	*found = ledger_db_fetch(s) == 1;
+		return store_err(lg, e, "reconcile price");
+	*found = store_fetch(s) == 1;
 	if (*found) {
-		*p = (struct price){ledger_db_i64(s, 0), ledger_db_i64(s, 1), ledger_db_i64(s, 2), ledger_db_i64(s, 3),
-				    ledger_db_i64(s, 4), PRICING_NO_DIMS};
+		*p = (struct price){store_i64(s, 0), store_i64(s, 1), store_i64(s, 2), store_i64(s, 3),
+				    store_i64(s, 4), PRICING_NO_DIMS};
 		dims_read(s, 5, p);	/* with its dimensions (DESIGN §14: reconcile prices them) */
 	}
 	return CD_OK;
 }
 
-enum cd_err ledger_price_in_effect(struct ledger *lg, const char *model, int64_t before, struct price *p, int *found)
+enum cd_err ledger_price_in_effect(struct store *lg, const char *model, int64_t before, struct price *p, int *found)
 {
-	struct ledger_tx t;
+	struct store_tx t;
 	*found = 0;
-	for (ledger_tx_init(lg, &t); ledger_tx_next(lg, &t);)
-		ledger_tx_end(lg, &t, price_tx(lg, model, before, p, found));
+	for (store_tx_init(lg, &t); store_tx_next(lg, &t);)
+		store_tx_end(lg, &t, price_tx(lg, model, before, p, found));
 	return t.rc;
 }

@@ -40,14 +40,14 @@ static void code_key(char out[LIMIT_PROMO_CODE_BYTES + 1], const char *code)
 /* A code as the API shows it, from columns 1.. of a PROMO_COLS row. */
 static json_t *promo_json(const struct dbstmt *s)
 {
-	return json_pack("{s:s, s:I, s:o, s:I, s:o, s:o, s:o}", "code", ledger_db_str(s, 1), "amount_micros",
-			 (json_int_t)ledger_db_i64(s, 2), "max_redemptions", ledger_json_int(DB_I64_OR_NONE(s, 3)),
-			 "redeemed", (json_int_t)ledger_db_i64(s, 4), "expires_at", ledger_json_time(DB_I64_OR_NONE(s, 5)),
+	return json_pack("{s:s, s:I, s:o, s:I, s:o, s:o, s:o}", "code", store_str(s, 1), "amount_micros",
+			 (json_int_t)store_i64(s, 2), "max_redemptions", ledger_json_int(DB_I64_OR_NONE(s, 3)),
+			 "redeemed", (json_int_t)store_i64(s, 4), "expires_at", ledger_json_time(DB_I64_OR_NONE(s, 5)),
 			 "grant_ttl_days", ledger_json_int(DB_I64_OR_NONE(s, 6)), "created_at",
-			 ledger_json_time(ledger_db_i64(s, 7)));
+			 ledger_json_time(store_i64(s, 7)));
 }
 
-static enum cd_err create_op(struct ledger *lg, const struct promo_new *p, json_t **out, int *status)
+static enum cd_err create_op(struct store *lg, const struct promo_new *p, json_t **out, int *status)
 {
 	char key[LIMIT_PROMO_CODE_BYTES + 1];
 	int e;
@@ -57,29 +57,29 @@ static enum cd_err create_op(struct ledger *lg, const struct promo_new *p, json_
 	if (p->expires_at >= 0 && p->expires_at <= lg->now)
 		return refusal_set(&lg->refusal, REFUSE_GRANT_EXPIRED, NULL, NULL);
 	code_key(key, p->code);
-	struct dbstmt *s = ledger_db_exec(lg, SQL_PROMO_ADD, &e, "ssiIIIi", p->code, key, p->amount_micros, max, exp, ttl,
+	struct dbstmt *s = store_exec(lg, SQL_PROMO_ADD, &e, "ssiIIIi", p->code, key, p->amount_micros, max, exp, ttl,
 				   lg->now);
 	if (s == NULL && e == ER_DUP_ENTRY)
 		return refusal_set(&lg->refusal, REFUSE_PROMO_EXISTS, p->code, NULL);
 	if (s == NULL)
-		return ledger_db_err(lg, e, "promo insert");
-	s = ledger_db_exec(lg, SQL_PROMO_LOCK, &e, "s", key);
+		return store_err(lg, e, "promo insert");
+	s = store_exec(lg, SQL_PROMO_LOCK, &e, "s", key);
 	if (s == NULL)
-		return ledger_db_err(lg, e, "promo read");
-	if (ledger_db_fetch(s) != 1)
+		return store_err(lg, e, "promo read");
+	if (store_fetch(s) != 1)
 		return CD_E_INTERNAL;
 	*out = promo_json(s);
 	*status = 201;
 	return *out != NULL ? CD_OK : CD_E_INTERNAL;
 }
 
-enum cd_err ledger_promo_create(struct ledger *lg, const struct ledger_call *call, const struct promo_new *p,
+enum cd_err ledger_promo_create(struct store *lg, const struct ledger_call *call, const struct promo_new *p,
 				struct ledger_result *res)
 {
-	struct ledger_writer w;
-	for (ledger_writer_init(lg, &w, call); ledger_writer_next(lg, &w);)
-		ledger_writer_step(lg, &w, create_op(lg, p, &w.out, &w.status));
-	return ledger_writer_end(lg, &w, res);
+	struct ledger_idem w;
+	for (ledger_idem_init(lg, &w, call); ledger_idem_next(lg, &w);)
+		ledger_idem_step(lg, &w, create_op(lg, p, &w.out, &w.status));
+	return ledger_idem_end(lg, &w, res);
 }
 
 struct redeem { const char *account, *code; };
@@ -87,7 +87,7 @@ struct redeem { const char *account, *code; };
 /* The code exists (else a refusal), then ledger_rule_promo over its
  * locked row: this account has it already; it expired; it is used up;
  * else the grant. */
-static enum cd_err redeem_op(struct ledger *lg, const struct redeem *r, json_t **out, int *status)
+static enum cd_err redeem_op(struct store *lg, const struct redeem *r, json_t **out, int *status)
 {
 	char key[LIMIT_PROMO_CODE_BYTES + 1], ref[LIMIT_PROMO_CODE_BYTES + 8], gid[32];
 	struct acct a;
@@ -97,26 +97,26 @@ static enum cd_err redeem_op(struct ledger *lg, const struct redeem *r, json_t *
 	if (rc != CD_OK)
 		return rc;
 	code_key(key, r->code);
-	struct dbstmt *s = ledger_db_exec(lg, SQL_PROMO_LOCK, &e, "s", key);
+	struct dbstmt *s = store_exec(lg, SQL_PROMO_LOCK, &e, "s", key);
 	if (s == NULL)
-		return ledger_db_err(lg, e, "promo lookup");
-	if (ledger_db_fetch(s) != 1)
+		return store_err(lg, e, "promo lookup");
+	if (store_fetch(s) != 1)
 		return refusal_set(&lg->refusal, REFUSE_PROMO_UNKNOWN, r->code, NULL);
-	int64_t promo_id = ledger_db_i64(s, 0), amount = ledger_db_i64(s, 2);
-	int64_t max = DB_I64_OR_NONE(s, 3), redeemed = ledger_db_i64(s, 4);
+	int64_t promo_id = store_i64(s, 0), amount = store_i64(s, 2);
+	int64_t max = DB_I64_OR_NONE(s, 3), redeemed = store_i64(s, 4);
 	int64_t expires = DB_I64_OR_NONE(s, 5), ttl = DB_I64_OR_NONE(s, 6);
 	if (redeemed < 0 || ttl > LIMIT_PROMO_GRANT_TTL_DAYS_MAX) {
 		/* Rows the API never writes (edited by hand): the rule asserts a
 		 * count, and a grant past year 9999 has no time to show. */
 		log_error("promo code %s: redeemed %" PRId64 ", grant_ttl_days %" PRId64 " out of range",
-			  ledger_db_str(s, 1), redeemed, ttl);
+			  store_str(s, 1), redeemed, ttl);
 		return CD_E_INTERNAL;
 	}
-	snprintf(ref, sizeof(ref), "promo:%s", ledger_db_str(s, 1));
-	struct dbstmt *d = ledger_db_exec(lg, SQL_PROMO_REDEEMED_BY, &e, "ii", promo_id, a.id);
+	snprintf(ref, sizeof(ref), "promo:%s", store_str(s, 1));
+	struct dbstmt *d = store_exec(lg, SQL_PROMO_REDEEMED_BY, &e, "ii", promo_id, a.id);
 	if (d == NULL)
-		return ledger_db_err(lg, e, "redemption lookup");
-	struct promo_case c = {.redeemed_by_account = ledger_db_fetch(d) == 1, .expires_at = expires, .max = max,
+		return store_err(lg, e, "redemption lookup");
+	struct promo_case c = {.redeemed_by_account = store_fetch(d) == 1, .expires_at = expires, .max = max,
 			       .redeemed = redeemed, .ttl_days = ttl, .now = lg->now};
 	int64_t grant_expires;
 	static const enum refusal_why why[] = {[PROMO_REDEEMED] = REFUSE_PROMO_REDEEMED,
@@ -128,9 +128,9 @@ static enum cd_err redeem_op(struct ledger *lg, const struct redeem *r, json_t *
 	rc = ledger_add_grant(lg, &a, "promo", amount, GRANT_PRIORITY_DEFAULT, grant_expires, ref,
 			      "promo code", &grant_id, &journal_id);
 	if (rc == CD_OK)
-		rc = ledger_db_do(lg, SQL_REDEMPTION_ADD, "redemption insert", "iiii", promo_id, a.id, grant_id, lg->now);
+		rc = store_do(lg, SQL_REDEMPTION_ADD, "redemption insert", "iiii", promo_id, a.id, grant_id, lg->now);
 	if (rc == CD_OK)
-		rc = ledger_db_do(lg, SQL_PROMO_COUNT, "promo count", "i", promo_id);
+		rc = store_do(lg, SQL_PROMO_COUNT, "promo count", "i", promo_id);
 	ledger_id_format(gid, sizeof(gid), "grant_", grant_id);
 	if (rc == CD_OK)
 		rc = ledger_event_add(lg, &a, EVENT_PROMO_REDEEMED, json_pack("{s:s, s:I, s:s, s:o}", "code", ref + 6,
@@ -147,41 +147,41 @@ static enum cd_err redeem_op(struct ledger *lg, const struct redeem *r, json_t *
 	return *out != NULL ? CD_OK : CD_E_INTERNAL;
 }
 
-enum cd_err ledger_promo_redeem(struct ledger *lg, const struct ledger_call *call, const char *account,
+enum cd_err ledger_promo_redeem(struct store *lg, const struct ledger_call *call, const char *account,
 				const char *code, struct ledger_result *res)
 {
 	struct redeem r = {account, code};
-	struct ledger_writer w;
-	for (ledger_writer_init(lg, &w, call); ledger_writer_next(lg, &w);)
-		ledger_writer_step(lg, &w, redeem_op(lg, &r, &w.out, &w.status));
-	return ledger_writer_end(lg, &w, res);
+	struct ledger_idem w;
+	for (ledger_idem_init(lg, &w, call); ledger_idem_next(lg, &w);)
+		ledger_idem_step(lg, &w, redeem_op(lg, &r, &w.out, &w.status));
+	return ledger_idem_end(lg, &w, res);
 }
 
-static enum cd_err list_tx(struct ledger *lg, int64_t after_id, int cap, json_t *page, int64_t *last_id)
+static enum cd_err list_tx(struct store *lg, int64_t after_id, int cap, json_t *page, int64_t *last_id)
 {
 	int e;
 	json_array_clear(page);	/* a retried transaction starts the page again */
 	*last_id = after_id;
-	struct dbstmt *s = ledger_db_exec(lg, SQL_PROMO_LIST, &e, "ii", after_id, (int64_t)cap);
+	struct dbstmt *s = store_exec(lg, SQL_PROMO_LIST, &e, "ii", after_id, (int64_t)cap);
 	if (s == NULL)
-		return ledger_db_err(lg, e, "promo list");
-	while (ledger_db_fetch(s) == 1) {
+		return store_err(lg, e, "promo list");
+	while (store_fetch(s) == 1) {
 		if (json_array_append_new(page, promo_json(s)) != 0)
 			return CD_E_INTERNAL;
-		*last_id = ledger_db_i64(s, 0);
+		*last_id = store_i64(s, 0);
 	}
 	return CD_OK;
 }
 
-enum cd_err ledger_promo_list(struct ledger *lg, int64_t after_id, int cap, json_t **page, int64_t *last_id)
+enum cd_err ledger_promo_list(struct store *lg, int64_t after_id, int cap, json_t **page, int64_t *last_id)
 {
-	struct ledger_tx t;
+	struct store_tx t;
 	*page = json_array();
 	*last_id = after_id;
 	if (*page == NULL)
 		return CD_E_INTERNAL;
-	for (ledger_tx_init(lg, &t); ledger_tx_next(lg, &t);)
-		ledger_tx_end(lg, &t, list_tx(lg, after_id, cap, *page, last_id));
+	for (store_tx_init(lg, &t); store_tx_next(lg, &t);)
+		store_tx_end(lg, &t, list_tx(lg, after_id, cap, *page, last_id));
 	if (t.rc != CD_OK) {
 		json_decref(*page);
 		*page = NULL;

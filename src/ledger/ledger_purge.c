@@ -81,7 +81,7 @@ static const struct purge_stmt {
 static atomic_ullong purged[LEDGER_PURGE_TABLES];
 
 /* The time before which table i's rows go, or -1 when it is kept whole. */
-static int64_t purge_cutoff(const struct ledger *lg, int i)
+static int64_t purge_cutoff(const struct store *lg, int i)
 {
 	const struct cfg *c = lg->cfg;
 	int64_t days;
@@ -112,7 +112,7 @@ static int64_t purge_from[PURGE_STMTS];
 
 /* One batch of statement k: *rows is how many went (0 when its table is
  * kept whole). */
-static enum cd_err purge_batch(struct ledger *lg, size_t k, uint64_t *rows)
+static enum cd_err purge_batch(struct store *lg, size_t k, uint64_t *rows)
 {
 	const struct purge_stmt *p = &stmts[k];
 	int64_t cutoff = purge_cutoff(lg, p->table);
@@ -120,17 +120,17 @@ static enum cd_err purge_batch(struct ledger *lg, size_t k, uint64_t *rows)
 	*rows = 0;
 	if (cutoff < 0)
 		return CD_OK;
-	struct dbstmt *s = p->state != NULL ? ledger_db_exec(lg, p->sql, &e, "siii", p->state, purge_from[k], cutoff, cutoff)
-					    : ledger_db_exec(lg, p->sql, &e, "i", cutoff);
+	struct dbstmt *s = p->state != NULL ? store_exec(lg, p->sql, &e, "siii", p->state, purge_from[k], cutoff, cutoff)
+					    : store_exec(lg, p->sql, &e, "i", cutoff);
 	if (s == NULL)
-		return ledger_db_err(lg, e, "purge");
-	*rows = ledger_db_affected(s);
+		return store_err(lg, e, "purge");
+	*rows = store_affected(s);
 	return CD_OK;
 }
 
 /* After a holds batch of statement k committed short: the bound moves up
  * (never on a batch rolled back, whose rows are still there). */
-static void purge_bound(const struct ledger *lg, size_t k)
+static void purge_bound(const struct store *lg, size_t k)
 {
 	int64_t cutoff = purge_cutoff(lg, stmts[k].table);
 	int64_t from = cutoff - (lg->now - cutoff);
@@ -141,14 +141,14 @@ static void purge_bound(const struct ledger *lg, size_t k)
 /* Statement k, batch after batch while the last one was full, the
  * sweep's purge time is not spent (deadline, monotonic ms) and fewer than
  * LIMIT_PURGE_BATCHES ran. */
-static enum cd_err purge_stmt_run(struct ledger *lg, size_t k, int64_t deadline)
+static enum cd_err purge_stmt_run(struct store *lg, size_t k, int64_t deadline)
 {
 	uint64_t rows = LIMIT_PURGE_BATCH, total = 0;
 	int batches = 0;
-	struct ledger_tx t = {.rc = CD_OK};
+	struct store_tx t = {.rc = CD_OK};
 	while (rows == LIMIT_PURGE_BATCH && batches < LIMIT_PURGE_BATCHES && timefmt_mono_ms() < deadline) {
-		for (ledger_tx_init(lg, &t); ledger_tx_next(lg, &t);)
-			ledger_tx_end(lg, &t, purge_batch(lg, k, &rows));
+		for (store_tx_init(lg, &t); store_tx_next(lg, &t);)
+			store_tx_end(lg, &t, purge_batch(lg, k, &rows));
 		if (t.rc != CD_OK)
 			break;
 		if (rows < LIMIT_PURGE_BATCH)
@@ -171,7 +171,7 @@ static enum cd_err purge_stmt_run(struct ledger *lg, size_t k, int64_t deadline)
  * in turn. Only the background thread purges. */
 static size_t purge_first;
 
-enum cd_err ledger_purge_run(struct ledger *lg)
+enum cd_err ledger_purge_run(struct store *lg)
 {
 	enum cd_err rc = CD_OK;
 	int64_t deadline = timefmt_mono_ms() + LIMIT_PURGE_SWEEP_MS;

@@ -20,23 +20,23 @@ static const char SQL_LOCK[] = "SELECT state, amount_cents FROM recharges WHERE 
 			       "kind = 'recharge' FOR UPDATE";
 
 /* The recharge's state (into state) when it is a's; 0 when not found. */
-static enum cd_err lock_recharge(struct ledger *lg, const struct acct *a, int64_t id, char state[16], int64_t *cents)
+static enum cd_err lock_recharge(struct store *lg, const struct acct *a, int64_t id, char state[16], int64_t *cents)
 {
 	int e, got;
-	struct dbstmt *s = ledger_db_exec(lg, SQL_LOCK, &e, "ii", id, a->id);
+	struct dbstmt *s = store_exec(lg, SQL_LOCK, &e, "ii", id, a->id);
 	if (s == NULL)
-		return ledger_db_err(lg, e, "recharge lock");
-	if ((got = ledger_db_fetch(s)) < 0)
+		return store_err(lg, e, "recharge lock");
+	if ((got = store_fetch(s)) < 0)
 		return CD_E_INTERNAL;
 	state[0] = '\0';
 	if (got == 1) {
-		ledger_copy_text(state, 16, ledger_db_str(s, 0));
-		*cents = ledger_db_i64(s, 1);
+		ledger_copy_text(state, 16, store_str(s, 0));
+		*cents = store_i64(s, 1);
 	}
 	return CD_OK;
 }
 
-enum cd_err ledger_recharge_credit(struct ledger *lg, struct acct *a, int64_t id, const char *pi, int64_t cents,
+enum cd_err ledger_recharge_credit(struct store *lg, struct acct *a, int64_t id, const char *pi, int64_t cents,
 			    int *credited)
 {
 	static const char sql[] = "UPDATE recharges SET state = 'succeeded', payment_intent = ?, credited_micros = ?, "
@@ -65,7 +65,7 @@ enum cd_err ledger_recharge_credit(struct ledger *lg, struct acct *a, int64_t id
 	rc = ledger_add_grant(lg, a, "topup", micros, GRANT_PRIORITY_DEFAULT, -1, pi, "auto-recharge", &grant_id,
 			      &journal_id);
 	if (rc == CD_OK)
-		rc = ledger_db_do(lg, sql, "recharge credit", "siiiii", pi, micros, cents, grant_id, lg->now, id);
+		rc = store_do(lg, sql, "recharge credit", "siiiii", pi, micros, cents, grant_id, lg->now, id);
 	if (in_flight)
 		a->recharge_pending = 0;
 	a->recharge_failures = 0;
@@ -82,7 +82,7 @@ enum cd_err ledger_recharge_credit(struct ledger *lg, struct acct *a, int64_t id
 	return rc;
 }
 
-enum cd_err ledger_recharge_fail(struct ledger *lg, struct acct *a, int64_t id, const char *error, int *failed)
+enum cd_err ledger_recharge_fail(struct store *lg, struct acct *a, int64_t id, const char *error, int *failed)
 {
 	static const char sql[] = "UPDATE recharges SET state = 'failed', error = ?, updated_at = ? WHERE id = ?";
 	char state[16];
@@ -94,7 +94,7 @@ enum cd_err ledger_recharge_fail(struct ledger *lg, struct acct *a, int64_t id, 
 		return rc;
 	ledger_recharge_error_cut(cut, error);
 	error = cut;
-	rc = ledger_db_do(lg, sql, "recharge failure", "sii", error, lg->now, id);
+	rc = store_do(lg, sql, "recharge failure", "sii", error, lg->now, id);
 	a->recharge_pending = 0;
 	a->recharge_failures++;
 	int off = a->recharge_failures >= RECHARGE_FAILURES_OFF && a->recharge_threshold >= 0;
@@ -111,7 +111,7 @@ enum cd_err ledger_recharge_fail(struct ledger *lg, struct acct *a, int64_t id, 
 	return rc;
 }
 
-enum cd_err ledger_recharge_hold_for_dispute(struct ledger *lg, struct acct *a, int64_t id)
+enum cd_err ledger_recharge_hold_for_dispute(struct store *lg, struct acct *a, int64_t id)
 {
 	static const char sql[] = "UPDATE recharges SET state = 'failed', error = ?, updated_at = ? WHERE id = ? "
 				  "AND state = 'queued'";
@@ -124,7 +124,7 @@ enum cd_err ledger_recharge_hold_for_dispute(struct ledger *lg, struct acct *a, 
 		rc = ledger_dispute_open_on(lg, a, &open);
 	if (rc != CD_OK || !open)
 		return rc;	/* sent meanwhile, or the dispute closed: the sender decides again */
-	rc = ledger_db_do(lg, sql, "recharge held", "sii", why, lg->now, id);
+	rc = store_do(lg, sql, "recharge held", "sii", why, lg->now, id);
 	/* Not a failure of the card's: not counted toward switching
 	 * auto-recharge off. A new one may be queued once the dispute is won. */
 	a->recharge_pending = 0;
@@ -149,18 +149,18 @@ void ledger_recharge_error_cut(char out[LIMIT_RECHARGE_ERROR_BYTES + 1], const c
 	out[n] = '\0';
 }
 
-enum cd_err ledger_recharge_switch_off(struct ledger *lg, struct acct *a)
+enum cd_err ledger_recharge_switch_off(struct store *lg, struct acct *a)
 {
 	static const char sql_off[] = "UPDATE recharges SET state = 'failed', error = 'auto-recharge switched off', "
 				      "updated_at = ? WHERE account_id = ? AND state = 'queued' AND kind = 'recharge'";
 	static const char sql_sent[] = "SELECT COUNT(*) FROM recharges WHERE account_id = ? AND state = 'sent' AND "
 				       "kind = 'recharge'";
 	int e;
-	enum cd_err rc = ledger_db_do(lg, sql_off, "recharge off", "ii", lg->now, a->id);
-	struct dbstmt *s = rc == CD_OK ? ledger_db_exec(lg, sql_sent, &e, "i", a->id) : NULL;
+	enum cd_err rc = store_do(lg, sql_off, "recharge off", "ii", lg->now, a->id);
+	struct dbstmt *s = rc == CD_OK ? store_exec(lg, sql_sent, &e, "i", a->id) : NULL;
 	if (rc == CD_OK && s == NULL)
-		rc = ledger_db_err(lg, e, "recharges sent");
-	if (rc == CD_OK && ledger_db_fetch(s) == 1)
-		a->recharge_pending = ledger_db_i64(s, 0) > 0;
+		rc = store_err(lg, e, "recharges sent");
+	if (rc == CD_OK && store_fetch(s) == 1)
+		a->recharge_pending = store_i64(s, 0) > 0;
 	return rc;
 }

@@ -16,7 +16,7 @@
 #include <stdio.h>
 #include <string.h>
 
-static enum cd_err usage_tx(struct ledger *lg, int64_t from, int64_t to, struct ledger_usage_day *rows, int cap,
+static enum cd_err usage_tx(struct store *lg, int64_t from, int64_t to, struct ledger_usage_day *rows, int cap,
 			    int *n, int *more)
 {
 	/* With the calls settled by each reason (DESIGN §12; <=> is never
@@ -36,46 +36,46 @@ static enum cd_err usage_tx(struct ledger *lg, int64_t from, int64_t to, struct 
 	int e;
 	*n = 0;
 	*more = 0;
-	struct dbstmt *s = ledger_db_exec(lg, sql, &e, "ii", from, to);
+	struct dbstmt *s = store_exec(lg, sql, &e, "ii", from, to);
 	if (s == NULL)
-		return ledger_db_err(lg, e, "reconcile usage");
+		return store_err(lg, e, "reconcile usage");
 	int got;
-	while ((got = ledger_db_fetch(s)) == 1) {
+	while ((got = store_fetch(s)) == 1) {
 		if (*n == cap) {
 			*more = 1;
 			break;
 		}
 		struct ledger_usage_day *r = &rows[*n];
-		r->day = ledger_db_i64(s, 0) * TIMEFMT_SECONDS_PER_DAY;
-		if (ledger_db_copy(s, 1, r->model, sizeof(r->model), "") != 0)
+		r->day = store_i64(s, 0) * TIMEFMT_SECONDS_PER_DAY;
+		if (store_copy(s, 1, r->model, sizeof(r->model), "") != 0)
 			return CD_E_INTERNAL;
-		r->requests = ledger_db_i64(s, 2);
-		r->input_tokens = ledger_db_i64(s, 3);
-		r->cached_input_tokens = ledger_db_i64(s, 4);
-		r->output_tokens = ledger_db_i64(s, 5);
-		r->charged_micros = ledger_db_i64(s, 6);
-		r->cache_write_input_tokens = ledger_db_i64(s, 7);
+		r->requests = store_i64(s, 2);
+		r->input_tokens = store_i64(s, 3);
+		r->cached_input_tokens = store_i64(s, 4);
+		r->output_tokens = store_i64(s, 5);
+		r->charged_micros = store_i64(s, 6);
+		r->cache_write_input_tokens = store_i64(s, 7);
 		for (int i = 0; i < LEDGER_SETTLE_REASON_COUNT; i++)
-			r->by_settle_reason[i] = ledger_db_i64(s, 8 + (unsigned int)i);
+			r->by_settle_reason[i] = store_i64(s, 8 + (unsigned int)i);
 		int64_t *billed[] = {&r->cache_write_1h_tokens, &r->audio_input_tokens, &r->audio_output_tokens,
 				     &r->web_search_calls, &r->priority_tokens, &r->flex_tokens, &r->long_context_tokens};
 		for (unsigned int i = 0; i < sizeof(billed) / sizeof(billed[0]); i++)
-			*billed[i] = ledger_db_i64(s, 8 + LEDGER_SETTLE_REASON_COUNT + i);
+			*billed[i] = store_i64(s, 8 + LEDGER_SETTLE_REASON_COUNT + i);
 		(*n)++;
 	}
 	return got < 0 ? CD_E_INTERNAL : CD_OK;
 }
 
-enum cd_err ledger_usage_by_day(struct ledger *lg, int64_t from, int64_t to, struct ledger_usage_day *rows, int cap,
+enum cd_err ledger_usage_by_day(struct store *lg, int64_t from, int64_t to, struct ledger_usage_day *rows, int cap,
 				int *n, int *more)
 {
-	struct ledger_tx t;
-	for (ledger_tx_init(lg, &t); ledger_tx_next(lg, &t);)
-		ledger_tx_end(lg, &t, usage_tx(lg, from, to, rows, cap, n, more));
+	struct store_tx t;
+	for (store_tx_init(lg, &t); store_tx_next(lg, &t);)
+		store_tx_end(lg, &t, usage_tx(lg, from, to, rows, cap, n, more));
 	return t.rc;
 }
 
-static enum cd_err holds_tx(struct ledger *lg, int64_t from, int64_t to, struct ledger_expired_hold *rows, int cap,
+static enum cd_err holds_tx(struct store *lg, int64_t from, int64_t to, struct ledger_expired_hold *rows, int cap,
 			    int *n, int *more)
 {
 	/* Pending past its time is expired whether or not the sweep has
@@ -86,72 +86,72 @@ static enum cd_err holds_tx(struct ledger *lg, int64_t from, int64_t to, struct 
 	int e;
 	*n = 0;
 	*more = 0;
-	struct dbstmt *s = ledger_db_exec(lg, sql, &e, "iiii", from, to, lg->now, (int64_t)cap + 1);
+	struct dbstmt *s = store_exec(lg, sql, &e, "iiii", from, to, lg->now, (int64_t)cap + 1);
 	if (s == NULL)
-		return ledger_db_err(lg, e, "reconcile holds");
+		return store_err(lg, e, "reconcile holds");
 	int got;
-	while ((got = ledger_db_fetch(s)) == 1) {
+	while ((got = store_fetch(s)) == 1) {
 		if (*n == cap) {
 			*more = 1;
 			break;
 		}
 		struct ledger_expired_hold *r = &rows[*n];
-		ledger_hold_id_format(r->hold_id, sizeof(r->hold_id), ledger_db_i64(s, 4), ledger_db_i64(s, 0));
-		if (ledger_db_copy(s, 1, r->account, sizeof(r->account), "") != 0 ||
-		    ledger_db_copy(s, 2, r->model, sizeof(r->model), "") != 0)
+		ledger_hold_id_format(r->hold_id, sizeof(r->hold_id), store_i64(s, 4), store_i64(s, 0));
+		if (store_copy(s, 1, r->account, sizeof(r->account), "") != 0 ||
+		    store_copy(s, 2, r->model, sizeof(r->model), "") != 0)
 			return CD_E_INTERNAL;
-		r->expired_at = ledger_db_i64(s, 3);
+		r->expired_at = store_i64(s, 3);
 		(*n)++;
 	}
 	return got < 0 ? CD_E_INTERNAL : CD_OK;
 }
 
-enum cd_err ledger_expired_holds(struct ledger *lg, int64_t from, int64_t to, struct ledger_expired_hold *rows,
+enum cd_err ledger_expired_holds(struct store *lg, int64_t from, int64_t to, struct ledger_expired_hold *rows,
 				 int cap, int *n, int *more)
 {
-	struct ledger_tx t;
-	for (ledger_tx_init(lg, &t); ledger_tx_next(lg, &t);)
-		ledger_tx_end(lg, &t, holds_tx(lg, from, to, rows, cap, n, more));
+	struct store_tx t;
+	for (store_tx_init(lg, &t); store_tx_next(lg, &t);)
+		store_tx_end(lg, &t, holds_tx(lg, from, to, rows, cap, n, more));
 	return t.rc;
 }
 
-static enum cd_err aliases_tx(struct ledger *lg, struct ledger_price_alias *rows, int cap, int *n, int *more)
+static enum cd_err aliases_tx(struct store *lg, struct ledger_price_alias *rows, int cap, int *n, int *more)
 {
 	static const char sql[] = "SELECT provider_name, model FROM price_aliases ORDER BY provider_name LIMIT ?";
 	int e;
 	*n = 0;
 	*more = 0;
-	struct dbstmt *s = ledger_db_exec(lg, sql, &e, "i", (int64_t)cap + 1);
+	struct dbstmt *s = store_exec(lg, sql, &e, "i", (int64_t)cap + 1);
 	if (s == NULL)
-		return ledger_db_err(lg, e, "price aliases");
+		return store_err(lg, e, "price aliases");
 	int got;
-	while ((got = ledger_db_fetch(s)) == 1) {
+	while ((got = store_fetch(s)) == 1) {
 		if (*n == cap) {
 			*more = 1;
 			break;
 		}
-		if (ledger_db_copy(s, 0, rows[*n].provider_name, sizeof(rows[*n].provider_name), "") != 0 ||
-		    ledger_db_copy(s, 1, rows[*n].model, sizeof(rows[*n].model), "") != 0)
+		if (store_copy(s, 0, rows[*n].provider_name, sizeof(rows[*n].provider_name), "") != 0 ||
+		    store_copy(s, 1, rows[*n].model, sizeof(rows[*n].model), "") != 0)
 			return CD_E_INTERNAL;
 		(*n)++;
 	}
 	return got < 0 ? CD_E_INTERNAL : CD_OK;
 }
 
-enum cd_err ledger_price_aliases(struct ledger *lg, struct ledger_price_alias *rows, int cap, int *n, int *more)
+enum cd_err ledger_price_aliases(struct store *lg, struct ledger_price_alias *rows, int cap, int *n, int *more)
 {
-	struct ledger_tx t;
-	for (ledger_tx_init(lg, &t); ledger_tx_next(lg, &t);)
-		ledger_tx_end(lg, &t, aliases_tx(lg, rows, cap, n, more));
+	struct store_tx t;
+	for (store_tx_init(lg, &t); store_tx_next(lg, &t);)
+		store_tx_end(lg, &t, aliases_tx(lg, rows, cap, n, more));
 	return t.rc;
 }
 
-enum cd_err ledger_price_alias_set(struct ledger *lg, const char *provider_name, const char *model)
+enum cd_err ledger_price_alias_set(struct store *lg, const char *provider_name, const char *model)
 {
 	static const char sql[] = "INSERT INTO price_aliases (provider_name, model, created_at) VALUES (?, ?, ?) "
 		"ON DUPLICATE KEY UPDATE model = VALUES(model), created_at = VALUES(created_at)";
-	struct ledger_tx t;
-	for (ledger_tx_init(lg, &t); ledger_tx_next(lg, &t);)
-		ledger_tx_end(lg, &t, ledger_db_do(lg, sql, "price alias", "ssi", provider_name, model, lg->now));
+	struct store_tx t;
+	for (store_tx_init(lg, &t); store_tx_next(lg, &t);)
+		store_tx_end(lg, &t, store_do(lg, sql, "price alias", "ssi", provider_name, model, lg->now));
 	return t.rc;
 }

@@ -18,7 +18,7 @@
  * open, what the refund would take beyond the credit left becomes the
  * refund's out of the dispute's hold (ledger_dispute_yield), so that a win gives
  * back only the rest. */
-enum cd_err ledger_hook_charge_refunded(struct ledger *lg, struct hook_run *h)
+enum cd_err ledger_hook_charge_refunded(struct store *lg, struct hook_run *h)
 {
 	const struct webhook_event *ev = h->ev;
 	struct acct a;
@@ -73,7 +73,7 @@ enum cd_err ledger_hook_charge_refunded(struct ledger *lg, struct hook_run *h)
 
 /* ---- Refunds before their credit ---- */
 
-enum cd_err ledger_hook_refund_keep(struct ledger *lg, struct hook_run *h)
+enum cd_err ledger_hook_refund_keep(struct store *lg, struct hook_run *h)
 {
 	static const char sql[] = "INSERT INTO refunds_waiting (charge_id, payment_intent, amount_refunded_cents, "
 				  "charge_amount_cents, currency, received_at) VALUES (?, ?, ?, ?, ?, ?) "
@@ -88,7 +88,7 @@ enum cd_err ledger_hook_refund_keep(struct ledger *lg, struct hook_run *h)
 	if (ev->charge_id[0] == '\0')
 		return CD_OK;
 	const int64_t *amount = ev->charge_amount_cents >= 0 ? &ev->charge_amount_cents : NULL;
-	enum cd_err rc = ledger_db_do(lg, sql, "refund keep", "ssiIsi", ev->charge_id,
+	enum cd_err rc = store_do(lg, sql, "refund keep", "ssiIsi", ev->charge_id,
 			       ev->payment_intent[0] ? ev->payment_intent : NULL, ev->amount_refunded_cents, amount,
 			       ev->currency[0] ? ev->currency : NULL, lg->now);
 	h->outcome = "kept: no credit for this charge yet, applied if a credit comes to name its payment";
@@ -96,31 +96,31 @@ enum cd_err ledger_hook_refund_keep(struct ledger *lg, struct hook_run *h)
 	if (rc == CD_OK && ev->payment_intent[0] != '\0')
 		rc = ledger_funded_credited_now(lg, ev->payment_intent, &credited);
 	if (rc == CD_OK && !credited) {
-		struct dbstmt *s = ledger_db_exec(lg, sql_credited, &e, "s", ev->charge_id);
+		struct dbstmt *s = store_exec(lg, sql_credited, &e, "s", ev->charge_id);
 		if (s == NULL)
-			return ledger_db_err(lg, e, "refund keep recheck");
-		credited = ledger_db_fetch(s) == 1;
+			return store_err(lg, e, "refund keep recheck");
+		credited = store_fetch(s) == 1;
 	}
 	return rc == CD_OK && credited ? CD_E_RETRY : rc;
 }
 
 /* One waiting refund applied as its charge.refunded would have been. */
-static enum cd_err refund_apply(struct ledger *lg, struct hook_run *h, struct dbstmt *s)
+static enum cd_err refund_apply(struct store *lg, struct hook_run *h, struct dbstmt *s)
 {
 	struct webhook_event ev;
 	memset(&ev, 0, sizeof(ev));
 	ev.kind = WEBHOOK_CHARGE_REFUNDED;
 	snprintf(ev.id, sizeof(ev.id), "%s", h->ev->id);
-	ledger_db_copy(s, 0, ev.charge_id, sizeof(ev.charge_id), "");
-	ledger_db_copy(s, 1, ev.payment_intent, sizeof(ev.payment_intent), "");
-	ev.amount_refunded_cents = ledger_db_i64(s, 2);
-	ev.charge_amount_cents = ledger_db_null(s, 3) ? -1 : ledger_db_i64(s, 3);
-	ledger_db_copy(s, 4, ev.currency, sizeof(ev.currency), "");
+	store_copy(s, 0, ev.charge_id, sizeof(ev.charge_id), "");
+	store_copy(s, 1, ev.payment_intent, sizeof(ev.payment_intent), "");
+	ev.amount_refunded_cents = store_i64(s, 2);
+	ev.charge_amount_cents = store_null(s, 3) ? -1 : store_i64(s, 3);
+	store_copy(s, 4, ev.currency, sizeof(ev.currency), "");
 	struct hook_run r = {&ev, "ignored", 0};
 	return ledger_hook_charge_refunded(lg, &r);
 }
 
-enum cd_err ledger_hook_refunds_waiting_apply(struct ledger *lg, struct hook_run *h, const char *invoice)
+enum cd_err ledger_hook_refunds_waiting_apply(struct store *lg, struct hook_run *h, const char *invoice)
 {
 	static const char sql[] = "SELECT w.charge_id, w.payment_intent, w.amount_refunded_cents, w.charge_amount_cents, "
 				  "w.currency FROM refunds_waiting w JOIN invoice_credits ic ON ic.invoice_id = ? AND "
@@ -130,16 +130,16 @@ enum cd_err ledger_hook_refunds_waiting_apply(struct ledger *lg, struct hook_run
 	char charge[WEBHOOK_ID_MAX + 1];
 	int e;
 	for (int i = 0; i < LIMIT_DISPUTES_PER_PAYMENT; i++) {
-		struct dbstmt *s = ledger_db_exec(lg, sql, &e, "s", invoice);
+		struct dbstmt *s = store_exec(lg, sql, &e, "s", invoice);
 		if (s == NULL)
-			return ledger_db_err(lg, e, "refunds waiting");
-		int got = ledger_db_fetch(s);
+			return store_err(lg, e, "refunds waiting");
+		int got = store_fetch(s);
 		if (got <= 0)
 			return got < 0 ? CD_E_INTERNAL : CD_OK;
-		ledger_db_copy(s, 0, charge, sizeof(charge), "");
+		store_copy(s, 0, charge, sizeof(charge), "");
 		enum cd_err rc = refund_apply(lg, h, s);
 		if (rc == CD_OK)
-			rc = ledger_db_do(lg, sql_done, "refund applied", "s", charge);
+			rc = store_do(lg, sql_done, "refund applied", "s", charge);
 		if (rc != CD_OK)
 			return rc;
 		log_info("stripe event %s: a refund of %s that came before its credit applied", h->ev->id, charge);

@@ -53,9 +53,9 @@ static pthread_cond_t released = PTHREAD_COND_INITIALIZER;	/* claims let go */
 static uint64_t epochs;
 static struct ledger_kept_stats counts;
 
-int ledger_rowcache_on(const struct ledger *lg)
+int ledger_rowcache_on(const struct store *lg)
 {
-	return lg->node >= 0 && lg->node < LIMIT_DB_NODES && !ledger_db_galera(lg);
+	return lg->node >= 0 && lg->node < LIMIT_DB_NODES && !store_galera(lg);
 }
 
 static size_t id_slot(int64_t id, size_t mask)
@@ -107,7 +107,7 @@ static struct kept_acct *find_ext(struct node_table *t, const char *ext)
 }
 
 /* Kept, and with nothing due that only a read can apply. */
-static int usable(const struct ledger *lg, const struct kept_acct *e)
+static int usable(const struct store *lg, const struct kept_acct *e)
 {
 	return e != NULL && !ledger_acct_touch_writes(lg, &e->a);
 }
@@ -127,7 +127,7 @@ enum gathered { GATHER_MISS, GATHER_OK, GATHER_CLAIMED };
 /* The accounts, holds and grants w needs: all kept and free (OK, with
  * them in list and spends, which of them may spend), all kept but some
  * claimed by another batch (CLAIMED), or not all kept (MISS). */
-static enum gathered gather(const struct ledger *lg, struct node_table *t, const struct batch_want *w,
+static enum gathered gather(const struct store *lg, struct node_table *t, const struct batch_want *w,
 			    struct kept_acct **list, int *n, int *spends)
 {
 	*n = 0;
@@ -202,7 +202,7 @@ static void fill_from(struct batch *b, struct node_table *t, const struct batch_
 	}
 }
 
-int ledger_rowcache_fill(struct ledger *lg, struct batch *b, const struct batch_want *w)
+int ledger_rowcache_fill(struct store *lg, struct batch *b, const struct batch_want *w)
 {
 	struct kept_acct *list[BATCH_MAX];
 	int spends[BATCH_MAX], n = 0, ok = 0;
@@ -306,7 +306,7 @@ static uint64_t keep_acct(struct node_table *t, const struct batch *b, int i)
 	return e->epoch;
 }
 
-void ledger_rowcache_store(struct ledger *lg, struct batch *b)
+void ledger_rowcache_store(struct store *lg, struct batch *b)
 {
 	uint64_t epoch[BATCH_MAX];
 	pthread_mutex_lock(&lock);
@@ -335,7 +335,7 @@ void ledger_rowcache_store(struct ledger *lg, struct batch *b)
 	b->kept = b->kept_check = 0;
 }
 
-void ledger_rowcache_forget(struct ledger *lg, struct batch *b)
+void ledger_rowcache_forget(struct store *lg, struct batch *b)
 {
 	pthread_mutex_lock(&lock);
 	if (b->kept && b->kept_off)

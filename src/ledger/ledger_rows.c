@@ -9,7 +9,7 @@
 #include "holdid.h"
 #include "ledger_rows.h"
 #include "ledger_rules.h"
-#include "ledger_write.h"
+#include "store_write.h"
 #include "log.h"
 #include "timefmt.h"
 #include <assert.h>
@@ -36,7 +36,7 @@ static const char SQL_ACCT_WRITE_LOCK_ID[] = "UPDATE accounts SET row_version = 
 static const char SQL_DEBT_GET[] = "SELECT id, remaining_micros FROM grants WHERE account_id = ? "
 				   "AND source = 'debt' FOR UPDATE";
 
-const char *ledger_journal_key_push(struct ledger *lg, char buf[JOURNAL_KEY_BYTES], const char *prefix, const char *id,
+const char *ledger_journal_key_push(struct store *lg, char buf[JOURNAL_KEY_BYTES], const char *prefix, const char *id,
 			     int force)
 {
 	const char *outer = lg->journal_key;
@@ -107,17 +107,17 @@ int ledger_acct_spent(struct acct *a, int64_t delta)
 
 /* On Galera: the account (by ext_id, else by *id) locked by writing it,
  * *id its row id; a transaction of no account that meets it moves to the
- * account's node first (ledger_tx_reroute), before it locks anything. */
+ * account's node first (store_tx_reroute), before it locks anything. */
 /* The first row of sql run by ext_id (fmt "s") or id (fmt "i"): the
  * statement at it, or NULL with *rc (REFUSE_ACCOUNT_UNKNOWN when none). */
-static struct dbstmt *acct_row(struct ledger *lg, const char *sql, const char *fmt, const char *ext_id, int64_t id,
+static struct dbstmt *acct_row(struct store *lg, const char *sql, const char *fmt, const char *ext_id, int64_t id,
 			       enum cd_err *rc)
 {
 	int e;
-	struct dbstmt *s = fmt[0] == 's' ? ledger_db_exec(lg, sql, &e, fmt, ext_id) : ledger_db_exec(lg, sql, &e, fmt, id);
-	int got = s != NULL ? ledger_db_fetch(s) : 0;
+	struct dbstmt *s = fmt[0] == 's' ? store_exec(lg, sql, &e, fmt, ext_id) : store_exec(lg, sql, &e, fmt, id);
+	int got = s != NULL ? store_fetch(s) : 0;
 	if (s == NULL)
-		*rc = ledger_db_err(lg, e, "account lookup");
+		*rc = store_err(lg, e, "account lookup");
 	else if (got < 0)
 		*rc = CD_E_INTERNAL;
 	else if (got == 0)
@@ -125,23 +125,23 @@ static struct dbstmt *acct_row(struct ledger *lg, const char *sql, const char *f
 	return got == 1 ? s : NULL;
 }
 
-static enum cd_err galera_lock(struct ledger *lg, const char *ext_id, int64_t *id)
+static enum cd_err galera_lock(struct store *lg, const char *ext_id, int64_t *id)
 {
 	enum cd_err rc;
 	struct dbstmt *s = ext_id != NULL ? acct_row(lg, SQL_ACCT_ID, "s", ext_id, 0, &rc)
 					  : acct_row(lg, SQL_ACCT_EXT, "i", NULL, *id, &rc);
 	if (s == NULL)
 		return rc;
-	*id = ledger_db_i64(s, 0);
-	rc = ledger_tx_reroute(lg, ledger_db_str(s, 1));
-	return rc != CD_OK ? rc : ledger_db_do(lg, SQL_ACCT_WRITE_LOCK_ID, "account lock", "i", *id);
+	*id = store_i64(s, 0);
+	rc = store_tx_reroute(lg, store_str(s, 1));
+	return rc != CD_OK ? rc : store_do(lg, SQL_ACCT_WRITE_LOCK_ID, "account lock", "i", *id);
 }
 
-static enum cd_err acct_load(struct ledger *lg, const char *sql, const char *fmt, const char *ext_id,
+static enum cd_err acct_load(struct store *lg, const char *sql, const char *fmt, const char *ext_id,
 			     int64_t id, struct acct *a)
 {
 	enum cd_err rc;
-	if (sql != SQL_ACCT_READ && ledger_db_galera(lg)) {
+	if (sql != SQL_ACCT_READ && store_galera(lg)) {
 		rc = galera_lock(lg, ext_id, &id);
 		if (rc != CD_OK)
 			return rc;
@@ -157,12 +157,12 @@ static enum cd_err acct_load(struct ledger *lg, const char *sql, const char *fmt
 	return CD_OK;
 }
 
-void ledger_acct_mark_locked(const struct ledger *lg, struct acct *a)
+void ledger_acct_mark_locked(const struct store *lg, struct acct *a)
 {
 	a->locked_tx = lg->tx_serial;
 }
 
-enum cd_err ledger_acct_check_locked(const struct ledger *lg, const struct acct *a, const char *what)
+enum cd_err ledger_acct_check_locked(const struct store *lg, const struct acct *a, const char *what)
 {
 	if (a->locked_tx == lg->tx_serial && a->locked_tx != 0)
 		return CD_OK;
@@ -171,17 +171,17 @@ enum cd_err ledger_acct_check_locked(const struct ledger *lg, const struct acct 
 	return CD_E_INTERNAL;
 }
 
-enum cd_err ledger_acct_load_locked(struct ledger *lg, const char *ext_id, struct acct *a)
+enum cd_err ledger_acct_load_locked(struct store *lg, const char *ext_id, struct acct *a)
 {
 	return acct_load(lg, SQL_ACCT_LOCK, "s", ext_id, 0, a);
 }
 
-enum cd_err ledger_acct_load_locked_id(struct ledger *lg, int64_t id, struct acct *a)
+enum cd_err ledger_acct_load_locked_id(struct store *lg, int64_t id, struct acct *a)
 {
 	return acct_load(lg, SQL_ACCT_LOCK_ID, "i", NULL, id, a);
 }
 
-enum cd_err ledger_acct_read(struct ledger *lg, const char *ext_id, struct acct *a)
+enum cd_err ledger_acct_read(struct store *lg, const char *ext_id, struct acct *a)
 {
 	return acct_load(lg, SQL_ACCT_READ, "s", ext_id, 0, a);
 }
@@ -215,7 +215,7 @@ static void write_grants(struct ledger_write *lw, const struct acct *a, const st
 		const struct spend_grant d = {0, debt, 1, 1};
 		LEDGER_WRITE_ONE(lw, "debts", DEBTS_TABLE(COL_WRITE, a->id, &d));
 	}
-	struct jw *w = ledger_write_list(lw, "grants_set");
+	struct jw *w = store_write_list(lw, "grants_set");
 	for (int i = 0; i < n; i++) {
 		if (!g[i].changed)
 			continue;
@@ -228,7 +228,7 @@ static void write_grants(struct ledger_write *lw, const struct acct *a, const st
 
 /* j as a journal row of a (with lg's journal key and time), the balance
  * after it in *after; a refusal when it would leave the range. */
-static enum cd_err write_journal(struct ledger *lg, struct ledger_write *lw, const struct acct *a,
+static enum cd_err write_journal(struct store *lg, struct ledger_write *lw, const struct acct *a,
 				 const struct journal_line *j, int64_t *after)
 {
 	enum cd_err rc = ledger_acct_check_locked(lg, a, "a journal row");
@@ -242,7 +242,7 @@ static enum cd_err write_journal(struct ledger *lg, struct ledger_write *lw, con
 	return CD_OK;
 }
 
-enum cd_err ledger_acct_store(struct ledger *lg, const struct acct *a)
+enum cd_err ledger_acct_store(struct store *lg, const struct acct *a)
 {
 	struct ledger_write lw;
 	/* Invariant 2: reserved is the sum of pending holds, never below 0. */
@@ -250,55 +250,55 @@ enum cd_err ledger_acct_store(struct ledger *lg, const struct acct *a)
 	enum cd_err rc = ledger_acct_check_locked(lg, a, "an account update");
 	if (rc != CD_OK)
 		return rc;
-	ledger_write_begin(&lw);
+	store_write_begin(&lw);
 	LEDGER_WRITE_ONE(&lw, "accounts", ACCT_TABLE(COL_WRITE, a));
-	return ledger_write_run(lg, &lw, "account update", NULL, NULL);
+	return store_write_run(lg, &lw, "account update", NULL, NULL);
 }
 
 /* The changed grants among g[0..n), a new debt row (debt < 0; 0: none)
  * and, when j is not NULL, its journal row, in one write. */
-static enum cd_err grants_journal(struct ledger *lg, struct acct *a, const struct spend_grant *g, int n, int64_t debt,
+static enum cd_err grants_journal(struct store *lg, struct acct *a, const struct spend_grant *g, int n, int64_t debt,
 				  const struct journal_line *j, int64_t *journal_id)
 {
 	struct ledger_write lw;
 	int64_t after = a->balance;
 	enum cd_err rc = CD_OK;
-	ledger_write_begin(&lw);
+	store_write_begin(&lw);
 	write_grants(&lw, a, g, n, debt);
 	if (j != NULL)
 		rc = write_journal(lg, &lw, a, j, &after);
 	if (rc != CD_OK) {
-		ledger_write_drop(&lw);
+		store_write_drop(&lw);
 		return rc;
 	}
-	rc = ledger_write_run(lg, &lw, j != NULL ? "journal append" : "grants update", NULL,
+	rc = store_write_run(lg, &lw, j != NULL ? "journal append" : "grants update", NULL,
 			      j != NULL ? journal_id : NULL);
 	if (rc == CD_OK)
 		a->balance = after;
 	return rc;
 }
 
-enum cd_err ledger_grants_journal(struct ledger *lg, struct acct *a, const struct spend_grant *g, int n,
+enum cd_err ledger_grants_journal(struct store *lg, struct acct *a, const struct spend_grant *g, int n,
 				  const struct journal_line *j, int64_t *journal_id)
 {
 	return grants_journal(lg, a, g, n, 0, j, journal_id);
 }
 
-enum cd_err ledger_journal_append(struct ledger *lg, struct acct *a, const struct journal_line *j,
+enum cd_err ledger_journal_append(struct store *lg, struct acct *a, const struct journal_line *j,
 				  int64_t *journal_id)
 {
 	return ledger_grants_journal(lg, a, NULL, 0, j, journal_id);
 }
 
-enum cd_err ledger_hold_end(struct ledger *lg, const struct hold_end *h)
+enum cd_err ledger_hold_end(struct store *lg, const struct hold_end *h)
 {
 	struct ledger_write lw;
-	ledger_write_begin(&lw);
+	store_write_begin(&lw);
 	LEDGER_WRITE_ONE(&lw, "holds_set", HOLDS_SET_TABLE(COL_WRITE, h));
-	return ledger_write_run(lg, &lw, "hold end", NULL, NULL);
+	return store_write_run(lg, &lw, "hold end", NULL, NULL);
 }
 
-enum cd_err ledger_spend(struct ledger *lg, struct acct *a, int64_t amount, const char *cause,
+enum cd_err ledger_spend(struct store *lg, struct acct *a, int64_t amount, const char *cause,
 			 int64_t hold_id, const char *reference, const char *description,
 			 int64_t *journal_id)
 {
@@ -330,7 +330,7 @@ int ledger_spend_debt(struct spend_grant *g, int n, int64_t left)
 	return 0;
 }
 
-enum cd_err ledger_spend_as(struct ledger *lg, struct acct *a, int64_t amount, const char *cause,
+enum cd_err ledger_spend_as(struct store *lg, struct acct *a, int64_t amount, const char *cause,
 			    const char *source, int64_t hold_id, const char *reference, const char *description,
 			    int64_t *journal_id)
 {
@@ -351,11 +351,11 @@ enum cd_err ledger_spend_as(struct ledger *lg, struct acct *a, int64_t amount, c
 	do {
 		/* A page of grants; the ones it burns drop out of the next. The
 		 * last page's write carries the journal row. */
-		struct dbstmt *s = ledger_db_exec(lg, sql, &e, "ii", a->id, (int64_t)LIMIT_SPEND_GRANTS + 1);
+		struct dbstmt *s = store_exec(lg, sql, &e, "ii", a->id, (int64_t)LIMIT_SPEND_GRANTS + 1);
 		if (s == NULL)
-			return ledger_db_err(lg, e, "grant lookup");
-		for (n = 0; n < LIMIT_SPEND_GRANTS + 1 && ledger_db_fetch(s) == 1; n++)
-			g[n] = (struct spend_grant){ledger_db_i64(s, 0), ledger_db_i64(s, 1), ledger_db_i64(s, 2) != 0, 0};
+			return store_err(lg, e, "grant lookup");
+		for (n = 0; n < LIMIT_SPEND_GRANTS + 1 && store_fetch(s) == 1; n++)
+			g[n] = (struct spend_grant){store_i64(s, 0), store_i64(s, 1), store_i64(s, 2) != 0, 0};
 		full = n == LIMIT_SPEND_GRANTS + 1;
 		left = ledger_spend_burn(g, n, left);
 		int last = left == 0 || !full;
@@ -367,7 +367,7 @@ enum cd_err ledger_spend_as(struct ledger *lg, struct acct *a, int64_t amount, c
 	return rc;
 }
 
-static enum cd_err add_grant(struct ledger *lg, struct acct *a, const char *cause, const char *source,
+static enum cd_err add_grant(struct store *lg, struct acct *a, const char *cause, const char *source,
 			     int64_t amount, int64_t priority, int64_t expires_at, const char *reference,
 			     const char *description, int64_t *grant_id, int64_t *journal_id)
 {
@@ -375,12 +375,12 @@ static enum cd_err add_grant(struct ledger *lg, struct acct *a, const char *caus
 	int64_t debt = 0, debt_id = 0;
 	struct grant_effect g;
 	if (a->balance < 0) {
-		struct dbstmt *s = ledger_db_exec(lg, SQL_DEBT_GET, &e, "i", a->id);
+		struct dbstmt *s = store_exec(lg, SQL_DEBT_GET, &e, "i", a->id);
 		if (s == NULL)
-			return ledger_db_err(lg, e, "debt lookup");
-		if (ledger_db_fetch(s) == 1 && ledger_db_i64(s, 1) < 0) {
-			debt_id = ledger_db_i64(s, 0);
-			debt = -ledger_db_i64(s, 1);
+			return store_err(lg, e, "debt lookup");
+		if (store_fetch(s) == 1 && store_i64(s, 1) < 0) {
+			debt_id = store_i64(s, 0);
+			debt = -store_i64(s, 1);
 		}
 	}
 	/* DESIGN §10: refused before anything moves, never wrapped; the
@@ -395,15 +395,15 @@ static enum cd_err add_grant(struct ledger *lg, struct acct *a, const char *caus
 				       .grant_id = LEDGER_NEW_GRANT, .reference = reference, .description = description};
 	int64_t after;
 	struct ledger_write lw;
-	ledger_write_begin(&lw);
+	store_write_begin(&lw);
 	write_grants(&lw, a, &repaid, 1, 0);
 	LEDGER_WRITE_ONE(&lw, "grants_new", GRANTS_NEW_TABLE(COL_WRITE, a->id, &n));
 	enum cd_err rc = write_journal(lg, &lw, a, &j, &after);
 	if (rc != CD_OK) {
-		ledger_write_drop(&lw);
+		store_write_drop(&lw);
 		return rc;
 	}
-	rc = ledger_write_run(lg, &lw, "grant insert", grant_id, journal_id);
+	rc = store_write_run(lg, &lw, "grant insert", grant_id, journal_id);
 	if (rc != CD_OK)
 		return rc;
 	a->balance = after;
@@ -413,7 +413,7 @@ static enum cd_err add_grant(struct ledger *lg, struct acct *a, const char *caus
 	return CD_OK;
 }
 
-enum cd_err ledger_add_grant(struct ledger *lg, struct acct *a, const char *source, int64_t amount,
+enum cd_err ledger_add_grant(struct store *lg, struct acct *a, const char *source, int64_t amount,
 			     int64_t priority, int64_t expires_at, const char *reference,
 			     const char *description, int64_t *grant_id, int64_t *journal_id)
 {
@@ -421,7 +421,7 @@ enum cd_err ledger_add_grant(struct ledger *lg, struct acct *a, const char *sour
 			 journal_id);
 }
 
-enum cd_err ledger_add_grant_as(struct ledger *lg, struct acct *a, const char *cause, const char *source,
+enum cd_err ledger_add_grant_as(struct store *lg, struct acct *a, const char *cause, const char *source,
 				int64_t amount, const char *reference, const char *description, int64_t *grant_id)
 {
 	int64_t journal_id;
@@ -445,24 +445,24 @@ json_t *ledger_json_int(int64_t v)
 	return v < 0 ? json_null() : json_integer((json_int_t)v);
 }
 
-static json_t *grants_json(struct ledger *lg, int64_t account_id)
+static json_t *grants_json(struct store *lg, int64_t account_id)
 {
 	static const char sql[] = "SELECT id, source, remaining_micros, priority, expires_at FROM grants "
 				  "WHERE account_id = ? AND remaining_micros <> 0 ORDER BY " GRANTS_SPEND_ORDER " LIMIT ?";
 	int e;
 	json_t *arr = json_array();
-	struct dbstmt *s = ledger_db_exec(lg, sql, &e, "ii", account_id, (int64_t)LIMIT_GRANTS_LISTED);
+	struct dbstmt *s = store_exec(lg, sql, &e, "ii", account_id, (int64_t)LIMIT_GRANTS_LISTED);
 	if (s == NULL) {
-		ledger_db_err(lg, e, "grant list");
+		store_err(lg, e, "grant list");
 		json_decref(arr);
 		return NULL;
 	}
-	while (ledger_db_fetch(s) == 1) {
+	while (store_fetch(s) == 1) {
 		char id[32];
-		ledger_id_format(id, sizeof(id), "grant_", ledger_db_i64(s, 0));
-		json_array_append_new(arr, json_pack("{s:s, s:s, s:I, s:I, s:o}", "id", id, "source", ledger_db_str(s, 1),
-						     "remaining_micros", (json_int_t)ledger_db_i64(s, 2), "priority",
-						     (json_int_t)ledger_db_i64(s, 3), "expires_at", ledger_json_time(DB_I64_OR_NONE(s, 4))));
+		ledger_id_format(id, sizeof(id), "grant_", store_i64(s, 0));
+		json_array_append_new(arr, json_pack("{s:s, s:s, s:I, s:I, s:o}", "id", id, "source", store_str(s, 1),
+						     "remaining_micros", (json_int_t)store_i64(s, 2), "priority",
+						     (json_int_t)store_i64(s, 3), "expires_at", ledger_json_time(DB_I64_OR_NONE(s, 4))));
 	}
 	return arr;
 }
@@ -471,36 +471,36 @@ static json_t *grants_json(struct ledger *lg, int64_t account_id)
  * (one dropped before its first try, nothing owed any more, is none). A
  * collection queued again after a declined try is "failed", with the
  * tries made and when the card is tried next. */
-static json_t *collection_json(struct ledger *lg, int64_t account_id)
+static json_t *collection_json(struct store *lg, int64_t account_id)
 {
 	static const char sql[] = "SELECT period, amount_cents, state, try_no, next_attempt_at FROM recharges "
 				  "WHERE account_id = ? AND period IS NOT NULL AND try_no > 0 "
 				  "ORDER BY period DESC LIMIT 1";
 	int e;
 	char period[48];
-	struct dbstmt *s = ledger_db_exec(lg, sql, &e, "i", account_id);
+	struct dbstmt *s = store_exec(lg, sql, &e, "i", account_id);
 	if (s == NULL) {
-		ledger_db_err(lg, e, "collection");
+		store_err(lg, e, "collection");
 		return NULL;
 	}
-	if (ledger_db_fetch(s) != 1)
+	if (store_fetch(s) != 1)
 		return json_null();
-	int64_t p = ledger_db_i64(s, 0), tries = ledger_db_i64(s, 3), next = -1;
-	const char *state = ledger_db_str(s, 2);
+	int64_t p = store_i64(s, 0), tries = store_i64(s, 3), next = -1;
+	const char *state = store_str(s, 2);
 	if (strcmp(state, "queued") == 0) {
 		tries--;
-		next = ledger_db_i64(s, 4);
+		next = store_i64(s, 4);
 		state = tries > 0 ? "failed" : "pending";
 	} else if (strcmp(state, "sent") == 0) {
 		state = "pending";
 	}
 	snprintf(period, sizeof(period), "%04" PRId64 "-%02" PRId64, p / 100, p % 100);
 	return json_pack("{s:s, s:I, s:s, s:I, s:o}", "period", period, "amount_micros",
-			 (json_int_t)(ledger_db_i64(s, 1) * lg->cfg->topup_rate), "state", state, "tries", (json_int_t)tries,
+			 (json_int_t)(store_i64(s, 1) * lg->cfg->topup_rate), "state", state, "tries", (json_int_t)tries,
 			 "next_try_at", ledger_json_time(next));
 }
 
-json_t *ledger_acct_json(struct ledger *lg, const struct acct *a)
+json_t *ledger_acct_json(struct store *lg, const struct acct *a)
 {
 	char created[TIMEFMT_LEN];
 	json_t *collection = collection_json(lg, a->id);
@@ -561,9 +561,9 @@ void ledger_hold_id_public(json_t *answer)
 	json_object_set_new(answer, "hold_id", json_string(id));
 }
 
-int ledger_hold_account(struct ledger *lg, const char *hold_id, int64_t *account_id)
+int ledger_hold_account(struct store *lg, const char *hold_id, int64_t *account_id)
 {
 	int64_t hold;
-	ledger_holdid_ensure(lg);
+	store_holdid_ensure(lg);
 	return ledger_hold_id_parse(hold_id, account_id, &hold);
 }

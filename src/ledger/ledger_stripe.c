@@ -26,36 +26,36 @@
 
 /* Finds the account of a subscription event: metadata.account, else the
  * account that owns the Stripe customer. */
-static enum cd_err account_for(struct ledger *lg, const struct webhook_event *ev, struct acct *a)
+static enum cd_err account_for(struct store *lg, const struct webhook_event *ev, struct acct *a)
 {
 	if (ev->account[0] != '\0')
 		return ledger_acct_lock(lg, ev->account, a);
 	int e;
-	struct dbstmt *s = ledger_db_exec(lg, "SELECT id FROM accounts WHERE stripe_customer_id = ?", &e, "s", ev->customer);
+	struct dbstmt *s = store_exec(lg, "SELECT id FROM accounts WHERE stripe_customer_id = ?", &e, "s", ev->customer);
 	if (s == NULL)
-		return ledger_db_err(lg, e, "customer lookup");
-	if (ev->customer[0] == '\0' || ledger_db_fetch(s) != 1)
+		return store_err(lg, e, "customer lookup");
+	if (ev->customer[0] == '\0' || store_fetch(s) != 1)
 		return CD_E_NOT_FOUND;
-	return ledger_acct_lock_id(lg, ledger_db_i64(s, 0), a);
+	return ledger_acct_lock_id(lg, store_i64(s, 0), a);
 }
 
 /* The catalogued plan an invoice pays for: that of its price (or
  * metadata.plan), else the plan its subscription put the account on;
  * "" when neither is catalogued (the amount paid is credited then). */
-static enum cd_err invoice_plan(struct ledger *lg, const struct webhook_event *ev, char *plan)
+static enum cd_err invoice_plan(struct store *lg, const struct webhook_event *ev, char *plan)
 {
 	static const char sql[] = "SELECT plan FROM subscriptions WHERE subscription_id = ?";
 	int e;
 	enum cd_err rc = ledger_period_plan_of(lg, ev->plan, plan);
 	if (rc != CD_OK || plan[0] != '\0')
 		return rc;
-	struct dbstmt *s = ledger_db_exec(lg, sql, &e, "s", ev->subscription);
+	struct dbstmt *s = store_exec(lg, sql, &e, "s", ev->subscription);
 	if (s == NULL)
-		return ledger_db_err(lg, e, "subscription plan");
-	int got = ledger_db_fetch(s);
+		return store_err(lg, e, "subscription plan");
+	int got = store_fetch(s);
 	if (got < 0)
 		return CD_E_INTERNAL;
-	return got == 1 && !ledger_db_null(s, 0) ? ledger_period_plan_of(lg, ledger_db_str(s, 0), plan) : CD_OK;
+	return got == 1 && !store_null(s, 0) ? ledger_period_plan_of(lg, store_str(s, 0), plan) : CD_OK;
 }
 
 /* Whether the invoice was credited already: invoice_credits (migration
@@ -64,13 +64,13 @@ static enum cd_err invoice_plan(struct ledger *lg, const struct webhook_event *e
  * invoice resolved to two accounts and both missing it here are told
  * apart by the row's key (the second answers an error, and Stripe's retry
  * then finds the row). */
-static enum cd_err invoice_credited(struct ledger *lg, const char *invoice, int *found)
+static enum cd_err invoice_credited(struct store *lg, const char *invoice, int *found)
 {
 	int e;
-	struct dbstmt *s = ledger_db_exec(lg, "SELECT 1 FROM invoice_credits WHERE invoice_id = ?", &e, "s", invoice);
+	struct dbstmt *s = store_exec(lg, "SELECT 1 FROM invoice_credits WHERE invoice_id = ?", &e, "s", invoice);
 	if (s == NULL)
-		return ledger_db_err(lg, e, "invoice credit lookup");
-	int got = ledger_db_fetch(s);
+		return store_err(lg, e, "invoice credit lookup");
+	int got = store_fetch(s);
 	if (got < 0)
 		return CD_E_INTERNAL;
 	*found = got == 1;
@@ -85,7 +85,7 @@ static enum cd_err invoice_credited(struct ledger *lg, const char *invoice, int 
  * applies a dispute of the payment that came before this credit. An
  * invoice that names no payment (API 2025-03-31 on) takes the one its
  * invoice_payment.paid named, or gets it when that comes. */
-static enum cd_err invoice_record(struct ledger *lg, const struct webhook_event *ev, struct acct *a,
+static enum cd_err invoice_record(struct store *lg, const struct webhook_event *ev, struct acct *a,
 				  const int64_t *grant_id, const int64_t *period_key, int64_t credited, int proration)
 {
 	static const char sql[] = "INSERT INTO invoice_credits (invoice_id, account_id, grant_id, period_key, "
@@ -103,23 +103,23 @@ static enum cd_err invoice_record(struct ledger *lg, const struct webhook_event 
 		pi = pi_news[0] != '\0' ? pi_news : NULL;
 		charge = charge_news[0] != '\0' ? charge_news : NULL;
 	}
-	struct dbstmt *s = ledger_db_exec(lg, sql, &e, "siIIssisiii", ev->invoice_id, a->id, grant_id, period_key, pi, charge,
+	struct dbstmt *s = store_exec(lg, sql, &e, "siIIssisiii", ev->invoice_id, a->id, grant_id, period_key, pi, charge,
 				   ev->amount_paid_cents, ev->currency, credited, (int64_t)proration, lg->now);
 	if (s == NULL)
-		return ledger_db_err(lg, e, "invoice credit");
-	struct funded f = {.kind = FUNDED_INVOICE, .id = (int64_t)ledger_db_insert_id(s), .account_id = a->id};
+		return store_err(lg, e, "invoice credit");
+	struct funded f = {.kind = FUNDED_INVOICE, .id = (int64_t)store_insert_id(s), .account_id = a->id};
 	return ledger_dispute_apply_waiting(lg, a, &f, pi);
 }
 
 /* Whether a's plan period of this month is open already (locked). */
-static enum cd_err period_is_open(struct ledger *lg, const struct acct *a, int *open)
+static enum cd_err period_is_open(struct store *lg, const struct acct *a, int *open)
 {
 	static const char sql[] = "SELECT 1 FROM plan_periods WHERE account_id = ? AND period_key = ? FOR UPDATE";
 	int e;
-	struct dbstmt *s = ledger_db_exec(lg, sql, &e, "ii", a->id, timefmt_month_key(lg->now));
+	struct dbstmt *s = store_exec(lg, sql, &e, "ii", a->id, timefmt_month_key(lg->now));
 	if (s == NULL)
-		return ledger_db_err(lg, e, "plan period open");
-	*open = ledger_db_fetch(s) == 1;
+		return store_err(lg, e, "plan period open");
+	*open = store_fetch(s) == 1;
 	return CD_OK;
 }
 
@@ -132,7 +132,7 @@ static enum cd_err period_is_open(struct ledger *lg, const struct acct *a, int *
  * invoice comes later and buys it); any other invoice (the first, a
  * renewal) the period's credit less what the period's prorations bought.
  * upgraded: what this invoice granted to a period already open. */
-static enum cd_err invoice_plan_record(struct ledger *lg, const struct webhook_event *ev, struct acct *a,
+static enum cd_err invoice_plan_record(struct store *lg, const struct webhook_event *ev, struct acct *a,
 				       int64_t upgraded)
 {
 	static const char sql[] = "SELECT p.credits_micros - COALESCE((SELECT SUM(ic.credited_micros) FROM "
@@ -147,10 +147,10 @@ static enum cd_err invoice_plan_record(struct ledger *lg, const struct webhook_e
 	if (proration) {
 		micros = upgraded;
 	} else if (ev->amount_paid_cents > 0) {
-		struct dbstmt *s = ledger_db_exec(lg, sql, &e, "ii", a->id, key);
+		struct dbstmt *s = store_exec(lg, sql, &e, "ii", a->id, key);
 		if (s == NULL)
-			return ledger_db_err(lg, e, "plan period credit");
-		micros = ledger_db_fetch(s) == 1 ? ledger_db_i64(s, 0) : 0;
+			return store_err(lg, e, "plan period credit");
+		micros = store_fetch(s) == 1 ? store_i64(s, 0) : 0;
 	}
 	return invoice_record(lg, ev, a, NULL, &key, micros > 0 ? micros : 0, proration);
 }
@@ -161,7 +161,7 @@ static enum cd_err invoice_plan_record(struct ledger *lg, const struct webhook_e
  * Above the largest single grant (DESIGN §10) nothing is credited: the
  * event is logged and acknowledged, as an invoice in the wrong currency is
  * (a retry would change nothing), with no outbox event. */
-static enum cd_err invoice_credit_paid(struct ledger *lg, struct hook_run *h, struct acct *a, int64_t micros)
+static enum cd_err invoice_credit_paid(struct store *lg, struct hook_run *h, struct acct *a, int64_t micros)
 {
 	const struct webhook_event *ev = h->ev;
 	int64_t grant_id, journal_id;
@@ -189,7 +189,7 @@ static enum cd_err invoice_credit_paid(struct ledger *lg, struct hook_run *h, st
 	return rc == CD_OK ? invoice_record(lg, ev, a, &grant_id, NULL, micros, 0) : rc;
 }
 
-static enum cd_err invoice_paid(struct ledger *lg, struct hook_run *h)
+static enum cd_err invoice_paid(struct store *lg, struct hook_run *h)
 {
 	const struct webhook_event *ev = h->ev;
 	struct acct a;
@@ -255,19 +255,19 @@ static enum cd_err invoice_paid(struct ledger *lg, struct hook_run *h)
 /* The plan the account is on now, from its live subscriptions: an
  * upgrade credits the difference now (a first plan its period's credit),
  * a downgrade waits for the next. */
-static enum cd_err plan_now(struct ledger *lg, struct acct *a, const char *subscription)
+static enum cd_err plan_now(struct store *lg, struct acct *a, const char *subscription)
 {
 	static const char sql_plan[] = "UPDATE accounts SET plan = (SELECT plan FROM subscriptions "
 		"WHERE account_id = ? AND plan IS NOT NULL AND status IN ('active', 'trialing', 'past_due') "
 		"ORDER BY subscription_id = ? DESC, updated_at DESC LIMIT 1) WHERE id = ?";
 	int e;
-	enum cd_err rc = ledger_db_do(lg, sql_plan, "plan change", "isi", a->id, subscription, a->id);
+	enum cd_err rc = store_do(lg, sql_plan, "plan change", "isi", a->id, subscription, a->id);
 	if (rc != CD_OK)
 		return rc;
-	struct dbstmt *p = ledger_db_exec(lg, "SELECT plan FROM accounts WHERE id = ?", &e, "i", a->id);
+	struct dbstmt *p = store_exec(lg, "SELECT plan FROM accounts WHERE id = ?", &e, "i", a->id);
 	if (p == NULL)
-		return ledger_db_err(lg, e, "plan read");
-	ledger_copy_text(a->plan, sizeof(a->plan), ledger_db_fetch(p) == 1 ? ledger_db_str(p, 0) : NULL);
+		return store_err(lg, e, "plan read");
+	ledger_copy_text(a->plan, sizeof(a->plan), store_fetch(p) == 1 ? store_str(p, 0) : NULL);
 	if (a->plan[0] == '\0')
 		return CD_OK;
 	a->dirty = 1;
@@ -278,7 +278,7 @@ static enum cd_err plan_now(struct ledger *lg, struct acct *a, const char *subsc
  * then the latest changed): cancelling an old subscription after moving
  * to a new one keeps the new plan, and a subscription that lapsed
  * (unpaid, incomplete_expired) or never started gives none. */
-static enum cd_err subscription_changed(struct ledger *lg, struct hook_run *h)
+static enum cd_err subscription_changed(struct store *lg, struct hook_run *h)
 {
 	static const char sql_sub[] = "INSERT INTO subscriptions (subscription_id, account_id, plan, status, "
 		"current_period_end, updated_at, event_created) VALUES (?, ?, ?, ?, ?, ?, ?) ON DUPLICATE KEY UPDATE "
@@ -299,16 +299,16 @@ static enum cd_err subscription_changed(struct ledger *lg, struct hook_run *h)
 	if (rc != CD_OK || ev->subscription[0] == '\0')
 		return rc;
 	int e;
-	struct dbstmt *s = ledger_db_exec(lg, sql_last, &e, "s", ev->subscription);
+	struct dbstmt *s = store_exec(lg, sql_last, &e, "s", ev->subscription);
 	if (s == NULL)
-		return ledger_db_err(lg, e, "subscription lookup");
-	int known = ledger_db_fetch(s) == 1;
-	if (known && ev->created > 0 && ev->created < ledger_db_i64(s, 0)) {
+		return store_err(lg, e, "subscription lookup");
+	int known = store_fetch(s) == 1;
+	if (known && ev->created > 0 && ev->created < store_i64(s, 0)) {
 		h->outcome = "ignored: older than the subscription's last event";
 		return a.dirty ? ledger_acct_save(lg, &a) : CD_OK;
 	}
 	if (known)
-		ledger_copy_text(previous, sizeof(previous), ledger_db_str(s, 1));
+		ledger_copy_text(previous, sizeof(previous), store_str(s, 1));
 	/* A price in a catalogued plan (or metadata.plan naming one) puts the
 	 * account on that plan; another is kept as the plan's label, as before
 	 * the catalogue. */
@@ -319,7 +319,7 @@ static enum cd_err subscription_changed(struct ledger *lg, struct hook_run *h)
 	const char *plan = catalogued[0] ? catalogued : ev->plan[0] ? ev->plan : NULL;
 	h->account_id = a.id;
 	const int64_t *end = ev->period_end > 0 ? &ev->period_end : NULL;
-	rc = ledger_db_do(lg, sql_sub, "subscription store", "sissIii", ev->subscription, a.id, plan,
+	rc = store_do(lg, sql_sub, "subscription store", "sissIii", ev->subscription, a.id, plan,
 		   deleted ? "canceled" : ev->subscription_status, end, lg->now, ev->created);
 	if (rc == CD_OK)
 		rc = plan_now(lg, &a, ev->subscription);
@@ -333,7 +333,7 @@ static enum cd_err subscription_changed(struct ledger *lg, struct hook_run *h)
 
 /* The locked account of a payment_intent event; CD_E_NOT_FOUND (an
  * account nobody has) is acknowledged and ignored by the caller. */
-static enum cd_err payment_account(struct ledger *lg, struct hook_run *h, struct acct *a)
+static enum cd_err payment_account(struct store *lg, struct hook_run *h, struct acct *a)
 {
 	enum cd_err rc = account_for(lg, h->ev, a);
 	if (rc == CD_E_NOT_FOUND)
@@ -345,7 +345,7 @@ static enum cd_err payment_account(struct ledger *lg, struct hook_run *h, struct
 
 /* A pay-as-you-go collection's payment event: its row (0 when the event
  * names none of this account's), found by the month it collects. */
-static enum cd_err collection_of(struct ledger *lg, struct hook_run *h, const struct acct *a, int64_t *id)
+static enum cd_err collection_of(struct store *lg, struct hook_run *h, const struct acct *a, int64_t *id)
 {
 	int64_t period = ledger_payg_period_parse(h->ev->period);
 	*id = 0;
@@ -357,7 +357,7 @@ static enum cd_err collection_of(struct ledger *lg, struct hook_run *h, const st
 
 /* payment_intent.succeeded of a collection: credited once, whichever of
  * its tries paid, for the amount that try asked (DESIGN §13). */
-static enum cd_err collection_paid(struct ledger *lg, struct hook_run *h, struct acct *a)
+static enum cd_err collection_paid(struct store *lg, struct hook_run *h, struct acct *a)
 {
 	int64_t id;
 	int credited;
@@ -375,7 +375,7 @@ static enum cd_err collection_paid(struct ledger *lg, struct hook_run *h, struct
  * credited once; a top-up's that kept its card for later
  * (setup_future_usage off_session) saves the card on the account, for
  * auto-recharge and collection. */
-static enum cd_err payment_succeeded(struct ledger *lg, struct hook_run *h)
+static enum cd_err payment_succeeded(struct store *lg, struct hook_run *h)
 {
 	static const char sql_card[] = "UPDATE accounts SET stripe_payment_method = ? WHERE id = ?";
 	const struct webhook_event *ev = h->ev;
@@ -397,7 +397,7 @@ static enum cd_err payment_succeeded(struct ledger *lg, struct hook_run *h)
 	if (rc != CD_OK)
 		return rc == CD_E_NOT_FOUND ? CD_OK : rc;
 	if (card) {
-		rc = ledger_db_do(lg, sql_card, "card save", "si", ev->payment_method, a.id);
+		rc = store_do(lg, sql_card, "card save", "si", ev->payment_method, a.id);
 		a.recharge_card = 1;
 		h->outcome = "card saved for auto-recharge";
 	} else if (collection) {
@@ -412,7 +412,7 @@ static enum cd_err payment_succeeded(struct ledger *lg, struct hook_run *h)
 	return rc == CD_OK ? ledger_acct_save(lg, &a) : rc;
 }
 
-static enum cd_err payment_failed(struct ledger *lg, struct hook_run *h)
+static enum cd_err payment_failed(struct store *lg, struct hook_run *h)
 {
 	const struct webhook_event *ev = h->ev;
 	const char *why = ev->failure[0] ? ev->failure : "payment failed";
@@ -440,7 +440,7 @@ static enum cd_err payment_failed(struct ledger *lg, struct hook_run *h)
 	return rc == CD_OK ? ledger_acct_save(lg, &a) : rc;
 }
 
-static enum cd_err hook_effect(struct ledger *lg, struct hook_run *h)
+static enum cd_err hook_effect(struct store *lg, struct hook_run *h)
 {
 	switch (h->ev->kind) {
 	case WEBHOOK_CHECKOUT_COMPLETED:
@@ -475,20 +475,20 @@ static enum cd_err hook_effect(struct ledger *lg, struct hook_run *h)
 	return CD_OK;
 }
 
-static enum cd_err webhook_tx(struct ledger *lg, struct hook_run *h)
+static enum cd_err webhook_tx(struct store *lg, struct hook_run *h)
 {
 	static const char sql[] = "INSERT INTO stripe_events (event_id, type, received_at) VALUES (?, ?, ?)";
 	static const char sql_account[] = "UPDATE stripe_events SET account_id = ? WHERE event_id = ?";
 	int e;
 	h->outcome = "ignored";
 	h->account_id = 0;
-	struct dbstmt *s = ledger_db_exec(lg, sql, &e, "ssi", h->ev->id, h->ev->type, lg->now);
+	struct dbstmt *s = store_exec(lg, sql, &e, "ssi", h->ev->id, h->ev->type, lg->now);
 	if (s == NULL && e == ER_DUP_ENTRY) {
 		h->outcome = "duplicate: event already processed";
 		return CD_OK;
 	}
 	if (s == NULL)
-		return ledger_db_err(lg, e, "event record");
+		return store_err(lg, e, "event record");
 	/* The effects' journal rows record the event id: each event has
 	 * effect once. */
 	lg->journal_key = h->ev->id;
@@ -497,16 +497,16 @@ static enum cd_err webhook_tx(struct ledger *lg, struct hook_run *h)
 	/* Which account an event changed is known only once its effect is
 	 * decided, after the row that claims the event id was written. */
 	if (rc == CD_OK && h->account_id > 0)
-		rc = ledger_db_do(lg, sql_account, "event account", "is", h->account_id, h->ev->id);
+		rc = store_do(lg, sql_account, "event account", "is", h->account_id, h->ev->id);
 	return rc;
 }
 
-enum cd_err ledger_webhook_apply(struct ledger *lg, const struct webhook_event *ev, const char **outcome)
+enum cd_err ledger_webhook_apply(struct store *lg, const struct webhook_event *ev, const char **outcome)
 {
 	struct hook_run h = {ev, "ignored", 0};
-	struct ledger_tx t;
-	for (ledger_tx_init(lg, &t); ledger_tx_next(lg, &t);)
-		ledger_tx_end(lg, &t, webhook_tx(lg, &h));
+	struct store_tx t;
+	for (store_tx_init(lg, &t); store_tx_next(lg, &t);)
+		store_tx_end(lg, &t, webhook_tx(lg, &h));
 	*outcome = h.outcome;
 	return t.rc;
 }

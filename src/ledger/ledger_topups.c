@@ -25,7 +25,7 @@
 #include <string.h>
 #include <strings.h>
 
-int64_t ledger_hook_cents_to_micros(const struct ledger *lg, int64_t cents)
+int64_t ledger_hook_cents_to_micros(const struct store *lg, int64_t cents)
 {
 	if (cents <= 0)
 		return -1;
@@ -38,19 +38,19 @@ int64_t ledger_hook_cents_to_micros(const struct ledger *lg, int64_t cents)
  * every attempt of the window (ix_account_created), failed ones included:
  * CD_OK, or CD_E_RATE_LIMITED with the seconds until the oldest attempt
  * of the window leaves it. */
-static enum cd_err topup_rate(struct ledger *lg, const struct acct *a, struct topup_begin *t)
+static enum cd_err topup_rate(struct store *lg, const struct acct *a, struct topup_begin *t)
 {
 	static const char sql[] = "SELECT COUNT(*), COALESCE(MIN(created_at), 0) FROM topups "
 				  "WHERE account_id = ? AND created_at > ?";
 	int e;
-	struct dbstmt *s = ledger_db_exec(lg, sql, &e, "ii", a->id, lg->now - LIMIT_TOPUP_WINDOW_SECONDS);
+	struct dbstmt *s = store_exec(lg, sql, &e, "ii", a->id, lg->now - LIMIT_TOPUP_WINDOW_SECONDS);
 	if (s == NULL)
-		return ledger_db_err(lg, e, "topup count");
-	if (ledger_db_fetch(s) != 1)
+		return store_err(lg, e, "topup count");
+	if (store_fetch(s) != 1)
 		return CD_E_INTERNAL;
-	if (ledger_db_i64(s, 0) < lg->cfg->topups_per_hour)
+	if (store_i64(s, 0) < lg->cfg->topups_per_hour)
 		return CD_OK;
-	int64_t wait = ledger_db_i64(s, 1) + LIMIT_TOPUP_WINDOW_SECONDS - lg->now;
+	int64_t wait = store_i64(s, 1) + LIMIT_TOPUP_WINDOW_SECONDS - lg->now;
 	t->retry_after_seconds = wait > 0 ? wait : 1;
 	return CD_E_RATE_LIMITED;
 }
@@ -70,25 +70,25 @@ static int64_t inflight_seconds(const struct cfg *c)
 
 /* What the key's latest top-up (the row read by topup_by_key) says of
  * this request; CD_E_NOT_FOUND: nothing, a new attempt is due. */
-static enum cd_err key_decides(struct ledger *lg, struct dbstmt *s, struct topup_begin *t)
+static enum cd_err key_decides(struct store *lg, struct dbstmt *s, struct topup_begin *t)
 {
-	if (ledger_db_len(s, 0) != 32 || memcmp(ledger_db_str(s, 0), t->request_hash, 32) != 0) {
+	if (store_len(s, 0) != 32 || memcmp(store_str(s, 0), t->request_hash, 32) != 0) {
 		t->busy = 0;
 		return CD_E_CONFLICT;
 	}
-	if (!ledger_db_null(s, 2) && !ledger_db_null(s, 3) && ledger_db_copy(s, 2, t->session_id, sizeof(t->session_id), "") == 0 &&
-	    ledger_db_copy(s, 3, t->checkout_url, sizeof(t->checkout_url), "") == 0) {
+	if (!store_null(s, 2) && !store_null(s, 3) && store_copy(s, 2, t->session_id, sizeof(t->session_id), "") == 0 &&
+	    store_copy(s, 3, t->checkout_url, sizeof(t->checkout_url), "") == 0) {
 		t->replayed = 1;
-		t->amount_cents = ledger_db_i64(s, 4);
-		t->quoted_micros = ledger_db_i64(s, 5);
+		t->amount_cents = store_i64(s, 4);
+		t->quoted_micros = store_i64(s, 5);
 		return CD_OK;
 	}
 	/* A failed attempt answered 502 and stored no answer: the key may
 	 * be tried again, and that attempt counts like any other. So may one
 	 * that still has no session past the longest a request may call
 	 * Stripe: its process died mid-call. */
-	const char *status = ledger_db_str(s, 1);
-	if (status != NULL && strcmp(status, "pending") == 0 && ledger_db_i64(s, 6) > lg->now - inflight_seconds(lg->cfg)) {
+	const char *status = store_str(s, 1);
+	if (status != NULL && strcmp(status, "pending") == 0 && store_i64(s, 6) > lg->now - inflight_seconds(lg->cfg)) {
 		t->busy = 1;
 		return CD_E_CONFLICT;
 	}
@@ -99,22 +99,22 @@ static enum cd_err key_decides(struct ledger *lg, struct dbstmt *s, struct topup
  * anything is counted or sent to Stripe (DESIGN §13): CD_E_NOT_FOUND when
  * a new attempt is due, CD_E_CONFLICT (busy or not), or CD_OK with
  * t->replayed. One read of ix_account_idem. */
-static enum cd_err topup_by_key(struct ledger *lg, const struct acct *a, struct topup_begin *t)
+static enum cd_err topup_by_key(struct store *lg, const struct acct *a, struct topup_begin *t)
 {
 	static const char sql[] = "SELECT request_hash, status, session_id, checkout_url, amount_cents, "
 				  "COALESCE(quoted_micros, -1), created_at FROM topups "
 				  "WHERE account_id = ? AND idem_hash = ? ORDER BY id DESC LIMIT 1";
 	int e;
-	struct dbstmt *s = ledger_db_exec(lg, sql, &e, "ib", a->id, (const char *)t->key_hash, (size_t)32);
+	struct dbstmt *s = store_exec(lg, sql, &e, "ib", a->id, (const char *)t->key_hash, (size_t)32);
 	if (s == NULL)
-		return ledger_db_err(lg, e, "topup key lookup");
-	int got = ledger_db_fetch(s);
+		return store_err(lg, e, "topup key lookup");
+	int got = store_fetch(s);
 	if (got < 0)
 		return CD_E_INTERNAL;
 	return got == 0 ? CD_E_NOT_FOUND : key_decides(lg, s, t);
 }
 
-static enum cd_err topup_begin_tx(struct ledger *lg, struct topup_begin *t)
+static enum cd_err topup_begin_tx(struct store *lg, struct topup_begin *t)
 {
 	static const char sql[] = "INSERT INTO topups (account_id, amount_cents, currency, quoted_micros, idem_hash, "
 				  "request_hash, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)";
@@ -141,26 +141,26 @@ static enum cd_err topup_begin_tx(struct ledger *lg, struct topup_begin *t)
 	if (t->quoted_micros < 0 || t->quoted_micros > LIMIT_AMOUNT_MICROS_MAX)
 		return CD_E_INTERNAL;
 	size_t key_len = t->key_hash != NULL ? 32 : 0;
-	struct dbstmt *s = ledger_db_exec(lg, sql, &e, "iisibbi", a.id, t->amount_cents, lg->cfg->stripe_currency,
+	struct dbstmt *s = store_exec(lg, sql, &e, "iisibbi", a.id, t->amount_cents, lg->cfg->stripe_currency,
 				   t->quoted_micros, (const char *)t->key_hash, key_len, (const char *)t->request_hash,
 				   (size_t)32, lg->now);
 	if (s == NULL)
-		return ledger_db_err(lg, e, "topup insert");
-	t->topup_id = (int64_t)ledger_db_insert_id(s);
+		return store_err(lg, e, "topup insert");
+	t->topup_id = (int64_t)store_insert_id(s);
 	return a.dirty ? ledger_acct_save(lg, &a) : CD_OK;
 }
 
-enum cd_err ledger_topup_begin(struct ledger *lg, struct topup_begin *t)
+enum cd_err ledger_topup_begin(struct store *lg, struct topup_begin *t)
 {
-	struct ledger_tx tx;
+	struct store_tx tx;
 	assert(t->request_hash != NULL);
 	t->retry_after_seconds = 0;
-	for (ledger_tx_init(lg, &tx); ledger_tx_next(lg, &tx);)
-		ledger_tx_end(lg, &tx, topup_begin_tx(lg, t));
+	for (store_tx_init(lg, &tx); store_tx_next(lg, &tx);)
+		store_tx_end(lg, &tx, topup_begin_tx(lg, t));
 	return tx.rc;
 }
 
-static enum cd_err set_customer_tx(struct ledger *lg, const char *account, const char *customer, char *stored,
+static enum cd_err set_customer_tx(struct store *lg, const char *account, const char *customer, char *stored,
 				   size_t cap)
 {
 	static const char sql[] = "UPDATE accounts SET stripe_customer_id = COALESCE(stripe_customer_id, ?) WHERE id = ?";
@@ -168,17 +168,17 @@ static enum cd_err set_customer_tx(struct ledger *lg, const char *account, const
 	enum cd_err rc = ledger_acct_lock(lg, account, &a);
 	if (rc != CD_OK)
 		return rc;
-	rc = ledger_db_do(lg, sql, "customer store", "si", customer, a.id);
+	rc = store_do(lg, sql, "customer store", "si", customer, a.id);
 	snprintf(stored, cap, "%s", a.stripe_customer[0] ? a.stripe_customer : customer);
 	return rc;
 }
 
-enum cd_err ledger_topup_set_customer(struct ledger *lg, const char *account, const char *customer,
+enum cd_err ledger_topup_set_customer(struct store *lg, const char *account, const char *customer,
 				      char *stored, size_t cap)
 {
-	struct ledger_tx t;
-	for (ledger_tx_init(lg, &t); ledger_tx_next(lg, &t);)
-		ledger_tx_end(lg, &t, set_customer_tx(lg, account, customer, stored, cap));
+	struct store_tx t;
+	for (store_tx_init(lg, &t); store_tx_next(lg, &t);)
+		store_tx_end(lg, &t, set_customer_tx(lg, account, customer, stored, cap));
 	return t.rc;
 }
 
@@ -187,49 +187,49 @@ enum cd_err ledger_topup_set_customer(struct ledger *lg, const char *account, co
 static const char SQL_TOPUP_FAILED[] = "UPDATE topups SET status = 'failed' WHERE id = ? AND status = 'pending' "
 				       "AND session_id IS NULL";
 
-static enum cd_err opened_tx(struct ledger *lg, int64_t topup_id, const char *session_id, const char *url)
+static enum cd_err opened_tx(struct store *lg, int64_t topup_id, const char *session_id, const char *url)
 {
 	if (session_id == NULL)
-		return ledger_db_do(lg, SQL_TOPUP_FAILED, "topup failed", "i", topup_id);
+		return store_do(lg, SQL_TOPUP_FAILED, "topup failed", "i", topup_id);
 	int e;
-	struct dbstmt *s = ledger_db_exec(lg, "UPDATE topups SET session_id = ?, checkout_url = ? WHERE id = ?", &e, "ssi",
+	struct dbstmt *s = store_exec(lg, "UPDATE topups SET session_id = ?, checkout_url = ? WHERE id = ?", &e, "ssi",
 				   session_id, url, topup_id);
 	/* Stripe gave back a session another row holds (a replay of its
 	 * key that this row's lookup could not see: a row made before keys
 	 * were kept on top-ups): that row stays the session's record. */
 	if (s == NULL && e == ER_DUP_ENTRY)
-		return ledger_db_do(lg, SQL_TOPUP_FAILED, "topup dedupe", "i", topup_id);
-	return s != NULL ? CD_OK : ledger_db_err(lg, e, "topup open");
+		return store_do(lg, SQL_TOPUP_FAILED, "topup dedupe", "i", topup_id);
+	return s != NULL ? CD_OK : store_err(lg, e, "topup open");
 }
 
-enum cd_err ledger_topup_opened(struct ledger *lg, int64_t topup_id, const char *session_id,
+enum cd_err ledger_topup_opened(struct store *lg, int64_t topup_id, const char *session_id,
 				const char *checkout_url)
 {
-	struct ledger_tx t;
-	for (ledger_tx_init(lg, &t); ledger_tx_next(lg, &t);)
-		ledger_tx_end(lg, &t, opened_tx(lg, topup_id, session_id, checkout_url));
+	struct store_tx t;
+	for (store_tx_init(lg, &t); store_tx_next(lg, &t);)
+		store_tx_end(lg, &t, opened_tx(lg, topup_id, session_id, checkout_url));
 	return t.rc;
 }
 
-static enum cd_err expire_tx(struct ledger *lg, int *expired)
+static enum cd_err expire_tx(struct store *lg, int *expired)
 {
 	static const char sql[] = "UPDATE topups SET status = 'expired' WHERE status = 'pending' AND created_at <= ? "
 				  "ORDER BY status, created_at LIMIT ?";
 	int e;
 	*expired = 0;
-	struct dbstmt *s = ledger_db_exec(lg, sql, &e, "ii", lg->now - LIMIT_TOPUP_PENDING_SECONDS,
+	struct dbstmt *s = store_exec(lg, sql, &e, "ii", lg->now - LIMIT_TOPUP_PENDING_SECONDS,
 				   (int64_t)LIMIT_TOPUP_EXPIRE_BATCH);
 	if (s == NULL)
-		return ledger_db_err(lg, e, "topup expiry");
-	*expired = (int)ledger_db_affected(s);
+		return store_err(lg, e, "topup expiry");
+	*expired = (int)store_affected(s);
 	return CD_OK;
 }
 
-enum cd_err ledger_topups_expire(struct ledger *lg, int *expired)
+enum cd_err ledger_topups_expire(struct store *lg, int *expired)
 {
-	struct ledger_tx t;
-	for (ledger_tx_init(lg, &t); ledger_tx_next(lg, &t);)
-		ledger_tx_end(lg, &t, expire_tx(lg, expired));
+	struct store_tx t;
+	for (store_tx_init(lg, &t); store_tx_next(lg, &t);)
+		store_tx_end(lg, &t, expire_tx(lg, expired));
 	return t.rc;
 }
 
@@ -245,27 +245,27 @@ struct topup_rec {
 
 /* The record of the session (locked when lock is set): CD_OK, or
  * CD_E_NOT_FOUND when creditd made no such session. */
-static enum cd_err topup_find(struct ledger *lg, const char *session, int lock, struct topup_rec *r)
+static enum cd_err topup_find(struct store *lg, const char *session, int lock, struct topup_rec *r)
 {
 	static const char sql_read[] = "SELECT id, account_id, amount_cents, status, currency, "
 				       "COALESCE(quoted_micros, -1) FROM topups WHERE session_id = ?";
 	static const char sql_lock[] = "SELECT id, account_id, amount_cents, status, currency, "
 				       "COALESCE(quoted_micros, -1) FROM topups WHERE session_id = ? FOR UPDATE";
 	int e;
-	struct dbstmt *s = ledger_db_exec(lg, lock ? sql_lock : sql_read, &e, "s", session);
+	struct dbstmt *s = store_exec(lg, lock ? sql_lock : sql_read, &e, "s", session);
 	if (s == NULL)
-		return ledger_db_err(lg, e, "topup lookup");
-	int got = ledger_db_fetch(s);
+		return store_err(lg, e, "topup lookup");
+	int got = store_fetch(s);
 	if (got < 0)
 		return CD_E_INTERNAL;
 	if (got == 0)
 		return CD_E_NOT_FOUND;
-	r->id = ledger_db_i64(s, 0);
-	r->account_id = ledger_db_i64(s, 1);
-	r->amount_cents = ledger_db_i64(s, 2);
-	ledger_copy_text(r->status, sizeof(r->status), ledger_db_str(s, 3));
-	ledger_copy_text(r->currency, sizeof(r->currency), ledger_db_str(s, 4));
-	r->quoted_micros = ledger_db_i64(s, 5);
+	r->id = store_i64(s, 0);
+	r->account_id = store_i64(s, 1);
+	r->amount_cents = store_i64(s, 2);
+	ledger_copy_text(r->status, sizeof(r->status), store_str(s, 3));
+	ledger_copy_text(r->currency, sizeof(r->currency), store_str(s, 4));
+	r->quoted_micros = store_i64(s, 5);
 	return CD_OK;
 }
 
@@ -294,7 +294,7 @@ static json_t *disagreements(const struct webhook_event *ev, const struct acct *
 
 /* Writes topup.mismatch (a NULL: no record, no account) naming what
  * disagreed (a reference this takes) and what the event said. */
-static enum cd_err mismatch(struct ledger *lg, struct hook_run *h, const struct acct *a, json_t *what)
+static enum cd_err mismatch(struct store *lg, struct hook_run *h, const struct acct *a, json_t *what)
 {
 	const struct webhook_event *ev = h->ev;
 	if (what == NULL)
@@ -316,7 +316,7 @@ static enum cd_err mismatch(struct ledger *lg, struct hook_run *h, const struct 
 /* A session creditd has no record of: not a top-up at all (another
  * metadata.type, a subscription's Checkout) is only acknowledged; one
  * that claims to be a top-up is a mismatch of no account. */
-static enum cd_err not_ours(struct ledger *lg, struct hook_run *h)
+static enum cd_err not_ours(struct store *lg, struct hook_run *h)
 {
 	const struct webhook_event *ev = h->ev;
 	if ((ev->metadata_type[0] != '\0' && strcmp(ev->metadata_type, "credit_topup") != 0) ||
@@ -327,9 +327,9 @@ static enum cd_err not_ours(struct ledger *lg, struct hook_run *h)
 	return mismatch(lg, h, NULL, json_pack("[s]", "unknown_session"));
 }
 
-static enum cd_err receipt_apply(struct ledger *lg, int64_t topup_id, const char *payment_intent);
+static enum cd_err receipt_apply(struct store *lg, int64_t topup_id, const char *payment_intent);
 
-static enum cd_err credit(struct ledger *lg, struct hook_run *h, struct acct *a, const struct topup_rec *r)
+static enum cd_err credit(struct store *lg, struct hook_run *h, struct acct *a, const struct topup_rec *r)
 {
 	static const char sql_done[] = "UPDATE topups SET status = 'credited', credited_micros = ?, payment_intent = ?, "
 				       "grant_id = ?, credited_at = ?, paid_cents = ?, invoice_id = ? WHERE id = ?";
@@ -353,7 +353,7 @@ static enum cd_err credit(struct ledger *lg, struct hook_run *h, struct acct *a,
 					  "Stripe top-up", &grant_id, &journal_id);
 	const int64_t *paid = ev->amount_total_cents >= 0 ? &ev->amount_total_cents : NULL;
 	if (rc == CD_OK)
-		rc = ledger_db_do(lg, sql_done, "topup credit", "isiiIsi", micros, ev->payment_intent[0] ? ev->payment_intent : NULL,
+		rc = store_do(lg, sql_done, "topup credit", "isiiIsi", micros, ev->payment_intent[0] ? ev->payment_intent : NULL,
 			   grant_id, lg->now, paid, ev->invoice_id[0] ? ev->invoice_id : NULL, r->id);
 	if (rc == CD_OK)
 		rc = receipt_apply(lg, r->id, ev->payment_intent);
@@ -376,7 +376,7 @@ static enum cd_err credit(struct ledger *lg, struct hook_run *h, struct acct *a,
  * agrees with it. checkout.session.completed with payment_status unpaid is
  * Stripe's way of saying an async payment (a bank debit) is under way: it
  * waits for async_payment_succeeded and is no mismatch. */
-enum cd_err ledger_hook_checkout_paid(struct ledger *lg, struct hook_run *h)
+enum cd_err ledger_hook_checkout_paid(struct store *lg, struct hook_run *h)
 {
 	const struct webhook_event *ev = h->ev;
 	struct topup_rec r;
@@ -416,59 +416,59 @@ enum cd_err ledger_hook_checkout_paid(struct ledger *lg, struct hook_run *h)
 /* The top-up whose column (payment_intent or invoice_id) is key: its row
  * id and account, or CD_E_NOT_FOUND. No lock: a receipt changes no
  * balance, and the one UPDATE that stores it locks the row alone. */
-static enum cd_err receipt_topup(struct ledger *lg, int by_invoice, const char *key, int64_t *id, int64_t *account_id)
+static enum cd_err receipt_topup(struct store *lg, int by_invoice, const char *key, int64_t *id, int64_t *account_id)
 {
 	static const char sql_pi[] = "SELECT id, account_id FROM topups WHERE payment_intent = ? AND status = 'credited'";
 	static const char sql_invoice[] = "SELECT id, account_id FROM topups WHERE invoice_id = ? AND status = 'credited'";
 	int e;
-	struct dbstmt *s = ledger_db_exec(lg, by_invoice ? sql_invoice : sql_pi, &e, "s", key);
+	struct dbstmt *s = store_exec(lg, by_invoice ? sql_invoice : sql_pi, &e, "s", key);
 	if (s == NULL)
-		return ledger_db_err(lg, e, "receipt topup lookup");
-	int got = ledger_db_fetch(s);
+		return store_err(lg, e, "receipt topup lookup");
+	int got = store_fetch(s);
 	if (got < 0)
 		return CD_E_INTERNAL;
 	if (got == 0)
 		return CD_E_NOT_FOUND;
-	*id = ledger_db_i64(s, 0);
-	*account_id = ledger_db_i64(s, 1);
+	*id = store_i64(s, 0);
+	*account_id = store_i64(s, 1);
 	return CD_OK;
 }
 
 /* The outcome of the UPDATE s (NULL: failed with error e) that stores a
  * URL: no row matched (the connection counts found rows) is an event
  * created before the one whose URL is kept. */
-static enum cd_err receipt_store(struct ledger *lg, struct hook_run *h, struct dbstmt *s, int e, const char *stored)
+static enum cd_err receipt_store(struct store *lg, struct hook_run *h, struct dbstmt *s, int e, const char *stored)
 {
 	if (s == NULL)
-		return ledger_db_err(lg, e, "receipt store");
-	h->outcome = ledger_db_affected(s) > 0 ? stored : "unchanged: the URL kept is from a later event";
+		return store_err(lg, e, "receipt store");
+	h->outcome = store_affected(s) > 0 ? stored : "unchanged: the URL kept is from a later event";
 	return CD_OK;
 }
 
 /* A receipt whose top-up is not credited yet (its charge event came
  * first, as Stripe's usually does): kept by payment intent, the latest
  * event's, until the credit writes it on the top-up (receipt_apply). */
-static enum cd_err receipt_wait(struct ledger *lg, struct hook_run *h)
+static enum cd_err receipt_wait(struct store *lg, struct hook_run *h)
 {
 	static const char sql[] = "INSERT INTO receipts_waiting (payment_intent, receipt_url, event_at, created_at) "
 				  "VALUES (?, ?, ?, ?) ON DUPLICATE KEY UPDATE receipt_url = IF(event_at <= VALUES(event_at), "
 				  "VALUES(receipt_url), receipt_url), event_at = GREATEST(event_at, VALUES(event_at))";
 	const struct webhook_event *ev = h->ev;
-	enum cd_err rc = ledger_db_do(lg, sql, "receipt wait", "ssii", ev->payment_intent, ev->receipt_url, ev->created, lg->now);
+	enum cd_err rc = store_do(lg, sql, "receipt wait", "ssii", ev->payment_intent, ev->receipt_url, ev->created, lg->now);
 	h->outcome = "kept: no top-up credited for this payment intent yet";
 	return rc;
 }
 
 /* At a top-up's credit: the receipt that came before it, if any. */
-static enum cd_err receipt_apply(struct ledger *lg, int64_t topup_id, const char *payment_intent)
+static enum cd_err receipt_apply(struct store *lg, int64_t topup_id, const char *payment_intent)
 {
 	static const char sql[] = "UPDATE topups t JOIN receipts_waiting w ON w.payment_intent = t.payment_intent "
 				  "SET t.receipt_url = w.receipt_url, t.receipt_event_at = w.event_at WHERE t.id = ?";
 	static const char sql_done[] = "DELETE FROM receipts_waiting WHERE payment_intent = ?";
 	if (payment_intent == NULL || payment_intent[0] == '\0')
 		return CD_OK;
-	enum cd_err rc = ledger_db_do(lg, sql, "receipt apply", "i", topup_id);
-	return rc == CD_OK ? ledger_db_do(lg, sql_done, "receipt applied", "s", payment_intent) : rc;
+	enum cd_err rc = store_do(lg, sql, "receipt apply", "i", topup_id);
+	return rc == CD_OK ? store_do(lg, sql_done, "receipt applied", "s", payment_intent) : rc;
 }
 
 /* charge.succeeded / charge.updated: the charge's receipt_url on the
@@ -476,7 +476,7 @@ static enum cd_err receipt_apply(struct ledger *lg, int64_t topup_id, const char
  * one already (Stripe does not deliver in order). Only a top-up creditd
  * credited has a payment intent on its row: a charge of anything else
  * changes nothing. */
-enum cd_err ledger_hook_topup_receipt(struct ledger *lg, struct hook_run *h)
+enum cd_err ledger_hook_topup_receipt(struct store *lg, struct hook_run *h)
 {
 	static const char sql[] = "UPDATE topups SET receipt_url = ?, receipt_event_at = ? WHERE id = ? "
 				  "AND (receipt_event_at IS NULL OR receipt_event_at <= ?)";
@@ -493,14 +493,14 @@ enum cd_err ledger_hook_topup_receipt(struct ledger *lg, struct hook_run *h)
 		return rc;
 	h->account_id = account_id;
 	int e;
-	struct dbstmt *s = ledger_db_exec(lg, sql, &e, "siii", ev->receipt_url, ev->created, id, ev->created);
+	struct dbstmt *s = store_exec(lg, sql, &e, "siii", ev->receipt_url, ev->created, id, ev->created);
 	return receipt_store(lg, h, s, e, "receipt stored");
 }
 
 /* invoice.paid / invoice.finalized of an invoice a top-up's Checkout
  * Session made (stripe.invoice_topups): its hosted_invoice_url and
  * invoice_pdf, each kept as it was when the event does not carry it. */
-enum cd_err ledger_hook_topup_invoice(struct ledger *lg, struct hook_run *h)
+enum cd_err ledger_hook_topup_invoice(struct store *lg, struct hook_run *h)
 {
 	static const char sql[] = "UPDATE topups SET invoice_url = IFNULL(?, invoice_url), invoice_pdf = "
 				  "IFNULL(?, invoice_pdf), invoice_event_at = ? WHERE id = ? "
@@ -520,7 +520,7 @@ enum cd_err ledger_hook_topup_invoice(struct ledger *lg, struct hook_run *h)
 		return rc;
 	h->account_id = account_id;
 	int e;
-	struct dbstmt *s = ledger_db_exec(lg, sql, &e, "ssiii", ev->invoice_url[0] ? ev->invoice_url : NULL,
+	struct dbstmt *s = store_exec(lg, sql, &e, "ssiii", ev->invoice_url[0] ? ev->invoice_url : NULL,
 				   ev->invoice_pdf[0] ? ev->invoice_pdf : NULL, ev->created, id, ev->created);
 	return receipt_store(lg, h, s, e, "invoice stored");
 }

@@ -314,7 +314,7 @@ static const struct check checks[] = {
  * ones listed. */
 static enum cd_err verify_found(const struct check *c, const struct dbstmt *s, struct ledger_verify_report *r)
 {
-	int warning = c->graded && ledger_db_i64(s, 3) != 0;
+	int warning = c->graded && store_i64(s, 3) != 0;
 	*(warning ? &r->warnings : &r->violations) += 1;
 	if (r->n == LIMIT_VERIFY_VIOLATIONS) {
 		r->more++;
@@ -325,9 +325,9 @@ static enum cd_err verify_found(const struct check *c, const struct dbstmt *s, s
 	v->left = c->left;
 	v->right = c->right;
 	v->warning = warning;
-	if (ledger_db_copy(s, 0, v->account, sizeof(v->account), "NULL") != 0 ||
-	    ledger_db_copy(s, 1, v->left_value, sizeof(v->left_value), "NULL") != 0 ||
-	    ledger_db_copy(s, 2, v->right_value, sizeof(v->right_value), "NULL") != 0)
+	if (store_copy(s, 0, v->account, sizeof(v->account), "NULL") != 0 ||
+	    store_copy(s, 1, v->left_value, sizeof(v->left_value), "NULL") != 0 ||
+	    store_copy(s, 2, v->right_value, sizeof(v->right_value), "NULL") != 0)
 		return CD_E_INTERNAL;
 	r->n++;
 	return CD_OK;
@@ -336,10 +336,10 @@ static enum cd_err verify_found(const struct check *c, const struct dbstmt *s, s
 /* The session's memory for a check's grouping and sort (limits.h says
  * why), set before each check: a connection made again after a loss has
  * the defaults. A failure only leaves MariaDB's defaults, slower. */
-static void verify_memory(struct ledger *lg)
+static void verify_memory(struct store *lg)
 {
 	static const char sql[] = "SET SESSION tmp_table_size = ?, max_heap_table_size = ?, sort_buffer_size = ?";
-	if (ledger_db_do(lg, sql, "verify memory", "iii", (int64_t)LIMIT_VERIFY_TMP_BYTES, (int64_t)LIMIT_VERIFY_TMP_BYTES,
+	if (store_do(lg, sql, "verify memory", "iii", (int64_t)LIMIT_VERIFY_TMP_BYTES, (int64_t)LIMIT_VERIFY_TMP_BYTES,
 		  (int64_t)LIMIT_VERIFY_SORT_BYTES) != CD_OK)
 		log_warn("verify: could not raise the session's memory for grouping and sorting; checks may be slower");
 }
@@ -352,7 +352,7 @@ struct verify_step {
 	int n;
 };
 
-static enum cd_err step_tx(struct ledger *lg, const struct verify_step *from, struct ledger_verify_report *r)
+static enum cd_err step_tx(struct store *lg, const struct verify_step *from, struct ledger_verify_report *r)
 {
 	int e;
 	const struct check *c = &checks[from->i];
@@ -361,10 +361,10 @@ static enum cd_err step_tx(struct ledger *lg, const struct verify_step *from, st
 	r->more = from->more;
 	r->n = from->n;
 	verify_memory(lg);
-	struct dbstmt *s = ledger_db_exec(lg, c->sql, &e, "");
+	struct dbstmt *s = store_exec(lg, c->sql, &e, "");
 	if (s == NULL)
-		return ledger_db_err(lg, e, c->what);
-	while (ledger_db_fetch(s) == 1) {
+		return store_err(lg, e, c->what);
+	while (store_fetch(s) == 1) {
 		enum cd_err rc = verify_found(c, s, r);
 		if (rc != CD_OK)
 			return rc;
@@ -389,13 +389,13 @@ void ledger_verify_init(struct ledger_verify_report *report)
 }
 
 
-enum cd_err ledger_verify_step(struct ledger *lg, int i, struct ledger_verify_report *report)
+enum cd_err ledger_verify_step(struct store *lg, int i, struct ledger_verify_report *report)
 {
 	if (i < 0 || i >= ledger_verify_checks())
 		return CD_E_INTERNAL;
 	struct verify_step from = {i, report->violations, report->warnings, report->more, report->n};
-	struct ledger_tx t;
-	for (ledger_tx_init(lg, &t); ledger_tx_next(lg, &t);)
-		ledger_tx_end(lg, &t, step_tx(lg, &from, report));
+	struct store_tx t;
+	for (store_tx_init(lg, &t); store_tx_next(lg, &t);)
+		store_tx_end(lg, &t, step_tx(lg, &from, report));
 	return t.rc;
 }

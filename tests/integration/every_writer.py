@@ -58,7 +58,7 @@ RECHARGE_CENTS = 1000
 # the connection's error (1213), not the statement's: creditd took it for
 # rows past the read's bounds ("MariaDB error 2008") and answered 500
 # instead of retrying, in most runs of this workload (guard calls naming a
-# member). Fixed in ledger_dbsets.c: every 5xx now fails the test. True
+# member). Fixed in store_sets.c: every 5xx now fails the test. True
 # counts such 500s apart (at most as many as the logs hold that line), for
 # a creditd before the fix.
 TOLERATE_FETCH_DEADLOCK_500 = False

@@ -165,7 +165,7 @@ def sql(statement):
 
 
 def _hold_key(rows=None):
-    """The hold ids' AES-128 key as creditd reads it (src/ledger/ledger_tx.c,
+    """The hold ids' AES-128 key as creditd reads it (src/store/store_tx.c,
     sql/044), from the stack's database or the rows given (name, value)."""
     v = dict((name, int(value)) for name, value in
              rows or sql("SELECT name, value FROM settings WHERE name LIKE 'hold_id_key_%'"))

@@ -273,7 +273,7 @@ static void holds_written(struct batch *b)
 	}
 }
 
-static void test_authorize(struct ledger *lg, struct batch *b)
+static void test_authorize(struct store *lg, struct batch *b)
 {
 	struct guard_op op;
 	struct acct *a = &b->accts[0].a;
@@ -354,7 +354,7 @@ static int ends_with(const struct dynbuf *d, const char *tail)
 	return d->data != NULL && d->len >= n && memcmp(d->data + d->len - n, tail, n) == 0;
 }
 
-static void test_settle(struct ledger *lg, struct batch *b)
+static void test_settle(struct store *lg, struct batch *b)
 {
 	static const unsigned char hash[32] = {1}, other[32] = {2};
 	struct guard_op op;
@@ -390,7 +390,7 @@ static void test_settle(struct ledger *lg, struct batch *b)
 	is_int(ledger_decide_settle(lg, b, &op), CD_E_NOT_FOUND, "an unknown hold: 404");
 }
 
-static void test_release_usage(struct ledger *lg, struct batch *b)
+static void test_release_usage(struct store *lg, struct batch *b)
 {
 	static const unsigned char hash[32] = {3};
 	struct guard_op op;
@@ -437,7 +437,7 @@ static void test_release_usage(struct ledger *lg, struct batch *b)
 /* A member the guard names with no row: which accounts make it one
  * (ledger_member_row_due), and that row, as ledger_member_create leaves it (no cap of
  * its own, its reserve the holds it had already), capped by the plan. */
-static void test_new_member_row(struct ledger *lg)
+static void test_new_member_row(struct store *lg)
 {
 	struct acct a;
 	acct_init(&a, 8, "team", 10000);
@@ -490,7 +490,7 @@ static void test_new_member_row(struct ledger *lg)
  * nothing changed; once written (the balance moved by it), it is decided
  * on the balance as it was, not charged the refund's range twice: here
  * the balance is 1000 below the top of the range and the refund 600. */
-static void test_late_refund(struct ledger *lg)
+static void test_late_refund(struct store *lg)
 {
 	static const unsigned char hash[32] = {5};
 	struct batch *b = batch_made();
@@ -536,7 +536,7 @@ static void test_late_refund(struct ledger *lg)
 /* DESIGN §14: money is written only from rows locked in the transaction
  * writing. Each refusal here happens before anything is sent (lg has no
  * connection: a write that went on would crash the test). */
-static void test_written_only_when_locked(struct ledger *lg)
+static void test_written_only_when_locked(struct store *lg)
 {
 	struct acct a;
 	const struct journal_line j = {.amount = 1000, .cause = "grant", .source = "adjustment"};
@@ -548,7 +548,7 @@ static void test_written_only_when_locked(struct ledger *lg)
 	ok(a.balance == 0, "the balance did not move");
 	ledger_acct_mark_locked(lg, &a);
 	is_int(ledger_acct_check_locked(lg, &a, "a test"), CD_OK, "locked in this transaction: written");
-	ledger_db_committed(lg);	/* the transaction ends: the lock with it */
+	store_committed(lg);	/* the transaction ends: the lock with it */
 	is_int(ledger_acct_check_locked(lg, &a, "a test"), CD_E_INTERNAL, "a row locked in an earlier transaction is not");
 	is_int(ledger_journal_append(lg, &a, &j, NULL), CD_E_INTERNAL, "its journal row is not written");
 	struct batch *b = ledger_batch_take();
@@ -568,7 +568,7 @@ static void test_written_only_when_locked(struct ledger *lg)
 
 int main(void)
 {
-	static struct ledger lg;	/* the clock only: nothing here connects */
+	static struct store lg;	/* the clock only: nothing here connects */
 	test_rates();
 	test_shrink();
 	test_hold_cost();

@@ -304,7 +304,7 @@ static int pick_hold(struct model *m, const struct batch *b, char *id, size_t ca
 	return i;
 }
 
-static enum cd_err step_settle(struct model *m, struct ledger *lg, struct batch *b, struct guard_op *op,
+static enum cd_err step_settle(struct model *m, struct store *lg, struct batch *b, struct guard_op *op,
 			       struct guard_settle *r, char *id)
 {
 	op_init(op, GUARD_SETTLE);
@@ -363,7 +363,7 @@ static enum cd_err step_release(struct model *m, struct batch *b, struct guard_o
 	return ledger_decide_release(b, op);
 }
 
-static enum cd_err step_usage(struct model *m, struct ledger *lg, struct batch *b, struct guard_op *op,
+static enum cd_err step_usage(struct model *m, struct store *lg, struct batch *b, struct guard_op *op,
 			      struct guard_usage *u)
 {
 	int k = (int)rnd(m, POOL);
@@ -398,7 +398,7 @@ static enum cd_err step_usage(struct model *m, struct ledger *lg, struct batch *
 }
 
 /* A pending hold at its expiry, as the account-open step does it. */
-static void step_expiry(struct model *m, struct ledger *lg, struct batch *b)
+static void step_expiry(struct model *m, struct store *lg, struct batch *b)
 {
 	for (int i = 0; i < b->nholds; i++) {
 		struct hold_row *h = &b->holds[i].h;
@@ -424,7 +424,7 @@ static void step_expiry(struct model *m, struct ledger *lg, struct batch *b)
 	}
 }
 
-static void run(struct model *m, struct ledger *lg)
+static void run(struct model *m, struct store *lg)
 {
 	struct batch *b = made(m);
 	if (b == NULL) {
@@ -508,7 +508,7 @@ static void step_grant(struct model *m, struct batch *b)
 }
 
 /* One operation of the first writer's kind on b (the step's draws). */
-static enum cd_err first_op(struct model *m, struct ledger *lg, struct batch *b, unsigned kind)
+static enum cd_err first_op(struct model *m, struct store *lg, struct batch *b, unsigned kind)
 {
 	struct guard_op op;
 	struct guard_authorize ra;
@@ -527,7 +527,7 @@ static enum cd_err first_op(struct model *m, struct ledger *lg, struct batch *b,
 }
 
 /* The second writer's commit on the rows db (a decision under the lock). */
-static void second_op(struct model *m, struct ledger *lg, struct batch *db)
+static void second_op(struct model *m, struct store *lg, struct batch *db)
 {
 	unsigned kind = rnd(m, 5);
 	m->second++;
@@ -550,7 +550,7 @@ static void second_op(struct model *m, struct ledger *lg, struct batch *db)
 /* The first writer decides on a guess of version `seen` (kept) while the
  * rows are at `version`; refused at the write when they moved (or when
  * the guess's rows disagree), then decided again on the rows read. */
-static void first_write(struct model *m, struct ledger *lg, struct batch **db, struct batch **guess, int moved,
+static void first_write(struct model *m, struct store *lg, struct batch **db, struct batch **guess, int moved,
 			unsigned kind)
 {
 	struct model saved = *m;
@@ -592,7 +592,7 @@ static void first_write(struct model *m, struct ledger *lg, struct batch **db, s
 	*guess = t;
 }
 
-static void run_two(struct model *m, struct ledger *lg)
+static void run_two(struct model *m, struct store *lg)
 {
 	struct batch *db = made(m), *old = ledger_batch_take(), *guess = ledger_batch_take();
 	if (db == NULL || old == NULL || guess == NULL) {
@@ -629,7 +629,7 @@ static void run_two(struct model *m, struct ledger *lg)
 
 /* RUNS runs of fn, one a seed: how many failed (the first's why in
  * first), and what they went through, summed into *sum. */
-static int runs(struct ledger *lg, void (*fn)(struct model *, struct ledger *), struct model *sum, char *first,
+static int runs(struct store *lg, void (*fn)(struct model *, struct store *), struct model *sum, char *first,
 		size_t cap)
 {
 	int failed = 0;
@@ -654,7 +654,7 @@ static int runs(struct ledger *lg, void (*fn)(struct model *, struct ledger *), 
 
 int main(void)
 {
-	static struct ledger lg;	/* the clock only: nothing here connects */
+	static struct store lg;	/* the clock only: nothing here connects */
 	lg.now = NOW;
 	for (int i = 0; i < POOL; i++) {
 		snprintf(reqs[i], sizeof(reqs[i]), "req-%d", i);

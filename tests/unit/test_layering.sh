@@ -5,13 +5,14 @@
 # or of a layer below, and calls (read from the objects' symbols: a call,
 # not only an include) only functions of its own folder or below, with no
 # circle between two files; every exported name carries a prefix of its
-# folder; <mysql.h> and SQL in the ledger only, <curl/curl.h> in the
+# folder; <mysql.h> and MariaDB's calls in the store only, <curl/curl.h> in the
 # Stripe client and the gateway's provider only, <fcgiapp.h> in http's
 # worker and main only; no banned calls; assertions left on.
 #
 # The layers, from the top: http and ctl (the daemon's requests, the
 # command line), then gateway and jobs (the gateway's calls, the
-# background pushes and charges), then ledger, then stripe, then core.
+# background pushes and charges), then ledger (the operations), then store
+# (MariaDB), then money (pure) and stripe (Stripe's API), then core.
 src="${top_srcdir:-.}/src"
 n=0
 fail=0
@@ -22,7 +23,7 @@ check() {
 # rank FOLDER: the layer's height (two folders of one height never meet).
 rank() {
 	case $1 in
-	core) echo 0 ;; stripe) echo 1 ;; ledger) echo 2 ;; jobs | gateway) echo 3 ;; http | ctl) echo 4 ;; *) echo -1 ;;
+	core) echo 0 ;; money | stripe) echo 1 ;; store) echo 2 ;; ledger) echo 3 ;; jobs | gateway) echo 4 ;; http | ctl) echo 5 ;; *) echo -1 ;;
 	esac
 }
 # prefixes FOLDER: what its exported names start with.
@@ -32,6 +33,7 @@ prefixes() {
 	# logged with what the thread serves, docs/operations.md).
 	core) echo "cd_ money_ pricing_ dynbuf_ jsonio_ jw_ timefmt_ urlpath_ log_ keys_ holdid_ envfile_ cfg_ metrics_ refusal_ __assert_fail" ;;
 	stripe) echo "stripe_ webhook_" ;;
+	store) echo "store_" ;;
 	ledger) echo "ledger_" ;;
 	jobs) echo "notify_ recharge_ sweep_" ;;
 	gateway) echo "gateway_ gwcall_ gwshape_ gwmoney_ provider_" ;;
@@ -52,9 +54,9 @@ for f in $all_ch; do
 done
 check "every source file is in its layer's folder" "$stray"
 # shellcheck disable=SC2086
-check "mysql.h only in src/ledger" "$(grep -l '#include <mysql.h>' $all_ch | grep -v '/src/ledger/' | tr '\n' ' ')"
+check "mysql.h only in src/store" "$(grep -l '#include <mysql.h>' $all_ch | grep -v '/src/store/' | tr '\n' ' ')"
 # shellcheck disable=SC2086
-check "SQL calls only in src/ledger" "$(grep -lE 'mysql_(query|stmt_|real_query)' $all_c | grep -v '/src/ledger/' | tr '\n' ' ')"
+check "MariaDB's calls only in src/store" "$(grep -lE '\bmysql_[a-z_]+[[:space:]]*\(' $all_c | grep -v '/src/store/' | tr '\n' ' ')"
 # shellcheck disable=SC2086
 check "curl only in the Stripe client and the gateway's provider" "$(grep -l '#include <curl/curl.h>' $all_ch | grep -vE '/src/(stripe/stripe|gateway/provider)\.c$' | tr '\n' ' ')"
 # shellcheck disable=SC2086
@@ -91,10 +93,10 @@ check "no multi-statement connections" "$(grep -n 'CLIENT_MULTI_STATEMENTS' $all
 # shellcheck disable=SC2086
 check "no escaped SQL text" "$(grep -nE 'mysql_(real_)?escape_string' $all_c | head -3 | tr '\n' ' ')"
 # shellcheck disable=SC2086
-check "text queries only where the text is constant (migrations, session set-up, savepoints)" "$(grep -lE 'mysql_(real_)?query' $all_c | grep -vE '/src/ledger/ledger(_admin|_tx|_writer)?\.c$' | tr '\n' ' ')"
+check "text queries only where the text is constant (migrations, session set-up, savepoints)" "$(grep -lE 'mysql_(real_)?query' $all_c | grep -vE '/src/store/store(_migrate|_tx)?\.c$' | tr '\n' ' ')"
 # Every distinct statement may end up prepared on one connection: their
 # number stays well under the cache (src/limits.h LIMIT_DB_STATEMENTS).
-stmts=$(cat "$src"/ledger/ledger*.c | grep -cE '(static )?const char [A-Za-z_0-9]+\[\] =[[:space:]]*$|(static )?const char [A-Za-z_0-9]+\[\] = "(SELECT|INSERT|UPDATE|DELETE|CALL|REPLACE|SET|START|COMMIT)')
+stmts=$(cat "$src"/ledger/*.c "$src"/store/*.c | grep -cE '(static )?const char [A-Za-z_0-9]+\[\] =[[:space:]]*$|(static )?const char [A-Za-z_0-9]+\[\] = "(SELECT|INSERT|UPDATE|DELETE|CALL|REPLACE|SET|START|COMMIT)')
 cap=$(sed -n 's/^#define LIMIT_DB_STATEMENTS \([0-9]*\).*/\1/p' "$src/limits.h")
 [ "$((stmts * 2))" -le "$cap" ] && too_many="" || too_many="$stmts statements, cache $cap"
 check "the prepared statement cache holds twice the ledger's statements" "$too_many"
@@ -179,15 +181,16 @@ else
 	# The ledger's decisions never reach the database: what
 	# ledger_decide.c, ledger_rules.c and ledger_batch.c (the batch's rows
 	# in memory) call of the tree's files that talk to the database
-	# (those calling ledger_db_* or mysql_*) is one of these helpers,
+	# (those calling store_* or mysql_*) is one of these helpers,
 	# which read or change rows in memory only.
 	# ledger_price_*: the price cache, read under its lock.
 	in_memory=" $(echo ledger_acct_available ledger_acct_spent ledger_copy_text ledger_hold_id_format \
 		ledger_member_guard_check ledger_member_range_check ledger_spend_burn ledger_spend_debt ledger_notice_balance \
-		ledger_notice_recharge ledger_notice_refusal ledger_dbsets_init ledger_dbsets_free ledger_price_action \
+		ledger_notice_recharge ledger_notice_refusal store_sets_init store_sets_free ledger_price_action \
 		ledger_price_model) "
 	db_files=$(for o in $objs; do
-		nm -P "$o" | awk '$2 == "U" && ($1 ~ /^ledger_db_/ || $1 ~ /^mysql_/) { found = 1 } END { exit !found }' && echo "$o"
+		case $o in src/store/*) echo "$o"; continue ;; esac
+		nm -P "$o" | awk '$2 == "U" && (($1 ~ /^store_/ && $1 != "store_sets_init" && $1 != "store_sets_free") || $1 ~ /^mysql_/) { found = 1 } END { exit !found }' && echo "$o"
 	done)
 	db_names=$(for o in $db_files; do nm -P --defined-only -g "$o" | awk '$2 == "T" { print $1 }'; done | sort -u)
 	reach=$(for u in ledger_decide ledger_rules ledger_batch; do

@@ -3,7 +3,7 @@
  * stored program; malformed scripts are refused with the line at fault;
  * and every migration in sql/ splits into the statements it has
  * (the files cannot change once applied, so these counts never should). */
-#include "sqlsplit.h"
+#include "store_sqlsplit.h"
 #include "tap.h"
 #include "unit/srcfile.h"
 #include <dirent.h>
@@ -23,9 +23,9 @@ static int split(const char *text, char out[][STMT_BYTES], enum sqlsplit_err *er
 	struct sqlsplit sp;
 	struct sqlsplit_stmt st;
 	int n = 0;
-	ledger_sqlsplit_init(&sp, text, strlen(text));
+	store_sqlsplit_init(&sp, text, strlen(text));
 	for (;;) {
-		int r = ledger_sqlsplit_next(&sp, &st);
+		int r = store_sqlsplit_next(&sp, &st);
 		if (r == 0)
 			return n;
 		if (r < 0) {
@@ -77,14 +77,14 @@ static void test_lines(void)
 	struct sqlsplit sp;
 	struct sqlsplit_stmt st;
 	const char *text = "-- one\nSELECT 1;\n\n/* four\nfive */ SELECT 'six\nseven';\nSELECT 8";
-	ledger_sqlsplit_init(&sp, text, strlen(text));
+	store_sqlsplit_init(&sp, text, strlen(text));
 	unsigned want[] = {2, 5, 7};
 	for (int i = 0; i < 3; i++) {
-		is_int(ledger_sqlsplit_next(&sp, &st), 1, "statement %d", i + 1);
+		is_int(store_sqlsplit_next(&sp, &st), 1, "statement %d", i + 1);
 		is_int(st.line, want[i], "statement %d begins on line %u", i + 1, want[i]);
 	}
-	is_int(ledger_sqlsplit_next(&sp, &st), 0, "then no more");
-	is_int(ledger_sqlsplit_next(&sp, &st), 0, "and still no more");
+	is_int(store_sqlsplit_next(&sp, &st), 0, "then no more");
+	is_int(store_sqlsplit_next(&sp, &st), 0, "and still no more");
 }
 
 static const char proc[] = "CREATE PROCEDURE p(IN a INT)\n"
@@ -149,7 +149,7 @@ static void refused(const char *text, enum sqlsplit_err want, unsigned want_line
 	enum sqlsplit_err err = SQLSPLIT_OK;
 	unsigned line = 0;
 	is_int(split(text, got, &err, &line), -1, "refused: %s", what);
-	is_int(err, want, "%s: %s", what, ledger_sqlsplit_strerror(err));
+	is_int(err, want, "%s: %s", what, store_sqlsplit_strerror(err));
 	is_int(line, want_line, "%s: on line %u", what, want_line);
 }
 
@@ -223,11 +223,11 @@ static int check_file(const char *name, const char *text, size_t len)
 	struct sqlsplit sp;
 	struct sqlsplit_stmt st;
 	int n = 0, bad = 0;
-	ledger_sqlsplit_init(&sp, text, len);
+	store_sqlsplit_init(&sp, text, len);
 	for (;;) {
-		int r = ledger_sqlsplit_next(&sp, &st);
+		int r = store_sqlsplit_next(&sp, &st);
 		if (r <= 0) {
-			ok(r == 0, "%s splits (%s at line %u)", name, ledger_sqlsplit_strerror(sp.err), sp.err_line);
+			ok(r == 0, "%s splits (%s at line %u)", name, store_sqlsplit_strerror(sp.err), sp.err_line);
 			return r == 0 && bad == 0 ? n : -1;
 		}
 		n++;

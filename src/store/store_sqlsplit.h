@@ -30,7 +30,7 @@
 #include <stddef.h>
 #include "limits.h"
 
-/* Why a script cannot be split (ledger_sqlsplit_strerror words each). */
+/* Why a script cannot be split (store_sqlsplit_strerror words each). */
 enum sqlsplit_err {
 	SQLSPLIT_OK = 0,
 	SQLSPLIT_E_QUOTE,	/* a string or quoted name is still open at the end */
@@ -62,11 +62,11 @@ struct sqlsplit_stmt {
 };
 
 /* Starts splitting len bytes of text (which must outlive the split). */
-void ledger_sqlsplit_init(struct sqlsplit *sp, const char *text, size_t len);
+void store_sqlsplit_init(struct sqlsplit *sp, const char *text, size_t len);
 /* The next statement into *out: 1; 0 when there are no more (statements
  * of only whitespace and comments are skipped); -1 when the script cannot
  * be split (sp->err, sp->err_line say why and where). */
-int ledger_sqlsplit_next(struct sqlsplit *sp, struct sqlsplit_stmt *out);
+int store_sqlsplit_next(struct sqlsplit *sp, struct sqlsplit_stmt *out);
 /* A sentence for err; static. */
-const char *ledger_sqlsplit_strerror(enum sqlsplit_err err);
+const char *store_sqlsplit_strerror(enum sqlsplit_err err);
 #endif

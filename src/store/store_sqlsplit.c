@@ -2,7 +2,7 @@
  * lexer and, inside stored programs, a stack of the blocks open (see
  * sqlsplit.h for the rules). It never changes or copies the script: a
  * statement is a slice of it, sent to the server as the file has it. */
-#include "sqlsplit.h"
+#include "store_sqlsplit.h"
 #include <string.h>
 #include <strings.h>
 
@@ -372,7 +372,7 @@ static int emit(const struct sqlsplit *sp, const struct scan *s, struct sqlsplit
 	return 1;
 }
 
-void ledger_sqlsplit_init(struct sqlsplit *sp, const char *text, size_t len)
+void store_sqlsplit_init(struct sqlsplit *sp, const char *text, size_t len)
 {
 	memset(sp, 0, sizeof(*sp));
 	sp->text = text;
@@ -380,7 +380,7 @@ void ledger_sqlsplit_init(struct sqlsplit *sp, const char *text, size_t len)
 	sp->line = 1;
 }
 
-int ledger_sqlsplit_next(struct sqlsplit *sp, struct sqlsplit_stmt *out)
+int store_sqlsplit_next(struct sqlsplit *sp, struct sqlsplit_stmt *out)
 {
 	struct scan s;
 	memset(&s, 0, sizeof(s));
@@ -407,7 +407,7 @@ int ledger_sqlsplit_next(struct sqlsplit *sp, struct sqlsplit_stmt *out)
 	}
 }
 
-const char *ledger_sqlsplit_strerror(enum sqlsplit_err err)
+const char *store_sqlsplit_strerror(enum sqlsplit_err err)
 {
 	switch (err) {
 	case SQLSPLIT_OK:

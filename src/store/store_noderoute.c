@@ -1,5 +1,5 @@
 /* noderoute.c: rendezvous hashing over the live nodes (see noderoute.h). */
-#include "noderoute.h"
+#include "store_noderoute.h"
 #include <stdatomic.h>
 #include <stdint.h>
 #include <string.h>
@@ -32,7 +32,7 @@ static uint64_t mix(uint64_t x)
 	return x;
 }
 
-void ledger_noderoute_init(int n, const char *const names[])
+void store_noderoute_init(int n, const char *const names[])
 {
 	count = n < 1 ? 1 : n > NODEROUTE_MAX ? NODEROUTE_MAX : n;
 	for (int i = 0; i < count; i++) {
@@ -41,12 +41,12 @@ void ledger_noderoute_init(int n, const char *const names[])
 	}
 }
 
-int ledger_noderoute_count(void)
+int store_noderoute_count(void)
 {
 	return count;
 }
 
-int ledger_noderoute_pick(const char *key)
+int store_noderoute_pick(const char *key)
 {
 	uint64_t h = fnv1a(key != NULL ? key : "");
 	int best = -1;
@@ -65,7 +65,7 @@ int ledger_noderoute_pick(const char *key)
 	return best;
 }
 
-int ledger_noderoute_set(int node, int is_up)
+int store_noderoute_set(int node, int is_up)
 {
 	if (node < 0 || node >= count)
 		return 0;
@@ -75,17 +75,17 @@ int ledger_noderoute_set(int node, int is_up)
 	return was;
 }
 
-unsigned ledger_noderoute_epoch(int node)
+unsigned store_noderoute_epoch(int node)
 {
 	return node >= 0 && node < count ? atomic_load(&epochs[node]) : 0;
 }
 
-int ledger_noderoute_is_up(int node)
+int store_noderoute_is_up(int node)
 {
 	return node >= 0 && node < count && atomic_load(&up[node]);
 }
 
-int ledger_noderoute_live(void)
+int store_noderoute_live(void)
 {
 	int n = 0;
 	for (int i = 0; i < count; i++)

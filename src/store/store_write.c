@@ -1,6 +1,6 @@
 /* ledger_write.c: the one writer of the ledger's money rows (see
  * ledger_write.h): CALL cd_write with a JSON list per kind of row. */
-#include "ledger_write.h"
+#include "store_write.h"
 #include "log.h"
 #include <string.h>
 
@@ -10,49 +10,49 @@ static const char *const WRITE_LISTS[] = {"holds_new", "usages_new", "usages", "
 					  "grants_new", "journal", "members", "accounts", "events", "recharges",
 					  "keys", "accounts_at"};
 
-enum cd_err ledger_write_call(struct ledger *lg, const struct jw *doc, int commit, struct db_sets *sets,
+enum cd_err store_write_call(struct store *lg, const struct jw *doc, int commit, struct db_sets *sets,
 			      const char *what, int *dberr)
 {
 	struct db_params p;
-	ledger_dbp_init(&p);
-	ledger_dbp_i64(&p, lg->now);
-	ledger_dbp_i64(&p, commit);
+	store_params_init(&p);
+	store_param_i64(&p, lg->now);
+	store_param_i64(&p, commit);
 	for (unsigned int i = 0; i < sizeof(WRITE_LISTS) / sizeof(WRITE_LISTS[0]); i++)
-		ledger_dbsets_bind_list(&p, doc, WRITE_LISTS[i]);
-	return ledger_dbsets_call(lg, SQL_WRITE, &p, sets, what, dberr);
+		store_sets_bind_list(&p, doc, WRITE_LISTS[i]);
+	return store_sets_call(lg, SQL_WRITE, &p, sets, what, dberr);
 }
 
-void ledger_write_begin(struct ledger_write *lw)
+void store_write_begin(struct ledger_write *lw)
 {
 	dynbuf_init(&lw->buf, LIMIT_BATCH_JSON_BYTES);
-	ledger_dbsets_init(&lw->sets);
+	store_sets_init(&lw->sets);
 	jw_init(&lw->w, &lw->buf);
 	jw_open(&lw->w, '{');
 }
 
-struct jw *ledger_write_list(struct ledger_write *lw, const char *name)
+struct jw *store_write_list(struct ledger_write *lw, const char *name)
 {
 	jw_array(&lw->w, name);
 	return &lw->w;
 }
 
-void ledger_write_drop(struct ledger_write *lw)
+void store_write_drop(struct ledger_write *lw)
 {
-	ledger_dbsets_free(&lw->sets);
+	store_sets_free(&lw->sets);
 	dynbuf_free(&lw->buf);
 }
 
 /* The id in column 2 of the first row of set name (0: none). */
 static int64_t first_id(const struct db_sets *s, const char *name)
 {
-	const struct dbsets_set *t = ledger_dbsets_find(s, name);
+	const struct dbsets_set *t = store_sets_find(s, name);
 	if (t == NULL || t->nrows == 0)
 		return 0;
-	struct db_row row = ledger_dbsets_row(s, t, 0);
-	return ledger_dbrow_i64(&row, 2);
+	struct db_row row = store_sets_row(s, t, 0);
+	return store_row_i64(&row, 2);
 }
 
-enum cd_err ledger_write_run(struct ledger *lg, struct ledger_write *lw, const char *what, int64_t *grant_id,
+enum cd_err store_write_run(struct store *lg, struct ledger_write *lw, const char *what, int64_t *grant_id,
 			     int64_t *journal_id)
 {
 	int e = 0;
@@ -62,7 +62,7 @@ enum cd_err ledger_write_run(struct ledger *lg, struct ledger_write *lw, const c
 		log_error("%s: the rows do not fit %d bytes", what, LIMIT_BATCH_JSON_BYTES);
 		rc = CD_E_INTERNAL;
 	} else {
-		rc = ledger_write_call(lg, &lw->w, 0, &lw->sets, what, &e);
+		rc = store_write_call(lg, &lw->w, 0, &lw->sets, what, &e);
 	}
 	if (rc == CD_E_CONFLICT) {
 		/* No step of an operation writes a row twice: a duplicate key
@@ -78,6 +78,6 @@ enum cd_err ledger_write_run(struct ledger *lg, struct ledger_write *lw, const c
 		log_error("%s: a new row's id was not read back", what);
 		rc = CD_E_INTERNAL;
 	}
-	ledger_write_drop(lw);
+	store_write_drop(lw);
 	return rc;
 }

@@ -17,42 +17,30 @@ static const char SQL_IDEM_STORE[] = "UPDATE idempotency_keys SET status = ?, re
 static const char SQL_SAVEPOINT[] = "SAVEPOINT creditd_write";
 static const char SQL_ROLLBACK_TO[] = "ROLLBACK TO SAVEPOINT creditd_write";
 
-/* Runs a statement without parameters or results, counted as a round trip. */
-static enum cd_err db_text(struct ledger *lg, const char *sql, const char *what)
-{
-	if (!lg->c->connected)
-		return CD_E_UNAVAILABLE;
-	lg->round_trips++;
-	lg->in_tx = 1;
-	if (mysql_real_query(lg->c->db, sql, (unsigned long)strlen(sql)) != 0)
-		return ledger_db_err(lg, (int)mysql_errno(lg->c->db), what);
-	return CD_OK;
-}
-
-static enum cd_err idem_replay(struct ledger *lg, struct ledger_writer *r)
+static enum cd_err idem_replay(struct store *lg, struct ledger_idem *r)
 {
 	int e;
-	struct dbstmt *s = ledger_db_exec(lg, SQL_IDEM_GET, &e, "s", r->call->idem_key);
+	struct dbstmt *s = store_exec(lg, SQL_IDEM_GET, &e, "s", r->call->idem_key);
 	if (s == NULL)
-		return ledger_db_err(lg, e, "idempotency lookup");
-	if (ledger_db_fetch(s) != 1)
+		return store_err(lg, e, "idempotency lookup");
+	if (store_fetch(s) != 1)
 		return CD_E_RETRY;	/* the first claimant rolled back */
-	if (ledger_db_len(s, 0) != 32 || memcmp(ledger_db_str(s, 0), r->call->request_hash, 32) != 0)
+	if (store_len(s, 0) != 32 || memcmp(store_str(s, 0), r->call->request_hash, 32) != 0)
 		return refusal_set(&lg->refusal, REFUSE_KEY_REUSED, NULL, NULL);
 	json_error_t jerr;
-	r->out = json_loadb(ledger_db_str(s, 2), ledger_db_len(s, 2), 0, &jerr);
-	r->status = (int)ledger_db_i64(s, 1);
+	r->out = json_loadb(store_str(s, 2), store_len(s, 2), 0, &jerr);
+	r->status = (int)store_i64(s, 1);
 	r->replayed = 1;
 	return r->out != NULL ? CD_OK : CD_E_INTERNAL;
 }
 
 /* Stores the answer under the claimed key, in the running transaction. */
-static enum cd_err idem_store(struct ledger *lg, const struct ledger_writer *r)
+static enum cd_err idem_store(struct store *lg, const struct ledger_idem *r)
 {
 	char *text = json_dumps(r->out, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	if (text == NULL)
 		return CD_E_INTERNAL;
-	enum cd_err rc = ledger_db_do(lg, SQL_IDEM_STORE, "idempotency store", "ibs", (int64_t)r->status, text, strlen(text),
+	enum cd_err rc = store_do(lg, SQL_IDEM_STORE, "idempotency store", "ibs", (int64_t)r->status, text, strlen(text),
 			       r->call->idem_key);
 	free(text);
 	return rc;
@@ -62,7 +50,7 @@ static enum cd_err idem_store(struct ledger *lg, const struct ledger_writer *r)
  * answer about the ledger's state is stored under the key in this same
  * transaction, after undoing whatever the operation wrote (back to the
  * savepoint taken after the claim); the rest roll back whole. */
-static enum cd_err write_refused(struct ledger *lg, struct ledger_writer *r, enum cd_err rc, int claimed)
+static enum cd_err write_refused(struct store *lg, struct ledger_idem *r, enum cd_err rc, int claimed)
 {
 	if (lg->refusal.why == REFUSE_NONE || refusal_err(lg->refusal.why) != rc) {
 		log_error("the ledger refused (%s) without saying why", cd_strerror(rc));
@@ -75,22 +63,22 @@ static enum cd_err write_refused(struct ledger *lg, struct ledger_writer *r, enu
 	r->refused = 1;
 	if (!claimed || !refusal_kept(lg->refusal.why))
 		return rc;
-	rc = db_text(lg, SQL_ROLLBACK_TO, "rollback to savepoint");
+	rc = store_text(lg, SQL_ROLLBACK_TO, "rollback to savepoint");
 	if (rc == CD_OK)
 		rc = idem_store(lg, r);
 	return rc;
 }
 
-void ledger_writer_init(struct ledger *lg, struct ledger_writer *w, const struct ledger_call *call)
+void ledger_idem_init(struct store *lg, struct ledger_idem *w, const struct ledger_call *call)
 {
 	memset(w, 0, sizeof(*w));
 	w->call = call != NULL && call->idem_key != NULL ? call : NULL;
-	ledger_tx_init(lg, &w->tx);
+	store_tx_init(lg, &w->tx);
 }
 
 /* Starts an attempt: a fresh answer, and the key claimed (with a
  * savepoint after it), or the answer already stored under it. */
-static enum cd_err write_claim(struct ledger *lg, struct ledger_writer *w)
+static enum cd_err write_claim(struct store *lg, struct ledger_idem *w)
 {
 	const char *key = w->call != NULL ? w->call->idem_key : NULL;
 	int e;
@@ -103,7 +91,7 @@ static enum cd_err write_claim(struct ledger *lg, struct ledger_writer *w)
 	memset(&lg->refusal, 0, sizeof(lg->refusal));
 	if (key == NULL)
 		return CD_OK;
-	struct dbstmt *s = ledger_db_exec(lg, SQL_IDEM_CLAIM, &e, "sbi", key, (const char *)w->call->request_hash, (size_t)32,
+	struct dbstmt *s = store_exec(lg, SQL_IDEM_CLAIM, &e, "sbi", key, (const char *)w->call->request_hash, (size_t)32,
 				   lg->now);
 	if (s == NULL && e == ER_DUP_ENTRY) {
 		enum cd_err rc = idem_replay(lg, w);
@@ -112,25 +100,25 @@ static enum cd_err write_claim(struct ledger *lg, struct ledger_writer *w)
 		return rc == CD_E_CONFLICT ? write_refused(lg, w, rc, 0) : rc;
 	}
 	if (s == NULL)
-		return ledger_db_err(lg, e, "idempotency claim");
-	return db_text(lg, SQL_SAVEPOINT, "savepoint");
+		return store_err(lg, e, "idempotency claim");
+	return store_text(lg, SQL_SAVEPOINT, "savepoint");
 }
 
-int ledger_writer_next(struct ledger *lg, struct ledger_writer *w)
+int ledger_idem_next(struct store *lg, struct ledger_idem *w)
 {
-	while (ledger_tx_next(lg, &w->tx)) {
+	while (store_tx_next(lg, &w->tx)) {
 		enum cd_err rc = write_claim(lg, w);
 		if (rc == CD_OK && !w->answered) {
 			lg->idem_key = w->call != NULL ? w->call->idem_key : NULL;
 			lg->journal_key = lg->idem_key;
 			return 1;
 		}
-		ledger_tx_end(lg, &w->tx, rc);
+		store_tx_end(lg, &w->tx, rc);
 	}
 	return 0;
 }
 
-void ledger_writer_step(struct ledger *lg, struct ledger_writer *w, enum cd_err rc)
+void ledger_idem_step(struct store *lg, struct ledger_idem *w, enum cd_err rc)
 {
 	lg->idem_key = NULL;
 	lg->journal_key = NULL;
@@ -141,10 +129,10 @@ void ledger_writer_step(struct ledger *lg, struct ledger_writer *w, enum cd_err 
 	} else if (rc == CD_OK && w->call != NULL) {
 		rc = idem_store(lg, w);
 	}
-	ledger_tx_end(lg, &w->tx, rc);
+	store_tx_end(lg, &w->tx, rc);
 }
 
-enum cd_err ledger_writer_end(struct ledger *lg, struct ledger_writer *w, struct ledger_result *res)
+enum cd_err ledger_idem_end(struct store *lg, struct ledger_idem *w, struct ledger_result *res)
 {
 	memset(res, 0, sizeof(*res));
 	if (w->tx.rc != CD_OK && !w->refused) {

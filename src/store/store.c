@@ -2,14 +2,14 @@
  * transaction runner with bounded retries and idempotent writes (API keys
  * are ledger_keys.c's).
  *
- * Every statement creditd sends goes through ledger_db_exec here, so the round
+ * Every statement creditd sends goes through store_exec here, so the round
  * trip counter is exact. The connection runs with autocommit off and READ
  * COMMITTED: a transaction starts with the first statement (no BEGIN round
  * trip), and every read that a write depends on is a locking read. */
-#include "ledger_int.h"
+#include "store_db.h"
 #include "keys.h"
 #include "log.h"
-#include "noderoute.h"
+#include "store_noderoute.h"
 #include "refusal.h"
 #include "timefmt.h"
 #include <errno.h>
@@ -25,7 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
-int ledger_global_init(void)
+int store_global_init(void)
 {
 	return mysql_library_init(0, NULL, NULL) == 0 ? 0 : -1;
 }
@@ -38,16 +38,16 @@ static void nodes_init(void)
 	const char *names[LIMIT_DB_NODES] = {NULL};
 	for (int i = 0; i < nodes_cfg->db_node_count && i < LIMIT_DB_NODES; i++)
 		names[i] = nodes_cfg->db_node[i].name;
-	ledger_noderoute_init(nodes_cfg->db_node_count, nodes_cfg->db_node_count > 0 ? names : NULL);
+	store_noderoute_init(nodes_cfg->db_node_count, nodes_cfg->db_node_count > 0 ? names : NULL);
 }
 
-struct ledger *ledger_new(const struct cfg *cfg)
+struct store *store_new(const struct cfg *cfg)
 {
 	/* The routing knows the nodes before the first ledger (every
 	 * ledger of a process shares one config). */
 	nodes_cfg = cfg;
 	pthread_once(&nodes_once, nodes_init);
-	struct ledger *lg = calloc(1, sizeof(*lg));
+	struct store *lg = calloc(1, sizeof(*lg));
 	int nodes = cfg->db_node_count > 0 ? cfg->db_node_count : 1;
 	if (lg == NULL)
 		return NULL;
@@ -62,7 +62,7 @@ struct ledger *ledger_new(const struct cfg *cfg)
 	return lg;
 }
 
-static void stmts_clear(struct ledger *lg)
+static void stmts_clear(struct store *lg)
 {
 	for (int i = 0; i < lg->c->nstmts; i++) {
 		struct dbstmt *s = &lg->c->stmts[i];
@@ -80,7 +80,7 @@ static void stmts_clear(struct ledger *lg)
 	lg->c->nstmts = 0;
 }
 
-static void disconnect(struct ledger *lg)
+static void disconnect(struct store *lg)
 {
 	stmts_clear(lg);
 	if (lg->c->db != NULL)
@@ -91,7 +91,7 @@ static void disconnect(struct ledger *lg)
 	lg->tx_serial++;
 }
 
-void ledger_free(struct ledger *lg)
+void store_free(struct store *lg)
 {
 	if (lg == NULL)
 		return;
@@ -118,7 +118,7 @@ static atomic_int single_applier_warned[LIMIT_DB_NODES];
  * transaction holds while that transaction waits, in its certification,
  * for a write set queued behind the applier. Seen here for 50 s at a
  * time; with 4 appliers none (docs/scale-out.md). Worth a warning, once. */
-static void warn_single_applier(const struct ledger *lg, const char *threads)
+static void warn_single_applier(const struct store *lg, const char *threads)
 {
 	if (threads == NULL || strcmp(threads, "1") != 0 || lg->node < 0 || lg->node >= LIMIT_DB_NODES)
 		return;
@@ -131,7 +131,7 @@ static void warn_single_applier(const struct ledger *lg, const char *threads)
 /* Is the server a Galera node (wsrep_on)? Asked once per connection:
  * 1, 0, or -1 when the question failed (the connection is not used). A
  * node's applier threads are looked at in the same round trip. */
-static int wsrep_on(const struct ledger *lg, MYSQL *db)
+static int wsrep_on(const struct store *lg, MYSQL *db)
 {
 	int on = 0;
 	if (mysql_query(db, "SELECT @@wsrep_on, @@wsrep_slave_threads") != 0)
@@ -147,7 +147,7 @@ static int wsrep_on(const struct ledger *lg, MYSQL *db)
 	return on;
 }
 
-enum cd_err ledger_db_ensure(struct ledger *lg)
+enum cd_err store_ensure(struct store *lg)
 {
 	const struct cfg *c = lg->cfg;
 	char init[192];
@@ -199,29 +199,29 @@ enum cd_err ledger_db_ensure(struct ledger *lg)
 	}
 	lg->c->sync_wait = 0;
 	lg->c->connected = 1;
-	lg->c->epoch = ledger_noderoute_epoch(lg->node);
+	lg->c->epoch = store_noderoute_epoch(lg->node);
 	return CD_OK;
 }
 
-int ledger_db_galera(const struct ledger *lg)
+int store_galera(const struct store *lg)
 {
 	return lg->c->galera;
 }
 
-int ledger_db_node_count(const struct ledger *lg)
+int store_node_count(const struct store *lg)
 {
 	return lg->cfg->db_node_count > 1 ? lg->cfg->db_node_count : 1;
 }
 
 /* Makes node the connection in use, dropping a connection made before
  * the node last went down (its server is gone). Between transactions. */
-void ledger_db_use_node(struct ledger *lg, int node)
+void store_use_node(struct store *lg, int node)
 {
-	if (node != lg->node && lg->in_tx && lg->c->connected && ledger_db_end_tx(lg, 0) != 0)
+	if (node != lg->node && lg->in_tx && lg->c->connected && store_end_tx(lg, 0) != 0)
 		disconnect(lg);		/* never leave a transaction open behind */
 	lg->node = node;
 	lg->c = &lg->conns[node];
-	if (lg->c->connected && lg->c->epoch != ledger_noderoute_epoch(node))
+	if (lg->c->connected && lg->c->epoch != store_noderoute_epoch(node))
 		disconnect(lg);
 }
 
@@ -237,7 +237,7 @@ static int conn_lost(int e)
 	       e == CR_CONN_HOST_ERROR || e == 1927 /* connection killed */ || e == ER_SERVER_SHUTDOWN;
 }
 
-enum cd_err ledger_db_err(struct ledger *lg, int dberr, const char *what)
+enum cd_err store_err(struct store *lg, int dberr, const char *what)
 {
 	if (retryable(dberr))
 		return CD_E_RETRY;
@@ -250,7 +250,7 @@ enum cd_err ledger_db_err(struct ledger *lg, int dberr, const char *what)
 		/* Of several nodes, one lost connection (an idle one cut by a
 		 * timeout, say) says nothing of the node: the next attempt
 		 * connects again, and only a node that cannot be reached then
-		 * leaves the routing (ledger_tx_next). */
+		 * leaves the routing (store_tx_next). */
 		disconnect(lg);
 		return CD_E_UNAVAILABLE;
 	}
@@ -297,7 +297,7 @@ static int bind_results(struct dbstmt *s)
 	return rc;
 }
 
-static struct dbstmt *stmt_get(struct ledger *lg, const char *sql, int *dberr)
+static struct dbstmt *stmt_get(struct store *lg, const char *sql, int *dberr)
 {
 	for (int i = 0; i < lg->c->nstmts; i++)
 		if (lg->c->stmts[i].sql == sql)
@@ -332,7 +332,7 @@ static struct dbstmt *stmt_get(struct ledger *lg, const char *sql, int *dberr)
 
 /* ---- Parameters ---- */
 
-void ledger_dbp_init(struct db_params *p)
+void store_params_init(struct db_params *p)
 {
 	memset(p, 0, sizeof(*p));
 }
@@ -350,7 +350,7 @@ static MYSQL_BIND *dbp_next(struct db_params *p)
 	return b;
 }
 
-void ledger_dbp_i64_or_null(struct db_params *p, const int64_t *v)
+void store_param_i64_or_null(struct db_params *p, const int64_t *v)
 {
 	MYSQL_BIND *b = dbp_next(p);
 	if (b == NULL)
@@ -362,9 +362,9 @@ void ledger_dbp_i64_or_null(struct db_params *p, const int64_t *v)
 	p->n++;
 }
 
-void ledger_dbp_i64(struct db_params *p, int64_t v)
+void store_param_i64(struct db_params *p, int64_t v)
 {
-	ledger_dbp_i64_or_null(p, &v);
+	store_param_i64_or_null(p, &v);
 }
 
 static void dbp_bytes(struct db_params *p, const void *data, size_t len, enum enum_field_types type)
@@ -381,35 +381,35 @@ static void dbp_bytes(struct db_params *p, const void *data, size_t len, enum en
 	p->n++;
 }
 
-void ledger_dbp_text(struct db_params *p, const char *s, size_t len)
+void store_param_text(struct db_params *p, const char *s, size_t len)
 {
 	dbp_bytes(p, s, len, MYSQL_TYPE_STRING);
 }
 
-void ledger_dbp_str(struct db_params *p, const char *s)
+void store_param_str(struct db_params *p, const char *s)
 {
 	dbp_bytes(p, s, s != NULL ? strlen(s) : 0, MYSQL_TYPE_STRING);
 }
 
-void ledger_dbp_blob(struct db_params *p, const void *data, size_t len)
+void store_param_blob(struct db_params *p, const void *data, size_t len)
 {
 	dbp_bytes(p, data, len, MYSQL_TYPE_BLOB);
 }
 
-/* The format string of ledger_db_exec, bound through the typed builders. */
+/* The format string of store_exec, bound through the typed builders. */
 static int bind_format(struct db_params *p, const char *fmt, va_list ap)
 {
-	ledger_dbp_init(p);
+	store_params_init(p);
 	for (const char *f = fmt; *f != '\0'; f++) {
 		if (*f == 'i') {
-			ledger_dbp_i64(p, va_arg(ap, int64_t));
+			store_param_i64(p, va_arg(ap, int64_t));
 		} else if (*f == 'I') {
-			ledger_dbp_i64_or_null(p, va_arg(ap, const int64_t *));
+			store_param_i64_or_null(p, va_arg(ap, const int64_t *));
 		} else if (*f == 's') {
-			ledger_dbp_str(p, va_arg(ap, const char *));
+			store_param_str(p, va_arg(ap, const char *));
 		} else if (*f == 'b') {
 			const char *data = va_arg(ap, const char *);
-			ledger_dbp_blob(p, data, va_arg(ap, size_t));
+			store_param_blob(p, data, va_arg(ap, size_t));
 		} else {
 			return -1;
 		}
@@ -417,7 +417,7 @@ static int bind_format(struct db_params *p, const char *fmt, va_list ap)
 	return p->overflow ? -1 : p->n;
 }
 
-struct dbstmt *ledger_db_exec_params(struct ledger *lg, const char *sql, const struct db_params *p, int *dberr)
+struct dbstmt *store_exec_params(struct store *lg, const char *sql, const struct db_params *p, int *dberr)
 {
 	*dberr = 0;
 	if (!lg->c->connected) {
@@ -443,13 +443,13 @@ struct dbstmt *ledger_db_exec_params(struct ledger *lg, const char *sql, const s
 	}
 	if (s->ncols > 0 && !s->is_call && mysql_stmt_store_result(s->st) != 0) {
 		*dberr = (int)mysql_stmt_errno(s->st);
-		ledger_db_stmt_failed(lg, s, *dberr);
+		store_stmt_failed(lg, s, *dberr);
 		return NULL;
 	}
 	return s;
 }
 
-void ledger_db_stmt_failed(struct ledger *lg, struct dbstmt *s, int dberr)
+void store_stmt_failed(struct store *lg, struct dbstmt *s, int dberr)
 {
 	if (conn_lost(dberr) || !lg->c->connected)
 		return;
@@ -460,7 +460,7 @@ void ledger_db_stmt_failed(struct ledger *lg, struct dbstmt *s, int dberr)
 	}
 }
 
-static struct dbstmt *db_vexec(struct ledger *lg, const char *sql, int *dberr, const char *fmt, va_list ap)
+static struct dbstmt *db_vexec(struct store *lg, const char *sql, int *dberr, const char *fmt, va_list ap)
 {
 	struct db_params p;
 	if (bind_format(&p, fmt, ap) < 0) {
@@ -468,10 +468,10 @@ static struct dbstmt *db_vexec(struct ledger *lg, const char *sql, int *dberr, c
 		*dberr = CR_UNKNOWN_ERROR;
 		return NULL;
 	}
-	return ledger_db_exec_params(lg, sql, &p, dberr);
+	return store_exec_params(lg, sql, &p, dberr);
 }
 
-struct dbstmt *ledger_db_exec(struct ledger *lg, const char *sql, int *dberr, const char *fmt, ...)
+struct dbstmt *store_exec(struct store *lg, const char *sql, int *dberr, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -488,10 +488,10 @@ static int bind_call_results(struct dbstmt *s)
 	return bind_results(s);
 }
 
-struct dbstmt *ledger_db_call(struct ledger *lg, const char *sql, const struct db_params *p, int *dberr, int *got_row)
+struct dbstmt *store_call(struct store *lg, const char *sql, const struct db_params *p, int *dberr, int *got_row)
 {
 	*got_row = 0;
-	struct dbstmt *s = ledger_db_exec_params(lg, sql, p, dberr);
+	struct dbstmt *s = store_exec_params(lg, sql, p, dberr);
 	if (s == NULL)
 		return NULL;
 	/* Every result set of the CALL is read here, the row (if any) into
@@ -501,7 +501,7 @@ struct dbstmt *ledger_db_call(struct ledger *lg, const char *sql, const struct d
 		if (mysql_stmt_field_count(s->st) > 0) {
 			if (bind_call_results(s) != 0 || mysql_stmt_store_result(s->st) != 0) {
 				*dberr = (int)mysql_stmt_errno(s->st);
-				ledger_db_stmt_failed(lg, s, *dberr);
+				store_stmt_failed(lg, s, *dberr);
 				return NULL;
 			}
 			if (!*got_row && mysql_stmt_fetch(s->st) == 0)
@@ -512,25 +512,25 @@ struct dbstmt *ledger_db_call(struct ledger *lg, const char *sql, const struct d
 	} while (status == 0);
 	if (status > 0) {
 		*dberr = (int)mysql_stmt_errno(s->st);
-		ledger_db_stmt_failed(lg, s, *dberr);
+		store_stmt_failed(lg, s, *dberr);
 		return NULL;
 	}
 	return s;
 }
 
-int ledger_db_may_commit(const struct ledger *lg)
+int store_may_commit(const struct store *lg)
 {
 	return lg->idem_key == NULL;
 }
 
-void ledger_db_committed(struct ledger *lg)
+void store_committed(struct store *lg)
 {
 	lg->committed = 1;
 	lg->in_tx = 0;
 	lg->tx_serial++;
 }
 
-int ledger_db_fetch(struct dbstmt *s)
+int store_fetch(struct dbstmt *s)
 {
 	int rc = mysql_stmt_fetch(s->st);
 	if (rc == 0)
@@ -542,27 +542,27 @@ int ledger_db_fetch(struct dbstmt *s)
 	return -1;
 }
 
-int ledger_db_null(const struct dbstmt *s, unsigned int col)
+int store_null(const struct dbstmt *s, unsigned int col)
 {
 	return col >= s->ncols || s->isnull[col];
 }
 
-const char *ledger_db_str(const struct dbstmt *s, unsigned int col)
+const char *store_str(const struct dbstmt *s, unsigned int col)
 {
-	if (ledger_db_null(s, col))
+	if (store_null(s, col))
 		return NULL;
 	s->buf[col][s->len[col] < s->res[col].buffer_length ? s->len[col] : s->res[col].buffer_length] = '\0';
 	return s->buf[col];
 }
 
-unsigned long ledger_db_len(const struct dbstmt *s, unsigned int col)
+unsigned long store_len(const struct dbstmt *s, unsigned int col)
 {
-	return ledger_db_null(s, col) ? 0 : s->len[col];
+	return store_null(s, col) ? 0 : s->len[col];
 }
 
-int ledger_db_copy(const struct dbstmt *s, unsigned int col, char *dst, size_t cap, const char *null_text)
+int store_copy(const struct dbstmt *s, unsigned int col, char *dst, size_t cap, const char *null_text)
 {
-	const char *v = ledger_db_null(s, col) ? null_text : ledger_db_str(s, col);
+	const char *v = store_null(s, col) ? null_text : store_str(s, col);
 	size_t len = strlen(v);
 	if (len >= cap) {
 		log_error("a value of %zu bytes (column %u) does not fit its row's %zu", len, col, cap);
@@ -573,33 +573,33 @@ int ledger_db_copy(const struct dbstmt *s, unsigned int col, char *dst, size_t c
 	return 0;
 }
 
-int64_t ledger_db_i64(const struct dbstmt *s, unsigned int col)
+int64_t store_i64(const struct dbstmt *s, unsigned int col)
 {
-	const char *v = ledger_db_str(s, col);
+	const char *v = store_str(s, col);
 	return v != NULL ? (int64_t)strtoll(v, NULL, 10) : 0;
 }
 
-uint64_t ledger_db_affected(const struct dbstmt *s)
+uint64_t store_affected(const struct dbstmt *s)
 {
 	return (uint64_t)mysql_stmt_affected_rows(s->st);
 }
 
-uint64_t ledger_db_insert_id(const struct dbstmt *s)
+uint64_t store_insert_id(const struct dbstmt *s)
 {
 	return (uint64_t)mysql_stmt_insert_id(s->st);
 }
 
-enum cd_err ledger_db_do(struct ledger *lg, const char *sql, const char *what, const char *fmt, ...)
+enum cd_err store_do(struct store *lg, const char *sql, const char *what, const char *fmt, ...)
 {
 	va_list ap;
 	int dberr;
 	va_start(ap, fmt);
 	struct dbstmt *s = db_vexec(lg, sql, &dberr, fmt, ap);
 	va_end(ap);
-	return s != NULL ? CD_OK : ledger_db_err(lg, dberr, what);
+	return s != NULL ? CD_OK : store_err(lg, dberr, what);
 }
 
-int ledger_db_end_tx(struct ledger *lg, int commit)
+int store_end_tx(struct store *lg, int commit)
 {
 	if (!lg->c->connected)
 		return CR_SERVER_GONE_ERROR;
@@ -621,17 +621,17 @@ int ledger_db_end_tx(struct ledger *lg, int commit)
 	return 0;
 }
 
-void ledger_end_request(struct ledger *lg)
+void store_end_request(struct store *lg)
 {
 	lg->routed = lg->rerouted = lg->reroute_now = 0;
 	if (lg->c->connected && lg->in_tx) {
-		int e = ledger_db_end_tx(lg, 0);
+		int e = store_end_tx(lg, 0);
 		if (e != 0)
-			ledger_db_err(lg, e, "rollback");
+			store_err(lg, e, "rollback");
 	}
 }
 
-void ledger_db_backoff(int attempt)
+void store_backoff(int attempt)
 {
 	struct timespec ts = {0, 0};
 	unsigned int r = (unsigned int)rand();
@@ -645,26 +645,26 @@ void ledger_db_backoff(int attempt)
 /* What the watchdog saw last, for every thread: /healthz answers from it,
  * and while it says down, transactions are refused at once instead of
  * each waiting out a timeout on a stalled server. */
-static atomic_int health_state = LEDGER_HEALTH_UNKNOWN;
+static atomic_int health_state = STORE_HEALTH_UNKNOWN;
 
 /* And per node (the config's order), for creditd_db_up. */
 static atomic_int node_health[LIMIT_DB_NODES];
 
-enum ledger_health ledger_health(void)
+enum store_health store_health(void)
 {
-	return (enum ledger_health)atomic_load(&health_state);
+	return (enum store_health)atomic_load(&health_state);
 }
 
-enum ledger_health ledger_node_health(int node)
+enum store_health store_node_health(int node)
 {
 	if (node < 0 || node >= LIMIT_DB_NODES)
-		return LEDGER_HEALTH_UNKNOWN;
-	return (enum ledger_health)atomic_load(&node_health[node]);
+		return STORE_HEALTH_UNKNOWN;
+	return (enum store_health)atomic_load(&node_health[node]);
 }
 
-struct ledger *ledger_new_probe(const struct cfg *cfg)
+struct store *store_new_probe(const struct cfg *cfg)
 {
-	struct ledger *lg = ledger_new(cfg);
+	struct store *lg = store_new(cfg);
 	if (lg != NULL)
 		lg->probe = 1;
 	return lg;
@@ -673,7 +673,7 @@ struct ledger *ledger_new_probe(const struct cfg *cfg)
 /* Galera's word on whether the node takes queries (wsrep_ready, false
  * while it has left the primary component or is joining); a server
  * without Galera has no such status and is ready. */
-static int node_ready(struct ledger *lg)
+static int node_ready(struct store *lg)
 {
 	int ready = 1;
 	if (!lg->c->galera)
@@ -705,11 +705,11 @@ static int node_ready(struct ledger *lg)
 }
 
 /* One node: answering (and, of several, ready)? */
-static int probe_node(struct ledger *lg, int several)
+static int probe_node(struct store *lg, int several)
 {
 	lg->connect_errno = 0;
 	lg->errmsg[0] = '\0';
-	if (ledger_db_ensure(lg) != CD_OK && lg->connect_errno == ER_CON_COUNT_ERROR) {
+	if (store_ensure(lg) != CD_OK && lg->connect_errno == ER_CON_COUNT_ERROR) {
 		/* The server answered, with no connection to spare for the
 		 * watchdog: the workers' own connections still work. */
 		return 1;
@@ -726,16 +726,16 @@ static int probe_node(struct ledger *lg, int several)
 	return 0;
 }
 
-enum ledger_health ledger_health_probe(struct ledger *lg)
+enum store_health store_health_probe(struct store *lg)
 {
-	int n = ledger_db_node_count(lg), live = 0;
+	int n = store_node_count(lg), live = 0;
 	for (int i = 0; i < n; i++) {
-		ledger_db_use_node(lg, i);
+		store_use_node(lg, i);
 		int up = probe_node(lg, n > 1);
 		live += up;
 		if (i < LIMIT_DB_NODES)
-			atomic_store(&node_health[i], up ? LEDGER_HEALTH_UP : LEDGER_HEALTH_DOWN);
-		if (n > 1 && ledger_noderoute_set(i, up) != up) {
+			atomic_store(&node_health[i], up ? STORE_HEALTH_UP : STORE_HEALTH_DOWN);
+		if (n > 1 && store_noderoute_set(i, up) != up) {
 			if (up)
 				log_info("database node %s: up", lg->cfg->db_node[i].name);
 			else
@@ -743,56 +743,47 @@ enum ledger_health ledger_health_probe(struct ledger *lg)
 					 lg->errmsg[0] ? lg->errmsg : "no answer");
 		}
 	}
-	enum ledger_health h = live > 0 ? LEDGER_HEALTH_UP : LEDGER_HEALTH_DOWN;
+	enum store_health h = live > 0 ? STORE_HEALTH_UP : STORE_HEALTH_DOWN;
 	int before = atomic_exchange(&health_state, (int)h);
-	if (before != (int)h && h == LEDGER_HEALTH_DOWN)
+	if (before != (int)h && h == STORE_HEALTH_DOWN)
 		log_warn("database health: down (%s)", lg->errmsg[0] ? lg->errmsg : "ping failed");
 	else if (before != (int)h)
 		log_info("database health: up");
 	return h;
 }
 
-enum cd_err ledger_ping(struct ledger *lg)
+enum cd_err store_ping(struct store *lg)
 {
 	/* Of several nodes, the first that is up and answers. */
-	for (int i = 0; ledger_db_node_count(lg) > 1 && i < ledger_db_node_count(lg); i++) {
-		if (!ledger_noderoute_is_up(i))
+	for (int i = 0; store_node_count(lg) > 1 && i < store_node_count(lg); i++) {
+		if (!store_noderoute_is_up(i))
 			continue;
-		ledger_db_use_node(lg, i);
-		if (ledger_db_ensure(lg) == CD_OK)
+		store_use_node(lg, i);
+		if (store_ensure(lg) == CD_OK)
 			return CD_OK;
 	}
-	enum cd_err rc = ledger_db_ensure(lg);
+	enum cd_err rc = store_ensure(lg);
 	if (rc != CD_OK)
 		return rc;
 	lg->round_trips++;
 	if (mysql_ping(lg->c->db) != 0) {
 		disconnect(lg);
-		rc = ledger_db_ensure(lg);
+		rc = store_ensure(lg);
 	}
 	return rc;
 }
 
-unsigned long long ledger_round_trips(const struct ledger *lg) { return lg->round_trips; }
-const char *ledger_errmsg(const struct ledger *lg) { return lg->errmsg; }
+unsigned long long store_round_trips(const struct store *lg) { return lg->round_trips; }
+const char *store_errmsg(const struct store *lg) { return lg->errmsg; }
 
-void ledger_id_format(char *out, size_t cap, const char *prefix, int64_t id)
+/* Runs a statement without parameters or results, counted as a round trip. */
+enum cd_err store_text(struct store *lg, const char *sql, const char *what)
 {
-	snprintf(out, cap, "%s%" PRId64, prefix, id);
+	if (!lg->c->connected)
+		return CD_E_UNAVAILABLE;
+	lg->round_trips++;
+	lg->in_tx = 1;
+	if (mysql_real_query(lg->c->db, sql, (unsigned long)strlen(sql)) != 0)
+		return store_err(lg, (int)mysql_errno(lg->c->db), what);
+	return CD_OK;
 }
-
-int ledger_id_parse(const char *s, const char *prefix, int64_t *id)
-{
-	size_t n = strlen(prefix);
-	if (s == NULL || strncmp(s, prefix, n) != 0)
-		return -1;
-	s += n;
-	if (*s < '1' || *s > '9' || strlen(s) > 18)
-		return -1;
-	for (const char *p = s; *p != '\0'; p++)
-		if (*p < '0' || *p > '9')
-			return -1;
-	*id = (int64_t)strtoll(s, NULL, 10);
-	return 0;
-}
-

@@ -2,10 +2,10 @@
  * loop"): its caller drives it, so the layers above call down into this
  * one and are never called back. Attempts, retries within the read
  * timeout, failover to the next database node, and the commit. */
-#include "ledger_int.h"
+#include "store_db.h"
 #include "holdid.h"
 #include "log.h"
-#include "noderoute.h"
+#include "store_noderoute.h"
 #include "timefmt.h"
 #include <errmsg.h>
 #include <mysqld_error.h>
@@ -13,7 +13,7 @@
 #include <string.h>
 #include <time.h>
 
-void ledger_tx_init(struct ledger *lg, struct ledger_tx *t)
+void store_tx_init(struct store *lg, struct store_tx *t)
 {
 	t->attempt = 0;
 	t->done = 0;
@@ -28,25 +28,25 @@ void ledger_tx_init(struct ledger *lg, struct ledger_tx *t)
  * webhook finds the top-up its account's node wrote a moment ago, and the
  * outbox never shows a later event before an earlier one. An account's
  * own transactions run on the node that wrote its rows and need not wait. */
-static enum cd_err causal_reads(struct ledger *lg)
+static enum cd_err causal_reads(struct store *lg)
 {
-	int want = ledger_db_node_count(lg) > 1 && (!lg->routed || lg->rerouted) && lg->c->galera;
+	int want = store_node_count(lg) > 1 && (!lg->routed || lg->rerouted) && lg->c->galera;
 	if (want == lg->c->sync_wait)
 		return CD_OK;
 	lg->round_trips++;
 	if (mysql_query(lg->c->db, want ? "SET SESSION wsrep_sync_wait = 1" : "SET SESSION wsrep_sync_wait = 0") != 0)
-		return ledger_db_err(lg, (int)mysql_errno(lg->c->db), "wsrep_sync_wait");
+		return store_err(lg, (int)mysql_errno(lg->c->db), "wsrep_sync_wait");
 	lg->c->sync_wait = want;
 	return CD_OK;
 }
 
-void ledger_route(struct ledger *lg, const char *account)
+void store_route(struct store *lg, const char *account)
 {
 	lg->routed = account != NULL;
 	snprintf(lg->route, sizeof(lg->route), "%s", account != NULL ? account : "");
 }
 
-static int tx_next(struct ledger *lg, struct ledger_tx *t);
+static int tx_next(struct store *lg, struct store_tx *t);
 
 /* The hold ids' key (src/core/holdid.h, sql/044), read by the first
  * transaction of the process that finds a database. A database before
@@ -62,21 +62,21 @@ static int holdid_due(void)
 	return !atomic_load(&holdid_read) && (missing == 0 || timefmt_mono_ms() - missing > LIMIT_HOLDID_RECHECK_MS);
 }
 
-static enum cd_err holdid_load(struct ledger *lg)
+static enum cd_err holdid_load(struct store *lg)
 {
 	static const char sql[] = "SELECT name, value FROM settings WHERE name IN ('hold_id_key_1', "
 				  "'hold_id_key_2', 'hold_id_key_3', 'hold_id_opaque_from')";
 	int64_t v[4] = {0, 0, 0, 0};
 	int found = 0, e;
-	struct dbstmt *s = ledger_db_exec(lg, sql, &e, "");
+	struct dbstmt *s = store_exec(lg, sql, &e, "");
 	if (s == NULL)
-		return ledger_db_err(lg, e, "hold id key");
+		return store_err(lg, e, "hold id key");
 	int got;
-	while ((got = ledger_db_fetch(s)) == 1) {
-		const char *name = ledger_db_str(s, 0);
+	while ((got = store_fetch(s)) == 1) {
+		const char *name = store_str(s, 0);
 		int i = strcmp(name, "hold_id_opaque_from") == 0 ? 3 : name[strlen(name) - 1] - '1';
 		if (i >= 0 && i < 4 && !(found & 1 << i)) {
-			v[i] = ledger_db_i64(s, 1);
+			v[i] = store_i64(s, 1);
 			found |= 1 << i;
 		}
 	}
@@ -99,38 +99,38 @@ static enum cd_err holdid_load(struct ledger *lg)
 }
 
 /* The loop's next attempt; when none follows, a transaction moved to its
- * account's node (ledger_tx_reroute) is back on the node of no account. */
-int ledger_tx_next(struct ledger *lg, struct ledger_tx *t)
+ * account's node (store_tx_reroute) is back on the node of no account. */
+int store_tx_next(struct store *lg, struct store_tx *t)
 {
 	if (tx_next(lg, t))
 		return 1;
 	if (lg->rerouted) {
 		lg->rerouted = lg->reroute_now = 0;
-		ledger_route(lg, NULL);
+		store_route(lg, NULL);
 	}
 	return 0;
 }
 
-enum cd_err ledger_tx_reroute(struct ledger *lg, const char *ext_id)
+enum cd_err store_tx_reroute(struct store *lg, const char *ext_id)
 {
-	if (lg->routed || ledger_db_node_count(lg) < 2 || !lg->c->galera || ext_id == NULL)
+	if (lg->routed || store_node_count(lg) < 2 || !lg->c->galera || ext_id == NULL)
 		return CD_OK;
-	int node = ledger_noderoute_pick(ext_id);
+	int node = store_noderoute_pick(ext_id);
 	if (node < 0 || node == lg->node)
 		return CD_OK;
-	ledger_route(lg, ext_id);
+	store_route(lg, ext_id);
 	lg->rerouted = lg->reroute_now = 1;
 	return CD_E_RETRY;
 }
 
-void ledger_holdid_ensure(struct ledger *lg)
+void store_holdid_ensure(struct store *lg)
 {
-	struct ledger_tx t;
-	for (ledger_tx_init(lg, &t); holdid_due() && ledger_tx_next(lg, &t);)
-		ledger_tx_end(lg, &t, CD_OK);
+	struct store_tx t;
+	for (store_tx_init(lg, &t); holdid_due() && store_tx_next(lg, &t);)
+		store_tx_end(lg, &t, CD_OK);
 }
 
-static int tx_next(struct ledger *lg, struct ledger_tx *t)
+static int tx_next(struct store *lg, struct store_tx *t)
 {
 	if (t->done)
 		return 0;
@@ -140,7 +140,7 @@ static int tx_next(struct ledger *lg, struct ledger_tx *t)
 		t->done = 1;
 		return 0;
 	}
-	if (ledger_health() == LEDGER_HEALTH_DOWN || (t->attempt > 0 && timefmt_mono_ms() > t->deadline_ms)) {
+	if (store_health() == STORE_HEALTH_DOWN || (t->attempt > 0 && timefmt_mono_ms() > t->deadline_ms)) {
 		if (t->attempt > 0)
 			log_warn("transaction given up after %lld ms", (long long)(timefmt_mono_ms() - t->started_ms));
 		t->rc = CD_E_UNAVAILABLE;
@@ -148,33 +148,33 @@ static int tx_next(struct ledger *lg, struct ledger_tx *t)
 		return 0;
 	}
 	if (t->attempt > 0 && !lg->reroute_now)
-		ledger_db_backoff(t->attempt);
+		store_backoff(t->attempt);
 	lg->reroute_now = 0;
 	t->attempt++;
-	if (ledger_db_node_count(lg) > 1) {
-		int node = ledger_noderoute_pick(lg->routed ? lg->route : NULL);
+	if (store_node_count(lg) > 1) {
+		int node = store_noderoute_pick(lg->routed ? lg->route : NULL);
 		if (node < 0) {
 			t->rc = CD_E_UNAVAILABLE;
 			t->done = 1;
 			return 0;
 		}
-		ledger_db_use_node(lg, node);
+		store_use_node(lg, node);
 	}
 	lg->commit_sent = 0;
 	lg->connect_errno = 0;
-	t->rc = ledger_db_ensure(lg);
+	t->rc = store_ensure(lg);
 	/* Unreachable: refused, timed out or not answering (a server with no
 	 * connection to spare is alive, and stays in the routing). */
 	int unreachable = t->rc != CD_OK && lg->connect_errno != ER_CON_COUNT_ERROR;
 	if (t->rc == CD_OK)
 		t->rc = causal_reads(lg);
-	if (t->rc == CD_E_UNAVAILABLE && ledger_db_node_count(lg) > 1) {
+	if (t->rc == CD_E_UNAVAILABLE && store_node_count(lg) > 1) {
 		/* A node that cannot be reached leaves the routing, and the
 		 * next attempt goes to the next node; a connection found dead
 		 * is made again. Bounded by the attempts and the deadline. */
-		if (unreachable && ledger_noderoute_set(lg->node, 0))
+		if (unreachable && store_noderoute_set(lg->node, 0))
 			log_warn("database node %s: down (%s)", lg->cfg->db_node[lg->node].name, lg->errmsg);
-		if (ledger_noderoute_live() > 0 && t->attempt < LIMIT_TX_RETRIES) {
+		if (store_noderoute_live() > 0 && t->attempt < LIMIT_TX_RETRIES) {
 			t->rc = CD_E_RETRY;
 			return tx_next(lg, t);
 		}
@@ -188,7 +188,7 @@ static int tx_next(struct ledger *lg, struct ledger_tx *t)
 		 * failed read fails this attempt, never lets it go on without. */
 		enum cd_err rc = holdid_load(lg);
 		if (rc != CD_OK) {
-			ledger_tx_end(lg, t, rc);
+			store_tx_end(lg, t, rc);
 			return tx_next(lg, t);
 		}
 	}
@@ -197,7 +197,7 @@ static int tx_next(struct ledger *lg, struct ledger_tx *t)
 	return 1;
 }
 
-void ledger_tx_end(struct ledger *lg, struct ledger_tx *t, enum cd_err rc)
+void store_tx_end(struct store *lg, struct store_tx *t, enum cd_err rc)
 {
 	t->rc = rc;
 	t->done = 1;
@@ -210,7 +210,7 @@ void ledger_tx_end(struct ledger *lg, struct ledger_tx *t, enum cd_err rc)
 		return;
 	}
 	if (rc == CD_OK) {
-		int e = ledger_db_end_tx(lg, 1);
+		int e = store_end_tx(lg, 1);
 		if (e == 0)
 			lg->c->ok_ms = timefmt_mono_ms();
 		/* A commit refused by a conflict (Galera certification) was
@@ -220,22 +220,22 @@ void ledger_tx_end(struct ledger *lg, struct ledger_tx *t, enum cd_err rc)
 			/* Galera's "commit failed" and "not ready" at COMMIT may hide a
 			 * write-set the cluster received: answered 503, not run again
 			 * (a deadlock at COMMIT, 1213, is a refused certification). */
-			t->rc = e == 1180 || e == 1047 || e == ER_QUERY_INTERRUPTED ? ledger_db_err(lg, CR_SERVER_LOST, "commit")
-										     : ledger_db_err(lg, e, "commit");
+			t->rc = e == 1180 || e == 1047 || e == ER_QUERY_INTERRUPTED ? store_err(lg, CR_SERVER_LOST, "commit")
+										     : store_err(lg, e, "commit");
 		t->done = t->rc != CD_E_RETRY;
 		return;
 	}
 	if (lg->c->connected) {
-		int e = ledger_db_end_tx(lg, 0);
+		int e = store_end_tx(lg, 0);
 		if (e != 0)
-			ledger_db_err(lg, e, "rollback");
+			store_err(lg, e, "rollback");
 	} else if (rc == CD_E_UNAVAILABLE && t->attempt == 1 && timefmt_mono_ms() - t->started_ms < LIMIT_RECONNECT_RETRY_MS) {
 		/* The connection died at once, before the commit (the server
 		 * was restarted since this thread last used it): nothing was
 		 * applied, so reconnect and run it once more. */
 		t->done = 0;
 		return;
-	} else if (rc == CD_E_UNAVAILABLE && ledger_db_node_count(lg) > 1 && !lg->commit_sent && ledger_noderoute_live() > 0) {
+	} else if (rc == CD_E_UNAVAILABLE && store_node_count(lg) > 1 && !lg->commit_sent && store_noderoute_live() > 0) {
 		/* Its node died under it before any COMMIT was sent: nothing
 		 * was applied, and the node is out of the routing, so the
 		 * next attempt runs on the next node (failover). */

@@ -8,17 +8,16 @@
  * creditctl provides, in pages it asks for one after the other: the
  * ledger never prints to stdout.
  *
- * Migrations bypass ledger_db_exec (mysql_real_query, mysql_store_result,
+ * Migrations bypass store_exec (mysql_real_query, mysql_store_result,
  * mysql_query): a migration file is a script of statements, procedures
  * included, and a CREATE PROCEDURE cannot be a prepared statement. The
  * script is split by sqlsplit.h and sent one statement at a time, on a
  * connection that accepts no multi-statement text: the text protocol is
  * safe here because the text is creditd's own files, never a request's. */
-#include "ledger_open.h"
-#include "ledger_periods.h"
+#include "store_db.h"
 #include "keys.h"
 #include "log.h"
-#include "sqlsplit.h"
+#include "store_sqlsplit.h"
 #include "timefmt.h"
 #include <dirent.h>
 #include <errmsg.h>
@@ -87,22 +86,22 @@ static int run_statement(MYSQL *db, const struct sqlsplit_stmt *st)
  * is split before anything runs, so one that cannot be split applies
  * nothing. CD_OK, or an error said on stderr with the statement's line
  * and the start of its first line. */
-static enum cd_err run_script(struct ledger *lg, const char *name, const char *sql, size_t len)
+static enum cd_err run_script(struct store *lg, const char *name, const char *sql, size_t len)
 {
 	struct sqlsplit sp;
 	struct sqlsplit_stmt st;
 	int got;
-	ledger_sqlsplit_init(&sp, sql, len);
+	store_sqlsplit_init(&sp, sql, len);
 	do
-		got = ledger_sqlsplit_next(&sp, &st);
+		got = store_sqlsplit_next(&sp, &st);
 	while (got == 1);
 	if (got < 0) {
 		fprintf(stderr, "creditctl: migration %s cannot be split into statements (line %u: %s); nothing of it "
-			"applied\n", name, sp.err_line, ledger_sqlsplit_strerror(sp.err));
+			"applied\n", name, sp.err_line, store_sqlsplit_strerror(sp.err));
 		return CD_E_INVALID;
 	}
-	ledger_sqlsplit_init(&sp, sql, len);
-	for (got = ledger_sqlsplit_next(&sp, &st); got == 1; got = ledger_sqlsplit_next(&sp, &st)) {
+	store_sqlsplit_init(&sp, sql, len);
+	for (got = store_sqlsplit_next(&sp, &st); got == 1; got = store_sqlsplit_next(&sp, &st)) {
 		if (run_statement(lg->c->db, &st) == 0)
 			continue;
 		const char *nl = memchr(st.text, '\n', st.len);
@@ -117,29 +116,29 @@ static enum cd_err run_script(struct ledger *lg, const char *name, const char *s
 
 /* 1 with hex set when name was applied, 0 when not, -1 when the database
  * did not say (a failure is not "not applied": that would apply it again). */
-static int applied_checksum(struct ledger *lg, const char *name, char *hex)
+static int applied_checksum(struct store *lg, const char *name, char *hex)
 {
 	int e;
-	struct dbstmt *s = ledger_db_exec(lg, "SELECT checksum FROM schema_migrations WHERE name = ?", &e, "s", name);
+	struct dbstmt *s = store_exec(lg, "SELECT checksum FROM schema_migrations WHERE name = ?", &e, "s", name);
 	if (s == NULL) {
 		fprintf(stderr, "creditctl: cannot read schema_migrations for %s: %s\n", name, mysql_error(lg->c->db));
 		return -1;
 	}
-	int got = ledger_db_fetch(s);
+	int got = store_fetch(s);
 	if (got < 0) {
 		fprintf(stderr, "creditctl: cannot read schema_migrations for %s: %s\n", name, mysql_error(lg->c->db));
 		return -1;
 	}
 	if (got == 0)
 		return 0;
-	snprintf(hex, 65, "%s", ledger_db_str(s, 0));
+	snprintf(hex, 65, "%s", store_str(s, 0));
 	return 1;
 }
 
 /* Applies one migration not applied yet and records it in applied; with
  * check_only, applies nothing and records it there as pending. */
-static enum cd_err apply_one(struct ledger *lg, const char *dir, const char *name, int check_only,
-			     struct ledger_migrated *applied)
+static enum cd_err apply_one(struct store *lg, const char *dir, const char *name, int check_only,
+			     struct store_migrated *applied)
 {
 	char path[4096], hex[65], old[65];
 	unsigned char hash[32];
@@ -173,7 +172,7 @@ static enum cd_err apply_one(struct ledger *lg, const char *dir, const char *nam
 	rc = run_script(lg, name, sql, len);
 	if (rc != CD_OK)
 		goto out;
-	rc = ledger_db_do(lg, "INSERT INTO schema_migrations (name, checksum, applied_at) VALUES (?, ?, ?)",
+	rc = store_do(lg, "INSERT INTO schema_migrations (name, checksum, applied_at) VALUES (?, ?, ?)",
 		   "migration record", "ssi", name, hex, timefmt_now());
 	if (rc == CD_OK && mysql_commit(lg->c->db) != 0)
 		rc = CD_E_INTERNAL;
@@ -234,17 +233,17 @@ static enum cd_err migration_names(const char *sqldir, char **names, int *n)
  * finds the first's migrations applied. Galera has no named locks
  * (ER_NOT_SUPPORTED_YET): there a run goes on without, as the docs say to
  * migrate from one node. */
-static enum cd_err migrate_lock(struct ledger *lg)
+static enum cd_err migrate_lock(struct store *lg)
 {
 	int e;
-	struct dbstmt *s = ledger_db_exec(lg, "SELECT GET_LOCK(LEFT(CONCAT('creditd.migrate.', DATABASE()), 64), ?)",
+	struct dbstmt *s = store_exec(lg, "SELECT GET_LOCK(LEFT(CONCAT('creditd.migrate.', DATABASE()), 64), ?)",
 					  &e, "i", (int64_t)LIMIT_MIGRATE_LOCK_SECONDS);
-	if (s == NULL || ledger_db_fetch(s) != 1 || ledger_db_null(s, 0)) {
+	if (s == NULL || store_fetch(s) != 1 || store_null(s, 0)) {
 		fprintf(stderr, "creditctl: warning: no lock on the migrations (%s): run one creditctl migrate at a "
 			"time\n", mysql_error(lg->c->db));
 		return CD_OK;
 	}
-	if (ledger_db_i64(s, 0) != 1) {
+	if (store_i64(s, 0) != 1) {
 		fprintf(stderr, "creditctl: another creditctl migrate has run for %d s; none applied\n",
 			LIMIT_MIGRATE_LOCK_SECONDS);
 		return CD_E_CONFLICT;
@@ -254,14 +253,14 @@ static enum cd_err migrate_lock(struct ledger *lg)
 
 /* With check_only, whether schema_migrations exists (0: every migration is
  * pending); -1 when the database did not say. */
-static int migrations_table(struct ledger *lg)
+static int migrations_table(struct store *lg)
 {
 	int e;
-	struct dbstmt *s = ledger_db_exec(lg, "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = "
+	struct dbstmt *s = store_exec(lg, "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = "
 					  "DATABASE() AND TABLE_NAME = 'schema_migrations'", &e, "");
-	if (s == NULL || ledger_db_fetch(s) != 1)
+	if (s == NULL || store_fetch(s) != 1)
 		return -1;
-	return ledger_db_i64(s, 0) > 0;
+	return store_i64(s, 0) > 0;
 }
 
 /* Whether a failed connect found no server to talk to (none listening,
@@ -286,28 +285,28 @@ static int server_unreachable(int connect_errno)
 /* The lock, then schema_migrations made: a migrating run's start. A check
  * creates nothing and takes no lock (the runtime user, which may do
  * neither, runs it): it only learns whether the table is there. */
-static enum cd_err migrate_start(struct ledger *lg, int check_only, int *table)
+static enum cd_err migrate_start(struct store *lg, int check_only, int *table)
 {
 	static const char create[] = "CREATE TABLE IF NOT EXISTS schema_migrations (name VARCHAR(255) NOT NULL "
 				     "PRIMARY KEY, checksum CHAR(64) NOT NULL, applied_at BIGINT NOT NULL) ENGINE=InnoDB";
 	*table = 1;
 	if (check_only && (*table = migrations_table(lg)) < 0)
-		return ledger_db_err(lg, (int)mysql_errno(lg->c->db), "schema_migrations");
+		return store_err(lg, (int)mysql_errno(lg->c->db), "schema_migrations");
 	if (check_only)
 		return CD_OK;
 	enum cd_err rc = migrate_lock(lg);
 	if (rc == CD_OK && mysql_query(lg->c->db, create) != 0)
-		rc = ledger_db_err(lg, (int)mysql_errno(lg->c->db), "schema_migrations");
+		rc = store_err(lg, (int)mysql_errno(lg->c->db), "schema_migrations");
 	return rc;
 }
 
-enum cd_err ledger_migrate(struct ledger *lg, const char *sqldir, int check_only, struct ledger_migrated *applied)
+enum cd_err store_migrate(struct store *lg, const char *sqldir, int check_only, struct store_migrated *applied)
 {
 	char *names[LIMIT_MIGRATIONS_MAX];
 	int n = 0, table = 1;
 	applied->n = 0;
 	lg->connect_errno = 0;
-	enum cd_err rc = ledger_db_ensure(lg);
+	enum cd_err rc = store_ensure(lg);
 	if (rc == CD_E_UNAVAILABLE && check_only && !server_unreachable(lg->connect_errno))
 		return CD_E_INTERNAL;	/* a server that refused us: not "unavailable" */
 	if (rc != CD_OK)
@@ -328,7 +327,7 @@ enum cd_err ledger_migrate(struct ledger *lg, const char *sqldir, int check_only
 	 * (a lock not taken is released as nothing). */
 	if (!check_only)
 		mysql_query(lg->c->db, "DO RELEASE_LOCK(LEFT(CONCAT('creditd.migrate.', DATABASE()), 64))");
-	ledger_end_request(lg);
+	store_end_request(lg);
 	return rc;
 }
 
@@ -338,80 +337,25 @@ enum cd_err ledger_migrate(struct ledger *lg, const char *sqldir, int check_only
  * databases (shared hosting): the name carries the database's, so one
  * site's sweep never waits on another's. Cut to 64 characters, within
  * what MariaDB takes as a lock's name. */
-enum cd_err ledger_sweep_lock(struct ledger *lg)
+enum cd_err store_sweep_lock(struct store *lg)
 {
 	/* The database's own random number first (sql/041): the name a
 	 * co-tenant on a shared server cannot guess, whatever the cut. */
 	static const char take[] = "SELECT GET_LOCK(LEFT(CONCAT('creditd.sweep.', COALESCE((SELECT value FROM settings "
 				   "WHERE name = 'lock_salt'), ''), '.', DATABASE()), 64), 0)";
 	int e;
-	enum cd_err rc = ledger_db_ensure(lg);
+	enum cd_err rc = store_ensure(lg);
 	if (rc != CD_OK)
 		return rc;
-	struct dbstmt *s = ledger_db_exec(lg, take, &e, "");
-	if (s == NULL || ledger_db_fetch(s) != 1 || ledger_db_null(s, 0)) {
+	struct dbstmt *s = store_exec(lg, take, &e, "");
+	if (s == NULL || store_fetch(s) != 1 || store_null(s, 0)) {
 		snprintf(lg->errmsg, sizeof(lg->errmsg), "GET_LOCK: %s",
 			 mysql_errno(lg->c->db) != 0 ? mysql_error(lg->c->db) : "no answer");
 		rc = CD_E_INTERNAL;
-	} else if (ledger_db_i64(s, 0) != 1) {
+	} else if (store_i64(s, 0) != 1) {
 		rc = CD_E_CONFLICT;
 	}
 	/* The lock is the session's: ending the transaction keeps it. */
-	ledger_end_request(lg);
+	store_end_request(lg);
 	return rc;
-}
-
-/* ---- export ---- */
-
-static enum cd_err journal_row_copy(const struct dbstmt *s, struct ledger_journal_row *r)
-{
-	r->seq = ledger_db_i64(s, 0);
-	ledger_id_format(r->id, sizeof(r->id), "txn_", r->seq);
-	r->amount_micros = ledger_db_i64(s, 1);
-	r->balance_after_micros = ledger_db_i64(s, 2);
-	r->has_source = !ledger_db_null(s, 4);
-	r->has_reference = !ledger_db_null(s, 5);
-	r->has_description = !ledger_db_null(s, 6);
-	r->created_at = ledger_db_i64(s, 7);
-	if (ledger_db_copy(s, 3, r->cause, sizeof(r->cause), "") != 0 || ledger_db_copy(s, 4, r->source, sizeof(r->source), "") != 0 ||
-	    ledger_db_copy(s, 5, r->reference, sizeof(r->reference), "") != 0 ||
-	    ledger_db_copy(s, 6, r->description, sizeof(r->description), "") != 0)
-		return CD_E_INTERNAL;
-	return CD_OK;
-}
-
-static enum cd_err export_tx(struct ledger *lg, const char *id, int64_t after_seq, struct ledger_journal_row *rows,
-			     int cap, int *n)
-{
-	static const char sql[] = "SELECT id, amount_micros, balance_after_micros, cause, source, reference, "
-				  "description, created_at FROM journal WHERE account_id = ? AND id > ? "
-				  "ORDER BY id LIMIT ?";
-	struct acct a;
-	int e;
-	*n = 0;	/* a retried transaction starts the page again */
-	enum cd_err rc = ledger_acct_read(lg, id, &a);
-	if (rc != CD_OK)
-		return rc;
-	struct dbstmt *s = ledger_db_exec(lg, sql, &e, "iii", a.id, after_seq, (int64_t)cap);
-	if (s == NULL)
-		return ledger_db_err(lg, e, "export");
-	while (*n < cap && ledger_db_fetch(s) == 1) {
-		rc = journal_row_copy(s, &rows[*n]);
-		if (rc != CD_OK)
-			return rc;
-		(*n)++;
-	}
-	return CD_OK;
-}
-
-enum cd_err ledger_export_next(struct ledger *lg, const char *id, int64_t after_seq, struct ledger_journal_row *rows,
-			       int cap, int *n)
-{
-	struct ledger_tx t;
-	*n = 0;
-	for (ledger_tx_init(lg, &t); ledger_tx_next(lg, &t);)
-		ledger_tx_end(lg, &t, export_tx(lg, id, after_seq, rows, cap, n));
-	if (t.rc != CD_OK)
-		*n = 0;
-	return t.rc;
 }

@@ -11,33 +11,33 @@
  * only caller of cd_write. Internal to the ledger's files. */
 #ifndef CREDITD_LEDGER_WRITE_H
 #define CREDITD_LEDGER_WRITE_H
-#include "ledger_dbsets.h"
+#include "store_sets.h"
 #include "jsonw.h"
 
 /* CALL cd_write(lg->now, commit, ...) with the lists written in doc (a
  * jsonw object: each list under its name, absent or empty: SQL NULL),
  * what it answers read into sets (what: the step, for the log). CD_OK,
  * or the mapped error with the MariaDB error number in *dberr. */
-enum cd_err ledger_write_call(struct ledger *lg, const struct jw *doc, int commit, struct db_sets *sets,
+enum cd_err store_write_call(struct store *lg, const struct jw *doc, int commit, struct db_sets *sets,
 			      const char *what, int *dberr);
 
 /* One step's rows written inside the caller's transaction: begin, write
- * each list (ledger_write_list, then the rows with the column tables'
+ * each list (store_write_list, then the rows with the column tables'
  * COL_WRITE and a jsonw w, then jw_close(w, ']')), run. */
 struct ledger_write {
 	struct dynbuf buf;
 	struct jw w;
 	struct db_sets sets;
 };
-void ledger_write_begin(struct ledger_write *lw);
+void store_write_begin(struct ledger_write *lw);
 /* Opens list name (one of cd_write's: holds_set, grants_set, debts,
  * grants_new, journal, members, accounts, events) and returns its writer. */
-struct jw *ledger_write_list(struct ledger_write *lw, const char *name);
+struct jw *store_write_list(struct ledger_write *lw, const char *name);
 /* List name of one row: ROW, a column table expanded with COL_WRITE
  * (ledger_columns.h), which writes through the jsonw writer w made here. */
 #define LEDGER_WRITE_ONE(lw, name, ROW)                                 \
 	do {                                                            \
-		struct jw *w = ledger_write_list((lw), (name));         \
+		struct jw *w = store_write_list((lw), (name));         \
 		jw_open(w, '[');                                        \
 		ROW                                                     \
 		jw_close(w, ']');                                       \
@@ -46,8 +46,8 @@ struct jw *ledger_write_list(struct ledger_write *lw, const char *name);
 /* Writes the lists without committing: CD_OK with the id of the first
  * new grant in *grant_id and of the one journal row in *journal_id (each
  * NULL when not wanted); frees lw either way. */
-enum cd_err ledger_write_run(struct ledger *lg, struct ledger_write *lw, const char *what, int64_t *grant_id,
+enum cd_err store_write_run(struct store *lg, struct ledger_write *lw, const char *what, int64_t *grant_id,
 			     int64_t *journal_id);
 /* Frees lw unwritten (a refusal found while writing its rows). */
-void ledger_write_drop(struct ledger_write *lw);
+void store_write_drop(struct ledger_write *lw);
 #endif

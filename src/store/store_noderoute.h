@@ -23,19 +23,19 @@
 /* Sets the nodes (names such as "10.0.0.5:3306", the same on every
  * instance: a node's score depends on its name, not its place in the
  * list). All start up. Called once, before any thread routes. */
-void ledger_noderoute_init(int n, const char *const names[]);
-int ledger_noderoute_count(void);
+void store_noderoute_init(int n, const char *const names[]);
+int store_noderoute_count(void);
 /* The live node that serves key (an account's id as the API names it), or
  * for key NULL the one that serves what belongs to no account (API keys,
  * plans, events): the same node on every instance. -1: none is up. */
-int ledger_noderoute_pick(const char *key);
+int store_noderoute_pick(const char *key);
 /* Marks a node up (1) or down (0); returns what it was. */
-int ledger_noderoute_set(int node, int up);
-int ledger_noderoute_is_up(int node);
+int store_noderoute_set(int node, int up);
+int store_noderoute_is_up(int node);
 /* Nodes up now. */
-int ledger_noderoute_live(void);
+int store_noderoute_live(void);
 /* How many times the node went down: a connection made before the last
  * time is dead (the node restarted) and is dropped before use, not found
  * dead by a request. */
-unsigned ledger_noderoute_epoch(int node);
+unsigned store_noderoute_epoch(int node);
 #endif

@@ -2,7 +2,7 @@
  *
  * Part of the connection layer (it knows no table): the guard's batch
  * procedures (sql/020_batch_calls.sql) answer one CALL with several result
- * sets, each named by its first column. ledger_dbsets_call runs the CALL and
+ * sets, each named by its first column. store_sets_call runs the CALL and
  * copies every row of every set into one buffer, each value exactly as
  * long as it is (no per-column buffers sized for the widest value), so the
  * connection is free again when it returns and the rows stay readable
@@ -10,7 +10,7 @@
  * LIMIT_BATCH_READ_CELLS values; a read past either fails whole. */
 #ifndef CREDITD_LEDGER_DBSETS_H
 #define CREDITD_LEDGER_DBSETS_H
-#include "ledger_int.h"
+#include "store_db.h"
 
 struct dbsets_set {
 	char name[32];			/* its first column's name */
@@ -31,23 +31,23 @@ struct db_sets {
 	struct dynbuf data;
 };
 
-void ledger_dbsets_init(struct db_sets *s);
-void ledger_dbsets_free(struct db_sets *s);
+void store_sets_init(struct db_sets *s);
+void store_sets_free(struct db_sets *s);
 /* Runs the prepared CALL sql with p and reads all it returns into s
- * (emptied first). CD_OK, or the mapped error (ledger_db_err) with the MariaDB
+ * (emptied first). CD_OK, or the mapped error (store_err) with the MariaDB
  * error number in *dberr; a duplicate key is CD_E_CONFLICT, not logged. */
-enum cd_err ledger_dbsets_call(struct ledger *lg, const char *sql, const struct db_params *p, struct db_sets *s,
+enum cd_err store_sets_call(struct store *lg, const char *sql, const struct db_params *p, struct db_sets *s,
 			const char *what, int *dberr);
 /* Binds the array written under key (jsonw.h slices) as the next text
  * parameter, or SQL NULL when it is absent or empty. */
 struct jw;
-void ledger_dbsets_bind_list(struct db_params *p, const struct jw *j, const char *key);
+void store_sets_bind_list(struct db_params *p, const struct jw *j, const char *key);
 /* The set named name, or NULL when the CALL returned none. */
-const struct dbsets_set *ledger_dbsets_find(const struct db_sets *s, const char *name);
+const struct dbsets_set *store_sets_find(const struct db_sets *s, const char *name);
 static inline const struct dbsets_cell *dbsets_cell(const struct db_sets *s, size_t i)
 {
 	return &s->cells[i];
 }
 /* Row r of set t as a db_row (ledger_int.h) for the dbrow_* readers. */
-struct db_row ledger_dbsets_row(const struct db_sets *s, const struct dbsets_set *t, size_t r);
+struct db_row store_sets_row(const struct db_sets *s, const struct dbsets_set *t, size_t r);
 #endif

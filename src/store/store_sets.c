@@ -1,5 +1,5 @@
 /* ledger_dbsets.c: the result sets of one CALL as text (see dbsets.h). */
-#include "ledger_dbsets.h"
+#include "store_sets.h"
 #include "jsonw.h"
 #include "log.h"
 #include <errmsg.h>
@@ -7,13 +7,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-void ledger_dbsets_init(struct db_sets *s)
+void store_sets_init(struct db_sets *s)
 {
 	memset(s, 0, sizeof(*s));
 	dynbuf_init(&s->data, LIMIT_BATCH_READ_BYTES);
 }
 
-void ledger_dbsets_free(struct db_sets *s)
+void store_sets_free(struct db_sets *s)
 {
 	free(s->cells);
 	dynbuf_free(&s->data);
@@ -119,13 +119,13 @@ fail:
 	return -1;
 }
 
-enum cd_err ledger_dbsets_call(struct ledger *lg, const char *sql, const struct db_params *p, struct db_sets *s,
+enum cd_err store_sets_call(struct store *lg, const char *sql, const struct db_params *p, struct db_sets *s,
 			const char *what, int *dberr)
 {
 	reset(s);
-	struct dbstmt *d = ledger_db_exec_params(lg, sql, p, dberr);
+	struct dbstmt *d = store_exec_params(lg, sql, p, dberr);
 	if (d == NULL)
-		return *dberr == ER_DUP_ENTRY || *dberr == ER_SIGNAL_EXCEPTION ? CD_E_CONFLICT : ledger_db_err(lg, *dberr, what);
+		return *dberr == ER_DUP_ENTRY || *dberr == ER_SIGNAL_EXCEPTION ? CD_E_CONFLICT : store_err(lg, *dberr, what);
 	int status;
 	do {
 		if (mysql_stmt_field_count(d->st) > 0 && set_read(s, d->st) != 0) {
@@ -143,8 +143,8 @@ enum cd_err ledger_dbsets_call(struct ledger *lg, const char *sql, const struct 
 			mysql_stmt_free_result(d->st);
 			while (mysql_stmt_next_result(d->st) == 0)
 				mysql_stmt_free_result(d->st);
-			ledger_db_stmt_failed(lg, d, *dberr);
-			return ledger_db_err(lg, *dberr, what);
+			store_stmt_failed(lg, d, *dberr);
+			return store_err(lg, *dberr, what);
 		}
 		status = mysql_stmt_next_result(d->st);
 	} while (status == 0);
@@ -152,22 +152,22 @@ enum cd_err ledger_dbsets_call(struct ledger *lg, const char *sql, const struct 
 		*dberr = (int)mysql_stmt_errno(d->st);
 		if (*dberr == 0)
 			*dberr = (int)mysql_errno(lg->c->db);
-		ledger_db_stmt_failed(lg, d, *dberr);
-		return *dberr == ER_DUP_ENTRY || *dberr == ER_SIGNAL_EXCEPTION ? CD_E_CONFLICT : ledger_db_err(lg, *dberr, what);
+		store_stmt_failed(lg, d, *dberr);
+		return *dberr == ER_DUP_ENTRY || *dberr == ER_SIGNAL_EXCEPTION ? CD_E_CONFLICT : store_err(lg, *dberr, what);
 	}
 	return CD_OK;
 }
 
-void ledger_dbsets_bind_list(struct db_params *p, const struct jw *j, const char *key)
+void store_sets_bind_list(struct db_params *p, const struct jw *j, const char *key)
 {
 	const struct jw_slice *s = jw_slice(j, key);
 	if (s == NULL || s->items == 0)
-		ledger_dbp_text(p, NULL, 0);
+		store_param_text(p, NULL, 0);
 	else
-		ledger_dbp_text(p, j->b->data + s->off, s->len);
+		store_param_text(p, j->b->data + s->off, s->len);
 }
 
-const struct dbsets_set *ledger_dbsets_find(const struct db_sets *s, const char *name)
+const struct dbsets_set *store_sets_find(const struct db_sets *s, const char *name)
 {
 	for (int i = 0; i < s->n; i++)
 		if (strcmp(s->set[i].name, name) == 0)
@@ -175,7 +175,7 @@ const struct dbsets_set *ledger_dbsets_find(const struct db_sets *s, const char 
 	return NULL;
 }
 
-struct db_row ledger_dbsets_row(const struct db_sets *s, const struct dbsets_set *t, size_t r)
+struct db_row store_sets_row(const struct db_sets *s, const struct dbsets_set *t, size_t r)
 {
 	struct db_row row = {NULL, s, t->first + r * t->ncols};
 	return row;
@@ -183,26 +183,26 @@ struct db_row ledger_dbsets_row(const struct db_sets *s, const struct dbsets_set
 
 /* ---- Rows of either kind ---- */
 
-int ledger_dbrow_null(const struct db_row *r, unsigned int col)
+int store_row_null(const struct db_row *r, unsigned int col)
 {
-	return r->st != NULL ? ledger_db_null(r->st, col) : dbsets_cell(r->sets, r->cell + col)->null;
+	return r->st != NULL ? store_null(r->st, col) : dbsets_cell(r->sets, r->cell + col)->null;
 }
 
-const char *ledger_dbrow_str(const struct db_row *r, unsigned int col)
+const char *store_row_str(const struct db_row *r, unsigned int col)
 {
 	if (r->st != NULL)
-		return ledger_db_str(r->st, col);
+		return store_str(r->st, col);
 	const struct dbsets_cell *c = dbsets_cell(r->sets, r->cell + col);
 	return c->null ? NULL : r->sets->data.data + c->off;
 }
 
-unsigned long ledger_dbrow_len(const struct db_row *r, unsigned int col)
+unsigned long store_row_len(const struct db_row *r, unsigned int col)
 {
-	return r->st != NULL ? ledger_db_len(r->st, col) : dbsets_cell(r->sets, r->cell + col)->len;
+	return r->st != NULL ? store_len(r->st, col) : dbsets_cell(r->sets, r->cell + col)->len;
 }
 
-int64_t ledger_dbrow_i64(const struct db_row *r, unsigned int col)
+int64_t store_row_i64(const struct db_row *r, unsigned int col)
 {
-	const char *v = ledger_dbrow_str(r, col);
+	const char *v = store_row_str(r, col);
 	return v != NULL ? (int64_t)strtoll(v, NULL, 10) : 0;
 }

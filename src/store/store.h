@@ -1,0 +1,74 @@
+/* store.h: the ledger's storage in MariaDB, as the layers above see it:
+ * a handle per thread (one connection per database node with its
+ * prepared statements; create one per thread, never share it), the
+ * database's health, the migrations and the sweep's lock. What the
+ * ledger's own files use of it (statements, result sets, transactions,
+ * the one writer) is store_db.h, store_sets.h and store_write.h. */
+#ifndef CREDITD_STORE_H
+#define CREDITD_STORE_H
+#include <stdint.h>
+#include "errors.h"
+#include "limits.h"
+
+struct cfg;
+struct store;
+
+/* Initialises the MariaDB client library once, before any thread. 0 or -1. */
+int store_global_init(void);
+/* Allocates a ledger bound to cfg (which must outlive it). Does not
+ * connect yet. NULL on allocation failure. */
+struct store *store_new(const struct cfg *cfg);
+void store_free(struct store *lg);
+/* Connects (or checks the connection): CD_OK or CD_E_UNAVAILABLE. */
+enum cd_err store_ping(struct store *lg);
+
+/* The database's health as the watchdog last saw it (process-wide).
+ * UNKNOWN until a first probe, and for ever in creditctl. While DOWN,
+ * every transaction is refused at once with CD_E_UNAVAILABLE. */
+enum store_health { STORE_HEALTH_UNKNOWN, STORE_HEALTH_UP, STORE_HEALTH_DOWN };
+enum store_health store_health(void);
+/* The same for one database node (its index in the config's list, as
+ * cfg->db_node names it): UNKNOWN until the watchdog first probed it. */
+enum store_health store_node_health(int node);
+/* A ledger for the watchdog: connect, read and write time out after
+ * database.health_timeout_seconds. NULL on allocation failure. */
+struct store *store_new_probe(const struct cfg *cfg);
+/* Pings (connecting first when needed) and publishes the result. */
+enum store_health store_health_probe(struct store *lg);
+/* Ends a transaction a failed request may have left open, and forgets
+ * the request's route. */
+void store_end_request(struct store *lg);
+/* With several database nodes (DESIGN §9 "Scale-out"): the transactions
+ * that follow, until store_end_request, run on the node that serves this
+ * account (its id as the API names it), so one account's row locks are
+ * taken on one node; NULL: the node of what belongs to no account. With
+ * one node, nothing changes. */
+void store_route(struct store *lg, const char *account);
+/* Statements, commits and rollbacks sent so far (for the bench). */
+unsigned long long store_round_trips(const struct store *lg);
+/* The last error sentence (for creditctl). */
+const char *store_errmsg(const struct store *lg);
+
+/* The migrations one run committed, in order. */
+struct store_migrated {
+	int n;
+	char name[LIMIT_MIGRATIONS_MAX][LIMIT_MIGRATION_NAME_BYTES + 1];
+};
+/* Applies the sql/NNN_*.sql files of sqldir not applied yet, in order,
+ * and records each one in applied once it is committed (also when a later
+ * one fails: applied then lists those that went in before it). A file
+ * changed since it was applied, more than LIMIT_MIGRATIONS_MAX of them or
+ * a name longer than LIMIT_MIGRATION_NAME_BYTES stops the run with a
+ * message on stderr. With check_only, nothing is created or applied:
+ * applied lists the files a run would apply. */
+enum cd_err store_migrate(struct store *lg, const char *sqldir, int check_only, struct store_migrated *applied);
+/* One creditctl sweep at a time on a database: takes a named lock of the
+ * database's on this ledger's connection, without waiting. CD_OK: taken,
+ * held until the connection closes (store_free; a connection lost and
+ * made again mid-run has lost it); CD_E_CONFLICT: another session holds
+ * it; CD_E_UNAVAILABLE: the database cannot be reached; CD_E_INTERNAL:
+ * the server takes no named locks (Galera) or failed to answer, with
+ * store_errmsg saying why. Nothing is logged: creditctl says what it
+ * does about it. */
+enum cd_err store_sweep_lock(struct store *lg);
+#endif
