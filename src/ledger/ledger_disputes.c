@@ -17,7 +17,7 @@
 #include "ledger_hooks.h"
 #include "ledger_events.h"
 #include "ledger_funded.h"
-#include "ledger_rules.h"
+#include "money_rule.h"
 #include "log.h"
 #include "webhook.h"
 #include <string.h>
@@ -137,13 +137,13 @@ static enum cd_err dispute_lock(struct store *lg, const struct webhook_event *ev
 	return CD_OK;
 }
 
-/* The credit a dispute of n->cents takes back (ledger_rule_dispute_take). */
+/* The credit a dispute of n->cents takes back (money_rule_dispute_take). */
 static int64_t dispute_micros(const struct dispute_news *n, const struct funded *f)
 {
 	struct dispute_case c = {.credited = f->credited, .refunded = f->refunded, .disputed = f->disputed,
 				 .paid_cents = f->paid_cents > 0 ? f->paid_cents : f->amount_cents, .cents = n->cents,
 				 .same_currency = strcasecmp(n->currency, f->currency) == 0};
-	return ledger_rule_dispute_take(&c);
+	return money_rule_dispute_take(&c);
 }
 
 /* Takes back the dispute's share of f's credit (f's row locked, its
@@ -229,7 +229,7 @@ enum cd_err ledger_hook_dispute_created(struct store *lg, struct hook_run *h)
 	/* Taken once; and a dispute closed before this event came (Stripe
 	 * does not deliver in order) is taken only if it was lost. */
 	news_of(h->ev, &n);
-	if (ledger_rule_dispute_opens(d.found, strcmp(d.state, "lost") == 0, d.taken)) {
+	if (money_rule_dispute_opens(d.found, strcmp(d.state, "lost") == 0, d.taken)) {
 		rc = dispute_take(lg, &a, &d.f, &n);
 		h->outcome = "disputed: credit taken back";
 	} else {
@@ -238,7 +238,7 @@ enum cd_err ledger_hook_dispute_created(struct store *lg, struct hook_run *h)
 	return rc == CD_OK ? ledger_acct_save(lg, &a) : rc;
 }
 
-/* Gives back micros, what the won dispute holds (ledger_rule_dispute_close). */
+/* Gives back micros, what the won dispute holds (money_rule_dispute_close). */
 static enum cd_err dispute_give(struct store *lg, struct hook_run *h, struct acct *a, struct disputed *d,
 				int64_t micros)
 {
@@ -283,7 +283,7 @@ enum cd_err ledger_hook_dispute_closed(struct store *lg, struct hook_run *h)
 	}
 	h->outcome = won ? "dispute won before it was applied" : "dispute closed: the credit stays taken";
 	int64_t returned;
-	int64_t give = ledger_rule_dispute_close(won, d.taken, d.returned, &returned);
+	int64_t give = money_rule_dispute_close(won, d.taken, d.returned, &returned);
 	if (won && d.found)
 		rc = dispute_give(lg, h, &a, &d, give);
 	int64_t cents = ev->dispute_amount_cents > 0 ? ev->dispute_amount_cents : 0;
@@ -320,7 +320,7 @@ enum cd_err ledger_dispute_yield(struct store *lg, const struct funded *f, int64
 		held[n++] = store_i64(s, 1);
 	}
 	int64_t parts[LIMIT_DISPUTES_PER_PAYMENT];
-	ledger_rule_dispute_yield(held, n, micros, parts);
+	money_rule_dispute_yield(held, n, micros, parts);
 	enum cd_err rc = CD_OK;
 	for (int i = 0; i < n && rc == CD_OK; i++) {
 		if (parts[i] > 0)

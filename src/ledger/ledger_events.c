@@ -1,7 +1,7 @@
 /* ledger_events.c: the outbox's rows (see ledger_events.h) and the pull
  * route's page of them. */
 #include "ledger_events.h"
-#include "ledger_rules.h"
+#include "money_rule.h"
 #include "store_write.h"
 #include "timefmt.h"
 #include <stdatomic.h>
@@ -99,7 +99,7 @@ int ledger_notice_recharge(const struct store *lg, struct acct *a)
 				  .available = ledger_acct_available(a), .day_key = a->recharge_day_key,
 				  .day_count = a->recharge_day_count, .today = lg->now / TIMEFMT_SECONDS_PER_DAY,
 				  .max_per_day = lg->cfg->auto_recharge_max_per_day};
-	int queue = ledger_rule_recharge(&c, &a->recharge_day_key, &a->recharge_day_count);
+	int queue = money_rule_recharge(&c, &a->recharge_day_key, &a->recharge_day_count);
 	if (queue)
 		a->recharge_pending = 1;
 	return queue;

@@ -11,7 +11,7 @@
  * opens its account through here. The background sweep ends with the
  * purge of what retention lets go (ledger_purge.c). */
 #include "ledger_open.h"
-#include "ledger_rules.h"
+#include "money_rule.h"
 #include "ledger_periods.h"
 #include "ledger_events.h"
 #include "ledger_purge.h"
@@ -116,7 +116,7 @@ static enum cd_err expire_hold_batch(struct store *lg, struct acct *a, int *done
 				  a->ext_id, ids[i], amounts[i], a->reserved);
 			return CD_E_INTERNAL;	/* a row edited by hand: the rule asserts it */
 		}
-		ledger_rule_hold_expiry(amounts[i], a->reserved, lg->cfg->capture_expired || gateways[i], &x);
+		money_rule_hold_expiry(amounts[i], a->reserved, lg->cfg->capture_expired || gateways[i], &x);
 		ledger_hold_id_format(ref, sizeof(ref), a->id, ids[i]);
 		const char *outer = ledger_journal_key_push(lg, key, "expire", ref, 1);
 		a->reserved -= x.release;

@@ -17,7 +17,7 @@
 #include "ledger_events.h"
 #include "ledger_hooks.h"
 #include "ledger_recharges.h"
-#include "ledger_rules.h"
+#include "money_rule.h"
 #include "log.h"
 #include "timefmt.h"
 #include <inttypes.h>
@@ -53,7 +53,7 @@ int64_t ledger_payg_period_parse(const char *text)
 /* Rounded up (DESIGN §10): the card pays at least what is owed. */
 int64_t ledger_payg_debt_cents(const struct store *lg, int64_t balance)
 {
-	return ledger_rule_payg_cents(balance, lg->cfg->topup_rate, LIMIT_PAYG_MIN_CENTS);
+	return money_rule_payg_cents(balance, lg->cfg->topup_rate, LIMIT_PAYG_MIN_CENTS);
 }
 
 /* The cents a is collected for period now; 0 when it is not: not
@@ -293,7 +293,7 @@ enum cd_err ledger_payg_before_send(struct store *lg, struct ledger_recharge *r,
 	}
 	/* decided_at NULL: never sent (a send whose answer was not recorded
 	 * keeps its decision, and its key must carry the same amount). */
-	enum payg_send d = ledger_rule_payg_send(owed, r->amount_cents, r->attempts, r->decided);
+	enum payg_send d = money_rule_payg_send(owed, r->amount_cents, r->attempts, r->decided);
 	*send = d != PAYG_END;
 	if (d == PAYG_LOWER) {
 		log_info("account %s: collection %" PRId64 " lowered from %" PRId64 " to %" PRId64 " cents, what is owed now",

@@ -12,7 +12,7 @@
  * reads what the last period left. */
 #include "ledger_periods.h"
 #include "ledger_events.h"
-#include "ledger_rules.h"
+#include "money_rule.h"
 #include "log.h"
 #include "timefmt.h"
 #include <inttypes.h>
@@ -86,7 +86,7 @@ void ledger_period_sweep_due(const struct store *lg, struct acct *a)
 static enum cd_err period_grant(struct store *lg, struct acct *a, int64_t amount, int64_t key, int64_t end,
 				const char *reference, const char *description)
 {
-	int64_t grant_id, journal_id, fits = ledger_rule_fit(a->balance, amount, LIMIT_BALANCE_MICROS_MAX);
+	int64_t grant_id, journal_id, fits = money_rule_fit(a->balance, amount, LIMIT_BALANCE_MICROS_MAX);
 	if (fits < amount)
 		log_warn("account %s: plan credit cut to the balance cap", a->ext_id);
 	amount = fits;
@@ -100,7 +100,7 @@ static enum cd_err period_grant(struct store *lg, struct acct *a, int64_t amount
 }
 
 /* The period's row (locked) and, for a period not credited yet, what
- * the period before's grants left: the rows ledger_rule_period decides
+ * the period before's grants left: the rows money_rule_period decides
  * over. */
 static enum cd_err period_read(struct store *lg, const struct acct *a, const char *plan, int64_t key,
 			       int64_t before, struct period_case *c)
@@ -135,7 +135,7 @@ static enum cd_err period_read(struct store *lg, const struct acct *a, const cha
 	return CD_OK;
 }
 
-/* Writes what ledger_rule_period decided for the period key of at. */
+/* Writes what money_rule_period decided for the period key of at. */
 static enum cd_err period_write(struct store *lg, struct acct *a, const char *plan, const struct period_effect *d,
 				int64_t at)
 {
@@ -187,7 +187,7 @@ enum cd_err ledger_period_credit(struct store *lg, struct acct *a, const char *p
 		struct period_case c = {.credits = t.credits, .rollover = t.rollover, .cap = t.cap};
 		rc = period_read(lg, a, plan, key, timefmt_month_key(start - 1), &c);
 		if (rc == CD_OK)
-			ledger_rule_period(&c, &d);
+			money_rule_period(&c, &d);
 		if (rc == CD_OK && (d.open || d.raise))
 			rc = period_write(lg, a, plan, &d, at);
 	}

@@ -9,7 +9,7 @@
  * grant, with its journal row. */
 #include "ledger_open.h"
 #include "ledger_events.h"
-#include "ledger_rules.h"
+#include "money_rule.h"
 #include "log.h"
 #include "timefmt.h"
 #include <ctype.h>
@@ -84,7 +84,7 @@ enum cd_err ledger_promo_create(struct store *lg, const struct ledger_call *call
 
 struct redeem { const char *account, *code; };
 
-/* The code exists (else a refusal), then ledger_rule_promo over its
+/* The code exists (else a refusal), then money_rule_promo over its
  * locked row: this account has it already; it expired; it is used up;
  * else the grant. */
 static enum cd_err redeem_op(struct store *lg, const struct redeem *r, json_t **out, int *status)
@@ -122,7 +122,7 @@ static enum cd_err redeem_op(struct store *lg, const struct redeem *r, json_t **
 	static const enum refusal_why why[] = {[PROMO_REDEEMED] = REFUSE_PROMO_REDEEMED,
 					       [PROMO_EXPIRED] = REFUSE_PROMO_EXPIRED,
 					       [PROMO_EXHAUSTED] = REFUSE_PROMO_EXHAUSTED};
-	enum promo_verdict v = ledger_rule_promo(&c, &grant_expires);
+	enum promo_verdict v = money_rule_promo(&c, &grant_expires);
 	if (v != PROMO_GRANT)
 		return refusal_set(&lg->refusal, why[v], r->code, NULL);
 	rc = ledger_add_grant(lg, &a, "promo", amount, GRANT_PRIORITY_DEFAULT, grant_expires, ref,

@@ -6,7 +6,7 @@
  * an invoice's payment news (ledger_invoice_pay.c); calls neither. */
 #include "ledger_events.h"
 #include "ledger_hooks.h"
-#include "ledger_rules.h"
+#include "money_rule.h"
 #include "log.h"
 #include "webhook.h"
 #include <inttypes.h>
@@ -46,7 +46,7 @@ enum cd_err ledger_hook_charge_refunded(struct store *lg, struct hook_run *h)
 				    .refunded_cents_before = f.refunded_cents, .disputed = f.disputed,
 				    .rate_micros = ledger_hook_cents_to_micros(lg, ev->amount_refunded_cents)};
 	struct refund_effect eff;
-	ledger_rule_refund(&rcase, &eff);
+	money_rule_refund(&rcase, &eff);
 	if (eff.duplicate) {
 		h->outcome = "duplicate: refund already applied";
 		return a.dirty ? ledger_acct_save(lg, &a) : CD_OK;
@@ -56,7 +56,7 @@ enum cd_err ledger_hook_charge_refunded(struct store *lg, struct hook_run *h)
 	if (eff.from_dispute > 0)
 		rc = ledger_dispute_yield(lg, &f, eff.from_dispute, &moved);
 	if (rc == CD_OK)
-		ledger_rule_refund_moved(&rcase, &eff, moved);
+		money_rule_refund_moved(&rcase, &eff, moved);
 	if (rc == CD_OK && micros > 0)
 		rc = ledger_spend(lg, &a, micros, "refund", 0, ev->charge_id, "Stripe refund", NULL);
 	if (rc == CD_OK)

@@ -8,7 +8,7 @@
  * first. Never updates or deletes a journal row. Calls nothing above it. */
 #include "holdid.h"
 #include "ledger_rows.h"
-#include "ledger_rules.h"
+#include "money_rule.h"
 #include "store_write.h"
 #include "log.h"
 #include "timefmt.h"
@@ -385,7 +385,7 @@ static enum cd_err add_grant(struct store *lg, struct acct *a, const char *cause
 	}
 	/* DESIGN §10: refused before anything moves, never wrapped; the
 	 * debt repaid first (ledger_rules.h). */
-	if (ledger_rule_grant(a->balance, debt, amount, &g) != 0)
+	if (money_rule_grant(a->balance, debt, amount, &g) != 0)
 		return refusal_set(&lg->refusal, REFUSE_BALANCE_CAP, a->ext_id, NULL);
 	/* The debt row repaid, the grant and its journal row naming it, in
 	 * one write; the ids come back. */

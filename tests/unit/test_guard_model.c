@@ -9,7 +9,7 @@
  * replays happen; some with min_output_tokens), settle (of any hold, with
  * a hash reused or not: replays and conflicts), release, POST /v1/usage
  * (some forced, some byok) and a hold's expiry (released or captured, as
- * the account-open step does with ledger_rule_hold_expiry). What a
+ * the account-open step does with money_rule_hold_expiry). What a
  * decision asks its caller for is done here as ledger_holds.c does it, on
  * rows in memory: a refund grant (op->refund: the debt repaid first, the
  * grants read stale after it, as after a new debt row is written), the
@@ -37,7 +37,7 @@
  * and the operation is then decided again on the rows as committed. The
  * same invariants hold on the committed rows after every step. */
 #include "ledger_decide.h"
-#include "ledger_rules.h"
+#include "money_rule.h"
 #include "tap.h"
 #include <stdlib.h>
 #include <string.h>
@@ -178,7 +178,7 @@ static void spend_more(struct model *m, struct batch *b, int64_t left)
 
 /* The refund grant a late settle below its capture asks for, as
  * ledger_holds.c writes it (ledger_add_grant, its journal row written
- * apart): the debt repaid first (ledger_rule_grant), the grants read
+ * apart): the debt repaid first (money_rule_grant), the grants read
  * stale after it. */
 static void refund(struct batch *b, struct guard_op *op)
 {
@@ -407,7 +407,7 @@ static void step_expiry(struct model *m, struct store *lg, struct batch *b)
 		struct acct *a = &b->accts[0].a;
 		struct hold_expiry e;
 		int64_t more = 0;
-		ledger_rule_hold_expiry(h->amount, a->reserved, (int)rnd(m, 2), &e);
+		money_rule_hold_expiry(h->amount, a->reserved, (int)rnd(m, 2), &e);
 		a->reserved -= e.release;
 		ledger_decide_member_move(b, 0, h->has_member ? h->member : NULL, -e.release, e.charge);
 		if (e.charge > 0) {

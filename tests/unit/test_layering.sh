@@ -31,8 +31,9 @@ prefixes() {
 	case $1 in
 	# __assert_fail: log.c's, glibc's assert() failure hook (the failure
 	# logged with what the thread serves, docs/operations.md).
-	core) echo "cd_ money_ pricing_ dynbuf_ jsonio_ jw_ timefmt_ urlpath_ log_ keys_ holdid_ envfile_ cfg_ metrics_ refusal_ __assert_fail" ;;
+	core) echo "cd_ dynbuf_ jsonio_ jw_ timefmt_ urlpath_ log_ keys_ holdid_ envfile_ cfg_ metrics_ refusal_ __assert_fail" ;;
 	stripe) echo "stripe_ webhook_" ;;
+	money) echo "money_ pricing_" ;;
 	store) echo "store_" ;;
 	ledger) echo "ledger_" ;;
 	jobs) echo "notify_ recharge_ sweep_" ;;

@@ -9,7 +9,7 @@
  * taken back (refunds and disputes together) beyond what it credited, a
  * payment's disputed figure the sum of what its disputes hold, and the
  * money moved equal to the money decided. */
-#include "ledger_rules.h"
+#include "money_rule.h"
 #include "ledger_rows.h"
 #include "tap.h"
 #include <stdlib.h>
@@ -60,7 +60,7 @@ static int credit(struct model *m, int64_t amount)
 	int d = debt_row(m);
 	int64_t debt = d >= 0 && m->g[d].remaining < 0 ? -m->g[d].remaining : 0;
 	struct grant_effect e;
-	if (m->n == GRANTS || ledger_rule_grant(m->balance, debt, amount, &e) != 0)
+	if (m->n == GRANTS || money_rule_grant(m->balance, debt, amount, &e) != 0)
 		return -1;
 	if (e.repay > 0)
 		m->g[d].remaining += e.repay;
@@ -117,63 +117,63 @@ static const char *broken(const struct model *m)
 static void by_hand(void)
 {
 	struct grant_effect e;
-	ok(ledger_rule_grant(0, 0, 500, &e) == 0 && e.repay == 0 && e.remaining == 500 && e.balance_after == 500,
+	ok(money_rule_grant(0, 0, 500, &e) == 0 && e.repay == 0 && e.remaining == 500 && e.balance_after == 500,
 	   "a credit without debt is all the new grant's");
-	ok(ledger_rule_grant(-300, 300, 500, &e) == 0 && e.repay == 300 && e.remaining == 200 && e.balance_after == 200,
+	ok(money_rule_grant(-300, 300, 500, &e) == 0 && e.repay == 300 && e.remaining == 200 && e.balance_after == 200,
 	   "a credit repays the debt first");
-	ok(ledger_rule_grant(-800, 800, 500, &e) == 0 && e.repay == 500 && e.remaining == 0 && e.balance_after == -300,
+	ok(money_rule_grant(-800, 800, 500, &e) == 0 && e.repay == 500 && e.remaining == 0 && e.balance_after == -300,
 	   "a credit below the debt goes all to it");
-	ok(ledger_rule_grant(INT64_MAX - 10, 0, 11, &e) == -1, "a credit past the money range is refused");
+	ok(money_rule_grant(INT64_MAX - 10, 0, 11, &e) == -1, "a credit past the money range is refused");
 
 	struct refund_effect r;
 	struct refund_case c = {.refunded_cents = 500, .charge_cents = 1000, .credited = 10000000, .rate_micros = -1};
-	ledger_rule_refund(&c, &r);
+	money_rule_refund(&c, &r);
 	ok(!r.duplicate && r.target == 5000000 && r.take == 5000000 && r.from_dispute == 0,
 	   "half the charge refunded takes back half the credit");
 	c.refunded = 5000000;
 	c.refunded_cents_before = 500;
-	ledger_rule_refund(&c, &r);
+	money_rule_refund(&c, &r);
 	ok(r.duplicate && r.take == 0, "the same cumulative amount again is a duplicate");
 	c.refunded_cents = 1000;
-	ledger_rule_refund(&c, &r);
+	money_rule_refund(&c, &r);
 	ok(r.target == 10000000 && r.take == 5000000, "then the whole: the rest of the credit");
 	c = (struct refund_case){.refunded_cents = 333, .charge_cents = 1000, .credited = 1000};
-	ledger_rule_refund(&c, &r);
+	money_rule_refund(&c, &r);
 	is_int(r.target, 333, "rounded down: the customer never loses more than they got back");
 	c = (struct refund_case){.refunded_cents = 700, .charge_cents = -1, .paid_cents = 0, .credited = 10000000,
 				 .rate_micros = 7000000};
-	ledger_rule_refund(&c, &r);
+	money_rule_refund(&c, &r);
 	is_int(r.take, 7000000, "no charge amount and no record of it: the cents at the top-up rate");
 	c.rate_micros = 70000000;
-	ledger_rule_refund(&c, &r);
+	money_rule_refund(&c, &r);
 	is_int(r.take, 10000000, "never more than was credited");
 	c = (struct refund_case){.refunded_cents = 1000, .charge_cents = 1000, .credited = 10000000,
 				 .disputed = 6000000};
-	ledger_rule_refund(&c, &r);
+	money_rule_refund(&c, &r);
 	ok(r.take == 4000000 && r.from_dispute == 6000000,
 	   "a full refund while a dispute holds 6 of 10: 4 from the balance, 6 asked of the dispute");
 
 	struct dispute_case d = {.credited = 10000000, .paid_cents = 1000, .cents = 1000, .same_currency = 1};
-	is_int(ledger_rule_dispute_take(&d), 10000000, "a dispute of the whole charge takes the whole credit");
+	is_int(money_rule_dispute_take(&d), 10000000, "a dispute of the whole charge takes the whole credit");
 	d.paid_cents = 1100;	/* tax bought no credit */
-	is_int(ledger_rule_dispute_take(&d), 9090909, "a dispute of part of what was paid takes that share, rounded down");
+	is_int(money_rule_dispute_take(&d), 9090909, "a dispute of part of what was paid takes that share, rounded down");
 	d.same_currency = 0;
-	is_int(ledger_rule_dispute_take(&d), 10000000, "in another currency the share cannot be told: the whole credit");
+	is_int(money_rule_dispute_take(&d), 10000000, "in another currency the share cannot be told: the whole credit");
 	d = (struct dispute_case){.credited = 10000000, .refunded = 3000000, .disputed = 2000000, .paid_cents = 1000,
 				  .cents = -1, .same_currency = 1};
-	is_int(ledger_rule_dispute_take(&d), 5000000, "never more than refunds and other disputes left");
-	ok(ledger_rule_dispute_opens(0, 0, 0) && !ledger_rule_dispute_opens(1, 0, 500) &&
-	   !ledger_rule_dispute_opens(1, 1, 500) && ledger_rule_dispute_opens(1, 1, 0),
+	is_int(money_rule_dispute_take(&d), 5000000, "never more than refunds and other disputes left");
+	ok(money_rule_dispute_opens(0, 0, 0) && !money_rule_dispute_opens(1, 0, 500) &&
+	   !money_rule_dispute_opens(1, 1, 500) && money_rule_dispute_opens(1, 1, 0),
 	   "a dispute takes once: new, or lost before its news came having taken nothing");
 	int64_t returned;
-	ok(ledger_rule_dispute_close(1, 700, 0, &returned) == 700 && returned == 700,
+	ok(money_rule_dispute_close(1, 700, 0, &returned) == 700 && returned == 700,
 	   "won: what it holds comes back, and is marked given");
-	ok(ledger_rule_dispute_close(1, 700, 700, &returned) == 0 && returned == 700, "won again: nothing more");
-	ok(ledger_rule_dispute_close(0, 700, 0, &returned) == 0 && returned == 0, "lost: the credit stays taken");
+	ok(money_rule_dispute_close(1, 700, 700, &returned) == 0 && returned == 700, "won again: nothing more");
+	ok(money_rule_dispute_close(0, 700, 0, &returned) == 0 && returned == 0, "lost: the credit stays taken");
 	int64_t held[3] = {300, 0, 500}, parts[3];
-	ok(ledger_rule_dispute_yield(held, 3, 600, parts) == 600 && parts[0] == 300 && parts[1] == 0 && parts[2] == 300,
+	ok(money_rule_dispute_yield(held, 3, 600, parts) == 600 && parts[0] == 300 && parts[1] == 0 && parts[2] == 300,
 	   "a refund takes over the open disputes' holds in order, each no more than it holds");
-	ok(ledger_rule_dispute_yield(held, 3, 5000, parts) == 800, "and no more than they hold in all");
+	ok(money_rule_dispute_yield(held, 3, 5000, parts) == 800, "and no more than they hold in all");
 }
 
 struct tally {
@@ -188,7 +188,7 @@ static int64_t dispute_take(struct model *m, struct payment *p, struct dispute *
 	struct dispute_case c = {.credited = p->credited, .refunded = p->refunded, .disputed = p->disputed,
 				 .paid_cents = p->paid_cents > 0 ? p->paid_cents : p->credited / 10000,
 				 .cents = rnd(4) ? rnd(p->credited / 10000 + 2) : -1, .same_currency = rnd(5) != 0};
-	int64_t take = ledger_rule_dispute_take(&c);
+	int64_t take = money_rule_dispute_take(&c);
 	spend(m, take);
 	d->taken = take;
 	p->disputed += take;
@@ -209,7 +209,7 @@ static int dispute_news(struct model *m, struct payment *p, struct tally *t)
 	if (k < 0 && p->nd < DISPUTES) {
 		struct dispute *d = &p->d[p->nd++];
 		*d = (struct dispute){0, 0, OPEN};
-		if (!ledger_rule_dispute_opens(0, 0, 0))
+		if (!money_rule_dispute_opens(0, 0, 0))
 			return -1;
 		int64_t take = dispute_take(m, p, d);
 		t->opened++;
@@ -221,7 +221,7 @@ static int dispute_news(struct model *m, struct payment *p, struct tally *t)
 	if (rnd(3) == 0) {
 		/* "created" again */
 		t->repeated++;
-		if (!ledger_rule_dispute_opens(1, d->state == LOST, d->taken))
+		if (!money_rule_dispute_opens(1, d->state == LOST, d->taken))
 			return 0;
 		if (d->state != LOST || d->taken != 0)
 			return -1;
@@ -233,7 +233,7 @@ static int dispute_news(struct model *m, struct payment *p, struct tally *t)
 		return 0;
 	}
 	int won = (int)rnd(2);
-	int64_t returned, give = ledger_rule_dispute_close(won, d->taken, d->returned, &returned);
+	int64_t returned, give = money_rule_dispute_close(won, d->taken, d->returned, &returned);
 	if (give > 0 && credit(m, give) != 0)
 		return 0;	/* past the range: nothing moved, the row stays open */
 	p->disputed -= give;
@@ -253,7 +253,7 @@ static int64_t refund_yield(struct payment *p, int64_t micros)
 			held[n] = p->d[k].taken;
 			at[n++] = k;
 		}
-	int64_t moved = ledger_rule_dispute_yield(held, n, micros, parts);
+	int64_t moved = money_rule_dispute_yield(held, n, micros, parts);
 	for (int i = 0; i < n; i++)
 		p->d[at[i]].taken -= parts[i];
 	p->disputed -= moved;
@@ -302,12 +302,12 @@ static void random_sequences(void)
 					c.refunded_cents = paid;
 				c.rate_micros = c.refunded_cents * 10000;
 				struct refund_effect e;
-				ledger_rule_refund(&c, &e);
+				money_rule_refund(&c, &e);
 				if (e.duplicate)
 					continue;
 				/* the open disputes give what they hold of what was asked */
 				int64_t moved = refund_yield(&m.pay[p], e.from_dispute);
-				ledger_rule_refund_moved(&c, &e, moved);
+				money_rule_refund_moved(&c, &e, moved);
 				spend(&m, e.take);
 				m.pay[p].refunded += e.take + moved;
 				m.pay[p].refunded_cents = c.refunded_cents;
@@ -330,30 +330,30 @@ static void periods_by_hand(void)
 {
 	struct period_effect e;
 	struct period_case c = {.credits = 5000, .rollover = ROLLOVER_CAPPED, .cap = 2000, .left = 3000};
-	ledger_rule_period(&c, &e);
+	money_rule_period(&c, &e);
 	ok(e.open && !e.raise && e.credit == 5000 && e.carried == 2000,
 	   "a period's first credit: the plan's credits and the rollover, capped");
 	c.rollover = ROLLOVER_FULL;
-	ledger_rule_period(&c, &e);
+	money_rule_period(&c, &e);
 	is_int(e.carried, 3000, "rollover full: all the period before left");
 	c.rollover = ROLLOVER_NONE;
-	ledger_rule_period(&c, &e);
+	money_rule_period(&c, &e);
 	is_int(e.carried, 0, "rollover none: nothing carried");
 	c = (struct period_case){.credits = 5000, .has_row = 1, .same_plan = 1, .row_credits = 5000};
-	ledger_rule_period(&c, &e);
+	money_rule_period(&c, &e);
 	ok(!e.open && !e.raise && e.credit == 0, "the same period again: nothing");
 	c = (struct period_case){.credits = 8000, .has_row = 1, .same_plan = 1, .row_credits = 5000};
-	ledger_rule_period(&c, &e);
+	money_rule_period(&c, &e);
 	ok(!e.raise && e.credit == 0, "the same plan with its catalogue raised mid-period: from the next period");
 	c.same_plan = 0;
-	ledger_rule_period(&c, &e);
+	money_rule_period(&c, &e);
 	ok(e.raise && e.credit == 3000, "a change to a bigger plan mid-period: the difference");
 	c.credits = 2000;
-	ledger_rule_period(&c, &e);
+	money_rule_period(&c, &e);
 	ok(!e.raise && e.credit == 0, "a change to a smaller plan: nothing taken, nothing given");
-	is_int(ledger_rule_fit(100, 50, 120), 20, "a credit past the balance cap is cut to fit");
-	is_int(ledger_rule_fit(-100, 50, 120), 50, "a balance below zero: the whole credit");
-	is_int(ledger_rule_fit(120, 50, 120), 0, "a balance at the cap: nothing fits");
+	is_int(money_rule_fit(100, 50, 120), 20, "a credit past the balance cap is cut to fit");
+	is_int(money_rule_fit(-100, 50, 120), 50, "a balance below zero: the whole credit");
+	is_int(money_rule_fit(120, 50, 120), 0, "a balance at the cap: nothing fits");
 }
 
 /* Random months of a subscription: renewals (repeated), plan changes up
@@ -396,7 +396,7 @@ static void period_sequences(void)
 						.has_row = have_row, .same_plan = row_plan == plan,
 						.row_credits = row_credits, .left = have_row ? 0 : left_before};
 			struct period_effect e;
-			ledger_rule_period(&c, &e);
+			money_rule_period(&c, &e);
 			if (e.open) {
 				row_credits = e.credit;
 				have_row = 1;
@@ -439,23 +439,23 @@ static void promo_codes(void)
 {
 	int64_t until;
 	struct promo_case c = {.expires_at = -1, .max = -1, .ttl_days = -1, .now = 1000};
-	ok(ledger_rule_promo(&c, &until) == PROMO_GRANT && until == -1, "no limits: granted, never expiring");
+	ok(money_rule_promo(&c, &until) == PROMO_GRANT && until == -1, "no limits: granted, never expiring");
 	c.ttl_days = 2;
-	ok(ledger_rule_promo(&c, &until) == PROMO_GRANT && until == 1000 + 2 * 86400, "a grant lives ttl_days");
+	ok(money_rule_promo(&c, &until) == PROMO_GRANT && until == 1000 + 2 * 86400, "a grant lives ttl_days");
 	c.ttl_days = INT32_MAX;
-	ok(ledger_rule_promo(&c, &until) == PROMO_GRANT && until == 1000 + (int64_t)INT32_MAX * 86400,
+	ok(money_rule_promo(&c, &until) == PROMO_GRANT && until == 1000 + (int64_t)INT32_MAX * 86400,
 	   "the longest ttl the column holds stays inside the range");
 	c = (struct promo_case){.redeemed_by_account = 1, .expires_at = 10, .max = 1, .redeemed = 1, .ttl_days = -1,
 				.now = 1000};
-	is_int(ledger_rule_promo(&c, &until), PROMO_REDEEMED, "told in order: redeemed by this account first");
+	is_int(money_rule_promo(&c, &until), PROMO_REDEEMED, "told in order: redeemed by this account first");
 	c.redeemed_by_account = 0;
-	is_int(ledger_rule_promo(&c, &until), PROMO_EXPIRED, "then expired");
+	is_int(money_rule_promo(&c, &until), PROMO_EXPIRED, "then expired");
 	c.expires_at = 1000;
-	is_int(ledger_rule_promo(&c, &until), PROMO_EXPIRED, "expired at its expires_at");
+	is_int(money_rule_promo(&c, &until), PROMO_EXPIRED, "expired at its expires_at");
 	c.expires_at = 1001;
-	is_int(ledger_rule_promo(&c, &until), PROMO_EXHAUSTED, "then used up");
+	is_int(money_rule_promo(&c, &until), PROMO_EXHAUSTED, "then used up");
 	c.max = 2;
-	is_int(ledger_rule_promo(&c, &until), PROMO_GRANT, "granted while redemptions remain");
+	is_int(money_rule_promo(&c, &until), PROMO_GRANT, "granted while redemptions remain");
 
 	/* Random redemptions of codes by 30 accounts, in time order, as
 	 * ledger_promo.c applies them on the code's locked row. */
@@ -469,7 +469,7 @@ static void promo_codes(void)
 			now += rnd(40);
 			struct promo_case p = {.redeemed_by_account = by[acct], .expires_at = expires, .max = max,
 					       .redeemed = redeemed, .ttl_days = rnd(3) - 1, .now = now};
-			enum promo_verdict v = ledger_rule_promo(&p, &until);
+			enum promo_verdict v = money_rule_promo(&p, &until);
 			if (v == PROMO_GRANT) {
 				by[acct] = 1;
 				redeemed++;
@@ -497,22 +497,22 @@ static void recharges(void)
 	int64_t dk, dc;
 	struct recharge_case c = {.threshold = 5000, .amount_cents = 1000, .has_card = 1, .available = 4999,
 				  .day_key = 7, .day_count = 1, .today = 7, .max_per_day = 3};
-	ok(ledger_rule_recharge(&c, &dk, &dc) == 1 && dk == 7 && dc == 2, "below the threshold: queued, counted");
+	ok(money_rule_recharge(&c, &dk, &dc) == 1 && dk == 7 && dc == 2, "below the threshold: queued, counted");
 	c.available = 5000;
-	ok(ledger_rule_recharge(&c, &dk, &dc) == 0 && dc == 1, "at the threshold: none");
+	ok(money_rule_recharge(&c, &dk, &dc) == 0 && dc == 1, "at the threshold: none");
 	c.available = 0;
 	c.pending = 1;
-	ok(ledger_rule_recharge(&c, &dk, &dc) == 0, "one pending: none");
+	ok(money_rule_recharge(&c, &dk, &dc) == 0, "one pending: none");
 	c.pending = 0;
 	c.disputed = 1;
-	ok(ledger_rule_recharge(&c, &dk, &dc) == 0, "a disputed card: none");
+	ok(money_rule_recharge(&c, &dk, &dc) == 0, "a disputed card: none");
 	c.disputed = 0;
 	c.day_count = 3;
-	ok(ledger_rule_recharge(&c, &dk, &dc) == 0 && dc == 3, "the day's maximum reached: none");
+	ok(money_rule_recharge(&c, &dk, &dc) == 0 && dc == 3, "the day's maximum reached: none");
 	c.today = 8;
-	ok(ledger_rule_recharge(&c, &dk, &dc) == 1 && dk == 8 && dc == 1, "a new UTC day counts again");
+	ok(money_rule_recharge(&c, &dk, &dc) == 1 && dk == 8 && dc == 1, "a new UTC day counts again");
 	c.has_card = 0;
-	ok(ledger_rule_recharge(&c, &dk, &dc) == 0, "no card: none");
+	ok(money_rule_recharge(&c, &dk, &dc) == 0, "no card: none");
 
 	/* Random days of spends, credits and recharges answered (paid or
 	 * failed) on one account, as the batches and the charge thread
@@ -539,7 +539,7 @@ static void recharges(void)
 			int should = a.threshold >= 0 && a.amount_cents > 0 && a.has_card && !a.pending && !a.disputed &&
 				     a.available < a.threshold &&
 				     (a.day_key != a.today ? 0 : a.day_count) < a.max_per_day;
-			int q = ledger_rule_recharge(&a, &a.day_key, &a.day_count);
+			int q = money_rule_recharge(&a, &a.day_key, &a.day_count);
 			if (q) {
 				a.pending = 1;
 				queued++;
@@ -562,11 +562,11 @@ static void recharges(void)
 static void hold_expiries(void)
 {
 	struct hold_expiry x;
-	ledger_rule_hold_expiry(700, 1000, 0, &x);
+	money_rule_hold_expiry(700, 1000, 0, &x);
 	ok(x.release == 700 && x.charge == 0 && !x.captured, "expired: its reserve released, nothing charged");
-	ledger_rule_hold_expiry(700, 700, 1, &x);
+	money_rule_hold_expiry(700, 700, 1, &x);
 	ok(x.release == 700 && x.charge == 700 && x.captured, "capture_expired: released and charged as usage");
-	ledger_rule_hold_expiry(0, 700, 1, &x);
+	money_rule_hold_expiry(0, 700, 1, &x);
 	ok(x.release == 0 && x.charge == 0 && !x.captured, "a hold of nothing is expired, not captured");
 
 	/* Random holds on an account expiring in random order, as the sweep
@@ -581,7 +581,7 @@ static void hold_expiries(void)
 			reserved += amount[i] = rnd(4) ? rnd(100000) : 0;
 		for (int left = n; left > 0 && why == NULL; left--) {
 			int i = (int)rnd(left);
-			ledger_rule_hold_expiry(amount[i], reserved, capture, &x);
+			money_rule_hold_expiry(amount[i], reserved, capture, &x);
 			reserved -= x.release;
 			balance -= x.charge;
 			charged += x.charge;
@@ -604,16 +604,16 @@ static void hold_expiries(void)
 
 static void collections(void)
 {
-	is_int(ledger_rule_payg_cents(0, 10000, 50), 0, "nothing owed: nothing collected");
-	is_int(ledger_rule_payg_cents(-490000, 10000, 50), 0, "less than Stripe's minimum: the debt waits");
-	is_int(ledger_rule_payg_cents(-500001, 10000, 50), 51, "rounded up: the card pays at least what is owed");
-	is_int(ledger_rule_payg_cents(-9000000000000000000LL, 10000, 50), 900000000000000LL,
+	is_int(money_rule_payg_cents(0, 10000, 50), 0, "nothing owed: nothing collected");
+	is_int(money_rule_payg_cents(-490000, 10000, 50), 0, "less than Stripe's minimum: the debt waits");
+	is_int(money_rule_payg_cents(-500001, 10000, 50), 51, "rounded up: the card pays at least what is owed");
+	is_int(money_rule_payg_cents(-9000000000000000000LL, 10000, 50), 900000000000000LL,
 	       "the deepest debt the money range holds");
-	is_int(ledger_rule_payg_send(0, 700, 0, 0), PAYG_END, "nothing owed any more: not sent");
-	is_int(ledger_rule_payg_send(500, 700, 0, 0), PAYG_LOWER, "less owed, never sent: lowered to it");
-	is_int(ledger_rule_payg_send(500, 700, 1, 0), PAYG_SEND, "less owed, sent before: the same amount again");
-	is_int(ledger_rule_payg_send(500, 700, 0, 1), PAYG_SEND, "decided (creditctl collect): kept");
-	is_int(ledger_rule_payg_send(900, 700, 0, 0), PAYG_SEND, "more owed: the amount queued (the rest waits)");
+	is_int(money_rule_payg_send(0, 700, 0, 0), PAYG_END, "nothing owed any more: not sent");
+	is_int(money_rule_payg_send(500, 700, 0, 0), PAYG_LOWER, "less owed, never sent: lowered to it");
+	is_int(money_rule_payg_send(500, 700, 1, 0), PAYG_SEND, "less owed, sent before: the same amount again");
+	is_int(money_rule_payg_send(500, 700, 0, 1), PAYG_SEND, "decided (creditctl collect): kept");
+	is_int(money_rule_payg_send(900, 700, 0, 0), PAYG_SEND, "more owed: the amount queued (the rest waits)");
 
 	/* Random debts and tries as the sweep and the sender apply them: a
 	 * try never sent never asks more than is owed, the card never pays
@@ -621,7 +621,7 @@ static void collections(void)
 	const char *why = NULL;
 	int sends = 0, lowered = 0, ended = 0;
 	for (int run = 0; run < 2000 && why == NULL; run++) {
-		int64_t rate = 1 + rnd(20000), balance = -rnd(50000000), owed = ledger_rule_payg_cents(balance, rate, 50);
+		int64_t rate = 1 + rnd(20000), balance = -rnd(50000000), owed = money_rule_payg_cents(balance, rate, 50);
 		if (owed == 0)
 			continue;
 		if ((owed - 1) * rate >= -balance || owed * rate < -balance)
@@ -630,8 +630,8 @@ static void collections(void)
 		int decided = (int)rnd(4) == 0;
 		for (int step = 0; step < 6 && why == NULL; step++) {
 			balance += rnd(3) == 0 ? rnd(30000000) : 0;	/* a grant, a dispute won meanwhile */
-			int64_t now_owed = ledger_rule_payg_cents(balance, rate, 50);
-			enum payg_send d = ledger_rule_payg_send(now_owed, amount, attempts, decided);
+			int64_t now_owed = money_rule_payg_cents(balance, rate, 50);
+			enum payg_send d = money_rule_payg_send(now_owed, amount, attempts, decided);
 			if (d == PAYG_END) {
 				ended++;
 				if (now_owed != 0)

@@ -1,4 +1,4 @@
-/* ledger_rules.h: the money rules of a credit, a refund, a dispute, a
+/* money_rule.h: the money rules of a credit, a refund, a dispute, a
  * plan's period, a promo code, an auto-recharge, a hold's expiry and a
  * pay-as-you-go collection, decided in pure C over the figures their rows hold
  * (DESIGN §4, §9, §10, §13): no I/O, no clock, no allocation. The
@@ -13,8 +13,8 @@
  * without a database, and applies random sequences of credits, spends
  * (ledger_spend_burn and ledger_spend_debt), refunds and disputes opened
  * and closed to a ledger in memory, checking DESIGN §4's invariants after each. */
-#ifndef CREDITD_LEDGER_RULES_H
-#define CREDITD_LEDGER_RULES_H
+#ifndef CREDITD_MONEY_RULE_H
+#define CREDITD_MONEY_RULE_H
 #include <stdint.h>
 
 /* A credit of amount (> 0) to an account of balance whose debt row owes
@@ -25,7 +25,7 @@ struct grant_effect {
 	int64_t balance_after;
 };
 /* 0, or -1 when the balance would pass the money range (nothing moves). */
-int ledger_rule_grant(int64_t balance, int64_t debt, int64_t amount, struct grant_effect *e);
+int money_rule_grant(int64_t balance, int64_t debt, int64_t amount, struct grant_effect *e);
 
 /* A Stripe refund of a credit (cumulative, as Stripe reports it). */
 struct refund_case {
@@ -48,11 +48,11 @@ struct refund_effect {
  * down), else as of what was paid, else the cents at the top-up rate;
  * never more than was credited; what an open dispute took already is not
  * taken again (the part beyond the credit left is asked of the dispute's
- * hold, whose answer, moved, ledger_rule_refund_moved checks). */
-void ledger_rule_refund(const struct refund_case *c, struct refund_effect *e);
+ * hold, whose answer, moved, money_rule_refund_moved checks). */
+void money_rule_refund(const struct refund_case *c, struct refund_effect *e);
 /* Checks what the dispute gave (moved <= e->from_dispute) and that the
  * refund takes no more than the credit: take + moved + refunded <= credited. */
-void ledger_rule_refund_moved(const struct refund_case *c, const struct refund_effect *e, int64_t moved);
+void money_rule_refund_moved(const struct refund_case *c, const struct refund_effect *e, int64_t moved);
 
 /* A dispute of a Stripe-funded credit (DESIGN §10). */
 struct dispute_case {
@@ -68,19 +68,19 @@ struct dispute_case {
  * whole charge takes the whole credit), rounded down; the whole credit
  * when the share cannot be told (another currency, no amount). Never
  * more than the credit left after refunds and other disputes. */
-int64_t ledger_rule_dispute_take(const struct dispute_case *c);
+int64_t money_rule_dispute_take(const struct dispute_case *c);
 /* Whether a dispute's "created" news takes the credit: when its row is
  * new, or it closed as lost before this news came and took nothing
  * (Stripe does not deliver in order); else the news is a duplicate. */
-int ledger_rule_dispute_opens(int found, int lost, int64_t taken);
+int money_rule_dispute_opens(int found, int lost, int64_t taken);
 /* A dispute closing: a win gives back what it still holds (taken less
  * what was given back; a refund may have taken part of it over), once:
  * *returned_after is the row's returned_micros from now on. */
-int64_t ledger_rule_dispute_close(int won, int64_t taken, int64_t returned, int64_t *returned_after);
+int64_t money_rule_dispute_close(int won, int64_t taken, int64_t returned, int64_t *returned_after);
 /* A refund asks micros of the open disputes holding held[0..n), in their
  * order: parts[i] is what dispute i gives (never more than it holds);
  * returns their sum (at most micros). */
-int64_t ledger_rule_dispute_yield(const int64_t *held, int n, int64_t micros, int64_t *parts);
+int64_t money_rule_dispute_yield(const int64_t *held, int n, int64_t micros, int64_t *parts);
 
 /* A plan's credit for a period (DESIGN §9), decided over the period's
  * row (plan_periods, locked) and the plan's terms. */
@@ -105,11 +105,11 @@ struct period_effect {
  * credits gives the difference (a catalogue raised mid-period, or the
  * same plan set again, applies from the next period; a smaller plan
  * takes nothing back). */
-void ledger_rule_period(const struct period_case *c, struct period_effect *e);
+void money_rule_period(const struct period_case *c, struct period_effect *e);
 /* amount of a grant cut so that balance + amount stays within max (a
  * renewal is cut to fit rather than failing every request); 0 when none
  * fits. */
-int64_t ledger_rule_fit(int64_t balance, int64_t amount, int64_t max);
+int64_t money_rule_fit(int64_t balance, int64_t amount, int64_t max);
 
 /* A promo code's redemption by an account (DESIGN §9), over the code's
  * row (locked: redemptions of one code queue on it) and whether this
@@ -126,7 +126,7 @@ struct promo_case {
 /* The checks in the order an app would want them told: this account has
  * it already; it expired; it is used up. PROMO_GRANT: *grant_expires is
  * the grant's expiry (-1: none). */
-enum promo_verdict ledger_rule_promo(const struct promo_case *c, int64_t *grant_expires);
+enum promo_verdict money_rule_promo(const struct promo_case *c, int64_t *grant_expires);
 
 /* Whether an account's auto-recharge is queued now (DESIGN §10, §13),
  * over its row as a batch leaves it: on, with a card, none pending, its
@@ -144,7 +144,7 @@ struct recharge_case {
 };
 /* 1 and the row's day and count as they become (*day_key, *day_count):
  * queue one; 0: none (the day and count as they become all the same). */
-int ledger_rule_recharge(const struct recharge_case *c, int64_t *day_key, int64_t *day_count);
+int money_rule_recharge(const struct recharge_case *c, int64_t *day_key, int64_t *day_count);
 
 /* A pending hold at its expiry (DESIGN §5), on an account reserving
  * reserved (>= amount): its reserve is released; with capture (the
@@ -155,19 +155,19 @@ struct hold_expiry {
 	int64_t charge;			/* spent from the balance (0: none) */
 	int captured;
 };
-void ledger_rule_hold_expiry(int64_t amount, int64_t reserved, int capture, struct hold_expiry *e);
+void money_rule_hold_expiry(int64_t amount, int64_t reserved, int capture, struct hold_expiry *e);
 
 /* Pay-as-you-go (DESIGN §10): the cents a card pays for a balance below
  * zero, at rate micros a cent (> 0): rounded up, so the card pays at
  * least what is owed; 0 when nothing is owed or less than min_cents
  * (Stripe's minimum: the debt waits). */
-int64_t ledger_rule_payg_cents(int64_t balance, int64_t rate, int64_t min_cents);
+int64_t money_rule_payg_cents(int64_t balance, int64_t rate, int64_t min_cents);
 /* A collection about to be sent, asking amount_cents, when owed (cents,
- * ledger_rule_payg_cents of the balance now) is owed: PAYG_END when
+ * money_rule_payg_cents of the balance now) is owed: PAYG_END when
  * nothing is owed any more; PAYG_LOWER (to owed) when less is owed and
  * the try was never sent nor decided (a sent try's key must carry the
  * same amount again); else PAYG_SEND as it is. */
 enum payg_send { PAYG_SEND, PAYG_LOWER, PAYG_END };
-enum payg_send ledger_rule_payg_send(int64_t owed, int64_t amount_cents, int64_t attempts, int decided);
+enum payg_send money_rule_payg_send(int64_t owed, int64_t amount_cents, int64_t attempts, int decided);
 
 #endif

@@ -1,13 +1,13 @@
-/* ledger_rules.c: the money rules of a credit, a refund, a dispute, a
+/* money_rule.c: the money rules of a credit, a refund, a dispute, a
  * plan's period, a promo code, an auto-recharge, a hold's expiry and a
- * pay-as-you-go collection (see ledger_rules.h). Pure: the asserts are
+ * pay-as-you-go collection (see money_rule.h). Pure: the asserts are
  * the rules' own checks. */
-#include "ledger_rules.h"
+#include "money_rule.h"
 #include "money.h"
 #include "timefmt.h"
 #include <assert.h>
 
-int ledger_rule_grant(int64_t balance, int64_t debt, int64_t amount, struct grant_effect *e)
+int money_rule_grant(int64_t balance, int64_t debt, int64_t amount, struct grant_effect *e)
 {
 	int64_t after;
 	assert(amount > 0 && debt >= 0);
@@ -34,7 +34,7 @@ static int64_t refund_target(const struct refund_case *c)
 	return c->rate_micros < 0 || c->rate_micros > c->credited ? c->credited : c->rate_micros;
 }
 
-void ledger_rule_refund(const struct refund_case *c, struct refund_effect *e)
+void money_rule_refund(const struct refund_case *c, struct refund_effect *e)
 {
 	assert(c->credited >= 0 && c->refunded >= 0 && c->refunded <= c->credited && c->disputed >= 0);
 	assert(c->refunded_cents >= 0);
@@ -54,7 +54,7 @@ void ledger_rule_refund(const struct refund_case *c, struct refund_effect *e)
 	assert(e->take >= 0 && e->from_dispute >= 0 && e->take + e->from_dispute <= c->credited - c->refunded);
 }
 
-void ledger_rule_refund_moved(const struct refund_case *c, const struct refund_effect *e, int64_t moved)
+void money_rule_refund_moved(const struct refund_case *c, const struct refund_effect *e, int64_t moved)
 {
 	assert(moved >= 0 && moved <= e->from_dispute);
 	assert(c->refunded + e->take + moved <= c->credited);
@@ -63,7 +63,7 @@ void ledger_rule_refund_moved(const struct refund_case *c, const struct refund_e
 	(void)moved;
 }
 
-int64_t ledger_rule_dispute_take(const struct dispute_case *c)
+int64_t money_rule_dispute_take(const struct dispute_case *c)
 {
 	assert(c->credited >= 0 && c->refunded >= 0 && c->disputed >= 0);
 	assert(c->refunded + c->disputed <= c->credited);
@@ -77,13 +77,13 @@ int64_t ledger_rule_dispute_take(const struct dispute_case *c)
 	return micros;
 }
 
-int ledger_rule_dispute_opens(int found, int lost, int64_t taken)
+int money_rule_dispute_opens(int found, int lost, int64_t taken)
 {
 	assert(taken >= 0);
 	return !found || (lost && taken == 0);
 }
 
-int64_t ledger_rule_dispute_close(int won, int64_t taken, int64_t returned, int64_t *returned_after)
+int64_t money_rule_dispute_close(int won, int64_t taken, int64_t returned, int64_t *returned_after)
 {
 	assert(taken >= 0 && returned >= 0);
 	int64_t give = won && taken > returned ? taken - returned : 0;
@@ -92,7 +92,7 @@ int64_t ledger_rule_dispute_close(int won, int64_t taken, int64_t returned, int6
 	return give;
 }
 
-int64_t ledger_rule_dispute_yield(const int64_t *held, int n, int64_t micros, int64_t *parts)
+int64_t money_rule_dispute_yield(const int64_t *held, int n, int64_t micros, int64_t *parts)
 {
 	int64_t moved = 0;
 	assert(micros >= 0 && n >= 0);
@@ -106,7 +106,7 @@ int64_t ledger_rule_dispute_yield(const int64_t *held, int n, int64_t micros, in
 	return moved;
 }
 
-void ledger_rule_period(const struct period_case *c, struct period_effect *e)
+void money_rule_period(const struct period_case *c, struct period_effect *e)
 {
 	assert(c->credits >= 0 && c->left >= 0 && c->row_credits >= 0);
 	*e = (struct period_effect){0, 0, 0, 0};
@@ -125,7 +125,7 @@ void ledger_rule_period(const struct period_case *c, struct period_effect *e)
 	assert(!c->has_row || e->credit == 0 || c->row_credits + e->credit == c->credits);
 }
 
-int64_t ledger_rule_fit(int64_t balance, int64_t amount, int64_t max)
+int64_t money_rule_fit(int64_t balance, int64_t amount, int64_t max)
 {
 	assert(amount >= 0 && max >= 0);
 	int64_t fits = amount;
@@ -135,7 +135,7 @@ int64_t ledger_rule_fit(int64_t balance, int64_t amount, int64_t max)
 	return fits;
 }
 
-enum promo_verdict ledger_rule_promo(const struct promo_case *c, int64_t *grant_expires)
+enum promo_verdict money_rule_promo(const struct promo_case *c, int64_t *grant_expires)
 {
 	assert(c->redeemed >= 0 && c->now >= 0);
 	*grant_expires = -1;
@@ -152,7 +152,7 @@ enum promo_verdict ledger_rule_promo(const struct promo_case *c, int64_t *grant_
 	return PROMO_GRANT;
 }
 
-int ledger_rule_recharge(const struct recharge_case *c, int64_t *day_key, int64_t *day_count)
+int money_rule_recharge(const struct recharge_case *c, int64_t *day_key, int64_t *day_count)
 {
 	assert(c->max_per_day >= 0 && c->today >= 0);	/* config (checked) and clock */
 	*day_key = c->day_key;
@@ -174,7 +174,7 @@ int ledger_rule_recharge(const struct recharge_case *c, int64_t *day_key, int64_
 	return 1;
 }
 
-void ledger_rule_hold_expiry(int64_t amount, int64_t reserved, int capture, struct hold_expiry *e)
+void money_rule_hold_expiry(int64_t amount, int64_t reserved, int capture, struct hold_expiry *e)
 {
 	assert(amount >= 0 && amount <= reserved);
 	e->release = amount;
@@ -183,7 +183,7 @@ void ledger_rule_hold_expiry(int64_t amount, int64_t reserved, int capture, stru
 	assert(e->charge <= e->release && reserved - e->release >= 0);
 }
 
-int64_t ledger_rule_payg_cents(int64_t balance, int64_t rate, int64_t min_cents)
+int64_t money_rule_payg_cents(int64_t balance, int64_t rate, int64_t min_cents)
 {
 	assert(rate > 0 && min_cents >= 0);
 	if (balance >= 0)
@@ -195,7 +195,7 @@ int64_t ledger_rule_payg_cents(int64_t balance, int64_t rate, int64_t min_cents)
 	return cents >= min_cents ? cents : 0;
 }
 
-enum payg_send ledger_rule_payg_send(int64_t owed, int64_t amount_cents, int64_t attempts, int decided)
+enum payg_send money_rule_payg_send(int64_t owed, int64_t amount_cents, int64_t attempts, int decided)
 {
 	assert(owed >= 0 && attempts >= 0);
 	if (owed == 0)
