@@ -243,7 +243,7 @@ out:
 void api_webhook(struct api_ctx *ctx, const struct request *rq, char **params, struct response *rs)
 {
 	const struct cfg *c = ctx->cfg;
-	struct webhook_event ev;
+	struct ledger_news ev;
 	char err[256];
 	const char *outcome = "ignored";
 	if (c->webhook_secret_count == 0) {
@@ -262,7 +262,7 @@ void api_webhook(struct api_ctx *ctx, const struct request *rq, char **params, s
 		api_error(rs, CD_E_INVALID, NULL, "not a Stripe event: %s", err);
 		return;
 	}
-	enum cd_err rc = ledger_webhook_apply(ctx->lg, &ev, &outcome);
+	enum cd_err rc = ledger_news_apply(ctx->lg, &ev, &outcome);
 	if (rc != CD_OK) {
 		api_fail(rs, rc, "event");
 		return;

@@ -640,9 +640,9 @@ enum cd_err ledger_topup_opened(struct store *lg, int64_t topup_id, const char *
  * LIMIT_TOPUP_PENDING_SECONDS expired (the background thread's pass);
  * *expired: how many. A late payment of one still credits. */
 enum cd_err ledger_topups_expire(struct store *lg, int *expired);
-struct webhook_event;
+struct ledger_news;
 /* Applies a verified event once (event id unique), in one transaction. */
-enum cd_err ledger_webhook_apply(struct store *lg, const struct webhook_event *ev, const char **outcome);
+enum cd_err ledger_news_apply(struct store *lg, const struct ledger_news *ev, const char **outcome);
 
 /* ---- Operators (creditctl) ----
  * These copy what they find into structs the caller provides, in the

@@ -19,7 +19,7 @@
 #include "ledger_funded.h"
 #include "money_rule.h"
 #include "log.h"
-#include "webhook.h"
+#include "ledger_news.h"
 #include <string.h>
 #include <strings.h>
 
@@ -68,7 +68,7 @@ static int unpaid(const char *status)
 	return status != NULL && (strcmp(status, "past_due") == 0 || strcmp(status, "unpaid") == 0);
 }
 
-enum cd_err ledger_hook_subscription_unpaid(struct store *lg, struct acct *a, const struct webhook_event *ev,
+enum cd_err ledger_hook_subscription_unpaid(struct store *lg, struct acct *a, const struct ledger_news *ev,
 				     const char *previous_status)
 {
 	if (!unpaid(ev->subscription_status) || unpaid(previous_status))
@@ -98,7 +98,7 @@ struct disputed {
 	int64_t taken, returned;	/* the row's micros */
 };
 
-static void news_of(const struct webhook_event *ev, struct dispute_news *n)
+static void news_of(const struct ledger_news *ev, struct dispute_news *n)
 {
 	n->id = ev->dispute_id;
 	n->charge = ev->charge_id;
@@ -115,7 +115,7 @@ static const char *or_null(const char *text)
 /* Finds the credit of the dispute's charge (by payment intent, else by
  * charge id) and locks its account, the credit's row and the dispute's
  * row, in that order. CD_E_NOT_FOUND: no credit of creditd's. */
-static enum cd_err dispute_lock(struct store *lg, const struct webhook_event *ev, struct acct *a, struct disputed *d)
+static enum cd_err dispute_lock(struct store *lg, const struct ledger_news *ev, struct acct *a, struct disputed *d)
 {
 	static const char sql_row[] = "SELECT state, taken_micros, returned_micros FROM disputes WHERE dispute_id = ? "
 		"FOR UPDATE";
@@ -187,7 +187,7 @@ static enum cd_err dispute_keep(struct store *lg, struct hook_run *h, const char
 	static const char sql_new[] = "INSERT INTO disputes (dispute_id, payment_intent, charge_id, currency, "
 		"amount_cents, state, created_at, closed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)";
 	static const char sql_close[] = "UPDATE disputes SET state = ?, closed_at = ? WHERE dispute_id = ?";
-	const struct webhook_event *ev = h->ev;
+	const struct ledger_news *ev = h->ev;
 	int closing = strcmp(state, "open") != 0, e, credited;
 	if (ev->payment_intent[0] == '\0') {
 		h->outcome = "ignored: no credit for this charge";
@@ -242,7 +242,7 @@ enum cd_err ledger_hook_dispute_created(struct store *lg, struct hook_run *h)
 static enum cd_err dispute_give(struct store *lg, struct hook_run *h, struct acct *a, struct disputed *d,
 				int64_t micros)
 {
-	const struct webhook_event *ev = h->ev;
+	const struct ledger_news *ev = h->ev;
 	int64_t grant_id;
 	enum cd_err rc = CD_OK;
 	if (micros > 0)
@@ -264,7 +264,7 @@ enum cd_err ledger_hook_dispute_closed(struct store *lg, struct hook_run *h)
 		"account_id, payment_intent, charge_id, currency, amount_cents, state, created_at, closed_at) "
 		"VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON DUPLICATE KEY UPDATE "
 		"state = VALUES(state), returned_micros = ?, closed_at = VALUES(closed_at)";
-	const struct webhook_event *ev = h->ev;
+	const struct ledger_news *ev = h->ev;
 	/* An inquiry closed without becoming a chargeback (warning_closed)
 	 * never took the funds: its credit comes back as for a dispute won. */
 	int won = strcmp(ev->dispute_status, "won") == 0 || strcmp(ev->dispute_status, "warning_closed") == 0;
@@ -306,7 +306,7 @@ enum cd_err ledger_dispute_yield(struct store *lg, const struct funded *f, int64
 	static const char sql_invoice[] = "SELECT dispute_id, taken_micros FROM disputes WHERE invoice_credit_id = ? "
 		"AND state = 'open' AND taken_micros > 0 ORDER BY created_at, dispute_id LIMIT ? FOR UPDATE";
 	static const char sql_set[] = "UPDATE disputes SET taken_micros = taken_micros - ? WHERE dispute_id = ?";
-	char ids[LIMIT_DISPUTES_PER_PAYMENT][WEBHOOK_ID_MAX + 1];
+	char ids[LIMIT_DISPUTES_PER_PAYMENT][LEDGER_NEWS_ID_MAX + 1];
 	int64_t held[LIMIT_DISPUTES_PER_PAYMENT];
 	int n = 0, e;
 	*moved = 0;
@@ -333,7 +333,7 @@ enum cd_err ledger_dispute_yield(struct store *lg, const struct funded *f, int64
 
 /* A dispute's row that waited for its credit. */
 struct waiting {
-	char id[WEBHOOK_ID_MAX + 1], charge[WEBHOOK_ID_MAX + 1], currency[16];
+	char id[LEDGER_NEWS_ID_MAX + 1], charge[LEDGER_NEWS_ID_MAX + 1], currency[16];
 	int64_t cents;
 	int take;		/* open or lost: the credit is taken back */
 };

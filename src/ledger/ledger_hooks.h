@@ -9,10 +9,10 @@
 #include "ledger_funded.h"
 #include "ledger_open.h"
 
-struct webhook_event;
+struct ledger_news;
 
 struct hook_run {
-	const struct webhook_event *ev;
+	const struct ledger_news *ev;
 	const char *outcome;
 	int64_t account_id;		/* the account the event changed, kept on its stripe_events row; 0: none */
 };
@@ -49,7 +49,7 @@ enum cd_err ledger_dispute_apply_waiting(struct store *lg, struct acct *a, struc
 /* A subscription's change from previous_status (NULL: new to creditd) to
  * the event's status: payment.failed on entering past_due or unpaid, and
  * the suspension stripe.suspend_when_unpaid asks for. a is locked. */
-enum cd_err ledger_hook_subscription_unpaid(struct store *lg, struct acct *a, const struct webhook_event *ev,
+enum cd_err ledger_hook_subscription_unpaid(struct store *lg, struct acct *a, const struct ledger_news *ev,
 				     const char *previous_status);
 /* Suspends the locked account for reason (dispute, payment_failed). An
  * active account becomes suspended with that reason; a suspended one keeps
@@ -74,7 +74,7 @@ enum cd_err ledger_hook_invoice_payment_paid(struct store *lg, struct hook_run *
  * lock of the invoice's payment row (made empty when there is none), if
  * it paid this invoice (its currency and amount the invoice's); pi and
  * charge "" otherwise. */
-enum cd_err ledger_hook_invoice_payment_of(struct store *lg, const struct webhook_event *ev, char *pi, char *charge,
+enum cd_err ledger_hook_invoice_payment_of(struct store *lg, const struct ledger_news *ev, char *pi, char *charge,
 				    size_t cap);
 /* charge.refunded of a payment no credit knows yet: kept (refunds_waiting)
  * for the credit its payment may still name. */

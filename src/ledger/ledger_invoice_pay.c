@@ -19,7 +19,7 @@
 #include "ledger_events.h"
 #include "ledger_hooks.h"
 #include "log.h"
-#include "webhook.h"
+#include "ledger_news.h"
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -27,7 +27,7 @@
 
 /* A payment as invoice_payment.paid named it. */
 struct pay {
-	char pi[WEBHOOK_ID_MAX + 1], charge[WEBHOOK_ID_MAX + 1];
+	char pi[LEDGER_NEWS_ID_MAX + 1], charge[LEDGER_NEWS_ID_MAX + 1];
 	int64_t cents;			/* -1: not said */
 	char currency[8];
 };
@@ -63,7 +63,7 @@ static int pay_fits(const struct pay *p, int64_t paid_cents, const char *currenc
 	return p->cents < 0 || paid_cents < 0 || p->cents == paid_cents;
 }
 
-enum cd_err ledger_hook_invoice_payment_of(struct store *lg, const struct webhook_event *ev, char *pi, char *charge,
+enum cd_err ledger_hook_invoice_payment_of(struct store *lg, const struct ledger_news *ev, char *pi, char *charge,
 				    size_t cap)
 {
 	struct pay p;
@@ -117,7 +117,7 @@ static enum cd_err credit_name(struct store *lg, struct hook_run *h, struct cred
 {
 	static const char sql[] = "UPDATE invoice_credits SET payment_intent = COALESCE(payment_intent, ?), "
 				  "charge_id = COALESCE(charge_id, ?) WHERE id = ?";
-	const struct webhook_event *ev = h->ev;
+	const struct ledger_news *ev = h->ev;
 	const char *pi = ev->payment_intent[0] != '\0' ? ev->payment_intent : NULL;
 	struct acct a;
 	enum cd_err rc = ledger_acct_lock_id(lg, c->f.account_id, &a);
@@ -135,7 +135,7 @@ static enum cd_err credit_name(struct store *lg, struct hook_run *h, struct cred
 }
 
 /* Why ev's payment is not the credit's, or NULL when it may be. */
-static const char *credit_refuses(const struct credit *c, const struct webhook_event *ev)
+static const char *credit_refuses(const struct credit *c, const struct ledger_news *ev)
 {
 	if ((c->named.pi[0] != '\0' && ev->payment_intent[0] != '\0' && strcmp(c->named.pi, ev->payment_intent) != 0) ||
 	    (c->named.charge[0] != '\0' && ev->charge_id[0] != '\0' && strcmp(c->named.charge, ev->charge_id) != 0))
@@ -151,7 +151,7 @@ enum cd_err ledger_hook_invoice_payment_paid(struct store *lg, struct hook_run *
 {
 	static const char sql_fill[] = "UPDATE invoice_payments SET payment_intent = ?, charge_id = ?, "
 				       "amount_paid_cents = ?, currency = ? WHERE invoice_id = ?";
-	const struct webhook_event *ev = h->ev;
+	const struct ledger_news *ev = h->ev;
 	struct pay p;
 	struct credit c;
 	if (strcmp(ev->payment_status, "paid") != 0 || (ev->payment_intent[0] == '\0' && ev->charge_id[0] == '\0')) {

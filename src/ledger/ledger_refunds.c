@@ -8,7 +8,7 @@
 #include "ledger_hooks.h"
 #include "money_rule.h"
 #include "log.h"
-#include "webhook.h"
+#include "ledger_news.h"
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -20,7 +20,7 @@
  * back only the rest. */
 enum cd_err ledger_hook_charge_refunded(struct store *lg, struct hook_run *h)
 {
-	const struct webhook_event *ev = h->ev;
+	const struct ledger_news *ev = h->ev;
 	struct acct a;
 	struct funded f;
 	if ((ev->payment_intent[0] == '\0' && ev->charge_id[0] == '\0') || ev->amount_refunded_cents < 0) {
@@ -82,7 +82,7 @@ enum cd_err ledger_hook_refund_keep(struct store *lg, struct hook_run *h)
 				  "VALUES(payment_intent)), charge_amount_cents = COALESCE(charge_amount_cents, "
 				  "VALUES(charge_amount_cents))";
 	static const char sql_credited[] = "SELECT id FROM invoice_credits WHERE charge_id = ? FOR UPDATE";
-	const struct webhook_event *ev = h->ev;
+	const struct ledger_news *ev = h->ev;
 	int e, credited = 0;
 	h->outcome = "ignored: no credit for this charge";
 	if (ev->charge_id[0] == '\0')
@@ -107,9 +107,9 @@ enum cd_err ledger_hook_refund_keep(struct store *lg, struct hook_run *h)
 /* One waiting refund applied as its charge.refunded would have been. */
 static enum cd_err refund_apply(struct store *lg, struct hook_run *h, struct dbstmt *s)
 {
-	struct webhook_event ev;
+	struct ledger_news ev;
 	memset(&ev, 0, sizeof(ev));
-	ev.kind = WEBHOOK_CHARGE_REFUNDED;
+	ev.kind = LEDGER_NEWS_CHARGE_REFUNDED;
 	snprintf(ev.id, sizeof(ev.id), "%s", h->ev->id);
 	store_copy(s, 0, ev.charge_id, sizeof(ev.charge_id), "");
 	store_copy(s, 1, ev.payment_intent, sizeof(ev.payment_intent), "");
@@ -127,7 +127,7 @@ enum cd_err ledger_hook_refunds_waiting_apply(struct store *lg, struct hook_run 
 				  "(w.charge_id = ic.charge_id OR w.payment_intent = ic.payment_intent) ORDER BY w.charge_id "
 				  "LIMIT 1 FOR UPDATE";
 	static const char sql_done[] = "DELETE FROM refunds_waiting WHERE charge_id = ?";
-	char charge[WEBHOOK_ID_MAX + 1];
+	char charge[LEDGER_NEWS_ID_MAX + 1];
 	int e;
 	for (int i = 0; i < LIMIT_DISPUTES_PER_PAYMENT; i++) {
 		struct dbstmt *s = store_exec(lg, sql, &e, "s", invoice);

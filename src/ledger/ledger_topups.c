@@ -16,7 +16,7 @@
 #include "ledger_hooks.h"
 #include "ledger_events.h"
 #include "log.h"
-#include "webhook.h"
+#include "ledger_news.h"
 #include <assert.h>
 #include <inttypes.h>
 #include <mysqld_error.h>
@@ -271,7 +271,7 @@ static enum cd_err topup_find(struct store *lg, const char *session, int lock, s
 
 /* What the event says beside the record: the names of the fields that
  * disagree (payment_status only when checked), as a new JSON array. */
-static json_t *disagreements(const struct webhook_event *ev, const struct acct *a, const struct topup_rec *r,
+static json_t *disagreements(const struct ledger_news *ev, const struct acct *a, const struct topup_rec *r,
 			     int check_paid)
 {
 	json_t *what = json_array();
@@ -296,7 +296,7 @@ static json_t *disagreements(const struct webhook_event *ev, const struct acct *
  * disagreed (a reference this takes) and what the event said. */
 static enum cd_err mismatch(struct store *lg, struct hook_run *h, const struct acct *a, json_t *what)
 {
-	const struct webhook_event *ev = h->ev;
+	const struct ledger_news *ev = h->ev;
 	if (what == NULL)
 		return CD_E_INTERNAL;
 	char *list = json_dumps(what, JSON_COMPACT);
@@ -318,7 +318,7 @@ static enum cd_err mismatch(struct store *lg, struct hook_run *h, const struct a
  * that claims to be a top-up is a mismatch of no account. */
 static enum cd_err not_ours(struct store *lg, struct hook_run *h)
 {
-	const struct webhook_event *ev = h->ev;
+	const struct ledger_news *ev = h->ev;
 	if ((ev->metadata_type[0] != '\0' && strcmp(ev->metadata_type, "credit_topup") != 0) ||
 	    (ev->mode[0] != '\0' && strcmp(ev->mode, "payment") != 0)) {
 		h->outcome = "ignored: not a credit top-up";
@@ -333,7 +333,7 @@ static enum cd_err credit(struct store *lg, struct hook_run *h, struct acct *a, 
 {
 	static const char sql_done[] = "UPDATE topups SET status = 'credited', credited_micros = ?, payment_intent = ?, "
 				       "grant_id = ?, credited_at = ?, paid_cents = ?, invoice_id = ? WHERE id = ?";
-	const struct webhook_event *ev = h->ev;
+	const struct ledger_news *ev = h->ev;
 	/* The credit quoted when the top-up started, whatever topup_rate is
 	 * now (DESIGN §13); a row made before the quote was kept (028) gets
 	 * amount_cents at today's rate, as it always did. */
@@ -378,7 +378,7 @@ static enum cd_err credit(struct store *lg, struct hook_run *h, struct acct *a, 
  * waits for async_payment_succeeded and is no mismatch. */
 enum cd_err ledger_hook_checkout_paid(struct store *lg, struct hook_run *h)
 {
-	const struct webhook_event *ev = h->ev;
+	const struct ledger_news *ev = h->ev;
 	struct topup_rec r;
 	struct acct a;
 	enum cd_err rc = topup_find(lg, ev->session_id, 0, &r);
@@ -392,7 +392,7 @@ enum cd_err ledger_hook_checkout_paid(struct store *lg, struct hook_run *h)
 		return rc;
 	h->account_id = a.id;
 	json_t *what = NULL;
-	int awaiting = ev->kind == WEBHOOK_CHECKOUT_COMPLETED && strcmp(ev->payment_status, "unpaid") == 0;
+	int awaiting = ev->kind == LEDGER_NEWS_CHECKOUT_COMPLETED && strcmp(ev->payment_status, "unpaid") == 0;
 	if (strcmp(r.status, "credited") == 0) {
 		h->outcome = "duplicate: session already credited";
 	} else if ((what = disagreements(ev, &a, &r, !awaiting)) == NULL) {
@@ -453,7 +453,7 @@ static enum cd_err receipt_wait(struct store *lg, struct hook_run *h)
 	static const char sql[] = "INSERT INTO receipts_waiting (payment_intent, receipt_url, event_at, created_at) "
 				  "VALUES (?, ?, ?, ?) ON DUPLICATE KEY UPDATE receipt_url = IF(event_at <= VALUES(event_at), "
 				  "VALUES(receipt_url), receipt_url), event_at = GREATEST(event_at, VALUES(event_at))";
-	const struct webhook_event *ev = h->ev;
+	const struct ledger_news *ev = h->ev;
 	enum cd_err rc = store_do(lg, sql, "receipt wait", "ssii", ev->payment_intent, ev->receipt_url, ev->created, lg->now);
 	h->outcome = "kept: no top-up credited for this payment intent yet";
 	return rc;
@@ -480,7 +480,7 @@ enum cd_err ledger_hook_topup_receipt(struct store *lg, struct hook_run *h)
 {
 	static const char sql[] = "UPDATE topups SET receipt_url = ?, receipt_event_at = ? WHERE id = ? "
 				  "AND (receipt_event_at IS NULL OR receipt_event_at <= ?)";
-	const struct webhook_event *ev = h->ev;
+	const struct ledger_news *ev = h->ev;
 	int64_t id, account_id;
 	if (ev->payment_intent[0] == '\0' || ev->receipt_url[0] == '\0') {
 		h->outcome = "ignored: no payment intent or no https receipt_url";
@@ -505,7 +505,7 @@ enum cd_err ledger_hook_topup_invoice(struct store *lg, struct hook_run *h)
 	static const char sql[] = "UPDATE topups SET invoice_url = IFNULL(?, invoice_url), invoice_pdf = "
 				  "IFNULL(?, invoice_pdf), invoice_event_at = ? WHERE id = ? "
 				  "AND (invoice_event_at IS NULL OR invoice_event_at <= ?)";
-	const struct webhook_event *ev = h->ev;
+	const struct ledger_news *ev = h->ev;
 	int64_t id, account_id;
 	if (ev->invoice_url[0] == '\0' && ev->invoice_pdf[0] == '\0') {
 		h->outcome = "ignored: no https invoice url";

@@ -132,7 +132,7 @@ static json_t *get2(json_t *obj, const char *a, const char *b)
 	return json_object_get(json_object_get(obj, a), b);
 }
 
-static int parse_checkout(struct pctx *px, json_t *o, struct webhook_event *ev)
+static int parse_checkout(struct pctx *px, json_t *o, struct ledger_news *ev)
 {
 	json_t *md = json_object_get(o, "metadata");
 	int rc = 0;
@@ -164,7 +164,7 @@ static int parse_checkout(struct pctx *px, json_t *o, struct webhook_event *ev)
 	return 0;
 }
 
-static int parse_charge(struct pctx *px, json_t *o, struct webhook_event *ev)
+static int parse_charge(struct pctx *px, json_t *o, struct ledger_news *ev)
 {
 	int rc = 0;
 
@@ -188,7 +188,7 @@ static int parse_charge(struct pctx *px, json_t *o, struct webhook_event *ev)
 
 /* charge.dispute.created / closed: the Dispute object (id, charge,
  * payment_intent, amount, currency, status). */
-static int parse_dispute(struct pctx *px, json_t *o, struct webhook_event *ev)
+static int parse_dispute(struct pctx *px, json_t *o, struct ledger_news *ev)
 {
 	int rc = 0;
 
@@ -211,7 +211,7 @@ static int parse_dispute(struct pctx *px, json_t *o, struct webhook_event *ev)
 /* payment_intent.succeeded / payment_failed: a top-up's (whose card may
  * have been kept, setup_future_usage) or an auto-recharge's. The error's
  * message is kept cut: it is only quoted in an event. */
-static int parse_payment_intent(struct pctx *px, json_t *o, struct webhook_event *ev)
+static int parse_payment_intent(struct pctx *px, json_t *o, struct ledger_news *ev)
 {
 	char recharge[32] = "";
 	int rc = 0;
@@ -255,7 +255,7 @@ static int parse_payment_intent(struct pctx *px, json_t *o, struct webhook_event
 /* Invoice fields that moved between API versions: the subscription id, the
  * account (invoice metadata, else the subscription's copied metadata, else
  * the first line's) and the plan (line price or plan, else metadata.plan). */
-static int parse_invoice_refs(struct pctx *px, json_t *o, json_t *line, struct webhook_event *ev)
+static int parse_invoice_refs(struct pctx *px, json_t *o, json_t *line, struct ledger_news *ev)
 {
 	json_t *subd = get2(o, "parent", "subscription_details");
 	int rc = 0;
@@ -292,7 +292,7 @@ static int parse_invoice_refs(struct pctx *px, json_t *o, json_t *line, struct w
  * take the credit back): payment_intent and charge on the invoice (API
  * versions before 2025-03-31), else on its first payment
  * (payments.data[0].payment); each may be an id or an expanded object. */
-static int parse_invoice_payment(struct pctx *px, json_t *o, struct webhook_event *ev)
+static int parse_invoice_payment(struct pctx *px, json_t *o, struct ledger_news *ev)
 {
 	/* Only a payment that paid: a failed or canceled attempt may come
 	 * first in the list. */
@@ -313,7 +313,7 @@ static int parse_invoice_payment(struct pctx *px, json_t *o, struct webhook_even
 	return rc;
 }
 
-static int parse_invoice(struct pctx *px, json_t *o, struct webhook_event *ev)
+static int parse_invoice(struct pctx *px, json_t *o, struct ledger_news *ev)
 {
 	json_t *line = first_item(o, "lines");
 	json_t *period = json_object_get(line, "period");
@@ -347,7 +347,7 @@ static int parse_invoice(struct pctx *px, json_t *o, struct webhook_event *ev)
  * events). The payment intent or charge is in payment (payment.type
  * says which); Stripe's preview versions (2025-11-17.preview) show them
  * at the top level, read too. */
-static int parse_invoice_payment_paid(struct pctx *px, json_t *o, struct webhook_event *ev)
+static int parse_invoice_payment_paid(struct pctx *px, json_t *o, struct ledger_news *ev)
 {
 	json_t *paid = json_object_get(o, "payment");
 	int rc = 0;
@@ -375,7 +375,7 @@ static int parse_invoice_payment_paid(struct pctx *px, json_t *o, struct webhook
 	return 0;
 }
 
-static int parse_subscription(struct pctx *px, json_t *o, struct webhook_event *ev)
+static int parse_subscription(struct pctx *px, json_t *o, struct ledger_news *ev)
 {
 	json_t *item = first_item(o, "items");
 	int rc = 0;
@@ -410,28 +410,28 @@ static int parse_subscription(struct pctx *px, json_t *o, struct webhook_event *
 	return 0;
 }
 
-static enum webhook_kind kind_of(const char *type)
+static enum ledger_news_kind kind_of(const char *type)
 {
 	static const struct {
 		const char *type;
-		enum webhook_kind kind;
+		enum ledger_news_kind kind;
 	} kinds[] = {
-		{ "checkout.session.completed", WEBHOOK_CHECKOUT_COMPLETED },
-		{ "checkout.session.async_payment_succeeded", WEBHOOK_CHECKOUT_ASYNC_SUCCEEDED },
-		{ "charge.refunded", WEBHOOK_CHARGE_REFUNDED },
-		{ "invoice.paid", WEBHOOK_INVOICE_PAID },
+		{ "checkout.session.completed", LEDGER_NEWS_CHECKOUT_COMPLETED },
+		{ "checkout.session.async_payment_succeeded", LEDGER_NEWS_CHECKOUT_ASYNC_SUCCEEDED },
+		{ "charge.refunded", LEDGER_NEWS_CHARGE_REFUNDED },
+		{ "invoice.paid", LEDGER_NEWS_INVOICE_PAID },
 		/* A new subscription sets its plan as a change does. */
-		{ "customer.subscription.created", WEBHOOK_SUBSCRIPTION_UPDATED },
-		{ "customer.subscription.updated", WEBHOOK_SUBSCRIPTION_UPDATED },
-		{ "customer.subscription.deleted", WEBHOOK_SUBSCRIPTION_DELETED },
-		{ "payment_intent.succeeded", WEBHOOK_PAYMENT_SUCCEEDED },
-		{ "payment_intent.payment_failed", WEBHOOK_PAYMENT_FAILED },
-		{ "charge.dispute.created", WEBHOOK_DISPUTE_CREATED },
-		{ "charge.dispute.closed", WEBHOOK_DISPUTE_CLOSED },
-		{ "charge.succeeded", WEBHOOK_CHARGE_RECEIPT },
-		{ "charge.updated", WEBHOOK_CHARGE_RECEIPT },
-		{ "invoice.finalized", WEBHOOK_INVOICE_FINALIZED },
-		{ "invoice_payment.paid", WEBHOOK_INVOICE_PAYMENT_PAID },
+		{ "customer.subscription.created", LEDGER_NEWS_SUBSCRIPTION_UPDATED },
+		{ "customer.subscription.updated", LEDGER_NEWS_SUBSCRIPTION_UPDATED },
+		{ "customer.subscription.deleted", LEDGER_NEWS_SUBSCRIPTION_DELETED },
+		{ "payment_intent.succeeded", LEDGER_NEWS_PAYMENT_SUCCEEDED },
+		{ "payment_intent.payment_failed", LEDGER_NEWS_PAYMENT_FAILED },
+		{ "charge.dispute.created", LEDGER_NEWS_DISPUTE_CREATED },
+		{ "charge.dispute.closed", LEDGER_NEWS_DISPUTE_CLOSED },
+		{ "charge.succeeded", LEDGER_NEWS_CHARGE_RECEIPT },
+		{ "charge.updated", LEDGER_NEWS_CHARGE_RECEIPT },
+		{ "invoice.finalized", LEDGER_NEWS_INVOICE_FINALIZED },
+		{ "invoice_payment.paid", LEDGER_NEWS_INVOICE_PAYMENT_PAID },
 	};
 	size_t i;
 
@@ -439,13 +439,13 @@ static enum webhook_kind kind_of(const char *type)
 		if (strcmp(type, kinds[i].type) == 0)
 			return kinds[i].kind;
 	}
-	return WEBHOOK_IGNORED;
+	return LEDGER_NEWS_IGNORED;
 }
 
-static void event_init(struct webhook_event *ev)
+static void event_init(struct ledger_news *ev)
 {
 	memset(ev, 0, sizeof(*ev));
-	ev->kind = WEBHOOK_IGNORED;
+	ev->kind = LEDGER_NEWS_IGNORED;
 	ev->amount_cents = -1;
 	ev->amount_refunded_cents = -1;
 	ev->charge_amount_cents = -1;
@@ -458,8 +458,8 @@ static void event_init(struct webhook_event *ev)
 }
 
 /* After a failure nothing half-parsed reaches the caller: only the event
- * id and type stay, for the log line; kind is WEBHOOK_IGNORED. */
-static void reset_keep_ids(struct webhook_event *ev)
+ * id and type stay, for the log line; kind is LEDGER_NEWS_IGNORED. */
+static void reset_keep_ids(struct ledger_news *ev)
 {
 	char id[sizeof(ev->id)], type[sizeof(ev->type)];
 
@@ -470,40 +470,40 @@ static void reset_keep_ids(struct webhook_event *ev)
 	memcpy(ev->type, type, sizeof(type));
 }
 
-static int parse_object(struct pctx *px, json_t *root, struct webhook_event *ev)
+static int parse_object(struct pctx *px, json_t *root, struct ledger_news *ev)
 {
 	json_t *o = get2(root, "data", "object");
 
 	if (!json_is_object(o))
 		return perr(px, "event %s has no data.object", ev->type);
 	switch (ev->kind) {
-	case WEBHOOK_CHECKOUT_COMPLETED:
-	case WEBHOOK_CHECKOUT_ASYNC_SUCCEEDED:
+	case LEDGER_NEWS_CHECKOUT_COMPLETED:
+	case LEDGER_NEWS_CHECKOUT_ASYNC_SUCCEEDED:
 		return parse_checkout(px, o, ev);
-	case WEBHOOK_CHARGE_REFUNDED:
-	case WEBHOOK_CHARGE_RECEIPT:
+	case LEDGER_NEWS_CHARGE_REFUNDED:
+	case LEDGER_NEWS_CHARGE_RECEIPT:
 		return parse_charge(px, o, ev);
-	case WEBHOOK_INVOICE_PAID:
-	case WEBHOOK_INVOICE_FINALIZED:
+	case LEDGER_NEWS_INVOICE_PAID:
+	case LEDGER_NEWS_INVOICE_FINALIZED:
 		return parse_invoice(px, o, ev);
-	case WEBHOOK_INVOICE_PAYMENT_PAID:
+	case LEDGER_NEWS_INVOICE_PAYMENT_PAID:
 		return parse_invoice_payment_paid(px, o, ev);
-	case WEBHOOK_SUBSCRIPTION_UPDATED:
-	case WEBHOOK_SUBSCRIPTION_DELETED:
+	case LEDGER_NEWS_SUBSCRIPTION_UPDATED:
+	case LEDGER_NEWS_SUBSCRIPTION_DELETED:
 		return parse_subscription(px, o, ev);
-	case WEBHOOK_PAYMENT_SUCCEEDED:
-	case WEBHOOK_PAYMENT_FAILED:
+	case LEDGER_NEWS_PAYMENT_SUCCEEDED:
+	case LEDGER_NEWS_PAYMENT_FAILED:
 		return parse_payment_intent(px, o, ev);
-	case WEBHOOK_DISPUTE_CREATED:
-	case WEBHOOK_DISPUTE_CLOSED:
+	case LEDGER_NEWS_DISPUTE_CREATED:
+	case LEDGER_NEWS_DISPUTE_CLOSED:
 		return parse_dispute(px, o, ev);
-	case WEBHOOK_IGNORED:
+	case LEDGER_NEWS_IGNORED:
 		break;
 	}
 	return 0;
 }
 
-int webhook_parse_event(const char *body, size_t len, struct webhook_event *ev,
+int webhook_parse_event(const char *body, size_t len, struct ledger_news *ev,
 			char *errbuf, size_t errcap)
 {
 	struct pctx px = { errbuf, errcap };
@@ -539,7 +539,7 @@ int webhook_parse_event(const char *body, size_t len, struct webhook_event *ev,
 	 * older event about a subscription from a newer one. */
 	json_t *created = json_object_get(root, "created");
 	ev->created = json_is_integer(created) && json_integer_value(created) > 0 ? json_integer_value(created) : 0;
-	if (ev->kind != WEBHOOK_IGNORED && parse_object(&px, root, ev) != 0)
+	if (ev->kind != LEDGER_NEWS_IGNORED && parse_object(&px, root, ev) != 0)
 		goto out;
 	rc = 0;
 out:

@@ -14,7 +14,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const uint8_t *nl = memchr(data, '\n', size);
 	size_t hlen = nl != NULL ? (size_t)(nl - data) : size;
 	char *header = malloc(hlen + 1);
-	struct webhook_event ev;
+	struct ledger_news ev;
 	char err[256];
 	if (header == NULL)
 		return 0;

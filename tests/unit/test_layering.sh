@@ -23,7 +23,7 @@ check() {
 # rank FOLDER: the layer's height (two folders of one height never meet).
 rank() {
 	case $1 in
-	core) echo 0 ;; money | stripe) echo 1 ;; store) echo 2 ;; ledger) echo 3 ;; jobs | gateway) echo 4 ;; http | ctl) echo 5 ;; *) echo -1 ;;
+	core) echo 0 ;; money) echo 1 ;; store) echo 2 ;; ledger) echo 3 ;; stripe) echo 4 ;; jobs | gateway) echo 5 ;; http | ctl) echo 6 ;; *) echo -1 ;;
 	esac
 }
 # prefixes FOLDER: what its exported names start with.
@@ -101,7 +101,7 @@ stmts=$(cat "$src"/ledger/*.c "$src"/store/*.c | grep -cE '(static )?const char 
 cap=$(sed -n 's/^#define LIMIT_DB_STATEMENTS \([0-9]*\).*/\1/p' "$src/limits.h")
 [ "$((stmts * 2))" -le "$cap" ] && too_many="" || too_many="$stmts statements, cache $cap"
 check "the prepared statement cache holds twice the ledger's statements" "$too_many"
-check "no float in money code" "$(grep -nE '\b(float|double)\b' "$src"/core/pricing.c "$src"/core/money.c "$src"/ledger/*.c | head -3 | tr '\n' ' ')"
+check "no float in money code" "$(grep -nE '\b(float|double)\b' "$src"/money/*.c "$src"/store/*.c "$src"/ledger/*.c | head -3 | tr '\n' ' ')"
 # Assertions guard the money (ledger_decide.c, ledger_batch.c, the
 # combiner): every build the tests use keeps them on. NDEBUG is defined by
 # no build file, nor in the flags this tree was configured with (the
@@ -134,6 +134,9 @@ for f in $all_ch; do
 		fi
 	done
 done
+# money/ includes core's and its own headers and the C library's only.
+# shellcheck disable=SC2046
+check "money/ includes only core, money and the C library" "$(grep -H '#include <' $(find "$src/money" -name '*.[ch]') | grep -vE '<(assert|inttypes|limits|stdarg|stdbool|stddef|stdint|stdio|stdlib|string|jansson)\.h>' | head -3 | tr '\n' ' ')"
 check "includes go down the layers" "$(echo "$up_includes" | cut -c1-300)"
 
 # Calls go down, and no two files call each other round a circle: every
@@ -201,6 +204,17 @@ else
 		done
 	done | head -5 | tr '\n' ' ')
 	check "the decisions call nothing that reaches the database" "$reach"
+	# money/ is pure (docs/architecture.md): handed the time and the
+	# prices, it reads no clock, no file, no database and logs nothing.
+	# What its objects call is money's, core's data helpers (JSON, text,
+	# calendar arithmetic: never timefmt_now) or the C library's pure
+	# functions.
+	money_calls=$(for o in $(find src/money -name '*.o' | sort); do
+		nm -P "$o" | awk -v o="${o#src/}" '$2 == "U" { print o ": " $1 }'
+	done)
+	impure=$( (echo "$money_calls" | grep -vE ': (money_|pricing_|jsonio_|jw_|dynbuf_|timefmt_|json_|mem(cpy|cmp|set|move)$|v?snprintf$|str(chr|rchr|cmp|ncmp|len|str|tol|toll|toul|toull)$|__assert_fail$|__(u)?(div|mod)ti3$|__stack_chk_fail$)'
+		echo "$money_calls" | grep -E ': timefmt_(now|mono)') | grep . | head -5 | tr '\n' ' ')
+	check "money/ calls nothing impure (no clock, I/O, database or log)" "$impure"
 fi
 
 # Include cycles. A module is a file's stem (router.c and router.h are

@@ -204,7 +204,7 @@ static const char *J(const char *s)
 	return jbuf;
 }
 
-static int parse(const char *json, struct webhook_event *ev, char *err, size_t errcap)
+static int parse(const char *json, struct ledger_news *ev, char *err, size_t errcap)
 {
 	return webhook_parse_event(json, strlen(json), ev, err, errcap);
 }
@@ -231,11 +231,11 @@ static const char checkout_completed[] =
 
 static void test_parse_checkout(void)
 {
-	struct webhook_event ev;
+	struct ledger_news ev;
 	char err[256];
 
 	is_int(parse(J(checkout_completed), &ev, err, sizeof(err)), 0, "checkout.session.completed parses");
-	is_int(ev.kind, WEBHOOK_CHECKOUT_COMPLETED, "kind");
+	is_int(ev.kind, LEDGER_NEWS_CHECKOUT_COMPLETED, "kind");
 	is_str(ev.id, "evt_1PxYz2LkdIwHu7ixQ0abcDEF", "event id");
 	is_str(ev.type, "checkout.session.completed", "type");
 	is_str(ev.session_id, "cs_test_a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8s9T0u1V2w3X4y5Z6a7B8c9", "session id");
@@ -260,7 +260,7 @@ static void test_parse_checkout(void)
 		       "'client_reference_id':'acct_sepa','customer':{'id':'cus_exp','object':'customer'},"
 		       "'metadata':{'type':'credit_topup','amount_cents':'10000'},'payment_intent':null,"
 		       "'payment_status':'paid'}}}"), &ev, err, sizeof(err)), 0, "async_payment_succeeded parses");
-	is_int(ev.kind, WEBHOOK_CHECKOUT_ASYNC_SUCCEEDED, "kind async");
+	is_int(ev.kind, LEDGER_NEWS_CHECKOUT_ASYNC_SUCCEEDED, "kind async");
 	is_str(ev.account, "acct_sepa", "account falls back to client_reference_id");
 	is_str(ev.currency, "eur", "currency lower-cased");
 	is_str(ev.customer, "cus_exp", "expanded customer gives its id");
@@ -270,7 +270,7 @@ static void test_parse_checkout(void)
 
 static void check_cents(const char *value, int64_t want, const char *desc)
 {
-	struct webhook_event ev;
+	struct ledger_news ev;
 	char json[512], err[128];
 
 	snprintf(json, sizeof(json),
@@ -310,11 +310,11 @@ static const char charge_refunded[] =
 
 static void test_parse_charge(void)
 {
-	struct webhook_event ev;
+	struct ledger_news ev;
 	char err[256];
 
 	is_int(parse(J(charge_refunded), &ev, err, sizeof(err)), 0, "charge.refunded parses");
-	is_int(ev.kind, WEBHOOK_CHARGE_REFUNDED, "kind charge");
+	is_int(ev.kind, LEDGER_NEWS_CHARGE_REFUNDED, "kind charge");
 	is_str(ev.charge_id, "ch_3PxYz1LkdIwHu7ix1QwErTy", "charge id");
 	is_int(ev.amount_refunded_cents, 1000, "amount_refunded");
 	is_int(ev.charge_amount_cents, 2500, "charge amount");
@@ -365,11 +365,11 @@ static const char invoice_paid_basil[] =
 
 static void test_parse_invoice(void)
 {
-	struct webhook_event ev;
+	struct ledger_news ev;
 	char err[256];
 
 	is_int(parse(J(invoice_paid), &ev, err, sizeof(err)), 0, "invoice.paid parses");
-	is_int(ev.kind, WEBHOOK_INVOICE_PAID, "kind invoice");
+	is_int(ev.kind, LEDGER_NEWS_INVOICE_PAID, "kind invoice");
 	is_str(ev.subscription, "sub_1PxSubLkdIwHu7ix", "subscription");
 	is_str(ev.customer, "cus_QpZ1a2B3c4D5e6", "customer");
 	is_int(ev.amount_paid_cents, 4900, "amount_paid");
@@ -411,11 +411,11 @@ static const char subscription_updated[] =
 
 static void test_parse_subscription(void)
 {
-	struct webhook_event ev;
+	struct ledger_news ev;
 	char err[256];
 
 	is_int(parse(J(subscription_updated), &ev, err, sizeof(err)), 0, "customer.subscription.updated parses");
-	is_int(ev.kind, WEBHOOK_SUBSCRIPTION_UPDATED, "kind updated");
+	is_int(ev.kind, LEDGER_NEWS_SUBSCRIPTION_UPDATED, "kind updated");
 	is_str(ev.subscription, "sub_1PxSubLkdIwHu7ix", "subscription id");
 	is_str(ev.customer, "cus_QpZ1a2B3c4D5e6", "customer");
 	is_str(ev.subscription_status, "active", "status");
@@ -430,7 +430,7 @@ static void test_parse_subscription(void)
 		       "'items':{'object':'list','data':[{'id':'si_d','price':{'id':'price_team'},"
 		       "'current_period_start':100,'current_period_end':200}]}}}}"), &ev, err, sizeof(err)),
 	       0, "customer.subscription.deleted parses");
-	is_int(ev.kind, WEBHOOK_SUBSCRIPTION_DELETED, "kind deleted");
+	is_int(ev.kind, LEDGER_NEWS_SUBSCRIPTION_DELETED, "kind deleted");
 	is_str(ev.subscription_status, "canceled", "status canceled");
 	is_str(ev.plan, "price_team", "plan from items.data[0].price.id");
 	is_int(ev.period_start, 100, "period start from the item (basil)");
@@ -442,18 +442,18 @@ static void test_parse_subscription(void)
 		       "'items':{'object':'list','data':[{'id':'si_n','price':{'id':'price_pro'}}]}}}}"), &ev, err,
 		     sizeof(err)),
 	       0, "customer.subscription.created parses");
-	is_int(ev.kind, WEBHOOK_SUBSCRIPTION_UPDATED, "a new subscription is applied as a change");
+	is_int(ev.kind, LEDGER_NEWS_SUBSCRIPTION_UPDATED, "a new subscription is applied as a change");
 	is_str(ev.plan, "price_pro", "its price");
 }
 
 static void test_parse_errors(void)
 {
-	struct webhook_event ev;
+	struct ledger_news ev;
 	char err[256], id255[256], json[1024];
 
 	is_int(parse(J("{'id':'evt_x','object':'event','type':'payment_intent.created','data':{'object':"
 		       "{'id':'pi_1'}}}"), &ev, err, sizeof(err)), 0, "unknown type parses");
-	is_int(ev.kind, WEBHOOK_IGNORED, "unknown type: ignored");
+	is_int(ev.kind, LEDGER_NEWS_IGNORED, "unknown type: ignored");
 	is_int(parse(J("{'id':'evt_x','type':'ping'}"), &ev, err, sizeof(err)), 0, "ignored type needs no data");
 
 	err[0] = '\0';
@@ -486,7 +486,7 @@ static void test_parse_errors(void)
 	is_int(parse(json, &ev, err, sizeof(err)), -1, "256-byte customer id: error, never truncated");
 	is_str(ev.customer, "", "nothing half-parsed is left");
 	is_str(ev.id, "evt_1", "the event id is kept for the log");
-	is_int(ev.kind, WEBHOOK_IGNORED, "kind reset to ignored");
+	is_int(ev.kind, LEDGER_NEWS_IGNORED, "kind reset to ignored");
 	snprintf(json, sizeof(json), "{\"id\":\"evt_%sb\",\"type\":\"ping\"}", id255);
 	is_int(parse(json, &ev, err, sizeof(err)), -1, "over-long event id: error");
 	is_int(parse(J("{'id':'evt_1','type':'checkout.session.completed','data':{'object':{'id':'cs_1',"
@@ -513,11 +513,11 @@ static const char dispute_created[] =
 
 static void test_parse_dispute(void)
 {
-	struct webhook_event ev;
+	struct ledger_news ev;
 	char err[256];
 
 	is_int(parse(J(dispute_created), &ev, err, sizeof(err)), 0, "charge.dispute.created parses");
-	is_int(ev.kind, WEBHOOK_DISPUTE_CREATED, "kind dispute created");
+	is_int(ev.kind, LEDGER_NEWS_DISPUTE_CREATED, "kind dispute created");
 	is_str(ev.dispute_id, "du_1QDispLkdIwHu7ixAbC", "dispute id");
 	is_str(ev.charge_id, "ch_3PxYz1LkdIwHu7ix1QwErTy", "charge");
 	is_str(ev.payment_intent, "pi_3PxYz1LkdIwHu7ix1AbCdEfG", "payment_intent");
@@ -527,7 +527,7 @@ static void test_parse_dispute(void)
 	is_int(parse(J("{'id':'evt_d2','type':'charge.dispute.closed','data':{'object':{'id':'du_2','object':"
 		       "'dispute','amount':100,'charge':{'id':'ch_exp','object':'charge'},'payment_intent':null,"
 		       "'currency':'EUR','status':'won'}}}"), &ev, err, sizeof(err)), 0, "charge.dispute.closed parses");
-	is_int(ev.kind, WEBHOOK_DISPUTE_CLOSED, "kind dispute closed");
+	is_int(ev.kind, LEDGER_NEWS_DISPUTE_CLOSED, "kind dispute closed");
 	is_str(ev.charge_id, "ch_exp", "an expanded charge counts by its id");
 	is_str(ev.payment_intent, "", "no payment intent");
 	is_str(ev.currency, "eur", "currency lower-cased");
@@ -544,19 +544,19 @@ static void test_parse_dispute(void)
  * https, with a space, too long) is left out and fails nothing. */
 static void test_parse_receipts(void)
 {
-	struct webhook_event ev;
+	struct ledger_news ev;
 	char err[256], json[2048], long_url[LIMIT_RECEIPT_URL_BYTES + 32];
 
 	is_int(parse(J("{'id':'evt_c1','type':'charge.succeeded','created':5,'data':{'object':{'id':'ch_1',"
 		       "'object':'charge','payment_intent':'pi_1','receipt_url':'https://pay.stripe.com/receipts/"
 		       "payment/CAca?s=ap'}}}"), &ev, err, sizeof(err)), 0, "charge.succeeded parses");
-	is_int(ev.kind, WEBHOOK_CHARGE_RECEIPT, "kind receipt");
+	is_int(ev.kind, LEDGER_NEWS_CHARGE_RECEIPT, "kind receipt");
 	is_str(ev.payment_intent, "pi_1", "its payment intent");
 	is_str(ev.receipt_url, "https://pay.stripe.com/receipts/payment/CAca?s=ap", "receipt_url");
 	is_int(parse(J("{'id':'evt_c2','type':'charge.updated','data':{'object':{'id':'ch_1','payment_intent':"
 		       "{'id':'pi_2'},'receipt_url':'http://pay.stripe.com/r'}}}"), &ev, err, sizeof(err)), 0,
 	       "charge.updated with an http receipt parses");
-	is_int(ev.kind, WEBHOOK_CHARGE_RECEIPT, "charge.updated is a receipt too");
+	is_int(ev.kind, LEDGER_NEWS_CHARGE_RECEIPT, "charge.updated is a receipt too");
 	is_str(ev.receipt_url, "", "an http URL is not kept");
 	is_int(parse(J("{'id':'evt_c3','type':'charge.updated','data':{'object':{'id':'ch_1','receipt_url':"
 		       "'https://a b'}}}"), &ev, err, sizeof(err)), 0, "a URL with a space parses");
@@ -576,7 +576,7 @@ static void test_parse_receipts(void)
 		       "'subscription':null,'hosted_invoice_url':'https://invoice.stripe.com/i/acct_1/test_1',"
 		       "'invoice_pdf':'https://pay.stripe.com/invoice/acct_1/test_1/pdf'}}}"), &ev, err, sizeof(err)), 0,
 	       "invoice.finalized parses");
-	is_int(ev.kind, WEBHOOK_INVOICE_FINALIZED, "kind finalized");
+	is_int(ev.kind, LEDGER_NEWS_INVOICE_FINALIZED, "kind finalized");
 	is_str(ev.invoice_id, "in_1", "the invoice id");
 	is_str(ev.invoice_url, "https://invoice.stripe.com/i/acct_1/test_1", "hosted_invoice_url");
 	is_str(ev.invoice_pdf, "https://pay.stripe.com/invoice/acct_1/test_1/pdf", "invoice_pdf");
@@ -590,7 +590,7 @@ static void test_parse_receipts(void)
  * the payment in payment; later versions: at the top level). */
 static void test_parse_invoice_payment(void)
 {
-	struct webhook_event ev;
+	struct ledger_news ev;
 	char err[256];
 
 	is_int(parse(J("{'id':'evt_ip1','object':'event','type':'invoice_payment.paid','data':{'object':"
@@ -600,7 +600,7 @@ static void test_parse_invoice_payment(void)
 		       "'payment':{'type':'payment_intent','payment_intent':'pi_103Q0w2eZvKYlo2C364X582Z'},"
 		       "'status':'paid','status_transitions':{'canceled_at':null,'paid_at':1391288554}}}}"),
 		 &ev, err, sizeof(err)), 0, "invoice_payment.paid parses");
-	is_int(ev.kind, WEBHOOK_INVOICE_PAYMENT_PAID, "kind invoice payment");
+	is_int(ev.kind, LEDGER_NEWS_INVOICE_PAYMENT_PAID, "kind invoice payment");
 	is_str(ev.invoice_id, "in_103Q0w2eZvKYlo2C5PYwf6Wf", "its invoice");
 	is_str(ev.payment_intent, "pi_103Q0w2eZvKYlo2C364X582Z", "payment.payment_intent");
 	is_str(ev.charge_id, "", "no charge");
@@ -620,7 +620,7 @@ static void test_parse_invoice_payment(void)
 		       "'payment':{'type':'payment_intent','payment_intent':'pi_1'}}}}"), &ev, err, sizeof(err)), -1,
 	       "no invoice refused");
 	ok(strstr(err, "invoice") != NULL, "the error names the invoice: %s", err);
-	is_int(ev.kind, WEBHOOK_IGNORED, "nothing half-parsed");
+	is_int(ev.kind, LEDGER_NEWS_IGNORED, "nothing half-parsed");
 	is_int(parse(J("{'id':'evt_ip4','type':'invoice_payment.paid','data':{'object':{'status':'paid',"
 		       "'invoice':'in_4','payment':{'type':'payment_intent','payment_intent':5}}}}"), &ev, err,
 		 sizeof(err)), -1, "a payment intent that is no id refused");

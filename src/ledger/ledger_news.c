@@ -14,7 +14,7 @@
 #include "ledger_recharges.h"
 #include "log.h"
 #include "timefmt.h"
-#include "webhook.h"
+#include "ledger_news.h"
 #include <assert.h>
 #include <inttypes.h>
 #include <mysqld_error.h>
@@ -26,7 +26,7 @@
 
 /* Finds the account of a subscription event: metadata.account, else the
  * account that owns the Stripe customer. */
-static enum cd_err account_for(struct store *lg, const struct webhook_event *ev, struct acct *a)
+static enum cd_err account_for(struct store *lg, const struct ledger_news *ev, struct acct *a)
 {
 	if (ev->account[0] != '\0')
 		return ledger_acct_lock(lg, ev->account, a);
@@ -42,7 +42,7 @@ static enum cd_err account_for(struct store *lg, const struct webhook_event *ev,
 /* The catalogued plan an invoice pays for: that of its price (or
  * metadata.plan), else the plan its subscription put the account on;
  * "" when neither is catalogued (the amount paid is credited then). */
-static enum cd_err invoice_plan(struct store *lg, const struct webhook_event *ev, char *plan)
+static enum cd_err invoice_plan(struct store *lg, const struct ledger_news *ev, char *plan)
 {
 	static const char sql[] = "SELECT plan FROM subscriptions WHERE subscription_id = ?";
 	int e;
@@ -85,13 +85,13 @@ static enum cd_err invoice_credited(struct store *lg, const char *invoice, int *
  * applies a dispute of the payment that came before this credit. An
  * invoice that names no payment (API 2025-03-31 on) takes the one its
  * invoice_payment.paid named, or gets it when that comes. */
-static enum cd_err invoice_record(struct store *lg, const struct webhook_event *ev, struct acct *a,
+static enum cd_err invoice_record(struct store *lg, const struct ledger_news *ev, struct acct *a,
 				  const int64_t *grant_id, const int64_t *period_key, int64_t credited, int proration)
 {
 	static const char sql[] = "INSERT INTO invoice_credits (invoice_id, account_id, grant_id, period_key, "
 				  "payment_intent, charge_id, paid_cents, currency, credited_micros, proration, created_at) "
 				  "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
-	char pi_news[WEBHOOK_ID_MAX + 1], charge_news[WEBHOOK_ID_MAX + 1];
+	char pi_news[LEDGER_NEWS_ID_MAX + 1], charge_news[LEDGER_NEWS_ID_MAX + 1];
 	int e;
 	assert(credited >= 0);
 	const char *pi = ev->payment_intent[0] != '\0' ? ev->payment_intent : NULL;
@@ -132,7 +132,7 @@ static enum cd_err period_is_open(struct store *lg, const struct acct *a, int *o
  * invoice comes later and buys it); any other invoice (the first, a
  * renewal) the period's credit less what the period's prorations bought.
  * upgraded: what this invoice granted to a period already open. */
-static enum cd_err invoice_plan_record(struct store *lg, const struct webhook_event *ev, struct acct *a,
+static enum cd_err invoice_plan_record(struct store *lg, const struct ledger_news *ev, struct acct *a,
 				       int64_t upgraded)
 {
 	static const char sql[] = "SELECT p.credits_micros - COALESCE((SELECT SUM(ic.credited_micros) FROM "
@@ -163,7 +163,7 @@ static enum cd_err invoice_plan_record(struct store *lg, const struct webhook_ev
  * (a retry would change nothing), with no outbox event. */
 static enum cd_err invoice_credit_paid(struct store *lg, struct hook_run *h, struct acct *a, int64_t micros)
 {
-	const struct webhook_event *ev = h->ev;
+	const struct ledger_news *ev = h->ev;
 	int64_t grant_id, journal_id;
 	int64_t expires = ev->period_end > 0 ? ev->period_end : -1;
 	int credited = 0;
@@ -191,7 +191,7 @@ static enum cd_err invoice_credit_paid(struct store *lg, struct hook_run *h, str
 
 static enum cd_err invoice_paid(struct store *lg, struct hook_run *h)
 {
-	const struct webhook_event *ev = h->ev;
+	const struct ledger_news *ev = h->ev;
 	struct acct a;
 	int64_t micros = ledger_hook_cents_to_micros(lg, ev->amount_paid_cents);
 	if (ev->subscription[0] == '\0' || micros < 0) {
@@ -286,10 +286,10 @@ static enum cd_err subscription_changed(struct store *lg, struct hook_run *h)
 		"updated_at = VALUES(updated_at), event_created = VALUES(event_created)";
 	static const char sql_last[] = "SELECT event_created, status FROM subscriptions WHERE subscription_id = ? "
 				       "FOR UPDATE";
-	const struct webhook_event *ev = h->ev;
+	const struct ledger_news *ev = h->ev;
 	struct acct a;
 	char previous[32] = "";
-	int deleted = ev->kind == WEBHOOK_SUBSCRIPTION_DELETED;
+	int deleted = ev->kind == LEDGER_NEWS_SUBSCRIPTION_DELETED;
 	enum cd_err rc = account_for(lg, ev, &a);
 	if (rc == CD_E_NOT_FOUND) {
 		log_warn("stripe event %s: no account for customer '%s'", ev->id, ev->customer);
@@ -378,7 +378,7 @@ static enum cd_err collection_paid(struct store *lg, struct hook_run *h, struct 
 static enum cd_err payment_succeeded(struct store *lg, struct hook_run *h)
 {
 	static const char sql_card[] = "UPDATE accounts SET stripe_payment_method = ? WHERE id = ?";
-	const struct webhook_event *ev = h->ev;
+	const struct ledger_news *ev = h->ev;
 	int recharge = strcmp(ev->metadata_type, "auto_recharge") == 0 && ev->recharge_id > 0;
 	int collection = strcmp(ev->metadata_type, "payg_collection") == 0;
 	int card = strcmp(ev->metadata_type, "credit_topup") == 0 && ev->payment_method[0] != '\0' &&
@@ -414,7 +414,7 @@ static enum cd_err payment_succeeded(struct store *lg, struct hook_run *h)
 
 static enum cd_err payment_failed(struct store *lg, struct hook_run *h)
 {
-	const struct webhook_event *ev = h->ev;
+	const struct ledger_news *ev = h->ev;
 	const char *why = ev->failure[0] ? ev->failure : "payment failed";
 	struct acct a;
 	int failed;
@@ -443,33 +443,33 @@ static enum cd_err payment_failed(struct store *lg, struct hook_run *h)
 static enum cd_err hook_effect(struct store *lg, struct hook_run *h)
 {
 	switch (h->ev->kind) {
-	case WEBHOOK_CHECKOUT_COMPLETED:
-	case WEBHOOK_CHECKOUT_ASYNC_SUCCEEDED:
+	case LEDGER_NEWS_CHECKOUT_COMPLETED:
+	case LEDGER_NEWS_CHECKOUT_ASYNC_SUCCEEDED:
 		return ledger_hook_checkout_paid(lg, h);
-	case WEBHOOK_CHARGE_REFUNDED:
+	case LEDGER_NEWS_CHARGE_REFUNDED:
 		return ledger_hook_charge_refunded(lg, h);
-	case WEBHOOK_INVOICE_PAID:
+	case LEDGER_NEWS_INVOICE_PAID:
 		/* A top-up's invoice (stripe.invoice_topups) is of no
 		 * subscription: its URLs only, no credit. */
 		return h->ev->subscription[0] != '\0' ? invoice_paid(lg, h) : ledger_hook_topup_invoice(lg, h);
-	case WEBHOOK_INVOICE_FINALIZED:
+	case LEDGER_NEWS_INVOICE_FINALIZED:
 		return ledger_hook_topup_invoice(lg, h);
-	case WEBHOOK_INVOICE_PAYMENT_PAID:
+	case LEDGER_NEWS_INVOICE_PAYMENT_PAID:
 		return ledger_hook_invoice_payment_paid(lg, h);
-	case WEBHOOK_CHARGE_RECEIPT:
+	case LEDGER_NEWS_CHARGE_RECEIPT:
 		return ledger_hook_topup_receipt(lg, h);
-	case WEBHOOK_SUBSCRIPTION_UPDATED:
-	case WEBHOOK_SUBSCRIPTION_DELETED:
+	case LEDGER_NEWS_SUBSCRIPTION_UPDATED:
+	case LEDGER_NEWS_SUBSCRIPTION_DELETED:
 		return subscription_changed(lg, h);
-	case WEBHOOK_PAYMENT_SUCCEEDED:
+	case LEDGER_NEWS_PAYMENT_SUCCEEDED:
 		return payment_succeeded(lg, h);
-	case WEBHOOK_PAYMENT_FAILED:
+	case LEDGER_NEWS_PAYMENT_FAILED:
 		return payment_failed(lg, h);
-	case WEBHOOK_DISPUTE_CREATED:
+	case LEDGER_NEWS_DISPUTE_CREATED:
 		return ledger_hook_dispute_created(lg, h);
-	case WEBHOOK_DISPUTE_CLOSED:
+	case LEDGER_NEWS_DISPUTE_CLOSED:
 		return ledger_hook_dispute_closed(lg, h);
-	case WEBHOOK_IGNORED:
+	case LEDGER_NEWS_IGNORED:
 		break;
 	}
 	return CD_OK;
@@ -501,7 +501,7 @@ static enum cd_err webhook_tx(struct store *lg, struct hook_run *h)
 	return rc;
 }
 
-enum cd_err ledger_webhook_apply(struct store *lg, const struct webhook_event *ev, const char **outcome)
+enum cd_err ledger_news_apply(struct store *lg, const struct ledger_news *ev, const char **outcome)
 {
 	struct hook_run h = {ev, "ignored", 0};
 	struct store_tx t;
