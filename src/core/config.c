@@ -152,7 +152,7 @@ static const struct cfg_key cfg_table[] = {
 };
 #define CFG_KEYS (sizeof(cfg_table) / sizeof(cfg_table[0]))
 
-size_t cfg_describe(size_t i, struct cfg_doc *d)
+size_t config_describe(size_t i, struct cfg_doc *d)
 {
 	if (i < CFG_KEYS) {
 		const struct cfg_key *k = &cfg_table[i];
@@ -553,7 +553,7 @@ static int finish(struct cfg *c, char *err, size_t errcap)
 	return 0;
 }
 
-int cfg_load_string(const char *text, struct cfg *c, char *err, size_t errcap)
+int config_load_string(const char *text, struct cfg *c, char *err, size_t errcap)
 {
 	if (apply_defaults(c, err, errcap) != 0)
 		return -1;
@@ -645,17 +645,17 @@ static int private_enough(struct cfg *c, const char *path, const struct cfg_key 
 	return 0;
 }
 
-const char *cfg_path(const char *path)
+const char *config_path(const char *path)
 {
 	if (path == NULL)
 		path = getenv("CREDITD_CONFIG");
 	return path != NULL ? path : CFG_DEFAULT_PATH;
 }
 
-int cfg_load(const char *path, struct cfg *c, char *err, size_t errcap)
+int config_load(const char *path, struct cfg *c, char *err, size_t errcap)
 {
 	int explicit_path = path != NULL || getenv("CREDITD_CONFIG") != NULL;
-	path = cfg_path(path);
+	path = config_path(path);
 	if (apply_defaults(c, err, errcap) != 0)
 		return -1;
 	int missing;
@@ -687,7 +687,7 @@ static int set_str(char **slot, const char *v, char *err, size_t errcap)
 	return 0;
 }
 
-int cfg_use_migrate_user(struct cfg *c, const char *user, const char *password_file, char *err, size_t errcap)
+int config_use_migrate_user(struct cfg *c, const char *user, const char *password_file, char *err, size_t errcap)
 {
 	if (user == NULL && c->db_migrate_user[0] != '\0')
 		user = c->db_migrate_user;
@@ -713,7 +713,7 @@ int cfg_use_migrate_user(struct cfg *c, const char *user, const char *password_f
 	return 0;
 }
 
-void cfg_free(struct cfg *c)
+void config_free(struct cfg *c)
 {
 	for (size_t i = 0; i < CFG_KEYS; i++) {
 		const struct cfg_key *k = &cfg_table[i];
@@ -764,18 +764,18 @@ static int origin_listed(const char *list, const char *origin)
 	return 0;
 }
 
-int64_t cfg_low_threshold(const struct cfg *c, int64_t own)
+int64_t config_low_threshold(const struct cfg *c, int64_t own)
 {
 	return own >= 0 ? own : c->low_balance_default_micros;
 }
 
-int cfg_widget_origin_allowed(const struct cfg *c, const char *origin)
+int config_widget_origin_allowed(const struct cfg *c, const char *origin)
 {
 	return origin != NULL && origin[0] != '\0' && strlen(origin) < LIMIT_URL_BYTES &&
 	       origin_listed(c->widget_origins, origin);
 }
 
-int cfg_redirect_allowed(const struct cfg *c, const char *url)
+int config_redirect_allowed(const struct cfg *c, const char *url)
 {
 	char origin[LIMIT_URL_BYTES], other[LIMIT_URL_BYTES];
 	if (strncmp(url, "https://", 8) != 0 && strncmp(url, "http://", 7) != 0)

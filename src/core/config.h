@@ -7,7 +7,7 @@
  * secrets shorter than LIMIT_SECRET_MIN_BYTES are refused, and so is a
  * file that holds a secret and is writable by others, or readable by
  * others unless the file itself sets security.config_readable_by_others.
- * The struct is read-only after cfg_load and shared by all threads. */
+ * The struct is read-only after config_load and shared by all threads. */
 #ifndef CREDITD_CONFIG_H
 #define CREDITD_CONFIG_H
 #include <stddef.h>
@@ -133,7 +133,7 @@ struct cfg {
 	 * security.config_readable_by_others let it through (a warning at
 	 * start). */
 	int config_open_to_others;
-	/* A file was read (cfg_load: the default path may be absent, the
+	/* A file was read (config_load: the default path may be absent, the
 	 * defaults and the environment alone then; --check-config says so). */
 	int file_read;
 	/* The database nodes: database.nodes split, else the one node of
@@ -157,26 +157,26 @@ struct cfg_doc {
 	int64_t min, max;		/* integers */
 };
 /* The number of keys; fills d for key i when i is below it. */
-size_t cfg_describe(size_t i, struct cfg_doc *d);
+size_t config_describe(size_t i, struct cfg_doc *d);
 
 /* Loads defaults, then `path` (NULL: $CREDITD_CONFIG, else the default
  * path, which may be absent), then the environment. Returns 0, or -1 with
  * a sentence naming the key (and line) in err. The caller frees with
- * cfg_free, also after a failure. */
+ * config_free, also after a failure. */
 /* The config file path names (-c's value, or NULL): path, else
  * $CREDITD_CONFIG, else CFG_DEFAULT_PATH. */
-const char *cfg_path(const char *path);
-int cfg_load(const char *path, struct cfg *c, char *err, size_t errcap);
+const char *config_path(const char *path);
+int config_load(const char *path, struct cfg *c, char *err, size_t errcap);
 /* Same from a string, for tests; env overrides are not applied. */
-int cfg_load_string(const char *text, struct cfg *c, char *err, size_t errcap);
-void cfg_free(struct cfg *c);
+int config_load_string(const char *text, struct cfg *c, char *err, size_t errcap);
+void config_free(struct cfg *c);
 /* For creditctl migrate: makes the database user and password those of
  * the schema owner. user: --user, else [database] migrate_user, else the
  * runtime user is kept (one user for both, as before). The password:
  * password_file's first line when given (a file readable by others is
  * refused), else [database] migrate_password when a user other than the
  * runtime one is used. Returns 0, or -1 with a sentence in err. */
-int cfg_use_migrate_user(struct cfg *c, const char *user, const char *password_file, char *err, size_t errcap);
+int config_use_migrate_user(struct cfg *c, const char *user, const char *password_file, char *err, size_t errcap);
 
 /* 1 when url's origin (scheme://host[:port]) is in allowed_redirect_origins,
  * or equals the origin of success_url/cancel_url. */
@@ -184,9 +184,9 @@ int cfg_use_migrate_user(struct cfg *c, const char *user, const char *password_f
  * `own` (-1: none): its own, else ledger.low_balance_default_micros. 0 or
  * less: the account is never low. The one copy of the rule (events and
  * the widget's low state). */
-int64_t cfg_low_threshold(const struct cfg *c, int64_t own);
+int64_t config_low_threshold(const struct cfg *c, int64_t own);
 /* 1 when origin ("https://app.example" as a browser sends it) is one of
  * [widget] origins (exactly, case-insensitively). */
-int cfg_widget_origin_allowed(const struct cfg *c, const char *origin);
-int cfg_redirect_allowed(const struct cfg *c, const char *url);
+int config_widget_origin_allowed(const struct cfg *c, const char *origin);
+int config_redirect_allowed(const struct cfg *c, const char *url);
 #endif

@@ -159,5 +159,5 @@ const char *envfile_for_config(const char *config)
 	const char *named = getenv("CREDITD_ENV_FILE");
 	if (named != NULL)
 		return named[0] != '\0' ? named : NULL;
-	return strcmp(cfg_path(config), CFG_DEFAULT_PATH) == 0 ? ENVFILE_DEFAULT_PATH : NULL;
+	return strcmp(config_path(config), CFG_DEFAULT_PATH) == 0 ? ENVFILE_DEFAULT_PATH : NULL;
 }

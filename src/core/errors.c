@@ -47,12 +47,12 @@ static const struct err_row *row_of(enum cd_err e)
 	return &err_table[e];
 }
 
-const char *cd_strerror(enum cd_err e) { return row_of(e)->text; }
-int cd_err_status(enum cd_err e) { return row_of(e)->status; }
-const char *cd_err_type(enum cd_err e) { return row_of(e)->type; }
-const char *cd_err_code(enum cd_err e) { return row_of(e)->code; }
+const char *errors_strerror(enum cd_err e) { return row_of(e)->text; }
+int errors_status(enum cd_err e) { return row_of(e)->status; }
+const char *errors_type(enum cd_err e) { return row_of(e)->type; }
+const char *errors_code(enum cd_err e) { return row_of(e)->code; }
 
-const char *cd_http_reason(int status)
+const char *errors_http_reason(int status)
 {
 	static const struct {
 		int status;

@@ -37,13 +37,13 @@ enum cd_err {
 };
 
 /* A sentence naming the error, for logs. Static storage. */
-const char *cd_strerror(enum cd_err e);
+const char *errors_strerror(enum cd_err e);
 /* HTTP status, error type and error code of DESIGN §5. Static storage. */
-int cd_err_status(enum cd_err e);
-const char *cd_err_type(enum cd_err e);
-const char *cd_err_code(enum cd_err e);
+int errors_status(enum cd_err e);
+const char *errors_type(enum cd_err e);
+const char *errors_code(enum cd_err e);
 /* The reason phrase of an HTTP status (RFC 9110), for the status line; a
  * status it does not know gets its class's ("Client Error", "Server
  * Error", ...): the gateway passes on whatever the provider answered. */
-const char *cd_http_reason(int status);
+const char *errors_http_reason(int status);
 #endif

@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-void jw_init(struct jw *w, struct dynbuf *b)
+void jsonw_init(struct jw *w, struct dynbuf *b)
 {
 	w->b = b;
 	w->depth = 0;
@@ -21,7 +21,7 @@ static void sep(struct jw *w)
 		dynbuf_add(w->b, ",", 1);
 }
 
-void jw_open(struct jw *w, char c)
+void jsonw_open(struct jw *w, char c)
 {
 	sep(w);
 	dynbuf_add(w->b, &c, 1);
@@ -32,11 +32,11 @@ void jw_open(struct jw *w, char c)
 	w->items[++w->depth] = 0;
 }
 
-void jw_close(struct jw *w, char c)
+void jsonw_close(struct jw *w, char c)
 {
 	dynbuf_add(w->b, &c, 1);
 	if (w->open_slice >= 0 && w->depth == 2) {
-		struct jw_slice *s = &w->slice[w->open_slice];
+		struct jsonw_slice *s = &w->slice[w->open_slice];
 		s->len = w->b->len - s->off;
 		s->items = w->items[w->depth];
 		w->open_slice = -1;
@@ -45,24 +45,24 @@ void jw_close(struct jw *w, char c)
 		w->depth--;
 }
 
-void jw_key(struct jw *w, const char *key)
+void jsonw_key(struct jw *w, const char *key)
 {
-	jw_str(w, key);
+	jsonw_str(w, key);
 	dynbuf_add(w->b, ":", 1);
 	w->items[w->depth] = 0;	/* the value follows without a comma */
 }
 
-void jw_array(struct jw *w, const char *key)
+void jsonw_array(struct jw *w, const char *key)
 {
-	jw_key(w, key);
+	jsonw_key(w, key);
 	if (w->depth == 1 && w->nslices < JW_SLICES) {
 		w->open_slice = w->nslices;
-		w->slice[w->nslices++] = (struct jw_slice){key, w->b->len, 0, 0};
+		w->slice[w->nslices++] = (struct jsonw_slice){key, w->b->len, 0, 0};
 	}
-	jw_open(w, '[');
+	jsonw_open(w, '[');
 }
 
-const struct jw_slice *jw_slice(const struct jw *w, const char *key)
+const struct jsonw_slice *jsonw_slice(const struct jw *w, const char *key)
 {
 	for (int i = 0; i < w->nslices; i++)
 		if (w->slice[i].key == key || strcmp(w->slice[i].key, key) == 0)
@@ -70,7 +70,7 @@ const struct jw_slice *jw_slice(const struct jw *w, const char *key)
 	return NULL;
 }
 
-void jw_i64(struct jw *w, int64_t v)
+void jsonw_i64(struct jw *w, int64_t v)
 {
 	char num[24];
 	int n = snprintf(num, sizeof(num), "%" PRId64, v);
@@ -78,21 +78,21 @@ void jw_i64(struct jw *w, int64_t v)
 	dynbuf_add(w->b, num, (size_t)n);
 }
 
-void jw_null(struct jw *w)
+void jsonw_null(struct jw *w)
 {
 	sep(w);
 	dynbuf_add(w->b, "null", 4);
 }
 
-void jw_i64_or_null(struct jw *w, int has, int64_t v)
+void jsonw_i64_or_null(struct jw *w, int has, int64_t v)
 {
 	if (has)
-		jw_i64(w, v);
+		jsonw_i64(w, v);
 	else
-		jw_null(w);
+		jsonw_null(w);
 }
 
-void jw_strn(struct jw *w, const char *s, size_t n)
+void jsonw_strn(struct jw *w, const char *s, size_t n)
 {
 	static const char hex[] = "0123456789abcdef";
 	sep(w);
@@ -119,19 +119,19 @@ void jw_strn(struct jw *w, const char *s, size_t n)
 	dynbuf_grew(w->b, k);
 }
 
-void jw_str(struct jw *w, const char *s)
+void jsonw_str(struct jw *w, const char *s)
 {
 	if (s == NULL)
-		jw_null(w);
+		jsonw_null(w);
 	else
-		jw_strn(w, s, strlen(s));
+		jsonw_strn(w, s, strlen(s));
 }
 
-void jw_hex(struct jw *w, const unsigned char *data, size_t n)
+void jsonw_hex(struct jw *w, const unsigned char *data, size_t n)
 {
 	static const char hex[] = "0123456789abcdef";
 	if (data == NULL) {
-		jw_null(w);
+		jsonw_null(w);
 		return;
 	}
 	sep(w);
@@ -147,7 +147,7 @@ void jw_hex(struct jw *w, const unsigned char *data, size_t n)
 	dynbuf_grew(w->b, 2 * n + 2);
 }
 
-void jw_raw(struct jw *w, const char *text, size_t n)
+void jsonw_raw(struct jw *w, const char *text, size_t n)
 {
 	if (n == 0)
 		return;

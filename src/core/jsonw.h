@@ -20,7 +20,7 @@
 /* Where the array of one key of the top object lies in the text, and how
  * many elements it has: each is a parameter of its own (a CALL binds its
  * lists one by one, so an empty one costs the server no parsing). */
-struct jw_slice {
+struct jsonw_slice {
 	const char *key;
 	size_t off, len;
 	int items;
@@ -30,30 +30,30 @@ struct jw {
 	struct dynbuf *b;
 	int depth;
 	unsigned char items[JW_DEPTH];	/* values written at each level */
-	struct jw_slice slice[JW_SLICES];
+	struct jsonw_slice slice[JW_SLICES];
 	int nslices;
 	int open_slice;			/* the array being written at depth 1, or -1 */
 };
 
-void jw_init(struct jw *w, struct dynbuf *b);
+void jsonw_init(struct jw *w, struct dynbuf *b);
 /* '{' or '[' opens, '}' or ']' closes. */
-void jw_open(struct jw *w, char c);
-void jw_close(struct jw *w, char c);
+void jsonw_open(struct jw *w, char c);
+void jsonw_close(struct jw *w, char c);
 /* An object's key: the value written next is its. */
-void jw_key(struct jw *w, const char *key);
-void jw_i64(struct jw *w, int64_t v);
-void jw_null(struct jw *w);
+void jsonw_key(struct jw *w, const char *key);
+void jsonw_i64(struct jw *w, int64_t v);
+void jsonw_null(struct jw *w);
 /* v when has, else null. */
-void jw_i64_or_null(struct jw *w, int has, int64_t v);
-void jw_str(struct jw *w, const char *s);	/* NULL: null */
-void jw_strn(struct jw *w, const char *s, size_t n);
-void jw_hex(struct jw *w, const unsigned char *data, size_t n);	/* NULL: null */
+void jsonw_i64_or_null(struct jw *w, int has, int64_t v);
+void jsonw_str(struct jw *w, const char *s);	/* NULL: null */
+void jsonw_strn(struct jw *w, const char *s, size_t n);
+void jsonw_hex(struct jw *w, const unsigned char *data, size_t n);	/* NULL: null */
 /* Values written elsewhere, already JSON and comma-separated: the
  * elements of an array, added as they are. */
-void jw_raw(struct jw *w, const char *text, size_t n);
-/* A key whose value is an array: opened, and closed by jw_close(w, ']').
+void jsonw_raw(struct jw *w, const char *text, size_t n);
+/* A key whose value is an array: opened, and closed by jsonw_close(w, ']').
  * Arrays of the top object are remembered as slices. */
-void jw_array(struct jw *w, const char *key);
+void jsonw_array(struct jw *w, const char *key);
 /* The slice of the top object's key (NULL: none written). */
-const struct jw_slice *jw_slice(const struct jw *w, const char *key);
+const struct jsonw_slice *jsonw_slice(const struct jw *w, const char *key);
 #endif

@@ -126,7 +126,7 @@ enum cd_err refusal_err(enum refusal_why why)
 
 int refusal_kept(enum refusal_why why)
 {
-	int status = cd_err_status(refusal_err(why));
+	int status = errors_status(refusal_err(why));
 	/* A rate limit says "again in a few seconds": the same request (and
 	 * Idempotency-Key) sent then is decided anew, not answered 429 again. */
 	return (status == 402 || status == 403 || status == 404 || status == 409 || status == 429) &&
@@ -181,7 +181,7 @@ json_t *refusal_json(const struct refusal *r)
 	/* Subjects are ids the ledger stored or checked, valid UTF-8 unless
 	 * one was cut short. */
 	json_t *message = jsonio_text(msg);
-	json_t *err = json_pack("{s:s, s:s, s:o, s:o}", "type", cd_err_type(row->err), "code", cd_err_code(row->err),
+	json_t *err = json_pack("{s:s, s:s, s:o, s:o}", "type", errors_type(row->err), "code", errors_code(row->err),
 				"message", message != NULL ? message : json_string("refused"),
 				"param", param != NULL ? json_string(param) : json_null());
 	if (err != NULL && row->args == ARGS_RATE)

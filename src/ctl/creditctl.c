@@ -100,7 +100,7 @@ static int key_list(struct store *lg)
 			after = rows[n - 1].id;
 	}
 	free(rows);
-	return rc == CD_OK ? 0 : ctl_fail(lg, rc, "key list");
+	return rc == CD_OK ? 0 : ctl_common_fail(lg, rc, "key list");
 }
 
 static double seconds_between(const struct timespec *a, const struct timespec *b)
@@ -123,7 +123,7 @@ static int verify(struct store *lg, int argc, char **argv)
 	int progress = argc == 3 || isatty(STDERR_FILENO);
 	struct ledger_verify_report *r = malloc(sizeof(*r));
 	if (r == NULL)
-		return ctl_fail(lg, CD_E_INTERNAL, "verify");
+		return ctl_common_fail(lg, CD_E_INTERNAL, "verify");
 	ledger_verify_init(r);
 	int checks = ledger_verify_checks();
 	struct timespec start, t0, t1;
@@ -134,7 +134,7 @@ static int verify(struct store *lg, int argc, char **argv)
 		enum cd_err rc = ledger_verify_step(lg, i, r);
 		if (rc != CD_OK) {
 			free(r);
-			return ctl_fail(lg, rc, "verify");
+			return ctl_common_fail(lg, rc, "verify");
 		}
 		clock_gettime(CLOCK_MONOTONIC, &t1);
 		if (progress)
@@ -218,7 +218,7 @@ static int export_journal(struct store *lg, const char *id, int csv)
 			after = rows[n - 1].seq;
 	}
 	free(rows);
-	return rc == CD_OK ? 0 : ctl_fail(lg, rc, "export");
+	return rc == CD_OK ? 0 : ctl_common_fail(lg, rc, "export");
 }
 
 /* key create: the new key alone on stdout's last line (scripts take it
@@ -228,14 +228,14 @@ static int export_journal(struct store *lg, const char *id, int csv)
  * shows them and key revoke revokes them, like any other. */
 static int key_create(struct store *lg, int argc, char **argv)
 {
-	const char *scope = ctl_opt(argc, argv, 3, "--scope"), *name = ctl_opt(argc, argv, 3, "--name");
-	const char *account = ctl_opt(argc, argv, 3, "--account");
+	const char *scope = ctl_common_opt(argc, argv, 3, "--scope"), *name = ctl_common_opt(argc, argv, 3, "--name");
+	const char *account = ctl_common_opt(argc, argv, 3, "--account");
 	int mask = scope != NULL ? keys_parse_scopes(scope) : -1;
 	char key[KEYS_LEN + 1], prefix[16];
 	unsigned char hash[KEYS_HASH_LEN];
 	int64_t id;
 	static const char *const known[] = {"--scope", "--name", "--account", NULL};
-	if (!ctl_opts_known(argc, argv, 3, known)) {
+	if (!ctl_common_opts_known(argc, argv, 3, known)) {
 		usage(stderr);
 		return 2;
 	}
@@ -266,7 +266,7 @@ static int key_create(struct store *lg, int argc, char **argv)
 		return 1;
 	}
 	if (rc != CD_OK)
-		return ctl_fail(lg, rc, "key create");
+		return ctl_common_fail(lg, rc, "key create");
 	fprintf(stderr, "key %lld created; it is shown only once\n", (long long)id);
 	printf("%s\n", key);
 	return 0;
@@ -279,11 +279,11 @@ static int cmd_key(struct store *lg, int argc, char **argv)
 	if (argc >= 3 && strcmp(argv[2], "list") == 0)
 		return key_list(lg);
 	int64_t id;
-	if (argc >= 4 && strcmp(argv[2], "revoke") == 0 && ctl_parse_i64(argv[3], &id) == 0) {
+	if (argc >= 4 && strcmp(argv[2], "revoke") == 0 && ctl_common_parse_i64(argv[3], &id) == 0) {
 		enum cd_err rc = ledger_key_revoke(lg, id);
 		if (rc == CD_OK)
 			printf("key %lld revoked\n", (long long)id);
-		return rc == CD_OK ? 0 : ctl_fail(lg, rc, "key revoke");
+		return rc == CD_OK ? 0 : ctl_common_fail(lg, rc, "key revoke");
 	}
 	usage(stderr);
 	return 2;
@@ -293,11 +293,11 @@ static int cmd_key(struct store *lg, int argc, char **argv)
 static int answered(struct store *lg, enum cd_err rc, struct ledger_result *res, const char *what)
 {
 	if (rc != CD_OK)
-		return ctl_fail(lg, rc, what);
+		return ctl_common_fail(lg, rc, what);
 	if (res->refusal.why == REFUSE_NONE)
-		return ctl_print_json(res->body);
+		return ctl_common_print_json(res->body);
 	const char *msg = json_string_value(json_object_get(json_object_get(res->body, "error"), "message"));
-	fprintf(stderr, "creditctl: %s: %s: %s\n", what, cd_strerror(refusal_err(res->refusal.why)), msg != NULL ? msg : "");
+	fprintf(stderr, "creditctl: %s: %s: %s\n", what, errors_strerror(refusal_err(res->refusal.why)), msg != NULL ? msg : "");
 	json_decref(res->body);
 	return 1;
 }
@@ -319,14 +319,14 @@ static int cmd_account(struct store *lg, int argc, char **argv)
 	if (argc >= 4 && strcmp(argv[2], "show") == 0) {
 		json_t *out = NULL;
 		enum cd_err rc = ledger_account_get(lg, argv[3], &out);
-		return rc == CD_OK ? ctl_print_json(out) : ctl_fail(lg, rc, "account show");
+		return rc == CD_OK ? ctl_common_print_json(out) : ctl_common_fail(lg, rc, "account show");
 	}
 	if (argc >= 4 && strcmp(argv[2], "create") == 0) {
 		struct account_new n;
 		static const char *const known[] = {"--kind", NULL};
-		const char *kind = ctl_opt(argc, argv, 4, "--kind");
+		const char *kind = ctl_common_opt(argc, argv, 4, "--kind");
 		struct ledger_result res;
-		if (!ctl_opts_known(argc, argv, 4, known)) {
+		if (!ctl_common_opts_known(argc, argv, 4, known)) {
 			usage(stderr);
 			return 2;
 		}
@@ -351,23 +351,23 @@ static int cmd_grant(struct store *lg, int argc, char **argv)
 {
 	static const char *const known[] = {"--source", "--expires", "--priority", "--description", NULL};
 	struct grant_new g;
-	if (argc < 4 || !ctl_opts_known(argc, argv, 4, known)) {
+	if (argc < 4 || !ctl_common_opts_known(argc, argv, 4, known)) {
 		usage(stderr);
 		return 2;
 	}
-	const char *exp = ctl_opt(argc, argv, 4, "--expires"), *prio = ctl_opt(argc, argv, 4, "--priority");
+	const char *exp = ctl_common_opt(argc, argv, 4, "--expires"), *prio = ctl_common_opt(argc, argv, 4, "--priority");
 	memset(&g, 0, sizeof(g));
 	g.account = argc >= 3 ? argv[2] : NULL;
-	g.source = ctl_opt(argc, argv, 4, "--source");
-	g.description = ctl_opt(argc, argv, 4, "--description");
+	g.source = ctl_common_opt(argc, argv, 4, "--source");
+	g.description = ctl_common_opt(argc, argv, 4, "--description");
 	g.expires_at = -1;
 	g.priority = GRANT_PRIORITY_DEFAULT;
-	if (ctl_parse_i64(argv[3], &g.amount_micros) != 0 || g.amount_micros <= 0 ||
+	if (ctl_common_parse_i64(argv[3], &g.amount_micros) != 0 || g.amount_micros <= 0 ||
 	    g.amount_micros > LIMIT_AMOUNT_MICROS_MAX || g.source == NULL ||
 	    (strcmp(g.source, "promo") != 0 && strcmp(g.source, "adjustment") != 0 &&
 	     strcmp(g.source, "signup_bonus") != 0) ||
 	    (exp != NULL && (timefmt_parse(exp, &g.expires_at) != 0 || g.expires_at <= timefmt_now())) ||
-	    (prio != NULL && (ctl_parse_i64(prio, &g.priority) != 0 || g.priority < 0 || g.priority > GRANT_PRIORITY_MAX)) ||
+	    (prio != NULL && (ctl_common_parse_i64(prio, &g.priority) != 0 || g.priority < 0 || g.priority > GRANT_PRIORITY_MAX)) ||
 	    (g.description != NULL && !text_ok(g.description, 0, LIMIT_DESCRIPTION_BYTES))) {
 		usage(stderr);
 		return 2;
@@ -396,7 +396,7 @@ static int promo_list(struct store *lg)
 		n = json_array_size(page);
 		json_decref(page);
 	}
-	return rc == CD_OK ? 0 : ctl_fail(lg, rc, "promo list");
+	return rc == CD_OK ? 0 : ctl_common_fail(lg, rc, "promo list");
 }
 
 /* promo create CODE AMOUNT [--max N] [--expires T] [--ttl-days N]; promo list */
@@ -405,20 +405,20 @@ static int cmd_promo(struct store *lg, int argc, char **argv)
 	static const char *const known[] = {"--max", "--expires", "--ttl-days", NULL};
 	if (argc == 3 && strcmp(argv[2], "list") == 0)
 		return promo_list(lg);
-	if (argc < 5 || strcmp(argv[2], "create") != 0 || !ctl_opts_known(argc, argv, 5, known)) {
+	if (argc < 5 || strcmp(argv[2], "create") != 0 || !ctl_common_opts_known(argc, argv, 5, known)) {
 		usage(stderr);
 		return 2;
 	}
-	const char *max = ctl_opt(argc, argv, 5, "--max"), *exp = ctl_opt(argc, argv, 5, "--expires");
-	const char *ttl = ctl_opt(argc, argv, 5, "--ttl-days");
+	const char *max = ctl_common_opt(argc, argv, 5, "--max"), *exp = ctl_common_opt(argc, argv, 5, "--expires");
+	const char *ttl = ctl_common_opt(argc, argv, 5, "--ttl-days");
 	struct promo_new p = {argv[3], 0, -1, -1, -1};
 	if (!ledger_name_ok(p.code, PROMO_CODE_CHARS, LIMIT_PROMO_CODE_MIN_BYTES, LIMIT_PROMO_CODE_BYTES) ||
-	    ctl_parse_i64(argv[4], &p.amount_micros) != 0 || p.amount_micros <= 0 ||
+	    ctl_common_parse_i64(argv[4], &p.amount_micros) != 0 || p.amount_micros <= 0 ||
 	    p.amount_micros > LIMIT_AMOUNT_MICROS_MAX ||
-	    (max != NULL && (ctl_parse_i64(max, &p.max_redemptions) != 0 || p.max_redemptions < 1 ||
+	    (max != NULL && (ctl_common_parse_i64(max, &p.max_redemptions) != 0 || p.max_redemptions < 1 ||
 			     p.max_redemptions > LIMIT_PROMO_REDEMPTIONS_MAX)) ||
 	    (exp != NULL && (timefmt_parse(exp, &p.expires_at) != 0 || p.expires_at <= timefmt_now())) ||
-	    (ttl != NULL && (ctl_parse_i64(ttl, &p.grant_ttl_days) != 0 || p.grant_ttl_days < 1 ||
+	    (ttl != NULL && (ctl_common_parse_i64(ttl, &p.grant_ttl_days) != 0 || p.grant_ttl_days < 1 ||
 			     p.grant_ttl_days > LIMIT_PROMO_GRANT_TTL_DAYS_MAX))) {
 		usage(stderr);
 		return 2;
@@ -457,7 +457,7 @@ static int events_list(struct store *lg, const char *state, int64_t after, int64
 		limit -= n;
 	}
 	free(rows);
-	return rc == CD_OK ? 0 : ctl_fail(lg, rc, "events list");
+	return rc == CD_OK ? 0 : ctl_common_fail(lg, rc, "events list");
 }
 
 /* events list [--state S] [--after ID] [--limit N]; events retry ID|--failed.
@@ -470,27 +470,27 @@ static int cmd_events(struct store *lg, int argc, char **argv)
 	if (argc == 4 && strcmp(argv[2], "retry") == 0) {
 		int64_t id = 0;
 		int count = 0;
-		if (strcmp(argv[3], "--failed") != 0 && (ctl_parse_i64(argv[3], &id) != 0 || id <= 0)) {
+		if (strcmp(argv[3], "--failed") != 0 && (ctl_common_parse_i64(argv[3], &id) != 0 || id <= 0)) {
 			usage(stderr);
 			return 2;
 		}
 		enum cd_err rc = ledger_events_retry(lg, id, &count);
 		if (rc != CD_OK)
-			return ctl_fail(lg, rc, "events retry");
+			return ctl_common_fail(lg, rc, "events retry");
 		fprintf(stderr, "%d event(s) to be sent again\n", count);
 		return id > 0 && count == 0 ? 1 : 0;
 	}
-	if (argc < 3 || strcmp(argv[2], "list") != 0 || !ctl_opts_known(argc, argv, 3, known)) {
+	if (argc < 3 || strcmp(argv[2], "list") != 0 || !ctl_common_opts_known(argc, argv, 3, known)) {
 		usage(stderr);
 		return 2;
 	}
-	const char *state = ctl_opt(argc, argv, 3, "--state"), *after = ctl_opt(argc, argv, 3, "--after");
-	const char *limit = ctl_opt(argc, argv, 3, "--limit");
+	const char *state = ctl_common_opt(argc, argv, 3, "--state"), *after = ctl_common_opt(argc, argv, 3, "--after");
+	const char *limit = ctl_common_opt(argc, argv, 3, "--limit");
 	int64_t a = 0, n = 100;
 	if ((state != NULL && strcmp(state, "pending") != 0 && strcmp(state, "delivered") != 0 &&
 	     strcmp(state, "failed") != 0) ||
-	    (after != NULL && (ctl_parse_i64(after, &a) != 0 || a < 0)) ||
-	    (limit != NULL && (ctl_parse_i64(limit, &n) != 0 || n < 1 || n > 100000))) {
+	    (after != NULL && (ctl_common_parse_i64(after, &a) != 0 || a < 0)) ||
+	    (limit != NULL && (ctl_common_parse_i64(limit, &n) != 0 || n < 1 || n > 100000))) {
 		usage(stderr);
 		return 2;
 	}
@@ -506,15 +506,15 @@ static int cmd_plan(struct store *lg, int argc, char **argv)
 	if (argc == 3 && strcmp(argv[2], "list") == 0) {
 		json_t *out = NULL;
 		enum cd_err rc = ledger_plans(lg, &out);
-		return rc == CD_OK ? ctl_print_json(out) : ctl_fail(lg, rc, "plan list");
+		return rc == CD_OK ? ctl_common_print_json(out) : ctl_common_fail(lg, rc, "plan list");
 	}
-	if (argc < 4 || strcmp(argv[2], "set") != 0 || !ctl_opts_known(argc, argv, 4, known)) {
+	if (argc < 4 || strcmp(argv[2], "set") != 0 || !ctl_common_opts_known(argc, argv, 4, known)) {
 		usage(stderr);
 		return 2;
 	}
-	const char *credits = ctl_opt(argc, argv, 4, "--credits"), *cap = ctl_opt(argc, argv, 4, "--rollover-cap");
-	const char *member = ctl_opt(argc, argv, 4, "--member-cap");
-	struct plan_def p = {argv[3], 0, ctl_opt(argc, argv, 4, "--rollover"), -1, -1, prices, 0};
+	const char *credits = ctl_common_opt(argc, argv, 4, "--credits"), *cap = ctl_common_opt(argc, argv, 4, "--rollover-cap");
+	const char *member = ctl_common_opt(argc, argv, 4, "--member-cap");
+	struct plan_def p = {argv[3], 0, ctl_common_opt(argc, argv, 4, "--rollover"), -1, -1, prices, 0};
 	int bad = 0;
 	for (int i = 4; i + 1 < argc; i += 2) {
 		if (strcmp(argv[i], "--stripe-price") != 0)
@@ -528,13 +528,13 @@ static int cmd_plan(struct store *lg, int argc, char **argv)
 	if (p.rollover == NULL)
 		p.rollover = "none";
 	if (bad || !ledger_name_ok(p.name, PLAN_NAME_CHARS, 1, LIMIT_PLAN_NAME_BYTES) || credits == NULL ||
-	    ctl_parse_i64(credits, &p.credits_micros) != 0 || p.credits_micros < 0 ||
+	    ctl_common_parse_i64(credits, &p.credits_micros) != 0 || p.credits_micros < 0 ||
 	    p.credits_micros > LIMIT_AMOUNT_MICROS_MAX ||
 	    (strcmp(p.rollover, "none") != 0 && strcmp(p.rollover, "full") != 0 && strcmp(p.rollover, "capped") != 0) ||
-	    (cap != NULL && (ctl_parse_i64(cap, &p.rollover_cap_micros) != 0 || p.rollover_cap_micros < 0 ||
+	    (cap != NULL && (ctl_common_parse_i64(cap, &p.rollover_cap_micros) != 0 || p.rollover_cap_micros < 0 ||
 			     p.rollover_cap_micros > LIMIT_AMOUNT_MICROS_MAX)) ||
 	    (strcmp(p.rollover, "capped") == 0) != (cap != NULL) ||
-	    (member != NULL && (ctl_parse_i64(member, &p.member_cap_micros) != 0 || p.member_cap_micros < 0 ||
+	    (member != NULL && (ctl_common_parse_i64(member, &p.member_cap_micros) != 0 || p.member_cap_micros < 0 ||
 				p.member_cap_micros > LIMIT_AMOUNT_MICROS_MAX))) {
 		usage(stderr);
 		return 2;
@@ -552,14 +552,14 @@ static int migrate(struct store *lg, const char *dir, int check_only)
 {
 	struct store_migrated *applied = malloc(sizeof(*applied));
 	if (applied == NULL)
-		return ctl_fail(lg, CD_E_INTERNAL, "migrate");
+		return ctl_common_fail(lg, CD_E_INTERNAL, "migrate");
 	enum cd_err rc = store_migrate(lg, dir, check_only, applied);
 	for (int i = 0; i < applied->n; i++)
 		printf("%s %s\n", check_only ? "pending" : "applied", applied->name[i]);
 	int pending = check_only && applied->n > 0;
 	free(applied);
 	if (rc != CD_OK) {
-		ctl_fail(lg, rc, "migrate");
+		ctl_common_fail(lg, rc, "migrate");
 		return check_only && rc == CD_E_UNAVAILABLE ? CTL_EXIT_UNREACHABLE : 1;
 	}
 	return pending ? CTL_EXIT_PENDING : 0;
@@ -570,9 +570,9 @@ static int dispatch(struct store *lg, int argc, char **argv, const struct cfg *c
 	const char *cmd = argv[1];
 	if (strcmp(cmd, "migrate") == 0) {
 		static const char *const known[] = {"--sql-dir", "--user", "--password-file", NULL};
-		int check_only = ctl_flag_take(&argc, argv, 2, "--check");
-		const char *dir = ctl_opt(argc, argv, 2, "--sql-dir");
-		if (!ctl_opts_known(argc, argv, 2, known)) {
+		int check_only = ctl_common_flag_take(&argc, argv, 2, "--check");
+		const char *dir = ctl_common_opt(argc, argv, 2, "--sql-dir");
+		if (!ctl_common_opts_known(argc, argv, 2, known)) {
 			usage(stderr);
 			return 2;
 		}
@@ -593,7 +593,7 @@ static int dispatch(struct store *lg, int argc, char **argv, const struct cfg *c
 	if (strcmp(cmd, "plan") == 0)
 		return cmd_plan(lg, argc, argv);
 	if (strcmp(cmd, "price") == 0)
-		return ctl_price(lg, argc, argv);
+		return ctl_prices_command(lg, argc, argv);
 	if (strcmp(cmd, "reconcile") == 0)
 		return ctl_reconcile(lg, argc, argv);
 	if (strcmp(cmd, "verify") == 0)
@@ -604,9 +604,9 @@ static int dispatch(struct store *lg, int argc, char **argv, const struct cfg *c
 		return ctl_sweep(lg, cfg, argc, argv);
 	if (strcmp(cmd, "export") == 0 && argc >= 3) {
 		static const char *const known[] = {"--format", NULL};
-		const char *format = ctl_opt(argc, argv, 3, "--format");
+		const char *format = ctl_common_opt(argc, argv, 3, "--format");
 		int csv = format == NULL || strcmp(format, "csv") == 0;
-		if (!ctl_opts_known(argc, argv, 3, known) || (format != NULL && !csv && strcmp(format, "json") != 0)) {
+		if (!ctl_common_opts_known(argc, argv, 3, known) || (format != NULL && !csv && strcmp(format, "json") != 0)) {
 			usage(stderr);
 			return 2;
 		}
@@ -671,12 +671,12 @@ int main(int argc, char **argv)
 	/* Migrations run as the schema's owner; every other command, and
 	 * migrate --check (so that a host without the owner's password can
 	 * ask), as the runtime user of the config (DESIGN §10). */
-	if (cfg_load(config, &cfg, err, sizeof(err)) != 0 ||
-	    (strcmp(argv[1], "migrate") == 0 && !ctl_flag(argc, argv, 2, "--check") &&
-	     cfg_use_migrate_user(&cfg, ctl_opt(argc, argv, 2, "--user"),
-								      ctl_opt(argc, argv, 2, "--password-file"), err, sizeof(err)) != 0)) {
+	if (config_load(config, &cfg, err, sizeof(err)) != 0 ||
+	    (strcmp(argv[1], "migrate") == 0 && !ctl_common_flag(argc, argv, 2, "--check") &&
+	     config_use_migrate_user(&cfg, ctl_common_opt(argc, argv, 2, "--user"),
+								      ctl_common_opt(argc, argv, 2, "--password-file"), err, sizeof(err)) != 0)) {
 		fprintf(stderr, "creditctl: %s\n", err);
-		cfg_free(&cfg);
+		config_free(&cfg);
 		return 2;
 	}
 	if (strcmp(argv[1], "sweep") != 0)
@@ -685,6 +685,6 @@ int main(int argc, char **argv)
 	struct store *lg = store_new(&cfg);
 	int rc = lg != NULL ? dispatch(lg, argc, argv, &cfg) : 1;
 	store_free(lg);
-	cfg_free(&cfg);
+	config_free(&cfg);
 	return rc;
 }

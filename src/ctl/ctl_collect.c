@@ -75,7 +75,7 @@ int ctl_collect(struct store *lg, const struct cfg *cfg, int argc, char **argv)
 				    (long)cfg->stripe_timeout_ms};
 	struct stripe_client *stripe = c.dry_run ? NULL : stripe_client_new(&s);
 	if (!c.dry_run && stripe == NULL)
-		return ctl_fail(lg, CD_E_INTERNAL, "collect");
+		return ctl_common_fail(lg, CD_E_INTERNAL, "collect");
 	int bad = 0, total = 0, n = 0;
 	enum cd_err rc = CD_OK;
 	while (rc == CD_OK && !c.done) {
@@ -87,7 +87,7 @@ int ctl_collect(struct store *lg, const struct cfg *cfg, int argc, char **argv)
 	}
 	stripe_client_free(stripe);
 	if (rc != CD_OK)
-		return ctl_fail(lg, rc, c.account != NULL ? c.account : "collect");
+		return ctl_common_fail(lg, rc, c.account != NULL ? c.account : "collect");
 	if (total == 0)
 		printf("nothing to collect\n");
 	return bad > 0;

@@ -8,7 +8,7 @@
 #include <string.h>
 
 /* Finds "--name VALUE" in argv[from..]; NULL when absent. */
-const char *ctl_opt(int argc, char **argv, int from, const char *name)
+const char *ctl_common_opt(int argc, char **argv, int from, const char *name)
 {
 	for (int i = from; i + 1 < argc; i++)
 		if (strcmp(argv[i], name) == 0)
@@ -19,7 +19,7 @@ const char *ctl_opt(int argc, char **argv, int from, const char *name)
 /* 1 when argv[from..] is only "--name VALUE" pairs with names from the
  * NULL-terminated list: a mistyped option (--expire for --expires) must
  * stop the command, not be ignored and change what it does. */
-int ctl_opts_known(int argc, char **argv, int from, const char *const *names)
+int ctl_common_opts_known(int argc, char **argv, int from, const char *const *names)
 {
 	for (int i = from; i < argc; i += 2) {
 		const char *const *n = names;
@@ -33,7 +33,7 @@ int ctl_opts_known(int argc, char **argv, int from, const char *const *names)
 	return 1;
 }
 
-int ctl_flag(int argc, char **argv, int from, const char *name)
+int ctl_common_flag(int argc, char **argv, int from, const char *name)
 {
 	for (int i = from; i < argc; i++)
 		if (strcmp(argv[i], name) == 0)
@@ -41,9 +41,9 @@ int ctl_flag(int argc, char **argv, int from, const char *name)
 	return 0;
 }
 
-int ctl_flag_take(int *argc, char **argv, int from, const char *name)
+int ctl_common_flag_take(int *argc, char **argv, int from, const char *name)
 {
-	int i = ctl_flag(*argc, argv, from, name);
+	int i = ctl_common_flag(*argc, argv, from, name);
 	if (i == 0)
 		return 0;
 	memmove(&argv[i], &argv[i + 1], (size_t)(*argc - i) * sizeof(argv[0]));
@@ -51,7 +51,7 @@ int ctl_flag_take(int *argc, char **argv, int from, const char *name)
 	return 1;
 }
 
-int ctl_parse_i64(const char *s, int64_t *out)
+int ctl_common_parse_i64(const char *s, int64_t *out)
 {
 	char *end;
 	errno = 0;
@@ -62,14 +62,14 @@ int ctl_parse_i64(const char *s, int64_t *out)
 	return 0;
 }
 
-int ctl_fail(struct store *lg, enum cd_err rc, const char *what)
+int ctl_common_fail(struct store *lg, enum cd_err rc, const char *what)
 {
 	const char *msg = store_errmsg(lg);
-	fprintf(stderr, "creditctl: %s: %s%s%s\n", what, cd_strerror(rc), msg[0] ? ": " : "", msg);
+	fprintf(stderr, "creditctl: %s: %s%s%s\n", what, errors_strerror(rc), msg[0] ? ": " : "", msg);
 	return 1;
 }
 
-int ctl_print_json(json_t *v)
+int ctl_common_print_json(json_t *v)
 {
 	char *text = json_dumps(v, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 	printf("%s\n", text != NULL ? text : "null");

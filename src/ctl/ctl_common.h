@@ -10,24 +10,24 @@
 struct store;
 
 /* "--name VALUE" in argv[from..]: VALUE (borrowed from argv), NULL when absent. */
-const char *ctl_opt(int argc, char **argv, int from, const char *name);
+const char *ctl_common_opt(int argc, char **argv, int from, const char *name);
 /* 1 when argv[from..] is only "--name VALUE" pairs of the NULL-terminated
  * names; 0 (said on stderr) otherwise. */
-int ctl_opts_known(int argc, char **argv, int from, const char *const *names);
+int ctl_common_opts_known(int argc, char **argv, int from, const char *const *names);
 /* Where the flag NAME (an option without a value) is in argv[from..]; 0
  * when it is not there. */
-int ctl_flag(int argc, char **argv, int from, const char *name);
+int ctl_common_flag(int argc, char **argv, int from, const char *name);
 /* 1 when the flag NAME is in argv[from..], which it is then taken out of
  * (*argc one less); 0 otherwise. */
-int ctl_flag_take(int *argc, char **argv, int from, const char *name);
+int ctl_common_flag_take(int *argc, char **argv, int from, const char *name);
 /* The exit status of a check that found work to do (migrate --check), and
  * of one that could not reach the database. */
 #define CTL_EXIT_PENDING 3
 #define CTL_EXIT_UNREACHABLE 4
 /* A whole decimal int64: 0, or -1 with *out untouched. */
-int ctl_parse_i64(const char *s, int64_t *out);
+int ctl_common_parse_i64(const char *s, int64_t *out);
 /* Says what failed on stderr (with the ledger's last message); returns 1. */
-int ctl_fail(struct store *lg, enum cd_err rc, const char *what);
+int ctl_common_fail(struct store *lg, enum cd_err rc, const char *what);
 /* Prints v indented and takes it (json_decref); returns 0. */
-int ctl_print_json(json_t *v);
+int ctl_common_print_json(json_t *v);
 #endif

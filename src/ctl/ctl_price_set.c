@@ -63,7 +63,7 @@ static int parse_one(int argc, char **argv, int i, struct wanted *w, int *used)
 	}
 	int64_t v = -1;
 	int none = value != NULL && strcmp(value, "none") == 0;
-	if (value == NULL || (!none && ctl_parse_i64(value, &v) != 0)) {
+	if (value == NULL || (!none && ctl_common_parse_i64(value, &v) != 0)) {
 		fprintf(stderr, "creditctl: price set: %s: want FIELD=VALUE, VALUE an integer%s\n", arg,
 			" (a dimension also none)");
 		return -1;
@@ -135,7 +135,7 @@ static int price_print(const char *model)
 		if (jsonio_str(m, "model") != NULL && strcmp(jsonio_str(m, "model"), model) == 0) {
 			json_incref(m);
 			json_decref(all);
-			return ctl_print_json(m);
+			return ctl_common_print_json(m);
 		}
 	json_decref(all);
 	fprintf(stderr, "creditctl: no model named %s is priced\n", model);
@@ -160,12 +160,12 @@ int ctl_price_set(struct store *lg, int argc, char **argv)
 			return 2;
 	enum cd_err rc = ledger_prices_reload(lg);
 	if (rc != CD_OK)
-		return ctl_fail(lg, rc, "price set");
+		return ctl_common_fail(lg, rc, "price set");
 	if (new_row(argv[3], &w, &row) != 0)
 		return 2;
 	rc = ledger_prices_import(lg, &row, 1);
 	if (rc != CD_OK)
-		return ctl_fail(lg, rc, "price set");
+		return ctl_common_fail(lg, rc, "price set");
 	rc = ledger_prices_reload(lg);
-	return rc == CD_OK ? price_print(argv[3]) : ctl_fail(lg, rc, "price set");
+	return rc == CD_OK ? price_print(argv[3]) : ctl_common_fail(lg, rc, "price set");
 }

@@ -340,7 +340,7 @@ static int price_import(struct store *lg, int argc, char **argv)
 			force = 1;
 		else if (strcmp(argv[i], "--dry-run") == 0)
 			dry = 1;
-		else if (strcmp(argv[i], "--max-increase-pct") == 0 && i + 1 < argc && ctl_parse_i64(argv[i + 1], &max_pct) == 0 &&
+		else if (strcmp(argv[i], "--max-increase-pct") == 0 && i + 1 < argc && ctl_common_parse_i64(argv[i + 1], &max_pct) == 0 &&
 			 max_pct >= 0 && max_pct <= 1000000)
 			i++;
 		else {
@@ -362,7 +362,7 @@ static int price_import(struct store *lg, int argc, char **argv)
 	if (err == CD_OK && !refused && !dry)
 		err = ledger_prices_import(lg, r.v, r.n);
 	if (err != CD_OK)
-		rc = ctl_fail(lg, err, "price import");
+		rc = ctl_common_fail(lg, err, "price import");
 	else if (refused)
 		rc = 1;
 	else
@@ -412,20 +412,20 @@ static int price_history(struct store *lg, const char *model)
 		fprintf(stderr, "creditctl: no model named %s has ever been priced\n", model);
 		return 1;
 	}
-	return rc == CD_OK ? 0 : ctl_fail(lg, rc, "price history");
+	return rc == CD_OK ? 0 : ctl_common_fail(lg, rc, "price history");
 }
 
-int ctl_price(struct store *lg, int argc, char **argv)
+int ctl_prices_command(struct store *lg, int argc, char **argv)
 {
 	if (argc >= 3 && strcmp(argv[2], "set") == 0)
 		return ctl_price_set(lg, argc, argv);
 	if (argc >= 3 && strcmp(argv[2], "alias") == 0)
-		return ctl_price_alias(lg, argc, argv);
+		return ctl_reconcile_price_alias(lg, argc, argv);
 	if (argc == 4 && strcmp(argv[2], "history") == 0)
 		return price_history(lg, argv[3]);
 	if (argc >= 3 && strcmp(argv[2], "list") == 0) {
 		enum cd_err rc = ledger_prices_reload(lg);
-		return rc == CD_OK ? ctl_print_json(ledger_prices_json("")) : ctl_fail(lg, rc, "price list");
+		return rc == CD_OK ? ctl_common_print_json(ledger_prices_json("")) : ctl_common_fail(lg, rc, "price list");
 	}
 	if (argc < 4 || strcmp(argv[2], "import") != 0) {
 		price_usage();

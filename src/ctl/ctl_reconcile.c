@@ -80,8 +80,8 @@ static void reconcile_usage(void)
 
 static int parse_args(int argc, char **argv, struct recon *r, enum recon_format *format, int *first_file)
 {
-	const char *from = ctl_opt(argc, argv, 2, "--from"), *to = ctl_opt(argc, argv, 2, "--to");
-	const char *tol = ctl_opt(argc, argv, 2, "--tolerance-pct"), *fmt = ctl_opt(argc, argv, 2, "--format");
+	const char *from = ctl_common_opt(argc, argv, 2, "--from"), *to = ctl_common_opt(argc, argv, 2, "--to");
+	const char *tol = ctl_common_opt(argc, argv, 2, "--tolerance-pct"), *fmt = ctl_common_opt(argc, argv, 2, "--format");
 	*first_file = 0;
 	for (int i = 2; i < argc; i++) {
 		if (strcmp(argv[i], "--json") == 0)
@@ -98,8 +98,8 @@ static int parse_args(int argc, char **argv, struct recon *r, enum recon_format 
 		: strcmp(fmt, "anthropic") == 0 ? RECON_ANTHROPIC : strcmp(fmt, "csv") == 0 ? RECON_CSV : -1;
 	r->from = r->to = -1;
 	r->tolerance_bps = 100;
-	if ((int)*format < 0 || *first_file == 0 || (from != NULL && ctl_recon_parse_day(from, &r->from) != 0) ||
-	    (to != NULL && ctl_recon_parse_day(to, &r->to) != 0) ||
+	if ((int)*format < 0 || *first_file == 0 || (from != NULL && ctl_reconcile_read_parse_day(from, &r->from) != 0) ||
+	    (to != NULL && ctl_reconcile_read_parse_day(to, &r->to) != 0) ||
 	    (tol != NULL && (pricing_decimal_scaled(tol, 2, &r->tolerance_bps) != 0 || r->tolerance_bps > 1000000)))
 		return -1;
 	if (r->to >= 0)
@@ -352,7 +352,7 @@ static int creditd_rows(struct store *lg, struct recon *r)
 	}
 	free(u);
 	if (rc != CD_OK)
-		return rc == CD_E_TOO_LARGE ? -1 : ctl_fail(lg, rc, "reconcile");
+		return rc == CD_E_TOO_LARGE ? -1 : ctl_common_fail(lg, rc, "reconcile");
 	rows_fold(r);
 	return 0;
 }
@@ -432,7 +432,7 @@ static int judge(struct store *lg, struct recon *r)
 			continue;
 		enum cd_err rc = ledger_price_in_effect(lg, w->model, w->day + TIMEFMT_SECONDS_PER_DAY, &p, &found);
 		if (rc != CD_OK)
-			return ctl_fail(lg, rc, "reconcile") * -1;
+			return ctl_common_fail(lg, rc, "reconcile") * -1;
 		if (found && expected(w, &p, margin, &cost) == 0)
 			w->expected_micros = cost;
 	}
@@ -507,7 +507,7 @@ static int print_json(const struct recon *r, int ok)
 	}
 	json_t *tol = r->tolerance_bps % 100 == 0 ? json_integer(r->tolerance_bps / 100)
 						  : json_real((double)r->tolerance_bps / 100.0);
-	return ctl_print_json(json_pack("{s:b, s:o, s:o, s:o, s:o}", "ok", ok, "tolerance_pct", tol, "rows", rows,
+	return ctl_common_print_json(json_pack("{s:b, s:o, s:o, s:o, s:o}", "ok", ok, "tolerance_pct", tol, "rows", rows,
 					"unmatched_models", unmatched, "expired_holds", holds));
 }
 
@@ -600,10 +600,10 @@ static int read_inputs(int argc, char **argv, int first_file, enum recon_format 
 			i += strcmp(argv[i], "--json") != 0;
 			continue;
 		}
-		if (ctl_recon_read_file(argv[i], format, b) != 0)
+		if (ctl_reconcile_read_read_file(argv[i], format, b) != 0)
 			return -1;
 	}
-	return ctl_recon_check_duplicates(b);
+	return ctl_reconcile_read_check_duplicates(b);
 }
 
 /* Aliases and the price cache, then both sides, the judgement and the
@@ -621,7 +621,7 @@ static int reconcile_ledger(struct store *lg, struct recon *r, const struct reco
 	if (rc == CD_OK)
 		rc = ledger_expired_holds(lg, r->from, r->to, r->holds, LIMIT_RECONCILE_HOLDS, &r->nholds, &r->more_holds);
 	if (rc != CD_OK) {
-		ctl_fail(lg, rc, "reconcile");
+		ctl_common_fail(lg, rc, "reconcile");
 		goto out;
 	}
 	if (provider_rows(r, b, aliases, naliases) != 0 || creditd_rows(lg, r) != 0)
@@ -658,14 +658,14 @@ int ctl_reconcile(struct store *lg, int argc, char **argv)
 		print_table(&r, ok);
 	status = ok ? 0 : 1;
 out:
-	ctl_recon_buckets_free(&b);
+	ctl_reconcile_read_buckets_free(&b);
 	free(r.rows);
 	free(r.unmatched);
 	free(r.holds);
 	return status;
 }
 
-int ctl_price_alias(struct store *lg, int argc, char **argv)
+int ctl_reconcile_price_alias(struct store *lg, int argc, char **argv)
 {
 	if (argc != 5 || strlen(argv[3]) == 0 || strlen(argv[3]) > LIMIT_PROVIDER_MODEL_BYTES) {
 		fprintf(stderr, "usage: creditctl price alias PROVIDER_NAME MODEL\n");
@@ -673,14 +673,14 @@ int ctl_price_alias(struct store *lg, int argc, char **argv)
 	}
 	enum cd_err rc = ledger_prices_reload(lg);
 	if (rc != CD_OK)
-		return ctl_fail(lg, rc, "price alias");
+		return ctl_common_fail(lg, rc, "price alias");
 	if (!priced(argv[4])) {
 		fprintf(stderr, "creditctl: price alias: creditd has no model named %s\n", argv[4]);
 		return 1;
 	}
 	rc = ledger_price_alias_set(lg, argv[3], argv[4]);
 	if (rc != CD_OK)
-		return ctl_fail(lg, rc, "price alias");
+		return ctl_common_fail(lg, rc, "price alias");
 	printf("%s reconciles as %s\n", argv[3], argv[4]);
 	return 0;
 }

@@ -9,5 +9,5 @@ struct store;
  * bad input or usage (said on stderr, nothing printed on stdout). */
 int ctl_reconcile(struct store *lg, int argc, char **argv);
 /* "price alias PROVIDER_NAME MODEL": 0, 1 failure, 2 usage. */
-int ctl_price_alias(struct store *lg, int argc, char **argv);
+int ctl_reconcile_price_alias(struct store *lg, int argc, char **argv);
 #endif

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-int ctl_recon_parse_day(const char *s, int64_t *day)
+int ctl_reconcile_read_parse_day(const char *s, int64_t *day)
 {
 	int64_t t;
 	if (strlen(s) != 10 || timefmt_parse(s, &t) != 0 || t % TIMEFMT_SECONDS_PER_DAY != 0)
@@ -423,7 +423,7 @@ static int csv_line(const char *file, int lineno, char **f, int n, struct recon_
 	struct recon_bucket *k = bucket_next(b, file);
 	if (k == NULL)
 		return -1;
-	if (ctl_recon_parse_day(f[0], &k->day) != 0) {
+	if (ctl_reconcile_read_parse_day(f[0], &k->day) != 0) {
 		fprintf(stderr, "creditctl: %s:%d: %s: not a date YYYY-MM-DD\n", file, lineno, csv_names[0]);
 		return -1;
 	}
@@ -540,7 +540,7 @@ static char *slurp(const char *path)
 	return all;
 }
 
-int ctl_recon_read_file(const char *path, enum recon_format format, struct recon_buckets *b)
+int ctl_reconcile_read_read_file(const char *path, enum recon_format format, struct recon_buckets *b)
 {
 	char *text = slurp(path);
 	if (text == NULL)
@@ -568,7 +568,7 @@ static int bucket_cmp(const void *a, const void *b)
 	return x->long_context - y->long_context;
 }
 
-int ctl_recon_check_duplicates(struct recon_buckets *b)
+int ctl_reconcile_read_check_duplicates(struct recon_buckets *b)
 {
 	if (b->n > 1)
 		qsort(b->v, b->n, sizeof(b->v[0]), bucket_cmp);
@@ -584,7 +584,7 @@ int ctl_recon_check_duplicates(struct recon_buckets *b)
 	return 0;
 }
 
-void ctl_recon_buckets_free(struct recon_buckets *b)
+void ctl_reconcile_read_buckets_free(struct recon_buckets *b)
 {
 	free(b->v);
 	b->v = NULL;

@@ -49,12 +49,12 @@ struct recon_buckets {
 };
 
 /* Parses "YYYY-MM-DD" into its UTC midnight: 0, or -1. */
-int ctl_recon_parse_day(const char *s, int64_t *day);
+int ctl_reconcile_read_parse_day(const char *s, int64_t *day);
 /* Reads one file in format (guessed from its content when RECON_GUESS)
  * and appends its buckets to b. 0, or -1 after saying what is wrong. */
-int ctl_recon_read_file(const char *path, enum recon_format format, struct recon_buckets *b);
+int ctl_reconcile_read_read_file(const char *path, enum recon_format format, struct recon_buckets *b);
 /* Sorts b by day, model, tier and context window and refuses one given
  * twice (both files named). 0, or -1 after saying so. */
-int ctl_recon_check_duplicates(struct recon_buckets *b);
-void ctl_recon_buckets_free(struct recon_buckets *b);
+int ctl_reconcile_read_check_duplicates(struct recon_buckets *b);
+void ctl_reconcile_read_buckets_free(struct recon_buckets *b);
 #endif

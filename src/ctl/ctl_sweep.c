@@ -65,7 +65,7 @@ static void ledger_passes(struct store *lg, struct run *r)
 	while (more && rc == CD_OK && time_left(r))
 		rc = sweep_pass(lg, &r->ledger, &more);
 	if (rc != CD_OK)
-		failed(r, "the ledger's pass", store_errmsg(lg)[0] ? store_errmsg(lg) : cd_strerror(rc));
+		failed(r, "the ledger's pass", store_errmsg(lg)[0] ? store_errmsg(lg) : errors_strerror(rc));
 	r->unreachable = rc == CD_E_UNAVAILABLE;
 }
 

@@ -198,7 +198,7 @@ static int passed_on(const char *name)
 static void head_write(struct gwcall *c, int status, const char *extra)
 {
 	char line[256 + 2 * LIMIT_HOLD_ID_BYTES];
-	int n = snprintf(line, sizeof(line), "Status: %d %s\r\n", status, cd_http_reason(status));
+	int n = snprintf(line, sizeof(line), "Status: %d %s\r\n", status, errors_http_reason(status));
 	client_write(c, line, (size_t)n);
 	if (c->head.len > 0)
 		client_write(c, c->head.data, c->head.len);
@@ -219,7 +219,7 @@ static void head_write(struct gwcall *c, int status, const char *extra)
  * the message. */
 static void error_write(struct gwcall *c, int status, enum cd_err e, const char *message)
 {
-	json_t *err = json_pack("{s:{s:s, s:s, s:s, s:n}}", "error", "type", cd_err_type(e), "code", cd_err_code(e),
+	json_t *err = json_pack("{s:{s:s, s:s, s:s, s:n}}", "error", "type", errors_type(e), "code", errors_code(e),
 				"message", message, "param");
 	char *text = err != NULL ? jsonio_dump(err) : NULL;
 	char *shaped = text != NULL ? gwshape_error(c->provider, status, text, strlen(text)) : NULL;
@@ -361,7 +361,7 @@ int gwcall_renew(const char *account, const char *hold_id, int64_t ttl)
 		lg_giveback(lg);
 	if (rc != CD_OK)
 		log_warn("gateway: the hold %s of a call in flight was not renewed (%s): tried again in %d s", hold_id,
-			 cd_strerror(rc), LIMIT_GATEWAY_RENEW_CHECK_SECONDS);
+			 errors_strerror(rc), LIMIT_GATEWAY_RENEW_CHECK_SECONDS);
 	return rc == CD_OK || rc == CD_E_NOT_FOUND ? 0 : -1;
 }
 
@@ -378,7 +378,7 @@ static void keep_response(const struct gw_job *job, const struct gw_usage *u)
 		lg_giveback(lg);
 	if (rc != CD_OK)
 		log_warn("gateway: response %s of %s not kept (%s): naming it in previous_response_id will be refused",
-			 u->response_id, job->account, cd_strerror(rc));
+			 u->response_id, job->account, errors_strerror(rc));
 }
 
 /* Settles the job's hold with u under reason; *charged and *balance from the answer (-1 when unknown). */
@@ -447,7 +447,7 @@ void gwcall_release(struct store *lg, const char *hold_id)
 	enum cd_err rc = lg != NULL ? ledger_release(lg, &call, &r, &res) : CD_E_UNAVAILABLE;
 	if (rc != CD_OK || res.status >= 300)
 		log_error("gateway: the release of %s failed (%s): the hold expires at its ttl", hold_id,
-			  rc != CD_OK ? cd_strerror(rc) : "refused");
+			  rc != CD_OK ? errors_strerror(rc) : "refused");
 	json_decref(res.body);
 }
 
@@ -502,7 +502,7 @@ static void keep_billed(const struct gwcall *c, const struct gw_charge *d)
 		lg_giveback(lg);
 	if (rc != CD_OK)
 		log_warn("gateway: %s: what it was charged for beyond tokens not kept on its usage record (%s)",
-			 c->job->hold_id, cd_strerror(rc));
+			 c->job->hold_id, errors_strerror(rc));
 }
 
 /* ---- Endings ---- */

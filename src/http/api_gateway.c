@@ -142,7 +142,7 @@ static int previous_response(struct api_ctx *ctx, struct gw_job *job, const stru
 	enum cd_err rc = gateway_response_in_flight(job->account, job->ask.previous_response) ? (owned = 1, CD_OK)
 		       : ledger_gw_response_owned(ctx->lg, job->account, job->ask.previous_response, &owned);
 	if (rc != CD_OK)
-		api_error(rs, rc, NULL, "%s", cd_strerror(rc));
+		api_error(rs, rc, NULL, "%s", errors_strerror(rc));
 	else if (!owned)
 		api_error(rs, CD_E_INVALID, field, "\"previous_response_id\" names no response account '%s' received through "
 			  "creditd in the last %d days: the provider would bill a context creditd cannot bound; not forwarded",

@@ -40,7 +40,7 @@ static int topup_check(const struct cfg *c, json_t *body, struct response *rs)
 		return -1;
 	}
 	for (int i = 0; i < 2; i++) {
-		if (urls[i] != NULL && !cfg_redirect_allowed(c, urls[i])) {
+		if (urls[i] != NULL && !config_redirect_allowed(c, urls[i])) {
 			api_error(rs, CD_E_INVALID, names[i], "%s must be an http(s) URL on an allowed origin "
 				  "(stripe.allowed_redirect_origins)", names[i]);
 			return -1;

@@ -207,7 +207,7 @@ static void start_warnings(const char *config, const struct cfg *cfg)
 #endif
 	if (timefmt_test_clock_file() != NULL)
 		log_warn("test clock: time is moved by the seconds in %s", timefmt_test_clock_file());
-	config = cfg_path(config);
+	config = config_path(config);
 	if (cfg->config_open_to_others)
 		log_warn("config %s holds secrets and others may read it (security.config_readable_by_others): "
 			 "so may every local user and every site's scripts", config);
@@ -248,12 +248,12 @@ static int check_env_file(const struct options *o)
 }
 
 /* --check-config: what a start would refuse, refused here too (exit 2):
- * the values (cfg_load did), no config file at all (a start would run on
+ * the values (config_load did), no config file at all (a start would run on
  * the defaults and the environment alone: allowed, but never what a
  * check means to pass), a log this user cannot open. */
 static int check_config(const struct options *o, struct cfg *cfg)
 {
-	const char *path = cfg_path(o->config);
+	const char *path = config_path(o->config);
 	int rc = 0;
 	if (!cfg->file_read) {
 		fprintf(stderr, "creditd: no config file at %s: creditd would start on its defaults and the environment "
@@ -265,7 +265,7 @@ static int check_config(const struct options *o, struct cfg *cfg)
 	}
 	if (rc == 0)
 		printf("creditd: configuration OK\n");
-	cfg_free(cfg);
+	config_free(cfg);
 	return rc;
 }
 
@@ -280,9 +280,9 @@ int main(int argc, char **argv)
 		return 2;
 	if (o.check_only && check_env_file(&o) != 0)
 		return 2;
-	if (cfg_load(o.config, &cfg, err, sizeof(err)) != 0) {
+	if (config_load(o.config, &cfg, err, sizeof(err)) != 0) {
 		fprintf(stderr, "creditd: %s\n", err);
-		cfg_free(&cfg);
+		config_free(&cfg);
 		return 2;
 	}
 	if (o.threads != NULL && threads_option(o.threads, &cfg) != 0)
@@ -329,7 +329,7 @@ int main(int argc, char **argv)
 		 * Stripe client any more. */
 		stripe_global_cleanup();
 		log_close();
-		cfg_free(&cfg);
+		config_free(&cfg);
 	}
 	return left > 0 ? 1 : 0;
 }

@@ -348,7 +348,7 @@ static void run_route(struct api_ctx *ctx, const struct request *rq, const struc
 {
 	/* CORS is answered on the browser's routes, errors included, so the
 	 * widget can read why it was refused. */
-	if ((r->scope == ROUTE_BROWSER || r->scope == ROUTE_PREFLIGHT) && cfg_widget_origin_allowed(ctx->cfg, rq->origin)) {
+	if ((r->scope == ROUTE_BROWSER || r->scope == ROUTE_PREFLIGHT) && config_widget_origin_allowed(ctx->cfg, rq->origin)) {
 		rs->allow_origin = rq->origin;
 		rs->preflight = r->scope == ROUTE_PREFLIGHT;
 	}

@@ -220,7 +220,7 @@ static void write_headers(FCGX_Request *req, const struct request *rq, const str
 	const char *type = rs->content_type != NULL ? rs->content_type
 			   : rs->text != NULL ? "text/plain; version=0.0.4" : "application/json";
 	FCGX_FPrintF(req->out, "Status: %d %s\r\nCache-Control: %s\r\nX-Request-Id: %s\r\n", rs->status,
-		     cd_http_reason(rs->status), rs->cache_control != NULL ? rs->cache_control : "no-store", rq->request_id);
+		     errors_http_reason(rs->status), rs->cache_control != NULL ? rs->cache_control : "no-store", rq->request_id);
 	/* libfcgi's own printf knows no %zu. */
 	if (has_body)
 		FCGX_FPrintF(req->out, "Content-Type: %s\r\nContent-Length: %lu\r\n", type, (unsigned long)body_len);

@@ -68,7 +68,7 @@ static void not_sent(struct store *lg, const struct ledger_recharge *r, enum cd_
 		return;
 	}
 	snprintf(out->message, sizeof(out->message), "not sent: the database failed deciding whether to send it (%s); "
-		 "sent again later", rc == CD_E_INTERNAL && store_errmsg(lg)[0] ? store_errmsg(lg) : cd_strerror(rc));
+		 "sent again later", rc == CD_E_INTERNAL && store_errmsg(lg)[0] ? store_errmsg(lg) : errors_strerror(rc));
 	log_warn("%s %lld of account %s: %s", r->period > 0 ? "collection" : "auto-recharge", (long long)r->id,
 		 r->account, out->message);
 }

@@ -49,7 +49,7 @@ static enum cd_err account_exists(struct store *lg, const struct account_new *n,
 	/* The account locked first, as every writer of it does (on Galera by
 	 * its row alone: docs/architecture.md, "On Galera"); its creation's
 	 * hash never changes after, so it is read under that lock. */
-	enum cd_err rc = ledger_acct_lock(lg, n->id, &a);
+	enum cd_err rc = ledger_due_lock(lg, n->id, &a);
 	if (rc == CD_E_NOT_FOUND)
 		return CD_E_RETRY;
 	if (rc != CD_OK)
@@ -61,10 +61,10 @@ static enum cd_err account_exists(struct store *lg, const struct account_new *n,
 		return CD_E_RETRY;
 	if (store_len(s, 0) != 32 || memcmp(store_str(s, 0), hash, 32) != 0)
 		return refusal_set(&lg->refusal, REFUSE_ACCOUNT_EXISTS, n->id, NULL);
-	rc = ledger_acct_save(lg, &a);
+	rc = ledger_events_acct_save(lg, &a);
 	if (rc != CD_OK)
 		return rc;
-	*out = ledger_acct_json(lg, &a);
+	*out = ledger_rows_acct_json(lg, &a);
 	*status = 200;
 	return *out != NULL ? CD_OK : CD_E_INTERNAL;
 }
@@ -80,7 +80,7 @@ static enum cd_err account_create_op(struct store *lg, const struct account_new 
 {
 	unsigned char hash[32];
 	int e;
-	enum cd_err pc = ledger_plan_check(lg, n->plan);
+	enum cd_err pc = ledger_plans_check(lg, n->plan);
 	if (pc != CD_OK)
 		return pc;
 	create_hash(n, hash);
@@ -113,23 +113,23 @@ static enum cd_err account_create_op(struct store *lg, const struct account_new 
 	if (n->requests_per_minute >= 0 || n->tokens_per_minute >= 0)
 		rc = rate_limits_store(lg, id, n->requests_per_minute, n->tokens_per_minute);
 	if (rc == CD_OK)
-		rc = ledger_acct_lock_id(lg, id, &a);
-	/* Opening it credited its plan for this period (ledger_acct_touch). */
+		rc = ledger_due_lock_id(lg, id, &a);
+	/* Opening it credited its plan for this period (ledger_due_apply). */
 	if (rc == CD_OK && lg->cfg->signup_bonus_micros > 0) {
 		/* The bonus records the request's key, else "signup:<account>":
 		 * an account is created once. */
 		char key[JOURNAL_KEY_BYTES];
-		const char *outer = ledger_journal_key_push(lg, key, "signup", n->id, 0);
+		const char *outer = ledger_rows_journal_key_push(lg, key, "signup", n->id, 0);
 		int64_t grant_id, journal_id;
-		rc = ledger_add_grant(lg, &a, "signup_bonus", lg->cfg->signup_bonus_micros, GRANT_PRIORITY_DEFAULT, -1,
+		rc = ledger_rows_add_grant(lg, &a, "signup_bonus", lg->cfg->signup_bonus_micros, GRANT_PRIORITY_DEFAULT, -1,
 				      "signup", "signup bonus", &grant_id, &journal_id);
 		lg->journal_key = outer;
 	}
 	if (rc == CD_OK)
-		rc = ledger_acct_save(lg, &a);
+		rc = ledger_events_acct_save(lg, &a);
 	if (rc != CD_OK)
 		return rc;
-	*out = ledger_acct_json(lg, &a);
+	*out = ledger_rows_acct_json(lg, &a);
 	*status = 201;
 	return *out != NULL ? CD_OK : CD_E_INTERNAL;
 }
@@ -148,12 +148,12 @@ static enum cd_err account_get_tx(struct store *lg, const char *id, json_t **out
 	struct acct a;
 	json_decref(*out);
 	*out = NULL;
-	enum cd_err rc = ledger_acct_lock(lg, id, &a);
+	enum cd_err rc = ledger_due_lock(lg, id, &a);
 	if (rc == CD_OK && a.dirty)
-		rc = ledger_acct_save(lg, &a);
+		rc = ledger_events_acct_save(lg, &a);
 	if (rc != CD_OK)
 		return rc;
-	*out = ledger_acct_json(lg, &a);
+	*out = ledger_rows_acct_json(lg, &a);
 	return *out != NULL ? CD_OK : CD_E_INTERNAL;
 }
 
@@ -175,8 +175,8 @@ static enum cd_err patch_apply(struct store *lg, const struct account_patch *p, 
 	/* An admin's word is the reason from now on, whatever Stripe's was
 	 * (DESIGN §10): "manual", or none once active. */
 	if (p->status != NULL) {
-		ledger_copy_text(a->status, sizeof(a->status), p->status);
-		ledger_copy_text(a->status_reason, sizeof(a->status_reason),
+		ledger_rows_copy_text(a->status, sizeof(a->status), p->status);
+		ledger_rows_copy_text(a->status_reason, sizeof(a->status_reason),
 				 strcmp(p->status, "active") == 0 ? NULL : "manual");
 	}
 	if (p->set_overdraft)
@@ -188,9 +188,9 @@ static enum cd_err patch_apply(struct store *lg, const struct account_patch *p, 
 	/* A plan with more credits than this period's grants the difference
 	 * now; one with fewer (or none) takes effect at the next period. */
 	if (p->set_plan)
-		ledger_copy_text(a->plan, sizeof(a->plan), p->plan);
+		ledger_rows_copy_text(a->plan, sizeof(a->plan), p->plan);
 	if (p->set_plan && a->plan[0] != '\0')
-		rc = ledger_period_credit(lg, a, a->plan, lg->now, PERIOD_PLAN_SET, NULL);
+		rc = ledger_periods_credit(lg, a, a->plan, lg->now, PERIOD_PLAN_SET, NULL);
 	if (rc != CD_OK)
 		return rc;
 	if (p->set_daily)
@@ -209,7 +209,7 @@ static enum cd_err patch_apply(struct store *lg, const struct account_patch *p, 
 		a->recharge_threshold = p->recharge_threshold_micros;
 		a->recharge_amount_cents = p->recharge_threshold_micros >= 0 ? p->recharge_amount_cents : -1;
 		a->recharge_failures = 0;
-		rc = ledger_recharge_switch_off(lg, a);
+		rc = ledger_recharges_switch_off(lg, a);
 	}
 	return rc;
 }
@@ -243,11 +243,11 @@ static enum cd_err patch_store(struct store *lg, const struct acct *a)
 static enum cd_err account_patch_op(struct store *lg, const struct account_patch *p, json_t **out, int *status)
 {
 	struct acct a;
-	enum cd_err rc = ledger_acct_lock(lg, p->id, &a);
+	enum cd_err rc = ledger_due_lock(lg, p->id, &a);
 	if (rc == CD_OK)
-		rc = ledger_acct_save(lg, &a);
+		rc = ledger_events_acct_save(lg, &a);
 	if (rc == CD_OK && p->set_plan)
-		rc = ledger_plan_check(lg, p->plan);
+		rc = ledger_plans_check(lg, p->plan);
 	if (rc != CD_OK)
 		return rc;
 	/* A debt already drawn on the credit line must stay within it
@@ -261,10 +261,10 @@ static enum cd_err account_patch_op(struct store *lg, const struct account_patch
 	if (rc == CD_OK)
 		rc = patch_store(lg, &a);
 	if (rc == CD_OK)
-		rc = ledger_acct_save(lg, &a);
+		rc = ledger_events_acct_save(lg, &a);
 	if (rc != CD_OK)
 		return rc;
-	*out = ledger_acct_json(lg, &a);
+	*out = ledger_rows_acct_json(lg, &a);
 	*status = 200;
 	return *out != NULL ? CD_OK : CD_E_INTERNAL;
 }
@@ -318,7 +318,7 @@ static json_t *journal_row_json(const struct dbstmt *s)
 {
 	struct journal_entry e = {store_i64(s, 0), store_i64(s, 1), store_i64(s, 2), store_i64(s, 7), store_str(s, 3), store_str(s, 4),
 				  store_str(s, 5), store_str(s, 6)};
-	json_t *row = ledger_journal_entry_json(&e);
+	json_t *row = ledger_rows_journal_entry_json(&e);
 	json_t *usage = json_null();
 	/* settle_reason: the gateway's (DESIGN §12), null for the guard's own. */
 	if (!store_null(s, 8))
@@ -352,7 +352,7 @@ static enum cd_err transactions_tx(struct store *lg, const char *id, const char 
 	int e;
 	json_decref(*out);
 	*out = NULL;
-	enum cd_err rc = ledger_acct_read(lg, id, &a);
+	enum cd_err rc = ledger_rows_acct_read(lg, id, &a);
 	if (rc != CD_OK)
 		return rc;
 	int64_t before = cursor > 0 ? cursor : INT64_MAX;
@@ -375,7 +375,7 @@ static enum cd_err transactions_tx(struct store *lg, const char *id, const char 
 		n++;
 	}
 	char next[32];
-	ledger_id_format(next, sizeof(next), "txn_", last);
+	ledger_ids_format(next, sizeof(next), "txn_", last);
 	*out = json_pack("{s:o, s:o, s:b}", "data", data, "next_cursor", more ? json_string(next) : json_null(),
 			 "has_more", more);
 	return CD_OK;
@@ -395,11 +395,11 @@ static json_t *entry_json(struct store *lg, const struct acct *a, int64_t journa
 			  const char *cause, const char *source, const char *description)
 {
 	struct journal_entry e = {journal_id, amount, a->balance, lg->now, cause, source, NULL, description};
-	json_t *row = ledger_journal_entry_json(&e);
+	json_t *row = ledger_rows_journal_entry_json(&e);
 	/* The row as the journal shows it, and where it left the account. */
 	if (row != NULL && (json_object_set_new(row, "account", json_string(a->ext_id)) != 0 ||
 			    json_object_set_new(row, "balance_micros", json_integer((json_int_t)a->balance)) != 0 ||
-			    json_object_set_new(row, "available_micros", json_integer((json_int_t)ledger_acct_available(a))) != 0)) {
+			    json_object_set_new(row, "available_micros", json_integer((json_int_t)ledger_rows_acct_available(a))) != 0)) {
 		json_decref(row);
 		return NULL;
 	}
@@ -410,18 +410,18 @@ static enum cd_err grant_op(struct store *lg, const struct grant_new *g, json_t 
 {
 	struct acct a;
 	int64_t grant_id, journal_id;
-	enum cd_err rc = ledger_acct_lock(lg, g->account, &a);
+	enum cd_err rc = ledger_due_lock(lg, g->account, &a);
 	if (rc == CD_OK && g->expires_at >= 0 && g->expires_at <= lg->now)
 		return refusal_set(&lg->refusal, REFUSE_GRANT_EXPIRED, NULL, NULL);
 	if (rc == CD_OK)
-		rc = ledger_add_grant(lg, &a, g->source, g->amount_micros, g->priority, g->expires_at, NULL,
+		rc = ledger_rows_add_grant(lg, &a, g->source, g->amount_micros, g->priority, g->expires_at, NULL,
 				      g->description, &grant_id, &journal_id);
 	if (rc == CD_OK)
-		rc = ledger_acct_save(lg, &a);
+		rc = ledger_events_acct_save(lg, &a);
 	if (rc != CD_OK)
 		return rc;
 	char id[32], exp[TIMEFMT_LEN];
-	ledger_id_format(id, sizeof(id), "grant_", grant_id);
+	ledger_ids_format(id, sizeof(id), "grant_", grant_id);
 	json_t *entry = entry_json(lg, &a, journal_id, g->amount_micros, "grant", g->source, g->description);
 	if (g->expires_at >= 0)
 		timefmt_rfc3339(g->expires_at, exp);
@@ -431,7 +431,7 @@ static enum cd_err grant_op(struct store *lg, const struct grant_new *g, json_t 
 			 "expires_at", g->expires_at >= 0 ? json_string(exp) : json_null(),
 			 "description", g->description ? json_string(g->description) : json_null(),
 			 "balance_micros", (json_int_t)a.balance,
-			 "available_micros", (json_int_t)ledger_acct_available(&a), "transaction", entry);
+			 "available_micros", (json_int_t)ledger_rows_acct_available(&a), "transaction", entry);
 	*status = 201;
 	return *out != NULL ? CD_OK : CD_E_INTERNAL;
 }
@@ -449,15 +449,15 @@ static enum cd_err debit_op(struct store *lg, const struct debit_new *d, json_t 
 {
 	struct acct a;
 	int64_t journal_id;
-	enum cd_err rc = ledger_acct_lock(lg, d->account, &a);
+	enum cd_err rc = ledger_due_lock(lg, d->account, &a);
 	if (rc != CD_OK)
 		return rc;
-	if (d->amount_micros > ledger_acct_available(&a))
-		return refusal_set_amounts(&lg->refusal, REFUSE_DEBIT_INSUFFICIENT, ledger_acct_available(&a),
+	if (d->amount_micros > ledger_rows_acct_available(&a))
+		return refusal_set_amounts(&lg->refusal, REFUSE_DEBIT_INSUFFICIENT, ledger_rows_acct_available(&a),
 					   d->amount_micros);
-	rc = ledger_spend(lg, &a, d->amount_micros, "adjustment", 0, NULL, d->reason, &journal_id);
+	rc = ledger_rows_spend(lg, &a, d->amount_micros, "adjustment", 0, NULL, d->reason, &journal_id);
 	if (rc == CD_OK)
-		rc = ledger_acct_save(lg, &a);
+		rc = ledger_events_acct_save(lg, &a);
 	if (rc != CD_OK)
 		return rc;
 	*out = entry_json(lg, &a, journal_id, -d->amount_micros, "adjustment", NULL, d->reason);
@@ -485,7 +485,7 @@ static json_t *member_json(const struct acct *a, const struct member_row *m)
 	return json_pack("{s:s, s:s, s:o, s:I, s:I, s:o, s:o}", "account", a->ext_id, "member", m->member,
 			 "monthly_cap_micros", m->cap >= 0 ? json_integer((json_int_t)m->cap) : json_null(),
 			 "month_spent_micros", (json_int_t)m->month_spent, "reserved_micros", (json_int_t)m->reserved,
-			 "requests_per_minute", ledger_json_int(m->rate.rpm), "tokens_per_minute", ledger_json_int(m->rate.tpm));
+			 "requests_per_minute", ledger_rows_json_int(m->rate.rpm), "tokens_per_minute", ledger_rows_json_int(m->rate.tpm));
 }
 
 /* A member as its own browser token shows it (DESIGN §11): the cap that
@@ -498,9 +498,9 @@ static enum cd_err member_get_tx(struct store *lg, const char *account, const ch
 	int64_t plan_cap;
 	json_decref(*out);
 	*out = NULL;
-	enum cd_err rc = ledger_acct_read(lg, account, &a);
+	enum cd_err rc = ledger_rows_acct_read(lg, account, &a);
 	if (rc == CD_OK)
-		rc = ledger_member_read(lg, &a, member, &m, &plan_cap);
+		rc = ledger_members_read(lg, &a, member, &m, &plan_cap);
 	if (rc != CD_OK)
 		return rc;
 	int64_t cap = m.cap >= 0 ? m.cap : plan_cap;
@@ -529,18 +529,18 @@ static enum cd_err member_put_op(struct store *lg, const struct member_put *p, j
 {
 	struct acct a;
 	struct member_row m;
-	enum cd_err rc = ledger_acct_lock(lg, p->account, &a);
+	enum cd_err rc = ledger_due_lock(lg, p->account, &a);
 	if (rc != CD_OK)
 		return rc;
 	if (strcmp(a.kind, "workspace") != 0)
 		return refusal_set(&lg->refusal, REFUSE_NOT_WORKSPACE, a.ext_id, NULL);
-	/* Made under the account lock like the guard's rows (ledger_member_create:
+	/* Made under the account lock like the guard's rows (ledger_members_create:
 	 * its reserve is the member's pending holds, which their settles and
 	 * releases then take back off), then given what the request sets. */
-	rc = ledger_member_lock(lg, &a, p->member, &m);
+	rc = ledger_members_lock(lg, &a, p->member, &m);
 	int created = rc == CD_E_NOT_FOUND;
 	if (created)
-		rc = ledger_member_create(lg, &a, p->member, &m);
+		rc = ledger_members_create(lg, &a, p->member, &m);
 	if (rc != CD_OK)
 		return rc;
 	if (p->set_cap || p->set_rpm || p->set_tpm) {
@@ -551,10 +551,10 @@ static enum cd_err member_put_op(struct store *lg, const struct member_put *p, j
 			   (int64_t)p->set_rpm, rpm, (int64_t)p->set_tpm, tpm, a.id, p->member);
 		if (rc != CD_OK)
 			return rc;
-		rc = ledger_member_lock(lg, &a, p->member, &m);
+		rc = ledger_members_lock(lg, &a, p->member, &m);
 	}
 	if (rc == CD_OK && a.dirty)
-		rc = ledger_acct_save(lg, &a);
+		rc = ledger_events_acct_save(lg, &a);
 	if (rc != CD_OK)
 		return rc;
 	*out = member_json(&a, &m);
@@ -575,7 +575,7 @@ static enum cd_err member_delete_op(struct store *lg, const struct member_put *p
 {
 	struct acct a;
 	int e;
-	enum cd_err rc = ledger_acct_lock(lg, p->account, &a);
+	enum cd_err rc = ledger_due_lock(lg, p->account, &a);
 	if (rc == CD_E_NOT_FOUND)
 		return refusal_set(&lg->refusal, REFUSE_MEMBER_UNKNOWN, p->account, p->member);
 	if (rc != CD_OK)
@@ -587,7 +587,7 @@ static enum cd_err member_delete_op(struct store *lg, const struct member_put *p
 	if (store_affected(s) == 0)
 		return refusal_set(&lg->refusal, REFUSE_MEMBER_UNKNOWN, p->account, p->member);
 	if (a.dirty)
-		rc = ledger_acct_save(lg, &a);
+		rc = ledger_events_acct_save(lg, &a);
 	if (rc != CD_OK)
 		return rc;
 	*out = json_pack("{s:s, s:s, s:b}", "account", a.ext_id, "member", p->member, "deleted", 1);

@@ -4,7 +4,7 @@
  * Changes are kept as the rows they make: journal rows and usage rows as
  * JSON rows of the write CALL, appended in the order the operations made
  * them; holds, grants, members and accounts as the batch's own rows,
- * marked changed. ledger_batch_flush (ledger_batch_write.c) writes them
+ * marked changed. ledger_batch_write_flush (ledger_batch_write.c) writes them
  * all in one CALL of
  * cd_guard_write (sql/037: cd_batch_write of sql/020 and 034, with the
  * versions of rows kept checked first and returned after), which
@@ -114,7 +114,7 @@ void ledger_batch_notice_refusal(struct store *lg, struct batch *b, int acct, in
 {
 	json_t *data;
 	struct member_row *m = member >= 0 ? &b->members[member].m : NULL;
-	const char *type = ledger_notice_refusal(lg, &b->accts[acct].a, m, why, available, required, &data);
+	const char *type = ledger_events_notice_refusal(lg, &b->accts[acct].a, m, why, available, required, &data);
 	if (type == NULL)
 		return;
 	if (m != NULL && why == REFUSE_MEMBER_CAP)
@@ -127,10 +127,10 @@ void ledger_batch_notice_balances(struct store *lg, struct batch *b)
 	for (int i = 0; i < b->naccts; i++) {
 		if (!b->accts[i].changed && !b->accts[i].touched)
 			continue;
-		json_t *data = ledger_notice_balance(lg, &b->accts[i].a);
+		json_t *data = ledger_events_notice_balance(lg, &b->accts[i].a);
 		if (data != NULL)
 			event_push(b, i, EVENT_BALANCE_LOW, data);
-		if (ledger_notice_recharge(lg, &b->accts[i].a))
+		if (ledger_events_notice_recharge(lg, &b->accts[i].a))
 			b->accts[i].recharge = 1;
 	}
 }
@@ -265,11 +265,11 @@ static void usage_row(struct dynbuf *to, int64_t account, const char *key, const
 		      const unsigned char *hash)
 {
 	struct jw j, *w = &j;
-	jw_init(w, to);
+	jsonw_init(w, to);
 	w->items[0] = to->len > 0;	/* a comma after the rows before */
-	jw_open(w, '[');
+	jsonw_open(w, '[');
 	USAGES_TABLE(COL_WRITE, account, key, u, hash)
-	jw_close(w, ']');
+	jsonw_close(w, ']');
 }
 
 int ledger_batch_usage_add(struct batch *b, int acct, const struct usage_fields *u, const unsigned char *hash)
@@ -282,7 +282,7 @@ int ledger_batch_usage_add(struct batch *b, int acct, const struct usage_fields 
 	bu->acct = acct;
 	bu->cost = u->cost;
 	bu->has_key = u->request_id != NULL;
-	ledger_copy_text(bu->key, sizeof(bu->key), u->request_id);
+	ledger_rows_copy_text(bu->key, sizeof(bu->key), u->request_id);
 	bu->has_hash = hash != NULL;
 	if (hash != NULL)
 		memcpy(bu->hash, hash, 32);
@@ -312,7 +312,7 @@ static int64_t burn(struct batch *b, int acct, int64_t amount, int debt)
 			g[n++] = b->grants[i].g;
 		}
 	}
-	int64_t left = debt ? (ledger_spend_debt(g, n, amount) ? 0 : amount) : ledger_spend_burn(g, n, amount);
+	int64_t left = debt ? (ledger_rows_spend_debt(g, n, amount) ? 0 : amount) : ledger_rows_spend_burn(g, n, amount);
 	for (int i = 0; i < n; i++) {
 		b->grants[at[i]].g = g[i];
 		after += g[i].remaining;
@@ -331,11 +331,11 @@ static void journal_row(struct store *lg, struct batch *b, int64_t account, int6
 	struct journal_line line = {.amount = -amount, .cause = cause, .source = source, .hold_id = hold_id,
 				    .reference = reference};
 	struct jw j, *w = &j;
-	jw_init(w, &b->journal_rows);
+	jsonw_init(w, &b->journal_rows);
 	w->items[0] = b->njournal++ > 0;
-	jw_open(w, '[');
+	jsonw_open(w, '[');
 	JOURNAL_TABLE(COL_WRITE, account, &line, after, lg->journal_key)
-	jw_close(w, ']');
+	jsonw_close(w, ']');
 }
 
 int ledger_batch_spend_check(const struct batch *b, int acct, int64_t amount)

@@ -19,7 +19,7 @@
  * rules. Internal to the ledger's files. */
 #ifndef CREDITD_LEDGER_BATCH_H
 #define CREDITD_LEDGER_BATCH_H
-#include "ledger_open.h"
+#include "ledger_due.h"
 #include "store_sets.h"
 #include "ledger_idcache.h"
 
@@ -63,7 +63,7 @@ struct batch_acct {
 	/* Invariant 1 inside a batch: the balance moves only with journal
 	 * rows. Its balance as of the read or the last flush (or a journal row
 	 * written outside the batch's rows), and the sum of the amounts of the
-	 * journal rows appended since: ledger_batch_flush asserts they agree. */
+	 * journal rows appended since: ledger_batch_write_flush asserts they agree. */
 	int64_t balance_marked, journal_micros;
 };
 /* A grant of an account that spends, read in spending order. */
@@ -189,8 +189,8 @@ struct batch_answer {
 void ledger_batch_notice_refusal(struct store *lg, struct batch *b, int acct, int member, enum refusal_why why,
 			  int64_t available, int64_t required);
 /* balance.low for every account the batch changed that crossed below
- * its threshold (ledger_notice_balance), and an auto-recharge for those that
- * call for one (ledger_notice_recharge). */
+ * its threshold (ledger_events_notice_balance), and an auto-recharge for those that
+ * call for one (ledger_events_notice_recharge). */
 void ledger_batch_notice_balances(struct store *lg, struct batch *b);
 
 /* A batch for a combiner to run (from a pool, or new; NULL when memory
@@ -216,12 +216,12 @@ enum cd_err ledger_batch_rows_disagree(struct batch *b, int acct, const char *wh
 void ledger_batch_events_clear(struct batch *b);
 /* The read CALL: the rows of w locked, months rolled, due expiries
  * applied (and what they changed read again, a second CALL), then the
- * rows of members w names with none made where ledger_member_row_due says so
+ * rows of members w names with none made where ledger_members_row_due says so
  * (two statements each, only then). */
-enum cd_err ledger_batch_load(struct store *lg, struct batch *b, struct batch_want *w);
+enum cd_err ledger_load_batch(struct store *lg, struct batch *b, struct batch_want *w);
 /* A read CALL for the grants of account acct (a batch index) alone, whose
  * grants the caller dropped from the batch. */
-enum cd_err ledger_batch_read_grants(struct store *lg, struct batch *b, int acct);
+enum cd_err ledger_load_grants(struct store *lg, struct batch *b, int acct);
 
 int ledger_batch_acct_by_ext(const struct batch *b, const char *ext);
 int ledger_batch_acct_by_id(const struct batch *b, int64_t id);
@@ -233,7 +233,7 @@ const struct ledger_batch_key *ledger_batch_key(const struct batch *b, const cha
 /* The hold of an account's request_id: in the batch, or read now (one
  * point read, for a refusal that must know whether it is a replay);
  * *index -1 when there is none. */
-enum cd_err ledger_batch_hold_lookup(struct store *lg, struct batch *b, int acct, const char *request_id, int *index);
+enum cd_err ledger_load_hold_lookup(struct store *lg, struct batch *b, int acct, const char *request_id, int *index);
 
 /* A new hold (h filled but for id); its index. */
 int ledger_batch_hold_add(struct batch *b, int acct, const struct hold_row *h);
@@ -253,12 +253,12 @@ int ledger_batch_usage_add(struct batch *b, int acct, const struct usage_fields 
 /* A usage_records row of a settle (no id needed). */
 void ledger_batch_settle_usage(struct batch *b, int acct, const struct usage_fields *u);
 /* Spends amount (> 0) from account acct's grants read, in spending order
- * (ledger_spend_burn), lowers the balance now and appends its journal row
+ * (ledger_rows_spend_burn), lowers the balance now and appends its journal row
  * (in this order among the batch's); in memory only. What those grants
  * cannot cover goes onto the debt row when the account has no more
  * grants than were read; when it has (or its grants changed in the
  * database since, grants_stale), it is left in *more for the caller to
- * burn (ledger_batch_spend_more). The account must be one of want's
+ * burn (ledger_load_spend_more). The account must be one of want's
  * settle or spend_ext accounts (ledger_batch_spend_check: its grants
  * read, the balance in range, else CD_E_INTERNAL, logged). */
 int ledger_batch_spend_check(const struct batch *b, int acct, int64_t amount);
@@ -271,14 +271,14 @@ enum cd_err ledger_batch_debt(struct batch *b, int acct, int64_t left);
 /* Writes every pending change in one CALL; with commit, commits too
  * (lg->committed) and stores answers[0..n-1] under their keys. Read-back
  * ids land in the holds and usages. */
-enum cd_err ledger_batch_flush(struct store *lg, struct batch *b, int commit, const struct batch_answer *answers, int n);
+enum cd_err ledger_batch_write_flush(struct store *lg, struct batch *b, int commit, const struct batch_answer *answers, int n);
 /* ledger_load.c's, above these: reads the grants of account acct (a
- * batch index) again, after writing what the batch changed (ledger_batch_flush
+ * batch index) again, after writing what the batch changed (ledger_batch_write_flush
  * without commit). */
-enum cd_err ledger_batch_grants_reload(struct store *lg, struct batch *b, int acct);
+enum cd_err ledger_load_grants_reload(struct store *lg, struct batch *b, int acct);
 /* ledger_load.c's: the rest of a spend its grants read did not cover
  * (ledger_batch_spend's *more): the grants read again, page after page,
  * burnt, and what none covers onto the debt row. The spend's balance and
  * journal row are in the batch already. */
-enum cd_err ledger_batch_spend_more(struct store *lg, struct batch *b, int acct, int64_t left);
+enum cd_err ledger_load_spend_more(struct store *lg, struct batch *b, int acct, int64_t left);
 #endif

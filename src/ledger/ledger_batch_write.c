@@ -15,84 +15,84 @@
 
 static void write_new_holds(struct batch *b, struct jw *w)
 {
-	jw_array(w, "holds_new");
+	jsonw_array(w, "holds_new");
 	for (int i = 0; i < b->nholds; i++) {
 		const struct batch_hold *bh = &b->holds[i];
 		if (!bh->is_new)
 			continue;
-		jw_open(w, '[');
+		jsonw_open(w, '[');
 		HOLDS_NEW_TABLE(COL_WRITE, b->accts[bh->acct].a.id, &bh->h)
-		jw_close(w, ']');
+		jsonw_close(w, ']');
 	}
-	jw_close(w, ']');
+	jsonw_close(w, ']');
 }
 
 static void write_changed_holds(struct batch *b, struct jw *w)
 {
-	jw_array(w, "holds_set");
+	jsonw_array(w, "holds_set");
 	for (int i = 0; i < b->nholds; i++) {
 		if (!b->holds[i].changed || b->holds[i].is_new)
 			continue;
-		jw_open(w, '[');
+		jsonw_open(w, '[');
 		HOLDS_SET_TABLE(COL_WRITE, &b->holds[i].h)
-		jw_close(w, ']');
+		jsonw_close(w, ']');
 	}
-	jw_close(w, ']');
+	jsonw_close(w, ']');
 }
 
 /* The burnt grants and new debt rows. */
 static void write_grants(struct batch *b, struct jw *w)
 {
-	jw_array(w, "grants_set");
+	jsonw_array(w, "grants_set");
 	for (int i = 0; i < b->ngrants; i++) {
 		const struct batch_grant *g = &b->grants[i];
 		if (!g->g.changed || g->is_new)
 			continue;
-		jw_open(w, '[');
+		jsonw_open(w, '[');
 		GRANTS_SET_TABLE(COL_WRITE, &g->g)
-		jw_close(w, ']');
+		jsonw_close(w, ']');
 	}
-	jw_close(w, ']');
-	jw_array(w, "debts");
+	jsonw_close(w, ']');
+	jsonw_array(w, "debts");
 	for (int i = 0; i < b->ngrants; i++) {
 		const struct batch_grant *g = &b->grants[i];
 		if (!g->is_new)
 			continue;
 		assert(g->g.debt && g->g.remaining < 0);
-		jw_open(w, '[');
+		jsonw_open(w, '[');
 		DEBTS_TABLE(COL_WRITE, b->accts[g->acct].a.id, &g->g)
-		jw_close(w, ']');
+		jsonw_close(w, ']');
 	}
-	jw_close(w, ']');
+	jsonw_close(w, ']');
 }
 
 static void write_members(struct batch *b, struct jw *w)
 {
-	jw_array(w, "members");
+	jsonw_array(w, "members");
 	for (int i = 0; i < b->nmembers; i++) {
 		const struct member_row *m = &b->members[i].m;
 		if (!b->members[i].changed)
 			continue;
 		assert(m->reserved >= 0);
-		jw_open(w, '[');
+		jsonw_open(w, '[');
 		MEMBERS_TABLE(COL_WRITE, b->accts[b->members[i].acct].a.id, m)
-		jw_close(w, ']');
+		jsonw_close(w, ']');
 	}
-	jw_close(w, ']');
+	jsonw_close(w, ']');
 }
 
 static void write_accounts(struct batch *b, struct jw *w)
 {
-	jw_array(w, "accounts");
+	jsonw_array(w, "accounts");
 	for (int i = 0; i < b->naccts; i++) {
 		const struct acct *a = &b->accts[i].a;
 		if (!b->accts[i].changed)
 			continue;
-		jw_open(w, '[');
+		jsonw_open(w, '[');
 		ACCT_TABLE(COL_WRITE, a)
-		jw_close(w, ']');
+		jsonw_close(w, ']');
 	}
-	jw_close(w, ']');
+	jsonw_close(w, ']');
 }
 
 static int cmp_acct_id(const void *x, const void *y)
@@ -108,18 +108,18 @@ static int cmp_acct_id(const void *x, const void *y)
 static void write_accounts_at(struct batch *b, struct jw *j, int want, int check)
 {
 	const struct batch_acct *at[BATCH_MAX];
-	jw_array(j, "accounts_at");
+	jsonw_array(j, "accounts_at");
 	for (int i = 0; want && i < b->naccts; i++)
 		at[i] = &b->accts[i];
 	if (want)
 		qsort(at, (size_t)b->naccts, sizeof(at[0]), cmp_acct_id);
 	for (int i = 0; want && i < b->naccts; i++) {
-		jw_open(j, '[');
-		jw_i64(j, at[i]->a.id);
-		jw_i64_or_null(j, check, at[i]->a.row_version);
-		jw_close(j, ']');
+		jsonw_open(j, '[');
+		jsonw_i64(j, at[i]->a.id);
+		jsonw_i64_or_null(j, check, at[i]->a.row_version);
+		jsonw_close(j, ']');
 	}
-	jw_close(j, ']');
+	jsonw_close(j, ']');
 }
 
 /* The outbox rows (their data as sorted compact JSON) and the queued
@@ -127,7 +127,7 @@ static void write_accounts_at(struct batch *b, struct jw *j, int want, int check
 static int write_outbox(struct batch *b, struct jw *j)
 {
 	int rc = 0;
-	jw_array(j, "events");
+	jsonw_array(j, "events");
 	for (int i = 0; i < b->nevents; i++) {
 		const struct acct *a = &b->accts[b->events[i].acct].a;
 		char *text = json_dumps(b->events[i].data, JSON_COMPACT | JSON_SORT_KEYS);
@@ -136,22 +136,22 @@ static int write_outbox(struct batch *b, struct jw *j)
 			continue;
 		}
 		struct jw *w = j;
-		jw_open(w, '[');
+		jsonw_open(w, '[');
 		EVENTS_TABLE(COL_WRITE, &a->id, a->ext_id, b->events[i].type, text)
-		jw_close(w, ']');
+		jsonw_close(w, ']');
 		free(text);
 	}
-	jw_close(j, ']');
-	jw_array(j, "recharges");
+	jsonw_close(j, ']');
+	jsonw_array(j, "recharges");
 	for (int i = 0; i < b->naccts; i++) {
 		if (!b->accts[i].recharge)
 			continue;
 		struct jw *w = j;
-		jw_open(w, '[');
+		jsonw_open(w, '[');
 		RECHARGES_TABLE(COL_WRITE, b->accts[i].a.id, b->accts[i].a.recharge_amount_cents)
-		jw_close(w, ']');
+		jsonw_close(w, ']');
 	}
-	jw_close(j, ']');
+	jsonw_close(j, ']');
 	return rc;
 }
 
@@ -159,7 +159,7 @@ static int write_outbox(struct batch *b, struct jw *j)
  * rows) the hold or usage whose id it lacks. */
 static void write_answers(struct batch *b, struct jw *j, const struct batch_answer *answers, int n)
 {
-	jw_array(j, "keys");
+	jsonw_array(j, "keys");
 	for (int i = 0; i < n; i++) {
 		const struct batch_answer *k = &answers[i];
 		int hold = -1, usage = -1;
@@ -171,16 +171,16 @@ static void write_answers(struct batch *b, struct jw *j, const struct batch_answ
 		for (int u = 0; k->usage >= 0 && u < b->nnew_usage; u++)
 			if (b->new_usage[u] == k->usage && b->usages[k->usage].is_new)
 				usage = u;
-		jw_open(j, '[');
-		jw_str(j, k->key);
-		jw_hex(j, k->hash, 32);
-		jw_i64(j, k->status);
-		jw_str(j, k->text);
-		jw_i64_or_null(j, hold >= 0, hold);
-		jw_i64_or_null(j, usage >= 0, usage);
-		jw_close(j, ']');
+		jsonw_open(j, '[');
+		jsonw_str(j, k->key);
+		jsonw_hex(j, k->hash, 32);
+		jsonw_i64(j, k->status);
+		jsonw_str(j, k->text);
+		jsonw_i64_or_null(j, hold >= 0, hold);
+		jsonw_i64_or_null(j, usage >= 0, usage);
+		jsonw_close(j, ']');
 	}
-	jw_close(j, ']');
+	jsonw_close(j, ']');
 }
 
 /* The write CALL's lists: every pending change. */
@@ -188,26 +188,26 @@ static int write_doc(struct batch *b, int versions, const struct batch_answer *a
 {
 	struct jw j;
 	dynbuf_reset(&b->doc);
-	jw_init(&j, &b->doc);
-	jw_open(&j, '{');
+	jsonw_init(&j, &b->doc);
+	jsonw_open(&j, '{');
 	write_new_holds(b, &j);
-	jw_array(&j, "usages_new");
-	jw_raw(&j, b->usage_rows.data, b->usage_rows.len);
-	jw_close(&j, ']');
-	jw_array(&j, "usages");
-	jw_raw(&j, b->settle_usage.data, b->settle_usage.len);
-	jw_close(&j, ']');
+	jsonw_array(&j, "usages_new");
+	jsonw_raw(&j, b->usage_rows.data, b->usage_rows.len);
+	jsonw_close(&j, ']');
+	jsonw_array(&j, "usages");
+	jsonw_raw(&j, b->settle_usage.data, b->settle_usage.len);
+	jsonw_close(&j, ']');
 	write_changed_holds(b, &j);
 	write_grants(b, &j);
-	jw_array(&j, "journal");
-	jw_raw(&j, b->journal_rows.data, b->journal_rows.len);
-	jw_close(&j, ']');
+	jsonw_array(&j, "journal");
+	jsonw_raw(&j, b->journal_rows.data, b->journal_rows.len);
+	jsonw_close(&j, ']');
 	write_members(b, &j);
 	write_accounts(b, &j);
 	write_accounts_at(b, &j, versions || b->kept_check, b->kept_check);
 	int rc = write_outbox(b, &j);
 	write_answers(b, &j, answers, n);
-	jw_close(&j, '}');
+	jsonw_close(&j, '}');
 	*jp = j;
 	if (b->failed || b->usage_rows.failed || b->settle_usage.failed || b->journal_rows.failed || b->doc.failed) {
 		log_error("batch write: the rows do not fit %d bytes", LIMIT_BATCH_JSON_BYTES);
@@ -297,7 +297,7 @@ static void written(struct batch *b)
 	b->nsettle_usage = b->njournal = b->nnew_usage = 0;
 }
 
-enum cd_err ledger_batch_flush(struct store *lg, struct batch *b, int commit, const struct batch_answer *answers, int n)
+enum cd_err ledger_batch_write_flush(struct store *lg, struct batch *b, int commit, const struct batch_answer *answers, int n)
 {
 	struct jw j;
 	int e = 0;
@@ -305,7 +305,7 @@ enum cd_err ledger_batch_flush(struct store *lg, struct batch *b, int commit, co
 		/* DESIGN §14: written from rows locked in this transaction, or
 		 * by a write that checks their versions first (kept_check). */
 		if (b->accts[i].changed && !b->kept_check &&
-		    ledger_acct_check_locked(lg, &b->accts[i].a, "a guard batch's write") != CD_OK)
+		    ledger_rows_acct_check_locked(lg, &b->accts[i].a, "a guard batch's write") != CD_OK)
 			return CD_E_INTERNAL;
 		/* Invariant 1: what the journal rows say moved is what moved. */
 		assert(b->accts[i].a.balance - b->accts[i].balance_marked == b->accts[i].journal_micros);
@@ -352,7 +352,7 @@ enum cd_err ledger_batch_flush(struct store *lg, struct batch *b, int commit, co
 	if (in_call)
 		store_committed(lg);
 	for (int i = 0; !in_call && i < b->naccts; i++)
-		ledger_acct_mark_locked(lg, &b->accts[i].a);	/* by the read, or by the write's check */
+		ledger_rows_acct_mark_locked(lg, &b->accts[i].a);	/* by the read, or by the write's check */
 	rc = read_ids(b);
 	if (rc == CD_OK) {
 		read_versions(b);

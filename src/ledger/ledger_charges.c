@@ -62,13 +62,13 @@ static enum cd_err claim_tx(struct store *lg, struct ledger_recharge *out, int m
 		r->id = store_i64(s, 0);
 		r->amount_cents = store_i64(s, 1);
 		r->attempts = store_i64(s, 2);
-		ledger_copy_text(r->account, sizeof(r->account), store_str(s, 3));
-		ledger_copy_text(r->customer, sizeof(r->customer), store_str(s, 4));
-		ledger_copy_text(r->payment_method, sizeof(r->payment_method), store_str(s, 5));
+		ledger_rows_copy_text(r->account, sizeof(r->account), store_str(s, 3));
+		ledger_rows_copy_text(r->customer, sizeof(r->customer), store_str(s, 4));
+		ledger_rows_copy_text(r->payment_method, sizeof(r->payment_method), store_str(s, 5));
 		r->period = store_i64(s, 6);
 		r->try_no = store_i64(s, 7);
 		balance[n - 1] = store_i64(s, 8);
-		ledger_copy_text(r->payment_intent, sizeof(r->payment_intent), store_str(s, 9));
+		ledger_rows_copy_text(r->payment_intent, sizeof(r->payment_intent), store_str(s, 9));
 		disputed[n - 1] = store_i64(s, 10) != 0;
 		r->legacy_key = store_i64(s, 11) != 0;
 		r->decided = store_i64(s, 12) != 0;
@@ -115,22 +115,22 @@ static enum cd_err decide_tx(struct store *lg, const struct ledger_recharge *r, 
 		return store_err(lg, e, "recharge owner");
 	if (store_fetch(s) != 1)
 		return CD_OK;
-	enum cd_err rc = ledger_acct_lock_id(lg, store_i64(s, 0), &a);
+	enum cd_err rc = ledger_due_lock_id(lg, store_i64(s, 0), &a);
 	struct dbstmt *l = rc == CD_OK ? store_exec(lg, row, &e, "ii", r->id, a.id) : NULL;
 	if (rc == CD_OK && l == NULL)
 		return store_err(lg, e, "recharge decide");
 	if (rc != CD_OK || store_fetch(l) != 1 || strcmp(store_str(l, 0), "queued") != 0)
 		return rc;
-	rc = ledger_dispute_open_on(lg, &a, &open);
+	rc = ledger_disputes_open_on(lg, &a, &open);
 	if (rc == CD_OK && open && r->period > 0)
 		rc = collection_waits(lg, r);
 	else if (rc == CD_OK && open)
-		rc = ledger_recharge_hold_for_dispute(lg, &a, r->id);
+		rc = ledger_recharges_hold_for_dispute(lg, &a, r->id);
 	else if (rc == CD_OK && !r->legacy_key)
 		rc = store_do(lg, decided, "recharge decided", "ii", lg->now, r->id);
 	*go = rc == CD_OK && !open;
 	if (rc == CD_OK && a.dirty)
-		rc = ledger_acct_save(lg, &a);
+		rc = ledger_events_acct_save(lg, &a);
 	return rc;
 }
 
@@ -156,11 +156,11 @@ static enum cd_err held_tx(struct store *lg, int64_t id)
 	if (store_fetch(s) != 1)
 		return CD_OK;
 	struct acct a;
-	enum cd_err rc = ledger_acct_lock_id(lg, store_i64(s, 0), &a);
+	enum cd_err rc = ledger_due_lock_id(lg, store_i64(s, 0), &a);
 	if (rc == CD_OK)
-		rc = ledger_recharge_hold_for_dispute(lg, &a, id);
+		rc = ledger_recharges_hold_for_dispute(lg, &a, id);
 	if (rc == CD_OK && a.dirty)
-		rc = ledger_acct_save(lg, &a);
+		rc = ledger_events_acct_save(lg, &a);
 	return rc;
 }
 
@@ -181,7 +181,7 @@ enum cd_err ledger_recharges_claim(struct store *lg, struct ledger_recharge *out
 			store_tx_end(lg, &h, held_tx(lg, held[i]));
 		if (h.rc != CD_OK)
 			log_warn("auto-recharge %" PRId64 " held back by a dispute: not ended now (%s)", held[i],
-				 cd_strerror(h.rc));
+				 errors_strerror(h.rc));
 	}
 	return t.rc;
 }
@@ -194,13 +194,13 @@ static enum cd_err charge_end(struct store *lg, struct acct *a, int64_t id, int 
 	int done;
 	if (outcome == RECHARGE_PAID) {
 		char key[JOURNAL_KEY_BYTES];
-		const char *outer = ledger_journal_key_push(lg, key, payg ? "collection" : "recharge", pi, 1);
+		const char *outer = ledger_rows_journal_key_push(lg, key, payg ? "collection" : "recharge", pi, 1);
 		enum cd_err rc = payg ? ledger_payg_credit(lg, a, id, pi, cents, &done)
-				      : ledger_recharge_credit(lg, a, id, pi, cents, &done);
+				      : ledger_recharges_credit(lg, a, id, pi, cents, &done);
 		lg->journal_key = outer;
 		return rc;
 	}
-	return payg ? ledger_payg_fail(lg, a, id, NULL, error, &done) : ledger_recharge_fail(lg, a, id, error, &done);
+	return payg ? ledger_payg_fail(lg, a, id, NULL, error, &done) : ledger_recharges_fail(lg, a, id, error, &done);
 }
 
 /* pi and error are never NULL ("" for none). */
@@ -217,7 +217,7 @@ static enum cd_err result_tx(struct store *lg, int64_t id, enum ledger_recharge_
 	static const char owner[] = "SELECT account_id, attempts, state, kind = 'payg' FROM recharges WHERE id = ?";
 	char cut[LIMIT_RECHARGE_ERROR_BYTES + 1];
 	int e;
-	ledger_recharge_error_cut(cut, error);
+	ledger_recharges_error_cut(cut, error);
 	if (outcome == RECHARGE_SENT)
 		return store_do(lg, sent, "recharge sent", "siii", pi, lg->now, lg->now + LIMIT_PAYMENT_NEWS_SECONDS, id);
 	struct dbstmt *s = store_exec(lg, owner, &e, "i", id);
@@ -238,11 +238,11 @@ static enum cd_err result_tx(struct store *lg, int64_t id, enum ledger_recharge_
 		return store_do(lg, retry, "recharge retry", "siiii", cut, lg->now, lg->now,
 			     (int64_t)LIMIT_RECHARGE_BACKOFF_MAX_SECONDS, id);
 	struct acct a;
-	enum cd_err rc = ledger_acct_lock_id(lg, account, &a);
+	enum cd_err rc = ledger_due_lock_id(lg, account, &a);
 	if (rc == CD_OK)
 		rc = charge_end(lg, &a, id, payg, outcome, pi, cents, cut);
 	if (rc == CD_OK)
-		rc = ledger_acct_save(lg, &a);
+		rc = ledger_events_acct_save(lg, &a);
 	return rc;
 }
 
@@ -297,16 +297,16 @@ static enum cd_err news_tx(struct store *lg, int64_t id, const char *pi, enum le
 	int64_t account = store_i64(s, 0), sent_at = store_i64(s, 2);
 	int payg = store_i64(s, 1) != 0;
 	struct acct a;
-	enum cd_err rc = news == PAYMENT_NEWS_NONE ? CD_OK : ledger_acct_lock_id(lg, account, &a);
+	enum cd_err rc = news == PAYMENT_NEWS_NONE ? CD_OK : ledger_due_lock_id(lg, account, &a);
 	/* The same effects as the webhook's, under the same locks and state
 	 * checks: whichever comes second finds the charge ended. */
-	ledger_recharge_error_cut(cut, error);
+	ledger_recharges_error_cut(cut, error);
 	if (rc == CD_OK && news == PAYMENT_NEWS_SUCCEEDED)
 		rc = charge_end(lg, &a, id, payg, RECHARGE_PAID, pi, cents, "");
 	else if (rc == CD_OK && news == PAYMENT_NEWS_FAILED)
-		rc = payg ? ledger_payg_fail(lg, &a, id, pi, cut, &done) : ledger_recharge_fail(lg, &a, id, cut, &done);
+		rc = payg ? ledger_payg_fail(lg, &a, id, pi, cut, &done) : ledger_recharges_fail(lg, &a, id, cut, &done);
 	if (rc == CD_OK && news != PAYMENT_NEWS_NONE)
-		rc = ledger_acct_save(lg, &a);
+		rc = ledger_events_acct_save(lg, &a);
 	if (rc == CD_OK)
 		rc = news_later(lg, id, pi, sent_at);
 	return rc;

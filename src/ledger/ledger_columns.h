@@ -67,7 +67,7 @@ enum member_column { MEMBER_ACCOUNT_ID, MEMBER_COLUMNS(LEDGER_COL_ENUM, "") MEMB
 #define COL_I64(k) store_row_i64(r, c + (k))
 #define COL_I64_OR(k, none) (store_row_null(r, c + (k)) ? (none) : store_row_i64(r, c + (k)))
 #define COL_NULL(k) store_row_null(r, c + (k))
-#define COL_TEXT(dst, k) ledger_copy_text((dst), sizeof(dst), store_row_str(r, c + (k)))
+#define COL_TEXT(dst, k) ledger_rows_copy_text((dst), sizeof(dst), store_row_str(r, c + (k)))
 
 _Static_assert(ACCT_NCOLS == 37 && HOLD_NCOLS == 21 && MEMBER_NCOLS == 12,
 	       "a column added here is added to the procedures (a new migration) and to the readers");
@@ -83,10 +83,10 @@ _Static_assert(ACCT_NCOLS == 37 && HOLD_NCOLS == 21 && MEMBER_NCOLS == 12,
  * text, position by position, so neither side names a column by its
  * number. */
 /* A column's jsonw call, by its format. */
-#define COL_JW_i(w, v) jw_i64(w, v)
-#define COL_JW_s(w, v) jw_str(w, v)
-#define COL_JW_I(w, p) jw_i64_or_null(w, (p) != NULL, (p) != NULL ? *(p) : 0)
-#define COL_JW_x(w, p) jw_hex(w, p, 32)
+#define COL_JW_i(w, v) jsonw_i64(w, v)
+#define COL_JW_s(w, v) jsonw_str(w, v)
+#define COL_JW_I(w, p) jsonw_i64_or_null(w, (p) != NULL, (p) != NULL ? *(p) : 0)
+#define COL_JW_x(w, p) jsonw_hex(w, p, 32)
 #define COL_WRITE(col, fmt, value) COL_JW_##fmt(w, value);
 #define COL_NAME(col, fmt, value) col,
 

@@ -48,7 +48,7 @@ void ledger_decide_note(struct guard_op *op, const struct acct *a)
 	assert(op->acct >= 0);
 	assert(a->reserved >= 0);
 	op->balance = a->balance;
-	op->available = ledger_acct_available(a);
+	op->available = ledger_rows_acct_available(a);
 }
 
 /* ---- Rate limits ---- */
@@ -159,12 +159,12 @@ int ledger_decide_shrink(const struct guard_authorize *r, const struct acct *a, 
 	assert(r->min_output_tokens < r->max_output_tokens);
 	if (ledger_decide_hold_cost(r, lo, min_cost) != PRICING_OK)
 		return -1;
-	if (ledger_member_guard_check(&scratch, a, m, *min_cost, 0) != CD_OK)
+	if (ledger_members_guard_check(&scratch, a, m, *min_cost, 0) != CD_OK)
 		return -1;
 	while (lo < hi) {		/* lo is affordable; is anything up to hi? */
 		int64_t mid = lo + (hi - lo + 1) / 2;
 		if (ledger_decide_hold_cost(r, mid, &cost) == PRICING_OK &&
-		    ledger_member_guard_check(&scratch, a, m, cost, 0) == CD_OK)
+		    ledger_members_guard_check(&scratch, a, m, cost, 0) == CD_OK)
 			lo = mid;
 		else
 			hi = mid - 1;
@@ -189,7 +189,7 @@ static enum cd_err authorize_check(const struct guard_authorize *r, const struct
 	*amount = r->byok ? 0 : r->amount_micros;
 	*out = r->action != NULL ? -1 : r->max_output_tokens;
 	assert(*amount >= 0);
-	enum cd_err rc = ledger_member_guard_check(why, a, m, r->amount_micros, r->byok);
+	enum cd_err rc = ledger_members_guard_check(why, a, m, r->amount_micros, r->byok);
 	if (rc == CD_OK || rc == CD_E_SUSPENDED || r->min_output_tokens < 0 || !r->priced ||
 	    r->min_output_tokens >= r->max_output_tokens)
 		return rc;
@@ -200,7 +200,7 @@ static enum cd_err authorize_check(const struct guard_authorize *r, const struct
 	}
 	/* Refused: what it says is needed is the least hold the app would
 	 * have taken. */
-	return ledger_member_guard_check(why, a, m, min_cost, 0);
+	return ledger_members_guard_check(why, a, m, min_cost, 0);
 }
 
 /* A replayed request_id: answered with its hold, whatever a new one
@@ -226,13 +226,13 @@ static void hold_of(struct hold_row *h, const struct guard_authorize *r, int64_t
 	memset(h, 0, sizeof(*h));
 	h->rate_minute = minute;
 	h->rate_tokens = tokens;
-	ledger_copy_text(h->request_id, sizeof(h->request_id), r->request_id);
+	ledger_rows_copy_text(h->request_id, sizeof(h->request_id), r->request_id);
 	h->has_member = r->member != NULL;
-	ledger_copy_text(h->member, sizeof(h->member), r->member);
-	ledger_copy_text(h->model, sizeof(h->model), r->model);
-	ledger_copy_text(h->action, sizeof(h->action), r->action);
+	ledger_rows_copy_text(h->member, sizeof(h->member), r->member);
+	ledger_rows_copy_text(h->model, sizeof(h->model), r->model);
+	ledger_rows_copy_text(h->action, sizeof(h->action), r->action);
 	h->has_conversation = r->conversation_id != NULL;
-	ledger_copy_text(h->conversation, sizeof(h->conversation), r->conversation_id);
+	ledger_rows_copy_text(h->conversation, sizeof(h->conversation), r->conversation_id);
 	h->amount = amount;
 	h->max_output = out;
 	h->has_pin = r->priced && !r->byok;
@@ -255,7 +255,7 @@ static enum cd_err authorize_hold(struct batch *b, struct guard_op *op, int64_t 
 	struct acct *a = &ba->a;
 	struct member_row *m = r->byok ? NULL : op_member(b, op->acct, r->member, NULL);
 	struct hold_row h;
-	const char *over = ledger_member_range_check(a, m, amount, 0);
+	const char *over = ledger_members_range_check(a, m, amount, 0);
 	if (over != NULL)
 		return refusal_set_range(&op->refusal, REFUSE_OUT_OF_RANGE, over, amount, "max_output_tokens");
 	int64_t tokens = r->input_tokens + (out > 0 ? out : 0);	/* its input and the output granted */
@@ -450,7 +450,7 @@ static enum cd_err settle_check(struct batch *b, struct guard_op *op, int64_t *c
 		before.balance -= op->refunded;
 		a = &before;
 	}
-	const char *over = ledger_member_range_check(a, h->has_member ? op_member(b, op->acct, h->member, NULL) : NULL,
+	const char *over = ledger_members_range_check(a, h->has_member ? op_member(b, op->acct, h->member, NULL) : NULL,
 					      pending ? -h->amount : 0, *delta);
 	if (over != NULL)	/* DESIGN §10, before anything moves */
 		return refusal_set_range(&op->refusal, REFUSE_OUT_OF_RANGE, over, *delta, "output_tokens");
@@ -486,7 +486,7 @@ enum cd_err ledger_decide_settle_move(struct batch *b, int acct, struct hold_row
 		a->reserved -= h->amount;
 		*released = h->amount > cost ? h->amount - cost : 0;
 	}
-	if (ledger_acct_spent(a, delta) != 0)
+	if (ledger_rows_acct_spent(a, delta) != 0)
 		return CD_E_INTERNAL;	/* checked above */
 	b->accts[acct].changed = 1;
 	ledger_decide_member_move(b, acct, h->has_member ? h->member : NULL, pending ? -h->amount : 0, delta);
@@ -539,14 +539,14 @@ static enum cd_err settle_finish(struct store *lg, struct batch *b, struct guard
 	json_t *out = json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:b}", "hold_id", id, "account", a->ext_id,
 				"charged_micros", (json_int_t)cost, "released_micros", (json_int_t)released,
 				"balance_micros", (json_int_t)a->balance, "available_micros",
-				(json_int_t)ledger_acct_available(a), "late", !pending);
+				(json_int_t)ledger_rows_acct_available(a), "late", !pending);
 	char *text = out != NULL ? json_dumps(out, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
 	json_decref(out);
 	if (text == NULL || strlen(text) > LIMIT_SETTLE_RESPONSE_BYTES) {
 		free(text);
 		return CD_E_INTERNAL;
 	}
-	ledger_copy_text(h->response, sizeof(h->response), text);
+	ledger_rows_copy_text(h->response, sizeof(h->response), text);
 	free(text);
 	memcpy(h->settle_hash, r->request_hash, 32);
 	h->has_hash = 1;
@@ -579,7 +579,7 @@ enum cd_err ledger_decide_settle(struct store *lg, struct batch *b, struct guard
 	if (rc != CD_OK)
 		return rc;
 	rc = ledger_decide_settle_move(b, op->acct, h, op->in.settle, cost, delta, &released);
-	ledger_hold_id_format(id, sizeof(id), a->id, h->id);
+	ledger_rows_hold_id_format(id, sizeof(id), a->id, h->id);
 	if (rc == CD_OK)
 		rc = settle_charge(lg, b, op, delta, id);
 	if (rc == CD_OK)
@@ -645,7 +645,7 @@ static enum cd_err usage_check(struct batch *b, struct guard_op *op, int64_t cos
 		   memcmp(b->usages[op->usage].hash, r->request_hash, 32) == 0;
 	if (!r->force) {
 		struct member_row *m = r->byok ? NULL : op_member(b, op->acct, r->member, NULL);
-		enum cd_err rc = ledger_member_guard_check(&op->refusal, a, m, cost, r->byok);
+		enum cd_err rc = ledger_members_guard_check(&op->refusal, a, m, cost, r->byok);
 		if (rc != CD_OK && (rc == CD_E_SUSPENDED || !same))
 			return rc;
 		memset(&op->refusal, 0, sizeof(op->refusal));
@@ -659,7 +659,7 @@ static enum cd_err usage_check(struct batch *b, struct guard_op *op, int64_t cos
 		*done = 1;
 		return CD_OK;
 	}
-	const char *over = ledger_member_range_check(a, op_member(b, op->acct, r->member, NULL), 0, cost);
+	const char *over = ledger_members_range_check(a, op_member(b, op->acct, r->member, NULL), 0, cost);
 	if (over != NULL)	/* DESIGN §10: forced charges included */
 		return refusal_set_range(&op->refusal, REFUSE_OUT_OF_RANGE, over, cost, r->model ? "output_tokens" : "action");
 	return CD_OK;
@@ -691,7 +691,7 @@ static enum cd_err usage_record(struct store *lg, struct batch *b, struct guard_
 						    r->request_id, &op->spend_more);
 		if (rc != CD_OK)
 			return rc;
-		if (ledger_acct_spent(a, cost) != 0)
+		if (ledger_rows_acct_spent(a, cost) != 0)
 			return CD_E_INTERNAL;
 		ledger_decide_member_move(b, op->acct, r->member, 0, cost);
 	}

@@ -61,7 +61,7 @@ struct guard_op {
 	int64_t refund, refunded;
 	/* A charge the batch's grants did not cover, with more grants in the
 	 * database (or grants changed there since read): the caller burns it
-	 * (ledger_batch_spend_more) once the decision is made. */
+	 * (ledger_load_spend_more) once the decision is made. */
 	int64_t spend_more;
 	char state[16];
 	/* The answer. */
@@ -85,7 +85,7 @@ struct guard_op {
  * would be refused: a refused authorize whose request_id the batch did
  * not read (b->hold_reqs_read 0) and that was not looked up yet
  * (op->looked_up 0) comes back with op->lookup 1 and nothing changed;
- * the caller reads that hold into the batch (ledger_batch_hold_lookup),
+ * the caller reads that hold into the batch (ledger_load_hold_lookup),
  * sets op->looked_up and decides again. */
 enum cd_err ledger_decide_authorize(struct batch *b, struct guard_op *op, int64_t now);
 /* At lg->now. A late settle below its captured hold asks for its refund
@@ -113,7 +113,7 @@ enum cd_err ledger_decide_rates_take(struct batch *b, int acct, const char *memb
 			      struct refusal *why);
 /* Shrink instead of refusing (DESIGN §9): the most output tokens, from
  * r->max_output_tokens - 1 down to r->min_output_tokens, whose hold
- * passes ledger_member_guard_check on a and m (NULL: none): 0 with *out and its
+ * passes ledger_members_guard_check on a and m (NULL: none): 0 with *out and its
  * *amount, or -1 when not even min_output_tokens fits (*min_cost: what it
  * would hold). r must be priced with min < max. */
 int ledger_decide_shrink(const struct guard_authorize *r, const struct acct *a, const struct member_row *m,

@@ -36,20 +36,20 @@ static int reason_rank(const char *reason)
 	return 3;
 }
 
-enum cd_err ledger_acct_suspend_for(struct store *lg, struct acct *a, const char *reason)
+enum cd_err ledger_disputes_suspend_for(struct store *lg, struct acct *a, const char *reason)
 {
 	static const char sql[] = "UPDATE accounts SET status = 'suspended', status_reason = ? WHERE id = ?";
 	if (strcmp(a->status, "closed") == 0)
 		return CD_OK;
 	if (strcmp(a->status, "suspended") == 0 && reason_rank(a->status_reason) >= reason_rank(reason))
 		return CD_OK;
-	ledger_copy_text(a->status, sizeof(a->status), "suspended");
-	ledger_copy_text(a->status_reason, sizeof(a->status_reason), reason);
+	ledger_rows_copy_text(a->status, sizeof(a->status), "suspended");
+	ledger_rows_copy_text(a->status_reason, sizeof(a->status_reason), reason);
 	log_warn("account '%s' suspended: %s", a->ext_id, reason);
 	return store_do(lg, sql, "suspend", "si", reason, a->id);
 }
 
-enum cd_err ledger_dispute_open_on(struct store *lg, const struct acct *a, int *open)
+enum cd_err ledger_disputes_open_on(struct store *lg, const struct acct *a, int *open)
 {
 	static const char sql[] = "SELECT EXISTS (SELECT 1 FROM disputes d WHERE d.account_id = ? AND d.state = 'open')";
 	int e;
@@ -68,16 +68,16 @@ static int unpaid(const char *status)
 	return status != NULL && (strcmp(status, "past_due") == 0 || strcmp(status, "unpaid") == 0);
 }
 
-enum cd_err ledger_hook_subscription_unpaid(struct store *lg, struct acct *a, const struct ledger_news *ev,
+enum cd_err ledger_disputes_subscription_unpaid(struct store *lg, struct acct *a, const struct ledger_news *ev,
 				     const char *previous_status)
 {
 	if (!unpaid(ev->subscription_status) || unpaid(previous_status))
 		return CD_OK;
-	enum cd_err rc = ledger_event_add(lg, a, EVENT_PAYMENT_FAILED, json_pack("{s:s, s:s, s:o}", "subscription",
+	enum cd_err rc = ledger_events_add(lg, a, EVENT_PAYMENT_FAILED, json_pack("{s:s, s:s, s:o}", "subscription",
 				   ev->subscription, "status", ev->subscription_status, "previous_status",
 				   previous_status != NULL ? json_string(previous_status) : json_null()));
 	if (rc == CD_OK && lg->cfg->suspend_when_unpaid)
-		rc = ledger_acct_suspend_for(lg, a, "payment_failed");
+		rc = ledger_disputes_suspend_for(lg, a, "payment_failed");
 	return rc;
 }
 
@@ -122,7 +122,7 @@ static enum cd_err dispute_lock(struct store *lg, const struct ledger_news *ev, 
 	int e;
 	enum cd_err rc = ledger_funded_find(lg, ev->payment_intent, ev->charge_id, &d->f);
 	if (rc == CD_OK)
-		rc = ledger_acct_lock_id(lg, d->f.account_id, a);
+		rc = ledger_due_lock_id(lg, d->f.account_id, a);
 	if (rc == CD_OK)
 		rc = ledger_funded_lock(lg, &d->f);
 	if (rc != CD_OK)
@@ -131,7 +131,7 @@ static enum cd_err dispute_lock(struct store *lg, const struct ledger_news *ev, 
 	if (s == NULL)
 		return store_err(lg, e, "dispute row");
 	d->found = store_fetch(s) == 1;
-	ledger_copy_text(d->state, sizeof(d->state), d->found ? store_str(s, 0) : "");
+	ledger_rows_copy_text(d->state, sizeof(d->state), d->found ? store_str(s, 0) : "");
 	d->taken = d->found ? store_i64(s, 1) : 0;
 	d->returned = d->found ? store_i64(s, 2) : 0;
 	return CD_OK;
@@ -162,21 +162,21 @@ static enum cd_err dispute_take(struct store *lg, struct acct *a, struct funded 
 			       funded_id_as(f, FUNDED_RECHARGE), funded_id_as(f, FUNDED_INVOICE), a->id,
 			       or_null(n->payment_intent), or_null(n->charge), n->currency, cents, micros, lg->now);
 	if (rc == CD_OK && micros > 0)
-		rc = ledger_spend(lg, a, micros, "dispute", 0, n->id, "Stripe dispute", NULL);
+		rc = ledger_rows_spend(lg, a, micros, "dispute", 0, n->id, "Stripe dispute", NULL);
 	if (rc == CD_OK)
 		rc = ledger_funded_change(lg, f, 0, 0, micros, n->charge);
 	if (rc == CD_OK)
-		rc = ledger_event_add(lg, a, EVENT_TOPUP_DISPUTED, json_pack("{s:s, s:s, s:s, s:I, s:I}", "dispute", n->id,
+		rc = ledger_events_add(lg, a, EVENT_TOPUP_DISPUTED, json_pack("{s:s, s:s, s:s, s:I, s:I}", "dispute", n->id,
 			       "charge", n->charge, "payment_intent", n->payment_intent, "amount_cents",
 			       (json_int_t)cents, "amount_micros", (json_int_t)micros));
 	if (rc == CD_OK && lg->cfg->suspend_on_dispute)
-		rc = ledger_acct_suspend_for(lg, a, "dispute");
+		rc = ledger_disputes_suspend_for(lg, a, "dispute");
 	return rc;
 }
 
 /* A dispute of a payment creditd has not credited: its row waits, by
  * payment intent, with no credit and no account, in state (open, or how
- * it closed), and ledger_dispute_apply_waiting applies it with the credit. A
+ * it closed), and ledger_disputes_apply_waiting applies it with the credit. A
  * credit committed after ledger_funded_find looked is seen by the locking read
  * at the end (it waits for a credit being written): the transaction then
  * starts again and finds it. A dispute of a payment that is not creditd's
@@ -215,7 +215,7 @@ static enum cd_err dispute_keep(struct store *lg, struct hook_run *h, const char
 	return rc == CD_OK && credited ? CD_E_RETRY : rc;
 }
 
-enum cd_err ledger_hook_dispute_created(struct store *lg, struct hook_run *h)
+enum cd_err ledger_disputes_created(struct store *lg, struct hook_run *h)
 {
 	struct acct a;
 	struct disputed d;
@@ -235,7 +235,7 @@ enum cd_err ledger_hook_dispute_created(struct store *lg, struct hook_run *h)
 	} else {
 		h->outcome = "duplicate: dispute applied already";
 	}
-	return rc == CD_OK ? ledger_acct_save(lg, &a) : rc;
+	return rc == CD_OK ? ledger_events_acct_save(lg, &a) : rc;
 }
 
 /* Gives back micros, what the won dispute holds (money_rule_dispute_close). */
@@ -246,19 +246,19 @@ static enum cd_err dispute_give(struct store *lg, struct hook_run *h, struct acc
 	int64_t grant_id;
 	enum cd_err rc = CD_OK;
 	if (micros > 0)
-		rc = ledger_add_grant_as(lg, a, "dispute_won", "topup", micros, ev->dispute_id, "Stripe dispute won",
+		rc = ledger_rows_add_grant_as(lg, a, "dispute_won", "topup", micros, ev->dispute_id, "Stripe dispute won",
 					 &grant_id);
 	if (rc == CD_OK && micros > 0)
 		rc = ledger_funded_change(lg, &d->f, 0, 0, -micros, NULL);
 	if (rc == CD_OK)
-		rc = ledger_event_add(lg, a, EVENT_TOPUP_DISPUTE_WON, json_pack("{s:s, s:s, s:s, s:I}", "dispute",
+		rc = ledger_events_add(lg, a, EVENT_TOPUP_DISPUTE_WON, json_pack("{s:s, s:s, s:s, s:I}", "dispute",
 			       ev->dispute_id, "charge", ev->charge_id, "payment_intent", ev->payment_intent,
 			       "amount_micros", (json_int_t)(micros > 0 ? micros : 0)));
 	h->outcome = "dispute won: credit given back";
 	return rc;
 }
 
-enum cd_err ledger_hook_dispute_closed(struct store *lg, struct hook_run *h)
+enum cd_err ledger_disputes_closed(struct store *lg, struct hook_run *h)
 {
 	static const char sql_close[] = "INSERT INTO disputes (dispute_id, topup_id, recharge_id, invoice_credit_id, "
 		"account_id, payment_intent, charge_id, currency, amount_cents, state, created_at, closed_at) "
@@ -279,7 +279,7 @@ enum cd_err ledger_hook_dispute_closed(struct store *lg, struct hook_run *h)
 	h->account_id = a.id;
 	if (d.found && strcmp(d.state, "open") != 0) {
 		h->outcome = "duplicate: dispute closed already";
-		return a.dirty ? ledger_acct_save(lg, &a) : CD_OK;
+		return a.dirty ? ledger_events_acct_save(lg, &a) : CD_OK;
 	}
 	h->outcome = won ? "dispute won before it was applied" : "dispute closed: the credit stays taken";
 	int64_t returned;
@@ -292,12 +292,12 @@ enum cd_err ledger_hook_dispute_closed(struct store *lg, struct hook_run *h)
 			   funded_id_as(&d.f, FUNDED_RECHARGE), funded_id_as(&d.f, FUNDED_INVOICE), a.id,
 			   or_null(ev->payment_intent), or_null(ev->charge_id), ev->currency, cents, state, lg->now,
 			   lg->now, returned);
-	return rc == CD_OK ? ledger_acct_save(lg, &a) : rc;
+	return rc == CD_OK ? ledger_events_acct_save(lg, &a) : rc;
 }
 
 /* ---- what refunds and credits ask of disputes (ledger_hooks.h) ---- */
 
-enum cd_err ledger_dispute_yield(struct store *lg, const struct funded *f, int64_t micros, int64_t *moved)
+enum cd_err ledger_disputes_yield(struct store *lg, const struct funded *f, int64_t micros, int64_t *moved)
 {
 	static const char sql_topup[] = "SELECT dispute_id, taken_micros FROM disputes WHERE topup_id = ? "
 		"AND state = 'open' AND taken_micros > 0 ORDER BY created_at, dispute_id LIMIT ? FOR UPDATE";
@@ -316,7 +316,7 @@ enum cd_err ledger_dispute_yield(struct store *lg, const struct funded *f, int64
 	if (s == NULL)
 		return store_err(lg, e, "dispute yield");
 	while (n < LIMIT_DISPUTES_PER_PAYMENT && store_fetch(s) == 1) {
-		ledger_copy_text(ids[n], sizeof(ids[n]), store_str(s, 0));
+		ledger_rows_copy_text(ids[n], sizeof(ids[n]), store_str(s, 0));
 		held[n++] = store_i64(s, 1);
 	}
 	int64_t parts[LIMIT_DISPUTES_PER_PAYMENT];
@@ -350,16 +350,16 @@ static enum cd_err waiting_read(struct store *lg, const char *payment_intent, st
 		return store_err(lg, e, "disputes waiting");
 	while (*n < LIMIT_DISPUTES_PER_PAYMENT && store_fetch(s) == 1) {
 		struct waiting *x = &w[(*n)++];
-		ledger_copy_text(x->id, sizeof(x->id), store_str(s, 0));
-		ledger_copy_text(x->charge, sizeof(x->charge), store_str(s, 1));
-		ledger_copy_text(x->currency, sizeof(x->currency), store_str(s, 2));
+		ledger_rows_copy_text(x->id, sizeof(x->id), store_str(s, 0));
+		ledger_rows_copy_text(x->charge, sizeof(x->charge), store_str(s, 1));
+		ledger_rows_copy_text(x->currency, sizeof(x->currency), store_str(s, 2));
 		x->cents = store_i64(s, 3);
 		x->take = store_i64(s, 4) != 0;
 	}
 	return CD_OK;
 }
 
-enum cd_err ledger_dispute_apply_waiting(struct store *lg, struct acct *a, struct funded *f, const char *payment_intent)
+enum cd_err ledger_disputes_apply_waiting(struct store *lg, struct acct *a, struct funded *f, const char *payment_intent)
 {
 	static const char sql_attach[] = "UPDATE disputes SET topup_id = ?, recharge_id = ?, invoice_credit_id = ?, "
 		"account_id = ? WHERE dispute_id = ?";

@@ -15,7 +15,7 @@ static const char SQL_EVENT_PAGE[] = "SELECT id, account, type, data, created_at
  * id, account, type, data, created_at. */
 static json_t *event_json(const struct dbstmt *s);
 
-enum cd_err ledger_event_add(struct store *lg, const struct acct *a, const char *type, json_t *data)
+enum cd_err ledger_events_add(struct store *lg, const struct acct *a, const char *type, json_t *data)
 {
 	struct ledger_write lw;
 	char *text = json_dumps(data != NULL ? data : json_object(), JSON_COMPACT | JSON_SORT_KEYS);
@@ -30,10 +30,10 @@ enum cd_err ledger_event_add(struct store *lg, const struct acct *a, const char 
 	return rc;
 }
 
-json_t *ledger_notice_balance(const struct store *lg, struct acct *a)
+json_t *ledger_events_notice_balance(const struct store *lg, struct acct *a)
 {
-	int64_t threshold = cfg_low_threshold(lg->cfg, a->low_balance);
-	int64_t available = ledger_acct_available(a);
+	int64_t threshold = config_low_threshold(lg->cfg, a->low_balance);
+	int64_t available = ledger_rows_acct_available(a);
 	if (threshold <= 0 || available >= threshold) {
 		a->low_noted = 0;
 		return NULL;
@@ -45,7 +45,7 @@ json_t *ledger_notice_balance(const struct store *lg, struct acct *a)
 			 (json_int_t)a->balance, "threshold_micros", (json_int_t)threshold);
 }
 
-const char *ledger_notice_refusal(const struct store *lg, struct acct *a, struct member_row *m, enum refusal_why why,
+const char *ledger_events_notice_refusal(const struct store *lg, struct acct *a, struct member_row *m, enum refusal_why why,
 			   int64_t available, int64_t required, json_t **data)
 {
 	int64_t month = timefmt_month_key(lg->now), day = lg->now / TIMEFMT_SECONDS_PER_DAY;
@@ -91,12 +91,12 @@ const char *ledger_notice_refusal(const struct store *lg, struct acct *a, struct
 	return limit != NULL ? EVENT_LIMIT_REACHED : NULL;
 }
 
-int ledger_notice_recharge(const struct store *lg, struct acct *a)
+int ledger_events_notice_recharge(const struct store *lg, struct acct *a)
 {
 	struct recharge_case c = {.threshold = a->recharge_threshold, .amount_cents = a->recharge_amount_cents,
 				  .has_card = a->recharge_card, .pending = a->recharge_pending,
 				  .disputed = strcmp(a->status_reason, "dispute") == 0,
-				  .available = ledger_acct_available(a), .day_key = a->recharge_day_key,
+				  .available = ledger_rows_acct_available(a), .day_key = a->recharge_day_key,
 				  .day_count = a->recharge_day_count, .today = lg->now / TIMEFMT_SECONDS_PER_DAY,
 				  .max_per_day = lg->cfg->auto_recharge_max_per_day};
 	int queue = money_rule_recharge(&c, &a->recharge_day_key, &a->recharge_day_count);
@@ -126,19 +126,19 @@ static enum cd_err notice_debt_paid(struct store *lg, struct acct *a)
 	rc = store_do(lg, sql, "suspension lift", "i", a->id);
 	if (rc != CD_OK)
 		return rc;
-	ledger_copy_text(a->status, sizeof(a->status), "active");
+	ledger_rows_copy_text(a->status, sizeof(a->status), "active");
 	a->status_reason[0] = '\0';
-	return ledger_event_add(lg, a, EVENT_PAYG_RECOVERED, json_pack("{s:s, s:I}", "reason", "payment_failed",
+	return ledger_events_add(lg, a, EVENT_PAYG_RECOVERED, json_pack("{s:s, s:I}", "reason", "payment_failed",
 							     "balance_micros", (json_int_t)a->balance));
 }
 
-enum cd_err ledger_acct_save(struct store *lg, struct acct *a)
+enum cd_err ledger_events_acct_save(struct store *lg, struct acct *a)
 {
-	json_t *low = ledger_notice_balance(lg, a);
-	enum cd_err rc = low != NULL ? ledger_event_add(lg, a, EVENT_BALANCE_LOW, low) : CD_OK;
+	json_t *low = ledger_events_notice_balance(lg, a);
+	enum cd_err rc = low != NULL ? ledger_events_add(lg, a, EVENT_BALANCE_LOW, low) : CD_OK;
 	if (rc == CD_OK)
 		rc = notice_debt_paid(lg, a);
-	return rc == CD_OK ? ledger_acct_store(lg, a) : rc;
+	return rc == CD_OK ? ledger_rows_acct_store(lg, a) : rc;
 }
 
 /* An event as the pull route and the push body show it. */
@@ -149,7 +149,7 @@ static json_t *event_json(const struct dbstmt *s)
 	if (data == NULL)
 		data = json_object();
 	return json_pack("{s:I, s:s, s:o, s:o, s:o}", "id", (json_int_t)store_i64(s, 0), "type", store_str(s, 2),
-			 "created_at", ledger_json_time(store_i64(s, 4)), "account",
+			 "created_at", ledger_rows_json_time(store_i64(s, 4)), "account",
 			 store_null(s, 1) ? json_null() : json_string(store_str(s, 1)), "data", data);
 }
 

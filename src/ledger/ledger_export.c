@@ -1,13 +1,13 @@
 /* ledger_export.c: an account's journal, read in pages for creditctl
  * export: copied into structs creditctl provides, in the order found; the
  * caller drives the paging and the printing. */
-#include "ledger_open.h"
+#include "ledger_due.h"
 #include <string.h>
 
 static enum cd_err journal_row_copy(const struct dbstmt *s, struct ledger_journal_row *r)
 {
 	r->seq = store_i64(s, 0);
-	ledger_id_format(r->id, sizeof(r->id), "txn_", r->seq);
+	ledger_ids_format(r->id, sizeof(r->id), "txn_", r->seq);
 	r->amount_micros = store_i64(s, 1);
 	r->balance_after_micros = store_i64(s, 2);
 	r->has_source = !store_null(s, 4);
@@ -30,7 +30,7 @@ static enum cd_err export_tx(struct store *lg, const char *id, int64_t after_seq
 	struct acct a;
 	int e;
 	*n = 0;	/* a retried transaction starts the page again */
-	enum cd_err rc = ledger_acct_read(lg, id, &a);
+	enum cd_err rc = ledger_rows_acct_read(lg, id, &a);
 	if (rc != CD_OK)
 		return rc;
 	struct dbstmt *s = store_exec(lg, sql, &e, "iii", a.id, after_seq, (int64_t)cap);

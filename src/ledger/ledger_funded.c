@@ -96,9 +96,9 @@ enum cd_err ledger_funded_lock(struct store *lg, struct funded *f)
 	f->refunded_cents = store_i64(s, 3);
 	f->amount_cents = store_i64(s, 4);
 	f->paid_cents = store_i64(s, 5);
-	ledger_copy_text(f->currency, sizeof(f->currency), store_str(s, 6));
+	ledger_rows_copy_text(f->currency, sizeof(f->currency), store_str(s, 6));
 	if (f->kind == FUNDED_RECHARGE || f->currency[0] == '\0')
-		ledger_copy_text(f->currency, sizeof(f->currency), lg->cfg->stripe_currency);
+		ledger_rows_copy_text(f->currency, sizeof(f->currency), lg->cfg->stripe_currency);
 	/* What the refund and dispute rules (ledger_rules.h) assert of their
 	 * rows: refunds and disputes never take back more than was credited.
 	 * A row written otherwise (by hand) is refused here, not asserted. */

@@ -8,7 +8,7 @@
  * Internal to the ledger's files. */
 #ifndef CREDITD_LEDGER_FUNDED_H
 #define CREDITD_LEDGER_FUNDED_H
-#include "ledger_open.h"
+#include "ledger_due.h"
 
 enum funded_kind {
 	FUNDED_TOPUP,		/* topups: a Checkout session creditd made */

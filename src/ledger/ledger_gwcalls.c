@@ -92,7 +92,7 @@ enum cd_err ledger_hold_renew(struct store *lg, const char *account, const char 
 {
 	struct gw_response_tx x = {account, NULL, 0, 0, ttl_seconds, 0, 0, NULL};
 	store_holdid_ensure(lg);
-	if (ttl_seconds <= 0 || ledger_hold_id_parse(hold_id, &x.account_id, &x.hold) != 0)
+	if (ttl_seconds <= 0 || ledger_rows_hold_id_parse(hold_id, &x.account_id, &x.hold) != 0)
 		return CD_E_NOT_FOUND;
 	return run(lg, &x);
 }
@@ -102,7 +102,7 @@ enum cd_err ledger_usage_billed(struct store *lg, const char *account, const cha
 {
 	struct gw_response_tx x = {account, NULL, 0, 0, 0, 0, 0, b};
 	store_holdid_ensure(lg);
-	if (ledger_hold_id_parse(hold_id, &x.account_id, &x.hold) != 0)
+	if (ledger_rows_hold_id_parse(hold_id, &x.account_id, &x.hold) != 0)
 		return CD_E_NOT_FOUND;
 	return run(lg, &x);
 }
@@ -167,8 +167,8 @@ static enum cd_err hold_get_tx(struct store *lg, const char *hold_id, int64_t ac
 			 provider_of(store_str(s, 4)), "status", store_str(s, 5), "held_micros",
 			 (json_int_t)store_i64(s, 6), "charged_micros", (json_int_t)store_i64(s, 7), "usage", usage,
 			 "settle_reason", text_or_null(store_i64(s, 10) ? store_str(s, 15) : NULL),
-			 "over_hold", store_i64(s, 16) != 0, "created_at", ledger_json_time(store_i64(s, 8)),
-			 "settled_at", store_null(s, 9) ? json_null() : ledger_json_time(store_i64(s, 9)));
+			 "over_hold", store_i64(s, 16) != 0, "created_at", ledger_rows_json_time(store_i64(s, 8)),
+			 "settled_at", store_null(s, 9) ? json_null() : ledger_rows_json_time(store_i64(s, 9)));
 	return *out != NULL ? CD_OK : CD_E_INTERNAL;
 }
 
@@ -178,7 +178,7 @@ enum cd_err ledger_hold_get(struct store *lg, const char *hold_id, json_t **out)
 	int64_t account_id, hold;
 	*out = NULL;
 	store_holdid_ensure(lg);
-	if (ledger_hold_id_parse(hold_id, &account_id, &hold) != 0)
+	if (ledger_rows_hold_id_parse(hold_id, &account_id, &hold) != 0)
 		return refusal_set(&lg->refusal, REFUSE_HOLD_UNKNOWN, hold_id, NULL);
 	for (store_tx_init(lg, &t); store_tx_next(lg, &t);) {
 		json_decref(*out);

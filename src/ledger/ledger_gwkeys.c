@@ -55,7 +55,7 @@ static json_t *text_or_null(const char *s)
 static json_t *gwkey_json(const struct gwkey_view *v, int with_revoked)
 {
 	char id[32];
-	ledger_id_format(id, sizeof(id), "gwk_", v->id);
+	ledger_ids_format(id, sizeof(id), "gwk_", v->id);
 	json_t *k = json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:o}", "id", id, "prefix", v->prefix, "member",
 			      text_or_null(v->member), "name", text_or_null(v->name), "expires_at",
 			      time_or_null(v->expires_at), "created_at", time_or_null(v->created_at), "last_used_at",
@@ -86,7 +86,7 @@ static enum cd_err gwkey_create_tx(struct store *lg, const struct gwkey_new *n, 
 	int e;
 	json_decref(*out);
 	*out = NULL;	/* a retried attempt starts again */
-	enum cd_err rc = ledger_acct_load_locked(lg, n->account, &a);
+	enum cd_err rc = ledger_rows_acct_load_locked(lg, n->account, &a);
 	if (rc != CD_OK)
 		return rc;
 	struct dbstmt *s = store_exec(lg, SQL_GWKEY_COUNT, &e, "iii", a.id, (int64_t)KEY_SCOPE_GATEWAY, lg->now);
@@ -127,7 +127,7 @@ static enum cd_err gwkey_list_tx(struct store *lg, const char *account, int limi
 	int64_t last = 0;
 	json_decref(*out);
 	*out = NULL;
-	enum cd_err rc = ledger_acct_read(lg, account, &a);
+	enum cd_err rc = ledger_rows_acct_read(lg, account, &a);
 	if (rc != CD_OK)
 		return rc;
 	struct dbstmt *s = store_exec(lg, SQL_GWKEY_PAGE, &e, "iiiii", a.id, (int64_t)KEY_SCOPE_GATEWAY, lg->now, after_id,
@@ -148,7 +148,7 @@ static enum cd_err gwkey_list_tx(struct store *lg, const char *account, int limi
 		n++;
 	}
 	char next[32];
-	ledger_id_format(next, sizeof(next), "gwk_", last);
+	ledger_ids_format(next, sizeof(next), "gwk_", last);
 	*out = json_pack("{s:o, s:o, s:b}", "data", data, "next_cursor", more ? json_string(next) : json_null(),
 			 "has_more", more);
 	return *out != NULL ? CD_OK : CD_E_INTERNAL;
@@ -175,7 +175,7 @@ static enum cd_err gwkey_revoke_tx(struct store *lg, const char *account, int64_
 	json_decref(*out);
 	*out = NULL;
 	*missing = "account";
-	enum cd_err rc = ledger_acct_read(lg, account, &a);
+	enum cd_err rc = ledger_rows_acct_read(lg, account, &a);
 	if (rc != CD_OK)
 		return rc;
 	*missing = "gateway key";

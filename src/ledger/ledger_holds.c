@@ -34,7 +34,7 @@
 static json_t *hold_json(const struct batch *b, const struct guard_op *op)
 {
 	char id[LIMIT_HOLD_ID_BYTES], exp[TIMEFMT_LEN];
-	ledger_hold_id_format(id, sizeof(id), b->accts[op->acct].a.id, b->holds[op->hold].h.id);
+	ledger_rows_hold_id_format(id, sizeof(id), b->accts[op->acct].a.id, b->holds[op->hold].h.id);
 	timefmt_rfc3339(op->expires_at, exp);
 	return json_pack("{s:s, s:I, s:I, s:s, s:o}", "hold_id", id, "amount_micros", (json_int_t)op->amount,
 			 "available_micros", (json_int_t)op->available, "expires_at", exp, "max_output_tokens",
@@ -53,12 +53,12 @@ static json_t *op_answer(const struct batch *b, const struct guard_op *op)
 	case GUARD_SETTLE:
 		return json_loads(b->holds[op->hold].h.response, 0, &jerr);
 	case GUARD_RELEASE:
-		ledger_hold_id_format(id, sizeof(id), a->id, b->holds[op->hold].h.id);
+		ledger_rows_hold_id_format(id, sizeof(id), a->id, b->holds[op->hold].h.id);
 		return json_pack("{s:s, s:s, s:s, s:I, s:I, s:I}", "hold_id", id, "account", a->ext_id, "state",
 				 op->state, "released_micros", (json_int_t)op->released, "balance_micros",
 				 (json_int_t)op->balance, "available_micros", (json_int_t)op->available);
 	case GUARD_USAGE:
-		ledger_id_format(id, sizeof(id), "usage_", b->usages[op->usage].id);
+		ledger_ids_format(id, sizeof(id), "usage_", b->usages[op->usage].id);
 		if (op->replayed)
 			return json_pack("{s:s, s:s, s:I, s:I, s:I, s:b}", "usage_id", id, "account", a->ext_id,
 					 "charged_micros", (json_int_t)op->charged, "balance_micros",
@@ -89,7 +89,7 @@ static void answer_all(struct batch *b, struct guard_op **ops, int n)
 		if (op->stored != NULL) {
 			json_error_t jerr;
 			op->out = json_loadb(op->stored->response, op->stored->response_len, 0, &jerr);
-			ledger_hold_id_public(op->out);
+			ledger_rows_hold_id_public(op->out);
 			op->status = op->stored->status;
 			op->answer_replayed = 1;
 		} else if (op->same_key_as >= 0) {
@@ -99,7 +99,7 @@ static void answer_all(struct batch *b, struct guard_op **ops, int n)
 			op->answer_replayed = 1;
 		} else if (op->decided != CD_OK) {
 			op->out = refusal_json(&op->refusal);
-			op->status = cd_err_status(op->decided);
+			op->status = errors_status(op->decided);
 		} else {
 			op->out = op_answer(b, op);
 		}
@@ -186,7 +186,7 @@ static void want_of(struct batch_want *w, struct guard_op **ops, int n)
 		}
 		if (hold == NULL)
 			continue;
-		if (ledger_hold_id_parse(hold, &op->account_id, &op->hold_id) != 0) {
+		if (ledger_rows_hold_id_parse(hold, &op->account_id, &op->hold_id) != 0) {
 			op->account_id = op->hold_id = 0;
 			continue;
 		}
@@ -205,12 +205,12 @@ static enum cd_err settle_refund(struct store *lg, struct batch *b, struct guard
 	int64_t grant_id;
 	struct acct *a = &b->accts[op->acct].a;
 	assert(op->refund > 0);
-	enum cd_err rc = ledger_batch_flush(lg, b, 0, NULL, 0);
+	enum cd_err rc = ledger_batch_write_flush(lg, b, 0, NULL, 0);
 	if (rc != CD_OK)
 		return rc;
 	int64_t before = a->balance;
-	ledger_hold_id_format(ref, sizeof(ref), a->id, b->holds[op->hold].h.id);
-	rc = ledger_add_grant(lg, a, "refund", op->refund, 0, -1, ref, "late settle below captured hold", &grant_id,
+	ledger_rows_hold_id_format(ref, sizeof(ref), a->id, b->holds[op->hold].h.id);
+	rc = ledger_rows_add_grant(lg, a, "refund", op->refund, 0, -1, ref, "late settle below captured hold", &grant_id,
 			      NULL);
 	if (rc != CD_OK)
 		return rc;
@@ -237,7 +237,7 @@ static enum cd_err decide_settle(struct store *lg, struct batch *b, struct guard
 		assert(rc != CD_OK || op->refund == 0);
 	}
 	if (rc == CD_OK && op->spend_more > 0)
-		rc = ledger_batch_spend_more(lg, b, op->acct, op->spend_more);
+		rc = ledger_load_spend_more(lg, b, op->acct, op->spend_more);
 	return rc;
 }
 
@@ -256,13 +256,13 @@ static enum cd_err decide(struct store *lg, struct batch *b, struct guard_op *op
 			/* Refused, its request_id not read: is it held already? */
 			int found;
 			op->looked_up = 1;
-			rc = ledger_batch_hold_lookup(lg, b, op->acct, op->in.authorize->request_id, &found);
+			rc = ledger_load_hold_lookup(lg, b, op->acct, op->in.authorize->request_id, &found);
 			if (rc == CD_OK)
 				rc = ledger_decide_authorize(b, op, lg->now);
 		}
 		break;
 	case GUARD_SETTLE:
-		outer = ledger_journal_key_push(lg, key, "settle", op->in.settle->hold_id, 0);
+		outer = ledger_rows_journal_key_push(lg, key, "settle", op->in.settle->hold_id, 0);
 		rc = decide_settle(lg, b, op);
 		lg->journal_key = outer;
 		break;
@@ -270,10 +270,10 @@ static enum cd_err decide(struct store *lg, struct batch *b, struct guard_op *op
 		rc = ledger_decide_release(b, op);
 		break;
 	default:
-		outer = ledger_journal_key_push(lg, key, "usage", op->in.usage->request_id, 0);
+		outer = ledger_rows_journal_key_push(lg, key, "usage", op->in.usage->request_id, 0);
 		rc = ledger_decide_usage(lg, b, op);
 		if (rc == CD_OK && op->spend_more > 0)
-			rc = ledger_batch_spend_more(lg, b, op->acct, op->spend_more);
+			rc = ledger_load_spend_more(lg, b, op->acct, op->spend_more);
 		lg->journal_key = outer;
 		break;
 	}
@@ -335,7 +335,7 @@ static enum cd_err decide_all(struct store *lg, struct batch *b, struct guard_op
 		if (op->decided == CD_E_RETRY || op->decided == CD_E_UNAVAILABLE || op->decided == CD_E_INTERNAL)
 			rc = op->decided;	/* no answer: the transaction fails */
 		else if (op->decided != CD_OK && refusal_err(op->refusal.why) != op->decided) {
-			log_error("the ledger refused (%s) without saying why", cd_strerror(op->decided));
+			log_error("the ledger refused (%s) without saying why", errors_strerror(op->decided));
 			rc = CD_E_INTERNAL;
 		}
 		batch_sums(b, &after);
@@ -354,7 +354,7 @@ static enum cd_err decide_all(struct store *lg, struct batch *b, struct guard_op
 
 /* One attempt at the whole batch: CD_OK when every operation is decided
  * and committed; anything else fails the attempt (ledger_tx retries).
- * Two CALLs: ledger_batch_load's read and ledger_batch_flush's write, which stores the
+ * Two CALLs: ledger_load_batch's read and ledger_batch_write_flush's write, which stores the
  * answers under their keys too. Those answers are made before the write,
  * when a new hold or usage has no id yet: the write puts it in. */
 static enum cd_err batch_try(struct store *lg, struct batch *b, struct guard_op **ops, int n)
@@ -368,7 +368,7 @@ static enum cd_err batch_try(struct store *lg, struct batch *b, struct guard_op 
 	ledger_batch_reset(b);
 	want_of(&w, ops, n);
 	w.read_hold_reqs = b->hold_reqs_needed;
-	enum cd_err rc = ledger_batch_load(lg, b, &w);
+	enum cd_err rc = ledger_load_batch(lg, b, &w);
 	if (rc == CD_OK) {
 		ledger_batch_balances_mark(b);	/* as read: from here balances move with journal rows */
 		rc = decide_all(lg, b, ops, n, &nstore);
@@ -397,7 +397,7 @@ static enum cd_err batch_try(struct store *lg, struct batch *b, struct guard_op 
 	/* Every answer decide_all said goes under its key is stored. */
 	assert(rc != CD_OK || nstore == decided_store);
 	if (rc == CD_OK)
-		rc = ledger_batch_flush(lg, b, 1, keys, nstore);
+		rc = ledger_batch_write_flush(lg, b, 1, keys, nstore);
 	for (int i = 0; i < nstore; i++)
 		free(texts[i]);
 	if (rc != CD_OK)
@@ -496,7 +496,7 @@ static void guard_run(struct store *lg, struct combine_op **links, int n)
 		res->replayed = op->answer_replayed;
 		if (op->stored == NULL && op->same_key_as < 0 && op->decided != CD_OK) {
 			/* A refusal of its own is answered with its code's status. */
-			assert(op->status == cd_err_status(op->decided));
+			assert(op->status == errors_status(op->decided));
 			assert(op->refusal.why != REFUSE_NONE);
 			res->refusal = op->refusal;
 		}
@@ -537,7 +537,7 @@ static void hold_route(struct store *lg, struct guard_op *op, const char *hold_i
 	int64_t account_id, hold;
 	op->route[0] = '\0';
 	store_holdid_ensure(lg);
-	if (ledger_hold_id_parse(hold_id, &account_id, &hold) != 0 || ledger_idcache_ext_of(account_id, op->route, sizeof(op->route)))
+	if (ledger_rows_hold_id_parse(hold_id, &account_id, &hold) != 0 || ledger_idcache_ext_of(account_id, op->route, sizeof(op->route)))
 		return;
 	int routed = lg->routed;
 	lg->routed = 0;
@@ -746,7 +746,7 @@ static enum cd_err report_tx(struct store *lg, const struct usage_query *q, json
 	int e;
 	json_decref(*out);
 	*out = NULL;
-	enum cd_err rc = ledger_acct_read(lg, q->account, &a);
+	enum cd_err rc = ledger_rows_acct_read(lg, q->account, &a);
 	if (rc != CD_OK)
 		return rc;
 	const char *sql = strcmp(q->group_by, "day") == 0 ? SQL_USAGE_BY_DAY

@@ -53,13 +53,13 @@ static enum cd_err idem_store(struct store *lg, const struct ledger_idem *r)
 static enum cd_err write_refused(struct store *lg, struct ledger_idem *r, enum cd_err rc, int claimed)
 {
 	if (lg->refusal.why == REFUSE_NONE || refusal_err(lg->refusal.why) != rc) {
-		log_error("the ledger refused (%s) without saying why", cd_strerror(rc));
+		log_error("the ledger refused (%s) without saying why", errors_strerror(rc));
 		return rc;
 	}
 	r->out = refusal_json(&lg->refusal);
 	if (r->out == NULL)
 		return CD_E_INTERNAL;
-	r->status = cd_err_status(rc);
+	r->status = errors_status(rc);
 	r->refused = 1;
 	if (!claimed || !refusal_kept(lg->refusal.why))
 		return rc;

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-void ledger_id_format(char *out, size_t cap, const char *prefix, int64_t id)
+void ledger_ids_format(char *out, size_t cap, const char *prefix, int64_t id)
 {
 	snprintf(out, cap, "%s%" PRId64, prefix, id);
 }

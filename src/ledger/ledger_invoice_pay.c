@@ -12,7 +12,7 @@
  * currency and amount the invoice's (one PaymentIntent may pay several
  * invoices, an invoice take several payments); the first paid one is
  * kept. A dispute of the payment that came first is applied then
- * (ledger_dispute_apply_waiting), and so is a refund (refunds_waiting): a
+ * (ledger_disputes_apply_waiting), and so is a refund (refunds_waiting): a
  * charge.refunded that found no credit is kept, not dropped, and its
  * transaction starts again if a credit naming its payment is being
  * written (the locking read at the end), as a waiting dispute's does. */
@@ -63,7 +63,7 @@ static int pay_fits(const struct pay *p, int64_t paid_cents, const char *currenc
 	return p->cents < 0 || paid_cents < 0 || p->cents == paid_cents;
 }
 
-enum cd_err ledger_hook_invoice_payment_of(struct store *lg, const struct ledger_news *ev, char *pi, char *charge,
+enum cd_err ledger_invoice_pay_payment_of(struct store *lg, const struct ledger_news *ev, char *pi, char *charge,
 				    size_t cap)
 {
 	struct pay p;
@@ -120,18 +120,18 @@ static enum cd_err credit_name(struct store *lg, struct hook_run *h, struct cred
 	const struct ledger_news *ev = h->ev;
 	const char *pi = ev->payment_intent[0] != '\0' ? ev->payment_intent : NULL;
 	struct acct a;
-	enum cd_err rc = ledger_acct_lock_id(lg, c->f.account_id, &a);
+	enum cd_err rc = ledger_due_lock_id(lg, c->f.account_id, &a);
 	if (rc != CD_OK)
 		return rc;
 	rc = store_do(lg, sql, "invoice credit payment", "ssi", pi, ev->charge_id[0] != '\0' ? ev->charge_id : NULL,
 		   c->f.id);
 	if (rc == CD_OK)
-		rc = ledger_dispute_apply_waiting(lg, &a, &c->f, pi != NULL ? pi : c->named.pi);
+		rc = ledger_disputes_apply_waiting(lg, &a, &c->f, pi != NULL ? pi : c->named.pi);
 	if (rc == CD_OK)
-		rc = ledger_acct_save(lg, &a);
+		rc = ledger_events_acct_save(lg, &a);
 	h->account_id = a.id;
 	h->outcome = "invoice payment recorded";
-	return rc == CD_OK ? ledger_hook_refunds_waiting_apply(lg, h, ev->invoice_id) : rc;
+	return rc == CD_OK ? ledger_refunds_waiting_apply(lg, h, ev->invoice_id) : rc;
 }
 
 /* Why ev's payment is not the credit's, or NULL when it may be. */
@@ -147,7 +147,7 @@ static const char *credit_refuses(const struct credit *c, const struct ledger_ne
 	return NULL;
 }
 
-enum cd_err ledger_hook_invoice_payment_paid(struct store *lg, struct hook_run *h)
+enum cd_err ledger_invoice_pay_paid(struct store *lg, struct hook_run *h)
 {
 	static const char sql_fill[] = "UPDATE invoice_payments SET payment_intent = ?, charge_id = ?, "
 				       "amount_paid_cents = ?, currency = ? WHERE invoice_id = ?";

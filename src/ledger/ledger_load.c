@@ -118,7 +118,7 @@ static enum cd_err member_add(const struct store *lg, struct batch *b, const str
 	struct ledger_batch_member *m = &b->members[b->nmembers++];
 	memset(m, 0, sizeof(*m));
 	m->acct = acct;
-	ledger_member_from_row_at(lg, r, c, &m->m);
+	ledger_members_from_row_at(lg, r, c, &m->m);
 	return CD_OK;
 }
 
@@ -134,8 +134,8 @@ static enum cd_err read_accounts(const struct store *lg, struct batch *b)
 		if (b->naccts == BATCH_MAX)
 			return CD_E_INTERNAL;
 		memset(&b->accts[b->naccts], 0, sizeof(b->accts[0]));
-		ledger_acct_from_row_at(&r, 1, &b->accts[b->naccts].a);
-		ledger_acct_mark_locked(lg, &b->accts[b->naccts].a);	/* cd_batch_read locks them */
+		ledger_rows_acct_from_row_at(&r, 1, &b->accts[b->naccts].a);
+		ledger_rows_acct_mark_locked(lg, &b->accts[b->naccts].a);	/* cd_batch_read locks them */
 		b->accts[b->naccts].start_version = b->accts[b->naccts].a.row_version;
 		ledger_idcache_remember(b->accts[b->naccts].a.ext_id, b->accts[b->naccts].a.id);
 		b->naccts++;
@@ -189,7 +189,7 @@ static enum cd_err read_usages(struct batch *b)
 		u->acct = acct;
 		u->id = store_row_i64(&r, 1);
 		u->has_key = 1;
-		ledger_copy_text(u->key, sizeof(u->key), store_row_str(&r, 3));
+		ledger_rows_copy_text(u->key, sizeof(u->key), store_row_str(&r, 3));
 		u->cost = store_row_i64(&r, 4);
 		u->has_hash = store_row_len(&r, 5) == 32;
 		if (u->has_hash)
@@ -274,24 +274,24 @@ static int sort_unique(int64_t *v, int n)
 
 static void ids_array(struct jw *j, const char *key, const int64_t *v, int n)
 {
-	jw_array(j, key);
+	jsonw_array(j, key);
 	for (int i = 0; i < n; i++)
-		jw_i64(j, v[i]);
-	jw_close(j, ']');
+		jsonw_i64(j, v[i]);
+	jsonw_close(j, ']');
 }
 
 /* [[ext, value], ...] of rows named by account external id. */
 static void ext_pairs(struct jw *j, const char *key, const struct batch_want *w, const int *ext,
 		      const char *const *vals, int n)
 {
-	jw_array(j, key);
+	jsonw_array(j, key);
 	for (int i = 0; i < n; i++) {
-		jw_open(j, '[');
-		jw_str(j, w->acct_ext[ext[i]]);
-		jw_str(j, vals[i]);
-		jw_close(j, ']');
+		jsonw_open(j, '[');
+		jsonw_str(j, w->acct_ext[ext[i]]);
+		jsonw_str(j, vals[i]);
+		jsonw_close(j, ']');
 	}
-	jw_close(j, ']');
+	jsonw_close(j, ']');
 }
 
 /* The holds named by settles and releases, ascending by id (their lock
@@ -305,14 +305,14 @@ static void holds_array(struct jw *j, const struct batch_want *w)
 		pairs[n++][1] = w->acct_ids[i];
 	}
 	qsort(pairs, (size_t)n, sizeof(pairs[0]), cmp_i64);
-	jw_array(j, "holds");
+	jsonw_array(j, "holds");
 	for (int i = 0; i < n; i++) {
-		jw_open(j, '[');
-		jw_i64(j, pairs[i][0]);
-		jw_i64(j, pairs[i][1]);
-		jw_close(j, ']');
+		jsonw_open(j, '[');
+		jsonw_i64(j, pairs[i][0]);
+		jsonw_i64(j, pairs[i][1]);
+		jsonw_close(j, ']');
 	}
-	jw_close(j, ']');
+	jsonw_close(j, ']');
 }
 
 /* The read CALL's parameter for w; lock 0 leaves out the accounts, their
@@ -325,16 +325,16 @@ static void read_doc(struct batch *b, const struct batch_want *w, int lock, stru
 	struct jw j;
 	int n;
 	dynbuf_reset(&b->doc);
-	jw_init(&j, &b->doc);
-	jw_open(&j, '{');
+	jsonw_init(&j, &b->doc);
+	jsonw_open(&j, '{');
 	memcpy(ids, w->acct_ids, sizeof(ids[0]) * (size_t)w->nacct_ids);
 	n = sort_unique(ids, w->nacct_ids);
 	ids_array(&j, "ids", ids, n);
 	ids_array(&j, "spend_ids", ids, n);	/* settles may charge */
-	jw_array(&j, "ext");
+	jsonw_array(&j, "ext");
 	for (int i = 0; i < w->nacct_ext; i++)
-		jw_str(&j, w->acct_ext[i]);
-	jw_close(&j, ']');
+		jsonw_str(&j, w->acct_ext[i]);
+	jsonw_close(&j, ']');
 	holds_array(&j, w);
 	for (n = 0; w->read_hold_reqs && n < w->nhold_reqs; n++) {
 		ext[n] = w->hold_reqs[n].ext;
@@ -351,15 +351,15 @@ static void read_doc(struct batch *b, const struct batch_want *w, int lock, stru
 		vals[n] = w->usages[n].key;
 	}
 	ext_pairs(&j, "usages", w, ext, vals, n);
-	jw_array(&j, "spend_ext");
+	jsonw_array(&j, "spend_ext");
 	for (int i = 0; i < w->nspend_ext; i++)
-		jw_str(&j, w->acct_ext[w->spend_ext[i]]);
-	jw_close(&j, ']');
-	jw_array(&j, "keys");
+		jsonw_str(&j, w->acct_ext[w->spend_ext[i]]);
+	jsonw_close(&j, ']');
+	jsonw_array(&j, "keys");
 	for (int i = 0; lock && i < w->nkeys; i++)
-		jw_str(&j, w->keys[i]);
-	jw_close(&j, ']');
-	jw_close(&j, '}');
+		jsonw_str(&j, w->keys[i]);
+	jsonw_close(&j, ']');
+	jsonw_close(&j, '}');
 	*jp = j;
 }
 
@@ -411,7 +411,7 @@ static void mark_spenders(struct batch *b, const struct batch_want *w)
 }
 
 /* A member the operations name with no row gets one now where
- * ledger_member_row_due says so (a workspace whose plan has a member cap), so
+ * ledger_members_row_due says so (a workspace whose plan has a member cap), so
  * that the cap binds it like a row with no cap of its own: made under
  * its account's lock, after the account was opened (a sweep that expired
  * its holds ran already). A member with a row, or none named, costs
@@ -421,13 +421,13 @@ static enum cd_err members_start(struct store *lg, struct batch *b, const struct
 	for (int i = 0; i < w->nmembers; i++) {
 		const char *member = w->members[i].member;
 		int acct = ledger_batch_acct_by_ext(b, w->acct_ext[w->members[i].ext]);
-		if (acct < 0 || !ledger_member_row_due(&b->accts[acct].a) || ledger_batch_member(b, acct, member) >= 0)
+		if (acct < 0 || !ledger_members_row_due(&b->accts[acct].a) || ledger_batch_member(b, acct, member) >= 0)
 			continue;
 		if (b->nmembers == 2 * BATCH_MAX)
 			return CD_E_INTERNAL;
 		struct ledger_batch_member *m = &b->members[b->nmembers];
 		memset(m, 0, sizeof(*m));
-		enum cd_err rc = ledger_member_create(lg, &b->accts[acct].a, member, &m->m);
+		enum cd_err rc = ledger_members_create(lg, &b->accts[acct].a, member, &m->m);
 		if (rc != CD_OK)
 			return rc;
 		m->acct = acct;
@@ -436,7 +436,7 @@ static enum cd_err members_start(struct store *lg, struct batch *b, const struct
 	return CD_OK;
 }
 
-enum cd_err ledger_batch_load(struct store *lg, struct batch *b, struct batch_want *w)
+enum cd_err ledger_load_batch(struct store *lg, struct batch *b, struct batch_want *w)
 {
 	struct jw j;
 	enum cd_err rc = CD_OK;
@@ -466,9 +466,9 @@ enum cd_err ledger_batch_load(struct store *lg, struct batch *b, struct batch_wa
 	int swept = 0;
 	for (int i = 0; i < b->naccts; i++) {
 		struct acct *a = &b->accts[i].a;
-		int due = ledger_acct_touch_writes(lg, a);
+		int due = ledger_due_writes(lg, a);
 		assert(!kept || !due);
-		rc = ledger_acct_touch(lg, a);
+		rc = ledger_due_apply(lg, a);
 		if (rc != CD_OK)
 			return rc;
 		b->accts[i].changed = a->dirty;
@@ -485,21 +485,21 @@ enum cd_err ledger_batch_load(struct store *lg, struct batch *b, struct batch_wa
 	return rc == CD_OK ? members_start(lg, b, w) : rc;
 }
 
-enum cd_err ledger_batch_read_grants(struct store *lg, struct batch *b, int acct)
+enum cd_err ledger_load_grants(struct store *lg, struct batch *b, int acct)
 {
 	struct jw j;
 	assert(acct >= 0 && acct < b->naccts);
 	for (int i = 0; i < b->ngrants; i++)
 		assert(b->grants[i].acct != acct);	/* the caller dropped them */
 	dynbuf_reset(&b->doc);
-	jw_init(&j, &b->doc);
-	jw_open(&j, '{');
+	jsonw_init(&j, &b->doc);
+	jsonw_open(&j, '{');
 	ids_array(&j, "spend_ids", &b->accts[acct].a.id, 1);
-	jw_close(&j, '}');
+	jsonw_close(&j, '}');
 	return read_call(lg, b, NULL, 0, &j);
 }
 
-enum cd_err ledger_batch_hold_lookup(struct store *lg, struct batch *b, int acct, const char *request_id, int *index)
+enum cd_err ledger_load_hold_lookup(struct store *lg, struct batch *b, int acct, const char *request_id, int *index)
 {
 	static const char sql[] = "SELECT " HOLD_COLS ", " HOLD_PIN_CACHE_WRITE " FROM holds "
 				  "WHERE account_id = ? AND request_id = ?";
@@ -522,10 +522,10 @@ enum cd_err ledger_batch_hold_lookup(struct store *lg, struct batch *b, int acct
 
 /* Grants read again once the batch written so far is flushed (a
  * decision that needs the account's spending order as it is now). */
-enum cd_err ledger_batch_grants_reload(struct store *lg, struct batch *b, int acct)
+enum cd_err ledger_load_grants_reload(struct store *lg, struct batch *b, int acct)
 {
 	int m = 0;
-	enum cd_err rc = ledger_batch_flush(lg, b, 0, NULL, 0);
+	enum cd_err rc = ledger_batch_write_flush(lg, b, 0, NULL, 0);
 	if (rc != CD_OK)
 		return rc;
 	for (int i = 0; i < b->ngrants; i++)
@@ -535,15 +535,15 @@ enum cd_err ledger_batch_grants_reload(struct store *lg, struct batch *b, int ac
 	b->accts[acct].grants_stale = 0;
 	b->accts[acct].grants_more = 0;
 	b->accts[acct].grants_read = 0;
-	return ledger_batch_read_grants(lg, b, acct);
+	return ledger_load_grants(lg, b, acct);
 }
 
-enum cd_err ledger_batch_spend_more(struct store *lg, struct batch *b, int acct, int64_t left)
+enum cd_err ledger_load_spend_more(struct store *lg, struct batch *b, int acct, int64_t left)
 {
 	enum cd_err rc = CD_OK;
 	assert(left > 0);
 	do {
-		rc = ledger_batch_grants_reload(lg, b, acct);
+		rc = ledger_load_grants_reload(lg, b, acct);
 		if (rc == CD_OK)
 			left = ledger_batch_burn(b, acct, left);
 	} while (rc == CD_OK && left > 0 && b->accts[acct].grants_more);

@@ -4,9 +4,9 @@
  * optional monthly cap. The member row keeps its own month spend and its
  * pending holds so the guard can refuse with member_cap_reached while the
  * pool itself still has credit. Rows are locked after their account row,
- * in the same order everywhere, and made under it (ledger_member_create), by
+ * in the same order everywhere, and made under it (ledger_members_create), by
  * POST …/members or by the guard for a member it names with none where
- * the plan caps members (ledger_member_row_due, DESIGN §13). */
+ * the plan caps members (ledger_members_row_due, DESIGN §13). */
 #include "ledger_members.h"
 #include "store_write.h"
 #include "log.h"
@@ -47,7 +47,7 @@ static const char SQL_MEMBER_CREATE[] = "INSERT INTO members (account_id, member
 	"(SELECT COALESCE(SUM(h.amount_micros), 0) FROM holds h WHERE h.account_id = p.a AND h.state = 'pending' "
 	"AND h.member = p.n), p.t FROM (SELECT ? a, ? n, ? mk, ? t, ? e) p";
 
-/* The columns ledger_member_lock and ledger_member_read share (cap, month, spend,
+/* The columns ledger_members_lock and ledger_members_read share (cap, month, spend,
  * reserve: their first four). */
 static void member_from(const struct dbstmt *s, struct member_row *m)
 {
@@ -58,7 +58,7 @@ static void member_from(const struct dbstmt *s, struct member_row *m)
 	m->reserved = store_i64(s, 3);
 }
 
-enum cd_err ledger_member_lock(struct store *lg, const struct acct *a, const char *member, struct member_row *m)
+enum cd_err ledger_members_lock(struct store *lg, const struct acct *a, const char *member, struct member_row *m)
 {
 	int e;
 	memset(m, 0, sizeof(*m));
@@ -70,11 +70,11 @@ enum cd_err ledger_member_lock(struct store *lg, const struct acct *a, const cha
 	if (store_fetch(s) != 1)
 		return CD_E_NOT_FOUND;
 	struct db_row row = {s, NULL, 0};
-	ledger_member_from_row_at(lg, &row, 0, m);
+	ledger_members_from_row_at(lg, &row, 0, m);
 	return CD_OK;
 }
 
-void ledger_member_from_row_at(const struct store *lg, const struct db_row *r, unsigned int c, struct member_row *m)
+void ledger_members_from_row_at(const struct store *lg, const struct db_row *r, unsigned int c, struct member_row *m)
 {
 	m->found = 1;
 	COL_TEXT(m->member, MEMBER_NAME);
@@ -88,17 +88,17 @@ void ledger_member_from_row_at(const struct store *lg, const struct db_row *r, u
 	m->rate.minute = COL_I64(MEMBER_RATE_MINUTE);
 	m->rate.requests = COL_I64(MEMBER_RATE_REQUESTS);
 	m->rate.tokens = COL_I64(MEMBER_RATE_TOKENS);
-	ledger_member_roll(lg, m);
+	ledger_members_roll(lg, m);
 }
 
-enum cd_err ledger_member_create(struct store *lg, const struct acct *a, const char *member, struct member_row *m)
+enum cd_err ledger_members_create(struct store *lg, const struct acct *a, const char *member, struct member_row *m)
 {
 	int64_t start, end;
 	timefmt_month_bounds(lg->now, &start, &end);
 	enum cd_err rc = store_do(lg, SQL_MEMBER_CREATE, "member create", "isiii", a->id, member,
 			       timefmt_month_key(lg->now), lg->now, end);
 	if (rc == CD_OK)
-		rc = ledger_member_lock(lg, a, member, m);
+		rc = ledger_members_lock(lg, a, member, m);
 	if (rc == CD_E_NOT_FOUND) {
 		log_error("member create: the new row was not read back");
 		rc = CD_E_INTERNAL;
@@ -109,12 +109,12 @@ enum cd_err ledger_member_create(struct store *lg, const struct acct *a, const c
 	return rc;
 }
 
-int ledger_member_row_due(const struct acct *a)
+int ledger_members_row_due(const struct acct *a)
 {
 	return strcmp(a->kind, "workspace") == 0 && a->plan_member_cap >= 0;
 }
 
-enum cd_err ledger_member_read(struct store *lg, const struct acct *a, const char *member, struct member_row *m,
+enum cd_err ledger_members_read(struct store *lg, const struct acct *a, const char *member, struct member_row *m,
 			int64_t *plan_cap)
 {
 	int e;
@@ -129,11 +129,11 @@ enum cd_err ledger_member_read(struct store *lg, const struct acct *a, const cha
 	*plan_cap = store_null(s, 4) ? -1 : store_i64(s, 4);
 	m->rate.rpm = m->rate.tpm = -1;
 	snprintf(m->member, sizeof(m->member), "%s", member);
-	ledger_member_roll(lg, m);
+	ledger_members_roll(lg, m);
 	return CD_OK;
 }
 
-void ledger_member_roll(const struct store *lg, struct member_row *m)
+void ledger_members_roll(const struct store *lg, struct member_row *m)
 {
 	int64_t month = timefmt_month_key(lg->now);
 	if (m->month_key != month) {
@@ -142,7 +142,7 @@ void ledger_member_roll(const struct store *lg, struct member_row *m)
 	}
 }
 
-enum cd_err ledger_member_store(struct store *lg, const struct acct *a, const struct member_row *m)
+enum cd_err ledger_members_store(struct store *lg, const struct acct *a, const struct member_row *m)
 {
 	struct ledger_write lw;
 	if (!m->found)
@@ -157,13 +157,13 @@ enum cd_err ledger_member_store(struct store *lg, const struct acct *a, const st
 }
 
 /* Applies a change of reserve and spend to a member, if it has a row. */
-enum cd_err ledger_member_adjust(struct store *lg, const struct acct *a, const char *member, int64_t reserved_delta,
+enum cd_err ledger_members_adjust(struct store *lg, const struct acct *a, const char *member, int64_t reserved_delta,
 			  int64_t spent_delta)
 {
 	struct member_row m;
 	if (member == NULL || (reserved_delta == 0 && spent_delta == 0))
 		return CD_OK;
-	enum cd_err rc = ledger_member_lock(lg, a, member, &m);
+	enum cd_err rc = ledger_members_lock(lg, a, member, &m);
 	if (rc == CD_E_NOT_FOUND)
 		return CD_OK;
 	if (rc != CD_OK)
@@ -171,7 +171,7 @@ enum cd_err ledger_member_adjust(struct store *lg, const struct acct *a, const c
 	if (money_add(m.reserved, reserved_delta, &m.reserved) != 0 ||
 	    money_add(m.month_spent, spent_delta, &m.month_spent) != 0)
 		return refusal_set_range(&lg->refusal, REFUSE_OUT_OF_RANGE, "member spend", spent_delta, NULL);
-	return ledger_member_store(lg, a, &m);
+	return ledger_members_store(lg, a, &m);
 }
 
 /* DESIGN §5's checks of a charge of `amount` against a locked account, in
@@ -180,7 +180,7 @@ enum cd_err ledger_member_adjust(struct store *lg, const struct acct *a, const c
  * 402 available. Fills what the refusal shows. */
 static enum cd_err charge_check(struct refusal *why, const struct acct *a, int64_t amount, int byok)
 {
-	int64_t available = ledger_acct_available(a);
+	int64_t available = ledger_rows_acct_available(a);
 	if (strcmp(a->status, "active") != 0)
 		return refusal_set_amounts(why, REFUSE_ACCOUNT_INACTIVE, available, amount);
 	if (byok)
@@ -201,7 +201,7 @@ static enum cd_err charge_check(struct refusal *why, const struct acct *a, int64
 /* Every check of a charge, the member's cap included: a cap is a 429 and
  * so comes before a 402 (DESIGN's order). m: the member's row, or NULL;
  * a member with no cap of its own has its plan's (DESIGN §9). */
-enum cd_err ledger_member_guard_check(struct refusal *why, const struct acct *a, const struct member_row *m,
+enum cd_err ledger_members_guard_check(struct refusal *why, const struct acct *a, const struct member_row *m,
 			       int64_t amount, int byok)
 {
 	enum cd_err rc = charge_check(why, a, amount, byok);
@@ -211,7 +211,7 @@ enum cd_err ledger_member_guard_check(struct refusal *why, const struct acct *a,
 	return rc;
 }
 
-const char *ledger_member_range_check(const struct acct *a, const struct member_row *m, int64_t reserved_delta,
+const char *ledger_members_range_check(const struct acct *a, const struct member_row *m, int64_t reserved_delta,
 			       int64_t spend)
 {
 	int64_t v;

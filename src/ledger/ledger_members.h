@@ -16,36 +16,36 @@ struct member_row {
 };
 /* A member row read from column c on (MEMBER_COLUMNS' order), its month
  * rolled over to lg's. */
-void ledger_member_from_row_at(const struct store *lg, const struct db_row *r, unsigned int c, struct member_row *m);
+void ledger_members_from_row_at(const struct store *lg, const struct db_row *r, unsigned int c, struct member_row *m);
 /* Locks a member row (CD_E_NOT_FOUND when none), every column read, and
  * rolls its month over. */
-enum cd_err ledger_member_lock(struct store *lg, const struct acct *a, const char *member, struct member_row *m);
+enum cd_err ledger_members_lock(struct store *lg, const struct acct *a, const char *member, struct member_row *m);
 /* Makes a member's row (none must exist), locked, under its account's lock:
  * no cap of its own, its reserve the member's pending holds on the
  * account, its month spend what verify counts from now (see the SQL).
- * Two statements (the INSERT, then ledger_member_lock). Used by POST …/members
- * and by the guard for a member it names with no row (ledger_member_row_due). */
-enum cd_err ledger_member_create(struct store *lg, const struct acct *a, const char *member, struct member_row *m);
+ * Two statements (the INSERT, then ledger_members_lock). Used by POST …/members
+ * and by the guard for a member it names with no row (ledger_members_row_due). */
+enum cd_err ledger_members_create(struct store *lg, const struct acct *a, const char *member, struct member_row *m);
 /* Whether a guard call naming a member with no row on account a makes
  * its row (DESIGN §9, §13): on a workspace whose plan has a member cap,
  * which then caps the member like a row with no cap of its own. Elsewhere
  * such a member is recorded on holds and usage only. Pure: a's kind and
  * plan_member_cap as the guard read them. */
-int ledger_member_row_due(const struct acct *a);
+int ledger_members_row_due(const struct acct *a);
 /* Reads a member row without a lock (CD_E_NOT_FOUND when none), its
  * month rolled over, and the member cap of the account's plan (-1: none),
  * which is the member's when it has none of its own. Its rate fields are
  * not read (-1). */
-enum cd_err ledger_member_read(struct store *lg, const struct acct *a, const char *member, struct member_row *m,
+enum cd_err ledger_members_read(struct store *lg, const struct acct *a, const char *member, struct member_row *m,
 			int64_t *plan_cap);
 /* Starts a new month on a member row read in an older one. */
-void ledger_member_roll(const struct store *lg, struct member_row *m);
-enum cd_err ledger_member_store(struct store *lg, const struct acct *a, const struct member_row *m);
+void ledger_members_roll(const struct store *lg, struct member_row *m);
+enum cd_err ledger_members_store(struct store *lg, const struct acct *a, const struct member_row *m);
 /* The guard's checks of a charge of `amount` against a locked account, in
  * DESIGN §5's order (403, 429 monthly, daily, member cap, 402), filling
  * what the refusal shows; m: the member's row or NULL (a member without a
  * cap of its own has its plan's). CD_OK when it may be charged. */
-enum cd_err ledger_member_guard_check(struct refusal *why, const struct acct *a, const struct member_row *m,
+enum cd_err ledger_members_guard_check(struct refusal *why, const struct acct *a, const struct member_row *m,
 			       int64_t amount, int byok);
 /* DESIGN §10's range, checked before a guard operation changes anything:
  * whether a reserve change and a charge of `spend` micros (negative: a
@@ -53,9 +53,9 @@ enum cd_err ledger_member_guard_check(struct refusal *why, const struct acct *a,
  * month and day spend, and the member's reserve and month spend (m may be
  * NULL), within ±LIMIT_BALANCE_MICROS_MAX. NULL when they do, else the
  * name of the first that would leave it (a static string). */
-const char *ledger_member_range_check(const struct acct *a, const struct member_row *m, int64_t reserved_delta,
+const char *ledger_members_range_check(const struct acct *a, const struct member_row *m, int64_t reserved_delta,
 			       int64_t spend);
 /* Moves a member's reserve and month spend, when the member has a row. */
-enum cd_err ledger_member_adjust(struct store *lg, const struct acct *a, const char *member, int64_t reserved_delta,
+enum cd_err ledger_members_adjust(struct store *lg, const struct acct *a, const char *member, int64_t reserved_delta,
 			  int64_t spent_delta);
 #endif

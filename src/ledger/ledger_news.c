@@ -29,14 +29,14 @@
 static enum cd_err account_for(struct store *lg, const struct ledger_news *ev, struct acct *a)
 {
 	if (ev->account[0] != '\0')
-		return ledger_acct_lock(lg, ev->account, a);
+		return ledger_due_lock(lg, ev->account, a);
 	int e;
 	struct dbstmt *s = store_exec(lg, "SELECT id FROM accounts WHERE stripe_customer_id = ?", &e, "s", ev->customer);
 	if (s == NULL)
 		return store_err(lg, e, "customer lookup");
 	if (ev->customer[0] == '\0' || store_fetch(s) != 1)
 		return CD_E_NOT_FOUND;
-	return ledger_acct_lock_id(lg, store_i64(s, 0), a);
+	return ledger_due_lock_id(lg, store_i64(s, 0), a);
 }
 
 /* The catalogued plan an invoice pays for: that of its price (or
@@ -46,7 +46,7 @@ static enum cd_err invoice_plan(struct store *lg, const struct ledger_news *ev, 
 {
 	static const char sql[] = "SELECT plan FROM subscriptions WHERE subscription_id = ?";
 	int e;
-	enum cd_err rc = ledger_period_plan_of(lg, ev->plan, plan);
+	enum cd_err rc = ledger_periods_plan_of(lg, ev->plan, plan);
 	if (rc != CD_OK || plan[0] != '\0')
 		return rc;
 	struct dbstmt *s = store_exec(lg, sql, &e, "s", ev->subscription);
@@ -55,7 +55,7 @@ static enum cd_err invoice_plan(struct store *lg, const struct ledger_news *ev, 
 	int got = store_fetch(s);
 	if (got < 0)
 		return CD_E_INTERNAL;
-	return got == 1 && !store_null(s, 0) ? ledger_period_plan_of(lg, store_str(s, 0), plan) : CD_OK;
+	return got == 1 && !store_null(s, 0) ? ledger_periods_plan_of(lg, store_str(s, 0), plan) : CD_OK;
 }
 
 /* Whether the invoice was credited already: invoice_credits (migration
@@ -97,7 +97,7 @@ static enum cd_err invoice_record(struct store *lg, const struct ledger_news *ev
 	const char *pi = ev->payment_intent[0] != '\0' ? ev->payment_intent : NULL;
 	const char *charge = ev->charge_id[0] != '\0' ? ev->charge_id : NULL;
 	if (pi == NULL && charge == NULL) {
-		enum cd_err rc = ledger_hook_invoice_payment_of(lg, ev, pi_news, charge_news, sizeof(pi_news));
+		enum cd_err rc = ledger_invoice_pay_payment_of(lg, ev, pi_news, charge_news, sizeof(pi_news));
 		if (rc != CD_OK)
 			return rc;
 		pi = pi_news[0] != '\0' ? pi_news : NULL;
@@ -108,7 +108,7 @@ static enum cd_err invoice_record(struct store *lg, const struct ledger_news *ev
 	if (s == NULL)
 		return store_err(lg, e, "invoice credit");
 	struct funded f = {.kind = FUNDED_INVOICE, .id = (int64_t)store_insert_id(s), .account_id = a->id};
-	return ledger_dispute_apply_waiting(lg, a, &f, pi);
+	return ledger_disputes_apply_waiting(lg, a, &f, pi);
 }
 
 /* Whether a's plan period of this month is open already (locked). */
@@ -184,7 +184,7 @@ static enum cd_err invoice_credit_paid(struct store *lg, struct hook_run *h, str
 		h->outcome = "duplicate: invoice credited already";
 		return CD_OK;
 	}
-	rc = ledger_add_grant(lg, a, "plan", micros, GRANT_PRIORITY_PLAN, expires, ev->invoice_id,
+	rc = ledger_rows_add_grant(lg, a, "plan", micros, GRANT_PRIORITY_PLAN, expires, ev->invoice_id,
 			      "subscription period", &grant_id, &journal_id);
 	return rc == CD_OK ? invoice_record(lg, ev, a, &grant_id, NULL, micros, 0) : rc;
 }
@@ -193,7 +193,7 @@ static enum cd_err invoice_paid(struct store *lg, struct hook_run *h)
 {
 	const struct ledger_news *ev = h->ev;
 	struct acct a;
-	int64_t micros = ledger_hook_cents_to_micros(lg, ev->amount_paid_cents);
+	int64_t micros = ledger_topups_cents_to_micros(lg, ev->amount_paid_cents);
 	if (ev->subscription[0] == '\0' || micros < 0) {
 		h->outcome = "ignored: not a paid subscription invoice";
 		return CD_OK;
@@ -234,7 +234,7 @@ static enum cd_err invoice_paid(struct store *lg, struct hook_run *h)
 		int open = 0;
 		rc = period_is_open(lg, &a, &open);
 		if (rc == CD_OK)
-			rc = ledger_period_credit(lg, &a, plan, lg->now, PERIOD_INVOICE, &granted);
+			rc = ledger_periods_credit(lg, &a, plan, lg->now, PERIOD_INVOICE, &granted);
 		if (granted == 0)
 			h->outcome = "ignored: the plan's credit for the period was already made";
 		if (rc == CD_OK)
@@ -243,12 +243,12 @@ static enum cd_err invoice_paid(struct store *lg, struct hook_run *h)
 		rc = invoice_credit_paid(lg, h, &a, micros);
 	}
 	if (rc == CD_OK)
-		rc = ledger_acct_save(lg, &a);
+		rc = ledger_events_acct_save(lg, &a);
 	/* A refund of its payment that came first (a payment known by its
 	 * invoice_payment.paid before); after the save: it locks and saves
 	 * the account itself. */
 	if (rc == CD_OK)
-		rc = ledger_hook_refunds_waiting_apply(lg, h, ev->invoice_id);
+		rc = ledger_refunds_waiting_apply(lg, h, ev->invoice_id);
 	return rc;
 }
 
@@ -267,11 +267,11 @@ static enum cd_err plan_now(struct store *lg, struct acct *a, const char *subscr
 	struct dbstmt *p = store_exec(lg, "SELECT plan FROM accounts WHERE id = ?", &e, "i", a->id);
 	if (p == NULL)
 		return store_err(lg, e, "plan read");
-	ledger_copy_text(a->plan, sizeof(a->plan), store_fetch(p) == 1 ? store_str(p, 0) : NULL);
+	ledger_rows_copy_text(a->plan, sizeof(a->plan), store_fetch(p) == 1 ? store_str(p, 0) : NULL);
 	if (a->plan[0] == '\0')
 		return CD_OK;
 	a->dirty = 1;
-	return ledger_period_credit(lg, a, a->plan, lg->now, PERIOD_PLAN_SET, NULL);
+	return ledger_periods_credit(lg, a, a->plan, lg->now, PERIOD_PLAN_SET, NULL);
 }
 
 /* The account's plan is that of its live subscriptions (this one first,
@@ -305,15 +305,15 @@ static enum cd_err subscription_changed(struct store *lg, struct hook_run *h)
 	int known = store_fetch(s) == 1;
 	if (known && ev->created > 0 && ev->created < store_i64(s, 0)) {
 		h->outcome = "ignored: older than the subscription's last event";
-		return a.dirty ? ledger_acct_save(lg, &a) : CD_OK;
+		return a.dirty ? ledger_events_acct_save(lg, &a) : CD_OK;
 	}
 	if (known)
-		ledger_copy_text(previous, sizeof(previous), store_str(s, 1));
+		ledger_rows_copy_text(previous, sizeof(previous), store_str(s, 1));
 	/* A price in a catalogued plan (or metadata.plan naming one) puts the
 	 * account on that plan; another is kept as the plan's label, as before
 	 * the catalogue. */
 	char catalogued[LEDGER_NAME_MAX + 1];
-	rc = ledger_period_plan_of(lg, ev->plan, catalogued);
+	rc = ledger_periods_plan_of(lg, ev->plan, catalogued);
 	if (rc != CD_OK)
 		return rc;
 	const char *plan = catalogued[0] ? catalogued : ev->plan[0] ? ev->plan : NULL;
@@ -324,9 +324,9 @@ static enum cd_err subscription_changed(struct store *lg, struct hook_run *h)
 	if (rc == CD_OK)
 		rc = plan_now(lg, &a, ev->subscription);
 	if (rc == CD_OK && !deleted)
-		rc = ledger_hook_subscription_unpaid(lg, &a, ev, known ? previous : NULL);
+		rc = ledger_disputes_subscription_unpaid(lg, &a, ev, known ? previous : NULL);
 	if (rc == CD_OK && a.dirty)
-		rc = ledger_acct_save(lg, &a);
+		rc = ledger_events_acct_save(lg, &a);
 	h->outcome = deleted ? "subscription ended" : "subscription changed";
 	return rc;
 }
@@ -404,12 +404,12 @@ static enum cd_err payment_succeeded(struct store *lg, struct hook_run *h)
 		rc = collection_paid(lg, h, &a);
 	} else {
 		int credited;
-		rc = ledger_recharge_credit(lg, &a, ev->recharge_id, ev->payment_intent, ev->amount_received_cents, &credited);
+		rc = ledger_recharges_credit(lg, &a, ev->recharge_id, ev->payment_intent, ev->amount_received_cents, &credited);
 		h->outcome = credited > 0    ? "auto-recharge credited"
 			     : credited == 0 ? "duplicate: auto-recharge credited already"
 					     : "not credited: above the largest single grant";
 	}
-	return rc == CD_OK ? ledger_acct_save(lg, &a) : rc;
+	return rc == CD_OK ? ledger_events_acct_save(lg, &a) : rc;
 }
 
 static enum cd_err payment_failed(struct store *lg, struct hook_run *h)
@@ -434,10 +434,10 @@ static enum cd_err payment_failed(struct store *lg, struct hook_run *h)
 		rc = ledger_payg_fail(lg, &a, id, ev->payment_intent, why, &failed);
 		h->outcome = failed ? "collection try failed" : "ignored: not the collection's current try";
 	} else {
-		rc = ledger_recharge_fail(lg, &a, ev->recharge_id, why, &failed);
+		rc = ledger_recharges_fail(lg, &a, ev->recharge_id, why, &failed);
 		h->outcome = failed ? "auto-recharge failed" : "ignored: the recharge ended already";
 	}
-	return rc == CD_OK ? ledger_acct_save(lg, &a) : rc;
+	return rc == CD_OK ? ledger_events_acct_save(lg, &a) : rc;
 }
 
 static enum cd_err hook_effect(struct store *lg, struct hook_run *h)
@@ -445,19 +445,19 @@ static enum cd_err hook_effect(struct store *lg, struct hook_run *h)
 	switch (h->ev->kind) {
 	case LEDGER_NEWS_CHECKOUT_COMPLETED:
 	case LEDGER_NEWS_CHECKOUT_ASYNC_SUCCEEDED:
-		return ledger_hook_checkout_paid(lg, h);
+		return ledger_topups_checkout_paid(lg, h);
 	case LEDGER_NEWS_CHARGE_REFUNDED:
-		return ledger_hook_charge_refunded(lg, h);
+		return ledger_refunds_charge_refunded(lg, h);
 	case LEDGER_NEWS_INVOICE_PAID:
 		/* A top-up's invoice (stripe.invoice_topups) is of no
 		 * subscription: its URLs only, no credit. */
-		return h->ev->subscription[0] != '\0' ? invoice_paid(lg, h) : ledger_hook_topup_invoice(lg, h);
+		return h->ev->subscription[0] != '\0' ? invoice_paid(lg, h) : ledger_topups_invoice(lg, h);
 	case LEDGER_NEWS_INVOICE_FINALIZED:
-		return ledger_hook_topup_invoice(lg, h);
+		return ledger_topups_invoice(lg, h);
 	case LEDGER_NEWS_INVOICE_PAYMENT_PAID:
-		return ledger_hook_invoice_payment_paid(lg, h);
+		return ledger_invoice_pay_paid(lg, h);
 	case LEDGER_NEWS_CHARGE_RECEIPT:
-		return ledger_hook_topup_receipt(lg, h);
+		return ledger_topups_receipt(lg, h);
 	case LEDGER_NEWS_SUBSCRIPTION_UPDATED:
 	case LEDGER_NEWS_SUBSCRIPTION_DELETED:
 		return subscription_changed(lg, h);
@@ -466,9 +466,9 @@ static enum cd_err hook_effect(struct store *lg, struct hook_run *h)
 	case LEDGER_NEWS_PAYMENT_FAILED:
 		return payment_failed(lg, h);
 	case LEDGER_NEWS_DISPUTE_CREATED:
-		return ledger_hook_dispute_created(lg, h);
+		return ledger_disputes_created(lg, h);
 	case LEDGER_NEWS_DISPUTE_CLOSED:
-		return ledger_hook_dispute_closed(lg, h);
+		return ledger_disputes_closed(lg, h);
 	case LEDGER_NEWS_IGNORED:
 		break;
 	}

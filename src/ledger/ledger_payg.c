@@ -117,7 +117,7 @@ static enum cd_err visit_tx(struct store *lg, int64_t id, int64_t period, int *q
 	int64_t cents = 0, row;
 	int first = 0;
 	*queued = 0;
-	enum cd_err rc = ledger_acct_lock_id(lg, id, &a);
+	enum cd_err rc = ledger_due_lock_id(lg, id, &a);
 	if (rc == CD_E_NOT_FOUND)
 		return CD_OK;
 	if (rc == CD_OK)
@@ -129,7 +129,7 @@ static enum cd_err visit_tx(struct store *lg, int64_t id, int64_t period, int *q
 		*queued = rc == CD_OK;
 	}
 	if (rc == CD_OK && a.dirty)
-		rc = ledger_acct_save(lg, &a);
+		rc = ledger_events_acct_save(lg, &a);
 	return rc;
 }
 
@@ -185,7 +185,7 @@ static enum cd_err card_of(struct store *lg, const struct acct *a, struct ledger
 	if (s == NULL)
 		return store_err(lg, e, "collection card");
 	if (store_fetch(s) == 1)
-		ledger_copy_text(out->payment_method, sizeof(out->payment_method), store_str(s, 0));
+		ledger_rows_copy_text(out->payment_method, sizeof(out->payment_method), store_str(s, 0));
 	return CD_OK;
 }
 
@@ -199,11 +199,11 @@ static enum cd_err collect_tx(struct store *lg, int64_t id, const char *ext, con
 	int first, disputed = 0;
 	*got = 0;
 	memset(out, 0, sizeof(*out));
-	enum cd_err rc = id > 0 ? ledger_acct_lock_id(lg, id, &a) : ledger_acct_lock(lg, ext, &a);
+	enum cd_err rc = id > 0 ? ledger_due_lock_id(lg, id, &a) : ledger_due_lock(lg, ext, &a);
 	if (rc == CD_OK)
 		rc = due_cents(lg, &a, c->period, &cents);
 	if (rc == CD_OK && cents > 0)
-		rc = ledger_dispute_open_on(lg, &a, &disputed);
+		rc = ledger_disputes_open_on(lg, &a, &disputed);
 	if (rc == CD_OK && cents > 0 && !c->dry_run) {
 		rc = mark_seen(lg, &a, c->period, &first);
 		/* Leased to the caller, who sends it now: the sender leaves it
@@ -219,13 +219,13 @@ static enum cd_err collect_tx(struct store *lg, int64_t id, const char *ext, con
 		out->amount_cents = cents;
 		out->period = c->period;
 		out->try_no = 1;
-		ledger_copy_text(out->account, sizeof(out->account), a.ext_id);
-		ledger_copy_text(out->customer, sizeof(out->customer), a.stripe_customer);
+		ledger_rows_copy_text(out->account, sizeof(out->account), a.ext_id);
+		ledger_rows_copy_text(out->customer, sizeof(out->customer), a.stripe_customer);
 		rc = card_of(lg, &a, out);
 		*got = rc == CD_OK;
 	}
 	if (rc == CD_OK && a.dirty)
-		rc = ledger_acct_save(lg, &a);
+		rc = ledger_events_acct_save(lg, &a);
 	return rc;
 }
 
@@ -337,11 +337,11 @@ static enum cd_err lock_row(struct store *lg, const struct acct *a, int64_t id, 
 	if ((got = store_fetch(s)) < 0)
 		return CD_E_INTERNAL;
 	if (got == 1) {
-		ledger_copy_text(r->state, sizeof(r->state), store_str(s, 0));
+		ledger_rows_copy_text(r->state, sizeof(r->state), store_str(s, 0));
 		r->cents = store_i64(s, 1);
 		r->period = store_i64(s, 2);
 		r->try_no = store_i64(s, 3);
-		ledger_copy_text(r->pi, sizeof(r->pi), store_str(s, 4));
+		ledger_rows_copy_text(r->pi, sizeof(r->pi), store_str(s, 4));
 		r->attempts = store_i64(s, 5);
 	}
 	return CD_OK;
@@ -397,7 +397,7 @@ static enum cd_err credited_by(struct store *lg, const struct acct *a, const str
 	enum cd_err rc = store_do(lg, sql, "collection credit", "siiiiiii", pi, micros, cents, cents, grant_id, made,
 			       lg->now, id);
 	if (rc == CD_OK)
-		rc = ledger_payg_try_put(lg, id, try_no, cents, pi, "paid");
+		rc = ledger_payg_tries_put(lg, id, try_no, cents, pi, "paid");
 	if (rc == CD_OK)
 		rc = ledger_payg_tries_cancel_others(lg, a->ext_id, id, pi, &others);
 	if (rc == CD_OK && try_no < r->try_no)
@@ -416,7 +416,7 @@ enum cd_err ledger_payg_credit(struct store *lg, struct acct *a, int64_t id, con
 	*credited = 0;
 	enum cd_err rc = lock_row(lg, a, id, &r);
 	if (rc == CD_OK && r.state[0] != '\0')
-		rc = ledger_payg_try_lock(lg, id, pi, &t);
+		rc = ledger_payg_tries_lock(lg, id, pi, &t);
 	if (rc != CD_OK || r.state[0] == '\0')
 		return rc;
 	if (strcmp(r.state, "succeeded") == 0) {
@@ -424,28 +424,28 @@ enum cd_err ledger_payg_credit(struct store *lg, struct acct *a, int64_t id, con
 			return CD_OK;
 		log_warn("account %s: collection %" PRId64 " credited already (%s), and %s paid it again: "
 			 "not credited, to be refunded", a->ext_id, id, r.pi, pi);
-		return t.found ? ledger_payg_try_put(lg, id, t.try_no, t.cents, pi, "paid") : CD_OK;
+		return t.found ? ledger_payg_tries_put(lg, id, t.try_no, t.cents, pi, "paid") : CD_OK;
 	}
 	try_of(&r, &t, pi, &try_no, &asked);
 	if (cents <= 0)
 		cents = asked;
-	int64_t micros = ledger_hook_cents_to_micros(lg, cents);
+	int64_t micros = ledger_topups_cents_to_micros(lg, cents);
 	if (asked < 0 || cents != asked || micros < 0 || micros > LIMIT_AMOUNT_MICROS_MAX)
 		return credit_refused(lg, a, id, pi, cents, asked, credited);
-	rc = ledger_add_grant(lg, a, "payment", micros, GRANT_PRIORITY_DEFAULT, -1, pi, "pay-as-you-go collection",
+	rc = ledger_rows_add_grant(lg, a, "payment", micros, GRANT_PRIORITY_DEFAULT, -1, pi, "pay-as-you-go collection",
 			      &grant_id, &journal_id);
 	if (rc == CD_OK)
 		rc = credited_by(lg, a, &r, id, pi, try_no, cents, micros, grant_id);
-	ledger_id_format(gid, sizeof(gid), "grant_", grant_id);
+	ledger_ids_format(gid, sizeof(gid), "grant_", grant_id);
 	ledger_payg_period_text(r.period, period, sizeof(period));
 	if (rc == CD_OK)
-		rc = ledger_event_add(lg, a, EVENT_PAYG_COLLECTED, json_pack("{s:s, s:I, s:I, s:s, s:s}", "period", period,
+		rc = ledger_events_add(lg, a, EVENT_PAYG_COLLECTED, json_pack("{s:s, s:I, s:I, s:s, s:s}", "period", period,
 			       "amount_cents", (json_int_t)cents, "amount_micros", (json_int_t)micros, "payment_intent",
 			       pi, "grant_id", gid));
 	/* A dispute of this payment that came first waited for this credit. */
 	struct funded f = {.kind = FUNDED_RECHARGE, .id = id, .account_id = a->id};
 	if (rc == CD_OK)
-		rc = ledger_dispute_apply_waiting(lg, a, &f, pi);
+		rc = ledger_disputes_apply_waiting(lg, a, &f, pi);
 	*credited = rc == CD_OK;
 	return rc;
 }
@@ -474,7 +474,7 @@ enum cd_err ledger_payg_fail(struct store *lg, struct acct *a, int64_t id, const
 	enum cd_err rc = lock_row(lg, a, id, &r);
 	if (rc != CD_OK || !fails_current_try(&r, pi))
 		return rc;
-	ledger_recharge_error_cut(cut, error);
+	ledger_recharges_error_cut(cut, error);
 	/* The next try a day later, the last two days after that, each for
 	 * what is owed then (a new try has a new Idempotency-Key); none, and
 	 * no suspension, once nothing is owed (paid otherwise meanwhile). */
@@ -484,12 +484,12 @@ enum cd_err ledger_payg_fail(struct store *lg, struct acct *a, int64_t id, const
 	rc = next > 0 ? store_do(lg, sql_next, "collection retry", "isiii", owed, cut, next, lg->now, id)
 		      : store_do(lg, sql_end, "collection failure", "sii", cut, lg->now, id);
 	if (rc == CD_OK && owed > 0)
-		rc = ledger_acct_suspend_for(lg, a, "payment_failed");
+		rc = ledger_disputes_suspend_for(lg, a, "payment_failed");
 	ledger_payg_period_text(r.period, period, sizeof(period));
 	if (rc == CD_OK)
-		rc = ledger_event_add(lg, a, EVENT_PAYG_FAILED, json_pack("{s:s, s:I, s:s, s:I, s:o}", "period", period,
+		rc = ledger_events_add(lg, a, EVENT_PAYG_FAILED, json_pack("{s:s, s:I, s:s, s:I, s:o}", "period", period,
 			       "amount_cents", (json_int_t)r.cents, "error", cut, "tries", (json_int_t)r.try_no,
-			       "next_try_at", ledger_json_time(next)));
+			       "next_try_at", ledger_rows_json_time(next)));
 	log_warn("account %s: collection %" PRId64 " for %s, try %" PRId64 ", failed: %s", a->ext_id, id, period,
 		 r.try_no, cut);
 	*failed = rc == CD_OK;

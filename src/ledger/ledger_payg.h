@@ -6,7 +6,7 @@
  * (ledger_stripe.c). Internal to the ledger's files. */
 #ifndef CREDITD_LEDGER_PAYG_H
 #define CREDITD_LEDGER_PAYG_H
-#include "ledger_open.h"
+#include "ledger_due.h"
 
 /* Tries of one period's collection: the first, then a day after a
  * decline, then two days after that (DESIGN §10). */
@@ -59,11 +59,11 @@ struct payg_try {
 	char state[16];		/* open|paid|cancel|canceled|not_canceled */
 };
 /* The try of collection id whose PaymentIntent is pi, locked. */
-enum cd_err ledger_payg_try_lock(struct store *lg, int64_t id, const char *pi, struct payg_try *t);
+enum cd_err ledger_payg_tries_lock(struct store *lg, int64_t id, const char *pi, struct payg_try *t);
 /* Records pi as try try_no of collection id (cents asked) in state (open,
  * paid or cancel); a try recorded already keeps its number and amount,
  * and its state moves only open → cancel and anything → paid. */
-enum cd_err ledger_payg_try_put(struct store *lg, int64_t id, int64_t try_no, int64_t cents, const char *pi,
+enum cd_err ledger_payg_tries_put(struct store *lg, int64_t id, int64_t try_no, int64_t cents, const char *pi,
 			 const char *state);
 /* The tries of collection id (of account, named in the log) still open,
  * pi's excepted, marked to be cancelled at Stripe now; *n: how many. */

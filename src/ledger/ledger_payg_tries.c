@@ -18,7 +18,7 @@
 #include <inttypes.h>
 #include <string.h>
 
-enum cd_err ledger_payg_try_lock(struct store *lg, int64_t id, const char *pi, struct payg_try *t)
+enum cd_err ledger_payg_tries_lock(struct store *lg, int64_t id, const char *pi, struct payg_try *t)
 {
 	static const char sql[] = "SELECT try_no, amount_cents, state FROM payg_tries WHERE payment_intent = ? "
 				  "AND recharge_id = ? FOR UPDATE";
@@ -33,7 +33,7 @@ enum cd_err ledger_payg_try_lock(struct store *lg, int64_t id, const char *pi, s
 		t->found = 1;
 		t->try_no = store_i64(s, 0);
 		t->cents = store_i64(s, 1);
-		ledger_copy_text(t->state, sizeof(t->state), store_str(s, 2));
+		ledger_rows_copy_text(t->state, sizeof(t->state), store_str(s, 2));
 	}
 	return CD_OK;
 }
@@ -44,7 +44,7 @@ enum cd_err ledger_payg_try_lock(struct store *lg, int64_t id, const char *pi, s
  * asked of it before). */
 #define PAYG_TRY_MOVES "(VALUES(state) = 'paid' OR (state = 'open' AND VALUES(state) = 'cancel'))"
 
-enum cd_err ledger_payg_try_put(struct store *lg, int64_t id, int64_t try_no, int64_t cents, const char *pi,
+enum cd_err ledger_payg_tries_put(struct store *lg, int64_t id, int64_t try_no, int64_t cents, const char *pi,
 			 const char *state)
 {
 	/* The assignments run in order: state changes last, once the others
@@ -96,7 +96,7 @@ static enum cd_err made_tx(struct store *lg, const struct ledger_recharge *r, co
 	if (other && !paid)
 		log_warn("account %s: collection %" PRId64 " was paid by %s meanwhile: try %" PRId64 "'s %s to be "
 			 "cancelled at Stripe", r->account, r->id, store_str(s, 1), r->try_no, pi);
-	return ledger_payg_try_put(lg, r->id, r->try_no, r->amount_cents, pi, state);
+	return ledger_payg_tries_put(lg, r->id, r->try_no, r->amount_cents, pi, state);
 }
 
 enum cd_err ledger_payg_try_made(struct store *lg, const struct ledger_recharge *r, const char *payment_intent,
@@ -130,11 +130,11 @@ static enum cd_err cancels_tx(struct store *lg, struct ledger_cancel *out, int m
 	while (n < max && n < LIMIT_RECHARGE_BATCH && store_fetch(s) == 1) {
 		struct ledger_cancel *x = &found[n++];
 		memset(x, 0, sizeof(*x));
-		ledger_copy_text(x->payment_intent, sizeof(x->payment_intent), store_str(s, 0));
+		ledger_rows_copy_text(x->payment_intent, sizeof(x->payment_intent), store_str(s, 0));
 		x->recharge_id = store_i64(s, 1);
 		x->try_no = store_i64(s, 2);
 		x->attempts = store_i64(s, 3);
-		ledger_copy_text(x->account, sizeof(x->account), store_str(s, 4));
+		ledger_rows_copy_text(x->account, sizeof(x->account), store_str(s, 4));
 	}
 	for (int i = 0; i < n; i++) {
 		struct dbstmt *l = store_exec(lg, lease, &e, "isi", lg->now + lease_seconds, found[i].payment_intent,
@@ -173,7 +173,7 @@ static enum cd_err cancel_result_tx(struct store *lg, const char *pi, enum ledge
 					"next_attempt_at = ? + LEAST(POW(2, LEAST(attempts, 20)), ?) "
 					"WHERE payment_intent = ? AND state = 'cancel'";
 	char cut[LIMIT_RECHARGE_ERROR_BYTES + 1];
-	ledger_recharge_error_cut(cut, error);
+	ledger_recharges_error_cut(cut, error);
 	if (outcome == CANCEL_RETRY)
 		return store_do(lg, sql_later, "cancel later", "siiis", cut, lg->now, lg->now,
 			     (int64_t)LIMIT_RECHARGE_BACKOFF_MAX_SECONDS, pi);

@@ -8,7 +8,7 @@
  * A period's grants (the credit, the rollover, an upgrade's difference)
  * carry its key, are of source plan at priority 10 (spent before
  * top-ups), and expire when the period ends. Renewal runs before the
- * account's expired grants are written off (ledger_acct_touch), so the rollover
+ * account's expired grants are written off (ledger_due_apply), so the rollover
  * reads what the last period left. */
 #include "ledger_periods.h"
 #include "ledger_events.h"
@@ -65,12 +65,12 @@ static enum cd_err terms_read(struct store *lg, const char *plan, struct terms *
 	return CD_OK;
 }
 
-int ledger_period_due(const struct store *lg, const struct acct *a)
+int ledger_periods_due(const struct store *lg, const struct acct *a)
 {
 	return a->plan[0] != '\0' && a->plan_period != timefmt_month_key(lg->now);
 }
 
-void ledger_period_sweep_due(const struct store *lg, struct acct *a)
+void ledger_periods_sweep_due(const struct store *lg, struct acct *a)
 {
 	int64_t start, end;
 	if (a->plan[0] == '\0')
@@ -92,7 +92,7 @@ static enum cd_err period_grant(struct store *lg, struct acct *a, int64_t amount
 	amount = fits;
 	if (amount <= 0)
 		return CD_OK;
-	enum cd_err rc = ledger_add_grant(lg, a, "plan", amount, GRANT_PRIORITY_PLAN, end, reference, description,
+	enum cd_err rc = ledger_rows_add_grant(lg, a, "plan", amount, GRANT_PRIORITY_PLAN, end, reference, description,
 					  &grant_id, &journal_id);
 	if (rc == CD_OK)
 		rc = store_do(lg, SQL_GRANT_PERIOD, "plan grant period", "ii", key, grant_id);
@@ -160,13 +160,13 @@ static enum cd_err period_write(struct store *lg, struct acct *a, const char *pl
 	if (rc == CD_OK)
 		rc = period_grant(lg, a, d->carried, key, end, ref, "plan credit rolled over");
 	if (rc == CD_OK)
-		rc = ledger_event_add(lg, a, EVENT_PLAN_RENEWED, json_pack("{s:s, s:o, s:o, s:I, s:I}", "plan", plan,
-			       "period_start", ledger_json_time(start), "period_end", ledger_json_time(end),
+		rc = ledger_events_add(lg, a, EVENT_PLAN_RENEWED, json_pack("{s:s, s:o, s:o, s:I, s:I}", "plan", plan,
+			       "period_start", ledger_rows_json_time(start), "period_end", ledger_rows_json_time(end),
 			       "credits_micros", (json_int_t)d->credit, "rollover_micros", (json_int_t)d->carried));
 	return rc;
 }
 
-enum cd_err ledger_period_credit(struct store *lg, struct acct *a, const char *plan, int64_t at, enum period_why why,
+enum cd_err ledger_periods_credit(struct store *lg, struct acct *a, const char *plan, int64_t at, enum period_why why,
 			  int64_t *granted)
 {
 	struct terms t;
@@ -182,7 +182,7 @@ enum cd_err ledger_period_credit(struct store *lg, struct acct *a, const char *p
 		return rc;
 	timefmt_month_bounds(at, &start, &end);
 	snprintf(keytext, sizeof(keytext), "%" PRId64, key);
-	const char *outer = ledger_journal_key_push(lg, jkey, "period", keytext, why == PERIOD_RENEWAL);
+	const char *outer = ledger_rows_journal_key_push(lg, jkey, "period", keytext, why == PERIOD_RENEWAL);
 	if (found) {
 		struct period_case c = {.credits = t.credits, .rollover = t.rollover, .cap = t.cap};
 		rc = period_read(lg, a, plan, key, timefmt_month_key(start - 1), &c);
@@ -198,14 +198,14 @@ enum cd_err ledger_period_credit(struct store *lg, struct acct *a, const char *p
 		rc = store_do(lg, SQL_ACCT_PERIOD, "account period", "ii", key, a->id);
 		if (rc == CD_OK)
 			a->plan_period = key;
-		ledger_period_sweep_due(lg, a);
+		ledger_periods_sweep_due(lg, a);
 	}
 	if (rc == CD_OK && granted != NULL)
 		*granted = d.credit + d.carried;
 	return rc;
 }
 
-enum cd_err ledger_period_plan_of(struct store *lg, const char *label, char *name)
+enum cd_err ledger_periods_plan_of(struct store *lg, const char *label, char *name)
 {
 	int e, got;
 	name[0] = '\0';
@@ -217,6 +217,6 @@ enum cd_err ledger_period_plan_of(struct store *lg, const char *label, char *nam
 	if ((got = store_fetch(s)) < 0)
 		return CD_E_INTERNAL;
 	if (got == 1)
-		ledger_copy_text(name, LEDGER_NAME_MAX + 1, store_str(s, 0));
+		ledger_rows_copy_text(name, LEDGER_NAME_MAX + 1, store_str(s, 0));
 	return CD_OK;
 }

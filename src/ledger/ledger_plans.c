@@ -26,8 +26,8 @@ static json_t *plan_json(const struct dbstmt *s)
 		prices = json_array();
 	}
 	return json_pack("{s:s, s:I, s:s, s:o, s:o, s:o}", "name", store_str(s, 0), "credits_micros",
-			 (json_int_t)store_i64(s, 1), "rollover", store_str(s, 2), "rollover_cap_micros", ledger_json_int(DB_I64_OR_NONE(s, 3)),
-			 "member_cap_micros", ledger_json_int(DB_I64_OR_NONE(s, 4)), "stripe_price_ids", prices);
+			 (json_int_t)store_i64(s, 1), "rollover", store_str(s, 2), "rollover_cap_micros", ledger_rows_json_int(DB_I64_OR_NONE(s, 3)),
+			 "member_cap_micros", ledger_rows_json_int(DB_I64_OR_NONE(s, 4)), "stripe_price_ids", prices);
 }
 
 static const char SQL_PRICE_OWNER[] = "SELECT name FROM plans WHERE name <> ? AND "
@@ -120,7 +120,7 @@ int ledger_name_ok(const char *s, const char *chars, size_t min, size_t max)
 	return s != NULL && s[n] == '\0' && n >= min && n <= max;
 }
 
-enum cd_err ledger_plan_check(struct store *lg, const char *name)
+enum cd_err ledger_plans_check(struct store *lg, const char *name)
 {
 	int e;
 	if (name == NULL)

@@ -2,9 +2,9 @@
  * Internal to the ledger's files. */
 #ifndef CREDITD_LEDGER_PLANS_H
 #define CREDITD_LEDGER_PLANS_H
-#include "ledger_open.h"
+#include "ledger_due.h"
 
 /* CD_OK when name (NULL: no plan) is in the catalogue; otherwise the
  * refusal REFUSE_PLAN_UNKNOWN (400, param plan). */
-enum cd_err ledger_plan_check(struct store *lg, const char *name);
+enum cd_err ledger_plans_check(struct store *lg, const char *name);
 #endif

@@ -7,7 +7,7 @@
  * passed, and the (code, account) key makes a second redemption by the
  * same account impossible whatever races. The credit is an ordinary promo
  * grant, with its journal row. */
-#include "ledger_open.h"
+#include "ledger_due.h"
 #include "ledger_events.h"
 #include "money_rule.h"
 #include "log.h"
@@ -41,10 +41,10 @@ static void code_key(char out[LIMIT_PROMO_CODE_BYTES + 1], const char *code)
 static json_t *promo_json(const struct dbstmt *s)
 {
 	return json_pack("{s:s, s:I, s:o, s:I, s:o, s:o, s:o}", "code", store_str(s, 1), "amount_micros",
-			 (json_int_t)store_i64(s, 2), "max_redemptions", ledger_json_int(DB_I64_OR_NONE(s, 3)),
-			 "redeemed", (json_int_t)store_i64(s, 4), "expires_at", ledger_json_time(DB_I64_OR_NONE(s, 5)),
-			 "grant_ttl_days", ledger_json_int(DB_I64_OR_NONE(s, 6)), "created_at",
-			 ledger_json_time(store_i64(s, 7)));
+			 (json_int_t)store_i64(s, 2), "max_redemptions", ledger_rows_json_int(DB_I64_OR_NONE(s, 3)),
+			 "redeemed", (json_int_t)store_i64(s, 4), "expires_at", ledger_rows_json_time(DB_I64_OR_NONE(s, 5)),
+			 "grant_ttl_days", ledger_rows_json_int(DB_I64_OR_NONE(s, 6)), "created_at",
+			 ledger_rows_json_time(store_i64(s, 7)));
 }
 
 static enum cd_err create_op(struct store *lg, const struct promo_new *p, json_t **out, int *status)
@@ -93,7 +93,7 @@ static enum cd_err redeem_op(struct store *lg, const struct redeem *r, json_t **
 	struct acct a;
 	int e;
 	int64_t grant_id, journal_id;
-	enum cd_err rc = ledger_acct_lock(lg, r->account, &a);
+	enum cd_err rc = ledger_due_lock(lg, r->account, &a);
 	if (rc != CD_OK)
 		return rc;
 	code_key(key, r->code);
@@ -125,24 +125,24 @@ static enum cd_err redeem_op(struct store *lg, const struct redeem *r, json_t **
 	enum promo_verdict v = money_rule_promo(&c, &grant_expires);
 	if (v != PROMO_GRANT)
 		return refusal_set(&lg->refusal, why[v], r->code, NULL);
-	rc = ledger_add_grant(lg, &a, "promo", amount, GRANT_PRIORITY_DEFAULT, grant_expires, ref,
+	rc = ledger_rows_add_grant(lg, &a, "promo", amount, GRANT_PRIORITY_DEFAULT, grant_expires, ref,
 			      "promo code", &grant_id, &journal_id);
 	if (rc == CD_OK)
 		rc = store_do(lg, SQL_REDEMPTION_ADD, "redemption insert", "iiii", promo_id, a.id, grant_id, lg->now);
 	if (rc == CD_OK)
 		rc = store_do(lg, SQL_PROMO_COUNT, "promo count", "i", promo_id);
-	ledger_id_format(gid, sizeof(gid), "grant_", grant_id);
+	ledger_ids_format(gid, sizeof(gid), "grant_", grant_id);
 	if (rc == CD_OK)
-		rc = ledger_event_add(lg, &a, EVENT_PROMO_REDEEMED, json_pack("{s:s, s:I, s:s, s:o}", "code", ref + 6,
+		rc = ledger_events_add(lg, &a, EVENT_PROMO_REDEEMED, json_pack("{s:s, s:I, s:s, s:o}", "code", ref + 6,
 			       "amount_micros", (json_int_t)amount, "grant_id", gid, "expires_at",
-			       ledger_json_time(grant_expires)));
+			       ledger_rows_json_time(grant_expires)));
 	if (rc == CD_OK)
-		rc = ledger_acct_save(lg, &a);
+		rc = ledger_events_acct_save(lg, &a);
 	if (rc != CD_OK)
 		return rc;
 	*out = json_pack("{s:s, s:s, s:s, s:I, s:o, s:I, s:I}", "grant_id", gid, "account", a.ext_id, "code",
-			 ref + 6, "amount_micros", (json_int_t)amount, "expires_at", ledger_json_time(grant_expires),
-			 "balance_micros", (json_int_t)a.balance, "available_micros", (json_int_t)ledger_acct_available(&a));
+			 ref + 6, "amount_micros", (json_int_t)amount, "expires_at", ledger_rows_json_time(grant_expires),
+			 "balance_micros", (json_int_t)a.balance, "available_micros", (json_int_t)ledger_rows_acct_available(&a));
 	*status = 201;
 	return *out != NULL ? CD_OK : CD_E_INTERNAL;
 }

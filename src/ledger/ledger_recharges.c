@@ -30,13 +30,13 @@ static enum cd_err lock_recharge(struct store *lg, const struct acct *a, int64_t
 		return CD_E_INTERNAL;
 	state[0] = '\0';
 	if (got == 1) {
-		ledger_copy_text(state, 16, store_str(s, 0));
+		ledger_rows_copy_text(state, 16, store_str(s, 0));
 		*cents = store_i64(s, 1);
 	}
 	return CD_OK;
 }
 
-enum cd_err ledger_recharge_credit(struct store *lg, struct acct *a, int64_t id, const char *pi, int64_t cents,
+enum cd_err ledger_recharges_credit(struct store *lg, struct acct *a, int64_t id, const char *pi, int64_t cents,
 			    int *credited)
 {
 	static const char sql[] = "UPDATE recharges SET state = 'succeeded', payment_intent = ?, credited_micros = ?, "
@@ -52,7 +52,7 @@ enum cd_err ledger_recharge_credit(struct store *lg, struct acct *a, int64_t id,
 	int in_flight = strcmp(state, "failed") != 0;
 	if (cents <= 0)
 		cents = queued_cents;
-	int64_t micros = ledger_hook_cents_to_micros(lg, cents);
+	int64_t micros = ledger_topups_cents_to_micros(lg, cents);
 	/* DESIGN §10: no single grant above LIMIT_AMOUNT_MICROS_MAX. The
 	 * recharge is left as it is, as a payment in the wrong currency is,
 	 * and the event acknowledged: a retry would change nothing. */
@@ -62,27 +62,27 @@ enum cd_err ledger_recharge_credit(struct store *lg, struct acct *a, int64_t id,
 		*credited = -1;
 		return CD_OK;
 	}
-	rc = ledger_add_grant(lg, a, "topup", micros, GRANT_PRIORITY_DEFAULT, -1, pi, "auto-recharge", &grant_id,
+	rc = ledger_rows_add_grant(lg, a, "topup", micros, GRANT_PRIORITY_DEFAULT, -1, pi, "auto-recharge", &grant_id,
 			      &journal_id);
 	if (rc == CD_OK)
 		rc = store_do(lg, sql, "recharge credit", "siiiii", pi, micros, cents, grant_id, lg->now, id);
 	if (in_flight)
 		a->recharge_pending = 0;
 	a->recharge_failures = 0;
-	ledger_id_format(gid, sizeof(gid), "grant_", grant_id);
+	ledger_ids_format(gid, sizeof(gid), "grant_", grant_id);
 	if (rc == CD_OK)
-		rc = ledger_event_add(lg, a, EVENT_AUTORECHARGE_SUCCEEDED, json_pack("{s:I, s:I, s:I, s:s, s:s}", "recharge_id",
+		rc = ledger_events_add(lg, a, EVENT_AUTORECHARGE_SUCCEEDED, json_pack("{s:I, s:I, s:I, s:s, s:s}", "recharge_id",
 			       (json_int_t)id, "amount_cents", (json_int_t)cents, "amount_micros", (json_int_t)micros,
 			       "payment_intent", pi, "grant_id", gid));
 	/* A dispute of this payment that came first waited for this credit. */
 	struct funded f = {.kind = FUNDED_RECHARGE, .id = id, .account_id = a->id};
 	if (rc == CD_OK)
-		rc = ledger_dispute_apply_waiting(lg, a, &f, pi);
+		rc = ledger_disputes_apply_waiting(lg, a, &f, pi);
 	*credited = rc == CD_OK;
 	return rc;
 }
 
-enum cd_err ledger_recharge_fail(struct store *lg, struct acct *a, int64_t id, const char *error, int *failed)
+enum cd_err ledger_recharges_fail(struct store *lg, struct acct *a, int64_t id, const char *error, int *failed)
 {
 	static const char sql[] = "UPDATE recharges SET state = 'failed', error = ?, updated_at = ? WHERE id = ?";
 	char state[16];
@@ -92,7 +92,7 @@ enum cd_err ledger_recharge_fail(struct store *lg, struct acct *a, int64_t id, c
 	enum cd_err rc = lock_recharge(lg, a, id, state, &cents);
 	if (rc != CD_OK || state[0] == '\0' || strcmp(state, "succeeded") == 0 || strcmp(state, "failed") == 0)
 		return rc;
-	ledger_recharge_error_cut(cut, error);
+	ledger_recharges_error_cut(cut, error);
 	error = cut;
 	rc = store_do(lg, sql, "recharge failure", "sii", error, lg->now, id);
 	a->recharge_pending = 0;
@@ -104,14 +104,14 @@ enum cd_err ledger_recharge_fail(struct store *lg, struct acct *a, int64_t id, c
 		a->recharge_threshold = a->recharge_amount_cents = -1;
 	}
 	if (rc == CD_OK)
-		rc = ledger_event_add(lg, a, EVENT_AUTORECHARGE_FAILED, json_pack("{s:I, s:I, s:s, s:I, s:b}", "recharge_id",
+		rc = ledger_events_add(lg, a, EVENT_AUTORECHARGE_FAILED, json_pack("{s:I, s:I, s:s, s:I, s:b}", "recharge_id",
 			       (json_int_t)id, "amount_cents", (json_int_t)cents, "error", error, "failures_in_a_row",
 			       (json_int_t)a->recharge_failures, "disabled", off));
 	*failed = rc == CD_OK;
 	return rc;
 }
 
-enum cd_err ledger_recharge_hold_for_dispute(struct store *lg, struct acct *a, int64_t id)
+enum cd_err ledger_recharges_hold_for_dispute(struct store *lg, struct acct *a, int64_t id)
 {
 	static const char sql[] = "UPDATE recharges SET state = 'failed', error = ?, updated_at = ? WHERE id = ? "
 				  "AND state = 'queued'";
@@ -121,7 +121,7 @@ enum cd_err ledger_recharge_hold_for_dispute(struct store *lg, struct acct *a, i
 	int open = 0;
 	enum cd_err rc = lock_recharge(lg, a, id, state, &cents);
 	if (rc == CD_OK && strcmp(state, "queued") == 0)
-		rc = ledger_dispute_open_on(lg, a, &open);
+		rc = ledger_disputes_open_on(lg, a, &open);
 	if (rc != CD_OK || !open)
 		return rc;	/* sent meanwhile, or the dispute closed: the sender decides again */
 	rc = store_do(lg, sql, "recharge held", "sii", why, lg->now, id);
@@ -131,13 +131,13 @@ enum cd_err ledger_recharge_hold_for_dispute(struct store *lg, struct acct *a, i
 	a->dirty = 1;
 	log_info("account %s: auto-recharge %" PRId64 " not sent: a dispute is open on the account", a->ext_id, id);
 	if (rc == CD_OK)
-		rc = ledger_event_add(lg, a, EVENT_AUTORECHARGE_FAILED, json_pack("{s:I, s:I, s:s, s:I, s:b}", "recharge_id",
+		rc = ledger_events_add(lg, a, EVENT_AUTORECHARGE_FAILED, json_pack("{s:I, s:I, s:s, s:I, s:b}", "recharge_id",
 			       (json_int_t)id, "amount_cents", (json_int_t)cents, "error", why, "failures_in_a_row",
 			       (json_int_t)a->recharge_failures, "disabled", 0));
 	return rc;
 }
 
-void ledger_recharge_error_cut(char out[LIMIT_RECHARGE_ERROR_BYTES + 1], const char *error)
+void ledger_recharges_error_cut(char out[LIMIT_RECHARGE_ERROR_BYTES + 1], const char *error)
 {
 	size_t n = strlen(error != NULL ? error : "");
 	if (n > LIMIT_RECHARGE_ERROR_BYTES) {
@@ -149,7 +149,7 @@ void ledger_recharge_error_cut(char out[LIMIT_RECHARGE_ERROR_BYTES + 1], const c
 	out[n] = '\0';
 }
 
-enum cd_err ledger_recharge_switch_off(struct store *lg, struct acct *a)
+enum cd_err ledger_recharges_switch_off(struct store *lg, struct acct *a)
 {
 	static const char sql_off[] = "UPDATE recharges SET state = 'failed', error = 'auto-recharge switched off', "
 				      "updated_at = ? WHERE account_id = ? AND state = 'queued' AND kind = 'recharge'";

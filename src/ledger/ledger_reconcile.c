@@ -96,7 +96,7 @@ static enum cd_err holds_tx(struct store *lg, int64_t from, int64_t to, struct l
 			break;
 		}
 		struct ledger_expired_hold *r = &rows[*n];
-		ledger_hold_id_format(r->hold_id, sizeof(r->hold_id), store_i64(s, 4), store_i64(s, 0));
+		ledger_rows_hold_id_format(r->hold_id, sizeof(r->hold_id), store_i64(s, 4), store_i64(s, 0));
 		if (store_copy(s, 1, r->account, sizeof(r->account), "") != 0 ||
 		    store_copy(s, 2, r->model, sizeof(r->model), "") != 0)
 			return CD_E_INTERNAL;

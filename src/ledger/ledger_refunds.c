@@ -16,9 +16,9 @@
 /* A refund of a Stripe-funded credit (a top-up or an auto-recharge). What
  * a dispute took back already is not taken again: while the dispute is
  * open, what the refund would take beyond the credit left becomes the
- * refund's out of the dispute's hold (ledger_dispute_yield), so that a win gives
+ * refund's out of the dispute's hold (ledger_disputes_yield), so that a win gives
  * back only the rest. */
-enum cd_err ledger_hook_charge_refunded(struct store *lg, struct hook_run *h)
+enum cd_err ledger_refunds_charge_refunded(struct store *lg, struct hook_run *h)
 {
 	const struct ledger_news *ev = h->ev;
 	struct acct a;
@@ -31,9 +31,9 @@ enum cd_err ledger_hook_charge_refunded(struct store *lg, struct hook_run *h)
 	 * known by its charge alone). */
 	enum cd_err rc = ledger_funded_find(lg, ev->payment_intent, ev->charge_id, &f);
 	if (rc == CD_E_NOT_FOUND)
-		return ledger_hook_refund_keep(lg, h);
+		return ledger_refunds_keep(lg, h);
 	if (rc == CD_OK)
-		rc = ledger_acct_lock_id(lg, f.account_id, &a);
+		rc = ledger_due_lock_id(lg, f.account_id, &a);
 	if (rc == CD_OK)
 		rc = ledger_funded_lock(lg, &f);
 	if (rc != CD_OK)
@@ -44,36 +44,36 @@ enum cd_err ledger_hook_charge_refunded(struct store *lg, struct hook_run *h)
 	struct refund_case rcase = {.refunded_cents = ev->amount_refunded_cents, .charge_cents = ev->charge_amount_cents,
 				    .paid_cents = f.paid_cents, .credited = f.credited, .refunded = f.refunded,
 				    .refunded_cents_before = f.refunded_cents, .disputed = f.disputed,
-				    .rate_micros = ledger_hook_cents_to_micros(lg, ev->amount_refunded_cents)};
+				    .rate_micros = ledger_topups_cents_to_micros(lg, ev->amount_refunded_cents)};
 	struct refund_effect eff;
 	money_rule_refund(&rcase, &eff);
 	if (eff.duplicate) {
 		h->outcome = "duplicate: refund already applied";
-		return a.dirty ? ledger_acct_save(lg, &a) : CD_OK;
+		return a.dirty ? ledger_events_acct_save(lg, &a) : CD_OK;
 	}
 	h->account_id = a.id;
 	int64_t micros = eff.take, moved = 0;
 	if (eff.from_dispute > 0)
-		rc = ledger_dispute_yield(lg, &f, eff.from_dispute, &moved);
+		rc = ledger_disputes_yield(lg, &f, eff.from_dispute, &moved);
 	if (rc == CD_OK)
 		money_rule_refund_moved(&rcase, &eff, moved);
 	if (rc == CD_OK && micros > 0)
-		rc = ledger_spend(lg, &a, micros, "refund", 0, ev->charge_id, "Stripe refund", NULL);
+		rc = ledger_rows_spend(lg, &a, micros, "refund", 0, ev->charge_id, "Stripe refund", NULL);
 	if (rc == CD_OK)
 		rc = ledger_funded_change(lg, &f, ev->amount_refunded_cents, micros + moved, -moved, ev->charge_id);
 	if (rc == CD_OK)
-		rc = ledger_event_add(lg, &a, EVENT_TOPUP_REFUNDED, json_pack("{s:I, s:I, s:s}", "amount_micros",
+		rc = ledger_events_add(lg, &a, EVENT_TOPUP_REFUNDED, json_pack("{s:I, s:I, s:s}", "amount_micros",
 			       (json_int_t)micros, "amount_refunded_cents", (json_int_t)ev->amount_refunded_cents,
 			       "charge", ev->charge_id));
 	if (rc == CD_OK)
-		rc = ledger_acct_save(lg, &a);
+		rc = ledger_events_acct_save(lg, &a);
 	h->outcome = "refunded";
 	return rc;
 }
 
 /* ---- Refunds before their credit ---- */
 
-enum cd_err ledger_hook_refund_keep(struct store *lg, struct hook_run *h)
+enum cd_err ledger_refunds_keep(struct store *lg, struct hook_run *h)
 {
 	static const char sql[] = "INSERT INTO refunds_waiting (charge_id, payment_intent, amount_refunded_cents, "
 				  "charge_amount_cents, currency, received_at) VALUES (?, ?, ?, ?, ?, ?) "
@@ -117,10 +117,10 @@ static enum cd_err refund_apply(struct store *lg, struct hook_run *h, struct dbs
 	ev.charge_amount_cents = store_null(s, 3) ? -1 : store_i64(s, 3);
 	store_copy(s, 4, ev.currency, sizeof(ev.currency), "");
 	struct hook_run r = {&ev, "ignored", 0};
-	return ledger_hook_charge_refunded(lg, &r);
+	return ledger_refunds_charge_refunded(lg, &r);
 }
 
-enum cd_err ledger_hook_refunds_waiting_apply(struct store *lg, struct hook_run *h, const char *invoice)
+enum cd_err ledger_refunds_waiting_apply(struct store *lg, struct hook_run *h, const char *invoice)
 {
 	static const char sql[] = "SELECT w.charge_id, w.payment_intent, w.amount_refunded_cents, w.charge_amount_cents, "
 				  "w.currency FROM refunds_waiting w JOIN invoice_credits ic ON ic.invoice_id = ? AND "

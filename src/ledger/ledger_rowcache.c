@@ -109,7 +109,7 @@ static struct kept_acct *find_ext(struct node_table *t, const char *ext)
 /* Kept, and with nothing due that only a read can apply. */
 static int usable(const struct store *lg, const struct kept_acct *e)
 {
-	return e != NULL && !ledger_acct_touch_writes(lg, &e->a);
+	return e != NULL && !ledger_due_writes(lg, &e->a);
 }
 
 /* Adds e to the list of distinct accounts; its place in it. */

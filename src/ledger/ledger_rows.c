@@ -36,7 +36,7 @@ static const char SQL_ACCT_WRITE_LOCK_ID[] = "UPDATE accounts SET row_version = 
 static const char SQL_DEBT_GET[] = "SELECT id, remaining_micros FROM grants WHERE account_id = ? "
 				   "AND source = 'debt' FOR UPDATE";
 
-const char *ledger_journal_key_push(struct store *lg, char buf[JOURNAL_KEY_BYTES], const char *prefix, const char *id,
+const char *ledger_rows_journal_key_push(struct store *lg, char buf[JOURNAL_KEY_BYTES], const char *prefix, const char *id,
 			     int force)
 {
 	const char *outer = lg->journal_key;
@@ -47,12 +47,12 @@ const char *ledger_journal_key_push(struct store *lg, char buf[JOURNAL_KEY_BYTES
 	return outer;
 }
 
-void ledger_copy_text(char *dst, size_t cap, const char *src)
+void ledger_rows_copy_text(char *dst, size_t cap, const char *src)
 {
 	snprintf(dst, cap, "%s", src != NULL ? src : "");
 }
 
-void ledger_acct_from_row_at(const struct db_row *r, unsigned int c, struct acct *a)
+void ledger_rows_acct_from_row_at(const struct db_row *r, unsigned int c, struct acct *a)
 {
 	a->id = COL_I64(ACCT_ID);
 	COL_TEXT(a->ext_id, ACCT_EXT_ID);
@@ -95,7 +95,7 @@ void ledger_acct_from_row_at(const struct db_row *r, unsigned int c, struct acct
 	a->plan_member_cap = -1;
 }
 
-int ledger_acct_spent(struct acct *a, int64_t delta)
+int ledger_rows_acct_spent(struct acct *a, int64_t delta)
 {
 	int64_t month, day;
 	if (money_add(a->month_spent, delta, &month) != 0 || money_add(a->day_spent, delta, &day) != 0)
@@ -152,17 +152,17 @@ static enum cd_err acct_load(struct store *lg, const char *sql, const char *fmt,
 	if (s == NULL)
 		return rc;
 	struct db_row row = {s, NULL, 0};
-	ledger_acct_from_row_at(&row, 0, a);
+	ledger_rows_acct_from_row_at(&row, 0, a);
 	a->locked_tx = sql != SQL_ACCT_READ ? lg->tx_serial : 0;
 	return CD_OK;
 }
 
-void ledger_acct_mark_locked(const struct store *lg, struct acct *a)
+void ledger_rows_acct_mark_locked(const struct store *lg, struct acct *a)
 {
 	a->locked_tx = lg->tx_serial;
 }
 
-enum cd_err ledger_acct_check_locked(const struct store *lg, const struct acct *a, const char *what)
+enum cd_err ledger_rows_acct_check_locked(const struct store *lg, const struct acct *a, const char *what)
 {
 	if (a->locked_tx == lg->tx_serial && a->locked_tx != 0)
 		return CD_OK;
@@ -171,25 +171,25 @@ enum cd_err ledger_acct_check_locked(const struct store *lg, const struct acct *
 	return CD_E_INTERNAL;
 }
 
-enum cd_err ledger_acct_load_locked(struct store *lg, const char *ext_id, struct acct *a)
+enum cd_err ledger_rows_acct_load_locked(struct store *lg, const char *ext_id, struct acct *a)
 {
 	return acct_load(lg, SQL_ACCT_LOCK, "s", ext_id, 0, a);
 }
 
-enum cd_err ledger_acct_load_locked_id(struct store *lg, int64_t id, struct acct *a)
+enum cd_err ledger_rows_acct_load_locked_id(struct store *lg, int64_t id, struct acct *a)
 {
 	return acct_load(lg, SQL_ACCT_LOCK_ID, "i", NULL, id, a);
 }
 
-enum cd_err ledger_acct_read(struct store *lg, const char *ext_id, struct acct *a)
+enum cd_err ledger_rows_acct_read(struct store *lg, const char *ext_id, struct acct *a)
 {
 	return acct_load(lg, SQL_ACCT_READ, "s", ext_id, 0, a);
 }
 
-json_t *ledger_journal_entry_json(const struct journal_entry *e)
+json_t *ledger_rows_journal_entry_json(const struct journal_entry *e)
 {
 	char id[32], created[TIMEFMT_LEN];
-	ledger_id_format(id, sizeof(id), "txn_", e->id);
+	ledger_ids_format(id, sizeof(id), "txn_", e->id);
 	timefmt_rfc3339(e->created_at, created);
 	return json_pack("{s:s, s:I, s:I, s:s, s:o, s:o, s:o, s:s}", "id", id, "amount_micros",
 			 (json_int_t)e->amount_micros, "balance_after_micros", (json_int_t)e->balance_after_micros,
@@ -198,7 +198,7 @@ json_t *ledger_journal_entry_json(const struct journal_entry *e)
 			 "description", e->description ? json_string(e->description) : json_null(), "created_at", created);
 }
 
-int64_t ledger_acct_available(const struct acct *a)
+int64_t ledger_rows_acct_available(const struct acct *a)
 {
 	return money_available(a->balance, a->reserved, a->overdraft);
 }
@@ -219,11 +219,11 @@ static void write_grants(struct ledger_write *lw, const struct acct *a, const st
 	for (int i = 0; i < n; i++) {
 		if (!g[i].changed)
 			continue;
-		jw_open(w, '[');
+		jsonw_open(w, '[');
 		GRANTS_SET_TABLE(COL_WRITE, &g[i])
-		jw_close(w, ']');
+		jsonw_close(w, ']');
 	}
-	jw_close(w, ']');
+	jsonw_close(w, ']');
 }
 
 /* j as a journal row of a (with lg's journal key and time), the balance
@@ -231,7 +231,7 @@ static void write_grants(struct ledger_write *lw, const struct acct *a, const st
 static enum cd_err write_journal(struct store *lg, struct ledger_write *lw, const struct acct *a,
 				 const struct journal_line *j, int64_t *after)
 {
-	enum cd_err rc = ledger_acct_check_locked(lg, a, "a journal row");
+	enum cd_err rc = ledger_rows_acct_check_locked(lg, a, "a journal row");
 	if (rc != CD_OK)
 		return rc;
 	/* Callers check the range first (a refusal); this is the backstop
@@ -242,12 +242,12 @@ static enum cd_err write_journal(struct store *lg, struct ledger_write *lw, cons
 	return CD_OK;
 }
 
-enum cd_err ledger_acct_store(struct store *lg, const struct acct *a)
+enum cd_err ledger_rows_acct_store(struct store *lg, const struct acct *a)
 {
 	struct ledger_write lw;
 	/* Invariant 2: reserved is the sum of pending holds, never below 0. */
 	assert(a->reserved >= 0);
-	enum cd_err rc = ledger_acct_check_locked(lg, a, "an account update");
+	enum cd_err rc = ledger_rows_acct_check_locked(lg, a, "an account update");
 	if (rc != CD_OK)
 		return rc;
 	store_write_begin(&lw);
@@ -278,19 +278,19 @@ static enum cd_err grants_journal(struct store *lg, struct acct *a, const struct
 	return rc;
 }
 
-enum cd_err ledger_grants_journal(struct store *lg, struct acct *a, const struct spend_grant *g, int n,
+enum cd_err ledger_rows_grants_journal(struct store *lg, struct acct *a, const struct spend_grant *g, int n,
 				  const struct journal_line *j, int64_t *journal_id)
 {
 	return grants_journal(lg, a, g, n, 0, j, journal_id);
 }
 
-enum cd_err ledger_journal_append(struct store *lg, struct acct *a, const struct journal_line *j,
+enum cd_err ledger_rows_journal_append(struct store *lg, struct acct *a, const struct journal_line *j,
 				  int64_t *journal_id)
 {
-	return ledger_grants_journal(lg, a, NULL, 0, j, journal_id);
+	return ledger_rows_grants_journal(lg, a, NULL, 0, j, journal_id);
 }
 
-enum cd_err ledger_hold_end(struct store *lg, const struct hold_end *h)
+enum cd_err ledger_rows_hold_end(struct store *lg, const struct hold_end *h)
 {
 	struct ledger_write lw;
 	store_write_begin(&lw);
@@ -298,14 +298,14 @@ enum cd_err ledger_hold_end(struct store *lg, const struct hold_end *h)
 	return store_write_run(lg, &lw, "hold end", NULL, NULL);
 }
 
-enum cd_err ledger_spend(struct store *lg, struct acct *a, int64_t amount, const char *cause,
+enum cd_err ledger_rows_spend(struct store *lg, struct acct *a, int64_t amount, const char *cause,
 			 int64_t hold_id, const char *reference, const char *description,
 			 int64_t *journal_id)
 {
-	return ledger_spend_as(lg, a, amount, cause, NULL, hold_id, reference, description, journal_id);
+	return ledger_rows_spend_as(lg, a, amount, cause, NULL, hold_id, reference, description, journal_id);
 }
 
-int64_t ledger_spend_burn(struct spend_grant *g, int n, int64_t amount)
+int64_t ledger_rows_spend_burn(struct spend_grant *g, int n, int64_t amount)
 {
 	for (int i = 0; i < n && amount > 0; i++) {
 		if (g[i].debt || g[i].remaining <= 0)
@@ -318,7 +318,7 @@ int64_t ledger_spend_burn(struct spend_grant *g, int n, int64_t amount)
 	return amount;
 }
 
-int ledger_spend_debt(struct spend_grant *g, int n, int64_t left)
+int ledger_rows_spend_debt(struct spend_grant *g, int n, int64_t left)
 {
 	for (int i = 0; i < n; i++) {
 		if (g[i].debt) {
@@ -330,7 +330,7 @@ int ledger_spend_debt(struct spend_grant *g, int n, int64_t left)
 	return 0;
 }
 
-enum cd_err ledger_spend_as(struct store *lg, struct acct *a, int64_t amount, const char *cause,
+enum cd_err ledger_rows_spend_as(struct store *lg, struct acct *a, int64_t amount, const char *cause,
 			    const char *source, int64_t hold_id, const char *reference, const char *description,
 			    int64_t *journal_id)
 {
@@ -357,9 +357,9 @@ enum cd_err ledger_spend_as(struct store *lg, struct acct *a, int64_t amount, co
 		for (n = 0; n < LIMIT_SPEND_GRANTS + 1 && store_fetch(s) == 1; n++)
 			g[n] = (struct spend_grant){store_i64(s, 0), store_i64(s, 1), store_i64(s, 2) != 0, 0};
 		full = n == LIMIT_SPEND_GRANTS + 1;
-		left = ledger_spend_burn(g, n, left);
+		left = ledger_rows_spend_burn(g, n, left);
 		int last = left == 0 || !full;
-		int64_t debt = last && left > 0 && !ledger_spend_debt(g, n, left) ? -left : 0;
+		int64_t debt = last && left > 0 && !ledger_rows_spend_debt(g, n, left) ? -left : 0;
 		rc = grants_journal(lg, a, g, n, debt, last ? &j : NULL, journal_id);
 		if (last)
 			break;
@@ -413,7 +413,7 @@ static enum cd_err add_grant(struct store *lg, struct acct *a, const char *cause
 	return CD_OK;
 }
 
-enum cd_err ledger_add_grant(struct store *lg, struct acct *a, const char *source, int64_t amount,
+enum cd_err ledger_rows_add_grant(struct store *lg, struct acct *a, const char *source, int64_t amount,
 			     int64_t priority, int64_t expires_at, const char *reference,
 			     const char *description, int64_t *grant_id, int64_t *journal_id)
 {
@@ -421,7 +421,7 @@ enum cd_err ledger_add_grant(struct store *lg, struct acct *a, const char *sourc
 			 journal_id);
 }
 
-enum cd_err ledger_add_grant_as(struct store *lg, struct acct *a, const char *cause, const char *source,
+enum cd_err ledger_rows_add_grant_as(struct store *lg, struct acct *a, const char *cause, const char *source,
 				int64_t amount, const char *reference, const char *description, int64_t *grant_id)
 {
 	int64_t journal_id;
@@ -431,7 +431,7 @@ enum cd_err ledger_add_grant_as(struct store *lg, struct acct *a, const char *ca
 
 /* ---- JSON views ---- */
 
-json_t *ledger_json_time(int64_t t)
+json_t *ledger_rows_json_time(int64_t t)
 {
 	char s[TIMEFMT_LEN];
 	if (t < 0)
@@ -440,7 +440,7 @@ json_t *ledger_json_time(int64_t t)
 	return json_string(s);
 }
 
-json_t *ledger_json_int(int64_t v)
+json_t *ledger_rows_json_int(int64_t v)
 {
 	return v < 0 ? json_null() : json_integer((json_int_t)v);
 }
@@ -459,10 +459,10 @@ static json_t *grants_json(struct store *lg, int64_t account_id)
 	}
 	while (store_fetch(s) == 1) {
 		char id[32];
-		ledger_id_format(id, sizeof(id), "grant_", store_i64(s, 0));
+		ledger_ids_format(id, sizeof(id), "grant_", store_i64(s, 0));
 		json_array_append_new(arr, json_pack("{s:s, s:s, s:I, s:I, s:o}", "id", id, "source", store_str(s, 1),
 						     "remaining_micros", (json_int_t)store_i64(s, 2), "priority",
-						     (json_int_t)store_i64(s, 3), "expires_at", ledger_json_time(DB_I64_OR_NONE(s, 4))));
+						     (json_int_t)store_i64(s, 3), "expires_at", ledger_rows_json_time(DB_I64_OR_NONE(s, 4))));
 	}
 	return arr;
 }
@@ -497,10 +497,10 @@ static json_t *collection_json(struct store *lg, int64_t account_id)
 	snprintf(period, sizeof(period), "%04" PRId64 "-%02" PRId64, p / 100, p % 100);
 	return json_pack("{s:s, s:I, s:s, s:I, s:o}", "period", period, "amount_micros",
 			 (json_int_t)(store_i64(s, 1) * lg->cfg->topup_rate), "state", state, "tries", (json_int_t)tries,
-			 "next_try_at", ledger_json_time(next));
+			 "next_try_at", ledger_rows_json_time(next));
 }
 
-json_t *ledger_acct_json(struct store *lg, const struct acct *a)
+json_t *ledger_rows_acct_json(struct store *lg, const struct acct *a)
 {
 	char created[TIMEFMT_LEN];
 	json_t *collection = collection_json(lg, a->id);
@@ -512,7 +512,7 @@ json_t *ledger_acct_json(struct store *lg, const struct acct *a)
 		return NULL;
 	}
 	timefmt_rfc3339(a->created_at, created);
-	int64_t available = ledger_acct_available(a);
+	int64_t available = ledger_rows_acct_available(a);
 	/* A plan's period is the calendar month, UTC (DESIGN §9). */
 	int64_t start = -1, end = -1;
 	if (a->plan[0])
@@ -526,30 +526,30 @@ json_t *ledger_acct_json(struct store *lg, const struct acct *a)
 			 a->status_reason[0] ? json_string(a->status_reason) : json_null(), "currency", lg->cfg->currency,
 			 "balance_micros", (json_int_t)a->balance, "reserved_micros", (json_int_t)a->reserved,
 			 "available_micros", (json_int_t)available, "month_spent_micros", (json_int_t)a->month_spent,
-			 "monthly_limit_micros", ledger_json_int(a->monthly_limit),
-			 "day_spent_micros", (json_int_t)a->day_spent, "daily_limit_micros", ledger_json_int(a->daily_limit),
+			 "monthly_limit_micros", ledger_rows_json_int(a->monthly_limit),
+			 "day_spent_micros", (json_int_t)a->day_spent, "daily_limit_micros", ledger_rows_json_int(a->daily_limit),
 			 "overdraft_limit_micros", (json_int_t)a->overdraft,
-			 "low_balance_micros", ledger_json_int(a->low_balance),
+			 "low_balance_micros", ledger_rows_json_int(a->low_balance),
 			 "plan", a->plan[0] ? json_string(a->plan) : json_null(),
-			 "period_start", ledger_json_time(start), "period_end", ledger_json_time(end), "grants", grants,
+			 "period_start", ledger_rows_json_time(start), "period_end", ledger_rows_json_time(end), "grants", grants,
 			 "auto_recharge", recharge, "card_saved", a->recharge_card,
-			 "requests_per_minute", ledger_json_int(a->rate.rpm), "tokens_per_minute", ledger_json_int(a->rate.tpm),
+			 "requests_per_minute", ledger_rows_json_int(a->rate.rpm), "tokens_per_minute", ledger_rows_json_int(a->rate.tpm),
 			 "collection", collection, "created_at", created);
 }
 
 /* ---- Hold ids ---- */
 
-void ledger_hold_id_format(char *out, size_t cap, int64_t account_id, int64_t hold_id)
+void ledger_rows_hold_id_format(char *out, size_t cap, int64_t account_id, int64_t hold_id)
 {
 	holdid_format(out, cap, account_id, hold_id);
 }
 
-int ledger_hold_id_parse(const char *s, int64_t *account_id, int64_t *hold_id)
+int ledger_rows_hold_id_parse(const char *s, int64_t *account_id, int64_t *hold_id)
 {
 	return holdid_parse(s, account_id, hold_id);
 }
 
-void ledger_hold_id_public(json_t *answer)
+void ledger_rows_hold_id_public(json_t *answer)
 {
 	json_t *v = json_object_get(answer, "hold_id");
 	int64_t account, hold;
@@ -565,5 +565,5 @@ int ledger_hold_account(struct store *lg, const char *hold_id, int64_t *account_
 {
 	int64_t hold;
 	store_holdid_ensure(lg);
-	return ledger_hold_id_parse(hold_id, account_id, &hold);
+	return ledger_rows_hold_id_parse(hold_id, account_id, &hold);
 }

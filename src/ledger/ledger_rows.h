@@ -62,41 +62,41 @@ struct acct {
  * key to put back with lg->journal_key = ... when the work is done. */
 #define JOURNAL_KEY_BYTES (LIMIT_IDEMPOTENCY_KEY_BYTES + 1)
 _Static_assert(sizeof("signup:") + LIMIT_ACCOUNT_ID_BYTES <= JOURNAL_KEY_BYTES, "a derived key fits the column");
-const char *ledger_journal_key_push(struct store *lg, char buf[JOURNAL_KEY_BYTES], const char *prefix, const char *id,
+const char *ledger_rows_journal_key_push(struct store *lg, char buf[JOURNAL_KEY_BYTES], const char *prefix, const char *id,
 			     int force);
 /* Copies src ("" for NULL) into dst of cap bytes. */
-void ledger_copy_text(char *dst, size_t cap, const char *src);
+void ledger_rows_copy_text(char *dst, size_t cap, const char *src);
 /* Reads an account from columns c.. of the current row. */
-void ledger_acct_from_row_at(const struct db_row *r, unsigned int c, struct acct *a);
+void ledger_rows_acct_from_row_at(const struct db_row *r, unsigned int c, struct acct *a);
 /* Reads an account row and locks it (FOR UPDATE), without rolling its
  * month over or sweeping it (ledger_open.h does both).
  * CD_E_NOT_FOUND (refusal REFUSE_ACCOUNT_UNKNOWN) when there is none. */
-enum cd_err ledger_acct_load_locked(struct store *lg, const char *ext_id, struct acct *a);
-enum cd_err ledger_acct_load_locked_id(struct store *lg, int64_t id, struct acct *a);
+enum cd_err ledger_rows_acct_load_locked(struct store *lg, const char *ext_id, struct acct *a);
+enum cd_err ledger_rows_acct_load_locked_id(struct store *lg, int64_t id, struct acct *a);
 /* Marks a as read under its lock in the running transaction (a read
- * other than ledger_acct_load_locked's: the guard's read CALL). */
-void ledger_acct_mark_locked(const struct store *lg, struct acct *a);
+ * other than ledger_rows_acct_load_locked's: the guard's read CALL). */
+void ledger_rows_acct_mark_locked(const struct store *lg, struct acct *a);
 /* DESIGN §14: money is written only from an account row locked in the
  * transaction writing. CD_OK, or CD_E_INTERNAL, logged with what, when a
  * was not (a row from an earlier transaction, a GET's read, rows kept in
  * memory): nothing is written. */
-enum cd_err ledger_acct_check_locked(const struct store *lg, const struct acct *a, const char *what);
+enum cd_err ledger_rows_acct_check_locked(const struct store *lg, const struct acct *a, const char *what);
 /* Reads without locking (for GET). */
-enum cd_err ledger_acct_read(struct store *lg, const char *ext_id, struct acct *a);
+enum cd_err ledger_rows_acct_read(struct store *lg, const char *ext_id, struct acct *a);
 /* DESIGN §4's available = balance − reserved + overdraft_limit: the one
  * copy of the formula. */
-int64_t ledger_acct_available(const struct acct *a);
+int64_t ledger_rows_acct_available(const struct acct *a);
 /* Counts a charge (or, negative, a refund) in the month's and the day's
  * spend: the one place both move. 0, or -1 (nothing moved) when either
  * would leave the range of DESIGN §10. */
-int ledger_acct_spent(struct acct *a, int64_t delta);
+int ledger_rows_acct_spent(struct acct *a, int64_t delta);
 /* Writes balance, reserved, month, day, sweep and notice fields back
- * (operations store through ledger_acct_save, ledger_events.h, which tells what
+ * (operations store through ledger_events_acct_save, ledger_events.h, which tells what
  * the change calls for first). */
-enum cd_err ledger_acct_store(struct store *lg, const struct acct *a);
+enum cd_err ledger_rows_acct_store(struct store *lg, const struct acct *a);
 /* The spending order (DESIGN §4): priority (lower first), then the
  * soonest expiry (none last), then the oldest. Written here only: every
- * statement that spends or lists grants orders by it, and ledger_spend_burn
+ * statement that spends or lists grants orders by it, and ledger_rows_spend_burn
  * burns in the order read. */
 #define GRANTS_SPEND_ORDER "priority, expires_at IS NULL, expires_at, id"
 /* A grant as a spend sees it. */
@@ -108,19 +108,19 @@ struct spend_grant {
 };
 /* Burns up to amount from the positive grants of g[0..n-1], which are in
  * GRANTS_SPEND_ORDER; returns what they could not cover. */
-int64_t ledger_spend_burn(struct spend_grant *g, int n, int64_t amount);
+int64_t ledger_rows_spend_burn(struct spend_grant *g, int n, int64_t amount);
 /* Puts `left` onto the debt row among g: 1, or 0 when there is none (the
  * caller adds one with -left remaining). */
-int ledger_spend_debt(struct spend_grant *g, int n, int64_t left);
+int ledger_rows_spend_debt(struct spend_grant *g, int n, int64_t left);
 /* Spends amount (> 0) from the account's grants in spending order; what
  * the grants cannot cover becomes debt. Appends one journal row. The
  * caller has locked the account and stores it afterwards. */
-enum cd_err ledger_spend(struct store *lg, struct acct *a, int64_t amount, const char *cause,
+enum cd_err ledger_rows_spend(struct store *lg, struct acct *a, int64_t amount, const char *cause,
 			 int64_t hold_id, const char *reference, const char *description,
 			 int64_t *journal_id);
-/* ledger_spend with the journal row's source set (NULL: none); "forced"
+/* ledger_rows_spend with the journal row's source set (NULL: none); "forced"
  * marks a usage charged past the limits on the caller's word. */
-enum cd_err ledger_spend_as(struct store *lg, struct acct *a, int64_t amount, const char *cause,
+enum cd_err ledger_rows_spend_as(struct store *lg, struct acct *a, int64_t amount, const char *cause,
 			    const char *source, int64_t hold_id, const char *reference, const char *description,
 			    int64_t *journal_id);
 /* A new grant as the writer inserts it (ledger_columns.h's
@@ -132,12 +132,12 @@ struct grant_row {
 	const char *reference, *description;
 };
 /* Adds a grant (amount > 0), repaying debt first; one journal row. */
-enum cd_err ledger_add_grant(struct store *lg, struct acct *a, const char *source, int64_t amount,
+enum cd_err ledger_rows_add_grant(struct store *lg, struct acct *a, const char *source, int64_t amount,
 			     int64_t priority, int64_t expires_at, const char *reference,
 			     const char *description, int64_t *grant_id, int64_t *journal_id);
-/* ledger_add_grant with the journal row's cause (ledger_add_grant's is
+/* ledger_rows_add_grant with the journal row's cause (ledger_rows_add_grant's is
  * "grant"): credit given back, e.g. a dispute won. */
-enum cd_err ledger_add_grant_as(struct store *lg, struct acct *a, const char *cause, const char *source,
+enum cd_err ledger_rows_add_grant_as(struct store *lg, struct acct *a, const char *cause, const char *source,
 				int64_t amount, const char *reference, const char *description, int64_t *grant_id);
 /* One journal row (DESIGN §4): the amount (signed), its cause and
  * source, the grant or the hold it moved (0: none), a reference and a
@@ -155,12 +155,12 @@ struct journal_line {
 /* Appends j to account a's journal (with lg's journal key and time) and
  * moves a->balance by j->amount; *journal_id the row's id (NULL: not
  * wanted). */
-enum cd_err ledger_journal_append(struct store *lg, struct acct *a, const struct journal_line *j,
+enum cd_err ledger_rows_journal_append(struct store *lg, struct acct *a, const struct journal_line *j,
 				  int64_t *journal_id);
 /* The grants among g[0..n) whose remaining changed (g[i].changed) and,
- * when j is not NULL, j as ledger_journal_append writes it, in one
+ * when j is not NULL, j as ledger_rows_journal_append writes it, in one
  * write. */
-enum cd_err ledger_grants_journal(struct store *lg, struct acct *a, const struct spend_grant *g, int n,
+enum cd_err ledger_rows_grants_journal(struct store *lg, struct acct *a, const struct spend_grant *g, int n,
 				  const struct journal_line *j, int64_t *journal_id);
 /* A hold's end as the writer writes it (ledger_columns.h's
  * HOLDS_SET_TABLE: the fields of the batch's hold_row it reads). */
@@ -173,11 +173,11 @@ struct hold_end {
 	const char *response;
 };
 /* Writes hold h's end (its state, charge and finished_at now). */
-enum cd_err ledger_hold_end(struct store *lg, const struct hold_end *h);
+enum cd_err ledger_rows_hold_end(struct store *lg, const struct hold_end *h);
 /* An optional figure or time as answers show it: -1 (none) is JSON null,
  * else the integer, or the RFC 3339 time. A new reference. */
-json_t *ledger_json_int(int64_t v);
-json_t *ledger_json_time(int64_t t);
+json_t *ledger_rows_json_int(int64_t v);
+json_t *ledger_rows_json_time(int64_t t);
 /* A nullable integer column, -1 when SQL NULL. */
 #define DB_I64_OR_NONE(s, col) (store_null((s), (col)) ? -1 : store_i64((s), (col)))
 /* A journal row as every answer shows it (transactions, grants, debits,
@@ -186,13 +186,13 @@ struct journal_entry {
 	int64_t id, amount_micros, balance_after_micros, created_at;
 	const char *cause, *source, *reference, *description;	/* NULL: null */
 };
-json_t *ledger_journal_entry_json(const struct journal_entry *e);
+json_t *ledger_rows_journal_entry_json(const struct journal_entry *e);
 /* The account as the API shows it (with live grants). */
-json_t *ledger_acct_json(struct store *lg, const struct acct *a);
+json_t *ledger_rows_acct_json(struct store *lg, const struct acct *a);
 /* "hold_<account>_<hold>" ids: the account is locked first from the id. */
-void ledger_hold_id_format(char *out, size_t cap, int64_t account_id, int64_t hold_id);
-int ledger_hold_id_parse(const char *s, int64_t *account_id, int64_t *hold_id);
+void ledger_rows_hold_id_format(char *out, size_t cap, int64_t account_id, int64_t hold_id);
+int ledger_rows_hold_id_parse(const char *s, int64_t *account_id, int64_t *hold_id);
 /* An answer stored by cd_write names its new hold in the old form
  * (sql/040 makes it): given the id the API gives out, in place. */
-void ledger_hold_id_public(json_t *answer);
+void ledger_rows_hold_id_public(json_t *answer);
 #endif

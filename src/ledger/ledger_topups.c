@@ -25,7 +25,7 @@
 #include <string.h>
 #include <strings.h>
 
-int64_t ledger_hook_cents_to_micros(const struct store *lg, int64_t cents)
+int64_t ledger_topups_cents_to_micros(const struct store *lg, int64_t cents)
 {
 	if (cents <= 0)
 		return -1;
@@ -121,7 +121,7 @@ static enum cd_err topup_begin_tx(struct store *lg, struct topup_begin *t)
 	struct acct a;
 	int e;
 	t->replayed = 0;
-	enum cd_err rc = ledger_acct_lock(lg, t->account, &a);
+	enum cd_err rc = ledger_due_lock(lg, t->account, &a);
 	if (rc != CD_OK)
 		return rc;
 	if (strcmp(a.status, "closed") == 0)
@@ -132,12 +132,12 @@ static enum cd_err topup_begin_tx(struct store *lg, struct topup_begin *t)
 	if (rc == CD_E_NOT_FOUND)
 		rc = topup_rate(lg, &a, t);
 	else if (rc == CD_OK)
-		return a.dirty ? ledger_acct_save(lg, &a) : CD_OK;	/* replayed */
+		return a.dirty ? ledger_events_acct_save(lg, &a) : CD_OK;	/* replayed */
 	if (rc != CD_OK)
 		return rc;
 	/* The quote: the config keeps topup_max_cents x topup_rate within
 	 * the largest grant, and amount_cents was checked against it. */
-	t->quoted_micros = ledger_hook_cents_to_micros(lg, t->amount_cents);
+	t->quoted_micros = ledger_topups_cents_to_micros(lg, t->amount_cents);
 	if (t->quoted_micros < 0 || t->quoted_micros > LIMIT_AMOUNT_MICROS_MAX)
 		return CD_E_INTERNAL;
 	size_t key_len = t->key_hash != NULL ? 32 : 0;
@@ -147,7 +147,7 @@ static enum cd_err topup_begin_tx(struct store *lg, struct topup_begin *t)
 	if (s == NULL)
 		return store_err(lg, e, "topup insert");
 	t->topup_id = (int64_t)store_insert_id(s);
-	return a.dirty ? ledger_acct_save(lg, &a) : CD_OK;
+	return a.dirty ? ledger_events_acct_save(lg, &a) : CD_OK;
 }
 
 enum cd_err ledger_topup_begin(struct store *lg, struct topup_begin *t)
@@ -165,7 +165,7 @@ static enum cd_err set_customer_tx(struct store *lg, const char *account, const 
 {
 	static const char sql[] = "UPDATE accounts SET stripe_customer_id = COALESCE(stripe_customer_id, ?) WHERE id = ?";
 	struct acct a;
-	enum cd_err rc = ledger_acct_lock(lg, account, &a);
+	enum cd_err rc = ledger_due_lock(lg, account, &a);
 	if (rc != CD_OK)
 		return rc;
 	rc = store_do(lg, sql, "customer store", "si", customer, a.id);
@@ -263,8 +263,8 @@ static enum cd_err topup_find(struct store *lg, const char *session, int lock, s
 	r->id = store_i64(s, 0);
 	r->account_id = store_i64(s, 1);
 	r->amount_cents = store_i64(s, 2);
-	ledger_copy_text(r->status, sizeof(r->status), store_str(s, 3));
-	ledger_copy_text(r->currency, sizeof(r->currency), store_str(s, 4));
+	ledger_rows_copy_text(r->status, sizeof(r->status), store_str(s, 3));
+	ledger_rows_copy_text(r->currency, sizeof(r->currency), store_str(s, 4));
 	r->quoted_micros = store_i64(s, 5);
 	return CD_OK;
 }
@@ -308,7 +308,7 @@ static enum cd_err mismatch(struct store *lg, struct hook_run *h, const struct a
 				"currency", ev->currency, "payment_status", ev->payment_status);
 	h->outcome = a != NULL ? "not credited: the event disagrees with creditd's record"
 			       : "not credited: creditd did not create this session";
-	return ledger_event_add(lg, a, EVENT_TOPUP_MISMATCH, json_pack("{s:s, s:s, s:s, s:o, s:o}", "session",
+	return ledger_events_add(lg, a, EVENT_TOPUP_MISMATCH, json_pack("{s:s, s:s, s:s, s:o, s:o}", "session",
 			 ev->session_id, "stripe_event", ev->id, "stripe_event_type", ev->type, "disagreed", what,
 			 "received", got));
 }
@@ -337,7 +337,7 @@ static enum cd_err credit(struct store *lg, struct hook_run *h, struct acct *a, 
 	/* The credit quoted when the top-up started, whatever topup_rate is
 	 * now (DESIGN §13); a row made before the quote was kept (028) gets
 	 * amount_cents at today's rate, as it always did. */
-	int64_t micros = r->quoted_micros >= 0 ? r->quoted_micros : ledger_hook_cents_to_micros(lg, r->amount_cents);
+	int64_t micros = r->quoted_micros >= 0 ? r->quoted_micros : ledger_topups_cents_to_micros(lg, r->amount_cents);
 	int64_t grant_id, journal_id;
 	/* Only a rate raised since such an old row began takes it past the
 	 * largest grant (the config refuses a larger one): the record no
@@ -349,7 +349,7 @@ static enum cd_err credit(struct store *lg, struct hook_run *h, struct acct *a, 
 	if (strcmp(r->status, "expired") == 0)
 		log_info("stripe event %s: top-up of session %s paid after it expired, credited", ev->id,
 			 ev->session_id);
-	enum cd_err rc = ledger_add_grant(lg, a, "topup", micros, GRANT_PRIORITY_DEFAULT, -1, ev->session_id,
+	enum cd_err rc = ledger_rows_add_grant(lg, a, "topup", micros, GRANT_PRIORITY_DEFAULT, -1, ev->session_id,
 					  "Stripe top-up", &grant_id, &journal_id);
 	const int64_t *paid = ev->amount_total_cents >= 0 ? &ev->amount_total_cents : NULL;
 	if (rc == CD_OK)
@@ -359,15 +359,15 @@ static enum cd_err credit(struct store *lg, struct hook_run *h, struct acct *a, 
 		rc = receipt_apply(lg, r->id, ev->payment_intent);
 	if (rc == CD_OK) {
 		char gid[32];
-		ledger_id_format(gid, sizeof(gid), "grant_", grant_id);
-		rc = ledger_event_add(lg, a, EVENT_TOPUP_SUCCEEDED, json_pack("{s:I, s:I, s:s, s:s}", "amount_micros",
+		ledger_ids_format(gid, sizeof(gid), "grant_", grant_id);
+		rc = ledger_events_add(lg, a, EVENT_TOPUP_SUCCEEDED, json_pack("{s:I, s:I, s:s, s:s}", "amount_micros",
 			       (json_int_t)micros, "amount_cents", (json_int_t)r->amount_cents, "session",
 			       ev->session_id, "grant_id", gid));
 	}
 	/* A dispute of this payment that came first waited for this credit. */
 	struct funded f = {.kind = FUNDED_TOPUP, .id = r->id, .account_id = a->id};
 	if (rc == CD_OK)
-		rc = ledger_dispute_apply_waiting(lg, a, &f, ev->payment_intent);
+		rc = ledger_disputes_apply_waiting(lg, a, &f, ev->payment_intent);
 	h->outcome = "credited";
 	return rc;
 }
@@ -376,7 +376,7 @@ static enum cd_err credit(struct store *lg, struct hook_run *h, struct acct *a, 
  * agrees with it. checkout.session.completed with payment_status unpaid is
  * Stripe's way of saying an async payment (a bank debit) is under way: it
  * waits for async_payment_succeeded and is no mismatch. */
-enum cd_err ledger_hook_checkout_paid(struct store *lg, struct hook_run *h)
+enum cd_err ledger_topups_checkout_paid(struct store *lg, struct hook_run *h)
 {
 	const struct ledger_news *ev = h->ev;
 	struct topup_rec r;
@@ -385,7 +385,7 @@ enum cd_err ledger_hook_checkout_paid(struct store *lg, struct hook_run *h)
 	if (rc == CD_E_NOT_FOUND)
 		return not_ours(lg, h);
 	if (rc == CD_OK)
-		rc = ledger_acct_lock_id(lg, r.account_id, &a);
+		rc = ledger_due_lock_id(lg, r.account_id, &a);
 	if (rc == CD_OK)
 		rc = topup_find(lg, ev->session_id, 1, &r);
 	if (rc != CD_OK)
@@ -407,7 +407,7 @@ enum cd_err ledger_hook_checkout_paid(struct store *lg, struct hook_run *h)
 	}
 	json_decref(what);
 	if (rc == CD_OK && (a.dirty || strcmp(h->outcome, "credited") == 0))
-		rc = ledger_acct_save(lg, &a);
+		rc = ledger_events_acct_save(lg, &a);
 	return rc;
 }
 
@@ -476,7 +476,7 @@ static enum cd_err receipt_apply(struct store *lg, int64_t topup_id, const char 
  * one already (Stripe does not deliver in order). Only a top-up creditd
  * credited has a payment intent on its row: a charge of anything else
  * changes nothing. */
-enum cd_err ledger_hook_topup_receipt(struct store *lg, struct hook_run *h)
+enum cd_err ledger_topups_receipt(struct store *lg, struct hook_run *h)
 {
 	static const char sql[] = "UPDATE topups SET receipt_url = ?, receipt_event_at = ? WHERE id = ? "
 				  "AND (receipt_event_at IS NULL OR receipt_event_at <= ?)";
@@ -500,7 +500,7 @@ enum cd_err ledger_hook_topup_receipt(struct store *lg, struct hook_run *h)
 /* invoice.paid / invoice.finalized of an invoice a top-up's Checkout
  * Session made (stripe.invoice_topups): its hosted_invoice_url and
  * invoice_pdf, each kept as it was when the event does not carry it. */
-enum cd_err ledger_hook_topup_invoice(struct store *lg, struct hook_run *h)
+enum cd_err ledger_topups_invoice(struct store *lg, struct hook_run *h)
 {
 	static const char sql[] = "UPDATE topups SET invoice_url = IFNULL(?, invoice_url), invoice_pdf = "
 				  "IFNULL(?, invoice_pdf), invoice_event_at = ? WHERE id = ? "

@@ -6,7 +6,7 @@
  * (ledger_verify_step) and says between them how far it is: on a ledger of
  * tens of millions of rows the whole takes minutes (docs/growth.md).
  * Never called on the request path. */
-#include "ledger_open.h"
+#include "ledger_due.h"
 #include "ledger_periods.h"
 #include "log.h"
 #include <stdio.h>
@@ -271,7 +271,7 @@ static const struct check checks[] = {
 	 "month_spent_micros", "its usage this month", 0},
 	/* A member row's reserve is its pending holds, as the account's is
 	 * (holds made before the row count too: a row is made with them,
-	 * ledger_members.c ledger_member_create). Pending holds of a member with no
+	 * ledger_members.c ledger_members_create). Pending holds of a member with no
 	 * row are not a finding: such a member is recorded, not capped. */
 	{"member reserved vs holds",
 	 "SELECT CONCAT(a.ext_id, ' member ', m.member), m.reserved_micros, COALESCE(h.s, 0) FROM members m "

@@ -11,7 +11,7 @@
  * result: money conserved, nothing below zero that may not be, nothing
  * taken beyond what was credited. tests/unit/test_rules.c tests them
  * without a database, and applies random sequences of credits, spends
- * (ledger_spend_burn and ledger_spend_debt), refunds and disputes opened
+ * (ledger_rows_spend_burn and ledger_rows_spend_debt), refunds and disputes opened
  * and closed to a ledger in memory, checking DESIGN §4's invariants after each. */
 #ifndef CREDITD_MONEY_RULE_H
 #define CREDITD_MONEY_RULE_H

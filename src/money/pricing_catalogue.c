@@ -55,7 +55,7 @@ static int skip(struct pricing_entry *out, const char *fmt, ...)
 	return 1;
 }
 
-int pricing_tier_threshold(const char *key, const char *stem, int64_t *tokens)
+int pricing_catalogue_tier_threshold(const char *key, const char *stem, int64_t *tokens)
 {
 	size_t n = strlen(stem);
 	int64_t v = 0, scale = 1;
@@ -138,7 +138,7 @@ static int64_t tier_of(const json_t *e)
 	json_t *v;
 	int64_t n, lowest = 0;
 	json_object_foreach((json_t *)e, key, v)
-		if (pricing_tier_threshold(key, tier_stems[0].key, &n) == 0 && (lowest == 0 || n < lowest))
+		if (pricing_catalogue_tier_threshold(key, tier_stems[0].key, &n) == 0 && (lowest == 0 || n < lowest))
 			lowest = n;
 	return lowest;
 }
@@ -152,7 +152,7 @@ static int dim_of(const char *key, int64_t tier)
 		if (strcmp(key, dim_keys[i].key) == 0)
 			return (int)dim_keys[i].dim;
 	for (size_t i = 0; i < COUNT(tier_stems) && tier != 0; i++)
-		if (pricing_tier_threshold(key, tier_stems[i].key, &n) == 0 && n == tier)
+		if (pricing_catalogue_tier_threshold(key, tier_stems[i].key, &n) == 0 && n == tier)
 			return (int)tier_stems[i].dim;
 	if (strcmp(key, WEB_SEARCH_KEY) == 0)
 		return PRICE_DIM_WEB_SEARCH;

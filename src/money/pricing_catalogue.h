@@ -52,7 +52,7 @@ int pricing_catalogue_entry(const char *name, const json_t *entry, struct pricin
  * gives 200000. Digits, then k (thousands) or m (millions) or nothing,
  * then "_tokens" and the end. 0 with *tokens, or -1 when key is not
  * stem and that, or the number is 0 or too large. */
-int pricing_tier_threshold(const char *key, const char *stem, int64_t *tokens);
+int pricing_catalogue_tier_threshold(const char *key, const char *stem, int64_t *tokens);
 
 /* 1 when a catalogue's key is one a provider bills by: its name holds
  * "cost", "pric" or "multiplier", or it is provider_specific_entry

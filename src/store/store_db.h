@@ -73,7 +73,7 @@ struct store {
 	 * (commit, rollback, a CALL's COMMIT, a lost connection). A row read
 	 * under its lock carries the number it was locked in (struct acct's
 	 * locked_tx), and money is written only from rows locked in the
-	 * transaction writing (ledger_acct_check_locked). Starts at 1. */
+	 * transaction writing (ledger_rows_acct_check_locked). Starts at 1. */
 	uint64_t tx_serial;
 	int committed;			/* a *_commit procedure ended the transaction */
 	/* The Idempotency-Key of the write running (NULL: none): recorded on
@@ -179,7 +179,7 @@ enum cd_err store_text(struct store *lg, const char *sql, const char *what);
 
 /* A row of either kind of result (a prepared statement's, st, or one of
  * a CALL's result sets, sets and the index of its first value), for
- * readers shared by both (ledger_acct_from_row_at). */
+ * readers shared by both (ledger_rows_acct_from_row_at). */
 struct db_sets;
 struct db_row {
 	const struct dbstmt *st;

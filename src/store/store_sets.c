@@ -160,7 +160,7 @@ enum cd_err store_sets_call(struct store *lg, const char *sql, const struct db_p
 
 void store_sets_bind_list(struct db_params *p, const struct jw *j, const char *key)
 {
-	const struct jw_slice *s = jw_slice(j, key);
+	const struct jsonw_slice *s = jsonw_slice(j, key);
 	if (s == NULL || s->items == 0)
 		store_param_text(p, NULL, 0);
 	else

@@ -204,7 +204,7 @@ void store_tx_end(struct store *lg, struct store_tx *t, enum cd_err rc)
 	if (lg->committed) {
 		/* A procedure committed: nothing after it may fail. */
 		if (rc != CD_OK)
-			log_error("a transaction failed after its commit: %s", cd_strerror(rc));
+			log_error("a transaction failed after its commit: %s", errors_strerror(rc));
 		else
 			lg->c->ok_ms = timefmt_mono_ms();
 		return;

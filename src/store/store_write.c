@@ -26,13 +26,13 @@ void store_write_begin(struct ledger_write *lw)
 {
 	dynbuf_init(&lw->buf, LIMIT_BATCH_JSON_BYTES);
 	store_sets_init(&lw->sets);
-	jw_init(&lw->w, &lw->buf);
-	jw_open(&lw->w, '{');
+	jsonw_init(&lw->w, &lw->buf);
+	jsonw_open(&lw->w, '{');
 }
 
 struct jw *store_write_list(struct ledger_write *lw, const char *name)
 {
-	jw_array(&lw->w, name);
+	jsonw_array(&lw->w, name);
 	return &lw->w;
 }
 
@@ -57,7 +57,7 @@ enum cd_err store_write_run(struct store *lg, struct ledger_write *lw, const cha
 {
 	int e = 0;
 	enum cd_err rc;
-	jw_close(&lw->w, '}');
+	jsonw_close(&lw->w, '}');
 	if (lw->buf.failed) {
 		log_error("%s: the rows do not fit %d bytes", what, LIMIT_BATCH_JSON_BYTES);
 		rc = CD_E_INTERNAL;

@@ -23,7 +23,7 @@ enum cd_err store_write_call(struct store *lg, const struct jw *doc, int commit,
 
 /* One step's rows written inside the caller's transaction: begin, write
  * each list (store_write_list, then the rows with the column tables'
- * COL_WRITE and a jsonw w, then jw_close(w, ']')), run. */
+ * COL_WRITE and a jsonw w, then jsonw_close(w, ']')), run. */
 struct ledger_write {
 	struct dynbuf buf;
 	struct jw w;
@@ -38,10 +38,10 @@ struct jw *store_write_list(struct ledger_write *lw, const char *name);
 #define LEDGER_WRITE_ONE(lw, name, ROW)                                 \
 	do {                                                            \
 		struct jw *w = store_write_list((lw), (name));         \
-		jw_open(w, '[');                                        \
+		jsonw_open(w, '[');                                        \
 		ROW                                                     \
-		jw_close(w, ']');                                       \
-		jw_close(w, ']');                                       \
+		jsonw_close(w, ']');                                       \
+		jsonw_close(w, ']');                                       \
 	} while (0)
 /* Writes the lists without committing: CD_OK with the id of the first
  * new grant in *grant_id and of the one journal row in *journal_id (each

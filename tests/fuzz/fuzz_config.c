@@ -16,9 +16,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	memcpy(text, data, size);
 	text[size] = '\0';
-	if (cfg_load_string(text, &c, err, sizeof(err)) == 0)
-		(void)cfg_redirect_allowed(&c, "https://app.example.com/x");
-	cfg_free(&c);
+	if (config_load_string(text, &c, err, sizeof(err)) == 0)
+		(void)config_redirect_allowed(&c, "https://app.example.com/x");
+	config_free(&c);
 	free(text);
 	return 0;
 }

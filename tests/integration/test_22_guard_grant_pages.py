@@ -4,7 +4,7 @@ A guard batch reads an account's grants a page at a time (LIMIT_SPEND_GRANTS,
 64, and one more to know there are more). Its decision burns the page it
 holds; what that page cannot cover is burnt by the combiner afterwards,
 page after page, and what no grant covers becomes the account's debt
-(ledger_batch_spend_more). Here an account holds 80 grants of 100 micros
+(ledger_load_spend_more). Here an account holds 80 grants of 100 micros
 (8,000 in all): a settle and a POST /v1/usage charge past the first page,
 a forced usage past every page onto the debt row (and another on an
 account whose last grants the batch read, onto its debt row at once):

@@ -15,7 +15,7 @@
 
 static int load(const char *text, struct cfg *c, char *err, size_t cap)
 {
-	return cfg_load_string(text, c, err, cap);
+	return config_load_string(text, c, err, cap);
 }
 
 /* DESIGN §10: every signing secret has at least 32 bytes, or the load
@@ -28,24 +28,24 @@ static void secrets_are_long(void)
 	ok(load("[widget]\ntoken_secret = " SECRET_31 "\n", &c, err, sizeof(err)) != 0, "31-byte token secret refused");
 	ok(strstr(err, "widget.token_secret") != NULL && strstr(err, "32") != NULL && strstr(err, SECRET_31) == NULL,
 	   "message names the key, not the secret: %s", err);
-	cfg_free(&c);
+	config_free(&c);
 	ok(load("[widget]\ntoken_secret = " SECRET_31 "f\n", &c, err, sizeof(err)) == 0, "32 bytes pass: %s", err);
-	cfg_free(&c);
+	config_free(&c);
 	ok(load("[notify]\nurl = http://h/x\nsecret = short\n", &c, err, sizeof(err)) != 0, "short notify secret refused");
 	ok(strstr(err, "notify.secret") != NULL && strstr(err, ":3") != NULL, "message names key and line: %s", err);
-	cfg_free(&c);
+	config_free(&c);
 	ok(load("[stripe]\nwebhook_secrets = " WHSEC_A ",whsec_short\n", &c, err, sizeof(err)) != 0,
 	   "one short webhook secret of two refused");
 	ok(strstr(err, "stripe.webhook_secrets") != NULL, "message names the key: %s", err);
-	cfg_free(&c);
+	config_free(&c);
 	/* "whsec_" counts: 6 + 25 = 31 bytes is short even though the part
 	 * after the prefix would be, on its own, what some would count. */
 	ok(load("[stripe]\nwebhook_secrets = whsec_0123456789abcdef012345678\n", &c, err, sizeof(err)) != 0,
 	   "a 31-byte whsec_ secret refused");
-	cfg_free(&c);
+	config_free(&c);
 	ok(load("[stripe]\nwebhook_secrets = " WHSEC_A ",\n[widget]\ntoken_secret =\n", &c, err, sizeof(err)) == 0,
 	   "empty secrets and a trailing comma pass: %s", err);
-	cfg_free(&c);
+	config_free(&c);
 }
 
 static int write_conf(const char *path, const char *text, mode_t mode)
@@ -69,30 +69,30 @@ static void shared_hosting_opt_in(const char *path)
 	char err[512] = "";
 	static const char opened[] = "[database]\npassword = pw\n[security]\nconfig_readable_by_others = true\n";
 	ok(write_conf(path, opened, 0644) == 0, "written 0644 with the opt-in");
-	ok(cfg_load(path, &c, err, sizeof(err)) == 0, "0644 with config_readable_by_others = true loads: %s", err);
+	ok(config_load(path, &c, err, sizeof(err)) == 0, "0644 with config_readable_by_others = true loads: %s", err);
 	ok(c.config_open_to_others == 1, "and is flagged as open to others");
-	cfg_free(&c);
+	config_free(&c);
 	ok(write_conf(path, "[database]\npassword = pw\n[security]\nconfig_readable_by_others = false\n", 0644) == 0,
 	   "written 0644, opt-in false");
-	ok(cfg_load(path, &c, err, sizeof(err)) != 0 && strstr(err, "config_readable_by_others") != NULL,
+	ok(config_load(path, &c, err, sizeof(err)) != 0 && strstr(err, "config_readable_by_others") != NULL,
 	   "false is the default: refused, and the message names the way out: %s", err);
-	cfg_free(&c);
+	config_free(&c);
 	ok(write_conf(path, opened, 0646) == 0, "written 0646 with the opt-in");
-	ok(cfg_load(path, &c, err, sizeof(err)) != 0 && strstr(err, "writable by others") != NULL &&
+	ok(config_load(path, &c, err, sizeof(err)) != 0 && strstr(err, "writable by others") != NULL &&
 	   strstr(err, "0646") != NULL, "writable by others: refused even so: %s", err);
-	cfg_free(&c);
+	config_free(&c);
 	ok(write_conf(path, "[database]\npassword = pw\n", 0602) == 0, "written 0602");
-	ok(cfg_load(path, &c, err, sizeof(err)) != 0 && strstr(err, "writable by others") != NULL,
+	ok(config_load(path, &c, err, sizeof(err)) != 0 && strstr(err, "writable by others") != NULL,
 	   "a secret in a file others may write: refused: %s", err);
-	cfg_free(&c);
+	config_free(&c);
 	ok(write_conf(path, opened, 0600) == 0, "written 0600 with the opt-in");
-	ok(cfg_load(path, &c, err, sizeof(err)) == 0 && c.config_open_to_others == 0,
+	ok(config_load(path, &c, err, sizeof(err)) == 0 && c.config_open_to_others == 0,
 	   "private with the opt-in: loads, not flagged: %s", err);
-	cfg_free(&c);
+	config_free(&c);
 	setenv("CREDITD_CONFIG_READABLE_BY_OTHERS", "true", 1);
 	ok(write_conf(path, "[database]\npassword = pw\n", 0644) == 0, "written 0644");
-	ok(cfg_load(path, &c, err, sizeof(err)) != 0, "the environment cannot say it for the file");
-	cfg_free(&c);
+	ok(config_load(path, &c, err, sizeof(err)) != 0, "the environment cannot say it for the file");
+	config_free(&c);
 	unsetenv("CREDITD_CONFIG_READABLE_BY_OTHERS");
 }
 
@@ -107,37 +107,37 @@ static void nobody_else_writes(const char *path)
 	char err[512] = "";
 	static const char plain[] = "[server]\nthreads = 4\n";
 	ok(write_conf(path, plain, 0646) == 0, "written 0646, no secret in it");
-	ok(cfg_load(path, &c, err, sizeof(err)) != 0 && strstr(err, path) != NULL &&
+	ok(config_load(path, &c, err, sizeof(err)) != 0 && strstr(err, path) != NULL &&
 	   strstr(err, "writable by others") != NULL && strstr(err, "0646") != NULL,
 	   "no secret, writable by others: refused, naming the file and the mode: %s", err);
-	cfg_free(&c);
+	config_free(&c);
 	ok(write_conf(path, plain, 0662) == 0, "written 0662, no secret in it");
-	ok(cfg_load(path, &c, err, sizeof(err)) != 0 && strstr(err, "chmod o-w") != NULL,
+	ok(config_load(path, &c, err, sizeof(err)) != 0 && strstr(err, "chmod o-w") != NULL,
 	   "no secret, writable by all: refused: %s", err);
-	cfg_free(&c);
+	config_free(&c);
 	ok(write_conf(path, plain, 0664) == 0, "written 0664, no secret in it");
-	ok(cfg_load(path, &c, err, sizeof(err)) == 0, "no secret, writable by the group: loads: %s", err);
-	cfg_free(&c);
+	ok(config_load(path, &c, err, sizeof(err)) == 0, "no secret, writable by the group: loads: %s", err);
+	config_free(&c);
 	ok(write_conf(path, "[database]\npassword = pw\n", 0660) == 0, "written 0660 with a password");
-	ok(cfg_load(path, &c, err, sizeof(err)) != 0 && strstr(err, "database.password") != NULL &&
+	ok(config_load(path, &c, err, sizeof(err)) != 0 && strstr(err, "database.password") != NULL &&
 	   strstr(err, "writable by its group") != NULL && strstr(err, "0660") != NULL,
 	   "a secret in a file its group may write: refused, naming the key and the mode: %s", err);
-	cfg_free(&c);
+	config_free(&c);
 	ok(write_conf(path, "[stripe]\nsecret_key = sk_test_x\n[security]\nconfig_readable_by_others = true\n", 0664) == 0,
 	   "written 0664 with a Stripe key and the opt-in");
-	ok(cfg_load(path, &c, err, sizeof(err)) != 0 && strstr(err, "writable by its group") != NULL,
+	ok(config_load(path, &c, err, sizeof(err)) != 0 && strstr(err, "writable by its group") != NULL,
 	   "the opt-in is for reading, not writing: refused: %s", err);
-	cfg_free(&c);
+	config_free(&c);
 	ok(write_conf(path, "[database]\npassword = pw\n", 0620) == 0, "written 0620 with a password");
-	ok(cfg_load(path, &c, err, sizeof(err)) != 0 && strstr(err, "writable by its group") != NULL,
+	ok(config_load(path, &c, err, sizeof(err)) != 0 && strstr(err, "writable by its group") != NULL,
 	   "group-writable, even unreadable by it: refused: %s", err);
-	cfg_free(&c);
+	config_free(&c);
 	ok(write_conf(path, "[database]\npassword = pw\n", 0640) == 0 &&
-	   cfg_load(path, &c, err, sizeof(err)) == 0, "0640 with a password (the package's) loads: %s", err);
-	cfg_free(&c);
+	   config_load(path, &c, err, sizeof(err)) == 0, "0640 with a password (the package's) loads: %s", err);
+	config_free(&c);
 	ok(write_conf(path, "[database]\npassword = pw\n", 0600) == 0 &&
-	   cfg_load(path, &c, err, sizeof(err)) == 0, "0600 with a password (./dev's) loads: %s", err);
-	cfg_free(&c);
+	   config_load(path, &c, err, sizeof(err)) == 0, "0600 with a password (./dev's) loads: %s", err);
+	config_free(&c);
 }
 
 /* A config file holding a secret is refused when others may read it,
@@ -152,42 +152,42 @@ static void secret_files_are_private(void)
 		return;
 	close(fd);
 	ok(write_conf(path, "[database]\npassword = pw\n", 0644) == 0, "written 0644");
-	ok(cfg_load(path, &c, err, sizeof(err)) != 0, "a world-readable config with a password refused");
+	ok(config_load(path, &c, err, sizeof(err)) != 0, "a world-readable config with a password refused");
 	ok(strstr(err, path) != NULL && strstr(err, "database.password") != NULL && strstr(err, "0644") != NULL,
 	   "message names the file, the key and the mode: %s", err);
-	cfg_free(&c);
+	config_free(&c);
 	ok(write_conf(path, "[database]\npassword = pw\n", 0640) == 0, "written 0640");
-	ok(cfg_load(path, &c, err, sizeof(err)) == 0, "0640 loads: %s", err);
-	cfg_free(&c);
+	ok(config_load(path, &c, err, sizeof(err)) == 0, "0640 loads: %s", err);
+	config_free(&c);
 	ok(write_conf(path, "[stripe]\nsecret_key = sk_test_x\n", 0604) == 0, "written 0604");
-	ok(cfg_load(path, &c, err, sizeof(err)) != 0 && strstr(err, "stripe.secret_key") != NULL,
+	ok(config_load(path, &c, err, sizeof(err)) != 0 && strstr(err, "stripe.secret_key") != NULL,
 	   "a Stripe key in a file others may read refused: %s", err);
-	cfg_free(&c);
+	config_free(&c);
 	ok(write_conf(path, "[server]\nthreads = 4\n[database]\npassword =\n", 0644) == 0, "written 0644");
-	ok(cfg_load(path, &c, err, sizeof(err)) == 0, "no secret in it: 0644 loads: %s", err);
-	cfg_free(&c);
+	ok(config_load(path, &c, err, sizeof(err)) == 0, "no secret in it: 0644 loads: %s", err);
+	config_free(&c);
 	shared_hosting_opt_in(path);
 	nobody_else_writes(path);
 	/* creditctl migrate's owner user and its password file. */
 	ok(write_conf(path, "[database]\nuser = rt\npassword = rtpw\nmigrate_user = own\nmigrate_password = ownpw\n",
 		      0600) == 0, "written 0600");
-	ok(cfg_load(path, &c, err, sizeof(err)) == 0, "migrate user loads: %s", err);
-	ok(cfg_use_migrate_user(&c, NULL, NULL, err, sizeof(err)) == 0, "switch to the owner");
+	ok(config_load(path, &c, err, sizeof(err)) == 0, "migrate user loads: %s", err);
+	ok(config_use_migrate_user(&c, NULL, NULL, err, sizeof(err)) == 0, "switch to the owner");
 	is_str(c.db_user, "own", "the owner from the config");
 	is_str(c.db_password, "ownpw", "its password");
-	cfg_free(&c);
-	ok(cfg_load(path, &c, err, sizeof(err)) == 0, "loads again");
+	config_free(&c);
+	ok(config_load(path, &c, err, sizeof(err)) == 0, "loads again");
 	char pwfile[] = "/tmp/creditd-test-pw-XXXXXX";
 	fd = mkstemp(pwfile);
 	if (fd >= 0)
 		close(fd);
 	ok(fd >= 0 && write_conf(pwfile, "filepw\n", 0600) == 0, "password file");
-	ok(cfg_use_migrate_user(&c, "other", pwfile, err, sizeof(err)) == 0, "--user and --password-file: %s", err);
+	ok(config_use_migrate_user(&c, "other", pwfile, err, sizeof(err)) == 0, "--user and --password-file: %s", err);
 	is_str(c.db_user, "other", "--user wins");
 	is_str(c.db_password, "filepw", "the file's first line, without its newline");
-	ok(write_conf(pwfile, "filepw\n", 0644) == 0 && cfg_use_migrate_user(&c, "x", pwfile, err, sizeof(err)) != 0 &&
+	ok(write_conf(pwfile, "filepw\n", 0644) == 0 && config_use_migrate_user(&c, "x", pwfile, err, sizeof(err)) != 0 &&
 	   strstr(err, pwfile) != NULL, "a password file others may read refused: %s", err);
-	cfg_free(&c);
+	config_free(&c);
 	unlink(pwfile);
 	unlink(path);
 }
@@ -210,19 +210,19 @@ int main(void)
 	is_int(c.topups_per_hour, 10, "default top-ups per hour");
 	ok(c.suspend_on_dispute == 1, "a dispute suspends by default");
 	ok(c.suspend_when_unpaid == 0, "an unpaid subscription does not suspend by default");
-	cfg_free(&c);
+	config_free(&c);
 
 	ok(load("[stripe]\ntopups_per_hour = 3\nsuspend_on_dispute = false\nsuspend_when_unpaid = true\n", &c, err,
 		sizeof(err)) == 0, "Stripe trust keys load: %s", err);
 	is_int(c.topups_per_hour, 3, "top-ups per hour read");
 	ok(c.suspend_on_dispute == 0, "suspend_on_dispute false read");
 	ok(c.suspend_when_unpaid == 1, "suspend_when_unpaid true read");
-	cfg_free(&c);
+	config_free(&c);
 	ok(load("[stripe]\nsuspend_on_dispute = no\n", &c, err, sizeof(err)) != 0, "a boolean is true or false");
 	ok(strstr(err, "stripe.suspend_on_dispute") != NULL, "message names the key: %s", err);
-	cfg_free(&c);
+	config_free(&c);
 	ok(load("[stripe]\ntopups_per_hour = 0\n", &c, err, sizeof(err)) != 0, "top-ups per hour at least 1");
-	cfg_free(&c);
+	config_free(&c);
 
 	ok(load("[server]\nthreads = 4\nbase_path = /credits/\n[ledger]\ncurrency = USD\n"
 		"signup_bonus_micros = 10000000\nexpired_holds = capture\n[stripe]\n"
@@ -234,51 +234,51 @@ int main(void)
 	is_int(c.webhook_secret_count, 2, "two webhook secrets");
 	is_str(c.webhook_secrets[1], WHSEC_B, "second secret trimmed");
 	is_str(c.stripe_currency, "usd", "Stripe currency lower-cased");
-	cfg_free(&c);
+	config_free(&c);
 
 	ok(load("[server]\nthreadz = 4\n", &c, err, sizeof(err)) != 0, "unknown key refused");
 	ok(strstr(err, "threadz") != NULL && strstr(err, ":2") != NULL, "message names key and line: %s", err);
-	cfg_free(&c);
+	config_free(&c);
 	ok(load("[server]\nthreads = many\n", &c, err, sizeof(err)) != 0, "non-integer refused");
 	ok(strstr(err, "server.threads") != NULL, "message names the key: %s", err);
-	cfg_free(&c);
+	config_free(&c);
 	ok(load("[server]\nthreads = 0\n", &c, err, sizeof(err)) != 0, "out-of-range refused");
-	cfg_free(&c);
+	config_free(&c);
 	ok(load("[ledger]\nexpired_holds = keep\n", &c, err, sizeof(err)) != 0, "bad enum refused");
 	ok(strstr(err, "release|capture") != NULL, "message lists the choices: %s", err);
-	cfg_free(&c);
+	config_free(&c);
 	ok(load("[nowhere]\n", &c, err, sizeof(err)) != 0, "unknown section refused");
-	cfg_free(&c);
+	config_free(&c);
 	ok(load("[stripe]\ntopup_min_cents = 900\ntopup_max_cents = 800\n", &c, err, sizeof(err)) != 0,
 	   "min above max refused");
-	cfg_free(&c);
+	config_free(&c);
 	/* DESIGN §10: the largest top-up is one grant, at most 10^12 micros. */
 	ok(load("[stripe]\ntopup_max_cents = 100000000\ntopup_rate = 10001\n", &c, err, sizeof(err)) != 0 &&
 	   strstr(err, "stripe.topup_max_cents") != NULL && strstr(err, "stripe.topup_rate") != NULL,
 	   "a top-up above the largest grant refused, naming the keys: %s", err);
-	cfg_free(&c);
+	config_free(&c);
 	ok(load("[stripe]\ntopup_max_cents = 1000\ntopup_rate = 1000000000\n", &c, err, sizeof(err)) == 0,
 	   "a top-up of exactly the largest grant loads: %s", err);
-	cfg_free(&c);
+	config_free(&c);
 	ok(load("[stripe]\ntopup_max_cents = 1001\ntopup_rate = 1000000000\n", &c, err, sizeof(err)) != 0,
 	   "one cent more is refused");
-	cfg_free(&c);
+	config_free(&c);
 	/* [retention] (DESIGN §10): days, 0 keeps everything; Stripe event
 	 * ids at least 30 days when purged at all. */
 	ok(load("", &c, err, sizeof(err)) == 0, "defaults: %s", err);
 	is_int(c.retention_stripe_events_days, 90, "Stripe event ids kept 90 days by default");
 	is_int(c.retention_holds_days, 30, "finished holds kept 30 days by default");
-	cfg_free(&c);
+	config_free(&c);
 	ok(load("[retention]\nstripe_events_days = 0\nholds_days = 0\n", &c, err, sizeof(err)) == 0,
 	   "0 (never purge) loads: %s", err);
 	ok(c.retention_stripe_events_days == 0 && c.retention_holds_days == 0, "0 read for both");
-	cfg_free(&c);
+	config_free(&c);
 	ok(load("[retention]\nstripe_events_days = 30\nholds_days = 1\n", &c, err, sizeof(err)) == 0 &&
 	   c.retention_stripe_events_days == 30 && c.retention_holds_days == 1, "the least days load: %s", err);
-	cfg_free(&c);
+	config_free(&c);
 	ok(load("[retention]\nstripe_events_days = 36500\nholds_days = 36500\n", &c, err, sizeof(err)) == 0,
 	   "a hundred years loads: %s", err);
-	cfg_free(&c);
+	config_free(&c);
 	static const char *const bad_retention[] = {
 		"holds_days = -1", "holds_days = 36501", "holds_days = 7d", "holds_days =", "stripe_events_days = -1",
 		"stripe_events_days = 36501", "stripe_events_days = 29", "stripe_events_days = 1",
@@ -290,51 +290,51 @@ int main(void)
 									   : "retention.stripe_events_days";
 		ok(load(text, &c, err, sizeof(err)) != 0 && strstr(err, key) != NULL, "%s refused, naming the key: %s",
 		   bad_retention[i], err);
-		cfg_free(&c);
+		config_free(&c);
 	}
 	ok(load("[ledger]\nholds_days = 30\n", &c, err, sizeof(err)) != 0, "holds_days is a [retention] key");
-	cfg_free(&c);
+	config_free(&c);
 	/* A finished hold outlives its authorize's Idempotency-Key by a day
 	 * at least: holds_days in seconds, or the key's ttl and a day. */
 	ok(load("", &c, err, sizeof(err)) == 0, "defaults: %s", err);
 	is_int(c.retention_holds_seconds, 30 * 86400, "30 days by default (the key's 24 h and a day are less)");
-	cfg_free(&c);
+	config_free(&c);
 	ok(load("[ledger]\nidempotency_ttl_hours = 960\n", &c, err, sizeof(err)) == 0, "a 40-day key: %s", err);
 	is_int(c.retention_holds_seconds, (960 + 24) * 3600, "holds kept the key's 40 days and a day");
-	cfg_free(&c);
+	config_free(&c);
 	ok(load("[ledger]\nidempotency_ttl_hours = 48\n[retention]\nholds_days = 1\n", &c, err, sizeof(err)) == 0,
 	   "holds_days shorter than the key loads: %s", err);
 	is_int(c.retention_holds_seconds, 72 * 3600, "a day of holds_days becomes the key's 48 h and a day");
-	cfg_free(&c);
+	config_free(&c);
 	ok(load("[ledger]\nidempotency_ttl_hours = 48\n[retention]\nholds_days = 3\n", &c, err, sizeof(err)) == 0,
 	   "holds_days longer than the key: %s", err);
 	is_int(c.retention_holds_seconds, 3 * 86400, "holds_days when it is the longer");
-	cfg_free(&c);
+	config_free(&c);
 	ok(load("[ledger]\nidempotency_ttl_hours = 8760\n[retention]\nholds_days = 0\n", &c, err, sizeof(err)) == 0,
 	   "holds_days 0: %s", err);
 	is_int(c.retention_holds_seconds, -1, "0 keeps holds for ever, whatever the key");
-	cfg_free(&c);
+	config_free(&c);
 
 	ok(load("just words\n", &c, err, sizeof(err)) != 0, "line without = refused");
-	cfg_free(&c);
+	config_free(&c);
 	ok(load("[ledger]\ncurrency = euro\n", &c, err, sizeof(err)) != 0, "bad currency refused");
-	cfg_free(&c);
+	config_free(&c);
 
 	ok(load("[stripe]\nsuccess_url = https://app.example/ok\nallowed_redirect_origins = https://shop.example\n",
 		&c, err, sizeof(err)) == 0, "redirect config loads");
-	ok(cfg_redirect_allowed(&c, "https://shop.example/return?x=1"), "listed origin allowed");
-	ok(cfg_redirect_allowed(&c, "https://app.example/other"), "success_url origin allowed");
-	ok(!cfg_redirect_allowed(&c, "https://evil.example/"), "other origin refused");
-	ok(!cfg_redirect_allowed(&c, "https://shop.example.evil.example/"), "suffix trick refused");
-	ok(!cfg_redirect_allowed(&c, "javascript:alert(1)"), "non-http refused");
-	cfg_free(&c);
+	ok(config_redirect_allowed(&c, "https://shop.example/return?x=1"), "listed origin allowed");
+	ok(config_redirect_allowed(&c, "https://app.example/other"), "success_url origin allowed");
+	ok(!config_redirect_allowed(&c, "https://evil.example/"), "other origin refused");
+	ok(!config_redirect_allowed(&c, "https://shop.example.evil.example/"), "suffix trick refused");
+	ok(!config_redirect_allowed(&c, "javascript:alert(1)"), "non-http refused");
+	config_free(&c);
 
 	/* database.nodes: the Galera nodes, else the one node of host/port. */
 	ok(load("[database]\nhost = db.example\nport = 3307\n", &c, err, sizeof(err)) == 0, "one node: %s", err);
 	is_int(c.db_node_count, 1, "no nodes: the one of host and port");
 	is_str(c.db_node[0].host, "db.example", "its host");
 	is_int(c.db_node[0].port, 3307, "its port");
-	cfg_free(&c);
+	config_free(&c);
 	ok(load("[database]\nnodes = 127.0.0.1:3307, db2.example:3308 ,[::1]:3309\n", &c, err, sizeof(err)) == 0,
 	   "three nodes: %s", err);
 	is_int(c.db_node_count, 3, "three nodes read");
@@ -342,7 +342,7 @@ int main(void)
 	is_str(c.db_node[1].name, "db2.example:3308", "a node's name is host:port as written");
 	is_str(c.db_node[2].host, "::1", "an IPv6 address in brackets");
 	is_int(c.db_node[2].port, 3309, "its port");
-	cfg_free(&c);
+	config_free(&c);
 	static const char *bad_nodes[] = {"127.0.0.1", "127.0.0.1:", ":3306", "a:1,,b:2", "a:0", "a:65536",
 					  "a:33x", "::1:3306", "[::1]3306", "a b:3306", "a:1,a:1",
 					  "a:1,b:1,c:1,d:1,e:1,f:1,g:1,h:1,i:1,j:1"};
@@ -351,17 +351,17 @@ int main(void)
 		snprintf(text, sizeof(text), "[database]\nnodes = %s\n", bad_nodes[i]);
 		ok(load(text, &c, err, sizeof(err)) != 0 && strstr(err, "database.nodes") != NULL,
 		   "nodes = %s refused: %s", bad_nodes[i], err);
-		cfg_free(&c);
+		config_free(&c);
 	}
 
 	setenv("CREDITD_DB_NAME", "fromenv", 1);
 	setenv("CREDITD_CONFIG", "/nonexistent/creditd.conf", 1);
-	ok(cfg_load(NULL, &c, err, sizeof(err)) != 0, "explicit missing config file is an error");
-	cfg_free(&c);
+	ok(config_load(NULL, &c, err, sizeof(err)) != 0, "explicit missing config file is an error");
+	config_free(&c);
 	unsetenv("CREDITD_CONFIG");
-	ok(cfg_load("/dev/null", &c, err, sizeof(err)) == 0, "env overrides load: %s", err);
+	ok(config_load("/dev/null", &c, err, sizeof(err)) == 0, "env overrides load: %s", err);
 	is_str(c.db_name, "fromenv", "CREDITD_DB_NAME overrides");
-	cfg_free(&c);
+	config_free(&c);
 	secrets_are_long();
 	secret_files_are_private();
 	return done_testing();

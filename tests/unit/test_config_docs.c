@@ -33,9 +33,9 @@ static char *block(const char *text, const char *start, const char *next)
 static int known_key(const char *section, const char *key)
 {
 	struct cfg_doc d;
-	size_t n = cfg_describe(0, &d);
+	size_t n = config_describe(0, &d);
 	for (size_t i = 0; i < n; i++) {
-		cfg_describe(i, &d);
+		config_describe(i, &d);
 		if (strcmp(d.section, section) == 0 && strcmp(d.key, key) == 0)
 			return 1;
 	}
@@ -97,10 +97,10 @@ int main(void)
 	ok(example != NULL, "etc/creditd.conf.example read");
 	if (page == NULL || example == NULL)
 		return done_testing();
-	size_t n = cfg_describe(0, &d);
+	size_t n = config_describe(0, &d);
 	for (size_t i = 0; i < n; i++) {
 		char head[64], want[512], key_line[128], ex_key[128];
-		cfg_describe(i, &d);
+		config_describe(i, &d);
 		snprintf(head, sizeof(head), ".SS [%s]\n", d.section);
 		char *sec = block(page, head, ".SS ");
 		/* The line after ".B key": default, range or choices, env. */
@@ -159,9 +159,9 @@ int main(void)
 	if (cfgtext != NULL) {
 		static struct cfg c;
 		char err[256] = "";
-		int rc = cfg_load_string(cfgtext + 4, &c, err, sizeof(err));
+		int rc = config_load_string(cfgtext + 4, &c, err, sizeof(err));
 		ok(rc == 0, "its example loads: %s", err);
-		cfg_free(&c);
+		config_free(&c);
 	}
 	free(ex);
 	free(page);

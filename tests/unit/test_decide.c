@@ -329,7 +329,7 @@ static void test_authorize(struct store *lg, struct batch *b)
 	op.in.authorize = &r1;
 	is_int(ledger_decide_authorize(b, &op, NOW), CD_OK, "a request_id in the batch needs no look-up: replayed");
 	ok(op.lookup == 0 && op.hold == 0, "with its hold");
-	/* The look-up finds a hold (as ledger_batch_hold_lookup puts it in
+	/* The look-up finds a hold (as ledger_load_hold_lookup puts it in
 	 * the batch): decided again, the refused request is its replay. */
 	struct guard_authorize r5 = ask("req-5", 1000, -1);
 	op_init(&op, GUARD_AUTHORIZE);
@@ -435,20 +435,20 @@ static void test_release_usage(struct store *lg, struct batch *b)
 }
 
 /* A member the guard names with no row: which accounts make it one
- * (ledger_member_row_due), and that row, as ledger_member_create leaves it (no cap of
+ * (ledger_members_row_due), and that row, as ledger_members_create leaves it (no cap of
  * its own, its reserve the holds it had already), capped by the plan. */
 static void test_new_member_row(struct store *lg)
 {
 	struct acct a;
 	acct_init(&a, 8, "team", 10000);
 	snprintf(a.kind, sizeof(a.kind), "workspace");
-	is_int(ledger_member_row_due(&a), 0, "a workspace whose plan has no member cap: no row made");
+	is_int(ledger_members_row_due(&a), 0, "a workspace whose plan has no member cap: no row made");
 	a.plan_member_cap = 0;
-	is_int(ledger_member_row_due(&a), 1, "a plan member cap (even 0): a row made");
+	is_int(ledger_members_row_due(&a), 1, "a plan member cap (even 0): a row made");
 	a.plan_member_cap = 3000;
-	is_int(ledger_member_row_due(&a), 1, "a plan member cap of 3000: a row made");
+	is_int(ledger_members_row_due(&a), 1, "a plan member cap of 3000: a row made");
 	snprintf(a.kind, sizeof(a.kind), "user");
-	is_int(ledger_member_row_due(&a), 0, "not a workspace: never");
+	is_int(ledger_members_row_due(&a), 0, "not a workspace: never");
 	struct batch *b = batch_made();
 	if (b == NULL) {
 		ok(0, "a batch in memory");
@@ -543,14 +543,14 @@ static void test_written_only_when_locked(struct store *lg)
 	memset(&a, 0, sizeof(a));
 	a.id = 9;
 	lg->tx_serial = 5;
-	is_int(ledger_acct_store(lg, &a), CD_E_INTERNAL, "an account row never locked is not written");
-	is_int(ledger_journal_append(lg, &a, &j, NULL), CD_E_INTERNAL, "nor is a journal row from it");
+	is_int(ledger_rows_acct_store(lg, &a), CD_E_INTERNAL, "an account row never locked is not written");
+	is_int(ledger_rows_journal_append(lg, &a, &j, NULL), CD_E_INTERNAL, "nor is a journal row from it");
 	ok(a.balance == 0, "the balance did not move");
-	ledger_acct_mark_locked(lg, &a);
-	is_int(ledger_acct_check_locked(lg, &a, "a test"), CD_OK, "locked in this transaction: written");
+	ledger_rows_acct_mark_locked(lg, &a);
+	is_int(ledger_rows_acct_check_locked(lg, &a, "a test"), CD_OK, "locked in this transaction: written");
 	store_committed(lg);	/* the transaction ends: the lock with it */
-	is_int(ledger_acct_check_locked(lg, &a, "a test"), CD_E_INTERNAL, "a row locked in an earlier transaction is not");
-	is_int(ledger_journal_append(lg, &a, &j, NULL), CD_E_INTERNAL, "its journal row is not written");
+	is_int(ledger_rows_acct_check_locked(lg, &a, "a test"), CD_E_INTERNAL, "a row locked in an earlier transaction is not");
+	is_int(ledger_rows_journal_append(lg, &a, &j, NULL), CD_E_INTERNAL, "its journal row is not written");
 	struct batch *b = ledger_batch_take();
 	ok(b != NULL, "a batch");
 	if (b == NULL)
@@ -561,7 +561,7 @@ static void test_written_only_when_locked(struct store *lg)
 	b->accts[0].a = a;
 	b->accts[0].changed = 1;
 	b->kept_check = 0;
-	is_int(ledger_batch_flush(lg, b, 1, NULL, 0), CD_E_INTERNAL,
+	is_int(ledger_batch_write_flush(lg, b, 1, NULL, 0), CD_E_INTERNAL,
 	       "a guard batch does not write an account neither locked nor checked by the write");
 	ledger_batch_free(b);
 }

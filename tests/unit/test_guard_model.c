@@ -150,7 +150,7 @@ static void written(struct batch *b)
 	}
 }
 
-/* ledger_batch_spend_more on rows in memory: the unread grants read a
+/* ledger_load_spend_more on rows in memory: the unread grants read a
  * page at a time and burnt, the rest onto the debt row. */
 static void spend_more(struct model *m, struct batch *b, int64_t left)
 {
@@ -177,7 +177,7 @@ static void spend_more(struct model *m, struct batch *b, int64_t left)
 }
 
 /* The refund grant a late settle below its capture asks for, as
- * ledger_holds.c writes it (ledger_add_grant, its journal row written
+ * ledger_holds.c writes it (ledger_rows_add_grant, its journal row written
  * apart): the debt repaid first (money_rule_grant), the grants read
  * stale after it. */
 static void refund(struct batch *b, struct guard_op *op)
@@ -300,7 +300,7 @@ static int pick_hold(struct model *m, const struct batch *b, char *id, size_t ca
 	int i = (int)rnd(m, (unsigned)b->nholds);
 	op->account_id = 7;
 	op->hold_id = b->holds[i].h.id;
-	ledger_hold_id_format(id, cap, 7, op->hold_id);
+	ledger_rows_hold_id_format(id, cap, 7, op->hold_id);
 	return i;
 }
 
@@ -412,7 +412,7 @@ static void step_expiry(struct model *m, struct store *lg, struct batch *b)
 		ledger_decide_member_move(b, 0, h->has_member ? h->member : NULL, -e.release, e.charge);
 		if (e.charge > 0) {
 			if (ledger_batch_spend(lg, b, 0, e.charge, "usage", NULL, h->id, NULL, &more) != CD_OK ||
-			    ledger_acct_spent(a, e.charge) != 0)
+			    ledger_rows_acct_spent(a, e.charge) != 0)
 				fail(m, "a capture's charge");
 			if (more > 0)
 				spend_more(m, b, more);

@@ -208,7 +208,7 @@ static void test_every_error_status_is_its_own(void)
 	/* Every status the error table answers is counted under its code. */
 	int all = 1;
 	for (int e = 0; e < CD_E__COUNT; e++)
-		all = all && metrics_status_known(cd_err_status((enum cd_err)e));
+		all = all && metrics_status_known(errors_status((enum cd_err)e));
 	ok(all, "the error table's statuses all have their own counter");
 	static const int successes[] = {200, 201, 204, 304};
 	for (size_t i = 0; i < sizeof(successes) / sizeof(successes[0]); i++)

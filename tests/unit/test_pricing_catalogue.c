@@ -99,12 +99,12 @@ static void test_thresholds(void)
 	};
 	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
 		int64_t n = -1;
-		ok(pricing_tier_threshold(good[i].key, "input_cost_per_token_above_", &n) == 0 && n == good[i].want,
+		ok(pricing_catalogue_tier_threshold(good[i].key, "input_cost_per_token_above_", &n) == 0 && n == good[i].want,
 		   "%s: %lld tokens (got %lld)", good[i].key, (long long)good[i].want, (long long)n);
 	}
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		int64_t n;
-		ok(pricing_tier_threshold(bad[i], "input_cost_per_token_above_", &n) != 0, "%s names no threshold", bad[i]);
+		ok(pricing_catalogue_tier_threshold(bad[i], "input_cost_per_token_above_", &n) != 0, "%s names no threshold", bad[i]);
 	}
 }
 

@@ -69,13 +69,13 @@ static int credit(struct model *m, int64_t amount)
 	return 0;
 }
 
-/* As ledger_spend_as does: burn in order, the rest onto the debt row. */
+/* As ledger_rows_spend_as does: burn in order, the rest onto the debt row. */
 static int spend(struct model *m, int64_t amount)
 {
 	if (amount <= 0 || m->n == GRANTS)
 		return amount == 0 ? 0 : -1;
-	int64_t left = ledger_spend_burn(m->g, m->n, amount);
-	if (left > 0 && !ledger_spend_debt(m->g, m->n, left))
+	int64_t left = ledger_rows_spend_burn(m->g, m->n, amount);
+	if (left > 0 && !ledger_rows_spend_debt(m->g, m->n, left))
 		m->g[m->n++] = (struct spend_grant){m->n + 1, -left, 1, 1};
 	m->balance -= amount;
 	return 0;
@@ -243,7 +243,7 @@ static int dispute_news(struct model *m, struct payment *p, struct tally *t)
 	return m->balance == before + give ? 0 : -1;
 }
 
-/* As ledger_dispute_yield does: what a refund asks of the open disputes. */
+/* As ledger_disputes_yield does: what a refund asks of the open disputes. */
 static int64_t refund_yield(struct payment *p, int64_t micros)
 {
 	int64_t held[DISPUTES], parts[DISPUTES];

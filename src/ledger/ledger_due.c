@@ -1,7 +1,7 @@
 /* ledger_open.c: opening an account for a request, and the background
  * sweep.
  *
- * ledger_acct_lock locks the account row, rolls its month over and applies what
+ * ledger_due_lock locks the account row, rolls its month over and applies what
  * fell due: a hold stops counting as reserved at its expires_at (DESIGN
  * §5) and an expired grant must never be spent, so both are applied by
  * whichever comes first, a request touching the account or the background
@@ -10,7 +10,7 @@
  * journal row. Uses the rows and the members below it; every operation
  * opens its account through here. The background sweep ends with the
  * purge of what retention lets go (ledger_purge.c). */
-#include "ledger_open.h"
+#include "ledger_due.h"
 #include "money_rule.h"
 #include "ledger_periods.h"
 #include "ledger_events.h"
@@ -22,7 +22,7 @@
 #include <string.h>
 
 /* Rolls the month over and applies what is due: called with the row locked. */
-enum cd_err ledger_acct_touch(struct store *lg, struct acct *a)
+enum cd_err ledger_due_apply(struct store *lg, struct acct *a)
 {
 	int64_t month = timefmt_month_key(lg->now), day = lg->now / TIMEFMT_SECONDS_PER_DAY;
 	a->dirty = 0;
@@ -38,34 +38,34 @@ enum cd_err ledger_acct_touch(struct store *lg, struct acct *a)
 	}
 	/* The plan's credit for a new period comes first: its rollover reads
 	 * what the last period left, before the sweep writes that off. */
-	if (ledger_period_due(lg, a)) {
-		enum cd_err rc = ledger_period_credit(lg, a, a->plan, lg->now, PERIOD_RENEWAL, NULL);
+	if (ledger_periods_due(lg, a)) {
+		enum cd_err rc = ledger_periods_credit(lg, a, a->plan, lg->now, PERIOD_RENEWAL, NULL);
 		if (rc != CD_OK)
 			return rc;
 		a->dirty = 1;
 	}
 	if (a->sweep_due_at >= 0 && a->sweep_due_at <= lg->now) {
 		a->dirty = 1;
-		return ledger_acct_sweep(lg, a);
+		return ledger_due_sweep_acct(lg, a);
 	}
 	return CD_OK;
 }
 
-int ledger_acct_touch_writes(const struct store *lg, const struct acct *a)
+int ledger_due_writes(const struct store *lg, const struct acct *a)
 {
-	return ledger_period_due(lg, a) || (a->sweep_due_at >= 0 && a->sweep_due_at <= lg->now);
+	return ledger_periods_due(lg, a) || (a->sweep_due_at >= 0 && a->sweep_due_at <= lg->now);
 }
 
-enum cd_err ledger_acct_lock(struct store *lg, const char *ext_id, struct acct *a)
+enum cd_err ledger_due_lock(struct store *lg, const char *ext_id, struct acct *a)
 {
-	enum cd_err rc = ledger_acct_load_locked(lg, ext_id, a);
-	return rc == CD_OK ? ledger_acct_touch(lg, a) : rc;
+	enum cd_err rc = ledger_rows_acct_load_locked(lg, ext_id, a);
+	return rc == CD_OK ? ledger_due_apply(lg, a) : rc;
 }
 
-enum cd_err ledger_acct_lock_id(struct store *lg, int64_t id, struct acct *a)
+enum cd_err ledger_due_lock_id(struct store *lg, int64_t id, struct acct *a)
 {
-	enum cd_err rc = ledger_acct_load_locked_id(lg, id, a);
-	return rc == CD_OK ? ledger_acct_touch(lg, a) : rc;
+	enum cd_err rc = ledger_rows_acct_load_locked_id(lg, id, a);
+	return rc == CD_OK ? ledger_due_apply(lg, a) : rc;
 }
 
 /* ---- Sweep ---- */
@@ -117,22 +117,22 @@ static enum cd_err expire_hold_batch(struct store *lg, struct acct *a, int *done
 			return CD_E_INTERNAL;	/* a row edited by hand: the rule asserts it */
 		}
 		money_rule_hold_expiry(amounts[i], a->reserved, lg->cfg->capture_expired || gateways[i], &x);
-		ledger_hold_id_format(ref, sizeof(ref), a->id, ids[i]);
-		const char *outer = ledger_journal_key_push(lg, key, "expire", ref, 1);
+		ledger_rows_hold_id_format(ref, sizeof(ref), a->id, ids[i]);
+		const char *outer = ledger_rows_journal_key_push(lg, key, "expire", ref, 1);
 		a->reserved -= x.release;
 		if (x.captured) {
-			rc = ledger_spend(lg, a, x.charge, "usage", ids[i], ref, "expired hold captured", NULL);
-			if (rc == CD_OK && ledger_acct_spent(a, x.charge) != 0)
+			rc = ledger_rows_spend(lg, a, x.charge, "usage", ids[i], ref, "expired hold captured", NULL);
+			if (rc == CD_OK && ledger_rows_acct_spent(a, x.charge) != 0)
 				rc = refusal_set_range(&lg->refusal, REFUSE_OUT_OF_RANGE, "spend", x.charge, NULL);
 		} else {
-			rc = ledger_journal_append(lg, a, &(struct journal_line){.cause = "expiry", .hold_id = ids[i],
+			rc = ledger_rows_journal_append(lg, a, &(struct journal_line){.cause = "expiry", .hold_id = ids[i],
 					.reference = ref, .description = "expired hold released"}, NULL);
 		}
 		lg->journal_key = outer;
 		if (rc == CD_OK)
-			rc = ledger_member_adjust(lg, a, has_member[i] ? members[i] : NULL, -x.release, x.charge);
+			rc = ledger_members_adjust(lg, a, has_member[i] ? members[i] : NULL, -x.release, x.charge);
 		if (rc == CD_OK)
-			rc = ledger_hold_end(lg, &(struct hold_end){.id = ids[i], .state = x.captured ? "captured" : "expired",
+			rc = ledger_rows_hold_end(lg, &(struct hold_end){.id = ids[i], .state = x.captured ? "captured" : "expired",
 								    .charged = x.charge});
 		if (rc != CD_OK)
 			return rc;
@@ -171,10 +171,10 @@ static enum cd_err expire_grant_batch(struct store *lg, struct acct *a, int *don
 	for (int i = 0; i < n; i++) {
 		char ref[32];
 		char key[JOURNAL_KEY_BYTES];
-		ledger_id_format(ref, sizeof(ref), "grant_", ids[i]);
+		ledger_ids_format(ref, sizeof(ref), "grant_", ids[i]);
 		const struct spend_grant gone = {ids[i], 0, 0, 1};
-		const char *outer = ledger_journal_key_push(lg, key, "expire", ref, 1);
-		enum cd_err rc = ledger_grants_journal(lg, a, &gone, 1, &(struct journal_line){.amount = -left[i],
+		const char *outer = ledger_rows_journal_key_push(lg, key, "expire", ref, 1);
+		enum cd_err rc = ledger_rows_grants_journal(lg, a, &gone, 1, &(struct journal_line){.amount = -left[i],
 				.cause = "expiry", .source = sources[i], .grant_id = ids[i], .reference = ref,
 				.description = "expired grant written off"}, NULL);
 		lg->journal_key = outer;
@@ -195,7 +195,7 @@ static enum cd_err expire_grants(struct store *lg, struct acct *a)
 	return rc;
 }
 
-enum cd_err ledger_acct_sweep(struct store *lg, struct acct *a)
+enum cd_err ledger_due_sweep_acct(struct store *lg, struct acct *a)
 {
 	int e;
 	enum cd_err rc = expire_holds(lg, a);
@@ -212,16 +212,16 @@ enum cd_err ledger_acct_sweep(struct store *lg, struct acct *a)
 			if (!store_null(s, c) && (a->sweep_due_at < 0 || store_i64(s, c) < a->sweep_due_at))
 				a->sweep_due_at = store_i64(s, c);
 	}
-	ledger_period_sweep_due(lg, a);
+	ledger_periods_sweep_due(lg, a);
 	return CD_OK;
 }
 
 static enum cd_err sweep_one(struct store *lg, int64_t id)
 {
 	struct acct a;
-	enum cd_err rc = ledger_acct_lock_id(lg, id, &a);
+	enum cd_err rc = ledger_due_lock_id(lg, id, &a);
 	if (rc == CD_OK && a.dirty)
-		rc = ledger_acct_save(lg, &a);
+		rc = ledger_events_acct_save(lg, &a);
 	return rc == CD_E_NOT_FOUND ? CD_OK : rc;
 }
 

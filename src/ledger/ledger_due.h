@@ -3,21 +3,21 @@
  * captured, expired grants written off) before anything else reads it.
  * Above the rows and the members (expiry moves both); every operation
  * opens its account through here. Internal to the ledger's files. */
-#ifndef CREDITD_LEDGER_OPEN_H
-#define CREDITD_LEDGER_OPEN_H
+#ifndef CREDITD_LEDGER_DUE_H
+#define CREDITD_LEDGER_DUE_H
 #include "ledger_members.h"
 
 /* Rolls the month over and applies what is due, on a row locked by the
  * caller (sets a->dirty when it changed anything). */
-enum cd_err ledger_acct_touch(struct store *lg, struct acct *a);
-/* 1 when ledger_acct_touch will write rows besides the account's (a renewal's
+enum cd_err ledger_due_apply(struct store *lg, struct acct *a);
+/* 1 when ledger_due_apply will write rows besides the account's (a renewal's
  * grants, expiries): what was read of them must be read again. */
-int ledger_acct_touch_writes(const struct store *lg, const struct acct *a);
+int ledger_due_writes(const struct store *lg, const struct acct *a);
 /* Locks the account row (FOR UPDATE), rolls the month over and applies
  * due expiries. CD_E_NOT_FOUND when no such account. */
-enum cd_err ledger_acct_lock(struct store *lg, const char *ext_id, struct acct *a);
-enum cd_err ledger_acct_lock_id(struct store *lg, int64_t id, struct acct *a);
+enum cd_err ledger_due_lock(struct store *lg, const char *ext_id, struct acct *a);
+enum cd_err ledger_due_lock_id(struct store *lg, int64_t id, struct acct *a);
 /* Holds that expired are released or captured; grants that expired are
  * written off. Recomputes sweep_due_at. */
-enum cd_err ledger_acct_sweep(struct store *lg, struct acct *a);
+enum cd_err ledger_due_sweep_acct(struct store *lg, struct acct *a);
 #endif
