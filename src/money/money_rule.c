@@ -6,11 +6,14 @@
 #include "money.h"
 #include "timefmt.h"
 #include <assert.h>
+#include <stddef.h>
 
 int money_rule_grant(int64_t balance, int64_t debt, int64_t amount, struct grant_effect *e)
 {
 	int64_t after;
-	assert(amount > 0 && debt >= 0);
+	assert(e != NULL);
+	assert(amount > 0);
+	assert(debt >= 0);
 	/* The debt row carries what the grants could not: a balance below
 	 * zero is that debt, never more. */
 	assert(balance >= 0 || debt >= -balance);
@@ -19,31 +22,45 @@ int money_rule_grant(int64_t balance, int64_t debt, int64_t amount, struct grant
 	e->repay = debt < amount ? debt : amount;
 	e->remaining = amount - e->repay;
 	e->balance_after = after;
-	assert(e->repay >= 0 && e->remaining >= 0 && e->repay + e->remaining == amount);
+	assert(e->repay >= 0);
+	assert(e->remaining >= 0);
+	assert(e->repay + e->remaining == amount);
 	return 0;
 }
 
 /* What all refunds so far take back of the credit. */
 static int64_t refund_target(const struct refund_case *c)
 {
-	int64_t paid = c->charge_cents > 0 ? c->charge_cents : c->paid_cents;
+	assert(c->credited >= 0);
+	assert(c->refunded_cents >= 0);
+	int64_t target, paid = c->charge_cents > 0 ? c->charge_cents : c->paid_cents;
 	if (paid > 0 && c->refunded_cents >= paid)
-		return c->credited;
-	if (paid > 0)
-		return (int64_t)((__int128)c->credited * c->refunded_cents / paid);
-	return c->rate_micros < 0 || c->rate_micros > c->credited ? c->credited : c->rate_micros;
+		target = c->credited;
+	else if (paid > 0)
+		target = (int64_t)((__int128)c->credited * c->refunded_cents / paid);
+	else
+		target = c->rate_micros < 0 || c->rate_micros > c->credited ? c->credited : c->rate_micros;
+	assert(target >= 0);
+	assert(target <= c->credited);
+	return target;
 }
 
 void money_rule_refund(const struct refund_case *c, struct refund_effect *e)
 {
-	assert(c->credited >= 0 && c->refunded >= 0 && c->refunded <= c->credited && c->disputed >= 0);
+	assert(c != NULL);
+	assert(e != NULL);
+	assert(c->credited >= 0);
+	assert(c->refunded >= 0);
+	assert(c->refunded <= c->credited);
+	assert(c->disputed >= 0);
 	assert(c->refunded_cents >= 0);
 	e->duplicate = c->refunded_cents <= c->refunded_cents_before;
 	e->target = e->take = e->from_dispute = 0;
 	if (e->duplicate)
 		return;
 	e->target = refund_target(c);
-	assert(e->target >= 0 && e->target <= c->credited);
+	assert(e->target >= 0);
+	assert(e->target <= c->credited);
 	int64_t micros = e->target - c->refunded;
 	int64_t left = c->credited - c->refunded - c->disputed;
 	if (micros > left && c->disputed > 0)
@@ -51,12 +68,17 @@ void money_rule_refund(const struct refund_case *c, struct refund_effect *e)
 	if (micros > left)
 		micros = left;
 	e->take = micros > 0 ? micros : 0;
-	assert(e->take >= 0 && e->from_dispute >= 0 && e->take + e->from_dispute <= c->credited - c->refunded);
+	assert(e->take >= 0);
+	assert(e->from_dispute >= 0);
+	assert(e->take + e->from_dispute <= c->credited - c->refunded);
 }
 
 void money_rule_refund_moved(const struct refund_case *c, const struct refund_effect *e, int64_t moved)
 {
-	assert(moved >= 0 && moved <= e->from_dispute);
+	assert(c != NULL);
+	assert(e != NULL);
+	assert(moved >= 0);
+	assert(moved <= e->from_dispute);
 	assert(c->refunded + e->take + moved <= c->credited);
 	(void)c;
 	(void)e;
@@ -65,7 +87,10 @@ void money_rule_refund_moved(const struct refund_case *c, const struct refund_ef
 
 int64_t money_rule_dispute_take(const struct dispute_case *c)
 {
-	assert(c->credited >= 0 && c->refunded >= 0 && c->disputed >= 0);
+	assert(c != NULL);
+	assert(c->credited >= 0);
+	assert(c->refunded >= 0);
+	assert(c->disputed >= 0);
 	assert(c->refunded + c->disputed <= c->credited);
 	int64_t micros = c->credited;
 	if (c->cents >= 0 && c->cents < c->paid_cents && c->same_currency)
@@ -73,42 +98,59 @@ int64_t money_rule_dispute_take(const struct dispute_case *c)
 	int64_t left = c->credited - c->refunded - c->disputed;
 	if (micros > left)
 		micros = left;
-	assert(micros >= 0 && c->refunded + c->disputed + micros <= c->credited);
+	assert(micros >= 0);
+	assert(c->refunded + c->disputed + micros <= c->credited);
 	return micros;
 }
 
 int money_rule_dispute_opens(int found, int lost, int64_t taken)
 {
 	assert(taken >= 0);
-	return !found || (lost && taken == 0);
+	int opens = !found || (lost && taken == 0);
+	assert(found || opens);			/* a dispute's first news always takes */
+	assert(!opens || !found || taken == 0);	/* one that took already never takes again */
+	return opens;
 }
 
 int64_t money_rule_dispute_close(int won, int64_t taken, int64_t returned, int64_t *returned_after)
 {
-	assert(taken >= 0 && returned >= 0);
+	assert(returned_after != NULL);
+	assert(taken >= 0);
+	assert(returned >= 0);
 	int64_t give = won && taken > returned ? taken - returned : 0;
 	*returned_after = won ? taken : returned;
-	assert(give >= 0 && give <= taken && *returned_after >= returned);
+	assert(give >= 0);
+	assert(give <= taken);
+	assert(*returned_after >= returned);
 	return give;
 }
 
 int64_t money_rule_dispute_yield(const int64_t *held, int n, int64_t micros, int64_t *parts)
 {
 	int64_t moved = 0;
-	assert(micros >= 0 && n >= 0);
+	assert(n == 0 || held != NULL);
+	assert(n == 0 || parts != NULL);
+	assert(micros >= 0);
+	assert(n >= 0);
 	for (int i = 0; i < n; i++) {
 		assert(held[i] >= 0);
 		int64_t want = micros - moved;
 		parts[i] = held[i] < want ? held[i] : want;
+		assert(parts[i] >= 0);	/* never more than it holds, never below 0 */
 		moved += parts[i];
 	}
-	assert(moved >= 0 && moved <= micros);
+	assert(moved >= 0);
+	assert(moved <= micros);
 	return moved;
 }
 
 void money_rule_period(const struct period_case *c, struct period_effect *e)
 {
-	assert(c->credits >= 0 && c->left >= 0 && c->row_credits >= 0);
+	assert(c != NULL);
+	assert(e != NULL);
+	assert(c->credits >= 0);
+	assert(c->left >= 0);
+	assert(c->row_credits >= 0);
 	*e = (struct period_effect){0, 0, 0, 0};
 	if (!c->has_row) {
 		e->open = 1;
@@ -121,23 +163,32 @@ void money_rule_period(const struct period_case *c, struct period_effect *e)
 		e->raise = 1;
 		e->credit = c->credits - c->row_credits;
 	}
-	assert(e->credit >= 0 && e->carried >= 0 && e->carried <= c->left && !(e->open && e->raise));
+	assert(e->credit >= 0);
+	assert(e->carried >= 0);
+	assert(e->carried <= c->left);
+	assert(!e->open || !e->raise);
 	assert(!c->has_row || e->credit == 0 || c->row_credits + e->credit == c->credits);
 }
 
 int64_t money_rule_fit(int64_t balance, int64_t amount, int64_t max)
 {
-	assert(amount >= 0 && max >= 0);
+	assert(amount >= 0);
+	assert(max >= 0);
 	int64_t fits = amount;
 	if (balance > 0 && amount > max - balance)
 		fits = max > balance ? max - balance : 0;
-	assert(fits >= 0 && fits <= amount && (balance <= 0 || fits == 0 || balance + fits <= max));
+	assert(fits >= 0);
+	assert(fits <= amount);
+	assert(balance <= 0 || fits == 0 || balance + fits <= max);
 	return fits;
 }
 
 enum promo_verdict money_rule_promo(const struct promo_case *c, int64_t *grant_expires)
 {
-	assert(c->redeemed >= 0 && c->now >= 0);
+	assert(c != NULL);
+	assert(grant_expires != NULL);
+	assert(c->redeemed >= 0);
+	assert(c->now >= 0);
 	*grant_expires = -1;
 	if (c->redeemed_by_account)
 		return PROMO_REDEEMED;
@@ -154,7 +205,10 @@ enum promo_verdict money_rule_promo(const struct promo_case *c, int64_t *grant_e
 
 int money_rule_recharge(const struct recharge_case *c, int64_t *day_key, int64_t *day_count)
 {
-	assert(c->max_per_day >= 0 && c->today >= 0);	/* config (checked) and clock */
+	assert(day_key != NULL);
+	assert(day_count != NULL);
+	assert(c->max_per_day >= 0);	/* config (checked) */
+	assert(c->today >= 0);		/* clock */
 	*day_key = c->day_key;
 	*day_count = c->day_count;
 	if (c->threshold < 0 || c->amount_cents <= 0 || !c->has_card || c->pending || c->available >= c->threshold)
@@ -170,37 +224,49 @@ int money_rule_recharge(const struct recharge_case *c, int64_t *day_key, int64_t
 	if (*day_count >= c->max_per_day)
 		return 0;
 	(*day_count)++;
-	assert(*day_key == c->today && *day_count <= c->max_per_day);
+	assert(*day_key == c->today);
+	assert(*day_count <= c->max_per_day);
 	return 1;
 }
 
 void money_rule_hold_expiry(int64_t amount, int64_t reserved, int capture, struct hold_expiry *e)
 {
-	assert(amount >= 0 && amount <= reserved);
+	assert(e != NULL);
+	assert(amount >= 0);
+	assert(amount <= reserved);
 	e->release = amount;
 	e->captured = capture && amount > 0;
 	e->charge = e->captured ? amount : 0;
-	assert(e->charge <= e->release && reserved - e->release >= 0);
+	assert(e->charge <= e->release);
+	assert(reserved - e->release >= 0);
 }
 
 int64_t money_rule_payg_cents(int64_t balance, int64_t rate, int64_t min_cents)
 {
-	assert(rate > 0 && min_cents >= 0);
+	assert(rate > 0);
+	assert(min_cents >= 0);
 	if (balance >= 0)
 		return 0;
 	/* -balance: a balance is above INT64_MIN (money.h's range) */
+	assert(balance > INT64_MIN);
 	int64_t debt = -balance;
 	int64_t cents = debt / rate + (debt % rate != 0);
-	assert((__int128)cents * rate >= debt && (__int128)(cents - 1) * rate < debt);
+	assert((__int128)cents * rate >= debt);
+	assert((__int128)(cents - 1) * rate < debt);
 	return cents >= min_cents ? cents : 0;
 }
 
 enum payg_send money_rule_payg_send(int64_t owed, int64_t amount_cents, int64_t attempts, int decided)
 {
-	assert(owed >= 0 && attempts >= 0);
+	assert(owed >= 0);
+	assert(attempts >= 0);
+	enum payg_send d = PAYG_SEND;
 	if (owed == 0)
-		return PAYG_END;
-	if (attempts == 0 && !decided && owed < amount_cents)
-		return PAYG_LOWER;
-	return PAYG_SEND;
+		d = PAYG_END;
+	else if (attempts == 0 && !decided && owed < amount_cents)
+		d = PAYG_LOWER;
+	/* Lowered only to less, and only a try never sent nor decided. */
+	assert(d != PAYG_LOWER || owed < amount_cents);
+	assert(d != PAYG_LOWER || attempts == 0);
+	return d;
 }

@@ -7,6 +7,7 @@
  * back as PRICING_OVERFLOW instead of a wrapped number. */
 #include "pricing.h"
 
+#include <assert.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -40,7 +41,12 @@ static int args_valid(const struct price *p, int64_t margin_bps, const struct pr
 		return 0;
 	if (p->input_micros_per_mtok < 0 || p->cached_input_micros_per_mtok < 0)
 		return 0;
-	return p->output_micros_per_mtok >= 0 && p->cache_write_micros_per_mtok >= 0;
+	if (p->output_micros_per_mtok < 0 || p->cache_write_micros_per_mtok < 0)
+		return 0;
+	/* What the checks give: the uncached input is no part below 0. */
+	assert(t->cache_write_input_tokens <= t->input_tokens);
+	assert(t->input_tokens - t->cached_input_tokens - t->cache_write_input_tokens >= 0);
+	return 1;
 }
 
 /* Adds tokens * price to *acc, or returns -1 if the sum would pass limit.
@@ -50,6 +56,9 @@ static int add_term(__int128 *acc, int64_t tokens, int64_t price, __int128 limit
 {
 	__int128 room = limit - *acc;
 
+	assert(tokens >= 0);
+	assert(price >= 0);
+	assert(*acc <= limit);
 	if (price != 0 && (__int128)tokens > room / price)
 		return -1;
 	*acc += (__int128)tokens * price;
@@ -72,6 +81,7 @@ enum pricing_status pricing_token_cost(const struct price *p, int64_t margin_bps
 		return PRICING_OK;
 	}
 	int64_t uncached = t->input_tokens - t->cached_input_tokens - t->cache_write_input_tokens;
+	assert(uncached >= 0);	/* args_valid */
 	/* margin_bps >= 1, so a base above limit already means overflow. */
 	if (add_term(&base, uncached, p->input_micros_per_mtok, limit) != 0
 	    || add_term(&base, t->cached_input_tokens, p->cached_input_micros_per_mtok, limit) != 0
@@ -82,6 +92,7 @@ enum pricing_status pricing_token_cost(const struct price *p, int64_t margin_bps
 		return PRICING_OVERFLOW;
 	total = base * margin_bps;
 	*cost_micros = (int64_t)((total + cost_divisor - 1) / cost_divisor);
+	assert(*cost_micros >= 0);
 	return PRICING_OK;
 }
 
@@ -93,6 +104,7 @@ enum pricing_status pricing_cost_with_extra(const struct price *p, int64_t margi
 	if (!args_valid(p, margin_bps, t, cost_micros))
 		return PRICING_INVALID;
 	int64_t uncached = t->input_tokens - t->cached_input_tokens - t->cache_write_input_tokens;
+	assert(uncached >= 0);	/* args_valid */
 	if (add_term(&base, uncached, p->input_micros_per_mtok, limit) != 0 ||
 	    add_term(&base, t->cached_input_tokens, p->cached_input_micros_per_mtok, limit) != 0 ||
 	    add_term(&base, t->cache_write_input_tokens, p->cache_write_micros_per_mtok, limit) != 0 ||
@@ -108,6 +120,7 @@ enum pricing_status pricing_cost_with_extra(const struct price *p, int64_t margi
 	if (base > limit / margin_bps)
 		return PRICING_OVERFLOW;
 	*cost_micros = (int64_t)((base * margin_bps + cost_divisor - 1) / cost_divisor);
+	assert(*cost_micros >= 0);
 	return PRICING_OK;
 }
 
@@ -116,6 +129,8 @@ enum pricing_status pricing_cost_with_extra(const struct price *p, int64_t margi
 static int64_t dim_or(const struct price *p, enum price_dim d, int64_t standard, uint64_t *unpriced)
 {
 	int64_t v;
+	assert(unpriced != NULL);
+	assert(d < PRICE_DIM_COUNT);
 	if (pricing_dim_get(p, d, &v))
 		return v;
 	*unpriced |= (uint64_t)1 << d;
@@ -125,21 +140,30 @@ static int64_t dim_or(const struct price *p, enum price_dim d, int64_t standard,
 /* Adds (price - standard) × tokens to *acc, in 128 bits. */
 static void add_diff(__int128 *acc, int64_t tokens, int64_t price, int64_t standard)
 {
+	/* A count (or one less a part of it) of at most 2^40 (pricing_dims_extra): no wrap. */
+	assert(tokens >= 0);
+	assert(tokens <= (int64_t)1 << 40);
 	*acc += (__int128)tokens * ((__int128)price - standard);
 }
 
 int pricing_long_context(const struct price *p, int64_t input_tokens)
 {
 	int64_t threshold;
-	return pricing_dim_get(p, PRICE_DIM_TIER_THRESHOLD, &threshold) && input_tokens > threshold;
+	assert(p != NULL);
+	int in_tier = pricing_dim_get(p, PRICE_DIM_TIER_THRESHOLD, &threshold) && input_tokens > threshold;
+	assert(in_tier == 0 || in_tier == 1);
+	return in_tier;
 }
 
 /* ceil(x × num / den) into *out (x, num, den >= 0); den 0 (a free
  * standard price) gives the dearer of x and num. -1 past int64. */
 static int scaled(int64_t x, int64_t num, int64_t den, int64_t *out)
 {
+	assert(out != NULL);
 	if (den == 0) {
 		*out = x > num ? x : num;
+		assert(*out >= x);
+		assert(*out >= num);
 		return 0;
 	}
 	__int128 v = ((__int128)x * num + den - 1) / den;
@@ -159,6 +183,8 @@ enum pricing_status pricing_long_row(const struct price *p, struct price *out, u
 		{PRICE_DIM_FLEX_CACHED_INPUT, 0}, {PRICE_DIM_PRIORITY_OUTPUT, 1}, {PRICE_DIM_FLEX_OUTPUT, 1},
 		{PRICE_DIM_CACHE_WRITE_1H, 2}};
 	int64_t in, v;
+	assert(out != p);
+	assert(unpriced != NULL);
 	*out = *p;
 	if (!pricing_dim_get(p, PRICE_DIM_TIER_INPUT, &in)) {
 		*unpriced |= (uint64_t)1 << PRICE_DIM_TIER_INPUT;
@@ -189,6 +215,8 @@ enum pricing_status pricing_long_row(const struct price *p, struct price *out, u
 						   PRICE_DIM_TIER_CACHED_INPUT, PRICE_DIM_TIER_CACHE_WRITE};
 	for (size_t i = 0; i < sizeof(tier_dims) / sizeof(tier_dims[0]); i++)
 		pricing_dim_put(out, tier_dims[i], -1);
+	assert(out->input_micros_per_mtok == in);
+	assert(!pricing_long_context(out, INT64_MAX));	/* no tier left to apply twice */
 	return PRICING_OK;
 }
 
@@ -196,6 +224,8 @@ enum pricing_status pricing_dims_extra(const struct price *p, const struct prici
 				       const struct pricing_dims_usage *d, int64_t *extra_raw, uint64_t *unpriced)
 {
 	int64_t zero = 0;
+	assert(unpriced != NULL);
+	assert(extra_raw != NULL);
 	*unpriced = 0;
 	if (!args_valid(p, 0, t, &zero) || d->cache_write_1h_tokens < 0 || d->audio_input_tokens < 0 ||
 	    d->audio_output_tokens < 0 || d->web_search_calls < 0)
@@ -210,6 +240,7 @@ enum pricing_status pricing_dims_extra(const struct price *p, const struct prici
 	if (d->cache_write_1h_tokens > t->cache_write_input_tokens || d->audio_input_tokens > uncached ||
 	    d->audio_output_tokens > t->output_tokens)
 		return PRICING_INVALID;
+	assert(uncached >= 0);	/* args_valid */
 	/* The long-context tier's row, then the service tier's prices on it,
 	 * each the row's standard one where it has none. */
 	struct price q = *p;
@@ -259,6 +290,8 @@ const char *pricing_blame(const struct price *p, const struct pricing_tokens *t,
 	 * cost was priced, so they are valid), each price is below 2^63: the
 	 * input's terms together stay below 2^126, as the output's does, and
 	 * nothing can wrap in 128 bits. */
+	assert(p != NULL);
+	assert(out_field != NULL);
 	__int128 in = (__int128)(t->input_tokens - t->cached_input_tokens - t->cache_write_input_tokens) *
 			      p->input_micros_per_mtok +
 		      (__int128)t->cached_input_tokens * p->cached_input_micros_per_mtok +
@@ -272,22 +305,29 @@ static void set_err(char *errbuf, size_t errcap, const char *fmt, ...)
 {
 	va_list ap;
 
+	assert(fmt != NULL);
 	if (errbuf == NULL || errcap == 0)
 		return;
 	va_start(ap, fmt);
 	vsnprintf(errbuf, errcap, fmt, ap);
 	va_end(ap);
+	assert(strlen(errbuf) < errcap);	/* the sentence fits, cut if it must */
 }
 
 static int is_blank(char c)
 {
-	return c == ' ' || c == '\t';
+	int blank = c == ' ' || c == '\t';
+	assert(blank == 0 || blank == 1);
+	assert(!blank || c != '\0');	/* never the end of the text */
+	return blank;
 }
 
 static struct field trim(const char *s, size_t len)
 {
 	struct field f;
 
+	assert(s != NULL);
+	assert(memchr(s, '\0', len) == NULL);	/* len is within the text */
 	while (len > 0 && is_blank(s[0])) {
 		s++;
 		len--;
@@ -309,6 +349,9 @@ static size_t line_length(const char *line)
 		if (len > 0 && line[len - 1] == '\r')
 			len--;
 	}
+	/* Where the text or its one line end begins. */
+	assert(line[len] == '\0' || line[len] == '\n' || line[len] == '\r');
+	assert(memchr(line, '\0', len) == NULL);
 	return len;
 }
 
@@ -320,6 +363,7 @@ static size_t split_fields(const char *line, size_t len, struct field *out, size
 	size_t start = 0;
 	size_t i;
 
+	assert(out != NULL);
 	for (i = 0; i <= len; i++) {
 		if (i < len && line[i] != ',')
 			continue;
@@ -328,11 +372,14 @@ static size_t split_fields(const char *line, size_t len, struct field *out, size
 		n++;
 		start = i + 1;
 	}
+	assert(n >= 1);	/* a line is one field at least */
 	return n;
 }
 
 static int field_is(const struct field *f, const char *word)
 {
+	assert(f != NULL);
+	assert(word != NULL);
 	return f->len == strlen(word) && memcmp(f->s, word, f->len) == 0;
 }
 
@@ -343,6 +390,8 @@ static int parse_amount(const struct field *f, int index, const char *what, int6
 	int64_t v = 0;
 	size_t i;
 
+	assert(index >= 2);
+	assert(index <= ROW_FIELDS_MAX);
 	if (f->len == 0) {
 		set_err(errbuf, errcap, "field %d (%s) is empty", index, what);
 		return -1;
@@ -364,23 +413,28 @@ static int parse_amount(const struct field *f, int index, const char *what, int6
 		}
 		v = v * 10 + d;
 	}
+	assert(v >= 0);
 	*out = v;
 	return 0;
 }
 
 static int name_char_ok(char c)
 {
-	if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'))
-		return 1;
-	return c != '\0' && strchr("._:/-", c) != NULL;
+	int good = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		   (c != '\0' && strchr("._:/-", c) != NULL);
+	assert(!good || c != ',');	/* never the field separator */
+	assert(!good || !is_blank(c));	/* nor a blank trim takes off */
+	return good;
 }
 
 int pricing_name_valid(const char *name)
 {
+	assert(name != NULL);
 	size_t len = strlen(name);
 	for (size_t i = 0; i < len; i++)
 		if (!name_char_ok(name[i]))
 			return 0;
+	assert(strchr(name, ',') == NULL);	/* fits a CSV row as one field */
 	return len >= 1 && len <= PRICING_NAME_MAX;
 }
 
@@ -389,6 +443,7 @@ static int parse_name(const struct field *f, struct price_row *row, char *errbuf
 {
 	size_t i;
 
+	assert(row != NULL);
 	if (f->len == 0) {
 		set_err(errbuf, errcap, "field 2 (name) is empty");
 		return -1;
@@ -407,6 +462,7 @@ static int parse_name(const struct field *f, struct price_row *row, char *errbuf
 	}
 	memcpy(row->name, f->s, f->len);
 	row->name[f->len] = '\0';
+	assert(strlen(row->name) == f->len);	/* no NUL inside: the whole name */
 	return 0;
 }
 
@@ -426,6 +482,7 @@ static int parse_model(const struct field *f, size_t n, struct price_row *row,
 			"(model,NAME,INPUT,CACHED_INPUT,OUTPUT,MAX_OUTPUT_TOKENS[,CACHE_WRITE]), this one has %zu", n);
 		return -1;
 	}
+	assert(n <= ROW_FIELDS_MAX);	/* f[i + 2] below is one split_fields stored */
 	if (parse_name(&f[1], row, errbuf, errcap) != 0)
 		return -1;
 	for (i = 0; i + 2 < n; i++) {
@@ -440,6 +497,7 @@ static int parse_model(const struct field *f, size_t n, struct price_row *row,
 	 * input price. */
 	if (n == 6)
 		row->price.cache_write_micros_per_mtok = row->price.input_micros_per_mtok;
+	assert(row->price.cache_write_micros_per_mtok >= 0);
 	row->kind = PRICE_ROW_MODEL;
 	return 0;
 }
@@ -447,6 +505,7 @@ static int parse_model(const struct field *f, size_t n, struct price_row *row,
 static int parse_action(const struct field *f, size_t n, struct price_row *row,
 			char *errbuf, size_t errcap)
 {
+	assert(field_is(&f[0], "action"));
 	if (n != 3) {
 		set_err(errbuf, errcap, "an action row has 3 fields (action,NAME,PRICE_MICROS), "
 			"this one has %zu", n);
@@ -456,6 +515,7 @@ static int parse_action(const struct field *f, size_t n, struct price_row *row,
 		return -1;
 	if (parse_amount(&f[2], 3, "price_micros", &row->price_micros, errbuf, errcap) != 0)
 		return -1;
+	assert(row->price_micros >= 0);
 	row->kind = PRICE_ROW_ACTION;
 	return 0;
 }
@@ -463,6 +523,7 @@ static int parse_action(const struct field *f, size_t n, struct price_row *row,
 static int parse_margin(const struct field *f, size_t n, struct price_row *row,
 			char *errbuf, size_t errcap)
 {
+	assert(field_is(&f[0], "margin"));
 	if (n != 2) {
 		set_err(errbuf, errcap, "a margin row has 2 fields (margin,BPS), this one has %zu", n);
 		return -1;
@@ -473,22 +534,25 @@ static int parse_margin(const struct field *f, size_t n, struct price_row *row,
 		set_err(errbuf, errcap, "field 2 (bps) must be between 1 and 1000000");
 		return -1;
 	}
+	assert(row->name[0] == '\0');	/* a margin names nothing */
 	row->kind = PRICE_ROW_MARGIN;
 	return 0;
 }
 
-
 int pricing_model_row(const char *name, const int64_t v[5], struct price_row *row, char *errbuf, size_t errcap)
 {
 	char line[PRICING_NAME_MAX * 2 + 128], cache_write[32] = "";
+	assert(name != NULL);
 	if (strchr(name, ',') != NULL || strlen(name) > PRICING_NAME_MAX * 2) {
 		set_err(errbuf, errcap, strchr(name, ',') != NULL ? "a model name has no comma" : "a model name too long");
 		return -1;
 	}
 	if (v[4] != PRICING_NO_CACHE_WRITE)
 		snprintf(cache_write, sizeof(cache_write), ",%" PRId64, v[4]);
-	snprintf(line, sizeof(line), "model,%s,%" PRId64 ",%" PRId64 ",%" PRId64 ",%" PRId64 "%s", name, v[0], v[1], v[2],
-		 v[3], cache_write);
+	int len = snprintf(line, sizeof(line), "model,%s,%" PRId64 ",%" PRId64 ",%" PRId64 ",%" PRId64 "%s", name, v[0],
+			   v[1], v[2], v[3], cache_write);
+	assert(len > 0);
+	assert((size_t)len < sizeof(line));	/* 128 of name, five int64: never cut */
 	return pricing_parse_row(line, row, errbuf, errcap);
 }
 
@@ -498,6 +562,8 @@ static void unknown_kind(const struct field *f, char *errbuf, size_t errcap)
 	size_t i;
 	int quote = f->len > 0 && f->len <= 32;
 
+	assert(!field_is(f, "model"));
+	assert(!field_is(f, "action"));
 	for (i = 0; quote && i < f->len; i++)
 		quote = f->s[i] >= 0x20 && f->s[i] < 0x7f;
 	if (quote)
@@ -510,6 +576,8 @@ static void unknown_kind(const struct field *f, char *errbuf, size_t errcap)
 static int parse_fields(const struct field *f, size_t n, struct price_row *row,
 			char *errbuf, size_t errcap)
 {
+	assert(n >= 1);			/* split_fields: f[0] is one */
+	assert(row->kind == PRICE_ROW_SKIP);	/* as the memset left it */
 	if (field_is(&f[0], "model"))
 		return parse_model(f, n, row, errbuf, errcap);
 	if (field_is(&f[0], "action"))
@@ -542,6 +610,8 @@ int pricing_parse_row(const char *line, struct price_row *row, char *errbuf, siz
 	rc = parse_fields(f, n, row, errbuf, errcap);
 	if (rc != 0)
 		memset(row, 0, sizeof *row);	/* never hand back half a row */
+	assert(rc == 0 || row->kind == PRICE_ROW_SKIP);
+	assert(rc != 0 || row->kind != PRICE_ROW_SKIP);
 	return rc;
 }
 
@@ -552,6 +622,9 @@ int pricing_decimal_scaled(const char *text, int shift, int64_t *out)
 	unsigned __int128 digits = 0;
 	int exp10 = shift, seen = 0, after_point = 0;
 	const char *p = text;
+	assert(out != NULL);
+	assert(shift >= -400);	/* with the exponent's ±400, exp10 stays far inside int */
+	assert(shift <= 400);
 	if (p == NULL || *p == '-')
 		return -1;
 	if (*p == '+')
@@ -601,12 +674,16 @@ int pricing_decimal_scaled(const char *text, int shift, int64_t *out)
  * 0 rises above any percentage when it becomes more. */
 static int rises(int64_t was, int64_t now, int64_t max_pct)
 {
+	assert(max_pct >= 0);		/* creditctl's --max-increase-pct */
+	assert(max_pct <= 1000000);
 	return now > was && (__int128)(now - was) * 100 > (__int128)max_pct * was;
 }
 
 int pricing_rise_above(const struct price *was, const struct price *now, int64_t max_pct, const char **field,
 		       int64_t *old_v, int64_t *new_v)
 {
+	assert(was != NULL);
+	assert(now != NULL);
 	const char *names[] = {"input", "cached_input", "output", "cache_write"};
 	const int64_t olds[] = {was->input_micros_per_mtok, was->cached_input_micros_per_mtok,
 				was->output_micros_per_mtok, was->cache_write_micros_per_mtok};
@@ -641,24 +718,33 @@ static const char *const dim_names[PRICE_DIM_COUNT] = {PRICE_DIMS(DIM_NAME)};
 
 const char *pricing_dim_name(enum price_dim d)
 {
+	assert((int)d >= 0);
+	assert(d < PRICE_DIM_COUNT);
 	return dim_names[d];
 }
 
 int pricing_dim_by_name(const char *name)
 {
-	for (int d = 0; d < PRICE_DIM_COUNT; d++)
+	int found = -1;
+	assert(name != NULL);
+	for (int d = 0; d < PRICE_DIM_COUNT && found < 0; d++)
 		if (strcmp(dim_names[d], name) == 0)
-			return d;
-	return -1;
+			found = d;
+	assert(found < 0 || strcmp(pricing_dim_name(found), name) == 0);	/* and back */
+	return found;
 }
 
 int pricing_dim_is_money(enum price_dim d)
 {
+	assert((int)d >= 0);
+	assert(d < PRICE_DIM_COUNT);
 	return d != PRICE_DIM_MAX_INPUT_TOKENS && d != PRICE_DIM_REASONING && d != PRICE_DIM_TIER_THRESHOLD;
 }
 
 int pricing_dim_valid(enum price_dim d, int64_t v)
 {
+	assert((int)d >= 0);
+	assert(d < PRICE_DIM_COUNT);
 	if (d == PRICE_DIM_REASONING)
 		return v == 0 || v == 1;
 	return v >= (d == PRICE_DIM_TIER_THRESHOLD ? 1 : 0);
@@ -666,6 +752,8 @@ int pricing_dim_valid(enum price_dim d, int64_t v)
 
 int pricing_dim_get(const struct price *p, enum price_dim d, int64_t *v)
 {
+	assert(p != NULL);
+	assert(d < PRICE_DIM_COUNT);	/* its bit is in set */
 	if (!(p->dims.set & (UINT64_C(1) << d)))
 		return 0;
 	if (v != NULL)
@@ -675,6 +763,8 @@ int pricing_dim_get(const struct price *p, enum price_dim d, int64_t *v)
 
 void pricing_dim_put(struct price *p, enum price_dim d, int64_t v)
 {
+	assert(p != NULL);
+	assert(d < PRICE_DIM_COUNT);	/* its bit is in set */
 	if (v < 0) {
 		p->dims.set &= ~(UINT64_C(1) << d);
 		p->dims.v[d] = 0;
@@ -686,6 +776,8 @@ void pricing_dim_put(struct price *p, enum price_dim d, int64_t v)
 
 int pricing_same(const struct price *a, const struct price *b)
 {
+	assert(a != NULL);
+	assert(b != NULL);
 	if (a->input_micros_per_mtok != b->input_micros_per_mtok ||
 	    a->cached_input_micros_per_mtok != b->cached_input_micros_per_mtok ||
 	    a->output_micros_per_mtok != b->output_micros_per_mtok || a->max_output_tokens != b->max_output_tokens ||

@@ -7,6 +7,7 @@
 #include "pricing_catalogue.h"
 #include "jsonio.h"
 
+#include <assert.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -49,14 +50,20 @@ __attribute__((format(printf, 2, 3)))
 static int skip(struct pricing_entry *out, const char *fmt, ...)
 {
 	va_list ap;
+	assert(out != NULL);
+	assert(fmt != NULL);
 	va_start(ap, fmt);
 	vsnprintf(out->why, sizeof(out->why), fmt, ap);
 	va_end(ap);
+	assert(strlen(out->why) < sizeof(out->why));	/* the reason fits, cut if it must */
 	return 1;
 }
 
 int pricing_catalogue_tier_threshold(const char *key, const char *stem, int64_t *tokens)
 {
+	assert(key != NULL);
+	assert(stem != NULL);
+	assert(tokens != NULL);
 	size_t n = strlen(stem);
 	int64_t v = 0, scale = 1;
 	const char *p = key + n;
@@ -75,6 +82,7 @@ int pricing_catalogue_tier_threshold(const char *key, const char *stem, int64_t 
 	if (strcmp(p, "_tokens") != 0 || v == 0 || v > INT64_MAX / scale)
 		return -1;
 	*tokens = v * scale;
+	assert(*tokens >= 1);	/* a threshold of at least one token */
 	return 0;
 }
 
@@ -82,12 +90,14 @@ int pricing_catalogue_billing_key(const char *key, const json_t *value)
 {
 	const char *member;
 	json_t *v;
+	assert(key != NULL);
 	if (strstr(key, "cost") != NULL || strstr(key, "pric") != NULL || strstr(key, "multiplier") != NULL)
 		return 1;
 	if (strcmp(key, "provider_specific_entry") == 0 && json_is_object(value))
 		json_object_foreach((json_t *)value, member, v)
 			if (json_is_number(v))
 				return 1;
+	assert(strstr(key, "cost") == NULL);	/* a key not billed by names no cost */
 	return 0;
 }
 
@@ -97,7 +107,11 @@ int pricing_catalogue_billing_key(const char *key, const json_t *value)
 static int price_of(const json_t *v, int shift, int64_t *out)
 {
 	char num[64];
-	return jsonio_number_text(v, num, sizeof(num)) == 0 ? pricing_decimal_scaled(num, shift, out) : -1;
+	assert(out != NULL);
+	assert(shift == 6 || shift == 12);	/* per call or per token */
+	int rc = jsonio_number_text(v, num, sizeof(num)) == 0 ? pricing_decimal_scaled(num, shift, out) : -1;
+	assert(rc != 0 || *out >= 0);		/* a price is never below 0 */
+	return rc;
 }
 
 /* The row's four prices and max output, checked as a CSV line is: a
@@ -105,6 +119,8 @@ static int price_of(const json_t *v, int shift, int64_t *out)
 static int read_base(const char *name, const json_t *e, struct pricing_entry *out)
 {
 	int64_t v[4];
+	assert(name != NULL);
+	assert(json_is_object(e));	/* pricing_catalogue_entry's check */
 	int has_write = json_object_get(e, base_keys[3]) != NULL;
 	char line[512], cache_write[32] = "", err[160];
 	for (size_t k = 0; k < COUNT(base_keys); k++) {
@@ -123,10 +139,13 @@ static int read_base(const char *name, const json_t *e, struct pricing_entry *ou
 		snprintf(cache_write, sizeof(cache_write), ",%" PRId64, v[3]);
 	if (!pricing_name_valid(name))
 		return skip(out, "a model name of creditd is 1 to %d characters of [A-Za-z0-9._:/-]", PRICING_NAME_MAX);
-	snprintf(line, sizeof(line), "model,%s,%" PRId64 ",%" PRId64 ",%" PRId64 ",%" JSON_INTEGER_FORMAT "%s", name,
-		 v[0], v[1], v[2], json_integer_value(m), cache_write);
+	int len = snprintf(line, sizeof(line), "model,%s,%" PRId64 ",%" PRId64 ",%" PRId64 ",%" JSON_INTEGER_FORMAT "%s",
+			   name, v[0], v[1], v[2], json_integer_value(m), cache_write);
+	assert(len > 0);
+	assert((size_t)len < sizeof(line));	/* a name of 64 at most and five int64: never cut */
 	if (pricing_parse_row(line, &out->row, err, sizeof(err)) != 0)
 		return skip(out, "%s", err);
+	assert(out->row.kind == PRICE_ROW_MODEL);
 	return 0;
 }
 
@@ -137,9 +156,11 @@ static int64_t tier_of(const json_t *e)
 	const char *key;
 	json_t *v;
 	int64_t n, lowest = 0;
+	assert(json_is_object(e));
 	json_object_foreach((json_t *)e, key, v)
 		if (pricing_catalogue_tier_threshold(key, tier_stems[0].key, &n) == 0 && (lowest == 0 || n < lowest))
 			lowest = n;
+	assert(lowest >= 0);	/* 0: none, else a threshold of at least one token */
 	return lowest;
 }
 
@@ -148,6 +169,8 @@ static int64_t tier_of(const json_t *e)
 static int dim_of(const char *key, int64_t tier)
 {
 	int64_t n;
+	assert(key != NULL);
+	assert(tier >= 0);	/* tier_of's */
 	for (size_t i = 0; i < COUNT(dim_keys); i++)
 		if (strcmp(key, dim_keys[i].key) == 0)
 			return (int)dim_keys[i].dim;
@@ -166,6 +189,7 @@ static int web_search_fee(const json_t *v, int64_t *micros)
 	const char *size;
 	json_t *price;
 	int64_t each;
+	assert(micros != NULL);
 	*micros = -1;
 	if (!json_is_object(v) || json_object_size(v) == 0)
 		return -1;
@@ -175,6 +199,7 @@ static int web_search_fee(const json_t *v, int64_t *micros)
 		if (each > *micros)
 			*micros = each;
 	}
+	assert(*micros >= 0);	/* one size at least, each priced */
 	return 0;
 }
 
@@ -182,6 +207,8 @@ static int web_search_fee(const json_t *v, int64_t *micros)
  * the model reasons. */
 static int read_facts(const json_t *e, struct pricing_entry *out)
 {
+	assert(json_is_object(e));
+	assert(out != NULL);
 	const json_t *window = json_object_get(e, "max_input_tokens"), *reasons = json_object_get(e, "supports_reasoning");
 	if (window != NULL && (!json_is_integer(window) || json_integer_value(window) < 0))
 		return skip(out, "max_input_tokens is not an integer");
@@ -198,6 +225,8 @@ static int read_facts(const json_t *e, struct pricing_entry *out)
  * the base keys, read already; any other, named as not applied. */
 static int read_dims(const json_t *e, struct pricing_entry *out)
 {
+	assert(out != NULL);
+	assert(out->n_unapplied == 0);	/* read once, after read_base and read_facts */
 	int64_t tier = tier_of(e), v;
 	const char *key;
 	json_t *value;
@@ -211,6 +240,7 @@ static int read_dims(const json_t *e, struct pricing_entry *out)
 				continue;
 			if (out->n_unapplied == PRICING_UNAPPLIED_MAX)
 				return skip(out, "more than %d billing keys creditd does not apply", PRICING_UNAPPLIED_MAX);
+			assert(out->n_unapplied < PRICING_UNAPPLIED_MAX);
 			out->unapplied[out->n_unapplied++] = key;
 			continue;
 		}
@@ -227,6 +257,8 @@ static int read_dims(const json_t *e, struct pricing_entry *out)
 
 int pricing_catalogue_entry(const char *name, const json_t *entry, struct pricing_entry *out)
 {
+	assert(name != NULL);
+	assert(out != NULL);
 	memset(out, 0, sizeof(*out));
 	if (strcmp(name, "sample_spec") == 0)
 		return skip(out, "LiteLLM's description of its fields, not a model");
@@ -240,5 +272,7 @@ int pricing_catalogue_entry(const char *name, const json_t *entry, struct pricin
 		out->n_unapplied = 0;
 		return 1;
 	}
+	assert(out->row.kind == PRICE_ROW_MODEL);	/* taken: a model's row, */
+	assert(out->why[0] == '\0');			/* with no reason to skip it */
 	return 0;
 }
