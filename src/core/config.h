@@ -148,7 +148,7 @@ struct cfg {
 };
 
 /* One key of the config table, as creditd.conf(5) and the example config
- * must describe it (tests/unit/test_config_docs.c checks both against it). */
+ * must describe it (tests/unit/core/test_config_docs.c checks both against it). */
 struct cfg_doc {
 	const char *section, *key, *def;
 	const char *choices;		/* an enum's "a|b|c", else NULL */

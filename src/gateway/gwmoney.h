@@ -1,6 +1,6 @@
 /* gwmoney.h: the gateway's money decision on a call's usage (DESIGN §14,
  * "The gateway charges what the provider bills"): pure, no I/O, no
- * globals, so every case is a unit test (tests/unit/test_gwmoney.c).
+ * globals, so every case is a unit test (tests/unit/gateway/test_gwmoney.c).
  *
  * The provider's usage is a bill the operator pays: it is charged as
  * reported, never dropped. What is not as asked is charged and flagged

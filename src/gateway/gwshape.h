@@ -10,7 +10,7 @@
  * int64 checked against LIMIT_TOKENS_MAX. Implemented in gwshape.c
  * (requests, the upstream body, errors) and gwshape_usage.c (usage,
  * streams, the estimate). Tested without a network in
- * tests/unit/test_gwshape.c and test_gwshape_usage.c. */
+ * tests/unit/gateway/test_gwshape.c and test_gwshape_usage.c. */
 #ifndef CREDITD_GWSHAPE_H
 #define CREDITD_GWSHAPE_H
 #include "limits.h"

@@ -3,7 +3,7 @@
  * SELECT of the ledger and of the batch procedures lists them: from it
  * come the SQL column lists (with a table prefix), the column indexes the
  * readers use by name (never by a number), and the column counts.
- * tests/unit/test_columns.c holds the procedures' own lists (the newest
+ * tests/unit/ledger/test_columns.c holds the procedures' own lists (the newest
  * migration defining each) to these tables. */
 #ifndef CREDITD_LEDGER_COLUMNS_H
 #define CREDITD_LEDGER_COLUMNS_H

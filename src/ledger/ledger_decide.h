@@ -11,8 +11,8 @@
  *
  * It is pure: rows, values, a clock and the journal key in (lg gives the
  * last two and is never used to reach the database), rows and a decision
- * out, unit-tested without a database (tests/unit/test_decide.c,
- * tests/unit/test_guard_model.c). What a decision needs that the batch
+ * out, unit-tested without a database (tests/unit/ledger/test_decide.c,
+ * tests/unit/ledger/test_guard_model.c). What a decision needs that the batch
  * does not hold it asks its caller for, having changed nothing, or, for
  * a charge's grants, having changed only what it could decide: a hold
  * looked up (op->lookup), a refund grant written (op->refund), grants

@@ -9,7 +9,7 @@
  * ledger_payg.c's collections) read and lock their rows, call these,
  * then write what they return. Each asserts its inputs and its
  * result: money conserved, nothing below zero that may not be, nothing
- * taken beyond what was credited. tests/unit/test_rules.c tests them
+ * taken beyond what was credited. tests/unit/money/test_money_rule.c tests them
  * without a database, and applies random sequences of credits, spends
  * (ledger_rows_spend_burn and ledger_rows_spend_debt), refunds and disputes opened
  * and closed to a ledger in memory, checking DESIGN §4's invariants after each. */

@@ -10,7 +10,7 @@ change nothing. Usage records keep a `settle_reason`: no /v1 route sets
 one (the gateway will), so a guard settle's is null, and a reason is
 checked where it is stored: rows written by the batch write procedure
 itself (CALL cd_batch_write, as creditd's combiner calls it), and shown
-by the journal and the usage report. tests/unit/test_decide.c checks that
+by the journal and the usage report. tests/unit/ledger/test_decide.c checks that
 a settle's reason reaches the procedure's row.
 
 Every model here is the test's own, priced by the test."""
