@@ -6,9 +6,11 @@
 #include "ledger_events.h"
 #include "ledger_payg.h"
 #include "ledger_recharges.h"
+#include "money_rule.h"
 #include "keys.h"
 #include "log.h"
 #include "timefmt.h"
+#include <assert.h>
 #include <inttypes.h>
 #include <mysqld_error.h>
 #include <stdio.h>
@@ -445,21 +447,30 @@ enum cd_err ledger_grant(struct store *lg, const struct ledger_call *call, const
 	return ledger_idem_end(lg, &w, res);
 }
 
+/* A debit in the shape of every operation: load (the account locked and
+ * brought due), decide (money_rule_debit, pure), write (the spend's
+ * journal row and the account through the writer), answer. */
 static enum cd_err debit_op(struct store *lg, const struct debit_new *d, json_t **out, int *status)
 {
 	struct acct a;
-	int64_t journal_id;
+	struct debit_effect e;
+	int64_t journal_id = 0;
+	assert(d->amount_micros > 0);
+	assert(d->amount_micros <= LIMIT_AMOUNT_MICROS_MAX);
 	enum cd_err rc = ledger_due_lock(lg, d->account, &a);
 	if (rc != CD_OK)
 		return rc;
-	if (d->amount_micros > ledger_rows_acct_available(&a))
-		return refusal_set_amounts(&lg->refusal, REFUSE_DEBIT_INSUFFICIENT, ledger_rows_acct_available(&a),
-					   d->amount_micros);
+	int64_t available = ledger_rows_acct_available(&a);
+	money_rule_debit(a.balance, available, d->amount_micros, &e);
+	if (e.refused)
+		return refusal_set_amounts(&lg->refusal, REFUSE_DEBIT_INSUFFICIENT, available, d->amount_micros);
 	rc = ledger_rows_spend(lg, &a, d->amount_micros, "adjustment", 0, NULL, d->reason, &journal_id);
 	if (rc == CD_OK)
 		rc = ledger_events_acct_save(lg, &a);
 	if (rc != CD_OK)
 		return rc;
+	assert(a.balance == e.balance_after);
+	assert(journal_id > 0);
 	*out = entry_json(lg, &a, journal_id, -d->amount_micros, "adjustment", NULL, d->reason);
 	*status = 201;
 	return *out != NULL ? CD_OK : CD_E_INTERNAL;

@@ -28,6 +28,21 @@ int money_rule_grant(int64_t balance, int64_t debt, int64_t amount, struct grant
 	return 0;
 }
 
+void money_rule_debit(int64_t balance, int64_t available, int64_t amount, struct debit_effect *e)
+{
+	assert(e != NULL);
+	assert(amount > 0);
+	assert(money_in_range(balance));
+	assert(money_in_range(available));
+	e->refused = amount > available;
+	e->balance_after = balance;
+	if (!e->refused && money_sub(balance, amount, &e->balance_after) != 0)
+		e->refused = 1;	/* past the range: cannot be, available is within the balance's reach */
+	assert(e->refused || e->balance_after == balance - amount);
+	assert(!e->refused || e->balance_after == balance);
+	assert(money_in_range(e->balance_after));
+}
+
 /* What all refunds so far take back of the credit. */
 static int64_t refund_target(const struct refund_case *c)
 {

@@ -1,11 +1,11 @@
 /* money_rule.h: the money rules of a credit, a refund, a dispute, a
  * plan's period, a promo code, an auto-recharge, a hold's expiry and a
- * pay-as-you-go collection, decided in pure C over the figures their rows hold
+ * pay-as-you-go collection and an operator's debit, decided in pure C over the figures their rows hold
  * (DESIGN §4, §9, §10, §13): no I/O, no clock, no allocation. The
  * operations (ledger_rows.c's grants, ledger_refunds.c's
  * charge.refunded, ledger_disputes.c's charge.dispute.*,
  * ledger_periods.c's plan credits, ledger_promo.c's redemptions,
- * ledger_events.c's auto-recharge notice, ledger_open.c's sweep,
+ * ledger_events.c's auto-recharge notice, ledger_due.c's sweep, ledger_accounts.c's debit,
  * ledger_payg.c's collections) read and lock their rows, call these,
  * then write what they return. Each asserts its inputs and its
  * result: money conserved, nothing below zero that may not be, nothing
@@ -26,6 +26,16 @@ struct grant_effect {
 };
 /* 0, or -1 when the balance would pass the money range (nothing moves). */
 int money_rule_grant(int64_t balance, int64_t debt, int64_t amount, struct grant_effect *e);
+
+/* A debit (an operator's adjustment, POST …/debit) of amount (> 0) from
+ * an account of balance with available (> -1) micros free to spend: never
+ * past what is available (refused, nothing moves), else the balance it
+ * leaves. The spending order of the grants is ledger_rows_spend's. */
+struct debit_effect {
+	int refused;			/* amount > available */
+	int64_t balance_after;		/* balance - amount, when not refused */
+};
+void money_rule_debit(int64_t balance, int64_t available, int64_t amount, struct debit_effect *e);
 
 /* A Stripe refund of a credit (cumulative, as Stripe reports it). */
 struct refund_case {

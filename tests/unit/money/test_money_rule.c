@@ -653,9 +653,38 @@ static void collections(void)
 	ok(lowered > 50 && ended > 50, "the sequences lower and end collections");
 }
 
+/* An operator's debit: never past what is available, the balance moved by
+ * exactly the amount otherwise; and over random accounts, the balance
+ * after a debit never falls below what the overdraft allows. */
+static void debits(void)
+{
+	struct debit_effect e;
+	money_rule_debit(100, 100, 100, &e);
+	ok(!e.refused && e.balance_after == 0, "a debit of all that is available leaves 0");
+	money_rule_debit(100, 100, 101, &e);
+	ok(e.refused && e.balance_after == 100, "a micro past what is available: refused, the balance unchanged");
+	money_rule_debit(100, 40, 50, &e);
+	ok(e.refused, "what is held (reserved) is not available to a debit");
+	money_rule_debit(-20, 30, 30, &e);
+	ok(!e.refused && e.balance_after == -50, "an overdraft's room is available: the balance goes below 0");
+	money_rule_debit(0, -5, 1, &e);
+	ok(e.refused, "an account past its overdraft (available < 0) takes no debit");
+	int bad = 0;
+	for (int i = 0; i < 20000; i++) {
+		int64_t overdraft = rnd(1000), reserved = rnd(1000), balance = rnd(3000) - 1000 - overdraft;
+		int64_t available = balance - reserved + overdraft, amount = 1 + rnd(3000);
+		money_rule_debit(balance, available, amount, &e);
+		if (e.refused != (amount > available) || (!e.refused && e.balance_after != balance - amount) ||
+		    (!e.refused && e.balance_after - reserved < -overdraft))
+			bad++;
+	}
+	ok(bad == 0, "20,000 random debits: refused exactly past what is available, never below the overdraft (%d wrong)", bad);
+}
+
 int main(void)
 {
 	by_hand();
+	debits();
 	random_sequences();
 	periods_by_hand();
 	period_sequences();
