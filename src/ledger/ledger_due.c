@@ -24,18 +24,14 @@
 /* Rolls the month over and applies what is due: called with the row locked. */
 enum cd_err ledger_due_apply(struct store *lg, struct acct *a)
 {
-	int64_t month = timefmt_month_key(lg->now), day = lg->now / TIMEFMT_SECONDS_PER_DAY;
-	a->dirty = 0;
-	if (a->month_key != month) {
-		a->month_key = month;
-		a->month_spent = 0;
-		a->dirty = 1;
-	}
-	if (a->day_key != day) {
-		a->day_key = day;
-		a->day_spent = 0;
-		a->dirty = 1;
-	}
+	struct roll_effect month, day;
+	money_rule_roll(a->month_key, a->month_spent, timefmt_month_key(lg->now), &month);
+	money_rule_roll(a->day_key, a->day_spent, lg->now / TIMEFMT_SECONDS_PER_DAY, &day);
+	a->month_key = month.key;
+	a->month_spent = month.spent;
+	a->day_key = day.key;
+	a->day_spent = day.spent;
+	a->dirty = month.rolled || day.rolled;
 	/* The plan's credit for a new period comes first: its rollover reads
 	 * what the last period left, before the sweep writes that off. */
 	if (ledger_periods_due(lg, a)) {

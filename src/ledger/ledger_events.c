@@ -17,7 +17,7 @@ static json_t *event_json(const struct dbstmt *s);
 
 enum cd_err ledger_events_add(struct store *lg, const struct acct *a, const char *type, json_t *data)
 {
-	struct ledger_write lw;
+	struct store_write lw;
 	char *text = json_dumps(data != NULL ? data : json_object(), JSON_COMPACT | JSON_SORT_KEYS);
 	json_decref(data);
 	if (text == NULL)

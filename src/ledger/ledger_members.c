@@ -10,6 +10,7 @@
 #include "ledger_members.h"
 #include "store_write.h"
 #include "log.h"
+#include "money_rule.h"
 #include "timefmt.h"
 #include <assert.h>
 #include <inttypes.h>
@@ -135,16 +136,15 @@ enum cd_err ledger_members_read(struct store *lg, const struct acct *a, const ch
 
 void ledger_members_roll(const struct store *lg, struct member_row *m)
 {
-	int64_t month = timefmt_month_key(lg->now);
-	if (m->month_key != month) {
-		m->month_key = month;
-		m->month_spent = 0;
-	}
+	struct roll_effect month;
+	money_rule_roll(m->month_key, m->month_spent, timefmt_month_key(lg->now), &month);
+	m->month_key = month.key;
+	m->month_spent = month.spent;
 }
 
 enum cd_err ledger_members_store(struct store *lg, const struct acct *a, const struct member_row *m)
 {
-	struct ledger_write lw;
+	struct store_write lw;
 	if (!m->found)
 		return CD_OK;
 	if (m->reserved < 0) {	/* a row edited by hand: refused, never written */

@@ -208,7 +208,7 @@ int64_t ledger_rows_acct_available(const struct acct *a)
 
 /* The grants among g[0..n) whose remaining changed, and a new debt row
  * of remaining debt (< 0; 0: none). */
-static void write_grants(struct ledger_write *lw, const struct acct *a, const struct spend_grant *g, int n,
+static void write_grants(struct store_write *lw, const struct acct *a, const struct spend_grant *g, int n,
 			 int64_t debt)
 {
 	if (debt < 0) {
@@ -228,7 +228,7 @@ static void write_grants(struct ledger_write *lw, const struct acct *a, const st
 
 /* j as a journal row of a (with lg's journal key and time), the balance
  * after it in *after; a refusal when it would leave the range. */
-static enum cd_err write_journal(struct store *lg, struct ledger_write *lw, const struct acct *a,
+static enum cd_err write_journal(struct store *lg, struct store_write *lw, const struct acct *a,
 				 const struct journal_line *j, int64_t *after)
 {
 	enum cd_err rc = ledger_rows_acct_check_locked(lg, a, "a journal row");
@@ -244,7 +244,7 @@ static enum cd_err write_journal(struct store *lg, struct ledger_write *lw, cons
 
 enum cd_err ledger_rows_acct_store(struct store *lg, const struct acct *a)
 {
-	struct ledger_write lw;
+	struct store_write lw;
 	/* Invariant 2: reserved is the sum of pending holds, never below 0. */
 	assert(a->reserved >= 0);
 	enum cd_err rc = ledger_rows_acct_check_locked(lg, a, "an account update");
@@ -260,7 +260,7 @@ enum cd_err ledger_rows_acct_store(struct store *lg, const struct acct *a)
 static enum cd_err grants_journal(struct store *lg, struct acct *a, const struct spend_grant *g, int n, int64_t debt,
 				  const struct journal_line *j, int64_t *journal_id)
 {
-	struct ledger_write lw;
+	struct store_write lw;
 	int64_t after = a->balance;
 	enum cd_err rc = CD_OK;
 	store_write_begin(&lw);
@@ -292,7 +292,7 @@ enum cd_err ledger_rows_journal_append(struct store *lg, struct acct *a, const s
 
 enum cd_err ledger_rows_hold_end(struct store *lg, const struct hold_end *h)
 {
-	struct ledger_write lw;
+	struct store_write lw;
 	store_write_begin(&lw);
 	LEDGER_WRITE_ONE(&lw, "holds_set", HOLDS_SET_TABLE(COL_WRITE, h));
 	return store_write_run(lg, &lw, "hold end", NULL, NULL);
@@ -394,7 +394,7 @@ static enum cd_err add_grant(struct store *lg, struct acct *a, const char *cause
 	const struct journal_line j = {.amount = amount, .cause = cause, .source = source,
 				       .grant_id = LEDGER_NEW_GRANT, .reference = reference, .description = description};
 	int64_t after;
-	struct ledger_write lw;
+	struct store_write lw;
 	store_write_begin(&lw);
 	write_grants(&lw, a, &repaid, 1, 0);
 	LEDGER_WRITE_ONE(&lw, "grants_new", GRANTS_NEW_TABLE(COL_WRITE, a->id, &n));

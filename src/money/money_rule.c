@@ -28,6 +28,17 @@ int money_rule_grant(int64_t balance, int64_t debt, int64_t amount, struct grant
 	return 0;
 }
 
+void money_rule_roll(int64_t key, int64_t spent, int64_t now_key, struct roll_effect *e)
+{
+	assert(e != NULL);
+	assert(now_key > 0);
+	e->rolled = key != now_key;
+	e->key = now_key;
+	e->spent = e->rolled ? 0 : spent;
+	assert(!e->rolled || e->spent == 0);
+	assert(e->rolled || e->spent == spent);
+}
+
 void money_rule_debit(int64_t balance, int64_t available, int64_t amount, struct debit_effect *e)
 {
 	assert(e != NULL);

@@ -27,6 +27,16 @@ struct grant_effect {
 /* 0, or -1 when the balance would pass the money range (nothing moves). */
 int money_rule_grant(int64_t balance, int64_t debt, int64_t amount, struct grant_effect *e);
 
+/* A spend counter's period (a month's or a day's key, as timefmt makes
+ * them) at the request's now_key: a counter of another period starts
+ * again at 0 in this one (a clock set back too: the counter is the
+ * period's it names). Decided in memory, written with its row. */
+struct roll_effect {
+	int rolled;			/* the key changed */
+	int64_t key, spent;		/* the counter as it stands in now_key */
+};
+void money_rule_roll(int64_t key, int64_t spent, int64_t now_key, struct roll_effect *e);
+
 /* A debit (an operator's adjustment, POST …/debit) of amount (> 0) from
  * an account of balance with available (> -1) micros free to spend: never
  * past what is available (refused, nothing moves), else the balance it

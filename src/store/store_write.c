@@ -22,7 +22,7 @@ enum cd_err store_write_call(struct store *lg, const struct jw *doc, int commit,
 	return store_sets_call(lg, SQL_WRITE, &p, sets, what, dberr);
 }
 
-void store_write_begin(struct ledger_write *lw)
+void store_write_begin(struct store_write *lw)
 {
 	dynbuf_init(&lw->buf, LIMIT_BATCH_JSON_BYTES);
 	store_sets_init(&lw->sets);
@@ -30,13 +30,13 @@ void store_write_begin(struct ledger_write *lw)
 	jsonw_open(&lw->w, '{');
 }
 
-struct jw *store_write_list(struct ledger_write *lw, const char *name)
+struct jw *store_write_list(struct store_write *lw, const char *name)
 {
 	jsonw_array(&lw->w, name);
 	return &lw->w;
 }
 
-void store_write_drop(struct ledger_write *lw)
+void store_write_drop(struct store_write *lw)
 {
 	store_sets_free(&lw->sets);
 	dynbuf_free(&lw->buf);
@@ -52,7 +52,7 @@ static int64_t first_id(const struct db_sets *s, const char *name)
 	return store_row_i64(&row, 2);
 }
 
-enum cd_err store_write_run(struct store *lg, struct ledger_write *lw, const char *what, int64_t *grant_id,
+enum cd_err store_write_run(struct store *lg, struct store_write *lw, const char *what, int64_t *grant_id,
 			     int64_t *journal_id)
 {
 	int e = 0;

@@ -24,15 +24,15 @@ enum cd_err store_write_call(struct store *lg, const struct jw *doc, int commit,
 /* One step's rows written inside the caller's transaction: begin, write
  * each list (store_write_list, then the rows with the column tables'
  * COL_WRITE and a jsonw w, then jsonw_close(w, ']')), run. */
-struct ledger_write {
+struct store_write {
 	struct dynbuf buf;
 	struct jw w;
 	struct db_sets sets;
 };
-void store_write_begin(struct ledger_write *lw);
+void store_write_begin(struct store_write *lw);
 /* Opens list name (one of cd_write's: holds_set, grants_set, debts,
  * grants_new, journal, members, accounts, events) and returns its writer. */
-struct jw *store_write_list(struct ledger_write *lw, const char *name);
+struct jw *store_write_list(struct store_write *lw, const char *name);
 /* List name of one row: ROW, a column table expanded with COL_WRITE
  * (ledger_columns.h), which writes through the jsonw writer w made here. */
 #define LEDGER_WRITE_ONE(lw, name, ROW)                                 \
@@ -46,8 +46,8 @@ struct jw *store_write_list(struct ledger_write *lw, const char *name);
 /* Writes the lists without committing: CD_OK with the id of the first
  * new grant in *grant_id and of the one journal row in *journal_id (each
  * NULL when not wanted); frees lw either way. */
-enum cd_err store_write_run(struct store *lg, struct ledger_write *lw, const char *what, int64_t *grant_id,
+enum cd_err store_write_run(struct store *lg, struct store_write *lw, const char *what, int64_t *grant_id,
 			     int64_t *journal_id);
 /* Frees lw unwritten (a refusal found while writing its rows). */
-void store_write_drop(struct ledger_write *lw);
+void store_write_drop(struct store_write *lw);
 #endif

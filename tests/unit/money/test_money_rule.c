@@ -681,10 +681,26 @@ static void debits(void)
 	ok(bad == 0, "20,000 random debits: refused exactly past what is available, never below the overdraft (%d wrong)", bad);
 }
 
+/* A month's and a day's counters: kept within their period, started
+ * again at 0 in another (a clock set back too). */
+static void rolls(void)
+{
+	struct roll_effect e;
+	money_rule_roll(202611, 500, 202611, &e);
+	ok(!e.rolled && e.key == 202611 && e.spent == 500, "the same month keeps its spend");
+	money_rule_roll(202611, 500, 202612, &e);
+	ok(e.rolled && e.key == 202612 && e.spent == 0, "a new month starts at 0");
+	money_rule_roll(202612, 500, 202611, &e);
+	ok(e.rolled && e.key == 202611 && e.spent == 0, "a clock set back: the counter is the period's it names");
+	money_rule_roll(0, 0, 20418, &e);
+	ok(e.rolled && e.key == 20418 && e.spent == 0, "a day never counted starts at 0");
+}
+
 int main(void)
 {
 	by_hand();
 	debits();
+	rolls();
 	random_sequences();
 	periods_by_hand();
 	period_sequences();
