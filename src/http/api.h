@@ -84,10 +84,6 @@ struct api_ctx {
 #define API_PARAMS_MAX 2
 typedef void api_handler(struct api_ctx *ctx, const struct request *rq, char **params, struct response *rs);
 
-/* A model's price and margin from the price cache, reloading it once when
- * the model is unknown (a fresh price import is seen). 1 when found. */
-int api_model_price(struct api_ctx *ctx, const char *model, struct price *p, int64_t *margin);
-
 /* Fills rs with DESIGN's error object; param may be NULL. */
 __attribute__((format(printf, 4, 5)))
 void api_error(struct response *rs, enum cd_err e, const char *param, const char *fmt, ...);

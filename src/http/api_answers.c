@@ -129,13 +129,6 @@ int api_call_of(struct api_ctx *ctx, const struct request *rq, json_t *body, str
 	return 0;
 }
 
-int api_model_price(struct api_ctx *ctx, const char *model, struct price *p, int64_t *margin)
-{
-	if (ledger_price_model(model, p, margin))
-		return 1;
-	return ledger_prices_reload_on_miss(ctx->lg) && ledger_price_model(model, p, margin);
-}
-
 int api_key_reaches(const struct api_ctx *ctx, const char *account)
 {
 	return ctx->key.account_id == 0 || (account != NULL && strcmp(account, ctx->key.account) == 0);

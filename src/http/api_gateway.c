@@ -203,7 +203,7 @@ static int hold_of(struct api_ctx *ctx, struct gw_job *job, struct guard_authori
 {
 	struct price p;
 	int64_t margin;
-	int priced = api_model_price(ctx, job->ask.model, &p, &margin);
+	int priced = ledger_prices_model(ctx->lg, job->ask.model, &p, &margin);
 	if (!priced && !job->byok) {
 		api_error(rs, CD_E_INVALID, "model", "unknown model '%s': creditd holds and charges only priced models",
 			  job->ask.model);

@@ -30,13 +30,6 @@ static const struct jfield authorize_fields[] = {
 	{NULL, J_INT, 0, 0, 0, 0, NULL},
 };
 
-static int action_price(struct api_ctx *ctx, const char *action, int64_t *price)
-{
-	if (ledger_price_action(action, price))
-		return 1;
-	return ledger_prices_reload_on_miss(ctx->lg) && ledger_price_action(action, price);
-}
-
 /* DESIGN §10: one charge moves at most LIMIT_AMOUNT_MICROS_MAX; a larger
  * computed cost is refused naming the field that drives it. */
 static void charge_refuse(struct response *rs, int64_t cost_micros, const char *param)
@@ -70,7 +63,7 @@ static int hold_amount(struct api_ctx *ctx, json_t *body, struct guard_authorize
 		return -1;
 	}
 	if (r->action != NULL) {
-		if (!action_price(ctx, r->action, &r->amount_micros)) {
+		if (!ledger_prices_action(ctx->lg, r->action, &r->amount_micros)) {
 			api_error(rs, CD_E_INVALID, "action", "unknown action '%s'", r->action);
 			return -1;
 		}
@@ -85,11 +78,11 @@ static int hold_amount(struct api_ctx *ctx, json_t *body, struct guard_authorize
 		return -1;
 	}
 	if (r->byok) {
-		if (r->max_output_tokens < 0 && api_model_price(ctx, r->model, &p, &margin))
+		if (r->max_output_tokens < 0 && ledger_prices_model(ctx->lg, r->model, &p, &margin))
 			r->max_output_tokens = p.max_output_tokens;
 		return min_output_check(r, rs);
 	}
-	if (!api_model_price(ctx, r->model, &p, &margin)) {
+	if (!ledger_prices_model(ctx->lg, r->model, &p, &margin)) {
 		api_error(rs, CD_E_INVALID, "model", "unknown model '%s'", r->model);
 		return -1;
 	}
@@ -209,7 +202,7 @@ void api_settle(struct api_ctx *ctx, const struct request *rq, char **params, st
 		rs->retry_after = 1;
 	} else if (input_parts_check(r.input_tokens, r.cached_input_tokens, r.cache_write_input_tokens, rs) != 0)
 		;
-	else if (r.model != NULL && !api_model_price(ctx, r.model, &p, &margin))
+	else if (r.model != NULL && !ledger_prices_model(ctx->lg, r.model, &p, &margin))
 		api_error(rs, CD_E_INVALID, "model", "unknown model '%s'", r.model);
 	else if (api_call_of(ctx, rq, body, &call, hash, rs) != 0)
 		;
@@ -303,9 +296,9 @@ static int usage_check(struct api_ctx *ctx, json_t *body, struct guard_usage *u,
 			  "input_tokens and output_tokens are required with a model");
 	else if (input_parts_check(u->input_tokens, u->cached_input_tokens, u->cache_write_input_tokens, rs) != 0)
 		;
-	else if (!u->byok && u->model != NULL && !api_model_price(ctx, u->model, &p, &margin))
+	else if (!u->byok && u->model != NULL && !ledger_prices_model(ctx->lg, u->model, &p, &margin))
 		api_error(rs, CD_E_INVALID, "model", "unknown model '%s'", u->model);
-	else if (!u->byok && u->action != NULL && !action_price(ctx, u->action, &u->cost_micros))
+	else if (!u->byok && u->action != NULL && !ledger_prices_action(ctx->lg, u->action, &u->cost_micros))
 		api_error(rs, CD_E_INVALID, "action", "unknown action '%s'", u->action);
 	else if (!u->byok && u->model != NULL && pricing_token_cost(&p, margin, &used, &u->cost_micros) != PRICING_OK)
 		api_error(rs, CD_E_INVALID, "input_tokens", "the token counts are too large to price");

@@ -442,7 +442,13 @@ enum cd_err ledger_prices_reload(struct store *lg);
  * LIMIT_PRICE_MISS_RELOAD_MS whoever asks. 1 when it reloaded, 0 when not
  * (too many already, or failed). */
 int ledger_prices_reload_on_miss(struct store *lg);
-/* Looks a model up in the cache. 1 found, 0 not. */
+/* What a request's model or action costs: the cache, or on a miss the
+ * cache reloaded (as ledger_prices_reload_on_miss allows) and read
+ * again. 1 found, 0 not. */
+int ledger_prices_model(struct store *lg, const char *name, struct price *p, int64_t *margin_bps);
+int ledger_prices_action(struct store *lg, const char *name, int64_t *price_micros);
+/* Looks a model up in the cache only (the batch's decisions, which never
+ * reach the database). 1 found, 0 not. */
 int ledger_price_model(const char *name, struct price *p, int64_t *margin_bps);
 int ledger_price_action(const char *name, int64_t *price_micros);
 /* 1 once the cache was loaded (the background thread loads it at start;

@@ -170,6 +170,20 @@ int ledger_prices_reload_on_miss(struct store *lg)
 	return go && ledger_prices_reload(lg) == CD_OK;
 }
 
+int ledger_prices_model(struct store *lg, const char *name, struct price *p, int64_t *margin_bps)
+{
+	if (ledger_price_model(name, p, margin_bps))
+		return 1;
+	return ledger_prices_reload_on_miss(lg) && ledger_price_model(name, p, margin_bps);
+}
+
+int ledger_prices_action(struct store *lg, const char *name, int64_t *price_micros)
+{
+	if (ledger_price_action(name, price_micros))
+		return 1;
+	return ledger_prices_reload_on_miss(lg) && ledger_price_action(name, price_micros);
+}
+
 static int price_find(const char *name, int want_action, struct price_entry *out, int64_t *margin)
 {
 	struct price_entry key;
