@@ -3,7 +3,7 @@
 -- "Growth", shows the output). Each statement is the one-row form the code
 -- sends (sql/020_batch_calls.sql's cd_batch_read and cd_batch_write for the
 -- guard; src/ledger/ledger_accounts.c, ledger_holds.c, ledger_events.c,
--- ledger_open.c, ledger_payg.c, ledger_purge.c for the rest) with the
+-- ledger_due.c, ledger_payg.c, ledger_purge.c for the rest) with the
 -- heavy account's values. What to look for: no `ALL` (a table scan) and no
 -- `index` (a whole index read) on a table whose rows grow with time
 -- (journal, usage_records, holds, events, grants, idempotency_keys,
@@ -58,7 +58,7 @@ EXPLAIN SELECT COALESCE(model, action, ''), COUNT(*), SUM(input_tokens), SUM(cac
 	WHERE account_id = @acct AND created_at >= @now - 31 * 86400 AND created_at < @now
 	AND (NULL IS NULL OR member = NULL) GROUP BY 1 ORDER BY 1;
 
-SELECT 'sweeper: accounts due (ledger_open.c)' AS statement;
+SELECT 'sweeper: accounts due (ledger_due.c)' AS statement;
 EXPLAIN SELECT id FROM accounts WHERE sweep_due_at <= @now ORDER BY sweep_due_at LIMIT 64;
 SELECT 'sweeper: the next pay-as-you-go accounts (ledger_payg.c)' AS statement;
 EXPLAIN SELECT id FROM accounts WHERE payg_period < 202611 ORDER BY payg_period, id LIMIT 64;

@@ -267,7 +267,7 @@ _Static_assert(LIMIT_GATEWAY_IMAGE_TOKENS <= LIMIT_TOKENS_MAX, "an image's token
 #define LIMIT_SETTING_MICROS_MAX 1000000000000000LL
 /* The range of every balance, reserve and spend counter (accounts and
  * members): ±9·10^18 micros (DESIGN §10). Money arithmetic is checked
- * (src/core/money.h): an operation that would take one beyond it is refused,
+ * (src/money/money.h): an operation that would take one beyond it is refused,
  * never wrapped. It sits below INT64_MAX by more than one charge plus an
  * overdraft, so the sums that decide (available, spend plus holds plus a
  * charge) are computed without wrapping either. */

@@ -1,11 +1,14 @@
-/* ledger.h: the credit ledger, the only module that speaks SQL.
+/* ledger.h: the credit ledger's operations, as the layers above call them.
  *
- * A struct store is one worker thread's database connection with its
- * prepared statements; create one per thread, never share it. Every call
- * that changes money runs in one InnoDB transaction with the account row
- * locked, retried whole on transient conflicts, and keeps the invariants
- * of DESIGN §4. Calls that answer the API return jansson objects the
- * caller owns (json_decref) and an enum cd_err; "not found" is an answer. */
+ * Each takes the thread's store handle (store.h: one connection per
+ * database node; create one per thread, never share it). Every call that
+ * changes money runs in one InnoDB transaction with the account row
+ * locked, retried whole on transient conflicts: it loads its rows locked,
+ * decides in pure C (src/money, ledger_decide.c for the guard's batch)
+ * and writes through the one writer (store_write.h), keeping the ledger's
+ * invariants (docs/decisions.md "Invariants"). Calls that answer the API
+ * return jansson objects the caller owns (json_decref) and an enum
+ * cd_err; "not found" is an answer. */
 #ifndef CREDITD_LEDGER_H
 #define CREDITD_LEDGER_H
 #include <jansson.h>

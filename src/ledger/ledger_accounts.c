@@ -1,6 +1,6 @@
 /* ledger_accounts.c: the operations on accounts: create, read, patch,
  * the journal page, grants, debits, and workspace members. Each opens its
- * account through ledger_open.h and changes it through the rows below. */
+ * account through ledger_due.h and changes it through the rows below. */
 #include "ledger_plans.h"
 #include "ledger_periods.h"
 #include "ledger_events.h"
@@ -219,7 +219,7 @@ static enum cd_err patch_apply(struct store *lg, const struct account_patch *p, 
 /* Writes the patched settings. A monthly limit that changes also records
  * when, and what the month had committed then (its spend and its pending
  * holds): `creditctl verify` warns of a spend above the new limit only up
- * to that (ledger_admin.c). Both are assigned before the limit itself:
+ * to that (store_migrate.c). Both are assigned before the limit itself:
  * they compare with the old one (MariaDB assigns left to right). */
 static enum cd_err patch_store(struct store *lg, const struct acct *a)
 {

@@ -1,4 +1,4 @@
-/* ledger_open.c: opening an account for a request, and the background
+/* ledger_due.c: opening an account for a request, and the background
  * sweep.
  *
  * ledger_due_lock locks the account row, rolls its month over and applies what

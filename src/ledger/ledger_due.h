@@ -1,4 +1,4 @@
-/* ledger_open.h: opening an account for a request: lock its row, roll
+/* ledger_due.h: opening an account for a request: lock its row, roll
  * its month over, and apply what fell due (expired holds released or
  * captured, expired grants written off) before anything else reads it.
  * Above the rows and the members (expiry moves both); every operation

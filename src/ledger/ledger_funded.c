@@ -99,7 +99,7 @@ enum cd_err ledger_funded_lock(struct store *lg, struct funded *f)
 	ledger_rows_copy_text(f->currency, sizeof(f->currency), store_str(s, 6));
 	if (f->kind == FUNDED_RECHARGE || f->currency[0] == '\0')
 		ledger_rows_copy_text(f->currency, sizeof(f->currency), lg->cfg->stripe_currency);
-	/* What the refund and dispute rules (ledger_rules.h) assert of their
+	/* What the refund and dispute rules (money_rule.h) assert of their
 	 * rows: refunds and disputes never take back more than was credited.
 	 * A row written otherwise (by hand) is refused here, not asserted. */
 	if (f->credited < 0 || f->refunded < 0 || f->disputed < 0 || f->refunded > f->credited ||

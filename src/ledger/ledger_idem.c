@@ -1,4 +1,4 @@
-/* ledger_writer.c: one idempotent write (see ledger_int.h "One
+/* ledger_idem.c: one idempotent write (see ledger_int.h "One
  * idempotent write"): the Idempotency-Key is claimed in the write's own
  * transaction, its stored answer replayed, or the answer stored with the
  * write; a refusal that is an answer about the ledger's state is stored

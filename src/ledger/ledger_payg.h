@@ -3,7 +3,7 @@
  * row, and its end on the locked account (credited once, or failed with
  * the account suspended and a later try). Used by the sender's record of
  * what Stripe answered (ledger_charges.c) and by the Stripe webhook
- * (ledger_stripe.c). Internal to the ledger's files. */
+ * (ledger_news.c). Internal to the ledger's files. */
 #ifndef CREDITD_LEDGER_PAYG_H
 #define CREDITD_LEDGER_PAYG_H
 #include "ledger_due.h"

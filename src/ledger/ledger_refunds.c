@@ -2,7 +2,7 @@
  * an auto-recharge or a subscription invoice's credit): charge.refunded
  * applied to its credit, or kept in refunds_waiting when no credit knows
  * its payment yet, and applied when one comes to name it (DESIGN §13;
- * migration 033). Called by the webhook dispatch (ledger_stripe.c) and by
+ * migration 033). Called by the webhook dispatch (ledger_news.c) and by
  * an invoice's payment news (ledger_invoice_pay.c); calls neither. */
 #include "ledger_events.h"
 #include "ledger_hooks.h"
@@ -38,7 +38,7 @@ enum cd_err ledger_refunds_charge_refunded(struct store *lg, struct hook_run *h)
 		rc = ledger_funded_lock(lg, &f);
 	if (rc != CD_OK)
 		return rc;
-	/* The rule (ledger_rules.h) decides over the rows read: the share
+	/* The rule (money_rule.h) decides over the rows read: the share
 	 * of the credit all refunds so far take back, and what of it comes
 	 * from the balance now or from an open dispute's hold. */
 	struct refund_case rcase = {.refunded_cents = ev->amount_refunded_cents, .charge_cents = ev->charge_amount_cents,

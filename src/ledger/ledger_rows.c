@@ -384,7 +384,7 @@ static enum cd_err add_grant(struct store *lg, struct acct *a, const char *cause
 		}
 	}
 	/* DESIGN §10: refused before anything moves, never wrapped; the
-	 * debt repaid first (ledger_rules.h). */
+	 * debt repaid first (money_rule.h). */
 	if (money_rule_grant(a->balance, debt, amount, &g) != 0)
 		return refusal_set(&lg->refusal, REFUSE_BALANCE_CAP, a->ext_id, NULL);
 	/* The debt row repaid, the grant and its journal row naming it, in

@@ -4,7 +4,7 @@
  * Everything here works on an account row its caller has locked and
  * changes money only by appending journal rows next to the grant rows it
  * moves (DESIGN §4). It knows nothing of members, expiry or requests: the
- * layers above (ledger_members.h, ledger_open.h, the operations) call it,
+ * layers above (ledger_members.h, ledger_due.h, the operations) call it,
  * never the other way. Internal to the ledger's files. */
 #ifndef CREDITD_LEDGER_ROWS_H
 #define CREDITD_LEDGER_ROWS_H
@@ -69,7 +69,7 @@ void ledger_rows_copy_text(char *dst, size_t cap, const char *src);
 /* Reads an account from columns c.. of the current row. */
 void ledger_rows_acct_from_row_at(const struct db_row *r, unsigned int c, struct acct *a);
 /* Reads an account row and locks it (FOR UPDATE), without rolling its
- * month over or sweeping it (ledger_open.h does both).
+ * month over or sweeping it (ledger_due.h does both).
  * CD_E_NOT_FOUND (refusal REFUSE_ACCOUNT_UNKNOWN) when there is none. */
 enum cd_err ledger_rows_acct_load_locked(struct store *lg, const char *ext_id, struct acct *a);
 enum cd_err ledger_rows_acct_load_locked_id(struct store *lg, int64_t id, struct acct *a);

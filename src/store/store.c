@@ -1,6 +1,7 @@
-/* ledger.c: the ledger's connection, its prepared-statement cache, the
- * transaction runner with bounded retries and idempotent writes (API keys
- * are ledger_keys.c's).
+/* store.c: the store's handle, its connection per database node, the
+ * prepared-statement cache and the database's health (the transaction
+ * loop is store_tx.c's, result sets store_sets.c's, the one writer
+ * store_write.c's).
  *
  * Every statement creditd sends goes through store_exec here, so the round
  * trip counter is exact. The connection runs with autocommit off and READ

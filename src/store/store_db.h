@@ -124,7 +124,7 @@ void store_param_str(struct db_params *p, const char *s);		/* NULL: SQL NULL */
 void store_param_text(struct db_params *p, const char *s, size_t len);	/* NULL: SQL NULL */
 void store_param_blob(struct db_params *p, const void *data, size_t len);	/* NULL: SQL NULL */
 /* Runs a cached prepared statement with p (a CALL's results are left
- * unread: ledger_dbsets.h reads them). NULL with *dberr as store_exec. */
+ * unread: store_sets.h reads them). NULL with *dberr as store_exec. */
 struct dbstmt *store_exec_params(struct store *lg, const char *sql, const struct db_params *p, int *dberr);
 /* After s failed (dberr): Connector/C leaves a statement whose error came
  * while its rows were read (a deadlock or a lock wait timeout of a locking
@@ -133,7 +133,7 @@ struct dbstmt *store_exec_params(struct store *lg, const char *sql, const struct
  * its transaction's locks held all the while: a wait no deadlock detector
  * sees. The statement is reset (COM_STMT_RESET); a connection lost, or a
  * reset that fails, is dropped instead. store_exec_params and store_call call
- * it; so does whoever reads a CALL's results itself (ledger_dbsets). */
+ * it; so does whoever reads a CALL's results itself (store_sets). */
 void store_stmt_failed(struct store *lg, struct dbstmt *s, int dberr);
 /* Runs a CALL of a stored procedure with p. Reads every result set it
  * returns; the first row of the first one is left in the statement's

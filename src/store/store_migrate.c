@@ -1,4 +1,4 @@
-/* ledger_admin.c: what operators run through creditctl: migrations, the
+/* store_migrate.c: what operators run through creditctl: migrations, the
  * sweep's lock and exports (the invariant checker is ledger_verify.c).
  * Never called on the request path.
  *

@@ -1,4 +1,4 @@
-/* noderoute.c: rendezvous hashing over the live nodes (see noderoute.h). */
+/* store_noderoute.c: rendezvous hashing over the live nodes (see store_noderoute.h). */
 #include "store_noderoute.h"
 #include <stdatomic.h>
 #include <stdint.h>

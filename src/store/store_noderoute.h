@@ -1,4 +1,4 @@
-/* noderoute.h: which database node serves an account (DESIGN §9
+/* store_noderoute.h: which database node serves an account (DESIGN §9
  * "Scale-out").
  *
  * With `[database] nodes` naming several nodes of one Galera cluster, each

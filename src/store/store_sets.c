@@ -1,4 +1,4 @@
-/* ledger_dbsets.c: the result sets of one CALL as text (see dbsets.h). */
+/* store_sets.c: the result sets of one CALL as text (see store_sets.h). */
 #include "store_sets.h"
 #include "jsonw.h"
 #include "log.h"

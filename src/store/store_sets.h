@@ -1,4 +1,4 @@
-/* ledger_dbsets.h: every result set of one prepared CALL, held as text.
+/* store_sets.h: every result set of one prepared CALL, held as text.
  *
  * Part of the connection layer (it knows no table): the guard's batch
  * procedures (sql/020_batch_calls.sql) answer one CALL with several result

@@ -1,4 +1,4 @@
-/* sqlsplit.c: the statements of a migration script, found by a small
+/* store_sqlsplit.c: the statements of a migration script, found by a small
  * lexer and, inside stored programs, a stack of the blocks open (see
  * sqlsplit.h for the rules). It never changes or copies the script: a
  * statement is a slice of it, sent to the server as the file has it. */

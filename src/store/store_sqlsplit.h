@@ -1,4 +1,4 @@
-/* sqlsplit.h: splits a migration script (sql/NNN_name.sql) into its
+/* store_sqlsplit.h: splits a migration script (sql/NNN_name.sql) into its
  * statements, so that each is sent alone and no connection has to accept
  * multi-statement text.
  *

@@ -1,4 +1,4 @@
-/* ledger_tx.c: the transaction loop (see ledger_int.h "The transaction
+/* store_tx.c: the transaction loop (see store_db.h "The transaction
  * loop"): its caller drives it, so the layers above call down into this
  * one and are never called back. Attempts, retries within the read
  * timeout, failover to the next database node, and the commit. */

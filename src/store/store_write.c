@@ -1,5 +1,5 @@
-/* ledger_write.c: the one writer of the ledger's money rows (see
- * ledger_write.h): CALL cd_write with a JSON list per kind of row. */
+/* store_write.c: the one writer of the ledger's money rows (see
+ * store_write.h): CALL cd_write with a JSON list per kind of row. */
 #include "store_write.h"
 #include "log.h"
 #include <string.h>

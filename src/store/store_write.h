@@ -1,4 +1,4 @@
-/* ledger_write.h: the one writer of the ledger's money rows.
+/* store_write.h: the one writer of the ledger's money rows.
  *
  * Every change of an account's money columns, a grant's remaining, a
  * hold's state, a member's spend and reserve, and every journal row,
@@ -7,7 +7,7 @@
  * column table in ledger_columns.h. The guard's batches write many rows a
  * list and commit in the CALL (ledger_batch_write.c); the other
  * operations write the rows of one step inside their own transaction
- * (ledger_rows.c, ledger_open.c, ledger_members.c). This file is the
+ * (ledger_rows.c, ledger_due.c, ledger_members.c). This file is the
  * only caller of cd_write. Internal to the ledger's files. */
 #ifndef CREDITD_LEDGER_WRITE_H
 #define CREDITD_LEDGER_WRITE_H

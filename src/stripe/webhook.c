@@ -2,7 +2,7 @@
  * are webhook_sig.c's).
  *
  * Owns: the flattening of the few event types creditd acts on into struct
- * webhook_event.
+ * news of a payment (ledger_news.h).
  *
  * Never: parses or trusts a body before its signature passed (the caller
  * verifies first); touches the database; logs or copies a secret; lets a

@@ -196,7 +196,7 @@ else
 	done | sort -u | head -8 | tr '\n' ' ')
 	check "every exported name carries its file's prefix, or its module's" "$unprefixed"
 	# The ledger's decisions never reach the database: what
-	# ledger_decide.c, ledger_rules.c and ledger_batch.c (the batch's rows
+	# ledger_decide.c, ledger_combine.c and ledger_batch.c (the batch's rows
 	# in memory) call of the tree's files that talk to the database
 	# (those calling store_* or mysql_*) is one of these helpers,
 	# which read or change rows in memory only.
@@ -210,7 +210,7 @@ else
 		nm -P "$o" | awk '$2 == "U" && (($1 ~ /^store_/ && $1 != "store_sets_init" && $1 != "store_sets_free") || $1 ~ /^mysql_/) { found = 1 } END { exit !found }' && echo "$o"
 	done)
 	db_names=$(for o in $db_files; do nm -P --defined-only -g "$o" | awk '$2 == "T" { print $1 }'; done | sort -u)
-	reach=$(for u in ledger_decide ledger_rules ledger_batch; do
+	reach=$(for u in ledger_decide ledger_combine ledger_batch; do
 		nm -P "src/ledger/$u.o" | awk '$2 == "U" { print $1 }' | while read -r name; do
 			case "$in_memory" in *" $name "*) continue ;; esac
 			if echo "$db_names" | grep -qx "$name" || echo "$name" | grep -q '^mysql_'; then echo "$u->$name"; fi

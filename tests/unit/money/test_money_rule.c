@@ -1,5 +1,5 @@
 /* test_rules.c: the money rules of a credit, a refund and a dispute
- * (ledger_rules.h), without a database: cases by hand, then random
+ * (money_rule.h), without a database: cases by hand, then random
  * sequences of credits, spends, refunds and disputes (opened, news
  * repeated, won, lost, yielding to refunds) applied to a ledger in
  * memory the way the operations apply them, DESIGN §4's invariants

@@ -1,4 +1,4 @@
-/* test_pricing.c: unit tests for src/core/pricing.c, the money math.
+/* test_pricing.c: unit tests for src/money/pricing.c, the money math.
  *
  * Owns the exact-micros checks of the cost formula (rounding once, cached
  * tokens, 128-bit intermediates, overflow reported and never wrapped) and
