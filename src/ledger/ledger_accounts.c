@@ -102,8 +102,8 @@ static enum cd_err account_create_op(struct store *lg, const struct account_new 
 	const int64_t *low = n->low_balance_micros >= 0 ? &n->low_balance_micros : NULL;
 	const int64_t *daily = n->daily_limit_micros >= 0 ? &n->daily_limit_micros : NULL;
 	struct dbstmt *s = store_exec(lg, SQL_ACCT_ADD, &e, "ssiIIsibiIiii", n->id, n->kind, n->overdraft_limit_micros,
-				   monthly, low, n->plan, timefmt_month_key(lg->now),
-				   (const char *)hash, (size_t)32, lg->now, daily, lg->now / TIMEFMT_SECONDS_PER_DAY,
+				   monthly, low, n->plan, lg->now_month,
+				   (const char *)hash, (size_t)32, lg->now, daily, lg->now_day,
 				   n->overdraft_limit_micros, ledger_payg_period_before(lg->now));
 	if (s == NULL && e == ER_DUP_ENTRY)
 		return CD_E_RETRY;

@@ -25,8 +25,8 @@
 enum cd_err ledger_due_apply(struct store *lg, struct acct *a)
 {
 	struct roll_effect month, day;
-	money_rule_roll(a->month_key, a->month_spent, timefmt_month_key(lg->now), &month);
-	money_rule_roll(a->day_key, a->day_spent, lg->now / TIMEFMT_SECONDS_PER_DAY, &day);
+	money_rule_roll(a->month_key, a->month_spent, lg->now_month, &month);
+	money_rule_roll(a->day_key, a->day_spent, lg->now_day, &day);
 	a->month_key = month.key;
 	a->month_spent = month.spent;
 	a->day_key = day.key;

@@ -48,7 +48,7 @@ json_t *ledger_events_notice_balance(const struct store *lg, struct acct *a)
 const char *ledger_events_notice_refusal(const struct store *lg, struct acct *a, struct member_row *m, enum refusal_why why,
 			   int64_t available, int64_t required, json_t **data)
 {
-	int64_t month = timefmt_month_key(lg->now), day = lg->now / TIMEFMT_SECONDS_PER_DAY;
+	int64_t month = lg->now_month, day = lg->now_day;
 	const char *limit = NULL;
 	int64_t limit_micros = -1;
 	*data = NULL;
@@ -97,7 +97,7 @@ int ledger_events_notice_recharge(const struct store *lg, struct acct *a)
 				  .has_card = a->recharge_card, .pending = a->recharge_pending,
 				  .disputed = strcmp(a->status_reason, "dispute") == 0,
 				  .available = ledger_rows_acct_available(a), .day_key = a->recharge_day_key,
-				  .day_count = a->recharge_day_count, .today = lg->now / TIMEFMT_SECONDS_PER_DAY,
+				  .day_count = a->recharge_day_count, .today = lg->now_day,
 				  .max_per_day = lg->cfg->auto_recharge_max_per_day};
 	int queue = money_rule_recharge(&c, &a->recharge_day_key, &a->recharge_day_count);
 	if (queue)

@@ -97,7 +97,7 @@ enum cd_err ledger_members_create(struct store *lg, const struct acct *a, const 
 	int64_t start, end;
 	timefmt_month_bounds(lg->now, &start, &end);
 	enum cd_err rc = store_do(lg, SQL_MEMBER_CREATE, "member create", "isiii", a->id, member,
-			       timefmt_month_key(lg->now), lg->now, end);
+			       lg->now_month, lg->now, end);
 	if (rc == CD_OK)
 		rc = ledger_members_lock(lg, a, member, m);
 	if (rc == CD_E_NOT_FOUND) {
@@ -137,7 +137,7 @@ enum cd_err ledger_members_read(struct store *lg, const struct acct *a, const ch
 void ledger_members_roll(const struct store *lg, struct member_row *m)
 {
 	struct roll_effect month;
-	money_rule_roll(m->month_key, m->month_spent, timefmt_month_key(lg->now), &month);
+	money_rule_roll(m->month_key, m->month_spent, lg->now_month, &month);
 	m->month_key = month.key;
 	m->month_spent = month.spent;
 }

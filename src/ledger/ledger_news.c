@@ -116,7 +116,7 @@ static enum cd_err period_is_open(struct store *lg, const struct acct *a, int *o
 {
 	static const char sql[] = "SELECT 1 FROM plan_periods WHERE account_id = ? AND period_key = ? FOR UPDATE";
 	int e;
-	struct dbstmt *s = store_exec(lg, sql, &e, "ii", a->id, timefmt_month_key(lg->now));
+	struct dbstmt *s = store_exec(lg, sql, &e, "ii", a->id, lg->now_month);
 	if (s == NULL)
 		return store_err(lg, e, "plan period open");
 	*open = store_fetch(s) == 1;
@@ -139,7 +139,7 @@ static enum cd_err invoice_plan_record(struct store *lg, const struct ledger_new
 				  "invoice_credits ic WHERE ic.account_id = p.account_id AND ic.period_key = p.period_key "
 				  "AND ic.proration = 1), 0) FROM plan_periods p WHERE p.account_id = ? AND p.period_key = ?";
 	int e, credited = 0;
-	int64_t key = timefmt_month_key(lg->now), micros = 0;
+	int64_t key = lg->now_month, micros = 0;
 	int proration = strcmp(ev->billing_reason, "subscription_update") == 0;
 	enum cd_err rc = invoice_credited(lg, ev->invoice_id, &credited);
 	if (rc != CD_OK || credited)

@@ -67,7 +67,7 @@ static enum cd_err terms_read(struct store *lg, const char *plan, struct terms *
 
 int ledger_periods_due(const struct store *lg, const struct acct *a)
 {
-	return a->plan[0] != '\0' && a->plan_period != timefmt_month_key(lg->now);
+	return a->plan[0] != '\0' && a->plan_period != lg->now_month;
 }
 
 void ledger_periods_sweep_due(const struct store *lg, struct acct *a)
@@ -173,7 +173,7 @@ enum cd_err ledger_periods_credit(struct store *lg, struct acct *a, const char *
 	struct period_effect d = {0, 0, 0, 0};
 	int found = 0;
 	int64_t start, end, key = timefmt_month_key(at);
-	int64_t this_month = timefmt_month_key(lg->now);
+	int64_t this_month = lg->now_month;
 	char jkey[JOURNAL_KEY_BYTES], keytext[24];
 	enum cd_err rc = terms_read(lg, plan, &t, &found);
 	if (granted != NULL)

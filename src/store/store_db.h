@@ -90,6 +90,10 @@ struct store {
 	 * returns the error code to return); read by ledger_write. */
 	struct refusal refusal;
 	int64_t now;			/* the request's clock, fixed per transaction */
+	/* now's UTC month (202611, timefmt_month_key) and day (days since
+	 * the epoch): the periods every spend counter of the transaction
+	 * is counted in, worked out once with now. */
+	int64_t now_month, now_day;
 	struct dbstmt stmts[DB_STMTS_MAX];
 	int nstmts;
 	unsigned long long round_trips;	/* every execute, commit and rollback */
