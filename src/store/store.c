@@ -60,7 +60,15 @@ struct store *store_new(const struct cfg *cfg)
 	lg->cfg = cfg;
 	lg->tx_serial = 1;
 	lg->c = &lg->conns[0];
+	store_clock(lg);
 	return lg;
+}
+
+void store_clock(struct store *lg)
+{
+	lg->now = timefmt_now();
+	lg->now_month = timefmt_month_key(lg->now);
+	lg->now_day = lg->now / TIMEFMT_SECONDS_PER_DAY;
 }
 
 static void stmts_clear(struct store *lg)

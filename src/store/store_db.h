@@ -100,6 +100,9 @@ struct store {
 	char errmsg[256];
 };
 
+/* Fixes the transaction's clock: now, now_month, now_day (at each
+ * attempt, and when the handle is made). */
+void store_clock(struct store *lg);
 /* Connects if needed. CD_OK or CD_E_UNAVAILABLE (logged once per outage). */
 enum cd_err store_ensure(struct store *lg);
 /* Runs a cached prepared statement. Parameter formats: 'i' int64_t,

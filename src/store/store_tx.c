@@ -192,9 +192,7 @@ static int tx_next(struct store *lg, struct store_tx *t)
 			return tx_next(lg, t);
 		}
 	}
-	lg->now = timefmt_now();
-	lg->now_month = timefmt_month_key(lg->now);
-	lg->now_day = lg->now / TIMEFMT_SECONDS_PER_DAY;
+	store_clock(lg);
 	lg->committed = 0;
 	return 1;
 }
