@@ -2,6 +2,7 @@
  * the rest with a message naming the key and line. */
 #include "config.h"
 #include "tap.h"
+#include "unit/config_modules.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,7 +16,12 @@
 
 static int load(const char *text, struct cfg *c, char *err, size_t cap)
 {
-	return config_load_string(text, c, err, cap);
+	return config_load_string(text, test_modules, c, err, cap);
+}
+
+static int load_file(const char *path, struct cfg *c, char *err, size_t cap)
+{
+	return config_load(path, test_modules, c, err, cap);
 }
 
 /* DESIGN §10: every signing secret has at least 32 bytes, or the load
@@ -69,29 +75,29 @@ static void shared_hosting_opt_in(const char *path)
 	char err[512] = "";
 	static const char opened[] = "[database]\npassword = pw\n[security]\nconfig_readable_by_others = true\n";
 	ok(write_conf(path, opened, 0644) == 0, "written 0644 with the opt-in");
-	ok(config_load(path, &c, err, sizeof(err)) == 0, "0644 with config_readable_by_others = true loads: %s", err);
+	ok(load_file(path, &c, err, sizeof(err)) == 0, "0644 with config_readable_by_others = true loads: %s", err);
 	ok(c.config_open_to_others == 1, "and is flagged as open to others");
 	config_free(&c);
 	ok(write_conf(path, "[database]\npassword = pw\n[security]\nconfig_readable_by_others = false\n", 0644) == 0,
 	   "written 0644, opt-in false");
-	ok(config_load(path, &c, err, sizeof(err)) != 0 && strstr(err, "config_readable_by_others") != NULL,
+	ok(load_file(path, &c, err, sizeof(err)) != 0 && strstr(err, "config_readable_by_others") != NULL,
 	   "false is the default: refused, and the message names the way out: %s", err);
 	config_free(&c);
 	ok(write_conf(path, opened, 0646) == 0, "written 0646 with the opt-in");
-	ok(config_load(path, &c, err, sizeof(err)) != 0 && strstr(err, "writable by others") != NULL &&
+	ok(load_file(path, &c, err, sizeof(err)) != 0 && strstr(err, "writable by others") != NULL &&
 	   strstr(err, "0646") != NULL, "writable by others: refused even so: %s", err);
 	config_free(&c);
 	ok(write_conf(path, "[database]\npassword = pw\n", 0602) == 0, "written 0602");
-	ok(config_load(path, &c, err, sizeof(err)) != 0 && strstr(err, "writable by others") != NULL,
+	ok(load_file(path, &c, err, sizeof(err)) != 0 && strstr(err, "writable by others") != NULL,
 	   "a secret in a file others may write: refused: %s", err);
 	config_free(&c);
 	ok(write_conf(path, opened, 0600) == 0, "written 0600 with the opt-in");
-	ok(config_load(path, &c, err, sizeof(err)) == 0 && c.config_open_to_others == 0,
+	ok(load_file(path, &c, err, sizeof(err)) == 0 && c.config_open_to_others == 0,
 	   "private with the opt-in: loads, not flagged: %s", err);
 	config_free(&c);
 	setenv("CREDITD_CONFIG_READABLE_BY_OTHERS", "true", 1);
 	ok(write_conf(path, "[database]\npassword = pw\n", 0644) == 0, "written 0644");
-	ok(config_load(path, &c, err, sizeof(err)) != 0, "the environment cannot say it for the file");
+	ok(load_file(path, &c, err, sizeof(err)) != 0, "the environment cannot say it for the file");
 	config_free(&c);
 	unsetenv("CREDITD_CONFIG_READABLE_BY_OTHERS");
 }
@@ -107,36 +113,36 @@ static void nobody_else_writes(const char *path)
 	char err[512] = "";
 	static const char plain[] = "[server]\nthreads = 4\n";
 	ok(write_conf(path, plain, 0646) == 0, "written 0646, no secret in it");
-	ok(config_load(path, &c, err, sizeof(err)) != 0 && strstr(err, path) != NULL &&
+	ok(load_file(path, &c, err, sizeof(err)) != 0 && strstr(err, path) != NULL &&
 	   strstr(err, "writable by others") != NULL && strstr(err, "0646") != NULL,
 	   "no secret, writable by others: refused, naming the file and the mode: %s", err);
 	config_free(&c);
 	ok(write_conf(path, plain, 0662) == 0, "written 0662, no secret in it");
-	ok(config_load(path, &c, err, sizeof(err)) != 0 && strstr(err, "chmod o-w") != NULL,
+	ok(load_file(path, &c, err, sizeof(err)) != 0 && strstr(err, "chmod o-w") != NULL,
 	   "no secret, writable by all: refused: %s", err);
 	config_free(&c);
 	ok(write_conf(path, plain, 0664) == 0, "written 0664, no secret in it");
-	ok(config_load(path, &c, err, sizeof(err)) == 0, "no secret, writable by the group: loads: %s", err);
+	ok(load_file(path, &c, err, sizeof(err)) == 0, "no secret, writable by the group: loads: %s", err);
 	config_free(&c);
 	ok(write_conf(path, "[database]\npassword = pw\n", 0660) == 0, "written 0660 with a password");
-	ok(config_load(path, &c, err, sizeof(err)) != 0 && strstr(err, "database.password") != NULL &&
+	ok(load_file(path, &c, err, sizeof(err)) != 0 && strstr(err, "database.password") != NULL &&
 	   strstr(err, "writable by its group") != NULL && strstr(err, "0660") != NULL,
 	   "a secret in a file its group may write: refused, naming the key and the mode: %s", err);
 	config_free(&c);
 	ok(write_conf(path, "[stripe]\nsecret_key = sk_test_x\n[security]\nconfig_readable_by_others = true\n", 0664) == 0,
 	   "written 0664 with a Stripe key and the opt-in");
-	ok(config_load(path, &c, err, sizeof(err)) != 0 && strstr(err, "writable by its group") != NULL,
+	ok(load_file(path, &c, err, sizeof(err)) != 0 && strstr(err, "writable by its group") != NULL,
 	   "the opt-in is for reading, not writing: refused: %s", err);
 	config_free(&c);
 	ok(write_conf(path, "[database]\npassword = pw\n", 0620) == 0, "written 0620 with a password");
-	ok(config_load(path, &c, err, sizeof(err)) != 0 && strstr(err, "writable by its group") != NULL,
+	ok(load_file(path, &c, err, sizeof(err)) != 0 && strstr(err, "writable by its group") != NULL,
 	   "group-writable, even unreadable by it: refused: %s", err);
 	config_free(&c);
 	ok(write_conf(path, "[database]\npassword = pw\n", 0640) == 0 &&
-	   config_load(path, &c, err, sizeof(err)) == 0, "0640 with a password (the package's) loads: %s", err);
+	   load_file(path, &c, err, sizeof(err)) == 0, "0640 with a password (the package's) loads: %s", err);
 	config_free(&c);
 	ok(write_conf(path, "[database]\npassword = pw\n", 0600) == 0 &&
-	   config_load(path, &c, err, sizeof(err)) == 0, "0600 with a password (./dev's) loads: %s", err);
+	   load_file(path, &c, err, sizeof(err)) == 0, "0600 with a password (./dev's) loads: %s", err);
 	config_free(&c);
 }
 
@@ -152,31 +158,31 @@ static void secret_files_are_private(void)
 		return;
 	close(fd);
 	ok(write_conf(path, "[database]\npassword = pw\n", 0644) == 0, "written 0644");
-	ok(config_load(path, &c, err, sizeof(err)) != 0, "a world-readable config with a password refused");
+	ok(load_file(path, &c, err, sizeof(err)) != 0, "a world-readable config with a password refused");
 	ok(strstr(err, path) != NULL && strstr(err, "database.password") != NULL && strstr(err, "0644") != NULL,
 	   "message names the file, the key and the mode: %s", err);
 	config_free(&c);
 	ok(write_conf(path, "[database]\npassword = pw\n", 0640) == 0, "written 0640");
-	ok(config_load(path, &c, err, sizeof(err)) == 0, "0640 loads: %s", err);
+	ok(load_file(path, &c, err, sizeof(err)) == 0, "0640 loads: %s", err);
 	config_free(&c);
 	ok(write_conf(path, "[stripe]\nsecret_key = sk_test_x\n", 0604) == 0, "written 0604");
-	ok(config_load(path, &c, err, sizeof(err)) != 0 && strstr(err, "stripe.secret_key") != NULL,
+	ok(load_file(path, &c, err, sizeof(err)) != 0 && strstr(err, "stripe.secret_key") != NULL,
 	   "a Stripe key in a file others may read refused: %s", err);
 	config_free(&c);
 	ok(write_conf(path, "[server]\nthreads = 4\n[database]\npassword =\n", 0644) == 0, "written 0644");
-	ok(config_load(path, &c, err, sizeof(err)) == 0, "no secret in it: 0644 loads: %s", err);
+	ok(load_file(path, &c, err, sizeof(err)) == 0, "no secret in it: 0644 loads: %s", err);
 	config_free(&c);
 	shared_hosting_opt_in(path);
 	nobody_else_writes(path);
 	/* creditctl migrate's owner user and its password file. */
 	ok(write_conf(path, "[database]\nuser = rt\npassword = rtpw\nmigrate_user = own\nmigrate_password = ownpw\n",
 		      0600) == 0, "written 0600");
-	ok(config_load(path, &c, err, sizeof(err)) == 0, "migrate user loads: %s", err);
+	ok(load_file(path, &c, err, sizeof(err)) == 0, "migrate user loads: %s", err);
 	ok(config_use_migrate_user(&c, NULL, NULL, err, sizeof(err)) == 0, "switch to the owner");
 	is_str(c.db_user, "own", "the owner from the config");
 	is_str(c.db_password, "ownpw", "its password");
 	config_free(&c);
-	ok(config_load(path, &c, err, sizeof(err)) == 0, "loads again");
+	ok(load_file(path, &c, err, sizeof(err)) == 0, "loads again");
 	char pwfile[] = "/tmp/creditd-test-pw-XXXXXX";
 	fd = mkstemp(pwfile);
 	if (fd >= 0)
@@ -201,22 +207,22 @@ int main(void)
 	is_int(c.threads, 64, "default threads: above Debian's Apache pool (6 x 8) and nginx's up to 7 CPUs");
 	is_int(c.max_body_bytes, 65536, "default body limit 64 KiB");
 	is_str(c.base_path, "/", "default base path");
-	is_int(c.topup_min_cents, 500, "default top-up minimum");
-	is_int(c.topup_max_cents, 100000, "default top-up maximum");
-	is_int(c.topup_rate, 10000, "default top-up rate");
+	is_int(stripe_config_of(&c)->topup_min_cents, 500, "default top-up minimum");
+	is_int(stripe_config_of(&c)->topup_max_cents, 100000, "default top-up maximum");
+	is_int(ledger_config_of(&c)->topup_rate, 10000, "default top-up rate");
 	is_int(c.hold_ttl_seconds, 600, "default hold ttl");
-	is_str(c.stripe_currency, "eur", "Stripe currency follows ledger currency");
+	is_str(ledger_config_of(&c)->stripe_currency, "eur", "Stripe currency follows ledger currency");
 	ok(c.capture_expired == 0, "expired holds are released by default");
-	is_int(c.topups_per_hour, 10, "default top-ups per hour");
-	ok(c.suspend_on_dispute == 1, "a dispute suspends by default");
-	ok(c.suspend_when_unpaid == 0, "an unpaid subscription does not suspend by default");
+	is_int(ledger_config_of(&c)->topups_per_hour, 10, "default top-ups per hour");
+	ok(ledger_config_of(&c)->suspend_on_dispute == 1, "a dispute suspends by default");
+	ok(ledger_config_of(&c)->suspend_when_unpaid == 0, "an unpaid subscription does not suspend by default");
 	config_free(&c);
 
 	ok(load("[stripe]\ntopups_per_hour = 3\nsuspend_on_dispute = false\nsuspend_when_unpaid = true\n", &c, err,
 		sizeof(err)) == 0, "Stripe trust keys load: %s", err);
-	is_int(c.topups_per_hour, 3, "top-ups per hour read");
-	ok(c.suspend_on_dispute == 0, "suspend_on_dispute false read");
-	ok(c.suspend_when_unpaid == 1, "suspend_when_unpaid true read");
+	is_int(ledger_config_of(&c)->topups_per_hour, 3, "top-ups per hour read");
+	ok(ledger_config_of(&c)->suspend_on_dispute == 0, "suspend_on_dispute false read");
+	ok(ledger_config_of(&c)->suspend_when_unpaid == 1, "suspend_when_unpaid true read");
 	config_free(&c);
 	ok(load("[stripe]\nsuspend_on_dispute = no\n", &c, err, sizeof(err)) != 0, "a boolean is true or false");
 	ok(strstr(err, "stripe.suspend_on_dispute") != NULL, "message names the key: %s", err);
@@ -231,9 +237,9 @@ int main(void)
 	is_str(c.base_path, "/credits", "trailing slash of base path dropped");
 	is_int(c.signup_bonus_micros, 10000000, "signup bonus read");
 	ok(c.capture_expired == 1, "capture policy read");
-	is_int(c.webhook_secret_count, 2, "two webhook secrets");
-	is_str(c.webhook_secrets[1], WHSEC_B, "second secret trimmed");
-	is_str(c.stripe_currency, "usd", "Stripe currency lower-cased");
+	is_int(stripe_config_of(&c)->webhook_secret_count, 2, "two webhook secrets");
+	is_str(stripe_config_of(&c)->webhook_secrets[1], WHSEC_B, "second secret trimmed");
+	is_str(ledger_config_of(&c)->stripe_currency, "usd", "Stripe currency lower-cased");
 	config_free(&c);
 
 	ok(load("[server]\nthreadz = 4\n", &c, err, sizeof(err)) != 0, "unknown key refused");
@@ -266,15 +272,17 @@ int main(void)
 	/* [retention] (DESIGN §10): days, 0 keeps everything; Stripe event
 	 * ids at least 30 days when purged at all. */
 	ok(load("", &c, err, sizeof(err)) == 0, "defaults: %s", err);
-	is_int(c.retention_stripe_events_days, 90, "Stripe event ids kept 90 days by default");
-	is_int(c.retention_holds_days, 30, "finished holds kept 30 days by default");
+	is_int(ledger_config_of(&c)->retention_stripe_events_days, 90, "Stripe event ids kept 90 days by default");
+	is_int(ledger_config_of(&c)->retention_holds_days, 30, "finished holds kept 30 days by default");
 	config_free(&c);
 	ok(load("[retention]\nstripe_events_days = 0\nholds_days = 0\n", &c, err, sizeof(err)) == 0,
 	   "0 (never purge) loads: %s", err);
-	ok(c.retention_stripe_events_days == 0 && c.retention_holds_days == 0, "0 read for both");
+	ok(ledger_config_of(&c)->retention_stripe_events_days == 0 && ledger_config_of(&c)->retention_holds_days == 0,
+	   "0 read for both");
 	config_free(&c);
 	ok(load("[retention]\nstripe_events_days = 30\nholds_days = 1\n", &c, err, sizeof(err)) == 0 &&
-	   c.retention_stripe_events_days == 30 && c.retention_holds_days == 1, "the least days load: %s", err);
+	   ledger_config_of(&c)->retention_stripe_events_days == 30 && ledger_config_of(&c)->retention_holds_days == 1,
+	   "the least days load: %s", err);
 	config_free(&c);
 	ok(load("[retention]\nstripe_events_days = 36500\nholds_days = 36500\n", &c, err, sizeof(err)) == 0,
 	   "a hundred years loads: %s", err);
@@ -297,22 +305,25 @@ int main(void)
 	/* A finished hold outlives its authorize's Idempotency-Key by a day
 	 * at least: holds_days in seconds, or the key's ttl and a day. */
 	ok(load("", &c, err, sizeof(err)) == 0, "defaults: %s", err);
-	is_int(c.retention_holds_seconds, 30 * 86400, "30 days by default (the key's 24 h and a day are less)");
+	is_int(ledger_config_of(&c)->retention_holds_seconds, 30 * 86400,
+	       "30 days by default (the key's 24 h and a day are less)");
 	config_free(&c);
 	ok(load("[ledger]\nidempotency_ttl_hours = 960\n", &c, err, sizeof(err)) == 0, "a 40-day key: %s", err);
-	is_int(c.retention_holds_seconds, (960 + 24) * 3600, "holds kept the key's 40 days and a day");
+	is_int(ledger_config_of(&c)->retention_holds_seconds, (960 + 24) * 3600,
+	       "holds kept the key's 40 days and a day");
 	config_free(&c);
 	ok(load("[ledger]\nidempotency_ttl_hours = 48\n[retention]\nholds_days = 1\n", &c, err, sizeof(err)) == 0,
 	   "holds_days shorter than the key loads: %s", err);
-	is_int(c.retention_holds_seconds, 72 * 3600, "a day of holds_days becomes the key's 48 h and a day");
+	is_int(ledger_config_of(&c)->retention_holds_seconds, 72 * 3600,
+	       "a day of holds_days becomes the key's 48 h and a day");
 	config_free(&c);
 	ok(load("[ledger]\nidempotency_ttl_hours = 48\n[retention]\nholds_days = 3\n", &c, err, sizeof(err)) == 0,
 	   "holds_days longer than the key: %s", err);
-	is_int(c.retention_holds_seconds, 3 * 86400, "holds_days when it is the longer");
+	is_int(ledger_config_of(&c)->retention_holds_seconds, 3 * 86400, "holds_days when it is the longer");
 	config_free(&c);
 	ok(load("[ledger]\nidempotency_ttl_hours = 8760\n[retention]\nholds_days = 0\n", &c, err, sizeof(err)) == 0,
 	   "holds_days 0: %s", err);
-	is_int(c.retention_holds_seconds, -1, "0 keeps holds for ever, whatever the key");
+	is_int(ledger_config_of(&c)->retention_holds_seconds, -1, "0 keeps holds for ever, whatever the key");
 	config_free(&c);
 
 	ok(load("just words\n", &c, err, sizeof(err)) != 0, "line without = refused");
@@ -322,11 +333,12 @@ int main(void)
 
 	ok(load("[stripe]\nsuccess_url = https://app.example/ok\nallowed_redirect_origins = https://shop.example\n",
 		&c, err, sizeof(err)) == 0, "redirect config loads");
-	ok(config_redirect_allowed(&c, "https://shop.example/return?x=1"), "listed origin allowed");
-	ok(config_redirect_allowed(&c, "https://app.example/other"), "success_url origin allowed");
-	ok(!config_redirect_allowed(&c, "https://evil.example/"), "other origin refused");
-	ok(!config_redirect_allowed(&c, "https://shop.example.evil.example/"), "suffix trick refused");
-	ok(!config_redirect_allowed(&c, "javascript:alert(1)"), "non-http refused");
+	const struct stripe_config *sc = stripe_config_of(&c);
+	ok(stripe_config_redirect_allowed(sc, "https://shop.example/return?x=1"), "listed origin allowed");
+	ok(stripe_config_redirect_allowed(sc, "https://app.example/other"), "success_url origin allowed");
+	ok(!stripe_config_redirect_allowed(sc, "https://evil.example/"), "other origin refused");
+	ok(!stripe_config_redirect_allowed(sc, "https://shop.example.evil.example/"), "suffix trick refused");
+	ok(!stripe_config_redirect_allowed(sc, "javascript:alert(1)"), "non-http refused");
 	config_free(&c);
 
 	/* database.nodes: the Galera nodes, else the one node of host/port. */
@@ -356,10 +368,10 @@ int main(void)
 
 	setenv("CREDITD_DB_NAME", "fromenv", 1);
 	setenv("CREDITD_CONFIG", "/nonexistent/creditd.conf", 1);
-	ok(config_load(NULL, &c, err, sizeof(err)) != 0, "explicit missing config file is an error");
+	ok(load_file(NULL, &c, err, sizeof(err)) != 0, "explicit missing config file is an error");
 	config_free(&c);
 	unsetenv("CREDITD_CONFIG");
-	ok(config_load("/dev/null", &c, err, sizeof(err)) == 0, "env overrides load: %s", err);
+	ok(load_file("/dev/null", &c, err, sizeof(err)) == 0, "env overrides load: %s", err);
 	is_str(c.db_name, "fromenv", "CREDITD_DB_NAME overrides");
 	config_free(&c);
 	secrets_are_long();
