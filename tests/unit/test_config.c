@@ -54,6 +54,75 @@ static void secrets_are_long(void)
 	config_free(&c);
 }
 
+/* Each module declares its keys beside its code (config.h's slots): a key
+ * of each loads into its module's block, read back through the module's
+ * accessor, whichever table of a shared section ([stripe]: the ledger's
+ * and the Stripe module's) holds it, and the environment reaches it too;
+ * an unknown key in a module's section is refused with the message it
+ * always had; a program's list that misses a module is refused. */
+static void modules_own_their_keys(void)
+{
+	struct cfg c;
+	char err[512] = "", text[128], want[128];
+	ok(load("[stripe]\ntopup_rate = 20000\nproduct_name = Tokens\n[retention]\nholds_days = 7\n"
+		"[widget]\norigins = https://app.example\n[notify]\nretry_hours = 48\n"
+		"[gateway]\nmax_streams = 8\non_client_gone = cancel\n[ledger]\nsignup_bonus_micros = 5\n",
+		&c, err, sizeof(err)) == 0, "a key of each module loads: %s", err);
+	is_int(ledger_config_of(&c)->topup_rate, 20000, "[stripe] topup_rate: in the ledger's block");
+	is_str(stripe_config_of(&c)->product_name, "Tokens", "[stripe] product_name: in the Stripe module's block");
+	is_int(ledger_config_of(&c)->retention_holds_days, 7, "[retention] holds_days: in the ledger's block");
+	is_str(widget_config_of(&c)->origins, "https://app.example", "[widget] origins: in the widget's block");
+	ok(widget_config_origin_allowed(widget_config_of(&c), "https://APP.example"), "which its origin check reads");
+	is_int(notify_config_of(&c)->retry_hours, 48, "[notify] retry_hours: in the push's block");
+	is_int(gwconfig_of(&c)->max_streams, 8, "[gateway] max_streams: in the gateway's block");
+	ok(gwconfig_of(&c)->drain == 0, "the gateway's finish derived on_client_gone = cancel");
+	is_int(c.signup_bonus_micros, 5, "[ledger] signup_bonus_micros: in core's struct cfg");
+	config_free(&c);
+	config_free(&c);
+	ok(1, "a second config_free is harmless");
+	static const char *const sections[] = {"stripe", "retention", "widget", "notify", "gateway"};
+	for (size_t i = 0; i < sizeof(sections) / sizeof(sections[0]); i++) {
+		snprintf(text, sizeof(text), "[%s]\nbogus = 1\n", sections[i]);
+		snprintf(want, sizeof(want), "config:2: unknown key 'bogus' in [%s]", sections[i]);
+		ok(load(text, &c, err, sizeof(err)) != 0, "an unknown key in [%s] refused", sections[i]);
+		is_str(err, want, "with the message it always had");
+		config_free(&c);
+	}
+	ok(load("[notify]\ntopup_rate = 1\n", &c, err, sizeof(err)) != 0, "another section's key is unknown here");
+	is_str(err, "config:2: unknown key 'topup_rate' in [notify]", "named with the section");
+	config_free(&c);
+	/* Before any section, a name several tables share is the first
+	 * table's, as it was in the one table: [stripe]'s, not [notify]'s. */
+	ok(load("timeout_ms = 3000\n", &c, err, sizeof(err)) == 0, "a key before any section: %s", err);
+	ok(ledger_config_of(&c)->stripe_timeout_ms == 3000 && notify_config_of(&c)->timeout_ms == 5000,
+	   "is stripe.timeout_ms");
+	config_free(&c);
+	setenv("CREDITD_NOTIFY_URL", "https://hooks.example/creditd", 1);
+	setenv("CREDITD_NOTIFY_SECRET", WHSEC_A, 1);
+	setenv("CREDITD_OPENAI_BASE_URL", "http://127.0.0.1:9/v1", 1);
+	ok(load_file("/dev/null", &c, err, sizeof(err)) == 0, "modules' keys from the environment: %s", err);
+	is_str(notify_config_of(&c)->url, "https://hooks.example/creditd", "CREDITD_NOTIFY_URL in the push's block");
+	is_str(gwconfig_of(&c)->openai_base_url, "http://127.0.0.1:9/v1", "CREDITD_OPENAI_BASE_URL in the gateway's");
+	config_free(&c);
+	setenv("CREDITD_OPENAI_BASE_URL", "http://api.example/v1", 1);
+	ok(load_file("/dev/null", &c, err, sizeof(err)) != 0, "a module's finish checks the environment's value too");
+	is_str(err, "gateway.openai_base_url must be https:// (http:// only to 127.0.0.1, [::1] or localhost): "
+	       "http://api.example/v1", "with the message it always had");
+	config_free(&c);
+	unsetenv("CREDITD_NOTIFY_URL");
+	unsetenv("CREDITD_NOTIFY_SECRET");
+	unsetenv("CREDITD_OPENAI_BASE_URL");
+	const struct config_module *partial[CONFIG_MODULES];
+	memcpy(partial, test_modules, sizeof(partial));
+	partial[CONFIG_MODULE_WIDGET] = NULL;
+	ok(config_load_string("", partial, &c, err, sizeof(err)) != 0 && strstr(err, "modules") != NULL,
+	   "a list without the widget's module refused: %s", err);
+	config_free(&c);
+	partial[CONFIG_MODULE_WIDGET] = &notify_config_module;
+	ok(config_load_string("", partial, &c, err, sizeof(err)) != 0, "a module at another's slot refused");
+	config_free(&c);
+}
+
 static int write_conf(const char *path, const char *text, mode_t mode)
 {
 	FILE *f = fopen(path, "w");
@@ -375,6 +444,7 @@ int main(void)
 	is_str(c.db_name, "fromenv", "CREDITD_DB_NAME overrides");
 	config_free(&c);
 	secrets_are_long();
+	modules_own_their_keys();
 	secret_files_are_private();
 	return done_testing();
 }
