@@ -99,6 +99,15 @@ int main(void)
 	ok(example != NULL, "etc/creditd.conf.example read");
 	if (page == NULL || example == NULL)
 		return done_testing();
+	/* Every module's keys are among those checked below: a module's
+	 * table config_describe missed would go undocumented unseen. */
+	for (size_t m = 0; m < CONFIG_MODULES; m++) {
+		size_t found = 0;
+		for (size_t k = 0; k < test_modules[m]->nkeys; k++)
+			found += known_key(test_modules[m]->keys[k].section, test_modules[m]->keys[k].key);
+		ok(test_modules[m]->nkeys > 0 && found == test_modules[m]->nkeys, "the %s module's %zu keys are described",
+		   test_modules[m]->name, test_modules[m]->nkeys);
+	}
 	size_t n = config_describe(test_modules, 0, &d);
 	for (size_t i = 0; i < n; i++) {
 		char head[64], want[512], key_line[128], ex_key[128];
