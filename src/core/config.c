@@ -1,10 +1,11 @@
 /* config.c: the table-driven config loader. Every key creditd knows is one
- * row of cfg_table; nothing else parses configuration. Values are checked
- * here, at start-up, so the rest of the code can trust struct cfg. */
+ * row of a table: core's, cfg_table below, or a module's beside its code
+ * (config.h's config_slot names them); nothing else parses
+ * configuration. Values are checked here, at start-up, by the tables'
+ * ranges and choices and by the modules' finishes, so the rest of the
+ * code can trust struct cfg and the modules' blocks. */
 #include "config.h"
 #include "jsonio.h"
-#include "keys.h"
-#include "timefmt.h"
 #include "urlpath.h"
 #include <ctype.h>
 #include <errno.h>
@@ -14,166 +15,100 @@
 #include <string.h>
 #include <sys/stat.h>
 
-enum cfg_type { CFG_STR, CFG_INT, CFG_ENUM, CFG_SECRET };
-
-struct cfg_key {
-	const char *section;
-	const char *key;
-	enum cfg_type type;
-	size_t offset;
-	int64_t min, max;		/* CFG_INT */
-	const char *def;		/* default, as text */
-	const char *choices;		/* CFG_ENUM: "a|b|c" */
-	const char *env;		/* environment override, or NULL */
-	/* A check of the value beyond its type, or NULL: returns NULL when
-	 * the value passes, else the rest of a sentence naming the key. */
-	const char *(*valid)(const char *value);
-};
-
-/* A signing secret: empty (the feature is off) or at least
- * LIMIT_SECRET_MIN_BYTES, counted whole (a "whsec_" prefix included). */
-static const char *long_secret(const char *v)
+const char *config_long_secret(const char *v)
 {
 	size_t n = strlen(v);
 	return n == 0 || n >= LIMIT_SECRET_MIN_BYTES ? NULL : "must be at least 32 bytes long";
 }
-
-/* Each secret of a comma-separated list, trimmed, as long_secret. */
-static const char *long_secrets(const char *v)
-{
-	while (*v != '\0') {
-		size_t len = strcspn(v, ",");
-		const char *p = v;
-		size_t n = len;
-		while (n > 0 && isspace((unsigned char)*p)) {
-			p++;
-			n--;
-		}
-		while (n > 0 && isspace((unsigned char)p[n - 1]))
-			n--;
-		if (n > 0 && n < LIMIT_SECRET_MIN_BYTES)
-			return "must list secrets of at least 32 bytes each";
-		v += len;
-		if (*v == ',')
-			v++;
-	}
-	return NULL;
-}
-_Static_assert(LIMIT_SECRET_MIN_BYTES == 32, "the messages above say 32");
+_Static_assert(LIMIT_SECRET_MIN_BYTES == 32, "the message above says 32");
 
 #define OFF(f) offsetof(struct cfg, f)
 #define I64MAX INT64_MAX
 
-static const struct cfg_key cfg_table[] = {
-	{"server", "listen", CFG_STR, OFF(listen), 0, 0, "", NULL, "CREDITD_LISTEN", NULL},
-	{"server", "socket_mode", CFG_STR, OFF(socket_mode), 0, 0, "0660", NULL, NULL, NULL},
-	{"server", "threads", CFG_INT, OFF(threads), 1, LIMIT_THREADS_MAX, "64", NULL, "CREDITD_THREADS", NULL},
-	{"server", "base_path", CFG_STR, OFF(base_path), 0, 0, "/", NULL, "CREDITD_BASE_PATH", NULL},
-	{"server", "max_body_bytes", CFG_INT, OFF(max_body_bytes), 1024, LIMIT_BODY_MAX_BYTES, "65536", NULL, NULL, NULL},
-	{"server", "log", CFG_STR, OFF(log), 0, 0, "stderr", NULL, "CREDITD_LOG", NULL},
-	{"server", "log_level", CFG_ENUM, OFF(log_level), 0, 0, "info", "error|warn|info|debug", NULL, NULL},
-	{"server", "log_format", CFG_ENUM, OFF(log_format), 0, 0, "text", "text|json", "CREDITD_LOG_FORMAT", NULL},
-	{"server", "sweep_interval_seconds", CFG_INT, OFF(sweep_interval_seconds), 1, 3600, "5", NULL, NULL, NULL},
-	{"database", "host", CFG_STR, OFF(db_host), 0, 0, "localhost", NULL, "CREDITD_DB_HOST", NULL},
-	{"database", "port", CFG_INT, OFF(db_port), 0, 65535, "3306", NULL, "CREDITD_DB_PORT", NULL},
-	{"database", "socket", CFG_STR, OFF(db_socket), 0, 0, "", NULL, "CREDITD_DB_SOCKET", NULL},
-	{"database", "nodes", CFG_STR, OFF(db_nodes), 0, 0, "", NULL, "CREDITD_DB_NODES", NULL},
-	{"database", "name", CFG_STR, OFF(db_name), 0, 0, "creditd", NULL, "CREDITD_DB_NAME", NULL},
-	{"database", "user", CFG_STR, OFF(db_user), 0, 0, "creditd", NULL, "CREDITD_DB_USER", NULL},
-	{"database", "password", CFG_SECRET, OFF(db_password), 0, 0, "", NULL, "CREDITD_DB_PASSWORD", NULL},
-	{"database", "migrate_user", CFG_STR, OFF(db_migrate_user), 0, 0, "", NULL, "CREDITD_DB_MIGRATE_USER", NULL},
-	{"database", "migrate_password", CFG_SECRET, OFF(db_migrate_password), 0, 0, "", NULL, "CREDITD_DB_MIGRATE_PASSWORD", NULL},
-	{"database", "connect_timeout_seconds", CFG_INT, OFF(db_connect_timeout_seconds), 1, 60, "2", NULL, NULL, NULL},
-	{"database", "read_timeout_seconds", CFG_INT, OFF(db_read_timeout_seconds), 1, 3600, "5", NULL, NULL, NULL},
-	{"database", "write_timeout_seconds", CFG_INT, OFF(db_write_timeout_seconds), 1, 3600, "5", NULL, NULL, NULL},
-	{"database", "health_timeout_seconds", CFG_INT, OFF(db_health_timeout_seconds), 1, 60, "1", NULL, NULL, NULL},
-	{"ledger", "currency", CFG_STR, OFF(currency), 0, 0, "EUR", NULL, NULL, NULL},
-	{"ledger", "signup_bonus_micros", CFG_INT, OFF(signup_bonus_micros), 0, I64MAX / 4, "0", NULL, NULL, NULL},
-	{"ledger", "expired_holds", CFG_ENUM, OFF(expired_holds), 0, 0, "release", "release|capture", NULL, NULL},
-	{"ledger", "hold_ttl_seconds", CFG_INT, OFF(hold_ttl_seconds), 1, LIMIT_HOLD_TTL_MAX_SECONDS, "600", NULL, NULL, NULL},
-	{"ledger", "idempotency_ttl_hours", CFG_INT, OFF(idempotency_ttl_hours), 24, 24 * 365, "24", NULL, NULL, NULL},
-	{"ledger", "low_balance_default_micros", CFG_INT, OFF(low_balance_default_micros), 0, I64MAX / 4, "0", NULL, NULL, NULL},
-	{"stripe", "secret_key", CFG_SECRET, OFF(stripe_secret_key), 0, 0, "", NULL, "CREDITD_STRIPE_SECRET_KEY", NULL},
-	{"stripe", "webhook_secrets", CFG_SECRET, OFF(stripe_webhook_secrets), 0, 0, "", NULL, "CREDITD_STRIPE_WEBHOOK_SECRETS", long_secrets},
-	{"stripe", "api_base", CFG_STR, OFF(stripe_api_base), 0, 0, "https://api.stripe.com", NULL, "CREDITD_STRIPE_API_BASE", NULL},
-	{"stripe", "connect_timeout_ms", CFG_INT, OFF(stripe_connect_timeout_ms), 100, 60000, "5000", NULL, NULL, NULL},
-	{"stripe", "timeout_ms", CFG_INT, OFF(stripe_timeout_ms), 100, 120000, "20000", NULL, NULL, NULL},
-	{"stripe", "topup_min_cents", CFG_INT, OFF(topup_min_cents), 1, 100000000, "500", NULL, NULL, NULL},
-	{"stripe", "topup_max_cents", CFG_INT, OFF(topup_max_cents), 1, 100000000, "100000", NULL, NULL, NULL},
-	{"stripe", "topup_rate", CFG_INT, OFF(topup_rate), 1, 1000000000, "10000", NULL, NULL, NULL},
-	{"stripe", "currency", CFG_STR, OFF(stripe_currency), 0, 0, "", NULL, NULL, NULL},
-	{"stripe", "product_name", CFG_STR, OFF(product_name), 0, 0, "Credits", NULL, NULL, NULL},
-	{"stripe", "success_url", CFG_STR, OFF(success_url), 0, 0, "http://localhost/billing/success", NULL, NULL, NULL},
-	{"stripe", "cancel_url", CFG_STR, OFF(cancel_url), 0, 0, "http://localhost/billing/cancel", NULL, NULL, NULL},
-	{"stripe", "allowed_redirect_origins", CFG_STR, OFF(allowed_redirect_origins), 0, 0, "", NULL, NULL, NULL},
-	{"stripe", "webhook_tolerance_seconds", CFG_INT, OFF(webhook_tolerance_seconds), 1, TIMEFMT_SECONDS_PER_DAY, "300", NULL, NULL, NULL},
-	{"stripe", "auto_recharge_max_per_day", CFG_INT, OFF(auto_recharge_max_per_day), 1, 100, "3", NULL, NULL, NULL},
-	{"stripe", "topups_per_hour", CFG_INT, OFF(topups_per_hour), 1, LIMIT_TOPUPS_PER_HOUR_MAX, "10", NULL, NULL, NULL},
-	{"stripe", "suspend_on_dispute", CFG_ENUM, OFF(suspend_on_dispute_text), 0, 0, "true", "true|false", NULL, NULL},
-	{"stripe", "suspend_when_unpaid", CFG_ENUM, OFF(suspend_when_unpaid_text), 0, 0, "false", "true|false", NULL, NULL},
-	{"stripe", "invoice_topups", CFG_ENUM, OFF(invoice_topups_text), 0, 0, "false", "true|false", NULL, NULL},
-	/* Empty: derived from the first webhook secret in finish(). */
-	{"stripe", "key_salt", CFG_STR, OFF(stripe_key_salt_text), 0, 0, "", NULL, "CREDITD_STRIPE_KEY_SALT", NULL},
-	{"widget", "token_secret", CFG_SECRET, OFF(widget_token_secret), 0, 0, "", NULL, "CREDITD_WIDGET_TOKEN_SECRET", long_secret},
-	{"widget", "origins", CFG_STR, OFF(widget_origins), 0, 0, "", NULL, "CREDITD_WIDGET_ORIGINS", NULL},
-	{"notify", "url", CFG_STR, OFF(notify_url), 0, 0, "", NULL, "CREDITD_NOTIFY_URL", NULL},
-	{"notify", "secret", CFG_SECRET, OFF(notify_secret), 0, 0, "", NULL, "CREDITD_NOTIFY_SECRET", long_secret},
-	{"notify", "connect_timeout_ms", CFG_INT, OFF(notify_connect_timeout_ms), 100, 60000, "2000", NULL, NULL, NULL},
-	{"notify", "timeout_ms", CFG_INT, OFF(notify_timeout_ms), 100, 60000, "5000", NULL, NULL, NULL},
-	{"notify", "retry_hours", CFG_INT, OFF(notify_retry_hours), 1, 24 * 7, "24", NULL, NULL, NULL},
-	/* 0 keeps every row; stripe_events_days 1 to 29 is refused in finish(). */
-	{"retention", "stripe_events_days", CFG_INT, OFF(retention_stripe_events_days), 0, LIMIT_RETENTION_MAX_DAYS, "90", NULL, NULL, NULL},
-	{"retention", "holds_days", CFG_INT, OFF(retention_holds_days), 0, LIMIT_RETENTION_MAX_DAYS, "30", NULL, NULL, NULL},
+static const struct config_key cfg_table[] = {
+	{"server", "listen", CONFIG_STR, OFF(listen), 0, 0, "", NULL, "CREDITD_LISTEN", NULL},
+	{"server", "socket_mode", CONFIG_STR, OFF(socket_mode), 0, 0, "0660", NULL, NULL, NULL},
+	{"server", "threads", CONFIG_INT, OFF(threads), 1, LIMIT_THREADS_MAX, "64", NULL, "CREDITD_THREADS", NULL},
+	{"server", "base_path", CONFIG_STR, OFF(base_path), 0, 0, "/", NULL, "CREDITD_BASE_PATH", NULL},
+	{"server", "max_body_bytes", CONFIG_INT, OFF(max_body_bytes), 1024, LIMIT_BODY_MAX_BYTES, "65536", NULL, NULL, NULL},
+	{"server", "log", CONFIG_STR, OFF(log), 0, 0, "stderr", NULL, "CREDITD_LOG", NULL},
+	{"server", "log_level", CONFIG_ENUM, OFF(log_level), 0, 0, "info", "error|warn|info|debug", NULL, NULL},
+	{"server", "log_format", CONFIG_ENUM, OFF(log_format), 0, 0, "text", "text|json", "CREDITD_LOG_FORMAT", NULL},
+	{"server", "sweep_interval_seconds", CONFIG_INT, OFF(sweep_interval_seconds), 1, 3600, "5", NULL, NULL, NULL},
+	{"database", "host", CONFIG_STR, OFF(db_host), 0, 0, "localhost", NULL, "CREDITD_DB_HOST", NULL},
+	{"database", "port", CONFIG_INT, OFF(db_port), 0, 65535, "3306", NULL, "CREDITD_DB_PORT", NULL},
+	{"database", "socket", CONFIG_STR, OFF(db_socket), 0, 0, "", NULL, "CREDITD_DB_SOCKET", NULL},
+	{"database", "nodes", CONFIG_STR, OFF(db_nodes), 0, 0, "", NULL, "CREDITD_DB_NODES", NULL},
+	{"database", "name", CONFIG_STR, OFF(db_name), 0, 0, "creditd", NULL, "CREDITD_DB_NAME", NULL},
+	{"database", "user", CONFIG_STR, OFF(db_user), 0, 0, "creditd", NULL, "CREDITD_DB_USER", NULL},
+	{"database", "password", CONFIG_SECRET, OFF(db_password), 0, 0, "", NULL, "CREDITD_DB_PASSWORD", NULL},
+	{"database", "migrate_user", CONFIG_STR, OFF(db_migrate_user), 0, 0, "", NULL, "CREDITD_DB_MIGRATE_USER", NULL},
+	{"database", "migrate_password", CONFIG_SECRET, OFF(db_migrate_password), 0, 0, "", NULL, "CREDITD_DB_MIGRATE_PASSWORD", NULL},
+	{"database", "connect_timeout_seconds", CONFIG_INT, OFF(db_connect_timeout_seconds), 1, 60, "2", NULL, NULL, NULL},
+	{"database", "read_timeout_seconds", CONFIG_INT, OFF(db_read_timeout_seconds), 1, 3600, "5", NULL, NULL, NULL},
+	{"database", "write_timeout_seconds", CONFIG_INT, OFF(db_write_timeout_seconds), 1, 3600, "5", NULL, NULL, NULL},
+	{"database", "health_timeout_seconds", CONFIG_INT, OFF(db_health_timeout_seconds), 1, 60, "1", NULL, NULL, NULL},
+	{"ledger", "currency", CONFIG_STR, OFF(currency), 0, 0, "EUR", NULL, NULL, NULL},
+	{"ledger", "signup_bonus_micros", CONFIG_INT, OFF(signup_bonus_micros), 0, I64MAX / 4, "0", NULL, NULL, NULL},
+	{"ledger", "expired_holds", CONFIG_ENUM, OFF(expired_holds), 0, 0, "release", "release|capture", NULL, NULL},
+	{"ledger", "hold_ttl_seconds", CONFIG_INT, OFF(hold_ttl_seconds), 1, LIMIT_HOLD_TTL_MAX_SECONDS, "600", NULL, NULL, NULL},
+	{"ledger", "idempotency_ttl_hours", CONFIG_INT, OFF(idempotency_ttl_hours), 24, 24 * 365, "24", NULL, NULL, NULL},
+	{"ledger", "low_balance_default_micros", CONFIG_INT, OFF(low_balance_default_micros), 0, I64MAX / 4, "0", NULL, NULL, NULL},
 	/* 0 never throttles. */
-	{"security", "auth_failures_per_minute", CFG_INT, OFF(auth_failures_per_minute), 0, LIMIT_AUTH_FAILURES_MAX, "30", NULL, NULL, NULL},
+	{"security", "auth_failures_per_minute", CONFIG_INT, OFF(auth_failures_per_minute), 0, LIMIT_AUTH_FAILURES_MAX, "30", NULL, NULL, NULL},
 	/* No environment variable: it judges the file, so only the file says it. */
-	{"security", "config_readable_by_others", CFG_ENUM, OFF(config_readable_by_others_text), 0, 0, "false", "true|false", NULL, NULL},
-	{"gateway", "openai_base_url", CFG_STR, OFF(gw_openai_base_url), 0, 0, "https://api.openai.com/v1", NULL, "CREDITD_OPENAI_BASE_URL", NULL},
-	{"gateway", "anthropic_base_url", CFG_STR, OFF(gw_anthropic_base_url), 0, 0, "https://api.anthropic.com", NULL, "CREDITD_ANTHROPIC_BASE_URL", NULL},
-	{"gateway", "openai_api_key", CFG_SECRET, OFF(gw_openai_api_key), 0, 0, "", NULL, "CREDITD_OPENAI_API_KEY", NULL},
-	{"gateway", "anthropic_api_key", CFG_SECRET, OFF(gw_anthropic_api_key), 0, 0, "", NULL, "CREDITD_ANTHROPIC_API_KEY", NULL},
-	{"gateway", "openai_organization", CFG_STR, OFF(gw_openai_organization), 0, 0, "", NULL, NULL, NULL},
-	{"gateway", "openai_project", CFG_STR, OFF(gw_openai_project), 0, 0, "", NULL, NULL, NULL},
-	{"gateway", "shrink", CFG_ENUM, OFF(gw_shrink_text), 0, 0, "on", "on|off", NULL, NULL},
-	{"gateway", "byok", CFG_ENUM, OFF(gw_byok_text), 0, 0, "on", "on|off", NULL, NULL},
-	{"gateway", "provider_objects", CFG_ENUM, OFF(gw_provider_objects_text), 0, 0, "off", "on|off", NULL, NULL},
-	{"gateway", "min_output_tokens", CFG_INT, OFF(gw_min_output_tokens), 1, LIMIT_TOKENS_MAX, "256", NULL, NULL, NULL},
-	{"gateway", "on_client_gone", CFG_ENUM, OFF(gw_on_client_gone), 0, 0, "drain", "drain|cancel", NULL, NULL},
-	{"gateway", "drain_seconds", CFG_INT, OFF(gw_drain_seconds), 0, 3600, "60", NULL, NULL, NULL},
-	{"gateway", "max_body_bytes", CFG_INT, OFF(gw_max_body_bytes), 1024, LIMIT_GATEWAY_BODY_MAX_BYTES, "8388608", NULL, NULL, NULL},
-	{"gateway", "max_streams", CFG_INT, OFF(gw_max_streams), 1, LIMIT_GATEWAY_STREAMS_MAX, "512", NULL, NULL, NULL},
-	{"gateway", "max_buffered_mib", CFG_INT, OFF(gw_max_buffered_mib), 1, LIMIT_GATEWAY_BUFFERED_MIB_MAX, "256", NULL, NULL, NULL},
-	{"gateway", "max_streams_per_key", CFG_INT, OFF(gw_max_streams_per_key), 1, LIMIT_GATEWAY_STREAMS_MAX, "16", NULL, NULL, NULL},
-	{"gateway", "max_tool_calls_held", CFG_INT, OFF(gw_max_tool_calls_held), 0, LIMIT_GATEWAY_TOOL_CALLS_MAX, "5", NULL, NULL, NULL},
-	{"gateway", "max_streams_per_account", CFG_INT, OFF(gw_max_streams_per_account), 1, LIMIT_GATEWAY_STREAMS_MAX, "64", NULL, NULL, NULL},
-	{"gateway", "connect_timeout_ms", CFG_INT, OFF(gw_connect_timeout_ms), 100, 60000, "5000", NULL, NULL, NULL},
-	{"gateway", "first_byte_timeout_seconds", CFG_INT, OFF(gw_first_byte_timeout_seconds), 1, 3600, "600", NULL, NULL, NULL},
-	{"gateway", "idle_timeout_seconds", CFG_INT, OFF(gw_idle_timeout_seconds), 1, 3600, "300", NULL, NULL, NULL},
+	{"security", "config_readable_by_others", CONFIG_ENUM, OFF(config_readable_by_others_text), 0, 0, "false", "true|false", NULL, NULL},
 };
 #define CFG_KEYS (sizeof(cfg_table) / sizeof(cfg_table[0]))
 
-size_t config_describe(size_t i, struct cfg_doc *d)
+/* Key i of every table: core's first, then each module's by slot; NULL
+ * past the last. *slot is CONFIG_MODULES for core's, else the module's. */
+static const struct config_key *key_at(const struct config_module *const *modules, size_t i, size_t *slot)
 {
-	if (i < CFG_KEYS) {
-		const struct cfg_key *k = &cfg_table[i];
-		*d = (struct cfg_doc){k->section, k->key, k->def, k->choices, k->env, k->type == CFG_INT,
-				      k->type == CFG_SECRET, k->min, k->max};
+	*slot = CONFIG_MODULES;
+	if (i < CFG_KEYS)
+		return &cfg_table[i];
+	i -= CFG_KEYS;
+	for (size_t m = 0; m < CONFIG_MODULES; m++) {
+		if (i < modules[m]->nkeys) {
+			*slot = m;
+			return &modules[m]->keys[i];
+		}
+		i -= modules[m]->nkeys;
 	}
-	return CFG_KEYS;
+	return NULL;
 }
 
-static char **str_slot(struct cfg *c, const struct cfg_key *k)
+size_t config_describe(const struct config_module *const modules[CONFIG_MODULES], size_t i, struct cfg_doc *d)
 {
-	return (char **)((char *)c + k->offset);
+	size_t n = CFG_KEYS, slot;
+	for (size_t m = 0; m < CONFIG_MODULES; m++)
+		n += modules[m]->nkeys;
+	const struct config_key *k = key_at(modules, i, &slot);
+	if (k != NULL)
+		*d = (struct cfg_doc){k->section, k->key, k->def, k->choices, k->env, k->type == CONFIG_INT,
+				      k->type == CONFIG_SECRET, k->min, k->max};
+	return n;
 }
 
-static int64_t *int_slot(struct cfg *c, const struct cfg_key *k)
+/* The struct a key of slot writes in: struct cfg for core's, else the
+ * module's block. */
+static void *base_of(struct cfg *c, size_t slot)
 {
-	return (int64_t *)((char *)c + k->offset);
+	return slot == CONFIG_MODULES ? (void *)c : c->module[slot];
 }
 
-__attribute__((format(printf, 3, 4)))
-static int fail(char *err, size_t errcap, const char *fmt, ...)
+static char **str_slot(void *base, const struct config_key *k)
+{
+	return (char **)((char *)base + k->offset);
+}
+
+static int64_t *int_slot(void *base, const struct config_key *k)
+{
+	return (int64_t *)((char *)base + k->offset);
+}
+
+int config_fail(char *err, size_t errcap, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -195,41 +130,55 @@ static int parse_int(const char *s, int64_t *out)
 	return 0;
 }
 
-/* Sets one key from text; `where` names the source for the message. */
-static int set_value(struct cfg *c, const struct cfg_key *k, const char *v, const char *where,
-		     char *err, size_t errcap)
+/* Sets one key, in base (base_of), from text; `where` names the source
+ * for the message. */
+static int set_value(void *base, const struct config_key *k, const char *v, const char *where, char *err,
+		     size_t errcap)
 {
-	if (k->type == CFG_INT) {
+	if (k->type == CONFIG_INT) {
 		int64_t n;
 		if (parse_int(v, &n) != 0 || n < k->min || n > k->max)
-			return fail(err, errcap, "%s: %s.%s must be an integer from %lld to %lld",
-				    where, k->section, k->key, (long long)k->min, (long long)k->max);
-		*int_slot(c, k) = n;
+			return config_fail(err, errcap, "%s: %s.%s must be an integer from %lld to %lld",
+					   where, k->section, k->key, (long long)k->min, (long long)k->max);
+		*int_slot(base, k) = n;
 		return 0;
 	}
-	if (k->type == CFG_ENUM && !jsonio_choice(k->choices, v))
-		return fail(err, errcap, "%s: %s.%s must be one of %s", where, k->section, k->key, k->choices);
+	if (k->type == CONFIG_ENUM && !jsonio_choice(k->choices, v))
+		return config_fail(err, errcap, "%s: %s.%s must be one of %s", where, k->section, k->key, k->choices);
 	const char *why = k->valid != NULL ? k->valid(v) : NULL;
 	if (why != NULL)
-		return fail(err, errcap, "%s: %s.%s %s", where, k->section, k->key, why);
+		return config_fail(err, errcap, "%s: %s.%s %s", where, k->section, k->key, why);
 	char *dup = strdup(v);
 	if (dup == NULL)
-		return fail(err, errcap, "out of memory");
-	free(*str_slot(c, k));
-	*str_slot(c, k) = dup;
+		return config_fail(err, errcap, "out of memory");
+	free(*str_slot(base, k));
+	*str_slot(base, k) = dup;
 	return 0;
 }
 
-static const struct cfg_key *find_key(const char *section, const char *key)
+/* The key of that name in section ("" before any section header: the
+ * first of that name in the tables' order), and its slot. */
+static const struct config_key *find_key(const struct cfg *c, const char *section, const char *key, size_t *slot)
 {
-	for (size_t i = 0; i < CFG_KEYS; i++) {
-		const struct cfg_key *k = &cfg_table[i];
+	const struct config_key *k;
+	for (size_t i = 0; (k = key_at(c->modules, i, slot)) != NULL; i++) {
 		if (strcmp(k->key, key) != 0)
 			continue;
 		if (section[0] == '\0' || strcmp(k->section, section) == 0)
 			return k;
 	}
 	return NULL;
+}
+
+/* 1 when a key of some table is in section. */
+static int known_section(const struct cfg *c, const char *section)
+{
+	const struct config_key *k;
+	size_t slot;
+	for (size_t i = 0; (k = key_at(c->modules, i, &slot)) != NULL; i++)
+		if (strcmp(k->section, section) == 0)
+			return 1;
+	return 0;
 }
 
 static char *trim(char *s)
@@ -262,31 +211,29 @@ static int parse_line(struct cfg *c, char *line, int lineno, char *section, size
 	if (*s == '[') {
 		char *close = strchr(s, ']');
 		if (close == NULL || close[1] != '\0')
-			return fail(err, errcap, "%s:%d: malformed section header", name, lineno);
+			return config_fail(err, errcap, "%s:%d: malformed section header", name, lineno);
 		*close = '\0';
 		s = trim(s + 1);
-		/* A section is known when a key of the table is in it. */
-		size_t k = 0;
-		while (k < CFG_KEYS && strcmp(cfg_table[k].section, s) != 0)
-			k++;
-		if (k == CFG_KEYS)
-			return fail(err, errcap, "%s:%d: unknown section [%s]", name, lineno, s);
+		/* A section is known when a key of a table is in it. */
+		if (!known_section(c, s))
+			return config_fail(err, errcap, "%s:%d: unknown section [%s]", name, lineno, s);
 		snprintf(section, seccap, "%s", s);
 		return 0;
 	}
 	char *eq = strchr(s, '=');
 	if (eq == NULL)
-		return fail(err, errcap, "%s:%d: expected key = value", name, lineno);
+		return config_fail(err, errcap, "%s:%d: expected key = value", name, lineno);
 	*eq = '\0';
 	char *key = trim(s);
 	char *val = unquote(trim(eq + 1));
-	const struct cfg_key *k = find_key(section, key);
+	size_t slot;
+	const struct config_key *k = find_key(c, section, key, &slot);
 	if (k == NULL)
-		return fail(err, errcap, "%s:%d: unknown key '%s'%s%s%s", name, lineno, key,
-			    section[0] ? " in [" : "", section, section[0] ? "]" : "");
+		return config_fail(err, errcap, "%s:%d: unknown key '%s'%s%s%s", name, lineno, key,
+				   section[0] ? " in [" : "", section, section[0] ? "]" : "");
 	char where[600];
 	snprintf(where, sizeof(where), "%s:%d", name, lineno);
-	return set_value(c, k, val, where, err, errcap);
+	return set_value(base_of(c, slot), k, val, where, err, errcap);
 }
 
 static int parse_text(struct cfg *c, char *text, const char *name, char *err, size_t errcap)
@@ -300,7 +247,7 @@ static int parse_text(struct cfg *c, char *text, const char *name, char *err, si
 			*nl = '\0';
 		lineno++;
 		if (strlen(p) >= LIMIT_CONFIG_LINE_BYTES)
-			return fail(err, errcap, "%s:%d: line too long", name, lineno);
+			return config_fail(err, errcap, "%s:%d: line too long", name, lineno);
 		if (parse_line(c, p, lineno, section, sizeof(section), name, err, errcap) != 0)
 			return -1;
 		if (nl == NULL)
@@ -310,50 +257,36 @@ static int parse_text(struct cfg *c, char *text, const char *name, char *err, si
 	return 0;
 }
 
-static int apply_defaults(struct cfg *c, char *err, size_t errcap)
+/* Zeroes c, takes modules (every slot's descriptor, at its slot), gives
+ * each its block, and sets every key's default. */
+static int apply_defaults(struct cfg *c, const struct config_module *const *modules, char *err, size_t errcap)
 {
+	const struct config_key *k;
+	size_t slot;
 	memset(c, 0, sizeof(*c));
-	for (size_t i = 0; i < CFG_KEYS; i++)
-		if (set_value(c, &cfg_table[i], cfg_table[i].def, "default", err, errcap) != 0)
+	for (size_t m = 0; m < CONFIG_MODULES; m++)
+		if (modules[m] == NULL || modules[m]->slot != m)
+			return config_fail(err, errcap, "config: the program's list of modules has no module %zu", m);
+	c->modules = modules;
+	for (size_t m = 0; m < CONFIG_MODULES; m++)
+		if ((c->module[m] = calloc(1, modules[m]->size)) == NULL)
+			return config_fail(err, errcap, "out of memory");
+	for (size_t i = 0; (k = key_at(modules, i, &slot)) != NULL; i++)
+		if (set_value(base_of(c, slot), k, k->def, "default", err, errcap) != 0)
 			return -1;
 	return 0;
 }
 
 static int apply_env(struct cfg *c, char *err, size_t errcap)
 {
-	for (size_t i = 0; i < CFG_KEYS; i++) {
-		const struct cfg_key *k = &cfg_table[i];
+	const struct config_key *k;
+	size_t slot;
+	for (size_t i = 0; (k = key_at(c->modules, i, &slot)) != NULL; i++) {
 		const char *v = k->env != NULL ? getenv(k->env) : NULL;
 		if (v == NULL)
 			continue;
-		if (set_value(c, k, v, k->env, err, errcap) != 0)
+		if (set_value(base_of(c, slot), k, v, k->env, err, errcap) != 0)
 			return -1;
-	}
-	return 0;
-}
-
-static int split_secrets(struct cfg *c, char *err, size_t errcap)
-{
-	const char *p = c->stripe_webhook_secrets;
-	while (p != NULL && *p != '\0') {
-		const char *comma = strchr(p, ',');
-		size_t len = comma != NULL ? (size_t)(comma - p) : strlen(p);
-		while (len > 0 && isspace((unsigned char)*p)) {
-			p++;
-			len--;
-		}
-		while (len > 0 && isspace((unsigned char)p[len - 1]))
-			len--;
-		if (len > 0) {
-			if (c->webhook_secret_count == LIMIT_WEBHOOK_SECRETS)
-				return fail(err, errcap, "stripe.webhook_secrets: more than %d secrets",
-					    LIMIT_WEBHOOK_SECRETS);
-			char *secret = strndup(p, len);
-			if (secret == NULL)
-				return fail(err, errcap, "stripe.webhook_secrets: out of memory");
-			c->webhook_secrets[c->webhook_secret_count++] = secret;
-		}
-		p = comma != NULL ? comma + 1 : NULL;
 	}
 	return 0;
 }
@@ -417,7 +350,8 @@ static int split_nodes(struct cfg *c, char *err, size_t errcap)
 		n->port = (int)c->db_port;
 		if (snprintf(n->host, sizeof(n->host), "%s", c->db_host) >= (int)sizeof(n->host) ||
 		    snprintf(n->name, sizeof(n->name), "%s:%d", c->db_host, n->port) >= (int)sizeof(n->name))
-			return fail(err, errcap, "database.host is longer than %d bytes", LIMIT_DB_NODE_BYTES - 8);
+			return config_fail(err, errcap, "database.host is longer than %d bytes",
+					   LIMIT_DB_NODE_BYTES - 8);
 		c->db_node_count = 1;
 		return 0;
 	}
@@ -432,134 +366,61 @@ static int split_nodes(struct cfg *c, char *err, size_t errcap)
 		while (trimmed > 0 && (p[trimmed - 1] == ' ' || p[trimmed - 1] == '\t'))
 			trimmed--;
 		if (c->db_node_count == LIMIT_DB_NODES)
-			return fail(err, errcap, "database.nodes names more than %d nodes", LIMIT_DB_NODES);
+			return config_fail(err, errcap, "database.nodes names more than %d nodes", LIMIT_DB_NODES);
 		if (parse_node(p, trimmed, &c->db_node[c->db_node_count]) != 0)
-			return fail(err, errcap, "database.nodes: '%.*s' is not host:port", (int)trimmed, p);
+			return config_fail(err, errcap, "database.nodes: '%.*s' is not host:port", (int)trimmed, p);
 		for (int i = 0; i < c->db_node_count; i++)
 			if (strcmp(c->db_node[i].name, c->db_node[c->db_node_count].name) == 0)
-				return fail(err, errcap, "database.nodes names %s twice", c->db_node[i].name);
+				return config_fail(err, errcap, "database.nodes names %s twice", c->db_node[i].name);
 		c->db_node_count++;
 		p += len;
 		if (*p == ',')
 			p++;
 	}
 	if (c->db_node_count == 0)
-		return fail(err, errcap, "database.nodes: no node named");
+		return config_fail(err, errcap, "database.nodes: no node named");
 	return 0;
 }
 
-/* The deployment's salt of every Idempotency-Key sent to Stripe (DESIGN
- * §13): stripe.key_salt as set, else the first LIMIT_KEY_SALT_DERIVED_HEX hex
- * digits of SHA-256 over the first webhook secret (each Stripe webhook
- * endpoint, so each deployment, has its own), else over the secret key.
- * Never from the database: a copy of it must not carry production's keys.
- * 0, or -1 when the configured salt is not of the allowed form. */
-static int key_salt(struct cfg *c)
+int config_url_ok(const char *url, const char *key, char *err, size_t errcap)
 {
-	const char *set = c->stripe_key_salt_text, *from = c->webhook_secret_count > 0 ? c->webhook_secrets[0]
-							   : c->stripe_secret_key;
-	size_t n = strlen(set);
-	if (n > 0) {
-		for (size_t i = 0; i < n; i++)
-			if (!isalnum((unsigned char)set[i]) && set[i] != '_')
-				return -1;
-		if (n > LIMIT_KEY_SALT_BYTES)
-			return -1;
-		snprintf(c->stripe_key_salt, sizeof(c->stripe_key_salt), "%s", set);
-		return 0;
-	}
-	unsigned char hash[KEYS_HASH_LEN];
-	char hex[2 * KEYS_HASH_LEN + 1];
-	struct keys_part parts[] = {{"creditd stripe key salt\n", 24}, {from, strlen(from)}};
-	keys_sha256_parts(parts, sizeof(parts) / sizeof(parts[0]), hash);
-	keys_hex(hash, hex);
-	snprintf(c->stripe_key_salt, sizeof(c->stripe_key_salt), "%.*s", LIMIT_KEY_SALT_DERIVED_HEX, hex);
+	if (url[0] != '\0' && !urlpath_https_or_loopback(url))
+		return config_fail(err, errcap, "%s must be https:// (http:// only to 127.0.0.1, [::1] or localhost): %s",
+				   key, url);
 	return 0;
 }
 
-/* Every URL creditd sends secrets or money to is https, or http to a
- * loopback address (a stand-in on the same host): refused here, at start
- * and by --check-config, not at the first top-up or event. */
-static int urls_ok(const struct cfg *c, char *err, size_t errcap)
-{
-	const struct {
-		const char *url, *key;
-	} u[] = {{c->gw_openai_base_url, "gateway.openai_base_url"}, {c->gw_anthropic_base_url, "gateway.anthropic_base_url"},
-		 {c->stripe_api_base, "stripe.api_base"}, {c->notify_url, "notify.url"}};
-	for (size_t i = 0; i < sizeof(u) / sizeof(u[0]); i++)
-		if (u[i].url[0] != '\0' && !urlpath_https_or_loopback(u[i].url))
-			return fail(err, errcap, "%s must be https:// (http:// only to 127.0.0.1, [::1] or localhost): %s",
-				    u[i].key, u[i].url);
-	return 0;
-}
-
+/* Core's checks and derived values, then each module's finish, by slot. */
 static int finish(struct cfg *c, char *err, size_t errcap)
 {
 	char *end;
 	long mode = strtol(c->socket_mode, &end, 8);
 	if (*end != '\0' || c->socket_mode[0] == '\0' || mode < 0 || mode > 0777)
-		return fail(err, errcap, "server.socket_mode must be an octal mode such as 0660");
+		return config_fail(err, errcap, "server.socket_mode must be an octal mode such as 0660");
 	size_t n = strlen(c->base_path);
 	if (n == 0 || c->base_path[0] != '/')
-		return fail(err, errcap, "server.base_path must start with '/'");
+		return config_fail(err, errcap, "server.base_path must start with '/'");
 	while (n > 1 && c->base_path[n - 1] == '/')
 		c->base_path[--n] = '\0';
 	if (!valid_currency(c->currency))
-		return fail(err, errcap, "ledger.currency must be a 3-letter upper-case ISO code or 'credits'");
-	if (c->stripe_currency[0] == '\0' && strcmp(c->currency, "credits") != 0) {
-		free(c->stripe_currency);
-		c->stripe_currency = strdup(c->currency);
-		if (c->stripe_currency == NULL)
-			return fail(err, errcap, "stripe.currency: out of memory");
-		for (char *p = c->stripe_currency; *p != '\0'; p++)
-			*p = (char)tolower((unsigned char)*p);
-	}
-	if (c->topup_min_cents > c->topup_max_cents)
-		return fail(err, errcap, "stripe.topup_min_cents is above stripe.topup_max_cents");
-	/* DESIGN §10: the largest top-up, at the rate, is one grant. */
-	if ((__int128)c->topup_max_cents * c->topup_rate > LIMIT_AMOUNT_MICROS_MAX)
-		return fail(err, errcap, "stripe.topup_max_cents (%lld) times stripe.topup_rate (%lld) is above %lld "
-			    "micros, the largest single grant", (long long)c->topup_max_cents, (long long)c->topup_rate,
-			    (long long)LIMIT_AMOUNT_MICROS_MAX);
+		return config_fail(err, errcap, "ledger.currency must be a 3-letter upper-case ISO code or 'credits'");
 	c->capture_expired = strcmp(c->expired_holds, "capture") == 0;
-	c->suspend_on_dispute = strcmp(c->suspend_on_dispute_text, "true") == 0;
-	c->suspend_when_unpaid = strcmp(c->suspend_when_unpaid_text, "true") == 0;
-	c->invoice_topups = strcmp(c->invoice_topups_text, "true") == 0;
-	c->gw_shrink = strcmp(c->gw_shrink_text, "on") == 0;
-	c->gw_byok = strcmp(c->gw_byok_text, "on") == 0;
-	c->gw_provider_objects = strcmp(c->gw_provider_objects_text, "on") == 0;
-	if (urls_ok(c, err, errcap) != 0)
+	if (split_nodes(c, err, errcap) != 0)
 		return -1;
-	c->gw_drain = strcmp(c->gw_on_client_gone, "drain") == 0;
-	if (c->retention_stripe_events_days > 0 && c->retention_stripe_events_days < LIMIT_STRIPE_EVENTS_MIN_DAYS)
-		return fail(err, errcap, "retention.stripe_events_days must be 0 (never purge) or at least %d: Stripe "
-			    "may deliver an event again for %d days", LIMIT_STRIPE_EVENTS_MIN_DAYS,
-			    LIMIT_STRIPE_EVENTS_MIN_DAYS);
-	/* An authorize replayed from its Idempotency-Key names its hold: a
-	 * finished hold is kept at least as long as its key, and a margin
-	 * more (LIMIT_HOLD_AFTER_KEY_SECONDS), whatever holds_days says. */
-	c->retention_holds_seconds = -1;
-	if (c->retention_holds_days > 0) {
-		int64_t by_days = c->retention_holds_days * TIMEFMT_SECONDS_PER_DAY;
-		int64_t by_key = c->idempotency_ttl_hours * 3600 + LIMIT_HOLD_AFTER_KEY_SECONDS;
-		c->retention_holds_seconds = by_days > by_key ? by_days : by_key;
-	}
-	if (c->notify_url[0] != '\0' && c->notify_secret[0] == '\0')
-		return fail(err, errcap, "notify.url is set without notify.secret (events are always signed)");
-	if (split_nodes(c, err, errcap) != 0 || split_secrets(c, err, errcap) != 0)
-		return -1;
-	if (key_salt(c) != 0)
-		return fail(err, errcap, "stripe.key_salt must be 1 to %d letters, digits or '_'", LIMIT_KEY_SALT_BYTES);
+	for (size_t m = 0; m < CONFIG_MODULES; m++)
+		if (c->modules[m]->finish != NULL && c->modules[m]->finish(c, c->module[m], err, errcap) != 0)
+			return -1;
 	return 0;
 }
 
-int config_load_string(const char *text, struct cfg *c, char *err, size_t errcap)
+int config_load_string(const char *text, const struct config_module *const modules[CONFIG_MODULES], struct cfg *c,
+		       char *err, size_t errcap)
 {
-	if (apply_defaults(c, err, errcap) != 0)
+	if (apply_defaults(c, modules, err, errcap) != 0)
 		return -1;
 	char *copy = strdup(text);
 	if (copy == NULL)
-		return fail(err, errcap, "out of memory");
+		return config_fail(err, errcap, "out of memory");
 	int rc = parse_text(c, copy, "config", err, errcap);
 	free(copy);
 	return rc != 0 ? rc : finish(c, err, errcap);
@@ -576,11 +437,11 @@ static char *read_file(const char *path, size_t cap, unsigned *mode, char *err, 
 	*missing = 0;
 	if (f == NULL) {
 		*missing = errno == ENOENT;
-		fail(err, errcap, "cannot open %s: %s", path, strerror(errno));
+		config_fail(err, errcap, "cannot open %s: %s", path, strerror(errno));
 		return NULL;
 	}
 	if (fstat(fileno(f), &st) != 0) {
-		fail(err, errcap, "cannot stat %s: %s", path, strerror(errno));
+		config_fail(err, errcap, "cannot stat %s: %s", path, strerror(errno));
 		goto out;
 	}
 	*mode = (unsigned)st.st_mode;
@@ -589,7 +450,7 @@ static char *read_file(const char *path, size_t cap, unsigned *mode, char *err, 
 		goto out;
 	size_t n = fread(buf, 1, cap, f);
 	if (!feof(f)) {
-		fail(err, errcap, "%s is larger than %zu bytes", path, cap);
+		config_fail(err, errcap, "%s is larger than %zu bytes", path, cap);
 		free(buf);
 		buf = NULL;
 		goto out;
@@ -603,11 +464,13 @@ out:
 /* The first secret key a loaded file set, or NULL: a file holding one
  * must not be readable by others (DESIGN §10). Run before the
  * environment is applied, so a secret from there does not count. */
-static const struct cfg_key *secret_set(struct cfg *c)
+static const struct config_key *secret_set(struct cfg *c)
 {
-	for (size_t i = 0; i < CFG_KEYS; i++)
-		if (cfg_table[i].type == CFG_SECRET && (*str_slot(c, &cfg_table[i]))[0] != '\0')
-			return &cfg_table[i];
+	const struct config_key *k;
+	size_t slot;
+	for (size_t i = 0; (k = key_at(c->modules, i, &slot)) != NULL; i++)
+		if (k->type == CONFIG_SECRET && (*str_slot(base_of(c, slot), k))[0] != '\0')
+			return k;
 	return NULL;
 }
 
@@ -625,22 +488,24 @@ static const struct cfg_key *secret_set(struct cfg *c)
  * What may be written counts, but for a character device: a write to
  * /dev/null (a config of the environment alone) changes nothing a read will
  * see, where one to a FIFO is the config read. */
-static int private_enough(struct cfg *c, const char *path, const struct cfg_key *k, unsigned st_mode, char *err,
+static int private_enough(struct cfg *c, const char *path, const struct config_key *k, unsigned st_mode, char *err,
 			  size_t errcap)
 {
 	int allowed = strcmp(c->config_readable_by_others_text, "true") == 0;
 	unsigned mode = st_mode & 07777, writes = S_ISCHR(st_mode) ? mode & ~0022u : mode;
 	if ((writes & 0002) != 0)
-		return fail(err, errcap, "config %s is writable by others (mode %04o): chmod o-w it", path, mode);
+		return config_fail(err, errcap, "config %s is writable by others (mode %04o): chmod o-w it", path,
+				   mode);
 	if (k == NULL)
 		return 0;
 	if ((writes & 0020) != 0)
-		return fail(err, errcap, "config %s holds secrets (%s.%s) and is writable by its group (mode %04o): "
-			    "chmod g-w it", path, k->section, k->key, mode);
+		return config_fail(err, errcap, "config %s holds secrets (%s.%s) and is writable by its group "
+				   "(mode %04o): chmod g-w it", path, k->section, k->key, mode);
 	if ((mode & 0004) != 0 && !allowed)
-		return fail(err, errcap, "config %s holds secrets (%s.%s) and is readable by others (mode %04o): "
-			    "chmod o-r it (0600, or 0640 with the daemon's group); shared hosting without suEXEC: "
-			    "see security.config_readable_by_others", path, k->section, k->key, mode);
+		return config_fail(err, errcap, "config %s holds secrets (%s.%s) and is readable by others "
+				   "(mode %04o): chmod o-r it (0600, or 0640 with the daemon's group); shared hosting "
+				   "without suEXEC: see security.config_readable_by_others", path, k->section, k->key,
+				   mode);
 	c->config_open_to_others = (mode & 0004) != 0;
 	return 0;
 }
@@ -652,11 +517,12 @@ const char *config_path(const char *path)
 	return path != NULL ? path : CFG_DEFAULT_PATH;
 }
 
-int config_load(const char *path, struct cfg *c, char *err, size_t errcap)
+int config_load(const char *path, const struct config_module *const modules[CONFIG_MODULES], struct cfg *c,
+		char *err, size_t errcap)
 {
 	int explicit_path = path != NULL || getenv("CREDITD_CONFIG") != NULL;
 	path = config_path(path);
-	if (apply_defaults(c, err, errcap) != 0)
+	if (apply_defaults(c, modules, err, errcap) != 0)
 		return -1;
 	int missing;
 	unsigned mode = 0;
@@ -681,7 +547,7 @@ static int set_str(char **slot, const char *v, char *err, size_t errcap)
 {
 	char *dup = strdup(v);
 	if (dup == NULL)
-		return fail(err, errcap, "out of memory");
+		return config_fail(err, errcap, "out of memory");
 	free(*slot);
 	*slot = dup;
 	return 0;
@@ -704,8 +570,8 @@ int config_use_migrate_user(struct cfg *c, const char *user, const char *passwor
 		return -1;
 	if ((mode & 0004) != 0) {
 		free(text);
-		return fail(err, errcap, "password file %s is readable by others (mode %04o): chmod o-r it",
-			    password_file, mode & 07777);
+		return config_fail(err, errcap, "password file %s is readable by others (mode %04o): chmod o-r it",
+				   password_file, mode & 07777);
 	}
 	text[strcspn(text, "\r\n")] = '\0';
 	free(c->db_password);
@@ -713,38 +579,30 @@ int config_use_migrate_user(struct cfg *c, const char *user, const char *passwor
 	return 0;
 }
 
+/* Also of a load that failed half-way (apply_defaults zeroed c first),
+ * and again after a free. */
 void config_free(struct cfg *c)
 {
-	for (size_t i = 0; i < CFG_KEYS; i++) {
-		const struct cfg_key *k = &cfg_table[i];
-		if (k->type != CFG_INT) {
-			free(*str_slot(c, k));
-			*str_slot(c, k) = NULL;
+	const struct config_key *k;
+	size_t slot;
+	if (c->modules == NULL)
+		return;
+	for (size_t i = 0; (k = key_at(c->modules, i, &slot)) != NULL; i++) {
+		void *base = base_of(c, slot);
+		if (base != NULL && k->type != CONFIG_INT) {
+			free(*str_slot(base, k));
+			*str_slot(base, k) = NULL;
 		}
 	}
-	for (int i = 0; i < c->webhook_secret_count; i++)
-		free(c->webhook_secrets[i]);
-	c->webhook_secret_count = 0;
+	for (size_t m = 0; m < CONFIG_MODULES; m++) {
+		if (c->module[m] != NULL && c->modules[m]->release != NULL)
+			c->modules[m]->release(c->module[m]);
+		free(c->module[m]);
+		c->module[m] = NULL;
+	}
 }
 
-/* Writes the origin of url (scheme://authority) into out; 0 or -1. */
-static int origin_of(const char *url, char *out, size_t cap)
-{
-	const char *sep = strstr(url, "://");
-	if (sep == NULL || sep == url)
-		return -1;
-	const char *end = sep + 3;
-	while (*end != '\0' && *end != '/' && *end != '?' && *end != '#')
-		end++;
-	size_t n = (size_t)(end - url);
-	if (n == (size_t)(sep + 3 - url) || n >= cap)
-		return -1;
-	memcpy(out, url, n);
-	out[n] = '\0';
-	return 0;
-}
-
-static int origin_listed(const char *list, const char *origin)
+int config_origin_listed(const char *list, const char *origin)
 {
 	size_t n = strlen(origin);
 	const char *p = list;
@@ -767,24 +625,4 @@ static int origin_listed(const char *list, const char *origin)
 int64_t config_low_threshold(const struct cfg *c, int64_t own)
 {
 	return own >= 0 ? own : c->low_balance_default_micros;
-}
-
-int config_widget_origin_allowed(const struct cfg *c, const char *origin)
-{
-	return origin != NULL && origin[0] != '\0' && strlen(origin) < LIMIT_URL_BYTES &&
-	       origin_listed(c->widget_origins, origin);
-}
-
-int config_redirect_allowed(const struct cfg *c, const char *url)
-{
-	char origin[LIMIT_URL_BYTES], other[LIMIT_URL_BYTES];
-	if (strncmp(url, "https://", 8) != 0 && strncmp(url, "http://", 7) != 0)
-		return 0;
-	if (origin_of(url, origin, sizeof(origin)) != 0)
-		return 0;
-	if (origin_listed(c->allowed_redirect_origins, origin))
-		return 1;
-	if (origin_of(c->success_url, other, sizeof(other)) == 0 && strcasecmp(other, origin) == 0)
-		return 1;
-	return origin_of(c->cancel_url, other, sizeof(other)) == 0 && strcasecmp(other, origin) == 0;
 }

@@ -1,9 +1,11 @@
 /* config.h: creditd's configuration, loaded once at start-up.
  *
  * One INI-style file (`key = value`, `[section]`, `#`/`;` comments) read
- * through a table of {section, key, type, offset, range, default}; then the
- * CREDITD_* environment overrides of DESIGN §5. An unknown key or a bad
- * value fails the load with a message naming the key and line. Signing
+ * through tables of {section, key, type, offset, range, default}: core's
+ * (config.c, into struct cfg) and one beside each module's code (into
+ * the module's block, struct cfg's module[]); then the CREDITD_*
+ * environment overrides of DESIGN §5. An unknown key or a bad value
+ * fails the load with a message naming the key and line. Signing
  * secrets shorter than LIMIT_SECRET_MIN_BYTES are refused, and so is a
  * file that holds a secret and is writable by others, or readable by
  * others unless the file itself sets security.config_readable_by_others.
@@ -23,6 +25,68 @@
 #define CFG_DEFAULT_PATH "/etc/creditd/creditd.conf"
 #endif
 
+/* A key's type: text, an integer from min to max, one of choices, or a
+ * secret (text a file others may read must not hold). */
+enum config_type { CONFIG_STR, CONFIG_INT, CONFIG_ENUM, CONFIG_SECRET };
+
+/* One key of a config table: core's (config.c, offsets in struct cfg) or
+ * a module's (beside its code, offsets in the module's struct). */
+struct config_key {
+	const char *section;
+	const char *key;
+	enum config_type type;
+	size_t offset;			/* of a char * (CONFIG_INT: of an int64_t) */
+	int64_t min, max;		/* CONFIG_INT */
+	const char *def;		/* default, as text */
+	const char *choices;		/* CONFIG_ENUM: "a|b|c" */
+	const char *env;		/* environment override, or NULL */
+	/* A check of the value beyond its type, or NULL: returns NULL when
+	 * the value passes, else the rest of a sentence naming the key. */
+	const char *(*valid)(const char *value);
+};
+
+/* The modules that declare keys of their own beside their code (nginx's
+ * ngx_command_t), each a slot of struct cfg's module[] (nginx's module
+ * index). Their tables are read after core's and in this order (the
+ * defaults, the environment, the first secret a file sets, the
+ * finishes): the order of the one table they were cut from, so that a
+ * message names the key it named before. A module's finish may read a
+ * lower slot's block (stripe's reads the ledger's topup_rate). */
+enum config_slot {
+	CONFIG_MODULE_LEDGER,		/* ledger/ledger_config.c: what the ledger reads of [stripe]; [retention] */
+	CONFIG_MODULE_STRIPE,		/* stripe/stripe_config.c: the rest of [stripe] */
+	CONFIG_MODULE_WIDGET,		/* core/widget_config.c: [widget] */
+	CONFIG_MODULE_NOTIFY,		/* jobs/notify_config.c: [notify] */
+	CONFIG_MODULE_GATEWAY,		/* gateway/gwconfig.c: [gateway] */
+	CONFIG_MODULES
+};
+
+struct cfg;
+
+/* A module's keys. A program hands config_load every slot's descriptor
+ * (src/http/main.c and src/ctl/creditctl.c build the same list: no layer
+ * below both sees every module), and the loader allocates the module's
+ * block (size bytes, zeroed), fills it from keys, and frees it in
+ * config_free. A section may be shared by several modules' tables (a key
+ * sits in the lowest module that reads it); a key is in one table only. */
+struct config_module {
+	const char *name;
+	enum config_slot slot;
+	const struct config_key *keys;
+	size_t nkeys;
+	size_t size;
+	/* After the file and the environment: checks across keys and
+	 * derived values, core's keys and lower slots' blocks final. 0, or
+	 * -1 with a sentence in err. NULL: nothing to do. */
+	int (*finish)(const struct cfg *c, void *block, char *err, size_t errcap);
+	/* Frees what finish made (the keys' strings are the loader's).
+	 * NULL: nothing. */
+	void (*release)(void *block);
+};
+
+/* What core reads and what the layers share ([server], [database],
+ * [ledger], [security]); each module's keys are in its block, read
+ * through its accessor (ledger_config_of, stripe_config_of, ...). */
 struct cfg {
 	/* [server] */
 	char *listen;			/* "unix:PATH", "HOST:PORT", or "" for fd 0 */
@@ -31,8 +95,8 @@ struct cfg {
 	char *base_path;		/* "/" or "/credits" (no trailing slash kept) */
 	int64_t max_body_bytes;
 	char *log;			/* "stderr", "syslog" or a file path */
-	char *log_level;
-	char *log_format;		/* text|json */		/* error|warn|info|debug */
+	char *log_level;		/* error|warn|info|debug */
+	char *log_format;		/* text|json */
 	int64_t sweep_interval_seconds;
 	/* [database] */
 	char *db_host;
@@ -55,80 +119,16 @@ struct cfg {
 	int64_t hold_ttl_seconds;	/* default ttl_seconds of a hold */
 	int64_t idempotency_ttl_hours;
 	int64_t low_balance_default_micros;
-	/* [stripe] */
-	char *stripe_secret_key;
-	char *stripe_webhook_secrets;	/* comma-separated */
-	char *stripe_api_base;
-	int64_t stripe_connect_timeout_ms;
-	int64_t stripe_timeout_ms;
-	int64_t topup_min_cents;
-	int64_t topup_max_cents;
-	int64_t topup_rate;		/* micros per cent */
-	char *stripe_currency;		/* lower-case ISO code sent to Stripe */
-	char *product_name;
-	char *success_url;
-	char *cancel_url;
-	char *allowed_redirect_origins;	/* comma-separated origins */
-	int64_t webhook_tolerance_seconds;
-	int64_t auto_recharge_max_per_day;	/* recharges per account and UTC day */
-	int64_t topups_per_hour;	/* top-ups an account may start in any hour */
-	char *suspend_on_dispute_text;	/* true|false */
-	char *stripe_key_salt_text;	/* as configured; "" : derived */
-	char *suspend_when_unpaid_text;	/* true|false */
-	char *invoice_topups_text;	/* true|false */
-	/* [widget] */
-	char *widget_token_secret;	/* signs browser tokens; "" : none can be minted */
-	char *widget_origins;		/* comma-separated origins CORS allows on /v1/me* */
-	/* [notify] */
-	char *notify_url;		/* "" : no push (the pull route still works) */
-	char *notify_secret;
-	int64_t notify_connect_timeout_ms;
-	int64_t notify_timeout_ms;
-	int64_t notify_retry_hours;	/* how long an event is retried before it stays undelivered */
-	/* [retention] (DESIGN §10): days a row is kept; 0 : never purged */
-	int64_t retention_stripe_events_days;	/* Stripe event ids, by received_at */
-	int64_t retention_holds_days;	/* finished holds, by expires_at and finished_at */
 	/* [security] (DESIGN §13) */
 	int64_t auth_failures_per_minute;	/* per client address; past it 429; 0 : never throttled */
 	char *config_readable_by_others_text;	/* true|false: a file holding secrets may be o+r */
-	/* [gateway] (DESIGN §12) */
-	char *gw_openai_base_url;	/* no trailing slash needed: paths are appended after one */
-	char *gw_anthropic_base_url;
-	char *gw_openai_api_key;	/* "" : only BYOK calls */
-	char *gw_anthropic_api_key;
-	char *gw_openai_organization;	/* OpenAI-Organization, when set */
-	char *gw_openai_project;	/* OpenAI-Project, when set */
-	char *gw_shrink_text;		/* on|off */
-	char *gw_byok_text;		/* on|off */
-	char *gw_provider_objects_text;	/* on|off */
-	int64_t gw_min_output_tokens;	/* the least output a shrunk call keeps */
-	char *gw_on_client_gone;	/* drain|cancel */
-	int64_t gw_drain_seconds;	/* reading on after the client left, and SIGTERM's wait */
-	int64_t gw_max_streams;		/* calls in flight; beyond them 503 */
-	int64_t gw_max_streams_per_key;	/* of them, one gateway key's; beyond 429 */
-	int64_t gw_max_tool_calls_held;	/* web searches a call's hold covers when it names no max (DESIGN §14) */
-	int64_t gw_max_buffered_mib;	/* whole answers held in all; beyond 503 */
-	int64_t gw_max_streams_per_account;	/* of them, one account's; beyond 429 */
-	int64_t gw_max_body_bytes;	/* a gateway route's request body */
-	int64_t gw_connect_timeout_ms;
-	int64_t gw_first_byte_timeout_seconds;	/* the provider's first byte */
-	int64_t gw_idle_timeout_seconds;	/* between two bytes of an answer */
+
+	/* The modules config_load was given, by slot, and each one's block. */
+	const struct config_module *const *modules;
+	void *module[CONFIG_MODULES];
 
 	/* Derived at load time. */
-	int64_t retention_holds_seconds; /* finished holds kept: holds_days, at least key ttl + a day; -1 ever */
-	char *webhook_secrets[LIMIT_WEBHOOK_SECRETS];
-	int webhook_secret_count;
 	int capture_expired;		/* expired_holds == capture */
-	int suspend_on_dispute;		/* a dispute suspends the account (status_reason dispute) */
-	/* In every Idempotency-Key sent to Stripe (DESIGN §13): stripe.key_salt,
-	 * or derived from the first webhook secret (config.c key_salt). */
-	char stripe_key_salt[LIMIT_KEY_SALT_BYTES + 1];
-	int suspend_when_unpaid;	/* a past_due/unpaid subscription suspends it (payment_failed) */
-	int invoice_topups;		/* Checkout top-ups ask Stripe for an invoice (invoice_creation) */
-	int gw_shrink;			/* gateway.shrink == on */
-	int gw_byok;			/* gateway.byok == on: calls may bring their own provider key */
-	int gw_provider_objects;	/* gateway.provider_objects == on: input stored at the provider is taken */
-	int gw_drain;			/* gateway.on_client_gone == drain */
 	/* The file loaded holds secrets and others may read it: its
 	 * security.config_readable_by_others let it through (a warning at
 	 * start). */
@@ -147,7 +147,7 @@ struct cfg {
 	int db_node_count;
 };
 
-/* One key of the config table, as creditd.conf(5) and the example config
+/* One key of the config tables, as creditd.conf(5) and the example config
  * must describe it (tests/unit/core/test_config_docs.c checks both against it). */
 struct cfg_doc {
 	const char *section, *key, *def;
@@ -156,19 +156,23 @@ struct cfg_doc {
 	int is_int, is_secret;
 	int64_t min, max;		/* integers */
 };
-/* The number of keys; fills d for key i when i is below it. */
-size_t config_describe(size_t i, struct cfg_doc *d);
+/* The number of keys, core's and every module's of modules (core's
+ * first, then by slot); fills d for key i when i is below it. */
+size_t config_describe(const struct config_module *const modules[CONFIG_MODULES], size_t i, struct cfg_doc *d);
 
-/* Loads defaults, then `path` (NULL: $CREDITD_CONFIG, else the default
- * path, which may be absent), then the environment. Returns 0, or -1 with
- * a sentence naming the key (and line) in err. The caller frees with
- * config_free, also after a failure. */
 /* The config file path names (-c's value, or NULL): path, else
  * $CREDITD_CONFIG, else CFG_DEFAULT_PATH. */
 const char *config_path(const char *path);
-int config_load(const char *path, struct cfg *c, char *err, size_t errcap);
+/* Loads defaults, then `path` (NULL: $CREDITD_CONFIG, else the default
+ * path, which may be absent), then the environment, into core's fields
+ * and a block for each of modules (every slot's descriptor, at its slot).
+ * Returns 0, or -1 with a sentence naming the key (and line) in err. The
+ * caller frees with config_free, also after a failure. */
+int config_load(const char *path, const struct config_module *const modules[CONFIG_MODULES], struct cfg *c,
+		char *err, size_t errcap);
 /* Same from a string, for tests; env overrides are not applied. */
-int config_load_string(const char *text, struct cfg *c, char *err, size_t errcap);
+int config_load_string(const char *text, const struct config_module *const modules[CONFIG_MODULES], struct cfg *c,
+		       char *err, size_t errcap);
 void config_free(struct cfg *c);
 /* For creditctl migrate: makes the database user and password those of
  * the schema owner. user: --user, else [database] migrate_user, else the
@@ -178,15 +182,28 @@ void config_free(struct cfg *c);
  * runtime one is used. Returns 0, or -1 with a sentence in err. */
 int config_use_migrate_user(struct cfg *c, const char *user, const char *password_file, char *err, size_t errcap);
 
-/* 1 when url's origin (scheme://host[:port]) is in allowed_redirect_origins,
- * or equals the origin of success_url/cancel_url. */
+/* For the modules' tables and finishes: */
+/* err as printf makes it; returns -1. */
+__attribute__((format(printf, 3, 4)))
+int config_fail(char *err, size_t errcap, const char *fmt, ...);
+/* A signing secret's check (a key's valid): empty (the feature is off)
+ * or at least LIMIT_SECRET_MIN_BYTES, counted whole (a "whsec_" prefix
+ * included). */
+const char *config_long_secret(const char *v);
+/* Every URL creditd sends secrets or money to is https, or http to a
+ * loopback address (a stand-in on the same host), refused at start and
+ * by --check-config, not at the first top-up or event: 0 when url (the
+ * value of key, "stripe.api_base") is one or is empty, else -1 with a
+ * sentence in err. */
+int config_url_ok(const char *url, const char *key, char *err, size_t errcap);
+/* 1 when origin ("https://app.example" as a browser sends it) is one of
+ * list, comma- or space-separated origins (case-insensitively, a
+ * trailing '/' of a listed one ignored). */
+int config_origin_listed(const char *list, const char *origin);
+
 /* The balance.low threshold of an account whose own low_balance_micros is
  * `own` (-1: none): its own, else ledger.low_balance_default_micros. 0 or
  * less: the account is never low. The one copy of the rule (events and
  * the widget's low state). */
 int64_t config_low_threshold(const struct cfg *c, int64_t own);
-/* 1 when origin ("https://app.example" as a browser sends it) is one of
- * [widget] origins (exactly, case-insensitively). */
-int config_widget_origin_allowed(const struct cfg *c, const char *origin);
-int config_redirect_allowed(const struct cfg *c, const char *url);
 #endif

@@ -6,14 +6,19 @@
 #include "ctl_common.h"
 #include "ctl_prices.h"
 #include "envfile.h"
+#include "gwconfig.h"
 #include "ctl_reconcile.h"
 #include "ctl_sweep.h"
 #include "dynbuf.h"
 #include "jsonio.h"
 #include "keys.h"
 #include "ledger.h"
+#include "ledger_config.h"
+#include "notify_config.h"
 #include "pricing.h"
+#include "stripe_config.h"
 #include "timefmt.h"
+#include "widget_config.h"
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -616,6 +621,17 @@ static int dispatch(struct store *lg, int argc, char **argv, const struct cfg *c
 	return 2;
 }
 
+/* Every module's table of keys, at its slot (config.h): src/http/main.c
+ * lists the same (no layer below both sees every module), and config_load
+ * refuses a list that misses one. */
+static const struct config_module *const modules[CONFIG_MODULES] = {
+	[CONFIG_MODULE_LEDGER] = &ledger_config_module,
+	[CONFIG_MODULE_STRIPE] = &stripe_config_module,
+	[CONFIG_MODULE_WIDGET] = &widget_config_module,
+	[CONFIG_MODULE_NOTIFY] = &notify_config_module,
+	[CONFIG_MODULE_GATEWAY] = &gwconfig_module,
+};
+
 /* Operators' commands scan whole tables; the daemon's short statement
  * timeouts are for the request path. Not sweep's: it runs the daemon's
  * own passes and rounds, each statement as short as theirs, and a
@@ -671,7 +687,7 @@ int main(int argc, char **argv)
 	/* Migrations run as the schema's owner; every other command, and
 	 * migrate --check (so that a host without the owner's password can
 	 * ask), as the runtime user of the config (DESIGN §10). */
-	if (config_load(config, &cfg, err, sizeof(err)) != 0 ||
+	if (config_load(config, modules, &cfg, err, sizeof(err)) != 0 ||
 	    (strcmp(argv[1], "migrate") == 0 && !ctl_common_flag(argc, argv, 2, "--check") &&
 	     config_use_migrate_user(&cfg, ctl_common_opt(argc, argv, 2, "--user"),
 								      ctl_common_opt(argc, argv, 2, "--password-file"), err, sizeof(err)) != 0)) {

@@ -9,6 +9,7 @@
 #include "ledger.h"
 #include "recharge.h"
 #include "stripe.h"
+#include "stripe_config.h"
 #include "timefmt.h"
 #include <stdio.h>
 #include <string.h>
@@ -71,8 +72,7 @@ int ctl_collect(struct store *lg, const struct cfg *cfg, int argc, char **argv)
 			return 2;
 		}
 	}
-	struct stripe_settings s = {cfg->stripe_api_base, cfg->stripe_secret_key, (long)cfg->stripe_connect_timeout_ms,
-				    (long)cfg->stripe_timeout_ms};
+	struct stripe_settings s = stripe_config_settings(cfg);
 	struct stripe_client *stripe = c.dry_run ? NULL : stripe_client_new(&s);
 	if (!c.dry_run && stripe == NULL)
 		return ctl_common_fail(lg, CD_E_INTERNAL, "collect");

@@ -15,8 +15,10 @@
 #include "limits.h"
 #include "log.h"
 #include "notify.h"
+#include "notify_config.h"
 #include "recharge.h"
 #include "stripe.h"
+#include "stripe_config.h"
 #include "sweep.h"
 #include "timefmt.h"
 #include <stdatomic.h>
@@ -109,12 +111,12 @@ static void print_line(const struct cfg *cfg, const struct run *r)
 {
 	char when[TIMEFMT_LEN], charges[160] = "charges=off", events[96] = "events=off";
 	timefmt_rfc3339(timefmt_now(), when);
-	if (cfg->stripe_secret_key[0] != '\0')
+	if (stripe_config_of(cfg)->secret_key[0] != '\0')
 		snprintf(charges, sizeof(charges), "charges_sent=%lld charges_failed=%lld charges_held=%lld "
 			 "charges_looked_up=%lld tries_cancelled=%lld", (long long)r->charges.sent,
 			 (long long)r->charges.failed, (long long)r->charges.held, (long long)r->charges.fetched,
 			 (long long)r->charges.cancelled);
-	if (cfg->notify_url[0] != '\0')
+	if (notify_config_of(cfg)->url[0] != '\0')
 		snprintf(events, sizeof(events), "events_delivered=%lld events_failed=%lld",
 			 (long long)r->events.delivered, (long long)r->events.failed);
 	printf("%s sweep: accounts=%lld collections=%lld topups_expired=%lld %s %s seconds=%.1f %s\n", when,
@@ -165,9 +167,9 @@ int ctl_sweep(struct store *lg, const struct cfg *cfg, int argc, char **argv)
 	ledger_passes(lg, &r);
 	/* Charges before events: a charge's outcome is an event to push. A
 	 * database the passes could not reach, the rounds would not either. */
-	if (cfg->stripe_secret_key[0] != '\0' && !r.unreachable)
+	if (stripe_config_of(cfg)->secret_key[0] != '\0' && !r.unreachable)
 		charge_rounds(cfg, &r);
-	if (cfg->notify_url[0] != '\0' && !r.unreachable)
+	if (notify_config_of(cfg)->url[0] != '\0' && !r.unreachable)
 		event_rounds(cfg, &r);
 	print_line(cfg, &r);
 	stripe_global_cleanup();

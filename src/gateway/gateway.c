@@ -19,6 +19,7 @@
 #include "gateway.h"
 #include "timefmt.h"
 #include "config.h"
+#include "gwconfig.h"
 #include "gwcall.h"
 #include "limits.h"
 #include "log.h"
@@ -44,7 +45,8 @@
 #define TAG_CURL (1ULL << 32)
 #define TAG_CLIENT (2ULL << 32)
 
-static const struct cfg *gw_cfg;
+/* The [gateway] keys (gateway_init), read-only. */
+static const struct gwconfig *gw_cfg;
 static atomic_llong in_flight;
 static atomic_int closing;		/* SIGTERM: no call admitted any more */
 
@@ -112,8 +114,8 @@ static pthread_mutex_t place_lock = PTHREAD_MUTEX_INITIALIZER;
 
 int gateway_init(const struct cfg *cfg)
 {
-	size_t n = (size_t)cfg->gw_max_streams;
-	gw_cfg = cfg;
+	gw_cfg = gwconfig_of(cfg);
+	size_t n = (size_t)gw_cfg->max_streams;
 	places = calloc(n, sizeof(*places));
 	free_places = calloc(n, sizeof(*free_places));
 	if (places == NULL || free_places == NULL)
@@ -138,13 +140,13 @@ int gateway_init(const struct cfg *cfg)
 static enum gw_admit share_left(uint64_t key, uint64_t account)
 {
 	int64_t keys = 0, accounts = 0;
-	for (int64_t i = 0; i < gw_cfg->gw_max_streams; i++) {
+	for (int64_t i = 0; i < gw_cfg->max_streams; i++) {
 		keys += places[i].used && key != 0 && places[i].key == key;
 		accounts += places[i].used && places[i].account == account;
 	}
-	if (key != 0 && keys >= gw_cfg->gw_max_streams_per_key)
+	if (key != 0 && keys >= gw_cfg->max_streams_per_key)
 		return GW_KEY_SHARE;
-	return accounts >= gw_cfg->gw_max_streams_per_account ? GW_ACCOUNT_SHARE : GW_ADMITTED;
+	return accounts >= gw_cfg->max_streams_per_account ? GW_ACCOUNT_SHARE : GW_ADMITTED;
 }
 
 enum gw_admit gateway_admit(uint64_t key, uint64_t account, int *place)
@@ -165,7 +167,7 @@ enum gw_admit gateway_admit(uint64_t key, uint64_t account, int *place)
 
 void gateway_unadmit(int place)
 {
-	if (place < 0 || place >= gw_cfg->gw_max_streams)
+	if (place < 0 || place >= gw_cfg->max_streams)
 		return;
 	pthread_mutex_lock(&place_lock);
 	assert(places[place].used);
@@ -195,7 +197,7 @@ int64_t gateway_in_flight(void)
 static void inbox_push(struct gwcall *c, int ended)
 {
 	pthread_mutex_lock(&inbox_lock);
-	inbox[(in_head + in_len) % gw_cfg->gw_max_streams] = (struct inbound){c, ended};
+	inbox[(in_head + in_len) % gw_cfg->max_streams] = (struct inbound){c, ended};
 	in_len++;
 	pthread_mutex_unlock(&inbox_lock);
 	uint64_t one = 1;
@@ -226,7 +228,7 @@ static void *ender_main(void *arg)
 		if (end_len == 0)
 			continue;
 		struct ending e = endq[end_head];
-		end_head = (end_head + 1) % gw_cfg->gw_max_streams;
+		end_head = (end_head + 1) % gw_cfg->max_streams;
 		end_len--;
 		pthread_mutex_unlock(&end_lock);
 		gwcall_end(e.c, e.r, e.err);
@@ -256,7 +258,7 @@ static int start_thread(void *(*fn)(void *))
 static void ending_push(struct gwcall *c, enum provider_result r, const char *err)
 {
 	pthread_mutex_lock(&end_lock);
-	struct ending *e = &endq[(end_head + end_len) % gw_cfg->gw_max_streams];
+	struct ending *e = &endq[(end_head + end_len) % gw_cfg->max_streams];
 	e->c = c;
 	e->r = r;
 	snprintf(e->err, sizeof(e->err), "%s", err);
@@ -375,7 +377,7 @@ static void take_inbox(void)
 	while (in_len > 0) {
 		struct inbound in = inbox[in_head];
 		struct gwcall *c = in.c;
-		in_head = (in_head + 1) % gw_cfg->gw_max_streams;
+		in_head = (in_head + 1) % gw_cfg->max_streams;
 		in_len--;
 		pthread_mutex_unlock(&inbox_lock);
 		if (in.ended) {
@@ -425,8 +427,8 @@ static void slow_clients(void)
 	if (now - last < 200)
 		return;
 	last = now;
-	for (int64_t i = 0; i < gw_cfg->gw_max_streams; i++)
-		if (slots[i].watching && now - slots[i].blocked_ms > gw_cfg->gw_idle_timeout_seconds * 1000)
+	for (int64_t i = 0; i < gw_cfg->max_streams; i++)
+		if (slots[i].watching && now - slots[i].blocked_ms > gw_cfg->idle_timeout_seconds * 1000)
 			client_ready(&slots[i], 1);
 }
 
@@ -444,7 +446,7 @@ static void *loop_main(void *arg)
 				take_inbox();
 			else if (tag == TAG_CURL)
 				provider_socket(loop_m, (int)low, evs[i].events);
-			else if (low < (uint32_t)gw_cfg->gw_max_streams)
+			else if (low < (uint32_t)gw_cfg->max_streams)
 				client_ready(&slots[low], 0);
 		}
 		provider_timers(loop_m);
@@ -480,7 +482,7 @@ static void loop_start(void)
 /* The place's hold, to be renewed from half its ttl on. */
 static void place_hold(const struct gw_job *job)
 {
-	if (job->place < 0 || job->place >= gw_cfg->gw_max_streams || job->hold_id[0] == '\0' || job->hold_ttl <= 0)
+	if (job->place < 0 || job->place >= gw_cfg->max_streams || job->hold_id[0] == '\0' || job->hold_ttl <= 0)
 		return;
 	pthread_mutex_lock(&place_lock);
 	struct place *p = &places[job->place];
@@ -497,12 +499,12 @@ static void place_hold(const struct gw_job *job)
 static void *renew_main(void *arg)
 {
 	(void)arg;
-	struct place *due = calloc((size_t)gw_cfg->gw_max_streams, sizeof(*due));
+	struct place *due = calloc((size_t)gw_cfg->max_streams, sizeof(*due));
 	for (; due != NULL;) {
 		sleep(LIMIT_GATEWAY_RENEW_CHECK_SECONDS);
 		int64_t now = timefmt_now(), n = 0;
 		pthread_mutex_lock(&place_lock);
-		for (int64_t i = 0; i < gw_cfg->gw_max_streams; i++) {
+		for (int64_t i = 0; i < gw_cfg->max_streams; i++) {
 			struct place *p = &places[i];
 			if (p->used && p->hold_id[0] != '\0' && p->renew_at <= now) {
 				due[n++] = *p;
@@ -515,7 +517,7 @@ static void *renew_main(void *arg)
 				continue;
 			/* Not renewed (the database away): looked at again next round. */
 			pthread_mutex_lock(&place_lock);
-			for (int64_t k = 0; k < gw_cfg->gw_max_streams; k++)
+			for (int64_t k = 0; k < gw_cfg->max_streams; k++)
 				if (places[k].used && strcmp(places[k].hold_id, due[i].hold_id) == 0)
 					places[k].renew_at = now;
 			pthread_mutex_unlock(&place_lock);
@@ -542,7 +544,7 @@ int64_t gateway_drain(void)
 	struct timespec until;
 	atomic_store(&closing, 1);
 	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += (time_t)gw_cfg->gw_drain_seconds;
+	until.tv_sec += (time_t)gw_cfg->drain_seconds;
 	pthread_mutex_lock(&end_lock);
 	while (atomic_load(&in_flight) > 0 && pthread_cond_timedwait(&drained_cond, &end_lock, &until) != ETIMEDOUT)
 		;

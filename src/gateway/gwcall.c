@@ -21,6 +21,7 @@
 #include "gwmoney.h"
 #include "timefmt.h"
 #include "config.h"
+#include "gwconfig.h"
 #include "dynbuf.h"
 #include "errors.h"
 #include "jsonio.h"
@@ -40,6 +41,7 @@
 #include <time.h>
 
 static const struct cfg *cc;
+static const struct gwconfig *gw;	/* cc's [gateway] keys */
 /* Whole answers' bytes held by every call in flight: the answer, then its
  * framed copy once it is written (the answer is freed then), until the
  * call finishes; bounded by [gateway] max_buffered_mib (DESIGN §14). */
@@ -66,13 +68,14 @@ static struct inflight_id *ids;
 int gwcall_init(const struct cfg *cfg)
 {
 	cc = cfg;
-	ids = calloc((size_t)cfg->gw_max_streams, sizeof(*ids));
+	gw = gwconfig_of(cfg);
+	ids = calloc((size_t)gw->max_streams, sizeof(*ids));
 	return ids != NULL ? 0 : -1;
 }
 
 static void id_list(const struct gw_job *job, const char *id)
 {
-	if (job->place < 0 || job->place >= cc->gw_max_streams)
+	if (job->place < 0 || job->place >= gw->max_streams)
 		return;
 	pthread_mutex_lock(&ids_lock);
 	snprintf(ids[job->place].account, sizeof(ids[job->place].account), "%s", id[0] != '\0' ? job->account : "");
@@ -84,7 +87,7 @@ int gwcall_response_in_flight(const char *account, const char *id)
 {
 	int found = 0;
 	pthread_mutex_lock(&ids_lock);
-	for (int64_t i = 0; ids != NULL && i < cc->gw_max_streams && !found; i++)
+	for (int64_t i = 0; ids != NULL && i < gw->max_streams && !found; i++)
 		found = ids[i].id[0] != '\0' && strcmp(ids[i].id, id) == 0 && strcmp(ids[i].account, account) == 0;
 	pthread_mutex_unlock(&ids_lock);
 	return found;
@@ -247,7 +250,7 @@ static int on_head(void *arg, int status, const struct provider_header *h, int n
 		head_write(c, status, "Cache-Control: no-cache\r\nX-Accel-Buffering: no\r\n");
 		client_flush(c);
 	}
-	return c->gone && !cc->gw_drain;
+	return c->gone && !gw->drain;
 }
 
 static int on_event(void *arg, const char *event, size_t len, int pass)
@@ -261,7 +264,7 @@ static int on_event(void *arg, const char *event, size_t len, int pass)
 		client_write(c, event, len);
 		client_flush(c);
 	}
-	return c->gone && !cc->gw_drain;
+	return c->gone && !gw->drain;
 }
 
 static int on_data(void *arg, const char *bytes, size_t n)
@@ -269,7 +272,7 @@ static int on_data(void *arg, const char *bytes, size_t n)
 	struct gwcall *c = arg;
 	if (streamed(c))
 		return gwshape_stream_feed(&c->stream, bytes, n, on_event, c) != 0;
-	int64_t budget = cc->gw_max_buffered_mib * 1024 * 1024;
+	int64_t budget = gw->max_buffered_mib * 1024 * 1024;
 	if (atomic_fetch_add(&buffered_bytes, (int64_t)n) + (int64_t)n > budget) {
 		atomic_fetch_sub(&buffered_bytes, (int64_t)n);
 		c->over_budget = 1;
@@ -284,7 +287,7 @@ static int on_data(void *arg, const char *bytes, size_t n)
 static int on_tick(void *arg)
 {
 	struct gwcall *c = arg;
-	return c->gone && timefmt_mono_ms() - c->gone_ms > cc->gw_drain_seconds * 1000;
+	return c->gone && timefmt_mono_ms() - c->gone_ms > gw->drain_seconds * 1000;
 }
 
 /* ---- The request sent ---- */
@@ -293,7 +296,7 @@ static int on_tick(void *arg)
 static void url_of(const struct gw_job *job, char *url, size_t cap)
 {
 	static const char *const paths[GW_ROUTES] = {"/chat/completions", "/responses", "/embeddings", "/v1/messages"};
-	const char *base = gwshape_provider(job->route) == GW_OPENAI ? cc->gw_openai_base_url : cc->gw_anthropic_base_url;
+	const char *base = gwshape_provider(job->route) == GW_OPENAI ? gw->openai_base_url : gw->anthropic_base_url;
 	size_t n = strlen(base);
 	while (n > 0 && base[n - 1] == '/')
 		n--;
@@ -318,10 +321,10 @@ static int headers_of(const struct gw_job *job, struct dynbuf *lines, const char
 			LINE("OpenAI-Beta: %s", job->openai_beta);
 		/* The deployment's, with its key only: a BYOK key is of
 		 * another organization. */
-		if (!job->byok && cc->gw_openai_organization[0] != '\0')
-			LINE("OpenAI-Organization: %s", cc->gw_openai_organization);
-		if (!job->byok && cc->gw_openai_project[0] != '\0')
-			LINE("OpenAI-Project: %s", cc->gw_openai_project);
+		if (!job->byok && gw->openai_organization[0] != '\0')
+			LINE("OpenAI-Organization: %s", gw->openai_organization);
+		if (!job->byok && gw->openai_project[0] != '\0')
+			LINE("OpenAI-Project: %s", gw->openai_project);
 	}
 #undef LINE
 	if (lines->failed)
@@ -345,9 +348,9 @@ static int prepare(struct gwcall *c)
 	if (headers_of(job, &c->lines, c->headers) < 0)
 		return -1;
 	c->pc = (struct provider_call){c->url, c->headers, c->upstream_body != NULL ? c->upstream_body : job->body,
-				       c->upstream_body != NULL ? len : job->body_len, (long)cc->gw_connect_timeout_ms,
-				       (long)cc->gw_first_byte_timeout_seconds * 1000,
-				       (long)cc->gw_idle_timeout_seconds * 1000, on_head, on_data, on_tick, c};
+				       c->upstream_body != NULL ? len : job->body_len, (long)gw->connect_timeout_ms,
+				       (long)gw->first_byte_timeout_seconds * 1000,
+				       (long)gw->idle_timeout_seconds * 1000, on_head, on_data, on_tick, c};
 	return 0;
 }
 

@@ -5,6 +5,7 @@
 #include "config.h"
 #include "keys.h"
 #include "ledger.h"
+#include "stripe_config.h"
 #include "timefmt.h"
 #include "urlpath.h"
 #include <errno.h>
@@ -97,9 +98,10 @@ static const struct jfield patch_fields[] = {
  * null for off. 0, or -1 with rs answered 400 naming the member. */
 static int recharge_of(const struct cfg *c, json_t *body, struct account_patch *p, struct response *rs)
 {
+	const struct stripe_config *s = stripe_config_of(c);
 	const struct jfield fields[] = {
 		{"threshold_micros", J_INT, 1, 0, 0, MICROS_MAX, NULL},
-		{"amount_cents", J_INT, 1, 0, c->topup_min_cents, c->topup_max_cents, NULL},
+		{"amount_cents", J_INT, 1, 0, s->topup_min_cents, s->topup_max_cents, NULL},
 		{NULL, J_INT, 0, 0, 0, 0, NULL},
 	};
 	json_t *v = json_object_get(body, "auto_recharge");

@@ -11,6 +11,7 @@
 #include "api.h"
 #include "config.h"
 #include "gateway.h"
+#include "gwconfig.h"
 #include "gwmoney.h"
 #include "keys.h"
 #include "ledger.h"
@@ -76,12 +77,12 @@ static int payer(struct api_ctx *ctx, const struct request *rq, struct gw_job *j
  * 0, or -1 with rs filled (503 provider_not_configured). */
 static int provider_key(struct api_ctx *ctx, const struct request *rq, struct gw_job *job, struct response *rs)
 {
+	const struct gwconfig *gw = gwconfig_of(ctx->cfg);
 	const char *own = rq->gw_provider_key;
-	const char *ours = gwshape_provider(job->route) == GW_OPENAI ? ctx->cfg->gw_openai_api_key
-								   : ctx->cfg->gw_anthropic_api_key;
+	const char *ours = gwshape_provider(job->route) == GW_OPENAI ? gw->openai_api_key : gw->anthropic_api_key;
 	job->byok = own != NULL && own[0] != '\0';
 	job->stream_cost = rq->gw_stream_cost != NULL && strcmp(rq->gw_stream_cost, "1") == 0;
-	if (job->byok && !ctx->cfg->gw_byok) {
+	if (job->byok && !gw->byok) {
 		api_error(rs, CD_E_FORBIDDEN, "Creditd-Provider-Key", "calls that bring their own provider key are off "
 			  "on this deployment ([gateway] byok = off)");
 		return -1;
@@ -165,7 +166,7 @@ static int stored_input(struct api_ctx *ctx, struct gw_job *job, const struct pr
 		return -1;
 	if (field == NULL || job->byok)
 		return 0;
-	if (!ctx->cfg->gw_provider_objects)
+	if (!gwconfig_of(ctx->cfg)->provider_objects)
 		api_error(rs, CD_E_INVALID, field, "\"%s\" names input stored at the provider, which the body does not "
 			  "carry: not forwarded ([gateway] provider_objects = off)", field);
 	else if (!pricing_dim_get(p, PRICE_DIM_MAX_INPUT_TOKENS, &most))
@@ -230,12 +231,13 @@ static int hold_of(struct api_ctx *ctx, struct gw_job *job, struct guard_authori
 			  (long long)n, (long long)output);
 		return -1;
 	}
-	int64_t least = output < ctx->cfg->gw_min_output_tokens ? output : ctx->cfg->gw_min_output_tokens;
+	const struct gwconfig *gw = gwconfig_of(ctx->cfg);
+	int64_t least = output < gw->min_output_tokens ? output : gw->min_output_tokens;
 	job->hold_input = job->ask.input_bound;
 	job->hold_output = output * n;
 	r->input_tokens = job->hold_input;
 	r->max_output_tokens = output * n;
-	r->min_output_tokens = ctx->cfg->gw_shrink && output > 0 ? least * n : -1;
+	r->min_output_tokens = gw->shrink && output > 0 ? least * n : -1;
 	if (job->byok)
 		return 0;
 	/* Held at the worst case of what was asked (DESIGN §14): each token
@@ -244,7 +246,7 @@ static int hold_of(struct api_ctx *ctx, struct gw_job *job, struct guard_authori
 	r->price = job->price = p;
 	r->margin_bps = job->margin = margin;
 	r->priced = r->has_hold_price = 1;
-	if (gwmoney_hold(&job->ask, &p, ctx->cfg->gw_max_tool_calls_held, &r->hold_price, &r->hold_fees_raw,
+	if (gwmoney_hold(&job->ask, &p, gw->max_tool_calls_held, &r->hold_price, &r->hold_fees_raw,
 			 &job->searches_held) != 0 ||
 	    ledger_decide_hold_cost(r, r->max_output_tokens, &r->amount_micros) != PRICING_OK ||
 	    r->amount_micros > LIMIT_AMOUNT_MICROS_MAX) {
@@ -307,8 +309,8 @@ static int hold(struct api_ctx *ctx, struct gw_job *job, struct guard_authorize 
 	r->request_id = job->request_id;
 	/* The hold outlives the call's own deadlines (a first byte, an idle
 	 * gap, a drain), so its reserve counts until the settle. */
-	int64_t ttl = ctx->cfg->gw_first_byte_timeout_seconds + ctx->cfg->gw_idle_timeout_seconds +
-		      ctx->cfg->gw_drain_seconds;
+	const struct gwconfig *gw = gwconfig_of(ctx->cfg);
+	int64_t ttl = gw->first_byte_timeout_seconds + gw->idle_timeout_seconds + gw->drain_seconds;
 	r->ttl_seconds = ttl > ctx->cfg->hold_ttl_seconds ? ttl : ctx->cfg->hold_ttl_seconds;
 	if (r->ttl_seconds > LIMIT_HOLD_TTL_MAX_SECONDS)
 		r->ttl_seconds = LIMIT_HOLD_TTL_MAX_SECONDS;
@@ -358,16 +360,16 @@ static int admit(struct api_ctx *ctx, const struct request *rq, struct gw_job *j
 	const char *secret = rq->authorization != NULL ? keys_bearer(rq->authorization) : NULL;
 	uint64_t key = ctx->key.scopes == KEY_SCOPE_GATEWAY && secret != NULL ? share_id(secret) : 0;
 	enum gw_admit a = gateway_admit(key, share_id(job->account), &job->place);
+	const struct gwconfig *gw = gwconfig_of(ctx->cfg);
 	if (a == GW_ADMITTED)
 		return 0;
 	rs->retry_after = 1;
 	if (a == GW_FULL)
 		api_error(rs, CD_E_BUSY, NULL, "%lld gateway calls are in flight, the most [gateway] max_streams allows",
-			  (long long)ctx->cfg->gw_max_streams);
+			  (long long)gw->max_streams);
 	else
 		api_error(rs, CD_E_RATE_LIMITED, NULL, "%lld calls of this %s are in flight, the most [gateway] %s allows",
-			  (long long)(a == GW_KEY_SHARE ? ctx->cfg->gw_max_streams_per_key
-						     : ctx->cfg->gw_max_streams_per_account),
+			  (long long)(a == GW_KEY_SHARE ? gw->max_streams_per_key : gw->max_streams_per_account),
 			  a == GW_KEY_SHARE ? "key" : "account",
 			  a == GW_KEY_SHARE ? "max_streams_per_key" : "max_streams_per_account");
 	return -1;

@@ -12,6 +12,9 @@
 #include "config.h"
 #include "keys.h"
 #include "ledger.h"
+#include "ledger_config.h"
+#include "stripe_config.h"
+#include "widget_config.h"
 #include "timefmt.h"
 #include <stdio.h>
 #include <string.h>
@@ -56,14 +59,15 @@ void api_browser_token(struct api_ctx *ctx, const struct request *rq, char **par
 	snprintf(rs->account, sizeof(rs->account), "%s", params[0]);
 	int64_t expires = timefmt_now() + jsonio_int(body, "ttl_seconds", LIMIT_BROWSER_TOKEN_TTL_DEFAULT);
 	const char *member = jsonio_str(body, "member");
-	if (ctx->cfg->widget_token_secret[0] == '\0') {
+	const char *secret = widget_config_of(ctx->cfg)->token_secret;
+	if (secret[0] == '\0') {
 		api_error(rs, CD_E_UNAVAILABLE, NULL, "browser tokens need [widget] token_secret "
 			  "(or CREDITD_WIDGET_TOKEN_SECRET)");
 		goto out;
 	}
 	if (token_names_ok(ctx, params[0], member, rs) != 0)
 		goto out;
-	if (keys_token_make(ctx->cfg->widget_token_secret, params[0], member, expires, token, sizeof(token)) != 0) {
+	if (keys_token_make(secret, params[0], member, expires, token, sizeof(token)) != 0) {
 		api_error(rs, CD_E_INTERNAL, NULL, "could not sign the token");
 		goto out;
 	}
@@ -99,10 +103,12 @@ static json_t *me_view(const struct cfg *c, json_t *a)
 	 * overflow. */
 	int64_t balance = (int64_t)json_integer_value(json_object_get(a, "balance_micros"));
 	json_object_set_new(out, "owed_micros", json_integer(balance < 0 ? -(json_int_t)balance : 0));
-	json_object_set_new(out, "topup", json_pack("{s:I, s:I, s:s, s:I}", "min_cents", (json_int_t)c->topup_min_cents,
-						    "max_cents", (json_int_t)c->topup_max_cents, "currency",
-						    c->stripe_currency != NULL ? c->stripe_currency : "",
-						    "micros_per_cent", (json_int_t)c->topup_rate));
+	const struct stripe_config *s = stripe_config_of(c);
+	const struct ledger_config *l = ledger_config_of(c);
+	json_object_set_new(out, "topup", json_pack("{s:I, s:I, s:s, s:I}", "min_cents", (json_int_t)s->topup_min_cents,
+						    "max_cents", (json_int_t)s->topup_max_cents, "currency",
+						    l->stripe_currency != NULL ? l->stripe_currency : "",
+						    "micros_per_cent", (json_int_t)l->topup_rate));
 	json_decref(a);
 	return out;
 }

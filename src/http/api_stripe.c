@@ -10,9 +10,11 @@
 #include "config.h"
 #include "keys.h"
 #include "ledger.h"
+#include "ledger_config.h"
 #include "log.h"
 #include "metrics.h"
 #include "stripe.h"
+#include "stripe_config.h"
 #include "timefmt.h"
 #include "webhook.h"
 #include <inttypes.h>
@@ -29,18 +31,18 @@ static const struct jfield topup_fields[] = {
 	{NULL, J_INT, 0, 0, 0, 0, NULL},
 };
 
-static int topup_check(const struct cfg *c, json_t *body, struct response *rs)
+static int topup_check(const struct stripe_config *s, json_t *body, struct response *rs)
 {
 	int64_t cents = jsonio_int(body, "amount_cents", 0);
 	const char *urls[2] = {jsonio_str(body, "success_url"), jsonio_str(body, "cancel_url")};
 	const char *names[2] = {"success_url", "cancel_url"};
-	if (cents < c->topup_min_cents || cents > c->topup_max_cents) {
+	if (cents < s->topup_min_cents || cents > s->topup_max_cents) {
 		api_error(rs, CD_E_INVALID, "amount_cents", "amount_cents must be between %lld and %lld",
-			  (long long)c->topup_min_cents, (long long)c->topup_max_cents);
+			  (long long)s->topup_min_cents, (long long)s->topup_max_cents);
 		return -1;
 	}
 	for (int i = 0; i < 2; i++) {
-		if (urls[i] != NULL && !config_redirect_allowed(c, urls[i])) {
+		if (urls[i] != NULL && !stripe_config_redirect_allowed(s, urls[i])) {
 			api_error(rs, CD_E_INVALID, names[i], "%s must be an http(s) URL on an allowed origin "
 				  "(stripe.allowed_redirect_origins)", names[i]);
 			return -1;
@@ -91,7 +93,7 @@ static enum stripe_status create_customer(struct api_ctx *ctx, const struct topu
 	 * 24 h key memory; with the external id a repeat is the same customer. */
 	keys_sha256(t->account, strlen(t->account), hash);
 	keys_hex(hash, hex);
-	snprintf(key, sizeof(key), "creditd-customer-%s-%" PRId64 "-%.16s", ctx->cfg->stripe_key_salt,
+	snprintf(key, sizeof(key), "creditd-customer-%s-%" PRId64 "-%.16s", stripe_config_of(ctx->cfg)->key_salt,
 		 t->account_internal_id, hex);
 	for (int attempt = 0;; attempt++) {
 		memset(res, 0, sizeof(*res));
@@ -124,17 +126,17 @@ static int ensure_customer(struct api_ctx *ctx, struct topup_begin *t, struct re
  * (ledger_topup_begin answers 409 first). Without one every top-up is
  * new; the random part keeps databases that share a Stripe account (and
  * so reuse top-up ids) from ever getting each other's sessions. */
-static int idem_for_session(const struct cfg *c, const struct topup_begin *t, char *out, size_t cap)
+static int idem_for_session(const struct stripe_config *s, const struct topup_begin *t, char *out, size_t cap)
 {
 	char hex[65];
 	if (t->key_hash == NULL) {
 		if (keys_random_hex(hex, 8) != 0)
 			return -1;
-		snprintf(out, cap, "creditd-topup-%s-%" PRId64 "-%s", c->stripe_key_salt, t->topup_id, hex);
+		snprintf(out, cap, "creditd-topup-%s-%" PRId64 "-%s", s->key_salt, t->topup_id, hex);
 		return 0;
 	}
 	keys_hex(t->key_hash, hex);
-	snprintf(out, cap, "creditd-topup-%s-%" PRId64 "-%.40s", c->stripe_key_salt, t->account_internal_id, hex);
+	snprintf(out, cap, "creditd-topup-%s-%" PRId64 "-%.40s", s->key_salt, t->account_internal_id, hex);
 	return 0;
 }
 
@@ -143,7 +145,7 @@ static void begin_refused(const struct cfg *c, const struct topup_begin *t, enum
 {
 	if (rc == CD_E_RATE_LIMITED) {
 		api_error(rs, rc, NULL, "stripe.topups_per_hour (%lld) top-ups started in the last hour: retry after %lld s",
-			  (long long)c->topups_per_hour, (long long)t->retry_after_seconds);
+			  (long long)ledger_config_of(c)->topups_per_hour, (long long)t->retry_after_seconds);
 		json_object_set_new(json_object_get(rs->json, "error"), "retry_after_seconds",
 				    json_integer((json_int_t)t->retry_after_seconds));
 		rs->retry_after = (int)t->retry_after_seconds;
@@ -161,8 +163,8 @@ static void topup_answer(const struct cfg *c, const struct topup_begin *t, const
 			 struct response *rs)
 {
 	api_json(rs, 200, json_pack("{s:s, s:s, s:I, s:s, s:I}", "checkout_url", url, "session_id", session_id,
-				     "amount_cents", (json_int_t)t->amount_cents, "currency", c->stripe_currency,
-				     "credits_micros", (json_int_t)t->quoted_micros));
+				     "amount_cents", (json_int_t)t->amount_cents, "currency",
+				     ledger_config_of(c)->stripe_currency, "credits_micros", (json_int_t)t->quoted_micros));
 }
 
 /* Opens the Checkout Session of the recorded top-up t: 0 with the answer
@@ -170,18 +172,19 @@ static void topup_answer(const struct cfg *c, const struct topup_begin *t, const
 static int open_session(struct api_ctx *ctx, json_t *body, struct topup_begin *t, struct response *rs)
 {
 	const struct cfg *c = ctx->cfg;
+	const struct stripe_config *s = stripe_config_of(c);
 	struct stripe_result res;
 	char key[96 + LIMIT_KEY_SALT_BYTES];
 	if (ensure_customer(ctx, t, rs) != 0)
 		return -1;
-	struct stripe_checkout co = {t->customer, t->account, t->amount_cents, c->stripe_currency, c->product_name,
-				     jsonio_str(body, "success_url"), jsonio_str(body, "cancel_url"),
-				     jsonio_bool(body, "save_card", 0), c->invoice_topups};
+	struct stripe_checkout co = {t->customer, t->account, t->amount_cents, ledger_config_of(c)->stripe_currency,
+				     s->product_name, jsonio_str(body, "success_url"), jsonio_str(body, "cancel_url"),
+				     jsonio_bool(body, "save_card", 0), s->invoice_topups};
 	if (co.success_url == NULL)
-		co.success_url = c->success_url;
+		co.success_url = s->success_url;
 	if (co.cancel_url == NULL)
-		co.cancel_url = c->cancel_url;
-	if (idem_for_session(ctx->cfg, t, key, sizeof(key)) != 0) {
+		co.cancel_url = s->cancel_url;
+	if (idem_for_session(s, t, key, sizeof(key)) != 0) {
 		api_error(rs, CD_E_INTERNAL, NULL, "no randomness for the Stripe idempotency key");
 		return -1;
 	}
@@ -213,9 +216,9 @@ void api_topup_of(struct api_ctx *ctx, const struct request *rq, const char *acc
 	json_t *body = api_body(rq, topup_fields, rs);
 	if (body == NULL)
 		return;
-	if (topup_check(c, body, rs) != 0 || api_idem_key(rq, body, &client_key, rs) != 0)
+	if (topup_check(stripe_config_of(c), body, rs) != 0 || api_idem_key(rq, body, &client_key, rs) != 0)
 		goto out;
-	if (c->stripe_secret_key[0] == '\0' || ctx->stripe == NULL) {
+	if (stripe_config_of(c)->secret_key[0] == '\0' || ctx->stripe == NULL) {
 		api_error(rs, CD_E_STRIPE_OFF, NULL, "top-ups need stripe.secret_key (or CREDITD_STRIPE_SECRET_KEY)");
 		goto out;
 	}
@@ -242,17 +245,17 @@ out:
 
 void api_webhook(struct api_ctx *ctx, const struct request *rq, char **params, struct response *rs)
 {
-	const struct cfg *c = ctx->cfg;
+	const struct stripe_config *s = stripe_config_of(ctx->cfg);
 	struct ledger_news ev;
 	char err[256];
 	const char *outcome = "ignored";
-	if (c->webhook_secret_count == 0) {
+	if (s->webhook_secret_count == 0) {
 		api_error(rs, CD_E_STRIPE_OFF, NULL, "webhooks need stripe.webhook_secrets");
 		return;
 	}
 	enum webhook_sig sig = webhook_verify(rq->stripe_signature, rq->body, rq->body_len,
-					      (const char *const *)c->webhook_secrets, c->webhook_secret_count,
-					      (time_t)timefmt_now(), c->webhook_tolerance_seconds);
+					      (const char *const *)s->webhook_secrets, s->webhook_secret_count,
+					      (time_t)timefmt_now(), s->webhook_tolerance_seconds);
 	if (sig != WEBHOOK_SIG_OK) {
 		metrics_webhook_signature_failure();
 		api_error(rs, CD_E_INVALID, "Stripe-Signature", "bad Stripe-Signature: %s", webhook_sig_strerror(sig));

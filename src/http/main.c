@@ -7,10 +7,15 @@
  * reopens the log file and reloads prices. */
 #include "config.h"
 #include "envfile.h"
+#include "gwconfig.h"
 #include "ledger.h"
+#include "ledger_config.h"
 #include "log.h"
 #include "timefmt.h"
+#include "notify_config.h"
 #include "stripe.h"
+#include "stripe_config.h"
+#include "widget_config.h"
 #include "worker.h"
 #include <errno.h>
 #include <fcgiapp.h>
@@ -168,6 +173,17 @@ static int wait_for_stop(void)
 	}
 }
 
+/* Every module's table of keys, at its slot (config.h): creditctl.c
+ * lists the same (no layer below both sees every module), and config_load
+ * refuses a list that misses one. */
+static const struct config_module *const modules[CONFIG_MODULES] = {
+	[CONFIG_MODULE_LEDGER] = &ledger_config_module,
+	[CONFIG_MODULE_STRIPE] = &stripe_config_module,
+	[CONFIG_MODULE_WIDGET] = &widget_config_module,
+	[CONFIG_MODULE_NOTIFY] = &notify_config_module,
+	[CONFIG_MODULE_GATEWAY] = &gwconfig_module,
+};
+
 /* --threads N overrides the config's thread count; 0, or -1 with a message
  * when N is not 1..LIMIT_THREADS_MAX. */
 static int threads_option(const char *text, struct cfg *cfg)
@@ -280,7 +296,7 @@ int main(int argc, char **argv)
 		return 2;
 	if (o.check_only && check_env_file(&o) != 0)
 		return 2;
-	if (config_load(o.config, &cfg, err, sizeof(err)) != 0) {
+	if (config_load(o.config, modules, &cfg, err, sizeof(err)) != 0) {
 		fprintf(stderr, "creditd: %s\n", err);
 		config_free(&cfg);
 		return 2;

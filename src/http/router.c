@@ -30,6 +30,7 @@
 #include "router.h"
 #include "authlimit.h"
 #include "config.h"
+#include "gwconfig.h"
 #include "gwshape.h"
 #include "jsonio.h"
 #include "keycache.h"
@@ -38,6 +39,7 @@
 #include "log.h"
 #include "timefmt.h"
 #include "urlpath.h"
+#include "widget_config.h"
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -272,9 +274,9 @@ static int browser_route(struct api_ctx *ctx, const struct request *rq, struct r
 {
 	_Static_assert(sizeof(ctx->me) == sizeof(ctx->me_member), "one cap for both ids of a token");
 	_Static_assert(sizeof(ctx->me) >= KEYS_TOKEN_ID_MAX + 1, "a token's ids fit");
-	const char *token = keys_bearer(rq->authorization);
-	enum keys_token_check got = keys_token_check(ctx->cfg->widget_token_secret, token, timefmt_now(), ctx->me,
-						     ctx->me_member, sizeof(ctx->me));
+	const char *token = keys_bearer(rq->authorization), *secret = widget_config_of(ctx->cfg)->token_secret;
+	enum keys_token_check got = keys_token_check(secret, token, timefmt_now(), ctx->me, ctx->me_member,
+						     sizeof(ctx->me));
 	if (got == KEYS_TOKEN_OK)
 		return 0;
 	api_error(rs, CD_E_UNAUTHORIZED, NULL, got == KEYS_TOKEN_EXPIRED ? "the browser token has expired"
@@ -348,7 +350,8 @@ static void run_route(struct api_ctx *ctx, const struct request *rq, const struc
 {
 	/* CORS is answered on the browser's routes, errors included, so the
 	 * widget can read why it was refused. */
-	if ((r->scope == ROUTE_BROWSER || r->scope == ROUTE_PREFLIGHT) && config_widget_origin_allowed(ctx->cfg, rq->origin)) {
+	if ((r->scope == ROUTE_BROWSER || r->scope == ROUTE_PREFLIGHT) &&
+	    widget_config_origin_allowed(widget_config_of(ctx->cfg), rq->origin)) {
 		rs->allow_origin = rq->origin;
 		rs->preflight = r->scope == ROUTE_PREFLIGHT;
 	}
@@ -357,7 +360,8 @@ static void run_route(struct api_ctx *ctx, const struct request *rq, const struc
 	memset(&ctx->key, 0, sizeof(ctx->key));
 	if (rq->body_too_large)
 		api_error(rs, CD_E_TOO_LARGE, NULL, "request body is larger than %lld bytes",
-			  (long long)(gateway_provider(rq->path) >= 0 ? ctx->cfg->gw_max_body_bytes : ctx->cfg->max_body_bytes));
+			  (long long)(gateway_provider(rq->path) >= 0 ? gwconfig_of(ctx->cfg)->max_body_bytes
+								      : ctx->cfg->max_body_bytes));
 	else if (r->scope != ROUTE_STRIPE && has_body(rq) && !json_content_type(rq->content_type))
 		api_error(rs, CD_E_MEDIA_TYPE, NULL, "send the body as Content-Type: application/json");
 	else if (authorize_route(ctx, rq, r, rs) == 0 && path_reachable(ctx, r, params, rs) == 0) {

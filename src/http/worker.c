@@ -9,6 +9,7 @@
 #include "config.h"
 #include "fcgiout.h"
 #include "gateway.h"
+#include "gwconfig.h"
 #include "gwcall.h"
 #include "keys.h"
 #include "ledger.h"
@@ -16,9 +17,11 @@
 #include "log.h"
 #include "metrics.h"
 #include "notify.h"
+#include "notify_config.h"
 #include "recharge.h"
 #include "router.h"
 #include "stripe.h"
+#include "stripe_config.h"
 #include "sweep.h"
 #include <errno.h>
 #include <malloc.h>
@@ -410,7 +413,7 @@ static int handle(struct wreq *w, struct api_ctx *ctx, char *buf)
 		rq.query = "";
 	unsigned serving = log_context_push("%s %s X-Request-Id %s", rq.method != NULL ? rq.method : "-",
 					    rq.path != NULL ? rq.path : "-", rq.request_id != NULL ? rq.request_id : "-");
-	size_t max = (size_t)(gateway ? ctx->cfg->gw_max_body_bytes : ctx->cfg->max_body_bytes);
+	size_t max = (size_t)(gateway ? gwconfig_of(ctx->cfg)->max_body_bytes : ctx->cfg->max_body_bytes);
 	char *body_buf = gateway ? malloc(max + 1) : buf;
 	struct body_state body = {0, 0, 0, 0};
 	double deadline_ms = w->t0 + LIMIT_BODY_READ_SECONDS * 1000.0;
@@ -448,9 +451,8 @@ static int handle(struct wreq *w, struct api_ctx *ctx, char *buf)
 
 static struct stripe_client *stripe_for(const struct cfg *c)
 {
-	struct stripe_settings s = {c->stripe_api_base, c->stripe_secret_key, (long)c->stripe_connect_timeout_ms,
-				    (long)c->stripe_timeout_ms};
-	return c->stripe_secret_key[0] != '\0' ? stripe_client_new(&s) : NULL;
+	struct stripe_settings s = stripe_config_settings(c);
+	return s.secret_key[0] != '\0' ? stripe_client_new(&s) : NULL;
 }
 
 /* An accept that failed: logged at most once a second, then a pause. */
@@ -651,14 +653,14 @@ int worker_start(const struct cfg *cfg, int listen_fd)
 		log_error("cannot start the background thread: %s", strerror(errno));
 		return -1;
 	}
-	if (cfg->notify_url[0] != '\0') {
+	if (notify_config_of(cfg)->url[0] != '\0') {
 		atomic_store(&notify_alive, 1);
 		if (pthread_create(&t, &attr, notify_main, NULL) != 0) {
 			log_error("cannot start the event push: %s", strerror(errno));
 			return -1;
 		}
 	}
-	if (cfg->stripe_secret_key[0] != '\0') {
+	if (stripe_config_of(cfg)->secret_key[0] != '\0') {
 		atomic_store(&recharge_alive, 1);
 		if (pthread_create(&t, &attr, recharge_main, NULL) != 0) {
 			log_error("cannot start the auto-recharge sender: %s", strerror(errno));
@@ -692,7 +694,7 @@ int worker_stop(int listen_fd, int timeout_ms)
 	int64_t left = gateway_drain();
 	if (left > 0)
 		log_warn("%lld gateway calls still running after %lld s: their holds expire at their ttl",
-			 (long long)left, (long long)pool_cfg->gw_drain_seconds);
+			 (long long)left, (long long)gwconfig_of(pool_cfg)->drain_seconds);
 	double deadline = now_ms() + timeout_ms;
 	while (now_ms() < deadline) {
 		if (atomic_load(&in_flight) == 0 && atomic_load(&alive) == 0 && atomic_load(&bg_alive) == 0 &&

@@ -2,6 +2,7 @@
  * the ledger (which ones are due, their order, leases and backoff), the
  * POST from the HTTP client in stripe.c, the signature from webhook.c. */
 #include "notify.h"
+#include "notify_config.h"
 #include "ledger.h"
 #include "log.h"
 #include "metrics.h"
@@ -24,15 +25,15 @@ static void sleep_ms(long ms)
 }
 
 /* Sends one event; 1 when the receiver took it (2xx). */
-static int push_one(const struct cfg *c, struct stripe_client *http, const struct ledger_push *p, char *error,
-		    size_t errcap)
+static int push_one(const struct notify_config *c, struct stripe_client *http, const struct ledger_push *p,
+		    char *error, size_t errcap)
 {
 	char mac[65], header[128];
 	int64_t t = timefmt_now();
 	struct stripe_result out;
-	webhook_sign(c->notify_secret, t, p->body, strlen(p->body), mac);
+	webhook_sign(c->secret, t, p->body, strlen(p->body), mac);
 	snprintf(header, sizeof(header), "Creditd-Signature: t=%lld,v1=%s", (long long)t, mac);
-	enum stripe_status st = stripe_push(http, c->notify_url, p->body, header, &out);
+	enum stripe_status st = stripe_push(http, c->url, p->body, header, &out);
 	if (st == STRIPE_OK && out.http_status >= 200 && out.http_status < 300)
 		return 1;
 	metrics_push_failure();
@@ -54,13 +55,14 @@ struct notify_pusher {
 
 struct notify_pusher *notify_pusher_new(const struct cfg *c)
 {
-	struct stripe_settings s = {c->notify_url, "", (long)c->notify_connect_timeout_ms, (long)c->notify_timeout_ms};
+	const struct notify_config *n = notify_config_of(c);
+	struct stripe_settings s = {n->url, "", (long)n->connect_timeout_ms, (long)n->timeout_ms};
 	struct notify_pusher *p = calloc(1, sizeof(*p));
 	if (p != NULL) {
 		p->cfg = c;
 		p->http = stripe_client_new(&s);
 		p->lg = store_new(c);
-		p->lease_seconds = LIMIT_NOTIFY_BATCH * ((c->notify_connect_timeout_ms + c->notify_timeout_ms) / 1000 + 1) +
+		p->lease_seconds = LIMIT_NOTIFY_BATCH * ((n->connect_timeout_ms + n->timeout_ms) / 1000 + 1) +
 				   NOTIFY_LEASE_MARGIN_SECONDS;
 	}
 	if (p == NULL || p->http == NULL || p->lg == NULL) {
@@ -88,12 +90,13 @@ int notify_round(struct notify_pusher *p, atomic_int *stopping, struct notify_co
 		return -1;
 	for (int i = 0; i < n; i++) {
 		char error[256] = "";
-		int ok = !atomic_load(stopping) && push_one(p->cfg, p->http, &due[i], error, sizeof(error));
+		int ok = !atomic_load(stopping) && push_one(notify_config_of(p->cfg), p->http, &due[i], error,
+							    sizeof(error));
 		if (!ok && error[0] != '\0')
 			log_warn("event %lld not delivered (attempt %lld): %s", (long long)due[i].id,
 				 (long long)due[i].attempts + 1, error);
 		if (ok || error[0] != '\0')
-			ledger_event_pushed(p->lg, due[i].id, ok, error, p->cfg->notify_retry_hours * 3600);
+			ledger_event_pushed(p->lg, due[i].id, ok, error, notify_config_of(p->cfg)->retry_hours * 3600);
 		counts->delivered += ok;
 		counts->failed += !ok && error[0] != '\0';
 		free(due[i].body);

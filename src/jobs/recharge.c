@@ -5,8 +5,10 @@
  * the ledger never calls Stripe. */
 #include "recharge.h"
 #include "ledger.h"
+#include "ledger_config.h"
 #include "log.h"
 #include "stripe.h"
+#include "stripe_config.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,7 +38,8 @@ static void charge_key(const struct cfg *c, const struct ledger_recharge *r, cha
 	size_t n = 0;
 	/* The deployment's salt (DESIGN §13), but for a charge tried before
 	 * keys were salted: a retry must send the key Stripe saw. */
-	snprintf(salt, sizeof(salt), "%s%s", r->legacy_key ? "" : c->stripe_key_salt, r->legacy_key ? "" : "-");
+	snprintf(salt, sizeof(salt), "%s%s", r->legacy_key ? "" : stripe_config_of(c)->key_salt,
+		 r->legacy_key ? "" : "-");
 	period[0] = '\0';
 	if (r->period <= 0) {
 		snprintf(key, size, "recharge_%s%lld", salt, (long long)r->id);
@@ -89,7 +92,7 @@ void recharge_send(const struct cfg *c, struct stripe_client *stripe, struct sto
 	out->db_failed = 0;
 	charge_key(c, r, key, sizeof(key), period, sizeof(period));
 	struct stripe_payment p = {r->customer, r->payment_method, r->account, r->id, r->amount_cents,
-				   c->stripe_currency, period[0] ? period : NULL};
+				   ledger_config_of(c)->stripe_currency, period[0] ? period : NULL};
 	struct stripe_result res;
 	enum stripe_status st = stripe_create_payment_intent(stripe, &p, key, &res);
 	out->outcome = st == STRIPE_OK && strcmp(res.status, "succeeded") == 0 ? RECHARGE_PAID
@@ -122,7 +125,8 @@ void recharge_send(const struct cfg *c, struct stripe_client *stripe, struct sto
  * requires_action, ...). */
 static enum ledger_payment_news news_of(const struct cfg *c, const struct stripe_result *res)
 {
-	if (strcmp(res->status, "succeeded") == 0 && strcasecmp(res->currency, c->stripe_currency) == 0)
+	const char *currency = ledger_config_of(c)->stripe_currency;
+	if (strcmp(res->status, "succeeded") == 0 && strcasecmp(res->currency, currency) == 0)
 		return PAYMENT_NEWS_SUCCEEDED;
 	if (strcmp(res->status, "requires_payment_method") == 0 || strcmp(res->status, "canceled") == 0)
 		return PAYMENT_NEWS_FAILED;
@@ -159,7 +163,7 @@ void recharge_fetch(const struct cfg *c, struct stripe_client *stripe, struct st
  * deployment adds to every key it sends (DESIGN §13). */
 static void cancel_key(const struct cfg *c, const struct ledger_cancel *x, char *key, size_t size)
 {
-	snprintf(key, size, "payg-cancel-%s-%s", c->stripe_key_salt, x->payment_intent);
+	snprintf(key, size, "payg-cancel-%s-%s", stripe_config_of(c)->key_salt, x->payment_intent);
 }
 
 void recharge_cancel(const struct cfg *c, struct stripe_client *stripe, struct store *lg,
@@ -195,7 +199,8 @@ void recharge_cancel(const struct cfg *c, struct stripe_client *stripe, struct s
 /* The lease covers every call of a round, one after the other. */
 int64_t recharge_lease_seconds(const struct cfg *c)
 {
-	return LIMIT_RECHARGE_BATCH * ((c->stripe_connect_timeout_ms + c->stripe_timeout_ms) / 1000 + 1) +
+	const struct ledger_config *l = ledger_config_of(c);
+	return LIMIT_RECHARGE_BATCH * ((l->stripe_connect_timeout_ms + l->stripe_timeout_ms) / 1000 + 1) +
 	       RECHARGE_LEASE_MARGIN_SECONDS;
 }
 
@@ -208,8 +213,7 @@ struct recharge_sender {
 
 struct recharge_sender *recharge_sender_new(const struct cfg *c)
 {
-	struct stripe_settings s = {c->stripe_api_base, c->stripe_secret_key, (long)c->stripe_connect_timeout_ms,
-				    (long)c->stripe_timeout_ms};
+	struct stripe_settings s = stripe_config_settings(c);
 	struct recharge_sender *r = calloc(1, sizeof(*r));
 	if (r != NULL) {
 		r->cfg = c;

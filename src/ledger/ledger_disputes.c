@@ -14,6 +14,7 @@
  * waits in its row, by payment intent, and is applied with the credit.
  * Never lifts a suspension (an operator does). Locks: the account, then
  * the credit's row, then dispute rows. */
+#include "ledger_config.h"
 #include "ledger_hooks.h"
 #include "ledger_events.h"
 #include "ledger_funded.h"
@@ -76,7 +77,7 @@ enum cd_err ledger_disputes_subscription_unpaid(struct store *lg, struct acct *a
 	enum cd_err rc = ledger_events_add(lg, a, EVENT_PAYMENT_FAILED, json_pack("{s:s, s:s, s:o}", "subscription",
 				   ev->subscription, "status", ev->subscription_status, "previous_status",
 				   previous_status != NULL ? json_string(previous_status) : json_null()));
-	if (rc == CD_OK && lg->cfg->suspend_when_unpaid)
+	if (rc == CD_OK && ledger_config_of(lg->cfg)->suspend_when_unpaid)
 		rc = ledger_disputes_suspend_for(lg, a, "payment_failed");
 	return rc;
 }
@@ -169,7 +170,7 @@ static enum cd_err dispute_take(struct store *lg, struct acct *a, struct funded 
 		rc = ledger_events_add(lg, a, EVENT_TOPUP_DISPUTED, json_pack("{s:s, s:s, s:s, s:I, s:I}", "dispute", n->id,
 			       "charge", n->charge, "payment_intent", n->payment_intent, "amount_cents",
 			       (json_int_t)cents, "amount_micros", (json_int_t)micros));
-	if (rc == CD_OK && lg->cfg->suspend_on_dispute)
+	if (rc == CD_OK && ledger_config_of(lg->cfg)->suspend_on_dispute)
 		rc = ledger_disputes_suspend_for(lg, a, "dispute");
 	return rc;
 }

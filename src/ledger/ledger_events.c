@@ -1,5 +1,6 @@
 /* ledger_events.c: the outbox's rows (see ledger_events.h) and the pull
  * route's page of them. */
+#include "ledger_config.h"
 #include "ledger_events.h"
 #include "money_rule.h"
 #include "store_write.h"
@@ -98,7 +99,7 @@ int ledger_events_notice_recharge(const struct store *lg, struct acct *a)
 				  .disputed = strcmp(a->status_reason, "dispute") == 0,
 				  .available = ledger_rows_acct_available(a), .day_key = a->recharge_day_key,
 				  .day_count = a->recharge_day_count, .today = lg->now_day,
-				  .max_per_day = lg->cfg->auto_recharge_max_per_day};
+				  .max_per_day = ledger_config_of(lg->cfg)->auto_recharge_max_per_day};
 	int queue = money_rule_recharge(&c, &a->recharge_day_key, &a->recharge_day_count);
 	if (queue)
 		a->recharge_pending = 1;

@@ -7,6 +7,7 @@
  * credit. Each statement exists once per table; which one runs is chosen
  * by the kind, never by building SQL. Never takes a lock before the
  * account's: the caller holds it. */
+#include "ledger_config.h"
 #include "ledger_funded.h"
 #include "ledger_rows.h"
 #include "log.h"
@@ -98,7 +99,7 @@ enum cd_err ledger_funded_lock(struct store *lg, struct funded *f)
 	f->paid_cents = store_i64(s, 5);
 	ledger_rows_copy_text(f->currency, sizeof(f->currency), store_str(s, 6));
 	if (f->kind == FUNDED_RECHARGE || f->currency[0] == '\0')
-		ledger_rows_copy_text(f->currency, sizeof(f->currency), lg->cfg->stripe_currency);
+		ledger_rows_copy_text(f->currency, sizeof(f->currency), ledger_config_of(lg->cfg)->stripe_currency);
 	/* What the refund and dispute rules (money_rule.h) assert of their
 	 * rows: refunds and disputes never take back more than was credited.
 	 * A row written otherwise (by hand) is refused here, not asserted. */

@@ -7,6 +7,7 @@
  * then sees it), so an event has effect at most once and is only "seen"
  * once its effect is committed. A Checkout session credits at most once,
  * whatever events name it: the topups row keyed by session id says so. */
+#include "ledger_config.h"
 #include "ledger_hooks.h"
 #include "ledger_periods.h"
 #include "ledger_events.h"
@@ -198,7 +199,7 @@ static enum cd_err invoice_paid(struct store *lg, struct hook_run *h)
 		h->outcome = "ignored: not a paid subscription invoice";
 		return CD_OK;
 	}
-	if (strcasecmp(ev->currency, lg->cfg->stripe_currency) != 0) {
+	if (strcasecmp(ev->currency, ledger_config_of(lg->cfg)->stripe_currency) != 0) {
 		log_warn("stripe event %s: invoice currency '%s' is not the configured one, not credited", ev->id,
 			 ev->currency);
 		h->outcome = "ignored: wrong currency";
@@ -388,7 +389,7 @@ static enum cd_err payment_succeeded(struct store *lg, struct hook_run *h)
 		h->outcome = "ignored: neither an auto-recharge, a collection nor a card kept for later";
 		return CD_OK;
 	}
-	if ((recharge || collection) && strcasecmp(ev->currency, lg->cfg->stripe_currency) != 0) {
+	if ((recharge || collection) && strcasecmp(ev->currency, ledger_config_of(lg->cfg)->stripe_currency) != 0) {
 		log_warn("stripe event %s: payment currency '%s' is not the configured one", ev->id, ev->currency);
 		h->outcome = "ignored: wrong currency";
 		return CD_OK;

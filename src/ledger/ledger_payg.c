@@ -13,6 +13,7 @@
  * debt waits for the next month. The visit and the collection's row are
  * written under the account's lock, and the row's unique key makes a
  * second sweep, a second creditd or creditctl collect find it made. */
+#include "ledger_config.h"
 #include "ledger_payg.h"
 #include "ledger_events.h"
 #include "ledger_hooks.h"
@@ -53,7 +54,7 @@ int64_t ledger_payg_period_parse(const char *text)
 /* Rounded up (DESIGN §10): the card pays at least what is owed. */
 int64_t ledger_payg_debt_cents(const struct store *lg, int64_t balance)
 {
-	return money_rule_payg_cents(balance, lg->cfg->topup_rate, LIMIT_PAYG_MIN_CENTS);
+	return money_rule_payg_cents(balance, ledger_config_of(lg->cfg)->topup_rate, LIMIT_PAYG_MIN_CENTS);
 }
 
 /* The cents a is collected for period now; 0 when it is not: not

@@ -20,6 +20,7 @@
  * is worked off over many sweeps, at a small share of the database's
  * time (the guard's p99 during a purge: docs/growth.md). What was purged is logged and counted for
  * /metrics (ledger_purged_rows). */
+#include "ledger_config.h"
 #include "ledger_purge.h"
 #include "log.h"
 #include "timefmt.h"
@@ -83,11 +84,11 @@ static atomic_ullong purged[LEDGER_PURGE_TABLES];
 /* The time before which table i's rows go, or -1 when it is kept whole. */
 static int64_t purge_cutoff(const struct store *lg, int i)
 {
-	const struct cfg *c = lg->cfg;
+	const struct ledger_config *c = ledger_config_of(lg->cfg);
 	int64_t days;
 	switch (i) {
 	case PURGE_IDEMPOTENCY:
-		return lg->now - c->idempotency_ttl_hours * 3600;
+		return lg->now - lg->cfg->idempotency_ttl_hours * 3600;
 	case PURGE_RECEIPTS:
 		return lg->now - (int64_t)LIMIT_RECEIPT_WAIT_DAYS * TIMEFMT_SECONDS_PER_DAY;
 	case PURGE_STRIPE_EVENTS:
@@ -105,7 +106,7 @@ static int64_t purge_cutoff(const struct store *lg, int i)
  * charge is kept for ever: once a batch comes back short, every hold left
  * below the cutoff is such a hold, or one that ended within the last
  * retention period (a release after its expiry), and the next sweeps
- * start one retention period (cfg retention_holds_seconds) below the
+ * start one retention period (ledger_config.h retention_holds_seconds) below the
  * cutoff instead of reading past all of them again.
  * 0 (a full range) after a restart. */
 static int64_t purge_from[PURGE_STMTS];

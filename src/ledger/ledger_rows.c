@@ -7,6 +7,7 @@
  * account's one debt row (negative remaining), which the next grant repays
  * first. Never updates or deletes a journal row. Calls nothing above it. */
 #include "holdid.h"
+#include "ledger_config.h"
 #include "ledger_rows.h"
 #include "money_rule.h"
 #include "store_write.h"
@@ -495,8 +496,9 @@ static json_t *collection_json(struct store *lg, int64_t account_id)
 		state = "pending";
 	}
 	snprintf(period, sizeof(period), "%04" PRId64 "-%02" PRId64, p / 100, p % 100);
+	int64_t rate = ledger_config_of(lg->cfg)->topup_rate;
 	return json_pack("{s:s, s:I, s:s, s:I, s:o}", "period", period, "amount_micros",
-			 (json_int_t)(store_i64(s, 1) * lg->cfg->topup_rate), "state", state, "tries", (json_int_t)tries,
+			 (json_int_t)(store_i64(s, 1) * rate), "state", state, "tries", (json_int_t)tries,
 			 "next_try_at", ledger_rows_json_time(next));
 }
 

@@ -13,6 +13,7 @@
  * started (amount_cents at the rate of that moment); the event only
  * confirms. Never credits a session it has no record of, nor one whose
  * event disagrees: those write topup.mismatch and change no balance. */
+#include "ledger_config.h"
 #include "ledger_hooks.h"
 #include "ledger_events.h"
 #include "log.h"
@@ -29,9 +30,10 @@ int64_t ledger_topups_cents_to_micros(const struct store *lg, int64_t cents)
 {
 	if (cents <= 0)
 		return -1;
-	if (cents > LIMIT_AMOUNT_MICROS_MAX / lg->cfg->topup_rate)
+	int64_t rate = ledger_config_of(lg->cfg)->topup_rate;
+	if (cents > LIMIT_AMOUNT_MICROS_MAX / rate)
 		return LIMIT_AMOUNT_MICROS_MAX + 1;
-	return cents * lg->cfg->topup_rate;
+	return cents * rate;
 }
 
 /* stripe.topups_per_hour, counted on the account's locked row over
@@ -48,7 +50,7 @@ static enum cd_err topup_rate(struct store *lg, const struct acct *a, struct top
 		return store_err(lg, e, "topup count");
 	if (store_fetch(s) != 1)
 		return CD_E_INTERNAL;
-	if (store_i64(s, 0) < lg->cfg->topups_per_hour)
+	if (store_i64(s, 0) < ledger_config_of(lg->cfg)->topups_per_hour)
 		return CD_OK;
 	int64_t wait = store_i64(s, 1) + LIMIT_TOPUP_WINDOW_SECONDS - lg->now;
 	t->retry_after_seconds = wait > 0 ? wait : 1;
@@ -59,7 +61,7 @@ static enum cd_err topup_rate(struct store *lg, const struct acct *a, struct top
  * call tried LIMIT_STRIPE_BUSY_RETRIES more times (with the waits
  * between), its session call once, each within the configured timeouts;
  * plus a margin for the database around them. */
-static int64_t inflight_seconds(const struct cfg *c)
+static int64_t inflight_seconds(const struct ledger_config *c)
 {
 	int64_t waits_ms = 0;
 	for (int i = 1; i <= LIMIT_STRIPE_BUSY_RETRIES; i++)
@@ -88,7 +90,8 @@ static enum cd_err key_decides(struct store *lg, struct dbstmt *s, struct topup_
 	 * that still has no session past the longest a request may call
 	 * Stripe: its process died mid-call. */
 	const char *status = store_str(s, 1);
-	if (status != NULL && strcmp(status, "pending") == 0 && store_i64(s, 6) > lg->now - inflight_seconds(lg->cfg)) {
+	int64_t inflight = inflight_seconds(ledger_config_of(lg->cfg));
+	if (status != NULL && strcmp(status, "pending") == 0 && store_i64(s, 6) > lg->now - inflight) {
 		t->busy = 1;
 		return CD_E_CONFLICT;
 	}
@@ -141,9 +144,9 @@ static enum cd_err topup_begin_tx(struct store *lg, struct topup_begin *t)
 	if (t->quoted_micros < 0 || t->quoted_micros > LIMIT_AMOUNT_MICROS_MAX)
 		return CD_E_INTERNAL;
 	size_t key_len = t->key_hash != NULL ? 32 : 0;
-	struct dbstmt *s = store_exec(lg, sql, &e, "iisibbi", a.id, t->amount_cents, lg->cfg->stripe_currency,
-				   t->quoted_micros, (const char *)t->key_hash, key_len, (const char *)t->request_hash,
-				   (size_t)32, lg->now);
+	struct dbstmt *s = store_exec(lg, sql, &e, "iisibbi", a.id, t->amount_cents,
+				   ledger_config_of(lg->cfg)->stripe_currency, t->quoted_micros,
+				   (const char *)t->key_hash, key_len, (const char *)t->request_hash, (size_t)32, lg->now);
 	if (s == NULL)
 		return store_err(lg, e, "topup insert");
 	t->topup_id = (int64_t)store_insert_id(s);

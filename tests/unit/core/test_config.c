@@ -2,6 +2,7 @@
  * the rest with a message naming the key and line. */
 #include "config.h"
 #include "tap.h"
+#include "unit/core/config_modules.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,7 +16,12 @@
 
 static int load(const char *text, struct cfg *c, char *err, size_t cap)
 {
-	return config_load_string(text, c, err, cap);
+	return config_load_string(text, test_modules, c, err, cap);
+}
+
+static int load_file(const char *path, struct cfg *c, char *err, size_t cap)
+{
+	return config_load(path, test_modules, c, err, cap);
 }
 
 /* DESIGN §10: every signing secret has at least 32 bytes, or the load
@@ -48,6 +54,75 @@ static void secrets_are_long(void)
 	config_free(&c);
 }
 
+/* Each module declares its keys beside its code (config.h's slots): a key
+ * of each loads into its module's block, read back through the module's
+ * accessor, whichever table of a shared section ([stripe]: the ledger's
+ * and the Stripe module's) holds it, and the environment reaches it too;
+ * an unknown key in a module's section is refused with the message it
+ * always had; a program's list that misses a module is refused. */
+static void modules_own_their_keys(void)
+{
+	struct cfg c;
+	char err[512] = "", text[128], want[128];
+	ok(load("[stripe]\ntopup_rate = 20000\nproduct_name = Tokens\n[retention]\nholds_days = 7\n"
+		"[widget]\norigins = https://app.example\n[notify]\nretry_hours = 48\n"
+		"[gateway]\nmax_streams = 8\non_client_gone = cancel\n[ledger]\nsignup_bonus_micros = 5\n",
+		&c, err, sizeof(err)) == 0, "a key of each module loads: %s", err);
+	is_int(ledger_config_of(&c)->topup_rate, 20000, "[stripe] topup_rate: in the ledger's block");
+	is_str(stripe_config_of(&c)->product_name, "Tokens", "[stripe] product_name: in the Stripe module's block");
+	is_int(ledger_config_of(&c)->retention_holds_days, 7, "[retention] holds_days: in the ledger's block");
+	is_str(widget_config_of(&c)->origins, "https://app.example", "[widget] origins: in the widget's block");
+	ok(widget_config_origin_allowed(widget_config_of(&c), "https://APP.example"), "which its origin check reads");
+	is_int(notify_config_of(&c)->retry_hours, 48, "[notify] retry_hours: in the push's block");
+	is_int(gwconfig_of(&c)->max_streams, 8, "[gateway] max_streams: in the gateway's block");
+	ok(gwconfig_of(&c)->drain == 0, "the gateway's finish derived on_client_gone = cancel");
+	is_int(c.signup_bonus_micros, 5, "[ledger] signup_bonus_micros: in core's struct cfg");
+	config_free(&c);
+	config_free(&c);
+	ok(1, "a second config_free is harmless");
+	static const char *const sections[] = {"stripe", "retention", "widget", "notify", "gateway"};
+	for (size_t i = 0; i < sizeof(sections) / sizeof(sections[0]); i++) {
+		snprintf(text, sizeof(text), "[%s]\nbogus = 1\n", sections[i]);
+		snprintf(want, sizeof(want), "config:2: unknown key 'bogus' in [%s]", sections[i]);
+		ok(load(text, &c, err, sizeof(err)) != 0, "an unknown key in [%s] refused", sections[i]);
+		is_str(err, want, "with the message it always had");
+		config_free(&c);
+	}
+	ok(load("[notify]\ntopup_rate = 1\n", &c, err, sizeof(err)) != 0, "another section's key is unknown here");
+	is_str(err, "config:2: unknown key 'topup_rate' in [notify]", "named with the section");
+	config_free(&c);
+	/* Before any section, a name several tables share is the first
+	 * table's, as it was in the one table: [stripe]'s, not [notify]'s. */
+	ok(load("timeout_ms = 3000\n", &c, err, sizeof(err)) == 0, "a key before any section: %s", err);
+	ok(ledger_config_of(&c)->stripe_timeout_ms == 3000 && notify_config_of(&c)->timeout_ms == 5000,
+	   "is stripe.timeout_ms");
+	config_free(&c);
+	setenv("CREDITD_NOTIFY_URL", "https://hooks.example/creditd", 1);
+	setenv("CREDITD_NOTIFY_SECRET", WHSEC_A, 1);
+	setenv("CREDITD_OPENAI_BASE_URL", "http://127.0.0.1:9/v1", 1);
+	ok(load_file("/dev/null", &c, err, sizeof(err)) == 0, "modules' keys from the environment: %s", err);
+	is_str(notify_config_of(&c)->url, "https://hooks.example/creditd", "CREDITD_NOTIFY_URL in the push's block");
+	is_str(gwconfig_of(&c)->openai_base_url, "http://127.0.0.1:9/v1", "CREDITD_OPENAI_BASE_URL in the gateway's");
+	config_free(&c);
+	setenv("CREDITD_OPENAI_BASE_URL", "http://api.example/v1", 1);
+	ok(load_file("/dev/null", &c, err, sizeof(err)) != 0, "a module's finish checks the environment's value too");
+	is_str(err, "gateway.openai_base_url must be https:// (http:// only to 127.0.0.1, [::1] or localhost): "
+	       "http://api.example/v1", "with the message it always had");
+	config_free(&c);
+	unsetenv("CREDITD_NOTIFY_URL");
+	unsetenv("CREDITD_NOTIFY_SECRET");
+	unsetenv("CREDITD_OPENAI_BASE_URL");
+	const struct config_module *partial[CONFIG_MODULES];
+	memcpy(partial, test_modules, sizeof(partial));
+	partial[CONFIG_MODULE_WIDGET] = NULL;
+	ok(config_load_string("", partial, &c, err, sizeof(err)) != 0 && strstr(err, "modules") != NULL,
+	   "a list without the widget's module refused: %s", err);
+	config_free(&c);
+	partial[CONFIG_MODULE_WIDGET] = &notify_config_module;
+	ok(config_load_string("", partial, &c, err, sizeof(err)) != 0, "a module at another's slot refused");
+	config_free(&c);
+}
+
 static int write_conf(const char *path, const char *text, mode_t mode)
 {
 	FILE *f = fopen(path, "w");
@@ -69,29 +144,29 @@ static void shared_hosting_opt_in(const char *path)
 	char err[512] = "";
 	static const char opened[] = "[database]\npassword = pw\n[security]\nconfig_readable_by_others = true\n";
 	ok(write_conf(path, opened, 0644) == 0, "written 0644 with the opt-in");
-	ok(config_load(path, &c, err, sizeof(err)) == 0, "0644 with config_readable_by_others = true loads: %s", err);
+	ok(load_file(path, &c, err, sizeof(err)) == 0, "0644 with config_readable_by_others = true loads: %s", err);
 	ok(c.config_open_to_others == 1, "and is flagged as open to others");
 	config_free(&c);
 	ok(write_conf(path, "[database]\npassword = pw\n[security]\nconfig_readable_by_others = false\n", 0644) == 0,
 	   "written 0644, opt-in false");
-	ok(config_load(path, &c, err, sizeof(err)) != 0 && strstr(err, "config_readable_by_others") != NULL,
+	ok(load_file(path, &c, err, sizeof(err)) != 0 && strstr(err, "config_readable_by_others") != NULL,
 	   "false is the default: refused, and the message names the way out: %s", err);
 	config_free(&c);
 	ok(write_conf(path, opened, 0646) == 0, "written 0646 with the opt-in");
-	ok(config_load(path, &c, err, sizeof(err)) != 0 && strstr(err, "writable by others") != NULL &&
+	ok(load_file(path, &c, err, sizeof(err)) != 0 && strstr(err, "writable by others") != NULL &&
 	   strstr(err, "0646") != NULL, "writable by others: refused even so: %s", err);
 	config_free(&c);
 	ok(write_conf(path, "[database]\npassword = pw\n", 0602) == 0, "written 0602");
-	ok(config_load(path, &c, err, sizeof(err)) != 0 && strstr(err, "writable by others") != NULL,
+	ok(load_file(path, &c, err, sizeof(err)) != 0 && strstr(err, "writable by others") != NULL,
 	   "a secret in a file others may write: refused: %s", err);
 	config_free(&c);
 	ok(write_conf(path, opened, 0600) == 0, "written 0600 with the opt-in");
-	ok(config_load(path, &c, err, sizeof(err)) == 0 && c.config_open_to_others == 0,
+	ok(load_file(path, &c, err, sizeof(err)) == 0 && c.config_open_to_others == 0,
 	   "private with the opt-in: loads, not flagged: %s", err);
 	config_free(&c);
 	setenv("CREDITD_CONFIG_READABLE_BY_OTHERS", "true", 1);
 	ok(write_conf(path, "[database]\npassword = pw\n", 0644) == 0, "written 0644");
-	ok(config_load(path, &c, err, sizeof(err)) != 0, "the environment cannot say it for the file");
+	ok(load_file(path, &c, err, sizeof(err)) != 0, "the environment cannot say it for the file");
 	config_free(&c);
 	unsetenv("CREDITD_CONFIG_READABLE_BY_OTHERS");
 }
@@ -107,36 +182,36 @@ static void nobody_else_writes(const char *path)
 	char err[512] = "";
 	static const char plain[] = "[server]\nthreads = 4\n";
 	ok(write_conf(path, plain, 0646) == 0, "written 0646, no secret in it");
-	ok(config_load(path, &c, err, sizeof(err)) != 0 && strstr(err, path) != NULL &&
+	ok(load_file(path, &c, err, sizeof(err)) != 0 && strstr(err, path) != NULL &&
 	   strstr(err, "writable by others") != NULL && strstr(err, "0646") != NULL,
 	   "no secret, writable by others: refused, naming the file and the mode: %s", err);
 	config_free(&c);
 	ok(write_conf(path, plain, 0662) == 0, "written 0662, no secret in it");
-	ok(config_load(path, &c, err, sizeof(err)) != 0 && strstr(err, "chmod o-w") != NULL,
+	ok(load_file(path, &c, err, sizeof(err)) != 0 && strstr(err, "chmod o-w") != NULL,
 	   "no secret, writable by all: refused: %s", err);
 	config_free(&c);
 	ok(write_conf(path, plain, 0664) == 0, "written 0664, no secret in it");
-	ok(config_load(path, &c, err, sizeof(err)) == 0, "no secret, writable by the group: loads: %s", err);
+	ok(load_file(path, &c, err, sizeof(err)) == 0, "no secret, writable by the group: loads: %s", err);
 	config_free(&c);
 	ok(write_conf(path, "[database]\npassword = pw\n", 0660) == 0, "written 0660 with a password");
-	ok(config_load(path, &c, err, sizeof(err)) != 0 && strstr(err, "database.password") != NULL &&
+	ok(load_file(path, &c, err, sizeof(err)) != 0 && strstr(err, "database.password") != NULL &&
 	   strstr(err, "writable by its group") != NULL && strstr(err, "0660") != NULL,
 	   "a secret in a file its group may write: refused, naming the key and the mode: %s", err);
 	config_free(&c);
 	ok(write_conf(path, "[stripe]\nsecret_key = sk_test_x\n[security]\nconfig_readable_by_others = true\n", 0664) == 0,
 	   "written 0664 with a Stripe key and the opt-in");
-	ok(config_load(path, &c, err, sizeof(err)) != 0 && strstr(err, "writable by its group") != NULL,
+	ok(load_file(path, &c, err, sizeof(err)) != 0 && strstr(err, "writable by its group") != NULL,
 	   "the opt-in is for reading, not writing: refused: %s", err);
 	config_free(&c);
 	ok(write_conf(path, "[database]\npassword = pw\n", 0620) == 0, "written 0620 with a password");
-	ok(config_load(path, &c, err, sizeof(err)) != 0 && strstr(err, "writable by its group") != NULL,
+	ok(load_file(path, &c, err, sizeof(err)) != 0 && strstr(err, "writable by its group") != NULL,
 	   "group-writable, even unreadable by it: refused: %s", err);
 	config_free(&c);
 	ok(write_conf(path, "[database]\npassword = pw\n", 0640) == 0 &&
-	   config_load(path, &c, err, sizeof(err)) == 0, "0640 with a password (the package's) loads: %s", err);
+	   load_file(path, &c, err, sizeof(err)) == 0, "0640 with a password (the package's) loads: %s", err);
 	config_free(&c);
 	ok(write_conf(path, "[database]\npassword = pw\n", 0600) == 0 &&
-	   config_load(path, &c, err, sizeof(err)) == 0, "0600 with a password (./dev's) loads: %s", err);
+	   load_file(path, &c, err, sizeof(err)) == 0, "0600 with a password (./dev's) loads: %s", err);
 	config_free(&c);
 }
 
@@ -152,31 +227,31 @@ static void secret_files_are_private(void)
 		return;
 	close(fd);
 	ok(write_conf(path, "[database]\npassword = pw\n", 0644) == 0, "written 0644");
-	ok(config_load(path, &c, err, sizeof(err)) != 0, "a world-readable config with a password refused");
+	ok(load_file(path, &c, err, sizeof(err)) != 0, "a world-readable config with a password refused");
 	ok(strstr(err, path) != NULL && strstr(err, "database.password") != NULL && strstr(err, "0644") != NULL,
 	   "message names the file, the key and the mode: %s", err);
 	config_free(&c);
 	ok(write_conf(path, "[database]\npassword = pw\n", 0640) == 0, "written 0640");
-	ok(config_load(path, &c, err, sizeof(err)) == 0, "0640 loads: %s", err);
+	ok(load_file(path, &c, err, sizeof(err)) == 0, "0640 loads: %s", err);
 	config_free(&c);
 	ok(write_conf(path, "[stripe]\nsecret_key = sk_test_x\n", 0604) == 0, "written 0604");
-	ok(config_load(path, &c, err, sizeof(err)) != 0 && strstr(err, "stripe.secret_key") != NULL,
+	ok(load_file(path, &c, err, sizeof(err)) != 0 && strstr(err, "stripe.secret_key") != NULL,
 	   "a Stripe key in a file others may read refused: %s", err);
 	config_free(&c);
 	ok(write_conf(path, "[server]\nthreads = 4\n[database]\npassword =\n", 0644) == 0, "written 0644");
-	ok(config_load(path, &c, err, sizeof(err)) == 0, "no secret in it: 0644 loads: %s", err);
+	ok(load_file(path, &c, err, sizeof(err)) == 0, "no secret in it: 0644 loads: %s", err);
 	config_free(&c);
 	shared_hosting_opt_in(path);
 	nobody_else_writes(path);
 	/* creditctl migrate's owner user and its password file. */
 	ok(write_conf(path, "[database]\nuser = rt\npassword = rtpw\nmigrate_user = own\nmigrate_password = ownpw\n",
 		      0600) == 0, "written 0600");
-	ok(config_load(path, &c, err, sizeof(err)) == 0, "migrate user loads: %s", err);
+	ok(load_file(path, &c, err, sizeof(err)) == 0, "migrate user loads: %s", err);
 	ok(config_use_migrate_user(&c, NULL, NULL, err, sizeof(err)) == 0, "switch to the owner");
 	is_str(c.db_user, "own", "the owner from the config");
 	is_str(c.db_password, "ownpw", "its password");
 	config_free(&c);
-	ok(config_load(path, &c, err, sizeof(err)) == 0, "loads again");
+	ok(load_file(path, &c, err, sizeof(err)) == 0, "loads again");
 	char pwfile[] = "/tmp/creditd-test-pw-XXXXXX";
 	fd = mkstemp(pwfile);
 	if (fd >= 0)
@@ -201,22 +276,22 @@ int main(void)
 	is_int(c.threads, 64, "default threads: above Debian's Apache pool (6 x 8) and nginx's up to 7 CPUs");
 	is_int(c.max_body_bytes, 65536, "default body limit 64 KiB");
 	is_str(c.base_path, "/", "default base path");
-	is_int(c.topup_min_cents, 500, "default top-up minimum");
-	is_int(c.topup_max_cents, 100000, "default top-up maximum");
-	is_int(c.topup_rate, 10000, "default top-up rate");
+	is_int(stripe_config_of(&c)->topup_min_cents, 500, "default top-up minimum");
+	is_int(stripe_config_of(&c)->topup_max_cents, 100000, "default top-up maximum");
+	is_int(ledger_config_of(&c)->topup_rate, 10000, "default top-up rate");
 	is_int(c.hold_ttl_seconds, 600, "default hold ttl");
-	is_str(c.stripe_currency, "eur", "Stripe currency follows ledger currency");
+	is_str(ledger_config_of(&c)->stripe_currency, "eur", "Stripe currency follows ledger currency");
 	ok(c.capture_expired == 0, "expired holds are released by default");
-	is_int(c.topups_per_hour, 10, "default top-ups per hour");
-	ok(c.suspend_on_dispute == 1, "a dispute suspends by default");
-	ok(c.suspend_when_unpaid == 0, "an unpaid subscription does not suspend by default");
+	is_int(ledger_config_of(&c)->topups_per_hour, 10, "default top-ups per hour");
+	ok(ledger_config_of(&c)->suspend_on_dispute == 1, "a dispute suspends by default");
+	ok(ledger_config_of(&c)->suspend_when_unpaid == 0, "an unpaid subscription does not suspend by default");
 	config_free(&c);
 
 	ok(load("[stripe]\ntopups_per_hour = 3\nsuspend_on_dispute = false\nsuspend_when_unpaid = true\n", &c, err,
 		sizeof(err)) == 0, "Stripe trust keys load: %s", err);
-	is_int(c.topups_per_hour, 3, "top-ups per hour read");
-	ok(c.suspend_on_dispute == 0, "suspend_on_dispute false read");
-	ok(c.suspend_when_unpaid == 1, "suspend_when_unpaid true read");
+	is_int(ledger_config_of(&c)->topups_per_hour, 3, "top-ups per hour read");
+	ok(ledger_config_of(&c)->suspend_on_dispute == 0, "suspend_on_dispute false read");
+	ok(ledger_config_of(&c)->suspend_when_unpaid == 1, "suspend_when_unpaid true read");
 	config_free(&c);
 	ok(load("[stripe]\nsuspend_on_dispute = no\n", &c, err, sizeof(err)) != 0, "a boolean is true or false");
 	ok(strstr(err, "stripe.suspend_on_dispute") != NULL, "message names the key: %s", err);
@@ -231,9 +306,9 @@ int main(void)
 	is_str(c.base_path, "/credits", "trailing slash of base path dropped");
 	is_int(c.signup_bonus_micros, 10000000, "signup bonus read");
 	ok(c.capture_expired == 1, "capture policy read");
-	is_int(c.webhook_secret_count, 2, "two webhook secrets");
-	is_str(c.webhook_secrets[1], WHSEC_B, "second secret trimmed");
-	is_str(c.stripe_currency, "usd", "Stripe currency lower-cased");
+	is_int(stripe_config_of(&c)->webhook_secret_count, 2, "two webhook secrets");
+	is_str(stripe_config_of(&c)->webhook_secrets[1], WHSEC_B, "second secret trimmed");
+	is_str(ledger_config_of(&c)->stripe_currency, "usd", "Stripe currency lower-cased");
 	config_free(&c);
 
 	ok(load("[server]\nthreadz = 4\n", &c, err, sizeof(err)) != 0, "unknown key refused");
@@ -266,15 +341,17 @@ int main(void)
 	/* [retention] (DESIGN §10): days, 0 keeps everything; Stripe event
 	 * ids at least 30 days when purged at all. */
 	ok(load("", &c, err, sizeof(err)) == 0, "defaults: %s", err);
-	is_int(c.retention_stripe_events_days, 90, "Stripe event ids kept 90 days by default");
-	is_int(c.retention_holds_days, 30, "finished holds kept 30 days by default");
+	is_int(ledger_config_of(&c)->retention_stripe_events_days, 90, "Stripe event ids kept 90 days by default");
+	is_int(ledger_config_of(&c)->retention_holds_days, 30, "finished holds kept 30 days by default");
 	config_free(&c);
 	ok(load("[retention]\nstripe_events_days = 0\nholds_days = 0\n", &c, err, sizeof(err)) == 0,
 	   "0 (never purge) loads: %s", err);
-	ok(c.retention_stripe_events_days == 0 && c.retention_holds_days == 0, "0 read for both");
+	ok(ledger_config_of(&c)->retention_stripe_events_days == 0 && ledger_config_of(&c)->retention_holds_days == 0,
+	   "0 read for both");
 	config_free(&c);
 	ok(load("[retention]\nstripe_events_days = 30\nholds_days = 1\n", &c, err, sizeof(err)) == 0 &&
-	   c.retention_stripe_events_days == 30 && c.retention_holds_days == 1, "the least days load: %s", err);
+	   ledger_config_of(&c)->retention_stripe_events_days == 30 && ledger_config_of(&c)->retention_holds_days == 1,
+	   "the least days load: %s", err);
 	config_free(&c);
 	ok(load("[retention]\nstripe_events_days = 36500\nholds_days = 36500\n", &c, err, sizeof(err)) == 0,
 	   "a hundred years loads: %s", err);
@@ -297,22 +374,25 @@ int main(void)
 	/* A finished hold outlives its authorize's Idempotency-Key by a day
 	 * at least: holds_days in seconds, or the key's ttl and a day. */
 	ok(load("", &c, err, sizeof(err)) == 0, "defaults: %s", err);
-	is_int(c.retention_holds_seconds, 30 * 86400, "30 days by default (the key's 24 h and a day are less)");
+	is_int(ledger_config_of(&c)->retention_holds_seconds, 30 * 86400,
+	       "30 days by default (the key's 24 h and a day are less)");
 	config_free(&c);
 	ok(load("[ledger]\nidempotency_ttl_hours = 960\n", &c, err, sizeof(err)) == 0, "a 40-day key: %s", err);
-	is_int(c.retention_holds_seconds, (960 + 24) * 3600, "holds kept the key's 40 days and a day");
+	is_int(ledger_config_of(&c)->retention_holds_seconds, (960 + 24) * 3600,
+	       "holds kept the key's 40 days and a day");
 	config_free(&c);
 	ok(load("[ledger]\nidempotency_ttl_hours = 48\n[retention]\nholds_days = 1\n", &c, err, sizeof(err)) == 0,
 	   "holds_days shorter than the key loads: %s", err);
-	is_int(c.retention_holds_seconds, 72 * 3600, "a day of holds_days becomes the key's 48 h and a day");
+	is_int(ledger_config_of(&c)->retention_holds_seconds, 72 * 3600,
+	       "a day of holds_days becomes the key's 48 h and a day");
 	config_free(&c);
 	ok(load("[ledger]\nidempotency_ttl_hours = 48\n[retention]\nholds_days = 3\n", &c, err, sizeof(err)) == 0,
 	   "holds_days longer than the key: %s", err);
-	is_int(c.retention_holds_seconds, 3 * 86400, "holds_days when it is the longer");
+	is_int(ledger_config_of(&c)->retention_holds_seconds, 3 * 86400, "holds_days when it is the longer");
 	config_free(&c);
 	ok(load("[ledger]\nidempotency_ttl_hours = 8760\n[retention]\nholds_days = 0\n", &c, err, sizeof(err)) == 0,
 	   "holds_days 0: %s", err);
-	is_int(c.retention_holds_seconds, -1, "0 keeps holds for ever, whatever the key");
+	is_int(ledger_config_of(&c)->retention_holds_seconds, -1, "0 keeps holds for ever, whatever the key");
 	config_free(&c);
 
 	ok(load("just words\n", &c, err, sizeof(err)) != 0, "line without = refused");
@@ -322,11 +402,12 @@ int main(void)
 
 	ok(load("[stripe]\nsuccess_url = https://app.example/ok\nallowed_redirect_origins = https://shop.example\n",
 		&c, err, sizeof(err)) == 0, "redirect config loads");
-	ok(config_redirect_allowed(&c, "https://shop.example/return?x=1"), "listed origin allowed");
-	ok(config_redirect_allowed(&c, "https://app.example/other"), "success_url origin allowed");
-	ok(!config_redirect_allowed(&c, "https://evil.example/"), "other origin refused");
-	ok(!config_redirect_allowed(&c, "https://shop.example.evil.example/"), "suffix trick refused");
-	ok(!config_redirect_allowed(&c, "javascript:alert(1)"), "non-http refused");
+	const struct stripe_config *sc = stripe_config_of(&c);
+	ok(stripe_config_redirect_allowed(sc, "https://shop.example/return?x=1"), "listed origin allowed");
+	ok(stripe_config_redirect_allowed(sc, "https://app.example/other"), "success_url origin allowed");
+	ok(!stripe_config_redirect_allowed(sc, "https://evil.example/"), "other origin refused");
+	ok(!stripe_config_redirect_allowed(sc, "https://shop.example.evil.example/"), "suffix trick refused");
+	ok(!stripe_config_redirect_allowed(sc, "javascript:alert(1)"), "non-http refused");
 	config_free(&c);
 
 	/* database.nodes: the Galera nodes, else the one node of host/port. */
@@ -356,13 +437,14 @@ int main(void)
 
 	setenv("CREDITD_DB_NAME", "fromenv", 1);
 	setenv("CREDITD_CONFIG", "/nonexistent/creditd.conf", 1);
-	ok(config_load(NULL, &c, err, sizeof(err)) != 0, "explicit missing config file is an error");
+	ok(load_file(NULL, &c, err, sizeof(err)) != 0, "explicit missing config file is an error");
 	config_free(&c);
 	unsetenv("CREDITD_CONFIG");
-	ok(config_load("/dev/null", &c, err, sizeof(err)) == 0, "env overrides load: %s", err);
+	ok(load_file("/dev/null", &c, err, sizeof(err)) == 0, "env overrides load: %s", err);
 	is_str(c.db_name, "fromenv", "CREDITD_DB_NAME overrides");
 	config_free(&c);
 	secrets_are_long();
+	modules_own_their_keys();
 	secret_files_are_private();
 	return done_testing();
 }

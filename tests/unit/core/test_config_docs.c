@@ -1,11 +1,13 @@
 /* test_config_docs.c: creditd.conf(5), docs/configuration.md and
- * etc/creditd.conf.example say what the config table says, key by key:
- * every key is on the page under its section with its default, range or
+ * etc/creditd.conf.example say what the config tables say, key by key:
+ * every key, core's and every module's (config_describe iterates them
+ * all), is on the page under its section with its default, range or
  * choices and environment variable exactly, in configuration.md's table
  * among its section's rows, and in the example config under its section.
- * A key added to the table without its documentation fails here. */
+ * A key added to a table without its documentation fails here. */
 #include "config.h"
 #include "tap.h"
+#include "unit/core/config_modules.h"
 #include "unit/srcfile.h"
 #include <inttypes.h>
 #include <stdio.h>
@@ -29,13 +31,13 @@ static char *block(const char *text, const char *start, const char *next)
 	return s;
 }
 
-/* 1 when [section] key is a key of the config table. */
+/* 1 when [section] key is a key of the config tables. */
 static int known_key(const char *section, const char *key)
 {
 	struct cfg_doc d;
-	size_t n = config_describe(0, &d);
+	size_t n = config_describe(test_modules, 0, &d);
 	for (size_t i = 0; i < n; i++) {
-		config_describe(i, &d);
+		config_describe(test_modules, i, &d);
 		if (strcmp(d.section, section) == 0 && strcmp(d.key, key) == 0)
 			return 1;
 	}
@@ -97,10 +99,19 @@ int main(void)
 	ok(example != NULL, "etc/creditd.conf.example read");
 	if (page == NULL || example == NULL)
 		return done_testing();
-	size_t n = config_describe(0, &d);
+	/* Every module's keys are among those checked below: a module's
+	 * table config_describe missed would go undocumented unseen. */
+	for (size_t m = 0; m < CONFIG_MODULES; m++) {
+		size_t found = 0;
+		for (size_t k = 0; k < test_modules[m]->nkeys; k++)
+			found += known_key(test_modules[m]->keys[k].section, test_modules[m]->keys[k].key);
+		ok(test_modules[m]->nkeys > 0 && found == test_modules[m]->nkeys, "the %s module's %zu keys are described",
+		   test_modules[m]->name, test_modules[m]->nkeys);
+	}
+	size_t n = config_describe(test_modules, 0, &d);
 	for (size_t i = 0; i < n; i++) {
 		char head[64], want[512], key_line[128], ex_key[128];
-		config_describe(i, &d);
+		config_describe(test_modules, i, &d);
 		snprintf(head, sizeof(head), ".SS [%s]\n", d.section);
 		char *sec = block(page, head, ".SS ");
 		/* The line after ".B key": default, range or choices, env. */
@@ -148,7 +159,7 @@ int main(void)
 		char section[32];
 		const char *key = strchr(gnames[i], ' ') + 1;
 		snprintf(section, sizeof(section), "%.*s", (int)(key - 1 - gnames[i]) & 31, gnames[i]);
-		ok(known_key(section, key), "configuration.md's [%s] %s is a key of the config table", section, key);
+		ok(known_key(section, key), "configuration.md's [%s] %s is a key of the config tables", section, key);
 	}
 	free(guide);
 	free(creditd8);
@@ -159,7 +170,7 @@ int main(void)
 	if (cfgtext != NULL) {
 		static struct cfg c;
 		char err[256] = "";
-		int rc = config_load_string(cfgtext + 4, &c, err, sizeof(err));
+		int rc = config_load_string(cfgtext + 4, test_modules, &c, err, sizeof(err));
 		ok(rc == 0, "its example loads: %s", err);
 		config_free(&c);
 	}

@@ -1,0 +1,34 @@
+/* ledger_config.h: the keys the ledger reads beyond core's [ledger]: of
+ * [stripe], those the ledger itself reads (pricing a top-up, limiting
+ * them, the recharges' day, suspending an account, how long a call to
+ * Stripe may take), which sit here rather than in stripe_config.c, as
+ * the ledger is below the Stripe module; and [retention] (DESIGN §10),
+ * which the ledger's purge alone reads. The CONFIG_MODULE_LEDGER block. */
+#ifndef CREDITD_LEDGER_CONFIG_H
+#define CREDITD_LEDGER_CONFIG_H
+#include <stdint.h>
+#include "config.h"
+
+struct ledger_config {
+	/* [stripe] */
+	int64_t stripe_connect_timeout_ms;
+	int64_t stripe_timeout_ms;
+	int64_t topup_rate;		/* micros per cent */
+	char *stripe_currency;		/* lower-case ISO code sent to Stripe */
+	int64_t auto_recharge_max_per_day;	/* recharges per account and UTC day */
+	int64_t topups_per_hour;	/* top-ups an account may start in any hour */
+	char *suspend_on_dispute_text;	/* true|false */
+	char *suspend_when_unpaid_text;	/* true|false */
+	/* [retention]: days a row is kept; 0 : never purged */
+	int64_t retention_stripe_events_days;	/* Stripe event ids, by received_at */
+	int64_t retention_holds_days;	/* finished holds, by expires_at and finished_at */
+
+	/* Derived at load time. */
+	int64_t retention_holds_seconds; /* finished holds kept: holds_days, at least key ttl + a day; -1 ever */
+	int suspend_on_dispute;		/* a dispute suspends the account (status_reason dispute) */
+	int suspend_when_unpaid;	/* a past_due/unpaid subscription suspends it (payment_failed) */
+};
+
+extern const struct config_module ledger_config_module;
+const struct ledger_config *ledger_config_of(const struct cfg *c);
+#endif
