@@ -113,6 +113,9 @@ void ledger_batch_notice_refusal(struct store *lg, struct batch *b, int acct, in
 			  int64_t available, int64_t required)
 {
 	json_t *data;
+	assert(acct >= 0);
+	assert(acct < b->naccts);
+	assert(member < b->nmembers);
 	struct member_row *m = member >= 0 ? &b->members[member].m : NULL;
 	const char *type = ledger_events_notice_refusal(lg, &b->accts[acct].a, m, why, available, required, &data);
 	if (type == NULL)
@@ -132,7 +135,10 @@ void ledger_batch_notice_balances(struct store *lg, struct batch *b)
 			event_push(b, i, EVENT_BALANCE_LOW, data);
 		if (ledger_events_notice_recharge(lg, &b->accts[i].a))
 			b->accts[i].recharge = 1;
+		/* A recharge queued is one in flight on its account's row. */
+		assert(!b->accts[i].recharge || b->accts[i].a.recharge_pending);
 	}
+	assert(b->naccts <= BATCH_MAX);
 }
 
 static void keys_clear(struct batch *b)
@@ -166,10 +172,14 @@ void ledger_batch_reset(struct batch *b)
 	dynbuf_reset(&b->usage_rows);
 	b->njournal = b->nsettle_usage = b->nnew_usage = 0;
 	b->failed = 0;
+	assert(b->nevents == 0);
+	assert(b->nkeys == 0);
 }
 
 enum cd_err ledger_batch_rows_disagree(struct batch *b, int acct, const char *what)
 {
+	assert(acct >= 0);
+	assert(acct < b->naccts);
 	if (b->kept) {
 		/* Kept rows are a guess: read them under their locks. */
 		b->kept_off = 1;
@@ -182,6 +192,8 @@ enum cd_err ledger_batch_rows_disagree(struct batch *b, int acct, const char *wh
 
 void ledger_batch_balances_mark(struct batch *b)
 {
+	assert(b->naccts >= 0);
+	assert(b->naccts <= BATCH_MAX);
 	for (int i = 0; i < b->naccts; i++) {
 		b->accts[i].balance_marked = b->accts[i].a.balance;
 		b->accts[i].journal_micros = 0;
@@ -190,6 +202,8 @@ void ledger_batch_balances_mark(struct batch *b)
 
 int ledger_batch_acct_by_ext(const struct batch *b, const char *ext)
 {
+	assert(ext != NULL);
+	assert(b->naccts <= BATCH_MAX);
 	for (int i = 0; i < b->naccts; i++)
 		if (strcmp(b->accts[i].a.ext_id, ext) == 0)
 			return i;
@@ -198,6 +212,7 @@ int ledger_batch_acct_by_ext(const struct batch *b, const char *ext)
 
 int ledger_batch_acct_by_id(const struct batch *b, int64_t id)
 {
+	assert(b->naccts <= BATCH_MAX);
 	for (int i = 0; i < b->naccts; i++)
 		if (b->accts[i].a.id == id)
 			return i;
@@ -206,6 +221,7 @@ int ledger_batch_acct_by_id(const struct batch *b, int64_t id)
 
 int ledger_batch_hold_by_id(const struct batch *b, int64_t id)
 {
+	assert(b->nholds <= 2 * BATCH_MAX);
 	for (int i = 0; i < b->nholds; i++)
 		if (!b->holds[i].is_new && b->holds[i].h.id == id)
 			return i;
@@ -214,6 +230,8 @@ int ledger_batch_hold_by_id(const struct batch *b, int64_t id)
 
 int ledger_batch_hold_by_request(const struct batch *b, int acct, const char *request_id)
 {
+	assert(request_id != NULL);
+	assert(b->nholds <= 2 * BATCH_MAX);
 	for (int i = 0; i < b->nholds; i++)
 		if (b->holds[i].acct == acct && strcmp(b->holds[i].h.request_id, request_id) == 0)
 			return i;
@@ -222,6 +240,7 @@ int ledger_batch_hold_by_request(const struct batch *b, int acct, const char *re
 
 int ledger_batch_member(const struct batch *b, int acct, const char *member)
 {
+	assert(b->nmembers <= 2 * BATCH_MAX);
 	for (int i = 0; member != NULL && i < b->nmembers; i++)
 		if (b->members[i].acct == acct && strcmp(b->members[i].m.member, member) == 0)
 			return i;
@@ -230,6 +249,7 @@ int ledger_batch_member(const struct batch *b, int acct, const char *member)
 
 int ledger_batch_usage_by_key(const struct batch *b, int acct, const char *key)
 {
+	assert(b->nusages <= 2 * BATCH_MAX);
 	for (int i = 0; key != NULL && i < b->nusages; i++)
 		if (b->usages[i].acct == acct && b->usages[i].has_key && strcmp(b->usages[i].key, key) == 0)
 			return i;
@@ -238,6 +258,7 @@ int ledger_batch_usage_by_key(const struct batch *b, int acct, const char *key)
 
 const struct ledger_batch_key *ledger_batch_key(const struct batch *b, const char *key)
 {
+	assert(b->nkeys <= BATCH_MAX);
 	for (int i = 0; key != NULL && i < b->nkeys; i++)
 		if (strcmp(b->keys[i].key, key) == 0)
 			return &b->keys[i];
@@ -248,6 +269,9 @@ const struct ledger_batch_key *ledger_batch_key(const struct batch *b, const cha
 
 int ledger_batch_hold_add(struct batch *b, int acct, const struct hold_row *h)
 {
+	assert(acct >= 0);
+	assert(acct < b->naccts);
+	assert(h->amount >= 0);
 	if (b->nholds == 2 * BATCH_MAX)
 		return -1;
 	struct batch_hold *n = &b->holds[b->nholds];
@@ -274,6 +298,9 @@ static void usage_row(struct dynbuf *to, int64_t account, const char *key, const
 
 int ledger_batch_usage_add(struct batch *b, int acct, const struct usage_fields *u, const unsigned char *hash)
 {
+	assert(acct >= 0);
+	assert(acct < b->naccts);
+	assert(u->cost >= 0);
 	if (b->nusages == 2 * BATCH_MAX)
 		return -1;
 	int i = b->nusages++;
@@ -295,6 +322,9 @@ int ledger_batch_usage_add(struct batch *b, int acct, const struct usage_fields 
 
 void ledger_batch_settle_usage(struct batch *b, int acct, const struct usage_fields *u)
 {
+	assert(acct >= 0);
+	assert(acct < b->naccts);
+	assert(u->cost >= 0);
 	b->nsettle_usage++;
 	usage_row(&b->settle_usage, b->accts[acct].a.id, NULL, u, NULL);
 }
@@ -318,7 +348,8 @@ static int64_t burn(struct batch *b, int acct, int64_t amount, int debt)
 		after += g[i].remaining;
 	}
 	/* What left the grants is what was asked less what they could not cover. */
-	assert(left >= 0 && left <= amount);
+	assert(left >= 0);
+	assert(left <= amount);
 	assert(before - after == amount - left);
 	return left;
 }
@@ -343,6 +374,8 @@ int ledger_batch_spend_check(const struct batch *b, int acct, int64_t amount)
 	const struct batch_acct *ba = &b->accts[acct];
 	int64_t after;
 	assert(amount > 0);
+	assert(acct >= 0);
+	assert(acct < b->naccts);
 	if (!ba->spends || money_sub(ba->a.balance, amount, &after) != 0) {	/* operations check the range first */
 		log_error("batch spend on an account whose grants were not read, or beyond the range");
 		return -1;
@@ -355,6 +388,8 @@ int ledger_batch_spend_check(const struct batch *b, int acct, int64_t amount)
 enum cd_err ledger_batch_debt(struct batch *b, int acct, int64_t left)
 {
 	assert(left > 0);
+	assert(acct >= 0);
+	assert(acct < b->naccts);
 	if (burn(b, acct, left, 1) == 0)
 		return CD_OK;
 	if (b->ngrants == BATCH_GRANTS)
@@ -370,6 +405,9 @@ enum cd_err ledger_batch_debt(struct batch *b, int acct, int64_t left)
 
 int64_t ledger_batch_burn(struct batch *b, int acct, int64_t amount)
 {
+	assert(amount > 0);
+	assert(acct >= 0);
+	assert(acct < b->naccts);
 	return burn(b, acct, amount, 0);
 }
 
@@ -379,6 +417,7 @@ enum cd_err ledger_batch_spend(struct store *lg, struct batch *b, int acct, int6
 	struct batch_acct *ba = &b->accts[acct];
 	struct acct *a = &ba->a;
 	int64_t after, left = amount;
+	const int64_t before = a->balance, journal_before = ba->journal_micros;
 	*more = 0;
 	if (ledger_batch_spend_check(b, acct, amount) != 0 || money_sub(a->balance, amount, &after) != 0)
 		return CD_E_INTERNAL;
@@ -398,6 +437,10 @@ enum cd_err ledger_batch_spend(struct store *lg, struct batch *b, int acct, int6
 	a->balance = after;
 	ba->changed = 1;
 	/* What is left for the caller is at most the charge. */
-	assert(*more >= 0 && *more <= amount);
+	assert(*more >= 0);
+	assert(*more <= amount);
+	/* Invariant 1: the balance moved by its journal row's amount. */
+	assert(a->balance == before - amount);
+	assert(ba->journal_micros == journal_before - amount);
 	return CD_OK;
 }

@@ -58,7 +58,8 @@ static void write_grants(struct batch *b, struct jw *w)
 		const struct batch_grant *g = &b->grants[i];
 		if (!g->is_new)
 			continue;
-		assert(g->g.debt && g->g.remaining < 0);
+		assert(g->g.debt);
+		assert(g->g.remaining < 0);
 		jsonw_open(w, '[');
 		DEBTS_TABLE(COL_WRITE, b->accts[g->acct].a.id, &g->g)
 		jsonw_close(w, ']');
@@ -358,5 +359,8 @@ enum cd_err ledger_batch_write_flush(struct store *lg, struct batch *b, int comm
 		read_versions(b);
 		written(b);
 	}
+	/* Written: nothing pending is left to be written twice. */
+	assert(rc != CD_OK || b->njournal == 0);
+	assert(rc != CD_OK || b->nevents == 0);
 	return rc;
 }

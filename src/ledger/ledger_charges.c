@@ -11,6 +11,7 @@
 #include "ledger_events.h"
 #include "ledger_hooks.h"
 #include "log.h"
+#include <assert.h>
 #include <inttypes.h>
 #include <string.h>
 
@@ -137,10 +138,14 @@ static enum cd_err decide_tx(struct store *lg, const struct ledger_recharge *r, 
 enum cd_err ledger_recharge_decide(struct store *lg, const struct ledger_recharge *r, int *go)
 {
 	struct store_tx t;
+	assert(r->id > 0);	/* a claimed charge's row */
 	for (store_tx_init(lg, &t); store_tx_next(lg, &t);)
 		store_tx_end(lg, &t, decide_tx(lg, r, go));
 	if (t.rc != CD_OK)
 		*go = 0;
+	/* Sent only on a clear yes: never after an error. */
+	assert(*go == 0 || *go == 1);
+	assert(t.rc == CD_OK || *go == 0);
 	return t.rc;
 }
 
@@ -170,9 +175,12 @@ enum cd_err ledger_recharges_claim(struct store *lg, struct ledger_recharge *out
 	struct store_tx t;
 	int claimed = 0, nheld = 0;
 	int64_t held[LIMIT_RECHARGE_BATCH];
+	assert(lease_seconds > 0);
 	for (store_tx_init(lg, &t); store_tx_next(lg, &t);)
 		store_tx_end(lg, &t, claim_tx(lg, out, max, lease_seconds, &claimed, held, &nheld));
 	*n = t.rc == CD_OK ? claimed : 0;
+	assert(*n >= 0);
+	assert(*n <= max);
 	/* A held charge that cannot be ended now is ended at a later claim;
 	 * the charges leased above are the sender's either way. */
 	for (int i = 0; t.rc == CD_OK && i < nheld; i++) {
@@ -252,6 +260,9 @@ enum cd_err ledger_recharge_result(struct store *lg, int64_t id, enum ledger_rec
 	struct store_tx t;
 	const char *pi = payment_intent != NULL ? payment_intent : "";
 	const char *why = error != NULL ? error : "";
+	assert(id > 0);	/* a claimed charge's row */
+	assert(outcome >= RECHARGE_PAID);
+	assert(outcome <= RECHARGE_RETRY);
 	for (store_tx_init(lg, &t); store_tx_next(lg, &t);)
 		store_tx_end(lg, &t, result_tx(lg, id, outcome, pi, cents, why));
 	return t.rc;
@@ -317,6 +328,9 @@ enum cd_err ledger_payment_news(struct store *lg, int64_t id, const char *paymen
 {
 	struct store_tx t;
 	const char *why = error != NULL && error[0] != '\0' ? error : "payment failed";
+	assert(id > 0);	/* a claimed charge's row, sent */
+	assert(news >= PAYMENT_NEWS_SUCCEEDED);
+	assert(news <= PAYMENT_NEWS_NONE);
 	if (payment_intent == NULL || payment_intent[0] == '\0')
 		return CD_E_NOT_FOUND;
 	for (store_tx_init(lg, &t); store_tx_next(lg, &t);)

@@ -18,6 +18,9 @@ void ledger_combine_init(struct combiner *c, int width, int max_batch)
 	c->batches = c->ops = 0;
 	for (int i = 0; i < COMBINE_BUCKETS; i++)
 		c->buckets[i] = 0;
+	assert(c->width >= 1);
+	assert(c->max_batch >= 1);
+	assert(c->max_batch <= COMBINE_MAX_BATCH);
 }
 
 static int bucket_of(int n)
@@ -57,6 +60,8 @@ void ledger_combine_enter(struct combiner *c, struct combine_op *op)
 		c->head = op;
 	c->tail = op;
 	c->queued++;
+	assert(c->queued > 0);
+	assert(c->head != NULL);
 	pthread_mutex_unlock(&c->lock);
 }
 
@@ -67,7 +72,8 @@ int ledger_combine_next(struct combiner *c, struct combine_op *op, struct combin
 	while (!op->done) {
 		if (c->running < c->width && c->head != NULL) {
 			n = take(c, ops);
-			assert(n > 0 && n <= c->max_batch);
+			assert(n > 0);
+			assert(n <= c->max_batch);
 			c->running++;
 			c->batches++;
 			c->ops += (unsigned long long)n;
@@ -111,6 +117,8 @@ void ledger_combine_stats(struct combiner *c, struct ledger_combine_stats *s)
 	pthread_mutex_lock(&c->lock);
 	s->batches = c->batches;
 	s->ops = c->ops;
+	assert(s->ops >= s->batches);	/* a batch is one operation at least */
+	assert(c->queued >= 0);
 	for (int i = 0; i < COMBINE_BUCKETS; i++) {
 		s->buckets[i] = c->buckets[i];
 		s->bucket_le[i] = 1 << i;

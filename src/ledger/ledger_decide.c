@@ -141,7 +141,8 @@ enum cd_err ledger_decide_rates_take(struct batch *b, int acct, const char *memb
 enum pricing_status ledger_decide_hold_cost(const struct guard_authorize *r, int64_t output, int64_t *cost)
 {
 	const struct pricing_tokens held = {r->input_tokens, 0, 0, output};
-	assert(r->priced && output >= 0);
+	assert(r->priced);
+	assert(output >= 0);
 	if (r->has_hold_price)
 		return pricing_cost_with_extra(&r->hold_price, r->margin_bps, &held, r->hold_fees_raw, cost);
 	return pricing_token_cost(&r->price, r->margin_bps, &held, cost);

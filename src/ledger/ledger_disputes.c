@@ -21,6 +21,7 @@
 #include "money_rule.h"
 #include "log.h"
 #include "ledger_news.h"
+#include <assert.h>
 #include <string.h>
 #include <strings.h>
 
@@ -40,6 +41,8 @@ static int reason_rank(const char *reason)
 enum cd_err ledger_disputes_suspend_for(struct store *lg, struct acct *a, const char *reason)
 {
 	static const char sql[] = "UPDATE accounts SET status = 'suspended', status_reason = ? WHERE id = ?";
+	assert(reason != NULL);
+	assert(a->id > 0);
 	if (strcmp(a->status, "closed") == 0)
 		return CD_OK;
 	if (strcmp(a->status, "suspended") == 0 && reason_rank(a->status_reason) >= reason_rank(reason))
@@ -47,13 +50,16 @@ enum cd_err ledger_disputes_suspend_for(struct store *lg, struct acct *a, const 
 	ledger_rows_copy_text(a->status, sizeof(a->status), "suspended");
 	ledger_rows_copy_text(a->status_reason, sizeof(a->status_reason), reason);
 	log_warn("account '%s' suspended: %s", a->ext_id, reason);
-	return store_do(lg, sql, "suspend", "si", reason, a->id);
+	enum cd_err rc = store_do(lg, sql, "suspend", "si", reason, a->id);
+	assert(rc != CD_OK || strcmp(a->status_reason, reason) == 0);
+	return rc;
 }
 
 enum cd_err ledger_disputes_open_on(struct store *lg, const struct acct *a, int *open)
 {
 	static const char sql[] = "SELECT EXISTS (SELECT 1 FROM disputes d WHERE d.account_id = ? AND d.state = 'open')";
 	int e;
+	assert(a->id > 0);
 	*open = strcmp(a->status_reason, "dispute") == 0;
 	if (*open)
 		return CD_OK;
@@ -61,6 +67,7 @@ enum cd_err ledger_disputes_open_on(struct store *lg, const struct acct *a, int 
 	if (s == NULL)
 		return store_err(lg, e, "open disputes");
 	*open = store_fetch(s) == 1 && store_i64(s, 0) != 0;
+	assert(*open == 0 || *open == 1);
 	return CD_OK;
 }
 
@@ -72,6 +79,8 @@ static int unpaid(const char *status)
 enum cd_err ledger_disputes_subscription_unpaid(struct store *lg, struct acct *a, const struct ledger_news *ev,
 				     const char *previous_status)
 {
+	assert(ev->subscription[0] != '\0');	/* the caller's subscription event names one */
+	assert(a->locked_tx == lg->tx_serial);
 	if (!unpaid(ev->subscription_status) || unpaid(previous_status))
 		return CD_OK;
 	enum cd_err rc = ledger_events_add(lg, a, EVENT_PAYMENT_FAILED, json_pack("{s:s, s:s, s:o}", "subscription",
@@ -221,11 +230,14 @@ enum cd_err ledger_disputes_created(struct store *lg, struct hook_run *h)
 	struct acct a;
 	struct disputed d;
 	struct dispute_news n;
+	assert(h->ev->dispute_id[0] != '\0');	/* a dispute event without its id is refused when parsed */
 	enum cd_err rc = dispute_lock(lg, h->ev, &a, &d);
 	if (rc == CD_E_NOT_FOUND)
 		return dispute_keep(lg, h, "open");
 	if (rc != CD_OK)
 		return rc;
+	assert(a.locked_tx == lg->tx_serial);
+	const int64_t before = a.balance;
 	h->account_id = a.id;
 	/* Taken once; and a dispute closed before this event came (Stripe
 	 * does not deliver in order) is taken only if it was lost. */
@@ -236,7 +248,9 @@ enum cd_err ledger_disputes_created(struct store *lg, struct hook_run *h)
 	} else {
 		h->outcome = "duplicate: dispute applied already";
 	}
-	return rc == CD_OK ? ledger_events_acct_save(lg, &a) : rc;
+	rc = rc == CD_OK ? ledger_events_acct_save(lg, &a) : rc;
+	assert(rc != CD_OK || a.balance <= before);	/* a dispute only takes back */
+	return rc;
 }
 
 /* Gives back micros, what the won dispute holds (money_rule_dispute_close). */
@@ -272,11 +286,14 @@ enum cd_err ledger_disputes_closed(struct store *lg, struct hook_run *h)
 	const char *state = won ? "won" : strcmp(ev->dispute_status, "lost") == 0 ? "lost" : "closed";
 	struct acct a;
 	struct disputed d;
+	assert(ev->dispute_id[0] != '\0');
 	enum cd_err rc = dispute_lock(lg, ev, &a, &d);
 	if (rc == CD_E_NOT_FOUND)
 		return dispute_keep(lg, h, state);
 	if (rc != CD_OK)
 		return rc;
+	assert(a.locked_tx == lg->tx_serial);
+	const int64_t before = a.balance;
 	h->account_id = a.id;
 	if (d.found && strcmp(d.state, "open") != 0) {
 		h->outcome = "duplicate: dispute closed already";
@@ -293,7 +310,11 @@ enum cd_err ledger_disputes_closed(struct store *lg, struct hook_run *h)
 			   funded_id_as(&d.f, FUNDED_RECHARGE), funded_id_as(&d.f, FUNDED_INVOICE), a.id,
 			   or_null(ev->payment_intent), or_null(ev->charge_id), ev->currency, cents, state, lg->now,
 			   lg->now, returned);
-	return rc == CD_OK ? ledger_events_acct_save(lg, &a) : rc;
+	rc = rc == CD_OK ? ledger_events_acct_save(lg, &a) : rc;
+	/* A close gives back (won) or leaves the balance: it never takes. */
+	assert(rc != CD_OK || a.balance >= before);
+	assert(rc != CD_OK || won || a.balance == before);
+	return rc;
 }
 
 /* ---- what refunds and credits ask of disputes (ledger_hooks.h) ---- */
@@ -310,6 +331,8 @@ enum cd_err ledger_disputes_yield(struct store *lg, const struct funded *f, int6
 	char ids[LIMIT_DISPUTES_PER_PAYMENT][LEDGER_NEWS_ID_MAX + 1];
 	int64_t held[LIMIT_DISPUTES_PER_PAYMENT];
 	int n = 0, e;
+	assert(micros > 0);	/* asked for only when a dispute holds some of the refund */
+	assert(f->id > 0);
 	*moved = 0;
 	const char *sql = f->kind == FUNDED_RECHARGE ? sql_recharge : f->kind == FUNDED_INVOICE ? sql_invoice : sql_topup;
 	struct dbstmt *s = store_exec(lg, sql, &e, "ii", f->id,
@@ -329,6 +352,8 @@ enum cd_err ledger_disputes_yield(struct store *lg, const struct funded *f, int6
 		if (rc == CD_OK)
 			*moved += parts[i];
 	}
+	assert(*moved >= 0);
+	assert(*moved <= micros);
 	return rc;
 }
 
@@ -366,6 +391,10 @@ enum cd_err ledger_disputes_apply_waiting(struct store *lg, struct acct *a, stru
 		"account_id = ? WHERE dispute_id = ?";
 	struct waiting w[LIMIT_DISPUTES_PER_PAYMENT];
 	int n;
+	/* Just credited, on its account locked in this transaction. */
+	assert(f->account_id == a->id);
+	assert(a->locked_tx == lg->tx_serial);
+	const int64_t before = a->balance;
 	if (payment_intent == NULL || payment_intent[0] == '\0')
 		return CD_OK;
 	enum cd_err rc = waiting_read(lg, payment_intent, w, &n);
@@ -380,5 +409,6 @@ enum cd_err ledger_disputes_apply_waiting(struct store *lg, struct acct *a, stru
 			rc = store_do(lg, sql_attach, "dispute attach", "IIIis", funded_id_as(f, FUNDED_TOPUP),
 				   funded_id_as(f, FUNDED_RECHARGE), funded_id_as(f, FUNDED_INVOICE), a->id, w[i].id);
 	}
+	assert(rc != CD_OK || a->balance <= before);	/* a dispute that waited only takes back */
 	return rc;
 }

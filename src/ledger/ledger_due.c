@@ -17,6 +17,7 @@
 #include "ledger_purge.h"
 #include "log.h"
 #include "timefmt.h"
+#include <assert.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -24,6 +25,7 @@
 /* Rolls the month over and applies what is due: called with the row locked. */
 enum cd_err ledger_due_apply(struct store *lg, struct acct *a)
 {
+	assert(a->id > 0);
 	struct roll_effect month, day;
 	money_rule_roll(a->month_key, a->month_spent, lg->now_month, &month);
 	money_rule_roll(a->day_key, a->day_spent, lg->now_day, &day);
@@ -42,8 +44,13 @@ enum cd_err ledger_due_apply(struct store *lg, struct acct *a)
 	}
 	if (a->sweep_due_at >= 0 && a->sweep_due_at <= lg->now) {
 		a->dirty = 1;
-		return ledger_due_sweep_acct(lg, a);
+		enum cd_err rc = ledger_due_sweep_acct(lg, a);
+		assert(rc != CD_OK || a->month_key == lg->now_month);
+		return rc;
 	}
+	/* Opened: its month and day are the clock's. */
+	assert(a->month_key == lg->now_month);
+	assert(a->day_key == lg->now_day);
 	return CD_OK;
 }
 
@@ -54,14 +61,22 @@ int ledger_due_writes(const struct store *lg, const struct acct *a)
 
 enum cd_err ledger_due_lock(struct store *lg, const char *ext_id, struct acct *a)
 {
+	assert(ext_id != NULL);
 	enum cd_err rc = ledger_rows_acct_load_locked(lg, ext_id, a);
-	return rc == CD_OK ? ledger_due_apply(lg, a) : rc;
+	rc = rc == CD_OK ? ledger_due_apply(lg, a) : rc;
+	/* Opened under its lock, in this transaction: money may be written from it. */
+	assert(rc != CD_OK || a->locked_tx == lg->tx_serial);
+	assert(rc != CD_OK || a->month_key == timefmt_month_key(lg->now));
+	return rc;
 }
 
 enum cd_err ledger_due_lock_id(struct store *lg, int64_t id, struct acct *a)
 {
 	enum cd_err rc = ledger_rows_acct_load_locked_id(lg, id, a);
-	return rc == CD_OK ? ledger_due_apply(lg, a) : rc;
+	rc = rc == CD_OK ? ledger_due_apply(lg, a) : rc;
+	assert(rc != CD_OK || a->id == id);
+	assert(rc != CD_OK || a->locked_tx == lg->tx_serial);
+	return rc;
 }
 
 /* ---- Sweep ---- */
@@ -194,6 +209,7 @@ static enum cd_err expire_grants(struct store *lg, struct acct *a)
 enum cd_err ledger_due_sweep_acct(struct store *lg, struct acct *a)
 {
 	int e;
+	assert(a->id > 0);
 	enum cd_err rc = expire_holds(lg, a);
 	if (rc == CD_OK)
 		rc = expire_grants(lg, a);
@@ -209,6 +225,8 @@ enum cd_err ledger_due_sweep_acct(struct store *lg, struct acct *a)
 				a->sweep_due_at = store_i64(s, c);
 	}
 	ledger_periods_sweep_due(lg, a);
+	/* Every due hold and grant went: what is due next is later. */
+	assert(a->sweep_due_at < 0 || a->sweep_due_at > lg->now);
 	return CD_OK;
 }
 
@@ -273,6 +291,8 @@ enum cd_err ledger_sweep(struct store *lg, int max, int *swept)
 	/* Retention runs whatever the accounts' sweeps did: one account that
 	 * keeps failing must not stop every purge. */
 	enum cd_err rc = t.rc;
+	assert(*swept >= 0);
+	assert(*swept <= max);
 	for (store_tx_init(lg, &t); store_tx_next(lg, &t);)
 		store_tx_end(lg, &t, receipts_tx(lg));
 	enum cd_err prc = t.rc == CD_OK ? ledger_purge_run(lg) : t.rc;

@@ -5,6 +5,7 @@
 #include "money_rule.h"
 #include "store_write.h"
 #include "timefmt.h"
+#include <assert.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +20,8 @@ static json_t *event_json(const struct dbstmt *s);
 enum cd_err ledger_events_add(struct store *lg, const struct acct *a, const char *type, json_t *data)
 {
 	struct store_write lw;
+	assert(type != NULL);
+	assert(a == NULL || a->id > 0);
 	char *text = json_dumps(data != NULL ? data : json_object(), JSON_COMPACT | JSON_SORT_KEYS);
 	json_decref(data);
 	if (text == NULL)
@@ -31,7 +34,7 @@ enum cd_err ledger_events_add(struct store *lg, const struct acct *a, const char
 	return rc;
 }
 
-json_t *ledger_events_notice_balance(const struct store *lg, struct acct *a)
+static json_t *notice_balance(const struct store *lg, struct acct *a)
 {
 	int64_t threshold = config_low_threshold(lg->cfg, a->low_balance);
 	int64_t available = ledger_rows_acct_available(a);
@@ -46,8 +49,18 @@ json_t *ledger_events_notice_balance(const struct store *lg, struct acct *a)
 			 (json_int_t)a->balance, "threshold_micros", (json_int_t)threshold);
 }
 
-const char *ledger_events_notice_refusal(const struct store *lg, struct acct *a, struct member_row *m, enum refusal_why why,
-			   int64_t available, int64_t required, json_t **data)
+json_t *ledger_events_notice_balance(const struct store *lg, struct acct *a)
+{
+	int64_t threshold = config_low_threshold(lg->cfg, a->low_balance);
+	json_t *low = notice_balance(lg, a);
+	/* Told once a crossing: told now, or re-armed above the threshold. */
+	assert(low == NULL || a->low_noted);
+	assert(a->low_noted || threshold <= 0 || ledger_rows_acct_available(a) >= threshold);
+	return low;
+}
+
+static const char *notice_refusal(const struct store *lg, struct acct *a, struct member_row *m, enum refusal_why why,
+				  int64_t available, int64_t required, json_t **data)
 {
 	int64_t month = lg->now_month, day = lg->now_day;
 	const char *limit = NULL;
@@ -92,8 +105,20 @@ const char *ledger_events_notice_refusal(const struct store *lg, struct acct *a,
 	return limit != NULL ? EVENT_LIMIT_REACHED : NULL;
 }
 
+const char *ledger_events_notice_refusal(const struct store *lg, struct acct *a, struct member_row *m, enum refusal_why why,
+			   int64_t available, int64_t required, json_t **data)
+{
+	assert(data != NULL);
+	const char *type = notice_refusal(lg, a, m, why, available, required, data);
+	/* Nothing to tell carries no data; what is told is one of the two. */
+	assert(type != NULL || *data == NULL);
+	assert(type == NULL || strcmp(type, EVENT_BALANCE_DEPLETED) == 0 || strcmp(type, EVENT_LIMIT_REACHED) == 0);
+	return type;
+}
+
 int ledger_events_notice_recharge(const struct store *lg, struct acct *a)
 {
+	const int in_flight = a->recharge_pending;
 	struct recharge_case c = {.threshold = a->recharge_threshold, .amount_cents = a->recharge_amount_cents,
 				  .has_card = a->recharge_card, .pending = a->recharge_pending,
 				  .disputed = strcmp(a->status_reason, "dispute") == 0,
@@ -103,6 +128,9 @@ int ledger_events_notice_recharge(const struct store *lg, struct acct *a)
 	int queue = money_rule_recharge(&c, &a->recharge_day_key, &a->recharge_day_count);
 	if (queue)
 		a->recharge_pending = 1;
+	/* One recharge in flight at a time, marked when queued. */
+	assert(!queue || !in_flight);
+	assert(!queue || a->recharge_pending);
 	return queue;
 }
 
@@ -135,11 +163,16 @@ static enum cd_err notice_debt_paid(struct store *lg, struct acct *a)
 
 enum cd_err ledger_events_acct_save(struct store *lg, struct acct *a)
 {
+	/* Every operation saves the account it opened locked (ledger_due_lock). */
+	assert(a->locked_tx == lg->tx_serial);
 	json_t *low = ledger_events_notice_balance(lg, a);
 	enum cd_err rc = low != NULL ? ledger_events_add(lg, a, EVENT_BALANCE_LOW, low) : CD_OK;
 	if (rc == CD_OK)
 		rc = notice_debt_paid(lg, a);
-	return rc == CD_OK ? ledger_rows_acct_store(lg, a) : rc;
+	rc = rc == CD_OK ? ledger_rows_acct_store(lg, a) : rc;
+	/* A debt paid off is noticed once: the balance as read follows it. */
+	assert(rc != CD_OK || a->balance_read >= 0 || a->balance < 0);
+	return rc;
 }
 
 /* An event as the pull route and the push body show it. */

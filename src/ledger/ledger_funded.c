@@ -11,6 +11,7 @@
 #include "ledger_funded.h"
 #include "ledger_rows.h"
 #include "log.h"
+#include <assert.h>
 #include <inttypes.h>
 #include <string.h>
 
@@ -64,6 +65,8 @@ enum cd_err ledger_funded_find(struct store *lg, const char *payment_intent, con
 	static const enum funded_kind kinds[] = {FUNDED_TOPUP, FUNDED_RECHARGE, FUNDED_INVOICE};
 	_Static_assert(sizeof(kinds) / sizeof(kinds[0]) == FUNDED_KINDS, "every kind is looked for");
 	int e;
+	assert(payment_intent != NULL);
+	assert(charge != NULL);
 	memset(f, 0, sizeof(*f));
 	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
 		struct dbstmt *s = store_exec(lg, sql_of(kinds[i])->find, &e, "ssss", payment_intent, payment_intent,
@@ -77,6 +80,7 @@ enum cd_err ledger_funded_find(struct store *lg, const char *payment_intent, con
 			f->kind = kinds[i];
 			f->id = store_i64(s, 0);
 			f->account_id = store_i64(s, 1);
+			assert(f->id > 0);	/* a row's id, of a credit's account */
 			return CD_OK;
 		}
 	}
@@ -86,6 +90,7 @@ enum cd_err ledger_funded_find(struct store *lg, const char *payment_intent, con
 enum cd_err ledger_funded_lock(struct store *lg, struct funded *f)
 {
 	int e;
+	assert(f->id > 0);
 	struct dbstmt *s = store_exec(lg, sql_of(f->kind)->lock, &e, "i", f->id);
 	if (s == NULL)
 		return store_err(lg, e, "funded lock");
@@ -110,6 +115,9 @@ enum cd_err ledger_funded_lock(struct store *lg, struct funded *f)
 			  f->refunded_cents);
 		return CD_E_INTERNAL;
 	}
+	/* What the refund and dispute rules may take back: credited, less refunded. */
+	assert(f->disputed <= f->credited - f->refunded);
+	assert(f->currency[0] != '\0' || ledger_config_of(lg->cfg)->stripe_currency[0] == '\0');
 	return CD_OK;
 }
 
@@ -117,6 +125,10 @@ enum cd_err ledger_funded_change(struct store *lg, struct funded *f, int64_t ref
 			  int64_t disputed_micros, const char *charge)
 {
 	const char *known = charge != NULL && charge[0] != '\0' ? charge : NULL;
+	/* Refunds only ever add up (Stripe's amount_refunded is cumulative). */
+	assert(refunded_cents >= 0);
+	assert(refunded_micros >= 0);
+	assert(f->id > 0);
 	enum cd_err rc = store_do(lg, sql_of(f->kind)->change, "funded change", "iiisi", refunded_cents, refunded_micros,
 			       disputed_micros, known, f->id);
 	if (rc != CD_OK)
@@ -125,12 +137,14 @@ enum cd_err ledger_funded_change(struct store *lg, struct funded *f, int64_t ref
 		f->refunded_cents = refunded_cents;
 	f->refunded += refunded_micros;
 	f->disputed += disputed_micros;
+	assert(f->refunded_cents >= refunded_cents);
 	return CD_OK;
 }
 
 enum cd_err ledger_funded_credited_now(struct store *lg, const char *payment_intent, int *found)
 {
 	int e;
+	assert(payment_intent != NULL);
 	*found = 0;
 	for (int kind = FUNDED_TOPUP; kind <= FUNDED_INVOICE && !*found; kind++) {
 		struct dbstmt *s = store_exec(lg, sql_of((enum funded_kind)kind)->credited_now, &e, "s", payment_intent);
@@ -141,5 +155,6 @@ enum cd_err ledger_funded_credited_now(struct store *lg, const char *payment_int
 			return CD_E_INTERNAL;
 		*found = got == 1;
 	}
+	assert(*found == 0 || *found == 1);
 	return CD_OK;
 }

@@ -7,6 +7,7 @@
 #include "ledger_rows.h"
 #include "refusal.h"
 #include "timefmt.h"
+#include <assert.h>
 #include <string.h>
 
 static const char SQL_KEEP[] = "INSERT IGNORE INTO gateway_responses (account_id, response_id, created_at) "
@@ -75,6 +76,7 @@ static enum cd_err run(struct store *lg, struct gw_response_tx *x)
 enum cd_err ledger_gw_response_keep(struct store *lg, const char *account, const char *response_id)
 {
 	struct gw_response_tx x = {account, response_id, 1, 0, 0, 0, 0, NULL};
+	assert(account != NULL);
 	if (response_id == NULL || response_id[0] == '\0')
 		return CD_OK;
 	return run(lg, &x);
@@ -83,17 +85,24 @@ enum cd_err ledger_gw_response_keep(struct store *lg, const char *account, const
 enum cd_err ledger_gw_response_owned(struct store *lg, const char *account, const char *response_id, int *owned)
 {
 	struct gw_response_tx x = {account, response_id, 0, 0, 0, 0, 0, NULL};
+	assert(account != NULL);
+	assert(response_id != NULL);
 	enum cd_err rc = run(lg, &x);
 	*owned = rc == CD_OK && x.owned;
+	assert(rc == CD_OK || !*owned);	/* not known: not owned */
 	return rc;
 }
 
 enum cd_err ledger_hold_renew(struct store *lg, const char *account, const char *hold_id, int64_t ttl_seconds)
 {
 	struct gw_response_tx x = {account, NULL, 0, 0, ttl_seconds, 0, 0, NULL};
+	assert(account != NULL);
+	assert(hold_id != NULL);
 	store_holdid_ensure(lg);
 	if (ttl_seconds <= 0 || ledger_rows_hold_id_parse(hold_id, &x.account_id, &x.hold) != 0)
 		return CD_E_NOT_FOUND;
+	assert(x.hold > 0);	/* a hold id parsed names a hold and its account */
+	assert(x.account_id > 0);
 	return run(lg, &x);
 }
 
@@ -101,9 +110,12 @@ enum cd_err ledger_usage_billed(struct store *lg, const char *account, const cha
 				const struct ledger_usage_billed *b)
 {
 	struct gw_response_tx x = {account, NULL, 0, 0, 0, 0, 0, b};
+	assert(b != NULL);
+	assert(hold_id != NULL);
 	store_holdid_ensure(lg);
 	if (ledger_rows_hold_id_parse(hold_id, &x.account_id, &x.hold) != 0)
 		return CD_E_NOT_FOUND;
+	assert(x.hold > 0);
 	return run(lg, &x);
 }
 
@@ -176,6 +188,7 @@ enum cd_err ledger_hold_get(struct store *lg, const char *hold_id, json_t **out)
 {
 	struct store_tx t;
 	int64_t account_id, hold;
+	assert(hold_id != NULL);
 	*out = NULL;
 	store_holdid_ensure(lg);
 	if (ledger_rows_hold_id_parse(hold_id, &account_id, &hold) != 0)
@@ -189,5 +202,6 @@ enum cd_err ledger_hold_get(struct store *lg, const char *hold_id, json_t **out)
 		json_decref(*out);
 		*out = NULL;
 	}
+	assert(t.rc != CD_OK || *out != NULL);
 	return t.rc;
 }

@@ -585,7 +585,10 @@ enum cd_err ledger_authorize(struct store *lg, const struct ledger_call *call, c
 			     struct ledger_result *res)
 {
 	struct guard_op op = {.kind = GUARD_AUTHORIZE, .in.authorize = r};
-	return guard_submit(lg, &op, call, res);
+	assert(r->amount_micros <= LIMIT_AMOUNT_MICROS_MAX);	/* priced and capped by the caller */
+	enum cd_err rc = guard_submit(lg, &op, call, res);
+	assert(rc != CD_OK || res->body != NULL);	/* an answer whenever CD_OK */
+	return rc;
 }
 
 /* ---- Settle reasons ---- */
@@ -596,7 +599,8 @@ static const char *const settle_reasons[LEDGER_SETTLE_REASON_COUNT] = {LEDGER_SE
 
 const char *ledger_settle_reason(int i)
 {
-	assert(i >= 0 && i < LEDGER_SETTLE_REASON_COUNT);
+	assert(i >= 0);
+	assert(i < LEDGER_SETTLE_REASON_COUNT);
 	return settle_reasons[i];
 }
 
@@ -632,27 +636,36 @@ enum cd_err ledger_settle(struct store *lg, const struct ledger_call *call, cons
 			  struct ledger_result *res)
 {
 	struct guard_op op = {.kind = GUARD_SETTLE, .in.settle = r};
+	assert(r->hold_id != NULL);
 	if (!record_ok("settle", r->input_tokens, r->cached_input_tokens, r->cache_write_input_tokens,
 		       r->output_tokens, r->settle_reason))
 		return CD_E_INTERNAL;
-	return guard_submit(lg, &op, call, res);
+	enum cd_err rc = guard_submit(lg, &op, call, res);
+	assert(rc != CD_OK || res->body != NULL);
+	return rc;
 }
 
 enum cd_err ledger_release(struct store *lg, const struct ledger_call *call, const struct guard_release *r,
 			   struct ledger_result *res)
 {
 	struct guard_op op = {.kind = GUARD_RELEASE, .in.release = r};
-	return guard_submit(lg, &op, call, res);
+	assert(r->hold_id != NULL);
+	enum cd_err rc = guard_submit(lg, &op, call, res);
+	assert(rc != CD_OK || res->body != NULL);
+	return rc;
 }
 
 enum cd_err ledger_usage(struct store *lg, const struct ledger_call *call, const struct guard_usage *r,
 			 struct ledger_result *res)
 {
 	struct guard_op op = {.kind = GUARD_USAGE, .in.usage = r};
+	assert(r->cost_micros <= LIMIT_AMOUNT_MICROS_MAX);	/* priced and capped by the caller */
 	if (!record_ok("usage", r->input_tokens, r->cached_input_tokens, r->cache_write_input_tokens,
 		       r->output_tokens, r->settle_reason))
 		return CD_E_INTERNAL;
-	return guard_submit(lg, &op, call, res);
+	enum cd_err rc = guard_submit(lg, &op, call, res);
+	assert(rc != CD_OK || res->body != NULL);
+	return rc;
 }
 
 _Static_assert(LEDGER_BATCH_BUCKETS == COMBINE_BUCKETS, "one histogram");
@@ -769,6 +782,7 @@ static enum cd_err report_tx(struct store *lg, const struct usage_query *q, json
 enum cd_err ledger_usage_report(struct store *lg, const struct usage_query *q, json_t **out)
 {
 	struct store_tx t;
+	assert(q->from < q->to);	/* the API refuses an empty window */
 	*out = NULL;
 	for (store_tx_init(lg, &t); store_tx_next(lg, &t);)
 		store_tx_end(lg, &t, report_tx(lg, q, out));
@@ -776,5 +790,6 @@ enum cd_err ledger_usage_report(struct store *lg, const struct usage_query *q, j
 		json_decref(*out);
 		*out = NULL;
 	}
+	assert(t.rc != CD_OK || *out != NULL);
 	return t.rc;
 }

@@ -20,6 +20,7 @@
 #include "ledger_hooks.h"
 #include "log.h"
 #include "ledger_news.h"
+#include <assert.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -67,6 +68,8 @@ enum cd_err ledger_invoice_pay_payment_of(struct store *lg, const struct ledger_
 				    size_t cap)
 {
 	struct pay p;
+	assert(ev->invoice_id[0] != '\0');	/* an invoice event without its id is refused when parsed */
+	assert(cap >= sizeof(p.pi));	/* a payment's ids fit whole, never cut */
 	enum cd_err rc = payment_row_lock(lg, ev->invoice_id, &p);
 	pi[0] = charge[0] = '\0';
 	if (rc != CD_OK || (p.pi[0] == '\0' && p.charge[0] == '\0'))
@@ -154,6 +157,8 @@ enum cd_err ledger_invoice_pay_paid(struct store *lg, struct hook_run *h)
 	const struct ledger_news *ev = h->ev;
 	struct pay p;
 	struct credit c;
+	assert(ev->kind == LEDGER_NEWS_INVOICE_PAYMENT_PAID);
+	assert(ev->invoice_id[0] != '\0');	/* refused when parsed without it */
 	if (strcmp(ev->payment_status, "paid") != 0 || (ev->payment_intent[0] == '\0' && ev->charge_id[0] == '\0')) {
 		h->outcome = "ignored: no paid payment";
 		return CD_OK;

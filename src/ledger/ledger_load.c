@@ -12,6 +12,7 @@
 #include "ledger_rowcache.h"
 #include "jsonw.h"
 #include "log.h"
+#include "timefmt.h"
 #include <assert.h>
 #include <mysqld_error.h>
 #include <stdatomic.h>
@@ -440,6 +441,8 @@ enum cd_err ledger_load_batch(struct store *lg, struct batch *b, struct batch_wa
 {
 	struct jw j;
 	enum cd_err rc = CD_OK;
+	assert(w->nacct_ext <= BATCH_MAX);
+	assert(w->nacct_ids <= BATCH_MAX);
 	b->hold_reqs_read = w->read_hold_reqs;
 	/* Rows kept from the last writes: no read CALL (nothing is due, so
 	 * the opening below writes nothing either). */
@@ -482,13 +485,18 @@ enum cd_err ledger_load_batch(struct store *lg, struct batch *b, struct batch_wa
 		read_doc(b, w, 0, &j);
 		rc = read_call(lg, b, NULL, 0, &j);
 	}
-	return rc == CD_OK ? members_start(lg, b, w) : rc;
+	rc = rc == CD_OK ? members_start(lg, b, w) : rc;
+	/* Every account opened: its month rolled to the batch's clock. */
+	for (int i = 0; rc == CD_OK && i < b->naccts; i++)
+		assert(b->accts[i].a.month_key == timefmt_month_key(lg->now));
+	return rc;
 }
 
 enum cd_err ledger_load_grants(struct store *lg, struct batch *b, int acct)
 {
 	struct jw j;
-	assert(acct >= 0 && acct < b->naccts);
+	assert(acct >= 0);
+	assert(acct < b->naccts);
 	for (int i = 0; i < b->ngrants; i++)
 		assert(b->grants[i].acct != acct);	/* the caller dropped them */
 	dynbuf_reset(&b->doc);
@@ -505,6 +513,8 @@ enum cd_err ledger_load_hold_lookup(struct store *lg, struct batch *b, int acct,
 				  "WHERE account_id = ? AND request_id = ?";
 	struct hold_row h;
 	int e;
+	assert(acct >= 0);
+	assert(acct < b->naccts);
 	*index = ledger_batch_hold_by_request(b, acct, request_id);
 	if (*index >= 0)
 		return CD_OK;
@@ -525,6 +535,8 @@ enum cd_err ledger_load_hold_lookup(struct store *lg, struct batch *b, int acct,
 enum cd_err ledger_load_grants_reload(struct store *lg, struct batch *b, int acct)
 {
 	int m = 0;
+	assert(acct >= 0);
+	assert(acct < b->naccts);
 	enum cd_err rc = ledger_batch_write_flush(lg, b, 0, NULL, 0);
 	if (rc != CD_OK)
 		return rc;
@@ -535,13 +547,19 @@ enum cd_err ledger_load_grants_reload(struct store *lg, struct batch *b, int acc
 	b->accts[acct].grants_stale = 0;
 	b->accts[acct].grants_more = 0;
 	b->accts[acct].grants_read = 0;
-	return ledger_load_grants(lg, b, acct);
+	rc = ledger_load_grants(lg, b, acct);
+	/* Read again as they are now: a page at most, none stale. */
+	assert(rc != CD_OK || !b->accts[acct].grants_stale);
+	assert(rc != CD_OK || b->accts[acct].grants_read <= LIMIT_SPEND_GRANTS);
+	return rc;
 }
 
 enum cd_err ledger_load_spend_more(struct store *lg, struct batch *b, int acct, int64_t left)
 {
 	enum cd_err rc = CD_OK;
 	assert(left > 0);
+	assert(acct >= 0);
+	assert(acct < b->naccts);
 	do {
 		rc = ledger_load_grants_reload(lg, b, acct);
 		if (rc == CD_OK)

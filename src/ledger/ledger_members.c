@@ -63,6 +63,7 @@ enum cd_err ledger_members_lock(struct store *lg, const struct acct *a, const ch
 {
 	int e;
 	memset(m, 0, sizeof(*m));
+	assert(a->id > 0);
 	if (member == NULL)
 		return CD_E_NOT_FOUND;
 	struct dbstmt *s = store_exec(lg, SQL_MEMBER_LOCK, &e, "is", a->id, member);
@@ -72,6 +73,7 @@ enum cd_err ledger_members_lock(struct store *lg, const struct acct *a, const ch
 		return CD_E_NOT_FOUND;
 	struct db_row row = {s, NULL, 0};
 	ledger_members_from_row_at(lg, &row, 0, m);
+	assert(m->found);
 	return CD_OK;
 }
 
@@ -90,11 +92,15 @@ void ledger_members_from_row_at(const struct store *lg, const struct db_row *r, 
 	m->rate.requests = COL_I64(MEMBER_RATE_REQUESTS);
 	m->rate.tokens = COL_I64(MEMBER_RATE_TOKENS);
 	ledger_members_roll(lg, m);
+	assert(m->found);
+	assert(m->month_key == timefmt_month_key(lg->now));	/* rolled to this month */
 }
 
 enum cd_err ledger_members_create(struct store *lg, const struct acct *a, const char *member, struct member_row *m)
 {
 	int64_t start, end;
+	assert(member != NULL);
+	assert(a->id > 0);
 	timefmt_month_bounds(lg->now, &start, &end);
 	enum cd_err rc = store_do(lg, SQL_MEMBER_CREATE, "member create", "isiii", a->id, member,
 			       lg->now_month, lg->now, end);
@@ -107,6 +113,7 @@ enum cd_err ledger_members_create(struct store *lg, const struct acct *a, const 
 	/* A reserve is a sum of holds (the spend may be below 0: a late
 	 * settle below its capture, as verify counts it). */
 	assert(rc != CD_OK || m->reserved >= 0);
+	assert(rc != CD_OK || m->found);
 	return rc;
 }
 
@@ -115,8 +122,8 @@ int ledger_members_row_due(const struct acct *a)
 	return strcmp(a->kind, "workspace") == 0 && a->plan_member_cap >= 0;
 }
 
-enum cd_err ledger_members_read(struct store *lg, const struct acct *a, const char *member, struct member_row *m,
-			int64_t *plan_cap)
+static enum cd_err member_read(struct store *lg, const struct acct *a, const char *member, struct member_row *m,
+			       int64_t *plan_cap)
 {
 	int e;
 	memset(m, 0, sizeof(*m));
@@ -134,23 +141,38 @@ enum cd_err ledger_members_read(struct store *lg, const struct acct *a, const ch
 	return CD_OK;
 }
 
+enum cd_err ledger_members_read(struct store *lg, const struct acct *a, const char *member, struct member_row *m,
+			int64_t *plan_cap)
+{
+	assert(member != NULL);
+	enum cd_err rc = member_read(lg, a, member, m, plan_cap);
+	/* Found, or nothing: no row, and no plan cap read. */
+	assert(rc != CD_OK || m->found);
+	assert(rc == CD_OK || *plan_cap == -1);
+	return rc;
+}
+
 void ledger_members_roll(const struct store *lg, struct member_row *m)
 {
 	struct roll_effect month;
 	money_rule_roll(m->month_key, m->month_spent, lg->now_month, &month);
 	m->month_key = month.key;
 	m->month_spent = month.spent;
+	assert(m->month_key == lg->now_month);
+	assert(!month.rolled || m->month_spent == 0);	/* a new month spends from 0 */
 }
 
 enum cd_err ledger_members_store(struct store *lg, const struct acct *a, const struct member_row *m)
 {
 	struct store_write lw;
+	assert(a->id > 0);
 	if (!m->found)
 		return CD_OK;
 	if (m->reserved < 0) {	/* a row edited by hand: refused, never written */
 		log_error("account %" PRId64 " member %s would store a negative reserve", a->id, m->member);
 		return CD_E_INTERNAL;
 	}
+	assert(m->month_key == timefmt_month_key(lg->now));	/* read locked, its month rolled */
 	store_write_begin(&lw);
 	LEDGER_WRITE_ONE(&lw, "members", MEMBERS_TABLE(COL_WRITE, a->id, m));
 	return store_write_run(lg, &lw, "member update", NULL, NULL);
@@ -171,6 +193,8 @@ enum cd_err ledger_members_adjust(struct store *lg, const struct acct *a, const 
 	if (money_add(m.reserved, reserved_delta, &m.reserved) != 0 ||
 	    money_add(m.month_spent, spent_delta, &m.month_spent) != 0)
 		return refusal_set_range(&lg->refusal, REFUSE_OUT_OF_RANGE, "member spend", spent_delta, NULL);
+	assert(money_in_range(m.reserved));
+	assert(money_in_range(m.month_spent));
 	return ledger_members_store(lg, a, &m);
 }
 
@@ -208,10 +232,13 @@ enum cd_err ledger_members_guard_check(struct refusal *why, const struct acct *a
 	int64_t cap = m == NULL ? -1 : m->cap >= 0 ? m->cap : a->plan_member_cap;
 	if ((rc == CD_OK || rc == CD_E_INSUFFICIENT) && !byok && cap >= 0 && money_exceeds(m->month_spent, m->reserved, amount, cap))
 		rc = refusal_set_amounts(why, REFUSE_MEMBER_CAP, money_left(cap, m->month_spent, m->reserved), amount);
+	/* Passed: the account is active and, unless byok, can cover amount. */
+	assert(rc != CD_OK || strcmp(a->status, "active") == 0);
+	assert(rc != CD_OK || byok || amount <= ledger_rows_acct_available(a));
 	return rc;
 }
 
-const char *ledger_members_range_check(const struct acct *a, const struct member_row *m, int64_t reserved_delta,
+static const char *range_first(const struct acct *a, const struct member_row *m, int64_t reserved_delta,
 			       int64_t spend)
 {
 	int64_t v;
@@ -226,4 +253,14 @@ const char *ledger_members_range_check(const struct acct *a, const struct member
 	if (m != NULL && money_add(m->month_spent, spend, &v) != 0)
 		return "member spend";
 	return NULL;
+}
+
+const char *ledger_members_range_check(const struct acct *a, const struct member_row *m, int64_t reserved_delta,
+			       int64_t spend)
+{
+	const char *over = range_first(a, m, reserved_delta, spend);
+	/* In range (evaluated only then: no overflow): the balance and the reserve after it. */
+	assert(over != NULL || money_in_range(a->balance - spend));
+	assert(over != NULL || money_in_range(a->reserved + reserved_delta));
+	return over;
 }

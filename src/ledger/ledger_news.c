@@ -506,8 +506,11 @@ enum cd_err ledger_news_apply(struct store *lg, const struct ledger_news *ev, co
 {
 	struct hook_run h = {ev, "ignored", 0};
 	struct store_tx t;
+	assert(ev->id[0] != '\0');	/* the event id that makes it happen once (parsed, checked) */
+	assert(outcome != NULL);
 	for (store_tx_init(lg, &t); store_tx_next(lg, &t);)
 		store_tx_end(lg, &t, webhook_tx(lg, &h));
 	*outcome = h.outcome;
+	assert(*outcome != NULL);
 	return t.rc;
 }

@@ -21,6 +21,7 @@
 #include "money_rule.h"
 #include "log.h"
 #include "timefmt.h"
+#include <assert.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,7 +33,10 @@ static const char SQL_LOCK[] = "SELECT state, amount_cents, period, try_no, IFNU
 int64_t ledger_payg_period_before(int64_t now)
 {
 	int64_t key = timefmt_month_key(now);
-	return key % 100 == 1 ? (key / 100 - 1) * 100 + 12 : key - 1;
+	int64_t before = key % 100 == 1 ? (key / 100 - 1) * 100 + 12 : key - 1;
+	assert(before % 100 >= 1);	/* a month, YYYYMM */
+	assert(before % 100 <= 12);
+	return before;
 }
 
 void ledger_payg_period_text(int64_t period, char *out, size_t size)
@@ -48,13 +52,20 @@ int64_t ledger_payg_period_parse(const char *text)
 		if (i != 4 && (text[i] < '0' || text[i] > '9'))
 			return -1;
 	int64_t year = strtol(text, NULL, 10), month = strtol(text + 5, NULL, 10);
-	return month >= 1 && month <= 12 ? year * 100 + month : -1;
+	int64_t period = month >= 1 && month <= 12 ? year * 100 + month : -1;
+	assert(period == -1 || period % 100 >= 1);
+	assert(period == -1 || period % 100 <= 12);
+	return period;
 }
 
 /* Rounded up (DESIGN §10): the card pays at least what is owed. */
 int64_t ledger_payg_debt_cents(const struct store *lg, int64_t balance)
 {
-	return money_rule_payg_cents(balance, ledger_config_of(lg->cfg)->topup_rate, LIMIT_PAYG_MIN_CENTS);
+	int64_t cents = money_rule_payg_cents(balance, ledger_config_of(lg->cfg)->topup_rate, LIMIT_PAYG_MIN_CENTS);
+	/* Nothing owed, nothing asked; never less than Stripe charges. */
+	assert(balance < 0 || cents == 0);
+	assert(cents == 0 || cents >= LIMIT_PAYG_MIN_CENTS);
+	return cents;
 }
 
 /* The cents a is collected for period now; 0 when it is not: not
@@ -173,6 +184,8 @@ enum cd_err ledger_payg_sweep(struct store *lg, int max, int *queued, int *looke
 		if (first == CD_OK)
 			first = t.rc;
 	}
+	assert(*queued <= *looked);
+	assert(*looked <= max);
 	return first;
 }
 
@@ -253,9 +266,11 @@ enum cd_err ledger_payg_collect(struct store *lg, struct ledger_collect *c, stru
 	int64_t ids[LIMIT_PAYG_SCAN];
 	int found = 0, got = 0;
 	struct store_tx t;
+	assert(max >= 1);
 	*n = 0;
 	if (c->period == 0)
 		c->period = ledger_payg_period_before(timefmt_now());
+	assert(c->period > 0);	/* a month, YYYYMM */
 	if (c->account != NULL) {
 		for (store_tx_init(lg, &t); store_tx_next(lg, &t);)
 			store_tx_end(lg, &t, collect_tx(lg, 0, c->account, c, &out[0], &got));
@@ -272,6 +287,7 @@ enum cd_err ledger_payg_collect(struct store *lg, struct ledger_collect *c, stru
 		*n += t.rc == CD_OK && got;
 		c->after = ids[i];
 	}
+	assert(*n <= max);
 	return t.rc;
 }
 
@@ -288,6 +304,8 @@ enum cd_err ledger_payg_before_send(struct store *lg, struct ledger_recharge *r,
 	static const char sql_lower[] = "UPDATE recharges SET amount_cents = ?, updated_at = ? WHERE id = ? "
 					"AND state = 'queued' AND attempts = 0 AND decided_at IS NULL";
 	int64_t owed = ledger_payg_debt_cents(lg, balance);
+	assert(r->id > 0);
+	assert(r->period > 0);	/* a collection, not an auto-recharge */
 	if (r->attempts < 0) {
 		log_error("collection %" PRId64 ": attempts %" PRId64 " out of range", r->id, r->attempts);
 		return CD_E_INTERNAL;	/* a row edited by hand: the rule asserts it */
@@ -296,6 +314,7 @@ enum cd_err ledger_payg_before_send(struct store *lg, struct ledger_recharge *r,
 	 * keeps its decision, and its key must carry the same amount). */
 	enum payg_send d = money_rule_payg_send(owed, r->amount_cents, r->attempts, r->decided);
 	*send = d != PAYG_END;
+	assert(!*send || owed > 0);	/* sent only while something is owed */
 	if (d == PAYG_LOWER) {
 		log_info("account %s: collection %" PRId64 " lowered from %" PRId64 " to %" PRId64 " cents, what is owed now",
 			 r->account, r->id, r->amount_cents, owed);
@@ -312,6 +331,8 @@ enum cd_err ledger_payg_find(struct store *lg, const struct acct *a, int64_t per
 {
 	static const char sql[] = "SELECT id FROM recharges WHERE account_id = ? AND period = ? AND kind = 'payg'";
 	int e;
+	assert(period > 0);
+	assert(a->id > 0);
 	*id = 0;
 	struct dbstmt *s = store_exec(lg, sql, &e, "ii", a->id, period);
 	if (s == NULL)
@@ -414,6 +435,9 @@ enum cd_err ledger_payg_credit(struct store *lg, struct acct *a, int64_t id, con
 	struct payg_try t;
 	char gid[32], period[PAYG_PERIOD_BYTES];
 	int64_t grant_id = 0, journal_id, try_no, asked;
+	assert(id > 0);
+	assert(pi != NULL);
+	assert(a->locked_tx == lg->tx_serial);
 	*credited = 0;
 	enum cd_err rc = lock_row(lg, a, id, &r);
 	if (rc == CD_OK && r.state[0] != '\0')
@@ -433,8 +457,10 @@ enum cd_err ledger_payg_credit(struct store *lg, struct acct *a, int64_t id, con
 	int64_t micros = ledger_topups_cents_to_micros(lg, cents);
 	if (asked < 0 || cents != asked || micros < 0 || micros > LIMIT_AMOUNT_MICROS_MAX)
 		return credit_refused(lg, a, id, pi, cents, asked, credited);
+	const int64_t before = a->balance;
 	rc = ledger_rows_add_grant(lg, a, "payment", micros, GRANT_PRIORITY_DEFAULT, -1, pi, "pay-as-you-go collection",
 			      &grant_id, &journal_id);
+	assert(rc != CD_OK || a->balance == before + micros);	/* what the try asked, credited once */
 	if (rc == CD_OK)
 		rc = credited_by(lg, a, &r, id, pi, try_no, cents, micros, grant_id);
 	ledger_ids_format(gid, sizeof(gid), "grant_", grant_id);
@@ -471,6 +497,8 @@ enum cd_err ledger_payg_fail(struct store *lg, struct acct *a, int64_t id, const
 	static const char sql_end[] = "UPDATE recharges SET state = 'failed', error = ?, updated_at = ? WHERE id = ?";
 	struct payg_row r;
 	char cut[LIMIT_RECHARGE_ERROR_BYTES + 1], period[PAYG_PERIOD_BYTES];
+	assert(id > 0);
+	assert(a->locked_tx == lg->tx_serial);
 	*failed = 0;
 	enum cd_err rc = lock_row(lg, a, id, &r);
 	if (rc != CD_OK || !fails_current_try(&r, pi))
@@ -494,5 +522,7 @@ enum cd_err ledger_payg_fail(struct store *lg, struct acct *a, int64_t id, const
 	log_warn("account %s: collection %" PRId64 " for %s, try %" PRId64 ", failed: %s", a->ext_id, id, period,
 		 r.try_no, cut);
 	*failed = rc == CD_OK;
+	/* A failed try of a debt still owed leaves the account suspended (or closed). */
+	assert(!*failed || owed == 0 || strcmp(a->status, "active") != 0);
 	return rc;
 }

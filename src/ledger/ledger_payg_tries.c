@@ -15,6 +15,7 @@
 #include "ledger_payg.h"
 #include "ledger_recharges.h"
 #include "log.h"
+#include <assert.h>
 #include <inttypes.h>
 #include <string.h>
 
@@ -23,6 +24,8 @@ enum cd_err ledger_payg_tries_lock(struct store *lg, int64_t id, const char *pi,
 	static const char sql[] = "SELECT try_no, amount_cents, state FROM payg_tries WHERE payment_intent = ? "
 				  "AND recharge_id = ? FOR UPDATE";
 	int e, got;
+	assert(id > 0);
+	assert(pi != NULL);
 	memset(t, 0, sizeof(*t));
 	struct dbstmt *s = store_exec(lg, sql, &e, "si", pi, id);
 	if (s == NULL)
@@ -54,6 +57,9 @@ enum cd_err ledger_payg_tries_put(struct store *lg, int64_t id, int64_t try_no, 
 				  "ON DUPLICATE KEY UPDATE next_attempt_at = IF(" PAYG_TRY_MOVES ", VALUES(next_attempt_at), "
 				  "next_attempt_at), updated_at = IF(" PAYG_TRY_MOVES ", VALUES(updated_at), updated_at), "
 				  "state = IF(" PAYG_TRY_MOVES ", VALUES(state), state)";
+	assert(id > 0);
+	assert(pi != NULL);
+	assert(strcmp(state, "open") == 0 || strcmp(state, "paid") == 0 || strcmp(state, "cancel") == 0);
 	int64_t due = strcmp(state, "cancel") == 0 ? lg->now : 0;
 	return store_do(lg, sql, "collection try record", "siiisiii", pi, id, try_no, cents, state, due, lg->now, lg->now);
 }
@@ -63,11 +69,14 @@ enum cd_err ledger_payg_tries_cancel_others(struct store *lg, const char *accoun
 	static const char sql[] = "UPDATE payg_tries SET state = 'cancel', next_attempt_at = ?, updated_at = ? "
 				  "WHERE recharge_id = ? AND state = 'open' AND payment_intent <> ?";
 	int e;
+	assert(id > 0);
+	assert(pi != NULL);
 	*n = 0;
 	struct dbstmt *s = store_exec(lg, sql, &e, "iiis", lg->now, lg->now, id, pi);
 	if (s == NULL)
 		return store_err(lg, e, "collection tries cancel");
 	*n = (int)store_affected(s);
+	assert(*n >= 0);
 	if (*n > 0)
 		log_info("account %s: collection %" PRId64 " paid by %s: %d other try(s) to be cancelled at Stripe",
 			 account, id, pi, *n);
@@ -103,6 +112,8 @@ enum cd_err ledger_payg_try_made(struct store *lg, const struct ledger_recharge 
 				 int paid)
 {
 	struct store_tx t;
+	assert(r->id > 0);	/* a claimed charge's row */
+	assert(paid == 0 || paid == 1);
 	if (r->period <= 0 || payment_intent == NULL || payment_intent[0] == '\0')
 		return CD_OK;
 	for (store_tx_init(lg, &t); store_tx_next(lg, &t);)
@@ -152,9 +163,12 @@ enum cd_err ledger_payg_cancels_claim(struct store *lg, struct ledger_cancel *ou
 {
 	struct store_tx t;
 	int claimed = 0;
+	assert(lease_seconds > 0);
 	for (store_tx_init(lg, &t); store_tx_next(lg, &t);)
 		store_tx_end(lg, &t, cancels_tx(lg, out, max, lease_seconds, &claimed));
 	*n = t.rc == CD_OK ? claimed : 0;
+	assert(*n >= 0);
+	assert(*n <= max);
 	return t.rc;
 }
 
@@ -186,6 +200,9 @@ enum cd_err ledger_payg_cancel_result(struct store *lg, const char *payment_inte
 {
 	struct store_tx t;
 	const char *why = error != NULL ? error : "";
+	assert(payment_intent != NULL);	/* a claimed cancel's PaymentIntent */
+	assert(outcome >= CANCEL_DONE);
+	assert(outcome <= CANCEL_RETRY);
 	for (store_tx_init(lg, &t); store_tx_next(lg, &t);)
 		store_tx_end(lg, &t, cancel_result_tx(lg, payment_intent, outcome, why));
 	return t.rc;

@@ -15,6 +15,7 @@
 #include "money_rule.h"
 #include "log.h"
 #include "timefmt.h"
+#include <assert.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -78,6 +79,9 @@ void ledger_periods_sweep_due(const struct store *lg, struct acct *a)
 	timefmt_month_bounds(lg->now, &start, &end);
 	if (a->sweep_due_at < 0 || end < a->sweep_due_at)
 		a->sweep_due_at = end;
+	/* On a plan: swept by its period's end at the latest. */
+	assert(a->sweep_due_at >= 0);
+	assert(a->sweep_due_at <= end);
 }
 
 /* One grant of the period: source plan, its key, expiring at its end. An
@@ -175,6 +179,9 @@ enum cd_err ledger_periods_credit(struct store *lg, struct acct *a, const char *
 	int64_t start, end, key = timefmt_month_key(at);
 	int64_t this_month = lg->now_month;
 	char jkey[JOURNAL_KEY_BYTES], keytext[24];
+	assert(plan != NULL);
+	/* Credited only on an account row locked in this transaction. */
+	assert(a->locked_tx == lg->tx_serial);
 	enum cd_err rc = terms_read(lg, plan, &t, &found);
 	if (granted != NULL)
 		*granted = 0;
@@ -202,12 +209,16 @@ enum cd_err ledger_periods_credit(struct store *lg, struct acct *a, const char *
 	}
 	if (rc == CD_OK && granted != NULL)
 		*granted = d.credit + d.carried;
+	/* This month's credit is settled, once; what it granted is no debit. */
+	assert(rc != CD_OK || key != this_month || a->plan_period == key);
+	assert(rc != CD_OK || granted == NULL || *granted >= 0);
 	return rc;
 }
 
 enum cd_err ledger_periods_plan_of(struct store *lg, const char *label, char *name)
 {
 	int e, got;
+	assert(name != NULL);
 	name[0] = '\0';
 	if (label == NULL || label[0] == '\0')
 		return CD_OK;
@@ -218,5 +229,6 @@ enum cd_err ledger_periods_plan_of(struct store *lg, const char *label, char *na
 		return CD_E_INTERNAL;
 	if (got == 1)
 		ledger_rows_copy_text(name, LEDGER_NAME_MAX + 1, store_str(s, 0));
+	assert(strlen(name) <= LEDGER_NAME_MAX);
 	return CD_OK;
 }

@@ -3,6 +3,7 @@
  * their name; none is ever deleted, so an account's plan stays valid. */
 #include "ledger_plans.h"
 #include "timefmt.h"
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,6 +82,11 @@ enum cd_err ledger_plan_put(struct store *lg, const struct ledger_call *call, co
 			    struct ledger_result *res)
 {
 	struct ledger_idem w;
+	/* The API's and creditctl's checks: credits a single grant may give. */
+	assert(p->credits_micros >= 0);
+	assert(p->credits_micros <= LIMIT_AMOUNT_MICROS_MAX);
+	assert(p->nprices >= 0);
+	assert(p->nprices <= LIMIT_PLAN_STRIPE_PRICES);
 	for (ledger_idem_init(lg, &w, call); ledger_idem_next(lg, &w);)
 		ledger_idem_step(lg, &w, put_op(lg, p, &w.out, &w.status));
 	return ledger_idem_end(lg, &w, res);
@@ -111,13 +117,17 @@ enum cd_err ledger_plans(struct store *lg, json_t **out)
 		json_decref(*out);
 		*out = NULL;
 	}
+	assert(t.rc != CD_OK || *out != NULL);
 	return t.rc;
 }
 
 int ledger_name_ok(const char *s, const char *chars, size_t min, size_t max)
 {
 	size_t n = s != NULL ? strspn(s, chars) : 0;
-	return s != NULL && s[n] == '\0' && n >= min && n <= max;
+	int ok = s != NULL && s[n] == '\0' && n >= min && n <= max;
+	assert(!ok || strlen(s) <= max);
+	assert(!ok || strlen(s) >= min);
+	return ok;
 }
 
 enum cd_err ledger_plans_check(struct store *lg, const char *name)

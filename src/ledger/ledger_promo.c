@@ -12,6 +12,7 @@
 #include "money_rule.h"
 #include "log.h"
 #include "timefmt.h"
+#include <assert.h>
 #include <ctype.h>
 #include <inttypes.h>
 #include <mysqld_error.h>
@@ -77,6 +78,9 @@ enum cd_err ledger_promo_create(struct store *lg, const struct ledger_call *call
 				struct ledger_result *res)
 {
 	struct ledger_idem w;
+	/* The API's and creditctl's checks: one grant's amount, 1 micro at least. */
+	assert(p->amount_micros > 0);
+	assert(p->amount_micros <= LIMIT_AMOUNT_MICROS_MAX);
 	for (ledger_idem_init(lg, &w, call); ledger_idem_next(lg, &w);)
 		ledger_idem_step(lg, &w, create_op(lg, p, &w.out, &w.status));
 	return ledger_idem_end(lg, &w, res);
@@ -125,8 +129,11 @@ static enum cd_err redeem_op(struct store *lg, const struct redeem *r, json_t **
 	enum promo_verdict v = money_rule_promo(&c, &grant_expires);
 	if (v != PROMO_GRANT)
 		return refusal_set(&lg->refusal, why[v], r->code, NULL);
+	assert(a.locked_tx == lg->tx_serial);
+	const int64_t before = a.balance;
 	rc = ledger_rows_add_grant(lg, &a, "promo", amount, GRANT_PRIORITY_DEFAULT, grant_expires, ref,
 			      "promo code", &grant_id, &journal_id);
+	assert(rc != CD_OK || a.balance == before + amount);
 	if (rc == CD_OK)
 		rc = store_do(lg, SQL_REDEMPTION_ADD, "redemption insert", "iiii", promo_id, a.id, grant_id, lg->now);
 	if (rc == CD_OK)
@@ -152,6 +159,8 @@ enum cd_err ledger_promo_redeem(struct store *lg, const struct ledger_call *call
 {
 	struct redeem r = {account, code};
 	struct ledger_idem w;
+	assert(account != NULL);
+	assert(code != NULL);
 	for (ledger_idem_init(lg, &w, call); ledger_idem_next(lg, &w);)
 		ledger_idem_step(lg, &w, redeem_op(lg, &r, &w.out, &w.status));
 	return ledger_idem_end(lg, &w, res);
@@ -176,6 +185,7 @@ static enum cd_err list_tx(struct store *lg, int64_t after_id, int cap, json_t *
 enum cd_err ledger_promo_list(struct store *lg, int64_t after_id, int cap, json_t **page, int64_t *last_id)
 {
 	struct store_tx t;
+	assert(cap > 0);
 	*page = json_array();
 	*last_id = after_id;
 	if (*page == NULL)
@@ -186,5 +196,6 @@ enum cd_err ledger_promo_list(struct store *lg, int64_t after_id, int cap, json_
 		json_decref(*page);
 		*page = NULL;
 	}
+	assert(t.rc != CD_OK || *last_id >= after_id);	/* pages only go forward */
 	return t.rc;
 }

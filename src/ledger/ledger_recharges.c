@@ -10,6 +10,7 @@
 #include "ledger_events.h"
 #include "ledger_hooks.h"
 #include "log.h"
+#include <assert.h>
 #include <inttypes.h>
 #include "timefmt.h"
 #include <stdio.h>
@@ -43,6 +44,10 @@ enum cd_err ledger_recharges_credit(struct store *lg, struct acct *a, int64_t id
 				  "paid_cents = ?, grant_id = ?, updated_at = ?, error = NULL WHERE id = ?";
 	char state[16], gid[32];
 	int64_t queued_cents = 0, grant_id, journal_id;
+	/* A recharge's row (metadata.recharge > 0, or the sender's claim), on its locked account. */
+	assert(id > 0);
+	assert(pi != NULL);
+	assert(a->locked_tx == lg->tx_serial);
 	*credited = 0;
 	enum cd_err rc = lock_recharge(lg, a, id, state, &queued_cents);
 	if (rc != CD_OK || state[0] == '\0' || strcmp(state, "succeeded") == 0)
@@ -62,8 +67,10 @@ enum cd_err ledger_recharges_credit(struct store *lg, struct acct *a, int64_t id
 		*credited = -1;
 		return CD_OK;
 	}
+	const int64_t before = a->balance;
 	rc = ledger_rows_add_grant(lg, a, "topup", micros, GRANT_PRIORITY_DEFAULT, -1, pi, "auto-recharge", &grant_id,
 			      &journal_id);
+	assert(rc != CD_OK || a->balance == before + micros);	/* credited what was paid, once */
 	if (rc == CD_OK)
 		rc = store_do(lg, sql, "recharge credit", "siiiii", pi, micros, cents, grant_id, lg->now, id);
 	if (in_flight)
@@ -87,6 +94,9 @@ enum cd_err ledger_recharges_fail(struct store *lg, struct acct *a, int64_t id, 
 	static const char sql[] = "UPDATE recharges SET state = 'failed', error = ?, updated_at = ? WHERE id = ?";
 	char state[16];
 	int64_t cents = 0;
+	assert(id > 0);
+	assert(a->locked_tx == lg->tx_serial);
+	const int64_t failures = a->recharge_failures;
 	*failed = 0;
 	char cut[LIMIT_RECHARGE_ERROR_BYTES + 1];
 	enum cd_err rc = lock_recharge(lg, a, id, state, &cents);
@@ -108,6 +118,9 @@ enum cd_err ledger_recharges_fail(struct store *lg, struct acct *a, int64_t id, 
 			       (json_int_t)id, "amount_cents", (json_int_t)cents, "error", error, "failures_in_a_row",
 			       (json_int_t)a->recharge_failures, "disabled", off));
 	*failed = rc == CD_OK;
+	/* Counted once, none in flight any more. */
+	assert(a->recharge_failures == failures + 1);
+	assert(!a->recharge_pending);
 	return rc;
 }
 
@@ -119,6 +132,9 @@ enum cd_err ledger_recharges_hold_for_dispute(struct store *lg, struct acct *a, 
 	char state[16];
 	int64_t cents = 0;
 	int open = 0;
+	assert(id > 0);
+	assert(a->locked_tx == lg->tx_serial);
+	const int64_t failures = a->recharge_failures;
 	enum cd_err rc = lock_recharge(lg, a, id, state, &cents);
 	if (rc == CD_OK && strcmp(state, "queued") == 0)
 		rc = ledger_disputes_open_on(lg, a, &open);
@@ -134,12 +150,16 @@ enum cd_err ledger_recharges_hold_for_dispute(struct store *lg, struct acct *a, 
 		rc = ledger_events_add(lg, a, EVENT_AUTORECHARGE_FAILED, json_pack("{s:I, s:I, s:s, s:I, s:b}", "recharge_id",
 			       (json_int_t)id, "amount_cents", (json_int_t)cents, "error", why, "failures_in_a_row",
 			       (json_int_t)a->recharge_failures, "disabled", 0));
+	/* Not the card's failure: not counted toward switching it off. */
+	assert(a->recharge_failures == failures);
+	assert(!a->recharge_pending);
 	return rc;
 }
 
 void ledger_recharges_error_cut(char out[LIMIT_RECHARGE_ERROR_BYTES + 1], const char *error)
 {
 	size_t n = strlen(error != NULL ? error : "");
+	assert(out != NULL);
 	if (n > LIMIT_RECHARGE_ERROR_BYTES) {
 		n = LIMIT_RECHARGE_ERROR_BYTES;
 		while (n > 0 && ((unsigned char)error[n] & 0xc0) == 0x80)
@@ -147,6 +167,7 @@ void ledger_recharges_error_cut(char out[LIMIT_RECHARGE_ERROR_BYTES + 1], const 
 	}
 	memcpy(out, error != NULL ? error : "", n);
 	out[n] = '\0';
+	assert(strlen(out) <= LIMIT_RECHARGE_ERROR_BYTES);
 }
 
 enum cd_err ledger_recharges_switch_off(struct store *lg, struct acct *a)
@@ -156,6 +177,8 @@ enum cd_err ledger_recharges_switch_off(struct store *lg, struct acct *a)
 	static const char sql_sent[] = "SELECT COUNT(*) FROM recharges WHERE account_id = ? AND state = 'sent' AND "
 				       "kind = 'recharge'";
 	int e;
+	assert(a->id > 0);
+	assert(a->locked_tx == lg->tx_serial);
 	enum cd_err rc = store_do(lg, sql_off, "recharge off", "ii", lg->now, a->id);
 	struct dbstmt *s = rc == CD_OK ? store_exec(lg, sql_sent, &e, "i", a->id) : NULL;
 	if (rc == CD_OK && s == NULL)

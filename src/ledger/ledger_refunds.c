@@ -9,6 +9,7 @@
 #include "money_rule.h"
 #include "log.h"
 #include "ledger_news.h"
+#include <assert.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -23,6 +24,8 @@ enum cd_err ledger_refunds_charge_refunded(struct store *lg, struct hook_run *h)
 	const struct ledger_news *ev = h->ev;
 	struct acct a;
 	struct funded f;
+	/* charge.refunded names its charge (parsed, or kept by it). */
+	assert(ev->charge_id[0] != '\0');
 	if ((ev->payment_intent[0] == '\0' && ev->charge_id[0] == '\0') || ev->amount_refunded_cents < 0) {
 		h->outcome = "ignored: no payment intent";
 		return CD_OK;
@@ -38,6 +41,8 @@ enum cd_err ledger_refunds_charge_refunded(struct store *lg, struct hook_run *h)
 		rc = ledger_funded_lock(lg, &f);
 	if (rc != CD_OK)
 		return rc;
+	assert(a.locked_tx == lg->tx_serial);	/* taken back only from the account locked */
+	assert(f.account_id == a.id);
 	/* The rule (money_rule.h) decides over the rows read: the share
 	 * of the credit all refunds so far take back, and what of it comes
 	 * from the balance now or from an open dispute's hold. */
@@ -53,12 +58,15 @@ enum cd_err ledger_refunds_charge_refunded(struct store *lg, struct hook_run *h)
 	}
 	h->account_id = a.id;
 	int64_t micros = eff.take, moved = 0;
+	const int64_t before = a.balance;
 	if (eff.from_dispute > 0)
 		rc = ledger_disputes_yield(lg, &f, eff.from_dispute, &moved);
 	if (rc == CD_OK)
 		money_rule_refund_moved(&rcase, &eff, moved);
 	if (rc == CD_OK && micros > 0)
 		rc = ledger_rows_spend(lg, &a, micros, "refund", 0, ev->charge_id, "Stripe refund", NULL);
+	/* What the dispute held moved no balance: only the refund's take did. */
+	assert(rc != CD_OK || a.balance == before - micros);
 	if (rc == CD_OK)
 		rc = ledger_funded_change(lg, &f, ev->amount_refunded_cents, micros + moved, -moved, ev->charge_id);
 	if (rc == CD_OK)
@@ -84,6 +92,8 @@ enum cd_err ledger_refunds_keep(struct store *lg, struct hook_run *h)
 	static const char sql_credited[] = "SELECT id FROM invoice_credits WHERE charge_id = ? FOR UPDATE";
 	const struct ledger_news *ev = h->ev;
 	int e, credited = 0;
+	/* Only after charge_refunded's checks: a refund of no negative amount. */
+	assert(ev->amount_refunded_cents >= 0);
 	h->outcome = "ignored: no credit for this charge";
 	if (ev->charge_id[0] == '\0')
 		return CD_OK;
@@ -101,7 +111,9 @@ enum cd_err ledger_refunds_keep(struct store *lg, struct hook_run *h)
 			return store_err(lg, e, "refund keep recheck");
 		credited = store_fetch(s) == 1;
 	}
-	return rc == CD_OK && credited ? CD_E_RETRY : rc;
+	rc = rc == CD_OK && credited ? CD_E_RETRY : rc;
+	assert(rc != CD_OK || !credited);	/* kept only while no credit names it */
+	return rc;
 }
 
 /* One waiting refund applied as its charge.refunded would have been. */
@@ -129,6 +141,8 @@ enum cd_err ledger_refunds_waiting_apply(struct store *lg, struct hook_run *h, c
 	static const char sql_done[] = "DELETE FROM refunds_waiting WHERE charge_id = ?";
 	char charge[LEDGER_NEWS_ID_MAX + 1];
 	int e;
+	assert(invoice != NULL);
+	assert(invoice[0] != '\0');	/* invoice events without their id are refused when parsed */
 	for (int i = 0; i < LIMIT_DISPUTES_PER_PAYMENT; i++) {
 		struct dbstmt *s = store_exec(lg, sql, &e, "s", invoice);
 		if (s == NULL)

@@ -103,6 +103,9 @@ int ledger_rows_acct_spent(struct acct *a, int64_t delta)
 		return -1;
 	a->month_spent = month;
 	a->day_spent = day;
+	/* money_add leaves both within DESIGN §10's range. */
+	assert(money_in_range(a->month_spent));
+	assert(money_in_range(a->day_spent));
 	return 0;
 }
 
@@ -165,6 +168,8 @@ void ledger_rows_acct_mark_locked(const struct store *lg, struct acct *a)
 
 enum cd_err ledger_rows_acct_check_locked(const struct store *lg, const struct acct *a, const char *what)
 {
+	assert(what != NULL);
+	assert(lg->tx_serial != 0);	/* numbered from 1 (store_new): 0 is "not locked" */
 	if (a->locked_tx == lg->tx_serial && a->locked_tx != 0)
 		return CD_OK;
 	log_error("%s of account %" PRId64 " from a row not locked in this transaction (locked in %" PRIu64
@@ -174,17 +179,29 @@ enum cd_err ledger_rows_acct_check_locked(const struct store *lg, const struct a
 
 enum cd_err ledger_rows_acct_load_locked(struct store *lg, const char *ext_id, struct acct *a)
 {
-	return acct_load(lg, SQL_ACCT_LOCK, "s", ext_id, 0, a);
+	assert(ext_id != NULL);
+	enum cd_err rc = acct_load(lg, SQL_ACCT_LOCK, "s", ext_id, 0, a);
+	/* Read under its lock in this transaction: money may be written from it. */
+	assert(rc != CD_OK || a->locked_tx == lg->tx_serial);
+	assert(rc != CD_OK || a->locked_tx != 0);
+	return rc;
 }
 
 enum cd_err ledger_rows_acct_load_locked_id(struct store *lg, int64_t id, struct acct *a)
 {
-	return acct_load(lg, SQL_ACCT_LOCK_ID, "i", NULL, id, a);
+	enum cd_err rc = acct_load(lg, SQL_ACCT_LOCK_ID, "i", NULL, id, a);
+	assert(rc != CD_OK || a->id == id);
+	assert(rc != CD_OK || a->locked_tx == lg->tx_serial);
+	assert(rc != CD_OK || a->locked_tx != 0);
+	return rc;
 }
 
 enum cd_err ledger_rows_acct_read(struct store *lg, const char *ext_id, struct acct *a)
 {
-	return acct_load(lg, SQL_ACCT_READ, "s", ext_id, 0, a);
+	assert(ext_id != NULL);
+	enum cd_err rc = acct_load(lg, SQL_ACCT_READ, "s", ext_id, 0, a);
+	assert(rc != CD_OK || a->locked_tx == 0);	/* a GET's read: never written from */
+	return rc;
 }
 
 json_t *ledger_rows_journal_entry_json(const struct journal_entry *e)
@@ -248,12 +265,16 @@ enum cd_err ledger_rows_acct_store(struct store *lg, const struct acct *a)
 	struct store_write lw;
 	/* Invariant 2: reserved is the sum of pending holds, never below 0. */
 	assert(a->reserved >= 0);
+	assert(a->id > 0);
 	enum cd_err rc = ledger_rows_acct_check_locked(lg, a, "an account update");
 	if (rc != CD_OK)
 		return rc;
 	store_write_begin(&lw);
 	LEDGER_WRITE_ONE(&lw, "accounts", ACCT_TABLE(COL_WRITE, a));
-	return store_write_run(lg, &lw, "account update", NULL, NULL);
+	rc = store_write_run(lg, &lw, "account update", NULL, NULL);
+	/* The write commits nothing: the row stays locked in this transaction. */
+	assert(rc != CD_OK || a->locked_tx == lg->tx_serial);
+	return rc;
 }
 
 /* The changed grants among g[0..n), a new debt row (debt < 0; 0: none)
@@ -282,18 +303,35 @@ static enum cd_err grants_journal(struct store *lg, struct acct *a, const struct
 enum cd_err ledger_rows_grants_journal(struct store *lg, struct acct *a, const struct spend_grant *g, int n,
 				  const struct journal_line *j, int64_t *journal_id)
 {
-	return grants_journal(lg, a, g, n, 0, j, journal_id);
+	const int64_t before = a->balance;
+	assert(n >= 0);
+	assert(n == 0 || g != NULL);
+	enum cd_err rc = grants_journal(lg, a, g, n, 0, j, journal_id);
+	/* Invariant 1: the balance moved by exactly the journal row's amount. */
+	assert(rc != CD_OK || j == NULL || a->balance == before + j->amount);
+	assert(rc != CD_OK || j != NULL || a->balance == before);
+	assert(rc != CD_OK || j == NULL || journal_id == NULL || *journal_id > 0);
+	return rc;
 }
 
 enum cd_err ledger_rows_journal_append(struct store *lg, struct acct *a, const struct journal_line *j,
 				  int64_t *journal_id)
 {
-	return ledger_rows_grants_journal(lg, a, NULL, 0, j, journal_id);
+	const int64_t before = a->balance;
+	assert(j != NULL);
+	assert(j->cause != NULL);
+	enum cd_err rc = ledger_rows_grants_journal(lg, a, NULL, 0, j, journal_id);
+	assert(rc != CD_OK || a->balance == before + j->amount);
+	assert(rc != CD_OK || money_in_range(a->balance));
+	return rc;
 }
 
 enum cd_err ledger_rows_hold_end(struct store *lg, const struct hold_end *h)
 {
 	struct store_write lw;
+	assert(h->id > 0);
+	assert(h->state != NULL);
+	assert(h->charged >= 0);
 	store_write_begin(&lw);
 	LEDGER_WRITE_ONE(&lw, "holds_set", HOLDS_SET_TABLE(COL_WRITE, h));
 	return store_write_run(lg, &lw, "hold end", NULL, NULL);
@@ -303,11 +341,18 @@ enum cd_err ledger_rows_spend(struct store *lg, struct acct *a, int64_t amount, 
 			 int64_t hold_id, const char *reference, const char *description,
 			 int64_t *journal_id)
 {
-	return ledger_rows_spend_as(lg, a, amount, cause, NULL, hold_id, reference, description, journal_id);
+	const int64_t before = a->balance;
+	assert(cause != NULL);
+	enum cd_err rc = ledger_rows_spend_as(lg, a, amount, cause, NULL, hold_id, reference, description, journal_id);
+	assert(rc != CD_OK || a->balance == before - amount);
+	return rc;
 }
 
 int64_t ledger_rows_spend_burn(struct spend_grant *g, int n, int64_t amount)
 {
+	const int64_t asked = amount;
+	assert(n >= 0);
+	assert(amount >= 0);
 	for (int i = 0; i < n && amount > 0; i++) {
 		if (g[i].debt || g[i].remaining <= 0)
 			continue;
@@ -316,11 +361,16 @@ int64_t ledger_rows_spend_burn(struct spend_grant *g, int n, int64_t amount)
 		g[i].changed = 1;
 		amount -= take;
 	}
+	/* What the grants could not cover: none of it more than was asked. */
+	assert(amount >= 0);
+	assert(amount <= asked);
 	return amount;
 }
 
 int ledger_rows_spend_debt(struct spend_grant *g, int n, int64_t left)
 {
+	assert(n >= 0);
+	assert(left > 0);
 	for (int i = 0; i < n; i++) {
 		if (g[i].debt) {
 			g[i].remaining -= left;
@@ -365,6 +415,9 @@ enum cd_err ledger_rows_spend_as(struct store *lg, struct acct *a, int64_t amoun
 		if (last)
 			break;
 	} while (rc == CD_OK);
+	/* Spent: the balance stays in range, its journal row has its id. */
+	assert(rc != CD_OK || money_in_range(a->balance));
+	assert(rc != CD_OK || journal_id == NULL || *journal_id > 0);
 	return rc;
 }
 
@@ -418,16 +471,30 @@ enum cd_err ledger_rows_add_grant(struct store *lg, struct acct *a, const char *
 			     int64_t priority, int64_t expires_at, const char *reference,
 			     const char *description, int64_t *grant_id, int64_t *journal_id)
 {
-	return add_grant(lg, a, "grant", source, amount, priority, expires_at, reference, description, grant_id,
-			 journal_id);
+	const int64_t before = a->balance;
+	assert(amount > 0);
+	assert(source != NULL);
+	enum cd_err rc = add_grant(lg, a, "grant", source, amount, priority, expires_at, reference, description,
+				   grant_id, journal_id);
+	/* Invariant 1: the balance moved by the grant's journal row, which has its id. */
+	assert(rc != CD_OK || a->balance == before + amount);
+	assert(rc != CD_OK || grant_id == NULL || *grant_id > 0);
+	assert(rc != CD_OK || journal_id == NULL || *journal_id > 0);
+	return rc;
 }
 
 enum cd_err ledger_rows_add_grant_as(struct store *lg, struct acct *a, const char *cause, const char *source,
 				int64_t amount, const char *reference, const char *description, int64_t *grant_id)
 {
-	int64_t journal_id;
-	return add_grant(lg, a, cause, source, amount, GRANT_PRIORITY_DEFAULT, -1, reference, description, grant_id,
-			 &journal_id);
+	int64_t journal_id = 0;
+	const int64_t before = a->balance;
+	assert(amount > 0);
+	assert(cause != NULL);
+	enum cd_err rc = add_grant(lg, a, cause, source, amount, GRANT_PRIORITY_DEFAULT, -1, reference, description,
+				   grant_id, &journal_id);
+	assert(rc != CD_OK || a->balance == before + amount);
+	assert(rc != CD_OK || journal_id > 0);
+	return rc;
 }
 
 /* ---- JSON views ---- */

@@ -28,12 +28,12 @@
 
 int64_t ledger_topups_cents_to_micros(const struct store *lg, int64_t cents)
 {
-	if (cents <= 0)
-		return -1;
 	int64_t rate = ledger_config_of(lg->cfg)->topup_rate;
-	if (cents > LIMIT_AMOUNT_MICROS_MAX / rate)
-		return LIMIT_AMOUNT_MICROS_MAX + 1;
-	return cents * rate;
+	assert(rate > 0);	/* config: 1 at least */
+	int64_t micros = cents <= 0 ? -1 : cents > LIMIT_AMOUNT_MICROS_MAX / rate ? LIMIT_AMOUNT_MICROS_MAX + 1 : cents * rate;
+	assert(micros == -1 || micros > 0);
+	assert(micros <= LIMIT_AMOUNT_MICROS_MAX + 1);
+	return micros;
 }
 
 /* stripe.topups_per_hour, counted on the account's locked row over
@@ -157,9 +157,13 @@ enum cd_err ledger_topup_begin(struct store *lg, struct topup_begin *t)
 {
 	struct store_tx tx;
 	assert(t->request_hash != NULL);
+	assert(t->amount_cents > 0);	/* the API's stripe.topup_min_cents, 1 at least */
 	t->retry_after_seconds = 0;
 	for (store_tx_init(lg, &tx); store_tx_next(lg, &tx);)
 		store_tx_end(lg, &tx, topup_begin_tx(lg, t));
+	/* Recorded (unless replayed) with its id and a credit no single grant passes. */
+	assert(tx.rc != CD_OK || t->replayed || t->topup_id > 0);
+	assert(tx.rc != CD_OK || t->replayed || t->quoted_micros <= LIMIT_AMOUNT_MICROS_MAX);
 	return tx.rc;
 }
 
@@ -180,6 +184,8 @@ enum cd_err ledger_topup_set_customer(struct store *lg, const char *account, con
 				      char *stored, size_t cap)
 {
 	struct store_tx t;
+	assert(customer != NULL);
+	assert(cap > 0);
 	for (store_tx_init(lg, &t); store_tx_next(lg, &t);)
 		store_tx_end(lg, &t, set_customer_tx(lg, account, customer, stored, cap));
 	return t.rc;
@@ -209,6 +215,8 @@ enum cd_err ledger_topup_opened(struct store *lg, int64_t topup_id, const char *
 				const char *checkout_url)
 {
 	struct store_tx t;
+	assert(topup_id > 0);	/* ledger_topup_begin's, recorded */
+	assert(session_id == NULL || checkout_url != NULL);
 	for (store_tx_init(lg, &t); store_tx_next(lg, &t);)
 		store_tx_end(lg, &t, opened_tx(lg, topup_id, session_id, checkout_url));
 	return t.rc;
@@ -233,6 +241,8 @@ enum cd_err ledger_topups_expire(struct store *lg, int *expired)
 	struct store_tx t;
 	for (store_tx_init(lg, &t); store_tx_next(lg, &t);)
 		store_tx_end(lg, &t, expire_tx(lg, expired));
+	assert(t.rc != CD_OK || *expired >= 0);
+	assert(t.rc != CD_OK || *expired <= LIMIT_TOPUP_EXPIRE_BATCH);
 	return t.rc;
 }
 
@@ -384,6 +394,7 @@ enum cd_err ledger_topups_checkout_paid(struct store *lg, struct hook_run *h)
 	const struct ledger_news *ev = h->ev;
 	struct topup_rec r;
 	struct acct a;
+	assert(ev->session_id[0] != '\0');	/* a session event without its id is refused when parsed */
 	enum cd_err rc = topup_find(lg, ev->session_id, 0, &r);
 	if (rc == CD_E_NOT_FOUND)
 		return not_ours(lg, h);
@@ -393,6 +404,10 @@ enum cd_err ledger_topups_checkout_paid(struct store *lg, struct hook_run *h)
 		rc = topup_find(lg, ev->session_id, 1, &r);
 	if (rc != CD_OK)
 		return rc;
+	/* Credited only to the record's account, locked in this transaction. */
+	assert(r.account_id == a.id);
+	assert(a.locked_tx == lg->tx_serial);
+	const int64_t before = a.balance;
 	h->account_id = a.id;
 	json_t *what = NULL;
 	int awaiting = ev->kind == LEDGER_NEWS_CHECKOUT_COMPLETED && strcmp(ev->payment_status, "unpaid") == 0;
@@ -411,6 +426,8 @@ enum cd_err ledger_topups_checkout_paid(struct store *lg, struct hook_run *h)
 	json_decref(what);
 	if (rc == CD_OK && (a.dirty || strcmp(h->outcome, "credited") == 0))
 		rc = ledger_events_acct_save(lg, &a);
+	/* Only a credit moves money: a duplicate, a mismatch or a wait does not. */
+	assert(rc != CD_OK || strcmp(h->outcome, "credited") == 0 || a.balance == before);
 	return rc;
 }
 
@@ -485,6 +502,8 @@ enum cd_err ledger_topups_receipt(struct store *lg, struct hook_run *h)
 				  "AND (receipt_event_at IS NULL OR receipt_event_at <= ?)";
 	const struct ledger_news *ev = h->ev;
 	int64_t id, account_id;
+	assert(ev->kind == LEDGER_NEWS_CHARGE_RECEIPT);
+	assert(ev->charge_id[0] != '\0');	/* a charge event without its id is refused when parsed */
 	if (ev->payment_intent[0] == '\0' || ev->receipt_url[0] == '\0') {
 		h->outcome = "ignored: no payment intent or no https receipt_url";
 		return CD_OK;
@@ -510,6 +529,8 @@ enum cd_err ledger_topups_invoice(struct store *lg, struct hook_run *h)
 				  "AND (invoice_event_at IS NULL OR invoice_event_at <= ?)";
 	const struct ledger_news *ev = h->ev;
 	int64_t id, account_id;
+	assert(ev->kind == LEDGER_NEWS_INVOICE_PAID || ev->kind == LEDGER_NEWS_INVOICE_FINALIZED);
+	assert(ev->invoice_id[0] != '\0');	/* an invoice event without its id is refused when parsed */
 	if (ev->invoice_url[0] == '\0' && ev->invoice_pdf[0] == '\0') {
 		h->outcome = "ignored: no https invoice url";
 		return CD_OK;
