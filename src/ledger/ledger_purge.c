@@ -108,8 +108,11 @@ static int64_t purge_cutoff(const struct store *lg, int i)
  * retention period (a release after its expiry), and the next sweeps
  * start one retention period (ledger_config.h retention_holds_seconds) below the
  * cutoff instead of reading past all of them again.
- * 0 (a full range) after a restart. */
+ * 0 (a full range) after a restart, and when the clock was set back
+ * below the cutoff the bound was moved at (purge_at): rows the bound
+ * passed over are due again. */
 static int64_t purge_from[PURGE_STMTS];
+static int64_t purge_at[PURGE_STMTS];
 
 /* One batch of statement k: *rows is how many went (0 when its table is
  * kept whole). */
@@ -121,6 +124,8 @@ static enum cd_err purge_batch(struct store *lg, size_t k, uint64_t *rows)
 	*rows = 0;
 	if (cutoff < 0)
 		return CD_OK;
+	if (cutoff < purge_at[k])
+		purge_from[k] = purge_at[k] = 0;	/* the clock went back */
 	struct dbstmt *s = p->state != NULL ? store_exec(lg, p->sql, &e, "siii", p->state, purge_from[k], cutoff, cutoff)
 					    : store_exec(lg, p->sql, &e, "i", cutoff);
 	if (s == NULL)
@@ -135,8 +140,10 @@ static void purge_bound(const struct store *lg, size_t k)
 {
 	int64_t cutoff = purge_cutoff(lg, stmts[k].table);
 	int64_t from = cutoff - (lg->now - cutoff);
-	if (stmts[k].state != NULL && cutoff >= 0 && from > purge_from[k])
+	if (stmts[k].state != NULL && cutoff >= 0 && from > purge_from[k]) {
 		purge_from[k] = from;
+		purge_at[k] = cutoff;
+	}
 }
 
 /* Statement k, batch after batch while the last one was full, the

@@ -1,7 +1,7 @@
 /* fuzz_config.c: libFuzzer target for the config loader: any text as a
  * config file must load or fail with a message, never crash or leak. */
 #include "config.h"
-#include "unit/config_modules.h"
+#include "unit/core/config_modules.h"
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>

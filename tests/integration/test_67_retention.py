@@ -137,6 +137,26 @@ def test_the_sweeper_purges_exactly_what_retention_lets_go():
     verify()
 
 
+def test_a_clock_set_back_purges_what_is_due_again():
+    """A sweep under a clock a year ahead moves the holds' purge bound up
+    (its range starts one retention period below that cutoff); the clock
+    set back, holds old by the real clock are due again and go."""
+    aid = internal_id(new_account("ret-back"))
+    lib.clock_set(clock_now() + 400 * DAY)
+    try:
+        # A sweep's holds batch under that clock: an old hold of then goes.
+        ahead = clock_now() - 40 * DAY
+        first = insert_hold(aid, "released", ahead, ahead + 5)
+        check(wait_until(lambda: not held([first]), timeout=30, step=0.5), "a hold purged under the clock ahead")
+    finally:
+        lib.clock_reset()
+    old = clock_now() - 40 * DAY
+    gone = [insert_hold(aid, state, old, old + 5) for state in ("released", "settled")]
+    check(wait_until(lambda: not held(gone), timeout=30, step=0.5),
+          "old holds purged after the clock was set back: %r left" % sorted(held(gone)))
+    verify()
+
+
 def log_text():
     path = os.path.join(ENV["CREDITD_STACK_DIR"], "creditd.log")
     with open(path, errors="replace") as f:
