@@ -464,6 +464,8 @@ static enum cd_err debit_op(struct store *lg, const struct debit_new *d, json_t 
 	money_rule_debit(a.balance, available, d->amount_micros, &e);
 	if (e.refused)
 		return refusal_set_amounts(&lg->refusal, REFUSE_DEBIT_INSUFFICIENT, available, d->amount_micros);
+	if (e.out_of_range)
+		return refusal_set_range(&lg->refusal, REFUSE_OUT_OF_RANGE, "balance", d->amount_micros, "amount_micros");
 	rc = ledger_rows_spend(lg, &a, d->amount_micros, "adjustment", 0, NULL, d->reason, &journal_id);
 	if (rc == CD_OK)
 		rc = ledger_events_acct_save(lg, &a);

@@ -111,8 +111,12 @@ enum cd_err ledger_members_create(struct store *lg, const struct acct *a, const 
 		rc = CD_E_INTERNAL;
 	}
 	/* A reserve is a sum of holds (the spend may be below 0: a late
-	 * settle below its capture, as verify counts it). */
-	assert(rc != CD_OK || m->reserved >= 0);
+	 * settle below its capture, as verify counts it); a hold edited by
+	 * hand below 0 is refused, as ledger_members_store refuses it. */
+	if (rc == CD_OK && m->reserved < 0) {
+		log_error("account %" PRId64 " member %s: its pending holds sum below 0", a->id, member);
+		rc = CD_E_INTERNAL;
+	}
 	assert(rc != CD_OK || m->found);
 	return rc;
 }
@@ -172,7 +176,7 @@ enum cd_err ledger_members_store(struct store *lg, const struct acct *a, const s
 		log_error("account %" PRId64 " member %s would store a negative reserve", a->id, m->member);
 		return CD_E_INTERNAL;
 	}
-	assert(m->month_key == timefmt_month_key(lg->now));	/* read locked, its month rolled */
+	assert(m->month_key == lg->now_month);	/* read locked, its month rolled */
 	store_write_begin(&lw);
 	LEDGER_WRITE_ONE(&lw, "members", MEMBERS_TABLE(COL_WRITE, a->id, m));
 	return store_write_run(lg, &lw, "member update", NULL, NULL);

@@ -31,7 +31,7 @@ int money_rule_grant(int64_t balance, int64_t debt, int64_t amount, struct grant
 void money_rule_roll(int64_t key, int64_t spent, int64_t now_key, struct roll_effect *e)
 {
 	assert(e != NULL);
-	assert(now_key > 0);
+	assert(now_key >= 0);
 	e->rolled = key != now_key;
 	e->key = now_key;
 	e->spent = e->rolled ? 0 : spent;
@@ -43,15 +43,16 @@ void money_rule_debit(int64_t balance, int64_t available, int64_t amount, struct
 {
 	assert(e != NULL);
 	assert(amount > 0);
-	assert(money_in_range(balance));
-	assert(money_in_range(available));
 	e->refused = amount > available;
+	e->out_of_range = 0;
 	e->balance_after = balance;
-	if (!e->refused && money_sub(balance, amount, &e->balance_after) != 0)
-		e->refused = 1;	/* past the range: cannot be, available is within the balance's reach */
-	assert(e->refused || e->balance_after == balance - amount);
-	assert(!e->refused || e->balance_after == balance);
-	assert(money_in_range(e->balance_after));
+	if (!e->refused && money_sub(balance, amount, &e->balance_after) != 0) {
+		e->out_of_range = 1;
+		e->balance_after = balance;
+	}
+	assert(e->refused || e->out_of_range || e->balance_after == balance - amount);
+	assert(!(e->refused || e->out_of_range) || e->balance_after == balance);
+	assert(!e->refused || !e->out_of_range);
 }
 
 /* What all refunds so far take back of the credit. */

@@ -38,12 +38,13 @@ struct roll_effect {
 void money_rule_roll(int64_t key, int64_t spent, int64_t now_key, struct roll_effect *e);
 
 /* A debit (an operator's adjustment, POST …/debit) of amount (> 0) from
- * an account of balance with available (> -1) micros free to spend: never
- * past what is available (refused, nothing moves), else the balance it
- * leaves. The spending order of the grants is ledger_rows_spend's. */
+ * an account of balance with available micros free to spend (clamped:
+ * money_available): never past what is available (refused, nothing
+ * moves), nor past the money range, else the balance it leaves. The spending order of the grants is ledger_rows_spend's. */
 struct debit_effect {
 	int refused;			/* amount > available */
-	int64_t balance_after;		/* balance - amount, when not refused */
+	int out_of_range;		/* balance - amount would pass the money range (a row edited by hand) */
+	int64_t balance_after;		/* balance - amount, when neither */
 };
 void money_rule_debit(int64_t balance, int64_t available, int64_t amount, struct debit_effect *e);
 

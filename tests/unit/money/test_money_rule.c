@@ -669,12 +669,18 @@ static void debits(void)
 	ok(!e.refused && e.balance_after == -50, "an overdraft's room is available: the balance goes below 0");
 	money_rule_debit(0, -5, 1, &e);
 	ok(e.refused, "an account past its overdraft (available < 0) takes no debit");
+	money_rule_debit(-LIMIT_BALANCE_MICROS_MAX + 5, INT64_MAX, 10, &e);
+	ok(!e.refused && e.out_of_range && e.balance_after == -LIMIT_BALANCE_MICROS_MAX + 5,
+	   "a debit past the money range (available clamped): out of range, not refused for funds, nothing moves");
+	money_rule_debit(LIMIT_BALANCE_MICROS_MAX, INT64_MAX, 1, &e);
+	ok(!e.refused && !e.out_of_range && e.balance_after == LIMIT_BALANCE_MICROS_MAX - 1,
+	   "an account at the top of the range with an available clamped to INT64_MAX is debited");
 	int bad = 0;
 	for (int i = 0; i < 20000; i++) {
 		int64_t overdraft = rnd(1000), reserved = rnd(1000), balance = rnd(3000) - 1000 - overdraft;
 		int64_t available = balance - reserved + overdraft, amount = 1 + rnd(3000);
 		money_rule_debit(balance, available, amount, &e);
-		if (e.refused != (amount > available) || (!e.refused && e.balance_after != balance - amount) ||
+		if (e.refused != (amount > available) || e.out_of_range || (!e.refused && e.balance_after != balance - amount) ||
 		    (!e.refused && e.balance_after - reserved < -overdraft))
 			bad++;
 	}
