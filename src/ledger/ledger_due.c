@@ -22,6 +22,13 @@
 #include <stdio.h>
 #include <string.h>
 
+/* A plan's credit for this month is due (its account names a plan the
+ * month has not credited yet). */
+static int period_due(const struct store *lg, const struct acct *a)
+{
+	return a->plan[0] != '\0' && a->plan_period != lg->now_month;
+}
+
 /* Rolls the month over and applies what is due: called with the row locked. */
 enum cd_err ledger_due_apply(struct store *lg, struct acct *a)
 {
@@ -36,7 +43,7 @@ enum cd_err ledger_due_apply(struct store *lg, struct acct *a)
 	a->dirty = month.rolled || day.rolled;
 	/* The plan's credit for a new period comes first: its rollover reads
 	 * what the last period left, before the sweep writes that off. */
-	if (ledger_periods_due(lg, a)) {
+	if (period_due(lg, a)) {
 		enum cd_err rc = ledger_periods_credit(lg, a, a->plan, lg->now, PERIOD_RENEWAL, NULL);
 		if (rc != CD_OK)
 			return rc;
@@ -56,7 +63,7 @@ enum cd_err ledger_due_apply(struct store *lg, struct acct *a)
 
 int ledger_due_writes(const struct store *lg, const struct acct *a)
 {
-	return ledger_periods_due(lg, a) || (a->sweep_due_at >= 0 && a->sweep_due_at <= lg->now);
+	return period_due(lg, a) || (a->sweep_due_at >= 0 && a->sweep_due_at <= lg->now);
 }
 
 enum cd_err ledger_due_lock(struct store *lg, const char *ext_id, struct acct *a)

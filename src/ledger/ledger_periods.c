@@ -66,11 +66,6 @@ static enum cd_err terms_read(struct store *lg, const char *plan, struct terms *
 	return CD_OK;
 }
 
-int ledger_periods_due(const struct store *lg, const struct acct *a)
-{
-	return a->plan[0] != '\0' && a->plan_period != lg->now_month;
-}
-
 void ledger_periods_sweep_due(const struct store *lg, struct acct *a)
 {
 	int64_t start, end;

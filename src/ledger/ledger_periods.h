@@ -17,9 +17,6 @@ enum period_why {
 	PERIOD_INVOICE,		/* a subscription invoice was paid: the event's key */
 };
 
-/* 1 when the account has a plan and its credit for this month is not
- * settled yet (opening it will renew). */
-int ledger_periods_due(const struct store *lg, const struct acct *a);
 /* An account on a plan is due for the background sweep when its period
  * ends, so the thread renews it even if no request comes: lowers
  * a->sweep_due_at to the end of this month when it has a plan. */
