@@ -52,20 +52,26 @@ struct config_key {
  * finishes): the order of the one table they were cut from, so that a
  * message names the key it named before. A module's finish may read a
  * lower slot's block (stripe's reads the ledger's topup_rate). */
-enum config_slot {
-	CONFIG_MODULE_LEDGER,		/* ledger/ledger_config.c: what the ledger reads of [stripe]; [retention] */
-	CONFIG_MODULE_STRIPE,		/* stripe/stripe_config.c: the rest of [stripe] */
-	CONFIG_MODULE_WIDGET,		/* core/widget_config.c: [widget] */
-	CONFIG_MODULE_NOTIFY,		/* jobs/notify_config.c: [notify] */
-	CONFIG_MODULE_GATEWAY,		/* gateway/gwconfig.c: [gateway] */
-	CONFIG_MODULES
-};
+#define CONFIG_MODULE_LIST(X)                                                                         \
+	X(LEDGER, ledger_config_module)	/* ledger/ledger_config.c: what the ledger reads of [stripe]; [retention] */ \
+	X(STRIPE, stripe_config_module)	/* stripe/stripe_config.c: the rest of [stripe] */             \
+	X(WIDGET, widget_config_module)	/* core/widget_config.c: [widget] */                         \
+	X(NOTIFY, notify_config_module)	/* jobs/notify_config.c: [notify] */                         \
+	X(GATEWAY, gwconfig_module)	/* gateway/gwconfig.c: [gateway] */
+#define CONFIG_MODULE_SLOT(slot, descriptor) CONFIG_MODULE_##slot,
+enum config_slot { CONFIG_MODULE_LIST(CONFIG_MODULE_SLOT) CONFIG_MODULES };
+/* A program's list of every module's descriptor, at its slot, for
+ * config_load (the program includes each module's header):
+ *	static const struct config_module *const modules[CONFIG_MODULES] = {
+ *		CONFIG_MODULE_LIST(CONFIG_MODULE_ENTRY)
+ *	}; */
+#define CONFIG_MODULE_ENTRY(slot, descriptor) [CONFIG_MODULE_##slot] = &descriptor,
 
 struct cfg;
 
 /* A module's keys. A program hands config_load every slot's descriptor
- * (src/http/main.c and src/ctl/creditctl.c build the same list: no layer
- * below both sees every module), and the loader allocates the module's
+ * (src/http/main.c and src/ctl/creditctl.c, each from CONFIG_MODULE_LIST:
+ * no layer below both sees every module), and the loader allocates the module's
  * block (size bytes, zeroed), fills it from keys, and frees it in
  * config_free. A section may be shared by several modules' tables (a key
  * sits in the lowest module that reads it); a key is in one table only. */

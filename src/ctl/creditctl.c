@@ -621,15 +621,11 @@ static int dispatch(struct store *lg, int argc, char **argv, const struct cfg *c
 	return 2;
 }
 
-/* Every module's table of keys, at its slot (config.h): src/http/main.c
- * lists the same (no layer below both sees every module), and config_load
- * refuses a list that misses one. */
+/* Every module's table of keys, at its slot: config.h's list (no layer
+ * below both programs sees every module); config_load refuses a list
+ * that misses one. */
 static const struct config_module *const modules[CONFIG_MODULES] = {
-	[CONFIG_MODULE_LEDGER] = &ledger_config_module,
-	[CONFIG_MODULE_STRIPE] = &stripe_config_module,
-	[CONFIG_MODULE_WIDGET] = &widget_config_module,
-	[CONFIG_MODULE_NOTIFY] = &notify_config_module,
-	[CONFIG_MODULE_GATEWAY] = &gwconfig_module,
+	CONFIG_MODULE_LIST(CONFIG_MODULE_ENTRY)
 };
 
 /* Operators' commands scan whole tables; the daemon's short statement

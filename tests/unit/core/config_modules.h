@@ -11,10 +11,6 @@
 #include "widget_config.h"
 
 static const struct config_module *const test_modules[CONFIG_MODULES] = {
-	[CONFIG_MODULE_LEDGER] = &ledger_config_module,
-	[CONFIG_MODULE_STRIPE] = &stripe_config_module,
-	[CONFIG_MODULE_WIDGET] = &widget_config_module,
-	[CONFIG_MODULE_NOTIFY] = &notify_config_module,
-	[CONFIG_MODULE_GATEWAY] = &gwconfig_module,
+	CONFIG_MODULE_LIST(CONFIG_MODULE_ENTRY)
 };
 #endif
