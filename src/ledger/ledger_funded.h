@@ -1,7 +1,7 @@
 /* ledger_funded.h: a Stripe-funded credit (DESIGN §10, §13): a Checkout
  * top-up (a topups row), an auto-recharge (a recharges row) or a paid
  * subscription invoice (an invoice_credits row), each credited once from
- * one payment intent. Refunds (ledger_news.c) and disputes
+ * one payment intent. Refunds (ledger_news_apply.c) and disputes
  * (ledger_disputes.c) take back and give back the credit of either
  * through this, the same way: found by payment intent or charge, locked
  * after its account, its refunded and disputed figures changed in place.

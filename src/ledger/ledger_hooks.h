@@ -1,5 +1,5 @@
 /* ledger_hooks.h: what the Stripe webhook's effects share (DESIGN §5 and
- * §10). ledger_news.c claims an event id and dispatches the event to one
+ * §10). ledger_news_apply.c claims an event id and dispatches the event to one
  * of these, in the same transaction; ledger_topups.c owns Checkout
  * top-ups, ledger_disputes.c disputes and suspensions. Each effect sets
  * outcome (a sentence for the log and the answer) and the account it
@@ -65,7 +65,7 @@ enum cd_err ledger_disputes_suspend_for(struct store *lg, struct acct *a, const 
 	"WHERE d.account_id = a.id AND d.state = 'open'))"
 enum cd_err ledger_disputes_open_on(struct store *lg, const struct acct *a, int *open);
 
-/* charge.refunded (ledger_news.c). */
+/* charge.refunded (ledger_news_apply.c). */
 enum cd_err ledger_refunds_charge_refunded(struct store *lg, struct hook_run *h);
 /* The payment of a subscription invoice, when invoice.paid names none (API
  * 2025-03-31 on; ledger_invoice_pay.c, migration 033). invoice_payment.paid: */

@@ -3,10 +3,11 @@
  * row, and its end on the locked account (credited once, or failed with
  * the account suspended and a later try). Used by the sender's record of
  * what Stripe answered (ledger_charges.c) and by the Stripe webhook
- * (ledger_news.c). Internal to the ledger's files. */
+ * (ledger_news_apply.c). Internal to the ledger's files. */
 #ifndef CREDITD_LEDGER_PAYG_H
 #define CREDITD_LEDGER_PAYG_H
 #include "ledger_due.h"
+#include "ledger_payg_tries.h"
 
 /* Tries of one period's collection: the first, then a day after a
  * decline, then two days after that (DESIGN §10). */
@@ -49,23 +50,4 @@ enum cd_err ledger_payg_credit(struct store *lg, struct acct *a, int64_t id, con
 enum cd_err ledger_payg_fail(struct store *lg, struct acct *a, int64_t id, const char *pi, const char *error,
 		      int *failed);
 
-/* ---- a collection's tries (ledger_payg_tries.c, migration 031) ---- */
-
-/* A try as payg_tries keeps it. */
-struct payg_try {
-	int found;		/* 0: pi is none of the collection's tries */
-	int64_t try_no;
-	int64_t cents;		/* what the try asked for */
-	char state[16];		/* open|paid|cancel|canceled|not_canceled */
-};
-/* The try of collection id whose PaymentIntent is pi, locked. */
-enum cd_err ledger_payg_tries_lock(struct store *lg, int64_t id, const char *pi, struct payg_try *t);
-/* Records pi as try try_no of collection id (cents asked) in state (open,
- * paid or cancel); a try recorded already keeps its number and amount,
- * and its state moves only open → cancel and anything → paid. */
-enum cd_err ledger_payg_tries_put(struct store *lg, int64_t id, int64_t try_no, int64_t cents, const char *pi,
-			 const char *state);
-/* The tries of collection id (of account, named in the log) still open,
- * pi's excepted, marked to be cancelled at Stripe now; *n: how many. */
-enum cd_err ledger_payg_tries_cancel_others(struct store *lg, const char *account, int64_t id, const char *pi, int *n);
 #endif

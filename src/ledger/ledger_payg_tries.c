@@ -12,7 +12,7 @@
  * next_attempt_at, tried again later while Stripe is away. Never calls
  * Stripe itself. Locks: the account (when a caller holds it), then the
  * collection's recharges row, then its tries. */
-#include "ledger_payg.h"
+#include "ledger_payg_tries.h"
 #include "ledger_recharges.h"
 #include "log.h"
 #include <assert.h>

@@ -1,7 +1,7 @@
 /* ledger_recharges.h: an auto-recharge's end, on its locked account
  * (DESIGN §9 "Auto-recharge"): credited once when its payment succeeded,
  * or failed (counted; two failures in a row switch auto-recharge off).
- * Used by the Stripe webhook (ledger_news.c) and by the sender's record
+ * Used by the Stripe webhook (ledger_news_apply.c) and by the sender's record
  * of what Stripe answered (ledger_recharge_result). Internal to the
  * ledger's files. */
 #ifndef CREDITD_LEDGER_RECHARGES_H

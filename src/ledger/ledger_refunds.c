@@ -2,7 +2,7 @@
  * an auto-recharge or a subscription invoice's credit): charge.refunded
  * applied to its credit, or kept in refunds_waiting when no credit knows
  * its payment yet, and applied when one comes to name it (DESIGN §13;
- * migration 033). Called by the webhook dispatch (ledger_news.c) and by
+ * migration 033). Called by the webhook dispatch (ledger_news_apply.c) and by
  * an invoice's payment news (ledger_invoice_pay.c); calls neither. */
 #include "ledger_events.h"
 #include "ledger_hooks.h"

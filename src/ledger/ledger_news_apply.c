@@ -1,4 +1,4 @@
-/* ledger_news.c: the effects of a payment's news (ledger_news.h, from Stripe's webhooks): the dispatch, refunds, invoices
+/* ledger_news_apply.c: the effects of a payment's news (ledger_news.h, from Stripe's webhooks): the dispatch, refunds, invoices
  * and subscriptions (Checkout top-ups are ledger_topups.c's, disputes
  * ledger_disputes.c's).
  *
