@@ -263,9 +263,14 @@ static enum cd_err write_journal(struct store *lg, struct store_write *lw, const
 enum cd_err ledger_rows_acct_store(struct store *lg, const struct acct *a)
 {
 	struct store_write lw;
-	/* Invariant 2: reserved is the sum of pending holds, never below 0. */
-	assert(a->reserved >= 0);
 	assert(a->id > 0);
+	/* Invariant 2: reserved is the sum of pending holds, never below 0.
+	 * A row edited by hand below it is refused, never written (as a
+	 * member's is), not asserted: the daemon serves every other account. */
+	if (a->reserved < 0) {
+		log_error("account %" PRId64 " would store a negative reserve", a->id);
+		return CD_E_INTERNAL;
+	}
 	enum cd_err rc = ledger_rows_acct_check_locked(lg, a, "an account update");
 	if (rc != CD_OK)
 		return rc;

@@ -367,3 +367,25 @@ def test_verify_finds_a_member_reserve_that_is_not_its_pending_holds_and_032_rep
     verify()
     eq(settle(early.json["hold_id"], 100, 10).status, 200, "the earlier hold settles off the repaired reserve")
     verify()
+
+
+def test_a_reserve_edited_below_zero_is_refused_and_the_daemon_serves_on():
+    """A reserve set below 0 by hand (invariant 2 broken outside creditd):
+    a write to that account is refused 500 internal_error with nothing
+    written, not an assertion that takes the daemon down for everyone."""
+    acct = new_account("neg-reserve")
+    eq(api("POST", "/v1/accounts/%s/grants" % acct, {"amount_micros": 1000, "source": "promo"}).status, 201, "funded")
+    sql("UPDATE accounts SET reserved_micros = -5 WHERE ext_id = '%s'" % acct)
+    try:
+        before = sql("SELECT balance_micros, (SELECT COUNT(*) FROM journal j WHERE j.account_id = a.id) "
+                     "FROM accounts a WHERE ext_id = '%s'" % acct)
+        r = api("POST", "/v1/accounts/%s/grants" % acct, {"amount_micros": 1000, "source": "promo"})
+        eq((r.status, r.err.get("code")), (500, "internal_error"), "the write refused: %r" % r)
+        eq(sql("SELECT balance_micros, (SELECT COUNT(*) FROM journal j WHERE j.account_id = a.id) "
+               "FROM accounts a WHERE ext_id = '%s'" % acct), before, "nothing written")
+        other = new_account("neg-reserve-other")
+        eq(api("POST", "/v1/accounts/%s/grants" % other, {"amount_micros": 1000, "source": "promo"}).status, 201,
+           "the daemon serves the next request")
+    finally:
+        sql("UPDATE accounts SET reserved_micros = 0 WHERE ext_id = '%s'" % acct)
+    verify()
