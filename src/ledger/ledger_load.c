@@ -140,6 +140,11 @@ static enum cd_err read_accounts(const struct store *lg, struct batch *b)
 		b->accts[b->naccts].start_version = b->accts[b->naccts].a.row_version;
 		ledger_idcache_remember(b->accts[b->naccts].a.ext_id, b->accts[b->naccts].a.id);
 		b->naccts++;
+		/* A reserve is a sum of pending holds: one below 0 was edited by
+		 * hand, and the decisions assert it never is (the batch fails,
+		 * its operations then run one at a time: only this one fails). */
+		if (b->accts[b->naccts - 1].a.reserved < 0)
+			return ledger_batch_rows_disagree(b, b->naccts - 1, "a reserve below 0");
 	}
 	EACH_ROW(b, "plan_caps", r) {
 		int acct = ledger_batch_acct_by_id(b, store_row_i64(&r, 1));

@@ -389,3 +389,27 @@ def test_a_reserve_edited_below_zero_is_refused_and_the_daemon_serves_on():
     finally:
         sql("UPDATE accounts SET reserved_micros = 0 WHERE ext_id = '%s'" % acct)
     verify()
+
+
+def test_a_reserve_edited_below_zero_fails_only_its_own_guard_calls():
+    """The same through the guard's batch: a usage of that account is
+    refused 500 with nothing written, the daemon and other accounts'
+    guard calls go on."""
+    acct = new_account("neg-reserve-guard")
+    eq(api("POST", "/v1/accounts/%s/grants" % acct, {"amount_micros": 10 ** 9, "source": "promo"}).status, 201,
+       "funded")
+    sql("UPDATE accounts SET reserved_micros = -5 WHERE ext_id = '%s'" % acct)
+    try:
+        before = sql("SELECT balance_micros, (SELECT COUNT(*) FROM journal j WHERE j.account_id = a.id) "
+                     "FROM accounts a WHERE ext_id = '%s'" % acct)
+        r = usage(acct)
+        eq((r.status, r.err.get("code")), (500, "internal_error"), "the usage refused: %r" % r)
+        eq(sql("SELECT balance_micros, (SELECT COUNT(*) FROM journal j WHERE j.account_id = a.id) "
+               "FROM accounts a WHERE ext_id = '%s'" % acct), before, "nothing written")
+        other = new_account("neg-reserve-guard-other")
+        eq(api("POST", "/v1/accounts/%s/grants" % other, {"amount_micros": 10 ** 9, "source": "promo"}).status, 201,
+           "funded")
+        eq(usage(other).status, 200, "another account's usage goes on")
+    finally:
+        sql("UPDATE accounts SET reserved_micros = 0 WHERE ext_id = '%s'" % acct)
+    verify()
