@@ -168,7 +168,7 @@ void api_transactions_of(struct api_ctx *ctx, const struct request *rq, const ch
 	if (api_query_int(rq->query, "limit", 1, LIMIT_PAGE_MAX, &limit, rs) < 0)
 		return;
 	int got = urlpath_query_get(rq->query, "cursor", cur, sizeof(cur));
-	if (got != 0 && (got < 0 || ledger_id_parse(cur, "txn_", &cursor) != 0)) {
+	if (got != 0 && (got < 0 || ledger_ids_parse(cur, "txn_", &cursor) != 0)) {
 		api_error(rs, CD_E_INVALID, "cursor", "cursor must be a next_cursor value from a previous page");
 		return;
 	}

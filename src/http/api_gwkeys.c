@@ -80,7 +80,7 @@ void api_gwkey_list(struct api_ctx *ctx, const struct request *rq, char **params
 	if (!api_path_account_ok(params[0], rs) || api_query_int(rq->query, "limit", 1, LIMIT_PAGE_MAX, &limit, rs) < 0)
 		return;
 	int got = urlpath_query_get(rq->query, "cursor", cur, sizeof(cur));
-	if (got != 0 && (got < 0 || ledger_id_parse(cur, "gwk_", &cursor) != 0)) {
+	if (got != 0 && (got < 0 || ledger_ids_parse(cur, "gwk_", &cursor) != 0)) {
 		api_error(rs, CD_E_INVALID, "cursor", "cursor must be a next_cursor value from a previous page");
 		return;
 	}
@@ -102,7 +102,7 @@ void api_gwkey_revoke(struct api_ctx *ctx, const struct request *rq, char **para
 	if (!api_path_account_ok(params[0], rs))
 		return;
 	snprintf(rs->account, sizeof(rs->account), "%s", params[0]);
-	enum cd_err rc = ledger_id_parse(params[1], "gwk_", &id) == 0 ?
+	enum cd_err rc = ledger_ids_parse(params[1], "gwk_", &id) == 0 ?
 			 ledger_gwkey_revoke(ctx->lg, params[0], id, &out, &missing) : CD_E_NOT_FOUND;
 	if (rc != CD_OK)
 		api_fail(rs, rc, missing);

@@ -33,7 +33,7 @@ struct cfg;
 
 
 /* Parses an id creditd made ("txn_42" with prefix "txn_"). 0 or -1. */
-int ledger_id_parse(const char *s, const char *prefix, int64_t *id);
+int ledger_ids_parse(const char *s, const char *prefix, int64_t *id);
 /* The internal id of the account a hold id names (hold ids carry it): 0,
  * or -1 when s is not shaped like a hold id. Checks nothing else. */
 int ledger_hold_account(struct store *lg, const char *hold_id, int64_t *account_id);

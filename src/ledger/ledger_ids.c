@@ -12,7 +12,7 @@ void ledger_ids_format(char *out, size_t cap, const char *prefix, int64_t id)
 	snprintf(out, cap, "%s%" PRId64, prefix, id);
 }
 
-int ledger_id_parse(const char *s, const char *prefix, int64_t *id)
+int ledger_ids_parse(const char *s, const char *prefix, int64_t *id)
 {
 	size_t n = strlen(prefix);
 	if (s == NULL || strncmp(s, prefix, n) != 0)
