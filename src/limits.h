@@ -348,7 +348,9 @@ _Static_assert(LIMIT_GATEWAY_IMAGE_TOKENS <= LIMIT_TOKENS_MAX, "an image's token
  * process-wide: a model priced a moment ago is found by its first request
  * (or within the window when misses used them up: the background thread
  * reloads too), and a stream of requests naming models that do not exist
- * costs at most 8 reloads a second (DESIGN §14), not one each. */
+ * costs at most 8 reloads a second (DESIGN §14), not one each. Reloads go
+ * one at a time: misses that come while one is in flight wait for it and
+ * look again without spending the quota. */
 #define LIMIT_PRICE_MISS_RELOAD_MS 1000
 #define LIMIT_PRICE_MISS_RELOADS 8
 /* What a thread is serving, written with an assertion failure (log.h's

@@ -440,14 +440,10 @@ enum cd_err ledger_member_delete(struct store *lg, const struct ledger_call *cal
 /* Loads models, actions and margin into the process-wide price cache.
  * Called at start, by the sweeper and on SIGHUP. */
 enum cd_err ledger_prices_reload(struct store *lg);
-/* After a lookup missed (a model or action priced a moment ago, not yet
- * in the cache): reloads, but at most LIMIT_PRICE_MISS_RELOADS times a
- * LIMIT_PRICE_MISS_RELOAD_MS whoever asks. 1 when it reloaded, 0 when not
- * (too many already, or failed). */
-int ledger_prices_reload_on_miss(struct store *lg);
 /* What a request's model or action costs: the cache, or on a miss the
- * cache reloaded (as ledger_prices_reload_on_miss allows) and read
- * again. 1 found, 0 not. */
+ * cache as read after the request came (a reload in flight waited for, or
+ * one made, at most LIMIT_PRICE_MISS_RELOADS a LIMIT_PRICE_MISS_RELOAD_MS
+ * whoever asks) and looked at again. 1 found, 0 not. */
 int ledger_prices_model(struct store *lg, const char *name, struct price *p, int64_t *margin_bps);
 int ledger_prices_action(struct store *lg, const char *name, int64_t *price_micros);
 /* Looks a model up in the cache only (the batch's decisions, which never

@@ -125,11 +125,27 @@ static enum cd_err prices_tx(struct store *lg, struct price_load *l)
 	return CD_OK;
 }
 
-enum cd_err ledger_prices_reload(struct store *lg)
+/* Reloads one at a time, counted: a reload that began after a lookup
+ * missed reads what was committed before that request came, and one that
+ * began earlier never overwrites a later one's list (serial transactions
+ * read later snapshots). */
+static struct {
+	pthread_mutex_t lock;
+	uint64_t begun;			/* reloads begun, under lock */
+} reloads = {PTHREAD_MUTEX_INITIALIZER, 0};
+
+static uint64_t reloads_begun(void)
+{
+	return __atomic_load_n(&reloads.begun, __ATOMIC_ACQUIRE);
+}
+
+/* One reload; the caller holds reloads.lock. */
+static enum cd_err reload_locked(struct store *lg)
 {
 	struct price_load *l = malloc(sizeof(*l));
 	if (l == NULL)
 		return CD_E_INTERNAL;
+	__atomic_add_fetch(&reloads.begun, 1, __ATOMIC_RELEASE);
 	struct store_tx t;
 	for (store_tx_init(lg, &t); store_tx_next(lg, &t);)
 		store_tx_end(lg, &t, prices_tx(lg, l));
@@ -146,6 +162,14 @@ enum cd_err ledger_prices_reload(struct store *lg)
 	return rc;
 }
 
+enum cd_err ledger_prices_reload(struct store *lg)
+{
+	pthread_mutex_lock(&reloads.lock);
+	enum cd_err rc = reload_locked(lg);
+	pthread_mutex_unlock(&reloads.lock);
+	return rc;
+}
+
 /* The reloads lookups' misses made in the current window. */
 static struct {
 	pthread_mutex_t lock;
@@ -153,7 +177,8 @@ static struct {
 	int reloads;
 } misses = {PTHREAD_MUTEX_INITIALIZER, INT64_MIN / 2, 0};
 
-int ledger_prices_reload_on_miss(struct store *lg)
+/* Whether the window's quota lets a miss reload; spends one if so. */
+static int miss_quota(void)
 {
 	int64_t now = timefmt_mono_ms();
 	int go;
@@ -167,21 +192,38 @@ int ledger_prices_reload_on_miss(struct store *lg)
 	go = misses.reloads < LIMIT_PRICE_MISS_RELOADS;
 	misses.reloads += go;
 	pthread_mutex_unlock(&misses.lock);
-	return go && ledger_prices_reload(lg) == CD_OK;
+	return go;
+}
+
+/* A lookup begun when `seen` reloads had begun missed: whether the cache
+ * now holds a list read after it began. A reload begun since (the one in
+ * flight, waited for) is enough and costs nothing; otherwise this miss
+ * reloads, if the window's quota lets it. */
+static int reload_after(struct store *lg, uint64_t seen)
+{
+	int fresh;
+	pthread_mutex_lock(&reloads.lock);
+	fresh = reloads_begun() > seen;
+	if (!fresh && miss_quota())
+		fresh = reload_locked(lg) == CD_OK;
+	pthread_mutex_unlock(&reloads.lock);
+	return fresh;
 }
 
 int ledger_prices_model(struct store *lg, const char *name, struct price *p, int64_t *margin_bps)
 {
+	uint64_t seen = reloads_begun();
 	if (ledger_price_model(name, p, margin_bps))
 		return 1;
-	return ledger_prices_reload_on_miss(lg) && ledger_price_model(name, p, margin_bps);
+	return reload_after(lg, seen) && ledger_price_model(name, p, margin_bps);
 }
 
 int ledger_prices_action(struct store *lg, const char *name, int64_t *price_micros)
 {
+	uint64_t seen = reloads_begun();
 	if (ledger_price_action(name, price_micros))
 		return 1;
-	return ledger_prices_reload_on_miss(lg) && ledger_price_action(name, price_micros);
+	return reload_after(lg, seen) && ledger_price_action(name, price_micros);
 }
 
 static int price_find(const char *name, int want_action, struct price_entry *out, int64_t *margin)

@@ -137,3 +137,27 @@ def test_a_catalogue_entry_creditd_cannot_price_is_skipped_and_named():
     check("skipped 3 catalogue entries" in p.stdout and "imported 1 price rows" in p.stdout, "counted: %r" % p.stdout)
     eq(len(history(good)), 1, "the good entry was imported")
     eq((history(fine), history(short), history(odd)), ([], [], []), "the others were not")
+
+
+def test_a_model_just_imported_is_found_by_every_first_request_at_once():
+    """Many first requests for a model the daemon's cache does not know
+    yet, at once, while the reload is slow (the models table locked for a
+    moment): the misses wait for the reload in flight and look again; none
+    is refused 'unknown model' because the others spent the miss reloads'
+    quota (LIMIT_PRICE_MISS_RELOADS) before that reload ended."""
+    import subprocess
+    import time
+    from lib import ENV, new_account, parallel
+    from test_20_guard import authorize
+    m = uid("burst")
+    eq(run(write("burst.csv", "model,%s,1000000,0,2000000,4096\n" % m)).returncode, 0, "imported")
+    acct = new_account("burst")
+    cnf = ENV["CREDITD_STACK_DIR"] + "/my.cnf"
+    locker = subprocess.Popen(["mariadb", "--defaults-file=" + cnf, "creditd", "-e",
+                               "LOCK TABLES models WRITE; SELECT SLEEP(1.5); UNLOCK TABLES"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    time.sleep(0.3)
+    got = parallel(40, lambda i: authorize(acct, model=m, input_tokens=10, max_output_tokens=10))
+    eq(locker.wait(timeout=30), 0, "the lock was taken and let go: %r" % locker.stderr.read())
+    eq([(r.status, r.json.get("error")) for r in got if r.status != 200][:2], [],
+       "every first request for %s authorized" % m)
