@@ -27,6 +27,25 @@ static struct member_row *op_member(struct batch *b, int acct, const char *membe
 	return i >= 0 ? &b->members[i].m : NULL;
 }
 
+/* A hold's figures as money_guard decides on them. */
+static struct guard_hold hold_figures(const struct hold_row *h)
+{
+	struct guard_hold g = {strcmp(h->state, "pending") == 0, strcmp(h->state, "captured") == 0, h->amount,
+			       h->charged};
+	return g;
+}
+
+/* DESIGN §10's range of a move on a and m (NULL: none): money_guard_range
+ * on their figures. */
+static const char *range_check(const struct acct *a, const struct member_row *m, int64_t reserved_delta,
+			       int64_t spend)
+{
+	struct guard_account ga;
+	struct guard_member gm;
+	const struct guard_member *pm = ledger_members_figures(a, m, &ga, &gm);
+	return money_guard_range(&ga, pm, reserved_delta, spend);
+}
+
 void ledger_decide_member_move(struct batch *b, int acct, const char *member, int64_t reserved_delta, int64_t spent_delta)
 {
 	int i;
@@ -51,64 +70,10 @@ void ledger_decide_note(struct guard_op *op, const struct acct *a)
 	op->available = ledger_rows_acct_available(a);
 }
 
-/* ---- Rate limits ---- */
-
-/* Requests and tokens per minute (DESIGN §9), counted on the account's
+/* ---- Rate limits ----
+ * Requests and tokens per minute (DESIGN §9), counted on the account's
  * (and the member's) row the batch holds locked, per UTC minute: exact
- * across every instance. A request over a limit is refused 429 with the
- * seconds to the next minute, and counts nothing. */
-enum cd_err ledger_decide_rate_check(struct refusal *why, const struct rate *w, int64_t now, int64_t tokens)
-{
-	int64_t minute = now / 60;
-	int64_t requests = w->minute == minute ? w->requests : 0;
-	int64_t counted = w->minute == minute ? w->tokens : 0;
-	const char *which = NULL;
-	int64_t limit = 0;
-	assert(now >= 0);
-	assert(tokens >= 0);
-	if (w->rpm >= 0 && requests + 1 > w->rpm) {
-		which = "requests_per_minute";
-		limit = w->rpm;
-	} else if (w->tpm >= 0 && counted + tokens > w->tpm) {
-		which = "tokens_per_minute";
-		limit = w->tpm;
-	}
-	if (which == NULL)
-		return CD_OK;
-	enum cd_err rc = refusal_set(why, REFUSE_RATE_LIMIT, which, NULL);
-	why->amount_micros = limit;
-	why->retry_after = 60 - now % 60;
-	assert(why->retry_after >= 1);
-	assert(why->retry_after <= 60);
-	return rc;
-}
-
-void ledger_decide_rate_count(struct rate *w, int64_t now, int64_t tokens)
-{
-	int64_t minute = now / 60;
-	assert(tokens >= 0);
-	if (w->minute != minute) {
-		w->minute = minute;
-		w->requests = 0;
-		w->tokens = 0;
-	}
-	w->requests++;
-	w->tokens += tokens;
-	assert(w->requests >= 1);
-	assert(w->tokens >= tokens);
-}
-
-void ledger_decide_rate_correct(struct rate *w, int64_t minute, int64_t counted, int64_t actual)
-{
-	assert(counted >= 0);
-	assert(actual >= 0);
-	if (minute < 0 || minute != w->minute)
-		return;
-	w->tokens += actual - counted;
-	if (w->tokens < 0)
-		w->tokens = 0;
-	assert(w->tokens >= 0);
-}
+ * across every instance (money_guard_rate_*). */
 
 enum cd_err ledger_decide_rates_take(struct batch *b, int acct, const char *member, int64_t now, int64_t tokens,
 			      struct refusal *why)
@@ -119,14 +84,14 @@ enum cd_err ledger_decide_rates_take(struct batch *b, int acct, const char *memb
 	struct acct *a = &b->accts[acct].a;
 	struct member_row *m = op_member(b, acct, member, &mi);
 	int64_t requests = a->rate.minute == now / 60 ? a->rate.requests : 0;
-	enum cd_err rc = ledger_decide_rate_check(why, &a->rate, now, tokens);
+	enum cd_err rc = money_guard_rate_check(why, &a->rate, now, tokens);
 	if (rc == CD_OK && m != NULL)
-		rc = ledger_decide_rate_check(why, &m->rate, now, tokens);
+		rc = money_guard_rate_check(why, &m->rate, now, tokens);
 	if (rc != CD_OK)
 		return rc;
-	ledger_decide_rate_count(&a->rate, now, tokens);
+	money_guard_rate_count(&a->rate, now, tokens);
 	if (m != NULL) {
-		ledger_decide_rate_count(&m->rate, now, tokens);
+		money_guard_rate_count(&m->rate, now, tokens);
 		b->members[mi].changed = 1;
 	}
 	/* Granted: counted once, within its limit. */
@@ -137,71 +102,46 @@ enum cd_err ledger_decide_rates_take(struct batch *b, int acct, const char *memb
 
 /* ---- Authorize ---- */
 
-/* A hold's input is priced uncached: it is a bound, not a usage. */
-enum pricing_status ledger_decide_hold_cost(const struct guard_authorize *r, int64_t output, int64_t *cost)
+/* The ask of r, as money_guard prices and checks it. */
+static void ask_of(const struct guard_authorize *r, struct guard_ask *q)
 {
-	const struct pricing_tokens held = {r->input_tokens, 0, 0, output};
-	assert(r->priced);
-	assert(output >= 0);
-	if (r->has_hold_price)
-		return pricing_cost_with_extra(&r->hold_price, r->margin_bps, &held, r->hold_fees_raw, cost);
-	return pricing_token_cost(&r->price, r->margin_bps, &held, cost);
+	memset(q, 0, sizeof(*q));
+	q->amount_micros = r->amount_micros;
+	q->input_tokens = r->input_tokens;
+	q->max_output_tokens = r->max_output_tokens;
+	q->min_output_tokens = r->min_output_tokens;
+	q->byok = r->byok;
+	q->action = r->action != NULL;
+	q->priced = r->priced;
+	q->price = &r->price;
+	q->margin_bps = r->margin_bps;
+	q->hold_price = r->has_hold_price ? &r->hold_price : NULL;
+	q->hold_fees_raw = r->hold_fees_raw;
 }
 
-/* A check that passes for an amount passes for any smaller one, so the
- * largest output is found by bisection, priced exactly as the full hold
- * was (the cost formula's rounding). */
-int ledger_decide_shrink(const struct guard_authorize *r, const struct acct *a, const struct member_row *m,
-		  int64_t *out, int64_t *amount, int64_t *min_cost)
+enum pricing_status ledger_decide_hold_cost(const struct guard_authorize *r, int64_t output, int64_t *cost)
 {
-	struct refusal scratch;
-	int64_t lo = r->min_output_tokens, hi = r->max_output_tokens - 1, cost;
-	assert(r->min_output_tokens >= 0);
-	assert(r->min_output_tokens < r->max_output_tokens);
-	if (ledger_decide_hold_cost(r, lo, min_cost) != PRICING_OK)
-		return -1;
-	if (ledger_members_guard_check(&scratch, a, m, *min_cost, 0) != CD_OK)
-		return -1;
-	while (lo < hi) {		/* lo is affordable; is anything up to hi? */
-		int64_t mid = lo + (hi - lo + 1) / 2;
-		if (ledger_decide_hold_cost(r, mid, &cost) == PRICING_OK &&
-		    ledger_members_guard_check(&scratch, a, m, cost, 0) == CD_OK)
-			lo = mid;
-		else
-			hi = mid - 1;
-	}
-	*out = lo;
-	if (ledger_decide_hold_cost(r, lo, amount) != PRICING_OK)
-		return -1;
-	/* Fewer tokens than asked, never a larger hold than the full one. */
-	assert(*out >= r->min_output_tokens);
-	assert(*out < r->max_output_tokens);
-	assert(*amount <= r->amount_micros);
-	return 0;
+	struct guard_ask q;
+	assert(r->priced);
+	assert(output >= 0);
+	ask_of(r, &q);
+	return money_guard_hold_cost(&q, output, cost);
 }
 
 /* DESIGN §5's checks of a new hold of r on a and m, shrunk when the
- * request allows it: CD_OK with the hold's *amount and *out (output
- * tokens, -1: an action), or the refusal's code with *why filled. */
+ * request allows it (money_guard_authorize). */
 static enum cd_err authorize_check(const struct guard_authorize *r, const struct acct *a, const struct member_row *m,
 				   struct refusal *why, int64_t *amount, int64_t *out)
 {
-	int64_t min_cost;
-	*amount = r->byok ? 0 : r->amount_micros;
-	*out = r->action != NULL ? -1 : r->max_output_tokens;
-	assert(*amount >= 0);
-	enum cd_err rc = ledger_members_guard_check(why, a, m, r->amount_micros, r->byok);
-	if (rc == CD_OK || rc == CD_E_SUSPENDED || r->min_output_tokens < 0 || !r->priced ||
-	    r->min_output_tokens >= r->max_output_tokens)
-		return rc;
-	if (ledger_decide_shrink(r, a, m, out, amount, &min_cost) == 0) {
-		memset(why, 0, sizeof(*why));
-		assert(*amount <= r->amount_micros);
-		return CD_OK;
-	}
-	/* Refused: what it says is needed is the least hold the app would
-	 * have taken. */
-	return ledger_members_guard_check(why, a, m, min_cost, 0);
+	struct guard_ask q;
+	struct guard_account ga;
+	struct guard_member gm;
+	ask_of(r, &q);
+	const struct guard_member *pm = ledger_members_figures(a, m, &ga, &gm);
+	enum cd_err rc = money_guard_authorize(&q, &ga, pm, why, amount, out);
+	assert(rc != CD_OK || *amount <= r->amount_micros);
+	assert(rc != CD_OK || why->why == REFUSE_NONE);
+	return rc;
 }
 
 /* A replayed request_id: answered with its hold, whatever a new one
@@ -256,7 +196,7 @@ static enum cd_err authorize_hold(struct batch *b, struct guard_op *op, int64_t 
 	struct acct *a = &ba->a;
 	struct member_row *m = r->byok ? NULL : op_member(b, op->acct, r->member, NULL);
 	struct hold_row h;
-	const char *over = ledger_members_range_check(a, m, amount, 0);
+	const char *over = range_check(a, m, amount, 0);
 	if (over != NULL)
 		return refusal_set_range(&op->refusal, REFUSE_OUT_OF_RANGE, over, amount, "max_output_tokens");
 	int64_t tokens = r->input_tokens + (out > 0 ? out : 0);	/* its input and the output granted */
@@ -352,66 +292,30 @@ static enum cd_err hold_find(struct batch *b, struct guard_op *op, const char *h
 	return CD_OK;
 }
 
-/* The listed prices ledger_decide_settle_cost may need, looked up in the price
- * cache (ledger.h) by the names it would use. */
-static void settle_prices(const struct hold_row *h, const struct guard_settle *r, struct decide_prices *p)
+/* The prices a settle of h with r may charge at: the hold's pin, the
+ * request's, and the listed ones from the price cache (ledger.h), looked
+ * up by the names they would be used with. */
+static void settle_prices(const struct hold_row *h, const struct guard_settle *r, struct guard_settle_prices *p,
+			  struct price *listed)
 {
 	memset(p, 0, sizeof(*p));
+	p->byok = h->byok;
+	p->action = h->action[0] != '\0';
 	if (h->byok)
 		return;
-	if (h->action[0] != '\0') {
+	if (p->action) {
 		p->has_action = ledger_price_action(h->action, &p->action_micros);
 		return;
 	}
-	if ((h->has_pin && (r->model == NULL || strcmp(r->model, h->model) == 0)) || r->price != NULL)
+	p->same_model = r->model == NULL || strcmp(r->model, h->model) == 0;
+	p->pinned = h->has_pin ? &h->pin : NULL;
+	p->pinned_margin = h->pin_margin;
+	p->asked = r->price;
+	p->asked_margin = r->margin_bps;
+	if ((p->pinned != NULL && p->same_model) || p->asked != NULL)
 		return;
-	p->has_model = ledger_price_model(r->model != NULL ? r->model : h->model, &p->model, &p->margin_bps);
-}
-
-static enum cd_err settle_cost_of(const struct hold_row *h, const struct guard_settle *r,
-				  const struct decide_prices *lp, int64_t *cost, struct refusal *why)
-{
-	struct price p;
-	int64_t margin;
-	const struct pricing_tokens used = {r->input_tokens, r->cached_input_tokens, r->cache_write_input_tokens,
-					    r->output_tokens};
-	*cost = 0;
-	if (h->byok)
-		return CD_OK;
-	if (h->action[0] != '\0') {
-		if (!lp->has_action)
-			return refusal_set(why, REFUSE_HOLD_UNPRICED, NULL, NULL);
-		*cost = lp->action_micros;
-		return CD_OK;
-	}
-	if (h->has_pin && (r->model == NULL || strcmp(r->model, h->model) == 0)) {
-		/* Pinned at authorize: a price change since does not touch it. */
-		p = h->pin;
-		margin = h->pin_margin;
-	} else if (r->price != NULL) {
-		p = *r->price;
-		margin = r->margin_bps;
-	} else if (lp->has_model) {
-		p = lp->model;
-		margin = lp->margin_bps;
-	} else {
-		return refusal_set(why, REFUSE_HOLD_UNPRICED, NULL, NULL);
-	}
-	if (pricing_cost_with_extra(&p, margin, &used, r->extra_raw, cost) != PRICING_OK)
-		return refusal_set(why, REFUSE_HOLD_UNPRICED, NULL, NULL);
-	if (*cost <= LIMIT_AMOUNT_MICROS_MAX)
-		return CD_OK;
-	return refusal_set_range(why, REFUSE_CHARGE_CAP, NULL, *cost, pricing_blame(&p, &used, "output_tokens"));
-}
-
-enum cd_err ledger_decide_settle_cost(const struct hold_row *h, const struct guard_settle *r, const struct decide_prices *p,
-			       int64_t *cost, struct refusal *why)
-{
-	enum cd_err rc = settle_cost_of(h, r, p, cost, why);
-	/* A charge is never negative, and a byok one is nothing. */
-	assert(rc != CD_OK || *cost >= 0);
-	assert(rc != CD_OK || !h->byok || *cost == 0);
-	return rc;
+	if (ledger_price_model(r->model != NULL ? r->model : h->model, listed, &p->listed_margin))
+		p->listed = listed;
 }
 
 /* A settle's checks, before anything moves: its hold, the hold's state,
@@ -421,7 +325,8 @@ enum cd_err ledger_decide_settle_cost(const struct hold_row *h, const struct gua
 static enum cd_err settle_check(struct batch *b, struct guard_op *op, int64_t *cost, int64_t *delta, int *replay)
 {
 	const struct guard_settle *r = op->in.settle;
-	struct decide_prices p;
+	struct guard_settle_prices p;
+	struct price listed;
 	*replay = 0;
 	enum cd_err rc = hold_find(b, op, r->hold_id);
 	if (rc != CD_OK)
@@ -437,12 +342,16 @@ static enum cd_err settle_check(struct batch *b, struct guard_op *op, int64_t *c
 	}
 	if (strcmp(h->state, "released") == 0)
 		return refusal_set(&op->refusal, REFUSE_HOLD_SETTLE_CONFLICT, r->hold_id, NULL);
-	settle_prices(h, r, &p);
-	rc = ledger_decide_settle_cost(h, r, &p, cost, &op->refusal);
+	const struct pricing_tokens used = {r->input_tokens, r->cached_input_tokens, r->cache_write_input_tokens,
+					    r->output_tokens};
+	settle_prices(h, r, &p, &listed);
+	rc = money_guard_settle_cost(&p, &used, r->extra_raw, cost, &op->refusal);
 	if (rc != CD_OK)
 		return rc;
-	int pending = strcmp(h->state, "pending") == 0;
-	*delta = *cost - (strcmp(h->state, "captured") == 0 ? h->charged : 0);
+	struct guard_settle_effect e;
+	const struct guard_hold gh = hold_figures(h);
+	money_guard_settle(&gh, *cost, &e);
+	*delta = e.delta;
 	/* A refund written for it (op->refunded) moved the balance already:
 	 * the range is checked from the balance before it, as the first time. */
 	struct acct before;
@@ -451,8 +360,8 @@ static enum cd_err settle_check(struct batch *b, struct guard_op *op, int64_t *c
 		before.balance -= op->refunded;
 		a = &before;
 	}
-	const char *over = ledger_members_range_check(a, h->has_member ? op_member(b, op->acct, h->member, NULL) : NULL,
-					      pending ? -h->amount : 0, *delta);
+	const char *over = range_check(a, h->has_member ? op_member(b, op->acct, h->member, NULL) : NULL,
+				       e.reserve_delta, *delta);
 	if (over != NULL)	/* DESIGN §10, before anything moves */
 		return refusal_set_range(&op->refusal, REFUSE_OUT_OF_RANGE, over, *delta, "output_tokens");
 	/* A captured hold was charged already: only the difference moves. */
@@ -461,39 +370,43 @@ static enum cd_err settle_check(struct batch *b, struct guard_op *op, int64_t *c
 	return CD_OK;
 }
 
-enum cd_err ledger_decide_settle_move(struct batch *b, int acct, struct hold_row *h, const struct guard_settle *r,
+/* A decided settle's moves on account acct, hold h (of that account) and
+ * its member (money_guard_settle): the rate window corrected to the
+ * actual tokens, a pending hold's reserve released, delta counted in the
+ * spends. The balance moves later, with its journal row. CD_E_INTERNAL
+ * when a spend leaves the range it was checked against. */
+static enum cd_err settle_move(struct batch *b, int acct, struct hold_row *h, const struct guard_settle *r,
 			       int64_t cost, int64_t delta, int64_t *released)
 {
 	struct acct *a = &b->accts[acct].a;
-	int pending = strcmp(h->state, "pending") == 0;
+	struct guard_settle_effect e;
+	const struct guard_hold gh = hold_figures(h);
 	assert(cost >= 0);
 	assert(h->amount >= 0);
+	money_guard_settle(&gh, cost, &e);
+	assert(e.delta == delta);	/* settle_check's */
 	/* Its minute's token count takes the actual tokens for the ones the
 	 * hold counted. */
 	if (h->rate_minute >= 0) {
 		int64_t actual = r->input_tokens + r->output_tokens;
 		int mi = -1;
 		struct member_row *hm = h->has_member ? op_member(b, acct, h->member, &mi) : NULL;
-		ledger_decide_rate_correct(&a->rate, h->rate_minute, h->rate_tokens, actual);
+		money_guard_rate_correct(&a->rate, h->rate_minute, h->rate_tokens, actual);
 		if (hm != NULL) {
-			ledger_decide_rate_correct(&hm->rate, h->rate_minute, h->rate_tokens, actual);
+			money_guard_rate_correct(&hm->rate, h->rate_minute, h->rate_tokens, actual);
 			b->members[mi].changed = 1;
 		}
 		h->rate_tokens = actual;
 	}
-	*released = 0;
-	if (pending) {
-		assert(h->amount <= a->reserved);	/* the caller's hold_fits */
-		a->reserved -= h->amount;
-		*released = h->amount > cost ? h->amount - cost : 0;
-	}
+	assert(-e.reserve_delta <= a->reserved);	/* the caller's hold_fits */
+	a->reserved += e.reserve_delta;
+	*released = e.released;
 	if (ledger_rows_acct_spent(a, delta) != 0)
 		return CD_E_INTERNAL;	/* checked above */
 	b->accts[acct].changed = 1;
-	ledger_decide_member_move(b, acct, h->has_member ? h->member : NULL, pending ? -h->amount : 0, delta);
+	ledger_decide_member_move(b, acct, h->has_member ? h->member : NULL, e.reserve_delta, delta);
 	/* Reserve never negative; a hold gives back at most what it held. */
 	assert(a->reserved >= 0);
-	assert(*released >= 0);
 	assert(*released <= h->amount);
 	return CD_OK;
 }
@@ -579,7 +492,7 @@ enum cd_err ledger_decide_settle(struct store *lg, struct batch *b, struct guard
 	rc = hold_fits(b, op->acct, h);
 	if (rc != CD_OK)
 		return rc;
-	rc = ledger_decide_settle_move(b, op->acct, h, op->in.settle, cost, delta, &released);
+	rc = settle_move(b, op->acct, h, op->in.settle, cost, delta, &released);
 	ledger_rows_hold_id_format(id, sizeof(id), a->id, h->id);
 	if (rc == CD_OK)
 		rc = settle_charge(lg, b, op, delta, id);
@@ -607,12 +520,13 @@ enum cd_err ledger_decide_release(struct batch *b, struct guard_op *op)
 	rc = hold_fits(b, op->acct, h);
 	if (rc != CD_OK)
 		return rc;
-	if (strcmp(h->state, "pending") == 0) {
-		op->released = h->amount;
-		assert(h->amount <= a->reserved);	/* hold_fits */
-		a->reserved -= h->amount;
+	const struct guard_hold gh = hold_figures(h);
+	op->released = money_guard_release(&gh);
+	if (gh.pending) {
+		assert(op->released <= a->reserved);	/* hold_fits */
+		a->reserved -= op->released;
 		b->accts[op->acct].changed = 1;
-		ledger_decide_member_move(b, op->acct, h->has_member ? h->member : NULL, -h->amount, 0);
+		ledger_decide_member_move(b, op->acct, h->has_member ? h->member : NULL, -op->released, 0);
 		snprintf(h->state, sizeof(h->state), "released");
 		bh->changed = 1;
 	}
@@ -646,7 +560,10 @@ static enum cd_err usage_check(struct batch *b, struct guard_op *op, int64_t cos
 		   memcmp(b->usages[op->usage].hash, r->request_hash, 32) == 0;
 	if (!r->force) {
 		struct member_row *m = r->byok ? NULL : op_member(b, op->acct, r->member, NULL);
-		enum cd_err rc = ledger_members_guard_check(&op->refusal, a, m, cost, r->byok);
+		struct guard_account ga;
+		struct guard_member gm;
+		const struct guard_member *pm = ledger_members_figures(a, m, &ga, &gm);
+		enum cd_err rc = money_guard_check(&op->refusal, &ga, pm, cost, r->byok);
 		if (rc != CD_OK && (rc == CD_E_SUSPENDED || !same))
 			return rc;
 		memset(&op->refusal, 0, sizeof(op->refusal));
@@ -660,7 +577,7 @@ static enum cd_err usage_check(struct batch *b, struct guard_op *op, int64_t cos
 		*done = 1;
 		return CD_OK;
 	}
-	const char *over = ledger_members_range_check(a, op_member(b, op->acct, r->member, NULL), 0, cost);
+	const char *over = range_check(a, op_member(b, op->acct, r->member, NULL), 0, cost);
 	if (over != NULL)	/* DESIGN §10: forced charges included */
 		return refusal_set_range(&op->refusal, REFUSE_OUT_OF_RANGE, over, cost, r->model ? "output_tokens" : "action");
 	return CD_OK;
@@ -679,7 +596,7 @@ static enum cd_err usage_record(struct store *lg, struct batch *b, struct guard_
 		if (rc != CD_OK)
 			return rc;
 	} else {
-		ledger_decide_rate_count(&a->rate, lg->now, tokens);
+		money_guard_rate_count(&a->rate, lg->now, tokens);
 	}
 	const struct usage_fields u = {0, r->member, r->model, r->action, r->input_tokens, r->cached_input_tokens,
 				       r->cache_write_input_tokens, r->output_tokens, cost, r->byok, r->request_id,

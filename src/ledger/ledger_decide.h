@@ -96,53 +96,14 @@ enum cd_err ledger_decide_release(struct batch *b, struct guard_op *op);
 /* At lg->now; a charge may leave op->spend_more, as a settle's. */
 enum cd_err ledger_decide_usage(struct store *lg, struct batch *b, struct guard_op *op);
 
-/* ---- Pure parts (no database, no clock but the one passed) ---- */
+/* ---- Parts the combiner and the tests use ----
+ * The money itself is decided by money_guard.h (pure): these apply its
+ * decisions to the batch's rows. */
 
-/* A rate limit's window (DESIGN §9), per UTC minute of `now`: CD_OK when
- * one more request of `tokens` tokens fits, else a 429 in *why with the
- * limit and the seconds to the next minute. Counts nothing. */
-enum cd_err ledger_decide_rate_check(struct refusal *why, const struct rate *w, int64_t now, int64_t tokens);
-/* Counts a granted request and its tokens in now's minute. */
-void ledger_decide_rate_count(struct rate *w, int64_t now, int64_t tokens);
-/* A settle's correction: the actual tokens for the `counted` ones, when
- * they were counted (in `minute`, -1: never) in the window's minute. */
-void ledger_decide_rate_correct(struct rate *w, int64_t minute, int64_t counted, int64_t actual);
 /* The account's window (b->accts[acct]) and the member's (when it has a
- * row): both must pass before either counts. */
+ * row): both must pass (money_guard_rate_check) before either counts. */
 enum cd_err ledger_decide_rates_take(struct batch *b, int acct, const char *member, int64_t now, int64_t tokens,
 			      struct refusal *why);
-/* Shrink instead of refusing (DESIGN §9): the most output tokens, from
- * r->max_output_tokens - 1 down to r->min_output_tokens, whose hold
- * passes ledger_members_guard_check on a and m (NULL: none): 0 with *out and its
- * *amount, or -1 when not even min_output_tokens fits (*min_cost: what it
- * would hold). r must be priced with min < max. */
-int ledger_decide_shrink(const struct guard_authorize *r, const struct acct *a, const struct member_row *m,
-		  int64_t *out, int64_t *amount, int64_t *min_cost);
-/* The prices a settle may charge at, from the price cache: the action's
- * (has_action 0: not listed) and the model's with the margin (has_model
- * 0: not listed). */
-struct decide_prices {
-	int has_action;
-	int64_t action_micros;
-	int has_model;
-	struct price model;
-	int64_t margin_bps;
-};
-/* Cost of settling hold h with r: byok 0, an action its price, a model
- * its tokens at the hold's pinned prices (same model), else the request's
- * (r->price), else the listed ones (p); CD_OK with *cost, or a 400 in
- * *why: no price, or above LIMIT_AMOUNT_MICROS_MAX (DESIGN §10). */
-enum cd_err ledger_decide_settle_cost(const struct hold_row *h, const struct guard_settle *r, const struct decide_prices *p,
-			       int64_t *cost, struct refusal *why);
-/* A decided settle's moves on account acct, hold h (of that account) and
- * its member: the rate window corrected to the actual tokens, a pending
- * hold's reserve released, delta (cost less what a captured hold charged
- * already; negative: a refund) counted in the spends. The balance moves
- * later, with its journal row. *released: what the hold gave back.
- * CD_OK, or CD_E_INTERNAL when a spend leaves the range it was checked
- * against. */
-enum cd_err ledger_decide_settle_move(struct batch *b, int acct, struct hold_row *h, const struct guard_settle *r,
-			       int64_t cost, int64_t delta, int64_t *released);
 /* Moves a member's reserve and month spend, when it has a row. */
 void ledger_decide_member_move(struct batch *b, int acct, const char *member, int64_t reserved_delta, int64_t spent_delta);
 /* Notes the account's balance and available on op for its answer. */

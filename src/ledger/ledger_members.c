@@ -202,69 +202,24 @@ enum cd_err ledger_members_adjust(struct store *lg, const struct acct *a, const 
 	return ledger_members_store(lg, a, &m);
 }
 
-/* DESIGN §5's checks of a charge of `amount` against a locked account, in
- * its order: 403 not active, 429 monthly limit (month spend plus pending
- * holds plus this charge), 429 daily limit (the same for the UTC day, §9),
- * 402 available. Fills what the refusal shows. */
-static enum cd_err charge_check(struct refusal *why, const struct acct *a, int64_t amount, int byok)
+const struct guard_member *ledger_members_figures(const struct acct *a, const struct member_row *m,
+						  struct guard_account *ga, struct guard_member *gm)
 {
-	int64_t available = ledger_rows_acct_available(a);
-	if (strcmp(a->status, "active") != 0)
-		return refusal_set_amounts(why, REFUSE_ACCOUNT_INACTIVE, available, amount);
-	if (byok)
-		return CD_OK;
-	if (a->monthly_limit >= 0 && money_exceeds(a->month_spent, a->reserved, amount, a->monthly_limit)) {
-		int64_t left = money_left(a->monthly_limit, a->month_spent, a->reserved);
-		return refusal_set_amounts(why, REFUSE_MONTHLY_LIMIT, left < available ? left : available, amount);
-	}
-	if (a->daily_limit >= 0 && money_exceeds(a->day_spent, a->reserved, amount, a->daily_limit)) {
-		int64_t left = money_left(a->daily_limit, a->day_spent, a->reserved);
-		return refusal_set_amounts(why, REFUSE_DAILY_LIMIT, left < available ? left : available, amount);
-	}
-	if (amount > available)
-		return refusal_set_amounts(why, REFUSE_INSUFFICIENT, available, amount);
-	return CD_OK;
-}
-
-/* Every check of a charge, the member's cap included: a cap is a 429 and
- * so comes before a 402 (DESIGN's order). m: the member's row, or NULL;
- * a member with no cap of its own has its plan's (DESIGN §9). */
-enum cd_err ledger_members_guard_check(struct refusal *why, const struct acct *a, const struct member_row *m,
-			       int64_t amount, int byok)
-{
-	enum cd_err rc = charge_check(why, a, amount, byok);
-	int64_t cap = m == NULL ? -1 : m->cap >= 0 ? m->cap : a->plan_member_cap;
-	if ((rc == CD_OK || rc == CD_E_INSUFFICIENT) && !byok && cap >= 0 && money_exceeds(m->month_spent, m->reserved, amount, cap))
-		rc = refusal_set_amounts(why, REFUSE_MEMBER_CAP, money_left(cap, m->month_spent, m->reserved), amount);
-	/* Passed: the account is active and, unless byok, can cover amount. */
-	assert(rc != CD_OK || strcmp(a->status, "active") == 0);
-	assert(rc != CD_OK || byok || amount <= ledger_rows_acct_available(a));
-	return rc;
-}
-
-static const char *range_first(const struct acct *a, const struct member_row *m, int64_t reserved_delta,
-			       int64_t spend)
-{
-	int64_t v;
-	if (money_sub(a->balance, spend, &v) != 0)
-		return "balance";
-	if (money_add(a->reserved, reserved_delta, &v) != 0)
-		return "reserve";
-	if (money_add(a->month_spent, spend, &v) != 0 || money_add(a->day_spent, spend, &v) != 0)
-		return "spend";
-	if (m != NULL && money_add(m->reserved, reserved_delta, &v) != 0)
-		return "member reserve";
-	if (m != NULL && money_add(m->month_spent, spend, &v) != 0)
-		return "member spend";
-	return NULL;
-}
-
-const char *ledger_members_range_check(const struct acct *a, const struct member_row *m, int64_t reserved_delta,
-			       int64_t spend)
-{
-	const char *over = range_first(a, m, reserved_delta, spend);
-	/* In range (evaluated only then: no overflow): the balance and the reserve after it. */
-	assert(over != NULL || money_in_range(a->balance - spend));
-	assert(over != NULL || money_in_range(a->reserved + reserved_delta));
-	return over;
+	assert(a->reserved >= 0);
+	ga->active = strcmp(a->status, "active") == 0;
+	ga->balance = a->balance;
+	ga->reserved = a->reserved;
+	ga->overdraft = a->overdraft;
+	ga->month_spent = a->month_spent;
+	ga->monthly_limit = a->monthly_limit;
+	ga->day_spent = a->day_spent;
+	ga->daily_limit = a->daily_limit;
+	ga->plan_member_cap = a->plan_member_cap;
+	if (m == NULL)
+		return NULL;
+	gm->cap = m->cap;
+	gm->month_spent = m->month_spent;
+	gm->reserved = m->reserved;
+	assert(gm->reserved == m->reserved);
+	return gm;
 }

@@ -41,20 +41,11 @@ enum cd_err ledger_members_read(struct store *lg, const struct acct *a, const ch
 /* Starts a new month on a member row read in an older one. */
 void ledger_members_roll(const struct store *lg, struct member_row *m);
 enum cd_err ledger_members_store(struct store *lg, const struct acct *a, const struct member_row *m);
-/* The guard's checks of a charge of `amount` against a locked account, in
- * DESIGN §5's order (403, 429 monthly, daily, member cap, 402), filling
- * what the refusal shows; m: the member's row or NULL (a member without a
- * cap of its own has its plan's). CD_OK when it may be charged. */
-enum cd_err ledger_members_guard_check(struct refusal *why, const struct acct *a, const struct member_row *m,
-			       int64_t amount, int byok);
-/* DESIGN §10's range, checked before a guard operation changes anything:
- * whether a reserve change and a charge of `spend` micros (negative: a
- * refund) keep the account's balance (which moves by -spend), reserve and
- * month and day spend, and the member's reserve and month spend (m may be
- * NULL), within ±LIMIT_BALANCE_MICROS_MAX. NULL when they do, else the
- * name of the first that would leave it (a static string). */
-const char *ledger_members_range_check(const struct acct *a, const struct member_row *m, int64_t reserved_delta,
-			       int64_t spend);
+/* The figures of account a and member m (NULL: none) that the guard's
+ * money decisions read (money_guard.h), into *ga and *gm: returns gm, or
+ * NULL when m is NULL. */
+const struct guard_member *ledger_members_figures(const struct acct *a, const struct member_row *m,
+						  struct guard_account *ga, struct guard_member *gm);
 /* Moves a member's reserve and month spend, when the member has a row. */
 enum cd_err ledger_members_adjust(struct store *lg, const struct acct *a, const char *member, int64_t reserved_delta,
 			  int64_t spent_delta);

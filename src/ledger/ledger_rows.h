@@ -11,13 +11,7 @@
 #include "ledger_columns.h"
 #include "ledger_int.h"
 #include "money.h"
-
-/* A rate limit's window (DESIGN §9), on an account or a member row: the
- * limits per minute (-1: none), the UTC minute counted (minutes since
- * 1970) and the requests and tokens counted in it. */
-struct rate {
-	int64_t rpm, tpm, minute, requests, tokens;
-};
+#include "money_guard.h"
 
 struct acct {
 	int64_t id;

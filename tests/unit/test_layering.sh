@@ -202,7 +202,7 @@ else
 	# which read or change rows in memory only.
 	# ledger_price_*: the price cache, read under its lock.
 	in_memory=" $(echo ledger_rows_acct_available ledger_rows_acct_spent ledger_rows_copy_text ledger_rows_hold_id_format \
-		ledger_members_guard_check ledger_members_range_check ledger_rows_spend_burn ledger_rows_spend_debt ledger_events_notice_balance \
+		ledger_members_figures ledger_rows_spend_burn ledger_rows_spend_debt ledger_events_notice_balance \
 		ledger_events_notice_recharge ledger_events_notice_refusal store_sets_init store_sets_free ledger_price_action \
 		ledger_price_model) "
 	db_files=$(for o in $objs; do
@@ -225,7 +225,7 @@ else
 	money_calls=$(for o in $(find src/money -name '*.o' | sort); do
 		nm -P "$o" | awk -v o="${o#src/}" '$2 == "U" { print o ": " $1 }'
 	done)
-	impure=$( (echo "$money_calls" | grep -vE ': (money_|pricing_|jsonio_|jsonw_|dynbuf_|timefmt_|json_|mem(cpy|cmp|set|move|chr)$|v?snprintf$|str(chr|rchr|cmp|ncmp|len|str|tol|toll|toul|toull)$|__assert_fail$|__(u)?(div|mod)ti3$|__stack_chk_fail$|__(mem(cpy|move|set|chr)|v?snprintf|str(chr|len))_chk$)'
+	impure=$( (echo "$money_calls" | grep -vE ': (money_|pricing_|refusal_set(_amounts|_range)?$|jsonio_|jsonw_|dynbuf_|timefmt_|json_|mem(cpy|cmp|set|move|chr)$|v?snprintf$|str(chr|rchr|cmp|ncmp|len|str|tol|toll|toul|toull)$|__assert_fail$|__(u)?(div|mod)ti3$|__stack_chk_fail$|__(mem(cpy|move|set|chr)|v?snprintf|str(chr|len))_chk$)'
 		echo "$money_calls" | grep -E ': timefmt_(now|mono)') | grep . | head -5 | tr '\n' ' ')
 	check "money/ calls nothing impure (no clock, I/O, database or log)" "$impure"
 fi

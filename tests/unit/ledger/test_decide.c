@@ -19,40 +19,6 @@
  * price, the default. */
 static const struct price PRICE = {1000000, 500000, 2000000, 1000, 1000000, PRICING_NO_DIMS};
 
-static void test_rates(void)
-{
-	struct refusal why;
-	struct rate w = {2, 100, -1, 0, 0};	/* 2 requests, 100 tokens a minute */
-	int64_t minute = NOW / 60;
-	is_int(ledger_decide_rate_check(&why, &w, NOW, 50), CD_OK, "a first request fits");
-	ledger_decide_rate_count(&w, NOW, 50);
-	ok(w.minute == minute && w.requests == 1 && w.tokens == 50, "counted in its minute");
-	memset(&why, 0, sizeof(why));
-	is_int(ledger_decide_rate_check(&why, &w, NOW, 60), CD_E_RATE_LIMITED, "50 + 60 tokens pass 100");
-	is_str(why.subject, "tokens_per_minute", "the token limit is named");
-	is_int(why.amount_micros, 100, "with its value");
-	is_int(why.retry_after, 30, "retry at the next minute");
-	is_int(w.requests, 1, "a refused request counts nothing");
-	is_int(ledger_decide_rate_check(&why, &w, NOW, 50), CD_OK, "exactly 100 tokens fit");
-	ledger_decide_rate_count(&w, NOW, 50);
-	is_int(ledger_decide_rate_check(&why, &w, NOW + 29, 0), CD_E_RATE_LIMITED, "a third request in the minute");
-	is_str(why.subject, "requests_per_minute", "the request limit is named first");
-	is_int(why.retry_after, 1, "one second before the boundary");
-	is_int(ledger_decide_rate_check(&why, &w, NOW + 30, 100), CD_OK, "the next minute starts empty");
-	ledger_decide_rate_count(&w, NOW + 30, 70);
-	ok(w.minute == minute + 1 && w.requests == 1 && w.tokens == 70, "the window moved on and was reset");
-	ledger_decide_rate_correct(&w, minute, 50, 10);
-	is_int(w.tokens, 70, "a hold counted in an older minute corrects nothing");
-	ledger_decide_rate_correct(&w, -1, 70, 10);
-	is_int(w.tokens, 70, "nor one never counted");
-	ledger_decide_rate_correct(&w, minute + 1, 70, 20);
-	is_int(w.tokens, 20, "the actual tokens replace the counted ones in the same minute");
-	ledger_decide_rate_correct(&w, minute + 1, 50, 0);
-	is_int(w.tokens, 0, "never below zero");
-	struct rate open = {-1, -1, -1, 0, 0};
-	is_int(ledger_decide_rate_check(&why, &open, NOW, 1000000000), CD_OK, "no limit: anything fits");
-}
-
 static void acct_init(struct acct *a, int64_t id, const char *ext, int64_t balance)
 {
 	memset(a, 0, sizeof(*a));
@@ -82,150 +48,6 @@ static struct guard_authorize ask(const char *request_id, int64_t out, int64_t m
 	r.margin_bps = 10000;
 	r.priced = 1;
 	return r;
-}
-
-static void test_shrink(void)
-{
-	struct acct a;
-	int64_t out = -1, amount = -1, min_cost = -1;
-	struct guard_authorize r = ask("r", 1000, 100);
-	acct_init(&a, 1, "acme", 1000);
-	is_int(ledger_decide_shrink(&r, &a, NULL, &out, &amount, &min_cost), 0, "1000 available: a smaller hold fits");
-	is_int(out, 450, "the most output that fits: 100 + 2*450 = 1000");
-	is_int(amount, 1000, "priced as the full hold is");
-	a.balance = 301;
-	ledger_decide_shrink(&r, &a, NULL, &out, &amount, &min_cost);
-	ok(out == 100 && amount == 300, "301 available: min_output_tokens exactly (300)");
-	a.balance = 250;
-	is_int(ledger_decide_shrink(&r, &a, NULL, &out, &amount, &min_cost), -1, "250 available: not even the minimum");
-	is_int(min_cost, 300, "what the minimum would hold");
-	a.balance = 100000;
-	a.monthly_limit = 500;
-	ledger_decide_shrink(&r, &a, NULL, &out, &amount, &min_cost);
-	ok(out == 200 && amount == 500, "the monthly limit bounds it too (500)");
-	struct member_row m;
-	memset(&m, 0, sizeof(m));
-	m.cap = 400;
-	a.monthly_limit = -1;
-	ledger_decide_shrink(&r, &a, &m, &out, &amount, &min_cost);
-	ok(out == 150 && amount == 400, "and the member's cap (400)");
-}
-
-/* One hold computation for the guard, the gateway and a shrunk hold: the
- * token price alone, or the gateway's worst case with its fees. */
-static void test_hold_cost(void)
-{
-	struct guard_authorize r = ask("h", 1000, -1);
-	int64_t cost = -1, want = -1;
-	const struct pricing_tokens held = {100, 0, 0, 1000};
-	is_int(ledger_decide_hold_cost(&r, 1000, &cost), PRICING_OK, "priced");
-	pricing_token_cost(&PRICE, 10000, &held, &want);
-	is_int(cost, want, "the guard's: the token price of its input and output");
-	r.has_hold_price = 1;
-	r.hold_price = PRICE;
-	r.hold_price.output_micros_per_mtok *= 2;
-	r.hold_fees_raw = 5000000;	/* 5 micros before the margin */
-	is_int(ledger_decide_hold_cost(&r, 1000, &cost), PRICING_OK, "the gateway's worst case");
-	pricing_cost_with_extra(&r.hold_price, 10000, &held, 5000000, &want);
-	is_int(cost, want, "at its hold price with its fees");
-	ok(cost > 100 + 2 * 1000, "dearer than the token price (%lld)", (long long)cost);
-}
-
-static void test_settle_cost(void)
-{
-	struct hold_row h;
-	struct guard_settle r;
-	struct decide_prices p;
-	struct refusal why;
-	struct price dear = {3000000, 0, 6000000, 1000, 3000000, PRICING_NO_DIMS},
-		     huge = {0, 0, 40000000000000000LL, 1, 0, PRICING_NO_DIMS};
-	int64_t cost = -1;
-	memset(&h, 0, sizeof(h));
-	memset(&r, 0, sizeof(r));
-	memset(&p, 0, sizeof(p));
-	memset(&why, 0, sizeof(why));
-	snprintf(h.model, sizeof(h.model), "m");
-	h.has_pin = 1;
-	h.pin = PRICE;
-	h.pin_margin = 10000;
-	r.input_tokens = 100;
-	r.output_tokens = 50;
-	is_int(ledger_decide_settle_cost(&h, &r, &p, &cost, &why), CD_OK, "a model's tokens at its pinned prices");
-	is_int(cost, 200, "100 + 2*50");
-	r.cached_input_tokens = 40;
-	ledger_decide_settle_cost(&h, &r, &p, &cost, &why);
-	is_int(cost, 180, "cached input at its own price: 60 + 20 + 100");
-	r.cached_input_tokens = 0;
-	r.model = "other";
-	r.price = &dear;
-	r.margin_bps = 10000;
-	ledger_decide_settle_cost(&h, &r, &p, &cost, &why);
-	is_int(cost, 600, "another model: at the request's prices (300 + 300)");
-	r.price = NULL;
-	is_int(ledger_decide_settle_cost(&h, &r, &p, &cost, &why), CD_E_INVALID, "another model, not listed: refused");
-	is_int(why.why, REFUSE_HOLD_UNPRICED, "as unpriced");
-	p.has_model = 1;
-	p.model = dear;
-	p.margin_bps = 20000;
-	ledger_decide_settle_cost(&h, &r, &p, &cost, &why);
-	is_int(cost, 1200, "listed: at the list's prices and margin");
-	h.byok = 1;
-	ledger_decide_settle_cost(&h, &r, &p, &cost, &why);
-	is_int(cost, 0, "byok costs nothing");
-	h.byok = 0;
-	snprintf(h.action, sizeof(h.action), "search");
-	p.has_action = 1;
-	p.action_micros = 5000;
-	ledger_decide_settle_cost(&h, &r, &p, &cost, &why);
-	is_int(cost, 5000, "an action costs its price, whatever the tokens");
-	p.has_action = 0;
-	is_int(ledger_decide_settle_cost(&h, &r, &p, &cost, &why), CD_E_INVALID, "an action no longer listed: refused");
-	h.action[0] = '\0';
-	r.model = NULL;
-	h.pin = huge;
-	memset(&why, 0, sizeof(why));
-	is_int(ledger_decide_settle_cost(&h, &r, &p, &cost, &why), CD_E_INVALID, "above the amount cap: refused");
-	is_int(why.why, REFUSE_CHARGE_CAP, "as a charge over the cap");
-	is_int(why.amount_micros, 2000000000000LL, "naming the charge (2 * 10^12)");
-	is_str(why.param, "output_tokens", "blaming the output");
-}
-
-/* Cache writes at the cache-write price pinned with the others (DESIGN
- * §12): 3 micros a token here, where plain input is 1. */
-static void test_settle_cost_cache_write(void)
-{
-	struct hold_row h;
-	struct guard_settle r;
-	struct decide_prices p;
-	struct refusal why;
-	int64_t cost = -1;
-	memset(&h, 0, sizeof(h));
-	memset(&r, 0, sizeof(r));
-	memset(&p, 0, sizeof(p));
-	memset(&why, 0, sizeof(why));
-	snprintf(h.model, sizeof(h.model), "m");
-	h.has_pin = 1;
-	h.pin = PRICE;
-	h.pin.cache_write_micros_per_mtok = 3000000;
-	h.pin_margin = 10000;
-	r.input_tokens = 100;
-	r.output_tokens = 50;
-	r.cache_write_input_tokens = 40;
-	is_int(ledger_decide_settle_cost(&h, &r, &p, &cost, &why), CD_OK, "cache writes priced");
-	is_int(cost, 280, "at the pinned cache-write price: 60 + 3*40 + 100");
-	r.cached_input_tokens = 60;
-	ledger_decide_settle_cost(&h, &r, &p, &cost, &why);
-	is_int(cost, 250, "the rest of the input cached: 30 + 120 + 100");
-	r.cached_input_tokens = 61;
-	is_int(ledger_decide_settle_cost(&h, &r, &p, &cost, &why), CD_E_INVALID, "cached + cache writes above the input");
-	is_int(why.why, REFUSE_HOLD_UNPRICED, "refused, as a cost the formula cannot give");
-	r.cached_input_tokens = 0;
-	h.pin.cache_write_micros_per_mtok = h.pin.input_micros_per_mtok;
-	ledger_decide_settle_cost(&h, &r, &p, &cost, &why);
-	is_int(cost, 200, "the default, the input price: as plain input");
-	h.byok = 1;
-	ledger_decide_settle_cost(&h, &r, &p, &cost, &why);
-	is_int(cost, 0, "byok: nothing, cache writes or not");
 }
 
 /* A batch as the read CALL would leave it: account "acme" (id 7) with
@@ -569,11 +391,6 @@ static void test_written_only_when_locked(struct store *lg)
 int main(void)
 {
 	static struct store lg;	/* the clock only: nothing here connects */
-	test_rates();
-	test_shrink();
-	test_hold_cost();
-	test_settle_cost();
-	test_settle_cost_cache_write();
 	struct batch *b = batch_made();
 	ok(b != NULL, "a batch in memory");
 	if (b != NULL) {
