@@ -342,7 +342,7 @@ static int64_t burn(struct batch *b, int acct, int64_t amount, int debt)
 			g[n++] = b->grants[i].g;
 		}
 	}
-	int64_t left = debt ? (ledger_rows_spend_debt(g, n, amount) ? 0 : amount) : ledger_rows_spend_burn(g, n, amount);
+	int64_t left = debt ? (money_rule_spend_debt(g, n, amount) ? 0 : amount) : money_rule_spend_burn(g, n, amount);
 	for (int i = 0; i < n; i++) {
 		b->grants[at[i]].g = g[i];
 		after += g[i].remaining;

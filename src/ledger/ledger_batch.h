@@ -253,7 +253,7 @@ int ledger_batch_usage_add(struct batch *b, int acct, const struct usage_fields 
 /* A usage_records row of a settle (no id needed). */
 void ledger_batch_settle_usage(struct batch *b, int acct, const struct usage_fields *u);
 /* Spends amount (> 0) from account acct's grants read, in spending order
- * (ledger_rows_spend_burn), lowers the balance now and appends its journal row
+ * (money_rule_spend_burn), lowers the balance now and appends its journal row
  * (in this order among the batch's); in memory only. What those grants
  * cannot cover goes onto the debt row when the account has no more
  * grants than were read; when it has (or its grants changed in the

@@ -353,39 +353,6 @@ enum cd_err ledger_rows_spend(struct store *lg, struct acct *a, int64_t amount, 
 	return rc;
 }
 
-int64_t ledger_rows_spend_burn(struct spend_grant *g, int n, int64_t amount)
-{
-	const int64_t asked = amount;
-	assert(n >= 0);
-	assert(amount >= 0);
-	for (int i = 0; i < n && amount > 0; i++) {
-		if (g[i].debt || g[i].remaining <= 0)
-			continue;
-		int64_t take = g[i].remaining < amount ? g[i].remaining : amount;
-		g[i].remaining -= take;
-		g[i].changed = 1;
-		amount -= take;
-	}
-	/* What the grants could not cover: none of it more than was asked. */
-	assert(amount >= 0);
-	assert(amount <= asked);
-	return amount;
-}
-
-int ledger_rows_spend_debt(struct spend_grant *g, int n, int64_t left)
-{
-	assert(n >= 0);
-	assert(left > 0);
-	for (int i = 0; i < n; i++) {
-		if (g[i].debt) {
-			g[i].remaining -= left;
-			g[i].changed = 1;
-			return 1;
-		}
-	}
-	return 0;
-}
-
 enum cd_err ledger_rows_spend_as(struct store *lg, struct acct *a, int64_t amount, const char *cause,
 			    const char *source, int64_t hold_id, const char *reference, const char *description,
 			    int64_t *journal_id)
@@ -413,9 +380,9 @@ enum cd_err ledger_rows_spend_as(struct store *lg, struct acct *a, int64_t amoun
 		for (n = 0; n < LIMIT_SPEND_GRANTS + 1 && store_fetch(s) == 1; n++)
 			g[n] = (struct spend_grant){store_i64(s, 0), store_i64(s, 1), store_i64(s, 2) != 0, 0};
 		full = n == LIMIT_SPEND_GRANTS + 1;
-		left = ledger_rows_spend_burn(g, n, left);
+		left = money_rule_spend_burn(g, n, left);
 		int last = left == 0 || !full;
-		int64_t debt = last && left > 0 && !ledger_rows_spend_debt(g, n, left) ? -left : 0;
+		int64_t debt = last && left > 0 && !money_rule_spend_debt(g, n, left) ? -left : 0;
 		rc = grants_journal(lg, a, g, n, debt, last ? &j : NULL, journal_id);
 		if (last)
 			break;

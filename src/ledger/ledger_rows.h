@@ -12,6 +12,7 @@
 #include "ledger_int.h"
 #include "money.h"
 #include "money_guard.h"
+#include "money_rule.h"
 
 struct acct {
 	int64_t id;
@@ -90,22 +91,9 @@ int ledger_rows_acct_spent(struct acct *a, int64_t delta);
 enum cd_err ledger_rows_acct_store(struct store *lg, const struct acct *a);
 /* The spending order (DESIGN §4): priority (lower first), then the
  * soonest expiry (none last), then the oldest. Written here only: every
- * statement that spends or lists grants orders by it, and ledger_rows_spend_burn
+ * statement that spends or lists grants orders by it, and money_rule_spend_burn
  * burns in the order read. */
 #define GRANTS_SPEND_ORDER "priority, expires_at IS NULL, expires_at, id"
-/* A grant as a spend sees it. */
-struct spend_grant {
-	int64_t id;
-	int64_t remaining;
-	int debt;			/* the account's debt row (remaining <= 0) */
-	int changed;			/* remaining moved: write it back */
-};
-/* Burns up to amount from the positive grants of g[0..n-1], which are in
- * GRANTS_SPEND_ORDER; returns what they could not cover. */
-int64_t ledger_rows_spend_burn(struct spend_grant *g, int n, int64_t amount);
-/* Puts `left` onto the debt row among g: 1, or 0 when there is none (the
- * caller adds one with -left remaining). */
-int ledger_rows_spend_debt(struct spend_grant *g, int n, int64_t left);
 /* Spends amount (> 0) from the account's grants in spending order; what
  * the grants cannot cover becomes debt. Appends one journal row. The
  * caller has locked the account and stores it afterwards. */

@@ -297,3 +297,41 @@ enum payg_send money_rule_payg_send(int64_t owed, int64_t amount_cents, int64_t 
 	assert(d != PAYG_LOWER || attempts == 0);
 	return d;
 }
+
+/* ---- Spending (DESIGN §4) ---- */
+
+int64_t money_rule_spend_burn(struct spend_grant *g, int n, int64_t amount)
+{
+	const int64_t asked = amount;
+	assert(n >= 0);
+	assert(amount >= 0);
+	for (int i = 0; i < n && amount > 0; i++) {
+		if (g[i].debt || g[i].remaining <= 0)
+			continue;
+		int64_t take = g[i].remaining < amount ? g[i].remaining : amount;
+		g[i].remaining -= take;
+		g[i].changed = 1;
+		amount -= take;
+	}
+	/* What the grants could not cover: none of it more than was asked. */
+	assert(amount >= 0);
+	assert(amount <= asked);
+	return amount;
+}
+
+int money_rule_spend_debt(struct spend_grant *g, int n, int64_t left)
+{
+	assert(n >= 0);
+	assert(left > 0);
+	for (int i = 0; i < n; i++) {
+		if (g[i].debt) {
+			int64_t before = g[i].remaining;
+			g[i].remaining -= left;
+			g[i].changed = 1;
+			/* The debt grew by exactly what was left. */
+			assert(g[i].remaining == before - left);
+			return 1;
+		}
+	}
+	return 0;
+}

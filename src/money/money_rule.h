@@ -11,7 +11,7 @@
  * result: money conserved, nothing below zero that may not be, nothing
  * taken beyond what was credited. tests/unit/money/test_money_rule.c tests them
  * without a database, and applies random sequences of credits, spends
- * (ledger_rows_spend_burn and ledger_rows_spend_debt), refunds and disputes opened
+ * (money_rule_spend_burn and money_rule_spend_debt), refunds and disputes opened
  * and closed to a ledger in memory, checking DESIGN §4's invariants after each. */
 #ifndef CREDITD_MONEY_RULE_H
 #define CREDITD_MONEY_RULE_H
@@ -191,4 +191,19 @@ int64_t money_rule_payg_cents(int64_t balance, int64_t rate, int64_t min_cents);
 enum payg_send { PAYG_SEND, PAYG_LOWER, PAYG_END };
 enum payg_send money_rule_payg_send(int64_t owed, int64_t amount_cents, int64_t attempts, int decided);
 
+
+/* A grant as a spend sees it. */
+struct spend_grant {
+	int64_t id;
+	int64_t remaining;
+	int debt;			/* the account's debt row (remaining <= 0) */
+	int changed;			/* remaining moved: write it back */
+};
+/* Burns up to amount from the positive grants of g[0..n-1], which are in
+ * the spending order (DESIGN §4; ledger_rows.h GRANTS_SPEND_ORDER);
+ * returns what they could not cover. */
+int64_t money_rule_spend_burn(struct spend_grant *g, int n, int64_t amount);
+/* Puts `left` onto the debt row among g: 1, or 0 when there is none (the
+ * caller adds one with -left remaining). */
+int money_rule_spend_debt(struct spend_grant *g, int n, int64_t left);
 #endif

@@ -74,8 +74,8 @@ static int spend(struct model *m, int64_t amount)
 {
 	if (amount <= 0 || m->n == GRANTS)
 		return amount == 0 ? 0 : -1;
-	int64_t left = ledger_rows_spend_burn(m->g, m->n, amount);
-	if (left > 0 && !ledger_rows_spend_debt(m->g, m->n, left))
+	int64_t left = money_rule_spend_burn(m->g, m->n, amount);
+	if (left > 0 && !money_rule_spend_debt(m->g, m->n, left))
 		m->g[m->n++] = (struct spend_grant){m->n + 1, -left, 1, 1};
 	m->balance -= amount;
 	return 0;
