@@ -120,6 +120,10 @@ static enum cd_err member_add(const struct store *lg, struct batch *b, const str
 	memset(m, 0, sizeof(*m));
 	m->acct = acct;
 	ledger_members_from_row_at(lg, r, c, &m->m);
+	/* A member's reserve is a sum of its pending holds, as an account's
+	 * (read_accounts): one below 0 was edited by hand. */
+	if (m->m.reserved < 0)
+		return ledger_batch_rows_disagree(b, acct, "a member's reserve below 0");
 	return CD_OK;
 }
 
@@ -165,8 +169,9 @@ static enum cd_err read_holds(const struct store *lg, struct batch *b)
 		hold_pin_cache_write(&r, HOLDS_SET_COLS - 1, &h);
 		if (ledger_batch_acct_by_id(b, h.account_id) < 0)
 			continue;	/* not of an account this batch locked */
-		if (!store_row_null(&r, 1 + HOLD_NCOLS) && member_add(lg, b, &r, 1 + HOLD_NCOLS) != CD_OK)
-			return CD_E_INTERNAL;
+		enum cd_err rc = store_row_null(&r, 1 + HOLD_NCOLS) ? CD_OK : member_add(lg, b, &r, 1 + HOLD_NCOLS);
+		if (rc != CD_OK)
+			return rc;
 		if (ledger_batch_hold_by_id(b, h.id) < 0 && hold_keep(b, &h) < 0)
 			return CD_E_INTERNAL;
 	}
@@ -177,8 +182,9 @@ static enum cd_err read_holds(const struct store *lg, struct batch *b)
 			return CD_E_INTERNAL;
 	}
 	EACH_ROW(b, "members", r) {
-		if (member_add(lg, b, &r, 1) != CD_OK)
-			return CD_E_INTERNAL;
+		enum cd_err rc = member_add(lg, b, &r, 1);
+		if (rc != CD_OK)
+			return rc;
 	}
 	return CD_OK;
 }

@@ -413,3 +413,29 @@ def test_a_reserve_edited_below_zero_fails_only_its_own_guard_calls():
     finally:
         sql("UPDATE accounts SET reserved_micros = 0 WHERE ext_id = '%s'" % acct)
     verify()
+
+
+def test_a_member_reserve_edited_below_zero_fails_only_its_own_guard_calls():
+    """A member's reserve set below 0 by hand: a usage naming that member
+    is refused 500 with nothing written (the batch's read finds rows that
+    disagree), not an assertion that takes the daemon down; the account's
+    other members and other accounts go on."""
+    acct = new_account("neg-member", kind="workspace")
+    eq(api("POST", "/v1/accounts/%s/grants" % acct, {"amount_micros": 10 ** 9, "source": "promo"}).status, 201,
+       "funded")
+    for member in ("ann", "bob"):
+        eq(api("POST", "/v1/accounts/%s/members" % acct, {"member": member}).status, 201, "member %s" % member)
+    sql("UPDATE members m JOIN accounts a ON a.id = m.account_id SET m.reserved_micros = -5 "
+        "WHERE a.ext_id = '%s' AND m.member = 'ann'" % acct)
+    try:
+        before = state(acct)
+        r = usage(acct, member="ann")
+        eq((r.status, r.err.get("code")), (500, "internal_error"), "the usage refused: %r" % r)
+        eq(state(acct), before, "nothing written")
+        eq(usage(acct, member="bob").status, 200, "another member's usage goes on")
+        other = new_account("neg-member-other")
+        eq(usage(other).status, 200, "and another account's")
+    finally:
+        sql("UPDATE members m JOIN accounts a ON a.id = m.account_id SET m.reserved_micros = 0 "
+            "WHERE a.ext_id = '%s' AND m.member = 'ann'" % acct)
+    verify()
