@@ -8,7 +8,10 @@
  * (ledger_batch.h), each operation is decided in memory in arrival order
  * by the guard's rules (ledger_decide.h: DESIGN §5's checks in its order,
  * 404, 403, 429, 402), every row is written back and committed in one
- * more round trip, and each operation gets its own answer. A refusal
+ * more round trip, and each operation gets its own answer. The read
+ * writes nothing: an account it finds with an expiry or a plan's credit
+ * due ends the attempt, is brought due in a transaction of its own
+ * (ledger_due_bring_id), and the batch reads again (batch_run). A refusal
  * changes nothing, so it never touches the other operations of its
  * batch; a failure of the transaction (deadlock, lock wait, lost
  * connection, certification) runs the whole batch again, at most
@@ -24,7 +27,9 @@
 #include "log.h"
 #include "timefmt.h"
 #include <assert.h>
+#include <inttypes.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -424,6 +429,54 @@ static enum cd_err batch_attempt(struct store *lg, struct batch *b, struct guard
 	return rc;
 }
 
+/* Accounts brought due before a batch read them again, since start. */
+static atomic_ullong brought_due;
+
+/* The accounts the last attempt's read found due (b->due_ids), each
+ * brought due in a transaction of its own. */
+static enum cd_err bring_due(struct store *lg, const struct batch *b)
+{
+	assert(b->ndue > 0);
+	assert(b->ndue <= b->naccts);
+	for (int i = 0; i < b->ndue; i++) {
+		enum cd_err rc = ledger_due_bring_id(lg, b->due_ids[i]);
+		if (rc != CD_OK)
+			return rc;
+		atomic_fetch_add(&brought_due, 1);
+	}
+	return CD_OK;
+}
+
+/* The batch as one transaction, retried whole (store_tx), on accounts
+ * with nothing due: an attempt whose read finds expiries or a plan's
+ * credit due ends on them (CD_E_DUE, rolled back, nothing written); they
+ * are brought due, each in a transaction of its own, and the batch runs
+ * again, reading them as those transactions left them. A clock that
+ * moved on in between may find one due again: at most
+ * LIMIT_BATCH_DUE_PASSES passes, then the batch fails, logged. */
+static enum cd_err batch_run(struct store *lg, struct batch *b, struct guard_op **ops, int n)
+{
+	struct store_tx t;
+	b->hold_reqs_needed = b->kept_off = 0;
+	for (int pass = 0;; pass++) {
+		b->ndue = 0;
+		for (store_tx_init(lg, &t); store_tx_next(lg, &t);)
+			store_tx_end(lg, &t, batch_attempt(lg, b, ops, n));
+		if (t.rc != CD_E_DUE)
+			return t.rc;
+		/* Ended by its read, before anything was written or committed. */
+		assert(!lg->committed);
+		if (pass == LIMIT_BATCH_DUE_PASSES) {
+			log_error("a guard batch found account %" PRId64 " due after %d passes that brought it due",
+				  b->due_ids[0], LIMIT_BATCH_DUE_PASSES);
+			return CD_E_INTERNAL;
+		}
+		enum cd_err rc = bring_due(lg, b);
+		if (rc != CD_OK)
+			return rc;
+	}
+}
+
 /* The batch's operations, named for an assertion failure's line (the
  * combining thread runs other requests' operations too). */
 static unsigned guard_context(struct guard_op **ops, int n)
@@ -445,7 +498,7 @@ static unsigned guard_context(struct guard_op **ops, int n)
 static void guard_run(struct store *lg, struct combine_op **links, int n)
 {
 	struct guard_op *ops[BATCH_MAX];
-	struct store_tx t;
+	enum cd_err rc = CD_E_INTERNAL;
 	char route[sizeof(lg->route)];
 	int routed = lg->routed;
 	assert(n >= 1);
@@ -458,19 +511,13 @@ static void guard_run(struct store *lg, struct combine_op **links, int n)
 	store_route(lg, ops[0]->route[0] != '\0' ? ops[0]->route : NULL);
 	unsigned serving = guard_context(ops, n);
 	struct batch *b = ledger_batch_take();
-	store_tx_init(lg, &t);
-	if (b == NULL) {
-		t.rc = CD_E_INTERNAL;
-	} else {
-		b->hold_reqs_needed = b->kept_off = 0;
-		while (store_tx_next(lg, &t))
-			store_tx_end(lg, &t, batch_attempt(lg, b, ops, n));
-	}
+	if (b != NULL)
+		rc = batch_run(lg, b, ops, n);
 	ledger_batch_give(b);
 	log_context_pop(serving);
 	lg->routed = routed;
 	memcpy(lg->route, route, sizeof(route));
-	if (t.rc == CD_E_INTERNAL && n > 1 && !lg->committed) {
+	if (rc == CD_E_INTERNAL && n > 1 && !lg->committed) {
 		/* Something about one operation (logged) failed the batch, which
 		 * was rolled back: run each alone, so only that one fails. */
 		for (int i = 0; i < n; i++) {
@@ -483,7 +530,7 @@ static void guard_run(struct store *lg, struct combine_op **links, int n)
 		struct guard_op *op = ops[i];
 		struct ledger_result *res = op->res;
 		memset(res, 0, sizeof(*res));
-		op->rc = t.rc;
+		op->rc = rc;
 		if (op->rc == CD_OK && op->out == NULL) {
 			log_error("a guard answer could not be made");
 			op->rc = CD_E_INTERNAL;
@@ -676,6 +723,7 @@ void ledger_batch_stats(struct ledger_batch_stats *s)
 	struct ledger_combine_stats c;
 	pthread_once(&guard_once, guard_init);
 	memset(s, 0, sizeof(*s));
+	s->brought_due = atomic_load(&brought_due);
 	for (int q = 0; q < store_noderoute_count(); q++) {
 		ledger_combine_stats(&guard_queue[q], &c);
 		s->batches += c.batches;

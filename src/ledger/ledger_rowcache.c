@@ -289,8 +289,9 @@ static uint64_t keep_acct(struct node_table *t, const struct batch *b, int i)
 	/* The holds kept before stay kept when nothing but this batch's
 	 * operations moved the account since they were: it began at the
 	 * version kept (decided on the rows kept, or read them at that
-	 * version under their lock) and its opening wrote nothing. */
-	int same_epoch = e->id == ba->a.id && e->a.row_version == ba->start_version && !ba->opened;
+	 * version under their lock; the read writes nothing, and what fell
+	 * due was brought due before it, which moved the version). */
+	int same_epoch = e->id == ba->a.id && e->a.row_version == ba->start_version;
 	if (!same_epoch) {
 		if (e->id != 0 && e->id != ba->a.id && t->by_ext[ext_slot(e->a.ext_id)] == (int32_t)(e - t->accts) + 1)
 			t->by_ext[ext_slot(e->a.ext_id)] = 0;
