@@ -6,10 +6,13 @@
  * LIMIT_ROWCACHE_HOLDS hold slots taken by the hold's id. A kept hold
  * belongs to its account's epoch. A batch that began at the version kept
  * (it decided on the kept rows, whose write proved nothing else moved
- * them, or it read the account at that version under its lock) and whose
- * opening wrote nothing carries the epoch on: only its own operations
- * moved the account since. Any other batch starts a new epoch, which lets
- * go every hold kept before it, since nothing says they are still pending. */
+ * them, or it read the account at that version under its lock) carries
+ * the epoch on: only its own operations moved the account since (a
+ * batch's read writes nothing; an expiry is brought due before it, in a
+ * transaction of its own that moves the version). Any other batch starts
+ * a new epoch, which lets go every hold kept before it, since nothing
+ * says they are still pending. A kept account is never due
+ * (ledger_due_writes): one that falls due is read, not filled. */
 #include "ledger_rowcache.h"
 #include "timefmt.h"
 #include <assert.h>
