@@ -92,6 +92,14 @@ _Static_assert(LIMIT_BATCH_OPS >= 1 && LIMIT_BATCH_OPS <= 64, "batch sizes fit t
  * one order (accounts by id ascending, then holds, then members), so they
  * cannot deadlock on each other. */
 #define LIMIT_BATCH_COMBINERS 2
+/* Passes a guard batch makes of bringing due, each in a transaction of
+ * its own, the accounts its read found with an expiry or a plan's credit
+ * due, before it runs on rows due no more (ledger_holds.c). A pass leaves
+ * nothing due at its clock: the read after it finds one due again only
+ * when something more fell due in the moment between (the clock moved
+ * on). Two such moments in a row are not to be expected; past them the
+ * batch fails, logged (500), its operations then run alone. */
+#define LIMIT_BATCH_DUE_PASSES 2
 /* The guard's rows kept in memory (ledger_rowcache.h): the accounts its
  * last batches wrote, with the version each write left, so that a batch
  * of accounts kept is decided without its read CALL (one round trip, not

@@ -405,6 +405,10 @@ static void emit_gauges(struct dynbuf *b, const struct metrics_gauges *g)
 			      "creditd_guard_rows_kept_total{outcome=\"read\"} %llu\n"
 			      "creditd_guard_rows_kept_total{outcome=\"moved\"} %llu\n",
 			      g->kept->filled, g->kept->read, g->kept->refused);
+	if (g->guard_brought_due != NULL)
+		dynbuf_printf(b, "# HELP creditd_guard_brought_due_total Accounts a guard batch's read found with an expiry or a plan's credit due, brought due each in a transaction of its own before the batch read them again.\n"
+			      "# TYPE creditd_guard_brought_due_total counter\ncreditd_guard_brought_due_total %llu\n",
+			      *g->guard_brought_due);
 	if (g->version != NULL) {
 		dynbuf_printf(b, "# HELP creditd_build_info The running creditd's version.\n"
 			      "# TYPE creditd_build_info gauge\ncreditd_build_info{version=\"");

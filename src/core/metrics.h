@@ -93,6 +93,10 @@ struct metrics_gauges {
 	const struct metrics_kept *kept;	/* NULL: no lines */
 	/* The gateway's calls in flight (DESIGN §12); -1: no gateway lines. */
 	long long gateway_in_flight;
+	/* Accounts guard batches found with an expiry or a plan's credit due
+	 * and brought due, each in a transaction of its own, before reading
+	 * them again, since start; NULL: no line. */
+	const unsigned long long *guard_brought_due;
 };
 /* The Prometheus text (exposition format 0.0.4) of every counter and of
  * g, NUL-terminated, in a buffer the caller frees with free(). NULL

@@ -570,12 +570,15 @@ enum cd_err ledger_usage(struct store *lg, const struct ledger_call *call, const
 
 /* Group commit's counters for /metrics: batches run, operations in
  * them, and batches by size (count[i]: sizes up to le[i], above the
- * bucket before; the last bucket also takes larger ones). */
+ * bucket before; the last bucket also takes larger ones); accounts a
+ * batch's read found with an expiry or a plan's credit due, each brought
+ * due in a transaction of its own before the batch read it again. */
 #define LEDGER_BATCH_BUCKETS 7
 struct ledger_batch_stats {
 	unsigned long long batches, ops;
 	unsigned long long count[LEDGER_BATCH_BUCKETS];
 	int le[LEDGER_BATCH_BUCKETS];
+	unsigned long long brought_due;
 };
 void ledger_batch_stats(struct ledger_batch_stats *s);
 /* Guard batches since start by how their rows came (ledger_rowcache.h):

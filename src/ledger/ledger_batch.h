@@ -14,9 +14,14 @@
  * journal rows keep the order of the operations that made them, and
  * move the balances by exactly their amounts (asserted at each flush). Both
  * CALLs take one JSON parameter, written by jsonw.h: no SQL text is made
- * from request data. Above the account-open step (a batch rolls months
- * and sweeps what fell due like any other opening) and below the guard's
- * rules. Internal to the ledger's files. */
+ * from request data. The read writes nothing: it opens each account in
+ * memory (its month and day rolled, written with the row at the flush);
+ * an account with more due (an expiry, a plan's credit: rows besides its
+ * own to write) ends the attempt unapplied, and the guard brings it due
+ * in a transaction of its own before the batch runs again
+ * (ledger_holds.c), so a batch decides only on accounts with nothing
+ * due. Above the account-open step and below the guard's rules.
+ * Internal to the ledger's files. */
 #ifndef CREDITD_LEDGER_BATCH_H
 #define CREDITD_LEDGER_BATCH_H
 #include "ledger_due.h"
@@ -59,7 +64,6 @@ struct batch_acct {
 	int touched;			/* changed in this attempt, also when a flush wrote it since */
 	int version_read;		/* a.row_version is the one the last write left */
 	int64_t start_version;		/* a.row_version as read or kept when the attempt began */
-	int opened;			/* the opening wrote (a plan credit, a sweep): not only its operations changed it */
 	/* Invariant 1 inside a batch: the balance moves only with journal
 	 * rows. Its balance as of the read or the last flush (or a journal row
 	 * written outside the batch's rows), and the sum of the amounts of the
@@ -170,6 +174,11 @@ struct batch {
 	 * kept_off: a kept write found a row moved, the batch's next attempts
 	 * read their rows. */
 	int kept, kept_check, kept_off;
+	/* The accounts (ids) this attempt's read found with something due
+	 * that writes other rows (ledger_due_writes): it ended on them
+	 * (CD_E_DUE), nothing written, for the guard to bring them due. */
+	int64_t due_ids[BATCH_MAX];
+	int ndue;
 };
 
 /* An answer to store under its Idempotency-Key with the batch's write.
@@ -214,10 +223,14 @@ void ledger_batch_balances_mark(struct batch *b);
 enum cd_err ledger_batch_rows_disagree(struct batch *b, int acct, const char *what);
 /* Drops the batch's outbox events (written, or the attempt abandoned). */
 void ledger_batch_events_clear(struct batch *b);
-/* The read CALL: the rows of w locked, months rolled, due expiries
- * applied (and what they changed read again, a second CALL), then the
- * rows of members w names with none made where ledger_members_row_due says so
- * (two statements each, only then). */
+/* The read CALL: the rows of w locked and each account opened in memory
+ * (its month and day rolled; nothing written), then the rows of members
+ * w names with none made where ledger_members_row_due says so (two
+ * statements each, only then). CD_E_DUE, with b->due_ids, when accounts
+ * read have something due that writes other rows (ledger_due_writes):
+ * nothing is applied, the attempt ends (rolled back) and the caller
+ * brings them due (ledger_due_bring_id) before it reads again. Never
+ * CD_E_DUE on rows kept (ledger_rowcache.h keeps none due). */
 enum cd_err ledger_load_batch(struct store *lg, struct batch *b, struct batch_want *w);
 /* A read CALL for the grants of account acct (a batch index) alone, whose
  * grants the caller dropped from the batch. */

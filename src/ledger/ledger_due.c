@@ -237,13 +237,26 @@ enum cd_err ledger_due_sweep_acct(struct store *lg, struct acct *a)
 	return CD_OK;
 }
 
-static enum cd_err sweep_one(struct store *lg, int64_t id)
+static enum cd_err bring_tx(struct store *lg, int64_t id)
 {
 	struct acct a;
 	enum cd_err rc = ledger_due_lock_id(lg, id, &a);
+	if (rc == CD_E_NOT_FOUND)
+		return CD_OK;
 	if (rc == CD_OK && a.dirty)
 		rc = ledger_events_acct_save(lg, &a);
-	return rc == CD_E_NOT_FOUND ? CD_OK : rc;
+	/* Brought due at this transaction's clock: nothing more is due. */
+	assert(rc != CD_OK || !ledger_due_writes(lg, &a));
+	return rc;
+}
+
+enum cd_err ledger_due_bring_id(struct store *lg, int64_t id)
+{
+	struct store_tx t;
+	assert(id > 0);
+	for (store_tx_init(lg, &t); store_tx_next(lg, &t);)
+		store_tx_end(lg, &t, bring_tx(lg, id));
+	return t.rc;
 }
 
 /* The accounts whose sweep is due, up to max (at most
@@ -277,8 +290,9 @@ static enum cd_err receipts_tx(struct store *lg)
 	return rc == CD_OK ? store_do(lg, sql_applied, "late receipts applied", "") : rc;
 }
 
-/* Each account due is swept in a transaction of its own: one account's
- * conflict retries only that account. */
+/* Each account due is swept in a transaction of its own
+ * (ledger_due_bring_id): one account's conflict retries only that
+ * account. */
 enum cd_err ledger_sweep(struct store *lg, int max, int *swept)
 {
 	int64_t ids[LIMIT_SWEEP_ACCOUNTS];
@@ -289,15 +303,14 @@ enum cd_err ledger_sweep(struct store *lg, int max, int *swept)
 	*swept = 0;
 	for (store_tx_init(lg, &t); store_tx_next(lg, &t);)
 		store_tx_end(lg, &t, due_tx(lg, max, ids, &n));
-	for (int i = 0; t.rc == CD_OK && i < n; i++) {
-		for (store_tx_init(lg, &t); store_tx_next(lg, &t);)
-			store_tx_end(lg, &t, sweep_one(lg, ids[i]));
-		if (t.rc == CD_OK)
+	enum cd_err rc = t.rc;
+	for (int i = 0; rc == CD_OK && i < n; i++) {
+		rc = ledger_due_bring_id(lg, ids[i]);
+		if (rc == CD_OK)
 			(*swept)++;
 	}
 	/* Retention runs whatever the accounts' sweeps did: one account that
 	 * keeps failing must not stop every purge. */
-	enum cd_err rc = t.rc;
 	assert(*swept >= 0);
 	assert(*swept <= max);
 	for (store_tx_init(lg, &t); store_tx_next(lg, &t);)

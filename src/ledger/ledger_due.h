@@ -17,6 +17,13 @@ int ledger_due_writes(const struct store *lg, const struct acct *a);
  * due expiries. CD_E_NOT_FOUND when no such account. */
 enum cd_err ledger_due_lock(struct store *lg, const char *ext_id, struct acct *a);
 enum cd_err ledger_due_lock_id(struct store *lg, int64_t id, struct acct *a);
+/* Brings account id due in a transaction of its own (store_tx, retried
+ * on a conflict): locked by id, its month rolled, what fell due applied
+ * and saved through the writer, committed. The background sweep's step
+ * for each account, and the guard's for an account its batch's read
+ * found due (ledger_holds.c), before the batch reads it again. CD_OK too
+ * when there is no such account. */
+enum cd_err ledger_due_bring_id(struct store *lg, int64_t id);
 /* Holds that expired are released or captured; grants that expired are
  * written off. Recomputes sweep_due_at. */
 enum cd_err ledger_due_sweep_acct(struct store *lg, struct acct *a);

@@ -1,5 +1,6 @@
 /* ledger_holds.c: authorize, settle, release and direct usage, run in
- * group-commit batches, and the usage report.
+ * group-commit batches (the usage report they record is
+ * ledger_usage_report.c's).
  *
  * Guard writes queue (ledger_combine.h); a waiting worker takes up to
  * LIMIT_BATCH_OPS of them and runs them as one transaction on its own
@@ -7,7 +8,10 @@
  * (ledger_batch.h), each operation is decided in memory in arrival order
  * by the guard's rules (ledger_decide.h: DESIGN §5's checks in its order,
  * 404, 403, 429, 402), every row is written back and committed in one
- * more round trip, and each operation gets its own answer. A refusal
+ * more round trip, and each operation gets its own answer. The read
+ * writes nothing: an account it finds with an expiry or a plan's credit
+ * due ends the attempt, is brought due in a transaction of its own
+ * (ledger_due_bring_id), and the batch reads again (batch_run). A refusal
  * changes nothing, so it never touches the other operations of its
  * batch; a failure of the transaction (deadlock, lock wait, lost
  * connection, certification) runs the whole batch again, at most
@@ -23,7 +27,9 @@
 #include "log.h"
 #include "timefmt.h"
 #include <assert.h>
+#include <inttypes.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -423,6 +429,54 @@ static enum cd_err batch_attempt(struct store *lg, struct batch *b, struct guard
 	return rc;
 }
 
+/* Accounts brought due before a batch read them again, since start. */
+static atomic_ullong brought_due;
+
+/* The accounts the last attempt's read found due (b->due_ids), each
+ * brought due in a transaction of its own. */
+static enum cd_err bring_due(struct store *lg, const struct batch *b)
+{
+	assert(b->ndue > 0);
+	assert(b->ndue <= b->naccts);
+	for (int i = 0; i < b->ndue; i++) {
+		enum cd_err rc = ledger_due_bring_id(lg, b->due_ids[i]);
+		if (rc != CD_OK)
+			return rc;
+		atomic_fetch_add(&brought_due, 1);
+	}
+	return CD_OK;
+}
+
+/* The batch as one transaction, retried whole (store_tx), on accounts
+ * with nothing due: an attempt whose read finds expiries or a plan's
+ * credit due ends on them (CD_E_DUE, rolled back, nothing written); they
+ * are brought due, each in a transaction of its own, and the batch runs
+ * again, reading them as those transactions left them. A clock that
+ * moved on in between may find one due again: at most
+ * LIMIT_BATCH_DUE_PASSES passes, then the batch fails, logged. */
+static enum cd_err batch_run(struct store *lg, struct batch *b, struct guard_op **ops, int n)
+{
+	struct store_tx t;
+	b->hold_reqs_needed = b->kept_off = 0;
+	for (int pass = 0;; pass++) {
+		b->ndue = 0;
+		for (store_tx_init(lg, &t); store_tx_next(lg, &t);)
+			store_tx_end(lg, &t, batch_attempt(lg, b, ops, n));
+		if (t.rc != CD_E_DUE)
+			return t.rc;
+		/* Ended by its read, before anything was written or committed. */
+		assert(!lg->committed);
+		if (pass == LIMIT_BATCH_DUE_PASSES) {
+			log_error("a guard batch found account %" PRId64 " due after %d passes that brought it due",
+				  b->due_ids[0], LIMIT_BATCH_DUE_PASSES);
+			return CD_E_INTERNAL;
+		}
+		enum cd_err rc = bring_due(lg, b);
+		if (rc != CD_OK)
+			return rc;
+	}
+}
+
 /* The batch's operations, named for an assertion failure's line (the
  * combining thread runs other requests' operations too). */
 static unsigned guard_context(struct guard_op **ops, int n)
@@ -444,7 +498,7 @@ static unsigned guard_context(struct guard_op **ops, int n)
 static void guard_run(struct store *lg, struct combine_op **links, int n)
 {
 	struct guard_op *ops[BATCH_MAX];
-	struct store_tx t;
+	enum cd_err rc = CD_E_INTERNAL;
 	char route[sizeof(lg->route)];
 	int routed = lg->routed;
 	assert(n >= 1);
@@ -457,19 +511,13 @@ static void guard_run(struct store *lg, struct combine_op **links, int n)
 	store_route(lg, ops[0]->route[0] != '\0' ? ops[0]->route : NULL);
 	unsigned serving = guard_context(ops, n);
 	struct batch *b = ledger_batch_take();
-	store_tx_init(lg, &t);
-	if (b == NULL) {
-		t.rc = CD_E_INTERNAL;
-	} else {
-		b->hold_reqs_needed = b->kept_off = 0;
-		while (store_tx_next(lg, &t))
-			store_tx_end(lg, &t, batch_attempt(lg, b, ops, n));
-	}
+	if (b != NULL)
+		rc = batch_run(lg, b, ops, n);
 	ledger_batch_give(b);
 	log_context_pop(serving);
 	lg->routed = routed;
 	memcpy(lg->route, route, sizeof(route));
-	if (t.rc == CD_E_INTERNAL && n > 1 && !lg->committed) {
+	if (rc == CD_E_INTERNAL && n > 1 && !lg->committed) {
 		/* Something about one operation (logged) failed the batch, which
 		 * was rolled back: run each alone, so only that one fails. */
 		for (int i = 0; i < n; i++) {
@@ -482,7 +530,7 @@ static void guard_run(struct store *lg, struct combine_op **links, int n)
 		struct guard_op *op = ops[i];
 		struct ledger_result *res = op->res;
 		memset(res, 0, sizeof(*res));
-		op->rc = t.rc;
+		op->rc = rc;
 		if (op->rc == CD_OK && op->out == NULL) {
 			log_error("a guard answer could not be made");
 			op->rc = CD_E_INTERNAL;
@@ -675,6 +723,7 @@ void ledger_batch_stats(struct ledger_batch_stats *s)
 	struct ledger_combine_stats c;
 	pthread_once(&guard_once, guard_init);
 	memset(s, 0, sizeof(*s));
+	s->brought_due = atomic_load(&brought_due);
 	for (int q = 0; q < store_noderoute_count(); q++) {
 		ledger_combine_stats(&guard_queue[q], &c);
 		s->batches += c.batches;
@@ -684,112 +733,4 @@ void ledger_batch_stats(struct ledger_batch_stats *s)
 			s->le[i] = c.bucket_le[i];
 		}
 	}
-}
-
-/* ---- Usage report ---- */
-
-/* An account's usage in [from, to), of one member when the third
- * parameter is not NULL (a member's browser token, DESIGN §11). */
-#define USAGE_WHERE "WHERE account_id = ? AND created_at >= ? AND created_at < ? AND (? IS NULL OR member = ?)"
-
-/* What each group sums (and the total): requests, the four token counts,
- * the cost, then the calls settled by each reason (LEDGER_SETTLE_REASONS'
- * order; <=> is never NULL, so a group without one counts 0). Every
- * column is in usage_records.ix_account_time (sql/034): the report reads
- * the index alone. */
-#define REASON_SUM(n) ", SUM(settle_reason <=> '" #n "')"
-#define USAGE_SUMS "COUNT(*), SUM(input_tokens), SUM(cached_input_tokens), SUM(cache_write_input_tokens), " \
-	"SUM(output_tokens), SUM(cost_micros)" LEDGER_SETTLE_REASONS(REASON_SUM) " FROM usage_records "
-enum { SUM_REQUESTS, SUM_INPUT, SUM_CACHED, SUM_CACHE_WRITE, SUM_OUTPUT, SUM_COST, SUM_REASONS };
-#define USAGE_SUMS_N (SUM_REASONS + LEDGER_SETTLE_REASON_COUNT)
-static const char *const sum_names[SUM_REASONS] = {"requests", "input_tokens", "cached_input_tokens",
-						   "cache_write_input_tokens", "output_tokens", "cost_micros"};
-
-static const char SQL_USAGE_BY_MODEL[] = "SELECT COALESCE(model, action, ''), " USAGE_SUMS
-	USAGE_WHERE " GROUP BY 1 ORDER BY 1";
-static const char SQL_USAGE_BY_DAY[] = "SELECT created_at DIV " TIMEFMT_DAY_SQL ", " USAGE_SUMS
-	USAGE_WHERE " GROUP BY 1 ORDER BY 1";
-static const char SQL_USAGE_BY_MEMBER[] = "SELECT member, " USAGE_SUMS
-	USAGE_WHERE " GROUP BY 1 ORDER BY 1";
-
-/* A group's (or the total's) sums as the report shows them: the counts,
- * and by_settle_reason, every reason's calls (0 included). NULL when
- * memory runs out. */
-static json_t *sums_json(const int64_t v[USAGE_SUMS_N])
-{
-	json_t *o = json_object(), *reasons = json_object();
-	int bad = o == NULL || reasons == NULL;
-	for (int i = 0; !bad && i < SUM_REASONS; i++)
-		bad = json_object_set_new(o, sum_names[i], json_integer((json_int_t)v[i])) != 0;
-	for (int i = 0; !bad && i < LEDGER_SETTLE_REASON_COUNT; i++)
-		bad = json_object_set_new(reasons, ledger_settle_reason(i),
-					  json_integer((json_int_t)v[SUM_REASONS + i])) != 0;
-	if (!bad && json_object_set_new(o, "by_settle_reason", reasons) == 0)
-		return o;
-	if (bad)
-		json_decref(reasons);
-	json_decref(o);
-	return NULL;
-}
-
-static json_t *report_row(const struct dbstmt *s, const char *group_by, int64_t sums[USAGE_SUMS_N])
-{
-	char key[TIMEFMT_LEN];
-	int64_t v[USAGE_SUMS_N];
-	if (strcmp(group_by, "day") == 0) {
-		timefmt_rfc3339(store_i64(s, 0) * TIMEFMT_SECONDS_PER_DAY, key);
-		key[10] = '\0';
-	} else {
-		snprintf(key, sizeof(key), "%s", "");
-	}
-	for (unsigned int i = 0; i < USAGE_SUMS_N; i++) {
-		v[i] = store_i64(s, i + 1);
-		sums[i] += v[i];
-	}
-	json_t *row = sums_json(v);
-	/* Usage with no member is its own group, named null as in the request. */
-	json_t *name = key[0] ? json_string(key) : store_null(s, 0) ? json_null() : json_string(store_str(s, 0));
-	json_object_set_new(row, group_by, name);
-	return row;
-}
-
-static enum cd_err report_tx(struct store *lg, const struct usage_query *q, json_t **out)
-{
-	struct acct a;
-	int e;
-	json_decref(*out);
-	*out = NULL;
-	enum cd_err rc = ledger_rows_acct_read(lg, q->account, &a);
-	if (rc != CD_OK)
-		return rc;
-	const char *sql = strcmp(q->group_by, "day") == 0 ? SQL_USAGE_BY_DAY
-			  : strcmp(q->group_by, "member") == 0 ? SQL_USAGE_BY_MEMBER : SQL_USAGE_BY_MODEL;
-	struct dbstmt *s = store_exec(lg, sql, &e, "iiiss", a.id, q->from, q->to, q->member, q->member);
-	if (s == NULL)
-		return store_err(lg, e, "usage report");
-	json_t *data = json_array();
-	int64_t sums[USAGE_SUMS_N] = {0};
-	while (store_fetch(s) == 1)
-		json_array_append_new(data, report_row(s, q->group_by, sums));
-	char from[TIMEFMT_LEN], to[TIMEFMT_LEN];
-	timefmt_rfc3339(q->from, from);
-	timefmt_rfc3339(q->to, to);
-	*out = json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:o*}", "account", a.ext_id, "currency", lg->cfg->currency,
-			 "from", from, "to", to, "group_by", q->group_by, "data", data, "total", sums_json(sums));
-	return *out != NULL && json_object_get(*out, "total") != NULL ? CD_OK : CD_E_INTERNAL;
-}
-
-enum cd_err ledger_usage_report(struct store *lg, const struct usage_query *q, json_t **out)
-{
-	struct store_tx t;
-	assert(q->from < q->to);	/* the API refuses an empty window */
-	*out = NULL;
-	for (store_tx_init(lg, &t); store_tx_next(lg, &t);)
-		store_tx_end(lg, &t, report_tx(lg, q, out));
-	if (t.rc != CD_OK) {
-		json_decref(*out);
-		*out = NULL;
-	}
-	assert(t.rc != CD_OK || *out != NULL);
-	return t.rc;
 }

@@ -7,8 +7,12 @@
  * spend, in spending order. Its JSON parameter is written here; its
  * result sets, each named by its first column, are read into the batch.
  * Accounts are named by external id in requests: the procedure resolves
- * them. A member named with no row where its plan caps members gets one
- * here, after the accounts are opened (members_start). */
+ * them. Each account read is opened in memory only (its month and day
+ * rolled): the read writes no expiry and no plan credit. When one has
+ * such a thing due, the attempt ends on it (CD_E_DUE) and the guard
+ * brings it due in a transaction of its own before reading again
+ * (ledger_holds.c). A member named with no row where its plan caps
+ * members gets one here, after the accounts are opened (members_start). */
 #include "ledger_rowcache.h"
 #include "jsonw.h"
 #include "log.h"
@@ -327,9 +331,8 @@ static void holds_array(struct jw *j, const struct batch_want *w)
 	jsonw_close(j, ']');
 }
 
-/* The read CALL's parameter for w; lock 0 leaves out the accounts, their
- * plan caps and the stored answers (read already in this batch). */
-static void read_doc(struct batch *b, const struct batch_want *w, int lock, struct jw *jp)
+/* The read CALL's parameter for w. */
+static void read_doc(struct batch *b, const struct batch_want *w, struct jw *jp)
 {
 	int64_t ids[BATCH_MAX];
 	int ext[BATCH_MAX];
@@ -368,7 +371,7 @@ static void read_doc(struct batch *b, const struct batch_want *w, int lock, stru
 		jsonw_str(&j, w->acct_ext[w->spend_ext[i]]);
 	jsonw_close(&j, ']');
 	jsonw_array(&j, "keys");
-	for (int i = 0; lock && i < w->nkeys; i++)
+	for (int i = 0; i < w->nkeys; i++)
 		jsonw_str(&j, w->keys[i]);
 	jsonw_close(&j, ']');
 	jsonw_close(&j, '}');
@@ -423,11 +426,12 @@ static void mark_spenders(struct batch *b, const struct batch_want *w)
 }
 
 /* A member the operations name with no row gets one now where
- * ledger_members_row_due says so (a workspace whose plan has a member cap), so
- * that the cap binds it like a row with no cap of its own: made under
- * its account's lock, after the account was opened (a sweep that expired
- * its holds ran already). A member with a row, or none named, costs
- * nothing here: no statement, no round trip. */
+ * ledger_members_row_due says so (a workspace whose plan has a member
+ * cap), so that the cap binds it like a row with no cap of its own: made
+ * under its account's lock, after the account was opened (what fell due
+ * on it, an expiry of its holds, was brought due before this read). A
+ * member with a row, or none named, costs nothing here: no statement, no
+ * round trip. */
 static enum cd_err members_start(struct store *lg, struct batch *b, const struct batch_want *w)
 {
 	for (int i = 0; i < w->nmembers; i++) {
@@ -448,6 +452,46 @@ static enum cd_err members_start(struct store *lg, struct batch *b, const struct
 	return CD_OK;
 }
 
+/* The accounts read with something due that writes other rows (a plan's
+ * credit, an expiry): their ids into b->due_ids; how many. On rows kept
+ * there are none: the row cache keeps no account due. */
+static int due_found(struct store *lg, struct batch *b, int kept)
+{
+	b->ndue = 0;
+	for (int i = 0; i < b->naccts; i++) {
+		if (!ledger_due_writes(lg, &b->accts[i].a))
+			continue;
+		assert(!kept);
+		b->due_ids[b->ndue++] = b->accts[i].a.id;
+	}
+	return b->ndue;
+}
+
+/* Opens each account as every request does, in memory: its month and
+ * day rolled to the batch's clock (written with the row at the flush).
+ * Nothing is due on it (due_found), so the opening sends no statement
+ * and changes nothing else. */
+static enum cd_err open_accounts(struct store *lg, struct batch *b)
+{
+	unsigned long long trips = store_round_trips(lg);
+	for (int i = 0; i < b->naccts; i++) {
+		struct acct *a = &b->accts[i].a;
+		const struct acct before = *a;
+		enum cd_err rc = ledger_due_apply(lg, a);
+		if (rc != CD_OK)
+			return rc;
+		b->accts[i].changed = a->dirty;
+		/* Only the month and the day moved: no credit, no expiry. */
+		assert(a->balance == before.balance);
+		assert(a->reserved == before.reserved);
+		assert(a->sweep_due_at == before.sweep_due_at);
+		assert(a->plan_period == before.plan_period);
+	}
+	/* The read wrote nothing. */
+	assert(store_round_trips(lg) == trips);
+	return CD_OK;
+}
+
 enum cd_err ledger_load_batch(struct store *lg, struct batch *b, struct batch_want *w)
 {
 	struct jw j;
@@ -455,8 +499,8 @@ enum cd_err ledger_load_batch(struct store *lg, struct batch *b, struct batch_wa
 	assert(w->nacct_ext <= BATCH_MAX);
 	assert(w->nacct_ids <= BATCH_MAX);
 	b->hold_reqs_read = w->read_hold_reqs;
-	/* Rows kept from the last writes: no read CALL (nothing is due, so
-	 * the opening below writes nothing either). */
+	/* Rows kept from the last writes: no read CALL (nothing is due on
+	 * them, so their opening writes nothing either). */
 	int kept = ledger_rowcache_fill(lg, b, w);
 	if (!kept && ledger_rowcache_on(lg)) {
 		/* A read whose rows will be kept reads every account's grants
@@ -467,39 +511,24 @@ enum cd_err ledger_load_batch(struct store *lg, struct batch *b, struct batch_wa
 			w->spend_ext[i] = i;
 	}
 	if (!kept) {
-		read_doc(b, w, 1, &j);
+		read_doc(b, w, &j);
 		rc = read_call(lg, b, w, 1, &j);
 	}
 	if (rc != CD_OK)
 		return rc;
+	/* Expiries and a plan's credit are written by a transaction of their
+	 * own, never in the middle of this read: the attempt ends on them. */
+	if (due_found(lg, b, kept) > 0)
+		return CD_E_DUE;
 	mark_spenders(b, w);
-	/* Open each account as every request does: roll its month over, renew
-	 * its plan's credit and apply what fell due. A renewal or a sweep may
-	 * have changed holds, members and grants read above, which are then
-	 * read again. */
-	int swept = 0;
-	for (int i = 0; i < b->naccts; i++) {
-		struct acct *a = &b->accts[i].a;
-		int due = ledger_due_writes(lg, a);
-		assert(!kept || !due);
-		rc = ledger_due_apply(lg, a);
-		if (rc != CD_OK)
-			return rc;
-		b->accts[i].changed = a->dirty;
-		b->accts[i].opened = due;
-		swept |= due;
-	}
-	if (swept) {
-		b->nholds = b->nmembers = b->nusages = b->ngrants = 0;
-		for (int i = 0; i < b->naccts; i++)
-			b->accts[i].grants_read = b->accts[i].grants_more = 0;
-		read_doc(b, w, 0, &j);
-		rc = read_call(lg, b, NULL, 0, &j);
-	}
+	rc = open_accounts(lg, b);
 	rc = rc == CD_OK ? members_start(lg, b, w) : rc;
-	/* Every account opened: its month rolled to the batch's clock. */
-	for (int i = 0; rc == CD_OK && i < b->naccts; i++)
+	/* Every account opened: its month rolled to the batch's clock, and
+	 * nothing due on it that the batch would decide past. */
+	for (int i = 0; rc == CD_OK && i < b->naccts; i++) {
 		assert(b->accts[i].a.month_key == timefmt_month_key(lg->now));
+		assert(!ledger_due_writes(lg, &b->accts[i].a));
+	}
 	return rc;
 }
 

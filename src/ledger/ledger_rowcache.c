@@ -6,10 +6,13 @@
  * LIMIT_ROWCACHE_HOLDS hold slots taken by the hold's id. A kept hold
  * belongs to its account's epoch. A batch that began at the version kept
  * (it decided on the kept rows, whose write proved nothing else moved
- * them, or it read the account at that version under its lock) and whose
- * opening wrote nothing carries the epoch on: only its own operations
- * moved the account since. Any other batch starts a new epoch, which lets
- * go every hold kept before it, since nothing says they are still pending. */
+ * them, or it read the account at that version under its lock) carries
+ * the epoch on: only its own operations moved the account since (a
+ * batch's read writes nothing; an expiry is brought due before it, in a
+ * transaction of its own that moves the version). Any other batch starts
+ * a new epoch, which lets go every hold kept before it, since nothing
+ * says they are still pending. A kept account is never due
+ * (ledger_due_writes): one that falls due is read, not filled. */
 #include "ledger_rowcache.h"
 #include "timefmt.h"
 #include <assert.h>
@@ -289,8 +292,9 @@ static uint64_t keep_acct(struct node_table *t, const struct batch *b, int i)
 	/* The holds kept before stay kept when nothing but this batch's
 	 * operations moved the account since they were: it began at the
 	 * version kept (decided on the rows kept, or read them at that
-	 * version under their lock) and its opening wrote nothing. */
-	int same_epoch = e->id == ba->a.id && e->a.row_version == ba->start_version && !ba->opened;
+	 * version under their lock; the read writes nothing, and what fell
+	 * due was brought due before it, which moved the version). */
+	int same_epoch = e->id == ba->a.id && e->a.row_version == ba->start_version;
 	if (!same_epoch) {
 		if (e->id != 0 && e->id != ba->a.id && t->by_ext[ext_slot(e->a.ext_id)] == (int32_t)(e - t->accts) + 1)
 			t->by_ext[ext_slot(e->a.ext_id)] = 0;

@@ -1,10 +1,13 @@
-"""test_25_capture.py: the `expired_holds = capture` policy, end to end.
+"""test_25_capture.py: the `expired_holds = capture` policy, end to end;
+and what fell due on an account no sweep reached, brought due before the
+guard batch that meets it decides.
 
 The stack runs `release`, so this test gives a creditd of its own a
 database of its own (same mariadbd): a config copy with another database
 name and the capture policy, migrated and priced with creditctl, served on
 its own socket and spoken to over FastCGI with libfcgi's cgi-fcgi. The
-stack's sweepers never see that database."""
+stack's sweepers never see that database; its own sweeps every second, or
+once an hour where a request must be the first to meet what fell due."""
 import calendar
 import contextlib
 import json
@@ -24,11 +27,12 @@ def _dir():
     return os.path.join(ENV["CREDITD_STACK_DIR"], "capture")
 
 
-def _config():
+def _config(policy, sweep_seconds):
     with open(ENV["CREDITD_CONFIG"]) as f:
         text = f.read()
     text = re.sub(r"(?m)^name = .*$", "name = " + DB, text)
-    text = text.replace("[ledger]\n", "[ledger]\nexpired_holds = capture\n")
+    text = re.sub(r"(?m)^sweep_interval_seconds = .*$", "sweep_interval_seconds = %d" % sweep_seconds, text)
+    text = text.replace("[ledger]\n", "[ledger]\nexpired_holds = %s\n" % policy)
     path = os.path.join(_dir(), "creditd.conf")
     with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
         f.write(text)
@@ -41,7 +45,8 @@ def _ctl(conf, *args):
     return p.stdout
 
 
-def _call(sock, key, method, path, body=None):
+def _fcgi(sock, key, method, path, body=None):
+    """(status, payload bytes) of one request to the instance."""
     data = json.dumps(body).encode() if body is not None else b""
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "REQUEST_METHOD": method, "REQUEST_URI": path,
            "QUERY_STRING": "", "CONTENT_LENGTH": str(len(data)), "CONTENT_TYPE": "application/json",
@@ -49,17 +54,31 @@ def _call(sock, key, method, path, body=None):
     p = subprocess.run(["cgi-fcgi", "-bind", "-connect", sock], input=data, env=env, capture_output=True, timeout=30)
     head, _, payload = p.stdout.partition(b"\r\n\r\n")
     status = int(re.search(rb"Status: (\d+)", head).group(1))
+    return status, payload
+
+
+def _call(sock, key, method, path, body=None):
+    status, payload = _fcgi(sock, key, method, path, body)
     return status, json.loads(payload)
 
 
+def _counter(sock, key, name):
+    """A counter of the instance's /metrics (None: no such line)."""
+    status, text = _fcgi(sock, key, "GET", "/metrics")
+    eq(status, 200, "GET /metrics")
+    m = re.search(r"(?m)^%s (\d+)$" % re.escape(name), text.decode())
+    return int(m.group(1)) if m else None
+
+
 @contextlib.contextmanager
-def _instance():
-    """A creditd with the capture policy on a database of its own: yields
-    (config path, socket, admin key); stops it and drops the database."""
+def _instance(policy="capture", sweep_seconds=1):
+    """A creditd with the capture policy (or `policy`) on a database of its
+    own, sweeping every `sweep_seconds`: yields (config path, socket, admin
+    key); stops it and drops the database."""
     os.makedirs(_dir(), exist_ok=True)
     sql("DROP DATABASE IF EXISTS {0}; CREATE DATABASE {0}; GRANT ALL ON {0}.* TO 'creditd_owner'@'localhost'; "
         "GRANT SELECT, INSERT, UPDATE, DELETE, EXECUTE ON {0}.* TO 'creditd'@'localhost'".format(DB))
-    conf = _config()
+    conf = _config(policy, sweep_seconds)
     _ctl(conf, "migrate", "--sql-dir", os.path.join(ROOT, "sql"))
     _ctl(conf, "price", "import", os.path.join(ROOT, "etc", "prices.csv"))
     key = _ctl(conf, "key", "create", "--scope", "admin").strip()
@@ -142,5 +161,114 @@ def test_a_hold_captured_in_one_month_and_settled_in_the_next_keeps_member_spend
             eq(sql("SELECT month_spent_micros FROM %s.members" % DB), [[str(3675 - 13125)]],
                "the next month counts the difference")
             check("0 violations" in _ctl(conf, "verify"), "verify clean across the month end")
+    finally:
+        clock_reset()
+
+
+def _journal(acct):
+    return sql("SELECT j.cause, j.amount_micros, j.hold_id, j.grant_id FROM {0}.journal j JOIN {0}.accounts a "
+               "ON a.id = j.account_id WHERE a.ext_id = '{1}' ORDER BY j.id".format(DB, acct))
+
+
+def _due_account(sock, key, acct, now):
+    """An account with a grant of 500000 expiring at now + 60 and a hold of
+    13125 expiring at now + 30."""
+    eq(_call(sock, key, "POST", "/v1/accounts", {"id": acct, "kind": "user"})[0], 201, "account " + acct)
+    st, grant = _call(sock, key, "POST", "/v1/accounts/%s/grants" % acct,
+                      {"amount_micros": 500000, "source": "promo",
+                       "expires_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now + 60))})
+    eq(st, 201, "an expiring grant")
+    st, hold = _call(sock, key, "POST", "/v1/guard/authorize",
+                     {"account": acct, "model": "gpt-4o", "input_tokens": 1000, "max_output_tokens": 1000,
+                      "request_id": "r1", "ttl_seconds": 30})
+    eq((st, hold["amount_micros"]), (200, 13125), "a hold expiring first")
+
+
+def test_what_fell_due_is_brought_due_in_its_own_transaction_before_the_batch():
+    """Expired a hold and a grant that no sweep reached (this instance
+    sweeps once an hour): the guard batch that meets them writes nothing
+    in its read. The account is brought due first, in a transaction of its
+    own (counted in /metrics: the old opening inside the read counted
+    nothing), its expiry rows in the journal before the batch's own, and
+    the batch decides on the account as they left it; the next batch
+    finds nothing due."""
+    now = clock_now()
+    try:
+        with _instance(policy="release", sweep_seconds=3600) as (conf, sock, key):
+            counter = "creditd_guard_brought_due_total"
+            eq(_counter(sock, key, counter), 0, "nothing brought due yet")
+            for acct in ("due-a", "due-u"):
+                _due_account(sock, key, acct, now)
+            eq(sql("SELECT COUNT(*) FROM %s.journal WHERE cause = 'expiry'" % DB), [["0"]], "nothing swept yet")
+            clock_set(now + 120)
+            # An authorize on one: the expired hold no longer reserves, the
+            # expired grant no longer counts.
+            st, held = _call(sock, key, "POST", "/v1/guard/authorize",
+                             {"account": "due-a", "model": "gpt-4o", "input_tokens": 1000,
+                              "max_output_tokens": 1000, "request_id": "r2"})
+            eq((st, held["amount_micros"]), (200, 13125), "authorize after the expiries")
+            eq(held["available_micros"], 10000000 - 13125, "available: the new hold's alone, the grant gone")
+            eq(_counter(sock, key, counter), 1, "its account brought due before the batch decided")
+            eq([r[:2] for r in _journal("due-a")],
+               [["grant", "10000000"], ["grant", "500000"], ["expiry", "0"], ["expiry", "-500000"]],
+               "the hold released and the grant written off, each its journal row")
+            eq(sql("SELECT state FROM {0}.holds h JOIN {0}.accounts a ON a.id = h.account_id "
+                   "WHERE a.ext_id = 'due-a' ORDER BY h.id".format(DB)), [["expired"], ["pending"]], "holds")
+            st, acct = _call(sock, key, "GET", "/v1/accounts/due-a")
+            eq((acct["balance_micros"], acct["reserved_micros"]), (10000000, 13125), "balance and reserve")
+            # Direct usage on the other: its journal row comes after the
+            # expiries', which were committed before its batch read.
+            st, used = _call(sock, key, "POST", "/v1/usage",
+                             {"account": "due-u", "model": "gpt-4o", "input_tokens": 1000, "output_tokens": 100,
+                              "request_id": "u1"})
+            eq((st, used["charged_micros"]), (200, 3675), "usage after the expiries")
+            eq((used["balance_micros"], used["available_micros"]), (10000000 - 3675, 10000000 - 3675),
+               "charged on the account as the expiries left it")
+            eq([r[:2] for r in _journal("due-u")][2:],
+               [["expiry", "0"], ["expiry", "-500000"], ["usage", "-3675"]], "the expiries' rows, then the usage's")
+            eq(_counter(sock, key, counter), 2, "the second account brought due")
+            # Nothing is due any more: the next batches bring nothing due.
+            st, again = _call(sock, key, "POST", "/v1/guard/authorize",
+                              {"account": "due-u", "model": "gpt-4o", "input_tokens": 10, "max_output_tokens": 10,
+                               "request_id": "r3"})
+            eq(st, 200, "authorize again")
+            eq(_counter(sock, key, counter), 2, "nothing more brought due")
+            check("0 violations" in _ctl(conf, "verify"), "verify clean")
+    finally:
+        clock_reset()
+
+
+def test_what_fell_due_stays_brought_due_when_the_batch_that_met_it_fails():
+    """The expiry a guard batch meets is committed by its own transaction,
+    not the batch's: a batch that then fails (its hold's amount edited by
+    hand above the account's reserve: rows that disagree, 500) leaves the
+    expiry applied. With the expiry applied inside the batch's read, the
+    failed batch rolled it back with everything else."""
+    now = clock_now()
+    try:
+        with _instance(policy="release", sweep_seconds=3600) as (conf, sock, key):
+            eq(_call(sock, key, "POST", "/v1/accounts", {"id": "due-f", "kind": "user"})[0], 201, "account")
+            ids = []
+            for req, ttl in (("r1", 30), ("r2", 3600)):
+                st, hold = _call(sock, key, "POST", "/v1/guard/authorize",
+                                 {"account": "due-f", "model": "gpt-4o", "input_tokens": 1000,
+                                  "max_output_tokens": 1000, "request_id": req, "ttl_seconds": ttl})
+                eq((st, hold["amount_micros"]), (200, 13125), "hold " + req)
+                ids.append(hold["hold_id"])
+            states = "SELECT request_id, state FROM %s.holds ORDER BY id" % DB
+            sql("UPDATE %s.holds SET amount_micros = 20000 WHERE request_id = 'r2'" % DB)
+            clock_set(now + 120)
+            st, body = _call(sock, key, "POST", "/v1/guard/release", {"hold_id": ids[1]})
+            eq(st, 500, "the batch fails on rows that disagree: %r" % body)
+            eq(sql(states), [["r1", "expired"], ["r2", "pending"]], "the expiry stands, the release does not")
+            eq(sql("SELECT cause, amount_micros FROM %s.journal WHERE cause = 'expiry'" % DB), [["expiry", "0"]],
+               "its journal row committed")
+            eq(sql("SELECT reserved_micros FROM %s.accounts WHERE ext_id = 'due-f'" % DB), [["13125"]],
+               "the expired hold reserves no more")
+            sql("UPDATE %s.holds SET amount_micros = 13125 WHERE request_id = 'r2'" % DB)
+            st, released = _call(sock, key, "POST", "/v1/guard/release", {"hold_id": ids[1]})
+            eq((st, released["released_micros"], released["available_micros"]), (200, 13125, 10000000),
+               "released once the rows agree")
+            check("0 violations" in _ctl(conf, "verify"), "verify clean")
     finally:
         clock_reset()
