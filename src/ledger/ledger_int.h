@@ -29,7 +29,4 @@ void ledger_idem_init(struct store *lg, struct ledger_idem *w, const struct ledg
 int ledger_idem_next(struct store *lg, struct ledger_idem *w);
 void ledger_idem_step(struct store *lg, struct ledger_idem *w, enum cd_err rc);
 enum cd_err ledger_idem_end(struct store *lg, struct ledger_idem *w, struct ledger_result *res);
-
-/* "txn_42"-style ids of rows creditd made. */
-void ledger_ids_format(char *out, size_t cap, const char *prefix, int64_t id);
 #endif
