@@ -184,7 +184,9 @@ struct account_new {
  * for every caller), REFUSE_ACCOUNT_EXISTS for the same id with others. */
 enum cd_err ledger_account_create(struct store *lg, const struct ledger_call *call, const struct account_new *n,
 				  struct ledger_result *res);
-enum cd_err ledger_account_get(struct store *lg, const char *id, json_t **out);
+/* The account as it stands, brought due, into *out (CD_E_NOT_FOUND:
+ * none). */
+enum cd_err ledger_account_get(struct store *lg, const char *id, struct ledger_account_view *out);
 
 struct account_patch {
 	const char *id;
