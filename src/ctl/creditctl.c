@@ -1,6 +1,7 @@
 /* creditctl.c: the operator's command line for creditd. It reads the same
  * config as the daemon and talks to the database only through the ledger
  * module. Exit status: 0 success, 1 failure or violations, 2 usage. */
+#include "answer.h"
 #include "config.h"
 #include "ctl_collect.h"
 #include "ctl_common.h"
@@ -299,6 +300,14 @@ static int answered(struct store *lg, enum cd_err rc, struct ledger_result *res,
 {
 	if (rc != CD_OK)
 		return ctl_common_fail(lg, rc, what);
+	if (res->refusal.why == REFUSE_NONE && res->body == NULL) {
+		/* The API's answer, as the API renders it. */
+		json_t *body = NULL;
+		int status;
+		if (answer_render(&res->done, &status, &body) != CD_OK)
+			return ctl_common_fail(lg, CD_E_INTERNAL, what);
+		return ctl_common_print_json(body);
+	}
 	if (res->refusal.why == REFUSE_NONE)
 		return ctl_common_print_json(res->body);
 	const char *msg = json_string_value(json_object_get(json_object_get(res->body, "error"), "message"));
@@ -322,9 +331,11 @@ static int text_ok(const char *s, size_t min, size_t max)
 static int cmd_account(struct store *lg, int argc, char **argv)
 {
 	if (argc >= 4 && strcmp(argv[2], "show") == 0) {
-		json_t *out = NULL;
-		enum cd_err rc = ledger_account_get(lg, argv[3], &out);
-		return rc == CD_OK ? ctl_common_print_json(out) : ctl_common_fail(lg, rc, "account show");
+		struct ledger_account_view account;
+		enum cd_err rc = ledger_account_get(lg, argv[3], &account);
+		if (rc == CD_OK)
+			return ctl_common_print_json(answer_accounts_view(&account));
+		return ctl_common_fail(lg, rc, "account show");
 	}
 	if (argc >= 4 && strcmp(argv[2], "create") == 0) {
 		struct account_new n;

@@ -396,7 +396,7 @@ static enum cd_err charge(struct gwcall *c, const struct gw_usage *u, int64_t ex
 	struct keys_part parts[] = {{"gateway\n", 8}, {job->hold_id, strlen(job->hold_id)}, {job->request_id,
 		strlen(job->request_id)}};
 	keys_sha256_parts(parts, 3, hash);
-	struct ledger_call call = {NULL, hash};
+	struct ledger_call call = {.idem_key = NULL, .request_hash = hash};
 	/* A BYOK call's hold holds nothing: its settle records the usage,
 	 * byok true, and charges nothing. */
 	struct guard_settle s = {.hold_id = job->hold_id, .input_tokens = u->input_tokens,
@@ -445,7 +445,7 @@ void gwcall_release(struct store *lg, const char *hold_id)
 	unsigned char hash[KEYS_HASH_LEN];
 	struct ledger_result res = {0};
 	keys_sha256(hold_id, strlen(hold_id), hash);
-	struct ledger_call call = {NULL, hash};
+	struct ledger_call call = {.idem_key = NULL, .request_hash = hash};
 	struct guard_release r = {hold_id, 1};
 	enum cd_err rc = lg != NULL ? ledger_release(lg, &call, &r, &res) : CD_E_UNAVAILABLE;
 	if (rc != CD_OK || res.status >= 300)

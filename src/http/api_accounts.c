@@ -2,6 +2,7 @@
  * input against a field table, builds the ledger's request and answers;
  * nothing here knows SQL or FastCGI. */
 #include "api.h"
+#include "answer.h"
 #include "config.h"
 #include "keys.h"
 #include "ledger.h"
@@ -69,15 +70,15 @@ void api_account_create(struct api_ctx *ctx, const struct request *rq, char **pa
 
 void api_account_get(struct api_ctx *ctx, const struct request *rq, char **params, struct response *rs)
 {
-	json_t *out = NULL;
+	struct ledger_account_view account;
 	if (!api_path_account_ok(params[0], rs))
 		return;
 	snprintf(rs->account, sizeof(rs->account), "%s", params[0]);
-	enum cd_err rc = ledger_account_get(ctx->lg, params[0], &out);
+	enum cd_err rc = ledger_account_get(ctx->lg, params[0], &account);
 	if (rc != CD_OK)
 		api_fail(rs, rc, "account");
 	else
-		api_json(rs, 200, out);
+		api_json(rs, 200, answer_accounts_view(&account));
 }
 
 static const struct jfield patch_fields[] = {

@@ -3,6 +3,7 @@
  * idempotency and request hashes, who a key reaches, prices. The small
  * routes are api_status.c's. */
 #include "api.h"
+#include "answer.h"
 #include "config.h"
 #include "keys.h"
 #include "ledger.h"
@@ -126,6 +127,9 @@ int api_call_of(struct api_ctx *ctx, const struct request *rq, json_t *body, str
 	}
 	api_request_hash(rq, hash);
 	call->request_hash = hash;
+	/* An answer stored under the key is the API's own, rendered by the
+	 * ledger when it stores it. */
+	call->render = answer_render;
 	return 0;
 }
 
@@ -159,8 +163,20 @@ void api_answer(struct response *rs, enum cd_err rc, struct ledger_result *res)
 		api_fail(rs, rc, "account");
 		return;
 	}
-	api_json(rs, res->status, res->body);
-	res->body = NULL;
+	if (res->body == NULL && res->done.kind != LEDGER_DONE_NONE) {
+		/* A write's typed answer: rendered here, as the ledger rendered
+		 * it to store under a key. */
+		json_t *body = NULL;
+		int status = 500;
+		if (answer_render(&res->done, &status, &body) != CD_OK) {
+			api_error(rs, CD_E_INTERNAL, NULL, "the answer could not be made");
+			return;
+		}
+		api_json(rs, status, body);
+	} else {
+		api_json(rs, res->status, res->body);
+		res->body = NULL;
+	}
 	/* A rate limit's answer says when the window ends: the header too. */
 	json_t *retry = json_object_get(json_object_get(rs->json, "error"), "retry_after_seconds");
 	if (json_is_integer(retry) && json_integer_value(retry) > 0)

@@ -302,7 +302,7 @@ static int hold(struct api_ctx *ctx, struct gw_job *job, struct guard_authorize 
 	snprintf(job->request_id, sizeof(job->request_id), "gw_%s_%s",
 		 gwshape_provider(job->route) == GW_ANTHROPIC ? "anthropic" : "openai", rid);
 	keys_sha256(job->request_id, strlen(job->request_id), hash);
-	struct ledger_call call = {NULL, hash};
+	struct ledger_call call = {.idem_key = NULL, .request_hash = hash};
 	r->account = job->account;
 	r->member = job->member[0] != '\0' ? job->member : NULL;
 	r->model = job->ask.model;

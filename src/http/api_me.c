@@ -9,6 +9,7 @@
  * has checked the token and put its account in ctx->me, its member (or "")
  * in ctx->me_member. */
 #include "api.h"
+#include "answer.h"
 #include "config.h"
 #include "keys.h"
 #include "ledger.h"
@@ -30,9 +31,8 @@ static const struct jfield token_fields[] = {
 static int token_names_ok(struct api_ctx *ctx, const char *account, const char *member, struct response *rs)
 {
 	json_t *found = NULL;
-	enum cd_err rc = ledger_account_get(ctx->lg, account, &found);
-	json_decref(found);
-	found = NULL;
+	struct ledger_account_view view;
+	enum cd_err rc = ledger_account_get(ctx->lg, account, &view);
 	if (rc != CD_OK) {
 		api_fail(rs, rc, "account");
 		return -1;
@@ -122,15 +122,18 @@ static const char *me_member(const struct api_ctx *ctx)
 void api_me(struct api_ctx *ctx, const struct request *rq, char **params, struct response *rs)
 {
 	json_t *out = NULL, *member = NULL;
+	struct ledger_account_view account;
 	(void)rq;
 	(void)params;
 	snprintf(rs->account, sizeof(rs->account), "%s", ctx->me);
-	enum cd_err rc = ledger_account_get(ctx->lg, ctx->me, &out);
+	enum cd_err rc = ledger_account_get(ctx->lg, ctx->me, &account);
 	/* A member removed since its token was minted: 404 as for an account. */
 	if (rc == CD_OK && me_member(ctx) != NULL)
 		rc = ledger_member_get(ctx->lg, ctx->me, ctx->me_member, &member);
+	if (rc == CD_OK && (out = answer_accounts_view(&account)) == NULL)
+		rc = CD_E_INTERNAL;
 	if (rc != CD_OK) {
-		json_decref(out);
+		json_decref(member);
 		api_fail(rs, rc, me_member(ctx) != NULL ? "member" : "account");
 		return;
 	}

@@ -6,9 +6,10 @@
  * locked, retried whole on transient conflicts: it loads its rows locked,
  * decides in pure C (src/money, ledger_decide.c for the guard's batch)
  * and writes through the one writer (store_write.h), keeping the ledger's
- * invariants (docs/decisions.md "Invariants"). Calls that answer the API
- * return jansson objects the caller owns (json_decref) and an enum
- * cd_err; "not found" is an answer. */
+ * invariants (docs/decisions.md "Invariants"). Reads that answer the API
+ * return jansson objects the caller owns (json_decref) or fill the
+ * caller's structs, and an enum cd_err; "not found" is an answer. Writes
+ * answer in a struct ledger_result (see "Writes"). */
 #ifndef CREDITD_LEDGER_H
 #define CREDITD_LEDGER_H
 #include <jansson.h>
@@ -18,20 +19,19 @@
 #include "limits.h"
 #include "pricing.h"
 #include "refusal.h"
+#include "ledger_done.h"
 
 struct key_grant;
 
-#define LEDGER_ID_MAX LIMIT_ACCOUNT_ID_BYTES
-#define LEDGER_NAME_MAX LIMIT_NAME_BYTES
-/* A text column read back into a row of the operators' lists, in bytes
- * with its NUL: a VARCHAR(chars) of utf8mb4 holds up to four bytes a
- * character, so a buffer of this size holds any value the column can. */
-#define LEDGER_TEXT_BYTES(chars) (4 * (chars) + 1)
+/* LEDGER_ID_MAX, LEDGER_NAME_MAX, LEDGER_TEXT_BYTES: ledger_done.h. */
 
 struct cfg;
 #include "store.h"
 
 
+/* An id creditd makes for a row, as the API shows it: prefix and id
+ * ("txn_42" of "txn_" and 42), into out (cap bytes). */
+void ledger_ids_format(char *out, size_t cap, const char *prefix, int64_t id);
 /* Parses an id creditd made ("txn_42" with prefix "txn_"). 0 or -1. */
 int ledger_ids_parse(const char *s, const char *prefix, int64_t *id);
 /* The internal id of the account a hold id names (hold ids carry it): 0,
@@ -129,6 +129,8 @@ enum cd_err ledger_usage_billed(struct store *lg, const char *account, const cha
  * and ended. CD_E_NOT_FOUND (REFUSE_HOLD_UNKNOWN) when no such hold. */
 enum cd_err ledger_hold_get(struct store *lg, const char *hold_id, json_t **out);
 
+/* ---- What a write decided: ledger_done.h ---- */
+
 /* ---- Writes ----
  * Every write takes the request's Idempotency-Key (with the hash of what
  * it protects) and answers in a struct ledger_result. The return value is
@@ -138,16 +140,31 @@ enum cd_err ledger_hold_get(struct store *lg, const char *hold_id, json_t **out)
  * is unavailable: CD_E_UNAVAILABLE; a bug: CD_E_INTERNAL). A refusal that
  * is an answer about the ledger's state (402, 403, 404, 409, 429) is
  * stored under the key in the transaction that decided it; a 400 is not,
- * so the client may fix the request and send it again under the key. */
+ * so the client may fix the request and send it again under the key.
+ *
+ * A success of the writes but the guard's is res->done (res->body NULL):
+ * its caller renders it. Its answer stored under an Idempotency-Key is
+ * written in the transaction that decided it, so the ledger asks the
+ * caller's call->render for that text then (and for nothing else; the
+ * ledger knows no renderer: the caller hands it one, as qsort is handed
+ * its comparator). A replay and a refusal are res->body and res->status,
+ * as the guard's four (authorize, settle, release, usage) answer every
+ * time. */
 struct ledger_call {
 	const char *idem_key;			/* NULL: no idempotency */
 	const unsigned char *request_hash;	/* 32 bytes: method, path and body */
+	/* The answer of d, as the caller shows it: *status and *body (the
+	 * caller of render owns it); CD_OK, or CD_E_INTERNAL with *body NULL.
+	 * Set whenever idem_key is (asserted). */
+	enum cd_err (*render)(const struct ledger_done *d, int *status, json_t **body);
 };
 struct ledger_result {
-	int status;			/* HTTP status of the answer */
-	json_t *body;			/* the answer; the caller owns it (json_decref) */
+	int status;			/* HTTP status of body */
+	json_t *body;			/* a replay, a refusal, the guard's answer; the caller owns it
+					 * (json_decref); NULL: the answer is done */
 	int replayed;			/* stored under the key by an earlier request */
 	struct refusal refusal;		/* why == REFUSE_NONE unless refused */
+	struct ledger_done done;	/* a success of a write but the guard's; kind NONE otherwise */
 };
 
 /* ---- Accounts ---- */
@@ -167,7 +184,9 @@ struct account_new {
  * for every caller), REFUSE_ACCOUNT_EXISTS for the same id with others. */
 enum cd_err ledger_account_create(struct store *lg, const struct ledger_call *call, const struct account_new *n,
 				  struct ledger_result *res);
-enum cd_err ledger_account_get(struct store *lg, const char *id, json_t **out);
+/* The account as it stands, brought due, into *out (CD_E_NOT_FOUND:
+ * none). */
+enum cd_err ledger_account_get(struct store *lg, const char *id, struct ledger_account_view *out);
 
 struct account_patch {
 	const char *id;

@@ -44,7 +44,7 @@ static void create_hash(const struct account_new *n, unsigned char hash[32])
 }
 
 static enum cd_err account_exists(struct store *lg, const struct account_new *n, const unsigned char hash[32],
-				  json_t **out, int *status)
+				  struct ledger_done *done)
 {
 	int e;
 	struct acct a;
@@ -66,9 +66,9 @@ static enum cd_err account_exists(struct store *lg, const struct account_new *n,
 	rc = ledger_events_acct_save(lg, &a);
 	if (rc != CD_OK)
 		return rc;
-	*out = ledger_rows_acct_json(lg, &a);
-	*status = 200;
-	return *out != NULL ? CD_OK : CD_E_INTERNAL;
+	done->kind = LEDGER_DONE_ACCOUNT_CREATE;
+	done->u.account.created = 0;
+	return ledger_rows_acct_view(lg, &a, &done->u.account.account);
 }
 
 /* An account's rate limits (-1: none). */
@@ -78,7 +78,7 @@ static enum cd_err rate_limits_store(struct store *lg, int64_t id, int64_t rpm, 
 	return store_do(lg, sql, "rate limits", "IIi", rpm >= 0 ? &rpm : NULL, tpm >= 0 ? &tpm : NULL, id);
 }
 
-static enum cd_err account_create_op(struct store *lg, const struct account_new *n, json_t **out, int *status)
+static enum cd_err account_create_op(struct store *lg, const struct account_new *n, struct ledger_done *done)
 {
 	unsigned char hash[32];
 	int e;
@@ -97,7 +97,7 @@ static enum cd_err account_create_op(struct store *lg, const struct account_new 
 	if (seen == NULL)
 		return store_err(lg, e, "account lookup");
 	if (store_fetch(seen) == 1)
-		return account_exists(lg, n, hash, out, status);
+		return account_exists(lg, n, hash, done);
 	const int64_t *monthly = n->monthly_limit_micros >= 0 ? &n->monthly_limit_micros : NULL;
 	const int64_t *low = n->low_balance_micros >= 0 ? &n->low_balance_micros : NULL;
 	const int64_t *daily = n->daily_limit_micros >= 0 ? &n->daily_limit_micros : NULL;
@@ -131,40 +131,44 @@ static enum cd_err account_create_op(struct store *lg, const struct account_new 
 		rc = ledger_events_acct_save(lg, &a);
 	if (rc != CD_OK)
 		return rc;
-	*out = ledger_rows_acct_json(lg, &a);
-	*status = 201;
-	return *out != NULL ? CD_OK : CD_E_INTERNAL;
+	done->kind = LEDGER_DONE_ACCOUNT_CREATE;
+	done->u.account.created = 1;
+	return ledger_rows_acct_view(lg, &a, &done->u.account.account);
 }
 
 enum cd_err ledger_account_create(struct store *lg, const struct ledger_call *call, const struct account_new *n,
 				  struct ledger_result *res)
 {
 	struct ledger_idem w;
-	for (ledger_idem_init(lg, &w, call); ledger_idem_next(lg, &w);)
-		ledger_idem_step(lg, &w, account_create_op(lg, n, &w.out, &w.status));
-	return ledger_idem_end(lg, &w, res);
+	assert(n->id != NULL);
+	assert(n->kind != NULL);
+	for (ledger_idem_init(lg, &w, call, res); ledger_idem_next(lg, &w);)
+		ledger_idem_step(lg, &w, account_create_op(lg, n, w.done));
+	enum cd_err rc = ledger_idem_end(lg, &w, res);
+	/* An answer is the account named, made now or before. */
+	assert(res->done.kind != LEDGER_DONE_ACCOUNT_CREATE || strcmp(res->done.u.account.account.id, n->id) == 0);
+	return rc;
 }
 
-static enum cd_err account_get_tx(struct store *lg, const char *id, json_t **out)
+static enum cd_err account_get_tx(struct store *lg, const char *id, struct ledger_account_view *out)
 {
 	struct acct a;
-	json_decref(*out);
-	*out = NULL;
 	enum cd_err rc = ledger_due_lock(lg, id, &a);
 	if (rc == CD_OK && a.dirty)
 		rc = ledger_events_acct_save(lg, &a);
 	if (rc != CD_OK)
 		return rc;
-	*out = ledger_rows_acct_json(lg, &a);
-	return *out != NULL ? CD_OK : CD_E_INTERNAL;
+	return ledger_rows_acct_view(lg, &a, out);
 }
 
-enum cd_err ledger_account_get(struct store *lg, const char *id, json_t **out)
+enum cd_err ledger_account_get(struct store *lg, const char *id, struct ledger_account_view *out)
 {
 	struct store_tx t;
-	*out = NULL;
+	assert(id != NULL);
+	memset(out, 0, sizeof(*out));
 	for (store_tx_init(lg, &t); store_tx_next(lg, &t);)
 		store_tx_end(lg, &t, account_get_tx(lg, id, out));
+	assert(t.rc != CD_OK || strcmp(out->id, id) == 0);
 	return t.rc;
 }
 
@@ -242,7 +246,7 @@ static enum cd_err patch_store(struct store *lg, const struct acct *a)
 		     a->plan[0] ? a->plan : NULL, daily, a->overdraft, ledger_payg_period_before(lg->now), a->id);
 }
 
-static enum cd_err account_patch_op(struct store *lg, const struct account_patch *p, json_t **out, int *status)
+static enum cd_err account_patch_op(struct store *lg, const struct account_patch *p, struct ledger_done *done)
 {
 	struct acct a;
 	enum cd_err rc = ledger_due_lock(lg, p->id, &a);
@@ -266,18 +270,22 @@ static enum cd_err account_patch_op(struct store *lg, const struct account_patch
 		rc = ledger_events_acct_save(lg, &a);
 	if (rc != CD_OK)
 		return rc;
-	*out = ledger_rows_acct_json(lg, &a);
-	*status = 200;
-	return *out != NULL ? CD_OK : CD_E_INTERNAL;
+	done->kind = LEDGER_DONE_ACCOUNT_PATCH;
+	done->u.account.created = 0;
+	return ledger_rows_acct_view(lg, &a, &done->u.account.account);
 }
 
 enum cd_err ledger_account_patch(struct store *lg, const struct ledger_call *call, const struct account_patch *p,
 				 struct ledger_result *res)
 {
 	struct ledger_idem w;
-	for (ledger_idem_init(lg, &w, call); ledger_idem_next(lg, &w);)
-		ledger_idem_step(lg, &w, account_patch_op(lg, p, &w.out, &w.status));
-	return ledger_idem_end(lg, &w, res);
+	assert(p->id != NULL);
+	assert(!p->set_overdraft || p->overdraft_limit_micros >= 0);
+	for (ledger_idem_init(lg, &w, call, res); ledger_idem_next(lg, &w);)
+		ledger_idem_step(lg, &w, account_patch_op(lg, p, w.done));
+	enum cd_err rc = ledger_idem_end(lg, &w, res);
+	assert(res->done.kind != LEDGER_DONE_ACCOUNT_PATCH || strcmp(res->done.u.account.account.id, p->id) == 0);
+	return rc;
 }
 
 /* A journal page with, on each row of cause usage, the usage record of
@@ -393,22 +401,24 @@ enum cd_err ledger_transactions(struct store *lg, const char *id, const char *me
 	return t.rc;
 }
 
-static json_t *entry_json(struct store *lg, const struct acct *a, int64_t journal_id, int64_t amount,
-			  const char *cause, const char *source, const char *description)
+/* The journal row a write appended, and where it left the account. */
+static void entry_done(struct store *lg, const struct acct *a, int64_t journal_id, int64_t amount, const char *cause,
+		       const char *source, const char *description, struct ledger_entry_done *e)
 {
-	struct journal_entry e = {journal_id, amount, a->balance, lg->now, cause, source, NULL, description};
-	json_t *row = ledger_rows_journal_entry_json(&e);
-	/* The row as the journal shows it, and where it left the account. */
-	if (row != NULL && (json_object_set_new(row, "account", json_string(a->ext_id)) != 0 ||
-			    json_object_set_new(row, "balance_micros", json_integer((json_int_t)a->balance)) != 0 ||
-			    json_object_set_new(row, "available_micros", json_integer((json_int_t)ledger_rows_acct_available(a))) != 0)) {
-		json_decref(row);
-		return NULL;
-	}
-	return row;
+	e->journal_id = journal_id;
+	e->amount_micros = amount;
+	e->balance_micros = a->balance;
+	e->available_micros = ledger_rows_acct_available(a);
+	e->created_at = lg->now;
+	ledger_rows_copy_text(e->account, sizeof(e->account), a->ext_id);
+	ledger_rows_copy_text(e->cause, sizeof(e->cause), cause);
+	e->has_source = source != NULL;
+	ledger_rows_copy_text(e->source, sizeof(e->source), source);
+	e->has_description = description != NULL;
+	ledger_rows_copy_text(e->description, sizeof(e->description), description);
 }
 
-static enum cd_err grant_op(struct store *lg, const struct grant_new *g, json_t **out, int *status)
+static enum cd_err grant_op(struct store *lg, const struct grant_new *g, struct ledger_done *done)
 {
 	struct acct a;
 	int64_t grant_id, journal_id;
@@ -422,35 +432,31 @@ static enum cd_err grant_op(struct store *lg, const struct grant_new *g, json_t 
 		rc = ledger_events_acct_save(lg, &a);
 	if (rc != CD_OK)
 		return rc;
-	char id[32], exp[TIMEFMT_LEN];
-	ledger_ids_format(id, sizeof(id), "grant_", grant_id);
-	json_t *entry = entry_json(lg, &a, journal_id, g->amount_micros, "grant", g->source, g->description);
-	if (g->expires_at >= 0)
-		timefmt_rfc3339(g->expires_at, exp);
-	*out = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:o, s:o, s:I, s:I, s:o}", "id", id, "account", a.ext_id,
-			 "source", g->source, "amount_micros", (json_int_t)g->amount_micros,
-			 "remaining_micros", (json_int_t)g->amount_micros, "priority", (json_int_t)g->priority,
-			 "expires_at", g->expires_at >= 0 ? json_string(exp) : json_null(),
-			 "description", g->description ? json_string(g->description) : json_null(),
-			 "balance_micros", (json_int_t)a.balance,
-			 "available_micros", (json_int_t)ledger_rows_acct_available(&a), "transaction", entry);
-	*status = 201;
-	return *out != NULL ? CD_OK : CD_E_INTERNAL;
+	assert(grant_id > 0);
+	assert(journal_id > 0);
+	done->kind = LEDGER_DONE_GRANT;
+	done->u.grant.grant_id = grant_id;
+	done->u.grant.priority = g->priority;
+	done->u.grant.expires_at = g->expires_at;
+	entry_done(lg, &a, journal_id, g->amount_micros, "grant", g->source, g->description, &done->u.grant.entry);
+	return CD_OK;
 }
 
 enum cd_err ledger_grant(struct store *lg, const struct ledger_call *call, const struct grant_new *g,
 			 struct ledger_result *res)
 {
 	struct ledger_idem w;
-	for (ledger_idem_init(lg, &w, call); ledger_idem_next(lg, &w);)
-		ledger_idem_step(lg, &w, grant_op(lg, g, &w.out, &w.status));
+	assert(g->amount_micros > 0);
+	assert(g->source != NULL);
+	for (ledger_idem_init(lg, &w, call, res); ledger_idem_next(lg, &w);)
+		ledger_idem_step(lg, &w, grant_op(lg, g, w.done));
 	return ledger_idem_end(lg, &w, res);
 }
 
 /* A debit in the shape of every operation: load (the account locked and
  * brought due), decide (money_rule_debit, pure), write (the spend's
  * journal row and the account through the writer), answer. */
-static enum cd_err debit_op(struct store *lg, const struct debit_new *d, json_t **out, int *status)
+static enum cd_err debit_op(struct store *lg, const struct debit_new *d, struct ledger_done *done)
 {
 	struct acct a;
 	struct debit_effect e;
@@ -473,18 +479,21 @@ static enum cd_err debit_op(struct store *lg, const struct debit_new *d, json_t 
 		return rc;
 	assert(a.balance == e.balance_after);
 	assert(journal_id > 0);
-	*out = entry_json(lg, &a, journal_id, -d->amount_micros, "adjustment", NULL, d->reason);
-	*status = 201;
-	return *out != NULL ? CD_OK : CD_E_INTERNAL;
+	done->kind = LEDGER_DONE_DEBIT;
+	entry_done(lg, &a, journal_id, -d->amount_micros, "adjustment", NULL, d->reason, &done->u.debit);
+	return CD_OK;
 }
 
 enum cd_err ledger_debit(struct store *lg, const struct ledger_call *call, const struct debit_new *d,
 			 struct ledger_result *res)
 {
 	struct ledger_idem w;
-	for (ledger_idem_init(lg, &w, call); ledger_idem_next(lg, &w);)
-		ledger_idem_step(lg, &w, debit_op(lg, d, &w.out, &w.status));
-	return ledger_idem_end(lg, &w, res);
+	for (ledger_idem_init(lg, &w, call, res); ledger_idem_next(lg, &w);)
+		ledger_idem_step(lg, &w, debit_op(lg, d, w.done));
+	enum cd_err rc = ledger_idem_end(lg, &w, res);
+	/* A debit's row takes money off. */
+	assert(res->done.kind != LEDGER_DONE_DEBIT || res->done.u.debit.amount_micros == -d->amount_micros);
+	return rc;
 }
 
 /* ---- Workspace members ---- */
@@ -493,12 +502,18 @@ enum cd_err ledger_debit(struct store *lg, const struct ledger_call *call, const
 static const char SQL_MEMBER_SET[] = "UPDATE members SET monthly_cap_micros = IF(?, ?, monthly_cap_micros), "
 	"requests_per_minute = IF(?, ?, requests_per_minute), tokens_per_minute = IF(?, ?, tokens_per_minute) "
 	"WHERE account_id = ? AND member = ?";
-static json_t *member_json(const struct acct *a, const struct member_row *m)
+static void member_done(const struct acct *a, const struct member_row *m, int created, struct ledger_done *done)
 {
-	return json_pack("{s:s, s:s, s:o, s:I, s:I, s:o, s:o}", "account", a->ext_id, "member", m->member,
-			 "monthly_cap_micros", m->cap >= 0 ? json_integer((json_int_t)m->cap) : json_null(),
-			 "month_spent_micros", (json_int_t)m->month_spent, "reserved_micros", (json_int_t)m->reserved,
-			 "requests_per_minute", ledger_rows_json_int(m->rate.rpm), "tokens_per_minute", ledger_rows_json_int(m->rate.tpm));
+	struct ledger_member_done *d = &done->u.member;
+	done->kind = LEDGER_DONE_MEMBER_PUT;
+	d->created = created;
+	ledger_rows_copy_text(d->account, sizeof(d->account), a->ext_id);
+	ledger_rows_copy_text(d->member, sizeof(d->member), m->member);
+	d->monthly_cap_micros = m->cap >= 0 ? m->cap : -1;
+	d->month_spent_micros = m->month_spent;
+	d->reserved_micros = m->reserved;
+	d->requests_per_minute = m->rate.rpm;
+	d->tokens_per_minute = m->rate.tpm;
 }
 
 /* A member as its own browser token shows it (DESIGN §11): the cap that
@@ -538,7 +553,7 @@ enum cd_err ledger_member_get(struct store *lg, const char *account, const char 
 	return t.rc;
 }
 
-static enum cd_err member_put_op(struct store *lg, const struct member_put *p, json_t **out, int *status)
+static enum cd_err member_put_op(struct store *lg, const struct member_put *p, struct ledger_done *done)
 {
 	struct acct a;
 	struct member_row m;
@@ -570,21 +585,24 @@ static enum cd_err member_put_op(struct store *lg, const struct member_put *p, j
 		rc = ledger_events_acct_save(lg, &a);
 	if (rc != CD_OK)
 		return rc;
-	*out = member_json(&a, &m);
-	*status = created ? 201 : 200;
-	return *out != NULL ? CD_OK : CD_E_INTERNAL;
+	member_done(&a, &m, created, done);
+	return CD_OK;
 }
 
 enum cd_err ledger_member_put(struct store *lg, const struct ledger_call *call, const struct member_put *p,
 			      struct ledger_result *res)
 {
 	struct ledger_idem w;
-	for (ledger_idem_init(lg, &w, call); ledger_idem_next(lg, &w);)
-		ledger_idem_step(lg, &w, member_put_op(lg, p, &w.out, &w.status));
-	return ledger_idem_end(lg, &w, res);
+	assert(p->account != NULL);
+	assert(p->member != NULL);
+	for (ledger_idem_init(lg, &w, call, res); ledger_idem_next(lg, &w);)
+		ledger_idem_step(lg, &w, member_put_op(lg, p, w.done));
+	enum cd_err rc = ledger_idem_end(lg, &w, res);
+	assert(res->done.kind != LEDGER_DONE_MEMBER_PUT || strcmp(res->done.u.member.member, p->member) == 0);
+	return rc;
 }
 
-static enum cd_err member_delete_op(struct store *lg, const struct member_put *p, json_t **out, int *status)
+static enum cd_err member_delete_op(struct store *lg, const struct member_put *p, struct ledger_done *done)
 {
 	struct acct a;
 	int e;
@@ -603,16 +621,21 @@ static enum cd_err member_delete_op(struct store *lg, const struct member_put *p
 		rc = ledger_events_acct_save(lg, &a);
 	if (rc != CD_OK)
 		return rc;
-	*out = json_pack("{s:s, s:s, s:b}", "account", a.ext_id, "member", p->member, "deleted", 1);
-	*status = 200;
-	return *out != NULL ? CD_OK : CD_E_INTERNAL;
+	done->kind = LEDGER_DONE_MEMBER_DELETE;
+	ledger_rows_copy_text(done->u.member_gone.account, sizeof(done->u.member_gone.account), a.ext_id);
+	ledger_rows_copy_text(done->u.member_gone.member, sizeof(done->u.member_gone.member), p->member);
+	return CD_OK;
 }
 
 enum cd_err ledger_member_delete(struct store *lg, const struct ledger_call *call, const struct member_put *p,
 				 struct ledger_result *res)
 {
 	struct ledger_idem w;
-	for (ledger_idem_init(lg, &w, call); ledger_idem_next(lg, &w);)
-		ledger_idem_step(lg, &w, member_delete_op(lg, p, &w.out, &w.status));
-	return ledger_idem_end(lg, &w, res);
+	assert(p->account != NULL);
+	assert(p->member != NULL);
+	for (ledger_idem_init(lg, &w, call, res); ledger_idem_next(lg, &w);)
+		ledger_idem_step(lg, &w, member_delete_op(lg, p, w.done));
+	enum cd_err rc = ledger_idem_end(lg, &w, res);
+	assert(res->done.kind != LEDGER_DONE_MEMBER_DELETE || strcmp(res->done.u.member_gone.member, p->member) == 0);
+	return rc;
 }

@@ -5,6 +5,7 @@
  * too, after undoing what the operation wrote. */
 #include "ledger_int.h"
 #include "log.h"
+#include <assert.h>
 #include <mysqld_error.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,15 +35,35 @@ static enum cd_err idem_replay(struct store *lg, struct ledger_idem *r)
 	return r->out != NULL ? CD_OK : CD_E_INTERNAL;
 }
 
-/* Stores the answer under the claimed key, in the running transaction. */
-static enum cd_err idem_store(struct store *lg, const struct ledger_idem *r)
+/* Stores status and body under the claimed key, in the running
+ * transaction: the text as the key's replay answers it. */
+static enum cd_err idem_store(struct store *lg, const struct ledger_idem *r, int status, const json_t *body)
 {
-	char *text = json_dumps(r->out, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	char *text = json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	if (text == NULL)
 		return CD_E_INTERNAL;
-	enum cd_err rc = store_do(lg, SQL_IDEM_STORE, "idempotency store", "ibs", (int64_t)r->status, text, strlen(text),
+	enum cd_err rc = store_do(lg, SQL_IDEM_STORE, "idempotency store", "ibs", (int64_t)status, text, strlen(text),
 			       r->call->idem_key);
 	free(text);
+	return rc;
+}
+
+/* Stores the operation's answer, rendered by the caller's renderer now:
+ * in the transaction that decided it. */
+static enum cd_err idem_store_done(struct store *lg, const struct ledger_idem *r)
+{
+	json_t *body = NULL;
+	int status = 0;
+	assert(r->done->kind != LEDGER_DONE_NONE);	/* the operation answered */
+	assert(r->call->render != NULL);
+	enum cd_err rc = r->call->render(r->done, &status, &body);
+	if (rc == CD_OK && body == NULL)
+		rc = CD_E_INTERNAL;
+	if (rc == CD_OK)
+		rc = idem_store(lg, r, status, body);
+	else
+		log_error("an answer could not be rendered to store (%s)", errors_strerror(rc));
+	json_decref(body);
 	return rc;
 }
 
@@ -65,14 +86,19 @@ static enum cd_err write_refused(struct store *lg, struct ledger_idem *r, enum c
 		return rc;
 	rc = store_text(lg, SQL_ROLLBACK_TO, "rollback to savepoint");
 	if (rc == CD_OK)
-		rc = idem_store(lg, r);
+		rc = idem_store(lg, r, r->status, r->out);
 	return rc;
 }
 
-void ledger_idem_init(struct store *lg, struct ledger_idem *w, const struct ledger_call *call)
+void ledger_idem_init(struct store *lg, struct ledger_idem *w, const struct ledger_call *call,
+		      struct ledger_result *res)
 {
 	memset(w, 0, sizeof(*w));
 	w->call = call != NULL && call->idem_key != NULL ? call : NULL;
+	/* A key's answer is stored rendered: whoever gives a key gives the
+	 * renderer (a caller's bug otherwise). */
+	assert(w->call == NULL || w->call->render != NULL);
+	w->done = &res->done;
 	store_tx_init(lg, &w->tx);
 }
 
@@ -84,7 +110,8 @@ static enum cd_err write_claim(struct store *lg, struct ledger_idem *w)
 	int e;
 	json_decref(w->out);
 	w->out = NULL;
-	w->status = 200;
+	w->status = 0;
+	memset(w->done, 0, sizeof(*w->done));
 	w->replayed = 0;
 	w->refused = 0;
 	w->answered = 0;
@@ -125,21 +152,32 @@ void ledger_idem_step(struct store *lg, struct ledger_idem *w, enum cd_err rc)
 	if (rc != CD_OK && rc != CD_E_RETRY && rc != CD_E_UNAVAILABLE && rc != CD_E_INTERNAL) {
 		json_decref(w->out);
 		w->out = NULL;
+		w->done->kind = LEDGER_DONE_NONE;
 		rc = write_refused(lg, w, rc, w->call != NULL);
 	} else if (rc == CD_OK && w->call != NULL) {
-		rc = idem_store(lg, w);
+		rc = idem_store_done(lg, w);
 	}
+	/* An operation that succeeded answered. */
+	assert(rc != CD_OK || w->refused || w->done->kind != LEDGER_DONE_NONE);
 	store_tx_end(lg, &w->tx, rc);
 }
 
 enum cd_err ledger_idem_end(struct store *lg, struct ledger_idem *w, struct ledger_result *res)
 {
-	memset(res, 0, sizeof(*res));
+	assert(w->done == &res->done);
+	res->body = NULL;
+	res->status = 0;
+	res->replayed = 0;
+	memset(&res->refusal, 0, sizeof(res->refusal));
 	if (w->tx.rc != CD_OK && !w->refused) {
 		json_decref(w->out);
+		res->done.kind = LEDGER_DONE_NONE;
 		return w->tx.rc;
 	}
-	/* Answered: a success, a replay, or a refusal (stored or not). */
+	/* Answered: a success (res->done), a replay, or a refusal (stored or
+	 * not: res->body). */
+	if (w->out != NULL)
+		res->done.kind = LEDGER_DONE_NONE;
 	res->body = w->out;
 	res->status = w->status;
 	res->replayed = w->replayed;

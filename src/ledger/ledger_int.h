@@ -8,28 +8,28 @@
 
 /* One idempotent write (see ledger.h "Writes"), driven the same way:
  *	struct ledger_idem w;
- *	for (ledger_idem_init(lg, &w, call); ledger_idem_next(lg, &w);)
- *		ledger_idem_step(lg, &w, op(lg, in, &w.out, &w.status));
+ *	for (ledger_idem_init(lg, &w, call, res); ledger_idem_next(lg, &w);)
+ *		ledger_idem_step(lg, &w, op(lg, in, w.done));
  *	return ledger_idem_end(lg, &w, res);
  * next claims the Idempotency-Key (or finds its stored answer, and then
- * no operation runs); the operation sets w.out (a new reference) and
- * w.status, or returns a refusal's code after refusal_set(&lg->refusal,
- * ...); step words a refusal, stores the answer under the key in the same
- * transaction, and ends the attempt; end hands the answer over. */
+ * no operation runs) and empties *w.done (res->done); the operation fills
+ * it (its kind set) and returns CD_OK, or returns a refusal's code after
+ * refusal_set(&lg->refusal, ...); step words a refusal, stores the answer
+ * under the key in the same transaction (a success rendered by
+ * call->render), and ends the attempt; end hands the answer over. */
 struct ledger_idem {
 	struct store_tx tx;
 	const struct ledger_call *call;	/* NULL: no Idempotency-Key */
-	json_t *out;
-	int status;
+	struct ledger_done *done;	/* the operation's answer: res->done */
+	json_t *out;			/* a replay's or a refusal's body */
+	int status;			/* and its status */
 	int replayed;
 	int refused;			/* out is a refusal's error object */
 	int answered;			/* out came from the key's store: no operation */
 };
-void ledger_idem_init(struct store *lg, struct ledger_idem *w, const struct ledger_call *call);
+void ledger_idem_init(struct store *lg, struct ledger_idem *w, const struct ledger_call *call,
+		      struct ledger_result *res);
 int ledger_idem_next(struct store *lg, struct ledger_idem *w);
 void ledger_idem_step(struct store *lg, struct ledger_idem *w, enum cd_err rc);
 enum cd_err ledger_idem_end(struct store *lg, struct ledger_idem *w, struct ledger_result *res);
-
-/* "txn_42"-style ids of rows creditd made. */
-void ledger_ids_format(char *out, size_t cap, const char *prefix, int64_t id);
 #endif

@@ -48,7 +48,33 @@ static enum cd_err prices_free(struct store *lg, const struct plan_def *p)
 	return CD_OK;
 }
 
-static enum cd_err put_op(struct store *lg, const struct plan_def *p, json_t **out, int *status)
+/* A plan as it was stored, from a PLAN_COLS row: its Stripe prices are
+ * the JSON array put_op wrote. */
+static enum cd_err plan_done(const struct dbstmt *s, struct ledger_plan_done *d)
+{
+	json_error_t jerr;
+	ledger_rows_copy_text(d->name, sizeof(d->name), store_str(s, 0));
+	d->credits_micros = store_i64(s, 1);
+	ledger_rows_copy_text(d->rollover, sizeof(d->rollover), store_str(s, 2));
+	d->rollover_cap_micros = DB_I64_OR_NONE(s, 3);
+	d->member_cap_micros = DB_I64_OR_NONE(s, 4);
+	d->nprices = 0;
+	json_t *prices = json_loads(store_str(s, 5), 0, &jerr);
+	size_t i;
+	json_t *v;
+	json_array_foreach(prices, i, v) {
+		if (!json_is_string(v) || d->nprices == LIMIT_PLAN_STRIPE_PRICES ||
+		    json_string_length(v) > LIMIT_STRIPE_ID_BYTES) {
+			json_decref(prices);
+			return CD_E_INTERNAL;	/* not what put_op wrote */
+		}
+		ledger_rows_copy_text(d->stripe_price_ids[d->nprices++], sizeof(d->stripe_price_ids[0]), json_string_value(v));
+	}
+	json_decref(prices);
+	return CD_OK;
+}
+
+static enum cd_err put_op(struct store *lg, const struct plan_def *p, struct ledger_done *done)
 {
 	int e;
 	enum cd_err pc = prices_free(lg, p);
@@ -73,9 +99,8 @@ static enum cd_err put_op(struct store *lg, const struct plan_def *p, json_t **o
 		return store_err(lg, e, "plan read");
 	if (store_fetch(s) != 1)
 		return CD_E_INTERNAL;
-	*out = plan_json(s);
-	*status = 200;
-	return *out != NULL ? CD_OK : CD_E_INTERNAL;
+	done->kind = LEDGER_DONE_PLAN_PUT;
+	return plan_done(s, &done->u.plan);
 }
 
 enum cd_err ledger_plan_put(struct store *lg, const struct ledger_call *call, const struct plan_def *p,
@@ -87,9 +112,12 @@ enum cd_err ledger_plan_put(struct store *lg, const struct ledger_call *call, co
 	assert(p->credits_micros <= LIMIT_AMOUNT_MICROS_MAX);
 	assert(p->nprices >= 0);
 	assert(p->nprices <= LIMIT_PLAN_STRIPE_PRICES);
-	for (ledger_idem_init(lg, &w, call); ledger_idem_next(lg, &w);)
-		ledger_idem_step(lg, &w, put_op(lg, p, &w.out, &w.status));
-	return ledger_idem_end(lg, &w, res);
+	for (ledger_idem_init(lg, &w, call, res); ledger_idem_next(lg, &w);)
+		ledger_idem_step(lg, &w, put_op(lg, p, w.done));
+	enum cd_err rc = ledger_idem_end(lg, &w, res);
+	/* The plan stored has the prices put. */
+	assert(res->done.kind != LEDGER_DONE_PLAN_PUT || res->done.u.plan.nprices == p->nprices);
+	return rc;
 }
 
 static enum cd_err list_tx(struct store *lg, json_t **out)

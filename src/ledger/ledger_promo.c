@@ -48,7 +48,19 @@ static json_t *promo_json(const struct dbstmt *s)
 			 ledger_rows_json_time(store_i64(s, 7)));
 }
 
-static enum cd_err create_op(struct store *lg, const struct promo_new *p, json_t **out, int *status)
+/* A code as it was stored, from columns 1.. of a PROMO_COLS row. */
+static void promo_done(const struct dbstmt *s, struct ledger_promo_done *d)
+{
+	ledger_rows_copy_text(d->code, sizeof(d->code), store_str(s, 1));
+	d->amount_micros = store_i64(s, 2);
+	d->max_redemptions = DB_I64_OR_NONE(s, 3);
+	d->redeemed = store_i64(s, 4);
+	d->expires_at = DB_I64_OR_NONE(s, 5);
+	d->grant_ttl_days = DB_I64_OR_NONE(s, 6);
+	d->created_at = store_i64(s, 7);
+}
+
+static enum cd_err create_op(struct store *lg, const struct promo_new *p, struct ledger_done *done)
 {
 	char key[LIMIT_PROMO_CODE_BYTES + 1];
 	int e;
@@ -69,9 +81,9 @@ static enum cd_err create_op(struct store *lg, const struct promo_new *p, json_t
 		return store_err(lg, e, "promo read");
 	if (store_fetch(s) != 1)
 		return CD_E_INTERNAL;
-	*out = promo_json(s);
-	*status = 201;
-	return *out != NULL ? CD_OK : CD_E_INTERNAL;
+	done->kind = LEDGER_DONE_PROMO_CREATE;
+	promo_done(s, &done->u.promo);
+	return CD_OK;
 }
 
 enum cd_err ledger_promo_create(struct store *lg, const struct ledger_call *call, const struct promo_new *p,
@@ -81,9 +93,12 @@ enum cd_err ledger_promo_create(struct store *lg, const struct ledger_call *call
 	/* The API's and creditctl's checks: one grant's amount, 1 micro at least. */
 	assert(p->amount_micros > 0);
 	assert(p->amount_micros <= LIMIT_AMOUNT_MICROS_MAX);
-	for (ledger_idem_init(lg, &w, call); ledger_idem_next(lg, &w);)
-		ledger_idem_step(lg, &w, create_op(lg, p, &w.out, &w.status));
-	return ledger_idem_end(lg, &w, res);
+	for (ledger_idem_init(lg, &w, call, res); ledger_idem_next(lg, &w);)
+		ledger_idem_step(lg, &w, create_op(lg, p, w.done));
+	enum cd_err rc = ledger_idem_end(lg, &w, res);
+	/* The code stored is the one asked for, with its amount. */
+	assert(res->done.kind != LEDGER_DONE_PROMO_CREATE || res->done.u.promo.amount_micros == p->amount_micros);
+	return rc;
 }
 
 struct redeem { const char *account, *code; };
@@ -91,9 +106,10 @@ struct redeem { const char *account, *code; };
 /* The code exists (else a refusal), then money_rule_promo over its
  * locked row: this account has it already; it expired; it is used up;
  * else the grant. */
-static enum cd_err redeem_op(struct store *lg, const struct redeem *r, json_t **out, int *status)
+static enum cd_err redeem_op(struct store *lg, const struct redeem *r, struct ledger_done *done)
 {
 	char key[LIMIT_PROMO_CODE_BYTES + 1], ref[LIMIT_PROMO_CODE_BYTES + 8], gid[32];
+	struct ledger_redeem_done *out = &done->u.redeem;
 	struct acct a;
 	int e;
 	int64_t grant_id, journal_id;
@@ -147,11 +163,15 @@ static enum cd_err redeem_op(struct store *lg, const struct redeem *r, json_t **
 		rc = ledger_events_acct_save(lg, &a);
 	if (rc != CD_OK)
 		return rc;
-	*out = json_pack("{s:s, s:s, s:s, s:I, s:o, s:I, s:I}", "grant_id", gid, "account", a.ext_id, "code",
-			 ref + 6, "amount_micros", (json_int_t)amount, "expires_at", ledger_rows_json_time(grant_expires),
-			 "balance_micros", (json_int_t)a.balance, "available_micros", (json_int_t)ledger_rows_acct_available(&a));
-	*status = 201;
-	return *out != NULL ? CD_OK : CD_E_INTERNAL;
+	done->kind = LEDGER_DONE_PROMO_REDEEM;
+	out->grant_id = grant_id;
+	ledger_rows_copy_text(out->account, sizeof(out->account), a.ext_id);
+	ledger_rows_copy_text(out->code, sizeof(out->code), ref + 6);
+	out->amount_micros = amount;
+	out->expires_at = grant_expires;
+	out->balance_micros = a.balance;
+	out->available_micros = ledger_rows_acct_available(&a);
+	return CD_OK;
 }
 
 enum cd_err ledger_promo_redeem(struct store *lg, const struct ledger_call *call, const char *account,
@@ -161,9 +181,12 @@ enum cd_err ledger_promo_redeem(struct store *lg, const struct ledger_call *call
 	struct ledger_idem w;
 	assert(account != NULL);
 	assert(code != NULL);
-	for (ledger_idem_init(lg, &w, call); ledger_idem_next(lg, &w);)
-		ledger_idem_step(lg, &w, redeem_op(lg, &r, &w.out, &w.status));
-	return ledger_idem_end(lg, &w, res);
+	for (ledger_idem_init(lg, &w, call, res); ledger_idem_next(lg, &w);)
+		ledger_idem_step(lg, &w, redeem_op(lg, &r, w.done));
+	enum cd_err rc = ledger_idem_end(lg, &w, res);
+	/* A redemption credits the account that redeemed. */
+	assert(res->done.kind != LEDGER_DONE_PROMO_REDEEM || strcmp(res->done.u.redeem.account, account) == 0);
+	return rc;
 }
 
 static enum cd_err list_tx(struct store *lg, int64_t after_id, int cap, json_t *page, int64_t *last_id)

@@ -485,47 +485,46 @@ json_t *ledger_rows_json_int(int64_t v)
 	return v < 0 ? json_null() : json_integer((json_int_t)v);
 }
 
-static json_t *grants_json(struct store *lg, int64_t account_id)
+/* The account's live grants, in spending order, the first
+ * LIMIT_GRANTS_LISTED. */
+static enum cd_err grants_view(struct store *lg, int64_t account_id, struct ledger_account_view *v)
 {
 	static const char sql[] = "SELECT id, source, remaining_micros, priority, expires_at FROM grants "
 				  "WHERE account_id = ? AND remaining_micros <> 0 ORDER BY " GRANTS_SPEND_ORDER " LIMIT ?";
 	int e;
-	json_t *arr = json_array();
 	struct dbstmt *s = store_exec(lg, sql, &e, "ii", account_id, (int64_t)LIMIT_GRANTS_LISTED);
-	if (s == NULL) {
-		store_err(lg, e, "grant list");
-		json_decref(arr);
-		return NULL;
+	if (s == NULL)
+		return store_err(lg, e, "grant list");
+	v->ngrants = 0;
+	while (v->ngrants < LIMIT_GRANTS_LISTED && store_fetch(s) == 1) {
+		struct ledger_grant_line *g = &v->grants[v->ngrants++];
+		g->grant_id = store_i64(s, 0);
+		ledger_rows_copy_text(g->source, sizeof(g->source), store_str(s, 1));
+		g->remaining_micros = store_i64(s, 2);
+		g->priority = store_i64(s, 3);
+		g->expires_at = DB_I64_OR_NONE(s, 4);
 	}
-	while (store_fetch(s) == 1) {
-		char id[32];
-		ledger_ids_format(id, sizeof(id), "grant_", store_i64(s, 0));
-		json_array_append_new(arr, json_pack("{s:s, s:s, s:I, s:I, s:o}", "id", id, "source", store_str(s, 1),
-						     "remaining_micros", (json_int_t)store_i64(s, 2), "priority",
-						     (json_int_t)store_i64(s, 3), "expires_at", ledger_rows_json_time(DB_I64_OR_NONE(s, 4))));
-	}
-	return arr;
+	return CD_OK;
 }
 
-/* The account's latest pay-as-you-go collection (DESIGN §10), or null
+/* The account's latest pay-as-you-go collection (DESIGN §10), or none
  * (one dropped before its first try, nothing owed any more, is none). A
  * collection queued again after a declined try is "failed", with the
  * tries made and when the card is tried next. */
-static json_t *collection_json(struct store *lg, int64_t account_id)
+static enum cd_err collection_view(struct store *lg, int64_t account_id, struct ledger_collection_view *c)
 {
 	static const char sql[] = "SELECT period, amount_cents, state, try_no, next_attempt_at FROM recharges "
 				  "WHERE account_id = ? AND period IS NOT NULL AND try_no > 0 "
 				  "ORDER BY period DESC LIMIT 1";
 	int e;
-	char period[48];
 	struct dbstmt *s = store_exec(lg, sql, &e, "i", account_id);
-	if (s == NULL) {
-		store_err(lg, e, "collection");
-		return NULL;
-	}
+	memset(c, 0, sizeof(*c));
+	c->next_try_at = -1;
+	if (s == NULL)
+		return store_err(lg, e, "collection");
 	if (store_fetch(s) != 1)
-		return json_null();
-	int64_t p = store_i64(s, 0), tries = store_i64(s, 3), next = -1;
+		return CD_OK;
+	int64_t tries = store_i64(s, 3), next = -1;
 	const char *state = store_str(s, 2);
 	if (strcmp(state, "queued") == 0) {
 		tries--;
@@ -534,48 +533,49 @@ static json_t *collection_json(struct store *lg, int64_t account_id)
 	} else if (strcmp(state, "sent") == 0) {
 		state = "pending";
 	}
-	snprintf(period, sizeof(period), "%04" PRId64 "-%02" PRId64, p / 100, p % 100);
-	int64_t rate = ledger_config_of(lg->cfg)->topup_rate;
-	return json_pack("{s:s, s:I, s:s, s:I, s:o}", "period", period, "amount_micros",
-			 (json_int_t)(store_i64(s, 1) * rate), "state", state, "tries", (json_int_t)tries,
-			 "next_try_at", ledger_rows_json_time(next));
+	c->period = store_i64(s, 0);
+	c->amount_micros = store_i64(s, 1) * ledger_config_of(lg->cfg)->topup_rate;
+	ledger_rows_copy_text(c->state, sizeof(c->state), state);
+	c->tries = tries;
+	c->next_try_at = next;
+	return CD_OK;
 }
 
-json_t *ledger_rows_acct_json(struct store *lg, const struct acct *a)
+enum cd_err ledger_rows_acct_view(struct store *lg, const struct acct *a, struct ledger_account_view *v)
 {
-	char created[TIMEFMT_LEN];
-	json_t *collection = collection_json(lg, a->id);
-	if (collection == NULL)
-		return NULL;
-	json_t *grants = grants_json(lg, a->id);
-	if (grants == NULL) {
-		json_decref(collection);
-		return NULL;
-	}
-	timefmt_rfc3339(a->created_at, created);
-	int64_t available = ledger_rows_acct_available(a);
+	enum cd_err rc = collection_view(lg, a->id, &v->collection);
+	if (rc == CD_OK)
+		rc = grants_view(lg, a->id, v);
+	if (rc != CD_OK)
+		return rc;
+	ledger_rows_copy_text(v->id, sizeof(v->id), a->ext_id);
+	ledger_rows_copy_text(v->kind, sizeof(v->kind), a->kind);
+	ledger_rows_copy_text(v->status, sizeof(v->status), a->status);
+	ledger_rows_copy_text(v->status_reason, sizeof(v->status_reason), a->status_reason);
+	ledger_rows_copy_text(v->currency, sizeof(v->currency), lg->cfg->currency);
+	ledger_rows_copy_text(v->plan, sizeof(v->plan), a->plan);
+	v->balance_micros = a->balance;
+	v->reserved_micros = a->reserved;
+	v->available_micros = ledger_rows_acct_available(a);
+	v->month_spent_micros = a->month_spent;
+	v->day_spent_micros = a->day_spent;
+	v->monthly_limit_micros = a->monthly_limit;
+	v->daily_limit_micros = a->daily_limit;
+	v->low_balance_micros = a->low_balance;
+	v->overdraft_limit_micros = a->overdraft;
 	/* A plan's period is the calendar month, UTC (DESIGN §9). */
-	int64_t start = -1, end = -1;
+	v->period_start = v->period_end = -1;
 	if (a->plan[0])
-		timefmt_month_bounds(lg->now, &start, &end);
-	json_t *recharge = a->recharge_threshold < 0 ? json_null()
-			   : json_pack("{s:I, s:I}", "threshold_micros", (json_int_t)a->recharge_threshold,
-				       "amount_cents", (json_int_t)a->recharge_amount_cents);
-	return json_pack("{s:s, s:s, s:s, s:o, s:s, s:I, s:I, s:I, s:I, s:o, s:I, s:o, s:I, s:o, s:o, s:o, s:o, s:o, "
-			 "s:o, s:b, s:o, s:o, s:o, s:s}",
-			 "id", a->ext_id, "kind", a->kind, "status", a->status, "status_reason",
-			 a->status_reason[0] ? json_string(a->status_reason) : json_null(), "currency", lg->cfg->currency,
-			 "balance_micros", (json_int_t)a->balance, "reserved_micros", (json_int_t)a->reserved,
-			 "available_micros", (json_int_t)available, "month_spent_micros", (json_int_t)a->month_spent,
-			 "monthly_limit_micros", ledger_rows_json_int(a->monthly_limit),
-			 "day_spent_micros", (json_int_t)a->day_spent, "daily_limit_micros", ledger_rows_json_int(a->daily_limit),
-			 "overdraft_limit_micros", (json_int_t)a->overdraft,
-			 "low_balance_micros", ledger_rows_json_int(a->low_balance),
-			 "plan", a->plan[0] ? json_string(a->plan) : json_null(),
-			 "period_start", ledger_rows_json_time(start), "period_end", ledger_rows_json_time(end), "grants", grants,
-			 "auto_recharge", recharge, "card_saved", a->recharge_card,
-			 "requests_per_minute", ledger_rows_json_int(a->rate.rpm), "tokens_per_minute", ledger_rows_json_int(a->rate.tpm),
-			 "collection", collection, "created_at", created);
+		timefmt_month_bounds(lg->now, &v->period_start, &v->period_end);
+	v->recharge_threshold_micros = a->recharge_threshold < 0 ? -1 : a->recharge_threshold;
+	v->recharge_amount_cents = a->recharge_amount_cents;
+	v->card_saved = a->recharge_card != 0;
+	v->requests_per_minute = a->rate.rpm;
+	v->tokens_per_minute = a->rate.tpm;
+	v->created_at = a->created_at;
+	assert(strcmp(v->id, a->ext_id) == 0);
+	assert(v->ngrants <= LIMIT_GRANTS_LISTED);
+	return CD_OK;
 }
 
 /* ---- Hold ids ---- */

@@ -169,8 +169,9 @@ struct journal_entry {
 	const char *cause, *source, *reference, *description;	/* NULL: null */
 };
 json_t *ledger_rows_journal_entry_json(const struct journal_entry *e);
-/* The account as the API shows it (with live grants). */
-json_t *ledger_rows_acct_json(struct store *lg, const struct acct *a);
+/* The account as the API shows it, into *v: its row, its live grants
+ * and its latest collection read (lg's clock and config for the rest). */
+enum cd_err ledger_rows_acct_view(struct store *lg, const struct acct *a, struct ledger_account_view *v);
 /* "hold_<account>_<hold>" ids: the account is locked first from the id. */
 void ledger_rows_hold_id_format(char *out, size_t cap, int64_t account_id, int64_t hold_id);
 int ledger_rows_hold_id_parse(const char *s, int64_t *account_id, int64_t *hold_id);

@@ -10,9 +10,10 @@
 # worker and main only; no banned calls; assertions left on.
 #
 # The layers, from the top: http and ctl (the daemon's requests, the
-# command line), then gateway and jobs (the gateway's calls, the
-# background pushes and charges), then ledger (the operations), then store
-# (MariaDB), then money (pure) and stripe (Stripe's API), then core.
+# command line), then gateway, jobs and answer (the gateway's calls, the
+# background pushes and charges, the writes' answers rendered), then
+# ledger (the operations), then store (MariaDB), then money (pure) and
+# stripe (Stripe's API), then core.
 src="${top_srcdir:-.}/src"
 n=0
 fail=0
@@ -23,7 +24,7 @@ check() {
 # rank FOLDER: the layer's height (two folders of one height never meet).
 rank() {
 	case $1 in
-	core) echo 0 ;; money) echo 1 ;; store) echo 2 ;; ledger) echo 3 ;; stripe) echo 4 ;; jobs | gateway) echo 5 ;; http | ctl) echo 6 ;; *) echo -1 ;;
+	core) echo 0 ;; money) echo 1 ;; store) echo 2 ;; ledger) echo 3 ;; stripe) echo 4 ;; jobs | gateway | answer) echo 5 ;; http | ctl) echo 6 ;; *) echo -1 ;;
 	esac
 }
 # prefixes FILE: what the exported names of a source file (its stem,
@@ -34,6 +35,7 @@ rank() {
 #   webhook.h over stripe/webhook*.c (signatures, parsing);
 #   store.h and store_db.h over store/store*.c (the handle, statements,
 #   result rows, transactions, migrations);
+#   answer.h over answer/answer_*.c (a write's answer rendered: answer_);
 #   ledger.h (and ledger_reconcile.h) over ledger/ledger_*.c: the ledger's
 #   operations as the layers above call them, ledger_ and declared there
 #   (a helper the ledger's files share carries its file's stem).
@@ -46,6 +48,7 @@ prefixes() {
 	gwshape*) echo "$1_ gwshape_" ;;
 	webhook*) echo "$1_ webhook_" ;;
 	store*) echo "$1_ store_" ;;
+	answer*) echo "$1_ answer_" ;;
 	main | creditctl) echo "$1_ main" ;;
 	log) echo "log_ __assert_fail" ;;
 	*) echo "$1_" ;;
