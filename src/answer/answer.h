@@ -31,6 +31,11 @@ json_t *answer_catalogue_promo(const struct ledger_promo_done *p);
 json_t *answer_catalogue_redeem(const struct ledger_redeem_done *r);
 json_t *answer_members_member(const struct ledger_member_done *m);
 json_t *answer_members_gone(const struct ledger_member_gone *m);
+/* The guard's: a hold made, a settle, a release, a usage (all 200). */
+json_t *answer_guard_hold(const struct ledger_hold_done *h);
+json_t *answer_guard_settle(const struct ledger_settle_done *s);
+json_t *answer_guard_release(const struct ledger_release_done *r);
+json_t *answer_guard_usage(const struct ledger_usage_done *u);
 
 /* What every renderer shares: an optional figure (-1: null) and time
  * (-1: null; else RFC 3339, UTC), and a text that may be null; each a

@@ -39,6 +39,18 @@ static json_t *render_body(const struct ledger_done *d, int *status)
 	case LEDGER_DONE_MEMBER_DELETE:
 		*status = 200;
 		return answer_members_gone(&d->u.member_gone);
+	case LEDGER_DONE_HOLD:
+		*status = 200;
+		return answer_guard_hold(&d->u.hold);
+	case LEDGER_DONE_SETTLE:
+		*status = 200;
+		return answer_guard_settle(&d->u.settle);
+	case LEDGER_DONE_RELEASE:
+		*status = 200;
+		return answer_guard_release(&d->u.release);
+	case LEDGER_DONE_USAGE:
+		*status = 200;
+		return answer_guard_usage(&d->u.usage);
 	case LEDGER_DONE_NONE:
 		break;
 	}

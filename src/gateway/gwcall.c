@@ -18,6 +18,7 @@
  * bound held, cached above input) is charged as the provider reported it
  * and flagged over_hold (gwmoney.h, DESIGN §14); the answer passes on. */
 #include "gwcall.h"
+#include "answer.h"
 #include "gwmoney.h"
 #include "timefmt.h"
 #include "config.h"
@@ -396,7 +397,7 @@ static enum cd_err charge(struct gwcall *c, const struct gw_usage *u, int64_t ex
 	struct keys_part parts[] = {{"gateway\n", 8}, {job->hold_id, strlen(job->hold_id)}, {job->request_id,
 		strlen(job->request_id)}};
 	keys_sha256_parts(parts, 3, hash);
-	struct ledger_call call = {.idem_key = NULL, .request_hash = hash};
+	struct ledger_call call = {.idem_key = NULL, .request_hash = hash, .render = answer_render};
 	/* A BYOK call's hold holds nothing: its settle records the usage,
 	 * byok true, and charges nothing. */
 	struct guard_settle s = {.hold_id = job->hold_id, .input_tokens = u->input_tokens,
@@ -421,7 +422,13 @@ static enum cd_err charge(struct gwcall *c, const struct gw_usage *u, int64_t ex
 			break;
 	}
 	metrics_gateway_settle(reason);
-	if (rc == CD_OK && res.status >= 200 && res.status < 300) {
+	if (rc == CD_OK && res.done.kind == LEDGER_DONE_SETTLE) {
+		*charged = res.done.u.settle.charged_micros;
+		*balance = res.done.u.settle.balance_micros;
+		keep_response(job, u);
+	} else if (rc == CD_OK && res.status >= 200 && res.status < 300) {
+		/* Settled by an earlier try that committed: the answer its hold
+		 * keeps. */
 		*charged = jsonio_int(res.body, "charged_micros", -1);
 		*balance = jsonio_int(res.body, "balance_micros", -1);
 		keep_response(job, u);
@@ -448,7 +455,7 @@ void gwcall_release(struct store *lg, const char *hold_id)
 	struct ledger_call call = {.idem_key = NULL, .request_hash = hash};
 	struct guard_release r = {hold_id, 1};
 	enum cd_err rc = lg != NULL ? ledger_release(lg, &call, &r, &res) : CD_E_UNAVAILABLE;
-	if (rc != CD_OK || res.status >= 300)
+	if (rc != CD_OK || res.refusal.why != REFUSE_NONE)
 		log_error("gateway: the release of %s failed (%s): the hold expires at its ttl", hold_id,
 			  rc != CD_OK ? errors_strerror(rc) : "refused");
 	json_decref(res.body);

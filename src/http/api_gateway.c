@@ -9,6 +9,7 @@
  * every answer of these routes in the provider's shape. Never SQL, never
  * FastCGI, never curl. */
 #include "api.h"
+#include "answer.h"
 #include "config.h"
 #include "gateway.h"
 #include "gwconfig.h"
@@ -302,7 +303,7 @@ static int hold(struct api_ctx *ctx, struct gw_job *job, struct guard_authorize 
 	snprintf(job->request_id, sizeof(job->request_id), "gw_%s_%s",
 		 gwshape_provider(job->route) == GW_ANTHROPIC ? "anthropic" : "openai", rid);
 	keys_sha256(job->request_id, strlen(job->request_id), hash);
-	struct ledger_call call = {.idem_key = NULL, .request_hash = hash};
+	struct ledger_call call = {.idem_key = NULL, .request_hash = hash, .render = answer_render};
 	r->account = job->account;
 	r->member = job->member[0] != '\0' ? job->member : NULL;
 	r->model = job->ask.model;
@@ -317,14 +318,15 @@ static int hold(struct api_ctx *ctx, struct gw_job *job, struct guard_authorize 
 	r->byok = job->byok;
 	job->hold_ttl = r->ttl_seconds;
 	enum cd_err rc = ledger_authorize(ctx->lg, &call, r, &res);
-	if (rc != CD_OK || res.status != 200) {
+	if (rc != CD_OK || res.done.kind != LEDGER_DONE_HOLD) {
+		/* Refused (its request_id is new: never a replay). */
 		if (rc == CD_OK && job->member[0] != '\0' && res.status == 402)
 			member_refusal(&res);
 		api_answer(rs, rc, &res);
 		return -1;
 	}
-	snprintf(job->hold_id, sizeof(job->hold_id), "%s", jsonio_str(res.body, "hold_id"));
-	int64_t granted = jsonio_int(res.body, "max_output_tokens", -1);
+	snprintf(job->hold_id, sizeof(job->hold_id), "%s", res.done.u.hold.hold_id);
+	int64_t granted = res.done.u.hold.max_output_tokens;
 	int64_t n = job->ask.choices > 0 ? job->ask.choices : 1;
 	job->cap = -1;
 	if (job->route != GW_OPENAI_EMBEDDINGS && job->hold_output > 0) {

@@ -142,20 +142,19 @@ enum cd_err ledger_hold_get(struct store *lg, const char *hold_id, json_t **out)
  * stored under the key in the transaction that decided it; a 400 is not,
  * so the client may fix the request and send it again under the key.
  *
- * A success of the writes but the guard's is res->done (res->body NULL):
- * its caller renders it. Its answer stored under an Idempotency-Key is
- * written in the transaction that decided it, so the ledger asks the
- * caller's call->render for that text then (and for nothing else; the
+ * A success of a write is res->done (res->body NULL): its caller renders
+ * it. Its answer stored under an Idempotency-Key is written in the
+ * transaction that decided it, so the ledger asks the caller's
+ * call->render for that text then, and for a settle's answer, which its
+ * hold keeps for a replay (a settle's call always has a render). The
  * ledger knows no renderer: the caller hands it one, as qsort is handed
- * its comparator). A replay and a refusal are res->body and res->status,
- * as the guard's four (authorize, settle, release, usage) answer every
- * time. */
+ * its comparator. A replay and a refusal are res->body and res->status. */
 struct ledger_call {
 	const char *idem_key;			/* NULL: no idempotency */
 	const unsigned char *request_hash;	/* 32 bytes: method, path and body */
 	/* The answer of d, as the caller shows it: *status and *body (the
 	 * caller of render owns it); CD_OK, or CD_E_INTERNAL with *body NULL.
-	 * Set whenever idem_key is (asserted). */
+	 * Set whenever idem_key is, and for a settle (asserted). */
 	enum cd_err (*render)(const struct ledger_done *d, int *status, json_t **body);
 };
 struct ledger_result {
@@ -164,7 +163,7 @@ struct ledger_result {
 					 * (json_decref); NULL: the answer is done */
 	int replayed;			/* stored under the key by an earlier request */
 	struct refusal refusal;		/* why == REFUSE_NONE unless refused */
-	struct ledger_done done;	/* a success of a write but the guard's; kind NONE otherwise */
+	struct ledger_done done;	/* a write's success; kind NONE otherwise */
 };
 
 /* ---- Accounts ---- */

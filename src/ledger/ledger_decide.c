@@ -449,12 +449,21 @@ static enum cd_err settle_finish(struct store *lg, struct batch *b, struct guard
 				       r->input_tokens, r->cached_input_tokens, r->cache_write_input_tokens,
 				       r->output_tokens, cost, h->byok, h->request_id, conv, r->settle_reason};
 	ledger_batch_settle_usage(b, op->acct, &u);
-	/* Its fields are bounded, so it always fits the column (limits.h). */
-	json_t *out = json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:b}", "hold_id", id, "account", a->ext_id,
-				"charged_micros", (json_int_t)cost, "released_micros", (json_int_t)released,
-				"balance_micros", (json_int_t)a->balance, "available_micros",
-				(json_int_t)ledger_rows_acct_available(a), "late", !pending);
-	char *text = out != NULL ? json_dumps(out, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+	/* Its answer, kept with the hold for a replay, rendered by the
+	 * caller's renderer; its fields are bounded, so it always fits the
+	 * column (limits.h). */
+	op->charged = cost;
+	op->released = released;
+	op->late = !pending;
+	ledger_decide_note(op, a);
+	struct ledger_done d = {.kind = LEDGER_DONE_SETTLE};
+	d.u.settle = (struct ledger_settle_done){.charged_micros = cost, .released_micros = released,
+		.balance_micros = op->balance, .available_micros = op->available, .late = op->late};
+	ledger_rows_copy_text(d.u.settle.hold_id, sizeof(d.u.settle.hold_id), id);
+	ledger_rows_copy_text(d.u.settle.account, sizeof(d.u.settle.account), a->ext_id);
+	json_t *out = NULL;
+	int status;
+	char *text = op->render(&d, &status, &out) == CD_OK ? json_dumps(out, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
 	json_decref(out);
 	if (text == NULL || strlen(text) > LIMIT_SETTLE_RESPONSE_BYTES) {
 		free(text);
@@ -477,6 +486,7 @@ enum cd_err ledger_decide_settle(struct store *lg, struct batch *b, struct guard
 	int replay;
 	op->refund = op->spend_more = 0;
 	enum cd_err rc = settle_check(b, op, &cost, &delta, &replay);
+	op->replayed = replay;	/* answered with the text its hold keeps */
 	if (rc != CD_OK || replay)
 		return rc;
 	if (delta < 0 && op->refunded != -delta) {

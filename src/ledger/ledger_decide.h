@@ -31,6 +31,9 @@ struct guard_op {
 	struct combine_op link;		/* first: the queue's */
 	enum guard_kind kind;
 	const struct ledger_call *call;	/* NULL: no Idempotency-Key */
+	/* The caller's renderer (struct ledger_call): a settle's answer is
+	 * kept with its hold for a replay, rendered when it is decided. */
+	enum cd_err (*render)(const struct ledger_done *d, int *status, json_t **body);
 	union {
 		const struct guard_authorize *authorize;
 		const struct guard_settle *settle;
@@ -64,7 +67,10 @@ struct guard_op {
 	 * (ledger_load_spend_more) once the decision is made. */
 	int64_t spend_more;
 	char state[16];
-	/* The answer. */
+	int late;			/* a settle of a hold expired or captured first */
+	/* The answer: typed (done), and as JSON (out) when it is stored under
+	 * its key or was stored before (a replay), or is a refusal. */
+	struct ledger_done done;
 	json_t *out;
 	int status;
 	int answer_replayed;

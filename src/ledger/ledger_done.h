@@ -1,4 +1,4 @@
-/* ledger_done.h: what the ledger's writes (but the guard's) decided, as
+/* ledger_done.h: what the ledger's writes (the guard's too) decided, as
  * plain data their callers render (src/answer): no JSON, no HTTP status,
  * no pointer into the ledger's memory. Declared apart from ledger.h, which
  * includes it, only to keep each header readable whole. */
@@ -14,7 +14,7 @@
  * character, so a buffer of this size holds any value the column can. */
 #define LEDGER_TEXT_BYTES(chars) (4 * (chars) + 1)
 
-/* The answers of the writes below but the guard's, as plain data: no
+/* The answers of the writes below, the guard's too, as plain data: no
  * JSON and no HTTP status (src/answer renders both, above the ledger, for
  * the API and creditctl alike). Texts are copies, each sized for its
  * column or its limit; times are unix seconds; a time or an optional
@@ -23,6 +23,7 @@
 #define LEDGER_DESCRIPTION_BYTES LEDGER_TEXT_BYTES(LIMIT_DESCRIPTION_BYTES)
 #define LEDGER_WORD_BYTES 16		/* a kind, status, reason, cause, state or rollover */
 #define LEDGER_CURRENCY_BYTES 16	/* [ledger] currency: 3 letters or "credits" */
+#define LEDGER_USAGE_ID_BYTES 32	/* "usage_" and an id */
 /* A journal row a write appended, and where it left its account: a
  * debit's answer, and a grant's "transaction". */
 struct ledger_entry_done {
@@ -134,9 +135,36 @@ struct ledger_account_done {
 	int created;
 	struct ledger_account_view account;
 };
+/* The guard's answers (DESIGN §5): a hold made (or its request_id's,
+ * again), a settle, a release, a usage. Ids are the public ones. */
+struct ledger_hold_done {
+	char hold_id[LIMIT_HOLD_ID_BYTES];
+	int64_t amount_micros, available_micros;
+	int64_t expires_at;
+	int64_t max_output_tokens;	/* -1: none (an action's) */
+};
+struct ledger_settle_done {
+	char hold_id[LIMIT_HOLD_ID_BYTES];
+	char account[LEDGER_ID_MAX + 1];
+	int64_t charged_micros, released_micros, balance_micros, available_micros;
+	int late;			/* the hold had expired or been captured first */
+};
+struct ledger_release_done {
+	char hold_id[LIMIT_HOLD_ID_BYTES];
+	char account[LEDGER_ID_MAX + 1];
+	char state[LEDGER_WORD_BYTES];	/* released, or expired as it stood */
+	int64_t released_micros, balance_micros, available_micros;
+};
+struct ledger_usage_done {
+	char usage_id[LEDGER_USAGE_ID_BYTES];
+	char account[LEDGER_ID_MAX + 1];
+	int64_t charged_micros, balance_micros, available_micros;
+	int forced;
+	int replayed;			/* its request_id's first answer: no "forced" */
+};
 /* Which write answered, and its answer. */
 enum ledger_done_kind {
-	LEDGER_DONE_NONE,		/* no typed answer: a failure, a replay, a refusal, the guard's */
+	LEDGER_DONE_NONE,		/* no typed answer: a failure, a replay, a refusal */
 	LEDGER_DONE_ACCOUNT_CREATE,	/* u.account */
 	LEDGER_DONE_ACCOUNT_PATCH,	/* u.account */
 	LEDGER_DONE_GRANT,		/* u.grant */
@@ -146,6 +174,10 @@ enum ledger_done_kind {
 	LEDGER_DONE_PROMO_REDEEM,	/* u.redeem */
 	LEDGER_DONE_MEMBER_PUT,		/* u.member */
 	LEDGER_DONE_MEMBER_DELETE,	/* u.member_gone */
+	LEDGER_DONE_HOLD,		/* u.hold: an authorize */
+	LEDGER_DONE_SETTLE,		/* u.settle */
+	LEDGER_DONE_RELEASE,		/* u.release */
+	LEDGER_DONE_USAGE,		/* u.usage */
 };
 struct ledger_done {
 	enum ledger_done_kind kind;
@@ -158,6 +190,10 @@ struct ledger_done {
 		struct ledger_redeem_done redeem;
 		struct ledger_member_done member;
 		struct ledger_member_gone member_gone;
+		struct ledger_hold_done hold;
+		struct ledger_settle_done settle;
+		struct ledger_release_done release;
+		struct ledger_usage_done usage;
 	} u;
 };
 

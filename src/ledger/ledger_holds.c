@@ -37,45 +37,69 @@
 
 /* ---- One batch ---- */
 
-static json_t *hold_json(const struct batch *b, const struct guard_op *op)
+/* The typed answer of an operation that was decided (not refused), but
+ * a settle's replay (its hold keeps its answer's text). */
+static void op_done(const struct batch *b, const struct guard_op *op, struct ledger_done *d)
 {
-	char id[LIMIT_HOLD_ID_BYTES], exp[TIMEFMT_LEN];
-	ledger_rows_hold_id_format(id, sizeof(id), b->accts[op->acct].a.id, b->holds[op->hold].h.id);
-	timefmt_rfc3339(op->expires_at, exp);
-	return json_pack("{s:s, s:I, s:I, s:s, s:o}", "hold_id", id, "amount_micros", (json_int_t)op->amount,
-			 "available_micros", (json_int_t)op->available, "expires_at", exp, "max_output_tokens",
-			 op->max_output >= 0 ? json_integer((json_int_t)op->max_output) : json_null());
-}
-
-/* The answer of an operation that was decided (not refused). */
-static json_t *op_answer(const struct batch *b, const struct guard_op *op)
-{
-	char id[LIMIT_HOLD_ID_BYTES];
-	json_error_t jerr;
 	const struct acct *a = &b->accts[op->acct].a;
+	memset(d, 0, sizeof(*d));
 	switch (op->kind) {
 	case GUARD_AUTHORIZE:
-		return hold_json(b, op);
+		d->kind = LEDGER_DONE_HOLD;
+		ledger_rows_hold_id_format(d->u.hold.hold_id, sizeof(d->u.hold.hold_id), a->id, b->holds[op->hold].h.id);
+		d->u.hold.amount_micros = op->amount;
+		d->u.hold.available_micros = op->available;
+		d->u.hold.expires_at = op->expires_at;
+		d->u.hold.max_output_tokens = op->max_output;
+		break;
 	case GUARD_SETTLE:
-		return json_loads(b->holds[op->hold].h.response, 0, &jerr);
+		d->kind = LEDGER_DONE_SETTLE;
+		ledger_rows_hold_id_format(d->u.settle.hold_id, sizeof(d->u.settle.hold_id), a->id, b->holds[op->hold].h.id);
+		ledger_rows_copy_text(d->u.settle.account, sizeof(d->u.settle.account), a->ext_id);
+		d->u.settle.charged_micros = op->charged;
+		d->u.settle.released_micros = op->released;
+		d->u.settle.balance_micros = op->balance;
+		d->u.settle.available_micros = op->available;
+		d->u.settle.late = op->late;
+		break;
 	case GUARD_RELEASE:
-		ledger_rows_hold_id_format(id, sizeof(id), a->id, b->holds[op->hold].h.id);
-		return json_pack("{s:s, s:s, s:s, s:I, s:I, s:I}", "hold_id", id, "account", a->ext_id, "state",
-				 op->state, "released_micros", (json_int_t)op->released, "balance_micros",
-				 (json_int_t)op->balance, "available_micros", (json_int_t)op->available);
+		d->kind = LEDGER_DONE_RELEASE;
+		ledger_rows_hold_id_format(d->u.release.hold_id, sizeof(d->u.release.hold_id), a->id,
+					   b->holds[op->hold].h.id);
+		ledger_rows_copy_text(d->u.release.account, sizeof(d->u.release.account), a->ext_id);
+		ledger_rows_copy_text(d->u.release.state, sizeof(d->u.release.state), op->state);
+		d->u.release.released_micros = op->released;
+		d->u.release.balance_micros = op->balance;
+		d->u.release.available_micros = op->available;
+		break;
 	case GUARD_USAGE:
-		ledger_ids_format(id, sizeof(id), "usage_", b->usages[op->usage].id);
-		if (op->replayed)
-			return json_pack("{s:s, s:s, s:I, s:I, s:I, s:b}", "usage_id", id, "account", a->ext_id,
-					 "charged_micros", (json_int_t)op->charged, "balance_micros",
-					 (json_int_t)op->balance, "available_micros", (json_int_t)op->available,
-					 "replayed", 1);
-		return json_pack("{s:s, s:s, s:I, s:I, s:I, s:b, s:b}", "usage_id", id, "account", a->ext_id,
-				 "charged_micros", (json_int_t)op->charged, "balance_micros", (json_int_t)op->balance,
-				 "available_micros", (json_int_t)op->available, "forced", op->in.usage->force,
-				 "replayed", 0);
+		d->kind = LEDGER_DONE_USAGE;
+		ledger_ids_format(d->u.usage.usage_id, sizeof(d->u.usage.usage_id), "usage_", b->usages[op->usage].id);
+		ledger_rows_copy_text(d->u.usage.account, sizeof(d->u.usage.account), a->ext_id);
+		d->u.usage.charged_micros = op->charged;
+		d->u.usage.balance_micros = op->balance;
+		d->u.usage.available_micros = op->available;
+		d->u.usage.forced = op->in.usage->force;
+		d->u.usage.replayed = op->replayed;
+		break;
 	}
-	return NULL;
+	assert(d->kind != LEDGER_DONE_NONE);
+}
+
+/* The answer of a decided operation: its text kept with a settled hold
+ * (a settle's replay), else typed, rendered too when it goes under its
+ * Idempotency-Key. */
+static void op_answer(const struct batch *b, struct guard_op *op)
+{
+	json_error_t jerr;
+	int status;
+	if (op->kind == GUARD_SETTLE && op->replayed) {
+		op->out = json_loads(b->holds[op->hold].h.response, 0, &jerr);
+		return;
+	}
+	op_done(b, op, &op->done);
+	if (op->call != NULL && op->render(&op->done, &status, &op->out) == CD_OK)
+		assert(status == 200);
 }
 
 static const char *op_key(const struct guard_op *op)
@@ -90,6 +114,7 @@ static void answer_all(struct batch *b, struct guard_op **ops, int n)
 		struct guard_op *op = ops[i];
 		json_decref(op->out);
 		op->out = NULL;
+		memset(&op->done, 0, sizeof(op->done));
 		op->status = 200;
 		op->answer_replayed = 0;
 		if (op->stored != NULL) {
@@ -107,7 +132,7 @@ static void answer_all(struct batch *b, struct guard_op **ops, int n)
 			op->out = refusal_json(&op->refusal);
 			op->status = errors_status(op->decided);
 		} else {
-			op->out = op_answer(b, op);
+			op_answer(b, op);
 		}
 	}
 }
@@ -531,13 +556,19 @@ static void guard_run(struct store *lg, struct combine_op **links, int n)
 		struct ledger_result *res = op->res;
 		memset(res, 0, sizeof(*res));
 		op->rc = rc;
-		if (op->rc == CD_OK && op->out == NULL) {
+		if (op->rc == CD_OK && op->out == NULL && op->done.kind == LEDGER_DONE_NONE) {
 			log_error("a guard answer could not be made");
 			op->rc = CD_E_INTERNAL;
 		}
 		if (op->rc != CD_OK) {
 			json_decref(op->out);
 			continue;
+		}
+		/* Typed when it can be; text when it was stored or refused. */
+		if (op->done.kind != LEDGER_DONE_NONE && op->answer_replayed == 0 && op->decided == CD_OK) {
+			res->done = op->done;
+			json_decref(op->out);
+			op->out = NULL;
 		}
 		res->body = op->out;
 		res->status = op->status;
@@ -603,6 +634,11 @@ static enum cd_err guard_submit(struct store *lg, struct guard_op *op, const str
 {
 	int node = 0;
 	op->call = call != NULL && call->idem_key != NULL ? call : NULL;
+	op->render = call != NULL ? call->render : NULL;
+	/* An answer stored under a key, and a settle's, are rendered when
+	 * decided: by the caller's renderer. */
+	assert(op->call == NULL || op->render != NULL);
+	assert(op->kind != GUARD_SETTLE || op->render != NULL);
 	op->res = res;
 	op->rc = CD_E_INTERNAL;
 	op->route[0] = '\0';
@@ -635,7 +671,7 @@ enum cd_err ledger_authorize(struct store *lg, const struct ledger_call *call, c
 	struct guard_op op = {.kind = GUARD_AUTHORIZE, .in.authorize = r};
 	assert(r->amount_micros <= LIMIT_AMOUNT_MICROS_MAX);	/* priced and capped by the caller */
 	enum cd_err rc = guard_submit(lg, &op, call, res);
-	assert(rc != CD_OK || res->body != NULL);	/* an answer whenever CD_OK */
+	assert(rc != CD_OK || res->body != NULL || res->done.kind != LEDGER_DONE_NONE);	/* an answer whenever CD_OK */
 	return rc;
 }
 
@@ -689,7 +725,7 @@ enum cd_err ledger_settle(struct store *lg, const struct ledger_call *call, cons
 		       r->output_tokens, r->settle_reason))
 		return CD_E_INTERNAL;
 	enum cd_err rc = guard_submit(lg, &op, call, res);
-	assert(rc != CD_OK || res->body != NULL);
+	assert(rc != CD_OK || res->body != NULL || res->done.kind != LEDGER_DONE_NONE);
 	return rc;
 }
 
@@ -699,7 +735,7 @@ enum cd_err ledger_release(struct store *lg, const struct ledger_call *call, con
 	struct guard_op op = {.kind = GUARD_RELEASE, .in.release = r};
 	assert(r->hold_id != NULL);
 	enum cd_err rc = guard_submit(lg, &op, call, res);
-	assert(rc != CD_OK || res->body != NULL);
+	assert(rc != CD_OK || res->body != NULL || res->done.kind != LEDGER_DONE_NONE);
 	return rc;
 }
 
@@ -712,7 +748,7 @@ enum cd_err ledger_usage(struct store *lg, const struct ledger_call *call, const
 		       r->output_tokens, r->settle_reason))
 		return CD_E_INTERNAL;
 	enum cd_err rc = guard_submit(lg, &op, call, res);
-	assert(rc != CD_OK || res->body != NULL);
+	assert(rc != CD_OK || res->body != NULL || res->done.kind != LEDGER_DONE_NONE);
 	return rc;
 }
 

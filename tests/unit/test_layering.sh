@@ -10,10 +10,11 @@
 # worker and main only; no banned calls; assertions left on.
 #
 # The layers, from the top: http and ctl (the daemon's requests, the
-# command line), then gateway, jobs and answer (the gateway's calls, the
-# background pushes and charges, the writes' answers rendered), then
-# ledger (the operations), then store (MariaDB), then money (pure) and
-# stripe (Stripe's API), then core.
+# command line), then gateway and jobs (the gateway's calls, the
+# background pushes and charges), then stripe (Stripe's API and its
+# webhooks' news) and answer (the writes' answers rendered, for http, ctl
+# and the gateway), then ledger (the operations), then store (MariaDB),
+# then money (pure), then core.
 src="${top_srcdir:-.}/src"
 n=0
 fail=0
@@ -24,7 +25,7 @@ check() {
 # rank FOLDER: the layer's height (two folders of one height never meet).
 rank() {
 	case $1 in
-	core) echo 0 ;; money) echo 1 ;; store) echo 2 ;; ledger) echo 3 ;; stripe) echo 4 ;; jobs | gateway | answer) echo 5 ;; http | ctl) echo 6 ;; *) echo -1 ;;
+	core) echo 0 ;; money) echo 1 ;; store) echo 2 ;; ledger) echo 3 ;; stripe | answer) echo 4 ;; jobs | gateway) echo 5 ;; http | ctl) echo 6 ;; *) echo -1 ;;
 	esac
 }
 # prefixes FILE: what the exported names of a source file (its stem,

@@ -322,6 +322,57 @@ static void test_accounts(void)
 	free(d);
 }
 
+/* The guard's four, as the ledger answered them before they were typed
+ * (a settle's is also the text its hold keeps for a replay). */
+static void test_guard(void)
+{
+	struct ledger_done *d = done_new(LEDGER_DONE_HOLD);
+	snprintf(d->u.hold.hold_id, sizeof(d->u.hold.hold_id), "hold_abc");
+	d->u.hold.amount_micros = 2100;
+	d->u.hold.available_micros = 7900;
+	d->u.hold.expires_at = T0;
+	d->u.hold.max_output_tokens = 1000;
+	renders(d, 200, "{\"hold_id\":\"hold_abc\",\"amount_micros\":2100,\"available_micros\":7900,\"expires_at\":\""
+		T0_TEXT "\",\"max_output_tokens\":1000}", "a hold");
+	d->u.hold.max_output_tokens = -1;
+	renders(d, 200, "{\"hold_id\":\"hold_abc\",\"amount_micros\":2100,\"available_micros\":7900,\"expires_at\":\""
+		T0_TEXT "\",\"max_output_tokens\":null}", "an action's hold: no output tokens");
+	free(d);
+	d = done_new(LEDGER_DONE_SETTLE);
+	snprintf(d->u.settle.hold_id, sizeof(d->u.settle.hold_id), "hold_abc");
+	snprintf(d->u.settle.account, sizeof(d->u.settle.account), "acme");
+	d->u.settle = (struct ledger_settle_done){.charged_micros = 300, .released_micros = 1800, .balance_micros = 9700,
+						  .available_micros = 9700, .late = 1};
+	snprintf(d->u.settle.hold_id, sizeof(d->u.settle.hold_id), "hold_abc");
+	snprintf(d->u.settle.account, sizeof(d->u.settle.account), "acme");
+	renders(d, 200, "{\"hold_id\":\"hold_abc\",\"account\":\"acme\",\"charged_micros\":300,\"released_micros\":1800,"
+		"\"balance_micros\":9700,\"available_micros\":9700,\"late\":true}", "a settle");
+	free(d);
+	d = done_new(LEDGER_DONE_RELEASE);
+	snprintf(d->u.release.hold_id, sizeof(d->u.release.hold_id), "hold_abc");
+	snprintf(d->u.release.account, sizeof(d->u.release.account), "acme");
+	snprintf(d->u.release.state, sizeof(d->u.release.state), "released");
+	d->u.release.released_micros = 2100;
+	d->u.release.balance_micros = 10000;
+	d->u.release.available_micros = 10000;
+	renders(d, 200, "{\"hold_id\":\"hold_abc\",\"account\":\"acme\",\"state\":\"released\",\"released_micros\":2100,"
+		"\"balance_micros\":10000,\"available_micros\":10000}", "a release");
+	free(d);
+	d = done_new(LEDGER_DONE_USAGE);
+	snprintf(d->u.usage.usage_id, sizeof(d->u.usage.usage_id), "usage_9");
+	snprintf(d->u.usage.account, sizeof(d->u.usage.account), "acme");
+	d->u.usage.charged_micros = 40;
+	d->u.usage.balance_micros = 60;
+	d->u.usage.available_micros = 50;
+	d->u.usage.forced = 1;
+	renders(d, 200, "{\"usage_id\":\"usage_9\",\"account\":\"acme\",\"charged_micros\":40,\"balance_micros\":60,"
+		"\"available_micros\":50,\"forced\":true,\"replayed\":false}", "a usage");
+	d->u.usage.replayed = 1;
+	renders(d, 200, "{\"usage_id\":\"usage_9\",\"account\":\"acme\",\"charged_micros\":40,\"balance_micros\":60,"
+		"\"available_micros\":50,\"replayed\":true}", "a usage answered again: no forced");
+	free(d);
+}
+
 int main(void)
 {
 	test_debit();
@@ -331,5 +382,6 @@ int main(void)
 	test_promo();
 	test_members();
 	test_accounts();
+	test_guard();
 	return done_testing();
 }

@@ -4,6 +4,7 @@
  * batch built here by hand (no read, no write, no connection). Built
  * with assertions on, so the rules' own checks run under it too. */
 #include "ledger_decide.h"
+#include "answer.h"
 #include "tap.h"
 #include <stdlib.h>
 #include <string.h>
@@ -82,6 +83,7 @@ static void op_init(struct guard_op *op, enum guard_kind kind)
 	memset(op, 0, sizeof(*op));
 	op->kind = kind;
 	op->acct = op->hold = op->usage = op->same_key_as = -1;
+	op->render = answer_render;	/* a settle's answer is kept with its hold */
 }
 
 /* As the write would: the new holds get ids (11, 12, ...). */

@@ -37,6 +37,7 @@
  * and the operation is then decided again on the rows as committed. The
  * same invariants hold on the committed rows after every step. */
 #include "ledger_decide.h"
+#include "answer.h"
 #include "money_rule.h"
 #include "tap.h"
 #include <stdlib.h>
@@ -129,6 +130,7 @@ static void op_init(struct guard_op *op, enum guard_kind kind)
 	memset(op, 0, sizeof(*op));
 	op->kind = kind;
 	op->acct = op->hold = op->usage = op->same_key_as = -1;
+	op->render = answer_render;	/* a settle's answer is kept with its hold */
 }
 
 /* As the write does: new holds get their ids; a new debt row is
