@@ -53,7 +53,6 @@ static const struct config_key cfg_table[] = {
 	{"ledger", "expired_holds", CONFIG_ENUM, OFF(expired_holds), 0, 0, "release", "release|capture", NULL, NULL},
 	{"ledger", "hold_ttl_seconds", CONFIG_INT, OFF(hold_ttl_seconds), 1, LIMIT_HOLD_TTL_MAX_SECONDS, "600", NULL, NULL, NULL},
 	{"ledger", "idempotency_ttl_hours", CONFIG_INT, OFF(idempotency_ttl_hours), 24, 24 * 365, "24", NULL, NULL, NULL},
-	{"ledger", "low_balance_default_micros", CONFIG_INT, OFF(low_balance_default_micros), 0, I64MAX / 4, "0", NULL, NULL, NULL},
 	/* 0 never throttles. */
 	{"security", "auth_failures_per_minute", CONFIG_INT, OFF(auth_failures_per_minute), 0, LIMIT_AUTH_FAILURES_MAX, "30", NULL, NULL, NULL},
 	/* No environment variable: it judges the file, so only the file says it. */
@@ -622,7 +621,3 @@ int config_origin_listed(const char *list, const char *origin)
 	return 0;
 }
 
-int64_t config_low_threshold(const struct cfg *c, int64_t own)
-{
-	return own >= 0 ? own : c->low_balance_default_micros;
-}

@@ -124,7 +124,6 @@ struct cfg {
 	char *expired_holds;		/* release|capture */
 	int64_t hold_ttl_seconds;	/* default ttl_seconds of a hold */
 	int64_t idempotency_ttl_hours;
-	int64_t low_balance_default_micros;
 	/* [security] (DESIGN §13) */
 	int64_t auth_failures_per_minute;	/* per client address; past it 429; 0 : never throttled */
 	char *config_readable_by_others_text;	/* true|false: a file holding secrets may be o+r */
@@ -206,10 +205,4 @@ int config_url_ok(const char *url, const char *key, char *err, size_t errcap);
  * list, comma- or space-separated origins (case-insensitively, a
  * trailing '/' of a listed one ignored). */
 int config_origin_listed(const char *list, const char *origin);
-
-/* The balance.low threshold of an account whose own low_balance_micros is
- * `own` (-1: none): its own, else ledger.low_balance_default_micros. 0 or
- * less: the account is never low. The one copy of the rule (events and
- * the widget's low state). */
-int64_t config_low_threshold(const struct cfg *c, int64_t own);
 #endif

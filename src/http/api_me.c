@@ -93,7 +93,7 @@ static json_t *me_view(const struct cfg *c, json_t *a)
 		json_object_set(out, keep[i], v != NULL ? v : json_null());
 	}
 	json_t *own = json_object_get(a, "low_balance_micros");
-	int64_t threshold = config_low_threshold(c, json_is_integer(own) ? (int64_t)json_integer_value(own) : -1);
+	int64_t threshold = ledger_config_low_threshold(ledger_config_of(c), json_is_integer(own) ? (int64_t)json_integer_value(own) : -1);
 	if (threshold > 0)
 		json_object_set_new(out, "low_balance_micros", json_integer(threshold));
 	json_object_set_new(out, "low", json_boolean(threshold > 0 &&

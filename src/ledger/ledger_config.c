@@ -11,6 +11,7 @@
 #define OFF(f) offsetof(struct ledger_config, f)
 
 static const struct config_key keys[] = {
+	{"ledger", "low_balance_default_micros", CONFIG_INT, OFF(low_balance_default_micros), 0, INT64_MAX / 4, "0", NULL, NULL, NULL},
 	{"stripe", "connect_timeout_ms", CONFIG_INT, OFF(stripe_connect_timeout_ms), 100, 60000, "5000", NULL, NULL, NULL},
 	{"stripe", "timeout_ms", CONFIG_INT, OFF(stripe_timeout_ms), 100, 120000, "20000", NULL, NULL, NULL},
 	{"stripe", "topup_rate", CONFIG_INT, OFF(topup_rate), 1, 1000000000, "10000", NULL, NULL, NULL},
@@ -61,4 +62,9 @@ const struct config_module ledger_config_module = {
 const struct ledger_config *ledger_config_of(const struct cfg *c)
 {
 	return c->module[CONFIG_MODULE_LEDGER];
+}
+
+int64_t ledger_config_low_threshold(const struct ledger_config *c, int64_t own)
+{
+	return own >= 0 ? own : c->low_balance_default_micros;
 }

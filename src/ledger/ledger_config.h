@@ -1,4 +1,6 @@
-/* ledger_config.h: the keys the ledger reads beyond core's [ledger]: of
+/* ledger_config.h: the keys the ledger reads beyond core's [ledger]: the
+ * default balance.low threshold (of [ledger], read by the ledger's
+ * notices and the widget's view above it, core never); of
  * [stripe], those the ledger itself reads (pricing a top-up, limiting
  * them, the recharges' day, suspending an account, how long a call to
  * Stripe may take), which sit here rather than in stripe_config.c, as
@@ -10,6 +12,8 @@
 #include "config.h"
 
 struct ledger_config {
+	/* [ledger] */
+	int64_t low_balance_default_micros;	/* an account's balance.low threshold when it has none */
 	/* [stripe] */
 	int64_t stripe_connect_timeout_ms;
 	int64_t stripe_timeout_ms;
@@ -31,4 +35,9 @@ struct ledger_config {
 
 extern const struct config_module ledger_config_module;
 const struct ledger_config *ledger_config_of(const struct cfg *c);
+/* The balance.low threshold of an account whose own low_balance_micros is
+ * `own` (-1: none): its own, else ledger.low_balance_default_micros. 0 or
+ * less: the account is never low. The one copy of the rule (events and
+ * the widget's low state). */
+int64_t ledger_config_low_threshold(const struct ledger_config *c, int64_t own);
 #endif

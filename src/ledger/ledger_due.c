@@ -30,10 +30,10 @@ static int period_due(const struct store *lg, const struct acct *a)
 }
 
 /* Rolls the month over and applies what is due: called with the row locked. */
-enum cd_err ledger_due_apply(struct store *lg, struct acct *a)
+void ledger_due_roll(const struct store *lg, struct acct *a)
 {
-	assert(a->id > 0);
 	struct roll_effect month, day;
+	assert(a->id > 0);
 	money_rule_roll(a->month_key, a->month_spent, lg->now_month, &month);
 	money_rule_roll(a->day_key, a->day_spent, lg->now_day, &day);
 	a->month_key = month.key;
@@ -41,6 +41,14 @@ enum cd_err ledger_due_apply(struct store *lg, struct acct *a)
 	a->day_key = day.key;
 	a->day_spent = day.spent;
 	a->dirty = month.rolled || day.rolled;
+	/* Its month and day are the clock's now, decided in memory. */
+	assert(a->month_key == lg->now_month);
+	assert(a->day_key == lg->now_day);
+}
+
+enum cd_err ledger_due_apply(struct store *lg, struct acct *a)
+{
+	ledger_due_roll(lg, a);
 	/* The plan's credit for a new period comes first: its rollover reads
 	 * what the last period left, before the sweep writes that off. */
 	if (period_due(lg, a)) {

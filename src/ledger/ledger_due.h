@@ -7,6 +7,10 @@
 #define CREDITD_LEDGER_DUE_H
 #include "ledger_members.h"
 
+/* Rolls the account's month and day over to the clock's, in memory
+ * (money_rule_roll; a->dirty when either moved): written with the row by
+ * its next write. Nothing else. */
+void ledger_due_roll(const struct store *lg, struct acct *a);
 /* Rolls the month over and applies what is due, on a row locked by the
  * caller (sets a->dirty when it changed anything). */
 enum cd_err ledger_due_apply(struct store *lg, struct acct *a);

@@ -36,7 +36,7 @@ enum cd_err ledger_events_add(struct store *lg, const struct acct *a, const char
 
 static json_t *notice_balance(const struct store *lg, struct acct *a)
 {
-	int64_t threshold = config_low_threshold(lg->cfg, a->low_balance);
+	int64_t threshold = ledger_config_low_threshold(ledger_config_of(lg->cfg), a->low_balance);
 	int64_t available = ledger_rows_acct_available(a);
 	if (threshold <= 0 || available >= threshold) {
 		a->low_noted = 0;
@@ -51,7 +51,7 @@ static json_t *notice_balance(const struct store *lg, struct acct *a)
 
 json_t *ledger_events_notice_balance(const struct store *lg, struct acct *a)
 {
-	int64_t threshold = config_low_threshold(lg->cfg, a->low_balance);
+	int64_t threshold = ledger_config_low_threshold(ledger_config_of(lg->cfg), a->low_balance);
 	json_t *low = notice_balance(lg, a);
 	/* Told once a crossing: told now, or re-armed above the threshold. */
 	assert(low == NULL || a->low_noted);

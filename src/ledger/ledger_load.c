@@ -471,15 +471,16 @@ static int due_found(struct store *lg, struct batch *b, int kept)
  * day rolled to the batch's clock (written with the row at the flush).
  * Nothing is due on it (due_found), so the opening sends no statement
  * and changes nothing else. */
-static enum cd_err open_accounts(struct store *lg, struct batch *b)
+static void open_accounts(const struct store *lg, struct batch *b)
 {
 	unsigned long long trips = store_round_trips(lg);
 	for (int i = 0; i < b->naccts; i++) {
 		struct acct *a = &b->accts[i].a;
 		const struct acct before = *a;
-		enum cd_err rc = ledger_due_apply(lg, a);
-		if (rc != CD_OK)
-			return rc;
+		/* Nothing due but the month and the day (the caller brought the
+		 * rest due in a transaction of its own). */
+		assert(!ledger_due_writes(lg, a));
+		ledger_due_roll(lg, a);
 		b->accts[i].changed = a->dirty;
 		/* Only the month and the day moved: no credit, no expiry. */
 		assert(a->balance == before.balance);
@@ -489,7 +490,6 @@ static enum cd_err open_accounts(struct store *lg, struct batch *b)
 	}
 	/* The read wrote nothing. */
 	assert(store_round_trips(lg) == trips);
-	return CD_OK;
 }
 
 enum cd_err ledger_load_batch(struct store *lg, struct batch *b, struct batch_want *w)
@@ -521,8 +521,8 @@ enum cd_err ledger_load_batch(struct store *lg, struct batch *b, struct batch_wa
 	if (due_found(lg, b, kept) > 0)
 		return CD_E_DUE;
 	mark_spenders(b, w);
-	rc = open_accounts(lg, b);
-	rc = rc == CD_OK ? members_start(lg, b, w) : rc;
+	open_accounts(lg, b);
+	rc = members_start(lg, b, w);
 	/* Every account opened: its month rolled to the batch's clock, and
 	 * nothing due on it that the batch would decide past. */
 	for (int i = 0; rc == CD_OK && i < b->naccts; i++) {
