@@ -100,6 +100,12 @@ _Static_assert(LIMIT_BATCH_OPS >= 1 && LIMIT_BATCH_OPS <= 64, "batch sizes fit t
  * on). Two such moments in a row are not to be expected; past them the
  * batch fails, logged (500), its operations then run alone. */
 #define LIMIT_BATCH_DUE_PASSES 2
+/* The same for one operation's transaction (store_tx): an account it
+ * locks with something due ends the attempt, is brought due in a
+ * transaction of its own, and the attempt runs again. An operation may
+ * lock two accounts, each due once, and a clock that moves on may make
+ * one due again: four passes, then the operation fails, logged (500). */
+#define LIMIT_TX_DUE_PASSES 4
 /* The guard's rows kept in memory (ledger_rowcache.h): the accounts its
  * last batches wrote, with the version each write left, so that a batch
  * of accounts kept is decided without its read CALL (one round trip, not

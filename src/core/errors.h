@@ -32,8 +32,8 @@ enum cd_err {
 	CD_E_PROVIDER_OFF,	/* 503 a gateway call with no provider key configured and none brought */
 	CD_E_BUSY,		/* 503 [gateway] max_streams calls in flight, with Retry-After */
 	CD_E_RETRY,		/* internal: transient DB conflict, retry the transaction */
-	CD_E_DUE,		/* internal: a guard batch's read met accounts with something due: ended, nothing
-				 * written, they are brought due first (ledger_holds.c); never answered */
+	CD_E_DUE,		/* internal: an attempt met an account with something due: ended, nothing
+				 * written, it is brought due first (store_tx, ledger_holds.c); never answered */
 	CD_E_INTERNAL,		/* 500 a bug or an unexpected database answer */
 	CD_E__COUNT
 };

@@ -115,8 +115,9 @@ static enum cd_err account_create_op(struct store *lg, const struct account_new 
 	if (n->requests_per_minute >= 0 || n->tokens_per_minute >= 0)
 		rc = rate_limits_store(lg, id, n->requests_per_minute, n->tokens_per_minute);
 	if (rc == CD_OK)
-		rc = ledger_due_lock_id(lg, id, &a);
-	/* Opening it credited its plan for this period (ledger_due_apply). */
+		rc = ledger_due_open_id(lg, id, &a);
+	/* Opening it credited its plan for this period (ledger_due_apply):
+	 * part of its creation, in this transaction. */
 	if (rc == CD_OK && lg->cfg->signup_bonus_micros > 0) {
 		/* The bonus records the request's key, else "signup:<account>":
 		 * an account is created once. */

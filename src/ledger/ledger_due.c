@@ -74,18 +74,42 @@ int ledger_due_writes(const struct store *lg, const struct acct *a)
 	return period_due(lg, a) || (a->sweep_due_at >= 0 && a->sweep_due_at <= lg->now);
 }
 
+/* An account locked by the running attempt: its month and day rolled, or,
+ * with something else due on it, the attempt ended on it (store_tx brings
+ * it due through ledger_due_bring_id and runs the attempt again). */
+static enum cd_err opened(struct store *lg, struct acct *a)
+{
+	if (ledger_due_writes(lg, a)) {
+		lg->due_account = a->id;
+		lg->due_bring = ledger_due_bring_id;
+		return CD_E_DUE;
+	}
+	ledger_due_roll(lg, a);
+	/* Opened under its lock, in this transaction, nothing due on it:
+	 * money may be written from it. */
+	assert(a->locked_tx == lg->tx_serial);
+	assert(!ledger_due_writes(lg, a));
+	return CD_OK;
+}
+
 enum cd_err ledger_due_lock(struct store *lg, const char *ext_id, struct acct *a)
 {
 	assert(ext_id != NULL);
 	enum cd_err rc = ledger_rows_acct_load_locked(lg, ext_id, a);
-	rc = rc == CD_OK ? ledger_due_apply(lg, a) : rc;
-	/* Opened under its lock, in this transaction: money may be written from it. */
-	assert(rc != CD_OK || a->locked_tx == lg->tx_serial);
+	rc = rc == CD_OK ? opened(lg, a) : rc;
 	assert(rc != CD_OK || a->month_key == timefmt_month_key(lg->now));
 	return rc;
 }
 
 enum cd_err ledger_due_lock_id(struct store *lg, int64_t id, struct acct *a)
+{
+	enum cd_err rc = ledger_rows_acct_load_locked_id(lg, id, a);
+	rc = rc == CD_OK ? opened(lg, a) : rc;
+	assert(rc != CD_OK || a->id == id);
+	return rc;
+}
+
+enum cd_err ledger_due_open_id(struct store *lg, int64_t id, struct acct *a)
 {
 	enum cd_err rc = ledger_rows_acct_load_locked_id(lg, id, a);
 	rc = rc == CD_OK ? ledger_due_apply(lg, a) : rc;
@@ -248,7 +272,7 @@ enum cd_err ledger_due_sweep_acct(struct store *lg, struct acct *a)
 static enum cd_err bring_tx(struct store *lg, int64_t id)
 {
 	struct acct a;
-	enum cd_err rc = ledger_due_lock_id(lg, id, &a);
+	enum cd_err rc = ledger_due_open_id(lg, id, &a);
 	if (rc == CD_E_NOT_FOUND)
 		return CD_OK;
 	if (rc == CD_OK && a.dirty)

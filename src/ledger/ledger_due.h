@@ -1,8 +1,12 @@
-/* ledger_due.h: opening an account for a request: lock its row, roll
- * its month over, and apply what fell due (expired holds released or
- * captured, expired grants written off) before anything else reads it.
- * Above the rows and the members (expiry moves both); every operation
- * opens its account through here. Internal to the ledger's files. */
+/* ledger_due.h: opening an account for a request: lock its row and roll
+ * its month and day over (in memory, written with the row). What fell
+ * due on it (expired holds released or captured, expired grants written
+ * off, a plan's credit for a new period) is never written while an
+ * operation reads: the attempt ends on it (CD_E_DUE, nothing written),
+ * the account is brought due in a transaction of its own, and the
+ * operation runs again on rows due no more (store_tx's due pass). Above
+ * the rows and the members (expiry moves both); every operation opens
+ * its account through here. Internal to the ledger's files. */
 #ifndef CREDITD_LEDGER_DUE_H
 #define CREDITD_LEDGER_DUE_H
 #include "ledger_members.h"
@@ -17,10 +21,16 @@ enum cd_err ledger_due_apply(struct store *lg, struct acct *a);
 /* 1 when ledger_due_apply will write rows besides the account's (a renewal's
  * grants, expiries): what was read of them must be read again. */
 int ledger_due_writes(const struct store *lg, const struct acct *a);
-/* Locks the account row (FOR UPDATE), rolls the month over and applies
- * due expiries. CD_E_NOT_FOUND when no such account. */
+/* Locks the account row (FOR UPDATE) and rolls its month and day over.
+ * CD_E_NOT_FOUND when no such account; CD_E_DUE when something else fell
+ * due on it (ledger_due_writes): the caller returns it, its transaction
+ * loop brings the account due (ledger_due_bring_id) and runs again. */
 enum cd_err ledger_due_lock(struct store *lg, const char *ext_id, struct acct *a);
 enum cd_err ledger_due_lock_id(struct store *lg, int64_t id, struct acct *a);
+/* Locks the account row and applies everything due in this transaction
+ * (ledger_due_apply): an account's creation (its plan's first credit is
+ * part of it) and ledger_due_bring_id's transaction. */
+enum cd_err ledger_due_open_id(struct store *lg, int64_t id, struct acct *a);
 /* Brings account id due in a transaction of its own (store_tx, retried
  * on a conflict): locked by id, its month rolled, what fell due applied
  * and saved through the writer, committed. The background sweep's step

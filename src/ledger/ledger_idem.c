@@ -149,7 +149,7 @@ void ledger_idem_step(struct store *lg, struct ledger_idem *w, enum cd_err rc)
 {
 	lg->idem_key = NULL;
 	lg->journal_key = NULL;
-	if (rc != CD_OK && rc != CD_E_RETRY && rc != CD_E_UNAVAILABLE && rc != CD_E_INTERNAL) {
+	if (rc != CD_OK && rc != CD_E_RETRY && rc != CD_E_DUE && rc != CD_E_UNAVAILABLE && rc != CD_E_INTERNAL) {
 		json_decref(w->out);
 		w->out = NULL;
 		w->done->kind = LEDGER_DONE_NONE;

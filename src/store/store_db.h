@@ -98,6 +98,13 @@ struct store {
 	int nstmts;
 	unsigned long long round_trips;	/* every execute, commit and rollback */
 	char errmsg[256];
+	/* An attempt that met an account with something due (expiries, a
+	 * plan's credit) ends with CD_E_DUE, naming it here; the loop then
+	 * calls due_bring (set by the layer above, as qsort is handed its
+	 * comparator) to bring it due in a transaction of its own, and runs
+	 * the attempt again (store_tx_end). 0: none. */
+	int64_t due_account;
+	enum cd_err (*due_bring)(struct store *lg, int64_t account_id);
 };
 
 /* Fixes the transaction's clock: now, now_month, now_day (at each
@@ -214,6 +221,8 @@ struct store_tx {
 	int done;			/* no attempt follows */
 	enum cd_err rc;			/* the outcome */
 	int64_t started_ms, deadline_ms;
+	int due_passes;			/* accounts brought due between its attempts */
+	int due_pending;		/* the last attempt ended on lg->due_account */
 };
 void store_tx_init(struct store *lg, struct store_tx *t);
 int store_tx_next(struct store *lg, struct store_tx *t);

@@ -7,6 +7,7 @@
 #include "log.h"
 #include "store_noderoute.h"
 #include "timefmt.h"
+#include <assert.h>
 #include <errmsg.h>
 #include <mysqld_error.h>
 #include <stdatomic.h>
@@ -20,6 +21,35 @@ void store_tx_init(struct store *lg, struct store_tx *t)
 	t->rc = CD_E_RETRY;
 	t->started_ms = timefmt_mono_ms();
 	t->deadline_ms = t->started_ms + 1000 * lg->cfg->db_read_timeout_seconds;
+	t->due_passes = 0;
+	t->due_pending = 0;
+}
+
+/* Between two attempts: the account the last one met with something due
+ * brought due by the layer above, in a transaction of its own on this
+ * handle (its loop's routing and keys put back after it). */
+static enum cd_err due_pass(struct store *lg, struct store_tx *t)
+{
+	char route[sizeof(lg->route)];
+	int routed = lg->routed, rerouted = lg->rerouted;
+	const char *idem_key = lg->idem_key, *journal_key = lg->journal_key;
+	int64_t id = lg->due_account;
+	assert(id > 0);
+	assert(lg->due_bring != NULL);
+	memcpy(route, lg->route, sizeof(route));
+	lg->due_account = 0;
+	lg->idem_key = lg->journal_key = NULL;
+	t->due_pending = 0;
+	t->due_passes++;
+	enum cd_err rc = lg->due_bring(lg, id);
+	memcpy(lg->route, route, sizeof(route));
+	lg->routed = routed;
+	lg->rerouted = rerouted;
+	lg->reroute_now = 1;	/* no backoff: nothing conflicted */
+	lg->idem_key = idem_key;
+	lg->journal_key = journal_key;
+	assert(lg->due_account == 0);
+	return rc;
 }
 
 /* With several Galera nodes, what belongs to no account (webhooks, the
@@ -132,6 +162,10 @@ void store_holdid_ensure(struct store *lg)
 
 static int tx_next(struct store *lg, struct store_tx *t)
 {
+	if (t->due_pending) {
+		t->rc = due_pass(lg, t);
+		t->done = t->rc != CD_OK;
+	}
 	if (t->done)
 		return 0;
 	if (t->attempt == LIMIT_TX_RETRIES) {
@@ -241,6 +275,20 @@ void store_tx_end(struct store *lg, struct store_tx *t, enum cd_err rc)
 		 * next attempt runs on the next node (failover). */
 		t->done = 0;
 		return;
+	}
+	if (rc == CD_E_DUE && lg->due_account > 0) {
+		/* Rolled back, nothing written: the account is brought due
+		 * before the next attempt (a clock that moves on may make it due
+		 * again, a few times at most). */
+		if (t->due_passes < LIMIT_TX_DUE_PASSES && lg->due_bring != NULL) {
+			t->due_pending = 1;
+			t->done = 0;
+			return;
+		}
+		log_error("account %lld still due after %d passes that brought it due", (long long)lg->due_account,
+			  t->due_passes);
+		lg->due_account = 0;
+		t->rc = CD_E_INTERNAL;
 	}
 	t->done = rc != CD_E_RETRY;
 }

@@ -272,3 +272,31 @@ def test_what_fell_due_stays_brought_due_when_the_batch_that_met_it_fails():
             check("0 violations" in _ctl(conf, "verify"), "verify clean")
     finally:
         clock_reset()
+
+
+def test_what_fell_due_stays_brought_due_when_an_operation_that_met_it_is_refused():
+    """Any operation, not only the guard's batch, meets what fell due on
+    its account the same way: the attempt ends on it, the account is
+    brought due in a transaction of its own, and the operation runs
+    again. A debit then refused (402) leaves the expiries applied and
+    committed; with them applied inside the debit's own transaction, its
+    refusal rolled them back with it."""
+    now = clock_now()
+    try:
+        with _instance(policy="release", sweep_seconds=3600) as (conf, sock, key):
+            _due_account(sock, key, "due-d", now)
+            clock_set(now + 120)
+            st, body = _call(sock, key, "POST", "/v1/accounts/due-d/debits",
+                             {"amount_micros": 20000000, "reason": "too much"})
+            eq(st, 402, "the debit is refused: %r" % body)
+            eq(body["error"].get("available_micros"), 10000000, "on the account as the expiries left it")
+            eq([r[:2] for r in _journal("due-d")],
+               [["grant", "10000000"], ["grant", "500000"], ["expiry", "0"], ["expiry", "-500000"]],
+               "the hold released and the grant written off, committed")
+            eq(sql("SELECT state FROM {0}.holds h JOIN {0}.accounts a ON a.id = h.account_id "
+                   "WHERE a.ext_id = 'due-d'".format(DB)), [["expired"]], "the hold expired")
+            st, done = _call(sock, key, "POST", "/v1/accounts/due-d/debits", {"amount_micros": 1000, "reason": "ok"})
+            eq((st, done["balance_micros"]), (201, 10000000 - 1000), "a debit that fits goes through")
+            check("0 violations" in _ctl(conf, "verify"), "verify clean")
+    finally:
+        clock_reset()
