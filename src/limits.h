@@ -92,19 +92,13 @@ _Static_assert(LIMIT_BATCH_OPS >= 1 && LIMIT_BATCH_OPS <= 64, "batch sizes fit t
  * one order (accounts by id ascending, then holds, then members), so they
  * cannot deadlock on each other. */
 #define LIMIT_BATCH_COMBINERS 2
-/* Passes a guard batch makes of bringing due, each in a transaction of
- * its own, the accounts its read found with an expiry or a plan's credit
- * due, before it runs on rows due no more (ledger_holds.c). A pass leaves
- * nothing due at its clock: the read after it finds one due again only
- * when something more fell due in the moment between (the clock moved
- * on). Two such moments in a row are not to be expected; past them the
- * batch fails, logged (500), its operations then run alone. */
-#define LIMIT_BATCH_DUE_PASSES 2
-/* The same for one operation's transaction (store_tx): an account it
- * locks with something due ends the attempt, is brought due in a
+/* Passes of a transaction loop (store_tx) that brings accounts due: an
+ * attempt that locks (or a guard batch's read that reads) an account
+ * with something due ends, the accounts are brought due each in a
  * transaction of its own, and the attempt runs again. An operation may
- * lock two accounts, each due once, and a clock that moves on may make
- * one due again: four passes, then the operation fails, logged (500). */
+ * lock two accounts, each met due in turn, and a clock that moves on may
+ * make one due again: four passes, then the transaction fails, logged
+ * (500; a batch's operations then run alone). */
 #define LIMIT_TX_DUE_PASSES 4
 /* The guard's rows kept in memory (ledger_rowcache.h): the accounts its
  * last batches wrote, with the version each write left, so that a batch

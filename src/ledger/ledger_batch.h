@@ -174,11 +174,6 @@ struct batch {
 	 * kept_off: a kept write found a row moved, the batch's next attempts
 	 * read their rows. */
 	int kept, kept_check, kept_off;
-	/* The accounts (ids) this attempt's read found with something due
-	 * that writes other rows (ledger_due_writes): it ended on them
-	 * (CD_E_DUE), nothing written, for the guard to bring them due. */
-	int64_t due_ids[BATCH_MAX];
-	int ndue;
 };
 
 /* An answer to store under its Idempotency-Key with the batch's write.
@@ -226,12 +221,16 @@ void ledger_batch_events_clear(struct batch *b);
 /* The read CALL: the rows of w locked and each account opened in memory
  * (its month and day rolled; nothing written), then the rows of members
  * w names with none made where ledger_members_row_due says so (two
- * statements each, only then). CD_E_DUE, with b->due_ids, when accounts
- * read have something due that writes other rows (ledger_due_writes):
- * nothing is applied, the attempt ends (rolled back) and the caller
- * brings them due (ledger_due_bring_id) before it reads again. Never
+ * statements each, only then). CD_E_DUE when accounts read have
+ * something due that writes other rows (ledger_due_writes): nothing is
+ * applied, they are named for the transaction loop (store_due_add), the
+ * attempt ends (rolled back) and the loop brings them due
+ * (ledger_due_bring_id) before the next attempt reads again. Never
  * CD_E_DUE on rows kept (ledger_rowcache.h keeps none due). */
 enum cd_err ledger_load_batch(struct store *lg, struct batch *b, struct batch_want *w);
+/* Accounts a batch's read found due and named for bringing due, since
+ * the process started (/metrics). */
+unsigned long long ledger_load_due_found(void);
 /* A read CALL for the grants of account acct (a batch index) alone, whose
  * grants the caller dropped from the batch. */
 enum cd_err ledger_load_grants(struct store *lg, struct batch *b, int acct);

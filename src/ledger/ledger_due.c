@@ -80,8 +80,7 @@ int ledger_due_writes(const struct store *lg, const struct acct *a)
 static enum cd_err opened(struct store *lg, struct acct *a)
 {
 	if (ledger_due_writes(lg, a)) {
-		lg->due_account = a->id;
-		lg->due_bring = ledger_due_bring_id;
+		store_due_add(lg, a->id, ledger_due_bring_id);
 		return CD_E_DUE;
 	}
 	ledger_due_roll(lg, a);

@@ -454,52 +454,21 @@ static enum cd_err batch_attempt(struct store *lg, struct batch *b, struct guard
 	return rc;
 }
 
-/* Accounts brought due before a batch read them again, since start. */
-static atomic_ullong brought_due;
-
-/* The accounts the last attempt's read found due (b->due_ids), each
- * brought due in a transaction of its own. */
-static enum cd_err bring_due(struct store *lg, const struct batch *b)
-{
-	assert(b->ndue > 0);
-	assert(b->ndue <= b->naccts);
-	for (int i = 0; i < b->ndue; i++) {
-		enum cd_err rc = ledger_due_bring_id(lg, b->due_ids[i]);
-		if (rc != CD_OK)
-			return rc;
-		atomic_fetch_add(&brought_due, 1);
-	}
-	return CD_OK;
-}
-
 /* The batch as one transaction, retried whole (store_tx), on accounts
  * with nothing due: an attempt whose read finds expiries or a plan's
- * credit due ends on them (CD_E_DUE, rolled back, nothing written); they
- * are brought due, each in a transaction of its own, and the batch runs
- * again, reading them as those transactions left them. A clock that
- * moved on in between may find one due again: at most
- * LIMIT_BATCH_DUE_PASSES passes, then the batch fails, logged. */
+ * credit due ends on them (CD_E_DUE, rolled back, nothing written); the
+ * loop's due pass brings each due in a transaction of its own, and the
+ * batch runs again, reading them as those transactions left them (at
+ * most LIMIT_TX_DUE_PASSES passes, then the batch fails, logged, and its
+ * operations run alone). */
 static enum cd_err batch_run(struct store *lg, struct batch *b, struct guard_op **ops, int n)
 {
 	struct store_tx t;
 	b->hold_reqs_needed = b->kept_off = 0;
-	for (int pass = 0;; pass++) {
-		b->ndue = 0;
-		for (store_tx_init(lg, &t); store_tx_next(lg, &t);)
-			store_tx_end(lg, &t, batch_attempt(lg, b, ops, n));
-		if (t.rc != CD_E_DUE)
-			return t.rc;
-		/* Ended by its read, before anything was written or committed. */
-		assert(!lg->committed);
-		if (pass == LIMIT_BATCH_DUE_PASSES) {
-			log_error("a guard batch found account %" PRId64 " due after %d passes that brought it due",
-				  b->due_ids[0], LIMIT_BATCH_DUE_PASSES);
-			return CD_E_INTERNAL;
-		}
-		enum cd_err rc = bring_due(lg, b);
-		if (rc != CD_OK)
-			return rc;
-	}
+	for (store_tx_init(lg, &t); store_tx_next(lg, &t);)
+		store_tx_end(lg, &t, batch_attempt(lg, b, ops, n));
+	assert(t.rc != CD_E_DUE);	/* brought due, or failed */
+	return t.rc;
 }
 
 /* The batch's operations, named for an assertion failure's line (the
@@ -759,7 +728,7 @@ void ledger_batch_stats(struct ledger_batch_stats *s)
 	struct ledger_combine_stats c;
 	pthread_once(&guard_once, guard_init);
 	memset(s, 0, sizeof(*s));
-	s->brought_due = atomic_load(&brought_due);
+	s->brought_due = ledger_load_due_found();
 	for (int q = 0; q < store_noderoute_count(); q++) {
 		ledger_combine_stats(&guard_queue[q], &c);
 		s->batches += c.batches;

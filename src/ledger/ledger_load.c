@@ -452,19 +452,31 @@ static enum cd_err members_start(struct store *lg, struct batch *b, const struct
 	return CD_OK;
 }
 
+/* Accounts a batch's read found due, since start. */
+static atomic_ullong due_read;
+
+unsigned long long ledger_load_due_found(void)
+{
+	return atomic_load(&due_read);
+}
+
 /* The accounts read with something due that writes other rows (a plan's
- * credit, an expiry): their ids into b->due_ids; how many. On rows kept
- * there are none: the row cache keeps no account due. */
+ * credit, an expiry): named for the transaction loop's due pass
+ * (store_due_add); how many. On rows kept there are none: the row cache
+ * keeps no account due. */
 static int due_found(struct store *lg, struct batch *b, int kept)
 {
-	b->ndue = 0;
+	int n = 0;
 	for (int i = 0; i < b->naccts; i++) {
 		if (!ledger_due_writes(lg, &b->accts[i].a))
 			continue;
 		assert(!kept);
-		b->due_ids[b->ndue++] = b->accts[i].a.id;
+		store_due_add(lg, b->accts[i].a.id, ledger_due_bring_id);
+		n++;
 	}
-	return b->ndue;
+	atomic_fetch_add(&due_read, (unsigned long long)n);
+	assert(n <= b->naccts);
+	return n;
 }
 
 /* Opens each account as every request does, in memory: its month and

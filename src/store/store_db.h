@@ -98,12 +98,13 @@ struct store {
 	int nstmts;
 	unsigned long long round_trips;	/* every execute, commit and rollback */
 	char errmsg[256];
-	/* An attempt that met an account with something due (expiries, a
-	 * plan's credit) ends with CD_E_DUE, naming it here; the loop then
-	 * calls due_bring (set by the layer above, as qsort is handed its
-	 * comparator) to bring it due in a transaction of its own, and runs
-	 * the attempt again (store_tx_end). 0: none. */
-	int64_t due_account;
+	/* An attempt that met accounts with something due (expiries, a
+	 * plan's credit) ends with CD_E_DUE, naming them here
+	 * (store_due_add); the loop then calls due_bring (handed by the
+	 * layer above, as qsort is handed its comparator) to bring each due
+	 * in a transaction of its own, and runs the attempt again. */
+	int64_t due_ids[LIMIT_BATCH_OPS];
+	int ndue;
 	enum cd_err (*due_bring)(struct store *lg, int64_t account_id);
 };
 
@@ -225,6 +226,11 @@ struct store_tx {
 	int due_pending;		/* the last attempt ended on lg->due_account */
 };
 void store_tx_init(struct store *lg, struct store_tx *t);
+/* The running attempt met account id with something due: named for the
+ * loop's due pass, which calls bring(lg, id) once the attempt has ended
+ * with CD_E_DUE (rolled back) and before the next one (at most
+ * LIMIT_TX_DUE_PASSES passes). An id named twice is brought once. */
+void store_due_add(struct store *lg, int64_t id, enum cd_err (*bring)(struct store *lg, int64_t account_id));
 int store_tx_next(struct store *lg, struct store_tx *t);
 void store_tx_end(struct store *lg, struct store_tx *t, enum cd_err rc);
 /* A transaction on the node of no account that has just locked the row of

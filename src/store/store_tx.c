@@ -25,30 +25,46 @@ void store_tx_init(struct store *lg, struct store_tx *t)
 	t->due_pending = 0;
 }
 
-/* Between two attempts: the account the last one met with something due
- * brought due by the layer above, in a transaction of its own on this
- * handle (its loop's routing and keys put back after it). */
+void store_due_add(struct store *lg, int64_t id, enum cd_err (*bring)(struct store *lg, int64_t account_id))
+{
+	assert(id > 0);
+	assert(bring != NULL);
+	lg->due_bring = bring;
+	for (int i = 0; i < lg->ndue; i++)
+		if (lg->due_ids[i] == id)
+			return;
+	assert(lg->ndue < LIMIT_BATCH_OPS);
+	if (lg->ndue < LIMIT_BATCH_OPS)
+		lg->due_ids[lg->ndue++] = id;
+}
+
+/* Between two attempts: the accounts the last one met with something due
+ * brought due by the layer above, each in a transaction of its own on
+ * this handle (its loop's routing and keys put back after them). */
 static enum cd_err due_pass(struct store *lg, struct store_tx *t)
 {
 	char route[sizeof(lg->route)];
-	int routed = lg->routed, rerouted = lg->rerouted;
+	int64_t ids[LIMIT_BATCH_OPS];
+	int n = lg->ndue, routed = lg->routed, rerouted = lg->rerouted;
 	const char *idem_key = lg->idem_key, *journal_key = lg->journal_key;
-	int64_t id = lg->due_account;
-	assert(id > 0);
+	enum cd_err rc = CD_OK;
+	assert(n > 0);
 	assert(lg->due_bring != NULL);
 	memcpy(route, lg->route, sizeof(route));
-	lg->due_account = 0;
+	memcpy(ids, lg->due_ids, sizeof(ids[0]) * (size_t)n);
+	lg->ndue = 0;
 	lg->idem_key = lg->journal_key = NULL;
 	t->due_pending = 0;
 	t->due_passes++;
-	enum cd_err rc = lg->due_bring(lg, id);
+	for (int i = 0; rc == CD_OK && i < n; i++)
+		rc = lg->due_bring(lg, ids[i]);
 	memcpy(lg->route, route, sizeof(route));
 	lg->routed = routed;
 	lg->rerouted = rerouted;
 	lg->reroute_now = 1;	/* no backoff: nothing conflicted */
 	lg->idem_key = idem_key;
 	lg->journal_key = journal_key;
-	assert(lg->due_account == 0);
+	lg->ndue = 0;
 	return rc;
 }
 
@@ -228,6 +244,7 @@ static int tx_next(struct store *lg, struct store_tx *t)
 	}
 	store_clock(lg);
 	lg->committed = 0;
+	lg->ndue = 0;		/* what this attempt meets due, named afresh */
 	return 1;
 }
 
@@ -276,18 +293,18 @@ void store_tx_end(struct store *lg, struct store_tx *t, enum cd_err rc)
 		t->done = 0;
 		return;
 	}
-	if (rc == CD_E_DUE && lg->due_account > 0) {
-		/* Rolled back, nothing written: the account is brought due
-		 * before the next attempt (a clock that moves on may make it due
+	if (rc == CD_E_DUE) {
+		/* Rolled back, nothing written: the accounts are brought due
+		 * before the next attempt (a clock that moves on may make one due
 		 * again, a few times at most). */
-		if (t->due_passes < LIMIT_TX_DUE_PASSES && lg->due_bring != NULL) {
+		if (lg->ndue > 0 && t->due_passes < LIMIT_TX_DUE_PASSES) {
 			t->due_pending = 1;
 			t->done = 0;
 			return;
 		}
-		log_error("account %lld still due after %d passes that brought it due", (long long)lg->due_account,
-			  t->due_passes);
-		lg->due_account = 0;
+		log_error("account %lld still due after %d passes that brought it due",
+			  (long long)(lg->ndue > 0 ? lg->due_ids[0] : 0), t->due_passes);
+		lg->ndue = 0;
 		t->rc = CD_E_INTERNAL;
 	}
 	t->done = rc != CD_E_RETRY;
