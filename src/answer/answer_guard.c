@@ -38,8 +38,9 @@ json_t *answer_guard_release(const struct ledger_release_done *r)
  * and not whether it was forced. */
 json_t *answer_guard_usage(const struct ledger_usage_done *u)
 {
+	/* A replay's charge is read back from its record: shown as it is. */
 	assert(u->usage_id[0] != '\0');
-	assert(u->charged_micros >= 0);
+	assert(u->account[0] != '\0');
 	if (u->replayed)
 		return json_pack("{s:s, s:s, s:I, s:I, s:I, s:b}", "usage_id", u->usage_id, "account", u->account,
 				 "charged_micros", (json_int_t)u->charged_micros, "balance_micros",

@@ -304,8 +304,10 @@ static int answered(struct store *lg, enum cd_err rc, struct ledger_result *res,
 		/* The API's answer, as the API renders it. */
 		json_t *body = NULL;
 		int status;
-		if (answer_render(&res->done, &status, &body) != CD_OK)
-			return ctl_common_fail(lg, CD_E_INTERNAL, what);
+		if (answer_render(&res->done, &status, &body) != CD_OK) {
+			fprintf(stderr, "creditctl: %s: done, but its answer could not be made (out of memory)\n", what);
+			return 1;
+		}
 		return ctl_common_print_json(body);
 	}
 	if (res->refusal.why == REFUSE_NONE)

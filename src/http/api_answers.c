@@ -4,6 +4,7 @@
  * routes are api_status.c's. */
 #include "api.h"
 #include "answer.h"
+#include "log.h"
 #include "config.h"
 #include "keys.h"
 #include "ledger.h"
@@ -169,7 +170,10 @@ void api_answer(struct response *rs, enum cd_err rc, struct ledger_result *res)
 		json_t *body = NULL;
 		int status = 500;
 		if (answer_render(&res->done, &status, &body) != CD_OK) {
-			api_error(rs, CD_E_INTERNAL, NULL, "the answer could not be made");
+			/* Out of memory: the write committed (without a key nothing
+			 * was rendered in its transaction); said loudly, once. */
+			log_error("a write committed but its answer could not be made (kind %d)", (int)res->done.kind);
+			api_error(rs, CD_E_INTERNAL, NULL, "the write was made but its answer could not be made");
 			return;
 		}
 		api_json(rs, status, body);

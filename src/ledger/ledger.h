@@ -159,7 +159,7 @@ struct ledger_call {
 };
 struct ledger_result {
 	int status;			/* HTTP status of body */
-	json_t *body;			/* a replay, a refusal, the guard's answer; the caller owns it
+	json_t *body;			/* a replay or a refusal; the caller owns it
 					 * (json_decref); NULL: the answer is done */
 	int replayed;			/* stored under the key by an earlier request */
 	struct refusal refusal;		/* why == REFUSE_NONE unless refused */

@@ -174,6 +174,9 @@ struct batch {
 	 * kept_off: a kept write found a row moved, the batch's next attempts
 	 * read their rows. */
 	int kept, kept_check, kept_off;
+	/* A guard answer as a renderer takes it (ledger_decide_done_put): a
+	 * scratch of the combining thread's, never cleared whole. */
+	struct ledger_done answer;
 };
 
 /* An answer to store under its Idempotency-Key with the batch's write.

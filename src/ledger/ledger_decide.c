@@ -70,6 +70,21 @@ void ledger_decide_note(struct guard_op *op, const struct acct *a)
 	op->available = ledger_rows_acct_available(a);
 }
 
+void ledger_decide_done_put(struct ledger_done *d, const struct ledger_guard_done *g)
+{
+	assert(g->kind >= LEDGER_DONE_HOLD);
+	assert(g->kind <= LEDGER_DONE_USAGE);
+	d->kind = g->kind;
+	if (g->kind == LEDGER_DONE_HOLD)
+		d->u.hold = g->u.hold;
+	else if (g->kind == LEDGER_DONE_SETTLE)
+		d->u.settle = g->u.settle;
+	else if (g->kind == LEDGER_DONE_RELEASE)
+		d->u.release = g->u.release;
+	else
+		d->u.usage = g->u.usage;
+}
+
 /* ---- Rate limits ----
  * Requests and tokens per minute (DESIGN §9), counted on the account's
  * (and the member's) row the batch holds locked, per UTC minute: exact
@@ -456,14 +471,15 @@ static enum cd_err settle_finish(struct store *lg, struct batch *b, struct guard
 	op->released = released;
 	op->late = !pending;
 	ledger_decide_note(op, a);
-	struct ledger_done d = {.kind = LEDGER_DONE_SETTLE};
-	d.u.settle = (struct ledger_settle_done){.charged_micros = cost, .released_micros = released,
+	struct ledger_done *d = &b->answer;
+	d->kind = LEDGER_DONE_SETTLE;
+	d->u.settle = (struct ledger_settle_done){.charged_micros = cost, .released_micros = released,
 		.balance_micros = op->balance, .available_micros = op->available, .late = op->late};
-	ledger_rows_copy_text(d.u.settle.hold_id, sizeof(d.u.settle.hold_id), id);
-	ledger_rows_copy_text(d.u.settle.account, sizeof(d.u.settle.account), a->ext_id);
+	ledger_rows_copy_text(d->u.settle.hold_id, sizeof(d->u.settle.hold_id), id);
+	ledger_rows_copy_text(d->u.settle.account, sizeof(d->u.settle.account), a->ext_id);
 	json_t *out = NULL;
 	int status;
-	char *text = op->render(&d, &status, &out) == CD_OK ? json_dumps(out, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+	char *text = op->render(d, &status, &out) == CD_OK ? json_dumps(out, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
 	json_decref(out);
 	if (text == NULL || strlen(text) > LIMIT_SETTLE_RESPONSE_BYTES) {
 		free(text);

@@ -70,7 +70,7 @@ struct guard_op {
 	int late;			/* a settle of a hold expired or captured first */
 	/* The answer: typed (done), and as JSON (out) when it is stored under
 	 * its key or was stored before (a replay), or is a refusal. */
-	struct ledger_done done;
+	struct ledger_guard_done done;
 	json_t *out;
 	int status;
 	int answer_replayed;
@@ -78,6 +78,10 @@ struct guard_op {
 	 * or a settle's or release's hold's; "" when unknown. */
 	char route[LIMIT_ACCOUNT_ID_BYTES + 1];
 };
+
+/* A guard answer put into *d (its kind and that member only: *d is
+ * large, and is not cleared). */
+void ledger_decide_done_put(struct ledger_done *d, const struct ledger_guard_done *g);
 
 /* ---- The operations ----
  * Each decides op (op->acct, op->hold, op->usage set to -1 by the caller,

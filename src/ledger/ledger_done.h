@@ -179,6 +179,19 @@ enum ledger_done_kind {
 	LEDGER_DONE_RELEASE,		/* u.release */
 	LEDGER_DONE_USAGE,		/* u.usage */
 };
+/* The guard's answers alone: what a guard operation carries on its way
+ * (a few hundred bytes; a struct ledger_done is as large as its largest
+ * answer, an account with its grants), put into the caller's struct
+ * ledger_done member by member. */
+struct ledger_guard_done {
+	enum ledger_done_kind kind;	/* LEDGER_DONE_HOLD to LEDGER_DONE_USAGE; NONE: none */
+	union {
+		struct ledger_hold_done hold;
+		struct ledger_settle_done settle;
+		struct ledger_release_done release;
+		struct ledger_usage_done usage;
+	} u;
+};
 struct ledger_done {
 	enum ledger_done_kind kind;
 	union {

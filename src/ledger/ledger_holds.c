@@ -39,7 +39,7 @@
 
 /* The typed answer of an operation that was decided (not refused), but
  * a settle's replay (its hold keeps its answer's text). */
-static void op_done(const struct batch *b, const struct guard_op *op, struct ledger_done *d)
+static void op_done(const struct batch *b, const struct guard_op *op, struct ledger_guard_done *d)
 {
 	const struct acct *a = &b->accts[op->acct].a;
 	memset(d, 0, sizeof(*d));
@@ -89,7 +89,7 @@ static void op_done(const struct batch *b, const struct guard_op *op, struct led
 /* The answer of a decided operation: its text kept with a settled hold
  * (a settle's replay), else typed, rendered too when it goes under its
  * Idempotency-Key. */
-static void op_answer(const struct batch *b, struct guard_op *op)
+static void op_answer(struct batch *b, struct guard_op *op)
 {
 	json_error_t jerr;
 	int status;
@@ -98,7 +98,10 @@ static void op_answer(const struct batch *b, struct guard_op *op)
 		return;
 	}
 	op_done(b, op, &op->done);
-	if (op->call != NULL && op->render(&op->done, &status, &op->out) == CD_OK)
+	if (op->call == NULL)
+		return;
+	ledger_decide_done_put(&b->answer, &op->done);
+	if (op->render(&b->answer, &status, &op->out) == CD_OK)
 		assert(status == 200);
 }
 
@@ -523,7 +526,13 @@ static void guard_run(struct store *lg, struct combine_op **links, int n)
 	for (int i = 0; i < n; i++) {
 		struct guard_op *op = ops[i];
 		struct ledger_result *res = op->res;
-		memset(res, 0, sizeof(*res));
+		/* Cleared field by field: its done is large, and only its kind
+		 * and one member are ever read. */
+		res->status = 0;
+		res->body = NULL;
+		res->replayed = 0;
+		memset(&res->refusal, 0, sizeof(res->refusal));
+		res->done.kind = LEDGER_DONE_NONE;
 		op->rc = rc;
 		if (op->rc == CD_OK && op->out == NULL && op->done.kind == LEDGER_DONE_NONE) {
 			log_error("a guard answer could not be made");
@@ -535,7 +544,7 @@ static void guard_run(struct store *lg, struct combine_op **links, int n)
 		}
 		/* Typed when it can be; text when it was stored or refused. */
 		if (op->done.kind != LEDGER_DONE_NONE && op->answer_replayed == 0 && op->decided == CD_OK) {
-			res->done = op->done;
+			ledger_decide_done_put(&res->done, &op->done);
 			json_decref(op->out);
 			op->out = NULL;
 		}

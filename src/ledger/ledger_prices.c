@@ -13,6 +13,7 @@
 #include "ledger_reconcile.h"
 #include "log.h"
 #include "timefmt.h"
+#include <assert.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -125,31 +126,47 @@ static enum cd_err prices_tx(struct store *lg, struct price_load *l)
 	return CD_OK;
 }
 
-/* Reloads one at a time, counted: a reload that began after a lookup
- * missed reads what was committed before that request came, and one that
- * began earlier never overwrites a later one's list (serial transactions
- * read later snapshots). */
+/* Reloads numbered when asked for and run one at a time in that order: a
+ * reload that starts after a lookup missed reads what was committed
+ * before that request came, and one started earlier never overwrites a
+ * later one's list (serial transactions read later snapshots). The lock
+ * guards the numbers, never a reload's work. */
 static struct {
 	pthread_mutex_t lock;
-	uint64_t begun;			/* reloads begun, under lock */
-} reloads = {PTHREAD_MUTEX_INITIALIZER, 0};
+	pthread_cond_t ended;		/* a reload ended */
+	uint64_t begun;			/* the last number given */
+	uint64_t started;		/* the last number that started */
+	uint64_t done;			/* the last number ended (in order) */
+	uint64_t listed;		/* the number whose list the cache holds */
+} reloads = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0, 0};
 
-static uint64_t reloads_begun(void)
+/* The last reload started: read without the lock (every lookup does),
+ * written under it, atomically. */
+static uint64_t reloads_started(void)
 {
-	return __atomic_load_n(&reloads.begun, __ATOMIC_ACQUIRE);
+	return __atomic_load_n(&reloads.started, __ATOMIC_ACQUIRE);
 }
 
-/* One reload; the caller holds reloads.lock. */
-static enum cd_err reload_locked(struct store *lg)
+/* The next number (reloads.lock held). */
+static uint64_t reload_number(void)
 {
+	return ++reloads.begun;
+}
+
+/* Reload `number`, in its turn (after every earlier one ended). */
+static enum cd_err reload_run(struct store *lg, uint64_t number)
+{
+	pthread_mutex_lock(&reloads.lock);
+	while (reloads.done != number - 1)
+		pthread_cond_wait(&reloads.ended, &reloads.lock);
+	__atomic_store_n(&reloads.started, number, __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&reloads.lock);
 	struct price_load *l = malloc(sizeof(*l));
-	if (l == NULL)
-		return CD_E_INTERNAL;
-	__atomic_add_fetch(&reloads.begun, 1, __ATOMIC_RELEASE);
+	enum cd_err rc = l == NULL ? CD_E_INTERNAL : CD_OK;
 	struct store_tx t;
-	for (store_tx_init(lg, &t); store_tx_next(lg, &t);)
+	for (store_tx_init(lg, &t); rc == CD_OK && store_tx_next(lg, &t);)
 		store_tx_end(lg, &t, prices_tx(lg, l));
-	enum cd_err rc = t.rc;
+	rc = rc == CD_OK ? t.rc : rc;
 	if (rc == CD_OK) {
 		pthread_rwlock_wrlock(&prices.lock);
 		memcpy(prices.e, l->e, sizeof(l->e[0]) * (size_t)l->n);
@@ -159,15 +176,22 @@ static enum cd_err reload_locked(struct store *lg)
 		pthread_rwlock_unlock(&prices.lock);
 	}
 	free(l);
+	pthread_mutex_lock(&reloads.lock);
+	assert(reloads.done == number - 1);
+	reloads.done = number;
+	if (rc == CD_OK)
+		reloads.listed = number;
+	pthread_cond_broadcast(&reloads.ended);
+	pthread_mutex_unlock(&reloads.lock);
 	return rc;
 }
 
 enum cd_err ledger_prices_reload(struct store *lg)
 {
 	pthread_mutex_lock(&reloads.lock);
-	enum cd_err rc = reload_locked(lg);
+	uint64_t number = reload_number();
 	pthread_mutex_unlock(&reloads.lock);
-	return rc;
+	return reload_run(lg, number);
 }
 
 /* The reloads lookups' misses made in the current window. */
@@ -195,35 +219,43 @@ static int miss_quota(void)
 	return go;
 }
 
-/* A lookup begun when `seen` reloads had begun missed: whether the cache
- * now holds a list read after it began. A reload begun since (the one in
- * flight, waited for) is enough and costs nothing; otherwise this miss
- * reloads, if the window's quota lets it. */
-static int reload_after(struct store *lg, uint64_t seen)
+/* A lookup begun when reload `seen` was the last started missed: the
+ * cache is made to hold a list read after it began, if it can be.
+ * Reloads numbered after `seen` start after it (one at a time, in order):
+ * they are waited for and cost nothing; if none is, or none loaded, this
+ * miss asks for one, if the window's quota lets it. Without quota, and
+ * with none to come, it waits for nothing (not for the one in flight,
+ * started too early to tell). The caller looks again either way. */
+static void reload_after(struct store *lg, uint64_t seen)
 {
-	int fresh;
+	uint64_t number = 0;
 	pthread_mutex_lock(&reloads.lock);
-	fresh = reloads_begun() > seen;
-	if (!fresh && miss_quota())
-		fresh = reload_locked(lg) == CD_OK;
+	while (reloads.begun > seen && reloads.done < reloads.begun && reloads.listed <= seen)
+		pthread_cond_wait(&reloads.ended, &reloads.lock);
+	if (reloads.listed <= seen && miss_quota())
+		number = reload_number();
 	pthread_mutex_unlock(&reloads.lock);
-	return fresh;
+	assert(number == 0 || number > seen);
+	if (number > 0)
+		reload_run(lg, number);
 }
 
 int ledger_prices_model(struct store *lg, const char *name, struct price *p, int64_t *margin_bps)
 {
-	uint64_t seen = reloads_begun();
+	uint64_t seen = reloads_started();
 	if (ledger_price_model(name, p, margin_bps))
 		return 1;
-	return reload_after(lg, seen) && ledger_price_model(name, p, margin_bps);
+	reload_after(lg, seen);
+	return ledger_price_model(name, p, margin_bps);
 }
 
 int ledger_prices_action(struct store *lg, const char *name, int64_t *price_micros)
 {
-	uint64_t seen = reloads_begun();
+	uint64_t seen = reloads_started();
 	if (ledger_price_action(name, price_micros))
 		return 1;
-	return reload_after(lg, seen) && ledger_price_action(name, price_micros);
+	reload_after(lg, seen);
+	return ledger_price_action(name, price_micros);
 }
 
 static int price_find(const char *name, int want_action, struct price_entry *out, int64_t *margin)

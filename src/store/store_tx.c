@@ -56,8 +56,19 @@ static enum cd_err due_pass(struct store *lg, struct store_tx *t)
 	lg->idem_key = lg->journal_key = NULL;
 	t->due_pending = 0;
 	t->due_passes++;
-	for (int i = 0; rc == CD_OK && i < n; i++)
-		rc = lg->due_bring(lg, ids[i]);
+	int64_t at = 0;
+	for (int i = 0; rc == CD_OK && i < n; i++) {
+		at = ids[i];
+		rc = lg->due_bring(lg, at);
+	}
+	/* A pass that failed is the operation's failure, never its answer
+	 * (a refusal the pass met is not the operation's to give). */
+	if (rc != CD_OK && rc != CD_E_UNAVAILABLE) {
+		log_error("bringing account %lld due failed (%s): its operation fails", (long long)at,
+			  errors_strerror(rc));
+		rc = CD_E_INTERNAL;
+	}
+	memset(&lg->refusal, 0, sizeof(lg->refusal));
 	memcpy(lg->route, route, sizeof(route));
 	lg->routed = routed;
 	lg->rerouted = rerouted;
