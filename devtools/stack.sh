@@ -408,6 +408,16 @@ stack_keys() {
 	APP_KEY=$("$ROOT/creditctl" key create --scope app --name demo-app 2>/dev/null | tail -n 1)
 }
 
+# stack_config_append SRC CONF: SRC's lines after every key CONF has (the
+# demo's CREDITD_DEMO_CONFIG_APPEND, DESIGN §14): a key or a section given
+# again there wins, as the config reads the last value of a key.
+stack_config_append() {
+	printf '\n# appended from %s (CREDITD_DEMO_CONFIG_APPEND)\n' "$1" >>"$2"
+	cat "$1" >>"$2"
+	# A file without a last newline still ends its line.
+	[ -z "$(tail -c 1 "$2")" ] || echo >>"$2"
+}
+
 stack_start() { # uses DIR NGINX_PORT APACHE_PORT
 	mkdir -p "$DIR"
 	: >"$DIR/pids"
@@ -416,6 +426,7 @@ stack_start() { # uses DIR NGINX_PORT APACHE_PORT
 	socket_dir
 	mariadb_start
 	write_config
+	[ -z "${STACK_CONFIG_APPEND:-}" ] || stack_config_append "$STACK_CONFIG_APPEND" "$DIR/creditd.conf"
 	export CREDITD_CONFIG="$DIR/creditd.conf"
 	stack_schema
 	creditd_start creditd "$DIR/creditd.sock" /
