@@ -59,6 +59,7 @@ static const struct {
 } gw_routes[] = {
 	{"gw_openai_chat", "openai", "chat_completions"}, {"gw_openai_responses", "openai", "responses"},
 	{"gw_openai_embeddings", "openai", "embeddings"}, {"gw_openai_models", "openai", "models"},
+	{"gw_openai_model", "openai", "model"},
 	{"gw_anthropic_messages", "anthropic", "messages"},
 };
 #define GW_ROUTES_COUNTED ((int)(sizeof(gw_routes) / sizeof(gw_routes[0])))

@@ -136,7 +136,7 @@ api_handler api_account_create, api_account_get, api_account_patch, api_transact
 	api_usage_report;
 api_handler api_authorize, api_settle, api_release, api_usage, api_hold_get;
 /* The gateway (api_gateway.c, DESIGN §12). */
-api_handler api_gw_chat, api_gw_responses, api_gw_embeddings, api_gw_messages, api_gw_models;
+api_handler api_gw_chat, api_gw_responses, api_gw_embeddings, api_gw_messages, api_gw_models, api_gw_model;
 api_handler api_topup, api_webhook;
 api_handler api_member_put, api_member_delete;
 /* Gateway keys for end users (api_gwkeys.c, DESIGN §12 "Who pays"). */

@@ -449,3 +449,25 @@ void api_gw_models(struct api_ctx *ctx, const struct request *rq, char **params,
 	json_decref(prices);
 	api_json(rs, 200, json_pack("{s:s, s:o}", "object", "list", "data", data));
 }
+
+/* GET /openai/v1/models/{model}: one priced model in OpenAI's shape, as
+ * the list shows it; a model creditd does not price is OpenAI's own 404
+ * (code model_not_found, param null): nothing is forwarded. */
+void api_gw_model(struct api_ctx *ctx, const struct request *rq, char **params, struct response *rs)
+{
+	struct price p;
+	int64_t margin;
+	const char *model = params[0];
+	(void)rq;
+	int named = jsonio_check_text(model, strlen(model), 1, LIMIT_NAME_BYTES) == 0;
+	if (named && ledger_prices_model(ctx->lg, model, &p, &margin)) {
+		api_json(rs, 200, json_pack("{s:s, s:s, s:i, s:s}", "id", model, "object", "model", "created", 0,
+					    "owned_by", "creditd"));
+		return;
+	}
+	json_t *msg = named ? json_sprintf("The model `%s` does not exist or you do not have access to it.", model) : NULL;
+	if (msg == NULL)	/* not a name (too long, not UTF-8): not echoed */
+		msg = json_string("The model does not exist or you do not have access to it.");
+	api_json(rs, 404, json_pack("{s:{s:s, s:s, s:n, s:o}}", "error", "type", "invalid_request_error", "code",
+				    "model_not_found", "param", "message", msg));
+}

@@ -114,6 +114,7 @@ static const struct route routes[] = {
 	{"POST", "/openai/v1/responses", ROUTE_GATEWAY, api_gw_responses, "gw_openai_responses", FOREIGN_LOOKUP},
 	{"POST", "/openai/v1/embeddings", ROUTE_GATEWAY, api_gw_embeddings, "gw_openai_embeddings", FOREIGN_LOOKUP},
 	{"GET", "/openai/v1/models", ROUTE_GATEWAY, api_gw_models, "gw_openai_models", FOREIGN_LOOKUP},
+	{"GET", "/openai/v1/models/*", ROUTE_GATEWAY, api_gw_model, "gw_openai_model", FOREIGN_LOOKUP},
 	{"POST", "/anthropic/v1/messages", ROUTE_GATEWAY, api_gw_messages, "gw_anthropic_messages", FOREIGN_LOOKUP},
 };
 #define ROUTES (sizeof(routes) / sizeof(routes[0]))

@@ -283,6 +283,24 @@ def test_the_models_list_is_the_priced_models_in_openai_s_shape():
     check(all(m["object"] == "model" and "created" in m and "owned_by" in m for m in r.json["data"]), "each a model")
 
 
+def test_one_model_is_answered_by_creditd_in_openai_s_shape():
+    """GET /openai/v1/models/{model} (DESIGN §14): a priced model as the
+    list shows it; one creditd does not price is OpenAI's own 404
+    (model_not_found, param null), nothing forwarded."""
+    listed = {m["id"]: m for m in call("/openai/v1/models", None, auth="guard").json["data"]}
+    r = call("/openai/v1/models/gpt-4o-mini", None, auth="guard")
+    eq(r.status, 200, "found: %r" % r.body[:300])
+    eq(r.json, listed["gpt-4o-mini"], "as the list shows it")
+    r = call("/openai/v1/models/no-such-model-here", None, auth="guard")
+    eq(r.status, 404, "not priced: %r" % r.body[:300])
+    eq((r.json["error"]["type"], r.json["error"]["code"], r.json["error"]["param"]),
+       ("invalid_request_error", "model_not_found", None), "OpenAI's shape")
+    check("no-such-model-here" in r.json["error"]["message"], "naming it: %r" % r.json["error"])
+    r = call("/openai/v1/models/" + "x" * 300, None, auth="guard")
+    eq((r.status, r.json["error"]["code"]), (404, "model_not_found"), "a name past any model's")
+    eq(call("/openai/v1/models/gpt-4o-mini", None, auth=None).status, 401, "a key is needed")
+
+
 # ---- refusals, in the provider's shape, nothing forwarded ----
 
 def openai_error(r, status, code, param=None):

@@ -261,7 +261,7 @@ static void test_many_routes(void)
 	struct metrics_auth auth = {~0ULL, ~0ULL, ~0ULL};
 	/* Every gateway route with every status too. */
 	static const char *const gw[] = {"gw_openai_chat", "gw_openai_responses", "gw_openai_embeddings",
-					 "gw_openai_models", "gw_anthropic_messages"};
+					 "gw_openai_models", "gw_openai_model", "gw_anthropic_messages"};
 	for (size_t i = 0; i < sizeof(gw) / sizeof(gw[0]); i++)
 		for (size_t s = 0; s < sizeof(statuses) / sizeof(statuses[0]); s++)
 			metrics_count(gw[i], statuses[s], 1e12, ~0ULL / 2);
