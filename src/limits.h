@@ -518,6 +518,14 @@ _Static_assert(LIMIT_KEY_LAST_USED_SECONDS > LIMIT_KEY_CACHE_SECONDS, "fewer wri
  * create counts them under the account's lock, an index range of at most
  * this many entries; one more is a 409 until some are revoked or expire. */
 #define LIMIT_GATEWAY_KEYS_PER_ACCOUNT 10000
+/* Models a key may be limited to (DESIGN §14, "Models per key": creditctl
+ * key create --models, a gateway key's "models"): enough for a product's
+ * tiers and their dated versions; kept as one comma-separated text with
+ * the key (api_keys.models VARBINARY(1039): 16 names of LIMIT_NAME_BYTES
+ * and the commas between them), so every key look-up brings it. */
+#define LIMIT_KEY_MODELS 16
+#define LIMIT_KEY_MODELS_BYTES (LIMIT_KEY_MODELS * (LIMIT_NAME_BYTES + 1) - 1)
+_Static_assert(LIMIT_KEY_MODELS_BYTES == 1039, "api_keys.models is VARBINARY(1039)");
 /* The failed-authentication throttle (authlimit.c, DESIGN §13): failures
  * are counted per client address in a window of this many seconds from
  * the address's first failure, as [security] auth_failures_per_minute

@@ -37,7 +37,7 @@ static const struct err_row err_table[CD_E__COUNT] = {
 	[CD_E_PROVIDER_OFF] = {503, "api_error", "provider_not_configured", "no provider key is configured"},
 	[CD_E_BUSY] = {503, "api_error", "gateway_busy", "too many gateway calls in flight"},
 	[CD_E_RETRY] = {503, "api_error", "unavailable", "transient conflict, retry"},
-	[CD_E_DUE] = {500, "api_error", "internal_error", "accounts due before the batch"},
+	[CD_E_DUE] = {500, "api_error", "internal_error", "accounts due before the operation"},
 	[CD_E_INTERNAL] = {500, "api_error", "internal_error", "internal error"},
 };
 

@@ -317,3 +317,53 @@ enum keys_token_check keys_token_check(const char *secret, const char *token, in
 		return KEYS_TOKEN_MALFORMED;
 	return KEYS_TOKEN_OK;
 }
+
+int keys_model_name_ok(const char *name)
+{
+	size_t n = strlen(name);
+	if (n < 1 || n > LIMIT_NAME_BYTES)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (name[i] == ',' || name[i] == ' ' || (unsigned char)name[i] < 0x20 || name[i] == 0x7f)
+			return 0;
+	return 1;
+}
+
+const char *keys_models_check(const char *list)
+{
+	char name[LIMIT_NAME_BYTES + 1];
+	int n = 0;
+	if (strlen(list) > LIMIT_KEY_MODELS_BYTES)
+		return "too long a list of models";
+	for (const char *p = list;; n++) {
+		const char *comma = strchr(p, ',');
+		size_t len = comma != NULL ? (size_t)(comma - p) : strlen(p);
+		if (n == LIMIT_KEY_MODELS)
+			return "more models than a key may list (16)";
+		if (len < 1 || len > LIMIT_NAME_BYTES)
+			return "a model name must be 1 to 64 bytes";
+		memcpy(name, p, len);
+		name[len] = '\0';
+		if (!keys_model_name_ok(name))
+			return "a model name may hold no comma, space or control character";
+		if (comma == NULL)
+			return NULL;
+		p = comma + 1;
+	}
+}
+
+int keys_model_allowed(const char *models, const char *model)
+{
+	size_t n = strlen(model);
+	if (models[0] == '\0')
+		return 1;
+	for (const char *p = models;;) {
+		const char *comma = strchr(p, ',');
+		size_t len = comma != NULL ? (size_t)(comma - p) : strlen(p);
+		if (len == n && memcmp(p, model, n) == 0)
+			return 1;
+		if (comma == NULL)
+			return 0;
+		p = comma + 1;
+	}
+}

@@ -40,7 +40,21 @@ struct key_grant {
 	char account[LIMIT_ACCOUNT_ID_BYTES + 1];	/* "" when not bound */
 	char member[LIMIT_ACCOUNT_ID_BYTES + 1];	/* the member its calls carry; "" for none */
 	int64_t expires_at;		/* unix seconds; 0: never */
+	/* The models its gateway calls may name, comma-separated; "" for
+	 * any priced model (DESIGN §14, "Models per key"). */
+	char models[LIMIT_KEY_MODELS_BYTES + 1];
 };
+
+/* 1 when name may be listed among a key's models: 1 to LIMIT_NAME_BYTES
+ * bytes, none a comma, a space or a control character. */
+int keys_model_name_ok(const char *name);
+/* NULL when list (comma-separated) may be a key's models: 1 to
+ * LIMIT_KEY_MODELS names, each keys_model_name_ok; else why not (a
+ * static text). */
+const char *keys_models_check(const char *list);
+/* 1 when a key limited to models (comma-separated, "" for any) may call
+ * model. */
+int keys_model_allowed(const char *models, const char *model);
 
 /* Fills out (KEYS_LEN + 1 bytes) with a new key. 0, or -1 when the CSPRNG
  * fails. */

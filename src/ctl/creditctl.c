@@ -236,17 +236,23 @@ static int key_create(struct store *lg, int argc, char **argv)
 {
 	const char *scope = ctl_common_opt(argc, argv, 3, "--scope"), *name = ctl_common_opt(argc, argv, 3, "--name");
 	const char *account = ctl_common_opt(argc, argv, 3, "--account");
+	const char *models = ctl_common_opt(argc, argv, 3, "--models");
+	const char *bad_models = models != NULL ? keys_models_check(models) : NULL;
 	int mask = scope != NULL ? keys_parse_scopes(scope) : -1;
 	char key[KEYS_LEN + 1], prefix[16];
 	unsigned char hash[KEYS_HASH_LEN];
 	int64_t id;
-	static const char *const known[] = {"--scope", "--name", "--account", NULL};
+	static const char *const known[] = {"--scope", "--name", "--account", "--models", NULL};
 	if (!ctl_common_opts_known(argc, argv, 3, known)) {
 		usage(stderr);
 		return 2;
 	}
 	if (mask < 0) {
 		fprintf(stderr, "creditctl: --scope must list guard, read, app and/or admin\n");
+		return 2;
+	}
+	if (bad_models != NULL) {
+		fprintf(stderr, "creditctl: --models: %s\n", bad_models);
 		return 2;
 	}
 	if (mask & KEY_SCOPE_GATEWAY) {
@@ -265,7 +271,7 @@ static int key_create(struct store *lg, int argc, char **argv)
 	}
 	keys_sha256(key, strlen(key), hash);
 	snprintf(prefix, sizeof(prefix), "%.12s", key);
-	const struct ledger_key_new n = {hash, prefix, name ? name : "", mask, account};
+	const struct ledger_key_new n = {hash, prefix, name ? name : "", mask, account, models};
 	enum cd_err rc = ledger_key_create(lg, &n, &id);
 	if (rc == CD_E_NOT_FOUND) {
 		fprintf(stderr, "creditctl: key create: no account '%s'; nothing created\n", account);

@@ -377,6 +377,20 @@ static int admit(struct api_ctx *ctx, const struct request *rq, struct gw_job *j
 	return -1;
 }
 
+/* A key limited to some models (DESIGN §14, "Models per key") calling
+ * another: 403 model_not_allowed, param model, in the provider's shape
+ * (the router shapes it); nothing held or forwarded. 0 when it may. */
+static int model_allowed(const struct api_ctx *ctx, const char *model, struct response *rs)
+{
+	if (keys_model_allowed(ctx->key.models, model != NULL ? model : ""))
+		return 0;
+	json_t *msg = json_sprintf("this key may not call the model '%s' (it lists the models it may)", model);
+	api_json(rs, 403, json_pack("{s:{s:s, s:s, s:o, s:s}}", "error", "type", "permission_error", "code",
+				    "model_not_allowed", "message", msg != NULL ? msg : json_string("this key may not call "
+				    "this model"), "param", "model"));
+	return -1;
+}
+
 static void gw_call(struct api_ctx *ctx, const struct request *rq, struct response *rs, enum gw_route route)
 {
 	char err[256];
@@ -397,8 +411,8 @@ static void gw_call(struct api_ctx *ctx, const struct request *rq, struct respon
 			  "\"%s\" asks for a tool the provider runs and bills apart (file search, code execution, image "
 			  "generation, computer use, web fetch, MCP), which no price field prices: not forwarded",
 			  job->ask.unpriced);
-	else if (payer(ctx, rq, job, rs) != 0 || provider_key(ctx, rq, job, rs) != 0 || forwarded(rq, job, rs) != 0 ||
-		 hold_of(ctx, job, &r, rs) != 0)
+	else if (model_allowed(ctx, job->ask.model, rs) != 0 || payer(ctx, rq, job, rs) != 0 ||
+		 provider_key(ctx, rq, job, rs) != 0 || forwarded(rq, job, rs) != 0 || hold_of(ctx, job, &r, rs) != 0)
 		;
 	else if (admit(ctx, rq, job, rs) != 0)
 		;
@@ -435,24 +449,29 @@ void api_gw_messages(struct api_ctx *ctx, const struct request *rq, char **param
 	gw_call(ctx, rq, rs, GW_ANTHROPIC_MESSAGES);
 }
 
-/* GET /openai/v1/models: the priced models in OpenAI's list shape
- * (created 0: creditd does not know when a model came out). */
+/* GET /openai/v1/models: the priced models the key may call (all, or
+ * those it lists), in OpenAI's list shape (created 0: creditd does not
+ * know when a model came out). */
 void api_gw_models(struct api_ctx *ctx, const struct request *rq, char **params, struct response *rs)
 {
 	(void)rq;
 	(void)params;
 	json_t *prices = ledger_prices_json(ctx->cfg->currency), *data = json_array(), *m;
 	size_t i;
-	json_array_foreach(json_object_get(prices, "data"), i, m)
-		json_array_append_new(data, json_pack("{s:s, s:s, s:i, s:s}", "id", json_string_value(json_object_get(m,
-				      "model")), "object", "model", "created", 0, "owned_by", "creditd"));
+	json_array_foreach(json_object_get(prices, "data"), i, m) {
+		const char *id = json_string_value(json_object_get(m, "model"));
+		if (id != NULL && keys_model_allowed(ctx->key.models, id))	/* what the key may call */
+			json_array_append_new(data, json_pack("{s:s, s:s, s:i, s:s}", "id", id, "object", "model",
+							      "created", 0, "owned_by", "creditd"));
+	}
 	json_decref(prices);
 	api_json(rs, 200, json_pack("{s:s, s:o}", "object", "list", "data", data));
 }
 
 /* GET /openai/v1/models/{model}: one priced model in OpenAI's shape, as
- * the list shows it; a model creditd does not price is OpenAI's own 404
- * (code model_not_found, param null): nothing is forwarded. */
+ * the list shows it; a model creditd does not price, or the key may not
+ * call, is OpenAI's own 404 (code model_not_found, param null): nothing
+ * is forwarded. */
 void api_gw_model(struct api_ctx *ctx, const struct request *rq, char **params, struct response *rs)
 {
 	struct price p;
@@ -460,7 +479,7 @@ void api_gw_model(struct api_ctx *ctx, const struct request *rq, char **params, 
 	const char *model = params[0];
 	(void)rq;
 	int named = jsonio_check_text(model, strlen(model), 1, LIMIT_NAME_BYTES) == 0;
-	if (named && ledger_prices_model(ctx->lg, model, &p, &margin)) {
+	if (named && keys_model_allowed(ctx->key.models, model) && ledger_prices_model(ctx->lg, model, &p, &margin)) {
 		api_json(rs, 200, json_pack("{s:s, s:s, s:i, s:s}", "id", model, "object", "model", "created", 0,
 					    "owned_by", "creditd"));
 		return;

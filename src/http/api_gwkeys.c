@@ -20,8 +20,34 @@ static const struct jfield gwkey_fields[] = {
 	{"member", J_STR, 0, 1, 1, LIMIT_ACCOUNT_ID_BYTES, NULL},
 	{"name", J_STR, 0, 1, 1, LIMIT_NAME_BYTES, NULL},
 	{"expires_at", J_TIME, 0, 1, 0, 0, NULL},
+	{"models", J_ARRAY, 0, 1, 1, LIMIT_KEY_MODELS, NULL},
 	{NULL, J_INT, 0, 0, 0, 0, NULL},
 };
+
+/* A body's "models" (an array of 1 to LIMIT_KEY_MODELS names, or null or
+ * absent for any model) as the comma-separated list a key keeps, into
+ * list (LIMIT_KEY_MODELS_BYTES + 1). 0, or -1 with the refusal in rs. */
+static int models_of(const json_t *body, char *list, struct response *rs)
+{
+	const json_t *models = json_object_get(body, "models"), *m;
+	size_t i, used = 0;
+	list[0] = '\0';
+	if (json_is_array(models) && json_array_size(models) == 0) {
+		api_error(rs, CD_E_INVALID, "models", "models lists at least one model (null or absent: any model)");
+		return -1;
+	}
+	json_array_foreach(models, i, m) {
+		const char *name = json_string_value(m);
+		if (name == NULL || !keys_model_name_ok(name)) {
+			api_error(rs, CD_E_INVALID, "models", "models[%zu] must be a model's name: 1 to %d bytes, "
+				  "no comma, space or control character", i, LIMIT_NAME_BYTES);
+			return -1;
+		}
+		used += (size_t)snprintf(list + used, LIMIT_KEY_MODELS_BYTES + 1 - used, "%s%s", i > 0 ? "," : "", name);
+	}
+	/* 16 names of at most 64 bytes and their commas always fit. */
+	return used <= LIMIT_KEY_MODELS_BYTES ? 0 : -1;
+}
 
 /* Makes the key and stores it for n (n->hash and n->prefix point into
  * hash and prefix); answers 201 with the key, or the refusal. */
@@ -61,7 +87,12 @@ void api_gwkey_create(struct api_ctx *ctx, const struct request *rq, char **para
 	if (body == NULL)
 		return;
 	snprintf(rs->account, sizeof(rs->account), "%s", params[0]);
-	struct gwkey_new n = {hash, prefix, params[0], jsonio_str(body, "member"), jsonio_str(body, "name"), 0};
+	char models[LIMIT_KEY_MODELS_BYTES + 1];
+	struct gwkey_new n = {hash, prefix, params[0], jsonio_str(body, "member"), jsonio_str(body, "name"), 0, models};
+	if (models_of(body, models, rs) != 0) {
+		json_decref(body);
+		return;
+	}
 	/* Checked by the field table: a time, which parses. */
 	if (jsonio_has(body, "expires_at") && timefmt_parse(jsonio_str(body, "expires_at"), &n.expires_at) != 0)
 		n.expires_at = -1;

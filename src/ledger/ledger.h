@@ -49,6 +49,7 @@ struct ledger_key_new {
 	const char *name;
 	int scopes;			/* enum key_scope bits */
 	const char *account;		/* external id of the account it is bound to; NULL: none */
+	const char *models;		/* the models it may call, comma-separated (keys.h); NULL or "": any */
 };
 /* Stores a key; its id into *id. CD_E_NOT_FOUND when n->account names no
  * account (nothing stored). */
@@ -84,6 +85,7 @@ struct gwkey_new {
 	const char *member;		/* NULL: none */
 	const char *name;		/* NULL: none */
 	int64_t expires_at;		/* unix seconds; 0: never */
+	const char *models;		/* the models it may call, comma-separated (keys.h); NULL: any */
 };
 /* Stores a gateway key and answers it in *out (the caller owns it; the
  * caller adds the secret). CD_E_NOT_FOUND: no such account; CD_E_CONFLICT:

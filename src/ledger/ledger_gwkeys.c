@@ -16,13 +16,13 @@
 #include <string.h>
 
 /* A key as answered, in this order (struct gwkey_view). */
-#define GWKEY_COLUMNS "id, prefix, member, name, expires_at, created_at, last_used_at, revoked_at"
+#define GWKEY_COLUMNS "id, prefix, member, name, expires_at, created_at, last_used_at, revoked_at, models"
 /* The account's keys that still work: ix_account_scope's range. */
 #define GWKEY_LIVE "account_id = ? AND scopes = ? AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?)"
 
 static const char SQL_GWKEY_COUNT[] = "SELECT COUNT(*) FROM api_keys WHERE " GWKEY_LIVE;
 static const char SQL_GWKEY_INSERT[] = "INSERT INTO api_keys (key_hash, prefix, name, scopes, account_id, member, "
-				       "expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)";
+				       "models, expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)";
 static const char SQL_GWKEY_PAGE[] = "SELECT " GWKEY_COLUMNS " FROM api_keys WHERE " GWKEY_LIVE
 				     " AND id > ? ORDER BY id LIMIT ?";
 static const char SQL_GWKEY_REVOKE[] = "UPDATE api_keys SET revoked_at = ? "
@@ -34,7 +34,28 @@ struct gwkey_view {
 	int64_t id;
 	const char *prefix, *member, *name;	/* member, name: NULL or "" for none */
 	int64_t expires_at, created_at, last_used_at, revoked_at;
+	const char *models;		/* comma-separated; NULL or "": any (null) */
 };
+
+/* A key's models as the API shows them: an array, or null for any. */
+static json_t *models_json(const char *models)
+{
+	if (models == NULL || models[0] == '\0')
+		return json_null();
+	json_t *list = json_array();
+	for (const char *p = models; list != NULL;) {
+		const char *comma = strchr(p, ',');
+		size_t len = comma != NULL ? (size_t)(comma - p) : strlen(p);
+		if (json_array_append_new(list, json_stringn(p, len)) != 0) {
+			json_decref(list);
+			return NULL;
+		}
+		if (comma == NULL)
+			break;
+		p = comma + 1;
+	}
+	return list;
+}
 
 static json_t *time_or_null(int64_t t)
 {
@@ -56,10 +77,10 @@ static json_t *gwkey_json(const struct gwkey_view *v, int with_revoked)
 {
 	char id[32];
 	ledger_ids_format(id, sizeof(id), "gwk_", v->id);
-	json_t *k = json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:o}", "id", id, "prefix", v->prefix, "member",
-			      text_or_null(v->member), "name", text_or_null(v->name), "expires_at",
-			      time_or_null(v->expires_at), "created_at", time_or_null(v->created_at), "last_used_at",
-			      time_or_null(v->last_used_at));
+	json_t *k = json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o}", "id", id, "prefix", v->prefix, "member",
+			      text_or_null(v->member), "name", text_or_null(v->name), "models", models_json(v->models),
+			      "expires_at", time_or_null(v->expires_at), "created_at", time_or_null(v->created_at),
+			      "last_used_at", time_or_null(v->last_used_at));
 	if (k != NULL && with_revoked && json_object_set_new(k, "revoked_at", time_or_null(v->revoked_at)) != 0) {
 		json_decref(k);
 		return NULL;
@@ -76,7 +97,7 @@ static int64_t time_col(const struct dbstmt *s, unsigned int col)
 static json_t *gwkey_row_json(const struct dbstmt *s, int with_revoked)
 {
 	const struct gwkey_view v = {store_i64(s, 0), store_str(s, 1) != NULL ? store_str(s, 1) : "", store_str(s, 2), store_str(s, 3),
-				     time_col(s, 4), time_col(s, 5), time_col(s, 6), time_col(s, 7)};
+				     time_col(s, 4), time_col(s, 5), time_col(s, 6), time_col(s, 7), store_str(s, 8)};
 	return gwkey_json(&v, with_revoked);
 }
 
@@ -97,12 +118,13 @@ static enum cd_err gwkey_create_tx(struct store *lg, const struct gwkey_new *n, 
 	if (store_i64(s, 0) >= LIMIT_GATEWAY_KEYS_PER_ACCOUNT)
 		return CD_E_CONFLICT;
 	const int64_t *expires = n->expires_at != 0 ? &n->expires_at : NULL;
-	s = store_exec(lg, SQL_GWKEY_INSERT, &e, "bssiisIi", n->hash, (size_t)KEYS_HASH_LEN, n->prefix,
-		    n->name != NULL ? n->name : "", (int64_t)KEY_SCOPE_GATEWAY, a.id, n->member, expires, lg->now);
+	const char *models = n->models != NULL && n->models[0] != '\0' ? n->models : NULL;
+	s = store_exec(lg, SQL_GWKEY_INSERT, &e, "bssiissIi", n->hash, (size_t)KEYS_HASH_LEN, n->prefix,
+		    n->name != NULL ? n->name : "", (int64_t)KEY_SCOPE_GATEWAY, a.id, n->member, models, expires, lg->now);
 	if (s == NULL)
 		return store_err(lg, e, "gateway key create");
 	const struct gwkey_view v = {(int64_t)store_insert_id(s), n->prefix, n->member, n->name,
-				     n->expires_at != 0 ? n->expires_at : -1, lg->now, -1, -1};
+				     n->expires_at != 0 ? n->expires_at : -1, lg->now, -1, -1, models};
 	*out = gwkey_json(&v, 0);
 	return *out != NULL ? CD_OK : CD_E_INTERNAL;
 }

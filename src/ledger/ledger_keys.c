@@ -13,7 +13,7 @@
 #include <string.h>
 
 static const char SQL_KEY_AUTH[] = "SELECT k.scopes, k.account_id, a.ext_id, k.member, k.expires_at, k.id, "
-				   "k.last_used_at FROM api_keys k LEFT JOIN accounts a ON a.id = k.account_id "
+				   "k.last_used_at, k.models FROM api_keys k LEFT JOIN accounts a ON a.id = k.account_id "
 				   "WHERE k.key_hash = ? AND k.revoked_at IS NULL";
 static const char SQL_KEY_USED[] = "UPDATE api_keys SET last_used_at = ? "
 				   "WHERE id = ? AND (last_used_at IS NULL OR last_used_at < ?)";
@@ -47,7 +47,8 @@ static enum cd_err key_auth_tx(struct store *lg, const unsigned char hash[32], s
 		grant->account_id = store_i64(s, 1);
 		snprintf(grant->account, sizeof(grant->account), "%s", store_str(s, 2) != NULL ? store_str(s, 2) : "");
 	}
-	if (store_copy(s, 3, grant->member, sizeof(grant->member), "") != 0)
+	if (store_copy(s, 3, grant->member, sizeof(grant->member), "") != 0 ||
+	    store_copy(s, 7, grant->models, sizeof(grant->models), "") != 0)
 		return CD_E_INTERNAL;
 	return key_used(lg, s, store_i64(s, 5));
 }
@@ -74,8 +75,8 @@ enum cd_err ledger_key_auth(struct store *lg, const unsigned char hash[32], stru
 
 static enum cd_err key_create_tx(struct store *lg, const struct ledger_key_new *n, int64_t *id)
 {
-	static const char sql[] = "INSERT INTO api_keys (key_hash, prefix, name, scopes, account_id, created_at) "
-				  "VALUES (?, ?, ?, ?, ?, ?)";
+	static const char sql[] = "INSERT INTO api_keys (key_hash, prefix, name, scopes, account_id, models, created_at) "
+				  "VALUES (?, ?, ?, ?, ?, ?, ?)";
 	static const char find[] = "SELECT id FROM accounts WHERE ext_id = ?";
 	int64_t account_id = 0;
 	int e;
@@ -88,8 +89,9 @@ static enum cd_err key_create_tx(struct store *lg, const struct ledger_key_new *
 		account_id = store_i64(f, 0);
 	}
 	const int64_t *bound = account_id != 0 ? &account_id : NULL;
-	struct dbstmt *s = store_exec(lg, sql, &e, "bssiIi", n->hash, (size_t)32, n->prefix, n->name,
-				   (int64_t)n->scopes, bound, lg->now);
+	const char *models = n->models != NULL && n->models[0] != '\0' ? n->models : NULL;
+	struct dbstmt *s = store_exec(lg, sql, &e, "bssiIsi", n->hash, (size_t)32, n->prefix, n->name,
+				   (int64_t)n->scopes, bound, models, lg->now);
 	if (s == NULL)
 		return store_err(lg, e, "key create");
 	*id = (int64_t)store_insert_id(s);

@@ -90,7 +90,8 @@ def test_mint_list_and_revoke_show_the_secret_once():
     eq([k["id"] for k in r.json["data"]], [a["id"], b["id"]], "oldest first")
     eq((r.json["has_more"], r.json["next_cursor"]), (False, None), "one page")
     for k in r.json["data"]:
-        eq(sorted(k), ["created_at", "expires_at", "id", "last_used_at", "member", "name", "prefix"], "no secret")
+        eq(sorted(k), ["created_at", "expires_at", "id", "last_used_at", "member", "models", "name", "prefix"],
+           "no secret")
         eq(k["last_used_at"], None, "not used yet")
     check(a["key"].encode() not in r.raw and b["key"].encode() not in r.raw, "the secret is never listed")
     first = listing(acct, "?limit=1")
@@ -296,3 +297,60 @@ def test_mint_validates_its_body_and_names_the_field():
     for query, param in (("?limit=0", "limit"), ("?limit=201", "limit"), ("?cursor=bogus", "cursor")):
         r = listing(acct, query)
         eq((r.status, r.err.get("param")), (400, param), "list %s: %r" % (query, r))
+
+
+# ---- models per key (DESIGN §14) ----
+
+def test_a_key_limited_to_some_models_calls_those_alone_and_lists_them():
+    """A gateway key minted with "models", and a key made by creditctl
+    key create --models, call those models only: another is 403
+    model_not_allowed (param model) in the provider's shape, nothing held
+    or forwarded; the models list and a model's page show what the key may
+    call."""
+    reset()
+    mode(output_tokens=7)
+    acct = new_account("gkmod")
+    k = gw_key(acct, models=["gpt-4o-mini"])
+    eq(k["models"], ["gpt-4o-mini"], "answered with its models")
+    eq(gw_key(acct)["models"], None, "a key minted without any: null (any model)")
+    eq([x["models"] for x in listing(acct).json["data"]], [["gpt-4o-mini"], None], "listed with them")
+    eq(gchat(k["key"]).status, 200, "a listed model is called")
+    reset()
+    before = state(acct)
+    r = gchat(k["key"], body_chat(model="gpt-4o", max_completion_tokens=50))
+    openai_error(r, 403, "model_not_allowed", "model")
+    check("gpt-4o" in r.json["error"]["message"], "naming the model: %r" % r.json)
+    r = gmessages(k["key"])
+    anthropic_error(r, 403, "permission_error")
+    eq(state(acct), before, "nothing held or charged")
+    eq(received(), [], "nothing forwarded")
+    eq(sql("SELECT COUNT(*) FROM holds h JOIN accounts a ON a.id = h.account_id WHERE a.ext_id = '%s'" % acct),
+       [["1"]], "the one hold of the allowed call alone")
+    ids = [m["id"] for m in call("/openai/v1/models", None, auth=k["key"]).json["data"]]
+    eq(ids, ["gpt-4o-mini"], "the models list: what the key may call")
+    eq(call("/openai/v1/models/gpt-4o-mini", None, auth=k["key"]).status, 200, "its model's page")
+    openai_error(call("/openai/v1/models/gpt-4o", None, auth=k["key"]), 404, "model_not_found")
+    check(len(call("/openai/v1/models", None, auth="guard").json["data"]) > 1, "an unlimited key lists them all")
+    # A key creditctl makes, limited the same way.
+    p = creditctl("key", "create", "--scope", "guard", "--account", acct, "--models", "claude-haiku-4-5,gpt-4o",
+                  "--name", uid("gk-models"))
+    secret = p.stdout.strip().splitlines()[-1]
+    eq(gmessages(secret, headers={"Creditd-Account": acct}).status, 200, "its listed Anthropic model")
+    openai_error(gchat(secret, headers={"Creditd-Account": acct}), 403, "model_not_allowed", "model")
+    for bad in ("a,,b", "a b", "x" * 65, ",".join("m%d" % i for i in range(17))):
+        p = creditctl("key", "create", "--scope", "guard", "--models", bad, check_rc=False)
+        eq(p.returncode, 2, "--models %r refused: %s" % (bad[:40], p.stderr))
+        check("--models" in p.stderr, "naming the option: %r" % p.stderr)
+    verify()
+
+
+def test_a_key_s_models_are_checked_at_its_mint():
+    acct = new_account("gkmodval")
+    for models in ([], ["a b"], ["a,b"], [""], ["m" * 65], [5], ["m%d" % i for i in range(17)], "gpt-4o"):
+        r = mint(acct, models=models)
+        eq((r.status, r.err.get("param")), (400, "models"), "models %r: %r" % (str(models)[:40], r))
+    eq(sql("SELECT COUNT(*) FROM api_keys k JOIN accounts a ON a.id = k.account_id WHERE a.ext_id = '%s'" % acct),
+       [["0"]], "nothing stored")
+    longest = ["m%02d%s" % (i, "x" * 61) for i in range(16)]
+    eq(gw_key(acct, models=longest)["models"], longest, "16 models of 64 bytes each")
+    eq(gw_key(acct, models=None)["models"], None, "null: any model")

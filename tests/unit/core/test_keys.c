@@ -135,8 +135,37 @@ static void test_scopes(void)
 	ok(keys_allows(KEY_SCOPE_APP, 0), "open routes need nothing of an app key");
 }
 
+/* Models per key (DESIGN §14): what a key may list, and what it may call. */
+static void test_models(void)
+{
+	char many[2 * LIMIT_KEY_MODELS_BYTES], name[LIMIT_NAME_BYTES + 2];
+	ok(keys_model_allowed("", "gpt-4o"), "no list: any model");
+	ok(keys_model_allowed("gpt-4o-mini,gpt-4o", "gpt-4o"), "a listed model, last");
+	ok(keys_model_allowed("gpt-4o-mini,gpt-4o", "gpt-4o-mini"), "a listed model, first");
+	ok(!keys_model_allowed("gpt-4o-mini,gpt-4o", "gpt-4"), "a prefix of a listed one is not it");
+	ok(!keys_model_allowed("gpt-4o-mini", "gpt-4o-mini-2024"), "nor a longer name");
+	ok(!keys_model_allowed("gpt-4o-mini", ""), "nor no name");
+	ok(keys_models_check("gpt-4o-mini,claude-haiku-4-5") == NULL, "a list of two names");
+	ok(keys_models_check("") != NULL, "an empty list is refused");
+	ok(keys_models_check("a,,b") != NULL, "an empty name is refused");
+	ok(keys_models_check("a,b c") != NULL, "a space is refused");
+	ok(keys_models_check("a,b\tc") != NULL, "a control character is refused");
+	memset(name, 'm', sizeof(name) - 1);
+	name[sizeof(name) - 1] = '\0';
+	ok(keys_models_check(name) != NULL, "a name of 65 bytes is refused");
+	name[LIMIT_NAME_BYTES] = '\0';
+	ok(keys_models_check(name) == NULL, "one of 64 is not");
+	many[0] = '\0';
+	for (int i = 0; i < LIMIT_KEY_MODELS; i++)
+		snprintf(many + strlen(many), sizeof(many) - strlen(many), "%sm%d", i > 0 ? "," : "", i);
+	ok(keys_models_check(many) == NULL, "16 models");
+	snprintf(many + strlen(many), sizeof(many) - strlen(many), ",m16");
+	ok(keys_models_check(many) != NULL, "17 are refused");
+}
+
 int main(void)
 {
+	test_models();
 	char a[KEYS_LEN + 1], b[KEYS_LEN + 1], hex[65];
 	unsigned char h[KEYS_HASH_LEN];
 
