@@ -60,6 +60,18 @@ const cases = {
     for await (const m of openai.models.list()) ids.push(m.id);
     return { ids };
   },
+  async openai_model_retrieve() {
+    const m = await openai.models.retrieve("gpt-4o-mini");
+    const missing = await error(() => openai.models.retrieve("no-such-model"), OpenAI.NotFoundError);
+    return { id: m.id, object: m.object, missing };
+  },
+  async openai_not_allowed() {
+    return error(() => openai.chat.completions.create({ model: "gpt-4o", messages: user }), OpenAI.PermissionDeniedError);
+  },
+  async anthropic_not_allowed() {
+    return error(() => anthropic.messages.create({ model: "claude-haiku-4-5", max_tokens: 20, messages: user }),
+                 Anthropic.PermissionDeniedError);
+  },
   async openai_402() {
     return error(() => openai.chat.completions.create({ model: "gpt-4o-mini", messages: user }), OpenAI.APIError);
   },

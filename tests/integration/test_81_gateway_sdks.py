@@ -10,7 +10,7 @@ import shutil
 import subprocess
 
 from lib import ENV, api, check, eq, key, new_account, verify, wait_until
-from test_80_gateway import cost, ensure_prices, reset, state
+from test_80_gateway import cost, ensure_prices, received, reset, state
 
 # openai 7 needs Node 22; Debian 12 has 20.
 PACKAGES = ("openai@6", "@anthropic-ai/sdk@1")
@@ -35,10 +35,10 @@ def sdk_dir():
     return d
 
 
-def sdk(case, acct, base=None):
+def sdk(case, acct, base=None, secret=None):
     ensure_prices()
     d = sdk_dir()
-    env = dict(os.environ, BASE=base or ENV["CREDITD_URL"], KEY=key("guard"), ACCOUNT=acct)
+    env = dict(os.environ, BASE=base or ENV["CREDITD_URL"], KEY=secret or key("guard"), ACCOUNT=acct)
     p = subprocess.run(["node", os.path.join(d, "gateway_sdk.mjs"), case], capture_output=True, text=True,
                        timeout=120, env=env, cwd=d)
     check(p.stdout.strip(), "%s printed nothing: %s" % (case, p.stderr[-1500:]))
@@ -151,6 +151,29 @@ def test_each_sdk_raises_its_own_error_class_for_a_402():
     eq((r["status"], r["type"]), (402, "billing_error"), "Anthropic's type for a 402")
     r = sdk("openai_bad_model", acct)
     check(r["thrown"] and r["isClass"] and r["status"] == 400, "BadRequestError for an unpriced model: %r" % r)
+
+
+def test_the_sdks_see_a_model_s_page_and_a_key_s_models():
+    """GET /openai/v1/models/{model} through the SDK's retrieve, and a key
+    limited to some models (DESIGN §14): another model raises each SDK's
+    own PermissionDeniedError (403 model_not_allowed), nothing held."""
+    from test_83_gateway_keys import gw_key
+    reset()
+    acct = new_account("sdkmodels")
+    r = sdk("openai_model_retrieve", acct)
+    eq((r["id"], r["object"]), ("gpt-4o-mini", "model"), "retrieved: %r" % r)
+    check(r["missing"]["thrown"] and r["missing"]["isClass"], "NotFoundError for a model not priced: %r" % r)
+    eq((r["missing"]["status"], r["missing"]["code"]), (404, "model_not_found"), "OpenAI's code")
+    k = gw_key(acct, models=["gpt-4o-mini"])
+    before = state(acct)
+    r = sdk("openai_not_allowed", acct, secret=k["key"])
+    check(r["thrown"] and r["isClass"], "OpenAI.PermissionDeniedError: %r" % r)
+    eq((r["status"], r["code"]), (403, "model_not_allowed"), "its status and code")
+    r = sdk("anthropic_not_allowed", acct, secret=k["key"])
+    check(r["thrown"] and r["isClass"], "Anthropic.PermissionDeniedError: %r" % r)
+    eq((r["status"], r["type"]), (403, "permission_error"), "Anthropic's type for a 403")
+    eq(state(acct), before, "nothing held or charged")
+    eq(received(), [], "nothing forwarded")
 
 
 def test_the_sdks_through_apache():
