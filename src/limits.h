@@ -740,6 +740,11 @@ _Static_assert(LIMIT_STRIPE_EVENTS_MIN_DAYS <= LIMIT_RETENTION_MAX_DAYS, "some s
 /* One forwarded client header's value (anthropic-version, anthropic-beta,
  * OpenAI-Beta): a few comma-separated feature names. */
 #define LIMIT_GATEWAY_HEADER_BYTES 512
+/* The client's headers one provider kind forwards upstream (gwkind.h:
+ * anthropic-version and anthropic-beta, the most today), and all kinds'
+ * together (the request keeps each, read once by the worker). */
+#define LIMIT_GATEWAY_KIND_FORWARDED 4
+#define LIMIT_GATEWAY_FORWARDED 8
 /* The provider's URL: a configured base and a fixed path. */
 #define LIMIT_GATEWAY_URL_BYTES 1024
 /* A Responses API response id kept for previous_response_id (DESIGN §14),

@@ -52,17 +52,13 @@ static const char *const *route_names;
 static size_t route_count;
 static struct route_stats stats[LIMIT_METRICS_ROUTES + 1];	/* after the last route: unmatched */
 
-/* The gateway's own counters (DESIGN §12): its routes by provider, the
- * settles by reason, the time creditd adds before a call goes upstream. */
-static const struct {
+/* The gateway's own counters (DESIGN §12): its routes by provider (as
+ * registered, metrics_gateway_route), the settles by reason, the time
+ * creditd adds before a call goes upstream. */
+static struct {
 	const char *route, *provider, *label;
-} gw_routes[] = {
-	{"gw_openai_chat", "openai", "chat_completions"}, {"gw_openai_responses", "openai", "responses"},
-	{"gw_openai_embeddings", "openai", "embeddings"}, {"gw_openai_models", "openai", "models"},
-	{"gw_openai_model", "openai", "model"},
-	{"gw_anthropic_messages", "anthropic", "messages"},
-};
-#define GW_ROUTES_COUNTED ((int)(sizeof(gw_routes) / sizeof(gw_routes[0])))
+} gw_routes[LIMIT_METRICS_ROUTES];
+static int gw_routes_counted;
 static const char *const gw_reasons[] = {"provider_usage", "client_gone", "estimated", "provider_error"};
 #define GW_REASONS ((int)(sizeof(gw_reasons) / sizeof(gw_reasons[0])))
 /* Overhead: a hold is a millisecond or two when all is well. */
@@ -70,7 +66,7 @@ static const unsigned long long gw_bucket_micros[] = {500, 1000, 2500, 5000, 100
 static const char *const gw_bucket_le[] = {"0.0005", "0.001", "0.0025", "0.005", "0.01", "0.025", "0.1", "1"};
 #define GW_BUCKETS ((int)(sizeof(gw_bucket_micros) / sizeof(gw_bucket_micros[0])))
 _Static_assert(GW_BUCKETS == (int)(sizeof(gw_bucket_le) / sizeof(gw_bucket_le[0])), "one printed bound per bucket");
-static atomic_ullong gw_count[GW_ROUTES_COUNTED][STATUS_SLOTS + 1];
+static atomic_ullong gw_count[LIMIT_METRICS_ROUTES][STATUS_SLOTS + 1];
 static atomic_ullong gw_held_back;
 static atomic_ullong gw_over_hold;
 /* Each registered route's gw_routes index, -1 when it is not the
@@ -94,13 +90,27 @@ int metrics_init(const char *const *names, size_t n)
 	}
 	route_names = names;
 	route_count = n;
-	for (size_t r = 0; r <= LIMIT_METRICS_ROUTES; r++) {
+	for (size_t r = 0; r <= LIMIT_METRICS_ROUTES; r++)
 		gw_of_route[r] = -1;
-		for (int i = 0; r < n && i < GW_ROUTES_COUNTED; i++)
-			if (strcmp(names[r], gw_routes[i].route) == 0)
-				gw_of_route[r] = i;
-	}
+	gw_routes_counted = 0;
 	return 0;
+}
+
+int metrics_gateway_route(const char *route, const char *provider, const char *label)
+{
+	for (size_t r = 0; r < route_count; r++) {
+		if (strcmp(route_names[r], route) != 0)
+			continue;
+		if (gw_of_route[r] < 0) {
+			gw_of_route[r] = gw_routes_counted++;
+			gw_routes[gw_of_route[r]].route = route;
+		}
+		gw_routes[gw_of_route[r]].provider = provider;
+		gw_routes[gw_of_route[r]].label = label;
+		return 0;
+	}
+	log_error("metrics: gateway route %s is not a registered route", route);
+	return -1;
 }
 
 static size_t route_index(const char *name)
@@ -345,7 +355,7 @@ static void emit_gateway(struct dynbuf *b, long long in_flight)
 {
 	dynbuf_printf(b, "# HELP creditd_gateway_requests_total Gateway calls answered, by provider, route and status.\n"
 		      "# TYPE creditd_gateway_requests_total counter\n");
-	for (int r = 0; r < GW_ROUTES_COUNTED; r++)
+	for (int r = 0; r < gw_routes_counted; r++)
 		for (int i = 0; i <= STATUS_SLOTS; i++) {
 			unsigned long long n = load(&gw_count[r][i]);
 			if (n == 0)

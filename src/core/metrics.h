@@ -29,6 +29,12 @@ void metrics_count(const char *route, int status, double duration_ms, unsigned l
  * are counted by metrics_count under its route name, and also as
  * creditd_gateway_requests_total. */
 void metrics_gateway_settle(const char *reason);
+/* Registers route (a name metrics_init registered) as a gateway route,
+ * counted as creditd_gateway_requests_total{provider, route=label} too,
+ * in the order registered. Call after metrics_init, before any thread
+ * counts; the strings must live as long as the process. 0, or -1
+ * (logged) when route was not registered. */
+int metrics_gateway_route(const char *route, const char *provider, const char *label);
 /* A gateway call's usage beyond what was asked (gwmoney.h), charged. */
 void metrics_gateway_over_hold(void);
 void metrics_gateway_overhead(double ms);

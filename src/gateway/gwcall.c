@@ -137,7 +137,7 @@ struct gwcall {
 	void *wake_arg;
 	int waking;			/* wake called, gwcall_send not yet */
 	int prepared;			/* pc is ready (else out of memory) */
-	enum gw_provider provider;
+	const struct gwkind *kind;	/* the shape its answers and errors take */
 	int status;			/* the provider's; 0 before its head */
 	int answered;			/* the status written to the client; 0 before */
 	int gone;			/* the client left */
@@ -187,14 +187,20 @@ static void client_flush(struct gwcall *c)
 	c->wake(c->wake_arg);
 }
 
-/* The provider's headers a client may see (DESIGN §12). */
+/* The provider's headers a client may see (DESIGN §12): the common ones,
+ * and those every kind names (gwkind.passed_back) on any route. */
 static int passed_on(const char *name)
 {
 	static const char *const exact[] = {"content-type", "x-request-id", "request-id", "retry-after"};
+	const struct gwkind *k;
 	for (size_t i = 0; i < sizeof(exact) / sizeof(exact[0]); i++)
 		if (strcasecmp(name, exact[i]) == 0)
 			return 1;
-	return strncasecmp(name, "x-ratelimit-", 12) == 0 || strncasecmp(name, "anthropic-ratelimit-", 20) == 0;
+	for (size_t i = 0; (k = gwkind_at(i)) != NULL; i++)
+		for (const char *const *p = k->passed_back; *p != NULL; p++)
+			if (strncasecmp(name, *p, strlen(*p)) == 0)
+				return 1;
+	return 0;
 }
 
 /* Writes the answer's CGI head: status, the provider's headers passed
@@ -226,7 +232,7 @@ static void error_write(struct gwcall *c, int status, enum cd_err e, const char 
 	json_t *err = json_pack("{s:{s:s, s:s, s:s, s:n}}", "error", "type", errors_type(e), "code", errors_code(e),
 				"message", message, "param");
 	char *text = err != NULL ? jsonio_dump(err) : NULL;
-	char *shaped = text != NULL ? gwshape_error(c->provider, status, text, strlen(text)) : NULL;
+	char *shaped = text != NULL ? gwshape_error(c->kind, status, text, strlen(text)) : NULL;
 	c->head.len = 0;
 	head_write(c, status, "Content-Type: application/json\r\n");
 	if (shaped != NULL)
@@ -293,48 +299,51 @@ static int on_tick(void *arg)
 
 /* ---- The request sent ---- */
 
-/* The provider's URL for the job's route. */
+/* The provider's URL for the job's route: its base and the route's path. */
 static void url_of(const struct gw_job *job, char *url, size_t cap)
 {
-	static const char *const paths[GW_ROUTES] = {"/chat/completions", "/responses", "/embeddings", "/v1/messages"};
-	const char *base = gwshape_provider(job->route) == GW_OPENAI ? gw->openai_base_url : gw->anthropic_base_url;
+	const struct gwconfig_provider *p = gwconfig_provider(gw, job->route->kind->name);
+	const char *base = p != NULL ? p->base_url : "";
 	size_t n = strlen(base);
 	while (n > 0 && base[n - 1] == '/')
 		n--;
-	snprintf(url, cap, "%.*s%s", (int)n, base, paths[job->route]);
+	snprintf(url, cap, "%.*s%s", (int)n, base, job->route->upstream);
+}
+
+/* One header line into the dynbuf arg, NUL-ended. */
+static int add_line(void *arg, const char *line)
+{
+	struct dynbuf *lines = arg;
+	dynbuf_printf(lines, "%s", line);
+	dynbuf_add(lines, "", 1);
+	return lines->failed ? -1 : 0;
 }
 
 /* The headers sent upstream: the provider's credential, the few the
- * client's SDK sets that change the answer, nothing else of the client. */
-static int headers_of(const struct gw_job *job, struct dynbuf *lines, const char **out)
+ * client's SDK sets that change the answer (the kind's), nothing else of
+ * the client; then the provider's own, with the deployment's key only (a
+ * BYOK key is of another organization). At most cap - 1 lines. */
+static int headers_of(const struct gw_job *job, struct dynbuf *lines, const char **out, size_t cap)
 {
-	int n = 0;
-#define LINE(...) (dynbuf_printf(lines, __VA_ARGS__), dynbuf_add(lines, "", 1), n++)
-	LINE("Content-Type: application/json");
-	if (gwshape_provider(job->route) == GW_ANTHROPIC) {
-		LINE("x-api-key: %s", job->provider_key);
-		LINE("anthropic-version: %s", job->anthropic_version[0] != '\0' ? job->anthropic_version : "2023-06-01");
-		if (job->anthropic_beta[0] != '\0')
-			LINE("anthropic-beta: %s", job->anthropic_beta);
-	} else {
-		LINE("Authorization: Bearer %s", job->provider_key);
-		if (job->openai_beta[0] != '\0')
-			LINE("OpenAI-Beta: %s", job->openai_beta);
-		/* The deployment's, with its key only: a BYOK key is of
-		 * another organization. */
-		if (!job->byok && gw->openai_organization[0] != '\0')
-			LINE("OpenAI-Organization: %s", gw->openai_organization);
-		if (!job->byok && gw->openai_project[0] != '\0')
-			LINE("OpenAI-Project: %s", gw->openai_project);
-	}
-#undef LINE
+	const char *forwarded[LIMIT_GATEWAY_KIND_FORWARDED];
+	const struct gwconfig_provider *p = gwconfig_provider(gw, job->route->kind->name);
+	for (size_t i = 0; i < LIMIT_GATEWAY_KIND_FORWARDED; i++)
+		forwarded[i] = job->forwarded[i];
+	struct gwkind_upstream up = {job->provider_key, forwarded};
+	if (add_line(lines, "Content-Type: application/json") != 0 || job->route->kind->headers(&up, add_line, lines) != 0)
+		return -1;
+	for (size_t i = 0; p != NULL && !job->byok && i < sizeof(p->headers) / sizeof(p->headers[0]); i++)
+		if (p->headers[i].name != NULL && p->headers[i].value[0] != '\0') {
+			dynbuf_printf(lines, "%s: %s", p->headers[i].name, p->headers[i].value);
+			dynbuf_add(lines, "", 1);
+		}
 	if (lines->failed)
 		return -1;
-	const char *p = lines->data;
-	for (int i = 0; i < n; i++, p += strlen(p) + 1)
-		out[i] = p;
+	size_t n = 0;
+	for (const char *at = lines->data; at < lines->data + lines->len && n + 1 < cap; at += strlen(at) + 1)
+		out[n++] = at;
 	out[n] = NULL;
-	return n;
+	return (int)n;
 }
 
 /* The provider's call of c, in c: 0, or -1 out of memory. */
@@ -346,7 +355,7 @@ static int prepare(struct gwcall *c)
 	if (c->upstream_body == NULL && len == (size_t)-1)
 		return -1;
 	url_of(job, c->url, sizeof(c->url));
-	if (headers_of(job, &c->lines, c->headers) < 0)
+	if (headers_of(job, &c->lines, c->headers, sizeof(c->headers) / sizeof(c->headers[0])) < 0)
 		return -1;
 	c->pc = (struct provider_call){c->url, c->headers, c->upstream_body != NULL ? c->upstream_body : job->body,
 				       c->upstream_body != NULL ? len : job->body_len, (long)gw->connect_timeout_ms,
@@ -546,7 +555,7 @@ static void end_error(struct gwcall *c)
 		/* The deployment's key was refused, not the caller's: an
 		 * SDK would read a 401 as its own key's fault. */
 		log_error("gateway: the provider refused the deployment's key (%d): check [gateway] %s_api_key",
-			  c->status, c->provider == GW_OPENAI ? "openai" : "anthropic");
+			  c->status, c->kind->name);
 		error_write(c, 502, CD_E_UPSTREAM, "the provider refused creditd's provider key");
 		return;
 	}
@@ -699,7 +708,7 @@ struct gwcall *gwcall_new(struct gw_job *job, const struct gw_edge *edge)
 		return NULL;
 	c->job = job;
 	c->edge = *edge;
-	c->provider = gwshape_provider(job->route);
+	c->kind = job->route->kind;
 	dynbuf_init(&c->whole, LIMIT_GATEWAY_ANSWER_BYTES);
 	dynbuf_init(&c->head, LIMIT_PROVIDER_HEADER_BYTES);
 	dynbuf_init(&c->lines, 16 * (LIMIT_GATEWAY_HEADER_BYTES + 64));

@@ -1,5 +1,9 @@
 /* gwconfig.c: the gateway's table of [gateway] keys, and their
- * checks and derived values. */
+ * checks and derived values: among them the providers the gateway calls.
+ * §12's keys name their providers (openai_*, anthropic_*): this table and
+ * finish() are where those names become providers of the kinds of those
+ * names; the rest of the gateway reaches a provider by its kind's name
+ * (gwconfig_provider). */
 #include "gwconfig.h"
 #include <stddef.h>
 #include <string.h>
@@ -38,6 +42,11 @@ static int finish(const struct cfg *c, void *block, char *err, size_t errcap)
 	g->byok = strcmp(g->byok_text, "on") == 0;
 	g->provider_objects = strcmp(g->provider_objects_text, "on") == 0;
 	g->drain = strcmp(g->on_client_gone, "drain") == 0;
+	g->providers[0] = (struct gwconfig_provider){"openai", g->openai_base_url, g->openai_api_key,
+						     {{"OpenAI-Organization", g->openai_organization},
+						      {"OpenAI-Project", g->openai_project}}};
+	g->providers[1] = (struct gwconfig_provider){"anthropic", g->anthropic_base_url, g->anthropic_api_key,
+						     {{NULL, ""}, {NULL, ""}}};
 	if (config_url_ok(g->openai_base_url, "gateway.openai_base_url", err, errcap) != 0 ||
 	    config_url_ok(g->anthropic_base_url, "gateway.anthropic_base_url", err, errcap) != 0)
 		return -1;
@@ -52,4 +61,12 @@ const struct config_module gwconfig_module = {
 const struct gwconfig *gwconfig_of(const struct cfg *c)
 {
 	return c->module[CONFIG_MODULE_GATEWAY];
+}
+
+const struct gwconfig_provider *gwconfig_provider(const struct gwconfig *g, const char *name)
+{
+	for (size_t i = 0; i < sizeof(g->providers) / sizeof(g->providers[0]); i++)
+		if (g->providers[i].name != NULL && strcmp(g->providers[i].name, name) == 0)
+			return &g->providers[i];
+	return NULL;
 }

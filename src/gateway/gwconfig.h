@@ -8,6 +8,20 @@
 #include <stdint.h>
 #include "config.h"
 
+/* A provider the gateway calls (DESIGN §14 "Many providers behind one
+ * base URL"): today the two §12's keys name, each of the kind of its
+ * name. The strings are the config's (they live as long as it). */
+struct gwconfig_provider {
+	const char *name;		/* its kind's name (gwkind.h): "openai" */
+	const char *base_url;
+	const char *api_key;		/* "" : only BYOK calls */
+	/* Headers sent with the deployment's key only (a BYOK key is of
+	 * another organization): a value "" is not sent. */
+	struct {
+		const char *name, *value;
+	} headers[2];
+};
+
 struct gwconfig {
 	char *openai_base_url;		/* no trailing slash needed: paths are appended after one */
 	char *anthropic_base_url;
@@ -36,8 +50,11 @@ struct gwconfig {
 	int byok;			/* gateway.byok == on: calls may bring their own provider key */
 	int provider_objects;		/* gateway.provider_objects == on: input stored at the provider is taken */
 	int drain;			/* gateway.on_client_gone == drain */
+	struct gwconfig_provider providers[2];
 };
 
 extern const struct config_module gwconfig_module;
 const struct gwconfig *gwconfig_of(const struct cfg *c);
+/* The provider named name (a kind's name), NULL when none is configured. */
+const struct gwconfig_provider *gwconfig_provider(const struct gwconfig *g, const char *name);
 #endif

@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "gwshape.h"
+#include "gwkind.h"
 #include "pricing.h"
 #include "limits.h"
 
@@ -33,7 +34,7 @@ struct gw_edge {
 /* One call, as the handler admitted and held it. Strings are copies
  * owned by the job; body is malloc'ed. */
 struct gw_job {
-	enum gw_route route;
+	const struct gwkind_route *route;	/* its kind and its route (static) */
 	const char *route_name;		/* the route's metrics name (static) */
 	char *body;			/* as received */
 	size_t body_len;
@@ -54,9 +55,9 @@ struct gw_job {
 	int64_t margin;
 	int64_t searches_held;
 	char provider_key[LIMIT_PROVIDER_KEY_BYTES + 1];	/* the key sent upstream */
-	char anthropic_version[LIMIT_GATEWAY_HEADER_BYTES + 1];	/* "" : not sent by the client */
-	char anthropic_beta[LIMIT_GATEWAY_HEADER_BYTES + 1];
-	char openai_beta[LIMIT_GATEWAY_HEADER_BYTES + 1];
+	/* The client's headers its kind forwards (gwkind.forwarded, in
+	 * that order): "" : not sent by the client. */
+	char forwarded[LIMIT_GATEWAY_KIND_FORWARDED][LIMIT_GATEWAY_HEADER_BYTES + 1];
 	char request_id[LIMIT_REQUEST_ID_BYTES + 1];	/* the hold's request_id */
 	int64_t received_ms;		/* when the worker took the request (overhead metric) */
 	int place;			/* its place among max_streams (gateway_admit) */

@@ -20,7 +20,7 @@ void gwmoney_charge(const struct gw_asked *a, const struct gw_usage *u, struct g
 	memset(out, 0, sizeof(*out));
 	out->usage = *u;
 	struct gw_usage *c = &out->usage;
-	if (a->route == GW_OPENAI_EMBEDDINGS)
+	if (a->route->input_only)
 		c->output_tokens = 0;		/* embeddings bill input only */
 	/* Cache reads and writes are parts of the input: reported above it,
 	 * the input is taken to be at least their sum. */
@@ -41,7 +41,7 @@ void gwmoney_charge(const struct gw_asked *a, const struct gw_usage *u, struct g
 		out->over_hold = 1;
 	}
 	int64_t n = a->choices > 0 ? a->choices : 1;
-	if (a->route != GW_OPENAI_EMBEDDINGS && a->output_cap >= 0 && a->output_cap <= INT64_MAX / n &&
+	if (!a->route->input_only && a->output_cap >= 0 && a->output_cap <= INT64_MAX / n &&
 	    c->output_tokens > a->output_cap * n) {
 		snprintf(clause, sizeof(clause), "output %lld above the cap of %lld sent (%lld choices)",
 			 (long long)c->output_tokens, (long long)a->output_cap, (long long)n);

@@ -13,13 +13,14 @@
 #ifndef CREDITD_GWMONEY_H
 #define CREDITD_GWMONEY_H
 #include "gwshape.h"
+#include "gwkind.h"
 #include "pricing.h"
 #include <stddef.h>
 #include <stdint.h>
 
 /* What the call asked and was held for. */
 struct gw_asked {
-	enum gw_route route;
+	const struct gwkind_route *route;
 	int64_t output_cap;		/* the cap sent upstream, -1: none */
 	int64_t choices;		/* Chat's n (≥ 1) */
 	int64_t hold_input;		/* the input the hold covers */

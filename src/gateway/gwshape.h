@@ -1,4 +1,4 @@
-/* gwshape.h: the gateway's knowledge of the providers' wire formats, as
+/* gwshape.h: the gateway's reading of the providers' wire formats, as
  * pure functions (DESIGN §12): what a request asks (its model, whether it
  * streams, its output cap, an upper bound of its input tokens), the body
  * sent upstream (the stream usage option asked for, the output cap
@@ -7,79 +7,18 @@
  * and creditd's errors in each provider's shape.
  *
  * Never does I/O, never touches the ledger or FastCGI; every count is an
- * int64 checked against LIMIT_TOKENS_MAX. Implemented in gwshape.c
- * (requests, the upstream body, errors) and gwshape_usage.c (usage,
- * streams, the estimate). Tested without a network in
- * tests/unit/gateway/test_gwshape.c and test_gwshape_usage.c. */
+ * int64 checked against LIMIT_TOKENS_MAX. The shared part is here
+ * (gwshape.c: requests, the upstream body, errors; gwshape_usage.c: SSE
+ * framing, usage, the estimate; gwshape_bill.c: what is billed beyond
+ * tokens); what is one kind's own is its gwkind_*.c file's, reached
+ * through the route's struct gwkind (gwkind.h). Tested without a network
+ * in tests/unit/gateway/test_gwshape.c and test_gwshape_usage.c. */
 #ifndef CREDITD_GWSHAPE_H
 #define CREDITD_GWSHAPE_H
+#include "gwkind.h"
 #include "limits.h"
 #include <stddef.h>
 #include <stdint.h>
-
-enum gw_route {
-	GW_OPENAI_CHAT = 0,	/* POST /openai/v1/chat/completions */
-	GW_OPENAI_RESPONSES,	/* POST /openai/v1/responses */
-	GW_OPENAI_EMBEDDINGS,	/* POST /openai/v1/embeddings */
-	GW_ANTHROPIC_MESSAGES,	/* POST /anthropic/v1/messages */
-	GW_ROUTES
-};
-
-enum gw_provider { GW_OPENAI = 0, GW_ANTHROPIC };
-/* The service tier a request asks (gw_ask.tier). */
-enum gw_tier { GW_TIER_STANDARD = 0, GW_TIER_PRIORITY, GW_TIER_FLEX, GW_TIER_AUTO };
-
-enum gw_provider gwshape_provider(enum gw_route r);
-
-/* What one request body asks. */
-struct gw_ask {
-	char model[65];			/* the body's "model" */
-	int stream;			/* "stream": true */
-	int usage_asked;		/* OpenAI chat: stream_options.include_usage was true in the client's body */
-	int64_t output_cap;		/* max_tokens / max_completion_tokens / max_output_tokens; -1 when absent */
-	const char *cap_field;		/* the field that held it (static), or the one a lowered cap is written to */
-	int64_t input_bound;		/* an upper bound of the input tokens (the documented rule) */
-	int64_t choices;		/* OpenAI chat's "n" (1..128), else 1: each choice may write output_cap
-					 * tokens, so the hold's output is output_cap × choices */
-	/* The first member naming input stored at the provider (static:
-	 * "previous_response_id", "conversation", "prompt", "file_id",
-	 * "file_ids", "file_url", "item_reference", "source", "tools",
-	 * "container"), NULL when the body
-	 * carries all its input: the input bound is no bound then. */
-	const char *stored;
-	/* Responses' "previous_response_id" (not in stored: creditd lets it
-	 * through when the account received that response through creditd,
-	 * DESIGN §14), "" when absent; an id too long to have been kept is
-	 * cut, and so never found. */
-	char previous_response[LIMIT_GATEWAY_RESPONSE_ID_BYTES];
-	/* What the request asks that the provider bills beyond its tokens
-	 * (DESIGN §14), each with the member that asked it: api_gateway
-	 * refuses one the model's price row does not price, and holds the
-	 * rest at its worst case. tier: GW_TIER_* asked (standard: none,
-	 * "default", "standard_only"); cache_1h: a cache_control with a
-	 * 1-hour ttl; audio: audio in or out; web_search: a web search tool
-	 * or web_search_options, at most web_search_max searches (the
-	 * request's max_tool_calls or the tool's max_uses; -1: unsaid). */
-	int tier;
-	int cache_1h;
-	const char *audio;		/* "modalities", "audio" or "input_audio"; NULL: none */
-	const char *web_search;		/* "tools" or "web_search_options"; NULL: none */
-	int64_t web_search_max;
-	/* A member asking for what no price field prices (a server-side tool
-	 * other than web search: file search, code execution, image
-	 * generation, computer use, web fetch, MCP): refused (static). */
-	const char *unpriced;
-	/* Set by api_gateway, not read from the body: the input bound passes
-	 * the model's long-context threshold (Anthropic's only with its
-	 * 1M-context beta, without which the provider refuses such an
-	 * input): held at the tier's prices (DESIGN §14). The input's
-	 * member ("messages", "input"), NULL: not so. */
-	const char *long_context;
-	/* Set by api_gateway: an Anthropic call without the 1M-context beta,
-	 * whose input the provider never serves past the threshold: never
-	 * charged the tier (an estimate from its bound included). */
-	int long_context_off;
-};
 
 /* Reads body (len bytes, JSON) for route r into *ask. 0, or -1 with a
  * sentence naming the field in err (a body that is not a JSON object, no
@@ -122,7 +61,7 @@ struct gw_ask {
  * Responses' "background": true is refused (param "background"): the
  * provider answers "queued" and bills the run after the call returned,
  * which no settle at the call's end can know. */
-int gwshape_read(enum gw_route r, const char *body, size_t len, struct gw_ask *ask, char *err, size_t errcap,
+int gwshape_read(const struct gwkind_route *r, const char *body, size_t len, struct gw_ask *ask, char *err, size_t errcap,
 		 const char **param);
 
 /* The body to send upstream: body as received, changed only where DESIGN
@@ -138,32 +77,8 @@ int gwshape_read(enum gw_route r, const char *body, size_t len, struct gw_ask *a
  * malloc'ed string (*outlen bytes, the caller frees it) or NULL when
  * nothing needs changing (send body as is; *outlen is len) — or on out
  * of memory, with *outlen set to (size_t)-1. */
-char *gwshape_upstream_body(enum gw_route r, const char *body, size_t len, const struct gw_ask *ask, int64_t cap,
+char *gwshape_upstream_body(const struct gwkind_route *r, const char *body, size_t len, const struct gw_ask *ask, int64_t cap,
 			    size_t *outlen);
-
-/* The usage a provider reported, as creditd charges it (DESIGN §12):
- * input counts cached and cache-write tokens too. */
-struct gw_usage {
-	int have;			/* 1 once usage was seen */
-	/* Responses: the answer's own id (whole: its "id"; streamed: the
-	 * response.created or final event's response.id), "" when unseen. */
-	char response_id[LIMIT_GATEWAY_RESPONSE_ID_BYTES];
-	int64_t input_tokens;
-	int64_t cached_input_tokens;	/* cache reads */
-	int64_t cache_write_tokens;	/* Anthropic's cache_creation_input_tokens */
-	int64_t output_tokens;
-	/* Beyond tokens (DESIGN §14): the tier the answer says it served
-	 * (GW_TIER_*; standard when it says none), Anthropic's 1-hour cache
-	 * writes (usage.cache_creation.ephemeral_1h_input_tokens, part of
-	 * cache_write_tokens), OpenAI's audio tokens (prompt_ and
-	 * completion_tokens_details.audio_tokens, parts of input and output),
-	 * web searches run (Anthropic's usage.server_tool_use.
-	 * web_search_requests; Responses' web_search_call output items). */
-	int tier;
-	int64_t cache_write_1h_tokens;
-	int64_t audio_input_tokens, audio_output_tokens;
-	int64_t web_searches;
-};
 
 /* Usage from a whole (not streamed) answer body. 0 with *u filled (have 1
  * when the answer held usage), -1 when the body is not JSON. OpenAI
@@ -175,28 +90,9 @@ struct gw_usage {
  * cache_read_input_tokens as input, cache reads as cached, cache creation
  * as cache writes, usage.output_tokens. Counts that are negative, not
  * integers or above LIMIT_TOKENS_MAX make have 0. */
-int gwshape_usage(enum gw_route r, const char *body, size_t len, struct gw_usage *u);
+int gwshape_usage(const struct gwkind_route *r, const char *body, size_t len, struct gw_usage *u);
 
-/* A stream's reader: fed the bytes of a server-sent-event stream as they
- * come (any split), it finds each event, keeps the usage and counts the
- * text, and says whether each event is passed on to the client. */
-struct gw_stream {
-	enum gw_route route;
-	int usage_asked;		/* from gw_ask: pass OpenAI's usage-only chunk on */
-	struct gw_usage usage;
-	int64_t text_bytes;		/* UTF-8 bytes of output text and tool arguments seen */
-	int64_t input_seen;		/* Anthropic message_start's input (with cache tokens), -1 until seen */
-	int done;			/* the stream's own end was seen ([DONE], message_stop, response.completed ...) */
-	int error;			/* an error event was seen */
-	char *line;			/* the event being assembled (malloc'ed) */
-	size_t line_len, line_cap;
-};
-/* Lines end in "\n" or "\r\n" (a lone "\r" is not read as an end), and
- * an event ends with a blank line. When a stream ends, line holds the
- * line_len bytes of an event never completed (a stream cut in the middle
- * of one); they were neither read nor passed on. */
-
-void gwshape_stream_init(struct gw_stream *s, enum gw_route r, int usage_asked);
+void gwshape_stream_init(struct gw_stream *s, const struct gwkind_route *r, int usage_asked);
 void gwshape_stream_free(struct gw_stream *s);
 
 /* Called for each complete event (its bytes up to and including the blank
@@ -234,6 +130,6 @@ void gwshape_estimate(const struct gw_stream *s, int64_t hold_input, int64_t hol
  * creditd's error object (figures of a 402, retry_after_seconds, and on
  * Anthropic's a param that is not null) are kept beside them. The caller
  * frees the text. NULL on out of memory or when json is not an error. */
-char *gwshape_error(enum gw_provider p, int status, const char *json, size_t len);
+char *gwshape_error(const struct gwkind *k, int status, const char *json, size_t len);
 
 #endif

@@ -57,9 +57,9 @@ static void billed_parts(const json_t *v, struct gw_ask *ask)
 	json_t *child;
 	size_t i;
 	if (json_is_object(v)) {
-		if (gwshape_str_is(json_object_get(v, "type"), "input_audio") && ask->audio == NULL)
+		if (gwkind_str_is(json_object_get(v, "type"), "input_audio") && ask->audio == NULL)
 			ask->audio = "input_audio";
-		if (gwshape_str_is(json_object_get(json_object_get(v, "cache_control"), "ttl"), "1h"))
+		if (gwkind_str_is(json_object_get(json_object_get(v, "cache_control"), "ttl"), "1h"))
 			ask->cache_1h = 1;
 		json_object_foreach((json_t *)v, key, child)
 			billed_parts(child, ask);
@@ -74,11 +74,11 @@ static void billed_parts(const json_t *v, struct gw_ask *ask)
  * commitment) is taken as priority, the dearest on-demand tier. */
 static int tier_of(const json_t *tier)
 {
-	if (tier == NULL || gwshape_str_is(tier, "default") || gwshape_str_is(tier, "standard_only"))
+	if (tier == NULL || gwkind_str_is(tier, "default") || gwkind_str_is(tier, "standard_only"))
 		return GW_TIER_STANDARD;
-	if (gwshape_str_is(tier, "auto"))
+	if (gwkind_str_is(tier, "auto"))
 		return GW_TIER_AUTO;
-	return gwshape_str_is(tier, "flex") ? GW_TIER_FLEX : GW_TIER_PRIORITY;
+	return gwkind_str_is(tier, "flex") ? GW_TIER_FLEX : GW_TIER_PRIORITY;
 }
 
 /* The most searches a web search tool may run: its max_uses (Anthropic),
@@ -102,12 +102,12 @@ static int audio_asked(const json_t *root)
 	const json_t *m, *modalities = set(root, "modalities");
 	size_t i;
 	json_array_foreach(modalities, i, m)
-		if (gwshape_str_is(m, "audio"))
+		if (gwkind_str_is(m, "audio"))
 			return 1;
 	return 0;
 }
 
-void gwshape_read_billed(enum gw_route r, const json_t *root, struct gw_ask *ask)
+void gwshape_read_billed(const struct gwkind_route *r, const json_t *root, struct gw_ask *ask)
 {
 	const json_t *tools = set(root, "tools"), *tool;
 	size_t i;
@@ -115,7 +115,7 @@ void gwshape_read_billed(enum gw_route r, const json_t *root, struct gw_ask *ask
 	ask->cache_1h = 0;
 	ask->audio = ask->web_search = ask->unpriced = NULL;
 	ask->web_search_max = -1;
-	if (r == GW_OPENAI_EMBEDDINGS)
+	if (r->input_only)
 		return;
 	ask->tier = tier_of(set(root, "service_tier"));
 	if (audio_asked(root))

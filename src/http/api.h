@@ -37,7 +37,9 @@ struct request {
 	const char *gw_member;		/* Creditd-Member */
 	const char *gw_provider_key;	/* Creditd-Provider-Key (BYOK) */
 	const char *gw_stream_cost;	/* Creditd-Stream-Cost ("1": the cost line at a stream's end) */
-	const char *anthropic_version, *anthropic_beta, *openai_beta;
+	/* The client's headers a provider kind forwards (every kind's, in
+	 * gwkind_forwarded_at's order), NULL when absent. */
+	const char *gw_forwarded[LIMIT_GATEWAY_FORWARDED];
 	const char *body;		/* NUL-terminated copy, body_len bytes */
 	size_t body_len;
 	int body_too_large;
@@ -136,7 +138,7 @@ api_handler api_account_create, api_account_get, api_account_patch, api_transact
 	api_usage_report;
 api_handler api_authorize, api_settle, api_release, api_usage, api_hold_get;
 /* The gateway (api_gateway.c, DESIGN §12). */
-api_handler api_gw_chat, api_gw_responses, api_gw_embeddings, api_gw_messages, api_gw_models, api_gw_model;
+api_handler api_gw_call, api_gw_models, api_gw_model;
 api_handler api_topup, api_webhook;
 api_handler api_member_put, api_member_delete;
 /* Gateway keys for end users (api_gwkeys.c, DESIGN §12 "Who pays"). */

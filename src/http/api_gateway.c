@@ -13,11 +13,13 @@
 #include "config.h"
 #include "gateway.h"
 #include "gwconfig.h"
+#include "gwkind.h"
 #include "gwmoney.h"
 #include "keys.h"
 #include "ledger.h"
 #include "pricing.h"
 #include "timefmt.h"
+#include "urlpath.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -80,7 +82,9 @@ static int provider_key(struct api_ctx *ctx, const struct request *rq, struct gw
 {
 	const struct gwconfig *gw = gwconfig_of(ctx->cfg);
 	const char *own = rq->gw_provider_key;
-	const char *ours = gwshape_provider(job->route) == GW_OPENAI ? gw->openai_api_key : gw->anthropic_api_key;
+	const struct gwkind *kind = job->route->kind;
+	const struct gwconfig_provider *provider = gwconfig_provider(gw, kind->name);
+	const char *ours = provider != NULL ? provider->api_key : "";
 	job->byok = own != NULL && own[0] != '\0';
 	job->stream_cost = rq->gw_stream_cost != NULL && strcmp(rq->gw_stream_cost, "1") == 0;
 	if (job->byok && !gw->byok) {
@@ -91,8 +95,7 @@ static int provider_key(struct api_ctx *ctx, const struct request *rq, struct gw
 	const char *key = job->byok ? own : ours;
 	if (key[0] == '\0') {
 		api_error(rs, CD_E_PROVIDER_OFF, NULL, "no %s key is configured ([gateway] %s_api_key) and the call "
-			  "brought none (Creditd-Provider-Key)", job->route == GW_ANTHROPIC_MESSAGES ? "Anthropic" : "OpenAI",
-			  job->route == GW_ANTHROPIC_MESSAGES ? "anthropic" : "openai");
+			  "brought none (Creditd-Provider-Key)", kind->title, kind->name);
 		return -1;
 	}
 	if (strlen(key) > LIMIT_PROVIDER_KEY_BYTES || strpbrk(key, "\r\n") != NULL) {
@@ -104,24 +107,26 @@ static int provider_key(struct api_ctx *ctx, const struct request *rq, struct gw
 	return 0;
 }
 
-/* The forwarded client headers, each at most LIMIT_GATEWAY_HEADER_BYTES. */
+/* The forwarded client headers (every kind's, rq->gw_forwarded in
+ * gwkind_forwarded_at's order), each at most LIMIT_GATEWAY_HEADER_BYTES;
+ * the call's kind's kept in job->forwarded. Checked on every route, the
+ * last kind's first (the order refusals have always named them in). */
 static int forwarded(const struct request *rq, struct gw_job *job, struct response *rs)
 {
-	const struct {
-		const char *value, *name;
-		char *into;
-	} h[] = {{rq->anthropic_version, "anthropic-version", job->anthropic_version},
-		 {rq->anthropic_beta, "anthropic-beta", job->anthropic_beta},
-		 {rq->openai_beta, "OpenAI-Beta", job->openai_beta}};
-	for (size_t i = 0; i < sizeof(h) / sizeof(h[0]); i++) {
-		if (h[i].value == NULL)
+	size_t n = gwkind_forwarded_count();
+	for (size_t i = n; i-- > 0;) {
+		const struct gwkind *k;
+		size_t j;
+		const char *name = gwkind_forwarded_at(i, &k, &j), *value = rq->gw_forwarded[i];
+		if (value == NULL)
 			continue;
-		if (strlen(h[i].value) > LIMIT_GATEWAY_HEADER_BYTES || strpbrk(h[i].value, "\r\n") != NULL) {
-			api_error(rs, CD_E_INVALID, h[i].name, "the header %s is longer than %d bytes", h[i].name,
+		if (strlen(value) > LIMIT_GATEWAY_HEADER_BYTES || strpbrk(value, "\r\n") != NULL) {
+			api_error(rs, CD_E_INVALID, name, "the header %s is longer than %d bytes", name,
 				  LIMIT_GATEWAY_HEADER_BYTES);
 			return -1;
 		}
-		snprintf(h[i].into, LIMIT_GATEWAY_HEADER_BYTES + 1, "%s", h[i].value);
+		if (k == job->route->kind)
+			snprintf(job->forwarded[j], LIMIT_GATEWAY_HEADER_BYTES + 1, "%s", value);
 	}
 	return 0;
 }
@@ -187,14 +192,16 @@ static int stored_input(struct api_ctx *ctx, struct gw_job *job, const struct pr
  * an input itself: held at the standard prices. */
 static void long_context(struct gw_job *job, const struct price *p)
 {
-	if (job->route == GW_ANTHROPIC_MESSAGES && strstr(job->anthropic_beta, "context-1m") == NULL) {
+	const char *forwarded[LIMIT_GATEWAY_KIND_FORWARDED];
+	for (size_t i = 0; i < LIMIT_GATEWAY_KIND_FORWARDED; i++)
+		forwarded[i] = job->forwarded[i];
+	if (job->route->kind->long_context_off != NULL && job->route->kind->long_context_off(forwarded)) {
 		job->ask.long_context_off = 1;
 		return;
 	}
 	if (job->byok || !pricing_long_context(p, job->ask.input_bound))
 		return;
-	job->ask.long_context = job->route == GW_OPENAI_RESPONSES || job->route == GW_OPENAI_EMBEDDINGS ? "input"
-														 : "messages";
+	job->ask.long_context = job->route->input_member;
 }
 
 /* The hold's figures: the input bound, the output asked (the body's cap,
@@ -218,7 +225,7 @@ static int hold_of(struct api_ctx *ctx, struct gw_job *job, struct guard_authori
 		return -1;
 	int64_t reasons = 0;
 	job->reasoning = priced && pricing_dim_get(&p, PRICE_DIM_REASONING, &reasons) && reasons == 1;
-	int64_t output = job->route == GW_OPENAI_EMBEDDINGS ? 0 : job->ask.output_cap >= 0 ? job->ask.output_cap
+	int64_t output = job->route->input_only ? 0 : job->ask.output_cap >= 0 ? job->ask.output_cap
 							      : priced ? p.max_output_tokens : 0;
 	if (priced && output > p.max_output_tokens) {
 		api_error(rs, CD_E_INVALID, job->ask.cap_field, "%s (%lld) exceeds %s's limit of %lld",
@@ -301,7 +308,7 @@ static int hold(struct api_ctx *ctx, struct gw_job *job, struct guard_authorize 
 	/* gw_<provider>_<random>: the prefix marks it the gateway's, the
 	 * provider is what GET /v1/holds/{hold_id} shows. */
 	snprintf(job->request_id, sizeof(job->request_id), "gw_%s_%s",
-		 gwshape_provider(job->route) == GW_ANTHROPIC ? "anthropic" : "openai", rid);
+		 job->route->kind->name, rid);
 	keys_sha256(job->request_id, strlen(job->request_id), hash);
 	struct ledger_call call = {.idem_key = NULL, .request_hash = hash, .render = answer_render};
 	r->account = job->account;
@@ -329,7 +336,7 @@ static int hold(struct api_ctx *ctx, struct gw_job *job, struct guard_authorize 
 	int64_t granted = res.done.u.hold.max_output_tokens;
 	int64_t n = job->ask.choices > 0 ? job->ask.choices : 1;
 	job->cap = -1;
-	if (job->route != GW_OPENAI_EMBEDDINGS && job->hold_output > 0) {
+	if (!job->route->input_only && job->hold_output > 0) {
 		/* The cap sent is the hold's, per choice: a shrunk hold's
 		 * share, and the model's when the body asked none (the
 		 * provider's own default could pass the hold). */
@@ -391,7 +398,8 @@ static int model_allowed(const struct api_ctx *ctx, const char *model, struct re
 	return -1;
 }
 
-static void gw_call(struct api_ctx *ctx, const struct request *rq, struct response *rs, enum gw_route route)
+static void gw_call(struct api_ctx *ctx, const struct request *rq, struct response *rs,
+		    const struct gwkind_route *route)
 {
 	char err[256];
 	const char *param = NULL;
@@ -425,28 +433,24 @@ static void gw_call(struct api_ctx *ctx, const struct request *rq, struct respon
 	free(job);
 }
 
-void api_gw_chat(struct api_ctx *ctx, const struct request *rq, char **params, struct response *rs)
+/* POST on a route a provider kind serves (gwkind.h): the route is the
+ * request's path. */
+void api_gw_call(struct api_ctx *ctx, const struct request *rq, char **params, struct response *rs)
 {
+	char decoded[1][URLPATH_PARAM_BYTES];
+	const struct gwkind *k = gwkind_of_path(rq->path);
+	const struct gwkind_route *route = NULL;
+	int n;
 	(void)params;
-	gw_call(ctx, rq, rs, GW_OPENAI_CHAT);
-}
-
-void api_gw_responses(struct api_ctx *ctx, const struct request *rq, char **params, struct response *rs)
-{
-	(void)params;
-	gw_call(ctx, rq, rs, GW_OPENAI_RESPONSES);
-}
-
-void api_gw_embeddings(struct api_ctx *ctx, const struct request *rq, char **params, struct response *rs)
-{
-	(void)params;
-	gw_call(ctx, rq, rs, GW_OPENAI_EMBEDDINGS);
-}
-
-void api_gw_messages(struct api_ctx *ctx, const struct request *rq, char **params, struct response *rs)
-{
-	(void)params;
-	gw_call(ctx, rq, rs, GW_ANTHROPIC_MESSAGES);
+	/* Matched as the router matched it (its segments decoded). */
+	for (size_t i = 0; k != NULL && route == NULL && i < k->nroutes; i++)
+		if (k->routes[i].upstream != NULL && urlpath_match(k->routes[i].path, rq->path, decoded, 0, &n) == URLPATH_MATCH)
+			route = &k->routes[i];
+	if (route == NULL) {
+		api_error(rs, CD_E_NOT_FOUND, NULL, "no such gateway route");
+		return;
+	}
+	gw_call(ctx, rq, rs, route);
 }
 
 /* GET /openai/v1/models: the priced models the key may call (all, or

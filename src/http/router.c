@@ -32,6 +32,7 @@
 #include "config.h"
 #include "gwconfig.h"
 #include "gwshape.h"
+#include "gwkind.h"
 #include "jsonio.h"
 #include "keycache.h"
 #include "keys.h"
@@ -110,12 +111,12 @@ static const struct route routes[] = {
 	{"GET", "/v1/holds/*", ROUTE_HOLD, api_hold_get, "hold_get", FOREIGN_LOOKUP},
 	{"POST", "/v1/webhooks/stripe", ROUTE_STRIPE, api_webhook, "webhook", FOREIGN_LOOKUP},
 	/* The gateway (DESIGN §12): answers in the provider's shape. */
-	{"POST", "/openai/v1/chat/completions", ROUTE_GATEWAY, api_gw_chat, "gw_openai_chat", FOREIGN_LOOKUP},
-	{"POST", "/openai/v1/responses", ROUTE_GATEWAY, api_gw_responses, "gw_openai_responses", FOREIGN_LOOKUP},
-	{"POST", "/openai/v1/embeddings", ROUTE_GATEWAY, api_gw_embeddings, "gw_openai_embeddings", FOREIGN_LOOKUP},
+	{"POST", "/openai/v1/chat/completions", ROUTE_GATEWAY, api_gw_call, "gw_openai_chat", FOREIGN_LOOKUP},
+	{"POST", "/openai/v1/responses", ROUTE_GATEWAY, api_gw_call, "gw_openai_responses", FOREIGN_LOOKUP},
+	{"POST", "/openai/v1/embeddings", ROUTE_GATEWAY, api_gw_call, "gw_openai_embeddings", FOREIGN_LOOKUP},
 	{"GET", "/openai/v1/models", ROUTE_GATEWAY, api_gw_models, "gw_openai_models", FOREIGN_LOOKUP},
 	{"GET", "/openai/v1/models/*", ROUTE_GATEWAY, api_gw_model, "gw_openai_model", FOREIGN_LOOKUP},
-	{"POST", "/anthropic/v1/messages", ROUTE_GATEWAY, api_gw_messages, "gw_anthropic_messages", FOREIGN_LOOKUP},
+	{"POST", "/anthropic/v1/messages", ROUTE_GATEWAY, api_gw_call, "gw_anthropic_messages", FOREIGN_LOOKUP},
 };
 #define ROUTES (sizeof(routes) / sizeof(routes[0]))
 _Static_assert(ROUTES <= LIMIT_METRICS_ROUTES, "every route needs its metrics counters");
@@ -344,7 +345,6 @@ static int path_reachable(const struct api_ctx *ctx, const struct route *r, char
 	return -1;
 }
 
-static int gateway_provider(const char *path);
 
 static void run_route(struct api_ctx *ctx, const struct request *rq, const struct route *r, char **params,
 		      struct response *rs)
@@ -361,7 +361,7 @@ static void run_route(struct api_ctx *ctx, const struct request *rq, const struc
 	memset(&ctx->key, 0, sizeof(ctx->key));
 	if (rq->body_too_large)
 		api_error(rs, CD_E_TOO_LARGE, NULL, "request body is larger than %lld bytes",
-			  (long long)(gateway_provider(rq->path) >= 0 ? gwconfig_of(ctx->cfg)->max_body_bytes
+			  (long long)(gwkind_of_path(rq->path) != NULL ? gwconfig_of(ctx->cfg)->max_body_bytes
 								      : ctx->cfg->max_body_bytes));
 	else if (r->scope != ROUTE_STRIPE && has_body(rq) && !json_content_type(rq->content_type))
 		api_error(rs, CD_E_MEDIA_TYPE, NULL, "send the body as Content-Type: application/json");
@@ -398,20 +398,9 @@ static void allow_add(char *allow, size_t cap, const char *method)
 		allow_add(allow, cap, "HEAD");
 }
 
-/* The provider whose shape a path's answers take: a path under /openai/
- * or /anthropic/ (DESIGN §12), else -1. */
-static int gateway_provider(const char *path)
-{
-	if (strcmp(path, "/openai") == 0 || strncmp(path, "/openai/", 8) == 0)
-		return GW_OPENAI;
-	if (strcmp(path, "/anthropic") == 0 || strncmp(path, "/anthropic/", 11) == 0)
-		return GW_ANTHROPIC;
-	return -1;
-}
-
 /* An error answered on a gateway path, in its provider's shape (the SDKs
  * parse only their own). */
-static void provider_shape(struct response *rs, enum gw_provider p)
+static void provider_shape(struct response *rs, const struct gwkind *p)
 {
 	char *text = rs->status >= 400 && rs->json != NULL ? jsonio_dump(rs->json) : NULL;
 	char *shaped = text != NULL ? gwshape_error(p, rs->status, text, strlen(text)) : NULL;
@@ -429,9 +418,10 @@ static void dispatch(struct api_ctx *ctx, const struct request *rq, struct respo
 void router_dispatch(struct api_ctx *ctx, const struct request *rq, struct response *rs, const char **route)
 {
 	dispatch(ctx, rq, rs, route);
-	int p = gateway_provider(rq->path);
-	if (p >= 0 && rs->handoff == NULL)
-		provider_shape(rs, (enum gw_provider)p);
+	/* A path under /<kind>/ answers in that kind's shape (DESIGN §12). */
+	const struct gwkind *p = gwkind_of_path(rq->path);
+	if (p != NULL && rs->handoff == NULL)
+		provider_shape(rs, p);
 }
 
 static void dispatch(struct api_ctx *ctx, const struct request *rq, struct response *rs, const char **route)

@@ -9,6 +9,7 @@
 #include "config.h"
 #include "fcgiout.h"
 #include "gateway.h"
+#include "gwkind.h"
 #include "gwconfig.h"
 #include "gwcall.h"
 #include "keys.h"
@@ -23,6 +24,8 @@
 #include "stripe.h"
 #include "stripe_config.h"
 #include "sweep.h"
+#include <assert.h>
+#include <ctype.h>
 #include <errno.h>
 #include <malloc.h>
 #include <fcgiapp.h>
@@ -328,7 +331,8 @@ static const struct gw_edge gw_edge_of = {NULL, gw_write, gw_send, gw_fd, gw_end
  * as x-api-key. */
 static int gateway_path(const char *path)
 {
-	return path != NULL && (strncmp(path, "/openai/", 8) == 0 || strncmp(path, "/anthropic/", 11) == 0);
+	const struct gwkind *k = gwkind_of_path(path);
+	return k != NULL && strncmp(path + 1 + strlen(k->name), "/", 1) == 0;
 }
 
 static void request_headers(FCGX_Request *req, struct request *rq, int gateway, char *bearer, size_t cap)
@@ -352,9 +356,19 @@ static void request_headers(FCGX_Request *req, struct request *rq, int gateway, 
 	rq->gw_member = param(req, "HTTP_CREDITD_MEMBER");
 	rq->gw_provider_key = param(req, "HTTP_CREDITD_PROVIDER_KEY");
 	rq->gw_stream_cost = param(req, "HTTP_CREDITD_STREAM_COST");
-	rq->anthropic_version = param(req, "HTTP_ANTHROPIC_VERSION");
-	rq->anthropic_beta = param(req, "HTTP_ANTHROPIC_BETA");
-	rq->openai_beta = param(req, "HTTP_OPENAI_BETA");
+	/* The headers the provider kinds forward, as CGI names them
+	 * ("anthropic-version": HTTP_ANTHROPIC_VERSION). */
+	size_t n = gwkind_forwarded_count();
+	assert(n <= LIMIT_GATEWAY_FORWARDED);
+	for (size_t i = 0; i < n && i < LIMIT_GATEWAY_FORWARDED; i++) {
+		const struct gwkind *k;
+		size_t j, at = 5;
+		char name[64] = "HTTP_";
+		for (const char *c = gwkind_forwarded_at(i, &k, &j); *c != '\0' && at + 1 < sizeof(name); c++)
+			name[at++] = *c == '-' ? '_' : (char)toupper((unsigned char)*c);
+		name[at] = '\0';
+		rq->gw_forwarded[i] = param(req, name);
+	}
 }
 
 /* Hands an admitted gateway call to the gateway: 0, and w is no
@@ -625,7 +639,15 @@ static int metrics_start(void)
 	static const char *names[LIMIT_METRICS_ROUTES];
 	size_t n = router_route_names(names, LIMIT_METRICS_ROUTES);
 	/* More routes than names were filled in is refused there, unread. */
-	return metrics_init(names, n);
+	if (metrics_init(names, n) != 0)
+		return -1;
+	/* A provider kind's routes are the gateway's, by provider and route. */
+	for (size_t i = 0; i < n; i++) {
+		const struct gwkind_route *r = gwkind_route_named(names[i]);
+		if (r != NULL && metrics_gateway_route(names[i], r->kind->name, r->label) != 0)
+			return -1;
+	}
+	return 0;
 }
 
 int worker_start(const struct cfg *cfg, int listen_fd)

@@ -5,6 +5,7 @@
  * does (DESIGN §14: an escaped key, "us\u0061ge", falls back to the
  * parse). A difference aborts. */
 #include "gwshape.h"
+#include "unit/gateway/gwroutes.h"
 #include "limits.h"
 #include <jansson.h>
 #include <stdint.h>
@@ -54,7 +55,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memcpy(ev + 6, data, size);
 	memcpy(ev + 6 + size, "\n\n", 2);
 	struct gw_stream s;
-	gwshape_stream_init(&s, GW_OPENAI_CHAT, 1);
+	gwshape_stream_init(&s, R_CHAT, 1);
 	int rc = gwshape_stream_feed(&s, ev, size + 8, collect, NULL);
 	json_error_t jerr;
 	json_t *root = json_loadb((const char *)data, size, JSON_ALLOW_NUL, &jerr);
@@ -67,7 +68,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		/* The usage, as a whole answer with the same usage reads it. */
 		char *whole = json_dumps(root, JSON_COMPACT);
-		if (whole != NULL && gwshape_usage(GW_OPENAI_CHAT, whole, strlen(whole), &u) == 0 &&
+		if (whole != NULL && gwshape_usage(R_CHAT, whole, strlen(whole), &u) == 0 &&
 		    json_is_object(json_object_get(root, "usage")) &&
 		    (u.have != s.usage.have || (u.have && (u.input_tokens != s.usage.input_tokens ||
 							  u.output_tokens != s.usage.output_tokens))))

@@ -5,6 +5,7 @@
  * JSON that reads back with the same model, stream flag and the cap
  * written. A crash, a leak or undefined behaviour is a bug at the edge. */
 #include "gwshape.h"
+#include "unit/gateway/gwroutes.h"
 #include "limits.h"
 #include <jansson.h>
 #include <stdint.h>
@@ -13,7 +14,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static void upstream(enum gw_route r, const char *body, size_t len, const struct gw_ask *ask, int64_t cap)
+static void upstream(const struct gwkind_route *r, const char *body, size_t len, const struct gw_ask *ask, int64_t cap)
 {
 	size_t out_len = 0;
 	char *out = gwshape_upstream_body(r, body, len, ask, cap, &out_len);
@@ -39,11 +40,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (size > LIMIT_BODY_DEFAULT_BYTES)
 		return 0;
-	for (int r = 0; r < GW_ROUTES; r++) {
+	const struct gwkind_route *routes[] = {R_CHAT, R_RESPONSES, R_EMBEDDINGS, R_MESSAGES};
+	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+		const struct gwkind_route *r = routes[i];
 		struct gw_ask ask;
 		char err[256];
 		const char *param = NULL;
-		if (gwshape_read((enum gw_route)r, (const char *)data, size, &ask, err, sizeof(err), &param) != 0) {
+		if (gwshape_read(r, (const char *)data, size, &ask, err, sizeof(err), &param) != 0) {
 			if (err[0] == '\0')
 				abort();	/* a refusal always says why */
 			continue;
@@ -52,8 +55,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		if (ask.output_cap != -1 && (ask.output_cap < 1 || ask.output_cap > LIMIT_TOKENS_MAX))
 			abort();
-		upstream((enum gw_route)r, (const char *)data, size, &ask, -1);
-		upstream((enum gw_route)r, (const char *)data, size, &ask, 7);
+		upstream(r, (const char *)data, size, &ask, -1);
+		upstream(r, (const char *)data, size, &ask, 7);
 	}
 	return 0;
 }

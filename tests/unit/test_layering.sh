@@ -32,7 +32,10 @@ rank() {
 # "ledger_holds") may start with: its own stem, or its module's prefix
 # where a module is one header over several files by design:
 #   api.h over http/api_*.c (the route handlers: api_);
-#   gwshape.h over gateway/gwshape*.c (the providers' wire formats);
+#   gwshape.h over gateway/gwshape*.c (the providers' wire formats, the
+#   shared part);
+#   gwkind.h over gateway/gwkind*.c (the provider kinds, one file each,
+#   each exporting its struct gwkind, and the list of them);
 #   webhook.h over stripe/webhook*.c (signatures, parsing);
 #   store.h and store_db.h over store/store*.c (the handle, statements,
 #   result rows, transactions, migrations);
@@ -47,6 +50,7 @@ prefixes() {
 	case $1 in
 	api_*) echo "$1_ api_" ;;
 	gwshape*) echo "$1_ gwshape_" ;;
+	gwkind*) echo "$1_ gwkind_" ;;
 	webhook*) echo "$1_ webhook_" ;;
 	store*) echo "$1_ store_" ;;
 	answer*) echo "$1_ answer_" ;;

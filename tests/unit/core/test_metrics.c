@@ -110,6 +110,8 @@ static void test_text(void)
 	/* A gateway route is counted as the gateway's too once registered. */
 	static const char *const names[] = {"healthz", "grant", "gw_openai_chat"};
 	is_int(metrics_init(names, 3), 0, "three routes registered");
+	is_int(metrics_gateway_route("gw_openai_chat", "openai", "chat_completions"), 0, "a gateway route registered");
+	is_int(metrics_gateway_route("gw_nowhere", "openai", "x"), -1, "a gateway route must be a registered route");
 	metrics_count("healthz", 200, 1.5, 0);
 	metrics_count("healthz", 200, 0.5, 0);
 	metrics_count("gw_openai_chat", 402, 0, 1);

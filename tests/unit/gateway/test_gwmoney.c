@@ -2,6 +2,7 @@
  * provider's usage is charged as reported, what is beyond what was asked
  * flagged, never dropped. */
 #include "gwmoney.h"
+#include "unit/gateway/gwroutes.h"
 #include "tap.h"
 #include <stdint.h>
 #include <string.h>
@@ -82,7 +83,7 @@ static void test_dimensions(void)
 	ask.tier = GW_TIER_AUTO;
 	is_int(gwmoney_worst_tier(&ask, &p), GW_TIER_PRIORITY, "auto on a row pricing priority: priority");
 	ask.tier = GW_TIER_STANDARD;
-	struct gw_asked a = {GW_ANTHROPIC_MESSAGES, 100, 1, 1000};
+	struct gw_asked a = {R_MESSAGES, 100, 1, 1000};
 	struct gw_usage u = usage(800, 0, 100, 50);
 	u.tier = GW_TIER_PRIORITY;
 	u.web_searches = 3;
@@ -134,7 +135,7 @@ static void test_long_context(void)
 	ask.long_context = NULL;
 	gwmoney_hold(&ask, &p, 5, &held, &fees, &searches);
 	is_int(held.output_micros_per_mtok, 15000000, "under the threshold: the standard output");
-	struct gw_asked a = {GW_ANTHROPIC_MESSAGES, 1000, 1, 300000};
+	struct gw_asked a = {R_MESSAGES, 1000, 1, 300000};
 	struct gw_usage u = usage(250000, 0, 0, 1000);
 	struct gw_charge c;
 	int64_t extra;
@@ -181,7 +182,7 @@ int main(void)
 {
 	test_long_context();
 	struct gw_charge c;
-	struct gw_asked chat = {GW_OPENAI_CHAT, 100, 1, 1000};
+	struct gw_asked chat = {R_CHAT, 100, 1, 1000};
 	struct gw_usage u = usage(800, 200, 0, 90);
 	gwmoney_charge(&chat, &u, &c);
 	is_charge(&c, 800, 200, 0, 90, 0, "within the hold");
@@ -191,7 +192,7 @@ int main(void)
 	is_charge(&c, 800, 0, 0, 130, 1, "output above the cap: charged as reported");
 	ok(strstr(c.why, "output 130 above the cap of 100") != NULL, "and named: %s", c.why);
 
-	struct gw_asked three = {GW_OPENAI_CHAT, 100, 3, 1000};
+	struct gw_asked three = {R_CHAT, 100, 3, 1000};
 	u = usage(800, 0, 0, 300);
 	gwmoney_charge(&three, &u, &c);
 	is_charge(&c, 800, 0, 0, 300, 0, "n = 3: each choice may write the cap");
@@ -203,7 +204,7 @@ int main(void)
 	gwmoney_charge(&chat, &u, &c);
 	is_charge(&c, 80, 80, 0, 10, 1, "cached above input: input taken as the cached");
 
-	struct gw_asked msgs = {GW_ANTHROPIC_MESSAGES, 500, 1, 100000};
+	struct gw_asked msgs = {R_MESSAGES, 500, 1, 100000};
 	u = usage(1000, 600, 500, 20);
 	gwmoney_charge(&msgs, &u, &c);
 	is_charge(&c, 1100, 600, 500, 20, 1, "Anthropic: cache reads and writes above input: their sum");
@@ -213,17 +214,17 @@ int main(void)
 	is_charge(&c, 1200, 0, 0, 10, 1, "input above the bound held");
 	ok(strstr(c.why, "input 1200 above the 1000 held") != NULL, "named: %s", c.why);
 
-	struct gw_asked emb = {GW_OPENAI_EMBEDDINGS, -1, 1, 500};
+	struct gw_asked emb = {R_EMBEDDINGS, -1, 1, 500};
 	u = usage(400, 0, 0, 7);
 	gwmoney_charge(&emb, &u, &c);
 	is_charge(&c, 400, 0, 0, 0, 0, "embeddings: output ignored, not flagged");
 
-	struct gw_asked nocap = {GW_OPENAI_RESPONSES, -1, 1, 1000};
+	struct gw_asked nocap = {R_RESPONSES, -1, 1, 1000};
 	u = usage(10, 0, 0, 100000);
 	gwmoney_charge(&nocap, &u, &c);
 	is_charge(&c, 10, 0, 0, 100000, 0, "no cap sent: no output is beyond it");
 
-	struct gw_asked huge = {GW_OPENAI_CHAT, INT64_MAX / 2, 128, 1000};
+	struct gw_asked huge = {R_CHAT, INT64_MAX / 2, 128, 1000};
 	u = usage(10, 0, 0, INT64_MAX);
 	gwmoney_charge(&huge, &u, &c);
 	is_charge(&c, 10, 0, 0, INT64_MAX, 0, "a cap × n past int64: no overflow, nothing beyond it");

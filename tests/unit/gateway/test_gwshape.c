@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "gwshape.h"
+#include "unit/gateway/gwroutes.h"
 #include "limits.h"
 #include "tap.h"
 
@@ -32,7 +33,7 @@ static char *J(const char *s)
 
 /* ---- gwshape_read -------------------------------------------------------- */
 
-static int read_j(enum gw_route r, const char *body_j, struct gw_ask *ask, char *err, size_t errcap,
+static int read_j(const struct gwkind_route *r, const char *body_j, struct gw_ask *ask, char *err, size_t errcap,
 		  const char **param)
 {
 	char *body = J(body_j);
@@ -42,7 +43,7 @@ static int read_j(enum gw_route r, const char *body_j, struct gw_ask *ask, char 
 	return rc;
 }
 
-static void refused(enum gw_route r, const char *body_j, const char *want_param, const char *what)
+static void refused(const struct gwkind_route *r, const char *body_j, const char *want_param, const char *what)
 {
 	struct gw_ask ask;
 	char err[256] = "";
@@ -65,7 +66,7 @@ static void test_read_chat(void)
 	char err[256];
 	const char *param = "unset";
 
-	is_int(gwshape_read(GW_OPENAI_CHAT, body, strlen(body), &ask, err, sizeof(err), &param), 0, "chat body read");
+	is_int(gwshape_read(R_CHAT, body, strlen(body), &ask, err, sizeof(err), &param), 0, "chat body read");
 	is_str(ask.model, "gpt-4o", "model");
 	is_int(ask.stream, 1, "stream");
 	is_int(ask.usage_asked, 1, "include_usage asked by the client");
@@ -76,22 +77,22 @@ static void test_read_chat(void)
 	ok(param == NULL, "no param on success");
 	free(body);
 
-	is_int(read_j(GW_OPENAI_CHAT, "{'model':'gpt-4o','messages':[],'max_tokens':300}", &ask, err, sizeof(err), NULL),
+	is_int(read_j(R_CHAT, "{'model':'gpt-4o','messages':[],'max_tokens':300}", &ask, err, sizeof(err), NULL),
 	       0, "max_tokens alone");
 	is_int(ask.output_cap, 300, "max_tokens is the cap");
 	is_str(ask.cap_field, "max_tokens", "cap_field names the member the client used");
 	is_int(ask.stream, 0, "not streamed");
-	read_j(GW_OPENAI_CHAT, "{'model':'gpt-4o','messages':[]}", &ask, err, sizeof(err), NULL);
+	read_j(R_CHAT, "{'model':'gpt-4o','messages':[]}", &ask, err, sizeof(err), NULL);
 	is_int(ask.output_cap, -1, "no cap: -1");
 	is_str(ask.cap_field, "max_completion_tokens", "no cap: a lowered one goes to max_completion_tokens");
-	read_j(GW_OPENAI_CHAT, "{'model':'gpt-4o','max_tokens':900,'max_completion_tokens':100}", &ask, err, sizeof(err),
+	read_j(R_CHAT, "{'model':'gpt-4o','max_tokens':900,'max_completion_tokens':100}", &ask, err, sizeof(err),
 	       NULL);
 	is_int(ask.output_cap, 900, "both caps: the larger bounds the output");
 	is_str(ask.cap_field, "max_completion_tokens", "both caps: max_completion_tokens");
-	is_int(read_j(GW_OPENAI_CHAT, "{'model':'gpt-4o','stream':null,'max_tokens':null,'n':null,'stream_options':null}",
+	is_int(read_j(R_CHAT, "{'model':'gpt-4o','stream':null,'max_tokens':null,'n':null,'stream_options':null}",
 		      &ask, err, sizeof(err), NULL), 0, "OpenAI's nulls are members left out");
 	ok(ask.stream == 0 && ask.output_cap == -1 && ask.choices == 1 && ask.usage_asked == 0, "nulls read as absent");
-	read_j(GW_OPENAI_CHAT, "{'model':'gpt-4o','n':4,'max_tokens':50,'stream':true,"
+	read_j(R_CHAT, "{'model':'gpt-4o','n':4,'max_tokens':50,'stream':true,"
 	       "'stream_options':{'include_usage':false}}", &ask, err, sizeof(err), NULL);
 	is_int(ask.choices, 4, "n is the number of choices");
 	is_int(ask.usage_asked, 0, "include_usage false is not asked");
@@ -103,38 +104,42 @@ static void test_read_routes(void)
 	char err[256];
 	const char *param;
 
-	is_int(read_j(GW_OPENAI_RESPONSES, "{'model':'gpt-4.1','input':'Tell me a story.','max_output_tokens':1024,"
+	is_int(read_j(R_RESPONSES, "{'model':'gpt-4.1','input':'Tell me a story.','max_output_tokens':1024,"
 		      "'stream':true}", &ask, err, sizeof(err), &param), 0, "Responses body read");
 	is_int(ask.output_cap, 1024, "max_output_tokens");
 	is_str(ask.cap_field, "max_output_tokens", "Responses cap_field");
 	is_int(ask.usage_asked, 0, "Responses has no include_usage");
-	read_j(GW_OPENAI_RESPONSES, "{'model':'gpt-4.1','input':'x'}", &ask, err, sizeof(err), &param);
+	read_j(R_RESPONSES, "{'model':'gpt-4.1','input':'x'}", &ask, err, sizeof(err), &param);
 	is_int(ask.output_cap, -1, "Responses without a cap");
 	is_str(ask.cap_field, "max_output_tokens", "... a lowered one goes to max_output_tokens");
 
-	is_int(read_j(GW_ANTHROPIC_MESSAGES, "{'model':'claude-sonnet-4-5','max_tokens':1024,'stream':true,"
+	is_int(read_j(R_MESSAGES, "{'model':'claude-sonnet-4-5','max_tokens':1024,'stream':true,"
 		      "'messages':[{'role':'user','content':'Hello, world'}]}", &ask, err, sizeof(err), &param), 0,
 	       "Anthropic body read");
 	is_int(ask.output_cap, 1024, "max_tokens");
 	is_str(ask.cap_field, "max_tokens", "Anthropic cap_field");
 	is_int(ask.stream, 1, "Anthropic streams");
 
-	is_int(read_j(GW_OPENAI_EMBEDDINGS, "{'input':'The food was delicious and the waiter...',"
+	is_int(read_j(R_EMBEDDINGS, "{'input':'The food was delicious and the waiter...',"
 		      "'model':'text-embedding-3-small','encoding_format':'float','stream':true}", &ask, err, sizeof(err),
 		      &param), 0, "embeddings body read");
 	is_int(ask.output_cap, -1, "embeddings: no cap");
 	ok(ask.cap_field == NULL, "embeddings: no cap field");
 	is_int(ask.stream, 0, "embeddings never stream");
 	is_str(ask.model, "text-embedding-3-small", "embeddings model");
-	is_int(gwshape_provider(GW_OPENAI_EMBEDDINGS), GW_OPENAI, "embeddings are OpenAI's");
-	is_int(gwshape_provider(GW_OPENAI_RESPONSES), GW_OPENAI, "Responses are OpenAI's");
-	is_int(gwshape_provider(GW_ANTHROPIC_MESSAGES), GW_ANTHROPIC, "Messages are Anthropic's");
+	ok(R_EMBEDDINGS->kind == &gwkind_openai && R_EMBEDDINGS->input_only, "embeddings are OpenAI's, input only");
+	ok(R_RESPONSES->kind == &gwkind_openai && !R_RESPONSES->input_only, "Responses are OpenAI's");
+	ok(R_MESSAGES->kind == &gwkind_anthropic, "Messages are Anthropic's");
+	ok(gwkind_of_path("/anthropic") == &gwkind_anthropic && gwkind_of_path("/openai/v1/x") == &gwkind_openai &&
+	   gwkind_of_path("/openaix/v1") == NULL && gwkind_of_path("/v1/accounts") == NULL, "a path's kind by its prefix");
+	ok(gwkind_route("/openai/v1/models") == NULL && gwkind_named("anthropic") == &gwkind_anthropic &&
+	   gwkind_route_named("gw_openai_chat") == R_CHAT, "routes by path and by name");
 
 	/* 64 bytes is the longest model name. */
-	is_int(read_j(GW_OPENAI_CHAT, "{'model':'mmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmm'}",
+	is_int(read_j(R_CHAT, "{'model':'mmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmm'}",
 		      &ask, err, sizeof(err), &param), 0, "a 64-byte model");
 	is_int((int64_t)strlen(ask.model), 64, "kept whole");
-	is_int(read_j(GW_OPENAI_CHAT, "{'model':'m','max_completion_tokens':1000000000}", &ask, err, sizeof(err), &param),
+	is_int(read_j(R_CHAT, "{'model':'m','max_completion_tokens':1000000000}", &ask, err, sizeof(err), &param),
 	       0, "a cap of LIMIT_TOKENS_MAX");
 }
 
@@ -144,50 +149,50 @@ static void test_read_refusals(void)
 	char err[256] = "";
 	const char *param = "unset";
 
-	refused(GW_OPENAI_CHAT, "not json", NULL, "not JSON");
-	refused(GW_OPENAI_CHAT, "[1,2]", NULL, "an array");
-	refused(GW_OPENAI_CHAT, "", NULL, "an empty body");
-	is_int(read_j(GW_OPENAI_CHAT, "{'model':'a','max_tokens':1,'max_tokens':100000}", &ask, err, sizeof(err), &param),
+	refused(R_CHAT, "not json", NULL, "not JSON");
+	refused(R_CHAT, "[1,2]", NULL, "an array");
+	refused(R_CHAT, "", NULL, "an empty body");
+	is_int(read_j(R_CHAT, "{'model':'a','max_tokens':1,'max_tokens':100000}", &ask, err, sizeof(err), &param),
 	       -1, "a repeated key is refused");
 	ok(param == NULL && strstr(err, "duplicate") != NULL, "... the sentence says so: %s", err);
-	refused(GW_OPENAI_CHAT, "{'messages':[]}", "model", "no model");
-	refused(GW_OPENAI_CHAT, "{'model':5}", "model", "a model that is a number");
-	refused(GW_OPENAI_CHAT, "{'model':''}", "model", "an empty model");
-	refused(GW_OPENAI_CHAT, "{'model':'mmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmm'}", "model",
+	refused(R_CHAT, "{'messages':[]}", "model", "no model");
+	refused(R_CHAT, "{'model':5}", "model", "a model that is a number");
+	refused(R_CHAT, "{'model':''}", "model", "an empty model");
+	refused(R_CHAT, "{'model':'mmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmm'}", "model",
 		"a 65-byte model");
-	refused(GW_OPENAI_CHAT, "{'model':'a\\u0000b'}", "model", "a model with a NUL");
-	refused(GW_OPENAI_CHAT, "{'model':'a\\nb'}", "model", "a model with a newline");
-	refused(GW_OPENAI_CHAT, "{'model':'m','stream':'yes'}", "stream", "stream as a string");
-	refused(GW_OPENAI_CHAT, "{'model':'m','stream':1}", "stream", "stream as a number");
-	refused(GW_ANTHROPIC_MESSAGES, "{'model':'m','max_tokens':1,'stream':null}", "stream", "Anthropic's null stream");
-	refused(GW_OPENAI_CHAT, "{'model':'m','max_completion_tokens':0}", "max_completion_tokens", "a cap of 0");
-	refused(GW_OPENAI_CHAT, "{'model':'m','max_completion_tokens':-5}", "max_completion_tokens", "a negative cap");
-	refused(GW_OPENAI_CHAT, "{'model':'m','max_completion_tokens':1.5}", "max_completion_tokens", "a real cap");
-	refused(GW_OPENAI_CHAT, "{'model':'m','max_completion_tokens':'100'}", "max_completion_tokens", "a string cap");
-	refused(GW_OPENAI_CHAT, "{'model':'m','max_completion_tokens':true}", "max_completion_tokens", "a boolean cap");
-	refused(GW_OPENAI_CHAT, "{'model':'m','max_completion_tokens':1000000001}", "max_completion_tokens",
+	refused(R_CHAT, "{'model':'a\\u0000b'}", "model", "a model with a NUL");
+	refused(R_CHAT, "{'model':'a\\nb'}", "model", "a model with a newline");
+	refused(R_CHAT, "{'model':'m','stream':'yes'}", "stream", "stream as a string");
+	refused(R_CHAT, "{'model':'m','stream':1}", "stream", "stream as a number");
+	refused(R_MESSAGES, "{'model':'m','max_tokens':1,'stream':null}", "stream", "Anthropic's null stream");
+	refused(R_CHAT, "{'model':'m','max_completion_tokens':0}", "max_completion_tokens", "a cap of 0");
+	refused(R_CHAT, "{'model':'m','max_completion_tokens':-5}", "max_completion_tokens", "a negative cap");
+	refused(R_CHAT, "{'model':'m','max_completion_tokens':1.5}", "max_completion_tokens", "a real cap");
+	refused(R_CHAT, "{'model':'m','max_completion_tokens':'100'}", "max_completion_tokens", "a string cap");
+	refused(R_CHAT, "{'model':'m','max_completion_tokens':true}", "max_completion_tokens", "a boolean cap");
+	refused(R_CHAT, "{'model':'m','max_completion_tokens':1000000001}", "max_completion_tokens",
 		"a cap past LIMIT_TOKENS_MAX");
-	refused(GW_OPENAI_CHAT, "{'model':'m','max_tokens':0}", "max_tokens", "chat max_tokens 0");
-	refused(GW_OPENAI_CHAT, "{'model':'m','n':0}", "n", "n 0");
-	refused(GW_OPENAI_CHAT, "{'model':'m','n':129}", "n", "n past 128");
-	refused(GW_OPENAI_CHAT, "{'model':'m','stream':true,'stream_options':'x'}", "stream_options",
+	refused(R_CHAT, "{'model':'m','max_tokens':0}", "max_tokens", "chat max_tokens 0");
+	refused(R_CHAT, "{'model':'m','n':0}", "n", "n 0");
+	refused(R_CHAT, "{'model':'m','n':129}", "n", "n past 128");
+	refused(R_CHAT, "{'model':'m','stream':true,'stream_options':'x'}", "stream_options",
 		"stream_options not an object");
-	refused(GW_OPENAI_CHAT, "{'model':'m','stream':true,'stream_options':{'include_usage':'yes'}}",
+	refused(R_CHAT, "{'model':'m','stream':true,'stream_options':{'include_usage':'yes'}}",
 		"stream_options.include_usage", "include_usage not a boolean");
-	refused(GW_OPENAI_RESPONSES, "{'model':'m','max_output_tokens':0}", "max_output_tokens", "Responses cap 0");
-	refused(GW_ANTHROPIC_MESSAGES, "{'model':'claude-sonnet-4-5','messages':[]}", "max_tokens",
+	refused(R_RESPONSES, "{'model':'m','max_output_tokens':0}", "max_output_tokens", "Responses cap 0");
+	refused(R_MESSAGES, "{'model':'claude-sonnet-4-5','messages':[]}", "max_tokens",
 		"Anthropic without max_tokens");
-	refused(GW_ANTHROPIC_MESSAGES, "{'model':'claude-sonnet-4-5','max_tokens':null}", "max_tokens",
+	refused(R_MESSAGES, "{'model':'claude-sonnet-4-5','max_tokens':null}", "max_tokens",
 		"Anthropic's null max_tokens");
-	refused(GW_ANTHROPIC_MESSAGES, "{'model':'claude-sonnet-4-5','max_tokens':0}", "max_tokens",
+	refused(R_MESSAGES, "{'model':'claude-sonnet-4-5','max_tokens':0}", "max_tokens",
 		"Anthropic max_tokens 0");
-	refused(GW_OPENAI_EMBEDDINGS, "{'input':'x'}", "model", "embeddings without a model");
-	is_int(gwshape_read(GW_OPENAI_CHAT, NULL, 0, &ask, err, sizeof(err), &param), -1, "no body at all");
+	refused(R_EMBEDDINGS, "{'input':'x'}", "model", "embeddings without a model");
+	is_int(gwshape_read(R_CHAT, NULL, 0, &ask, err, sizeof(err), &param), -1, "no body at all");
 }
 
 /* ---- the input bound ----------------------------------------------------- */
 
-static int64_t bound_of(enum gw_route r, const char *body)
+static int64_t bound_of(const struct gwkind_route *r, const char *body)
 {
 	struct gw_ask ask;
 	char err[256];
@@ -216,14 +221,14 @@ static void test_bound_images(void)
 	part = J(img_chat);
 	snprintf(body, sizeof(body), "{\"model\":\"gpt-4o\",\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":"
 		 "\"text\",\"text\":\"What is in this image?\"},%s]}],\"max_tokens\":300}", part);
-	is_int(bound_of(GW_OPENAI_CHAT, body), (int64_t)(strlen(body) - strlen(part)) + I,
+	is_int(bound_of(R_CHAT, body), (int64_t)(strlen(body) - strlen(part)) + I,
 	       "chat: the body less the image part, plus LIMIT_GATEWAY_IMAGE_TOKENS");
 	free(part);
 
 	part = J(img_resp);
 	snprintf(body, sizeof(body), "{\"model\":\"gpt-4.1\",\"input\":[{\"role\":\"user\",\"content\":[{\"type\":"
 		 "\"input_text\",\"text\":\"what is in this image?\"},%s,%s]}],\"max_output_tokens\":1024}", part, part);
-	is_int(bound_of(GW_OPENAI_RESPONSES, body), (int64_t)(strlen(body) - 2 * strlen(part)) + 2 * I,
+	is_int(bound_of(R_RESPONSES, body), (int64_t)(strlen(body) - 2 * strlen(part)) + 2 * I,
 	       "Responses: two input_image parts");
 	free(part);
 
@@ -233,13 +238,13 @@ static void test_bound_images(void)
 	snprintf(body, sizeof(body), "{\"model\":\"claude-sonnet-4-5\",\"max_tokens\":64,\"messages\":[{\"role\":\"user\","
 		 "\"content\":[{\"type\":\"tool_result\",\"tool_use_id\":\"toolu_1\",\"content\":[%s]},%s,"
 		 "{\"type\":\"text\",\"text\":\"Describe this image.\"}]}]}", part, part);
-	is_int(bound_of(GW_ANTHROPIC_MESSAGES, body), (int64_t)(strlen(body) - 2 * strlen(part)) + 2 * I,
+	is_int(bound_of(R_MESSAGES, body), (int64_t)(strlen(body) - 2 * strlen(part)) + 2 * I,
 	       "Anthropic: images in a tool_result and in the message");
 	free(part);
 
 	snprintf(body, sizeof(body), "{\"model\":\"m\",\"max_tokens\":1,\"messages\":[{\"type\":\"image\",\"x\":"
 		 "{\"type\":\"image\"}}]}");
-	is_int(bound_of(GW_ANTHROPIC_MESSAGES, body),
+	is_int(bound_of(R_MESSAGES, body),
 	       (int64_t)(strlen(body) - strlen("{\"type\":\"image\",\"x\":{\"type\":\"image\"}}")) + I,
 	       "a part inside an image part is part of its bytes");
 
@@ -247,14 +252,14 @@ static void test_bound_images(void)
 	 * only grows by it. */
 	snprintf(body, sizeof(body), "{\"model\":\"gpt-4o\",\"messages\":[{\"role\":\"user\",\"content\":[ { \"type\" : "
 		 "\"image_url\" ,  \"image_url\" : { \"url\" : \"https://x/y.png\" } } ]}]}");
-	is_int(bound_of(GW_OPENAI_CHAT, body),
+	is_int(bound_of(R_CHAT, body),
 	       (int64_t)(strlen(body) - strlen("{\"type\":\"image_url\",\"image_url\":{\"url\":\"https://x/y.png\"}}")) + I,
 	       "the part's compact length is subtracted");
 
 	snprintf(body, sizeof(body), "{\"model\":\"text-embedding-3-small\",\"input\":[{\"type\":\"image\"}]}");
-	is_int(bound_of(GW_OPENAI_EMBEDDINGS, body), (int64_t)strlen(body), "embeddings: the body's bytes");
+	is_int(bound_of(R_EMBEDDINGS, body), (int64_t)strlen(body), "embeddings: the body's bytes");
 	snprintf(body, sizeof(body), "{\"model\":\"m\",\"max_tokens\":1,\"messages\":[{\"type\":\"image\\u0000x\"}]}");
-	is_int(bound_of(GW_ANTHROPIC_MESSAGES, body), (int64_t)strlen(body), "a type with a NUL is no image");
+	is_int(bound_of(R_MESSAGES, body), (int64_t)strlen(body), "a type with a NUL is no image");
 }
 
 /* Numbers with a fraction or an exponent grow when jansson writes them
@@ -280,13 +285,13 @@ static void test_bound_floor(void)
 	ok(json_dumpb(parsed, NULL, 0, JSON_COMPACT) > plen + 30000,
 	   "jansson writes the part much longer than the body has it");
 	json_decref(parsed);
-	b = bound_of(GW_ANTHROPIC_MESSAGES, body);
+	b = bound_of(R_MESSAGES, body);
 	ok(b >= (int64_t)(strlen(body) - plen) + LIMIT_GATEWAY_IMAGE_TOKENS,
 	   "the bound is at least the body less the part's own bytes plus the image (%lld)", (long long)b);
 	ok(b >= LIMIT_GATEWAY_IMAGE_TOKENS, "and never below the image's tokens");
 
 	snprintf(body, cap, "{\"model\":\"m\",\"max_tokens\":1,\"messages\":[{\"type\":\"image\"},{\"type\":\"image\"}]}");
-	is_int(bound_of(GW_ANTHROPIC_MESSAGES, body), (int64_t)strlen(body) - 32 + 2 * LIMIT_GATEWAY_IMAGE_TOKENS,
+	is_int(bound_of(R_MESSAGES, body), (int64_t)strlen(body) - 32 + 2 * LIMIT_GATEWAY_IMAGE_TOKENS,
 	       "bare image parts: the rest of the body plus two images");
 	free(body);
 	free(part);
@@ -314,7 +319,7 @@ static void test_bound_ceiling(void)
 			p += sizeof(img) - 1;
 		}
 		memcpy(p, "]}", 3);
-		is_int(gwshape_read(GW_ANTHROPIC_MESSAGES, body, strlen(body), &ask, err, sizeof(err), NULL), 0,
+		is_int(gwshape_read(R_MESSAGES, body, strlen(body), &ask, err, sizeof(err), NULL), 0,
 		       "%zu image parts read", n);
 		if (n == 150000)
 			is_int(ask.input_bound, (int64_t)(strlen(body) - n * 16) + (int64_t)n * LIMIT_GATEWAY_IMAGE_TOKENS,
@@ -352,7 +357,7 @@ static int same_but(const json_t *a, const json_t *b, const char *skip, const ch
 
 /* Reads body_j for r, asks for the upstream body with cap; returns the
  * parsed result (NULL when unchanged) and the original in *orig. */
-static json_t *upstream(enum gw_route r, const char *body_j, int64_t cap, json_t **orig, int *unchanged_len)
+static json_t *upstream(const struct gwkind_route *r, const char *body_j, int64_t cap, json_t **orig, int *unchanged_len)
 {
 	char *body = J(body_j), err[256];
 	struct gw_ask ask;
@@ -385,7 +390,7 @@ static void test_upstream_usage(void)
 	json_t *orig, *out;
 	int same;
 
-	out = upstream(GW_OPENAI_CHAT, "{'model':'gpt-4o','stream':true,'messages':[{'role':'user','content':"
+	out = upstream(R_CHAT, "{'model':'gpt-4o','stream':true,'messages':[{'role':'user','content':"
 		       "'Hi \\u00e9\\u0000 \\ud83d\\ude00'}],'temperature':0.7,'max_completion_tokens':100,"
 		       "'logit_bias':{'50256':-100},'seed':123456789012,'top_p':1e-3}", -1, &orig, &same);
 	ok(out != NULL, "streamed chat without include_usage: rewritten");
@@ -396,7 +401,7 @@ static void test_upstream_usage(void)
 	json_decref(orig);
 	json_decref(out);
 
-	out = upstream(GW_OPENAI_CHAT, "{'model':'gpt-4o','stream':true,'stream_options':{'include_obfuscation':false},"
+	out = upstream(R_CHAT, "{'model':'gpt-4o','stream':true,'stream_options':{'include_obfuscation':false},"
 		       "'messages':[]}", -1, &orig, &same);
 	ok(same_but(orig, out, "stream_options", NULL), "stream_options stays in its place");
 	ok(json_is_false(json_object_get(json_object_get(out, "stream_options"), "include_obfuscation")) &&
@@ -405,30 +410,30 @@ static void test_upstream_usage(void)
 	json_decref(orig);
 	json_decref(out);
 
-	out = upstream(GW_OPENAI_CHAT, "{'model':'gpt-4o','stream':true,'stream_options':{'include_usage':false}}", -1,
+	out = upstream(R_CHAT, "{'model':'gpt-4o','stream':true,'stream_options':{'include_usage':false}}", -1,
 		       &orig, &same);
 	ok(json_is_true(json_object_get(json_object_get(out, "stream_options"), "include_usage")),
 	   "include_usage false becomes true");
 	json_decref(orig);
 	json_decref(out);
 
-	out = upstream(GW_OPENAI_CHAT, "{'model':'gpt-4o','stream':true,'stream_options':{'include_usage':true}}", -1,
+	out = upstream(R_CHAT, "{'model':'gpt-4o','stream':true,'stream_options':{'include_usage':true}}", -1,
 		       &orig, &same);
 	ok(out == NULL && same, "the client asked for usage: sent as is (NULL, outlen the body's)");
 	json_decref(orig);
-	out = upstream(GW_OPENAI_CHAT, "{'model':'gpt-4o','messages':[]}", -1, &orig, &same);
+	out = upstream(R_CHAT, "{'model':'gpt-4o','messages':[]}", -1, &orig, &same);
 	ok(out == NULL && same, "not streamed: sent as is");
 	json_decref(orig);
-	out = upstream(GW_OPENAI_RESPONSES, "{'model':'gpt-4.1','stream':true,'input':'x'}", -1, &orig, &same);
+	out = upstream(R_RESPONSES, "{'model':'gpt-4.1','stream':true,'input':'x'}", -1, &orig, &same);
 	ok(out == NULL && same, "Responses streamed: sent as is");
 	json_decref(orig);
-	out = upstream(GW_ANTHROPIC_MESSAGES, "{'model':'claude-sonnet-4-5','stream':true,'max_tokens':10}", -1, &orig,
+	out = upstream(R_MESSAGES, "{'model':'claude-sonnet-4-5','stream':true,'max_tokens':10}", -1, &orig,
 		       &same);
 	ok(out == NULL && same, "Anthropic streamed: sent as is");
 	json_decref(orig);
 }
 
-static void check_cap(enum gw_route r, const char *body_j, int64_t cap, const char *field, const char *added,
+static void check_cap(const struct gwkind_route *r, const char *body_j, int64_t cap, const char *field, const char *added,
 		      const char *what)
 {
 	json_t *orig, *out;
@@ -447,53 +452,53 @@ static void test_upstream_cap(void)
 	json_t *orig, *out;
 	int same;
 
-	check_cap(GW_OPENAI_CHAT, "{'model':'gpt-4o','max_completion_tokens':4096,'messages':[]}", 1000,
+	check_cap(R_CHAT, "{'model':'gpt-4o','max_completion_tokens':4096,'messages':[]}", 1000,
 		  "max_completion_tokens", NULL, "chat max_completion_tokens");
-	check_cap(GW_OPENAI_CHAT, "{'model':'gpt-4o','max_tokens':4096,'messages':[]}", 200, "max_tokens", NULL,
+	check_cap(R_CHAT, "{'model':'gpt-4o','max_tokens':4096,'messages':[]}", 200, "max_tokens", NULL,
 		  "chat max_tokens alone");
-	out = upstream(GW_OPENAI_CHAT, "{'model':'gpt-4o','max_tokens':4096,'messages':[]}", 200, &orig, &same);
+	out = upstream(R_CHAT, "{'model':'gpt-4o','max_tokens':4096,'messages':[]}", 200, &orig, &same);
 	ok(json_object_get(out, "max_completion_tokens") == NULL, "max_completion_tokens is not added beside max_tokens");
 	json_decref(orig);
 	json_decref(out);
-	check_cap(GW_OPENAI_CHAT, "{'model':'gpt-4o','messages':[]}", 300, "max_completion_tokens", "max_completion_tokens",
+	check_cap(R_CHAT, "{'model':'gpt-4o','messages':[]}", 300, "max_completion_tokens", "max_completion_tokens",
 		  "chat without a cap");
-	out = upstream(GW_OPENAI_CHAT, "{'model':'gpt-4o','max_tokens':900,'max_completion_tokens':800}", 256, &orig,
+	out = upstream(R_CHAT, "{'model':'gpt-4o','max_tokens':900,'max_completion_tokens':800}", 256, &orig,
 		       &same);
 	ok(json_integer_value(json_object_get(out, "max_tokens")) == 256 &&
 	   json_integer_value(json_object_get(out, "max_completion_tokens")) == 256, "both members: both lowered");
 	json_decref(orig);
 	json_decref(out);
-	out = upstream(GW_OPENAI_CHAT, "{'model':'gpt-4o','stream':true,'messages':[]}", 512, &orig, &same);
+	out = upstream(R_CHAT, "{'model':'gpt-4o','stream':true,'messages':[]}", 512, &orig, &same);
 	ok(json_integer_value(json_object_get(out, "max_completion_tokens")) == 512 &&
 	   json_is_true(json_object_get(json_object_get(out, "stream_options"), "include_usage")) &&
 	   same_but(orig, out, NULL, "stream_options max_completion_tokens"), "usage option and cap together");
 	json_decref(orig);
 	json_decref(out);
 
-	check_cap(GW_OPENAI_RESPONSES, "{'model':'gpt-4.1','input':'x'}", 256, "max_output_tokens", "max_output_tokens",
+	check_cap(R_RESPONSES, "{'model':'gpt-4.1','input':'x'}", 256, "max_output_tokens", "max_output_tokens",
 		  "Responses without a cap");
-	check_cap(GW_OPENAI_RESPONSES, "{'model':'gpt-4.1','max_output_tokens':9000,'input':'x'}", 256,
+	check_cap(R_RESPONSES, "{'model':'gpt-4.1','max_output_tokens':9000,'input':'x'}", 256,
 		  "max_output_tokens", NULL, "Responses max_output_tokens");
-	check_cap(GW_ANTHROPIC_MESSAGES, "{'model':'claude-sonnet-4-5','max_tokens':8192,'stream':true,'messages':[]}", 1024,
+	check_cap(R_MESSAGES, "{'model':'claude-sonnet-4-5','max_tokens':8192,'stream':true,'messages':[]}", 1024,
 		  "max_tokens", NULL, "Anthropic max_tokens");
 
-	out = upstream(GW_OPENAI_CHAT, "{'model':'gpt-4o','max_completion_tokens':4096}", 4096, &orig, &same);
+	out = upstream(R_CHAT, "{'model':'gpt-4o','max_completion_tokens':4096}", 4096, &orig, &same);
 	ok(out == NULL && same, "a cap equal to the asked one: unchanged");
 	json_decref(orig);
-	out = upstream(GW_OPENAI_CHAT, "{'model':'gpt-4o','max_completion_tokens':4096}", 5000, &orig, &same);
+	out = upstream(R_CHAT, "{'model':'gpt-4o','max_completion_tokens':4096}", 5000, &orig, &same);
 	ok(out == NULL && same, "a cap above the asked one: unchanged");
 	json_decref(orig);
-	out = upstream(GW_ANTHROPIC_MESSAGES, "{'model':'c','max_tokens':10}", -1, &orig, &same);
+	out = upstream(R_MESSAGES, "{'model':'c','max_tokens':10}", -1, &orig, &same);
 	ok(out == NULL && same, "cap -1: unchanged");
 	json_decref(orig);
-	out = upstream(GW_OPENAI_EMBEDDINGS, "{'model':'text-embedding-3-small','input':'x'}", 10, &orig, &same);
+	out = upstream(R_EMBEDDINGS, "{'model':'text-embedding-3-small','input':'x'}", 10, &orig, &same);
 	ok(out == NULL && same, "embeddings: never a cap");
 	json_decref(orig);
 }
 
 /* ---- errors -------------------------------------------------------------- */
 
-static void is_error(enum gw_provider p, int status, const char *creditd_j, const char *want_j, const char *what)
+static void is_error(const struct gwkind *p, int status, const char *creditd_j, const char *want_j, const char *what)
 {
 	char *in = J(creditd_j), *want = J(want_j);
 	char *got = gwshape_error(p, status, in, strlen(in));
@@ -522,38 +527,38 @@ static void test_errors(void)
 	char *in = J(credit), *got;
 	json_t *v;
 
-	is_error(GW_OPENAI, 402, credit, "{'error':{'message':'Not enough credit for this call','type':'insufficient_quota',"
+	is_error(&gwkind_openai, 402, credit, "{'error':{'message':'Not enough credit for this call','type':'insufficient_quota',"
 		 "'param':null,'code':'insufficient_credits','balance_micros':5,'required_micros':1200}}",
 		 "OpenAI 402: message, type, param, code, then the figures");
-	is_error(GW_ANTHROPIC, 402, credit, "{'type':'error','error':{'type':'billing_error','message':"
+	is_error(&gwkind_anthropic, 402, credit, "{'type':'error','error':{'type':'billing_error','message':"
 		 "'Not enough credit for this call','code':'insufficient_credits','balance_micros':5,'required_micros':1200}}",
 		 "Anthropic 402: billing_error, creditd's code and figures");
-	is_error(GW_ANTHROPIC, 400, "{'error':{'type':'invalid_request_error','code':'unknown_model','message':"
+	is_error(&gwkind_anthropic, 400, "{'error':{'type':'invalid_request_error','code':'unknown_model','message':"
 		 "'model has no price','param':'model'}}", "{'type':'error','error':{'type':'invalid_request_error',"
 		 "'message':'model has no price','code':'unknown_model','param':'model'}}",
 		 "Anthropic 400: a param with a value kept");
-	is_error(GW_OPENAI, 429, "{'error':{'type':'rate_limit_error','code':'rate_limited','message':'Too many requests',"
+	is_error(&gwkind_openai, 429, "{'error':{'type':'rate_limit_error','code':'rate_limited','message':'Too many requests',"
 		 "'param':null,'retry_after_seconds':12}}", "{'error':{'message':'Too many requests','type':"
 		 "'rate_limit_error','param':null,'code':'rate_limited','retry_after_seconds':12}}",
 		 "OpenAI 429: retry_after_seconds kept");
-	is_error(GW_OPENAI, 503, "{'error':{'code':'provider_not_configured'}}", "{'error':{'message':'','type':null,"
+	is_error(&gwkind_openai, 503, "{'error':{'code':'provider_not_configured'}}", "{'error':{'message':'','type':null,"
 		 "'param':null,'code':'provider_not_configured'}}", "missing members: empty message, nulls");
 	for (i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
-		got = gwshape_error(GW_ANTHROPIC, types[i].status, in, strlen(in));
+		got = gwshape_error(&gwkind_anthropic, types[i].status, in, strlen(in));
 		v = got != NULL ? json_loads(got, 0, NULL) : NULL;
 		is_str(json_string_value(json_object_get(json_object_get(v, "error"), "type")), types[i].type,
 		       "Anthropic %d is %s", types[i].status, types[i].type);
 		json_decref(v);
 		free(got);
 	}
-	ok(gwshape_error(GW_OPENAI, 500, "not json", 8) == NULL, "not JSON: NULL");
-	ok(gwshape_error(GW_OPENAI, 500, "{\"ok\":true}", 11) == NULL, "not an error: NULL");
-	ok(gwshape_error(GW_ANTHROPIC, 500, "{\"error\":\"x\"}", 13) == NULL, "an error that is no object: NULL");
+	ok(gwshape_error(&gwkind_openai, 500, "not json", 8) == NULL, "not JSON: NULL");
+	ok(gwshape_error(&gwkind_openai, 500, "{\"ok\":true}", 11) == NULL, "not an error: NULL");
+	ok(gwshape_error(&gwkind_anthropic, 500, "{\"error\":\"x\"}", 13) == NULL, "an error that is no object: NULL");
 	free(in);
 }
 
 /* DESIGN §14: input stored at the provider is named; background refused. */
-static void stored(enum gw_route r, const char *body_j, const char *want)
+static void stored(const struct gwkind_route *r, const char *body_j, const char *want)
 {
 	struct gw_ask ask;
 	char err[256] = "";
@@ -563,7 +568,7 @@ static void stored(enum gw_route r, const char *body_j, const char *want)
 	is_str(ask.stored, want, "stored input named: %s", body_j);
 }
 
-static void previous(enum gw_route r, const char *body_j, const char *want, int want_rc)
+static void previous(const struct gwkind_route *r, const char *body_j, const char *want, int want_rc)
 {
 	struct gw_ask ask;
 	char err[256] = "";
@@ -578,7 +583,7 @@ static void previous(enum gw_route r, const char *body_j, const char *want, int 
 
 static void test_read_stored(void)
 {
-	enum gw_route R = GW_OPENAI_RESPONSES, C = GW_OPENAI_CHAT, A = GW_ANTHROPIC_MESSAGES;
+	const struct gwkind_route *R = R_RESPONSES, *C = R_CHAT, *A = R_MESSAGES;
 	stored(R, "{'model':'m','input':'hi'}", NULL);
 	/* previous_response_id is read apart: creditd lets it through for the
 	 * account's own responses (api_gateway checks it), and the rest of
@@ -618,7 +623,7 @@ static void test_read_stored(void)
 
 /* DESIGN §14: what the provider bills beyond tokens is read, each with
  * the member that asked it: "tier 1h audio search max unpriced". */
-static void asked(enum gw_route r, const char *body_j, const char *want)
+static void asked(const struct gwkind_route *r, const char *body_j, const char *want)
 {
 	struct gw_ask ask;
 	char err[256] = "", got[160];
@@ -632,7 +637,7 @@ static void asked(enum gw_route r, const char *body_j, const char *want)
 
 static void test_read_billed(void)
 {
-	enum gw_route R = GW_OPENAI_RESPONSES, C = GW_OPENAI_CHAT, A = GW_ANTHROPIC_MESSAGES, E = GW_OPENAI_EMBEDDINGS;
+	const struct gwkind_route *R = R_RESPONSES, *C = R_CHAT, *A = R_MESSAGES, *E = R_EMBEDDINGS;
 	asked(C, "{'model':'m','messages':[]}", "0 0 - - -1 -");
 	asked(C, "{'model':'m','messages':[],'service_tier':'priority'}", "1 0 - - -1 -");
 	asked(C, "{'model':'m','messages':[],'service_tier':'flex'}", "2 0 - - -1 -");

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "gwshape.h"
+#include "unit/gateway/gwroutes.h"
 #include "limits.h"
 #include "tap.h"
 
@@ -60,7 +61,7 @@ static char *crlf(const char *s)
 }
 /* ---- usage in a whole answer --------------------------------------------- */
 
-static struct gw_usage usage_j(enum gw_route r, const char *body_j, int *rc)
+static struct gw_usage usage_j(const struct gwkind_route *r, const char *body_j, int *rc)
 {
 	char *body = J(body_j);
 	struct gw_usage u;
@@ -84,7 +85,7 @@ static void test_usage_whole(void)
 	struct gw_usage u;
 	int rc;
 
-	u = usage_j(GW_OPENAI_CHAT, "{'id':'chatcmpl-B9MHDbslfkBeAs8l4bebGdFOJ6PeG','object':'chat.completion',"
+	u = usage_j(R_CHAT, "{'id':'chatcmpl-B9MHDbslfkBeAs8l4bebGdFOJ6PeG','object':'chat.completion',"
 		    "'created':1741570283,'model':'gpt-4o-2024-08-06','choices':[{'index':0,'message':{'role':'assistant',"
 		    "'content':'The image shows a wooden boardwalk.','refusal':null,'annotations':[]},'logprobs':null,"
 		    "'finish_reason':'stop'}],'usage':{'prompt_tokens':1117,'completion_tokens':46,'total_tokens':1163,"
@@ -94,7 +95,7 @@ static void test_usage_whole(void)
 	is_int(rc, 0, "chat answer read");
 	is_usage(u, 1, 1117, 1024, 0, 46, "chat: prompt_tokens with cached, completion_tokens");
 
-	u = usage_j(GW_OPENAI_RESPONSES, "{'id':'resp_67ccd3a9da748190baa7f1570fe91ac604becb25c45c1d41','object':'response',"
+	u = usage_j(R_RESPONSES, "{'id':'resp_67ccd3a9da748190baa7f1570fe91ac604becb25c45c1d41','object':'response',"
 		    "'created_at':1741476777,'status':'completed','error':null,'incomplete_details':null,"
 		    "'model':'gpt-4o-2024-08-06','output':[{'type':'message','id':'msg_67ccd3acc8d48190a77525dc6de64b4104becb25"
 		    "c45c1d41','status':'completed','role':'assistant','content':[{'type':'output_text','text':'The image "
@@ -105,44 +106,44 @@ static void test_usage_whole(void)
 	is_str(u.response_id, "resp_67ccd3a9da748190baa7f1570fe91ac604becb25c45c1d41",
 	       "Responses: the answer's id, kept for previous_response_id");
 
-	u = usage_j(GW_OPENAI_EMBEDDINGS, "{'object':'list','data':[{'object':'embedding','embedding':[0.0023064255,"
+	u = usage_j(R_EMBEDDINGS, "{'object':'list','data':[{'object':'embedding','embedding':[0.0023064255,"
 		    "-0.009327292,-0.0028842222],'index':0}],'model':'text-embedding-3-small','usage':{'prompt_tokens':8,"
 		    "'total_tokens':8}}", &rc);
 	is_usage(u, 1, 8, 0, 0, 0, "embeddings: prompt_tokens, no output");
 
-	u = usage_j(GW_ANTHROPIC_MESSAGES, "{'id':'msg_013Zva2CMHLNnXjNJJKqJ2EF','type':'message','role':'assistant',"
+	u = usage_j(R_MESSAGES, "{'id':'msg_013Zva2CMHLNnXjNJJKqJ2EF','type':'message','role':'assistant',"
 		    "'model':'claude-sonnet-4-5','content':[{'type':'text','text':'Hi! My name is Claude.'}],"
 		    "'stop_reason':'end_turn','stop_sequence':null,'usage':{'input_tokens':2095,"
 		    "'cache_creation_input_tokens':2051,'cache_read_input_tokens':300,'output_tokens':503,"
 		    "'service_tier':'standard'}}", &rc);
 	is_usage(u, 1, 2095 + 2051 + 300, 300, 2051, 503, "Anthropic: input with cache writes and reads");
-	u = usage_j(GW_ANTHROPIC_MESSAGES, "{'type':'message','usage':{'input_tokens':25,'output_tokens':9}}", &rc);
+	u = usage_j(R_MESSAGES, "{'type':'message','usage':{'input_tokens':25,'output_tokens':9}}", &rc);
 	is_usage(u, 1, 25, 0, 0, 9, "Anthropic without cache members");
 
-	u = usage_j(GW_OPENAI_CHAT, "not json", &rc);
+	u = usage_j(R_CHAT, "not json", &rc);
 	is_int(rc, -1, "not JSON: -1");
-	u = usage_j(GW_OPENAI_CHAT, "{'id':'x','usage':null}", &rc);
+	u = usage_j(R_CHAT, "{'id':'x','usage':null}", &rc);
 	is_int(rc, 0, "usage null: read");
 	is_usage(u, 0, 0, 0, 0, 0, "usage null: none");
-	u = usage_j(GW_OPENAI_CHAT, "[1]", &rc);
+	u = usage_j(R_CHAT, "[1]", &rc);
 	ok(rc == 0 && u.have == 0, "an array: no usage");
-	u = usage_j(GW_OPENAI_CHAT, "{'usage':{'prompt_tokens':-1,'completion_tokens':4}}", &rc);
+	u = usage_j(R_CHAT, "{'usage':{'prompt_tokens':-1,'completion_tokens':4}}", &rc);
 	is_usage(u, 0, 0, 0, 0, 0, "a negative count");
-	u = usage_j(GW_OPENAI_CHAT, "{'usage':{'prompt_tokens':'12','completion_tokens':4}}", &rc);
+	u = usage_j(R_CHAT, "{'usage':{'prompt_tokens':'12','completion_tokens':4}}", &rc);
 	is_usage(u, 0, 0, 0, 0, 0, "a count as a string");
-	u = usage_j(GW_OPENAI_CHAT, "{'usage':{'prompt_tokens':12,'completion_tokens':4.0}}", &rc);
+	u = usage_j(R_CHAT, "{'usage':{'prompt_tokens':12,'completion_tokens':4.0}}", &rc);
 	is_usage(u, 0, 0, 0, 0, 0, "a count as a real");
-	u = usage_j(GW_OPENAI_CHAT, "{'usage':{'prompt_tokens':1000000001,'completion_tokens':4}}", &rc);
+	u = usage_j(R_CHAT, "{'usage':{'prompt_tokens':1000000001,'completion_tokens':4}}", &rc);
 	is_usage(u, 0, 0, 0, 0, 0, "a count past LIMIT_TOKENS_MAX");
-	u = usage_j(GW_OPENAI_CHAT, "{'usage':{'prompt_tokens':12,'completion_tokens':4,'prompt_tokens_details':"
+	u = usage_j(R_CHAT, "{'usage':{'prompt_tokens':12,'completion_tokens':4,'prompt_tokens_details':"
 		    "{'cached_tokens':13}}}", &rc);
 	is_usage(u, 0, 0, 0, 0, 0, "more cached than input");
-	u = usage_j(GW_OPENAI_RESPONSES, "{'usage':{'input_tokens':12}}", &rc);
+	u = usage_j(R_RESPONSES, "{'usage':{'input_tokens':12}}", &rc);
 	is_usage(u, 0, 0, 0, 0, 0, "Responses without output_tokens");
-	u = usage_j(GW_ANTHROPIC_MESSAGES, "{'usage':{'input_tokens':400000000,'cache_creation_input_tokens':400000000,"
+	u = usage_j(R_MESSAGES, "{'usage':{'input_tokens':400000000,'cache_creation_input_tokens':400000000,"
 		    "'cache_read_input_tokens':400000000,'output_tokens':1}}", &rc);
 	is_usage(u, 0, 0, 0, 0, 0, "Anthropic's input sum past LIMIT_TOKENS_MAX");
-	u = usage_j(GW_ANTHROPIC_MESSAGES, "{'usage':{'input_tokens':4,'cache_read_input_tokens':-1,'output_tokens':1}}",
+	u = usage_j(R_MESSAGES, "{'usage':{'input_tokens':4,'cache_read_input_tokens':-1,'output_tokens':1}}",
 		    &rc);
 	is_usage(u, 0, 0, 0, 0, 0, "Anthropic's negative cache read");
 }
@@ -190,7 +191,7 @@ struct run {
 
 /* Feeds text in pieces of step bytes (WHOLE: at once), or with SPLIT the
  * bytes before at, then the rest. */
-static void run(struct run *rn, enum gw_route r, int asked, const char *text, size_t step, size_t at)
+static void run(struct run *rn, const struct gwkind_route *r, int asked, const char *text, size_t step, size_t at)
 {
 	size_t len = strlen(text), off = 0, n;
 
@@ -239,7 +240,7 @@ static int same_run(const struct run *a, const struct run *b)
 }
 
 /* Whole, one byte at a time, and split in two at every byte: the same. */
-static void check_splits(const char *what, enum gw_route r, int asked, const char *text)
+static void check_splits(const char *what, const struct gwkind_route *r, int asked, const char *text)
 {
 	struct run whole, piece;
 	size_t at, len = strlen(text);
@@ -304,7 +305,7 @@ static void test_stream_chat(void)
 	char *text_crlf = crlf(text), *shown_crlf = crlf(shown);
 	struct run rn;
 
-	run(&rn, GW_OPENAI_CHAT, 0, text, WHOLE, 0);
+	run(&rn, R_CHAT, 0, text, WHOLE, 0);
 	is_int(rn.rc, 0, "chat stream read");
 	is_int(rn.sk.events, 6, "six events");
 	is_str(rn.sk.flags, "PPPPKP", "the usage chunk alone is kept from a client that did not ask");
@@ -318,20 +319,20 @@ static void test_stream_chat(void)
 	is_int((int64_t)rn.s.line_len, 0, "nothing left over");
 	run_free(&rn);
 
-	run(&rn, GW_OPENAI_CHAT, 1, text, WHOLE, 0);
+	run(&rn, R_CHAT, 1, text, WHOLE, 0);
 	is_str(rn.sk.flags, "PPPPPP", "a client that asked gets the usage chunk");
 	ok(same_bytes(rn.sk.passed, rn.sk.passed_len, text, strlen(text)), "... and every byte");
 	run_free(&rn);
 
-	run(&rn, GW_OPENAI_CHAT, 0, text_crlf, WHOLE, 0);
+	run(&rn, R_CHAT, 0, text_crlf, WHOLE, 0);
 	is_str(rn.sk.flags, "PPPPKP", "CRLF lines: the same events");
 	ok(same_bytes(rn.sk.passed, rn.sk.passed_len, shown_crlf, strlen(shown_crlf)) &&
 	   rn.sk.kept_len == strlen(usage_ev) + 2, "CRLF: passed byte for byte, the CRLF usage chunk kept");
 	is_usage(rn.s.usage, 1, 2006, 1920, 0, 300, "CRLF: the same usage");
 	run_free(&rn);
 
-	check_splits("chat, hidden usage", GW_OPENAI_CHAT, 0, text);
-	check_splits("chat, CRLF", GW_OPENAI_CHAT, 1, text_crlf);
+	check_splits("chat, hidden usage", R_CHAT, 0, text);
+	check_splits("chat, CRLF", R_CHAT, 1, text_crlf);
 	free(text);
 	free(shown);
 	free(usage_ev);
@@ -350,11 +351,11 @@ static void test_stream_escaped_keys(void)
 		"data: {\"choices\":[],\"usage\":null}\n\n",
 	};
 	struct run rn;
-	run(&rn, GW_OPENAI_CHAT, 1, streams[0], WHOLE, 0);
+	run(&rn, R_CHAT, 1, streams[0], WHOLE, 0);
 	is_int(rn.rc, 0, "read");
 	is_usage(rn.s.usage, 1, 11, 0, 0, 7, "an escaped usage key is read as jansson reads it");
 	run_free(&rn);
-	run(&rn, GW_OPENAI_CHAT, 1, streams[1], WHOLE, 0);
+	run(&rn, R_CHAT, 1, streams[1], WHOLE, 0);
 	is_int(rn.s.text_bytes, 8, "an escaped content key's text is counted");
 	run_free(&rn);
 }
@@ -382,12 +383,12 @@ static void test_stream_chat_more(void)
 	for (i = 0; i < 6; i++)
 		parts[i] = J(tools[i]);
 	text = cat((const char *const *)parts, 6);
-	run(&rn, GW_OPENAI_CHAT, 0, text, WHOLE, 0);
+	run(&rn, R_CHAT, 0, text, WHOLE, 0);
 	is_str(rn.sk.flags, "PPPPPP", "tool-call stream: every event passed (a comment too)");
 	is_int(rn.s.text_bytes, (int64_t)strlen("{\"location\": \"Paris\"}"), "tool arguments counted");
 	ok(rn.s.usage.have == 0 && rn.s.done == 1, "no usage, done");
 	run_free(&rn);
-	check_splits("chat, tool calls", GW_OPENAI_CHAT, 0, text);
+	check_splits("chat, tool calls", R_CHAT, 0, text);
 	free(text);
 	for (i = 0; i < 6; i++)
 		free(parts[i]);
@@ -395,7 +396,7 @@ static void test_stream_chat_more(void)
 	/* A compatible provider sending usage with the last content chunk. */
 	text = J("data: {'choices':[{'index':0,'delta':{'content':'Hi'}}],'usage':{'prompt_tokens':9,"
 		 "'completion_tokens':1}}\n\ndata: [DONE]\n\n");
-	run(&rn, GW_OPENAI_CHAT, 0, text, WHOLE, 0);
+	run(&rn, R_CHAT, 0, text, WHOLE, 0);
 	is_str(rn.sk.flags, "PP", "a chunk with content and usage is passed");
 	is_usage(rn.s.usage, 1, 9, 0, 0, 1, "... and its usage kept");
 	run_free(&rn);
@@ -403,13 +404,13 @@ static void test_stream_chat_more(void)
 
 	text = J("data: {'error':{'message':'The server had an error','type':'server_error','param':null,"
 		 "'code':null}}\n\n");
-	run(&rn, GW_OPENAI_CHAT, 0, text, WHOLE, 0);
+	run(&rn, R_CHAT, 0, text, WHOLE, 0);
 	ok(rn.s.error == 1 && strcmp(rn.sk.flags, "P") == 0, "a chunk with an error: error, passed");
 	run_free(&rn);
 	free(text);
 
 	text = J("data: {'choices':[],'usage':{'prompt_tokens':-3,'completion_tokens':1}}\n\n");
-	run(&rn, GW_OPENAI_CHAT, 0, text, WHOLE, 0);
+	run(&rn, R_CHAT, 0, text, WHOLE, 0);
 	ok(rn.s.usage.have == 0 && strcmp(rn.sk.flags, "K") == 0, "a usage chunk with a bad count: no usage, still kept");
 	run_free(&rn);
 	free(text);
@@ -466,7 +467,7 @@ static void test_stream_anthropic(void)
 	struct gw_usage est;
 	struct run rn;
 
-	run(&rn, GW_ANTHROPIC_MESSAGES, 0, text, WHOLE, 0);
+	run(&rn, R_MESSAGES, 0, text, WHOLE, 0);
 	is_int(rn.rc, 0, "Anthropic stream read");
 	is_int(rn.sk.events, ANTHROPIC_EVENTS, "every event");
 	ok(same_bytes(rn.sk.passed, rn.sk.passed_len, text, strlen(text)), "passed byte for byte");
@@ -476,14 +477,14 @@ static void test_stream_anthropic(void)
 	is_int(rn.s.text_bytes, want_text, "thinking, text and tool JSON counted; the signature not");
 	ok(rn.s.done == 1 && rn.s.error == 0, "message_stop: done");
 	run_free(&rn);
-	check_splits("Anthropic", GW_ANTHROPIC_MESSAGES, 0, text);
-	check_splits("Anthropic, CRLF", GW_ANTHROPIC_MESSAGES, 0, text_crlf);
+	check_splits("Anthropic", R_MESSAGES, 0, text);
+	check_splits("Anthropic, CRLF", R_MESSAGES, 0, text_crlf);
 	free(text);
 	free(text_crlf);
 
 	/* Cut before any message_delta: no usage, but the input is known. */
 	text = anthropic_stream(0, 8, NULL);
-	run(&rn, GW_ANTHROPIC_MESSAGES, 0, text, WHOLE, 0);
+	run(&rn, R_MESSAGES, 0, text, WHOLE, 0);
 	ok(rn.s.usage.have == 0 && rn.s.done == 0, "cut before message_delta: no usage, not done");
 	is_int(rn.s.input_seen, 2572, "... input_seen kept");
 	gwshape_estimate(&rn.s, 90000, 4096, &est);
@@ -498,27 +499,27 @@ static void test_stream_anthropic(void)
 				"'end_turn'},'usage':{'input_tokens':480,'cache_creation_input_tokens':null,"
 				"'cache_read_input_tokens':2000,'output_tokens':12,'server_tool_use':"
 				"{'web_search_requests':1}}}\n\n");
-	run(&rn, GW_ANTHROPIC_MESSAGES, 0, text, WHOLE, 0);
+	run(&rn, R_MESSAGES, 0, text, WHOLE, 0);
 	is_usage(rn.s.usage, 1, 480 + 100 + 2000, 2000, 100, 12, "message_delta's input replaces, null keeps");
 	run_free(&rn);
 	free(text);
 
 	text = anthropic_stream(0, 1, "event: message_delta\ndata: {'type':'message_delta','usage':"
 				"{'output_tokens':-1}}\n\n");
-	run(&rn, GW_ANTHROPIC_MESSAGES, 0, text, WHOLE, 0);
+	run(&rn, R_MESSAGES, 0, text, WHOLE, 0);
 	ok(rn.s.usage.have == 0, "a negative output: no usage");
 	run_free(&rn);
 	free(text);
 
 	text = J("event: message_delta\ndata: {'type':'message_delta','usage':{'output_tokens':7}}\n\n");
-	run(&rn, GW_ANTHROPIC_MESSAGES, 0, text, WHOLE, 0);
+	run(&rn, R_MESSAGES, 0, text, WHOLE, 0);
 	ok(rn.s.usage.have == 0 && rn.s.input_seen == -1, "output without any input: no usage");
 	run_free(&rn);
 	free(text);
 
 	text = anthropic_stream(0, 2, "event: error\ndata: {'type':'error','error':{'type':'overloaded_error',"
 				"'message':'Overloaded'}}\n\n");
-	run(&rn, GW_ANTHROPIC_MESSAGES, 0, text, WHOLE, 0);
+	run(&rn, R_MESSAGES, 0, text, WHOLE, 0);
 	ok(rn.s.error == 1 && rn.s.done == 0 && rn.sk.events == 3, "an error event: error, passed");
 	run_free(&rn);
 	free(text);
@@ -558,14 +559,14 @@ static void test_stream_responses(void)
 	for (i = 0; i < RESPONSES_EVENTS; i++)
 		parts[i] = J(responses_events[i]);
 	text = cat((const char *const *)parts, RESPONSES_EVENTS);
-	run(&rn, GW_OPENAI_RESPONSES, 0, text, WHOLE, 0);
+	run(&rn, R_RESPONSES, 0, text, WHOLE, 0);
 	is_str(rn.sk.flags, "PPPPPPP", "Responses: every event passed");
 	is_usage(rn.s.usage, 1, 37, 0, 0, 11, "usage from response.completed");
 	is_int(rn.s.text_bytes, 2 + 7 + 7, "text and argument deltas counted; output_text.done not");
 	is_int(rn.s.done, 1, "response.completed: done");
 	is_str(rn.s.usage.response_id, "resp_67c9", "the streamed response's id, from its events");
 	run_free(&rn);
-	check_splits("Responses", GW_OPENAI_RESPONSES, 0, text);
+	check_splits("Responses", R_RESPONSES, 0, text);
 	free(text);
 	for (i = 0; i < RESPONSES_EVENTS; i++)
 		free(parts[i]);
@@ -573,7 +574,7 @@ static void test_stream_responses(void)
 	text = J("event: response.incomplete\ndata: {'type':'response.incomplete','sequence_number':3,'response':"
 		 "{'id':'resp_1','status':'incomplete','incomplete_details':{'reason':'max_output_tokens'},"
 		 "'usage':{'input_tokens':1200,'input_tokens_details':{'cached_tokens':1024},'output_tokens':64}}}\n\n");
-	run(&rn, GW_OPENAI_RESPONSES, 0, text, WHOLE, 0);
+	run(&rn, R_RESPONSES, 0, text, WHOLE, 0);
 	is_usage(rn.s.usage, 1, 1200, 1024, 0, 64, "response.incomplete: usage with cached tokens");
 	is_int(rn.s.done, 1, "response.incomplete: done");
 	run_free(&rn);
@@ -581,14 +582,14 @@ static void test_stream_responses(void)
 
 	text = J("event: response.failed\ndata: {'type':'response.failed','sequence_number':3,'response':{'id':'resp_1',"
 		 "'status':'failed','error':{'code':'server_error','message':'The model failed.'},'usage':null}}\n\n");
-	run(&rn, GW_OPENAI_RESPONSES, 0, text, WHOLE, 0);
+	run(&rn, R_RESPONSES, 0, text, WHOLE, 0);
 	ok(rn.s.done == 1 && rn.s.usage.have == 0, "response.failed without usage: done, no usage");
 	run_free(&rn);
 	free(text);
 
 	text = J("event: error\ndata: {'type':'error','code':'ERR_SOMETHING','message':'Something went wrong',"
 		 "'param':null,'sequence_number':1}\n\n");
-	run(&rn, GW_OPENAI_RESPONSES, 0, text, WHOLE, 0);
+	run(&rn, R_RESPONSES, 0, text, WHOLE, 0);
 	ok(rn.s.error == 1 && rn.s.done == 0, "Responses error event: error");
 	run_free(&rn);
 	free(text);
@@ -607,7 +608,7 @@ static void test_stream_limits(void)
 	memset(buf + 6, 'x', big - 8);
 	memcpy(buf + big - 2, "\n\n", 3);
 	memset(&sk, 0, sizeof(sk));
-	gwshape_stream_init(&s, GW_OPENAI_CHAT, 0);
+	gwshape_stream_init(&s, R_CHAT, 0);
 	is_int(gwshape_stream_feed(&s, buf, big, collect, &sk), 0, "an event of LIMIT_GATEWAY_EVENT_BYTES is read");
 	is_int((int64_t)sk.passed_len, (int64_t)big, "... and passed whole");
 	ok(s.line == NULL && s.line_cap == 0, "its large buffer is freed once passed");
@@ -625,7 +626,7 @@ static void test_stream_limits(void)
 	text = J("data: {'choices':[]}\n\ndata: {'choices':[]}\n\ndata: [DONE]\n\n");
 	memset(&rn, 0, sizeof(rn));
 	rn.sk.stop_at = 2;
-	gwshape_stream_init(&rn.s, GW_OPENAI_CHAT, 0);
+	gwshape_stream_init(&rn.s, R_CHAT, 0);
 	is_int(gwshape_stream_feed(&rn.s, text, strlen(text), collect, &rn.sk), 7, "out's 7 is returned");
 	ok(rn.sk.events == 2 && rn.s.done == 0, "... and the feed stopped after its event");
 	run_free(&rn);
@@ -633,7 +634,7 @@ static void test_stream_limits(void)
 
 	/* A stream cut inside an event: the part stays in line. */
 	text = J("data: {'choices':[{'delta':{'content':'ab'}}]}\n\ndata: {'choices':[{'delta':{'cont");
-	run(&rn, GW_OPENAI_CHAT, 0, text, WHOLE, 0);
+	run(&rn, R_CHAT, 0, text, WHOLE, 0);
 	is_int(rn.sk.events, 1, "cut stream: the complete event passed");
 	is_int((int64_t)rn.s.line_len, (int64_t)strlen("data: {\"choices\":[{\"delta\":{\"cont"),
 	       "... the cut one's bytes left in line");
@@ -643,7 +644,7 @@ static void test_stream_limits(void)
 
 	/* Embeddings never stream: events pass unread. */
 	text = J("data: {'choices':[],'usage':{'prompt_tokens':1,'completion_tokens':1}}\n\n");
-	run(&rn, GW_OPENAI_EMBEDDINGS, 0, text, WHOLE, 0);
+	run(&rn, R_EMBEDDINGS, 0, text, WHOLE, 0);
 	ok(strcmp(rn.sk.flags, "P") == 0 && rn.s.usage.have == 0, "embeddings: passed, unread");
 	run_free(&rn);
 	free(text);
@@ -657,7 +658,7 @@ static int64_t est_output(int64_t text_bytes, int64_t hold_output)
 	struct gw_stream s;
 	struct gw_usage u;
 
-	gwshape_stream_init(&s, GW_OPENAI_CHAT, 0);
+	gwshape_stream_init(&s, R_CHAT, 0);
 	s.text_bytes = text_bytes;
 	gwshape_estimate(&s, 100, hold_output, &u);
 	return u.output_tokens;
@@ -679,7 +680,7 @@ static void test_estimate(void)
 	is_int(est_output(3, 0), 0, "a hold of 0 output stays 0");
 	is_int(est_output(INT64_MAX, 2 * LIMIT_TOKENS_MAX), LIMIT_TOKENS_MAX, "held at LIMIT_TOKENS_MAX");
 
-	gwshape_stream_init(&s, GW_OPENAI_CHAT, 0);
+	gwshape_stream_init(&s, R_CHAT, 0);
 	gwshape_estimate(&s, 1234, 10, &u);
 	is_usage(u, 1, 1234, 0, 0, 0, "no input seen: the hold's input");
 	gwshape_estimate(&s, 2 * LIMIT_TOKENS_MAX, 10, &u);
@@ -711,7 +712,7 @@ static void test_chat_scan_counts_as_the_parse(void)
 	unsigned seed = 12345;
 	int64_t want = 0;
 	struct gw_stream st;
-	gwshape_stream_init(&st, GW_OPENAI_CHAT, 0);
+	gwshape_stream_init(&st, R_CHAT, 0);
 	int ok_all = 1;
 	for (int i = 0; i < 2000 && ok_all; i++) {
 		char text[256] = "";

@@ -1,0 +1,227 @@
+/* gwkind.h: a provider kind, the API shape one family of providers
+ * speaks (DESIGN §12, §14 "Many providers behind one base URL"), behind
+ * one interface, as curl keeps each TLS backend behind its struct
+ * Curl_ssl in lib/vtls/: one file a kind (gwkind_openai.c,
+ * gwkind_anthropic.c), each filling one struct gwkind of its routes, how
+ * it reads a request and shapes the body sent upstream, how it reads the
+ * usage of a whole answer and of a stream's events, and how it words an
+ * error. The shared code (gwshape*.c: the request's model, stream and
+ * input bound, SSE framing, what is billed beyond tokens; gwmoney.c: the
+ * pricing; gwcall.c, api_gateway.c: the call) reaches a kind only
+ * through this struct, found by route path or by name (gwkind.c, the
+ * list of kinds). A new API shape is one file and one line in gwkind.c.
+ *
+ * Every function of a kind is pure: no I/O, no clock, no ledger. */
+#ifndef CREDITD_GWKIND_H
+#define CREDITD_GWKIND_H
+#include "limits.h"
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct gwkind;
+struct gwkind_route;
+struct gwkind_sse;
+struct gwkind_refusal;
+
+/* ---- what every kind reads into: a request's ask, a usage, a stream ---- */
+
+/* The service tier a request asks (gw_ask.tier). */
+enum gw_tier { GW_TIER_STANDARD = 0, GW_TIER_PRIORITY, GW_TIER_FLEX, GW_TIER_AUTO };
+
+/* What one request body asks. */
+struct gw_ask {
+	char model[65];			/* the body's "model" */
+	int stream;			/* "stream": true */
+	int usage_asked;		/* OpenAI chat: stream_options.include_usage was true in the client's body */
+	int64_t output_cap;		/* max_tokens / max_completion_tokens / max_output_tokens; -1 when absent */
+	const char *cap_field;		/* the field that held it (static), or the one a lowered cap is written to */
+	int64_t input_bound;		/* an upper bound of the input tokens (the documented rule) */
+	int64_t choices;		/* OpenAI chat's "n" (1..128), else 1: each choice may write output_cap
+					 * tokens, so the hold's output is output_cap × choices */
+	/* The first member naming input stored at the provider (static:
+	 * "previous_response_id", "conversation", "prompt", "file_id",
+	 * "file_ids", "file_url", "item_reference", "source", "tools",
+	 * "container"), NULL when the body
+	 * carries all its input: the input bound is no bound then. */
+	const char *stored;
+	/* Responses' "previous_response_id" (not in stored: creditd lets it
+	 * through when the account received that response through creditd,
+	 * DESIGN §14), "" when absent; an id too long to have been kept is
+	 * cut, and so never found. */
+	char previous_response[LIMIT_GATEWAY_RESPONSE_ID_BYTES];
+	/* What the request asks that the provider bills beyond its tokens
+	 * (DESIGN §14), each with the member that asked it: api_gateway
+	 * refuses one the model's price row does not price, and holds the
+	 * rest at its worst case. tier: GW_TIER_* asked (standard: none,
+	 * "default", "standard_only"); cache_1h: a cache_control with a
+	 * 1-hour ttl; audio: audio in or out; web_search: a web search tool
+	 * or web_search_options, at most web_search_max searches (the
+	 * request's max_tool_calls or the tool's max_uses; -1: unsaid). */
+	int tier;
+	int cache_1h;
+	const char *audio;		/* "modalities", "audio" or "input_audio"; NULL: none */
+	const char *web_search;		/* "tools" or "web_search_options"; NULL: none */
+	int64_t web_search_max;
+	/* A member asking for what no price field prices (a server-side tool
+	 * other than web search: file search, code execution, image
+	 * generation, computer use, web fetch, MCP): refused (static). */
+	const char *unpriced;
+	/* Set by api_gateway, not read from the body: the input bound passes
+	 * the model's long-context threshold (Anthropic's only with its
+	 * 1M-context beta, without which the provider refuses such an
+	 * input): held at the tier's prices (DESIGN §14). The input's
+	 * member ("messages", "input"), NULL: not so. */
+	const char *long_context;
+	/* Set by api_gateway: an Anthropic call without the 1M-context beta,
+	 * whose input the provider never serves past the threshold: never
+	 * charged the tier (an estimate from its bound included). */
+	int long_context_off;
+};
+
+/* The usage a provider reported, as creditd charges it (DESIGN §12):
+ * input counts cached and cache-write tokens too. */
+struct gw_usage {
+	int have;			/* 1 once usage was seen */
+	/* Responses: the answer's own id (whole: its "id"; streamed: the
+	 * response.created or final event's response.id), "" when unseen. */
+	char response_id[LIMIT_GATEWAY_RESPONSE_ID_BYTES];
+	int64_t input_tokens;
+	int64_t cached_input_tokens;	/* cache reads */
+	int64_t cache_write_tokens;	/* Anthropic's cache_creation_input_tokens */
+	int64_t output_tokens;
+	/* Beyond tokens (DESIGN §14): the tier the answer says it served
+	 * (GW_TIER_*; standard when it says none), Anthropic's 1-hour cache
+	 * writes (usage.cache_creation.ephemeral_1h_input_tokens, part of
+	 * cache_write_tokens), OpenAI's audio tokens (prompt_ and
+	 * completion_tokens_details.audio_tokens, parts of input and output),
+	 * web searches run (Anthropic's usage.server_tool_use.
+	 * web_search_requests; Responses' web_search_call output items). */
+	int tier;
+	int64_t cache_write_1h_tokens;
+	int64_t audio_input_tokens, audio_output_tokens;
+	int64_t web_searches;
+};
+
+/* A stream's reader: fed the bytes of a server-sent-event stream as they
+ * come (any split), it finds each event, keeps the usage and counts the
+ * text, and says whether each event is passed on to the client. */
+struct gw_stream {
+	const struct gwkind_route *route;
+	int usage_asked;		/* from gw_ask: pass OpenAI's usage-only chunk on */
+	struct gw_usage usage;
+	int64_t text_bytes;		/* UTF-8 bytes of output text and tool arguments seen */
+	int64_t input_seen;		/* Anthropic message_start's input (with cache tokens), -1 until seen */
+	int done;			/* the stream's own end was seen ([DONE], message_stop, response.completed ...) */
+	int error;			/* an error event was seen */
+	char *line;			/* the event being assembled (malloc'ed) */
+	size_t line_len, line_cap;
+};
+/* Lines end in "\n" or "\r\n" (a lone "\r" is not read as an end), and
+ * an event ends with a blank line. When a stream ends, line holds the
+ * line_len bytes of an event never completed (a stream cut in the middle
+ * of one); they were neither read nor passed on. */
+
+/* ---- the interface ---- */
+
+
+/* A route a kind serves, under the base path. */
+struct gwkind_route {
+	const struct gwkind *kind;
+	int id;				/* the kind's own number for it */
+	const char *path;		/* "/openai/v1/chat/completions" (POST when forwarded) */
+	/* Appended to the provider's base URL ("/chat/completions"); NULL for
+	 * a route creditd answers itself (GET /openai/v1/models), which is
+	 * never forwarded and only counted. */
+	const char *upstream;
+	const char *metrics_name;	/* the route's name in metrics and logs ("gw_openai_chat") */
+	const char *label;		/* creditd_gateway_requests_total's route label ("chat_completions") */
+	/* Bills input only (embeddings): never streams, has no output cap,
+	 * its input is text (no image parts, no stored parts), its output
+	 * reported is ignored. */
+	int input_only;
+	/* The member that carries the input, as a refusal names it
+	 * ("messages", "input"). */
+	const char *input_member;
+};
+
+/* The upstream request's headers beyond Content-Type, as the kind writes
+ * them: a line ("Name: value") each through add. */
+struct gwkind_upstream {
+	const char *key;		/* the provider credential sent */
+	/* The client's headers the kind forwards (DESIGN §12), in the order
+	 * of gwkind.forwarded; "" : not sent by the client. */
+	const char *const *forwarded;
+};
+
+struct gwkind {
+	const char *name;		/* "openai": its paths are under /<name>/, metrics' provider label */
+	const char *title;		/* "OpenAI": its name in a sentence */
+	const struct gwkind_route *routes;
+	size_t nroutes;
+	/* Optional members may be null, a null member being one left out
+	 * (OpenAI's reference); else null is a value a type check refuses. */
+	int nullable;
+	/* The client's headers forwarded upstream (their names as sent), NULL-ended. */
+	const char *const *forwarded;
+	/* The provider's answer headers passed back beyond the common ones
+	 * (gwcall.c), as name prefixes, NULL-ended. */
+	const char *const *passed_back;
+
+	/* What root (a request body of route r, a JSON object) asks that is
+	 * the kind's own: its output cap (ask->output_cap, ask->cap_field,
+	 * ask->choices), stream options (ask->usage_asked), members it
+	 * refuses. 0, or -1 through gwkind_refuse. Called after the model
+	 * and "stream" were read. */
+	int (*read)(const struct gwkind_route *r, const json_t *root, struct gw_ask *ask, struct gwkind_refusal *rf);
+	/* 1 when the body sent upstream for ask differs from the client's
+	 * beyond a lowered cap (OpenAI chat's stream usage option). */
+	int (*rewrites)(const struct gwkind_route *r, const struct gw_ask *ask);
+	/* Changes root (the client's body) into the one sent: the kind's own
+	 * change when rewrites said so, and cap written to the cap's member
+	 * when lower. 0, or -1 out of memory. */
+	int (*rewrite)(const struct gwkind_route *r, json_t *root, const struct gw_ask *ask, int lower, int64_t cap);
+	/* The usage of a whole answer (root: its JSON), into *u (zeroed by
+	 * the caller; have 0 when it holds none creditd can charge). */
+	void (*usage)(const struct gwkind_route *r, const json_t *root, struct gw_usage *u);
+	/* One complete event of a stream (its fields parsed): the usage and
+	 * text taken into s. 1 to pass it on, 0 to keep it from the client. */
+	int (*event)(struct gw_stream *s, const struct gwkind_sse *e);
+	/* creditd's error object src (its "type", "code", "message",
+	 * "param" and the rest) answered with status, as the kind's SDKs
+	 * parse an error: a new JSON value, NULL on out of memory. */
+	json_t *(*error)(int status, const json_t *src);
+	/* Writes the upstream headers of a call through add (a line each,
+	 * "Name: value"); up is the credential and the forwarded headers. 0,
+	 * or -1 when add failed. */
+	int (*headers)(const struct gwkind_upstream *up, int (*add)(void *arg, const char *line), void *arg);
+	/* 1 when the provider serves no input past a model's long-context
+	 * threshold on a call with these forwarded headers (Anthropic
+	 * without its 1M-context beta): such a call is never held or charged
+	 * the tier. NULL: it serves any. */
+	int (*long_context_off)(const char *const *forwarded);
+};
+
+/* The kinds (gwkind.c): the i-th, NULL past the last. */
+const struct gwkind *gwkind_at(size_t i);
+/* The kind named name ("openai"), NULL when none. */
+const struct gwkind *gwkind_named(const char *name);
+/* The kind whose paths path is under: "/<name>" or "/<name>/...", NULL
+ * when none (a path of creditd's own API). */
+const struct gwkind *gwkind_of_path(const char *path);
+/* The route forwarded at path (POST), NULL when none. */
+const struct gwkind_route *gwkind_route(const char *path);
+/* The route named metrics_name ("gw_openai_chat"), NULL when none. */
+const struct gwkind_route *gwkind_route_named(const char *metrics_name);
+
+/* The client headers every kind forwards, numbered across the kinds in
+ * order (a request keeps each, api.h gw_forwarded): how many, and the
+ * i-th's name, with its kind (*k) and its place in the kind's list (*j);
+ * NULL past the last. */
+size_t gwkind_forwarded_count(void);
+const char *gwkind_forwarded_at(size_t i, const struct gwkind **k, size_t *j);
+
+extern const struct gwkind gwkind_openai;
+extern const struct gwkind gwkind_anthropic;
+
+#endif

@@ -1,0 +1,95 @@
+/* gwkind_read.c: the helpers every provider kind reads its shape with
+ * (gwkind_int.h), and the shared reading (gwshape*.c) with them: a
+ * refusal naming its member, a member as the kind's nullability reads
+ * it, an integer member in its range, an event's type and data, the text
+ * and ids a stream carries. Pure: no I/O, no clock. */
+#include "gwkind.h"
+#include "gwkind_int.h"
+
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int gwkind_refuse(struct gwkind_refusal *rf, const char *param, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (rf->err != NULL && rf->errcap > 0) {
+		va_start(ap, fmt);
+		vsnprintf(rf->err, rf->errcap, fmt, ap);
+		va_end(ap);
+	}
+	if (rf->param != NULL)
+		*rf->param = param;
+	return -1;
+}
+
+json_t *gwkind_member(const struct gwkind_route *r, const json_t *o, const char *key)
+{
+	json_t *v = json_object_get(o, key);
+
+	if (v != NULL && json_is_null(v) && r->kind->nullable)
+		return NULL;
+	return v;
+}
+
+int gwkind_read_int(struct gwkind_refusal *rf, const struct gwkind_route *r, const json_t *root, const char *name, int64_t least,
+		    int64_t most, int64_t *out)
+{
+	json_t *v = gwkind_member(r, root, name);
+
+	*out = -1;
+	if (v == NULL)
+		return 0;
+	if (!json_is_integer(v) || json_integer_value(v) < least || json_integer_value(v) > most)
+		return gwkind_refuse(rf, name, "\"%s\" must be an integer from %lld to %lld", name, (long long)least,
+			      (long long)most);
+	*out = (int64_t)json_integer_value(v);
+	return 0;
+}
+
+void gwkind_keep_id(struct gw_usage *u, const json_t *id)
+{
+	if (json_is_string(id) && json_string_length(id) > 0 && json_string_length(id) < sizeof(u->response_id))
+		memcpy(u->response_id, json_string_value(id), json_string_length(id) + 1);
+}
+
+void gwkind_count_text(struct gw_stream *s, const json_t *v)
+{
+	if (json_is_string(v))
+		s->text_bytes = gwkind_add_held(s->text_bytes, (int64_t)json_string_length(v));
+}
+
+void gwkind_keep_extras(struct gw_usage *to, const struct gw_usage *from)
+{
+	memcpy(to->response_id, from->response_id, sizeof(to->response_id));
+	to->tier = from->tier;
+	to->cache_write_1h_tokens = from->cache_write_1h_tokens;
+	to->audio_input_tokens = from->audio_input_tokens;
+	to->audio_output_tokens = from->audio_output_tokens;
+	to->web_searches = from->web_searches;
+}
+
+const char *gwkind_event_type(const struct gwkind_sse *e, const json_t *root, char *buf, size_t cap)
+{
+	const char *type = json_string_value(json_object_get(root, "type"));
+
+	if (type != NULL)
+		return type;
+	buf[0] = '\0';
+	if (e->name != NULL && e->name_len < cap) {
+		memcpy(buf, e->name, e->name_len);
+		buf[e->name_len] = '\0';
+	}
+	return buf;
+}
+
+json_t *gwkind_event_json(const struct gwkind_sse *e)
+{
+	json_error_t jerr;
+
+	return e->data_lines > 0 ? json_loadb(e->data, e->data_len, JSON_ALLOW_NUL, &jerr) : NULL;
+}
+
