@@ -329,41 +329,46 @@ int keys_model_name_ok(const char *name)
 	return 1;
 }
 
+int keys_models_next(const char **at, const char **name, size_t *len)
+{
+	if (*at == NULL)
+		return 0;
+	const char *comma = strchr(*at, ',');
+	*name = *at;
+	*len = comma != NULL ? (size_t)(comma - *at) : strlen(*at);
+	*at = comma != NULL ? comma + 1 : NULL;
+	return 1;
+}
+
 const char *keys_models_check(const char *list)
 {
-	char name[LIMIT_NAME_BYTES + 1];
+	char one[LIMIT_NAME_BYTES + 1];
+	const char *at = list, *name;
+	size_t len;
 	int n = 0;
 	if (strlen(list) > LIMIT_KEY_MODELS_BYTES)
 		return "too long a list of models";
-	for (const char *p = list;; n++) {
-		const char *comma = strchr(p, ',');
-		size_t len = comma != NULL ? (size_t)(comma - p) : strlen(p);
-		if (n == LIMIT_KEY_MODELS)
+	while (keys_models_next(&at, &name, &len)) {
+		if (++n > LIMIT_KEY_MODELS)
 			return "more models than a key may list (16)";
 		if (len < 1 || len > LIMIT_NAME_BYTES)
 			return "a model name must be 1 to 64 bytes";
-		memcpy(name, p, len);
-		name[len] = '\0';
-		if (!keys_model_name_ok(name))
+		memcpy(one, name, len);
+		one[len] = '\0';
+		if (!keys_model_name_ok(one))
 			return "a model name may hold no comma, space or control character";
-		if (comma == NULL)
-			return NULL;
-		p = comma + 1;
 	}
+	return NULL;
 }
 
 int keys_model_allowed(const char *models, const char *model)
 {
-	size_t n = strlen(model);
+	const char *at = models, *name;
+	size_t len, n = strlen(model);
 	if (models[0] == '\0')
 		return 1;
-	for (const char *p = models;;) {
-		const char *comma = strchr(p, ',');
-		size_t len = comma != NULL ? (size_t)(comma - p) : strlen(p);
-		if (len == n && memcmp(p, model, n) == 0)
+	while (keys_models_next(&at, &name, &len))
+		if (len == n && memcmp(name, model, n) == 0)
 			return 1;
-		if (comma == NULL)
-			return 0;
-		p = comma + 1;
-	}
+	return 0;
 }

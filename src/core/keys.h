@@ -48,6 +48,11 @@ struct key_grant {
 /* 1 when name may be listed among a key's models: 1 to LIMIT_NAME_BYTES
  * bytes, none a comma, a space or a control character. */
 int keys_model_name_ok(const char *name);
+/* The names of a key's models (comma-separated), one at a time: start
+ * with *at = the list; each call gives the next name (not NUL-ended:
+ * *name, *len; an empty one too, as "a,,b" has) and moves *at past it;
+ * 0 when none is left. */
+int keys_models_next(const char **at, const char **name, size_t *len);
 /* NULL when list (comma-separated) may be a key's models: 1 to
  * LIMIT_KEY_MODELS names, each keys_model_name_ok; else why not (a
  * static text). */

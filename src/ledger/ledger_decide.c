@@ -467,16 +467,14 @@ static enum cd_err settle_finish(struct store *lg, struct batch *b, struct guard
 	/* Its answer, kept with the hold for a replay, rendered by the
 	 * caller's renderer; its fields are bounded, so it always fits the
 	 * column (limits.h). */
-	op->charged = cost;
-	op->released = released;
-	op->late = !pending;
 	ledger_decide_note(op, a);
+	op->settled = (struct ledger_settle_done){.charged_micros = cost, .released_micros = released,
+		.balance_micros = op->balance, .available_micros = op->available, .late = !pending};
+	ledger_rows_copy_text(op->settled.hold_id, sizeof(op->settled.hold_id), id);
+	ledger_rows_copy_text(op->settled.account, sizeof(op->settled.account), a->ext_id);
 	struct ledger_done *d = &b->answer;
 	d->kind = LEDGER_DONE_SETTLE;
-	d->u.settle = (struct ledger_settle_done){.charged_micros = cost, .released_micros = released,
-		.balance_micros = op->balance, .available_micros = op->available, .late = op->late};
-	ledger_rows_copy_text(d->u.settle.hold_id, sizeof(d->u.settle.hold_id), id);
-	ledger_rows_copy_text(d->u.settle.account, sizeof(d->u.settle.account), a->ext_id);
+	d->u.settle = op->settled;
 	json_t *out = NULL;
 	int status;
 	char *text = op->render(d, &status, &out) == CD_OK ? json_dumps(out, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;

@@ -67,7 +67,9 @@ struct guard_op {
 	 * (ledger_load_spend_more) once the decision is made. */
 	int64_t spend_more;
 	char state[16];
-	int late;			/* a settle of a hold expired or captured first */
+	/* A settle's answer, made once when it is decided: kept with its
+	 * hold for a replay, and answered. */
+	struct ledger_settle_done settled;
 	/* The answer: typed (done), and as JSON (out) when it is stored under
 	 * its key or was stored before (a replay), or is a refusal. */
 	struct ledger_guard_done done;

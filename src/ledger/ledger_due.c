@@ -29,7 +29,6 @@ static int period_due(const struct store *lg, const struct acct *a)
 	return a->plan[0] != '\0' && a->plan_period != lg->now_month;
 }
 
-/* Rolls the month over and applies what is due: called with the row locked. */
 void ledger_due_roll(const struct store *lg, struct acct *a)
 {
 	struct roll_effect month, day;

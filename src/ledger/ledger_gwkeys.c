@@ -43,17 +43,13 @@ static json_t *models_json(const char *models)
 	if (models == NULL || models[0] == '\0')
 		return json_null();
 	json_t *list = json_array();
-	for (const char *p = models; list != NULL;) {
-		const char *comma = strchr(p, ',');
-		size_t len = comma != NULL ? (size_t)(comma - p) : strlen(p);
-		if (json_array_append_new(list, json_stringn(p, len)) != 0) {
+	const char *at = models, *name;
+	size_t len;
+	while (list != NULL && keys_models_next(&at, &name, &len))
+		if (json_array_append_new(list, json_stringn(name, len)) != 0) {
 			json_decref(list);
 			return NULL;
 		}
-		if (comma == NULL)
-			break;
-		p = comma + 1;
-	}
 	return list;
 }
 

@@ -54,13 +54,7 @@ static void op_done(const struct batch *b, const struct guard_op *op, struct led
 		break;
 	case GUARD_SETTLE:
 		d->kind = LEDGER_DONE_SETTLE;
-		ledger_rows_hold_id_format(d->u.settle.hold_id, sizeof(d->u.settle.hold_id), a->id, b->holds[op->hold].h.id);
-		ledger_rows_copy_text(d->u.settle.account, sizeof(d->u.settle.account), a->ext_id);
-		d->u.settle.charged_micros = op->charged;
-		d->u.settle.released_micros = op->released;
-		d->u.settle.balance_micros = op->balance;
-		d->u.settle.available_micros = op->available;
-		d->u.settle.late = op->late;
+		d->u.settle = op->settled;	/* made when it was decided */
 		break;
 	case GUARD_RELEASE:
 		d->kind = LEDGER_DONE_RELEASE;

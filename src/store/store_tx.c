@@ -75,7 +75,6 @@ static enum cd_err due_pass(struct store *lg, struct store_tx *t)
 	lg->reroute_now = 1;	/* no backoff: nothing conflicted */
 	lg->idem_key = idem_key;
 	lg->journal_key = journal_key;
-	lg->ndue = 0;
 	return rc;
 }
 
