@@ -284,6 +284,15 @@ _Static_assert(LIMIT_GATEWAY_IMAGE_TOKENS <= LIMIT_TOKENS_MAX, "an image's token
 #define LIMIT_CONFIG_FILE_BYTES (1024 * 1024)
 /* Config file lines. */
 #define LIMIT_CONFIG_LINE_BYTES 4096
+/* A named section's name ("[provider NAME]"), with its NUL: a name goes
+ * into a gateway call's request_id (gw_NAME_<random>) and a metric's
+ * label, so it is short and of a few characters. */
+#define LIMIT_CONFIG_NAME_BYTES 33
+/* Named sections in one config: providers are a few, and each costs a
+ * block and its strings for the daemon's life. */
+#define LIMIT_CONFIG_NAMED 64
+/* The gateway's providers counted in metrics: every section and §12's two. */
+#define LIMIT_METRICS_PROVIDERS (LIMIT_CONFIG_NAMED + 2)
 /* Signing secrets (widget.token_secret, notify.secret, each Stripe
  * webhook secret): HMAC-SHA256 keys shorter than 32 bytes are guessable
  * offline from one signed message; a "whsec_" secret counts whole. */
@@ -745,6 +754,13 @@ _Static_assert(LIMIT_STRIPE_EVENTS_MIN_DAYS <= LIMIT_RETENTION_MAX_DAYS, "some s
  * together (the request keeps each, read once by the worker). */
 #define LIMIT_GATEWAY_KIND_FORWARDED 4
 #define LIMIT_GATEWAY_FORWARDED 8
+/* Providers one gateway call may try ([gateway] max_attempts's most):
+ * each try is a failure before the first byte the client waits out
+ * (up to first_byte_timeout_seconds each), so a few. */
+#define LIMIT_GATEWAY_ATTEMPTS_MAX 10
+/* Header lines sent upstream beyond the kind's own: a provider's
+ * configured headers ([provider NAME] headers). */
+#define LIMIT_GATEWAY_PROVIDER_HEADERS 16
 /* The provider's URL: a configured base and a fixed path. */
 #define LIMIT_GATEWAY_URL_BYTES 1024
 /* A Responses API response id kept for previous_response_id (DESIGN §14),

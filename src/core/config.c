@@ -78,15 +78,37 @@ static const struct config_key *key_at(const struct config_module *const *module
 	return NULL;
 }
 
+/* Key i of the modules' named sections' tables (described under their
+ * doc_section), NULL past the last; *named its table. */
+static const struct config_key *named_key_at(const struct config_module *const *modules, size_t i,
+					     const struct config_named **named)
+{
+	for (size_t m = 0; m < CONFIG_MODULES; m++) {
+		const struct config_named *t = modules[m]->named;
+		if (t == NULL)
+			continue;
+		if (i < t->nkeys) {
+			*named = t;
+			return &t->keys[i];
+		}
+		i -= t->nkeys;
+	}
+	return NULL;
+}
+
 size_t config_describe(const struct config_module *const modules[CONFIG_MODULES], size_t i, struct cfg_doc *d)
 {
-	size_t n = CFG_KEYS, slot;
+	size_t n = CFG_KEYS, slot, plain;
+	const struct config_named *t = NULL;
 	for (size_t m = 0; m < CONFIG_MODULES; m++)
 		n += modules[m]->nkeys;
-	const struct config_key *k = key_at(modules, i, &slot);
+	plain = n;
+	for (size_t m = 0; m < CONFIG_MODULES; m++)
+		n += modules[m]->named != NULL ? modules[m]->named->nkeys : 0;
+	const struct config_key *k = i < plain ? key_at(modules, i, &slot) : named_key_at(modules, i - plain, &t);
 	if (k != NULL)
-		*d = (struct cfg_doc){k->section, k->key, k->def, k->choices, k->env, k->type == CONFIG_INT,
-				      k->type == CONFIG_SECRET, k->min, k->max};
+		*d = (struct cfg_doc){t != NULL ? t->doc_section : k->section, k->key, k->def, k->choices, k->env,
+				      k->type == CONFIG_INT, k->type == CONFIG_SECRET, k->min, k->max};
 	return n;
 }
 
@@ -147,7 +169,20 @@ static int set_value(void *base, const struct config_key *k, const char *v, cons
 	const char *why = k->valid != NULL ? k->valid(v) : NULL;
 	if (why != NULL)
 		return config_fail(err, errcap, "%s: %s.%s %s", where, k->section, k->key, why);
-	char *dup = strdup(v);
+	if (k->type == CONFIG_LINES && *str_slot(base, k) != NULL && (*str_slot(base, k))[0] != '\0' && v[0] != '\0') {
+		/* One more line (a default is "" or one line). */
+		size_t had = strlen(*str_slot(base, k)), n = strlen(v);
+		char *more = realloc(*str_slot(base, k), had + n + 2);
+		if (more == NULL)
+			return config_fail(err, errcap, "out of memory");
+		memcpy(more + had, v, n);
+		memcpy(more + had + n, "\n", 2);
+		*str_slot(base, k) = more;
+		return 0;
+	}
+	char *dup = k->type == CONFIG_LINES && v[0] != '\0' ? malloc(strlen(v) + 2) : strdup(v);
+	if (dup != NULL && k->type == CONFIG_LINES && v[0] != '\0')
+		snprintf(dup, strlen(v) + 2, "%s\n", v);
 	if (dup == NULL)
 		return config_fail(err, errcap, "out of memory");
 	free(*str_slot(base, k));
@@ -155,11 +190,35 @@ static int set_value(void *base, const struct config_key *k, const char *v, cons
 	return 0;
 }
 
+/* The named section open (the last one opened when the header was a
+ * named one), or NULL. */
+static struct config_section *named_open(struct cfg *c, const char *section)
+{
+	if (c->nnamed == 0 || strchr(section, ' ') == NULL)
+		return NULL;
+	for (size_t i = 0; i < c->nnamed; i++) {
+		const struct config_named *t = c->modules[c->named[i].slot]->named;
+		size_t w = strlen(t->word);
+		if (strncmp(section, t->word, w) == 0 && section[w] == ' ' && strcmp(section + w + 1, c->named[i].name) == 0)
+			return &c->named[i];
+	}
+	return NULL;
+}
+
 /* The key of that name in section ("" before any section header: the
  * first of that name in the tables' order), and its slot. */
 static const struct config_key *find_key(const struct cfg *c, const char *section, const char *key, size_t *slot)
 {
 	const struct config_key *k;
+	struct config_section *open = named_open((struct cfg *)c, section);
+	if (open != NULL) {
+		const struct config_named *t = c->modules[open->slot]->named;
+		*slot = open->slot;
+		for (size_t i = 0; i < t->nkeys; i++)
+			if (strcmp(t->keys[i].key, key) == 0)
+				return &t->keys[i];
+		return NULL;
+	}
 	for (size_t i = 0; (k = key_at(c->modules, i, slot)) != NULL; i++) {
 		if (strcmp(k->key, key) != 0)
 			continue;
@@ -201,6 +260,51 @@ static char *unquote(char *v)
 	return v;
 }
 
+static int set_defaults(void *base, const struct config_key *keys, size_t n, char *err, size_t errcap);
+
+/* "[WORD NAME]": a named section of the module whose word is WORD,
+ * opened (its keys' defaults set) or opened again. */
+static int named_section(struct cfg *c, char *s, int lineno, char *section, size_t seccap, const char *file,
+			 char *err, size_t errcap)
+{
+	char *sp = strchr(s, ' ');
+	*sp = '\0';
+	const char *nm = trim(sp + 1);
+	size_t m = 0;
+	while (m < CONFIG_MODULES && (c->modules[m]->named == NULL || strcmp(c->modules[m]->named->word, s) != 0))
+		m++;
+	if (m == CONFIG_MODULES)
+		return config_fail(err, errcap, "%s:%d: unknown section [%s %s]", file, lineno, s, nm);
+	const struct config_named *t = c->modules[m]->named;
+	size_t len = strspn(nm, "abcdefghijklmnopqrstuvwxyz0123456789_-");
+	const char *why = len == 0 || nm[len] != '\0' || len >= LIMIT_CONFIG_NAME_BYTES
+		? "must be 1 to 32 of a-z, 0-9, '_' and '-'" : t->name_valid != NULL ? t->name_valid(nm) : NULL;
+	if (why != NULL)
+		return config_fail(err, errcap, "%s:%d: the name of [%s %s] %s", file, lineno, s, nm, why);
+	snprintf(section, seccap, "%s %s", s, nm);
+	if (named_open(c, section) != NULL)
+		return 0;
+	if (c->nnamed == LIMIT_CONFIG_NAMED)
+		return config_fail(err, errcap, "%s:%d: more than %d named sections", file, lineno, LIMIT_CONFIG_NAMED);
+	struct config_section *n = &c->named[c->nnamed];
+	snprintf(n->name, sizeof(n->name), "%s", nm);
+	n->slot = m;
+	if ((n->block = calloc(1, t->size)) == NULL)
+		return config_fail(err, errcap, "out of memory");
+	c->nnamed++;
+	return set_defaults(n->block, t->keys, t->nkeys, err, errcap);
+}
+
+const void *config_named_at(const struct cfg *c, size_t slot, size_t i, const char **name)
+{
+	for (size_t j = 0; j < c->nnamed; j++)
+		if (c->named[j].slot == slot && i-- == 0) {
+			*name = c->named[j].name;
+			return c->named[j].block;
+		}
+	return NULL;
+}
+
 static int parse_line(struct cfg *c, char *line, int lineno, char *section, size_t seccap,
 		      const char *name, char *err, size_t errcap)
 {
@@ -213,6 +317,8 @@ static int parse_line(struct cfg *c, char *line, int lineno, char *section, size
 			return config_fail(err, errcap, "%s:%d: malformed section header", name, lineno);
 		*close = '\0';
 		s = trim(s + 1);
+		if (strchr(s, ' ') != NULL)
+			return named_section(c, s, lineno, section, seccap, name, err, errcap);
 		/* A section is known when a key of a table is in it. */
 		if (!known_section(c, s))
 			return config_fail(err, errcap, "%s:%d: unknown section [%s]", name, lineno, s);
@@ -237,7 +343,7 @@ static int parse_line(struct cfg *c, char *line, int lineno, char *section, size
 
 static int parse_text(struct cfg *c, char *text, const char *name, char *err, size_t errcap)
 {
-	char section[32] = "";
+	char section[32 + LIMIT_CONFIG_NAME_BYTES] = "";
 	int lineno = 0;
 	char *p = text;
 	while (*p != '\0') {
@@ -272,6 +378,14 @@ static int apply_defaults(struct cfg *c, const struct config_module *const *modu
 			return config_fail(err, errcap, "out of memory");
 	for (size_t i = 0; (k = key_at(modules, i, &slot)) != NULL; i++)
 		if (set_value(base_of(c, slot), k, k->def, "default", err, errcap) != 0)
+			return -1;
+	return 0;
+}
+
+static int set_defaults(void *base, const struct config_key *keys, size_t n, char *err, size_t errcap)
+{
+	for (size_t i = 0; i < n; i++)
+		if (set_value(base, &keys[i], keys[i].def, "default", err, errcap) != 0)
 			return -1;
 	return 0;
 }
@@ -470,6 +584,12 @@ static const struct config_key *secret_set(struct cfg *c)
 	for (size_t i = 0; (k = key_at(c->modules, i, &slot)) != NULL; i++)
 		if (k->type == CONFIG_SECRET && (*str_slot(base_of(c, slot), k))[0] != '\0')
 			return k;
+	for (size_t j = 0; j < c->nnamed; j++) {
+		const struct config_named *t = c->modules[c->named[j].slot]->named;
+		for (size_t i = 0; i < t->nkeys; i++)
+			if (t->keys[i].type == CONFIG_SECRET && (*str_slot(c->named[j].block, &t->keys[i]))[0] != '\0')
+				return &t->keys[i];
+	}
 	return NULL;
 }
 
@@ -593,6 +713,15 @@ void config_free(struct cfg *c)
 			*str_slot(base, k) = NULL;
 		}
 	}
+	for (size_t j = 0; j < c->nnamed; j++) {
+		const struct config_named *t = c->modules[c->named[j].slot]->named;
+		for (size_t i = 0; c->named[j].block != NULL && i < t->nkeys; i++)
+			if (t->keys[i].type != CONFIG_INT)
+				free(*str_slot(c->named[j].block, &t->keys[i]));
+		free(c->named[j].block);
+		c->named[j].block = NULL;
+	}
+	c->nnamed = 0;
 	for (size_t m = 0; m < CONFIG_MODULES; m++) {
 		if (c->module[m] != NULL && c->modules[m]->release != NULL)
 			c->modules[m]->release(c->module[m]);

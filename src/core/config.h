@@ -25,9 +25,11 @@
 #define CFG_DEFAULT_PATH "/etc/creditd/creditd.conf"
 #endif
 
-/* A key's type: text, an integer from min to max, one of choices, or a
- * secret (text a file others may read must not hold). */
-enum config_type { CONFIG_STR, CONFIG_INT, CONFIG_ENUM, CONFIG_SECRET };
+/* A key's type: text, an integer from min to max, one of choices, a
+ * secret (text a file others may read must not hold), or lines (text
+ * that each `key = value` of the key adds one "\n"-ended line to, as
+ * a provider's headers; the environment's value is one line). */
+enum config_type { CONFIG_STR, CONFIG_INT, CONFIG_ENUM, CONFIG_SECRET, CONFIG_LINES };
 
 /* One key of a config table: core's (config.c, offsets in struct cfg) or
  * a module's (beside its code, offsets in the module's struct). */
@@ -88,6 +90,27 @@ struct config_module {
 	/* Frees what finish made (the keys' strings are the loader's).
 	 * NULL: nothing. */
 	void (*release)(void *block);
+	/* Its named sections, "[WORD NAME]" (nginx's upstream blocks), or
+	 * NULL: none. */
+	const struct config_named *named;
+};
+
+/* A module's named sections: "[provider deepseek]" opens one of word
+ * "provider" named "deepseek", whose keys are keys (section "provider
+ * NAME" in the docs), each section read into a block of its own of size
+ * bytes, defaults first; a section opened again is the same one (a key
+ * given again wins, as anywhere). The module's finish reads them in file
+ * order (config_named_at). No environment variable sets them. */
+struct config_named {
+	const char *word;		/* "provider" */
+	const char *doc_section;	/* "provider NAME": the keys' section in the docs */
+	const struct config_key *keys;
+	size_t nkeys;
+	size_t size;
+	/* The name's check beyond 1 to LIMIT_CONFIG_NAME_BYTES - 1 of
+	 * [a-z0-9_-]: NULL when it passes, else the rest of a sentence. May
+	 * be NULL. */
+	const char *(*name_valid)(const char *name);
 };
 
 /* What core reads and what the layers share ([server], [database],
@@ -131,6 +154,13 @@ struct cfg {
 	/* The modules config_load was given, by slot, and each one's block. */
 	const struct config_module *const *modules;
 	void *module[CONFIG_MODULES];
+	/* The named sections read, in file order (config_named_at). */
+	struct config_section {
+		char name[LIMIT_CONFIG_NAME_BYTES];
+		size_t slot;		/* its module's */
+		void *block;
+	} named[LIMIT_CONFIG_NAMED];
+	size_t nnamed;
 
 	/* Derived at load time. */
 	int capture_expired;		/* expired_holds == capture */
@@ -164,6 +194,10 @@ struct cfg_doc {
 /* The number of keys, core's and every module's of modules (core's
  * first, then by slot); fills d for key i when i is below it. */
 size_t config_describe(const struct config_module *const modules[CONFIG_MODULES], size_t i, struct cfg_doc *d);
+
+/* Section i of module slot's named sections, in file order: its block,
+ * *name its name; NULL past the last. */
+const void *config_named_at(const struct cfg *c, size_t slot, size_t i, const char **name);
 
 /* The config file path names (-c's value, or NULL): path, else
  * $CREDITD_CONFIG, else CFG_DEFAULT_PATH. */

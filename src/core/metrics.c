@@ -73,6 +73,15 @@ static atomic_ullong gw_over_hold;
  * gateway's: found once at init, not by name on every request. */
 static int gw_of_route[LIMIT_METRICS_ROUTES + 1];
 static atomic_ullong gw_settles[GW_REASONS];
+/* The providers' tries (DESIGN §14), by provider as registered and by
+ * outcome (enum metrics_try's order). */
+static const char *const gw_outcomes[] = {"ok", "client_error", "rate_limited", "server_error", "unreachable",
+					  "timeout"};
+#define GW_OUTCOMES ((int)(sizeof(gw_outcomes) / sizeof(gw_outcomes[0])))
+_Static_assert(GW_OUTCOMES == METRICS_TRY_TIMEOUT + 1, "one name per outcome");
+static char gw_providers[LIMIT_METRICS_PROVIDERS][LIMIT_CONFIG_NAME_BYTES];
+static size_t gw_nproviders;
+static atomic_ullong gw_tries[LIMIT_METRICS_PROVIDERS][GW_OUTCOMES];
 static atomic_ullong gw_overhead[GW_BUCKETS + 1], gw_overhead_micros;
 
 int metrics_init(const char *const *names, size_t n)
@@ -111,6 +120,22 @@ int metrics_gateway_route(const char *route, const char *provider, const char *l
 	}
 	log_error("metrics: gateway route %s is not a registered route", route);
 	return -1;
+}
+
+int metrics_gateway_provider(size_t index, const char *name)
+{
+	if (index != gw_nproviders || index >= LIMIT_METRICS_PROVIDERS) {
+		log_error("metrics: provider %s registered out of order or past %d", name, LIMIT_METRICS_PROVIDERS);
+		return -1;
+	}
+	snprintf(gw_providers[gw_nproviders++], LIMIT_CONFIG_NAME_BYTES, "%s", name);
+	return 0;
+}
+
+void metrics_gateway_try(size_t provider, enum metrics_try outcome)
+{
+	if (provider < gw_nproviders && (int)outcome >= 0 && (int)outcome < GW_OUTCOMES)
+		atomic_fetch_add_explicit(&gw_tries[provider][outcome], 1, memory_order_relaxed);
 }
 
 static size_t route_index(const char *name)
@@ -365,6 +390,13 @@ static void emit_gateway(struct dynbuf *b, long long in_flight)
 			dynbuf_printf(b, "creditd_gateway_requests_total{provider=\"%s\",route=\"%s\",status=\"%s\"} %llu\n",
 				      gw_routes[r].provider, gw_routes[r].label, st, n);
 		}
+	dynbuf_printf(b, "# HELP creditd_gateway_provider_tries_total Tries of a provider by the gateway's calls, by "
+		      "provider and outcome (a failure before the first byte falls back to the next provider).\n"
+		      "# TYPE creditd_gateway_provider_tries_total counter\n");
+	for (size_t p = 0; p < gw_nproviders; p++)
+		for (int o = 0; o < GW_OUTCOMES; o++)
+			dynbuf_printf(b, "creditd_gateway_provider_tries_total{provider=\"%s\",outcome=\"%s\"} %llu\n",
+				      gw_providers[p], gw_outcomes[o], load(&gw_tries[p][o]));
 	dynbuf_printf(b, "# HELP creditd_gateway_in_flight Gateway calls in flight.\n"
 		      "# TYPE creditd_gateway_in_flight gauge\ncreditd_gateway_in_flight %lld\n", in_flight);
 	dynbuf_printf(b, "# HELP creditd_gateway_settles_total Gateway calls ended, by settle reason.\n"

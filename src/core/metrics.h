@@ -35,6 +35,16 @@ void metrics_gateway_settle(const char *reason);
  * counts; the strings must live as long as the process. 0, or -1
  * (logged) when route was not registered. */
 int metrics_gateway_route(const char *route, const char *provider, const char *label);
+/* The providers a gateway call tries (DESIGN §14): registered at start,
+ * index by index from 0 in the order the gateway lists them (name copied);
+ * 0, or -1 (logged) out of order or past LIMIT_METRICS_PROVIDERS. */
+int metrics_gateway_provider(size_t index, const char *name);
+/* One try of provider (its index) ended so: 2xx; another status below
+ * 500 but 429 (passed on); 429; 500 or above; no connection or one
+ * broken before any status; no first byte in time. */
+enum metrics_try { METRICS_TRY_OK, METRICS_TRY_CLIENT_ERROR, METRICS_TRY_RATE_LIMITED, METRICS_TRY_SERVER_ERROR,
+		   METRICS_TRY_UNREACHABLE, METRICS_TRY_TIMEOUT };
+void metrics_gateway_try(size_t provider, enum metrics_try outcome);
 /* A gateway call's usage beyond what was asked (gwmoney.h), charged. */
 void metrics_gateway_over_hold(void);
 void metrics_gateway_overhead(double ms);

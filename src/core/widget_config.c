@@ -12,7 +12,7 @@ static const struct config_key keys[] = {
 };
 
 const struct config_module widget_config_module = {
-	"widget", CONFIG_MODULE_WIDGET, keys, sizeof(keys) / sizeof(keys[0]), sizeof(struct widget_config), NULL, NULL,
+	"widget", CONFIG_MODULE_WIDGET, keys, sizeof(keys) / sizeof(keys[0]), sizeof(struct widget_config), NULL, NULL, NULL,
 };
 
 const struct widget_config *widget_config_of(const struct cfg *c)

@@ -392,6 +392,9 @@ static void take_inbox(void)
 		s->edge = *gwcall_edge(c);
 		const struct provider_call *pc = gwcall_start(c, on_wake, s);
 		s->x = pc != NULL ? provider_start(loop_m, pc, s, err, sizeof(err)) : NULL;
+		/* A provider refused at once (its URL) falls back as a failed one does. */
+		while (s->x == NULL && pc != NULL && (pc = gwcall_retry(c, PROVIDER_FAILED, err)) != NULL)
+			s->x = provider_start(loop_m, pc, s, err, sizeof(err));
 		if (s->x == NULL) {
 			s->c = NULL;
 			free_slots[nfree++] = s->idx;
@@ -411,9 +414,18 @@ static void hand_done(void)
 	while (provider_next_done(loop_m, &owner, &r, err, sizeof(err)) == 0) {
 		struct slot *s = owner;
 		struct gwcall *c = s->c;
+		/* A failure before the first byte: the next provider serving the
+		 * model, on the same slot and hold (DESIGN §14). */
+		const struct provider_call *pc;
+		s->x = NULL;
+		while (s->x == NULL && (pc = gwcall_retry(c, r, err)) != NULL) {
+			s->x = provider_start(loop_m, pc, s, err, sizeof(err));
+			r = PROVIDER_FAILED;
+		}
+		if (s->x != NULL)
+			continue;
 		unwatch(s);
 		s->c = NULL;
-		s->x = NULL;
 		free_slots[nfree++] = s->idx;
 		ending_push(c, r, err);
 	}

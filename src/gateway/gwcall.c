@@ -18,6 +18,7 @@
  * bound held, cached above input) is charged as the provider reported it
  * and flagged over_hold (gwmoney.h, DESIGN §14); the answer passes on. */
 #include "gwcall.h"
+#include "gwcall_int.h"
 #include "answer.h"
 #include "gwmoney.h"
 #include "timefmt.h"
@@ -41,91 +42,16 @@
 #include <strings.h>
 #include <time.h>
 
-static const struct cfg *cc;
-static const struct gwconfig *gw;	/* cc's [gateway] keys */
+static const struct gwconfig *gw;	/* the [gateway] keys */
 /* Whole answers' bytes held by every call in flight: the answer, then its
  * framed copy once it is written (the answer is freed then), until the
  * call finishes; bounded by [gateway] max_buffered_mib (DESIGN §14). */
 static _Atomic int64_t buffered_bytes;
 
-/* ---- The ledger connections calls settle on ---- */
-
-static pthread_mutex_t lg_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t lg_cond = PTHREAD_COND_INITIALIZER;
-static struct store *lg_free[LIMIT_GATEWAY_LEDGERS];
-static int lg_nfree, lg_made;
-
-/* The response ids of streams in flight, by their call's place (DESIGN
- * §14): a client chaining previous_response_id right after a stream's
- * last event comes before the settle keeps the id in the database; until
- * the call is finished its id is here. */
-struct inflight_id {
-	char account[LIMIT_ACCOUNT_ID_BYTES + 1];
-	char id[LIMIT_GATEWAY_RESPONSE_ID_BYTES];
-};
-static pthread_mutex_t ids_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct inflight_id *ids;
-
 int gwcall_init(const struct cfg *cfg)
 {
-	cc = cfg;
 	gw = gwconfig_of(cfg);
-	ids = calloc((size_t)gw->max_streams, sizeof(*ids));
-	return ids != NULL ? 0 : -1;
-}
-
-static void id_list(const struct gw_job *job, const char *id)
-{
-	if (job->place < 0 || job->place >= gw->max_streams)
-		return;
-	pthread_mutex_lock(&ids_lock);
-	snprintf(ids[job->place].account, sizeof(ids[job->place].account), "%s", id[0] != '\0' ? job->account : "");
-	snprintf(ids[job->place].id, sizeof(ids[job->place].id), "%s", id);
-	pthread_mutex_unlock(&ids_lock);
-}
-
-int gwcall_response_in_flight(const char *account, const char *id)
-{
-	int found = 0;
-	pthread_mutex_lock(&ids_lock);
-	for (int64_t i = 0; ids != NULL && i < gw->max_streams && !found; i++)
-		found = ids[i].id[0] != '\0' && strcmp(ids[i].id, id) == 0 && strcmp(ids[i].account, account) == 0;
-	pthread_mutex_unlock(&ids_lock);
-	return found;
-}
-
-/* A ledger connection, made when fewer than LIMIT_GATEWAY_LEDGERS exist,
- * else the next one given back. NULL out of memory. */
-static struct store *lg_borrow(void)
-{
-	struct store *lg = NULL;
-	pthread_mutex_lock(&lg_lock);
-	while (lg_nfree == 0 && lg_made == LIMIT_GATEWAY_LEDGERS)
-		pthread_cond_wait(&lg_cond, &lg_lock);
-	if (lg_nfree > 0) {
-		lg = lg_free[--lg_nfree];
-		pthread_mutex_unlock(&lg_lock);
-		return lg;
-	}
-	lg_made++;
-	pthread_mutex_unlock(&lg_lock);
-	lg = store_new(cc);
-	if (lg == NULL) {
-		pthread_mutex_lock(&lg_lock);
-		lg_made--;
-		pthread_cond_signal(&lg_cond);
-		pthread_mutex_unlock(&lg_lock);
-	}
-	return lg;
-}
-
-static void lg_giveback(struct store *lg)
-{
-	store_end_request(lg);
-	pthread_mutex_lock(&lg_lock);
-	lg_free[lg_nfree++] = lg;
-	pthread_cond_signal(&lg_cond);
-	pthread_mutex_unlock(&lg_lock);
+	return gwcall_ledger_init(cfg);
 }
 
 /* ---- One call ---- */
@@ -152,9 +78,16 @@ struct gwcall {
 	struct provider_call pc;
 	char url[LIMIT_GATEWAY_URL_BYTES];
 	struct dynbuf lines;		/* header lines, each NUL-ended */
-	const char *headers[9];
+	const char *headers[8 + LIMIT_GATEWAY_PROVIDER_HEADERS];
 	char *upstream_body;		/* NULL: the client's body as it came */
+	int attempt;			/* the try: job->providers' index */
 };
+
+/* The provider this try calls. */
+static const struct gwconfig_provider *provider(const struct gwcall *c)
+{
+	return c->job->providers[c->attempt];
+}
 
 static int streamed(const struct gwcall *c)
 {
@@ -216,6 +149,8 @@ static void head_write(struct gwcall *c, int status, const char *extra)
 		n = snprintf(line, sizeof(line), "Creditd-Hold-Id: %s\r\n", c->job->hold_id);
 		client_write(c, line, (size_t)n);
 	}
+	n = snprintf(line, sizeof(line), "Creditd-Provider: %s\r\n", provider(c)->name);
+	client_write(c, line, (size_t)n);
 	if (c->job->shrunk) {
 		n = snprintf(line, sizeof(line), "Creditd-Output-Cap: %lld\r\n", (long long)c->job->cap);
 		client_write(c, line, (size_t)n);
@@ -264,7 +199,7 @@ static int on_event(void *arg, const char *event, size_t len, int pass)
 {
 	struct gwcall *c = arg;
 	if (!c->id_listed && c->stream.usage.response_id[0] != '\0') {
-		id_list(c->job, c->stream.usage.response_id);
+		gwcall_ledger_id_list(c->job, c->stream.usage.response_id);
 		c->id_listed = 1;
 	}
 	if (pass && !c->gone) {
@@ -300,14 +235,13 @@ static int on_tick(void *arg)
 /* ---- The request sent ---- */
 
 /* The provider's URL for the job's route: its base and the route's path. */
-static void url_of(const struct gw_job *job, char *url, size_t cap)
+static void url_of(const struct gwcall *c, char *url, size_t cap)
 {
-	const struct gwconfig_provider *p = gwconfig_provider(gw, job->route->kind->name);
-	const char *base = p != NULL ? p->base_url : "";
+	const char *base = provider(c)->base_url;
 	size_t n = strlen(base);
 	while (n > 0 && base[n - 1] == '/')
 		n--;
-	snprintf(url, cap, "%.*s%s", (int)n, base, job->route->upstream);
+	snprintf(url, cap, "%.*s%s", (int)n, base, c->job->route->upstream);
 }
 
 /* One header line into the dynbuf arg, NUL-ended. */
@@ -321,22 +255,26 @@ static int add_line(void *arg, const char *line)
 
 /* The headers sent upstream: the provider's credential, the few the
  * client's SDK sets that change the answer (the kind's), nothing else of
- * the client; then the provider's own, with the deployment's key only (a
- * BYOK key is of another organization). At most cap - 1 lines. */
-static int headers_of(const struct gw_job *job, struct dynbuf *lines, const char **out, size_t cap)
+ * the client; then the provider's own configured lines, with the
+ * deployment's key only (a BYOK key is of another organization). At most
+ * cap - 1 lines. */
+static int headers_of(const struct gwcall *c, struct dynbuf *lines, const char **out, size_t cap)
 {
+	const struct gw_job *job = c->job;
+	const struct gwconfig_provider *p = provider(c);
 	const char *forwarded[LIMIT_GATEWAY_KIND_FORWARDED];
-	const struct gwconfig_provider *p = gwconfig_provider(gw, job->route->kind->name);
 	for (size_t i = 0; i < LIMIT_GATEWAY_KIND_FORWARDED; i++)
 		forwarded[i] = job->forwarded[i];
-	struct gwkind_upstream up = {job->provider_key, forwarded};
+	struct gwkind_upstream up = {job->byok ? job->provider_key : p->api_key, forwarded};
+	dynbuf_reset(lines);
 	if (add_line(lines, "Content-Type: application/json") != 0 || job->route->kind->headers(&up, add_line, lines) != 0)
 		return -1;
-	for (size_t i = 0; p != NULL && !job->byok && i < sizeof(p->headers) / sizeof(p->headers[0]); i++)
-		if (p->headers[i].name != NULL && p->headers[i].value[0] != '\0') {
-			dynbuf_printf(lines, "%s: %s", p->headers[i].name, p->headers[i].value);
-			dynbuf_add(lines, "", 1);
-		}
+	for (const char *at = p->headers; !job->byok && *at != '\0';) {
+		size_t n = strcspn(at, "\n");
+		dynbuf_add(lines, at, n);
+		dynbuf_add(lines, "", 1);
+		at += n + (at[n] == '\n');
+	}
 	if (lines->failed)
 		return -1;
 	size_t n = 0;
@@ -346,18 +284,22 @@ static int headers_of(const struct gw_job *job, struct dynbuf *lines, const char
 	return (int)n;
 }
 
-/* The provider's call of c, in c: 0, or -1 out of memory. */
+/* The provider's call of c's try, in c: 0, or -1 out of memory. */
 static int prepare(struct gwcall *c)
 {
 	struct gw_job *job = c->job;
+	const struct gwconfig_provider *p = provider(c);
 	size_t len = 0;
-	c->upstream_body = gwshape_upstream_body(job->route, job->body, job->body_len, &job->ask, job->cap, &len);
+	free(c->upstream_body);
+	c->upstream_body = gwshape_upstream_body(job->route, job->body, job->body_len, &job->ask, job->cap,
+						 gwconfig_upstream_model(p, job->ask.model), &len);
 	if (c->upstream_body == NULL && len == (size_t)-1)
 		return -1;
-	url_of(job, c->url, sizeof(c->url));
-	if (headers_of(job, &c->lines, c->headers, sizeof(c->headers) / sizeof(c->headers[0])) < 0)
+	url_of(c, c->url, sizeof(c->url));
+	if (headers_of(c, &c->lines, c->headers, sizeof(c->headers) / sizeof(c->headers[0])) < 0)
 		return -1;
-	c->pc = (struct provider_call){c->url, c->headers, c->upstream_body != NULL ? c->upstream_body : job->body,
+	c->pc = (struct provider_call){c->url, p->allow_http, c->headers,
+				       c->upstream_body != NULL ? c->upstream_body : job->body,
 				       c->upstream_body != NULL ? len : job->body_len, (long)gw->connect_timeout_ms,
 				       (long)gw->first_byte_timeout_seconds * 1000,
 				       (long)gw->idle_timeout_seconds * 1000, on_head, on_data, on_tick, c};
@@ -365,34 +307,6 @@ static int prepare(struct gwcall *c)
 }
 
 /* ---- The ledger's side ---- */
-
-int gwcall_renew(const char *account, const char *hold_id, int64_t ttl)
-{
-	struct store *lg = lg_borrow();
-	enum cd_err rc = lg != NULL ? ledger_hold_renew(lg, account, hold_id, ttl) : CD_E_UNAVAILABLE;
-	if (lg != NULL)
-		lg_giveback(lg);
-	if (rc != CD_OK)
-		log_warn("gateway: the hold %s of a call in flight was not renewed (%s): tried again in %d s", hold_id,
-			 errors_strerror(rc), LIMIT_GATEWAY_RENEW_CHECK_SECONDS);
-	return rc == CD_OK || rc == CD_E_NOT_FOUND ? 0 : -1;
-}
-
-/* A Responses answer's id, kept so that this account may name it in
- * previous_response_id (DESIGN §14); one that cannot be kept is only
- * logged: the call is settled, and naming it later is refused. */
-static void keep_response(const struct gw_job *job, const struct gw_usage *u)
-{
-	if (u->response_id[0] == '\0')
-		return;
-	struct store *lg = lg_borrow();
-	enum cd_err rc = lg != NULL ? ledger_gw_response_keep(lg, job->account, u->response_id) : CD_E_UNAVAILABLE;
-	if (lg != NULL)
-		lg_giveback(lg);
-	if (rc != CD_OK)
-		log_warn("gateway: response %s of %s not kept (%s): naming it in previous_response_id will be refused",
-			 u->response_id, job->account, errors_strerror(rc));
-}
 
 /* Settles the job's hold with u under reason; *charged and *balance from the answer (-1 when unknown). */
 static enum cd_err charge(struct gwcall *c, const struct gw_usage *u, int64_t extra_raw, const char *reason,
@@ -421,12 +335,12 @@ static enum cd_err charge(struct gwcall *c, const struct gw_usage *u, int64_t ex
 			struct timespec pause = {attempt, 0};
 			nanosleep(&pause, NULL);
 		}
-		struct store *lg = lg_borrow();
+		struct store *lg = gwcall_ledger_borrow();
 		json_decref(res.body);
 		res.body = NULL;
 		rc = lg != NULL ? ledger_settle(lg, &call, &s, &res) : CD_E_UNAVAILABLE;
 		if (lg != NULL)
-			lg_giveback(lg);
+			gwcall_ledger_giveback(lg);
 		if (rc != CD_E_UNAVAILABLE)
 			break;
 	}
@@ -434,13 +348,13 @@ static enum cd_err charge(struct gwcall *c, const struct gw_usage *u, int64_t ex
 	if (rc == CD_OK && res.done.kind == LEDGER_DONE_SETTLE) {
 		*charged = res.done.u.settle.charged_micros;
 		*balance = res.done.u.settle.balance_micros;
-		keep_response(job, u);
+		gwcall_ledger_keep_response(job, u);
 	} else if (rc == CD_OK && res.status >= 200 && res.status < 300) {
 		/* Settled by an earlier try that committed: the answer its hold
 		 * keeps. */
 		*charged = jsonio_int(res.body, "charged_micros", -1);
 		*balance = jsonio_int(res.body, "balance_micros", -1);
-		keep_response(job, u);
+		gwcall_ledger_keep_response(job, u);
 	} else if (rc == CD_OK) {
 		char *text = res.body != NULL ? jsonio_dump(res.body) : NULL;
 		log_error("gateway: the settle of %s was refused (%d): %s", job->hold_id, res.status,
@@ -452,32 +366,14 @@ static enum cd_err charge(struct gwcall *c, const struct gw_usage *u, int64_t ex
 	return rc;
 }
 
-/* Releases the job's hold (nothing was delivered, or the provider's
- * usage cannot be trusted). */
-void gwcall_release(struct store *lg, const char *hold_id)
-{
-	if (hold_id[0] == '\0')
-		return;
-	unsigned char hash[KEYS_HASH_LEN];
-	struct ledger_result res = {0};
-	keys_sha256(hold_id, strlen(hold_id), hash);
-	struct ledger_call call = {.idem_key = NULL, .request_hash = hash};
-	struct guard_release r = {hold_id, 1};
-	enum cd_err rc = lg != NULL ? ledger_release(lg, &call, &r, &res) : CD_E_UNAVAILABLE;
-	if (rc != CD_OK || res.refusal.why != REFUSE_NONE)
-		log_error("gateway: the release of %s failed (%s): the hold expires at its ttl", hold_id,
-			  rc != CD_OK ? errors_strerror(rc) : "refused");
-	json_decref(res.body);
-}
-
 static void release(struct gwcall *c)
 {
 	if (c->job->hold_id[0] == '\0')
 		return;
-	struct store *lg = lg_borrow();
+	struct store *lg = gwcall_ledger_borrow();
 	gwcall_release(lg, c->job->hold_id);
 	if (lg != NULL)
-		lg_giveback(lg);
+		gwcall_ledger_giveback(lg);
 }
 
 /* The charge of u (gwmoney.h): the provider's usage as reported, what
@@ -506,19 +402,20 @@ static void keep_billed(const struct gwcall *c, const struct gw_charge *d)
 	struct ledger_usage_billed b = {d->over_hold, x->tier == PRICING_TIER_PRIORITY ? "priority"
 						      : x->tier == PRICING_TIER_FLEX ? "flex" : NULL,
 					x->long_context, x->cache_write_1h_tokens, x->audio_input_tokens,
-					x->audio_output_tokens, x->web_search_calls};
+					x->audio_output_tokens, x->web_search_calls,
+					c->attempt > 0 ? provider(c)->name : NULL, c->attempt + 1};
 	if (d->over_hold) {
 		metrics_gateway_over_hold();
 		log_warn("gateway: %s: the provider's usage went beyond what was asked, charged as reported: %s",
 			 c->job->hold_id, d->why);
 	}
 	if (!b.over_hold && b.service_tier == NULL && !b.long_context && b.cache_write_1h_tokens == 0 &&
-	    b.audio_input_tokens == 0 && b.audio_output_tokens == 0 && b.web_search_calls == 0)
+	    b.audio_input_tokens == 0 && b.audio_output_tokens == 0 && b.web_search_calls == 0 && b.attempts == 1)
 		return;
-	struct store *lg = lg_borrow();
+	struct store *lg = gwcall_ledger_borrow();
 	enum cd_err rc = lg != NULL ? ledger_usage_billed(lg, c->job->account, c->job->hold_id, &b) : CD_E_UNAVAILABLE;
 	if (lg != NULL)
-		lg_giveback(lg);
+		gwcall_ledger_giveback(lg);
 	if (rc != CD_OK)
 		log_warn("gateway: %s: what it was charged for beyond tokens not kept on its usage record (%s)",
 			 c->job->hold_id, errors_strerror(rc));
@@ -533,9 +430,12 @@ static void keep_billed(const struct gwcall *c, const struct gw_charge *d)
 static void settle_nothing(struct gwcall *c)
 {
 	struct gw_usage none = {0};
+	struct gw_charge d = {0};
 	int64_t charged, balance;
 	if (charge(c, &none, 0, GW_REASON_PROVIDER_ERROR, &charged, &balance) != CD_OK)
 		release(c);
+	else
+		keep_billed(c, &d);	/* the providers it tried, when more than one */
 }
 
 static void end_unanswered(struct gwcall *c, enum provider_result r, const char *err)
@@ -554,8 +454,12 @@ static void end_error(struct gwcall *c)
 	if ((c->status == 401 || c->status == 403) && !c->job->byok) {
 		/* The deployment's key was refused, not the caller's: an
 		 * SDK would read a 401 as its own key's fault. */
-		log_error("gateway: the provider refused the deployment's key (%d): check [gateway] %s_api_key",
-			  c->status, c->kind->name);
+		if (provider(c)->rest)	/* §12's: its key is [gateway] NAME_api_key */
+			log_error("gateway: the provider refused the deployment's key (%d): check [gateway] %s_api_key",
+				  c->status, provider(c)->name);
+		else
+			log_error("gateway: the provider refused the deployment's key (%d): check [provider %s] api_key",
+				  c->status, provider(c)->name);
 		error_write(c, 502, CD_E_UPSTREAM, "the provider refused creditd's provider key");
 		return;
 	}
@@ -701,6 +605,70 @@ static void end_stream(struct gwcall *c)
 		cost_line(c, charged, balance, reason);
 }
 
+/* A free route's answer (DESIGN §14, count_tokens): passed on as it
+ * came, nothing held or settled. */
+static void end_free(struct gwcall *c, enum provider_result r, const char *err)
+{
+	char message[512];
+	if (c->status != 0 && r == PROVIDER_OK && !c->whole.failed) {
+		head_write(c, c->status, "");
+		client_write(c, c->whole.data, c->whole.len);
+		return;
+	}
+	snprintf(message, sizeof(message), "the provider %s: %s", r == PROVIDER_TIMEOUT ? "did not answer in time"
+		 : c->status != 0 ? "sent an answer creditd could not pass on" : "could not be reached", err);
+	log_warn("gateway: a free call's %s", message);
+	error_write(c, r == PROVIDER_TIMEOUT ? 504 : 502, CD_E_UPSTREAM, message);
+}
+
+/* ---- Fallback (DESIGN §14) ---- */
+
+/* A try's outcome as metrics count it; -1: none (the client left first). */
+static int try_outcome(const struct gwcall *c, enum provider_result r)
+{
+	if (c->status == 0)
+		return r == PROVIDER_TIMEOUT ? METRICS_TRY_TIMEOUT : r == PROVIDER_STOPPED ? -1 : METRICS_TRY_UNREACHABLE;
+	if (c->status >= 200 && c->status < 300)
+		return METRICS_TRY_OK;
+	return c->status == 429 ? METRICS_TRY_RATE_LIMITED : c->status >= 500 ? METRICS_TRY_SERVER_ERROR
+								 : METRICS_TRY_CLIENT_ERROR;
+}
+
+/* 1 when c's try failed before its client saw a byte in a way the next
+ * provider may not (no connection, no first byte in time, 429, 500, 502,
+ * 503, 504, 529), and a provider is left. */
+static int falls_back(const struct gwcall *c, enum provider_result r)
+{
+	if (c->gone || c->answered != 0 || c->attempt + 1 >= c->job->nproviders)
+		return 0;
+	if (c->status == 0)
+		return r == PROVIDER_CONNECT || r == PROVIDER_TIMEOUT || r == PROVIDER_BROKEN || r == PROVIDER_FAILED;
+	return c->status == 429 || c->status == 500 || c->status == 502 || c->status == 503 || c->status == 504 ||
+	       c->status == 529;
+}
+
+const struct provider_call *gwcall_retry(struct gwcall *c, enum provider_result r, const char *err)
+{
+	int outcome = try_outcome(c, r);
+	if (!falls_back(c, r))
+		return NULL;
+	metrics_gateway_try(provider(c)->index, (enum metrics_try)outcome);
+	log_warn("gateway: %s: the provider %s failed before the first byte (%s): trying %s", c->job->hold_id,
+		 provider(c)->name, c->status != 0 ? errors_http_reason(c->status) : err,
+		 c->job->providers[c->attempt + 1]->name);
+	/* What the failed try read is dropped: the next one starts afresh. */
+	c->status = 0;
+	c->over_budget = 0;
+	dynbuf_reset(&c->head);
+	dynbuf_reset(&c->whole);
+	atomic_fetch_sub(&buffered_bytes, c->buffered);
+	c->buffered = 0;
+	gwshape_stream_free(&c->stream);
+	gwshape_stream_init(&c->stream, c->job->route, c->job->ask.usage_asked);
+	c->attempt++;
+	return prepare(c) == 0 ? &c->pc : NULL;
+}
+
 struct gwcall *gwcall_new(struct gw_job *job, const struct gw_edge *edge)
 {
 	struct gwcall *c = calloc(1, sizeof(*c));
@@ -749,7 +717,12 @@ const struct gw_edge *gwcall_edge(const struct gwcall *c)
 void gwcall_end(struct gwcall *c, enum provider_result r, const char *err)
 {
 	struct gw_job *job = c->job;
-	if (c->status == 0)
+	int outcome = try_outcome(c, r);
+	if (outcome >= 0)
+		metrics_gateway_try(provider(c)->index, (enum metrics_try)outcome);
+	if (job->route->free)
+		end_free(c, r, err);
+	else if (c->status == 0)
 		end_unanswered(c, r, err);
 	else if (c->status < 200 || c->status >= 300)
 		end_error(c);
@@ -773,7 +746,7 @@ void gwcall_finish(struct gwcall *c)
 	struct gw_job *job = c->job;
 	c->edge.finish(c->edge.req, job->route_name, c->answered, job->account);
 	if (c->id_listed)
-		id_list(job, "");	/* kept in the database by its settle, or never */
+		gwcall_ledger_id_list(job, "");	/* kept in the database by its settle, or never */
 	gwshape_stream_free(&c->stream);
 	atomic_fetch_sub(&buffered_bytes, c->buffered);
 	dynbuf_free(&c->whole);

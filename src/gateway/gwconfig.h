@@ -1,29 +1,56 @@
-/* gwconfig.h: the [gateway] keys (DESIGN §12): the providers'
- * endpoints and keys, what a call may bring and ask, and the limits of
- * the calls in flight. The CONFIG_MODULE_GATEWAY block. A gw* file as
- * gwcall's and gwshape's are: one named gateway_* would be of gateway.h's
- * module, and gwcall.c, which gateway.c includes, reads these keys. */
+/* gwconfig.h: the [gateway] keys (DESIGN §12) and the [provider NAME]
+ * sections (§14, "Many providers behind one base URL"): the providers'
+ * endpoints, keys and models, what a call may bring and ask, and the
+ * limits of the calls in flight. The CONFIG_MODULE_GATEWAY block. A gw*
+ * file as gwcall's and gwshape's are: one named gateway_* would be of
+ * gateway.h's module, and gwcall.c, which gateway.c includes, reads
+ * these keys. */
 #ifndef CREDITD_GWCONFIG_H
 #define CREDITD_GWCONFIG_H
+#include <stddef.h>
 #include <stdint.h>
 #include "config.h"
 
-/* A provider the gateway calls (DESIGN §14 "Many providers behind one
- * base URL"): today the two §12's keys name, each of the kind of its
- * name. The strings are the config's (they live as long as it). */
+struct gwkind;
+
+/* One model a provider serves: the name an app sends (priced under it)
+ * and the one sent upstream (the same when not renamed). */
+struct gwconfig_model {
+	char *name, *upstream;
+};
+
+/* A provider the gateway calls: a [provider NAME] section, or one of
+ * §12's (the [gateway] openai_* and anthropic_* keys, named "openai" and
+ * "anthropic", unless a section of that name replaces it). */
 struct gwconfig_provider {
-	const char *name;		/* its kind's name (gwkind.h): "openai" */
-	const char *base_url;
+	char name[LIMIT_CONFIG_NAME_BYTES];
+	const struct gwkind *kind;
+	const char *base_url;		/* no trailing slash needed: paths are appended after one */
 	const char *api_key;		/* "" : only BYOK calls */
-	/* Headers sent with the deployment's key only (a BYOK key is of
-	 * another organization): a value "" is not sent. */
-	struct {
-		const char *name, *value;
-	} headers[2];
+	/* "Name: value\n" lines sent with the deployment's key only (a BYOK
+	 * key is of another organization); "" : none. */
+	const char *headers;
+	int allow_http;			/* a plain-http base URL off loopback may be called */
+	/* What it serves: every priced model (models = *), the models no
+	 * section names (§12's providers), or its list. */
+	int every, rest;
+	struct gwconfig_model *models;
+	size_t nmodels;
+	size_t index;			/* its place in the list (metrics) */
+};
+
+/* A [provider NAME] section as read (its keys' strings the loader's). */
+struct gwconfig_section {
+	char *kind;			/* openai|anthropic */
+	char *base_url;
+	char *api_key;
+	char *headers;			/* "Name: value" lines */
+	char *allow_http;		/* true|false */
+	char *models;			/* "a, b=upstream-b" or "*" */
 };
 
 struct gwconfig {
-	char *openai_base_url;		/* no trailing slash needed: paths are appended after one */
+	char *openai_base_url;
 	char *anthropic_base_url;
 	char *openai_api_key;		/* "" : only BYOK calls */
 	char *anthropic_api_key;
@@ -44,17 +71,26 @@ struct gwconfig {
 	int64_t connect_timeout_ms;
 	int64_t first_byte_timeout_seconds;	/* the provider's first byte */
 	int64_t idle_timeout_seconds;	/* between two bytes of an answer */
+	int64_t max_attempts;		/* providers tried for one call, the first included */
 
 	/* Derived at load time. */
 	int shrink;			/* gateway.shrink == on */
 	int byok;			/* gateway.byok == on: calls may bring their own provider key */
 	int provider_objects;		/* gateway.provider_objects == on: input stored at the provider is taken */
 	int drain;			/* gateway.on_client_gone == drain */
-	struct gwconfig_provider providers[2];
+	/* Every provider, in the order calls try them: §12's first (the
+	 * [gateway] section's), then the sections in file order. */
+	struct gwconfig_provider *providers;
+	size_t nproviders;
+	char *openai_headers;		/* §12's openai's header lines (organization, project) */
 };
 
 extern const struct config_module gwconfig_module;
 const struct gwconfig *gwconfig_of(const struct cfg *c);
-/* The provider named name (a kind's name), NULL when none is configured. */
-const struct gwconfig_provider *gwconfig_provider(const struct gwconfig *g, const char *name);
+/* The providers of kind that serve model, in the order they are tried,
+ * into out[0..cap): how many. */
+size_t gwconfig_candidates(const struct gwconfig *g, const struct gwkind *kind, const char *model,
+			   const struct gwconfig_provider **out, size_t cap);
+/* The name p is sent model under (its rename, else model itself). */
+const char *gwconfig_upstream_model(const struct gwconfig_provider *p, const char *model);
 #endif

@@ -10,6 +10,8 @@
 #include "pricing.h"
 #include "limits.h"
 
+struct gwconfig_provider;
+
 /* The client's side of a call, provided by the worker (which owns
  * FastCGI): the gateway writes the answer through it. */
 struct gw_edge {
@@ -54,7 +56,13 @@ struct gw_job {
 	struct price price;
 	int64_t margin;
 	int64_t searches_held;
-	char provider_key[LIMIT_PROVIDER_KEY_BYTES + 1];	/* the key sent upstream */
+	/* The providers that serve its model, in the order they are tried
+	 * on a failure before the first byte (DESIGN §14): at most [gateway]
+	 * max_attempts, each with a key; a BYOK call's first alone (its key
+	 * is one provider's). */
+	const struct gwconfig_provider *providers[LIMIT_GATEWAY_ATTEMPTS_MAX];
+	int nproviders;
+	char provider_key[LIMIT_PROVIDER_KEY_BYTES + 1];	/* a BYOK call's key, sent upstream */
 	/* The client's headers its kind forwards (gwkind.forwarded, in
 	 * that order): "" : not sent by the client. */
 	char forwarded[LIMIT_GATEWAY_KIND_FORWARDED][LIMIT_GATEWAY_HEADER_BYTES + 1];

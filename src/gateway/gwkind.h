@@ -143,6 +143,10 @@ struct gwkind_route {
 	/* The member that carries the input, as a refusal names it
 	 * ("messages", "input"). */
 	const char *input_member;
+	/* Forwarded free of charge (DESIGN §14: Anthropic's count_tokens,
+	 * which the provider does not bill): never held, settled or
+	 * streamed, and its model need not be priced. */
+	int free;
 };
 
 /* The upstream request's headers beyond Content-Type, as the kind writes

@@ -1,5 +1,5 @@
 /* gwkind_anthropic.c: the Anthropic API shape (DESIGN §12): its route
- * (Messages), the members it reads of a request (max_tokens, required),
+ * (Messages, and its count_tokens, forwarded free), the members it reads of a request (max_tokens, required),
  * the usage of its answers and of its streams' events (message_start's
  * input, message_delta's cumulative output), its error shape (type by
  * status) and its headers upstream (x-api-key, anthropic-version,
@@ -17,20 +17,25 @@
 #include <stdio.h>
 #include <string.h>
 
-enum { MESSAGES };
+enum { MESSAGES, COUNT_TOKENS };
 
 static const struct gwkind_route routes[] = {
 	{&gwkind_anthropic, MESSAGES, "/anthropic/v1/messages", "/v1/messages", "gw_anthropic_messages", "messages", 0,
-	 "messages"},
+	 "messages", 0},
+	/* Counting a request's input tokens: forwarded, free (not billed). */
+	{&gwkind_anthropic, COUNT_TOKENS, "/anthropic/v1/messages/count_tokens", "/v1/messages/count_tokens",
+	 "gw_anthropic_count_tokens", "count_tokens", 0, "messages", 1},
 };
 
 /* ---- what a request asks, the body sent upstream ------------------------- */
 
-/* max_tokens is required; its members are not nullable, so a null one is
- * refused by the type check. */
+/* max_tokens is required (but by count_tokens, which writes nothing); its
+ * members are not nullable, so a null one is refused by the type check. */
 static int anthropic_read(const struct gwkind_route *r, const json_t *root, struct gw_ask *ask,
 			  struct gwkind_refusal *rf)
 {
+	if (r->id == COUNT_TOKENS)
+		return 0;
 	ask->cap_field = "max_tokens";
 	if (json_object_get(root, "max_tokens") == NULL)
 		return gwkind_refuse(rf, "max_tokens", "\"max_tokens\" is required");

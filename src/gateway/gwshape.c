@@ -61,7 +61,7 @@ static int read_stream(struct gwkind_refusal *rf, const struct gwkind_route *r, 
 		return gwkind_refuse(rf, "stream", "\"stream\" must be true or false");
 	/* An embedding is answered whole whatever the body says (OpenAI
 	 * has no such member there): it is never read as a stream. */
-	ask->stream = !r->input_only && json_is_true(v);
+	ask->stream = !r->input_only && !r->free && json_is_true(v);
 	return 0;
 }
 
@@ -289,22 +289,26 @@ out:
 /* ---- the body sent upstream ---------------------------------------------- */
 
 char *gwshape_upstream_body(const struct gwkind_route *r, const char *body, size_t len, const struct gw_ask *ask, int64_t cap,
-			    size_t *outlen)
+			    const char *model, size_t *outlen)
 {
 	int usage = r->kind->rewrites(r, ask);
+	int renamed = model != NULL && strcmp(model, ask->model) != 0;
 	int lower = cap >= 0 && ask->cap_field != NULL && (ask->output_cap < 0 || cap < ask->output_cap);
 	json_error_t jerr;
 	json_t *root;
 	char *text = NULL;
 
 	*outlen = len;
-	if (!usage && !lower)
+	if (!usage && !lower && !renamed)
 		return NULL;
 	/* gwshape_read took this body: a failure now is memory. */
 	root = json_loadb(body, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
 	if (!json_is_object(root))
 		goto out;
 	if (r->kind->rewrite(r, root, ask, lower, gwkind_clamp_tokens(cap)) != 0)
+		goto out;
+	/* Every kind names its model in the body's top-level "model". */
+	if (renamed && json_object_set_new(root, "model", json_string(model)) != 0)
 		goto out;
 	text = json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER);
 out:

@@ -76,9 +76,10 @@ int gwshape_read(const struct gwkind_route *r, const char *body, size_t len, str
  * with a fraction as 17 significant digits, the same double). Returns a
  * malloc'ed string (*outlen bytes, the caller frees it) or NULL when
  * nothing needs changing (send body as is; *outlen is len) — or on out
- * of memory, with *outlen set to (size_t)-1. */
+ * of memory, with *outlen set to (size_t)-1. model, when not NULL and
+ * not the body's, is written to its "model" (a provider's rename). */
 char *gwshape_upstream_body(const struct gwkind_route *r, const char *body, size_t len, const struct gw_ask *ask, int64_t cap,
-			    size_t *outlen);
+			    const char *model, size_t *outlen);
 
 /* Usage from a whole (not streamed) answer body. 0 with *u filled (have 1
  * when the answer held usage), -1 when the body is not JSON. OpenAI

@@ -350,8 +350,9 @@ struct provider_xfer *provider_start(struct provider_multi *m, const struct prov
 	snprintf(err, errcap, "out of memory");
 	if (x == NULL)
 		return NULL;
-	if (!provider_url_allowed(call->url)) {
-		snprintf(err, errcap, "the provider's URL is not https (http only to a loopback address)");
+	if (!provider_url_allowed(call->url) && !(call->allow_http && has_prefix_ci(call->url, "http://"))) {
+		snprintf(err, errcap, "the provider's URL is not https (http only to a loopback address, or with "
+			 "allow_http = true)");
 		free(x);
 		return NULL;
 	}

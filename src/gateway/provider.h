@@ -32,6 +32,7 @@ struct provider_header {
 
 struct provider_call {
 	const char *url;
+	int allow_http;			/* http:// off loopback too (a provider on a private network) */
 	const char *const *headers;	/* "Name: value" lines, NULL-terminated */
 	const char *body;		/* NULL: a GET */
 	size_t body_len;

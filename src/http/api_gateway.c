@@ -76,15 +76,18 @@ static int payer(struct api_ctx *ctx, const struct request *rq, struct gw_job *j
 	return 0;
 }
 
-/* The key sent upstream: the client's own (BYOK) or the deployment's.
- * 0, or -1 with rs filled (503 provider_not_configured). */
-static int provider_key(struct api_ctx *ctx, const struct request *rq, struct gw_job *job, struct response *rs)
+/* The providers the call may try (DESIGN §14): those of its route's kind
+ * serving its model, in order, each with a key of the deployment's, at
+ * most [gateway] max_attempts; a call that brings its own key
+ * (Creditd-Provider-Key, BYOK) goes to the first alone. 0, or -1 with rs
+ * filled: 400 (param model) when none serves the model, 503
+ * provider_not_configured when none has a key and the call brought none. */
+static int providers(struct api_ctx *ctx, const struct request *rq, struct gw_job *job, struct response *rs)
 {
 	const struct gwconfig *gw = gwconfig_of(ctx->cfg);
+	const struct gwconfig_provider *all[LIMIT_METRICS_PROVIDERS];
 	const char *own = rq->gw_provider_key;
 	const struct gwkind *kind = job->route->kind;
-	const struct gwconfig_provider *provider = gwconfig_provider(gw, kind->name);
-	const char *ours = provider != NULL ? provider->api_key : "";
 	job->byok = own != NULL && own[0] != '\0';
 	job->stream_cost = rq->gw_stream_cost != NULL && strcmp(rq->gw_stream_cost, "1") == 0;
 	if (job->byok && !gw->byok) {
@@ -92,18 +95,28 @@ static int provider_key(struct api_ctx *ctx, const struct request *rq, struct gw
 			  "on this deployment ([gateway] byok = off)");
 		return -1;
 	}
-	const char *key = job->byok ? own : ours;
-	if (key[0] == '\0') {
-		api_error(rs, CD_E_PROVIDER_OFF, NULL, "no %s key is configured ([gateway] %s_api_key) and the call "
-			  "brought none (Creditd-Provider-Key)", kind->title, kind->name);
+	size_t n = gwconfig_candidates(gw, kind, job->ask.model, all, LIMIT_METRICS_PROVIDERS);
+	if (n == 0) {
+		api_error(rs, CD_E_INVALID, "model", "no %s provider serves the model '%s' ([provider NAME] models)",
+			  kind->title, job->ask.model);
 		return -1;
 	}
-	if (strlen(key) > LIMIT_PROVIDER_KEY_BYTES || strpbrk(key, "\r\n") != NULL) {
+	job->nproviders = 0;
+	for (size_t i = 0; i < n && job->nproviders < gw->max_attempts; i++)
+		if (job->byok ? job->nproviders == 0 : all[i]->api_key[0] != '\0')
+			job->providers[job->nproviders++] = all[i];
+	if (job->nproviders == 0) {
+		api_error(rs, CD_E_PROVIDER_OFF, NULL, "no %s provider serving '%s' has a key configured (%s) and the call "
+			  "brought none (Creditd-Provider-Key)", kind->title, job->ask.model,
+			  all[0]->rest ? "[gateway] *_api_key" : "[provider NAME] api_key");
+		return -1;
+	}
+	if (job->byok && (strlen(own) > LIMIT_PROVIDER_KEY_BYTES || strpbrk(own, "\r\n") != NULL)) {
 		api_error(rs, CD_E_INVALID, "Creditd-Provider-Key", "the provider key is malformed or longer than %d "
 			  "bytes", LIMIT_PROVIDER_KEY_BYTES);
 		return -1;
 	}
-	snprintf(job->provider_key, sizeof(job->provider_key), "%s", key);
+	snprintf(job->provider_key, sizeof(job->provider_key), "%s", job->byok ? own : "");
 	return 0;
 }
 
@@ -306,9 +319,10 @@ static int hold(struct api_ctx *ctx, struct gw_job *job, struct guard_authorize 
 		return -1;
 	}
 	/* gw_<provider>_<random>: the prefix marks it the gateway's, the
-	 * provider is what GET /v1/holds/{hold_id} shows. */
-	snprintf(job->request_id, sizeof(job->request_id), "gw_%s_%s",
-		 job->route->kind->name, rid);
+	 * provider tried first is what GET /v1/holds/{hold_id} shows (one
+	 * that fell back names the last on its usage record). */
+	snprintf(job->request_id, sizeof(job->request_id), LEDGER_GATEWAY_REQUEST_PREFIX "%s_%s",
+		 job->providers[0]->name, rid);
 	keys_sha256(job->request_id, strlen(job->request_id), hash);
 	struct ledger_call call = {.idem_key = NULL, .request_hash = hash, .render = answer_render};
 	r->account = job->account;
@@ -420,11 +434,12 @@ static void gw_call(struct api_ctx *ctx, const struct request *rq, struct respon
 			  "generation, computer use, web fetch, MCP), which no price field prices: not forwarded",
 			  job->ask.unpriced);
 	else if (model_allowed(ctx, job->ask.model, rs) != 0 || payer(ctx, rq, job, rs) != 0 ||
-		 provider_key(ctx, rq, job, rs) != 0 || forwarded(rq, job, rs) != 0 || hold_of(ctx, job, &r, rs) != 0)
+		 providers(ctx, rq, job, rs) != 0 || forwarded(rq, job, rs) != 0 ||
+		 (!route->free && hold_of(ctx, job, &r, rs) != 0))
 		;
 	else if (admit(ctx, rq, job, rs) != 0)
 		;
-	else if (hold(ctx, job, &r, rs) != 0) {
+	else if (!route->free && hold(ctx, job, &r, rs) != 0) {
 		gateway_unadmit(job->place);
 	} else {
 		rs->handoff = job;

@@ -117,6 +117,8 @@ static const struct route routes[] = {
 	{"GET", "/openai/v1/models", ROUTE_GATEWAY, api_gw_models, "gw_openai_models", FOREIGN_LOOKUP},
 	{"GET", "/openai/v1/models/*", ROUTE_GATEWAY, api_gw_model, "gw_openai_model", FOREIGN_LOOKUP},
 	{"POST", "/anthropic/v1/messages", ROUTE_GATEWAY, api_gw_call, "gw_anthropic_messages", FOREIGN_LOOKUP},
+	{"POST", "/anthropic/v1/messages/count_tokens", ROUTE_GATEWAY, api_gw_call, "gw_anthropic_count_tokens",
+	 FOREIGN_LOOKUP},
 };
 #define ROUTES (sizeof(routes) / sizeof(routes[0]))
 _Static_assert(ROUTES <= LIMIT_METRICS_ROUTES, "every route needs its metrics counters");

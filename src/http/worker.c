@@ -634,7 +634,7 @@ static void *watchdog_main(void *arg)
 
 /* The counters /metrics prints, one per route, set before any thread
  * answers. */
-static int metrics_start(void)
+static int metrics_start(const struct cfg *cfg)
 {
 	static const char *names[LIMIT_METRICS_ROUTES];
 	size_t n = router_route_names(names, LIMIT_METRICS_ROUTES);
@@ -647,6 +647,11 @@ static int metrics_start(void)
 		if (r != NULL && metrics_gateway_route(names[i], r->kind->name, r->label) != 0)
 			return -1;
 	}
+	/* The providers' tries, by provider (DESIGN §14). */
+	const struct gwconfig *gw = gwconfig_of(cfg);
+	for (size_t i = 0; i < gw->nproviders; i++)
+		if (metrics_gateway_provider(gw->providers[i].index, gw->providers[i].name) != 0)
+			return -1;
 	return 0;
 }
 
@@ -654,7 +659,7 @@ int worker_start(const struct cfg *cfg, int listen_fd)
 {
 	pthread_attr_t attr;
 	pthread_t t;
-	if (metrics_start() != 0)
+	if (metrics_start(cfg) != 0)
 		return -1;
 	pool_cfg = cfg;
 	pool_fd = listen_fd;

@@ -24,7 +24,7 @@ static int finish(const struct cfg *c, void *block, char *err, size_t errcap)
 }
 
 const struct config_module notify_config_module = {
-	"notify", CONFIG_MODULE_NOTIFY, keys, sizeof(keys) / sizeof(keys[0]), sizeof(struct notify_config), finish, NULL,
+	"notify", CONFIG_MODULE_NOTIFY, keys, sizeof(keys) / sizeof(keys[0]), sizeof(struct notify_config), finish, NULL, NULL,
 };
 
 const struct notify_config *notify_config_of(const struct cfg *c)

@@ -121,12 +121,17 @@ struct ledger_usage_billed {
 	const char *service_tier;	/* "priority", "flex"; NULL: the standard one */
 	int long_context;		/* every token at the long-context tier's prices */
 	int64_t cache_write_1h_tokens, audio_input_tokens, audio_output_tokens, web_search_calls;
+	/* The provider that answered last and the tries it took (sql/049):
+	 * provider NULL and attempts 1 for a call its first provider (the
+	 * one its request_id names) answered. */
+	const char *provider;
+	int attempts;
 };
 /* Keeps b on the usage record of a gateway call's settled hold. */
 enum cd_err ledger_usage_billed(struct store *lg, const char *account, const char *hold_id,
 				const struct ledger_usage_billed *b);
 /* One hold as GET /v1/holds/{hold_id} shows it (DESIGN §14): its account,
- * member, model, provider (a gateway call's), status, what it held and
+ * member, model, provider and attempts (a gateway call's), status, what it held and
  * charged, the usage settled and its reason, over_hold, when it was made
  * and ended. CD_E_NOT_FOUND (REFUSE_HOLD_UNKNOWN) when no such hold. */
 enum cd_err ledger_hold_get(struct store *lg, const char *hold_id, json_t **out);

@@ -56,7 +56,7 @@ static int finish(const struct cfg *c, void *block, char *err, size_t errcap)
 }
 
 const struct config_module ledger_config_module = {
-	"ledger", CONFIG_MODULE_LEDGER, keys, sizeof(keys) / sizeof(keys[0]), sizeof(struct ledger_config), finish, NULL,
+	"ledger", CONFIG_MODULE_LEDGER, keys, sizeof(keys) / sizeof(keys[0]), sizeof(struct ledger_config), finish, NULL, NULL,
 };
 
 const struct ledger_config *ledger_config_of(const struct cfg *c)

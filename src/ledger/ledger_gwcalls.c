@@ -23,7 +23,7 @@ static const char SQL_RENEW[] = "UPDATE holds SET expires_at = GREATEST(expires_
 
 static const char SQL_BILLED[] = "UPDATE usage_records SET over_hold = ?, service_tier = ?, long_context = ?, "
 				 "cache_write_1h_tokens = ?, audio_input_tokens = ?, audio_output_tokens = ?, "
-				 "web_search_calls = ? WHERE hold_id = ? AND account_id = ?";
+				 "web_search_calls = ?, provider = ?, attempts = ? WHERE hold_id = ? AND account_id = ?";
 
 struct gw_response_tx {
 	const char *account, *id;
@@ -39,9 +39,10 @@ static enum cd_err response_tx(struct store *lg, struct gw_response_tx *x)
 	int e;
 	const struct ledger_usage_billed *b = x->billed;
 	if (b != NULL)
-		return store_do(lg, SQL_BILLED, "usage billed", "isiiiiiii", (int64_t)b->over_hold, b->service_tier,
+		return store_do(lg, SQL_BILLED, "usage billed", "isiiiiisiii", (int64_t)b->over_hold, b->service_tier,
 				    (int64_t)b->long_context, b->cache_write_1h_tokens, b->audio_input_tokens,
-				    b->audio_output_tokens, b->web_search_calls, x->hold, x->account_id);
+				    b->audio_output_tokens, b->web_search_calls, b->provider, (int64_t)b->attempts, x->hold,
+				    x->account_id);
 	if (x->renew_ttl > 0)
 		return store_do(lg, SQL_RENEW, "hold renewal", "iiii", lg->now + x->renew_ttl, x->hold, x->account_id,
 				    lg->now);
@@ -126,23 +127,22 @@ static const char SQL_HOLD_GET[] =
 	"h.created_at, h.finished_at, u.id IS NOT NULL, u.input_tokens, u.cached_input_tokens, "
 	"u.cache_write_input_tokens, u.output_tokens, u.settle_reason, COALESCE(u.over_hold, 0), "
 	"COALESCE(u.service_tier, 'standard'), u.long_context, u.cache_write_1h_tokens, u.audio_input_tokens, "
-	"u.audio_output_tokens, u.web_search_calls "
+	"u.audio_output_tokens, u.web_search_calls, u.provider, u.attempts "
 	"FROM holds h STRAIGHT_JOIN accounts a ON a.id = h.account_id "
 	"LEFT JOIN usage_records u FORCE INDEX (ix_hold) ON u.hold_id = h.id AND u.account_id = h.account_id "
 	"WHERE h.id = ? AND h.account_id = ? ORDER BY u.id DESC LIMIT 1";
 
-/* The provider a gateway hold's request_id names (gw_<provider>_...),
- * NULL for a guard hold or one made before it was named. */
-static json_t *provider_of(const char *request_id)
+/* The provider of a gateway hold: the one its usage record names (a call
+ * that fell back, sql/049), else the one its request_id names
+ * (gw_NAME_<random hex>); null for a guard hold. */
+static json_t *provider_of(const char *recorded, const char *request_id)
 {
-	static const char *const names[] = {"openai", "anthropic"};
-	for (size_t i = 0; request_id != NULL && i < sizeof(names) / sizeof(names[0]); i++) {
-		size_t n = strlen(names[i]);
-		if (strncmp(request_id, LEDGER_GATEWAY_REQUEST_PREFIX, 3) == 0 && strncmp(request_id + 3, names[i], n) == 0 &&
-		    request_id[3 + n] == '_')
-			return json_string(names[i]);
-	}
-	return json_null();
+	const char *last = request_id != NULL ? strrchr(request_id, '_') : NULL;
+	if (recorded != NULL)
+		return json_string(recorded);
+	if (last == NULL || strncmp(request_id, LEDGER_GATEWAY_REQUEST_PREFIX, 3) != 0 || last - request_id <= 3)
+		return json_null();
+	return json_stringn(request_id + 3, (size_t)(last - request_id - 3));
 }
 
 static json_t *text_or_null(const char *s)
@@ -173,10 +173,13 @@ static enum cd_err hold_get_tx(struct store *lg, const char *hold_id, int64_t ac
 	if (got <= 0)
 		return got < 0 ? CD_E_INTERNAL : refusal_set(&lg->refusal, REFUSE_HOLD_UNKNOWN, hold_id, NULL);
 	json_t *usage = store_i64(s, 10) == 0 ? json_null() : hold_usage(s);
-	*out = json_pack("{s:s, s:s, s:o, s:o, s:o, s:s, s:I, s:I, s:o, s:o, s:b, s:o, s:o}", "hold_id", hold_id,
+	int recorded = store_i64(s, 10) != 0;
+	*out = json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:s, s:I, s:I, s:o, s:o, s:b, s:o, s:o}", "hold_id", hold_id,
 			 "account", store_str(s, 0), "member", text_or_null(store_str(s, 1)), "model",
 			 text_or_null(store_str(s, 2) != NULL ? store_str(s, 2) : store_str(s, 3)), "provider",
-			 provider_of(store_str(s, 4)), "status", store_str(s, 5), "held_micros",
+			 provider_of(store_str(s, 23), store_str(s, 4)), "attempts",
+			 recorded && strncmp(store_str(s, 4) != NULL ? store_str(s, 4) : "", LEDGER_GATEWAY_REQUEST_PREFIX, 3) == 0
+			 ? json_integer((json_int_t)store_i64(s, 24)) : json_null(), "status", store_str(s, 5), "held_micros",
 			 (json_int_t)store_i64(s, 6), "charged_micros", (json_int_t)store_i64(s, 7), "usage", usage,
 			 "settle_reason", text_or_null(store_i64(s, 10) ? store_str(s, 15) : NULL),
 			 "over_hold", store_i64(s, 16) != 0, "created_at", ledger_rows_json_time(store_i64(s, 8)),

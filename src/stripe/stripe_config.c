@@ -138,7 +138,7 @@ static void release(void *block)
 
 const struct config_module stripe_config_module = {
 	"stripe", CONFIG_MODULE_STRIPE, keys, sizeof(keys) / sizeof(keys[0]), sizeof(struct stripe_config), finish,
-	release,
+	release, NULL,
 };
 
 const struct stripe_config *stripe_config_of(const struct cfg *c)

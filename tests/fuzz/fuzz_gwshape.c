@@ -17,7 +17,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static void upstream(const struct gwkind_route *r, const char *body, size_t len, const struct gw_ask *ask, int64_t cap)
 {
 	size_t out_len = 0;
-	char *out = gwshape_upstream_body(r, body, len, ask, cap, &out_len);
+	char *out = gwshape_upstream_body(r, body, len, ask, cap, NULL, &out_len);
 	if (out == NULL) {
 		if (out_len != len && out_len != (size_t)-1)
 			abort();

@@ -36,6 +36,7 @@ rank() {
 #   shared part);
 #   gwkind.h over gateway/gwkind*.c (the provider kinds, one file each,
 #   each exporting its struct gwkind, and the list of them);
+#   gwcall.h over gateway/gwcall*.c (one call, and its ledger's side);
 #   webhook.h over stripe/webhook*.c (signatures, parsing);
 #   store.h and store_db.h over store/store*.c (the handle, statements,
 #   result rows, transactions, migrations);
@@ -51,6 +52,7 @@ prefixes() {
 	api_*) echo "$1_ api_" ;;
 	gwshape*) echo "$1_ gwshape_" ;;
 	gwkind*) echo "$1_ gwkind_" ;;
+	gwcall*) echo "$1_ gwcall_" ;;
 	webhook*) echo "$1_ webhook_" ;;
 	store*) echo "$1_ store_" ;;
 	answer*) echo "$1_ answer_" ;;

@@ -140,9 +140,16 @@ int main(void)
 			ok(strncmp(at + strlen(key_line), want, strlen(want)) == 0, "[%s] %s says: %.*s", d.section, d.key,
 			   (int)strlen(want) - 1, want);
 		free(sec);
-		snprintf(head, sizeof(head), "[%s]", d.section);	/* the block starts at its newline */
-		char *exsec = block(example, head, "\n[");
-		snprintf(ex_key, sizeof(ex_key), "\n%s =", d.key);
+		/* A named section ("provider NAME") is shown commented out under
+		 * one of its kind ("# [provider deepseek]"): the installed
+		 * config must not call a provider the operator did not ask for. */
+		const char *space = strchr(d.section, ' ');
+		if (space != NULL)
+			snprintf(head, sizeof(head), "# [%.*s ", (int)(space - d.section), d.section);
+		else
+			snprintf(head, sizeof(head), "[%s]", d.section);	/* the block starts at its newline */
+		char *exsec = block(example, head, space != NULL ? "\n\n" : "\n[");
+		snprintf(ex_key, sizeof(ex_key), space != NULL ? "\n# %s =" : "\n%s =", d.key);
 		ok(exsec != NULL && strstr(exsec, ex_key) != NULL, "the example config has [%s] %s", d.section, d.key);
 		free(exsec);
 		/* creditd(8)'s ENVIRONMENT names every variable a key takes. */
@@ -157,7 +164,7 @@ int main(void)
 	/* And every key it names is one of the table's, under its section. */
 	for (int i = 0; i < gn; i++) {
 		char section[32];
-		const char *key = strchr(gnames[i], ' ') + 1;
+		const char *key = strrchr(gnames[i], ' ') + 1;	/* "provider NAME kind": the last word */
 		snprintf(section, sizeof(section), "%.*s", (int)(key - 1 - gnames[i]) & 31, gnames[i]);
 		ok(known_key(section, key), "configuration.md's [%s] %s is a key of the config tables", section, key);
 	}

@@ -372,7 +372,7 @@ static json_t *upstream(const struct gwkind_route *r, const char *body_j, int64_
 		free(body);
 		return NULL;
 	}
-	text = gwshape_upstream_body(r, body, strlen(body), &ask, cap, &outlen);
+	text = gwshape_upstream_body(r, body, strlen(body), &ask, cap, NULL, &outlen);
 	if (text == NULL) {
 		*unchanged_len = outlen == strlen(body);
 	} else {

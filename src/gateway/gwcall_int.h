@@ -1,0 +1,20 @@
+/* gwcall_int.h: what gwcall.c takes from gwcall_ledger.c (the ledger's
+ * side of a call); not for the rest of the gateway. */
+#ifndef CREDITD_GWCALL_INT_H
+#define CREDITD_GWCALL_INT_H
+#include "gwjob.h"
+
+struct cfg;
+struct store;
+
+/* The ledger connections and the ids in flight, for cfg. 0 or -1. */
+int gwcall_ledger_init(const struct cfg *cfg);
+/* A ledger connection, made when fewer than LIMIT_GATEWAY_LEDGERS exist,
+ * else the next one given back (waited for). NULL out of memory. */
+struct store *gwcall_ledger_borrow(void);
+void gwcall_ledger_giveback(struct store *lg);
+/* Lists (id "" : unlists) the response id of job's stream in flight. */
+void gwcall_ledger_id_list(const struct gw_job *job, const char *id);
+/* Keeps u's Responses id for job's account (logged when it cannot). */
+void gwcall_ledger_keep_response(const struct gw_job *job, const struct gw_usage *u);
+#endif

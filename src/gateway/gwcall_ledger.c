@@ -1,0 +1,146 @@
+/* gwcall_ledger.c: the ledger's side of the gateway's calls (gwcall.h):
+ * the ledger connections the ending threads settle on, the response ids
+ * of streams in flight, a hold's renewal and release, a Responses id
+ * kept for previous_response_id. */
+#include "gwcall.h"
+#include "gwcall_int.h"
+#include "gwconfig.h"
+#include "config.h"
+#include "errors.h"
+#include "keys.h"
+#include "ledger.h"
+#include "log.h"
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const struct cfg *cc;
+static const struct gwconfig *gw;	/* cc's [gateway] keys */
+
+/* ---- The ledger connections calls settle on ---- */
+
+static pthread_mutex_t lg_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t lg_cond = PTHREAD_COND_INITIALIZER;
+static struct store *lg_free[LIMIT_GATEWAY_LEDGERS];
+static int lg_nfree, lg_made;
+
+/* The response ids of streams in flight, by their call's place (DESIGN
+ * §14): a client chaining previous_response_id right after a stream's
+ * last event comes before the settle keeps the id in the database; until
+ * the call is finished its id is here. */
+struct inflight_id {
+	char account[LIMIT_ACCOUNT_ID_BYTES + 1];
+	char id[LIMIT_GATEWAY_RESPONSE_ID_BYTES];
+};
+static pthread_mutex_t ids_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct inflight_id *ids;
+
+int gwcall_ledger_init(const struct cfg *cfg)
+{
+	cc = cfg;
+	gw = gwconfig_of(cfg);
+	ids = calloc((size_t)gw->max_streams, sizeof(*ids));
+	return ids != NULL ? 0 : -1;
+}
+
+void gwcall_ledger_id_list(const struct gw_job *job, const char *id)
+{
+	if (job->place < 0 || job->place >= gw->max_streams)
+		return;
+	pthread_mutex_lock(&ids_lock);
+	snprintf(ids[job->place].account, sizeof(ids[job->place].account), "%s", id[0] != '\0' ? job->account : "");
+	snprintf(ids[job->place].id, sizeof(ids[job->place].id), "%s", id);
+	pthread_mutex_unlock(&ids_lock);
+}
+
+int gwcall_response_in_flight(const char *account, const char *id)
+{
+	int found = 0;
+	pthread_mutex_lock(&ids_lock);
+	for (int64_t i = 0; ids != NULL && i < gw->max_streams && !found; i++)
+		found = ids[i].id[0] != '\0' && strcmp(ids[i].id, id) == 0 && strcmp(ids[i].account, account) == 0;
+	pthread_mutex_unlock(&ids_lock);
+	return found;
+}
+
+/* A ledger connection, made when fewer than LIMIT_GATEWAY_LEDGERS exist,
+ * else the next one given back. NULL out of memory. */
+struct store *gwcall_ledger_borrow(void)
+{
+	struct store *lg = NULL;
+	pthread_mutex_lock(&lg_lock);
+	while (lg_nfree == 0 && lg_made == LIMIT_GATEWAY_LEDGERS)
+		pthread_cond_wait(&lg_cond, &lg_lock);
+	if (lg_nfree > 0) {
+		lg = lg_free[--lg_nfree];
+		pthread_mutex_unlock(&lg_lock);
+		return lg;
+	}
+	lg_made++;
+	pthread_mutex_unlock(&lg_lock);
+	lg = store_new(cc);
+	if (lg == NULL) {
+		pthread_mutex_lock(&lg_lock);
+		lg_made--;
+		pthread_cond_signal(&lg_cond);
+		pthread_mutex_unlock(&lg_lock);
+	}
+	return lg;
+}
+
+void gwcall_ledger_giveback(struct store *lg)
+{
+	store_end_request(lg);
+	pthread_mutex_lock(&lg_lock);
+	lg_free[lg_nfree++] = lg;
+	pthread_cond_signal(&lg_cond);
+	pthread_mutex_unlock(&lg_lock);
+}
+
+int gwcall_renew(const char *account, const char *hold_id, int64_t ttl)
+{
+	struct store *lg = gwcall_ledger_borrow();
+	enum cd_err rc = lg != NULL ? ledger_hold_renew(lg, account, hold_id, ttl) : CD_E_UNAVAILABLE;
+	if (lg != NULL)
+		gwcall_ledger_giveback(lg);
+	if (rc != CD_OK)
+		log_warn("gateway: the hold %s of a call in flight was not renewed (%s): tried again in %d s", hold_id,
+			 errors_strerror(rc), LIMIT_GATEWAY_RENEW_CHECK_SECONDS);
+	return rc == CD_OK || rc == CD_E_NOT_FOUND ? 0 : -1;
+}
+
+/* A Responses answer's id, kept so that this account may name it in
+ * previous_response_id (DESIGN §14); one that cannot be kept is only
+ * logged: the call is settled, and naming it later is refused. */
+void gwcall_ledger_keep_response(const struct gw_job *job, const struct gw_usage *u)
+{
+	if (u->response_id[0] == '\0')
+		return;
+	struct store *lg = gwcall_ledger_borrow();
+	enum cd_err rc = lg != NULL ? ledger_gw_response_keep(lg, job->account, u->response_id) : CD_E_UNAVAILABLE;
+	if (lg != NULL)
+		gwcall_ledger_giveback(lg);
+	if (rc != CD_OK)
+		log_warn("gateway: response %s of %s not kept (%s): naming it in previous_response_id will be refused",
+			 u->response_id, job->account, errors_strerror(rc));
+}
+
+/* Releases the job's hold (nothing was delivered, or the provider's
+ * usage cannot be trusted). */
+void gwcall_release(struct store *lg, const char *hold_id)
+{
+	if (hold_id[0] == '\0')
+		return;
+	unsigned char hash[KEYS_HASH_LEN];
+	struct ledger_result res = {0};
+	keys_sha256(hold_id, strlen(hold_id), hash);
+	struct ledger_call call = {.idem_key = NULL, .request_hash = hash};
+	struct guard_release r = {hold_id, 1};
+	enum cd_err rc = lg != NULL ? ledger_release(lg, &call, &r, &res) : CD_E_UNAVAILABLE;
+	if (rc != CD_OK || res.refusal.why != REFUSE_NONE)
+		log_error("gateway: the release of %s failed (%s): the hold expires at its ttl", hold_id,
+			  rc != CD_OK ? errors_strerror(rc) : "refused");
+	json_decref(res.body);
+}
+
