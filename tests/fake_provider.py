@@ -9,6 +9,7 @@ them, streamed (server-sent events, HTTP/1.1 chunked) and not:
   POST /v1/embeddings         OpenAI Embeddings
   GET  /v1/models             OpenAI's model list
   POST /v1/messages           Anthropic Messages
+  POST /v1/messages/count_tokens  Anthropic's token count (not streamed)
 so a gateway is configured with openai_base_url = http://HOST:PORT/v1 and
 anthropic_base_url = http://HOST:PORT.
 
@@ -170,8 +171,9 @@ class Handler(BaseHTTPRequestHandler):
         if self.path.startswith("/_"):
             return self.control(body)
         route = {"/v1/chat/completions": "chat", "/v1/responses": "responses", "/v1/embeddings": "embeddings",
-                 "/v1/messages": "messages"}.get(self.path.split("?", 1)[0])
-        anthropic = route == "messages"
+                 "/v1/messages": "messages", "/v1/messages/count_tokens": "count_tokens"}.get(
+                     self.path.split("?", 1)[0])
+        anthropic = route in shapes.ANTHROPIC_ROUTES
         if route is None:
             self.record(body, None, 404)
             return self.send_json(404, shapes.openai_error("Unknown request URL: POST %s" % self.path,
@@ -204,10 +206,12 @@ class Handler(BaseHTTPRequestHandler):
             status = mode["status"]
             return self.send_json(status, shapes.error_body(route, status), {"retry-after": "1"}
                                   if status == 429 else None)
-        plan = shapes.plan(route, req, mode)
-        extra = {"x-request-id": "req_fake%d" % STATE["seq"]} if route != "messages" else {
+        extra = {"x-request-id": "req_fake%d" % STATE["seq"]} if route not in shapes.ANTHROPIC_ROUTES else {
             "request-id": "req_fake%d" % STATE["seq"], "anthropic-ratelimit-requests-remaining": "999"}
         extra["x-ratelimit-remaining-requests"] = "9999"
+        if route == "count_tokens":
+            return self.send_json(200, shapes.count_tokens(req), extra)
+        plan = shapes.plan(route, req, mode)
         if not req.get("stream") or route == "embeddings":
             return self.send_json(200, shapes.whole(route, req, plan), extra)
         self.start_stream(extra)

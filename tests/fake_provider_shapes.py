@@ -8,6 +8,8 @@ import struct
 import time
 
 CHAT_ROLES = ("system", "developer", "user", "assistant", "tool", "function")
+# Anthropic's routes: Messages and its token count (POST /v1/messages/count_tokens)
+ANTHROPIC_ROUTES = ("messages", "count_tokens")
 MODELS = ("gpt-4o", "gpt-4o-mini", "text-embedding-3-small", "claude-sonnet-4-5", "claude-haiku-4-5")
 
 
@@ -23,14 +25,14 @@ def anthropic_error(typ, message):
 
 def bad(route, message, param=None):
     """A 400 in the route's provider's shape: (status, body)."""
-    if route == "messages":
+    if route in ANTHROPIC_ROUTES:
         return 400, anthropic_error("invalid_request_error", message)
     return 400, openai_error(message, "invalid_request_error", param, None)
 
 
 def error_body(route, status):
     """The provider's own error for a status the test asked for."""
-    if route == "messages":
+    if route in ANTHROPIC_ROUTES:
         typ = {400: "invalid_request_error", 401: "authentication_error", 403: "permission_error",
                404: "not_found_error", 429: "rate_limit_error", 529: "overloaded_error"}.get(status, "api_error")
         return anthropic_error(typ, "fake provider: %s" % typ)
@@ -96,18 +98,30 @@ def _check_chat(body):
     return _int_field("chat", body, "max_tokens", 1) or _int_field("chat", body, "max_completion_tokens", 1)
 
 
+def _check_message_list(route, body):
+    msgs = body.get("messages")
+    if not isinstance(msgs, list) or not msgs:
+        return bad(route, "messages: Field required")
+    for i, m in enumerate(msgs):
+        if not isinstance(m, dict) or m.get("role") not in ("user", "assistant"):
+            return bad(route, "messages.%d.role: Input should be 'user' or 'assistant'" % i)
+    return None
+
+
 def _check_messages(body):
     if not isinstance(body.get("max_tokens"), int) or isinstance(body.get("max_tokens"), bool):
         return bad("messages", "max_tokens: Field required")
     if body["max_tokens"] < 1:
         return bad("messages", "max_tokens: Input should be greater than or equal to 1")
-    msgs = body.get("messages")
-    if not isinstance(msgs, list) or not msgs:
-        return bad("messages", "messages: Field required")
-    for i, m in enumerate(msgs):
-        if not isinstance(m, dict) or m.get("role") not in ("user", "assistant"):
-            return bad("messages", "messages.%d.role: Input should be 'user' or 'assistant'" % i)
-    return None
+    return _check_message_list("messages", body)
+
+
+def _check_count_tokens(body):
+    """Messages' body without max_tokens (https://docs.anthropic.com/en/api/messages-count-tokens: model and
+    messages required; system, tools, tool_choice, thinking optional)."""
+    if "tools" in body and not isinstance(body["tools"], list):
+        return bad("count_tokens", "tools: Input should be a valid list")
+    return _check_message_list("count_tokens", body)
 
 
 def parse_body(route, raw):
@@ -119,9 +133,9 @@ def parse_body(route, raw):
     if not isinstance(body, dict):
         return None, bad(route, "The request body must be a JSON object.")
     if not isinstance(body.get("model"), str) or not body["model"]:
-        return body, bad(route, "you must provide a model parameter" if route != "messages"
+        return body, bad(route, "you must provide a model parameter" if route not in ANTHROPIC_ROUTES
                          else "model: Field required", "model")
-    check = {"chat": _check_chat, "messages": _check_messages,
+    check = {"chat": _check_chat, "messages": _check_messages, "count_tokens": _check_count_tokens,
              "responses": lambda b: _int_field("responses", b, "max_output_tokens", 16),
              "embeddings": lambda b: None if isinstance(b.get("input"), (str, list)) and b.get("input") != []
              else bad("embeddings", "'input' is a required property", "input")}[route]
@@ -146,7 +160,7 @@ def input_words(route, body):
         return sum(_words(m.get("content")) for m in body["messages"])
     if route == "responses":
         return _words(body.get("input")) + _words(body.get("instructions"))
-    if route == "messages":
+    if route in ANTHROPIC_ROUTES:
         return _words(body.get("system")) + sum(_words(m.get("content")) for m in body["messages"])
     inp = body["input"]
     if isinstance(inp, list) and inp and isinstance(inp[0], int):
@@ -262,6 +276,11 @@ def whole(route, body, p):
             "content": [{"type": "text", "text": text_of(p)}],
             "stop_reason": "max_tokens" if p["truncated"] else "end_turn", "stop_sequence": None,
             "usage": anthropic_usage(p, p["billed"])}
+
+
+def count_tokens(body):
+    """count_tokens' answer: the input /v1/messages would count for the same body (tools not counted)."""
+    return {"input_tokens": input_words("count_tokens", body)}
 
 
 def openai_models():

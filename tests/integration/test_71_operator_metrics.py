@@ -9,6 +9,13 @@ CreditdWebhookSignatureFailures (and not for fewer than its threshold).
 Stripe's failures come from the stand-in told to drop a Checkout
 Session's connection (a transport failure) or answer it 500 (an api
 one): each top-up so refused is counted under checkout_sessions.
+
+CreditdGatewayProviderFailing (the gateway's tries of each provider,
+creditd_gateway_provider_tries_total{provider,outcome}) is fed synthetic
+series only: it must fire for a provider whose tries fail over a quarter
+of the time for 10 minutes, with its labels and annotations, and not for
+one failing less, not before 10 minutes, not for 4xx answers passed on
+(client_error), not for a provider with no tries.
 """
 import os
 import tempfile
@@ -94,3 +101,48 @@ def test_stripe_failures_by_endpoint_and_kind():
     finally:
         fake_mode("ok")
     check(value(scrape(), "creditd_event_push_failures_total") >= 0, "creditd_event_push_failures_total")
+
+
+TRIES = "creditd_gateway_provider_tries_total"
+OUTCOMES = ("ok", "client_error", "rate_limited", "server_error", "unreachable", "timeout")
+
+
+def provider_failing(per_minute, eval_time, exp):
+    """promtool test rules on synthetic tries: per_minute {provider:
+    {outcome: tries a minute}} (an outcome not named: none), every counter
+    of the six outcomes from 0 rising by that each minute for 30 minutes;
+    exp {provider: the failed ratio as the description shows it}: the
+    providers CreditdGatewayProviderFailing must fire for at eval_time,
+    with their labels and annotations (no other)."""
+    d = tempfile.mkdtemp(prefix="alerts.", dir=stack.path())
+    test = os.path.join(d, "t.yml")
+    series = [{"series": '%s{instance="i",provider="%s",outcome="%s"}' % (TRIES, p, o),
+               "values": "0+%dx30" % n.get(o, 0)} for p, n in sorted(per_minute.items()) for o in OUTCOMES]
+    alerts = [{"exp_labels": {"severity": "warning", "instance": "i", "provider": p},
+               "exp_annotations": {"summary": "Gateway provider %s fails over 25 %% of the tries of creditd on i" % p,
+                                   "description": "Failed tries (rate limited, server error, unreachable, timeout) "
+                                                  "over 5 minutes: %s; its calls go to the next provider serving "
+                                                  "their model, where there is one." % ratio}}
+              for p, ratio in sorted(exp.items())]
+    doc = {"rule_files": [RULES], "evaluation_interval": "1m",
+           "tests": [{"interval": "1m", "input_series": series,
+                      "alert_rule_test": [{"eval_time": eval_time, "alertname": "CreditdGatewayProviderFailing",
+                                           "exp_alerts": alerts}]}]}
+    with open(test, "w") as f:
+        yaml.safe_dump(doc, f)
+    return promtool("test", "rules", test)
+
+
+def test_provider_failing_alert_on_synthetic_tries():
+    # gpu1: 4 tries in 10 fail, each way a try fails; groq: 1 in 10.
+    gpu1 = {"ok": 6, "rate_limited": 1, "server_error": 1, "unreachable": 1, "timeout": 1}
+    groq = {"ok": 9, "unreachable": 1}
+    for per_minute, at, exp, what in (
+            ({"gpu1": gpu1, "groq": groq}, "20m", {"gpu1": "40%"}, "a provider failing 40 % of its tries pages, "
+                                                                    "one failing 10 % does not"),
+            ({"gpu1": gpu1}, "8m", {}, "not before failing for 10 minutes"),
+            ({"ollama": {"ok": 3, "client_error": 5, "rate_limited": 2}}, "20m", {},
+             "4xx answers passed on are not the provider's failures (2 in 10 failed)"),
+            ({"idle": {}}, "20m", {}, "a provider with no tries does not page")):
+        p = provider_failing(per_minute, at, exp)
+        eq(p.returncode, 0, "%s: %s%s" % (what, p.stdout, p.stderr))
