@@ -338,7 +338,8 @@ static int parse_line(struct cfg *c, char *line, int lineno, char *section, size
 				   section[0] ? " in [" : "", section, section[0] ? "]" : "");
 	char where[600];
 	snprintf(where, sizeof(where), "%s:%d", name, lineno);
-	return set_value(base_of(c, slot), k, val, where, err, errcap);
+	struct config_section *open = named_open(c, section);
+	return set_value(open != NULL ? open->block : base_of(c, slot), k, val, where, err, errcap);
 }
 
 static int parse_text(struct cfg *c, char *text, const char *name, char *err, size_t errcap)

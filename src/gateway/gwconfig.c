@@ -276,8 +276,9 @@ size_t gwconfig_candidates(const struct gwconfig *g, const struct gwkind *kind, 
 {
 	int named = 0;
 	size_t n = 0;
+	/* §12's providers serve the models no section names, of any kind. */
 	for (size_t i = 0; i < g->nproviders && !named; i++)
-		named = g->providers[i].kind == kind && listed(&g->providers[i], model) != NULL;
+		named = listed(&g->providers[i], model) != NULL;
 	for (size_t i = 0; i < g->nproviders && n < cap; i++) {
 		const struct gwconfig_provider *p = &g->providers[i];
 		if (p->kind == kind && (p->every || (p->rest && !named) || listed(p, model) != NULL))

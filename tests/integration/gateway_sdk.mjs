@@ -82,6 +82,33 @@ const cases = {
     const r = await anthropic.messages.create({ model: "claude-haiku-4-5", max_tokens: 20, messages: user });
     return { text: r.content[0].text, usage: r.usage };
   },
+  // DESIGN §14, many providers: a call through a fallback, seen by each SDK.
+  async openai_fallback() {
+    const { data, response } = await openai.chat.completions
+      .create({ model: "fast", messages: user, max_completion_tokens: 10 }).withResponse();
+    const stream = await openai.chat.completions.create({ model: "fast", messages: user, stream: true, max_completion_tokens: 8 });
+    let text = "";
+    for await (const chunk of stream) text += chunk.choices[0]?.delta?.content ?? "";
+    return { text: data.choices[0].message.content, provider: response.headers.get("creditd-provider"),
+             hold: response.headers.get("creditd-hold-id"), streamed: text };
+  },
+  async anthropic_fallback() {
+    const { data, response } = await anthropic.messages
+      .create({ model: "claude-haiku-4-5", max_tokens: 10, messages: user }).withResponse();
+    const stream = anthropic.messages.stream({ model: "claude-haiku-4-5", max_tokens: 8, messages: user });
+    let text = "";
+    stream.on("text", (t) => { text += t; });
+    await stream.finalMessage();
+    return { text: data.content[0].text, provider: response.headers.get("creditd-provider"), streamed: text };
+  },
+  async anthropic_count_tokens() {
+    const r = await anthropic.messages.countTokens({ model: "claude-haiku-4-5", messages: user });
+    return { input_tokens: r.input_tokens };
+  },
+  async openai_all_fail() {
+    return error(() => openai.chat.completions.create({ model: "fast", messages: user, max_completion_tokens: 10 }),
+                 OpenAI.InternalServerError);
+  },
   async anthropic_stream() {
     const stream = anthropic.messages.stream({ model: "claude-haiku-4-5", max_tokens: 15, messages: user });
     let text = "";

@@ -1,0 +1,363 @@
+"""test_87_gateway_providers.py: many providers behind one base URL (DESIGN
+§14) through nginx -> creditd -> two fake providers of their own
+(tests/fake_provider.md) and an address that refuses connections: a call
+goes to the providers serving its model in order, falls back on a failure
+before the first byte (429, 500, 503, 529, a refused connection, no first
+byte in time) with the same hold and is charged once, is not tried again
+after its first byte, reaches the provider under its renamed model, is
+refused 400 when no provider of its kind serves the model, and releases
+its hold when every provider fails; count_tokens is forwarded free. Raw
+HTTP and the official SDKs, streamed and not. The nginx-side creditd is
+restarted with the sections appended (test_82's way) and started again as
+the stack has it."""
+import http.client
+import json
+import os
+import re
+import shutil
+import socket
+import sys
+
+import stack
+from lib import ENV, api, check, eq, key, new_account, sql, verify, wait_until
+from test_80_gateway import body_chat, call, chat, cost, import_prices, messages, state
+from test_81_gateway_sdks import sdk
+
+PRICES = """margin,10500
+model,fast,150000,75000,600000,16384
+model,only-steady,150000,75000,600000,16384
+"""
+
+
+class Fake:
+    """One more fake provider, started for this file."""
+
+    def __init__(self, name):
+        pf = stack.path(name + ".port")
+        if os.path.exists(pf):
+            os.unlink(pf)
+        stack.start(name, [sys.executable, os.path.join(stack.ROOT, "tests", "fake_provider.py"), "--port", "0",
+                           "--port-file", pf])
+        check(wait_until(lambda: os.path.exists(pf) and open(pf).read().strip() != "", timeout=10),
+              "%s did not start" % name)
+        self.port = int(open(pf).read().strip())
+
+    def ctl(self, method, path, body=None):
+        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        c.request(method, path, body=json.dumps(body) if body is not None else None,
+                  headers={"Content-Type": "application/json"})
+        r = c.getresponse()
+        data = json.loads(r.read() or b"null")
+        c.close()
+        return data
+
+    def mode(self, **m):
+        self.ctl("POST", "/_mode", dict({"mode": "ok"}, **m))
+
+    def reset(self):
+        self.ctl("POST", "/_reset", {})
+
+    def received(self):
+        got = [r for r in self.ctl("GET", "/_requests") if not r["path"].startswith("/_")]
+        for r in got:
+            eq(r["violations"], [], "forwarded what no gateway may: %r" % r["headers"])
+        return got
+
+
+def dead_port():
+    """A loopback port nothing listens on (bound, then closed)."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+_up = {}
+
+
+def up():
+    """The two fakes, creditd restarted with the sections, once a run."""
+    if _up:
+        return _up["flaky"], _up["steady"]
+    flaky, steady = Fake("fake_flaky"), Fake("fake_steady")
+    import_prices(PRICES)
+    sections = """
+[provider flaky]
+kind = openai
+base_url = http://127.0.0.1:{f}/v1
+api_key = sk-fake-openai
+headers = X-Team: blue
+models = gpt-4o-mini, fast=gpt-4o-mini
+
+[provider steady]
+kind = openai
+base_url = http://127.0.0.1:{s}/v1/
+api_key = sk-fake-openai
+models = gpt-4o-mini, fast = gpt-4o-mini, only-steady=gpt-4o-mini
+
+[provider gone]
+base_url = http://127.0.0.1:{d}/v1
+api_key = sk-fake-openai
+models = text-embedding-3-small
+
+[provider gone-too]
+base_url = http://127.0.0.1:{s}/v1
+api_key = sk-fake-openai
+models = text-embedding-3-small
+
+[provider aflaky]
+kind = anthropic
+base_url = http://127.0.0.1:{f}
+api_key = sk-ant-fake
+models = claude-haiku-4-5
+
+[provider asteady]
+kind = anthropic
+base_url = http://127.0.0.1:{s}
+api_key = sk-ant-fake
+models = claude-haiku-4-5
+""".format(f=flaky.port, s=steady.port, d=dead_port())
+    conf = stack.path("creditd-providers.conf")
+    shutil.copy(ENV["CREDITD_CONFIG"], conf)
+    with open(conf) as f:
+        text = f.read()
+    text = re.sub(r"\[gateway\]\n", "[gateway]\nfirst_byte_timeout_seconds = 2\nmax_attempts = 3\n", text)
+    with open(conf, "w") as f:
+        f.write(text + sections)
+    os.chmod(conf, 0o600)
+    stack.creditd_kill9()
+    stack.creditd_start(config=conf)
+    _up.update(flaky=flaky, steady=steady)
+    return flaky, steady
+
+
+def teardown_module():
+    if _up:
+        stack.creditd_kill9()
+        stack.creditd_start()
+
+
+def fresh():
+    flaky, steady = up()
+    for f in (flaky, steady):
+        f.reset()
+        f.mode()
+    return flaky, steady
+
+
+def hold_of(r):
+    h = r.headers.get("creditd-hold-id")
+    check(h, "the answer names its hold: %r" % r.headers)
+    return api("GET", "/v1/holds/" + h, auth="read").json
+
+
+def charged_once(acct, before, r, model):
+    """The account paid the usage the answer reports, once."""
+    u = r.json["usage"]
+    eq(state(acct), (before - cost(model, u["prompt_tokens"], 0, u["completion_tokens"]), 0),
+       "charged the answer's usage once, nothing held")
+
+
+FAILURES = [("429", dict(mode="error", status=429)), ("500", dict(mode="error", status=500)),
+            ("503", dict(mode="error", status=503)), ("529", dict(mode="error", status=529)),
+            ("first-byte timeout", dict(mode="silent", silent_seconds=5))]
+
+
+def test_each_failure_before_the_first_byte_falls_back_and_is_charged_once():
+    for what, m in FAILURES:
+        for stream in (False, True):
+            flaky, steady = fresh()
+            flaky.mode(**m)
+            acct = new_account("fb")
+            before = state(acct)[0]
+            body = body_chat(max_completion_tokens=12)
+            if stream:
+                body.update(stream=True, stream_options={"include_usage": True})
+            r = chat(acct, body)
+            eq(r.status, 200, "%s (stream %s): answered by the next provider: %r" % (what, stream, r.body[:300]))
+            eq(r.headers.get("creditd-provider"), "steady", "%s: the answer names who answered" % what)
+            eq(len(flaky.received()), 1, "%s: the first provider was tried once" % what)
+            eq(len(steady.received()), 1, "%s: the second once" % what)
+            h = hold_of(r)
+            eq((h["provider"], h["attempts"], h["status"]), ("steady", 2, "settled"),
+               "%s: the hold names the provider and the tries" % what)
+            if not stream:
+                charged_once(acct, before, r, "gpt-4o-mini")
+            else:
+                usage = json.loads([e for e in r.events() if '"usage"' in e and '"prompt_tokens"' in e][-1])["usage"]
+                eq(state(acct), (before - cost("gpt-4o-mini", usage["prompt_tokens"], 0, usage["completion_tokens"]),
+                                 0), "%s: the stream charged once" % what)
+            eq(sql("SELECT COUNT(*) FROM usage_records u JOIN accounts a ON a.id = u.account_id "
+                   "WHERE a.ext_id = '%s'" % acct)[0][0], "1", "%s: one usage record" % what)
+    verify()
+
+
+def test_a_refused_connection_falls_back():
+    fresh()
+    acct = new_account("fbdead")
+    r = call("/openai/v1/embeddings", {"model": "text-embedding-3-small", "input": "one two three"},
+             headers={"Creditd-Account": acct})
+    eq(r.status, 200, "the second provider answered: %r" % r.body[:300])
+    eq(r.headers.get("creditd-provider"), "gone-too", "named")
+    h = hold_of(r)
+    eq((h["provider"], h["attempts"]), ("gone-too", 2), "the refused connection counted as a try")
+
+
+def test_the_first_provider_answering_is_the_only_one_called():
+    flaky, steady = fresh()
+    acct = new_account("fbfirst")
+    before = state(acct)[0]
+    r = chat(acct, body_chat(max_completion_tokens=5))
+    eq((r.status, r.headers.get("creditd-provider")), (200, "flaky"), "the first in file order answered")
+    eq((len(flaky.received()), len(steady.received())), (1, 0), "the second was not called")
+    h = hold_of(r)
+    eq((h["provider"], h["attempts"]), ("flaky", 1), "one try")
+    charged_once(acct, before, r, "gpt-4o-mini")
+    sent = flaky.received()[0]
+    eq(sent["headers"].get("x-team"), "blue", "the section's header went upstream")
+
+
+def test_a_client_error_and_a_failure_after_the_first_byte_are_not_tried_again():
+    flaky, steady = fresh()
+    flaky.mode(mode="error", status=400)
+    acct = new_account("fbno")
+    r = chat(acct, body_chat(max_completion_tokens=5))
+    eq(r.status, 400, "the provider's 400 passed on")
+    eq(len(steady.received()), 0, "a 400 is the request's fault: not tried elsewhere")
+    flaky.reset()
+    flaky.mode(mode="cut", cut_after=2)
+    before = state(acct)[0]
+    r = chat(acct, body_chat(max_completion_tokens=12, stream=True))
+    eq(r.status, 200, "the stream began")
+    eq(len(steady.received()), 0, "a stream cut after its first byte is not tried again")
+    eq(r.headers.get("creditd-provider"), "flaky", "named")
+    wait_until(lambda: state(acct)[1] == 0, timeout=10)
+    check(state(acct)[0] < before, "the cut stream was charged its estimate")
+    eq(hold_of(r)["attempts"], 1, "one try")
+    verify()
+
+
+def test_a_renamed_model_reaches_the_provider_under_its_own_name():
+    flaky, steady = fresh()
+    acct = new_account("fbname")
+    before = state(acct)[0]
+    r = chat(acct, body_chat("fast", max_completion_tokens=7))
+    eq(r.status, 200, "answered: %r" % r.body[:300])
+    eq(flaky.received()[0]["json"]["model"], "gpt-4o-mini", "the upstream name was sent")
+    charged_once(acct, before, r, "fast")
+    eq(hold_of(r)["model"], "fast", "held and charged under the app's name")
+    flaky.mode(mode="error", status=503)
+    r = chat(acct, body_chat("only-steady", max_completion_tokens=7))
+    eq((r.status, r.headers.get("creditd-provider")), (200, "steady"), "a model one provider serves goes there")
+    eq(len(flaky.received()), 1, "the flaky provider was not asked for it")
+    eq(steady.received()[0]["json"]["model"], "gpt-4o-mini", "renamed there too")
+
+
+def test_every_provider_failing_answers_the_last_failure_and_charges_nothing():
+    for stream in (False, True):
+        flaky, steady = fresh()
+        flaky.mode(mode="error", status=503)
+        steady.mode(mode="error", status=500)
+        acct = new_account("fball")
+        before = state(acct)[0]
+        body = body_chat(max_completion_tokens=9, stream=stream)
+        r = chat(acct, body)
+        eq(r.status, 500, "the last failure is the answer")
+        eq(r.headers.get("creditd-provider"), "steady", "the last provider named")
+        eq(r.json["error"]["type"] if r.json else None, "server_error", "in OpenAI's shape (the provider's own)")
+        eq(state(acct), (before, 0), "nothing charged, nothing held")
+        h = hold_of(r)
+        eq((h["charged_micros"], h["attempts"], h["provider"]), (0, 2, "steady"), "both tries recorded")
+    verify()
+
+
+def test_no_provider_of_the_route_s_kind_serving_the_model_is_a_400_before_any_hold():
+    flaky, steady = fresh()
+    acct = new_account("fbkind")
+    before = state(acct)
+    # claude-haiku-4-5 is priced, and served by anthropic sections only.
+    r = chat(acct, body_chat("claude-haiku-4-5", max_completion_tokens=5))
+    eq(r.status, 400, "no openai provider serves it")
+    eq(r.json["error"]["param"], "model", "param model")
+    eq(state(acct), before, "nothing held")
+    eq(len(flaky.received()) + len(steady.received()), 0, "nothing forwarded")
+
+
+def test_anthropic_falls_back_on_529_streamed_and_not():
+    for stream in (False, True):
+        flaky, steady = fresh()
+        flaky.mode(mode="error", status=529)
+        acct = new_account("fbant")
+        r = messages(acct, {"model": "claude-haiku-4-5", "max_tokens": 9, "stream": stream,
+                            "messages": [{"role": "user", "content": "hi there"}]})
+        eq(r.status, 200, "answered by the second: %r" % r.body[:300])
+        eq(r.headers.get("creditd-provider"), "asteady", "named")
+        eq((len(flaky.received()), len(steady.received())), (1, 1), "one try each")
+        eq(hold_of(r)["attempts"], 2, "two tries")
+
+
+def test_count_tokens_is_forwarded_free():
+    flaky, steady = fresh()
+    acct = new_account("fbcount")
+    before = state(acct)
+    body = {"model": "claude-haiku-4-5", "messages": [{"role": "user", "content": "one two three four"}]}
+    h = {"Creditd-Account": acct, "anthropic-version": "2023-06-01"}
+    r = call("/anthropic/v1/messages/count_tokens", body, headers=h)
+    eq(r.status, 200, "counted: %r" % r.body[:300])
+    eq(r.json, {"input_tokens": 4}, "the provider's count passed on")
+    eq(r.headers.get("creditd-hold-id"), None, "nothing held")
+    eq(state(acct), before, "nothing charged")
+    sent = flaky.received()
+    eq([s["path"] for s in sent], ["/v1/messages/count_tokens"], "forwarded to the first anthropic provider")
+    flaky.mode(mode="error", status=529)
+    r = call("/anthropic/v1/messages/count_tokens", body, headers=h)
+    eq((r.status, r.headers.get("creditd-provider")), (200, "asteady"), "it falls back as any call")
+    r = call("/anthropic/v1/messages/count_tokens", {"model": "claude-haiku-4-5"}, headers=h)
+    eq(r.status, 400, "a body the provider refuses is its own 400")
+    eq(r.json["type"], "error", "in Anthropic's shape")
+    eq(state(acct), before, "still nothing charged")
+    r = call("/anthropic/v1/messages/count_tokens", body, headers=h, auth=None)
+    eq(r.status, 401, "a creditd key is still needed")
+
+
+def test_the_tries_are_counted_by_provider_and_outcome():
+    flaky, steady = fresh()
+
+    def tries():
+        text = api("GET", "/metrics", auth=None).raw.decode()
+        return {(m.group(1), m.group(2)): int(m.group(3)) for m in re.finditer(
+            r'^creditd_gateway_provider_tries_total\{provider="([^"]+)",outcome="([^"]+)"\} (\d+)$', text, re.M)}
+
+    t0 = tries()
+    check(("gone", "unreachable") in t0 and ("asteady", "ok") in t0, "every provider and outcome shown: %r" % t0)
+    flaky.mode(mode="error", status=503, count=1)
+    acct = new_account("fbmetrics")
+    eq(chat(acct, body_chat(max_completion_tokens=5)).status, 200, "answered")
+    t1 = tries()
+    eq(t1[("flaky", "server_error")] - t0[("flaky", "server_error")], 1, "flaky's 503 counted")
+    eq(t1[("steady", "ok")] - t0[("steady", "ok")], 1, "steady's answer counted")
+
+
+def test_the_sdks_through_a_fallback():
+    flaky, steady = fresh()
+    flaky.mode(mode="error", status=503)
+    acct = new_account("fbsdk")
+    r = sdk("openai_fallback", acct)
+    eq(r["provider"], "steady", "the OpenAI SDK's call was answered by the second provider: %r" % r)
+    check(r["text"] and r["streamed"], "both the call and the stream read: %r" % r)
+    for got in steady.received():
+        eq(got["json"]["model"], "gpt-4o-mini", "renamed upstream")
+    flaky.mode(mode="error", status=529)
+    r = sdk("anthropic_fallback", acct)
+    eq(r["provider"], "asteady", "the Anthropic SDK's call fell back: %r" % r)
+    check(r["text"] and r["streamed"], "read: %r" % r)
+    flaky.mode()
+    r = sdk("anthropic_count_tokens", acct)
+    eq(r["input_tokens"], 4, "countTokens through creditd")
+    flaky.mode(mode="error", status=503)
+    steady.mode(mode="error", status=500)
+    r = sdk("openai_all_fail", acct)
+    check(r["thrown"] and r["isClass"] and r["status"] == 500, "the SDK's own class for the last failure: %r" % r)
+    wait_until(lambda: state(acct)[1] == 0, timeout=10)
+    verify()
