@@ -15,6 +15,9 @@
 #   creditd   nginx -> creditd (a guard key, Creditd-Account: one funded
 #             account per connection; the hold and the settle durable)
 #   portkey   Portkey -> the fake (it holds nothing)
+#   fallback  nginx -> creditd, whose first provider for the model
+#             (gpt-4o-fb, the fake's gpt-4o renamed) refuses the
+#             connection at once: every call falls back to the fake
 # Rows: time to first byte (streams: to the first SSE data byte) at 1 and
 # 64 clients, whole answers and streams, the three paths side by side;
 # then streams held: 250, 500, 1,000 concurrent streams, direct and
@@ -100,8 +103,8 @@ done
 # to have a dozen streams.
 STREAM_S=$(((CHUNKS * INTERVAL_MS + 999) / 1000))
 GRACE=$((STREAM_S + 3))
-PATHS=2
-[ "$USE_PORTKEY" = 0 ] || PATHS=3
+PATHS=3
+[ "$USE_PORTKEY" = 0 ] || PATHS=4
 ESTIMATE=$((45 + ${#CLIENT_LIST[@]} * PATHS * (2 * (WARMUP + DURATION + 1) + STREAM_S) + PATHS * (DURATION + 2)))
 ESTIMATE=$((ESTIMATE + ${#RAMP_LIST[@]} * (2 + RAMP_PORTKEY) * (RAMP_DURATION + 2 * STREAM_S + 4)))
 if [ "$ESTIMATE" -gt 570 ]; then
@@ -147,13 +150,18 @@ portkey_install() {
 pid_of() { awk -v n="$1" '$1 == n { print $2 }' "$DIR/pids" | tail -n 1; }
 
 # The stack's creditd config, plus what the bench needs: calls in flight
-# up to MAX_STREAMS (DESIGN §12's default is 512).
+# up to MAX_STREAMS (DESIGN §12's default is 512); the fallback path's two
+# providers of gpt-4o-fb, the first on a port nothing listens on.
 eval "stack_write_config() $(declare -f write_config | tail -n +2)"
 write_config() {
 	stack_write_config "$@"
 	local file=${1:-$DIR/creditd.conf}
 	sed -i "s/^\[gateway\]\$/[gateway]\nmax_streams = $MAX_STREAMS/" "$file"
 	grep -q "^max_streams = $MAX_STREAMS\$" "$file" || die "bench: no [gateway] section in $file"
+	printf '\n[provider refusing]\nbase_url = http://127.0.0.1:%s/v1\napi_key = sk-fake-openai\nmodels = %s-fb=%s\n' \
+		"$DEAD_PORT" "$MODEL" "$MODEL" >>"$file"
+	printf '\n[provider fake]\nbase_url = http://127.0.0.1:%s/v1\napi_key = sk-fake-openai\nmodels = %s-fb=%s\n' \
+		"$FAKE_PORT" "$MODEL" "$MODEL" >>"$file"
 }
 
 rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
@@ -179,7 +187,7 @@ portkey_start() {
 url_of() {
 	case $1 in
 	direct) echo "http://127.0.0.1:$FAKE_PORT/v1/chat/completions" ;;
-	creditd) echo "$CREDITD_URL/openai/v1/chat/completions" ;;
+	creditd | fallback) echo "$CREDITD_URL/openai/v1/chat/completions" ;;
 	portkey) echo "http://127.0.0.1:$PORTKEY_PORT/v1/chat/completions" ;;
 	esac
 }
@@ -188,11 +196,16 @@ url_of() {
 headers_of() {
 	case $1 in
 	direct) printf '%s\n' -H "Authorization: Bearer sk-fake-openai" ;;
-	creditd) printf '%s\n' -H "Authorization: Bearer $CREDITD_GUARD_KEY" --conn-header "Creditd-Account: $PREFIX{n}" \
+	creditd | fallback) printf '%s\n' -H "Authorization: Bearer $CREDITD_GUARD_KEY" --conn-header "Creditd-Account: $PREFIX{n}" \
 		--conn-mod "$ACCOUNTS" ;;
 	portkey) printf '%s\n' -H "Authorization: Bearer sk-fake-openai" -H "x-portkey-provider: openai" \
 		-H "x-portkey-custom-host: http://127.0.0.1:$FAKE_PORT/v1" ;;
 	esac
+}
+
+# body_of PATH KIND: the request body's file.
+body_of() {
+	if [ "$1" = fallback ]; then echo "$DIR/$2-fb.json"; else echo "$DIR/$2.json"; fi
 }
 
 # check PATH KIND: one call by curl, bounded; "ok" or why not.
@@ -200,7 +213,7 @@ check() {
 	local path=$1 kind=$2 out="$DIR/check-$1-$2" args=() code
 	mapfile -t args < <(headers_of "$path" | sed -e '/^--conn-mod$/,+1d' -e 's/^--conn-header$/-H/' -e "s/{n}/00000/")
 	code=$(curl -sS -N --max-time 15 -o "$out.body" -D "$out.head" -w '%{http_code}' "$(url_of "$path")" \
-		-H 'Content-Type: application/json' "${args[@]}" --data-binary "@$DIR/$kind.json" 2>"$out.err") || true
+		-H 'Content-Type: application/json' "${args[@]}" --data-binary "@$(body_of "$path" "$kind")" 2>"$out.err") || true
 	if [ "$code" != 200 ]; then
 		echo "HTTP ${code:-none}: $(head -c 200 "$out.body" 2>/dev/null | tr '\n' ' ')$(head -c 200 "$out.err")"
 	elif [ "$kind" = stream ] && ! grep -q '^data: \[DONE\]' "$out.body"; then
@@ -209,6 +222,8 @@ check() {
 		echo "$(grep -c '^data: ' "$out.body") events, fewer than $((CHUNKS + 4))"
 	elif [ "$path" = creditd ] && [ "$kind" = whole ] && ! grep -qi '^Creditd-Charged-Micros: [1-9]' "$out.head"; then
 		echo "no Creditd-Charged-Micros in the answer"
+	elif [ "$path" = fallback ] && ! grep -qi '^Creditd-Provider: fake' "$out.head"; then
+		echo "not answered by the second provider (Creditd-Provider)"
 	else
 		echo ok
 	fi
@@ -264,7 +279,7 @@ row() {
 		>"$DIR/points/$name.meta"
 	[ "$path" != creditd ] || curl -sf --max-time 5 "$CREDITD_URL/metrics" >"$DIR/points/$name.metrics.before" || true
 	perf_start "$name" "$w" "$d"
-	timeout -k 5 $((w + d + grace + 30)) "$BENCH/gwload" --url "$(url_of "$path")" --body "$DIR/$kind.json" \
+	timeout -k 5 $((w + d + grace + 30)) "$BENCH/gwload" --url "$(url_of "$path")" --body "$(body_of "$path" "$kind")" \
 		--clients "$c" --warmup "$w" --duration "$d" --timeout-ms "$CALL_TIMEOUT_MS" --grace "$grace" \
 		--spread-ms "$spread" "${args[@]}" "$@" >"$DIR/points/$name.json" 2>"$DIR/points/$name.err" ||
 		say "bench: $name: the load generator failed ($DIR/points/$name.err)"
@@ -282,7 +297,7 @@ portkey_install
 DIR=$(mktemp -d /tmp/creditd-gwbench.XXXXXX)
 chmod 755 "$DIR"
 # shellcheck disable=SC2034 # NGINX_PORT and APACHE_PORT: for stack_start
-read -r NGINX_PORT APACHE_PORT FAKE_PORT PORTKEY_PORT <<<"$(free_ports 4)"
+read -r NGINX_PORT APACHE_PORT FAKE_PORT PORTKEY_PORT DEAD_PORT <<<"$(free_ports 5)"
 cleanup() {
 	stack_stop "$DIR"
 	if [ "$KEEP" = 1 ]; then say "bench: kept $DIR"; else rm -rf "$DIR"; fi
@@ -316,6 +331,11 @@ EOF
 cat >"$DIR/stream.json" <<EOF
 {"model":"$MODEL","messages":[{"role":"user","content":"Say hello in a few words."}],"max_tokens":$CHUNKS,"stream":true,"stream_options":{"include_usage":true}}
 EOF
+sed "s/\"$MODEL\"/\"$MODEL-fb\"/" "$DIR/whole.json" >"$DIR/whole-fb.json"
+sed "s/\"$MODEL\"/\"$MODEL-fb\"/" "$DIR/stream.json" >"$DIR/stream-fb.json"
+# The fallback path's model, priced as the one it is sent as.
+timeout 60 "$ROOT/creditctl" price set "$MODEL-fb" input=2500000 output=10000000 max_output_tokens=16384 >/dev/null ||
+	die "bench: cannot price $MODEL-fb"
 
 # creditd idle: started, no gateway call yet (no gateway thread, no
 # provider connection).
@@ -323,7 +343,7 @@ sleep 1
 IDLE_RSS=$(rss_kib "$CREDITD_PID")
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 
-PATH_LIST=(direct creditd)
+PATH_LIST=(direct creditd fallback)
 [ "$USE_PORTKEY" = 0 ] || PATH_LIST+=(portkey)
 : >"$DIR/checks"
 for path in "${PATH_LIST[@]}"; do

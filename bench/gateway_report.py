@@ -214,6 +214,24 @@ def main():
                     kind, c, fmt(cs["mean_ms"], 2, 0), fmt(cs["hold_mean_ms"], 2, 0),
                     json.dumps(cs["answers"], sort_keys=True)))
                 next(r for r in ttfb_rows if r["kind"] == kind and r["clients"] == c)["creditd_side"] = cs
+    say("through a fallback (creditd's first provider for the model refuses the connection at once, the fake "
+        "answers second): TTFB ms, added over direct and over creditd's one-provider row")
+    fallback_rows = []
+    for kind in ("whole", "stream"):
+        for c in clients:
+            fp, dp, cp = (pts.get("%s-%s-c%d" % (p, kind, c)) for p in ("fallback", "direct", "creditd"))
+            if not fp or not fp.get("ran"):
+                continue
+            r = {"kind": kind, "clients": c, "p50_ms": ttfb(fp, "p50_ms"), "p99_ms": ttfb(fp, "p99_ms"),
+                 "n": fp["result"]["ttfb"].get("n", 0), "failed": failed(fp),
+                 "calls_per_s": fp["result"].get("calls_per_s"),
+                 "added_p50_ms": added(fp, dp, "p50_ms"), "added_p99_ms": added(fp, dp, "p99_ms"),
+                 "over_creditd_p50_ms": added(fp, cp, "p50_ms"), "over_creditd_p99_ms": added(fp, cp, "p99_ms")}
+            fallback_rows.append(r)
+            say("  %-6s c=%-3d p50 %s p99 %s | +%s/+%s over direct | +%s/+%s over one provider | %s/s, n %d, "
+                "failed %s" % (kind, c, fmt(r["p50_ms"]), fmt(r["p99_ms"]), fmt(r["added_p50_ms"], 2, 0),
+                               fmt(r["added_p99_ms"], 2, 0), fmt(r["over_creditd_p50_ms"], 2, 0),
+                               fmt(r["over_creditd_p99_ms"], 2, 0), fmt(r["calls_per_s"], 0, 0), r["n"], r["failed"]))
     say("")
     cmax = max(clients) if clients else 64
     rates = {}
@@ -358,7 +376,7 @@ def main():
     say("creditctl verify: %s" % (verify[-1][:200] if verify else "no output"))
     text = "\n".join(lines)
     print(text)
-    result = {"settings": meta, "ttfb": ttfb_rows, "calls_per_s_c%d" % cmax: rates, "streams_held": ramp_rows,
+    result = {"settings": meta, "ttfb": ttfb_rows, "fallback": fallback_rows, "calls_per_s_c%d" % cmax: rates, "streams_held": ramp_rows,
               "most_streams_held": best, "targets": targets, "checks": checks,
               "creditd": {"idle_rss_kib": idle, "ramp_rss_before_kib": meta.get("ramp_rss_before_kib"),
                           "rss_after_kib": meta.get("rss_after_kib"), "gateway_answers": answers,

@@ -758,6 +758,9 @@ _Static_assert(LIMIT_STRIPE_EVENTS_MIN_DAYS <= LIMIT_RETENTION_MAX_DAYS, "some s
  * each try is a failure before the first byte the client waits out
  * (up to first_byte_timeout_seconds each), so a few. */
 #define LIMIT_GATEWAY_ATTEMPTS_MAX 10
+/* A provider's fallbacks are logged once in this many seconds (one that is
+ * down fails every call; the metric counts each). */
+#define LIMIT_GATEWAY_FALLBACK_LOG_SECONDS 10
 /* Header lines sent upstream beyond the kind's own: a provider's
  * configured headers ([provider NAME] headers). */
 #define LIMIT_GATEWAY_PROVIDER_HEADERS 16

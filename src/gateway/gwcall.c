@@ -653,9 +653,17 @@ const struct provider_call *gwcall_retry(struct gwcall *c, enum provider_result 
 	if (!falls_back(c, r))
 		return NULL;
 	metrics_gateway_try(provider(c)->index, (enum metrics_try)outcome);
-	log_warn("gateway: %s: the provider %s failed before the first byte (%s): trying %s", c->job->hold_id,
-		 provider(c)->name, c->status != 0 ? errors_http_reason(c->status) : err,
-		 c->job->providers[c->attempt + 1]->name);
+	/* Once in LIMIT_GATEWAY_FALLBACK_LOG_SECONDS a provider: one that is
+	 * down would write a line a call; the metric counts every try. */
+	static int64_t logged[LIMIT_METRICS_PROVIDERS];
+	int64_t now = timefmt_mono_ms() / 1000;
+	if (now - logged[provider(c)->index] >= LIMIT_GATEWAY_FALLBACK_LOG_SECONDS || logged[provider(c)->index] == 0) {
+		logged[provider(c)->index] = now;
+		log_warn("gateway: %s: the provider %s failed before the first byte (%s): trying %s (its next failures "
+			 "in %d s are counted in creditd_gateway_provider_tries_total, not logged)", c->job->hold_id,
+			 provider(c)->name, c->status != 0 ? errors_http_reason(c->status) : err,
+			 c->job->providers[c->attempt + 1]->name, LIMIT_GATEWAY_FALLBACK_LOG_SECONDS);
+	}
 	/* What the failed try read is dropped: the next one starts afresh. */
 	c->status = 0;
 	c->over_budget = 0;
