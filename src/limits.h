@@ -527,6 +527,16 @@ _Static_assert(LIMIT_KEY_LAST_USED_SECONDS > LIMIT_KEY_CACHE_SECONDS, "fewer wri
  * create counts them under the account's lock, an index range of at most
  * this many entries; one more is a 409 until some are revoked or expire. */
 #define LIMIT_GATEWAY_KEYS_PER_ACCOUNT 10000
+/* Threshold alerts one account may have (DESIGN §14, "Threshold alerts";
+ * OpenMeter's 50/80/100 % on a few figures at once): every operation
+ * that changes the account's money reads them all under its row's lock,
+ * so they stay few; the count fits accounts.alert_count (a TINYINT). */
+#define LIMIT_ALERTS 16
+_Static_assert(LIMIT_ALERTS >= 1 && LIMIT_ALERTS <= 255, "the count fits accounts.alert_count");
+/* Members an alert of every member (member_cap_pct without one) is set
+ * fired for at once when it is set: those past its threshold already,
+ * read from the account's member rows in one page (PUT …/alerts). */
+#define LIMIT_ALERT_MEMBERS_READ 10000
 /* Models a key may be limited to (DESIGN §14, "Models per key": creditctl
  * key create --models, a gateway key's "models"): enough for a product's
  * tiers and their dated versions; kept as one comma-separated text with

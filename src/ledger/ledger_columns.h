@@ -13,7 +13,8 @@
 #define LEDGER_COL_ENUM(prefix, name, sql) prefix##name,
 #define LEDGER_COL_SQL(prefix, name, sql) ", " sql
 
-/* accounts (the view cd_account_rows, sql/020; row_version, sql/037, last):
+/* accounts (the view cd_account_rows, sql/020; row_version, sql/037, then
+ * alert_count, sql/051, last):
  * after "id". */
 #define ACCT_COLUMNS(X, t) \
 	X(ACCT_, EXT_ID, t "ext_id") X(ACCT_, KIND, t "kind") X(ACCT_, STATUS, t "status") \
@@ -33,7 +34,8 @@
 	X(ACCT_, RECHARGE_DAY_COUNT, t "recharge_day_count") X(ACCT_, RPM, t "requests_per_minute") \
 	X(ACCT_, TPM, t "tokens_per_minute") X(ACCT_, RATE_MINUTE, t "rate_minute") \
 	X(ACCT_, RATE_REQUESTS, t "rate_requests") X(ACCT_, RATE_TOKENS, t "rate_tokens") \
-	X(ACCT_, STATUS_REASON, t "status_reason") X(ACCT_, ROW_VERSION, t "row_version")
+	X(ACCT_, STATUS_REASON, t "status_reason") X(ACCT_, ROW_VERSION, t "row_version") \
+	X(ACCT_, ALERT_COUNT, t "alert_count")
 enum acct_column { ACCT_ID, ACCT_COLUMNS(LEDGER_COL_ENUM, "") ACCT_NCOLS };
 #define ACCT_COLS_OF(t) t "id" ACCT_COLUMNS(LEDGER_COL_SQL, t)
 
@@ -69,7 +71,7 @@ enum member_column { MEMBER_ACCOUNT_ID, MEMBER_COLUMNS(LEDGER_COL_ENUM, "") MEMB
 #define COL_NULL(k) store_row_null(r, c + (k))
 #define COL_TEXT(dst, k) ledger_rows_copy_text((dst), sizeof(dst), store_row_str(r, c + (k)))
 
-_Static_assert(ACCT_NCOLS == 37 && HOLD_NCOLS == 21 && MEMBER_NCOLS == 12,
+_Static_assert(ACCT_NCOLS == 38 && HOLD_NCOLS == 21 && MEMBER_NCOLS == 12,
 	       "a column added here is added to the procedures (a new migration) and to the readers");
 
 /* ---- The rows the writer writes ----

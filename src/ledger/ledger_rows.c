@@ -93,6 +93,7 @@ void ledger_rows_acct_from_row_at(const struct db_row *r, unsigned int c, struct
 	a->rate.tokens = COL_I64(ACCT_RATE_TOKENS);
 	COL_TEXT(a->status_reason, ACCT_STATUS_REASON);
 	a->row_version = COL_I64(ACCT_ROW_VERSION);
+	a->alert_count = (int)COL_I64(ACCT_ALERT_COUNT);
 	a->plan_member_cap = -1;
 }
 

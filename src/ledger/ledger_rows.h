@@ -47,6 +47,9 @@ struct acct {
 	/* The row's version as read (sql/037: every update of the row raises
 	 * it); a guard write of rows kept in memory names it. */
 	int64_t row_version;
+	/* How many threshold alerts it has (sql/051; ledger_alerts.h): 0
+	 * costs the operations that change its money no read more. */
+	int alert_count;
 	/* The transaction it was read under its lock in (lg->tx_serial; 0:
 	 * not locked, e.g. read for a GET or kept in memory). */
 	uint64_t locked_tx;

@@ -1,0 +1,108 @@
+/* money_alert.c: threshold alerts decided (see money_alert.h). */
+#include "money_alert.h"
+#include <assert.h>
+#include <stddef.h>
+#include <string.h>
+
+static const char *const kind_names[ALERT_KINDS] = {
+	[ALERT_BALANCE_BELOW] = "balance_below",
+	[ALERT_MONTHLY_SPEND_PCT] = "monthly_spend_pct",
+	[ALERT_DAILY_SPEND_PCT] = "daily_spend_pct",
+	[ALERT_MEMBER_CAP_PCT] = "member_cap_pct",
+	[ALERT_PLAN_CREDITS_USED_PCT] = "plan_credits_used_pct",
+};
+
+const char *money_alert_kind_name(enum money_alert_kind k)
+{
+	assert(k >= 0 && k < ALERT_KINDS);
+	return kind_names[k];
+}
+
+int money_alert_kind_parse(const char *name)
+{
+	for (int k = 0; name != NULL && k < ALERT_KINDS; k++)
+		if (strcmp(name, kind_names[k]) == 0)
+			return k;
+	return -1;
+}
+
+int money_alert_kind_pct(enum money_alert_kind k)
+{
+	assert(k >= 0 && k < ALERT_KINDS);
+	return k != ALERT_BALANCE_BELOW;
+}
+
+void money_alert_account_figure(enum money_alert_kind k, const struct money_alert_account *a,
+				struct money_alert_figure *f)
+{
+	assert(k != ALERT_MEMBER_CAP_PCT);
+	*f = (struct money_alert_figure){a->available, -1, 1};
+	switch (k) {
+	case ALERT_MONTHLY_SPEND_PCT:
+		*f = (struct money_alert_figure){a->month_spent, a->monthly_limit, a->month_key};
+		break;
+	case ALERT_DAILY_SPEND_PCT:
+		*f = (struct money_alert_figure){a->day_spent, a->daily_limit, a->day_key};
+		break;
+	case ALERT_PLAN_CREDITS_USED_PCT:
+		/* Used: what the period's plan grants were, less what is left
+		 * of them; no plan, no grant: nothing to be past. */
+		*f = (struct money_alert_figure){a->plan_granted - a->plan_left,
+						 a->plan_period > 0 && a->plan_granted > 0 ? a->plan_granted : -1,
+						 a->plan_period > 0 ? a->plan_period : 1};
+		break;
+	default:
+		break;
+	}
+	assert(f->period != 0);
+}
+
+void money_alert_member_figure(int64_t month_spent, int64_t own_cap, int64_t plan_cap, int64_t month_key,
+			       struct money_alert_figure *f)
+{
+	*f = (struct money_alert_figure){month_spent, own_cap >= 0 ? own_cap : plan_cap, month_key};
+	assert(f->period != 0);
+}
+
+int money_alert_past(enum money_alert_kind k, int64_t threshold, const struct money_alert_figure *f)
+{
+	assert(k >= 0 && k < ALERT_KINDS);
+	assert(threshold >= 0);
+	if (k == ALERT_BALANCE_BELOW)
+		return f->value < threshold;
+	/* A percentage of no limit (or of 0) is never reached. */
+	if (f->limit <= 0)
+		return 0;
+	return (__int128)f->value * 100 >= (__int128)threshold * f->limit;
+}
+
+int money_alert_fired(int64_t fired_key, const struct money_alert_figure *f)
+{
+	return fired_key != 0 && fired_key == f->period;
+}
+
+enum money_alert_step money_alert_decide(enum money_alert_kind k, int64_t threshold, int64_t fired_key,
+					 const struct money_alert_figure *f, int64_t *key)
+{
+	assert(f->period != 0);
+	const int past = money_alert_past(k, threshold, f), fired = money_alert_fired(fired_key, f);
+	enum money_alert_step step = ALERT_STEP_KEEP;
+	*key = fired_key;
+	if (past && !fired) {
+		step = ALERT_STEP_FIRE;
+		*key = f->period;
+	} else if (!past && fired) {
+		step = ALERT_STEP_REARM;
+		*key = 0;
+	}
+	/* Past: fired in this period from here; not past: armed. */
+	assert(!past || money_alert_fired(*key, f));
+	assert(past || !money_alert_fired(*key, f));
+	return step;
+}
+
+int64_t money_alert_initial(enum money_alert_kind k, int64_t threshold, const struct money_alert_figure *f)
+{
+	assert(f->period != 0);
+	return money_alert_past(k, threshold, f) ? f->period : 0;
+}

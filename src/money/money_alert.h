@@ -1,0 +1,74 @@
+/* money_alert.h: threshold alerts decided (DESIGN §14, "Threshold
+ * alerts"): whether a figure is past an alert's threshold, and what the
+ * alert does about it, from the state its row keeps and the figures as
+ * the change left them. Pure: no I/O, no clock, no allocation. The ledger
+ * (ledger_alerts.c) reads the alerts under the account's lock, hands in
+ * the figures, writes the states and events these return, in the
+ * transaction of the change. tests/unit/money/test_money_alert.c tests
+ * every kind without a database. */
+#ifndef CREDITD_MONEY_ALERT_H
+#define CREDITD_MONEY_ALERT_H
+#include <stdint.h>
+
+enum money_alert_kind {
+	ALERT_BALANCE_BELOW,		/* available below `micros` */
+	ALERT_MONTHLY_SPEND_PCT,	/* the month's spend at pct of monthly_limit_micros */
+	ALERT_DAILY_SPEND_PCT,		/* the day's spend at pct of daily_limit_micros */
+	ALERT_MEMBER_CAP_PCT,		/* a member's month spend at pct of its cap */
+	ALERT_PLAN_CREDITS_USED_PCT,	/* the plan period's grants used at pct of them */
+	ALERT_KINDS
+};
+/* The kind's name as the API spells it, and back (-1: no such kind). */
+const char *money_alert_kind_name(enum money_alert_kind k);
+int money_alert_kind_parse(const char *name);
+/* Whether the kind's threshold is a percentage (else micros). */
+int money_alert_kind_pct(enum money_alert_kind k);
+
+/* A figure as the change left it: value (available for balance_below,
+ * else what was spent or used), limit (the figure pct is of; -1: none,
+ * and such an alert is never past), and the period it counts in (a
+ * month key, a day, a plan period; 1 for balance_below, which has
+ * none). */
+struct money_alert_figure {
+	int64_t value, limit, period;
+};
+/* An account's figures as a change left them, the alerts' sources. */
+struct money_alert_account {
+	int64_t available;			/* balance − reserved + overdraft */
+	int64_t month_spent, monthly_limit, month_key;	/* monthly_limit -1: none */
+	int64_t day_spent, daily_limit, day_key;	/* daily_limit -1: none */
+	int64_t plan_granted, plan_left, plan_period;	/* the period's plan grants; plan_period 0: no plan */
+};
+/* The figure an alert of kind k (not member_cap_pct) reads of a. */
+void money_alert_account_figure(enum money_alert_kind k, const struct money_alert_account *a,
+				struct money_alert_figure *f);
+/* A member's figure (member_cap_pct): its month spend of its own cap, or
+ * (own_cap -1) of its plan's member cap (-1: none, never past). */
+void money_alert_member_figure(int64_t month_spent, int64_t own_cap, int64_t plan_cap, int64_t month_key,
+			       struct money_alert_figure *f);
+/* Whether the figure is past the threshold: available below micros, or
+ * value at pct % of a limit above 0 or more (value·100 ≥ pct·limit, in
+ * 128 bits). */
+int money_alert_past(enum money_alert_kind k, int64_t threshold, const struct money_alert_figure *f);
+
+/* What an alert does about a change. Its state is fired_key: 0 armed,
+ * else the period it fired in (armed again in any other). */
+enum money_alert_step {
+	ALERT_STEP_KEEP,		/* nothing to write */
+	ALERT_STEP_FIRE,		/* crossed: tell it (alert.threshold) and keep it fired */
+	ALERT_STEP_REARM		/* back under: armed for the next crossing */
+};
+/* The step, and *key the state to keep (the state as it was for KEEP):
+ * FIRE when the figure is past and the alert is not fired in this
+ * period, REARM when the figure is not past and it is; KEEP otherwise. An
+ * alert fires once per crossing: fired, it fires again only after a
+ * REARM or in another period. */
+enum money_alert_step money_alert_decide(enum money_alert_kind k, int64_t threshold, int64_t fired_key,
+					 const struct money_alert_figure *f, int64_t *key);
+/* The state an alert is set in (PUT …/alerts): fired for this period when
+ * its figure is past already (that crossing happened before it was set,
+ * and tells nothing), else armed. */
+int64_t money_alert_initial(enum money_alert_kind k, int64_t threshold, const struct money_alert_figure *f);
+/* Whether an alert of fired_key is fired in the figure's period. */
+int money_alert_fired(int64_t fired_key, const struct money_alert_figure *f);
+#endif

@@ -1,0 +1,152 @@
+/* test_money_alert.c: threshold alerts decided (money_alert.h): each
+ * kind's figure and threshold, once per crossing, armed again below it
+ * and in a new period, two thresholds crossed by one change, members
+ * each with their own state, no limit never past. */
+#include "money_alert.h"
+#include "tap.h"
+
+/* Walks an alert along values (limit and period fixed), counting fires
+ * and re-arms; the state carried as the ledger keeps it. */
+static int walk(enum money_alert_kind k, int64_t threshold, const int64_t *values, int n, int64_t limit,
+		int64_t period, int64_t *key, int *rearms)
+{
+	int fires = 0;
+	*rearms = 0;
+	for (int i = 0; i < n; i++) {
+		struct money_alert_figure f = {values[i], limit, period};
+		enum money_alert_step s = money_alert_decide(k, threshold, *key, &f, key);
+		fires += s == ALERT_STEP_FIRE;
+		*rearms += s == ALERT_STEP_REARM;
+	}
+	return fires;
+}
+
+static void kinds(void)
+{
+	for (int k = 0; k < ALERT_KINDS; k++)
+		is_int(money_alert_kind_parse(money_alert_kind_name(k)), k, "%s parses back", money_alert_kind_name(k));
+	is_int(money_alert_kind_parse("balance_above"), -1, "an unknown kind does not parse");
+	is_int(money_alert_kind_parse(NULL), -1, "nor does none");
+	ok(!money_alert_kind_pct(ALERT_BALANCE_BELOW) && money_alert_kind_pct(ALERT_MEMBER_CAP_PCT),
+	   "balance_below is in micros, the others in percent");
+}
+
+static void balance_below(void)
+{
+	int64_t key = 0;
+	int rearms;
+	/* 10 → 6 → 4 (crossed) → 3 → 5 (back at it: armed) → 2 (crossed again). */
+	const int64_t v[] = {10, 6, 4, 3, 5, 2, 1};
+	is_int(walk(ALERT_BALANCE_BELOW, 5, v, 7, -1, 1, &key, &rearms), 2, "balance_below 5: two crossings, two fires");
+	is_int(rearms, 1, "re-armed once, when available came back to 5");
+	is_int(key, 1, "fired at the end");
+	struct money_alert_figure f = {-1, -1, 1};
+	ok(money_alert_past(ALERT_BALANCE_BELOW, 0, &f), "balance_below 0: a debt is below it");
+	f.value = 0;
+	ok(!money_alert_past(ALERT_BALANCE_BELOW, 0, &f), "but 0 is not");
+}
+
+static void percents(void)
+{
+	int64_t key = 0;
+	int rearms;
+	const int64_t v[] = {0, 400, 799, 800, 900, 1000, 1200};
+	is_int(walk(ALERT_MONTHLY_SPEND_PCT, 80, v, 7, 1000, 202611, &key, &rearms), 1, "80 %% of 1000: fires at 800, once");
+	is_int(key, 202611, "fired in its month");
+	is_int(rearms, 0, "spend never fell back: never re-armed");
+	/* A new month: spend starts again at 0, the alert is armed. */
+	struct money_alert_figure f = {0, 1000, 202612};
+	ok(!money_alert_fired(key, &f), "a new month: armed again without a write");
+	is_int(money_alert_decide(ALERT_MONTHLY_SPEND_PCT, 80, key, &f, &key), ALERT_STEP_KEEP,
+	       "a new month under the threshold writes nothing");
+	f.value = 850;
+	is_int(money_alert_decide(ALERT_MONTHLY_SPEND_PCT, 80, key, &f, &key), ALERT_STEP_FIRE, "and fires again in it");
+	/* A refund bringing spend back under re-arms it. */
+	f.value = 700;
+	is_int(money_alert_decide(ALERT_MONTHLY_SPEND_PCT, 80, key, &f, &key), ALERT_STEP_REARM, "spend refunded under it: re-armed");
+	is_int(key, 0, "armed");
+	/* Daily, exact at the threshold and one under it, big figures in 128 bits. */
+	int64_t big = 4000000000000000000;
+	struct money_alert_figure d = {big / 2 - 1, big, 20000};
+	ok(!money_alert_past(ALERT_DAILY_SPEND_PCT, 50, &d), "one micro under 50 %% of 4e18 is not past");
+	d.value++;
+	ok(money_alert_past(ALERT_DAILY_SPEND_PCT, 50, &d), "50 %% of 4e18 exactly is");
+	d.limit = -1;
+	ok(!money_alert_past(ALERT_DAILY_SPEND_PCT, 1, &d), "no daily limit: never past");
+	d.limit = 0;
+	ok(!money_alert_past(ALERT_DAILY_SPEND_PCT, 1, &d), "a limit of 0: never past");
+}
+
+static void two_at_once(void)
+{
+	/* 50 and 80 % of 1000, both crossed by one change from 100 to 900. */
+	int64_t k50 = 0, k80 = 0, k100 = 0;
+	struct money_alert_figure f = {100, 1000, 7};
+	money_alert_decide(ALERT_MONTHLY_SPEND_PCT, 50, k50, &f, &k50);
+	money_alert_decide(ALERT_MONTHLY_SPEND_PCT, 80, k80, &f, &k80);
+	f.value = 900;
+	int fires = (money_alert_decide(ALERT_MONTHLY_SPEND_PCT, 50, k50, &f, &k50) == ALERT_STEP_FIRE) +
+		    (money_alert_decide(ALERT_MONTHLY_SPEND_PCT, 80, k80, &f, &k80) == ALERT_STEP_FIRE) +
+		    (money_alert_decide(ALERT_MONTHLY_SPEND_PCT, 100, k100, &f, &k100) == ALERT_STEP_FIRE);
+	is_int(fires, 2, "one change past 50 and 80 %% fires both, not 100 %%");
+	fires = (money_alert_decide(ALERT_MONTHLY_SPEND_PCT, 50, k50, &f, &k50) == ALERT_STEP_FIRE) +
+		(money_alert_decide(ALERT_MONTHLY_SPEND_PCT, 80, k80, &f, &k80) == ALERT_STEP_FIRE);
+	is_int(fires, 0, "the next change past them fires neither again");
+}
+
+static void members(void)
+{
+	struct money_alert_figure f;
+	money_alert_member_figure(600, 1000, 5000, 3, &f);
+	is_int(f.limit, 1000, "a member's own cap is its limit");
+	money_alert_member_figure(600, -1, 5000, 3, &f);
+	is_int(f.limit, 5000, "else its plan's member cap");
+	money_alert_member_figure(600, -1, -1, 3, &f);
+	ok(!money_alert_past(ALERT_MEMBER_CAP_PCT, 1, &f), "no cap at all: never past");
+	/* Two members, each with its own state, one alert. */
+	int64_t ka = 0, kb = 0;
+	struct money_alert_figure a, b;
+	money_alert_member_figure(900, 1000, -1, 3, &a);
+	money_alert_member_figure(100, 1000, -1, 3, &b);
+	is_int(money_alert_decide(ALERT_MEMBER_CAP_PCT, 80, ka, &a, &ka), ALERT_STEP_FIRE, "member a past 80 %%: fires");
+	is_int(money_alert_decide(ALERT_MEMBER_CAP_PCT, 80, kb, &b, &kb), ALERT_STEP_KEEP, "member b under it: nothing");
+	money_alert_member_figure(850, 1000, -1, 3, &b);
+	is_int(money_alert_decide(ALERT_MEMBER_CAP_PCT, 80, kb, &b, &kb), ALERT_STEP_FIRE, "b crossing later fires for b");
+	is_int(money_alert_decide(ALERT_MEMBER_CAP_PCT, 80, ka, &a, &ka), ALERT_STEP_KEEP, "a's state is a's: not again");
+}
+
+static void plan_and_initial(void)
+{
+	struct money_alert_account acc = {.available = 50, .month_spent = 10, .monthly_limit = 100, .month_key = 5,
+					  .day_spent = 10, .daily_limit = -1, .day_key = 9, .plan_granted = 1000,
+					  .plan_left = 400, .plan_period = 202611};
+	struct money_alert_figure f;
+	money_alert_account_figure(ALERT_PLAN_CREDITS_USED_PCT, &acc, &f);
+	ok(f.value == 600 && f.limit == 1000 && f.period == 202611, "plan credits used: granted less left, of granted");
+	ok(money_alert_past(ALERT_PLAN_CREDITS_USED_PCT, 60, &f) && !money_alert_past(ALERT_PLAN_CREDITS_USED_PCT, 61, &f),
+	   "600 of 1000 is 60 %%, not 61 %%");
+	acc.plan_period = 0;
+	money_alert_account_figure(ALERT_PLAN_CREDITS_USED_PCT, &acc, &f);
+	ok(f.period == 1 && !money_alert_past(ALERT_PLAN_CREDITS_USED_PCT, 1, &f), "no plan: never past");
+	money_alert_account_figure(ALERT_BALANCE_BELOW, &acc, &f);
+	ok(f.value == 50 && f.period == 1, "balance_below reads available");
+	money_alert_account_figure(ALERT_DAILY_SPEND_PCT, &acc, &f);
+	ok(f.limit == -1 && f.period == 9, "daily_spend_pct reads the day's spend and limit");
+	money_alert_account_figure(ALERT_MONTHLY_SPEND_PCT, &acc, &f);
+	is_int(money_alert_initial(ALERT_MONTHLY_SPEND_PCT, 10, &f), 5, "set while past already: fired in its month");
+	is_int(money_alert_initial(ALERT_MONTHLY_SPEND_PCT, 11, &f), 0, "set under it: armed");
+	int64_t key = money_alert_initial(ALERT_MONTHLY_SPEND_PCT, 10, &f);
+	is_int(money_alert_decide(ALERT_MONTHLY_SPEND_PCT, 10, key, &f, &key), ALERT_STEP_KEEP,
+	       "set while past: the next change past it tells nothing");
+}
+
+int main(void)
+{
+	kinds();
+	balance_below();
+	percents();
+	two_at_once();
+	members();
+	plan_and_initial();
+	return done_testing();
+}
