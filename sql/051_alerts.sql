@@ -42,7 +42,7 @@ CREATE TABLE IF NOT EXISTS alerts (
   member VARBINARY(128) NULL,
   fired_key BIGINT NOT NULL DEFAULT 0,
   created_at BIGINT NOT NULL,
-  UNIQUE KEY ix_account_pos (account_id, pos),
+  KEY ix_account (account_id, pos),
   CONSTRAINT fk_alerts_account FOREIGN KEY (account_id) REFERENCES accounts (id)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
 

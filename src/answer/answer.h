@@ -31,6 +31,8 @@ json_t *answer_catalogue_promo(const struct ledger_promo_done *p);
 json_t *answer_catalogue_redeem(const struct ledger_redeem_done *r);
 json_t *answer_members_member(const struct ledger_member_done *m);
 json_t *answer_members_gone(const struct ledger_member_gone *m);
+/* An account's threshold alerts (PUT and GET …/alerts): {"alerts": [...]}. */
+json_t *answer_alerts_view(const struct ledger_alerts_view *v);
 /* The guard's: a hold made, a settle, a release, a usage (all 200). */
 json_t *answer_guard_hold(const struct ledger_hold_done *h);
 json_t *answer_guard_settle(const struct ledger_settle_done *s);

@@ -141,6 +141,8 @@ api_handler api_authorize, api_settle, api_release, api_usage, api_hold_get;
 api_handler api_gw_call, api_gw_models, api_gw_model;
 api_handler api_topup, api_webhook;
 api_handler api_member_put, api_member_delete;
+/* Threshold alerts (api_alerts.c, DESIGN §14). */
+api_handler api_alerts_put, api_alerts_get;
 /* Gateway keys for end users (api_gwkeys.c, DESIGN §12 "Who pays"). */
 api_handler api_gwkey_create, api_gwkey_list, api_gwkey_revoke;
 api_handler api_promo_create, api_redeem;

@@ -86,6 +86,8 @@ static const struct route routes[] = {
 	{"POST", "/v1/accounts/*/topup", KEY_SCOPE_APP, api_topup, "topup", FOREIGN_LOOKUP},
 	{"POST", "/v1/accounts/*/members", KEY_SCOPE_ADMIN, api_member_put, "member_put", FOREIGN_REFUSAL},
 	{"DELETE", "/v1/accounts/*/members/*", KEY_SCOPE_ADMIN, api_member_delete, "member_delete", FOREIGN_REFUSAL},
+	{"PUT", "/v1/accounts/*/alerts", KEY_SCOPE_APP, api_alerts_put, "alerts_put", FOREIGN_LOOKUP},
+	{"GET", "/v1/accounts/*/alerts", KEY_SCOPE_READ, api_alerts_get, "alerts", FOREIGN_LOOKUP},
 	{"POST", "/v1/accounts/*/gateway_keys", KEY_SCOPE_APP, api_gwkey_create, "gateway_key_create", FOREIGN_LOOKUP},
 	{"GET", "/v1/accounts/*/gateway_keys", KEY_SCOPE_APP, api_gwkey_list, "gateway_keys", FOREIGN_LOOKUP},
 	{"DELETE", "/v1/accounts/*/gateway_keys/*", KEY_SCOPE_APP, api_gwkey_revoke, "gateway_key_revoke", FOREIGN_LOOKUP},

@@ -72,6 +72,42 @@ struct ledger_key_row {
 enum cd_err ledger_key_list(struct store *lg, int64_t after_id, struct ledger_key_row *rows, int cap, int *n);
 enum cd_err ledger_key_revoke(struct store *lg, int64_t id);
 
+/* ---- Threshold alerts (ledger_alerts.c, DESIGN §14 "Threshold alerts") ----
+ * An account's alerts, set whole (PUT …/alerts) and read (GET): each of
+ * a kind (money_alert.h's enum money_alert_kind), a threshold (a
+ * percentage 1 to 100, or micros for balance_below), and for
+ * member_cap_pct a member (none: every member). Each fires the event
+ * alert.threshold once per crossing, in the transaction of the change. */
+struct ledger_alert_spec {
+	int kind;			/* enum money_alert_kind */
+	int64_t threshold;		/* pct, or micros (balance_below) */
+	const char *member;		/* member_cap_pct's member; NULL: every member (or another kind) */
+};
+/* An alert as it stands: its spec, fired (1) or armed (0) in the period
+ * as it is now, and for member_cap_pct the members it is fired for. */
+struct ledger_alert_view {
+	int kind;
+	int64_t threshold;
+	char member[LEDGER_ID_MAX + 1];	/* "": none */
+	int has_member;
+	int fired;
+	int64_t members_fired;		/* member_cap_pct: members fired for this month */
+};
+struct ledger_alerts_view {
+	int n;
+	struct ledger_alert_view alerts[LIMIT_ALERTS];
+};
+/* Replaces the account's alerts with specs[0..n) (n <= LIMIT_ALERTS,
+ * checked by the caller), under its row's lock, and reads them back into
+ * *out. An alert equal to one the account had (kind, threshold, member)
+ * keeps its state; a new one is set fired for the period when its figure
+ * is past already (that crossing tells nothing), else armed.
+ * CD_E_NOT_FOUND: no such account. */
+enum cd_err ledger_alerts_set(struct store *lg, const char *account, const struct ledger_alert_spec *specs, int n,
+			      struct ledger_alerts_view *out);
+/* The account's alerts as they stand into *out (CD_E_NOT_FOUND: none). */
+enum cd_err ledger_alerts_get(struct store *lg, const char *account, struct ledger_alerts_view *out);
+
 /* ---- Gateway keys (ledger_gwkeys.c, DESIGN §12 "Who pays") ----
  * An end user's keys for the gateway routes of one account: api_keys rows
  * of the gateway scope alone, bound to the account and maybe one member.

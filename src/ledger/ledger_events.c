@@ -1,5 +1,6 @@
 /* ledger_events.c: the outbox's rows (see ledger_events.h) and the pull
  * route's page of them. */
+#include "ledger_alerts.h"
 #include "ledger_config.h"
 #include "ledger_events.h"
 #include "money_rule.h"
@@ -161,6 +162,34 @@ static enum cd_err notice_debt_paid(struct store *lg, struct acct *a)
 							     "balance_micros", (json_int_t)a->balance));
 }
 
+enum cd_err ledger_events_alerts(struct store *lg, const struct acct *a, const json_t *fired)
+{
+	size_t i;
+	json_t *data;
+	enum cd_err rc = CD_OK;
+	json_array_foreach(fired, i, data) {
+		rc = ledger_events_add(lg, a, EVENT_ALERT_THRESHOLD, json_incref(data));
+		if (rc != CD_OK)
+			break;
+	}
+	return rc;
+}
+
+/* The account's threshold alerts after its change (ledger_alerts.h):
+ * nothing read when it has none. */
+static enum cd_err notice_alerts(struct store *lg, struct acct *a)
+{
+	if (a->alert_count == 0)
+		return CD_OK;
+	json_t *fired = json_array();
+	if (fired == NULL)
+		return CD_E_INTERNAL;
+	enum cd_err rc = ledger_alerts_notice(lg, a, fired);
+	rc = rc == CD_OK ? ledger_events_alerts(lg, a, fired) : rc;
+	json_decref(fired);
+	return rc;
+}
+
 enum cd_err ledger_events_acct_save(struct store *lg, struct acct *a)
 {
 	/* Every operation saves the account it opened locked (ledger_due_lock). */
@@ -169,6 +198,7 @@ enum cd_err ledger_events_acct_save(struct store *lg, struct acct *a)
 	enum cd_err rc = low != NULL ? ledger_events_add(lg, a, EVENT_BALANCE_LOW, low) : CD_OK;
 	if (rc == CD_OK)
 		rc = notice_debt_paid(lg, a);
+	rc = rc == CD_OK ? notice_alerts(lg, a) : rc;
 	rc = rc == CD_OK ? ledger_rows_acct_store(lg, a) : rc;
 	/* A debt paid off is noticed once: the balance as read follows it. */
 	assert(rc != CD_OK || a->balance_read >= 0 || a->balance < 0);

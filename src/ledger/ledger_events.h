@@ -31,6 +31,9 @@
 #define EVENT_PAYG_COLLECTED "payg.collected"
 #define EVENT_PAYG_FAILED "payg.failed"
 #define EVENT_PAYG_RECOVERED "payg.recovered"
+/* DESIGN §14 "Threshold alerts": an alert of the account's crossed
+ * (ledger_alerts.h), once per crossing. */
+#define EVENT_ALERT_THRESHOLD "alert.threshold"
 
 /* Appends an event of the account's (a NULL: of no account, shown with
  * "account": null), with data (a JSON object, whose reference this takes;
@@ -57,8 +60,11 @@ const char *ledger_events_notice_refusal(const struct store *lg, struct acct *a,
  * transaction (the guard's batch writes it: ledger_batch.c). A failure or a credit queues none by
  * itself: the next charge does. */
 int ledger_events_notice_recharge(const struct store *lg, struct acct *a);
+/* Writes an alert.threshold of the account's for each data in fired (a
+ * JSON array, ledger_alerts.h), in the running transaction. */
+enum cd_err ledger_events_alerts(struct store *lg, const struct acct *a, const json_t *fired);
 /* Stores the account (ledger_rows_acct_store) after writing what its change calls
- * for (ledger_events_notice_balance): how every operation outside the guard's batches
- * stores an account. */
+ * for (ledger_events_notice_balance, its threshold alerts: ledger_alerts.h): how
+ * every operation outside the guard's batches stores an account. */
 enum cd_err ledger_events_acct_save(struct store *lg, struct acct *a);
 #endif

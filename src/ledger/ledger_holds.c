@@ -21,7 +21,9 @@
  * Idempotency-Key its answer. This file is the glue above the rules:
  * what to read, the transaction and its retries, the answers, the
  * routing to a node; it decides nothing. */
+#include "ledger_alerts.h"
 #include "ledger_decide.h"
+#include "ledger_events.h"
 #include "ledger_rowcache.h"
 #include "store_noderoute.h"
 #include "log.h"
@@ -380,6 +382,22 @@ static enum cd_err decide_all(struct store *lg, struct batch *b, struct guard_op
 	return rc;
 }
 
+/* The threshold alerts of the accounts the batch changed (ledger_alerts.h),
+ * their events written in its transaction before its write. */
+static enum cd_err batch_alerts(struct store *lg, struct batch *b)
+{
+	enum cd_err rc = CD_OK;
+	for (int i = 0; rc == CD_OK && i < b->naccts; i++) {
+		if (b->accts[i].a.alert_count == 0)
+			continue;
+		json_t *fired = json_array();
+		rc = fired != NULL ? ledger_alerts_batch(lg, b, i, fired) : CD_E_INTERNAL;
+		rc = rc == CD_OK ? ledger_events_alerts(lg, &b->accts[i].a, fired) : rc;
+		json_decref(fired);
+	}
+	return rc;
+}
+
 /* One attempt at the whole batch: CD_OK when every operation is decided
  * and committed; anything else fails the attempt (ledger_tx retries).
  * Two CALLs: ledger_load_batch's read and ledger_batch_write_flush's write, which stores the
@@ -404,6 +422,9 @@ static enum cd_err batch_try(struct store *lg, struct batch *b, struct guard_op 
 	if (rc != CD_OK)
 		return rc;
 	ledger_batch_notice_balances(lg, b);
+	rc = batch_alerts(lg, b);
+	if (rc != CD_OK)
+		return rc;
 	if (nstore > 0)
 		answer_all(b, ops, n);
 	decided_store = nstore;

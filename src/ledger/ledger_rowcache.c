@@ -287,6 +287,13 @@ static uint64_t keep_acct(struct node_table *t, const struct batch *b, int i)
 	struct kept_acct *e = &t->accts[id_slot(ba->a.id, ACCT_MASK)];
 	if (!ba->version_read || (e->owner != NULL && e->owner != b))
 		return 0;
+	if (ba->a.alert_count > 0) {
+		/* Its alerts are read under its lock (ledger_alerts.h): an
+		 * account with some is never kept, nor what was kept of it. */
+		if (e->id == ba->a.id)
+			e->id = 0, e->owner = NULL;
+		return 0;
+	}
 	if (e->id == ba->a.id && e->owner != b && e->a.row_version >= ba->a.row_version)
 		return 0;
 	/* The holds kept before stay kept when nothing but this batch's
