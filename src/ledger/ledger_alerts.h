@@ -7,20 +7,44 @@
  * that moved written (alerts are not money: plain statements, under the
  * account's lock), and the data of each alert.threshold to tell handed
  * back for the caller to write in the same transaction
- * (ledger_events_add). Every operation outside the guard's batches
+ * (ledger_events_alerts). Every operation outside the guard's batches
  * through ledger_events_acct_save; the guard's batch (ledger_holds.c)
- * for each account it changed, members included. The accounts with
- * alerts are never kept in memory between batches (ledger_rowcache.c):
- * their batches read them, and their alerts, under their locks.
+ * through ledger_alerts_batch.h, for each account it changed, members
+ * included. The accounts with alerts are never kept in memory between
+ * batches (ledger_rowcache.c): their batches read them, and their alerts,
+ * under their locks. PUT and GET …/alerts: ledger_alerts_put.c.
  * Internal to the ledger's files. */
 #ifndef CREDITD_LEDGER_ALERTS_H
 #define CREDITD_LEDGER_ALERTS_H
-#include "ledger_batch.h"
+#include "ledger_members.h"
+#include "money_alert.h"
 
-/* Account a (locked, a->alert_count > 0) as its operation left it: into
- * fired (a JSON array) the data of each alert.threshold to write. */
-enum cd_err ledger_alerts_notice(struct store *lg, struct acct *a, json_t *fired);
-/* Account acct (a batch index) of b as the batch left it, its members in
- * the batch too: as ledger_alerts_notice. Nothing when it has no alerts. */
-enum cd_err ledger_alerts_batch(struct store *lg, struct batch *b, int acct, json_t *fired);
+/* An alert's row. */
+struct alert_row {
+	int64_t id;
+	enum money_alert_kind kind;
+	int64_t threshold, fired_key;
+	char member[LEDGER_ID_MAX + 1];
+	int has_member;
+};
+struct alert_set {
+	int n;
+	struct alert_row r[LIMIT_ALERTS];
+};
+/* The account's alerts, in their order. */
+enum cd_err ledger_alerts_read(struct store *lg, int64_t account_id, struct alert_set *set);
+/* What is granted and left of a's plan period (0 and 0: no plan), as its
+ * grant rows stand but for those among g[0..ng) (the guard's batch's, in
+ * memory, not written yet), as g holds them. */
+enum cd_err ledger_alerts_plan(struct store *lg, const struct acct *a, const struct spend_grant *g, int ng,
+			       int64_t *granted, int64_t *left);
+/* a's figures as the alerts read them. */
+void ledger_alerts_figures(const struct acct *a, int64_t granted, int64_t left, struct money_alert_account *f);
+
+/* Account a (locked, a->alert_count > 0) as its operation left it, with
+ * the rows of its members m[0..nm) the operation changed and the grants
+ * g[0..ng) it holds in memory (ledger_alerts_plan): into fired (a JSON
+ * array) the data of each alert.threshold to write. */
+enum cd_err ledger_alerts_notice(struct store *lg, struct acct *a, const struct member_row *const *m, int nm,
+				 const struct spend_grant *g, int ng, json_t *fired);
 #endif

@@ -21,7 +21,7 @@
  * Idempotency-Key its answer. This file is the glue above the rules:
  * what to read, the transaction and its retries, the answers, the
  * routing to a node; it decides nothing. */
-#include "ledger_alerts.h"
+#include "ledger_alerts_batch.h"
 #include "ledger_decide.h"
 #include "ledger_events.h"
 #include "ledger_rowcache.h"
@@ -391,7 +391,7 @@ static enum cd_err batch_alerts(struct store *lg, struct batch *b)
 		if (b->accts[i].a.alert_count == 0)
 			continue;
 		json_t *fired = json_array();
-		rc = fired != NULL ? ledger_alerts_batch(lg, b, i, fired) : CD_E_INTERNAL;
+		rc = fired != NULL ? ledger_alerts_batch_notice(lg, b, i, fired) : CD_E_INTERNAL;
 		rc = rc == CD_OK ? ledger_events_alerts(lg, &b->accts[i].a, fired) : rc;
 		json_decref(fired);
 	}
