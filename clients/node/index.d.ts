@@ -174,6 +174,31 @@ export interface Redemption {
   available_micros: number;
 }
 
+export type AlertKind = 'balance_below' | 'monthly_spend_pct' | 'daily_spend_pct' | 'member_cap_pct'
+  | 'plan_credits_used_pct';
+
+/** A threshold alert as set: pct (1 to 100) for the _pct kinds, micros for balance_below. */
+export interface AlertSpec {
+  kind: AlertKind;
+  pct?: Int;
+  micros?: Int;
+  /** member_cap_pct only: one member; null or absent: every member. */
+  member?: string | null;
+}
+
+export interface Alert {
+  kind: AlertKind;
+  pct?: number;
+  micros?: number;
+  member?: string | null;
+  members_fired?: number;
+  state: 'armed' | 'fired';
+}
+
+export interface Alerts {
+  alerts: Alert[];
+}
+
 export interface PromoCode {
   code: string;
   amount_micros: number;
@@ -346,6 +371,8 @@ export declare class Creditd {
     options?: WriteOptions & { successUrl?: string; cancelUrl?: string; saveCard?: boolean }): Promise<Checkout>;
   redeem(id: string, code: string, options?: WriteOptions): Promise<Redemption>;
   browserToken(id: string, options?: { ttlSeconds?: Int; member?: string }): Promise<BrowserToken>;
+  setAlerts(id: string, alerts: AlertSpec[]): Promise<Alerts>;
+  getAlerts(id: string): Promise<Alerts>;
 
   createPromoCode(code: string, amountMicros: Int,
     fields?: WriteOptions & { maxRedemptions?: Int | null; expiresAt?: string | null; grantTtlDays?: Int | null }): Promise<PromoCode>;

@@ -287,6 +287,11 @@ def _check(transport):
     _refused(out["redeemed_again"], "AlreadyRedeemed", 409, "already_redeemed")
     _refused(out["redeem_unknown"], "NotFound", 404, "not_found")
     check(out["browser_token"]["token"] and out["browser_token"]["expires_at"], "browser token")
+    eq(out["alerts_set"]["alerts"], [{"kind": "balance_below", "micros": out["alert_threshold"], "state": "armed"},
+                                     {"kind": "daily_spend_pct", "pct": 50, "state": "armed"}], "alerts set")
+    _refused(out["alerts_bad"], "InvalidRequest", 400, "invalid_request")
+    eq(out["alerts_bad"]["param"], "alerts[0].pct", "the bad alert's field named")
+    eq([a["state"] for a in out["alerts_after"]["alerts"]], ["fired", "armed"], "the debit crossed one")
 
     # events
     check(len(out["events_walked"]) >= 7, "events walked: %r" % out["events_walked"])

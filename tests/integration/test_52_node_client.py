@@ -397,6 +397,29 @@ out({ ids, first, events });
     check(all(i > after for i in ids), "only events after `after`")
 
 
+def test_node_alerts_set_whole_read_and_fired():
+    acct = uid("nodealert")
+    eq(api("POST", "/v1/accounts", {"id": acct, "kind": "user"}).status, 201, "account")
+    start = api("GET", "/v1/accounts/" + acct, auth="read").json["balance_micros"]
+    got = node(r"""
+const r = {};
+r.set = await app.setAlerts(ARGS.acct, [{ kind: 'balance_below', micros: ARGS.threshold },
+                                        { kind: 'member_cap_pct', pct: 90 }]);
+r.bad = await caught(app.setAlerts(ARGS.acct, [{ kind: 'member_cap_pct', pct: 90, member: '' }]));
+r.readSet = await caught(reader.setAlerts(ARGS.acct, []));
+await admin.debit(ARGS.acct, 2000, 'test');
+r.after = await reader.getAlerts(ARGS.acct);
+out(r);
+""", acct=acct, threshold=start - 1000)
+    eq(got["set"]["alerts"], [{"kind": "balance_below", "micros": start - 1000, "state": "armed"},
+                              {"kind": "member_cap_pct", "pct": 90, "member": None, "members_fired": 0,
+                               "state": "armed"}], "set as given, armed")
+    eq((got["bad"]["cls"], got["bad"]["status"], got["bad"]["param"]), ("InvalidRequest", 400, "alerts[0].member"),
+       "a bad member names its field")
+    eq((got["readSet"]["cls"], got["readSet"]["status"]), ("Forbidden", 403), "a read key sets none")
+    eq([a["state"] for a in got["after"]["alerts"]], ["fired", "armed"], "the debit crossed it")
+
+
 def test_node_app_routes_plans_topup_browser_token():
     acct = funded(1_000_000)
     plan = "node-" + uid("p")[-8:]

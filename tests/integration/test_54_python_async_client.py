@@ -148,6 +148,22 @@ def test_async_topup_promo_and_browser_token():
     asyncio.run(run())
 
 
+def test_async_alerts_set_whole_read_and_fired():
+    async def run():
+        async with client("CREDITD_APP_KEY") as app, client("CREDITD_ADMIN_KEY") as admin, \
+                client("CREDITD_READ_KEY") as reader:
+            acct = uid("aio")
+            await admin.create_account(acct)
+            start = (await reader.get_account(acct))["balance_micros"]
+            r = await app.set_alerts(acct, [{"kind": "balance_below", "micros": start - 1000}])
+            eq(r["alerts"], [{"kind": "balance_below", "micros": start - 1000, "state": "armed"}], "set")
+            e = await refused(cc.InvalidRequest, app.set_alerts(acct, [{"kind": "balance_below", "pct": 5}]))
+            eq(e.param, "alerts[0].pct", "the field named")
+            await admin.debit(acct, 2000, "test")
+            eq((await reader.get_alerts(acct))["alerts"][0]["state"], "fired", "the debit crossed it")
+    asyncio.run(run())
+
+
 def test_async_a_lost_answer_is_retried_and_applied_once():
     acct = funded(5_000_000, "aio")
 

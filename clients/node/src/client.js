@@ -421,6 +421,22 @@ export class Creditd {
     return this.request('POST', `/v1/accounts/${seg(id)}/redeem`, { body: { code }, idempotencyKey });
   }
 
+  /**
+   * PUT /v1/accounts/{id}/alerts (app): the account's threshold alerts,
+   * replaced whole: [{kind, pct | micros, member?}] (at most 16; [] for
+   * none). Answers {alerts} as getAlerts does.
+   */
+  setAlerts(id, alerts) {
+    if (!Array.isArray(alerts)) return Promise.reject(new TypeError('alerts must be an array of {kind, pct | micros, member?}'));
+    return this.request('PUT', `/v1/accounts/${seg(id)}/alerts`,
+      { body: { alerts: alerts.map((a) => apiFields(a)) } });
+  }
+
+  /** GET /v1/accounts/{id}/alerts (read): {alerts: [{kind, pct | micros, member?, state, members_fired?}]}. */
+  getAlerts(id) {
+    return this.request('GET', `/v1/accounts/${seg(id)}/alerts`);
+  }
+
   /** POST /v1/accounts/{id}/browser_tokens (app): {token, expires_at} for the widget. */
   browserToken(id, { ttlSeconds, member } = {}) {
     return this.request('POST', `/v1/accounts/${seg(id)}/browser_tokens`, { body: apiFields({ ttlSeconds, member }) });

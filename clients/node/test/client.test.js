@@ -255,6 +255,8 @@ test('every app route: method, path, query and body', async () => {
   await c.redeem('a', 'WELCOME');
   await c.plans();
   await c.browserToken('a', { ttlSeconds: 600, member: 'bob' });
+  await c.setAlerts('a', [{ kind: 'monthly_spend_pct', pct: 80 }, { kind: 'member_cap_pct', pct: 90, member: 'bob' }]);
+  await c.getAlerts('a');
   await c.events({ after: 5, limit: 10 });
   await c.healthz();
   const seen = s.seen.map((r) => [r.method, r.url, r.body ?? null]);
@@ -268,11 +270,15 @@ test('every app route: method, path, query and body', async () => {
     ['POST', '/credits/v1/accounts/a/redeem', { code: 'WELCOME' }],
     ['GET', '/credits/v1/plans', null],
     ['POST', '/credits/v1/accounts/a/browser_tokens', { ttl_seconds: 600, member: 'bob' }],
+    ['PUT', '/credits/v1/accounts/a/alerts',
+      { alerts: [{ kind: 'monthly_spend_pct', pct: 80 }, { kind: 'member_cap_pct', pct: 90, member: 'bob' }] }],
+    ['GET', '/credits/v1/accounts/a/alerts', null],
     ['GET', '/credits/v1/events?after=5&limit=10', null],
     ['GET', '/credits/healthz', null],
   ]);
   assert.equal(s.seen[2].headers['idempotency-key'], undefined, 'no key on a GET');
   assert.equal(s.seen.at(-1).headers.authorization, undefined, 'healthz sends no key');
+  await assert.rejects(c.setAlerts('a', { kind: 'balance_below', micros: 1 }), TypeError, 'alerts are a list');
 });
 
 test('iterTransactions follows next_cursor; iterEvents follows next_after', async () => {

@@ -32,6 +32,9 @@ async function usage(): Promise<void> {
   const checkout = await credits.topup('alice', 2000, { successUrl: 'https://x', saveCard: true });
   const url: string = checkout.checkout_url;
   await credits.redeem('alice', 'WELCOME');
+  const set = await credits.setAlerts('alice', [{ kind: 'monthly_spend_pct', pct: 80 }, { kind: 'balance_below', micros: 2000000 }]);
+  const alertState: 'armed' | 'fired' | undefined = (await credits.getAlerts('alice')).alerts[0]?.state;
+  void [set.alerts.length, alertState];
   await credits.plans();
   const token: string = (await credits.browserToken('alice', { ttlSeconds: 600 })).token;
   await credits.patchAccount('alice', { monthlyLimitMicros: null, autoRecharge: { thresholdMicros: 1, amountCents: 500 } });

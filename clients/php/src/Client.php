@@ -351,6 +351,35 @@ class Client
     }
 
     /**
+     * PUT /v1/accounts/{id}/alerts (app): the account's threshold alerts, replaced whole
+     * ([] for none): a list of ['kind' => ..., 'pct' => 1-100] or, for balance_below,
+     * ['kind' => 'balance_below', 'micros' => ...]; member_cap_pct takes 'member' (absent: every
+     * member). At most 16. Answers ['alerts' => [...]] as getAlerts does.
+     *
+     * @param list<array<string, mixed>> $alerts
+     */
+    public function setAlerts(string $id, array $alerts): array
+    {
+        if ($alerts !== array_values($alerts)) {
+            throw new \InvalidArgumentException('alerts must be a list of [kind, pct | micros, member?]');
+        }
+        foreach ($alerts as $i => $alert) {
+            foreach (['pct', 'micros'] as $name) {
+                if (is_array($alert) && isset($alert[$name])) {
+                    $alerts[$i][$name] = self::toInt($name, $alert[$name]);
+                }
+            }
+        }
+        return $this->request('PUT', self::acct($id) . '/alerts', ['alerts' => $alerts]);
+    }
+
+    /** GET /v1/accounts/{id}/alerts (read): ['alerts' => [[kind, pct | micros, member?, state, ...]]]. */
+    public function getAlerts(string $id): array
+    {
+        return $this->request('GET', self::acct($id) . '/alerts');
+    }
+
+    /**
      * POST /v1/accounts/{id}/browser_tokens (app): {token, expires_at} for the widget on the
      * user's page ($ttlSeconds 60-3600, default 900). $fields: what else the route takes.
      */

@@ -102,6 +102,28 @@ final class ClientTest extends TestCase
         $this->assertArrayNotHasKey('idempotency-key', $this->fake->requests[3]['headers'], 'no key on a GET');
     }
 
+    public function testAlertsAreSetWholeAndRead(): void
+    {
+        $c = $this->client();
+        $answer = ['alerts' => [['kind' => 'monthly_spend_pct', 'pct' => 80, 'state' => 'armed']]];
+        $this->fake->push(FakeTransport::json(200, $answer), FakeTransport::json(200, $answer),
+            FakeTransport::json(200, ['alerts' => []]));
+        $set = $c->setAlerts('x y', [['kind' => 'monthly_spend_pct', 'pct' => 80]]);
+        $this->assertSame($answer, $set);
+        $this->assertSame($answer, $c->getAlerts('x y'));
+        $this->assertSame(['alerts' => []], $c->setAlerts('x y', []));
+        $this->fake->push(FakeTransport::json(200, ['alerts' => []]));
+        $c->setAlerts('x', [['kind' => 'balance_below', 'micros' => '2000000']]);
+        $this->assertSame(['PUT /v1/accounts/x%20y/alerts', 'GET /v1/accounts/x%20y/alerts', 'PUT /v1/accounts/x%20y/alerts',
+            'PUT /v1/accounts/x/alerts'], $this->fake->paths());
+        $b = array_column($this->fake->requests, 'body');
+        $this->assertSame(['alerts' => [['kind' => 'monthly_spend_pct', 'pct' => 80]]], $b[0]);
+        $this->assertSame('{"alerts":[]}', $this->fake->requests[2]['raw'], 'none: an empty list, not an object');
+        $this->assertSame(['alerts' => [['kind' => 'balance_below', 'micros' => 2000000]]], $b[3], 'a digit string as an integer');
+        $this->expectException(\InvalidArgumentException::class);
+        $c->setAlerts('x', ['kind' => 'balance_below', 'micros' => 1]);
+    }
+
     public function testSettleAndRecordUsageSendCacheWrites(): void
     {
         $c = $this->client();

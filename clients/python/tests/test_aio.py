@@ -46,6 +46,16 @@ class KeepAlive(Base):
         self.assertEqual(json.loads(first["body"]), {"account": "a", "model": "m", "input_tokens": 1,
                                                      "request_id": "r0"})
 
+    async def test_alerts_are_put_whole_and_read(self) -> None:
+        answer = {"alerts": [{"kind": "balance_below", "micros": 2000000, "state": "fired"}]}
+        s = self.serve(lambda n, m, p: (200, {}, answer))
+        c, _ = await self.client(s)
+        self.assertEqual(await c.set_alerts("a", [{"kind": "balance_below", "micros": 2000000}]), answer)
+        self.assertEqual((await c.get_alerts("a"))["alerts"][0]["state"], "fired")
+        self.assertEqual([(x["method"], x["path"]) for x in s.seen],
+                         [("PUT", "/credits/v1/accounts/a/alerts"), ("GET", "/credits/v1/accounts/a/alerts")])
+        self.assertEqual(json.loads(s.seen[0]["body"]), {"alerts": [{"kind": "balance_below", "micros": 2000000}]})
+
     async def test_settle_and_record_usage_send_cache_writes(self) -> None:
         s = self.serve(lambda n, m, p: (200, {}, {}))
         c, _ = await self.client(s)

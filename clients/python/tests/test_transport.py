@@ -113,6 +113,24 @@ class KeepAlive(Base):
         self.assertEqual(s.seen[0]["path"], "/credits/v1/accounts/a")
         self.assertEqual(s.seen[0]["headers"]["authorization"], "Bearer sk_test")
 
+    def test_alerts_are_put_whole_and_read(self) -> None:
+        answer = {"alerts": [{"kind": "monthly_spend_pct", "pct": 80, "state": "armed"}]}
+        s = self.serve(lambda n, m, p: (200, {}, answer))
+        c, _ = self.client(s)
+        alerts = [{"kind": "monthly_spend_pct", "pct": 80}, {"kind": "member_cap_pct", "pct": 90, "member": "bob"}]
+        self.assertEqual(c.set_alerts("a/b", alerts), answer)
+        self.assertEqual(c.get_alerts("a/b")["alerts"][0]["state"], "armed")
+        c.set_alerts("a/b", [])
+        self.assertEqual([(x["method"], x["path"]) for x in s.seen],
+                         [("PUT", "/credits/v1/accounts/a%2Fb/alerts"), ("GET", "/credits/v1/accounts/a%2Fb/alerts"),
+                          ("PUT", "/credits/v1/accounts/a%2Fb/alerts")])
+        self.assertEqual(json.loads(s.seen[0]["body"]), {"alerts": alerts})
+        self.assertEqual(s.seen[1]["body"], b"", "a GET sends no body")
+        self.assertEqual(s.seen[2]["body"], b'{"alerts":[]}', "none: an empty list")
+        with self.assertRaises(TypeError):
+            c.set_alerts("a", {"kind": "balance_below", "micros": 1})  # type: ignore[arg-type]
+        self.assertEqual(len(s.seen), 3, "a refused list is not sent")
+
     def test_threads_take_turns_on_the_connection(self) -> None:
         s = self.serve(lambda n, m, p: (200, {}, {"ok": True}))
         c, _ = self.client(s)

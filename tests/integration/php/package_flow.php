@@ -302,6 +302,19 @@ $out['redeemed_again'] = $E(function () use ($app, $acct, $code) { $app->redeem(
 $out['redeem_unknown'] = $E(function () use ($app, $acct, $prefix) { $app->redeem($acct, 'NOPE' . substr(md5($prefix), 0, 10)); });
 $out['browser_token'] = $app->browserToken($acct, 120);
 
+// Threshold alerts: set whole, a bad one refused by its field, read back after a debit crossed one.
+$alertAcct = $prefix . '-alerts';
+$admin->createAccount($alertAcct);
+$alertStart = $read->getAccount($alertAcct)['balance_micros'];
+$out['alert_threshold'] = $alertStart - 1000;
+$out['alerts_set'] = $app->setAlerts($alertAcct, [['kind' => 'balance_below', 'micros' => $alertStart - 1000],
+                                                  ['kind' => 'daily_spend_pct', 'pct' => 50]]);
+$out['alerts_bad'] = $E(function () use ($app, $alertAcct) {
+    $app->setAlerts($alertAcct, [['kind' => 'daily_spend_pct', 'pct' => 0]]);
+});
+$admin->debit($alertAcct, 2000, 'test');
+$out['alerts_after'] = $read->getAlerts($alertAcct);
+
 // Events: the outbox walked with `after`, page by page, against one big page.
 $first = $admin->events(0, 1);
 // The newest id: pages of 200 from the start, to the last one.

@@ -5,9 +5,9 @@ both send these, so the two cannot disagree on a path or a field. A Call
 is only a description; nothing here touches the network.
 """
 import urllib.parse
-from typing import Any, Dict, Generic, Mapping, Optional, TypeVar, Union
+from typing import Any, Dict, Generic, Mapping, Optional, Sequence, TypeVar, Union
 
-from .answers import (Account, BrowserToken, Checkout, EventPage, GrantResult, Health, Hold, Member, MemberDeleted,
+from .answers import (Account, Alerts, BrowserToken, Checkout, EventPage, GrantResult, Health, Hold, Member, MemberDeleted,
                       Models, Plan, PlanList, PromoCode, Redemption, Release, Settlement, TransactionPage,
                       TransactionResult, UsageCharge, UsageReport)
 
@@ -137,6 +137,16 @@ def topup(id: str, amount_cents: int, success_url: Optional[str], cancel_url: Op
 
 def redeem(id: str, code: str, key: Optional[str]) -> "Call[Redemption]":
     return Call("POST", _account(id, "/redeem"), {"code": code}, idempotency_key=key)
+
+
+def set_alerts(id: str, alerts: Sequence[Mapping[str, Any]]) -> "Call[Alerts]":
+    if isinstance(alerts, (str, bytes, Mapping)) or not isinstance(alerts, Sequence):
+        raise TypeError("alerts must be a list of {kind, pct | micros, member?}")
+    return Call("PUT", _account(id, "/alerts"), {"alerts": [dict(a) for a in alerts]})
+
+
+def get_alerts(id: str) -> "Call[Alerts]":
+    return Call("GET", _account(id, "/alerts"))
 
 
 def browser_token(id: str, ttl_seconds: Optional[int], member: Optional[str]) -> "Call[BrowserToken]":

@@ -15,8 +15,8 @@ the sync client's (_transport, _calls): only the waiting differs.
 """
 import asyncio
 import ssl
-from typing import (Any, AsyncIterator, Awaitable, Callable, List, Mapping, Optional, Tuple, TypeVar, Union,
-                    cast)
+from typing import (Any, AsyncIterator, Awaitable, Callable, List, Mapping, Optional, Sequence, Tuple, TypeVar,
+                    Union, cast)
 
 from . import _calls
 from ._aio_http import Answer, Connection, ProtocolError, StaleConnection, open_connection
@@ -24,7 +24,7 @@ from ._calls import Call, Clear
 from ._transport import (DEFAULT_MAX_RETRIES, DEFAULT_MAX_RETRY_DELAY_MS, DEFAULT_RETRY_DELAY_MS, DEFAULT_TIMEOUT_MS,
                          WRITES, Prepared, Retries, decode, endpoint, header_value, make_options,
                          prepare)
-from .answers import (Account, BrowserToken, Checkout, Event, EventPage, GrantResult, Health, Hold, JSONObject,
+from .answers import (Account, Alerts, BrowserToken, Checkout, Event, EventPage, GrantResult, Health, Hold, JSONObject,
                       Member, MemberDeleted, Models, Plan, PlanList, PromoCode, Redemption, Release, Settlement,
                       Transaction, TransactionPage, TransactionResult, UsageCharge, UsageReport)
 from .errors import ConnectionFailed, CreditdError
@@ -259,6 +259,14 @@ class AsyncCreditd:
     async def redeem(self, id: str, code: str, idempotency_key: Optional[str] = None) -> Redemption:
         """As Creditd.redeem."""
         return await self._run(_calls.redeem(id, code, idempotency_key))
+
+    async def set_alerts(self, id: str, alerts: Sequence[Mapping[str, Any]]) -> Alerts:
+        """As Creditd.set_alerts."""
+        return await self._run(_calls.set_alerts(id, alerts))
+
+    async def get_alerts(self, id: str) -> Alerts:
+        """As Creditd.get_alerts."""
+        return await self._run(_calls.get_alerts(id))
 
     async def browser_token(self, id: str, ttl_seconds: Optional[int] = None,
                             member: Optional[str] = None) -> BrowserToken:

@@ -11,7 +11,7 @@ __all__ = [
     "JSONObject", "Health", "ModelPrice", "ActionPrice", "Models", "AccountGrant", "AutoRecharge", "Collection",
     "Account", "JournalUsage", "Transaction", "TransactionPage", "TransactionResult", "UsageTotals", "UsageReport",
     "GrantResult", "Member", "MemberDeleted", "Checkout", "Redemption", "BrowserToken", "Plan", "PlanList",
-    "PromoCode", "Event", "EventPage", "Hold", "Settlement", "Release", "UsageCharge",
+    "PromoCode", "Event", "EventPage", "Hold", "Settlement", "Release", "UsageCharge", "Alert", "Alerts",
 ]
 
 JSONObject = Dict[str, Any]
@@ -227,6 +227,25 @@ class Redemption(TypedDict):
     expires_at: Optional[str]
     balance_micros: int
     available_micros: int
+
+
+class _AlertBase(TypedDict):
+    kind: str
+    state: str
+
+
+class Alert(_AlertBase, total=False):
+    """A threshold alert as set: pct (the _pct kinds) or micros
+    (balance_below); member and members_fired for member_cap_pct; state
+    "armed" or "fired"."""
+    pct: int
+    micros: int
+    member: Optional[str]
+    members_fired: int
+
+
+class Alerts(TypedDict):
+    alerts: List[Alert]
 
 
 class BrowserToken(TypedDict):

@@ -5,7 +5,7 @@ import socket
 import ssl
 import threading
 import time
-from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Tuple, TypeVar, Union, cast
+from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, TypeVar, Union, cast
 
 from . import _calls
 from ._calls import CLEAR, Call, Clear
@@ -13,7 +13,7 @@ from ._transport import (DEFAULT_MAX_RETRIES, DEFAULT_MAX_RETRY_DELAY_MS, DEFAUL
                          MAX_ANSWER_BYTES, WRITES, Prepared, Retries, decode, endpoint, header_value, make_options,
                          prepare)
 from ._version import VERSION
-from .answers import (Account, BrowserToken, Checkout, Event, EventPage, GrantResult, Health, Hold, JSONObject,
+from .answers import (Account, Alerts, BrowserToken, Checkout, Event, EventPage, GrantResult, Health, Hold, JSONObject,
                       Member, MemberDeleted, Models, Plan, PlanList, PromoCode, Redemption, Release, Settlement,
                       Transaction, TransactionPage, TransactionResult, UsageCharge, UsageReport)
 from .errors import ConnectionFailed, CreditdError
@@ -336,6 +336,18 @@ class Creditd:
         """POST /v1/accounts/{id}/redeem (app): {"grant_id", "amount_micros", "expires_at", ...}.
         NotFound for an unknown code; AlreadyRedeemed, PromoExhausted, PromoExpired (409)."""
         return self._run(_calls.redeem(id, code, idempotency_key))
+
+    def set_alerts(self, id: str, alerts: Sequence[Mapping[str, Any]]) -> Alerts:
+        """PUT /v1/accounts/{id}/alerts (app): the account's threshold alerts, replaced whole
+        ([] for none): [{"kind": "monthly_spend_pct", "pct": 80}, {"kind": "balance_below",
+        "micros": 2000000}, {"kind": "member_cap_pct", "pct": 90, "member": "bob"}, ...], at most
+        16. Answers {"alerts": [...]} as get_alerts does; each alert fires alert.threshold."""
+        return self._run(_calls.set_alerts(id, alerts))
+
+    def get_alerts(self, id: str) -> Alerts:
+        """GET /v1/accounts/{id}/alerts (read): {"alerts": [{kind, pct | micros, member?,
+        state ("armed" or "fired"), members_fired?}]}."""
+        return self._run(_calls.get_alerts(id))
 
     def browser_token(self, id: str, ttl_seconds: Optional[int] = None, member: Optional[str] = None) -> BrowserToken:
         """POST /v1/accounts/{id}/browser_tokens (app): {"token", "expires_at"}, for the
