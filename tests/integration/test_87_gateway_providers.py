@@ -319,6 +319,14 @@ def test_count_tokens_is_forwarded_free():
     eq(state(acct), before, "still nothing charged")
     r = call("/anthropic/v1/messages/count_tokens", body, headers=h, auth=None)
     eq(r.status, 401, "a creditd key is still needed")
+    r = call("/anthropic/v1/messages/count_tokens", body,
+             headers=dict(h, **{"Creditd-Account": "no-such-account-87"}))
+    eq((r.status, r.json["type"]), (404, "error"), "an account that does not exist: 404 in Anthropic's shape")
+    api("PATCH", "/v1/accounts/" + acct, {"status": "suspended"}, auth="admin")
+    n = len(flaky.received())
+    r = call("/anthropic/v1/messages/count_tokens", body, headers=h)
+    eq(r.status, 403, "a suspended account's calls are refused, free ones too")
+    eq(len(flaky.received()), n, "nothing forwarded")
 
 
 def test_the_tries_are_counted_by_provider_and_outcome():
