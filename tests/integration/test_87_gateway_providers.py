@@ -10,7 +10,6 @@ its hold when every provider fails; count_tokens is forwarded free. Raw
 HTTP and the official SDKs, streamed and not. The nginx-side creditd is
 restarted with the sections appended (test_82's way) and started again as
 the stack has it."""
-import http.client
 import json
 import os
 import re
@@ -19,8 +18,8 @@ import socket
 import sys
 
 import stack
-from lib import ENV, api, check, eq, key, new_account, sql, verify, wait_until
-from test_80_gateway import body_chat, call, chat, cost, import_prices, messages, state
+from lib import ENV, api, check, eq, new_account, sql, verify, wait_until
+from test_80_gateway import body_chat, call, chat, cost, import_prices, messages, provider, state
 from test_81_gateway_sdks import sdk
 
 PRICES = """margin,10500
@@ -43,13 +42,7 @@ class Fake:
         self.port = int(open(pf).read().strip())
 
     def ctl(self, method, path, body=None):
-        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
-        c.request(method, path, body=json.dumps(body) if body is not None else None,
-                  headers={"Content-Type": "application/json"})
-        r = c.getresponse()
-        data = json.loads(r.read() or b"null")
-        c.close()
-        return data
+        return provider(method, path, body, port=self.port)
 
     def mode(self, **m):
         self.ctl("POST", "/_mode", dict({"mode": "ok"}, **m))
