@@ -53,6 +53,7 @@ import threading
 import time
 import urllib.parse
 
+import every_writer_alerts
 import lib
 from lib import ENV, Fail, api, check, clock_now, clock_set, eq, key, uid, wait_until
 from test_30_stripe import RATE, checkout_event, event, fake, fake_mode, session
@@ -62,10 +63,6 @@ FUNDS = 10 ** 11                 # each hot account's grant: nothing ever runs d
 PLAN_CREDITS = 20 * 10 ** 6
 MEMBER_CAP = 10 ** 6             # the plan's member cap (ann, and cy who has no row): reached mid-month
 RECHARGE_CENTS = 1000
-# The alerted user's limits: far above what a run spends (never a 429),
-# low enough for 1 % of them to be crossed within seconds.
-ALERT_LIMIT = 10 ** 8
-ALERT_BALANCE_DROP = 2 * 10 ** 6     # balance_below: this far under the balance at the start
 
 # A deadlock met while creditd fetched the rows of a batch's read CALL is
 # the connection's error (1213), not the statement's: creditd took it for
@@ -270,7 +267,8 @@ class Workload:
             r = api("POST", "/v1/accounts/%s/members" % self.workspace, body)
             eq(r.status, 201, "member %r" % r)
         self.first_month = self.month_key(clock_now())
-        self.set_alerts()
+        self.alerting = every_writer_alerts.Alerts(self)
+        self.alerting.setup()
         self.recharger = self.users[1]
         self.keep_card(self.recharger)
         codes = ["EW-" + secrets.token_hex(5).upper() for _ in range(4 + self.topups_per_account)]
@@ -287,29 +285,6 @@ class Workload:
                 r = api("POST", "/v1/accounts/%s/topup" % acct, {"amount_cents": cents}, auth="app")
                 eq(r.status, 200, "top-up session %r" % r)
                 self.pending_topups.append((acct, r.json["session_id"], cents))
-
-    def set_alerts(self):
-        """Threshold alerts on users[0] and the workspace (the others keep
-        none: accounts with alerts are never kept in memory)."""
-        self.alerted = self.users[0]
-        r = api("PATCH", "/v1/accounts/" + self.alerted, {"monthly_limit_micros": ALERT_LIMIT,
-                                                          "daily_limit_micros": ALERT_LIMIT})
-        eq(r.status, 200, "the alerted user's limits %r" % r)
-        start = api("GET", "/v1/accounts/" + self.alerted, auth="read").json["available_micros"]
-        self.balance_threshold = start - ALERT_BALANCE_DROP
-        self.alerts = {
-            self.alerted: [{"kind": "balance_below", "micros": self.balance_threshold},
-                           {"kind": "monthly_spend_pct", "pct": 1}, {"kind": "monthly_spend_pct", "pct": 2},
-                           {"kind": "daily_spend_pct", "pct": 1}, {"kind": "daily_spend_pct", "pct": 3}],
-            self.workspace: [{"kind": "plan_credits_used_pct", "pct": 10},
-                             {"kind": "plan_credits_used_pct", "pct": 25},
-                             {"kind": "member_cap_pct", "pct": 50},
-                             {"kind": "member_cap_pct", "pct": 90, "member": "ann"}],
-        }
-        for acct, alerts in self.alerts.items():
-            r = api("PUT", "/v1/accounts/%s/alerts" % acct, {"alerts": alerts}, auth="app")
-            eq(r.status, 200, "alerts %r" % r)
-            eq([a["state"] for a in r.json["alerts"]], ["armed"] * len(alerts), "set armed")
 
     def spread(self, items, t0):
         """items, each given a time to be sent, evenly over the run's first 80 %."""
@@ -609,9 +584,7 @@ class Workload:
         fig.update({"holds_expired": len(self.left), "grants_expired": len(self.expiring_grants),
                     "recharges_credited": sum(r[0] == "succeeded" for r in self.recharges()),
                     "months": len(self.months), "known_500": self.tally.fetch_deadlocks,
-                    "alerts_told": int(self.t.sql(
-                        "SELECT COUNT(*) FROM events WHERE type = 'alert.threshold' AND account_id IN (SELECT id "
-                        "FROM accounts WHERE ext_id IN ('%s'))" % "','".join(self.alerts))[0][0])})
+                    "alerts_told": self.alerting.told()})
         return fig
 
     def load(self):
@@ -772,84 +745,6 @@ class Workload:
             out.append("%s of %d expiring grants written off" % (written_off, len(self.expiring_grants)))
         return out
 
-    def alert_problems(self):
-        """Each alert.threshold of the alerted accounts: past its threshold
-        when told; at most one per alert, member and period for the figures
-        that only grow in a period (a second would be a crossing told
-        twice); each alert's state at the end the one its figure calls for
-        (the last change wrote it); and an alert whose figure was crossed
-        told at least once."""
-        out = []
-        for acct, alerts in self.alerts.items():
-            rows = self.t.sql("SELECT e.id, e.created_at, e.data FROM events e JOIN accounts a ON a.id = e.account_id "
-                              "WHERE a.ext_id = '%s' AND e.type = 'alert.threshold' ORDER BY e.id" % acct)
-            evs = [(int(i), int(at), json.loads(d)) for i, at, d in rows]
-            per = {}
-            for _id, at, d in evs:
-                key = (d["kind"], d.get("pct", d.get("micros")), d["member"])
-                if d["kind"] == "balance_below":
-                    if not d["value_micros"] < d["micros"]:
-                        out.append("%s: balance_below told at %s, not below %s" % (acct, d["value_micros"],
-                                                                                   d["micros"]))
-                    continue
-                if d["limit_micros"] is None or d["value_micros"] * 100 < d["pct"] * d["limit_micros"]:
-                    out.append("%s: %r told short of its threshold" % (acct, d))
-                t = time.gmtime(at)
-                period = (t.tm_year, t.tm_mon, t.tm_mday if d["kind"] == "daily_spend_pct" else 0)
-                per[key + (period,)] = per.get(key + (period,), 0) + 1
-            out += ["%s: %r told %d times in one period" % (acct, k, n) for k, n in per.items() if n > 1]
-            if acct == self.alerted:
-                out += self.alerts_told_when_crossed(evs)
-        out += self.alert_states()
-        return out
-
-    def alerts_told_when_crossed(self, evs):
-        """The alerted user's spend alerts told in each month and day whose
-        usage alone (a lower bound of its spend) reached them."""
-        out = []
-        spent = {}
-        for at, cost in self.t.sql("SELECT u.created_at, u.cost_micros FROM usage_records u JOIN accounts a ON "
-                                   "a.id = u.account_id WHERE a.ext_id = '%s'" % self.alerted):
-            t = time.gmtime(int(at))
-            for period in ((t.tm_year, t.tm_mon, 0), (t.tm_year, t.tm_mon, t.tm_mday)):
-                spent[period] = spent.get(period, 0) + int(cost)
-        told = set()
-        for _id, at, d in evs:
-            t = time.gmtime(at)
-            told.add((d["kind"], d.get("pct"), (t.tm_year, t.tm_mon, t.tm_mday if d["kind"] == "daily_spend_pct" else 0)))
-        for period, micros in spent.items():
-            kind = "daily_spend_pct" if period[2] else "monthly_spend_pct"
-            for a in self.alerts[self.alerted]:
-                if a["kind"] == kind and micros * 100 >= a["pct"] * ALERT_LIMIT and (kind, a["pct"], period) not in told:
-                    out.append("%s: %s %d %% never told in %r, whose usage came to %d" % (
-                        self.alerted, kind, a["pct"], period, micros))
-        return out
-
-    def alert_states(self):
-        """The alerted user's states at the end against its figures then."""
-        out = []
-        a = api("GET", "/v1/accounts/" + self.alerted, auth="read").json
-        got = api("GET", "/v1/accounts/%s/alerts" % self.alerted, auth="read").json["alerts"]
-        for alert in got:
-            if alert["kind"] == "balance_below":
-                want = a["available_micros"] < alert["micros"]
-            elif alert["kind"] == "monthly_spend_pct":
-                want = a["month_spent_micros"] * 100 >= alert["pct"] * a["monthly_limit_micros"]
-            else:
-                want = a["day_spent_micros"] * 100 >= alert["pct"] * a["daily_limit_micros"]
-            if (alert["state"] == "fired") != want:
-                out.append("%s: %r at the end, its figures %r" % (self.alerted, alert, {
-                    k: a[k] for k in ("available_micros", "month_spent_micros", "day_spent_micros")}))
-        lowest = self.t.sql("SELECT MIN(balance_after_micros) FROM journal WHERE account_id = (SELECT id FROM accounts "
-                            "WHERE ext_id = '%s')" % self.alerted)[0][0]
-        n = int(self.t.sql("SELECT COUNT(*) FROM events e JOIN accounts a ON a.id = e.account_id WHERE a.ext_id = "
-                           "'%s' AND e.type = 'alert.threshold' AND e.data LIKE '%%balance_below%%'"
-                           % self.alerted)[0][0])
-        if int(lowest) < self.balance_threshold and n == 0:
-            out.append("%s: the balance went to %s, under %d, and balance_below never told" % (
-                self.alerted, lowest, self.balance_threshold))
-        return out
-
     def process_problems(self):
         import stack
         return ["%s (pid %d) is no longer running as started (now %s)" % (name, pid, stack.pid_of(name))
@@ -890,7 +785,7 @@ class Workload:
                 problems.append("%d answers 500 on guard calls and reads, only %d logged as the known defect"
                                 % (t.fetch_deadlocks, logged))
         problems += self.process_problems() + self.acknowledged_problems() + self.writer_problems()
-        problems += self.alert_problems()
+        problems += self.alerting.problems()
         print("every writer: %s" % json.dumps(t.counts, sort_keys=True, default=str), flush=True)
         if problems:
             raise Fail("every writer at once (seed %d): %s" % (self.seed, "\n  ".join(problems)))

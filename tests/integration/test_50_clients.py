@@ -649,26 +649,6 @@ def test_python_plans_promo_browser_tokens_and_events():
     check(len(page["data"]) == 1 and page["next_after"] == page["data"][0]["id"], "next_after: %r" % page)
 
 
-def test_python_alerts_set_whole_read_and_fired():
-    c, app = admin(), app_client()
-    acct = uid("cli")
-    c.create_account(acct)
-    start = c.get_account(acct)["balance_micros"]
-    alerts = [{"kind": "balance_below", "micros": start - 1000}, {"kind": "monthly_spend_pct", "pct": 80}]
-    r = app.set_alerts(acct, alerts)
-    eq([a["state"] for a in r["alerts"]], ["armed", "armed"], "set, armed")
-    e = raises(cc.InvalidRequest, app.set_alerts, acct, [{"kind": "monthly_spend_pct", "pct": 101}])
-    eq((e.status, e.param), (400, "alerts[0].pct"), "a bad pct names its field")
-    raises(cc.Forbidden, reader().set_alerts, acct, alerts)
-    raises(cc.NotFound, reader().get_alerts, "no-such-" + uid("x"))
-    c.debit(acct, 2000, "test")
-    eq([a["state"] for a in reader().get_alerts(acct)["alerts"]], ["fired", "armed"], "the debit crossed it")
-    fired = [ev for ev in c.iter_events(after=0, page_size=200) if ev["account"] == acct
-             and ev["type"] == "alert.threshold"]
-    eq([ev["data"]["micros"] for ev in fired], [start - 1000], "one alert.threshold")
-    eq(app.set_alerts(acct, []), {"alerts": []}, "none")
-
-
 def _openai_stream(pieces, usage=None):
     yield {"choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}}], "usage": None}
     for p in pieces:

@@ -248,3 +248,27 @@ def test_the_gateway_s_chat_call_crosses_an_alert():
     eq(r.status, 200, "again")
     eq(len(fired(acct)), 1, "not again")
     verify()
+
+
+def test_the_python_client_sets_and_reads_alerts():
+    """The Python client (clients/python) live: set_alerts, get_alerts,
+    a bad alert's field named; Node, PHP and asyncio in test_51, 52, 54."""
+    from test_50_clients import admin, app_client, raises, reader
+    import creditd as cc
+    c, app = admin(), app_client()
+    acct = uid("cli")
+    c.create_account(acct)
+    start = c.get_account(acct)["balance_micros"]
+    alerts = [{"kind": "balance_below", "micros": start - 1000}, {"kind": "monthly_spend_pct", "pct": 80}]
+    r = app.set_alerts(acct, alerts)
+    eq([a["state"] for a in r["alerts"]], ["armed", "armed"], "set, armed")
+    e = raises(cc.InvalidRequest, app.set_alerts, acct, [{"kind": "monthly_spend_pct", "pct": 101}])
+    eq((e.status, e.param), (400, "alerts[0].pct"), "a bad pct names its field")
+    raises(cc.Forbidden, reader().set_alerts, acct, alerts)
+    raises(cc.NotFound, reader().get_alerts, "no-such-" + uid("x"))
+    c.debit(acct, 2000, "test")
+    eq([a["state"] for a in reader().get_alerts(acct)["alerts"]], ["fired", "armed"], "the debit crossed it")
+    fired = [ev for ev in c.iter_events(after=0, page_size=200) if ev["account"] == acct
+             and ev["type"] == "alert.threshold"]
+    eq([ev["data"]["micros"] for ev in fired], [start - 1000], "one alert.threshold")
+    eq(app.set_alerts(acct, []), {"alerts": []}, "none")
