@@ -233,18 +233,20 @@ def test_plan_credits_used_fires_and_a_set_alert_past_already_is_fired_without_a
 
 
 def test_the_gateway_s_chat_call_crosses_an_alert():
+    """gpt-4o: a model no [provider] section names, so the stack's own fake
+    provider answers it whatever sections a test before left configured."""
     from test_80_gateway import body_chat, chat, mode, reset
     reset()
     mode(output_tokens=7)
     acct = new_account("algw")
     start = balance(acct)
     eq(put(acct, [{"kind": "balance_below", "micros": start}]).status, 200, "set at the balance")
-    r = chat(acct, body_chat(max_completion_tokens=100))
+    r = chat(acct, body_chat("gpt-4o", max_completion_tokens=100))
     eq(r.status, 200, "answered: %r" % r.body[:300])
     evs = fired(acct)
     eq(len(evs), 1, "the chat's charge crossed it, once (its hold did already, or its settle)")
     check(evs[0]["value_micros"] < start, "below: %r" % evs[0])
-    r = chat(acct, body_chat(max_completion_tokens=100))
+    r = chat(acct, body_chat("gpt-4o", max_completion_tokens=100))
     eq(r.status, 200, "again")
     eq(len(fired(acct)), 1, "not again")
     verify()
