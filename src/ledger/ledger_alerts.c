@@ -114,7 +114,7 @@ static int member_applies(const struct alert_row *r, const char *member)
 /* A member's states of the account's member_cap_pct alerts, after the
  * change of its row m (plan_cap: its plan's member cap, -1: none). */
 static enum cd_err step_member(struct store *lg, const struct acct *a, const struct alert_set *set,
-			       const struct member_row *m, json_t *fired)
+			       const struct member_row *m, int64_t plan_cap, json_t *fired)
 {
 	int64_t keys[LIMIT_ALERTS] = {0};
 	int e, got, any = 0;
@@ -132,7 +132,7 @@ static enum cd_err step_member(struct store *lg, const struct acct *a, const str
 	if (got < 0)
 		return CD_E_INTERNAL;
 	struct money_alert_figure f;
-	money_alert_member_figure(m->month_spent, m->cap, a->plan_member_cap, m->month_key, &f);
+	money_alert_member_figure(m->month_spent, m->cap, plan_cap, m->month_key, &f);
 	for (int i = 0; i < set->n; i++) {
 		int64_t key;
 		if (!member_applies(&set->r[i], m->member))
@@ -171,6 +171,16 @@ enum cd_err ledger_alerts_notice(struct store *lg, struct acct *a, const struct 
 			rc = step_account(lg, &set.r[i], &acc, fired);
 	for (int k = 0; rc == CD_OK && k < nm; k++)
 		if (m[k]->found)
-			rc = step_member(lg, a, &set, m[k], fired);
+			rc = step_member(lg, a, &set, m[k], a->plan_member_cap, fired);
 	return rc;
+}
+
+enum cd_err ledger_alerts_member(struct store *lg, struct acct *a, const struct member_row *m, int64_t plan_cap,
+				 json_t *fired)
+{
+	struct alert_set set;
+	assert(a->alert_count > 0);
+	enum cd_err rc = ledger_rows_acct_check_locked(lg, a, "an alert's read");
+	rc = rc == CD_OK ? ledger_alerts_read(lg, a->id, &set) : rc;
+	return rc == CD_OK && m->found ? step_member(lg, a, &set, m, plan_cap, fired) : rc;
 }

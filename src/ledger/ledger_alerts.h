@@ -47,4 +47,10 @@ void ledger_alerts_figures(const struct acct *a, int64_t granted, int64_t left, 
  * array) the data of each alert.threshold to write. */
 enum cd_err ledger_alerts_notice(struct store *lg, struct acct *a, const struct member_row *const *m, int nm,
 				 const struct spend_grant *g, int ng, json_t *fired);
+/* The member_cap_pct alerts of account a (locked, a->alert_count > 0) for
+ * member row m alone (its plan's member cap plan_cap, -1: none), after a
+ * change of its spend outside the guard's batches (a hold expired and
+ * captured: ledger_due.c): as ledger_alerts_notice. */
+enum cd_err ledger_alerts_member(struct store *lg, struct acct *a, const struct member_row *m, int64_t plan_cap,
+				 json_t *fired);
 #endif

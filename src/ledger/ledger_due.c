@@ -11,6 +11,7 @@
  * opens its account through here. The background sweep ends with the
  * purge of what retention lets go (ledger_purge.c). */
 #include "ledger_due.h"
+#include "ledger_alerts.h"
 #include "money_rule.h"
 #include "ledger_periods.h"
 #include "ledger_events.h"
@@ -135,6 +136,26 @@ static const char SQL_NEXT_DUE[] = "SELECT (SELECT MIN(expires_at) FROM holds WH
 
 #define SWEEP_BATCH LIMIT_SWEEP_BATCH
 
+/* A member's spend moved by an expired hold's capture: its member_cap_pct
+ * alerts (ledger_alerts.h), the account's own at its save. */
+static enum cd_err member_alerts(struct store *lg, struct acct *a, const char *member)
+{
+	struct member_row m;
+	int64_t plan_cap;
+	if (a->alert_count == 0)
+		return CD_OK;
+	enum cd_err rc = ledger_members_read(lg, a, member, &m, &plan_cap);
+	if (rc == CD_E_NOT_FOUND)
+		return CD_OK;
+	json_t *fired = rc == CD_OK ? json_array() : NULL;
+	if (rc == CD_OK && fired == NULL)
+		rc = CD_E_INTERNAL;
+	rc = rc == CD_OK ? ledger_alerts_member(lg, a, &m, plan_cap, fired) : rc;
+	rc = rc == CD_OK ? ledger_events_alerts(lg, a, fired) : rc;
+	json_decref(fired);
+	return rc;
+}
+
 /* Expires up to SWEEP_BATCH due holds; *done is how many. */
 static enum cd_err expire_hold_batch(struct store *lg, struct acct *a, int *done)
 {
@@ -179,6 +200,8 @@ static enum cd_err expire_hold_batch(struct store *lg, struct acct *a, int *done
 		lg->journal_key = outer;
 		if (rc == CD_OK)
 			rc = ledger_members_adjust(lg, a, has_member[i] ? members[i] : NULL, -x.release, x.charge);
+		if (rc == CD_OK && has_member[i] && x.charge > 0)
+			rc = member_alerts(lg, a, members[i]);
 		if (rc == CD_OK)
 			rc = ledger_rows_hold_end(lg, &(struct hold_end){.id = ids[i], .state = x.captured ? "captured" : "expired",
 								    .charged = x.charge});

@@ -6,7 +6,7 @@ crosses it, whoever writes the money (the guard's authorize and settle,
 POST /v1/usage, admin debits and grants, the gateway's chat call), armed
 again below the threshold or in a new period; one change past two
 thresholds fires both, once each."""
-from lib import api, check, clock_now, clock_reset, clock_set, eq, new_account, sql, uid, verify
+from lib import api, check, clock_now, clock_reset, clock_set, eq, new_account, sql, uid, verify, wait_until
 from test_20_guard import authorize, cost, settle
 
 C = cost("gpt-4o", 1000, 500)
@@ -250,6 +250,36 @@ def test_the_gateway_s_chat_call_crosses_an_alert():
     eq(r.status, 200, "again")
     eq(len(fired(acct)), 1, "not again")
     verify()
+
+
+def test_a_hold_expired_and_captured_by_the_sweep_fires_its_member_s_alert():
+    """The sweep's capture of an expired hold moves the member's spend
+    outside the guard's batches: its member_cap_pct alert fires in that
+    transaction (a creditd of its own with expired_holds = capture,
+    test_25's)."""
+    import json
+    from test_25_capture import DB, _call, _instance
+    with _instance() as (_conf, sock, key):
+        eq(_call(sock, key, "POST", "/v1/accounts", {"id": "ws", "kind": "workspace"})[0], 201, "workspace")
+        # gpt-4o, 1000 in + 1000 out: 13125 micros held, 65.6 % of ann's cap.
+        eq(_call(sock, key, "POST", "/v1/accounts/ws/members", {"member": "ann", "monthly_cap_micros": 20000})[0]
+           in (200, 201), True, "member")
+        st, r = _call(sock, key, "PUT", "/v1/accounts/ws/alerts",
+                      {"alerts": [{"kind": "member_cap_pct", "pct": 50, "member": "ann"}]})
+        eq((st, r["alerts"][0]["state"]), (200, "armed"), "set")
+        st, hold = _call(sock, key, "POST", "/v1/guard/authorize",
+                         {"account": "ws", "member": "ann", "model": "gpt-4o", "input_tokens": 1000,
+                          "max_output_tokens": 1000, "request_id": "r1", "ttl_seconds": 1})
+        eq((st, hold["amount_micros"]), (200, 13125), "hold")
+        eq(sql("SELECT COUNT(*) FROM %s.events WHERE type = 'alert.threshold'" % DB), [["0"]],
+           "a hold is no spend: nothing yet")
+        check(wait_until(lambda: sql("SELECT state FROM %s.holds" % DB) == [["captured"]], timeout=10),
+              "the sweeper captured it")
+        evs = [json.loads(r[0]) for r in sql("SELECT data FROM %s.events WHERE type = 'alert.threshold'" % DB)]
+        eq(evs, [{"kind": "member_cap_pct", "pct": 50, "member": "ann", "value_micros": 13125,
+                  "limit_micros": 20000}], "told by the capture's transaction, once")
+        st, r = _call(sock, key, "GET", "/v1/accounts/ws/alerts")
+        eq((r["alerts"][0]["state"], r["alerts"][0]["members_fired"]), ("fired", 1), "fired for ann")
 
 
 def test_the_python_client_sets_and_reads_alerts():
