@@ -8,24 +8,35 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char SQL_ALERTS[] = "SELECT id, kind, threshold, member, fired_key FROM alerts WHERE account_id = ? "
-				 "ORDER BY pos, id";
+/* Every read a decision rests on locks (reads the newest version): a plain
+ * SELECT reads the transaction's snapshot, which may predate the account's
+ * lock (a statement before it, e.g. the guard's read ordering its
+ * accounts), and would miss the state the last holder of the lock wrote. */
+#define ALERTS_SELECT "SELECT id, kind, threshold, member, fired_key FROM alerts WHERE account_id = ? ORDER BY pos, id"
+static const char SQL_ALERTS[] = ALERTS_SELECT;
+static const char SQL_ALERTS_LOCKED[] = ALERTS_SELECT " FOR UPDATE";
 static const char SQL_ALERT_STATE[] = "UPDATE alerts SET fired_key = ? WHERE id = ?";
 /* The plan period's grants (the credit, a rollover, an upgrade's
  * difference: ledger_periods.c), as the rows stand. */
 static const char SQL_PLAN_GRANTS[] = "SELECT id, amount_micros, remaining_micros FROM grants "
-				      "WHERE account_id = ? AND period_key = ? AND source = 'plan'";
+				      "WHERE account_id = ? AND period_key = ? AND source = 'plan' FOR UPDATE";
 static const char SQL_MEMBER_STATES[] = "SELECT am.alert_id, am.fired_key FROM alert_members am "
-					"JOIN alerts al ON al.id = am.alert_id WHERE al.account_id = ? AND am.member = ?";
+					"JOIN alerts al ON al.id = am.alert_id WHERE al.account_id = ? AND am.member = ? "
+					"FOR UPDATE";
+/* The member cap of the account's plan (the cap of a member with none of
+ * its own): read here, as the guard's batch reads it only for some of
+ * its operations. */
+static const char SQL_PLAN_CAP[] = "SELECT pl.member_cap_micros FROM accounts a JOIN plans pl ON pl.name = a.plan "
+				   "WHERE a.id = ?";
 static const char SQL_MEMBER_FIRE[] = "INSERT INTO alert_members (alert_id, member, fired_key) VALUES (?, ?, ?) "
 				      "ON DUPLICATE KEY UPDATE fired_key = VALUES(fired_key)";
 static const char SQL_MEMBER_REARM[] = "DELETE FROM alert_members WHERE alert_id = ? AND member = ?";
 
-enum cd_err ledger_alerts_read(struct store *lg, int64_t account_id, struct alert_set *set)
+enum cd_err ledger_alerts_read(struct store *lg, int64_t account_id, int lock, struct alert_set *set)
 {
 	int e, got;
 	set->n = 0;
-	struct dbstmt *s = store_exec(lg, SQL_ALERTS, &e, "i", account_id);
+	struct dbstmt *s = store_exec(lg, lock ? SQL_ALERTS_LOCKED : SQL_ALERTS, &e, "i", account_id);
 	if (s == NULL)
 		return store_err(lg, e, "alerts read");
 	while (set->n < LIMIT_ALERTS && (got = store_fetch(s)) == 1) {
@@ -151,27 +162,43 @@ static enum cd_err step_member(struct store *lg, const struct acct *a, const str
 	return CD_OK;
 }
 
+static enum cd_err plan_cap_read(struct store *lg, const struct acct *a, int64_t *cap)
+{
+	int e, got;
+	*cap = -1;
+	struct dbstmt *s = store_exec(lg, SQL_PLAN_CAP, &e, "i", a->id);
+	if (s == NULL)
+		return store_err(lg, e, "plan member cap");
+	if ((got = store_fetch(s)) == 1)
+		*cap = DB_I64_OR_NONE(s, 0);
+	return got < 0 ? CD_E_INTERNAL : CD_OK;
+}
+
 enum cd_err ledger_alerts_notice(struct store *lg, struct acct *a, const struct member_row *const *m, int nm,
 				 const struct spend_grant *g, int ng, json_t *fired)
 {
 	struct alert_set set;
 	struct money_alert_account acc;
-	int64_t granted = 0, left = 0;
-	int plan = 0;
+	int64_t granted = 0, left = 0, plan_cap = -1;
+	int plan = 0, members = 0;
 	assert(a->alert_count > 0);
 	enum cd_err rc = ledger_rows_acct_check_locked(lg, a, "an alert's read");
-	rc = rc == CD_OK ? ledger_alerts_read(lg, a->id, &set) : rc;
-	for (int i = 0; rc == CD_OK && i < set.n; i++)
+	rc = rc == CD_OK ? ledger_alerts_read(lg, a->id, 1, &set) : rc;
+	for (int i = 0; rc == CD_OK && i < set.n; i++) {
 		plan |= set.r[i].kind == ALERT_PLAN_CREDITS_USED_PCT;
+		members |= set.r[i].kind == ALERT_MEMBER_CAP_PCT && nm > 0;
+	}
 	if (rc == CD_OK && plan)
 		rc = ledger_alerts_plan(lg, a, g, ng, &granted, &left);
+	if (rc == CD_OK && members)
+		rc = plan_cap_read(lg, a, &plan_cap);
 	ledger_alerts_figures(a, granted, left, &acc);
 	for (int i = 0; rc == CD_OK && i < set.n; i++)
 		if (set.r[i].kind != ALERT_MEMBER_CAP_PCT)
 			rc = step_account(lg, &set.r[i], &acc, fired);
 	for (int k = 0; rc == CD_OK && k < nm; k++)
 		if (m[k]->found)
-			rc = step_member(lg, a, &set, m[k], a->plan_member_cap, fired);
+			rc = step_member(lg, a, &set, m[k], plan_cap, fired);
 	return rc;
 }
 
@@ -181,6 +208,6 @@ enum cd_err ledger_alerts_member(struct store *lg, struct acct *a, const struct 
 	struct alert_set set;
 	assert(a->alert_count > 0);
 	enum cd_err rc = ledger_rows_acct_check_locked(lg, a, "an alert's read");
-	rc = rc == CD_OK ? ledger_alerts_read(lg, a->id, &set) : rc;
+	rc = rc == CD_OK ? ledger_alerts_read(lg, a->id, 1, &set) : rc;
 	return rc == CD_OK && m->found ? step_member(lg, a, &set, m, plan_cap, fired) : rc;
 }

@@ -31,10 +31,12 @@ struct alert_set {
 	int n;
 	struct alert_row r[LIMIT_ALERTS];
 };
-/* The account's alerts, in their order. */
-enum cd_err ledger_alerts_read(struct store *lg, int64_t account_id, struct alert_set *set);
+/* The account's alerts, in their order; lock: their rows locked (the
+ * newest version, not the transaction's snapshot: what a decision reads),
+ * else read (a GET). */
+enum cd_err ledger_alerts_read(struct store *lg, int64_t account_id, int lock, struct alert_set *set);
 /* What is granted and left of a's plan period (0 and 0: no plan), as its
- * grant rows stand but for those among g[0..ng) (the guard's batch's, in
+ * grant rows stand (locked) but for those among g[0..ng) (the guard's batch's, in
  * memory, not written yet), as g holds them. */
 enum cd_err ledger_alerts_plan(struct store *lg, const struct acct *a, const struct spend_grant *g, int ng,
 			       int64_t *granted, int64_t *left);

@@ -17,7 +17,7 @@ static const char SQL_ALERT_COUNT[] = "UPDATE accounts SET alert_count = ? WHERE
 static const char SQL_MEMBERS_FIRED[] = "SELECT COUNT(*) FROM alert_members WHERE alert_id = ? AND fired_key = ?";
 static const char SQL_MEMBERS_ALL[] = "SELECT m.member, m.monthly_cap_micros, m.month_key, m.month_spent_micros, "
 	"pl.member_cap_micros FROM members m JOIN accounts a ON a.id = m.account_id "
-	"LEFT JOIN plans pl ON pl.name = a.plan WHERE m.account_id = ? ORDER BY m.member LIMIT ?";
+	"LEFT JOIN plans pl ON pl.name = a.plan WHERE m.account_id = ? ORDER BY m.member LIMIT ? LOCK IN SHARE MODE";
 static const char SQL_MEMBER_FIRE[] = "INSERT INTO alert_members (alert_id, member, fired_key) VALUES (?, ?, ?) "
 				      "ON DUPLICATE KEY UPDATE fired_key = VALUES(fired_key)";
 
@@ -93,7 +93,7 @@ static enum cd_err view_of(struct store *lg, const struct acct *a, struct ledger
 	struct money_alert_account acc;
 	int e;
 	ledger_alerts_figures(a, 0, 0, &acc);
-	enum cd_err rc = ledger_alerts_read(lg, a->id, &set);
+	enum cd_err rc = ledger_alerts_read(lg, a->id, 0, &set);
 	out->n = 0;
 	for (int i = 0; rc == CD_OK && i < set.n; i++) {
 		const struct alert_row *r = &set.r[i];
@@ -129,7 +129,7 @@ static enum cd_err set_tx(struct store *lg, const char *account, const struct le
 	int kept[LIMIT_ALERTS], used[LIMIT_ALERTS] = {0};
 	int64_t granted = 0, left = 0;
 	enum cd_err rc = ledger_due_lock(lg, account, &a);
-	rc = rc == CD_OK ? ledger_alerts_read(lg, a.id, &old) : rc;
+	rc = rc == CD_OK ? ledger_alerts_read(lg, a.id, 1, &old) : rc;
 	rc = rc == CD_OK ? ledger_alerts_plan(lg, &a, NULL, 0, &granted, &left) : rc;
 	if (rc != CD_OK)
 		return rc;

@@ -210,6 +210,28 @@ def test_member_alerts_fire_per_member():
     verify()
 
 
+def test_a_member_capped_by_its_plan_is_told_once_by_settles_and_authorizes_alike():
+    """A member with no cap of its own is capped by its plan's: a settle's
+    batch (which reads no plan cap for its own checks) and an authorize's
+    decide on the same cap, so the alert fires at the settle that crosses
+    it and neither re-arms nor fires it again."""
+    plan = "alc-" + uid("p")[-8:]
+    eq(api("PUT", "/v1/plans/" + plan, {"credits_micros": 0, "rollover": "none", "member_cap_micros": 4 * C}).status,
+       200, "plan")
+    ws = uid("alc")
+    eq(api("POST", "/v1/accounts", {"id": ws, "kind": "workspace", "plan": plan}).status, 201, "workspace")
+    eq(api("POST", "/v1/accounts/%s/members" % ws, {"member": "ann"}).status in (200, 201), True, "ann, no cap")
+    eq(put(ws, [{"kind": "member_cap_pct", "pct": 50}]).status, 200, "set")
+    told = []
+    for _ in range(4):
+        h = authorize(ws, member="ann")
+        eq(h.status, 200, "authorize")
+        eq(settle(h.json["hold_id"], 1000, 500).status, 200, "settle")
+        told.append(len(fired(ws)))
+    eq(told, [0, 1, 1, 1], "told at the second settle (50 %), once")
+    eq(fired(ws)[0]["limit_micros"], 4 * C, "of the plan's member cap")
+
+
 def test_plan_credits_used_fires_and_a_set_alert_past_already_is_fired_without_an_event():
     plan = "alp-" + uid("p")[-8:]
     credits = 8 * C
