@@ -27,6 +27,19 @@ int keys_random_hex(char *out, size_t n)
 	return 0;
 }
 
+int keys_referral_code(char *out, size_t cap)
+{
+	static const char alphabet[] = "0123456789abcdefghjkmnpqrstvwxyz";
+	unsigned char buf[LIMIT_REFERRAL_CODE_CHARS];
+	_Static_assert(sizeof(alphabet) == 33, "32 letters: a byte's low 5 bits pick one evenly");
+	if (cap <= LIMIT_REFERRAL_CODE_CHARS || RAND_bytes(buf, (int)sizeof(buf)) != 1)
+		return -1;
+	for (size_t i = 0; i < sizeof(buf); i++)
+		out[i] = alphabet[buf[i] & 31];
+	out[LIMIT_REFERRAL_CODE_CHARS] = '\0';
+	return 0;
+}
+
 int keys_generate(char *out)
 {
 	memcpy(out, KEYS_PREFIX, 4);

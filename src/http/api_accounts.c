@@ -29,6 +29,7 @@ static const struct jfield account_fields[] = {
 	{"daily_limit_micros", J_INT, 0, 1, 0, MICROS_MAX, NULL},
 	{"requests_per_minute", J_INT, 0, 1, 1, LIMIT_RATE_MAX, NULL},
 	{"tokens_per_minute", J_INT, 0, 1, 1, LIMIT_RATE_MAX, NULL},
+	{"referral_code", J_STR, 0, 1, 1, LIMIT_REFERRAL_CODE_BYTES, NULL},
 	{"idempotency_key", J_STR, 0, 0, 1, LIMIT_IDEMPOTENCY_KEY_BYTES, NULL},
 	{NULL, J_INT, 0, 0, 0, 0, NULL},
 };
@@ -60,6 +61,7 @@ void api_account_create(struct api_ctx *ctx, const struct request *rq, char **pa
 	n.daily_limit_micros = jsonio_int(body, "daily_limit_micros", -1);
 	n.requests_per_minute = jsonio_int(body, "requests_per_minute", -1);
 	n.tokens_per_minute = jsonio_int(body, "tokens_per_minute", -1);
+	n.referral_code = jsonio_str(body, "referral_code");
 	if (api_check_account_id(n.id, "id", rs) == 0 && api_call_of(ctx, rq, body, &call, hash, rs) == 0) {
 		snprintf(rs->account, sizeof(rs->account), "%s", n.id);
 		store_route(ctx->lg, n.id);

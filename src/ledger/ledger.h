@@ -184,12 +184,17 @@ struct account_new {
 	int64_t daily_limit_micros;	/* -1: none */
 	int64_t requests_per_minute;	/* -1: none */
 	int64_t tokens_per_minute;	/* -1: none */
+	const char *referral_code;	/* NULL: none; else another account's code, which refers this one */
 };
 /* 201 on creation (with the signup bonus), 200 for the same settings
  * again (compared by a hash of them with defaults filled in, made here
  * for every caller), REFUSE_ACCOUNT_EXISTS for the same id with others. */
 enum cd_err ledger_account_create(struct store *lg, const struct ledger_call *call, const struct account_new *n,
 				  struct ledger_result *res);
+/* The account's referral code (made the first time it is asked for, then
+ * the same for ever) into code, of cap > LIMIT_REFERRAL_CODE_CHARS bytes.
+ * CD_E_NOT_FOUND: no such account. */
+enum cd_err ledger_referral_code(struct store *lg, const char *account, char *code, size_t cap);
 /* The account as it stands, brought due, into *out (CD_E_NOT_FOUND:
  * none). */
 enum cd_err ledger_account_get(struct store *lg, const char *id, struct ledger_account_view *out);

@@ -6,11 +6,13 @@
 #include "ledger_events.h"
 #include "ledger_payg.h"
 #include "ledger_recharges.h"
+#include "ledger_referrals.h"
 #include "money_rule.h"
 #include "keys.h"
 #include "log.h"
 #include "timefmt.h"
 #include <assert.h>
+#include <ctype.h>
 #include <inttypes.h>
 #include <mysqld_error.h>
 #include <stdio.h>
@@ -39,7 +41,14 @@ static void create_hash(const struct account_new *n, unsigned char hash[32])
 	if (n->requests_per_minute >= 0 && len > 0 && (size_t)len < sizeof(canon))
 		len += snprintf(canon + len, sizeof(canon) - (size_t)len, "|r%" PRId64, n->requests_per_minute);
 	if (n->tokens_per_minute >= 0 && len > 0 && (size_t)len < sizeof(canon))
-		snprintf(canon + len, sizeof(canon) - (size_t)len, "|t%" PRId64, n->tokens_per_minute);
+		len += snprintf(canon + len, sizeof(canon) - (size_t)len, "|t%" PRId64, n->tokens_per_minute);
+	/* And for the referral code, in lower case (codes match so). */
+	if (n->referral_code != NULL && len > 0 && (size_t)len < sizeof(canon)) {
+		int at = len;
+		len += snprintf(canon + len, sizeof(canon) - (size_t)len, "|c%s", n->referral_code);
+		for (int i = at; i < len && (size_t)i < sizeof(canon) - 1; i++)
+			canon[i] = (char)tolower((unsigned char)canon[i]);
+	}
 	keys_sha256(canon, strlen(canon), hash);
 }
 
@@ -78,6 +87,18 @@ static enum cd_err rate_limits_store(struct store *lg, int64_t id, int64_t rpm, 
 	return store_do(lg, sql, "rate limits", "IIi", rpm >= 0 ? &rpm : NULL, tpm >= 0 ? &tpm : NULL, id);
 }
 
+/* The account whose referral code the new account n gives: another
+ * account's (an account cannot refer itself), else REFUSE_REFERRAL_UNKNOWN
+ * (400, param referral_code) and nothing is created. */
+static enum cd_err referrer_of(struct store *lg, const struct account_new *n, int64_t *referrer_id)
+{
+	char owner[LEDGER_ID_MAX + 1];
+	enum cd_err rc = ledger_referrals_owner(lg, n->referral_code, referrer_id, owner, sizeof(owner));
+	if (rc == CD_E_NOT_FOUND || (rc == CD_OK && strcmp(owner, n->id) == 0))
+		return refusal_set(&lg->refusal, REFUSE_REFERRAL_UNKNOWN, n->referral_code, NULL);
+	return rc;
+}
+
 static enum cd_err account_create_op(struct store *lg, const struct account_new *n, struct ledger_done *done)
 {
 	unsigned char hash[32];
@@ -86,6 +107,9 @@ static enum cd_err account_create_op(struct store *lg, const struct account_new 
 	if (pc != CD_OK)
 		return pc;
 	create_hash(n, hash);
+	int64_t referrer_id = 0;
+	if (n->referral_code != NULL && (pc = referrer_of(lg, n, &referrer_id)) != CD_OK)
+		return pc;
 	/* An id that exists is answered from its row, locked. Not by trying
 	 * the INSERT first: a failed INSERT keeps a shared lock on the id's
 	 * index entry to the end of the transaction, and concurrent creators
@@ -114,6 +138,8 @@ static enum cd_err account_create_op(struct store *lg, const struct account_new 
 	enum cd_err rc = CD_OK;
 	if (n->requests_per_minute >= 0 || n->tokens_per_minute >= 0)
 		rc = rate_limits_store(lg, id, n->requests_per_minute, n->tokens_per_minute);
+	if (rc == CD_OK && referrer_id > 0)
+		rc = ledger_referrals_record(lg, id, referrer_id);
 	if (rc == CD_OK)
 		rc = ledger_due_open_id(lg, id, &a);
 	/* Opening it credited its plan for this period (ledger_due_apply):

@@ -31,6 +31,9 @@
 #define EVENT_PAYG_COLLECTED "payg.collected"
 #define EVENT_PAYG_FAILED "payg.failed"
 #define EVENT_PAYG_RECOVERED "payg.recovered"
+/* A referred account's first credited top-up rewarded it and its referrer
+ * (ledger_referrals.c): the referrer's event. */
+#define EVENT_REFERRAL_REWARDED "referral.rewarded"
 
 /* Appends an event of the account's (a NULL: of no account, shown with
  * "account": null), with data (a JSON object, whose reference this takes;
