@@ -161,20 +161,15 @@ _Static_assert((LIMIT_ROWCACHE_ACCOUNTS & (LIMIT_ROWCACHE_ACCOUNTS - 1)) == 0 &&
 #define LIMIT_PROMO_CODE_BYTES 64
 #define LIMIT_PROMO_REDEMPTIONS_MAX 1000000000
 #define LIMIT_PROMO_GRANT_TTL_DAYS_MAX 3650
-/* Referral codes: 10 characters of a 32-letter alphabet (keys.c: digits
- * and lower-case letters but i, l, o and u, which read as others), 50
- * random bits, short enough to say or type, URL-safe, unguessable enough
- * for a code that only names who invited (guessing one gives nothing to
- * the guesser); referral_codes.code is VARCHAR(16). A grant's life and
- * the monthly cap kept to sane sizes (money_referral.c asserts the days). */
+/* Referral codes: 10 of 32 letters (keys.c), 50 random bits: short to
+ * type, URL-safe, unguessable enough (a code only names who invited);
+ * a code drawn twice is drawn again, so many times at most. A grant's
+ * life and the monthly cap kept to sane sizes. */
 #define LIMIT_REFERRAL_CODE_CHARS 10
-#define LIMIT_REFERRAL_CODE_BYTES 16
-_Static_assert(LIMIT_REFERRAL_CODE_CHARS <= LIMIT_REFERRAL_CODE_BYTES, "a code fits its column");
+#define LIMIT_REFERRAL_CODE_BYTES 16	/* referral_codes.code */
+#define LIMIT_REFERRAL_CODE_TRIES 4
 #define LIMIT_REFERRAL_EXPIRES_DAYS_MAX 3650
 #define LIMIT_REFERRALS_PER_MONTH_MAX 1000000
-/* A new code that meets one made already (1 in 2^50 a pair) is drawn
- * again, at most this many times. */
-#define LIMIT_REFERRAL_CODE_TRIES 4
 /* Plans (DESIGN §9): names 1-64 of [A-Za-z0-9_.-] (plans.name is
  * VARBINARY(64), accounts.plan as long); a plan lists at most this many
  * Stripe prices (a product's monthly and yearly prices, a few currencies). */
@@ -491,11 +486,11 @@ _Static_assert(LIMIT_GATEWAY_IMAGE_TOKENS <= LIMIT_TOKENS_MAX, "an image's token
  * (their ids are read into arrays of this size); the sweep of an account
  * loops until none is due, so this bounds memory, not the work. */
 #define LIMIT_SWEEP_BATCH 64
-/* Prepared statements one connection keeps: creditd has about 175
+/* Prepared statements one connection keeps: creditd has about 200
  * distinct statements (tests/unit/test_layering.sh counts them and fails
  * past half of this), and a long-lived connection may in time prepare
  * every one; a new one past this is an error, not a leak. 64 bytes each. */
-#define LIMIT_DB_STATEMENTS 384
+#define LIMIT_DB_STATEMENTS 448
 /* Parameters of one statement: the widest, creditd_settle_commit and the
  * price import's model (a name, five prices, the optional dimensions of
  * pricing.h and the time), have 24; room for a few more dimensions. */
