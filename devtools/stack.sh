@@ -162,6 +162,11 @@ timeout_ms = 3000
 success_url = http://127.0.0.1:$NGINX_PORT/billing/success
 cancel_url = http://127.0.0.1:$NGINX_PORT/billing/cancel
 allowed_redirect_origins = https://app.example.com
+[referral]
+referrer_micros = 5000000
+referred_micros = 2000000
+expires_days = 30
+max_per_referrer_per_month = 3
 [widget]
 token_secret = $WIDGET_SECRET
 origins = https://app.example.com, http://127.0.0.1:$NGINX_PORT
