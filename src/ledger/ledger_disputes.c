@@ -250,11 +250,13 @@ enum cd_err ledger_disputes_created(struct store *lg, struct hook_run *h)
 	 * does not deliver in order) is taken only if it was lost. */
 	news_of(h->ev, &n);
 	if (money_rule_dispute_opens(d.found, strcmp(d.state, "lost") == 0, d.taken)) {
-		rc = dispute_take(lg, &a, &d.f, &n);
 		/* A dispute of the top-up that rewarded a referral takes the
-		 * reward back (not given back if the dispute is won). */
+		 * reward back first (never given back, even if the dispute is
+		 * won): the dispute's own take is of the top-up's credit, which
+		 * the referral's grants (spent first) must not pay. */
+		rc = ledger_referrals_take(lg, &a, &k, "dispute", n.id);
 		if (rc == CD_OK)
-			rc = ledger_referrals_take(lg, &a, &k, "dispute", n.id);
+			rc = dispute_take(lg, &a, &d.f, &n);
 		h->outcome = "disputed: credit taken back";
 	} else {
 		h->outcome = "duplicate: dispute applied already";

@@ -61,6 +61,12 @@ enum cd_err ledger_refunds_charge_refunded(struct store *lg, struct hook_run *h)
 		return rc == CD_OK ? ledger_referrals_save(lg, &k) : rc;
 	}
 	h->account_id = a.id;
+	/* A refund of the top-up that rewarded a referral takes the reward
+	 * back first: the refund's own take is of the top-up's credit, which
+	 * the referral's grants (spent first, expiring first) must not pay. */
+	rc = ledger_referrals_take(lg, &a, &k, "refund", ev->charge_id);
+	if (rc != CD_OK)
+		return rc;
 	int64_t micros = eff.take, moved = 0;
 	const int64_t before = a.balance;
 	if (eff.from_dispute > 0)
@@ -77,9 +83,6 @@ enum cd_err ledger_refunds_charge_refunded(struct store *lg, struct hook_run *h)
 		rc = ledger_events_add(lg, &a, EVENT_TOPUP_REFUNDED, json_pack("{s:I, s:I, s:s}", "amount_micros",
 			       (json_int_t)micros, "amount_refunded_cents", (json_int_t)ev->amount_refunded_cents,
 			       "charge", ev->charge_id));
-	/* A refund of the top-up that rewarded a referral takes the reward back. */
-	if (rc == CD_OK)
-		rc = ledger_referrals_take(lg, &a, &k, "refund", ev->charge_id);
 	if (rc == CD_OK)
 		rc = ledger_events_acct_save(lg, &a);
 	if (rc == CD_OK)

@@ -379,15 +379,17 @@ static enum cd_err credit(struct store *lg, struct hook_run *h, struct acct *a, 
 			       (json_int_t)micros, "amount_cents", (json_int_t)r->amount_cents, "session",
 			       ev->session_id, "grant_id", gid));
 	}
-	/* The referred account's first credited top-up rewards its referral
-	 * (both accounts locked by ledger_referrals_lock). */
-	if (rc == CD_OK)
-		rc = ledger_referrals_reward(lg, a, k, r->id);
-	/* A dispute of this payment that came first waited for this credit:
-	 * it takes the reward back as a dispute coming after would. */
+	/* A dispute of this payment that came first waited for this credit. */
 	struct funded f = {.kind = FUNDED_TOPUP, .id = r->id, .account_id = a->id};
 	if (rc == CD_OK)
 		rc = ledger_disputes_apply_waiting(lg, a, &f, ev->payment_intent);
+	/* The referred account's first credited top-up rewards its referral
+	 * (both accounts locked by ledger_referrals_lock); a dispute that
+	 * waited for it takes the reward back whole, as one coming after
+	 * would (after the dispute's own take, which the reward's grants,
+	 * spent first, must not pay). */
+	if (rc == CD_OK)
+		rc = ledger_referrals_reward(lg, a, k, r->id);
 	if (rc == CD_OK && f.disputed > 0)
 		rc = ledger_referrals_take(lg, a, k, "dispute", ev->payment_intent);
 	h->outcome = "credited";
