@@ -193,6 +193,10 @@ export interface Plan {
   stripe_price_ids: string[];
 }
 
+export interface ReferralCode {
+  code: string;
+}
+
 export interface BrowserToken {
   token: string;
   expires_at: string;
@@ -255,6 +259,8 @@ export interface AccountFields extends WriteOptions {
   requestsPerMinute?: Int | null;
   tokensPerMinute?: Int | null;
   plan?: string | null;
+  /** Another account's referral code, at creation only: the new account is referred by it. */
+  referralCode?: string | null;
   status?: 'active' | 'suspended' | 'closed';
   autoRecharge?: { thresholdMicros: Int; amountCents: Int } | null;
   [field: string]: unknown;
@@ -345,6 +351,7 @@ export declare class Creditd {
   topup(id: string, amountCents: Int,
     options?: WriteOptions & { successUrl?: string; cancelUrl?: string; saveCard?: boolean }): Promise<Checkout>;
   redeem(id: string, code: string, options?: WriteOptions): Promise<Redemption>;
+  referralCode(id: string): Promise<ReferralCode>;
   browserToken(id: string, options?: { ttlSeconds?: Int; member?: string }): Promise<BrowserToken>;
 
   createPromoCode(code: string, amountMicros: Int,

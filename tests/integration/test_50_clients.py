@@ -642,6 +642,13 @@ def test_python_plans_promo_browser_tokens_and_events():
     t = app.browser_token(acct, ttl_seconds=120)
     check(t["token"] and t["expires_at"], "a browser token: %r" % t)
     raises(cc.Forbidden, reader().browser_token, acct)
+    ref = app.referral_code(acct)["code"]
+    eq(app.referral_code(acct)["code"], ref, "the referral code is stable")
+    raises(cc.Forbidden, reader().referral_code, acct)
+    referred = uid("cli-ref")
+    eq(c.create_account(referred, referral_code=ref.upper())["id"], referred, "created with the code (any case)")
+    e = raises(cc.InvalidRequest, c.create_account, uid("cli-ref"), referral_code="zzzzzzzzzz")
+    eq((e.status, e.param), (400, "referral_code"), "an unknown code names the field")
 
     mine = [ev for ev in c.iter_events(after=start, page_size=1) if ev["account"] == acct]
     eq([ev["type"] for ev in mine], ["promo.redeemed"], "the outbox, paged one by one from `after`")

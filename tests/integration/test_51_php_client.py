@@ -287,6 +287,10 @@ def _check(transport):
     _refused(out["redeemed_again"], "AlreadyRedeemed", 409, "already_redeemed")
     _refused(out["redeem_unknown"], "NotFound", 404, "not_found")
     check(out["browser_token"]["token"] and out["browser_token"]["expires_at"], "browser token")
+    eq(out["referral_code_again"], out["referral_code"], "the referral code is stable")
+    eq(out["referred"]["id"], prefix + "-referred", "created with the referral code")
+    _refused(out["referral_unknown"], "InvalidRequest", 400, "invalid_request")
+    eq(out["referral_unknown"]["param"], "referral_code", "an unknown code names the field")
 
     # events
     check(len(out["events_walked"]) >= 7, "events walked: %r" % out["events_walked"])

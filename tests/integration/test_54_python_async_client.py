@@ -142,6 +142,13 @@ def test_async_topup_promo_and_browser_token():
             await refused(cc.AlreadyRedeemed, app.redeem(acct, code))
             token = await app.browser_token(acct, ttl_seconds=120)
             check(token["token"] and token["expires_at"], "a browser token")
+            code = (await app.referral_code(acct))["code"]
+            eq((await app.referral_code(acct))["code"], code, "the referral code is stable")
+            await refused(cc.Forbidden, reader.referral_code(acct))
+            referred = uid("aio-ref")
+            eq((await admin.create_account(referred, referral_code=code))["id"], referred, "created with the code")
+            e = await refused(cc.InvalidRequest, admin.create_account(uid("aio-ref"), referral_code="zzzzzzzzzz"))
+            eq(e.param, "referral_code", "an unknown code names the field")
             rows = [row["id"] async for row in reader.iter_transactions(acct, page_size=1)]
             eq(rows, [row["id"] for row in (await reader.transactions(acct, limit=200))["data"]],
                "the async iterator walks every page")

@@ -348,7 +348,11 @@ export class Creditd {
 
   // -- accounts --
 
-  /** POST /v1/accounts (admin). fields: kind (default "user"), overdraftLimitMicros, monthlyLimitMicros, ... */
+  /**
+   * POST /v1/accounts (admin). fields: kind (default "user"), overdraftLimitMicros, monthlyLimitMicros, ...,
+   * referralCode (another account's code: the new account is referred by it; unknown: InvalidRequest, nothing
+   * created).
+   */
   createAccount(id, options = {}) {
     const { idempotencyKey, fields } = splitKey(options);
     return this.request('POST', '/v1/accounts', { body: apiFields({ id, kind: 'user', ...fields }), idempotencyKey });
@@ -419,6 +423,15 @@ export class Creditd {
   /** POST /v1/accounts/{id}/redeem (app): a promo code as a promo grant. */
   redeem(id, code, { idempotencyKey } = {}) {
     return this.request('POST', `/v1/accounts/${seg(id)}/redeem`, { body: { code }, idempotencyKey });
+  }
+
+  /**
+   * GET /v1/accounts/{id}/referral_code (app): {code}, the account's referral code, made the first time it is
+   * asked for and the same ever after. An account created with it (createAccount(id, { referralCode })) is
+   * referred by this one.
+   */
+  referralCode(id) {
+    return this.request('GET', `/v1/accounts/${seg(id)}/referral_code`);
   }
 
   /** POST /v1/accounts/{id}/browser_tokens (app): {token, expires_at} for the widget. */

@@ -255,6 +255,8 @@ test('every app route: method, path, query and body', async () => {
   await c.redeem('a', 'WELCOME');
   await c.plans();
   await c.browserToken('a', { ttlSeconds: 600, member: 'bob' });
+  await c.referralCode('a/b');
+  await c.createAccount('n', { referralCode: 'k3m9x2p7qa' });
   await c.events({ after: 5, limit: 10 });
   await c.healthz();
   const seen = s.seen.map((r) => [r.method, r.url, r.body ?? null]);
@@ -268,6 +270,8 @@ test('every app route: method, path, query and body', async () => {
     ['POST', '/credits/v1/accounts/a/redeem', { code: 'WELCOME' }],
     ['GET', '/credits/v1/plans', null],
     ['POST', '/credits/v1/accounts/a/browser_tokens', { ttl_seconds: 600, member: 'bob' }],
+    ['GET', '/credits/v1/accounts/a%2Fb/referral_code', null],
+    ['POST', '/credits/v1/accounts', { id: 'n', kind: 'user', referral_code: 'k3m9x2p7qa' }],
     ['GET', '/credits/v1/events?after=5&limit=10', null],
     ['GET', '/credits/healthz', null],
   ]);

@@ -34,6 +34,8 @@ async function usage(): Promise<void> {
   await credits.redeem('alice', 'WELCOME');
   await credits.plans();
   const token: string = (await credits.browserToken('alice', { ttlSeconds: 600 })).token;
+  const code: string = (await credits.referralCode('alice')).code;
+  await credits.createAccount('bob', { referralCode: code });
   await credits.patchAccount('alice', { monthlyLimitMicros: null, autoRecharge: { thresholdMicros: 1, amountCents: 500 } });
 
   const text: string = await credits.guard({ account: 'alice', requestId: 'r2', model: 'gpt-4o', inputTokens: 10 },

@@ -246,7 +246,9 @@ class Client
 
     /**
      * POST /v1/accounts (admin). $fields: overdraft_limit_micros, monthly_limit_micros,
-     * daily_limit_micros, low_balance_micros, plan, ... The same body again answers the account.
+     * daily_limit_micros, low_balance_micros, plan, referral_code (another account's code: the
+     * new account is referred by it; unknown: InvalidRequest, nothing created), ... The same
+     * body again answers the account.
      */
     public function createAccount(string $id, string $kind = 'user', array $fields = [],
                                   ?string $idempotencyKey = null): array
@@ -348,6 +350,16 @@ class Client
     public function redeem(string $id, string $code, ?string $idempotencyKey = null): array
     {
         return $this->request('POST', self::acct($id) . '/redeem', ['code' => $code], [], $idempotencyKey);
+    }
+
+    /**
+     * GET /v1/accounts/{id}/referral_code (app): {code}, the account's referral code, made the
+     * first time it is asked for and the same ever after. An account created with it
+     * (createAccount(..., ['referral_code' => $code])) is referred by this one.
+     */
+    public function referralCode(string $id): array
+    {
+        return $this->request('GET', self::acct($id) . '/referral_code');
     }
 
     /**

@@ -338,7 +338,11 @@ class Requests(Base):
         c.patch_account("a", monthly_limit_micros=creditd.CLEAR, plan=None)
         c.usage("a", from_="2026-01-01", group_by="day")
         c.browser_token("a", member="bob")
+        c.referral_code("a/b")
+        c.create_account("n", referral_code="k3m9x2p7qa")
         self.assertEqual([x["path"] for x in s.seen][:1], ["/credits/v1/accounts/a%2Fb%20c"])
+        self.assertEqual((s.seen[6]["method"], s.seen[6]["path"]), ("GET", "/credits/v1/accounts/a%2Fb/referral_code"))
+        self.assertEqual(json.loads(s.seen[7]["body"]), {"id": "n", "kind": "user", "referral_code": "k3m9x2p7qa"})
         self.assertEqual(json.loads(s.seen[1]["body"]), {"account": "a", "model": "m", "input_tokens": 1,
                                                          "output_tokens": 2, "force": True})
         self.assertEqual(json.loads(s.seen[2]["body"]), {"amount_cents": 500, "save_card": True})

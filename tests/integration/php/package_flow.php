@@ -301,6 +301,13 @@ $out['redeemed'] = $app->redeem($acct, strtolower($code));
 $out['redeemed_again'] = $E(function () use ($app, $acct, $code) { $app->redeem($acct, $code); });
 $out['redeem_unknown'] = $E(function () use ($app, $acct, $prefix) { $app->redeem($acct, 'NOPE' . substr(md5($prefix), 0, 10)); });
 $out['browser_token'] = $app->browserToken($acct, 120);
+// Referrals: the code, an account created with it, an unknown code refused.
+$out['referral_code'] = $app->referralCode($acct);
+$out['referral_code_again'] = $app->referralCode($acct);
+$out['referred'] = $admin->createAccount($prefix . '-referred', 'user', ['referral_code' => $out['referral_code']['code']]);
+$out['referral_unknown'] = $E(function () use ($admin, $prefix) {
+    $admin->createAccount($prefix . '-nobody', 'user', ['referral_code' => 'zzzzzzzzzz']);
+});
 
 // Events: the outbox walked with `after`, page by page, against one big page.
 $first = $admin->events(0, 1);

@@ -7,7 +7,7 @@ is only a description; nothing here touches the network.
 import urllib.parse
 from typing import Any, Dict, Generic, Mapping, Optional, TypeVar, Union
 
-from .answers import (Account, BrowserToken, Checkout, EventPage, GrantResult, Health, Hold, Member, MemberDeleted,
+from .answers import (Account, BrowserToken, ReferralCode, Checkout, EventPage, GrantResult, Health, Hold, Member, MemberDeleted,
                       Models, Plan, PlanList, PromoCode, Redemption, Release, Settlement, TransactionPage,
                       TransactionResult, UsageCharge, UsageReport)
 
@@ -137,6 +137,10 @@ def topup(id: str, amount_cents: int, success_url: Optional[str], cancel_url: Op
 
 def redeem(id: str, code: str, key: Optional[str]) -> "Call[Redemption]":
     return Call("POST", _account(id, "/redeem"), {"code": code}, idempotency_key=key)
+
+
+def referral_code(id: str) -> "Call[ReferralCode]":
+    return Call("GET", _account(id, "/referral_code"))
 
 
 def browser_token(id: str, ttl_seconds: Optional[int], member: Optional[str]) -> "Call[BrowserToken]":

@@ -24,7 +24,7 @@ from ._calls import Call, Clear
 from ._transport import (DEFAULT_MAX_RETRIES, DEFAULT_MAX_RETRY_DELAY_MS, DEFAULT_RETRY_DELAY_MS, DEFAULT_TIMEOUT_MS,
                          WRITES, Prepared, Retries, decode, endpoint, header_value, make_options,
                          prepare)
-from .answers import (Account, BrowserToken, Checkout, Event, EventPage, GrantResult, Health, Hold, JSONObject,
+from .answers import (Account, BrowserToken, ReferralCode, Checkout, Event, EventPage, GrantResult, Health, Hold, JSONObject,
                       Member, MemberDeleted, Models, Plan, PlanList, PromoCode, Redemption, Release, Settlement,
                       Transaction, TransactionPage, TransactionResult, UsageCharge, UsageReport)
 from .errors import ConnectionFailed, CreditdError
@@ -259,6 +259,10 @@ class AsyncCreditd:
     async def redeem(self, id: str, code: str, idempotency_key: Optional[str] = None) -> Redemption:
         """As Creditd.redeem."""
         return await self._run(_calls.redeem(id, code, idempotency_key))
+
+    async def referral_code(self, id: str) -> ReferralCode:
+        """As Creditd.referral_code."""
+        return await self._run(_calls.referral_code(id))
 
     async def browser_token(self, id: str, ttl_seconds: Optional[int] = None,
                             member: Optional[str] = None) -> BrowserToken:

@@ -10,7 +10,7 @@ from typing import Any, Dict, List, Optional, TypedDict
 __all__ = [
     "JSONObject", "Health", "ModelPrice", "ActionPrice", "Models", "AccountGrant", "AutoRecharge", "Collection",
     "Account", "JournalUsage", "Transaction", "TransactionPage", "TransactionResult", "UsageTotals", "UsageReport",
-    "GrantResult", "Member", "MemberDeleted", "Checkout", "Redemption", "BrowserToken", "Plan", "PlanList",
+    "GrantResult", "Member", "MemberDeleted", "Checkout", "Redemption", "ReferralCode", "BrowserToken", "Plan", "PlanList",
     "PromoCode", "Event", "EventPage", "Hold", "Settlement", "Release", "UsageCharge",
 ]
 
@@ -227,6 +227,10 @@ class Redemption(TypedDict):
     expires_at: Optional[str]
     balance_micros: int
     available_micros: int
+
+
+class ReferralCode(TypedDict):
+    code: str
 
 
 class BrowserToken(TypedDict):
