@@ -51,6 +51,7 @@ import threading
 import time
 import urllib.parse
 
+import every_writer_referrals
 import lib
 from lib import ENV, Fail, api, check, clock_now, clock_set, eq, key, uid, wait_until
 from test_30_stripe import RATE, checkout_event, event, fake, fake_mode, session
@@ -251,26 +252,17 @@ class Workload:
         self.users = [uid("ew-user") for _ in range(3)]
         self.workspace = uid("ew-team")
         self.accounts = self.users + [self.workspace]
-        codes = {}
+        self.codes = {}
         for i, acct in enumerate(self.accounts):
             body = {"id": acct, "kind": "user"} if acct != self.workspace else {
                 "id": acct, "kind": "workspace", "plan": self.plan}
-            if i > 0:
-                body["referral_code"] = codes[self.users[0]]     # referred by the first user
+            every_writer_referrals.refer(self, i, body)
             r = api("POST", "/v1/accounts", body, base=self.t.bases[i % 2])
             eq(r.status, 201, "account %r" % r)
             r = api("POST", "/v1/accounts/%s/grants" % acct, {"amount_micros": FUNDS, "source": "adjustment"})
             eq(r.status, 201, "funds %r" % r)
-            r = api("GET", "/v1/accounts/%s/referral_code" % acct, auth="app", base=self.t.bases[i % 2])
-            eq(r.status, 200, "referral code %r" % r)
-            codes[acct] = r.json["code"]
-        # Four more accounts referred by the first user or the third, each
-        # with a top-up of its own in the load.
-        self.referred_extra = [uid("ew-ref") for _ in range(4)]
-        for i, acct in enumerate(self.referred_extra):
-            r = api("POST", "/v1/accounts", {"id": acct, "kind": "user",
-                                             "referral_code": codes[self.users[0 if i % 2 else 2]]})
-            eq(r.status, 201, "referred account %r" % r)
+            every_writer_referrals.code_of(self, i, acct)
+        every_writer_referrals.more_referred(self)
         # ann has no cap of her own (the plan's binds her), bo has his own;
         # a member with no row at all ("cy") is held to the plan's cap too.
         for body in ({"member": "ann"}, {"member": "bo", "monthly_cap_micros": 10 * MEMBER_CAP}):
@@ -293,10 +285,7 @@ class Workload:
                 r = api("POST", "/v1/accounts/%s/topup" % acct, {"amount_cents": cents}, auth="app")
                 eq(r.status, 200, "top-up session %r" % r)
                 self.pending_topups.append((acct, r.json["session_id"], cents))
-        for acct in self.referred_extra:
-            r = api("POST", "/v1/accounts/%s/topup" % acct, {"amount_cents": 700}, auth="app")
-            eq(r.status, 200, "top-up session %r" % r)
-            self.pending_topups.append((acct, r.json["session_id"], 700))
+        every_writer_referrals.topups(self)
 
     def spread(self, items, t0):
         """items, each given a time to be sent, evenly over the run's first 80 %."""
@@ -733,53 +722,6 @@ class Workload:
                 out.append("recharge %s: %s, credited %s (%s)" % (pi, state, credited, error))
         return out
 
-    def referral_problems(self):
-        """Each referral settled once, rewarded at most once on each side,
-        its referrer within [referral] max_per_referrer_per_month a month,
-        and taken back whole exactly when the top-up that rewarded it was
-        refunded (acknowledged)."""
-        out = []
-        referred = self.accounts[1:] + self.referred_extra
-        names = ",".join("'%s'" % a for a in referred)
-        cap = int(re.search(r"max_per_referrer_per_month\s*=\s*(\d+)", open(ENV["CREDITD_CONFIG"]).read()).group(1))
-        rows = self.t.sql(
-            "SELECT y.ext_id, r.settled_at IS NOT NULL, IFNULL(t.session_id, '-'), r.taken_back_at IS NOT NULL, "
-            "IFNULL(r.referrer_grant_id, 0), IFNULL(r.referred_grant_id, 0) FROM referrals r JOIN accounts y ON "
-            "y.id = r.referred_id LEFT JOIN topups t ON t.id = r.topup_id WHERE y.ext_id IN (%s)" % names)
-        eq(sorted(r[0] for r in rows), sorted(referred), "a referral row for each referred account")
-        credited_accounts = {v[0] for v in self.credited.values()}
-        for acct, settled, sid, taken, g1, g2 in rows:
-            if (settled == "1") != (acct in credited_accounts or acct == self.recharger):
-                out.append("referral of %s: settled %s, a top-up credited %s" % (acct, settled,
-                                                                                  acct in credited_accounts))
-            refunded = sid in self.credited and self.credited[sid][4] > 0
-            if sid != "-" and sid in self.credited and (taken == "1") != refunded:
-                out.append("referral of %s: taken back %s, its top-up refunded %s" % (acct, taken, refunded))
-            if taken == "1":
-                left = self.t.sql("SELECT COALESCE(SUM(remaining_micros), 0) FROM grants WHERE id IN (%s, %s)"
-                                  % (g1, g2))[0][0]
-                if left != "0":
-                    out.append("referral of %s taken back, %s left on its grants" % (acct, left))
-        # A referred account's grant names its referrer, a referrer's names the referred account.
-        for side, mine, other in (("referred", "referred_id", "referrer_id"), ("referrer", "referrer_id", "referred_id")):
-            for acct, n in self.t.sql(
-                    "SELECT y.ext_id, COUNT(*) FROM referrals r JOIN accounts y ON y.id = r.referred_id JOIN accounts o "
-                    "ON o.id = r.%s JOIN grants g ON g.account_id = r.%s AND g.source = 'referral' AND g.reference = "
-                    "o.ext_id WHERE y.ext_id IN (%s) GROUP BY y.ext_id HAVING COUNT(*) > 1" % (other, mine, names)):
-                out.append("the %s of %s rewarded %s times" % (side, acct, n))
-        for ref, n in self.t.sql(
-                "SELECT JSON_VALUE(data, '$.referred'), COUNT(*) FROM events WHERE type = 'referral.rewarded' AND "
-                "JSON_VALUE(data, '$.referred') IN (%s) GROUP BY 1 HAVING COUNT(*) > 1" % names):
-            out.append("%s referral.rewarded events for %s" % (n, ref))
-        for referrer, month, n in self.t.sql(
-                "SELECT referrer_id, reward_month, COUNT(*) FROM referrals WHERE reward_month IS NOT NULL AND "
-                "referred_id IN (SELECT id FROM accounts WHERE ext_id IN (%s)) GROUP BY 1, 2" % names):
-            if int(n) > cap:
-                out.append("referrer %s rewarded %s times in month %s (cap %d)" % (referrer, n, month, cap))
-        if not any(r[1] == "1" and r[0] != self.recharger for r in rows):
-            out.append("no referral settled under the load")
-        return out
-
     def writer_problems(self):
         """Every writer wrote: a writer that never ran proves nothing."""
         out = ["no %s acknowledged" % k for k in (
@@ -843,7 +785,7 @@ class Workload:
                 problems.append("%d answers 500 on guard calls and reads, only %d logged as the known defect"
                                 % (t.fetch_deadlocks, logged))
         problems += self.process_problems() + self.acknowledged_problems() + self.writer_problems()
-        problems += self.referral_problems()
+        problems += every_writer_referrals.problems(self)
         print("every writer: %s" % json.dumps(t.counts, sort_keys=True, default=str), flush=True)
         if problems:
             raise Fail("every writer at once (seed %d): %s" % (self.seed, "\n  ".join(problems)))
