@@ -176,7 +176,14 @@ enum cd_err ledger_referrals_reward(struct store *lg, struct acct *a, struct ref
 		log_info("referral of account %s settled by its first top-up: %lld to the referrer, %lld to it%s",
 			 a->ext_id, (long long)eff.referrer_micros, (long long)eff.referred_micros,
 			 eff.capped ? " (the referrer's monthly cap reached)" : "");
-	k->settled = rc == CD_OK;
+	/* k as the row now stands: a dispute that waited for this credit
+	 * takes the reward back in the same transaction. */
+	if (rc == CD_OK) {
+		k->settled = 1;
+		k->topup_id = topup_id;
+		k->referrer_grant_id = referrer_grant;
+		k->referred_grant_id = referred_grant;
+	}
 	return rc;
 }
 

@@ -13,8 +13,9 @@ top-up, not twice for a webhook delivered twice (one after the other or
 twenty at once). A referrer past [referral] max_per_referrer_per_month
 gets nothing more that month while its referred accounts still get
 theirs. A refund (charge.refunded) or a dispute (charge.dispute.created)
-of that top-up takes both grants' remainders back, once. creditctl verify
-finds nothing after each.
+of that top-up takes both grants' remainders back, once, and so does a
+dispute that came before the credit. creditctl verify finds nothing after
+each.
 
 The stack's [referral] (devtools/stack.sh) is read from its config file.
 """
@@ -278,4 +279,24 @@ def test_a_dispute_takes_both_grants_back_once():
     won = dispute_event("charge.dispute.closed", pi, 1200, status="won", dispute=du, charge=charge)
     delivered(won)
     eq(balance(a), a_before - REFERRER, "a won dispute gives the referral nothing back")
+    verify()
+
+
+def test_a_dispute_that_came_before_the_credit_takes_the_reward_back_with_it():
+    ok_mode()
+    a = new_account("ref-a")
+    b = referred_by(a)
+    sid = open_session(b, 900)
+    pi = session(sid)["payment_intent"]
+    a_before, b_before = balance(a), balance(b)
+    start = last_event_id()
+    du = "du_" + secrets.token_hex(10)
+    delivered(dispute_event("charge.dispute.created", pi, 900, dispute=du))
+    eq(delivered(checkout_event(sid)).json.get("outcome"), "credited", "credited")
+    eq(settled(b), True, "the first paid top-up settled the referral")
+    eq(len(rewarded(start, b)), 1, "rewarded (the event says so)")
+    eq([g[1] for g in referral_grants(a) + referral_grants(b)], [0, 0], "and taken back at once by the dispute")
+    eq((balance(a), balance(b)), (a_before, b_before), "nothing stays: the credit and the reward taken back")
+    eq([t["amount_micros"] for t in taken_back(b, "dispute")], [-REFERRED], "the referred grant, cause dispute")
+    eq([t["amount_micros"] for t in taken_back(a, "dispute")], [-REFERRER], "the referrer's, cause dispute")
     verify()
