@@ -603,12 +603,12 @@
     return this.api("GET", "/v1/me").then(function (me) {
       var r = me.referral;
       if (!r || !r.code || !(r.referrer_micros > 0)) {
-        self.hidden = true;
+        self.hidden = self.view.hidden = true;    /* the box too: a page's display rule may show the element */
         self.view.replaceChildren();
         self.setAttribute("state", "off");
         return;
       }
-      self.hidden = false;
+      self.hidden = self.view.hidden = false;
       var link = self.getAttribute("link"), shared = link ? link.split("{code}").join(encodeURIComponent(r.code)) : r.code;
       var fill = function (s) {
         return s.replace("{referrer}", money(r.referrer_micros, me.currency, locale))

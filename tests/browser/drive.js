@@ -98,7 +98,8 @@ async function read(page, sel) {
 
 async function shot(page, sel, file) {
   const e = await page.$(sel);
-  if (e && (await e.boundingBox())) await e.screenshot({ path: file });   // a hidden element has none
+  const box = e && (await e.boundingBox());   // a hidden element has none, or an empty one
+  if (box && box.width > 0 && box.height > 0) await e.screenshot({ path: file });
 }
 
 async function main() {
@@ -148,7 +149,10 @@ async function main() {
         await page.waitForFunction(() => document.querySelector("#history").hasAttribute("rows"), { timeout: 15000 });
       }
       out[id] = await read(page, sel);
-      if (id === "referral") out[id].hidden = await page.$eval(sel, (e) => e.hidden);
+      if (id === "referral") {
+        out[id].hidden = await page.$eval(sel, (e) => e.hidden);
+        out[id].boxShown = await page.$eval(sel, (e) => e.shadowRoot.querySelector(".box").getBoundingClientRect().height > 0);
+      }
       await shot(page, sel, path.join(opt.out, opt.name + "-" + id + ".png"));
     }
     await page.screenshot({ path: path.join(opt.out, opt.name + "-page.png"), fullPage: true });

@@ -540,7 +540,12 @@ def test_the_referral_code_and_what_it_earns_in_english_and_french():
     # A deployment that rewards no referrer (its /v1/me says null): hidden.
     out, errors = drive("referral-off", referral_page(token(acct), "en"), me={"referral": None})
     eq(errors, [], "no script errors")
-    eq((out["referral"]["state"], out["referral"]["hidden"]), ("off", True), "hidden when off")
+    eq((out["referral"]["state"], out["referral"]["hidden"], out["referral"]["boxShown"]), ("off", True, False),
+       "hidden when off")
+    # ... even on a page whose own rule shows the element (display: block): no empty box.
+    out, errors = drive("referral-off-block", "<style>creditd-referral{display:block}</style>" +
+                        referral_page(token(acct), "en"), me={"referral": None})
+    eq((errors, out["referral"]["state"], out["referral"]["boxShown"]), ([], "off", False), "no empty box")
     # A member's token: not the member's code to share.
     ws = new_account("wref", kind="workspace")
     eq(api("POST", "/v1/accounts/%s/members" % ws, {"member": "bob"}).status, 201, "member")
@@ -548,3 +553,5 @@ def test_the_referral_code_and_what_it_earns_in_english_and_french():
     eq(api("GET", "/v1/me", auth=t).json["referral"], None, "a member's /v1/me has no referral")
     out, errors = drive("referral-member", referral_page(t, "en"))
     eq((errors, out["referral"]["state"], out["referral"]["hidden"]), ([], "off", True), "hidden for a member")
+    out, errors = drive("referral-shown", referral_page(token(acct), "en"))
+    check(out["referral"]["boxShown"], "shown when on")
