@@ -293,8 +293,9 @@ static enum cd_err code_tx(struct store *lg, const char *account, char *code, si
 		if (got != 0)
 			return got < 0 ? CD_E_INTERNAL : store_copy(s, 0, code, cap, "") == 0 ? CD_OK : CD_E_INTERNAL;
 		/* None yet: a new one. Made twice at once, or meeting another
-		 * account's (the unique code), the IGNORE keeps the first, and
-		 * the read above tells which. */
+		 * account's (the unique code), the IGNORE keeps the first (it
+		 * waits for one not yet committed), and the read above, of what
+		 * is committed (READ COMMITTED), tells which. */
 		char fresh[LIMIT_REFERRAL_CODE_BYTES + 1];
 		if (keys_referral_code(fresh, sizeof(fresh)) != 0)
 			return CD_E_INTERNAL;
