@@ -610,6 +610,19 @@ _Static_assert(LIMIT_HOLD_ID_BYTES <= 255, "a hold id is kept in journal.referen
  * two attempts of one event (the backoff doubles from 1 s up to it). */
 #define LIMIT_NOTIFY_BATCH 4
 #define LIMIT_NOTIFY_BACKOFF_MAX_SECONDS 3600
+/* Alerts by email (mail.c): an address's bytes (RFC 5321's longest path,
+ * 256, less its angle brackets; accounts.email is VARCHAR(254)); events
+ * claimed a round (each one SMTP session, one after the other, under one
+ * lease); events read past the mailer's cursor a round; the longest wait
+ * between two attempts of one mail (doubling from 1 s); a mail's most
+ * bytes (its event's data is a TEXT of at most 64 KiB, shown twice,
+ * escaped); how long one SMTP session may take. */
+#define LIMIT_EMAIL_BYTES 254
+#define LIMIT_MAIL_BATCH 4
+#define LIMIT_MAIL_SCAN_EVENTS 500
+#define LIMIT_MAIL_BACKOFF_MAX_SECONDS 3600
+#define LIMIT_MAIL_BYTES (1024 * 1024)
+#define LIMIT_MAIL_TIMEOUT_SECONDS 30
 /* Auto-recharges (recharge.c): claimed per round (under one lease, so
  * few); tries of one whose
  * Stripe call got no answer (with Stripe's Idempotency-Key the same

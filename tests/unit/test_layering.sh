@@ -6,7 +6,7 @@
 # not only an include) only functions of its own folder or below, with no
 # circle between two files; every exported name carries a prefix of its
 # folder; <mysql.h> and MariaDB's calls in the store only, <curl/curl.h> in the
-# Stripe client and the gateway's provider only, <fcgiapp.h> in http's
+# Stripe client, the gateway's provider and the mail's SMTP client only, <fcgiapp.h> in http's
 # worker and main only; no banned calls; assertions left on.
 #
 # The layers, from the top: http and ctl (the daemon's requests, the
@@ -79,7 +79,7 @@ check "mysql.h only in src/store" "$(grep -l '#include <mysql.h>' $all_ch | grep
 # shellcheck disable=SC2086
 check "MariaDB's calls only in src/store" "$(grep -lE '\bmysql_[a-z_]+[[:space:]]*\(' $all_c | grep -v '/src/store/' | tr '\n' ' ')"
 # shellcheck disable=SC2086
-check "curl only in the Stripe client and the gateway's provider" "$(grep -l '#include <curl/curl.h>' $all_ch | grep -vE '/src/(stripe/stripe|gateway/provider)\.c$' | tr '\n' ' ')"
+check "curl only in the Stripe client, the gateway's provider and the mail's SMTP client" "$(grep -l '#include <curl/curl.h>' $all_ch | grep -vE '/src/(stripe/stripe|gateway/provider|jobs/mail_smtp)\.c$' | tr '\n' ' ')"
 # shellcheck disable=SC2086
 check "fcgiapp.h only in http's worker and main" "$(grep -l '#include <fcgiapp.h>' $all_c | grep -vE '/src/http/(worker|main)\.c$' | tr '\n' ' ')"
 # shellcheck disable=SC2086
