@@ -207,7 +207,7 @@ static void rfc3339(int64_t t, char *out, size_t cap)
 }
 
 /* The Subject header's value: as is when ASCII, else RFC 2047 encoded
- * words of at most 45 bytes of UTF-8 each (whole characters), folded. */
+ * words of at most 39 bytes of UTF-8 each (whole characters), folded. */
 static void subject_header(struct dynbuf *b, const char *s)
 {
 	static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -220,7 +220,7 @@ static void subject_header(struct dynbuf *b, const char *s)
 	}
 	dynbuf_printf(b, "Subject:");
 	for (size_t at = 0, n = strlen(s); at < n;) {
-		size_t len = n - at > 45 ? 45 : n - at;
+		size_t len = n - at > 39 ? 39 : n - at;
 		while (at + len < n && ((unsigned char)s[at + len] & 0xC0) == 0x80)
 			len--;	/* never split a character */
 		dynbuf_printf(b, " =?UTF-8?B?");
