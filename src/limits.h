@@ -477,11 +477,11 @@ _Static_assert(LIMIT_GATEWAY_IMAGE_TOKENS <= LIMIT_TOKENS_MAX, "an image's token
  * (their ids are read into arrays of this size); the sweep of an account
  * loops until none is due, so this bounds memory, not the work. */
 #define LIMIT_SWEEP_BATCH 64
-/* Prepared statements one connection keeps: creditd has about 175
+/* Prepared statements one connection keeps: creditd has about 200
  * distinct statements (tests/unit/test_layering.sh counts them and fails
  * past half of this), and a long-lived connection may in time prepare
  * every one; a new one past this is an error, not a leak. 64 bytes each. */
-#define LIMIT_DB_STATEMENTS 384
+#define LIMIT_DB_STATEMENTS 448
 /* Parameters of one statement: the widest, creditd_settle_commit and the
  * price import's model (a name, five prices, the optional dimensions of
  * pricing.h and the time), have 24; room for a few more dimensions. */
@@ -610,13 +610,10 @@ _Static_assert(LIMIT_HOLD_ID_BYTES <= 255, "a hold id is kept in journal.referen
  * two attempts of one event (the backoff doubles from 1 s up to it). */
 #define LIMIT_NOTIFY_BATCH 4
 #define LIMIT_NOTIFY_BACKOFF_MAX_SECONDS 3600
-/* Alerts by email (mail.c): an address's bytes (RFC 5321's longest path,
- * 256, less its angle brackets; accounts.email is VARCHAR(254)); events
- * claimed a round (each one SMTP session, one after the other, under one
- * lease); events read past the mailer's cursor a round; the longest wait
- * between two attempts of one mail (doubling from 1 s); a mail's most
- * bytes (its event's data is a TEXT of at most 64 KiB, shown twice,
- * escaped); how long one SMTP session may take. */
+/* Alerts by email (mail.c): an address (RFC 5321's path less <>); mails a
+ * round (one SMTP session each, one lease); events read past the cursor a
+ * round; the longest backoff; a mail's bytes (64 KiB of event data, shown
+ * twice, escaped); one SMTP session's time. */
 #define LIMIT_EMAIL_BYTES 254
 #define LIMIT_MAIL_BATCH 4
 #define LIMIT_MAIL_SCAN_EVENTS 500
