@@ -347,10 +347,12 @@ static char *plain_text(const struct mail_head *h, const struct mail_content *c)
 	struct dynbuf b;
 	dynbuf_init(&b, LIMIT_MAIL_BYTES / 4);
 	dynbuf_printf(&b, "%s\n\n", c->lead);
+	/* French puts a space before a colon. */
+	const char *colon = french(h->locale) ? " :" : ":";
 	for (int i = 0; i < c->nrows; i++)
-		dynbuf_printf(&b, "%s: %s\n", c->label[i], c->value[i]);
+		dynbuf_printf(&b, "%s%s %s\n", c->label[i], colon, c->value[i]);
 	if (c->link != NULL)
-		dynbuf_printf(&b, "\n%s: %s\n", label(L_TOPUP, h->locale), c->link);
+		dynbuf_printf(&b, "\n%s%s %s\n", label(L_TOPUP, h->locale), colon, c->link);
 	dynbuf_printf(&b, "\n-- \n%s\n", label(L_FOOTER, h->locale));
 	return dynbuf_take(&b);
 }

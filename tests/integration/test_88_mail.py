@@ -326,9 +326,9 @@ def test_french_mails():
         eq(str(m["Subject"]), "Solde bas sur le compte %s" % acct, "a French Subject")
         data = api("GET", "/v1/events?after=%d&limit=1" % (ev - 1)).json["data"][0]["data"]
         body = m.get_body(("plain",)).get_content()
-        for want in ("Compte: %s" % acct, "Disponible: %s" % euros(data["available_micros"], ","),
-                     "Seuil: %s" % euros(data["threshold_micros"], ","), "Solde actuel: ",
-                     "Recharger: https://app.example/topup?account="):
+        for want in ("Compte : %s" % acct, "Disponible : %s" % euros(data["available_micros"], ","),
+                     "Seuil : %s" % euros(data["threshold_micros"], ","), "Solde actuel : ",
+                     "Recharger : https://app.example/topup?account="):
             check(want in body, "the French text says %r: %s" % (want, body))
         seen = render("mail-fr", m.get_body(("html",)).get_content())
         eq(seen["lang"], "fr", "in French")
