@@ -22,6 +22,7 @@ import re
 import shutil
 import socketserver
 import subprocess
+import tempfile
 import threading
 import time
 import urllib.parse
@@ -29,6 +30,7 @@ import urllib.parse
 import stack
 from lib import ENV, Fail, api, check, creditctl, eq, new_account, sql, uid, wait_until
 from test_56_push import redeem_events
+from test_70_metrics import RULES, promtool
 
 FROM = "alerts@creditd.test"
 TOPUP = "https://app.example/topup?account={account}&src=mail"
@@ -382,3 +384,49 @@ def test_plain_smtp_to_another_host_is_refused_at_start():
     p = subprocess.run([os.path.join(stack.ROOT, "creditd"), "-c", conf, "--check-config"], capture_output=True,
                        text=True, timeout=10)
     eq(p.returncode, 0, "smtp:// to another host with STARTTLS required is taken: %r" % p.stderr)
+
+
+def mail_failing_fires(counted, must):
+    """promtool test rules: creditd_mail_failures_total from 0 (a restarted
+    creditd) to what creditd counted a minute later, then flat; whether
+    CreditdMailFailing fires at 5m (with its labels and annotations)."""
+    import yaml
+    d = tempfile.mkdtemp(prefix="alerts.", dir=stack.path())
+    test = os.path.join(d, "t.yml")
+    exp = [{"exp_labels": {"severity": "warning", "instance": "i"},
+            "exp_annotations": {"summary": "creditd on i cannot mail alerts through [email] smtp_url",
+                                "description": "%d mails failed in the last hour; they are retried for [email] "
+                                               "retry_hours." % counted}}] if must else []
+    doc = {"rule_files": [RULES], "evaluation_interval": "1m",
+           "tests": [{"interval": "1m",
+                      "input_series": [{"series": 'creditd_mail_failures_total{instance="i"}',
+                                        "values": " ".join(str(v) for v in [0] + [counted] * 5)}],
+                      "alert_rule_test": [{"eval_time": "5m", "alertname": "CreditdMailFailing",
+                                           "exp_alerts": exp}]}]}
+    with open(test, "w") as f:
+        yaml.safe_dump(doc, f)
+    return promtool("test", "rules", test)
+
+
+def test_a_server_refusing_mails_is_counted_and_pages():
+    sink = Sink()
+    try:
+        restart_with_mail(sink.port)
+        before = metric("creditd_mail_failures_total")
+        eq(metric("creditd_mail_pending"), 0, "creditd_mail_pending: nothing waiting")
+        to = addr()
+        acct = new_account("mailfail", email=to)
+        with sink.lock:
+            sink.plan[to] = ["451", "421", "554"]
+        ev = low_event(acct)
+        check(wait_until(lambda: sink.to(to), timeout=40), "taken on the fourth attempt: %r" % mail_row(ev))
+        eq([code for _, code in sink.raw_to(to)], [451, 421, 554, 250], "three refusals, then taken")
+        after = metric("creditd_mail_failures_total")
+        eq(after - before, 3, "each refusal counted")
+        p = mail_failing_fires(after - before, True)
+        eq(p.returncode, 0, "CreditdMailFailing fires on what creditd counted: %s%s" % (p.stdout, p.stderr))
+        p = mail_failing_fires(2, False)
+        eq(p.returncode, 0, "two in an hour do not page: %s%s" % (p.stdout, p.stderr))
+    finally:
+        sink.close()
+        restart_without_mail()
