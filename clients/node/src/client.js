@@ -348,7 +348,7 @@ export class Creditd {
 
   // -- accounts --
 
-  /** POST /v1/accounts (admin). fields: kind (default "user"), overdraftLimitMicros, monthlyLimitMicros, ... */
+  /** POST /v1/accounts (admin). fields: kind (default "user"), overdraftLimitMicros, monthlyLimitMicros, email, ... */
   createAccount(id, options = {}) {
     const { idempotencyKey, fields } = splitKey(options);
     return this.request('POST', '/v1/accounts', { body: apiFields({ id, kind: 'user', ...fields }), idempotencyKey });
@@ -359,7 +359,7 @@ export class Creditd {
     return this.request('GET', '/v1/accounts/' + seg(id));
   }
 
-  /** PATCH /v1/accounts/{id} (admin): status, limits, plan, autoRecharge; null clears one. */
+  /** PATCH /v1/accounts/{id} (admin): status, limits, plan, autoRecharge, email; null clears one. */
   patchAccount(id, options = {}) {
     const { idempotencyKey, fields } = splitKey(options);
     return this.request('PATCH', '/v1/accounts/' + seg(id), { body: apiFields(fields), idempotencyKey });

@@ -35,6 +35,10 @@ async function usage(): Promise<void> {
   await credits.plans();
   const token: string = (await credits.browserToken('alice', { ttlSeconds: 600 })).token;
   await credits.patchAccount('alice', { monthlyLimitMicros: null, autoRecharge: { thresholdMicros: 1, amountCents: 500 } });
+  const mailed = await credits.patchAccount('alice', { email: 'ops@example.com' });
+  const mail: string | null | undefined = mailed.email;
+  void mail;
+  await credits.createAccount('bob', { email: null });
 
   const text: string = await credits.guard({ account: 'alice', requestId: 'r2', model: 'gpt-4o', inputTokens: 10 },
     async (h: Guard) => {
