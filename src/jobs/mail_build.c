@@ -206,23 +206,27 @@ static void rfc3339(int64_t t, char *out, size_t cap)
 	strftime(out, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-/* The Subject header's value: as is when ASCII, else RFC 2047 encoded
+/* The Subject header's value: as is when printable ASCII, else RFC 2047 encoded
  * words of at most 39 bytes of UTF-8 each (whole characters), folded. */
 static void subject_header(struct dynbuf *b, const char *s)
 {
 	static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 	int ascii = 1;
+	/* Printable ASCII as is; anything else (a control character too:
+	 * never a line of its own) encoded. */
 	for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++)
-		ascii &= *p < 0x80;
+		ascii &= *p >= 0x20 && *p < 0x7f;
 	if (ascii) {
 		dynbuf_printf(b, "Subject: %s\r\n", s);
 		return;
 	}
 	dynbuf_printf(b, "Subject:");
 	for (size_t at = 0, n = strlen(s); at < n;) {
-		size_t len = n - at > 39 ? 39 : n - at;
-		while (at + len < n && ((unsigned char)s[at + len] & 0xC0) == 0x80)
-			len--;	/* never split a character */
+		size_t most = n - at > 39 ? 39 : n - at, len = most;
+		while (len > 1 && at + len < n && ((unsigned char)s[at + len] & 0xC0) == 0x80)
+			len--;	/* never split a character (of valid UTF-8) */
+		if (len == 1 && at + len < n && ((unsigned char)s[at + len] & 0xC0) == 0x80)
+			len = most;	/* not UTF-8: cut anywhere */
 		dynbuf_printf(b, " =?UTF-8?B?");
 		for (size_t i = 0; i < len; i += 3) {
 			const unsigned char *q = (const unsigned char *)s + at + i;
@@ -280,7 +284,7 @@ static void html_escaped(struct dynbuf *b, const char *s)
 /* ---- The message ---- */
 
 /* What the mail shows: its sentences and rows (label, value), the
- * values malloc'd. */
+ * values malloc'd; a label may be a key of data, which lives as long. */
 #define MAIL_ROWS_MAX 40
 struct mail_content {
 	char subject[512];
@@ -289,6 +293,7 @@ struct mail_content {
 	const char *label[MAIL_ROWS_MAX];
 	char *value[MAIL_ROWS_MAX];
 	char *link;		/* NULL: none */
+	json_t *data;		/* the event's data, parsed */
 };
 
 static void row_add(struct mail_content *c, const char *l, char *v)
@@ -321,14 +326,13 @@ static void content_of(const struct mail_head *h, const struct mail_event *e, st
 	mail_build_amount(e->balance_micros, h->locale, amount, sizeof(amount));
 	snprintf(buf, sizeof(buf), "%s %s", amount, h->currency);
 	row_add(c, label(L_BALANCE_NOW, h->locale), strdup(buf));
-	json_t *data = json_loads(e->data != NULL ? e->data : "{}", 0, &jerr);
+	c->data = json_loads(e->data != NULL ? e->data : "{}", 0, &jerr);
 	const char *key;
 	json_t *v;
-	if (json_is_object(data)) {
-		json_object_foreach(data, key, v)
+	if (json_is_object(c->data)) {
+		json_object_foreach(c->data, key, v)
 			row_add(c, field_label(key, h->locale), value_text(key, v, h));
 	}
-	json_decref(data);
 	rfc3339(e->created_at, when, sizeof(when));
 	snprintf(buf, sizeof(buf), "%s #%" PRId64 ", %s", e->type, e->id, when);
 	row_add(c, label(L_EVENT, h->locale), strdup(buf));
@@ -340,6 +344,7 @@ static void content_free(struct mail_content *c)
 	for (int i = 0; i < c->nrows; i++)
 		free(c->value[i]);
 	free(c->link);
+	json_decref(c->data);
 }
 
 static char *plain_text(const struct mail_head *h, const struct mail_content *c)

@@ -246,6 +246,21 @@ static void pieces(void)
 	ok(m != NULL && strstr(m, "Subject: Alert threshold crossed on account u1\r\n") && strstr(m, "micros: 5"),
 	   "alert.threshold's subject; an unknown field by its key");
 	free(m);
+	/* An id with a line break in it (the API refuses one; the builder
+	 * holds anyway) or bytes that are not UTF-8: encoded, never a header. */
+	e.account = "u1\r\nBcc: eve@example.com";
+	m = mail_build(&h, &e);
+	ok(m != NULL && strstr(m, "\r\nBcc:") == NULL && strstr(m, "Subject: =?UTF-8?B?") != NULL,
+	   "a control character in the subject: encoded");
+	free(m);
+	char odd[200];
+	memset(odd, 0x9f, sizeof(odd) - 1);
+	odd[sizeof(odd) - 1] = '\0';
+	e.account = odd;
+	m = mail_build(&h, &e);
+	ok(m != NULL && lines_ok(m, 76), "bytes that are not UTF-8: cut anywhere, lines short");
+	free(m);
+	e.account = "u1";
 	e.type = "referral.rewarded";
 	e.data = "not json";
 	m = mail_build(&h, &e);
