@@ -317,12 +317,17 @@ static void fill(char *out, size_t cap, const char *sentence, const char *accoun
 static void content_of(const struct mail_head *h, const struct mail_event *e, struct mail_content *c)
 {
 	const struct mail_words *w = words_of(e->type, h->locale);
-	char buf[160], amount[48], when[32];
+	char buf[160], amount[48], when[32], account[LIMIT_ACCOUNT_ID_BYTES + 1];
 	json_error_t jerr;
 	memset(c, 0, sizeof(*c));
-	fill(c->subject, sizeof(c->subject), w->subject, e->account);
-	fill(c->lead, sizeof(c->lead), w->lead, e->account);
-	row_add(c, label(L_ACCOUNT, h->locale), strdup(e->account));
+	/* The id as text: a control character (none passes the API) a space. */
+	snprintf(account, sizeof(account), "%s", e->account);
+	for (char *p = account; *p != '\0'; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = ' ';
+	fill(c->subject, sizeof(c->subject), w->subject, account);
+	fill(c->lead, sizeof(c->lead), w->lead, account);
+	row_add(c, label(L_ACCOUNT, h->locale), strdup(account));
 	mail_build_amount(e->balance_micros, h->locale, amount, sizeof(amount));
 	snprintf(buf, sizeof(buf), "%s %s", amount, h->currency);
 	row_add(c, label(L_BALANCE_NOW, h->locale), strdup(buf));
