@@ -108,7 +108,8 @@ size_t config_describe(const struct config_module *const modules[CONFIG_MODULES]
 	const struct config_key *k = i < plain ? key_at(modules, i, &slot) : named_key_at(modules, i - plain, &t);
 	if (k != NULL)
 		*d = (struct cfg_doc){t != NULL ? t->doc_section : k->section, k->key, k->def, k->choices, k->env,
-				      k->type == CONFIG_INT, k->type == CONFIG_SECRET, k->min, k->max};
+				      k->type == CONFIG_INT, k->type == CONFIG_SECRET || k->type == CONFIG_SECRET_LINES,
+				      k->min, k->max};
 	return n;
 }
 
@@ -169,7 +170,7 @@ static int set_value(void *base, const struct config_key *k, const char *v, cons
 	const char *why = k->valid != NULL ? k->valid(v) : NULL;
 	if (why != NULL)
 		return config_fail(err, errcap, "%s: %s.%s %s", where, k->section, k->key, why);
-	if (k->type == CONFIG_LINES && *str_slot(base, k) != NULL && (*str_slot(base, k))[0] != '\0' && v[0] != '\0') {
+	if (k->type == CONFIG_SECRET_LINES && *str_slot(base, k) != NULL && (*str_slot(base, k))[0] != '\0' && v[0] != '\0') {
 		/* One more line (a default is "" or one line). */
 		size_t had = strlen(*str_slot(base, k)), n = strlen(v);
 		char *more = realloc(*str_slot(base, k), had + n + 2);
@@ -180,8 +181,8 @@ static int set_value(void *base, const struct config_key *k, const char *v, cons
 		*str_slot(base, k) = more;
 		return 0;
 	}
-	char *dup = k->type == CONFIG_LINES && v[0] != '\0' ? malloc(strlen(v) + 2) : strdup(v);
-	if (dup != NULL && k->type == CONFIG_LINES && v[0] != '\0')
+	char *dup = k->type == CONFIG_SECRET_LINES && v[0] != '\0' ? malloc(strlen(v) + 2) : strdup(v);
+	if (dup != NULL && k->type == CONFIG_SECRET_LINES && v[0] != '\0')
 		snprintf(dup, strlen(v) + 2, "%s\n", v);
 	if (dup == NULL)
 		return config_fail(err, errcap, "out of memory");
@@ -583,12 +584,13 @@ static const struct config_key *secret_set(struct cfg *c)
 	const struct config_key *k;
 	size_t slot;
 	for (size_t i = 0; (k = key_at(c->modules, i, &slot)) != NULL; i++)
-		if (k->type == CONFIG_SECRET && (*str_slot(base_of(c, slot), k))[0] != '\0')
+		if ((k->type == CONFIG_SECRET || k->type == CONFIG_SECRET_LINES) && (*str_slot(base_of(c, slot), k))[0] != '\0')
 			return k;
 	for (size_t j = 0; j < c->nnamed; j++) {
 		const struct config_named *t = c->modules[c->named[j].slot]->named;
 		for (size_t i = 0; i < t->nkeys; i++)
-			if (t->keys[i].type == CONFIG_SECRET && (*str_slot(c->named[j].block, &t->keys[i]))[0] != '\0')
+			if ((t->keys[i].type == CONFIG_SECRET || t->keys[i].type == CONFIG_SECRET_LINES) &&
+			    (*str_slot(c->named[j].block, &t->keys[i]))[0] != '\0')
 				return &t->keys[i];
 	}
 	return NULL;

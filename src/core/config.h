@@ -26,10 +26,11 @@
 #endif
 
 /* A key's type: text, an integer from min to max, one of choices, a
- * secret (text a file others may read must not hold), or lines (text
- * that each `key = value` of the key adds one "\n"-ended line to, as
- * a provider's headers; the environment's value is one line). */
-enum config_type { CONFIG_STR, CONFIG_INT, CONFIG_ENUM, CONFIG_SECRET, CONFIG_LINES };
+ * secret (text a file others may read must not hold), or secret lines
+ * (text that each `key = value` of the key adds one "\n"-ended line to,
+ * as a provider's headers, which may carry a credential: a secret too;
+ * the environment's value is one line). */
+enum config_type { CONFIG_STR, CONFIG_INT, CONFIG_ENUM, CONFIG_SECRET, CONFIG_SECRET_LINES };
 
 /* One key of a config table: core's (config.c, offsets in struct cfg) or
  * a module's (beside its code, offsets in the module's struct). */

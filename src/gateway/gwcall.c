@@ -81,6 +81,8 @@ struct gwcall {
 	const char *headers[8 + LIMIT_GATEWAY_PROVIDER_HEADERS];
 	char *upstream_body;		/* NULL: the client's body as it came */
 	int attempt;			/* the try: job->providers' index */
+	const char *body_model;		/* the model upstream_body names (the config's string), NULL: none built */
+	size_t upstream_len;
 };
 
 /* The provider this try calls. */
@@ -289,12 +291,21 @@ static int prepare(struct gwcall *c)
 {
 	struct gw_job *job = c->job;
 	const struct gwconfig_provider *p = provider(c);
-	size_t len = 0;
-	free(c->upstream_body);
-	c->upstream_body = gwshape_upstream_body(job->route, job->body, job->body_len, &job->ask, job->cap,
-						 gwconfig_upstream_model(p, job->ask.model), &len);
-	if (c->upstream_body == NULL && len == (size_t)-1)
-		return -1;
+	const char *model = gwconfig_upstream_model(p, job->ask.model);
+	size_t len = c->upstream_len;
+	/* A try after the first builds the body again only when its provider
+	 * names the model otherwise (the loop parses no body it can spare). */
+	if (c->body_model == NULL || strcmp(c->body_model, model) != 0) {
+		free(c->upstream_body);
+		c->upstream_body = gwshape_upstream_body(job->route, job->body, job->body_len, &job->ask, job->cap, model,
+							 &len);
+		if (c->upstream_body == NULL && len == (size_t)-1) {
+			c->body_model = NULL;
+			return -1;
+		}
+		c->body_model = model;
+		c->upstream_len = len;
+	}
 	url_of(c, c->url, sizeof(c->url));
 	if (headers_of(c, &c->lines, c->headers, sizeof(c->headers) / sizeof(c->headers[0])) < 0)
 		return -1;
@@ -674,7 +685,11 @@ const struct provider_call *gwcall_retry(struct gwcall *c, enum provider_result 
 	gwshape_stream_free(&c->stream);
 	gwshape_stream_init(&c->stream, c->job->route, c->job->ask.usage_asked);
 	c->attempt++;
-	return prepare(c) == 0 ? &c->pc : NULL;
+	if (prepare(c) != 0) {
+		c->attempt--;	/* out of memory: the call ends as the last try did */
+		return NULL;
+	}
+	return &c->pc;
 }
 
 struct gwcall *gwcall_new(struct gw_job *job, const struct gw_edge *edge)
@@ -687,7 +702,10 @@ struct gwcall *gwcall_new(struct gw_job *job, const struct gw_edge *edge)
 	c->kind = job->route->kind;
 	dynbuf_init(&c->whole, LIMIT_GATEWAY_ANSWER_BYTES);
 	dynbuf_init(&c->head, LIMIT_PROVIDER_HEADER_BYTES);
-	dynbuf_init(&c->lines, 16 * (LIMIT_GATEWAY_HEADER_BYTES + 64));
+	/* The kind's few lines (its credential, the forwarded headers) and
+	 * the provider's configured ones, each at most a header's bytes. */
+	dynbuf_init(&c->lines, (8 + LIMIT_GATEWAY_PROVIDER_HEADERS) * (LIMIT_GATEWAY_HEADER_BYTES + 64) +
+		    LIMIT_PROVIDER_KEY_BYTES);
 	gwshape_stream_init(&c->stream, job->route, job->ask.usage_asked);
 	c->prepared = prepare(c) == 0;
 	return c;

@@ -63,7 +63,7 @@ static const struct config_key section_keys[] = {
 	{"provider", "kind", CONFIG_STR, SOFF(kind), 0, 0, "openai", NULL, NULL, kind_valid},
 	{"provider", "base_url", CONFIG_STR, SOFF(base_url), 0, 0, "", NULL, NULL, NULL},
 	{"provider", "api_key", CONFIG_SECRET, SOFF(api_key), 0, 0, "", NULL, NULL, NULL},
-	{"provider", "headers", CONFIG_LINES, SOFF(headers), 0, 0, "", NULL, NULL, header_valid},
+	{"provider", "headers", CONFIG_SECRET_LINES, SOFF(headers), 0, 0, "", NULL, NULL, header_valid},
 	{"provider", "allow_http", CONFIG_ENUM, SOFF(allow_http), 0, 0, "false", "true|false", NULL, NULL},
 	{"provider", "models", CONFIG_STR, SOFF(models), 0, 0, "", NULL, NULL, NULL},
 };
@@ -145,10 +145,12 @@ static int models_parse(struct gwconfig_provider *p, const char *list, char *err
 		}
 		while (n > 0 && isspace((unsigned char)item[n - 1]))
 			n--;
+		if (n == 1 && item[0] == '*')
+			return config_fail(err, errcap, "[provider %s] models: * is alone or not at all", p->name);
 		if (n > 0 && model_add(p, item, n, err, errcap) != 0)
 			return -1;
 	}
-	return 0;
+	return p->nmodels > 0 ? 0 : config_fail(err, errcap, "[provider %s] models names no model", p->name);
 }
 
 /* ---- the providers ---- */
@@ -175,6 +177,12 @@ static int section_add(struct gwconfig *g, const char *name, const struct gwconf
 	p->headers = s->headers;
 	p->allow_http = strcmp(s->allow_http, "true") == 0;
 	p->index = g->nproviders++;
+	size_t lines = 0;
+	for (const char *c = p->headers; *c != '\0'; c++)
+		lines += *c == '\n';
+	if (lines > LIMIT_GATEWAY_PROVIDER_HEADERS)
+		return config_fail(err, errcap, "[provider %s] headers: %zu lines, at most %d", name, lines,
+				   LIMIT_GATEWAY_PROVIDER_HEADERS);
 	return base_url_ok(p, err, errcap) != 0 || models_parse(p, s->models, err, errcap) != 0 ? -1 : 0;
 }
 

@@ -412,6 +412,26 @@ static int model_allowed(const struct api_ctx *ctx, const char *model, struct re
 	return -1;
 }
 
+/* A free route's payer (count_tokens): nothing is held, but the account
+ * named must exist and be active, as a held call's must (a guard key
+ * bound to none names it): 0, or -1 with rs filled. */
+static int free_account(struct api_ctx *ctx, const struct gw_job *job, struct response *rs)
+{
+	struct ledger_account_view *v = malloc(sizeof(*v));
+	if (v == NULL) {
+		api_error(rs, CD_E_INTERNAL, NULL, "out of memory");
+		return -1;
+	}
+	enum cd_err rc = ledger_account_get(ctx->lg, job->account, v);
+	int active = rc == CD_OK && strcmp(v->status, "active") == 0;
+	free(v);
+	if (rc != CD_OK)
+		api_fail(rs, rc, "account");
+	else if (!active)
+		api_error(rs, CD_E_SUSPENDED, "account", "the account is not active");
+	return rc == CD_OK && active ? 0 : -1;
+}
+
 static void gw_call(struct api_ctx *ctx, const struct request *rq, struct response *rs,
 		    const struct gwkind_route *route)
 {
@@ -435,7 +455,7 @@ static void gw_call(struct api_ctx *ctx, const struct request *rq, struct respon
 			  job->ask.unpriced);
 	else if (model_allowed(ctx, job->ask.model, rs) != 0 || payer(ctx, rq, job, rs) != 0 ||
 		 providers(ctx, rq, job, rs) != 0 || forwarded(rq, job, rs) != 0 ||
-		 (!route->free && hold_of(ctx, job, &r, rs) != 0))
+		 (route->free ? free_account(ctx, job, rs) != 0 : hold_of(ctx, job, &r, rs) != 0))
 		;
 	else if (admit(ctx, rq, job, rs) != 0)
 		;

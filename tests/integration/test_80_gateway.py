@@ -49,8 +49,9 @@ def import_prices(prices, *flags):
 
 # ---- the fake provider ----
 
-def provider(method, path, body=None):
-    u = urllib.parse.urlsplit(ENV["CREDITD_PROVIDER_URL"])
+def provider(method, path, body=None, port=None):
+    """A control call of the stack's fake provider (or of one on port)."""
+    u = urllib.parse.urlsplit(ENV["CREDITD_PROVIDER_URL"] if port is None else "http://127.0.0.1:%d" % port)
     c = http.client.HTTPConnection(u.hostname, u.port, timeout=10)
     c.request(method, path, body=json.dumps(body) if body is not None else None,
               headers={"Content-Type": "application/json"})

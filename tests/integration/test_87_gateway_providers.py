@@ -10,7 +10,6 @@ its hold when every provider fails; count_tokens is forwarded free. Raw
 HTTP and the official SDKs, streamed and not. The nginx-side creditd is
 restarted with the sections appended (test_82's way) and started again as
 the stack has it."""
-import http.client
 import json
 import os
 import re
@@ -19,8 +18,8 @@ import socket
 import sys
 
 import stack
-from lib import ENV, api, check, eq, key, new_account, sql, verify, wait_until
-from test_80_gateway import body_chat, call, chat, cost, import_prices, messages, state
+from lib import ENV, api, check, eq, new_account, sql, verify, wait_until
+from test_80_gateway import body_chat, call, chat, cost, import_prices, messages, provider, state
 from test_81_gateway_sdks import sdk
 
 PRICES = """margin,10500
@@ -43,13 +42,7 @@ class Fake:
         self.port = int(open(pf).read().strip())
 
     def ctl(self, method, path, body=None):
-        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
-        c.request(method, path, body=json.dumps(body) if body is not None else None,
-                  headers={"Content-Type": "application/json"})
-        r = c.getresponse()
-        data = json.loads(r.read() or b"null")
-        c.close()
-        return data
+        return provider(method, path, body, port=self.port)
 
     def mode(self, **m):
         self.ctl("POST", "/_mode", dict({"mode": "ok"}, **m))
@@ -319,6 +312,14 @@ def test_count_tokens_is_forwarded_free():
     eq(state(acct), before, "still nothing charged")
     r = call("/anthropic/v1/messages/count_tokens", body, headers=h, auth=None)
     eq(r.status, 401, "a creditd key is still needed")
+    r = call("/anthropic/v1/messages/count_tokens", body,
+             headers=dict(h, **{"Creditd-Account": "no-such-account-87"}))
+    eq((r.status, r.json["type"]), (404, "error"), "an account that does not exist: 404 in Anthropic's shape")
+    api("PATCH", "/v1/accounts/" + acct, {"status": "suspended"}, auth="admin")
+    n = len(flaky.received())
+    r = call("/anthropic/v1/messages/count_tokens", body, headers=h)
+    eq(r.status, 403, "a suspended account's calls are refused, free ones too")
+    eq(len(flaky.received()), n, "nothing forwarded")
 
 
 def test_the_tries_are_counted_by_provider_and_outcome():

@@ -123,6 +123,12 @@ static void bad_sections_are_refused(void)
 	refused("[provider x]\nbase_url = https://a\nmodels = a\nheaders = nocolon\n", "one header", "a header without ':'");
 	refused("[provider x]\nbase_url = https://a\nmodels = a\ncolour = blue\n", "unknown key 'colour' in [provider x]",
 		"an unknown key");
+	refused("[provider x]\nbase_url = https://a\nmodels = a, *\n", "* is alone", "* in a list");
+	refused("[provider x]\nbase_url = https://a\nmodels = , ,\n", "names no model", "commas alone");
+	char many[2048] = "[provider x]\nbase_url = https://a\nmodels = a\n";
+	for (int i = 0; i < 17; i++)
+		snprintf(many + strlen(many), sizeof(many) - strlen(many), "headers = X-H%d: v\n", i);
+	refused(many, "17 lines, at most 16", "17 headers");
 	ok(load("[provider x]\nbase_url = http://[::1]:8000/v1\nmodels = a\n") == 0, "loopback http needs no flag: %s", err);
 	ok(load("[provider x-1_y]\nbase_url = https://a\nmodels = a, b = c , d\n") == 0 && named("x-1_y")->nmodels == 3 &&
 	   strcmp(gwconfig_upstream_model(named("x-1_y"), "b"), "c") == 0, "spaces around names and '=' trimmed: %s", err);
@@ -146,6 +152,17 @@ static void a_section_s_key_is_a_secret(void)
 	chmod(path, 0600);
 	ok(config_load(path, test_modules, &c, err, sizeof(err)) == 0, "0600 passes: %s", err);
 	unlink(path);
+	/* Headers may carry a credential (an api-key header): a secret too. */
+	char path2[] = "/tmp/test_gwconfig_XXXXXX";
+	const char text2[] = "[provider x]\nbase_url = https://a\nheaders = api-key: s3cret\nmodels = a\n";
+	fd = mkstemp(path2);
+	ok(fd >= 0 && write(fd, text2, sizeof(text2) - 1) == (ssize_t)(sizeof(text2) - 1), "file written");
+	close(fd);
+	chmod(path2, 0644);
+	config_free(&c);
+	ok(config_load(path2, test_modules, &c, err, sizeof(err)) != 0 && strstr(err, "provider.headers") != NULL,
+	   "headers in a file others may read refused: %s", err);
+	unlink(path2);
 }
 
 int main(void)
