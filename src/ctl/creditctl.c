@@ -508,16 +508,18 @@ static int cmd_events(struct store *lg, int argc, char **argv)
 	static const char *const known[] = {"--state", "--after", "--limit", NULL};
 	if (argc == 4 && strcmp(argv[2], "retry") == 0) {
 		int64_t id = 0;
-		int count = 0;
+		int count[2] = {0, 0};
 		if (strcmp(argv[3], "--failed") != 0 && (ctl_common_parse_i64(argv[3], &id) != 0 || id <= 0)) {
 			usage(stderr);
 			return 2;
 		}
-		enum cd_err rc = ledger_events_retry(lg, id, &count);
+		enum cd_err rc = ledger_events_retry(lg, id, count);
 		if (rc != CD_OK)
 			return ctl_common_fail(lg, rc, "events retry");
-		fprintf(stderr, "%d event(s) to be sent again\n", count);
-		return id > 0 && count == 0 ? 1 : 0;
+		fprintf(stderr, "%d event(s) to be sent again\n", count[0]);
+		if (count[1] > 0)
+			fprintf(stderr, "%d mail(s) to be sent again\n", count[1]);
+		return id > 0 && count[0] + count[1] == 0 ? 1 : 0;
 	}
 	if (argc < 3 || strcmp(argv[2], "list") != 0 || !ctl_common_opts_known(argc, argv, 3, known)) {
 		usage(stderr);

@@ -291,9 +291,10 @@ enum cd_err ledger_mail_sent(struct store *lg, int64_t event_id, int ok, const c
  * LIMIT_OUTBOX_COUNT_ROWS) and publishes the figure (metrics_mail_pending):
  * the background thread calls it once a sweep. */
 enum cd_err ledger_mails_count(struct store *lg);
-/* Sends the event again (id), or every undelivered one (id 0), from now;
- * *count: how many. */
-enum cd_err ledger_events_retry(struct store *lg, int64_t id, int *count);
+/* Sends the event again (id), or every undelivered one (id 0), from now,
+ * and its mail (every mail) left failed; count: how many events to push,
+ * how many mails. */
+enum cd_err ledger_events_retry(struct store *lg, int64_t id, int count[2]);
 /* Off-session charges (recharge.c sends them): an auto-recharge or a
  * pay-as-you-go collection due to be sent, leased for lease_seconds, with
  * what the PaymentIntent needs; or one sent whose PaymentIntent has had

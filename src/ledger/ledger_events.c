@@ -395,18 +395,26 @@ static enum cd_err retry_tx(struct store *lg, int64_t id, int *count)
 	static const char one[] = "UPDATE events SET state = 'pending', next_attempt_at = ? "
 				  "WHERE id = ? AND state <> 'delivered'";
 	static const char all[] = "UPDATE events SET state = 'pending', next_attempt_at = ? WHERE state = 'failed'";
+	/* Its mail too (alerts by email), when it was given up. */
+	static const char mail_one[] = "UPDATE event_mails SET state = 'pending', next_at = ? WHERE event_id = ? "
+				       "AND state = 'failed'";
+	static const char mail_all[] = "UPDATE event_mails SET state = 'pending', next_at = ? WHERE state = 'failed'";
 	int e;
 	struct dbstmt *s = id > 0 ? store_exec(lg, one, &e, "ii", lg->now, id) : store_exec(lg, all, &e, "i", lg->now);
 	if (s == NULL)
 		return store_err(lg, e, "event retry");
-	*count = (int)store_affected(s);
+	count[0] = (int)store_affected(s);
+	s = id > 0 ? store_exec(lg, mail_one, &e, "ii", lg->now, id) : store_exec(lg, mail_all, &e, "i", lg->now);
+	if (s == NULL)
+		return store_err(lg, e, "mail retry");
+	count[1] = (int)store_affected(s);
 	return CD_OK;
 }
 
-enum cd_err ledger_events_retry(struct store *lg, int64_t id, int *count)
+enum cd_err ledger_events_retry(struct store *lg, int64_t id, int count[2])
 {
 	struct store_tx t;
-	*count = 0;
+	count[0] = count[1] = 0;
 	for (store_tx_init(lg, &t); store_tx_next(lg, &t);)
 		store_tx_end(lg, &t, retry_tx(lg, id, count));
 	return t.rc;

@@ -4,7 +4,8 @@ only; no mail leaves the machine), each event of a type [email] events
 names, on an account with an email, is mailed to it from the outbox: an
 RFC 5322 message (parsed with Python's email package, strict policy) with
 Date, From, To, a Subject of its type, a Message-ID of its event that a
-resend after a 451 keeps, text and HTML parts in English or French with
+resend after a 451 keeps (and `creditctl events retry` after it was given
+up), text and HTML parts in English or French with
 the account, the event's figures, its balance and the top-up link; the
 HTML rendered in headless chromium (a screenshot in tests/browser/output/).
 One mail per event with two creditd processes mailing from one outbox;
@@ -427,6 +428,36 @@ def test_a_server_refusing_mails_is_counted_and_pages():
         eq(p.returncode, 0, "CreditdMailFailing fires on what creditd counted: %s%s" % (p.stdout, p.stderr))
         p = mail_failing_fires(2, False)
         eq(p.returncode, 0, "two in an hour do not page: %s%s" % (p.stdout, p.stderr))
+    finally:
+        sink.close()
+        restart_without_mail()
+
+
+def test_a_mail_given_up_is_listed_failed_and_sent_again_by_events_retry():
+    sink = Sink()
+    try:
+        restart_with_mail(sink.port)
+        to = addr()
+        acct = new_account("mailretry", email=to)
+        with sink.lock:
+            sink.plan[to] = ["451"] * 100
+        ev = low_event(acct)
+        check(wait_until(lambda: (mail_row(ev) or ["", "0"])[1] != "0", timeout=20), "a first attempt refused")
+        # Past its retry window, the next failure leaves it unsent.
+        sql("UPDATE event_mails SET created_at = created_at - 2 * 3600, next_at = 0 WHERE event_id = %d" % ev)
+        check(wait_until(lambda: mail_row(ev)[0] == "failed", timeout=20), "given up: %r" % (mail_row(ev),))
+        check("451" in mail_row(ev)[2], "its last error is the server's reply: %r" % (mail_row(ev),))
+        line = creditctl("events", "list", "--after", str(ev - 1), "--limit", "1").stdout.splitlines()[0]
+        check("\tmail=failed\t" in line and "451" in line, "listed as failed with its error: %r" % line)
+        with sink.lock:
+            sink.plan[to] = []
+        p = creditctl("events", "retry", str(ev))
+        eq(p.returncode, 0, "retry")
+        check("1 mail(s) to be sent again" in p.stderr, "the mail counted: %r" % p.stderr)
+        check(wait_until(lambda: mail_row(ev)[0] == "sent", timeout=20), "sent again: %r" % (mail_row(ev),))
+        eq([code for _, code in sink.raw_to(to)][-1], 250, "taken")
+        ids = set(parse(r)["Message-ID"] for r, _ in sink.raw_to(to))
+        eq(ids, {"<creditd.event.%d@creditd.test>" % ev}, "one Message-ID over every attempt")
     finally:
         sink.close()
         restart_without_mail()
