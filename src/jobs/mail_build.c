@@ -75,7 +75,7 @@ static const char *const field_words[][3] = {
 	{"kind", "Kind", "Type"},
 	{"pct", "Percent", "Pourcentage"},
 	{"member", "Member", "Membre"},
-	{"recharge_id", "Recharge", "Rechargement"},
+	{"recharge_id", "Recharge id", "N° de rechargement"},
 };
 
 static int french(const char *locale)
