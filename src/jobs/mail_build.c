@@ -74,6 +74,7 @@ static const char *const field_words[][3] = {
 	{"limit", "Limit", "Limite"},
 	{"kind", "Kind", "Type"},
 	{"pct", "Percent", "Pourcentage"},
+	{"micros", "Threshold", "Seuil"},
 	{"member", "Member", "Membre"},
 	{"recharge_id", "Recharge id", "N° de rechargement"},
 };
@@ -135,9 +136,14 @@ static char *value_text(const char *key, json_t *v, const struct mail_head *h)
 {
 	char buf[96];
 	char *text = NULL;
-	if (json_is_integer(v) && (ends_with(key, "_micros") || ends_with(key, "_cents"))) {
+	/* alert.threshold's own: a threshold in micros, or a percentage. */
+	int micros = ends_with(key, "_micros") || strcmp(key, "micros") == 0;
+	if (json_is_integer(v) && strcmp(key, "pct") == 0) {
+		snprintf(buf, sizeof(buf), "%" PRId64 " %%", (int64_t)json_integer_value(v));
+		text = strdup(buf);
+	} else if (json_is_integer(v) && (micros || ends_with(key, "_cents"))) {
 		char amount[48];
-		if (ends_with(key, "_micros"))
+		if (micros)
 			mail_build_amount((int64_t)json_integer_value(v), h->locale, amount, sizeof(amount));
 		else
 			cents_text((int64_t)json_integer_value(v), h->locale, amount, sizeof(amount));

@@ -242,10 +242,12 @@ static void pieces(void)
 	is_str(buf, "<creditd.event.9@b.example>", "the Message-ID");
 	/* Another type, known or not, has words of its own or general ones. */
 	struct mail_head h = {"a@example.com", "b@example.com", "en", "", "credits", 0};
-	struct mail_event e = {1, 0, "alert.threshold", "u1", "{\"kind\":\"balance_below\",\"micros\":5}", 0};
+	struct mail_event e = {1, 0, "alert.threshold", "u1",
+			       "{\"kind\":\"balance_below\",\"micros\":5000000,\"pct\":80,\"new_field\":\"x\"}", 0};
 	char *m = mail_build(&h, &e);
-	ok(m != NULL && strstr(m, "Subject: Alert threshold crossed on account u1\r\n") && strstr(m, "micros: 5"),
-	   "alert.threshold's subject; an unknown field by its key");
+	ok(m != NULL && strstr(m, "Subject: Alert threshold crossed on account u1\r\n") &&
+	   strstr(m, "Threshold: 5.00 credits\r\n") && strstr(m, "Percent: 80 %\r\n") && strstr(m, "new_field: x\r\n"),
+	   "alert.threshold's subject and figures; an unknown field by its key");
 	free(m);
 	/* An id with a line break in it (the API refuses one; the builder
 	 * holds anyway) or bytes that are not UTF-8: encoded, never a header. */
