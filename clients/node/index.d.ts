@@ -80,6 +80,8 @@ export interface Account {
   period_start?: string | null;
   period_end?: string | null;
   grants: Grant[];
+  /** Where the account's alerts are mailed ([email] smtp_url); null when none. */
+  email?: string | null;
   [field: string]: unknown;
 }
 
@@ -263,6 +265,8 @@ export interface AccountFields extends WriteOptions {
   referralCode?: string | null;
   status?: 'active' | 'suspended' | 'closed';
   autoRecharge?: { thresholdMicros: Int; amountCents: Int } | null;
+  /** Where the account's alerts are mailed; null removes it. */
+  email?: string | null;
   [field: string]: unknown;
 }
 

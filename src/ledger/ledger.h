@@ -185,6 +185,7 @@ struct account_new {
 	int64_t requests_per_minute;	/* -1: none */
 	int64_t tokens_per_minute;	/* -1: none */
 	const char *referral_code;	/* NULL: none; else another account's code, which refers this one */
+	const char *email;		/* NULL: none (alerts by email; checked by the caller: mailaddr_ok) */
 };
 /* 201 on creation (with the signup bonus), 200 for the same settings
  * again (compared by a hash of them with defaults filled in, made here
@@ -214,6 +215,8 @@ struct account_patch {
 	int set_recharge;
 	int64_t recharge_threshold_micros;	/* -1: auto-recharge off */
 	int64_t recharge_amount_cents;
+	int set_email;
+	const char *email;		/* NULL with set_email: remove */
 };
 enum cd_err ledger_account_patch(struct store *lg, const struct ledger_call *call, const struct account_patch *p,
 				 struct ledger_result *res);
@@ -252,6 +255,11 @@ struct ledger_event_row {
 	char type[LEDGER_TEXT_BYTES(32)];
 	char state[16];					/* pending|delivered|failed */
 	char last_error[LEDGER_TEXT_BYTES(255)];	/* "": none */
+	/* Its mail (event_mails, sql/050): state "" when it is not mailed,
+	 * else pending|sent|failed|dropped, with the same figures. */
+	char mail_state[16];
+	int64_t mail_attempts, mail_next_at, mail_delivered_at;	/* -1: none */
+	char mail_error[LEDGER_TEXT_BYTES(255)];	/* "": none */
 };
 /* Events with an id above after, oldest first, at most cap, copied into
  * the caller's rows[0..*n); state (pending|delivered|failed) or NULL for
@@ -259,9 +267,39 @@ struct ledger_event_row {
  * last id it got skips none. */
 enum cd_err ledger_events_list(struct store *lg, const char *state, int64_t after, struct ledger_event_row *rows,
 			       int cap, int *n);
-/* Sends the event again (id), or every undelivered one (id 0), from now;
- * *count: how many. */
-enum cd_err ledger_events_retry(struct store *lg, int64_t id, int *count);
+/* Alerts by email (DESIGN §14; mail.c sends them). The mailer reads the
+ * outbox past its cursor (mail_cursor, one row, locked while it moves)
+ * and makes a mail row (event_mails) for each event of a type in `types`
+ * ("a,b,c") whose account has an email and that is younger than
+ * retry_seconds, at most LIMIT_MAIL_SCAN_EVENTS events a call; *scanned:
+ * how many events it looked at (the cursor moved past them), *added: the
+ * mails made. */
+enum cd_err ledger_mails_enqueue(struct store *lg, const char *types, int64_t retry_seconds, int *scanned, int *added);
+/* A mail claimed for sending, due now, leased for lease_seconds so that
+ * another process does not send it at the same time; what it is made of,
+ * read now (the account's email and balance as they stand). data: the
+ * event's data (malloc'd). A mail whose account has no email any more, or
+ * whose event is gone, is dropped instead (state dropped). */
+struct ledger_mail {
+	int64_t event_id, attempts, created_at, balance_micros;
+	char type[LEDGER_TEXT_BYTES(32)];
+	char account[LEDGER_ID_MAX + 1];
+	char email[LIMIT_EMAIL_BYTES + 1];
+	char *data;
+};
+enum cd_err ledger_mails_claim(struct store *lg, struct ledger_mail *out, int max, int64_t lease_seconds, int *n);
+/* What the sending found: sent (ok), else a failed attempt with its error,
+ * retried after an exponential backoff until retry_seconds after the event
+ * was made, then left unsent (state failed). */
+enum cd_err ledger_mail_sent(struct store *lg, int64_t event_id, int ok, const char *error, int64_t retry_seconds);
+/* Counts the mails not sent yet (state pending, at most
+ * LIMIT_OUTBOX_COUNT_ROWS) and publishes the figure (metrics_mail_pending):
+ * the background thread calls it once a sweep. */
+enum cd_err ledger_mails_count(struct store *lg);
+/* Sends the event again (id), or every undelivered one (id 0), from now,
+ * and its mail (every mail) left failed; count: how many events to push,
+ * how many mails. */
+enum cd_err ledger_events_retry(struct store *lg, int64_t id, int count[2]);
 /* Off-session charges (recharge.c sends them): an auto-recharge or a
  * pay-as-you-go collection due to be sent, leased for lease_seconds, with
  * what the PaymentIntent needs; or one sent whose PaymentIntent has had

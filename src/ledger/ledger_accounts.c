@@ -31,7 +31,7 @@ static const char SQL_ACCT_SEEN[] = "SELECT 1 FROM accounts WHERE ext_id = ?";
  * defaults filled in, hashed (for the API and creditctl alike). */
 static void create_hash(const struct account_new *n, unsigned char hash[32])
 {
-	char canon[256];
+	char canon[256 + LIMIT_EMAIL_BYTES];
 	int len = snprintf(canon, sizeof(canon), "%s|%" PRId64 "|%" PRId64 "|%" PRId64 "|%s", n->kind,
 			   n->overdraft_limit_micros, n->monthly_limit_micros, n->low_balance_micros, n->plan ? n->plan : "");
 	/* Only when set: accounts made before daily limits keep their hash. */
@@ -49,6 +49,9 @@ static void create_hash(const struct account_new *n, unsigned char hash[32])
 		for (int i = at; i < len && (size_t)i < sizeof(canon) - 1; i++)
 			canon[i] = (char)tolower((unsigned char)canon[i]);
 	}
+	/* And for an email (alerts by email, sql/050). */
+	if (n->email != NULL && len > 0 && (size_t)len < sizeof(canon))
+		snprintf(canon + len, sizeof(canon) - (size_t)len, "|e%s", n->email);
 	keys_sha256(canon, strlen(canon), hash);
 }
 
@@ -78,6 +81,12 @@ static enum cd_err account_exists(struct store *lg, const struct account_new *n,
 	done->kind = LEDGER_DONE_ACCOUNT_CREATE;
 	done->u.account.created = 0;
 	return ledger_rows_acct_view(lg, &a, &done->u.account.account);
+}
+
+/* An account's email (NULL: none). */
+static enum cd_err email_store(struct store *lg, int64_t id, const char *email)
+{
+	return store_do(lg, "UPDATE accounts SET email = ? WHERE id = ?", "account email", "si", email, id);
 }
 
 /* An account's rate limits (-1: none). */
@@ -140,6 +149,8 @@ static enum cd_err account_create_op(struct store *lg, const struct account_new 
 		rc = rate_limits_store(lg, id, n->requests_per_minute, n->tokens_per_minute);
 	if (rc == CD_OK && referrer_id > 0)
 		rc = ledger_referrals_record(lg, id, referrer_id);
+	if (rc == CD_OK && n->email != NULL)
+		rc = email_store(lg, id, n->email);
 	if (rc == CD_OK)
 		rc = ledger_due_open_id(lg, id, &a);
 	/* Opening it credited its plan for this period (ledger_due_apply):
@@ -233,6 +244,8 @@ static enum cd_err patch_apply(struct store *lg, const struct account_patch *p, 
 	if (p->set_tpm)
 		a->rate.tpm = p->tokens_per_minute;
 	if ((p->set_rpm || p->set_tpm) && (rc = rate_limits_store(lg, a->id, a->rate.rpm, a->rate.tpm)) != CD_OK)
+		return rc;
+	if (p->set_email && (rc = email_store(lg, a->id, p->email)) != CD_OK)
 		return rc;
 	if (p->set_recharge && p->recharge_threshold_micros >= 0 && !a->recharge_card)
 		return refusal_set(&lg->refusal, REFUSE_NO_CARD, a->ext_id, NULL);

@@ -124,6 +124,7 @@ struct ledger_account_view {
 	int64_t recharge_amount_cents;
 	int card_saved;
 	int64_t requests_per_minute, tokens_per_minute;	/* -1: none */
+	char email[LIMIT_EMAIL_BYTES + 1];	/* "": none (null) */
 	struct ledger_collection_view collection;
 	int64_t created_at;
 	int ngrants;

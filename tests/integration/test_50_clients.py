@@ -163,6 +163,14 @@ def test_python_accounts_and_not_found():
     eq((got["id"], got["balance_micros"], got["reserved_micros"]), (acct, created["balance_micros"], 0), "get")
     patched = c.patch_account(acct, monthly_limit_micros=cc.CLEAR, plan="pro", low_balance_micros=None)
     eq((patched["monthly_limit_micros"], patched["plan"]), (None, "pro"), "CLEAR sends null, None is left out")
+    eq(created["email"], None, "no email")
+    eq(c.patch_account(acct, email="ops@example.com")["email"], "ops@example.com", "an email set")
+    eq(reader().get_account(acct)["email"], "ops@example.com", "and shown")
+    eq(c.patch_account(acct, email=cc.CLEAR)["email"], None, "CLEAR removes it")
+    mailed = uid("cli")
+    eq(c.create_account(mailed, email="ann@example.org")["email"], "ann@example.org", "an email at creation")
+    e = raises(cc.InvalidRequest, c.patch_account, acct, email="Ann <ann@example.org>")
+    eq((e.status, e.param), (400, "email"), "a display name refused, naming email")
 
     e = raises(cc.NotFound, reader().get_account, uid("nobody"))
     eq((e.status, e.code, e.type), (404, "not_found", "not_found_error"), "404 fields")
@@ -642,13 +650,6 @@ def test_python_plans_promo_browser_tokens_and_events():
     t = app.browser_token(acct, ttl_seconds=120)
     check(t["token"] and t["expires_at"], "a browser token: %r" % t)
     raises(cc.Forbidden, reader().browser_token, acct)
-    ref = app.referral_code(acct)["code"]
-    eq(app.referral_code(acct)["code"], ref, "the referral code is stable")
-    raises(cc.Forbidden, reader().referral_code, acct)
-    referred = uid("cli-ref")
-    eq(c.create_account(referred, referral_code=ref.upper())["id"], referred, "created with the code (any case)")
-    e = raises(cc.InvalidRequest, c.create_account, uid("cli-ref"), referral_code="zzzzzzzzzz")
-    eq((e.status, e.param), (400, "referral_code"), "an unknown code names the field")
 
     mine = [ev for ev in c.iter_events(after=start, page_size=1) if ev["account"] == acct]
     eq([ev["type"] for ev in mine], ["promo.redeemed"], "the outbox, paged one by one from `after`")

@@ -215,6 +215,9 @@ def _check(transport):
     eq(out["created_again"], out["created"], "the same body again")
     eq(out["odd_get"]["id"], prefix + " a/b?c#d%é", "an id needing URL encoding")
     eq((out["patched"]["monthly_limit_micros"], out["patched"]["plan"]), (None, "pro"), "clear() sends null")
+    eq((out["emailed"]["email"], out["unemailed"]["email"]), ("ops@example.com", None), "an email set, cleared")
+    eq(out["email_created"]["email"], "ann@example.org", "an email at creation")
+    _refused(out["bad_email"], "InvalidRequest", 400, "invalid_request")
     eq(out["healthz"], {"status": "ok"}, "healthz")
     start = out["account_before"]["balance_micros"]
 

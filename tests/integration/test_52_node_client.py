@@ -397,6 +397,21 @@ out({ ids, first, events });
     check(all(i > after for i in ids), "only events after `after`")
 
 
+def test_node_account_email():
+    acct = uid("node")
+    got = node(r"""
+const created = await admin.createAccount(ARGS.acct, { email: 'ann@example.org' });
+const cleared = await admin.patchAccount(ARGS.acct, { email: null });
+const set = await admin.patchAccount(ARGS.acct, { email: 'ops@example.com' });
+const shown = await reader.getAccount(ARGS.acct);
+const bad = await caught(admin.patchAccount(ARGS.acct, { email: 'ops@example.com\r\nBcc: x@example.com' }));
+out({ created, cleared, set, shown, bad });
+""", acct=acct)
+    eq((got["created"]["email"], got["cleared"]["email"], got["set"]["email"], got["shown"]["email"]),
+       ("ann@example.org", None, "ops@example.com", "ops@example.com"), "email at creation, cleared by null, set")
+    eq((got["bad"]["cls"], got["bad"]["param"]), ("InvalidRequest", "email"), "a header in it refused")
+
+
 def test_node_app_routes_plans_topup_browser_token_referral_code():
     acct = funded(1_000_000)
     plan = "node-" + uid("p")[-8:]

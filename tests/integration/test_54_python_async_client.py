@@ -105,6 +105,12 @@ def test_async_refusals_are_the_vocabularys_classes():
             await admin.add_member(ws, "dan", monthly_cap_micros=1)
             await refused(cc.MemberCapReached, g.authorize(ws, uid("req"), model="gpt-4o", input_tokens=1000,
                                                            max_output_tokens=100, member="dan"))
+            mailed = uid("aio")
+            eq((await admin.create_account(mailed, email="ann@example.org"))["email"], "ann@example.org",
+               "an email at creation")
+            eq((await admin.patch_account(mailed, email=cc.CLEAR))["email"], None, "CLEAR removes it")
+            e = await refused(cc.InvalidRequest, admin.patch_account(mailed, email="not an address"))
+            eq(e.param, "email", "a bad email names email")
             rated = uid("aio")
             await admin.create_account(rated, requests_per_minute=1)
             hold = await g.authorize(rated, uid("req"), model="gpt-4o", input_tokens=10, max_output_tokens=10)

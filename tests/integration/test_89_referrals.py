@@ -300,3 +300,17 @@ def test_a_dispute_that_came_before_the_credit_takes_the_reward_back_with_it():
     eq([t["amount_micros"] for t in taken_back(b, "dispute")], [-REFERRED], "the referred grant, cause dispute")
     eq([t["amount_micros"] for t in taken_back(a, "dispute")], [-REFERRER], "the referrer's, cause dispute")
     verify()
+
+
+def test_the_python_client_s_referral_code():
+    from test_50_clients import admin, app_client, cc, raises, reader
+    c, app = admin(), app_client()
+    acct = uid("cli")
+    c.create_account(acct)
+    ref = app.referral_code(acct)["code"]
+    eq(app.referral_code(acct)["code"], ref, "the referral code is stable")
+    raises(cc.Forbidden, reader().referral_code, acct)
+    referred = uid("cli-ref")
+    eq(c.create_account(referred, referral_code=ref.upper())["id"], referred, "created with the code (any case)")
+    e = raises(cc.InvalidRequest, c.create_account, uid("cli-ref"), referral_code="zzzzzzzzzz")
+    eq((e.status, e.param), (400, "referral_code"), "an unknown code names the field")

@@ -349,7 +349,7 @@ export class Creditd {
   // -- accounts --
 
   /**
-   * POST /v1/accounts (admin). fields: kind (default "user"), overdraftLimitMicros, monthlyLimitMicros, ...,
+   * POST /v1/accounts (admin). fields: kind (default "user"), overdraftLimitMicros, monthlyLimitMicros, email, ...,
    * referralCode (another account's code: the new account is referred by it; unknown: InvalidRequest, nothing
    * created).
    */
@@ -363,7 +363,7 @@ export class Creditd {
     return this.request('GET', '/v1/accounts/' + seg(id));
   }
 
-  /** PATCH /v1/accounts/{id} (admin): status, limits, plan, autoRecharge; null clears one. */
+  /** PATCH /v1/accounts/{id} (admin): status, limits, plan, autoRecharge, email; null clears one. */
   patchAccount(id, options = {}) {
     const { idempotencyKey, fields } = splitKey(options);
     return this.request('PATCH', '/v1/accounts/' + seg(id), { body: apiFields(fields), idempotencyKey });

@@ -243,6 +243,15 @@ test('bodies: camelCase to snake_case, undefined dropped, null sent, integers on
   assert.equal(s.seen.length, 1, 'refused bodies are not sent');
 });
 
+test('the account email goes out as email, null clears it', async () => {
+  const s = await serve([ok({ email: 'ops@example.com' }), ok({ email: null })]);
+  const c = new Creditd(s.url, 'k', fast);
+  assert.equal((await c.createAccount('a', { email: 'ops@example.com' })).email, 'ops@example.com');
+  assert.equal((await c.patchAccount('a', { email: null })).email, null);
+  assert.deepEqual(s.seen[0].body, { id: 'a', kind: 'user', email: 'ops@example.com' });
+  assert.deepEqual(s.seen[1].body, { email: null });
+});
+
 test('every app route: method, path, query and body', async () => {
   const s = await serve([ok({ data: [] })]);
   const c = new Creditd(s.url + '/', 'k', fast);

@@ -37,6 +37,10 @@ async function usage(): Promise<void> {
   const code: string = (await credits.referralCode('alice')).code;
   await credits.createAccount('bob', { referralCode: code });
   await credits.patchAccount('alice', { monthlyLimitMicros: null, autoRecharge: { thresholdMicros: 1, amountCents: 500 } });
+  const mailed = await credits.patchAccount('alice', { email: 'ops@example.com' });
+  const mail: string | null | undefined = mailed.email;
+  void mail;
+  await credits.createAccount('bob', { email: null });
 
   const text: string = await credits.guard({ account: 'alice', requestId: 'r2', model: 'gpt-4o', inputTokens: 10 },
     async (h: Guard) => {

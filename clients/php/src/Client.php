@@ -246,9 +246,9 @@ class Client
 
     /**
      * POST /v1/accounts (admin). $fields: overdraft_limit_micros, monthly_limit_micros,
-     * daily_limit_micros, low_balance_micros, plan, referral_code (another account's code: the
-     * new account is referred by it; unknown: InvalidRequest, nothing created), ... The same
-     * body again answers the account.
+     * daily_limit_micros, low_balance_micros, plan, email (where the account's alerts are mailed),
+     * referral_code (another account's code: the new account is referred by it; unknown:
+     * InvalidRequest, nothing created), ... The same body again answers the account.
      */
     public function createAccount(string $id, string $kind = 'user', array $fields = [],
                                   ?string $idempotencyKey = null): array
@@ -262,7 +262,7 @@ class Client
         return $this->request('GET', self::acct($id));
     }
 
-    /** PATCH /v1/accounts/{id} (admin): status, limits, plan, auto_recharge (Client::clear() removes). */
+    /** PATCH /v1/accounts/{id} (admin): status, limits, plan, auto_recharge, email (Client::clear() removes). */
     public function patchAccount(string $id, array $fields, ?string $idempotencyKey = null): array
     {
         return $this->request('PATCH', self::acct($id), $fields, [], $idempotencyKey);

@@ -77,7 +77,7 @@ final class ClientTest extends TestCase
         $c->plans();
         $c->browserToken('x', 600);
         $c->events(5, 10);
-        $c->createAccount('x', 'workspace', ['monthly_limit_micros' => Client::clear()]);
+        $c->createAccount('x', 'workspace', ['monthly_limit_micros' => Client::clear(), 'email' => 'ops@example.com']);
         $c->grant('x', 5, 'promo');
         $c->debit('x', 5, 'why');
         $c->addMember('x', 'bob/2', 100);
@@ -100,7 +100,7 @@ final class ClientTest extends TestCase
         $this->assertSame('k1', $this->fake->requests[6]['headers']['idempotency-key']);
         $this->assertSame(['code' => 'WELCOME'], $b[7]);
         $this->assertSame(['ttl_seconds' => 600], $b[9]);
-        $this->assertSame(['id' => 'x', 'kind' => 'workspace', 'monthly_limit_micros' => null], $b[11]);
+        $this->assertSame(['id' => 'x', 'kind' => 'workspace', 'monthly_limit_micros' => null, 'email' => 'ops@example.com'], $b[11]);
         $this->assertSame(['id' => 'n', 'kind' => 'user', 'referral_code' => 'k3m9x2p7qa'], $b[18]);
         $this->assertArrayNotHasKey('idempotency-key', $this->fake->requests[3]['headers'], 'no key on a GET');
     }

@@ -335,7 +335,7 @@ class Requests(Base):
         c.get_account("a/b c")
         c.record_usage("a", model="m", input_tokens=1, output_tokens=2, force=True)
         c.topup("a", 500, save_card=True)
-        c.patch_account("a", monthly_limit_micros=creditd.CLEAR, plan=None)
+        c.patch_account("a", monthly_limit_micros=creditd.CLEAR, plan=None, email="ops@example.com")
         c.usage("a", from_="2026-01-01", group_by="day")
         c.browser_token("a", member="bob")
         c.referral_code("a/b")
@@ -346,7 +346,7 @@ class Requests(Base):
         self.assertEqual(json.loads(s.seen[1]["body"]), {"account": "a", "model": "m", "input_tokens": 1,
                                                          "output_tokens": 2, "force": True})
         self.assertEqual(json.loads(s.seen[2]["body"]), {"amount_cents": 500, "save_card": True})
-        self.assertEqual(json.loads(s.seen[3]["body"]), {"monthly_limit_micros": None})
+        self.assertEqual(json.loads(s.seen[3]["body"]), {"monthly_limit_micros": None, "email": "ops@example.com"})
         self.assertEqual(s.seen[4]["path"], "/credits/v1/accounts/a/usage?from=2026-01-01&group_by=day")
         self.assertEqual(json.loads(s.seen[5]["body"]), {"member": "bob"})
 

@@ -106,6 +106,7 @@ class Account(TypedDict):
     card_saved: bool
     requests_per_minute: Optional[int]
     tokens_per_minute: Optional[int]
+    email: Optional[str]
     collection: Optional[Collection]
     created_at: str
 

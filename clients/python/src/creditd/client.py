@@ -264,8 +264,9 @@ class Creditd:
                        **fields: Any) -> Account:
         """POST /v1/accounts (admin). fields: overdraft_limit_micros, monthly_limit_micros,
         daily_limit_micros, low_balance_micros, plan, requests_per_minute, tokens_per_minute,
-        referral_code (another account's: the new account is referred by it; unknown:
-        InvalidRequest, nothing created). The same body again answers the account (200)."""
+        email (where the account's alerts are mailed), referral_code (another account's: the new
+        account is referred by it; unknown: InvalidRequest, nothing created). The same body again
+        answers the account (200)."""
         return self._run(_calls.create_account(id, kind, idempotency_key, fields))
 
     def get_account(self, id: str) -> Account:
@@ -275,8 +276,8 @@ class Creditd:
     account = get_account
 
     def patch_account(self, id: str, idempotency_key: Optional[str] = None, **fields: Any) -> Account:
-        """PATCH /v1/accounts/{id} (admin): status, limits, plan, auto_recharge.
-        Pass CLEAR to remove a limit, the plan or auto_recharge."""
+        """PATCH /v1/accounts/{id} (admin): status, limits, plan, auto_recharge, email.
+        Pass CLEAR to remove a limit, the plan, auto_recharge or the email."""
         return self._run(_calls.patch_account(id, idempotency_key, fields))
 
     def transactions(self, id: str, limit: Optional[int] = None, cursor: Optional[str] = None) -> TransactionPage:
