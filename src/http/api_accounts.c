@@ -76,6 +76,12 @@ void api_account_create(struct api_ctx *ctx, const struct request *rq, char **pa
 	n.requests_per_minute = jsonio_int(body, "requests_per_minute", -1);
 	n.tokens_per_minute = jsonio_int(body, "tokens_per_minute", -1);
 	n.referral_code = jsonio_str(body, "referral_code");
+	if (n.referral_code != NULL && !keys_referral_code_ok(n.referral_code)) {
+		api_error(rs, CD_E_INVALID, "referral_code", "\"referral_code\" is not a referral code (%d letters and digits)",
+			  LIMIT_REFERRAL_CODE_CHARS);
+		json_decref(body);
+		return;
+	}
 	if (api_check_account_id(n.id, "id", rs) == 0 && email_of(body, &n.email, rs) == 0 &&
 	    api_call_of(ctx, rq, body, &call, hash, rs) == 0) {
 		snprintf(rs->account, sizeof(rs->account), "%s", n.id);

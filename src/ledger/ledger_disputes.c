@@ -254,7 +254,7 @@ enum cd_err ledger_disputes_created(struct store *lg, struct hook_run *h)
 		 * reward back first (never given back, even if the dispute is
 		 * won): the dispute's own take is of the top-up's credit, which
 		 * the referral's grants (spent first) must not pay. */
-		rc = ledger_referrals_take(lg, &a, &k, "dispute", n.id);
+		rc = ledger_referrals_take(lg, &a, &k, d.f.kind == FUNDED_TOPUP ? d.f.id : -1, "dispute", n.id);
 		if (rc == CD_OK)
 			rc = dispute_take(lg, &a, &d.f, &n);
 		h->outcome = "disputed: credit taken back";

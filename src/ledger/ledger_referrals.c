@@ -100,14 +100,16 @@ static enum cd_err month_count(struct store *lg, int64_t referrer_id, int64_t *c
 
 /* A grant of source referral of micros (cut to what the balance can take:
  * a reward never fails the top-up's credit) to a; *grant_id 0: none. */
-static enum cd_err give(struct store *lg, struct acct *a, int64_t micros, int64_t expires_at, const char *other,
-			int64_t *grant_id)
+/* A reward's grant names no other account: the journal reaches the
+ * end user (/v1/me/transactions), who must not learn the other side's
+ * id; the referrals row ties the two. */
+static enum cd_err give(struct store *lg, struct acct *a, int64_t micros, int64_t expires_at, int64_t *grant_id)
 {
 	*grant_id = 0;
 	int64_t amount = micros > 0 ? money_rule_fit(a->balance, micros, LIMIT_BALANCE_MICROS_MAX) : 0;
 	if (amount <= 0)
 		return CD_OK;
-	return ledger_rows_add_grant(lg, a, "referral", amount, GRANT_PRIORITY_DEFAULT, expires_at, other,
+	return ledger_rows_add_grant(lg, a, "referral", amount, GRANT_PRIORITY_DEFAULT, expires_at, NULL,
 				     "referral reward", grant_id, NULL);
 }
 
@@ -161,10 +163,9 @@ enum cd_err ledger_referrals_reward(struct store *lg, struct acct *a, struct ref
 	money_referral_reward(&rc_in, &eff);
 	assert(eff.settle);
 	int64_t referred_grant = 0, referrer_grant = 0;
-	rc = give(lg, a, eff.referred_micros, eff.expires_at, k->referrer_locked ? k->referrer.ext_id : NULL,
-		  &referred_grant);
+	rc = give(lg, a, eff.referred_micros, eff.expires_at, &referred_grant);
 	if (rc == CD_OK && eff.referrer_micros > 0)
-		rc = give(lg, &k->referrer, eff.referrer_micros, eff.expires_at, a->ext_id, &referrer_grant);
+		rc = give(lg, &k->referrer, eff.referrer_micros, eff.expires_at, &referrer_grant);
 	k->changed = referrer_grant > 0;
 	const int64_t *month = referrer_grant > 0 ? &lg->now_month : NULL;
 	const int64_t *g1 = referrer_grant > 0 ? &referrer_grant : NULL, *g2 = referred_grant > 0 ? &referred_grant : NULL;
@@ -214,13 +215,14 @@ static enum cd_err write_off(struct store *lg, struct acct *a, int64_t id, int64
 	return ledger_rows_grants_journal(lg, a, &gone, 1, &j, NULL);
 }
 
-enum cd_err ledger_referrals_take(struct store *lg, struct acct *a, struct referral_lock *k, const char *cause,
-				  const char *reference)
+enum cd_err ledger_referrals_take(struct store *lg, struct acct *a, struct referral_lock *k, int64_t topup_id,
+				  const char *cause, const char *reference)
 {
 	static const char sql[] = "UPDATE referrals SET taken_back_at = ? WHERE referred_id = ?";
 	if (!k->found)
 		return CD_OK;
-	struct referral_take_case c = {.rewarded_by_this = k->settled && k->topup_id > 0, .taken = k->taken};
+	struct referral_take_case c = {.rewarded_by_this = k->settled && k->topup_id > 0 && k->topup_id == topup_id,
+				       .taken = k->taken};
 	enum cd_err rc = remaining(lg, k->referred_grant_id, &c.referred_remaining);
 	if (rc == CD_OK)
 		rc = k->referrer_locked ? remaining(lg, k->referrer_grant_id, &c.referrer_remaining) : CD_OK;
@@ -234,8 +236,10 @@ enum cd_err ledger_referrals_take(struct store *lg, struct acct *a, struct refer
 		return CD_OK;
 	if (eff.referred > 0)
 		rc = write_off(lg, a, k->referred_grant_id, eff.referred, cause, reference);
+	/* The referrer's journal names no charge or dispute of the other
+	 * account's (its cause says why). */
 	if (rc == CD_OK && eff.referrer > 0)
-		rc = write_off(lg, &k->referrer, k->referrer_grant_id, eff.referrer, cause, reference);
+		rc = write_off(lg, &k->referrer, k->referrer_grant_id, eff.referrer, cause, NULL);
 	k->changed = k->changed || eff.referrer > 0;
 	if (rc == CD_OK)
 		rc = store_do(lg, sql, "referral taken back", "ii", lg->now, a->id);

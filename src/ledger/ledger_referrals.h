@@ -36,10 +36,11 @@ enum cd_err ledger_referrals_lock(struct store *lg, int64_t account_id, int64_t 
  * and its event. Nothing when k found no referral. */
 enum cd_err ledger_referrals_reward(struct store *lg, struct acct *a, struct referral_lock *k, int64_t topup_id);
 /* At a refund or a dispute (cause "refund" or "dispute", reference the
- * charge or the dispute) of the top-up that settled k's referral: both
- * grants' remainders, once. */
-enum cd_err ledger_referrals_take(struct store *lg, struct acct *a, struct referral_lock *k, const char *cause,
-				  const char *reference);
+ * charge or the dispute) of top-up topup_id: both grants' remainders,
+ * once, when that top-up is the one that settled k's referral (another
+ * top-up of the account, credited at the same time, may have). */
+enum cd_err ledger_referrals_take(struct store *lg, struct acct *a, struct referral_lock *k, int64_t topup_id,
+				  const char *cause, const char *reference);
 /* Stores the referrer when k locked it (ledger_events_acct_save). */
 enum cd_err ledger_referrals_save(struct store *lg, struct referral_lock *k);
 /* The internal id of the account whose referral code is code, into *id,

@@ -64,7 +64,7 @@ enum cd_err ledger_refunds_charge_refunded(struct store *lg, struct hook_run *h)
 	/* A refund of the top-up that rewarded a referral takes the reward
 	 * back first: the refund's own take is of the top-up's credit, which
 	 * the referral's grants (spent first, expiring first) must not pay. */
-	rc = ledger_referrals_take(lg, &a, &k, "refund", ev->charge_id);
+	rc = ledger_referrals_take(lg, &a, &k, f.kind == FUNDED_TOPUP ? f.id : -1, "refund", ev->charge_id);
 	if (rc != CD_OK)
 		return rc;
 	int64_t micros = eff.take, moved = 0;

@@ -391,7 +391,7 @@ static enum cd_err credit(struct store *lg, struct hook_run *h, struct acct *a, 
 	if (rc == CD_OK)
 		rc = ledger_referrals_reward(lg, a, k, r->id);
 	if (rc == CD_OK && f.disputed > 0)
-		rc = ledger_referrals_take(lg, a, k, "dispute", ev->payment_intent);
+		rc = ledger_referrals_take(lg, a, k, r->id, "dispute", ev->payment_intent);
 	h->outcome = "credited";
 	return rc;
 }

@@ -68,13 +68,14 @@ def problems(self):
                               % (g1, g2))[0][0]
             if left != "0":
                 out.append("referral of %s taken back, %s left on its grants" % (acct, left))
-    # A referred account's grant names its referrer, a referrer's names the referred account.
-    for side, mine, other in (("referred", "referred_id", "referrer_id"), ("referrer", "referrer_id", "referred_id")):
-        for acct, n in self.t.sql(
-                "SELECT y.ext_id, COUNT(*) FROM referrals r JOIN accounts y ON y.id = r.referred_id JOIN accounts o "
-                "ON o.id = r.%s JOIN grants g ON g.account_id = r.%s AND g.source = 'referral' AND g.reference = "
-                "o.ext_id WHERE y.ext_id IN (%s) GROUP BY y.ext_id HAVING COUNT(*) > 1" % (other, mine, names)):
-            out.append("the %s of %s rewarded %s times" % (side, acct, n))
+    # Every referral grant is the one its referral row names, on either side:
+    # a second reward would be a grant no row names.
+    accounts = ",".join("'%s'" % a for a in set(referred) | set(self.accounts))
+    for acct, n in self.t.sql(
+            "SELECT a.ext_id, COUNT(*) FROM grants g JOIN accounts a ON a.id = g.account_id WHERE g.source = "
+            "'referral' AND a.ext_id IN (%s) AND NOT EXISTS (SELECT 1 FROM referrals r WHERE r.referrer_grant_id "
+            "= g.id OR r.referred_grant_id = g.id) GROUP BY a.ext_id" % accounts):
+        out.append("%s referral grants of %s that no referral names (rewarded twice)" % (n, acct))
     for ref, n in self.t.sql(
             "SELECT JSON_VALUE(data, '$.referred'), COUNT(*) FROM events WHERE type = 'referral.rewarded' AND "
             "JSON_VALUE(data, '$.referred') IN (%s) GROUP BY 1 HAVING COUNT(*) > 1" % names):

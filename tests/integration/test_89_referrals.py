@@ -142,6 +142,10 @@ def test_creation_with_a_code_unknown_codes_and_replays():
     r = create(c, "")
     eq(r.status, 400, "an empty code: %r" % r)
     eq(api("GET", path(c), auth="read").status, 404, "nothing created")
+    for bad in ("zzzzzzzzzzz", "zzzzzzzzz\u00e9", "zzzzzzzzz ", "ilou0ilou0"):
+        r = create(c, bad)
+        eq((r.status, r.json["error"]["param"]), (400, "referral_code"), "not a code's form %r: %r" % (bad, r))
+    eq(api("GET", path(c), auth="read").status, 404, "nothing created")
     # An account cannot refer itself: its own code on its own id is 400, not 409.
     r = create(a, code)
     eq((r.status, r.json["error"]["param"]), (400, "referral_code"), "its own code: %r" % r)
