@@ -162,6 +162,11 @@ timeout_ms = 3000
 success_url = http://127.0.0.1:$NGINX_PORT/billing/success
 cancel_url = http://127.0.0.1:$NGINX_PORT/billing/cancel
 allowed_redirect_origins = https://app.example.com
+[referral]
+referrer_micros = 5000000
+referred_micros = 2000000
+expires_days = 30
+max_per_referrer_per_month = 3
 [widget]
 token_secret = $WIDGET_SECRET
 origins = https://app.example.com, http://127.0.0.1:$NGINX_PORT
@@ -171,6 +176,10 @@ anthropic_base_url = $ANTHROPIC_BASE
 openai_api_key = $OPENAI_KEY
 anthropic_api_key = $ANTHROPIC_KEY
 EOF
+	# The demo's alerts by email (./dev demo with CREDITD_SMTP_URL set):
+	# creditd reads the URL from its environment; the sender is here.
+	[ -z "${DEMO_SMTP_URL:-}" ] ||
+		printf '[email]\nfrom = %s\n' "${CREDITD_SMTP_FROM:-creditd-demo@localhost}" >>"$file"
 	# The demo keeps the default (DESIGN §13: 30 a minute).
 	[ -z "${AUTH_FAILURES_PER_MINUTE:-}" ] ||
 		printf '[security]\nauth_failures_per_minute = %s\n' "$AUTH_FAILURES_PER_MINUTE" >>"$file"

@@ -1,10 +1,12 @@
-/* creditd-widget.js: a user's balance, top-up, history and usage, for any page.
+/* creditd-widget.js: a user's balance, top-up, history, usage and referral
+ * code, for any page.
  *
  *   <script src="https://billing.example.com/credits/widget/creditd-widget.js" defer></script>
  *   <creditd-balance token="cdw1...."></creditd-balance>
  *   <creditd-topup token="cdw1...."></creditd-topup>
  *   <creditd-history token="cdw1...." page-size="10"></creditd-history>
  *   <creditd-usage token="cdw1...."></creditd-usage>
+ *   <creditd-referral token="cdw1...." link="https://app.example/signup?ref={code}"></creditd-referral>
  *
  * Attributes: token (a browser token the app's server minted with
  * POST /v1/accounts/{id}/browser_tokens), base-url (where creditd is
@@ -16,7 +18,11 @@
  * --creditd-border, --creditd-accent, --creditd-accent-text, --creditd-low,
  * --creditd-alert-bg, --creditd-radius, --creditd-tag-bg, --creditd-day-bg,
  * --creditd-held. <creditd-history tab="credits|usage"> picks the first
- * tab (a member's token opens on Usage). No framework, no build step. */
+ * tab (a member's token opens on Usage). <creditd-referral> shows the
+ * account's referral code (in link, when given, as {code}) with a copy
+ * button and what a referral earns; it hides itself when the deployment
+ * rewards no referrer or the token names a member. No framework, no build
+ * step. */
 (function () {
   "use strict";
   if (!window.customElements || window.customElements.get("creditd-balance")) return;
@@ -41,14 +47,18 @@
       restore: "Pay what is owed to use your account again.", retry: "We will try your card again on {date}.",
       causes: { grant: "Credit", usage: "Usage", expiry: "Expired", refund: "Refund", adjustment: "Adjustment",
                 dispute: "Payment disputed", dispute_won: "Dispute won" },
-      sources: { signup_bonus: "Signup bonus", topup: "Top-up", promo: "Promo code", plan: "Plan credits",
+      sources: { signup_bonus: "Signup bonus", topup: "Top-up", promo: "Promo code", plan: "Plan credits", referral: "Referral",
                  payment: "Payment", refund: "Refund", adjustment: "Adjustment", debt: "Debt", forced: "Usage" },
       tabs: "History", credits: "Credits", usage: "Usage", receipt: "Receipt", invoice: "Invoice", invoicePdf: "PDF", model: "Model", time: "Time",
       tokensIn: "Tokens in", tokensOut: "Tokens out", cost: "Cost", dayTotal: "Total", requests: "Requests",
       day: "Day", noUsage: "No usage yet.", spend: "Spend, last 30 days", byDay: "Spend by day",
       byModel: "Spend by model", total: "Total", none30: "No usage in the last 30 days.",
       cap: "Your monthly cap", capUse: "{spent} spent and {reserved} reserved of {cap}", left: "{left} left",
-      noCap: "{spent} spent this month (no cap)"
+      noCap: "{spent} spent this month (no cap)",
+      invite: "Invite a friend", yourCode: "Your referral code", copy: "Copy", copied: "Copied",
+      earnBoth: "When someone you invite makes their first top-up, you get {referrer} and they get {referred}.",
+      earnYou: "When someone you invite makes their first top-up, you get {referrer}.",
+      earnExpiry: "Referral credits expire {days} days after they are given."
     },
     fr: {
       balance: "Solde de crédits", available: "Disponible", owing: "Solde", reserved: "Réservé pour les requêtes en cours",
@@ -67,7 +77,7 @@
       retry: "Nous réessaierons votre carte le {date}.",
       causes: { grant: "Crédit", usage: "Consommation", expiry: "Expiré", refund: "Remboursement",
                 adjustment: "Ajustement", dispute: "Paiement contesté", dispute_won: "Contestation gagnée" },
-      sources: { signup_bonus: "Bonus de bienvenue", topup: "Recharge", promo: "Code promo",
+      sources: { signup_bonus: "Bonus de bienvenue", topup: "Recharge", promo: "Code promo", referral: "Parrainage",
                  plan: "Crédits du forfait", payment: "Paiement", refund: "Remboursement", adjustment: "Ajustement",
                  debt: "Dette", forced: "Consommation" },
       tabs: "Historique", credits: "Crédits", usage: "Consommation", receipt: "Reçu", invoice: "Facture", invoicePdf: "PDF", model: "Modèle",
@@ -76,13 +86,19 @@
       spend: "Dépenses des 30 derniers jours", byDay: "Dépenses par jour", byModel: "Dépenses par modèle",
       total: "Total", none30: "Aucune consommation sur les 30 derniers jours.", cap: "Votre plafond mensuel",
       capUse: "{spent} dépensés et {reserved} réservés sur {cap}", left: "reste {left}",
-      noCap: "{spent} dépensés ce mois-ci (sans plafond)"
+      noCap: "{spent} dépensés ce mois-ci (sans plafond)",
+      invite: "Parrainez un ami", yourCode: "Votre code de parrainage", copy: "Copier", copied: "Copié",
+      earnBoth: "Quand une personne que vous invitez fait sa première recharge, vous recevez {referrer} et elle reçoit {referred}.",
+      earnYou: "Quand une personne que vous invitez fait sa première recharge, vous recevez {referrer}.",
+      earnExpiry: "Les crédits de parrainage expirent {days} jours après leur attribution."
     }
   };
 
   var CSS =
     ":host{display:inline-block;font:var(--creditd-font,14px/1.4 system-ui,sans-serif);" +
-    "color:var(--creditd-color,#1d2330)}" +
+    "color:var(--creditd-color,#1d2330)}:host([hidden]){display:none}" +
+    ".code{font:600 1.15em/1.4 ui-monospace,monospace;letter-spacing:.08em;user-select:all;" +
+    "overflow-wrap:anywhere}.share{display:flex;flex-wrap:wrap;gap:.5em;align-items:center;margin:.3em 0}" +
     ".box{background:var(--creditd-bg,#fff);border:1px solid var(--creditd-border,#d5d9e0);" +
     "border-radius:var(--creditd-radius,8px);padding:.6em .9em}" +
     ".amount{font-weight:600;font-variant-numeric:tabular-nums}" +
@@ -576,8 +592,50 @@
     }
   }
 
+  /* <creditd-referral link="https://app.example/signup?ref={code}">: the
+   * account's referral code (or the link made of it) to share, with what a
+   * referral earns; hidden when the deployment rewards no referrer. */
+  class Referral extends Base {
+    static get observedAttributes() { return Base.observedAttributes.concat(["link"]); }
+    load() {
+    var self = this, t = this.t(), locale = this.lang();
+    this.busy();
+    return this.api("GET", "/v1/me").then(function (me) {
+      var r = me.referral;
+      if (!r || !r.code || !(r.referrer_micros > 0)) {
+        self.hidden = self.view.hidden = true;    /* the box too: a page's display rule may show the element */
+        self.view.replaceChildren();
+        self.setAttribute("state", "off");
+        return;
+      }
+      self.hidden = self.view.hidden = false;
+      var link = self.getAttribute("link"), shared = link ? link.split("{code}").join(encodeURIComponent(r.code)) : r.code;
+      var fill = function (s) {
+        return s.replace("{referrer}", money(r.referrer_micros, me.currency, locale))
+                .replace("{referred}", money(r.referred_micros, me.currency, locale)).replace("{days}", count(r.expires_days, locale));
+      };
+      var copy = el("button", { type: "button", part: "copy", text: t.copy });
+      var status = el("span", { class: "note", role: "status", part: "copied" });
+      copy.addEventListener("click", function () {
+        var done = function () { status.textContent = t.copied; };
+        if (navigator.clipboard && navigator.clipboard.writeText) navigator.clipboard.writeText(shared).then(done, function () {});
+      });
+      var kids = [el("h3", { text: t.invite }),
+        el("p", { class: "share" }, [el("span", { class: "sr", text: t.yourCode + ": " }),
+          el("span", { class: "code", part: "code", text: shared }), copy, status]),
+        el("p", { part: "earn", text: fill(r.referred_micros > 0 ? t.earnBoth : t.earnYou) })];
+      if (r.expires_days > 0) kids.push(el("p", { class: "note", part: "expiry", text: fill(t.earnExpiry) }));
+      self.view.setAttribute("aria-label", t.yourCode + ": " + r.code);
+      self.view.replaceChildren.apply(self.view, kids);
+      self.setAttribute("state", "ok");
+      self.dataset.code = r.code;
+    }, function (e) { self.fail(e); });
+    }
+  }
+
   customElements.define("creditd-balance", Balance);
   customElements.define("creditd-topup", Topup);
   customElements.define("creditd-history", History);
   customElements.define("creditd-usage", Usage);
+  customElements.define("creditd-referral", Referral);
 })();

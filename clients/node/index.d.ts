@@ -80,6 +80,8 @@ export interface Account {
   period_start?: string | null;
   period_end?: string | null;
   grants: Grant[];
+  /** Where the account's alerts are mailed ([email] smtp_url); null when none. */
+  email?: string | null;
   [field: string]: unknown;
 }
 
@@ -218,6 +220,10 @@ export interface Plan {
   stripe_price_ids: string[];
 }
 
+export interface ReferralCode {
+  code: string;
+}
+
 export interface BrowserToken {
   token: string;
   expires_at: string;
@@ -280,8 +286,12 @@ export interface AccountFields extends WriteOptions {
   requestsPerMinute?: Int | null;
   tokensPerMinute?: Int | null;
   plan?: string | null;
+  /** Another account's referral code, at creation only: the new account is referred by it. */
+  referralCode?: string | null;
   status?: 'active' | 'suspended' | 'closed';
   autoRecharge?: { thresholdMicros: Int; amountCents: Int } | null;
+  /** Where the account's alerts are mailed; null removes it. */
+  email?: string | null;
   [field: string]: unknown;
 }
 
@@ -370,6 +380,7 @@ export declare class Creditd {
   topup(id: string, amountCents: Int,
     options?: WriteOptions & { successUrl?: string; cancelUrl?: string; saveCard?: boolean }): Promise<Checkout>;
   redeem(id: string, code: string, options?: WriteOptions): Promise<Redemption>;
+  referralCode(id: string): Promise<ReferralCode>;
   browserToken(id: string, options?: { ttlSeconds?: Int; member?: string }): Promise<BrowserToken>;
   setAlerts(id: string, alerts: AlertSpec[]): Promise<Alerts>;
   getAlerts(id: string): Promise<Alerts>;

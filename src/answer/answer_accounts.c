@@ -51,7 +51,7 @@ json_t *answer_accounts_view(const struct ledger_account_view *a)
 	timefmt_rfc3339(a->created_at, created);
 	/* json_pack takes (and drops, when it fails) every "o". */
 	return json_pack("{s:s, s:s, s:s, s:o, s:s, s:I, s:I, s:I, s:I, s:o, s:I, s:o, s:I, s:o, s:o, s:o, s:o, s:o, "
-			 "s:o, s:b, s:o, s:o, s:o, s:s}",
+			 "s:o, s:b, s:o, s:o, s:o, s:o, s:s}",
 			 "id", a->id, "kind", a->kind, "status", a->status, "status_reason",
 			 answer_fields_text(a->status_reason, a->status_reason[0] != '\0'), "currency", a->currency,
 			 "balance_micros", (json_int_t)a->balance_micros, "reserved_micros", (json_int_t)a->reserved_micros,
@@ -64,5 +64,6 @@ json_t *answer_accounts_view(const struct ledger_account_view *a)
 			 answer_fields_time(a->period_start), "period_end", answer_fields_time(a->period_end), "grants",
 			 grants, "auto_recharge", recharge, "card_saved", a->card_saved, "requests_per_minute",
 			 answer_fields_int(a->requests_per_minute), "tokens_per_minute",
-			 answer_fields_int(a->tokens_per_minute), "collection", collection, "created_at", created);
+			 answer_fields_int(a->tokens_per_minute), "email", answer_fields_text(a->email, a->email[0] != '\0'),
+			 "collection", collection, "created_at", created);
 }

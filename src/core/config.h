@@ -60,6 +60,7 @@ struct config_key {
 	X(STRIPE, stripe_config_module)	/* stripe/stripe_config.c: the rest of [stripe] */             \
 	X(WIDGET, widget_config_module)	/* core/widget_config.c: [widget] */                         \
 	X(NOTIFY, notify_config_module)	/* jobs/notify_config.c: [notify] */                         \
+	X(EMAIL, email_config_module)	/* jobs/email_config.c: [email] */                           \
 	X(GATEWAY, gwconfig_module)	/* gateway/gwconfig.c: [gateway] */
 #define CONFIG_MODULE_SLOT(slot, descriptor) CONFIG_MODULE_##slot,
 enum config_slot { CONFIG_MODULE_LIST(CONFIG_MODULE_SLOT) CONFIG_MODULES };

@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <ctype.h>
 #include <string.h>
 #include <strings.h>
 
@@ -24,6 +25,32 @@ int keys_random_hex(char *out, size_t n)
 		out[2 * i + 1] = hexdigits[buf[i] & 15];
 	}
 	out[2 * n] = '\0';
+	return 0;
+}
+
+static const char referral_alphabet[] = "0123456789abcdefghjkmnpqrstvwxyz";
+
+int keys_referral_code_ok(const char *s)
+{
+	size_t n = strlen(s);
+	if (n != LIMIT_REFERRAL_CODE_CHARS)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (s[i] == '\0' || strchr(referral_alphabet, tolower((unsigned char)s[i])) == NULL)
+			return 0;
+	return 1;
+}
+
+int keys_referral_code(char *out, size_t cap)
+{
+	const char *alphabet = referral_alphabet;
+	unsigned char buf[LIMIT_REFERRAL_CODE_CHARS];
+	_Static_assert(sizeof(referral_alphabet) == 33, "32 letters: a byte's low 5 bits pick one evenly");
+	if (cap <= LIMIT_REFERRAL_CODE_CHARS || RAND_bytes(buf, (int)sizeof(buf)) != 1)
+		return -1;
+	for (size_t i = 0; i < sizeof(buf); i++)
+		out[i] = alphabet[buf[i] & 31];
+	out[LIMIT_REFERRAL_CODE_CHARS] = '\0';
 	return 0;
 }
 

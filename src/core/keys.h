@@ -97,6 +97,13 @@ const char *keys_scope_name(int scope);
  * gateway), or 0 for an open route. Admin may use any, app what read
  * may; a gateway key only what names the gateway scope. */
 int keys_allows(int mask, int need);
+/* A new referral code (LIMIT_REFERRAL_CODE_CHARS of digits and lower-case
+ * letters but i, l, o, u) into out, of cap > LIMIT_REFERRAL_CODE_CHARS
+ * bytes. 0 or -1 (no randomness). */
+int keys_referral_code(char *out, size_t cap);
+/* 1 when s has a referral code's form (LIMIT_REFERRAL_CODE_CHARS of its
+ * alphabet, in either case). */
+int keys_referral_code_ok(const char *s);
 /* Fills out with n random bytes as hex (2n+1 bytes). 0 or -1. */
 int keys_random_hex(char *out, size_t n);
 

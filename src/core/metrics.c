@@ -221,6 +221,9 @@ static const char *const stripe_endpoints[] = {"customers", "checkout_sessions",
 #define STRIPE_ENDPOINTS (sizeof(stripe_endpoints) / sizeof(stripe_endpoints[0]))
 static atomic_ullong stripe_failures[STRIPE_ENDPOINTS][2];	/* [endpoint][transport] */
 static atomic_ullong push_failures, webhook_signature_failures;
+/* Alerts by email: mails sent, attempts failed, mails pending as last counted. */
+static atomic_ullong mails_sent, mail_failures;
+static atomic_llong mails_pending;
 
 void metrics_workers(int alive_delta, int busy_delta)
 {
@@ -241,6 +244,21 @@ void metrics_stripe_failure(const char *path, int transport)
 void metrics_push_failure(void)
 {
 	atomic_fetch_add_explicit(&push_failures, 1, memory_order_relaxed);
+}
+
+void metrics_mail_sent(void)
+{
+	atomic_fetch_add_explicit(&mails_sent, 1, memory_order_relaxed);
+}
+
+void metrics_mail_failure(void)
+{
+	atomic_fetch_add_explicit(&mail_failures, 1, memory_order_relaxed);
+}
+
+void metrics_mail_pending(long long n)
+{
+	atomic_store_explicit(&mails_pending, n, memory_order_relaxed);
 }
 
 void metrics_webhook_signature_failure(void)
@@ -481,6 +499,15 @@ static void emit_operator(struct dynbuf *b)
 		      "# TYPE creditd_webhook_signature_failures_total counter\n"
 		      "creditd_webhook_signature_failures_total %llu\n",
 		      load(&push_failures), load(&webhook_signature_failures));
+	dynbuf_printf(b, "# HELP creditd_mail_sent_total Alert mails the SMTP server of [email] took.\n"
+		      "# TYPE creditd_mail_sent_total counter\ncreditd_mail_sent_total %llu\n"
+		      "# HELP creditd_mail_failures_total Alert mails the SMTP server did not take (no answer, "
+		      "or refused); each is tried again.\n# TYPE creditd_mail_failures_total counter\n"
+		      "creditd_mail_failures_total %llu\n"
+		      "# HELP creditd_mail_pending Alert mails not sent yet, as the background thread last counted them.\n"
+		      "# TYPE creditd_mail_pending gauge\ncreditd_mail_pending %lld\n",
+		      load(&mails_sent), load(&mail_failures),
+		      (long long)atomic_load_explicit(&mails_pending, memory_order_relaxed));
 }
 
 char *metrics_text(const struct metrics_gauges *g)

@@ -58,6 +58,12 @@ void metrics_gateway_held_back(void);
 void metrics_workers(int alive_delta, int busy_delta);
 void metrics_stripe_failure(const char *path, int transport);
 void metrics_push_failure(void);
+/* Alerts by email (jobs/mail.c): a mail the SMTP server took, an attempt
+ * that failed; the mails pending as the background thread last counted
+ * them (ledger_mails_count). */
+void metrics_mail_sent(void);
+void metrics_mail_failure(void);
+void metrics_mail_pending(long long n);
 void metrics_webhook_signature_failure(void);
 /* 1 when metrics_count counts status under its own code, 0 when it would
  * fall under status="other" (a code creditd never answers). */

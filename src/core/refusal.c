@@ -85,6 +85,8 @@ static const struct refusal_row table[REFUSE__COUNT] = {
 			       "%s (%lld) reached for this minute: retry after %lld s"},
 	[REFUSE_NO_CARD] = {CD_E_INVALID, "auto_recharge", ARGS_SUBJECT, 0,
 			    "account '%s' has no saved card: a top-up with \"save_card\": true keeps one"},
+	[REFUSE_REFERRAL_UNKNOWN] = {CD_E_INVALID, "referral_code", ARGS_SUBJECT, 0,
+				     "no other account has referral code '%s'"},
 };
 
 static const struct refusal_row *row_of(enum refusal_why why)

@@ -48,6 +48,7 @@ enum refusal_why {
 	REFUSE_PRICE_IN_PLAN,		/* 409: a Stripe price id belongs to another plan */
 	REFUSE_NO_CARD,			/* 400: auto-recharge without a saved card */
 	REFUSE_RATE_LIMIT,		/* 429: requests or tokens per minute (subject: which, amount: the limit) */
+	REFUSE_REFERRAL_UNKNOWN,	/* 400: no account has that referral code, or it is the new account's own */
 	REFUSE__COUNT
 };
 

@@ -16,6 +16,7 @@
 #include "ledger.h"
 #include "ledger_config.h"
 #include "notify_config.h"
+#include "email_config.h"
 #include "pricing.h"
 #include "stripe_config.h"
 #include "timefmt.h"
@@ -459,8 +460,21 @@ static void print_event(const struct ledger_event_row *r)
 		timefmt_rfc3339(r->delivered_at, when);
 	else if (r->next_attempt_at >= 0)
 		timefmt_rfc3339(r->next_attempt_at, when);
-	printf("%lld\t%s\t%s\t%s\t%s\tattempts=%lld\t%s\t%s\n", (long long)r->id, created, r->type, r->account,
+	printf("%lld\t%s\t%s\t%s\t%s\tattempts=%lld\t%s\t%s", (long long)r->id, created, r->type, r->account,
 	       r->state, (long long)r->attempts, when, r->last_error);
+	/* Its mail beside the push (alerts by email), when it is mailed. */
+	when[0] = '-';
+	when[1] = '\0';
+	if (r->mail_delivered_at >= 0)
+		timefmt_rfc3339(r->mail_delivered_at, when);
+	else if (r->mail_next_at >= 0)
+		timefmt_rfc3339(r->mail_next_at, when);
+	if (r->mail_state[0] != '\0')
+		printf("\tmail=%s\tmail_attempts=%lld\t%s\t%s", r->mail_state, (long long)r->mail_attempts, when,
+		       r->mail_error);
+	else
+		printf("\tmail=-");
+	printf("\n");
 }
 
 /* Up to limit events above after, read in pages of LIMIT_LIST_PAGE. */
@@ -487,22 +501,25 @@ static int events_list(struct store *lg, const char *state, int64_t after, int64
 /* events list [--state S] [--after ID] [--limit N]; events retry ID|--failed.
  * A line per event: id, created, type, account, state, attempts, then the
  * time it was delivered (delivered) or is next tried (pending), and the
- * last error. */
+ * last error; then its mail: mail=- (not mailed), or mail=STATE,
+ * mail_attempts=N, the time it was sent or is next tried, its last error. */
 static int cmd_events(struct store *lg, int argc, char **argv)
 {
 	static const char *const known[] = {"--state", "--after", "--limit", NULL};
 	if (argc == 4 && strcmp(argv[2], "retry") == 0) {
 		int64_t id = 0;
-		int count = 0;
+		int count[2] = {0, 0};
 		if (strcmp(argv[3], "--failed") != 0 && (ctl_common_parse_i64(argv[3], &id) != 0 || id <= 0)) {
 			usage(stderr);
 			return 2;
 		}
-		enum cd_err rc = ledger_events_retry(lg, id, &count);
+		enum cd_err rc = ledger_events_retry(lg, id, count);
 		if (rc != CD_OK)
 			return ctl_common_fail(lg, rc, "events retry");
-		fprintf(stderr, "%d event(s) to be sent again\n", count);
-		return id > 0 && count == 0 ? 1 : 0;
+		fprintf(stderr, "%d event(s) to be sent again\n", count[0]);
+		if (count[1] > 0)
+			fprintf(stderr, "%d mail(s) to be sent again\n", count[1]);
+		return id > 0 && count[0] + count[1] == 0 ? 1 : 0;
 	}
 	if (argc < 3 || strcmp(argv[2], "list") != 0 || !ctl_common_opts_known(argc, argv, 3, known)) {
 		usage(stderr);

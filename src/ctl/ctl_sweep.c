@@ -4,9 +4,10 @@
  * Its line, for a cron job's log:
  *   TIME sweep: accounts=N collections=N topups_expired=N
  *     charges_sent=N charges_failed=N charges_held=N charges_looked_up=N
- *     tries_cancelled=N events_delivered=N events_failed=N seconds=S
- *     done|unfinished|failed
- * (charges=off without a Stripe key, events=off without [notify] url), or,
+ *     tries_cancelled=N events_delivered=N events_failed=N mails_sent=N
+ *     mails_failed=N seconds=S done|unfinished|failed
+ * (charges=off without a Stripe key, events=off without [notify] url,
+ * mails=off without [email] smtp_url), or,
  * when another run holds the lock:
  *   TIME sweep: another creditctl sweep is running on this database; nothing done */
 #include "ctl_sweep.h"
@@ -14,6 +15,8 @@
 #include "ledger.h"
 #include "limits.h"
 #include "log.h"
+#include "email_config.h"
+#include "mail.h"
 #include "notify.h"
 #include "notify_config.h"
 #include "recharge.h"
@@ -31,6 +34,7 @@ struct run {
 	struct sweep_counts ledger;
 	struct recharge_counts charges;
 	struct notify_counts events;
+	struct mail_counts mails;
 	int failed;			/* a pass or round could not run, or the database failed on a charge */
 	int unreachable;		/* the database cannot be reached: nothing more to try */
 	int unfinished;			/* the time ran out with work left */
@@ -107,9 +111,25 @@ static void event_rounds(const struct cfg *cfg, struct run *r)
 	notify_pusher_free(p);
 }
 
+static void mail_rounds(const struct cfg *cfg, struct run *r)
+{
+	atomic_int stopping = 0;
+	struct mail_sender *m = mail_sender_new(cfg);
+	int n = 1;
+	if (m == NULL) {
+		r->failed = 1;	/* said where it failed */
+		return;
+	}
+	while (n > 0 && time_left(r))
+		n = mail_round(m, &stopping, &r->mails);
+	if (n < 0)
+		failed(r, "the mails", mail_sender_error(m));
+	mail_sender_free(m);
+}
+
 static void print_line(const struct cfg *cfg, const struct run *r)
 {
-	char when[TIMEFMT_LEN], charges[160] = "charges=off", events[96] = "events=off";
+	char when[TIMEFMT_LEN], charges[160] = "charges=off", events[96] = "events=off", mails[96] = "mails=off";
 	timefmt_rfc3339(timefmt_now(), when);
 	if (stripe_config_of(cfg)->secret_key[0] != '\0')
 		snprintf(charges, sizeof(charges), "charges_sent=%lld charges_failed=%lld charges_held=%lld "
@@ -119,9 +139,12 @@ static void print_line(const struct cfg *cfg, const struct run *r)
 	if (notify_config_of(cfg)->url[0] != '\0')
 		snprintf(events, sizeof(events), "events_delivered=%lld events_failed=%lld",
 			 (long long)r->events.delivered, (long long)r->events.failed);
-	printf("%s sweep: accounts=%lld collections=%lld topups_expired=%lld %s %s seconds=%.1f %s\n", when,
+	if (email_config_on(cfg))
+		snprintf(mails, sizeof(mails), "mails_sent=%lld mails_failed=%lld", (long long)r->mails.sent,
+			 (long long)r->mails.failed);
+	printf("%s sweep: accounts=%lld collections=%lld topups_expired=%lld %s %s %s seconds=%.1f %s\n", when,
 	       (long long)r->ledger.accounts, (long long)r->ledger.collections, (long long)r->ledger.topups_expired,
-	       charges, events, now_seconds() - r->started, r->failed ? "failed" : r->unfinished ? "unfinished" : "done");
+	       charges, events, mails, now_seconds() - r->started, r->failed ? "failed" : r->unfinished ? "unfinished" : "done");
 	fflush(stdout);
 }
 
@@ -171,6 +194,8 @@ int ctl_sweep(struct store *lg, const struct cfg *cfg, int argc, char **argv)
 		charge_rounds(cfg, &r);
 	if (notify_config_of(cfg)->url[0] != '\0' && !r.unreachable)
 		event_rounds(cfg, &r);
+	if (email_config_on(cfg) && !r.unreachable)
+		mail_rounds(cfg, &r);
 	print_line(cfg, &r);
 	stripe_global_cleanup();
 	return r.failed ? 1 : 0;

@@ -145,7 +145,7 @@ api_handler api_member_put, api_member_delete;
 api_handler api_alerts_put, api_alerts_get;
 /* Gateway keys for end users (api_gwkeys.c, DESIGN §12 "Who pays"). */
 api_handler api_gwkey_create, api_gwkey_list, api_gwkey_revoke;
-api_handler api_promo_create, api_redeem;
+api_handler api_promo_create, api_redeem, api_referral_code;
 api_handler api_plan_put, api_plans;
 api_handler api_events;
 api_handler api_browser_token, api_me, api_me_transactions, api_me_usage, api_me_topup, api_me_preflight, api_widget_js;

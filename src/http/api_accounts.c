@@ -5,6 +5,7 @@
 #include "answer.h"
 #include "config.h"
 #include "keys.h"
+#include "mailaddr.h"
 #include "ledger.h"
 #include "stripe_config.h"
 #include "timefmt.h"
@@ -29,9 +30,23 @@ static const struct jfield account_fields[] = {
 	{"daily_limit_micros", J_INT, 0, 1, 0, MICROS_MAX, NULL},
 	{"requests_per_minute", J_INT, 0, 1, 1, LIMIT_RATE_MAX, NULL},
 	{"tokens_per_minute", J_INT, 0, 1, 1, LIMIT_RATE_MAX, NULL},
+	{"referral_code", J_STR, 0, 1, 1, LIMIT_REFERRAL_CODE_BYTES, NULL},
+	{"email", J_STR, 0, 1, 1, LIMIT_EMAIL_BYTES, NULL},
 	{"idempotency_key", J_STR, 0, 0, 1, LIMIT_IDEMPOTENCY_KEY_BYTES, NULL},
 	{NULL, J_INT, 0, 0, 0, 0, NULL},
 };
+
+/* The body's email (alerts by email): absent or null, else a plain
+ * address (mailaddr.h). 0, or -1 with rs answered 400 param email. */
+static int email_of(json_t *body, const char **email, struct response *rs)
+{
+	*email = jsonio_str(body, "email");
+	if (*email == NULL || mailaddr_ok(*email))
+		return 0;
+	api_error(rs, CD_E_INVALID, "email", "email must be a plain address such as name@example.com (at most %d bytes)",
+		  LIMIT_EMAIL_BYTES);
+	return -1;
+}
 
 /* An account id from the path: what api_check_account_id checks, and valid
  * UTF-8 too. Ids from bodies are UTF-8 already (jansson refuses anything
@@ -60,7 +75,15 @@ void api_account_create(struct api_ctx *ctx, const struct request *rq, char **pa
 	n.daily_limit_micros = jsonio_int(body, "daily_limit_micros", -1);
 	n.requests_per_minute = jsonio_int(body, "requests_per_minute", -1);
 	n.tokens_per_minute = jsonio_int(body, "tokens_per_minute", -1);
-	if (api_check_account_id(n.id, "id", rs) == 0 && api_call_of(ctx, rq, body, &call, hash, rs) == 0) {
+	n.referral_code = jsonio_str(body, "referral_code");
+	if (n.referral_code != NULL && !keys_referral_code_ok(n.referral_code)) {
+		api_error(rs, CD_E_INVALID, "referral_code", "\"referral_code\" is not a referral code (%d letters and digits)",
+			  LIMIT_REFERRAL_CODE_CHARS);
+		json_decref(body);
+		return;
+	}
+	if (api_check_account_id(n.id, "id", rs) == 0 && email_of(body, &n.email, rs) == 0 &&
+	    api_call_of(ctx, rq, body, &call, hash, rs) == 0) {
 		snprintf(rs->account, sizeof(rs->account), "%s", n.id);
 		store_route(ctx->lg, n.id);
 		api_answer(rs, ledger_account_create(ctx->lg, &call, &n, &res), &res);
@@ -91,6 +114,7 @@ static const struct jfield patch_fields[] = {
 	{"auto_recharge", J_OBJECT, 0, 1, 0, 0, NULL},
 	{"requests_per_minute", J_INT, 0, 1, 1, LIMIT_RATE_MAX, NULL},
 	{"tokens_per_minute", J_INT, 0, 1, 1, LIMIT_RATE_MAX, NULL},
+	{"email", J_STR, 0, 1, 1, LIMIT_EMAIL_BYTES, NULL},
 	{"idempotency_key", J_STR, 0, 0, 1, LIMIT_IDEMPOTENCY_KEY_BYTES, NULL},
 	{NULL, J_INT, 0, 0, 0, 0, NULL},
 };
@@ -149,7 +173,9 @@ void api_account_patch(struct api_ctx *ctx, const struct request *rq, char **par
 	p.set_tpm = json_object_get(body, "tokens_per_minute") != NULL;
 	p.tokens_per_minute = jsonio_int(body, "tokens_per_minute", -1);
 	snprintf(rs->account, sizeof(rs->account), "%s", params[0]);
-	if (recharge_of(ctx->cfg, body, &p, rs) == 0 && api_call_of(ctx, rq, body, &call, hash, rs) == 0)
+	p.set_email = json_object_get(body, "email") != NULL;
+	if (recharge_of(ctx->cfg, body, &p, rs) == 0 && email_of(body, &p.email, rs) == 0 &&
+	    api_call_of(ctx, rq, body, &call, hash, rs) == 0)
 		api_answer(rs, ledger_account_patch(ctx->lg, &call, &p, &res), &res);
 	json_decref(body);
 }

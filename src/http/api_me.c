@@ -119,6 +119,23 @@ static const char *me_member(const struct api_ctx *ctx)
 	return ctx->me_member[0] != '\0' ? ctx->me_member : NULL;
 }
 
+/* What the widget shows of referrals: the account's code and what a
+ * referral earns, when the deployment rewards referrers and the token is
+ * the whole account's (a member does not speak for the account); else
+ * JSON null. A new reference, NULL when the code could not be read. */
+static json_t *me_referral(const struct api_ctx *ctx)
+{
+	const struct ledger_config *l = ledger_config_of(ctx->cfg);
+	char code[LIMIT_REFERRAL_CODE_BYTES + 1];
+	if (l->referral_referrer_micros <= 0 || me_member(ctx) != NULL)
+		return json_null();
+	if (ledger_referral_code(ctx->lg, ctx->me, code, sizeof(code)) != CD_OK)
+		return NULL;
+	return json_pack("{s:s, s:I, s:I, s:I}", "code", code, "referrer_micros", (json_int_t)l->referral_referrer_micros,
+			 "referred_micros", (json_int_t)l->referral_referred_micros, "expires_days",
+			 (json_int_t)l->referral_expires_days);
+}
+
 void api_me(struct api_ctx *ctx, const struct request *rq, char **params, struct response *rs)
 {
 	json_t *out = NULL, *member = NULL;
@@ -138,6 +155,13 @@ void api_me(struct api_ctx *ctx, const struct request *rq, char **params, struct
 		return;
 	}
 	json_t *view = me_view(ctx->cfg, out);
+	json_t *referral = me_referral(ctx);
+	if (referral == NULL || json_object_set_new(view, "referral", referral) != 0) {
+		json_decref(member);
+		json_decref(view);
+		api_error(rs, CD_E_INTERNAL, NULL, "could not read the referral code");
+		return;
+	}
 	if (member != NULL && json_object_set_new(view, "member", member) != 0) {
 		json_decref(view);
 		api_error(rs, CD_E_INTERNAL, NULL, "out of memory");

@@ -1,7 +1,9 @@
-/* api_promo.c: promo codes (DESIGN §9): POST /v1/promo_codes (admin)
- * makes one; POST /v1/accounts/{id}/redeem (read) turns one into a promo
- * grant on the account. Codes are 4-64 of [A-Za-z0-9_-], matched in any
- * case by the ledger. */
+/* api_promo.c: the growth routes. Promo codes (DESIGN §9): POST
+ * /v1/promo_codes (admin) makes one; POST /v1/accounts/{id}/redeem (app)
+ * turns one into a promo grant on the account. Codes are 4-64 of
+ * [A-Za-z0-9_-], matched in any case by the ledger. Referrals
+ * (docs/growth.md): GET /v1/accounts/{id}/referral_code (app) answers the
+ * account's code, made the first time it is asked for. */
 #include "api.h"
 #include "ledger.h"
 #include "timefmt.h"
@@ -76,4 +78,18 @@ void api_redeem(struct api_ctx *ctx, const struct request *rq, char **params, st
 	if (code_ok(code, rs) && api_call_of(ctx, rq, body, &call, hash, rs) == 0)
 		api_answer(rs, ledger_promo_redeem(ctx->lg, &call, params[0], code, &res), &res);
 	json_decref(body);
+}
+
+void api_referral_code(struct api_ctx *ctx, const struct request *rq, char **params, struct response *rs)
+{
+	char code[LIMIT_REFERRAL_CODE_BYTES + 1];
+	(void)rq;
+	if (!api_path_account_ok(params[0], rs))
+		return;
+	snprintf(rs->account, sizeof(rs->account), "%s", params[0]);
+	enum cd_err rc = ledger_referral_code(ctx->lg, params[0], code, sizeof(code));
+	if (rc != CD_OK)
+		api_fail(rs, rc, "account");
+	else
+		api_json(rs, 200, json_pack("{s:s}", "code", code));
 }

@@ -13,6 +13,7 @@
 #include "log.h"
 #include "timefmt.h"
 #include "notify_config.h"
+#include "email_config.h"
 #include "stripe.h"
 #include "stripe_config.h"
 #include "widget_config.h"

@@ -92,6 +92,7 @@ static const struct route routes[] = {
 	{"GET", "/v1/accounts/*/gateway_keys", KEY_SCOPE_APP, api_gwkey_list, "gateway_keys", FOREIGN_LOOKUP},
 	{"DELETE", "/v1/accounts/*/gateway_keys/*", KEY_SCOPE_APP, api_gwkey_revoke, "gateway_key_revoke", FOREIGN_LOOKUP},
 	{"POST", "/v1/accounts/*/redeem", KEY_SCOPE_APP, api_redeem, "redeem", FOREIGN_REFUSAL},
+	{"GET", "/v1/accounts/*/referral_code", KEY_SCOPE_APP, api_referral_code, "referral_code", FOREIGN_LOOKUP},
 	{"POST", "/v1/accounts/*/browser_tokens", KEY_SCOPE_APP, api_browser_token, "browser_token", FOREIGN_LOOKUP},
 	{"GET", "/v1/me", ROUTE_BROWSER, api_me, "me", FOREIGN_LOOKUP},
 	{"GET", "/v1/me/transactions", ROUTE_BROWSER, api_me_transactions, "me_transactions", FOREIGN_LOOKUP},

@@ -19,6 +19,8 @@
 #include "metrics.h"
 #include "notify.h"
 #include "notify_config.h"
+#include "email_config.h"
+#include "mail.h"
 #include "recharge.h"
 #include "router.h"
 #include "stripe.h"
@@ -50,6 +52,7 @@ static int bg_reload;
 static atomic_int bg_alive;
 static atomic_int watchdog_alive;
 static atomic_int notify_alive;
+static atomic_int mail_alive;
 static atomic_int recharge_alive;
 
 static double now_ms(void)
@@ -566,6 +569,8 @@ static void *background_main(void *arg)
 		log_warn("prices not loaded yet: %s", store_errmsg(lg));
 	if (lg != NULL)
 		ledger_outbox_count(lg);	/* /metrics has a figure from the start */
+	if (lg != NULL && email_config_on(pool_cfg))
+		ledger_mails_count(lg);
 	pthread_mutex_lock(&bg_lock);
 	while (lg != NULL && !atomic_load(&stopping)) {
 		struct timespec until;
@@ -584,6 +589,8 @@ static void *background_main(void *arg)
 		sweep_pass(lg, &counts, &more);
 		ledger_prices_reload(lg);
 		ledger_outbox_count(lg);
+		if (email_config_on(pool_cfg))
+			ledger_mails_count(lg);
 		memory_trim();
 		pthread_mutex_lock(&bg_lock);
 	}
@@ -600,6 +607,16 @@ static void *notify_main(void *arg)
 	(void)arg;
 	notify_run(pool_cfg, &stopping);
 	atomic_store(&notify_alive, 0);
+	return NULL;
+}
+
+/* Alerts by email, when [email] smtp_url is set: an SMTP server may take
+ * seconds to answer, so a thread of its own too. */
+static void *mail_main(void *arg)
+{
+	(void)arg;
+	mail_run(pool_cfg, &stopping);
+	atomic_store(&mail_alive, 0);
 	return NULL;
 }
 
@@ -687,6 +704,13 @@ int worker_start(const struct cfg *cfg, int listen_fd)
 			return -1;
 		}
 	}
+	if (email_config_on(cfg)) {
+		atomic_store(&mail_alive, 1);
+		if (pthread_create(&t, &attr, mail_main, NULL) != 0) {
+			log_error("cannot start the alerts by email: %s", strerror(errno));
+			return -1;
+		}
+	}
 	if (stripe_config_of(cfg)->secret_key[0] != '\0') {
 		atomic_store(&recharge_alive, 1);
 		if (pthread_create(&t, &attr, recharge_main, NULL) != 0) {
@@ -726,7 +750,7 @@ int worker_stop(int listen_fd, int timeout_ms)
 	while (now_ms() < deadline) {
 		if (atomic_load(&in_flight) == 0 && atomic_load(&alive) == 0 && atomic_load(&bg_alive) == 0 &&
 		    atomic_load(&watchdog_alive) == 0 && atomic_load(&notify_alive) == 0 &&
-		    atomic_load(&recharge_alive) == 0)
+		    atomic_load(&mail_alive) == 0 && atomic_load(&recharge_alive) == 0)
 			return 0;
 		/* Threads stuck in accept do not matter once nothing is in flight. */
 		if (atomic_load(&in_flight) == 0 && now_ms() > deadline - timeout_ms + 1000)

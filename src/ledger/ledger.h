@@ -72,37 +72,13 @@ struct ledger_key_row {
 enum cd_err ledger_key_list(struct store *lg, int64_t after_id, struct ledger_key_row *rows, int cap, int *n);
 enum cd_err ledger_key_revoke(struct store *lg, int64_t id);
 
-/* ---- Threshold alerts (ledger_alerts.c, DESIGN §14 "Threshold alerts") ----
- * An account's alerts, set whole (PUT …/alerts) and read (GET): each of
- * a kind (money_alert.h's enum money_alert_kind), a threshold (a
- * percentage 1 to 100, or micros for balance_below), and for
- * member_cap_pct a member (none: every member). Each fires the event
- * alert.threshold once per crossing, in the transaction of the change. */
-struct ledger_alert_spec {
-	int kind;			/* enum money_alert_kind */
-	int64_t threshold;		/* pct, or micros (balance_below) */
-	const char *member;		/* member_cap_pct's member; NULL: every member (or another kind) */
-};
-/* An alert as it stands: its spec, fired (1) or armed (0) in the period
- * as it is now, and for member_cap_pct the members it is fired for. */
-struct ledger_alert_view {
-	int kind;
-	int64_t threshold;
-	char member[LEDGER_ID_MAX + 1];	/* "": none */
-	int has_member;
-	int fired;
-	int64_t members_fired;		/* member_cap_pct: members fired for this month */
-};
-struct ledger_alerts_view {
-	int n;
-	struct ledger_alert_view alerts[LIMIT_ALERTS];
-};
-/* Replaces the account's alerts with specs[0..n) (n <= LIMIT_ALERTS,
- * checked by the caller), under its row's lock, and reads them back into
- * *out. An alert equal to one the account had (kind, threshold, member)
- * keeps its state; a new one is set fired for the period when its figure
- * is past already (that crossing tells nothing), else armed.
- * CD_E_NOT_FOUND: no such account. */
+/* ---- Threshold alerts (ledger_alerts_put.c, DESIGN §14) ----
+ * Replaces the account's alerts with specs[0..n) (n <= LIMIT_ALERTS,
+ * checked by the caller; ledger_done.h's struct ledger_alert_spec), under
+ * its row's lock, and reads them back into *out. One equal to one the
+ * account had (kind, threshold, member) keeps its state; a new one is set
+ * fired for the period when its figure is past already (that crossing
+ * tells nothing), else armed. CD_E_NOT_FOUND: no such account. */
 enum cd_err ledger_alerts_set(struct store *lg, const char *account, const struct ledger_alert_spec *specs, int n,
 			      struct ledger_alerts_view *out);
 /* The account's alerts as they stand into *out (CD_E_NOT_FOUND: none). */
@@ -220,12 +196,18 @@ struct account_new {
 	int64_t daily_limit_micros;	/* -1: none */
 	int64_t requests_per_minute;	/* -1: none */
 	int64_t tokens_per_minute;	/* -1: none */
+	const char *referral_code;	/* NULL: none; else another account's code, which refers this one */
+	const char *email;		/* NULL: none (alerts by email; checked by the caller: mailaddr_ok) */
 };
 /* 201 on creation (with the signup bonus), 200 for the same settings
  * again (compared by a hash of them with defaults filled in, made here
  * for every caller), REFUSE_ACCOUNT_EXISTS for the same id with others. */
 enum cd_err ledger_account_create(struct store *lg, const struct ledger_call *call, const struct account_new *n,
 				  struct ledger_result *res);
+/* The account's referral code (made the first time it is asked for, then
+ * the same for ever) into code, of cap > LIMIT_REFERRAL_CODE_CHARS bytes.
+ * CD_E_NOT_FOUND: no such account. */
+enum cd_err ledger_referral_code(struct store *lg, const char *account, char *code, size_t cap);
 /* The account as it stands, brought due, into *out (CD_E_NOT_FOUND:
  * none). */
 enum cd_err ledger_account_get(struct store *lg, const char *id, struct ledger_account_view *out);
@@ -245,6 +227,8 @@ struct account_patch {
 	int set_recharge;
 	int64_t recharge_threshold_micros;	/* -1: auto-recharge off */
 	int64_t recharge_amount_cents;
+	int set_email;
+	const char *email;		/* NULL with set_email: remove */
 };
 enum cd_err ledger_account_patch(struct store *lg, const struct ledger_call *call, const struct account_patch *p,
 				 struct ledger_result *res);
@@ -283,6 +267,11 @@ struct ledger_event_row {
 	char type[LEDGER_TEXT_BYTES(32)];
 	char state[16];					/* pending|delivered|failed */
 	char last_error[LEDGER_TEXT_BYTES(255)];	/* "": none */
+	/* Its mail (event_mails, sql/050): state "" when it is not mailed,
+	 * else pending|sent|failed|dropped, with the same figures. */
+	char mail_state[16];
+	int64_t mail_attempts, mail_next_at, mail_delivered_at;	/* -1: none */
+	char mail_error[LEDGER_TEXT_BYTES(255)];	/* "": none */
 };
 /* Events with an id above after, oldest first, at most cap, copied into
  * the caller's rows[0..*n); state (pending|delivered|failed) or NULL for
@@ -290,9 +279,39 @@ struct ledger_event_row {
  * last id it got skips none. */
 enum cd_err ledger_events_list(struct store *lg, const char *state, int64_t after, struct ledger_event_row *rows,
 			       int cap, int *n);
-/* Sends the event again (id), or every undelivered one (id 0), from now;
- * *count: how many. */
-enum cd_err ledger_events_retry(struct store *lg, int64_t id, int *count);
+/* Alerts by email (DESIGN §14; mail.c sends them). The mailer reads the
+ * outbox past its cursor (mail_cursor, one row, locked while it moves)
+ * and makes a mail row (event_mails) for each event of a type in `types`
+ * ("a,b,c") whose account has an email and that is younger than
+ * retry_seconds, at most LIMIT_MAIL_SCAN_EVENTS events a call; *scanned:
+ * how many events it looked at (the cursor moved past them), *added: the
+ * mails made. */
+enum cd_err ledger_mails_enqueue(struct store *lg, const char *types, int64_t retry_seconds, int *scanned, int *added);
+/* A mail claimed for sending, due now, leased for lease_seconds so that
+ * another process does not send it at the same time; what it is made of,
+ * read now (the account's email and balance as they stand). data: the
+ * event's data (malloc'd). A mail whose account has no email any more, or
+ * whose event is gone, is dropped instead (state dropped). */
+struct ledger_mail {
+	int64_t event_id, attempts, created_at, balance_micros;
+	char type[LEDGER_TEXT_BYTES(32)];
+	char account[LEDGER_ID_MAX + 1];
+	char email[LIMIT_EMAIL_BYTES + 1];
+	char *data;
+};
+enum cd_err ledger_mails_claim(struct store *lg, struct ledger_mail *out, int max, int64_t lease_seconds, int *n);
+/* What the sending found: sent (ok), else a failed attempt with its error,
+ * retried after an exponential backoff until retry_seconds after the event
+ * was made, then left unsent (state failed). */
+enum cd_err ledger_mail_sent(struct store *lg, int64_t event_id, int ok, const char *error, int64_t retry_seconds);
+/* Counts the mails not sent yet (state pending, at most
+ * LIMIT_OUTBOX_COUNT_ROWS) and publishes the figure (metrics_mail_pending):
+ * the background thread calls it once a sweep. */
+enum cd_err ledger_mails_count(struct store *lg);
+/* Sends the event again (id), or every undelivered one (id 0), from now,
+ * and its mail (every mail) left failed; count: how many events to push,
+ * how many mails. */
+enum cd_err ledger_events_retry(struct store *lg, int64_t id, int count[2]);
 /* Off-session charges (recharge.c sends them): an auto-recharge or a
  * pay-as-you-go collection due to be sent, leased for lease_seconds, with
  * what the PaymentIntent needs; or one sent whose PaymentIntent has had

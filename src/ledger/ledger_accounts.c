@@ -6,11 +6,13 @@
 #include "ledger_events.h"
 #include "ledger_payg.h"
 #include "ledger_recharges.h"
+#include "ledger_referrals.h"
 #include "money_rule.h"
 #include "keys.h"
 #include "log.h"
 #include "timefmt.h"
 #include <assert.h>
+#include <ctype.h>
 #include <inttypes.h>
 #include <mysqld_error.h>
 #include <stdio.h>
@@ -29,7 +31,7 @@ static const char SQL_ACCT_SEEN[] = "SELECT 1 FROM accounts WHERE ext_id = ?";
  * defaults filled in, hashed (for the API and creditctl alike). */
 static void create_hash(const struct account_new *n, unsigned char hash[32])
 {
-	char canon[256];
+	char canon[256 + LIMIT_EMAIL_BYTES];
 	int len = snprintf(canon, sizeof(canon), "%s|%" PRId64 "|%" PRId64 "|%" PRId64 "|%s", n->kind,
 			   n->overdraft_limit_micros, n->monthly_limit_micros, n->low_balance_micros, n->plan ? n->plan : "");
 	/* Only when set: accounts made before daily limits keep their hash. */
@@ -39,7 +41,17 @@ static void create_hash(const struct account_new *n, unsigned char hash[32])
 	if (n->requests_per_minute >= 0 && len > 0 && (size_t)len < sizeof(canon))
 		len += snprintf(canon + len, sizeof(canon) - (size_t)len, "|r%" PRId64, n->requests_per_minute);
 	if (n->tokens_per_minute >= 0 && len > 0 && (size_t)len < sizeof(canon))
-		snprintf(canon + len, sizeof(canon) - (size_t)len, "|t%" PRId64, n->tokens_per_minute);
+		len += snprintf(canon + len, sizeof(canon) - (size_t)len, "|t%" PRId64, n->tokens_per_minute);
+	/* And for the referral code, in lower case (codes match so). */
+	if (n->referral_code != NULL && len > 0 && (size_t)len < sizeof(canon)) {
+		int at = len;
+		len += snprintf(canon + len, sizeof(canon) - (size_t)len, "|c%s", n->referral_code);
+		for (int i = at; i < len && (size_t)i < sizeof(canon) - 1; i++)
+			canon[i] = (char)tolower((unsigned char)canon[i]);
+	}
+	/* And for an email (alerts by email, sql/050). */
+	if (n->email != NULL && len > 0 && (size_t)len < sizeof(canon))
+		snprintf(canon + len, sizeof(canon) - (size_t)len, "|e%s", n->email);
 	keys_sha256(canon, strlen(canon), hash);
 }
 
@@ -71,11 +83,29 @@ static enum cd_err account_exists(struct store *lg, const struct account_new *n,
 	return ledger_rows_acct_view(lg, &a, &done->u.account.account);
 }
 
+/* An account's email (NULL: none). */
+static enum cd_err email_store(struct store *lg, int64_t id, const char *email)
+{
+	return store_do(lg, "UPDATE accounts SET email = ? WHERE id = ?", "account email", "si", email, id);
+}
+
 /* An account's rate limits (-1: none). */
 static enum cd_err rate_limits_store(struct store *lg, int64_t id, int64_t rpm, int64_t tpm)
 {
 	static const char sql[] = "UPDATE accounts SET requests_per_minute = ?, tokens_per_minute = ? WHERE id = ?";
 	return store_do(lg, sql, "rate limits", "IIi", rpm >= 0 ? &rpm : NULL, tpm >= 0 ? &tpm : NULL, id);
+}
+
+/* The account whose referral code the new account n gives: another
+ * account's (an account cannot refer itself), else REFUSE_REFERRAL_UNKNOWN
+ * (400, param referral_code) and nothing is created. */
+static enum cd_err referrer_of(struct store *lg, const struct account_new *n, int64_t *referrer_id)
+{
+	char owner[LEDGER_ID_MAX + 1];
+	enum cd_err rc = ledger_referrals_owner(lg, n->referral_code, referrer_id, owner, sizeof(owner));
+	if (rc == CD_E_NOT_FOUND || (rc == CD_OK && strcmp(owner, n->id) == 0))
+		return refusal_set(&lg->refusal, REFUSE_REFERRAL_UNKNOWN, n->referral_code, NULL);
+	return rc;
 }
 
 static enum cd_err account_create_op(struct store *lg, const struct account_new *n, struct ledger_done *done)
@@ -86,6 +116,9 @@ static enum cd_err account_create_op(struct store *lg, const struct account_new 
 	if (pc != CD_OK)
 		return pc;
 	create_hash(n, hash);
+	int64_t referrer_id = 0;
+	if (n->referral_code != NULL && (pc = referrer_of(lg, n, &referrer_id)) != CD_OK)
+		return pc;
 	/* An id that exists is answered from its row, locked. Not by trying
 	 * the INSERT first: a failed INSERT keeps a shared lock on the id's
 	 * index entry to the end of the transaction, and concurrent creators
@@ -114,6 +147,10 @@ static enum cd_err account_create_op(struct store *lg, const struct account_new 
 	enum cd_err rc = CD_OK;
 	if (n->requests_per_minute >= 0 || n->tokens_per_minute >= 0)
 		rc = rate_limits_store(lg, id, n->requests_per_minute, n->tokens_per_minute);
+	if (rc == CD_OK && referrer_id > 0)
+		rc = ledger_referrals_record(lg, id, referrer_id);
+	if (rc == CD_OK && n->email != NULL)
+		rc = email_store(lg, id, n->email);
 	if (rc == CD_OK)
 		rc = ledger_due_open_id(lg, id, &a);
 	/* Opening it credited its plan for this period (ledger_due_apply):
@@ -207,6 +244,8 @@ static enum cd_err patch_apply(struct store *lg, const struct account_patch *p, 
 	if (p->set_tpm)
 		a->rate.tpm = p->tokens_per_minute;
 	if ((p->set_rpm || p->set_tpm) && (rc = rate_limits_store(lg, a->id, a->rate.rpm, a->rate.tpm)) != CD_OK)
+		return rc;
+	if (p->set_email && (rc = email_store(lg, a->id, p->email)) != CD_OK)
 		return rc;
 	if (p->set_recharge && p->recharge_threshold_micros >= 0 && !a->recharge_card)
 		return refusal_set(&lg->refusal, REFUSE_NO_CARD, a->ext_id, NULL);

@@ -23,6 +23,10 @@ static const struct config_key keys[] = {
 	{"stripe", "suspend_when_unpaid", CONFIG_ENUM, OFF(suspend_when_unpaid_text), 0, 0, "false", "true|false", NULL, NULL},
 	/* 0 keeps every row; stripe_events_days 1 to 29 is refused in finish(). */
 	{"retention", "stripe_events_days", CONFIG_INT, OFF(retention_stripe_events_days), 0, LIMIT_RETENTION_MAX_DAYS, "90", NULL, NULL, NULL},
+	{"referral", "referrer_micros", CONFIG_INT, OFF(referral_referrer_micros), 0, LIMIT_AMOUNT_MICROS_MAX, "0", NULL, NULL, NULL},
+	{"referral", "referred_micros", CONFIG_INT, OFF(referral_referred_micros), 0, LIMIT_AMOUNT_MICROS_MAX, "0", NULL, NULL, NULL},
+	{"referral", "expires_days", CONFIG_INT, OFF(referral_expires_days), 0, LIMIT_REFERRAL_EXPIRES_DAYS_MAX, "0", NULL, NULL, NULL},
+	{"referral", "max_per_referrer_per_month", CONFIG_INT, OFF(referral_max_per_month), 0, LIMIT_REFERRALS_PER_MONTH_MAX, "10", NULL, NULL, NULL},
 	{"retention", "holds_days", CONFIG_INT, OFF(retention_holds_days), 0, LIMIT_RETENTION_MAX_DAYS, "30", NULL, NULL, NULL},
 };
 

@@ -5,7 +5,9 @@
  * them, the recharges' day, suspending an account, how long a call to
  * Stripe may take), which sit here rather than in stripe_config.c, as
  * the ledger is below the Stripe module; and [retention] (DESIGN §10),
- * which the ledger's purge alone reads. The CONFIG_MODULE_LEDGER block. */
+ * which the ledger's purge alone reads; and [referral] (docs/growth.md,
+ * "Referrals"), which the top-up's credit reads. The CONFIG_MODULE_LEDGER
+ * block. */
 #ifndef CREDITD_LEDGER_CONFIG_H
 #define CREDITD_LEDGER_CONFIG_H
 #include <stdint.h>
@@ -26,6 +28,11 @@ struct ledger_config {
 	/* [retention]: days a row is kept; 0 : never purged */
 	int64_t retention_stripe_events_days;	/* Stripe event ids, by received_at */
 	int64_t retention_holds_days;	/* finished holds, by expires_at and finished_at */
+	/* [referral]: the grants of a referred account's first credited top-up */
+	int64_t referral_referrer_micros;	/* to the code's owner; 0: none */
+	int64_t referral_referred_micros;	/* to the referred account; 0: none */
+	int64_t referral_expires_days;		/* both grants' life; 0: never expire */
+	int64_t referral_max_per_month;		/* rewards a referrer a UTC month; 0: no cap */
 
 	/* Derived at load time. */
 	int64_t retention_holds_seconds; /* finished holds kept: holds_days, at least key ttl + a day; -1 ever */

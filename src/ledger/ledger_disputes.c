@@ -16,6 +16,7 @@
  * the credit's row, then dispute rows. */
 #include "ledger_config.h"
 #include "ledger_hooks.h"
+#include "ledger_referrals.h"
 #include "ledger_events.h"
 #include "ledger_funded.h"
 #include "money_rule.h"
@@ -124,14 +125,19 @@ static const char *or_null(const char *text)
 
 /* Finds the credit of the dispute's charge (by payment intent, else by
  * charge id) and locks its account, the credit's row and the dispute's
- * row, in that order. CD_E_NOT_FOUND: no credit of creditd's. */
-static enum cd_err dispute_lock(struct store *lg, const struct ledger_news *ev, struct acct *a, struct disputed *d)
+ * row, in that order; with k, the referrer of a referral the disputed
+ * top-up rewarded beside the account (ledger_referrals_lock). CD_E_NOT_FOUND:
+ * no credit of creditd's. */
+static enum cd_err dispute_lock(struct store *lg, const struct ledger_news *ev, struct acct *a, struct disputed *d,
+				struct referral_lock *k)
 {
 	static const char sql_row[] = "SELECT state, taken_micros, returned_micros FROM disputes WHERE dispute_id = ? "
 		"FOR UPDATE";
 	int e;
 	enum cd_err rc = ledger_funded_find(lg, ev->payment_intent, ev->charge_id, &d->f);
-	if (rc == CD_OK)
+	if (rc == CD_OK && k != NULL)
+		rc = ledger_referrals_lock(lg, d->f.account_id, d->f.kind == FUNDED_TOPUP ? d->f.id : -1, a, k);
+	else if (rc == CD_OK)
 		rc = ledger_due_lock_id(lg, d->f.account_id, a);
 	if (rc == CD_OK)
 		rc = ledger_funded_lock(lg, &d->f);
@@ -230,8 +236,9 @@ enum cd_err ledger_disputes_created(struct store *lg, struct hook_run *h)
 	struct acct a;
 	struct disputed d;
 	struct dispute_news n;
+	struct referral_lock k;
 	assert(h->ev->dispute_id[0] != '\0');	/* a dispute event without its id is refused when parsed */
-	enum cd_err rc = dispute_lock(lg, h->ev, &a, &d);
+	enum cd_err rc = dispute_lock(lg, h->ev, &a, &d, &k);
 	if (rc == CD_E_NOT_FOUND)
 		return dispute_keep(lg, h, "open");
 	if (rc != CD_OK)
@@ -243,12 +250,19 @@ enum cd_err ledger_disputes_created(struct store *lg, struct hook_run *h)
 	 * does not deliver in order) is taken only if it was lost. */
 	news_of(h->ev, &n);
 	if (money_rule_dispute_opens(d.found, strcmp(d.state, "lost") == 0, d.taken)) {
-		rc = dispute_take(lg, &a, &d.f, &n);
+		/* A dispute of the top-up that rewarded a referral takes the
+		 * reward back first (never given back, even if the dispute is
+		 * won): the dispute's own take is of the top-up's credit, which
+		 * the referral's grants (spent first) must not pay. */
+		rc = ledger_referrals_take(lg, &a, &k, d.f.kind == FUNDED_TOPUP ? d.f.id : -1, "dispute", n.id);
+		if (rc == CD_OK)
+			rc = dispute_take(lg, &a, &d.f, &n);
 		h->outcome = "disputed: credit taken back";
 	} else {
 		h->outcome = "duplicate: dispute applied already";
 	}
 	rc = rc == CD_OK ? ledger_events_acct_save(lg, &a) : rc;
+	rc = rc == CD_OK ? ledger_referrals_save(lg, &k) : rc;
 	assert(rc != CD_OK || a.balance <= before);	/* a dispute only takes back */
 	return rc;
 }
@@ -287,7 +301,7 @@ enum cd_err ledger_disputes_closed(struct store *lg, struct hook_run *h)
 	struct acct a;
 	struct disputed d;
 	assert(ev->dispute_id[0] != '\0');
-	enum cd_err rc = dispute_lock(lg, ev, &a, &d);
+	enum cd_err rc = dispute_lock(lg, ev, &a, &d, NULL);
 	if (rc == CD_E_NOT_FOUND)
 		return dispute_keep(lg, h, state);
 	if (rc != CD_OK)

@@ -89,6 +89,30 @@ struct ledger_member_gone {
 	char account[LEDGER_ID_MAX + 1];
 	char member[LEDGER_ID_MAX + 1];
 };
+/* Threshold alerts (DESIGN §14; ledger.h's ledger_alerts_set): each of a
+ * kind (money_alert.h's enum money_alert_kind), a threshold (a percentage
+ * 1 to 100, or micros for balance_below), and for member_cap_pct a member
+ * (none: every member); each fires alert.threshold once per crossing. */
+struct ledger_alert_spec {
+	int kind;			/* enum money_alert_kind */
+	int64_t threshold;		/* pct, or micros (balance_below) */
+	const char *member;		/* member_cap_pct's member; NULL: every member (or another kind) */
+};
+/* An alert as it stands: its spec, fired (1) or armed (0) in the period
+ * as it is now, and for member_cap_pct the members it is fired for. */
+struct ledger_alert_view {
+	int kind;
+	int64_t threshold;
+	char member[LEDGER_ID_MAX + 1];	/* "": none */
+	int has_member;
+	int fired;
+	int64_t members_fired;		/* member_cap_pct: members fired for this month */
+};
+/* An account's alerts (PUT and GET …/alerts), in their order. */
+struct ledger_alerts_view {
+	int n;
+	struct ledger_alert_view alerts[LIMIT_ALERTS];
+};
 /* One of an account's live grants, in spending order. */
 struct ledger_grant_line {
 	int64_t grant_id;		/* "grant_<grant_id>" */
@@ -124,6 +148,7 @@ struct ledger_account_view {
 	int64_t recharge_amount_cents;
 	int card_saved;
 	int64_t requests_per_minute, tokens_per_minute;	/* -1: none */
+	char email[LIMIT_EMAIL_BYTES + 1];	/* "": none (null) */
 	struct ledger_collection_view collection;
 	int64_t created_at;
 	int ngrants;

@@ -376,9 +376,10 @@ long long ledger_outbox_pending(void)
 static enum cd_err list_tx(struct store *lg, const char *state, int64_t after, struct ledger_event_row *rows,
 			   int cap, int *n)
 {
-	static const char sql[] = "SELECT id, account, type, state, attempts, created_at, next_attempt_at, "
-				  "delivered_at, last_error FROM events WHERE id > ? AND (? IS NULL OR state = ?) "
-				  "ORDER BY id LIMIT ?";
+	static const char sql[] = "SELECT e.id, e.account, e.type, e.state, e.attempts, e.created_at, "
+				  "e.next_attempt_at, e.delivered_at, e.last_error, m.state, m.attempts, m.next_at, "
+				  "m.delivered_at, m.last_error FROM events e LEFT JOIN event_mails m ON m.event_id = e.id "
+				  "WHERE e.id > ? AND (? IS NULL OR e.state = ?) ORDER BY e.id LIMIT ?";
 	int e;
 	*n = 0;	/* a retried transaction starts the page again */
 	struct dbstmt *s = store_exec(lg, sql, &e, "issi", after, state, state, (int64_t)cap);
@@ -394,8 +395,14 @@ static enum cd_err list_tx(struct store *lg, const char *state, int64_t after, s
 		if (store_copy(s, 1, r->account, sizeof(r->account), "-") != 0 ||
 		    store_copy(s, 2, r->type, sizeof(r->type), "") != 0 ||
 		    store_copy(s, 3, r->state, sizeof(r->state), "") != 0 ||
-		    store_copy(s, 8, r->last_error, sizeof(r->last_error), "") != 0)
+		    store_copy(s, 8, r->last_error, sizeof(r->last_error), "") != 0 ||
+		    store_copy(s, 9, r->mail_state, sizeof(r->mail_state), "") != 0 ||
+		    store_copy(s, 13, r->mail_error, sizeof(r->mail_error), "") != 0)
 			return CD_E_INTERNAL;
+		/* Its mail (sql/050), when it has one. */
+		r->mail_attempts = store_null(s, 10) ? 0 : store_i64(s, 10);
+		r->mail_next_at = strcmp(r->mail_state, "pending") == 0 ? store_i64(s, 11) : -1;
+		r->mail_delivered_at = DB_I64_OR_NONE(s, 12);
 		(*n)++;
 	}
 	return CD_OK;
@@ -418,18 +425,26 @@ static enum cd_err retry_tx(struct store *lg, int64_t id, int *count)
 	static const char one[] = "UPDATE events SET state = 'pending', next_attempt_at = ? "
 				  "WHERE id = ? AND state <> 'delivered'";
 	static const char all[] = "UPDATE events SET state = 'pending', next_attempt_at = ? WHERE state = 'failed'";
+	/* Its mail too (alerts by email), when it was given up. */
+	static const char mail_one[] = "UPDATE event_mails SET state = 'pending', next_at = ? WHERE event_id = ? "
+				       "AND state = 'failed'";
+	static const char mail_all[] = "UPDATE event_mails SET state = 'pending', next_at = ? WHERE state = 'failed'";
 	int e;
 	struct dbstmt *s = id > 0 ? store_exec(lg, one, &e, "ii", lg->now, id) : store_exec(lg, all, &e, "i", lg->now);
 	if (s == NULL)
 		return store_err(lg, e, "event retry");
-	*count = (int)store_affected(s);
+	count[0] = (int)store_affected(s);
+	s = id > 0 ? store_exec(lg, mail_one, &e, "ii", lg->now, id) : store_exec(lg, mail_all, &e, "i", lg->now);
+	if (s == NULL)
+		return store_err(lg, e, "mail retry");
+	count[1] = (int)store_affected(s);
 	return CD_OK;
 }
 
-enum cd_err ledger_events_retry(struct store *lg, int64_t id, int *count)
+enum cd_err ledger_events_retry(struct store *lg, int64_t id, int count[2])
 {
 	struct store_tx t;
-	*count = 0;
+	count[0] = count[1] = 0;
 	for (store_tx_init(lg, &t); store_tx_next(lg, &t);)
 		store_tx_end(lg, &t, retry_tx(lg, id, count));
 	return t.rc;

@@ -34,6 +34,9 @@
 /* DESIGN §14 "Threshold alerts": an alert of the account's crossed
  * (ledger_alerts.h), once per crossing. */
 #define EVENT_ALERT_THRESHOLD "alert.threshold"
+/* A referred account's first credited top-up rewarded it and its referrer
+ * (ledger_referrals.c): the referrer's event. */
+#define EVENT_REFERRAL_REWARDED "referral.rewarded"
 
 /* Appends an event of the account's (a NULL: of no account, shown with
  * "account": null), with data (a JSON object, whose reference this takes;

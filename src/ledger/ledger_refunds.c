@@ -6,6 +6,7 @@
  * an invoice's payment news (ledger_invoice_pay.c); calls neither. */
 #include "ledger_events.h"
 #include "ledger_hooks.h"
+#include "ledger_referrals.h"
 #include "money_rule.h"
 #include "log.h"
 #include "ledger_news.h"
@@ -24,6 +25,7 @@ enum cd_err ledger_refunds_charge_refunded(struct store *lg, struct hook_run *h)
 	const struct ledger_news *ev = h->ev;
 	struct acct a;
 	struct funded f;
+	struct referral_lock k;
 	/* charge.refunded names its charge (parsed, or kept by it). */
 	assert(ev->charge_id[0] != '\0');
 	if ((ev->payment_intent[0] == '\0' && ev->charge_id[0] == '\0') || ev->amount_refunded_cents < 0) {
@@ -35,8 +37,9 @@ enum cd_err ledger_refunds_charge_refunded(struct store *lg, struct hook_run *h)
 	enum cd_err rc = ledger_funded_find(lg, ev->payment_intent, ev->charge_id, &f);
 	if (rc == CD_E_NOT_FOUND)
 		return ledger_refunds_keep(lg, h);
+	/* The account, and the referrer of a referral this top-up rewarded. */
 	if (rc == CD_OK)
-		rc = ledger_due_lock_id(lg, f.account_id, &a);
+		rc = ledger_referrals_lock(lg, f.account_id, f.kind == FUNDED_TOPUP ? f.id : -1, &a, &k);
 	if (rc == CD_OK)
 		rc = ledger_funded_lock(lg, &f);
 	if (rc != CD_OK)
@@ -54,9 +57,16 @@ enum cd_err ledger_refunds_charge_refunded(struct store *lg, struct hook_run *h)
 	money_rule_refund(&rcase, &eff);
 	if (eff.duplicate) {
 		h->outcome = "duplicate: refund already applied";
-		return a.dirty ? ledger_events_acct_save(lg, &a) : CD_OK;
+		rc = a.dirty ? ledger_events_acct_save(lg, &a) : CD_OK;
+		return rc == CD_OK ? ledger_referrals_save(lg, &k) : rc;
 	}
 	h->account_id = a.id;
+	/* A refund of the top-up that rewarded a referral takes the reward
+	 * back first: the refund's own take is of the top-up's credit, which
+	 * the referral's grants (spent first, expiring first) must not pay. */
+	rc = ledger_referrals_take(lg, &a, &k, f.kind == FUNDED_TOPUP ? f.id : -1, "refund", ev->charge_id);
+	if (rc != CD_OK)
+		return rc;
 	int64_t micros = eff.take, moved = 0;
 	const int64_t before = a.balance;
 	if (eff.from_dispute > 0)
@@ -75,6 +85,8 @@ enum cd_err ledger_refunds_charge_refunded(struct store *lg, struct hook_run *h)
 			       "charge", ev->charge_id));
 	if (rc == CD_OK)
 		rc = ledger_events_acct_save(lg, &a);
+	if (rc == CD_OK)
+		rc = ledger_referrals_save(lg, &k);
 	h->outcome = "refunded";
 	return rc;
 }

@@ -542,11 +542,27 @@ static enum cd_err collection_view(struct store *lg, int64_t account_id, struct 
 	return CD_OK;
 }
 
+/* The account's email (sql/050), kept out of the money rows: read
+ * where the account is shown. */
+static enum cd_err email_view(struct store *lg, int64_t id, struct ledger_account_view *v)
+{
+	int e;
+	v->email[0] = '\0';
+	struct dbstmt *s = store_exec(lg, "SELECT email FROM accounts WHERE id = ?", &e, "i", id);
+	if (s == NULL)
+		return store_err(lg, e, "account email");
+	if (store_fetch(s) == 1 && store_copy(s, 0, v->email, sizeof(v->email), "") != 0)
+		return CD_E_INTERNAL;
+	return CD_OK;
+}
+
 enum cd_err ledger_rows_acct_view(struct store *lg, const struct acct *a, struct ledger_account_view *v)
 {
 	enum cd_err rc = collection_view(lg, a->id, &v->collection);
 	if (rc == CD_OK)
 		rc = grants_view(lg, a->id, v);
+	if (rc == CD_OK)
+		rc = email_view(lg, a->id, v);
 	if (rc != CD_OK)
 		return rc;
 	ledger_rows_copy_text(v->id, sizeof(v->id), a->ext_id);

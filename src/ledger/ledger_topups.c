@@ -16,6 +16,7 @@
 #include "ledger_config.h"
 #include "ledger_hooks.h"
 #include "ledger_events.h"
+#include "ledger_referrals.h"
 #include "log.h"
 #include "ledger_news.h"
 #include <assert.h>
@@ -342,7 +343,8 @@ static enum cd_err not_ours(struct store *lg, struct hook_run *h)
 
 static enum cd_err receipt_apply(struct store *lg, int64_t topup_id, const char *payment_intent);
 
-static enum cd_err credit(struct store *lg, struct hook_run *h, struct acct *a, const struct topup_rec *r)
+static enum cd_err credit(struct store *lg, struct hook_run *h, struct acct *a, struct referral_lock *k,
+			  const struct topup_rec *r)
 {
 	static const char sql_done[] = "UPDATE topups SET status = 'credited', credited_micros = ?, payment_intent = ?, "
 				       "grant_id = ?, credited_at = ?, paid_cents = ?, invoice_id = ? WHERE id = ?";
@@ -381,6 +383,15 @@ static enum cd_err credit(struct store *lg, struct hook_run *h, struct acct *a, 
 	struct funded f = {.kind = FUNDED_TOPUP, .id = r->id, .account_id = a->id};
 	if (rc == CD_OK)
 		rc = ledger_disputes_apply_waiting(lg, a, &f, ev->payment_intent);
+	/* The referred account's first credited top-up rewards its referral
+	 * (both accounts locked by ledger_referrals_lock); a dispute that
+	 * waited for it takes the reward back whole, as one coming after
+	 * would (after the dispute's own take, which the reward's grants,
+	 * spent first, must not pay). */
+	if (rc == CD_OK)
+		rc = ledger_referrals_reward(lg, a, k, r->id);
+	if (rc == CD_OK && f.disputed > 0)
+		rc = ledger_referrals_take(lg, a, k, r->id, "dispute", ev->payment_intent);
 	h->outcome = "credited";
 	return rc;
 }
@@ -394,12 +405,14 @@ enum cd_err ledger_topups_checkout_paid(struct store *lg, struct hook_run *h)
 	const struct ledger_news *ev = h->ev;
 	struct topup_rec r;
 	struct acct a;
+	struct referral_lock k;
 	assert(ev->session_id[0] != '\0');	/* a session event without its id is refused when parsed */
 	enum cd_err rc = topup_find(lg, ev->session_id, 0, &r);
 	if (rc == CD_E_NOT_FOUND)
 		return not_ours(lg, h);
+	/* The account, and its referrer when a referral waits for this credit. */
 	if (rc == CD_OK)
-		rc = ledger_due_lock_id(lg, r.account_id, &a);
+		rc = ledger_referrals_lock(lg, r.account_id, 0, &a, &k);
 	if (rc == CD_OK)
 		rc = topup_find(lg, ev->session_id, 1, &r);
 	if (rc != CD_OK)
@@ -421,11 +434,13 @@ enum cd_err ledger_topups_checkout_paid(struct store *lg, struct hook_run *h)
 	} else if (awaiting) {
 		h->outcome = "pending: not paid yet (an async payment may follow)";
 	} else {
-		rc = credit(lg, h, &a, &r);
+		rc = credit(lg, h, &a, &k, &r);
 	}
 	json_decref(what);
 	if (rc == CD_OK && (a.dirty || strcmp(h->outcome, "credited") == 0))
 		rc = ledger_events_acct_save(lg, &a);
+	if (rc == CD_OK)
+		rc = ledger_referrals_save(lg, &k);
 	/* Only a credit moves money: a duplicate, a mismatch or a wait does not. */
 	assert(rc != CD_OK || strcmp(h->outcome, "credited") == 0 || a.balance == before);
 	return rc;

@@ -16,7 +16,8 @@
 // ("transactions") and GET /v1/me/usage ("usage_day", "usage_model", by
 // group_by), for routes or fields the server does not answer yet. "tabs"
 // walks the history's tabs by keyboard (arrows, Home, End) and takes a
-// screenshot of its Usage tab. The assertions live in the Python test that
+// screenshot of its Usage tab. <creditd-referral> is read like the others,
+// with its code, what it earns and whether it hid itself. The assertions live in the Python test that
 // runs it (tests/integration/test_59_widget_browser.py).
 "use strict";
 const fs = require("fs");
@@ -85,6 +86,9 @@ async function read(page, sel) {
         dayTableCaption: root.querySelector("table[part=day-table] caption") ? root.querySelector("table[part=day-table] caption").textContent : null,
         models: all("table[part=models] tbody tr").map(cells),
         total: root.querySelector("[part=total]") ? root.querySelector("[part=total]").textContent : null,
+        code: root.querySelector("[part=code]") ? root.querySelector("[part=code]").textContent : null,
+        earn: root.querySelector("[part=earn]") ? root.querySelector("[part=earn]").textContent : null,
+        expiry: root.querySelector("[part=expiry]") ? root.querySelector("[part=expiry]").textContent : null,
         cap: cap ? { text: cap.innerText, label: (cap.querySelector("[role=img]") || cap).getAttribute("aria-label"),
                      spent: width("[part=cap-spent]"), reserved: width("[part=cap-reserved]") } : null,
       };
@@ -94,7 +98,8 @@ async function read(page, sel) {
 
 async function shot(page, sel, file) {
   const e = await page.$(sel);
-  if (e) await e.screenshot({ path: file });
+  const box = e && (await e.boundingBox());   // a hidden element has none, or an empty one
+  if (box && box.width > 0 && box.height > 0) await e.screenshot({ path: file });
 }
 
 async function main() {
@@ -136,7 +141,7 @@ async function main() {
       }
     });
     await page.goto(opt.url, { waitUntil: "load" });
-    for (const id of ["balance", "compact", "topup", "history", "usage"]) {
+    for (const id of ["balance", "compact", "topup", "history", "usage", "referral"]) {
       const sel = "#" + id;
       if (!(await page.$(sel))) continue;
       await settled(page, sel);
@@ -144,6 +149,10 @@ async function main() {
         await page.waitForFunction(() => document.querySelector("#history").hasAttribute("rows"), { timeout: 15000 });
       }
       out[id] = await read(page, sel);
+      if (id === "referral") {
+        out[id].hidden = await page.$eval(sel, (e) => e.hidden);
+        out[id].boxShown = await page.$eval(sel, (e) => e.shadowRoot.querySelector(".box").getBoundingClientRect().height > 0);
+      }
       await shot(page, sel, path.join(opt.out, opt.name + "-" + id + ".png"));
     }
     await page.screenshot({ path: path.join(opt.out, opt.name + "-page.png"), fullPage: true });

@@ -21,24 +21,24 @@ random, from many client threads at once:
     promo redemptions; an auto-recharge that fires again each time its
     credit is spent (charged and credited by creditd's recharge thread),
     one of them refunded;
+  - referrals: the other hot accounts, and four more, were created with
+    the first user's or the third's referral code: each one's first
+    credited top-up rewards it and its referrer (both locked, by id) in
+    the middle of the load, and a refund of that top-up takes both grants
+    back;
   - gateway chat completions, streamed and whole;
   - the stack's clock moved into the next month mid-run: the workspace's
     plan period comes due, its old plan grant expires, holds expire;
-  - threshold alerts on two of the hot accounts (one user: balance_below,
-    monthly_spend_pct, daily_spend_pct; the workspace:
-    plan_credits_used_pct, member_cap_pct for every member and for one),
-    fired by whichever writer crosses them; the two others have none, so
-    their guard calls are still decided on rows kept in memory.
+  - threshold alerts on a user and the workspace (every_writer_alerts.py).
 Then, for every hot account: balance = sum of its journal, reserved = sum
 of its pending holds (and each member's reserve of its pending holds),
 each journal row's balance_after = the running sum in id order; each
-alert.threshold was past its threshold, at most one per alert, member and
-period for the figures that only grow within a period (spend, plan credits
-used), each alert's state at the end the one its figure calls for, and an
-alert whose figure was crossed fired at least once; creditctl
+alert told once per crossing (every_writer_alerts.py); creditctl
 verify reports 0 violations; every answer was one the API promises (no
 5xx); what was acknowledged is in the database as answered; every writer
-wrote; both creditd processes are the ones started, still running.
+wrote; both creditd processes are the ones started, still running;
+no referral was rewarded twice, past its referrer's monthly cap, or left
+standing after a refund of the top-up that rewarded it.
 """
 import calendar
 import hashlib
@@ -54,6 +54,7 @@ import time
 import urllib.parse
 
 import every_writer_alerts
+import every_writer_referrals
 import lib
 from lib import ENV, Fail, api, check, clock_now, clock_set, eq, key, uid, wait_until
 from test_30_stripe import RATE, checkout_event, event, fake, fake_mode, session
@@ -254,21 +255,24 @@ class Workload:
         self.users = [uid("ew-user") for _ in range(3)]
         self.workspace = uid("ew-team")
         self.accounts = self.users + [self.workspace]
+        self.codes = {}
         for i, acct in enumerate(self.accounts):
             body = {"id": acct, "kind": "user"} if acct != self.workspace else {
                 "id": acct, "kind": "workspace", "plan": self.plan}
+            every_writer_referrals.refer(self, i, body)
             r = api("POST", "/v1/accounts", body, base=self.t.bases[i % 2])
             eq(r.status, 201, "account %r" % r)
             r = api("POST", "/v1/accounts/%s/grants" % acct, {"amount_micros": FUNDS, "source": "adjustment"})
             eq(r.status, 201, "funds %r" % r)
+            every_writer_referrals.code_of(self, i, acct)
+        every_writer_referrals.more_referred(self)
         # ann has no cap of her own (the plan's binds her), bo has his own;
         # a member with no row at all ("cy") is held to the plan's cap too.
         for body in ({"member": "ann"}, {"member": "bo", "monthly_cap_micros": 10 * MEMBER_CAP}):
             r = api("POST", "/v1/accounts/%s/members" % self.workspace, body)
             eq(r.status, 201, "member %r" % r)
         self.first_month = self.month_key(clock_now())
-        self.alerting = every_writer_alerts.Alerts(self)
-        self.alerting.setup()
+        self.alerting = every_writer_alerts.Alerts(self).setup()
         self.recharger = self.users[1]
         self.keep_card(self.recharger)
         codes = ["EW-" + secrets.token_hex(5).upper() for _ in range(4 + self.topups_per_account)]
@@ -285,6 +289,7 @@ class Workload:
                 r = api("POST", "/v1/accounts/%s/topup" % acct, {"amount_cents": cents}, auth="app")
                 eq(r.status, 200, "top-up session %r" % r)
                 self.pending_topups.append((acct, r.json["session_id"], cents))
+        every_writer_referrals.topups(self)
 
     def spread(self, items, t0):
         """items, each given a time to be sent, evenly over the run's first 80 %."""
@@ -786,6 +791,7 @@ class Workload:
                                 % (t.fetch_deadlocks, logged))
         problems += self.process_problems() + self.acknowledged_problems() + self.writer_problems()
         problems += self.alerting.problems()
+        problems += every_writer_referrals.problems(self)
         print("every writer: %s" % json.dumps(t.counts, sort_keys=True, default=str), flush=True)
         if problems:
             raise Fail("every writer at once (seed %d): %s" % (self.seed, "\n  ".join(problems)))

@@ -42,6 +42,7 @@ class Alerts:
             r = api("PUT", "/v1/accounts/%s/alerts" % acct, {"alerts": alerts}, auth="app")
             eq(r.status, 200, "alerts %r" % r)
             eq([a["state"] for a in r.json["alerts"]], ["armed"] * len(alerts), "set armed")
+        return self
 
     def problems(self):
         """Each alert.threshold of the alerted accounts: past its threshold

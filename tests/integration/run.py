@@ -3,7 +3,10 @@
 
 Each tests/integration/test_*.py module holds functions test_*(); they run
 in file order, one after the other. A test passes when it returns, fails on
-any exception. The last line printed is "N passed, N failed".
+any exception. A module's teardown_module(), when it has one, runs after
+its tests that ran (a module that restarted creditd with a config of its
+own starts it again as the stack has it); its failure counts as a failed
+test. The last line printed is "N passed, N failed".
 """
 import argparse
 import importlib.util
@@ -36,10 +39,12 @@ def main():
         spec.loader.exec_module(mod)
         tests = [(n, getattr(mod, n)) for n in vars(mod) if n.startswith("test_") and callable(getattr(mod, n))]
         tests.sort(key=lambda t: t[1].__code__.co_firstlineno)
-        for tname, fn in tests:
+        ran = [t for t in tests if not args.pattern or any(p in "%s.%s" % (name[:-3], t[0])
+                                                           for p in args.pattern.split(","))]
+        if ran and callable(getattr(mod, "teardown_module", None)):
+            ran.append(("teardown_module", mod.teardown_module))
+        for tname, fn in ran:
             full = "%s.%s" % (name[:-3], tname)
-            if args.pattern and not any(p in full for p in args.pattern.split(",")):
-                continue
             t0 = time.time()
             ok = False
             try:

@@ -426,7 +426,7 @@ def test_creditctl_sweep_by_hand_prints_one_line():
     eq(len(p.stdout.splitlines()), 1, "one line: %r" % p.stdout)
     m = re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ sweep: accounts=0 collections=0 topups_expired=0 "
                  r"charges_sent=0 charges_failed=0 charges_held=0 charges_looked_up=0 tries_cancelled=0 "
-                 r"events_delivered=0 events_failed=0 seconds=\d+\.\d done$", line)
+                 r"events_delivered=0 events_failed=0 mails=off seconds=\d+\.\d done$", line)
     check(m, "the summary: %r" % line)
     eq(p.stderr, "", "nothing on stderr")
     conf = os.path.join(s.home, "creditd", "creditd.conf")

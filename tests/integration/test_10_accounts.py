@@ -230,7 +230,8 @@ def test_account_fields():
     a = get(acct_id)
     check(ACCOUNT_FIELDS <= set(a), "DESIGN's fields present: missing %s" % (ACCOUNT_FIELDS - set(a)))
     check(set(a) - ACCOUNT_FIELDS <= {"created_at", "day_spent_micros", "auto_recharge", "card_saved",
-                                         "requests_per_minute", "tokens_per_minute", "status_reason", "collection"},
+                                         "requests_per_minute", "tokens_per_minute", "status_reason", "collection",
+                                         "email"},
           "no unexpected fields: %s" % (set(a) - ACCOUNT_FIELDS))
     eq(a["id"], acct_id, "id")
     eq(a["kind"], "workspace", "kind")
@@ -244,6 +245,7 @@ def test_account_fields():
     eq(a["overdraft_limit_micros"], 2000000, "overdraft")
     eq(a["low_balance_micros"], 1000000, "low balance")
     eq(a["plan"], "team", "plan")
+    eq(a["email"], None, "no email")
     eq(len(a["grants"]), 1, "one live grant")
     g = a["grants"][0]
     eq(set(g), GRANT_FIELDS, "grant fields")

@@ -215,6 +215,9 @@ def _check(transport):
     eq(out["created_again"], out["created"], "the same body again")
     eq(out["odd_get"]["id"], prefix + " a/b?c#d%é", "an id needing URL encoding")
     eq((out["patched"]["monthly_limit_micros"], out["patched"]["plan"]), (None, "pro"), "clear() sends null")
+    eq((out["emailed"]["email"], out["unemailed"]["email"]), ("ops@example.com", None), "an email set, cleared")
+    eq(out["email_created"]["email"], "ann@example.org", "an email at creation")
+    _refused(out["bad_email"], "InvalidRequest", 400, "invalid_request")
     eq(out["healthz"], {"status": "ok"}, "healthz")
     start = out["account_before"]["balance_micros"]
 
@@ -292,6 +295,10 @@ def _check(transport):
     _refused(out["alerts_bad"], "InvalidRequest", 400, "invalid_request")
     eq(out["alerts_bad"]["param"], "alerts[0].pct", "the bad alert's field named")
     eq([a["state"] for a in out["alerts_after"]["alerts"]], ["fired", "armed"], "the debit crossed one")
+    eq(out["referral_code_again"], out["referral_code"], "the referral code is stable")
+    eq(out["referred"]["id"], prefix + "-referred", "created with the referral code")
+    _refused(out["referral_unknown"], "InvalidRequest", 400, "invalid_request")
+    eq(out["referral_unknown"]["param"], "referral_code", "an unknown code names the field")
 
     # events
     check(len(out["events_walked"]) >= 7, "events walked: %r" % out["events_walked"])

@@ -420,7 +420,22 @@ out(r);
     eq([a["state"] for a in got["after"]["alerts"]], ["fired", "armed"], "the debit crossed it")
 
 
-def test_node_app_routes_plans_topup_browser_token():
+def test_node_account_email():
+    acct = uid("node")
+    got = node(r"""
+const created = await admin.createAccount(ARGS.acct, { email: 'ann@example.org' });
+const cleared = await admin.patchAccount(ARGS.acct, { email: null });
+const set = await admin.patchAccount(ARGS.acct, { email: 'ops@example.com' });
+const shown = await reader.getAccount(ARGS.acct);
+const bad = await caught(admin.patchAccount(ARGS.acct, { email: 'ops@example.com\r\nBcc: x@example.com' }));
+out({ created, cleared, set, shown, bad });
+""", acct=acct)
+    eq((got["created"]["email"], got["cleared"]["email"], got["set"]["email"], got["shown"]["email"]),
+       ("ann@example.org", None, "ops@example.com", "ops@example.com"), "email at creation, cleared by null, set")
+    eq((got["bad"]["cls"], got["bad"]["param"]), ("InvalidRequest", "email"), "a header in it refused")
+
+
+def test_node_app_routes_plans_topup_browser_token_referral_code():
     acct = funded(1_000_000)
     plan = "node-" + uid("p")[-8:]
     got = node(r"""
@@ -429,13 +444,21 @@ const plans = await reader.plans();
 const topup = await app.topup(ARGS.acct, 2000, { successUrl: 'https://app.example.com/paid', saveCard: true });
 const low = await caught(app.topup(ARGS.acct, 1));
 const token = await app.browserToken(ARGS.acct, { ttlSeconds: 120 });
-out({ plans, topup, low, token });
-""", acct=acct, plan=plan)
+const code = await app.referralCode(ARGS.acct);
+const again = await app.referralCode(ARGS.acct);
+const referred = await admin.createAccount(ARGS.referred, { referralCode: code.code });
+const unknown = await caught(admin.createAccount(ARGS.referred + '-x', { referralCode: 'zzzzzzzzzz' }));
+out({ plans, topup, low, token, code, again, referred, unknown });
+""", acct=acct, plan=plan, referred=uid("node-ref"))
     check(plan in [p["name"] for p in got["plans"]["data"]], "the plan is listed")
     check(got["topup"]["checkout_url"].startswith("https://"), "checkout url: %r" % got["topup"])
     eq((got["low"]["cls"], got["low"]["param"]), ("InvalidRequest", "amount_cents"), "a top-up below the minimum")
     me = api("GET", "/v1/me", auth=got["token"]["token"])
     eq((me.status, me.json["id"]), (200, acct), "the browser token reads its account")
+    eq(got["again"], got["code"], "the referral code is stable")
+    eq(me.json["referral"]["code"], got["code"]["code"], "the widget's code is the same")
+    check(got["referred"]["id"].startswith("node-ref"), "created with the referral code: %r" % got["referred"])
+    eq((got["unknown"]["cls"], got["unknown"]["param"]), ("InvalidRequest", "referral_code"), "an unknown code")
 
 
 # ---- the guard with provider streams ----

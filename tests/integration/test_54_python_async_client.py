@@ -105,6 +105,12 @@ def test_async_refusals_are_the_vocabularys_classes():
             await admin.add_member(ws, "dan", monthly_cap_micros=1)
             await refused(cc.MemberCapReached, g.authorize(ws, uid("req"), model="gpt-4o", input_tokens=1000,
                                                            max_output_tokens=100, member="dan"))
+            mailed = uid("aio")
+            eq((await admin.create_account(mailed, email="ann@example.org"))["email"], "ann@example.org",
+               "an email at creation")
+            eq((await admin.patch_account(mailed, email=cc.CLEAR))["email"], None, "CLEAR removes it")
+            e = await refused(cc.InvalidRequest, admin.patch_account(mailed, email="not an address"))
+            eq(e.param, "email", "a bad email names email")
             rated = uid("aio")
             await admin.create_account(rated, requests_per_minute=1)
             hold = await g.authorize(rated, uid("req"), model="gpt-4o", input_tokens=10, max_output_tokens=10)
@@ -142,6 +148,13 @@ def test_async_topup_promo_and_browser_token():
             await refused(cc.AlreadyRedeemed, app.redeem(acct, code))
             token = await app.browser_token(acct, ttl_seconds=120)
             check(token["token"] and token["expires_at"], "a browser token")
+            code = (await app.referral_code(acct))["code"]
+            eq((await app.referral_code(acct))["code"], code, "the referral code is stable")
+            await refused(cc.Forbidden, reader.referral_code(acct))
+            referred = uid("aio-ref")
+            eq((await admin.create_account(referred, referral_code=code))["id"], referred, "created with the code")
+            e = await refused(cc.InvalidRequest, admin.create_account(uid("aio-ref"), referral_code="zzzzzzzzzz"))
+            eq(e.param, "referral_code", "an unknown code names the field")
             rows = [row["id"] async for row in reader.iter_transactions(acct, page_size=1)]
             eq(rows, [row["id"] for row in (await reader.transactions(acct, limit=200))["data"]],
                "the async iterator walks every page")

@@ -9,7 +9,10 @@ suspended account says why (an alert) and what it owes, and the top-up
 pays that amount; an active one shows no notice. The history's Credits and
 Usage tabs (by keyboard, a label per source in English and French, sub-cent
 costs, day totals), <creditd-usage>'s bars, screen-reader table and
-by-model table, a member's cap, and the script's size under 48 KB.
+by-model table, a member's cap, <creditd-referral> (the code, the link
+made of it, what a referral earns in English and French; hidden when the
+deployment rewards no referrer or for a member), and the script's size
+under 48 KB.
 Screenshots of every element go to tests/browser/output/."""
 import json
 import os
@@ -504,3 +507,51 @@ def test_a_member_sees_their_cap():
     if live:
         check(all(x["cause"] == "usage" for x in page["data"]), "a member sees their usage rows only")
     keep_screenshot("member-en-usage", "widget-usage-member-en")
+
+
+def referral_page(tok, locale, link=True):
+    extra = ' link="https://app.example.com/signup?ref={code}"' if link else ""
+    return '<creditd-referral id="referral" token="%s" locale="%s"%s></creditd-referral>' % (tok, locale, extra)
+
+
+def test_the_referral_code_and_what_it_earns_in_english_and_french():
+    acct = new_account("wref")
+    me = api("GET", "/v1/me", auth=token(acct)).json
+    r = me["referral"]
+    check(r is not None and r["referrer_micros"] > 0, "the test stack rewards referrers: %r" % r)
+    code = api("GET", "/v1/accounts/%s/referral_code" % acct, auth="app").json["code"]
+    eq(r["code"], code, "/v1/me's code is the account's")
+    for locale, fmt, words in (("en", euros_en, ("Invite a friend", "you get", "they get", "days")),
+                               ("fr", euros_fr, ("Parrainez un ami", "vous recevez", "elle reçoit", "jours"))):
+        out, errors = drive("referral-" + locale, referral_page(token(acct), locale), locale=locale)
+        eq(errors, [], "no script errors")
+        ref = out["referral"]
+        eq((ref["state"], ref["hidden"]), ("ok", False), "shown: the deployment rewards referrers")
+        eq(ref["code"], "https://app.example.com/signup?ref=" + code, "the link made of the code")
+        check(fmt(r["referrer_micros"]) in ref["earn"] and fmt(r["referred_micros"]) in ref["earn"],
+              "what a referral earns, formatted for %s: %r" % (locale, ref["earn"]))
+        check(all(w in ref["text"] for w in words), "said in %s: %r" % (locale, ref["text"]))
+        check(str(r["expires_days"]) in (ref["expiry"] or ""), "how long the credits last: %r" % ref["expiry"])
+        eq(ref["buttons"], ["Copy" if locale == "en" else "Copier"], "a copy button")
+        keep_screenshot("referral-%s-referral" % locale, "widget-referral-" + locale)
+    # Without link: the code alone.
+    out, errors = drive("referral-code", referral_page(token(acct), "en", link=False))
+    eq((errors, out["referral"]["code"]), ([], code), "the code alone")
+    # A deployment that rewards no referrer (its /v1/me says null): hidden.
+    out, errors = drive("referral-off", referral_page(token(acct), "en"), me={"referral": None})
+    eq(errors, [], "no script errors")
+    eq((out["referral"]["state"], out["referral"]["hidden"], out["referral"]["boxShown"]), ("off", True, False),
+       "hidden when off")
+    # ... even on a page whose own rule shows the element (display: block): no empty box.
+    out, errors = drive("referral-off-block", "<style>creditd-referral{display:block}</style>" +
+                        referral_page(token(acct), "en"), me={"referral": None})
+    eq((errors, out["referral"]["state"], out["referral"]["boxShown"]), ([], "off", False), "no empty box")
+    # A member's token: not the member's code to share.
+    ws = new_account("wref", kind="workspace")
+    eq(api("POST", "/v1/accounts/%s/members" % ws, {"member": "bob"}).status, 201, "member")
+    t = api("POST", "/v1/accounts/%s/browser_tokens" % ws, {"member": "bob"}, auth="app").json["token"]
+    eq(api("GET", "/v1/me", auth=t).json["referral"], None, "a member's /v1/me has no referral")
+    out, errors = drive("referral-member", referral_page(t, "en"))
+    eq((errors, out["referral"]["state"], out["referral"]["hidden"]), ([], "off", True), "hidden for a member")
+    out, errors = drive("referral-shown", referral_page(token(acct), "en"))
+    check(out["referral"]["boxShown"], "shown when on")

@@ -348,7 +348,11 @@ export class Creditd {
 
   // -- accounts --
 
-  /** POST /v1/accounts (admin). fields: kind (default "user"), overdraftLimitMicros, monthlyLimitMicros, ... */
+  /**
+   * POST /v1/accounts (admin). fields: kind (default "user"), overdraftLimitMicros, monthlyLimitMicros, email, ...,
+   * referralCode (another account's code: the new account is referred by it; unknown: InvalidRequest, nothing
+   * created).
+   */
   createAccount(id, options = {}) {
     const { idempotencyKey, fields } = splitKey(options);
     return this.request('POST', '/v1/accounts', { body: apiFields({ id, kind: 'user', ...fields }), idempotencyKey });
@@ -359,7 +363,7 @@ export class Creditd {
     return this.request('GET', '/v1/accounts/' + seg(id));
   }
 
-  /** PATCH /v1/accounts/{id} (admin): status, limits, plan, autoRecharge; null clears one. */
+  /** PATCH /v1/accounts/{id} (admin): status, limits, plan, autoRecharge, email; null clears one. */
   patchAccount(id, options = {}) {
     const { idempotencyKey, fields } = splitKey(options);
     return this.request('PATCH', '/v1/accounts/' + seg(id), { body: apiFields(fields), idempotencyKey });
@@ -435,6 +439,15 @@ export class Creditd {
   /** GET /v1/accounts/{id}/alerts (read): {alerts: [{kind, pct | micros, member?, state, members_fired?}]}. */
   getAlerts(id) {
     return this.request('GET', `/v1/accounts/${seg(id)}/alerts`);
+  }
+
+  /**
+   * GET /v1/accounts/{id}/referral_code (app): {code}, the account's referral code, made the first time it is
+   * asked for and the same ever after. An account created with it (createAccount(id, { referralCode })) is
+   * referred by this one.
+   */
+  referralCode(id) {
+    return this.request('GET', `/v1/accounts/${seg(id)}/referral_code`);
   }
 
   /** POST /v1/accounts/{id}/browser_tokens (app): {token, expires_at} for the widget. */

@@ -243,6 +243,15 @@ test('bodies: camelCase to snake_case, undefined dropped, null sent, integers on
   assert.equal(s.seen.length, 1, 'refused bodies are not sent');
 });
 
+test('the account email goes out as email, null clears it', async () => {
+  const s = await serve([ok({ email: 'ops@example.com' }), ok({ email: null })]);
+  const c = new Creditd(s.url, 'k', fast);
+  assert.equal((await c.createAccount('a', { email: 'ops@example.com' })).email, 'ops@example.com');
+  assert.equal((await c.patchAccount('a', { email: null })).email, null);
+  assert.deepEqual(s.seen[0].body, { id: 'a', kind: 'user', email: 'ops@example.com' });
+  assert.deepEqual(s.seen[1].body, { email: null });
+});
+
 test('every app route: method, path, query and body', async () => {
   const s = await serve([ok({ data: [] })]);
   const c = new Creditd(s.url + '/', 'k', fast);
@@ -257,6 +266,8 @@ test('every app route: method, path, query and body', async () => {
   await c.browserToken('a', { ttlSeconds: 600, member: 'bob' });
   await c.setAlerts('a', [{ kind: 'monthly_spend_pct', pct: 80 }, { kind: 'member_cap_pct', pct: 90, member: 'bob' }]);
   await c.getAlerts('a');
+  await c.referralCode('a/b');
+  await c.createAccount('n', { referralCode: 'k3m9x2p7qa' });
   await c.events({ after: 5, limit: 10 });
   await c.healthz();
   const seen = s.seen.map((r) => [r.method, r.url, r.body ?? null]);
@@ -273,6 +284,8 @@ test('every app route: method, path, query and body', async () => {
     ['PUT', '/credits/v1/accounts/a/alerts',
       { alerts: [{ kind: 'monthly_spend_pct', pct: 80 }, { kind: 'member_cap_pct', pct: 90, member: 'bob' }] }],
     ['GET', '/credits/v1/accounts/a/alerts', null],
+    ['GET', '/credits/v1/accounts/a%2Fb/referral_code', null],
+    ['POST', '/credits/v1/accounts', { id: 'n', kind: 'user', referral_code: 'k3m9x2p7qa' }],
     ['GET', '/credits/v1/events?after=5&limit=10', null],
     ['GET', '/credits/healthz', null],
   ]);

@@ -37,7 +37,13 @@ async function usage(): Promise<void> {
   void [set.alerts.length, alertState];
   await credits.plans();
   const token: string = (await credits.browserToken('alice', { ttlSeconds: 600 })).token;
+  const code: string = (await credits.referralCode('alice')).code;
+  await credits.createAccount('bob', { referralCode: code });
   await credits.patchAccount('alice', { monthlyLimitMicros: null, autoRecharge: { thresholdMicros: 1, amountCents: 500 } });
+  const mailed = await credits.patchAccount('alice', { email: 'ops@example.com' });
+  const mail: string | null | undefined = mailed.email;
+  void mail;
+  await credits.createAccount('bob', { email: null });
 
   const text: string = await credits.guard({ account: 'alice', requestId: 'r2', model: 'gpt-4o', inputTokens: 10 },
     async (h: Guard) => {

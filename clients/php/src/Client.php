@@ -246,7 +246,9 @@ class Client
 
     /**
      * POST /v1/accounts (admin). $fields: overdraft_limit_micros, monthly_limit_micros,
-     * daily_limit_micros, low_balance_micros, plan, ... The same body again answers the account.
+     * daily_limit_micros, low_balance_micros, plan, email (where the account's alerts are mailed),
+     * referral_code (another account's code: the new account is referred by it; unknown:
+     * InvalidRequest, nothing created), ... The same body again answers the account.
      */
     public function createAccount(string $id, string $kind = 'user', array $fields = [],
                                   ?string $idempotencyKey = null): array
@@ -260,7 +262,7 @@ class Client
         return $this->request('GET', self::acct($id));
     }
 
-    /** PATCH /v1/accounts/{id} (admin): status, limits, plan, auto_recharge (Client::clear() removes). */
+    /** PATCH /v1/accounts/{id} (admin): status, limits, plan, auto_recharge, email (Client::clear() removes). */
     public function patchAccount(string $id, array $fields, ?string $idempotencyKey = null): array
     {
         return $this->request('PATCH', self::acct($id), $fields, [], $idempotencyKey);
@@ -377,6 +379,16 @@ class Client
     public function getAlerts(string $id): array
     {
         return $this->request('GET', self::acct($id) . '/alerts');
+    }
+
+    /**
+     * GET /v1/accounts/{id}/referral_code (app): {code}, the account's referral code, made the
+     * first time it is asked for and the same ever after. An account created with it
+     * (createAccount(..., ['referral_code' => $code])) is referred by this one.
+     */
+    public function referralCode(string $id): array
+    {
+        return $this->request('GET', self::acct($id) . '/referral_code');
     }
 
     /**

@@ -63,7 +63,7 @@ final class ClientTest extends TestCase
     public function testEveryAppRouteMapsItsPath(): void
     {
         $c = $this->client();
-        for ($i = 0; $i < 17; $i++) {
+        for ($i = 0; $i < 19; $i++) {
             $this->fake->push(FakeTransport::json(200, ['data' => [], 'next_cursor' => null, 'next_after' => 0]));
         }
         $c->settle('hold_1_2', 10, 5, 3);
@@ -77,19 +77,21 @@ final class ClientTest extends TestCase
         $c->plans();
         $c->browserToken('x', 600);
         $c->events(5, 10);
-        $c->createAccount('x', 'workspace', ['monthly_limit_micros' => Client::clear()]);
+        $c->createAccount('x', 'workspace', ['monthly_limit_micros' => Client::clear(), 'email' => 'ops@example.com']);
         $c->grant('x', 5, 'promo');
         $c->debit('x', 5, 'why');
         $c->addMember('x', 'bob/2', 100);
         $c->removeMember('x', 'bob/2');
         $c->putPlan('pro', ['credits_micros' => 1, 'rollover' => 'none']);
+        $c->referralCode('a/b');
+        $c->createAccount('n', 'user', ['referral_code' => 'k3m9x2p7qa']);
         $this->assertSame([
             'POST /v1/guard/settle', 'POST /v1/guard/release', 'POST /v1/usage', 'GET /v1/accounts/%C3%A9%20x',
             'GET /v1/accounts/x/transactions?limit=2&cursor=txn_9', 'GET /v1/accounts/x/usage?from=2026-01-01&group_by=day',
             'POST /v1/accounts/x/topup', 'POST /v1/accounts/x/redeem', 'GET /v1/plans', 'POST /v1/accounts/x/browser_tokens',
             'GET /v1/events?after=5&limit=10', 'POST /v1/accounts', 'POST /v1/accounts/x/grants',
             'POST /v1/accounts/x/debits', 'POST /v1/accounts/x/members', 'DELETE /v1/accounts/x/members/bob%2F2',
-            'PUT /v1/plans/pro',
+            'PUT /v1/plans/pro', 'GET /v1/accounts/a%2Fb/referral_code', 'POST /v1/accounts',
         ], $this->fake->paths());
         $b = array_column($this->fake->requests, 'body');
         $this->assertSame(['hold_id' => 'hold_1_2', 'input_tokens' => 10, 'output_tokens' => 5, 'cached_input_tokens' => 3], $b[0]);
@@ -98,7 +100,8 @@ final class ClientTest extends TestCase
         $this->assertSame('k1', $this->fake->requests[6]['headers']['idempotency-key']);
         $this->assertSame(['code' => 'WELCOME'], $b[7]);
         $this->assertSame(['ttl_seconds' => 600], $b[9]);
-        $this->assertSame(['id' => 'x', 'kind' => 'workspace', 'monthly_limit_micros' => null], $b[11]);
+        $this->assertSame(['id' => 'x', 'kind' => 'workspace', 'monthly_limit_micros' => null, 'email' => 'ops@example.com'], $b[11]);
+        $this->assertSame(['id' => 'n', 'kind' => 'user', 'referral_code' => 'k3m9x2p7qa'], $b[18]);
         $this->assertArrayNotHasKey('idempotency-key', $this->fake->requests[3]['headers'], 'no key on a GET');
     }
 

@@ -114,6 +114,10 @@ class KeepAlive(Base):
                                                        "/credits/v1/accounts/a%2Fb%20c/transactions?limit=1&"
                                                        "cursor=txn_1"])
         self.assertEqual(c.connections_opened, 1)
+        await c.referral_code("a/b")
+        await c.create_account("n", referral_code="k3m9x2p7qa")
+        self.assertEqual((s.seen[2]["method"], s.seen[2]["path"]), ("GET", "/credits/v1/accounts/a%2Fb/referral_code"))
+        self.assertEqual(json.loads(s.seen[3]["body"]), {"id": "n", "kind": "user", "referral_code": "k3m9x2p7qa"})
 
 
 class Errors(Base):

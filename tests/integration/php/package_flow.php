@@ -61,6 +61,10 @@ $odd = $prefix . ' a/b?c#d%é';
 $out['odd_created'] = $admin->createAccount($odd);
 $out['odd_get'] = $read->getAccount($odd);
 $out['patched'] = $admin->patchAccount($acct, ['monthly_limit_micros' => Client::clear(), 'plan' => 'pro']);
+$out['emailed'] = $admin->patchAccount($acct, ['email' => 'ops@example.com']);
+$out['unemailed'] = $admin->patchAccount($acct, ['email' => Client::clear()]);
+$out['email_created'] = $admin->createAccount($prefix . '-mail', 'user', ['email' => 'ann@example.org']);
+$out['bad_email'] = caught(function () use ($admin, $acct) { $admin->patchAccount($acct, ['email' => 'ann@']); });
 $out['account_before'] = $read->getAccount($acct);
 $out['models'] = $read->models();
 $out['healthz'] = $read->healthz();
@@ -301,6 +305,13 @@ $out['redeemed'] = $app->redeem($acct, strtolower($code));
 $out['redeemed_again'] = $E(function () use ($app, $acct, $code) { $app->redeem($acct, $code); });
 $out['redeem_unknown'] = $E(function () use ($app, $acct, $prefix) { $app->redeem($acct, 'NOPE' . substr(md5($prefix), 0, 10)); });
 $out['browser_token'] = $app->browserToken($acct, 120);
+// Referrals: the code, an account created with it, an unknown code refused.
+$out['referral_code'] = $app->referralCode($acct);
+$out['referral_code_again'] = $app->referralCode($acct);
+$out['referred'] = $admin->createAccount($prefix . '-referred', 'user', ['referral_code' => $out['referral_code']['code']]);
+$out['referral_unknown'] = $E(function () use ($admin, $prefix) {
+    $admin->createAccount($prefix . '-nobody', 'user', ['referral_code' => 'zzzzzzzzzz']);
+});
 
 // Threshold alerts: set whole, a bad one refused by its field, read back after a debit crossed one.
 $alertAcct = $prefix . '-alerts';

@@ -244,7 +244,8 @@ static void account_plain(struct ledger_account_view *a)
 	"\"monthly_limit_micros\":null,\"day_spent_micros\":0,\"daily_limit_micros\":null,"                      \
 	"\"overdraft_limit_micros\":0,\"low_balance_micros\":null,\"plan\":null,\"period_start\":null,"          \
 	"\"period_end\":null,\"grants\":[],\"auto_recharge\":null,\"card_saved\":false,"                         \
-	"\"requests_per_minute\":null,\"tokens_per_minute\":null,\"collection\":null,\"created_at\":\"" T0_TEXT "\"}"
+	"\"requests_per_minute\":null,\"tokens_per_minute\":null,\"email\":null,\"collection\":null,"                \
+	"\"created_at\":\"" T0_TEXT "\"}"
 
 /* A workspace with every field set: a plan, two grants (one a debt), a
  * collection that failed once, an auto-recharge, limits. */
@@ -272,6 +273,7 @@ static void account_full(struct ledger_account_view *a)
 	a->card_saved = 1;
 	a->requests_per_minute = 60;
 	a->tokens_per_minute = 0;
+	snprintf(a->email, sizeof(a->email), "ops@acme.example");
 	a->collection.period = 202401;
 	a->collection.amount_micros = 5000000;
 	snprintf(a->collection.state, sizeof(a->collection.state), "failed");
@@ -293,7 +295,7 @@ static void account_full(struct ledger_account_view *a)
 	"\"remaining_micros\":250,\"priority\":10,\"expires_at\":\"" T1_TEXT "\"},{\"id\":\"grant_4\","               \
 	"\"source\":\"debt\",\"remaining_micros\":-750,\"priority\":100,\"expires_at\":null}],"                       \
 	"\"auto_recharge\":{\"threshold_micros\":0,\"amount_cents\":500},\"card_saved\":true,"                       \
-	"\"requests_per_minute\":60,\"tokens_per_minute\":0,\"collection\":{\"period\":\"2024-01\","                 \
+	"\"requests_per_minute\":60,\"tokens_per_minute\":0,\"email\":\"ops@acme.example\",\"collection\":{\"period\":\"2024-01\","                 \
 	"\"amount_micros\":5000000,\"state\":\"failed\",\"tries\":1,\"next_try_at\":\"" T1_TEXT "\"},"               \
 	"\"created_at\":\"" T0_TEXT "\"}"
 

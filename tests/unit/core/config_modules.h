@@ -7,6 +7,7 @@
 #include "gwconfig.h"
 #include "ledger_config.h"
 #include "notify_config.h"
+#include "email_config.h"
 #include "stripe_config.h"
 #include "widget_config.h"
 

@@ -7,9 +7,9 @@ is only a description; nothing here touches the network.
 import urllib.parse
 from typing import Any, Dict, Generic, Mapping, Optional, Sequence, TypeVar, Union
 
-from .answers import (Account, Alerts, BrowserToken, Checkout, EventPage, GrantResult, Health, Hold, Member, MemberDeleted,
-                      Models, Plan, PlanList, PromoCode, Redemption, Release, Settlement, TransactionPage,
-                      TransactionResult, UsageCharge, UsageReport)
+from .answers import (Account, Alerts, BrowserToken, Checkout, EventPage, GrantResult, Health, Hold, Member,
+                      MemberDeleted, Models, Plan, PlanList, PromoCode, Redemption, ReferralCode, Release, Settlement,
+                      TransactionPage, TransactionResult, UsageCharge, UsageReport)
 
 __all__ = ["Call", "CLEAR", "Clear"]
 
@@ -147,6 +147,10 @@ def set_alerts(id: str, alerts: Sequence[Mapping[str, Any]]) -> "Call[Alerts]":
 
 def get_alerts(id: str) -> "Call[Alerts]":
     return Call("GET", _account(id, "/alerts"))
+
+
+def referral_code(id: str) -> "Call[ReferralCode]":
+    return Call("GET", _account(id, "/referral_code"))
 
 
 def browser_token(id: str, ttl_seconds: Optional[int], member: Optional[str]) -> "Call[BrowserToken]":

@@ -24,9 +24,9 @@ from ._calls import Call, Clear
 from ._transport import (DEFAULT_MAX_RETRIES, DEFAULT_MAX_RETRY_DELAY_MS, DEFAULT_RETRY_DELAY_MS, DEFAULT_TIMEOUT_MS,
                          WRITES, Prepared, Retries, decode, endpoint, header_value, make_options,
                          prepare)
-from .answers import (Account, Alerts, BrowserToken, Checkout, Event, EventPage, GrantResult, Health, Hold, JSONObject,
-                      Member, MemberDeleted, Models, Plan, PlanList, PromoCode, Redemption, Release, Settlement,
-                      Transaction, TransactionPage, TransactionResult, UsageCharge, UsageReport)
+from .answers import (Account, Alerts, BrowserToken, Checkout, Event, EventPage, GrantResult, Health, Hold,
+                      JSONObject, Member, MemberDeleted, Models, Plan, PlanList, PromoCode, Redemption, ReferralCode,
+                      Release, Settlement, Transaction, TransactionPage, TransactionResult, UsageCharge, UsageReport)
 from .errors import ConnectionFailed, CreditdError
 from .guard import AsyncGuard
 
@@ -267,6 +267,10 @@ class AsyncCreditd:
     async def get_alerts(self, id: str) -> Alerts:
         """As Creditd.get_alerts."""
         return await self._run(_calls.get_alerts(id))
+
+    async def referral_code(self, id: str) -> ReferralCode:
+        """As Creditd.referral_code."""
+        return await self._run(_calls.referral_code(id))
 
     async def browser_token(self, id: str, ttl_seconds: Optional[int] = None,
                             member: Optional[str] = None) -> BrowserToken:

@@ -10,7 +10,7 @@ from typing import Any, Dict, List, Optional, TypedDict
 __all__ = [
     "JSONObject", "Health", "ModelPrice", "ActionPrice", "Models", "AccountGrant", "AutoRecharge", "Collection",
     "Account", "JournalUsage", "Transaction", "TransactionPage", "TransactionResult", "UsageTotals", "UsageReport",
-    "GrantResult", "Member", "MemberDeleted", "Checkout", "Redemption", "BrowserToken", "Plan", "PlanList",
+    "GrantResult", "Member", "MemberDeleted", "Checkout", "Redemption", "ReferralCode", "BrowserToken", "Plan", "PlanList",
     "PromoCode", "Event", "EventPage", "Hold", "Settlement", "Release", "UsageCharge", "Alert", "Alerts",
 ]
 
@@ -106,6 +106,7 @@ class Account(TypedDict):
     card_saved: bool
     requests_per_minute: Optional[int]
     tokens_per_minute: Optional[int]
+    email: Optional[str]
     collection: Optional[Collection]
     created_at: str
 
@@ -246,6 +247,10 @@ class Alert(_AlertBase, total=False):
 
 class Alerts(TypedDict):
     alerts: List[Alert]
+
+
+class ReferralCode(TypedDict):
+    code: str
 
 
 class BrowserToken(TypedDict):

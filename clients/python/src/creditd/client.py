@@ -13,9 +13,9 @@ from ._transport import (DEFAULT_MAX_RETRIES, DEFAULT_MAX_RETRY_DELAY_MS, DEFAUL
                          MAX_ANSWER_BYTES, WRITES, Prepared, Retries, decode, endpoint, header_value, make_options,
                          prepare)
 from ._version import VERSION
-from .answers import (Account, Alerts, BrowserToken, Checkout, Event, EventPage, GrantResult, Health, Hold, JSONObject,
-                      Member, MemberDeleted, Models, Plan, PlanList, PromoCode, Redemption, Release, Settlement,
-                      Transaction, TransactionPage, TransactionResult, UsageCharge, UsageReport)
+from .answers import (Account, Alerts, BrowserToken, Checkout, Event, EventPage, GrantResult, Health, Hold,
+                      JSONObject, Member, MemberDeleted, Models, Plan, PlanList, PromoCode, Redemption, ReferralCode,
+                      Release, Settlement, Transaction, TransactionPage, TransactionResult, UsageCharge, UsageReport)
 from .errors import ConnectionFailed, CreditdError
 from .guard import Guard
 
@@ -263,8 +263,10 @@ class Creditd:
     def create_account(self, id: str, kind: str = "user", idempotency_key: Optional[str] = None,
                        **fields: Any) -> Account:
         """POST /v1/accounts (admin). fields: overdraft_limit_micros, monthly_limit_micros,
-        daily_limit_micros, low_balance_micros, plan, requests_per_minute, tokens_per_minute.
-        The same body again answers the account (200)."""
+        daily_limit_micros, low_balance_micros, plan, requests_per_minute, tokens_per_minute,
+        email (where the account's alerts are mailed), referral_code (another account's: the new
+        account is referred by it; unknown: InvalidRequest, nothing created). The same body again
+        answers the account (200)."""
         return self._run(_calls.create_account(id, kind, idempotency_key, fields))
 
     def get_account(self, id: str) -> Account:
@@ -274,8 +276,8 @@ class Creditd:
     account = get_account
 
     def patch_account(self, id: str, idempotency_key: Optional[str] = None, **fields: Any) -> Account:
-        """PATCH /v1/accounts/{id} (admin): status, limits, plan, auto_recharge.
-        Pass CLEAR to remove a limit, the plan or auto_recharge."""
+        """PATCH /v1/accounts/{id} (admin): status, limits, plan, auto_recharge, email.
+        Pass CLEAR to remove a limit, the plan, auto_recharge or the email."""
         return self._run(_calls.patch_account(id, idempotency_key, fields))
 
     def transactions(self, id: str, limit: Optional[int] = None, cursor: Optional[str] = None) -> TransactionPage:
@@ -348,6 +350,12 @@ class Creditd:
         """GET /v1/accounts/{id}/alerts (read): {"alerts": [{kind, pct | micros, member?,
         state ("armed" or "fired"), members_fired?}]}."""
         return self._run(_calls.get_alerts(id))
+
+    def referral_code(self, id: str) -> ReferralCode:
+        """GET /v1/accounts/{id}/referral_code (app): {"code"}, the account's referral code,
+        made the first time it is asked for and the same ever after. An account created
+        with it (create_account(..., referral_code=code)) is referred by this one."""
+        return self._run(_calls.referral_code(id))
 
     def browser_token(self, id: str, ttl_seconds: Optional[int] = None, member: Optional[str] = None) -> BrowserToken:
         """POST /v1/accounts/{id}/browser_tokens (app): {"token", "expires_at"}, for the

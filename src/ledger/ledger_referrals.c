@@ -1,0 +1,319 @@
+/* ledger_referrals.c: referral credits (ledger_referrals.h; docs/growth.md,
+ * "Referrals"). Owns the referral_codes and referrals rows. A reward and
+ * its taking back are money operations of the ledger's one shape: both
+ * accounts locked (lower id first), the referral's row and its grants
+ * read under those locks, the decision made by money_referral.c, the
+ * grants and journal rows written by the one writer. Never writes a grant
+ * but through ledger_rows.h, never rewards twice: the row is settled in
+ * the transaction of its grants. */
+#include "ledger_referrals.h"
+#include "ledger_config.h"
+#include "ledger_events.h"
+#include "money_referral.h"
+#include "keys.h"
+#include "log.h"
+#include <assert.h>
+#include <stdio.h>
+#include <string.h>
+
+/* Locks the referrer (found unlocked in k->referrer_id) into k. A referrer
+ * gone (no row) leaves k->referrer_locked 0: it is rewarded nothing. */
+static enum cd_err lock_referrer(struct store *lg, struct referral_lock *k)
+{
+	enum cd_err rc = ledger_due_lock_id(lg, k->referrer_id, &k->referrer);
+	if (rc == CD_E_NOT_FOUND)
+		return CD_OK;
+	k->referrer_locked = rc == CD_OK;
+	return rc;
+}
+
+/* The referral's row, read under both accounts' locks. */
+static enum cd_err row_read(struct store *lg, int64_t referred_id, struct referral_lock *k)
+{
+	static const char sql[] = "SELECT settled_at IS NOT NULL, COALESCE(topup_id, 0), COALESCE(referrer_grant_id, 0), "
+				  "COALESCE(referred_grant_id, 0), taken_back_at IS NOT NULL FROM referrals "
+				  "WHERE referred_id = ? FOR UPDATE";
+	int e;
+	struct dbstmt *s = store_exec(lg, sql, &e, "i", referred_id);
+	if (s == NULL)
+		return store_err(lg, e, "referral row");
+	int got = store_fetch(s);
+	if (got != 1)
+		return got < 0 ? CD_E_INTERNAL : CD_E_RETRY;	/* a referral is never deleted */
+	k->settled = (int)store_i64(s, 0);
+	k->topup_id = store_i64(s, 1);
+	k->referrer_grant_id = store_i64(s, 2);
+	k->referred_grant_id = store_i64(s, 3);
+	k->taken = (int)store_i64(s, 4);
+	return CD_OK;
+}
+
+enum cd_err ledger_referrals_lock(struct store *lg, int64_t account_id, int64_t topup_id, struct acct *a,
+				  struct referral_lock *k)
+{
+	static const char sql_open[] = "SELECT referrer_id FROM referrals WHERE referred_id = ? AND settled_at IS NULL";
+	static const char sql_topup[] = "SELECT referrer_id FROM referrals WHERE referred_id = ? AND topup_id = ? "
+					"AND taken_back_at IS NULL";
+	int e;
+	memset(k, 0, sizeof(*k));
+	if (topup_id < 0)
+		return ledger_due_lock_id(lg, account_id, a);
+	/* Read without a lock: a referral's referrer never changes, and its
+	 * state is read again under both locks (row_read). */
+	struct dbstmt *s = topup_id > 0 ? store_exec(lg, sql_topup, &e, "ii", account_id, topup_id)
+					: store_exec(lg, sql_open, &e, "i", account_id);
+	if (s == NULL)
+		return store_err(lg, e, "referral lookup");
+	int got = store_fetch(s);
+	if (got < 0)
+		return CD_E_INTERNAL;
+	k->found = got == 1;
+	k->referrer_id = k->found ? store_i64(s, 0) : 0;
+	assert(!k->found || k->referrer_id != account_id);	/* no account refers itself */
+	enum cd_err rc = CD_OK;
+	if (k->found && k->referrer_id < account_id)
+		rc = lock_referrer(lg, k);
+	if (rc == CD_OK)
+		rc = ledger_due_lock_id(lg, account_id, a);
+	if (rc == CD_OK && k->found && k->referrer_id > account_id)
+		rc = lock_referrer(lg, k);
+	if (rc == CD_OK && k->found)
+		rc = row_read(lg, account_id, k);
+	assert(rc != CD_OK || a->locked_tx == lg->tx_serial);
+	assert(rc != CD_OK || !k->referrer_locked || k->referrer.locked_tx == lg->tx_serial);
+	return rc;
+}
+
+/* The referrer's rewards in this UTC month, under its lock. */
+static enum cd_err month_count(struct store *lg, int64_t referrer_id, int64_t *count)
+{
+	static const char sql[] = "SELECT COUNT(*) FROM referrals WHERE referrer_id = ? AND reward_month = ?";
+	int e;
+	struct dbstmt *s = store_exec(lg, sql, &e, "ii", referrer_id, lg->now_month);
+	if (s == NULL)
+		return store_err(lg, e, "referral count");
+	if (store_fetch(s) != 1)
+		return CD_E_INTERNAL;
+	*count = store_i64(s, 0);
+	return CD_OK;
+}
+
+/* A grant of source referral of micros (cut to what the balance can take:
+ * a reward never fails the top-up's credit) to a; *grant_id 0: none. */
+/* A reward's grant names no other account: the journal reaches the
+ * end user (/v1/me/transactions), who must not learn the other side's
+ * id; the referrals row ties the two. */
+static enum cd_err give(struct store *lg, struct acct *a, int64_t micros, int64_t expires_at, int64_t *grant_id)
+{
+	*grant_id = 0;
+	int64_t amount = micros > 0 ? money_rule_fit(a->balance, micros, LIMIT_BALANCE_MICROS_MAX) : 0;
+	if (amount <= 0)
+		return CD_OK;
+	return ledger_rows_add_grant(lg, a, "referral", amount, GRANT_PRIORITY_DEFAULT, expires_at, NULL,
+				     "referral reward", grant_id, NULL);
+}
+
+/* The amount of grant id as written (for the event). */
+static enum cd_err granted(struct store *lg, int64_t id, int64_t *micros)
+{
+	int e;
+	*micros = 0;
+	if (id == 0)
+		return CD_OK;
+	struct dbstmt *s = store_exec(lg, "SELECT amount_micros FROM grants WHERE id = ?", &e, "i", id);
+	if (s == NULL)
+		return store_err(lg, e, "referral grant");
+	if (store_fetch(s) != 1)
+		return CD_E_INTERNAL;
+	*micros = store_i64(s, 0);
+	return CD_OK;
+}
+
+static enum cd_err reward_event(struct store *lg, struct acct *a, struct referral_lock *k, int64_t referrer_grant,
+				int64_t referred_grant, int capped)
+{
+	int64_t referrer_micros, referred_micros;
+	enum cd_err rc = granted(lg, referrer_grant, &referrer_micros);
+	if (rc == CD_OK)
+		rc = granted(lg, referred_grant, &referred_micros);
+	if (rc != CD_OK || (referrer_micros == 0 && referred_micros == 0))
+		return rc;
+	/* The referrer's event; of the referred account when the referrer is gone. */
+	const struct acct *owner = k->referrer_locked ? &k->referrer : a;
+	return ledger_events_add(lg, owner, EVENT_REFERRAL_REWARDED, json_pack("{s:s?, s:s, s:I, s:I, s:b}", "referrer",
+			k->referrer_locked ? k->referrer.ext_id : NULL, "referred", a->ext_id, "referrer_micros",
+			(json_int_t)referrer_micros, "referred_micros", (json_int_t)referred_micros, "capped", capped));
+}
+
+enum cd_err ledger_referrals_reward(struct store *lg, struct acct *a, struct referral_lock *k, int64_t topup_id)
+{
+	static const char sql[] = "UPDATE referrals SET settled_at = ?, topup_id = ?, reward_month = ?, "
+				  "referrer_grant_id = ?, referred_grant_id = ? WHERE referred_id = ?";
+	const struct ledger_config *c = ledger_config_of(lg->cfg);
+	if (!k->found || k->settled)
+		return CD_OK;
+	int open = k->referrer_locked && strcmp(k->referrer.status, "closed") != 0;
+	struct referral_case rc_in = {.settled = 0, .referrer_open = open, .referrer_micros = c->referral_referrer_micros,
+				      .referred_micros = c->referral_referred_micros, .max_per_month = c->referral_max_per_month,
+				      .expires_days = c->referral_expires_days, .now = lg->now};
+	enum cd_err rc = open ? month_count(lg, k->referrer_id, &rc_in.referrer_month_count) : CD_OK;
+	if (rc != CD_OK)
+		return rc;
+	struct referral_effect eff;
+	money_referral_reward(&rc_in, &eff);
+	assert(eff.settle);
+	int64_t referred_grant = 0, referrer_grant = 0;
+	rc = give(lg, a, eff.referred_micros, eff.expires_at, &referred_grant);
+	if (rc == CD_OK && eff.referrer_micros > 0)
+		rc = give(lg, &k->referrer, eff.referrer_micros, eff.expires_at, &referrer_grant);
+	k->changed = referrer_grant > 0;
+	const int64_t *month = referrer_grant > 0 ? &lg->now_month : NULL;
+	const int64_t *g1 = referrer_grant > 0 ? &referrer_grant : NULL, *g2 = referred_grant > 0 ? &referred_grant : NULL;
+	if (rc == CD_OK)
+		rc = store_do(lg, sql, "referral settle", "iiIIIi", lg->now, topup_id, month, g1, g2, a->id);
+	if (rc == CD_OK)
+		rc = reward_event(lg, a, k, referrer_grant, referred_grant, eff.capped);
+	if (rc == CD_OK)
+		log_info("referral of account %s settled by its first top-up: %lld to the referrer, %lld to it%s",
+			 a->ext_id, (long long)eff.referrer_micros, (long long)eff.referred_micros,
+			 eff.capped ? " (the referrer's monthly cap reached)" : "");
+	/* k as the row now stands: a dispute that waited for this credit
+	 * takes the reward back in the same transaction. */
+	if (rc == CD_OK) {
+		k->settled = 1;
+		k->topup_id = topup_id;
+		k->referrer_grant_id = referrer_grant;
+		k->referred_grant_id = referred_grant;
+	}
+	return rc;
+}
+
+/* The grant's remaining, read under its account's lock; -1: no grant. */
+static enum cd_err remaining(struct store *lg, int64_t id, int64_t *left)
+{
+	int e;
+	*left = -1;
+	if (id == 0)
+		return CD_OK;
+	struct dbstmt *s = store_exec(lg, "SELECT remaining_micros FROM grants WHERE id = ? FOR UPDATE", &e, "i", id);
+	if (s == NULL)
+		return store_err(lg, e, "referral grant remaining");
+	int got = store_fetch(s);
+	if (got < 0)
+		return CD_E_INTERNAL;
+	*left = got == 1 ? store_i64(s, 0) : -1;
+	return CD_OK;
+}
+
+/* Writes off micros (> 0) left on grant id of account a. */
+static enum cd_err write_off(struct store *lg, struct acct *a, int64_t id, int64_t micros, const char *cause,
+			     const char *reference)
+{
+	const struct spend_grant gone = {id, 0, 0, 1};
+	const struct journal_line j = {.amount = -micros, .cause = cause, .source = "referral", .grant_id = id,
+				       .reference = reference, .description = "referral reward taken back"};
+	return ledger_rows_grants_journal(lg, a, &gone, 1, &j, NULL);
+}
+
+enum cd_err ledger_referrals_take(struct store *lg, struct acct *a, struct referral_lock *k, int64_t topup_id,
+				  const char *cause, const char *reference)
+{
+	static const char sql[] = "UPDATE referrals SET taken_back_at = ? WHERE referred_id = ?";
+	if (!k->found)
+		return CD_OK;
+	struct referral_take_case c = {.rewarded_by_this = k->settled && k->topup_id > 0 && k->topup_id == topup_id,
+				       .taken = k->taken};
+	enum cd_err rc = remaining(lg, k->referred_grant_id, &c.referred_remaining);
+	if (rc == CD_OK)
+		rc = k->referrer_locked ? remaining(lg, k->referrer_grant_id, &c.referrer_remaining) : CD_OK;
+	if (rc == CD_OK && !k->referrer_locked)
+		c.referrer_remaining = -1;
+	if (rc != CD_OK)
+		return rc;
+	struct referral_take_effect eff;
+	money_referral_take(&c, &eff);
+	if (!eff.take)
+		return CD_OK;
+	if (eff.referred > 0)
+		rc = write_off(lg, a, k->referred_grant_id, eff.referred, cause, reference);
+	/* The referrer's journal names no charge or dispute of the other
+	 * account's (its cause says why). */
+	if (rc == CD_OK && eff.referrer > 0)
+		rc = write_off(lg, &k->referrer, k->referrer_grant_id, eff.referrer, cause, NULL);
+	k->changed = k->changed || eff.referrer > 0;
+	if (rc == CD_OK)
+		rc = store_do(lg, sql, "referral taken back", "ii", lg->now, a->id);
+	if (rc == CD_OK)
+		log_info("referral of account %s taken back (%s %s): %lld from the referrer, %lld from it", a->ext_id,
+			 cause, reference, (long long)eff.referrer, (long long)eff.referred);
+	k->taken = rc == CD_OK;
+	return rc;
+}
+
+enum cd_err ledger_referrals_save(struct store *lg, struct referral_lock *k)
+{
+	if (!k->referrer_locked || (!k->changed && !k->referrer.dirty))
+		return CD_OK;
+	return ledger_events_acct_save(lg, &k->referrer);
+}
+
+enum cd_err ledger_referrals_owner(struct store *lg, const char *code, int64_t *id, char *ext, size_t cap)
+{
+	static const char sql[] = "SELECT c.account_id, a.ext_id FROM referral_codes c JOIN accounts a "
+				  "ON a.id = c.account_id WHERE c.code = ?";
+	int e;
+	struct dbstmt *s = store_exec(lg, sql, &e, "s", code);
+	if (s == NULL)
+		return store_err(lg, e, "referral code lookup");
+	int got = store_fetch(s);
+	if (got != 1)
+		return got < 0 ? CD_E_INTERNAL : CD_E_NOT_FOUND;
+	*id = store_i64(s, 0);
+	store_copy(s, 1, ext, cap, "");
+	return CD_OK;
+}
+
+enum cd_err ledger_referrals_record(struct store *lg, int64_t referred_id, int64_t referrer_id)
+{
+	static const char sql[] = "INSERT INTO referrals (referred_id, referrer_id, created_at) VALUES (?, ?, ?)";
+	assert(referred_id != referrer_id);
+	return store_do(lg, sql, "referral record", "iii", referred_id, referrer_id, lg->now);
+}
+
+/* ---- the code (GET /v1/accounts/{id}/referral_code) ---- */
+
+static enum cd_err code_tx(struct store *lg, const char *account, char *code, size_t cap)
+{
+	static const char sql_get[] = "SELECT code FROM referral_codes WHERE account_id = ?";
+	static const char sql_add[] = "INSERT IGNORE INTO referral_codes (account_id, code, created_at) VALUES (?, ?, ?)";
+	struct acct a;
+	int e;
+	enum cd_err rc = ledger_rows_acct_read(lg, account, &a);
+	for (int i = 0; rc == CD_OK && i <= LIMIT_REFERRAL_CODE_TRIES; i++) {
+		struct dbstmt *s = store_exec(lg, sql_get, &e, "i", a.id);
+		if (s == NULL)
+			return store_err(lg, e, "referral code");
+		int got = store_fetch(s);
+		if (got != 0)
+			return got < 0 ? CD_E_INTERNAL : store_copy(s, 0, code, cap, "") == 0 ? CD_OK : CD_E_INTERNAL;
+		/* None yet: a new one. Made twice at once, or meeting another
+		 * account's (the unique code), the IGNORE keeps the first (it
+		 * waits for one not yet committed), and the read above, of what
+		 * is committed (READ COMMITTED), tells which. */
+		char fresh[LIMIT_REFERRAL_CODE_BYTES + 1];
+		if (keys_referral_code(fresh, sizeof(fresh)) != 0)
+			return CD_E_INTERNAL;
+		rc = store_do(lg, sql_add, "referral code add", "isi", a.id, fresh, lg->now);
+	}
+	return rc == CD_OK ? CD_E_INTERNAL : rc;
+}
+
+enum cd_err ledger_referral_code(struct store *lg, const char *account, char *code, size_t cap)
+{
+	struct store_tx t;
+	assert(cap > LIMIT_REFERRAL_CODE_CHARS);
+	for (store_tx_init(lg, &t); store_tx_next(lg, &t);)
+		store_tx_end(lg, &t, code_tx(lg, account, code, cap));
+	assert(t.rc != CD_OK || strlen(code) == LIMIT_REFERRAL_CODE_CHARS);
+	return t.rc;
+}

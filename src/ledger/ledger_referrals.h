@@ -1,0 +1,52 @@
+/* ledger_referrals.h: referral credits (docs/growth.md, "Referrals"):
+ * an account's code, the referral its creation records, the reward of
+ * the referred account's first credited top-up and its taking back by a
+ * refund or a dispute of that top-up. The reward and the taking back
+ * write on two accounts, the referred and the referrer, locked in one
+ * order (by internal id, the order of every write that locks more than
+ * one account) before anything is decided; the top-up's credit, its
+ * refunds and its disputes lock their account through
+ * ledger_referrals_lock for that reason. Internal to the ledger's files. */
+#ifndef CREDITD_LEDGER_REFERRALS_H
+#define CREDITD_LEDGER_REFERRALS_H
+#include "ledger_due.h"
+
+/* A referred account's referral, and its referrer locked beside it. */
+struct referral_lock {
+	int found;			/* a referral to settle (or to take back) was found */
+	int64_t referrer_id;
+	int referrer_locked;		/* referrer was read under its lock in this transaction */
+	struct acct referrer;
+	int changed;			/* money moved on referrer: store it */
+	/* The row, read under both locks (found): */
+	int settled, taken;
+	int64_t topup_id;		/* the top-up that settled it; 0: none */
+	int64_t referrer_grant_id, referred_grant_id;	/* 0: none */
+};
+/* Locks account_id into *a (ledger_due_lock_id) and, when it was
+ * referred, its referrer into k->referrer, the lower id first: with
+ * topup_id 0, a referral not yet settled (a top-up's credit); > 0, the
+ * referral that top-up settled and nothing took back yet (its refund or
+ * dispute); < 0, none (a credit of another kind). k->found 0: no such
+ * referral, a alone is locked. */
+enum cd_err ledger_referrals_lock(struct store *lg, int64_t account_id, int64_t topup_id, struct acct *a,
+				  struct referral_lock *k);
+/* At the credit of top-up topup_id to a (the referred account, locked
+ * with k by ledger_referrals_lock): the reward, once (money_referral.h),
+ * and its event. Nothing when k found no referral. */
+enum cd_err ledger_referrals_reward(struct store *lg, struct acct *a, struct referral_lock *k, int64_t topup_id);
+/* At a refund or a dispute (cause "refund" or "dispute", reference the
+ * charge or the dispute) of top-up topup_id: both grants' remainders,
+ * once, when that top-up is the one that settled k's referral (another
+ * top-up of the account, credited at the same time, may have). */
+enum cd_err ledger_referrals_take(struct store *lg, struct acct *a, struct referral_lock *k, int64_t topup_id,
+				  const char *cause, const char *reference);
+/* Stores the referrer when k locked it (ledger_events_acct_save). */
+enum cd_err ledger_referrals_save(struct store *lg, struct referral_lock *k);
+/* The internal id of the account whose referral code is code, into *id,
+ * and its external id into ext (cap bytes); CD_E_NOT_FOUND: none. */
+enum cd_err ledger_referrals_owner(struct store *lg, const char *code, int64_t *id, char *ext, size_t cap);
+/* Records that account referred_id was referred by referrer_id (its
+ * creation's transaction). */
+enum cd_err ledger_referrals_record(struct store *lg, int64_t referred_id, int64_t referrer_id);
+#endif

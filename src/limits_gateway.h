@@ -1,0 +1,110 @@
+/* limits_gateway.h: the gateway's limits, each with its reason: a part of
+ * limits.h (which includes it at its end, so every layer has them),
+ * apart for its length. Include limits.h, not this file. */
+#ifndef CREDITD_LIMITS_GATEWAY_H
+#define CREDITD_LIMITS_GATEWAY_H
+/* [gateway] max_streams' ceiling: a call in flight costs a slot on the
+ * gateway's loop, a curl handle and its provider connection, and two
+ * sockets; 8192 such stay well inside the 64k file descriptors a systemd
+ * service gets. */
+#define LIMIT_GATEWAY_STREAMS_MAX 8192
+/* [gateway] max_buffered_mib's ceiling: whole answers held at once in all,
+ * 64 GiB (past any machine creditd is sized for; the default is 256 MiB,
+ * under the unit's MemoryMax). */
+#define LIMIT_GATEWAY_BUFFERED_MIB_MAX 65536
+/* An ending thread's stack (and the loop's): a call's deepest path
+ * (jansson over an answer, a settle's JSON answer) stays under 64 KiB;
+ * only the pages touched count in RSS, the rest is address space. */
+#define LIMIT_GATEWAY_STACK_BYTES (256 * 1024)
+/* The ledger connections gateway calls settle on, shared by the ending
+ * threads, made as needed: not one a stream. Measured by ./dev bench
+ * --gateway at 64 clients: with 8, 40-odd threads waited for one and the
+ * gateway did 618-718 calls/s; with 32, 1,295-1,493 (64: no better). */
+#define LIMIT_GATEWAY_LEDGERS 32
+/* Threads that end calls (settle, then hand the rest to the loop, which
+ * sends it: an ending thread never waits on a client). Twice the ledger
+ * connections: the settles of one combiner's batch wait together on one
+ * connection while the others take the next calls' settles; not measured
+ * against LIMIT_GATEWAY_LEDGERS alone. */
+#define LIMIT_GATEWAY_ENDERS (2 * LIMIT_GATEWAY_LEDGERS)
+/* An ending thread's nice (raising it needs no privilege): settles and
+ * whole answers yield the CPU to the loop passing every stream's events. */
+#define LIMIT_GATEWAY_ENDER_NICE 5
+/* A creditd on a database without migration 044 (no hold id key) looks
+ * for the key again this often, so a migration made while it runs takes
+ * hold within a minute (src/ledger/ledger_tx.c). */
+#define LIMIT_HOLDID_RECHECK_MS 60000
+/* The most web searches [gateway] max_tool_calls_held may hold a call
+ * for when the request names no max: a fee each, held up front. */
+#define LIMIT_GATEWAY_TOOL_CALLS_MAX 1000
+/* How often the holds of calls in flight are looked at: each is renewed
+ * by its ttl once half of it is gone (the ttl is ~16 min by default), so
+ * a look every few seconds is far inside it and costs a scan of
+ * max_streams places. */
+#define LIMIT_GATEWAY_RENEW_CHECK_SECONDS 5
+/* An idle ending thread ends after this long without a call. */
+#define LIMIT_GATEWAY_IDLE_SECONDS 60
+/* epoll events the loop takes at once: at 1,000 streams of 50 events a
+ * second, a wait finds tens ready. */
+#define LIMIT_GATEWAY_EVENTS 256
+/* An answer framed and not yet sent to the web server: the loop holds a
+ * stream's provider back as soon as its client takes less than was sent
+ * (so a stream keeps at most one read of curl's, 16 KiB), but an ending
+ * thread frames a whole answer at once. */
+#define LIMIT_GATEWAY_PENDING_BYTES (LIMIT_GATEWAY_ANSWER_BYTES + 1024 * 1024)
+/* curl handles kept for the next calls once theirs ended (each ~20 KiB
+ * with its buffer once used), and the provider connections kept open
+ * while idle (curl closes one idle for two minutes). */
+#define LIMIT_PROVIDER_SPARE_HANDLES 64
+#define LIMIT_PROVIDER_IDLE_CONNECTIONS 1024
+/* Tries of a gateway call's settle while the database is away, a second
+ * more apart each time (1 + 2 s): the provider's work is billed already,
+ * and its hold would otherwise expire unspent. */
+#define LIMIT_GATEWAY_SETTLE_TRIES 3
+/* Random bytes of a gateway call's own request_id ("gw_" and hex): the
+ * hold's key, never repeated. */
+#define LIMIT_GATEWAY_REQUEST_RANDOM_BYTES 16
+/* A provider key sent upstream (the deployment's, or a client's
+ * Creditd-Provider-Key): OpenAI's and Anthropic's are ~100-200 bytes. */
+#define LIMIT_PROVIDER_KEY_BYTES 512
+/* One forwarded client header's value (anthropic-version, anthropic-beta,
+ * OpenAI-Beta): a few comma-separated feature names. */
+#define LIMIT_GATEWAY_HEADER_BYTES 512
+/* The client's headers one provider kind forwards upstream (gwkind.h:
+ * anthropic-version and anthropic-beta, the most today), and all kinds'
+ * together (the request keeps each, read once by the worker). */
+#define LIMIT_GATEWAY_KIND_FORWARDED 4
+#define LIMIT_GATEWAY_FORWARDED 8
+/* Providers one gateway call may try ([gateway] max_attempts's most):
+ * each try is a failure before the first byte the client waits out
+ * (up to first_byte_timeout_seconds each), so a few. */
+#define LIMIT_GATEWAY_ATTEMPTS_MAX 10
+/* A provider's fallbacks are logged once in this many seconds (one that is
+ * down fails every call; the metric counts each). */
+#define LIMIT_GATEWAY_FALLBACK_LOG_SECONDS 10
+/* Header lines sent upstream beyond the kind's own: a provider's
+ * configured headers ([provider NAME] headers). */
+#define LIMIT_GATEWAY_PROVIDER_HEADERS 16
+/* The provider's URL: a configured base and a fixed path. */
+#define LIMIT_GATEWAY_URL_BYTES 1024
+/* A Responses API response id kept for previous_response_id (DESIGN §14),
+ * with its NUL: OpenAI's are "resp_" and ~50 hex digits; a longer one is
+ * not kept (the call still settles), so naming it later is refused. */
+#define LIMIT_GATEWAY_RESPONSE_ID_BYTES 128
+/* How long a kept response id may be named: OpenAI keeps a stored
+ * response 30 days; `creditctl purge` forgets older ids. */
+#define LIMIT_GATEWAY_RESPONSE_DAYS 30
+/* The headers of one provider answer kept to pass some on: the providers
+ * send ~30 lines, ~2 KiB. Lines past either limit are dropped. */
+#define LIMIT_PROVIDER_HEADERS 64
+#define LIMIT_PROVIDER_HEADER_BYTES (16 * 1024)
+/* A whole (not streamed) answer is held until it is settled: a chat
+ * answer is a few KiB; embeddings of 2,048 inputs of 3,072 floats as
+ * JSON reach ~100 MiB, and are asked base64 (a quarter) by the SDKs. A
+ * larger answer is charged as estimated and answered 502. */
+#define LIMIT_GATEWAY_ANSWER_BYTES (64 * 1024 * 1024)
+/* The gateway routes' request body (a conversation with its images,
+ * base64): the providers take up to ~32 MiB; bodies are held only while
+ * their call runs ([gateway] max_body_bytes, 8 MiB by default). */
+#define LIMIT_GATEWAY_BODY_MAX_BYTES (64 * 1024 * 1024)
+#endif
