@@ -3,6 +3,7 @@
  * account through ledger_due.h and changes it through the rows below. */
 #include "ledger_plans.h"
 #include "ledger_periods.h"
+#include "ledger_alerts.h"
 #include "ledger_events.h"
 #include "ledger_payg.h"
 #include "ledger_recharges.h"
@@ -617,6 +618,8 @@ static enum cd_err member_put_op(struct store *lg, const struct member_put *p, s
 		const int64_t *tpm = p->tokens_per_minute >= 0 ? &p->tokens_per_minute : NULL;
 		rc = store_do(lg, SQL_MEMBER_SET, "member update", "iIiIiIis", (int64_t)p->set_cap, cap,
 			   (int64_t)p->set_rpm, rpm, (int64_t)p->set_tpm, tpm, a.id, p->member);
+		if (rc == CD_OK && p->set_cap)	/* its cap alerts decided against the new cap */
+			rc = ledger_alerts_member_rearm(lg, &a, p->member);
 		if (rc != CD_OK)
 			return rc;
 		rc = ledger_members_lock(lg, &a, p->member, &m);
@@ -657,7 +660,8 @@ static enum cd_err member_delete_op(struct store *lg, const struct member_put *p
 		return store_err(lg, e, "member delete");
 	if (store_affected(s) == 0)
 		return refusal_set(&lg->refusal, REFUSE_MEMBER_UNKNOWN, p->account, p->member);
-	if (a.dirty)
+	rc = ledger_alerts_member_rearm(lg, &a, p->member);
+	if (rc == CD_OK && a.dirty)
 		rc = ledger_events_acct_save(lg, &a);
 	if (rc != CD_OK)
 		return rc;

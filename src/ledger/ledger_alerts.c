@@ -211,3 +211,16 @@ enum cd_err ledger_alerts_member(struct store *lg, struct acct *a, const struct 
 	rc = rc == CD_OK ? ledger_alerts_read(lg, a->id, 1, &set) : rc;
 	return rc == CD_OK && m->found ? step_member(lg, a, &set, m, plan_cap, fired) : rc;
 }
+
+enum cd_err ledger_alerts_member_rearm(struct store *lg, const struct acct *a, const char *member)
+{
+	static const char sql_named[] = "UPDATE alerts SET fired_key = 0 WHERE account_id = ? AND member = ? "
+					 "AND kind = 'member_cap_pct'";
+	static const char sql_every[] = "DELETE m FROM alert_members m JOIN alerts l ON l.id = m.alert_id "
+					 "WHERE l.account_id = ? AND m.member = ?";
+	assert(a->locked_tx == lg->tx_serial);
+	if (a->alert_count <= 0)
+		return CD_OK;
+	enum cd_err rc = store_do(lg, sql_named, "alerts re-armed", "is", a->id, member);
+	return rc == CD_OK ? store_do(lg, sql_every, "member alerts re-armed", "is", a->id, member) : rc;
+}

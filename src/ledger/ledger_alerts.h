@@ -55,4 +55,9 @@ enum cd_err ledger_alerts_notice(struct store *lg, struct acct *a, const struct 
  * captured: ledger_due.c): as ledger_alerts_notice. */
 enum cd_err ledger_alerts_member(struct store *lg, struct acct *a, const struct member_row *m, int64_t plan_cap,
 				 json_t *fired);
+/* Member m of account a (locked, a->alert_count > 0) had its cap
+ * changed or was removed: its member_cap_pct alerts are armed again (the
+ * next change decides them against the new cap; a removed member leaves
+ * no state behind). */
+enum cd_err ledger_alerts_member_rearm(struct store *lg, const struct acct *a, const char *member);
 #endif

@@ -210,6 +210,26 @@ def test_member_alerts_fire_per_member():
     verify()
 
 
+def test_a_member_s_cap_changed_arms_its_alerts_again():
+    """bob told at 50 % of 4 C, his cap raised to 8 C (37.5 %): one change
+    taking him to 62.5 % of the new cap crosses 50 % again."""
+    ws = new_account("alwcap", kind="workspace")
+    eq(api("POST", "/v1/accounts/%s/members" % ws, {"member": "bob", "monthly_cap_micros": 4 * C}).status in (200, 201),
+       True, "bob")
+    eq(put(ws, [{"kind": "member_cap_pct", "pct": 50}]).status, 200, "set")
+    for _ in range(3):
+        eq(usage(ws, member="bob").status, 200, "bob")
+    eq([(e["pct"], e["member"], e["limit_micros"]) for e in fired(ws)], [(50, "bob", 4 * C)], "told once at 4 C")
+    eq(api("POST", "/v1/accounts/%s/members" % ws, {"member": "bob", "monthly_cap_micros": 8 * C}).status, 200,
+       "cap raised")
+    eq(usage(ws, member="bob", input_tokens=2000, output_tokens=1000).status, 200, "bob 62.5 % of the new cap")
+    eq([(e["pct"], e["member"], e["limit_micros"]) for e in fired(ws)], [(50, "bob", 4 * C), (50, "bob", 8 * C)],
+       "told again against the new cap")
+    eq(api("DELETE", "/v1/accounts/%s/members/bob" % ws).status in (200, 204), True, "bob removed")
+    eq(get(ws)[0]["members_fired"], 0, "a removed member leaves no state")
+    verify()
+
+
 def test_a_member_capped_by_its_plan_is_told_once_by_settles_and_authorizes_alike():
     """A member with no cap of its own is capped by its plan's: a settle's
     batch (which reads no plan cap for its own checks) and an authorize's
