@@ -120,7 +120,6 @@ def number(ident):
     return int(m.group(1))
 
 
-
 def sign(payload):
     """A Stripe-Signature for payload, at the stack's clock (creditd checks
     the timestamp against its own, moved, clock)."""
@@ -164,8 +163,8 @@ class Tally:
 
 
 class Workload:
-    def __init__(self, target, seconds, clients, jumps=1, topups_per_account=3, seed=None):
-        self.t = target
+    def __init__(self, target, seconds, clients, jumps=1, topups_per_account=3, seed=None, mail=None):
+        self.t, self.mail = target, mail      # mail: every_writer_mail.Mailing, or None
         self.seconds, self.clients, self.jumps = seconds, clients, jumps
         self.topups_per_account = topups_per_account
         self.seed = random.randrange(1 << 30) if seed is None else seed
@@ -273,6 +272,8 @@ class Workload:
             eq(r.status, 201, "member %r" % r)
         self.first_month = self.month_key(clock_now())
         self.alerting = every_writer_alerts.Alerts(self).setup()
+        if self.mail is not None:
+            self.mail.setup(self)
         self.recharger = self.users[1]
         self.keep_card(self.recharger)
         codes = ["EW-" + secrets.token_hex(5).upper() for _ in range(4 + self.topups_per_account)]
@@ -792,6 +793,7 @@ class Workload:
         problems += self.process_problems() + self.acknowledged_problems() + self.writer_problems()
         problems += self.alerting.problems()
         problems += every_writer_referrals.problems(self)
+        problems += self.mail.problems(self) if self.mail is not None else []
         print("every writer: %s" % json.dumps(t.counts, sort_keys=True, default=str), flush=True)
         if problems:
             raise Fail("every writer at once (seed %d): %s" % (self.seed, "\n  ".join(problems)))
