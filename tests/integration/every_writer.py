@@ -179,7 +179,7 @@ class Workload:
         self.credited = {}           # session id -> [account, payment_intent, cents, charge, refunded_cents, busy]
         self.redeemable = []         # (due, account, code): spread over the run
         self.redeemed = {}           # code -> acknowledged redemptions
-        self.months = []             # plan period keys the clock was moved into
+        self.months, self.jumped = [], []    # plan period keys the clock was moved into; its time before
         self.recharge_refunded = None
         self.usage_with_rid = self.usage_without_rid = 0
         self.late_settles = 0
@@ -519,14 +519,14 @@ class Workload:
         """The clock into the next month: the plan period comes due."""
         t = time.gmtime(clock_now())
         y, m = (t.tm_year + 1, 1) if t.tm_mon == 12 else (t.tm_year, t.tm_mon + 1)
+        self.jumped.append(clock_now())
         clock_set(calendar.timegm((y, m, 1, 0, 0, 30)))
         self.months.append(y * 100 + m)
 
     def recharges(self):
-        return self.t.sql("SELECT r.state, r.amount_cents, r.credited_micros, IFNULL(r.payment_intent, '-'), "
-                          "IFNULL(r.error, '-') FROM "
-                          "recharges r JOIN accounts a ON a.id = r.account_id WHERE a.ext_id = '%s' ORDER BY r.id"
-                          % self.recharger)
+        return self.t.sql("SELECT r.state, r.amount_cents, r.credited_micros, IFNULL(r.payment_intent, '-'), IFNULL("
+                          "r.error, '-') FROM recharges r JOIN accounts a ON a.id = r.account_id WHERE a.ext_id = '%s' "
+                          "ORDER BY r.id" % self.recharger)
 
     def arm_recharge(self, rnd):
         """The recharger's auto-recharge, armed once just under what it
