@@ -517,9 +517,9 @@ class Workload:
 
     def jump(self):
         """The clock into the next month: the plan period comes due."""
-        t = time.gmtime(clock_now())
-        y, m = (t.tm_year + 1, 1) if t.tm_mon == 12 else (t.tm_year, t.tm_mon + 1)
         self.jumped.append(clock_now())
+        t = time.gmtime(self.jumped[-1])
+        y, m = (t.tm_year + 1, 1) if t.tm_mon == 12 else (t.tm_year, t.tm_mon + 1)
         clock_set(calendar.timegm((y, m, 1, 0, 0, 30)))
         self.months.append(y * 100 + m)
 
