@@ -12,17 +12,20 @@ journal, its reserve the sum of its pending holds (and each member's of
 its own), each journal row's balance_after the running sum, creditctl
 verify finds nothing, every answer was one the API promises, what was
 acknowledged is in the database as answered, every writer wrote, and
-both processes still run. The workload and the checks are
+both processes still run, and both mailed each of the hot accounts'
+events once (every_writer_mail.py). The workload and the checks are
 tests/integration/every_writer.py's.
 """
 import every_writer
+import every_writer_mail
 
 
 def every_writer_at_once(short):
-    w = every_writer.Workload(every_writer.integration_target(), seconds=15 if short else 120,
-                              clients=32 if short else 48, jumps=1 if short else 2,
-                              topups_per_account=2 if short else 8)
-    return w.run()
+    with every_writer_mail.Mailing() as mail:
+        w = every_writer.Workload(every_writer.integration_target(), seconds=15 if short else 120,
+                                  clients=32 if short else 48, jumps=1 if short else 2,
+                                  topups_per_account=2 if short else 8, mail=mail)
+        return w.run()
 
 
 SCENARIOS = [every_writer_at_once]

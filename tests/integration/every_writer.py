@@ -120,7 +120,6 @@ def number(ident):
     return int(m.group(1))
 
 
-
 def sign(payload):
     """A Stripe-Signature for payload, at the stack's clock (creditd checks
     the timestamp against its own, moved, clock)."""
@@ -164,8 +163,8 @@ class Tally:
 
 
 class Workload:
-    def __init__(self, target, seconds, clients, jumps=1, topups_per_account=3, seed=None):
-        self.t = target
+    def __init__(self, target, seconds, clients, jumps=1, topups_per_account=3, seed=None, mail=None):
+        self.t, self.mail = target, mail      # mail: every_writer_mail.Mailing, or None
         self.seconds, self.clients, self.jumps = seconds, clients, jumps
         self.topups_per_account = topups_per_account
         self.seed = random.randrange(1 << 30) if seed is None else seed
@@ -180,7 +179,7 @@ class Workload:
         self.credited = {}           # session id -> [account, payment_intent, cents, charge, refunded_cents, busy]
         self.redeemable = []         # (due, account, code): spread over the run
         self.redeemed = {}           # code -> acknowledged redemptions
-        self.months = []             # plan period keys the clock was moved into
+        self.months, self.jumped = [], []    # plan period keys the clock was moved into; its time before
         self.recharge_refunded = None
         self.usage_with_rid = self.usage_without_rid = 0
         self.late_settles = 0
@@ -273,6 +272,8 @@ class Workload:
             eq(r.status, 201, "member %r" % r)
         self.first_month = self.month_key(clock_now())
         self.alerting = every_writer_alerts.Alerts(self).setup()
+        if self.mail is not None:
+            self.mail.setup(self)
         self.recharger = self.users[1]
         self.keep_card(self.recharger)
         codes = ["EW-" + secrets.token_hex(5).upper() for _ in range(4 + self.topups_per_account)]
@@ -516,16 +517,16 @@ class Workload:
 
     def jump(self):
         """The clock into the next month: the plan period comes due."""
-        t = time.gmtime(clock_now())
+        self.jumped.append(clock_now())
+        t = time.gmtime(self.jumped[-1])
         y, m = (t.tm_year + 1, 1) if t.tm_mon == 12 else (t.tm_year, t.tm_mon + 1)
         clock_set(calendar.timegm((y, m, 1, 0, 0, 30)))
         self.months.append(y * 100 + m)
 
     def recharges(self):
-        return self.t.sql("SELECT r.state, r.amount_cents, r.credited_micros, IFNULL(r.payment_intent, '-'), "
-                          "IFNULL(r.error, '-') FROM "
-                          "recharges r JOIN accounts a ON a.id = r.account_id WHERE a.ext_id = '%s' ORDER BY r.id"
-                          % self.recharger)
+        return self.t.sql("SELECT r.state, r.amount_cents, r.credited_micros, IFNULL(r.payment_intent, '-'), IFNULL("
+                          "r.error, '-') FROM recharges r JOIN accounts a ON a.id = r.account_id WHERE a.ext_id = '%s' "
+                          "ORDER BY r.id" % self.recharger)
 
     def arm_recharge(self, rnd):
         """The recharger's auto-recharge, armed once just under what it
@@ -792,6 +793,7 @@ class Workload:
         problems += self.process_problems() + self.acknowledged_problems() + self.writer_problems()
         problems += self.alerting.problems()
         problems += every_writer_referrals.problems(self)
+        problems += self.mail.problems(self) if self.mail is not None else []
         print("every writer: %s" % json.dumps(t.counts, sort_keys=True, default=str), flush=True)
         if problems:
             raise Fail("every writer at once (seed %d): %s" % (self.seed, "\n  ".join(problems)))

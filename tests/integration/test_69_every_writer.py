@@ -13,15 +13,19 @@ plan period and expiries coming due). It proves that afterwards every
 hot account's balance is the sum of its journal, its reserve the sum of
 its pending holds, each journal row's balance_after the running sum,
 creditctl verify finds nothing, no answer was a 5xx and both processes
-still run. The workload and its checks are every_writer.py's (shared with
-tests/chaos/chaos_every_writer.py).
+still run. Both processes mail the hot accounts' balance.low and
+alert.threshold events to an SMTP sink meanwhile (every_writer_mail.py):
+each event mailed once, none twice. The workload and its checks are
+every_writer.py's (shared with tests/chaos/chaos_every_writer.py).
 On the code before sql/040 (cd_write's version check unlocking the rows
 still at the version decided on) it fails in most runs: grants and
 charges vanish from the balance, the journal chain breaks.
 """
 import every_writer
+import every_writer_mail
 
 
 def test_every_writer_at_once_through_both_processes():
-    fig = every_writer.Workload(every_writer.integration_target(), seconds=30, clients=32).run()
+    with every_writer_mail.Mailing() as mail:
+        fig = every_writer.Workload(every_writer.integration_target(), seconds=30, clients=32, mail=mail).run()
     print("    every writer: %s" % " ".join("%s=%s" % kv for kv in sorted(fig.items())), flush=True)

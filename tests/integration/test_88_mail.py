@@ -15,21 +15,19 @@ another host than loopback refused at start. The nginx-side creditd is
 restarted with an [email] section (test_82's way) and started again as the
 stack has it."""
 import email
-import email.policy
 import email.utils
 import json
 import os
 import re
 import shutil
-import socketserver
 import subprocess
 import tempfile
-import threading
 import time
 import urllib.parse
 
 import stack
 from lib import ENV, Fail, api, check, creditctl, eq, new_account, sql, uid, wait_until
+from smtp_sink import Sink, parse
 from test_56_push import redeem_events
 from test_70_metrics import RULES, promtool
 
@@ -37,100 +35,6 @@ FROM = "alerts@creditd.test"
 TOPUP = "https://app.example/topup?account={account}&src=mail"
 BROWSER_DIR = os.path.join(stack.ROOT, "tests", "browser")
 OUT = os.path.join(BROWSER_DIR, "output")
-
-
-class Sink:
-    """An SMTP server on loopback speaking EHLO/HELO, MAIL, RCPT, DATA,
-    RSET, NOOP and QUIT (no STARTTLS, no AUTH). Records every message
-    taken and every one refused; `plan` maps a recipient to the replies to
-    give its DATA in turn ("451" refuses once), then 250; `delay` slows
-    each DATA reply (two senders at once overlap)."""
-
-    def __init__(self):
-        self.got = []          # (mail from, [rcpt], raw bytes, reply code)
-        self.plan = {}
-        self.delay = 0.0
-        self.lock = threading.Lock()
-        sink = self
-
-        class H(socketserver.StreamRequestHandler):
-            def say(self, line):
-                self.wfile.write(line.encode() + b"\r\n")
-                self.wfile.flush()
-
-            def handle(self):
-                self.say("220 sink.test ESMTP")
-                frm, rcpt = None, []
-                while True:
-                    line = self.rfile.readline()
-                    if not line:
-                        return
-                    cmd = line.decode("ascii", "replace").strip()
-                    verb = cmd.split(" ", 1)[0].upper().split(":")[0]
-                    if verb == "EHLO":
-                        self.wfile.write(b"250-sink.test\r\n250-8BITMIME\r\n250 SIZE 10000000\r\n")
-                        self.wfile.flush()
-                    elif verb == "HELO" or verb == "NOOP":
-                        self.say("250 ok")
-                    elif verb == "MAIL":
-                        frm, rcpt = re.search(r"<([^>]*)>", cmd).group(1), []
-                        self.say("250 ok")
-                    elif verb == "RCPT":
-                        rcpt.append(re.search(r"<([^>]*)>", cmd).group(1))
-                        self.say("250 ok")
-                    elif verb == "RSET":
-                        frm, rcpt = None, []
-                        self.say("250 ok")
-                    elif verb == "DATA":
-                        self.say("354 go ahead")
-                        self.data(frm, rcpt)
-                    elif verb == "QUIT":
-                        self.say("221 bye")
-                        return
-                    else:
-                        self.say("502 not here")
-
-            def data(self, frm, rcpt):
-                lines = []
-                while True:
-                    line = self.rfile.readline()
-                    if not line or line == b".\r\n":
-                        break
-                    lines.append(line[1:] if line.startswith(b"..") else line)
-                raw = b"".join(lines)
-                with sink.lock:
-                    todo = sink.plan.get(rcpt[0] if rcpt else "", [])
-                    code = int(todo.pop(0)) if todo else 250
-                    sink.got.append((frm, list(rcpt), raw, code))
-                if sink.delay:
-                    time.sleep(sink.delay)
-                self.say("%d %s" % (code, "queued" if code == 250 else "try again later"))
-
-        class Server(socketserver.ThreadingTCPServer):
-            allow_reuse_address = True
-            daemon_threads = True
-
-        self.server = Server(("127.0.0.1", 0), H)
-        self.port = self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def to(self, addr, taken=True):
-        """The messages for addr, parsed (only those taken: 250)."""
-        with self.lock:
-            raws = [g[2] for g in self.got if addr in g[1] and (g[3] == 250 or not taken)]
-        return [parse(r) for r in raws]
-
-    def raw_to(self, addr):
-        with self.lock:
-            return [(g[2], g[3]) for g in self.got if addr in g[1]]
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
-
-
-def parse(raw):
-    return email.message_from_bytes(raw, policy=email.policy.strict)
 
 
 def mail_conf(port, extra=""):
