@@ -20,6 +20,7 @@
  * gone (no row) leaves k->referrer_locked 0: it is rewarded nothing. */
 static enum cd_err lock_referrer(struct store *lg, struct referral_lock *k)
 {
+	lg->tx_wide = 1;	/* two accounts: more tries on Galera (store_tx) */
 	enum cd_err rc = ledger_due_lock_id(lg, k->referrer_id, &k->referrer);
 	if (rc == CD_E_NOT_FOUND)
 		return CD_OK;

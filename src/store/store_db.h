@@ -60,6 +60,12 @@ struct store {
 	 * transaction loop (store_tx_reroute), its reads still causal. */
 	int rerouted;
 	int reroute_now;		/* the next attempt moves there at once, no backoff */
+	/* The transaction writes two accounts (a referral's reward: their
+	 * homes may be two Galera nodes, each certifying against its own
+	 * writes): tried up to LIMIT_TX_RETRIES_WIDE times, within the same
+	 * deadline. Set by the ledger when it locks the second account;
+	 * cleared by store_tx_init. */
+	int tx_wide;
 	/* A COMMIT, or a procedure that may commit, was sent in this
 	 * transaction: if its connection dies, the change may have happened,
 	 * so it is never run again on another node. */

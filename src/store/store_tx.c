@@ -23,6 +23,7 @@ void store_tx_init(struct store *lg, struct store_tx *t)
 	t->deadline_ms = t->started_ms + 1000 * lg->cfg->db_read_timeout_seconds;
 	t->due_passes = 0;
 	t->due_pending = 0;
+	lg->tx_wide = 0;
 }
 
 void store_due_add(struct store *lg, int64_t id, enum cd_err (*bring)(struct store *lg, int64_t account_id))
@@ -194,8 +195,9 @@ static int tx_next(struct store *lg, struct store_tx *t)
 	}
 	if (t->done)
 		return 0;
-	if (t->attempt == LIMIT_TX_RETRIES) {
-		log_warn("transaction still conflicting after %d attempts", LIMIT_TX_RETRIES);
+	int most = lg->tx_wide ? LIMIT_TX_RETRIES_WIDE : LIMIT_TX_RETRIES;
+	if (t->attempt >= most) {
+		log_warn("transaction still conflicting after %d attempts", most);
 		t->rc = CD_E_UNAVAILABLE;
 		t->done = 1;
 		return 0;
