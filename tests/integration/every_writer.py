@@ -163,8 +163,8 @@ class Tally:
 
 
 class Workload:
-    def __init__(self, target, seconds, clients, jumps=1, topups_per_account=3, seed=None, mail=None):
-        self.t, self.mail = target, mail      # mail: every_writer_mail.Mailing, or None
+    def __init__(self, target, seconds, clients, jumps=1, topups_per_account=3, seed=None, mail=None, referrals=True):
+        self.t, self.mail, self.referrals = target, mail, referrals   # mail: every_writer_mail.Mailing, or None
         self.seconds, self.clients, self.jumps = seconds, clients, jumps
         self.topups_per_account = topups_per_account
         self.seed = random.randrange(1 << 30) if seed is None else seed
