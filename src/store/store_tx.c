@@ -46,7 +46,7 @@ static enum cd_err due_pass(struct store *lg, struct store_tx *t)
 {
 	char route[sizeof(lg->route)];
 	int64_t ids[LIMIT_BATCH_OPS];
-	int n = lg->ndue, routed = lg->routed, rerouted = lg->rerouted;
+	int n = lg->ndue, routed = lg->routed, rerouted = lg->rerouted, wide = lg->tx_wide;
 	const char *idem_key = lg->idem_key, *journal_key = lg->journal_key;
 	enum cd_err rc = CD_OK;
 	assert(n > 0);
@@ -73,6 +73,7 @@ static enum cd_err due_pass(struct store *lg, struct store_tx *t)
 	memcpy(lg->route, route, sizeof(route));
 	lg->routed = routed;
 	lg->rerouted = rerouted;
+	lg->tx_wide = wide;	/* the pass's own transactions reset it */
 	lg->reroute_now = 1;	/* no backoff: nothing conflicted */
 	lg->idem_key = idem_key;
 	lg->journal_key = journal_key;
