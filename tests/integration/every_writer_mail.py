@@ -39,6 +39,7 @@ DELAY_S = 0.2
 # An event made this long before the clock was moved (days forward) may be
 # seen by the mailer only after the move (see Mailing.unmailed).
 STEP_WINDOW_S = 5
+STRADDLE_S = 60
 
 
 def launched(name):
@@ -135,6 +136,7 @@ class Mailing:
         if not wait_until(lambda: self.sink.quiet_for(QUIET_S), timeout=60, step=0.2):
             out.append("the SMTP sink still spoken to 60 s after the load")
         evs, _, stepped = self.unmailed(w)
+        self.w_jumped = list(w.jumped)
         return out + self.messages(evs, stepped)
 
     def messages(self, evs, stepped):
@@ -160,7 +162,14 @@ class Mailing:
             if (frm, rcpt, to, sender, code) != (FROM, [want], want, FROM, 250):
                 out.append("%s: envelope %s -> %r, To %s, From %s, reply %d; want %s -> %s"
                            % (mid, frm, rcpt, to, sender, code, FROM, want))
-        twice = {mid: k for mid, k in seen.items() if k > 1}
+        # A mail whose sending straddled the clock's move days forward had
+        # its lease (on creditd's clock) run out under it: the other process
+        # may send it again, with the same Message-ID, which is the
+        # contract's "at least once" (a move no real clock makes). Only
+        # events made in the minute before a move are so excused.
+        jumped = [j for j in self.w_jumped]
+        twice = {mid: k for mid, k in seen.items() if k > 1 and not (
+            k == 2 and any(j - STRADDLE_S <= evs[int(mid.split(".")[2].split("@")[0])][1] <= j for j in jumped))}
         if twice:
             out.append("%d of %d mails sent more than once: %r" % (len(twice), len(seen),
                                                                     dict(list(twice.items())[:5])))
