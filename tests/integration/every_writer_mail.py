@@ -136,13 +136,12 @@ class Mailing:
         if not wait_until(lambda: self.sink.quiet_for(QUIET_S), timeout=60, step=0.2):
             out.append("the SMTP sink still spoken to 60 s after the load")
         evs, _, stepped = self.unmailed(w)
-        self.w_jumped = list(w.jumped)
-        return out + self.messages(evs, stepped)
+        return out + self.messages(evs, stepped, w.jumped)
 
-    def messages(self, evs, stepped):
+    def messages(self, evs, stepped, jumped):
         """Each event mailed once (but those stepped over: at most once),
         each message as it should be."""
-        out, seen = [], {}
+        out, seen, made = [], {}, {}
         with self.sink.lock:
             got = list(self.sink.got)
         for frm, rcpt, raw, code in got:
@@ -158,6 +157,7 @@ class Mailing:
                 out.append("a mail for no event of a mailed type on a hot account: %s to %s" % (mid, rcpt))
                 continue
             seen[mid] = seen.get(mid, 0) + 1
+            made[mid] = evs[int(n.group(1))][1]
             want = self.emails[acct]
             if (frm, rcpt, to, sender, code) != (FROM, [want], want, FROM, 250):
                 out.append("%s: envelope %s -> %r, To %s, From %s, reply %d; want %s -> %s"
@@ -167,9 +167,8 @@ class Mailing:
         # may send it again, with the same Message-ID, which is the
         # contract's "at least once" (a move no real clock makes). Only
         # events made in the minute before a move are so excused.
-        jumped = [j for j in self.w_jumped]
         twice = {mid: k for mid, k in seen.items() if k > 1 and not (
-            k == 2 and any(j - STRADDLE_S <= evs[int(mid.split(".")[2].split("@")[0])][1] <= j for j in jumped))}
+            k == 2 and any(j - STRADDLE_S <= made[mid] <= j for j in jumped))}
         if twice:
             out.append("%d of %d mails sent more than once: %r" % (len(twice), len(seen),
                                                                     dict(list(twice.items())[:5])))
