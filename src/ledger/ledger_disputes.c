@@ -125,8 +125,8 @@ static const char *or_null(const char *text)
 
 /* Finds the credit of the dispute's charge (by payment intent, else by
  * charge id) and locks its account, the credit's row and the dispute's
- * row, in that order; with k, the referrer of a referral the disputed
- * top-up rewarded beside the account (ledger_referrals_lock). CD_E_NOT_FOUND:
+ * row, in that order; with k, the referral the disputed top-up rewarded
+ * (ledger_referrals_lock). CD_E_NOT_FOUND:
  * no credit of creditd's. */
 static enum cd_err dispute_lock(struct store *lg, const struct ledger_news *ev, struct acct *a, struct disputed *d,
 				struct referral_lock *k)
@@ -262,7 +262,7 @@ enum cd_err ledger_disputes_created(struct store *lg, struct hook_run *h)
 		h->outcome = "duplicate: dispute applied already";
 	}
 	rc = rc == CD_OK ? ledger_events_acct_save(lg, &a) : rc;
-	rc = rc == CD_OK ? ledger_referrals_save(lg, &k) : rc;
+	rc = rc == CD_OK ? ledger_referrals_save(lg, &a, &k) : rc;
 	assert(rc != CD_OK || a.balance <= before);	/* a dispute only takes back */
 	return rc;
 }

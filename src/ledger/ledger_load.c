@@ -36,6 +36,8 @@
 static const char SQL_READ[] = "CALL cd_batch_read(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
 /* On Galera the accounts are locked by writing them first (sql/043). */
 static const char SQL_READ_GALERA[] = "CALL cd_batch_lock_read(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+/* The same, writing the transaction's mark (sql/053, store_end.c). */
+static const char SQL_READ_MARK[] = "CALL cd_batch_mark_read(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
 static atomic_int lock_read_missing;	/* a database before 043: said once, then SQL_READ */
 /* cd_batch_read's lists, in its parameters' order. */
 static const char *const READ_LISTS[] = {"ids", "ext", "holds", "reqs", "members", "usages", "spend_ids",
@@ -387,20 +389,30 @@ static enum cd_err read_call(struct store *lg, struct batch *b, const struct bat
 		log_error("batch read: the request does not fit %d bytes", LIMIT_BATCH_JSON_BYTES);
 		return CD_E_INTERNAL;
 	}
+	int galera = lock && store_galera(lg) && !atomic_load(&lock_read_missing);
+	int marked = galera && !store_mark_absent();
+	int64_t mark = lock;
+	enum cd_err rc = marked ? store_mark_next(lg, 0, &mark) : CD_OK;
+	if (rc != CD_OK)
+		return rc;
 	store_params_init(&p);
-	store_param_i64(&p, lock);
+	store_param_i64(&p, mark);
 	store_param_i64(&p, LIMIT_SPEND_GRANTS + 1);	/* one more: there are more */
 	for (unsigned int i = 0; i < sizeof(READ_LISTS) / sizeof(READ_LISTS[0]); i++)
 		store_sets_bind_list(&p, j, READ_LISTS[i]);
-	int galera = lock && store_galera(lg) && !atomic_load(&lock_read_missing);
-	enum cd_err rc = store_sets_call(lg, galera ? SQL_READ_GALERA : SQL_READ, &p, &b->sets, "batch read", &e);
+	rc = store_sets_call(lg, marked ? SQL_READ_MARK : galera ? SQL_READ_GALERA : SQL_READ, &p, &b->sets,
+			     "batch read", &e);
 	if (galera && e == ER_SP_DOES_NOT_EXIST)
 		rc = CD_E_RETRY;	/* read again the old way */
-	if (galera && e == ER_SP_DOES_NOT_EXIST && !atomic_exchange(&lock_read_missing, 1))
+	if (marked && e == ER_SP_DOES_NOT_EXIST)
+		store_mark_missing("batch read");
+	else if (galera && e == ER_SP_DOES_NOT_EXIST && !atomic_exchange(&lock_read_missing, 1))
 		log_error("cd_batch_lock_read is missing: run creditctl migrate (043); until then accounts are "
 			  "locked by SELECT ... FOR UPDATE alone, which Galera may take back unseen");
 	if (rc == CD_OK && lock)
 		rc = read_accounts(lg, b);
+	if (rc == CD_OK && marked && b->naccts > 0)
+		store_mark_locked(lg, b->accts[0].a.id);	/* every account read was marked */
 	if (rc == CD_OK)
 		rc = read_holds(lg, b);
 	if (rc == CD_OK)

@@ -1,11 +1,15 @@
 /* ledger_referrals.c: referral credits (ledger_referrals.h; docs/growth.md,
  * "Referrals"). Owns the referral_codes and referrals rows. A reward and
- * its taking back are money operations of the ledger's one shape: both
- * accounts locked (lower id first), the referral's row and its grants
- * read under those locks, the decision made by money_referral.c, the
- * grants and journal rows written by the one writer. Never writes a grant
- * but through ledger_rows.h, never rewards twice: the row is settled in
- * the transaction of its grants. */
+ * its taking back are money operations of the ledger's one shape: the
+ * referral's row read under the referred account's lock, the decision
+ * made by money_referral.c, the grants and journal rows written by the
+ * one writer. The referred account's share is written where the top-up,
+ * its refund or its dispute is; the referrer's at ledger_referrals_save,
+ * the operation's last step, with the referrer locked then: on Galera the
+ * referrer's row is another node's, and the less time it is held from
+ * here, the rarer a commit there takes it at certification. Never writes
+ * a grant but through ledger_rows.h, never rewards twice: the row is
+ * settled in the transaction of its grants. */
 #include "ledger_referrals.h"
 #include "ledger_config.h"
 #include "ledger_events.h"
@@ -71,17 +75,14 @@ enum cd_err ledger_referrals_lock(struct store *lg, int64_t account_id, int64_t 
 	k->found = got == 1;
 	k->referrer_id = k->found ? store_i64(s, 0) : 0;
 	assert(!k->found || k->referrer_id != account_id);	/* no account refers itself */
-	enum cd_err rc = CD_OK;
-	if (k->found && k->referrer_id < account_id)
-		rc = lock_referrer(lg, k);
-	if (rc == CD_OK)
-		rc = ledger_due_lock_id(lg, account_id, a);
-	if (rc == CD_OK && k->found && k->referrer_id > account_id)
-		rc = lock_referrer(lg, k);
+	/* The referrer is locked last (ledger_referrals_save), after the
+	 * referred account: a referrer is always the older account (its code
+	 * existed when the referred one was made), so two referrals' writes
+	 * lock their accounts newer first, and never in a circle. */
+	enum cd_err rc = ledger_due_lock_id(lg, account_id, a);
 	if (rc == CD_OK && k->found)
 		rc = row_read(lg, account_id, k);
 	assert(rc != CD_OK || a->locked_tx == lg->tx_serial);
-	assert(rc != CD_OK || !k->referrer_locked || k->referrer.locked_tx == lg->tx_serial);
 	return rc;
 }
 
@@ -100,8 +101,8 @@ static enum cd_err month_count(struct store *lg, int64_t referrer_id, int64_t *c
 }
 
 /* A grant of source referral of micros (cut to what the balance can take:
- * a reward never fails the top-up's credit) to a; *grant_id 0: none. */
-/* A reward's grant names no other account: the journal reaches the
+ * a reward never fails the top-up's credit) to a; *grant_id 0: none.
+ * A reward's grant names no other account: the journal reaches the
  * end user (/v1/me/transactions), who must not learn the other side's
  * id; the referrals row ties the two. */
 static enum cd_err give(struct store *lg, struct acct *a, int64_t micros, int64_t expires_at, int64_t *grant_id)
@@ -130,13 +131,12 @@ static enum cd_err granted(struct store *lg, int64_t id, int64_t *micros)
 	return CD_OK;
 }
 
-static enum cd_err reward_event(struct store *lg, struct acct *a, struct referral_lock *k, int64_t referrer_grant,
-				int64_t referred_grant, int capped)
+static enum cd_err reward_event(struct store *lg, struct acct *a, struct referral_lock *k, int capped)
 {
 	int64_t referrer_micros, referred_micros;
-	enum cd_err rc = granted(lg, referrer_grant, &referrer_micros);
+	enum cd_err rc = granted(lg, k->referrer_grant_id, &referrer_micros);
 	if (rc == CD_OK)
-		rc = granted(lg, referred_grant, &referred_micros);
+		rc = granted(lg, k->referred_grant_id, &referred_micros);
 	if (rc != CD_OK || (referrer_micros == 0 && referred_micros == 0))
 		return rc;
 	/* The referrer's event; of the referred account when the referrer is gone. */
@@ -146,46 +146,70 @@ static enum cd_err reward_event(struct store *lg, struct acct *a, struct referra
 			(json_int_t)referrer_micros, "referred_micros", (json_int_t)referred_micros, "capped", capped));
 }
 
+/* The case of k's reward now (the referrer's state as k has it). */
+static void reward_case(struct store *lg, const struct referral_lock *k, struct referral_case *in)
+{
+	const struct ledger_config *c = ledger_config_of(lg->cfg);
+	*in = (struct referral_case){.settled = 0, .referrer_open = k->referrer_locked &&
+				     strcmp(k->referrer.status, "closed") != 0, .referrer_micros = c->referral_referrer_micros,
+				     .referred_micros = c->referral_referred_micros, .max_per_month = c->referral_max_per_month,
+				     .expires_days = c->referral_expires_days, .now = lg->now};
+}
+
 enum cd_err ledger_referrals_reward(struct store *lg, struct acct *a, struct referral_lock *k, int64_t topup_id)
 {
-	static const char sql[] = "UPDATE referrals SET settled_at = ?, topup_id = ?, reward_month = ?, "
-				  "referrer_grant_id = ?, referred_grant_id = ? WHERE referred_id = ?";
-	const struct ledger_config *c = ledger_config_of(lg->cfg);
 	if (!k->found || k->settled)
 		return CD_OK;
-	int open = k->referrer_locked && strcmp(k->referrer.status, "closed") != 0;
-	struct referral_case rc_in = {.settled = 0, .referrer_open = open, .referrer_micros = c->referral_referrer_micros,
-				      .referred_micros = c->referral_referred_micros, .max_per_month = c->referral_max_per_month,
-				      .expires_days = c->referral_expires_days, .now = lg->now};
-	enum cd_err rc = open ? month_count(lg, k->referrer_id, &rc_in.referrer_month_count) : CD_OK;
-	if (rc != CD_OK)
-		return rc;
+	/* The referred account's share: the referrer's state decides only
+	 * the referrer's (money_referral_reward), which waits for its lock. */
+	struct referral_case in;
 	struct referral_effect eff;
-	money_referral_reward(&rc_in, &eff);
+	reward_case(lg, k, &in);
+	money_referral_reward(&in, &eff);
 	assert(eff.settle);
-	int64_t referred_grant = 0, referrer_grant = 0;
-	rc = give(lg, a, eff.referred_micros, eff.expires_at, &referred_grant);
-	if (rc == CD_OK && eff.referrer_micros > 0)
-		rc = give(lg, &k->referrer, eff.referrer_micros, eff.expires_at, &referrer_grant);
-	k->changed = referrer_grant > 0;
-	const int64_t *month = referrer_grant > 0 ? &lg->now_month : NULL;
-	const int64_t *g1 = referrer_grant > 0 ? &referrer_grant : NULL, *g2 = referred_grant > 0 ? &referred_grant : NULL;
-	if (rc == CD_OK)
-		rc = store_do(lg, sql, "referral settle", "iiIIIi", lg->now, topup_id, month, g1, g2, a->id);
-	if (rc == CD_OK)
-		rc = reward_event(lg, a, k, referrer_grant, referred_grant, eff.capped);
-	if (rc == CD_OK)
-		log_info("referral of account %s settled by its first top-up: %lld to the referrer, %lld to it%s",
-			 a->ext_id, (long long)eff.referrer_micros, (long long)eff.referred_micros,
-			 eff.capped ? " (the referrer's monthly cap reached)" : "");
-	/* k as the row now stands: a dispute that waited for this credit
+	int64_t referred_grant = 0;
+	enum cd_err rc = give(lg, a, eff.referred_micros, eff.expires_at, &referred_grant);
+	/* k as the row will stand: a dispute that waited for this credit
 	 * takes the reward back in the same transaction. */
 	if (rc == CD_OK) {
 		k->settled = 1;
 		k->topup_id = topup_id;
-		k->referrer_grant_id = referrer_grant;
 		k->referred_grant_id = referred_grant;
+		k->reward_due = 1;
 	}
+	return rc;
+}
+
+/* The referrer's share of the reward k->reward_due says is decided (k's
+ * referrer locked, or gone), the referral settled, its event. */
+static enum cd_err reward_referrer(struct store *lg, struct acct *a, struct referral_lock *k)
+{
+	static const char sql[] = "UPDATE referrals SET settled_at = ?, topup_id = ?, reward_month = ?, "
+				  "referrer_grant_id = ?, referred_grant_id = ? WHERE referred_id = ?";
+	struct referral_case in;
+	struct referral_effect eff;
+	reward_case(lg, k, &in);
+	enum cd_err rc = in.referrer_open ? month_count(lg, k->referrer_id, &in.referrer_month_count) : CD_OK;
+	if (rc != CD_OK)
+		return rc;
+	money_referral_reward(&in, &eff);
+	assert(eff.settle);
+	int64_t referrer_grant = 0;
+	if (eff.referrer_micros > 0)
+		rc = give(lg, &k->referrer, eff.referrer_micros, eff.expires_at, &referrer_grant);
+	k->referrer_grant_id = referrer_grant;
+	k->changed = k->changed || referrer_grant > 0;
+	const int64_t *month = referrer_grant > 0 ? &lg->now_month : NULL;
+	const int64_t *g1 = referrer_grant > 0 ? &referrer_grant : NULL;
+	const int64_t *g2 = k->referred_grant_id > 0 ? &k->referred_grant_id : NULL;
+	if (rc == CD_OK)
+		rc = store_do(lg, sql, "referral settle", "iiIIIi", lg->now, k->topup_id, month, g1, g2, a->id);
+	if (rc == CD_OK)
+		rc = reward_event(lg, a, k, eff.capped);
+	if (rc == CD_OK)
+		log_info("referral of account %s settled by its first top-up: %lld to the referrer, %lld to it%s",
+			 a->ext_id, (long long)eff.referrer_micros, (long long)eff.referred_micros,
+			 eff.capped ? " (the referrer's monthly cap reached)" : "");
 	return rc;
 }
 
@@ -222,13 +246,11 @@ enum cd_err ledger_referrals_take(struct store *lg, struct acct *a, struct refer
 	static const char sql[] = "UPDATE referrals SET taken_back_at = ? WHERE referred_id = ?";
 	if (!k->found)
 		return CD_OK;
+	/* The referred account's share here; the referrer's (what is left
+	 * of its grant) at ledger_referrals_save, under its lock. */
 	struct referral_take_case c = {.rewarded_by_this = k->settled && k->topup_id > 0 && k->topup_id == topup_id,
-				       .taken = k->taken};
+				       .taken = k->taken, .referrer_remaining = -1};
 	enum cd_err rc = remaining(lg, k->referred_grant_id, &c.referred_remaining);
-	if (rc == CD_OK)
-		rc = k->referrer_locked ? remaining(lg, k->referrer_grant_id, &c.referrer_remaining) : CD_OK;
-	if (rc == CD_OK && !k->referrer_locked)
-		c.referrer_remaining = -1;
 	if (rc != CD_OK)
 		return rc;
 	struct referral_take_effect eff;
@@ -237,24 +259,47 @@ enum cd_err ledger_referrals_take(struct store *lg, struct acct *a, struct refer
 		return CD_OK;
 	if (eff.referred > 0)
 		rc = write_off(lg, a, k->referred_grant_id, eff.referred, cause, reference);
-	/* The referrer's journal names no charge or dispute of the other
-	 * account's (its cause says why). */
-	if (rc == CD_OK && eff.referrer > 0)
-		rc = write_off(lg, &k->referrer, k->referrer_grant_id, eff.referrer, cause, NULL);
-	k->changed = k->changed || eff.referrer > 0;
 	if (rc == CD_OK)
 		rc = store_do(lg, sql, "referral taken back", "ii", lg->now, a->id);
 	if (rc == CD_OK)
-		log_info("referral of account %s taken back (%s %s): %lld from the referrer, %lld from it", a->ext_id,
-			 cause, reference, (long long)eff.referrer, (long long)eff.referred);
+		log_info("referral of account %s taken back (%s %s): %lld from it, the referrer's grant next", a->ext_id,
+			 cause, reference, (long long)eff.referred);
 	k->taken = rc == CD_OK;
+	k->take_due = k->taken;
+	k->take_cause = cause;
 	return rc;
 }
 
-enum cd_err ledger_referrals_save(struct store *lg, struct referral_lock *k)
+/* What is left of the referrer's grant, taken back (k->take_due). The
+ * referrer's journal names no charge or dispute of the other account's
+ * (its cause says why). */
+static enum cd_err take_referrer(struct store *lg, struct referral_lock *k)
 {
-	if (!k->referrer_locked || (!k->changed && !k->referrer.dirty))
-		return CD_OK;
+	struct referral_take_case c = {.rewarded_by_this = 1, .taken = 0, .referred_remaining = -1};
+	enum cd_err rc = remaining(lg, k->referrer_grant_id, &c.referrer_remaining);
+	if (rc != CD_OK)
+		return rc;
+	struct referral_take_effect eff;
+	money_referral_take(&c, &eff);
+	if (eff.referrer > 0)
+		rc = write_off(lg, &k->referrer, k->referrer_grant_id, eff.referrer, k->take_cause, NULL);
+	k->changed = k->changed || eff.referrer > 0;
+	return rc;
+}
+
+enum cd_err ledger_referrals_save(struct store *lg, struct acct *a, struct referral_lock *k)
+{
+	enum cd_err rc = CD_OK;
+	if (k->reward_due || (k->take_due && k->referrer_grant_id > 0))
+		rc = lock_referrer(lg, k);
+	if (rc == CD_OK && k->reward_due)
+		rc = reward_referrer(lg, a, k);
+	if (rc == CD_OK && k->take_due && k->referrer_locked && k->referrer_grant_id > 0)
+		rc = take_referrer(lg, k);
+	k->reward_due = k->take_due = 0;
+	if (rc != CD_OK || !k->referrer_locked || (!k->changed && !k->referrer.dirty))
+		return rc;
+	assert(k->referrer.locked_tx == lg->tx_serial);
 	return ledger_events_acct_save(lg, &k->referrer);
 }
 

@@ -2,11 +2,11 @@
  * an account's code, the referral its creation records, the reward of
  * the referred account's first credited top-up and its taking back by a
  * refund or a dispute of that top-up. The reward and the taking back
- * write on two accounts, the referred and the referrer, locked in one
- * order (by internal id, the order of every write that locks more than
- * one account) before anything is decided; the top-up's credit, its
- * refunds and its disputes lock their account through
- * ledger_referrals_lock for that reason. Internal to the ledger's files. */
+ * write on two accounts: the referred account, locked first by
+ * ledger_referrals_lock (the top-up's credit, its refunds and its
+ * disputes lock their account through it), and the referrer, locked last
+ * by ledger_referrals_save, just before its share is written. Internal
+ * to the ledger's files. */
 #ifndef CREDITD_LEDGER_REFERRALS_H
 #define CREDITD_LEDGER_REFERRALS_H
 #include "ledger_due.h"
@@ -18,31 +18,39 @@ struct referral_lock {
 	int referrer_locked;		/* referrer was read under its lock in this transaction */
 	struct acct referrer;
 	int changed;			/* money moved on referrer: store it */
-	/* The row, read under both locks (found): */
+	/* The referrer's share, for ledger_referrals_save: the reward's
+	 * (the referral settled by this transaction), the take-back's. */
+	int reward_due, take_due;
+	const char *take_cause;		/* "refund" or "dispute" */
+	/* The row, read under the referred account's lock (found): */
 	int settled, taken;
 	int64_t topup_id;		/* the top-up that settled it; 0: none */
 	int64_t referrer_grant_id, referred_grant_id;	/* 0: none */
 };
-/* Locks account_id into *a (ledger_due_lock_id) and, when it was
- * referred, its referrer into k->referrer, the lower id first: with
- * topup_id 0, a referral not yet settled (a top-up's credit); > 0, the
- * referral that top-up settled and nothing took back yet (its refund or
- * dispute); < 0, none (a credit of another kind). k->found 0: no such
- * referral, a alone is locked. */
+/* Locks account_id into *a (ledger_due_lock_id) and reads its referral
+ * (its referrer's id in k): with topup_id 0, a referral not yet settled
+ * (a top-up's credit); > 0, the referral that top-up settled and nothing
+ * took back yet (its refund or dispute); < 0, none (a credit of another
+ * kind). k->found 0: no such referral. */
 enum cd_err ledger_referrals_lock(struct store *lg, int64_t account_id, int64_t topup_id, struct acct *a,
 				  struct referral_lock *k);
 /* At the credit of top-up topup_id to a (the referred account, locked
- * with k by ledger_referrals_lock): the reward, once (money_referral.h),
- * and its event. Nothing when k found no referral. */
+ * with k by ledger_referrals_lock): the reward, once (money_referral.h):
+ * the referred account's grant, the referrer's at ledger_referrals_save.
+ * Nothing when k found no referral. */
 enum cd_err ledger_referrals_reward(struct store *lg, struct acct *a, struct referral_lock *k, int64_t topup_id);
-/* At a refund or a dispute (cause "refund" or "dispute", reference the
- * charge or the dispute) of top-up topup_id: both grants' remainders,
- * once, when that top-up is the one that settled k's referral (another
- * top-up of the account, credited at the same time, may have). */
+/* At a refund or a dispute (cause "refund" or "dispute", a static text;
+ * reference the charge or the dispute) of top-up topup_id: both grants'
+ * remainders, once, when that top-up is the one that settled k's
+ * referral (another top-up of the account, credited at the same time,
+ * may have); the referrer's at ledger_referrals_save. */
 enum cd_err ledger_referrals_take(struct store *lg, struct acct *a, struct referral_lock *k, int64_t topup_id,
 				  const char *cause, const char *reference);
-/* Stores the referrer when k locked it (ledger_events_acct_save). */
-enum cd_err ledger_referrals_save(struct store *lg, struct referral_lock *k);
+/* The operation's last step with k: locks the referrer when a reward or
+ * a take-back is due to it, writes its share (the reward's cap decided
+ * under its lock, the referral settled, the event referral.rewarded) and
+ * stores it. a: the referred account. */
+enum cd_err ledger_referrals_save(struct store *lg, struct acct *a, struct referral_lock *k);
 /* The internal id of the account whose referral code is code, into *id,
  * and its external id into ext (cap bytes); CD_E_NOT_FOUND: none. */
 enum cd_err ledger_referrals_owner(struct store *lg, const char *code, int64_t *id, char *ext, size_t cap);

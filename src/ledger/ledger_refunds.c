@@ -37,7 +37,7 @@ enum cd_err ledger_refunds_charge_refunded(struct store *lg, struct hook_run *h)
 	enum cd_err rc = ledger_funded_find(lg, ev->payment_intent, ev->charge_id, &f);
 	if (rc == CD_E_NOT_FOUND)
 		return ledger_refunds_keep(lg, h);
-	/* The account, and the referrer of a referral this top-up rewarded. */
+	/* The account, and the referral this top-up rewarded. */
 	if (rc == CD_OK)
 		rc = ledger_referrals_lock(lg, f.account_id, f.kind == FUNDED_TOPUP ? f.id : -1, &a, &k);
 	if (rc == CD_OK)
@@ -58,7 +58,7 @@ enum cd_err ledger_refunds_charge_refunded(struct store *lg, struct hook_run *h)
 	if (eff.duplicate) {
 		h->outcome = "duplicate: refund already applied";
 		rc = a.dirty ? ledger_events_acct_save(lg, &a) : CD_OK;
-		return rc == CD_OK ? ledger_referrals_save(lg, &k) : rc;
+		return rc == CD_OK ? ledger_referrals_save(lg, &a, &k) : rc;
 	}
 	h->account_id = a.id;
 	/* A refund of the top-up that rewarded a referral takes the reward
@@ -86,7 +86,7 @@ enum cd_err ledger_refunds_charge_refunded(struct store *lg, struct hook_run *h)
 	if (rc == CD_OK)
 		rc = ledger_events_acct_save(lg, &a);
 	if (rc == CD_OK)
-		rc = ledger_referrals_save(lg, &k);
+		rc = ledger_referrals_save(lg, &a, &k);
 	h->outcome = "refunded";
 	return rc;
 }

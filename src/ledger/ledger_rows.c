@@ -34,6 +34,8 @@ static const char SQL_ACCT_READ[] = "SELECT " ACCT_COLS " FROM accounts WHERE ex
 static const char SQL_ACCT_ID[] = "SELECT id, ext_id FROM accounts WHERE ext_id = ?";
 static const char SQL_ACCT_EXT[] = "SELECT id, ext_id FROM accounts WHERE id = ?";
 static const char SQL_ACCT_WRITE_LOCK_ID[] = "UPDATE accounts SET row_version = row_version WHERE id = ?";
+/* The same, writing the transaction's mark (sql/053, store_end.c). */
+static const char SQL_ACCT_MARK_LOCK_ID[] = "UPDATE accounts SET tx_mark = ? WHERE id = ?";
 static const char SQL_DEBT_GET[] = "SELECT id, remaining_micros FROM grants WHERE account_id = ? "
 				   "AND source = 'debt' FOR UPDATE";
 
@@ -130,6 +132,26 @@ static struct dbstmt *acct_row(struct store *lg, const char *sql, const char *fm
 	return got == 1 ? s : NULL;
 }
 
+/* Locks account id by writing its mark (before 053: its version). */
+static enum cd_err write_lock(struct store *lg, int64_t id)
+{
+	int64_t mark;
+	int e;
+	if (!store_mark_absent()) {
+		enum cd_err rc = store_mark_next(lg, id, &mark);
+		if (rc != CD_OK)
+			return rc;
+		if (store_exec(lg, SQL_ACCT_MARK_LOCK_ID, &e, "ii", mark, id) != NULL) {
+			store_mark_locked(lg, id);
+			return CD_OK;
+		}
+		if (e != ER_BAD_FIELD_ERROR)
+			return store_err(lg, e, "account lock");
+		store_mark_missing("account lock");
+	}
+	return store_do(lg, SQL_ACCT_WRITE_LOCK_ID, "account lock", "i", id);
+}
+
 static enum cd_err galera_lock(struct store *lg, const char *ext_id, int64_t *id)
 {
 	enum cd_err rc;
@@ -139,7 +161,7 @@ static enum cd_err galera_lock(struct store *lg, const char *ext_id, int64_t *id
 		return rc;
 	*id = store_i64(s, 0);
 	rc = store_tx_reroute(lg, store_str(s, 1));
-	return rc != CD_OK ? rc : store_do(lg, SQL_ACCT_WRITE_LOCK_ID, "account lock", "i", *id);
+	return rc != CD_OK ? rc : write_lock(lg, *id);
 }
 
 static enum cd_err acct_load(struct store *lg, const char *sql, const char *fmt, const char *ext_id,

@@ -384,7 +384,7 @@ static enum cd_err credit(struct store *lg, struct hook_run *h, struct acct *a, 
 	if (rc == CD_OK)
 		rc = ledger_disputes_apply_waiting(lg, a, &f, ev->payment_intent);
 	/* The referred account's first credited top-up rewards its referral
-	 * (both accounts locked by ledger_referrals_lock); a dispute that
+	 * (the referrer's share at ledger_referrals_save); a dispute that
 	 * waited for it takes the reward back whole, as one coming after
 	 * would (after the dispute's own take, which the reward's grants,
 	 * spent first, must not pay). */
@@ -410,7 +410,7 @@ enum cd_err ledger_topups_checkout_paid(struct store *lg, struct hook_run *h)
 	enum cd_err rc = topup_find(lg, ev->session_id, 0, &r);
 	if (rc == CD_E_NOT_FOUND)
 		return not_ours(lg, h);
-	/* The account, and its referrer when a referral waits for this credit. */
+	/* The account, and the referral that waits for this credit. */
 	if (rc == CD_OK)
 		rc = ledger_referrals_lock(lg, r.account_id, 0, &a, &k);
 	if (rc == CD_OK)
@@ -440,7 +440,7 @@ enum cd_err ledger_topups_checkout_paid(struct store *lg, struct hook_run *h)
 	if (rc == CD_OK && (a.dirty || strcmp(h->outcome, "credited") == 0))
 		rc = ledger_events_acct_save(lg, &a);
 	if (rc == CD_OK)
-		rc = ledger_referrals_save(lg, &k);
+		rc = ledger_referrals_save(lg, &a, &k);
 	/* Only a credit moves money: a duplicate, a mismatch or a wait does not. */
 	assert(rc != CD_OK || strcmp(h->outcome, "credited") == 0 || a.balance == before);
 	return rc;

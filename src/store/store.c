@@ -89,7 +89,7 @@ static void stmts_clear(struct store *lg)
 	lg->c->nstmts = 0;
 }
 
-static void disconnect(struct store *lg)
+void store_disconnect(struct store *lg)
 {
 	stmts_clear(lg);
 	if (lg->c->db != NULL)
@@ -98,6 +98,7 @@ static void disconnect(struct store *lg)
 	lg->c->connected = 0;
 	lg->in_tx = 0;
 	lg->tx_serial++;
+	lg->mark_first = 0;
 }
 
 void store_free(struct store *lg)
@@ -106,7 +107,7 @@ void store_free(struct store *lg)
 		return;
 	for (int i = 0; i < (lg->cfg->db_node_count > 0 ? lg->cfg->db_node_count : 1); i++) {
 		lg->c = &lg->conns[i];
-		disconnect(lg);
+		store_disconnect(lg);
 	}
 	free(lg->conns);
 	free(lg);
@@ -162,7 +163,7 @@ enum cd_err store_ensure(struct store *lg)
 	char init[192];
 	if (lg->c->connected)
 		return CD_OK;
-	disconnect(lg);
+	store_disconnect(lg);
 	lg->c->db = mysql_init(NULL);
 	if (lg->c->db == NULL)
 		return CD_E_UNAVAILABLE;
@@ -192,18 +193,18 @@ enum cd_err store_ensure(struct store *lg)
 		snprintf(lg->errmsg, sizeof(lg->errmsg), "cannot connect to MariaDB%s%s: %s",
 			 c->db_node_count > 1 ? " node " : "", c->db_node_count > 1 ? n->name : "", mysql_error(lg->c->db));
 		lg->connect_errno = (int)mysql_errno(lg->c->db);
-		disconnect(lg);
+		store_disconnect(lg);
 		return CD_E_UNAVAILABLE;
 	}
 	if (mysql_query(lg->c->db, init) != 0) {
 		snprintf(lg->errmsg, sizeof(lg->errmsg), "session setup failed: %s", mysql_error(lg->c->db));
-		disconnect(lg);
+		store_disconnect(lg);
 		return CD_E_UNAVAILABLE;
 	}
 	lg->c->galera = wsrep_on(lg, lg->c->db);
 	if (lg->c->galera < 0) {
 		snprintf(lg->errmsg, sizeof(lg->errmsg), "session setup failed: %s", mysql_error(lg->c->db));
-		disconnect(lg);
+		store_disconnect(lg);
 		return CD_E_UNAVAILABLE;
 	}
 	lg->c->sync_wait = 0;
@@ -226,12 +227,20 @@ int store_node_count(const struct store *lg)
  * the node last went down (its server is gone). Between transactions. */
 void store_use_node(struct store *lg, int node)
 {
-	if (node != lg->node && lg->in_tx && lg->c->connected && store_end_tx(lg, 0) != 0)
-		disconnect(lg);		/* never leave a transaction open behind */
+	if (node != lg->node && lg->in_tx && lg->c->connected) {
+		/* Never leave a transaction open behind (store_end_tx's
+		 * rollback, which this file, below store_end.c, does not call). */
+		lg->round_trips++;
+		lg->in_tx = 0;
+		lg->tx_serial++;
+		lg->mark_first = 0;
+		if (mysql_rollback(lg->c->db) != 0)
+			store_disconnect(lg);
+	}
 	lg->node = node;
 	lg->c = &lg->conns[node];
 	if (lg->c->connected && lg->c->epoch != store_noderoute_epoch(node))
-		disconnect(lg);
+		store_disconnect(lg);
 }
 
 static int retryable(int e)
@@ -260,7 +269,7 @@ enum cd_err store_err(struct store *lg, int dberr, const char *what)
 		 * timeout, say) says nothing of the node: the next attempt
 		 * connects again, and only a node that cannot be reached then
 		 * leaves the routing (store_tx_next). */
-		disconnect(lg);
+		store_disconnect(lg);
 		return CD_E_UNAVAILABLE;
 	}
 	snprintf(lg->errmsg, sizeof(lg->errmsg), "%s: MariaDB error %d: %s", what, dberr,
@@ -465,7 +474,7 @@ void store_stmt_failed(struct store *lg, struct dbstmt *s, int dberr)
 	lg->round_trips++;
 	if (mysql_stmt_reset(s->st) != 0) {
 		log_warn("statement reset failed (%u), connection dropped: %.120s", mysql_stmt_errno(s->st), s->sql);
-		disconnect(lg);
+		store_disconnect(lg);
 	}
 }
 
@@ -537,6 +546,7 @@ void store_committed(struct store *lg)
 	lg->committed = 1;
 	lg->in_tx = 0;
 	lg->tx_serial++;
+	lg->mark_first = 0;
 }
 
 int store_fetch(struct dbstmt *s)
@@ -608,38 +618,6 @@ enum cd_err store_do(struct store *lg, const char *sql, const char *what, const 
 	return s != NULL ? CD_OK : store_err(lg, dberr, what);
 }
 
-int store_end_tx(struct store *lg, int commit)
-{
-	if (!lg->c->connected)
-		return CR_SERVER_GONE_ERROR;
-	lg->round_trips++;
-	lg->in_tx = 0;
-	lg->tx_serial++;
-	lg->commit_sent |= commit;
-	if ((commit ? mysql_commit(lg->c->db) : mysql_rollback(lg->c->db)) != 0) {
-		int e = (int)mysql_errno(lg->c->db);
-		/* A rollback that fails, or on Galera a commit that fails, may
-		 * leave statements open in the session (Galera runs what follows
-		 * a brute-force abort in a new transaction and reports the abort
-		 * at the next command): the connection is dropped, and the
-		 * server rolls back whatever it had. */
-		if (!commit || lg->c->galera)
-			disconnect(lg);
-		return e;
-	}
-	return 0;
-}
-
-void store_end_request(struct store *lg)
-{
-	lg->routed = lg->rerouted = lg->reroute_now = 0;
-	if (lg->c->connected && lg->in_tx) {
-		int e = store_end_tx(lg, 0);
-		if (e != 0)
-			store_err(lg, e, "rollback");
-	}
-}
-
 void store_backoff(int attempt)
 {
 	struct timespec ts = {0, 0};
@@ -692,7 +670,7 @@ static int node_ready(struct store *lg)
 	 * node still applying what it missed, is left out until it is. */
 	if (mysql_query(lg->c->db, "SHOW STATUS WHERE Variable_name IN ('wsrep_ready', 'wsrep_local_state')") != 0) {
 		snprintf(lg->errmsg, sizeof(lg->errmsg), "status: %s", mysql_error(lg->c->db));
-		disconnect(lg);
+		store_disconnect(lg);
 		return 0;
 	}
 	MYSQL_RES *res = mysql_store_result(lg->c->db);
@@ -731,7 +709,7 @@ static int probe_node(struct store *lg, int several)
 	if (mysql_ping(lg->c->db) == 0)
 		return 1;
 	snprintf(lg->errmsg, sizeof(lg->errmsg), "ping: %s", mysql_error(lg->c->db));
-	disconnect(lg);
+	store_disconnect(lg);
 	return 0;
 }
 
@@ -776,7 +754,7 @@ enum cd_err store_ping(struct store *lg)
 		return rc;
 	lg->round_trips++;
 	if (mysql_ping(lg->c->db) != 0) {
-		disconnect(lg);
+		store_disconnect(lg);
 		rc = store_ensure(lg);
 	}
 	return rc;

@@ -82,6 +82,11 @@ struct store {
 	 * transaction writing (ledger_rows_acct_check_locked). Starts at 1. */
 	uint64_t tx_serial;
 	int committed;			/* a *_commit procedure ended the transaction */
+	/* On Galera, the mark the transaction writes on each account it
+	 * locks, and the first account it marked (0: none yet), whose mark
+	 * is looked at before the COMMIT (store_end.c, sql/053). */
+	int64_t tx_mark;
+	int64_t mark_first;
 	/* The Idempotency-Key of the write running (NULL: none): recorded on
 	 * the journal rows it appends, and its stored answer must commit with
 	 * the write, so procedures leave the commit to store_tx_end. */
@@ -256,5 +261,24 @@ int store_node_count(const struct store *lg);
 void store_use_node(struct store *lg, int node);
 void store_backoff(int attempt);
 int store_end_tx(struct store *lg, int commit);
+/* Closes the connection in use; its transaction is the server's to roll back. */
+void store_disconnect(struct store *lg);
+
+/* Galera's aborts it does not tell (store_end.c, sql/053): a transaction
+ * marks every account it locks, and store_end_tx looks at the first
+ * account's mark before it commits. store_mark_next gives the mark to
+ * write before locking account id (0: the accounts of a batch, not
+ * known yet); when the lock may write the first account's mark again, it
+ * looks at that mark first (CD_E_RETRY when it is gone, logged).
+ * store_mark_locked records account id locked under the mark (the first
+ * is kept). store_mark_missing says the column is not there yet (053 not
+ * applied): logged once, and locks go on unmarked. */
+enum cd_err store_mark_next(struct store *lg, int64_t id, int64_t *mark);
+void store_mark_locked(struct store *lg, int64_t id);
+void store_mark_missing(const char *what);
+int store_mark_absent(void);
+#ifdef CREDITD_TEST_CLOCK
+void store_mark_fault(struct store *lg);
+#endif
 
 #endif

@@ -284,8 +284,9 @@ def instances(conf_g1, conf_g2):
         os.kill(pid, 15)
         check(wait_until(lambda: not stack.alive(pid), timeout=15), "%s stopped" % name)
         env = {"CREDITD_LOG": ENV["CREDITD_G%s_LOG" % n]}
-        if ENV.get("CREDITD_TEST_CLOCK_FILE"):     # the stack's clock, as ./dev started them
-            env["CREDITD_TEST_CLOCK_FILE"] = ENV["CREDITD_TEST_CLOCK_FILE"]
+        for k in ("CREDITD_TEST_CLOCK_FILE", "CREDITD_TEST_UNTOLD_ROLLBACK_FILE"):    # as ./dev started them
+            if ENV.get(k):
+                env[k] = ENV[k]
         stack.start(name, [os.path.join(ROOT, "creditd"), "-c", conf, "--listen", "unix:" + ENV["CREDITD_G%s_SOCKET" % n]],
                     env=env)
         check(wait_until(lambda: api("GET", "/healthz", auth=None, base=ENV["CREDITD_G%s_URL" % n]).status == 200,

@@ -31,5 +31,5 @@ def test_every_writer_at_once_on_galera():
     # referrer's balance off its journal by one reward in one run of
     # five, and conflicted past its tries in another; docs/scale-out.md
     # says to keep referral rewards off on a cluster until it is found.
-    fig = every_writer.Workload(target(), seconds=25, clients=16, referrals=False).run()
+    fig = every_writer.Workload(target(), seconds=25, clients=16, referrals=True).run()
     print("    every writer on galera: %s" % " ".join("%s=%s" % kv for kv in sorted(fig.items())), flush=True)

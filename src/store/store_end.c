@@ -1,0 +1,169 @@
+/* store_end.c: a transaction's end, its commit or rollback, and on
+ * Galera the mark that says whether the transaction committing is still
+ * the one that locked its accounts (sql/053 says why: a brute-force
+ * abort inside a procedure can be eaten, the statements after it run on
+ * in a new transaction, and the CALL answers success).
+ *
+ * Each transaction draws a mark of 63 random bits at its first lock; the
+ * ledger writes it on every account it locks (ledger_rows.c, and
+ * cd_batch_mark_read for a batch). Before the COMMIT, the first account
+ * marked is read: its mark is this transaction's while nothing it did was
+ * rolled back, since the lock it holds keeps every other writer off the
+ * row; after an abort it was not told of, the row shows what is
+ * committed, another transaction's mark. Then the new transaction is
+ * rolled back and the attempt fails as a deadlock does (run again). A
+ * lock that would write the first account's mark again looks at it first,
+ * so a transaction rolled back unseen cannot mark it anew and pass. */
+#include "store_db.h"
+#include "log.h"
+#include <assert.h>
+#include <errmsg.h>
+#include <inttypes.h>
+#include <mysqld_error.h>
+#include <stdatomic.h>
+#include <sys/random.h>
+#include <time.h>
+#ifdef CREDITD_TEST_CLOCK
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#endif
+
+static const char SQL_MARK_READ[] = "SELECT tx_mark FROM accounts WHERE id = ?";
+
+static atomic_int mark_absent;		/* accounts.tx_mark missing: 053 not applied */
+static atomic_uint_fast64_t mark_draws;
+
+/* A mark no other transaction draws (63 random bits, never 0). */
+static int64_t mark_draw(void)
+{
+	uint64_t r = 0;
+	if (getrandom(&r, sizeof(r), 0) != (ssize_t)sizeof(r)) {
+		/* Never seen; the clock and a count still differ per draw. */
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		r = (uint64_t)ts.tv_nsec * 0x9e3779b97f4a7c15u ^ (uint64_t)ts.tv_sec ^ atomic_fetch_add(&mark_draws, 1) << 32;
+	}
+	r &= INT64_MAX;
+	return r != 0 ? (int64_t)r : 1;
+}
+
+/* 0 when the first account marked still bears this transaction's mark;
+ * else MariaDB's error, ER_LOCK_DEADLOCK when the mark is gone. */
+static int mark_check(struct store *lg, const char *when)
+{
+	int e;
+	struct dbstmt *s = store_exec(lg, SQL_MARK_READ, &e, "i", lg->mark_first);
+	if (s == NULL)
+		return e;
+	int got = store_fetch(s);
+	if (got < 0)
+		return CR_UNKNOWN_ERROR;
+	if (got == 1 && store_i64(s, 0) == lg->tx_mark)
+		return 0;
+	log_warn("account %" PRId64 ": its lock was taken back by another node's commit, untold (a Galera "
+		 "brute-force abort inside a procedure), seen %s: rolled back and run again", lg->mark_first, when);
+	return ER_LOCK_DEADLOCK;
+}
+
+enum cd_err store_mark_next(struct store *lg, int64_t id, int64_t *mark)
+{
+	assert(id >= 0);
+	if (lg->mark_first == 0) {
+		lg->tx_mark = mark_draw();
+	} else if (id == 0 || id == lg->mark_first) {
+		int e = mark_check(lg, "before a lock");
+		if (e != 0)
+			return store_err(lg, e, "account lock mark");
+	}
+	*mark = lg->tx_mark;
+	return CD_OK;
+}
+
+void store_mark_locked(struct store *lg, int64_t id)
+{
+	assert(id > 0);
+	if (lg->mark_first == 0)
+		lg->mark_first = id;
+}
+
+void store_mark_missing(const char *what)
+{
+	if (!atomic_exchange(&mark_absent, 1))
+		log_error("%s: accounts.tx_mark is missing: run creditctl migrate (053), then restart; until then a "
+			  "Galera abort not told inside a procedure is not caught before the commit", what);
+}
+
+int store_mark_absent(void)
+{
+	return atomic_load(&mark_absent);
+}
+
+#ifdef CREDITD_TEST_CLOCK
+/* Tests only (the test-clock build): CREDITD_TEST_UNTOLD_ROLLBACK_FILE
+ * holds a count; while it is above 0, a write CALL on a Galera node that
+ * leaves the commit to come is followed by a ROLLBACK creditd is not
+ * told of, as an abort eaten inside the procedure leaves it
+ * (tests/galera/test_72). */
+void store_mark_fault(struct store *lg)
+{
+	static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+	const char *path = getenv("CREDITD_TEST_UNTOLD_ROLLBACK_FILE");
+	if (path == NULL || !lg->c->galera)
+		return;
+	pthread_mutex_lock(&mu);
+	long n = 0;
+	FILE *f = fopen(path, "r");
+	if (f != NULL && fscanf(f, "%ld", &n) != 1)
+		n = 0;
+	if (f != NULL)
+		fclose(f);
+	if (n > 0 && (f = fopen(path, "w")) != NULL) {
+		fprintf(f, "%ld\n", n - 1);
+		fclose(f);
+		log_warn("test: the write's transaction rolled back untold (%ld more)", n - 1);
+		(void)mysql_rollback(lg->c->db);
+	}
+	pthread_mutex_unlock(&mu);
+}
+#endif
+
+int store_end_tx(struct store *lg, int commit)
+{
+	if (!lg->c->connected)
+		return CR_SERVER_GONE_ERROR;
+	int check = commit && lg->mark_first != 0 && lg->c->galera ? mark_check(lg, "before the commit") : 0;
+	lg->round_trips++;
+	lg->in_tx = 0;
+	lg->tx_serial++;
+	lg->mark_first = 0;
+	if (check != 0) {
+		/* What ran since the abort is a transaction of its own: gone. */
+		if (mysql_rollback(lg->c->db) != 0)
+			store_disconnect(lg);
+		return check;
+	}
+	lg->commit_sent |= commit;
+	if ((commit ? mysql_commit(lg->c->db) : mysql_rollback(lg->c->db)) != 0) {
+		int e = (int)mysql_errno(lg->c->db);
+		/* A rollback that fails, or on Galera a commit that fails, may
+		 * leave statements open in the session (Galera runs what follows
+		 * a brute-force abort in a new transaction and reports the abort
+		 * at the next command): the connection is dropped, and the
+		 * server rolls back whatever it had. */
+		if (!commit || lg->c->galera)
+			store_disconnect(lg);
+		return e;
+	}
+	return 0;
+}
+
+void store_end_request(struct store *lg)
+{
+	lg->routed = lg->rerouted = lg->reroute_now = 0;
+	if (lg->c->connected && lg->in_tx) {
+		int e = store_end_tx(lg, 0);
+		if (e != 0)
+			store_err(lg, e, "rollback");
+	}
+}

@@ -1,0 +1,101 @@
+"""test_72_untold_rollback.py: a transaction Galera rolled back without
+telling creditd is never committed in part (sql/053, src/store/store_end.c).
+
+A brute-force abort inside a stored procedure can be eaten: the CALL
+answers success, what it wrote is gone, and the statements after it run
+in a new transaction that the COMMIT then commits (mysql-wsrep #191,
+MDEV-20225). The test build's fault (CREDITD_TEST_UNTOLD_ROLLBACK_FILE, a
+count) makes that happen on purpose: a write CALL followed by a ROLLBACK
+creditd is not told of. Each operation must still take effect exactly
+once, its answer true: creditd sees at the commit that the mark its
+transaction wrote on the account is gone, rolls back and runs it again.
+Without the mark, the grant below answers 201 and is not there.
+"""
+import os
+
+from lib import ENV, api, check, eq, uid, verify
+from test_70_galera import account, authorize, galera, new_account, node_sql, q, settle
+
+
+def fault(n):
+    with open(ENV["CREDITD_TEST_UNTOLD_ROLLBACK_FILE"], "w") as f:
+        f.write("%d\n" % n)
+
+
+def fault_left():
+    with open(ENV["CREDITD_TEST_UNTOLD_ROLLBACK_FILE"]) as f:
+        return int(f.read().strip() or 0)
+
+
+def teardown_module():
+    path = ENV.get("CREDITD_TEST_UNTOLD_ROLLBACK_FILE")
+    if path and os.path.exists(path):
+        os.remove(path)
+
+
+def ledger(acct):
+    """balance, the journal's sum, reserved, the pending holds' sum, the
+    grants' remaining sum, read on a node after every commit applied."""
+    row = node_sql(galera()[0],
+                   "SELECT a.balance_micros, (SELECT COALESCE(SUM(amount_micros), 0) FROM journal WHERE account_id "
+                   "= a.id), a.reserved_micros, (SELECT COALESCE(SUM(amount_micros), 0) FROM holds WHERE "
+                   "account_id = a.id AND state = 'pending'), (SELECT COALESCE(SUM(remaining_micros), 0) FROM "
+                   "grants WHERE account_id = a.id) FROM accounts a WHERE a.ext_id = '%s'" % acct, causal=True)[0]
+    return [int(x) for x in row]
+
+
+def untold_logged():
+    n = 0
+    for k in ("CREDITD_G1_LOG", "CREDITD_G2_LOG"):
+        with open(ENV[k], errors="replace") as f:
+            n += f.read().count("its lock was taken back by another node's commit, untold")
+    return n
+
+
+def exact(acct, what):
+    bal, journal, reserved, pending, grants = ledger(acct)
+    eq(journal, bal, "%s: the journal sums to the balance" % what)
+    eq(grants, bal, "%s: the grants' remaining sums to the balance" % what)
+    eq(pending, reserved, "%s: the reserve is the pending holds' sum" % what)
+    return bal, reserved
+
+
+def test_a_grant_rolled_back_untold_is_run_again_and_granted_once():
+    acct = new_account("untold")
+    before, _ = exact(acct, "before")
+    seen = untold_logged()
+    fault(1)
+    r = api("POST", "/v1/accounts/%s/grants" % q(acct), {"amount_micros": 1234567, "source": "promo"},
+            headers={"Idempotency-Key": uid("k")})
+    eq(r.status, 201, "the grant: %r" % r)
+    eq(fault_left(), 0, "the fault happened")
+    bal, _ = exact(acct, "after the grant")
+    eq(bal, before + 1234567, "granted once")
+    eq(account(acct)["balance_micros"], bal, "the API shows it")
+    rows = node_sql(galera()[0], "SELECT COUNT(*) FROM grants g JOIN accounts a ON a.id = g.account_id WHERE "
+                    "a.ext_id = '%s' AND g.amount_micros = 1234567" % acct, causal=True)
+    eq(int(rows[0][0]), 1, "one grant row")
+    check(untold_logged() > seen, "creditd logged the untold rollback it caught")
+    verify()
+
+
+def test_a_guard_batch_rolled_back_untold_holds_and_settles_once():
+    acct = new_account("untold")
+    before, _ = exact(acct, "before")
+    base = ENV["CREDITD_URL"]
+    fault(1)
+    r = authorize(acct, base)
+    eq(r.status, 200, "authorize: %r" % r)
+    eq(fault_left(), 0, "the fault happened in the authorize")
+    bal, reserved = exact(acct, "after the authorize")
+    eq(bal, before, "nothing charged yet")
+    check(r.json["amount_micros"] > 0, "a hold of some amount")
+    eq(reserved, r.json["amount_micros"], "held once")
+    fault(1)
+    s = settle(r.json["hold_id"], base)
+    eq(s.status, 200, "settle: %r" % s)
+    eq(fault_left(), 0, "the fault happened in the settle")
+    bal, reserved = exact(acct, "after the settle")
+    eq(reserved, 0, "no hold left")
+    eq(bal, before - s.json["charged_micros"], "charged once")
+    verify()
