@@ -21,11 +21,15 @@
 -- view cd_account_rows. On one server nothing writes it.
 --
 -- cd_batch_mark_read is 043's cd_batch_lock_read writing the mark: a
--- creditd before 053 calls cd_batch_lock_read, which stays.
+-- creditd before 053 calls cd_batch_lock_read, which stays. p_first is
+-- the account the transaction marked first (0: none yet): it is locked
+-- already and never marked again here (an abort eaten in this CALL
+-- before its UPDATE would otherwise mark it anew in the new transaction,
+-- and the commit's check would pass).
 ALTER TABLE accounts
   ADD COLUMN IF NOT EXISTS tx_mark BIGINT NOT NULL DEFAULT 0;
 
-CREATE OR REPLACE PROCEDURE cd_batch_mark_read(IN p_mark BIGINT, IN p_page INT, IN p_ids LONGTEXT CHARACTER SET utf8mb4,
+CREATE OR REPLACE PROCEDURE cd_batch_mark_read(IN p_mark BIGINT, IN p_first BIGINT UNSIGNED, IN p_page INT, IN p_ids LONGTEXT CHARACTER SET utf8mb4,
                                                IN p_ext LONGTEXT CHARACTER SET utf8mb4,
                                                IN p_holds LONGTEXT CHARACTER SET utf8mb4, IN p_reqs LONGTEXT CHARACTER SET utf8mb4,
                                                IN p_members LONGTEXT CHARACTER SET utf8mb4,
@@ -43,7 +47,8 @@ BEGIN
     -- In ascending id order, as 043 locks them.
     UPDATE JSON_TABLE(v_ids, '$[*]' COLUMNS (id BIGINT UNSIGNED PATH '$')) j
       STRAIGHT_JOIN accounts a ON a.id = j.id
-       SET a.tx_mark = p_mark;
+       SET a.tx_mark = p_mark
+     WHERE a.id <> p_first;
   END IF;
   CALL cd_batch_read(1, p_page, p_ids, p_ext, p_holds, p_reqs, p_members, p_usages, p_spend_ids, p_spend_ext, p_keys);
 END;

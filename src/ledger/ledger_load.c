@@ -37,7 +37,7 @@ static const char SQL_READ[] = "CALL cd_batch_read(?, ?, ?, ?, ?, ?, ?, ?, ?, ?,
 /* On Galera the accounts are locked by writing them first (sql/043). */
 static const char SQL_READ_GALERA[] = "CALL cd_batch_lock_read(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
 /* The same, writing the transaction's mark (sql/053, store_end.c). */
-static const char SQL_READ_MARK[] = "CALL cd_batch_mark_read(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+static const char SQL_READ_MARK[] = "CALL cd_batch_mark_read(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
 static atomic_int lock_read_missing;	/* a database before 043: said once, then SQL_READ */
 /* cd_batch_read's lists, in its parameters' order. */
 static const char *const READ_LISTS[] = {"ids", "ext", "holds", "reqs", "members", "usages", "spend_ids",
@@ -397,6 +397,8 @@ static enum cd_err read_call(struct store *lg, struct batch *b, const struct bat
 		return rc;
 	store_params_init(&p);
 	store_param_i64(&p, mark);
+	if (marked)
+		store_param_i64(&p, lg->mark_first);	/* locked already: not marked again */
 	store_param_i64(&p, LIMIT_SPEND_GRANTS + 1);	/* one more: there are more */
 	for (unsigned int i = 0; i < sizeof(READ_LISTS) / sizeof(READ_LISTS[0]); i++)
 		store_sets_bind_list(&p, j, READ_LISTS[i]);
@@ -411,8 +413,10 @@ static enum cd_err read_call(struct store *lg, struct batch *b, const struct bat
 			  "locked by SELECT ... FOR UPDATE alone, which Galera may take back unseen");
 	if (rc == CD_OK && lock)
 		rc = read_accounts(lg, b);
+	/* Every account read was marked (one made between the procedure's
+	 * UPDATE and its read would not be: a retry, told as an abort). */
 	if (rc == CD_OK && marked && b->naccts > 0)
-		store_mark_locked(lg, b->accts[0].a.id);	/* every account read was marked */
+		store_mark_locked(lg, b->accts[0].a.id);
 	if (rc == CD_OK)
 		rc = read_holds(lg, b);
 	if (rc == CD_OK)

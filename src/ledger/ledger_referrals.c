@@ -77,8 +77,11 @@ enum cd_err ledger_referrals_lock(struct store *lg, int64_t account_id, int64_t 
 	assert(!k->found || k->referrer_id != account_id);	/* no account refers itself */
 	/* The referrer is locked last (ledger_referrals_save), after the
 	 * referred account: a referrer is always the older account (its code
-	 * existed when the referred one was made), so two referrals' writes
-	 * lock their accounts newer first, and never in a circle. */
+	 * existed when the referred one was made), so referrals' writes lock
+	 * their accounts newer first and never wait on one another in a
+	 * circle. A guard batch holding both (it locks by ascending id) can
+	 * meet one in a circle: InnoDB finds the deadlock at once, and the
+	 * loser runs again. */
 	enum cd_err rc = ledger_due_lock_id(lg, account_id, a);
 	if (rc == CD_OK && k->found)
 		rc = row_read(lg, account_id, k);

@@ -113,8 +113,8 @@ int ledger_rows_acct_spent(struct acct *a, int64_t delta)
 }
 
 /* On Galera: the account (by ext_id, else by *id) locked by writing it,
- * *id its row id; a transaction of no account that meets it moves to the
- * account's node first (store_tx_reroute), before it locks anything. */
+ * *id its row id; a transaction of no account moves to the node of the
+ * first account it meets (store_tx_reroute), before it locks anything. */
 /* The first row of sql run by ext_id (fmt "s") or id (fmt "i"): the
  * statement at it, or NULL with *rc (REFUSE_ACCOUNT_UNKNOWN when none). */
 static struct dbstmt *acct_row(struct store *lg, const char *sql, const char *fmt, const char *ext_id, int64_t id,

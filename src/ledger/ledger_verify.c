@@ -233,6 +233,27 @@ static const struct check checks[] = {
 	 "LEFT JOIN grants g ON g.id = r.grant_id AND g.account_id = r.account_id AND g.source = 'promo' "
 	 "WHERE g.amount_micros IS NULL OR g.amount_micros <> c.amount_micros",
 	 "the code's amount_micros", "its promo grant", 0},
+	/* A referral's grants (migration 052; docs/growth.md): each grant of
+	 * source referral is the one a referral names on its side's account,
+	 * and a referral taken back left nothing on either. */
+	{"referral grant without its referral",
+	 "SELECT a.ext_id, g.id, 0 FROM grants g JOIN accounts a ON a.id = g.account_id WHERE g.source = 'referral' "
+	 "AND NOT EXISTS (SELECT 1 FROM referrals r WHERE (r.referrer_grant_id = g.id AND r.referrer_id = g.account_id) "
+	 "OR (r.referred_grant_id = g.id AND r.referred_id = g.account_id))",
+	 "grant id", "a referral naming it", 0},
+	{"referral naming another grant",
+	 "SELECT a.ext_id, COALESCE(r.referrer_grant_id, 0), COALESCE(r.referred_grant_id, 0) FROM referrals r "
+	 "JOIN accounts a ON a.id = r.referred_id WHERE (r.referrer_grant_id IS NOT NULL AND NOT EXISTS (SELECT 1 "
+	 "FROM grants g WHERE g.id = r.referrer_grant_id AND g.account_id = r.referrer_id AND g.source = 'referral')) "
+	 "OR (r.referred_grant_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM grants g WHERE g.id = r.referred_grant_id "
+	 "AND g.account_id = r.referred_id AND g.source = 'referral')) OR ((r.referrer_grant_id IS NOT NULL OR "
+	 "r.referred_grant_id IS NOT NULL) AND (r.settled_at IS NULL OR r.topup_id IS NULL))",
+	 "referrer_grant_id", "referred_grant_id (each its side's, the referral settled by a top-up)", 0},
+	{"referral taken back, grant left",
+	 "SELECT a.ext_id, SUM(g.remaining_micros), 0 FROM referrals r JOIN accounts a ON a.id = r.referred_id "
+	 "JOIN grants g ON g.id IN (r.referrer_grant_id, r.referred_grant_id) WHERE r.taken_back_at IS NOT NULL "
+	 "GROUP BY r.referred_id, a.ext_id HAVING SUM(g.remaining_micros) <> 0",
+	 "remaining_micros of its grants", "zero", 0},
 	/* An account's usage rows cost what the journal charged for them:
 	 * its usage charges (a settle's, a capture and the settle's
 	 * difference, direct usage) less the refund grants of late settles

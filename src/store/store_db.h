@@ -244,10 +244,13 @@ void store_tx_init(struct store *lg, struct store_tx *t);
 void store_due_add(struct store *lg, int64_t id, enum cd_err (*bring)(struct store *lg, int64_t account_id));
 int store_tx_next(struct store *lg, struct store_tx *t);
 void store_tx_end(struct store *lg, struct store_tx *t, enum cd_err rc);
-/* A transaction on the node of no account that has just locked the row of
- * account ext_id: CD_E_RETRY when it must run again on that account's
- * node (with several Galera nodes), else CD_OK. Each account's money is
- * written on one node, under that node's row locks, like on one server. */
+/* A transaction on the node of no account that is about to lock the row
+ * of account ext_id, the first account it meets: its loop is pinned to
+ * that account's node (with several Galera nodes), CD_E_RETRY when it must
+ * run again there, else CD_OK; an account met after the first is locked
+ * where the loop runs. Each account's money is written on one node, under
+ * that node's row locks, like on one server (a referral's referrer, the
+ * one second account, is locked from its referred account's node, last). */
 enum cd_err store_tx_reroute(struct store *lg, const char *ext_id);
 /* The hold ids' key read (src/core/holdid.h) before a hold id is parsed
  * outside a transaction; each transaction's first attempt reads it too. */

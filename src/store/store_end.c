@@ -13,7 +13,11 @@
  * committed, another transaction's mark. Then the new transaction is
  * rolled back and the attempt fails as a deadlock does (run again). A
  * lock that would write the first account's mark again looks at it first,
- * so a transaction rolled back unseen cannot mark it anew and pass. */
+ * so a transaction rolled back unseen cannot mark it anew and pass.
+ *
+ * The mark covers a transaction from its first lock on. What one writes
+ * before it locks an account (a webhook's record of its event) is not
+ * money, and what it decides after is decided again under the lock. */
 #include "store_db.h"
 #include "log.h"
 #include <assert.h>
@@ -101,15 +105,14 @@ int store_mark_absent(void)
 
 #ifdef CREDITD_TEST_CLOCK
 /* Tests only (the test-clock build): CREDITD_TEST_UNTOLD_ROLLBACK_FILE
- * holds a count; while it is above 0, a write CALL on a Galera node that
- * leaves the commit to come is followed by a ROLLBACK creditd is not
- * told of, as an abort eaten inside the procedure leaves it
- * (tests/galera/test_72). */
+ * holds a count; while it is above 0, a write CALL of a transaction that
+ * marked an account is followed by a ROLLBACK creditd is not told of, as
+ * an abort eaten inside the procedure leaves it (tests/galera/test_72). */
 void store_mark_fault(struct store *lg)
 {
 	static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 	const char *path = getenv("CREDITD_TEST_UNTOLD_ROLLBACK_FILE");
-	if (path == NULL || !lg->c->galera)
+	if (path == NULL || lg->mark_first == 0)
 		return;
 	pthread_mutex_lock(&mu);
 	long n = 0;
@@ -138,10 +141,13 @@ int store_end_tx(struct store *lg, int commit)
 	lg->tx_serial++;
 	lg->mark_first = 0;
 	if (check != 0) {
-		/* What ran since the abort is a transaction of its own: gone. */
+		/* What ran since the abort is a transaction of its own: gone.
+		 * No COMMIT was sent, so whatever stopped the check (the mark
+		 * gone, a lost connection, an interrupted read), nothing was
+		 * committed: run again, as for a deadlock. */
 		if (mysql_rollback(lg->c->db) != 0)
 			store_disconnect(lg);
-		return check;
+		return ER_LOCK_DEADLOCK;
 	}
 	lg->commit_sent |= commit;
 	if ((commit ? mysql_commit(lg->c->db) : mysql_rollback(lg->c->db)) != 0) {

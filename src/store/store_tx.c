@@ -174,10 +174,17 @@ enum cd_err store_tx_reroute(struct store *lg, const char *ext_id)
 	if (lg->routed || store_node_count(lg) < 2 || !lg->c->galera || ext_id == NULL)
 		return CD_OK;
 	int node = store_noderoute_pick(ext_id);
-	if (node < 0 || node == lg->node)
+	if (node < 0)
 		return CD_OK;
+	/* The first account met pins the loop to its node, also when this
+	 * is its node already: a second account met later (a referral's
+	 * referrer, locked last) is locked from here, not made a reason to
+	 * run the whole transaction again on that account's node. */
 	store_route(lg, ext_id);
-	lg->rerouted = lg->reroute_now = 1;
+	lg->rerouted = 1;
+	if (node == lg->node)
+		return CD_OK;
+	lg->reroute_now = 1;
 	return CD_E_RETRY;
 }
 

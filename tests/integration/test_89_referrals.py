@@ -318,3 +318,36 @@ def test_the_python_client_s_referral_code():
     eq(c.create_account(referred, referral_code=ref.upper())["id"], referred, "created with the code (any case)")
     e = raises(cc.InvalidRequest, c.create_account, uid("cli-ref"), referral_code="zzzzzzzzzz")
     eq((e.status, e.param), (400, "referral_code"), "an unknown code names the field")
+
+
+def test_verify_holds_each_referral_to_its_grants():
+    # creditctl verify's referral checks, each seen on a ledger broken on
+    # purpose (and mended): a grant of source referral no referral names,
+    # a referral naming another account's grant, and a referral taken
+    # back with a grant still holding money.
+    from lib import creditctl
+    ok_mode()
+    a = new_account("ref-a")
+    b = referred_by(a)
+    paid_topup(b, 1000)
+    rid = "(SELECT id FROM accounts WHERE ext_id = '%s')" % b
+    ref_grant = "(SELECT referrer_grant_id FROM referrals WHERE referred_id = %s)" % rid
+    for broken, fix, name in (
+            ("UPDATE referrals SET referrer_grant_id = NULL WHERE referred_id = " + rid,
+             None, "referral grant without its referral"),
+            ("UPDATE referrals SET referred_grant_id = referrer_grant_id WHERE referred_id = " + rid,
+             None, "referral naming another grant"),
+            ("UPDATE referrals SET taken_back_at = 1 WHERE referred_id = " + rid,
+             "UPDATE referrals SET taken_back_at = NULL WHERE referred_id = " + rid,
+             "referral taken back, grant left")):
+        saved = sql("SELECT referrer_grant_id, referred_grant_id FROM referrals WHERE referred_id = " + rid)[0]
+        sql(broken)
+        try:
+            p = creditctl("verify", check_rc=False)
+            check(p.returncode != 0, "verify sees: " + name)
+            check(name in p.stdout + p.stderr, "named %r: %s" % (name, p.stdout + p.stderr))
+        finally:
+            sql(fix or "UPDATE referrals SET referrer_grant_id = %s, referred_grant_id = %s WHERE referred_id = %s"
+                % (saved[0], saved[1], rid))
+    check(sql("SELECT COUNT(*) FROM grants WHERE id = " + ref_grant)[0][0] == "1", "mended")
+    verify()
