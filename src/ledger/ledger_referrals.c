@@ -43,6 +43,8 @@ static enum cd_err row_read(struct store *lg, int64_t referred_id, struct referr
 	if (s == NULL)
 		return store_err(lg, e, "referral row");
 	int got = store_fetch(s);
+	if (got < 0)
+		log_error("referral of account %lld: its row could not be read", (long long)referred_id);
 	if (got != 1)
 		return got < 0 ? CD_E_INTERNAL : CD_E_RETRY;	/* a referral is never deleted */
 	k->settled = (int)store_i64(s, 0);
@@ -97,8 +99,10 @@ static enum cd_err month_count(struct store *lg, int64_t referrer_id, int64_t *c
 	struct dbstmt *s = store_exec(lg, sql, &e, "ii", referrer_id, lg->now_month);
 	if (s == NULL)
 		return store_err(lg, e, "referral count");
-	if (store_fetch(s) != 1)
+	if (store_fetch(s) != 1) {
+		log_error("referrer %lld: its rewards this month could not be counted", (long long)referrer_id);
 		return CD_E_INTERNAL;
+	}
 	*count = store_i64(s, 0);
 	return CD_OK;
 }
@@ -128,8 +132,12 @@ static enum cd_err granted(struct store *lg, int64_t id, int64_t *micros)
 	struct dbstmt *s = store_exec(lg, "SELECT amount_micros FROM grants WHERE id = ?", &e, "i", id);
 	if (s == NULL)
 		return store_err(lg, e, "referral grant");
-	if (store_fetch(s) != 1)
+	if (store_fetch(s) != 1) {
+		/* Written in this transaction: gone only if it was rolled back
+		 * untold (store_tx_end then runs it again). */
+		log_error("referral grant %lld not found", (long long)id);
 		return CD_E_INTERNAL;
+	}
 	*micros = store_i64(s, 0);
 	return CD_OK;
 }
@@ -227,8 +235,10 @@ static enum cd_err remaining(struct store *lg, int64_t id, int64_t *left)
 	if (s == NULL)
 		return store_err(lg, e, "referral grant remaining");
 	int got = store_fetch(s);
-	if (got < 0)
+	if (got < 0) {
+		log_error("referral grant %lld: its remaining could not be read", (long long)id);
 		return CD_E_INTERNAL;
+	}
 	*left = got == 1 ? store_i64(s, 0) : -1;
 	return CD_OK;
 }

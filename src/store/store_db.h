@@ -278,6 +278,9 @@ void store_disconnect(struct store *lg);
  * applied): logged once, and locks go on unmarked. */
 enum cd_err store_mark_next(struct store *lg, int64_t id, int64_t *mark);
 void store_mark_locked(struct store *lg, int64_t id);
+/* The transaction marked an account whose mark is gone: rolled back
+ * untold (logged), so what it decided since is the rollback's doing. */
+int store_mark_lost(struct store *lg);
 void store_mark_missing(const char *what);
 int store_mark_absent(void);
 #ifdef CREDITD_TEST_CLOCK

@@ -84,6 +84,12 @@ enum cd_err store_mark_next(struct store *lg, int64_t id, int64_t *mark)
 	return CD_OK;
 }
 
+int store_mark_lost(struct store *lg)
+{
+	return lg->mark_first != 0 && lg->c->galera && lg->c->connected &&
+	       mark_check(lg, "after the operation failed") != 0;
+}
+
 void store_mark_locked(struct store *lg, int64_t id)
 {
 	assert(id > 0);

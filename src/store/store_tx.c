@@ -296,6 +296,11 @@ void store_tx_end(struct store *lg, struct store_tx *t, enum cd_err rc)
 		t->done = t->rc != CD_E_RETRY;
 		return;
 	}
+	/* A failure met after an abort Galera did not tell (a row this
+	 * transaction wrote read back as missing, a refusal decided on rows
+	 * the abort took back) is the abort's: run again. */
+	if (rc != CD_E_RETRY && rc != CD_E_DUE && rc != CD_E_UNAVAILABLE && store_mark_lost(lg))
+		t->rc = rc = CD_E_RETRY;
 	if (lg->c->connected) {
 		int e = store_end_tx(lg, 0);
 		if (e != 0)

@@ -23,9 +23,9 @@ random, from many client threads at once:
     one of them refunded;
   - referrals: the other hot accounts, and four more, were created with
     the first user's or the third's referral code: each one's first
-    credited top-up rewards it and its referrer (both locked, by id) in
-    the middle of the load, and a refund of that top-up takes both grants
-    back;
+    credited top-up rewards it and its referrer (the referrer locked
+    last) in the middle of the load, and a refund of that top-up takes
+    both grants back;
   - gateway chat completions, streamed and whole;
   - the stack's clock moved into the next month mid-run: the workspace's
     plan period comes due, its old plan grant expires, holds expire;

@@ -1,12 +1,10 @@
 """every_writer_referrals.py: every_writer.py's referrals (its Workload is
 `self` here): the other hot accounts, and four more, created with the
 first user's or the third's referral code; each one's first credited
-top-up (one of the load's) rewards it and its referrer under both
-accounts' locks, and a refund of that top-up (one of the load's) takes
-both grants back. Kept apart for the length of every_writer.py. A
-workload made with referrals=False (the Galera target's, for now: its
-run found a referrer's balance off its journal by one reward) refers
-nobody."""
+top-up (one of the load's) rewards it and its referrer (the referred
+account locked first, the referrer last), and a refund of that top-up
+(one of the load's) takes both grants back. Kept apart for the length of
+every_writer.py. A workload made with referrals=False refers nobody."""
 import re
 
 from lib import ENV, api, eq, uid
