@@ -57,7 +57,7 @@ timeout 120 mariadb --defaults-file="$NODE1_CNF" creditd -N -e "SET @accounts = 
 curl -sf -o /dev/null -X POST "$CREDITD_URL/v1/accounts" -H "Authorization: Bearer $CREDITD_ADMIN_KEY" \
 	-H 'Content-Type: application/json' -d "{\"id\":\"$HOT_ACCOUNT\",\"kind\":\"user\"}" || die "bench: hot account"
 curl -sf -o /dev/null -X POST "$CREDITD_URL/v1/accounts/$HOT_ACCOUNT/grants" -H "Authorization: Bearer $CREDITD_ADMIN_KEY" \
-	-H 'Content-Type: application/json' -d '{"amount_micros":100000000000000,"source":"promo"}' || die "bench: hot grant"
+	-H 'Content-Type: application/json' -d '{"amount_micros":1000000000000,"source":"promo"}' || die "bench: hot grant"
 
 # config NAME NODES: a copy of the stack's creditd config with other nodes
 # (it holds secrets: 0600, as creditd wants it).

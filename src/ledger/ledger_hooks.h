@@ -82,4 +82,7 @@ enum cd_err ledger_refunds_keep(struct store *lg, struct hook_run *h);
 /* The refunds kept for the payment invoice's credit now names, applied as
  * their events would have been (each locks and saves the account). */
 enum cd_err ledger_refunds_waiting_apply(struct store *lg, struct hook_run *h, const char *invoice);
+/* The same for the payment intent payment_intent, which a top-up's or an
+ * auto-recharge's credit has just named. */
+enum cd_err ledger_refunds_waiting_apply_pi(struct store *lg, struct hook_run *h, const char *payment_intent);
 #endif

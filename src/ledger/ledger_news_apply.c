@@ -409,6 +409,10 @@ static enum cd_err payment_succeeded(struct store *lg, struct hook_run *h)
 		h->outcome = credited > 0    ? "auto-recharge credited"
 			     : credited == 0 ? "duplicate: auto-recharge credited already"
 					     : "not credited: above the largest single grant";
+		/* Its refunds that came first, after the save: each locks and
+		 * saves the account itself. */
+		rc = rc == CD_OK ? ledger_events_acct_save(lg, &a) : rc;
+		return rc == CD_OK && credited > 0 ? ledger_refunds_waiting_apply_pi(lg, h, ev->payment_intent) : rc;
 	}
 	return rc == CD_OK ? ledger_events_acct_save(lg, &a) : rc;
 }
@@ -441,12 +445,23 @@ static enum cd_err payment_failed(struct store *lg, struct hook_run *h)
 	return rc == CD_OK ? ledger_events_acct_save(lg, &a) : rc;
 }
 
+/* A top-up's credit (Checkout), then the refunds of its payment that
+ * came first (kept in refunds_waiting), applied in its transaction as
+ * if they came after it. */
+static enum cd_err checkout_paid(struct store *lg, struct hook_run *h)
+{
+	enum cd_err rc = ledger_topups_checkout_paid(lg, h);
+	if (rc == CD_OK && strcmp(h->outcome, "credited") == 0)
+		rc = ledger_refunds_waiting_apply_pi(lg, h, h->ev->payment_intent);
+	return rc;
+}
+
 static enum cd_err hook_effect(struct store *lg, struct hook_run *h)
 {
 	switch (h->ev->kind) {
 	case LEDGER_NEWS_CHECKOUT_COMPLETED:
 	case LEDGER_NEWS_CHECKOUT_ASYNC_SUCCEEDED:
-		return ledger_topups_checkout_paid(lg, h);
+		return checkout_paid(lg, h);
 	case LEDGER_NEWS_CHARGE_REFUNDED:
 		return ledger_refunds_charge_refunded(lg, h);
 	case LEDGER_NEWS_INVOICE_PAID:

@@ -2,8 +2,10 @@
  * an auto-recharge or a subscription invoice's credit): charge.refunded
  * applied to its credit, or kept in refunds_waiting when no credit knows
  * its payment yet, and applied when one comes to name it (DESIGN §13;
- * migration 033). Called by the webhook dispatch (ledger_news_apply.c) and by
- * an invoice's payment news (ledger_invoice_pay.c); calls neither. */
+ * migration 033): an invoice's credit by its invoice, a top-up's or an
+ * auto-recharge's by its payment intent. Called by the webhook dispatch
+ * (ledger_news_apply.c) and by an invoice's payment news
+ * (ledger_invoice_pay.c); calls neither. */
 #include "ledger_events.h"
 #include "ledger_hooks.h"
 #include "ledger_referrals.h"
@@ -144,19 +146,19 @@ static enum cd_err refund_apply(struct store *lg, struct hook_run *h, struct dbs
 	return ledger_refunds_charge_refunded(lg, &r);
 }
 
-enum cd_err ledger_refunds_waiting_apply(struct store *lg, struct hook_run *h, const char *invoice)
+/* The refunds waiting that sql (one row, locked, by key) finds, one at
+ * a time, each applied and deleted. Write-then-read, as their keeping
+ * (ledger_refunds_keep) is: a refund kept while the credit commits is
+ * seen by the one or the other. */
+static enum cd_err waiting_apply(struct store *lg, struct hook_run *h, const char *sql, const char *key)
 {
-	static const char sql[] = "SELECT w.charge_id, w.payment_intent, w.amount_refunded_cents, w.charge_amount_cents, "
-				  "w.currency FROM refunds_waiting w JOIN invoice_credits ic ON ic.invoice_id = ? AND "
-				  "(w.charge_id = ic.charge_id OR w.payment_intent = ic.payment_intent) ORDER BY w.charge_id "
-				  "LIMIT 1 FOR UPDATE";
 	static const char sql_done[] = "DELETE FROM refunds_waiting WHERE charge_id = ?";
 	char charge[LEDGER_NEWS_ID_MAX + 1];
 	int e;
-	assert(invoice != NULL);
-	assert(invoice[0] != '\0');	/* invoice events without their id are refused when parsed */
+	assert(key != NULL);
+	assert(key[0] != '\0');
 	for (int i = 0; i < LIMIT_DISPUTES_PER_PAYMENT; i++) {
-		struct dbstmt *s = store_exec(lg, sql, &e, "s", invoice);
+		struct dbstmt *s = store_exec(lg, sql, &e, "s", key);
 		if (s == NULL)
 			return store_err(lg, e, "refunds waiting");
 		int got = store_fetch(s);
@@ -171,4 +173,21 @@ enum cd_err ledger_refunds_waiting_apply(struct store *lg, struct hook_run *h, c
 		log_info("stripe event %s: a refund of %s that came before its credit applied", h->ev->id, charge);
 	}
 	return CD_OK;
+}
+
+enum cd_err ledger_refunds_waiting_apply(struct store *lg, struct hook_run *h, const char *invoice)
+{
+	static const char sql[] = "SELECT w.charge_id, w.payment_intent, w.amount_refunded_cents, w.charge_amount_cents, "
+				  "w.currency FROM refunds_waiting w JOIN invoice_credits ic ON ic.invoice_id = ? AND "
+				  "(w.charge_id = ic.charge_id OR w.payment_intent = ic.payment_intent) ORDER BY w.charge_id "
+				  "LIMIT 1 FOR UPDATE";
+	/* invoice events without their id are refused when parsed */
+	return waiting_apply(lg, h, sql, invoice);
+}
+
+enum cd_err ledger_refunds_waiting_apply_pi(struct store *lg, struct hook_run *h, const char *payment_intent)
+{
+	static const char sql[] = "SELECT charge_id, payment_intent, amount_refunded_cents, charge_amount_cents, currency "
+				  "FROM refunds_waiting WHERE payment_intent = ? ORDER BY charge_id LIMIT 1 FOR UPDATE";
+	return payment_intent[0] != '\0' ? waiting_apply(lg, h, sql, payment_intent) : CD_OK;
 }

@@ -154,6 +154,18 @@ def verify():
     check(p.returncode == 0, "creditctl verify found violations:\n" + p.stdout + p.stderr)
 
 
+def verify_sees(broken, fix, name):
+    """creditctl verify on a ledger broken on purpose by the statement
+    broken fails, naming the check name; fix mends it, whatever happened."""
+    sql(broken)
+    try:
+        p = creditctl("verify", check_rc=False)
+        check(p.returncode != 0, "verify sees: " + name)
+        check(name in p.stdout + p.stderr, "named %r: %s" % (name, p.stdout + p.stderr))
+    finally:
+        sql(fix)
+
+
 def sql(statement):
     """Runs SQL as root on the stack's MariaDB; returns rows (lists of str)."""
     cnf = os.path.join(ENV["CREDITD_STACK_DIR"], "my.cnf")

@@ -98,6 +98,33 @@ def test_refund_before_the_credit_and_of_an_uncredited_topup():
     eq(after, snap, "no refund of a top-up that was never credited")
 
 
+def test_a_refund_that_came_before_its_top_up_s_credit_is_applied_with_it():
+    # Stripe does not deliver in order: a charge.refunded can come while
+    # the session's checkout.session.completed is still being retried. It
+    # is kept (answered 200), then applied in the credit's transaction, as
+    # if it came after it; once, whatever comes again.
+    ok_mode()
+    acct = new_account("refund3")
+    base = balance(acct)
+    sid = open_session(acct, 2000)
+    pi = session(sid)["payment_intent"]
+    charge = "ch_" + secrets.token_hex(12)
+    early = charge_event(pi, acct, 500, amount=2000, charge=charge)
+    r = delivered(early)
+    check(r.json["outcome"].startswith("kept"), "kept for its credit: %r" % r.json)
+    eq(balance(acct), base, "nothing to take back yet")
+    delivered(checkout_event(sid))
+    eq(balance(acct), base + 2000 * RATE - 500 * RATE, "credited, and the quarter refunded taken back with it")
+    eq([t["amount_micros"] for t in refunds(acct)], [-500 * RATE], "one refund entry")
+    eq(sql("SELECT COUNT(*) FROM refunds_waiting WHERE charge_id = '%s'" % charge), [["0"]], "no longer waiting")
+    delivered(early)
+    delivered(checkout_event(sid))
+    eq(balance(acct), base + 1500 * RATE, "the same refund and the same credit again change nothing")
+    delivered(charge_event(pi, acct, 2000, amount=2000, charge=charge))
+    eq(balance(acct), base, "the rest refunded later takes back the rest")
+    verify()
+
+
 # ---- subscriptions -------------------------------------------------------------------------
 
 
