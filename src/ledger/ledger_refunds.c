@@ -111,8 +111,16 @@ enum cd_err ledger_refunds_keep(struct store *lg, struct hook_run *h)
 	h->outcome = "ignored: no credit for this charge";
 	if (ev->charge_id[0] == '\0')
 		return CD_OK;
+	/* With several Galera nodes, kept on the node of the account the
+	 * payment names (its metadata, set by creditd), where its credit is
+	 * written: the keep's re-check below and the credit's read of the
+	 * waiting refunds then meet on one node's locks, as on one server
+	 * (a lock of one node is not another's). */
+	enum cd_err rc = ev->account[0] != '\0' ? store_tx_reroute(lg, ev->account) : CD_OK;
+	if (rc != CD_OK)
+		return rc;
 	const int64_t *amount = ev->charge_amount_cents >= 0 ? &ev->charge_amount_cents : NULL;
-	enum cd_err rc = store_do(lg, sql, "refund keep", "ssiIsi", ev->charge_id,
+	rc = store_do(lg, sql, "refund keep", "ssiIsi", ev->charge_id,
 			       ev->payment_intent[0] ? ev->payment_intent : NULL, ev->amount_refunded_cents, amount,
 			       ev->currency[0] ? ev->currency : NULL, lg->now);
 	h->outcome = "kept: no credit for this charge yet, applied if a credit comes to name its payment";
@@ -149,7 +157,8 @@ static enum cd_err refund_apply(struct store *lg, struct hook_run *h, struct dbs
 /* The refunds waiting that sql (one row, locked, by key) finds, one at
  * a time, each applied and deleted. Write-then-read, as their keeping
  * (ledger_refunds_keep) is: a refund kept while the credit commits is
- * seen by the one or the other. */
+ * seen by the one or the other (on Galera when both run on the account's
+ * node: a keep whose charge names no account may run on another). */
 static enum cd_err waiting_apply(struct store *lg, struct hook_run *h, const char *sql, const char *key)
 {
 	static const char sql_done[] = "DELETE FROM refunds_waiting WHERE charge_id = ?";
@@ -188,6 +197,7 @@ enum cd_err ledger_refunds_waiting_apply(struct store *lg, struct hook_run *h, c
 enum cd_err ledger_refunds_waiting_apply_pi(struct store *lg, struct hook_run *h, const char *payment_intent)
 {
 	static const char sql[] = "SELECT charge_id, payment_intent, amount_refunded_cents, charge_amount_cents, currency "
-				  "FROM refunds_waiting WHERE payment_intent = ? ORDER BY charge_id LIMIT 1 FOR UPDATE";
+				  "FROM refunds_waiting FORCE INDEX (ix_payment_intent) WHERE payment_intent = ? "
+				  "ORDER BY charge_id LIMIT 1 FOR UPDATE";
 	return payment_intent[0] != '\0' ? waiting_apply(lg, h, sql, payment_intent) : CD_OK;
 }

@@ -161,6 +161,30 @@ def test_a_processing_payment_is_credited_once_by_its_webhook():
     verify()
 
 
+def test_a_refund_that_came_before_the_recharge_s_credit_is_applied_with_it():
+    from test_30_stripe import charge_event, refunds
+    ok_mode()
+    payment_mode("processing")
+    acct = with_card("arr")
+    near_threshold(acct, 1500)
+    eq(spend(acct), [200], "below")
+    check(reached(acct, "sent", timeout=10), "sent, not paid yet: %r" % recharges(acct))
+    pid = intents(acct)[0]["id"]
+    early = json.dumps(charge_event(pid, acct, 500, amount=1500))
+    r = post_payload(early, sign(early))
+    eq(r.status, 200, "acknowledged")
+    check(r.json["outcome"].startswith("kept"), "kept for its credit: %r" % r.json)
+    before = acct_get(acct)["balance_micros"]
+    payload, sig = pi_event(pid)
+    eq(post_payload(payload, sig).status, 200, "credited")
+    eq(acct_get(acct)["balance_micros"], before + 1000 * RATE, "credited, and the third refunded taken back with it")
+    eq([t["amount_micros"] for t in refunds(acct)], [-500 * RATE], "one refund entry")
+    eq(post_payload(early, sign(early)).status, 200, "the refund again")
+    eq(acct_get(acct)["balance_micros"], before + 1000 * RATE, "changes nothing")
+    payment_mode("ok")
+    verify()
+
+
 def test_a_payment_above_the_largest_grant_is_not_credited():
     """DESIGN §10: no single grant above 10^12 micros. A recharge's payment
     that large (amount_received at the top-up rate) credits nothing, is
