@@ -13,18 +13,22 @@ Without the mark, the grant below answers 201 and is not there.
 """
 import os
 
+import json
+import time
+
 from lib import ENV, api, check, eq, uid, verify
-from test_70_galera import account, authorize, galera, new_account, node_sql, q, settle
+from test_70_galera import account, authorize, galera, new_account, node_sql, q, settle, sign, urls
 
 
-def fault(n):
+def fault(n, skip=0):
+    """n write CALLs of marked transactions rolled back untold, after skip."""
     with open(ENV["CREDITD_TEST_UNTOLD_ROLLBACK_FILE"], "w") as f:
-        f.write("%d\n" % n)
+        f.write("%d %d\n" % (n, skip))
 
 
 def fault_left():
     with open(ENV["CREDITD_TEST_UNTOLD_ROLLBACK_FILE"]) as f:
-        return int(f.read().strip() or 0)
+        return int((f.read().split() or ["0"])[0])
 
 
 def teardown_module():
@@ -44,11 +48,12 @@ def ledger(acct):
     return [int(x) for x in row]
 
 
-def untold_logged():
+def untold_logged(seen="untold"):
     n = 0
     for k in ("CREDITD_G1_LOG", "CREDITD_G2_LOG"):
         with open(ENV[k], errors="replace") as f:
-            n += f.read().count("its lock was taken back by another node's commit, untold")
+            n += sum(1 for line in f if "its lock was taken back by another node's commit, untold" in line
+                     and seen in line)
     return n
 
 
@@ -98,4 +103,56 @@ def test_a_guard_batch_rolled_back_untold_holds_and_settles_once():
     bal, reserved = exact(acct, "after the settle")
     eq(reserved, 0, "no hold left")
     eq(bal, before - s.json["charged_micros"], "charged once")
+    verify()
+
+
+def checkout(acct):
+    """acct's Checkout top-up of 10 € paid: the webhook's answer."""
+    r = api("POST", "/v1/accounts/%s/topup" % q(acct), {"amount_cents": 1000}, auth="app", base=urls()[0])
+    eq(r.status, 200, "topup %r" % r)
+    s = api("GET", "/_sessions/" + r.json["session_id"], auth=None, base=ENV["CREDITD_STRIPE_API_BASE"])
+    obj = {k: v for k, v in s.json.items() if not k.startswith("_")}
+    obj.update({"status": "complete", "payment_status": "paid", "url": None})
+    payload = json.dumps({"id": "evt_" + uid("g").replace("-", ""), "object": "event", "api_version": "2024-06-20",
+                          "created": int(time.time()), "data": {"object": obj}, "livemode": False,
+                          "pending_webhooks": 1, "request": {"id": None, "idempotency_key": None},
+                          "type": "checkout.session.completed"})
+    return api("POST", "/v1/webhooks/stripe", raw=payload.encode(), auth=None,
+               headers={"Stripe-Signature": sign(payload)}, base=urls()[1])
+
+
+def test_a_referral_s_reward_rolled_back_untold_at_each_of_its_writes_is_rewarded_once():
+    # The top-up's credit that rewards a referral (two accounts, the most
+    # writes of any transaction) with the untold rollback after each of
+    # its write CALLs in turn: whether the commit's check sees the mark
+    # gone, or a later step fails first (the reward reading back a grant
+    # the rollback took: "after the operation failed"), the webhook is
+    # answered "credited" and each account holds its credit and reward once.
+    fired, after_failure = 0, untold_logged("after the operation failed")
+    for skip in range(10):
+        a = new_account("untold-a")
+        r = api("GET", "/v1/accounts/%s/referral_code" % q(a), auth="app")
+        eq(r.status, 200, "code %r" % r)
+        b = uid("untold-b")
+        eq(api("POST", "/v1/accounts", {"id": b, "kind": "user", "referral_code": r.json["code"]}).status, 201,
+           "referred")
+        before = (exact(a, "referrer before")[0], exact(b, "referred before")[0])
+        fault(1, skip)
+        h = checkout(b)
+        left = fault_left()
+        fault(0)
+        eq((h.status, h.json.get("outcome")), (200, "credited"), "the credit, the fault after %d writes" % skip)
+        fired += left == 0
+        rewards = node_sql(galera()[0], "SELECT COUNT(referrer_grant_id), COUNT(referred_grant_id) FROM referrals r "
+                           "JOIN accounts x ON x.id = r.referred_id WHERE x.ext_id = '%s' AND r.settled_at IS NOT NULL"
+                           % b, causal=True)[0]
+        eq(rewards, ["1", "1"], "settled once with both grants (fault after %d writes)" % skip)
+        after = (exact(a, "referrer after")[0], exact(b, "referred after")[0])
+        # The stack's [referral]: 5 € to the referrer, 2 € to the referred;
+        # 10 € at the default rate (10,000 micros a cent).
+        eq(after, (before[0] + 5000000, before[1] + 1000 * 10000 + 2000000),
+           "the reward and the credit once each (fault after %d writes)" % skip)
+    check(fired >= 3, "the fault fired in the reward's transaction (%d of 10)" % fired)
+    check(untold_logged("after the operation failed") > after_failure,
+          "at least once a step failed first and was run again, not answered")
     verify()
