@@ -227,6 +227,8 @@ static enum cd_err dispute_keep(struct store *lg, struct hook_run *h, const char
 		h->outcome = "kept: closed before its payment was credited";
 	}
 	if (rc == CD_OK)
+		rc = ledger_funded_meet(lg, ev->payment_intent);
+	if (rc == CD_OK)
 		rc = ledger_funded_credited_now(lg, ev->payment_intent, &credited);
 	return rc == CD_OK && credited ? CD_E_RETRY : rc;
 }
@@ -411,7 +413,9 @@ enum cd_err ledger_disputes_apply_waiting(struct store *lg, struct acct *a, stru
 	const int64_t before = a->balance;
 	if (payment_intent == NULL || payment_intent[0] == '\0')
 		return CD_OK;
-	enum cd_err rc = waiting_read(lg, payment_intent, w, &n);
+	enum cd_err rc = ledger_funded_meet(lg, payment_intent);
+	if (rc == CD_OK)
+		rc = waiting_read(lg, payment_intent, w, &n);
 	if (rc == CD_OK && n > 0)
 		rc = ledger_funded_lock(lg, f);
 	for (int i = 0; i < n && rc == CD_OK; i++) {

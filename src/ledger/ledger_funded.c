@@ -141,6 +141,14 @@ enum cd_err ledger_funded_change(struct store *lg, struct funded *f, int64_t ref
 	return CD_OK;
 }
 
+enum cd_err ledger_funded_meet(struct store *lg, const char *payment_intent)
+{
+	static const char sql[] = "INSERT INTO payments_met (payment_intent, updated_at) VALUES (?, ?) "
+				  "ON DUPLICATE KEY UPDATE met = met + 1, updated_at = VALUES(updated_at)";
+	assert(payment_intent != NULL && payment_intent[0] != '\0');
+	return store_do(lg, sql, "payment met", "si", payment_intent, lg->now);
+}
+
 enum cd_err ledger_funded_credited_now(struct store *lg, const char *payment_intent, int *found)
 {
 	int e;

@@ -46,6 +46,12 @@ enum cd_err ledger_funded_lock(struct store *lg, struct funded *f);
  * figures in f follow. */
 enum cd_err ledger_funded_change(struct store *lg, struct funded *f, int64_t refunded_cents, int64_t refunded_micros,
 			  int64_t disputed_micros, const char *charge);
+/* Writes the payment intent's row of payments_met (sql/054): a credit
+ * before it reads the disputes and refunds kept for its payment, a keep
+ * before it reads whether the payment is credited now. On Galera two
+ * such transactions at once then conflict at certification instead of
+ * missing each other. */
+enum cd_err ledger_funded_meet(struct store *lg, const char *payment_intent);
 /* *found: 1 when a credit of the payment intent exists now, read with
  * locks (it waits for a credit being written), so that a dispute kept
  * for later cannot miss a credit committed meanwhile. */

@@ -126,6 +126,8 @@ enum cd_err ledger_refunds_keep(struct store *lg, struct hook_run *h)
 	h->outcome = "kept: no credit for this charge yet, applied if a credit comes to name its payment";
 	/* A credit naming the payment being written now: start again. */
 	if (rc == CD_OK && ev->payment_intent[0] != '\0')
+		rc = ledger_funded_meet(lg, ev->payment_intent);
+	if (rc == CD_OK && ev->payment_intent[0] != '\0')
 		rc = ledger_funded_credited_now(lg, ev->payment_intent, &credited);
 	if (rc == CD_OK && !credited) {
 		struct dbstmt *s = store_exec(lg, sql_credited, &e, "s", ev->charge_id);
