@@ -10,9 +10,13 @@
 -- account, is kept on the node of no account while the credit is written
 -- on its account's, and both could commit without seeing each other (the
 -- dispute never applied). So both sides also write this row, one a
--- payment intent: two such transactions at once write the same row, and
--- Galera's certification aborts one (run again, it sees the other). On
--- one server the row is one more lock both take in the same order.
+-- payment intent, before their read: two such transactions at once write
+-- the same row, and Galera aborts one (at certification, or by force);
+-- it runs again, and commits only once the other's write has reached its
+-- node, so its read sees it (past its tries it answers 503, and Stripe
+-- sends the event again). On one server it is one more row the two lock,
+-- in opposite orders like the rest of their write-then-read: a meeting
+-- is a deadlock InnoDB breaks at once, and the one rolled back runs again.
 CREATE TABLE IF NOT EXISTS payments_met (
   payment_intent VARBINARY(255) NOT NULL PRIMARY KEY,
   met BIGINT NOT NULL DEFAULT 1,

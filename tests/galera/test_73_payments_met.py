@@ -17,7 +17,7 @@ import json
 import secrets
 import time
 
-from lib import ENV, api, check, eq, parallel, uid, verify
+from lib import ENV, api, check, eq, parallel, verify
 from test_70_galera import account, galera, new_account, node_sql, q, urls
 
 
