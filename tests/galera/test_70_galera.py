@@ -244,6 +244,24 @@ def sign(payload):
     return "t=%d,v1=%s" % (t, mac.hexdigest())
 
 
+def stripe_event(etype, obj):
+    """A Stripe event of type etype around obj, as JSON text."""
+    return json.dumps({"id": "evt_" + uid("g").replace("-", ""), "object": "event", "api_version": "2024-06-20",
+                       "created": int(time.time()), "data": {"object": obj}, "livemode": False,
+                       "pending_webhooks": 1, "request": {"id": None, "idempotency_key": None}, "type": etype})
+
+
+def paid_checkout(acct, cents=1000):
+    """acct's Checkout top-up of cents, paid: (checkout.session.completed as
+    JSON text, its payment intent)."""
+    r = api("POST", "/v1/accounts/%s/topup" % q(acct), {"amount_cents": cents}, auth="app", base=urls()[0])
+    eq(r.status, 200, "topup %r" % r)
+    s = api("GET", "/_sessions/" + r.json["session_id"], auth=None, base=ENV["CREDITD_STRIPE_API_BASE"])
+    obj = {k: v for k, v in s.json.items() if not k.startswith("_")}
+    obj.update({"status": "complete", "payment_status": "paid", "url": None})
+    return stripe_event("checkout.session.completed", obj), obj.get("payment_intent")
+
+
 def test_a_webhook_delivered_20_times_across_both_instances_credits_once():
     acct = new_account("hook")
     r = api("POST", "/v1/accounts/%s/topup" % q(acct), {"amount_cents": 1500}, auth="app", base=urls()[0])

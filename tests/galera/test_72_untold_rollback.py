@@ -13,11 +13,8 @@ Without the mark, the grant below answers 201 and is not there.
 """
 import os
 
-import json
-import time
-
 from lib import ENV, api, check, eq, uid, verify
-from test_70_galera import account, authorize, galera, new_account, node_sql, q, settle, sign, urls
+from test_70_galera import account, authorize, galera, new_account, node_sql, paid_checkout, q, settle, sign, urls
 
 
 def fault(n, skip=0):
@@ -108,15 +105,7 @@ def test_a_guard_batch_rolled_back_untold_holds_and_settles_once():
 
 def checkout(acct):
     """acct's Checkout top-up of 10 € paid: the webhook's answer."""
-    r = api("POST", "/v1/accounts/%s/topup" % q(acct), {"amount_cents": 1000}, auth="app", base=urls()[0])
-    eq(r.status, 200, "topup %r" % r)
-    s = api("GET", "/_sessions/" + r.json["session_id"], auth=None, base=ENV["CREDITD_STRIPE_API_BASE"])
-    obj = {k: v for k, v in s.json.items() if not k.startswith("_")}
-    obj.update({"status": "complete", "payment_status": "paid", "url": None})
-    payload = json.dumps({"id": "evt_" + uid("g").replace("-", ""), "object": "event", "api_version": "2024-06-20",
-                          "created": int(time.time()), "data": {"object": obj}, "livemode": False,
-                          "pending_webhooks": 1, "request": {"id": None, "idempotency_key": None},
-                          "type": "checkout.session.completed"})
+    payload, _ = paid_checkout(acct)
     return api("POST", "/v1/webhooks/stripe", raw=payload.encode(), auth=None,
                headers={"Stripe-Signature": sign(payload)}, base=urls()[1])
 

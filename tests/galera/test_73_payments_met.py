@@ -11,41 +11,22 @@ payments_met: Galera aborts one at certification, and run again it sees
 the other. Here twelve payments are credited through one instance while
 their disputes come through the other, all at once.
 """
-import hashlib
-import hmac
-import json
 import secrets
 import time
 
-from lib import ENV, api, check, eq, parallel, verify
-from test_70_galera import account, galera, new_account, node_sql, q, urls
-
-
-def sign(payload):
-    t = int(time.time())
-    mac = hmac.new(ENV["CREDITD_WEBHOOK_SECRET"].encode(), ("%d.%s" % (t, payload)).encode(), hashlib.sha256)
-    return "t=%d,v1=%s" % (t, mac.hexdigest())
-
-
-def event(etype, obj):
-    return json.dumps({"id": "evt_" + secrets.token_hex(12), "object": "event", "api_version": "2024-06-20",
-                       "created": int(time.time()), "data": {"object": obj}, "livemode": False,
-                       "pending_webhooks": 1, "request": {"id": None, "idempotency_key": None}, "type": etype})
+from lib import api, check, eq, parallel, verify
+from test_70_galera import account, galera, new_account, node_sql, paid_checkout, sign, stripe_event, urls
 
 
 def paid(acct):
     """acct's 10 € Checkout session: (its completed event, its payment intent)."""
-    r = api("POST", "/v1/accounts/%s/topup" % q(acct), {"amount_cents": 1000}, auth="app", base=urls()[0])
-    eq(r.status, 200, "topup %r" % r)
-    s = api("GET", "/_sessions/" + r.json["session_id"], auth=None, base=ENV["CREDITD_STRIPE_API_BASE"])
-    obj = {k: v for k, v in s.json.items() if not k.startswith("_")}
-    obj.update({"status": "complete", "payment_status": "paid", "url": None})
-    check(obj.get("payment_intent"), "the session names its payment intent")
-    return event("checkout.session.completed", obj), obj["payment_intent"]
+    credit, pi = paid_checkout(acct)
+    check(pi, "the session names its payment intent")
+    return credit, pi
 
 
 def disputed(pi):
-    return event("charge.dispute.created", {
+    return stripe_event("charge.dispute.created", {
         "id": "du_" + secrets.token_hex(10), "object": "dispute", "amount": 1000, "charge": "ch_" + secrets.token_hex(12),
         "currency": "eur", "created": int(time.time()), "evidence": {}, "is_charge_refundable": False,
         "livemode": False, "metadata": {}, "payment_intent": pi, "reason": "fraudulent", "status": "needs_response"})
