@@ -77,6 +77,17 @@ struct gw_ask {
 	 * whose input the provider never serves past the threshold: never
 	 * charged the tier (an estimate from its bound included). */
 	int long_context_off;
+	/* What the route's table (gwtable.h) found: a bit for each priced or
+	 * bound dimension a member asked (1u << GWTABLE_DIM_*), and the first
+	 * member it refuses (table_refused 1: its path and why), which
+	 * api_gateway takes again with the operator's free_fields once the
+	 * call's providers are known. */
+	unsigned table_dims;
+	int table_refused;
+	char table_param[LIMIT_GATEWAY_PARAM_BYTES];
+	char table_err[256];
+	/* Anthropic's "inference_geo" when given and not null ("" : none). */
+	char geo[32];
 };
 
 /* The usage a provider reported, as creditd charges it (DESIGN §12):
@@ -147,6 +158,9 @@ struct gwkind_route {
 	 * which the provider does not bill): never held, settled or
 	 * streamed, and its model need not be priced. */
 	int free;
+	/* The table of what it forwards (gwtable.h: "openai_chat", a file of
+	 * src/gateway/tables/ without .tsv); NULL for a route never forwarded. */
+	const char *table;
 };
 
 /* The upstream request's headers beyond Content-Type, as the kind writes
@@ -204,6 +218,10 @@ struct gwkind {
 	 * without its 1M-context beta): such a call is never held or charged
 	 * the tier. NULL: it serves any. */
 	int (*long_context_off)(const char *const *forwarded);
+	/* The place in forwarded of the header whose comma-separated values
+	 * the route's table classifies ("beta:NAME" rows: Anthropic's
+	 * anthropic-beta), -1 when none. */
+	int beta_forwarded;
 };
 
 /* The kinds (gwkind.c): the i-th, NULL past the last. */

@@ -21,10 +21,12 @@ enum { MESSAGES, COUNT_TOKENS };
 
 static const struct gwkind_route routes[] = {
 	{&gwkind_anthropic, MESSAGES, "/anthropic/v1/messages", "/v1/messages", "gw_anthropic_messages", "messages", 0,
-	 "messages", 0},
+	 "messages", 0, "anthropic_messages"},
 	/* Counting a request's input tokens: forwarded, free (not billed). */
 	{&gwkind_anthropic, COUNT_TOKENS, "/anthropic/v1/messages/count_tokens", "/v1/messages/count_tokens",
-	 "gw_anthropic_count_tokens", "count_tokens", 0, "messages", 1},
+	 "gw_anthropic_count_tokens", "count_tokens", 0, "messages", 1,
+	 /* Its members are the Messages route's (the SDKs' types say so). */
+	 "anthropic_messages"},
 };
 
 /* ---- what a request asks, the body sent upstream ------------------------- */
@@ -295,4 +297,5 @@ const struct gwkind gwkind_anthropic = {
 	"anthropic", "Anthropic", routes, sizeof(routes) / sizeof(routes[0]), 0, forwarded, passed_back,
 	anthropic_read, anthropic_rewrites, anthropic_rewrite, anthropic_usage_whole, anthropic_stream_event,
 	anthropic_error, anthropic_headers, anthropic_long_context_off,
+	1,	/* anthropic-beta */
 };

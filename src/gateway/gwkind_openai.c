@@ -28,15 +28,16 @@ enum { CHAT, RESPONSES, EMBEDDINGS, MODELS, MODEL };
 
 static const struct gwkind_route routes[] = {
 	{&gwkind_openai, CHAT, "/openai/v1/chat/completions", "/chat/completions", "gw_openai_chat", "chat_completions", 0,
-	 "messages", 0},
-	{&gwkind_openai, RESPONSES, "/openai/v1/responses", "/responses", "gw_openai_responses", "responses", 0, "input", 0},
+	 "messages", 0, "openai_chat"},
+	{&gwkind_openai, RESPONSES, "/openai/v1/responses", "/responses", "gw_openai_responses", "responses", 0, "input", 0,
+	 "openai_responses"},
 	{&gwkind_openai, EMBEDDINGS, "/openai/v1/embeddings", "/embeddings", "gw_openai_embeddings", "embeddings", 1,
-	 "input", 0},
+	 "input", 0, "openai_embeddings"},
 	/* GET: the priced models in OpenAI's list shape, answered by creditd
 	 * (api_gw_models), never forwarded. */
-	{&gwkind_openai, MODELS, "/openai/v1/models", NULL, "gw_openai_models", "models", 1, NULL, 0},
+	{&gwkind_openai, MODELS, "/openai/v1/models", NULL, "gw_openai_models", "models", 1, NULL, 0, NULL},
 	/* GET: one of them (api_gw_model), answered by creditd too. */
-	{&gwkind_openai, MODEL, "/openai/v1/models/*", NULL, "gw_openai_model", "model", 1, NULL, 0},
+	{&gwkind_openai, MODEL, "/openai/v1/models/*", NULL, "gw_openai_model", "model", 1, NULL, 0, NULL},
 };
 
 /* ---- what a request asks ------------------------------------------------- */
@@ -572,4 +573,5 @@ static const char *const passed_back[] = {"x-ratelimit-", NULL};
 const struct gwkind gwkind_openai = {
 	"openai", "OpenAI", routes, sizeof(routes) / sizeof(routes[0]), 1, forwarded, passed_back,
 	openai_read, openai_rewrites, openai_rewrite, openai_usage_whole, openai_event, openai_error, openai_headers, NULL,
+	-1,
 };
