@@ -37,7 +37,7 @@ TOP = {
     # Anthropic
     "anthropic.messages": {
         "max_tokens": "bound:output_cap", "speed": "free", "inference_geo": "priced:geo",
-        "container": "refused:a container stored at the provider",
+        "container": "bound:stored",
         "mcp_servers": "refused:MCP servers the provider calls",
         "fallbacks": "refused:another model the provider may run and bill",
         "fallback_credit_token": "refused:another model the provider may run and bill",
@@ -53,8 +53,8 @@ TOP = {
     "openai.responses": {
         "max_output_tokens": "bound:output_cap", "max_tool_calls": "bound:tool_calls",
         "previous_response_id": "bound:stored",
-        "conversation": "refused:a conversation stored at the provider",
-        "prompt": "refused:a prompt stored at the provider",
+        "conversation": "bound:stored",
+        "prompt": "bound:stored",
         "moderation": "refused:a moderation pass no price field prices",
     },
     "openai.embeddings": {},
@@ -96,24 +96,26 @@ def classify(route, node, owners=""):
         if t == "container_upload":
             return "refused:a file stored at the provider"
         if t == "item_reference":
-            return "refused:an item stored at the provider"
+            return "bound:stored"
         if t == "input_audio":
             return "priced:audio"
         if t == "document" and "source" not in node.rsplit("{", 1)[0].rsplit(".", 1)[-1]:
             return "bound:document"
         if t == "file" and re.search(r"source(_\d+)?$", node.rsplit("{", 1)[0]):
-            return "refused:a file stored at the provider"
+            return "bound:stored"
         if t == "url" and re.search(r"source(_\d+)?$", node.rsplit("{", 1)[0]) and "document" in node + owners:
-            return "refused:a document stored at the provider or fetched by it"
+            return "bound:stored"
         if t.startswith("compact_"):
             return "priced:compaction"
     if re.search(r"(^|\.)file_id$|(^|\.)file_url$|(^|\.)file_ids$", node):
-        return "refused:a file stored at the provider"
+        return "bound:stored"
     if re.search(r"\{type=input_file\}$|\{type=file\}$", node):
         return "bound:document"
     if node.endswith(".file_data"):
         return "bound:document"
     cls = TOP[route].get(top)
+    if cls == "bound:stored":
+        return cls if node == top else "free"
     if cls and (node == top or cls.startswith("refused") or cls == "priced:compaction" and node == top):
         return cls
     if cls and cls.startswith("refused"):

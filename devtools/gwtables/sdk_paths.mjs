@@ -134,7 +134,11 @@ function walk(t, p, out, stack, depth) {
 	for (const u of ps) {
 		if (isOpenString(u)) continue;
 		const el = arrayElement(u);
-		if (el) { el.forEach((e) => walk(e, p + "[]", out, stack, depth + 1)); continue; }
+		if (el) {
+			out.add(p + "[]");
+			el.forEach((e) => walk(e, p + "[]", out, stack, depth + 1));
+			continue;
+		}
 		if (isObject(u) && !checker.isArrayType(u) && (u.getCallSignatures().length === 0)) {
 			if (isRecord(u)) { out.add(p + "*"); continue; }
 			objs.push(u);

@@ -157,6 +157,9 @@ static int walk_object(struct walk *w, const char *node, const json_t *v, int de
 				      "operator's free_fields may name it)", w->path, json_string_value(d), vkey);
 		}
 		size_t was = path_push(w, vkey, 0);
+		if (h.cls == GWTABLE_REFUSED)
+			return refuse(w, "\"%s\": \"%.64s\" is not forwarded: %s", w->path, json_string_value(d),
+				      h.why[0] != '\0' ? h.why : "creditd does not price it");
 		if (apply(w, &h) != 0)
 			return -1;
 		path_pop(w, was);

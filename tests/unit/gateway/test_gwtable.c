@@ -75,7 +75,8 @@ static void openai_chat(void)
 	       "a refused row is refused");
 	ok(strstr(err, "moderation") != NULL && strstr(err, "not forwarded") != NULL, "with why: %s", err);
 	is_int(walk("openai_chat", "{'model':'m','messages':[{'role':'user','content':[{'type':'file','file':"
-			"{'file_id':'file-1'}}]}]}"), -1, "a stored file is refused");
+			"{'file_id':'file-1'}}]}]}"), 0, "a stored file passes the table");
+	ok(seen.dims & DIM(STORED), "told as stored input (api_gateway refuses it, or holds it at the context)");
 	is_int(walk("openai_chat", "{'model':'m','messages':[{'role':'user','content':[{'type':'file','file':"
 			"{'file_data':'data:application/pdf;base64,AAAA','filename':'a.pdf'}}]}]}"), 0,
 	       "a document in the body passes");
@@ -132,8 +133,9 @@ static void anthropic(void)
 	is_int(walk("anthropic_messages", "{'model':'m','max_tokens':10,'messages':[],'fallbacks':[]}"), -1,
 	       "fallbacks to other models are refused");
 	is_int(walk("anthropic_messages", "{'model':'m','max_tokens':10,'messages':[{'role':'user','content':[{'type':"
-			"'document','source':{'type':'url','url':'https://x/a.pdf'}}]}]}"), -1,
-	       "a document fetched by the provider is refused");
+			"'document','source':{'type':'url','url':'https://x/a.pdf'}}]}]}"), 0,
+	       "a document fetched by the provider passes the table");
+	ok(seen.dims & DIM(STORED), "told as stored input: its bytes are not in the body");
 }
 
 static void betas_and_extras(void)

@@ -1,0 +1,105 @@
+"""test_81b_gateway_tables.py: the gateway's tables of what it forwards
+(src/gateway/tables/, docs/gateway.md "What the gateway forwards") held to
+the official SDKs' request types, at the versions test_81 pins: every
+member, union variant, enum value and Anthropic beta the SDKs' create-params
+types name (read by the TypeScript compiler, devtools/gwtables/sdk_paths.mjs)
+has a row, and every row is reached by one of them (so removing any row
+fails here). Then, through nginx, what the tables refuse is refused in the
+provider's shape naming its path, nothing forwarded or held."""
+import json
+import os
+import subprocess
+
+from lib import check, eq, new_account
+from test_80_gateway import anthropic_error, body_chat, call, chat, ensure_prices, messages, openai_error, received, reset, state
+from test_81_gateway_sdks import sdk_dir
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+# The SDKs' routes and the table each is held to (count_tokens' members
+# are the Messages route's).
+TABLES = {"openai.chat": "openai_chat", "openai.responses": "openai_responses",
+          "openai.embeddings": "openai_embeddings", "anthropic.messages": "anthropic_messages",
+          "anthropic.count_tokens": "anthropic_messages"}
+
+
+def sdk_paths():
+    p = subprocess.run(["node", os.path.join(ROOT, "devtools", "gwtables", "sdk_paths.mjs"), sdk_dir()],
+                       capture_output=True, text=True, timeout=300)
+    check(p.returncode == 0, "sdk_paths.mjs failed: %s" % p.stderr[-1500:])
+    return json.loads(p.stdout)
+
+
+def cover(lines):
+    exe = os.path.join(ROOT, "tests", "unit", "gateway", "gwtable_cover")
+    check(os.access(exe, os.X_OK), "the build made no %s" % exe)
+    return subprocess.run([exe] + sorted(set(TABLES.values())), input="".join(lines), capture_output=True,
+                          text=True, timeout=120)
+
+
+def test_every_member_the_sdks_name_has_a_row_and_every_row_a_member():
+    paths = sdk_paths()
+    eq(sorted(paths), sorted(TABLES), "the routes read")
+    lines = ["%s\t%s\n" % (TABLES[r], p) for r, ps in paths.items() for p in ps]
+    check(len(lines) > 10000, "the SDKs' types read whole: %d paths" % len(lines))
+    p = cover(lines)
+    eq(p.returncode, 0, "every path classified, every row used:\n%s" % p.stdout[:3000])
+    # The check can fail: a path no table has, and a table missing a row
+    # some path needs, each reported.
+    p = cover(lines + ["openai_chat\tmessages[]{role=user}.content[]{type=hologram}\n"])
+    eq(p.returncode, 1, "an unclassified path fails the check")
+    check("unclassified openai_chat messages[]{role=user}.content[]{type=hologram}" in p.stdout, p.stdout[:500])
+
+
+def test_a_beta_the_sdk_names_is_classified():
+    paths = sdk_paths()
+    betas = [p for p in paths["anthropic.messages"] if p.startswith("beta:")]
+    check("beta:fast-mode-2026-02-01" in betas and len(betas) > 20, "the SDK's betas read: %r" % betas[:5])
+
+
+def _refused(send, body, want_param, headers=None):
+    """send(acct, body, headers=...) is refused 400 in its provider's shape
+    naming want_param, nothing forwarded, held or charged; the error."""
+    ensure_prices()
+    reset()
+    acct = new_account("gwtab")
+    before = state(acct)
+    r = send(acct, body, headers=headers or {})
+    if send is messages:
+        anthropic_error(r, 400, "invalid_request_error")
+        err = r.json["error"]
+    else:
+        openai_error(r, 400, "invalid_request", want_param)
+        err = r.json["error"]
+    eq(err.get("param"), want_param, "the member's path named: %r" % err)
+    eq(received(), [], "nothing forwarded")
+    eq(state(acct), before, "nothing held or charged")
+    return err
+
+
+def responses(acct, body, **kw):
+    h = dict({"Creditd-Account": acct}, **kw.pop("headers", {}))
+    return call("/openai/v1/responses", body, headers=h, **kw)
+
+
+def test_what_no_row_names_is_refused_before_anything_is_forwarded():
+    _refused(chat, body_chat(my_own_option=1), "my_own_option")
+    b = body_chat()
+    b["messages"] = [{"role": "user", "content": [{"type": "text", "text": "hi", "weight": 3}]}]
+    _refused(chat, b, "messages[0].content[0].weight")
+    err = _refused(responses, {"model": "gpt-4o-mini", "input": "hi", "tools": [{"type": "shell"}]}, "tools[0].type")
+    check("shell" in err["message"], err)
+
+
+MESSAGES = {"model": "claude-sonnet-4-5", "max_tokens": 100, "messages": [{"role": "user", "content": "hi"}]}
+
+
+def test_anthropic_fast_mode_geo_and_advisor_are_refused_until_priced():
+    """A reviewer's findings: speed "fast" (a multiple of the price) and
+    inference_geo reached the provider and were charged the standard
+    price; an advisor tool ran another model at this one's price."""
+    err = _refused(messages, dict(MESSAGES, speed="fast"), "speed")
+    check("multiple" in err.get("message", ""), err)
+    _refused(messages, dict(MESSAGES, inference_geo="us"), "inference_geo")
+    _refused(messages, dict(MESSAGES, tools=[{"type": "advisor_20260301", "name": "advisor",
+                                              "model": "claude-opus-4-1"}]), "tools")
+    _refused(messages, MESSAGES, "anthropic-beta", headers={"anthropic-beta": "my-own-beta-1"})
