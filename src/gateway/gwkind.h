@@ -123,6 +123,10 @@ struct gw_stream {
 	struct gw_usage usage;
 	int64_t text_bytes;		/* UTF-8 bytes of output text and tool arguments seen */
 	int64_t input_seen;		/* Anthropic message_start's input (with cache tokens), -1 until seen */
+	/* Anthropic: the tokens of usage.iterations' passes the top-level
+	 * figures leave out (input, cache writes, cache reads, output), as
+	 * last added to usage (a later message_delta replaces them). */
+	int64_t iterations[4];
 	int done;			/* the stream's own end was seen ([DONE], message_stop, response.completed ...) */
 	int error;			/* an error event was seen */
 	char *line;			/* the event being assembled (malloc'ed) */

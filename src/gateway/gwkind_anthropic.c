@@ -85,6 +85,50 @@ static int anthropic_parts(const json_t *usage, int64_t part[A_PARTS], unsigned 
 	return 0;
 }
 
+/* usage.iterations: each entry not of type "message" (a compaction's
+ * summarising pass, an advisor's run) is a pass the top-level figures
+ * leave out, billed all the same (docs/gateway.md, "Usage read whole"):
+ * its parts are added to part. -1 when one is not a count or a sum
+ * passes LIMIT_TOKENS_MAX. */
+static int anthropic_iterations(const json_t *usage, int64_t part[A_PARTS])
+{
+	const json_t *e;
+	size_t i;
+	json_array_foreach(json_object_get(usage, "iterations"), i, e) {
+		int64_t p[A_PARTS] = { 0, 0, 0, 0 };
+		unsigned seen;
+		if (!json_is_object(e) || gwkind_str_is(json_object_get(e, "type"), "message"))
+			continue;
+		if (anthropic_parts(e, p, &seen) != 0)
+			return -1;
+		for (int k = 0; k < A_PARTS; k++) {
+			if (p[k] > LIMIT_TOKENS_MAX - part[k])
+				return -1;
+			part[k] += p[k];
+		}
+	}
+	return 0;
+}
+
+/* A stream's iterations: a delta that gives them replaces those kept;
+ * the kept ones are added to part. -1 as anthropic_iterations. */
+static int anthropic_keep_iterations(struct gw_stream *s, const json_t *usage, int64_t part[A_PARTS])
+{
+	int64_t it[A_PARTS] = { 0, 0, 0, 0 };
+	_Static_assert(sizeof(s->iterations) == sizeof(it), "one figure a part");
+	if (json_object_get(usage, "iterations") != NULL) {
+		if (anthropic_iterations(usage, it) != 0)
+			return -1;
+		memcpy(s->iterations, it, sizeof(it));
+	}
+	for (int k = 0; k < A_PARTS; k++) {
+		if (s->iterations[k] > LIMIT_TOKENS_MAX - part[k])
+			return -1;
+		part[k] += s->iterations[k];
+	}
+	return 0;
+}
+
 /* The parts as creditd charges them (have left 0); -1 when the input's sum
  * passes LIMIT_TOKENS_MAX (each part is at most that: no wrap). */
 static int anthropic_fill(const int64_t part[A_PARTS], struct gw_usage *u)
@@ -136,7 +180,7 @@ static void anthropic_usage_whole(const struct gwkind_route *r, const json_t *ro
 	if (!json_is_object(usage))
 		return;
 	if (anthropic_parts(usage, part, &seen) == 0 && (seen & 1u << A_INPUT) && (seen & 1u << A_OUTPUT) &&
-	    anthropic_fill(part, u) == 0)
+	    anthropic_iterations(usage, part) == 0 && anthropic_fill(part, u) == 0)
 		u->have = 1;
 	else
 		memset(u, 0, sizeof(*u));
@@ -172,7 +216,12 @@ static void anthropic_delta(struct gw_stream *s, const json_t *usage)
 	int had = s->usage.have;
 
 	anthropic_unfill(&s->usage, part);
-	if (anthropic_parts(usage, part, &seen) != 0 || anthropic_fill(part, &u) != 0) {
+	/* The iterations' passes were added to the figures kept: taken off
+	 * again, as the delta's iterations (cumulative) replace them. */
+	for (int k = 0; k < A_PARTS; k++)
+		part[k] -= s->iterations[k];
+	if (anthropic_parts(usage, part, &seen) != 0 || anthropic_keep_iterations(s, usage, part) != 0 ||
+	    anthropic_fill(part, &u) != 0) {
 		s->usage.have = 0;
 		return;
 	}
