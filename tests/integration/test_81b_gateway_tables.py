@@ -11,7 +11,8 @@ import os
 import subprocess
 
 from lib import check, eq, new_account
-from test_80_gateway import anthropic_error, body_chat, call, chat, ensure_prices, messages, openai_error, received, reset, state
+from test_80_gateway import (anthropic_error, body_chat, call, chat, cost, ensure_prices, messages, mode, openai_error,
+                             received, reset, state)
 from test_81_gateway_sdks import sdk_dir
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -103,3 +104,28 @@ def test_anthropic_fast_mode_geo_and_advisor_are_refused_until_priced():
     _refused(messages, dict(MESSAGES, tools=[{"type": "advisor_20260301", "name": "advisor",
                                               "model": "claude-opus-4-1"}]), "tools")
     _refused(messages, MESSAGES, "anthropic-beta", headers={"anthropic-beta": "my-own-beta-1"})
+
+
+def test_a_compaction_pass_is_charged_with_the_call():
+    """A reviewer's case: compaction (a compact_ edit) bills a summarising
+    pass under usage.iterations, outside the top-level figures: charged
+    147,000 where about 1,127,500 was billed. Now the pass is charged
+    with the call, streamed and whole."""
+    ensure_prices()
+    for stream in (False, True):
+        reset()
+        acct = new_account("gwcompact")
+        before, _ = state(acct)
+        mode(output_tokens=20, compaction_input_tokens=150000, compaction_output_tokens=4000)
+        body = dict(MESSAGES, model="claude-haiku-4-5", max_tokens=100, stream=stream,
+                    context_management={"edits": [{"type": "compact_20260112"}]})
+        r = messages(acct, body, headers={"anthropic-beta": "compact-2026-01-12"})
+        eq(r.status, 200, "forwarded: %r" % r.body[:300])
+        eq(len(received()), 1, "sent once")
+        from lib import sql
+        rows = sql("SELECT u.input_tokens, u.output_tokens, u.cost_micros FROM usage_records u JOIN accounts a "
+                   "ON a.id = u.account_id WHERE a.ext_id = '%s'" % acct)
+        inp, out, charged = (int(x) for x in rows[0])
+        check(inp >= 150000 and out == 4020, "the pass's tokens charged with the call's: in %d out %d" % (inp, out))
+        eq(charged, cost("claude-haiku-4-5", inp, 0, out), "at the model's price")
+        eq(state(acct), (before - charged, 0), "the balance down by it alone")
