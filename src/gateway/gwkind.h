@@ -112,6 +112,14 @@ struct gw_usage {
 	int64_t cache_write_1h_tokens;
 	int64_t audio_input_tokens, audio_output_tokens;
 	int64_t web_searches;
+	/* Usage members no reading places (docs/gateway.md, "Usage read
+	 * whole"): top-level "*_tokens" members a kind does not know (billed
+	 * on their own), and unknown "*_tokens" parts of the input's and the
+	 * output's details objects (already in input or output): charged at
+	 * the row's dearest token price, the record flagged usage_unknown.
+	 * unknown_member names the first ("" : none). */
+	int64_t unknown_tokens, unknown_input_part, unknown_output_part;
+	char unknown_member[48];
 };
 
 /* A stream's reader: fed the bytes of a server-sent-event stream as they

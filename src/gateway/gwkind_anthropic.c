@@ -154,6 +154,15 @@ static void anthropic_unfill(const struct gw_usage *u, int64_t part[A_PARTS])
 	part[A_OUTPUT] = u->output_tokens;
 }
 
+/* The usage members read (docs/gateway.md, "Usage read whole"): any
+ * other "*_tokens" member is usage_unknown. */
+static const char *const usage_top[] = {"input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens",
+					"output_tokens", NULL};
+static const char *const usage_in[] = {"ephemeral_5m_input_tokens", "ephemeral_1h_input_tokens", NULL};
+static const char *const usage_out[] = {"thinking_tokens", NULL};
+static const struct gwkind_usage_names usage_names = {usage_top, "cache_creation", "output_tokens_details", usage_in,
+						      usage_out};
+
 /* What a usage says beyond tokens (DESIGN §14): the tier served, 1-hour
  * cache writes, web searches; a member absent leaves its figure as it was
  * (a stream says them in two events). */
@@ -165,6 +174,7 @@ static void read_dims(const json_t *usage, struct gw_usage *u)
 			u->cache_write_tokens, &u->cache_write_1h_tokens);
 	gwkind_part_of(json_object_get(json_object_get(usage, "server_tool_use"), "web_search_requests"),
 			LIMIT_TOKENS_MAX, &u->web_searches);
+	gwkind_usage_unknown(usage, &usage_names, u);
 }
 
 /* A whole answer's usage: input_tokens + cache_creation_input_tokens +

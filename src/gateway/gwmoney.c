@@ -170,6 +170,47 @@ int gwmoney_worst_tier(const struct gw_ask *ask, const struct price *p)
 	return pricing_dim_get(p, PRICE_DIM_PRIORITY_INPUT, NULL) ? GW_TIER_PRIORITY : GW_TIER_STANDARD;
 }
 
+/* The row's dearest price of a token: its four prices and every
+ * dimension priced per million tokens. */
+static int64_t dearest_token(const struct price *p)
+{
+	int64_t v, most = p->input_micros_per_mtok;
+	const int64_t base[] = {p->cached_input_micros_per_mtok, p->output_micros_per_mtok, p->cache_write_micros_per_mtok};
+	for (size_t i = 0; i < sizeof(base) / sizeof(base[0]); i++)
+		most = base[i] > most ? base[i] : most;
+	for (int d = 0; d < PRICE_DIM_COUNT; d++) {
+		const char *name = pricing_dim_name((enum price_dim)d);
+		size_t n = strlen(name);
+		if (n > 16 && strcmp(name + n - 16, "_micros_per_mtok") == 0 && pricing_dim_get(p, (enum price_dim)d, &v))
+			most = v > most ? v : most;
+	}
+	return most;
+}
+
+/* Usage no reading placed (gw_usage.unknown_*; docs/gateway.md "Usage
+ * read whole"): a bill the operator pays, charged at the row's dearest
+ * token price — a part of the input or output already charged at its
+ * own price, the difference — and flagged usage_unknown. */
+static enum pricing_status unknown_charge(const struct price *p, const struct gw_usage *u, int64_t *extra_raw,
+					  struct gw_charge *c)
+{
+	char clause[128];
+	int64_t dear = dearest_token(p);
+	if (u->unknown_tokens == 0 && u->unknown_input_part == 0 && u->unknown_output_part == 0)
+		return PRICING_OK;
+	assert(dear >= p->input_micros_per_mtok && dear >= p->output_micros_per_mtok);
+	__int128 x = (__int128)*extra_raw + (__int128)u->unknown_tokens * dear +
+		     (__int128)u->unknown_input_part * (dear - p->input_micros_per_mtok) +
+		     (__int128)u->unknown_output_part * (dear - p->output_micros_per_mtok);
+	if (x > INT64_MAX)
+		return PRICING_OVERFLOW;
+	*extra_raw = (int64_t)x;
+	c->usage_unknown = 1;
+	snprintf(clause, sizeof(clause), "usage_unknown: %.48s charged at the dearest token price", u->unknown_member);
+	say(c, clause);
+	return PRICING_OK;
+}
+
 enum pricing_status gwmoney_dims(const struct gw_ask *ask, const struct price *p, int64_t searches_held,
 				 const struct gw_usage *u, int64_t *extra_raw, struct gw_charge *c)
 {
@@ -224,5 +265,5 @@ enum pricing_status gwmoney_dims(const struct gw_ask *ask, const struct price *p
 		say(c, clause);
 		c->over_hold = 1;
 	}
-	return PRICING_OK;
+	return unknown_charge(p, u, extra_raw, c);
 }

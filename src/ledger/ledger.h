@@ -138,6 +138,8 @@ struct ledger_usage_billed {
 	 * one its request_id names) answered. */
 	const char *provider;
 	int attempts;
+	/* Usage no reading placed, charged at the dearest token price (sql/056). */
+	int usage_unknown;
 };
 /* Keeps b on the usage record of a gateway call's settled hold. */
 enum cd_err ledger_usage_billed(struct store *lg, const char *account, const char *hold_id,
