@@ -195,6 +195,7 @@ def plan(route, body, mode):
             "audio_in": min(mode.get("audio_input_tokens", 0), words - cached),
             "audio_out": min(mode.get("audio_output_tokens", 0), out), "searches": mode.get("web_searches", 0),
             "compaction": (mode["compaction_input_tokens"], mode["compaction_output_tokens"]),
+            "unknown": mode["unknown_tokens"],
             "no_usage": mode["mode"] == "no_usage", "cut_after": mode["cut_after"], "cut_at": 0,
             "id": "%x" % int(time.time() * 1e6), "created": int(time.time())}
 
@@ -203,17 +204,25 @@ def text_of(p):
     return " ".join("w%d" % i for i in range(p["output"]))
 
 
+def _unknown(u, p):
+    """A usage member a provider might add tomorrow (a test of what
+    creditd does with tokens it does not know)."""
+    if p["unknown"]:
+        u["mystery_tokens"] = p["unknown"]
+    return u
+
+
 def openai_usage(p):
-    return {"prompt_tokens": p["input"], "completion_tokens": p["billed"], "total_tokens": p["input"] + p["billed"],
+    return _unknown({"prompt_tokens": p["input"], "completion_tokens": p["billed"], "total_tokens": p["input"] + p["billed"],
             "prompt_tokens_details": {"cached_tokens": p["cached"], "audio_tokens": p["audio_in"]},
             "completion_tokens_details": {"reasoning_tokens": p["reasoning"], "audio_tokens": p["audio_out"],
-                                          "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0}}
+                                          "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0}}, p)
 
 
 def responses_usage(p):
-    return {"input_tokens": p["input"], "input_tokens_details": {"cached_tokens": p["cached"]},
-            "output_tokens": p["billed"], "output_tokens_details": {"reasoning_tokens": p["reasoning"]},
-            "total_tokens": p["input"] + p["billed"]}
+    return _unknown({"input_tokens": p["input"], "input_tokens_details": {"cached_tokens": p["cached"]},
+                     "output_tokens": p["billed"], "output_tokens_details": {"reasoning_tokens": p["reasoning"]},
+                     "total_tokens": p["input"] + p["billed"]}, p)
 
 
 def anthropic_usage(p, output, final=True):
@@ -226,6 +235,7 @@ def anthropic_usage(p, output, final=True):
          "service_tier": p["tier"] or "standard"}
     if final:
         u["server_tool_use"] = {"web_search_requests": p["searches"]}
+        _unknown(u, p)
     if final and any(p["compaction"]):
         # compaction (docs.anthropic.com, context management): the
         # summarising pass is an iteration of its own, outside the

@@ -129,3 +129,41 @@ def test_a_compaction_pass_is_charged_with_the_call():
         check(inp >= 150000 and out == 4020, "the pass's tokens charged with the call's: in %d out %d" % (inp, out))
         eq(charged, cost("claude-haiku-4-5", inp, 0, out), "at the model's price")
         eq(state(acct), (before - charged, 0), "the balance down by it alone")
+
+
+def _metric(name):
+    import re
+    from lib import api
+    text = api("GET", "/metrics", auth=None).raw.decode()
+    return int(re.search(r"^%s (\d+)$" % name, text, re.M).group(1))
+
+
+def test_tokens_creditd_does_not_know_are_charged_at_the_dearest_price_and_flagged():
+    """A provider's usage beyond what creditd knows is a bill the operator
+    pays: a "*_tokens" member no reading places is charged at the model's
+    dearest token price, the usage record flagged usage_unknown (GET
+    /v1/holds, the journal row's usage), a warning and a metric."""
+    from lib import api
+    ensure_prices()
+    reset()
+    acct = new_account("gwunknown")
+    before, _ = state(acct)
+    seen = _metric("creditd_gateway_usage_unknown_total")
+    mode(output_tokens=7, unknown_tokens=1000)
+    r = chat(acct, body_chat(max_completion_tokens=50))
+    eq(r.status, 200, "forwarded: %r" % r.body[:300])
+    u = r.json["usage"]
+    charged = int(r.headers["creditd-charged-micros"])
+    models = api("GET", "/v1/models", auth="read").json
+    p = [m for m in models["data"] if m["model"] == "gpt-4o-mini"][0]
+    margin = models["margin_bps"]
+    dear = max(p["input_micros_per_mtok"], p["output_micros_per_mtok"], p["cache_write_micros_per_mtok"])
+    raw = (u["prompt_tokens"] * p["input_micros_per_mtok"] + 7 * p["output_micros_per_mtok"] + 1000 * dear) * margin
+    eq(charged, -(-raw // 10 ** 10), "the unknown tokens at the dearest price, to the micro")
+    eq(state(acct), (before - charged, 0), "the balance down by it")
+    h = api("GET", "/v1/holds/" + r.headers["creditd-hold-id"], auth="read").json
+    eq((h["usage_unknown"], h["over_hold"]), (True, False), "the hold says so: %r" % h)
+    rows = api("GET", "/v1/accounts/%s/transactions" % acct, auth="read").json["data"]
+    usage = [x["usage"] for x in rows if x["cause"] == "usage"][0]
+    eq((usage["usage_unknown"], usage["over_hold"]), (True, False), "the journal row's usage says so: %r" % usage)
+    eq(_metric("creditd_gateway_usage_unknown_total"), seen + 1, "counted")
