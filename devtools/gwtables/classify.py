@@ -125,7 +125,8 @@ def classify(route, node, owners=""):
 
 # The betas the provider documents, by what they change.
 BETAS = [
-    (r"^fast-mode", "priced:speed"),
+    # the beta lets "speed" through; "speed": "fast" is what is priced
+    (r"^fast-mode", "free"),
     (r"^(context-1m|extended-cache-ttl)", "priced:long_context" if False else "free"),
     (r"^(compact-|context-management)", "free"),
     (r"^advisor-tool", "free"),

@@ -63,6 +63,11 @@ struct gw_ask {
 	const char *audio;		/* "modalities", "audio" or "input_audio"; NULL: none */
 	const char *web_search;		/* "tools" or "web_search_options"; NULL: none */
 	int64_t web_search_max;
+	/* The context size its searches were asked at (enum
+	 * pricing_search_size: 0 any, 1 low, 2 medium, 3 high): OpenAI's
+	 * search_context_size, medium when left out (the provider's
+	 * default); Anthropic's searches have no size (any: the row's fee). */
+	int web_search_size;
 	/* A member asking for what no price field prices (a server-side tool
 	 * other than web search: file search, code execution, image
 	 * generation, computer use, web fetch, MCP): refused (static). */
@@ -86,8 +91,10 @@ struct gw_ask {
 	int table_refused;
 	char table_param[LIMIT_GATEWAY_PARAM_BYTES];
 	char table_err[256];
-	/* Anthropic's "inference_geo" when given and not null ("" : none). */
+	/* Anthropic's "inference_geo" when given and not null ("" : none),
+	 * and its "speed": "fast": each bills every token at a multiple. */
 	char geo[32];
+	int fast;
 };
 
 /* The usage a provider reported, as creditd charges it (DESIGN §12):

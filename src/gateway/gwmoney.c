@@ -156,7 +156,9 @@ int gwmoney_hold(const struct gw_ask *ask, const struct price *p, int64_t search
 	hold_price->input_micros_per_mtok = in;
 	hold_price->output_micros_per_mtok = out;
 	*searches = searches_asked(ask, searches_held);
-	__int128 fees = (__int128)*searches * dim_of(p, PRICE_DIM_WEB_SEARCH, 0) * 1000000;
+	uint64_t unpriced = 0;
+	__int128 fees = (__int128)*searches * pricing_search_fee(p, (enum pricing_search_size)ask->web_search_size, &unpriced) *
+			1000000;
 	if (fees > INT64_MAX)
 		return -1;
 	*fees_raw = (int64_t)fees;
@@ -221,7 +223,8 @@ enum pricing_status gwmoney_dims(const struct gw_ask *ask, const struct price *p
 	struct pricing_dims_usage d = {u->tier == GW_TIER_PRIORITY ? PRICING_TIER_PRIORITY
 				       : u->tier == GW_TIER_FLEX ? PRICING_TIER_FLEX : PRICING_TIER_STANDARD,
 				       u->cache_write_1h_tokens, u->audio_input_tokens, u->audio_output_tokens, u->web_searches,
-				       !ask->long_context_off && pricing_long_context(p, t.input_tokens)};
+				       !ask->long_context_off && pricing_long_context(p, t.input_tokens),
+				       (enum pricing_search_size)ask->web_search_size};
 	/* Chat's search models bill a search a call; their usage does not
 	 * count it. */
 	if (ask->web_search != NULL && strcmp(ask->web_search, "web_search_options") == 0 && d.web_search_calls == 0)

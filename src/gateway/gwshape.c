@@ -253,6 +253,7 @@ static void read_table(const struct gwkind_route *r, const json_t *root, struct 
 	const json_t *geo = json_object_get(root, "inference_geo");
 	if (json_is_string(geo))
 		snprintf(ask->geo, sizeof(ask->geo), "%s", json_string_value(geo));
+	ask->fast = gwkind_str_is(json_object_get(root, "speed"), "fast");
 	if (t == NULL)
 		return;
 	ask->table_refused = gwtable_walk(t, root, NULL, 0, &seen, ask->table_param, sizeof(ask->table_param),

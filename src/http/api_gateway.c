@@ -192,20 +192,13 @@ static int table_betas(const struct gwconfig *gw, struct gw_job *job, struct res
 }
 
 /* A priced row whose price no field carries yet (docs/gateway.md): a
- * multiple of the price (Anthropic's speed "fast", an inference_geo
- * other than "global"), a tool that runs a model of its own. */
+ * tool that runs a model of its own. */
 static int table_unpriced(const struct gw_job *job, struct response *rs)
 {
 	unsigned d = job->ask.table_dims;
 	if (job->byok)
 		return 0;
-	if (d & 1u << GWTABLE_DIM_SPEED)
-		api_error(rs, CD_E_INVALID, "speed", "\"speed\": \"fast\" is billed at a multiple of the model's price, "
-			  "which its price row does not give: not forwarded");
-	else if (job->ask.geo[0] != '\0' && strcmp(job->ask.geo, "global") != 0)
-		api_error(rs, CD_E_INVALID, "inference_geo", "\"inference_geo\": \"%s\" is billed at a multiple of "
-			  "the model's price, which its price row does not give: not forwarded", job->ask.geo);
-	else if (d & 1u << GWTABLE_DIM_TOOL_MODEL)
+	if (d & 1u << GWTABLE_DIM_TOOL_MODEL)
 		api_error(rs, CD_E_INVALID, "tools", "a tool that runs a model of its own (advisor) is billed at that "
 			  "model's price, which creditd does not charge yet: not forwarded");
 	else
@@ -219,6 +212,36 @@ static int table_check(struct api_ctx *ctx, const struct request *rq, struct gw_
 	if (job->ask.table_refused && table_again(gw, rq, job, rs) != 0)
 		return -1;
 	return table_betas(gw, job, rs) != 0 || table_unpriced(job, rs) != 0 ? -1 : 0;
+}
+
+/* Anthropic's speed "fast" and an inference_geo other than "global" bill
+ * every token at a multiple of the model's price (docs/gateway.md): p
+ * scaled by the row's fast_multiplier_bps, geo_us_multiplier_bps (both
+ * when both are asked), so the hold, the settle and the pinned price
+ * agree; refused 400 naming the member when the row gives no multiple. */
+static int multiplied(const struct gw_job *job, struct price *p, struct response *rs)
+{
+	int64_t fast = 10000, geo = 10000;
+	int geo_asked = job->ask.geo[0] != '\0' && strcmp(job->ask.geo, "global") != 0;
+	if (job->byok || (!job->ask.fast && !geo_asked))
+		return 0;
+	if (job->ask.fast && !pricing_dim_get(p, PRICE_DIM_FAST_MULTIPLIER, &fast)) {
+		api_error(rs, CD_E_INVALID, "speed", "\"speed\": \"fast\" is billed at a multiple of %s's price, which "
+			  "its price row does not give (fast_multiplier_bps): not forwarded", job->ask.model);
+		return -1;
+	}
+	if (geo_asked && (strcmp(job->ask.geo, "us") != 0 || !pricing_dim_get(p, PRICE_DIM_GEO_US_MULTIPLIER, &geo))) {
+		api_error(rs, CD_E_INVALID, "inference_geo", "\"inference_geo\": \"%s\" is billed at a multiple of %s's "
+			  "price, which its price row does not give: not forwarded", job->ask.geo, job->ask.model);
+		return -1;
+	}
+	/* Each at most LIMIT_PRICE_MULTIPLIER_BPS: the product fits. */
+	if (pricing_scaled(p, fast * geo / 10000 > 0 ? fast * geo / 10000 : 1, p) != 0) {
+		api_error(rs, CD_E_INVALID, "speed", "%s's prices times their multiple pass what creditd can charge",
+			  job->ask.model);
+		return -1;
+	}
+	return 0;
 }
 
 /* Input stored at the provider (DESIGN §14): a BYOK call's is its own;
@@ -308,7 +331,7 @@ static int hold_of(struct api_ctx *ctx, struct gw_job *job, struct guard_authori
 			  job->ask.model);
 		return -1;
 	}
-	if (stored_input(ctx, job, &p, rs) != 0)
+	if (stored_input(ctx, job, &p, rs) != 0 || multiplied(job, &p, rs) != 0)
 		return -1;
 	long_context(job, &p);
 	if (billed(job, &p, rs) != 0)

@@ -167,3 +167,66 @@ def test_tokens_creditd_does_not_know_are_charged_at_the_dearest_price_and_flagg
     usage = [x["usage"] for x in rows if x["cause"] == "usage"][0]
     eq((usage["usage_unknown"], usage["over_hold"]), (True, False), "the journal row's usage says so: %r" % usage)
     eq(_metric("creditd_gateway_usage_unknown_total"), seen + 1, "counted")
+
+
+CLAUDE_FAST = {"input_cost_per_token": 3e-06, "output_cost_per_token": 1.5e-05, "max_output_tokens": 64000,
+               "cache_read_input_token_cost": 3e-07, "provider_specific_entry": {"fast": 6.0, "us": 1.1}}
+GPT_SEARCH = {"input_cost_per_token": 2.5e-06, "output_cost_per_token": 1e-05, "max_output_tokens": 16384,
+              "search_context_cost_per_query": {"search_context_size_low": 0.03, "search_context_size_medium": 0.035,
+                                                "search_context_size_high": 0.05}}
+
+
+def _charged(acct):
+    from lib import sql
+    rows = sql("SELECT u.input_tokens, u.output_tokens, u.cost_micros FROM usage_records u JOIN accounts a "
+               "ON a.id = u.account_id WHERE a.ext_id = '%s' ORDER BY u.id DESC LIMIT 1" % acct)
+    return tuple(int(x) for x in rows[0])
+
+
+def test_fast_mode_and_the_us_geo_are_charged_at_the_row_s_multiple():
+    """LiteLLM's provider_specific_entry ({"fast": 6.0, "us": 1.1}) is
+    imported as multipliers of every token price; a call asking for
+    either is held and charged at that multiple (both: their product), to
+    the micro; a row without them refuses the call (test above)."""
+    from test_80_gateway import import_prices
+    from lib import api
+    ensure_prices()
+    import_prices({"claude-fast": CLAUDE_FAST}, "--force")
+    from lib import sql
+    eq(sql("SELECT fast_multiplier_bps, geo_us_multiplier_bps FROM models WHERE name = 'claude-fast'"),
+       [["60000", "11000"]], "imported as multipliers")
+    margin = api("GET", "/v1/models", auth="read").json["margin_bps"]
+    for extra, bps in (({}, 10000), ({"speed": "fast"}, 60000), ({"inference_geo": "us"}, 11000),
+                       ({"speed": "fast", "inference_geo": "us"}, 66000), ({"inference_geo": "global"}, 10000)):
+        reset()
+        acct = new_account("gwfast")
+        before, _ = state(acct)
+        mode(output_tokens=30)
+        r = messages(acct, dict(MESSAGES, model="claude-fast", **extra))
+        eq(r.status, 200, "forwarded: %r %r" % (extra, r.body[:300]))
+        inp, out, charged = _charged(acct)
+        pin = -(-3000000 * bps // 10000)
+        pout = -(-15000000 * bps // 10000)
+        eq(charged, -(-(inp * pin + out * pout) * margin // 10 ** 10), "%r: every token at %d bps" % (extra, bps))
+        eq(state(acct), (before - charged, 0), "the balance down by it")
+
+
+def test_a_web_search_at_no_size_is_charged_the_medium_fee():
+    """A reviewer's finding: a Responses web_search with no
+    search_context_size was charged the high fee; the provider's default is
+    medium. Now each size is charged its own fee, no size medium's."""
+    from test_80_gateway import import_prices
+    from lib import api
+    ensure_prices()
+    import_prices({"gpt-search": GPT_SEARCH}, "--force")
+    margin = api("GET", "/v1/models", auth="read").json["margin_bps"]
+    for tool, fee in (({"type": "web_search"}, 35000), ({"type": "web_search", "search_context_size": "low"}, 30000),
+                      ({"type": "web_search", "search_context_size": "high"}, 50000)):
+        reset()
+        acct = new_account("gwsize")
+        mode(output_tokens=10, web_searches=2, count=1)
+        r = responses(acct, {"model": "gpt-search", "input": "news?", "max_output_tokens": 50, "tools": [tool]})
+        eq(r.status, 200, "forwarded: %r" % r.body[:300])
+        inp, out, charged = _charged(acct)
+        raw = inp * 2500000 + out * 10000000 + 2 * fee * 1000000
+        eq(charged, -(-raw * margin // 10 ** 10), "%r: two searches at %d micros each" % (tool, fee))

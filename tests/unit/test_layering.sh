@@ -38,6 +38,7 @@ rank() {
 #   each exporting its struct gwkind, and the list of them);
 #   gwcall.h over gateway/gwcall*.c (one call, and its ledger's side);
 #   webhook.h over stripe/webhook*.c (signatures, parsing);
+#   pricing.h over money/pricing.c and pricing_dims.c (its dimensions);
 #   gwtable.h over gateway/gwtable*.c (the tables, their walk, and the
 #   tables' text the build makes, gwtable_data.c);
 #   store.h and store_db.h over store/store*.c (the handle, statements,
@@ -56,6 +57,7 @@ prefixes() {
 	gwkind*) echo "$1_ gwkind_" ;;
 	gwcall*) echo "$1_ gwcall_" ;;
 	gwtable*) echo "$1_ gwtable_" ;;
+	pricing_dims) echo "pricing_" ;;
 	webhook*) echo "$1_ webhook_" ;;
 	store*) echo "$1_ store_" ;;
 	answer*) echo "$1_ answer_" ;;
