@@ -26,6 +26,7 @@ static const struct config_key keys[] = {
 	{"gateway", "shrink", CONFIG_ENUM, OFF(shrink_text), 0, 0, "on", "on|off", NULL, NULL},
 	{"gateway", "byok", CONFIG_ENUM, OFF(byok_text), 0, 0, "on", "on|off", NULL, NULL},
 	{"gateway", "free_fields", CONFIG_STR, OFF(free_fields_text), 0, 0, "", NULL, NULL, NULL},
+	{"gateway", "default_service_tier", CONFIG_ENUM, OFF(default_service_tier), 0, 0, "default", "default|priority|flex", NULL, NULL},
 	{"gateway", "provider_objects", CONFIG_ENUM, OFF(provider_objects_text), 0, 0, "off", "on|off", NULL, NULL},
 	{"gateway", "min_output_tokens", CONFIG_INT, OFF(min_output_tokens), 1, LIMIT_TOKENS_MAX, "256", NULL, NULL, NULL},
 	{"gateway", "on_client_gone", CONFIG_ENUM, OFF(on_client_gone), 0, 0, "drain", "drain|cancel", NULL, NULL},
@@ -68,6 +69,7 @@ static const struct config_key section_keys[] = {
 	{"provider", "allow_http", CONFIG_ENUM, SOFF(allow_http), 0, 0, "false", "true|false", NULL, NULL},
 	{"provider", "models", CONFIG_STR, SOFF(models), 0, 0, "", NULL, NULL, NULL},
 	{"provider", "free_fields", CONFIG_STR, SOFF(free_fields), 0, 0, "", NULL, NULL, NULL},
+	{"provider", "default_service_tier", CONFIG_ENUM, SOFF(default_service_tier), 0, 0, "default", "default|priority|flex", NULL, NULL},
 };
 
 static const struct config_named sections = {
@@ -157,6 +159,12 @@ static int models_parse(struct gwconfig_provider *p, const char *list, char *err
 
 /* ---- the providers ---- */
 
+/* A default_service_tier's GW_TIER_* (the key's values are checked). */
+static int tier_named(const char *s)
+{
+	return strcmp(s, "priority") == 0 ? GW_TIER_PRIORITY : strcmp(s, "flex") == 0 ? GW_TIER_FLEX : GW_TIER_STANDARD;
+}
+
 /* ---- free_fields: the operator's word that these cost nothing ---- */
 
 static int free_field_ok(const char *s, size_t n)
@@ -233,6 +241,7 @@ static int section_add(struct gwconfig *g, const char *name, const struct gwconf
 	p->api_key = s->api_key;
 	p->headers = s->headers;
 	p->allow_http = strcmp(s->allow_http, "true") == 0;
+	p->default_tier = tier_named(s->default_service_tier);
 	p->index = g->nproviders++;
 	size_t lines = 0;
 	for (const char *c = p->headers; *c != '\0'; c++)
@@ -263,6 +272,7 @@ static int legacy(struct gwconfig *g, const struct cfg *c, const char *kind, con
 	p->api_key = key;
 	p->headers = headers;
 	p->rest = 1;
+	p->default_tier = tier_named(g->default_service_tier);
 	p->index = g->nproviders++;
 	char what[64];
 	snprintf(what, sizeof(what), "gateway.%s_base_url", kind);

@@ -41,6 +41,9 @@ struct gwconfig_provider {
 	/* What its calls forward as free beyond the route's table (gwtable.h),
 	 * the operator's word: [provider NAME] free_fields. */
 	struct gwtable_extra free_fields;
+	/* The tier its project serves a call that names none, or "auto"
+	 * (GW_TIER_*; OpenAI's default_service_tier). */
+	int default_tier;
 };
 
 /* A [provider NAME] section as read (its keys' strings the loader's). */
@@ -52,6 +55,7 @@ struct gwconfig_section {
 	char *allow_http;		/* true|false */
 	char *models;			/* "a, b=upstream-b" or "*" */
 	char *free_fields;		/* "NAME, type:NAME, beta:NAME" */
+	char *default_service_tier;	/* default|priority|flex */
 };
 
 struct gwconfig {
@@ -65,6 +69,7 @@ struct gwconfig {
 	char *byok_text;		/* on|off */
 	char *provider_objects_text;	/* on|off */
 	char *free_fields_text;		/* [gateway] free_fields, as written */
+	char *default_service_tier;	/* the built-in providers': default|priority|flex */
 	struct gwtable_extra free_fields;	/* it read: every call's */
 	int64_t min_output_tokens;	/* the least output a shrunk call keeps */
 	char *on_client_gone;		/* drain|cancel */

@@ -59,6 +59,7 @@ struct gw_ask {
 	 * or web_search_options, at most web_search_max searches (the
 	 * request's max_tool_calls or the tool's max_uses; -1: unsaid). */
 	int tier;
+	int tier_defaulted;		/* tier left out or "auto" on a kind whose default is the project's */
 	int cache_1h;
 	const char *audio;		/* "modalities", "audio" or "input_audio"; NULL: none */
 	const char *web_search;		/* "tools" or "web_search_options"; NULL: none */
@@ -241,6 +242,9 @@ struct gwkind {
 	 * the route's table classifies ("beta:NAME" rows: Anthropic's
 	 * anthropic-beta), -1 when none. */
 	int beta_forwarded;
+	/* A service tier left out or "auto" is the project's default tier
+	 * (OpenAI: [provider NAME] default_service_tier), not the dearest. */
+	int tier_auto_is_default;
 };
 
 /* The kinds (gwkind.c): the i-th, NULL past the last. */

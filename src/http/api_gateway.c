@@ -206,9 +206,25 @@ static int table_unpriced(const struct gw_job *job, struct response *rs)
 	return -1;
 }
 
+/* A tier left out or "auto" where that is the project's default
+ * (OpenAI): held at the dearest default of the providers the call may
+ * reach (priority above standard above flex); charged as the answer
+ * says it served. */
+static void default_tier(struct gw_job *job)
+{
+	static const int rank[] = {[GW_TIER_STANDARD] = 1, [GW_TIER_PRIORITY] = 2, [GW_TIER_FLEX] = 0, [GW_TIER_AUTO] = 3};
+	if (!job->ask.tier_defaulted)
+		return;
+	job->ask.tier = GW_TIER_FLEX;
+	for (int i = 0; i < job->nproviders; i++)
+		if (rank[job->providers[i]->default_tier] > rank[job->ask.tier])
+			job->ask.tier = job->providers[i]->default_tier;
+}
+
 static int table_check(struct api_ctx *ctx, const struct request *rq, struct gw_job *job, struct response *rs)
 {
 	const struct gwconfig *gw = gwconfig_of(ctx->cfg);
+	default_tier(job);
 	if (job->ask.table_refused && table_again(gw, rq, job, rs) != 0)
 		return -1;
 	return table_betas(gw, job, rs) != 0 || table_unpriced(job, rs) != 0 ? -1 : 0;
