@@ -370,7 +370,7 @@ static enum cd_err due_list(struct store *lg, int max, int64_t *ids, int *n)
 {
 	static const char sql[] = "SELECT referred_id FROM referrals WHERE settled_at IS NULL AND due_at IS NOT NULL "
 				  "AND due_at <= ? ORDER BY due_at LIMIT ?";
-	int e, got;
+	int e, got = 0;
 	*n = 0;
 	struct dbstmt *s = store_exec(lg, sql, &e, "ii", lg->now, (int64_t)max);
 	if (s == NULL)
