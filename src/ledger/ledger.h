@@ -730,6 +730,9 @@ enum cd_err ledger_topup_opened(struct store *lg, int64_t topup_id, const char *
  * LIMIT_TOPUP_PENDING_SECONDS expired (the background thread's pass);
  * *expired: how many. A late payment of one still credits. */
 enum cd_err ledger_topups_expire(struct store *lg, int *expired);
+/* Grants the referral rewards held [referral] hold_days and due now (the
+ * sweep's; docs/growth.md), one a transaction; *granted: how many. */
+enum cd_err ledger_referrals_due(struct store *lg, int *granted);
 struct ledger_news;
 /* Applies a verified event once (event id unique), in one transaction. */
 enum cd_err ledger_news_apply(struct store *lg, const struct ledger_news *ev, const char **outcome);
