@@ -126,8 +126,7 @@ enum cd_err ledger_gw_response_owned(struct store *lg, const char *account, cons
  * (DESIGN §14, "A hold lives as long as its call"), if it is pending and
  * not expired yet; CD_E_NOT_FOUND for an id that names no hold. */
 enum cd_err ledger_hold_renew(struct store *lg, const char *account, const char *hold_id, int64_t ttl_seconds);
-/* What a gateway call was charged for beyond its tokens (DESIGN §14),
- * kept on its usage record (sql/046, sql/047). */
+/* What a gateway call was charged for beyond its tokens, kept on its usage record (sql/046, 047). */
 struct ledger_usage_billed {
 	int over_hold;			/* usage beyond what was asked, charged as reported */
 	const char *service_tier;	/* "priority", "flex"; NULL: the standard one */
@@ -138,8 +137,7 @@ struct ledger_usage_billed {
 	 * one its request_id names) answered. */
 	const char *provider;
 	int attempts;
-	/* Usage no reading placed, charged at the dearest token price (sql/056). */
-	int usage_unknown;
+	int usage_unknown;		/* tokens no reading placed, at the dearest price (sql/056) */
 };
 /* Keeps b on the usage record of a gateway call's settled hold. */
 enum cd_err ledger_usage_billed(struct store *lg, const char *account, const char *hold_id,
