@@ -527,7 +527,7 @@ static void end_whole(struct gwcall *c, enum provider_result r)
 	} else if (!whole || gwshape_usage(c->job->route, c->whole.data, c->whole.len, &u) != 0 || !u.have) {
 		/* Cut, too large, not JSON, or no usage: estimated from its
 		 * bytes as a stream's text would be. */
-		c->stream.text_bytes = (int64_t)c->whole.len;
+		gwshape_count_raw(&c->stream, c->whole.data, c->whole.len);
 		estimate(c, &u);
 		reason = GW_REASON_ESTIMATED;
 	}

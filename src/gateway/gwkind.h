@@ -111,6 +111,8 @@ struct gw_stream {
 	int usage_asked;		/* from gw_ask: pass OpenAI's usage-only chunk on */
 	struct gw_usage usage;
 	int64_t text_bytes;		/* UTF-8 bytes of output text and tool arguments seen */
+	int64_t nonascii_bytes;		/* those of them that are not ASCII (a token each in an estimate) */
+	int64_t audio_bytes;		/* base64 bytes of output audio seen (OpenAI chat's delta.audio.data) */
 	int64_t input_seen;		/* Anthropic message_start's input (with cache tokens), -1 until seen */
 	int done;			/* the stream's own end was seen ([DONE], message_stop, response.completed ...) */
 	int error;			/* an error event was seen */

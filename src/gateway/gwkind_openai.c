@@ -143,7 +143,7 @@ static int openai_rewrite(const struct gwkind_route *r, json_t *root, const stru
 static int openai_usage(const json_t *usage, const char *in, const char *details, const char *out,
 			struct gw_usage *u)
 {
-	int64_t input = 0, cached = 0, output = 0;
+	int64_t input = 0, cached = 0, output = 0, total = 0;
 
 	if (gwkind_count_of(json_object_get(usage, in), &input) != 1)
 		return -1;
@@ -152,6 +152,14 @@ static int openai_usage(const json_t *usage, const char *in, const char *details
 	if (gwkind_count_of(json_object_get(json_object_get(usage, details), "cached_tokens"), &cached) < 0 ||
 	    cached > input)
 		return -1;
+	/* A total_tokens above its parts (DESIGN §15): what it bills beyond
+	 * them is counted, as output (as input on a route without output). */
+	if (gwkind_count_of(json_object_get(usage, "total_tokens"), &total) < 0)
+		return -1;
+	if (total > input + output && out != NULL)
+		output = total - input;
+	else if (total > input + output)
+		input = total;
 	memset(u, 0, sizeof(*u));
 	u->have = 1;
 	u->input_tokens = input;
@@ -242,6 +250,10 @@ static int chat_event(struct gw_stream *s, const json_t *root)
 		gwkind_count_text(s, json_object_get(delta, "content"));
 		gwkind_count_text(s, json_object_get(delta, "refusal"));
 		gwkind_count_text(s, json_object_get(json_object_get(delta, "function_call"), "arguments"));
+		/* Audio output (DESIGN §15): its transcript is text, its base64
+		 * data is counted by its duration (gwshape_estimate). */
+		gwkind_count_text(s, json_object_get(json_object_get(delta, "audio"), "transcript"));
+		gwkind_count_audio(s, json_object_get(json_object_get(delta, "audio"), "data"));
 		json_array_foreach(json_object_get(delta, "tool_calls"), j, call)
 			gwkind_count_text(s, json_object_get(json_object_get(call, "function"), "arguments"));
 	}
@@ -300,7 +312,7 @@ static int data_is(const struct gwkind_sse *e, const char *s)
  * A stream is mostly chunks of a few characters of content each: parsing
  * every one with jansson was a third of creditd's CPU at 1,000 streams
  * (./dev bench --gateway). A chunk that names no usage object, no error,
- * no tool call, no refusal and one content at most is read by this scan:
+ * no tool call, no refusal, no audio and one content at most is read by this scan:
  * the UTF-8 bytes of its content string, decoded. Anything else, or
  * anything the scan does not expect, is parsed whole as before. */
 
@@ -325,7 +337,7 @@ static const char *value_of(const char *p, const char *end)
 struct chat_keys {
 	const char *usage, *content;	/* the first of each; NULL: none */
 	int usage2, content2;		/* a second one after it */
-	int other;			/* "error", "tool_calls", "function_call" or "refusal" */
+	int other;			/* "error", "tool_calls", "function_call", "refusal" or "audio" */
 };
 
 static int key_at(const char *p, const char *end, const char *key, size_t n)
@@ -366,6 +378,9 @@ static void chat_keys(const char *p, const char *end, struct chat_keys *k)
 		case 'r':
 			k->other |= key_at(p, end, "\"refusal\"", 9);
 			break;
+		case 'a':
+			k->other |= key_at(p, end, "\"audio\"", 7);
+			break;
 		default:
 			break;
 		}
@@ -390,10 +405,12 @@ static int escape_bytes(const char *p, const char *end)
 	return v < 0x80 ? 1 : v < 0x800 ? 2 : 3;
 }
 
-/* The decoded UTF-8 bytes of the string at p (its opening quote), or -1. */
-static int64_t string_bytes(const char *p, const char *end)
+/* The decoded UTF-8 bytes of the string at p (its opening quote), or -1;
+ * *other: how many of them are not ASCII. */
+static int64_t string_bytes(const char *p, const char *end, int64_t *other)
 {
 	int64_t n = 0;
+	*other = 0;
 	for (p++; p < end; p++) {
 		if (*p == '"')
 			return n;
@@ -401,6 +418,7 @@ static int64_t string_bytes(const char *p, const char *end)
 			return -1;
 		if (*p != '\\') {
 			n++;
+			*other += (unsigned char)*p >= 0x80;
 			continue;
 		}
 		if (++p == end)
@@ -410,6 +428,7 @@ static int64_t string_bytes(const char *p, const char *end)
 			if (b < 0)
 				return -1;
 			n += b;
+			*other += b > 1 ? b : 0;
 			p += 4;
 		} else if (strchr("\"\\/bfnrt", *p) != NULL) {
 			n++;
@@ -482,10 +501,12 @@ static int chat_scan(struct gw_stream *s, const char *d, size_t len)
 		return 0;
 	if (*v == 'n')
 		return 1;
-	int64_t n = *v == '"' ? string_bytes(v, end) : -1;
+	int64_t other = 0;
+	int64_t n = *v == '"' ? string_bytes(v, end, &other) : -1;
 	if (n < 0)
 		return 0;
 	s->text_bytes = gwkind_add_held(s->text_bytes, n);
+	s->nonascii_bytes = gwkind_add_held(s->nonascii_bytes, other);
 	return 1;
 }
 

@@ -58,8 +58,20 @@ void gwkind_keep_id(struct gw_usage *u, const json_t *id)
 
 void gwkind_count_text(struct gw_stream *s, const json_t *v)
 {
+	if (!json_is_string(v))
+		return;
+	const unsigned char *p = (const unsigned char *)json_string_value(v);
+	size_t n = json_string_length(v), other = 0;
+	for (size_t i = 0; i < n; i++)
+		other += p[i] >= 0x80;
+	s->text_bytes = gwkind_add_held(s->text_bytes, (int64_t)n);
+	s->nonascii_bytes = gwkind_add_held(s->nonascii_bytes, (int64_t)other);
+}
+
+void gwkind_count_audio(struct gw_stream *s, const json_t *v)
+{
 	if (json_is_string(v))
-		s->text_bytes = gwkind_add_held(s->text_bytes, (int64_t)json_string_length(v));
+		s->audio_bytes = gwkind_add_held(s->audio_bytes, (int64_t)json_string_length(v));
 }
 
 void gwkind_keep_extras(struct gw_usage *to, const struct gw_usage *from)

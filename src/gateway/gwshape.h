@@ -114,11 +114,20 @@ typedef int gw_event_out(void *arg, const char *event, size_t len, int pass);
 int gwshape_stream_feed(struct gw_stream *s, const char *bytes, size_t n, gw_event_out *out, void *arg);
 
 /* What an ended stream is charged when it reported no usage (settle
- * reason "estimated"): output = ceil(text_bytes / 4) but at least 1 when
- * any text came, never above hold_output; input = input_seen when
+ * reason "estimated", DESIGN §15, never under): output =
+ * gwshape_estimate_output, never above hold_output; input = input_seen when
  * Anthropic's message_start gave it (with its cache reads and writes),
  * else hold_input. u->have is 1. Counts are clamped to 0..LIMIT_TOKENS_MAX. */
 void gwshape_estimate(const struct gw_stream *s, int64_t hold_input, int64_t hold_output, struct gw_usage *u);
+/* The output tokens s's text and audio are at least: a token a non-ASCII
+ * byte of text, one per four ASCII bytes (rounded up), the audio by its
+ * duration (a token per 3,200 base64 bytes, rounded up); held at
+ * INT64_MAX. */
+int64_t gwshape_estimate_output(const struct gw_stream *s);
+/* A whole answer creditd could not read, counted as text (its n raw
+ * bytes): each byte past ASCII a non-ASCII one, each "\uXXXX" escape
+ * three (the most UTF-8 bytes one spells), the rest ASCII; no audio. */
+void gwshape_count_raw(struct gw_stream *s, const char *bytes, size_t n);
 
 /* creditd's error answer (its JSON text: {"error": {"type", "code",
  * "message", "param", ...}}) in the provider's shape, malloc'ed: OpenAI

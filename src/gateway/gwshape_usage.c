@@ -218,11 +218,49 @@ int gwshape_stream_feed(struct gw_stream *s, const char *bytes, size_t n, gw_eve
 	return 0;
 }
 
-void gwshape_estimate(const struct gw_stream *s, int64_t hold_input, int64_t hold_output, struct gw_usage *u)
+/* Streamed audio output (OpenAI chat's delta.audio.data): base64 of
+ * pcm16, 24 kHz mono, the one format a stream carries (its lowest
+ * bitrate and its only one: 48,000 bytes a second), so 64,000 base64
+ * bytes a second; OpenAI bills audio output at 20 tokens a second (a
+ * token per 50 ms: $0.24 a minute at $200 a million). A token per
+ * GW_AUDIO_BASE64_BYTES_PER_TOKEN bytes, rounded up, is never under. */
+#define GW_AUDIO_BASE64_BYTES_PER_TOKEN 3200
+_Static_assert(GW_AUDIO_BASE64_BYTES_PER_TOKEN * 20 == 64000, "20 tokens a second of 48,000 bytes in base64");
+
+/* The output an ended stream's text and audio are at least (DESIGN §15):
+ * a token a non-ASCII byte (CJK, emoji: a token is rarely more than one
+ * such character, often less), a token per four ASCII bytes, rounded up,
+ * the audio by its duration. */
+int64_t gwshape_estimate_output(const struct gw_stream *s)
 {
 	int64_t text = s->text_bytes < 0 ? 0 : s->text_bytes;
-	/* A token is 4 bytes of text on average; ceil, so any text is 1. */
-	int64_t output = text / 4 + (text % 4 != 0);
+	int64_t other = s->nonascii_bytes < 0 ? 0 : s->nonascii_bytes > text ? text : s->nonascii_bytes;
+	int64_t ascii = text - other, audio = s->audio_bytes < 0 ? 0 : s->audio_bytes;
+	int64_t output = gwkind_add_held(other, ascii / 4 + (ascii % 4 != 0));
+	return gwkind_add_held(output, audio / GW_AUDIO_BASE64_BYTES_PER_TOKEN +
+			       (audio % GW_AUDIO_BASE64_BYTES_PER_TOKEN != 0));
+}
+
+void gwshape_count_raw(struct gw_stream *s, const char *bytes, size_t n)
+{
+	int64_t high = 0, escapes = 0;
+	for (size_t i = 0; i < n; i++) {
+		high += (unsigned char)bytes[i] >= 0x80;
+		if (bytes[i] == '\\' && i + 5 < n && bytes[i + 1] == 'u') {
+			escapes++;	/* "\uXXXX": six ASCII bytes that spell up to three */
+			i += 5;
+		} else if (bytes[i] == '\\') {
+			i++;		/* another escape: its second byte is not a "\\u"'s start */
+		}
+	}
+	s->text_bytes = (int64_t)n - 3 * escapes;
+	s->nonascii_bytes = high + 3 * escapes;
+	s->audio_bytes = 0;
+}
+
+void gwshape_estimate(const struct gw_stream *s, int64_t hold_input, int64_t hold_output, struct gw_usage *u)
+{
+	int64_t output = gwshape_estimate_output(s);
 
 	memset(u, 0, sizeof(*u));
 	u->have = 1;
