@@ -65,6 +65,7 @@ static const struct config_key section_keys[] = {
 	{"provider", "api_key", CONFIG_SECRET, SOFF(api_key), 0, 0, "", NULL, NULL, NULL},
 	{"provider", "headers", CONFIG_SECRET_LINES, SOFF(headers), 0, 0, "", NULL, NULL, header_valid},
 	{"provider", "allow_http", CONFIG_ENUM, SOFF(allow_http), 0, 0, "false", "true|false", NULL, NULL},
+	{"provider", "byok", CONFIG_ENUM, SOFF(byok), 0, 0, "off", "on|off", NULL, NULL},
 	{"provider", "models", CONFIG_STR, SOFF(models), 0, 0, "", NULL, NULL, NULL},
 };
 
@@ -176,6 +177,7 @@ static int section_add(struct gwconfig *g, const char *name, const struct gwconf
 	p->api_key = s->api_key;
 	p->headers = s->headers;
 	p->allow_http = strcmp(s->allow_http, "true") == 0;
+	p->byok = strcmp(s->byok, "on") == 0;
 	p->index = g->nproviders++;
 	size_t lines = 0;
 	for (const char *c = p->headers; *c != '\0'; c++)
@@ -201,6 +203,7 @@ static int legacy(struct gwconfig *g, const struct cfg *c, const char *kind, con
 	p->api_key = key;
 	p->headers = headers;
 	p->rest = 1;
+	p->byok = g->byok;
 	p->index = g->nproviders++;
 	char what[64];
 	snprintf(what, sizeof(what), "gateway.%s_base_url", kind);

@@ -31,6 +31,10 @@ struct gwconfig_provider {
 	 * key is of another organization); "" : none. */
 	const char *headers;
 	int allow_http;			/* a plain-http base URL off loopback may be called */
+	/* It takes a caller's own key (Creditd-Provider-Key, DESIGN §15):
+	 * §12's two by [gateway] byok, a section only by its byok = on (a
+	 * provider that ignores keys would serve such calls free). */
+	int byok;
 	/* What it serves: every priced model (models = *), the models no
 	 * section names (§12's providers), or its list. */
 	int every, rest;
@@ -46,6 +50,7 @@ struct gwconfig_section {
 	char *api_key;
 	char *headers;			/* "Name: value" lines */
 	char *allow_http;		/* true|false */
+	char *byok;			/* on|off: serves calls that bring their own key */
 	char *models;			/* "a, b=upstream-b" or "*" */
 };
 
@@ -75,7 +80,7 @@ struct gwconfig {
 
 	/* Derived at load time. */
 	int shrink;			/* gateway.shrink == on */
-	int byok;			/* gateway.byok == on: calls may bring their own provider key */
+	int byok;			/* gateway.byok == on: §12's two providers serve calls that bring their own key */
 	int provider_objects;		/* gateway.provider_objects == on: input stored at the provider is taken */
 	int drain;			/* gateway.on_client_gone == drain */
 	/* Every provider, in the order calls try them: §12's first (the

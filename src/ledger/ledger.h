@@ -593,6 +593,12 @@ struct guard_authorize {
 	struct price hold_price;
 	int64_t hold_fees_raw;
 	int has_hold_price;
+	/* A free gateway call (count_tokens, DESIGN §15), with byok set: no
+	 * hold is made and no money moves; the call is counted in its
+	 * account's and member's rate windows (a request, no tokens) and
+	 * refused as a hold would be (404, 403, 429). Answered with an empty
+	 * hold_id. */
+	int count_only;
 };
 /* What a hold of r's input and `output` tokens costs (ledger_decide.c):
  * at hold_price with its fees (has_hold_price), else at price; the one
