@@ -593,11 +593,8 @@ struct guard_authorize {
 	struct price hold_price;
 	int64_t hold_fees_raw;
 	int has_hold_price;
-	/* A free gateway call (count_tokens, DESIGN §15), with byok set: no
-	 * hold is made and no money moves; the call is counted in its
-	 * account's and member's rate windows (a request, no tokens) and
-	 * refused as a hold would be (404, 403, 429). Answered with an empty
-	 * hold_id. */
+	/* With byok: a free gateway call (count_tokens) counted in the rate
+	 * windows as a request, refused as a hold (404, 403, 429); no hold. */
 	int count_only;
 };
 /* What a hold of r's input and `output` tokens costs (ledger_decide.c):
