@@ -32,6 +32,7 @@ static const struct config_key keys[] = {
 	{"gateway", "max_body_bytes", CONFIG_INT, OFF(max_body_bytes), 1024, LIMIT_GATEWAY_BODY_MAX_BYTES, "8388608", NULL, NULL, NULL},
 	{"gateway", "max_streams", CONFIG_INT, OFF(max_streams), 1, LIMIT_GATEWAY_STREAMS_MAX, "512", NULL, NULL, NULL},
 	{"gateway", "max_buffered_mib", CONFIG_INT, OFF(max_buffered_mib), 1, LIMIT_GATEWAY_BUFFERED_MIB_MAX, "256", NULL, NULL, NULL},
+	{"gateway", "max_buffered_per_account_mib", CONFIG_INT, OFF(max_buffered_per_account_mib), 1, LIMIT_GATEWAY_BUFFERED_MIB_MAX, "64", NULL, NULL, NULL},
 	{"gateway", "max_streams_per_key", CONFIG_INT, OFF(max_streams_per_key), 1, LIMIT_GATEWAY_STREAMS_MAX, "16", NULL, NULL, NULL},
 	{"gateway", "max_tool_calls_held", CONFIG_INT, OFF(max_tool_calls_held), 0, LIMIT_GATEWAY_TOOL_CALLS_MAX, "5", NULL, NULL, NULL},
 	{"gateway", "max_streams_per_account", CONFIG_INT, OFF(max_streams_per_account), 1, LIMIT_GATEWAY_STREAMS_MAX, "64", NULL, NULL, NULL},

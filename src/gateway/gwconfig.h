@@ -70,7 +70,8 @@ struct gwconfig {
 	int64_t max_streams;		/* calls in flight; beyond them 503 */
 	int64_t max_streams_per_key;	/* of them, one gateway key's; beyond 429 */
 	int64_t max_tool_calls_held;	/* web searches a call's hold covers when it names no max (DESIGN §14) */
-	int64_t max_buffered_mib;	/* whole answers held in all; beyond 503 */
+	int64_t max_buffered_mib;	/* whole answers held in all (DESIGN §15: a call's room reserved at admission) */
+	int64_t max_buffered_per_account_mib;	/* of them, one account's (at most max_buffered_mib); beyond 429 */
 	int64_t max_streams_per_account;	/* of them, one account's; beyond 429 */
 	int64_t max_body_bytes;		/* a gateway route's request body */
 	int64_t connect_timeout_ms;

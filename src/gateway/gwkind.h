@@ -39,6 +39,10 @@ struct gw_ask {
 	int64_t input_bound;		/* an upper bound of the input tokens (the documented rule) */
 	int64_t choices;		/* OpenAI chat's "n" (1..128), else 1: each choice may write output_cap
 					 * tokens, so the hold's output is output_cap × choices */
+	/* Embeddings: the vectors the answer holds (the inputs), at most
+	 * dimensions numbers each (the body's, else the largest model's);
+	 * what bounds its bytes (gwbuffer_bound). 0: not embeddings. */
+	int64_t vectors, dimensions;
 	/* The first member naming input stored at the provider (static:
 	 * "previous_response_id", "conversation", "prompt", "file_id",
 	 * "file_ids", "file_url", "item_reference", "source", "tools",

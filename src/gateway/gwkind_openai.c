@@ -77,6 +77,20 @@ static int read_chat_caps(const struct gwkind_route *r, const json_t *root, stru
 	return 0;
 }
 
+/* Embeddings' answer size (DESIGN §15, gwbuffer_bound): a vector an
+ * input (a string, or an array of token ids; a flat array of token ids is
+ * one input), of the body's dimensions or OpenAI's largest model's. */
+static int read_vectors(const struct gwkind_route *r, const json_t *root, struct gw_ask *ask)
+{
+	const json_t *in = gwkind_member(r, root, "input"), *dims = gwkind_member(r, root, "dimensions");
+	int flat = json_is_array(in) && json_array_size(in) > 0 && json_is_integer(json_array_get(in, 0));
+	ask->vectors = json_is_array(in) && !flat ? (int64_t)json_array_size(in) : 1;
+	ask->dimensions = json_is_integer(dims) && json_integer_value(dims) > 0 &&
+			  json_integer_value(dims) <= LIMIT_GATEWAY_EMBEDDING_DIMENSIONS_MAX ? json_integer_value(dims)
+			  : LIMIT_GATEWAY_EMBEDDING_DIMENSIONS;
+	return 0;
+}
+
 static int openai_read(const struct gwkind_route *r, const json_t *root, struct gw_ask *ask, struct gwkind_refusal *rf)
 {
 	switch (r->id) {
@@ -91,7 +105,7 @@ static int openai_read(const struct gwkind_route *r, const json_t *root, struct 
 					      "background response after the call has returned, which creditd cannot charge");
 		return 0;
 	default:
-		return 0;	/* embeddings: no cap */
+		return read_vectors(r, root, ask);	/* embeddings: no cap */
 	}
 }
 

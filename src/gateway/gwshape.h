@@ -124,9 +124,9 @@ void gwshape_estimate(const struct gw_stream *s, int64_t hold_input, int64_t hol
  * duration (a token per 3,200 base64 bytes, rounded up); held at
  * INT64_MAX. */
 int64_t gwshape_estimate_output(const struct gw_stream *s);
-/* A whole answer creditd could not read, counted as text (its n raw
- * bytes): each byte past ASCII a non-ASCII one, each "\uXXXX" escape
- * three (the most UTF-8 bytes one spells), the rest ASCII; no audio. */
+/* Adds n raw bytes of a whole answer creditd could not read (or keep) to
+ * s's text: each byte past ASCII a non-ASCII one, each "\uXXXX" escape
+ * three (the most UTF-8 bytes one spells), the rest ASCII. */
 void gwshape_count_raw(struct gw_stream *s, const char *bytes, size_t n);
 
 /* creditd's error answer (its JSON text: {"error": {"type", "code",

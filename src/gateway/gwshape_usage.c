@@ -253,9 +253,8 @@ void gwshape_count_raw(struct gw_stream *s, const char *bytes, size_t n)
 			i++;		/* another escape: its second byte is not a "\\u"'s start */
 		}
 	}
-	s->text_bytes = (int64_t)n - 3 * escapes;
-	s->nonascii_bytes = high + 3 * escapes;
-	s->audio_bytes = 0;
+	s->text_bytes = gwkind_add_held(s->text_bytes, (int64_t)n - 3 * escapes);
+	s->nonascii_bytes = gwkind_add_held(s->nonascii_bytes, high + 3 * escapes);
 }
 
 void gwshape_estimate(const struct gw_stream *s, int64_t hold_input, int64_t hold_output, struct gw_usage *u)

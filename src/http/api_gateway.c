@@ -12,6 +12,7 @@
 #include "answer.h"
 #include "config.h"
 #include "gateway.h"
+#include "gwbuffer.h"
 #include "gwconfig.h"
 #include "gwkind.h"
 #include "gwmoney.h"
@@ -404,12 +405,18 @@ static int admit(struct api_ctx *ctx, const struct request *rq, struct gw_job *j
 	/* The key as authenticated: "Bearer K" however spelt is one key. */
 	const char *secret = rq->authorization != NULL ? keys_bearer(rq->authorization) : NULL;
 	uint64_t key = ctx->key.scopes == KEY_SCOPE_GATEWAY && secret != NULL ? share_id(secret) : 0;
-	enum gw_admit a = gateway_admit(key, share_id(job->account), &job->place);
+	enum gw_admit a = gateway_admit(key, share_id(job->account), gwbuffer_bound(job), &job->place);
 	const struct gwconfig *gw = gwconfig_of(ctx->cfg);
 	if (a == GW_ADMITTED)
 		return 0;
 	rs->retry_after = 1;
-	if (a == GW_FULL)
+	if (a == GW_BUFFER_ACCOUNT || a == GW_BUFFER_ALL)
+		api_error(rs, CD_E_RATE_LIMITED, NULL, "the whole answers in flight %s hold the %lld MiB [gateway] %s "
+			  "allows, and this call's answer needs room: nothing was forwarded; retry when one ends",
+			  a == GW_BUFFER_ACCOUNT ? "of this account" : "of every account",
+			  (long long)(a == GW_BUFFER_ACCOUNT ? gw->max_buffered_per_account_mib : gw->max_buffered_mib),
+			  a == GW_BUFFER_ACCOUNT ? "max_buffered_per_account_mib" : "max_buffered_mib");
+	else if (a == GW_FULL)
 		api_error(rs, CD_E_BUSY, NULL, "%lld gateway calls are in flight, the most [gateway] max_streams allows",
 			  (long long)gw->max_streams);
 	else

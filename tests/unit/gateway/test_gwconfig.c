@@ -79,6 +79,8 @@ static void sections_become_providers(void)
 	ok(named("v")->byok && !named("openai")->byok && !named("anthropic")->byok,
 	   "a section's byok is its own; [gateway] byok is §12's two");
 	ok(load(TWO) == 0, "reloaded: %s", err);
+	ok(gwconfig_of(&c)->max_buffered_per_account_mib == LIMIT_GATEWAY_BUFFERED_PER_ACCOUNT_MIB_DEFAULT,
+	   "max_buffered_per_account_mib's default is the one limits_gateway.h gives its reasons for");
 	ok(strcmp(serving(&gwkind_openai, "llama-3.1-8b"), "groq,lan") == 0, "a named model: its section, then *: %s",
 	   serving(&gwkind_openai, "llama-3.1-8b"));
 	ok(strcmp(serving(&gwkind_openai, "gpt-4o"), "openai,lan") == 0, "a model no section names: §12's, then *: %s",
