@@ -195,11 +195,12 @@ def plan(route, body, mode):
             "audio_in": min(mode.get("audio_input_tokens", 0), words - cached),
             "audio_out": min(mode.get("audio_output_tokens", 0), out), "searches": mode.get("web_searches", 0),
             "no_usage": mode["mode"] == "no_usage", "cut_after": mode["cut_after"], "cut_at": 0,
-            "id": "%x" % int(time.time() * 1e6), "created": int(time.time())}
+            "id": "%x" % int(time.time() * 1e6), "created": int(time.time()), "pad": mode.get("word_bytes", 0)}
 
 
 def text_of(p):
-    return " ".join("w%d" % i for i in range(p["output"]))
+    """A whole answer's text: word i is w<i>, padded with x to word_bytes."""
+    return " ".join(("w%d" % i).ljust(p.get("pad", 0), "x") for i in range(p["output"]))
 
 
 def openai_usage(p):
