@@ -337,8 +337,8 @@ def test_one_account_s_unread_answers_never_fail_or_charge_another_s_call():
     def run():
         reset()
         hog, victim = new_account("gwhog"), new_account("gwvictim")
-        # The first account's answers: 7.8 MB (128,000 words of 60 bytes),
-        # more than the sockets between take, within the cap's bound.
+        # Answers of 7.8 MB (128,000 words of 60 bytes), more than the
+        # sockets between take, within the cap's bound (8.4 MB).
         mode(output_tokens=128000, word_bytes=60)
         socks, statuses = [], []
         for _ in range(40):
@@ -351,11 +351,11 @@ def test_one_account_s_unread_answers_never_fail_or_charge_another_s_call():
             check(wait_until(lambda: state(hog)[1] == 0, timeout=30), "the hog's answered calls are settled")
             check(any(b" 200 " in st for st in statuses), "the hog's first calls answered: %r" % statuses[:3])
             before, sent = state(victim), len(received())
-            r = chat(victim, body_chat(max_completion_tokens=1000))
+            r = chat(victim, body_chat("big-out", max_completion_tokens=128000))
             eq(r.status, 200, "the other account's whole call is answered (%d unread answers of the first "
                "account's in flight): %r" % (len(socks), r.body[:300]))
             u = r.json["usage"]
-            eq(state(victim), (before[0] - cost("gpt-4o-mini", u["prompt_tokens"], 0, u["completion_tokens"]), 0),
+            eq(state(victim), (before[0] - cost("big-out", u["prompt_tokens"], 0, u["completion_tokens"]), 0),
                "charged its usage, nothing more")
             eq(len(received()), sent + 1, "forwarded once")
             # The first account's room is held by its unread answers.
