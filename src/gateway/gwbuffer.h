@@ -13,8 +13,8 @@
  * answer beyond the bound) they take what no reservation holds in all,
  * so no admitted call ever loses room to it. Only when nothing is left
  * in all is an answer not held: its caller is answered 503 and charged
- * the estimate of the bytes the provider sent (read on, not kept), never
- * a hold it did not use. The room is given back when the call ends
+ * the usage its end reports (read on, not kept: gwshape_usage_tail), else
+ * the estimate of its bytes, never a hold it did not use. The room is given back when the call ends
  * (gateway_unadmit). Thread-safe: workers reserve, the loop takes. */
 #ifndef CREDITD_GWBUFFER_H
 #define CREDITD_GWBUFFER_H

@@ -68,6 +68,8 @@ struct gwcall {
 	struct dynbuf whole;		/* a whole answer, or an error's body */
 	int64_t buffered;		/* its bytes counted in its place's room (gwbuffer.h), until the call finishes */
 	int over_budget;		/* a whole answer past its room with none left in all: read on, not kept */
+	char tail[GW_TAIL_BYTES];	/* then its last bytes, where its usage is */
+	size_t tail_len;
 	int id_listed;			/* its stream's response id is in ids[] */
 	struct dynbuf head;		/* the provider's headers passed on, as CGI lines */
 	/* The provider's call: its URL, header lines and body. */
@@ -216,12 +218,14 @@ static int on_data(void *arg, const char *bytes, size_t n)
 		/* No room left (DESIGN §15): counted, not kept; answered 503. */
 		c->over_budget = 1;
 		gwshape_count_raw(&c->stream, c->whole.data, c->whole.len);
+		gwshape_tail_keep(c->tail, &c->tail_len, c->whole.data, c->whole.len);
 		dynbuf_free(&c->whole);
 		gwbuffer_give(c->job->place, c->buffered);
 		c->buffered = 0;
 	}
 	if (c->over_budget) {
 		gwshape_count_raw(&c->stream, bytes, n);
+		gwshape_tail_keep(c->tail, &c->tail_len, bytes, n);
 		return 0;
 	}
 	c->buffered += (int64_t)n;
@@ -520,7 +524,9 @@ static void end_whole(struct gwcall *c, enum provider_result r)
 	int64_t charged, balance;
 	const char *reason = GW_REASON_PROVIDER_USAGE;
 	int whole = r == PROVIDER_OK && !c->whole.failed && !c->over_budget;
-	if (c->over_budget) {
+	if (c->over_budget && r == PROVIDER_OK && gwshape_usage_tail(c->job->route, c->tail, c->tail_len, &u) == 0) {
+		estimated_dims(c, &u);	/* its usage, read from its tail; beyond tokens the worst asked */
+	} else if (c->over_budget) {
 		estimate(c, &u);	/* every byte it sent counted (on_data), never the hold */
 		reason = GW_REASON_ESTIMATED;
 	} else if (!whole || gwshape_usage(c->job->route, c->whole.data, c->whole.len, &u) != 0 || !u.have) {
@@ -677,6 +683,7 @@ const struct provider_call *gwcall_retry(struct gwcall *c, enum provider_result 
 	/* What the failed try read is dropped: the next one starts afresh. */
 	c->status = 0;
 	c->over_budget = 0;
+	c->tail_len = 0;
 	dynbuf_reset(&c->head);
 	dynbuf_reset(&c->whole);
 	gwbuffer_give(c->job->place, c->buffered);

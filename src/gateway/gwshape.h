@@ -113,6 +113,15 @@ typedef int gw_event_out(void *arg, const char *event, size_t len, int pass);
  * have 0: the stream is then estimated, never charged a wrong figure. */
 int gwshape_stream_feed(struct gw_stream *s, const char *bytes, size_t n, gw_event_out *out, void *arg);
 
+/* A whole answer not kept (no room, gwbuffer.h): its last GW_TAIL_BYTES
+ * are, in tail (*len of them), where each provider writes its usage. */
+#define GW_TAIL_BYTES 4096
+void gwshape_tail_keep(char *tail, size_t *len, const char *bytes, size_t n);
+/* The usage of a whole answer read from its tail: the last "usage"
+ * member's object, read as the kind reads a whole answer's (its counts
+ * only). 0 with u->have, or -1 when the tail holds none. */
+int gwshape_usage_tail(const struct gwkind_route *r, const char *tail, size_t len, struct gw_usage *u);
+
 /* What an ended stream is charged when it reported no usage (settle
  * reason "estimated", DESIGN §15, never under): output =
  * gwshape_estimate_output, never above hold_output; input = input_seen when

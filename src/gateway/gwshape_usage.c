@@ -46,6 +46,43 @@ int gwshape_usage(const struct gwkind_route *r, const char *body, size_t len, st
 	return 0;
 }
 
+void gwshape_tail_keep(char *tail, size_t *len, const char *bytes, size_t n)
+{
+	if (n >= GW_TAIL_BYTES) {
+		memcpy(tail, bytes + n - GW_TAIL_BYTES, GW_TAIL_BYTES);
+		*len = GW_TAIL_BYTES;
+		return;
+	}
+	if (*len + n > GW_TAIL_BYTES) {
+		size_t drop = *len + n - GW_TAIL_BYTES;
+		memmove(tail, tail + drop, *len - drop);
+		*len -= drop;
+	}
+	memcpy(tail + *len, bytes, n);
+	*len += n;
+}
+
+int gwshape_usage_tail(const struct gwkind_route *r, const char *tail, size_t len, struct gw_usage *u)
+{
+	static const char key[] = "\"usage\"";
+	const char *at = NULL;
+	json_error_t jerr;
+	memset(u, 0, sizeof(*u));
+	for (const char *p = tail; p + sizeof(key) - 1 <= tail + len; p++)
+		if (memcmp(p, key, sizeof(key) - 1) == 0)
+			at = p + sizeof(key) - 1;	/* the last: the answer's own, after its content */
+	while (at != NULL && at < tail + len && (*at == ' ' || *at == ':' || *at == '\n' || *at == '\r' || *at == '\t'))
+		at++;
+	json_t *usage = at != NULL ? json_loadb(at, (size_t)(tail + len - at), JSON_DISABLE_EOF_CHECK, &jerr) : NULL;
+	json_t *root = json_is_object(usage) ? json_pack("{s:O}", "usage", usage) : NULL;
+	json_decref(usage);
+	if (root == NULL)
+		return -1;
+	r->kind->usage(r, root, u);
+	json_decref(root);
+	return u->have ? 0 : -1;
+}
+
 /* ---- streams: one event's meaning ---------------------------------------- */
 
 void gwshape_stream_init(struct gw_stream *s, const struct gwkind_route *r, int usage_asked)

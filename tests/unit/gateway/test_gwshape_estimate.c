@@ -119,9 +119,45 @@ static void test_estimate_never_under(void)
 	is_int(gwshape_estimate_output(&st), 3 + 3 + 2, "raw bytes: 3 non-ASCII, an escape as 3, 7 ASCII as 2");
 }
 
+/* A whole answer not kept (no room): its usage read from its last bytes,
+ * kept as they come in pieces. */
+static void test_usage_from_the_tail(void)
+{
+	char tail[GW_TAIL_BYTES];
+	size_t len = 0;
+	struct gw_usage u;
+	char *pad = malloc(10000);
+	memset(pad, 'x', 10000);
+	char *end = J("x'}}],'usage':{'prompt_tokens':12,'completion_tokens':34000,'total_tokens':34012},"
+		      "'service_tier':'default'}");
+	gwshape_tail_keep(tail, &len, "{'choices':[{'message':{'content':'", 36);
+	for (int i = 0; i < 5; i++)
+		gwshape_tail_keep(tail, &len, pad, 1000 + (size_t)i * 997);
+	gwshape_tail_keep(tail, &len, end, strlen(end));
+	is_int((int64_t)len, GW_TAIL_BYTES, "the tail keeps its last bytes only");
+	ok(gwshape_usage_tail(R_CHAT, tail, len, &u) == 0, "its usage found in the tail");
+	is_usage(u, 1, 12, 0, 0, 34000, "chat: the provider's figures");
+	gwshape_tail_keep(tail, &len, pad, 10000);
+	ok(gwshape_usage_tail(R_CHAT, tail, len, &u) != 0 && !u.have, "no usage in the tail: -1");
+	free(end);
+	end = J("'stop_reason':'end_turn','usage':{'input_tokens':7,'cache_read_input_tokens':3,'output_tokens':9}}");
+	len = 0;
+	gwshape_tail_keep(tail, &len, end, strlen(end));
+	ok(gwshape_usage_tail(R_MESSAGES, tail, len, &u) == 0, "Anthropic's too");
+	is_usage(u, 1, 10, 3, 0, 9, "with its cache reads");
+	free(end);
+	end = J("'usage':{'prompt_tokens':-1,'completion_tokens':3}}");
+	len = 0;
+	gwshape_tail_keep(tail, &len, end, strlen(end));
+	ok(gwshape_usage_tail(R_CHAT, tail, len, &u) != 0, "a usage that is no count: -1 (estimated)");
+	free(end);
+	free(pad);
+}
+
 int main(void)
 {
 	test_estimate_never_under();
+	test_usage_from_the_tail();
 	printf("# %d passed, %d failed\n", tap_count - tap_failed, tap_failed);
 	return done_testing();
 }
