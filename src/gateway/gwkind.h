@@ -39,6 +39,10 @@ struct gw_ask {
 	int64_t input_bound;		/* an upper bound of the input tokens (the documented rule) */
 	int64_t choices;		/* OpenAI chat's "n" (1..128), else 1: each choice may write output_cap
 					 * tokens, so the hold's output is output_cap × choices */
+	/* Embeddings: the vectors the answer holds (the inputs), at most
+	 * dimensions numbers each (the body's, else the largest model's);
+	 * what bounds its bytes (gwbuffer_bound). 0: not embeddings. */
+	int64_t vectors, dimensions;
 	/* The first member naming input stored at the provider (static:
 	 * "previous_response_id", "conversation", "prompt", "file_id",
 	 * "file_ids", "file_url", "item_reference", "source", "tools",
@@ -128,6 +132,9 @@ struct gw_usage {
 	 * unknown_member names the first ("" : none). */
 	int64_t unknown_tokens, unknown_input_part, unknown_output_part;
 	char unknown_member[48];
+	/* OpenAI's total_tokens as reported (0: none): its part above input,
+	 * output and unknown_tokens is counted (gwkind_openai.c). */
+	int64_t total_tokens;
 };
 
 /* A stream's reader: fed the bytes of a server-sent-event stream as they
@@ -138,6 +145,8 @@ struct gw_stream {
 	int usage_asked;		/* from gw_ask: pass OpenAI's usage-only chunk on */
 	struct gw_usage usage;
 	int64_t text_bytes;		/* UTF-8 bytes of output text and tool arguments seen */
+	int64_t nonascii_bytes;		/* those of them that are not ASCII (a token each in an estimate) */
+	int64_t audio_bytes;		/* base64 bytes of output audio seen (OpenAI chat's delta.audio.data) */
 	int64_t input_seen;		/* Anthropic message_start's input (with cache tokens), -1 until seen */
 	/* Anthropic: the tokens of usage.iterations' passes the top-level
 	 * figures leave out (input, cache writes, cache reads, output), as
