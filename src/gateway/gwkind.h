@@ -73,10 +73,6 @@ struct gw_ask {
 	 * search_context_size, medium when left out (the provider's
 	 * default); Anthropic's searches have no size (any: the row's fee). */
 	int web_search_size;
-	/* A member asking for what no price field prices (a server-side tool
-	 * other than web search: file search, code execution, image
-	 * generation, computer use, web fetch, MCP): refused (static). */
-	const char *unpriced;
 	/* Set by api_gateway, not read from the body: the input bound passes
 	 * the model's long-context threshold (Anthropic's only with its
 	 * 1M-context beta, without which the provider refuses such an

@@ -114,18 +114,22 @@ static int anthropic_iterations(const json_t *usage, int64_t part[A_PARTS])
  * the kept ones are added to part. -1 as anthropic_iterations. */
 static int anthropic_keep_iterations(struct gw_stream *s, const json_t *usage, int64_t part[A_PARTS])
 {
-	int64_t it[A_PARTS] = { 0, 0, 0, 0 };
+	int64_t it[A_PARTS];
 	_Static_assert(sizeof(s->iterations) == sizeof(it), "one figure a part");
+	memcpy(it, s->iterations, sizeof(it));
 	if (json_object_get(usage, "iterations") != NULL) {
+		memset(it, 0, sizeof(it));
 		if (anthropic_iterations(usage, it) != 0)
 			return -1;
-		memcpy(s->iterations, it, sizeof(it));
 	}
-	for (int k = 0; k < A_PARTS; k++) {
-		if (s->iterations[k] > LIMIT_TOKENS_MAX - part[k])
+	for (int k = 0; k < A_PARTS; k++)
+		if (it[k] > LIMIT_TOKENS_MAX - part[k])
 			return -1;
-		part[k] += s->iterations[k];
-	}
+	/* Kept only once the sum is known to fit: a later delta takes off
+	 * what was added. */
+	memcpy(s->iterations, it, sizeof(it));
+	for (int k = 0; k < A_PARTS; k++)
+		part[k] += it[k];
 	return 0;
 }
 
@@ -163,6 +167,26 @@ static const char *const usage_out[] = {"thinking_tokens", NULL};
 static const struct gwkind_usage_names usage_names = {usage_top, "cache_creation", "output_tokens_details", usage_in,
 						      usage_out};
 
+/* Unknown "*_tokens" members of usage.iterations' passes (each entry
+ * read as a usage of its own): counted with the top level's, the larger
+ * of the two standing (a stream's figures are cumulative). */
+static void iterations_unknown(const json_t *usage, struct gw_usage *u)
+{
+	const json_t *e;
+	size_t i;
+	int64_t sum = 0;
+	json_array_foreach(json_object_get(usage, "iterations"), i, e) {
+		struct gw_usage t;
+		memset(&t, 0, sizeof(t));
+		gwkind_usage_unknown(e, &usage_names, &t);
+		sum = gwkind_clamp_tokens(gwkind_add_held(sum, gwkind_add_held(t.unknown_tokens,
+							     gwkind_add_held(t.unknown_input_part, t.unknown_output_part))));
+		if (t.unknown_member[0] != '\0' && u->unknown_member[0] == '\0')
+			snprintf(u->unknown_member, sizeof(u->unknown_member), "iterations.%.32s", t.unknown_member);
+	}
+	u->unknown_tokens = sum > u->unknown_tokens ? sum : u->unknown_tokens;
+}
+
 /* What a usage says beyond tokens (DESIGN §14): the tier served, 1-hour
  * cache writes, web searches; a member absent leaves its figure as it was
  * (a stream says them in two events). */
@@ -175,6 +199,7 @@ static void read_dims(const json_t *usage, struct gw_usage *u)
 	gwkind_part_of(json_object_get(json_object_get(usage, "server_tool_use"), "web_search_requests"),
 			LIMIT_TOKENS_MAX, &u->web_searches);
 	gwkind_usage_unknown(usage, &usage_names, u);
+	iterations_unknown(usage, u);
 }
 
 /* A whole answer's usage: input_tokens + cache_creation_input_tokens +

@@ -643,5 +643,6 @@ static const char *const passed_back[] = {"x-ratelimit-", NULL};
 const struct gwkind gwkind_openai = {
 	"openai", "OpenAI", routes, sizeof(routes) / sizeof(routes[0]), 1, forwarded, passed_back,
 	openai_read, openai_rewrites, openai_rewrite, openai_usage_whole, openai_event, openai_error, openai_headers, NULL,
-	-1, 1,
+	0,	/* OpenAI-Beta: the tables name none of its values (free_fields may) */
+	1,
 };

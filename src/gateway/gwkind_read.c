@@ -115,6 +115,19 @@ void gwkind_usage_unknown(const json_t *usage, const struct gwkind_usage_names *
 	in = n->in_details != NULL ? unknown_in(json_object_get(usage, n->in_details), n->in_known, n->in_details, u) : 0;
 	out = n->out_details != NULL ? unknown_in(json_object_get(usage, n->out_details), n->out_known, n->out_details, u)
 				     : 0;
+	/* A details object the kind does not know breaks some count down:
+	 * its "*_tokens" parts are counted as the input's (the difference
+	 * to the dearest price is the larger on the cheaper side). */
+	const char *key;
+	json_t *v;
+	json_object_foreach((json_t *)usage, key, v) {
+		size_t kl = strlen(key);
+		if (!json_is_object(v) || kl < 8 || strcmp(key + kl - 8, "_details") != 0 ||
+		    (n->in_details != NULL && strcmp(key, n->in_details) == 0) ||
+		    (n->out_details != NULL && strcmp(key, n->out_details) == 0))
+			continue;
+		in = gwkind_clamp_tokens(gwkind_add_held(in, unknown_in(v, NULL, key, u)));
+	}
 	u->unknown_tokens = top > u->unknown_tokens ? top : u->unknown_tokens;
 	u->unknown_input_part = in > u->unknown_input_part ? in : u->unknown_input_part;
 	u->unknown_output_part = out > u->unknown_output_part ? out : u->unknown_output_part;

@@ -258,7 +258,22 @@ static void read_table(const struct gwkind_route *r, const json_t *root, struct 
 		return;
 	ask->table_refused = gwtable_walk(t, root, NULL, 0, &seen, ask->table_param, sizeof(ask->table_param),
 					  ask->table_err, sizeof(ask->table_err)) != 0;
-	ask->table_dims = ask->table_refused ? 0 : seen.dims;
+	if (!ask->table_refused)
+		gwshape_table_seen(ask, seen.dims);
+}
+
+void gwshape_table_seen(struct gw_ask *ask, unsigned dims)
+{
+	ask->table_dims = dims;
+	/* A search tool the table found below the top-level tools (one added
+	 * mid-conversation): a search of no known max or size, held at
+	 * max_tool_calls_held searches at the dearest fee, refused where the
+	 * row prices none (a review's finding: forwarded unheld before). */
+	if ((dims & 1u << GWTABLE_DIM_WEB_SEARCH) && ask->web_search == NULL) {
+		ask->web_search = "tools";
+		ask->web_search_max = -1;
+		ask->web_search_size = 0;
+	}
 }
 
 int gwshape_read(const struct gwkind_route *r, const char *body, size_t len, struct gw_ask *ask, char *err, size_t errcap,

@@ -64,6 +64,11 @@
 int gwshape_read(const struct gwkind_route *r, const char *body, size_t len, struct gw_ask *ask, char *err, size_t errcap,
 		 const char **param);
 
+/* What the route's table found in the body (gwtable_walk's dimensions)
+ * kept in ask: a search tool below the top level becomes a search of no
+ * known max or size (the dearest fee). */
+void gwshape_table_seen(struct gw_ask *ask, unsigned dims);
+
 /* The body to send upstream: body as received, changed only where DESIGN
  * §12 says: OpenAI chat streamed gets stream_options.include_usage true
  * (other stream_options kept); a cap below the asked one (cap >= 0 and

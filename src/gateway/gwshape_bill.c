@@ -1,8 +1,9 @@
 /* gwshape_bill.c: what a request asks for that the provider bills beyond
  * its tokens at the model's standard price (DESIGN §14, "The gateway
  * charges what the provider bills"): a service tier, 1-hour cache
- * writes, audio, web search, another server-side tool. See gwshape.h's
- * gw_ask (tier ... unpriced).
+ * writes, audio, web search. See gwshape.h's gw_ask (tier ...
+ * web_search_size). What is refused outright (a server-side tool billed
+ * apart, MCP) is the route's table's to say (gwtable.h).
  *
  * Never: does I/O, prices or changes the body. api_gateway holds what a
  * model's row prices and refuses the rest before anything is forwarded:
@@ -32,20 +33,6 @@ static int starts(const json_t *v, const char *prefix)
 static int web_search_tool(const json_t *tool)
 {
 	return starts(json_object_get(tool, "type"), "web_search");
-}
-
-/* Another tool the provider runs and bills apart, which no price field
- * prices: web fetch, file search, code interpreter or execution, image
- * generation, computer use, MCP. */
-static int server_tool(const json_t *tool)
-{
-	static const char *const kinds[] = {"web_fetch", "file_search", "code_interpreter",
-					    "code_execution", "image_generation", "computer_use", "computer_", "mcp"};
-	const json_t *type = json_object_get(tool, "type");
-	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
-		if (starts(type, kinds[i]))
-			return 1;
-	return 0;
 }
 
 /* Marks in ask the parts anywhere in v asking what is priced apart: an
@@ -125,7 +112,7 @@ void gwshape_read_billed(const struct gwkind_route *r, const json_t *root, struc
 	ask->tier = GW_TIER_STANDARD;
 	ask->tier_defaulted = 0;
 	ask->cache_1h = 0;
-	ask->audio = ask->web_search = ask->unpriced = NULL;
+	ask->audio = ask->web_search = NULL;
 	ask->web_search_max = -1;
 	ask->web_search_size = 0;
 	if (r->input_only)
@@ -142,17 +129,20 @@ void gwshape_read_billed(const struct gwkind_route *r, const json_t *root, struc
 		ask->web_search_max = 1;	/* Chat's search models: one search a call */
 		ask->web_search_size = search_size(set(root, "web_search_options"));
 	}
-	if (set(root, "mcp_servers") != NULL)
-		ask->unpriced = "mcp_servers";
+	/* Several search tools: held and charged at the dearest size any
+	 * asks, for as many searches as all may run (-1: one names no max). */
 	json_array_foreach(tools, i, tool) {
-		if (web_search_tool(tool) && ask->web_search == NULL) {
-			ask->web_search = "tools";
-			ask->web_search_max = searches_max(root, tool);
-			/* Anthropic's web search has no context size. */
-			ask->web_search_size = r->kind->nullable ? search_size(tool) : 0;
-		} else if (ask->unpriced == NULL && server_tool(tool)) {
-			ask->unpriced = "tools";
-		}
+		if (!web_search_tool(tool))
+			continue;
+		int64_t most = searches_max(root, tool);
+		/* Anthropic's web search has no context size (0: the row's fee). */
+		int size = r->kind->tier_auto_is_default ? search_size(tool) : 0;
+		ask->web_search_max = ask->web_search == NULL ? most
+				      : most < 0 || ask->web_search_max < 0 ? -1
+				      : gwkind_add_held(ask->web_search_max, most);
+		ask->web_search_size = ask->web_search == NULL || size > ask->web_search_size ? size
+											 : ask->web_search_size;
+		ask->web_search = "tools";
 	}
 	billed_parts(root, ask);
 }

@@ -121,25 +121,22 @@ static int class_of(const char *s, struct row *r)
 	return -1;
 }
 
-/* The place of a node's last token: its "{" or "=" outside braces, or
- * NULL when the last token is neither. */
+/* The place of a node's last token: its "{" when the node ends with a
+ * variant, or its first "=" outside braces (an enum's value runs to the
+ * end, dots and brackets included); NULL when neither. */
 static const char *last_token(const char *node, char want)
 {
-	const char *at = NULL;
+	const char *brace = NULL;
 	int depth = 0;
 	for (const char *p = node; *p != '\0'; p++) {
-		if (*p == '{' && depth++ == 0 && want == '{')
-			at = p;
+		if (*p == '=' && depth == 0)
+			return want == '=' ? p : NULL;
+		if (*p == '{' && depth++ == 0)
+			brace = p;
 		else if (*p == '}')
 			depth--;
-		else if (*p == '=' && depth == 0 && want == '=' && at == NULL)
-			at = p;
-		else if ((*p == '.' || *p == '[') && depth == 0 && want == '=')
-			at = NULL;
 	}
-	if (want == '{' && at != NULL && node[strlen(node) - 1] != '}')
-		return NULL;
-	return at;
+	return want == '{' && brace != NULL && node[strlen(node) - 1] == '}' ? brace : NULL;
 }
 
 static int add_marker(struct gwtable *t, const char *node, size_t base, char tail, const char *value, char *err,
@@ -303,8 +300,8 @@ const char *gwtable_row_get(const struct gwtable *t, const char *key, enum gwtab
 			    const char **why, const char **alias, int mark)
 {
 	const struct row *r = get(t, key);
-	if (r == NULL)
-		return NULL;
+	if (r == NULL || (r->marker && cls != NULL))
+		return NULL;	/* a marker is no row */
 	if (cls != NULL) {
 		*cls = r->cls;
 		*dim = r->dim;

@@ -126,6 +126,9 @@ static int walk_member(struct walk *w, const char *node, const char *name, const
 	struct hit h;
 	size_t was = path_push(w, name, 0);
 	int rc = 0;
+	/* A name with a table's punctuation would be read as a path of it. */
+	if (name[strcspn(name, ".[]{}=*@")] != '\0')
+		return refuse(w, "\"%s\" is not a member creditd knows on this route: not forwarded", w->path);
 	if (join(key, sizeof(key), node, node[0] == '\0' ? "%s" : ".%s", name) == 0 && lookup(w, key, &h) == 0)
 		rc = apply(w, &h) != 0 || walk_value(w, onward(&h, key), v, depth + 1) != 0 ? -1 : 0;
 	else if (join(key, sizeof(key), node, "*") == 0 && lookup(w, key, &h) == 0)

@@ -183,7 +183,8 @@ static int table_again(const struct gwconfig *gw, const struct request *rq, stru
 	for (int i = 0; i < job->nproviders && rc == 0 && root != NULL; i++) {
 		struct gwtable_extra x[2] = {gw->free_fields, job->providers[i]->free_fields};
 		rc = gwtable_walk(gwtable_of(job->route), root, x, 2, &seen, param, sizeof(param), err, sizeof(err));
-		job->ask.table_dims = seen.dims;
+		if (rc == 0)
+			gwshape_table_seen(&job->ask, seen.dims);
 	}
 	json_decref(root);
 	if (root == NULL)
@@ -274,8 +275,9 @@ static int multiplied(const struct gw_job *job, struct price *p, struct response
 			  "price, which its price row does not give: not forwarded", job->ask.geo, job->ask.model);
 		return -1;
 	}
-	/* Each at most LIMIT_PRICE_MULTIPLIER_BPS: the product fits. */
-	if (pricing_scaled(p, fast * geo / 10000 > 0 ? fast * geo / 10000 : 1, p) != 0) {
+	/* Each in 1..LIMIT_PRICE_MULTIPLIER_BPS (a row's value outside it is
+	 * none): the product fits, rounded up. */
+	if (fast < 1 || geo < 1 || pricing_scaled(p, (fast * geo + 9999) / 10000, p) != 0) {
 		api_error(rs, CD_E_INVALID, "speed", "%s's prices times their multiple pass what creditd can charge",
 			  job->ask.model);
 		return -1;
@@ -608,11 +610,6 @@ static void gw_call(struct api_ctx *ctx, const struct request *rq, struct respon
 	job->place = -1;
 	if (gwshape_read(route, rq->body, rq->body_len, &job->ask, err, sizeof(err), &param) != 0)
 		api_error(rs, CD_E_INVALID, param, "%s", err);
-	else if (job->ask.unpriced != NULL)
-		api_error(rs, CD_E_INVALID, job->ask.unpriced,
-			  "\"%s\" asks for a tool the provider runs and bills apart (file search, code execution, image "
-			  "generation, computer use, web fetch, MCP), which no price field prices: not forwarded",
-			  job->ask.unpriced);
 	else if (model_allowed(ctx, job->ask.model, rs) != 0 || payer(ctx, rq, job, rs) != 0 ||
 		 providers(ctx, rq, job, rs) != 0 || forwarded(rq, job, rs) != 0 || table_check(ctx, rq, job, rs) != 0 ||
 		 (!route->free && hold_of(ctx, job, &r, rs) != 0))

@@ -30,7 +30,8 @@ DIMS = ("max_input_tokens", "reasoning", "cache_write_1h_micros_per_mtok", "tier
         "tier_cache_write_micros_per_mtok", "priority_input_micros_per_mtok", "priority_output_micros_per_mtok",
         "priority_cached_input_micros_per_mtok", "flex_input_micros_per_mtok", "flex_output_micros_per_mtok",
         "flex_cached_input_micros_per_mtok", "web_search_micros_per_call", "input_audio_micros_per_mtok",
-        "output_audio_micros_per_mtok")
+        "output_audio_micros_per_mtok", "web_search_low_micros_per_call", "web_search_medium_micros_per_call",
+        "fast_multiplier_bps", "geo_us_multiplier_bps")
 BASE = ("input_micros_per_mtok", "cached_input_micros_per_mtok", "cache_write_micros_per_mtok",
         "output_micros_per_mtok", "max_output_tokens")
 # Each model's row: the five prices, then the dimensions it carries (the
@@ -39,23 +40,29 @@ WANT = {
     "ai21.j2-mid-v1": ((12500000, 12500000, 12500000, 12500000, 8191), {"max_input_tokens": 8191}),
     "claude-opus-4-6": ((5000000, 500000, 6250000, 25000000, 128000), {
         "max_input_tokens": 1000000, "reasoning": True, "cache_write_1h_micros_per_mtok": 10000000,
-        "web_search_micros_per_call": 10000}),
+        "web_search_micros_per_call": 10000, "web_search_low_micros_per_call": 10000,
+        "web_search_medium_micros_per_call": 10000,
+        # provider_specific_entry {"us": 1.1, "fast": 6.0}: multipliers in basis points
+        "fast_multiplier_bps": 60000, "geo_us_multiplier_bps": 11000}),
     "claude-sonnet-4-5": ((3000000, 300000, 3750000, 15000000, 64000), {
         "max_input_tokens": 200000, "reasoning": True, "cache_write_1h_micros_per_mtok": 6000000,
         "tier_threshold_tokens": 200000, "tier_input_micros_per_mtok": 6000000,
         "tier_output_micros_per_mtok": 22500000, "tier_cached_input_micros_per_mtok": 600000,
-        "tier_cache_write_micros_per_mtok": 7500000, "web_search_micros_per_call": 10000}),
+        "tier_cache_write_micros_per_mtok": 7500000, "web_search_micros_per_call": 10000,
+        "web_search_low_micros_per_call": 10000, "web_search_medium_micros_per_call": 10000}),
     "gemini-3-pro-preview": ((2000000, 200000, 2000000, 12000000, 65535), {
         "max_input_tokens": 1048576, "reasoning": True, "tier_threshold_tokens": 200000,
         "tier_input_micros_per_mtok": 4000000, "tier_output_micros_per_mtok": 18000000,
         "tier_cached_input_micros_per_mtok": 400000, "tier_cache_write_micros_per_mtok": 250000,
         "priority_input_micros_per_mtok": 3600000, "priority_output_micros_per_mtok": 21600000,
-        "priority_cached_input_micros_per_mtok": 360000, "web_search_micros_per_call": 14000}),
+        "priority_cached_input_micros_per_mtok": 360000, "web_search_micros_per_call": 14000,
+        "web_search_low_micros_per_call": 14000, "web_search_medium_micros_per_call": 14000}),
     "gpt-4o-audio-preview": ((2500000, 2500000, 2500000, 10000000, 16384), {
         "max_input_tokens": 128000, "input_audio_micros_per_mtok": 40000000,
         "output_audio_micros_per_mtok": 80000000}),
     "gpt-4o-search-preview": ((2500000, 1250000, 2500000, 10000000, 16384), {
-        "max_input_tokens": 128000, "web_search_micros_per_call": 50000}),
+        "max_input_tokens": 128000, "web_search_micros_per_call": 50000, "web_search_low_micros_per_call": 30000,
+        "web_search_medium_micros_per_call": 35000}),
     "gpt-5.4": ((2500000, 250000, 2500000, 15000000, 128000), {
         "max_input_tokens": 1050000, "reasoning": True, "tier_threshold_tokens": 272000,
         "tier_input_micros_per_mtok": 5000000, "tier_output_micros_per_mtok": 22500000,
@@ -77,7 +84,6 @@ UNAPPLIED = {
     "cache_read_input_token_cost_above_200k_tokens_priority": {"gemini-3-pro-preview"},
     "regional_processing_uplift_multiplier_eu": {"gpt-5.4"},
     "regional_processing_uplift_multiplier_us": {"gpt-5.4"},
-    "provider_specific_entry": {"claude-opus-4-6"},
 }
 
 

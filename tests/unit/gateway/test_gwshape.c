@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "gwshape.h"
+#include "gwtable.h"
 #include "unit/gateway/gwroutes.h"
 #include "limits.h"
 #include "tap.h"
@@ -622,7 +623,8 @@ static void test_read_stored(void)
 }
 
 /* DESIGN §14: what the provider bills beyond tokens is read, each with
- * the member that asked it: "tier 1h audio search max unpriced". */
+ * the member that asked it: "tier 1h audio search max size" (size: the
+ * searches' context size, 0 none or Anthropic's, 1 low, 2 medium, 3 high). */
 static void asked(const struct gwkind_route *r, const char *body_j, const char *want)
 {
 	struct gw_ask ask;
@@ -630,48 +632,62 @@ static void asked(const struct gwkind_route *r, const char *body_j, const char *
 	const char *param = NULL;
 	int rc = read_j(r, body_j, &ask, err, sizeof(err), &param);
 	is_int(rc, 0, "read: %s (%s)", body_j, err);
-	snprintf(got, sizeof(got), "%d %d %s %s %lld %s", ask.tier, ask.cache_1h, ask.audio ? ask.audio : "-",
-		 ask.web_search ? ask.web_search : "-", (long long)ask.web_search_max, ask.unpriced ? ask.unpriced : "-");
+	snprintf(got, sizeof(got), "%d %d %s %s %lld %d", ask.tier, ask.cache_1h, ask.audio ? ask.audio : "-",
+		 ask.web_search ? ask.web_search : "-", (long long)ask.web_search_max, ask.web_search_size);
 	is_str(got, want, "billed beyond tokens: %s", body_j);
 }
 
 static void test_read_billed(void)
 {
 	const struct gwkind_route *R = R_RESPONSES, *C = R_CHAT, *A = R_MESSAGES, *E = R_EMBEDDINGS;
-	asked(C, "{'model':'m','messages':[]}", "0 0 - - -1 -");
-	asked(C, "{'model':'m','messages':[],'service_tier':'priority'}", "1 0 - - -1 -");
-	asked(C, "{'model':'m','messages':[],'service_tier':'flex'}", "2 0 - - -1 -");
-	asked(C, "{'model':'m','messages':[],'service_tier':'auto'}", "3 0 - - -1 -");
-	asked(C, "{'model':'m','messages':[],'service_tier':'scale'}", "1 0 - - -1 -");
-	asked(C, "{'model':'m','messages':[],'service_tier':'default'}", "0 0 - - -1 -");
-	asked(C, "{'model':'m','messages':[],'service_tier':null}", "0 0 - - -1 -");
-	asked(A, "{'model':'m','max_tokens':5,'messages':[],'service_tier':'standard_only'}", "0 0 - - -1 -");
-	asked(A, "{'model':'m','max_tokens':5,'messages':[],'service_tier':'auto'}", "3 0 - - -1 -");
-	asked(C, "{'model':'m','messages':[],'modalities':['text','audio'],'audio':{'voice':'alloy'}}", "0 0 modalities - -1 -");
-	asked(C, "{'model':'m','messages':[],'modalities':['text']}", "0 0 - - -1 -");
+	asked(C, "{'model':'m','messages':[]}", "0 0 - - -1 0");
+	asked(C, "{'model':'m','messages':[],'service_tier':'priority'}", "1 0 - - -1 0");
+	asked(C, "{'model':'m','messages':[],'service_tier':'flex'}", "2 0 - - -1 0");
+	asked(C, "{'model':'m','messages':[],'service_tier':'auto'}", "3 0 - - -1 0");
+	asked(C, "{'model':'m','messages':[],'service_tier':'scale'}", "1 0 - - -1 0");
+	asked(C, "{'model':'m','messages':[],'service_tier':'default'}", "0 0 - - -1 0");
+	asked(C, "{'model':'m','messages':[],'service_tier':null}", "0 0 - - -1 0");
+	asked(A, "{'model':'m','max_tokens':5,'messages':[],'service_tier':'standard_only'}", "0 0 - - -1 0");
+	asked(A, "{'model':'m','max_tokens':5,'messages':[],'service_tier':'auto'}", "3 0 - - -1 0");
+	asked(C, "{'model':'m','messages':[],'modalities':['text','audio'],'audio':{'voice':'alloy'}}", "0 0 modalities - -1 0");
+	asked(C, "{'model':'m','messages':[],'modalities':['text']}", "0 0 - - -1 0");
 	asked(C, "{'model':'m','messages':[{'role':'user','content':[{'type':'input_audio','input_audio':"
-		 "{'data':'AAAA','format':'wav'}}]}]}", "0 0 input_audio - -1 -");
-	asked(C, "{'model':'m','messages':[],'web_search_options':{}}", "0 0 - web_search_options 1 -");
-	asked(R, "{'model':'m','input':'hi','tools':[{'type':'web_search_preview'}]}", "0 0 - tools -1 -");
-	asked(R, "{'model':'m','input':'hi','max_tool_calls':3,'tools':[{'type':'web_search'}]}", "0 0 - tools 3 -");
-	asked(R, "{'model':'m','input':'hi','tools':[{'type':'image_generation'}]}", "0 0 - - -1 tools");
-	asked(R, "{'model':'m','input':'hi','tools':[{'type':'mcp','server_url':'https://x'}]}", "0 0 - - -1 tools");
-	asked(R, "{'model':'m','input':'hi','tools':[{'type':'function','name':'web_search'}]}", "0 0 - - -1 -");
+		 "{'data':'AAAA','format':'wav'}}]}]}", "0 0 input_audio - -1 0");
+	asked(C, "{'model':'m','messages':[],'web_search_options':{}}", "0 0 - web_search_options 1 2");
+	asked(R, "{'model':'m','input':'hi','tools':[{'type':'web_search_preview'}]}", "0 0 - tools -1 2");
+	asked(R, "{'model':'m','input':'hi','max_tool_calls':3,'tools':[{'type':'web_search'}]}", "0 0 - tools 3 2");
+	asked(R, "{'model':'m','input':'hi','tools':[{'type':'image_generation'}]}", "0 0 - - -1 0");
+	asked(R, "{'model':'m','input':'hi','tools':[{'type':'mcp','server_url':'https://x'}]}", "0 0 - - -1 0");
+	asked(R, "{'model':'m','input':'hi','tools':[{'type':'function','name':'web_search'}]}", "0 0 - - -1 0");
 	asked(A, "{'model':'m','max_tokens':5,'messages':[],'tools':[{'type':'web_search_20250305','name':'web_search',"
-		 "'max_uses':4}]}", "0 0 - tools 4 -");
+		 "'max_uses':4}]}", "0 0 - tools 4 0");
 	asked(A, "{'model':'m','max_tokens':5,'messages':[],'tools':[{'name':'get_weather','input_schema':{}}]}",
-	      "0 0 - - -1 -");
+	      "0 0 - - -1 0");
 	asked(A, "{'model':'m','max_tokens':5,'messages':[],'mcp_servers':[{'type':'url','url':'https://x'}]}",
-	      "0 0 - - -1 mcp_servers");
+	      "0 0 - - -1 0");
 	asked(A, "{'model':'m','max_tokens':5,'system':[{'type':'text','text':'s','cache_control':{'type':'ephemeral',"
-		 "'ttl':'1h'}}],'messages':[]}", "0 1 - - -1 -");
+		 "'ttl':'1h'}}],'messages':[]}", "0 1 - - -1 0");
 	asked(A, "{'model':'m','max_tokens':5,'system':[{'type':'text','text':'s','cache_control':{'type':'ephemeral',"
-		 "'ttl':'5m'}}],'messages':[]}", "0 0 - - -1 -");
-	asked(E, "{'model':'m','input':'hi','service_tier':'priority'}", "0 0 - - -1 -");
+		 "'ttl':'5m'}}],'messages':[]}", "0 0 - - -1 0");
+	asked(E, "{'model':'m','input':'hi','service_tier':'priority'}", "0 0 - - -1 0");
+	/* Several search tools: the dearest size, the searches of all. */
+	asked(R, "{'model':'m','input':'hi','tools':[{'type':'web_search','search_context_size':'low'},{'type':"
+		 "'web_search_preview','search_context_size':'high'}]}", "0 0 - tools -1 3");
+	asked(A, "{'model':'m','max_tokens':5,'messages':[],'tools':[{'type':'web_search_20250305','name':'web_search',"
+		 "'max_uses':4},{'type':'web_search_20260209','name':'web_search_2','max_uses':2}]}", "0 0 - tools 6 0");
+	/* A search tool added below the top level (a review's finding):
+	 * taken as a search of no known max, at the dearest fee. */
+	asked(A, "{'model':'m','max_tokens':5,'messages':[{'role':'user','content':[{'type':'tool_addition','tool':"
+		 "{'type':'tool_definition','definition':{'type':'web_search_20250305','name':'web_search'}}},{'type':"
+		 "'text','text':'go'}]}]}", "0 0 - tools -1 0");
+	asked(R, "{'model':'m','input':[{'type':'additional_tools','tools':[{'type':'web_search',"
+		 "'search_context_size':'low'}]}]}", "0 0 - tools -1 0");
 }
 
 int main(void)
 {
+	char e[256];
+	is_int(gwtable_init(e, sizeof(e)), 0, "the gateway's tables read: %s", e);
 	test_read_billed();
 	test_read_stored();
 	test_read_chat();

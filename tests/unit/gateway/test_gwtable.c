@@ -94,6 +94,15 @@ static void openai_responses(void)
 			"'web_search','search_context_size':'low'}]}"), 0, "web search passes: %s", err);
 	ok(seen.dims & DIM(WEB_SEARCH), "told as web search");
 	is_int(walk("openai_responses", "{'model':'m','input':'hi','background':true}"), -1, "background is refused");
+	is_int(walk("openai_responses", "{'model':'m','input':'hi','include':['reasoning.encrypted_content']}"), 0,
+	       "an enum value with a dot passes: %s", err);
+	is_int(walk("openai_responses", "{'model':'m','input':'hi','include':['anything.at.all']}"), -1,
+	       "an enum value with a dot no row names is refused (a review's finding: let through before)");
+	is_str(param, "include[0]", "its path");
+	is_int(walk("openai_responses", "{'model':'m','input':'hi','service_tier=':1}"), -1,
+	       "a member named with a table's punctuation is refused, never read as a path of the table");
+	is_int(walk("openai_chat", "{'model':'m','messages':[],'messages[]{role=user}.content':1}"), -1,
+	       "... nor as a nested path");
 	is_int(walk("openai_responses", "{'model':'m','input':'hi','previous_response_id':'resp_1'}"), 0,
 	       "previous_response_id passes the table (api_gateway decides)");
 	ok(seen.dims & DIM(STORED), "told as stored input");
@@ -158,6 +167,8 @@ static void betas_and_extras(void)
 	is_int(walk_x("openai_responses", "{'model':'m','input':'x','tools':[{'type':'my_tool','x':1}]}", &x, 1), 0,
 	       "an operator's free type passes");
 	is_int(gwtable_betas(t, "my-beta-1", &x, 1, &seen, err, sizeof(err)), 0, "an operator's free beta passes");
+	is_int(gwtable_betas(gwtable_named("openai_chat"), "assistants=v2", NULL, 0, &seen, err, sizeof(err)), -1,
+	       "OpenAI-Beta: no value is known (free_fields may name one)");
 }
 
 static void resolve(void)
