@@ -190,8 +190,6 @@ def test_an_advisor_tool_is_held_at_its_runs_worst_case():
     _price_advisor()
     from lib import api
     from test_80_gateway import prices
-    p = prices()[0]
-    son, adv = p["claude-sonnet-4-5"], p[ADVISOR]
 
     def dear(m):
         return max(m["input_micros_per_mtok"], m["cached_input_micros_per_mtok"], m["cache_write_micros_per_mtok"])
@@ -203,6 +201,7 @@ def test_an_advisor_tool_is_held_at_its_runs_worst_case():
         body = _advised(**tool)
         r = messages(acct, body, headers=ADVISOR_BETA)
         eq(r.status, 200, "forwarded: %r" % r.body[:300])
+        son, adv = prices()[0]["claude-sonnet-4-5"], prices()[0][ADVISOR]
         bound = len(json.dumps(body).encode())
         own = bound * dear(son) + 100 * son["output_micros_per_mtok"]
         runs_raw = runs * ((bound + 100 + runs * cap) * dear(adv) + cap * adv["output_micros_per_mtok"])
