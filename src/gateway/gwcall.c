@@ -496,9 +496,8 @@ static void end_error(struct gwcall *c)
 /* The estimate of a call that ended without usage (gwshape_estimate);
  * on a reasoning model its output is the hold's: hidden reasoning was
  * billed, and the visible text says nothing of it (DESIGN §14). */
-/* An estimate's dimensions beyond tokens (DESIGN §14): those seen before
- * it was cut, else the worst case held: the tier asked, the searches,
- * its output as audio when audio was asked, a tool model's runs. */
+/* An estimate's dimensions beyond tokens (DESIGN §14): those seen, else the worst
+ * case held: the tier asked, the searches, audio output, a tool model's runs. */
 static void estimated_dims(const struct gwcall *c, struct gw_usage *u)
 {
 	const struct gw_job *job = c->job;
@@ -507,7 +506,8 @@ static void estimated_dims(const struct gwcall *c, struct gw_usage *u)
 	u->web_searches = seen->web_searches > job->searches_held ? seen->web_searches : job->searches_held;
 	u->cache_write_1h_tokens = seen->cache_write_1h_tokens;
 	u->audio_output_tokens = job->ask.audio != NULL ? u->output_tokens : 0;
-	gwmoney_tool_estimate(&job->ask, &job->tool_held, &seen->tool, &u->tool);
+	struct gw_tool_usage t = u->tool.runs > 0 ? u->tool : seen->tool;	/* a tail's runs, else a stream's */
+	gwmoney_tool_estimate(&job->ask, &job->tool_held, &t, &u->tool);
 }
 
 static void estimate(const struct gwcall *c, struct gw_usage *u)
