@@ -209,6 +209,23 @@ def test_an_advisor_tool_is_held_at_its_runs_worst_case():
         eq(held, _micros(own + runs_raw), "held: the call's worst case and %d advisor runs of %d tokens" % (runs, cap))
 
 
+def test_a_stream_cut_before_its_usage_is_charged_the_advisor_runs_held():
+    """A stream that ends without usage is estimated (never under): the
+    advisor's runs it may have made are charged as held, each its held
+    input and output at the advisor model's input and output prices."""
+    _price_advisor()
+    reset()
+    acct = new_account("gwadvcut")
+    mode(mode="no_usage", output_tokens=20)
+    body = dict(_advised(max_tokens=1000, max_uses=2), stream=True)
+    r = messages(acct, body, headers=ADVISOR_BETA)
+    eq(r.status, 200, "streamed: %r" % r.body[:300])
+    [(inp, out, charged)] = _own_usage(acct)
+    each = len(json.dumps(body).encode()) + 100 + 2 * 1000
+    eq(charged, _micros(_raw("claude-sonnet-4-5", inp, out) + 2 * _raw(ADVISOR, each, 1000)),
+       "its own estimate and the two runs held")
+
+
 def test_an_advisor_model_the_key_may_not_call_or_unpriced_is_refused():
     """The advisor's model is held to the key's model list as the call's
     own is (403 model_not_allowed, param tools) and must be priced (400
