@@ -46,6 +46,7 @@ DEFAULT_MODE = {"mode": "ok", "output_tokens": 16, "chunks": None, "chunk_interv
                 "reasoning_tokens": 0, "extra_output_tokens": 0, "service_tier": None, "cache_1h_tokens": 0,
                 "audio_input_tokens": 0, "audio_output_tokens": 0, "web_searches": 0, "count": None,
                 "compaction_input_tokens": 0, "compaction_output_tokens": 0, "unknown_tokens": 0,
+                "advisor_input_tokens": 0, "advisor_output_tokens": 0, "advisor_model": None,
                 "silent_seconds": 30, "word_bytes": 0}
 MODES = ("ok", "error", "cut", "no_usage", "delay", "silent", "stall")
 

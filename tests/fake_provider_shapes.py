@@ -195,9 +195,24 @@ def plan(route, body, mode):
             "audio_in": min(mode.get("audio_input_tokens", 0), words - cached),
             "audio_out": min(mode.get("audio_output_tokens", 0), out), "searches": mode.get("web_searches", 0),
             "compaction": (mode["compaction_input_tokens"], mode["compaction_output_tokens"]),
+            "advisor": _advisor(body, mode),
             "unknown": mode["unknown_tokens"],
             "no_usage": mode["mode"] == "no_usage", "cut_after": mode["cut_after"], "cut_at": 0,
             "id": "%x" % int(time.time() * 1e6), "created": int(time.time()), "pad": mode.get("word_bytes", 0)}
+
+
+def _advisor(body, mode):
+    """An advisor run (advisor_input_tokens, advisor_output_tokens), at
+    advisor_model, else the model the body's advisor tool names; None when
+    the mode asks none."""
+    inp, out = mode.get("advisor_input_tokens", 0), mode.get("advisor_output_tokens", 0)
+    if not inp and not out:
+        return None
+    tools = body.get("tools") if isinstance(body.get("tools"), list) else []
+    named = [t.get("model") for t in tools if isinstance(t, dict) and str(t.get("type", "")).startswith("advisor_")]
+    return {"type": "advisor_message", "model": mode.get("advisor_model") or (named[0] if named else None),
+            "input_tokens": inp, "output_tokens": out, "cache_creation_input_tokens": 0,
+            "cache_read_input_tokens": 0, "cache_creation": None}
 
 
 def text_of(p):
@@ -242,9 +257,15 @@ def anthropic_usage(p, output, final=True):
         # summarising pass is an iteration of its own, outside the
         # top-level figures, which are the message iterations' sum
         u["iterations"] = [{"type": "compaction", "input_tokens": p["compaction"][0], "output_tokens": p["compaction"][1],
-                            "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0},
-                           {"type": "message", "input_tokens": u["input_tokens"], "output_tokens": output,
-                            "cache_creation_input_tokens": p["creation"], "cache_read_input_tokens": p["cached"]}]
+                            "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0}]
+    if final and p.get("advisor"):
+        # the advisor tool (the SDK's BetaAdvisorMessageIterationUsage): its
+        # run an iteration of its own, at its own model, outside the
+        # top-level figures
+        u.setdefault("iterations", []).append(p["advisor"])
+    if "iterations" in u:
+        u["iterations"].append({"type": "message", "input_tokens": u["input_tokens"], "output_tokens": output,
+                                "cache_creation_input_tokens": p["creation"], "cache_read_input_tokens": p["cached"]})
     return u
 
 
@@ -382,7 +403,7 @@ def _messages_stream(body, p):
     out.append(_sse({"type": "content_block_stop", "index": 0}, "content_block_stop"))
     if not p["no_usage"]:
         usage = {"output_tokens": p["billed"], "server_tool_use": {"web_search_requests": p["searches"]}}
-        if any(p["compaction"]):
+        if any(p["compaction"]) or p.get("advisor"):
             usage["iterations"] = anthropic_usage(p, p["billed"])["iterations"]
         out.append(_sse({"type": "message_delta",
                          "delta": {"stop_reason": "max_tokens" if p["truncated"] else "end_turn",

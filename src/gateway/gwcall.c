@@ -400,8 +400,12 @@ static void decide(const struct gwcall *c, const struct gw_usage *u, struct gw_c
 	const struct gw_job *job = c->job;
 	struct gw_asked a = {job->route, job->cap >= 0 ? job->cap : job->ask.output_cap,
 			     job->ask.choices > 0 ? job->ask.choices : 1, job->hold_input};
+	struct price named;
+	int other = gwcall_tool_named(job, u, &named);
 	gwmoney_charge(&a, u, d);
-	if (!job->byok && gwmoney_dims(&job->ask, &job->price, job->searches_held, u, &d->extra_raw, d) != PRICING_OK) {
+	if (!job->byok && (gwmoney_dims(&job->ask, &job->price, job->searches_held, u, &d->extra_raw, d) != PRICING_OK ||
+			   gwmoney_tool(&job->ask, job->ask.tool_model[0] != '\0' ? &job->tool_price : &job->price,
+					other ? &named : NULL, &job->tool_held, u, &d->extra_raw, d) != PRICING_OK)) {
 		log_error("gateway: %s: the usage's dimensions beyond tokens could not be priced: charged its tokens",
 			  job->hold_id);
 		d->extra_raw = 0;
@@ -492,10 +496,8 @@ static void end_error(struct gwcall *c)
 /* The estimate of a call that ended without usage (gwshape_estimate);
  * on a reasoning model its output is the hold's: hidden reasoning was
  * billed, and the visible text says nothing of it (DESIGN §14). */
-/* An estimate's dimensions beyond tokens (DESIGN §14): those seen before
- * it was cut, and otherwise the worst case the call was held at: the
- * tier asked, the searches held, its output as audio when audio was
- * asked. */
+/* An estimate's dimensions beyond tokens (DESIGN §14): those seen, else the worst
+ * case held: the tier asked, the searches, audio output, a tool model's runs. */
 static void estimated_dims(const struct gwcall *c, struct gw_usage *u)
 {
 	const struct gw_job *job = c->job;
@@ -504,6 +506,8 @@ static void estimated_dims(const struct gwcall *c, struct gw_usage *u)
 	u->web_searches = seen->web_searches > job->searches_held ? seen->web_searches : job->searches_held;
 	u->cache_write_1h_tokens = seen->cache_write_1h_tokens;
 	u->audio_output_tokens = job->ask.audio != NULL ? u->output_tokens : 0;
+	struct gw_tool_usage t = u->tool.runs > 0 ? u->tool : seen->tool;	/* a tail's runs, else a stream's */
+	gwmoney_tool_estimate(&job->ask, &job->tool_held, &t, &u->tool);
 }
 
 static void estimate(const struct gwcall *c, struct gw_usage *u)

@@ -17,4 +17,8 @@ void gwcall_ledger_giveback(struct store *lg);
 void gwcall_ledger_id_list(const struct gw_job *job, const char *id);
 /* Keeps u's Responses id for job's account (logged when it cannot). */
 void gwcall_ledger_keep_response(const struct gw_job *job, const struct gw_usage *u);
+/* The row of the model a tool's runs named, when not the one the tool
+ * asked (docs/gateway.md, "A tool's own model"): 1 with *named, 0 when
+ * the one asked, several, or a model not priced. */
+int gwcall_tool_named(const struct gw_job *job, const struct gw_usage *u, struct price *named);
 #endif

@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include "gwshape.h"
 #include "gwkind.h"
+#include "gwmoney.h"
 #include "pricing.h"
 #include "limits.h"
 
@@ -56,6 +57,11 @@ struct gw_job {
 	struct price price;
 	int64_t margin;
 	int64_t searches_held;
+	/* A tool's own model (ask.tool_model, docs/gateway.md "A tool's own
+	 * model"): its row as pinned when the call was admitted, and what
+	 * the hold covers of its runs. */
+	struct price tool_price;
+	struct gw_tool_held tool_held;
 	/* The providers that serve its model, in the order they are tried
 	 * on a failure before the first byte (DESIGN §14): at most [gateway]
 	 * max_attempts, each with a key; a BYOK call's first alone (its key

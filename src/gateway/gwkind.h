@@ -96,6 +96,28 @@ struct gw_ask {
 	 * and its "speed": "fast": each bills every token at a multiple. */
 	char geo[32];
 	int fast;
+	/* A tool that runs a model of its own (Anthropic's advisor tool,
+	 * docs/gateway.md "A tool's own model"): its "model" ("" : no such
+	 * tool; tool_model_bad: one whose model is no model name), its
+	 * "max_tokens" (-1: unsaid, the model's max_output_tokens), its
+	 * "max_uses" (-1: unsaid, [gateway] max_tool_calls_held; held for at
+	 * most LIMIT_GATEWAY_TOOL_CALLS_MAX), its "caching" asking a 1-hour
+	 * ttl. Held to the key's model list and priced at that model's row. */
+	char tool_model[65];
+	int tool_model_bad;
+	int64_t tool_model_cap, tool_model_uses;
+	int tool_model_cache_1h;
+};
+
+/* A tool's own model's runs as the usage reports them (Anthropic's
+ * usage.iterations of type "advisor_message"), kept apart from the
+ * call's own figures: charged at that model's price (gwmoney_dims). */
+enum { GW_TOOL_INPUT, GW_TOOL_CACHE_WRITE, GW_TOOL_CACHE_READ, GW_TOOL_OUTPUT, GW_TOOL_CACHE_1H, GW_TOOL_PARTS };
+struct gw_tool_usage {
+	int64_t tokens[GW_TOOL_PARTS];	/* uncached input, cache writes (1-hour ones among them), cache reads, output */
+	int64_t runs;
+	char model[65];			/* the model the first run named ("" : none named) */
+	int models;			/* runs named more than one model */
 };
 
 /* The usage a provider reported, as creditd charges it (DESIGN §12):
@@ -131,6 +153,7 @@ struct gw_usage {
 	/* OpenAI's total_tokens as reported (0: none): its part above input,
 	 * output and unknown_tokens is counted (gwkind_openai.c). */
 	int64_t total_tokens;
+	struct gw_tool_usage tool;	/* a tool's own model's runs */
 };
 
 /* A stream's reader: fed the bytes of a server-sent-event stream as they

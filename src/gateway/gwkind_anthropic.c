@@ -85,20 +85,54 @@ static int anthropic_parts(const json_t *usage, int64_t part[A_PARTS], unsigned 
 	return 0;
 }
 
+/* An advisor's run (an iteration of type "advisor_message"): its figures
+ * added to t, apart from the call's own (charged at its own model's
+ * price, docs/gateway.md "A tool's own model"), its model noted. -1 when
+ * one is not a count or a sum passes LIMIT_TOKENS_MAX. */
+static int advisor_run(const json_t *e, struct gw_tool_usage *t)
+{
+	int64_t p[A_PARTS] = { 0, 0, 0, 0 }, hour = 0;
+	unsigned seen;
+	const char *model = json_string_value(json_object_get(e, "model"));
+	if (anthropic_parts(e, p, &seen) != 0)
+		return -1;
+	gwkind_part_of(json_object_get(json_object_get(e, "cache_creation"), "ephemeral_1h_input_tokens"),
+		       p[A_CACHE_WRITE], &hour);
+	const int64_t add[GW_TOOL_PARTS] = {p[A_INPUT], p[A_CACHE_WRITE], p[A_CACHE_READ], p[A_OUTPUT], hour};
+	for (int k = 0; k < GW_TOOL_PARTS; k++) {
+		if (add[k] > LIMIT_TOKENS_MAX - t->tokens[k])
+			return -1;
+		t->tokens[k] += add[k];
+	}
+	if (model == NULL || strlen(model) >= sizeof(t->model))
+		model = "";	/* no model named: not the one asked */
+	if (t->runs++ == 0)
+		snprintf(t->model, sizeof(t->model), "%s", model);
+	else if (strcmp(t->model, model) != 0)
+		t->models = 1;
+	return 0;
+}
+
 /* usage.iterations: each entry not of type "message" (a compaction's
  * summarising pass, an advisor's run) is a pass the top-level figures
  * leave out, billed all the same (docs/gateway.md, "Usage read whole"):
- * its parts are added to part. -1 when one is not a count or a sum
- * passes LIMIT_TOKENS_MAX. */
-static int anthropic_iterations(const json_t *usage, int64_t part[A_PARTS])
+ * its parts are added to part, an advisor's to t instead. -1 when one is
+ * not a count or a sum passes LIMIT_TOKENS_MAX. */
+static int anthropic_iterations(const json_t *usage, int64_t part[A_PARTS], struct gw_tool_usage *t)
 {
 	const json_t *e;
 	size_t i;
+	memset(t, 0, sizeof(*t));
 	json_array_foreach(json_object_get(usage, "iterations"), i, e) {
 		int64_t p[A_PARTS] = { 0, 0, 0, 0 };
 		unsigned seen;
 		if (!json_is_object(e) || gwkind_str_is(json_object_get(e, "type"), "message"))
 			continue;
+		if (gwkind_str_is(json_object_get(e, "type"), "advisor_message")) {
+			if (advisor_run(e, t) != 0)
+				return -1;
+			continue;
+		}
 		if (anthropic_parts(e, p, &seen) != 0)
 			return -1;
 		for (int k = 0; k < A_PARTS; k++) {
@@ -110,16 +144,19 @@ static int anthropic_iterations(const json_t *usage, int64_t part[A_PARTS])
 	return 0;
 }
 
-/* A stream's iterations: a delta that gives them replaces those kept;
- * the kept ones are added to part. -1 as anthropic_iterations. */
-static int anthropic_keep_iterations(struct gw_stream *s, const json_t *usage, int64_t part[A_PARTS])
+/* A stream's iterations: a delta that gives them replaces those kept
+ * (an advisor's runs in *t too); the kept ones are added to part. -1 as
+ * anthropic_iterations. */
+static int anthropic_keep_iterations(struct gw_stream *s, const json_t *usage, int64_t part[A_PARTS],
+				     struct gw_tool_usage *t)
 {
 	int64_t it[A_PARTS];
 	_Static_assert(sizeof(s->iterations) == sizeof(it), "one figure a part");
 	memcpy(it, s->iterations, sizeof(it));
+	*t = s->usage.tool;
 	if (json_object_get(usage, "iterations") != NULL) {
 		memset(it, 0, sizeof(it));
-		if (anthropic_iterations(usage, it) != 0)
+		if (anthropic_iterations(usage, it, t) != 0)
 			return -1;
 	}
 	for (int k = 0; k < A_PARTS; k++)
@@ -209,18 +246,21 @@ static void anthropic_usage_whole(const struct gwkind_route *r, const json_t *ro
 {
 	const json_t *usage = json_object_get(root, "usage");
 	int64_t part[A_PARTS] = { 0, 0, 0, 0 };
+	struct gw_tool_usage tool;
 	unsigned seen;
 
 	(void)r;
 	if (!json_is_object(usage))
 		return;
 	if (anthropic_parts(usage, part, &seen) == 0 && (seen & 1u << A_INPUT) && (seen & 1u << A_OUTPUT) &&
-	    anthropic_iterations(usage, part) == 0 && anthropic_fill(part, u) == 0)
+	    anthropic_iterations(usage, part, &tool) == 0 && anthropic_fill(part, u) == 0)
 		u->have = 1;
 	else
 		memset(u, 0, sizeof(*u));
-	if (u->have)
+	if (u->have) {
+		u->tool = tool;
 		read_dims(usage, u);
+	}
 }
 
 /* ---- streams ------------------------------------------------------------- */
@@ -246,6 +286,7 @@ static void anthropic_start(struct gw_stream *s, const json_t *usage)
 static void anthropic_delta(struct gw_stream *s, const json_t *usage)
 {
 	int64_t part[A_PARTS];
+	struct gw_tool_usage tool;
 	struct gw_usage u;
 	unsigned seen;
 	int had = s->usage.have;
@@ -255,13 +296,14 @@ static void anthropic_delta(struct gw_stream *s, const json_t *usage)
 	 * again, as the delta's iterations (cumulative) replace them. */
 	for (int k = 0; k < A_PARTS; k++)
 		part[k] -= s->iterations[k];
-	if (anthropic_parts(usage, part, &seen) != 0 || anthropic_keep_iterations(s, usage, part) != 0 ||
+	if (anthropic_parts(usage, part, &seen) != 0 || anthropic_keep_iterations(s, usage, part, &tool) != 0 ||
 	    anthropic_fill(part, &u) != 0) {
 		s->usage.have = 0;
 		return;
 	}
 	u.have = (had || (seen & 1u << A_OUTPUT)) && (s->input_seen >= 0 || (seen & 1u << A_INPUT));
 	gwkind_keep_extras(&u, &s->usage);
+	u.tool = tool;
 	s->usage = u;
 	read_dims(usage, &s->usage);
 }

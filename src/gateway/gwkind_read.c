@@ -141,6 +141,7 @@ void gwkind_keep_extras(struct gw_usage *to, const struct gw_usage *from)
 	to->audio_input_tokens = from->audio_input_tokens;
 	to->audio_output_tokens = from->audio_output_tokens;
 	to->web_searches = from->web_searches;
+	to->tool = from->tool;
 	/* A stream's unknown figures are cumulative: the larger stands. */
 	to->unknown_tokens = from->unknown_tokens > to->unknown_tokens ? from->unknown_tokens : to->unknown_tokens;
 	to->unknown_input_part = from->unknown_input_part > to->unknown_input_part ? from->unknown_input_part

@@ -270,3 +270,107 @@ enum pricing_status gwmoney_dims(const struct gw_ask *ask, const struct price *p
 	}
 	return unknown_charge(p, u, extra_raw, c);
 }
+
+/* ---- a tool's own model (docs/gateway.md, "A tool's own model") ---- */
+
+/* The price an input token of a tool's run may be billed at. */
+static int64_t tool_dearest_input(const struct gw_ask *ask, const struct price *tp)
+{
+	int64_t in = max3(tp->input_micros_per_mtok, tp->cached_input_micros_per_mtok, tp->cache_write_micros_per_mtok);
+	int64_t hour = ask->tool_model_cache_1h ? dim_of(tp, PRICE_DIM_CACHE_WRITE_1H, in) : in;
+	return hour > in ? hour : in;
+}
+
+int gwmoney_tool_hold(const struct gw_ask *ask, const struct price *tp, int64_t runs_held, int64_t call_input,
+		      int64_t call_output, struct gw_tool_held *h)
+{
+	memset(h, 0, sizeof(*h));
+	if (ask->tool_model[0] == '\0')
+		return 0;
+	h->runs = ask->tool_model_uses >= 0 ? ask->tool_model_uses : runs_held;
+	h->output = ask->tool_model_cap >= 0 ? ask->tool_model_cap : tp->max_output_tokens;
+	/* Each at most LIMIT_TOKENS_MAX (< 2^40), runs at most
+	 * LIMIT_GATEWAY_TOOL_CALLS_MAX: no product below wraps 128 bits. */
+	__int128 input = (__int128)call_input + call_output + (__int128)h->runs * h->output;
+	if (input > LIMIT_TOKENS_MAX)
+		return -1;
+	h->input = (int64_t)input;
+	__int128 raw = (__int128)h->runs * ((__int128)h->input * tool_dearest_input(ask, tp) +
+					    (__int128)h->output * tp->output_micros_per_mtok);
+	if (raw > INT64_MAX)
+		return -1;
+	h->raw = (int64_t)raw;
+	return 0;
+}
+
+/* The runs' tokens at prices in[] (uncached, cache write, cache read,
+ * output, 1-hour cache write) added to *x. */
+static int tool_add(const struct gw_tool_usage *t, const int64_t price[GW_TOOL_PARTS], __int128 *x)
+{
+	const int64_t n[GW_TOOL_PARTS] = {t->tokens[GW_TOOL_INPUT], t->tokens[GW_TOOL_CACHE_WRITE] -
+					  t->tokens[GW_TOOL_CACHE_1H], t->tokens[GW_TOOL_CACHE_READ],
+					  t->tokens[GW_TOOL_OUTPUT], t->tokens[GW_TOOL_CACHE_1H]};
+	for (int k = 0; k < GW_TOOL_PARTS; k++)
+		*x += (__int128)n[k] * price[k];
+	return *x > INT64_MAX ? -1 : 0;
+}
+
+static void tool_prices(const struct price *p, int64_t out[GW_TOOL_PARTS])
+{
+	out[GW_TOOL_INPUT] = p->input_micros_per_mtok;
+	out[GW_TOOL_CACHE_WRITE] = p->cache_write_micros_per_mtok;
+	out[GW_TOOL_CACHE_READ] = p->cached_input_micros_per_mtok;
+	out[GW_TOOL_OUTPUT] = p->output_micros_per_mtok;
+	out[GW_TOOL_CACHE_1H] = dim_of(p, PRICE_DIM_CACHE_WRITE_1H, p->cache_write_micros_per_mtok);
+}
+
+enum pricing_status gwmoney_tool(const struct gw_ask *ask, const struct price *tp, const struct price *named,
+				 const struct gw_tool_held *h, const struct gw_usage *u, int64_t *extra_raw,
+				 struct gw_charge *c)
+{
+	char clause[128];
+	int64_t price[GW_TOOL_PARTS], other[GW_TOOL_PARTS];
+	const struct gw_tool_usage *t = &u->tool;
+	if (t->runs == 0)
+		return PRICING_OK;
+	tool_prices(tp, price);
+	int asked = ask->tool_model[0] != '\0';
+	if (!asked || t->models || strcmp(t->model, ask->tool_model) != 0) {
+		/* Another model than the one asked: the dearer of the two at
+		 * each token, every token the dearest when unknown. */
+		if (named != NULL && asked && !t->models)
+			tool_prices(named, other);
+		for (int k = 0; k < GW_TOOL_PARTS; k++) {
+			int64_t o = named != NULL && asked && !t->models ? other[k] : dearest_token(tp);
+			price[k] = o > price[k] ? o : price[k];
+		}
+		snprintf(clause, sizeof(clause), "tool ran %.32s%s, not %.32s: dearer price", t->model,
+			 t->models ? " and others" : "", asked ? ask->tool_model : "a tool model asked");
+		say(c, clause);
+		c->over_hold = 1;
+	}
+	if (t->runs > h->runs) {
+		snprintf(clause, sizeof(clause), "%lld runs of the tool's model, %lld held", (long long)t->runs,
+			 (long long)h->runs);
+		say(c, clause);
+		c->over_hold = 1;
+	}
+	__int128 x = *extra_raw;
+	if (tool_add(t, price, &x) != 0)
+		return PRICING_OVERFLOW;
+	*extra_raw = (int64_t)x;
+	return PRICING_OK;
+}
+
+void gwmoney_tool_estimate(const struct gw_ask *ask, const struct gw_tool_held *h, const struct gw_tool_usage *seen,
+			   struct gw_tool_usage *t)
+{
+	*t = *seen;
+	if (t->runs > 0 || h->runs == 0)
+		return;
+	/* h's figures passed gwmoney_tool_hold: each product fits. */
+	t->runs = h->runs;
+	t->tokens[GW_TOOL_INPUT] = h->runs * h->input;
+	t->tokens[GW_TOOL_OUTPUT] = h->runs * h->output;
+	snprintf(t->model, sizeof(t->model), "%s", ask->tool_model);
+}

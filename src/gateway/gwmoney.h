@@ -70,4 +70,35 @@ int gwmoney_worst_tier(const struct gw_ask *ask, const struct price *p);
  * unknown tokens at p's dearest token price (usage_unknown set). */
 enum pricing_status gwmoney_dims(const struct gw_ask *ask, const struct price *p, int64_t searches_held,
 				 const struct gw_usage *u, int64_t *extra_raw, struct gw_charge *c);
+
+/* A tool's own model (docs/gateway.md, "A tool's own model"): what a
+ * call's hold covers of its runs. */
+struct gw_tool_held {
+	int64_t runs;			/* the tool's max_uses, else [gateway] max_tool_calls_held */
+	int64_t input, output;		/* each run's tokens */
+	int64_t raw;			/* their worst case in the cost formula's units */
+};
+/* The hold of ask's tool model at its row tp: each run reads at most the
+ * conversation (call_input, the call's input bound, with call_output and
+ * every run's output, which it is shown) at tp's dearest input price
+ * (uncached, cache read, cache write, the 1-hour one when asked) and
+ * writes the tool's max_tokens, else tp's max_output_tokens. 0, or -1
+ * when the figures pass LIMIT_TOKENS_MAX or int64 (refused). */
+int gwmoney_tool_hold(const struct gw_ask *ask, const struct price *tp, int64_t runs_held, int64_t call_input,
+		      int64_t call_output, struct gw_tool_held *h);
+/* The runs of u's tool model priced: each token at tp's price (the
+ * pinned row of the model the tool asked), added to *extra_raw. A run
+ * naming another model is charged at the dearer of tp and named (that
+ * model's row; NULL: not priced, or runs naming several: tp's dearest
+ * token price for every token), over_hold; more runs than held (h),
+ * over_hold; runs where no tool model was asked (tp is the call's row),
+ * over_hold. */
+enum pricing_status gwmoney_tool(const struct gw_ask *ask, const struct price *tp, const struct price *named,
+				 const struct gw_tool_held *h, const struct gw_usage *u, int64_t *extra_raw,
+				 struct gw_charge *c);
+/* What an estimate charges of a tool's runs (a stream cut before its
+ * usage): those seen, else the runs h held, each at its held input and
+ * output, at the model asked. */
+void gwmoney_tool_estimate(const struct gw_ask *ask, const struct gw_tool_held *h, const struct gw_tool_usage *seen,
+			   struct gw_tool_usage *t);
 #endif

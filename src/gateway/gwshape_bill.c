@@ -1,9 +1,10 @@
 /* gwshape_bill.c: what a request asks for that the provider bills beyond
  * its tokens at the model's standard price (DESIGN §14, "The gateway
  * charges what the provider bills"): a service tier, 1-hour cache
- * writes, audio, web search. See gwshape.h's gw_ask (tier ...
- * web_search_size). What is refused outright (a server-side tool billed
- * apart, MCP) is the route's table's to say (gwtable.h).
+ * writes, audio, web search, a tool running a model of its own. See
+ * gwkind.h's gw_ask (tier ... tool_model). What is refused outright (a
+ * server-side tool billed apart, MCP) is the route's table's to say
+ * (gwtable.h).
  *
  * Never: does I/O, prices or changes the body. api_gateway holds what a
  * model's row prices and refuses the rest before anything is forwarded:
@@ -13,6 +14,7 @@
 #include "limits.h"
 
 #include <jansson.h>
+#include <stdio.h>
 #include <string.h>
 
 /* A member present and not null (OpenAI's optional members are nullable;
@@ -95,6 +97,31 @@ static int search_size(const json_t *options)
 	return gwkind_str_is(size, "high") ? 3 : 2;
 }
 
+/* A tool that runs a model of its own (Anthropic's advisor_20260301):
+ * its model, output cap, uses and cache ttl into ask (gwkind.h). A model
+ * that is no model name (not a string, empty, over 64 bytes, a control
+ * character) marks tool_model_bad; a max_tokens or max_uses that is no
+ * count is left unsaid (the provider refuses it; were it taken, the hold
+ * is the worst case anyway). */
+static void tool_model(const json_t *tool, struct gw_ask *ask)
+{
+	const json_t *model = json_object_get(tool, "model"), *cap = set(tool, "max_tokens");
+	const json_t *uses = set(tool, "max_uses");
+	const char *name = json_string_value(model);
+	size_t n = name != NULL ? strlen(name) : 0;
+	int bad = name == NULL || n == 0 || n >= sizeof(ask->tool_model);
+	for (size_t i = 0; !bad && i < n; i++)
+		bad = (unsigned char)name[i] < 0x20 || name[i] == 0x7f;
+	ask->tool_model_bad = bad;
+	snprintf(ask->tool_model, sizeof(ask->tool_model), "%s", bad ? "" : name);
+	if (json_is_integer(cap) && json_integer_value(cap) >= 1 && json_integer_value(cap) <= LIMIT_TOKENS_MAX)
+		ask->tool_model_cap = json_integer_value(cap);
+	if (json_is_integer(uses) && json_integer_value(uses) >= 0)
+		ask->tool_model_uses = json_integer_value(uses) > LIMIT_GATEWAY_TOOL_CALLS_MAX
+				       ? LIMIT_GATEWAY_TOOL_CALLS_MAX : json_integer_value(uses);
+	ask->tool_model_cache_1h = gwkind_str_is(json_object_get(set(tool, "caching"), "ttl"), "1h");
+}
+
 static int audio_asked(const json_t *root)
 {
 	const json_t *m, *modalities = set(root, "modalities");
@@ -115,6 +142,9 @@ void gwshape_read_billed(const struct gwkind_route *r, const json_t *root, struc
 	ask->audio = ask->web_search = NULL;
 	ask->web_search_max = -1;
 	ask->web_search_size = 0;
+	ask->tool_model[0] = '\0';
+	ask->tool_model_bad = ask->tool_model_cache_1h = 0;
+	ask->tool_model_cap = ask->tool_model_uses = -1;
 	if (r->input_only)
 		return;
 	ask->tier = tier_of(set(root, "service_tier"));
@@ -132,6 +162,11 @@ void gwshape_read_billed(const struct gwkind_route *r, const json_t *root, struc
 	/* Several search tools: held and charged at the dearest size any
 	 * asks, for as many searches as all may run (-1: one names no max). */
 	json_array_foreach(tools, i, tool) {
+		if (starts(json_object_get(tool, "type"), "advisor_")) {
+			if (ask->tool_model[0] == '\0' && !ask->tool_model_bad)
+				tool_model(tool, ask);
+			continue;
+		}
 		if (!web_search_tool(tool))
 			continue;
 		int64_t most = searches_max(root, tool);

@@ -215,16 +215,34 @@ static int table_betas(const struct gwconfig *gw, struct gw_job *job, struct res
 	return 0;
 }
 
-/* A priced row whose price no field carries yet (docs/gateway.md): a
- * tool that runs a model of its own. */
-static int table_unpriced(const struct gw_job *job, struct response *rs)
+static int model_allowed(const struct api_ctx *ctx, const char *model, const char *param, struct response *rs);
+
+/* A tool that runs a model of its own (docs/gateway.md, "A tool's own
+ * model"): its model held to the key's model list as the call's own is
+ * (403 model_not_allowed, param tools) and, on a charged call, priced:
+ * its row pinned on the job for the hold and the settle; else 400 naming
+ * tools. Nothing is forwarded or held. */
+static int tool_model(struct api_ctx *ctx, struct gw_job *job, struct response *rs)
 {
-	unsigned d = job->ask.table_dims;
-	if (job->byok)
+	const char *m = job->ask.tool_model;
+	int64_t margin;
+	if (m[0] == '\0' && !job->ask.tool_model_bad && !(job->ask.table_dims & 1u << GWTABLE_DIM_TOOL_MODEL))
 		return 0;
-	if (d & 1u << GWTABLE_DIM_TOOL_MODEL)
-		api_error(rs, CD_E_INVALID, "tools", "a tool that runs a model of its own (advisor) is billed at that "
-			  "model's price, which creditd does not charge yet: not forwarded");
+	if (m[0] == '\0') {
+		api_error(rs, CD_E_INVALID, "tools", "a tool that runs a model of its own names no model creditd can "
+			  "read (\"model\", a model name): not forwarded");
+		return -1;
+	}
+	if (model_allowed(ctx, m, "tools", rs) != 0)
+		return -1;
+	if (job->byok || job->route->free)
+		return 0;
+	if (!ledger_prices_model(ctx->lg, m, &job->tool_price, &margin))
+		api_error(rs, CD_E_INVALID, "tools", "the advisor tool runs the model '%s', which creditd does not "
+			  "price: not forwarded", m);
+	else if (job->ask.tool_model_cache_1h && !pricing_dim_get(&job->tool_price, PRICE_DIM_CACHE_WRITE_1H, NULL))
+		api_error(rs, CD_E_INVALID, "tools", "the advisor tool's caching asks 1-hour cache writes, which %s's "
+			  "price row does not price: not forwarded", m);
 	else
 		return 0;
 	return -1;
@@ -251,7 +269,7 @@ static int table_check(struct api_ctx *ctx, const struct request *rq, struct gw_
 	default_tier(job);
 	if (job->ask.table_refused && table_again(gw, rq, job, rs) != 0)
 		return -1;
-	return table_betas(gw, job, rs) != 0 || table_unpriced(job, rs) != 0 ? -1 : 0;
+	return table_betas(gw, job, rs) != 0 || tool_model(ctx, job, rs) != 0 ? -1 : 0;
 }
 
 /* Anthropic's speed "fast" and an inference_geo other than "global" bill
@@ -358,6 +376,19 @@ static void long_context(struct gw_job *job, const struct price *p)
 	job->ask.long_context = job->route->input_member;
 }
 
+/* What the hold adds to its tokens (gwmoney.h): the web searches' fees
+ * and a tool's own model's runs (its pinned row's). 0, or -1 past int64. */
+static int fees_held(const struct gwconfig *gw, struct gw_job *job, const struct price *p, struct guard_authorize *r)
+{
+	if (gwmoney_hold(&job->ask, p, gw->max_tool_calls_held, &r->hold_price, &r->hold_fees_raw,
+			 &job->searches_held) != 0 ||
+	    gwmoney_tool_hold(&job->ask, &job->tool_price, gw->max_tool_calls_held, job->hold_input, job->hold_output,
+			      &job->tool_held) != 0 || job->tool_held.raw > INT64_MAX - r->hold_fees_raw)
+		return -1;
+	r->hold_fees_raw += job->tool_held.raw;
+	return 0;
+}
+
 /* The hold's figures: the input bound, the output asked (the body's cap,
  * else the model's), its price. 0, or -1 with rs filled. */
 static int billed(const struct gw_job *job, const struct price *p, struct response *rs);
@@ -408,9 +439,7 @@ static int hold_of(struct api_ctx *ctx, struct gw_job *job, struct guard_authori
 	r->price = job->price = p;
 	r->margin_bps = job->margin = margin;
 	r->priced = r->has_hold_price = 1;
-	if (gwmoney_hold(&job->ask, &p, gw->max_tool_calls_held, &r->hold_price, &r->hold_fees_raw,
-			 &job->searches_held) != 0 ||
-	    ledger_decide_hold_cost(r, r->max_output_tokens, &r->amount_micros) != PRICING_OK ||
+	if (fees_held(gw, job, &p, r) != 0 || ledger_decide_hold_cost(r, r->max_output_tokens, &r->amount_micros) != PRICING_OK ||
 	    r->amount_micros > LIMIT_AMOUNT_MICROS_MAX) {
 		api_error(rs, CD_E_INVALID, pricing_blame(&p, &held, job->ask.cap_field != NULL ? job->ask.cap_field : "input"),
 			  "the call's worst case is above the %lld micros one operation may move",
@@ -546,16 +575,16 @@ static int admit(struct api_ctx *ctx, const struct request *rq, struct gw_job *j
 }
 
 /* A key limited to some models (DESIGN §14, "Models per key") calling
- * another: 403 model_not_allowed, param model, in the provider's shape
+ * another (the call's own, or a tool's: param): 403 model_not_allowed, in the provider's shape
  * (the router shapes it); nothing held or forwarded. 0 when it may. */
-static int model_allowed(const struct api_ctx *ctx, const char *model, struct response *rs)
+static int model_allowed(const struct api_ctx *ctx, const char *model, const char *param, struct response *rs)
 {
 	if (keys_model_allowed(ctx->key.models, model != NULL ? model : ""))
 		return 0;
 	json_t *msg = json_sprintf("this key may not call the model '%s' (it lists the models it may)", model);
 	api_json(rs, 403, json_pack("{s:{s:s, s:s, s:o, s:s}}", "error", "type", "permission_error", "code",
 				    "model_not_allowed", "message", msg != NULL ? msg : json_string("this key may not call "
-				    "this model"), "param", "model"));
+				    "this model"), "param", param));
 	return -1;
 }
 
@@ -610,7 +639,7 @@ static void gw_call(struct api_ctx *ctx, const struct request *rq, struct respon
 	job->place = -1;
 	if (gwshape_read(route, rq->body, rq->body_len, &job->ask, err, sizeof(err), &param) != 0)
 		api_error(rs, CD_E_INVALID, param, "%s", err);
-	else if (model_allowed(ctx, job->ask.model, rs) != 0 || payer(ctx, rq, job, rs) != 0 ||
+	else if (model_allowed(ctx, job->ask.model, "model", rs) != 0 || payer(ctx, rq, job, rs) != 0 ||
 		 providers(ctx, rq, job, rs) != 0 || forwarded(rq, job, rs) != 0 || table_check(ctx, rq, job, rs) != 0 ||
 		 (!route->free && hold_of(ctx, job, &r, rs) != 0))
 		;

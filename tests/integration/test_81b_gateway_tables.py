@@ -94,16 +94,166 @@ def test_what_no_row_names_is_refused_before_anything_is_forwarded():
 MESSAGES = {"model": "claude-sonnet-4-5", "max_tokens": 100, "messages": [{"role": "user", "content": "hi"}]}
 
 
-def test_anthropic_fast_mode_geo_and_advisor_are_refused_until_priced():
+def test_anthropic_fast_mode_and_geo_are_refused_until_priced():
     """A reviewer's findings: speed "fast" (a multiple of the price) and
     inference_geo reached the provider and were charged the standard
-    price; an advisor tool ran another model at this one's price."""
+    price. (The advisor tool, refused here before, is priced now: see
+    the advisor tests below.)"""
     err = _refused(messages, dict(MESSAGES, speed="fast"), "speed")
     check("multiple" in err.get("message", ""), err)
     _refused(messages, dict(MESSAGES, inference_geo="us"), "inference_geo")
-    _refused(messages, dict(MESSAGES, tools=[{"type": "advisor_20260301", "name": "advisor",
-                                              "model": "claude-opus-4-1"}]), "tools")
     _refused(messages, MESSAGES, "anthropic-beta", headers={"anthropic-beta": "my-own-beta-1"})
+
+
+# ---- a tool's own model (docs/gateway.md, "A tool's own model") ----
+
+ADVISOR = "claude-opus-4-1"
+ADVISOR_BETA = {"anthropic-beta": "advisor-tool-2026-03-01"}
+_advisor_priced = []
+
+
+def _price_advisor():
+    """The advisor's model priced (Opus-like: 15/1.5/75 per million, 32,000
+    output), once a run."""
+    ensure_prices()
+    if not _advisor_priced:
+        from test_80_gateway import import_prices
+        import_prices("model,%s,15000000,1500000,75000000,32000\n" % ADVISOR)
+        _advisor_priced.append(1)
+
+
+def _advised(model=ADVISOR, **tool):
+    return dict(MESSAGES, tools=[dict({"type": "advisor_20260301", "name": "advisor", "model": model}, **tool)])
+
+
+def _raw(model, inp, out, cached=0, cache_write=0):
+    """A model's tokens in the cost formula's units (before the margin)."""
+    from test_80_gateway import prices
+    m = prices()[0][model]
+    return ((inp - cached - cache_write) * m["input_micros_per_mtok"] + cached * m["cached_input_micros_per_mtok"] +
+            cache_write * m["cache_write_micros_per_mtok"] + out * m["output_micros_per_mtok"])
+
+
+def _micros(raw):
+    from test_80_gateway import prices
+    return -(-raw * prices()[1] // 10 ** 10)
+
+
+def _own_usage(acct):
+    from lib import sql
+    rows = sql("SELECT u.input_tokens, u.output_tokens, u.cost_micros FROM usage_records u JOIN accounts a "
+               "ON a.id = u.account_id WHERE a.ext_id = '%s' ORDER BY u.id" % acct)
+    return [tuple(int(x) for x in r) for r in rows]
+
+
+def test_an_advisor_tool_is_charged_its_runs_at_its_own_model_s_price():
+    """A reviewer's case: an advisor tool ran Opus and was charged at the
+    call's model's (Sonnet's) price. Now the call is charged its own
+    tokens at its price and the advisor's run (usage.iterations,
+    "advisor_message") at the advisor model's, to the micro, whole and
+    streamed; a run naming a cheaper model than asked is charged at the
+    dearer and flagged over_hold."""
+    _price_advisor()
+    for stream in (False, True):
+        reset()
+        acct = new_account("gwadvise")
+        before, _ = state(acct)
+        mode(output_tokens=20, advisor_input_tokens=9000, advisor_output_tokens=700)
+        r = messages(acct, dict(_advised(max_tokens=1000, max_uses=2), stream=stream), headers=ADVISOR_BETA)
+        eq(r.status, 200, "forwarded: %r" % r.body[:300])
+        eq(len(received()), 1, "sent once")
+        [(inp, out, charged)] = _own_usage(acct)
+        check(inp < 1000 and out == 20, "the call's own tokens alone on its record: in %d out %d" % (inp, out))
+        want = _micros(_raw("claude-sonnet-4-5", inp, out) + _raw(ADVISOR, 9000, 700))
+        eq(charged, want, "its own tokens at Sonnet's price, the advisor's at Opus's (stream %s)" % stream)
+        check(charged > _micros(_raw("claude-sonnet-4-5", inp + 9000, out + 700)), "more than at the call's price")
+        eq(state(acct), (before - charged, 0), "the balance down by it alone")
+    reset()
+    acct = new_account("gwadvise")
+    mode(output_tokens=20, advisor_input_tokens=9000, advisor_output_tokens=700, advisor_model="claude-haiku-4-5")
+    r = messages(acct, _advised(max_tokens=1000, max_uses=2), headers=ADVISOR_BETA)
+    eq(r.status, 200, "forwarded")
+    [(inp, out, charged)] = _own_usage(acct)
+    eq(charged, _micros(_raw("claude-sonnet-4-5", inp, out) + _raw(ADVISOR, 9000, 700)),
+       "a run naming a cheaper model than asked: at the dearer, the one asked")
+    from lib import api, wait_until
+    check(wait_until(lambda: api("GET", "/v1/holds/" + r.headers["creditd-hold-id"], auth="read").json["over_hold"],
+                     timeout=10), "flagged over_hold")
+
+
+def test_an_advisor_tool_is_held_at_its_runs_worst_case():
+    """The hold: the call's own worst case plus the advisor's runs (its
+    max_uses, else [gateway] max_tool_calls_held, 5), each reading the
+    conversation (the input bound, the call's output and every run's
+    output) and writing its max_tokens (else its model's max output), at
+    the advisor model's prices."""
+    _price_advisor()
+    from lib import api
+    from test_80_gateway import prices
+
+    def dear(m):
+        return max(m["input_micros_per_mtok"], m["cached_input_micros_per_mtok"], m["cache_write_micros_per_mtok"])
+    for tool, runs, cap in (({"max_tokens": 1000, "max_uses": 2}, 2, 1000), ({}, 5, 32000)):
+        reset()
+        from test_20_guard import funded
+        acct = funded(100000000, prefix="gwadvhold")  # the unbounded advisor's hold is about 26 units
+        mode(output_tokens=20)
+        body = _advised(**tool)
+        r = messages(acct, body, headers=ADVISOR_BETA)
+        eq(r.status, 200, "forwarded: %r" % r.body[:300])
+        son, adv = prices()[0]["claude-sonnet-4-5"], prices()[0][ADVISOR]
+        bound = len(json.dumps(body).encode())
+        own = bound * dear(son) + 100 * son["output_micros_per_mtok"]
+        runs_raw = runs * ((bound + 100 + runs * cap) * dear(adv) + cap * adv["output_micros_per_mtok"])
+        held = api("GET", "/v1/holds/" + r.headers["creditd-hold-id"], auth="read").json["held_micros"]
+        eq(held, _micros(own + runs_raw), "held: the call's worst case and %d advisor runs of %d tokens" % (runs, cap))
+
+
+def test_a_stream_cut_before_its_usage_is_charged_the_advisor_runs_held():
+    """A stream that ends without usage is estimated (never under): the
+    advisor's runs it may have made are charged as held, each its held
+    input and output at the advisor model's input and output prices."""
+    _price_advisor()
+    reset()
+    acct = new_account("gwadvcut")
+    mode(mode="no_usage", output_tokens=20)
+    body = dict(_advised(max_tokens=1000, max_uses=2), stream=True)
+    r = messages(acct, body, headers=ADVISOR_BETA)
+    eq(r.status, 200, "streamed: %r" % r.body[:300])
+    [(inp, out, charged)] = _own_usage(acct)
+    each = len(json.dumps(body).encode()) + 100 + 2 * 1000
+    eq(charged, _micros(_raw("claude-sonnet-4-5", inp, out) + 2 * _raw(ADVISOR, each, 1000)),
+       "its own estimate and the two runs held")
+
+
+def test_an_advisor_model_the_key_may_not_call_or_unpriced_is_refused():
+    """The advisor's model is held to the key's model list as the call's
+    own is (403 model_not_allowed, param tools) and must be priced (400
+    naming tools); nothing is forwarded, held or charged. The same call
+    with a model the key may call, priced, passes."""
+    _price_advisor()
+    from test_83_gateway_keys import gw_key
+    reset()
+    acct = new_account("gwadvkey")
+    before = state(acct)
+    limited = gw_key(acct, models=["claude-sonnet-4-5"])["key"]
+    both = gw_key(acct, models=["claude-sonnet-4-5", ADVISOR])["key"]
+
+    def send(secret, body):
+        h = dict({"anthropic-version": "2023-06-01", "x-api-key": secret}, **ADVISOR_BETA)
+        return call("/anthropic/v1/messages", body, auth=None, headers=h)
+    r = send(limited, _advised(max_tokens=1000, max_uses=1))
+    anthropic_error(r, 403, "permission_error")
+    eq((r.json["error"].get("code"), r.json["error"].get("param")), ("model_not_allowed", "tools"), "%r" % r.json)
+    check(ADVISOR in r.json["error"]["message"], "naming the model: %r" % r.json)
+    err = _refused(messages, _advised(model="claude-unpriced-advisor-9", max_tokens=1000), "tools",
+                   headers=ADVISOR_BETA)
+    check("claude-unpriced-advisor-9" in err["message"] and "price" in err["message"], err)
+    eq(received(), [], "nothing forwarded")
+    eq(state(acct), before, "nothing held or charged")
+    mode(output_tokens=5, advisor_input_tokens=100, advisor_output_tokens=10)
+    eq(send(both, _advised(max_tokens=1000, max_uses=1)).status, 200, "a key that may call both: forwarded")
+    eq(len(received()), 1, "once")
 
 
 def test_a_compaction_pass_is_charged_with_the_call():

@@ -5,6 +5,7 @@
 #include "unit/gateway/gwroutes.h"
 #include "tap.h"
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 static struct gw_usage usage(int64_t in, int64_t cached, int64_t writes, int64_t out)
@@ -178,8 +179,83 @@ static void test_long_context(void)
 	   "recorded as standard (%s)", c.why);
 }
 
+/* A tool's own model (docs/gateway.md, "A tool's own model"): the
+ * advisor's runs held at their worst case and charged at the advisor
+ * model's row, apart from the call's. */
+static void test_tool_model(void)
+{
+	struct price tp = {15000000, 1500000, 75000000, 32000, 18750000, PRICING_NO_DIMS};
+	struct price sonnet = {3000000, 300000, 15000000, 64000, 3750000, PRICING_NO_DIMS};
+	struct gw_ask ask;
+	struct gw_tool_held h;
+	memset(&ask, 0, sizeof(ask));
+	pricing_dim_put(&tp, PRICE_DIM_CACHE_WRITE_1H, 30000000);
+	is_int(gwmoney_tool_hold(&ask, &tp, 5, 500, 200, &h), 0, "no tool model: nothing held");
+	is_int(h.raw, 0, "its raw");
+	snprintf(ask.tool_model, sizeof(ask.tool_model), "claude-opus-4-1");
+	ask.tool_model_cap = 1000;
+	ask.tool_model_uses = 2;
+	is_int(gwmoney_tool_hold(&ask, &tp, 5, 500, 200, &h), 0, "held");
+	ok(h.runs == 2 && h.output == 1000 && h.input == 500 + 200 + 2 * 1000, "max_uses runs of max_tokens, each reading "
+	   "the conversation and every output (runs %lld in %lld out %lld)", (long long)h.runs, (long long)h.input,
+	   (long long)h.output);
+	is_int(h.raw, 2LL * (2700LL * 18750000 + 1000LL * 75000000), "at the advisor's prices, input at its dearest");
+	ask.tool_model_cache_1h = 1;
+	gwmoney_tool_hold(&ask, &tp, 5, 500, 200, &h);
+	is_int(h.raw, 2LL * (2700LL * 30000000 + 1000LL * 75000000), "1-hour caching asked: its write price");
+	ask.tool_model_cache_1h = 0;
+	ask.tool_model_cap = ask.tool_model_uses = -1;
+	gwmoney_tool_hold(&ask, &tp, 5, 500, 200, &h);
+	ok(h.runs == 5 && h.output == 32000, "unsaid: [gateway] max_tool_calls_held runs of the model's max output");
+	ask.tool_model_uses = 2;
+	ask.tool_model_cap = 1000;
+	gwmoney_tool_hold(&ask, &tp, 5, 500, 200, &h);
+
+	struct gw_asked msgs = {R_MESSAGES, 1000, 1, 100000};
+	struct gw_usage u = usage(23000, 0, 0, 1000);
+	struct gw_charge c;
+	int64_t extra = 0;
+	u.tool.runs = 1;
+	snprintf(u.tool.model, sizeof(u.tool.model), "claude-opus-4-1");
+	const int64_t run[GW_TOOL_PARTS] = {20000, 500, 3000, 800, 200};
+	memcpy(u.tool.tokens, run, sizeof(run));
+	const int64_t at_opus = 20000LL * 15000000 + 300LL * 18750000 + 200LL * 30000000 + 3000LL * 1500000 +
+				800LL * 75000000;
+	gwmoney_charge(&msgs, &u, &c);
+	is_int(gwmoney_tool(&ask, &tp, NULL, &h, &u, &extra, &c), PRICING_OK, "priced");
+	is_int(extra, at_opus, "the advisor's tokens at the advisor's prices, each kind its own");
+	is_charge(&c, 23000, 0, 0, 1000, 0, "the call's own tokens untouched, nothing flagged");
+	snprintf(u.tool.model, sizeof(u.tool.model), "claude-sonnet-4-5");
+	extra = 0;
+	gwmoney_charge(&msgs, &u, &c);
+	gwmoney_tool(&ask, &tp, &sonnet, &h, &u, &extra, &c);
+	is_int(extra, at_opus, "a cheaper model named than asked: the dearer, the one asked");
+	ok(c.over_hold && strstr(c.why, "claude-sonnet-4-5") != NULL, "flagged: %s", c.why);
+	extra = 0;
+	gwmoney_charge(&msgs, &u, &c);
+	gwmoney_tool(&ask, &sonnet, &tp, &h, &u, &extra, &c);
+	is_int(extra, at_opus, "a dearer model named than asked: the dearer, the one named");
+	extra = 0;
+	gwmoney_charge(&msgs, &u, &c);
+	gwmoney_tool(&ask, &tp, NULL, &h, &u, &extra, &c);
+	is_int(extra, (20000LL + 500 + 3000 + 800) * 75000000, "a model not priced: every token at the dearest price");
+	snprintf(u.tool.model, sizeof(u.tool.model), "claude-opus-4-1");
+	u.tool.runs = 3;
+	extra = 0;
+	gwmoney_charge(&msgs, &u, &c);
+	gwmoney_tool(&ask, &tp, NULL, &h, &u, &extra, &c);
+	ok(extra == at_opus && c.over_hold && strstr(c.why, "3 runs") != NULL, "more runs than held: charged, flagged "
+	   "(%s)", c.why);
+	struct gw_tool_usage none, est;
+	memset(&none, 0, sizeof(none));
+	gwmoney_tool_estimate(&ask, &h, &none, &est);
+	ok(est.runs == 2 && est.tokens[GW_TOOL_INPUT] == 2 * 2700 && est.tokens[GW_TOOL_OUTPUT] == 2000 &&
+	   strcmp(est.model, "claude-opus-4-1") == 0, "an estimate without runs seen: the runs held");
+}
+
 int main(void)
 {
+	test_tool_model();
 	test_long_context();
 	struct gw_charge c;
 	struct gw_asked chat = {R_CHAT, 100, 1, 1000};

@@ -94,6 +94,45 @@ static void iterations(void)
 	is_counts(u, 472 + 100 + 2000 + 90000, 2000, 100, 31 + 2000, "a streamed compaction pass, once, the last figures");
 }
 
+/* An advisor tool's runs (docs/gateway.md, "A tool's own model"):
+ * usage.iterations of type "advisor_message" (the SDK's
+ * BetaAdvisorMessageIterationUsage) kept apart from the call's own
+ * figures, with the model each named, whole and streamed. */
+static void advisor(void)
+{
+	struct gw_usage u = usage_j(R_MESSAGES, "{'type':'message','usage':{'input_tokens':23000,"
+				    "'cache_creation_input_tokens':0,'cache_read_input_tokens':0,'output_tokens':1000,"
+				    "'iterations':[{'type':'message','input_tokens':12000,'output_tokens':400},"
+				    "{'type':'advisor_message','model':'claude-opus-4-1','input_tokens':20000,"
+				    "'cache_creation_input_tokens':500,'cache_read_input_tokens':3000,'output_tokens':800,"
+				    "'cache_creation':{'ephemeral_5m_input_tokens':300,'ephemeral_1h_input_tokens':200}},"
+				    "{'type':'message','input_tokens':11000,'output_tokens':600}]}}");
+	is_counts(u, 23000, 0, 0, 1000, "an advisor run is not the call's own tokens");
+	ok(u.tool.runs == 1 && u.tool.tokens[GW_TOOL_INPUT] == 20000 && u.tool.tokens[GW_TOOL_CACHE_WRITE] == 500 &&
+		   u.tool.tokens[GW_TOOL_CACHE_READ] == 3000 && u.tool.tokens[GW_TOOL_OUTPUT] == 800 &&
+		   u.tool.tokens[GW_TOOL_CACHE_1H] == 200 && !u.tool.models,
+	   "the advisor's run kept apart: runs %lld in %lld out %lld", (long long)u.tool.runs,
+	   (long long)u.tool.tokens[GW_TOOL_INPUT], (long long)u.tool.tokens[GW_TOOL_OUTPUT]);
+	is_str(u.tool.model, "claude-opus-4-1", "with the model it ran");
+	u = usage_j(R_MESSAGES, "{'type':'message','usage':{'input_tokens':5,'output_tokens':1,'iterations':["
+		    "{'type':'advisor_message','model':'a','input_tokens':1,'output_tokens':1},"
+		    "{'type':'advisor_message','model':'b','input_tokens':2,'output_tokens':3}]}}");
+	ok(u.tool.runs == 2 && u.tool.models && u.tool.tokens[GW_TOOL_OUTPUT] == 4, "two runs naming two models: flagged");
+	u = usage_j(R_MESSAGES, "{'type':'message','usage':{'input_tokens':5,'output_tokens':1,'iterations':["
+		    "{'type':'advisor_message','model':'a','input_tokens':'x','output_tokens':1}]}}");
+	ok(u.have == 0, "an advisor figure that is no count: no usage");
+	/* Streamed: the last delta's iterations stand. */
+	u = stream_j(R_MESSAGES, START "event: message_delta\ndata: {'type':'message_delta','usage':{'output_tokens':30,"
+		     "'iterations':[{'type':'advisor_message','model':'claude-opus-4-1','input_tokens':9000,"
+		     "'output_tokens':700}]}}\n\nevent: message_delta\ndata: {'type':'message_delta','usage':"
+		     "{'output_tokens':31,'iterations':[{'type':'advisor_message','model':'claude-opus-4-1',"
+		     "'input_tokens':9000,'output_tokens':700}]}}\n\n");
+	is_counts(u, 472 + 100 + 2000, 2000, 100, 31, "streamed: the call's own figures alone");
+	ok(u.tool.runs == 1 && u.tool.tokens[GW_TOOL_INPUT] == 9000 && u.tool.tokens[GW_TOOL_OUTPUT] == 700,
+	   "streamed: the advisor's run once, the last figures (runs %lld, in %lld)", (long long)u.tool.runs,
+	   (long long)u.tool.tokens[GW_TOOL_INPUT]);
+}
+
 static void details_and_unknown(void)
 {
 	struct gw_usage u = usage_j(R_CHAT, "{'usage':{'prompt_tokens':100,'completion_tokens':20,'total_tokens':120,"
@@ -159,6 +198,7 @@ static void charged(void)
 int main(void)
 {
 	iterations();
+	advisor();
 	details_and_unknown();
 	charged();
 	return done_testing();
