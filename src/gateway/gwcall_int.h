@@ -17,4 +17,14 @@ void gwcall_ledger_giveback(struct store *lg);
 void gwcall_ledger_id_list(const struct gw_job *job, const char *id);
 /* Keeps u's Responses id for job's account (logged when it cannot). */
 void gwcall_ledger_keep_response(const struct gw_job *job, const struct gw_usage *u);
+/* Settles job's hold with u under reason, waiting out a database away
+ * for a moment (LIMIT_GATEWAY_SETTLE_TRIES); *charged and *balance from
+ * the answer (-1 when unknown). CD_OK, or why not (logged). */
+enum cd_err gwcall_ledger_charge(const struct gw_job *job, const struct gw_usage *u, int64_t extra_raw,
+				 const char *reason, int64_t *charged, int64_t *balance);
+/* Keeps job's hold unresolved (docs/gateway.md, "When a provider may
+ * already be working"): its input bound's cost its charge, due in
+ * [gateway] unresolved_days; one that cannot be is logged (it then
+ * expires at its ttl and is captured in full). Nothing for a BYOK call. */
+void gwcall_ledger_unresolve(const struct gw_job *job);
 #endif

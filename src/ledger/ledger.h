@@ -148,6 +148,8 @@ enum cd_err ledger_usage_billed(struct store *lg, const char *account, const cha
  * and ended. CD_E_NOT_FOUND (REFUSE_HOLD_UNKNOWN) when no such hold. */
 enum cd_err ledger_hold_get(struct store *lg, const char *hold_id, json_t **out);
 
+/* ---- Unresolved gateway holds: ledger_unresolved.h ---- */
+
 /* ---- What a write decided: ledger_done.h ---- */
 
 /* ---- Writes ----
