@@ -434,9 +434,13 @@ static void settle_nothing(struct gwcall *c)
 static void end_unresolved(struct gwcall *c, enum provider_result r, const char *err)
 {
 	char message[512];
-	snprintf(message, sizeof(message), "the provider %s: %s; it may still be running the call, which creditd "
-		 "does not send again", r == PROVIDER_TIMEOUT ? "did not answer in time" : r == PROVIDER_LOST
-		 ? "lost the connection after the request was sent" : "was left before it answered", err);
+	if (r == PROVIDER_TIMEOUT)
+		snprintf(message, sizeof(message), "the provider did not answer within %ld s", c->pc.first_byte_timeout_ms / 1000);
+	else
+		snprintf(message, sizeof(message), "the provider %s (%s)", r == PROVIDER_LOST ? "closed the connection after "
+			 "the request was sent" : "was left before it answered", err);
+	snprintf(message + strlen(message), sizeof(message) - strlen(message), "; it may still be running the call, "
+		 "which creditd does not send again");
 	metrics_gateway_unresolved_call();
 	log_warn("gateway: %s %s: its hold is kept unresolved (creditctl hold resolve)", c->job->hold_id, message);
 	gwcall_ledger_unresolve(c->job);
