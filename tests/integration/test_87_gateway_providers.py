@@ -23,10 +23,11 @@ import socket
 import sys
 import threading
 import time
+import urllib.parse
 
 import stack
-from lib import (ENV, api, check, clock_now, clock_reset, clock_set, creditctl, eq, hold_parts, new_account, sql,
-                 verify, wait_until)
+from lib import (ENV, api, check, clock_now, clock_reset, clock_set, creditctl, eq, hold_parts, key, new_account,
+                 sql, verify, wait_until)
 from test_80_gateway import body_chat, call, chat, cost, import_prices, messages, provider, state
 from test_81_gateway_sdks import sdk
 
@@ -561,6 +562,28 @@ def test_the_sdks_do_not_send_an_unresolved_call_again():
     r = sdk("anthropic_no_retry", acct)
     check(r["thrown"] and r["status"] == 504, "the Anthropic SDK got the 504: %r" % r)
     eq((len(flaky.received()), len(steady.received())), (1, 0), "and did not send it again (maxRetries 2)")
+
+
+def test_a_whole_answer_whose_client_left_is_charged_its_usage():
+    flaky, steady = fresh()
+    flaky.mode(mode="delay", delay_ms=3000, output_tokens=16)
+    acct = new_account("slowgone")
+    before = state(acct)[0]
+    u = urllib.parse.urlsplit(ENV["CREDITD_URL"])
+    s = socket.create_connection((u.hostname, u.port), timeout=10)
+    body = json.dumps(body_chat(max_completion_tokens=100)).encode()
+    s.sendall(b"POST /openai/v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+              b"Authorization: Bearer " + key("guard").encode() + b"\r\nCreditd-Account: " + acct.encode() +
+              b"\r\nContent-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+    time.sleep(0.5)
+    s.close()   # gone before the provider's answer
+    check(wait_until(lambda: state(acct)[1] == 0, timeout=15), "settled")
+    rows = sql("SELECT u.output_tokens, u.settle_reason, u.cost_micros FROM usage_records u JOIN accounts a "
+               "ON a.id = u.account_id WHERE a.ext_id = '%s'" % acct)
+    eq([r[:2] for r in rows], [["16", "provider_usage"]], "the provider's figures charged, never 0")
+    eq(state(acct)[0], before - int(rows[0][2]), "the balance paid them")
+    eq(len(steady.received()), 0, "not tried elsewhere")
+    verify()
 
 
 def test_zz_the_sweep_charges_an_unresolved_hold_its_input_bound_after_unresolved_days():
