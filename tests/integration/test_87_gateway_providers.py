@@ -28,7 +28,7 @@ import urllib.parse
 import stack
 from lib import (ENV, api, check, clock_now, clock_reset, clock_set, creditctl, eq, hold_parts, key, new_account,
                  sql, verify, wait_until)
-from test_80_gateway import body_chat, call, chat, cost, import_prices, messages, provider, state
+from test_80_gateway import body_chat, call, chat, cost, ensure_prices, import_prices, messages, provider, state
 from test_81_gateway_sdks import sdk
 
 # [gateway] slowest_tokens_per_second and unresolved_days of this file's
@@ -566,7 +566,8 @@ def test_the_sdks_do_not_send_an_unresolved_call_again():
 
 def test_a_whole_answer_whose_client_left_is_charged_its_usage():
     flaky, steady = fresh()
-    flaky.mode(mode="delay", delay_ms=3000, output_tokens=16)
+    flaky.mode(mode="delay", delay_ms=1500, output_tokens=16)     # within its wait: 2 s + 100 / 1,000
+    ensure_prices()
     acct = new_account("slowgone")
     before = state(acct)[0]
     u = urllib.parse.urlsplit(ENV["CREDITD_URL"])
