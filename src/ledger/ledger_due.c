@@ -121,7 +121,7 @@ enum cd_err ledger_due_open_id(struct store *lg, int64_t id, struct acct *a)
 
 /* A gateway call's hold (its request_id LEDGER_GATEWAY_REQUEST_PREFIX) is
  * captured at its expiry whatever expired_holds says: the provider was
- * called (DESIGN §14). An unresolved one (sql/055: its provider may have
+ * called (DESIGN §14). An unresolved one (sql/058: its provider may have
  * run it and never answered) is due unresolved_days after its call, and
  * is then charged its input bound, not captured in full
  * (docs/gateway.md). The due rows are locked through the account's own

@@ -46,9 +46,9 @@ struct due_hold {
 	int64_t id, amount;
 	int has_member;
 	char member[LEDGER_ID_MAX + 1];
-	int unresolved;			/* sql/055: its provider may have run it */
+	int unresolved;			/* sql/058: its provider may have run it */
 	int64_t input_bound;		/* an unresolved one's input bound's cost */
-	const char *resolved;		/* sql/055's resolved, NULL: not written */
+	const char *resolved;		/* sql/058's resolved, NULL: not written */
 };
 /* Closes h, locked with its account a (locked), as x decided: its reserve
  * released, x->charge spent as usage (captured) or a journal row of

@@ -175,7 +175,7 @@ static enum cd_err hold_get_tx(struct store *lg, const char *hold_id, int64_t ac
 		return got < 0 ? CD_E_INTERNAL : refusal_set(&lg->refusal, REFUSE_HOLD_UNKNOWN, hold_id, NULL);
 	json_t *usage = store_i64(s, 10) == 0 ? json_null() : hold_usage(s);
 	int recorded = store_i64(s, 10) != 0;
-	/* An unresolved hold (sql/055) is pending in the ledger and shown as
+	/* An unresolved hold (sql/058) is pending in the ledger and shown as
 	 * what it is; its reason is the call's end, with no usage record. */
 	int unresolved = store_i64(s, 25) != 0;
 	const char *status = unresolved && strcmp(store_str(s, 5), "pending") == 0 ? "unresolved" : store_str(s, 5);

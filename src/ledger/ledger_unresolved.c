@@ -1,5 +1,5 @@
 /* ledger_unresolved.c: the holds of gateway calls whose provider may be
- * working on them and never answered (sql/055; docs/gateway.md, "When a
+ * working on them and never answered (sql/058; docs/gateway.md, "When a
  * provider may already be working"; docs/decisions.md).
  *
  * Such a hold is neither released (the provider may have run the call

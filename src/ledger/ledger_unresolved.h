@@ -1,5 +1,5 @@
 /* ledger_unresolved.h: the holds of gateway calls whose provider may be
- * working on them and never answered (sql/055; docs/gateway.md, "When a
+ * working on them and never answered (sql/058; docs/gateway.md, "When a
  * provider may already be working"): kept, resolved by the operator,
  * counted. The sweep's part is ledger_due.c's. */
 #ifndef CREDITD_LEDGER_UNRESOLVED_H

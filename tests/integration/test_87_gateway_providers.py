@@ -438,7 +438,7 @@ def unresolved_504(r, shape="openai"):
 
 
 def kept(hold_id):
-    """The hold's unresolved figures as the ledger keeps them (sql/055)."""
+    """The hold's unresolved figures as the ledger keeps them (sql/058)."""
     a, h = hold_parts(hold_id)
     row = sql("SELECT unresolved_at, unresolved_input_micros, expires_at, amount_micros, state FROM holds "
               "WHERE id = %d AND account_id = %d" % (h, a))[0]

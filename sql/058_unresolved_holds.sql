@@ -1,4 +1,4 @@
--- 055_unresolved_holds.sql: a gateway call's hold whose provider may be
+-- 058_unresolved_holds.sql: a gateway call's hold whose provider may be
 -- working on it and never answered (docs/gateway.md, "When a provider may
 -- already be working"; docs/decisions.md).
 --
