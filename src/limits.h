@@ -205,6 +205,10 @@ _Static_assert((LIMIT_ROWCACHE_ACCOUNTS & (LIMIT_ROWCACHE_ACCOUNTS - 1)) == 0 &&
 /* A JSON price catalogue creditctl reads whole: public catalogues of
  * every provider's models run to about 1 MiB. */
 #define LIMIT_PRICE_FILE_BYTES (16 * 1024 * 1024)
+/* A price multiplier (fast_multiplier_bps, ...), in basis points: the
+ * providers' run to 6x (60,000); 100x is past any, and keeps a scaled
+ * price of the largest row (10^12 micros a million tokens) in int64. */
+#define LIMIT_PRICE_MULTIPLIER_BPS 1000000
 /* Database nodes of one Galera cluster ([database] nodes): a worker keeps
  * a connection to each node it has served, so threads × nodes connections
  * per instance; three nodes is Galera's smallest cluster that survives a

@@ -70,6 +70,16 @@
 /* One forwarded client header's value (anthropic-version, anthropic-beta,
  * OpenAI-Beta): a few comma-separated feature names. */
 #define LIMIT_GATEWAY_HEADER_BYTES 512
+/* A node of a table of what the gateway forwards (gwtable.h), as a walk
+ * builds it: the longest in the tables is under 200 bytes; a name a body
+ * makes longer (an enum's value, a variant's) is one no row has. */
+#define LIMIT_GATEWAY_TABLE_NODE_BYTES 512
+/* A refused member's path as a refusal names it ("input[3].content[0].type"):
+ * cut past this, it still names where the member is. */
+#define LIMIT_GATEWAY_PARAM_BYTES 256
+/* Entries of one free_fields key ([gateway], [provider NAME]): a walk
+ * compares a member it does not know with each, so they stay few. */
+#define LIMIT_GATEWAY_FREE_FIELDS 64
 /* The client's headers one provider kind forwards upstream (gwkind.h:
  * anthropic-version and anthropic-beta, the most today), and all kinds'
  * together (the request keeps each, read once by the worker). */

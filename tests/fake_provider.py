@@ -45,6 +45,7 @@ DEFAULT_MODE = {"mode": "ok", "output_tokens": 16, "chunks": None, "chunk_interv
                 "cut_after": 2, "status": 500, "cached_tokens": 0, "cache_creation_tokens": 0,
                 "reasoning_tokens": 0, "extra_output_tokens": 0, "service_tier": None, "cache_1h_tokens": 0,
                 "audio_input_tokens": 0, "audio_output_tokens": 0, "web_searches": 0, "count": None,
+                "compaction_input_tokens": 0, "compaction_output_tokens": 0, "unknown_tokens": 0,
                 "silent_seconds": 30}
 MODES = ("ok", "error", "cut", "no_usage", "delay", "silent", "stall")
 

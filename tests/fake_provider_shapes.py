@@ -194,6 +194,8 @@ def plan(route, body, mode):
             "tier": mode.get("service_tier"), "cache_1h": min(mode.get("cache_1h_tokens", 0), creation),
             "audio_in": min(mode.get("audio_input_tokens", 0), words - cached),
             "audio_out": min(mode.get("audio_output_tokens", 0), out), "searches": mode.get("web_searches", 0),
+            "compaction": (mode["compaction_input_tokens"], mode["compaction_output_tokens"]),
+            "unknown": mode["unknown_tokens"],
             "no_usage": mode["mode"] == "no_usage", "cut_after": mode["cut_after"], "cut_at": 0,
             "id": "%x" % int(time.time() * 1e6), "created": int(time.time())}
 
@@ -202,17 +204,25 @@ def text_of(p):
     return " ".join("w%d" % i for i in range(p["output"]))
 
 
+def _unknown(u, p):
+    """A usage member a provider might add tomorrow (a test of what
+    creditd does with tokens it does not know)."""
+    if p["unknown"]:
+        u["mystery_tokens"] = p["unknown"]
+    return u
+
+
 def openai_usage(p):
-    return {"prompt_tokens": p["input"], "completion_tokens": p["billed"], "total_tokens": p["input"] + p["billed"],
+    return _unknown({"prompt_tokens": p["input"], "completion_tokens": p["billed"], "total_tokens": p["input"] + p["billed"],
             "prompt_tokens_details": {"cached_tokens": p["cached"], "audio_tokens": p["audio_in"]},
             "completion_tokens_details": {"reasoning_tokens": p["reasoning"], "audio_tokens": p["audio_out"],
-                                          "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0}}
+                                          "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0}}, p)
 
 
 def responses_usage(p):
-    return {"input_tokens": p["input"], "input_tokens_details": {"cached_tokens": p["cached"]},
-            "output_tokens": p["billed"], "output_tokens_details": {"reasoning_tokens": p["reasoning"]},
-            "total_tokens": p["input"] + p["billed"]}
+    return _unknown({"input_tokens": p["input"], "input_tokens_details": {"cached_tokens": p["cached"]},
+                     "output_tokens": p["billed"], "output_tokens_details": {"reasoning_tokens": p["reasoning"]},
+                     "total_tokens": p["input"] + p["billed"]}, p)
 
 
 def anthropic_usage(p, output, final=True):
@@ -225,6 +235,15 @@ def anthropic_usage(p, output, final=True):
          "service_tier": p["tier"] or "standard"}
     if final:
         u["server_tool_use"] = {"web_search_requests": p["searches"]}
+        _unknown(u, p)
+    if final and any(p["compaction"]):
+        # compaction (docs.anthropic.com, context management): the
+        # summarising pass is an iteration of its own, outside the
+        # top-level figures, which are the message iterations' sum
+        u["iterations"] = [{"type": "compaction", "input_tokens": p["compaction"][0], "output_tokens": p["compaction"][1],
+                            "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0},
+                           {"type": "message", "input_tokens": u["input_tokens"], "output_tokens": output,
+                            "cache_creation_input_tokens": p["creation"], "cache_read_input_tokens": p["cached"]}]
     return u
 
 
@@ -361,11 +380,13 @@ def _messages_stream(body, p):
                         "content_block_delta"))
     out.append(_sse({"type": "content_block_stop", "index": 0}, "content_block_stop"))
     if not p["no_usage"]:
+        usage = {"output_tokens": p["billed"], "server_tool_use": {"web_search_requests": p["searches"]}}
+        if any(p["compaction"]):
+            usage["iterations"] = anthropic_usage(p, p["billed"])["iterations"]
         out.append(_sse({"type": "message_delta",
                          "delta": {"stop_reason": "max_tokens" if p["truncated"] else "end_turn",
                                    "stop_sequence": None},
-                         "usage": {"output_tokens": p["billed"],
-                                   "server_tool_use": {"web_search_requests": p["searches"]}}}, "message_delta"))
+                         "usage": usage}, "message_delta"))
     out.append(_sse({"type": "message_stop"}, "message_stop"))
     return out
 

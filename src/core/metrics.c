@@ -69,6 +69,7 @@ _Static_assert(GW_BUCKETS == (int)(sizeof(gw_bucket_le) / sizeof(gw_bucket_le[0]
 static atomic_ullong gw_count[LIMIT_METRICS_ROUTES][STATUS_SLOTS + 1];
 static atomic_ullong gw_held_back;
 static atomic_ullong gw_over_hold;
+static atomic_ullong gw_usage_unknown;
 /* Each registered route's gw_routes index, -1 when it is not the
  * gateway's: found once at init, not by name on every request. */
 static int gw_of_route[LIMIT_METRICS_ROUTES + 1];
@@ -210,6 +211,11 @@ void metrics_gateway_unresolved_call(void)
 void metrics_gateway_over_hold(void)
 {
 	atomic_fetch_add_explicit(&gw_over_hold, 1, memory_order_relaxed);
+}
+
+void metrics_gateway_usage_unknown(void)
+{
+	atomic_fetch_add_explicit(&gw_usage_unknown, 1, memory_order_relaxed);
 }
 
 void metrics_gateway_held_back(void)
@@ -448,6 +454,10 @@ static void emit_gateway(struct dynbuf *b, long long in_flight)
 			      "(creditctl hold resolve), as the background thread last counted them.\n"
 			      "# TYPE creditd_gateway_unresolved_holds gauge\ncreditd_gateway_unresolved_holds %lld\n",
 			      unresolved);
+	dynbuf_printf(b, "# HELP creditd_gateway_usage_unknown_total Gateway calls whose usage named tokens creditd does "
+		      "not know (charged at the dearest token price, flagged usage_unknown).\n"
+		      "# TYPE creditd_gateway_usage_unknown_total counter\ncreditd_gateway_usage_unknown_total %llu\n",
+		      load(&gw_usage_unknown));
 	dynbuf_printf(b, "# HELP creditd_gateway_held_back_total Times a call's answer was held back because its client "
 		      "took less than was sent.\n# TYPE creditd_gateway_held_back_total counter\n"
 		      "creditd_gateway_held_back_total %llu\n", load(&gw_held_back));

@@ -51,6 +51,8 @@ void metrics_gateway_over_hold(void);
  * as last counted (ledger_holds_unresolved_count). */
 void metrics_gateway_unresolved_call(void);
 void metrics_gateway_unresolved(long long n);
+/* A gateway call whose usage named tokens no reading places (usage_unknown). */
+void metrics_gateway_usage_unknown(void);
 void metrics_gateway_overhead(double ms);
 /* A stream's answer held back: its client took less than was sent. */
 void metrics_gateway_held_back(void);

@@ -276,7 +276,9 @@ static void provider_billed(struct recon_row *w, const struct recon_bucket *k)
 	p->t = (struct pricing_tokens){k->input_tokens, k->cached_input_tokens, k->cache_write_input_tokens,
 				       k->output_tokens};
 	p->d = (struct pricing_dims_usage){(enum pricing_tier)k->tier, k->cache_write_1h_tokens, k->audio_input_tokens,
-					   k->audio_output_tokens, k->web_search_calls, k->long_context != 0};
+					   k->audio_output_tokens, k->web_search_calls, k->long_context != 0,
+					   /* the provider's report names no size: the dearest fee */
+					   PRICING_SEARCH_ANY};
 }
 
 static int provider_rows(struct recon *r, const struct recon_buckets *b, const struct ledger_price_alias *aliases,

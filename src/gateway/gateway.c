@@ -17,6 +17,7 @@
  * any output; charges usage that disagrees with what was asked (see
  * gwcall.c). */
 #include "gateway.h"
+#include "gwtable.h"
 #include "timefmt.h"
 #include "config.h"
 #include "gwconfig.h"
@@ -114,7 +115,12 @@ static pthread_mutex_t place_lock = PTHREAD_MUTEX_INITIALIZER;
 
 int gateway_init(const struct cfg *cfg)
 {
+	char err[256];
 	gw_cfg = gwconfig_of(cfg);
+	if (gwtable_init(err, sizeof(err)) != 0) {
+		log_msg(LOG_LVL_ERROR, "the gateway's tables: %s", err);
+		return -1;
+	}
 	size_t n = (size_t)gw_cfg->max_streams;
 	places = calloc(n, sizeof(*places));
 	free_places = calloc(n, sizeof(*free_places));

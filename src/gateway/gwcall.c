@@ -391,13 +391,18 @@ static void keep_billed(const struct gwcall *c, const struct gw_charge *d)
 						      : x->tier == PRICING_TIER_FLEX ? "flex" : NULL,
 					x->long_context, x->cache_write_1h_tokens, x->audio_input_tokens,
 					x->audio_output_tokens, x->web_search_calls,
-					c->attempt > 0 ? provider(c)->name : NULL, c->attempt + 1};
+					c->attempt > 0 ? provider(c)->name : NULL, c->attempt + 1, d->usage_unknown};
+	if (d->usage_unknown) {
+		metrics_gateway_usage_unknown();
+		log_warn("gateway: %s: the provider's usage named tokens creditd does not know: %s", c->job->hold_id,
+			 d->why);
+	}
 	if (d->over_hold) {
 		metrics_gateway_over_hold();
 		log_warn("gateway: %s: the provider's usage went beyond what was asked, charged as reported: %s",
 			 c->job->hold_id, d->why);
 	}
-	if (!b.over_hold && b.service_tier == NULL && !b.long_context && b.cache_write_1h_tokens == 0 &&
+	if (!b.over_hold && !b.usage_unknown && b.service_tier == NULL && !b.long_context && b.cache_write_1h_tokens == 0 &&
 	    b.audio_input_tokens == 0 && b.audio_output_tokens == 0 && b.web_search_calls == 0 && b.attempts == 1)
 		return;
 	struct store *lg = gwcall_ledger_borrow();

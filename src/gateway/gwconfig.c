@@ -25,6 +25,7 @@ static const struct config_key keys[] = {
 	{"gateway", "openai_project", CONFIG_STR, OFF(openai_project), 0, 0, "", NULL, NULL, NULL},
 	{"gateway", "shrink", CONFIG_ENUM, OFF(shrink_text), 0, 0, "on", "on|off", NULL, NULL},
 	{"gateway", "byok", CONFIG_ENUM, OFF(byok_text), 0, 0, "on", "on|off", NULL, NULL},
+	{"gateway", "free_fields", CONFIG_STR, OFF(free_fields_text), 0, 0, "", NULL, NULL, NULL},
 	{"gateway", "provider_objects", CONFIG_ENUM, OFF(provider_objects_text), 0, 0, "off", "on|off", NULL, NULL},
 	{"gateway", "min_output_tokens", CONFIG_INT, OFF(min_output_tokens), 1, LIMIT_TOKENS_MAX, "256", NULL, NULL, NULL},
 	{"gateway", "on_client_gone", CONFIG_ENUM, OFF(on_client_gone), 0, 0, "drain", "drain|cancel", NULL, NULL},
@@ -68,6 +69,7 @@ static const struct config_key section_keys[] = {
 	{"provider", "headers", CONFIG_SECRET_LINES, SOFF(headers), 0, 0, "", NULL, NULL, header_valid},
 	{"provider", "allow_http", CONFIG_ENUM, SOFF(allow_http), 0, 0, "false", "true|false", NULL, NULL},
 	{"provider", "models", CONFIG_STR, SOFF(models), 0, 0, "", NULL, NULL, NULL},
+	{"provider", "free_fields", CONFIG_STR, SOFF(free_fields), 0, 0, "", NULL, NULL, NULL},
 };
 
 static const struct config_named sections = {
@@ -157,6 +159,61 @@ static int models_parse(struct gwconfig_provider *p, const char *list, char *err
 
 /* ---- the providers ---- */
 
+/* ---- free_fields: the operator's word that these cost nothing ---- */
+
+static int free_field_ok(const char *s, size_t n)
+{
+	size_t at = n > 5 && (strncmp(s, "beta:", 5) == 0 || strncmp(s, "type:", 5) == 0) ? 5 : 0;
+	if (n - at == 0 || n > LIMIT_NAME_BYTES)
+		return 0;
+	for (size_t i = at; i < n; i++)
+		if (!isalnum((unsigned char)s[i]) && strchr("_-.", s[i]) == NULL)
+			return 0;
+	return 1;
+}
+
+/* list ("top_k, chat_template_kwargs, type:my_tool, beta:my-beta-1") into
+ * *out (entries malloc'ed, freed by release); where names the key. */
+static int free_fields_parse(const char *list, struct gwtable_extra *out, const char *where, char *err, size_t errcap)
+{
+	size_t items = 1, n = 0;
+	char **e;
+	for (const char *c = list; *c != '\0'; c++)
+		items += *c == ',';
+	if (items > LIMIT_GATEWAY_FREE_FIELDS)
+		return config_fail(err, errcap, "%s: %zu entries, at most %d", where, items, LIMIT_GATEWAY_FREE_FIELDS);
+	if ((e = calloc(items, sizeof(*e))) == NULL)
+		return config_fail(err, errcap, "out of memory");
+	out->entries = (const char *const *)e;
+	for (const char *at = list; *at != '\0';) {
+		size_t len = strcspn(at, ",");
+		const char *s = at, *end = at + len;
+		at += len + (at[len] == ',');
+		while (s < end && isspace((unsigned char)*s))
+			s++;
+		while (end > s && isspace((unsigned char)end[-1]))
+			end--;
+		if (s == end)
+			continue;
+		if (!free_field_ok(s, (size_t)(end - s)))
+			return config_fail(err, errcap, "%s: \"%.*s\" is not NAME, type:NAME or beta:NAME (letters, digits, "
+					   "'_', '-' and '.', %d bytes at most)", where, (int)(end - s), s, LIMIT_NAME_BYTES);
+		if ((e[n] = dup_n(s, (size_t)(end - s))) == NULL)
+			return config_fail(err, errcap, "out of memory");
+		out->n = ++n;
+	}
+	return 0;
+}
+
+static void free_fields_release(struct gwtable_extra *x)
+{
+	for (size_t i = 0; i < x->n; i++)
+		free((char *)x->entries[i]);
+	free((void *)x->entries);
+	x->entries = NULL;
+	x->n = 0;
+}
+
 static int base_url_ok(const struct gwconfig_provider *p, char *err, size_t errcap)
 {
 	char key[64 + LIMIT_CONFIG_NAME_BYTES];
@@ -185,7 +242,12 @@ static int section_add(struct gwconfig *g, const char *name, const struct gwconf
 	if (lines > LIMIT_GATEWAY_PROVIDER_HEADERS)
 		return config_fail(err, errcap, "[provider %s] headers: %zu lines, at most %d", name, lines,
 				   LIMIT_GATEWAY_PROVIDER_HEADERS);
-	return base_url_ok(p, err, errcap) != 0 || models_parse(p, s->models, err, errcap) != 0 ? -1 : 0;
+	char where[32 + LIMIT_CONFIG_NAME_BYTES];
+	snprintf(where, sizeof(where), "[provider %s] free_fields", name);
+	return base_url_ok(p, err, errcap) != 0 || models_parse(p, s->models, err, errcap) != 0 ||
+			       free_fields_parse(s->free_fields, &p->free_fields, where, err, errcap) != 0
+		       ? -1
+		       : 0;
 }
 
 /* §12's provider of kind, unless a section of its name replaces it. */
@@ -242,6 +304,8 @@ static int finish(const struct cfg *c, void *block, char *err, size_t errcap)
 	g->byok = strcmp(g->byok_text, "on") == 0;
 	g->provider_objects = strcmp(g->provider_objects_text, "on") == 0;
 	g->drain = strcmp(g->on_client_gone, "drain") == 0;
+	if (free_fields_parse(g->free_fields_text, &g->free_fields, "gateway.free_fields", err, errcap) != 0)
+		return -1;
 	return providers_make(c, g, err, errcap);
 }
 
@@ -254,7 +318,9 @@ static void release(void *block)
 			free(g->providers[i].models[j].upstream);
 		}
 		free(g->providers[i].models);
+		free_fields_release(&g->providers[i].free_fields);
 	}
+	free_fields_release(&g->free_fields);
 	free(g->providers);
 	free(g->openai_headers);
 	g->providers = NULL;

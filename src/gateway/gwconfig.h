@@ -7,6 +7,7 @@
  * these keys. */
 #ifndef CREDITD_GWCONFIG_H
 #define CREDITD_GWCONFIG_H
+#include "gwtable.h"
 #include <stddef.h>
 #include <stdint.h>
 #include "config.h"
@@ -37,6 +38,9 @@ struct gwconfig_provider {
 	struct gwconfig_model *models;
 	size_t nmodels;
 	size_t index;			/* its place in the list (metrics) */
+	/* What its calls forward as free beyond the route's table (gwtable.h),
+	 * the operator's word: [provider NAME] free_fields. */
+	struct gwtable_extra free_fields;
 };
 
 /* A [provider NAME] section as read (its keys' strings the loader's). */
@@ -47,6 +51,7 @@ struct gwconfig_section {
 	char *headers;			/* "Name: value" lines */
 	char *allow_http;		/* true|false */
 	char *models;			/* "a, b=upstream-b" or "*" */
+	char *free_fields;		/* "NAME, type:NAME, beta:NAME" */
 };
 
 struct gwconfig {
@@ -59,6 +64,8 @@ struct gwconfig {
 	char *shrink_text;		/* on|off */
 	char *byok_text;		/* on|off */
 	char *provider_objects_text;	/* on|off */
+	char *free_fields_text;		/* [gateway] free_fields, as written */
+	struct gwtable_extra free_fields;	/* it read: every call's */
 	int64_t min_output_tokens;	/* the least output a shrunk call keeps */
 	char *on_client_gone;		/* drain|cancel */
 	int64_t drain_seconds;		/* reading on after the client left, and SIGTERM's wait */

@@ -63,6 +63,11 @@ struct gw_ask {
 	const char *audio;		/* "modalities", "audio" or "input_audio"; NULL: none */
 	const char *web_search;		/* "tools" or "web_search_options"; NULL: none */
 	int64_t web_search_max;
+	/* The context size its searches were asked at (enum
+	 * pricing_search_size: 0 any, 1 low, 2 medium, 3 high): OpenAI's
+	 * search_context_size, medium when left out (the provider's
+	 * default); Anthropic's searches have no size (any: the row's fee). */
+	int web_search_size;
 	/* A member asking for what no price field prices (a server-side tool
 	 * other than web search: file search, code execution, image
 	 * generation, computer use, web fetch, MCP): refused (static). */
@@ -77,6 +82,19 @@ struct gw_ask {
 	 * whose input the provider never serves past the threshold: never
 	 * charged the tier (an estimate from its bound included). */
 	int long_context_off;
+	/* What the route's table (gwtable.h) found: a bit for each priced or
+	 * bound dimension a member asked (1u << GWTABLE_DIM_*), and the first
+	 * member it refuses (table_refused 1: its path and why), which
+	 * api_gateway takes again with the operator's free_fields once the
+	 * call's providers are known. */
+	unsigned table_dims;
+	int table_refused;
+	char table_param[LIMIT_GATEWAY_PARAM_BYTES];
+	char table_err[256];
+	/* Anthropic's "inference_geo" when given and not null ("" : none),
+	 * and its "speed": "fast": each bills every token at a multiple. */
+	char geo[32];
+	int fast;
 };
 
 /* The usage a provider reported, as creditd charges it (DESIGN §12):
@@ -101,6 +119,14 @@ struct gw_usage {
 	int64_t cache_write_1h_tokens;
 	int64_t audio_input_tokens, audio_output_tokens;
 	int64_t web_searches;
+	/* Usage members no reading places (docs/gateway.md, "Usage read
+	 * whole"): top-level "*_tokens" members a kind does not know (billed
+	 * on their own), and unknown "*_tokens" parts of the input's and the
+	 * output's details objects (already in input or output): charged at
+	 * the row's dearest token price, the record flagged usage_unknown.
+	 * unknown_member names the first ("" : none). */
+	int64_t unknown_tokens, unknown_input_part, unknown_output_part;
+	char unknown_member[48];
 };
 
 /* A stream's reader: fed the bytes of a server-sent-event stream as they
@@ -112,6 +138,10 @@ struct gw_stream {
 	struct gw_usage usage;
 	int64_t text_bytes;		/* UTF-8 bytes of output text and tool arguments seen */
 	int64_t input_seen;		/* Anthropic message_start's input (with cache tokens), -1 until seen */
+	/* Anthropic: the tokens of usage.iterations' passes the top-level
+	 * figures leave out (input, cache writes, cache reads, output), as
+	 * last added to usage (a later message_delta replaces them). */
+	int64_t iterations[4];
 	int done;			/* the stream's own end was seen ([DONE], message_stop, response.completed ...) */
 	int error;			/* an error event was seen */
 	char *line;			/* the event being assembled (malloc'ed) */
@@ -147,6 +177,9 @@ struct gwkind_route {
 	 * which the provider does not bill): never held, settled or
 	 * streamed, and its model need not be priced. */
 	int free;
+	/* The table of what it forwards (gwtable.h: "openai_chat", a file of
+	 * src/gateway/tables/ without .tsv); NULL for a route never forwarded. */
+	const char *table;
 };
 
 /* The upstream request's headers beyond Content-Type, as the kind writes
@@ -204,6 +237,10 @@ struct gwkind {
 	 * without its 1M-context beta): such a call is never held or charged
 	 * the tier. NULL: it serves any. */
 	int (*long_context_off)(const char *const *forwarded);
+	/* The place in forwarded of the header whose comma-separated values
+	 * the route's table classifies ("beta:NAME" rows: Anthropic's
+	 * anthropic-beta), -1 when none. */
+	int beta_forwarded;
 };
 
 /* The kinds (gwkind.c): the i-th, NULL past the last. */

@@ -21,10 +21,12 @@ enum { MESSAGES, COUNT_TOKENS };
 
 static const struct gwkind_route routes[] = {
 	{&gwkind_anthropic, MESSAGES, "/anthropic/v1/messages", "/v1/messages", "gw_anthropic_messages", "messages", 0,
-	 "messages", 0},
+	 "messages", 0, "anthropic_messages"},
 	/* Counting a request's input tokens: forwarded, free (not billed). */
 	{&gwkind_anthropic, COUNT_TOKENS, "/anthropic/v1/messages/count_tokens", "/v1/messages/count_tokens",
-	 "gw_anthropic_count_tokens", "count_tokens", 0, "messages", 1},
+	 "gw_anthropic_count_tokens", "count_tokens", 0, "messages", 1,
+	 /* Its members are the Messages route's (the SDKs' types say so). */
+	 "anthropic_messages"},
 };
 
 /* ---- what a request asks, the body sent upstream ------------------------- */
@@ -83,6 +85,50 @@ static int anthropic_parts(const json_t *usage, int64_t part[A_PARTS], unsigned 
 	return 0;
 }
 
+/* usage.iterations: each entry not of type "message" (a compaction's
+ * summarising pass, an advisor's run) is a pass the top-level figures
+ * leave out, billed all the same (docs/gateway.md, "Usage read whole"):
+ * its parts are added to part. -1 when one is not a count or a sum
+ * passes LIMIT_TOKENS_MAX. */
+static int anthropic_iterations(const json_t *usage, int64_t part[A_PARTS])
+{
+	const json_t *e;
+	size_t i;
+	json_array_foreach(json_object_get(usage, "iterations"), i, e) {
+		int64_t p[A_PARTS] = { 0, 0, 0, 0 };
+		unsigned seen;
+		if (!json_is_object(e) || gwkind_str_is(json_object_get(e, "type"), "message"))
+			continue;
+		if (anthropic_parts(e, p, &seen) != 0)
+			return -1;
+		for (int k = 0; k < A_PARTS; k++) {
+			if (p[k] > LIMIT_TOKENS_MAX - part[k])
+				return -1;
+			part[k] += p[k];
+		}
+	}
+	return 0;
+}
+
+/* A stream's iterations: a delta that gives them replaces those kept;
+ * the kept ones are added to part. -1 as anthropic_iterations. */
+static int anthropic_keep_iterations(struct gw_stream *s, const json_t *usage, int64_t part[A_PARTS])
+{
+	int64_t it[A_PARTS] = { 0, 0, 0, 0 };
+	_Static_assert(sizeof(s->iterations) == sizeof(it), "one figure a part");
+	if (json_object_get(usage, "iterations") != NULL) {
+		if (anthropic_iterations(usage, it) != 0)
+			return -1;
+		memcpy(s->iterations, it, sizeof(it));
+	}
+	for (int k = 0; k < A_PARTS; k++) {
+		if (s->iterations[k] > LIMIT_TOKENS_MAX - part[k])
+			return -1;
+		part[k] += s->iterations[k];
+	}
+	return 0;
+}
+
 /* The parts as creditd charges them (have left 0); -1 when the input's sum
  * passes LIMIT_TOKENS_MAX (each part is at most that: no wrap). */
 static int anthropic_fill(const int64_t part[A_PARTS], struct gw_usage *u)
@@ -108,6 +154,15 @@ static void anthropic_unfill(const struct gw_usage *u, int64_t part[A_PARTS])
 	part[A_OUTPUT] = u->output_tokens;
 }
 
+/* The usage members read (docs/gateway.md, "Usage read whole"): any
+ * other "*_tokens" member is usage_unknown. */
+static const char *const usage_top[] = {"input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens",
+					"output_tokens", NULL};
+static const char *const usage_in[] = {"ephemeral_5m_input_tokens", "ephemeral_1h_input_tokens", NULL};
+static const char *const usage_out[] = {"thinking_tokens", NULL};
+static const struct gwkind_usage_names usage_names = {usage_top, "cache_creation", "output_tokens_details", usage_in,
+						      usage_out};
+
 /* What a usage says beyond tokens (DESIGN §14): the tier served, 1-hour
  * cache writes, web searches; a member absent leaves its figure as it was
  * (a stream says them in two events). */
@@ -119,6 +174,7 @@ static void read_dims(const json_t *usage, struct gw_usage *u)
 			u->cache_write_tokens, &u->cache_write_1h_tokens);
 	gwkind_part_of(json_object_get(json_object_get(usage, "server_tool_use"), "web_search_requests"),
 			LIMIT_TOKENS_MAX, &u->web_searches);
+	gwkind_usage_unknown(usage, &usage_names, u);
 }
 
 /* A whole answer's usage: input_tokens + cache_creation_input_tokens +
@@ -134,7 +190,7 @@ static void anthropic_usage_whole(const struct gwkind_route *r, const json_t *ro
 	if (!json_is_object(usage))
 		return;
 	if (anthropic_parts(usage, part, &seen) == 0 && (seen & 1u << A_INPUT) && (seen & 1u << A_OUTPUT) &&
-	    anthropic_fill(part, u) == 0)
+	    anthropic_iterations(usage, part) == 0 && anthropic_fill(part, u) == 0)
 		u->have = 1;
 	else
 		memset(u, 0, sizeof(*u));
@@ -170,7 +226,12 @@ static void anthropic_delta(struct gw_stream *s, const json_t *usage)
 	int had = s->usage.have;
 
 	anthropic_unfill(&s->usage, part);
-	if (anthropic_parts(usage, part, &seen) != 0 || anthropic_fill(part, &u) != 0) {
+	/* The iterations' passes were added to the figures kept: taken off
+	 * again, as the delta's iterations (cumulative) replace them. */
+	for (int k = 0; k < A_PARTS; k++)
+		part[k] -= s->iterations[k];
+	if (anthropic_parts(usage, part, &seen) != 0 || anthropic_keep_iterations(s, usage, part) != 0 ||
+	    anthropic_fill(part, &u) != 0) {
 		s->usage.have = 0;
 		return;
 	}
@@ -295,4 +356,5 @@ const struct gwkind gwkind_anthropic = {
 	"anthropic", "Anthropic", routes, sizeof(routes) / sizeof(routes[0]), 0, forwarded, passed_back,
 	anthropic_read, anthropic_rewrites, anthropic_rewrite, anthropic_usage_whole, anthropic_stream_event,
 	anthropic_error, anthropic_headers, anthropic_long_context_off,
+	1,	/* anthropic-beta */
 };

@@ -107,6 +107,20 @@ json_t *gwkind_event_json(const struct gwkind_sse *e);
 void gwkind_count_text(struct gw_stream *s, const json_t *v);
 /* A Responses answer's id, kept when it fits (gw_usage.response_id). */
 void gwkind_keep_id(struct gw_usage *u, const json_t *id);
+/* What a kind knows of a usage object: its top-level members (each a
+ * count it reads, or an object), the details objects of its input and
+ * output, and the members it knows in them; each list NULL-ended. */
+struct gwkind_usage_names {
+	const char *const *top;
+	const char *in_details, *out_details;
+	const char *const *in_known;
+	const char *const *out_known;
+};
+/* Counts into u the "*_tokens" members of usage that n does not name
+ * (gw_usage.unknown_*): a stream's later usage replaces a figure only
+ * upward (its counts are cumulative). A member that is not a count is
+ * counted LIMIT_TOKENS_MAX: never charged less than it may say. */
+void gwkind_usage_unknown(const json_t *usage, const struct gwkind_usage_names *n, struct gw_usage *u);
 /* Carries what a stream's usage had beyond its counts (the response id,
  * the dimensions seen in earlier events) onto the usage replacing it. */
 void gwkind_keep_extras(struct gw_usage *to, const struct gw_usage *from);

@@ -28,15 +28,16 @@ enum { CHAT, RESPONSES, EMBEDDINGS, MODELS, MODEL };
 
 static const struct gwkind_route routes[] = {
 	{&gwkind_openai, CHAT, "/openai/v1/chat/completions", "/chat/completions", "gw_openai_chat", "chat_completions", 0,
-	 "messages", 0},
-	{&gwkind_openai, RESPONSES, "/openai/v1/responses", "/responses", "gw_openai_responses", "responses", 0, "input", 0},
+	 "messages", 0, "openai_chat"},
+	{&gwkind_openai, RESPONSES, "/openai/v1/responses", "/responses", "gw_openai_responses", "responses", 0, "input", 0,
+	 "openai_responses"},
 	{&gwkind_openai, EMBEDDINGS, "/openai/v1/embeddings", "/embeddings", "gw_openai_embeddings", "embeddings", 1,
-	 "input", 0},
+	 "input", 0, "openai_embeddings"},
 	/* GET: the priced models in OpenAI's list shape, answered by creditd
 	 * (api_gw_models), never forwarded. */
-	{&gwkind_openai, MODELS, "/openai/v1/models", NULL, "gw_openai_models", "models", 1, NULL, 0},
+	{&gwkind_openai, MODELS, "/openai/v1/models", NULL, "gw_openai_models", "models", 1, NULL, 0, NULL},
 	/* GET: one of them (api_gw_model), answered by creditd too. */
-	{&gwkind_openai, MODEL, "/openai/v1/models/*", NULL, "gw_openai_model", "model", 1, NULL, 0},
+	{&gwkind_openai, MODEL, "/openai/v1/models/*", NULL, "gw_openai_model", "model", 1, NULL, 0, NULL},
 };
 
 /* ---- what a request asks ------------------------------------------------- */
@@ -143,21 +144,45 @@ static int openai_rewrite(const struct gwkind_route *r, json_t *root, const stru
 static int openai_usage(const json_t *usage, const char *in, const char *details, const char *out,
 			struct gw_usage *u)
 {
-	int64_t input = 0, cached = 0, output = 0;
+	int64_t input = 0, cached = 0, output = 0, writes = 0;
+	const json_t *d = json_object_get(usage, details);
 
 	if (gwkind_count_of(json_object_get(usage, in), &input) != 1)
 		return -1;
 	if (out != NULL && gwkind_count_of(json_object_get(usage, out), &output) != 1)
 		return -1;
-	if (gwkind_count_of(json_object_get(json_object_get(usage, details), "cached_tokens"), &cached) < 0 ||
-	    cached > input)
+	if (gwkind_count_of(json_object_get(d, "cached_tokens"), &cached) < 0 || cached > input)
+		return -1;
+	/* Input written to the prompt cache, of the input (the SDKs' types
+	 * name it): charged at the cache-write price. */
+	if (gwkind_count_of(json_object_get(d, "cache_write_tokens"), &writes) < 0 || writes > input - cached)
 		return -1;
 	memset(u, 0, sizeof(*u));
 	u->have = 1;
 	u->input_tokens = input;
 	u->cached_input_tokens = cached;
+	u->cache_write_tokens = writes;
 	u->output_tokens = output;
 	return 0;
+}
+
+/* The usage members each route reads (docs/gateway.md, "Usage read
+ * whole"): any other "*_tokens" member is usage_unknown. */
+static const char *const chat_top[] = {"prompt_tokens", "completion_tokens", "total_tokens", NULL};
+static const char *const chat_in[] = {"cached_tokens", "audio_tokens", "cache_write_tokens", NULL};
+static const char *const chat_out[] = {"reasoning_tokens", "audio_tokens", "accepted_prediction_tokens",
+				       "rejected_prediction_tokens", NULL};
+static const char *const responses_top[] = {"input_tokens", "output_tokens", "total_tokens", NULL};
+static const char *const responses_in[] = {"cached_tokens", "cache_write_tokens", NULL};
+static const char *const responses_out[] = {"reasoning_tokens", NULL};
+static const struct gwkind_usage_names chat_names = {chat_top, "prompt_tokens_details", "completion_tokens_details",
+						     chat_in, chat_out};
+static const struct gwkind_usage_names responses_names = {responses_top, "input_tokens_details",
+							  "output_tokens_details", responses_in, responses_out};
+
+static void read_unknown(const struct gwkind_route *r, const json_t *usage, struct gw_usage *u)
+{
+	gwkind_usage_unknown(usage, r->id == RESPONSES ? &responses_names : &chat_names, u);
 }
 
 /* The usage object of a route's answer, read into *u (have 0 when it
@@ -205,8 +230,10 @@ static void openai_usage_whole(const struct gwkind_route *r, const json_t *root,
 
 	if (json_is_object(usage))
 		read_usage(r, usage, u);
-	if (u->have)
+	if (u->have) {
 		read_dims(r, root, usage, u);
+		read_unknown(r, usage, u);
+	}
 	if (r->id == RESPONSES)
 		gwkind_keep_id(u, json_object_get(root, "id"));
 }
@@ -223,6 +250,8 @@ static void take_usage(struct gw_stream *s, const json_t *usage)
 	read_usage(s->route, usage, &u);
 	gwkind_keep_extras(&u, &s->usage);	/* seen before the usage */
 	s->usage = u;
+	if (s->usage.have)
+		read_unknown(s->route, usage, &s->usage);
 }
 
 /* 1 when the chunk is passed on, 0 for the usage-only chunk creditd asked
@@ -572,4 +601,5 @@ static const char *const passed_back[] = {"x-ratelimit-", NULL};
 const struct gwkind gwkind_openai = {
 	"openai", "OpenAI", routes, sizeof(routes) / sizeof(routes[0]), 1, forwarded, passed_back,
 	openai_read, openai_rewrites, openai_rewrite, openai_usage_whole, openai_event, openai_error, openai_headers, NULL,
+	-1,
 };

@@ -62,6 +62,52 @@ void gwkind_count_text(struct gw_stream *s, const json_t *v)
 		s->text_bytes = gwkind_add_held(s->text_bytes, (int64_t)json_string_length(v));
 }
 
+static int listed(const char *const *names, const char *key)
+{
+	for (size_t i = 0; names != NULL && names[i] != NULL; i++)
+		if (strcmp(names[i], key) == 0)
+			return 1;
+	return 0;
+}
+
+static int tokens_member(const char *key)
+{
+	size_t n = strlen(key);
+	return n > 7 && strcmp(key + n - 7, "_tokens") == 0;
+}
+
+/* The unknown "*_tokens" members of o (known: names), summed, the first's
+ * name kept in u. */
+static int64_t unknown_in(const json_t *o, const char *const *names, const char *where, struct gw_usage *u)
+{
+	const char *key;
+	json_t *v;
+	int64_t sum = 0, n;
+	json_object_foreach((json_t *)o, key, v) {
+		if (!tokens_member(key) || listed(names, key) || json_is_null(v))
+			continue;
+		n = gwkind_count_of(v, &n) == 1 ? n : LIMIT_TOKENS_MAX;
+		sum = gwkind_clamp_tokens(gwkind_add_held(sum, n));
+		if (u->unknown_member[0] == '\0')
+			snprintf(u->unknown_member, sizeof(u->unknown_member), "%s%s%.32s", where, where[0] ? "." : "", key);
+	}
+	return sum;
+}
+
+void gwkind_usage_unknown(const json_t *usage, const struct gwkind_usage_names *n, struct gw_usage *u)
+{
+	int64_t top, in, out;
+	if (!json_is_object(usage))
+		return;
+	top = unknown_in(usage, n->top, "", u);
+	in = n->in_details != NULL ? unknown_in(json_object_get(usage, n->in_details), n->in_known, n->in_details, u) : 0;
+	out = n->out_details != NULL ? unknown_in(json_object_get(usage, n->out_details), n->out_known, n->out_details, u)
+				     : 0;
+	u->unknown_tokens = top > u->unknown_tokens ? top : u->unknown_tokens;
+	u->unknown_input_part = in > u->unknown_input_part ? in : u->unknown_input_part;
+	u->unknown_output_part = out > u->unknown_output_part ? out : u->unknown_output_part;
+}
+
 void gwkind_keep_extras(struct gw_usage *to, const struct gw_usage *from)
 {
 	memcpy(to->response_id, from->response_id, sizeof(to->response_id));
@@ -70,6 +116,10 @@ void gwkind_keep_extras(struct gw_usage *to, const struct gw_usage *from)
 	to->audio_input_tokens = from->audio_input_tokens;
 	to->audio_output_tokens = from->audio_output_tokens;
 	to->web_searches = from->web_searches;
+	to->unknown_tokens = from->unknown_tokens;
+	to->unknown_input_part = from->unknown_input_part;
+	to->unknown_output_part = from->unknown_output_part;
+	memcpy(to->unknown_member, from->unknown_member, sizeof(to->unknown_member));
 }
 
 const char *gwkind_event_type(const struct gwkind_sse *e, const json_t *root, char *buf, size_t cap)

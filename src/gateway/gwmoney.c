@@ -156,7 +156,9 @@ int gwmoney_hold(const struct gw_ask *ask, const struct price *p, int64_t search
 	hold_price->input_micros_per_mtok = in;
 	hold_price->output_micros_per_mtok = out;
 	*searches = searches_asked(ask, searches_held);
-	__int128 fees = (__int128)*searches * dim_of(p, PRICE_DIM_WEB_SEARCH, 0) * 1000000;
+	uint64_t unpriced = 0;
+	__int128 fees = (__int128)*searches * pricing_search_fee(p, (enum pricing_search_size)ask->web_search_size, &unpriced) *
+			1000000;
 	if (fees > INT64_MAX)
 		return -1;
 	*fees_raw = (int64_t)fees;
@@ -170,6 +172,47 @@ int gwmoney_worst_tier(const struct gw_ask *ask, const struct price *p)
 	return pricing_dim_get(p, PRICE_DIM_PRIORITY_INPUT, NULL) ? GW_TIER_PRIORITY : GW_TIER_STANDARD;
 }
 
+/* The row's dearest price of a token: its four prices and every
+ * dimension priced per million tokens. */
+static int64_t dearest_token(const struct price *p)
+{
+	int64_t v, most = p->input_micros_per_mtok;
+	const int64_t base[] = {p->cached_input_micros_per_mtok, p->output_micros_per_mtok, p->cache_write_micros_per_mtok};
+	for (size_t i = 0; i < sizeof(base) / sizeof(base[0]); i++)
+		most = base[i] > most ? base[i] : most;
+	for (int d = 0; d < PRICE_DIM_COUNT; d++) {
+		const char *name = pricing_dim_name((enum price_dim)d);
+		size_t n = strlen(name);
+		if (n > 16 && strcmp(name + n - 16, "_micros_per_mtok") == 0 && pricing_dim_get(p, (enum price_dim)d, &v))
+			most = v > most ? v : most;
+	}
+	return most;
+}
+
+/* Usage no reading placed (gw_usage.unknown_*; docs/gateway.md "Usage
+ * read whole"): a bill the operator pays, charged at the row's dearest
+ * token price — a part of the input or output already charged at its
+ * own price, the difference — and flagged usage_unknown. */
+static enum pricing_status unknown_charge(const struct price *p, const struct gw_usage *u, int64_t *extra_raw,
+					  struct gw_charge *c)
+{
+	char clause[128];
+	int64_t dear = dearest_token(p);
+	if (u->unknown_tokens == 0 && u->unknown_input_part == 0 && u->unknown_output_part == 0)
+		return PRICING_OK;
+	assert(dear >= p->input_micros_per_mtok && dear >= p->output_micros_per_mtok);
+	__int128 x = (__int128)*extra_raw + (__int128)u->unknown_tokens * dear +
+		     (__int128)u->unknown_input_part * (dear - p->input_micros_per_mtok) +
+		     (__int128)u->unknown_output_part * (dear - p->output_micros_per_mtok);
+	if (x > INT64_MAX)
+		return PRICING_OVERFLOW;
+	*extra_raw = (int64_t)x;
+	c->usage_unknown = 1;
+	snprintf(clause, sizeof(clause), "usage_unknown: %.48s charged at the dearest token price", u->unknown_member);
+	say(c, clause);
+	return PRICING_OK;
+}
+
 enum pricing_status gwmoney_dims(const struct gw_ask *ask, const struct price *p, int64_t searches_held,
 				 const struct gw_usage *u, int64_t *extra_raw, struct gw_charge *c)
 {
@@ -180,7 +223,8 @@ enum pricing_status gwmoney_dims(const struct gw_ask *ask, const struct price *p
 	struct pricing_dims_usage d = {u->tier == GW_TIER_PRIORITY ? PRICING_TIER_PRIORITY
 				       : u->tier == GW_TIER_FLEX ? PRICING_TIER_FLEX : PRICING_TIER_STANDARD,
 				       u->cache_write_1h_tokens, u->audio_input_tokens, u->audio_output_tokens, u->web_searches,
-				       !ask->long_context_off && pricing_long_context(p, t.input_tokens)};
+				       !ask->long_context_off && pricing_long_context(p, t.input_tokens),
+				       (enum pricing_search_size)ask->web_search_size};
 	/* Chat's search models bill a search a call; their usage does not
 	 * count it. */
 	if (ask->web_search != NULL && strcmp(ask->web_search, "web_search_options") == 0 && d.web_search_calls == 0)
@@ -224,5 +268,5 @@ enum pricing_status gwmoney_dims(const struct gw_ask *ask, const struct price *p
 		say(c, clause);
 		c->over_hold = 1;
 	}
-	return PRICING_OK;
+	return unknown_charge(p, u, extra_raw, c);
 }

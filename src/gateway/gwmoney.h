@@ -29,6 +29,7 @@ struct gw_asked {
 struct gw_charge {
 	struct gw_usage usage;		/* what is settled: a valid settle (cached + writes ≤ input) */
 	int over_hold;			/* beyond what was asked: flagged */
+	int usage_unknown;		/* usage no reading placed, charged at the dearest token price */
 	int64_t extra_raw;		/* the dimensions beyond tokens (gwmoney_dims), 0 until it runs */
 	struct pricing_dims_usage dims;	/* and what they were, as charged; zero until it runs */
 	char why[192];			/* what was beyond, "" when not */
@@ -65,7 +66,8 @@ int gwmoney_worst_tier(const struct gw_ask *ask, const struct price *p);
  * writes, audio, searches) priced at the call's pinned price p: the
  * extra for the settle (pricing_dims_extra), over_hold and why added to
  * *c when u used a dimension p does not price (charged at the standard
- * price), a dearer tier than asked, or more searches than held. */
+ * price), a dearer tier than asked, or more searches than held; and u's
+ * unknown tokens at p's dearest token price (usage_unknown set). */
 enum pricing_status gwmoney_dims(const struct gw_ask *ask, const struct price *p, int64_t searches_held,
 				 const struct gw_usage *u, int64_t *extra_raw, struct gw_charge *c);
 #endif

@@ -19,6 +19,7 @@
  * or a stream flag of the wrong type), naming the member. */
 #include "gwshape.h"
 #include "gwshape_int.h"
+#include "gwtable.h"
 #include "jsonio.h"
 #include "limits.h"
 
@@ -243,6 +244,23 @@ static int depth_of(const json_t *v, int depth)
 	return max;
 }
 
+/* The body walked against its route's table, without the operator's
+ * free_fields (api_gateway takes a refusal again with them). */
+static void read_table(const struct gwkind_route *r, const json_t *root, struct gw_ask *ask)
+{
+	const struct gwtable *t = gwtable_of(r);
+	struct gwtable_seen seen;
+	const json_t *geo = json_object_get(root, "inference_geo");
+	if (json_is_string(geo))
+		snprintf(ask->geo, sizeof(ask->geo), "%s", json_string_value(geo));
+	ask->fast = gwkind_str_is(json_object_get(root, "speed"), "fast");
+	if (t == NULL)
+		return;
+	ask->table_refused = gwtable_walk(t, root, NULL, 0, &seen, ask->table_param, sizeof(ask->table_param),
+					  ask->table_err, sizeof(ask->table_err)) != 0;
+	ask->table_dims = ask->table_refused ? 0 : seen.dims;
+}
+
 int gwshape_read(const struct gwkind_route *r, const char *body, size_t len, struct gw_ask *ask, char *err, size_t errcap,
 		 const char **param)
 {
@@ -279,6 +297,7 @@ int gwshape_read(const struct gwkind_route *r, const char *body, size_t len, str
 	    read_stored(&rf, r, root, ask) != 0)
 		goto out;
 	gwshape_read_billed(r, root, ask);
+	read_table(r, root, ask);
 	ask->input_bound = input_bound(r, root, len);
 	rc = 0;
 out:

@@ -97,6 +97,17 @@ static int64_t searches_max(const json_t *root, const json_t *tool)
 								    : (int64_t)json_integer_value(n);
 }
 
+/* OpenAI's search_context_size (of a Responses web search tool, or of
+ * Chat's web_search_options): low 1, medium 2, high 3; left out, the
+ * provider's default, medium. The table refused any other value. */
+static int search_size(const json_t *options)
+{
+	const json_t *size = set(options, "search_context_size");
+	if (gwkind_str_is(size, "low"))
+		return 1;
+	return gwkind_str_is(size, "high") ? 3 : 2;
+}
+
 static int audio_asked(const json_t *root)
 {
 	const json_t *m, *modalities = set(root, "modalities");
@@ -115,6 +126,7 @@ void gwshape_read_billed(const struct gwkind_route *r, const json_t *root, struc
 	ask->cache_1h = 0;
 	ask->audio = ask->web_search = ask->unpriced = NULL;
 	ask->web_search_max = -1;
+	ask->web_search_size = 0;
 	if (r->input_only)
 		return;
 	ask->tier = tier_of(set(root, "service_tier"));
@@ -125,6 +137,7 @@ void gwshape_read_billed(const struct gwkind_route *r, const json_t *root, struc
 	if (set(root, "web_search_options") != NULL) {
 		ask->web_search = "web_search_options";
 		ask->web_search_max = 1;	/* Chat's search models: one search a call */
+		ask->web_search_size = search_size(set(root, "web_search_options"));
 	}
 	if (set(root, "mcp_servers") != NULL)
 		ask->unpriced = "mcp_servers";
@@ -132,6 +145,8 @@ void gwshape_read_billed(const struct gwkind_route *r, const json_t *root, struc
 		if (web_search_tool(tool) && ask->web_search == NULL) {
 			ask->web_search = "tools";
 			ask->web_search_max = searches_max(root, tool);
+			/* Anthropic's web search has no context size. */
+			ask->web_search_size = r->kind->nullable ? search_size(tool) : 0;
 		} else if (ask->unpriced == NULL && server_tool(tool)) {
 			ask->unpriced = "tools";
 		}

@@ -15,11 +15,13 @@
 #include "gwconfig.h"
 #include "gwkind.h"
 #include "gwmoney.h"
+#include "gwtable.h"
 #include "keys.h"
 #include "ledger.h"
 #include "pricing.h"
 #include "timefmt.h"
 #include "urlpath.h"
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -144,6 +146,104 @@ static int forwarded(const struct request *rq, struct gw_job *job, struct respon
 	return 0;
 }
 
+/* ---- what the route's table says (gwtable.h) ---- */
+
+/* The body walked again with the operator's free_fields: [gateway]'s and
+ * each provider's the call may reach, every one of which must take it. */
+static int table_again(const struct gwconfig *gw, const struct request *rq, struct gw_job *job, struct response *rs)
+{
+	json_error_t jerr;
+	json_t *root = json_loadb(rq->body, rq->body_len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
+	char param[LIMIT_GATEWAY_PARAM_BYTES], err[256];
+	struct gwtable_seen seen;
+	int rc = 0;
+	for (int i = 0; i < job->nproviders && rc == 0 && root != NULL; i++) {
+		struct gwtable_extra x[2] = {gw->free_fields, job->providers[i]->free_fields};
+		rc = gwtable_walk(gwtable_of(job->route), root, x, 2, &seen, param, sizeof(param), err, sizeof(err));
+		job->ask.table_dims = seen.dims;
+	}
+	json_decref(root);
+	if (root == NULL)
+		api_error(rs, CD_E_INTERNAL, NULL, "the body read before could not be read again");
+	else if (rc != 0)
+		api_error(rs, CD_E_INVALID, param, "%s", err);
+	return root == NULL || rc != 0 ? -1 : 0;
+}
+
+/* The beta header's names, each the table's or every provider's
+ * free_fields' "beta:NAME". */
+static int table_betas(const struct gwconfig *gw, struct gw_job *job, struct response *rs)
+{
+	const struct gwkind *k = job->route->kind;
+	struct gwtable_seen seen;
+	char err[256];
+	if (k->beta_forwarded < 0 || job->forwarded[k->beta_forwarded][0] == '\0')
+		return 0;
+	for (int i = 0; i < job->nproviders; i++) {
+		struct gwtable_extra x[2] = {gw->free_fields, job->providers[i]->free_fields};
+		if (gwtable_betas(gwtable_of(job->route), job->forwarded[k->beta_forwarded], x, 2, &seen, err,
+				  sizeof(err)) != 0) {
+			api_error(rs, CD_E_INVALID, k->forwarded[k->beta_forwarded], "%s", err);
+			return -1;
+		}
+		job->ask.table_dims |= seen.dims;
+	}
+	return 0;
+}
+
+/* A priced row whose price no field carries yet (docs/gateway.md): a
+ * tool that runs a model of its own. */
+static int table_unpriced(const struct gw_job *job, struct response *rs)
+{
+	unsigned d = job->ask.table_dims;
+	if (job->byok)
+		return 0;
+	if (d & 1u << GWTABLE_DIM_TOOL_MODEL)
+		api_error(rs, CD_E_INVALID, "tools", "a tool that runs a model of its own (advisor) is billed at that "
+			  "model's price, which creditd does not charge yet: not forwarded");
+	else
+		return 0;
+	return -1;
+}
+
+static int table_check(struct api_ctx *ctx, const struct request *rq, struct gw_job *job, struct response *rs)
+{
+	const struct gwconfig *gw = gwconfig_of(ctx->cfg);
+	if (job->ask.table_refused && table_again(gw, rq, job, rs) != 0)
+		return -1;
+	return table_betas(gw, job, rs) != 0 || table_unpriced(job, rs) != 0 ? -1 : 0;
+}
+
+/* Anthropic's speed "fast" and an inference_geo other than "global" bill
+ * every token at a multiple of the model's price (docs/gateway.md): p
+ * scaled by the row's fast_multiplier_bps, geo_us_multiplier_bps (both
+ * when both are asked), so the hold, the settle and the pinned price
+ * agree; refused 400 naming the member when the row gives no multiple. */
+static int multiplied(const struct gw_job *job, struct price *p, struct response *rs)
+{
+	int64_t fast = 10000, geo = 10000;
+	int geo_asked = job->ask.geo[0] != '\0' && strcmp(job->ask.geo, "global") != 0;
+	if (job->byok || (!job->ask.fast && !geo_asked))
+		return 0;
+	if (job->ask.fast && !pricing_dim_get(p, PRICE_DIM_FAST_MULTIPLIER, &fast)) {
+		api_error(rs, CD_E_INVALID, "speed", "\"speed\": \"fast\" is billed at a multiple of %s's price, which "
+			  "its price row does not give (fast_multiplier_bps): not forwarded", job->ask.model);
+		return -1;
+	}
+	if (geo_asked && (strcmp(job->ask.geo, "us") != 0 || !pricing_dim_get(p, PRICE_DIM_GEO_US_MULTIPLIER, &geo))) {
+		api_error(rs, CD_E_INVALID, "inference_geo", "\"inference_geo\": \"%s\" is billed at a multiple of %s's "
+			  "price, which its price row does not give: not forwarded", job->ask.geo, job->ask.model);
+		return -1;
+	}
+	/* Each at most LIMIT_PRICE_MULTIPLIER_BPS: the product fits. */
+	if (pricing_scaled(p, fast * geo / 10000 > 0 ? fast * geo / 10000 : 1, p) != 0) {
+		api_error(rs, CD_E_INVALID, "speed", "%s's prices times their multiple pass what creditd can charge",
+			  job->ask.model);
+		return -1;
+	}
+	return 0;
+}
+
 /* Input stored at the provider (DESIGN §14): a BYOK call's is its own;
  * else previous_response_id is refused (creditd keeps no record of the
  * account's own responses yet), and the other objects are taken only with
@@ -231,7 +331,7 @@ static int hold_of(struct api_ctx *ctx, struct gw_job *job, struct guard_authori
 			  job->ask.model);
 		return -1;
 	}
-	if (stored_input(ctx, job, &p, rs) != 0)
+	if (stored_input(ctx, job, &p, rs) != 0 || multiplied(job, &p, rs) != 0)
 		return -1;
 	long_context(job, &p);
 	if (billed(job, &p, rs) != 0)
@@ -454,7 +554,7 @@ static void gw_call(struct api_ctx *ctx, const struct request *rq, struct respon
 			  "generation, computer use, web fetch, MCP), which no price field prices: not forwarded",
 			  job->ask.unpriced);
 	else if (model_allowed(ctx, job->ask.model, rs) != 0 || payer(ctx, rq, job, rs) != 0 ||
-		 providers(ctx, rq, job, rs) != 0 || forwarded(rq, job, rs) != 0 ||
+		 providers(ctx, rq, job, rs) != 0 || forwarded(rq, job, rs) != 0 || table_check(ctx, rq, job, rs) != 0 ||
 		 (route->free ? free_account(ctx, job, rs) != 0 : hold_of(ctx, job, &r, rs) != 0))
 		;
 	else if (admit(ctx, rq, job, rs) != 0)

@@ -138,6 +138,8 @@ struct ledger_usage_billed {
 	 * one its request_id names) answered. */
 	const char *provider;
 	int attempts;
+	/* Usage no reading placed, charged at the dearest token price (sql/056). */
+	int usage_unknown;
 };
 /* Keeps b on the usage record of a gateway call's settled hold. */
 enum cd_err ledger_usage_billed(struct store *lg, const char *account, const char *hold_id,
@@ -147,8 +149,6 @@ enum cd_err ledger_usage_billed(struct store *lg, const char *account, const cha
  * charged, the usage settled and its reason, over_hold, when it was made
  * and ended. CD_E_NOT_FOUND (REFUSE_HOLD_UNKNOWN) when no such hold. */
 enum cd_err ledger_hold_get(struct store *lg, const char *hold_id, json_t **out);
-
-/* ---- Unresolved gateway holds: ledger_unresolved.h ---- */
 
 /* ---- What a write decided: ledger_done.h ---- */
 

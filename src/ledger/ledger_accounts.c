@@ -352,7 +352,8 @@ enum cd_err ledger_account_patch(struct store *lg, const struct ledger_call *cal
 	"IF(uh.id IS NULL, uk.output_tokens, uh.output_tokens), IF(uh.id IS NULL, uk.member, uh.member), "      \
 	"IF(uh.id IS NULL, uk.byok, uh.byok), t.receipt_url, t.invoice_url, t.invoice_pdf, "                    \
 	"IF(uh.id IS NULL, uk.cache_write_input_tokens, uh.cache_write_input_tokens), "                         \
-	"IF(uh.id IS NULL, uk.settle_reason, uh.settle_reason) FROM journal j "                                 \
+	"IF(uh.id IS NULL, uk.settle_reason, uh.settle_reason), IF(uh.id IS NULL, uk.over_hold, uh.over_hold), " \
+	"IF(uh.id IS NULL, uk.usage_unknown, uh.usage_unknown) FROM journal j "                                 \
 	"LEFT JOIN usage_records uh FORCE INDEX (ix_hold) ON j.cause = 'usage' AND j.hold_id > 0 "               \
 	"AND uh.hold_id = j.hold_id "                                                                           \
 	"AND uh.account_id = j.account_id "                                                                     \
@@ -373,13 +374,14 @@ static json_t *journal_row_json(const struct dbstmt *s)
 	json_t *usage = json_null();
 	/* settle_reason: the gateway's (DESIGN §12), null for the guard's own. */
 	if (!store_null(s, 8))
-		usage = json_pack("{s:o, s:I, s:I, s:I, s:I, s:o, s:b, s:o}", "model",
+		usage = json_pack("{s:o, s:I, s:I, s:I, s:I, s:o, s:b, s:o, s:b, s:b}", "model",
 				  store_null(s, 9) ? json_null() : json_string(store_str(s, 9)),
 				  "input_tokens", (json_int_t)store_i64(s, 10), "cached_input_tokens", (json_int_t)store_i64(s, 11),
 				  "cache_write_input_tokens", (json_int_t)store_i64(s, 18),
 				  "output_tokens", (json_int_t)store_i64(s, 12),
 				  "member", store_null(s, 13) ? json_null() : json_string(store_str(s, 13)), "byok", store_i64(s, 14) != 0,
-				  "settle_reason", store_null(s, 19) ? json_null() : json_string(store_str(s, 19)));
+				  "settle_reason", store_null(s, 19) ? json_null() : json_string(store_str(s, 19)),
+				  "over_hold", store_i64(s, 20) != 0, "usage_unknown", store_i64(s, 21) != 0);
 	if (row != NULL && json_object_set_new(row, "usage", usage) != 0) {
 		json_decref(row);
 		return NULL;

@@ -6,6 +6,7 @@
  * bounded before it is formed, so a cost that does not fit in int64 comes
  * back as PRICING_OVERFLOW instead of a wrapped number. */
 #include "pricing.h"
+#include "limits.h"
 
 #include <assert.h>
 #include <inttypes.h>
@@ -277,7 +278,7 @@ enum pricing_status pricing_dims_extra(const struct price *p, const struct prici
 			 dim_or(&q, PRICE_DIM_CACHE_WRITE_1H, q.cache_write_micros_per_mtok, unpriced),
 			 p->cache_write_micros_per_mtok);
 	if (d->web_search_calls > 0)
-		x += (__int128)d->web_search_calls * dim_or(p, PRICE_DIM_WEB_SEARCH, 0, unpriced) * 1000000;
+		x += (__int128)d->web_search_calls * pricing_search_fee(p, d->web_search_size, unpriced) * 1000000;
 	if (x > INT64_MAX || x < -INT64_MAX)
 		return PRICING_OVERFLOW;
 	*extra_raw = (int64_t)x;
@@ -710,81 +711,3 @@ int pricing_rise_above(const struct price *was, const struct price *now, int64_t
 	return 0;
 }
 
-/* ---- The optional dimensions (pricing.h PRICE_DIMS) ---- */
-
-#define DIM_NAME(id, field) #field,
-static const char *const dim_names[PRICE_DIM_COUNT] = {PRICE_DIMS(DIM_NAME)};
-#undef DIM_NAME
-
-const char *pricing_dim_name(enum price_dim d)
-{
-	assert((int)d >= 0);
-	assert(d < PRICE_DIM_COUNT);
-	return dim_names[d];
-}
-
-int pricing_dim_by_name(const char *name)
-{
-	int found = -1;
-	assert(name != NULL);
-	for (int d = 0; d < PRICE_DIM_COUNT && found < 0; d++)
-		if (strcmp(dim_names[d], name) == 0)
-			found = d;
-	assert(found < 0 || strcmp(pricing_dim_name(found), name) == 0);	/* and back */
-	return found;
-}
-
-int pricing_dim_is_money(enum price_dim d)
-{
-	assert((int)d >= 0);
-	assert(d < PRICE_DIM_COUNT);
-	return d != PRICE_DIM_MAX_INPUT_TOKENS && d != PRICE_DIM_REASONING && d != PRICE_DIM_TIER_THRESHOLD;
-}
-
-int pricing_dim_valid(enum price_dim d, int64_t v)
-{
-	assert((int)d >= 0);
-	assert(d < PRICE_DIM_COUNT);
-	if (d == PRICE_DIM_REASONING)
-		return v == 0 || v == 1;
-	return v >= (d == PRICE_DIM_TIER_THRESHOLD ? 1 : 0);
-}
-
-int pricing_dim_get(const struct price *p, enum price_dim d, int64_t *v)
-{
-	assert(p != NULL);
-	assert(d < PRICE_DIM_COUNT);	/* its bit is in set */
-	if (!(p->dims.set & (UINT64_C(1) << d)))
-		return 0;
-	if (v != NULL)
-		*v = p->dims.v[d];
-	return 1;
-}
-
-void pricing_dim_put(struct price *p, enum price_dim d, int64_t v)
-{
-	assert(p != NULL);
-	assert(d < PRICE_DIM_COUNT);	/* its bit is in set */
-	if (v < 0) {
-		p->dims.set &= ~(UINT64_C(1) << d);
-		p->dims.v[d] = 0;
-		return;
-	}
-	p->dims.set |= UINT64_C(1) << d;
-	p->dims.v[d] = v;
-}
-
-int pricing_same(const struct price *a, const struct price *b)
-{
-	assert(a != NULL);
-	assert(b != NULL);
-	if (a->input_micros_per_mtok != b->input_micros_per_mtok ||
-	    a->cached_input_micros_per_mtok != b->cached_input_micros_per_mtok ||
-	    a->output_micros_per_mtok != b->output_micros_per_mtok || a->max_output_tokens != b->max_output_tokens ||
-	    a->cache_write_micros_per_mtok != b->cache_write_micros_per_mtok || a->dims.set != b->dims.set)
-		return 0;
-	for (int d = 0; d < PRICE_DIM_COUNT; d++)
-		if ((a->dims.set & (UINT64_C(1) << d)) && a->dims.v[d] != b->dims.v[d])
-			return 0;
-	return 1;
-}

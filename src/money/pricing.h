@@ -22,7 +22,13 @@
  * reasoning is 1 or 0 (the model reasons: its output holds reasoning
  * tokens, billed as output). The long-context tier prices every token of
  * a call whose input passes tier_threshold_tokens at the tier_ prices;
- * priority_ and flex_ are the providers' service tiers. */
+ * priority_ and flex_ are the providers' service tiers. web_search_ is
+ * the fee of a search at the dearest context size; web_search_low_ and
+ * _medium_ the fees of those sizes where the row gives them (a search
+ * asked at a size is charged that size's fee). The _multiplier_bps are
+ * factors in basis points (60000: 6.0) of every token price of a call
+ * that asks for them (Anthropic's speed "fast", inference_geo "us":
+ * LiteLLM's provider_specific_entry). */
 #define PRICE_DIMS(X) \
 	X(MAX_INPUT_TOKENS, max_input_tokens) \
 	X(REASONING, reasoning) \
@@ -40,7 +46,11 @@
 	X(FLEX_CACHED_INPUT, flex_cached_input_micros_per_mtok) \
 	X(WEB_SEARCH, web_search_micros_per_call) \
 	X(INPUT_AUDIO, input_audio_micros_per_mtok) \
-	X(OUTPUT_AUDIO, output_audio_micros_per_mtok)
+	X(OUTPUT_AUDIO, output_audio_micros_per_mtok) \
+	X(WEB_SEARCH_LOW, web_search_low_micros_per_call) \
+	X(WEB_SEARCH_MEDIUM, web_search_medium_micros_per_call) \
+	X(FAST_MULTIPLIER, fast_multiplier_bps) \
+	X(GEO_US_MULTIPLIER, geo_us_multiplier_bps)
 
 #define PRICE_DIM_ENUM_(id, field) PRICE_DIM_##id,
 enum price_dim { PRICE_DIMS(PRICE_DIM_ENUM_) PRICE_DIM_COUNT };
@@ -125,6 +135,20 @@ enum pricing_tier { PRICING_TIER_STANDARD = 0, PRICING_TIER_PRIORITY, PRICING_TI
  * of a token count of struct pricing_tokens, never more: 1-hour cache
  * writes of cache_write_input_tokens, audio input of the uncached input,
  * audio output of the output. */
+/* The context size a web search was asked at (its fee): ANY, the
+ * dearest the row prices (web_search_micros_per_call). */
+enum pricing_search_size { PRICING_SEARCH_ANY = 0, PRICING_SEARCH_LOW, PRICING_SEARCH_MEDIUM, PRICING_SEARCH_HIGH };
+
+/* The fee of one web search at size (micros a call): the size's own when
+ * p prices it, else the dearest one (web_search_micros_per_call); 0 with
+ * *unpriced's web search bit set when p prices none. */
+int64_t pricing_search_fee(const struct price *p, enum pricing_search_size size, uint64_t *unpriced);
+
+/* p with every price a token is charged at (the four, and each
+ * dimension per million tokens) times bps / 10000, rounded up: 0, or -1
+ * when one passes int64 (the call is refused). bps >= 1. */
+int pricing_scaled(const struct price *p, int64_t bps, struct price *out);
+
 struct pricing_dims_usage {
 	enum pricing_tier tier;
 	int64_t cache_write_1h_tokens;
@@ -132,6 +156,7 @@ struct pricing_dims_usage {
 	int64_t audio_output_tokens;
 	int64_t web_search_calls;
 	int long_context;		/* in the row's long-context tier (pricing_long_context) */
+	enum pricing_search_size web_search_size;	/* the searches' size, their fee */
 };
 
 /* 1 when a call of input_tokens input (every input token: cached and

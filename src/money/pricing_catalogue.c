@@ -203,6 +203,53 @@ static int web_search_fee(const json_t *v, int64_t *micros)
 	return 0;
 }
 
+/* The sizes' own fees of search_context_cost_per_query, where it gives
+ * them (a search asked at a size is charged its fee). */
+static int web_search_sizes(const json_t *v, struct pricing_entry *out)
+{
+	static const struct dim_key sizes[] = {{"search_context_size_low", PRICE_DIM_WEB_SEARCH_LOW},
+					       {"search_context_size_medium", PRICE_DIM_WEB_SEARCH_MEDIUM}};
+	int64_t each;
+	for (size_t i = 0; i < COUNT(sizes); i++) {
+		const json_t *fee = json_object_get(v, sizes[i].key);
+		if (fee == NULL)
+			continue;
+		if (price_of(fee, 6, &each) != 0)
+			return -1;
+		pricing_dim_put(&out->row.price, sizes[i].dim, each);
+	}
+	return 0;
+}
+
+/* LiteLLM's provider_specific_entry: the multipliers of a call's prices
+ * creditd applies ("fast": Anthropic's speed, "us": its inference_geo),
+ * in basis points. 1 when it holds a number creditd does not apply (the
+ * key is then named as not applied), 0, or -1 when a multiplier is not
+ * one (a number of at most four decimals, at most 100). */
+static int multipliers(const json_t *v, struct pricing_entry *out)
+{
+	static const struct dim_key known[] = {{"fast", PRICE_DIM_FAST_MULTIPLIER}, {"us", PRICE_DIM_GEO_US_MULTIPLIER}};
+	const char *key;
+	json_t *m;
+	char num[64];
+	int64_t bps;
+	int other = 0;
+	json_object_foreach((json_t *)v, key, m) {
+		size_t i = 0;
+		while (i < COUNT(known) && strcmp(key, known[i].key) != 0)
+			i++;
+		if (i == COUNT(known)) {
+			other |= json_is_number(m);
+			continue;
+		}
+		if (jsonio_number_text(m, num, sizeof(num)) != 0 || pricing_decimal_scaled(num, 4, &bps) != 0 ||
+		    !pricing_dim_valid(known[i].dim, bps))
+			return -1;
+		pricing_dim_put(&out->row.price, known[i].dim, bps);
+	}
+	return other;
+}
+
 /* The dimensions that are facts, not prices: a context window, whether
  * the model reasons. */
 static int read_facts(const json_t *e, struct pricing_entry *out)
@@ -232,6 +279,14 @@ static int read_dims(const json_t *e, struct pricing_entry *out)
 	json_t *value;
 	json_object_foreach((json_t *)e, key, value) {
 		int d = dim_of(key, tier), bad;
+		if (d < 0 && strcmp(key, "provider_specific_entry") == 0 && json_is_object(value)) {
+			bad = multipliers(value, out);
+			if (bad < 0)
+				return skip(out, "provider_specific_entry: a multiplier is not a number of at most four "
+					    "decimals in 0.0001..100");
+			if (bad == 0)
+				continue;
+		}
 		if (d < 0) {
 			int base = 0;
 			for (size_t i = 0; i < COUNT(base_keys); i++)
@@ -244,7 +299,8 @@ static int read_dims(const json_t *e, struct pricing_entry *out)
 			out->unapplied[out->n_unapplied++] = key;
 			continue;
 		}
-		bad = d == PRICE_DIM_WEB_SEARCH ? web_search_fee(value, &v) : price_of(value, 12, &v);
+		bad = d == PRICE_DIM_WEB_SEARCH ? web_search_fee(value, &v) || web_search_sizes(value, out)
+						: price_of(value, 12, &v);
 		if (bad != 0)
 			return skip(out, "%s is not a price in whole micros per %s", key,
 				    d == PRICE_DIM_WEB_SEARCH ? "call, for each size" : "million tokens");

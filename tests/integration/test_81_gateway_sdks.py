@@ -12,8 +12,11 @@ import subprocess
 from lib import ENV, api, check, eq, key, new_account, verify, wait_until
 from test_80_gateway import cost, ensure_prices, received, reset, state
 
-# openai 7 needs Node 22; Debian 12 has 20.
-PACKAGES = ("openai@6", "@anthropic-ai/sdk@1")
+# Pinned to exact versions (openai 7 needs Node 22; Debian 12 has 20): the
+# gateway's tables are held to these versions' request types
+# (test_81b_gateway_tables); raising a pin is how a new member gets
+# classified. typescript reads their types there.
+PACKAGES = ("openai@6.49.0", "@anthropic-ai/sdk@1.14.0", "typescript@5.9.3")
 SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "gateway_sdk.mjs")
 
 
@@ -24,7 +27,7 @@ def sdk_dir():
     npm = shutil.which("npm")
     check(npm, "npm is not installed: the SDK tests need it (Debian: apt-get install npm)")
     d = os.path.join(ENV["CREDITD_STACK_DIR"], "npm-sdks")
-    if not os.path.isdir(os.path.join(d, "node_modules", "@anthropic-ai", "sdk")):
+    if not os.path.isdir(os.path.join(d, "node_modules", "typescript")):
         os.makedirs(d, exist_ok=True)
         with open(os.path.join(d, "package.json"), "w") as f:
             json.dump({"name": "creditd-gateway-sdk-tests", "private": True, "type": "module"}, f)

@@ -234,8 +234,8 @@ def test_a_hold_shows_what_its_call_held_charged_and_used():
         eq(g.status, 200, "%s key: %r" % (scope, g.raw[:200]))
     h = g.json
     eq(sorted(h), sorted(["hold_id", "account", "member", "model", "provider", "attempts", "status", "held_micros",
-                          "charged_micros", "usage", "settle_reason", "resolved", "over_hold", "created_at",
-                          "settled_at"]),
+                          "charged_micros", "usage", "settle_reason", "resolved", "over_hold", "usage_unknown",
+                          "created_at", "settled_at"]),
        "its fields")
     eq(h["attempts"], 1, "one provider tried")
     eq(h["resolved"], None, "never unresolved")

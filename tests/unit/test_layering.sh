@@ -38,6 +38,9 @@ rank() {
 #   each exporting its struct gwkind, and the list of them);
 #   gwcall.h over gateway/gwcall*.c (one call, and its ledger's side);
 #   webhook.h over stripe/webhook*.c (signatures, parsing);
+#   pricing.h over money/pricing.c and pricing_dims.c (its dimensions);
+#   gwtable.h over gateway/gwtable*.c (the tables, their walk, and the
+#   tables' text the build makes, gwtable_data.c);
 #   store.h and store_db.h over store/store*.c (the handle, statements,
 #   result rows, transactions, migrations);
 #   answer.h over answer/answer_*.c (a write's answer rendered: answer_);
@@ -53,6 +56,8 @@ prefixes() {
 	gwshape*) echo "$1_ gwshape_" ;;
 	gwkind*) echo "$1_ gwkind_" ;;
 	gwcall*) echo "$1_ gwcall_" ;;
+	gwtable*) echo "$1_ gwtable_" ;;
+	pricing_dims) echo "pricing_" ;;
 	webhook*) echo "$1_ webhook_" ;;
 	store*) echo "$1_ store_" ;;
 	answer*) echo "$1_ answer_" ;;
@@ -62,8 +67,9 @@ prefixes() {
 	esac
 }
 ledger_api=" $(cat "$src"/ledger/ledger.h "$src"/ledger/ledger_reconcile.h | grep -o '\bledger_[a-z0-9_]*[[:space:]]*(' | tr -d '( \t' | sort -u | tr '\n' ' ') "
-all_c=$(find "$src" -name '*.c' | sort)
-all_ch=$(find "$src" -name '*.[ch]' | sort)
+# gwtable_data.c is made by the build from src/gateway/tables/ (data, not code).
+all_c=$(find "$src" -name '*.c' ! -name gwtable_data.c | sort)
+all_ch=$(find "$src" -name '*.[ch]' ! -name gwtable_data.c | sort)
 stray=""
 for f in $all_ch; do
 	rel=${f#"$src"/}

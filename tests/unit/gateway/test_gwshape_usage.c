@@ -119,7 +119,6 @@ static void test_usage_whole(void)
 	is_usage(u, 1, 2095 + 2051 + 300, 300, 2051, 503, "Anthropic: input with cache writes and reads");
 	u = usage_j(R_MESSAGES, "{'type':'message','usage':{'input_tokens':25,'output_tokens':9}}", &rc);
 	is_usage(u, 1, 25, 0, 0, 9, "Anthropic without cache members");
-
 	u = usage_j(R_CHAT, "not json", &rc);
 	is_int(rc, -1, "not JSON: -1");
 	u = usage_j(R_CHAT, "{'id':'x','usage':null}", &rc);

@@ -209,7 +209,9 @@ static void test_search_and_audio(void)
 	is_int(read_one("claude-opus-4-6", "{\"input_cost_per_token\": 5e-06, \"output_cost_per_token\": 2.5e-05, "
 			"\"max_tokens\": 128000, \"provider_specific_entry\": {\"us\": 1.1, \"fast\": 6.0}}", &e, &keep), 0,
 	       "taken, max_tokens standing for max_output_tokens");
-	ok(e.n_unapplied == 1 && unapplied(&e, "provider_specific_entry"), "its price factors are named");
+	is_int((int64_t)e.n_unapplied, 0, "its price factors applied");
+	is_int(dim(&e.row.price, PRICE_DIM_FAST_MULTIPLIER), 60000, "fast: 6x in basis points");
+	is_int(dim(&e.row.price, PRICE_DIM_GEO_US_MULTIPLIER), 11000, "us: 1.1x");
 	json_decref(keep);
 }
 

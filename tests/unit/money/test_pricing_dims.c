@@ -3,6 +3,7 @@
  * cache writes, web search fees; a dimension the row does not price is
  * charged at the standard price and named, never dropped. */
 #include "pricing.h"
+#include "limits.h"
 #include "tap.h"
 #include <stdint.h>
 #include <string.h>
@@ -45,7 +46,7 @@ static void long_context(void)
 	/* 300k input: 200k uncached, 50k cached, 50k writes of which 20k
 	 * 1-hour; 10k output */
 	struct pricing_tokens t = {300000, 50000, 50000, 10000};
-	struct pricing_dims_usage std = {PRICING_TIER_STANDARD, 20000, 0, 0, 0, 0};
+	struct pricing_dims_usage std = {PRICING_TIER_STANDARD, 20000, 0, 0, 0, 0, PRICING_SEARCH_ANY};
 	/* 200k×3 0.6 + 50k×0.3 0.015 + 30k×3.75 0.1125 + 20k×6 0.12 + 10k×15 0.15 */
 	is_int(cost_of(&p, 10000, t, std, &un), 997500, "below the threshold: the standard prices");
 	struct pricing_dims_usage lng = std;
@@ -79,13 +80,49 @@ static void long_context(void)
 	is_int(pricing_long_row(&p, &row_out, &un), PRICING_OVERFLOW, "a scaled price past int64: overflow");
 }
 
+/* A web search's fee by its context size, and a row scaled by a
+ * multiplier (docs/gateway.md, "What the gateway forwards"). */
+static void test_sizes_and_multipliers(void)
+{
+	struct price p = {3000000, 300000, 15000000, 64000, 3750000, PRICING_NO_DIMS};
+	uint64_t un = 0;
+	is_int(pricing_search_fee(&p, PRICING_SEARCH_MEDIUM, &un), 0, "no fee priced: 0");
+	ok(un == (uint64_t)1 << PRICE_DIM_WEB_SEARCH, "named as not priced");
+	pricing_dim_put(&p, PRICE_DIM_WEB_SEARCH, 30000);
+	un = 0;
+	is_int(pricing_search_fee(&p, PRICING_SEARCH_MEDIUM, &un), 30000, "no size's own fee: the dearest");
+	pricing_dim_put(&p, PRICE_DIM_WEB_SEARCH_MEDIUM, 25000);
+	pricing_dim_put(&p, PRICE_DIM_WEB_SEARCH_LOW, 30000 - 20000);
+	is_int(pricing_search_fee(&p, PRICING_SEARCH_MEDIUM, &un), 25000, "medium: its own fee");
+	is_int(pricing_search_fee(&p, PRICING_SEARCH_LOW, &un), 10000, "low: its own fee");
+	is_int(pricing_search_fee(&p, PRICING_SEARCH_HIGH, &un), 30000, "high: the dearest");
+	is_int(pricing_search_fee(&p, PRICING_SEARCH_ANY, &un), 30000, "any (no size): the dearest");
+	ok(un == 0, "all priced");
+	struct price q;
+	pricing_dim_put(&p, PRICE_DIM_PRIORITY_INPUT, 6000000);
+	is_int(pricing_scaled(&p, 60000, &q), 0, "6x");
+	ok(q.input_micros_per_mtok == 18000000 && q.output_micros_per_mtok == 90000000 &&
+		   q.cached_input_micros_per_mtok == 1800000 && q.cache_write_micros_per_mtok == 22500000,
+	   "every token price 6x");
+	is_int(q.dims.v[PRICE_DIM_PRIORITY_INPUT], 36000000, "a tier's token price too");
+	is_int(q.dims.v[PRICE_DIM_WEB_SEARCH], 30000, "a fee a call is no token price: kept");
+	is_int(pricing_scaled(&p, 11000, &q), 0, "1.1x");
+	is_int(q.input_micros_per_mtok, 3300000, "rounded up, never down");
+	p.output_micros_per_mtok = INT64_MAX / 2;
+	is_int(pricing_scaled(&p, 60000, &q), -1, "a price past int64: refused");
+	ok(pricing_dim_valid(PRICE_DIM_FAST_MULTIPLIER, 10000) && !pricing_dim_valid(PRICE_DIM_FAST_MULTIPLIER, 0) &&
+		   !pricing_dim_valid(PRICE_DIM_GEO_US_MULTIPLIER, LIMIT_PRICE_MULTIPLIER_BPS + 1),
+	   "a multiplier in 1..LIMIT_PRICE_MULTIPLIER_BPS");
+}
+
 int main(void)
 {
+	test_sizes_and_multipliers();
 	long_context();
 	struct price p = row();
 	uint64_t un;
 	struct pricing_tokens t = {1000000, 200000, 100000, 500000};	/* 700k uncached */
-	struct pricing_dims_usage none = {PRICING_TIER_STANDARD, 0, 0, 0, 0, 0};
+	struct pricing_dims_usage none = {PRICING_TIER_STANDARD, 0, 0, 0, 0, 0, PRICING_SEARCH_ANY};
 	int64_t std = 0;
 	is_int(pricing_token_cost(&p, 10000, &t, &std), PRICING_OK, "the token cost");
 	is_int(cost_of(&p, 10000, t, none, &un), std, "no dimension: the token cost, to the micro");
@@ -95,11 +132,11 @@ int main(void)
 	pricing_dim_put(&p, PRICE_DIM_PRIORITY_INPUT, 5000000);
 	pricing_dim_put(&p, PRICE_DIM_PRIORITY_CACHED_INPUT, 2500000);
 	pricing_dim_put(&p, PRICE_DIM_PRIORITY_OUTPUT, 20000000);
-	struct pricing_dims_usage pri = {PRICING_TIER_PRIORITY, 0, 0, 0, 0, 0};
+	struct pricing_dims_usage pri = {PRICING_TIER_PRIORITY, 0, 0, 0, 0, 0, PRICING_SEARCH_ANY};
 	/* 700k×5 + 200k×2.5 + 100k×3.75 + 500k×20 = 3.5 + 0.5 + 0.375 + 10 = 14.375 $ */
 	is_int(cost_of(&p, 10000, t, pri, &un), 14375000, "priority: every token at the tier's price");
 	is_int(cost_of(&p, 10500, t, pri, &un), 15093750, "and the margin on the whole, once");
-	struct pricing_dims_usage flex = {PRICING_TIER_FLEX, 0, 0, 0, 0, 0};
+	struct pricing_dims_usage flex = {PRICING_TIER_FLEX, 0, 0, 0, 0, 0, PRICING_SEARCH_ANY};
 	is_int(cost_of(&p, 10000, t, flex, &un), std, "flex the row does not price: the standard price");
 	ok(un == ((uint64_t)1 << PRICE_DIM_FLEX_INPUT | (uint64_t)1 << PRICE_DIM_FLEX_CACHED_INPUT |
 		  (uint64_t)1 << PRICE_DIM_FLEX_OUTPUT), "and named unpriced");
@@ -110,7 +147,7 @@ int main(void)
 	is_int(cost_of(&p, 10000, t, flex, &un), 3875000, "flex: cheaper, to the micro");
 
 	/* audio: in 40, out 80 */
-	struct pricing_dims_usage audio = {PRICING_TIER_STANDARD, 0, 300000, 100000, 0, 0};
+	struct pricing_dims_usage audio = {PRICING_TIER_STANDARD, 0, 300000, 100000, 0, 0, PRICING_SEARCH_ANY};
 	is_int(cost_of(&p, 10000, t, audio, &un), std, "audio the row does not price: the text price");
 	ok(un == ((uint64_t)1 << PRICE_DIM_INPUT_AUDIO | (uint64_t)1 << PRICE_DIM_OUTPUT_AUDIO), "named");
 	pricing_dim_put(&p, PRICE_DIM_INPUT_AUDIO, 40000000);
@@ -120,14 +157,14 @@ int main(void)
 	is_int(cost_of(&p, 10000, t, audio, &un), 7375000 + 11250000 + 7000000, "audio tokens at their prices");
 
 	/* 1-hour cache writes: 7.5 $/M instead of 3.75 */
-	struct pricing_dims_usage hour = {PRICING_TIER_STANDARD, 60000, 0, 0, 0, 0};
+	struct pricing_dims_usage hour = {PRICING_TIER_STANDARD, 60000, 0, 0, 0, 0, PRICING_SEARCH_ANY};
 	is_int(cost_of(&p, 10000, t, hour, &un), std, "1-hour writes the row does not price: the 5-minute price");
 	ok(un == (uint64_t)1 << PRICE_DIM_CACHE_WRITE_1H, "named");
 	pricing_dim_put(&p, PRICE_DIM_CACHE_WRITE_1H, 7500000);
 	is_int(cost_of(&p, 10000, t, hour, &un), std + 225000, "60k 1-hour writes at 7.5 (+0.225 $)");
 
 	/* web search: 10,000 micros (1 cent) a search */
-	struct pricing_dims_usage web = {PRICING_TIER_STANDARD, 0, 0, 0, 3, 0};
+	struct pricing_dims_usage web = {PRICING_TIER_STANDARD, 0, 0, 0, 3, 0, PRICING_SEARCH_ANY};
 	is_int(cost_of(&p, 10000, t, web, &un), std, "searches the row does not price: nothing more");
 	ok(un == (uint64_t)1 << PRICE_DIM_WEB_SEARCH, "named");
 	pricing_dim_put(&p, PRICE_DIM_WEB_SEARCH, 10000);
@@ -135,7 +172,7 @@ int main(void)
 	is_int(cost_of(&p, 12000, t, web, &un), (std + 30000) * 12 / 10, "the margin on the fees too");
 
 	/* everything at once: priority tier, audio in and out at the audio price, 1h, searches */
-	struct pricing_dims_usage all = {PRICING_TIER_PRIORITY, 60000, 300000, 100000, 3, 0};
+	struct pricing_dims_usage all = {PRICING_TIER_PRIORITY, 60000, 300000, 100000, 3, 0, PRICING_SEARCH_ANY};
 	/* priority: 400k×5 2 + 200k×2.5 0.5 + 40k×3.75 0.15 + 60k×7.5 0.45 + 400k×20 8 + audio 300k×40 12 + 100k×80 8
 	 * + 0.03 = 31.13 $ */
 	is_int(cost_of(&p, 10000, t, all, &un), 31130000, "every dimension at once, to the micro");
@@ -143,13 +180,13 @@ int main(void)
 
 	/* refusals of the arithmetic */
 	int64_t extra;
-	struct pricing_dims_usage bad = {PRICING_TIER_STANDARD, 100001, 0, 0, 0, 0};
+	struct pricing_dims_usage bad = {PRICING_TIER_STANDARD, 100001, 0, 0, 0, 0, PRICING_SEARCH_ANY};
 	is_int(pricing_dims_extra(&p, &t, &bad, &extra, &un), PRICING_INVALID, "1-hour writes above the writes");
-	bad = (struct pricing_dims_usage){PRICING_TIER_STANDARD, 0, 700001, 0, 0, 0};
+	bad = (struct pricing_dims_usage){PRICING_TIER_STANDARD, 0, 700001, 0, 0, 0, PRICING_SEARCH_ANY};
 	is_int(pricing_dims_extra(&p, &t, &bad, &extra, &un), PRICING_INVALID, "audio input above the uncached input");
-	bad = (struct pricing_dims_usage){PRICING_TIER_STANDARD, 0, 0, 500001, 0, 0};
+	bad = (struct pricing_dims_usage){PRICING_TIER_STANDARD, 0, 0, 500001, 0, 0, PRICING_SEARCH_ANY};
 	is_int(pricing_dims_extra(&p, &t, &bad, &extra, &un), PRICING_INVALID, "audio output above the output");
-	bad = (struct pricing_dims_usage){PRICING_TIER_STANDARD, 0, 0, 0, -1, 0};
+	bad = (struct pricing_dims_usage){PRICING_TIER_STANDARD, 0, 0, 0, -1, 0, PRICING_SEARCH_ANY};
 	is_int(pricing_dims_extra(&p, &t, &bad, &extra, &un), PRICING_INVALID, "negative searches");
 	struct pricing_tokens huge = {INT64_MAX, 0, 0, 0};
 	is_int(pricing_dims_extra(&p, &huge, &none, &extra, &un), PRICING_OVERFLOW, "no call's count: overflow");

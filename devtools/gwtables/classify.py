@@ -1,0 +1,177 @@
+#!/usr/bin/env python3
+"""classify.py: writes src/gateway/tables/*.tsv from the SDKs' paths
+(sdk_paths.mjs's output), each row classified by the rules below, which
+say why. Run once when a pin is raised, then review the diff by hand: the
+table in the tree is the contract (docs/gateway.md, "What the gateway
+forwards"); a row changed by hand stays changed only if the rules say
+the same, so change a rule rather than a row.
+
+Usage: classify.py PATHS.json OUTDIR"""
+import os
+import re
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from compress import compress, trie  # noqa: E402
+
+DOCS = {
+    "openai.chat": "openai:chat/create",
+    "openai.responses": "openai:responses/create",
+    "openai.embeddings": "openai:embeddings/create",
+    "anthropic.messages": "anthropic:messages",
+}
+
+# Tools by their type (a prefix of it): what the provider does with them.
+TOOLS = [
+    # Run by the client; the provider bills their definition and calls as tokens.
+    (r"^(custom|function|bash_|text_editor_|computer_20|computer_use_preview|computer$|memory_|local_shell|apply_patch|namespace)",
+     "free"),
+    (r"^web_search", "priced:web_search"),
+    (r"^advisor_", "priced:tool_model"),
+    # Run by the provider, billed apart, priced by no field creditd reads (or reading input the body does not hold).
+    (r"^(web_fetch_|code_execution_|code_interpreter|tool_search|mcp|browser_toolset|computer_toolset|file_search|"
+     r"image_generation|shell|programmatic_tool_calling)", "refused:a tool the provider runs and bills apart"),
+]
+
+TOP = {
+    # Anthropic
+    "anthropic.messages": {
+        "max_tokens": "bound:output_cap", "speed": "free", "inference_geo": "priced:geo",
+        "container": "bound:stored",
+        "mcp_servers": "refused:MCP servers the provider calls",
+        "fallbacks": "refused:another model the provider may run and bill",
+        "fallback_credit_token": "refused:another model the provider may run and bill",
+        "billing_policy": "refused:billing another party",
+        "thread": "refused:a conversation stored at the provider",
+        "compaction": "priced:compaction",
+    },
+    "openai.chat": {
+        "max_tokens": "bound:output_cap", "max_completion_tokens": "bound:output_cap", "n": "bound:choices",
+        "audio": "priced:audio", "web_search_options": "priced:web_search",
+        "moderation": "refused:a moderation pass no price field prices",
+    },
+    "openai.responses": {
+        "max_output_tokens": "bound:output_cap", "max_tool_calls": "bound:tool_calls",
+        "previous_response_id": "bound:stored",
+        "conversation": "bound:stored",
+        "prompt": "bound:stored",
+        "moderation": "refused:a moderation pass no price field prices",
+    },
+    "openai.embeddings": {},
+}
+
+VALUES = [
+    (r"(^|\.)speed=fast$", "priced:speed"),
+    (r"(^|\.)service_tier=(auto|flex|priority|scale)$", "priced:tier"),
+    (r"(^|\.)ttl=1h$", "priced:cache_1h"),
+    (r"(^|\.)modalities\[\]=audio$", "priced:audio"),
+    (r"(^|\.)search_context_size=", "priced:web_search"),
+    (r"^background=?$", None),
+]
+
+
+def classify(route, node, owners=""):
+    if node.startswith("beta:"):
+        return beta(node[5:])
+    top = re.split(r"[.\[{=*]", node)[0]
+    if node == "background" or node.startswith("background"):
+        return "refused:a run billed after the call returned"
+    if TOP[route].get(top, "").startswith("refused"):
+        return TOP[route][top]
+    for pat, cls in VALUES:
+        if cls and re.search(pat, node):
+            return cls
+    m = re.search(r"\{type=([^}]*)\}$", node)
+    if m:
+        t = m.group(1)
+        if re.search(r"tools\[\]$|definition$|tool$|^tools", node.rsplit("{", 1)[0]) or \
+                re.match(r"^(web_search|advisor_|web_fetch_|code_execution_2|bash_2|text_editor_2|computer_2|"
+                         r"memory_2|tool_search_tool|mcp_toolset|browser_toolset|computer_toolset|custom$|function$|"
+                         r"file_search$|code_interpreter$|image_generation$|shell$|local_shell$|apply_patch$|"
+                         r"computer_use_preview$|computer$|mcp$|namespace$|programmatic_tool_calling$|tool_search$)", t) \
+                and not re.search(r"(content|output|result|input)", node.rsplit("{", 1)[0].rsplit(".", 1)[-1]):
+            for pat, cls in TOOLS:
+                if re.search(pat, t):
+                    return cls
+        if t == "container_upload":
+            return "refused:a file stored at the provider"
+        if t == "item_reference":
+            return "bound:stored"
+        if t == "input_audio":
+            return "priced:audio"
+        if t == "document" and "source" not in node.rsplit("{", 1)[0].rsplit(".", 1)[-1]:
+            return "bound:document"
+        if t == "file" and re.search(r"source(_\d+)?$", node.rsplit("{", 1)[0]):
+            return "bound:stored"
+        if t == "url" and re.search(r"source(_\d+)?$", node.rsplit("{", 1)[0]) and "document" in node + owners:
+            return "bound:stored"
+        if t.startswith("compact_"):
+            return "priced:compaction"
+    if re.search(r"(^|\.)file_id$|(^|\.)file_url$|(^|\.)file_ids$", node):
+        return "bound:stored"
+    if re.search(r"\{type=input_file\}$|\{type=file\}$", node):
+        return "bound:document"
+    if node.endswith(".file_data"):
+        return "bound:document"
+    cls = TOP[route].get(top)
+    if cls == "bound:stored":
+        return cls if node == top else "free"
+    if cls and (node == top or cls.startswith("refused") or cls == "priced:compaction" and node == top):
+        return cls
+    if cls and cls.startswith("refused"):
+        return cls
+    return "free"
+
+
+# The betas the provider documents, by what they change.
+BETAS = [
+    # the beta lets "speed" through; "speed": "fast" is what is priced
+    (r"^fast-mode", "free"),
+    (r"^(context-1m|extended-cache-ttl)", "priced:long_context" if False else "free"),
+    (r"^(compact-|context-management)", "free"),
+    (r"^advisor-tool", "free"),
+    (r"^(message-batches|files-api|skills|code-execution|mcp-client|mcp-tunnels|managed-agents|dreaming|agent-memory|"
+     r"server-side-fallback|fallback-credit|user-profiles|ce-|efs-|webhooks|admin-|analytics-|spend-limit|"
+     r"telemetry-|message-threads|google-managed|experimental-|computer-use-2024)", "refused"),
+]
+
+
+def beta(name):
+    for pat, cls in BETAS:
+        if re.search(pat, name):
+            return cls if cls != "refused" else "refused:a feature creditd does not price"
+    return "free"
+
+
+def main():
+    import json
+    paths = json.load(open(sys.argv[1]))
+    out = sys.argv[2]
+    for route in ("openai.chat", "openai.responses", "openai.embeddings", "anthropic.messages"):
+        rows = compress(trie(paths[route]))
+        owners = {}
+        for node, alias in rows:
+            if alias:
+                owners.setdefault(alias[3:], []).append(node.lstrip("."))
+        name = route.replace(".", "_") + ".tsv"
+        with open(os.path.join(out, name), "w") as f:
+            f.write("# %s: what the gateway forwards on this route (docs/gateway.md, \"What the gateway\n"
+                    "# forwards\"). A row: NODE CLASS [-> NAME] [DOC]. Generated by devtools/gwtables/classify.py\n"
+                    "# from the pinned SDKs' types, then kept in the tree; tests/integration/test_81b_gateway_tables.py\n"
+                    "# holds it to the SDKs: every member they name has a row, every row a member.\n" % route)
+            for node, alias in rows:
+                node = node.lstrip(".")
+                lead = re.match(r"@[A-Za-z0-9_]+", node)
+                cls = classify(route, node, " ".join(owners.get(lead.group(0), [])) if lead else "")
+                top = re.split(r"[.\[{=*]", node)[0]
+                doc = "" if not cls.startswith("free") or node.startswith("beta:") else \
+                    " %s#%s" % (DOCS[route], top or "body")
+                f.write("%s\t%s%s%s\n" % (node, cls.split(":")[0] + (":" + cls.split(":", 1)[1].split(":")[0]
+                                                                       if ":" in cls and not cls.startswith("refused")
+                                                                       else ""),
+                                          "\t" + alias if alias else "", "\t" + doc.strip() if doc else
+                                          ("\t# " + cls.split(":", 1)[1] if cls.startswith("refused:") else "")))
+
+
+if __name__ == "__main__":
+    main()

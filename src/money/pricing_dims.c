@@ -1,0 +1,141 @@
+/* pricing_dims.c: the optional dimensions of a price row (pricing.h
+ * PRICE_DIMS, DESIGN §14): their names, which values each may have, a
+ * web search's fee by its context size, and a row scaled by a
+ * multiplier. Pure functions over struct price, as pricing.c: no I/O,
+ * no floats, every product in 128 bits. */
+#include "pricing.h"
+#include "limits.h"
+
+#include <assert.h>
+#include <stdint.h>
+#include <string.h>
+
+/* ---- The optional dimensions (pricing.h PRICE_DIMS) ---- */
+
+#define DIM_NAME(id, field) #field,
+static const char *const dim_names[PRICE_DIM_COUNT] = {PRICE_DIMS(DIM_NAME)};
+#undef DIM_NAME
+
+const char *pricing_dim_name(enum price_dim d)
+{
+	assert((int)d >= 0);
+	assert(d < PRICE_DIM_COUNT);
+	return dim_names[d];
+}
+
+int pricing_dim_by_name(const char *name)
+{
+	int found = -1;
+	assert(name != NULL);
+	for (int d = 0; d < PRICE_DIM_COUNT && found < 0; d++)
+		if (strcmp(dim_names[d], name) == 0)
+			found = d;
+	assert(found < 0 || strcmp(pricing_dim_name(found), name) == 0);	/* and back */
+	return found;
+}
+
+/* A multiplier raises every price of a call: guarded as money is. */
+int pricing_dim_is_money(enum price_dim d)
+{
+	assert((int)d >= 0);
+	assert(d < PRICE_DIM_COUNT);
+	return d != PRICE_DIM_MAX_INPUT_TOKENS && d != PRICE_DIM_REASONING && d != PRICE_DIM_TIER_THRESHOLD;
+}
+
+static int is_multiplier(enum price_dim d)
+{
+	return d == PRICE_DIM_FAST_MULTIPLIER || d == PRICE_DIM_GEO_US_MULTIPLIER;
+}
+
+/* A multiplier is at least 1 bps and at most LIMIT_PRICE_MULTIPLIER_BPS. */
+int pricing_dim_valid(enum price_dim d, int64_t v)
+{
+	assert((int)d >= 0);
+	assert(d < PRICE_DIM_COUNT);
+	if (d == PRICE_DIM_REASONING)
+		return v == 0 || v == 1;
+	if (is_multiplier(d))
+		return v >= 1 && v <= LIMIT_PRICE_MULTIPLIER_BPS;
+	return v >= (d == PRICE_DIM_TIER_THRESHOLD ? 1 : 0);
+}
+
+int64_t pricing_search_fee(const struct price *p, enum pricing_search_size size, uint64_t *unpriced)
+{
+	int64_t v;
+	if (size == PRICING_SEARCH_LOW && pricing_dim_get(p, PRICE_DIM_WEB_SEARCH_LOW, &v))
+		return v;
+	if (size == PRICING_SEARCH_MEDIUM && pricing_dim_get(p, PRICE_DIM_WEB_SEARCH_MEDIUM, &v))
+		return v;
+	if (pricing_dim_get(p, PRICE_DIM_WEB_SEARCH, &v))
+		return v;
+	*unpriced |= UINT64_C(1) << PRICE_DIM_WEB_SEARCH;
+	return 0;
+}
+
+/* ceil(v * bps / 10000), or -1 past int64. */
+static int scale_one(int64_t v, int64_t bps, int64_t *out)
+{
+	__int128 x = ((__int128)v * bps + 9999) / 10000;
+	if (x > INT64_MAX)
+		return -1;
+	*out = (int64_t)x;
+	return 0;
+}
+
+int pricing_scaled(const struct price *p, int64_t bps, struct price *out)
+{
+	assert(bps >= 1);
+	*out = *p;
+	if (scale_one(p->input_micros_per_mtok, bps, &out->input_micros_per_mtok) != 0 ||
+	    scale_one(p->cached_input_micros_per_mtok, bps, &out->cached_input_micros_per_mtok) != 0 ||
+	    scale_one(p->output_micros_per_mtok, bps, &out->output_micros_per_mtok) != 0 ||
+	    scale_one(p->cache_write_micros_per_mtok, bps, &out->cache_write_micros_per_mtok) != 0)
+		return -1;
+	for (int d = 0; d < PRICE_DIM_COUNT; d++) {
+		size_t n = strlen(dim_names[d]);
+		if (!(p->dims.set & (UINT64_C(1) << d)) || n < 16 || strcmp(dim_names[d] + n - 16, "_micros_per_mtok") != 0)
+			continue;
+		if (scale_one(p->dims.v[d], bps, &out->dims.v[d]) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+int pricing_dim_get(const struct price *p, enum price_dim d, int64_t *v)
+{
+	assert(p != NULL);
+	assert(d < PRICE_DIM_COUNT);	/* its bit is in set */
+	if (!(p->dims.set & (UINT64_C(1) << d)))
+		return 0;
+	if (v != NULL)
+		*v = p->dims.v[d];
+	return 1;
+}
+
+void pricing_dim_put(struct price *p, enum price_dim d, int64_t v)
+{
+	assert(p != NULL);
+	assert(d < PRICE_DIM_COUNT);	/* its bit is in set */
+	if (v < 0) {
+		p->dims.set &= ~(UINT64_C(1) << d);
+		p->dims.v[d] = 0;
+		return;
+	}
+	p->dims.set |= UINT64_C(1) << d;
+	p->dims.v[d] = v;
+}
+
+int pricing_same(const struct price *a, const struct price *b)
+{
+	assert(a != NULL);
+	assert(b != NULL);
+	if (a->input_micros_per_mtok != b->input_micros_per_mtok ||
+	    a->cached_input_micros_per_mtok != b->cached_input_micros_per_mtok ||
+	    a->output_micros_per_mtok != b->output_micros_per_mtok || a->max_output_tokens != b->max_output_tokens ||
+	    a->cache_write_micros_per_mtok != b->cache_write_micros_per_mtok || a->dims.set != b->dims.set)
+		return 0;
+	for (int d = 0; d < PRICE_DIM_COUNT; d++)
+		if ((a->dims.set & (UINT64_C(1) << d)) && a->dims.v[d] != b->dims.v[d])
+			return 0;
+	return 1;
+}
