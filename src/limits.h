@@ -170,6 +170,13 @@ _Static_assert((LIMIT_ROWCACHE_ACCOUNTS & (LIMIT_ROWCACHE_ACCOUNTS - 1)) == 0 &&
 #define LIMIT_REFERRAL_CODE_TRIES 4
 #define LIMIT_REFERRAL_EXPIRES_DAYS_MAX 3650
 #define LIMIT_REFERRALS_PER_MONTH_MAX 1000000
+/* [referral] hold_days: a reward waits out its top-up's refunds and
+ * disputes (docs/growth.md); card networks take chargebacks up to about
+ * 120 days after a payment, so a year covers every window. The sweep
+ * grants at most this many due rewards a pass, each in its own
+ * transaction. */
+#define LIMIT_REFERRAL_HOLD_DAYS_MAX 365
+#define LIMIT_REFERRAL_DUE_BATCH 100
 /* Plans (DESIGN §9): names 1-64 of [A-Za-z0-9_.-] (plans.name is
  * VARBINARY(64), accounts.plan as long); a plan lists at most this many
  * Stripe prices (a product's monthly and yearly prices, a few currencies). */

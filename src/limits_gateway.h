@@ -132,4 +132,33 @@
  * base64): the providers take up to ~32 MiB; bodies are held only while
  * their call runs ([gateway] max_body_bytes, 8 MiB by default). */
 #define LIMIT_GATEWAY_BODY_MAX_BYTES (64 * 1024 * 1024)
+/* [gateway] max_buffered_per_account_mib (DESIGN §15, "Fair share"): one
+ * account's whole answers held at once (its default in gwconfig.c's
+ * table, checked equal here by test_gwbuffer). Its default, 64 MiB, is one
+ * answer of the most creditd passes on whole (LIMIT_GATEWAY_ANSWER_BYTES),
+ * so any call an account makes alone can be held, and a quarter of
+ * max_buffered_mib's default, so one account's unread answers leave three
+ * quarters to the others; it is also 64 calls (max_streams_per_account's
+ * default) of a 16,384-token cap at LIMIT_GATEWAY_TOKEN_BYTES. Its range
+ * is max_buffered_mib's; past max_buffered_mib it is max_buffered_mib. */
+#define LIMIT_GATEWAY_BUFFERED_PER_ACCOUNT_MIB_DEFAULT 64
+/* The room a whole answer reserves at admission (gwbuffer_bound): a fixed
+ * part, the request's bytes (Responses echoes its instructions, tools and
+ * metadata) and LIMIT_GATEWAY_TOKEN_BYTES per output token it may write
+ * (its cap × choices). A token is 4 bytes of text on average in the
+ * providers' tokenizers and rarely past 16; written once as JSON text an
+ * escape spells a byte in up to 6 (\u0001), and Chat's logprobs write
+ * each token again: 64 bytes a token is past all but logprobs' top 20
+ * alternatives. The fixed part is an answer's envelope (ids, usage, a
+ * choice's members: under 1 KiB each, 128 choices at most) and the CGI
+ * head. An answer that outgrows its room is still held while the budget
+ * in all has room (gwbuffer.h). */
+#define LIMIT_GATEWAY_TOKEN_BYTES 64
+#define LIMIT_GATEWAY_ANSWER_OVERHEAD_BYTES (192 * 1024)
+/* Embeddings' answer: a vector an input, each number at most 24 bytes as
+ * JSON text ("-0.0012345678901234567,", base64 is 5.4), OpenAI's largest
+ * model 3,072 numbers; a body's own dimensions at most 65,536. */
+#define LIMIT_GATEWAY_EMBEDDING_NUMBER_BYTES 24
+#define LIMIT_GATEWAY_EMBEDDING_DIMENSIONS 3072
+#define LIMIT_GATEWAY_EMBEDDING_DIMENSIONS_MAX 65536
 #endif

@@ -46,7 +46,7 @@ DEFAULT_MODE = {"mode": "ok", "output_tokens": 16, "chunks": None, "chunk_interv
                 "reasoning_tokens": 0, "extra_output_tokens": 0, "service_tier": None, "cache_1h_tokens": 0,
                 "audio_input_tokens": 0, "audio_output_tokens": 0, "web_searches": 0, "count": None,
                 "compaction_input_tokens": 0, "compaction_output_tokens": 0, "unknown_tokens": 0,
-                "silent_seconds": 30}
+                "silent_seconds": 30, "word_bytes": 0}
 MODES = ("ok", "error", "cut", "no_usage", "delay", "silent", "stall")
 
 

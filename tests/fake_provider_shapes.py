@@ -197,11 +197,12 @@ def plan(route, body, mode):
             "compaction": (mode["compaction_input_tokens"], mode["compaction_output_tokens"]),
             "unknown": mode["unknown_tokens"],
             "no_usage": mode["mode"] == "no_usage", "cut_after": mode["cut_after"], "cut_at": 0,
-            "id": "%x" % int(time.time() * 1e6), "created": int(time.time())}
+            "id": "%x" % int(time.time() * 1e6), "created": int(time.time()), "pad": mode.get("word_bytes", 0)}
 
 
 def text_of(p):
-    return " ".join("w%d" % i for i in range(p["output"]))
+    """A whole answer's text: word i is w<i>, padded with x to word_bytes."""
+    return " ".join(("w%d" % i).ljust(p.get("pad", 0), "x") for i in range(p["output"]))
 
 
 def _unknown(u, p):

@@ -21,6 +21,7 @@
 #include "timefmt.h"
 #include "config.h"
 #include "gwconfig.h"
+#include "gwbuffer.h"
 #include "gwcall.h"
 #include "limits.h"
 #include "log.h"
@@ -128,6 +129,9 @@ int gateway_init(const struct cfg *cfg)
 		return -1;
 	for (int i = (int)n - 1; i >= 0; i--)
 		free_places[nfree_places++] = i;
+	if (gwbuffer_init((int64_t)n, gw_cfg->max_buffered_mib * 1024 * 1024,
+			  gw_cfg->max_buffered_per_account_mib * 1024 * 1024) != 0)
+		return -1;
 	inbox = calloc(n, sizeof(*inbox));
 	endq = calloc(n, sizeof(*endq));
 	slots = calloc(n, sizeof(*slots));
@@ -155,13 +159,17 @@ static enum gw_admit share_left(uint64_t key, uint64_t account)
 	return accounts >= gw_cfg->max_streams_per_account ? GW_ACCOUNT_SHARE : GW_ADMITTED;
 }
 
-enum gw_admit gateway_admit(uint64_t key, uint64_t account, int *place)
+enum gw_admit gateway_admit(uint64_t key, uint64_t account, int64_t bytes, int *place)
 {
 	enum gw_admit rc = GW_FULL;
 	*place = -1;
 	pthread_mutex_lock(&place_lock);
 	if (nfree_places > 0 && !atomic_load(&closing))
 		rc = share_left(key, account);
+	if (rc == GW_ADMITTED) {
+		enum gwbuffer_refusal b = gwbuffer_reserve(free_places[nfree_places - 1], account, bytes);
+		rc = b == GWBUFFER_ACCOUNT ? GW_BUFFER_ACCOUNT : b == GWBUFFER_ALL ? GW_BUFFER_ALL : GW_ADMITTED;
+	}
 	if (rc == GW_ADMITTED) {
 		*place = free_places[--nfree_places];
 		places[*place] = (struct place){.key = key, .account = account, .used = 1};
@@ -177,6 +185,7 @@ void gateway_unadmit(int place)
 		return;
 	pthread_mutex_lock(&place_lock);
 	assert(places[place].used);
+	gwbuffer_end(place);
 	places[place].used = 0;
 	places[place].hold_id[0] = '\0';
 	free_places[nfree_places++] = place;

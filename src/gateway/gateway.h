@@ -31,8 +31,12 @@ int gateway_init(const struct cfg *cfg);
  * Retry-After: 1): one key or one account cannot take every place (DESIGN
  * §14). A place taken is given back by gateway_run's call when it ends
  * (job->place), or by gateway_unadmit when the call goes no further. */
-enum gw_admit { GW_ADMITTED = 0, GW_FULL, GW_KEY_SHARE, GW_ACCOUNT_SHARE };
-enum gw_admit gateway_admit(uint64_t key, uint64_t account, int *place);
+/* bytes: the room its whole answer reserves (gwbuffer_bound, DESIGN §15):
+ * GW_BUFFER_ACCOUNT when the account's calls hold [gateway]
+ * max_buffered_per_account_mib already, GW_BUFFER_ALL when all hold
+ * max_buffered_mib (429 with Retry-After: 1, nothing held). */
+enum gw_admit { GW_ADMITTED = 0, GW_FULL, GW_KEY_SHARE, GW_ACCOUNT_SHARE, GW_BUFFER_ACCOUNT, GW_BUFFER_ALL };
+enum gw_admit gateway_admit(uint64_t key, uint64_t account, int64_t bytes, int *place);
 void gateway_unadmit(int place);
 /* 1 when a stream in flight of account answered Responses id `id`, not
  * kept in the database yet (DESIGN §14, previous_response_id). */

@@ -36,7 +36,7 @@
 #include "ledger.h"
 #include "log.h"
 #include "metrics.h"
-#include <stdatomic.h>
+#include "gwbuffer.h"
 #include "provider.h"
 
 #include <jansson.h>
@@ -48,10 +48,6 @@
 #include <time.h>
 
 static const struct gwconfig *gw;	/* the [gateway] keys */
-/* Whole answers' bytes held by every call in flight: the answer, then its
- * framed copy once it is written (the answer is freed then), until the
- * call finishes; bounded by [gateway] max_buffered_mib (DESIGN §14). */
-static _Atomic int64_t buffered_bytes;
 
 int gwcall_init(const struct cfg *cfg)
 {
@@ -75,8 +71,10 @@ struct gwcall {
 	int64_t gone_ms;
 	struct gw_stream stream;
 	struct dynbuf whole;		/* a whole answer, or an error's body */
-	int64_t buffered;		/* its bytes counted in buffered_bytes, until the call finishes */
-	int over_budget;		/* a whole answer stopped at max_buffered_mib */
+	int64_t buffered;		/* its bytes counted in its place's room (gwbuffer.h), until the call finishes */
+	int over_budget;		/* a whole answer past its room with none left in all: read on, not kept */
+	char tail[GW_TAIL_BYTES];	/* then its last bytes, where its usage is */
+	size_t tail_len;
 	int id_listed;			/* its stream's response id is in ids[] */
 	struct dynbuf head;		/* the provider's headers passed on, as CGI lines */
 	/* The provider's call: its URL, header lines and body. */
@@ -228,11 +226,19 @@ static int on_data(void *arg, const char *bytes, size_t n)
 	struct gwcall *c = arg;
 	if (streamed(c))
 		return gwshape_stream_feed(&c->stream, bytes, n, on_event, c) != 0;
-	int64_t budget = gw->max_buffered_mib * 1024 * 1024;
-	if (atomic_fetch_add(&buffered_bytes, (int64_t)n) + (int64_t)n > budget) {
-		atomic_fetch_sub(&buffered_bytes, (int64_t)n);
+	if (!c->over_budget && gwbuffer_take(c->job->place, (int64_t)n) != 0) {
+		/* No room left (DESIGN §15): counted, not kept; answered 503. */
 		c->over_budget = 1;
-		return 1;	/* the transfer stops: answered 503 gateway_busy */
+		gwshape_count_raw(&c->stream, c->whole.data, c->whole.len);
+		gwshape_tail_keep(c->tail, &c->tail_len, c->whole.data, c->whole.len);
+		dynbuf_free(&c->whole);
+		gwbuffer_give(c->job->place, c->buffered);
+		c->buffered = 0;
+	}
+	if (c->over_budget) {
+		gwshape_count_raw(&c->stream, bytes, n);
+		gwshape_tail_keep(c->tail, &c->tail_len, bytes, n);
+		return 0;
 	}
 	c->buffered += (int64_t)n;
 	dynbuf_add(&c->whole, bytes, n);
@@ -347,13 +353,6 @@ static int prepare(struct gwcall *c)
 
 /* ---- The ledger's side ---- */
 
-/* Settles the job's hold with u under reason (gwcall_ledger_charge). */
-static enum cd_err charge(struct gwcall *c, const struct gw_usage *u, int64_t extra_raw, const char *reason,
-			  int64_t *charged, int64_t *balance)
-{
-	return gwcall_ledger_charge(c->job, u, extra_raw, reason, charged, balance);
-}
-
 static void release(struct gwcall *c)
 {
 	if (c->job->hold_id[0] == '\0')
@@ -425,7 +424,7 @@ static void settle_nothing(struct gwcall *c)
 	struct gw_usage none = {0};
 	struct gw_charge d = {0};
 	int64_t charged, balance;
-	if (charge(c, &none, 0, GW_REASON_PROVIDER_ERROR, &charged, &balance) != CD_OK)
+	if (gwcall_ledger_charge(c->job, &none, 0, GW_REASON_PROVIDER_ERROR, &charged, &balance) != CD_OK)
 		release(c);
 	else
 		keep_billed(c, &d);	/* the providers it tried, when more than one */
@@ -523,22 +522,21 @@ static void end_whole(struct gwcall *c, enum provider_result r)
 	struct gw_charge d;
 	int64_t charged, balance;
 	const char *reason = GW_REASON_PROVIDER_USAGE;
-	int whole = r == PROVIDER_OK && !c->whole.failed;
-	if (c->over_budget) {
-		/* Stopped at max_buffered_mib: the provider made (and bills) the
-		 * whole answer, whose size creditd never saw: the hold in full. */
-		u = (struct gw_usage){.have = 1, .input_tokens = c->job->hold_input, .output_tokens = c->job->hold_output};
-		estimated_dims(c, &u);
+	int whole = r == PROVIDER_OK && !c->whole.failed && !c->over_budget;
+	if (c->over_budget && r == PROVIDER_OK && gwshape_usage_tail(c->job->route, c->tail, c->tail_len, &u) == 0) {
+		estimated_dims(c, &u);	/* its usage, read from its tail; beyond tokens the worst asked */
+	} else if (c->over_budget) {
+		estimate(c, &u);	/* every byte it sent counted (on_data), never the hold */
 		reason = GW_REASON_ESTIMATED;
 	} else if (!whole || gwshape_usage(c->job->route, c->whole.data, c->whole.len, &u) != 0 || !u.have) {
 		/* Cut, too large, not JSON, or no usage: estimated from its
 		 * bytes as a stream's text would be. */
-		c->stream.text_bytes = (int64_t)c->whole.len;
+		gwshape_count_raw(&c->stream, c->whole.data, c->whole.len);
 		estimate(c, &u);
 		reason = GW_REASON_ESTIMATED;
 	}
 	decide(c, &u, &d);
-	if (charge(c, &d.usage, d.extra_raw, reason, &charged, &balance) != CD_OK) {
+	if (gwcall_ledger_charge(c->job, &d.usage, d.extra_raw, reason, &charged, &balance) != CD_OK) {
 		error_write(c, 503, CD_E_UNAVAILABLE, "the call was answered but could not be settled: retry");
 		return;
 	}
@@ -613,7 +611,7 @@ static void end_stream(struct gwcall *c)
 			reason = GW_REASON_ESTIMATED;
 	}
 	decide(c, &u, &d);
-	if (charge(c, &d.usage, d.extra_raw, reason, &charged, &balance) != CD_OK) {
+	if (gwcall_ledger_charge(c->job, &d.usage, d.extra_raw, reason, &charged, &balance) != CD_OK) {
 		log_error("gateway: %s: the stream's settle failed: the hold expires at its ttl", c->job->hold_id);
 		return;
 	}
@@ -689,9 +687,10 @@ const struct provider_call *gwcall_retry(struct gwcall *c, enum provider_result 
 	/* What the failed try read is dropped: the next one starts afresh. */
 	c->status = 0;
 	c->over_budget = 0;
+	c->tail_len = 0;
 	dynbuf_reset(&c->head);
 	dynbuf_reset(&c->whole);
-	atomic_fetch_sub(&buffered_bytes, c->buffered);
+	gwbuffer_give(c->job->place, c->buffered);
 	c->buffered = 0;
 	gwshape_stream_free(&c->stream);
 	gwshape_stream_init(&c->stream, c->job->route, c->job->ask.usage_asked);
@@ -785,8 +784,7 @@ void gwcall_finish(struct gwcall *c)
 	if (c->id_listed)
 		gwcall_ledger_id_list(job, "");	/* kept in the database by its settle, or never */
 	gwshape_stream_free(&c->stream);
-	atomic_fetch_sub(&buffered_bytes, c->buffered);
-	dynbuf_free(&c->whole);
+	dynbuf_free(&c->whole);	/* its room given back with its place (gateway_unadmit) */
 	dynbuf_free(&c->head);
 	dynbuf_free(&c->lines);
 	free(c->upstream_body);

@@ -26,6 +26,7 @@ static const struct config_key keys[] = {
 	{"gateway", "shrink", CONFIG_ENUM, OFF(shrink_text), 0, 0, "on", "on|off", NULL, NULL},
 	{"gateway", "byok", CONFIG_ENUM, OFF(byok_text), 0, 0, "on", "on|off", NULL, NULL},
 	{"gateway", "free_fields", CONFIG_STR, OFF(free_fields_text), 0, 0, "", NULL, NULL, NULL},
+	{"gateway", "default_service_tier", CONFIG_ENUM, OFF(default_service_tier), 0, 0, "default", "default|priority|flex", NULL, NULL},
 	{"gateway", "provider_objects", CONFIG_ENUM, OFF(provider_objects_text), 0, 0, "off", "on|off", NULL, NULL},
 	{"gateway", "min_output_tokens", CONFIG_INT, OFF(min_output_tokens), 1, LIMIT_TOKENS_MAX, "256", NULL, NULL, NULL},
 	{"gateway", "on_client_gone", CONFIG_ENUM, OFF(on_client_gone), 0, 0, "drain", "drain|cancel", NULL, NULL},
@@ -33,6 +34,7 @@ static const struct config_key keys[] = {
 	{"gateway", "max_body_bytes", CONFIG_INT, OFF(max_body_bytes), 1024, LIMIT_GATEWAY_BODY_MAX_BYTES, "8388608", NULL, NULL, NULL},
 	{"gateway", "max_streams", CONFIG_INT, OFF(max_streams), 1, LIMIT_GATEWAY_STREAMS_MAX, "512", NULL, NULL, NULL},
 	{"gateway", "max_buffered_mib", CONFIG_INT, OFF(max_buffered_mib), 1, LIMIT_GATEWAY_BUFFERED_MIB_MAX, "256", NULL, NULL, NULL},
+	{"gateway", "max_buffered_per_account_mib", CONFIG_INT, OFF(max_buffered_per_account_mib), 1, LIMIT_GATEWAY_BUFFERED_MIB_MAX, "64", NULL, NULL, NULL},
 	{"gateway", "max_streams_per_key", CONFIG_INT, OFF(max_streams_per_key), 1, LIMIT_GATEWAY_STREAMS_MAX, "16", NULL, NULL, NULL},
 	{"gateway", "max_tool_calls_held", CONFIG_INT, OFF(max_tool_calls_held), 0, LIMIT_GATEWAY_TOOL_CALLS_MAX, "5", NULL, NULL, NULL},
 	{"gateway", "max_streams_per_account", CONFIG_INT, OFF(max_streams_per_account), 1, LIMIT_GATEWAY_STREAMS_MAX, "64", NULL, NULL, NULL},
@@ -68,8 +70,10 @@ static const struct config_key section_keys[] = {
 	{"provider", "api_key", CONFIG_SECRET, SOFF(api_key), 0, 0, "", NULL, NULL, NULL},
 	{"provider", "headers", CONFIG_SECRET_LINES, SOFF(headers), 0, 0, "", NULL, NULL, header_valid},
 	{"provider", "allow_http", CONFIG_ENUM, SOFF(allow_http), 0, 0, "false", "true|false", NULL, NULL},
+	{"provider", "byok", CONFIG_ENUM, SOFF(byok), 0, 0, "off", "on|off", NULL, NULL},
 	{"provider", "models", CONFIG_STR, SOFF(models), 0, 0, "", NULL, NULL, NULL},
 	{"provider", "free_fields", CONFIG_STR, SOFF(free_fields), 0, 0, "", NULL, NULL, NULL},
+	{"provider", "default_service_tier", CONFIG_ENUM, SOFF(default_service_tier), 0, 0, "default", "default|priority|flex", NULL, NULL},
 };
 
 static const struct config_named sections = {
@@ -159,6 +163,12 @@ static int models_parse(struct gwconfig_provider *p, const char *list, char *err
 
 /* ---- the providers ---- */
 
+/* A default_service_tier's GW_TIER_* (the key's values are checked). */
+static int tier_named(const char *s)
+{
+	return strcmp(s, "priority") == 0 ? GW_TIER_PRIORITY : strcmp(s, "flex") == 0 ? GW_TIER_FLEX : GW_TIER_STANDARD;
+}
+
 /* ---- free_fields: the operator's word that these cost nothing ---- */
 
 static int free_field_ok(const char *s, size_t n)
@@ -235,6 +245,8 @@ static int section_add(struct gwconfig *g, const char *name, const struct gwconf
 	p->api_key = s->api_key;
 	p->headers = s->headers;
 	p->allow_http = strcmp(s->allow_http, "true") == 0;
+	p->default_tier = tier_named(s->default_service_tier);
+	p->byok = strcmp(s->byok, "on") == 0;
 	p->index = g->nproviders++;
 	size_t lines = 0;
 	for (const char *c = p->headers; *c != '\0'; c++)
@@ -265,6 +277,8 @@ static int legacy(struct gwconfig *g, const struct cfg *c, const char *kind, con
 	p->api_key = key;
 	p->headers = headers;
 	p->rest = 1;
+	p->default_tier = tier_named(g->default_service_tier);
+	p->byok = g->byok;
 	p->index = g->nproviders++;
 	char what[64];
 	snprintf(what, sizeof(what), "gateway.%s_base_url", kind);

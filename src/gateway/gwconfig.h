@@ -32,6 +32,10 @@ struct gwconfig_provider {
 	 * key is of another organization); "" : none. */
 	const char *headers;
 	int allow_http;			/* a plain-http base URL off loopback may be called */
+	/* It takes a caller's own key (Creditd-Provider-Key, DESIGN §15):
+	 * §12's two by [gateway] byok, a section only by its byok = on (a
+	 * provider that ignores keys would serve such calls free). */
+	int byok;
 	/* What it serves: every priced model (models = *), the models no
 	 * section names (§12's providers), or its list. */
 	int every, rest;
@@ -41,6 +45,9 @@ struct gwconfig_provider {
 	/* What its calls forward as free beyond the route's table (gwtable.h),
 	 * the operator's word: [provider NAME] free_fields. */
 	struct gwtable_extra free_fields;
+	/* The tier its project serves a call that names none, or "auto"
+	 * (GW_TIER_*; OpenAI's default_service_tier). */
+	int default_tier;
 };
 
 /* A [provider NAME] section as read (its keys' strings the loader's). */
@@ -50,8 +57,10 @@ struct gwconfig_section {
 	char *api_key;
 	char *headers;			/* "Name: value" lines */
 	char *allow_http;		/* true|false */
+	char *byok;			/* on|off: serves calls that bring their own key */
 	char *models;			/* "a, b=upstream-b" or "*" */
 	char *free_fields;		/* "NAME, type:NAME, beta:NAME" */
+	char *default_service_tier;	/* default|priority|flex */
 };
 
 struct gwconfig {
@@ -65,6 +74,7 @@ struct gwconfig {
 	char *byok_text;		/* on|off */
 	char *provider_objects_text;	/* on|off */
 	char *free_fields_text;		/* [gateway] free_fields, as written */
+	char *default_service_tier;	/* the built-in providers': default|priority|flex */
 	struct gwtable_extra free_fields;	/* it read: every call's */
 	int64_t min_output_tokens;	/* the least output a shrunk call keeps */
 	char *on_client_gone;		/* drain|cancel */
@@ -72,7 +82,8 @@ struct gwconfig {
 	int64_t max_streams;		/* calls in flight; beyond them 503 */
 	int64_t max_streams_per_key;	/* of them, one gateway key's; beyond 429 */
 	int64_t max_tool_calls_held;	/* web searches a call's hold covers when it names no max (DESIGN §14) */
-	int64_t max_buffered_mib;	/* whole answers held in all; beyond 503 */
+	int64_t max_buffered_mib;	/* whole answers held in all (DESIGN §15: a call's room reserved at admission) */
+	int64_t max_buffered_per_account_mib;	/* of them, one account's (at most max_buffered_mib); beyond 429 */
 	int64_t max_streams_per_account;	/* of them, one account's; beyond 429 */
 	int64_t max_body_bytes;		/* a gateway route's request body */
 	int64_t connect_timeout_ms;
@@ -84,7 +95,7 @@ struct gwconfig {
 
 	/* Derived at load time. */
 	int shrink;			/* gateway.shrink == on */
-	int byok;			/* gateway.byok == on: calls may bring their own provider key */
+	int byok;			/* gateway.byok == on: §12's two providers serve calls that bring their own key */
 	int provider_objects;		/* gateway.provider_objects == on: input stored at the provider is taken */
 	int drain;			/* gateway.on_client_gone == drain */
 	/* Every provider, in the order calls try them: §12's first (the

@@ -39,6 +39,10 @@ struct gw_ask {
 	int64_t input_bound;		/* an upper bound of the input tokens (the documented rule) */
 	int64_t choices;		/* OpenAI chat's "n" (1..128), else 1: each choice may write output_cap
 					 * tokens, so the hold's output is output_cap × choices */
+	/* Embeddings: the vectors the answer holds (the inputs), at most
+	 * dimensions numbers each (the body's, else the largest model's);
+	 * what bounds its bytes (gwbuffer_bound). 0: not embeddings. */
+	int64_t vectors, dimensions;
 	/* The first member naming input stored at the provider (static:
 	 * "previous_response_id", "conversation", "prompt", "file_id",
 	 * "file_ids", "file_url", "item_reference", "source", "tools",
@@ -59,6 +63,7 @@ struct gw_ask {
 	 * or web_search_options, at most web_search_max searches (the
 	 * request's max_tool_calls or the tool's max_uses; -1: unsaid). */
 	int tier;
+	int tier_defaulted;		/* tier left out or "auto" on a kind whose default is the project's */
 	int cache_1h;
 	const char *audio;		/* "modalities", "audio" or "input_audio"; NULL: none */
 	const char *web_search;		/* "tools" or "web_search_options"; NULL: none */
@@ -127,6 +132,9 @@ struct gw_usage {
 	 * unknown_member names the first ("" : none). */
 	int64_t unknown_tokens, unknown_input_part, unknown_output_part;
 	char unknown_member[48];
+	/* OpenAI's total_tokens as reported (0: none): its part above input,
+	 * output and unknown_tokens is counted (gwkind_openai.c). */
+	int64_t total_tokens;
 };
 
 /* A stream's reader: fed the bytes of a server-sent-event stream as they
@@ -137,6 +145,8 @@ struct gw_stream {
 	int usage_asked;		/* from gw_ask: pass OpenAI's usage-only chunk on */
 	struct gw_usage usage;
 	int64_t text_bytes;		/* UTF-8 bytes of output text and tool arguments seen */
+	int64_t nonascii_bytes;		/* those of them that are not ASCII (a token each in an estimate) */
+	int64_t audio_bytes;		/* base64 bytes of output audio seen (OpenAI chat's delta.audio.data) */
 	int64_t input_seen;		/* Anthropic message_start's input (with cache tokens), -1 until seen */
 	/* Anthropic: the tokens of usage.iterations' passes the top-level
 	 * figures leave out (input, cache writes, cache reads, output), as
@@ -241,6 +251,9 @@ struct gwkind {
 	 * the route's table classifies ("beta:NAME" rows: Anthropic's
 	 * anthropic-beta), -1 when none. */
 	int beta_forwarded;
+	/* A service tier left out or "auto" is the project's default tier
+	 * (OpenAI: [provider NAME] default_service_tier), not the dearest. */
+	int tier_auto_is_default;
 };
 
 /* The kinds (gwkind.c): the i-th, NULL past the last. */

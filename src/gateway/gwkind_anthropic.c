@@ -357,4 +357,5 @@ const struct gwkind gwkind_anthropic = {
 	anthropic_read, anthropic_rewrites, anthropic_rewrite, anthropic_usage_whole, anthropic_stream_event,
 	anthropic_error, anthropic_headers, anthropic_long_context_off,
 	1,	/* anthropic-beta */
+	0,	/* "auto" may use priority capacity: held at the dearest */
 };

@@ -103,8 +103,12 @@ const char *gwkind_event_type(const struct gwkind_sse *e, const json_t *root, ch
 /* The event's data parsed, when it is any (a new reference, NULL when
  * there is no data or it is not JSON). */
 json_t *gwkind_event_json(const struct gwkind_sse *e);
-/* Adds v's length, when it is a string, to the stream's text. */
+/* Adds v's length, when it is a string, to the stream's text (its
+ * non-ASCII bytes counted apart too: gwshape_estimate). */
 void gwkind_count_text(struct gw_stream *s, const json_t *v);
+/* Adds v's length, when it is a string of base64 audio, to the stream's
+ * audio (gwshape_estimate). */
+void gwkind_count_audio(struct gw_stream *s, const json_t *v);
 /* A Responses answer's id, kept when it fits (gw_usage.response_id). */
 void gwkind_keep_id(struct gw_usage *u, const json_t *id);
 /* What a kind knows of a usage object: its top-level members (each a

@@ -78,6 +78,20 @@ static int read_chat_caps(const struct gwkind_route *r, const json_t *root, stru
 	return 0;
 }
 
+/* Embeddings' answer size (DESIGN §15, gwbuffer_bound): a vector an
+ * input (a string, or an array of token ids; a flat array of token ids is
+ * one input), of the body's dimensions or OpenAI's largest model's. */
+static int read_vectors(const struct gwkind_route *r, const json_t *root, struct gw_ask *ask)
+{
+	const json_t *in = gwkind_member(r, root, "input"), *dims = gwkind_member(r, root, "dimensions");
+	int flat = json_is_array(in) && json_array_size(in) > 0 && json_is_integer(json_array_get(in, 0));
+	ask->vectors = json_is_array(in) && !flat ? (int64_t)json_array_size(in) : 1;
+	ask->dimensions = json_is_integer(dims) && json_integer_value(dims) > 0 &&
+			  json_integer_value(dims) <= LIMIT_GATEWAY_EMBEDDING_DIMENSIONS_MAX ? json_integer_value(dims)
+			  : LIMIT_GATEWAY_EMBEDDING_DIMENSIONS;
+	return 0;
+}
+
 static int openai_read(const struct gwkind_route *r, const json_t *root, struct gw_ask *ask, struct gwkind_refusal *rf)
 {
 	switch (r->id) {
@@ -92,7 +106,7 @@ static int openai_read(const struct gwkind_route *r, const json_t *root, struct 
 					      "background response after the call has returned, which creditd cannot charge");
 		return 0;
 	default:
-		return 0;	/* embeddings: no cap */
+		return read_vectors(r, root, ask);	/* embeddings: no cap */
 	}
 }
 
@@ -144,7 +158,7 @@ static int openai_rewrite(const struct gwkind_route *r, json_t *root, const stru
 static int openai_usage(const json_t *usage, const char *in, const char *details, const char *out,
 			struct gw_usage *u)
 {
-	int64_t input = 0, cached = 0, output = 0, writes = 0;
+	int64_t input = 0, cached = 0, output = 0, writes = 0, total = 0;
 	const json_t *d = json_object_get(usage, details);
 
 	if (gwkind_count_of(json_object_get(usage, in), &input) != 1)
@@ -157,7 +171,10 @@ static int openai_usage(const json_t *usage, const char *in, const char *details
 	 * name it): charged at the cache-write price. */
 	if (gwkind_count_of(json_object_get(d, "cache_write_tokens"), &writes) < 0 || writes > input - cached)
 		return -1;
+	if (gwkind_count_of(json_object_get(usage, "total_tokens"), &total) < 0)
+		return -1;
 	memset(u, 0, sizeof(*u));
+	u->total_tokens = total;
 	u->have = 1;
 	u->input_tokens = input;
 	u->cached_input_tokens = cached;
@@ -180,9 +197,21 @@ static const struct gwkind_usage_names chat_names = {chat_top, "prompt_tokens_de
 static const struct gwkind_usage_names responses_names = {responses_top, "input_tokens_details",
 							  "output_tokens_details", responses_in, responses_out};
 
-static void read_unknown(const struct gwkind_route *r, const json_t *usage, struct gw_usage *u)
+/* A total_tokens above its parts (docs/gateway.md, "The estimate"):
+ * what it bills beyond them and beyond the unknown members it may hold
+ * (charged apart, at the dearest price) is counted, as output (as input
+ * on a route without output). */
+static void total_beyond(const struct gwkind_route *r, struct gw_usage *u)
 {
-	gwkind_usage_unknown(usage, r->id == RESPONSES ? &responses_names : &chat_names, u);
+	int64_t parts = u->input_tokens + u->output_tokens + u->unknown_tokens;	/* each ≤ LIMIT_TOKENS_MAX */
+	if (u->total_tokens <= parts)
+		return;
+	if (r->input_only)
+		u->input_tokens += u->total_tokens - parts;
+	else
+		u->output_tokens += u->total_tokens - parts;
+	u->input_tokens = gwkind_clamp_tokens(u->input_tokens);
+	u->output_tokens = gwkind_clamp_tokens(u->output_tokens);
 }
 
 /* The usage object of a route's answer, read into *u (have 0 when it
@@ -197,8 +226,12 @@ static void read_usage(const struct gwkind_route *r, const json_t *usage, struct
 		rc = openai_usage(usage, "input_tokens", "input_tokens_details", "output_tokens", u);
 	else
 		rc = openai_usage(usage, "prompt_tokens", "prompt_tokens_details", NULL, u);
-	if (rc != 0)
+	if (rc != 0) {
 		memset(u, 0, sizeof(*u));
+		return;
+	}
+	gwkind_usage_unknown(usage, r->id == RESPONSES ? &responses_names : &chat_names, u);
+	total_beyond(r, u);
 }
 
 /* What answer (the answer object, NULL when the event has none) and its
@@ -230,10 +263,8 @@ static void openai_usage_whole(const struct gwkind_route *r, const json_t *root,
 
 	if (json_is_object(usage))
 		read_usage(r, usage, u);
-	if (u->have) {
+	if (u->have)
 		read_dims(r, root, usage, u);
-		read_unknown(r, usage, u);
-	}
 	if (r->id == RESPONSES)
 		gwkind_keep_id(u, json_object_get(root, "id"));
 }
@@ -250,8 +281,6 @@ static void take_usage(struct gw_stream *s, const json_t *usage)
 	read_usage(s->route, usage, &u);
 	gwkind_keep_extras(&u, &s->usage);	/* seen before the usage */
 	s->usage = u;
-	if (s->usage.have)
-		read_unknown(s->route, usage, &s->usage);
 }
 
 /* 1 when the chunk is passed on, 0 for the usage-only chunk creditd asked
@@ -271,6 +300,10 @@ static int chat_event(struct gw_stream *s, const json_t *root)
 		gwkind_count_text(s, json_object_get(delta, "content"));
 		gwkind_count_text(s, json_object_get(delta, "refusal"));
 		gwkind_count_text(s, json_object_get(json_object_get(delta, "function_call"), "arguments"));
+		/* Audio output (DESIGN §15): its transcript is text, its base64
+		 * data is counted by its duration (gwshape_estimate). */
+		gwkind_count_text(s, json_object_get(json_object_get(delta, "audio"), "transcript"));
+		gwkind_count_audio(s, json_object_get(json_object_get(delta, "audio"), "data"));
 		json_array_foreach(json_object_get(delta, "tool_calls"), j, call)
 			gwkind_count_text(s, json_object_get(json_object_get(call, "function"), "arguments"));
 	}
@@ -329,7 +362,7 @@ static int data_is(const struct gwkind_sse *e, const char *s)
  * A stream is mostly chunks of a few characters of content each: parsing
  * every one with jansson was a third of creditd's CPU at 1,000 streams
  * (./dev bench --gateway). A chunk that names no usage object, no error,
- * no tool call, no refusal and one content at most is read by this scan:
+ * no tool call, no refusal, no audio and one content at most is read by this scan:
  * the UTF-8 bytes of its content string, decoded. Anything else, or
  * anything the scan does not expect, is parsed whole as before. */
 
@@ -354,7 +387,7 @@ static const char *value_of(const char *p, const char *end)
 struct chat_keys {
 	const char *usage, *content;	/* the first of each; NULL: none */
 	int usage2, content2;		/* a second one after it */
-	int other;			/* "error", "tool_calls", "function_call" or "refusal" */
+	int other;			/* "error", "tool_calls", "function_call", "refusal" or "audio" */
 };
 
 static int key_at(const char *p, const char *end, const char *key, size_t n)
@@ -395,6 +428,9 @@ static void chat_keys(const char *p, const char *end, struct chat_keys *k)
 		case 'r':
 			k->other |= key_at(p, end, "\"refusal\"", 9);
 			break;
+		case 'a':
+			k->other |= key_at(p, end, "\"audio\"", 7);
+			break;
 		default:
 			break;
 		}
@@ -419,10 +455,12 @@ static int escape_bytes(const char *p, const char *end)
 	return v < 0x80 ? 1 : v < 0x800 ? 2 : 3;
 }
 
-/* The decoded UTF-8 bytes of the string at p (its opening quote), or -1. */
-static int64_t string_bytes(const char *p, const char *end)
+/* The decoded UTF-8 bytes of the string at p (its opening quote), or -1;
+ * *other: how many of them are not ASCII. */
+static int64_t string_bytes(const char *p, const char *end, int64_t *other)
 {
 	int64_t n = 0;
+	*other = 0;
 	for (p++; p < end; p++) {
 		if (*p == '"')
 			return n;
@@ -430,6 +468,7 @@ static int64_t string_bytes(const char *p, const char *end)
 			return -1;
 		if (*p != '\\') {
 			n++;
+			*other += (unsigned char)*p >= 0x80;
 			continue;
 		}
 		if (++p == end)
@@ -439,6 +478,7 @@ static int64_t string_bytes(const char *p, const char *end)
 			if (b < 0)
 				return -1;
 			n += b;
+			*other += b > 1 ? b : 0;
 			p += 4;
 		} else if (strchr("\"\\/bfnrt", *p) != NULL) {
 			n++;
@@ -511,10 +551,12 @@ static int chat_scan(struct gw_stream *s, const char *d, size_t len)
 		return 0;
 	if (*v == 'n')
 		return 1;
-	int64_t n = *v == '"' ? string_bytes(v, end) : -1;
+	int64_t other = 0;
+	int64_t n = *v == '"' ? string_bytes(v, end, &other) : -1;
 	if (n < 0)
 		return 0;
 	s->text_bytes = gwkind_add_held(s->text_bytes, n);
+	s->nonascii_bytes = gwkind_add_held(s->nonascii_bytes, other);
 	return 1;
 }
 
@@ -601,5 +643,5 @@ static const char *const passed_back[] = {"x-ratelimit-", NULL};
 const struct gwkind gwkind_openai = {
 	"openai", "OpenAI", routes, sizeof(routes) / sizeof(routes[0]), 1, forwarded, passed_back,
 	openai_read, openai_rewrites, openai_rewrite, openai_usage_whole, openai_event, openai_error, openai_headers, NULL,
-	-1,
+	-1, 1,
 };

@@ -58,8 +58,20 @@ void gwkind_keep_id(struct gw_usage *u, const json_t *id)
 
 void gwkind_count_text(struct gw_stream *s, const json_t *v)
 {
+	if (!json_is_string(v))
+		return;
+	const unsigned char *p = (const unsigned char *)json_string_value(v);
+	size_t n = json_string_length(v), other = 0;
+	for (size_t i = 0; i < n; i++)
+		other += p[i] >= 0x80;
+	s->text_bytes = gwkind_add_held(s->text_bytes, (int64_t)n);
+	s->nonascii_bytes = gwkind_add_held(s->nonascii_bytes, (int64_t)other);
+}
+
+void gwkind_count_audio(struct gw_stream *s, const json_t *v)
+{
 	if (json_is_string(v))
-		s->text_bytes = gwkind_add_held(s->text_bytes, (int64_t)json_string_length(v));
+		s->audio_bytes = gwkind_add_held(s->audio_bytes, (int64_t)json_string_length(v));
 }
 
 static int listed(const char *const *names, const char *key)
@@ -116,10 +128,14 @@ void gwkind_keep_extras(struct gw_usage *to, const struct gw_usage *from)
 	to->audio_input_tokens = from->audio_input_tokens;
 	to->audio_output_tokens = from->audio_output_tokens;
 	to->web_searches = from->web_searches;
-	to->unknown_tokens = from->unknown_tokens;
-	to->unknown_input_part = from->unknown_input_part;
-	to->unknown_output_part = from->unknown_output_part;
-	memcpy(to->unknown_member, from->unknown_member, sizeof(to->unknown_member));
+	/* A stream's unknown figures are cumulative: the larger stands. */
+	to->unknown_tokens = from->unknown_tokens > to->unknown_tokens ? from->unknown_tokens : to->unknown_tokens;
+	to->unknown_input_part = from->unknown_input_part > to->unknown_input_part ? from->unknown_input_part
+										  : to->unknown_input_part;
+	to->unknown_output_part = from->unknown_output_part > to->unknown_output_part ? from->unknown_output_part
+										     : to->unknown_output_part;
+	if (to->unknown_member[0] == '\0')
+		memcpy(to->unknown_member, from->unknown_member, sizeof(to->unknown_member));
 }
 
 const char *gwkind_event_type(const struct gwkind_sse *e, const json_t *root, char *buf, size_t cap)

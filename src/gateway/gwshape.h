@@ -113,12 +113,30 @@ typedef int gw_event_out(void *arg, const char *event, size_t len, int pass);
  * have 0: the stream is then estimated, never charged a wrong figure. */
 int gwshape_stream_feed(struct gw_stream *s, const char *bytes, size_t n, gw_event_out *out, void *arg);
 
+/* A whole answer not kept (no room, gwbuffer.h): its last GW_TAIL_BYTES
+ * are, in tail (*len of them), where each provider writes its usage. */
+#define GW_TAIL_BYTES 4096
+void gwshape_tail_keep(char *tail, size_t *len, const char *bytes, size_t n);
+/* The usage of a whole answer read from its tail: the last "usage"
+ * member's object, read as the kind reads a whole answer's (its counts
+ * only). 0 with u->have, or -1 when the tail holds none. */
+int gwshape_usage_tail(const struct gwkind_route *r, const char *tail, size_t len, struct gw_usage *u);
+
 /* What an ended stream is charged when it reported no usage (settle
- * reason "estimated"): output = ceil(text_bytes / 4) but at least 1 when
- * any text came, never above hold_output; input = input_seen when
+ * reason "estimated", DESIGN §15, never under): output =
+ * gwshape_estimate_output, never above hold_output; input = input_seen when
  * Anthropic's message_start gave it (with its cache reads and writes),
  * else hold_input. u->have is 1. Counts are clamped to 0..LIMIT_TOKENS_MAX. */
 void gwshape_estimate(const struct gw_stream *s, int64_t hold_input, int64_t hold_output, struct gw_usage *u);
+/* The output tokens s's text and audio are at least: a token a non-ASCII
+ * byte of text, one per four ASCII bytes (rounded up), the audio by its
+ * duration (a token per 3,200 base64 bytes, rounded up); held at
+ * INT64_MAX. */
+int64_t gwshape_estimate_output(const struct gw_stream *s);
+/* Adds n raw bytes of a whole answer creditd could not read (or keep) to
+ * s's text: each byte past ASCII a non-ASCII one, each "\uXXXX" escape
+ * three (the most UTF-8 bytes one spells), the rest ASCII. */
+void gwshape_count_raw(struct gw_stream *s, const char *bytes, size_t n);
 
 /* creditd's error answer (its JSON text: {"error": {"type", "code",
  * "message", "param", ...}}) in the provider's shape, malloc'ed: OpenAI

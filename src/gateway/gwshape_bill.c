@@ -123,6 +123,7 @@ void gwshape_read_billed(const struct gwkind_route *r, const json_t *root, struc
 	const json_t *tools = set(root, "tools"), *tool;
 	size_t i;
 	ask->tier = GW_TIER_STANDARD;
+	ask->tier_defaulted = 0;
 	ask->cache_1h = 0;
 	ask->audio = ask->web_search = ask->unpriced = NULL;
 	ask->web_search_max = -1;
@@ -130,6 +131,8 @@ void gwshape_read_billed(const struct gwkind_route *r, const json_t *root, struc
 	if (r->input_only)
 		return;
 	ask->tier = tier_of(set(root, "service_tier"));
+	ask->tier_defaulted = r->kind->tier_auto_is_default &&
+			      (set(root, "service_tier") == NULL || gwkind_str_is(set(root, "service_tier"), "auto"));
 	if (audio_asked(root))
 		ask->audio = "modalities";
 	else if (set(root, "audio") != NULL)

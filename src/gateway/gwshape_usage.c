@@ -46,6 +46,43 @@ int gwshape_usage(const struct gwkind_route *r, const char *body, size_t len, st
 	return 0;
 }
 
+void gwshape_tail_keep(char *tail, size_t *len, const char *bytes, size_t n)
+{
+	if (n >= GW_TAIL_BYTES) {
+		memcpy(tail, bytes + n - GW_TAIL_BYTES, GW_TAIL_BYTES);
+		*len = GW_TAIL_BYTES;
+		return;
+	}
+	if (*len + n > GW_TAIL_BYTES) {
+		size_t drop = *len + n - GW_TAIL_BYTES;
+		memmove(tail, tail + drop, *len - drop);
+		*len -= drop;
+	}
+	memcpy(tail + *len, bytes, n);
+	*len += n;
+}
+
+int gwshape_usage_tail(const struct gwkind_route *r, const char *tail, size_t len, struct gw_usage *u)
+{
+	static const char key[] = "\"usage\"";
+	const char *at = NULL;
+	json_error_t jerr;
+	memset(u, 0, sizeof(*u));
+	for (const char *p = tail; p + sizeof(key) - 1 <= tail + len; p++)
+		if (memcmp(p, key, sizeof(key) - 1) == 0)
+			at = p + sizeof(key) - 1;	/* the last: the answer's own, after its content */
+	while (at != NULL && at < tail + len && (*at == ' ' || *at == ':' || *at == '\n' || *at == '\r' || *at == '\t'))
+		at++;
+	json_t *usage = at != NULL ? json_loadb(at, (size_t)(tail + len - at), JSON_DISABLE_EOF_CHECK, &jerr) : NULL;
+	json_t *root = json_is_object(usage) ? json_pack("{s:O}", "usage", usage) : NULL;
+	json_decref(usage);
+	if (root == NULL)
+		return -1;
+	r->kind->usage(r, root, u);
+	json_decref(root);
+	return u->have ? 0 : -1;
+}
+
 /* ---- streams: one event's meaning ---------------------------------------- */
 
 void gwshape_stream_init(struct gw_stream *s, const struct gwkind_route *r, int usage_asked)
@@ -218,11 +255,48 @@ int gwshape_stream_feed(struct gw_stream *s, const char *bytes, size_t n, gw_eve
 	return 0;
 }
 
-void gwshape_estimate(const struct gw_stream *s, int64_t hold_input, int64_t hold_output, struct gw_usage *u)
+/* Streamed audio output (OpenAI chat's delta.audio.data): base64 of
+ * pcm16, 24 kHz mono, the one format a stream carries (its lowest
+ * bitrate and its only one: 48,000 bytes a second), so 64,000 base64
+ * bytes a second; OpenAI bills audio output at 20 tokens a second (a
+ * token per 50 ms: $0.24 a minute at $200 a million). A token per
+ * GW_AUDIO_BASE64_BYTES_PER_TOKEN bytes, rounded up, is never under. */
+#define GW_AUDIO_BASE64_BYTES_PER_TOKEN 3200
+_Static_assert(GW_AUDIO_BASE64_BYTES_PER_TOKEN * 20 == 64000, "20 tokens a second of 48,000 bytes in base64");
+
+/* The output an ended stream's text and audio are at least (DESIGN §15):
+ * a token a non-ASCII byte (CJK, emoji: a token is rarely more than one
+ * such character, often less), a token per four ASCII bytes, rounded up,
+ * the audio by its duration. */
+int64_t gwshape_estimate_output(const struct gw_stream *s)
 {
 	int64_t text = s->text_bytes < 0 ? 0 : s->text_bytes;
-	/* A token is 4 bytes of text on average; ceil, so any text is 1. */
-	int64_t output = text / 4 + (text % 4 != 0);
+	int64_t other = s->nonascii_bytes < 0 ? 0 : s->nonascii_bytes > text ? text : s->nonascii_bytes;
+	int64_t ascii = text - other, audio = s->audio_bytes < 0 ? 0 : s->audio_bytes;
+	int64_t output = gwkind_add_held(other, ascii / 4 + (ascii % 4 != 0));
+	return gwkind_add_held(output, audio / GW_AUDIO_BASE64_BYTES_PER_TOKEN +
+			       (audio % GW_AUDIO_BASE64_BYTES_PER_TOKEN != 0));
+}
+
+void gwshape_count_raw(struct gw_stream *s, const char *bytes, size_t n)
+{
+	int64_t high = 0, escapes = 0;
+	for (size_t i = 0; i < n; i++) {
+		high += (unsigned char)bytes[i] >= 0x80;
+		if (bytes[i] == '\\' && i + 5 < n && bytes[i + 1] == 'u') {
+			escapes++;	/* "\uXXXX": six ASCII bytes that spell up to three */
+			i += 5;
+		} else if (bytes[i] == '\\') {
+			i++;		/* another escape: its second byte is not a "\\u"'s start */
+		}
+	}
+	s->text_bytes = gwkind_add_held(s->text_bytes, (int64_t)n - 3 * escapes);
+	s->nonascii_bytes = gwkind_add_held(s->nonascii_bytes, high + 3 * escapes);
+}
+
+void gwshape_estimate(const struct gw_stream *s, int64_t hold_input, int64_t hold_output, struct gw_usage *u)
+{
+	int64_t output = gwshape_estimate_output(s);
 
 	memset(u, 0, sizeof(*u));
 	u->have = 1;

@@ -12,6 +12,7 @@
 #include "answer.h"
 #include "config.h"
 #include "gateway.h"
+#include "gwbuffer.h"
 #include "gwconfig.h"
 #include "gwkind.h"
 #include "gwmoney.h"
@@ -78,11 +79,34 @@ static int payer(struct api_ctx *ctx, const struct request *rq, struct gw_job *j
 	return 0;
 }
 
+/* A call that brings its own key where no provider serving its model
+ * takes one (DESIGN §15): 403 when [gateway] byok = off turned it off
+ * for §12's providers (as before), else 400 naming the header, nothing
+ * forwarded. Always -1 with rs filled. */
+static int byok_refused(const struct gwconfig *gw, const struct gwconfig_provider *const *all, size_t n,
+			const struct gw_job *job, struct response *rs)
+{
+	int legacy_off = !gw->byok && n == 0;
+	for (size_t i = 0; i < n; i++)
+		legacy_off |= all[i]->rest && !gw->byok;
+	if (legacy_off) {
+		api_error(rs, CD_E_FORBIDDEN, "Creditd-Provider-Key", "calls that bring their own provider key are off on "
+			  "this deployment ([gateway] byok = off)");
+		return -1;
+	}
+	api_error(rs, CD_E_INVALID, "Creditd-Provider-Key", "no provider serving '%s' takes a caller's own key "
+		  "(Creditd-Provider-Key): [provider %s] byok is off, as it is unless the operator turns it on; send the "
+		  "call without the header", job->ask.model, all[0]->name);
+	return -1;
+}
+
 /* The providers the call may try (DESIGN §14): those of its route's kind
  * serving its model, in order, each with a key of the deployment's, at
  * most [gateway] max_attempts; a call that brings its own key
- * (Creditd-Provider-Key, BYOK) goes to the first alone. 0, or -1 with rs
- * filled: 400 (param model) when none serves the model, 503
+ * (Creditd-Provider-Key, BYOK) goes to the first that takes one alone
+ * (DESIGN §15: a provider's byok). 0, or -1 with rs filled: 400 (param
+ * model) when none serves the model, 400 or 403 (param
+ * Creditd-Provider-Key) when none takes the call's key, 503
  * provider_not_configured when none has a key and the call brought none. */
 static int providers(struct api_ctx *ctx, const struct request *rq, struct gw_job *job, struct response *rs)
 {
@@ -92,12 +116,9 @@ static int providers(struct api_ctx *ctx, const struct request *rq, struct gw_jo
 	const struct gwkind *kind = job->route->kind;
 	job->byok = own != NULL && own[0] != '\0';
 	job->stream_cost = rq->gw_stream_cost != NULL && strcmp(rq->gw_stream_cost, "1") == 0;
-	if (job->byok && !gw->byok) {
-		api_error(rs, CD_E_FORBIDDEN, "Creditd-Provider-Key", "calls that bring their own provider key are off "
-			  "on this deployment ([gateway] byok = off)");
-		return -1;
-	}
 	size_t n = gwconfig_candidates(gw, kind, job->ask.model, all, LIMIT_METRICS_PROVIDERS);
+	if (n == 0 && job->byok && !gw->byok)
+		return byok_refused(gw, all, n, job, rs);	/* as before: off before the model is looked at */
 	if (n == 0) {
 		api_error(rs, CD_E_INVALID, "model", "no %s provider serves the model '%s' ([provider NAME] models)",
 			  kind->title, job->ask.model);
@@ -105,8 +126,10 @@ static int providers(struct api_ctx *ctx, const struct request *rq, struct gw_jo
 	}
 	job->nproviders = 0;
 	for (size_t i = 0; i < n && job->nproviders < gw->max_attempts; i++)
-		if (job->byok ? job->nproviders == 0 : all[i]->api_key[0] != '\0')
+		if (job->byok ? job->nproviders == 0 && all[i]->byok : all[i]->api_key[0] != '\0')
 			job->providers[job->nproviders++] = all[i];
+	if (job->nproviders == 0 && job->byok)
+		return byok_refused(gw, all, n, job, rs);
 	if (job->nproviders == 0) {
 		api_error(rs, CD_E_PROVIDER_OFF, NULL, "no %s provider serving '%s' has a key configured (%s) and the call "
 			  "brought none (Creditd-Provider-Key)", kind->title, job->ask.model,
@@ -206,9 +229,25 @@ static int table_unpriced(const struct gw_job *job, struct response *rs)
 	return -1;
 }
 
+/* A tier left out or "auto" where that is the project's default
+ * (OpenAI): held at the dearest default of the providers the call may
+ * reach (priority above standard above flex); charged as the answer
+ * says it served. */
+static void default_tier(struct gw_job *job)
+{
+	static const int rank[] = {[GW_TIER_STANDARD] = 1, [GW_TIER_PRIORITY] = 2, [GW_TIER_FLEX] = 0, [GW_TIER_AUTO] = 3};
+	if (!job->ask.tier_defaulted)
+		return;
+	job->ask.tier = GW_TIER_FLEX;
+	for (int i = 0; i < job->nproviders; i++)
+		if (rank[job->providers[i]->default_tier] > rank[job->ask.tier])
+			job->ask.tier = job->providers[i]->default_tier;
+}
+
 static int table_check(struct api_ctx *ctx, const struct request *rq, struct gw_job *job, struct response *rs)
 {
 	const struct gwconfig *gw = gwconfig_of(ctx->cfg);
+	default_tier(job);
 	if (job->ask.table_refused && table_again(gw, rq, job, rs) != 0)
 		return -1;
 	return table_betas(gw, job, rs) != 0 || table_unpriced(job, rs) != 0 ? -1 : 0;
@@ -482,12 +521,18 @@ static int admit(struct api_ctx *ctx, const struct request *rq, struct gw_job *j
 	/* The key as authenticated: "Bearer K" however spelt is one key. */
 	const char *secret = rq->authorization != NULL ? keys_bearer(rq->authorization) : NULL;
 	uint64_t key = ctx->key.scopes == KEY_SCOPE_GATEWAY && secret != NULL ? share_id(secret) : 0;
-	enum gw_admit a = gateway_admit(key, share_id(job->account), &job->place);
+	enum gw_admit a = gateway_admit(key, share_id(job->account), gwbuffer_bound(job), &job->place);
 	const struct gwconfig *gw = gwconfig_of(ctx->cfg);
 	if (a == GW_ADMITTED)
 		return 0;
 	rs->retry_after = 1;
-	if (a == GW_FULL)
+	if (a == GW_BUFFER_ACCOUNT || a == GW_BUFFER_ALL)
+		api_error(rs, CD_E_RATE_LIMITED, NULL, "the whole answers in flight %s hold the %lld MiB [gateway] %s "
+			  "allows, and this call's answer needs room: nothing was forwarded; retry when one ends",
+			  a == GW_BUFFER_ACCOUNT ? "of this account" : "of every account",
+			  (long long)(a == GW_BUFFER_ACCOUNT ? gw->max_buffered_per_account_mib : gw->max_buffered_mib),
+			  a == GW_BUFFER_ACCOUNT ? "max_buffered_per_account_mib" : "max_buffered_mib");
+	else if (a == GW_FULL)
 		api_error(rs, CD_E_BUSY, NULL, "%lld gateway calls are in flight, the most [gateway] max_streams allows",
 			  (long long)gw->max_streams);
 	else
@@ -512,24 +557,39 @@ static int model_allowed(const struct api_ctx *ctx, const char *model, struct re
 	return -1;
 }
 
-/* A free route's payer (count_tokens): nothing is held, but the account
- * named must exist and be active, as a held call's must (a guard key
- * bound to none names it): 0, or -1 with rs filled. */
-static int free_account(struct api_ctx *ctx, const struct gw_job *job, struct response *rs)
+/* A free route's call (count_tokens, DESIGN §15): nothing is held, but
+ * the account named must exist and be active, as a held call's must (a
+ * guard key bound to none names it), and the call counts against its
+ * account's and member's requests_per_minute like any call. 0, or -1
+ * with rs filled (404, 403, 429 with Retry-After). */
+static int free_count(struct api_ctx *ctx, struct gw_job *job, struct response *rs)
 {
-	struct ledger_account_view *v = malloc(sizeof(*v));
-	if (v == NULL) {
-		api_error(rs, CD_E_INTERNAL, NULL, "out of memory");
+	char rid[2 * LIMIT_GATEWAY_REQUEST_RANDOM_BYTES + 1];
+	struct ledger_result res;
+	struct guard_authorize r;
+	unsigned char hash[KEYS_HASH_LEN];
+	if (keys_random_hex(rid, LIMIT_GATEWAY_REQUEST_RANDOM_BYTES) != 0) {
+		api_error(rs, CD_E_INTERNAL, NULL, "no randomness for the call's id");
 		return -1;
 	}
-	enum cd_err rc = ledger_account_get(ctx->lg, job->account, v);
-	int active = rc == CD_OK && strcmp(v->status, "active") == 0;
-	free(v);
-	if (rc != CD_OK)
-		api_fail(rs, rc, "account");
-	else if (!active)
-		api_error(rs, CD_E_SUSPENDED, "account", "the account is not active");
-	return rc == CD_OK && active ? 0 : -1;
+	snprintf(job->request_id, sizeof(job->request_id), LEDGER_GATEWAY_REQUEST_PREFIX "free_%s", rid);
+	keys_sha256(job->request_id, strlen(job->request_id), hash);
+	struct ledger_call call = {.idem_key = NULL, .request_hash = hash, .render = answer_render};
+	memset(&r, 0, sizeof(r));
+	r.account = job->account;
+	r.member = job->member[0] != '\0' ? job->member : NULL;
+	r.model = job->ask.model;
+	r.request_id = job->request_id;
+	r.min_output_tokens = -1;
+	r.ttl_seconds = 1;
+	r.byok = r.count_only = 1;
+	enum cd_err rc = ledger_authorize(ctx->lg, &call, &r, &res);
+	if (rc != CD_OK || res.done.kind != LEDGER_DONE_HOLD) {
+		api_answer(rs, rc, &res);
+		return -1;
+	}
+	json_decref(res.body);
+	return 0;
 }
 
 static void gw_call(struct api_ctx *ctx, const struct request *rq, struct response *rs,
@@ -555,11 +615,11 @@ static void gw_call(struct api_ctx *ctx, const struct request *rq, struct respon
 			  job->ask.unpriced);
 	else if (model_allowed(ctx, job->ask.model, rs) != 0 || payer(ctx, rq, job, rs) != 0 ||
 		 providers(ctx, rq, job, rs) != 0 || forwarded(rq, job, rs) != 0 || table_check(ctx, rq, job, rs) != 0 ||
-		 (route->free ? free_account(ctx, job, rs) != 0 : hold_of(ctx, job, &r, rs) != 0))
+		 (!route->free && hold_of(ctx, job, &r, rs) != 0))
 		;
 	else if (admit(ctx, rq, job, rs) != 0)
 		;
-	else if (!route->free && hold(ctx, job, &r, rs) != 0) {
+	else if (route->free ? free_count(ctx, job, rs) != 0 : hold(ctx, job, &r, rs) != 0) {
 		gateway_unadmit(job->place);
 	} else {
 		rs->handoff = job;

@@ -9,7 +9,7 @@
 
 enum cd_err sweep_pass(struct store *lg, struct sweep_counts *counts, int *more)
 {
-	int swept = 0, queued = 0, looked = 0, expired = 0;
+	int swept = 0, queued = 0, looked = 0, expired = 0, rewarded = 0;
 	enum cd_err rc = ledger_sweep(lg, LIMIT_SWEEP_ACCOUNTS, &swept);
 	if (swept > 0)
 		log_info("swept %d accounts with due holds or grants", swept);
@@ -21,9 +21,14 @@ enum cd_err sweep_pass(struct store *lg, struct sweep_counts *counts, int *more)
 	if (expired > 0)
 		log_info("%d top-ups pending for a day marked expired", expired);
 	rc = rc != CD_OK ? rc : next;
+	next = ledger_referrals_due(lg, &rewarded);
+	if (rewarded > 0)
+		log_info("%d referral rewards granted after their hold", rewarded);
+	rc = rc != CD_OK ? rc : next;
 	counts->accounts += swept;
 	counts->collections += queued;
 	counts->topups_expired += expired;
-	*more = swept >= LIMIT_SWEEP_ACCOUNTS || looked >= LIMIT_PAYG_SCAN || expired >= LIMIT_TOPUP_EXPIRE_BATCH;
+	*more = swept >= LIMIT_SWEEP_ACCOUNTS || looked >= LIMIT_PAYG_SCAN || expired >= LIMIT_TOPUP_EXPIRE_BATCH ||
+		rewarded >= LIMIT_REFERRAL_DUE_BATCH;
 	return rc;
 }

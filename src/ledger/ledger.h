@@ -84,71 +84,7 @@ enum cd_err ledger_alerts_set(struct store *lg, const char *account, const struc
 /* The account's alerts as they stand into *out (CD_E_NOT_FOUND: none). */
 enum cd_err ledger_alerts_get(struct store *lg, const char *account, struct ledger_alerts_view *out);
 
-/* ---- Gateway keys (ledger_gwkeys.c, DESIGN §12 "Who pays") ----
- * An end user's keys for the gateway routes of one account: api_keys rows
- * of the gateway scope alone, bound to the account and maybe one member.
- * A key is answered as {id ("gwk_<n>"), prefix, member, name, expires_at,
- * created_at, last_used_at} (null for what it lacks; times RFC 3339); the
- * secret never. Listed and revoked only through the account named. */
-struct gwkey_new {
-	const unsigned char *hash;	/* 32 bytes: the key's SHA-256 */
-	const char *prefix;		/* the key's first characters */
-	const char *account;		/* external id */
-	const char *member;		/* NULL: none */
-	const char *name;		/* NULL: none */
-	int64_t expires_at;		/* unix seconds; 0: never */
-	const char *models;		/* the models it may call, comma-separated (keys.h); NULL: any */
-};
-/* Stores a gateway key and answers it in *out (the caller owns it; the
- * caller adds the secret). CD_E_NOT_FOUND: no such account; CD_E_CONFLICT:
- * it has LIMIT_GATEWAY_KEYS_PER_ACCOUNT live keys already. Nothing is
- * stored but on CD_OK. */
-enum cd_err ledger_gwkey_create(struct store *lg, const struct gwkey_new *n, json_t **out);
-/* A page of the account's live gateway keys (neither revoked nor
- * expired), oldest first, after the key id after_id (0: from the first),
- * at most limit: {"data": [key...], "next_cursor", "has_more"}. The
- * caller owns *out. CD_E_NOT_FOUND: no such account. */
-enum cd_err ledger_gwkey_list(struct store *lg, const char *account, int limit, int64_t after_id, json_t **out);
-/* Revokes the account's gateway key id (expired or not) and answers it
- * with its revoked_at in *out (the caller owns it). CD_E_NOT_FOUND with
- * *missing "account" (no such account) or "gateway key" (none of that id
- * of this account's, or revoked already). */
-enum cd_err ledger_gwkey_revoke(struct store *lg, const char *account, int64_t id, json_t **out,
-				const char **missing);
-/* The Responses API ids the gateway kept (sql/045, DESIGN §14): keep
- * adds the id of an answer the account received (nothing for ""); owned
- * sets *owned to 1 when the account received response_id within
- * LIMIT_GATEWAY_RESPONSE_DAYS. Each is one transaction on the account's
- * node; the routing the ledger had is kept. */
-enum cd_err ledger_gw_response_keep(struct store *lg, const char *account, const char *response_id);
-enum cd_err ledger_gw_response_owned(struct store *lg, const char *account, const char *response_id, int *owned);
-/* The hold of a gateway call still in flight lives ttl_seconds from now
- * (DESIGN §14, "A hold lives as long as its call"), if it is pending and
- * not expired yet; CD_E_NOT_FOUND for an id that names no hold. */
-enum cd_err ledger_hold_renew(struct store *lg, const char *account, const char *hold_id, int64_t ttl_seconds);
-/* What a gateway call was charged for beyond its tokens (DESIGN §14),
- * kept on its usage record (sql/046, sql/047). */
-struct ledger_usage_billed {
-	int over_hold;			/* usage beyond what was asked, charged as reported */
-	const char *service_tier;	/* "priority", "flex"; NULL: the standard one */
-	int long_context;		/* every token at the long-context tier's prices */
-	int64_t cache_write_1h_tokens, audio_input_tokens, audio_output_tokens, web_search_calls;
-	/* The provider that answered last and the tries it took (sql/049):
-	 * provider NULL and attempts 1 for a call its first provider (the
-	 * one its request_id names) answered. */
-	const char *provider;
-	int attempts;
-	/* Usage no reading placed, charged at the dearest token price (sql/056). */
-	int usage_unknown;
-};
-/* Keeps b on the usage record of a gateway call's settled hold. */
-enum cd_err ledger_usage_billed(struct store *lg, const char *account, const char *hold_id,
-				const struct ledger_usage_billed *b);
-/* One hold as GET /v1/holds/{hold_id} shows it (DESIGN §14): its account,
- * member, model, provider and attempts (a gateway call's), status, what it held and
- * charged, the usage settled and its reason, over_hold, when it was made
- * and ended. CD_E_NOT_FOUND (REFUSE_HOLD_UNKNOWN) when no such hold. */
-enum cd_err ledger_hold_get(struct store *lg, const char *hold_id, json_t **out);
+/* ---- The gateway's keys, responses, holds and usage: ledger_gateway.h ---- */
 
 /* ---- What a write decided: ledger_done.h ---- */
 
@@ -595,6 +531,9 @@ struct guard_authorize {
 	struct price hold_price;
 	int64_t hold_fees_raw;
 	int has_hold_price;
+	/* With byok: a free gateway call (count_tokens) counted in the rate
+	 * windows as a request, refused as a hold (404, 403, 429); no hold. */
+	int count_only;
 };
 /* What a hold of r's input and `output` tokens costs (ledger_decide.c):
  * at hold_price with its fees (has_hold_price), else at price; the one
@@ -730,6 +669,9 @@ enum cd_err ledger_topup_opened(struct store *lg, int64_t topup_id, const char *
  * LIMIT_TOPUP_PENDING_SECONDS expired (the background thread's pass);
  * *expired: how many. A late payment of one still credits. */
 enum cd_err ledger_topups_expire(struct store *lg, int *expired);
+/* Grants the referral rewards held [referral] hold_days and due now (the
+ * sweep's; docs/growth.md), one a transaction; *granted: how many. */
+enum cd_err ledger_referrals_due(struct store *lg, int *granted);
 struct ledger_news;
 /* Applies a verified event once (event id unique), in one transaction. */
 enum cd_err ledger_news_apply(struct store *lg, const struct ledger_news *ev, const char **outcome);
@@ -795,4 +737,6 @@ struct ledger_journal_row {
  * CD_E_NOT_FOUND when there is no such account. */
 enum cd_err ledger_export_next(struct store *lg, const char *id, int64_t after_seq, struct ledger_journal_row *rows,
 			       int cap, int *n);
+#include "ledger_gateway.h"
+
 #endif

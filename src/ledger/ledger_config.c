@@ -26,6 +26,7 @@ static const struct config_key keys[] = {
 	{"referral", "referrer_micros", CONFIG_INT, OFF(referral_referrer_micros), 0, LIMIT_AMOUNT_MICROS_MAX, "0", NULL, NULL, NULL},
 	{"referral", "referred_micros", CONFIG_INT, OFF(referral_referred_micros), 0, LIMIT_AMOUNT_MICROS_MAX, "0", NULL, NULL, NULL},
 	{"referral", "expires_days", CONFIG_INT, OFF(referral_expires_days), 0, LIMIT_REFERRAL_EXPIRES_DAYS_MAX, "0", NULL, NULL, NULL},
+	{"referral", "hold_days", CONFIG_INT, OFF(referral_hold_days), 0, LIMIT_REFERRAL_HOLD_DAYS_MAX, "0", NULL, NULL, NULL},
 	{"referral", "max_per_referrer_per_month", CONFIG_INT, OFF(referral_max_per_month), 0, LIMIT_REFERRALS_PER_MONTH_MAX, "10", NULL, NULL, NULL},
 	{"retention", "holds_days", CONFIG_INT, OFF(retention_holds_days), 0, LIMIT_RETENTION_MAX_DAYS, "30", NULL, NULL, NULL},
 };

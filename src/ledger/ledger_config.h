@@ -33,6 +33,7 @@ struct ledger_config {
 	int64_t referral_referred_micros;	/* to the referred account; 0: none */
 	int64_t referral_expires_days;		/* both grants' life; 0: never expire */
 	int64_t referral_max_per_month;		/* rewards a referrer a UTC month; 0: no cap */
+	int64_t referral_hold_days;		/* a reward waits this long after its top-up's credit; 0: at once */
 
 	/* Derived at load time. */
 	int64_t retention_holds_seconds; /* finished holds kept: holds_days, at least key ttl + a day; -1 ever */

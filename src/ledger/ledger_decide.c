@@ -241,6 +241,29 @@ static enum cd_err authorize_hold(struct batch *b, struct guard_op *op, int64_t 
 	return CD_OK;
 }
 
+/* A free call that passed the checks (guard_authorize.count_only):
+ * counted in the rate windows, no hold made, no money moved. */
+static enum cd_err authorize_count(struct batch *b, struct guard_op *op, int64_t now)
+{
+	const struct guard_authorize *r = op->in.authorize;
+	struct acct *a = &b->accts[op->acct].a;
+	int64_t reserved = a->reserved, balance = a->balance;
+	assert(r->byok);
+	op->hold = -1;
+	enum cd_err rc = ledger_decide_rates_take(b, op->acct, r->member, now, 0, &op->refusal);
+	if (rc != CD_OK)
+		return rc;
+	b->accts[op->acct].changed = 1;
+	op->amount = 0;
+	op->max_output = -1;
+	op->expires_at = now;
+	ledger_decide_note(op, a);
+	/* Counted, and nothing else moved. */
+	assert(a->reserved == reserved);
+	assert(a->balance == balance);
+	return CD_OK;
+}
+
 enum cd_err ledger_decide_authorize(struct batch *b, struct guard_op *op, int64_t now)
 {
 	const struct guard_authorize *r = op->in.authorize;
@@ -252,6 +275,8 @@ enum cd_err ledger_decide_authorize(struct batch *b, struct guard_op *op, int64_
 	const struct acct *a = &b->accts[op->acct].a;
 	const struct member_row *m = r->byok ? NULL : op_member(b, op->acct, r->member, NULL);
 	enum cd_err rc = authorize_check(r, a, m, &op->refusal, &amount, &out);
+	if (r->count_only)
+		return rc == CD_OK ? authorize_count(b, op, now) : rc;
 	/* A replayed request_id gets its hold, even when a new one would be
 	 * refused (but not on an account that is not active): a refusal is
 	 * decided knowing whether the request_id is held already, which the

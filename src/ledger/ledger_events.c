@@ -3,6 +3,7 @@
 #include "ledger_alerts.h"
 #include "ledger_config.h"
 #include "ledger_events.h"
+#include "money_alert.h"
 #include "money_rule.h"
 #include "store_write.h"
 #include "timefmt.h"
@@ -38,25 +39,22 @@ enum cd_err ledger_events_add(struct store *lg, const struct acct *a, const char
 static json_t *notice_balance(const struct store *lg, struct acct *a)
 {
 	int64_t threshold = ledger_config_low_threshold(ledger_config_of(lg->cfg), a->low_balance);
-	int64_t available = ledger_rows_acct_available(a);
-	if (threshold <= 0 || available >= threshold) {
-		a->low_noted = 0;
+	int noted;
+	/* Judged on the balance after settles, holds excluded (money_alert.h). */
+	enum money_alert_step step = money_alert_low(a->balance, a->overdraft, threshold > 0 ? threshold : 0,
+						     a->low_noted != 0, &noted);
+	a->low_noted = noted;
+	if (step != ALERT_STEP_FIRE)
 		return NULL;
-	}
-	if (a->low_noted)
-		return NULL;
-	a->low_noted = 1;
-	return json_pack("{s:I, s:I, s:I}", "available_micros", (json_int_t)available, "balance_micros",
-			 (json_int_t)a->balance, "threshold_micros", (json_int_t)threshold);
+	return json_pack("{s:I, s:I, s:I}", "available_micros", (json_int_t)ledger_rows_acct_available(a),
+			 "balance_micros", (json_int_t)a->balance, "threshold_micros", (json_int_t)threshold);
 }
 
 json_t *ledger_events_notice_balance(const struct store *lg, struct acct *a)
 {
-	int64_t threshold = ledger_config_low_threshold(ledger_config_of(lg->cfg), a->low_balance);
 	json_t *low = notice_balance(lg, a);
-	/* Told once a crossing: told now, or re-armed above the threshold. */
+	/* Told once a crossing: told now, or re-armed at the threshold. */
 	assert(low == NULL || a->low_noted);
-	assert(a->low_noted || threshold <= 0 || ledger_rows_acct_available(a) >= threshold);
 	return low;
 }
 

@@ -43,10 +43,11 @@
  * NULL: {}), in the running transaction. */
 enum cd_err ledger_events_add(struct store *lg, const struct acct *a, const char *type, json_t *data);
 
-/* What a change of the account calls for: balance.low when available
- * fell below the account's low_balance_micros (else the configured
- * default) and was not told for this crossing; rising to the threshold
- * again re-arms it. Sets a->low_noted; returns the event's data or NULL. */
+/* What a change of the account calls for: balance.low when its balance
+ * after settles (holds excluded: money_alert_low) fell below the
+ * account's low_balance_micros (else the configured default) and was not
+ * told for this crossing; rising to the threshold again (money coming
+ * in) re-arms it. Sets a->low_noted; returns the event's data or NULL. */
 json_t *ledger_events_notice_balance(const struct store *lg, struct acct *a);
 /* What a refusal calls for: balance.depleted at the first 402 since
  * credit last came in; limit.reached at the first 429 of a month (monthly,

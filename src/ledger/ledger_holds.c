@@ -48,7 +48,9 @@ static void op_done(const struct batch *b, const struct guard_op *op, struct led
 	switch (op->kind) {
 	case GUARD_AUTHORIZE:
 		d->kind = LEDGER_DONE_HOLD;
-		ledger_rows_hold_id_format(d->u.hold.hold_id, sizeof(d->u.hold.hold_id), a->id, b->holds[op->hold].h.id);
+		if (op->hold >= 0)	/* else a free call counted, no hold made (count_only) */
+			ledger_rows_hold_id_format(d->u.hold.hold_id, sizeof(d->u.hold.hold_id), a->id,
+						   b->holds[op->hold].h.id);
 		d->u.hold.amount_micros = op->amount;
 		d->u.hold.available_micros = op->available;
 		d->u.hold.expires_at = op->expires_at;

@@ -36,8 +36,8 @@ static enum cd_err lock_referrer(struct store *lg, struct referral_lock *k)
 static enum cd_err row_read(struct store *lg, int64_t referred_id, struct referral_lock *k)
 {
 	static const char sql[] = "SELECT settled_at IS NOT NULL, COALESCE(topup_id, 0), COALESCE(referrer_grant_id, 0), "
-				  "COALESCE(referred_grant_id, 0), taken_back_at IS NOT NULL FROM referrals "
-				  "WHERE referred_id = ? FOR UPDATE";
+				  "COALESCE(referred_grant_id, 0), taken_back_at IS NOT NULL, COALESCE(due_at, 0), "
+				  "referrer_id FROM referrals WHERE referred_id = ? FOR UPDATE";
 	int e;
 	struct dbstmt *s = store_exec(lg, sql, &e, "i", referred_id);
 	if (s == NULL)
@@ -52,13 +52,17 @@ static enum cd_err row_read(struct store *lg, int64_t referred_id, struct referr
 	k->referrer_grant_id = store_i64(s, 2);
 	k->referred_grant_id = store_i64(s, 3);
 	k->taken = (int)store_i64(s, 4);
+	k->due_at = store_i64(s, 5);
+	k->pending = !k->settled && k->due_at > 0;
+	k->referrer_id = store_i64(s, 6);	/* never changes: as found before the lock */
 	return CD_OK;
 }
 
 enum cd_err ledger_referrals_lock(struct store *lg, int64_t account_id, int64_t topup_id, struct acct *a,
 				  struct referral_lock *k)
 {
-	static const char sql_open[] = "SELECT referrer_id FROM referrals WHERE referred_id = ? AND settled_at IS NULL";
+	static const char sql_open[] = "SELECT referrer_id FROM referrals WHERE referred_id = ? AND settled_at IS NULL "
+				       "AND due_at IS NULL";
 	static const char sql_topup[] = "SELECT referrer_id FROM referrals WHERE referred_id = ? AND topup_id = ? "
 					"AND taken_back_at IS NULL";
 	int e;
@@ -164,12 +168,33 @@ static void reward_case(struct store *lg, const struct referral_lock *k, struct 
 	*in = (struct referral_case){.settled = 0, .referrer_open = k->referrer_locked &&
 				     strcmp(k->referrer.status, "closed") != 0, .referrer_micros = c->referral_referrer_micros,
 				     .referred_micros = c->referral_referred_micros, .max_per_month = c->referral_max_per_month,
-				     .expires_days = c->referral_expires_days, .now = lg->now};
+				     .expires_days = c->referral_expires_days,
+				     .hold_days = k->waited ? 0 : c->referral_hold_days, .now = lg->now};
+}
+
+/* The reward held [referral] hold_days (money_referral.h): the row names
+ * its top-up and when it is due, nothing granted; only the referred
+ * account's row is written (the referrer is not locked). */
+static enum cd_err reward_pending(struct store *lg, struct acct *a, struct referral_lock *k, int64_t topup_id,
+				  int64_t due_at)
+{
+	static const char sql[] = "UPDATE referrals SET topup_id = ?, due_at = ? WHERE referred_id = ?";
+	enum cd_err rc = store_do(lg, sql, "referral pending", "iii", topup_id, due_at, a->id);
+	if (rc != CD_OK)
+		return rc;
+	/* k as the row will stand: a dispute that waited for this credit
+	 * cancels the reward in the same transaction. */
+	k->pending = 1;
+	k->topup_id = topup_id;
+	k->due_at = due_at;
+	log_info("referral of account %s: its reward waits until %lld ([referral] hold_days)", a->ext_id,
+		 (long long)due_at);
+	return CD_OK;
 }
 
 enum cd_err ledger_referrals_reward(struct store *lg, struct acct *a, struct referral_lock *k, int64_t topup_id)
 {
-	if (!k->found || k->settled)
+	if (!k->found || k->settled || (k->pending && !k->waited))
 		return CD_OK;
 	/* The referred account's share: the referrer's state decides only
 	 * the referrer's (money_referral_reward), which waits for its lock. */
@@ -177,6 +202,8 @@ enum cd_err ledger_referrals_reward(struct store *lg, struct acct *a, struct ref
 	struct referral_effect eff;
 	reward_case(lg, k, &in);
 	money_referral_reward(&in, &eff);
+	if (eff.pending)
+		return reward_pending(lg, a, k, topup_id, eff.due_at);
 	assert(eff.settle);
 	int64_t referred_grant = 0;
 	enum cd_err rc = give(lg, a, eff.referred_micros, eff.expires_at, &referred_grant);
@@ -253,6 +280,23 @@ static enum cd_err write_off(struct store *lg, struct acct *a, int64_t id, int64
 	return ledger_rows_grants_journal(lg, a, &gone, 1, &j, NULL);
 }
 
+/* A reward pending on the top-up refunded or disputed, cancelled: the
+ * referral settled and taken back, with no grant (nothing to take back),
+ * so that no later top-up rewards it and the sweep passes it by. */
+static enum cd_err cancel_pending(struct store *lg, struct acct *a, struct referral_lock *k, const char *cause,
+				  const char *reference)
+{
+	static const char sql[] = "UPDATE referrals SET settled_at = ?, taken_back_at = ? WHERE referred_id = ?";
+	assert(k->referrer_grant_id == 0 && k->referred_grant_id == 0);
+	enum cd_err rc = store_do(lg, sql, "referral cancelled", "iii", lg->now, lg->now, a->id);
+	if (rc != CD_OK)
+		return rc;
+	k->settled = k->taken = 1;
+	k->pending = 0;
+	log_info("referral of account %s: its pending reward cancelled (%s %s)", a->ext_id, cause, reference);
+	return CD_OK;
+}
+
 enum cd_err ledger_referrals_take(struct store *lg, struct acct *a, struct referral_lock *k, int64_t topup_id,
 				  const char *cause, const char *reference)
 {
@@ -262,12 +306,15 @@ enum cd_err ledger_referrals_take(struct store *lg, struct acct *a, struct refer
 	/* The referred account's share here; the referrer's (what is left
 	 * of its grant) at ledger_referrals_save, under its lock. */
 	struct referral_take_case c = {.rewarded_by_this = k->settled && k->topup_id > 0 && k->topup_id == topup_id,
+				       .pending_by_this = k->pending && k->topup_id > 0 && k->topup_id == topup_id,
 				       .taken = k->taken, .referrer_remaining = -1};
 	enum cd_err rc = remaining(lg, k->referred_grant_id, &c.referred_remaining);
 	if (rc != CD_OK)
 		return rc;
 	struct referral_take_effect eff;
 	money_referral_take(&c, &eff);
+	if (eff.cancel)
+		return cancel_pending(lg, a, k, cause, reference);
 	if (!eff.take)
 		return CD_OK;
 	if (eff.referred > 0)
@@ -314,6 +361,68 @@ enum cd_err ledger_referrals_save(struct store *lg, struct acct *a, struct refer
 		return rc;
 	assert(k->referrer.locked_tx == lg->tx_serial);
 	return ledger_events_acct_save(lg, &k->referrer);
+}
+
+/* ---- rewards held (the sweep's: ledger_referrals_due) ---- */
+
+/* Up to max referred accounts whose pending reward is due, into ids. */
+static enum cd_err due_list(struct store *lg, int max, int64_t *ids, int *n)
+{
+	static const char sql[] = "SELECT referred_id FROM referrals WHERE settled_at IS NULL AND due_at IS NOT NULL "
+				  "AND due_at <= ? ORDER BY due_at LIMIT ?";
+	int e, got = 0;
+	*n = 0;
+	struct dbstmt *s = store_exec(lg, sql, &e, "ii", lg->now, (int64_t)max);
+	if (s == NULL)
+		return store_err(lg, e, "referrals due");
+	while (*n < max && (got = store_fetch(s)) == 1)
+		ids[(*n)++] = store_i64(s, 0);
+	return *n < max && got < 0 ? CD_E_INTERNAL : CD_OK;
+}
+
+/* One pending reward granted, in the shape of the credit's: the referred
+ * account locked first with the referral's row, its share written, the
+ * referrer locked last (ledger_referrals_save). Read again under the
+ * locks: a refund may have cancelled it, another sweep granted it. */
+static enum cd_err due_tx(struct store *lg, int64_t referred_id, int *granted)
+{
+	struct acct a;
+	struct referral_lock k;
+	memset(&k, 0, sizeof(k));
+	*granted = 0;
+	enum cd_err rc = ledger_due_lock_id(lg, referred_id, &a);
+	if (rc == CD_OK)
+		rc = row_read(lg, referred_id, &k);
+	if (rc != CD_OK || !k.pending || k.due_at > lg->now)
+		return rc;
+	k.found = k.waited = 1;
+	rc = ledger_referrals_reward(lg, &a, &k, k.topup_id);
+	/* Settled now: money_referral_reward decided it with no hold left. */
+	assert(rc != CD_OK || k.reward_due);
+	if (rc == CD_OK)
+		rc = ledger_events_acct_save(lg, &a);
+	if (rc == CD_OK)
+		rc = ledger_referrals_save(lg, &a, &k);
+	*granted = rc == CD_OK;
+	return rc;
+}
+
+enum cd_err ledger_referrals_due(struct store *lg, int *granted)
+{
+	int64_t ids[LIMIT_REFERRAL_DUE_BATCH];
+	int n = 0;
+	struct store_tx t;
+	*granted = 0;
+	for (store_tx_init(lg, &t); store_tx_next(lg, &t);)
+		store_tx_end(lg, &t, due_list(lg, LIMIT_REFERRAL_DUE_BATCH, ids, &n));
+	for (int i = 0; t.rc == CD_OK && i < n; i++) {
+		int one = 0;
+		for (store_tx_init(lg, &t); store_tx_next(lg, &t);)
+			store_tx_end(lg, &t, due_tx(lg, ids[i], &one));
+		*granted += t.rc == CD_OK ? one : 0;
+	}
+	assert(*granted >= 0 && *granted <= LIMIT_REFERRAL_DUE_BATCH);
+	return t.rc;
 }
 
 enum cd_err ledger_referrals_owner(struct store *lg, const char *code, int64_t *id, char *ext, size_t cap)

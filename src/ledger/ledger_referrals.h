@@ -24,6 +24,9 @@ struct referral_lock {
 	const char *take_cause;		/* "refund" or "dispute" */
 	/* The row, read under the referred account's lock (found): */
 	int settled, taken;
+	int pending;			/* its reward waits [referral] hold_days (due_at) */
+	int waited;			/* ... and the sweep found it due: granted now */
+	int64_t due_at;			/* 0: none */
 	int64_t topup_id;		/* the top-up that settled it; 0: none */
 	int64_t referrer_grant_id, referred_grant_id;	/* 0: none */
 };
@@ -36,14 +39,16 @@ enum cd_err ledger_referrals_lock(struct store *lg, int64_t account_id, int64_t 
 				  struct referral_lock *k);
 /* At the credit of top-up topup_id to a (the referred account, locked
  * with k by ledger_referrals_lock): the reward, once (money_referral.h):
- * the referred account's grant, the referrer's at ledger_referrals_save.
- * Nothing when k found no referral. */
+ * the referred account's grant, the referrer's at ledger_referrals_save;
+ * with [referral] hold_days, the reward marked pending instead, for the
+ * sweep (ledger_referrals_due). Nothing when k found no referral. */
 enum cd_err ledger_referrals_reward(struct store *lg, struct acct *a, struct referral_lock *k, int64_t topup_id);
 /* At a refund or a dispute (cause "refund" or "dispute", a static text;
  * reference the charge or the dispute) of top-up topup_id: both grants'
  * remainders, once, when that top-up is the one that settled k's
  * referral (another top-up of the account, credited at the same time,
- * may have); the referrer's at ledger_referrals_save. */
+ * may have); the referrer's at ledger_referrals_save. A reward pending on
+ * that top-up is cancelled instead: nothing was granted. */
 enum cd_err ledger_referrals_take(struct store *lg, struct acct *a, struct referral_lock *k, int64_t topup_id,
 				  const char *cause, const char *reference);
 /* The operation's last step with k: locks the referrer when a reward or

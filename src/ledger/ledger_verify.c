@@ -254,6 +254,17 @@ static const struct check checks[] = {
 	 "JOIN grants g ON g.id IN (r.referrer_grant_id, r.referred_grant_id) WHERE r.taken_back_at IS NOT NULL "
 	 "GROUP BY r.referred_id, a.ext_id HAVING SUM(g.remaining_micros) <> 0",
 	 "remaining_micros of its grants", "zero", 0},
+	/* A reward held [referral] hold_days (migration 055) waits on a
+	 * credited top-up of the referred account that no refund or dispute
+	 * has touched (one would have cancelled it), with no grant. */
+	{"referral pending",
+	 "SELECT a.ext_id, COALESCE(r.topup_id, 0), COALESCE(r.referrer_grant_id, r.referred_grant_id, 0) "
+	 "FROM referrals r JOIN accounts a ON a.id = r.referred_id LEFT JOIN topups t ON t.id = r.topup_id "
+	 "AND t.account_id = r.referred_id WHERE r.settled_at IS NULL AND (r.due_at IS NOT NULL OR "
+	 "r.topup_id IS NOT NULL) AND (r.due_at IS NULL OR t.id IS NULL OR t.status <> 'credited' OR "
+	 "t.refunded_micros <> 0 OR t.disputed_micros <> 0 OR r.referrer_grant_id IS NOT NULL OR "
+	 "r.referred_grant_id IS NOT NULL OR r.taken_back_at IS NOT NULL)",
+	 "topup_id", "a credited top-up, not refunded nor disputed, no grant yet", 0},
 	/* An account's usage rows cost what the journal charged for them:
 	 * its usage charges (a settle's, a capture and the settle's
 	 * difference, direct usage) less the refund grants of late settles

@@ -1,5 +1,6 @@
 /* money_alert.c: threshold alerts decided (see money_alert.h). */
 #include "money_alert.h"
+#include "money.h"
 #include <assert.h>
 #include <stddef.h>
 #include <string.h>
@@ -105,4 +106,25 @@ int64_t money_alert_initial(enum money_alert_kind k, int64_t threshold, const st
 {
 	assert(f->period != 0);
 	return money_alert_past(k, threshold, f) ? f->period : 0;
+}
+
+enum money_alert_step money_alert_low(int64_t balance, int64_t overdraft, int64_t threshold, int noted,
+				      int *noted_after)
+{
+	assert(threshold >= 0);
+	assert(noted == 0 || noted == 1);
+	/* Holds excluded: nothing reserved (money_available's 128 bits). */
+	const int below = threshold > 0 && money_available(balance, 0, overdraft) < threshold;
+	enum money_alert_step step = ALERT_STEP_KEEP;
+	*noted_after = noted;
+	if (below && !noted) {
+		step = ALERT_STEP_FIRE;
+		*noted_after = 1;
+	} else if (!below && noted) {
+		step = ALERT_STEP_REARM;
+		*noted_after = 0;
+	}
+	/* Below: noted from here; not below: armed. */
+	assert(*noted_after == below);
+	return step;
 }

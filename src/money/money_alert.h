@@ -71,4 +71,14 @@ enum money_alert_step money_alert_decide(enum money_alert_kind k, int64_t thresh
 int64_t money_alert_initial(enum money_alert_kind k, int64_t threshold, const struct money_alert_figure *f);
 /* Whether an alert of fired_key is fired in the figure's period. */
 int money_alert_fired(int64_t fired_key, const struct money_alert_figure *f);
+
+/* balance.low (docs/api.md, "Events"): judged on the balance after
+ * settles — the balance and its overdraft, holds excluded — so a hold, its
+ * release, and a call refused or charged nothing tell nothing: the figure
+ * moves only when money is spent or comes in. Below threshold (> 0; 0:
+ * none) and not noted: FIRE, noted from then on; at the threshold or above
+ * and noted: REARM (a top-up or a grant raised it, or the threshold or the
+ * overdraft changed); else KEEP. *noted_after is the note to keep. */
+enum money_alert_step money_alert_low(int64_t balance, int64_t overdraft, int64_t threshold, int noted,
+				      int *noted_after);
 #endif

@@ -6,8 +6,8 @@
 #include <assert.h>
 #include <stddef.h>
 
-/* The config caps expires_days (LIMIT in ledger_config.c): its seconds
- * fit far inside int64. */
+/* The config caps expires_days and hold_days (LIMITs in ledger_config.c):
+ * their seconds fit far inside int64. */
 #define REFERRAL_DAYS_MAX 36500
 
 void money_referral_reward(const struct referral_case *c, struct referral_effect *e)
@@ -19,14 +19,24 @@ void money_referral_reward(const struct referral_case *c, struct referral_effect
 	assert(c->max_per_month >= 0);
 	assert(c->referrer_month_count >= 0);
 	assert(c->expires_days >= 0 && c->expires_days <= REFERRAL_DAYS_MAX);
+	assert(c->hold_days >= 0 && c->hold_days <= REFERRAL_DAYS_MAX);
 	assert(c->now >= 0);
 	e->settle = 0;
+	e->pending = 0;
+	e->due_at = -1;
 	e->referrer_micros = 0;
 	e->referred_micros = 0;
 	e->expires_at = -1;
 	e->capped = 0;
 	if (c->settled)
 		return;
+	if (c->hold_days > 0) {
+		/* The top-up may still be refunded or disputed: nothing yet. */
+		e->pending = 1;
+		e->due_at = c->now + c->hold_days * TIMEFMT_SECONDS_PER_DAY;
+		assert(e->due_at > c->now);
+		return;
+	}
 	e->settle = 1;
 	e->referred_micros = c->referred_micros;
 	e->capped = c->referrer_micros > 0 && c->referrer_open && c->max_per_month > 0 &&
@@ -44,7 +54,9 @@ void money_referral_take(const struct referral_take_case *c, struct referral_tak
 {
 	assert(c != NULL);
 	assert(e != NULL);
+	assert(!(c->rewarded_by_this && c->pending_by_this));	/* settled or waiting, not both */
 	e->take = c->rewarded_by_this && !c->taken;
+	e->cancel = c->pending_by_this && !c->taken;
 	e->referrer = e->take && c->referrer_remaining > 0 ? c->referrer_remaining : 0;
 	e->referred = e->take && c->referred_remaining > 0 ? c->referred_remaining : 0;
 	/* Only what is left, once. */
@@ -52,4 +64,5 @@ void money_referral_take(const struct referral_take_case *c, struct referral_tak
 	assert(e->referrer <= (c->referrer_remaining > 0 ? c->referrer_remaining : 0));
 	assert(e->referred <= (c->referred_remaining > 0 ? c->referred_remaining : 0));
 	assert(e->take || (e->referrer == 0 && e->referred == 0));
+	assert(!(e->take && e->cancel));
 }

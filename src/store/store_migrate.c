@@ -227,28 +227,125 @@ static enum cd_err migration_names(const char *sqldir, char **names, int *n)
 	return rc;
 }
 
-/* One run at a time on a database (the package migrates on every host it
- * upgrades): a lock named after the database (named locks are the server's:
- * another schema on it is not held up), taken before anything is read, so a second run waits and then
- * finds the first's migrations applied. Galera has no named locks
- * (ER_NOT_SUPPORTED_YET): there a run goes on without, as the docs say to
- * migrate from one node. */
-static enum cd_err migrate_lock(struct store *lg)
+/* ---- named locks ----
+ *
+ * Named locks are the server's, not a database's, and one server may hold
+ * many sites' databases (shared hosting): on it any user can take any
+ * name. So every lock creditd takes is named creditd.<what>.<salt>.<database>,
+ * the salt a random number kept in the database's settings (sql/041),
+ * which only its users can read: a co-tenant can neither guess the name
+ * nor hold this site's work up with it (docs/operations.md, "Upgrades";
+ * docs/shared-hosting.md). Cut to 64 characters, within what MariaDB
+ * takes as a lock's name: the salt comes before the database's name so
+ * that the cut never drops it. tests/unit/test_named_locks.sh holds every
+ * lock of the tree to this one name. */
+static const char SQL_LOCK_TAKE[] = "SELECT GET_LOCK(LEFT(CONCAT('creditd.', ?, '.', ?, '.', DATABASE()), 64), ?)";
+static const char SQL_LOCK_GIVE[] = "SELECT RELEASE_LOCK(LEFT(CONCAT('creditd.', ?, '.', ?, '.', DATABASE()), 64))";
+
+/* The database's lock salt into salt (cap bytes): 1 when it has one, 0
+ * when not yet (a database migrated before sql/041, or a new one with no
+ * settings table at all: "" then), -1 when the database did not say. */
+static int lock_salt(struct store *lg, char *salt, size_t cap)
 {
 	int e;
-	struct dbstmt *s = store_exec(lg, "SELECT GET_LOCK(LEFT(CONCAT('creditd.migrate.', DATABASE()), 64), ?)",
-					  &e, "i", (int64_t)LIMIT_MIGRATE_LOCK_SECONDS);
-	if (s == NULL || store_fetch(s) != 1 || store_null(s, 0)) {
+	salt[0] = '\0';
+	struct dbstmt *s = store_exec(lg, "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = "
+				      "DATABASE() AND TABLE_NAME = 'settings'", &e, "");
+	if (s == NULL || store_fetch(s) != 1)
+		return -1;
+	if (store_i64(s, 0) == 0)
+		return 0;
+	s = store_exec(lg, "SELECT value FROM settings WHERE name = 'lock_salt'", &e, "");
+	int got = s != NULL ? store_fetch(s) : -1;
+	if (got == 1 && !store_null(s, 0))
+		snprintf(salt, cap, "%" PRId64, store_i64(s, 0));
+	return got < 0 ? -1 : salt[0] != '\0';
+}
+
+/* GET_LOCK of creditd.<what>.<salt>.<database>, waiting up to
+ * wait_seconds: 1 taken, 0 held by another session, -1 no answer (a
+ * server without named locks, as Galera: ER_NOT_SUPPORTED_YET). */
+static int lock_take(struct store *lg, const char *what, const char *salt, int64_t wait_seconds)
+{
+	int e;
+	struct dbstmt *s = store_exec(lg, SQL_LOCK_TAKE, &e, "ssi", what, salt, wait_seconds);
+	if (s == NULL || store_fetch(s) != 1 || store_null(s, 0))
+		return -1;
+	return store_i64(s, 0) == 1;
+}
+
+/* Gives back a lock lock_take took (one not held is given back as
+ * nothing); the session's end would too. */
+static void lock_give(struct store *lg, const char *what, const char *salt)
+{
+	int e;
+	struct dbstmt *s = store_exec(lg, SQL_LOCK_GIVE, &e, "ss", what, salt);
+	if (s != NULL)
+		while (store_fetch(s) == 1)
+			;
+}
+
+/* What a migrating run holds: the lock under the salt it found (salt ""
+ * on a database not migrated to sql/041 yet), and whether it took the
+ * salted one too once a migration of its made the salt. */
+struct migrate_locks {
+	char salt[32], later[32];
+	int taken;			/* 1: lock_take answered; 0: no lock (Galera) */
+};
+
+/* One run at a time on a database (the package migrates on every host it
+ * upgrades): the salted lock taken before anything is read, so a second
+ * run waits and then finds the first's migrations applied. Galera has no
+ * named locks: there a run goes on without, as the docs say to migrate
+ * from one node. */
+static enum cd_err migrate_lock(struct store *lg, struct migrate_locks *m)
+{
+	*m = (struct migrate_locks){{0}, {0}, 0};
+	int got = lock_salt(lg, m->salt, sizeof(m->salt));
+	got = got < 0 ? -1 : lock_take(lg, "migrate", m->salt, LIMIT_MIGRATE_LOCK_SECONDS);
+	if (got < 0) {
 		fprintf(stderr, "creditctl: warning: no lock on the migrations (%s): run one creditctl migrate at a "
 			"time\n", mysql_error(lg->c->db));
 		return CD_OK;
 	}
-	if (store_i64(s, 0) != 1) {
+	if (got == 0) {
 		fprintf(stderr, "creditctl: another creditctl migrate has run for %d s; none applied\n",
 			LIMIT_MIGRATE_LOCK_SECONDS);
 		return CD_E_CONFLICT;
 	}
+	m->taken = 1;
 	return CD_OK;
+}
+
+/* After each migration a run applied on a database that had no salt when
+ * it started: once one made it (sql/041), the salted name is taken too,
+ * so that a run starting from now on, which finds the salt and takes that
+ * name, waits for this one. */
+static enum cd_err migrate_lock_salted(struct store *lg, struct migrate_locks *m)
+{
+	if (!m->taken || m->salt[0] != '\0' || m->later[0] != '\0')
+		return CD_OK;
+	char salt[sizeof(m->later)];
+	int got = lock_salt(lg, salt, sizeof(salt));
+	if (got <= 0)
+		return got < 0 ? CD_E_INTERNAL : CD_OK;
+	got = lock_take(lg, "migrate", salt, LIMIT_MIGRATE_LOCK_SECONDS);
+	if (got != 1) {
+		fprintf(stderr, "creditctl: another creditctl migrate holds the migrations' lock; stopped\n");
+		return CD_E_CONFLICT;
+	}
+	memcpy(m->later, salt, sizeof(m->later));
+	return CD_OK;
+}
+
+/* The locks go with the session; given back at once for the next run. */
+static void migrate_unlock(struct store *lg, const struct migrate_locks *m)
+{
+	if (!m->taken)
+		return;
+	lock_give(lg, "migrate", m->salt);
+	if (m->later[0] != '\0')
+		lock_give(lg, "migrate", m->later);
 }
 
 /* With check_only, whether schema_migrations exists (0: every migration is
@@ -285,7 +382,7 @@ static int server_unreachable(int connect_errno)
 /* The lock, then schema_migrations made: a migrating run's start. A check
  * creates nothing and takes no lock (the runtime user, which may do
  * neither, runs it): it only learns whether the table is there. */
-static enum cd_err migrate_start(struct store *lg, int check_only, int *table)
+static enum cd_err migrate_start(struct store *lg, int check_only, int *table, struct migrate_locks *m)
 {
 	static const char create[] = "CREATE TABLE IF NOT EXISTS schema_migrations (name VARCHAR(255) NOT NULL "
 				     "PRIMARY KEY, checksum CHAR(64) NOT NULL, applied_at BIGINT NOT NULL) ENGINE=InnoDB";
@@ -294,7 +391,7 @@ static enum cd_err migrate_start(struct store *lg, int check_only, int *table)
 		return store_err(lg, (int)mysql_errno(lg->c->db), "schema_migrations");
 	if (check_only)
 		return CD_OK;
-	enum cd_err rc = migrate_lock(lg);
+	enum cd_err rc = migrate_lock(lg, m);
 	if (rc == CD_OK && mysql_query(lg->c->db, create) != 0)
 		rc = store_err(lg, (int)mysql_errno(lg->c->db), "schema_migrations");
 	return rc;
@@ -304,6 +401,7 @@ enum cd_err store_migrate(struct store *lg, const char *sqldir, int check_only, 
 {
 	char *names[LIMIT_MIGRATIONS_MAX];
 	int n = 0, table = 1;
+	struct migrate_locks locks = {{0}, {0}, 0};
 	applied->n = 0;
 	lg->connect_errno = 0;
 	enum cd_err rc = store_ensure(lg);
@@ -311,7 +409,7 @@ enum cd_err store_migrate(struct store *lg, const char *sqldir, int check_only, 
 		return CD_E_INTERNAL;	/* a server that refused us: not "unavailable" */
 	if (rc != CD_OK)
 		return rc;
-	rc = migrate_start(lg, check_only, &table);
+	rc = migrate_start(lg, check_only, &table, &locks);
 	if (rc == CD_OK)
 		rc = migration_names(sqldir, names, &n);
 	if (rc == CD_OK)
@@ -321,38 +419,33 @@ enum cd_err store_migrate(struct store *lg, const char *sqldir, int check_only, 
 			snprintf(applied->name[applied->n++], sizeof(applied->name[0]), "%s", names[i]);
 		else if (rc == CD_OK)
 			rc = apply_one(lg, sqldir, names[i], check_only, applied);
+		if (rc == CD_OK && !check_only)
+			rc = migrate_lock_salted(lg, &locks);
 		free(names[i]);
 	}
-	/* The lock goes with the session; released at once for the next run
-	 * (a lock not taken is released as nothing). */
 	if (!check_only)
-		mysql_query(lg->c->db, "DO RELEASE_LOCK(LEFT(CONCAT('creditd.migrate.', DATABASE()), 64))");
+		migrate_unlock(lg, &locks);
 	store_end_request(lg);
 	return rc;
 }
 
 /* ---- creditctl sweep ---- */
 
-/* Named locks are the server's, and one server may hold many sites'
- * databases (shared hosting): the name carries the database's, so one
- * site's sweep never waits on another's. Cut to 64 characters, within
- * what MariaDB takes as a lock's name. */
+/* The sweep's lock (named as every lock: "named locks" above), so one
+ * site's sweep never waits on another's, nor on a co-tenant's. */
 enum cd_err store_sweep_lock(struct store *lg)
 {
-	/* The database's own random number first (sql/041): the name a
-	 * co-tenant on a shared server cannot guess, whatever the cut. */
-	static const char take[] = "SELECT GET_LOCK(LEFT(CONCAT('creditd.sweep.', COALESCE((SELECT value FROM settings "
-				   "WHERE name = 'lock_salt'), ''), '.', DATABASE()), 64), 0)";
-	int e;
+	char salt[32];
 	enum cd_err rc = store_ensure(lg);
 	if (rc != CD_OK)
 		return rc;
-	struct dbstmt *s = store_exec(lg, take, &e, "");
-	if (s == NULL || store_fetch(s) != 1 || store_null(s, 0)) {
+	int got = lock_salt(lg, salt, sizeof(salt));
+	got = got < 0 ? -1 : lock_take(lg, "sweep", salt, 0);
+	if (got < 0) {
 		snprintf(lg->errmsg, sizeof(lg->errmsg), "GET_LOCK: %s",
 			 mysql_errno(lg->c->db) != 0 ? mysql_error(lg->c->db) : "no answer");
 		rc = CD_E_INTERNAL;
-	} else if (store_i64(s, 0) != 1) {
+	} else if (got == 0) {
 		rc = CD_E_CONFLICT;
 	}
 	/* The lock is the session's: ending the transaction keeps it. */

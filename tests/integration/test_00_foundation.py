@@ -424,6 +424,38 @@ def test_migrate_refuses_changed_file():
     check("changed" in p.stderr, "message says why: " + p.stderr)
 
 
+def test_the_migrations_lock_carries_the_database_s_salt():
+    """Named locks are the server's: a co-tenant on a shared server holding
+    creditd.migrate.<database> (the name before the salt) holds no
+    migration up; the name with the database's salt (sql/041), which only
+    its users can read, does: a run waits for it, then goes on."""
+    from test_05_shared_hosting import Session
+    sql_dir = os.path.join(os.path.dirname(ENV["CREDITCTL"]), "sql")
+    held = Session()
+    try:
+        eq(held.one("SELECT GET_LOCK('creditd.migrate.creditd', 0)"), "1", "the guessable name taken")
+        p = _ctl(ENV["CREDITD_CONFIG"], "migrate", "--sql-dir", sql_dir)
+        try:
+            out, err = p.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.communicate()
+            raise Fail("creditctl migrate waits on a co-tenant's lock of the guessable name")
+        eq((p.returncode, out), (0, ""), "a co-tenant's guess holds nothing up: %s" % err)
+        eq(held.one("SELECT RELEASE_LOCK('creditd.migrate.creditd')"), "1", "given back")
+        eq(held.one("SELECT GET_LOCK(LEFT(CONCAT('creditd.migrate.', (SELECT value FROM settings WHERE name = "
+                    "'lock_salt'), '.', DATABASE()), 64), 0)"), "1", "the salted name taken")
+        p = _ctl(ENV["CREDITD_CONFIG"], "migrate", "--sql-dir", sql_dir)
+        time.sleep(3)
+        check(p.poll() is None, "a run waits for the salted lock")
+        held.one("SELECT RELEASE_LOCK(LEFT(CONCAT('creditd.migrate.', (SELECT value FROM settings WHERE name = "
+                 "'lock_salt'), '.', DATABASE()), 64))")
+        out, err = p.communicate(timeout=30)
+        eq((p.returncode, out), (0, ""), "then goes on, nothing to apply: %s" % err)
+    finally:
+        held.close()
+
+
 def _fresh_schema_config(db):
     """A copy of the stack's config naming an empty database db, on which
     the stack's two users have their rights."""

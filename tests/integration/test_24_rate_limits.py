@@ -132,3 +132,38 @@ def test_a_member_has_its_own_limits_within_the_workspace():
     r = api("POST", "/v1/accounts/%s/members" % q(ws), {"member": "bob", "requests_per_minute": None})
     eq(r.json["requests_per_minute"], None, "null removes it")
     verify()
+
+
+def test_gateway_calls_that_hold_nothing_count_too():
+    """DESIGN §15: a free route (Anthropic's count_tokens) and a call that
+    brings its own provider key (BYOK, held at nothing) count against the
+    account's requests_per_minute like any call: ten under a limit of two
+    are two answered, then 429 rate_limit_error with Retry-After in the
+    provider's shape, nothing forwarded past the limit."""
+    from test_80_gateway import body_chat, call, chat, received, reset
+    for what in ("count_tokens", "byok"):
+        acct = funded(100000000, "rl-" + what)
+        eq(api("PATCH", "/v1/accounts/" + q(acct), {"requests_per_minute": 2}).status, 200, "limit set")
+        try:
+            minute_start()
+            reset()
+            res = []
+            for _ in range(10):
+                if what == "count_tokens":
+                    res.append(call("/anthropic/v1/messages/count_tokens",
+                                    {"model": "claude-haiku-4-5", "messages": [{"role": "user", "content": "one two"}]},
+                                    headers={"Creditd-Account": acct, "anthropic-version": "2023-06-01"}))
+                else:
+                    res.append(chat(acct, body_chat(max_completion_tokens=5),
+                                    headers={"Creditd-Provider-Key": "sk-fake-openai"}))
+            eq([r.status for r in res], [200, 200] + [429] * 8, "%s: two pass, then 429s" % what)
+            for r in res[2:]:
+                err = r.json["error"]
+                eq(err["type"], "rate_limit_error", "%s: the type: %r" % (what, r.json))
+                check("requests_per_minute" in err["message"], "%s: names the limit: %r" % (what, err))
+                retry = int(r.headers.get("retry-after", "0"))
+                check(1 <= retry <= 60, "%s: Retry-After: %r" % (what, r.headers))
+            eq(len(received()), 2, "%s: only the two forwarded" % what)
+        finally:
+            clock_reset()
+    verify()

@@ -325,3 +325,61 @@ def test_a_whole_answer_reaches_a_slow_client_whole_and_is_settled_first():
     check(charged is not None and before - state(acct)[0] == int(charged.group(1)),
           "charged what Creditd-Charged-Micros says")
     verify()
+
+
+def test_one_account_s_unread_answers_never_fail_or_charge_another_s_call():
+    """DESIGN §15 (the reviewer's case): one account opens whole calls
+    whose answers it never reads. Each reserves its answer's room at
+    admission (its cap's bound, at most the account's room): once its
+    room ([gateway] max_buffered_per_account_mib) is held, its next call
+    is 429 rate_limit_error with Retry-After, nothing forwarded, held or
+    charged; another account's whole call is answered and charged its
+    usage. Before: every unread answer counted against max_buffered_mib
+    alone, and the other account's call was 503 gateway_busy, charged its
+    whole hold."""
+    from test_80_gateway import cost, ensure_prices, import_prices, received
+    ensure_prices()
+    import_prices("model,big-out,150000,75000,600000,128000\n")
+
+    def run():
+        reset()
+        hog, victim = new_account("gwhog"), new_account("gwvictim")
+        # Answers of 7.8 MB (128,000 words of 60 bytes), more than the
+        # sockets between take, within the cap's bound (8.4 MB).
+        mode(output_tokens=128000, word_bytes=60)
+        socks, statuses = [], []
+        for _ in range(40):
+            s, first = raw_stream(hog, body_chat("big-out", max_completion_tokens=128000), rcvbuf=4096)
+            socks.append(s)
+            statuses.append(first.split(b"\r\n", 1)[0])
+            if b" 429 " in statuses[-1]:
+                break
+        try:
+            check(wait_until(lambda: state(hog)[1] == 0, timeout=30), "the hog's answered calls are settled")
+            check(any(b" 200 " in st for st in statuses), "the hog's first calls answered: %r" % statuses[:3])
+            before, sent = state(victim), len(received())
+            r = chat(victim, body_chat("big-out", max_completion_tokens=128000))
+            eq(r.status, 200, "the other account's whole call is answered (%d unread answers of the first "
+               "account's in flight): %r" % (len(socks), r.body[:300]))
+            u = r.json["usage"]
+            eq(state(victim), (before[0] - cost("big-out", u["prompt_tokens"], 0, u["completion_tokens"]), 0),
+               "charged its usage, nothing more")
+            eq(len(received()), sent + 1, "forwarded once")
+            # The first account's room is held by its unread answers.
+            check(b" 429 " in statuses[-1], "its calls stopped at its room: %r" % statuses)
+            hog_before, sent = state(hog), len(received())
+            r = chat(hog, body_chat("big-out", max_completion_tokens=128000))
+            eq(r.status, 429, "the first account's next call as large: %r" % r.body[:300])
+            eq(r.json["error"]["type"], "rate_limit_error", "in OpenAI's shape")
+            check("max_buffered_per_account_mib" in r.json["error"]["message"], "names the setting: %r" % r.json)
+            eq(r.headers.get("retry-after"), "1", "Retry-After")
+            eq(r.headers.get("creditd-hold-id"), None, "no hold")
+            eq(state(hog), hog_before, "nothing held or charged")
+            eq(len(received()), sent, "nothing forwarded")
+        finally:
+            for s in socks:
+                s.close()
+        check(wait_until(lambda: in_flight() == 0, timeout=30), "the unread calls end once their clients leave")
+        verify()
+
+    with_gateway("max_buffered_mib = 20\nmax_buffered_per_account_mib = 10\n", run)

@@ -375,8 +375,9 @@ def test_unknown_models_do_not_reload_the_price_table_each():
 def test_whole_answers_held_at_once_are_bounded():
     """[gateway] max_buffered_mib bounds the whole answers held in all: an
     answer that would pass it (here 1 MiB: 20,000 embeddings) is answered
-    503 gateway_busy and charged as estimated (the provider did the work);
-    a small one still passes."""
+    503 gateway_busy; creditd reads it on without keeping it and charges
+    the usage its end reports (the provider did the work), never the hold
+    in full (DESIGN §15); a small one still passes."""
     from test_82_gateway_capacity import with_gateway
 
     def run():
@@ -389,10 +390,11 @@ def test_whole_answers_held_at_once_are_bounded():
         openai_error(r, 503, "gateway_busy")
         check("max_buffered_mib" in r.json["error"]["message"], "the setting named: %r" % r.json)
         check(wait_until(lambda: state(acct)[1] == 0, timeout=10), "its hold settled")
-        eq(reasons(acct), ["estimated"], "charged as estimated")
+        eq(reasons(acct), ["provider_usage"], "charged the usage its answer's end reports")
         held = sql("SELECT h.amount_micros, h.charged_micros FROM holds h JOIN accounts a ON a.id = h.account_id "
                    "WHERE a.ext_id = '%s'" % acct)
-        eq(held[0][0], held[0][1], "the hold in full: the answer's size was never seen")
+        eq(int(held[0][1]), cost("text-embedding-3-small", 20000, 0, 0), "20,000 input tokens, as the provider said")
+        check(int(held[0][1]) < int(held[0][0]), "less than the hold: %r" % held)
         eq(before - state(acct)[0], int(held[0][1]), "charged")
         small = {"model": "text-embedding-3-small", "input": ["w%d" % i for i in range(100)]}
         r = call("/openai/v1/embeddings", small, headers={"Creditd-Account": acct})

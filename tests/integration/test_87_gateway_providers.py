@@ -40,6 +40,9 @@ PRICES = """margin,10500
 model,fast,150000,75000,600000,16384
 model,only-steady,150000,75000,600000,16384
 model,lost-model,150000,75000,600000,16384
+model,keyless,150000,75000,600000,16384
+model,keyless-byok,150000,75000,600000,16384
+model,keyless-mixed,150000,75000,600000,16384
 """
 
 
@@ -160,6 +163,15 @@ kind = anthropic
 base_url = http://127.0.0.1:{s}
 api_key = sk-ant-fake
 models = claude-haiku-4-5
+
+[provider keyless]
+base_url = http://127.0.0.1:{s}/v1
+models = keyless=gpt-4o-mini, keyless-mixed=gpt-4o-mini
+
+[provider keyless-byok]
+base_url = http://127.0.0.1:{s}/v1
+byok = on
+models = keyless-byok=gpt-4o-mini, keyless-mixed=gpt-4o-mini
 
 [provider hangup]
 base_url = http://127.0.0.1:{h}/v1
@@ -380,6 +392,40 @@ def test_count_tokens_is_forwarded_free():
     r = call("/anthropic/v1/messages/count_tokens", body, headers=h)
     eq(r.status, 403, "a suspended account's calls are refused, free ones too")
     eq(len(flaky.received()), n, "nothing forwarded")
+
+
+def test_a_caller_s_key_goes_only_to_a_section_that_says_byok_on():
+    """DESIGN §15: a [provider NAME] section serves calls that bring their
+    own key (Creditd-Provider-Key) only with byok = on: a provider that
+    ignores keys (Ollama, vLLM without --api-key) would serve them free.
+    Where it is off: 400 naming the header, nothing forwarded, held or
+    charged. A call goes to the first candidate that takes its key."""
+    flaky, steady = fresh()
+    acct = new_account("byoksec")
+    before = state(acct)
+    own = {"Creditd-Provider-Key": "sk-fake-openai"}
+    r = chat(acct, body_chat("keyless", max_completion_tokens=5), headers=own)
+    eq(r.status, 400, "a keyless section without byok = on refuses a caller's key: %r" % r.body[:300])
+    eq((r.json["error"]["param"], r.json["error"]["type"]), ("Creditd-Provider-Key", "invalid_request_error"),
+       "in OpenAI's shape, naming the header")
+    check("byok" in r.json["error"]["message"], "the setting named: %r" % r.json)
+    eq(steady.received(), [], "nothing forwarded")
+    eq(state(acct), before, "nothing held or charged")
+    eq(sql("SELECT COUNT(*) FROM holds h JOIN accounts a ON a.id = h.account_id WHERE a.ext_id = '%s'" % acct),
+       [["0"]], "no hold made")
+    r = chat(acct, body_chat("keyless-byok", max_completion_tokens=5), headers=own)
+    eq(r.status, 200, "byok = on: forwarded with the caller's key: %r" % r.body[:300])
+    eq(r.headers.get("creditd-provider"), "keyless-byok", "named")
+    got = steady.received()
+    eq(len(got), 1, "forwarded once")
+    eq(got[0]["headers"].get("authorization"), "Bearer sk-fake-openai", "the caller's key sent")
+    eq(state(acct), before, "a BYOK call charges nothing")
+    steady.reset()
+    r = chat(acct, body_chat("keyless-mixed", max_completion_tokens=5), headers=own)
+    eq((r.status, r.headers.get("creditd-provider")), (200, "keyless-byok"),
+       "the first candidate that takes a caller's key serves it, one with byok off skipped: %r" % r.body[:200])
+    eq(len(steady.received()), 1, "one try")
+    verify()
 
 
 def test_the_tries_are_counted_by_provider_and_outcome():

@@ -365,3 +365,68 @@ def test_a_mail_given_up_is_listed_failed_and_sent_again_by_events_retry():
     finally:
         sink.close()
         restart_without_mail()
+
+
+def low_events(acct):
+    return [int(r[0]) for r in sql("SELECT id FROM events WHERE account = '%s' AND type = 'balance.low' ORDER BY id"
+                                   % acct)]
+
+
+def test_calls_refused_or_charged_nothing_near_the_threshold_mail_nothing():
+    """The reviewer's flood (DESIGN §15, "Fair share and no free lanes"):
+    an account just above its threshold makes 30 calls the provider
+    refuses or that are released or settled at 0 — every hold takes what
+    is available under the threshold, none moves the balance. balance.low
+    is judged on the balance after settles, holds excluded: no event, no
+    mail. A settle that takes the balance under tells once (one mail); a
+    grant above the threshold arms it again; under again tells once
+    more."""
+    from test_20_guard import authorize, cost as guard_cost, release, settle
+    from test_80_gateway import body_chat, chat, mode, reset, state
+    sink = Sink()
+    try:
+        restart_with_mail(sink.port)
+        to = addr()
+        acct = new_account("lowflood", email=to)
+        charge = guard_cost("gpt-4o", 1000, 500)
+        bal = api("GET", "/v1/accounts/" + acct, auth="read").json["balance_micros"]
+        threshold = bal - charge // 2
+        eq(api("PATCH", "/v1/accounts/" + acct, {"low_balance_micros": threshold}).status, 200, "threshold")
+        for i in range(10):
+            r = authorize(acct)
+            eq(r.status, 200, "held %r" % r)
+            check(r.json["available_micros"] < threshold, "the hold takes available under the threshold")
+            eq(release(r.json["hold_id"]).status, 200, "released")
+        for i in range(5):
+            r = authorize(acct)
+            eq(settle(r.json["hold_id"], 0, 0).status, 200, "settled at 0")
+        reset()
+        for status in (500, 400, 429) * 5:
+            mode(mode="error", status=status)
+            r = chat(acct, body_chat())
+            check(r.status >= 400, "the provider refused it (%d): %r" % (status, r.status))
+        mode(mode="ok")
+        eq(state(acct), (bal, 0), "30 calls: nothing charged, nothing held")
+        eq(low_events(acct), [], "no balance.low for 30 refused or released calls")
+        r = authorize(acct)
+        eq(settle(r.json["hold_id"], 1000, 500).status, 200, "a settle under the threshold")
+        first = low_events(acct)
+        eq(len(first), 1, "one balance.low for the crossing")
+        data = api("GET", "/v1/events?after=%d&limit=1" % (first[0] - 1)).json["data"][0]["data"]
+        eq((data["balance_micros"], data["threshold_micros"]), (bal - charge, threshold), "its figures")
+        check(wait_until(lambda: sink.to(to), timeout=20), "mailed: %r" % mail_row(first[0]))
+        time.sleep(1.5)     # a flood's mails would be on their way by now: the sink is fast
+        eq([m["Message-ID"] for m in sink.to(to)], ["<creditd.event.%d@creditd.test>" % first[0]],
+           "one mail, of the crossing")
+        r = api("POST", "/v1/accounts/%s/grants" % acct, {"amount_micros": charge, "source": "adjustment"})
+        eq(r.status, 201, "a grant above the threshold %r" % r)
+        eq(sql("SELECT low_noted FROM accounts WHERE ext_id = '%s'" % acct), [["0"]], "armed again")
+        eq(len(low_events(acct)), 1, "no event for the grant")
+        r = authorize(acct)
+        eq(settle(r.json["hold_id"], 1000, 500).status, 200, "under again")
+        eq(len(low_events(acct)), 2, "one more balance.low")
+        check(wait_until(lambda: len(sink.to(to)) == 2, timeout=20), "and one more mail")
+    finally:
+        mode(mode="ok")
+        sink.close()
+        restart_without_mail()

@@ -15,18 +15,24 @@ gets nothing more that month while its referred accounts still get
 theirs. A refund (charge.refunded) or a dispute (charge.dispute.created)
 of that top-up takes both grants' remainders back, once, and so does a
 dispute that came before the credit. creditctl verify finds nothing after
-each.
+each. With [referral] hold_days (creditd restarted with 14, the test
+clock moved on) the reward waits: nothing at the credit, granted by the
+sweep 14 days after it, and a refund or a dispute of that top-up within
+those days cancels it, the referrer never getting it; the other tests run
+with the stack's hold_days 0, as before.
 
 The stack's [referral] (devtools/stack.sh) is read from its config file.
 """
 import configparser
 import json
+import os
 import re
 import secrets
 import urllib.parse
 
 import lib
-from lib import ENV, api, check, eq, new_account, parallel, sql, uid, verify
+import stack
+from lib import ENV, api, check, clock_now, clock_reset, clock_set, creditctl, eq, new_account, parallel, sql, uid, verify
 from test_30_stripe import (RATE, balance, charge_event, checkout_event, delivered, journal, ok_mode,
                             open_session, post_payload, session, sign)
 from test_31_stripe_trust import dispute_event, last_event_id, outbox
@@ -362,3 +368,86 @@ def test_verify_holds_each_referral_to_its_grants():
                         "referred_id = %s" % (saved[0], saved[1], rid), name)
     check(sql("SELECT COUNT(*) FROM grants WHERE id = " + ref_grant)[0][0] == "1", "mended")
     verify()
+
+
+# ---- [referral] hold_days ----
+
+def restart_with_hold(days):
+    """The nginx-side creditd (the one webhooks reach) restarted with
+    [referral] hold_days = days."""
+    with open(ENV["CREDITD_CONFIG"]) as f:
+        text = f.read()
+    check("\n[referral]\n" in text, "the stack's config has a [referral] section")
+    conf = stack.path("creditd-referral-hold.conf")
+    with open(conf, "w") as f:
+        f.write(text.replace("\n[referral]\n", "\n[referral]\nhold_days = %d\n" % days, 1))
+    os.chmod(conf, 0o600)
+    stack.creditd_kill9()
+    stack.creditd_start(config=conf)
+
+
+def due_at(referred):
+    rows = sql("SELECT IFNULL(r.due_at, 'NULL') FROM referrals r JOIN accounts a ON a.id = r.referred_id "
+               "WHERE a.ext_id = '%s'" % referred)
+    return None if rows[0][0] == "NULL" else int(rows[0][0])
+
+
+def test_a_reward_held_14_days_is_granted_by_the_sweep_and_a_refund_or_dispute_in_them_cancels_it():
+    ok_mode()
+    restart_with_hold(14)
+    try:
+        a = new_account("ref-hold")
+        b, c, d = referred_by(a), referred_by(a), referred_by(a)
+        start = last_event_id()
+        now = clock_now()
+        a_before = balance(a)
+        pis = {}
+        for x in (b, c, d):
+            sid, _ = paid_topup(x, 1000)
+            pis[x] = session(sid)["payment_intent"]
+        for x in (b, c, d):
+            eq((settled(x), referral_grants(x)), (False, []), "nothing granted at the credit")
+            check(abs(due_at(x) - (now + 14 * 86400)) <= 60, "due 14 days after the credit: %r" % due_at(x))
+        eq((referral_grants(a), balance(a)), ([], a_before), "the referrer has nothing yet")
+        eq(rewarded(start, b), [], "no referral.rewarded yet")
+        verify()    # pending rewards are held correct
+        # A pending reward whose top-up was refunded (or disputed) would
+        # have been cancelled: verify names one left pending.
+        ref = "(SELECT r.topup_id FROM referrals r JOIN accounts x ON x.id = r.referred_id WHERE x.ext_id = '%s')" % b
+        lib.verify_sees("UPDATE topups SET disputed_micros = 1 WHERE id = " + ref,
+                        "UPDATE topups SET disputed_micros = 0 WHERE id = " + ref, "referral pending")
+        # Within the window: c's top-up refunded in part, d's disputed.
+        delivered(charge_event(pis[c], c, 300, amount=1000))
+        du = "du_" + secrets.token_hex(10)
+        delivered(dispute_event("charge.dispute.created", pis[d], 1000, dispute=du))
+        for x in (c, d):
+            eq((settled(x), referral_grants(x)), (True, []), "cancelled: settled, nothing granted")
+            eq(taken_back(x, "refund") + taken_back(x, "dispute"), [], "nothing to take back")
+        verify()
+        # 13 days on the sweep grants nothing; 14 days on, b's reward.
+        clock_set(now + 13 * 86400)
+        creditctl("sweep")
+        eq((settled(b), referral_grants(a), referral_grants(b)), (False, [], []), "not due after 13 days")
+        clock_set(now + 14 * 86400 + 120)
+        creditctl("sweep")
+        granted_at = clock_now()
+        ra, rb = referral_grants(a), referral_grants(b)
+        eq([(g[0], g[1]) for g in ra], [(REFERRER, REFERRER)], "the referrer's grant, once: b's alone")
+        eq([(g[0], g[1]) for g in rb], [(REFERRED, REFERRED)], "the referred account's grant")
+        for g in ra + rb:
+            check(DAYS == 0 or abs(g[2] - (granted_at + DAYS * 86400)) <= 120,
+                  "expires %d days after the grant: %r" % (DAYS, g))
+        eq(balance(a), a_before + REFERRER, "the referrer's balance")
+        eq(settled(b), True, "settled by the sweep")
+        events = rewarded(start, b)
+        eq([e[3] for e in events], [{"referrer": a, "referred": b, "referrer_micros": REFERRER,
+                                     "referred_micros": REFERRED, "capped": False}], "one referral.rewarded")
+        eq((rewarded(start, c), rewarded(start, d)), ([], []), "none for the cancelled ones")
+        eq([(referral_grants(c), referral_grants(d))], [([], [])], "the cancelled ones never granted")
+        creditctl("sweep")
+        eq((len(referral_grants(a)), len(rewarded(start, b))), (1, 1), "a second sweep grants nothing more")
+        verify()
+    finally:
+        clock_reset()
+        stack.creditd_kill9()
+        stack.creditd_start()

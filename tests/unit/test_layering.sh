@@ -44,7 +44,7 @@ rank() {
 #   store.h and store_db.h over store/store*.c (the handle, statements,
 #   result rows, transactions, migrations);
 #   answer.h over answer/answer_*.c (a write's answer rendered: answer_);
-#   ledger.h (and ledger_reconcile.h) over ledger/ledger_*.c: the ledger's
+#   ledger.h (and ledger_gateway.h, ledger_reconcile.h) over ledger/ledger_*.c: the ledger's
 #   operations as the layers above call them, ledger_ and declared there
 #   (a helper the ledger's files share carries its file's stem).
 # main: the programs' entry; __assert_fail: log.c's, glibc's assert()
@@ -66,7 +66,7 @@ prefixes() {
 	*) echo "$1_" ;;
 	esac
 }
-ledger_api=" $(cat "$src"/ledger/ledger.h "$src"/ledger/ledger_reconcile.h | grep -o '\bledger_[a-z0-9_]*[[:space:]]*(' | tr -d '( \t' | sort -u | tr '\n' ' ') "
+ledger_api=" $(cat "$src"/ledger/ledger.h "$src"/ledger/ledger_gateway.h "$src"/ledger/ledger_reconcile.h | grep -o '\bledger_[a-z0-9_]*[[:space:]]*(' | tr -d '( \t' | sort -u | tr '\n' ' ') "
 # gwtable_data.c is made by the build from src/gateway/tables/ (data, not code).
 all_c=$(find "$src" -name '*.c' ! -name gwtable_data.c | sort)
 all_ch=$(find "$src" -name '*.[ch]' ! -name gwtable_data.c | sort)

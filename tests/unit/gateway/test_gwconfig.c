@@ -72,6 +72,15 @@ static void sections_become_providers(void)
 	ok(strcmp(gwconfig_upstream_model(q, "llama-3.1-8b"), "llama-3.1-8b-instant") == 0, "a rename");
 	ok(strcmp(gwconfig_upstream_model(q, "gpt-4o-mini"), "gpt-4o-mini") == 0, "a name kept");
 	ok(named("lan")->allow_http && named("lan")->every, "allow_http and *");
+	ok(named("openai")->byok && named("anthropic")->byok, "§12's two take a caller's key ([gateway] byok = on)");
+	ok(!named("groq")->byok && !named("lan")->byok, "a section takes none unless it says byok = on (DESIGN §15)");
+	ok(load("[gateway]\nbyok = off\n[provider v]\nbase_url = https://v.example/v1\nbyok = on\nmodels = m\n") == 0,
+	   "byok = on in a section loads: %s", err);
+	ok(named("v")->byok && !named("openai")->byok && !named("anthropic")->byok,
+	   "a section's byok is its own; [gateway] byok is §12's two");
+	ok(load(TWO) == 0, "reloaded: %s", err);
+	ok(gwconfig_of(&c)->max_buffered_per_account_mib == LIMIT_GATEWAY_BUFFERED_PER_ACCOUNT_MIB_DEFAULT,
+	   "max_buffered_per_account_mib's default is the one limits_gateway.h gives its reasons for");
 	ok(strcmp(serving(&gwkind_openai, "llama-3.1-8b"), "groq,lan") == 0, "a named model: its section, then *: %s",
 	   serving(&gwkind_openai, "llama-3.1-8b"));
 	ok(strcmp(serving(&gwkind_openai, "gpt-4o"), "openai,lan") == 0, "a model no section names: §12's, then *: %s",
@@ -107,6 +116,7 @@ static void refused(const char *text, const char *want, const char *what)
 static void bad_sections_are_refused(void)
 {
 	refused("[provider x]\nbase_url = https://a/v1\n", "models is required", "no models");
+	refused("[provider x]\nbase_url = https://a/v1\nbyok = yes\nmodels = a\n", "byok", "byok is on or off");
 	refused("[provider x]\nmodels = a\n", "base_url is required", "no base_url");
 	refused("[provider x]\nbase_url = http://10.0.0.1/v1\nmodels = a\n", "allow_http", "http off loopback");
 	refused("[provider x]\nbase_url = ftp://a/v1\nallow_http = true\nmodels = a\n", "must be https",

@@ -171,6 +171,41 @@ static void test_authorize(struct store *lg, struct batch *b)
 	b->hold_reqs_read = 1;
 }
 
+/* A free gateway call (count_tokens, DESIGN §15): counted in the rate
+ * windows as a request of no tokens, past the member's cap too, no hold
+ * made and no money moved; refused 429 past requests_per_minute. */
+static void test_count_only(void)
+{
+	struct batch *b = batch_made();
+	struct guard_op op;
+	struct acct *a = &b->accts[0].a;
+	struct guard_authorize r = ask("gw_free_1", 0, -1);
+	r.byok = r.count_only = 1;
+	r.amount_micros = r.input_tokens = 0;
+	r.priced = 0;
+	a->rate.rpm = 2;
+	b->members[0].m.reserved = 3000;	/* alice's cap full: a free call still passes */
+	for (int i = 0; i < 2; i++) {
+		op_init(&op, GUARD_AUTHORIZE);
+		op.in.authorize = &r;
+		is_int(ledger_decide_authorize(b, &op, NOW), CD_OK, "count_tokens %d: counted", i + 1);
+	}
+	ok(b->nholds == 0 && a->reserved == 0 && a->balance == 10000 && op.hold < 0, "no hold made, no money moved");
+	ok(a->rate.requests == 2 && a->rate.tokens == 0 && b->members[0].m.rate.requests == 2,
+	   "two requests of no tokens, on the account and its member");
+	op_init(&op, GUARD_AUTHORIZE);
+	op.in.authorize = &r;
+	is_int(ledger_decide_authorize(b, &op, NOW), CD_E_RATE_LIMITED, "the third in the minute: 429");
+	is_int(op.refusal.why, REFUSE_RATE_LIMIT, "said so");
+	ok(a->rate.requests == 2, "a refusal counts nothing");
+	snprintf(a->status, sizeof(a->status), "suspended");
+	a->rate.rpm = -1;
+	op_init(&op, GUARD_AUTHORIZE);
+	op.in.authorize = &r;
+	is_int(ledger_decide_authorize(b, &op, NOW), CD_E_SUSPENDED, "a suspended account: 403");
+	ledger_batch_free(b);
+}
+
 /* 1 when the rows written so far end with tail. */
 static int ends_with(const struct dynbuf *d, const char *tail)
 {
@@ -403,6 +438,7 @@ int main(void)
 		ledger_batch_free(b);
 		test_new_member_row(&lg);
 		test_late_refund(&lg);
+		test_count_only();
 	}
 	test_written_only_when_locked(&lg);
 	return done_testing();

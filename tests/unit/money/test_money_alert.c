@@ -1,7 +1,8 @@
 /* test_money_alert.c: threshold alerts decided (money_alert.h): each
  * kind's figure and threshold, once per crossing, armed again below it
  * and in a new period, two thresholds crossed by one change, members
- * each with their own state, no limit never past. */
+ * each with their own state, no limit never past; balance.low on the
+ * balance after settles, holds excluded. */
 #include "money_alert.h"
 #include "tap.h"
 
@@ -140,6 +141,47 @@ static void plan_and_initial(void)
 	       "set while past: the next change past it tells nothing");
 }
 
+/* balance.low (money_alert_low): the reviewer's flood of docs/api.md's
+ * "Events" — an account at 1.0 with a threshold of 0.9 makes 30 calls
+ * each held at 0.2 and released (refused by the provider) or settled at 0:
+ * its balance never moves, so nothing is told; a settle that takes it
+ * under tells once; a top-up above re-arms it; under again tells once
+ * more. */
+static void balance_low(void)
+{
+	const int64_t threshold = 900000;
+	int noted = 0, fires = 0, rearms = 0;
+	int64_t balance = 1000000;
+	for (int call = 0; call < 30; call++) {
+		/* The hold (reserved 200000), then its release: the balance
+		 * after settles is the same at both. */
+		for (int step = 0; step < 2; step++) {
+			enum money_alert_step s = money_alert_low(balance, 0, threshold, noted, &noted);
+			fires += s == ALERT_STEP_FIRE;
+			rearms += s == ALERT_STEP_REARM;
+		}
+	}
+	is_int(fires, 0, "30 calls held and released: no balance.low");
+	is_int(rearms, 0, "nor any re-arming");
+	balance -= 150000;	/* a settle: 0.85 */
+	is_int(money_alert_low(balance, 0, threshold, noted, &noted), ALERT_STEP_FIRE, "a settle under 0.9 tells it");
+	is_int(noted, 1, "noted");
+	balance -= 10000;
+	is_int(money_alert_low(balance, 0, threshold, noted, &noted), ALERT_STEP_KEEP, "another spend under it: nothing");
+	balance += 500000;	/* a top-up: 1.34 */
+	is_int(money_alert_low(balance, 0, threshold, noted, &noted), ALERT_STEP_REARM, "a top-up above re-arms it");
+	is_int(noted, 0, "armed");
+	balance -= 440000;	/* 0.9: at the threshold, not below */
+	is_int(money_alert_low(balance, 0, threshold, noted, &noted), ALERT_STEP_KEEP, "at the threshold: not low");
+	balance -= 1;
+	is_int(money_alert_low(balance, 0, threshold, noted, &noted), ALERT_STEP_FIRE, "under again: told once more");
+	is_int(money_alert_low(balance, 0, 0, noted, &noted), ALERT_STEP_REARM, "no threshold: never low, armed");
+	is_int(money_alert_low(-50, 100, 60, 0, &noted), ALERT_STEP_FIRE, "the overdraft counts: -50 + 100 is under 60");
+	is_int(money_alert_low(-50, 200, 60, 1, &noted), ALERT_STEP_REARM, "and a larger one re-arms it");
+	is_int(money_alert_low(INT64_MAX - 1, INT64_MAX - 1, 5, 0, &noted), ALERT_STEP_KEEP,
+	       "figures at the money range's edge do not turn over");
+}
+
 int main(void)
 {
 	kinds();
@@ -148,5 +190,6 @@ int main(void)
 	two_at_once();
 	members();
 	plan_and_initial();
+	balance_low();
 	return done_testing();
 }

@@ -2,7 +2,8 @@
  * (money_referral.h), without a database: rewarded or not, once ever,
  * the referrer's monthly cap (the referred account rewarded all the
  * same), a closed referrer, the grants' expiry, and what a refund or a
- * dispute takes back, once. Then a month of referrals settled one after
+ * dispute takes back, once; a reward held hold_days and granted by the
+ * sweep, or cancelled by a refund or dispute meanwhile. Then a month of referrals settled one after
  * the other, the cap counted as the ledger counts it. */
 #include "money_referral.h"
 #include "timefmt.h"
@@ -119,10 +120,46 @@ static void takes(void)
 	is_int(e.referred, 0, "a grant spent: nothing left to take");
 }
 
+/* [referral] hold_days: the reward waits out refunds and disputes. */
+static void holds(void)
+{
+	struct referral_effect e;
+	struct referral_case c = base();
+	c.hold_days = 14;
+	c.expires_days = 30;
+	money_referral_reward(&c, &e);
+	ok(e.pending && !e.settle, "hold_days 14: the credit settles nothing yet, the reward waits");
+	is_int(e.due_at, NOW + 14 * TIMEFMT_SECONDS_PER_DAY, "due 14 days after the credit");
+	is_int(e.referrer_micros + e.referred_micros, 0, "nothing granted at the credit");
+	/* The sweep, 14 days on: decided again, its hold waited out. */
+	c.hold_days = 0;
+	c.now = NOW + 14 * TIMEFMT_SECONDS_PER_DAY;
+	money_referral_reward(&c, &e);
+	ok(e.settle && !e.pending, "the sweep settles it when due");
+	ok(e.referrer_micros == 5000000 && e.referred_micros == 2000000, "both grants then");
+	is_int(e.expires_at, c.now + 30 * TIMEFMT_SECONDS_PER_DAY, "expiring expires_days after the grant");
+	c = base();
+	money_referral_reward(&c, &e);
+	ok(e.settle && !e.pending && e.due_at == -1, "hold_days 0: at once, as before");
+
+	struct referral_take_effect t;
+	struct referral_take_case k = {.pending_by_this = 1, .referrer_remaining = -1, .referred_remaining = -1};
+	money_referral_take(&k, &t);
+	ok(t.cancel && !t.take, "a refund or dispute in the window cancels the waiting reward");
+	is_int(t.referrer + t.referred, 0, "nothing to take back: nothing was granted");
+	k.taken = 1;
+	money_referral_take(&k, &t);
+	ok(!t.cancel && !t.take, "cancelled once");
+	k = (struct referral_take_case){.pending_by_this = 0, .referrer_remaining = -1, .referred_remaining = -1};
+	money_referral_take(&k, &t);
+	ok(!t.cancel && !t.take, "a refund of another top-up cancels nothing");
+}
+
 int main(void)
 {
 	rewards();
 	caps();
 	takes();
+	holds();
 	return done_testing();
 }

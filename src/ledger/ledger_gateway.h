@@ -1,0 +1,80 @@
+/* ledger_gateway.h: the ledger's operations the gateway calls beside the
+ * guard's (ledger.h includes it at its end; it is part of that contract,
+ * kept apart so that ledger.h stays readable): an end user's gateway
+ * keys, the Responses ids a call kept, a hold's renewal while its call
+ * runs, what a call was charged for beyond tokens, and one hold as GET
+ * /v1/holds/{hold_id} shows it. Implemented in ledger_gwkeys.c and
+ * ledger_gwcalls.c. */
+#ifndef CREDITD_LEDGER_GATEWAY_H
+#define CREDITD_LEDGER_GATEWAY_H
+#include <jansson.h>
+#include <stdint.h>
+#include "errors.h"
+
+struct store;
+
+/* ---- Gateway keys (ledger_gwkeys.c, DESIGN §12 "Who pays") ----
+ * An end user's keys for the gateway routes of one account: api_keys rows
+ * of the gateway scope alone, bound to the account and maybe one member.
+ * A key is answered as {id ("gwk_<n>"), prefix, member, name, expires_at,
+ * created_at, last_used_at} (null for what it lacks; times RFC 3339); the
+ * secret never. Listed and revoked only through the account named. */
+struct gwkey_new {
+	const unsigned char *hash;	/* 32 bytes: the key's SHA-256 */
+	const char *prefix;		/* the key's first characters */
+	const char *account;		/* external id */
+	const char *member;		/* NULL: none */
+	const char *name;		/* NULL: none */
+	int64_t expires_at;		/* unix seconds; 0: never */
+	const char *models;		/* the models it may call, comma-separated (keys.h); NULL: any */
+};
+/* Stores a gateway key and answers it in *out (the caller owns it; the
+ * caller adds the secret). CD_E_NOT_FOUND: no such account; CD_E_CONFLICT:
+ * it has LIMIT_GATEWAY_KEYS_PER_ACCOUNT live keys already. Nothing is
+ * stored but on CD_OK. */
+enum cd_err ledger_gwkey_create(struct store *lg, const struct gwkey_new *n, json_t **out);
+/* A page of the account's live gateway keys (neither revoked nor
+ * expired), oldest first, after the key id after_id (0: from the first),
+ * at most limit: {"data": [key...], "next_cursor", "has_more"}. The
+ * caller owns *out. CD_E_NOT_FOUND: no such account. */
+enum cd_err ledger_gwkey_list(struct store *lg, const char *account, int limit, int64_t after_id, json_t **out);
+/* Revokes the account's gateway key id (expired or not) and answers it
+ * with its revoked_at in *out (the caller owns it). CD_E_NOT_FOUND with
+ * *missing "account" (no such account) or "gateway key" (none of that id
+ * of this account's, or revoked already). */
+enum cd_err ledger_gwkey_revoke(struct store *lg, const char *account, int64_t id, json_t **out,
+				const char **missing);
+/* The Responses API ids the gateway kept (sql/045, DESIGN §14): keep
+ * adds the id of an answer the account received (nothing for ""); owned
+ * sets *owned to 1 when the account received response_id within
+ * LIMIT_GATEWAY_RESPONSE_DAYS. Each is one transaction on the account's
+ * node; the routing the ledger had is kept. */
+enum cd_err ledger_gw_response_keep(struct store *lg, const char *account, const char *response_id);
+enum cd_err ledger_gw_response_owned(struct store *lg, const char *account, const char *response_id, int *owned);
+/* The hold of a gateway call still in flight lives ttl_seconds from now
+ * (DESIGN §14, "A hold lives as long as its call"), if it is pending and
+ * not expired yet; CD_E_NOT_FOUND for an id that names no hold. */
+enum cd_err ledger_hold_renew(struct store *lg, const char *account, const char *hold_id, int64_t ttl_seconds);
+/* What a gateway call was charged for beyond its tokens, kept on its usage record (sql/046, 047). */
+struct ledger_usage_billed {
+	int over_hold;			/* usage beyond what was asked, charged as reported */
+	const char *service_tier;	/* "priority", "flex"; NULL: the standard one */
+	int long_context;		/* every token at the long-context tier's prices */
+	int64_t cache_write_1h_tokens, audio_input_tokens, audio_output_tokens, web_search_calls;
+	/* The provider that answered last and the tries it took (sql/049):
+	 * provider NULL and attempts 1 for a call its first provider (the
+	 * one its request_id names) answered. */
+	const char *provider;
+	int attempts;
+	int usage_unknown;		/* tokens no reading placed, at the dearest price (sql/056) */
+};
+/* Keeps b on the usage record of a gateway call's settled hold. */
+enum cd_err ledger_usage_billed(struct store *lg, const char *account, const char *hold_id,
+				const struct ledger_usage_billed *b);
+/* One hold as GET /v1/holds/{hold_id} shows it (DESIGN §14): its account,
+ * member, model, provider and attempts (a gateway call's), status, what it held and
+ * charged, the usage settled and its reason, over_hold, when it was made
+ * and ended. CD_E_NOT_FOUND (REFUSE_HOLD_UNKNOWN) when no such hold. */
+enum cd_err ledger_hold_get(struct store *lg, const char *hold_id, json_t **out);
+
+#endif
