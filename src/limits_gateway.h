@@ -92,6 +92,21 @@
 /* A provider's fallbacks are logged once in this many seconds (one that is
  * down fails every call; the metric counts each). */
 #define LIMIT_GATEWAY_FALLBACK_LOG_SECONDS 10
+/* [gateway] slowest_tokens_per_second: a whole answer's first-byte
+ * timeout grows by its output cap at this rate (docs/gateway.md, "When a
+ * provider may already be working"). At least 5: below it a cap of
+ * 128,000 tokens would be waited for over 7 hours, longer than any web
+ * server's read timeout is sanely set; at most 1,000: no provider
+ * generates a long answer faster, and a rate above the real one cuts
+ * live calls into unresolved holds. */
+#define LIMIT_GATEWAY_SLOWEST_TPS_MIN 5
+#define LIMIT_GATEWAY_SLOWEST_TPS_MAX 1000
+/* [gateway] unresolved_days: how long an unresolved hold waits for the
+ * operator before the sweep charges its input bound. At least a day (the
+ * providers' usage reports lag by hours); at most 90 (they keep their
+ * per-minute usage about that long, and a reserve kept longer only
+ * blocks the account's money). */
+#define LIMIT_GATEWAY_UNRESOLVED_DAYS_MAX 90
 /* Header lines sent upstream beyond the kind's own: a provider's
  * configured headers ([provider NAME] headers). */
 #define LIMIT_GATEWAY_PROVIDER_HEADERS 16

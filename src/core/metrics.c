@@ -74,6 +74,10 @@ static atomic_ullong gw_usage_unknown;
  * gateway's: found once at init, not by name on every request. */
 static int gw_of_route[LIMIT_METRICS_ROUTES + 1];
 static atomic_ullong gw_settles[GW_REASONS];
+/* Calls ended unresolved (docs/gateway.md), and the holds still so as the
+ * background thread last counted them (-1: not counted yet). */
+static atomic_ullong gw_unresolved_calls;
+static atomic_llong gw_unresolved_holds = -1;
 /* The providers' tries (DESIGN §14), by provider as registered and by
  * outcome (enum metrics_try's order). */
 static const char *const gw_outcomes[] = {"ok", "client_error", "rate_limited", "server_error", "unreachable",
@@ -192,6 +196,16 @@ void metrics_gateway_settle(const char *reason)
 	for (int i = 0; reason != NULL && i < GW_REASONS; i++)
 		if (strcmp(reason, gw_reasons[i]) == 0)
 			atomic_fetch_add_explicit(&gw_settles[i], 1, memory_order_relaxed);
+}
+
+void metrics_gateway_unresolved(long long n)
+{
+	atomic_store_explicit(&gw_unresolved_holds, n, memory_order_relaxed);
+}
+
+void metrics_gateway_unresolved_call(void)
+{
+	atomic_fetch_add_explicit(&gw_unresolved_calls, 1, memory_order_relaxed);
 }
 
 void metrics_gateway_over_hold(void)
@@ -430,6 +444,16 @@ static void emit_gateway(struct dynbuf *b, long long in_flight)
 	dynbuf_printf(b, "# HELP creditd_gateway_over_hold_total Gateway calls whose usage went beyond what was asked "
 		      "(charged as reported, flagged on the usage record).\n# TYPE creditd_gateway_over_hold_total counter\n"
 		      "creditd_gateway_over_hold_total %llu\n", load(&gw_over_hold));
+	dynbuf_printf(b, "# HELP creditd_gateway_unresolved_total Gateway calls ended with their provider perhaps still "
+		      "working (no first byte in time, or the connection lost after the request was sent): 504, their "
+		      "hold kept unresolved.\n# TYPE creditd_gateway_unresolved_total counter\n"
+		      "creditd_gateway_unresolved_total %llu\n", load(&gw_unresolved_calls));
+	long long unresolved = atomic_load_explicit(&gw_unresolved_holds, memory_order_relaxed);
+	if (unresolved >= 0)
+		dynbuf_printf(b, "# HELP creditd_gateway_unresolved_holds Holds of gateway calls left unresolved "
+			      "(creditctl hold resolve), as the background thread last counted them.\n"
+			      "# TYPE creditd_gateway_unresolved_holds gauge\ncreditd_gateway_unresolved_holds %lld\n",
+			      unresolved);
 	dynbuf_printf(b, "# HELP creditd_gateway_usage_unknown_total Gateway calls whose usage named tokens creditd does "
 		      "not know (charged at the dearest token price, flagged usage_unknown).\n"
 		      "# TYPE creditd_gateway_usage_unknown_total counter\ncreditd_gateway_usage_unknown_total %llu\n",

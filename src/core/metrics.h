@@ -47,6 +47,10 @@ enum metrics_try { METRICS_TRY_OK, METRICS_TRY_CLIENT_ERROR, METRICS_TRY_RATE_LI
 void metrics_gateway_try(size_t provider, enum metrics_try outcome);
 /* A gateway call's usage beyond what was asked (gwmoney.h), charged. */
 void metrics_gateway_over_hold(void);
+/* A gateway call ended unresolved (docs/gateway.md); the unresolved holds
+ * as last counted (ledger_holds_unresolved_count). */
+void metrics_gateway_unresolved_call(void);
+void metrics_gateway_unresolved(long long n);
 /* A gateway call whose usage named tokens no reading places (usage_unknown). */
 void metrics_gateway_usage_unknown(void);
 void metrics_gateway_overhead(double ms);

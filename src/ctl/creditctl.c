@@ -10,6 +10,7 @@
 #include "gwconfig.h"
 #include "ctl_reconcile.h"
 #include "ctl_sweep.h"
+#include "ctl_holds.h"
 #include "dynbuf.h"
 #include "jsonio.h"
 #include "keys.h"
@@ -66,6 +67,7 @@ static void usage(FILE *out)
 		"        [--member-cap MICROS] [--stripe-price ID]...\n"
 		"  plan list\n"
 		"  collect [--account ID] [--dry-run]\n"
+		"  hold resolve HOLD_ID charge [--micros N] | release   (a gateway hold left unresolved)\n"
 		"  sweep   (the daemon's background work once through, for cron)\n");
 }
 
@@ -643,6 +645,8 @@ static int dispatch(struct store *lg, int argc, char **argv, const struct cfg *c
 		return ctl_collect(lg, cfg, argc, argv);
 	if (strcmp(cmd, "sweep") == 0)
 		return ctl_sweep(lg, cfg, argc, argv);
+	if (strcmp(cmd, "hold") == 0)
+		return ctl_holds(lg, argc, argv);
 	if (strcmp(cmd, "export") == 0 && argc >= 3) {
 		static const char *const known[] = {"--format", NULL};
 		const char *format = ctl_common_opt(argc, argv, 3, "--format");

@@ -2,9 +2,14 @@
  * gwcall.h, DESIGN §12).
  *
  * The provider's answer decides the ending:
- * - no answer at all (refused, timed out before a status): the hold is
+ * - no answer, the request not sent in full (refused, reset, no
+ *   connection): the next provider tried; past the last, the hold is
  *   settled for nothing (settle reason provider_error), the client gets
- *   502 (504 for a timeout) in the provider's shape;
+ *   502 in the provider's shape;
+ * - no answer, the request sent in full (no first byte in time, the
+ *   connection lost): the provider may be working, so no other is tried;
+ *   504 with x-should-retry: false, the hold kept unresolved
+ *   (docs/gateway.md, "When a provider may already be working");
  * - an error status: settled for nothing (provider_error), the
  *   provider's status, headers and body passed on;
  * - a whole answer (not streamed): settled with its usage before it is
@@ -161,21 +166,28 @@ static void head_write(struct gwcall *c, int status, const char *extra)
 }
 
 /* creditd's own error in the provider's shape: status, e's type and code,
- * the message. */
-static void error_write(struct gwcall *c, int status, enum cd_err e, const char *message)
+ * the message; extra, header lines ending in \r\n ("" none). */
+static void error_write_with(struct gwcall *c, int status, enum cd_err e, const char *message, const char *extra)
 {
 	json_t *err = json_pack("{s:{s:s, s:s, s:s, s:n}}", "error", "type", errors_type(e), "code", errors_code(e),
 				"message", message, "param");
 	char *text = err != NULL ? jsonio_dump(err) : NULL;
 	char *shaped = text != NULL ? gwshape_error(c->kind, status, text, strlen(text)) : NULL;
+	char lines[128];
+	snprintf(lines, sizeof(lines), "Content-Type: application/json\r\n%s", extra);
 	c->head.len = 0;
-	head_write(c, status, "Content-Type: application/json\r\n");
+	head_write(c, status, lines);
 	if (shaped != NULL)
 		client_write(c, shaped, strlen(shaped));
 	client_write(c, "\n", 1);
 	free(shaped);
 	free(text);
 	json_decref(err);
+}
+
+static void error_write(struct gwcall *c, int status, enum cd_err e, const char *message)
+{
+	error_write_with(c, status, e, message, "");
 }
 
 /* ---- The provider's answer, as it comes ---- */
@@ -292,6 +304,22 @@ static int headers_of(const struct gwcall *c, struct dynbuf *lines, const char *
 	return (int)n;
 }
 
+/* The first byte's wait (docs/gateway.md, "When a provider may already
+ * be working"): a whole answer comes at once when it is all written, so
+ * it is waited for first_byte_timeout_seconds plus its output cap (a
+ * choice's: choices are written side by side) at slowest_tokens_per_second;
+ * a stream's first event comes early, and keeps the first. */
+static long first_byte_ms(const struct gwcall *c)
+{
+	const struct gw_job *job = c->job;
+	int64_t ms = gw->first_byte_timeout_seconds * 1000;
+	if (job->ask.stream || job->route->input_only)
+		return (long)ms;
+	int64_t cap = job->cap >= 0 ? job->cap : job->ask.output_cap >= 0 ? job->ask.output_cap : job->hold_output;
+	_Static_assert(LIMIT_TOKENS_MAX <= INT64_MAX / 1000 / 2, "a cap's wait in ms fits");
+	return (long)(ms + (cap > 0 ? cap : 0) * 1000 / gw->slowest_tokens_per_second);
+}
+
 /* The provider's call of c's try, in c: 0, or -1 out of memory. */
 static int prepare(struct gwcall *c)
 {
@@ -318,70 +346,12 @@ static int prepare(struct gwcall *c)
 	c->pc = (struct provider_call){c->url, p->allow_http, c->headers,
 				       c->upstream_body != NULL ? c->upstream_body : job->body,
 				       c->upstream_body != NULL ? len : job->body_len, (long)gw->connect_timeout_ms,
-				       (long)gw->first_byte_timeout_seconds * 1000,
+				       first_byte_ms(c),
 				       (long)gw->idle_timeout_seconds * 1000, on_head, on_data, on_tick, c};
 	return 0;
 }
 
 /* ---- The ledger's side ---- */
-
-/* Settles the job's hold with u under reason; *charged and *balance from the answer (-1 when unknown). */
-static enum cd_err charge(struct gwcall *c, const struct gw_usage *u, int64_t extra_raw, const char *reason,
-			  int64_t *charged, int64_t *balance)
-{
-	struct gw_job *job = c->job;
-	unsigned char hash[KEYS_HASH_LEN];
-	struct ledger_result res = {0};
-	enum cd_err rc = CD_E_UNAVAILABLE;
-	*charged = *balance = -1;
-	struct keys_part parts[] = {{"gateway\n", 8}, {job->hold_id, strlen(job->hold_id)}, {job->request_id,
-		strlen(job->request_id)}};
-	keys_sha256_parts(parts, 3, hash);
-	struct ledger_call call = {.idem_key = NULL, .request_hash = hash, .render = answer_render};
-	/* A BYOK call's hold holds nothing: its settle records the usage,
-	 * byok true, and charges nothing. */
-	struct guard_settle s = {.hold_id = job->hold_id, .input_tokens = u->input_tokens,
-				 .cached_input_tokens = u->cached_input_tokens, .output_tokens = u->output_tokens,
-				 .cache_write_input_tokens = u->cache_write_tokens, .request_hash = hash,
-				 .settle_reason = reason, .extra_raw = extra_raw};
-	/* The provider's work is done and billed: a database that is away
-	 * for a moment is waited for (the same hash makes a settle that
-	 * did commit answer as itself). */
-	for (int attempt = 0; attempt < LIMIT_GATEWAY_SETTLE_TRIES; attempt++) {
-		if (attempt > 0) {
-			struct timespec pause = {attempt, 0};
-			nanosleep(&pause, NULL);
-		}
-		struct store *lg = gwcall_ledger_borrow();
-		json_decref(res.body);
-		res.body = NULL;
-		rc = lg != NULL ? ledger_settle(lg, &call, &s, &res) : CD_E_UNAVAILABLE;
-		if (lg != NULL)
-			gwcall_ledger_giveback(lg);
-		if (rc != CD_E_UNAVAILABLE)
-			break;
-	}
-	metrics_gateway_settle(reason);
-	if (rc == CD_OK && res.done.kind == LEDGER_DONE_SETTLE) {
-		*charged = res.done.u.settle.charged_micros;
-		*balance = res.done.u.settle.balance_micros;
-		gwcall_ledger_keep_response(job, u);
-	} else if (rc == CD_OK && res.status >= 200 && res.status < 300) {
-		/* Settled by an earlier try that committed: the answer its hold
-		 * keeps. */
-		*charged = jsonio_int(res.body, "charged_micros", -1);
-		*balance = jsonio_int(res.body, "balance_micros", -1);
-		gwcall_ledger_keep_response(job, u);
-	} else if (rc == CD_OK) {
-		char *text = res.body != NULL ? jsonio_dump(res.body) : NULL;
-		log_error("gateway: the settle of %s was refused (%d): %s", job->hold_id, res.status,
-			  text != NULL ? text : "-");
-		free(text);
-		rc = CD_E_CONFLICT;
-	}
-	json_decref(res.body);
-	return rc;
-}
 
 static void release(struct gwcall *c)
 {
@@ -458,20 +428,44 @@ static void settle_nothing(struct gwcall *c)
 	struct gw_usage none = {0};
 	struct gw_charge d = {0};
 	int64_t charged, balance;
-	if (charge(c, &none, 0, GW_REASON_PROVIDER_ERROR, &charged, &balance) != CD_OK)
+	if (gwcall_ledger_charge(c->job, &none, 0, GW_REASON_PROVIDER_ERROR, &charged, &balance) != CD_OK)
 		release(c);
 	else
 		keep_billed(c, &d);	/* the providers it tried, when more than one */
 }
 
+/* The provider may be working on it: its request went out in full, then
+ * no first byte in time, or the connection was lost (provider.h). Never
+ * free, never twice (docs/gateway.md): 504 with x-should-retry: false
+ * (the official SDKs send a 504 again otherwise), tried nowhere else, its
+ * hold neither released nor charged but kept unresolved. */
+static void end_unresolved(struct gwcall *c, enum provider_result r, const char *err)
+{
+	char message[512];
+	if (r == PROVIDER_TIMEOUT)
+		snprintf(message, sizeof(message), "the provider did not answer within %ld s", c->pc.first_byte_timeout_ms / 1000);
+	else
+		snprintf(message, sizeof(message), "the provider %s (%s)", r == PROVIDER_LOST ? "closed the connection after "
+			 "the request was sent" : "was left before it answered", err);
+	snprintf(message + strlen(message), sizeof(message) - strlen(message), "; it may still be running the call, "
+		 "which creditd does not send again");
+	metrics_gateway_unresolved_call();
+	log_warn("gateway: %s %s: its hold is kept unresolved (creditctl hold resolve)", c->job->hold_id, message);
+	gwcall_ledger_unresolve(c->job);
+	error_write_with(c, 504, CD_E_UPSTREAM, message, "x-should-retry: false\r\n");
+}
+
 static void end_unanswered(struct gwcall *c, enum provider_result r, const char *err)
 {
+	if (r != PROVIDER_CONNECT && r != PROVIDER_FAILED) {
+		end_unresolved(c, r, err);
+		return;
+	}
 	settle_nothing(c);
 	char message[512];
-	snprintf(message, sizeof(message), "the provider %s: %s",
-		 r == PROVIDER_TIMEOUT ? "did not answer in time" : "could not be reached", err);
+	snprintf(message, sizeof(message), "the provider could not be reached: %s", err);
 	log_warn("gateway: %s %s", c->job->hold_id, message);
-	error_write(c, r == PROVIDER_TIMEOUT ? 504 : 502, CD_E_UPSTREAM, message);
+	error_write(c, 502, CD_E_UPSTREAM, message);
 }
 
 static void end_error(struct gwcall *c)
@@ -546,7 +540,7 @@ static void end_whole(struct gwcall *c, enum provider_result r)
 		reason = GW_REASON_ESTIMATED;
 	}
 	decide(c, &u, &d);
-	if (charge(c, &d.usage, d.extra_raw, reason, &charged, &balance) != CD_OK) {
+	if (gwcall_ledger_charge(c->job, &d.usage, d.extra_raw, reason, &charged, &balance) != CD_OK) {
 		error_write(c, 503, CD_E_UNAVAILABLE, "the call was answered but could not be settled: retry");
 		return;
 	}
@@ -621,7 +615,7 @@ static void end_stream(struct gwcall *c)
 			reason = GW_REASON_ESTIMATED;
 	}
 	decide(c, &u, &d);
-	if (charge(c, &d.usage, d.extra_raw, reason, &charged, &balance) != CD_OK) {
+	if (gwcall_ledger_charge(c->job, &d.usage, d.extra_raw, reason, &charged, &balance) != CD_OK) {
 		log_error("gateway: %s: the stream's settle failed: the hold expires at its ttl", c->job->hold_id);
 		return;
 	}
@@ -640,13 +634,14 @@ static void end_free(struct gwcall *c, enum provider_result r, const char *err)
 		client_write(c, c->whole.data, c->whole.len);
 		return;
 	}
-	snprintf(message, sizeof(message), "the provider %s: %s", r == PROVIDER_TIMEOUT ? "did not answer in time"
+	int late = c->status == 0 && (r == PROVIDER_TIMEOUT || r == PROVIDER_LOST);
+	snprintf(message, sizeof(message), "the provider %s: %s", late ? "did not answer in time"
 		 : c->status != 0 ? "sent an answer creditd could not pass on" : "could not be reached", err);
 	log_warn("gateway: a free call's %s", message);
-	error_write(c, r == PROVIDER_TIMEOUT ? 504 : 502, CD_E_UPSTREAM, message);
+	error_write(c, late ? 504 : 502, CD_E_UPSTREAM, message);
 }
 
-/* ---- Fallback (DESIGN §14) ---- */
+/* ---- Fallback (docs/gateway.md: only where it cannot have started) ---- */
 
 /* A try's outcome as metrics count it; -1: none (the client left first). */
 static int try_outcome(const struct gwcall *c, enum provider_result r)
@@ -659,17 +654,21 @@ static int try_outcome(const struct gwcall *c, enum provider_result r)
 								 : METRICS_TRY_CLIENT_ERROR;
 }
 
-/* 1 when c's try failed before its client saw a byte in a way the next
- * provider may not (no connection, no first byte in time, 429, 500, 502,
- * 503, 504, 529), and a provider is left. */
+/* 1 when c's try failed where the provider cannot have started the work,
+ * and a provider is left: no connection, or one that ended before the
+ * request was sent in full (provider.h: PROVIDER_CONNECT; nothing sent:
+ * PROVIDER_FAILED), or an answer that says it did not run it (429, 500,
+ * 502, 503, 529). Never on a first-byte timeout or a connection lost
+ * after the request was sent: that provider may be working, and another
+ * would do the work again (docs/gateway.md, "When a provider may already
+ * be working"). */
 static int falls_back(const struct gwcall *c, enum provider_result r)
 {
 	if (c->gone || c->answered != 0 || c->attempt + 1 >= c->job->nproviders)
 		return 0;
 	if (c->status == 0)
-		return r == PROVIDER_CONNECT || r == PROVIDER_TIMEOUT || r == PROVIDER_BROKEN || r == PROVIDER_FAILED;
-	return c->status == 429 || c->status == 500 || c->status == 502 || c->status == 503 || c->status == 504 ||
-	       c->status == 529;
+		return r == PROVIDER_CONNECT || r == PROVIDER_FAILED;
+	return c->status == 429 || c->status == 500 || c->status == 502 || c->status == 503 || c->status == 529;
 }
 
 const struct provider_call *gwcall_retry(struct gwcall *c, enum provider_result r, const char *err)

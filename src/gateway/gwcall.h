@@ -30,10 +30,9 @@ struct gwcall *gwcall_new(struct gw_job *job, const struct gw_edge *edge);
 const struct provider_call *gwcall_start(struct gwcall *c, void (*wake)(void *arg), void *arg);
 /* On the loop, when c's try ended with r (err: why) before its client
  * saw a byte: the next provider's call, to start in its place, when the
- * failure is one the next provider serving the model may not have (no
- * connection, no first byte in time, 429, 500, 502, 503, 504, 529:
- * DESIGN §14) and one is left; else NULL, and c ends (gwcall_end). The
- * hold is the same. */
+ * provider cannot have started the work (no connection, the request not
+ * sent in full, 429, 500, 502, 503, 529: docs/gateway.md) and one is
+ * left; else NULL, and c ends (gwcall_end). The hold is the same. */
 const struct provider_call *gwcall_retry(struct gwcall *c, enum provider_result r, const char *err);
 /* Sends what c has for its client without waiting: 0 all sent, 1 some
  * left (the loop holds the provider's answer back until the client's

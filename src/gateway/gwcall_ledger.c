@@ -9,8 +9,14 @@
 #include "errors.h"
 #include "keys.h"
 #include "ledger.h"
+#include "ledger_unresolved.h"
 #include "log.h"
+#include "answer.h"
+#include "jsonio.h"
+#include "metrics.h"
+#include "pricing.h"
 #include <pthread.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -124,6 +130,90 @@ void gwcall_ledger_keep_response(const struct gw_job *job, const struct gw_usage
 	if (rc != CD_OK)
 		log_warn("gateway: response %s of %s not kept (%s): naming it in previous_response_id will be refused",
 			 u->response_id, job->account, errors_strerror(rc));
+}
+
+/* Settles the job's hold with u under reason; *charged and *balance from the answer (-1 when unknown). */
+enum cd_err gwcall_ledger_charge(const struct gw_job *job, const struct gw_usage *u, int64_t extra_raw,
+				 const char *reason, int64_t *charged, int64_t *balance)
+{
+	unsigned char hash[KEYS_HASH_LEN];
+	struct ledger_result res = {0};
+	enum cd_err rc = CD_E_UNAVAILABLE;
+	*charged = *balance = -1;
+	struct keys_part parts[] = {{"gateway\n", 8}, {job->hold_id, strlen(job->hold_id)}, {job->request_id,
+		strlen(job->request_id)}};
+	keys_sha256_parts(parts, 3, hash);
+	struct ledger_call call = {.idem_key = NULL, .request_hash = hash, .render = answer_render};
+	/* A BYOK call's hold holds nothing: its settle records the usage,
+	 * byok true, and charges nothing. */
+	struct guard_settle s = {.hold_id = job->hold_id, .input_tokens = u->input_tokens,
+				 .cached_input_tokens = u->cached_input_tokens, .output_tokens = u->output_tokens,
+				 .cache_write_input_tokens = u->cache_write_tokens, .request_hash = hash,
+				 .settle_reason = reason, .extra_raw = extra_raw};
+	/* The provider's work is done and billed: a database that is away
+	 * for a moment is waited for (the same hash makes a settle that
+	 * did commit answer as itself). */
+	for (int attempt = 0; attempt < LIMIT_GATEWAY_SETTLE_TRIES; attempt++) {
+		if (attempt > 0) {
+			struct timespec pause = {attempt, 0};
+			nanosleep(&pause, NULL);
+		}
+		struct store *lg = gwcall_ledger_borrow();
+		json_decref(res.body);
+		res.body = NULL;
+		rc = lg != NULL ? ledger_settle(lg, &call, &s, &res) : CD_E_UNAVAILABLE;
+		if (lg != NULL)
+			gwcall_ledger_giveback(lg);
+		if (rc != CD_E_UNAVAILABLE)
+			break;
+	}
+	metrics_gateway_settle(reason);
+	if (rc == CD_OK && res.done.kind == LEDGER_DONE_SETTLE) {
+		*charged = res.done.u.settle.charged_micros;
+		*balance = res.done.u.settle.balance_micros;
+		gwcall_ledger_keep_response(job, u);
+	} else if (rc == CD_OK && res.status >= 200 && res.status < 300) {
+		/* Settled by an earlier try that committed: the answer its hold
+		 * keeps. */
+		*charged = jsonio_int(res.body, "charged_micros", -1);
+		*balance = jsonio_int(res.body, "balance_micros", -1);
+		gwcall_ledger_keep_response(job, u);
+	} else if (rc == CD_OK) {
+		char *text = res.body != NULL ? jsonio_dump(res.body) : NULL;
+		log_error("gateway: the settle of %s was refused (%d): %s", job->hold_id, res.status,
+			  text != NULL ? text : "-");
+		free(text);
+		rc = CD_E_CONFLICT;
+	}
+	json_decref(res.body);
+	return rc;
+}
+
+void gwcall_ledger_unresolve(const struct gw_job *job)
+{
+	int64_t micros = 0;
+	enum cd_err rc = CD_E_UNAVAILABLE;
+	if (job->hold_id[0] == '\0')
+		return;
+	/* What the provider surely received: its input bound at the pinned
+	 * price (the ledger keeps it at most the hold). */
+	struct pricing_tokens bound = {job->hold_input, 0, 0, 0};
+	if (pricing_token_cost(&job->price, job->margin, &bound, &micros) != PRICING_OK)
+		micros = 0;
+	for (int attempt = 0; attempt < LIMIT_GATEWAY_SETTLE_TRIES && rc == CD_E_UNAVAILABLE; attempt++) {
+		if (attempt > 0) {
+			struct timespec pause = {attempt, 0};
+			nanosleep(&pause, NULL);
+		}
+		struct store *lg = gwcall_ledger_borrow();
+		rc = lg != NULL ? ledger_unresolved_mark(lg, job->account, job->hold_id, micros, gw->unresolved_days)
+				: CD_E_UNAVAILABLE;
+		if (lg != NULL)
+			gwcall_ledger_giveback(lg);
+	}
+	if (rc != CD_OK)
+		log_error("gateway: the hold %s could not be kept unresolved (%s): it expires at its ttl, captured in full",
+			  job->hold_id, errors_strerror(rc));
 }
 
 /* Releases the job's hold (nothing was delivered, or the provider's

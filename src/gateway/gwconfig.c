@@ -41,6 +41,8 @@ static const struct config_key keys[] = {
 	{"gateway", "connect_timeout_ms", CONFIG_INT, OFF(connect_timeout_ms), 100, 60000, "5000", NULL, NULL, NULL},
 	{"gateway", "first_byte_timeout_seconds", CONFIG_INT, OFF(first_byte_timeout_seconds), 1, 3600, "600", NULL, NULL, NULL},
 	{"gateway", "idle_timeout_seconds", CONFIG_INT, OFF(idle_timeout_seconds), 1, 3600, "300", NULL, NULL, NULL},
+	{"gateway", "slowest_tokens_per_second", CONFIG_INT, OFF(slowest_tokens_per_second), LIMIT_GATEWAY_SLOWEST_TPS_MIN, LIMIT_GATEWAY_SLOWEST_TPS_MAX, "30", NULL, NULL, NULL},
+	{"gateway", "unresolved_days", CONFIG_INT, OFF(unresolved_days), 1, LIMIT_GATEWAY_UNRESOLVED_DAYS_MAX, "7", NULL, NULL, NULL},
 	{"gateway", "max_attempts", CONFIG_INT, OFF(max_attempts), 1, LIMIT_GATEWAY_ATTEMPTS_MAX, "3", NULL, NULL, NULL},
 };
 

@@ -88,6 +88,8 @@ struct gwconfig {
 	int64_t max_body_bytes;		/* a gateway route's request body */
 	int64_t connect_timeout_ms;
 	int64_t first_byte_timeout_seconds;	/* the provider's first byte */
+	int64_t slowest_tokens_per_second;	/* a whole answer's wait grows by its cap at this rate */
+	int64_t unresolved_days;	/* an unresolved hold's wait for the operator */
 	int64_t idle_timeout_seconds;	/* between two bytes of an answer */
 	int64_t max_attempts;		/* providers tried for one call, the first included */
 

@@ -223,20 +223,41 @@ static struct curl_slist *header_list(const struct provider_call *call)
 	return h;
 }
 
-static enum provider_result result_of(CURLcode rc, const struct provider_xfer *r)
+/* 1 when x's request went out in full (provider.h): its head written
+ * (CURLINFO_REQUEST_SIZE counts it once sent) and every byte of its body
+ * (CURLINFO_SIZE_UPLOAD_T counts what the connection took). Measured:
+ * curl 7.88 on a connection closed or reset before it read a 20 MB body
+ * says CURLE_SEND_ERROR or CURLE_RECV_ERROR with the upload short of it;
+ * a small body the kernel took whole counts as sent, whatever the peer
+ * did with it (a client cannot tell more). */
+static int request_sent(const struct provider_xfer *x, CURL *h)
+{
+	curl_off_t up = 0;
+	long head = 0;
+	if (curl_easy_getinfo(h, CURLINFO_REQUEST_SIZE, &head) != CURLE_OK ||
+	    curl_easy_getinfo(h, CURLINFO_SIZE_UPLOAD_T, &up) != CURLE_OK)
+		return 1;	/* not known: as if sent (never a second provider on a guess) */
+	return head > 0 && (x->call->body == NULL || up >= (curl_off_t)x->call->body_len);
+}
+
+static enum provider_result result_of(CURLcode rc, const struct provider_xfer *r, int sent)
 {
 	if (rc == CURLE_OK)
 		return r->head_done ? PROVIDER_OK : PROVIDER_BROKEN;
 	if (r->stopped)
 		return PROVIDER_STOPPED;
-	if (rc == CURLE_OPERATION_TIMEDOUT)
-		return PROVIDER_TIMEOUT;
-	if (rc == CURLE_COULDNT_CONNECT || rc == CURLE_COULDNT_RESOLVE_HOST || rc == CURLE_SSL_CONNECT_ERROR ||
-	    rc == CURLE_PEER_FAILED_VERIFICATION || (rc == CURLE_SEND_ERROR && !r->head_done))
-		return PROVIDER_CONNECT;
 	if (rc == CURLE_OUT_OF_MEMORY || rc == CURLE_URL_MALFORMAT || rc == CURLE_UNSUPPORTED_PROTOCOL)
 		return PROVIDER_FAILED;
-	return PROVIDER_BROKEN;
+	/* Refused, unresolved, TLS refused, a connect timeout, reset or
+	 * closed while the request was going out: not started. */
+	if (!r->head_done && (!sent || rc == CURLE_COULDNT_CONNECT || rc == CURLE_COULDNT_RESOLVE_HOST ||
+			      rc == CURLE_SSL_CONNECT_ERROR || rc == CURLE_PEER_FAILED_VERIFICATION))
+		return PROVIDER_CONNECT;
+	if (rc == CURLE_OPERATION_TIMEDOUT)
+		return PROVIDER_TIMEOUT;
+	/* Sent in full, then nothing (CURLE_GOT_NOTHING, CURLE_RECV_ERROR):
+	 * the provider may be working. */
+	return r->head_done || r->seen > 0 ? PROVIDER_BROKEN : PROVIDER_LOST;
 }
 
 /* ---- The multi handle, driven by the loop's epoll ---- */
@@ -337,7 +358,7 @@ static void take_done(struct provider_multi *m)
 		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&x);
 		if (x == NULL)
 			continue;
-		enum provider_result r = result_of(rc, x);
+		enum provider_result r = result_of(rc, x, request_sent(x, msg->easy_handle));
 		finish(x, r, r == PROVIDER_OK ? "" : r == PROVIDER_TIMEOUT ? "the provider did not answer in time"
 									 : curl_easy_strerror(rc));
 	}
@@ -400,7 +421,9 @@ long provider_timer_ms(const struct provider_multi *m)
 static void deadlines(struct provider_xfer *x, int64_t now)
 {
 	const struct provider_call *c = x->call;
-	if (x->last_ms == 0 && now - x->started_ms > c->first_byte_timeout_ms)
+	if (x->last_ms == 0 && now - x->started_ms > c->first_byte_timeout_ms && !request_sent(x, x->curl))
+		finish(x, PROVIDER_CONNECT, "the request could not be sent in time");
+	else if (x->last_ms == 0 && now - x->started_ms > c->first_byte_timeout_ms)
 		finish(x, PROVIDER_TIMEOUT, "the provider did not answer in time");
 	else if (x->last_ms != 0 && !x->paused && now - x->last_ms > c->idle_timeout_ms)
 		finish(x, PROVIDER_TIMEOUT, x->head_done || x->seen > 0 ? "the provider went silent mid-answer"

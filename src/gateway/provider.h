@@ -51,13 +51,25 @@ struct provider_call {
 	void *arg;
 };
 
+/* A call that ended before the answer's first byte is told apart by
+ * whether its request went out in full: every byte of it written to the
+ * connection, as libcurl counts them (CURLINFO_REQUEST_SIZE for its head,
+ * CURLINFO_SIZE_UPLOAD_T for its body). That is all a client can know of
+ * what the provider received; a request not sent in full cannot have been
+ * started, one sent in full may have been (docs/gateway.md, "When a
+ * provider may already be working"). A reused connection found dead
+ * before any byte of the answer is sent again by libcurl itself on a new
+ * one (its retry of a reused connection), so it ends here only when the
+ * new one fails too. */
 enum provider_result {
 	PROVIDER_OK = 0,	/* the whole answer was read */
-	PROVIDER_CONNECT,	/* no connection (refused, DNS, TLS) */
-	PROVIDER_TIMEOUT,	/* connect, first-byte or idle timeout */
+	PROVIDER_CONNECT,	/* not started: no connection (refused, DNS, TLS, connect timeout), or it
+				 * ended (reset, closed, or no time left) before the request was sent in full */
+	PROVIDER_TIMEOUT,	/* the request sent in full, no first byte in time; or an idle timeout mid-answer */
+	PROVIDER_LOST,		/* the request sent in full, the connection ended before any answer */
 	PROVIDER_BROKEN,	/* the connection ended mid-answer or the answer was malformed */
 	PROVIDER_STOPPED,	/* a callback said stop */
-	PROVIDER_FAILED		/* out of memory, or the URL refused */
+	PROVIDER_FAILED		/* out of memory, or the URL refused: nothing sent */
 };
 
 /* The calls of one loop. curl's sockets are added to epfd with

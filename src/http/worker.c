@@ -14,6 +14,7 @@
 #include "gwcall.h"
 #include "keys.h"
 #include "ledger.h"
+#include "ledger_unresolved.h"
 #include "limits.h"
 #include "log.h"
 #include "metrics.h"
@@ -569,6 +570,8 @@ static void *background_main(void *arg)
 		log_warn("prices not loaded yet: %s", store_errmsg(lg));
 	if (lg != NULL)
 		ledger_outbox_count(lg);	/* /metrics has a figure from the start */
+	if (lg != NULL)
+		ledger_unresolved_count(lg);
 	if (lg != NULL && email_config_on(pool_cfg))
 		ledger_mails_count(lg);
 	pthread_mutex_lock(&bg_lock);
@@ -589,6 +592,7 @@ static void *background_main(void *arg)
 		sweep_pass(lg, &counts, &more);
 		ledger_prices_reload(lg);
 		ledger_outbox_count(lg);
+		ledger_unresolved_count(lg);
 		if (email_config_on(pool_cfg))
 			ledger_mails_count(lg);
 		memory_trim();

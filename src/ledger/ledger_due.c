@@ -121,14 +121,19 @@ enum cd_err ledger_due_open_id(struct store *lg, int64_t id, struct acct *a)
 
 /* A gateway call's hold (its request_id LEDGER_GATEWAY_REQUEST_PREFIX) is
  * captured at its expiry whatever expired_holds says: the provider was
- * called (DESIGN §14). The due rows are locked through the account's own
+ * called (DESIGN §14). An unresolved one (sql/058: its provider may have
+ * run it and never answered) is due unresolved_days after its call, and
+ * is then charged its input bound, not captured in full
+ * (docs/gateway.md). The due rows are locked through the account's own
  * index: by (state, expires_at), which MariaDB may prefer, the read would
  * lock its way through every account's due holds (on Galera, each one a
  * conflict with the node that writes that account). */
 static const char SQL_HOLDS_DUE[] = "SELECT id, amount_micros, member, LEFT(request_id, 3) = '"
-				    LEDGER_GATEWAY_REQUEST_PREFIX "' FROM holds FORCE INDEX (ix_pending) WHERE account_id = ? "
-				    "AND state = 'pending' AND expires_at <= ? FOR UPDATE";
+				    LEDGER_GATEWAY_REQUEST_PREFIX "', unresolved_at IS NOT NULL, "
+				    "COALESCE(unresolved_input_micros, 0) FROM holds FORCE INDEX (ix_pending) "
+				    "WHERE account_id = ? AND state = 'pending' AND expires_at <= ? FOR UPDATE";
 _Static_assert(sizeof(LEDGER_GATEWAY_REQUEST_PREFIX) == 4, "SQL_HOLDS_DUE compares the prefix's 3 bytes");
+static const char SQL_RESOLVED[] = "UPDATE holds SET resolved = ? WHERE id = ? AND account_id = ?";
 static const char SQL_GRANTS_DUE[] = "SELECT id, remaining_micros, source FROM grants FORCE INDEX (ix_account) WHERE account_id = ? "
 				     "AND remaining_micros > 0 AND expires_at <= ? FOR UPDATE";
 static const char SQL_NEXT_DUE[] = "SELECT (SELECT MIN(expires_at) FROM holds WHERE account_id = ? AND state = 'pending'), "
@@ -156,55 +161,73 @@ static enum cd_err member_alerts(struct store *lg, struct acct *a, const char *m
 	return rc;
 }
 
+enum cd_err ledger_due_hold_close(struct store *lg, struct acct *a, const struct due_hold *h,
+				  const struct hold_expiry *x, const char *why)
+{
+	char ref[48];
+	char key[JOURNAL_KEY_BYTES];
+	enum cd_err rc;
+	assert(x->release == h->amount);
+	ledger_rows_hold_id_format(ref, sizeof(ref), a->id, h->id);
+	const char *outer = ledger_rows_journal_key_push(lg, key, "expire", ref, 1);
+	a->reserved -= x->release;
+	if (x->captured) {
+		rc = ledger_rows_spend(lg, a, x->charge, "usage", h->id, ref, why, NULL);
+		if (rc == CD_OK && ledger_rows_acct_spent(a, x->charge) != 0)
+			rc = refusal_set_range(&lg->refusal, REFUSE_OUT_OF_RANGE, "spend", x->charge, NULL);
+	} else {
+		rc = ledger_rows_journal_append(lg, a, &(struct journal_line){.cause = "expiry", .hold_id = h->id,
+				.reference = ref, .description = why}, NULL);
+	}
+	lg->journal_key = outer;
+	if (rc == CD_OK)
+		rc = ledger_members_adjust(lg, a, h->has_member ? h->member : NULL, -x->release, x->charge);
+	if (rc == CD_OK && h->has_member && x->charge > 0)
+		rc = member_alerts(lg, a, h->member);
+	if (rc == CD_OK)
+		rc = ledger_rows_hold_end(lg, &(struct hold_end){.id = h->id, .state = x->captured ? "captured"
+								 : h->unresolved ? "released" : "expired", .charged = x->charge});
+	if (rc == CD_OK && h->resolved != NULL)
+		rc = store_do(lg, SQL_RESOLVED, "hold resolved", "sii", h->resolved, h->id, a->id);
+	return rc;
+}
+
 /* Expires up to SWEEP_BATCH due holds; *done is how many. */
 static enum cd_err expire_hold_batch(struct store *lg, struct acct *a, int *done)
 {
-	int64_t ids[SWEEP_BATCH], amounts[SWEEP_BATCH];
-	char members[SWEEP_BATCH][LEDGER_ID_MAX + 1];
-	int has_member[SWEEP_BATCH], gateways[SWEEP_BATCH];
+	struct due_hold holds[SWEEP_BATCH];
+	int gateways[SWEEP_BATCH];
 	int n = 0, e;
 	struct dbstmt *s = store_exec(lg, SQL_HOLDS_DUE, &e, "ii", a->id, lg->now);
 	if (s == NULL)
 		return store_err(lg, e, "hold sweep");
 	while (n < SWEEP_BATCH && store_fetch(s) == 1) {
-		ids[n] = store_i64(s, 0);
-		amounts[n] = store_i64(s, 1);
-		has_member[n] = !store_null(s, 2);
-		snprintf(members[n], sizeof(members[n]), "%s", has_member[n] ? store_str(s, 2) : "");
+		struct due_hold *h = &holds[n];
+		h->id = store_i64(s, 0);
+		h->amount = store_i64(s, 1);
+		h->has_member = !store_null(s, 2);
+		snprintf(h->member, sizeof(h->member), "%s", h->has_member ? store_str(s, 2) : "");
 		gateways[n] = store_i64(s, 3) == 1;
+		h->unresolved = store_i64(s, 4) == 1;
+		h->input_bound = store_i64(s, 5);
+		h->resolved = h->unresolved ? "expiry" : NULL;
 		n++;
 	}
 	*done = n;
 	for (int i = 0; i < n; i++) {
-		char ref[48];
 		struct hold_expiry x;
-		enum cd_err rc;
-		char key[JOURNAL_KEY_BYTES];
-		if (amounts[i] < 0 || amounts[i] > a->reserved) {
+		const struct due_hold *h = &holds[i];
+		if (h->amount < 0 || h->amount > a->reserved || h->input_bound < 0) {
 			log_error("account %s: hold %" PRId64 " holds %" PRId64 ", the account reserves %" PRId64,
-				  a->ext_id, ids[i], amounts[i], a->reserved);
+				  a->ext_id, h->id, h->amount, a->reserved);
 			return CD_E_INTERNAL;	/* a row edited by hand: the rule asserts it */
 		}
-		money_rule_hold_expiry(amounts[i], a->reserved, lg->cfg->capture_expired || gateways[i], &x);
-		ledger_rows_hold_id_format(ref, sizeof(ref), a->id, ids[i]);
-		const char *outer = ledger_rows_journal_key_push(lg, key, "expire", ref, 1);
-		a->reserved -= x.release;
-		if (x.captured) {
-			rc = ledger_rows_spend(lg, a, x.charge, "usage", ids[i], ref, "expired hold captured", NULL);
-			if (rc == CD_OK && ledger_rows_acct_spent(a, x.charge) != 0)
-				rc = refusal_set_range(&lg->refusal, REFUSE_OUT_OF_RANGE, "spend", x.charge, NULL);
-		} else {
-			rc = ledger_rows_journal_append(lg, a, &(struct journal_line){.cause = "expiry", .hold_id = ids[i],
-					.reference = ref, .description = "expired hold released"}, NULL);
-		}
-		lg->journal_key = outer;
-		if (rc == CD_OK)
-			rc = ledger_members_adjust(lg, a, has_member[i] ? members[i] : NULL, -x.release, x.charge);
-		if (rc == CD_OK && has_member[i] && x.charge > 0)
-			rc = member_alerts(lg, a, members[i]);
-		if (rc == CD_OK)
-			rc = ledger_rows_hold_end(lg, &(struct hold_end){.id = ids[i], .state = x.captured ? "captured" : "expired",
-								    .charged = x.charge});
+		if (h->unresolved)
+			money_rule_hold_unresolved(h->amount, a->reserved, h->input_bound, &x);
+		else
+			money_rule_hold_expiry(h->amount, a->reserved, lg->cfg->capture_expired || gateways[i], &x);
+		enum cd_err rc = ledger_due_hold_close(lg, a, h, &x, h->unresolved ? "unresolved hold charged its input bound"
+						       : x.captured ? "expired hold captured" : "expired hold released");
 		if (rc != CD_OK)
 			return rc;
 	}

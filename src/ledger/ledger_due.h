@@ -41,4 +41,20 @@ enum cd_err ledger_due_bring_id(struct store *lg, int64_t id);
 /* Holds that expired are released or captured; grants that expired are
  * written off. Recomputes sweep_due_at. */
 enum cd_err ledger_due_sweep_acct(struct store *lg, struct acct *a);
+/* A pending hold as the sweep (or a resolution) closes it. */
+struct due_hold {
+	int64_t id, amount;
+	int has_member;
+	char member[LEDGER_ID_MAX + 1];
+	int unresolved;			/* sql/058: its provider may have run it */
+	int64_t input_bound;		/* an unresolved one's input bound's cost */
+	const char *resolved;		/* sql/058's resolved, NULL: not written */
+};
+/* Closes h, locked with its account a (locked), as x decided: its reserve
+ * released, x->charge spent as usage (captured) or a journal row of
+ * nothing (expired; released when unresolved), its member's figures,
+ * its state; why is the journal row's description. Saving a is the
+ * caller's. */
+enum cd_err ledger_due_hold_close(struct store *lg, struct acct *a, const struct due_hold *h,
+				  const struct hold_expiry *x, const char *why);
 #endif

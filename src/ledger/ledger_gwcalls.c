@@ -5,6 +5,7 @@
  * in flight. Each one transaction on the account's node. */
 #include "ledger_int.h"
 #include "ledger_rows.h"
+#include "ledger_unresolved.h"
 #include "refusal.h"
 #include "timefmt.h"
 #include <assert.h>
@@ -127,7 +128,8 @@ static const char SQL_HOLD_GET[] =
 	"h.created_at, h.finished_at, u.id IS NOT NULL, u.input_tokens, u.cached_input_tokens, "
 	"u.cache_write_input_tokens, u.output_tokens, u.settle_reason, COALESCE(u.over_hold, 0), "
 	"COALESCE(u.service_tier, 'standard'), u.long_context, u.cache_write_1h_tokens, u.audio_input_tokens, "
-	"u.audio_output_tokens, u.web_search_calls, u.provider, u.attempts, COALESCE(u.usage_unknown, 0) "
+	"u.audio_output_tokens, u.web_search_calls, u.provider, u.attempts, COALESCE(u.usage_unknown, 0), "
+	"h.unresolved_at IS NOT NULL, h.resolved "
 	"FROM holds h STRAIGHT_JOIN accounts a ON a.id = h.account_id "
 	"LEFT JOIN usage_records u FORCE INDEX (ix_hold) ON u.hold_id = h.id AND u.account_id = h.account_id "
 	"WHERE h.id = ? AND h.account_id = ? ORDER BY u.id DESC LIMIT 1";
@@ -174,15 +176,22 @@ static enum cd_err hold_get_tx(struct store *lg, const char *hold_id, int64_t ac
 		return got < 0 ? CD_E_INTERNAL : refusal_set(&lg->refusal, REFUSE_HOLD_UNKNOWN, hold_id, NULL);
 	json_t *usage = store_i64(s, 10) == 0 ? json_null() : hold_usage(s);
 	int recorded = store_i64(s, 10) != 0;
-	*out = json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:s, s:I, s:I, s:o, s:o, s:b, s:b, s:o, s:o}", "hold_id", hold_id,
+	/* An unresolved hold (sql/058) is pending in the ledger and shown as
+	 * what it is; its reason is the call's end, with no usage record. */
+	int unresolved = store_i64(s, 26) != 0;
+	const char *status = unresolved && strcmp(store_str(s, 5), "pending") == 0 ? "unresolved" : store_str(s, 5);
+	const char *reason = recorded ? store_str(s, 15) : unresolved ? LEDGER_REASON_PROVIDER_TIMEOUT : NULL;
+	*out = json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:s, s:I, s:I, s:o, s:o, s:o, s:b, s:b, s:o, s:o}", "hold_id",
+			 hold_id,
 			 "account", store_str(s, 0), "member", text_or_null(store_str(s, 1)), "model",
 			 text_or_null(store_str(s, 2) != NULL ? store_str(s, 2) : store_str(s, 3)), "provider",
 			 provider_of(store_str(s, 23), store_str(s, 4)), "attempts",
 			 recorded && strncmp(store_str(s, 4) != NULL ? store_str(s, 4) : "", LEDGER_GATEWAY_REQUEST_PREFIX, 3) == 0
-			 ? json_integer((json_int_t)store_i64(s, 24)) : json_null(), "status", store_str(s, 5), "held_micros",
+			 ? json_integer((json_int_t)store_i64(s, 24)) : json_null(), "status", status, "held_micros",
 			 (json_int_t)store_i64(s, 6), "charged_micros", (json_int_t)store_i64(s, 7), "usage", usage,
-			 "settle_reason", text_or_null(store_i64(s, 10) ? store_str(s, 15) : NULL),
-			 "over_hold", store_i64(s, 16) != 0, "usage_unknown", store_i64(s, 25) != 0, "created_at", ledger_rows_json_time(store_i64(s, 8)),
+			 "settle_reason", text_or_null(reason), "resolved", text_or_null(store_str(s, 27)),
+			 "over_hold", store_i64(s, 16) != 0, "usage_unknown", store_i64(s, 25) != 0,
+			 "created_at", ledger_rows_json_time(store_i64(s, 8)),
 			 "settled_at", store_null(s, 9) ? json_null() : ledger_rows_json_time(store_i64(s, 9)));
 	return *out != NULL ? CD_OK : CD_E_INTERNAL;
 }

@@ -268,6 +268,19 @@ void money_rule_hold_expiry(int64_t amount, int64_t reserved, int capture, struc
 	assert(reserved - e->release >= 0);
 }
 
+void money_rule_hold_unresolved(int64_t amount, int64_t reserved, int64_t charge, struct hold_expiry *e)
+{
+	assert(e != NULL);
+	assert(amount >= 0);
+	assert(amount <= reserved);
+	assert(charge >= 0);
+	e->release = amount;
+	e->charge = charge < amount ? charge : amount;
+	e->captured = e->charge > 0;
+	assert(e->charge <= e->release);
+	assert(reserved - e->release >= 0);
+}
+
 int64_t money_rule_payg_cents(int64_t balance, int64_t rate, int64_t min_cents)
 {
 	assert(rate > 0);

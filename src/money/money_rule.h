@@ -177,6 +177,11 @@ struct hold_expiry {
 	int captured;
 };
 void money_rule_hold_expiry(int64_t amount, int64_t reserved, int capture, struct hold_expiry *e);
+/* An unresolved gateway hold resolved (docs/gateway.md, "When a provider
+ * may already be working"): its whole amount leaves the reserve and
+ * charge (>= 0: its input bound, or the operator's figure) is charged,
+ * never more than the amount held; captured when anything is. */
+void money_rule_hold_unresolved(int64_t amount, int64_t reserved, int64_t charge, struct hold_expiry *e);
 
 /* Pay-as-you-go (DESIGN §10): the cents a card pays for a balance below
  * zero, at rate micros a cent (> 0): rounded up, so the card pays at

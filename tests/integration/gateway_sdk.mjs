@@ -109,6 +109,21 @@ const cases = {
     return error(() => openai.chat.completions.create({ model: "fast", messages: user, max_completion_tokens: 10 }),
                  OpenAI.InternalServerError);
   },
+  // docs/gateway.md: a call whose provider may still be running it ends
+  // 504 with x-should-retry: false; an SDK left to its default retries
+  // (2) must not send it again.
+  async openai_no_retry() {
+    const retrying = new OpenAI({ baseURL: base + "/openai/v1", apiKey: process.env.KEY, defaultHeaders: headers,
+                                  maxRetries: 2 });
+    return error(() => retrying.chat.completions.create({ model: "fast", messages: user, stream: true,
+                                                           max_completion_tokens: 10 }), OpenAI.APIError);
+  },
+  async anthropic_no_retry() {
+    const retrying = new Anthropic({ baseURL: base + "/anthropic", apiKey: process.env.KEY, defaultHeaders: headers,
+                                     maxRetries: 2 });
+    return error(() => retrying.messages.create({ model: "claude-haiku-4-5", max_tokens: 10, stream: true,
+                                                   messages: user }), Anthropic.APIError);
+  },
   async anthropic_stream() {
     const stream = anthropic.messages.stream({ model: "claude-haiku-4-5", max_tokens: 15, messages: user });
     let text = "";

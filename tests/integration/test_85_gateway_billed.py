@@ -234,9 +234,11 @@ def test_a_hold_shows_what_its_call_held_charged_and_used():
         eq(g.status, 200, "%s key: %r" % (scope, g.raw[:200]))
     h = g.json
     eq(sorted(h), sorted(["hold_id", "account", "member", "model", "provider", "attempts", "status", "held_micros",
-                          "charged_micros", "usage", "settle_reason", "over_hold", "usage_unknown", "created_at", "settled_at"]),
+                          "charged_micros", "usage", "settle_reason", "resolved", "over_hold", "usage_unknown",
+                          "created_at", "settled_at"]),
        "its fields")
     eq(h["attempts"], 1, "one provider tried")
+    eq(h["resolved"], None, "never unresolved")
     eq((h["hold_id"], h["account"], h["member"], h["model"], h["provider"], h["status"]),
        (hold_id, acct, None, "claude-haiku-4-5", "anthropic", "settled"), "whose and what")
     eq(h["charged_micros"], int(r.headers["creditd-charged-micros"]), "charged as the call said")

@@ -568,6 +568,12 @@ static void hold_expiries(void)
 	ok(x.release == 700 && x.charge == 700 && x.captured, "capture_expired: released and charged as usage");
 	money_rule_hold_expiry(0, 700, 1, &x);
 	ok(x.release == 0 && x.charge == 0 && !x.captured, "a hold of nothing is expired, not captured");
+	money_rule_hold_unresolved(700, 1000, 120, &x);
+	ok(x.release == 700 && x.charge == 120 && x.captured, "unresolved, charged: its reserve released, the bound charged");
+	money_rule_hold_unresolved(700, 700, 900, &x);
+	ok(x.release == 700 && x.charge == 700 && x.captured, "unresolved: never charged above what was held");
+	money_rule_hold_unresolved(700, 700, 0, &x);
+	ok(x.release == 700 && x.charge == 0 && !x.captured, "unresolved, released: nothing charged");
 
 	/* Random holds on an account expiring in random order, as the sweep
 	 * applies them: the reserve comes back to zero, and the balance moves

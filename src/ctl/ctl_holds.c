@@ -1,0 +1,60 @@
+/* ctl_holds.c: creditctl hold resolve (ctl_holds.h). The ledger decides
+ * and writes (ledger_hold_resolve, one transaction under the account's
+ * lock); this file reads the command line and prints what was done. */
+#include "ctl_holds.h"
+#include "ctl_common.h"
+#include "ledger.h"
+#include "ledger_unresolved.h"
+#include <stdio.h>
+#include <string.h>
+
+static int usage_line(void)
+{
+	fprintf(stderr, "usage: creditctl hold resolve HOLD_ID charge [--micros N] | release\n");
+	return 2;
+}
+
+static int resolve(struct store *lg, const char *hold_id, int charge, int64_t micros)
+{
+	struct ledger_resolved r;
+	enum cd_err rc = ledger_unresolved_resolve(lg, hold_id, charge, micros, &r);
+	if (rc == CD_E_NOT_FOUND) {
+		fprintf(stderr, "creditctl: hold resolve: no hold '%s'\n", hold_id);
+		return 1;
+	}
+	if (rc == CD_E_CONFLICT && !r.unresolved) {
+		fprintf(stderr, "creditctl: hold resolve: the hold %s is not unresolved (it is %s): nothing done\n",
+			hold_id, r.status);
+		return 1;
+	}
+	if (rc != CD_OK)
+		return ctl_common_fail(lg, rc, "hold resolve");
+	json_t *v = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:I}", "hold_id", hold_id, "status", r.status, "resolved",
+			      charge ? "charge" : "release", "held_micros", (json_int_t)r.held_micros, "charged_micros",
+			      (json_int_t)r.charged_micros, "released_micros", (json_int_t)(r.held_micros - r.charged_micros),
+			      "balance_micros", (json_int_t)r.balance_micros);
+	if (v == NULL) {
+		fprintf(stderr, "creditctl: hold resolve: done, but its answer could not be made (out of memory)\n");
+		return 1;
+	}
+	return ctl_common_print_json(v);
+}
+
+int ctl_holds(struct store *lg, int argc, char **argv)
+{
+	static const char *const known[] = {"--micros", NULL};
+	int64_t micros = -1;
+	if (argc < 5 || strcmp(argv[2], "resolve") != 0)
+		return usage_line();
+	int charge = strcmp(argv[4], "charge") == 0;
+	if (!charge && strcmp(argv[4], "release") != 0)
+		return usage_line();
+	if (!ctl_common_opts_known(argc, argv, 5, known) || (!charge && argc > 5))
+		return usage_line();
+	const char *given = ctl_common_opt(argc, argv, 5, "--micros");
+	if (given != NULL && (ctl_common_parse_i64(given, &micros) != 0 || micros < 0)) {
+		fprintf(stderr, "creditctl: hold resolve: --micros must be a whole number of micros, 0 or more\n");
+		return 2;
+	}
+	return resolve(lg, argv[3], charge, micros);
+}

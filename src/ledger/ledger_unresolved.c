@@ -1,0 +1,173 @@
+/* ledger_unresolved.c: the holds of gateway calls whose provider may be
+ * working on them and never answered (sql/058; docs/gateway.md, "When a
+ * provider may already be working"; docs/decisions.md).
+ *
+ * Such a hold is neither released (the provider may have run the call
+ * and bill it: free work) nor captured (it may not have: a charge for
+ * nothing). It stays pending, its reserve kept, marked unresolved, until
+ * the operator resolves it (creditctl hold resolve: charge or release) or
+ * the sweep finds it due unresolved_days later and charges its input
+ * bound (ledger_due.c). The mark moves no money: it is written beside the
+ * writer, as a renewal of a hold is (docs/architecture.md). A resolution
+ * is an operation of the usual shape: the account locked first
+ * (ledger_due_lock_id), the hold under its lock, decided by
+ * money_rule_hold_unresolved, written as the sweep writes an expiry. */
+#include "ledger_unresolved.h"
+#include "ledger_due.h"
+#include "ledger_events.h"
+#include "log.h"
+#include "metrics.h"
+#include "refusal.h"
+#include "timefmt.h"
+#include <assert.h>
+#include <stdio.h>
+#include <string.h>
+
+static const char SQL_MARK[] = "UPDATE holds SET unresolved_at = ?, unresolved_input_micros = LEAST(?, amount_micros), "
+			       "expires_at = GREATEST(expires_at, ?) WHERE id = ? AND account_id = ? "
+			       "AND state = 'pending' AND unresolved_at IS NULL";
+static const char SQL_HOLD[] = "SELECT amount_micros, member, state, unresolved_at IS NOT NULL, "
+			       "COALESCE(unresolved_input_micros, 0) FROM holds WHERE id = ? AND account_id = ? FOR UPDATE";
+/* A range of ix_unresolved (state, unresolved_at), stopped at
+ * LIMIT_OUTBOX_COUNT_ROWS: never a scan of the table. */
+static const char SQL_COUNT[] = "SELECT COUNT(*) FROM (SELECT 1 FROM holds WHERE state = 'pending' "
+				"AND unresolved_at IS NOT NULL LIMIT ?) p";
+
+struct mark {
+	int64_t account_id, hold, input_micros, days;
+	int marked;
+};
+
+static enum cd_err mark_tx(struct store *lg, struct mark *m)
+{
+	int e;
+	struct dbstmt *s = store_exec(lg, SQL_MARK, &e, "iiiii", lg->now, m->input_micros,
+				      lg->now + m->days * TIMEFMT_SECONDS_PER_DAY, m->hold, m->account_id);
+	if (s == NULL)
+		return store_err(lg, e, "hold unresolved");
+	m->marked = store_affected(s) == 1;
+	return CD_OK;
+}
+
+enum cd_err ledger_unresolved_mark(struct store *lg, const char *account, const char *hold_id, int64_t input_micros,
+				  int64_t days)
+{
+	struct mark m = {0, 0, input_micros > 0 ? input_micros : 0, days, 0};
+	struct store_tx t;
+	char route[sizeof(lg->route)];
+	int routed = lg->routed;
+	assert(account != NULL);
+	assert(days > 0);
+	store_holdid_ensure(lg);
+	if (ledger_rows_hold_id_parse(hold_id, &m.account_id, &m.hold) != 0)
+		return CD_E_NOT_FOUND;
+	memcpy(route, lg->route, sizeof(route));
+	store_route(lg, account);
+	for (store_tx_init(lg, &t); store_tx_next(lg, &t);)
+		store_tx_end(lg, &t, mark_tx(lg, &m));
+	lg->routed = routed;
+	memcpy(lg->route, route, sizeof(route));
+	return t.rc != CD_OK ? t.rc : m.marked ? CD_OK : CD_E_CONFLICT;
+}
+
+/* ---- A resolution ---- */
+
+struct resolve {
+	int64_t account_id, hold, micros;
+	int charge;
+	struct ledger_resolved *out;
+};
+
+/* The hold under its lock, into h; CD_E_NOT_FOUND when there is none. */
+static enum cd_err hold_read(struct store *lg, const struct resolve *r, struct due_hold *h, char *state, size_t cap)
+{
+	int e;
+	struct dbstmt *s = store_exec(lg, SQL_HOLD, &e, "ii", r->hold, r->account_id);
+	if (s == NULL)
+		return store_err(lg, e, "hold resolve");
+	int got = store_fetch(s);
+	if (got <= 0)
+		return got < 0 ? CD_E_INTERNAL : CD_E_NOT_FOUND;
+	memset(h, 0, sizeof(*h));
+	h->id = r->hold;
+	h->amount = store_i64(s, 0);
+	h->has_member = !store_null(s, 1);
+	snprintf(h->member, sizeof(h->member), "%s", h->has_member ? store_str(s, 1) : "");
+	snprintf(state, cap, "%s", store_str(s, 2));
+	h->unresolved = store_i64(s, 3) == 1;
+	h->input_bound = store_i64(s, 4);
+	return CD_OK;
+}
+
+static enum cd_err resolve_tx(struct store *lg, struct resolve *r)
+{
+	struct acct a;
+	struct due_hold h;
+	struct hold_expiry x;
+	struct ledger_resolved *out = r->out;
+	memset(out, 0, sizeof(*out));
+	enum cd_err rc = ledger_due_lock_id(lg, r->account_id, &a);
+	rc = rc == CD_OK ? hold_read(lg, r, &h, out->status, sizeof(out->status)) : rc;
+	if (rc != CD_OK)
+		return rc;
+	out->held_micros = h.amount;
+	out->unresolved = h.unresolved && strcmp(out->status, "pending") == 0;
+	if (!out->unresolved)
+		return CD_E_CONFLICT;	/* nothing written: the caller says what it is */
+	if (h.amount < 0 || h.amount > a.reserved || h.input_bound < 0) {
+		log_error("account %s: hold %lld holds %lld, the account reserves %lld", a.ext_id, (long long)h.id,
+			  (long long)h.amount, (long long)a.reserved);
+		return CD_E_INTERNAL;	/* a row edited by hand: the rule asserts it */
+	}
+	int64_t charge = !r->charge ? 0 : r->micros >= 0 ? r->micros : h.input_bound;
+	money_rule_hold_unresolved(h.amount, a.reserved, charge, &x);
+	h.resolved = r->charge ? "charge" : "release";
+	rc = ledger_due_hold_close(lg, &a, &h, &x, r->charge ? "unresolved hold charged by the operator"
+				   : "unresolved hold released by the operator");
+	a.dirty = 1;
+	rc = rc == CD_OK ? ledger_events_acct_save(lg, &a) : rc;
+	snprintf(out->status, sizeof(out->status), "%s", x.captured ? "captured" : "released");
+	out->charged_micros = x.charge;
+	out->balance_micros = a.balance;
+	return rc;
+}
+
+enum cd_err ledger_unresolved_resolve(struct store *lg, const char *hold_id, int charge, int64_t micros,
+				struct ledger_resolved *out)
+{
+	struct resolve r = {0, 0, micros, charge, out};
+	struct store_tx t;
+	assert(out != NULL);
+	memset(out, 0, sizeof(*out));
+	store_holdid_ensure(lg);
+	if (ledger_rows_hold_id_parse(hold_id, &r.account_id, &r.hold) != 0)
+		return CD_E_NOT_FOUND;
+	for (store_tx_init(lg, &t); store_tx_next(lg, &t);)
+		store_tx_end(lg, &t, resolve_tx(lg, &r));
+	return t.rc;
+}
+
+/* ---- /metrics ---- */
+
+static enum cd_err count_tx(struct store *lg, int64_t *n)
+{
+	int e;
+	struct dbstmt *s = store_exec(lg, SQL_COUNT, &e, "i", (int64_t)LIMIT_OUTBOX_COUNT_ROWS);
+	if (s == NULL)
+		return store_err(lg, e, "unresolved holds count");
+	if (store_fetch(s) != 1)
+		return CD_E_INTERNAL;
+	*n = store_i64(s, 0);
+	return CD_OK;
+}
+
+enum cd_err ledger_unresolved_count(struct store *lg)
+{
+	struct store_tx t;
+	int64_t n = 0;
+	for (store_tx_init(lg, &t); store_tx_next(lg, &t);)
+		store_tx_end(lg, &t, count_tx(lg, &n));
+	if (t.rc == CD_OK)
+		metrics_gateway_unresolved((long long)n);
+	return t.rc;
+}

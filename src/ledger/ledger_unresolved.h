@@ -1,0 +1,36 @@
+/* ledger_unresolved.h: the holds of gateway calls whose provider may be
+ * working on them and never answered (sql/058; docs/gateway.md, "When a
+ * provider may already be working"): kept, resolved by the operator,
+ * counted. The sweep's part is ledger_due.c's. */
+#ifndef CREDITD_LEDGER_UNRESOLVED_H
+#define CREDITD_LEDGER_UNRESOLVED_H
+#include "ledger.h"
+
+/* Marks the hold of a call whose provider may be working and never
+ * answered: kept pending (its reserve stays), unresolved since now,
+ * input_micros (what its input bound costs at its pinned price: what the
+ * provider received) kept as its charge, due days from now (the sweep
+ * then charges that). CD_E_CONFLICT when it is pending no more (settled,
+ * or expired first), CD_E_NOT_FOUND for an id that names no hold. */
+enum cd_err ledger_unresolved_mark(struct store *lg, const char *account, const char *hold_id, int64_t input_micros,
+				  int64_t days);
+/* The settle reason GET /v1/holds/{hold_id} shows for an unresolved
+ * hold (no usage record has it). */
+#define LEDGER_REASON_PROVIDER_TIMEOUT "provider_timeout"
+/* What a resolution did. */
+struct ledger_resolved {
+	char status[16];		/* the hold's state after (before, when refused) */
+	int unresolved;			/* it was unresolved (else refused) */
+	int64_t held_micros, charged_micros, balance_micros;
+};
+/* Resolves an unresolved hold: charge charges micros (-1: its input
+ * bound), at most what it held, and releases the rest; release charges
+ * nothing. One transaction under its account's lock. CD_E_NOT_FOUND (no
+ * such hold), CD_E_CONFLICT (not unresolved: out->status says what it
+ * is). */
+enum cd_err ledger_unresolved_resolve(struct store *lg, const char *hold_id, int charge, int64_t micros,
+				struct ledger_resolved *out);
+/* Counts the unresolved holds into metrics (creditd_gateway_unresolved_holds). */
+enum cd_err ledger_unresolved_count(struct store *lg);
+
+#endif
