@@ -123,8 +123,9 @@ def test_input_stored_at_the_provider_is_refused_before_anything_is_forwarded():
         ({"model": "gpt-4o-mini", "prompt": {"id": "pmpt_abc"}}, "prompt"),
         ({"model": "gpt-4o-mini", "input": [{"role": "user", "content": [{"type": "input_file", "file_id": "file-1"}]}]},
          "file_id"),
+        # file_search: a tool the provider runs and bills apart, refused by the route's table by its type
         ({"model": "gpt-4o-mini", "input": "find it", "tools": [{"type": "file_search", "vector_store_ids": ["vs_1"]}]},
-         "tools"),
+         "tools[0].type"),
         ({"model": "gpt-4o-mini", "input": "later", "background": True}, "background"))
     for body, param in openai_responses:
         r = call("/openai/v1/responses", body, headers={"Creditd-Account": acct})

@@ -19,11 +19,12 @@ OPENAI = (
         {"type": "input_audio", "input_audio": {"data": "UklGRg==", "format": "wav"}}]}]}, "input_audio"),
     ("/openai/v1/chat/completions", dict(body_chat(), web_search_options={}), "web_search_options"),
     ("/openai/v1/responses", {"model": "gpt-4o-mini", "input": "news?", "tools": [{"type": "web_search"}]}, "tools"),
+    # a tool the provider runs and bills apart: the route's table refuses it, naming its type
     ("/openai/v1/responses", {"model": "gpt-4o-mini", "input": "draw", "tools": [{"type": "image_generation"}]},
-     "tools"),
+     "tools[0].type"),
     ("/openai/v1/responses", {"model": "gpt-4o-mini", "input": "run", "tools": [{"type": "code_interpreter",
                                                                                  "container": {"type": "auto"}}]},
-     "tools"),
+     "tools[0].type"),
 )
 
 ANTHROPIC = (
