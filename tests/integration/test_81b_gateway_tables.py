@@ -346,13 +346,18 @@ def test_fast_mode_and_the_us_geo_are_charged_at_the_row_s_multiple():
     eq(sql("SELECT fast_multiplier_bps, geo_us_multiplier_bps FROM models WHERE name = 'claude-fast'"),
        [["60000", "11000"]], "imported as multipliers")
     margin = api("GET", "/v1/models", auth="read").json["margin_bps"]
-    for extra, bps in (({}, 10000), ({"speed": "fast"}, 60000), ({"inference_geo": "us"}, 11000),
-                       ({"speed": "fast", "inference_geo": "us"}, 66000), ({"inference_geo": "global"}, 10000)):
+    # 1.5 x 1.1111: a product with a fraction of a basis point, rounded up (16667)
+    import_prices({"claude-odd": dict(CLAUDE_FAST, provider_specific_entry={"fast": 1.5, "us": 1.1111})}, "--force")
+    for model, extra, bps in (("claude-fast", {}, 10000), ("claude-fast", {"speed": "fast"}, 60000),
+                              ("claude-fast", {"inference_geo": "us"}, 11000),
+                              ("claude-fast", {"speed": "fast", "inference_geo": "us"}, 66000),
+                              ("claude-fast", {"inference_geo": "global"}, 10000),
+                              ("claude-odd", {"speed": "fast", "inference_geo": "us"}, 16667)):
         reset()
         acct = new_account("gwfast")
         before, _ = state(acct)
         mode(output_tokens=30)
-        r = messages(acct, dict(MESSAGES, model="claude-fast", **extra))
+        r = messages(acct, dict(MESSAGES, model=model, **extra))
         eq(r.status, 200, "forwarded: %r %r" % (extra, r.body[:300]))
         inp, out, charged = _charged(acct)
         pin = -(-3000000 * bps // 10000)
