@@ -18,7 +18,9 @@
  * How: one pass over the bytes, a token at a time only where it matters:
  * every name ("/Kids", "/Type", "/Count", with #xx escapes decoded),
  * every "N G obj" (the object a /Kids belongs to). Names inside strings,
- * comments and streams are read too: that only counts more. */
+ * comments and streams are read too: that only counts more. Each byte is
+ * looked at a bounded number of times (a lookahead reads at most two
+ * tokens past a name, and a /Kids array is read once). */
 #include "gwpdf.h"
 #include "limits.h"
 
@@ -81,19 +83,15 @@ static int hex_of(unsigned char c)
 	return -1;
 }
 
-/* Past whitespace and comments from i. */
+/* Past whitespace from i. Not past a comment: what looks like one to
+ * this reader may be inside a string or a stream for the provider's, and
+ * a lookahead that skipped it could step over objects (a /Kids array is
+ * read through and the scan goes on after it). A comment where a value is
+ * read makes the PDF uncountable; writers put none there. */
 static size_t skip(const struct scan *s, size_t i)
 {
-	while (i < s->n) {
-		if (is_ws(s->b[i])) {
-			i++;
-		} else if (s->b[i] == '%') {
-			while (i < s->n && s->b[i] != '\n' && s->b[i] != '\r')
-				i++;
-		} else {
-			break;
-		}
-	}
+	while (i < s->n && is_ws(s->b[i]))
+		i++;
 	return i;
 }
 

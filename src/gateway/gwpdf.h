@@ -29,7 +29,9 @@ enum gwpdf_kind {
  * /Encrypt; an object stream (/ObjStm: the page tree may be compressed
  * inside); a /Kids that is not an array of references, or one node listed
  * twice (by two parents, or twice by one); a /Count that is not an
- * integer (a real, a reference, nothing); no page found; more than
+ * integer (a real, a reference, nothing); a comment inside a /Kids or
+ * before its array or a /Count's value (to the provider's reader it may
+ * sit in a string, and hide what follows it); no page found; more than
  * LIMIT_GATEWAY_PDF_PAGES references; out of memory. */
 enum gwpdf_kind gwpdf_pages(const unsigned char *pdf, size_t n, int64_t *pages);
 

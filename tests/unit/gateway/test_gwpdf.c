@@ -132,8 +132,8 @@ static void test_counts(void)
 	counted(wrap("2 0 obj << /Type /Pages /Count 2 /Kids [3 0 R 4 0 R] >> endobj\n"
 		     "2 0 obj << /Type /Pages /Count 3 /Kids [3 0 R 4 0 R 5 0 R] >> endobj\n"),
 		5, "an update listing the kids again: counted, more");
-	counted(wrap("2 0 obj << /Type /Pages /Count 1 % a comment\n /Kids % here too\n [ 3 % and here\n 0 R ] >> endobj\n"),
-		1, "comments between the tokens");
+	counted(wrap("2 0 obj << /Type /Pages /Count 1 % a comment\n /Kids\r\n[\t3\n0 R ] >> endobj\n"),
+		1, "whitespace between the tokens, a comment after them");
 	free(one.s);
 	free(hundred.s);
 	free(liar.s);
@@ -170,6 +170,13 @@ static void test_uncountable(void)
 		    "a /Kids that is a reference");
 	uncountable(wrap("2 0 obj << /Type /Pages /Kids [3 0 R << /Type /Page >>] >> endobj\n"), "a /Kids with a dictionary");
 	uncountable(wrap("2 0 obj << /Type /Pages /Kids [3 0 R 4 0"), "a /Kids never closed");
+	/* To the provider the % may be in a string: what follows on its line
+	 * may be an object (here 4, with two pages) a comment would hide. */
+	uncountable(wrap("(/Kids [3 0 R %) 4 0 obj << /Type /Pages /Kids [5 0 R 6 0 R] >> endobj\n]\n"),
+		    "a comment inside a /Kids");
+	uncountable(wrap("(/Kids %) 4 0 obj << /Type /Pages /Kids [5 0 R 6 0 R] >> endobj\n[3 0 R]\n"),
+		    "a comment before a /Kids' array");
+	uncountable(wrap("2 0 obj << /Type /Pages /Count % two\n 2 /Kids [3 0 R] >> endobj\n"), "a comment before a /Count");
 	uncountable(wrap("2 0 obj << /Type /Pages /Count 7 0 R /Kids [3 0 R] >> endobj\n"), "a /Count that is a reference");
 	uncountable(wrap("2 0 obj << /Type /Pages /Count 2.5 /Kids [3 0 R] >> endobj\n"), "a /Count that is a real");
 	uncountable(wrap("2 0 obj << /Type /Pages /Count /Many /Kids [3 0 R] >> endobj\n"), "a /Count that is a name");
