@@ -165,14 +165,23 @@ static size_t digits_before(const struct scan *s, size_t k, int64_t *v)
 	return j > 0 && is_digit(s->b[j - 1]) ? k : j;
 }
 
-/* "obj" at i: when "N G" stand before it, a new object begins. */
+/* "obj" at i, a token of its own: an object begins. Its number and
+ * generation are the "N G" before it; where they cannot be read (a
+ * comment between them, a number too long) it is an object no other is
+ * (-1 - its definition's index), so that a node it lists and another
+ * lists too is found listed twice: a provider's reader may see a header
+ * this one does not. */
 static void object_at(struct scan *s, size_t i)
 {
 	size_t k = i, d;
-	int64_t num, gen;
+	int64_t num = -1, gen = 0;
 
-	if (k == 0 || !is_ws(s->b[k - 1]) || !ends_at(s, i + 3))
+	if ((k > 0 && !is_ws(s->b[k - 1]) && !is_delim(s->b[k - 1])) || !ends_at(s, i + 3))
 		return;
+	end_object(s);
+	s->def++;
+	s->obj = -1 - s->def;
+	s->obj_gen = 0;
 	while (k > 0 && is_ws(s->b[k - 1]))
 		k--;
 	d = digits_before(s, k, &gen);
@@ -183,10 +192,8 @@ static void object_at(struct scan *s, size_t i)
 	d = digits_before(s, k, &num);
 	if (d == k || (d > 0 && !is_ws(s->b[d - 1]) && !is_delim(s->b[d - 1])))
 		return;
-	end_object(s);
 	s->obj = num;
 	s->obj_gen = gen;
-	s->def++;
 }
 
 static int add_kid(struct scan *s, int64_t num, int64_t gen)

@@ -32,7 +32,8 @@ enum gwpdf_kind {
  * integer (a real, a reference, nothing); a comment inside a /Kids or
  * before its array or a /Count's value (to the provider's reader it may
  * sit in a string, and hide what follows it); no page found; more than
- * LIMIT_GATEWAY_PDF_PAGES references; out of memory. */
+ * LIMIT_GATEWAY_PDF_PAGES references, or a count past it (held at
+ * max_input_tokens all the same); out of memory. */
 enum gwpdf_kind gwpdf_pages(const unsigned char *pdf, size_t n, int64_t *pages);
 
 /* Base64 text (n bytes; whitespace between its characters skipped) as a

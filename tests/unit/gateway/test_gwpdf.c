@@ -163,6 +163,12 @@ static void test_uncountable(void)
 	uncountable(wrap("2 0 obj << /Type /Pages /Kids [8 0 R 9 0 R] >> endobj\n"
 			 "8 0 obj << /Type /Pages /Kids [4 0 R] >> endobj 9 0 obj << /Type /Pages /Kids [4 0 R] >> endobj\n"),
 		    "one node listed by two parents");
+	/* To a reader that takes the comment, "9 0 obj" is a header: 4 has
+	 * two parents (8 and 9), not one defined twice. */
+	uncountable(wrap("2 0 obj << /Type /Pages /Kids [8 0 R 9 0 R] >> endobj\n"
+			 "8 0 obj << /Type /Pages /Kids [4 0 R] >> endobj 8 0 obj << /Type /Pages >> endobj\n"
+			 "9 0 % the header goes on\nobj << /Type /Pages /Kids [4 0 R] >> endobj\n"),
+		    "a header this reader cannot read lists a node again");
 	uncountable(wrap("2 0 obj << /Type /Pages /Kids [8 0 R 8 1 R] >> endobj\n"
 			 "8 0 obj << /Type /Pages /Kids [4 0 R] >> endobj 8 1 obj << /Type /Pages /Kids [4 0 R] >> endobj\n"),
 		    "two parents of one number and two generations");
