@@ -161,4 +161,23 @@
 #define LIMIT_GATEWAY_EMBEDDING_NUMBER_BYTES 24
 #define LIMIT_GATEWAY_EMBEDDING_DIMENSIONS 3072
 #define LIMIT_GATEWAY_EMBEDDING_DIMENSIONS_MAX 65536
+/* A document page's text in the hold (docs/gateway.md, "Documents are
+ * held by their pages"): the providers bill each PDF page as an image
+ * (LIMIT_GATEWAY_IMAGE_TOKENS) plus the text read from it; Anthropic
+ * documents 1,500-3,000 tokens of text a typical page. A page of 6-point
+ * Latin text (~150 characters a line, ~100 lines: 15,000 characters, at
+ * about 4 a token ~3,750 tokens) or of 9-point CJK (~3,000 characters at
+ * up to 1.5 tokens each, ~4,500) fits under 6,400 with room, twice
+ * Anthropic's dense page. A page whose text is made smaller still (a
+ * PDF can print text at any size) passes it: the cap at the model's
+ * max_input_tokens, the context the provider reads at most, is then the
+ * bound. */
+#define LIMIT_GATEWAY_PAGE_TEXT_TOKENS 6400
+#define LIMIT_GATEWAY_PAGE_TOKENS (LIMIT_GATEWAY_IMAGE_TOKENS + LIMIT_GATEWAY_PAGE_TEXT_TOKENS)
+/* The page-tree references one PDF may list and still be counted
+ * (gwpdf.c keeps each to find a node listed twice: 40 bytes each, 4 MB
+ * at most). More pages than any provider takes in one request (100 to
+ * 600), and more than LIMIT_TOKENS_MAX at LIMIT_GATEWAY_PAGE_TOKENS a
+ * page: a PDF with more is held at max_input_tokens, as an uncountable one. */
+#define LIMIT_GATEWAY_PDF_PAGES 100000
 #endif

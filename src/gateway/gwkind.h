@@ -37,6 +37,15 @@ struct gw_ask {
 	int64_t output_cap;		/* max_tokens / max_completion_tokens / max_output_tokens; -1 when absent */
 	const char *cap_field;		/* the field that held it (static), or the one a lowered cap is written to */
 	int64_t input_bound;		/* an upper bound of the input tokens (the documented rule) */
+	/* The documents (PDF) in it, held by their pages (docs/gateway.md,
+	 * "Documents are held by their pages"): the pages counted, the
+	 * tokens they add to input_bound (pages × LIMIT_GATEWAY_PAGE_TOKENS
+	 * as far as the bound's ceiling lets them: api_gateway caps them at
+	 * the model's max_input_tokens), and the member of the first document
+	 * whose pages could not be counted ("source", "file_data"; static;
+	 * NULL: none), which api_gateway holds at max_input_tokens. */
+	int64_t doc_pages, doc_tokens;
+	const char *doc_uncounted;
 	int64_t choices;		/* OpenAI chat's "n" (1..128), else 1: each choice may write output_cap
 					 * tokens, so the hold's output is output_cap × choices */
 	/* Embeddings: the vectors the answer holds (the inputs), at most

@@ -19,6 +19,7 @@
  * or a stream flag of the wrong type), naming the member. */
 #include "gwshape.h"
 #include "gwshape_int.h"
+#include "gwpdf.h"
 #include "gwtable.h"
 #include "jsonio.h"
 #include "limits.h"
@@ -28,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 /* A number with a fraction or an exponent takes 3 bytes at least in a body
  * ("1e5", "0.5") and 24 at most as jansson writes it again
@@ -66,11 +68,14 @@ static int read_stream(struct gwkind_refusal *rf, const struct gwkind_route *r, 
 	return 0;
 }
 
-/* What a body's image parts weigh: how many, and at most how many of the
- * body's bytes they took. */
+/* What a body's image and document parts weigh: how many images, the
+ * pages of the documents counted, and at most how many of the body's
+ * bytes they took; the first document whose pages cannot be counted. */
 struct images {
 	int64_t parts;
 	int64_t part_bytes;
+	int64_t pages;
+	const char *uncounted;
 };
 
 static int is_image_part(const json_t *v)
@@ -97,15 +102,68 @@ static int64_t reals_in(json_t *v)
 	return n;
 }
 
+/* A document part's data (docs/gateway.md, "Documents are held by their
+ * pages"): Anthropic's document with a base64 source, OpenAI chat's file
+ * part and Responses' input_file with file_data. NULL when v is none (a
+ * text or content source, a file by id: stored_part's). *member names the
+ * data's member; *text is 1 for Anthropic's base64 text source (its
+ * bytes bound it). */
+static const json_t *document_data(const json_t *v, const char **member, int *text)
+{
+	const json_t *type = json_object_get(v, "type"), *source = json_object_get(v, "source");
+	const json_t *file = json_object_get(v, "file"), *media;
+
+	*text = 0;
+	if (gwkind_str_is(type, "document") && gwkind_str_is(json_object_get(source, "type"), "base64")) {
+		media = json_object_get(source, "media_type");
+		*text = json_is_string(media) && strncasecmp(json_string_value(media), "text/", 5) == 0;
+		*member = "source";
+		return json_is_string(json_object_get(source, "data")) ? json_object_get(source, "data") : NULL;
+	}
+	if (gwkind_str_is(type, "file") && json_is_string(json_object_get(file, "file_data"))) {
+		*member = "file_data";
+		return json_object_get(file, "file_data");
+	}
+	if (gwkind_str_is(type, "input_file") && json_is_string(json_object_get(v, "file_data"))) {
+		*member = "file_data";
+		return json_object_get(v, "file_data");
+	}
+	return NULL;
+}
+
+/* A document part: its pages counted, its data's bytes taken off (the
+ * rest of the part, a title or a filename, keeps its bytes; a string's
+ * length is never more than it took in the body); a text document keeps
+ * its bytes, an uncountable one too, and is named. */
+static void weigh_document(const json_t *data, const char *member, int text, struct images *im)
+{
+	int64_t pages = 0;
+	enum gwpdf_kind kind = text ? GWPDF_TEXT
+				    : gwpdf_file_data(json_string_value(data), json_string_length(data), &pages);
+
+	if (kind == GWPDF_UNCOUNTABLE && im->uncounted == NULL)
+		im->uncounted = member;
+	if (kind != GWPDF_COUNTED)
+		return;
+	im->pages = gwkind_add_held(im->pages, pages);
+	im->part_bytes = gwkind_add_held(im->part_bytes, (int64_t)json_string_length(data));
+}
+
 /* Walks the whole body (jansson's parse, dump and free walk it as deep),
- * not below an image part: a part inside one is part of its bytes. A
- * dump that fails counts 0 bytes, which only raises the bound. */
+ * not below an image or document part: a part inside one is part of its
+ * bytes. A dump that fails counts 0 bytes, which only raises the bound. */
 static void weigh_images(json_t *v, struct images *im)
 {
-	const char *key;
+	const char *key, *member;
+	const json_t *data;
 	json_t *child;
 	size_t i;
+	int text;
 
+	if (json_is_object(v) && (data = document_data(v, &member, &text)) != NULL) {
+		weigh_document(data, member, text, im);
+		return;
+	}
 	if (json_is_object(v) && is_image_part(v)) {
 		int64_t dumped = (int64_t)json_dumpb(v, NULL, 0, JSON_COMPACT);
 		int64_t slack = reals_in(v) * GW_REAL_SLACK_BYTES;
@@ -124,18 +182,27 @@ static void weigh_images(json_t *v, struct images *im)
 	}
 }
 
-static int64_t input_bound(const struct gwkind_route *r, json_t *root, size_t len)
+/* The input bound into ask (gwshape.h): the documents' pages' tokens
+ * apart in doc_tokens, so that api_gateway can cap them by the model's
+ * max_input_tokens. */
+static void input_bound(const struct gwkind_route *r, json_t *root, size_t len, struct gw_ask *ask)
 {
-	struct images im = { 0, 0 };
+	struct images im = { 0, 0, 0, NULL };
 	int64_t bytes = len > (size_t)INT64_MAX ? INT64_MAX : (int64_t)len;
-	int64_t image_tokens, text;
+	int64_t image_tokens, page_tokens, text, rest;
 
 	if (!r->input_only)
 		weigh_images(root, &im);
 	image_tokens = im.parts > LIMIT_TOKENS_MAX / LIMIT_GATEWAY_IMAGE_TOKENS ? LIMIT_TOKENS_MAX
 										 : im.parts * LIMIT_GATEWAY_IMAGE_TOKENS;
+	page_tokens = im.pages > LIMIT_TOKENS_MAX / LIMIT_GATEWAY_PAGE_TOKENS ? LIMIT_TOKENS_MAX
+									      : im.pages * LIMIT_GATEWAY_PAGE_TOKENS;
 	text = bytes > im.part_bytes ? bytes - im.part_bytes : 0;
-	return gwkind_clamp_tokens(gwkind_add_held(text, image_tokens));
+	rest = gwkind_clamp_tokens(gwkind_add_held(text, image_tokens));
+	ask->input_bound = gwkind_clamp_tokens(gwkind_add_held(rest, page_tokens));
+	ask->doc_pages = im.pages;
+	ask->doc_tokens = ask->input_bound - rest;
+	ask->doc_uncounted = im.uncounted;
 }
 
 /* ---- input stored at the provider (DESIGN §14) ---- */
@@ -313,7 +380,7 @@ int gwshape_read(const struct gwkind_route *r, const char *body, size_t len, str
 		goto out;
 	gwshape_read_billed(r, root, ask);
 	read_table(r, root, ask);
-	ask->input_bound = input_bound(r, root, len);
+	input_bound(r, root, len, ask);
 	rc = 0;
 out:
 	json_decref(root);

@@ -43,7 +43,14 @@
  * "image"), plus LIMIT_GATEWAY_IMAGE_TOKENS for each image part. Text
  * never has more tokens than UTF-8 bytes, and the JSON around it (roles,
  * keys, punctuation) is more bytes than the tokens a provider adds per
- * message; a file or document part counts its bytes (base64 included).
+ * message; a text document (Anthropic's base64 source of a text/ media
+ * type, a data URL of one) counts its bytes. A document part with a PDF
+ * (Anthropic's document with a base64 source, OpenAI chat's file part and
+ * Responses' input_file with file_data) counts its pages instead of its
+ * data's bytes: LIMIT_GATEWAY_PAGE_TOKENS a page, the pages read by
+ * gwpdf.h (ask->doc_pages, ask->doc_tokens); one whose pages cannot be
+ * counted keeps its bytes and is named in ask->doc_uncounted (the caller
+ * holds it at the model's max_input_tokens).
  * A part's bytes are those jansson writes for it compactly, which are
  * never more than it took in the body (whitespace and escapes only
  * shrink), except numbers with a fraction or an exponent: each of those

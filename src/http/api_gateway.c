@@ -357,6 +357,31 @@ static int stored_input(struct api_ctx *ctx, struct gw_job *job, const struct pr
 	return -1;
 }
 
+/* Documents held by their pages (docs/gateway.md, "Documents are held by
+ * their pages"): what the pages add to the input bound is at most the
+ * model's max_input_tokens (the most context the provider reads); a
+ * document whose pages could not be counted is held at max_input_tokens,
+ * and refused when the row gives none, as stored input is. A BYOK call's
+ * are its own. 0, or -1 with rs filled. */
+static int documents(struct gw_job *job, const struct price *p, int priced, struct response *rs)
+{
+	int64_t most = 0, rest = job->ask.input_bound - job->ask.doc_tokens;
+	int has_most = priced && pricing_dim_get(p, PRICE_DIM_MAX_INPUT_TOKENS, &most);
+	if (job->byok)
+		return 0;
+	if (job->ask.doc_uncounted != NULL && !has_most) {
+		api_error(rs, CD_E_INVALID, job->ask.doc_uncounted, "a document whose pages creditd cannot count (not a "
+			  "PDF it reads, encrypted, cut short, or its page tree compressed) is held at the model's "
+			  "max_input_tokens, which %s's price row does not give: not forwarded", job->ask.model);
+		return -1;
+	}
+	if (job->ask.doc_uncounted != NULL)
+		job->ask.input_bound = most > job->ask.input_bound ? most : job->ask.input_bound;
+	else if (has_most && job->ask.doc_tokens > 0 && job->ask.input_bound > (most > rest ? most : rest))
+		job->ask.input_bound = most > rest ? most : rest;
+	return 0;
+}
+
 /* A call whose input may pass its model's long-context threshold is held
  * at the tier's prices, every token (DESIGN §14): the input bound is an
  * upper bound, so a call under the threshold is never held so. Anthropic's
@@ -403,7 +428,7 @@ static int hold_of(struct api_ctx *ctx, struct gw_job *job, struct guard_authori
 			  job->ask.model);
 		return -1;
 	}
-	if (stored_input(ctx, job, &p, rs) != 0 || multiplied(job, &p, rs) != 0)
+	if (documents(job, &p, priced, rs) != 0 || stored_input(ctx, job, &p, rs) != 0 || multiplied(job, &p, rs) != 0)
 		return -1;
 	long_context(job, &p);
 	if (billed(job, &p, rs) != 0)

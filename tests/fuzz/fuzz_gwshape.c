@@ -1,7 +1,8 @@
 /* fuzz_gwshape.c: libFuzzer target for the gateway's request shaper
  * (gwshape_read, gwshape_upstream_body): any bytes as a request body on
  * each route. What it reads must hold together (an input bound within
- * LIMIT_TOKENS_MAX, a cap in range), and the body sent upstream must be
+ * LIMIT_TOKENS_MAX, a cap in range, the documents' pages' tokens a part
+ * of it), and the body sent upstream must be
  * JSON that reads back with the same model, stream flag and the cap
  * written. A crash, a leak or undefined behaviour is a bug at the edge. */
 #include "gwshape.h"
@@ -54,6 +55,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (ask.input_bound < 0 || ask.input_bound > LIMIT_TOKENS_MAX || ask.choices < 1)
 			abort();
 		if (ask.output_cap != -1 && (ask.output_cap < 1 || ask.output_cap > LIMIT_TOKENS_MAX))
+			abort();
+		/* The documents' pages are a part of the bound, none without pages. */
+		if (ask.doc_pages < 0 || ask.doc_tokens < 0 || ask.doc_tokens > ask.input_bound ||
+		    (ask.doc_pages == 0 && ask.doc_tokens != 0))
 			abort();
 		upstream(r, (const char *)data, size, &ask, -1);
 		upstream(r, (const char *)data, size, &ask, 7);
