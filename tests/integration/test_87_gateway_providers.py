@@ -173,6 +173,12 @@ base_url = http://127.0.0.1:{s}/v1
 byok = on
 models = keyless-byok=gpt-4o-mini, keyless-mixed=gpt-4o-mini
 
+[provider tiered]
+base_url = http://127.0.0.1:{s}/v1
+api_key = sk-fake-openai
+default_service_tier = priority
+models = tiered=gpt-4o-mini
+
 [provider hangup]
 base_url = http://127.0.0.1:{h}/v1
 api_key = sk-fake-openai
@@ -425,6 +431,29 @@ def test_a_caller_s_key_goes_only_to_a_section_that_says_byok_on():
     eq((r.status, r.headers.get("creditd-provider")), (200, "keyless-byok"),
        "the first candidate that takes a caller's key serves it, one with byok off skipped: %r" % r.body[:200])
     eq(len(steady.received()), 1, "one try")
+    verify()
+
+
+def test_a_project_s_default_tier_holds_a_call_that_names_none():
+    """OpenAI serves a call that names no service_tier, or "auto", at the
+    project's tier ([provider NAME] default_service_tier): held at that
+    tier's prices; one naming "default" at the standard ones; charged as
+    the answer says it served."""
+    fresh()
+    from test_80_gateway import import_prices as catalogue
+    catalogue({"tiered": {"input_cost_per_token": 1e-06, "output_cost_per_token": 4e-06, "max_output_tokens": 16384,
+                          "input_cost_per_token_priority": 2e-06, "output_cost_per_token_priority": 8e-06}}, "--force")
+    acct = new_account("gwtier")
+    held = {}
+    for tier in (None, "auto", "default"):
+        body = body_chat(model="tiered", max_completion_tokens=1000)
+        if tier is not None:
+            body["service_tier"] = tier
+        r = chat(acct, body)
+        eq(r.status, 200, "%s: %r" % (tier, r.body[:200]))
+        held[tier] = api("GET", "/v1/holds/" + r.headers["creditd-hold-id"], auth="read").json["held_micros"]
+    check(held[None] > 19 * held["default"] // 10 and abs(held["auto"] - held[None]) <= held[None] // 20,
+          "left out and auto held at the project's priority tier, twice the standard: %r" % held)
     verify()
 
 
