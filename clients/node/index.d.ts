@@ -93,6 +93,9 @@ export interface JournalUsage {
   output_tokens: number;
   member: string | null;
   byok: boolean;
+  /** the gateway's flags of the record: usage beyond what was asked, tokens creditd does not know */
+  over_hold?: boolean;
+  usage_unknown?: boolean;
   [field: string]: unknown;
 }
 

@@ -109,7 +109,7 @@ def test_a_settle_charges_cache_writes_at_the_cache_write_price():
     eq(usage_rows(acct), [[10000, 6000, 3000, 400, want, "NULL"]], "the usage record: cache writes, no reason")
     eq(journal_usage(acct), [{"model": m, "input_tokens": 10000, "cached_input_tokens": 6000,
                               "cache_write_input_tokens": 3000, "output_tokens": 400, "member": None, "byok": False,
-                              "settle_reason": None}], "the journal row's usage: a guard settle has no reason")
+                              "settle_reason": None, "over_hold": False, "usage_unknown": False}], "the journal row's usage: a guard settle has no reason")
     rep = report(acct)
     eq(rep["data"], [{"model": m, "requests": 1, "input_tokens": 10000, "cached_input_tokens": 6000,
                       "cache_write_input_tokens": 3000, "output_tokens": 400, "cost_micros": want,

@@ -56,7 +56,8 @@ def workspace():
 
     def u(model, inp, cached, out, member):
         return {"model": model, "input_tokens": inp, "cached_input_tokens": cached, "cache_write_input_tokens": 0,
-                "output_tokens": out, "member": member, "byok": False, "settle_reason": None}
+                "output_tokens": out, "member": member, "byok": False, "settle_reason": None,
+                "over_hold": False, "usage_unknown": False}
     charges = [  # newest first, as the journal lists them
         (nobody["charged_micros"], u("gpt-4o", 500, 0, 20, None)),
         (bob_direct["charged_micros"], u("gpt-4o", 1000, 0, 50, "bob")),
@@ -109,10 +110,10 @@ def test_a_plain_account_settle_and_usage_rows():
     eq([(t["cause"], t["source"], t["usage"]) for t in rows], [
         ("usage", "forced", {"model": "claude-sonnet-4-20250514", "input_tokens": 100, "cached_input_tokens": 0,
                              "cache_write_input_tokens": 0, "output_tokens": 10, "member": None, "byok": False,
-                             "settle_reason": None}),
+                             "settle_reason": None, "over_hold": False, "usage_unknown": False}),
         ("usage", None, {"model": "gpt-4o", "input_tokens": 3000, "cached_input_tokens": 0,
                          "cache_write_input_tokens": 0, "output_tokens": 400, "member": None, "byok": False,
-                         "settle_reason": None}),
+                         "settle_reason": None, "over_hold": False, "usage_unknown": False}),
         ("grant", "signup_bonus", None)], "rows of an account without members")
 
 

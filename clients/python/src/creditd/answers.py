@@ -120,6 +120,8 @@ class JournalUsage(TypedDict):
     member: Optional[str]
     byok: bool
     settle_reason: Optional[str]
+    over_hold: bool
+    usage_unknown: bool
 
 
 class _TransactionRow(TypedDict):
