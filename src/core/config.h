@@ -257,6 +257,9 @@ int config_tls_finish(struct cfg *c, char *err, size_t errcap);
 /* 1 when host (a node's, as configured) is this machine: "", localhost,
  * 127.0.0.0/8 or ::1. */
 int config_tls_loopback(const char *host);
+/* The first node ("host:port") c connects to that is not this machine,
+ * or NULL (a unix socket, or every node loopback); the string lives in c. */
+const char *config_tls_remote(const struct cfg *c);
 /* 1 when origin ("https://app.example" as a browser sends it) is one of
  * list, comma- or space-separated origins (case-insensitively, a
  * trailing '/' of a listed one ignored). */

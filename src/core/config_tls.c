@@ -68,15 +68,14 @@ static int file_ok(const char *key, const char *path, int secret, char *err, siz
 	return 0;
 }
 
-/* 1 when every node c connects to is this machine. */
-static int all_loopback(const struct cfg *c)
+const char *config_tls_remote(const struct cfg *c)
 {
 	if (c->db_nodes[0] == '\0' && c->db_socket[0] != '\0')
-		return 1;
+		return NULL;
 	for (int i = 0; i < c->db_node_count; i++)
 		if (!config_tls_loopback(c->db_node[i].host))
-			return 0;
-	return 1;
+			return c->db_node[i].name;
+	return NULL;
 }
 
 int config_tls_finish(struct cfg *c, char *err, size_t errcap)
@@ -93,7 +92,7 @@ int config_tls_finish(struct cfg *c, char *err, size_t errcap)
 		return -1;
 	}
 	if (t[0] == '\0')
-		c->db_tls = files || !all_loopback(c) ? CFG_TLS_VERIFY : CFG_TLS_OFF;
+		c->db_tls = files || config_tls_remote(c) != NULL ? CFG_TLS_VERIFY : CFG_TLS_OFF;
 	else
 		c->db_tls = strcmp(t, "off") == 0 ? CFG_TLS_OFF : strcmp(t, "required") == 0 ? CFG_TLS_REQUIRED
 			: CFG_TLS_VERIFY;

@@ -13,6 +13,10 @@ certificate (REQUIRE X509). Then, over TCP to 127.0.0.1:
   guard authorize;
 - with the other CA, /healthz stays 503 and the log names database.tls
   and database.ca_file; creditctl fails naming them;
+- verify refuses a certificate that does not name the host (the server
+  listens on 127.0.0.2 too); with no ca_file it verifies against
+  OpenSSL's default store (the system's CAs; SSL_CERT_FILE names the
+  test's CA for that);
 - tls = required without a CA connects (a guard authorize);
 - tls = off is refused by the server (MariaDB 10.11 answers "access
   denied"), and the log adds that with database.tls = off a server that
@@ -74,7 +78,7 @@ class Server:
         self.cnf = _dir("my.cnf")
         with open(self.cnf, "w") as f:
             f.write("[mysqld]\ndatadir=%s\nsocket=%s\npid-file=%s\nlog-error=%s\nport=%d\n"
-                    "bind-address=127.0.0.1\nskip-name-resolve\nuser=root\ninnodb_buffer_pool_size=64M\n"
+                    "bind-address=127.0.0.1,127.0.0.2\nskip-name-resolve\nuser=root\ninnodb_buffer_pool_size=64M\n"
                     "ssl_ca=%s\nssl_cert=%s\nssl_key=%s\nrequire_secure_transport=ON\n"
                     "[client]\nsocket=%s\nuser=root\n"
                     % (_dir("db"), self.sock, _dir("mysql.pid"), _dir("mysql.err"), self.port, _dir("ca.pem"),
@@ -107,12 +111,12 @@ class Server:
         stack.forget("dbtls_mariadb")
 
 
-def write_config(name, tls=None, ca=None, client=True, mode=0o600, extra="", user="creditd"):
+def write_config(name, tls=None, ca=None, client=True, mode=0o600, extra="", user="creditd", host="127.0.0.1"):
     """A creditd.conf for the private server over TCP, with these TLS
     keys (None: not written); its path."""
     path = _dir(name + ".conf")
     lines = ["[server]", "log = %s" % _dir(name + ".log"), "sweep_interval_seconds = 3600",
-             "[database]", "host = 127.0.0.1", "port = %d" % STATE["server"].port, "name = creditd",
+             "[database]", "host = " + host, "port = %d" % STATE["server"].port, "name = creditd",
              "user = " + user, "password = " + RUNTIME_PASSWORD, "migrate_user = creditd_owner",
              "migrate_password = " + OWNER_PASSWORD]
     if tls is not None:
@@ -128,8 +132,8 @@ def write_config(name, tls=None, ca=None, client=True, mode=0o600, extra="", use
     return path
 
 
-def ctl(conf, *args):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CREDITD_")}
+def ctl(conf, *args, env=None):
+    env = dict({k: v for k, v in os.environ.items() if not k.startswith("CREDITD_")}, **(env or {}))
     return subprocess.run([ENV["CREDITCTL"], "-c", conf] + list(args), capture_output=True, text=True,
                           timeout=120, env=env)
 
@@ -192,12 +196,12 @@ def setup():
     make_certificates()
     STATE["server"] = srv = Server()
     srv.sql("CREATE DATABASE creditd;\n"
-            "CREATE USER 'creditd_owner'@'127.0.0.1' IDENTIFIED BY '%s';\n"
-            "GRANT ALL ON creditd.* TO 'creditd_owner'@'127.0.0.1';\n"
-            "CREATE USER 'creditd'@'127.0.0.1' IDENTIFIED BY '%s' REQUIRE X509;\n"
-            "GRANT SELECT, INSERT, UPDATE, DELETE, EXECUTE ON creditd.* TO 'creditd'@'127.0.0.1';\n"
-            "CREATE USER 'creditd_plain'@'127.0.0.1' IDENTIFIED BY '%s';\n"
-            "GRANT SELECT, INSERT, UPDATE, DELETE, EXECUTE ON creditd.* TO 'creditd_plain'@'127.0.0.1';\n"
+            "CREATE USER 'creditd_owner'@'%%' IDENTIFIED BY '%s';\n"
+            "GRANT ALL ON creditd.* TO 'creditd_owner'@'%%';\n"
+            "CREATE USER 'creditd'@'%%' IDENTIFIED BY '%s' REQUIRE X509;\n"
+            "GRANT SELECT, INSERT, UPDATE, DELETE, EXECUTE ON creditd.* TO 'creditd'@'%%';\n"
+            "CREATE USER 'creditd_plain'@'%%' IDENTIFIED BY '%s';\n"
+            "GRANT SELECT, INSERT, UPDATE, DELETE, EXECUTE ON creditd.* TO 'creditd_plain'@'%%';\n"
             % (OWNER_PASSWORD, RUNTIME_PASSWORD, RUNTIME_PASSWORD))
     conf = write_config("verify", tls="verify", ca=_dir("ca.pem"))
     p = ctl(conf, "migrate", "--sql-dir", os.path.join(ROOT, "sql"))
@@ -263,6 +267,22 @@ def test_a_wrong_ca_is_refused_naming_the_setting():
           "creditctl names the setting: %s" % p.stderr)
 
 
+def test_verify_checks_the_name_and_takes_the_system_cas_without_a_ca_file():
+    setup()
+    # The server listens on 127.0.0.2 too, which its certificate does not name.
+    conf = write_config("othername", tls="verify", ca=_dir("ca.pem"), host="127.0.0.2")
+    p = ctl(conf, "verify")
+    check(p.returncode != 0 and "database.tls = verify" in p.stderr and "name 127.0.0.2" in p.stderr,
+          "a certificate for another name refused: %s" % p.stderr)
+    # No ca_file: OpenSSL's default store (SSL_CERT_FILE stands for the system's CAs here).
+    conf = write_config("systemca", tls="verify")
+    p = ctl(conf, "verify")
+    check(p.returncode != 0 and "the system's CAs (database.ca_file is empty)" in p.stderr,
+          "the test CA is not a system CA: %s" % p.stderr)
+    p = ctl(conf, "verify", env={"SSL_CERT_FILE": _dir("ca.pem")})
+    eq(p.returncode, 0, "verified against the default store: %s" % p.stderr[-500:])
+
+
 def test_required_encrypts_without_a_ca():
     setup()
     conf = write_config("required", tls="required")
@@ -274,6 +294,11 @@ def test_required_encrypts_without_a_ca():
         cd.stop()
     p = ctl(conf, "verify")
     eq(p.returncode, 0, "creditctl verify with tls = required: %s" % p.stderr[-500:])
+    # With a ca_file, required checks the chain but not the name.
+    p = ctl(write_config("required-other", tls="required", ca=_dir("other-ca.pem")), "verify")
+    check(p.returncode != 0 and "database.tls = required" in p.stderr, "another CA's chain refused: %s" % p.stderr)
+    p = ctl(write_config("required-name", tls="required", ca=_dir("ca.pem"), host="127.0.0.2"), "verify")
+    eq(p.returncode, 0, "a certificate for another name passes required: %s" % p.stderr[-500:])
 
 
 def test_off_to_a_server_that_requires_tls_fails_clearly():
