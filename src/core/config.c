@@ -48,6 +48,11 @@ static const struct config_key cfg_table[] = {
 	{"database", "read_timeout_seconds", CONFIG_INT, OFF(db_read_timeout_seconds), 1, 3600, "5", NULL, NULL, NULL},
 	{"database", "write_timeout_seconds", CONFIG_INT, OFF(db_write_timeout_seconds), 1, 3600, "5", NULL, NULL, NULL},
 	{"database", "health_timeout_seconds", CONFIG_INT, OFF(db_health_timeout_seconds), 1, 60, "1", NULL, NULL, NULL},
+	/* "": by host (config_tls.c); off|required|verify. */
+	{"database", "tls", CONFIG_STR, OFF(db_tls_text), 0, 0, "", NULL, "CREDITD_DB_TLS", config_tls_valid},
+	{"database", "ca_file", CONFIG_STR, OFF(db_ca_file), 0, 0, "", NULL, "CREDITD_DB_CA_FILE", NULL},
+	{"database", "cert_file", CONFIG_STR, OFF(db_cert_file), 0, 0, "", NULL, "CREDITD_DB_CERT_FILE", NULL},
+	{"database", "key_file", CONFIG_STR, OFF(db_key_file), 0, 0, "", NULL, "CREDITD_DB_KEY_FILE", NULL},
 	{"ledger", "currency", CONFIG_STR, OFF(currency), 0, 0, "EUR", NULL, NULL, NULL},
 	{"ledger", "signup_bonus_micros", CONFIG_INT, OFF(signup_bonus_micros), 0, I64MAX / 4, "0", NULL, NULL, NULL},
 	{"ledger", "expired_holds", CONFIG_ENUM, OFF(expired_holds), 0, 0, "release", "release|capture", NULL, NULL},
@@ -520,7 +525,7 @@ static int finish(struct cfg *c, char *err, size_t errcap)
 	if (!valid_currency(c->currency))
 		return config_fail(err, errcap, "ledger.currency must be a 3-letter upper-case ISO code or 'credits'");
 	c->capture_expired = strcmp(c->expired_holds, "capture") == 0;
-	if (split_nodes(c, err, errcap) != 0)
+	if (split_nodes(c, err, errcap) != 0 || config_tls_finish(c, err, errcap) != 0)
 		return -1;
 	for (size_t m = 0; m < CONFIG_MODULES; m++)
 		if (c->modules[m]->finish != NULL && c->modules[m]->finish(c, c->module[m], err, errcap) != 0)

@@ -143,6 +143,10 @@ struct cfg {
 	int64_t db_read_timeout_seconds;	/* a statement's answer; the longest a stall holds a request */
 	int64_t db_write_timeout_seconds;
 	int64_t db_health_timeout_seconds;	/* the watchdog's ping and connect */
+	char *db_tls_text;		/* off|required|verify, or "" : by host (db_tls) */
+	char *db_ca_file;		/* PEM CAs the server's certificate must chain to; "" : the system's */
+	char *db_cert_file;		/* a client certificate (PEM) and its key, or both "" */
+	char *db_key_file;
 	/* [ledger] */
 	char *currency;			/* "EUR", "USD", ... or "credits" */
 	int64_t signup_bonus_micros;
@@ -182,6 +186,8 @@ struct cfg {
 		int port;
 	} db_node[LIMIT_DB_NODES];
 	int db_node_count;
+	/* database.tls resolved (config_tls.c): every node's connection. */
+	enum cfg_tls { CFG_TLS_OFF, CFG_TLS_REQUIRED, CFG_TLS_VERIFY } db_tls;
 };
 
 /* One key of the config tables, as creditd.conf(5) and the example config
@@ -237,6 +243,23 @@ const char *config_long_secret(const char *v);
  * value of key, "stripe.api_base") is one or is empty, else -1 with a
  * sentence in err. */
 int config_url_ok(const char *url, const char *key, char *err, size_t errcap);
+
+/* database.tls's validator: "", off, required or verify (NULL), else why
+ * not. */
+const char *config_tls_valid(const char *v);
+/* database.tls and its files checked and c->db_tls set (config_tls.c):
+ * "" resolves to verify unless every node is loopback (a unix socket,
+ * localhost, 127.0.0.0/8, ::1) and no ca_file or cert_file is set, then
+ * off; the files named must be regular files this user can open, the
+ * key file not readable by others (it is a secret); 0, or -1 with err
+ * set naming the key. Part of config_load's finish. */
+int config_tls_finish(struct cfg *c, char *err, size_t errcap);
+/* 1 when host (a node's, as configured) is this machine: "", localhost,
+ * 127.0.0.0/8 or ::1. */
+int config_tls_loopback(const char *host);
+/* The first node ("host:port") c connects to that is not this machine,
+ * or NULL (a unix socket, or every node loopback); the string lives in c. */
+const char *config_tls_remote(const struct cfg *c);
 /* 1 when origin ("https://app.example" as a browser sends it) is one of
  * list, comma- or space-separated origins (case-insensitively, a
  * trailing '/' of a listed one ignored). */

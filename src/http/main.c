@@ -224,6 +224,11 @@ static void start_warnings(const char *config, const struct cfg *cfg)
 	if (cfg->config_open_to_others)
 		log_warn("config %s holds secrets and others may read it (security.config_readable_by_others): "
 			 "so may every local user and every site's scripts", config);
+	const char *remote = config_tls_remote(cfg);
+	if (remote != NULL && cfg->db_tls != CFG_TLS_VERIFY)
+		log_warn("database %s is on another host and database.tls = %s: its certificate is not verified%s "
+			 "(docs/operations.md, \"TLS to MariaDB\")", remote, cfg->db_tls == CFG_TLS_OFF ? "off" : "required",
+			 cfg->db_tls == CFG_TLS_OFF ? ", nor the connection encrypted" : "");
 }
 
 /* 1 when this user may append to the log file at path (or create it in

@@ -11,6 +11,7 @@
 #include "keys.h"
 #include "log.h"
 #include "store_noderoute.h"
+#include "store_tls.h"
 #include "refusal.h"
 #include "timefmt.h"
 #include <errno.h>
@@ -186,12 +187,19 @@ enum cd_err store_ensure(struct store *lg)
 	mysql_options(lg->c->db, MYSQL_OPT_RECONNECT, &off);
 	mysql_options(lg->c->db, MYSQL_SET_CHARSET_NAME, "utf8mb4");
 	const struct cfg_node *n = &c->db_node[lg->node];
+	if (store_tls_options(lg->c->db, c) != 0) {
+		snprintf(lg->errmsg, sizeof(lg->errmsg), "database.tls: the client library refused its options");
+		store_disconnect(lg);
+		return CD_E_UNAVAILABLE;
+	}
 	/* One statement per query, always: no SQL text carries several. */
 	if (mysql_real_connect(lg->c->db, n->host, c->db_user, nonempty(c->db_password), c->db_name,
 			       (unsigned int)n->port, c->db_nodes[0] == '\0' ? nonempty(c->db_socket) : NULL,
 			       CLIENT_FOUND_ROWS) == NULL) {
-		snprintf(lg->errmsg, sizeof(lg->errmsg), "cannot connect to MariaDB%s%s: %s",
-			 c->db_node_count > 1 ? " node " : "", c->db_node_count > 1 ? n->name : "", mysql_error(lg->c->db));
+		char hint[LIMIT_DB_NODE_BYTES + 320];
+		snprintf(lg->errmsg, sizeof(lg->errmsg), "cannot connect to MariaDB%s%s: %s%s",
+			 c->db_node_count > 1 ? " node " : "", c->db_node_count > 1 ? n->name : "", mysql_error(lg->c->db),
+			 store_tls_hint(c, n->host, mysql_errno(lg->c->db), mysql_error(lg->c->db), hint, sizeof(hint)));
 		lg->connect_errno = (int)mysql_errno(lg->c->db);
 		store_disconnect(lg);
 		return CD_E_UNAVAILABLE;

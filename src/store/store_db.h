@@ -108,7 +108,7 @@ struct store {
 	struct dbstmt stmts[DB_STMTS_MAX];
 	int nstmts;
 	unsigned long long round_trips;	/* every execute, commit and rollback */
-	char errmsg[256];
+	char errmsg[1024];	/* a connect's error with its TLS hint (store_tls_hint) */
 	/* An attempt that met accounts with something due (expiries, a
 	 * plan's credit) ends with CD_E_DUE, naming them here
 	 * (store_due_add); the loop then calls due_bring (handed by the
