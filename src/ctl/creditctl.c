@@ -68,6 +68,8 @@ static void usage(FILE *out)
 		"  plan list\n"
 		"  collect [--account ID] [--dry-run]\n"
 		"  hold resolve HOLD_ID charge [--micros N] | release   (a gateway hold left unresolved)\n"
+		"  hold resolve --from-usage FILE... [--format openai|anthropic|csv] [--dry-run] [--json]\n"
+		"        (unresolved holds judged from the providers' 1-minute usage reports)\n"
 		"  sweep   (the daemon's background work once through, for cron)\n");
 }
 

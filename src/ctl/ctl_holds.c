@@ -1,16 +1,20 @@
-/* ctl_holds.c: creditctl hold resolve (ctl_holds.h). The ledger decides
+/* ctl_holds.c: creditctl hold resolve (ctl_holds.h); its --from-usage
+ * form is ctl_resolve_usage.c's. The ledger decides
  * and writes (ledger_hold_resolve, one transaction under the account's
  * lock); this file reads the command line and prints what was done. */
 #include "ctl_holds.h"
 #include "ctl_common.h"
 #include "ledger.h"
 #include "ledger_unresolved.h"
+#include "ctl_resolve_usage.h"
 #include <stdio.h>
 #include <string.h>
 
 static int usage_line(void)
 {
-	fprintf(stderr, "usage: creditctl hold resolve HOLD_ID charge [--micros N] | release\n");
+	fprintf(stderr, "usage: creditctl hold resolve HOLD_ID charge [--micros N] | release\n"
+			"       creditctl hold resolve --from-usage FILE... [--format openai|anthropic|csv] [--dry-run] "
+			"[--json]\n");
 	return 2;
 }
 
@@ -44,6 +48,8 @@ int ctl_holds(struct store *lg, int argc, char **argv)
 {
 	static const char *const known[] = {"--micros", NULL};
 	int64_t micros = -1;
+	if (argc >= 4 && strcmp(argv[2], "resolve") == 0 && strcmp(argv[3], "--from-usage") == 0)
+		return ctl_resolve_usage(lg, argc, argv);
 	if (argc < 5 || strcmp(argv[2], "resolve") != 0)
 		return usage_line();
 	int charge = strcmp(argv[4], "charge") == 0;

@@ -144,8 +144,8 @@ static size_t snapshot_base(const char *name)
 	return len - 11;
 }
 
-/* The creditd model a provider name stands for: 1 with out set, or 0. */
-static int map_model(const char *name, const struct ledger_price_alias *aliases, int naliases, char *out, size_t cap)
+int ctl_reconcile_map_model(const char *name, const struct ledger_price_alias *aliases, int naliases, char *out,
+			    size_t cap)
 {
 	if (priced(name)) {
 		snprintf(out, cap, "%s", name);
@@ -289,7 +289,7 @@ static int provider_rows(struct recon *r, const struct recon_buckets *b, const s
 		char model[RECON_MODEL_BYTES];
 		if (k->day < r->from || k->day >= r->to)
 			continue;
-		int matched = map_model(k->model, aliases, naliases, model, sizeof(model));
+		int matched = ctl_reconcile_map_model(k->model, aliases, naliases, model, sizeof(model));
 		if (!matched && note_unmatched(r, k->model) != 0)
 			return -1;
 		struct recon_row *w = row_add(r, k->day, matched ? model : k->model);
@@ -637,7 +637,7 @@ out:
 int ctl_reconcile(struct store *lg, int argc, char **argv)
 {
 	struct recon r;
-	struct recon_buckets b = {NULL, 0, 0};
+	struct recon_buckets b = {NULL, 0, 0, 0, NULL, 0, 0};
 	enum recon_format format;
 	int first_file, status;
 	memset(&r, 0, sizeof(r));

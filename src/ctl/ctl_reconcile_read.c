@@ -1,6 +1,7 @@
 /* ctl_reconcile_read.c: the providers' usage reports (see
  * ctl_reconcile_read.h). Every number is checked to be a whole count of
- * 0 or more and every day a UTC day's first second; the first thing wrong
+ * 0 or more and every day a UTC day's first second (read by minutes, a
+ * minute's, and a bucket one minute long); the first thing wrong
  * is named by file and line (CSV, RFC 4180) or by its path in the page
  * (JSON). */
 #include "ctl_reconcile_read.h"
@@ -19,6 +20,45 @@ int ctl_reconcile_read_parse_day(const char *s, int64_t *day)
 		return -1;
 	*day = t;
 	return 0;
+}
+
+int ctl_reconcile_read_parse_minute(const char *s, int64_t *minute)
+{
+	int64_t t;
+	if (strlen(s) <= 10 || timefmt_parse(s, &t) != 0 || t < 0 || t % 60 != 0)
+		return -1;
+	*minute = t;
+	return 0;
+}
+
+/* Notes that the files speak for the minute starting at t. 0, or -1. */
+static int cover(struct recon_buckets *b, const char *path, int64_t t)
+{
+	if (!b->minutes)
+		return 0;
+	if (b->ncovered == b->covcap) {
+		size_t cap = b->covcap ? 2 * b->covcap : 256;
+		int64_t *bigger = cap <= LIMIT_RECONCILE_ROWS ? realloc(b->covered, cap * sizeof(*bigger)) : NULL;
+		if (bigger == NULL) {
+			fprintf(stderr, "creditctl: %s: more than %d minutes, or out of memory\n", path, LIMIT_RECONCILE_ROWS / 2);
+			return -1;
+		}
+		b->covered = bigger;
+		b->covcap = cap;
+	}
+	b->covered[b->ncovered++] = t;
+	return 0;
+}
+
+static int i64_cmp(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+int ctl_reconcile_read_covered(const struct recon_buckets *b, int64_t minute)
+{
+	return b->ncovered > 0 && bsearch(&minute, b->covered, b->ncovered, sizeof(minute), i64_cmp) != NULL;
 }
 
 static struct recon_bucket *bucket_next(struct recon_buckets *b, const char *path)
@@ -153,25 +193,49 @@ static int anthropic_result(const char *file, const char *where, json_t *r, stru
 	return 0;
 }
 
-/* The bucket's day: OpenAI's start_time in unix seconds, Anthropic's
- * starting_at in RFC 3339; either must start a UTC day (bucket_width=1d). */
-static int bucket_day(const char *file, size_t i, json_t *bucket, enum recon_format f, int64_t *day)
+/* A bucket's end (OpenAI's end_time, Anthropic's ending_at) when the
+ * page gives it: read by minutes, one minute after its start (a page
+ * fetched with bucket_width=1h starts at minutes too). 0, or -1 said. */
+static int bucket_width_ok(const char *file, size_t i, json_t *bucket, enum recon_format f, int64_t start)
 {
-	const char *key = f == RECON_OPENAI ? "start_time" : "starting_at";
+	const char *key = f == RECON_OPENAI ? "end_time" : "ending_at";
 	json_t *v = json_object_get(bucket, key);
 	int64_t t = -1;
+	if (v == NULL)
+		return 0;
 	if (f == RECON_OPENAI && json_is_integer(v))
 		t = (int64_t)json_integer_value(v);
 	else if (f == RECON_ANTHROPIC && json_is_string(v) && timefmt_parse(json_string_value(v), &t) != 0)
 		t = -1;
-	if (t < 0 || t % TIMEFMT_SECONDS_PER_DAY != 0) {
+	if (t != start + 60) {
+		fprintf(stderr, "creditctl: %s: data[%zu].%s: not one minute after its start (fetch with bucket_width=1m)\n",
+			file, i, key);
+		return -1;
+	}
+	return 0;
+}
+
+/* The bucket's day: OpenAI's start_time in unix seconds, Anthropic's
+ * starting_at in RFC 3339; either must start a UTC day (bucket_width=1d),
+ * or read by minutes a minute (bucket_width=1m). */
+static int bucket_day(const char *file, size_t i, json_t *bucket, enum recon_format f, int minutes, int64_t *day)
+{
+	const char *key = f == RECON_OPENAI ? "start_time" : "starting_at";
+	json_t *v = json_object_get(bucket, key);
+	int64_t t = -1, unit = minutes ? 60 : TIMEFMT_SECONDS_PER_DAY;
+	if (f == RECON_OPENAI && json_is_integer(v))
+		t = (int64_t)json_integer_value(v);
+	else if (f == RECON_ANTHROPIC && json_is_string(v) && timefmt_parse(json_string_value(v), &t) != 0)
+		t = -1;
+	if (t < 0 || t % unit != 0) {
 		fprintf(stderr, "creditctl: %s: data[%zu].%s: %s\n", file, i, key,
 			v == NULL ? "missing" : t < 0 ? (f == RECON_OPENAI ? "not unix seconds" : "not an RFC 3339 time")
-						      : "not the start of a UTC day (fetch with bucket_width=1d)");
+			: minutes ? "not the start of a minute (fetch with bucket_width=1m)"
+				  : "not the start of a UTC day (fetch with bucket_width=1d)");
 		return -1;
 	}
 	*day = t;
-	return 0;
+	return minutes ? bucket_width_ok(file, i, bucket, f, t) : 0;
 }
 
 /* Adds k (the bucket being read, at b->v[b->n]) to a result of the same
@@ -208,7 +272,7 @@ static int read_bucket(const char *file, size_t i, json_t *bucket, enum recon_fo
 		fprintf(stderr, "creditctl: %s: data[%zu]: not an object\n", file, i);
 		return -1;
 	}
-	if (bucket_day(file, i, bucket, f, &day) != 0)
+	if (bucket_day(file, i, bucket, f, b->minutes, &day) != 0 || cover(b, file, day) != 0)
 		return -1;
 	json_t *results = json_object_get(bucket, "results"), *r;
 	if (!json_is_array(results)) {
@@ -423,10 +487,14 @@ static int csv_line(const char *file, int lineno, char **f, int n, struct recon_
 	struct recon_bucket *k = bucket_next(b, file);
 	if (k == NULL)
 		return -1;
-	if (ctl_reconcile_read_parse_day(f[0], &k->day) != 0) {
-		fprintf(stderr, "creditctl: %s:%d: %s: not a date YYYY-MM-DD\n", file, lineno, csv_names[0]);
+	if (b->minutes ? ctl_reconcile_read_parse_minute(f[0], &k->day) != 0
+		       : ctl_reconcile_read_parse_day(f[0], &k->day) != 0) {
+		fprintf(stderr, "creditctl: %s:%d: %s: %s\n", file, lineno, csv_names[0],
+			b->minutes ? "not the start of a minute YYYY-MM-DDTHH:MM:00Z" : "not a date YYYY-MM-DD");
 		return -1;
 	}
+	if (cover(b, file, k->day) != 0)
+		return -1;
 	if (!model_ok(f[1])) {
 		fprintf(stderr, "creditctl: %s:%d: %s: not a model name\n", file, lineno, csv_names[1]);
 		return -1;
@@ -572,13 +640,16 @@ int ctl_reconcile_read_check_duplicates(struct recon_buckets *b)
 {
 	if (b->n > 1)
 		qsort(b->v, b->n, sizeof(b->v[0]), bucket_cmp);
+	if (b->ncovered > 1)
+		qsort(b->covered, b->ncovered, sizeof(b->covered[0]), i64_cmp);
 	for (size_t i = 1; i < b->n; i++)
 		if (bucket_cmp(&b->v[i - 1], &b->v[i]) == 0) {
 			char day[TIMEFMT_LEN];
 			timefmt_rfc3339(b->v[i].day, day);
-			day[10] = '\0';
-			fprintf(stderr, "creditctl: %s: %s %s is also in %s: a day × model (× service tier × context "
-				"window) is given once\n", b->v[i].path, day, b->v[i].model, b->v[i - 1].path);
+			day[b->minutes ? 16 : 10] = '\0';
+			fprintf(stderr, "creditctl: %s: %s %s is also in %s: a %s × model (× service tier × context "
+				"window) is given once\n", b->v[i].path, day, b->v[i].model, b->v[i - 1].path,
+				b->minutes ? "minute" : "day");
 			return -1;
 		}
 	return 0;
@@ -587,6 +658,8 @@ int ctl_reconcile_read_check_duplicates(struct recon_buckets *b)
 void ctl_reconcile_read_buckets_free(struct recon_buckets *b)
 {
 	free(b->v);
+	free(b->covered);
 	b->v = NULL;
-	b->n = b->cap = 0;
+	b->covered = NULL;
+	b->n = b->cap = b->ncovered = b->covcap = 0;
 }

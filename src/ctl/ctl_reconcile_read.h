@@ -22,11 +22,12 @@ enum {
 	RECON_REPORTS_WINDOW = 16	/* grouped by context_window */
 };
 
-/* One day × model of the provider's report. input_tokens counts cached
+/* One day × model of the provider's report (one minute × model when
+ * read by minutes, struct recon_buckets). input_tokens counts cached
  * and cache-write (Anthropic's cache-creation) tokens, OpenAI's
  * convention: cached + cache_write <= input. */
 struct recon_bucket {
-	int64_t day;				/* the UTC day's first second */
+	int64_t day;				/* the UTC day's first second (a minute's, read by minutes) */
 	char model[LIMIT_PROVIDER_MODEL_BYTES + 1];
 	int64_t requests, input_tokens, cached_input_tokens, cache_write_input_tokens, output_tokens;
 	int has_requests;			/* the report counts requests */
@@ -42,10 +43,20 @@ struct recon_bucket {
 	const char *path;			/* borrowed from argv: the file it came from */
 };
 
-/* Buckets of every file read, at most LIMIT_RECONCILE_ROWS. */
+/* Buckets of every file read, at most LIMIT_RECONCILE_ROWS. minutes,
+ * set by the caller before reading, reads reports fetched with
+ * bucket_width=1m (docs/reconciliation.md, "Unresolved holds"): a bucket
+ * starts a minute and (where the page says its end) lasts one, a CSV
+ * row's date is a minute (RFC 3339, "2026-11-27T12:01:00Z"); else a
+ * bucket must start a UTC day, as ever. covered lists the start of every
+ * bucket read by minutes, one with no results too (the provider's page
+ * lists each minute of its range): what the report speaks for. */
 struct recon_buckets {
 	struct recon_bucket *v;
 	size_t n, cap;
+	int minutes;
+	int64_t *covered;
+	size_t ncovered, covcap;
 };
 
 /* Parses "YYYY-MM-DD" into its UTC midnight: 0, or -1. */
@@ -53,6 +64,11 @@ int ctl_reconcile_read_parse_day(const char *s, int64_t *day);
 /* Reads one file in format (guessed from its content when RECON_GUESS)
  * and appends its buckets to b. 0, or -1 after saying what is wrong. */
 int ctl_reconcile_read_read_file(const char *path, enum recon_format format, struct recon_buckets *b);
+/* Parses an RFC 3339 time at the start of a UTC minute: 0, or -1. */
+int ctl_reconcile_read_parse_minute(const char *s, int64_t *minute);
+/* 1 when the files read by minutes hold a bucket starting at minute
+ * (after ctl_reconcile_read_check_duplicates, which sorts them). */
+int ctl_reconcile_read_covered(const struct recon_buckets *b, int64_t minute);
 /* Sorts b by day, model, tier and context window and refuses one given
  * twice (both files named). 0, or -1 after saying so. */
 int ctl_reconcile_read_check_duplicates(struct recon_buckets *b);

@@ -8,7 +8,8 @@
  * usage_records.ix_created_model, which covers every column it sums (the
  * cache-write tokens and settle reasons too, sql/034): a month at 100k
  * calls a day is read from the index in seconds, never fetched row by
- * row (what the gateway charged beyond tokens too, sql/047). Nothing here changes an account. */
+ * row (what the gateway charged beyond tokens too, sql/047); by minute
+ * too, for creditctl hold resolve --from-usage. Nothing here changes an account. */
 #include "ledger_int.h"
 #include "ledger_reconcile.h"
 #include "ledger_rows.h"
@@ -72,6 +73,47 @@ enum cd_err ledger_usage_by_day(struct store *lg, int64_t from, int64_t to, stru
 	struct store_tx t;
 	for (store_tx_init(lg, &t); store_tx_next(lg, &t);)
 		store_tx_end(lg, &t, usage_tx(lg, from, to, rows, cap, n, more));
+	return t.rc;
+}
+
+static enum cd_err minutes_tx(struct store *lg, int64_t from, int64_t to, struct ledger_usage_minute *rows,
+			      int cap, int *n, int *more)
+{
+	static const char sql[] = "SELECT created_at DIV 60 AS minute, model, SUM(input_tokens), "
+		"SUM(cached_input_tokens), SUM(cache_write_input_tokens), SUM(output_tokens) "
+		"FROM usage_records FORCE INDEX (ix_created_model) "
+		"WHERE created_at >= ? AND created_at < ? AND model IS NOT NULL AND byok = 0 "
+		"GROUP BY minute, model ORDER BY minute, model LIMIT ?";
+	int e, got;
+	*n = 0;
+	*more = 0;
+	struct dbstmt *s = store_exec(lg, sql, &e, "iii", from, to, (int64_t)cap + 1);
+	if (s == NULL)
+		return store_err(lg, e, "usage by minute");
+	while ((got = store_fetch(s)) == 1) {
+		if (*n == cap) {
+			*more = 1;
+			break;
+		}
+		struct ledger_usage_minute *r = &rows[*n];
+		r->minute = store_i64(s, 0) * 60;
+		if (store_copy(s, 1, r->model, sizeof(r->model), "") != 0)
+			return CD_E_INTERNAL;
+		r->input_tokens = store_i64(s, 2);
+		r->cached_input_tokens = store_i64(s, 3);
+		r->cache_write_input_tokens = store_i64(s, 4);
+		r->output_tokens = store_i64(s, 5);
+		(*n)++;
+	}
+	return got < 0 ? CD_E_INTERNAL : CD_OK;
+}
+
+enum cd_err ledger_usage_by_minute(struct store *lg, int64_t from, int64_t to, struct ledger_usage_minute *rows,
+				   int cap, int *n, int *more)
+{
+	struct store_tx t;
+	for (store_tx_init(lg, &t); store_tx_next(lg, &t);)
+		store_tx_end(lg, &t, minutes_tx(lg, from, to, rows, cap, n, more));
 	return t.rc;
 }
 

@@ -31,6 +31,17 @@ struct ledger_usage_day {
  * cap (nothing is cut silently: the caller refuses). */
 enum cd_err ledger_usage_by_day(struct store *lg, int64_t from, int64_t to, struct ledger_usage_day *rows, int cap,
 				int *n, int *more);
+/* creditd's side of one minute × model (creditctl hold resolve
+ * --from-usage): the tokens of its usage records made in it, BYOK left
+ * out. */
+struct ledger_usage_minute {
+	int64_t minute;				/* its first second */
+	char model[LEDGER_TEXT_BYTES(LIMIT_NAME_BYTES)];
+	int64_t input_tokens, cached_input_tokens, cache_write_input_tokens, output_tokens;
+};
+/* Every minute × model of [from, to), as ledger_usage_by_day. */
+enum cd_err ledger_usage_by_minute(struct store *lg, int64_t from, int64_t to, struct ledger_usage_minute *rows,
+				   int cap, int *n, int *more);
 /* A hold whose time ran out in [from, to) before it was settled or
  * released, as of now: its call may have run uncharged. BYOK left out. */
 struct ledger_expired_hold {

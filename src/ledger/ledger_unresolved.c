@@ -11,10 +11,14 @@
  * writer, as a renewal of a hold is (docs/architecture.md). A resolution
  * is an operation of the usual shape: the account locked first
  * (ledger_due_lock_id), the hold under its lock, decided by
- * money_rule_hold_unresolved, written as the sweep writes an expiry. */
+ * money_rule_hold_unresolved, written as the sweep writes an expiry.
+ * creditctl hold resolve --from-usage lists them (ledger_unresolved_list)
+ * and resolves each the same way, its figure from the provider's
+ * per-minute usage (money_unresolved.h). */
 #include "ledger_unresolved.h"
 #include "ledger_due.h"
 #include "ledger_events.h"
+#include "ledger_rows.h"
 #include "log.h"
 #include "metrics.h"
 #include "refusal.h"
@@ -28,6 +32,14 @@ static const char SQL_MARK[] = "UPDATE holds SET unresolved_at = ?, unresolved_i
 			       "AND state = 'pending' AND unresolved_at IS NULL";
 static const char SQL_HOLD[] = "SELECT amount_micros, member, state, unresolved_at IS NOT NULL, "
 			       "COALESCE(unresolved_input_micros, 0) FROM holds WHERE id = ? AND account_id = ? FOR UPDATE";
+/* The unresolved holds of models made in [from, to): a range of
+ * ix_unresolved (state, unresolved_at), a few rows. */
+static const char SQL_LIST[] = "SELECT h.id, h.account_id, a.ext_id, h.model, h.amount_micros, h.created_at, "
+			       "h.pin_input_micros_per_mtok, h.pin_cached_input_micros_per_mtok, "
+			       "h.pin_output_micros_per_mtok, h.pin_cache_write_micros_per_mtok, h.pin_margin_bps "
+			       "FROM holds h JOIN accounts a ON a.id = h.account_id WHERE h.state = 'pending' "
+			       "AND h.unresolved_at IS NOT NULL AND h.byok = 0 AND h.model IS NOT NULL "
+			       "AND h.created_at >= ? AND h.created_at < ? ORDER BY h.created_at, h.id LIMIT ?";
 /* A range of ix_unresolved (state, unresolved_at), stopped at
  * LIMIT_OUTBOX_COUNT_ROWS: never a scan of the table. */
 static const char SQL_COUNT[] = "SELECT COUNT(*) FROM (SELECT 1 FROM holds WHERE state = 'pending' "
@@ -76,6 +88,7 @@ struct resolve {
 	int64_t account_id, hold, micros;
 	int charge;
 	struct ledger_resolved *out;
+	const char *note;		/* NULL: the operator's */
 };
 
 /* The hold under its lock, into h; CD_E_NOT_FOUND when there is none. */
@@ -122,8 +135,8 @@ static enum cd_err resolve_tx(struct store *lg, struct resolve *r)
 	int64_t charge = !r->charge ? 0 : r->micros >= 0 ? r->micros : h.input_bound;
 	money_rule_hold_unresolved(h.amount, a.reserved, charge, &x);
 	h.resolved = r->charge ? "charge" : "release";
-	rc = ledger_due_hold_close(lg, &a, &h, &x, r->charge ? "unresolved hold charged by the operator"
-				   : "unresolved hold released by the operator");
+	rc = ledger_due_hold_close(lg, &a, &h, &x, r->note != NULL ? r->note : r->charge
+				   ? "unresolved hold charged by the operator" : "unresolved hold released by the operator");
 	a.dirty = 1;
 	rc = rc == CD_OK ? ledger_events_acct_save(lg, &a) : rc;
 	snprintf(out->status, sizeof(out->status), "%s", x.captured ? "captured" : "released");
@@ -135,7 +148,13 @@ static enum cd_err resolve_tx(struct store *lg, struct resolve *r)
 enum cd_err ledger_unresolved_resolve(struct store *lg, const char *hold_id, int charge, int64_t micros,
 				struct ledger_resolved *out)
 {
-	struct resolve r = {0, 0, micros, charge, out};
+	return ledger_unresolved_resolve_noted(lg, hold_id, charge, micros, NULL, out);
+}
+
+enum cd_err ledger_unresolved_resolve_noted(struct store *lg, const char *hold_id, int charge, int64_t micros,
+					    const char *note, struct ledger_resolved *out)
+{
+	struct resolve r = {0, 0, micros, charge, out, note};
 	struct store_tx t;
 	assert(out != NULL);
 	memset(out, 0, sizeof(*out));
@@ -144,6 +163,51 @@ enum cd_err ledger_unresolved_resolve(struct store *lg, const char *hold_id, int
 		return CD_E_NOT_FOUND;
 	for (store_tx_init(lg, &t); store_tx_next(lg, &t);)
 		store_tx_end(lg, &t, resolve_tx(lg, &r));
+	return t.rc;
+}
+
+/* ---- The list creditctl hold resolve --from-usage judges ---- */
+
+static enum cd_err list_tx(struct store *lg, int64_t from, int64_t to, struct ledger_unresolved_hold *rows, int cap,
+			   int *n, int *more)
+{
+	int e, got;
+	*n = 0;
+	*more = 0;
+	struct dbstmt *s = store_exec(lg, SQL_LIST, &e, "iii", from, to, (int64_t)cap + 1);
+	if (s == NULL)
+		return store_err(lg, e, "unresolved holds");
+	while ((got = store_fetch(s)) == 1) {
+		if (*n == cap) {
+			*more = 1;
+			break;
+		}
+		struct ledger_unresolved_hold *r = &rows[*n];
+		memset(r, 0, sizeof(*r));
+		ledger_rows_hold_id_format(r->hold_id, sizeof(r->hold_id), store_i64(s, 1), store_i64(s, 0));
+		if (store_copy(s, 2, r->account, sizeof(r->account), "") != 0 ||
+		    store_copy(s, 3, r->model, sizeof(r->model), "") != 0)
+			return CD_E_INTERNAL;
+		r->held_micros = store_i64(s, 4);
+		r->created_at = store_i64(s, 5);
+		r->has_pin = !store_null(s, 6) && !store_null(s, 7) && !store_null(s, 8) && !store_null(s, 10);
+		r->pin.input_micros_per_mtok = store_i64(s, 6);
+		r->pin.cached_input_micros_per_mtok = store_i64(s, 7);
+		r->pin.output_micros_per_mtok = store_i64(s, 8);
+		/* NULL beside the others: pinned before sql/034, its input price */
+		r->pin.cache_write_micros_per_mtok = store_null(s, 9) ? r->pin.input_micros_per_mtok : store_i64(s, 9);
+		r->pin_margin_bps = store_i64(s, 10);
+		(*n)++;
+	}
+	return got < 0 ? CD_E_INTERNAL : CD_OK;
+}
+
+enum cd_err ledger_unresolved_list(struct store *lg, int64_t from, int64_t to, struct ledger_unresolved_hold *rows,
+				   int cap, int *n, int *more)
+{
+	struct store_tx t;
+	for (store_tx_init(lg, &t); store_tx_next(lg, &t);)
+		store_tx_end(lg, &t, list_tx(lg, from, to, rows, cap, n, more));
 	return t.rc;
 }
 

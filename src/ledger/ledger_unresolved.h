@@ -30,6 +30,26 @@ struct ledger_resolved {
  * is). */
 enum cd_err ledger_unresolved_resolve(struct store *lg, const char *hold_id, int charge, int64_t micros,
 				struct ledger_resolved *out);
+/* The same with the journal's note (NULL: the operator's, as above):
+ * creditctl hold resolve --from-usage notes the provider's usage. */
+enum cd_err ledger_unresolved_resolve_noted(struct store *lg, const char *hold_id, int charge, int64_t micros,
+					    const char *note, struct ledger_resolved *out);
+/* An unresolved hold as creditctl hold resolve --from-usage judges it
+ * (docs/reconciliation.md, "Unresolved holds"). */
+struct ledger_unresolved_hold {
+	char hold_id[LIMIT_HOLD_ID_BYTES];	/* as the API gave it */
+	char account[LEDGER_TEXT_BYTES(LIMIT_ACCOUNT_ID_BYTES)];
+	char model[LEDGER_TEXT_BYTES(LIMIT_NAME_BYTES)];
+	int64_t held_micros, created_at;
+	int has_pin;				/* else the model's current prices */
+	struct price pin;			/* its pinned token prices */
+	int64_t pin_margin_bps;
+};
+/* The unresolved holds of models (BYOK left out: the provider bills the
+ * caller's own key) made in [from, to), up to cap, by model and time;
+ * *more = 1 when there were more (the caller refuses). */
+enum cd_err ledger_unresolved_list(struct store *lg, int64_t from, int64_t to, struct ledger_unresolved_hold *rows,
+				   int cap, int *n, int *more);
 /* Counts the unresolved holds into metrics (creditd_gateway_unresolved_holds). */
 enum cd_err ledger_unresolved_count(struct store *lg);
 
