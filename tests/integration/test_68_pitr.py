@@ -478,9 +478,10 @@ def test_point_in_time_recovery_as_operations_md_writes_it():
         # A DBA's table, made and dropped with no default database: the listing must show both.
         src.sql("CREATE TABLE creditd.%s (id INT PRIMARY KEY)" % SCRATCH)
         src.sql("DROP TABLE creditd.%s" % SCRATCH)
-        # carol's balance.low comes after the point (its settle takes the balance, not what holds
-        # leave available, under the threshold): an outbox event id the restore must not give again.
-        web.ok(admin, "POST", "/v1/accounts", {"id": "carol", "kind": "user", "low_balance_micros": 9995000})
+        # carol's balance.low comes after the point (c-lost's settle takes her balance, not what a
+        # hold leaves available, under the threshold; c-after's does not): an outbox event id the
+        # restore must not give again.
+        web.ok(admin, "POST", "/v1/accounts", {"id": "carol", "kind": "user", "low_balance_micros": 9980000})
         web.ok(admin, "POST", "/v1/accounts/bob/grants", {"amount_micros": 5000000, "source": "adjustment",
                                                           "description": "drill"})
         for i in range(3):
@@ -504,6 +505,8 @@ def test_point_in_time_recovery_as_operations_md_writes_it():
         src.sql(BAD % alice_id, "creditd")
         after = web.ok(guard, "POST", "/v1/guard/authorize", {"account": "carol", "model": "gpt-4o",
                                                                "input_tokens": 10000, "request_id": "c-lost"})
+        web.ok(guard, "POST", "/v1/guard/settle", {"hold_id": after["hold_id"], "input_tokens": 10000,
+                                                   "output_tokens": 10})
         web.ok(admin, "POST", "/v1/accounts/bob/grants", {"amount_micros": 7000000, "source": "promo"})
         p = ctl("verify")
         check(p.returncode == 1 and "account alice" in p.stdout, "verify finds the mistake: %s" % p.stdout)
