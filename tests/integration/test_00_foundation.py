@@ -662,3 +662,31 @@ def test_help_comes_before_any_config():
     p = subprocess.run([os.path.join(root, "dev"), "--help"], capture_output=True, text=True, timeout=30)
     eq(p.returncode, 0, "./dev --help: %s" % p.stderr)
     check("./dev demo" in p.stdout and "./dev check" in p.stdout, "./dev's commands: %r" % p.stdout[:300])
+
+
+def test_help_names_every_documented_option():
+    """Each command of docs/creditctl.md's table is in creditctl --help
+    with every option the table gives it (key create --models was not)."""
+    out = subprocess.run([ENV["CREDITCTL"], "--help"], capture_output=True, text=True, timeout=30).stdout
+    entries, current = {}, None
+    for line in out.splitlines()[1:]:
+        if line.startswith("  ") and not line.startswith("   "):
+            current = line.strip()
+            entries[current] = current
+        elif current is not None:
+            entries[current] += " " + line.strip()
+    missing = []
+    for row in open(os.path.join(os.path.dirname(ENV["CREDITCTL"]), "docs", "creditctl.md")):
+        if not row.startswith("| `"):
+            continue
+        doc = row.split("`")[1]
+        if doc.split()[0] not in {e.split()[0] for e in entries}:
+            continue        # another table's row (price fields)
+        words = re.match(r"[a-z ]+", doc).group(0).split()
+        usage = [e for e in entries.values() if e.split()[:len(words)] == words]
+        if not usage:
+            missing.append(doc)
+            continue
+        missing += ["%s: %s" % (doc, opt) for opt in re.findall(r"--[a-z][a-z-]*", doc)
+                    if not any(opt in u for u in usage)]
+    eq(missing, [], "documented options missing from creditctl --help")
