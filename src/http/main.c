@@ -252,6 +252,9 @@ static void start_warnings(const char *config, const struct cfg *cfg)
 	if (timefmt_test_clock_file() != NULL)
 		log_warn("test clock: time is moved by the seconds in %s", timefmt_test_clock_file());
 	config = config_path(config);
+	if (!cfg->file_read)
+		log_warn("no config file at %s: running on the defaults and the CREDITD_* environment alone (creditd -t "
+			 "refuses this)", config);
 	if (cfg->config_open_to_others)
 		log_warn("config %s holds secrets and others may read it (security.config_readable_by_others): "
 			 "so may every local user and every site's scripts", config);

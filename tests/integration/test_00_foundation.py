@@ -392,6 +392,18 @@ def test_check_config_fails_where_a_start_would():
         p = subprocess.run([binary, "--check-config"], capture_output=True, text=True, timeout=30, env=env)
         eq(p.returncode, 2, "no config file at the default path either: %s" % p.stderr)
         check("no config file at %s" % default.group(1) in p.stderr, "says so: %r" % p.stderr)
+        # A start allows it (the defaults and the environment), but says so
+        # in its log (stderr here) rather than silently.
+        sock = os.path.join(d, "nofile.sock")
+        proc = subprocess.Popen([binary, "--listen", "unix:" + sock], stdin=subprocess.DEVNULL,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
+        try:
+            check(wait_until(lambda: os.path.exists(sock), timeout=10), "creditd started on no config file")
+        finally:
+            proc.terminate()
+            err = proc.communicate(timeout=30)[1]
+        check("no config file at %s: running on the defaults" % default.group(1) in err,
+              "the start warns of no config file: %r" % err[-1500:])
     secret = "s" * 40
     for text, named in (("[stripe]\napi_base = http://stripe.example.com\n", "stripe.api_base"),
                         ("[notify]\nurl = http://10.0.0.1/hook\nsecret = %s\n" % secret, "notify.url"),
@@ -404,6 +416,15 @@ def test_check_config_fails_where_a_start_would():
     p = checked("[notify]\nurl = http://127.0.0.1:9/hook\nsecret = %s\n[server]\nlog = %s/new.log\n" % (secret, d), "-t")
     eq((p.returncode, p.stdout.strip()), (0, "creditd: configuration OK"), "loopback http and a new log: %s" % p.stderr)
     check(not os.path.exists(os.path.join(d, "new.log")), "the check created no log file")
+    # A test-clock build (the suite's) says so in --version and -t, on
+    # stderr (stdout stays what scripts read).
+    with open(binary, "rb") as f:
+        test_build = b"CREDITD_TEST_CLOCK_FILE" in f.read()
+    check(test_build, "the suite runs a test-clock build")
+    for argv in ([binary, "--version"], [binary, "-c", os.path.join(d, "c.conf"), "-t"]):
+        p = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=30)
+        check(p.returncode == 0 and "built with --enable-test-clock: a test build" in p.stderr,
+              "%s says it is a test build: %r" % (argv[-1], p.stdout + p.stderr))
 
 
 def test_migrate_twice_is_a_noop():
