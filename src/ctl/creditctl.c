@@ -43,7 +43,7 @@ static void usage(FILE *out)
 		"        " ENVFILE_DEFAULT_PATH " with the default config), read as systemd reads them; a variable\n"
 		"        already set is kept\n"
 		"  migrate [--check] [--sql-dir DIR] [--user USER] [--password-file FILE]\n"
-		"  key create --scope guard|read|app|admin[,...] [--name NAME] [--account ID]\n"
+		"  key create --scope guard|read|app|admin[,...] [--name NAME] [--account ID] [--models A,B]\n"
 		"  key list\n"
 		"  key revoke ID\n"
 		"  account create ID [--kind user|workspace]\n"

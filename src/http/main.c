@@ -34,6 +34,16 @@
 #define LISTEN_BACKLOG LIMIT_LISTEN_BACKLOG
 #define STOP_TIMEOUT_MS LIMIT_STOP_WAIT_MS
 
+/* A test-clock build says so wherever an operator looks first: --version
+ * and -t (on stderr: their stdout stays what scripts read) and the log at
+ * start (docs/install.md). */
+static void test_build_note(void)
+{
+#ifdef CREDITD_TEST_CLOCK
+	fprintf(stderr, "creditd: built with --enable-test-clock: a test build, not for production\n");
+#endif
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: creditd [-c FILE] [--listen unix:PATH|HOST:PORT] [--threads N] [--check-config|-t] [--version]\n"
@@ -69,6 +79,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 			exit(0);
 		} else if (strcmp(a, "--version") == 0) {
 			printf("creditd %s\n", PACKAGE_VERSION);
+			test_build_note();
 			exit(0);
 		} else {
 			usage(stderr);
@@ -118,6 +129,26 @@ static void notify_systemd(const char *state)
 		   (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n)) < 0)
 		log_warn("cannot tell systemd %s: %s", state, strerror(errno));
 	close(fd);
+}
+
+/* A listen set while systemd passes a socket (creditd.socket): the config
+ * fights the unit (creditd would bind a path of its own, or unlink the
+ * unit's socket, which ProtectSystem=strict makes read-only), so it is
+ * refused, by a start and by -t alike (docs/configuration.md). Outside
+ * systemd, -t warns of a listen under /run/creditd, the socket unit's. */
+static int listen_conflicts(const char *spec, int check_only)
+{
+	if (spec == NULL || spec[0] == '\0')
+		return 0;
+	if (activated_fd() >= 0) {
+		fprintf(stderr, "creditd: systemd passed a socket (creditd.socket) but listen is %s: leave [server] "
+				"listen empty (and no --listen) to serve the socket systemd passes\n", spec);
+		return 2;
+	}
+	if (check_only && strncmp(spec, "unix:/run/creditd/", 18) == 0)
+		fprintf(stderr, "creditd: warning: listen is %s: under creditd.service leave it empty (creditd.socket "
+				"owns /run/creditd, which the service cannot write)\n", spec);
+	return 0;
 }
 
 static int open_listener(const char *spec, long mode, char *unix_path, size_t cap)
@@ -221,6 +252,9 @@ static void start_warnings(const char *config, const struct cfg *cfg)
 	if (timefmt_test_clock_file() != NULL)
 		log_warn("test clock: time is moved by the seconds in %s", timefmt_test_clock_file());
 	config = config_path(config);
+	if (!cfg->file_read)
+		log_warn("no config file at %s: running on the defaults and the CREDITD_* environment alone (creditd -t "
+			 "refuses this)", config);
 	if (cfg->config_open_to_others)
 		log_warn("config %s holds secrets and others may read it (security.config_readable_by_others): "
 			 "so may every local user and every site's scripts", config);
@@ -283,6 +317,7 @@ static int check_config(const struct options *o, struct cfg *cfg)
 	}
 	if (rc == 0)
 		printf("creditd: configuration OK\n");
+	test_build_note();
 	config_free(cfg);
 	return rc;
 }
@@ -305,6 +340,11 @@ int main(int argc, char **argv)
 	}
 	if (o.threads != NULL && threads_option(o.threads, &cfg) != 0)
 		return 2;
+	const char *spec = o.listen != NULL ? o.listen : cfg.listen;
+	if (listen_conflicts(spec, o.check_only) != 0) {
+		config_free(&cfg);
+		return 2;
+	}
 	if (o.check_only)
 		return check_config(&o, &cfg);
 	log_set_json(strcmp(cfg.log_format, "json") == 0);
@@ -322,7 +362,6 @@ int main(int argc, char **argv)
 		fprintf(stderr, "creditd: library initialisation failed\n");
 		return 1;
 	}
-	const char *spec = o.listen != NULL ? o.listen : cfg.listen;
 	int fd = open_listener(spec, strtol(cfg.socket_mode, NULL, 8), unix_path, sizeof(unix_path));
 	if (fd < 0) {
 		fprintf(stderr, "creditd: cannot listen on %s: %s\n", spec, strerror(errno));

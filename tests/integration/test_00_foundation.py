@@ -392,6 +392,18 @@ def test_check_config_fails_where_a_start_would():
         p = subprocess.run([binary, "--check-config"], capture_output=True, text=True, timeout=30, env=env)
         eq(p.returncode, 2, "no config file at the default path either: %s" % p.stderr)
         check("no config file at %s" % default.group(1) in p.stderr, "says so: %r" % p.stderr)
+        # A start allows it (the defaults and the environment), but says so
+        # in its log (stderr here) rather than silently.
+        sock = os.path.join(d, "nofile.sock")
+        proc = subprocess.Popen([binary, "--listen", "unix:" + sock], stdin=subprocess.DEVNULL,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
+        try:
+            check(wait_until(lambda: os.path.exists(sock), timeout=10), "creditd started on no config file")
+        finally:
+            proc.terminate()
+            err = proc.communicate(timeout=30)[1]
+        check("no config file at %s: running on the defaults" % default.group(1) in err,
+              "the start warns of no config file: %r" % err[-1500:])
     secret = "s" * 40
     for text, named in (("[stripe]\napi_base = http://stripe.example.com\n", "stripe.api_base"),
                         ("[notify]\nurl = http://10.0.0.1/hook\nsecret = %s\n" % secret, "notify.url"),
@@ -404,6 +416,15 @@ def test_check_config_fails_where_a_start_would():
     p = checked("[notify]\nurl = http://127.0.0.1:9/hook\nsecret = %s\n[server]\nlog = %s/new.log\n" % (secret, d), "-t")
     eq((p.returncode, p.stdout.strip()), (0, "creditd: configuration OK"), "loopback http and a new log: %s" % p.stderr)
     check(not os.path.exists(os.path.join(d, "new.log")), "the check created no log file")
+    # A test-clock build (the suite's) says so in --version and -t, on
+    # stderr (stdout stays what scripts read).
+    with open(binary, "rb") as f:
+        test_build = b"CREDITD_TEST_CLOCK_FILE" in f.read()
+    check(test_build, "the suite runs a test-clock build")
+    for argv in ([binary, "--version"], [binary, "-c", os.path.join(d, "c.conf"), "-t"]):
+        p = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=30)
+        check(p.returncode == 0 and "built with --enable-test-clock: a test build" in p.stderr,
+              "%s says it is a test build: %r" % (argv[-1], p.stdout + p.stderr))
 
 
 def test_migrate_twice_is_a_noop():
@@ -662,3 +683,31 @@ def test_help_comes_before_any_config():
     p = subprocess.run([os.path.join(root, "dev"), "--help"], capture_output=True, text=True, timeout=30)
     eq(p.returncode, 0, "./dev --help: %s" % p.stderr)
     check("./dev demo" in p.stdout and "./dev check" in p.stdout, "./dev's commands: %r" % p.stdout[:300])
+
+
+def test_help_names_every_documented_option():
+    """Each command of docs/creditctl.md's table is in creditctl --help
+    with every option the table gives it (key create --models was not)."""
+    out = subprocess.run([ENV["CREDITCTL"], "--help"], capture_output=True, text=True, timeout=30).stdout
+    entries, current = {}, None
+    for line in out.splitlines()[1:]:
+        if line.startswith("  ") and not line.startswith("   "):
+            current = line.strip()
+            entries[current] = current
+        elif current is not None:
+            entries[current] += " " + line.strip()
+    missing = []
+    for row in open(os.path.join(os.path.dirname(ENV["CREDITCTL"]), "docs", "creditctl.md")):
+        if not row.startswith("| `"):
+            continue
+        doc = row.split("`")[1]
+        if doc.split()[0] not in {e.split()[0] for e in entries}:
+            continue        # another table's row (price fields)
+        words = re.match(r"[a-z ]+", doc).group(0).split()
+        usage = [e for e in entries.values() if e.split()[:len(words)] == words]
+        if not usage:
+            missing.append(doc)
+            continue
+        missing += ["%s: %s" % (doc, opt) for opt in re.findall(r"--[a-z][a-z-]*", doc)
+                    if not any(opt in u for u in usage)]
+    eq(missing, [], "documented options missing from creditctl --help")

@@ -14,23 +14,24 @@ MODS = "/usr/lib/apache2/modules"
 
 
 def _config(d, port, binary):
+    """This Apache, with apache/example-fcgid.conf's block as shipped but
+    for its paths (the site's config and binary here)."""
+    with open(os.path.join(stack.ROOT, "apache", "example-fcgid.conf")) as f:
+        example = f.read()
+    example = example.replace("/home/site/creditd/creditd.conf", "%s/creditd.conf" % d)
+    example = example.replace("/home/site/creditd/bin/creditd", binary)
+    check("/home/site" not in example, "every path of the example replaced")
     return "\n".join([
         'ServerRoot "%s"' % d, "ServerName 127.0.0.1", "Listen 127.0.0.1:%d" % port,
         'PidFile "%s/apache.pid"' % d, 'DefaultRuntimeDir "%s/run"' % d, "Mutex file:%s/run default" % d,
         "Mutex pthread fcgid-proctbl", 'ErrorLog "%s/error.log"' % d, "LogLevel warn",
         "LoadModule mpm_event_module %s/mod_mpm_event.so" % MODS,
         "LoadModule authz_core_module %s/mod_authz_core.so" % MODS,
+        "LoadModule authz_host_module %s/mod_authz_host.so" % MODS,
         "LoadModule alias_module %s/mod_alias.so" % MODS,
         "LoadModule fcgid_module %s/mod_fcgid.so" % MODS,
         "User www-data", "Group www-data",
-        "FcgidIPCDir %s/ipc" % d, "FcgidProcessTableFile %s/run/fcgid_shm" % d,
-        "FcgidInitialEnv CREDITD_CONFIG %s/creditd.conf" % d,
-        "FcgidInitialEnv CREDITD_BASE_PATH /credits", "FcgidInitialEnv CREDITD_LOG stderr",
-        "FcgidInitialEnv CREDITD_THREADS 2", "FcgidMaxProcessesPerClass 2",
-        "FcgidPassHeader Authorization", "FcgidPassHeader Idempotency-Key",
-        "Alias /credits %s" % binary,
-        '<Location "/credits">', "    SetHandler fcgid-script", "    Options +ExecCGI",
-        "    Require all granted", "</Location>", ""])
+        "FcgidIPCDir %s/ipc" % d, "FcgidProcessTableFile %s/run/fcgid_shm" % d, example, ""])
 
 
 def _site_dir():
@@ -98,9 +99,27 @@ def test_mod_fcgid_spawns_creditd_with_the_socket_on_fd0():
         r = api("POST", "/v1/guard/authorize", {"account": acct, "model": "gpt-4o", "input_tokens": 10,
                                                 "request_id": "fcgid-1"}, auth="guard", base=base)
         eq(r.status, 200, "authorize through mod_fcgid")
+        # /metrics: this host only, as the example ships (127.0.0.2 reaches
+        # the same Apache from another address).
+        eq(_get(base, "/metrics", "127.0.0.1"), 200, "/metrics to the local host")
+        eq(_get(base, "/metrics", "127.0.0.2"), 403, "/metrics refused to another address")
+        eq(_get(base, "/healthz", "127.0.0.2"), 200, "the API stays open to it")
     finally:
         _stop_group(proc)
         out.close()
+
+
+def _get(url_base, path, source):
+    """The status of GET url_base + path, sent from the address source."""
+    import http.client
+    import urllib.parse
+    u = urllib.parse.urlsplit(url_base)
+    c = http.client.HTTPConnection(u.hostname, u.port, timeout=20, source_address=(source, 0))
+    c.request("GET", u.path.rstrip("/") + path)
+    r = c.getresponse()
+    r.read()
+    c.close()
+    return r.status
 
 
 def _logs(d):

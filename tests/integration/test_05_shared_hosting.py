@@ -368,6 +368,19 @@ def due_after_apache(s):
     return acct, hold[0][0], due
 
 
+def status_from(url_base, path, source):
+    """The status of GET url_base + path, sent from the address source."""
+    import http.client
+    import urllib.parse
+    u = urllib.parse.urlsplit(url_base)
+    c = http.client.HTTPConnection(u.hostname, u.port, timeout=20, source_address=(source, 0))
+    c.request("GET", u.path.rstrip("/") + path)
+    r = c.getresponse()
+    r.read()
+    c.close()
+    return r.status
+
+
 def test_the_recipe_serves_through_htaccess_and_the_wrapper():
     s = site()
     try:
@@ -375,6 +388,11 @@ def test_the_recipe_serves_through_htaccess_and_the_wrapper():
         eq(s.creditd_pids() != [] and all(pwd.getpwuid(os.stat("/proc/%d" % p).st_uid).pw_name == "www-data"
                                           for p in s.creditd_pids()), True, "creditd runs as Apache's user")
         eq(api("GET", "/v1/models", auth=None, base=s.base).status, 401, "no key, no answer")
+        # /metrics: the .htaccess answers it to this host only (127.0.0.2
+        # reaches the same Apache from another address).
+        eq(status_from(s.base, "/metrics", "127.0.0.1"), 200, "/metrics to the local host")
+        eq(status_from(s.base, "/metrics", "127.0.0.2"), 403, "/metrics refused to another address")
+        eq(status_from(s.base, "/healthz", "127.0.0.2"), 200, "the API stays open to it")
         top_up_and_guard_pair(s)
         body_over_max_request_len(s)
         s.due = due_after_apache(s)

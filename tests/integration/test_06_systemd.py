@@ -248,6 +248,54 @@ def test_socket_activation_and_readiness():
         stack.creditd_start()
 
 
+def test_a_listen_with_the_socket_unit_is_refused():
+    """The config fought the unit: with [server] listen set, creditd
+    ignored the socket systemd passed and bound (or unlinked) a path of its
+    own, which ProtectSystem=strict makes read-only. Now a start that
+    systemd passes a socket refuses a listen (exit 2, not restarted), -t
+    warns of one under /run/creditd, and the shipped example leaves it
+    empty, so a copied example serves the unit's socket."""
+    conf = stack.path("listen-set.conf")
+    with open(ENV["CREDITD_CONFIG"]) as f:
+        text = f.read()
+    with open(conf, "w") as f:
+        f.write(re.sub(r"(?m)^\[server\]$", "[server]\nlisten = unix:%s" % stack.path("own.sock"), text, count=1))
+    os.chmod(conf, 0o600)
+    sock = stack.path("activated-refused.sock")
+    if os.path.exists(sock):
+        os.unlink(sock)
+    proc = subprocess.Popen([SOCKET_ACTIVATE, "-l", sock, os.path.join(stack.ROOT, "creditd"), "-c", conf],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+    try:
+        check(wait_until(lambda: os.path.exists(sock), timeout=10), "the activator listens")
+        c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        c.connect(sock)         # the first connection starts creditd
+        try:
+            rc = proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            rc = None
+        c.close()
+        out = proc.stdout.read().decode() if rc is not None else ""
+        eq(rc, 2, "a listen with a passed socket exits 2: %r" % out)
+        check("leave [server] listen empty" in out, "and says why: %r" % out)
+        check(not os.path.exists(stack.path("own.sock")), "no socket of its own bound")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        if os.path.exists(sock):
+            os.unlink(sock)
+    with open(conf, "w") as f:
+        f.write(re.sub(r"(?m)^\[server\]$", "[server]\nlisten = unix:/run/creditd/creditd.sock", text, count=1))
+    p = subprocess.run([os.path.join(stack.ROOT, "creditd"), "-c", conf, "-t"], capture_output=True, text=True,
+                       timeout=30)
+    check(p.returncode == 0 and "under creditd.service leave it empty" in p.stderr,
+          "-t warns of a listen under /run/creditd: %r" % (p.stdout + p.stderr))
+    example = open(os.path.join(stack.ROOT, "etc", "creditd.conf.example")).read()
+    eq(re.findall(r"(?m)^listen *=.*$", example), ["listen ="], "the example leaves listen empty")
+
+
 def test_without_a_socket_creditd_says_so():
     p = subprocess.run([os.path.join(stack.ROOT, "creditd"), "-c", ENV["CREDITD_CONFIG"]],
                        stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=10,

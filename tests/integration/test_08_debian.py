@@ -51,6 +51,8 @@ def test_build_lintian_and_run_the_package():
     control = open(os.path.join(stack.ROOT, "debian", "control")).read()
     build_deps = re.search(r"^Build-Depends:(.*?)^\S", control, re.S | re.M).group(1)
     check(re.search(r"\bpython3\b", build_deps), "make check (dh_auto_test) runs python3: a build dependency")
+    mode = [line.split()[0] for line in listing.splitlines() if line.endswith(" ./etc/creditd/creditd.conf")]
+    eq(mode, ["-rw-r-----"], "the config is shipped 0640, never readable by others (dh_fixperms made it 0644)")
     conffiles = run(["dpkg-deb", "-I", debs[0], "conffiles"]).stdout
     check("/etc/creditd/creditd.conf" in conffiles, "the config is a conffile")
     postinst = run(["dpkg-deb", "-I", debs[0], "postinst"]).stdout
@@ -63,8 +65,8 @@ def test_build_lintian_and_run_the_package():
     eq(run(["dpkg-deb", "-x", debs[0], root]).returncode, 0, "unpacked")
     conf = open(os.path.join(root, "etc", "creditd", "creditd.conf")).read()
     check("\nlisten =\n" in conf, "the packaged config leaves the socket to systemd")
-    # Shipped 0644 (lintian wants it), it sets no secret, so creditd takes
-    # it as it is; postinst makes it root:creditd 0640 before one is added.
+    # Shipped 0640 root:root, it sets no secret; postinst makes it
+    # root:creditd 0640 so that creditd's user may read it.
     secrets = [line for line in conf.splitlines()
                if re.match(r"(password|migrate_password|secret_key|webhook_secrets|token_secret|secret) *= *\S", line)]
     eq(secrets, [], "the packaged config sets no secret")

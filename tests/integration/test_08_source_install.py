@@ -13,7 +13,8 @@ name is where they say, under DESTDIR:
   user;
 and the installed binaries work: creditd, run as the unit's user, reads
 its config; creditctl finds its migrations where they were installed;
-creditd serves the test stack through nginx."""
+creditd serves the test stack through nginx. And `make distcheck`: the
+release tarball builds and passes its own unit tests."""
 import os
 import re
 import shutil
@@ -90,6 +91,26 @@ def test_the_shipped_config_is_a_production_one():
     check(threads > 6 * pool_max, "threads %d above Apache's default pool of 6 x %d" % (threads, pool_max))
     check(threads > keepalive * os.cpu_count(), "threads %d above nginx's pool here: %d x %d CPUs" %
           (threads, keepalive, os.cpu_count()))
+
+
+def test_the_release_tarball_passes_its_own_checks():
+    """make distcheck: the tarball `make dist` makes (what a release is
+    built from) unpacked, built out of its read-only tree, its unit tests
+    (make check) passed, installed and uninstalled cleanly. It failed when
+    the tarball lacked the docs test_config_docs and test_api_docs read,
+    and on a rule that wrote into the source tree."""
+    work = tempfile.mkdtemp(prefix="creditd-distcheck.", dir=stack.path())
+    src = os.path.join(work, "src")
+    stack.tree_copy(src)
+    for cmd in (["autoreconf", "-fi"], ["./configure"], ["make", "-j2", "distcheck"]):
+        p = run(cmd, cwd=src, timeout=1800)
+        eq(p.returncode, 0, "%s: %s" % (" ".join(cmd), (p.stdout + p.stderr)[-4000:]))
+    check(re.search(r"^# FAIL: +0$", p.stdout, re.M) and re.search(r"^# ERROR: +0$", p.stdout, re.M),
+          "the tarball's make check: no failure")
+    total = re.search(r"^# TOTAL: +(\d+)$", p.stdout, re.M)
+    check(total is not None and int(total.group(1)) > 1000, "the tarball ran the unit tests: %s" % p.stdout[-600:])
+    check("ready for distribution" in p.stdout, "distcheck passed: %s" % p.stdout[-600:])
+    shutil.rmtree(work, ignore_errors=True)
 
 
 def test_source_install_layout_and_start():

@@ -459,6 +459,10 @@ def test_php_package_unit_tests_and_composer():
         p = subprocess.run([composer, "install", "--no-progress"], cwd=app, capture_output=True, text=True,
                            timeout=300, env=env)
         eq(p.returncode, 0, "composer install from the path repository: %s%s" % (p.stdout, p.stderr))
+        installed = os.path.join(app, "vendor", "creditd", "client", "LICENSE")
+        check(os.path.exists(installed), "the installed package carries LICENSE (MIT)")
+        with open(installed) as f, open(os.path.join(ROOT, "LICENSE")) as top:
+            eq(f.read(), top.read(), "its LICENSE is creditd's")
         script = ("require 'vendor/autoload.php'; $c = new Creditd\\Client(getenv('CREDITD_URL'), 'k');"
                   "echo json_encode([$c->healthz(), class_exists('Creditd\\\\Exception\\\\InsufficientCredits')]);")
         p = subprocess.run([need("php", "php-cli"), "-r", script], cwd=app, capture_output=True, text=True,

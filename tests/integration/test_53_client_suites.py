@@ -11,12 +11,15 @@ live tests against this stack are test_50 (Python), test_51 (PHP) and
 test_52 (Node); these run each package's own suite. A suite that fails
 prints its output in the failure.
 """
+import json
 import os
 import shutil
 import subprocess
+import tarfile
 import tempfile
+import zipfile
 
-from lib import check, npm_tool
+from lib import check, eq, npm_tool
 
 ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 PY_CLIENT = os.path.join(ROOT, "clients", "python")
@@ -54,8 +57,43 @@ def test_python_client_builds_offline():
         built = sorted(os.listdir(os.path.join(out_dir, "dist")))
         check(any(b.endswith(".whl") for b in built) and any(b.endswith(".tar.gz") for b in built),
               "a wheel and an sdist: %r" % built)
+        # MIT, as the Node and PHP packages, with the license's text inside.
+        wheel = os.path.join(out_dir, "dist", [b for b in built if b.endswith(".whl")][0])
+        with zipfile.ZipFile(wheel) as z:
+            names = z.namelist()
+            license_files = [n for n in names if n.endswith(".dist-info/LICENSE")]
+            check(license_files, "the wheel carries LICENSE: %r" % names)
+            eq(z.read(license_files[0]).decode(), top_license(), "the wheel's LICENSE is creditd's")
+            metadata = z.read([n for n in names if n.endswith(".dist-info/METADATA")][0]).decode()
+        check("License: MIT" in metadata.splitlines(), "the wheel's metadata says MIT: %s" % metadata[:600])
+        sdist = os.path.join(out_dir, "dist", [b for b in built if b.endswith(".tar.gz")][0])
+        with tarfile.open(sdist) as t:
+            check(any(n.endswith("/LICENSE") for n in t.getnames()), "the sdist carries LICENSE")
     finally:
         shutil.rmtree(out_dir, ignore_errors=True)
+
+
+def top_license():
+    with open(os.path.join(ROOT, "LICENSE")) as f:
+        return f.read()
+
+
+def test_every_client_package_is_mit_with_its_license():
+    """The Node package as npm packs it carries LICENSE; the three
+    manifests say MIT, and each package's LICENSE is creditd's (the PHP
+    one installed by Composer: test_51)."""
+    for client in ("python", "node", "php"):
+        with open(os.path.join(ROOT, "clients", client, "LICENSE")) as f:
+            eq(f.read(), top_license(), "clients/%s/LICENSE is creditd's LICENSE" % client)
+    with open(os.path.join(NODE_CLIENT, "package.json")) as f:
+        eq(json.load(f)["license"], "MIT", "package.json: MIT")
+    with open(os.path.join(ROOT, "clients", "php", "composer.json")) as f:
+        eq(json.load(f)["license"], "MIT", "composer.json: MIT")
+    with open(os.path.join(PY_CLIENT, "pyproject.toml")) as f:
+        check('license = {text = "MIT"}' in f.read(), "pyproject.toml: MIT")
+    out = run(["npm", "pack", "--dry-run", "--json"], NODE_CLIENT, env={"npm_config_cache": tempfile.mkdtemp()})
+    files = [f["path"] for f in json.loads(out[out.index("["):out.rindex("]") + 1])[0]["files"]]
+    check("LICENSE" in files, "npm pack carries LICENSE: %r" % files)
 
 
 def test_node_client_node_test():

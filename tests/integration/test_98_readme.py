@@ -10,10 +10,12 @@ It must run without an error, hold and settle, and leave one usage row in
 the journal for exactly the cost of 1,200 tokens in and 350 out; the
 top-up example must answer a Checkout URL.
 """
+import json
 import os
 import re
 import shlex
 import subprocess
+import tempfile
 
 from lib import ENV, api, check, eq, new_account, wait_until
 from test_20_guard import cost
@@ -45,14 +47,14 @@ def demo_env():
     return out
 
 
-def run_client(argv, code, acct, suffix):
+def run_client(argv, code, acct, suffix, cwd=ROOT):
     """Runs a client example from the repository's root on acct (for "demo"),
     with a request id of its own, from a fresh shell that sourced demo.env;
     checks one usage of the example's cost."""
     code = code.replace('"demo"', '"%s"' % acct).replace("'demo'", "'%s'" % acct)
     code = code.replace("msg-1", "msg-" + suffix)
     shell = ["bash", "-c", 'source "$1"; shift; exec "$@"', "-", demo_env()] + argv
-    p = subprocess.run(shell, input=code, capture_output=True, text=True, env=FRESH, cwd=ROOT, timeout=60)
+    p = subprocess.run(shell, input=code, capture_output=True, text=True, env=FRESH, cwd=cwd, timeout=60)
     check(p.returncode == 0, "%s example failed: %s %s" % (argv[0], p.stdout, p.stderr))
     r = api("GET", "/v1/accounts/%s/transactions?limit=5" % acct, auth="read")
     want = cost("gpt-4o", 1200, 350)
@@ -63,10 +65,23 @@ def run_client(argv, code, acct, suffix):
 def test_the_client_examples_run_as_written():
     run_client(["/usr/bin/python3", "-"], readme_code("python"), new_account("demo"), "py")
     run_client(["php"], readme_code("php"), new_account("demo"), "php")
-    # Node reads an ES module from stdin with --input-type; the package is
-    # imported from the tree as the npm install would name it.
-    js = readme_code("js").replace('from "creditd-client"', 'from "./clients/node/index.js"')
-    run_client(["node", "--input-type=module"], js, new_account("demo"), "js")
+    # Node: saved under the name its first line gives, in a project as
+    # `npm init -y` makes it (CommonJS by default), with the package
+    # installed as the comment says.
+    js = readme_code("js")
+    name = re.match(r"// (\S+\.mjs) ", js)
+    check(name is not None, "the Node example names its .mjs file: %r" % js[:120])
+    app = tempfile.mkdtemp(prefix="readme-node.", dir=ENV["CREDITD_STACK_DIR"])
+    npm_env = dict(FRESH, npm_config_cache=os.path.join(app, ".npm-cache"))
+    for argv in (["npm", "init", "-y"], ["npm", "install", "--no-audit", "--no-fund", os.path.join(ROOT, "clients", "node")]):
+        p = subprocess.run(argv, cwd=app, capture_output=True, text=True, env=npm_env, timeout=120)
+        eq(p.returncode, 0, "%s: %s" % (" ".join(argv), p.stderr))
+    with open(os.path.join(app, "package.json")) as f:
+        check(json.load(f).get("type") != "module", "npm init's project is CommonJS")
+    acct = new_account("demo")
+    with open(os.path.join(app, name.group(1)), "w") as f:
+        f.write(js.replace('"demo"', '"%s"' % acct).replace("msg-1", "msg-js"))
+    run_client(["node", name.group(1)], "", acct, "js", cwd=app)
 
 
 def readme_blocks():
@@ -130,7 +145,11 @@ def test_the_gateway_examples_run_as_written():
     after_curl = state(acct)[0]
     check(after_curl < before, "the curl call was charged")
     js = gateway_section("js").replace("%s", acct)
-    p = subprocess.run(["bash", "-c", 'source "$1"; exec node --input-type=module', "-", envfile], input=js,
+    name = re.match(r"// (\S+\.mjs) ", js)
+    check(name is not None, "the Node example names its .mjs file: %r" % js[:120])
+    with open(os.path.join(sdk_dir(), name.group(1)), "w") as f:
+        f.write(js)
+    p = subprocess.run(["bash", "-c", 'source "$1"; exec node "$2"', "-", envfile, name.group(1)],
                        capture_output=True, text=True, env=FRESH, cwd=sdk_dir(), timeout=60)
     check(p.returncode == 0 and p.stdout.startswith("w0 w1"), "the Node example streamed: %r %s" % (p.stdout, p.stderr))
     # A stream is settled once it ended: the client may see its end first.
