@@ -31,8 +31,8 @@ NOT_RUN = {
         "OpenAI's organization usage API: needs a real OpenAI admin key (test_65 replays its answers)",
     ("docs/reconciliation.md", 'curl -fsS "https://api.anthropic.com/v1/organizations/usage_report/messages'):
         "Anthropic's usage report API: needs a real Anthropic admin key (test_65 replays its answers)",
-    ("docs/reconciliation.md", 'curl -fsS "https://api.openai.com/v1/organization/usage/completions?start_time=$t&'):
-        "OpenAI's organization usage API: needs a real OpenAI admin key",
+    ("docs/reconciliation.md", 'curl -fsS "https://api.openai.com/v1/organization/usage/completions?start_time=$from&'):
+        "OpenAI's and Anthropic's 1-minute usage: need real admin keys (test_87b writes pages of their shape)",
 }
 
 # Example hosts a page's curl names, as this stack's URL.
