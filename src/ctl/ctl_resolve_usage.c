@@ -38,6 +38,8 @@ struct ru {
 	size_t nprov, nmine;
 	char (*names)[RU_MODEL_BYTES];	/* the models prov and mine name */
 	struct ledger_usage_minute *minutes;
+	struct ledger_usage_minute *unsafe;	/* minute × model a call still running or resolved already began in */
+	int nunsafe;
 	int failed;			/* a resolution refused or failed */
 };
 
@@ -224,6 +226,32 @@ static int covered(const void *ctx, int64_t minute)
 	return ctl_reconcile_read_covered(ctx, minute);
 }
 
+/* A window judged is left as it is when a call of its model began in it
+ * that is still running or was resolved already
+ * (ledger_unresolved_unsafe_minutes): its leftover could be that call's,
+ * or counted twice (docs/reconciliation.md). */
+static void leave_unsafe(struct ru *r)
+{
+	for (int i = 0; i < r->nholds; i++) {
+		struct unres_hold *h = &r->holds[i];
+		for (int j = 0; j < r->nunsafe && (h->verdict == UNRES_CHARGE || h->verdict == UNRES_RELEASE); j++)
+			if (strcmp(r->unsafe[j].model, h->model) == 0 && r->unsafe[j].minute >= h->from &&
+			    r->unsafe[j].minute < h->to) {
+				h->verdict = UNRES_UNCOVERED;
+				h->charge = 0;
+			}
+	}
+}
+
+static int unsafe_side(struct store *lg, struct ru *r)
+{
+	r->unsafe = calloc(LIMIT_RECONCILE_ROWS, sizeof(*r->unsafe));
+	enum cd_err rc = r->unsafe == NULL ? CD_E_INTERNAL
+			 : ledger_unresolved_unsafe_minutes(lg, r->from - 60, r->to + 60, r->unsafe, LIMIT_RECONCILE_ROWS,
+							    &r->nunsafe);
+	return rc == CD_OK ? 0 : ctl_common_fail(lg, rc, "hold resolve");
+}
+
 /* Resolves h through the ledger (unless a dry run): "captured",
  * "released", or what refused it into status. */
 static void apply(struct store *lg, struct ru *r, int i, char *status, size_t cap)
@@ -285,9 +313,11 @@ static int run(struct store *lg, struct ru *r)
 	int rc = provider_side(lg, r);
 	rc = rc == 0 ? creditd_side(lg, r) : rc;
 	rc = rc == 0 ? holds_side(lg, r) : rc;
+	rc = rc == 0 ? unsafe_side(lg, r) : rc;
 	if (rc != 0)
 		return rc;
 	money_unresolved_plan(r->holds, (size_t)r->nholds, r->prov, r->nprov, r->mine, r->nmine, covered, &r->b);
+	leave_unsafe(r);
 	json_t *list = json_array();
 	if (!r->json)
 		printf("hold account model action minute leftover input/cached/cache_write/output held charge -> status\n");

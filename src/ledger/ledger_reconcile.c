@@ -79,15 +79,20 @@ enum cd_err ledger_usage_by_day(struct store *lg, int64_t from, int64_t to, stru
 static enum cd_err minutes_tx(struct store *lg, int64_t from, int64_t to, struct ledger_usage_minute *rows,
 			      int cap, int *n, int *more)
 {
-	static const char sql[] = "SELECT created_at DIV 60 AS minute, model, SUM(input_tokens), "
-		"SUM(cached_input_tokens), SUM(cache_write_input_tokens), SUM(output_tokens) "
-		"FROM usage_records FORCE INDEX (ix_created_model) "
-		"WHERE created_at >= ? AND created_at < ? AND model IS NOT NULL AND byok = 0 "
-		"GROUP BY minute, model ORDER BY minute, model LIMIT ?";
+	/* A call's usage counted in the minute its call began (its hold's
+	 * creation), as a provider's report files a request, not when it
+	 * settled: a long call settled minutes later is never counted where
+	 * an unresolved call's leftover is read (a review's finding). */
+	static const char sql[] = "SELECT COALESCE(h.created_at, u.created_at) DIV 60 AS minute, u.model, "
+		"SUM(u.input_tokens), SUM(u.cached_input_tokens), SUM(u.cache_write_input_tokens), SUM(u.output_tokens) "
+		"FROM usage_records u LEFT JOIN holds h ON h.id = u.hold_id AND h.account_id = u.account_id "
+		"WHERE u.created_at >= ? - 86400 AND COALESCE(h.created_at, u.created_at) >= ? "
+		"AND COALESCE(h.created_at, u.created_at) < ? AND u.model IS NOT NULL AND u.byok = 0 "
+		"GROUP BY minute, u.model ORDER BY minute, u.model LIMIT ?";
 	int e, got;
 	*n = 0;
 	*more = 0;
-	struct dbstmt *s = store_exec(lg, sql, &e, "iii", from, to, (int64_t)cap + 1);
+	struct dbstmt *s = store_exec(lg, sql, &e, "iiii", from, from, to, (int64_t)cap + 1);
 	if (s == NULL)
 		return store_err(lg, e, "usage by minute");
 	while ((got = store_fetch(s)) == 1) {

@@ -5,6 +5,7 @@
 #ifndef CREDITD_LEDGER_UNRESOLVED_H
 #define CREDITD_LEDGER_UNRESOLVED_H
 #include "ledger.h"
+#include "ledger_reconcile.h"
 
 /* Marks the hold of a call whose provider may be working and never
  * answered: kept pending (its reserve stays), unresolved since now,
@@ -45,6 +46,12 @@ struct ledger_unresolved_hold {
 	struct price pin;			/* its pinned token prices */
 	int64_t pin_margin_bps;
 };
+/* The minutes of [from, to) (each a minute's start, with a model; the
+ * token counts 0) in which a non-BYOK call of that model began that is
+ * still running or whose unresolved hold was resolved already, up to
+ * cap, into minutes (*n of them). */
+enum cd_err ledger_unresolved_unsafe_minutes(struct store *lg, int64_t from, int64_t to,
+					     struct ledger_usage_minute *minutes, int cap, int *n);
 /* The unresolved holds of models (BYOK left out: the provider bills the
  * caller's own key) made in [from, to), up to cap, by model and time;
  * *more = 1 when there were more (the caller refuses). */
