@@ -156,7 +156,9 @@ def test_a_call_still_running_or_resolved_in_the_window_leaves_it():
     from lib import api
     up()
     acct = new_account("rfu2")
-    minute = (clock_now() // 60 + 2) * 60
+    # Forty minutes on: clear of the minutes of the tests above (+2 and +7,
+    # +20), whose holds (resolved, or unresolved) would leave this window too.
+    minute = (clock_now() // 60 + 40) * 60
     try:
         clock_set(minute + 3)
         hid = slow_504s(acct, 1)[0].headers.get("creditd-hold-id")
@@ -169,7 +171,10 @@ def test_a_call_still_running_or_resolved_in_the_window_leaves_it():
            "a call of its minute still running: left as it is")
         eq(api("POST", "/v1/guard/release", {"hold_id": running.json["hold_id"]}, auth="guard").status, 200,
            "that call ended")
-        eq(by_hold(resolve(path, "--dry-run"))[hid]["action"], "charge", "judged once it ended")
+        seen = by_hold(resolve(path, "--dry-run"))[hid]
+        eq(seen["action"], "charge", "judged once it ended: %r %r" % (seen, sql(
+            "SELECT id, model, state, unresolved_at, resolved, created_at FROM holds WHERE created_at >= %d AND "
+            "created_at < %d" % (minute - 60, minute + 180))))
         verify()
     finally:
         clock_reset()
