@@ -23,6 +23,7 @@
  * tokens past a name, and a /Kids array is read once). */
 #include "gwpdf.h"
 #include "limits.h"
+#include "urlpath.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -72,17 +73,6 @@ static int is_digit(unsigned char c)
 	return c >= '0' && c <= '9';
 }
 
-static int hex_of(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Past whitespace from i. Not past a comment: what looks like one to
  * this reader may be inside a string or a stream for the provider's, and
  * a lookahead that skipped it could step over objects (a /Kids array is
@@ -104,8 +94,11 @@ static size_t name_at(const struct scan *s, size_t i, char *out)
 
 	while (j < s->n && !is_ws(s->b[j]) && !is_delim(s->b[j])) {
 		unsigned char c = s->b[j];
-		if (c == '#' && j + 2 < s->n && hex_of(s->b[j + 1]) >= 0 && hex_of(s->b[j + 2]) >= 0) {
-			c = (unsigned char)(hex_of(s->b[j + 1]) * 16 + hex_of(s->b[j + 2]));
+		int escaped = c == '#' && j + 2 < s->n;
+		int hi = escaped ? urlpath_hex_value((char)s->b[j + 1]) : -1;
+		int lo = escaped ? urlpath_hex_value((char)s->b[j + 2]) : -1;
+		if (hi >= 0 && lo >= 0) {
+			c = (unsigned char)(hi * 16 + lo);
 			j += 3;
 		} else {
 			j++;
