@@ -49,6 +49,7 @@ galera_node_conf() {
 [mysqld]
 datadir=$GDIR/node$n
 socket=$GDIR/node$n.sock
+tmpdir=$GDIR/tmp$n
 pid-file=$GDIR/node$n.pid
 log-error=$GDIR/node$n.err
 port=$2
@@ -167,11 +168,12 @@ galera_start() {
 	cluster="gcomm://127.0.0.1:${ports[1]},127.0.0.1:${ports[5]},127.0.0.1:${ports[9]}"
 	for n in 1 2 3; do
 		i=$(((n - 1) * 4))
-		mkdir -p "$GDIR/node$n"
+		# Temp tables in the node's own dir, as stack.sh's mariadb_start.
+		mkdir -p "$GDIR/node$n" "$GDIR/tmp$n"
 		galera_node_conf "$n" "${ports[i]}" "${ports[i + 1]}" "${ports[i + 2]}" "${ports[i + 3]}" "$cluster"
 	done
 	chown -R mysql:mysql "$GDIR"
-	mariadb-install-db --no-defaults --datadir="$GDIR/node1" --user=mysql \
+	TMPDIR=$GDIR/tmp1 mariadb-install-db --no-defaults --datadir="$GDIR/node1" --user=mysql \
 		--auth-root-authentication-method=socket --skip-test-db >"$DIR/galera-install-db.log" 2>&1 ||
 		die "mariadb-install-db failed ($DIR/galera-install-db.log)"
 	# Node 1 makes the cluster; 2 and 3 join it one after the other, each

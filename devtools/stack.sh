@@ -98,11 +98,15 @@ EOF
 }
 
 mariadb_start() {
-	mkdir -p "$DIR/db"
+	# Each server's temp tables in its own dir: bootstraps of stacks
+	# started side by side in /tmp failed now and then on one another's
+	# ("Unknown table 'mysql.tmp_user_sys'").
+	mkdir -p "$DIR/db" "$DIR/db-tmp"
 	cat >"$DIR/my.cnf" <<EOF
 [mysqld]
 datadir=$DIR/db
 socket=$DIR/mysql.sock
+tmpdir=$DIR/db-tmp
 pid-file=$DIR/mysql.pid
 log-error=$DIR/mysql.err
 skip-networking
@@ -117,7 +121,7 @@ socket=$DIR/mysql.sock
 user=root
 EOF
 	if [ ! -d "$DIR/db/mysql" ]; then
-		mariadb-install-db --no-defaults --datadir="$DIR/db" --user=root \
+		TMPDIR=$DIR/db-tmp mariadb-install-db --no-defaults --datadir="$DIR/db" --user=root \
 			--auth-root-authentication-method=socket --skip-test-db >"$DIR/install-db.log" 2>&1 ||
 			die "mariadb-install-db failed ($DIR/install-db.log)"
 	fi

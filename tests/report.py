@@ -4,7 +4,10 @@
 
 Each run writes one file of lines "seconds<TAB>name<TAB>ok|fail" (the
 integration, chaos and Galera runners' --times, and one line for the unit
-tests). Given one file, report.py prints the slowest tests and the total;
+tests), and ./dev one line named "#run": the run's own time from the unit
+tests to the last Galera test. The integration files run side by side
+(tests/integration/lanes.py), so the run's time, not the tests' time summed,
+is what a run takes. Given one file, report.py prints the slowest tests and the total;
 given several (one a run of ./dev check --repeat N), it also prints, for
 each test that failed at least once, in how many runs it failed.
 
@@ -15,15 +18,26 @@ import sys
 
 
 def read_run(path):
-    """A run's lines as (seconds, name, ok) in the order they ran."""
+    """A run's lines as (seconds, name, ok) in the order they ran (its
+    "#run" line apart: run_time)."""
     rows = []
     with open(path) as f:
         for line in f:
             parts = line.rstrip("\n").split("\t")
-            if len(parts) != 3:
+            if len(parts) != 3 or parts[1] == "#run":
                 continue
             rows.append((float(parts[0]), parts[1], parts[2] == "ok"))
     return rows
+
+
+def run_time(path):
+    """The seconds of the run's "#run" line, None without one."""
+    with open(path) as f:
+        for line in f:
+            parts = line.rstrip("\n").split("\t")
+            if len(parts) == 3 and parts[1] == "#run":
+                return float(parts[0])
+    return None
 
 
 def slowest(runs, count):
@@ -71,6 +85,9 @@ def main():
     args = ap.parse_args()
     runs = [read_run(p) for p in args.runs]
     slowest(runs, args.slowest)
+    walls = [run_time(p) for p in args.runs]
+    if all(w is not None for w in walls):
+        print("the run's time: %s s" % ", ".join("%.0f" % w for w in walls))
     if len(runs) > 1:
         failures(runs)
     return 0

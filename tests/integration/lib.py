@@ -33,6 +33,11 @@ def load_env(path):
                 k, v = line.split("=", 1)
                 ENV[k] = v
     os.environ["CREDITD_CONFIG"] = ENV["CREDITD_CONFIG"]
+    # What a test starts (creditd again, creditctl) reads the stack's test
+    # clock as the stack's creditd does: a lane's runner (run.py, lanes.py)
+    # has it from here, not from ./dev's environment.
+    if ENV.get("CREDITD_TEST_CLOCK_FILE"):
+        os.environ["CREDITD_TEST_CLOCK_FILE"] = ENV["CREDITD_TEST_CLOCK_FILE"]
 
 
 def check(cond, msg="check failed"):
@@ -111,7 +116,10 @@ def api(method, path, body=None, auth="admin", headers=None, base=None, raw=None
         record = os.environ.get("CREDITD_OPENAPI_RECORD") or (
             os.path.join(ENV["CREDITD_STACK_DIR"], "openapi-record.jsonl") if ENV.get("CREDITD_STACK_DIR") else None)
         if record:
-            line = json.dumps({"base": base, "method": method, "path": path.split("?", 1)[0],
+            # "stripe": an answer of the stack's Stripe stand-in (lanes
+            # record side by side, each with its own).
+            line = json.dumps({"base": base, "stripe": base == ENV.get("CREDITD_STRIPE_API_BASE"),
+                               "method": method, "path": path.split("?", 1)[0],
                                "status": resp.status, "content_type": resp.headers.get("content-type"),
                                "body": resp.json}) + "\n"
             fd = os.open(record, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)

@@ -77,15 +77,17 @@ class Server:
         self.sock = _dir("mysql.sock")
         self.cnf = _dir("my.cnf")
         with open(self.cnf, "w") as f:
-            f.write("[mysqld]\ndatadir=%s\nsocket=%s\npid-file=%s\nlog-error=%s\nport=%d\n"
+            f.write("[mysqld]\ndatadir=%s\ntmpdir=%s\nsocket=%s\npid-file=%s\nlog-error=%s\nport=%d\n"
                     "bind-address=127.0.0.1,127.0.0.2\nskip-name-resolve\nuser=root\ninnodb_buffer_pool_size=64M\n"
                     "ssl_ca=%s\nssl_cert=%s\nssl_key=%s\nrequire_secure_transport=ON\n"
                     "[client]\nsocket=%s\nuser=root\n"
-                    % (_dir("db"), self.sock, _dir("mysql.pid"), _dir("mysql.err"), self.port, _dir("ca.pem"),
+                    % (_dir("db"), _dir("db-tmp"), self.sock, _dir("mysql.pid"), _dir("mysql.err"), self.port, _dir("ca.pem"),
                        _dir("server.pem"), _dir("server.key"), self.sock))
+        # Its temp tables in a dir of its own (devtools/stack.sh's mariadb_start says why).
+        os.makedirs(_dir("db-tmp"), exist_ok=True)
         p = subprocess.run(["mariadb-install-db", "--no-defaults", "--datadir=" + _dir("db"), "--user=root",
                             "--auth-root-authentication-method=socket", "--skip-test-db"],
-                           capture_output=True, text=True, timeout=60)
+                           capture_output=True, text=True, timeout=60, env=dict(os.environ, TMPDIR=_dir("db-tmp")))
         check(p.returncode == 0, "mariadb-install-db: %s" % p.stdout[-500:] + p.stderr[-500:])
         self.proc = stack.start("dbtls_mariadb", ["mariadbd", "--defaults-file=" + self.cnf])
         up = wait_until(lambda: subprocess.run(["mariadb-admin", "--defaults-file=" + self.cnf, "ping"],

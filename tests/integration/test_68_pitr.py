@@ -150,19 +150,21 @@ class Server:
         self.binlog = os.path.join(self.base, "binlog")
         self.cnf = os.path.join(self.base, "my.cnf")
         self.proc = None
-        for d in (self.base, self.binlog):
+        # Temp tables in a dir of its own (devtools/stack.sh's mariadb_start says why).
+        self.tmp = os.path.join(self.base, "db-tmp")
+        for d in (self.base, self.binlog, self.tmp):
             os.makedirs(d, exist_ok=True)
         with open(self.cnf, "w") as f:
-            f.write("[mysqld]\ndatadir=%s/db\nsocket=%s\npid-file=%s/mysql.pid\nlog-error=%s/mysql.err\n"
-                    "skip-networking\nuser=root\ninnodb_buffer_pool_size=64M\n" % (self.base, self.sock, self.base,
-                                                                                  self.base))
+            f.write("[mysqld]\ndatadir=%s/db\ntmpdir=%s\nsocket=%s\npid-file=%s/mysql.pid\nlog-error=%s/mysql.err\n"
+                    "skip-networking\nuser=root\ninnodb_buffer_pool_size=64M\n" % (self.base, self.tmp, self.sock,
+                                                                                  self.base, self.base))
             f.write(config.replace("[mysqld]\n", "").replace("/var/lib/mysql-binlog", self.binlog) + "\n")
             f.write("[client]\nsocket=%s\nuser=root\n" % self.sock)
 
     def start(self):
         p = subprocess.run(["mariadb-install-db", "--no-defaults", "--datadir=" + os.path.join(self.base, "db"),
                             "--user=root", "--auth-root-authentication-method=socket", "--skip-test-db"],
-                           capture_output=True, text=True, timeout=60)
+                           capture_output=True, text=True, timeout=60, env=dict(os.environ, TMPDIR=self.tmp))
         check(p.returncode == 0, "mariadb-install-db: %s" % p.stdout[-500:] + p.stderr[-500:])
         self.proc = stack.start("pitr_" + self.name, ["mariadbd", "--defaults-file=" + self.cnf])
         up = wait_until(lambda: subprocess.run(["mariadb-admin", "--defaults-file=" + self.cnf, "ping"],

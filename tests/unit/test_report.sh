@@ -19,6 +19,11 @@ check "one run: the slowest first" "$(printf '%s\n' "$one" | sed -n '2p' | grep 
 check "one run: as many as asked" "$(printf '%s\n' "$one" | grep -c ' s  [a-c]\.' | grep -v '^2$')"
 check "one run: the tests' time and count" "$(printf '%s\n' "$one" | grep -c "tests' time: 108 s over 3 tests" | grep -v '^1$')"
 check "one run: no failure section" "$(printf '%s\n' "$one" | grep 'failed in some run')"
+printf '512.40\t#run\tok\n' >>"$d/run01.tsv"
+one=$(python3 "$top/tests/report.py" --slowest 2 "$d/run01.tsv")
+check "one run: its own time apart from the tests" "$(printf '%s\n' "$one" | grep -c "tests' time: 108 s over 3 tests" | grep -v '^1$')"
+check "one run: its own time printed" "$(printf '%s\n' "$one" | grep -c "^the run's time: 512 s$" | grep -v '^1$')"
+check "runs: a run's time only when every run has one" "$(python3 "$top/tests/report.py" "$d/run01.tsv" "$d/run02.tsv" | grep "run's time")"
 rep=$(python3 "$top/tests/report.py" "$d/run01.tsv" "$d/run02.tsv" "$d/run03.tsv")
 check "runs: the slowest of each test's runs" "$(printf '%s\n' "$rep" | sed -n '2p' | grep -v '100.2 s  b.slow')"
 check "runs: failed in some run counted" "$(printf '%s\n' "$rep" | grep -c 'failed in some run: 2' | grep -v '^1$')"

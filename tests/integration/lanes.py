@@ -1,0 +1,121 @@
+"""lanes.py: the integration files side by side, one lane a stack.
+
+./dev check starts several private stacks (each its own MariaDB, creditd,
+nginx, Apache and stand-ins, on ports of its own) and gives run.py each
+one's env file: each stack is a lane, running one file at a time in a
+child `run.py --file NAME` of its own, and taking the next file of the
+queue when it is done. Most files spend their time waiting (on a job's
+tick, a webhook's retry, a timeout a test provokes), so two cores serve
+three lanes.
+
+A file's output is printed whole when it ends (a line a test, numbered
+across the run). Every file gets a lane of its own stack, as with one
+stack, but not the files that ran before it there: a file sets up what it
+needs and never counts what others made.
+
+Which files cannot run just anywhere:
+- MACHINE: they touch the machine outside their stack (a system user, the
+  systemd instance, the package's unpacked tree, a make install): they
+  run one after another in one lane, in name order.
+- LAST: test_99 validates every answer the other files got (recorded in
+  CREDITD_OPENAPI_RECORD, one file for all the lanes): it runs when every
+  other lane is done.
+The slowest files start first (SLOW_FIRST, a hint of order only), so that
+no lane is left with a long file at the end.
+"""
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import threading
+
+MACHINE = ("test_00_foundation.py", "test_06_systemd.py", "test_08_debian.py", "test_08_source_install.py",
+           "test_97_demo_packages.py")
+LAST = ("test_99_openapi.py",)
+SLOW_FIRST = ("test_33_payg.py", "test_87_gateway_providers.py", "test_39_collection_tries.py",
+              "test_84_gateway_attacks.py", "test_69_every_writer.py", "test_88_mail.py", "test_56_push.py",
+              "test_34_payment_news.py", "test_53_client_suites.py", "test_59_widget_browser.py",
+              "test_87b_unresolved_usage.py", "test_05_shared_hosting.py")
+
+_NUMBER = re.compile(r"^(not ok|ok) \d+ - ", re.M)
+
+
+class Run:
+    """The queue, the counts and the printer shared by the lanes."""
+
+    def __init__(self, names, args, runner):
+        self.args = args
+        self.runner = runner
+        self.lock = threading.Lock()
+        machine = [n for n in names if n in MACHINE]
+        rest = [n for n in names if n not in MACHINE and n not in LAST]
+        rest.sort(key=lambda n: (SLOW_FIRST.index(n) if n in SLOW_FIRST else len(SLOW_FIRST), n))
+        # The machine's files are one item (one lane, one after another),
+        # queued first: together they are the longest.
+        self.queue = ([machine] if machine else []) + [[n] for n in rest]
+        self.last = [n for n in names if n in LAST]
+        self.passed = self.failed = self.number = 0
+
+    def take(self):
+        with self.lock:
+            return self.queue.pop(0) if self.queue else None
+
+    def report(self, out, passed, failed):
+        """A file's output, its tests numbered in the run's order."""
+        with self.lock:
+            def renumber(m):
+                self.number += 1
+                return "%s %d - " % (m.group(1), self.number)
+            sys.stdout.write(_NUMBER.sub(renumber, out))
+            sys.stdout.flush()
+            self.passed += passed
+            self.failed += failed
+
+    def one(self, env, name):
+        """Runs the file name on the stack of env, in a child of its own."""
+        summary = tempfile.NamedTemporaryFile(prefix="creditd-lane.", delete=False)
+        summary.close()
+        argv = [sys.executable, self.runner, "--env", env, "--dir", self.args.dir, "--file", name,
+                "--summary", summary.name]
+        if self.args.pattern:
+            argv += ["-k", self.args.pattern]
+        if self.args.times:
+            argv += ["--times", self.args.times]
+        p = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        out = "".join(line + "\n" for line in p.stdout.splitlines() if not line.startswith("integration tests: "))
+        try:
+            with open(summary.name) as f:
+                passed, failed = map(int, f.read().split())
+        except (OSError, ValueError):
+            passed, failed = 0, 1
+            out += "not ok 0 - %s: its runner ended (exit %d) without a summary\n" % (name, p.returncode)
+        os.unlink(summary.name)
+        if p.returncode != 0 and failed == 0:
+            failed = 1
+            out += "not ok 0 - %s: its runner exited %d\n" % (name, p.returncode)
+        self.report(out, passed, failed)
+
+    def lane(self, env):
+        while True:
+            item = self.take()
+            if item is None:
+                return
+            for name in item:
+                self.one(env, name)
+
+
+def run(names, args, runner):
+    """Runs names on the stacks of args.env side by side: (passed, failed)."""
+    # One record of the answers for every lane (test_99 reads it).
+    os.environ.setdefault("CREDITD_OPENAPI_RECORD",
+                          os.path.join(os.path.dirname(os.path.abspath(args.env[0])), "openapi-record.jsonl"))
+    r = Run(names, args, runner)
+    threads = [threading.Thread(target=r.lane, args=(env,)) for env in args.env]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for name in r.last:
+        r.one(args.env[0], name)
+    return r.passed, r.failed
