@@ -47,11 +47,15 @@ def test_the_logrotate_file_rotates_a_running_creditd():
     check("\tsu creditd creditd\n" in shipped, "rotated as the creditd user, not root, in a directory creditd writes")
     conf = stack.path("logrotate.conf")
     with open(conf, "w") as f:
-        # The shipped rules, on the stack's log, telling this creditd.
+        # The shipped rules, on the stack's log, telling the stack's two
+        # creditd (both write it; the shipped pkill tells every creditd):
+        # one left writing the rotated file would log there for the rest
+        # of the run, unseen by a later file that reads the log.
         f.write(shipped.replace("/var/log/creditd/*.log", log).replace("create 0640 creditd creditd", "create 0640")
                 .replace("su creditd creditd", "su root root")
                 .replace("systemctl kill --kill-whom=main -s HUP creditd.service >/dev/null 2>&1 || "
-                         "pkill -HUP -x creditd || true", "kill -HUP %d" % stack.creditd_pid()))
+                         "pkill -HUP -x creditd || true",
+                         "kill -HUP %d %d" % (stack.creditd_pid(), stack.pid_of("creditd-apache"))))
     eq(api("GET", "/healthz", auth=None).status, 200, "something to log")
     p = subprocess.run([logrotate, "-f", "-s", stack.path("logrotate.state"), conf], capture_output=True, text=True,
                        timeout=30)
@@ -60,3 +64,7 @@ def test_the_logrotate_file_rotates_a_running_creditd():
     eq(api("GET", "/v1/models", auth="read", headers={"X-Request-Id": "after-rotate"}).status, 200, "a request")
     check(wait_until(lambda: os.path.exists(log) and any("after-rotate" in line for line in lines(log)), timeout=5),
           "creditd writes to the new file after SIGHUP")
+    eq(api("GET", "/v1/models", auth="read", headers={"X-Request-Id": "after-rotate-apache"},
+           base=ENV["CREDITD_APACHE_URL"]).status, 200, "a request through Apache")
+    check(wait_until(lambda: any("after-rotate-apache" in line for line in lines(log)), timeout=5),
+          "the Apache side's creditd writes to the new file too")
