@@ -22,7 +22,14 @@ Which files cannot run just anywhere:
   other lane is done.
 The slowest files start first (SLOW_FIRST, a hint of order only), so that
 no lane is left with a long file at the end.
+
+A file must leave its stack as it found it, since the next file on that
+lane differs from run to run: after each file the stack's config, its test
+clock and its servers (each name of its pids file alive) are compared with
+before, and a difference is a failure named after the file ("left its
+stack changed"). Such a leak made a later file fail only in some orders.
 """
+import hashlib
 import os
 import re
 import subprocess
@@ -39,6 +46,34 @@ SLOW_FIRST = ("test_33_payg.py", "test_87_gateway_providers.py", "test_39_collec
               "test_87b_unresolved_usage.py", "test_05_shared_hosting.py")
 
 _NUMBER = re.compile(r"^(not ok|ok) \d+ - ", re.M)
+
+
+def stack_state(env):
+    """What a file must leave as it found it on the stack of env: the
+    config's digest, the test clock's offset, the servers alive by name."""
+    stack_dir = os.path.dirname(os.path.abspath(env))
+    state = {}
+    try:
+        with open(os.path.join(stack_dir, "creditd.conf"), "rb") as f:
+            state["config"] = hashlib.sha256(f.read()).hexdigest()[:12]
+    except OSError:
+        state["config"] = None
+    try:
+        with open(os.path.join(stack_dir, "clock")) as f:
+            state["clock offset"] = int(f.read().strip() or 0)
+    except (OSError, ValueError):
+        state["clock offset"] = 0
+    alive = []
+    try:
+        with open(os.path.join(stack_dir, "pids")) as f:
+            for line in f:
+                parts = line.split()
+                if len(parts) == 2 and os.path.exists("/proc/%s" % parts[1]):
+                    alive.append(parts[0])
+    except OSError:
+        pass
+    state["servers alive"] = sorted(alive)
+    return state
 
 
 class Run:
@@ -82,7 +117,9 @@ class Run:
             argv += ["-k", self.args.pattern]
         if self.args.times:
             argv += ["--times", self.args.times]
+        before = stack_state(env)
         p = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        after = stack_state(env)
         out = "".join(line + "\n" for line in p.stdout.splitlines() if not line.startswith("integration tests: "))
         try:
             with open(summary.name) as f:
@@ -94,6 +131,10 @@ class Run:
         if p.returncode != 0 and failed == 0:
             failed = 1
             out += "not ok 0 - %s: its runner exited %d\n" % (name, p.returncode)
+        changed = ["%s %r, was %r" % (k, after[k], before[k]) for k in before if after[k] != before[k]]
+        if changed:
+            failed += 1
+            out += "not ok 0 - %s: left its stack changed: %s\n" % (name[:-3], "; ".join(changed))
         self.report(out, passed, failed)
 
     def lane(self, env):

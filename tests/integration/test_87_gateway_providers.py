@@ -19,6 +19,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import socket
 import sys
 import threading
@@ -208,6 +209,15 @@ def teardown_module():
     if _up:
         stack.creditd_kill9()
         stack.creditd_start()
+        # The two fakes stop with the file: the stack is left as it was
+        # (tests/integration/lanes.py holds every file to that).
+        for name in ("fake_flaky", "fake_steady"):
+            try:
+                os.killpg(stack.pid_of(name), signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            stack.forget(name)
+        _up.clear()
 
 
 def fresh():
