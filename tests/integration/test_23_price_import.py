@@ -161,3 +161,35 @@ def test_a_model_just_imported_is_found_by_every_first_request_at_once():
     eq(locker.wait(timeout=30), 0, "the lock was taken and let go: %r" % locker.stderr.read())
     eq([(r.status, r.json.get("error")) for r in got if r.status != 200][:2], [],
        "every first request for %s authorized" % m)
+
+
+def test_the_price_list_of_a_creditd_just_started_is_whole():
+    """GET /v1/models from a creditd whose background thread has not
+    loaded the prices yet (the models table locked while it starts): the
+    request loads them itself, or waits for the load, and answers the whole
+    list, never an empty one with 200 (a client reading it right after a
+    restart found no model at all)."""
+    import subprocess
+    import threading
+    import time
+    from lib import ENV
+    cnf = ENV["CREDITD_STACK_DIR"] + "/my.cnf"
+    want = sorted(m["model"] for m in api("GET", "/v1/models", auth="read").json["data"])
+    check(len(want) >= 3, "the stack's list: %r" % want)
+    locker = subprocess.Popen(["mariadb", "--defaults-file=" + cnf, "creditd", "-e",
+                               "LOCK TABLES models WRITE; SELECT SLEEP(2); UNLOCK TABLES"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    time.sleep(0.3)
+    stack.creditd_kill9()
+    got = {}
+    try:
+        stack.creditd_start()       # /healthz answers: it reads no price
+        t = threading.Thread(target=lambda: got.update(r=api("GET", "/v1/models", auth="read")))
+        t.start()
+        t.join(timeout=30)
+    finally:
+        eq(locker.wait(timeout=30), 0, "the lock was taken and let go: %r" % locker.stderr.read())
+    r = got.get("r")
+    check(r is not None, "an answer")
+    eq(r.status, 200, "the list: %r" % r.raw[:200])
+    eq(sorted(m["model"] for m in r.json["data"]), want, "the whole list")
