@@ -568,7 +568,7 @@ static void test_fake_off_session(struct stripe_client *c, const char *base, con
 				       NULL, 1, 0 };
 	struct stripe_payment pay = { customer, "pm_card_visa", "acct_fake", 42, 2500, "eur", NULL };
 	struct stripe_result r;
-	char key[96], url[160];
+	char key[96], url[640];
 	char pi[sizeof(r.id)];
 
 	snprintf(key, sizeof(key), "%s-keep", idem);
