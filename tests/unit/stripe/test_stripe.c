@@ -9,10 +9,11 @@
  * not followed, the 256 KiB answer cap, timeouts, refused connections and
  * connection reuse.
  *
- * Never reaches beyond loopback. When CREDITD_FAKE_STRIPE_URL is set (for
- * example to a running tests/fake_stripe.py) it also runs both calls
- * against it, so the fake's validation and this client are checked
- * against each other. */
+ * Never reaches beyond loopback. It also runs the calls against
+ * tests/fake_stripe.py, so the fake's validation and this client are
+ * checked against each other: the fake CREDITD_FAKE_STRIPE_URL names when
+ * it is set, else one it starts itself on a free port (fake_stripe_proc.h);
+ * a fake that cannot start is a failure, never a skip. */
 #include <arpa/inet.h>
 #include <curl/curl.h>
 #include <errno.h>
@@ -26,6 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fake_stripe_proc.h"
 #include "stripe.h"
 #include "stripe_responder.h"
 #include "tap.h"
@@ -557,10 +559,49 @@ static void test_reuse(void)
 	stripe_client_free(c);
 }
 
-/* Optional: both calls against a running tests/fake_stripe.py. */
+/* A card kept by a paid Checkout (the fake's /_sessions/ID/complete), then
+ * charged off-session, read back and not cancellable once it succeeded:
+ * the PaymentIntent calls held to the fake's validation too. */
+static void test_fake_off_session(struct stripe_client *c, const char *base, const char *customer, const char *idem)
+{
+	struct stripe_checkout req = { customer, "acct_fake", 2500, "eur", "Credits", "http://localhost/billing/success",
+				       NULL, 1, 0 };
+	struct stripe_payment pay = { customer, "pm_card_visa", "acct_fake", 42, 2500, "eur", NULL };
+	struct stripe_result r;
+	char key[96], url[640];
+	char pi[sizeof(r.id)];
+
+	snprintf(key, sizeof(key), "%s-keep", idem);
+	is_int(stripe_create_checkout(c, &req, key, &r), STRIPE_OK, "fake: checkout keeping the card (%s)", r.message);
+	snprintf(url, sizeof(url), "%s/_sessions/%s/complete", base, r.id);
+	is_int(stripe_push(c, url, "{\"payment_status\": \"paid\", \"payment_method\": \"pm_card_visa\"}",
+			   "X-Test: 1", &r), STRIPE_OK, "fake: the session paid, its card kept");
+	is_int(r.http_status, 200, "fake: as a 200");
+	snprintf(key, sizeof(key), "%s-recharge", idem);
+	is_int(stripe_create_payment_intent(c, &pay, key, &r), STRIPE_OK, "fake: off-session charge (%s)", r.message);
+	is_str(r.status, "succeeded", "fake: it succeeded");
+	snprintf(pi, sizeof(pi), "%s", r.id);
+	is_int(stripe_get_payment_intent(c, pi, &r), STRIPE_OK, "fake: read back (%s)", r.message);
+	is_int(r.amount_received, 2500, "fake: amount received");
+	is_str(r.currency, "eur", "fake: its currency");
+	snprintf(key, sizeof(key), "%s-cancel", idem);
+	is_int(stripe_cancel_payment_intent(c, pi, key, &r), STRIPE_ERR_API, "fake: a succeeded one is not cancelled");
+	is_int(r.http_status, 400, "fake: as a 400");
+	is_str(r.status, "succeeded", "fake: the status Stripe's error names");
+	pay.period = "2026-11";
+	pay.payment_method = "pm_card_notkept";
+	snprintf(key, sizeof(key), "%s-payg", idem);
+	is_int(stripe_create_payment_intent(c, &pay, key, &r), STRIPE_ERR_API,
+	       "fake: a card the customer did not keep is Stripe's error (%s)", r.message);
+}
+
+/* The calls against tests/fake_stripe.py: the running one
+ * CREDITD_FAKE_STRIPE_URL names, else one started here. */
 static void test_against_fake(void)
 {
 	const char *base = getenv("CREDITD_FAKE_STRIPE_URL");
+	char why[640] = "";
+	int started;
 	struct stripe_client *c;
 	struct stripe_checkout req = { NULL, "acct_fake", 1500, "eur", "Credits", "http://localhost/billing/success",
 				       "http://localhost/billing/cancel", 0, 0 };
@@ -568,8 +609,10 @@ static void test_against_fake(void)
 	char idem[64], idem_cs[80];
 
 	if (base == NULL || base[0] == '\0') {
-		printf("# CREDITD_FAKE_STRIPE_URL not set: fake_stripe.py checks skipped\n");
-		return;
+		started = fake_start(TOP_SRCDIR, why, sizeof(why)) == 0;
+		if (!ok(started, "fake: tests/fake_stripe.py started: %s", started ? fake.base : why))
+			return;
+		base = fake.base;
 	}
 	c = client_for(base, "sk_test_unit", 5000);
 	snprintf(idem, sizeof(idem), "unit-%ld-%d", (long)time(NULL), (int)getpid());
@@ -593,7 +636,9 @@ static void test_against_fake(void)
 	       "fake: an unknown PaymentIntent is Stripe's error");
 	is_int(r2.http_status, 404, "fake: as a 404");
 	ok(strstr(r2.message, "No such payment_intent") != NULL, "fake: message %s", r2.message);
+	test_fake_off_session(c, base, r.id, idem);
 	stripe_client_free(c);
+	fake_stop();
 }
 
 int main(void)
