@@ -50,7 +50,8 @@ _NUMBER = re.compile(r"^(not ok|ok) \d+ - ", re.M)
 
 def stack_state(env):
     """What a file must leave as it found it on the stack of env: the
-    config's digest, the test clock's offset, the servers alive by name."""
+    config's digest, the test clock's offset, and each name of the pids
+    file with its pid and whether that pid is alive."""
     stack_dir = os.path.dirname(os.path.abspath(env))
     state = {}
     try:
@@ -63,17 +64,35 @@ def stack_state(env):
             state["clock offset"] = int(f.read().strip() or 0)
     except (OSError, ValueError):
         state["clock offset"] = 0
-    alive = []
+    servers = {}
     try:
         with open(os.path.join(stack_dir, "pids")) as f:
             for line in f:
                 parts = line.split()
-                if len(parts) == 2 and os.path.exists("/proc/%s" % parts[1]):
-                    alive.append(parts[0])
+                if len(parts) == 2:
+                    servers[parts[0]] = (parts[1], os.path.exists("/proc/%s" % parts[1]))
     except OSError:
         pass
-    state["servers alive"] = sorted(alive)
+    state["servers"] = servers
     return state
+
+
+def stack_changes(before, after):
+    """How after differs from before (stack_state's): the config, the
+    clock, a server alive before and not after, a server alive after that
+    was not before. A name whose pid, dead before, is alive after under the
+    same number is another process that took the number: not a change."""
+    changed = ["%s %r, was %r" % (k, after[k], before[k]) for k in ("config", "clock offset")
+               if after[k] != before[k]]
+    was, now = before["servers"], after["servers"]
+    for name in sorted(set(was) | set(now)):
+        pid_was, alive_was = was.get(name, (None, False))
+        pid_now, alive_now = now.get(name, (None, False))
+        if alive_was and not alive_now:
+            changed.append("%s stopped" % name)
+        elif alive_now and not alive_was and pid_now != pid_was:
+            changed.append("%s left running (pid %s)" % (name, pid_now))
+    return changed
 
 
 class Run:
@@ -131,7 +150,7 @@ class Run:
         if p.returncode != 0 and failed == 0:
             failed = 1
             out += "not ok 0 - %s: its runner exited %d\n" % (name, p.returncode)
-        changed = ["%s %r, was %r" % (k, after[k], before[k]) for k in before if after[k] != before[k]]
+        changed = stack_changes(before, after)
         if changed:
             failed += 1
             out += "not ok 0 - %s: left its stack changed: %s\n" % (name[:-3], "; ".join(changed))

@@ -19,10 +19,14 @@ def test_holds_expire_by_the_background_thread():
     eq(a.status, 200, "authorize ttl 1")
     held = a.json["amount_micros"]
     aid = internal_id(acct)
-    eq(sql("SELECT reserved_micros FROM accounts WHERE id = %d" % aid), [[str(held)]], "reserved")
+    # Held, unless the sweep came first (a second is short on a loaded
+    # machine): then expired with nothing reserved, never in between.
+    got = sql("SELECT a.reserved_micros, h.state FROM accounts a JOIN holds h ON h.account_id = a.id "
+              "WHERE a.id = %d AND h.id = %d" % (aid, hold_number(a.json["hold_id"])))
+    check(got in ([[str(held), "pending"]], [["0", "expired"]]), "reserved while pending: %r (held %d)" % (got, held))
     # No request touches the account: only the background sweep can release it.
-    ok = wait_until(lambda: sql("SELECT reserved_micros FROM accounts WHERE id = %d" % aid) == [["0"]], timeout=3)
-    check(ok, "the sweeper released the reserve within ~2 s")
+    ok = wait_until(lambda: sql("SELECT reserved_micros FROM accounts WHERE id = %d" % aid) == [["0"]], timeout=10)
+    check(ok, "the sweeper released the reserve")
     eq(sql("SELECT state FROM holds WHERE id = %d" % hold_number(a.json["hold_id"])), [["expired"]], "hold expired")
     acc = assert_reserve(acct, 0)
     eq(acc["available_micros"], start, "available restored")

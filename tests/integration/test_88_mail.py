@@ -270,6 +270,7 @@ def test_two_creditd_processes_mail_each_event_once():
         if second is not None:
             second.kill()
             second.wait()
+            stack.forget("creditd-mail2")
         sink.close()
         restart_without_mail()
 
