@@ -35,7 +35,8 @@ of its pending holds (and each member's reserve of its pending holds),
 each journal row's balance_after = the running sum in id order; each
 alert told once per crossing (every_writer_alerts.py); creditctl
 verify reports 0 violations; every answer was one the API promises (no
-5xx); what was acknowledged is in the database as answered; every writer
+5xx); what was acknowledged is in the database as answered, every write
+by the ids its answer gave (every_writer_acked.py); every writer
 wrote; both creditd processes are the ones started, still running;
 no referral was rewarded twice, past its referrer's monthly cap, or left
 standing after a refund of the top-up that rewarded it.

@@ -1,6 +1,6 @@
 """every_writer_acked.py: every write every_writer.py's workload had
-acknowledged, looked for in the database as it was answered (docs/tests.md,
-"Every writer at once"). The invariants (balance = its journal, reserved =
+acknowledged, looked for in the database as it was answered
+(docs/architecture.md, "On Galera", its last paragraph). The invariants (balance = its journal, reserved =
 its pending holds, the journal's running sum) and creditctl verify hold
 as well when a write answered 200/201 was lost whole, journal row and
 balance together (a Galera rollback of a whole CALL nobody told creditd
