@@ -30,7 +30,7 @@ import threading
 
 from lib import check, clock_now
 
-KEPT_S = 29 * 86400         # a hold finished since clock - KEPT_S is never purged (holds_days 30, a day's margin
+KEPT_S = 29 * 86400         # a hold finished since clock - KEPT_S is never purged (holds_days 30, a day's margin)
 MANY = 2000                 # ids in one IN list
 
 
@@ -172,7 +172,7 @@ def hold_problems(w):
             wrong.append("hold %d (%s, %d answered, the clock %s then) not found" % (n, state, charged, at))
         elif n in held and held[n] != (state, charged):
             wrong.append("hold %d: %r in the database, (%r, %d) answered" % (n, held[n], state, charged))
-        purged += n not in held
+        purged += n not in held and at is not None and at < since
         if state == "settled" and (used.get(n), taken.get(n)) != ((charged, 1), charged):
             wrong.append("hold %d settled at %d: usage (charged, rows) %r, the journal took %r"
                          % (n, charged, used.get(n), taken.get(n)))
