@@ -16,7 +16,8 @@ finds that. So each one is looked up, by kind:
     row in the state and at the charge answered; a settled one has one
     usage row charging what was answered (the gateway's
     Creditd-Charged-Micros, or a stream's `: creditd` cost line) and
-    journal rows taking it off; a released or expired one has neither.
+    journal rows taking it off; a released or expired one has no usage and
+    its journal rows (an expiry's, of 0) take nothing.
 A finished hold's row may be purged ([retention] holds_days, 30, after
 the test clock moved a month or two: docs/operations.md "Data
 retention"): such a hold is still checked through its usage and journal
@@ -176,7 +177,7 @@ def hold_problems(w):
         if state == "settled" and (used.get(n), taken.get(n)) != ((charged, 1), charged):
             wrong.append("hold %d settled at %d: usage (charged, rows) %r, the journal took %r"
                          % (n, charged, used.get(n), taken.get(n)))
-        if state != "settled" and (n in used or n in taken):
+        if state != "settled" and (n in used or taken.get(n, 0) != 0):
             wrong.append("hold %d %s: usage %r, the journal took %r" % (n, state, used.get(n), taken.get(n)))
     first(out, wrong)
     print("every writer: %d holds answered (%d the gateway's), %d of them purged by retention, checked through "
