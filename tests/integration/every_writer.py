@@ -35,7 +35,8 @@ of its pending holds (and each member's reserve of its pending holds),
 each journal row's balance_after = the running sum in id order; each
 alert told once per crossing (every_writer_alerts.py); creditctl
 verify reports 0 violations; every answer was one the API promises (no
-5xx); what was acknowledged is in the database as answered; every writer
+5xx); what was acknowledged is in the database as answered, every write
+by the ids its answer gave (every_writer_acked.py); every writer
 wrote; both creditd processes are the ones started, still running;
 no referral was rewarded twice, past its referrer's monthly cap, or left
 standing after a refund of the top-up that rewarded it.
@@ -53,6 +54,7 @@ import threading
 import time
 import urllib.parse
 
+import every_writer_acked
 import every_writer_alerts
 import every_writer_referrals
 import lib
@@ -110,14 +112,6 @@ def integration_target():
 
 def rfc3339(ts):
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
-
-
-def number(ident):
-    """The row id at the end of an API id (grant_12; a hold's id is
-    enciphered: Workload.numbers)."""
-    m = re.search(r"_(\d+)$", ident or "")
-    check(m is not None, "an id ending in a number: %r" % ident)
-    return int(m.group(1))
 
 
 def sign(payload):
@@ -183,6 +177,7 @@ class Workload:
         self.recharge_refunded = None
         self.usage_with_rid = self.usage_without_rid = 0
         self.late_settles = 0
+        self.acked = every_writer_acked.Acked()     # usage, grants, debits, gateway calls answered
         self.t0 = time.time()
 
     # ---- HTTP ----
@@ -204,10 +199,12 @@ class Workload:
             body["stream"] = True
         headers = {"Content-Type": "application/json", "Authorization": "Bearer " + key("guard"),
                    "Creditd-Account": acct}
+        if stream:
+            headers["Creditd-Stream-Cost"] = "1"       # its charge in a last comment line
         if member:
             headers["Creditd-Member"] = member
         u = urllib.parse.urlsplit(rnd.choice(self.t.gateway_bases))
-        r = None
+        r, sent = None, clock_now()
         try:
             c = http.client.HTTPConnection(u.hostname, u.port, timeout=60)
             c.request("POST", u.path.rstrip("/") + "/openai/v1/chat/completions", body=json.dumps(body),
@@ -220,11 +217,8 @@ class Workload:
         kind = "gateway stream" if stream else "gateway whole"
         if not self.tally.seen(kind, r, (200, 429) if member else (200,)) or r.status != 200:
             return
-        if stream:
-            self.contract(r.raw.rstrip().endswith(b"data: [DONE]"), "a stream ends with [DONE]: %r" % r.raw[-200:])
-        else:
-            self.contract(int(r.headers.get("creditd-charged-micros", "0")) > 0, "a whole call names its charge: %r"
-                          % r)
+        wrong = self.acked.gateway_answered(r, stream, sent)
+        self.contract(wrong is None, wrong)
 
     def contract(self, ok, msg):
         """An answer that breaks what the API promises, counted with the others."""
@@ -402,6 +396,7 @@ class Workload:
             body["member"] = member
         r = self.call("usage", rnd, "POST", "/v1/usage", body, ok=(200, 429) if member else (200,))
         if r is not None and r.status == 200:
+            self.acked.usage_answered(acct, r)
             with self.lock:
                 if with_rid:
                     self.usage_with_rid += 1
@@ -424,14 +419,18 @@ class Workload:
             # An expiry reckoned just before the clock jumped is in the past.
             if not (attempt == 1 and r is not None and r.status == 400 and len(self.months) != jumps):
                 break
-        if self.tally.seen("grant expiring" if expiring else "grant", r, (201,)) and expiring:
-            with self.lock:
-                self.expiring_grants.append(number(r.json["id"]))
+        if self.tally.seen("grant expiring" if expiring else "grant", r, (201,)):
+            g = self.acked.grant_answered(acct, r)
+            if expiring:
+                with self.lock:
+                    self.expiring_grants.append(g)
 
     def debit(self, rnd):
         acct = rnd.choice(self.accounts)
-        self.call("debit", rnd, "POST", "/v1/accounts/%s/debits" % acct,
-                  {"amount_micros": 700, "reason": "every writer"}, auth="admin", ok=(201,))
+        r = self.call("debit", rnd, "POST", "/v1/accounts/%s/debits" % acct,
+                      {"amount_micros": 700, "reason": "every writer"}, auth="admin", ok=(201,))
+        if r is not None:
+            self.acked.debit_answered(acct, r)
 
     def webhook(self, kind, rnd, ev):
         """Posts a Stripe event signed at the stack's clock to one process.
@@ -693,24 +692,10 @@ class Workload:
                                                         "; ".join(lines[:5]))]
 
     def acknowledged_problems(self):
-        """What was acknowledged is in the database as it was answered."""
-        out = []
-        # A hold finished before the clock's last jump may be purged
-        # ([retention] holds_days, 30): only those finished since are looked up.
-        since = clock_now() - 29 * 86400
-        num = self.numbers(list(self.settled) + list(self.released) + list(self.left))
-        want = {num[h]: ("settled", c) for h, (c, at) in self.settled.items() if at >= since}
-        want.update({num[h]: (s, 0) for h, (s, at) in self.released.items() if at >= since})
-        want.update({num[h]: ("expired", 0) for h in self.left})
-        ids = sorted(want)
-        for i in range(0, len(ids), 2000):
-            for hid, state, charged in self.t.sql("SELECT id, state, charged_micros FROM holds WHERE id IN (%s)"
-                                                  % ",".join(map(str, ids[i:i + 2000]))):
-                got = (state, int(charged))
-                if got != want.pop(int(hid)) and len(out) < 5:
-                    out.append("hold %s: %r in the database" % (hid, got))
-        if want:
-            out.append("%d acknowledged holds not found" % len(want))
+        """What was acknowledged is in the database as it was answered:
+        holds, usage, grants, debits, gateway calls (every_writer_acked.py),
+        top-ups, promo codes, recharges."""
+        out = every_writer_acked.problems(self)
         sids = ",".join("'%s'" % s for s in self.credited) or "''"
         for sid, status, credited, refunded in self.t.sql(
                 "SELECT session_id, status, credited_micros, refunded_micros FROM topups WHERE session_id IN (%s)"
