@@ -276,7 +276,8 @@ def test_a_call_cut_before_its_usage_is_estimated_at_the_worst_case_asked():
     # priority prices; the charge is of the same bound and the output sent,
     # at the same prices: held less the output not sent at the priority
     # output price (each a whole number of micros: one rounding apiece).
-    text = "".join(json.loads(e)["choices"][0]["delta"].get("content") or "" for e in r.events())
+    chunks = [json.loads(e) for e in r.events() if e != "[DONE]"]
+    text = "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks if c.get("choices"))
     eq(text, "w0 w1 w2 ", "the three words sent before the cut")
     sent = -(-len(text.encode()) // 4)
     eq(out, sent, "the output estimated from the bytes sent")
