@@ -124,14 +124,14 @@ class Handler(BaseHTTPRequestHandler):
         except OSError:
             pass
 
-    def record(self, body, parsed, status, note=None):
+    def record(self, body, parsed, status, note=None, usage=None):
         with STATE["lock"]:
             STATE["seq"] += 1
             STATE["requests"].append({
                 "seq": STATE["seq"], "method": self.command, "path": self.path,
                 "headers": {k.lower(): v for k, v in self.headers.items()},
                 "body": body.decode("utf-8", "replace"), "json": parsed, "status": status,
-                "violations": violations(self.headers), "note": note, "at": time.time()})
+                "violations": violations(self.headers), "note": note, "usage": usage, "at": time.time()})
 
     # ---- control ----
     def control(self, body):
@@ -189,10 +189,13 @@ class Handler(BaseHTTPRequestHandler):
             self.record(body, parsed, err[0])
             return self.send_json(*err)
         mode = take_mode()
-        self.record(body, parsed, 200, note=mode["mode"])
-        self.answer(route, parsed, mode)
+        plan = None if route == "count_tokens" else shapes.plan(route, parsed, mode)
+        # what the answer's usage will say, so that a test's expected
+        # charge comes from the provider's figures, not from creditd's
+        self.record(body, parsed, 200, note=mode["mode"], usage=shapes.reported(route, parsed, plan, mode))
+        self.answer(route, parsed, mode, plan)
 
-    def answer(self, route, req, mode):
+    def answer(self, route, req, mode, plan):
         if mode["mode"] in ("delay", "stall"):
             time.sleep(mode["delay_ms"] / 1000.0)
         if mode["mode"] == "silent":
@@ -213,7 +216,6 @@ class Handler(BaseHTTPRequestHandler):
         extra["x-ratelimit-remaining-requests"] = "9999"
         if route == "count_tokens":
             return self.send_json(200, shapes.count_tokens(req), extra)
-        plan = shapes.plan(route, req, mode)
         if not req.get("stream") or route == "embeddings":
             return self.send_json(200, shapes.whole(route, req, plan), extra)
         self.start_stream(extra)

@@ -271,6 +271,36 @@ def anthropic_usage(p, output, final=True):
 
 # ---- whole answers ----
 
+def reported(route, body, p, mode):
+    """The figures the answer's final usage states, in one shape for every
+    route (tests/fake_provider.md, /_requests' usage): None when it states
+    none (an error, a silent or cut answer, a stream ended without usage,
+    Chat's stream not asked for it, the token count). An Anthropic
+    stream's message_start alone is not a final usage."""
+    streamed = bool(body.get("stream")) and route != "embeddings"
+    if p is None or mode["mode"] in ("error", "silent") or (streamed and mode["mode"] in ("cut", "no_usage")):
+        return None
+    if route == "chat" and streamed and not (body.get("stream_options") or {}).get("include_usage"):
+        return None
+    u = {"input_tokens": p["input"], "cached_input_tokens": 0, "cache_write_input_tokens": 0,
+         "cache_write_1h_tokens": 0, "output_tokens": 0, "audio_input_tokens": 0, "audio_output_tokens": 0,
+         "web_searches": 0, "service_tier": None, "unknown_tokens": 0, "iterations": []}
+    if route == "embeddings":
+        return u
+    u.update(cached_input_tokens=p["cached"], output_tokens=p["billed"], unknown_tokens=p["unknown"],
+             service_tier=p["tier"] or "default")
+    if route == "chat":
+        u.update(audio_input_tokens=p["audio_in"], audio_output_tokens=p["audio_out"])
+    elif route == "responses":
+        u.update(web_searches=p["searches"])
+    else:
+        u.update(cache_write_input_tokens=p["creation"], cache_write_1h_tokens=p["cache_1h"],
+                 web_searches=p["searches"], service_tier=p["tier"] or "standard",
+                 iterations=[i for i in anthropic_usage(p, p["billed"]).get("iterations", [])
+                             if i["type"] != "message"])
+    return u
+
+
 def _embedding(i, fmt):
     vec = [round(0.001 * (i + 1) * (k + 1), 6) for k in range(8)]
     if fmt == "base64":

@@ -284,7 +284,8 @@ int store_mark_lost(struct store *lg);
 void store_mark_missing(const char *what);
 int store_mark_absent(void);
 #ifdef CREDITD_TEST_CLOCK
-void store_mark_fault(struct store *lg);
+/* The untold rollback fault after a write CALL (what: the write), tests only. */
+void store_mark_fault(struct store *lg, const char *what);
 #endif
 
 #endif

@@ -110,13 +110,31 @@ int store_mark_absent(void)
 }
 
 #ifdef CREDITD_TEST_CLOCK
+/* Tells in PATH.used which transaction a write CALL the fault passed
+ * over or fired on belongs to, a line each: "skipped|fired ACCOUNT KEY
+ * WHAT" (the first account it marked, its journal key or "-", the write),
+ * so that a test sees the fault took the transaction it meant. */
+static void fault_used(const char *path, const struct store *lg, const char *how, const char *what)
+{
+	char name[4096];
+	int n = snprintf(name, sizeof(name), "%s.used", path);
+	if (n < 0 || (size_t)n >= sizeof(name))
+		return;
+	FILE *f = fopen(name, "a");
+	if (f == NULL)
+		return;
+	fprintf(f, "%s %" PRId64 " %s %s\n", how, lg->mark_first, lg->journal_key != NULL ? lg->journal_key : "-", what);
+	fclose(f);
+}
+
 /* Tests only (the test-clock build): CREDITD_TEST_UNTOLD_ROLLBACK_FILE
  * holds a count and, optionally, a number to skip ("1 3"): while the
  * count is above 0, a write CALL of a transaction that marked an account
  * (after the skipped ones) is followed by a ROLLBACK creditd is not told
  * of, as an abort eaten inside the procedure leaves it
- * (tests/galera/test_72). */
-void store_mark_fault(struct store *lg)
+ * (tests/galera/test_72); each CALL skipped or rolled back is told in
+ * the file's .used twin (fault_used). */
+void store_mark_fault(struct store *lg, const char *what)
 {
 	static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 	const char *path = getenv("CREDITD_TEST_UNTOLD_ROLLBACK_FILE");
@@ -132,8 +150,10 @@ void store_mark_fault(struct store *lg)
 	if (n > 0 && (f = fopen(path, "w")) != NULL) {
 		fprintf(f, "%ld %ld\n", skip > 0 ? n : n - 1, skip > 0 ? skip - 1 : 0);
 		fclose(f);
+		fault_used(path, lg, skip > 0 ? "skipped" : "fired", what);
 		if (skip <= 0) {
-			log_warn("test: the write's transaction rolled back untold (%ld more)", n - 1);
+			log_warn("test: the write's transaction rolled back untold (%ld more): %s, account %" PRId64
+				 ", key %s", n - 1, what, lg->mark_first, lg->journal_key != NULL ? lg->journal_key : "-");
 			(void)mysql_rollback(lg->c->db);
 		}
 	}

@@ -22,7 +22,7 @@ enum cd_err store_write_call(struct store *lg, const struct jw *doc, int commit,
 	enum cd_err rc = store_sets_call(lg, SQL_WRITE, &p, sets, what, dberr);
 #ifdef CREDITD_TEST_CLOCK
 	if (rc == CD_OK && !commit)
-		store_mark_fault(lg);
+		store_mark_fault(lg, what);
 #endif
 	return rc;
 }

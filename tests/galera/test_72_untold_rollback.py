@@ -10,7 +10,14 @@ creditd is not told of. Each operation must still take effect exactly
 once, its answer true: creditd sees at the commit that the mark its
 transaction wrote on the account is gone, rolls back and runs it again.
 Without the mark, the grant below answers 201 and is not there.
+
+The fault takes the next write CALL of any transaction that marked an
+account, in either instance; each test checks, from what the fault tells
+it took (FILE.used: the transaction's first marked account, its journal
+key, the write), that it was the transaction the test meant, never a
+sweep's or another request's.
 """
+import json
 import os
 
 from lib import ENV, api, check, eq, uid, verify
@@ -18,9 +25,43 @@ from test_70_galera import account, authorize, galera, new_account, node_sql, pa
 
 
 def fault(n, skip=0):
-    """n write CALLs of marked transactions rolled back untold, after skip."""
+    """n write CALLs of marked transactions rolled back untold, after skip;
+    what the fault took before forgotten."""
+    with open(ENV["CREDITD_TEST_UNTOLD_ROLLBACK_FILE"] + ".used", "w"):
+        pass
     with open(ENV["CREDITD_TEST_UNTOLD_ROLLBACK_FILE"], "w") as f:
         f.write("%d %d\n" % (n, skip))
+
+
+def fault_used():
+    """The write CALLs the fault took since it was set, in order: [(how,
+    account id, journal key, write)], how "skipped" or "fired"."""
+    try:
+        with open(ENV["CREDITD_TEST_UNTOLD_ROLLBACK_FILE"] + ".used") as f:
+            return [tuple(line.rstrip("\n").split(" ", 3)) for line in f if line.strip()]
+    except FileNotFoundError:
+        return []
+
+
+def fired_in(acct_ids, key=None, used=None):
+    """The fault (what it took: used, else fault_used()) fired once, in a
+    transaction that first marked one of acct_ids (and whose journal key
+    is key, when given), every write it skipped before of that
+    transaction too: True; nothing fired: False. A write of another
+    transaction taken fails the test: the fault was not where the test
+    meant it."""
+    used = fault_used() if used is None else used
+    for how, aid, k, what in used:
+        check(aid in acct_ids and (key is None or k == key),
+              "the fault %s %s of account %s, key %s: not the transaction meant (accounts %s, key %s): %r"
+              % (how, what, aid, k, acct_ids, key, used))
+    fired = [u for u in used if u[0] == "fired"]
+    check(len(fired) <= 1, "fired once at most: %r" % used)
+    return len(fired) == 1
+
+
+def account_id(acct):
+    return node_sql(galera()[0], "SELECT id FROM accounts WHERE ext_id = '%s'" % acct, causal=True)[0][0]
 
 
 def fault_left():
@@ -30,8 +71,9 @@ def fault_left():
 
 def teardown_module():
     path = ENV.get("CREDITD_TEST_UNTOLD_ROLLBACK_FILE")
-    if path and os.path.exists(path):
-        os.remove(path)
+    for p in (path, path + ".used") if path else ():
+        if os.path.exists(p):
+            os.remove(p)
 
 
 def ledger(acct):
@@ -66,11 +108,13 @@ def test_a_grant_rolled_back_untold_is_run_again_and_granted_once():
     acct = new_account("untold")
     before, _ = exact(acct, "before")
     seen = untold_logged()
+    key = uid("k")
     fault(1)
     r = api("POST", "/v1/accounts/%s/grants" % q(acct), {"amount_micros": 1234567, "source": "promo"},
-            headers={"Idempotency-Key": uid("k")})
+            headers={"Idempotency-Key": key})
     eq(r.status, 201, "the grant: %r" % r)
     eq(fault_left(), 0, "the fault happened")
+    check(fired_in([account_id(acct)], key), "the fault fired in the grant's transaction: %r" % fault_used())
     bal, _ = exact(acct, "after the grant")
     eq(bal, before + 1234567, "granted once")
     eq(account(acct)["balance_micros"], bal, "the API shows it")
@@ -89,6 +133,7 @@ def test_a_guard_batch_rolled_back_untold_holds_and_settles_once():
     r = authorize(acct, base)
     eq(r.status, 200, "authorize: %r" % r)
     eq(fault_left(), 0, "the fault happened in the authorize")
+    check(fired_in([account_id(acct)]), "the fault fired in the authorize's transaction: %r" % fault_used())
     bal, reserved = exact(acct, "after the authorize")
     eq(bal, before, "nothing charged yet")
     check(r.json["amount_micros"] > 0, "a hold of some amount")
@@ -97,6 +142,7 @@ def test_a_guard_batch_rolled_back_untold_holds_and_settles_once():
     s = settle(r.json["hold_id"], base)
     eq(s.status, 200, "settle: %r" % s)
     eq(fault_left(), 0, "the fault happened in the settle")
+    check(fired_in([account_id(acct)]), "the fault fired in the settle's transaction: %r" % fault_used())
     bal, reserved = exact(acct, "after the settle")
     eq(reserved, 0, "no hold left")
     eq(bal, before - s.json["charged_micros"], "charged once")
@@ -104,10 +150,11 @@ def test_a_guard_batch_rolled_back_untold_holds_and_settles_once():
 
 
 def checkout(acct):
-    """acct's Checkout top-up of 10 € paid: the webhook's answer."""
+    """acct's Checkout top-up of 10 € paid: (the webhook's answer, its
+    event's id)."""
     payload, _ = paid_checkout(acct)
     return api("POST", "/v1/webhooks/stripe", raw=payload.encode(), auth=None,
-               headers={"Stripe-Signature": sign(payload)}, base=urls()[1])
+               headers={"Stripe-Signature": sign(payload)}, base=urls()[1]), json.loads(payload)["id"]
 
 
 def test_a_referral_s_reward_rolled_back_untold_at_each_of_its_writes_is_rewarded_once():
@@ -127,11 +174,16 @@ def test_a_referral_s_reward_rolled_back_untold_at_each_of_its_writes_is_rewarde
            "referred")
         before = (exact(a, "referrer before")[0], exact(b, "referred before")[0])
         fault(1, skip)
-        h = checkout(b)
-        left = fault_left()
+        h, event = checkout(b)
+        used, left = fault_used(), fault_left()
         fault(0)
         eq((h.status, h.json.get("outcome")), (200, "credited"), "the credit, the fault after %d writes" % skip)
-        fired += left == 0
+        # fired in the credit's transaction (its journal key the event's
+        # id, its first marked account the referred or the referrer),
+        # every write skipped before it that transaction's too
+        took = fired_in([account_id(b), account_id(a)], event, used)
+        eq(took, left == 0, "the fault spent where it was told: %r" % used)
+        fired += took
         rewards = node_sql(galera()[0], "SELECT COUNT(referrer_grant_id), COUNT(referred_grant_id) FROM referrals r "
                            "JOIN accounts x ON x.id = r.referred_id WHERE x.ext_id = '%s' AND r.settled_at IS NOT NULL"
                            % b, causal=True)[0]

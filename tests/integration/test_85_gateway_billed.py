@@ -5,9 +5,10 @@ writes, audio, a server-side tool — is refused 400 in the provider's
 shape, naming the member, before anything is forwarded or held: creditd's
 price rows price none of these, and it never charges them at a flat token
 price. The same bodies without the member go through."""
+from gateway_bill import BASE, MARGIN_BPS, all_reported, expected, last_reported
 from lib import api, check, eq, new_account, sql, verify, wait_until
-from test_80_gateway import (anthropic_error, body_chat, call, chat, cost, ensure_prices, import_prices, messages,
-                             mode, openai_error, prices, reasons, received, reset, state)
+from test_80_gateway import (anthropic_error, body_chat, call, chat, ensure_prices, import_prices, messages,
+                             mode, openai_error, reasons, received, reset, state)
 
 OPENAI = (
     ("/openai/v1/chat/completions", dict(body_chat(), service_tier="priority"), "service_tier"),
@@ -76,6 +77,11 @@ def test_the_standard_price_goes_through():
     verify()
 
 
+# _price_tiered()'s rows in micros a million tokens: the tier's prices
+# from the key's "above_1k_tokens" (LiteLLM's dollars a token × 10^12).
+TIERED = {"input": 1000000, "output": 2000000, "tier": {"input": 2000000, "output": 3000000}}
+
+
 def _price_tiered():
     """Models with a long-context tier from 1,000 input tokens, imported
     from LiteLLM-shaped entries (the threshold from the key's name), a
@@ -97,23 +103,22 @@ def _held(r):
 
 
 def _charged(acct, model, r, tier):
-    """The call's usage record against §3's formula at the standard or the
-    tier's prices (GET /v1/models)."""
+    """The call's charge against §3's formula over the usage the provider
+    stated, at the standard or the tier's literal prices; its usage record
+    holds the provider's figures. The provider's input returned."""
     eq(r.status, 200, "answered: %r" % r.body[:200])
+    u = last_reported()
     check(wait_until(lambda: len(reasons(acct)) > 0 and sql(
         "SELECT COUNT(*) FROM holds h JOIN accounts a ON a.id = h.account_id WHERE a.ext_id = '%s' "
         "AND h.state = 'pending'" % acct) == [["0"]], timeout=10), "settled")
     inp, out, charged = (int(x) for x in sql(
         "SELECT u.input_tokens, u.output_tokens, u.cost_micros FROM usage_records u JOIN accounts a "
         "ON a.id = u.account_id WHERE a.ext_id = '%s' ORDER BY u.id DESC LIMIT 1" % acct)[0])
-    p, margin = prices()
-    m = p[model]
-    pre = "tier_" if tier else ""
-    raw = inp * m[pre + "input_micros_per_mtok"] + out * m[pre + "output_micros_per_mtok"]
-    eq(charged, -(-raw * margin // 10 ** 10), "%s, %d input: charged at the %s prices" %
-       (model, inp, "tier's" if tier else "standard"))
+    eq(charged, expected(TIERED, u, "tier" if tier else None), "%s, %d input, %d output (the provider's): "
+       "charged at the %s prices" % (model, u["input_tokens"], u["output_tokens"], "tier's" if tier else "standard"))
+    eq((inp, out), (u["input_tokens"], u["output_tokens"]), "the usage record holds the provider's figures")
     eq(int(r.headers["creditd-charged-micros"]), charged, "the answer says so")
-    return inp
+    return u["input_tokens"]
 
 
 def test_the_long_context_tier_is_held_and_charged():
@@ -138,7 +143,7 @@ def test_the_long_context_tier_is_held_and_charged():
     eq(api("GET", "/v1/holds/" + r.headers["creditd-hold-id"], auth="read").json["usage"]["long_context"], True,
        "the hold shows it")
     flat = _held(chat(acct, {"model": "gpt-single", "messages": [{"role": "user", "content": big}]}))
-    _, margin = prices()
+    margin = MARGIN_BPS
     # (the twin's name has as many bytes) the input bound B from the twin's hold: ceil((B×1 + 1000×2) × margin / 10^4) micros
     bound = round((flat * 10 ** 4 / margin - 2000))
     want = (bound * 2 + 1000 * 3) * margin / 10 ** 4
@@ -189,9 +194,10 @@ def test_usage_above_what_was_asked_is_charged_and_flagged():
     metric = _over_hold_metric()
     r = chat(acct, body_chat(max_completion_tokens=10))
     eq(r.status, 200, "passed through: %r" % r.body[:200])
-    usage = r.json["usage"]
-    eq(usage["completion_tokens"], 35, "the provider reported 35 output tokens for a cap of 10")
-    want = cost("gpt-4o-mini", usage["prompt_tokens"], 0, 35)
+    said = last_reported()
+    eq(said["output_tokens"], 35, "the provider reported 35 output tokens for a cap of 10")
+    eq(r.json["usage"]["completion_tokens"], 35, "passed on as the provider said")
+    want = expected(BASE["gpt-4o-mini"], said)
     eq(int(r.headers["creditd-charged-micros"]), want, "charged the reported usage, beyond the hold")
     r = chat(acct, body_chat(max_completion_tokens=10, stream=True))
     eq(r.status, 200, "streamed through")
@@ -208,10 +214,15 @@ def test_usage_above_what_was_asked_is_charged_and_flagged():
     check(wait_until(lambda: _over_hold(acct) == [1, 1, 1, 1], timeout=10), "each flagged over_hold: %r" % _over_hold(acct))
     rows = sql("SELECT u.input_tokens, u.output_tokens, u.cost_micros, u.model FROM usage_records u JOIN accounts a "
                "ON a.id = u.account_id WHERE a.ext_id = '%s' ORDER BY u.id" % acct)
-    eq([int(x[1]) for x in rows], [35] * 4, "35 output tokens recorded each time")
-    charged = sum(int(x[2]) for x in rows)
-    eq([int(x[2]) for x in rows], [cost(x[3], int(x[0]), 0, 35) for x in rows], "each at its model's price")
-    eq(state(acct), (before - charged, 0), "the balance down by all four, nothing left reserved")
+    said = all_reported()
+    eq([u["output_tokens"] for u in said], [35] * 4, "the provider stated 35 output tokens each time")
+    models = ["gpt-4o-mini", "gpt-4o-mini", "claude-haiku-4-5", "claude-haiku-4-5"]
+    wants = [expected(BASE[m], u) for m, u in zip(models, said)]
+    eq([x[3] for x in rows], models, "in the order sent")
+    eq([int(x[2]) for x in rows], wants, "each the provider's figures at its model's price")
+    eq([(int(x[0]), int(x[1])) for x in rows], [(u["input_tokens"], 35) for u in said],
+       "the provider's figures recorded")
+    eq(state(acct), (before - sum(wants), 0), "the balance down by all four, nothing left reserved")
     eq(_over_hold_metric(), metric + 4, "creditd_gateway_over_hold_total counted them")
     verify()
 
@@ -292,6 +303,7 @@ def test_a_stream_asked_for_its_cost_ends_with_a_comment_line():
     rows = sql("SELECT u.cost_micros FROM usage_records u JOIN accounts a ON a.id = u.account_id WHERE a.ext_id = '%s'"
                % acct)
     eq(line["charged_micros"], int(rows[0][0]), "what the settle charged")
+    eq(line["charged_micros"], expected(BASE["gpt-4o-mini"], last_reported()), "the provider's figures at the price")
     eq((line["balance_micros"], line["settle_reason"]), (before - int(rows[0][0]), "provider_usage"), "the balance after it")
     r = chat(acct, body_chat(stream=True))
     check(": creditd" not in r.body.decode(), "not asked: no comment")

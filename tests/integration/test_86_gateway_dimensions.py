@@ -7,8 +7,11 @@ micro at the row's prices for what the provider's usage says it used
 whole and streamed, OpenAI and Anthropic. Usage the row does not price
 (a tier served that was not asked) is charged at the standard price and
 flagged over_hold, never dropped."""
+import json
+
+from gateway_bill import MARGIN_BPS, expected, last_reported
 from lib import eq, check, new_account, sql, verify, wait_until
-from test_80_gateway import chat, call, ensure_prices, import_prices, messages, mode, prices, reasons, reset, state
+from test_80_gateway import chat, call, ensure_prices, import_prices, messages, mode, reasons, reset, state
 
 GPT = {"litellm_provider": "openai", "mode": "chat", "input_cost_per_token": 2.5e-06,
        "cache_read_input_token_cost": 1.25e-06, "output_cost_per_token": 1e-05, "max_output_tokens": 4000,
@@ -31,22 +34,25 @@ def _price():
     import_prices({"gpt-dims": GPT, "claude-dims": CLAUDE}, "--force")
 
 
-def want(model, inp, cached, out, write=0, tier=None, w1h=0, ain=0, aout=0, searches=0, size=None):
-    """§3's formula over every dimension (DESIGN §14), in Python, from the
-    prices GET /v1/models lists: ceil(raw × margin / 10^10), once."""
-    p, margin = prices()
-    m = p[model]
-    pre = {"priority": "priority_", "flex": "flex_"}.get(tier, "")
-    pin = m[pre + "input_micros_per_mtok"] if pre else m["input_micros_per_mtok"]
-    pcached = m[pre + "cached_input_micros_per_mtok"] if pre else m["cached_input_micros_per_mtok"]
-    pout = m[pre + "output_micros_per_mtok"] if pre else m["output_micros_per_mtok"]
-    raw = ((inp - cached - write - ain) * pin + ain * (m["input_audio_micros_per_mtok"] or pin) +
-           cached * pcached + (write - w1h) * m["cache_write_micros_per_mtok"] +
-           w1h * (m["cache_write_1h_micros_per_mtok"] or m["cache_write_micros_per_mtok"]) +
-           (out - aout) * pout + aout * (m["output_audio_micros_per_mtok"] or pout) +
-           searches * ((m["web_search_%s_micros_per_call" % size] if size else None) or
-                       m["web_search_micros_per_call"] or 0) * 10 ** 6)
-    return -(-raw * margin // 10 ** 10)
+# GPT and CLAUDE above, written again in micros a million tokens (LiteLLM's
+# dollars a token × 10^12; a search's dollars × 10^6 micros a call): what
+# the charges are held to, not what creditd says it imported.
+PRICE = {
+    "gpt-dims": {"input": 2500000, "cached": 1250000, "output": 10000000,
+                 "priority": {"input": 5000000, "cached": 2500000, "output": 20000000},
+                 "flex": {"input": 1250000, "cached": 625000, "output": 5000000},
+                 "audio_input": 40000000, "audio_output": 80000000,
+                 "web_search_low": 5000, "web_search_medium": 8000, "web_search_high": 10000},
+    "claude-dims": {"input": 3000000, "cached": 300000, "cache_write": 3750000, "cache_write_1h": 6000000,
+                    "output": 15000000, "web_search": 10000},
+}
+
+
+def want(model, u, tier=None, size=None):
+    """§3's formula over every dimension (DESIGN §14), in Python, of the
+    usage u the provider stated, at the literal prices above:
+    ceil(raw × margin / 10^10), once."""
+    return expected(PRICE[model], u, tier, size)
 
 
 def _usage(acct):
@@ -56,9 +62,18 @@ def _usage(acct):
 
 
 def _last(acct, n):
+    """The n-th call's usage record (its cost and over_hold) and the usage
+    the provider stated for it: the record must hold the provider's
+    figures; the cost is held to them by the caller."""
+    said = last_reported()
     check(wait_until(lambda: len(reasons(acct)) == n, timeout=10), "%d calls settled" % n)
-    r = _usage(acct)[-1]
-    return [int(x) for x in r]
+    inp, cached, write, out, cost, over = (int(x) for x in _usage(acct)[-1])
+    return said, (inp, cached, write, out), cost, over
+
+
+def _recorded(said, figures):
+    eq(figures, (said["input_tokens"], said["cached_input_tokens"], said["cache_write_input_tokens"],
+                 said["output_tokens"]), "the usage record holds the provider's figures")
 
 
 def test_service_tiers_are_held_and_charged_at_the_tier_served():
@@ -73,10 +88,12 @@ def test_service_tiers_are_held_and_charged_at_the_tier_served():
             body["service_tier"] = asked
         r = chat(acct, body)
         eq(r.status, 200, "%s asked: %r" % (asked, r.body[:200]))
-        inp, cached, write, out, cost, over = _last(acct, k)
+        said, figures, cost, over = _last(acct, k)
+        eq(said["service_tier"], served, "the provider says it served %s" % served)
         tier = served if served in ("priority", "flex") else None
-        eq(cost, want("gpt-dims", inp, cached, out, tier=tier), "asked %s, served %s: the served tier's prices" %
+        eq(cost, want("gpt-dims", said, tier=tier), "asked %s, served %s: the served tier's prices" %
            (asked, served))
+        _recorded(said, figures)
         eq(int(r.headers["creditd-charged-micros"]), cost, "the answer says so")
         # OpenAI's auto, as a tier left out, is the project's default tier
         # (standard here): priority served beyond it is charged and flagged.
@@ -119,10 +136,10 @@ def test_the_hold_covers_the_worst_case_of_what_was_asked():
     check(auto < 6 * base // 5 < pri, "auto held at the project's default, standard: %d, %d, %d" % (base, auto, pri))
     check(flex < base, "flex at its own, lower prices: %d < %d" % (flex, base))
     rbody = {"model": "gpt-dims", "input": "news?", "max_output_tokens": 50}
-    p, margin = prices()
+    margin = MARGIN_BPS
     # a search named at no size is held at the medium size's fee (the
     # provider's default), not the dearest
-    fee = p["gpt-dims"]["web_search_medium_micros_per_call"]
+    fee = PRICE["gpt-dims"]["web_search_medium"]
     plain = _held(call("/openai/v1/responses", rbody, headers={"Creditd-Account": acct}))
     # Responses' max_tool_calls is no member of the pinned SDK's request
     # type: the gateway's table refuses it (docs/gateway.md); the bound of
@@ -138,7 +155,7 @@ def test_the_hold_covers_the_worst_case_of_what_was_asked():
                       headers={"Creditd-Account": acct}))
     # (the tools member adds a few bytes to the input bound too)
     fees5 = 5 * fee * margin // 10000
-    fee_a = p["claude-dims"]["web_search_micros_per_call"]
+    fee_a = PRICE["claude-dims"]["web_search"]
     fees3 = 3 * fee_a * margin // 10000
     check(fees3 <= three - plain_a <= fees3 + fees3 // 20,
           "max_uses 3: three searches' fees held: %d (fees %d)" % (three - plain_a, fees3))
@@ -158,10 +175,12 @@ def test_one_hour_cache_writes_are_charged_at_their_price():
         mode(output_tokens=10, cache_creation_tokens=30, cache_1h_tokens=20, count=1)
         r = messages(acct, dict(body, stream=True) if stream else body)
         eq(r.status, 200, "forwarded: %r" % r.body[:200])
-        inp, cached, write, out, cost, over = _last(acct, k)
-        eq((write, over), (30, 0), "30 cache writes, within what was asked")
-        eq(cost, want("claude-dims", inp, cached, out, write=30, w1h=20), "20 of them at the 1-hour price (%s)" %
-           ("streamed" if stream else "whole"))
+        said, figures, cost, over = _last(acct, k)
+        eq((said["cache_write_input_tokens"], said["cache_write_1h_tokens"]), (30, 20),
+           "the provider wrote 30, 20 of them for an hour")
+        eq(over, 0, "30 cache writes, within what was asked")
+        eq(cost, want("claude-dims", said), "20 of them at the 1-hour price (%s)" % ("streamed" if stream else "whole"))
+        _recorded(said, figures)
         _billed(r, cache_write_input_tokens=30, cache_write_1h_tokens=20)
     verify()
 
@@ -176,8 +195,10 @@ def test_web_searches_are_held_and_charged_a_fee_each():
     r = messages(acct, {"model": "claude-dims", "max_tokens": 50, "tools": [tool],
                         "messages": [{"role": "user", "content": "news?"}]})
     eq(r.status, 200, "Anthropic: forwarded")
-    inp, cached, write, out, cost, over = _last(acct, 1)
-    eq(cost, want("claude-dims", inp, cached, out, searches=2), "two searches at a cent each")
+    said, figures, cost, over = _last(acct, 1)
+    eq(said["web_searches"], 2, "the provider ran two searches")
+    eq(cost, want("claude-dims", said), "two searches at a cent each")
+    _recorded(said, figures)
     eq(over, 0, "within the 3 held")
     _billed(r, web_search_calls=2)
     mode(output_tokens=10, web_searches=6, count=1)
@@ -185,8 +206,10 @@ def test_web_searches_are_held_and_charged_a_fee_each():
                                       "tools": [{"type": "web_search"}], "stream": True},
              headers={"Creditd-Account": acct})
     eq(r.status, 200, "Responses streamed: forwarded")
-    inp, cached, write, out, cost, over = _last(acct, 2)
-    eq(cost, want("gpt-dims", inp, cached, out, searches=6, size="medium"),
+    said, figures, cost, over = _last(acct, 2)
+    eq(said["web_searches"], 6, "the provider ran six searches")
+    _recorded(said, figures)
+    eq(cost, want("gpt-dims", said, size="medium"),
        "six web_search_call items at the medium size's fee (none named: the provider's default)")
     eq(over, 1, "more searches than the 5 held (max_tool_calls_held): charged, flagged")
     _billed(r, web_search_calls=6, service_tier="standard")
@@ -204,8 +227,10 @@ def test_audio_tokens_are_charged_at_the_audio_prices():
                     "audio": {"voice": "alloy", "format": "wav"},
                     "messages": [{"role": "user", "content": "say hello there"}]})
     eq(r.status, 200, "forwarded: %r" % r.body[:200])
-    inp, cached, write, out, cost, over = _last(acct, 1)
-    eq(cost, want("gpt-dims", inp, cached, out, ain=2, aout=15), "audio in and out at their prices, to the micro")
+    said, figures, cost, over = _last(acct, 1)
+    eq((said["audio_input_tokens"], said["audio_output_tokens"]), (2, 15), "the provider's audio tokens")
+    eq(cost, want("gpt-dims", said), "audio in and out at their prices, to the micro")
+    _recorded(said, figures)
     _billed(r, audio_input_tokens=2, audio_output_tokens=15)
     eq(over, 0, "asked")
     verify()
@@ -241,7 +266,22 @@ def test_a_call_cut_before_its_usage_is_estimated_at_the_worst_case_asked():
     r = chat(acct, {"model": "gpt-dims", "max_completion_tokens": 50, "service_tier": "priority", "stream": True,
                     "messages": [{"role": "user", "content": "hi there"}]})
     eq(r.status, 200, "the stream began")
-    inp, cached, write, out, cost, over = _last(acct, 1)
+    said, (inp, cached, write, out), cost, over = _last(acct, 1)
+    eq(said, None, "the provider stated no usage")
     eq(reasons(acct), ["estimated"], "estimated")
-    eq(cost, want("gpt-dims", inp, cached, out, tier="priority"), "at the priority prices it asked")
+    # docs/gateway.md, "The estimate": the output is a token per four
+    # ASCII bytes of the text the provider sent (here all the client got),
+    # the input the hold's input bound (no provider figure: Chat has no
+    # message_start). The hold was of that bound and the 50 asked, at the
+    # priority prices; the charge is of the same bound and the output sent,
+    # at the same prices: held less the output not sent at the priority
+    # output price (each a whole number of micros: one rounding apiece).
+    chunks = [json.loads(e) for e in r.events() if e != "[DONE]"]
+    text = "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks if c.get("choices"))
+    eq(text, "w0 w1 w2 ", "the three words sent before the cut")
+    sent = -(-len(text.encode()) // 4)
+    eq(out, sent, "the output estimated from the bytes sent")
+    unsent = (50 - sent) * PRICE["gpt-dims"]["priority"]["output"] * MARGIN_BPS
+    eq(unsent % 10 ** 10, 0, "(the output's share of the hold is a whole number of micros)")
+    eq(cost, _held(r) - unsent // 10 ** 10, "held less the output never sent, at the priority prices it asked")
     verify()
