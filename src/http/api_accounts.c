@@ -85,7 +85,12 @@ void api_account_create(struct api_ctx *ctx, const struct request *rq, char **pa
 	if (api_check_account_id(n.id, "id", rs) == 0 && email_of(body, &n.email, rs) == 0 &&
 	    api_call_of(ctx, rq, body, &call, hash, rs) == 0) {
 		snprintf(rs->account, sizeof(rs->account), "%s", n.id);
-		store_route(ctx->lg, n.id);
+		/* A referral code is the referrer's row, written through its
+		 * node: read causally (docs/scale-out.md). */
+		if (n.referral_code != NULL)
+			store_route_causal(ctx->lg, n.id);
+		else
+			store_route(ctx->lg, n.id);
 		api_answer(rs, ledger_account_create(ctx->lg, &call, &n, &res), &res);
 	}
 	json_decref(body);

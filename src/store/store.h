@@ -44,6 +44,11 @@ void store_end_request(struct store *lg);
  * taken on one node; NULL: the node of what belongs to no account. With
  * one node, nothing changes. */
 void store_route(struct store *lg, const char *account);
+/* store_route, its reads causal all the same (wsrep_sync_wait, as the
+ * node of no account's): for the next transaction loop, which reads what
+ * another account's node may have written a moment ago (an account made
+ * with a referral code reads the referrer's code). */
+void store_route_causal(struct store *lg, const char *account);
 /* Statements, commits and rollbacks sent so far (for the bench). */
 unsigned long long store_round_trips(const struct store *lg);
 /* The last error sentence (for creditctl). */

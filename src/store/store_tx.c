@@ -104,6 +104,12 @@ void store_route(struct store *lg, const char *account)
 	snprintf(lg->route, sizeof(lg->route), "%s", account != NULL ? account : "");
 }
 
+void store_route_causal(struct store *lg, const char *account)
+{
+	store_route(lg, account);
+	lg->rerouted = account != NULL;
+}
+
 static int tx_next(struct store *lg, struct store_tx *t);
 
 /* The hold ids' key (src/core/holdid.h, sql/044), read by the first

@@ -514,3 +514,30 @@ def test_kill_9_of_a_node_mid_load_fails_over_and_it_rejoins():
     check(wait_until(lands, timeout=20, step=0.5), "writes land on the rejoined node again")
     print("    rejoin: writes on node %d again %.1f s after it was Synced" % (victim["n"], time.time() - t0))
     verify()
+
+
+def test_an_account_made_with_a_code_another_node_wrote_a_moment_ago_is_referred():
+    # The referrer's code is written on its account's node; the new
+    # account is made on its own node, which applies that write a moment
+    # later. The creation reads the code causally (wsrep_sync_wait): here
+    # the new account's node is held from applying (FLUSH TABLES WITH READ
+    # LOCK pauses its applier) while the code is made, and the creation
+    # waits for it rather than answer 400 "unknown referral code".
+    nodes = galera()
+    a = new_account("refa")
+    b = next(x for x in (uid("refb") for _ in range(200)) if node_of(x, nodes) != node_of(a, nodes))
+    held = nodes[node_of(b, nodes)]
+    locker = subprocess.Popen(["mariadb", "--defaults-file=" + held["cnf"], "-N", "-B", "creditd", "-e",
+                               "FLUSH TABLES WITH READ LOCK; SELECT SLEEP(2); UNLOCK TABLES"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        check(wait_until(lambda: status(held, "wsrep_local_state_comment") != "Synced", timeout=10, step=0.05),
+              "node %d paused" % held["n"])
+        r = api("GET", "/v1/accounts/%s/referral_code" % q(a), auth="app")
+        eq(r.status, 200, "the referrer's code: %r" % r)
+        made = api("POST", "/v1/accounts", {"id": b, "kind": "user", "referral_code": r.json["code"]})
+    finally:
+        eq(locker.wait(timeout=30), 0, "the lock taken and let go: %r" % locker.stderr.read())
+    eq(made.status, 201, "made with the code: %r" % made)
+    eq(node_sql(held, "SELECT COUNT(*) FROM referrals f JOIN accounts x ON x.id = f.referred_id WHERE x.ext_id = '%s'"
+                % b, causal=True), [["1"]], "its referral recorded")
