@@ -138,6 +138,8 @@ class Alerts:
             kinds.add("balance.low")
         out += ["%s: the run never crossed one (the figures stayed short of every threshold): its checks prove "
                 "nothing" % k for k in sorted(kinds - self.crossed)]
+        print("every writer: alert kinds crossed %s; balance.low (told, journal crossings) %r; plan used %r"
+              % (",".join(sorted(self.crossed)), self.low_counts, self.plan_used), flush=True)
         return out
 
     def told_when_crossed(self, evs):
@@ -243,7 +245,7 @@ class Alerts:
         inside at most as often as the rows do), a second time only with
         the balance back at it in between, and low_noted at the end as the
         balance calls for."""
-        out = []
+        out, self.low_counts = [], {}
         self.lows = {a: [int(x) for x in r] for a in self.journal_from for r in self.w.t.sql(
             "SELECT low_balance_micros, overdraft_limit_micros, low_noted, balance_micros FROM accounts WHERE ext_id = "
             "'%s' AND low_balance_micros > 0" % a)}
@@ -256,6 +258,7 @@ class Alerts:
             for _i, after, _at in rows:
                 crossings += after < threshold and not below
                 below = after < threshold
+            self.low_counts[acct] = (len(told), crossings)
             if crossings:
                 self.crossed.add("balance.low")
             if crossings and not told or len(told) > crossings:
