@@ -53,6 +53,15 @@ def could_rearm(rows, start, a, b, threshold):
     return max(span) >= threshold
 
 
+def downs(balances, start, threshold):
+    """How often the balances, from start, went from threshold or above to under it."""
+    n, below = 0, start < threshold
+    for b in balances:
+        n += b < threshold and not below
+        below = b < threshold
+    return n
+
+
 class Alerts:
     def __init__(self, workload):
         self.w = workload
@@ -138,7 +147,7 @@ class Alerts:
             kinds.add("balance.low")
         out += ["%s: the run never crossed one (the figures stayed short of every threshold): its checks prove "
                 "nothing" % k for k in sorted(kinds - self.crossed)]
-        print("every writer: alert kinds crossed %s; balance.low (told, journal crossings) %r; plan used %r"
+        print("every writer: alert kinds crossed %s; balance.low (told, least, most) %r; plan used %r"
               % (",".join(sorted(self.crossed)), self.low_counts, self.plan_used), flush=True)
         return out
 
@@ -240,10 +249,11 @@ class Alerts:
     def balance_low(self):
         """balance.low of the hot accounts given a threshold
         (every_writer_mail.py: none without the mail): told when the
-        balance (+ overdraft, holds excluded) went under it, no more often
-        than the journal crossed it (a change of several rows crosses
-        inside at most as often as the rows do), a second time only with
-        the balance back at it in between, and low_noted at the end as the
+        balance (+ overdraft, holds excluded) went under it: at least as
+        often as the changes known apart (of different seconds) crossed it,
+        at most as often as the journal's rows did (a change of several rows
+        may cross inside and end above), a second time only with the
+        balance back at it in between, and low_noted at the end as the
         balance calls for."""
         out, self.low_counts = [], {}
         self.lows = {a: [int(x) for x in r] for a in self.journal_from for r in self.w.t.sql(
@@ -254,16 +264,16 @@ class Alerts:
             told = [int(at) for at, in self.w.t.sql(
                 "SELECT e.created_at FROM events e JOIN accounts a ON a.id = e.account_id WHERE a.ext_id = '%s' AND "
                 "e.type = 'balance.low' AND e.id > %d ORDER BY e.id" % (acct, self.event_from))]
-            crossings, below = 0, self.start[acct] + overdraft < threshold
-            for _i, after, _at in rows:
-                crossings += after < threshold and not below
-                below = after < threshold
-            self.low_counts[acct] = (len(told), crossings)
-            if crossings:
+            # A change's rows share its clock: a row followed by one of
+            # another second ends a change (the last row too).
+            ends = [r for k, r in enumerate(rows) if k + 1 == len(rows) or rows[k + 1][2] != r[2]]
+            least, most = (downs([r[1] for r in x], self.start[acct] + overdraft, threshold) for x in (ends, rows))
+            self.low_counts[acct] = (len(told), least, most)
+            if most:
                 self.crossed.add("balance.low")
-            if crossings and not told or len(told) > crossings:
-                out.append("%s: balance.low told %d times, the journal crossed %d under %d" % (
-                    acct, len(told), crossings, threshold))
+            if not least <= len(told) <= most:
+                out.append("%s: balance.low told %d times; the balance went under %d between %d (changes apart in "
+                           "time) and %d (journal rows) times" % (acct, len(told), threshold, least, most))
             for a, b in zip(told, told[1:]):
                 if not could_rearm(rows, self.start[acct] + overdraft, a, b, threshold):
                     out.append("%s: balance.low told at %d and again at %d, the balance under %d all along" % (
