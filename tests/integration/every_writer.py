@@ -181,8 +181,7 @@ class Workload:
         self.redeemed = {}           # code -> acknowledged redemptions
         self.months = []         # plan period keys the clock was moved into
         self.recharge_refunded = None
-        self.usage_with_rid = self.usage_without_rid = 0
-        self.late_settles = 0
+        self.usage_with_rid = self.usage_without_rid = self.late_settles = 0
         self.t0 = time.time()
 
     # ---- HTTP ----
@@ -558,6 +557,7 @@ class Workload:
                 jumps.pop(0)
                 self.jump()
             self.refund_recharge(rnd)
+            self.alerting.drive(rnd, (time.time() - start) / self.seconds)
             time.sleep(0.3)
 
     # ---- the run ----

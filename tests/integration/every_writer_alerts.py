@@ -1,12 +1,13 @@
 """every_writer_alerts.py: every_writer.py's threshold alerts: set on two
 of the hot accounts before the load (a user: balance_below,
 monthly_spend_pct, daily_spend_pct under limits no run reaches; the
-workspace: plan_credits_used_pct, member_cap_pct for every member and for
-one), fired meanwhile by whichever writer crosses them, and checked after
-it (Alerts.problems), with balance.low (the low-balance threshold that
-every_writer_mail.py sets at the balance of the same two accounts). The
-other two hot accounts keep none: an account with alerts is never kept in
-memory, and their guard calls still are.
+workspace: plan_credits_used_pct, member_cap_pct for every member (10 %,
+crossed in seconds) and for one (90 %, near its cap)), fired meanwhile
+by whichever writer crosses them (Alerts.drive crosses balance_below
+twice), and checked after it (Alerts.problems), with balance.low (the
+low-balance threshold that every_writer_mail.py sets at the balance of
+the same two accounts). The other two hot accounts keep none: an account
+with alerts is never kept in memory, and their guard calls still are.
 
 Each kind is checked three ways, from what the database kept of the
 figure (the journal, the usage, the plan's grants): told when crossed
@@ -22,6 +23,7 @@ from lib import api, clock_now, eq
 # low enough for 1 % of them to be crossed within seconds.
 ALERT_LIMIT = 10 ** 8
 ALERT_BALANCE_DROP = 2 * 10 ** 6     # balance_below: this far under the balance at the start
+DRIVE_MARGIN = 3 * 10 ** 6           # Alerts.drive: this far past it (what the load moves in a second or two)
 # A transaction's rows and events carry the clock of its attempt's start
 # (created_at), and it commits well within this (each statement's lock wait
 # ends at [database] read_timeout_seconds − 1, 4 s, src/store/store.c; a
@@ -69,7 +71,7 @@ class Alerts:
     def setup(self):
         """Threshold alerts on users[0] and the workspace (the others keep
         none: accounts with alerts are never kept in memory)."""
-        self.alerted = self.w.users[0]
+        self.alerted, self.driven = self.w.users[0], set()
         r = api("PATCH", "/v1/accounts/" + self.alerted, {"monthly_limit_micros": ALERT_LIMIT,
                                                           "daily_limit_micros": ALERT_LIMIT})
         eq(r.status, 200, "the alerted user's limits %r" % r)
@@ -90,7 +92,7 @@ class Alerts:
                            {"kind": "daily_spend_pct", "pct": 1}, {"kind": "daily_spend_pct", "pct": 3}],
             self.w.workspace: [{"kind": "plan_credits_used_pct", "pct": 10},
                                {"kind": "plan_credits_used_pct", "pct": 25},
-                               {"kind": "member_cap_pct", "pct": 50},
+                               {"kind": "member_cap_pct", "pct": 10},
                                {"kind": "member_cap_pct", "pct": 90, "member": "ann"}],
         }
         for acct, alerts in self.alerts.items():
@@ -98,6 +100,27 @@ class Alerts:
             eq(r.status, 200, "alerts %r" % r)
             eq([a["state"] for a in r.json["alerts"]], ["armed"] * len(alerts), "set armed")
         return self
+
+    def drive(self, rnd, done):
+        """Called by the conductor as the load goes on (done: its share
+        gone): a debit that takes the alerted user's balance well under
+        balance_below's threshold at a fifth of the load, a grant that
+        lifts it well above at half, a debit under again at seven tenths.
+        Its top-ups (the first of the load's) lift it far above the
+        threshold early, and the load alone would never cross it again."""
+        for at, sign in ((0.2, -1), (0.45, 1), (0.7, -1)):
+            if done < at or at in self.driven:
+                continue
+            self.driven.add(at)
+            bal = api("GET", "/v1/accounts/" + self.alerted, auth="read").json
+            if sign < 0 and bal["available_micros"] >= self.balance_threshold - DRIVE_MARGIN:
+                self.w.call("debit", rnd, "POST", "/v1/accounts/%s/debits" % self.alerted, {
+                    "amount_micros": bal["available_micros"] - self.balance_threshold + DRIVE_MARGIN,
+                    "reason": "every writer: balance_below crossed"}, auth="admin", ok=(201,))
+            elif sign > 0 and bal["balance_micros"] < self.balance_threshold + DRIVE_MARGIN:
+                self.w.call("grant", rnd, "POST", "/v1/accounts/%s/grants" % self.alerted, {
+                    "amount_micros": self.balance_threshold + DRIVE_MARGIN - bal["balance_micros"],
+                    "source": "adjustment"}, auth="admin", ok=(201,))
 
     def fired(self, acct):
         """The account's alert.threshold events: [(id, made at, data)] in id order."""
@@ -147,8 +170,9 @@ class Alerts:
             kinds.add("balance.low")
         out += ["%s: the run never crossed one (the figures stayed short of every threshold): its checks prove "
                 "nothing" % k for k in sorted(kinds - self.crossed)]
-        print("every writer: alert kinds crossed %s; balance.low (told, least, most) %r; plan used %r"
-              % (",".join(sorted(self.crossed)), self.low_counts, self.plan_used), flush=True)
+        print("every writer: alert kinds crossed %s; balance_below (told, journal crossings) %r; balance.low (told, "
+              "least, most) %r; plan used %r; members' usage %r" % (",".join(sorted(self.crossed)), self.below_counts,
+                                                                     self.low_counts, self.plan_used, self.member_spent), flush=True)
         return out
 
     def told_when_crossed(self, evs):
@@ -184,6 +208,8 @@ class Alerts:
         overdraft = int(self.w.t.sql("SELECT overdraft_limit_micros FROM accounts WHERE ext_id = '%s'" % self.alerted)[0][0])
         rows = [(i, after + overdraft, at) for i, after, at in self.journal(self.alerted)]
         told = [at for _i, at, d in evs if d["kind"] == "balance_below"]
+        self.below_counts = (len(told), downs([r[1] for r in rows], self.start[self.alerted] + overdraft,
+                                              self.balance_threshold))
         if any(r[1] < self.balance_threshold for r in rows):
             self.crossed.add("balance_below")
             if not told:
@@ -234,6 +260,7 @@ class Alerts:
                 "u.account_id WHERE a.ext_id = '%s' AND u.member IS NOT NULL" % self.w.workspace):
             key = (member, month_of(int(at)))
             spent[key] = spent.get(key, 0) + int(cost)
+        self.member_spent = spent
         for (member, month), micros in sorted(spent.items()):
             for a in self.alerts[self.w.workspace]:
                 if a["kind"] != "member_cap_pct" or a.get("member") not in (None, member) or \
