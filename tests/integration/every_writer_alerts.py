@@ -103,15 +103,19 @@ class Alerts:
 
     def drive(self, rnd, done):
         """Called by the conductor as the load goes on (done: its share
-        gone): a debit that takes the alerted user's balance well under
+        gone): a tenth in, spend past the spend alerts' first thresholds
+        (Alerts.spend); a debit that takes the alerted user's balance well under
         balance_below's threshold at a fifth of the load, a grant that
         lifts it well above at half, a debit under again at seven tenths.
         Its top-ups (the first of the load's) lift it far above the
         threshold early, and the load alone would never cross it again."""
-        for at, sign in ((0.2, -1), (0.45, 1), (0.7, -1)):
+        for at, sign in ((0.1, 0), (0.2, -1), (0.45, 1), (0.7, -1)):
             if done < at or at in self.driven:
                 continue
             self.driven.add(at)
+            if sign == 0:
+                self.spend(rnd)
+                continue
             bal = api("GET", "/v1/accounts/" + self.alerted, auth="read").json
             if sign < 0 and bal["available_micros"] >= self.balance_threshold - DRIVE_MARGIN:
                 self.w.call("debit", rnd, "POST", "/v1/accounts/%s/debits" % self.alerted, {
@@ -121,6 +125,17 @@ class Alerts:
                 self.w.call("grant", rnd, "POST", "/v1/accounts/%s/grants" % self.alerted, {
                     "amount_micros": self.balance_threshold + DRIVE_MARGIN - bal["balance_micros"],
                     "source": "adjustment"}, auth="admin", ok=(201,))
+
+    def spend(self, rnd):
+        """Usage that crosses the user's 1 % of its monthly and daily limits
+        and cy's 10 % of the plan's member cap at once (a shorter or slower
+        run's load alone may not): 450,000 and 50,000 input tokens of the
+        load's model (2.50 $ a million)."""
+        for acct, member, tokens in ((self.alerted, None, 450000), (self.w.workspace, "cy", 50000)):
+            body = {"account": acct, "model": "gpt-4o", "input_tokens": tokens, "output_tokens": 0}
+            if member:
+                body["member"] = member
+            self.w.call("usage", rnd, "POST", "/v1/usage", body, ok=(200, 429) if member else (200,))
 
     def fired(self, acct):
         """The account's alert.threshold events: [(id, made at, data)] in id order."""
