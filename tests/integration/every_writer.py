@@ -518,9 +518,9 @@ class Workload:
         """The clock into the next month: the plan period comes due (the mailer watched across: Mailing.across)."""
         t = time.gmtime(clock_now())
         y, m = (t.tm_year + 1, 1) if t.tm_mon == 12 else (t.tm_year, t.tm_mon + 1)
-        move = lambda: clock_set(calendar.timegm((y, m, 1, 0, 0, 30)))  # noqa: E731
+        # The month counted with the move: a grant or webhook refused for a time reckoned before it is sent again.
+        move = lambda: (clock_set(calendar.timegm((y, m, 1, 0, 0, 30))), self.months.append(y * 100 + m))  # noqa: E731
         self.mail.across(move) if self.mail is not None else move()
-        self.months.append(y * 100 + m)
 
     def recharges(self):
         return self.t.sql("SELECT r.state, r.amount_cents, r.credited_micros, IFNULL(r.payment_intent, '-'), IFNULL("
