@@ -161,7 +161,7 @@ class Workload:
         self.t, self.mail, self.referrals = target, mail, referrals   # mail: every_writer_mail.Mailing, or None
         self.seconds, self.clients, self.jumps = seconds, clients, jumps
         self.topups_per_account = topups_per_account
-        self.seed = random.randrange(1 << 30) if seed is None else seed
+        self.seed = int(os.environ.get("CREDITD_EVERY_WRITER_SEED") or random.randrange(1 << 30)) if seed is None else seed
         self.tally = Tally()
         self.lock = threading.Lock()
         self.settled = {}        # hold_id -> (charged_micros answered, the stack's clock then)
@@ -173,7 +173,7 @@ class Workload:
         self.credited = {}           # session id -> [account, payment_intent, cents, charge, refunded_cents, busy]
         self.redeemable = []         # (due, account, code): spread over the run
         self.redeemed = {}           # code -> acknowledged redemptions
-        self.months, self.jumped = [], []    # plan period keys the clock was moved into; its time before
+        self.months = []         # plan period keys the clock was moved into
         self.recharge_refunded = None
         self.usage_with_rid = self.usage_without_rid = 0
         self.late_settles = 0
@@ -515,12 +515,12 @@ class Workload:
     # ---- the clock and the recharges: one conductor thread ----
 
     def jump(self):
-        """The clock into the next month: the plan period comes due."""
-        self.jumped.append(clock_now())
-        t = time.gmtime(self.jumped[-1])
+        """The clock into the next month: the plan period comes due (the mailer watched across: Mailing.across)."""
+        t = time.gmtime(clock_now())
         y, m = (t.tm_year + 1, 1) if t.tm_mon == 12 else (t.tm_year, t.tm_mon + 1)
-        clock_set(calendar.timegm((y, m, 1, 0, 0, 30)))
-        self.months.append(y * 100 + m)
+        # The month counted with the move: a grant or webhook refused for a time reckoned before it is sent again.
+        move = lambda: (clock_set(calendar.timegm((y, m, 1, 0, 0, 30))), self.months.append(y * 100 + m))  # noqa: E731
+        self.mail.across(move) if self.mail is not None else move()
 
     def recharges(self):
         return self.t.sql("SELECT r.state, r.amount_cents, r.credited_micros, IFNULL(r.payment_intent, '-'), IFNULL("
@@ -557,6 +557,7 @@ class Workload:
                 jumps.pop(0)
                 self.jump()
             self.refund_recharge(rnd)
+            self.alerting.drive(rnd, (time.time() - start) / self.seconds)
             time.sleep(0.3)
 
     # ---- the run ----

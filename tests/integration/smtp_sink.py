@@ -18,6 +18,7 @@ class Sink:
 
     def __init__(self):
         self.got = []          # (mail from, [rcpt], raw bytes, reply code)
+        self.times = []        # when each of got came (time.time()), in its order
         self.sessions = 0      # SMTP sessions open now
         self.last = time.time()    # when a session last began or a message last came
         self.plan = {}
@@ -82,6 +83,7 @@ class Sink:
                     code = int(todo.pop(0)) if todo else 250
                     sink.got.append((frm, list(rcpt), raw, code))
                     sink.last = time.time()
+                    sink.times.append(sink.last)
                 if sink.delay:
                     time.sleep(sink.delay)
                 self.say("%d %s" % (code, "queued" if code == 250 else "try again later"))
