@@ -117,14 +117,20 @@ class Alerts:
                 self.spend(rnd)
                 continue
             bal = api("GET", "/v1/accounts/" + self.alerted, auth="read").json
+            # Acknowledged writes as the load's: each found in the
+            # database by its answer (every_writer_acked.py).
             if sign < 0 and bal["available_micros"] >= self.balance_threshold - DRIVE_MARGIN:
-                self.w.call("debit", rnd, "POST", "/v1/accounts/%s/debits" % self.alerted, {
+                r = self.w.call("debit", rnd, "POST", "/v1/accounts/%s/debits" % self.alerted, {
                     "amount_micros": bal["available_micros"] - self.balance_threshold + DRIVE_MARGIN,
                     "reason": "every writer: balance_below crossed"}, auth="admin", ok=(201,))
+                if r is not None and r.status == 201:
+                    self.w.acked.debit_answered(self.alerted, r)
             elif sign > 0 and bal["balance_micros"] < self.balance_threshold + DRIVE_MARGIN:
-                self.w.call("grant", rnd, "POST", "/v1/accounts/%s/grants" % self.alerted, {
+                r = self.w.call("grant", rnd, "POST", "/v1/accounts/%s/grants" % self.alerted, {
                     "amount_micros": self.balance_threshold + DRIVE_MARGIN - bal["balance_micros"],
                     "source": "adjustment"}, auth="admin", ok=(201,))
+                if r is not None and r.status == 201:
+                    self.w.acked.grant_answered(self.alerted, r)
 
     def spend(self, rnd):
         """Usage that crosses the user's 1 % of its monthly and daily limits
@@ -135,7 +141,9 @@ class Alerts:
             body = {"account": acct, "model": "gpt-4o", "input_tokens": tokens, "output_tokens": 0}
             if member:
                 body["member"] = member
-            self.w.call("usage", rnd, "POST", "/v1/usage", body, ok=(200, 429) if member else (200,))
+            r = self.w.call("usage", rnd, "POST", "/v1/usage", body, ok=(200, 429) if member else (200,))
+            if r is not None and r.status == 200:
+                self.w.acked.usage_answered(acct, r)
 
     def fired(self, acct):
         """The account's alert.threshold events: [(id, made at, data)] in id order."""
