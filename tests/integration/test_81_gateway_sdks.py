@@ -113,6 +113,7 @@ def test_the_sdks_see_what_the_provider_bills_beyond_tokens():
     served, a stream asked for its cost line read by the SDK as ever (an
     SSE comment), Anthropic's web searches charged a fee each, and usage
     above the cap passed through and charged."""
+    from gateway_bill import last_reported
     from test_80_gateway import mode
     from test_86_gateway_dimensions import _price, want
     _price()
@@ -122,8 +123,10 @@ def test_the_sdks_see_what_the_provider_bills_beyond_tokens():
     r = sdk("openai_priority", acct)
     u = r["usage"]
     eq(r["tier"], "priority", "the tier served, as the SDK reads it")
-    eq(int(r["charged"]), want("gpt-dims", u["prompt_tokens"], 0, u["completion_tokens"], tier="priority"),
-       "charged at priority prices to the micro")
+    stated = last_reported()
+    eq((stated["input_tokens"], stated["output_tokens"]), (u["prompt_tokens"], u["completion_tokens"]),
+       "the SDK read the usage the provider stated")
+    eq(int(r["charged"]), want("gpt-dims", stated, tier="priority"), "charged at priority prices to the micro")
     r = sdk("openai_stream_cost", acct)
     eq(r["text"].split(), ["w%d" % i for i in range(8)], "the SDK read the stream, the cost comment ignored")
     before = settled(acct)
@@ -131,8 +134,10 @@ def test_the_sdks_see_what_the_provider_bills_beyond_tokens():
     r = sdk("anthropic_web_search", acct)
     u = r["usage"]
     eq(u["server_tool_use"]["web_search_requests"], 2, "two searches, as the SDK sees them")
-    eq(settled(acct), before - want("claude-dims", u["input_tokens"], 0, u["output_tokens"], searches=2),
-       "charged their fee to the micro")
+    stated = last_reported()
+    eq((stated["input_tokens"], stated["output_tokens"], stated["web_searches"]),
+       (u["input_tokens"], u["output_tokens"], 2), "the SDK read the usage the provider stated")
+    eq(settled(acct), before - want("claude-dims", stated), "charged their fee to the micro")
     before = settled(acct)
     mode(output_tokens=5, extra_output_tokens=20, count=1)
     r = sdk("anthropic_over_hold", acct)
