@@ -72,6 +72,7 @@ class Alerts:
         """Threshold alerts on users[0] and the workspace (the others keep
         none: accounts with alerts are never kept in memory)."""
         self.alerted, self.driven = self.w.users[0], set()
+        self.driven_below, self.not_rearmed = 0, []
         r = api("PATCH", "/v1/accounts/" + self.alerted, {"monthly_limit_micros": ALERT_LIMIT,
                                                           "daily_limit_micros": ALERT_LIMIT})
         eq(r.status, 200, "the alerted user's limits %r" % r)
@@ -108,7 +109,11 @@ class Alerts:
         balance_below's threshold at a fifth of the load, a grant that
         lifts it well above at half, a debit under again at seven tenths.
         Its top-ups (the first of the load's) lift it far above the
-        threshold early, and the load alone would never cross it again."""
+        threshold early, and the load alone would never cross it again.
+        Each debit that takes available under the threshold while the alert
+        was armed is a crossing that must be told (counted in
+        self.driven_below); after the grant, available at the threshold or
+        above, the alert must be armed again (else self.not_rearmed)."""
         for at, sign in ((0.1, 0), (0.2, -1), (0.45, 1), (0.7, -1)):
             if done < at or at in self.driven:
                 continue
@@ -116,6 +121,7 @@ class Alerts:
             if sign == 0:
                 self.spend(rnd)
                 continue
+            armed = self.below_state() == "armed"
             bal = api("GET", "/v1/accounts/" + self.alerted, auth="read").json
             # Acknowledged writes as the load's: each found in the
             # database by its answer (every_writer_acked.py).
@@ -125,12 +131,23 @@ class Alerts:
                     "reason": "every writer: balance_below crossed"}, auth="admin", ok=(201,))
                 if r is not None and r.status == 201:
                     self.w.acked.debit_answered(self.alerted, r)
-            elif sign > 0 and bal["balance_micros"] < self.balance_threshold + DRIVE_MARGIN:
+                    after = api("GET", "/v1/accounts/" + self.alerted, auth="read").json["available_micros"]
+                    self.driven_below += armed and after < self.balance_threshold
+            elif sign > 0 and bal["available_micros"] < self.balance_threshold + DRIVE_MARGIN:
                 r = self.w.call("grant", rnd, "POST", "/v1/accounts/%s/grants" % self.alerted, {
-                    "amount_micros": self.balance_threshold + DRIVE_MARGIN - bal["balance_micros"],
+                    "amount_micros": self.balance_threshold + DRIVE_MARGIN - bal["available_micros"],
                     "source": "adjustment"}, auth="admin", ok=(201,))
                 if r is not None and r.status == 201:
                     self.w.acked.grant_answered(self.alerted, r)
+                    state = self.below_state()
+                    after = api("GET", "/v1/accounts/" + self.alerted, auth="read").json["available_micros"]
+                    if state != "armed" and after >= self.balance_threshold:
+                        self.not_rearmed.append((state, after))
+
+    def below_state(self):
+        """The alerted user's balance_below alert's state."""
+        got = api("GET", "/v1/accounts/%s/alerts" % self.alerted, auth="read").json["alerts"]
+        return next(a["state"] for a in got if a["kind"] == "balance_below")
 
     def spend(self, rnd):
         """Usage that crosses the user's 1 % of its monthly and daily limits
@@ -193,7 +210,7 @@ class Alerts:
             kinds.add("balance.low")
         out += ["%s: the run never crossed one (the figures stayed short of every threshold): its checks prove "
                 "nothing" % k for k in sorted(kinds - self.crossed)]
-        print("every writer: alert kinds crossed %s; balance_below (told, journal crossings) %r; balance.low (told, "
+        print("every writer: alert kinds crossed %s; balance_below (told, driven crossings, journal crossings) %r; balance.low (told, "
               "least, most) %r; plan used %r; members' usage %r" % (",".join(sorted(self.crossed)), self.below_counts,
                                                                      self.low_counts, self.plan_used, self.member_spent), flush=True)
         return out
@@ -231,13 +248,20 @@ class Alerts:
         overdraft = int(self.w.t.sql("SELECT overdraft_limit_micros FROM accounts WHERE ext_id = '%s'" % self.alerted)[0][0])
         rows = [(i, after + overdraft, at) for i, after, at in self.journal(self.alerted)]
         told = [at for _i, at, d in evs if d["kind"] == "balance_below"]
-        self.below_counts = (len(told), downs([r[1] for r in rows], self.start[self.alerted] + overdraft,
+        self.below_counts = (len(told), self.driven_below, downs([r[1] for r in rows], self.start[self.alerted] + overdraft,
                                               self.balance_threshold))
         if any(r[1] < self.balance_threshold for r in rows):
             self.crossed.add("balance_below")
             if not told:
                 out.append("%s: the balance went to %d, under %d, and balance_below never told" % (
                     self.alerted, min(r[1] for r in rows), self.balance_threshold))
+        if len(told) < self.driven_below:
+            out.append("%s: balance_below told %d times, but the conductor's debits took available under %d "
+                       "while it was armed %d times" % (self.alerted, len(told), self.balance_threshold,
+                                                        self.driven_below))
+        if self.not_rearmed:
+            out.append("%s: balance_below not armed again after the grant lifted available to the threshold or "
+                       "above: (state, available) %r" % (self.alerted, self.not_rearmed))
         for a, b in zip(told, told[1:]):
             if not could_rearm(rows, self.start[self.alerted] + overdraft, a, b, self.balance_threshold):
                 out.append("%s: balance_below told at %d and again at %d, the balance under %d all along: one "
