@@ -45,9 +45,9 @@ void store_end_request(struct store *lg);
  * one node, nothing changes. */
 void store_route(struct store *lg, const char *account);
 /* store_route, its reads causal all the same (wsrep_sync_wait, as the
- * node of no account's): for the next transaction loop, which reads what
- * another account's node may have written a moment ago (an account made
- * with a referral code reads the referrer's code). */
+ * node of no account's), until the next store_route: the transactions
+ * read what another account's node may have written a moment ago (an
+ * account made with a referral code reads the referrer's code). */
 void store_route_causal(struct store *lg, const char *account);
 /* Statements, commits and rollbacks sent so far (for the bench). */
 unsigned long long store_round_trips(const struct store *lg);

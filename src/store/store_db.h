@@ -59,6 +59,9 @@ struct store {
 	 * it writes: routed to that account's node for the rest of its
 	 * transaction loop (store_tx_reroute), its reads still causal. */
 	int rerouted;
+	/* Routed, its reads causal all the same (store_route_causal): until
+	 * the next store_route. */
+	int causal;
 	int reroute_now;		/* the next attempt moves there at once, no backoff */
 	/* The transaction writes two accounts (a referral's reward: their
 	 * homes may be two Galera nodes, each certifying against its own

@@ -196,7 +196,7 @@ int store_end_tx(struct store *lg, int commit)
 
 void store_end_request(struct store *lg)
 {
-	lg->routed = lg->rerouted = lg->reroute_now = 0;
+	lg->routed = lg->rerouted = lg->causal = lg->reroute_now = 0;
 	if (lg->c->connected && lg->in_tx) {
 		int e = store_end_tx(lg, 0);
 		if (e != 0)

@@ -46,7 +46,7 @@ static enum cd_err due_pass(struct store *lg, struct store_tx *t)
 {
 	char route[sizeof(lg->route)];
 	int64_t ids[LIMIT_BATCH_OPS];
-	int n = lg->ndue, routed = lg->routed, rerouted = lg->rerouted, wide = lg->tx_wide;
+	int n = lg->ndue, routed = lg->routed, rerouted = lg->rerouted, causal = lg->causal, wide = lg->tx_wide;
 	const char *idem_key = lg->idem_key, *journal_key = lg->journal_key;
 	enum cd_err rc = CD_OK;
 	assert(n > 0);
@@ -73,6 +73,7 @@ static enum cd_err due_pass(struct store *lg, struct store_tx *t)
 	memcpy(lg->route, route, sizeof(route));
 	lg->routed = routed;
 	lg->rerouted = rerouted;
+	lg->causal = causal;
 	lg->tx_wide = wide;	/* the pass's own transactions reset it */
 	lg->reroute_now = 1;	/* no backoff: nothing conflicted */
 	lg->idem_key = idem_key;
@@ -88,7 +89,7 @@ static enum cd_err due_pass(struct store *lg, struct store_tx *t)
  * own transactions run on the node that wrote its rows and need not wait. */
 static enum cd_err causal_reads(struct store *lg)
 {
-	int want = store_node_count(lg) > 1 && (!lg->routed || lg->rerouted) && lg->c->galera;
+	int want = store_node_count(lg) > 1 && (!lg->routed || lg->rerouted || lg->causal) && lg->c->galera;
 	if (want == lg->c->sync_wait)
 		return CD_OK;
 	lg->round_trips++;
@@ -101,13 +102,14 @@ static enum cd_err causal_reads(struct store *lg)
 void store_route(struct store *lg, const char *account)
 {
 	lg->routed = account != NULL;
+	lg->causal = 0;
 	snprintf(lg->route, sizeof(lg->route), "%s", account != NULL ? account : "");
 }
 
 void store_route_causal(struct store *lg, const char *account)
 {
 	store_route(lg, account);
-	lg->rerouted = account != NULL;
+	lg->causal = 1;
 }
 
 static int tx_next(struct store *lg, struct store_tx *t);
