@@ -93,6 +93,10 @@ void api_error(struct response *rs, enum cd_err e, const char *param, const char
 void api_fail(struct response *rs, enum cd_err e, const char *what);
 /* Sets a JSON answer (steals body). */
 void api_json(struct response *rs, int status, json_t *body);
+/* 0 when the price cache is loaded (a request before the background
+ * thread's first load loads it here, or waits for it); else -1 with rs set
+ * to 503 unavailable, Retry-After 1. */
+int api_prices_ready(struct api_ctx *ctx, struct response *rs);
 /* Parses and validates the body against fields; NULL with rs filled. */
 json_t *api_body(const struct request *rq, const struct jfield *fields, struct response *rs);
 /* SHA-256 of method, path and body: what idempotency compares. */

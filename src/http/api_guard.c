@@ -197,10 +197,9 @@ void api_settle(struct api_ctx *ctx, const struct request *rq, char **params, st
 	/* The ledger prices the hold's own model from the cache, in the
 	 * batch's transaction: a settle that comes before the cache's first
 	 * load (just after start) loads it here, or waits for it. */
-	if (!ledger_prices_loaded() && ledger_prices_reload(ctx->lg) != CD_OK) {
-		api_error(rs, CD_E_UNAVAILABLE, NULL, "prices are not loaded yet");
-		rs->retry_after = 1;
-	} else if (input_parts_check(r.input_tokens, r.cached_input_tokens, r.cache_write_input_tokens, rs) != 0)
+	if (api_prices_ready(ctx, rs) != 0)
+		;
+	else if (input_parts_check(r.input_tokens, r.cached_input_tokens, r.cache_write_input_tokens, rs) != 0)
 		;
 	else if (r.model != NULL && !ledger_prices_model(ctx->lg, r.model, &p, &margin))
 		api_error(rs, CD_E_INVALID, "model", "unknown model '%s'", r.model);

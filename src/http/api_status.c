@@ -56,15 +56,18 @@ void api_metrics(struct api_ctx *ctx, const struct request *rq, char **params, s
 	rs->status = rs->text != NULL ? 200 : 500;
 }
 
+int api_prices_ready(struct api_ctx *ctx, struct response *rs)
+{
+	if (ledger_prices_loaded() || ledger_prices_reload(ctx->lg) == CD_OK)
+		return 0;
+	api_error(rs, CD_E_UNAVAILABLE, NULL, "prices are not loaded yet");
+	rs->retry_after = 1;
+	return -1;
+}
+
 void api_models(struct api_ctx *ctx, const struct request *rq, char **params, struct response *rs)
 {
-	/* The list comes from the cache the background thread loads at start:
-	 * a request before that load loads it here (or waits for it), never
-	 * answering an empty list as the price list, as the guard does. */
-	if (!ledger_prices_loaded() && ledger_prices_reload(ctx->lg) != CD_OK) {
-		api_error(rs, CD_E_UNAVAILABLE, NULL, "prices are not loaded yet");
-		rs->retry_after = 1;
-		return;
-	}
-	api_json(rs, 200, ledger_prices_json(ctx->cfg->currency));
+	/* The list is the cache's: never an empty one before its first load. */
+	if (api_prices_ready(ctx, rs) == 0)
+		api_json(rs, 200, ledger_prices_json(ctx->cfg->currency));
 }
