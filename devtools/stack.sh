@@ -80,6 +80,7 @@ start_bg() { # start_bg NAME LOG CMD...: runs in its own session, records the pi
 	local name=$1 log=$2; shift 2
 	setsid "$@" </dev/null >>"$log" 2>&1 &
 	echo "$name $!" >>"$DIR/pids"
+	disown "$!"	# a test's kill -9 of it is no job of this shell's to report
 }
 
 # db_users_sql HOST: the SQL that makes creditd's two database users for

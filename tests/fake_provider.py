@@ -40,14 +40,14 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import fake_provider_shapes as shapes  # noqa: E402
 
-STATE = {"lock": threading.Lock(), "requests": [], "seq": 0, "mode": None, "keys": {}}
+STATE = {"lock": threading.Lock(), "requests": [], "seq": 0, "mode": None, "keys": {}, "gate": threading.Event()}
 DEFAULT_MODE = {"mode": "ok", "output_tokens": 16, "chunks": None, "chunk_interval_ms": 0, "delay_ms": 0,
                 "cut_after": 2, "status": 500, "cached_tokens": 0, "cache_creation_tokens": 0,
                 "reasoning_tokens": 0, "extra_output_tokens": 0, "service_tier": None, "cache_1h_tokens": 0,
                 "audio_input_tokens": 0, "audio_output_tokens": 0, "web_searches": 0, "count": None,
                 "compaction_input_tokens": 0, "compaction_output_tokens": 0, "unknown_tokens": 0,
                 "advisor_input_tokens": 0, "advisor_output_tokens": 0, "advisor_model": None,
-                "silent_seconds": 30, "word_bytes": 0}
+                "silent_seconds": 30, "word_bytes": 0, "end_gate": False}
 MODES = ("ok", "error", "cut", "no_usage", "delay", "silent", "stall")
 
 
@@ -142,6 +142,10 @@ class Handler(BaseHTTPRequestHandler):
             with STATE["lock"]:
                 STATE["requests"].clear()
                 STATE["mode"] = None
+                STATE["gate"] = threading.Event()
+            return self.send_json(200, {"ok": True})
+        if self.command == "POST" and self.path == "/_open_gate":
+            STATE["gate"].set()
             return self.send_json(200, {"ok": True})
         if self.path == "/_mode":
             if self.command == "POST":
@@ -221,9 +225,12 @@ class Handler(BaseHTTPRequestHandler):
         self.start_stream(extra)
         events = shapes.stream_events(route, req, plan)
         interval = mode["chunk_interval_ms"] / 1000.0
+        gate = STATE["gate"]
         for i, ev in enumerate(events):
             if mode["mode"] == "cut" and i >= plan["cut_at"]:
                 return self.cut()
+            if mode["end_gate"] and i == len(events) - 1:
+                gate.wait(30)
             self.chunk(ev)
             if interval and i + 1 < len(events):
                 time.sleep(interval)

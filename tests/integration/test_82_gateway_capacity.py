@@ -246,7 +246,7 @@ def test_a_client_that_stops_reading_holds_up_no_other_stream():
     # reading must cost it nothing. Its answer is held back (curl paused,
     # counted) until the client reads or leaves; a paced stream running
     # beside it arrives event by event on time.
-    from test_80_gateway import ensure_prices
+    from test_80_gateway import ensure_prices, provider
     ensure_prices()
     reset()
     acct, other = new_account("gwslow"), new_account("gwslow2")
@@ -254,7 +254,9 @@ def test_a_client_that_stops_reading_holds_up_no_other_stream():
     held = held_back()
     mode(output_tokens=24, chunk_interval_ms=150, count=1)
     s, got = raw_stream(other, body_chat(stream=True, max_completion_tokens=40))
-    mode(output_tokens=16000, chunk_interval_ms=0)
+    # The flood's last event (its usage) waits until the client has left:
+    # however much of it the buffers between take, it cannot end first.
+    mode(output_tokens=16000, chunk_interval_ms=0, end_gate=True)
     slow = None
     buf, t0 = got, time.monotonic()
     seen = buf.count(b"data: ")
@@ -278,6 +280,8 @@ def test_a_client_that_stops_reading_holds_up_no_other_stream():
           "its events came as the provider sent them, 150 ms apart (gaps %s)" % ["%.2f" % g for g in gaps])
     check(held_back() > held, "the slow client's answer was held back meanwhile (%d)" % held_back())
     slow.close()
+    time.sleep(0.5)     # creditd sees the client gone (a closed socket: at once) before the provider ends
+    provider("POST", "/_open_gate", {})
     check(wait_until(lambda: state(acct)[1] == 0, timeout=30), "the slow client's call settled once it left")
     rows = sql("SELECT u.settle_reason FROM usage_records u JOIN accounts a ON a.id = u.account_id "
                "WHERE a.ext_id = '%s'" % acct)
