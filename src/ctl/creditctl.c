@@ -11,6 +11,9 @@
 #include "ctl_reconcile.h"
 #include "ctl_sweep.h"
 #include "ctl_holds.h"
+#include "ctl_events.h"
+#include "ctl_keys.h"
+#include "ctl_usage.h"
 #include "dynbuf.h"
 #include "jsonio.h"
 #include "keys.h"
@@ -34,85 +37,7 @@
 #define CREDITD_SQL_DIR "/usr/local/share/creditd/sql"
 #endif
 
-static void usage(FILE *out)
-{
-	fprintf(out,
-		"usage: creditctl [-c FILE] [--env-file FILE] COMMAND ... | creditctl --version | creditctl --help\n"
-		"  -c FILE: the config (else $CREDITD_CONFIG, else " CFG_DEFAULT_PATH ")\n"
-		"  --env-file FILE: the CREDITD_* variables creditd's unit reads (else $CREDITD_ENV_FILE, else\n"
-		"        " ENVFILE_DEFAULT_PATH " with the default config), read as systemd reads them; a variable\n"
-		"        already set is kept\n"
-		"  migrate [--check] [--sql-dir DIR] [--user USER] [--password-file FILE]\n"
-		"  key create --scope guard|read|app|admin[,...] [--name NAME] [--account ID] [--models A,B]\n"
-		"  key list\n"
-		"  key revoke ID\n"
-		"  account create ID [--kind user|workspace]\n"
-		"  account show ID\n"
-		"  grant ID AMOUNT_MICROS --source promo|adjustment|signup_bonus [--expires RFC3339] [--priority P]\n"
-		"        [--description TEXT]\n"
-		"  verify [--progress]\n"
-		"  export ID [--format csv|json]\n"
-		"  price list\n"
-		"  price import FILE [--max-increase-pct N] [--force] [--dry-run]   (CSV or JSON)\n"
-		"  price set MODEL FIELD=VALUE...\n"
-		"  price history MODEL\n"
-		"  price alias PROVIDER_NAME MODEL\n"
-		"  reconcile FILE... [--format openai|anthropic|csv] [--from YYYY-MM-DD] [--to YYYY-MM-DD]\n"
-		"        [--tolerance-pct N] [--json]\n"
-		"  promo create CODE AMOUNT_MICROS [--max N] [--expires RFC3339] [--ttl-days N]\n"
-		"  promo list\n"
-		"  events list [--state pending|delivered|failed] [--after ID] [--limit N]\n"
-		"  events retry ID|--failed\n"
-		"  plan set NAME --credits MICROS [--rollover none|full|capped] [--rollover-cap MICROS]\n"
-		"        [--member-cap MICROS] [--stripe-price ID]...\n"
-		"  plan list\n"
-		"  collect [--account ID] [--dry-run]\n"
-		"  hold resolve HOLD_ID charge [--micros N] | release   (a gateway hold left unresolved)\n"
-		"  hold resolve --from-usage FILE... [--format openai|anthropic|csv] [--dry-run] [--json]\n"
-		"        (unresolved holds judged from the providers' 1-minute usage reports)\n"
-		"  sweep   (the daemon's background work once through, for cron)\n");
-}
-
 /* ---- What the ledger copies out, printed here (the ledger never prints) ---- */
-
-#define KEY_LIST_LINE "%-6s %-14s %-20s %-21s %-21s %-21s %s\n"
-
-static void print_key(const struct ledger_key_row *k)
-{
-	char id[24], scopes[32], created[TIMEFMT_LEN], revoked[TIMEFMT_LEN] = "-";
-	snprintf(id, sizeof(id), "%lld", (long long)k->id);
-	keys_format_scopes(k->scopes, scopes, sizeof(scopes));
-	timefmt_rfc3339(k->created_at, created);
-	if (k->revoked_at >= 0)
-		timefmt_rfc3339(k->revoked_at, revoked);
-	printf(KEY_LIST_LINE, id, k->prefix, scopes, k->account[0] != '\0' ? k->account : "-", created, revoked,
-	       k->name);
-}
-
-/* key list: read in pages of LIMIT_LIST_PAGE. The header goes out with
- * the first page, or after a listing without any keys: never before a
- * failure. */
-static int key_list(struct store *lg)
-{
-	struct ledger_key_row *rows = calloc(LIMIT_LIST_PAGE, sizeof(*rows));
-	int64_t after = 0;
-	int n = LIMIT_LIST_PAGE, header_done = 0;
-	enum cd_err rc = rows != NULL ? CD_OK : CD_E_INTERNAL;
-	while (rc == CD_OK && n == LIMIT_LIST_PAGE) {
-		rc = ledger_key_list(lg, after, rows, LIMIT_LIST_PAGE, &n);
-		if (rc != CD_OK)
-			break;
-		if (!header_done)
-			printf(KEY_LIST_LINE, "ID", "PREFIX", "SCOPES", "ACCOUNT", "CREATED", "REVOKED", "NAME");
-		header_done = 1;
-		for (int i = 0; i < n; i++)
-			print_key(&rows[i]);
-		if (n > 0)
-			after = rows[n - 1].id;
-	}
-	free(rows);
-	return rc == CD_OK ? 0 : ctl_common_fail(lg, rc, "key list");
-}
 
 static double seconds_between(const struct timespec *a, const struct timespec *b)
 {
@@ -237,75 +162,6 @@ static int export_journal(struct store *lg, const char *id, int csv)
  * reaches that account only; an admin key reaches everything, so it is
  * never bound. Gateway keys (DESIGN §12) are the API's to make: key list
  * shows them and key revoke revokes them, like any other. */
-static int key_create(struct store *lg, int argc, char **argv)
-{
-	const char *scope = ctl_common_opt(argc, argv, 3, "--scope"), *name = ctl_common_opt(argc, argv, 3, "--name");
-	const char *account = ctl_common_opt(argc, argv, 3, "--account");
-	const char *models = ctl_common_opt(argc, argv, 3, "--models");
-	const char *bad_models = models != NULL ? keys_models_check(models) : NULL;
-	int mask = scope != NULL ? keys_parse_scopes(scope) : -1;
-	char key[KEYS_LEN + 1], prefix[16];
-	unsigned char hash[KEYS_HASH_LEN];
-	int64_t id;
-	static const char *const known[] = {"--scope", "--name", "--account", "--models", NULL};
-	if (!ctl_common_opts_known(argc, argv, 3, known)) {
-		usage(stderr);
-		return 2;
-	}
-	if (mask < 0) {
-		fprintf(stderr, "creditctl: --scope must list guard, read, app and/or admin\n");
-		return 2;
-	}
-	if (bad_models != NULL) {
-		fprintf(stderr, "creditctl: --models: %s\n", bad_models);
-		return 2;
-	}
-	if (mask & KEY_SCOPE_GATEWAY) {
-		fprintf(stderr, "creditctl: gateway keys are made for an account's end users through the API "
-			"(POST /v1/accounts/ID/gateway_keys, with an app key), not here\n");
-		return 2;
-	}
-	if (account != NULL && ((mask & KEY_SCOPE_ADMIN) || account[0] == '\0')) {
-		fprintf(stderr, "creditctl: %s\n", account[0] == '\0' ? "--account needs an account id"
-			: "an admin key cannot be bound to an account (--account is for guard, read and app keys)");
-		return 2;
-	}
-	if (keys_generate(key) != 0) {
-		fprintf(stderr, "creditctl: the random generator failed\n");
-		return 1;
-	}
-	keys_sha256(key, strlen(key), hash);
-	snprintf(prefix, sizeof(prefix), "%.12s", key);
-	const struct ledger_key_new n = {hash, prefix, name ? name : "", mask, account, models};
-	enum cd_err rc = ledger_key_create(lg, &n, &id);
-	if (rc == CD_E_NOT_FOUND) {
-		fprintf(stderr, "creditctl: key create: no account '%s'; nothing created\n", account);
-		return 1;
-	}
-	if (rc != CD_OK)
-		return ctl_common_fail(lg, rc, "key create");
-	fprintf(stderr, "key %lld created; it is shown only once\n", (long long)id);
-	printf("%s\n", key);
-	return 0;
-}
-
-static int cmd_key(struct store *lg, int argc, char **argv)
-{
-	if (argc >= 3 && strcmp(argv[2], "create") == 0)
-		return key_create(lg, argc, argv);
-	if (argc >= 3 && strcmp(argv[2], "list") == 0)
-		return key_list(lg);
-	int64_t id;
-	if (argc >= 4 && strcmp(argv[2], "revoke") == 0 && ctl_common_parse_i64(argv[3], &id) == 0) {
-		enum cd_err rc = ledger_key_revoke(lg, id);
-		if (rc == CD_OK)
-			printf("key %lld revoked\n", (long long)id);
-		return rc == CD_OK ? 0 : ctl_common_fail(lg, rc, "key revoke");
-	}
-	usage(stderr);
-	return 2;
-}
-
 /* Prints a write's answer: its body on success, its error on a refusal. */
 static int answered(struct store *lg, enum cd_err rc, struct ledger_result *res, const char *what)
 {
@@ -356,7 +212,7 @@ static int cmd_account(struct store *lg, int argc, char **argv)
 		const char *kind = ctl_common_opt(argc, argv, 4, "--kind");
 		struct ledger_result res;
 		if (!ctl_common_opts_known(argc, argv, 4, known)) {
-			usage(stderr);
+			ctl_usage_print(stderr);
 			return 2;
 		}
 		memset(&n, 0, sizeof(n));
@@ -372,7 +228,7 @@ static int cmd_account(struct store *lg, int argc, char **argv)
 		}
 		return answered(lg, ledger_account_create(lg, NULL, &n, &res), &res, "account create");
 	}
-	usage(stderr);
+	ctl_usage_print(stderr);
 	return 2;
 }
 
@@ -381,7 +237,7 @@ static int cmd_grant(struct store *lg, int argc, char **argv)
 	static const char *const known[] = {"--source", "--expires", "--priority", "--description", NULL};
 	struct grant_new g;
 	if (argc < 4 || !ctl_common_opts_known(argc, argv, 4, known)) {
-		usage(stderr);
+		ctl_usage_print(stderr);
 		return 2;
 	}
 	const char *exp = ctl_common_opt(argc, argv, 4, "--expires"), *prio = ctl_common_opt(argc, argv, 4, "--priority");
@@ -398,7 +254,7 @@ static int cmd_grant(struct store *lg, int argc, char **argv)
 	    (exp != NULL && (timefmt_parse(exp, &g.expires_at) != 0 || g.expires_at <= timefmt_now())) ||
 	    (prio != NULL && (ctl_common_parse_i64(prio, &g.priority) != 0 || g.priority < 0 || g.priority > GRANT_PRIORITY_MAX)) ||
 	    (g.description != NULL && !text_ok(g.description, 0, LIMIT_DESCRIPTION_BYTES))) {
-		usage(stderr);
+		ctl_usage_print(stderr);
 		return 2;
 	}
 	struct ledger_result res;
@@ -435,7 +291,7 @@ static int cmd_promo(struct store *lg, int argc, char **argv)
 	if (argc == 3 && strcmp(argv[2], "list") == 0)
 		return promo_list(lg);
 	if (argc < 5 || strcmp(argv[2], "create") != 0 || !ctl_common_opts_known(argc, argv, 5, known)) {
-		usage(stderr);
+		ctl_usage_print(stderr);
 		return 2;
 	}
 	const char *max = ctl_common_opt(argc, argv, 5, "--max"), *exp = ctl_common_opt(argc, argv, 5, "--expires");
@@ -449,97 +305,11 @@ static int cmd_promo(struct store *lg, int argc, char **argv)
 	    (exp != NULL && (timefmt_parse(exp, &p.expires_at) != 0 || p.expires_at <= timefmt_now())) ||
 	    (ttl != NULL && (ctl_common_parse_i64(ttl, &p.grant_ttl_days) != 0 || p.grant_ttl_days < 1 ||
 			     p.grant_ttl_days > LIMIT_PROMO_GRANT_TTL_DAYS_MAX))) {
-		usage(stderr);
+		ctl_usage_print(stderr);
 		return 2;
 	}
 	struct ledger_result res;
 	return answered(lg, ledger_promo_create(lg, NULL, &p, &res), &res, "promo create");
-}
-
-static void print_event(const struct ledger_event_row *r)
-{
-	char created[TIMEFMT_LEN], when[TIMEFMT_LEN] = "-";
-	timefmt_rfc3339(r->created_at, created);
-	if (r->delivered_at >= 0)
-		timefmt_rfc3339(r->delivered_at, when);
-	else if (r->next_attempt_at >= 0)
-		timefmt_rfc3339(r->next_attempt_at, when);
-	printf("%lld\t%s\t%s\t%s\t%s\tattempts=%lld\t%s\t%s", (long long)r->id, created, r->type, r->account,
-	       r->state, (long long)r->attempts, when, r->last_error);
-	/* Its mail beside the push (alerts by email), when it is mailed. */
-	when[0] = '-';
-	when[1] = '\0';
-	if (r->mail_delivered_at >= 0)
-		timefmt_rfc3339(r->mail_delivered_at, when);
-	else if (r->mail_next_at >= 0)
-		timefmt_rfc3339(r->mail_next_at, when);
-	if (r->mail_state[0] != '\0')
-		printf("\tmail=%s\tmail_attempts=%lld\t%s\t%s", r->mail_state, (long long)r->mail_attempts, when,
-		       r->mail_error);
-	else
-		printf("\tmail=-");
-	printf("\n");
-}
-
-/* Up to limit events above after, read in pages of LIMIT_LIST_PAGE. */
-static int events_list(struct store *lg, const char *state, int64_t after, int64_t limit)
-{
-	struct ledger_event_row *rows = calloc(LIMIT_LIST_PAGE, sizeof(*rows));
-	int cap = LIMIT_LIST_PAGE, n = LIMIT_LIST_PAGE;
-	enum cd_err rc = rows != NULL ? CD_OK : CD_E_INTERNAL;
-	while (rc == CD_OK && n == cap && limit > 0) {
-		cap = limit < LIMIT_LIST_PAGE ? (int)limit : LIMIT_LIST_PAGE;
-		rc = ledger_events_list(lg, state, after, rows, cap, &n);
-		if (rc != CD_OK)
-			break;
-		for (int i = 0; i < n; i++)
-			print_event(&rows[i]);
-		if (n > 0)
-			after = rows[n - 1].id;
-		limit -= n;
-	}
-	free(rows);
-	return rc == CD_OK ? 0 : ctl_common_fail(lg, rc, "events list");
-}
-
-/* events list [--state S] [--after ID] [--limit N]; events retry ID|--failed.
- * A line per event: id, created, type, account, state, attempts, then the
- * time it was delivered (delivered) or is next tried (pending), and the
- * last error; then its mail: mail=- (not mailed), or mail=STATE,
- * mail_attempts=N, the time it was sent or is next tried, its last error. */
-static int cmd_events(struct store *lg, int argc, char **argv)
-{
-	static const char *const known[] = {"--state", "--after", "--limit", NULL};
-	if (argc == 4 && strcmp(argv[2], "retry") == 0) {
-		int64_t id = 0;
-		int count[2] = {0, 0};
-		if (strcmp(argv[3], "--failed") != 0 && (ctl_common_parse_i64(argv[3], &id) != 0 || id <= 0)) {
-			usage(stderr);
-			return 2;
-		}
-		enum cd_err rc = ledger_events_retry(lg, id, count);
-		if (rc != CD_OK)
-			return ctl_common_fail(lg, rc, "events retry");
-		fprintf(stderr, "%d event(s) to be sent again\n", count[0]);
-		if (count[1] > 0)
-			fprintf(stderr, "%d mail(s) to be sent again\n", count[1]);
-		return id > 0 && count[0] + count[1] == 0 ? 1 : 0;
-	}
-	if (argc < 3 || strcmp(argv[2], "list") != 0 || !ctl_common_opts_known(argc, argv, 3, known)) {
-		usage(stderr);
-		return 2;
-	}
-	const char *state = ctl_common_opt(argc, argv, 3, "--state"), *after = ctl_common_opt(argc, argv, 3, "--after");
-	const char *limit = ctl_common_opt(argc, argv, 3, "--limit");
-	int64_t a = 0, n = 100;
-	if ((state != NULL && strcmp(state, "pending") != 0 && strcmp(state, "delivered") != 0 &&
-	     strcmp(state, "failed") != 0) ||
-	    (after != NULL && (ctl_common_parse_i64(after, &a) != 0 || a < 0)) ||
-	    (limit != NULL && (ctl_common_parse_i64(limit, &n) != 0 || n < 1 || n > 100000))) {
-		usage(stderr);
-		return 2;
-	}
-	return events_list(lg, state, a, n);
 }
 
 /* plan set NAME --credits N [...]; plan list */
@@ -554,7 +324,7 @@ static int cmd_plan(struct store *lg, int argc, char **argv)
 		return rc == CD_OK ? ctl_common_print_json(out) : ctl_common_fail(lg, rc, "plan list");
 	}
 	if (argc < 4 || strcmp(argv[2], "set") != 0 || !ctl_common_opts_known(argc, argv, 4, known)) {
-		usage(stderr);
+		ctl_usage_print(stderr);
 		return 2;
 	}
 	const char *credits = ctl_common_opt(argc, argv, 4, "--credits"), *cap = ctl_common_opt(argc, argv, 4, "--rollover-cap");
@@ -581,7 +351,7 @@ static int cmd_plan(struct store *lg, int argc, char **argv)
 	    (strcmp(p.rollover, "capped") == 0) != (cap != NULL) ||
 	    (member != NULL && (ctl_common_parse_i64(member, &p.member_cap_micros) != 0 || p.member_cap_micros < 0 ||
 				p.member_cap_micros > LIMIT_AMOUNT_MICROS_MAX))) {
-		usage(stderr);
+		ctl_usage_print(stderr);
 		return 2;
 	}
 	struct ledger_result res;
@@ -618,7 +388,7 @@ static int dispatch(struct store *lg, int argc, char **argv, const struct cfg *c
 		int check_only = ctl_common_flag_take(&argc, argv, 2, "--check");
 		const char *dir = ctl_common_opt(argc, argv, 2, "--sql-dir");
 		if (!ctl_common_opts_known(argc, argv, 2, known)) {
-			usage(stderr);
+			ctl_usage_print(stderr);
 			return 2;
 		}
 		if (dir == NULL)
@@ -626,7 +396,7 @@ static int dispatch(struct store *lg, int argc, char **argv, const struct cfg *c
 		return migrate(lg, dir != NULL ? dir : CREDITD_SQL_DIR, check_only);
 	}
 	if (strcmp(cmd, "key") == 0)
-		return cmd_key(lg, argc, argv);
+		return ctl_keys_cmd(lg, argc, argv);
 	if (strcmp(cmd, "account") == 0)
 		return cmd_account(lg, argc, argv);
 	if (strcmp(cmd, "grant") == 0)
@@ -634,7 +404,7 @@ static int dispatch(struct store *lg, int argc, char **argv, const struct cfg *c
 	if (strcmp(cmd, "promo") == 0)
 		return cmd_promo(lg, argc, argv);
 	if (strcmp(cmd, "events") == 0)
-		return cmd_events(lg, argc, argv);
+		return ctl_events_cmd(lg, argc, argv);
 	if (strcmp(cmd, "plan") == 0)
 		return cmd_plan(lg, argc, argv);
 	if (strcmp(cmd, "price") == 0)
@@ -654,12 +424,12 @@ static int dispatch(struct store *lg, int argc, char **argv, const struct cfg *c
 		const char *format = ctl_common_opt(argc, argv, 3, "--format");
 		int csv = format == NULL || strcmp(format, "csv") == 0;
 		if (!ctl_common_opts_known(argc, argv, 3, known) || (format != NULL && !csv && strcmp(format, "json") != 0)) {
-			usage(stderr);
+			ctl_usage_print(stderr);
 			return 2;
 		}
 		return export_journal(lg, argv[2], csv);
 	}
-	usage(stderr);
+	ctl_usage_print(stderr);
 	return 2;
 }
 
@@ -697,13 +467,13 @@ int main(int argc, char **argv)
 		argc -= 2;
 	}
 	if (argc < 2) {
-		usage(stderr);
+		ctl_usage_print(stderr);
 		return 2;
 	}
 	/* Help and version before anything is read: a user who may not read
 	 * the config still gets them. */
 	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
-		usage(stdout);
+		ctl_usage_print(stdout);
 		return 0;
 	}
 	if (strcmp(argv[1], "--version") == 0) {
