@@ -308,7 +308,7 @@ class Walk:
         self.skip = set(skip)
         self.entered = set()	# (path, name)
         self.events = []	# (path, function name): the trail, event by event
-        self.functions = []	# (depth, path, name) in the order entered
+        self.functions = []	# [depth, path, name, first event, last event] in the order entered
         self.unresolved = {}	# (kind, name, where) -> count
 
     def skipped(self, f):
@@ -322,8 +322,9 @@ class Walk:
             return
         stack = [self.enter(f, 0)]
         while stack:
-            fn, calls, depth = stack[-1]
+            fn, calls, depth, _ = stack[-1]
             if not calls:
+                self.functions[stack[-1][3]][4] = len(self.events) - 1
                 stack.pop()
                 if stack:
                     self.events.append((stack[-1][0].path, stack[-1][0].name))
@@ -340,18 +341,18 @@ class Walk:
 
     def enter(self, f, depth):
         self.entered.add((f.path, f.name))
-        self.functions.append((depth, f.path, f.name))
+        self.functions.append([depth, f.path, f.name, len(self.events), None])
         self.events.append((f.path, f.name))
-        return [f, self.tree.calls(f), depth]
+        return [f, self.tree.calls(f), depth, len(self.functions) - 1]
 
     def figures(self):
-        stays = []	# [path, events, function at its start, a return?]
+        stays = []	# [path, events, function at its start, a return?, first event]
         seen = set()
-        for path, name in self.events:
+        for i, (path, name) in enumerate(self.events):
             if stays and stays[-1][0] == path:
                 stays[-1][1] += 1
                 continue
-            stays.append([path, 1, name, path in seen])
+            stays.append([path, 1, name, path in seen, i])
             seen.add(path)
         rooms = len(seen)
         returns = sum(1 for s in stays if s[3])
@@ -364,7 +365,7 @@ def summary(walk, entries):
     per_file = {}
     per_function = {}
     order = []
-    for path, events, name, back in stays:
+    for path, events, name, back, _ in stays:
         if path not in per_file:
             per_file[path] = {"file": path, "stays": 0, "returns": 0, "functions": 0}
             order.append(path)
@@ -373,8 +374,12 @@ def summary(walk, entries):
             per_file[path]["returns"] += 1
             k = "%s:%s" % (path, name)
             per_function[k] = per_function.get(k, 0) + 1
-    for _, path, _ in walk.functions:
-        per_file[path]["functions"] += 1
+    for f in walk.functions:
+        per_file[f[1]]["functions"] += 1
+    # The returns a function's own walk holds (its callees' included):
+    # the stays that are returns and begin after its entry, until it ends.
+    back_at = [s[4] for s in stays if s[3]]
+    within = [sum(1 for i in back_at if f[3] < i <= f[4]) for f in walk.functions]
     return {
         "entry": entries,
         "rooms": rooms,
@@ -384,7 +389,8 @@ def summary(walk, entries):
         "trail": [[s[0], s[1]] for s in stays],
         "files": [per_file[p] for p in order],
         "returns_by_function": sorted(([k, v] for k, v in per_function.items()), key=lambda kv: (-kv[1], kv[0])),
-        "functions": [{"depth": d, "file": p, "function": n} for d, p, n in walk.functions],
+        "functions": [{"depth": f[0], "file": f[1], "function": f[2], "returns_within": r}
+                      for f, r in zip(walk.functions, within)],
         "unresolved": [{"kind": k, "call": n, "in": w, "count": c}
                        for (k, n, w), c in sorted(walk.unresolved.items(), key=lambda kv: (kv[0][2], kv[0][1]))],
     }
@@ -415,9 +421,10 @@ def print_summary(s, functions, top):
         for k, v in s["returns_by_function"][:top]:
             print("  %4d  %s" % (v, k))
     if functions:
-        print("\nfunctions entered:")
+        print("\nfunctions entered (nested by the call that entered them; the returns their walk holds):")
         for f in s["functions"]:
-            print("  %s%s  (%s)" % ("  " * f["depth"], f["function"], f["file"]))
+            print("  %s%s  (%s)%s" % ("  " * f["depth"], f["function"], f["file"],
+                                      " %d returns within" % f["returns_within"] if f["returns_within"] else ""))
     groups = {}
     for u in s["unresolved"]:
         g = groups.setdefault((u["kind"], u["call"]), [0, []])
