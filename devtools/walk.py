@@ -167,29 +167,28 @@ class Function:
 
 
 def definitions(path, text):
-    """The function definitions of one C file: top-level `name(...) {`."""
+    """The function definitions of one C file: top-level `name(...) {`
+    (each top-level brace is passed over whole, so the scan stays at
+    the file's top level)."""
     s = blank(text)
     found = []
-    depth, last = 0, 0	# last: where the current top-level declaration began
+    last = 0	# where the current top-level declaration began
     i = 0
     while i < len(s):
         c = s[i]
         if c == "{":
-            if depth == 0:
-                f = definition_at(path, s, last, i)
-                end = matching(s, i, "{", "}", 1)
-                if end < 0:
-                    raise SystemExit("walk: %s: unbalanced braces at line %d" % (path, s.count("\n", 0, i) + 1))
-                if f is not None:
-                    f.body = s[i + 1:end]
-                    f.body_line = s.count("\n", 0, i) + 1
-                    found.append(f)
-                i, last = end + 1, end + 1
-                continue
-            depth += 1
-        elif c == "}":
-            depth -= 1
-        elif c == ";" and depth == 0:
+            f = definition_at(path, s, last, i)
+            end = matching(s, i, "{", "}", 1)
+            if end < 0:
+                raise SystemExit("walk: %s: unbalanced braces at line %d" % (path, s.count("\n", 0, i) + 1))
+            if f is not None:
+                f.body = s[i + 1:end]
+                found.append(f)
+            i, last = end + 1, end + 1
+            continue
+        if c == "}":
+            raise SystemExit("walk: %s: unbalanced braces at line %d" % (path, s.count("\n", 0, i) + 1))
+        if c == ";":
             last = i + 1
         i += 1
     return found
