@@ -221,6 +221,7 @@ def definition_at(path, s, start, brace):
 
 # A function of the tree named but not called: handed on as a pointer.
 VALUE = re.compile(r"(?<![\w.>])\s*\b([A-Za-z_]\w*)\b(?!\s*\()")
+TAG = re.compile(r"\b(struct|union|enum)\s+$")
 CALL = re.compile(r"(->|\.)?\s*\b([A-Za-z_]\w*)\s*\(|\)\s*\(")
 
 
@@ -280,6 +281,8 @@ class Tree:
         params = set(IDENT.findall(f.params))
         out = []
         for m in VALUE.finditer(f.body):
+            if TAG.search(f.body, max(0, m.start(1) - 16), m.start(1)) is not None:
+                continue	# `struct name`: a type, not the function
             if m.group(1) != f.name and m.group(1) not in params and self.resolve(m.group(1), f.path) is not None:
                 out.append(("value", m.group(1), m.start()))
         for m in CALL.finditer(f.body):
