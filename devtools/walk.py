@@ -48,6 +48,7 @@ import argparse
 import json
 import os
 import re
+import signal
 import sys
 
 KEYWORDS = frozenset(
@@ -431,7 +432,7 @@ def print_summary(s, functions, top):
         print("\nfunctions entered (nested by the call that entered them; the returns their walk holds):")
         for f in s["functions"]:
             print("  %s%s  (%s)%s" % ("  " * f["depth"], f["function"], f["file"],
-                                      " %d returns within" % f["returns_within"] if f["returns_within"] else ""))
+                                      "  returns within: %d" % f["returns_within"] if f["returns_within"] else ""))
     groups = {}
     for u in s["unresolved"]:
         g = groups.setdefault((u["kind"], u["call"]), [0, []])
@@ -538,4 +539,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)	# read through head: end as any filter does
     sys.exit(main(sys.argv[1:]))
