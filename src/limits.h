@@ -29,7 +29,7 @@
 #define LIMIT_BODY_DRAIN_BYTES (4 * 1024 * 1024)
 /* Nesting of request JSON: our bodies are flat; Stripe events are ~6 deep. */
 #define LIMIT_JSON_DEPTH 32
-/* External account and member ids (DESIGN §4). */
+/* External account and member ids (docs/api.md, "POST /v1/accounts"). */
 #define LIMIT_ACCOUNT_ID_BYTES 128
 /* Model, action, plan and other short names. */
 #define LIMIT_NAME_BYTES 64
@@ -155,7 +155,7 @@ _Static_assert((LIMIT_ROWCACHE_ACCOUNTS & (LIMIT_ROWCACHE_ACCOUNTS - 1)) == 0 &&
  * never changes once made. When full, the table is emptied and fills
  * again. */
 #define LIMIT_ACCOUNT_ID_CACHE 16384
-/* Promo codes (DESIGN §9): 4-64 of [A-Za-z0-9_-] (promo_codes.code is
+/* Promo codes (docs/api.md, "POST /v1/promo_codes"): 4-64 of [A-Za-z0-9_-] (promo_codes.code is
  * VARCHAR(64)); redemptions and a grant's lifetime kept to sane sizes. */
 #define LIMIT_PROMO_CODE_MIN_BYTES 4
 #define LIMIT_PROMO_CODE_BYTES 64
@@ -177,7 +177,7 @@ _Static_assert((LIMIT_ROWCACHE_ACCOUNTS & (LIMIT_ROWCACHE_ACCOUNTS - 1)) == 0 &&
  * transaction. */
 #define LIMIT_REFERRAL_HOLD_DAYS_MAX 365
 #define LIMIT_REFERRAL_DUE_BATCH 100
-/* Plans (DESIGN §9): names 1-64 of [A-Za-z0-9_.-] (plans.name is
+/* Plans (docs/api.md, "PUT /v1/plans/{name}"): names 1-64 of [A-Za-z0-9_.-] (plans.name is
  * VARBINARY(64), accounts.plan as long); a plan lists at most this many
  * Stripe prices (a product's monthly and yearly prices, a few currencies). */
 #define LIMIT_PLAN_NAME_BYTES 64
@@ -206,7 +206,7 @@ _Static_assert((LIMIT_ROWCACHE_ACCOUNTS & (LIMIT_ROWCACHE_ACCOUNTS - 1)) == 0 &&
  * take this long before the connection is given up. Not creditctl sweep's,
  * which runs the daemon's passes with the daemon's timeouts. */
 #define LIMIT_DB_ADMIN_TIMEOUT_SECONDS 3600
-/* Rate limits (DESIGN §9): at most this many requests or tokens per
+/* Rate limits (docs/api.md, "Rate limits"): at most this many requests or tokens per
  * minute can be set (a billion a minute is no limit at all). */
 #define LIMIT_RATE_MAX 1000000000
 /* A JSON price catalogue creditctl reads whole: public catalogues of
@@ -239,18 +239,18 @@ _Static_assert((LIMIT_ROWCACHE_ACCOUNTS & (LIMIT_ROWCACHE_ACCOUNTS - 1)) == 0 &&
  * once a minute costs a walk of two arenas, a few milliseconds, and keeps
  * RSS near what is live instead of the highest a burst reached. */
 #define LIMIT_MALLOC_TRIM_SECONDS 60
-/* Holds live at most one day (DESIGN: ttl_seconds 1–86400). */
+/* Holds live at most one day (docs/api.md, "`ttl_seconds` is 1–86400"). */
 #define LIMIT_HOLD_TTL_MAX_SECONDS 86400
 /* Journal pages. */
 #define LIMIT_PAGE_DEFAULT 50
 #define LIMIT_PAGE_MAX 200
 /* Grants listed in GET /v1/accounts/{id} (spending order, first ones). */
 #define LIMIT_GRANTS_LISTED 100
-/* Token counts of one call (input, cached input, cache-write input,
- * output, a hold's maximum and minimum output): 10^9 is a thousand times the largest
- * context window any model has (DESIGN §10). It keeps every cost product
- * (tokens × a price of at most int64) well inside 128 bits, and a call's
- * tokens, summed into a rate window, inside int64. */
+/* Token counts of one call (input, cached input, cache-write input, output, a
+ * hold's maximum and minimum output): 10^9 is a thousand times the largest
+ * context window any model has (docs/api.md, "Money stays in range"). It
+ * keeps every cost product (tokens × a price of at most int64) well inside
+ * 128 bits, and a call's tokens, summed into a rate window, inside int64. */
 #define LIMIT_TOKENS_MAX 1000000000LL
 /* The input tokens one image part of a gateway request counts for in the
  * hold's input bound (gwshape.c; the part's own bytes are taken off).
@@ -283,11 +283,11 @@ _Static_assert((LIMIT_ROWCACHE_ACCOUNTS & (LIMIT_ROWCACHE_ACCOUNTS - 1)) == 0 &&
  * only the streams inside such an event hold one. */
 #define LIMIT_GATEWAY_EVENT_BYTES (4 * 1024 * 1024)
 _Static_assert(LIMIT_GATEWAY_IMAGE_TOKENS <= LIMIT_TOKENS_MAX, "an image's tokens are a count");
-/* A settle's reason (DESIGN §12: provider_usage, client_gone, estimated,
+/* A settle's reason (docs/api.md, "Settle reasons": provider_usage, client_gone, estimated,
  * provider_error), as usage_records.settle_reason keeps it: VARCHAR(32)
  * (sql/034_cache_writes_and_reasons.sql), room for names to come. */
 #define LIMIT_SETTLE_REASON_BYTES 32
-/* Any single charge, grant or debit (DESIGN §10): 10^12 micros (a million
+/* Any single charge, grant or debit (docs/api.md, "Money stays in range"): 10^12 micros (a million
  * units) is far above any one AI call or top-up. It bounds grant and debit
  * amount_micros, promo codes, a plan's credits, rollover cap and member
  * cap, and the computed cost of an authorize hold, a settle or a usage:
@@ -299,7 +299,7 @@ _Static_assert(LIMIT_GATEWAY_IMAGE_TOKENS <= LIMIT_TOKENS_MAX, "an image's token
  * at all, and still small beside the range below. */
 #define LIMIT_SETTING_MICROS_MAX 1000000000000000LL
 /* The range of every balance, reserve and spend counter (accounts and
- * members): ±9·10^18 micros (DESIGN §10). Money arithmetic is checked
+ * members): ±9·10^18 micros (docs/api.md, "Money stays in range"). Money arithmetic is checked
  * (src/money/money.h): an operation that would take one beyond it is refused,
  * never wrapped. It sits below INT64_MAX by more than one charge plus an
  * overdraft, so the sums that decide (available, spend plus holds plus a
@@ -390,7 +390,7 @@ _Static_assert(LIMIT_GATEWAY_IMAGE_TOKENS <= LIMIT_TOKENS_MAX, "an image's token
  * process-wide: a model priced a moment ago is found by its first request
  * (or within the window when misses used them up: the background thread
  * reloads too), and a stream of requests naming models that do not exist
- * costs at most 8 reloads a second (DESIGN §14), not one each. Reloads go
+ * costs at most 8 reloads a second (docs/decisions.md, "Price misses"), not one each. Reloads go
  * one at a time: misses that come while one is in flight wait for it and
  * look again without spending the quota. */
 #define LIMIT_PRICE_MISS_RELOAD_MS 1000
@@ -429,7 +429,7 @@ _Static_assert(LIMIT_GATEWAY_IMAGE_TOKENS <= LIMIT_TOKENS_MAX, "an image's token
 /* The window stripe.topups_per_hour counts in. */
 #define LIMIT_TOPUP_WINDOW_SECONDS 3600
 /* A top-up still pending this long after it started is marked expired
- * (DESIGN §10): Checkout Sessions expire after 24 h at the latest. */
+ * (docs/decisions.md, "Expired top-ups"): Checkout Sessions expire after 24 h at the latest. */
 #define LIMIT_TOPUP_PENDING_SECONDS (24 * 3600)
 /* A Checkout Session's url, in bytes: Stripe's are under 600; the
  * topups column that keeps it for a replayed top-up is VARCHAR(2048)
@@ -462,7 +462,7 @@ _Static_assert(LIMIT_GATEWAY_IMAGE_TOKENS <= LIMIT_TOKENS_MAX, "an image's token
  * has no named locks (Galera) two runs may overlap, which is safe: what
  * one claims is leased to it. */
 #define LIMIT_SWEEP_RUN_SECONDS 50
-/* Retention (DESIGN §10, ledger_purge.c): rows one purge DELETE removes,
+/* Retention (docs/decisions.md, "Retention"): rows one purge DELETE removes,
  * each DELETE in its own transaction. InnoDB locks every row a DELETE
  * reads until its commit: 500 old holds (five index entries each, and a
  * look at the usage index) take 50-150 ms on a grown ledger under load,
@@ -548,11 +548,11 @@ _Static_assert(LIMIT_KEY_UNKNOWN_SECONDS >= LIMIT_KEY_CACHE_SECONDS, "a refusal 
 #define LIMIT_KEY_LAST_USED_SECONDS 60
 _Static_assert(LIMIT_KEY_LAST_USED_SECONDS > LIMIT_KEY_CACHE_SECONDS, "fewer writes than look-ups");
 /* Live gateway keys (neither revoked nor expired) one account may have
- * (DESIGN §12): one for each member of a large workspace, and spares. A
+ * (docs/decisions.md, "Gateway keys"): one for each member of a large workspace, and spares. A
  * create counts them under the account's lock, an index range of at most
  * this many entries; one more is a 409 until some are revoked or expire. */
 #define LIMIT_GATEWAY_KEYS_PER_ACCOUNT 10000
-/* Threshold alerts one account may have (DESIGN §14, "Threshold alerts";
+/* Threshold alerts one account may have (docs/api.md, "Threshold alerts";
  * OpenMeter's 50/80/100 % on a few figures at once): every operation
  * that changes the account's money reads them all under its row's lock,
  * so they stay few; the count fits accounts.alert_count (a TINYINT). */
@@ -562,7 +562,7 @@ _Static_assert(LIMIT_ALERTS >= 1 && LIMIT_ALERTS <= 255, "the count fits account
  * fired for at once when it is set: those past its threshold already,
  * read from the account's member rows in one page (PUT …/alerts). */
 #define LIMIT_ALERT_MEMBERS_READ 10000
-/* Models a key may be limited to (DESIGN §14, "Models per key": creditctl
+/* Models a key may be limited to (docs/gateway.md, "What a key holder can and cannot do": creditctl
  * key create --models, a gateway key's "models"): enough for a product's
  * tiers and their dated versions; kept as one comma-separated text with
  * the key (api_keys.models VARBINARY(1039): 16 names of LIMIT_NAME_BYTES
@@ -570,10 +570,10 @@ _Static_assert(LIMIT_ALERTS >= 1 && LIMIT_ALERTS <= 255, "the count fits account
 #define LIMIT_KEY_MODELS 16
 #define LIMIT_KEY_MODELS_BYTES (LIMIT_KEY_MODELS * (LIMIT_NAME_BYTES + 1) - 1)
 _Static_assert(LIMIT_KEY_MODELS_BYTES == 1039, "api_keys.models is VARBINARY(1039)");
-/* The failed-authentication throttle (authlimit.c, DESIGN §13): failures
- * are counted per client address in a window of this many seconds from
- * the address's first failure, as [security] auth_failures_per_minute
- * says "a minute". */
+/* The failed-authentication throttle (authlimit.c; docs/operations.md,
+ * "Failed authentication"): failures are counted per client address in a
+ * window of this many seconds from the address's first failure, as [security]
+ * auth_failures_per_minute says "a minute". */
 #define LIMIT_AUTH_WINDOW_SECONDS 60
 /* Client addresses it keeps a count for at once, in one table for the
  * process: a slot is 80 bytes, so 80 KiB, walked whole on each key
@@ -594,7 +594,7 @@ _Static_assert(LIMIT_KEY_MODELS_BYTES == 1039, "api_keys.models is VARBINARY(103
  * anything; 0 says that plainly (never throttle). */
 #define LIMIT_AUTH_FAILURES_MAX 1000000
 _Static_assert(LIMIT_AUTH_ADDRESS_BYTES >= 46 + 3, "an IPv6 /64 in text, with its NUL, fits a slot");
-_Static_assert(LIMIT_AUTH_WINDOW_SECONDS == 60, "DESIGN §13 counts failures per minute");
+_Static_assert(LIMIT_AUTH_WINDOW_SECONDS == 60, "auth_failures_per_minute counts failures per minute");
 /* The listening socket's backlog: connections the kernel queues while
  * every worker is busy (the web server's pool is far smaller). */
 #define LIMIT_LISTEN_BACKLOG 1024
@@ -631,7 +631,7 @@ _Static_assert((LIMIT_METRICS_ROUTES + 1) * METRICS_LINES_PER_ROUTE * (96 + LIMI
 _Static_assert(LIMIT_BALANCE_MICROS_MAX <= 9223372036854775807LL - LIMIT_AMOUNT_MICROS_MAX - LIMIT_SETTING_MICROS_MAX,
 	       "a counter in range plus one charge plus an overdraft must fit int64");
 _Static_assert(LIMIT_AMOUNT_MICROS_MAX <= LIMIT_SETTING_MICROS_MAX, "a limit can be set above any one charge");
-_Static_assert(LIMIT_TOKENS_MAX <= 1000000000LL, "DESIGN §10: at most 10^9 tokens in one call");
+_Static_assert(LIMIT_TOKENS_MAX <= 1000000000LL, "at most 10^9 tokens in one call (docs/api.md)");
 _Static_assert((__int128)LIMIT_TOKENS_MAX * 9223372036854775807LL * 4 * 1000000 < ((__int128)1 << 126),
 	       "tokens times any int64 price times a margin stay inside 128 bits (four terms: uncached, cached, "
 	       "cache-write input and output)");
@@ -661,14 +661,15 @@ _Static_assert(LIMIT_HOLD_ID_BYTES <= 255, "a hold id is kept in journal.referen
  * recharge is never charged twice) before it counts as a failure; the
  * longest wait between two tries. */
 #define LIMIT_RECHARGE_BATCH 4
-/* A collection due while a dispute is open on its account is looked at
- * again this much later (DESIGN §13): a dispute takes weeks, an hour
- * costs one indexed read an account, and a won dispute's collection goes
- * out within the hour. */
+/* A collection due while a dispute is open on its account is looked at again
+ * this much later (docs/pay-as-you-go.md, "While a dispute is open"): a
+ * dispute takes weeks, an hour costs one indexed read an account, and a won
+ * dispute's collection goes out within the hour. */
 #define LIMIT_DISPUTED_CHARGE_WAIT_SECONDS 3600
-/* The deployment's salt in every Idempotency-Key sent to Stripe (DESIGN
- * §13): 12 hex digits (48 bits) tell deployments apart; a salt set by hand
- * may be up to 32 characters. Stripe allows keys of 255 characters. */
+/* The deployment's salt in every Idempotency-Key sent to Stripe
+ * (docs/configuration.md, "key_salt"): 12 hex digits (48 bits) tell
+ * deployments apart; a salt set by hand may be up to 32 characters. Stripe
+ * allows keys of 255 characters. */
 #define LIMIT_KEY_SALT_BYTES 32
 #define LIMIT_KEY_SALT_DERIVED_HEX 12
 _Static_assert(LIMIT_KEY_SALT_DERIVED_HEX <= LIMIT_KEY_SALT_BYTES, "a derived salt fits");
@@ -682,7 +683,7 @@ _Static_assert(LIMIT_KEY_SALT_DERIVED_HEX <= LIMIT_KEY_SALT_BYTES, "a derived sa
  * the next month. */
 #define LIMIT_PAYG_SCAN 100
 #define LIMIT_PAYG_MIN_CENTS 50
-/* A payment left without news (DESIGN §10): an off-session PaymentIntent
+/* A payment left without news (docs/api.md, "without news"): an off-session PaymentIntent
  * still with Stripe this long after it was made has had no webhook (they
  * come within seconds), so the sender fetches it; one still processing is
  * fetched again when its age has doubled (15 min, 30 min, 1 h, ...), at
@@ -700,12 +701,12 @@ _Static_assert(LIMIT_PAYMENT_NEWS_BACKOFF_MAX_SECONDS < LIMIT_PAYMENT_NEWS_GIVE_
  * Stripe disputes a charge once, and a payment intent has one succeeded
  * charge; more are left as they are (and creditctl verify says so). */
 #define LIMIT_DISPUTES_PER_PAYMENT 4
-/* Browser tokens (DESIGN §9): ttl_seconds 60–3600, 900 when not given. A
+/* Browser tokens (docs/api.md, "Widget"): ttl_seconds 60–3600, 900 when not given. A
  * token is checked without the database, so it is short-lived instead. */
 #define LIMIT_BROWSER_TOKEN_TTL_MIN 60
 #define LIMIT_BROWSER_TOKEN_TTL_MAX 3600
 #define LIMIT_BROWSER_TOKEN_TTL_DEFAULT 900
-/* Reconciliation with the provider (creditctl reconcile, DESIGN §10).
+/* Reconciliation with the provider (creditctl reconcile, docs/reconciliation.md).
  * A provider's usage report file is read whole: a page of a month of
  * daily buckets by model is tens of KiB, a year of them a few MiB. */
 #define LIMIT_RECONCILE_FILE_BYTES (32 * 1024 * 1024)
@@ -726,7 +727,7 @@ _Static_assert(LIMIT_RECONCILE_DAYS * 200 < LIMIT_RECONCILE_ROWS, "a year of 200
 _Static_assert(LIMIT_PURGE_BATCH >= 1 && LIMIT_PURGE_BATCHES >= 1, "a sweep purges something");
 _Static_assert(LIMIT_STRIPE_EVENTS_MIN_DAYS <= LIMIT_RETENTION_MAX_DAYS, "some stripe_events_days is allowed");
 
-/* The gateway's limits (DESIGN §12, §14): a file of their own beside this
+/* The gateway's limits (docs/gateway.md): a file of their own beside this
  * one, for its length; every file that includes this one has them. */
 #include "limits_gateway.h"
 #endif

@@ -112,9 +112,10 @@
 #define LIMIT_GATEWAY_PROVIDER_HEADERS 16
 /* The provider's URL: a configured base and a fixed path. */
 #define LIMIT_GATEWAY_URL_BYTES 1024
-/* A Responses API response id kept for previous_response_id (DESIGN §14),
- * with its NUL: OpenAI's are "resp_" and ~50 hex digits; a longer one is
- * not kept (the call still settles), so naming it later is refused. */
+/* A Responses API response id kept for previous_response_id (docs/gateway.md,
+ * "previous_response_id"), with its NUL: OpenAI's are "resp_" and ~50 hex
+ * digits; a longer one is not kept (the call still settles), so naming it
+ * later is refused. */
 #define LIMIT_GATEWAY_RESPONSE_ID_BYTES 128
 /* How long a kept response id may be named: OpenAI keeps a stored
  * response 30 days; `creditctl purge` forgets older ids. */
@@ -132,7 +133,7 @@
  * base64): the providers take up to ~32 MiB; bodies are held only while
  * their call runs ([gateway] max_body_bytes, 8 MiB by default). */
 #define LIMIT_GATEWAY_BODY_MAX_BYTES (64 * 1024 * 1024)
-/* [gateway] max_buffered_per_account_mib (DESIGN §15, "Fair share"): one
+/* [gateway] max_buffered_per_account_mib (docs/gateway.md, "Fair share"): one
  * account's whole answers held at once (its default in gwconfig.c's
  * table, checked equal here by test_gwbuffer). Its default, 64 MiB, is one
  * answer of the most creditd passes on whole (LIMIT_GATEWAY_ANSWER_BYTES),

@@ -1,10 +1,10 @@
 /* money.h: checked arithmetic on micros, as pure functions.
  *
- * Owns the range of DESIGN §10: every balance, reserve and spend counter
- * stays within ±LIMIT_BALANCE_MICROS_MAX. The ledger moves money only
- * through these checks, so an operation that would leave the range is
- * refused before anything changes, never wrapped. No I/O, no allocation,
- * no floating point. */
+ * Owns the money range (docs/api.md, "Money stays in range"): every balance,
+ * reserve and spend counter stays within ±LIMIT_BALANCE_MICROS_MAX. The
+ * ledger moves money only through these checks, so an operation that would
+ * leave the range is refused before anything changes, never wrapped. No I/O,
+ * no allocation, no floating point. */
 #ifndef CREDITD_MONEY_H
 #define CREDITD_MONEY_H
 #include <stdint.h>
@@ -17,7 +17,7 @@ int money_in_range(int64_t v);
 int money_add(int64_t a, int64_t delta, int64_t *out);
 /* *out = a - delta, as money_add. */
 int money_sub(int64_t a, int64_t delta, int64_t *out);
-/* DESIGN §4's available = balance − reserved + overdraft, exact when it
+/* available = balance − reserved + overdraft (docs/decisions.md, "Invariants"), exact when it
  * fits int64 and clamped to ±INT64_MAX otherwise (a comparison with a
  * charge, which is at most LIMIT_AMOUNT_MICROS_MAX, stays right). */
 int64_t money_available(int64_t balance, int64_t reserved, int64_t overdraft);

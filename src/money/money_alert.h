@@ -1,4 +1,4 @@
-/* money_alert.h: threshold alerts decided (DESIGN §14, "Threshold
+/* money_alert.h: threshold alerts decided (docs/api.md, "Threshold
  * alerts"): whether a figure is past an alert's threshold, and what the
  * alert does about it, from the state its row keeps and the figures as
  * the change left them. Pure: no I/O, no clock, no allocation. The ledger

@@ -87,8 +87,8 @@ static enum cd_err account_check(struct refusal *why, const struct guard_account
 	return CD_OK;
 }
 
-/* A cap is a 429 and so comes before a 402 (DESIGN's order); a member
- * with no cap of its own has its plan's (DESIGN §9). */
+/* A cap is a 429 and so comes before a 402 (docs/api.md, "Checks in order"); a member
+ * with no cap of its own has its plan's (docs/decisions.md, "Workspaces"). */
 enum cd_err money_guard_check(struct refusal *why, const struct guard_account *a, const struct guard_member *m,
 			      int64_t amount, int byok)
 {

@@ -1,6 +1,6 @@
-/* money_guard.h: the guard's money decisions (DESIGN §5, §9, §10, §12),
+/* money_guard.h: the guard's money decisions (docs/api.md, docs/gateway.md),
  * in pure C over the figures of an account, its member, a hold and a
- * request: the checks of a charge in DESIGN's order (403, 429, 402), the
+ * request: the checks of a charge in docs/api.md's order (403, 429, 402), the
  * money range, the rate windows, a hold's cost and its shrinking, a
  * settle's cost and what it moves, a release's. No I/O, no clock but the
  * one passed, no allocation, no row storage: the ledger's batch
@@ -15,7 +15,7 @@
 #include "refusal.h"
 #include <stdint.h>
 
-/* A rate limit's window (DESIGN §9): per UTC minute, the requests and
+/* A rate limit's window (docs/api.md, "Rate limits"): per UTC minute, the requests and
  * tokens counted in `minute` (-1: none yet), against rpm and tpm (-1: no
  * limit). An account's and a member's row each carry one. */
 struct rate {
@@ -52,13 +52,13 @@ void money_guard_rate_correct(struct rate *w, int64_t minute, int64_t counted, i
 /* ---- The checks of a charge ---- */
 
 /* Every check of a charge of amount on a and its member m (NULL: none),
- * in DESIGN's order: the account active (403), its monthly and daily
+ * in docs/api.md's order ("Checks in order"): the account active (403), its monthly and daily
  * limits and the member's cap (own, else the plan's) (429), what is
  * available (402). byok charges nothing, so only the first applies.
  * CD_OK, or the refusal's code with *why filled. */
 enum cd_err money_guard_check(struct refusal *why, const struct guard_account *a, const struct guard_member *m,
 			      int64_t amount, int byok);
-/* DESIGN §10: NULL when a move of the reserves by reserved_delta and a
+/* docs/api.md, "Money stays in range": NULL when a move of the reserves by reserved_delta and a
  * spend of `spend` (negative: a refund) keeps a's and m's figures in the
  * money range, else the first figure it would pass ("balance", "reserve",
  * "spend", "member reserve", "member spend"). */
@@ -87,11 +87,11 @@ struct guard_ask {
  * computation of a hold's amount (the guard's, the gateway's, a shrunk
  * one's). Input is priced uncached: a hold is a bound. r is priced. */
 enum pricing_status money_guard_hold_cost(const struct guard_ask *r, int64_t output, int64_t *cost);
-/* Shrink instead of refusing (DESIGN §9): the most output tokens, from
- * max_output_tokens - 1 down to min_output_tokens, whose hold passes
- * money_guard_check on a and m: 0 with *out and its *amount, or -1 when
- * not even min_output_tokens fits (*min_cost: what that would hold). r is
- * priced with min < max. */
+/* Shrink instead of refusing (docs/api.md, "Shrink instead of refusing"): the
+ * most output tokens, from max_output_tokens - 1 down to min_output_tokens,
+ * whose hold passes money_guard_check on a and m: 0 with *out and its
+ * *amount, or -1 when not even min_output_tokens fits (*min_cost: what that
+ * would hold). r is priced with min < max. */
 int money_guard_shrink(const struct guard_ask *r, const struct guard_account *a, const struct guard_member *m,
 		       int64_t *out, int64_t *amount, int64_t *min_cost);
 /* A new hold of r on a and m: CD_OK with its *amount (0 for byok) and
@@ -122,7 +122,7 @@ struct guard_settle_prices {
  * the pinned prices for the same model, else the request's, else the
  * list's. CD_OK with *cost (0 to LIMIT_AMOUNT_MICROS_MAX), or a 400 in
  * *why: no price, a cost the formula cannot give, or above the cap
- * (DESIGN §10, blaming the token field that makes it). */
+ * (docs/api.md, "Money stays in range", blaming the token field that makes it). */
 enum cd_err money_guard_settle_cost(const struct guard_settle_prices *p, const struct pricing_tokens *used,
 				    int64_t extra_raw, int64_t *cost, struct refusal *why);
 /* A hold being settled or released, as its row stands. */

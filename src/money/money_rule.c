@@ -240,7 +240,7 @@ int money_rule_recharge(const struct recharge_case *c, int64_t *day_key, int64_t
 	*day_count = c->day_count;
 	if (c->threshold < 0 || c->amount_cents <= 0 || !c->has_card || c->pending || c->available >= c->threshold)
 		return 0;
-	/* Never a disputed card (DESIGN §13); a dispute open without a
+	/* Never a disputed card (docs/api.md, "POST /v1/webhooks/stripe"); a dispute open without a
 	 * suspension is caught when the recharge would be sent. */
 	if (c->disputed)
 		return 0;
@@ -311,7 +311,7 @@ enum payg_send money_rule_payg_send(int64_t owed, int64_t amount_cents, int64_t 
 	return d;
 }
 
-/* ---- Spending (DESIGN §4) ---- */
+/* ---- Spending (docs/decisions.md, "Grant priority") ---- */
 
 int64_t money_rule_spend_burn(struct spend_grant *g, int n, int64_t amount)
 {

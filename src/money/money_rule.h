@@ -1,7 +1,7 @@
 /* money_rule.h: the money rules of a credit, a refund, a dispute, a
  * plan's period, a promo code, an auto-recharge, a hold's expiry and a
  * pay-as-you-go collection and an operator's debit, decided in pure C over the figures their rows hold
- * (DESIGN §4, §9, §10, §13): no I/O, no clock, no allocation. The
+ * (docs/decisions.md, docs/api.md, docs/pay-as-you-go.md): no I/O, no clock, no allocation. The
  * operations (ledger_rows.c's grants, ledger_refunds.c's
  * charge.refunded, ledger_disputes.c's charge.dispute.*,
  * ledger_periods.c's plan credits, ledger_promo.c's redemptions,
@@ -12,7 +12,7 @@
  * taken beyond what was credited. tests/unit/money/test_money_rule.c tests them
  * without a database, and applies random sequences of credits, spends
  * (money_rule_spend_burn and money_rule_spend_debt), refunds and disputes opened
- * and closed to a ledger in memory, checking DESIGN §4's invariants after each. */
+ * and closed to a ledger in memory, checking the invariants (docs/decisions.md) after each. */
 #ifndef CREDITD_MONEY_RULE_H
 #define CREDITD_MONEY_RULE_H
 #include <stdint.h>
@@ -75,7 +75,7 @@ void money_rule_refund(const struct refund_case *c, struct refund_effect *e);
  * refund takes no more than the credit: take + moved + refunded <= credited. */
 void money_rule_refund_moved(const struct refund_case *c, const struct refund_effect *e, int64_t moved);
 
-/* A dispute of a Stripe-funded credit (DESIGN §10). */
+/* A dispute of a Stripe-funded credit (docs/decisions.md, "Disputes"). */
 struct dispute_case {
 	int64_t credited;		/* micros the payment credited */
 	int64_t refunded;		/* micros refunds took back */
@@ -103,7 +103,7 @@ int64_t money_rule_dispute_close(int won, int64_t taken, int64_t returned, int64
  * returns their sum (at most micros). */
 int64_t money_rule_dispute_yield(const int64_t *held, int n, int64_t micros, int64_t *parts);
 
-/* A plan's credit for a period (DESIGN §9), decided over the period's
+/* A plan's credit for a period (docs/api.md, "Plan credits per period"), decided over the period's
  * row (plan_periods, locked) and the plan's terms. */
 enum rollover_rule { ROLLOVER_NONE, ROLLOVER_FULL, ROLLOVER_CAPPED };
 struct period_case {
@@ -132,7 +132,7 @@ void money_rule_period(const struct period_case *c, struct period_effect *e);
  * fits. */
 int64_t money_rule_fit(int64_t balance, int64_t amount, int64_t max);
 
-/* A promo code's redemption by an account (DESIGN §9), over the code's
+/* A promo code's redemption by an account (docs/api.md, "POST /v1/promo_codes"), over the code's
  * row (locked: redemptions of one code queue on it) and whether this
  * account redeemed it. */
 enum promo_verdict { PROMO_GRANT, PROMO_REDEEMED, PROMO_EXPIRED, PROMO_EXHAUSTED };
@@ -149,7 +149,7 @@ struct promo_case {
  * the grant's expiry (-1: none). */
 enum promo_verdict money_rule_promo(const struct promo_case *c, int64_t *grant_expires);
 
-/* Whether an account's auto-recharge is queued now (DESIGN §10, §13),
+/* Whether an account's auto-recharge is queued now (docs/api.md, "Auto-recharge"),
  * over its row as a batch leaves it: on, with a card, none pending, its
  * available credit below the threshold, no dispute on its card, and
  * fewer than max_per_day today (the day's count starts again on a new
@@ -167,7 +167,7 @@ struct recharge_case {
  * queue one; 0: none (the day and count as they become all the same). */
 int money_rule_recharge(const struct recharge_case *c, int64_t *day_key, int64_t *day_count);
 
-/* A pending hold at its expiry (DESIGN §5), on an account reserving
+/* A pending hold at its expiry (docs/decisions.md, "Expired holds"), on an account reserving
  * reserved (>= amount): its reserve is released; with capture (the
  * config's capture_expired) and an amount, the amount is charged as
  * usage and the hold is captured, else it is expired. */
@@ -183,7 +183,7 @@ void money_rule_hold_expiry(int64_t amount, int64_t reserved, int capture, struc
  * never more than the amount held; captured when anything is. */
 void money_rule_hold_unresolved(int64_t amount, int64_t reserved, int64_t charge, struct hold_expiry *e);
 
-/* Pay-as-you-go (DESIGN §10): the cents a card pays for a balance below
+/* Pay-as-you-go (docs/pay-as-you-go.md): the cents a card pays for a balance below
  * zero, at rate micros a cent (> 0): rounded up, so the card pays at
  * least what is owed; 0 when nothing is owed or less than min_cents
  * (Stripe's minimum: the debt waits). */
@@ -205,7 +205,7 @@ struct spend_grant {
 	int changed;			/* remaining moved: write it back */
 };
 /* Burns up to amount from the positive grants of g[0..n-1], which are in
- * the spending order (DESIGN §4; ledger_rows.h GRANTS_SPEND_ORDER);
+ * the spending order (docs/decisions.md, "Grant priority"; ledger_rows.h GRANTS_SPEND_ORDER);
  * returns what they could not cover. */
 int64_t money_rule_spend_burn(struct spend_grant *g, int n, int64_t amount);
 /* Puts `left` onto the debt row among g: 1, or 0 when there is none (the

@@ -1,6 +1,6 @@
 /* pricing.c: the money math of creditd, as pure functions.
  *
- * Owns the token cost formula of DESIGN §3 and the strict parser of one
+ * Owns the token cost formula (docs/api.md, "Costs") and the strict parser of one
  * price-list CSV row. No I/O, no allocation, no floating point: amounts are
  * int64 micros, intermediates are signed __int128, and every product is
  * bounded before it is formed, so a cost that does not fit in int64 comes
@@ -494,7 +494,7 @@ static int parse_model(const struct field *f, size_t n, struct price_row *row,
 		set_err(errbuf, errcap, "field 6 (max_output_tokens) must be at least 1");
 		return -1;
 	}
-	/* DESIGN §12: a model listed without one writes its cache at the
+	/* docs/api.md, "Costs": a model listed without one writes its cache at the
 	 * input price. */
 	if (n == 6)
 		row->price.cache_write_micros_per_mtok = row->price.input_micros_per_mtok;

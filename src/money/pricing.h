@@ -1,6 +1,6 @@
 /* pricing.h: the money math of creditd, as pure functions.
  *
- * Owns: the token cost formula of DESIGN §3 and the parsing of price-list
+ * Owns: the token cost formula (docs/api.md, "Costs") and the parsing of price-list
  * rows. Never does I/O, never touches floats: every amount is int64 micros
  * and every intermediate that can grow is computed in 128 bits, so that a
  * cost that does not fit in int64 is reported, never wrapped. */
@@ -10,7 +10,7 @@
 #include <stddef.h>
 
 /* What a provider bills beyond the four token prices of struct price
- * (DESIGN §14, "The gateway charges what the provider bills"), and what
+ * (docs/gateway.md, "What is billed and how creditd prices it"), and what
  * a call's hold needs to know of the model besides. Each is optional: a
  * model's row carries it only when its price list gives it, and one it
  * does not carry is not priced (a call that needs it is refused, never
@@ -75,7 +75,7 @@ struct price {
 	int64_t cached_input_micros_per_mtok;
 	int64_t output_micros_per_mtok;
 	int64_t max_output_tokens;	/* the hold's default output size */
-	/* Input written to the provider's prompt cache (DESIGN §12). Always
+	/* Input written to the provider's prompt cache (docs/api.md, "Costs"). Always
 	 * a price here: a model listed without one has its input price, put
 	 * in by whoever reads the list (pricing_parse_row, the ledger). Last,
 	 * so that an initializer of the four fields before leaves it 0. */
@@ -126,7 +126,7 @@ struct pricing_tokens {
 enum pricing_status pricing_token_cost(const struct price *p, int64_t margin_bps, const struct pricing_tokens *t,
 				       int64_t *cost_micros);
 
-/* ---- The dimensions beyond tokens (DESIGN §14) ---- */
+/* ---- The dimensions beyond tokens (docs/gateway.md, "What is billed") ---- */
 
 /* The service tier a provider served (its answer's service_tier). */
 enum pricing_tier { PRICING_TIER_STANDARD = 0, PRICING_TIER_PRIORITY, PRICING_TIER_FLEX };
@@ -163,17 +163,17 @@ struct pricing_dims_usage {
  * cache writes too) is in p's long-context tier: p prices a threshold and
  * the input passes it. */
 int pricing_long_context(const struct price *p, int64_t input_tokens);
-/* The row a call in p's long-context tier is priced at (DESIGN §14): *out
- * is p with the tier's prices as its standard ones, every token of the
- * call at them. A tier price the row lacks (cached input, cache write,
- * output) is the standard one scaled as the tier's input is to the
- * standard input; the service tiers' prices and the 1-hour write's are
- * scaled the same way (as the tier's input, or its cache write, is to the
- * standard one: the providers price both as multiples), rounded up to a
- * micro per million tokens; audio keeps its price. A row with a
- * threshold and no tier input price prices no tier: *out is p and the
- * tier input's bit is set in *unpriced. PRICING_OVERFLOW when a scaled
- * price passes int64. */
+/* The row a call in p's long-context tier is priced at
+ * (docs/gateway.md, "The long-context tier"): *out is p with the tier's
+ * prices as its standard ones, every token of the call at them. A tier price
+ * the row lacks (cached input, cache write, output) is the standard one
+ * scaled as the tier's input is to the standard input; the service tiers'
+ * prices and the 1-hour write's are scaled the same way (as the tier's input,
+ * or its cache write, is to the standard one: the providers price both as
+ * multiples), rounded up to a micro per million tokens; audio keeps its
+ * price. A row with a threshold and no tier input price prices no tier: *out
+ * is p and the tier input's bit is set in *unpriced. PRICING_OVERFLOW when a
+ * scaled price passes int64. */
 enum pricing_status pricing_long_row(const struct price *p, struct price *out, uint64_t *unpriced);
 
 /* The difference, in the formula's units before the margin (tokens ×
@@ -196,7 +196,7 @@ enum pricing_status pricing_dims_extra(const struct price *p, const struct prici
 enum pricing_status pricing_cost_with_extra(const struct price *p, int64_t margin_bps, const struct pricing_tokens *t,
 					    int64_t extra_raw, int64_t *cost_micros);
 
-/* The token field a charge too large is blamed on (DESIGN §10): the
+/* The token field a charge too large is blamed on (docs/api.md, "Money stays in range"): the
  * output's when its term, out*p_out, is at least the input's (uncached,
  * cached and cache-write together), else "input_tokens". out_field is
  * the caller's name for the output ("output_tokens", or

@@ -1,5 +1,5 @@
 /* pricing_dims.c: the optional dimensions of a price row (pricing.h
- * PRICE_DIMS, DESIGN §14): their names, which values each may have, a
+ * PRICE_DIMS, docs/gateway.md, "What is billed"): their names, which values each may have, a
  * web search's fee by its context size, and a row scaled by a
  * multiplier. Pure functions over struct price, as pricing.c: no I/O,
  * no floats, every product in 128 bits. */
