@@ -430,7 +430,7 @@ static void hand_done(void)
 		struct slot *s = owner;
 		struct gwcall *c = s->c;
 		/* A failure before the first byte: the next provider serving the
-		 * model, on the same slot and hold (DESIGN §14). */
+		 * model, on the same slot and hold (docs/gateway.md, "Fallback"). */
 		const struct provider_call *pc;
 		s->x = NULL;
 		while (s->x == NULL && (pc = gwcall_retry(c, r, err)) != NULL) {
@@ -504,7 +504,7 @@ static void loop_start(void)
 		log_error("gateway: no thread renews holds: a call longer than its hold is captured in full");
 }
 
-/* ---- Holds renewed while their calls live (DESIGN §14) ---- */
+/* ---- Holds renewed while their calls live (docs/gateway.md, "The hold and the charge") ---- */
 
 /* The place's hold, to be renewed from half its ttl on. */
 static void place_hold(const struct gw_job *job)

@@ -1,4 +1,4 @@
-/* gateway.h: the gateway's calls in flight (DESIGN §12). A gateway route's
+/* gateway.h: the gateway's calls in flight (docs/gateway.md). A gateway route's
  * handler (api_gateway.c) checks the call and holds its worst case on the
  * worker's thread; the worker then hands the client's request to this
  * module: one loop thread forwards every call to its provider and passes
@@ -22,16 +22,16 @@ struct cfg;
 int gateway_init(const struct cfg *cfg);
 
 /* Takes one of max_streams places for a call of a key (the hash of its
- * secret; 0 for a key the per-key share does not bind: an app's guard
- * key, which serves every user) and an account (the hash of its id):
- * GW_ADMITTED with the place's number in *place, GW_FULL when all are in
- * use (the caller answers 503 with Retry-After: 1), GW_KEY_SHARE or
- * GW_ACCOUNT_SHARE when the key has [gateway] max_streams_per_key calls
- * in flight already, or the account max_streams_per_account (429 with
- * Retry-After: 1): one key or one account cannot take every place (DESIGN
- * §14). A place taken is given back by gateway_run's call when it ends
- * (job->place), or by gateway_unadmit when the call goes no further. */
-/* bytes: the room its whole answer reserves (gwbuffer_bound, DESIGN §15):
+ * secret; 0 for a key the per-key share does not bind: an app's guard key,
+ * which serves every user) and an account (the hash of its id): GW_ADMITTED
+ * with the place's number in *place, GW_FULL when all are in use (the caller
+ * answers 503 with Retry-After: 1), GW_KEY_SHARE or GW_ACCOUNT_SHARE when the
+ * key has [gateway] max_streams_per_key calls in flight already, or the
+ * account max_streams_per_account (429 with Retry-After: 1): one key or one
+ * account cannot take every place (docs/gateway.md, "Taking every place"). A
+ * place taken is given back by gateway_run's call when it ends (job->place),
+ * or by gateway_unadmit when the call goes no further. */
+/* bytes: the room its whole answer reserves (gwbuffer_bound; docs/gateway.md, "Fair share"):
  * GW_BUFFER_ACCOUNT when the account's calls hold [gateway]
  * max_buffered_per_account_mib already, GW_BUFFER_ALL when all hold
  * max_buffered_mib (429 with Retry-After: 1, nothing held). */
@@ -39,7 +39,7 @@ enum gw_admit { GW_ADMITTED = 0, GW_FULL, GW_KEY_SHARE, GW_ACCOUNT_SHARE, GW_BUF
 enum gw_admit gateway_admit(uint64_t key, uint64_t account, int64_t bytes, int *place);
 void gateway_unadmit(int place);
 /* 1 when a stream in flight of account answered Responses id `id`, not
- * kept in the database yet (DESIGN §14, previous_response_id). */
+ * kept in the database yet (docs/gateway.md, "previous_response_id"). */
 int gateway_response_in_flight(const char *account, const char *id);
 
 /* Runs job on the gateway's loop; takes job (malloc'ed) and the edge's

@@ -1,5 +1,5 @@
 /* gwbuffer.c: the room of whole answers held in memory (see gwbuffer.h,
- * DESIGN §15). One table, a row per place among max_streams, under one
+ * docs/gateway.md, "Fair share"). One table, a row per place among max_streams, under one
  * lock: a row's held bytes are the larger of its reservation and the
  * bytes its answer holds; all's held is their sum, kept as rows change;
  * an account's is summed over the rows when a call asks to be admitted

@@ -1,5 +1,5 @@
 /* gwbuffer.h: the bytes of whole answers the gateway holds in memory
- * (DESIGN §15, "Fair share and no free lanes"; docs/gateway.md), bounded
+ * (docs/gateway.md, "Memory, and one account's load on another"), bounded
  * in all ([gateway] max_buffered_mib) and per account ([gateway]
  * max_buffered_per_account_mib), so that one account's unread answers can
  * never make another account's calls fail or cost more.

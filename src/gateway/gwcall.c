@@ -1,5 +1,5 @@
 /* gwcall.c: one gateway call, on the loop and then an ending thread (see
- * gwcall.h, DESIGN §12).
+ * gwcall.h; docs/gateway.md).
  *
  * The provider's answer decides the ending:
  * - no answer, the request not sent in full (refused, reset, no
@@ -21,7 +21,8 @@
  *   when it ended without usage (cut, or none sent).
  * Usage beyond what was asked (output above the cap sent, input above the
  * bound held, cached above input) is charged as the provider reported it
- * and flagged over_hold (gwmoney.h, DESIGN §14); the answer passes on. */
+ * and flagged over_hold (gwmoney.h; docs/gateway.md, "Usage beyond what
+ * was asked"); the answer passes on. */
 #include "gwcall.h"
 #include "gwcall_int.h"
 #include "answer.h"
@@ -125,7 +126,7 @@ static void client_flush(struct gwcall *c)
 	c->wake(c->wake_arg);
 }
 
-/* The provider's headers a client may see (DESIGN §12): the common ones,
+/* The provider's headers a client may see (docs/gateway.md, "What is forwarded"): the common ones,
  * and those every kind names (gwkind.passed_back) on any route. */
 static int passed_on(const char *name)
 {
@@ -227,7 +228,7 @@ static int on_data(void *arg, const char *bytes, size_t n)
 	if (streamed(c))
 		return gwshape_stream_feed(&c->stream, bytes, n, on_event, c) != 0;
 	if (!c->over_budget && gwbuffer_take(c->job->place, (int64_t)n) != 0) {
-		/* No room left (DESIGN §15): counted, not kept; answered 503. */
+		/* No room left (docs/gateway.md, "Fair share"): counted, not kept; answered 503. */
 		c->over_budget = 1;
 		gwshape_count_raw(&c->stream, c->whole.data, c->whole.len);
 		gwshape_tail_keep(c->tail, &c->tail_len, c->whole.data, c->whole.len);
@@ -363,8 +364,9 @@ static void release(struct gwcall *c)
 		gwcall_ledger_giveback(lg);
 }
 
-/* The charge of u (gwmoney.h): the provider's usage as reported, what
- * goes beyond what was asked flagged, never dropped (DESIGN §14). */
+/* The charge of u (gwmoney.h): the provider's usage as reported, what goes
+ * beyond what was asked flagged, never dropped
+ * (docs/gateway.md, "Usage beyond what was asked"). */
 static void decide(const struct gwcall *c, const struct gw_usage *u, struct gw_charge *d)
 {
 	const struct gw_job *job = c->job;
@@ -489,9 +491,10 @@ static void end_error(struct gwcall *c)
 
 /* The estimate of a call that ended without usage (gwshape_estimate);
  * on a reasoning model its output is the hold's: hidden reasoning was
- * billed, and the visible text says nothing of it (DESIGN §14). */
-/* An estimate's dimensions beyond tokens (DESIGN §14): those seen, else the worst
- * case held: the tier asked, the searches, audio output, a tool model's runs. */
+ * billed, and the visible text says nothing of it (docs/gateway.md, "Hidden reasoning"). */
+/* An estimate's dimensions beyond tokens (docs/gateway.md, "The estimate"):
+ * those seen, else the worst case held: the tier asked, the searches, audio
+ * output, a tool model's runs. */
 static void estimated_dims(const struct gwcall *c, struct gw_usage *u)
 {
 	const struct gw_job *job = c->job;
@@ -562,8 +565,9 @@ static void answer_whole(struct gwcall *c, int whole, int64_t charged, int64_t b
 				    "passes on whole" : "the provider's answer was cut");
 		return;
 	}
-	/* A member's call is not shown the pool's balance (DESIGN §14): a
-	 * member-bound key must not learn what the workspace holds. */
+	/* A member's call is not shown the pool's balance
+	 * (docs/gateway.md, "A member's refusals"): a member-bound key must
+	 * not learn what the workspace holds. */
 	if (c->job->member[0] != '\0')
 		snprintf(extra, sizeof(extra), "Creditd-Charged-Micros: %lld\r\n", (long long)charged);
 	else
@@ -575,7 +579,7 @@ static void answer_whole(struct gwcall *c, int whole, int64_t charged, int64_t b
 	dynbuf_free(&c->whole);	/* framed now: one copy is kept, not two */
 }
 
-/* Creditd-Stream-Cost: 1 (DESIGN §14): after the provider's last event
+/* Creditd-Stream-Cost: 1 (docs/gateway.md, "The cost of one call"): after the provider's last event
  * and the settle, one SSE comment, which every SSE parser ignores, with
  * what the call cost. A member's call is not shown the pool's balance. */
 static void cost_line(struct gwcall *c, int64_t charged, int64_t balance, const char *reason)
@@ -624,7 +628,7 @@ static void end_stream(struct gwcall *c)
 		cost_line(c, charged, balance, reason);
 }
 
-/* A free route's answer (DESIGN §14, count_tokens): passed on as it
+/* A free route's answer (count_tokens; docs/gateway.md, "Routes"): passed on as it
  * came, nothing held or settled. */
 static void end_free(struct gwcall *c, enum provider_result r, const char *err)
 {

@@ -1,4 +1,4 @@
-/* gwcall.h: one gateway call (DESIGN §12), from the body sent to the
+/* gwcall.h: one gateway call (docs/gateway.md), from the body sent to the
  * provider to the hold settled or released; gateway.c runs the loop and
  * the ending threads it passes through. */
 #ifndef CREDITD_GWCALL_H
@@ -53,7 +53,7 @@ void gwcall_finish(struct gwcall *c);
 /* The call's place among max_streams (gateway_admit), for its ending. */
 int gwcall_place(const struct gwcall *c);
 
-/* The settle reasons DESIGN §12 names. */
+/* The settle reasons (docs/gateway.md, "settle reason"). */
 #define GW_REASON_PROVIDER_USAGE "provider_usage"
 #define GW_REASON_CLIENT_GONE "client_gone"
 #define GW_REASON_ESTIMATED "estimated"

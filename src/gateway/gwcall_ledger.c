@@ -31,10 +31,11 @@ static pthread_cond_t lg_cond = PTHREAD_COND_INITIALIZER;
 static struct store *lg_free[LIMIT_GATEWAY_LEDGERS];
 static int lg_nfree, lg_made;
 
-/* The response ids of streams in flight, by their call's place (DESIGN
- * §14): a client chaining previous_response_id right after a stream's
- * last event comes before the settle keeps the id in the database; until
- * the call is finished its id is here. */
+/* The response ids of streams in flight, by their call's place
+ * (docs/gateway.md, "previous_response_id"): a client chaining
+ * previous_response_id right after a stream's last event comes before the
+ * settle keeps the id in the database; until the call is finished its id is
+ * here. */
 struct inflight_id {
 	char account[LIMIT_ACCOUNT_ID_BYTES + 1];
 	char id[LIMIT_GATEWAY_RESPONSE_ID_BYTES];
@@ -117,7 +118,7 @@ int gwcall_renew(const char *account, const char *hold_id, int64_t ttl)
 }
 
 /* A Responses answer's id, kept so that this account may name it in
- * previous_response_id (DESIGN §14); one that cannot be kept is only
+ * previous_response_id (docs/gateway.md, "previous_response_id"); one that cannot be kept is only
  * logged: the call is settled, and naming it later is refused. */
 void gwcall_ledger_keep_response(const struct gw_job *job, const struct gw_usage *u)
 {

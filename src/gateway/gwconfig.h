@@ -1,4 +1,4 @@
-/* gwconfig.h: the [gateway] keys (DESIGN §12) and the [provider NAME]
+/* gwconfig.h: the [gateway] keys (docs/configuration.md) and the [provider NAME]
  * sections (§14, "Many providers behind one base URL"): the providers'
  * endpoints, keys and models, what a call may bring and ask, and the
  * limits of the calls in flight. The CONFIG_MODULE_GATEWAY block. A gw*
@@ -32,9 +32,10 @@ struct gwconfig_provider {
 	 * key is of another organization); "" : none. */
 	const char *headers;
 	int allow_http;			/* a plain-http base URL off loopback may be called */
-	/* It takes a caller's own key (Creditd-Provider-Key, DESIGN §15):
-	 * §12's two by [gateway] byok, a section only by its byok = on (a
-	 * provider that ignores keys would serve such calls free). */
+	/* It takes a caller's own key (Creditd-Provider-Key;
+	 * docs/gateway.md, "Bring your own key"): openai and anthropic by
+	 * [gateway] byok, a section only by its byok = on (a provider that
+	 * ignores keys would serve such calls free). */
 	int byok;
 	/* What it serves: every priced model (models = *), the models no
 	 * section names (§12's providers), or its list. */
@@ -81,8 +82,8 @@ struct gwconfig {
 	int64_t drain_seconds;		/* reading on after the client left, and SIGTERM's wait */
 	int64_t max_streams;		/* calls in flight; beyond them 503 */
 	int64_t max_streams_per_key;	/* of them, one gateway key's; beyond 429 */
-	int64_t max_tool_calls_held;	/* web searches a call's hold covers when it names no max (DESIGN §14) */
-	int64_t max_buffered_mib;	/* whole answers held in all (DESIGN §15: a call's room reserved at admission) */
+	int64_t max_tool_calls_held;	/* web searches a call's hold covers when it names no max (docs/gateway.md) */
+	int64_t max_buffered_mib;	/* whole answers held in all (docs/gateway.md: a call's room reserved at admission) */
 	int64_t max_buffered_per_account_mib;	/* of them, one account's (at most max_buffered_mib); beyond 429 */
 	int64_t max_streams_per_account;	/* of them, one account's; beyond 429 */
 	int64_t max_body_bytes;		/* a gateway route's request body */

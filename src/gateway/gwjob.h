@@ -45,15 +45,15 @@ struct gw_job {
 	int64_t cap;			/* the output cap to send; -1: the body's own */
 	int shrunk;			/* cap was lowered (Creditd-Output-Cap) */
 	int byok;
-	int stream_cost;		/* Creditd-Stream-Cost: 1: a stream ends with its cost line (DESIGN §14) */
+	int stream_cost;		/* Creditd-Stream-Cost: 1: a stream ends with its cost line (docs/gateway.md) */
 	char hold_id[LIMIT_HOLD_ID_BYTES];	/* "" with BYOK: nothing held */
 	char account[LIMIT_ACCOUNT_ID_BYTES + 1];
 	char member[LIMIT_ACCOUNT_ID_BYTES + 1];	/* "" : none */
 	int64_t hold_input, hold_output;	/* what the hold covers */
 	int64_t hold_ttl;		/* its ttl (seconds): renewed by that much while the call lives */
 	/* The model's price and margin as the hold pinned them, with the
-	 * dimensions beyond tokens the settle prices the usage's at (DESIGN
-	 * §14), and the web searches the hold covers. */
+	 * dimensions beyond tokens the settle prices the usage's at
+	 * (docs/gateway.md, "What is billed"), and the web searches the hold covers. */
 	struct price price;
 	int64_t margin;
 	int64_t searches_held;
@@ -63,7 +63,7 @@ struct gw_job {
 	struct price tool_price;
 	struct gw_tool_held tool_held;
 	/* The providers that serve its model, in the order they are tried
-	 * on a failure before the first byte (DESIGN §14): at most [gateway]
+	 * on a failure before the first byte (docs/gateway.md, "Fallback"): at most [gateway]
 	 * max_attempts, each with a key; a BYOK call's first alone (its key
 	 * is one provider's). */
 	const struct gwconfig_provider *providers[LIMIT_GATEWAY_ATTEMPTS_MAX];

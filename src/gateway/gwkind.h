@@ -1,5 +1,5 @@
 /* gwkind.h: a provider kind, the API shape one family of providers
- * speaks (DESIGN §12, §14 "Many providers behind one base URL"), behind
+ * speaks (docs/gateway.md, "Many providers"), behind
  * one interface, as curl keeps each TLS backend behind its struct
  * Curl_ssl in lib/vtls/: one file a kind (gwkind_openai.c,
  * gwkind_anthropic.c), each filling one struct gwkind of its routes, how
@@ -60,11 +60,11 @@ struct gw_ask {
 	const char *stored;
 	/* Responses' "previous_response_id" (not in stored: creditd lets it
 	 * through when the account received that response through creditd,
-	 * DESIGN §14), "" when absent; an id too long to have been kept is
-	 * cut, and so never found. */
+	 * docs/gateway.md, "previous_response_id"), "" when absent; an id too
+	 * long to have been kept is cut, and so never found. */
 	char previous_response[LIMIT_GATEWAY_RESPONSE_ID_BYTES];
 	/* What the request asks that the provider bills beyond its tokens
-	 * (DESIGN §14), each with the member that asked it: api_gateway
+	 * (docs/gateway.md, "What is billed"), each with the member that asked it: api_gateway
 	 * refuses one the model's price row does not price, and holds the
 	 * rest at its worst case. tier: GW_TIER_* asked (standard: none,
 	 * "default", "standard_only"); cache_1h: a cache_control with a
@@ -85,7 +85,7 @@ struct gw_ask {
 	/* Set by api_gateway, not read from the body: the input bound passes
 	 * the model's long-context threshold (Anthropic's only with its
 	 * 1M-context beta, without which the provider refuses such an
-	 * input): held at the tier's prices (DESIGN §14). The input's
+	 * input): held at the tier's prices (docs/gateway.md, "The long-context tier"). The input's
 	 * member ("messages", "input"), NULL: not so. */
 	const char *long_context;
 	/* Set by api_gateway: an Anthropic call without the 1M-context beta,
@@ -129,7 +129,7 @@ struct gw_tool_usage {
 	int models;			/* runs named more than one model */
 };
 
-/* The usage a provider reported, as creditd charges it (DESIGN §12):
+/* The usage a provider reported, as creditd charges it (docs/gateway.md, "The charge"):
  * input counts cached and cache-write tokens too. */
 struct gw_usage {
 	int have;			/* 1 once usage was seen */
@@ -140,7 +140,7 @@ struct gw_usage {
 	int64_t cached_input_tokens;	/* cache reads */
 	int64_t cache_write_tokens;	/* Anthropic's cache_creation_input_tokens */
 	int64_t output_tokens;
-	/* Beyond tokens (DESIGN §14): the tier the answer says it served
+	/* Beyond tokens (docs/gateway.md, "What is billed"): the tier the answer says it served
 	 * (GW_TIER_*; standard when it says none), Anthropic's 1-hour cache
 	 * writes (usage.cache_creation.ephemeral_1h_input_tokens, part of
 	 * cache_write_tokens), OpenAI's audio tokens (prompt_ and
@@ -211,7 +211,7 @@ struct gwkind_route {
 	/* The member that carries the input, as a refusal names it
 	 * ("messages", "input"). */
 	const char *input_member;
-	/* Forwarded free of charge (DESIGN §14: Anthropic's count_tokens,
+	/* Forwarded free of charge (docs/gateway.md, "Routes": Anthropic's count_tokens,
 	 * which the provider does not bill): never held, settled or
 	 * streamed, and its model need not be priced. */
 	int free;
@@ -224,8 +224,9 @@ struct gwkind_route {
  * them: a line ("Name: value") each through add. */
 struct gwkind_upstream {
 	const char *key;		/* the provider credential sent */
-	/* The client's headers the kind forwards (DESIGN §12), in the order
-	 * of gwkind.forwarded; "" : not sent by the client. */
+	/* The client's headers the kind forwards
+	 * (docs/gateway.md, "What is forwarded"), in the order of
+	 * gwkind.forwarded; "" : not sent by the client. */
 	const char *const *forwarded;
 };
 

@@ -1,4 +1,4 @@
-/* gwkind_anthropic.c: the Anthropic API shape (DESIGN §12): its route
+/* gwkind_anthropic.c: the Anthropic API shape (docs/gateway.md): its route
  * (Messages, and its count_tokens, forwarded free), the members it reads of a request (max_tokens, required),
  * the usage of its answers and of its streams' events (message_start's
  * input, message_delta's cumulative output), its error shape (type by
@@ -224,7 +224,7 @@ static void iterations_unknown(const json_t *usage, struct gw_usage *u)
 	u->unknown_tokens = sum > u->unknown_tokens ? sum : u->unknown_tokens;
 }
 
-/* What a usage says beyond tokens (DESIGN §14): the tier served, 1-hour
+/* What a usage says beyond tokens (docs/gateway.md, "What is billed"): the tier served, 1-hour
  * cache writes, web searches; a member absent leaves its figure as it was
  * (a stream says them in two events). */
 static void read_dims(const json_t *usage, struct gw_usage *u)

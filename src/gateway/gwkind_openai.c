@@ -1,4 +1,4 @@
-/* gwkind_openai.c: the OpenAI API shape (DESIGN §12), which DeepSeek,
+/* gwkind_openai.c: the OpenAI API shape (docs/gateway.md), which DeepSeek,
  * Mistral, Groq, Together, Gemini's OpenAI endpoint, vLLM and Ollama also
  * speak: its routes (Chat Completions, Responses, Embeddings), the
  * members it reads of a request (the output cap, Chat's n and
@@ -8,9 +8,10 @@
  * One struct gwkind (gwkind.h) is all it exports.
  *
  * Never: does I/O, reads the clock or touches the ledger; changes a body
- * member other than the two DESIGN §12 names; lets a count wrap or pass
- * LIMIT_TOKENS_MAX. A figure that is not a count is no usage: the call is
- * estimated by the documented rule, never charged a figure nobody stated. */
+ * member other than the two of docs/gateway.md, "What is forwarded"; lets a
+ * count wrap or pass LIMIT_TOKENS_MAX. A figure that is not a count is no
+ * usage: the call is estimated by the documented rule, never charged a figure
+ * nobody stated. */
 #include "gwkind.h"
 #include "gwkind_int.h"
 #include "urlpath.h"
@@ -78,7 +79,7 @@ static int read_chat_caps(const struct gwkind_route *r, const json_t *root, stru
 	return 0;
 }
 
-/* Embeddings' answer size (DESIGN §15, gwbuffer_bound): a vector an
+/* Embeddings' answer size (gwbuffer_bound; docs/gateway.md, "Fair share"): a vector an
  * input (a string, or an array of token ids; a flat array of token ids is
  * one input), of the body's dimensions or OpenAI's largest model's. */
 static int read_vectors(const struct gwkind_route *r, const json_t *root, struct gw_ask *ask)
@@ -112,7 +113,7 @@ static int openai_read(const struct gwkind_route *r, const json_t *root, struct 
 
 /* ---- the body sent upstream ---------------------------------------------- */
 
-/* Chat streamed gets stream_options.include_usage (DESIGN §12): the
+/* Chat streamed gets stream_options.include_usage (docs/gateway.md, "include_usage"): the
  * usage of a stream is its last chunk's, which OpenAI sends only when
  * asked. */
 static int openai_rewrites(const struct gwkind_route *r, const struct gw_ask *ask)
@@ -235,7 +236,7 @@ static void read_usage(const struct gwkind_route *r, const json_t *usage, struct
 }
 
 /* What answer (the answer object, NULL when the event has none) and its
- * usage say beyond tokens (DESIGN §14): the tier served, Chat's audio
+ * usage say beyond tokens (docs/gateway.md, "What is billed"): the tier served, Chat's audio
  * tokens, Responses' web search calls; a member absent leaves its
  * figure as it was. */
 static void read_dims(const struct gwkind_route *r, const json_t *answer, const json_t *usage, struct gw_usage *u)
@@ -300,8 +301,9 @@ static int chat_event(struct gw_stream *s, const json_t *root)
 		gwkind_count_text(s, json_object_get(delta, "content"));
 		gwkind_count_text(s, json_object_get(delta, "refusal"));
 		gwkind_count_text(s, json_object_get(json_object_get(delta, "function_call"), "arguments"));
-		/* Audio output (DESIGN §15): its transcript is text, its base64
-		 * data is counted by its duration (gwshape_estimate). */
+		/* Audio output (docs/gateway.md, "The estimate"): its
+		 * transcript is text, its base64 data is counted by its
+		 * duration (gwshape_estimate). */
 		gwkind_count_text(s, json_object_get(json_object_get(delta, "audio"), "transcript"));
 		gwkind_count_audio(s, json_object_get(json_object_get(delta, "audio"), "data"));
 		json_array_foreach(json_object_get(delta, "tool_calls"), j, call)
@@ -537,7 +539,7 @@ static int chat_scan(struct gw_stream *s, const char *d, size_t len)
 	const char *end = d + len, *v;
 	struct chat_keys k;
 	/* A \u escape may spell a key ("us\u0061ge") the scan would not
-	 * see: such a chunk is parsed (DESIGN §14). */
+	 * see: such a chunk is parsed (docs/gateway.md, "Usage reported with an escaped key"). */
 	if (memmem(d, len, "\\u", 2) != NULL)
 		return 0;
 	chat_keys(d, end, &k);

@@ -1,5 +1,5 @@
-/* gwmoney.h: the gateway's money decision on a call's usage (DESIGN §14,
- * "The gateway charges what the provider bills"): pure, no I/O, no
+/* gwmoney.h: the gateway's money decision on a call's usage
+ * (docs/gateway.md, "What is billed and how creditd prices it"): pure, no I/O, no
  * globals, so every case is a unit test (tests/unit/gateway/test_gwmoney.c).
  *
  * The provider's usage is a bill the operator pays: it is charged as
@@ -46,15 +46,16 @@ void gwmoney_charge(const struct gw_asked *a, const struct gw_usage *u, struct g
  * p prices all asked. */
 const char *gwmoney_unpriced(const struct gw_ask *ask, const struct price *p);
 
-/* The hold's worst case of what ask asks (DESIGN §14): *hold_price is p
- * with each token at the dearest price the call may be billed (the tier
- * asked, "auto" the dearest the row prices; input at its dearest of the
- * tier's, cache writes' (1-hour ones when asked) and audio's; output at
- * the tier's or audio's; with ask->long_context, the dearer of that at
- * the standard prices and at the long-context tier's), *fees_raw the web searches' fees (ask's max,
- * else searches_held) in the cost formula's units, *searches the
- * searches held. p prices all ask asks (gwmoney_unpriced). 0, or -1
- * when the fees pass int64 (refused). */
+/* The hold's worst case of what ask asks
+ * (docs/gateway.md, "The hold and the charge"): *hold_price is p with each
+ * token at the dearest price the call may be billed (the tier asked, "auto"
+ * the dearest the row prices; input at its dearest of the tier's, cache
+ * writes' (1-hour ones when asked) and audio's; output at the tier's or
+ * audio's; with ask->long_context, the dearer of that at the standard prices
+ * and at the long-context tier's), *fees_raw the web searches' fees (ask's
+ * max, else searches_held) in the cost formula's units, *searches the
+ * searches held. p prices all ask asks (gwmoney_unpriced). 0, or -1 when the
+ * fees pass int64 (refused). */
 int gwmoney_hold(const struct gw_ask *ask, const struct price *p, int64_t searches_held, struct price *hold_price,
 		 int64_t *fees_raw, int64_t *searches);
 /* The tier a call that asked ask is held and, ending without usage,

@@ -1,5 +1,5 @@
 /* gwshape.c: the providers' wire formats on the way in and out, the part
- * every kind shares (see gwshape.h, DESIGN §12); what is one kind's own
+ * every kind shares (see gwshape.h; docs/gateway.md); what is one kind's own
  * (its output cap, its stream options, the body's change it makes, its
  * error shape) is its gwkind_*.c file's, called through struct gwkind;
  * the usage they report, in an answer or a stream, is gwshape_usage.c's.
@@ -9,8 +9,8 @@
  * as its kind changes it, and creditd's errors as its kind words them.
  *
  * Never: does I/O, reads the clock or touches the ledger; changes a body
- * member other than the two DESIGN §12 names; lets a count wrap or pass
- * LIMIT_TOKENS_MAX.
+ * member other than the two of docs/gateway.md, "What is forwarded"; lets a
+ * count wrap or pass LIMIT_TOKENS_MAX.
  *
  * Why: the hold is made from what is read here before the provider says
  * anything, and the provider must get the request the client sent. A body
@@ -205,7 +205,7 @@ static void input_bound(const struct gwkind_route *r, json_t *root, size_t len, 
 	ask->doc_uncounted = im.uncounted;
 }
 
-/* ---- input stored at the provider (DESIGN §14) ---- */
+/* ---- input stored at the provider (docs/gateway.md, "Input the body does not carry") ---- */
 
 /* A part naming a stored object: a file by id or URL (OpenAI's
  * input_file and chat file parts), an Anthropic document whose source is

@@ -1,5 +1,5 @@
 /* gwshape.h: the gateway's reading of the providers' wire formats, as
- * pure functions (DESIGN §12): what a request asks (its model, whether it
+ * pure functions (docs/gateway.md): what a request asks (its model, whether it
  * streams, its output cap, an upper bound of its input tokens), the body
  * sent upstream (the stream usage option asked for, the output cap
  * lowered), the usage a provider reports (in a whole answer or in the
@@ -76,8 +76,8 @@ int gwshape_read(const struct gwkind_route *r, const char *body, size_t len, str
  * known max or size (the dearest fee). */
 void gwshape_table_seen(struct gw_ask *ask, unsigned dims);
 
-/* The body to send upstream: body as received, changed only where DESIGN
- * §12 says: OpenAI chat streamed gets stream_options.include_usage true
+/* The body to send upstream: body as received, changed only where docs/gateway.md
+ * ("What is forwarded") says: OpenAI chat streamed gets stream_options.include_usage true
  * (other stream_options kept); a cap below the asked one (cap >= 0 and
  * cap < ask->output_cap, or cap >= 0 and no cap was asked) is written to
  * ask->cap_field (for OpenAI chat the member the client sent: OpenAI
@@ -135,7 +135,7 @@ void gwshape_tail_keep(char *tail, size_t *len, const char *bytes, size_t n);
 int gwshape_usage_tail(const struct gwkind_route *r, const char *tail, size_t len, struct gw_usage *u);
 
 /* What an ended stream is charged when it reported no usage (settle
- * reason "estimated", DESIGN §15, never under): output =
+ * reason "estimated", docs/gateway.md, "The estimate", never under): output =
  * gwshape_estimate_output, never above hold_output; input = input_seen when
  * Anthropic's message_start gave it (with its cache reads and writes),
  * else hold_input. u->have is 1. Counts are clamped to 0..LIMIT_TOKENS_MAX. */

@@ -1,6 +1,6 @@
 /* gwshape_bill.c: what a request asks for that the provider bills beyond
- * its tokens at the model's standard price (DESIGN §14, "The gateway
- * charges what the provider bills"): a service tier, 1-hour cache
+ * its tokens at the model's standard price (docs/gateway.md, "What is
+ * billed and how creditd prices it"): a service tier, 1-hour cache
  * writes, audio, web search, a tool running a model of its own. See
  * gwkind.h's gw_ask (tier ... tool_model). What is refused outright (a
  * server-side tool billed apart, MCP) is the route's table's to say

@@ -1,5 +1,5 @@
-/* gwshape_usage.c: the usage a provider reports (see gwshape.h, DESIGN
- * §12), in a whole answer or in the server-sent events of a stream, and
+/* gwshape_usage.c: the usage a provider reports (see gwshape.h;
+ * docs/gateway.md), in a whole answer or in the server-sent events of a stream, and
  * the estimate of a stream that ended without it.
  *
  * Owns: reading each provider's usage members into creditd's counts,
@@ -264,7 +264,7 @@ int gwshape_stream_feed(struct gw_stream *s, const char *bytes, size_t n, gw_eve
 #define GW_AUDIO_BASE64_BYTES_PER_TOKEN 3200
 _Static_assert(GW_AUDIO_BASE64_BYTES_PER_TOKEN * 20 == 64000, "20 tokens a second of 48,000 bytes in base64");
 
-/* The output an ended stream's text and audio are at least (DESIGN §15):
+/* The output an ended stream's text and audio are at least (docs/gateway.md, "The estimate"):
  * a token a non-ASCII byte (CJK, emoji: a token is rarely more than one
  * such character, often less), a token per four ASCII bytes, rounded up,
  * the audio by its duration. */

@@ -1,4 +1,4 @@
-/* provider.h: the gateway's HTTP client to an LLM provider (DESIGN §12),
+/* provider.h: the gateway's HTTP client to an LLM provider (docs/gateway.md),
  * over libcurl: one POST or GET whose answer is handed to the caller as it
  * arrives, for streams to pass on without buffering.
  *
