@@ -32,7 +32,7 @@ struct request {
 	const char *origin;		/* a browser's Origin header, NULL when none */
 	const char *if_none_match;
 	const char *remote_addr;	/* the client's address (REMOTE_ADDR) as text, NULL when none */
-	/* The gateway's headers (DESIGN §12); NULL when absent. */
+	/* The gateway's headers (docs/gateway.md, "Who pays"); NULL when absent. */
 	const char *gw_account;		/* Creditd-Account */
 	const char *gw_member;		/* Creditd-Member */
 	const char *gw_provider_key;	/* Creditd-Provider-Key (BYOK) */
@@ -86,7 +86,7 @@ struct api_ctx {
 #define API_PARAMS_MAX 2
 typedef void api_handler(struct api_ctx *ctx, const struct request *rq, char **params, struct response *rs);
 
-/* Fills rs with DESIGN's error object; param may be NULL. */
+/* Fills rs with the error object (docs/api.md, "Errors"); param may be NULL. */
 __attribute__((format(printf, 4, 5)))
 void api_error(struct response *rs, enum cd_err e, const char *param, const char *fmt, ...);
 /* The generic answer for a ledger result that is not CD_OK. */
@@ -141,13 +141,13 @@ api_handler api_healthz, api_metrics, api_models;
 api_handler api_account_create, api_account_get, api_account_patch, api_transactions, api_grant, api_debit,
 	api_usage_report;
 api_handler api_authorize, api_settle, api_release, api_usage, api_hold_get;
-/* The gateway (api_gateway.c, DESIGN §12). */
+/* The gateway (api_gateway.c; docs/gateway.md). */
 api_handler api_gw_call, api_gw_models, api_gw_model;
 api_handler api_topup, api_webhook;
 api_handler api_member_put, api_member_delete;
-/* Threshold alerts (api_alerts.c, DESIGN §14). */
+/* Threshold alerts (api_alerts.c; docs/api.md, "Threshold alerts"). */
 api_handler api_alerts_put, api_alerts_get;
-/* Gateway keys for end users (api_gwkeys.c, DESIGN §12 "Who pays"). */
+/* Gateway keys for end users (api_gwkeys.c; docs/gateway.md, "Who pays"). */
 api_handler api_gwkey_create, api_gwkey_list, api_gwkey_revoke;
 api_handler api_promo_create, api_redeem, api_referral_code;
 api_handler api_plan_put, api_plans;

@@ -1,4 +1,4 @@
-/* api_accounts.c: the account routes of DESIGN §5. Each handler checks its
+/* api_accounts.c: the account routes (docs/api.md). Each handler checks its
  * input against a field table, builds the ledger's request and answers;
  * nothing here knows SQL or FastCGI. */
 #include "api.h"
@@ -17,7 +17,7 @@
 #include <string.h>
 
 /* Settings that bound spending; amounts that move money have the
- * smaller LIMIT_AMOUNT_MICROS_MAX (DESIGN §10). */
+ * smaller LIMIT_AMOUNT_MICROS_MAX (docs/api.md, "Money stays in range"). */
 #define MICROS_MAX LIMIT_SETTING_MICROS_MAX
 
 static const struct jfield account_fields[] = {

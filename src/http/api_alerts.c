@@ -1,4 +1,4 @@
-/* api_alerts.c: threshold alerts (DESIGN §14 "Threshold alerts"):
+/* api_alerts.c: threshold alerts (docs/api.md, "Threshold alerts"):
  * PUT /v1/accounts/{id}/alerts sets the account's alerts whole (admin,
  * app), GET the same path reads them (admin, app, read); both answer
  * {"alerts": [...]}, each as set with its state. PUT is idempotent by

@@ -1,4 +1,4 @@
-/* api_events.c: the outbox's pull route (DESIGN §9 "Notifications"), for
+/* api_events.c: the outbox's pull route (docs/api.md, "Events"), for
  * apps that cannot receive webhooks: GET /v1/events?after=ID&limit=N
  * (admin), oldest first, whether or not push is configured. */
 #include "api.h"

@@ -1,4 +1,4 @@
-/* api_gateway.c: the gateway's routes (DESIGN §12) on the worker's
+/* api_gateway.c: the gateway's routes (docs/gateway.md) on the worker's
  * thread: the call read (gwshape), who pays (the key's account and a
  * gateway key's member, or Creditd-Account for an unbound guard key;
  * Creditd-Member), the model priced, the hold's worst case (the input
@@ -28,7 +28,7 @@
 #include <string.h>
 
 /* A header naming the account or member that pays, beside a key bound
- * to one (DESIGN §10, §12): the same is fine; another account is 404 as
+ * to one (docs/decisions.md, "Gateway keys"): the same is fine; another account is 404 as
  * an account that does not exist; another member is 403. An end user's
  * gateway key decides who pays by its binding alone: without a member it
  * charges the whole account, and Creditd-Member may name none (another
@@ -80,8 +80,8 @@ static int payer(struct api_ctx *ctx, const struct request *rq, struct gw_job *j
 }
 
 /* A call that brings its own key where no provider serving its model
- * takes one (DESIGN §15): 403 when [gateway] byok = off turned it off
- * for §12's providers (as before), else 400 naming the header, nothing
+ * takes one (docs/gateway.md, "Bring your own key"): 403 when [gateway] byok = off turned it off
+ * for openai and anthropic (as before), else 400 naming the header, nothing
  * forwarded. Always -1 with rs filled. */
 static int byok_refused(const struct gwconfig *gw, const struct gwconfig_provider *const *all, size_t n,
 			const struct gw_job *job, struct response *rs)
@@ -100,11 +100,11 @@ static int byok_refused(const struct gwconfig *gw, const struct gwconfig_provide
 	return -1;
 }
 
-/* The providers the call may try (DESIGN §14): those of its route's kind
+/* The providers the call may try (docs/gateway.md, "Fallback"): those of its route's kind
  * serving its model, in order, each with a key of the deployment's, at
  * most [gateway] max_attempts; a call that brings its own key
  * (Creditd-Provider-Key, BYOK) goes to the first that takes one alone
- * (DESIGN §15: a provider's byok). 0, or -1 with rs filled: 400 (param
+ * (a provider's byok: docs/gateway.md, "Bring your own key"). 0, or -1 with rs filled: 400 (param
  * model) when none serves the model, 400 or 403 (param
  * Creditd-Provider-Key) when none takes the call's key, 503
  * provider_not_configured when none has a key and the call brought none. */
@@ -303,14 +303,15 @@ static int multiplied(const struct gw_job *job, struct price *p, struct response
 	return 0;
 }
 
-/* Input stored at the provider (DESIGN §14): a BYOK call's is its own;
- * else previous_response_id is refused (creditd keeps no record of the
+/* Input stored at the provider
+ * (docs/gateway.md, "Input the body does not carry"): a BYOK call's is its
+ * own; else previous_response_id is refused (creditd keeps no record of the
  * account's own responses yet), and the other objects are taken only with
- * [gateway] provider_objects = on (one tenant to the provider's org),
- * held at the model's max_input_tokens, refused when its row has none. */
+ * [gateway] provider_objects = on (one tenant to the provider's org), held at
+ * the model's max_input_tokens, refused when its row has none. */
 /* previous_response_id: only a response this account received through
  * creditd (sql/045), held at the model's max_input_tokens like any
- * stored input (DESIGN §14). 0, or -1 with rs filled. */
+ * stored input (docs/gateway.md, "previous_response_id"). 0, or -1 with rs filled. */
 static int previous_response(struct api_ctx *ctx, struct gw_job *job, const struct price *p, struct response *rs)
 {
 	const char *field = "previous_response_id";
@@ -382,11 +383,11 @@ static int documents(struct gw_job *job, const struct price *p, int priced, stru
 	return 0;
 }
 
-/* A call whose input may pass its model's long-context threshold is held
- * at the tier's prices, every token (DESIGN §14): the input bound is an
- * upper bound, so a call under the threshold is never held so. Anthropic's
- * tier needs its 1M-context beta, without which the provider refuses such
- * an input itself: held at the standard prices. */
+/* A call whose input may pass its model's long-context threshold is held at
+ * the tier's prices, every token (docs/gateway.md, "The long-context tier"):
+ * the input bound is an upper bound, so a call under the threshold is never
+ * held so. Anthropic's tier needs its 1M-context beta, without which the
+ * provider refuses such an input itself: held at the standard prices. */
 static void long_context(struct gw_job *job, const struct price *p)
 {
 	const char *forwarded[LIMIT_GATEWAY_KIND_FORWARDED];
@@ -458,7 +459,7 @@ static int hold_of(struct api_ctx *ctx, struct gw_job *job, struct guard_authori
 	r->min_output_tokens = gw->shrink && output > 0 ? least * n : -1;
 	if (job->byok)
 		return 0;
-	/* Held at the worst case of what was asked (DESIGN §14): each token
+	/* Held at the worst case of what was asked (docs/gateway.md, "What is billed"): each token
 	 * at its dearest price, the searches' fees on top; pinned: p. */
 	struct pricing_tokens held = {r->input_tokens, 0, 0, r->max_output_tokens};
 	r->price = job->price = p;
@@ -476,7 +477,7 @@ static int hold_of(struct api_ctx *ctx, struct gw_job *job, struct guard_authori
 
 /* What the call asks that the model's row does not price (a service tier,
  * 1-hour cache writes, audio, web search): refused before anything is
- * forwarded (DESIGN §14). 0, or -1 with rs filled. */
+ * forwarded (docs/gateway.md, "Anything no row names is refused"). 0, or -1 with rs filled. */
 static int billed(const struct gw_job *job, const struct price *p, struct response *rs)
 {
 	const char *field = job->byok ? NULL : gwmoney_unpriced(&job->ask, p);
@@ -492,7 +493,7 @@ static int billed(const struct gw_job *job, const struct price *p, struct respon
 	return -1;
 }
 
-/* A member's call is never shown the pool's funds (DESIGN §14): a 402
+/* A member's call is never shown the pool's funds (docs/gateway.md, "A member's refusals"): a 402
  * (the account's available, not the member's cap) loses its figures. */
 static void member_refusal(struct ledger_result *res)
 {
@@ -599,7 +600,7 @@ static int admit(struct api_ctx *ctx, const struct request *rq, struct gw_job *j
 	return -1;
 }
 
-/* A key limited to some models (DESIGN §14, "Models per key") calling
+/* A key limited to some models (docs/gateway.md, "What a key holder can and cannot do") calling
  * another (the call's own, or a tool's: param): 403 model_not_allowed, in the provider's shape
  * (the router shapes it); nothing held or forwarded. 0 when it may. */
 static int model_allowed(const struct api_ctx *ctx, const char *model, const char *param, struct response *rs)
@@ -613,11 +614,12 @@ static int model_allowed(const struct api_ctx *ctx, const char *model, const cha
 	return -1;
 }
 
-/* A free route's call (count_tokens, DESIGN §15): nothing is held, but
- * the account named must exist and be active, as a held call's must (a
- * guard key bound to none names it), and the call counts against its
- * account's and member's requests_per_minute like any call. 0, or -1
- * with rs filled (404, 403, 429 with Retry-After). */
+/* A free route's call (count_tokens;
+ * docs/gateway.md, "Free routes and BYOK inside the rate limits"): nothing is
+ * held, but the account named must exist and be active, as a held call's must
+ * (a guard key bound to none names it), and the call counts against its
+ * account's and member's requests_per_minute like any call. 0, or -1 with rs
+ * filled (404, 403, 429 with Retry-After). */
 static int free_count(struct api_ctx *ctx, struct gw_job *job, struct response *rs)
 {
 	char rid[2 * LIMIT_GATEWAY_REQUEST_RANDOM_BYTES + 1];

@@ -30,7 +30,7 @@ static const struct jfield authorize_fields[] = {
 	{NULL, J_INT, 0, 0, 0, 0, NULL},
 };
 
-/* DESIGN §10: one charge moves at most LIMIT_AMOUNT_MICROS_MAX; a larger
+/* docs/api.md, "Money stays in range": one charge moves at most LIMIT_AMOUNT_MICROS_MAX; a larger
  * computed cost is refused naming the field that drives it. */
 static void charge_refuse(struct response *rs, int64_t cost_micros, const char *param)
 {
@@ -145,7 +145,7 @@ void api_authorize(struct api_ctx *ctx, const struct request *rq, char **params,
 	json_decref(body);
 }
 
-/* The parts of input_tokens (DESIGN §12): cached and cache-write tokens
+/* The parts of input_tokens (docs/api.md, "Costs"): cached and cache-write tokens
  * are both counted in it, so together they are at most it. 0, or -1
  * with a 400 naming the field at fault. */
 static int input_parts_check(int64_t input, int64_t cached, int64_t cache_write, struct response *rs)
@@ -243,7 +243,7 @@ void api_release(struct api_ctx *ctx, const struct request *rq, char **params, s
 }
 
 /* GET /v1/holds/{hold_id}: what one call held, was charged and used
- * (DESIGN §14). A key bound to an account sees its own holds only. */
+ * (docs/api.md, "GET /v1/holds/{hold_id}"). A key bound to an account sees its own holds only. */
 void api_hold_get(struct api_ctx *ctx, const struct request *rq, char **params, struct response *rs)
 {
 	json_t *out = NULL;

@@ -1,4 +1,4 @@
-/* api_gwkeys.c: gateway keys for end users (DESIGN §12 "Who pays"),
+/* api_gwkeys.c: gateway keys for end users (docs/api.md, "Gateway keys for end users"),
  * the routes an app's backend calls with its app key:
  * POST /v1/accounts/{id}/gateway_keys mints one (the secret answered this
  * once, only its SHA-256 kept), GET the same path lists the live ones,

@@ -1,5 +1,5 @@
-/* api_me.c: browser tokens and the /v1/me routes (DESIGN §9 "Browser
- * tokens and the widget", §11 "Usage in the end user's hands"). The app's
+/* api_me.c: browser tokens and the /v1/me routes (docs/api.md,
+ * "Widget": the balance, history and usage in the end user's hands). The app's
  * server mints a short-lived token for one account with its app key; the
  * page's widget then reads that account, its journal and usage, and starts
  * top-ups with the token alone, through the same ledger calls and handlers
@@ -79,7 +79,7 @@ out:
 
 /* The account as its own user sees it: money, the low threshold, the
  * plan's period, what a top-up may be, and why it is suspended and what it
- * owes (DESIGN §10 "Pay-as-you-go"), so that the widget can say so and
+ * owes (docs/pay-as-you-go.md, "What the app shows its user"), so that the widget can say so and
  * offer to pay; not the limits' internals (overdraft, grants, member and
  * recharge settings). */
 static json_t *me_view(const struct cfg *c, json_t *a)
@@ -99,7 +99,7 @@ static json_t *me_view(const struct cfg *c, json_t *a)
 	json_object_set_new(out, "low", json_boolean(threshold > 0 &&
 						    json_integer_value(json_object_get(a, "available_micros")) < threshold));
 	/* The debt is what a negative balance owes. Balances stay within
-	 * ±9·10¹⁸ (DESIGN §10 "Money stays in range"), so negating one cannot
+	 * ±9·10¹⁸ (docs/api.md, "Money stays in range"), so negating one cannot
 	 * overflow. */
 	int64_t balance = (int64_t)json_integer_value(json_object_get(a, "balance_micros"));
 	json_object_set_new(out, "owed_micros", json_integer(balance < 0 ? -(json_int_t)balance : 0));
@@ -182,7 +182,7 @@ void api_me_usage(struct api_ctx *ctx, const struct request *rq, char **params, 
 	api_usage_report_of(ctx, rq, ctx->me, me_member(ctx), rs);
 }
 
-/* Members do not pay for the pool (DESIGN §11): a member's token is 403. */
+/* Members do not pay for the pool (docs/api.md, "Widget"): a member's token is 403. */
 void api_me_topup(struct api_ctx *ctx, const struct request *rq, char **params, struct response *rs)
 {
 	(void)params;

@@ -1,4 +1,4 @@
-/* api_members.c: members of workspace accounts (DESIGN §4 "Workspaces"):
+/* api_members.c: members of workspace accounts (docs/decisions.md, "Workspaces"):
  * POST /v1/accounts/{id}/members adds or updates one with an optional
  * monthly cap; DELETE /v1/accounts/{id}/members/{member} removes it. */
 #include "api.h"

@@ -1,4 +1,4 @@
-/* api_plans.c: the plan catalogue (DESIGN §9): PUT /v1/plans/{name}
+/* api_plans.c: the plan catalogue (docs/api.md, "PUT /v1/plans/{name}"): PUT /v1/plans/{name}
  * (admin) creates or replaces a plan, GET /v1/plans (read) lists them. */
 #include "api.h"
 #include "ledger.h"

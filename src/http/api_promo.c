@@ -1,4 +1,4 @@
-/* api_promo.c: the growth routes. Promo codes (DESIGN §9): POST
+/* api_promo.c: the growth routes. Promo codes (docs/api.md, "POST /v1/promo_codes"): POST
  * /v1/promo_codes (admin) makes one; POST /v1/accounts/{id}/redeem (app)
  * turns one into a promo grant on the account. Codes are 4-64 of
  * [A-Za-z0-9_-], matched in any case by the ledger. Referrals

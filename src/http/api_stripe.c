@@ -206,7 +206,7 @@ void api_topup(struct api_ctx *ctx, const struct request *rq, char **params, str
 }
 
 /* Every attempt that may reach Stripe is recorded (and counted) first;
- * one that opens no session stays recorded, failed (DESIGN §13). */
+ * one that opens no session stays recorded, failed (docs/decisions.md, "Top-ups per hour"). */
 void api_topup_of(struct api_ctx *ctx, const struct request *rq, const char *account, struct response *rs)
 {
 	const struct cfg *c = ctx->cfg;

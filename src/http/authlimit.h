@@ -1,4 +1,4 @@
-/* authlimit.h: the failed-authentication throttle (DESIGN §13).
+/* authlimit.h: the failed-authentication throttle (docs/operations.md, "Failed authentication").
  *
  * Failed authentications (an API key unknown, malformed or missing;
  * browser tokens are checked by signature, with no look-up, and are not

@@ -1,5 +1,5 @@
 /* fcgiout.h: FastCGI answer records written by creditd itself, for the
- * gateway's calls once a worker hands them over (DESIGN §12).
+ * gateway's calls once a worker hands them over (docs/gateway.md, "Capacity and operations").
  *
  * libfcgi writes a request's answer with blocking writes of its own
  * buffer: right for a worker, wrong for the gateway's one thread that

@@ -11,7 +11,7 @@
  * an account may name that account only: a route naming another in its
  * path is answered here, 404 as for an account that does not exist; the
  * guard routes check the account of their body or hold (api_key_reaches).
- * A gateway key (an end user's, DESIGN §12) is always bound, and opens
+ * A gateway key (an end user's: docs/api.md) is always bound, and opens
  * the gateway's routes only: every other route answers it 403 here.
  * A client address that failed authentication [security]
  * auth_failures_per_minute times is answered 429 with Retry-After for the
@@ -49,10 +49,10 @@
 #define ROUTE_STRIPE (-1)	/* the Stripe signature, checked by the handler */
 #define ROUTE_BROWSER (-2)	/* a browser token; CORS for the widget's origins */
 #define ROUTE_PREFLIGHT (-3)	/* no key; CORS for the widget's origins */
-/* The gateway's routes (DESIGN §12): a guard key, or an end user's
+/* The gateway's routes (docs/gateway.md, "Routes"): a guard key, or an end user's
  * gateway key, which opens these routes only (keys_allows). */
 #define ROUTE_GATEWAY (KEY_SCOPE_GUARD | KEY_SCOPE_GATEWAY)
-/* GET /v1/holds/{hold_id} (DESIGN §14): the guard that made it, a reader,
+/* GET /v1/holds/{hold_id} (docs/api.md): the guard that made it, a reader,
  * the app, or an end user's gateway key for its own calls. */
 #define ROUTE_HOLD (KEY_SCOPE_GUARD | KEY_SCOPE_READ | KEY_SCOPE_APP | KEY_SCOPE_GATEWAY)
 
@@ -113,7 +113,7 @@ static const struct route routes[] = {
 	{"POST", "/v1/usage", KEY_SCOPE_GUARD, api_usage, "usage", FOREIGN_LOOKUP},
 	{"GET", "/v1/holds/*", ROUTE_HOLD, api_hold_get, "hold_get", FOREIGN_LOOKUP},
 	{"POST", "/v1/webhooks/stripe", ROUTE_STRIPE, api_webhook, "webhook", FOREIGN_LOOKUP},
-	/* The gateway (DESIGN §12): answers in the provider's shape. */
+	/* The gateway (docs/gateway.md): answers in the provider's shape. */
 	{"POST", "/openai/v1/chat/completions", ROUTE_GATEWAY, api_gw_call, "gw_openai_chat", FOREIGN_LOOKUP},
 	{"POST", "/openai/v1/responses", ROUTE_GATEWAY, api_gw_call, "gw_openai_responses", FOREIGN_LOOKUP},
 	{"POST", "/openai/v1/embeddings", ROUTE_GATEWAY, api_gw_call, "gw_openai_embeddings", FOREIGN_LOOKUP},
@@ -423,7 +423,7 @@ static void dispatch(struct api_ctx *ctx, const struct request *rq, struct respo
 void router_dispatch(struct api_ctx *ctx, const struct request *rq, struct response *rs, const char **route)
 {
 	dispatch(ctx, rq, rs, route);
-	/* A path under /<kind>/ answers in that kind's shape (DESIGN §12). */
+	/* A path under /<kind>/ answers in that kind's shape (docs/gateway.md). */
 	const struct gwkind *p = gwkind_of_path(rq->path);
 	if (p != NULL && rs->handoff == NULL)
 		provider_shape(rs, p);

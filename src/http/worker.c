@@ -331,7 +331,7 @@ static void gw_finish(void *req, const char *route, int status, const char *acco
 
 static const struct gw_edge gw_edge_of = {NULL, gw_write, gw_send, gw_fd, gw_end, gw_finish};
 
-/* A gateway path (DESIGN §12): its body may be larger, its key may come
+/* A gateway path (docs/gateway.md, "Who pays"): its body may be larger, its key may come
  * as x-api-key. */
 static int gateway_path(const char *path)
 {
@@ -668,7 +668,7 @@ static int metrics_start(const struct cfg *cfg)
 		if (r != NULL && metrics_gateway_route(names[i], r->kind->name, r->label) != 0)
 			return -1;
 	}
-	/* The providers' tries, by provider (DESIGN §14). */
+	/* The providers' tries, by provider (docs/gateway.md, "What the answer says"). */
 	const struct gwconfig *gw = gwconfig_of(cfg);
 	for (size_t i = 0; i < gw->nproviders; i++)
 		if (metrics_gateway_provider(gw->providers[i].index, gw->providers[i].name) != 0)
@@ -744,7 +744,7 @@ int worker_stop(int listen_fd, int timeout_ms)
 	pthread_mutex_lock(&bg_lock);
 	pthread_cond_broadcast(&bg_cond);
 	pthread_mutex_unlock(&bg_lock);
-	/* Gateway calls in flight finish and are settled first (DESIGN §12:
+	/* Gateway calls in flight finish and are settled first (docs/gateway.md, "On SIGTERM":
 	 * up to [gateway] drain_seconds); the database is still there. */
 	int64_t left = gateway_drain();
 	if (left > 0)
