@@ -157,11 +157,6 @@ static int export_journal(struct store *lg, const char *id, int csv)
 	return rc == CD_OK ? 0 : ctl_common_fail(lg, rc, "export");
 }
 
-/* key create: the new key alone on stdout's last line (scripts take it
- * from there), its id on stderr. A key bound to an account (--account)
- * reaches that account only; an admin key reaches everything, so it is
- * never bound. Gateway keys (DESIGN §12) are the API's to make: key list
- * shows them and key revoke revokes them, like any other. */
 /* Prints a write's answer: its body on success, its error on a refusal. */
 static int answered(struct store *lg, enum cd_err rc, struct ledger_result *res, const char *what)
 {
@@ -494,7 +489,7 @@ int main(int argc, char **argv)
 	}
 	/* Migrations run as the schema's owner; every other command, and
 	 * migrate --check (so that a host without the owner's password can
-	 * ask), as the runtime user of the config (DESIGN §10). */
+	 * ask), as the runtime user of the config (docs/operations.md). */
 	if (config_load(config, modules, &cfg, err, sizeof(err)) != 0 ||
 	    (strcmp(argv[1], "migrate") == 0 && !ctl_common_flag(argc, argv, 2, "--check") &&
 	     config_use_migrate_user(&cfg, ctl_common_opt(argc, argv, 2, "--user"),

@@ -1,4 +1,4 @@
-/* ctl_collect.h: creditctl collect (DESIGN §10 "Pay-as-you-go"): the
+/* ctl_collect.h: creditctl collect (docs/pay-as-you-go.md, "creditctl collect"): the
  * month's collection now, for every account that owes or for one, or what
  * it would charge (--dry-run). The ledger queues each collection; this
  * sends it at once through the same sender as the daemon's and prints what

@@ -50,6 +50,11 @@ static int key_list(struct store *lg)
 	return rc == CD_OK ? 0 : ctl_common_fail(lg, rc, "key list");
 }
 
+/* key create: the new key alone on stdout's last line (scripts take it from
+ * there), its id on stderr. A key bound to an account (--account) reaches
+ * that account only; an admin key reaches everything, so it is never bound.
+ * Gateway keys (docs/api.md, "Gateway keys for end users") are the API's to
+ * make: key list shows them and key revoke revokes them, like any other. */
 static int key_create(struct store *lg, int argc, char **argv)
 {
 	const char *scope = ctl_common_opt(argc, argv, 3, "--scope"), *name = ctl_common_opt(argc, argv, 3, "--name");

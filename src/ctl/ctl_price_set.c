@@ -1,4 +1,4 @@
-/* ctl_price_set.c: creditctl price set MODEL FIELD=VALUE... (DESIGN §14):
+/* ctl_price_set.c: creditctl price set MODEL FIELD=VALUE... (docs/creditctl.md):
  * one model's price, its fields named as GET /v1/models names them. A
  * model already priced keeps every field not named; a new one needs its
  * input, output and max_output_tokens. Checked as a price list's row is

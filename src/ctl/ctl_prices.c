@@ -170,7 +170,7 @@ static int read_json_models(json_t *root, struct rows *r, struct report *rep)
 	return 0;
 }
 
-/* A JSON catalogue (DESIGN §9, §14): a list of {model,
+/* A JSON catalogue (docs/api.md, "Price sync with a guard"): a list of {model,
  * input_micros_per_mtok, cached_input_micros_per_mtok,
  * output_micros_per_mtok, max_output_tokens,
  * cache_write_micros_per_mtok?, and the optional dimensions by name},

@@ -20,9 +20,10 @@
 #include <string.h>
 
 /* The fields compared: the tokens, then what is billed beyond them
- * (DESIGN §14: F_BILLED on, shown under a row when either side has any):
- * 1-hour writes, audio, searches, and the tokens (input and output) of
- * calls at the priority and flex tiers and in the long-context tier. */
+ * (docs/reconciliation.md, "Read the table": F_BILLED on, shown under a row
+ * when either side has any): 1-hour writes, audio, searches, and the tokens
+ * (input and output) of calls at the priority and flex tiers and in the
+ * long-context tier. */
 enum { F_REQUESTS, F_INPUT, F_CACHED, F_CACHE_WRITE, F_OUTPUT, F_CACHE_WRITE_1H, F_AUDIO_IN, F_AUDIO_OUT, F_SEARCHES,
        F_PRIORITY, F_FLEX, F_LONG, F_COUNT };
 enum { F_BILLED = F_CACHE_WRITE_1H };
@@ -47,7 +48,7 @@ struct recon_row {
 	char model[RECON_MODEL_BYTES];	/* creditd's, or the provider's when unmatched */
 	int64_t provider[F_COUNT], creditd[F_COUNT];
 	struct recon_part parts[RECON_TIER_COUNT][2];	/* the provider's, by tier and long context */
-	/* creditd's calls settled by each reason (DESIGN §12): drift should
+	/* creditd's calls settled by each reason (docs/gateway.md, "settle reason"): drift should
 	 * come from estimated ones alone. */
 	int64_t by_settle_reason[LEDGER_SETTLE_REASON_COUNT];
 	int provider_requests;		/* every bucket counted requests */
@@ -385,7 +386,7 @@ static int field_within(int64_t provider, int64_t creditd, int64_t tolerance_bps
 	return provider == 0 ? creditd == 0 : diff * 10000 <= (__int128)tolerance_bps * provider;
 }
 
-/* The provider's figures at price p (DESIGN §14): each part at its
+/* The provider's figures at price p (docs/gateway.md, "What is billed"): each part at its
  * service tier's and context window's prices with its 1-hour writes,
  * audio and searches, summed before the margin, rounded up once. 0, or
  * -1 when they cannot be priced (a part's audio above its uncached

@@ -1,4 +1,4 @@
-/* ctl_reconcile.h: creditctl reconcile (DESIGN §10): the provider's usage
+/* ctl_reconcile.h: creditctl reconcile (docs/reconciliation.md): the provider's usage
  * report beside creditd's usage records, per UTC day × model. Reads files
  * and the ledger, prints; never writes. */
 #ifndef CREDITD_CTL_RECONCILE_H

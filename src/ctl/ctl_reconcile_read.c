@@ -169,7 +169,7 @@ static int anthropic_result(const char *file, const char *where, json_t *r, stru
 		return -1;
 	}
 	/* Writing the cache is input too, priced at the cache-write price
-	 * (DESIGN §12). */
+	 * (docs/api.md, "Costs"). */
 	k->input_tokens = uncached + read + c1h + c5m;
 	k->cached_input_tokens = read;
 	k->cache_write_input_tokens = c1h + c5m;

@@ -1,5 +1,5 @@
 /* ctl_reconcile_read.h: reading the providers' usage reports for
- * creditctl reconcile (DESIGN §10): OpenAI's and Anthropic's admin usage
+ * creditctl reconcile (docs/reconciliation.md): OpenAI's and Anthropic's admin usage
  * report pages as their APIs return them, or a CSV. Reads files and says
  * what is wrong on stderr (file, line or field named); never prints a
  * result and never touches the ledger. */
@@ -31,7 +31,7 @@ struct recon_bucket {
 	char model[LIMIT_PROVIDER_MODEL_BYTES + 1];
 	int64_t requests, input_tokens, cached_input_tokens, cache_write_input_tokens, output_tokens;
 	int has_requests;			/* the report counts requests */
-	/* Beyond tokens (DESIGN §14): 1-hour cache writes (part of the
+	/* Beyond tokens (docs/gateway.md, "What is billed"): 1-hour cache writes (part of the
 	 * writes), audio (parts of input and output), web searches; the
 	 * service tier (RECON_TIER_*) and the long-context tier of a report
 	 * grouped by them (else standard, 0). One day × model may come in a
