@@ -1,4 +1,4 @@
-/* email_config.h: the [email] keys (DESIGN §14 "Alerts by email"): the
+/* email_config.h: the [email] keys (docs/operations.md, "Alerts by email"): the
  * SMTP server the outbox's alerts are mailed through (mail.c), from whom,
  * which event types, in which language, and the top-up link they carry.
  * The CONFIG_MODULE_EMAIL block. */

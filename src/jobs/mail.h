@@ -1,4 +1,4 @@
-/* mail.h: alerts by email (DESIGN §14 "Alerts by email"): one thread of
+/* mail.h: alerts by email (docs/operations.md, "Alerts by email"): one thread of
  * creditd (or creditctl sweep, where no creditd stays up) that reads the
  * outbox for events of the types [email] events names on accounts with an
  * email, and mails each (mail_build.c makes the message, mail_smtp.c sends

@@ -1,4 +1,4 @@
-/* mail_build.h: an alert mail made from an event (DESIGN §14 "Alerts by
+/* mail_build.h: an alert mail made from an event (docs/operations.md, "Alerts by
  * email"), pure: no I/O, no clock, no database; mail.c reads what it
  * needs and sends what this makes.
  *

@@ -1,5 +1,5 @@
 /* mail_smtp.h: one mail sent through [email] smtp_url by libcurl's SMTP
- * (DESIGN §14 "Alerts by email"): smtps:// is TLS from the start, smtp://
+ * (docs/operations.md, "Alerts by email"): smtps:// is TLS from the start, smtp://
  * upgrades with STARTTLS (required, except to a loopback server: see
  * email_config.h); the server's certificate and name are verified. */
 #ifndef CREDITD_MAIL_SMTP_H

@@ -1,4 +1,4 @@
-/* notify.h: the push of the outbox (DESIGN §9 "Notifications"): one
+/* notify.h: the push of the outbox (docs/api.md, "Events"): one
  * thread of creditd (or creditctl sweep, where no creditd stays up) that
  * POSTs each event to [notify] url, signed in Stripe's scheme
  * (Creditd-Signature: t=TS,v1=HEX(HMAC-SHA256(secret, "TS.body"))), in

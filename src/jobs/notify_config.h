@@ -1,4 +1,4 @@
-/* notify_config.h: the [notify] keys (DESIGN §9 "Notifications"): where
+/* notify_config.h: the [notify] keys (docs/api.md, "Events"): where
  * and how the outbox's events are pushed (notify.c), and for how long.
  * The CONFIG_MODULE_NOTIFY block. */
 #ifndef CREDITD_NOTIFY_CONFIG_H

@@ -27,16 +27,17 @@ static void sleep_ms(long ms)
 }
 
 /* The charge's Stripe Idempotency-Key: an auto-recharge's id, or a
- * collection's account, month and try (DESIGN §10), the account's bytes
+ * collection's account, month and try
+ * (docs/pay-as-you-go.md, "The 1st of the month"), the account's bytes
  * outside visible ASCII (and '%') percent-encoded, as a header needs; an
- * account id too long for that is replaced by the collection's row id
- * (unique per account and month too). */
+ * account id too long for that is replaced by the collection's row id (unique
+ * per account and month too). */
 static void charge_key(const struct cfg *c, const struct ledger_recharge *r, char *key, size_t size, char *period,
 		       size_t psize)
 {
 	char acct[LIMIT_IDEMPOTENCY_KEY_BYTES + 1], salt[LIMIT_KEY_SALT_BYTES + 2];
 	size_t n = 0;
-	/* The deployment's salt (DESIGN §13), but for a charge tried before
+	/* The deployment's salt (docs/configuration.md, "key_salt"), but for a charge tried before
 	 * keys were salted: a retry must send the key Stripe saw. */
 	snprintf(salt, sizeof(salt), "%s%s", r->legacy_key ? "" : stripe_config_of(c)->key_salt,
 		 r->legacy_key ? "" : "-");
@@ -82,7 +83,8 @@ void recharge_send(const struct cfg *c, struct stripe_client *stripe, struct sto
 	char key[LIMIT_IDEMPOTENCY_KEY_BYTES + 96], period[48];
 	int go = 0;
 	/* The account's last word, under its lock: no disputed card is
-	 * charged (DESIGN §13). A database that failed to say is no dispute. */
+	 * charged (docs/api.md, "POST /v1/webhooks/stripe"). A database
+	 * that failed to say is no dispute. */
 	enum cd_err rc = ledger_recharge_decide(lg, r, &go);
 	if (rc != CD_OK || !go) {
 		not_sent(lg, r, rc, out);
@@ -160,7 +162,7 @@ void recharge_fetch(const struct cfg *c, struct stripe_client *stripe, struct st
 
 /* A cancel's Stripe Idempotency-Key: one cancel per PaymentIntent, so its
  * id (Stripe's ids are unique) makes it; c is there for what the
- * deployment adds to every key it sends (DESIGN §13). */
+ * deployment adds to every key it sends (docs/configuration.md, "key_salt"). */
 static void cancel_key(const struct cfg *c, const struct ledger_cancel *x, char *key, size_t size)
 {
 	snprintf(key, size, "payg-cancel-%s-%s", stripe_config_of(c)->key_salt, x->payment_intent);

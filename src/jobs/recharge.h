@@ -1,15 +1,16 @@
 /* recharge.h: the off-session charge sender: one thread of creditd (or
- * creditctl sweep, where no creditd stays up) that takes the
- * auto-recharges (DESIGN §9) and pay-as-you-go collections (§10) queued by
- * the ledger and creates each PaymentIntent at Stripe (off-session,
- * confirmed, the saved card), with an Idempotency-Key of the charge's own
- * (recharge_<id>; payg-<account>-<YYYY-MM>-<try>), so a retry never
- * charges twice. What Stripe answers is recorded at once (a payment that
- * succeeded is credited); a payment still processing is credited by its
- * payment_intent.succeeded webhook, or, when none has come 15 minutes
- * after, by what a GET of the PaymentIntent says (DESIGN §10). Once a
- * collection's try has paid, the same thread cancels its other tries
- * still open at Stripe (DESIGN §13). */
+ * creditctl sweep, where no creditd stays up) that takes the auto-recharges
+ * (docs/api.md, "Auto-recharge") and pay-as-you-go collections
+ * (docs/pay-as-you-go.md) queued by the ledger and creates each PaymentIntent
+ * at Stripe (off-session, confirmed, the saved card), with an Idempotency-Key
+ * of the charge's own (recharge_<id>; payg-<account>-<YYYY-MM>-<try>), so a
+ * retry never charges twice. What Stripe answers is recorded at once (a
+ * payment that succeeded is credited); a payment still processing is credited
+ * by its payment_intent.succeeded webhook, or, when none has come 15 minutes
+ * after, by what a GET of the PaymentIntent says
+ * (docs/api.md, "without news"). Once a collection's try has paid, the same
+ * thread cancels its other tries still open at Stripe
+ * (docs/pay-as-you-go.md, "When the card is refused"). */
 #ifndef CREDITD_RECHARGE_H
 #define CREDITD_RECHARGE_H
 #include <stdatomic.h>
@@ -39,10 +40,10 @@ void recharge_send(const struct cfg *c, struct stripe_client *stripe, struct sto
 void recharge_fetch(const struct cfg *c, struct stripe_client *stripe, struct store *lg,
 		    const struct ledger_recharge *r);
 /* Cancels at Stripe the claimed try x of a collection another try paid
- * (DESIGN §13), with an Idempotency-Key of its own, and records the
- * result in the ledger: cancelled, refused for good (logged: one that
- * succeeded first is a second payment to refund), or cancelled again
- * later when Stripe is away. */
+ * (docs/pay-as-you-go.md, "When the card is refused"), with an
+ * Idempotency-Key of its own, and records the result in the ledger:
+ * cancelled, refused for good (logged: one that succeeded first is a second
+ * payment to refund), or cancelled again later when Stripe is away. */
 void recharge_cancel(const struct cfg *c, struct stripe_client *stripe, struct store *lg,
 		     const struct ledger_cancel *x);
 /* How long a claimed charge is leased (its Stripe calls' longest time and

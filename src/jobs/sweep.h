@@ -1,6 +1,6 @@
 /* sweep.h: the background work's ledger pass: holds and grants come due
- * applied (DESIGN §5), retention (§10), the month's pay-as-you-go
- * collections queued (§10) and top-ups left pending a day marked expired.
+ * applied (docs/decisions.md, "Expired holds"), retention ("Retention"), the month's pay-as-you-go
+ * collections queued (docs/pay-as-you-go.md) and top-ups left pending a day marked expired.
  * One code path for creditd's background thread, which runs a pass every
  * [server] sweep_interval_seconds, and creditctl sweep, which runs passes
  * until nothing is left (shared hosting's cron job, where no creditd stays
