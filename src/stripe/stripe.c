@@ -293,7 +293,7 @@ static enum stripe_status take_success(json_t *root, long code, int want_url, st
  * errors of a request about one: a declined confirmation, a cancel of one
  * that succeeded): its id and status into out, when usable. A declined
  * off-session charge still made a PaymentIntent, open at Stripe, and the
- * caller must know it (DESIGN §13: it is cancelled once another try paid). */
+ * caller must know it (docs/pay-as-you-go.md: it is cancelled once another try paid). */
 static void take_error_intent(json_t *err, struct stripe_result *out)
 {
 	json_t *pi = json_object_get(err, "payment_intent");

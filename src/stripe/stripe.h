@@ -120,13 +120,14 @@ enum stripe_status stripe_create_payment_intent(struct stripe_client *c, const s
  * (STRIPE_ERR_CONFIG, nothing sent, otherwise). One that Stripe does not
  * know (or another account's) is STRIPE_ERR_API with http_status 404. */
 enum stripe_status stripe_get_payment_intent(struct stripe_client *c, const char *id, struct stripe_result *out);
-/* POST /v1/payment_intents/{id}/cancel with cancellation_reason=duplicate
- * and idempotency_key: a collection's try that another try's payment made
- * needless (DESIGN §13). STRIPE_OK: out->status "canceled". One that
- * cannot be cancelled (it succeeded, or was cancelled already) is
- * STRIPE_ERR_API with http_status 400, Stripe's message, and the
- * PaymentIntent's status in out->status when Stripe's error names it. id
- * must be a "pi_" id (STRIPE_ERR_CONFIG, nothing sent, otherwise). */
+/* POST /v1/payment_intents/{id}/cancel with cancellation_reason=duplicate and
+ * idempotency_key: a collection's try that another try's payment made
+ * needless (docs/pay-as-you-go.md, "When the card is refused"). STRIPE_OK:
+ * out->status "canceled". One that cannot be cancelled (it succeeded, or was
+ * cancelled already) is STRIPE_ERR_API with http_status 400, Stripe's
+ * message, and the PaymentIntent's status in out->status when Stripe's error
+ * names it. id must be a "pi_" id (STRIPE_ERR_CONFIG, nothing sent,
+ * otherwise). */
 enum stripe_status stripe_cancel_payment_intent(struct stripe_client *c, const char *id, const char *idempotency_key,
 						struct stripe_result *out);
 /* POSTs a JSON body to url (https, or http on a loopback address, as for

@@ -78,12 +78,13 @@ static int split_secrets(struct stripe_config *s, char *err, size_t errcap)
 	return 0;
 }
 
-/* The deployment's salt of every Idempotency-Key sent to Stripe (DESIGN
- * §13): stripe.key_salt as set, else the first LIMIT_KEY_SALT_DERIVED_HEX hex
- * digits of SHA-256 over the first webhook secret (each Stripe webhook
- * endpoint, so each deployment, has its own), else over the secret key.
- * Never from the database: a copy of it must not carry production's keys.
- * 0, or -1 when the configured salt is not of the allowed form. */
+/* The deployment's salt of every Idempotency-Key sent to Stripe
+ * (docs/configuration.md, "key_salt"): stripe.key_salt as set, else the first
+ * LIMIT_KEY_SALT_DERIVED_HEX hex digits of SHA-256 over the first webhook
+ * secret (each Stripe webhook endpoint, so each deployment, has its own),
+ * else over the secret key. Never from the database: a copy of it must not
+ * carry production's keys. 0, or -1 when the configured salt is not of the
+ * allowed form. */
 static int key_salt(struct stripe_config *s)
 {
 	const char *set = s->key_salt_text, *from = s->webhook_secret_count > 0 ? s->webhook_secrets[0] : s->secret_key;
@@ -108,7 +109,7 @@ static int key_salt(struct stripe_config *s)
 
 /* The bounds of a top-up, here with the bounds' keys; the largest, at
  * the ledger's topup_rate (a lower slot's block, final by now), is one
- * grant (DESIGN §10). */
+ * grant (docs/configuration.md, "topup_rate"). */
 static int finish(const struct cfg *c, void *block, char *err, size_t errcap)
 {
 	struct stripe_config *s = block;

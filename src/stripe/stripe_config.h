@@ -26,8 +26,9 @@ struct stripe_config {
 	/* Derived at load time. */
 	char *webhook_secrets[LIMIT_WEBHOOK_SECRETS];
 	int webhook_secret_count;
-	/* In every Idempotency-Key sent to Stripe (DESIGN §13): stripe.key_salt,
-	 * or derived from the first webhook secret (stripe_config.c key_salt). */
+	/* In every Idempotency-Key sent to Stripe
+	 * (docs/configuration.md, "key_salt"): stripe.key_salt, or derived
+	 * from the first webhook secret (stripe_config.c key_salt). */
 	char key_salt[LIMIT_KEY_SALT_BYTES + 1];
 	int invoice_topups;		/* Checkout top-ups ask Stripe for an invoice (invoice_creation) */
 };

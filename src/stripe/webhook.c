@@ -288,9 +288,9 @@ static int parse_invoice_refs(struct pctx *px, json_t *o, json_t *line, struct l
 	return rc != 0 ? -1 : 0;
 }
 
-/* The payment that paid an invoice (DESIGN §13: its refunds and disputes
- * take the credit back): payment_intent and charge on the invoice (API
- * versions before 2025-03-31), else on its first payment
+/* The payment that paid an invoice (docs/api.md, "POST /v1/webhooks/stripe":
+ * its refunds and disputes take the credit back): payment_intent and charge
+ * on the invoice (API versions before 2025-03-31), else on its first payment
  * (payments.data[0].payment); each may be an id or an expanded object. */
 static int parse_invoice_payment(struct pctx *px, json_t *o, struct ledger_news *ev)
 {
