@@ -1,6 +1,7 @@
-/* answer_guard.c: the guard's answers (DESIGN §5): a hold made, a settle,
- * a release, a usage. A settle's is also the text its hold keeps for a
- * replay, so it must read the same whenever it is made. */
+/* answer_guard.c: the guard's answers
+ * (docs/api.md, "POST /v1/guard/authorize"): a hold made, a settle, a
+ * release, a usage. A settle's is also the text its hold keeps for a replay,
+ * so it must read the same whenever it is made. */
 #include "answer.h"
 #include <assert.h>
 

@@ -581,9 +581,10 @@ out:
 	return buf;
 }
 
-/* The first secret key a loaded file set, or NULL: a file holding one
- * must not be readable by others (DESIGN §10). Run before the
- * environment is applied, so a secret from there does not count. */
+/* The first secret key a loaded file set, or NULL: a file holding one must
+ * not be readable by others (docs/shared-hosting.md, "Why creditd asks
+ * this of you"). Run before the environment is applied, so a secret from
+ * there does not count. */
 static const struct config_key *secret_set(struct cfg *c)
 {
 	const struct config_key *k;
@@ -603,18 +604,18 @@ static const struct config_key *secret_set(struct cfg *c)
 
 /* Who may change and read the file. No config may be written by others:
  * whoever writes it picks the database, the Stripe endpoint and the log
- * creditd uses, and may add a key the environment's secrets then serve.
- * One that sets secret k (DESIGN §10, §13) is not writable by its group
- * either (on a shared host the group may be every customer's), and not
- * readable by others, unless the file itself says
- * [security] config_readable_by_others = true (shared hosting without
- * suEXEC, where Apache's user runs creditd and the site's user owns the
- * file: docs/shared-hosting.md), which c->config_open_to_others records.
- * Read access given to one user by an ACL shows in the group's bits (the
- * ACL mask), so it passes as 0640 does. k NULL: the file sets no secret.
- * What may be written counts, but for a character device: a write to
- * /dev/null (a config of the environment alone) changes nothing a read will
- * see, where one to a FIFO is the config read. */
+ * creditd uses, and may add a key the environment's secrets then serve. One
+ * that sets secret k (docs/configuration.md, "Secrets are never logged") is
+ * not writable by its group either (on a shared host the group may be every
+ * customer's), and not readable by others, unless the file itself says
+ * [security] config_readable_by_others = true (shared hosting without suEXEC,
+ * where Apache's user runs creditd and the site's user owns the file:
+ * docs/shared-hosting.md), which c->config_open_to_others records. Read
+ * access given to one user by an ACL shows in the group's bits (the ACL
+ * mask), so it passes as 0640 does. k NULL: the file sets no secret. What may
+ * be written counts, but for a character device: a write to /dev/null (a
+ * config of the environment alone) changes nothing a read will see, where one
+ * to a FIFO is the config read. */
 static int private_enough(struct cfg *c, const char *path, const struct config_key *k, unsigned st_mode, char *err,
 			  size_t errcap)
 {

@@ -4,7 +4,7 @@
  * through tables of {section, key, type, offset, range, default}: core's
  * (config.c, into struct cfg) and one beside each module's code (into
  * the module's block, struct cfg's module[]); then the CREDITD_*
- * environment overrides of DESIGN §5. An unknown key or a bad value
+ * environment overrides (docs/configuration.md). An unknown key or a bad value
  * fails the load with a message naming the key and line. Signing
  * secrets shorter than LIMIT_SECRET_MIN_BYTES are refused, and so is a
  * file that holds a secret and is writable by others, or readable by
@@ -153,7 +153,7 @@ struct cfg {
 	char *expired_holds;		/* release|capture */
 	int64_t hold_ttl_seconds;	/* default ttl_seconds of a hold */
 	int64_t idempotency_ttl_hours;
-	/* [security] (DESIGN §13) */
+	/* [security] (docs/operations.md, "Failed authentication") */
 	int64_t auth_failures_per_minute;	/* per client address; past it 429; 0 : never throttled */
 	char *config_readable_by_others_text;	/* true|false: a file holding secrets may be o+r */
 

@@ -2,7 +2,7 @@
  *
  * Every failure an API call can answer with is one value here; a single
  * table (errors.c) maps it to the HTTP status, the error type and code of
- * DESIGN §5. "Not found" is an answer, not a failure. */
+ * docs/api.md ("Errors"). "Not found" is an answer, not a failure. */
 #ifndef CREDITD_ERRORS_H
 #define CREDITD_ERRORS_H
 
@@ -40,7 +40,7 @@ enum cd_err {
 
 /* A sentence naming the error, for logs. Static storage. */
 const char *errors_strerror(enum cd_err e);
-/* HTTP status, error type and error code of DESIGN §5. Static storage. */
+/* HTTP status, error type and error code (docs/api.md, "Errors"). Static storage. */
 int errors_status(enum cd_err e);
 const char *errors_type(enum cd_err e);
 const char *errors_code(enum cd_err e);

@@ -1,5 +1,5 @@
-/* holdid.h: the hold ids the API gives out (DESIGN §14, "Hold ids are not
- * guessable in sequence"): "hold_" and 32 hex digits, the 16 bytes of the
+/* holdid.h: the hold ids the API gives out (docs/decisions.md, "Hold ids":
+ * not guessable in sequence): "hold_" and 32 hex digits, the 16 bytes of the
  * hold's account id and row id (big-endian) enciphered with AES-128 under
  * a key kept in the database (settings, sql/044). Nobody without the key
  * can make the id of a hold, nor tell from one id the next; creditd reads

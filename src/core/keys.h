@@ -1,15 +1,15 @@
 /* keys.h: API keys and the hashes creditd keeps of them.
  *
- * A key is "crd_" followed by 64 lower-case hex digits (256 bits from the
- * OS CSPRNG). Only its SHA-256 is stored. A string that is not shaped like
- * a key is refused before any database lookup. Scopes are a bit mask:
- * guard (the chat guard), read (GET routes), app (read, plus what an app's
- * backend starts for its end user: top-up, redeem, browser tokens),
- * admin, which implies every other (an operator key may do everything),
- * and gateway (DESIGN §12: an end user's key for the gateway routes of
- * one account, and nothing else; minted through the API, never with
- * another scope). A key may be bound to one account (struct key_grant):
- * the router then lets it name that account only. */
+ * A key is "crd_" followed by 64 lower-case hex digits (256 bits from the OS
+ * CSPRNG). Only its SHA-256 is stored. A string that is not shaped like a key
+ * is refused before any database lookup. Scopes are a bit mask: guard (the
+ * chat guard), read (GET routes), app (read, plus what an app's backend
+ * starts for its end user: top-up, redeem, browser tokens), admin, which
+ * implies every other (an operator key may do everything), and gateway
+ * (docs/api.md, "Gateway keys for end users": an end user's key for the
+ * gateway routes of one account, and nothing else; minted through the API,
+ * never with another scope). A key may be bound to one account (struct
+ * key_grant): the router then lets it name that account only. */
 #ifndef CREDITD_KEYS_H
 #define CREDITD_KEYS_H
 #include <stddef.h>
@@ -41,7 +41,7 @@ struct key_grant {
 	char member[LIMIT_ACCOUNT_ID_BYTES + 1];	/* the member its calls carry; "" for none */
 	int64_t expires_at;		/* unix seconds; 0: never */
 	/* The models its gateway calls may name, comma-separated; "" for
-	 * any priced model (DESIGN §14, "Models per key"). */
+	 * any priced model (docs/gateway.md, "What a key holder can and cannot do"). */
 	char models[LIMIT_KEY_MODELS_BYTES + 1];
 };
 
@@ -107,7 +107,7 @@ int keys_referral_code_ok(const char *s);
 /* Fills out with n random bytes as hex (2n+1 bytes). 0 or -1. */
 int keys_random_hex(char *out, size_t n);
 
-/* ---- Browser tokens (DESIGN §9, §11) ----
+/* ---- Browser tokens (docs/api.md, "Widget") ----
  * "cdw1.<account, base64url>.<expires, unix seconds>.<HMAC-SHA256 of all
  * before the last dot, keyed by the server's secret, base64url>", or, for
  * a token that names one member of a workspace, "cdw2.<account>.<member,

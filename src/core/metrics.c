@@ -52,9 +52,9 @@ static const char *const *route_names;
 static size_t route_count;
 static struct route_stats stats[LIMIT_METRICS_ROUTES + 1];	/* after the last route: unmatched */
 
-/* The gateway's own counters (DESIGN §12): its routes by provider (as
- * registered, metrics_gateway_route), the settles by reason, the time
- * creditd adds before a call goes upstream. */
+/* The gateway's own counters (docs/gateway.md, "Capacity and operations"):
+ * its routes by provider (as registered, metrics_gateway_route), the settles
+ * by reason, the time creditd adds before a call goes upstream. */
 static struct {
 	const char *route, *provider, *label;
 } gw_routes[LIMIT_METRICS_ROUTES];
@@ -78,7 +78,7 @@ static atomic_ullong gw_settles[GW_REASONS];
  * background thread last counted them (-1: not counted yet). */
 static atomic_ullong gw_unresolved_calls;
 static atomic_llong gw_unresolved_holds = -1;
-/* The providers' tries (DESIGN §14), by provider as registered and by
+/* The providers' tries (docs/gateway.md, "What the answer says"), by provider as registered and by
  * outcome (enum metrics_try's order). */
 static const char *const gw_outcomes[] = {"ok", "client_error", "rate_limited", "server_error", "unreachable",
 					  "timeout"};
@@ -233,7 +233,7 @@ void metrics_gateway_overhead(double ms)
 	atomic_fetch_add_explicit(&gw_overhead[b], 1, memory_order_relaxed);
 }
 
-/* ---- The operator's figures (DESIGN §13) ---- */
+/* ---- The operator's figures (docs/operations.md, "Monitoring") ---- */
 
 static atomic_int workers_alive, workers_busy;
 /* Stripe's endpoints as labelled; the last takes any other path. */

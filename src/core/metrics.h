@@ -1,6 +1,6 @@
 /* metrics.h: per-route request counters, latency histograms and the
- * Prometheus text of them and of the gauges handed in (DESIGN §10
- * "Metrics").
+ * Prometheus text of them and of the gauges handed in
+ * (docs/operations.md, "Monitoring").
  *
  * The route names are registered from outside (the worker passes the
  * router's list once at start-up), and the gauges (database nodes, the
@@ -23,7 +23,7 @@ int metrics_init(const char *const *route_names, size_t n);
  * registered: "unmatched"): its exact status, its duration in the route's
  * histogram, its database round trips. Any thread, any time. */
 void metrics_count(const char *route, int status, double duration_ms, unsigned long long round_trips);
-/* The gateway (DESIGN §12): a call ended with this settle reason
+/* The gateway (docs/gateway.md, "settle reason"): a call ended with this settle reason
  * (provider_usage, client_gone, estimated, provider_error); the time
  * creditd added before a call went upstream. A gateway route's answers
  * are counted by metrics_count under its route name, and also as
@@ -35,9 +35,10 @@ void metrics_gateway_settle(const char *reason);
  * counts; the strings must live as long as the process. 0, or -1
  * (logged) when route was not registered. */
 int metrics_gateway_route(const char *route, const char *provider, const char *label);
-/* The providers a gateway call tries (DESIGN §14): registered at start,
- * index by index from 0 in the order the gateway lists them (name copied);
- * 0, or -1 (logged) out of order or past LIMIT_METRICS_PROVIDERS. */
+/* The providers a gateway call tries
+ * (docs/gateway.md, "What the answer says"): registered at start, index by
+ * index from 0 in the order the gateway lists them (name copied); 0, or -1
+ * (logged) out of order or past LIMIT_METRICS_PROVIDERS. */
 int metrics_gateway_provider(size_t index, const char *name);
 /* One try of provider (its index) ended so: 2xx; another status below
  * 500 but 429 (passed on); 429; 500 or above; no connection or one
@@ -56,7 +57,7 @@ void metrics_gateway_usage_unknown(void);
 void metrics_gateway_overhead(double ms);
 /* A stream's answer held back: its client took less than was sent. */
 void metrics_gateway_held_back(void);
-/* The operator's figures (DESIGN §13), any thread: the worker pool's
+/* The operator's figures (docs/operations.md, "Monitoring"), any thread: the worker pool's
  * threads alive and answering a request (deltas); a Stripe API call that
  * failed, by its path (customers, checkout/sessions, payment_intents,
  * else "other"), with no answer (transport 1) or an error answer; an
@@ -91,7 +92,7 @@ struct metrics_node {
 	int up;
 };
 /* Rows the sweeper purged from one table since the process started
- * (DESIGN §10 retention). */
+ * (docs/operations.md, "Data retention"). */
 struct metrics_purged {
 	const char *table;
 	unsigned long long rows;
@@ -115,11 +116,14 @@ struct metrics_gauges {
 	const char *version;		/* creditd_build_info's label */
 	const struct metrics_purged *purged;	/* creditd_purged_rows_total, one per table */
 	int purged_count;		/* at most LIMIT_METRICS_PURGE_TABLES */
-	/* Authentication since start (DESIGN §13): API keys refused, key
-	 * look-ups in the database, requests throttled; NULL: no lines. */
+	/* Authentication since start
+	 * (docs/operations.md, "Failed authentication"): API keys refused,
+	 * key look-ups in the database, requests throttled; NULL: no lines. */
 	const struct metrics_auth *auth;
 	const struct metrics_kept *kept;	/* NULL: no lines */
-	/* The gateway's calls in flight (DESIGN §12); -1: no gateway lines. */
+	/* The gateway's calls in flight
+	 * (docs/gateway.md, "Capacity and operations"); -1: no gateway lines.
+	 */
 	long long gateway_in_flight;
 	/* Accounts guard batches found with an expiry or a plan's credit due
 	 * and brought due, each in a transaction of its own, before reading

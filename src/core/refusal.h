@@ -73,9 +73,10 @@ enum cd_err refusal_set(struct refusal *r, enum refusal_why why, const char *sub
 /* The same, with the figures of a 402/429. */
 enum cd_err refusal_set_amounts(struct refusal *r, enum refusal_why why, int64_t available_micros,
 				int64_t required_micros);
-/* A charge or move refused by DESIGN §10's range: REFUSE_CHARGE_CAP with
- * the charge, or REFUSE_OUT_OF_RANGE naming the counter (a static string,
- * as money leaves it); param is the request's field to blame. */
+/* A charge or move refused by the money range
+ * (docs/api.md, "Money stays in range"): REFUSE_CHARGE_CAP with the charge,
+ * or REFUSE_OUT_OF_RANGE naming the counter (a static string, as money leaves
+ * it); param is the request's field to blame. */
 enum cd_err refusal_set_range(struct refusal *r, enum refusal_why why, const char *counter, int64_t charge_micros,
 			      const char *param);
 /* The error code of a cause (CD_OK for REFUSE_NONE). */
@@ -84,7 +85,7 @@ enum cd_err refusal_err(enum refusal_why why);
  * 409, 429), which an Idempotency-Key replays; 0 for a 400, which the
  * client fixes and sends again under the same key. */
 int refusal_kept(enum refusal_why why);
-/* DESIGN §5's error object, {"error": {type, code, message, param, ...}}:
+/* The error object (docs/api.md, "Errors"), {"error": {type, code, message, param, ...}}:
  * a new reference, NULL on allocation failure. */
 json_t *refusal_json(const struct refusal *r);
 #endif

@@ -18,7 +18,7 @@ int timefmt_parse(const char *s, int64_t *unix_seconds);
 /* 202611 for any moment of November 2026 (UTC). */
 int64_t timefmt_month_key(int64_t unix_seconds);
 /* The UTC calendar month holding unix_seconds: its first second, and the
- * first second of the next month (a plan's period, DESIGN §9). */
+ * first second of the next month (a plan's period: docs/decisions.md, "Plan periods"). */
 void timefmt_month_bounds(int64_t unix_seconds, int64_t *start, int64_t *end);
 /* Seconds since the epoch, now (moved by the test clock in a build made
  * with --enable-test-clock). */

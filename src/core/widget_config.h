@@ -1,5 +1,5 @@
-/* widget_config.h: the [widget] keys (DESIGN §11 "Browser tokens and the
- * widget"): the secret browser tokens are signed with (keys.c's
+/* widget_config.h: the [widget] keys (docs/api.md, "Widget":
+ * browser tokens and the widget): the secret browser tokens are signed with (keys.c's
  * keys_token_*) and the origins CORS lets read /v1/me*. Read by http's
  * routes, but here in core: creditctl must know the keys of the config
  * it shares with creditd, and no layer below both http and ctl but core

@@ -38,7 +38,7 @@ enum store_health store_health_probe(struct store *lg);
 /* Ends a transaction a failed request may have left open, and forgets
  * the request's route. */
 void store_end_request(struct store *lg);
-/* With several database nodes (DESIGN §9 "Scale-out"): the transactions
+/* With several database nodes (docs/scale-out.md): the transactions
  * that follow, until store_end_request, run on the node that serves this
  * account (its id as the API names it), so one account's row locks are
  * taken on one node; NULL: the node of what belongs to no account. With

@@ -94,11 +94,12 @@ struct store {
 	 * the journal rows it appends, and its stored answer must commit with
 	 * the write, so procedures leave the commit to store_tx_end. */
 	const char *idem_key;
-	/* The idempotency key journal rows record (DESIGN §4): the request's
-	 * Idempotency-Key, else the one that makes the change happen once
-	 * ("settle:hold_…", "usage:<request_id>", a Stripe event id,
-	 * "signup:<account>"); expiries record their own ("expire:hold_…",
-	 * "expire:grant_…") whichever request ran them. NULL: none. */
+	/* The idempotency key journal rows record
+	 * (docs/decisions.md, "Journal keys"): the request's Idempotency-Key,
+	 * else the one that makes the change happen once ("settle:hold_…",
+	 * "usage:<request_id>", a Stripe event id, "signup:<account>");
+	 * expiries record their own ("expire:hold_…", "expire:grant_…")
+	 * whichever request ran them. NULL: none. */
 	const char *journal_key;
 	/* Why the running operation refused, set where it decided (refusal_set
 	 * returns the error code to return); read by ledger_write. */

@@ -234,7 +234,7 @@ static enum cd_err migration_names(const char *sqldir, char **names, int *n)
  * name. So every lock creditd takes is named creditd.<what>.<salt>.<database>,
  * the salt a random number kept in the database's settings (sql/041),
  * which only its users can read: a co-tenant can neither guess the name
- * nor hold this site's work up with it (docs/operations.md, "Upgrades";
+ * nor hold this site's work up with it (docs/operations.md, "Upgrading";
  * docs/shared-hosting.md). Cut to 64 characters, within what MariaDB
  * takes as a lock's name: the salt comes before the database's name so
  * that the cut never drops it. tests/unit/test_named_locks.sh holds every

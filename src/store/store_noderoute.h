@@ -1,4 +1,4 @@
-/* store_noderoute.h: which database node serves an account (DESIGN §9
+/* store_noderoute.h: which database node serves an account (docs/scale-out.md,
  * "Scale-out").
  *
  * With `[database] nodes` naming several nodes of one Galera cluster, each
