@@ -72,7 +72,7 @@ struct ledger_key_row {
 enum cd_err ledger_key_list(struct store *lg, int64_t after_id, struct ledger_key_row *rows, int cap, int *n);
 enum cd_err ledger_key_revoke(struct store *lg, int64_t id);
 
-/* ---- Threshold alerts (ledger_alerts_put.c, DESIGN §14) ----
+/* ---- Threshold alerts (ledger_alerts_put.c; docs/api.md, "Threshold alerts") ----
  * Replaces the account's alerts with specs[0..n) (n <= LIMIT_ALERTS,
  * checked by the caller; ledger_done.h's struct ledger_alert_spec), under
  * its row's lock, and reads them back into *out. One equal to one the
@@ -171,7 +171,7 @@ struct account_patch {
 enum cd_err ledger_account_patch(struct store *lg, const struct ledger_call *call, const struct account_patch *p,
 				 struct ledger_result *res);
 
-/* The outbox, oldest first (DESIGN §9): the events with an id above
+/* The outbox, oldest first (docs/api.md, "Events"): the events with an id above
  * `after`, at most limit, as {"data": [...], "next_after"}. */
 enum cd_err ledger_events(struct store *lg, int64_t after, int limit, json_t **out);
 /* Counts the outbox's undelivered events (state pending, at most
@@ -217,7 +217,7 @@ struct ledger_event_row {
  * last id it got skips none. */
 enum cd_err ledger_events_list(struct store *lg, const char *state, int64_t after, struct ledger_event_row *rows,
 			       int cap, int *n);
-/* Alerts by email (DESIGN §14; mail.c sends them). The mailer reads the
+/* Alerts by email (docs/operations.md, "Alerts by email"; mail.c sends them). The mailer reads the
  * outbox past its cursor (mail_cursor, one row, locked while it moves)
  * and makes a mail row (event_mails) for each event of a type in `types`
  * ("a,b,c") whose account has an email and that is younger than
@@ -268,7 +268,7 @@ struct ledger_recharge {
 	int legacy_key;		/* tried before keys were salted (no decided_at): its unsalted key again */
 	int decided;		/* decided_at set: it may have reached Stripe, its amount stays */
 };
-/* Pay-as-you-go collection (DESIGN §10), the sweep's part: looks at up to
+/* Pay-as-you-go collection (docs/pay-as-you-go.md), the sweep's part: looks at up to
  * max accounts not yet looked at for the month just over (by the ledger's
  * clock) and queues a collection for each that owes; *queued: how many;
  * *looked: how many it took to look at (max: there may be more). */
@@ -291,7 +291,7 @@ enum cd_err ledger_recharges_claim(struct store *lg, struct ledger_recharge *out
 				   int *n);
 /* Just before claimed charge r (a queued one, to be sent) goes to Stripe:
  * *go 1 when no dispute is open on its account, checked under the
- * account's lock, with the moment recorded (DESIGN §13); else a
+ * account's lock, with the moment recorded (docs/api.md, "POST /v1/webhooks/stripe"); else a
  * collection waits and an auto-recharge ends unsent, *go 0. *go 0 on any
  * error (the charge is sent later). */
 enum cd_err ledger_recharge_decide(struct store *lg, const struct ledger_recharge *r, int *go);
@@ -307,14 +307,16 @@ enum cd_err ledger_recharge_result(struct store *lg, int64_t id, enum ledger_rec
 				   const char *payment_intent, int64_t cents, const char *error);
 /* A pay-as-you-go collection's try r made PaymentIntent payment_intent
  * (Stripe's answer named it: made, paid, or declined and still open at
- * Stripe): recorded before the outcome is (DESIGN §13), paid when Stripe
- * answered it paid, and marked to be cancelled at once when another try
- * paid the collection while this one was with Stripe. Nothing for an
- * auto-recharge (r->period 0) or no id. */
+ * Stripe): recorded before the outcome is
+ * (docs/pay-as-you-go.md, "When the card is refused"), paid when Stripe
+ * answered it paid, and marked to be cancelled at once when another try paid
+ * the collection while this one was with Stripe. Nothing for an auto-recharge
+ * (r->period 0) or no id. */
 enum cd_err ledger_payg_try_made(struct store *lg, const struct ledger_recharge *r, const char *payment_intent,
 				 int paid);
-/* A collection try's PaymentIntent to cancel at Stripe: another try of
- * the same collection paid it (DESIGN §13). Claimed (leased for
+/* A collection try's PaymentIntent to cancel at Stripe: another try of the
+ * same collection paid it
+ * (docs/pay-as-you-go.md, "When the card is refused"). Claimed (leased for
  * lease_seconds) by the sender, which cancels it and records the result. */
 struct ledger_cancel {
 	char payment_intent[LIMIT_STRIPE_ID_BYTES + 1];
@@ -335,8 +337,8 @@ enum ledger_cancel_outcome {
 };
 enum cd_err ledger_payg_cancel_result(struct store *lg, const char *payment_intent,
 				      enum ledger_cancel_outcome outcome, const char *error);
-/* What a PaymentIntent fetched for want of news (DESIGN §10 "A payment
- * left without news") came to. */
+/* What a PaymentIntent fetched for want of news (docs/api.md, "without
+ * news") came to. */
 enum ledger_payment_news {
 	PAYMENT_NEWS_SUCCEEDED,	/* succeeded: credited as its payment_intent.succeeded would be */
 	PAYMENT_NEWS_FAILED,	/* requires_payment_method or canceled: failed as its
@@ -352,14 +354,14 @@ enum ledger_payment_news {
 enum cd_err ledger_payment_news(struct store *lg, int64_t id, const char *payment_intent,
 				enum ledger_payment_news news, int64_t cents, const char *error);
 /* Journal page, newest first; cursor 0 = first page. Each row carries
- * `usage`: the usage record of a usage charge, or null (DESIGN §11).
+ * `usage`: the usage record of a usage charge, or null (docs/api.md, "A row of cause `usage`").
  * member: NULL for every row, else only the usage rows of that member. */
 enum cd_err ledger_transactions(struct store *lg, const char *id, const char *member, int limit, int64_t cursor,
 				json_t **out);
 
 /* Grant priorities (0-100, lower burns first; docs/api.md "Grant priority").
  * A grant given none, a signup bonus and a top-up get the default; plan
- * grants get 10 (DESIGN §9), so a period's plan credit is spent before
+ * grants get 10 (docs/decisions.md, "Grant priority"), so a period's plan credit is spent before
  * credit that was bought or given. */
 #define GRANT_PRIORITY_DEFAULT 50
 #define GRANT_PRIORITY_PLAN 10
@@ -384,7 +386,7 @@ struct debit_new {
 enum cd_err ledger_debit(struct store *lg, const struct ledger_call *call, const struct debit_new *d,
 			 struct ledger_result *res);
 
-/* The characters of names creditd checks (DESIGN §9), and the check:
+/* The characters of names creditd checks (docs/api.md, "PUT /v1/plans/{name}"), and the check:
  * 1 when s is min to max of them (ledger_name_ok). */
 #define LEDGER_ALNUM "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 #define PLAN_NAME_CHARS LEDGER_ALNUM "_.-"
@@ -392,7 +394,7 @@ enum cd_err ledger_debit(struct store *lg, const struct ledger_call *call, const
 #define STRIPE_ID_CHARS LEDGER_ALNUM "_"
 int ledger_name_ok(const char *s, const char *chars, size_t min, size_t max);
 
-/* ---- Plans (DESIGN §9) ---- */
+/* ---- Plans (docs/api.md, "PUT /v1/plans/{name}") ---- */
 struct plan_def {
 	const char *name;		/* 1-64 of [A-Za-z0-9_.-], checked by the caller */
 	int64_t credits_micros;
@@ -408,7 +410,7 @@ enum cd_err ledger_plan_put(struct store *lg, const struct ledger_call *call, co
 /* {"data": [plans by name]}. */
 enum cd_err ledger_plans(struct store *lg, json_t **out);
 
-/* ---- Promo codes (DESIGN §9) ---- */
+/* ---- Promo codes (docs/api.md, "POST /v1/promo_codes") ---- */
 struct promo_new {
 	const char *code;		/* 4-64 of [A-Za-z0-9_-], checked by the caller */
 	int64_t amount_micros;
@@ -443,7 +445,7 @@ struct member_put {
 	int set_rpm, set_tpm;
 };
 /* A member of an account as the member's own browser token shows it
- * (DESIGN §11): {member, monthly_cap_micros, month_spent_micros,
+ * (docs/api.md, "Widget"): {member, monthly_cap_micros, month_spent_micros,
  * reserved_micros, remaining_micros}; the caller owns *out.
  * CD_E_NOT_FOUND when the account or the member does not exist. */
 enum cd_err ledger_member_get(struct store *lg, const char *account, const char *member, json_t **out);
@@ -493,7 +495,7 @@ enum cd_err ledger_price_history(struct store *lg, const char *model, const stru
 				 struct ledger_price_change *rows, int cap, int *n);
 
 /* ---- Settle reasons ---- */
-/* The reasons a gateway settle records (DESIGN §12: the provider's
+/* The reasons a gateway settle records (docs/api.md, "Settle reasons": the provider's
  * figures, the client gone mid-stream, an estimate, an error before any
  * output), as usage records keep them and reports count them, in this
  * order. A guard settle or usage has none (NULL). */
@@ -512,9 +514,10 @@ struct guard_authorize {
 	const char *account, *member, *model, *action, *request_id, *conversation_id;
 	int64_t input_tokens;
 	int64_t max_output_tokens;	/* -1: model default; set by the caller for a model */
-	/* Shrink instead of refusing (DESIGN §9): -1, or the fewest output
-	 * tokens the app accepts; then the hold is the largest output from
-	 * max_output_tokens down to this that the account can afford. */
+	/* Shrink instead of refusing
+	 * (docs/api.md, "Shrink instead of refusing"): -1, or the fewest
+	 * output tokens the app accepts; then the hold is the largest output
+	 * from max_output_tokens down to this that the account can afford. */
 	int64_t min_output_tokens;
 	int64_t ttl_seconds;
 	int byok;
@@ -524,10 +527,12 @@ struct guard_authorize {
 	struct price price;
 	int64_t margin_bps;
 	int priced;
-	/* The gateway's worst case (DESIGN §14): a shrunk hold is priced at
-	 * hold_price (each token at the dearest price the call asked for) with
-	 * hold_fees_raw (per-call fees, in the cost formula's units) added;
-	 * price stays what is pinned. has_hold_price 0: price alone. */
+	/* The gateway's worst case
+	 * (docs/gateway.md, "The hold and the charge"): a shrunk hold is
+	 * priced at hold_price (each token at the dearest price the call
+	 * asked for) with hold_fees_raw (per-call fees, in the cost formula's
+	 * units) added; price stays what is pinned. has_hold_price 0: price
+	 * alone. */
 	struct price hold_price;
 	int64_t hold_fees_raw;
 	int has_hold_price;
@@ -551,12 +556,12 @@ struct guard_settle {
 	const unsigned char *request_hash;	/* 32 bytes: a replayed settle must match */
 	const struct price *price;	/* model's price found by the caller, or NULL */
 	int64_t margin_bps;		/* with price */
-	const char *settle_reason;	/* the gateway's (DESIGN §12); NULL: a guard settle */
+	const char *settle_reason;	/* the gateway's (docs/api.md); NULL: a guard settle */
 	/* Input tokens written to the provider's prompt cache, part of
 	 * input_tokens as cached ones are (cached + cache_write <= input),
-	 * charged at the model's cache-write price (DESIGN §12). */
+	 * charged at the model's cache-write price (docs/api.md, "Costs"). */
 	int64_t cache_write_input_tokens;
-	/* The gateway's dimensions beyond tokens (DESIGN §14): what they add
+	/* The gateway's dimensions beyond tokens (docs/gateway.md, "What is billed"): what they add
 	 * to (or, a cheaper tier, take from) the tokens' cost at the pinned
 	 * prices, before the margin (pricing_dims_extra). 0 for the guard. */
 	int64_t extra_raw;
@@ -570,7 +575,7 @@ struct guard_release {
 /* A gateway call's hold is made under a request_id of this prefix, which
  * POST /v1/guard/authorize refuses: only the call's own ending (a settle
  * with a settle_reason, a release with gateway set) settles or releases
- * it (DESIGN §14, "A gateway hold is the gateway's"). */
+ * it (docs/gateway.md, "A gateway hold is the gateway's"). */
 #define LEDGER_GATEWAY_REQUEST_PREFIX "gw_"
 
 enum cd_err ledger_release(struct store *lg, const struct ledger_call *call, const struct guard_release *r,
@@ -583,7 +588,7 @@ struct guard_usage {
 	int force;			/* charge past every check (journal source "forced") */
 	int64_t cost_micros;		/* priced by the caller (0 with byok) */
 	const unsigned char *request_hash;	/* 32 bytes: a replayed request_id must match */
-	const char *settle_reason;	/* the gateway's (DESIGN §12); NULL: not the gateway's */
+	const char *settle_reason;	/* the gateway's (docs/api.md); NULL: not the gateway's */
 	int64_t cache_write_input_tokens;	/* as guard_settle's; priced by the caller in cost_micros */
 };
 enum cd_err ledger_usage(struct store *lg, const struct ledger_call *call, const struct guard_usage *r,
@@ -620,7 +625,7 @@ enum cd_err ledger_usage_report(struct store *lg, const struct usage_query *q, j
 /* ---- Background work ---- */
 /* Sweeps up to `max` accounts whose holds or grants are due, writes on
  * the receipts kept for top-ups credited since, and purges what retention
- * lets go (DESIGN §10: idempotency keys past [ledger]
+ * lets go (docs/decisions.md, "Retention": idempotency keys past [ledger]
  * idempotency_ttl_hours, Stripe event ids and finished holds past their
  * [retention] days; never journal or usage rows), in batches. */
 enum cd_err ledger_sweep(struct store *lg, int max, int *swept);
@@ -650,13 +655,14 @@ struct topup_begin {
 	char checkout_url[LIMIT_CHECKOUT_URL_BYTES + 1];	/* out, when replayed */
 };
 /* Under the account's row lock, before anything is sent to Stripe
- * (DESIGN §13): with an Idempotency-Key, its latest top-up decides first
- * (another request: CD_E_CONFLICT; one still calling Stripe: CD_E_CONFLICT
- * with busy; an open session: CD_OK with replayed, nothing counted); then
- * the account's top-ups of the last hour, every attempt whatever became of
- * it, are counted: CD_E_RATE_LIMITED (with retry_after_seconds) at
- * stripe.topups_per_hour, nothing recorded. Else records a pending
- * top-up, with the credit it quotes at today's stripe.topup_rate. */
+ * (docs/decisions.md, "A top-up's Idempotency-Key"): with an Idempotency-Key,
+ * its latest top-up decides first (another request: CD_E_CONFLICT; one still
+ * calling Stripe: CD_E_CONFLICT with busy; an open session: CD_OK with
+ * replayed, nothing counted); then the account's top-ups of the last hour,
+ * every attempt whatever became of it, are counted: CD_E_RATE_LIMITED (with
+ * retry_after_seconds) at stripe.topups_per_hour, nothing recorded. Else
+ * records a pending top-up, with the credit it quotes at today's
+ * stripe.topup_rate. */
 enum cd_err ledger_topup_begin(struct store *lg, struct topup_begin *t);
 enum cd_err ledger_topup_set_customer(struct store *lg, const char *account, const char *customer,
 				      char *stored, size_t cap);

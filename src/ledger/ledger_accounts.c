@@ -218,7 +218,7 @@ static enum cd_err patch_apply(struct store *lg, const struct account_patch *p, 
 {
 	enum cd_err rc = CD_OK;
 	/* An admin's word is the reason from now on, whatever Stripe's was
-	 * (DESIGN §10): "manual", or none once active. */
+	 * (docs/decisions.md, "Why an account is suspended"): "manual", or none once active. */
 	if (p->status != NULL) {
 		ledger_rows_copy_text(a->status, sizeof(a->status), p->status);
 		ledger_rows_copy_text(a->status_reason, sizeof(a->status_reason),
@@ -329,21 +329,21 @@ enum cd_err ledger_account_patch(struct store *lg, const struct ledger_call *cal
 	return rc;
 }
 
-/* A journal page with, on each row of cause usage, the usage record of
- * its charge (DESIGN §11): a settle's by its hold (usage_records.ix_hold),
- * a POST /v1/usage's by its request_id, which is both the journal row's
- * reference and the record's usage_key (uq_usage_key). Both are indexed
- * joins of the one statement, so a page costs one round trip whatever its
- * size. A charge with neither (a hold captured on expiry, which records no
- * usage; a POST /v1/usage without request_id) has no record to show. With
- * a member (`?` 4), only the usage rows whose record names that member.
- * A top-up's grant row has its receipt and invoice URLs (DESIGN §10
- * "Receipts") from its topups row, by the session id that is the row's
- * reference (topups.uq_session): a third indexed join of the statement.
- * The hold's usage row is read by ix_hold alone: where one account holds
- * most of a small ledger's usage, MariaDB otherwise built a rowid filter
- * of all that account's usage rows (ix_account_time) for every page, 21 ms
- * for 12,500 rows against 3 ms (bench --growth). */
+/* A journal page with, on each row of cause usage, the usage record of its
+ * charge (docs/api.md, "A row of cause `usage`"): a settle's by its hold
+ * (usage_records.ix_hold), a POST /v1/usage's by its request_id, which is
+ * both the journal row's reference and the record's usage_key (uq_usage_key).
+ * Both are indexed joins of the one statement, so a page costs one round trip
+ * whatever its size. A charge with neither (a hold captured on expiry, which
+ * records no usage; a POST /v1/usage without request_id) has no record to
+ * show. With a member (`?` 4), only the usage rows whose record names that
+ * member. A top-up's grant row has its receipt and invoice URLs
+ * (docs/api.md, "receipt_url") from its topups row, by the session id that is
+ * the row's reference (topups.uq_session): a third indexed join of the
+ * statement. The hold's usage row is read by ix_hold alone: where one account
+ * holds most of a small ledger's usage, MariaDB otherwise built a rowid
+ * filter of all that account's usage rows (ix_account_time) for every page,
+ * 21 ms for 12,500 rows against 3 ms (bench --growth). */
 #define SQL_JOURNAL_PAGE(member_filter)                                                                       \
 	"SELECT j.id, j.amount_micros, j.balance_after_micros, j.cause, j.source, j.reference, j.description, " \
 	"j.created_at, IF(uh.id IS NULL, uk.id, uh.id), IF(uh.id IS NULL, uk.model, uh.model), "               \
@@ -372,7 +372,8 @@ static json_t *journal_row_json(const struct dbstmt *s)
 				  store_str(s, 5), store_str(s, 6)};
 	json_t *row = ledger_rows_journal_entry_json(&e);
 	json_t *usage = json_null();
-	/* settle_reason: the gateway's (DESIGN §12), null for the guard's own. */
+	/* settle_reason: the gateway's (docs/api.md, "Settle reasons"), null
+	 * for the guard's own. */
 	if (!store_null(s, 8))
 		usage = json_pack("{s:o, s:I, s:I, s:I, s:I, s:o, s:b, s:o, s:b, s:b}", "model",
 				  store_null(s, 9) ? json_null() : json_string(store_str(s, 9)),
@@ -559,7 +560,7 @@ static void member_done(const struct acct *a, const struct member_row *m, int cr
 	d->tokens_per_minute = m->rate.tpm;
 }
 
-/* A member as its own browser token shows it (DESIGN §11): the cap that
+/* A member as its own browser token shows it (docs/api.md, "Widget"): the cap that
  * binds it (its own, else its plan's) and what is left of it this month,
  * never below 0; null without a cap. */
 static enum cd_err member_get_tx(struct store *lg, const char *account, const char *member, json_t **out)

@@ -1,4 +1,4 @@
-/* ledger_alerts.h: threshold alerts noticed (DESIGN §14, "Threshold
+/* ledger_alerts.h: threshold alerts noticed (docs/api.md, "Threshold
  * alerts"; sql/051). An operation that changes an account's money calls
  * here on the row it locked, after the change and before its write
  * commits: when the account has alerts (acct.alert_count, read with the

@@ -35,7 +35,7 @@ struct hold_row {
 	int64_t id, account_id, amount, expires_at, charged;
 	int64_t max_output;		/* output tokens granted; -1: none (an action) */
 	/* The prices and margin it was priced with (has_pin): its settle
-	 * charges at these (DESIGN §9 "prices pinned at authorize"). */
+	 * charges at these (docs/api.md, "Prices pinned at authorize"). */
 	int has_pin;
 	struct price pin;
 	int64_t pin_margin;
@@ -260,7 +260,7 @@ struct usage_fields {
 	int64_t cost;
 	int byok;
 	const char *request_id, *conversation;	/* NULL: none */
-	const char *settle_reason;	/* DESIGN §12's, checked by the caller; NULL: none */
+	const char *settle_reason;	/* one of docs/api.md's, checked by the caller; NULL: none */
 };
 /* A new usage_records row of POST /v1/usage (its usage_key the
  * request_id, hash the request's); its index (id after the flush). */

@@ -16,8 +16,9 @@
 #include <string.h>
 
 /* A collection due while its account has a dispute open waits
- * (DESIGN §13): looked at again an hour later, sent once the dispute is
- * won and the account active, never while it stays open. */
+ * (docs/pay-as-you-go.md, "While a dispute is open"): looked at again an hour
+ * later, sent once the dispute is won and the account active, never while it
+ * stays open. */
 static enum cd_err collection_waits(struct store *lg, const struct ledger_recharge *r)
 {
 	static const char sql[] = "UPDATE recharges SET next_attempt_at = ?, decided_at = NULL, error = 'not sent: a "
@@ -268,7 +269,7 @@ enum cd_err ledger_recharge_result(struct store *lg, int64_t id, enum ledger_rec
 	return t.rc;
 }
 
-/* ---- a payment left without news (DESIGN §10) ---- */
+/* ---- a payment left without news (docs/api.md, "without news") ---- */
 
 /* A charge still sent after its news was applied (none yet, or a payment
  * that could not be credited) is fetched again when its age has doubled

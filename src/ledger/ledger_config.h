@@ -4,7 +4,7 @@
  * [stripe], those the ledger itself reads (pricing a top-up, limiting
  * them, the recharges' day, suspending an account, how long a call to
  * Stripe may take), which sit here rather than in stripe_config.c, as
- * the ledger is below the Stripe module; and [retention] (DESIGN §10),
+ * the ledger is below the Stripe module; and [retention] (docs/operations.md, "Data retention"),
  * which the ledger's purge alone reads; and [referral] (docs/growth.md,
  * "Referrals"), which the top-up's credit reads. The CONFIG_MODULE_LEDGER
  * block. */

@@ -35,8 +35,8 @@ static struct guard_hold hold_figures(const struct hold_row *h)
 	return g;
 }
 
-/* DESIGN §10's range of a move on a and m (NULL: none): money_guard_range
- * on their figures. */
+/* The range (docs/api.md, "Money stays in range") of a move on a and m (NULL:
+ * none): money_guard_range on their figures. */
 static const char *range_check(const struct acct *a, const struct member_row *m, int64_t reserved_delta,
 			       int64_t spend)
 {
@@ -86,7 +86,7 @@ void ledger_decide_done_put(struct ledger_done *d, const struct ledger_guard_don
 }
 
 /* ---- Rate limits ----
- * Requests and tokens per minute (DESIGN §9), counted on the account's
+ * Requests and tokens per minute (docs/api.md, "Rate limits"), counted on the account's
  * (and the member's) row the batch holds locked, per UTC minute: exact
  * across every instance (money_guard_rate_*). */
 
@@ -143,7 +143,7 @@ enum pricing_status ledger_decide_hold_cost(const struct guard_authorize *r, int
 	return money_guard_hold_cost(&q, output, cost);
 }
 
-/* DESIGN §5's checks of a new hold of r on a and m, shrunk when the
+/* The checks (docs/api.md, "Checks in order") of a new hold of r on a and m, shrunk when the
  * request allows it (money_guard_authorize). */
 static enum cd_err authorize_check(const struct guard_authorize *r, const struct acct *a, const struct member_row *m,
 				   struct refusal *why, int64_t *amount, int64_t *out)
@@ -201,7 +201,7 @@ static void hold_of(struct hold_row *h, const struct guard_authorize *r, int64_t
 	snprintf(h->state, sizeof(h->state), "pending");
 }
 
-/* A new hold that passed the checks: its reserve in range (DESIGN §10),
+/* A new hold that passed the checks: its reserve in range (docs/api.md, "Money stays in range"),
  * its rate windows counted, then its reserve taken on the account and
  * the member. */
 static enum cd_err authorize_hold(struct batch *b, struct guard_op *op, int64_t now, int64_t amount, int64_t out)
@@ -359,7 +359,7 @@ static void settle_prices(const struct hold_row *h, const struct guard_settle *r
 }
 
 /* A settle's checks, before anything moves: its hold, the hold's state,
- * its cost and DESIGN §10's range. CD_OK with *cost and *delta (what the
+ * its cost and the money range (docs/api.md). CD_OK with *cost and *delta (what the
  * balance is charged: the cost less what a captured hold charged), or
  * with *replay set when a settled hold answers it from its stored settle. */
 static enum cd_err settle_check(struct batch *b, struct guard_op *op, int64_t *cost, int64_t *delta, int *replay)
@@ -402,7 +402,7 @@ static enum cd_err settle_check(struct batch *b, struct guard_op *op, int64_t *c
 	}
 	const char *over = range_check(a, h->has_member ? op_member(b, op->acct, h->member, NULL) : NULL,
 				       e.reserve_delta, *delta);
-	if (over != NULL)	/* DESIGN §10, before anything moves */
+	if (over != NULL)	/* the money range (docs/api.md), before anything moves */
 		return refusal_set_range(&op->refusal, REFUSE_OUT_OF_RANGE, over, *delta, "output_tokens");
 	/* A captured hold was charged already: only the difference moves. */
 	assert(h->charged >= 0);
@@ -627,7 +627,7 @@ static enum cd_err usage_check(struct batch *b, struct guard_op *op, int64_t cos
 		return CD_OK;
 	}
 	const char *over = range_check(a, op_member(b, op->acct, r->member, NULL), 0, cost);
-	if (over != NULL)	/* DESIGN §10: forced charges included */
+	if (over != NULL)	/* the money range (docs/api.md): forced charges included */
 		return refusal_set_range(&op->refusal, REFUSE_OUT_OF_RANGE, over, cost, r->model ? "output_tokens" : "action");
 	return CD_OK;
 }

@@ -1,5 +1,5 @@
 /* ledger_decide.h: the guard's rules, decided in memory over a batch's
- * rows (DESIGN §5's checks in its order: 404, 403, 429, 402).
+ * rows (docs/api.md's "Checks in order": 404, 403, 429, 402).
  *
  * A batch (ledger_batch.h) holds every row its operations need, read and
  * locked; each operation is decided here, in arrival order, by changing

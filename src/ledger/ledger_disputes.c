@@ -1,6 +1,6 @@
 /* ledger_disputes.c: disputes of Stripe-funded credits (Checkout top-ups
  * and auto-recharges, ledger_funded.h) and the suspensions Stripe's news
- * calls for (DESIGN §10).
+ * calls for (docs/decisions.md, "Disputes").
  *
  * A dispute takes back the credit its charge bought (journal cause
  * dispute; the balance may go negative) and, when won, gives it back

@@ -89,7 +89,7 @@ struct ledger_member_gone {
 	char account[LEDGER_ID_MAX + 1];
 	char member[LEDGER_ID_MAX + 1];
 };
-/* Threshold alerts (DESIGN §14; ledger.h's ledger_alerts_set): each of a
+/* Threshold alerts (docs/api.md, "Threshold alerts"; ledger.h's ledger_alerts_set): each of a
  * kind (money_alert.h's enum money_alert_kind), a threshold (a percentage
  * 1 to 100, or micros for balance_below), and for member_cap_pct a member
  * (none: every member); each fires alert.threshold once per crossing. */
@@ -121,7 +121,7 @@ struct ledger_grant_line {
 	int64_t expires_at;		/* -1: never */
 	char source[LEDGER_SOURCE_BYTES];
 };
-/* An account's latest pay-as-you-go collection (DESIGN §10). */
+/* An account's latest pay-as-you-go collection (docs/pay-as-you-go.md). */
 struct ledger_collection_view {
 	int64_t period;			/* its month, YYYYMM; 0: no collection (null) */
 	int64_t amount_micros;
@@ -160,7 +160,7 @@ struct ledger_account_done {
 	int created;
 	struct ledger_account_view account;
 };
-/* The guard's answers (DESIGN §5): a hold made (or its request_id's,
+/* The guard's answers (docs/api.md, "POST /v1/guard/authorize"): a hold made (or its request_id's,
  * again), a settle, a release, a usage. Ids are the public ones. */
 struct ledger_hold_done {
 	char hold_id[LIMIT_HOLD_ID_BYTES];

@@ -1,15 +1,15 @@
 /* ledger_due.c: opening an account for a request, and the background
  * sweep.
  *
- * ledger_due_lock locks the account row, rolls its month over and applies what
- * fell due: a hold stops counting as reserved at its expires_at (DESIGN
- * §5) and an expired grant must never be spent, so both are applied by
- * whichever comes first, a request touching the account or the background
- * thread's sweep. Expired holds are released, or captured in full with
- * expired_holds = capture; expired grants are written off, each with a
- * journal row. Uses the rows and the members below it; every operation
- * opens its account through here. The background sweep ends with the
- * purge of what retention lets go (ledger_purge.c). */
+ * ledger_due_lock locks the account row, rolls its month over and applies
+ * what fell due: a hold stops counting as reserved at its expires_at
+ * (docs/decisions.md, "Expired holds") and an expired grant must never be
+ * spent, so both are applied by whichever comes first, a request touching the
+ * account or the background thread's sweep. Expired holds are released, or
+ * captured in full with expired_holds = capture; expired grants are written
+ * off, each with a journal row. Uses the rows and the members below it; every
+ * operation opens its account through here. The background sweep ends with
+ * the purge of what retention lets go (ledger_purge.c). */
 #include "ledger_due.h"
 #include "ledger_alerts.h"
 #include "money_rule.h"
@@ -120,14 +120,14 @@ enum cd_err ledger_due_open_id(struct store *lg, int64_t id, struct acct *a)
 /* ---- Sweep ---- */
 
 /* A gateway call's hold (its request_id LEDGER_GATEWAY_REQUEST_PREFIX) is
- * captured at its expiry whatever expired_holds says: the provider was
- * called (DESIGN §14). An unresolved one (sql/058: its provider may have
- * run it and never answered) is due unresolved_days after its call, and
- * is then charged its input bound, not captured in full
- * (docs/gateway.md). The due rows are locked through the account's own
- * index: by (state, expires_at), which MariaDB may prefer, the read would
- * lock its way through every account's due holds (on Galera, each one a
- * conflict with the node that writes that account). */
+ * captured at its expiry whatever expired_holds says: the provider was called
+ * (docs/gateway.md, "A hold that expires under its call"). An unresolved one
+ * (sql/058: its provider may have run it and never answered) is due
+ * unresolved_days after its call, and is then charged its input bound, not
+ * captured in full (docs/gateway.md). The due rows are locked through the
+ * account's own index: by (state, expires_at), which MariaDB may prefer, the
+ * read would lock its way through every account's due holds (on Galera, each
+ * one a conflict with the node that writes that account). */
 static const char SQL_HOLDS_DUE[] = "SELECT id, amount_micros, member, LEFT(request_id, 3) = '"
 				    LEDGER_GATEWAY_REQUEST_PREFIX "', unresolved_at IS NOT NULL, "
 				    "COALESCE(unresolved_input_micros, 0) FROM holds FORCE INDEX (ix_pending) "
@@ -235,7 +235,7 @@ static enum cd_err expire_hold_batch(struct store *lg, struct acct *a, int *done
 }
 
 /* Every due hold goes, not just one batch: a hold stops counting as
- * reserved at its expires_at (DESIGN §5), however many fall due at once.
+ * reserved at its expires_at (docs/decisions.md, "Expired holds"), however many fall due at once.
  * Each batch expires at least one hold, so the loop ends. */
 static enum cd_err expire_holds(struct store *lg, struct acct *a)
 {

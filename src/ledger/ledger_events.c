@@ -133,7 +133,7 @@ int ledger_events_notice_recharge(const struct store *lg, struct acct *a)
 	return queue;
 }
 
-/* DESIGN §10 "Pay-as-you-go": when a credit pays the debt (the balance,
+/* docs/pay-as-you-go.md, "The suspension ends by itself": when a credit pays the debt (the balance,
  * below 0 as the row was read, is at 0 or above), a collection's later
  * try still waiting has nothing left to collect, and a suspension for a
  * failed payment ends by itself; one for another reason (an admin's, a

@@ -1,4 +1,4 @@
-/* ledger_events.h: the outbox (DESIGN §9 "Notifications"). An event is a
+/* ledger_events.h: the outbox (docs/api.md, "Events"). An event is a
  * row written in the transaction of the change that causes it, so a
  * change that rolls back leaves none; its id is taken from event_seq,
  * whose row stays locked to the commit, so ids increase in commit order.
@@ -8,7 +8,7 @@
 #define CREDITD_LEDGER_EVENTS_H
 #include "ledger_members.h"
 
-/* Event types (DESIGN §9). */
+/* Event types (docs/api.md, "Events"). */
 #define EVENT_BALANCE_LOW "balance.low"
 #define EVENT_BALANCE_DEPLETED "balance.depleted"
 #define EVENT_LIMIT_REACHED "limit.reached"
@@ -18,20 +18,21 @@
 #define EVENT_PROMO_REDEEMED "promo.redeemed"
 #define EVENT_AUTORECHARGE_SUCCEEDED "autorecharge.succeeded"
 #define EVENT_AUTORECHARGE_FAILED "autorecharge.failed"
-/* DESIGN §10: a Checkout event creditd did not credit (a session it never
- * made, or one that disagrees with its record), a dispute taking credit
- * back and a won one giving it back, a subscription Stripe reports unpaid. */
+/* docs/decisions.md, "Sessions made elsewhere": a Checkout event creditd did
+ * not credit (a session it never made, or one that disagrees with its
+ * record), a dispute taking credit back and a won one giving it back, a
+ * subscription Stripe reports unpaid. */
 #define EVENT_TOPUP_MISMATCH "topup.mismatch"
 #define EVENT_TOPUP_DISPUTED "topup.disputed"
 #define EVENT_TOPUP_DISPUTE_WON "topup.dispute_won"
 #define EVENT_PAYMENT_FAILED "payment.failed"
-/* DESIGN §10 "Pay-as-you-go": a month's debt collected from the card, a
+/* docs/pay-as-you-go.md: a month's debt collected from the card, a
  * try of it failed (the account suspended), and the suspension lifted
  * once the debt is paid. */
 #define EVENT_PAYG_COLLECTED "payg.collected"
 #define EVENT_PAYG_FAILED "payg.failed"
 #define EVENT_PAYG_RECOVERED "payg.recovered"
-/* DESIGN §14 "Threshold alerts": an alert of the account's crossed
+/* docs/api.md, "Threshold alerts": an alert of the account's crossed
  * (ledger_alerts.h), once per crossing. */
 #define EVENT_ALERT_THRESHOLD "alert.threshold"
 /* A referred account's first credited top-up rewarded it and its referrer
@@ -56,7 +57,7 @@ json_t *ledger_events_notice_balance(const struct store *lg, struct acct *a);
  * NULL when there is nothing to tell. */
 const char *ledger_events_notice_refusal(const struct store *lg, struct acct *a, struct member_row *m, enum refusal_why why,
 			   int64_t available, int64_t required, json_t **data);
-/* Auto-recharge (DESIGN §9): 1 when a charge (the guard's batches: holds
+/* Auto-recharge (docs/api.md, "Auto-recharge"): 1 when a charge (the guard's batches: holds
  * and charges) left available below the account's threshold, a card is
  * saved, no recharge is in flight and fewer than [stripe]
  * auto_recharge_max_per_day ran this UTC day: the recharge is then counted

@@ -1,4 +1,4 @@
-/* ledger_funded.h: a Stripe-funded credit (DESIGN §10, §13): a Checkout
+/* ledger_funded.h: a Stripe-funded credit (docs/api.md, "POST /v1/webhooks/stripe"): a Checkout
  * top-up (a topups row), an auto-recharge (a recharges row) or a paid
  * subscription invoice (an invoice_credits row), each credited once from
  * one payment intent. Refunds (ledger_news_apply.c) and disputes

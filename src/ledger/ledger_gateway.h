@@ -13,7 +13,7 @@
 
 struct store;
 
-/* ---- Gateway keys (ledger_gwkeys.c, DESIGN §12 "Who pays") ----
+/* ---- Gateway keys (ledger_gwkeys.c; docs/api.md, "Gateway keys for end users") ----
  * An end user's keys for the gateway routes of one account: api_keys rows
  * of the gateway scope alone, bound to the account and maybe one member.
  * A key is answered as {id ("gwk_<n>"), prefix, member, name, expires_at,
@@ -44,7 +44,7 @@ enum cd_err ledger_gwkey_list(struct store *lg, const char *account, int limit, 
  * of this account's, or revoked already). */
 enum cd_err ledger_gwkey_revoke(struct store *lg, const char *account, int64_t id, json_t **out,
 				const char **missing);
-/* The Responses API ids the gateway kept (sql/045, DESIGN §14): keep
+/* The Responses API ids the gateway kept (sql/045; docs/gateway.md, "previous_response_id"): keep
  * adds the id of an answer the account received (nothing for ""); owned
  * sets *owned to 1 when the account received response_id within
  * LIMIT_GATEWAY_RESPONSE_DAYS. Each is one transaction on the account's
@@ -52,7 +52,7 @@ enum cd_err ledger_gwkey_revoke(struct store *lg, const char *account, int64_t i
 enum cd_err ledger_gw_response_keep(struct store *lg, const char *account, const char *response_id);
 enum cd_err ledger_gw_response_owned(struct store *lg, const char *account, const char *response_id, int *owned);
 /* The hold of a gateway call still in flight lives ttl_seconds from now
- * (DESIGN §14, "A hold lives as long as its call"), if it is pending and
+ * (docs/gateway.md, "it lives as long as the call"), if it is pending and
  * not expired yet; CD_E_NOT_FOUND for an id that names no hold. */
 enum cd_err ledger_hold_renew(struct store *lg, const char *account, const char *hold_id, int64_t ttl_seconds);
 /* What a gateway call was charged for beyond its tokens, kept on its usage record (sql/046, 047). */
@@ -71,10 +71,11 @@ struct ledger_usage_billed {
 /* Keeps b on the usage record of a gateway call's settled hold. */
 enum cd_err ledger_usage_billed(struct store *lg, const char *account, const char *hold_id,
 				const struct ledger_usage_billed *b);
-/* One hold as GET /v1/holds/{hold_id} shows it (DESIGN §14): its account,
- * member, model, provider and attempts (a gateway call's), status, what it held and
- * charged, the usage settled and its reason, over_hold, when it was made
- * and ended. CD_E_NOT_FOUND (REFUSE_HOLD_UNKNOWN) when no such hold. */
+/* One hold as GET /v1/holds/{hold_id} shows it
+ * (docs/api.md, "GET /v1/holds/{hold_id}"): its account, member, model,
+ * provider and attempts (a gateway call's), status, what it held and charged,
+ * the usage settled and its reason, over_hold, when it was made and ended.
+ * CD_E_NOT_FOUND (REFUSE_HOLD_UNKNOWN) when no such hold. */
 enum cd_err ledger_hold_get(struct store *lg, const char *hold_id, json_t **out);
 
 #endif

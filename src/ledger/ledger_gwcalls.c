@@ -1,5 +1,5 @@
 /* ledger_gwcalls.c: what the gateway keeps of its calls beside their
- * money (DESIGN §14): the Responses API ids each account received
+ * money (docs/gateway.md): the Responses API ids each account received
  * (sql/045: previous_response_id names only a response the same account
  * received through creditd), and the renewal of the holds of calls still
  * in flight. Each one transaction on the account's node. */
@@ -121,7 +121,7 @@ enum cd_err ledger_usage_billed(struct store *lg, const char *account, const cha
 	return run(lg, &x);
 }
 
-/* ---- One hold as GET /v1/holds/{hold_id} shows it (DESIGN §14) ---- */
+/* ---- One hold as GET /v1/holds/{hold_id} shows it (docs/api.md) ---- */
 
 static const char SQL_HOLD_GET[] =
 	"SELECT a.ext_id, h.member, h.model, h.action, h.request_id, h.state, h.amount_micros, h.charged_micros, "

@@ -1,5 +1,5 @@
-/* ledger_gwkeys.c: gateway keys for end users in the database (DESIGN
- * §12 "Who pays", sql/036_gateway_keys.sql): minted, listed and revoked
+/* ledger_gwkeys.c: gateway keys for end users in the database
+ * (docs/api.md, "Gateway keys for end users"; sql/036_gateway_keys.sql): minted, listed and revoked
  * through the account they are bound to. They are api_keys rows like
  * creditctl's (ledger_keys.c looks them up), of the gateway scope alone;
  * only the key's SHA-256 and first characters are stored, and nothing here

@@ -6,7 +6,7 @@
  * LIMIT_BATCH_OPS of them and runs them as one transaction on its own
  * connection: every row they need is read and locked in one round trip
  * (ledger_batch.h), each operation is decided in memory in arrival order
- * by the guard's rules (ledger_decide.h: DESIGN §5's checks in its order,
+ * by the guard's rules (ledger_decide.h: docs/api.md's "Checks in order",
  * 404, 403, 429, 402), every row is written back and committed in one
  * more round trip, and each operation gets its own answer. The read
  * writes nothing: an account it finds with an expiry or a plan's credit
@@ -273,7 +273,7 @@ static enum cd_err decide_settle(struct store *lg, struct batch *b, struct guard
 	return rc;
 }
 
-/* Decides one operation; its journal rows record its key (DESIGN §4). */
+/* Decides one operation; its journal rows record its key (docs/decisions.md, "Journal keys"). */
 static enum cd_err decide(struct store *lg, struct batch *b, struct guard_op *op)
 {
 	char key[JOURNAL_KEY_BYTES];

@@ -1,9 +1,9 @@
-/* ledger_hooks.h: what the Stripe webhook's effects share (DESIGN §5 and
- * §10). ledger_news_apply.c claims an event id and dispatches the event to one
- * of these, in the same transaction; ledger_topups.c owns Checkout
- * top-ups, ledger_disputes.c disputes and suspensions. Each effect sets
- * outcome (a sentence for the log and the answer) and the account it
- * changed. Internal to the ledger's files. */
+/* ledger_hooks.h: what the Stripe webhook's effects share
+ * (docs/api.md, "POST /v1/webhooks/stripe"). ledger_news_apply.c claims an
+ * event id and dispatches the event to one of these, in the same transaction;
+ * ledger_topups.c owns Checkout top-ups, ledger_disputes.c disputes and
+ * suspensions. Each effect sets outcome (a sentence for the log and the
+ * answer) and the account it changed. Internal to the ledger's files. */
 #ifndef CREDITD_LEDGER_HOOKS_H
 #define CREDITD_LEDGER_HOOKS_H
 #include "ledger_funded.h"
@@ -19,7 +19,7 @@ struct hook_run {
 
 /* cents × stripe.topup_rate; -1 when cents is not positive; above
  * LIMIT_AMOUNT_MICROS_MAX (that plus one) when the product is: no single
- * grant may be (DESIGN §10), and the caller credits nothing then. */
+ * grant may be (docs/api.md, "Money stays in range"), and the caller credits nothing then. */
 int64_t ledger_topups_cents_to_micros(const struct store *lg, int64_t cents);
 
 /* checkout.session.completed / async_payment_succeeded (ledger_topups.c). */
@@ -56,11 +56,12 @@ enum cd_err ledger_disputes_subscription_unpaid(struct store *lg, struct acct *a
  * an admin's reason (manual), else takes this one; a closed one stays
  * closed. */
 enum cd_err ledger_disputes_suspend_for(struct store *lg, struct acct *a, const char *reason);
-/* DESIGN §13: no collection or auto-recharge is sent while the account is
- * suspended for a dispute or has one open (whatever suspend_on_dispute
- * says, and under an admin's suspension too: the card is disputed). The
- * SQL condition on an account row aliased `a`, for a statement's WHERE or
- * select list; and the same for a locked account in *open. */
+/* docs/api.md, "POST /v1/webhooks/stripe": no collection or auto-recharge is
+ * sent while the account is suspended for a dispute or has one open (whatever
+ * suspend_on_dispute says, and under an admin's suspension too: the card is
+ * disputed). The SQL condition on an account row aliased `a`, for a
+ * statement's WHERE or select list; and the same for a locked account in
+ * *open. */
 #define DISPUTE_OPEN_SQL "(a.status_reason <=> 'dispute' OR EXISTS (SELECT 1 FROM disputes d " \
 	"WHERE d.account_id = a.id AND d.state = 'open'))"
 enum cd_err ledger_disputes_open_on(struct store *lg, const struct acct *a, int *open);

@@ -1,7 +1,7 @@
 /* ledger_invoice_pay.c: the payment of a subscription invoice when its
  * invoice.paid names none (Stripe API 2025-03-31 on: an invoice's
  * payments are not expanded in events), and refunds that come before a
- * credit knows their payment (DESIGN §13; migration 033).
+ * credit knows their payment (docs/decisions.md, "Refunds"; migration 033).
  *
  * invoice_payment.paid names the invoice and its payment intent or
  * charge, before or after invoice.paid. Both take the lock of the

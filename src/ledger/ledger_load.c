@@ -80,7 +80,7 @@ static void hold_from_row(const struct db_row *r, unsigned int c, struct hold_ro
 
 /* The hold's cache-write pin from column c: NULL (pinned before sql/034,
  * or by a creditd before it) is its pinned input price, the default
- * (DESIGN §12). */
+ * (docs/api.md, "Prices pinned at authorize"). */
 static void hold_pin_cache_write(const struct db_row *r, unsigned int c, struct hold_row *h)
 {
 	if (h->has_pin)

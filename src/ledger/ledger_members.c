@@ -6,7 +6,7 @@
  * pool itself still has credit. Rows are locked after their account row,
  * in the same order everywhere, and made under it (ledger_members_create), by
  * POST …/members or by the guard for a member it names with none where
- * the plan caps members (ledger_members_row_due, DESIGN §13). */
+ * the plan caps members (ledger_members_row_due; docs/decisions.md, "Workspaces"). */
 #include "ledger_members.h"
 #include "store_write.h"
 #include "log.h"
@@ -23,7 +23,7 @@ static const char SQL_MEMBER_LOCK[] = "SELECT " MEMBER_COLS_OF("") " FROM member
 static const char SQL_MEMBER_READ[] = "SELECT m.monthly_cap_micros, m.month_key, m.month_spent_micros, "
 	"m.reserved_micros, pl.member_cap_micros FROM members m JOIN accounts a ON a.id = m.account_id "
 	"LEFT JOIN plans pl ON pl.name = a.plan WHERE m.account_id = ? AND m.member = ?";
-/* A member's new row (DESIGN §13): no cap of its own, its reserve the
+/* A member's new row (docs/decisions.md, "Workspaces"): no cap of its own, its reserve the
  * member's pending holds on the account (holds made before the row: a
  * settle, release or expiry of each takes its amount back off), and a
  * month spend that agrees with creditctl verify's "member month spend vs

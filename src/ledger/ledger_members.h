@@ -1,4 +1,4 @@
-/* ledger_members.h: the rows of workspace members (DESIGN §4), above the
+/* ledger_members.h: the rows of workspace members (docs/decisions.md, "Workspaces"), above the
  * account rows: a member's cap, month spend and pending holds, each row
  * locked after its account's. Internal to the ledger's files. */
 #ifndef CREDITD_LEDGER_MEMBERS_H
@@ -27,7 +27,7 @@ enum cd_err ledger_members_lock(struct store *lg, const struct acct *a, const ch
  * and by the guard for a member it names with no row (ledger_members_row_due). */
 enum cd_err ledger_members_create(struct store *lg, const struct acct *a, const char *member, struct member_row *m);
 /* Whether a guard call naming a member with no row on account a makes
- * its row (DESIGN §9, §13): on a workspace whose plan has a member cap,
+ * its row (docs/decisions.md, "Workspaces"): on a workspace whose plan has a member cap,
  * which then caps the member like a row with no cap of its own. Elsewhere
  * such a member is recorded on holds and usage only. Pure: a's kind and
  * plan_member_cap as the guard read them. */

@@ -76,7 +76,7 @@ struct ledger_news {
 	char dispute_id[LEDGER_NEWS_ID_MAX + 1];	/* du_... */
 	int64_t dispute_amount_cents;		/* the disputed amount, -1 when absent */
 	char dispute_status[32];		/* needs_response, ..., won, lost */
-	/* Receipts (DESIGN §10): charge.succeeded / charge.updated (charge_id,
+	/* Receipts (docs/api.md, "receipt_url"): charge.succeeded / charge.updated (charge_id,
 	 * payment_intent as above), invoice.paid / invoice.finalized, and the
 	 * invoice a Checkout Session made. A URL is kept only when it is https
 	 * and fits: another is left "" (not stored), and fails no parse. */

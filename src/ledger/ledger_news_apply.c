@@ -78,14 +78,15 @@ static enum cd_err invoice_credited(struct store *lg, const char *invoice, int *
 	return CD_OK;
 }
 
-/* Records what invoice ev paid for on locked account a (migration 030):
- * its payment intent and charge, what was paid, and the credit it bought
- * (credited micros: the invoice's own grant, grant_id, or its period's
- * plan credit, period_key), so that charge.refunded and charge.dispute.*
- * of that payment take the credit back as of a top-up (DESIGN §13); then
- * applies a dispute of the payment that came before this credit. An
- * invoice that names no payment (API 2025-03-31 on) takes the one its
- * invoice_payment.paid named, or gets it when that comes. */
+/* Records what invoice ev paid for on locked account a (migration 030): its
+ * payment intent and charge, what was paid, and the credit it bought
+ * (credited micros: the invoice's own grant, grant_id, or its period's plan
+ * credit, period_key), so that charge.refunded and charge.dispute.* of that
+ * payment take the credit back as of a top-up
+ * (docs/api.md, "POST /v1/webhooks/stripe"); then applies a dispute of the
+ * payment that came before this credit. An invoice that names no payment (API
+ * 2025-03-31 on) takes the one its invoice_payment.paid named, or gets it
+ * when that comes. */
 static enum cd_err invoice_record(struct store *lg, const struct ledger_news *ev, struct acct *a,
 				  const int64_t *grant_id, const int64_t *period_key, int64_t credited, int proration)
 {
@@ -159,7 +160,7 @@ static enum cd_err invoice_plan_record(struct store *lg, const struct ledger_new
 /* A price in no plan: the amount paid (micros at the top-up rate), for the
  * invoice's period, once per invoice (the grant's reference is the
  * invoice's id: an invoice event without one is refused when parsed).
- * Above the largest single grant (DESIGN §10) nothing is credited: the
+ * Above the largest single grant (docs/api.md, "Money stays in range") nothing is credited: the
  * event is logged and acknowledged, as an invoice in the wrong currency is
  * (a retry would change nothing), with no outbox event. */
 static enum cd_err invoice_credit_paid(struct store *lg, struct hook_run *h, struct acct *a, int64_t micros)
@@ -356,8 +357,9 @@ static enum cd_err collection_of(struct store *lg, struct hook_run *h, const str
 	return rc;
 }
 
-/* payment_intent.succeeded of a collection: credited once, whichever of
- * its tries paid, for the amount that try asked (DESIGN §13). */
+/* payment_intent.succeeded of a collection: credited once, whichever of its
+ * tries paid, for the amount that try asked
+ * (docs/pay-as-you-go.md, "When the card is refused"). */
 static enum cd_err collection_paid(struct store *lg, struct hook_run *h, struct acct *a)
 {
 	int64_t id;

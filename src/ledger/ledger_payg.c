@@ -58,7 +58,7 @@ int64_t ledger_payg_period_parse(const char *text)
 	return period;
 }
 
-/* Rounded up (DESIGN §10): the card pays at least what is owed. */
+/* Rounded up (docs/api.md, "Pay-as-you-go"): the card pays at least what is owed. */
 int64_t ledger_payg_debt_cents(const struct store *lg, int64_t balance)
 {
 	int64_t cents = money_rule_payg_cents(balance, ledger_config_of(lg->cfg)->topup_rate, LIMIT_PAYG_MIN_CENTS);
@@ -381,10 +381,10 @@ static void try_of(const struct payg_row *r, const struct payg_try *t, const cha
 	*cents = t->found ? t->cents : r->pi[0] == '\0' || strcmp(r->pi, pi) == 0 ? r->cents : -1;
 }
 
-/* Only what creditd asked for is credited (DESIGN §10): one of the
- * collection's tries, for the amount that try asked. One that disagrees
- * ends the collection, uncredited, for the operator (logged): it is not
- * sent again. */
+/* Only what creditd asked for is credited
+ * (docs/decisions.md, "Sessions made elsewhere"): one of the collection's
+ * tries, for the amount that try asked. One that disagrees ends the
+ * collection, uncredited, for the operator (logged): it is not sent again. */
 static enum cd_err credit_refused(struct store *lg, const struct acct *a, int64_t id, const char *pi, int64_t cents,
 				  int64_t asked, int *credited)
 {
@@ -403,7 +403,7 @@ static enum cd_err credit_refused(struct store *lg, const struct acct *a, int64_
 /* The collection credited by try try_no's payment pi: its row says what
  * was paid (and, for a try paid while a later one waited unsent, that
  * the later one was never made), the try is paid, and every other try
- * still open is to be cancelled at Stripe (DESIGN §13). */
+ * still open is to be cancelled at Stripe (docs/pay-as-you-go.md, "When the card is refused"). */
 static enum cd_err credited_by(struct store *lg, const struct acct *a, const struct payg_row *r, int64_t id,
 			       const char *pi, int64_t try_no, int64_t cents, int64_t micros, int64_t grant_id)
 {

@@ -1,4 +1,4 @@
-/* ledger_payg.h: pay-as-you-go collection (DESIGN §10 "Pay-as-you-go"),
+/* ledger_payg.h: pay-as-you-go collection (docs/pay-as-you-go.md),
  * the ledger's side: which accounts owe for a month, the collection's
  * row, and its end on the locked account (credited once, or failed with
  * the account suspended and a later try). Used by the sender's record of
@@ -10,7 +10,7 @@
 #include "ledger_payg_tries.h"
 
 /* Tries of one period's collection: the first, then a day after a
- * decline, then two days after that (DESIGN §10). */
+ * decline, then two days after that (docs/pay-as-you-go.md, "When the card is refused"). */
 #define PAYG_TRIES 3
 
 /* The month before the one `now` falls in (UTC), as YYYYMM: the period a
@@ -34,13 +34,13 @@ enum cd_err ledger_payg_before_send(struct store *lg, struct ledger_recharge *r,
 /* The id of a's collection for period (0: none). */
 enum cd_err ledger_payg_find(struct store *lg, const struct acct *a, int64_t period, int64_t *id);
 /* Credits collection id of a (cents paid, payment intent pi) unless it was
- * credited already (*credited 0): a grant of source 'payment', which
- * repays the debt first, and payg.collected (*credited 1). Whichever try
- * pi is (an earlier one's late success included) credits it, once; the
- * collection's other tries still open are then marked to be cancelled at
- * Stripe, and no further try is sent (DESIGN §13). A payment that is none
- * of the collection's tries, or not the amount its try asked for,
- * credits nothing (*credited -1, logged). */
+ * credited already (*credited 0): a grant of source 'payment', which repays
+ * the debt first, and payg.collected (*credited 1). Whichever try pi is (an
+ * earlier one's late success included) credits it, once; the collection's
+ * other tries still open are then marked to be cancelled at Stripe, and no
+ * further try is sent (docs/pay-as-you-go.md, "When the card is refused"). A
+ * payment that is none of the collection's tries, or not the amount its try
+ * asked for, credits nothing (*credited -1, logged). */
 enum cd_err ledger_payg_credit(struct store *lg, struct acct *a, int64_t id, const char *pi, int64_t cents,
 			int *credited);
 /* Fails the current try of collection id of a with error, unless it

@@ -1,8 +1,8 @@
-/* ledger_payg_tries.h: the tries of a pay-as-you-go collection (DESIGN
- * §10 "Pay-as-you-go", migration 031): one PaymentIntent a try, kept so
- * that whichever pays is credited once and the others are cancelled.
- * Below the collection (ledger_payg.h), which makes and settles them.
- * Internal to the ledger's files. */
+/* ledger_payg_tries.h: the tries of a pay-as-you-go collection
+ * (docs/pay-as-you-go.md, "When the card is refused"; migration 031): one
+ * PaymentIntent a try, kept so that whichever pays is credited once and the
+ * others are cancelled. Below the collection (ledger_payg.h), which makes and
+ * settles them. Internal to the ledger's files. */
 #ifndef CREDITD_LEDGER_PAYG_TRIES_H
 #define CREDITD_LEDGER_PAYG_TRIES_H
 #include "ledger_due.h"

@@ -1,4 +1,4 @@
-/* ledger_periods.c: a plan's credits per period (DESIGN §9).
+/* ledger_periods.c: a plan's credits per period (docs/api.md, "Plan credits per period").
  *
  * Every path runs on a locked account row, so they already take turns;
  * the primary key of plan_periods (account, period) is what makes "once"

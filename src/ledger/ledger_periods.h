@@ -1,10 +1,10 @@
-/* ledger_periods.h: a plan's credits per period (DESIGN §9). The period
- * is the calendar month, UTC; an account on a plan holds one plan credit
- * per period, made by whichever comes first: the plan being set, the
- * first opening of the account in the period (a request or the
- * background sweep), or the subscription's invoice.paid. The row of
- * plan_periods keyed by (account, period) makes it once.
- * Above the rows (it adds grants); below the account-open step, which
+/* ledger_periods.h: a plan's credits per period
+ * (docs/api.md, "Plan credits per period"). The period is the calendar month,
+ * UTC; an account on a plan holds one plan credit per period, made by
+ * whichever comes first: the plan being set, the first opening of the account
+ * in the period (a request or the background sweep), or the subscription's
+ * invoice.paid. The row of plan_periods keyed by (account, period) makes it
+ * once. Above the rows (it adds grants); below the account-open step, which
  * renews. Internal to the ledger's files. */
 #ifndef CREDITD_LEDGER_PERIODS_H
 #define CREDITD_LEDGER_PERIODS_H

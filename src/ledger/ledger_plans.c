@@ -1,4 +1,4 @@
-/* ledger_plans.c: the plan catalogue (DESIGN §9): what a plan name
+/* ledger_plans.c: the plan catalogue (docs/api.md, "PUT /v1/plans/{name}"): what a plan name
  * means, which an account's plan must name. Plans are replaced whole by
  * their name; none is ever deleted, so an account's plan stays valid. */
 #include "ledger_plans.h"

@@ -82,7 +82,7 @@ static enum cd_err too_many(void)
 static enum cd_err prices_tx(struct store *lg, struct price_load *l)
 {
 	/* A model with no cache-write price of its own (NULL) writes its
-	 * cache at its input price (DESIGN §12). */
+	 * cache at its input price (docs/api.md, "Costs"). */
 	static const char sql_models[] = "SELECT name, input_micros_per_mtok, cached_input_micros_per_mtok, "
 					 "output_micros_per_mtok, max_output_tokens, "
 					 "COALESCE(cache_write_micros_per_mtok, input_micros_per_mtok)" DIM_COLS
@@ -207,7 +207,7 @@ static int miss_quota(void)
 	int64_t now = timefmt_mono_ms();
 	int go;
 	/* A few reloads a window, whoever asks: a stream of unknown names is
-	 * not a stream of reloads (DESIGN §14). */
+	 * not a stream of reloads (docs/decisions.md, "Price misses"). */
 	pthread_mutex_lock(&misses.lock);
 	if (now - misses.window_ms >= LIMIT_PRICE_MISS_RELOAD_MS) {
 		misses.window_ms = now;
@@ -495,7 +495,7 @@ static enum cd_err price_tx(struct store *lg, const char *model, int64_t before,
 	if (*found) {
 		*p = (struct price){store_i64(s, 0), store_i64(s, 1), store_i64(s, 2), store_i64(s, 3),
 				    store_i64(s, 4), PRICING_NO_DIMS};
-		dims_read(s, 5, p);	/* with its dimensions (DESIGN §14: reconcile prices them) */
+		dims_read(s, 5, p);	/* with its dimensions (docs/reconciliation.md: reconcile prices them) */
 	}
 	return CD_OK;
 }

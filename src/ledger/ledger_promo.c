@@ -1,4 +1,4 @@
-/* ledger_promo.c: promo codes (DESIGN §9).
+/* ledger_promo.c: promo codes (docs/api.md, "POST /v1/promo_codes").
  *
  * A code is stored as written and matched by its lower-case form (a
  * unique key, so "SPRING" and "spring" are one code). Redeeming locks the

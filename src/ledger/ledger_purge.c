@@ -1,13 +1,13 @@
-/* ledger_purge.c: retention (DESIGN §10 "Growth and retention"): the
+/* ledger_purge.c: retention (docs/decisions.md, "Retention"): the
  * sweeper deletes rows whose use is over, so the tables the request path
  * reads stay the size of their recent past. Idempotency keys past [ledger]
  * idempotency_ttl_hours, receipts kept for a top-up past
  * LIMIT_RECEIPT_WAIT_DAYS, Stripe event ids past [retention]
- * stripe_events_days, and finished holds (settled, released: DESIGN §10)
+ * stripe_events_days, and finished holds (settled, released: docs/decisions.md)
  * past [retention] holds_days. It must never delete a journal or usage
  * row, a pending, expired or captured hold: the journal and the usage are
  * the ledger itself (creditctl export is their archive), a pending hold
- * still reserves, an expired one may still be settled late (DESIGN §5:
+ * still reserves, an expired one may still be settled late (docs/decisions.md, "Expired holds":
  * it charges) and creditctl reconcile lists it, and verify reads captured
  * holds for members' spend.
  *

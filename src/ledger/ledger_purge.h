@@ -1,4 +1,4 @@
-/* ledger_purge.h: retention (DESIGN §10 "Growth and retention"): the
+/* ledger_purge.h: retention (docs/operations.md, "Data retention"): the
  * sweeper's purge of rows whose use is over, in small batches. Journal and
  * usage rows are never purged. Internal to the ledger's files:
  * ledger_sweep runs it once a sweep. */

@@ -58,7 +58,7 @@ enum cd_err ledger_recharges_credit(struct store *lg, struct acct *a, int64_t id
 	if (cents <= 0)
 		cents = queued_cents;
 	int64_t micros = ledger_topups_cents_to_micros(lg, cents);
-	/* DESIGN §10: no single grant above LIMIT_AMOUNT_MICROS_MAX. The
+	/* docs/api.md, "Money stays in range": no single grant above LIMIT_AMOUNT_MICROS_MAX. The
 	 * recharge is left as it is, as a payment in the wrong currency is,
 	 * and the event acknowledged: a retry would change nothing. */
 	if (micros < 0 || micros > LIMIT_AMOUNT_MICROS_MAX) {

@@ -1,5 +1,5 @@
 /* ledger_recharges.h: an auto-recharge's end, on its locked account
- * (DESIGN §9 "Auto-recharge"): credited once when its payment succeeded,
+ * (docs/api.md, "Auto-recharge"): credited once when its payment succeeded,
  * or failed (counted; two failures in a row switch auto-recharge off).
  * Used by the Stripe webhook (ledger_news_apply.c) and by the sender's record
  * of what Stripe answered (ledger_recharge_result). Internal to the
@@ -22,10 +22,10 @@ enum cd_err ledger_recharges_credit(struct store *lg, struct acct *a, int64_t id
  * the failure counted, none in flight, auto-recharge switched off at
  * RECHARGE_FAILURES_OFF in a row, autorecharge.failed (saying so). */
 enum cd_err ledger_recharges_fail(struct store *lg, struct acct *a, int64_t id, const char *error, int *failed);
-/* Ends queued auto-recharge id of locked account a unsent when a dispute
- * is open on the account (DESIGN §13): failed with that reason, none in
- * flight, autorecharge.failed; not counted as a card failure. Nothing
- * when it was sent or the dispute closed meanwhile. */
+/* Ends queued auto-recharge id of locked account a unsent when a dispute is
+ * open on the account (docs/api.md, "POST /v1/webhooks/stripe"): failed with
+ * that reason, none in flight, autorecharge.failed; not counted as a card
+ * failure. Nothing when it was sent or the dispute closed meanwhile. */
 enum cd_err ledger_recharges_hold_for_dispute(struct store *lg, struct acct *a, int64_t id);
 /* error cut to fit recharges.error (never half a UTF-8 character). */
 void ledger_recharges_error_cut(char out[LIMIT_RECHARGE_ERROR_BYTES + 1], const char *error);

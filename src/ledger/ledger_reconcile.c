@@ -1,5 +1,5 @@
 /* ledger_reconcile.c: what creditctl reconcile reads from the ledger
- * (DESIGN §10): creditd's usage by UTC day and model, the holds that
+ * (docs/reconciliation.md): creditd's usage by UTC day and model, the holds that
  * expired unsettled, and the provider
  * names mapped to models (price_aliases, the one thing written here);
  * the price in effect on a day is ledger_prices.c's.
@@ -20,7 +20,7 @@
 static enum cd_err usage_tx(struct store *lg, int64_t from, int64_t to, struct ledger_usage_day *rows, int cap,
 			    int *n, int *more)
 {
-	/* With the calls settled by each reason (DESIGN §12; <=> is never
+	/* With the calls settled by each reason (docs/api.md, "Settle reasons"; <=> is never
 	 * NULL): every column is in ix_created_model (sql/034). */
 #define REASON_SUM(n) ", SUM(settle_reason <=> '" #n "')"
 	static const char sql[] = "SELECT created_at DIV " TIMEFMT_DAY_SQL " AS day, model, COUNT(*), "

@@ -1,7 +1,7 @@
 /* ledger_refunds.c: Stripe refunds of a Stripe-funded credit (a top-up,
  * an auto-recharge or a subscription invoice's credit): charge.refunded
  * applied to its credit, or kept in refunds_waiting when no credit knows
- * its payment yet, and applied when one comes to name it (DESIGN §13;
+ * its payment yet, and applied when one comes to name it (docs/decisions.md, "Refunds";
  * migration 033): an invoice's credit by its invoice, a top-up's or an
  * auto-recharge's by its payment intent. Called by the webhook dispatch
  * (ledger_news_apply.c) and by an invoice's payment news

@@ -1,6 +1,6 @@
 /* ledger_rows.c: account rows, the journal and the grants.
  *
- * Owns the invariants of DESIGN §4 for balances: every balance change is
+ * Owns the invariants for balances (docs/decisions.md, "Invariants"): every balance change is
  * one journal row written in the same transaction as the grant rows it
  * moves, with the account row locked first. balance = sum of remaining
  * grants at every commit: what the grants cannot cover is carried by the
@@ -106,7 +106,7 @@ int ledger_rows_acct_spent(struct acct *a, int64_t delta)
 		return -1;
 	a->month_spent = month;
 	a->day_spent = day;
-	/* money_add leaves both within DESIGN §10's range. */
+	/* money_add leaves both within the money range (docs/api.md). */
 	assert(money_in_range(a->month_spent));
 	assert(money_in_range(a->day_spent));
 	return 0;
@@ -389,7 +389,7 @@ enum cd_err ledger_rows_spend_as(struct store *lg, struct acct *a, int64_t amoun
 	enum cd_err rc = CD_OK;
 	if (amount <= 0)
 		return amount == 0 ? CD_OK : CD_E_INTERNAL;
-	if (money_sub(a->balance, amount, &left) != 0)	/* DESIGN §10, before anything moves */
+	if (money_sub(a->balance, amount, &left) != 0)	/* the money range (docs/api.md), before anything moves */
 		return refusal_set_range(&lg->refusal, REFUSE_OUT_OF_RANGE, "balance", amount, "amount_micros");
 	left = amount;
 	const struct journal_line j = {.amount = -amount, .cause = cause, .source = source, .hold_id = hold_id,
@@ -432,7 +432,7 @@ static enum cd_err add_grant(struct store *lg, struct acct *a, const char *cause
 			debt = -store_i64(s, 1);
 		}
 	}
-	/* DESIGN §10: refused before anything moves, never wrapped; the
+	/* docs/api.md, "Money stays in range": refused before anything moves, never wrapped; the
 	 * debt repaid first (money_rule.h). */
 	if (money_rule_grant(a->balance, debt, amount, &g) != 0)
 		return refusal_set(&lg->refusal, REFUSE_BALANCE_CAP, a->ext_id, NULL);
@@ -530,7 +530,7 @@ static enum cd_err grants_view(struct store *lg, int64_t account_id, struct ledg
 	return CD_OK;
 }
 
-/* The account's latest pay-as-you-go collection (DESIGN §10), or none
+/* The account's latest pay-as-you-go collection (docs/pay-as-you-go.md), or none
  * (one dropped before its first try, nothing owed any more, is none). A
  * collection queued again after a declined try is "failed", with the
  * tries made and when the card is tried next. */
@@ -602,7 +602,7 @@ enum cd_err ledger_rows_acct_view(struct store *lg, const struct acct *a, struct
 	v->daily_limit_micros = a->daily_limit;
 	v->low_balance_micros = a->low_balance;
 	v->overdraft_limit_micros = a->overdraft;
-	/* A plan's period is the calendar month, UTC (DESIGN §9). */
+	/* A plan's period is the calendar month, UTC (docs/decisions.md, "Plan periods"). */
 	v->period_start = v->period_end = -1;
 	if (a->plan[0])
 		timefmt_month_bounds(lg->now, &v->period_start, &v->period_end);

@@ -3,7 +3,7 @@
  *
  * Everything here works on an account row its caller has locked and
  * changes money only by appending journal rows next to the grant rows it
- * moves (DESIGN §4). It knows nothing of members, expiry or requests: the
+ * moves (docs/decisions.md, "Invariants"). It knows nothing of members, expiry or requests: the
  * layers above (ledger_members.h, ledger_due.h, the operations) call it,
  * never the other way. Internal to the ledger's files. */
 #ifndef CREDITD_LEDGER_ROWS_H
@@ -74,25 +74,25 @@ enum cd_err ledger_rows_acct_load_locked_id(struct store *lg, int64_t id, struct
 /* Marks a as read under its lock in the running transaction (a read
  * other than ledger_rows_acct_load_locked's: the guard's read CALL). */
 void ledger_rows_acct_mark_locked(const struct store *lg, struct acct *a);
-/* DESIGN §14: money is written only from an account row locked in the
- * transaction writing. CD_OK, or CD_E_INTERNAL, logged with what, when a
- * was not (a row from an earlier transaction, a GET's read, rows kept in
- * memory): nothing is written. */
+/* docs/architecture.md, "Which rows a write decides on": money is written
+ * only from an account row locked in the transaction writing. CD_OK, or
+ * CD_E_INTERNAL, logged with what, when a was not (a row from an earlier
+ * transaction, a GET's read, rows kept in memory): nothing is written. */
 enum cd_err ledger_rows_acct_check_locked(const struct store *lg, const struct acct *a, const char *what);
 /* Reads without locking (for GET). */
 enum cd_err ledger_rows_acct_read(struct store *lg, const char *ext_id, struct acct *a);
-/* DESIGN §4's available = balance − reserved + overdraft_limit: the one
+/* available = balance − reserved + overdraft_limit (docs/decisions.md, "Invariants"): the one
  * copy of the formula. */
 int64_t ledger_rows_acct_available(const struct acct *a);
 /* Counts a charge (or, negative, a refund) in the month's and the day's
  * spend: the one place both move. 0, or -1 (nothing moved) when either
- * would leave the range of DESIGN §10. */
+ * would leave the money range (docs/api.md). */
 int ledger_rows_acct_spent(struct acct *a, int64_t delta);
 /* Writes balance, reserved, month, day, sweep and notice fields back
  * (operations store through ledger_events_acct_save, ledger_events.h, which tells what
  * the change calls for first). */
 enum cd_err ledger_rows_acct_store(struct store *lg, const struct acct *a);
-/* The spending order (DESIGN §4): priority (lower first), then the
+/* The spending order (docs/decisions.md, "Grant priority"): priority (lower first), then the
  * soonest expiry (none last), then the oldest. Written here only: every
  * statement that spends or lists grants orders by it, and money_rule_spend_burn
  * burns in the order read. */
@@ -124,7 +124,7 @@ enum cd_err ledger_rows_add_grant(struct store *lg, struct acct *a, const char *
  * "grant"): credit given back, e.g. a dispute won. */
 enum cd_err ledger_rows_add_grant_as(struct store *lg, struct acct *a, const char *cause, const char *source,
 				int64_t amount, const char *reference, const char *description, int64_t *grant_id);
-/* One journal row (DESIGN §4): the amount (signed), its cause and
+/* One journal row (docs/decisions.md, "Journal keys"): the amount (signed), its cause and
  * source, the grant or the hold it moved (0: none), a reference and a
  * description (NULL: none). Written with designated fields, never by
  * position. */

@@ -1,5 +1,5 @@
 /* ledger_topups.c: Checkout top-ups, from the request to the credit
- * (DESIGN §5 "Stripe", §10 "only what creditd asked for", §13).
+ * (docs/api.md, "POST /v1/webhooks/stripe"; docs/decisions.md, "Sessions made elsewhere").
  *
  * Owns the topups rows: one is written, under the account's row lock,
  * before Stripe is asked for anything, and stays whatever Stripe answers
@@ -99,10 +99,11 @@ static enum cd_err key_decides(struct store *lg, struct dbstmt *s, struct topup_
 	return CD_E_NOT_FOUND;
 }
 
-/* The client's Idempotency-Key, decided on its latest top-up before
- * anything is counted or sent to Stripe (DESIGN §13): CD_E_NOT_FOUND when
- * a new attempt is due, CD_E_CONFLICT (busy or not), or CD_OK with
- * t->replayed. One read of ix_account_idem. */
+/* The client's Idempotency-Key, decided on its latest top-up before anything
+ * is counted or sent to Stripe
+ * (docs/decisions.md, "A top-up's Idempotency-Key"): CD_E_NOT_FOUND when a
+ * new attempt is due, CD_E_CONFLICT (busy or not), or CD_OK with t->replayed.
+ * One read of ix_account_idem. */
 static enum cd_err topup_by_key(struct store *lg, const struct acct *a, struct topup_begin *t)
 {
 	static const char sql[] = "SELECT request_hash, status, session_id, checkout_url, amount_cents, "
@@ -350,8 +351,9 @@ static enum cd_err credit(struct store *lg, struct hook_run *h, struct acct *a, 
 				       "grant_id = ?, credited_at = ?, paid_cents = ?, invoice_id = ? WHERE id = ?";
 	const struct ledger_news *ev = h->ev;
 	/* The credit quoted when the top-up started, whatever topup_rate is
-	 * now (DESIGN §13); a row made before the quote was kept (028) gets
-	 * amount_cents at today's rate, as it always did. */
+	 * now (docs/decisions.md, "A top-up credits its quote"); a row made
+	 * before the quote was kept (028) gets amount_cents at today's rate,
+	 * as it always did. */
 	int64_t micros = r->quoted_micros >= 0 ? r->quoted_micros : ledger_topups_cents_to_micros(lg, r->amount_cents);
 	int64_t grant_id, journal_id;
 	/* Only a rate raised since such an old row began takes it past the
@@ -446,7 +448,7 @@ enum cd_err ledger_topups_checkout_paid(struct store *lg, struct hook_run *h)
 	return rc;
 }
 
-/* ---- receipts (DESIGN §10 "Receipts") ---- */
+/* ---- receipts (docs/api.md, "receipt_url") ---- */
 
 /* The top-up whose column (payment_intent or invoice_id) is key: its row
  * id and account, or CD_E_NOT_FOUND. No lock: a receipt changes no

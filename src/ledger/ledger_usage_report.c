@@ -1,5 +1,5 @@
 /* ledger_usage_report.c: GET /v1/accounts/{id}/usage, an account's
- * usage summed by model, day or member over a window (DESIGN §11).
+ * usage summed by model, day or member over a window (docs/api.md, "GET /v1/accounts/{id}/usage").
  *
  * It reads usage_records through the one index that covers every column
  * it sums, in a transaction of its own with no lock: a report is what was
@@ -13,7 +13,7 @@
 #include <string.h>
 
 /* An account's usage in [from, to), of one member when the third
- * parameter is not NULL (a member's browser token, DESIGN §11). */
+ * parameter is not NULL (a member's browser token: docs/api.md, "Widget"). */
 #define USAGE_WHERE "WHERE account_id = ? AND created_at >= ? AND created_at < ? AND (? IS NULL OR member = ?)"
 
 /* What each group sums (and the total): requests, the four token counts,

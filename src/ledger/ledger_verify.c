@@ -65,12 +65,13 @@ static const struct check checks[] = {
 	 "LEFT JOIN grants g ON g.id = ic.grant_id AND g.account_id = ic.account_id AND g.source = 'plan' "
 	 "AND g.reference = ic.invoice_id WHERE ic.grant_id IS NOT NULL AND g.id IS NULL", "invoice credit",
 	 "its plan grant naming the invoice", 0},
-	/* DESIGN §13: an invoice credit keeps the payment that paid it, for
-	 * its refunds and disputes; rows from before migration 030 have no
-	 * paid_cents. From API 2025-03-31 on the payment comes in its own
-	 * event, invoice_payment.paid, seconds after: a row of the last hour
-	 * without it is a warning, an older one a violation (the endpoint
-	 * is not subscribed to invoice_payment.paid). */
+	/* docs/api.md, "POST /v1/webhooks/stripe": an invoice credit keeps
+	 * the payment that paid it, for its refunds and disputes; rows from
+	 * before migration 030 have no paid_cents. From API 2025-03-31 on the
+	 * payment comes in its own event, invoice_payment.paid, seconds
+	 * after: a row of the last hour without it is a warning, an older one
+	 * a violation (the endpoint is not subscribed to
+	 * invoice_payment.paid). */
 	{"invoice credit without its payment",
 	 "SELECT a.ext_id, ic.invoice_id, 'none', ic.created_at > UNIX_TIMESTAMP() - 3600 FROM invoice_credits ic "
 	 "JOIN accounts a ON a.id = ic.account_id "
@@ -102,8 +103,9 @@ static const struct check checks[] = {
 	 "WHERE g.source = 'plan' AND LEFT(g.reference, 3) = BINARY 'in_' AND LOCATE(':', g.reference) = 0 "
 	 "AND ic.grant_id IS NULL",
 	 "invoice grant", "its row in invoice_credits", 0},
-	/* A top-up credits what it quoted when it started (DESIGN §13);
-	 * rows made before the quote was kept (028) have none. */
+	/* A top-up credits what it quoted when it started
+	 * (docs/decisions.md, "A top-up credits its quote"); rows made before
+	 * the quote was kept (028) have none. */
 	{"top-up credit vs its quote",
 	 "SELECT a.ext_id, t.credited_micros, t.quoted_micros FROM topups t JOIN accounts a ON a.id = t.account_id "
 	 "WHERE t.status = 'credited' AND t.quoted_micros IS NOT NULL AND t.credited_micros <> t.quoted_micros",
@@ -189,9 +191,10 @@ static const struct check checks[] = {
 	 "GROUP BY r.id, a.ext_id, r.state "
 	 "HAVING COUNT(g.id) <> IF(r.state = 'succeeded', 1, 0)", "grants of the recharge", "one if it succeeded, else none", 0},
 	/* A collection paid by one try has no other try open at Stripe: the
-	 * credit marks them to be cancelled in its transaction (DESIGN §13,
-	 * migration 031). A second try that paid too (it succeeded before
-	 * its cancel) is money for the operator to give back: a warning. */
+	 * credit marks them to be cancelled in its transaction
+	 * (docs/pay-as-you-go.md, "When the card is refused"; migration 031).
+	 * A second try that paid too (it succeeded before its cancel) is
+	 * money for the operator to give back: a warning. */
 	{"collection try open beside its payment",
 	 "SELECT a.ext_id, t.payment_intent, r.payment_intent FROM payg_tries t JOIN recharges r "
 	 "ON r.id = t.recharge_id JOIN accounts a ON a.id = r.account_id WHERE r.state = 'succeeded' "
@@ -206,10 +209,11 @@ static const struct check checks[] = {
 	 "(SELECT 1 FROM recharges r WHERE r.account_id = a.id AND r.kind = 'recharge' AND "
 	 "r.state IN ('queued', 'sent'))",
 	 "recharge_pending", "no recharge queued or sent", 0},
-	/* DESIGN §13: no collection or auto-recharge sent to a disputed
-	 * card. decided_at is when creditd decided to send it, having seen no
-	 * dispute open; a dispute recorded before that second and not closed
-	 * by it is a charge sent during the dispute. */
+	/* docs/api.md, "POST /v1/webhooks/stripe": no collection or
+	 * auto-recharge sent to a disputed card. decided_at is when creditd
+	 * decided to send it, having seen no dispute open; a dispute recorded
+	 * before that second and not closed by it is a charge sent during the
+	 * dispute. */
 	{"charge sent during a dispute",
 	 "SELECT a.ext_id, r.id, d.dispute_id FROM recharges r JOIN accounts a ON a.id = r.account_id "
 	 "JOIN disputes d ON d.account_id = r.account_id WHERE r.decided_at IS NOT NULL "
@@ -313,13 +317,13 @@ static const struct check checks[] = {
 	 "member reserved_micros", "sum of its pending holds", 0},
 	/* Invariant 5: month spend <= monthly limit, unless a forced usage, a
 	 * settle beyond its hold or a late settle (at or after the hold's
-	 * expires_at: it reserved nothing any more, DESIGN §5) came that month.
-	 * A usage row is written only by a settle, which leaves its hold
-	 * 'settled': the hold's state says nothing here. A limit changed
-	 * during the month may have been lowered below what the month had
-	 * committed then (spend and pending holds, recorded beside
-	 * monthly_limit_set_at): a warning while the spend stays within that,
-	 * a violation beyond it. */
+	 * expires_at: it reserved nothing any more:
+	 * docs/decisions.md, "Expired holds") came that month. A usage row is
+	 * written only by a settle, which leaves its hold 'settled': the
+	 * hold's state says nothing here. A limit changed during the month
+	 * may have been lowered below what the month had committed then
+	 * (spend and pending holds, recorded beside monthly_limit_set_at): a
+	 * warning while the spend stays within that, a violation beyond it. */
 	{"month spend vs monthly limit",
 	 "SELECT a.ext_id, a.month_spent_micros, a.monthly_limit_micros, COALESCE(a.monthly_limit_set_at IS NOT NULL "
 	 "AND " MONTH_OF("a.monthly_limit_set_at") " >= a.month_key "
