@@ -21,8 +21,7 @@
  *   when it ended without usage (cut, or none sent).
  * Usage beyond what was asked (output above the cap sent, input above the
  * bound held, cached above input) is charged as the provider reported it
- * and flagged over_hold (gwmoney.h; docs/gateway.md, "Usage beyond what
- * was asked"); the answer passes on. */
+ * and flagged over_hold (gwmoney.h; docs/gateway.md); the answer passes on. */
 #include "gwcall.h"
 #include "gwcall_int.h"
 #include "answer.h"
@@ -365,8 +364,7 @@ static void release(struct gwcall *c)
 }
 
 /* The charge of u (gwmoney.h): the provider's usage as reported, what goes
- * beyond what was asked flagged, never dropped
- * (docs/gateway.md, "Usage beyond what was asked"). */
+ * beyond what was asked flagged, never dropped (docs/gateway.md, "Usage beyond what was asked"). */
 static void decide(const struct gwcall *c, const struct gw_usage *u, struct gw_charge *d)
 {
 	const struct gw_job *job = c->job;
@@ -492,9 +490,8 @@ static void end_error(struct gwcall *c)
 /* The estimate of a call that ended without usage (gwshape_estimate);
  * on a reasoning model its output is the hold's: hidden reasoning was
  * billed, and the visible text says nothing of it (docs/gateway.md, "Hidden reasoning"). */
-/* An estimate's dimensions beyond tokens (docs/gateway.md, "The estimate"):
- * those seen, else the worst case held: the tier asked, the searches, audio
- * output, a tool model's runs. */
+/* An estimate's dimensions beyond tokens (docs/gateway.md, "The estimate"): those
+ * seen, else the worst case held: the tier asked, the searches, audio, a tool model's runs. */
 static void estimated_dims(const struct gwcall *c, struct gw_usage *u)
 {
 	const struct gw_job *job = c->job;
@@ -565,9 +562,8 @@ static void answer_whole(struct gwcall *c, int whole, int64_t charged, int64_t b
 				    "passes on whole" : "the provider's answer was cut");
 		return;
 	}
-	/* A member's call is not shown the pool's balance
-	 * (docs/gateway.md, "A member's refusals"): a member-bound key must
-	 * not learn what the workspace holds. */
+	/* A member's call is not shown the pool's balance (docs/gateway.md,
+	 * "The charge"): a member-bound key must not learn what the workspace holds. */
 	if (c->job->member[0] != '\0')
 		snprintf(extra, sizeof(extra), "Creditd-Charged-Micros: %lld\r\n", (long long)charged);
 	else

@@ -301,9 +301,8 @@ static int chat_event(struct gw_stream *s, const json_t *root)
 		gwkind_count_text(s, json_object_get(delta, "content"));
 		gwkind_count_text(s, json_object_get(delta, "refusal"));
 		gwkind_count_text(s, json_object_get(json_object_get(delta, "function_call"), "arguments"));
-		/* Audio output (docs/gateway.md, "The estimate"): its
-		 * transcript is text, its base64 data is counted by its
-		 * duration (gwshape_estimate). */
+		/* Audio output (docs/gateway.md, "The estimate"): its transcript is text, its base64
+		 * data is counted by its duration (gwshape_estimate). */
 		gwkind_count_text(s, json_object_get(json_object_get(delta, "audio"), "transcript"));
 		gwkind_count_audio(s, json_object_get(json_object_get(delta, "audio"), "data"));
 		json_array_foreach(json_object_get(delta, "tool_calls"), j, call)

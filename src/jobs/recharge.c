@@ -82,9 +82,8 @@ void recharge_send(const struct cfg *c, struct stripe_client *stripe, struct sto
 {
 	char key[LIMIT_IDEMPOTENCY_KEY_BYTES + 96], period[48];
 	int go = 0;
-	/* The account's last word, under its lock: no disputed card is
-	 * charged (docs/api.md, "POST /v1/webhooks/stripe"). A database
-	 * that failed to say is no dispute. */
+	/* The account's last word, under its lock: no disputed card is charged
+	 * (docs/api.md, "POST /v1/webhooks/stripe"). A database that failed to say is no dispute. */
 	enum cd_err rc = ledger_recharge_decide(lg, r, &go);
 	if (rc != CD_OK || !go) {
 		not_sent(lg, r, rc, out);

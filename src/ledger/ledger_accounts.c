@@ -372,8 +372,7 @@ static json_t *journal_row_json(const struct dbstmt *s)
 				  store_str(s, 5), store_str(s, 6)};
 	json_t *row = ledger_rows_journal_entry_json(&e);
 	json_t *usage = json_null();
-	/* settle_reason: the gateway's (docs/api.md, "Settle reasons"), null
-	 * for the guard's own. */
+	/* settle_reason: the gateway's (docs/api.md, "Settle reasons"), null for the guard's own. */
 	if (!store_null(s, 8))
 		usage = json_pack("{s:o, s:I, s:I, s:I, s:I, s:o, s:b, s:o, s:b, s:b}", "model",
 				  store_null(s, 9) ? json_null() : json_string(store_str(s, 9)),

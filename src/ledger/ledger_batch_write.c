@@ -303,9 +303,8 @@ enum cd_err ledger_batch_write_flush(struct store *lg, struct batch *b, int comm
 	struct jw j;
 	int e = 0;
 	for (int i = 0; i < b->naccts; i++) {
-		/* docs/architecture.md, "Which rows a write decides on":
-		 * written from rows locked in this transaction, or by a write
-		 * that checks their versions first (kept_check). */
+		/* docs/architecture.md, "Which rows a write decides on": written from rows
+		 * locked in this transaction, or by a write that checks their versions first (kept_check). */
 		if (b->accts[i].changed && !b->kept_check &&
 		    ledger_rows_acct_check_locked(lg, &b->accts[i].a, "a guard batch's write") != CD_OK)
 			return CD_E_INTERNAL;

@@ -351,9 +351,8 @@ static enum cd_err credit(struct store *lg, struct hook_run *h, struct acct *a, 
 				       "grant_id = ?, credited_at = ?, paid_cents = ?, invoice_id = ? WHERE id = ?";
 	const struct ledger_news *ev = h->ev;
 	/* The credit quoted when the top-up started, whatever topup_rate is
-	 * now (docs/decisions.md, "A top-up credits its quote"); a row made
-	 * before the quote was kept (028) gets amount_cents at today's rate,
-	 * as it always did. */
+	 * now (docs/decisions.md, "A top-up credits its quote"); a row made before
+	 * the quote was kept (028) gets amount_cents at today's rate, as it always did. */
 	int64_t micros = r->quoted_micros >= 0 ? r->quoted_micros : ledger_topups_cents_to_micros(lg, r->amount_cents);
 	int64_t grant_id, journal_id;
 	/* Only a rate raised since such an old row began takes it past the
