@@ -84,7 +84,7 @@ start_bg() { # start_bg NAME LOG CMD...: runs in its own session, records the pi
 }
 
 # db_users_sql HOST: the SQL that makes creditd's two database users for
-# HOST (DESIGN §10): the schema's owner, creditd_owner, with every right
+# HOST (docs/operations.md): the schema's owner, creditd_owner, with every right
 # on it (creditctl migrate connects as it, so it is the DEFINER of the
 # procedures and triggers), and the runtime user, creditd, with only what
 # requests and creditctl's other commands need: it can neither change
@@ -185,7 +185,7 @@ EOF
 	# creditd reads the URL from its environment; the sender is here.
 	[ -z "${DEMO_SMTP_URL:-}" ] ||
 		printf '[email]\nfrom = %s\n' "${CREDITD_SMTP_FROM:-creditd-demo@localhost}" >>"$file"
-	# The demo keeps the default (DESIGN §13: 30 a minute).
+	# The demo keeps the default (docs/operations.md, "Failed authentication": 30 a minute).
 	[ -z "${AUTH_FAILURES_PER_MINUTE:-}" ] ||
 		printf '[security]\nauth_failures_per_minute = %s\n' "$AUTH_FAILURES_PER_MINUTE" >>"$file"
 }
@@ -423,7 +423,7 @@ stack_keys() {
 }
 
 # stack_config_append SRC CONF: SRC's lines after every key CONF has (the
-# demo's CREDITD_DEMO_CONFIG_APPEND, DESIGN §14): a key or a section given
+# demo's CREDITD_DEMO_CONFIG_APPEND, docs/gateway.md, "The demo"): a key or a section given
 # again there wins, as the config reads the last value of a key.
 stack_config_append() {
 	printf '\n# appended from %s (CREDITD_DEMO_CONFIG_APPEND)\n' "$1" >>"$2"
