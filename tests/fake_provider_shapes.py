@@ -190,7 +190,7 @@ def plan(route, body, mode):
             # the output the usage reports: what was written, and more when asked
             # (a provider that counts hidden reasoning outside the cap)
             "billed": out + mode.get("extra_output_tokens", 0),
-            # beyond tokens (DESIGN §14), in each provider's documented usage shape
+            # beyond tokens (docs/gateway.md), in each provider's documented usage shape
             "tier": mode.get("service_tier"), "cache_1h": min(mode.get("cache_1h_tokens", 0), creation),
             "audio_in": min(mode.get("audio_input_tokens", 0), words - cached),
             "audio_out": min(mode.get("audio_output_tokens", 0), out), "searches": mode.get("web_searches", 0),

@@ -2,8 +2,8 @@
 accounts, through both creditd processes of the stack (nginx's and
 Apache's) on one database, for longer than ./dev check's integration
 test: 120 s at 48 clients, the clock moved into the next month twice
-(two plan periods coming due), more top-ups (DESIGN §14, "No money
-written from a row that was not locked or checked"). The short version
+(two plan periods coming due), more top-ups (docs/architecture.md, "Which rows a write
+decides on"). The short version
 (./dev check) runs 15 s at 32 clients, one month.
 
 It proves what tests/integration/test_69_every_writer.py proves, over more

@@ -1,4 +1,4 @@
-"""chaos_input.py: hostile input (DESIGN §5); the authorization
+"""chaos_input.py: hostile input (docs/api.md); the authorization
 matrix is chaos_keys.py's, with this file's helpers.
 
 Owns one scenario:
@@ -33,7 +33,7 @@ import stack
 
 # ---- what the answers must look like ----------------------------------------
 
-# DESIGN §5 "Errors": the error type by status (405 is creditd's own, an
+# docs/api.md, "Errors": the error type by status (405 is creditd's own, an
 # invalid request like the other 4xx of the request's shape).
 TYPE_BY_STATUS = {400: "invalid_request_error", 405: "invalid_request_error", 413: "invalid_request_error",
                   415: "invalid_request_error", 401: "authentication_error", 403: "permission_error",
@@ -257,7 +257,7 @@ SNAPSHOT_NAMES = ["journal_rows", "journal_sum", "journal_max_id", "accounts", "
 CHECKSUM_TABLES = "journal, grants, holds, usage_records, idempotency_keys, topups, stripe_events"
 # Accounts and members are checksummed on everything but what they were
 # told (the notice columns): a refused 402 or 429 is news once, and writes
-# its balance.depleted or limit.reached with its note (DESIGN §9); the
+# its balance.depleted or limit.reached with its note (docs/api.md, "Events"); the
 # money, the settings and the counters must not move.
 ROW_CHECKSUMS = {
     "accounts": "SELECT COALESCE(BIT_XOR(CRC32(CONCAT_WS('|', id, ext_id, kind, status, balance_micros, "

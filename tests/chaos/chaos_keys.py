@@ -1,4 +1,4 @@
-"""chaos_keys.py: the authorization matrix (DESIGN §5), with
+"""chaos_keys.py: the authorization matrix (docs/api.md, "Keys: scopes and bound keys"), with
 chaos_input.py's helpers (sending, the ledger before and after).
 
 Owns one scenario:

@@ -1,9 +1,9 @@
 /* fuzz_chatscan.c: libFuzzer target holding the chat-chunk scanner to
  * jansson's parse. Any bytes as one OpenAI chat stream event's data: the
- * stream reader (which reads most chunks by a one-pass scan) must count
- * the text and take the usage exactly as a full parse of the same data
- * does (DESIGN §14: an escaped key, "us\u0061ge", falls back to the
- * parse). A difference aborts. */
+ * stream reader (which reads most chunks by a one-pass scan) must count the
+ * text and take the usage exactly as a full parse of the same data does
+ * (docs/gateway.md, "Usage reported with an escaped key": an escaped key,
+ * "us\u0061ge", falls back to the parse). A difference aborts. */
 #include "gwshape.h"
 #include "unit/gateway/gwroutes.h"
 #include "limits.h"

@@ -1,4 +1,4 @@
-"""test_70_galera.py: creditd scaled out on MariaDB Galera (DESIGN §9
+"""test_70_galera.py: creditd scaled out on MariaDB Galera (docs/scale-out.md,
 "Scale-out"), on the stack `./dev galera` starts: three nodes, two creditd
 instances (each with `[database] nodes` naming all three) behind one nginx
 upstream, and a URL per instance so a test can send one request to each.

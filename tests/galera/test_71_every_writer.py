@@ -1,8 +1,8 @@
 """test_71_every_writer.py: every writer of money at once on four hot
 accounts (every_writer.py's workload), through the Galera stack's two
 creditd instances on three nodes, each instance writing through the node
-its accounts route to (DESIGN §14, "No money written from a row that was
-not locked or checked"; §9 "Scale-out").
+its accounts route to (docs/architecture.md, "Which rows a write decides on";
+docs/scale-out.md).
 
 What it proves is every_writer.py's: balance = sum of the journal,
 reserve = sum of the pending holds, the journal chain unbroken, verify

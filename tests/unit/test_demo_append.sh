@@ -1,6 +1,6 @@
 #!/bin/bash
-# test_demo_append.sh: ./dev demo's CREDITD_DEMO_CONFIG_APPEND (DESIGN
-# §14): the file named, a relative path taken from the caller's
+# test_demo_append.sh: ./dev demo's CREDITD_DEMO_CONFIG_APPEND
+# (docs/gateway.md, "The demo"): the file named, a relative path taken from the caller's
 # directory, is appended after every key of the demo's creditd.conf; an
 # unreadable one stops the demo before anything is touched.
 top=$(cd "${top_srcdir:-.}" && pwd)

@@ -24,7 +24,7 @@ static int load_file(const char *path, struct cfg *c, char *err, size_t cap)
 	return config_load(path, test_modules, c, err, cap);
 }
 
-/* DESIGN §10: every signing secret has at least 32 bytes, or the load
+/* docs/configuration.md: every signing secret has at least 32 bytes, or the load
  * fails naming its key; an empty one (the feature off) is fine. */
 static void secrets_are_long(void)
 {
@@ -327,7 +327,8 @@ int main(void)
 	ok(load("[stripe]\ntopup_min_cents = 900\ntopup_max_cents = 800\n", &c, err, sizeof(err)) != 0,
 	   "min above max refused");
 	config_free(&c);
-	/* DESIGN §10: the largest top-up is one grant, at most 10^12 micros. */
+	/* docs/configuration.md, "topup_rate": the largest top-up is one
+	 * grant, at most 10^12 micros. */
 	ok(load("[stripe]\ntopup_max_cents = 100000000\ntopup_rate = 10001\n", &c, err, sizeof(err)) != 0 &&
 	   strstr(err, "stripe.topup_max_cents") != NULL && strstr(err, "stripe.topup_rate") != NULL,
 	   "a top-up above the largest grant refused, naming the keys: %s", err);
@@ -338,7 +339,7 @@ int main(void)
 	ok(load("[stripe]\ntopup_max_cents = 1001\ntopup_rate = 1000000000\n", &c, err, sizeof(err)) != 0,
 	   "one cent more is refused");
 	config_free(&c);
-	/* [retention] (DESIGN §10): days, 0 keeps everything; Stripe event
+	/* [retention] (docs/decisions.md, "Retention"): days, 0 keeps everything; Stripe event
 	 * ids at least 30 days when purged at all. */
 	ok(load("", &c, err, sizeof(err)) == 0, "defaults: %s", err);
 	is_int(ledger_config_of(&c)->retention_stripe_events_days, 90, "Stripe event ids kept 90 days by default");

@@ -1,4 +1,4 @@
-/* test_holdid.c: hold ids cannot be guessed (DESIGN §14): made under a
+/* test_holdid.c: hold ids cannot be guessed (docs/decisions.md, "Hold ids"): made under a
  * key, read back to their numbers, refused when changed; the old form
  * only for holds made before the key. */
 #include "holdid.h"

@@ -47,7 +47,7 @@ static void test_tokens(void)
 	ok(keys_token_make("s", "", NULL, 1, t, sizeof(t)) != 0, "no account: no token");
 }
 
-/* DESIGN §11: a token may name a member, signed with the rest. */
+/* docs/api.md, "Widget": a token may name a member, signed with the rest. */
 static void test_member_tokens(void)
 {
 	char t[KEYS_TOKEN_MAX + 1], plain[KEYS_TOKEN_MAX + 1], acct[200], who[200], forged[KEYS_TOKEN_MAX * 2];
@@ -82,8 +82,8 @@ static void test_member_tokens(void)
 	ok(keys_token_make("s3cret", "a", "", 2000, t, sizeof(t)) != 0, "an empty member: no token");
 }
 
-/* DESIGN §10: guard, read, app (read plus what an app starts for its end
- * user), admin (everything). */
+/* docs/api.md, "Keys: scopes and bound keys": guard, read, app (read plus
+ * what an app starts for its end user), admin (everything). */
 static void test_scopes(void)
 {
 	char out[64];
@@ -135,7 +135,8 @@ static void test_scopes(void)
 	ok(keys_allows(KEY_SCOPE_APP, 0), "open routes need nothing of an app key");
 }
 
-/* Models per key (DESIGN §14): what a key may list, and what it may call. */
+/* Models per key (docs/gateway.md, "What a key holder can and cannot do"):
+ * what a key may list, and what it may call. */
 static void test_models(void)
 {
 	char many[2 * LIMIT_KEY_MODELS_BYTES], name[LIMIT_NAME_BYTES + 2];

@@ -1,5 +1,5 @@
-/* test_gwbuffer.c: unit tests for src/gateway/gwbuffer.c (DESIGN §15,
- * "Fair share and no free lanes"): the room a call's whole answer
+/* test_gwbuffer.c: unit tests for src/gateway/gwbuffer.c (docs/gateway.md,
+ * "Fair share"): the room a call's whole answer
  * reserves at admission (its bound: a stream's and a free route's fixed
  * part; a whole answer's cap × choices × LIMIT_GATEWAY_TOKEN_BYTES with
  * its request's bytes; embeddings by their vectors), refused per account

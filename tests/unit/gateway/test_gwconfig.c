@@ -1,5 +1,5 @@
-/* test_gwconfig.c: the [provider NAME] sections (DESIGN §14, "Many
- * providers behind one base URL") as the config loader reads them into
+/* test_gwconfig.c: the [provider NAME] sections (docs/gateway.md, "Many
+ * providers") as the config loader reads them into
  * the gateway's providers: their keys and checks, the order calls try
  * them, which serve a model (named, renamed, every one, the rest), and
  * §12's [gateway] keys as the providers openai and anthropic. */

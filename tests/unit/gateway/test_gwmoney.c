@@ -1,4 +1,4 @@
-/* test_gwmoney.c: the gateway's money decision (DESIGN §14): the
+/* test_gwmoney.c: the gateway's money decision (docs/gateway.md, "What is billed"): the
  * provider's usage is charged as reported, what is beyond what was asked
  * flagged, never dropped. */
 #include "gwmoney.h"
@@ -31,7 +31,7 @@ static void is_charge(const struct gw_charge *c, int64_t in, int64_t cached, int
 	ok((c->why[0] != '\0') == flag, "%s: a reason exactly when flagged", what);
 }
 
-/* The dimensions beyond tokens (DESIGN §14): refused when not priced,
+/* The dimensions beyond tokens (docs/gateway.md, "What is billed"): refused when not priced,
  * held at their worst case, charged and flagged as the usage says. */
 static void test_dimensions(void)
 {
@@ -112,9 +112,10 @@ static void test_dimensions(void)
 	ok(c.over_hold && strstr(c.why, "cache_write_1h_micros_per_mtok used, not priced"), "and flagged: %s", c.why);
 }
 
-/* The long-context tier (DESIGN §14): held at the tier's prices when the
- * input bound passes the threshold, refused when the row has a threshold
- * and no tier price, charged so when the usage's input passes it. */
+/* The long-context tier (docs/gateway.md, "The long-context tier"): held at
+ * the tier's prices when the input bound passes the threshold, refused when
+ * the row has a threshold and no tier price, charged so when the usage's
+ * input passes it. */
 static void test_long_context(void)
 {
 	struct price p = {3000000, 300000, 15000000, 64000, 3750000, PRICING_NO_DIMS};

@@ -558,7 +558,8 @@ static void test_errors(void)
 	free(in);
 }
 
-/* DESIGN §14: input stored at the provider is named; background refused. */
+/* docs/gateway.md, "Input the body does not carry": input stored at the
+ * provider is named; background refused. */
 static void stored(const struct gwkind_route *r, const char *body_j, const char *want)
 {
 	struct gw_ask ask;
@@ -622,7 +623,7 @@ static void test_read_stored(void)
 	stored(R, "{'model':'m','input':'hi','background':false}", NULL);
 }
 
-/* DESIGN §14: what the provider bills beyond tokens is read, each with
+/* docs/gateway.md, "What is billed": what the provider bills beyond tokens is read, each with
  * the member that asked it: "tier 1h audio search max size" (size: the
  * searches' context size, 0 none or Anthropic's, 1 low, 2 medium, 3 high). */
 static void asked(const struct gwkind_route *r, const char *body_j, const char *want)

@@ -1,6 +1,6 @@
 /* test_gwshape_estimate.c: unit tests for the estimate of a stream that
  * ended without usage, and of the usage figures that add to it
- * (src/gateway/gwshape_usage.c, gwkind_openai.c, DESIGN §15): an estimate
+ * (src/gateway/gwshape_usage.c, gwkind_openai.c; docs/gateway.md, "The estimate"): an estimate
  * never undercounts: a token a non-ASCII byte of text, one per four ASCII
  * bytes, streamed audio by its duration; an OpenAI-shape total_tokens
  * above its parts counted as output; an unread whole answer counted raw.

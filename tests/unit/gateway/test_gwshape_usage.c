@@ -339,8 +339,9 @@ static void test_stream_chat(void)
 	free(shown_crlf);
 }
 
-/* DESIGN §14: a key written with an escape ("us\u0061ge") is the same key
- * to the provider's JSON and to jansson: the scan must not skip it. */
+/* docs/gateway.md, "Usage reported with an escaped key": a key written with
+ * an escape ("us\u0061ge") is the same key to the provider's JSON and to
+ * jansson: the scan must not skip it. */
 static void test_stream_escaped_keys(void)
 {
 	static const char *const streams[] = {

@@ -38,7 +38,7 @@ static void test_known(void)
 }
 
 /* A gateway key carries its member and expiry; it is refused from the
- * second it expires, cached or not (DESIGN §12). */
+ * second it expires, cached or not (docs/decisions.md, "Gateway keys"). */
 static void test_gateway_grant(void)
 {
 	char a[KEYS_LEN + 1];

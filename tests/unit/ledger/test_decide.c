@@ -171,9 +171,10 @@ static void test_authorize(struct store *lg, struct batch *b)
 	b->hold_reqs_read = 1;
 }
 
-/* A free gateway call (count_tokens, DESIGN §15): counted in the rate
- * windows as a request of no tokens, past the member's cap too, no hold
- * made and no money moved; refused 429 past requests_per_minute. */
+/* A free gateway call (count_tokens;
+ * docs/gateway.md, "Free routes and BYOK inside the rate limits"): counted in
+ * the rate windows as a request of no tokens, past the member's cap too, no
+ * hold made and no money moved; refused 429 past requests_per_minute. */
 static void test_count_only(void)
 {
 	struct batch *b = batch_made();
@@ -220,7 +221,7 @@ static void test_settle(struct store *lg, struct batch *b)
 	struct acct *a = &b->accts[0].a;
 	struct member_row *m = &b->members[0].m;
 	struct guard_settle r = {.hold_id = "hold_7_11", .input_tokens = 100, .output_tokens = 300, .request_hash = hash,
-				 .settle_reason = "estimated"};	/* the gateway's (DESIGN §12) */
+				 .settle_reason = "estimated"};	/* the gateway's (docs/api.md) */
 	holds_written(b);
 	op_init(&op, GUARD_SETTLE);
 	op.in.settle = &r;
@@ -392,9 +393,10 @@ static void test_late_refund(struct store *lg)
 	ledger_batch_free(b);
 }
 
-/* DESIGN §14: money is written only from rows locked in the transaction
- * writing. Each refusal here happens before anything is sent (lg has no
- * connection: a write that went on would crash the test). */
+/* docs/architecture.md, "Which rows a write decides on": money is written
+ * only from rows locked in the transaction writing. Each refusal here happens
+ * before anything is sent (lg has no connection: a write that went on would
+ * crash the test). */
 static void test_written_only_when_locked(struct store *lg)
 {
 	struct acct a;

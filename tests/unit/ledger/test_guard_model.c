@@ -1,6 +1,6 @@
 /* test_guard_model.c: the guard's decisions (ledger_decide.h) under
  * random sequences of operations on one account's rows in memory, with
- * DESIGN §4's invariants checked after every step, the TigerBeetle way.
+ * the invariants (docs/decisions.md, "Invariants") checked after every step, the TigerBeetle way.
  *
  * Each run makes an account (prepaid or with an overdraft, a monthly
  * limit or none), a member with a cap or none, a few grants in the batch
@@ -25,8 +25,8 @@
  * forced: available never below zero and the month's spend within the
  * monthly limit and the member's cap.
  *
- * Then two writers on one account (DESIGN §14, "No money written from a
- * row that was not locked or checked"): the committed rows carry a
+ * Then two writers on one account (docs/architecture.md, "Which rows a write
+ * decides on"): the committed rows carry a
  * version; at each step a second writer (a grant, a usage, a settle, a
  * release, an expiry) may commit between the batch's read and its write,
  * and the batch decides on a guess: the rows of an earlier version, or

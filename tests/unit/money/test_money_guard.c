@@ -1,6 +1,6 @@
 /* test_money_guard.c: the guard's money decisions (money_guard.h)
  * without a database: rate windows across minute boundaries, the checks
- * of a charge in DESIGN's order, the money range, a hold's cost and its
+ * of a charge in docs/api.md's order, the money range, a hold's cost and its
  * shrinking, a settle's cost and moves, a release. Built with assertions
  * on, so the decisions' own checks run under it too. */
 #include "money_guard.h"
@@ -74,7 +74,7 @@ static void test_rates(void)
 	is_int(money_guard_rate_check(&why, &open, NOW, 1000000000), CD_OK, "no limit: anything fits");
 }
 
-/* DESIGN §5's order: 403 before 429 before 402; a member's cap (its
+/* docs/api.md's "Checks in order": 403 before 429 before 402; a member's cap (its
  * own, else its plan's) is a 429 and so comes before the 402. */
 static void test_check_order(void)
 {
@@ -115,7 +115,7 @@ static void test_check_order(void)
 	is_int(why.why, REFUSE_ACCOUNT_INACTIVE, "named as not active");
 }
 
-/* DESIGN §10: each figure in the range, the first one past it named. */
+/* docs/api.md, "Money stays in range": each figure in the range, the first one past it named. */
 static void test_range(void)
 {
 	struct guard_account a = account(0);
@@ -270,8 +270,8 @@ static void test_settle_cost(void)
 	is_str(why.param, "output_tokens", "blaming the output");
 }
 
-/* Cache writes at the cache-write price pinned with the others (DESIGN
- * §12): 3 micros a token here, where plain input is 1. */
+/* Cache writes at the cache-write price pinned with the others
+ * (docs/api.md, "Prices pinned at authorize"): 3 micros a token here, where plain input is 1. */
 static void test_settle_cost_cache_write(void)
 {
 	struct refusal why;

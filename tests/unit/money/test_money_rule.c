@@ -2,7 +2,7 @@
  * (money_rule.h), without a database: cases by hand, then random
  * sequences of credits, spends, refunds and disputes (opened, news
  * repeated, won, lost, yielding to refunds) applied to a ledger in
- * memory the way the operations apply them, DESIGN §4's invariants
+ * memory the way the operations apply them, the invariants of docs/decisions.md
  * checked after every step: the balance is the sum of the grants'
  * remaining, one debt row at most and never above zero, no grant below
  * zero, no credit left on a grant while the debt row owes, no payment

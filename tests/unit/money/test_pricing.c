@@ -163,7 +163,7 @@ static void test_cost_invalid(void)
 
 /* Claude Sonnet 4's list prices (micros per 1M tokens): input 3,000,000,
  * cache read 300,000, output 15,000,000, a 5-minute cache write 3,750,000
- * (1.25 x input, DESIGN §12). */
+ * (1.25 x input; docs/api.md, "Costs"). */
 static const struct price sonnet = { 3000000, 300000, 15000000, 8192, 3750000, PRICING_NO_DIMS };
 
 static void test_cost_cache_write(void)

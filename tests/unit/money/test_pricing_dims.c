@@ -1,5 +1,5 @@
 /* test_pricing_dims.c: the dimensions a provider bills beyond tokens
- * (DESIGN §14), each to the micro: service tiers, audio tokens, 1-hour
+ * (docs/gateway.md, "What is billed"), each to the micro: service tiers, audio tokens, 1-hour
  * cache writes, web search fees; a dimension the row does not price is
  * charged at the standard price and named, never dropped. */
 #include "pricing.h"

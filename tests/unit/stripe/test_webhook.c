@@ -538,7 +538,7 @@ static void test_parse_dispute(void)
 		 &ev, err, sizeof(err)), -1, "amount as a string: error");
 }
 
-/* Receipts (DESIGN §10): charge.succeeded / charge.updated carry the
+/* Receipts (docs/api.md, "receipt_url"): charge.succeeded / charge.updated carry the
  * charge's receipt_url, invoice.paid / invoice.finalized the invoice's
  * id and URLs, a session its invoice; a URL creditd will not keep (not
  * https, with a space, too long) is left out and fails nothing. */
