@@ -708,7 +708,7 @@ def report(tree, as_json):
 
 def main(argv):
     ap = argparse.ArgumentParser(prog="walk", description="Count a request's walk through src (rooms, stays, returns).")
-    ap.add_argument("entry", nargs="*", help="FILE:FUNCTION, walked in turn as one trail")
+    ap.add_argument("entry", nargs="*", help="FILE:FUNCTION[@PARAM], walked in turn as one trail")
     ap.add_argument("--root", default=os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")))
     ap.add_argument("--functions", action="store_true", help="list the functions entered")
     ap.add_argument("--json", action="store_true")
@@ -719,7 +719,7 @@ def main(argv):
     ap.add_argument("--cut", type=int, metavar="N", help="count the trail's first N events only")
     ap.add_argument("--max-rooms", type=int)
     ap.add_argument("--max-returns", type=int)
-    ap.add_argument("--report", action="store_true", help="the figures of the guard's operations and a gateway call")
+    ap.add_argument("--report", action="store_true", help="the figures of the guard's operations and a gateway call, every call and following the request")
     a = ap.parse_args(argv)
     if a.cut is not None and a.cut < 1:
         ap.error("--cut N: N at least 1")
