@@ -1,7 +1,7 @@
 #!/bin/sh
 # test_walk.sh: devtools/walk.py, the count of a request's walk
-# (docs/architecture.md, "Counting a request's walk"), on a tree of four
-# small C files whose trail is known by hand:
+# (docs/architecture.md, "Counting a request's walk"), on small C files
+# whose trails are known by hand. Every call followed (src/x, src/y):
 #   a_entry (a) -> helper (a's own static) -> b_one (b) -> helper (b's own
 #   static) -> c_one (c), back to b, back to a; b_one again (entered
 #   already: nothing); c_two (c) -> d_one (d), back to c, back to a.
@@ -11,6 +11,19 @@
 # listed as not followed: a member's pointer, a parameter's pointer, a
 # `(*f)(`, a macro of the tree and a function of the tree handed on as a
 # value (but not a struct tag of the same name).
+# --follow (src/z): p_entry's request `rq` followed:
+#   p_entry(rq) (p) -> q_pass(r), the parameter passed (q) -> q_inner(v),
+#   a member of it passed (q's own), back to p; q_pass(rq) again
+#   (entered already: nothing); r_derived(b) (r), the derived local `s`
+#   passed second -> q_st(x) (q), through r_derived's own derived `c`,
+#   back to r, back to p; r_none(k, g_last.rq) and s_log("p_entry")
+#   pass nothing followed: not entered; r_derived(a) (r), a member of `s` passed
+#   first, a position not entered yet -> q_num(y) (q), back to r, to p.
+#   The trail's stays: p q p r q r p r q r p: 11 stays, 3 rooms, 8
+#   returns. Every call followed: p q r q p r q r q r p s p, 13 stays,
+#   4 rooms (s.c's s_log entered too), 9 returns. Following, listed as
+#   not followed: the pointer passed the request and the function handed
+#   on with it, nothing else.
 top="${top_srcdir:-.}"
 walk="$top/devtools/walk.py"
 d=$(mktemp -d)
@@ -98,6 +111,56 @@ int d_one(int x)
 	return TWICE(x) + f(x);
 }
 C
+mkdir -p "$d/src/z"
+cat >"$d/src/z/p.c" <<'C'
+/* p.c: --follow's entry: what passes the request on is followed. */
+struct req { struct st *st; int n; int (*done)(struct req *); };
+static struct { struct req *rq; } g_last;
+
+int p_entry(struct req *rq, int n)
+{
+	struct st *s = rq->st;	/* derived from rq: followed too */
+	int k = n + 1;	/* n is not followed: nor is k */
+	q_pass(rq);	/* the parameter passed: q_pass's r */
+	q_pass(rq);	/* entered already: nothing */
+	r_derived(k, s);	/* a derived local passed second: r_derived's b */
+	r_none(k, g_last.rq);	/* nothing followed passed (a member named rq is not rq): not entered */
+	s_log("p_entry");	/* a string: not entered */
+	r_derived(s->n, k);	/* a member of it first: r_derived's a, a position new */
+	rq->done(rq);	/* a pointer the request is passed to: listed */
+	rq->done(k);	/* a pointer passed nothing followed: not listed */
+	defer(rq, q_num);	/* a function handed on with the request: listed */
+	atexit(s_log);	/* handed on without it: not listed */
+	return k;
+}
+C
+cat >"$d/src/z/q.c" <<'C'
+static int q_inner(int v)
+{
+	return v;
+}
+
+int q_pass(struct req *r)
+{
+	return q_inner(r->n) + r_none(0, 0);
+}
+
+int q_st(struct st *x) { return x != 0; }
+
+int q_num(int y) { return y; }
+C
+cat >"$d/src/z/r.c" <<'C'
+int r_none(int a, int b) { return a + b; }
+
+int r_derived(int a, struct st *b)
+{
+	struct st *c = b;	/* derived from b: followed when b is */
+	return q_st(c) + q_num(a);
+}
+C
+cat >"$d/src/z/s.c" <<'C'
+void s_log(const char *what) { (void)what; }
+C
 w() { python3 "$walk" --root "$d" "$@"; }
 fig() { w --json "$@" | python3 -c 'import json,sys; s=json.load(sys.stdin); print(s["rooms"], s["stays"], s["returns"])'; }
 
@@ -118,6 +181,20 @@ check "rooms above --max-rooms: exit 1" "$([ $? = 1 ] || echo "not exit 1")"
 w --max-returns 4 src/x/a.c:a_entry >/dev/null 2>&1
 check "returns above --max-returns: exit 1" "$([ $? = 1 ] || echo "not exit 1")"
 expect "the text names rooms, stays and returns" "$(w src/x/a.c:a_entry 2>&1 | grep -c '^rooms 4  stays 9  returns 5 ')" 1
+expect "every call followed: 4 rooms, 13 stays, 9 returns" "$(fig src/z/p.c:p_entry 2>&1)" "4 13 9"
+expect "--follow rq, hand-counted: 3 rooms, 11 stays, 8 returns" "$(fig --follow rq src/z/p.c:p_entry 2>&1)" "3 11 8"
+expect "ENTRY@PARAM is --follow PARAM" "$(fig src/z/p.c:p_entry@rq 2>&1)" "3 11 8"
+unres=$(w --json --follow rq src/z/p.c:p_entry | python3 -c 'import json,sys; print(" ".join(sorted("%s:%s:%d" % (u["kind"], u["call"], u["count"]) for u in json.load(sys.stdin)["unresolved"])))')
+expect "--follow lists what passes the request on and is not followed, and nothing else" "$unres" "pointer:->done:1 value:q_num:1"
+expect "--cut 5 counts the trail's first 5 events (p q q q p): 2 rooms, 3 stays, 1 return" \
+	"$(fig --follow rq --cut 5 src/z/p.c:p_entry 2>&1)" "2 3 1"
+trail=$(w --json --follow rq src/z/p.c:p_entry 2>&1 | python3 -c 'import json,sys; print(" ".join("%s:%d" % (f.split("/")[-1], k) for f, k in json.load(sys.stdin)["trail"]))')
+expect "--follow's trail" "$trail" "p.c:1 q.c:3 p.c:1 r.c:1 q.c:1 r.c:1 p.c:1 r.c:1 q.c:1 r.c:1 p.c:1"
+fns=$(w --json --functions --follow rq src/z/p.c:p_entry 2>&1 | python3 -c 'import json,sys; print(" ".join("%s(%s)" % (f["function"], ",".join(f["follows"])) for f in json.load(sys.stdin)["functions"]))')
+expect "--follow enters what passes the parameter, a member of it or a derived local, once a position" "$fns" \
+	"p_entry(rq) q_pass(r) q_inner(v) r_derived(b) q_st(x) r_derived(a) q_num(y)"
+expect "--follow a name that is no parameter of the entry: an error naming it" \
+	"$(w --follow nope src/z/p.c:p_entry 2>&1 >/dev/null | grep -c "p_entry has no parameter nope")" 1
 w src/x/a.c:nothing >/dev/null 2>&1
 check "an entry that is not defined: an error" "$([ $? != 0 ] || echo "exit 0")"
 echo "1..$n"
