@@ -416,37 +416,41 @@ enum cd_err ledger_rows_spend_as(struct store *lg, struct acct *a, int64_t amoun
 	return rc;
 }
 
-static enum cd_err add_grant(struct store *lg, struct acct *a, const char *cause, const char *source,
-			     int64_t amount, int64_t priority, int64_t expires_at, const char *reference,
-			     const char *description, int64_t *grant_id, int64_t *journal_id)
+enum cd_err ledger_rows_debt_read(struct store *lg, const struct acct *a, struct debt_row *d)
 {
 	int e;
-	int64_t debt = 0, debt_id = 0;
-	struct grant_effect g;
-	if (a->balance < 0) {
-		struct dbstmt *s = store_exec(lg, SQL_DEBT_GET, &e, "i", a->id);
-		if (s == NULL)
-			return store_err(lg, e, "debt lookup");
-		if (store_fetch(s) == 1 && store_i64(s, 1) < 0) {
-			debt_id = store_i64(s, 0);
-			debt = -store_i64(s, 1);
-		}
+	d->id = 0;
+	d->owed = 0;
+	if (a->balance >= 0)
+		return CD_OK;
+	struct dbstmt *s = store_exec(lg, SQL_DEBT_GET, &e, "i", a->id);
+	if (s == NULL)
+		return store_err(lg, e, "debt lookup");
+	if (store_fetch(s) == 1 && store_i64(s, 1) < 0) {
+		d->id = store_i64(s, 0);
+		d->owed = -store_i64(s, 1);
 	}
-	/* docs/api.md, "Money stays in range": refused before anything moves, never wrapped; the
-	 * debt repaid first (money_rule.h). */
-	if (money_rule_grant(a->balance, debt, amount, &g) != 0)
-		return refusal_set(&lg->refusal, REFUSE_BALANCE_CAP, a->ext_id, NULL);
+	assert(d->owed >= 0);
+	return CD_OK;
+}
+
+enum cd_err ledger_rows_grant_write(struct store *lg, struct acct *a, const char *cause, const struct grant_row *n,
+				    const struct debt_row *d, const struct grant_effect *g, int64_t *grant_id,
+				    int64_t *journal_id)
+{
 	/* The debt row repaid, the grant and its journal row naming it, in
 	 * one write; the ids come back. */
-	const struct spend_grant repaid = {debt_id, g.repay - debt, 1, g.repay > 0};
-	const struct grant_row n = {source, amount, g.remaining, priority, expires_at, reference, description};
-	const struct journal_line j = {.amount = amount, .cause = cause, .source = source,
-				       .grant_id = LEDGER_NEW_GRANT, .reference = reference, .description = description};
+	const struct spend_grant repaid = {d->id, g->repay - d->owed, 1, g->repay > 0};
+	const struct journal_line j = {.amount = n->amount, .cause = cause, .source = n->source,
+				       .grant_id = LEDGER_NEW_GRANT, .reference = n->reference,
+				       .description = n->description};
 	int64_t after;
 	struct store_write lw;
+	assert(n->amount > 0 && n->remaining == g->remaining);
+	assert(g->repay <= d->owed);
 	store_write_begin(&lw);
 	write_grants(&lw, a, &repaid, 1, 0);
-	LEDGER_WRITE_ONE(&lw, "grants_new", GRANTS_NEW_TABLE(COL_WRITE, a->id, &n));
+	LEDGER_WRITE_ONE(&lw, "grants_new", GRANTS_NEW_TABLE(COL_WRITE, a->id, n));
 	enum cd_err rc = write_journal(lg, &lw, a, &j, &after);
 	if (rc != CD_OK) {
 		store_write_drop(&lw);
@@ -455,11 +459,29 @@ static enum cd_err add_grant(struct store *lg, struct acct *a, const char *cause
 	rc = store_write_run(lg, &lw, "grant insert", grant_id, journal_id);
 	if (rc != CD_OK)
 		return rc;
+	assert(after == g->balance_after);
 	a->balance = after;
 	a->depleted_noted = 0;	/* credit came in: the next 402 is news again */
-	if (expires_at >= 0 && g.remaining > 0 && (a->sweep_due_at < 0 || expires_at < a->sweep_due_at))
-		a->sweep_due_at = expires_at;
+	if (n->expires_at >= 0 && g->remaining > 0 && (a->sweep_due_at < 0 || n->expires_at < a->sweep_due_at))
+		a->sweep_due_at = n->expires_at;
 	return CD_OK;
+}
+
+static enum cd_err add_grant(struct store *lg, struct acct *a, const char *cause, const char *source,
+			     int64_t amount, int64_t priority, int64_t expires_at, const char *reference,
+			     const char *description, int64_t *grant_id, int64_t *journal_id)
+{
+	struct debt_row d;
+	struct grant_effect g;
+	enum cd_err rc = ledger_rows_debt_read(lg, a, &d);
+	if (rc != CD_OK)
+		return rc;
+	/* docs/api.md, "Money stays in range": refused before anything moves, never wrapped; the
+	 * debt repaid first (money_rule.h). */
+	if (money_rule_grant(a->balance, d.owed, amount, &g) != 0)
+		return refusal_set(&lg->refusal, REFUSE_BALANCE_CAP, a->ext_id, NULL);
+	const struct grant_row n = {source, amount, g.remaining, priority, expires_at, reference, description};
+	return ledger_rows_grant_write(lg, a, cause, &n, &d, &g, grant_id, journal_id);
 }
 
 enum cd_err ledger_rows_add_grant(struct store *lg, struct acct *a, const char *source, int64_t amount,

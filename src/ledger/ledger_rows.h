@@ -116,6 +116,19 @@ struct grant_row {
 	int64_t amount, remaining, priority, expires_at;
 	const char *reference, *description;
 };
+/* The account's debt row (locked): its id and what it owes (> 0), or
+ * both 0. Read only when the balance is below 0: a debt row owes then only. */
+struct debt_row {
+	int64_t id, owed;
+};
+enum cd_err ledger_rows_debt_read(struct store *lg, const struct acct *a, struct debt_row *d);
+/* Writes a grant decided by money_rule_grant (g, on a's locked balance
+ * and the debt row d read in this transaction): the debt repaid, the
+ * grant n (its remaining g's) and its journal row of cause, through the
+ * writer in one write; moves a->balance to g's. */
+enum cd_err ledger_rows_grant_write(struct store *lg, struct acct *a, const char *cause, const struct grant_row *n,
+				    const struct debt_row *d, const struct grant_effect *g, int64_t *grant_id,
+				    int64_t *journal_id);
 /* Adds a grant (amount > 0), repaying debt first; one journal row. */
 enum cd_err ledger_rows_add_grant(struct store *lg, struct acct *a, const char *source, int64_t amount,
 			     int64_t priority, int64_t expires_at, const char *reference,

@@ -19,6 +19,7 @@
 #include "ledger_referrals.h"
 #include "log.h"
 #include "ledger_news.h"
+#include "money_topup.h"
 #include <assert.h>
 #include <inttypes.h>
 #include <mysqld_error.h>
@@ -29,12 +30,7 @@
 
 int64_t ledger_topups_cents_to_micros(const struct store *lg, int64_t cents)
 {
-	int64_t rate = ledger_config_of(lg->cfg)->topup_rate;
-	assert(rate > 0);	/* config: 1 at least */
-	int64_t micros = cents <= 0 ? -1 : cents > LIMIT_AMOUNT_MICROS_MAX / rate ? LIMIT_AMOUNT_MICROS_MAX + 1 : cents * rate;
-	assert(micros == -1 || micros > 0);
-	assert(micros <= LIMIT_AMOUNT_MICROS_MAX + 1);
-	return micros;
+	return money_topup_micros(cents, ledger_config_of(lg->cfg)->topup_rate);
 }
 
 /* stripe.topups_per_hour, counted on the account's locked row over
@@ -284,26 +280,16 @@ static enum cd_err topup_find(struct store *lg, const char *session, int lock, s
 	return CD_OK;
 }
 
-/* What the event says beside the record: the names of the fields that
- * disagree (payment_status only when checked), as a new JSON array. */
-static json_t *disagreements(const struct ledger_news *ev, const struct acct *a, const struct topup_rec *r,
-			     int check_paid)
+/* The names topup.mismatch gives the fields of money_topup_field, in
+ * its bits' order. */
+static json_t *disagreed(unsigned fields)
 {
+	static const char *const names[MONEY_TOPUP_FIELDS] = {"metadata_type", "mode", "account", "amount_cents",
+							       "currency", "payment_status"};
 	json_t *what = json_array();
-	if (what == NULL)
-		return NULL;
-	if (ev->metadata_type[0] != '\0' && strcmp(ev->metadata_type, "credit_topup") != 0)
-		json_array_append_new(what, json_string("metadata_type"));
-	if (ev->mode[0] != '\0' && strcmp(ev->mode, "payment") != 0)
-		json_array_append_new(what, json_string("mode"));
-	if (a == NULL || strcmp(ev->account, a->ext_id) != 0)
-		json_array_append_new(what, json_string("account"));
-	if (r == NULL || ev->amount_cents != r->amount_cents)
-		json_array_append_new(what, json_string("amount_cents"));
-	if (r == NULL || strcasecmp(ev->currency, r->currency) != 0)
-		json_array_append_new(what, json_string("currency"));
-	if (check_paid && strcmp(ev->payment_status, "paid") != 0)
-		json_array_append_new(what, json_string("payment_status"));
+	for (int i = 0; what != NULL && i < MONEY_TOPUP_FIELDS; i++)
+		if (fields & (1u << i))
+			json_array_append_new(what, json_string(names[i]));
 	return what;
 }
 
@@ -342,108 +328,188 @@ static enum cd_err not_ours(struct store *lg, struct hook_run *h)
 	return mismatch(lg, h, NULL, json_pack("[s]", "unknown_session"));
 }
 
-static enum cd_err receipt_apply(struct store *lg, int64_t topup_id, const char *payment_intent);
-
-static enum cd_err credit(struct store *lg, struct hook_run *h, struct acct *a, struct referral_lock *k,
-			  const struct topup_rec *r)
-{
-	static const char sql_done[] = "UPDATE topups SET status = 'credited', credited_micros = ?, payment_intent = ?, "
-				       "grant_id = ?, credited_at = ?, paid_cents = ?, invoice_id = ? WHERE id = ?";
-	const struct ledger_news *ev = h->ev;
-	/* The credit quoted when the top-up started, whatever topup_rate is
-	 * now (docs/decisions.md, "A top-up credits its quote"); a row made before
-	 * the quote was kept (028) gets amount_cents at today's rate, as it always did. */
-	int64_t micros = r->quoted_micros >= 0 ? r->quoted_micros : ledger_topups_cents_to_micros(lg, r->amount_cents);
-	int64_t grant_id, journal_id;
-	/* Only a rate raised since such an old row began takes it past the
-	 * largest grant (the config refuses a larger one): the record no
-	 * longer fits, so it is a mismatch like any other, not credited. */
-	if (micros < 0 || micros > LIMIT_AMOUNT_MICROS_MAX)
-		return mismatch(lg, h, a, json_pack("[s]", "amount_cents"));
-	/* A late async payment of a session the sweeper marked expired is
-	 * still creditd's own, paid: it credits. */
-	if (strcmp(r->status, "expired") == 0)
-		log_info("stripe event %s: top-up of session %s paid after it expired, credited", ev->id,
-			 ev->session_id);
-	enum cd_err rc = ledger_rows_add_grant(lg, a, "topup", micros, GRANT_PRIORITY_DEFAULT, -1, ev->session_id,
-					  "Stripe top-up", &grant_id, &journal_id);
-	const int64_t *paid = ev->amount_total_cents >= 0 ? &ev->amount_total_cents : NULL;
-	if (rc == CD_OK)
-		rc = store_do(lg, sql_done, "topup credit", "isiiIsi", micros, ev->payment_intent[0] ? ev->payment_intent : NULL,
-			   grant_id, lg->now, paid, ev->invoice_id[0] ? ev->invoice_id : NULL, r->id);
-	if (rc == CD_OK)
-		rc = receipt_apply(lg, r->id, ev->payment_intent);
-	if (rc == CD_OK) {
-		char gid[32];
-		ledger_ids_format(gid, sizeof(gid), "grant_", grant_id);
-		rc = ledger_events_add(lg, a, EVENT_TOPUP_SUCCEEDED, json_pack("{s:I, s:I, s:s, s:s}", "amount_micros",
-			       (json_int_t)micros, "amount_cents", (json_int_t)r->amount_cents, "session",
-			       ev->session_id, "grant_id", gid));
-	}
-	/* A dispute of this payment that came first waited for this credit. */
-	struct funded f = {.kind = FUNDED_TOPUP, .id = r->id, .account_id = a->id};
-	if (rc == CD_OK)
-		rc = ledger_disputes_apply_waiting(lg, a, &f, ev->payment_intent);
-	/* The referred account's first credited top-up rewards its referral
-	 * (the referrer's share at ledger_referrals_save); a dispute that
-	 * waited for it takes the reward back whole, as one coming after
-	 * would (after the dispute's own take, which the reward's grants,
-	 * spent first, must not pay). */
-	if (rc == CD_OK)
-		rc = ledger_referrals_reward(lg, a, k, r->id);
-	if (rc == CD_OK && f.disputed > 0)
-		rc = ledger_referrals_take(lg, a, k, r->id, "dispute", ev->payment_intent);
-	h->outcome = "credited";
-	return rc;
-}
-
-/* Credits the record's amount to the record's account once, when the event
- * agrees with it. checkout.session.completed with payment_status unpaid is
- * Stripe's way of saying an async payment (a bank debit) is under way: it
- * waits for async_payment_succeeded and is no mismatch. */
-enum cd_err ledger_topups_checkout_paid(struct store *lg, struct hook_run *h)
-{
-	const struct ledger_news *ev = h->ev;
+/* Every row the credit's decision and write need, loaded under the
+ * account's lock (docs/architecture.md, "One shape for every money
+ * operation"): the account and the referral that waits for this credit
+ * (ledger_referrals_lock: the account first, ledger_due_lock), the
+ * record, its debt row, and a receipt that came before the credit. */
+struct credit_load {
 	struct topup_rec r;
 	struct acct a;
 	struct referral_lock k;
+	struct debt_row debt;
+	int receipt;			/* a receipt waits for this payment intent */
+	char receipt_url[LIMIT_RECEIPT_URL_BYTES + 1];
+	int64_t receipt_event_at;
+};
+
+/* The receipt kept by payment intent until a credit (receipt_wait), locked. */
+static enum cd_err receipt_waiting(struct store *lg, const char *payment_intent, struct credit_load *l)
+{
+	static const char sql[] = "SELECT receipt_url, event_at FROM receipts_waiting WHERE payment_intent = ? FOR UPDATE";
+	int e;
+	l->receipt = 0;
+	if (payment_intent[0] == '\0')
+		return CD_OK;
+	struct dbstmt *s = store_exec(lg, sql, &e, "s", payment_intent);
+	if (s == NULL)
+		return store_err(lg, e, "receipt waiting");
+	int got = store_fetch(s);
+	if (got <= 0)
+		return got < 0 ? CD_E_INTERNAL : CD_OK;
+	l->receipt = store_copy(s, 0, l->receipt_url, sizeof(l->receipt_url), "") == 0;
+	l->receipt_event_at = store_i64(s, 1);
+	return l->receipt ? CD_OK : CD_E_INTERNAL;
+}
+
+/* CD_E_NOT_FOUND: creditd made no such session. */
+static enum cd_err credit_load(struct store *lg, const struct ledger_news *ev, struct credit_load *l)
+{
+	enum cd_err rc = topup_find(lg, ev->session_id, 0, &l->r);
+	if (rc == CD_OK)
+		rc = ledger_referrals_lock(lg, l->r.account_id, 0, &l->a, &l->k);
+	if (rc == CD_OK)
+		rc = topup_find(lg, ev->session_id, 1, &l->r);
+	if (rc == CD_OK)
+		rc = ledger_rows_debt_read(lg, &l->a, &l->debt);
+	if (rc == CD_OK)
+		rc = receipt_waiting(lg, ev->payment_intent, l);
+	/* The record's account, locked in this transaction. */
+	assert(rc != CD_OK || l->r.account_id == l->a.id);
+	assert(rc != CD_OK || l->a.locked_tx == lg->tx_serial);
+	return rc;
+}
+
+static void credit_case(const struct store *lg, const struct ledger_news *ev, const struct credit_load *l,
+			struct money_topup_case *c)
+{
+	*c = (struct money_topup_case){
+		.credited = strcmp(l->r.status, "credited") == 0, .expired = strcmp(l->r.status, "expired") == 0,
+		.account = l->a.ext_id, .amount_cents = l->r.amount_cents, .currency = l->r.currency,
+		.quoted_micros = l->r.quoted_micros, .rate = ledger_config_of(lg->cfg)->topup_rate,
+		.balance = l->a.balance, .debt = l->debt.owed, .completed = ev->kind == LEDGER_NEWS_CHECKOUT_COMPLETED,
+		.ev_account = ev->account, .ev_metadata_type = ev->metadata_type, .ev_mode = ev->mode,
+		.ev_currency = ev->currency, .ev_payment_status = ev->payment_status,
+		.ev_amount_cents = ev->amount_cents};
+}
+
+/* The record credited, as decided: its grant and journal row through the
+ * writer, then the record's new state (with the receipt that waited for
+ * it) and topup.succeeded, which name the grant's id the write gave. */
+static enum cd_err credit_write(struct store *lg, struct hook_run *h, struct credit_load *l,
+				const struct money_topup_effect *d)
+{
+	static const char sql_done[] = "UPDATE topups SET status = 'credited', credited_micros = ?, payment_intent = ?, "
+				       "grant_id = ?, credited_at = ?, paid_cents = ?, invoice_id = ? WHERE id = ?";
+	static const char sql_receipt[] = "UPDATE topups SET status = 'credited', credited_micros = ?, payment_intent = ?, "
+					  "grant_id = ?, credited_at = ?, paid_cents = ?, invoice_id = ?, receipt_url = ?, "
+					  "receipt_event_at = ? WHERE id = ?";
+	static const char sql_receipt_done[] = "DELETE FROM receipts_waiting WHERE payment_intent = ?";
+	const struct ledger_news *ev = h->ev;
+	const struct grant_row n = {"topup", d->micros, d->grant.remaining, GRANT_PRIORITY_DEFAULT, -1, ev->session_id,
+				    "Stripe top-up"};
+	const int64_t *paid = ev->amount_total_cents >= 0 ? &ev->amount_total_cents : NULL;
+	const char *pi = ev->payment_intent[0] ? ev->payment_intent : NULL;
+	const char *invoice = ev->invoice_id[0] ? ev->invoice_id : NULL;
+	int64_t grant_id, journal_id;
+	enum cd_err rc = ledger_rows_grant_write(lg, &l->a, "grant", &n, &l->debt, &d->grant, &grant_id, &journal_id);
+	if (rc == CD_OK && !l->receipt)
+		rc = store_do(lg, sql_done, "topup credit", "isiiIsi", d->micros, pi, grant_id, lg->now, paid, invoice,
+			      l->r.id);
+	else if (rc == CD_OK)
+		rc = store_do(lg, sql_receipt, "topup credit", "isiiIssii", d->micros, pi, grant_id, lg->now, paid,
+			      invoice, l->receipt_url, l->receipt_event_at, l->r.id);
+	if (rc == CD_OK && l->receipt)
+		rc = store_do(lg, sql_receipt_done, "receipt applied", "s", ev->payment_intent);
+	if (rc == CD_OK) {
+		char gid[32];
+		ledger_ids_format(gid, sizeof(gid), "grant_", grant_id);
+		rc = ledger_events_add(lg, &l->a, EVENT_TOPUP_SUCCEEDED, json_pack("{s:I, s:I, s:s, s:s}",
+			       "amount_micros", (json_int_t)d->micros, "amount_cents", (json_int_t)l->r.amount_cents,
+			       "session", ev->session_id, "grant_id", gid));
+	}
+	return rc;
+}
+
+/* What follows a credit on the same locks: a dispute of this payment
+ * that came first and waited for it, and the referral the referred
+ * account's first credited top-up rewards (the referrer's share at
+ * ledger_referrals_save); a dispute that waited takes the reward back
+ * whole, as one coming after would (after the dispute's own take, which
+ * the reward's grants, spent first, must not pay). */
+static enum cd_err credit_after(struct store *lg, struct hook_run *h, struct credit_load *l)
+{
+	const struct ledger_news *ev = h->ev;
+	struct funded f = {.kind = FUNDED_TOPUP, .id = l->r.id, .account_id = l->a.id};
+	enum cd_err rc = ledger_disputes_apply_waiting(lg, &l->a, &f, ev->payment_intent);
+	if (rc == CD_OK)
+		rc = ledger_referrals_reward(lg, &l->a, &l->k, l->r.id);
+	if (rc == CD_OK && f.disputed > 0)
+		rc = ledger_referrals_take(lg, &l->a, &l->k, l->r.id, "dispute", ev->payment_intent);
+	return rc;
+}
+
+/* Writes what money_topup_credit decided. */
+static enum cd_err credit_apply(struct store *lg, struct hook_run *h, struct credit_load *l,
+				const struct money_topup_effect *d)
+{
+	const struct ledger_news *ev = h->ev;
+	enum cd_err rc = CD_OK;
+	switch (d->outcome) {
+	case MONEY_TOPUP_DUPLICATE:
+		h->outcome = "duplicate: session already credited";
+		return CD_OK;
+	case MONEY_TOPUP_MISMATCH:
+		return mismatch(lg, h, &l->a, disagreed(d->fields));
+	case MONEY_TOPUP_AWAITING:
+		h->outcome = "pending: not paid yet (an async payment may follow)";
+		return CD_OK;
+	case MONEY_TOPUP_BALANCE_CAP:
+		/* docs/decisions.md: refused before anything moves, never wrapped. */
+		return refusal_set(&lg->refusal, REFUSE_BALANCE_CAP, l->a.ext_id, NULL);
+	case MONEY_TOPUP_CREDIT:
+		/* A late async payment of a session the sweeper marked
+		 * expired is still creditd's own, paid: it credits. */
+		if (d->late)
+			log_info("stripe event %s: top-up of session %s paid after it expired, credited", ev->id,
+				 ev->session_id);
+		rc = credit_write(lg, h, l, d);
+		if (rc == CD_OK)
+			rc = credit_after(lg, h, l);
+		h->outcome = "credited";
+		return rc;
+	}
+	return CD_E_INTERNAL;
+}
+
+/* Credits the record's amount to the record's account once, when the event
+ * agrees with it: loaded, decided by money_topup_credit, written.
+ * checkout.session.completed with payment_status unpaid is Stripe's way
+ * of saying an async payment (a bank debit) is under way: it waits for
+ * async_payment_succeeded and is no mismatch. */
+enum cd_err ledger_topups_checkout_paid(struct store *lg, struct hook_run *h)
+{
+	const struct ledger_news *ev = h->ev;
+	struct credit_load l;
+	struct money_topup_case c;
+	struct money_topup_effect d;
 	assert(ev->session_id[0] != '\0');	/* a session event without its id is refused when parsed */
-	enum cd_err rc = topup_find(lg, ev->session_id, 0, &r);
+	enum cd_err rc = credit_load(lg, ev, &l);
 	if (rc == CD_E_NOT_FOUND)
 		return not_ours(lg, h);
-	/* The account, and the referral that waits for this credit. */
-	if (rc == CD_OK)
-		rc = ledger_referrals_lock(lg, r.account_id, 0, &a, &k);
-	if (rc == CD_OK)
-		rc = topup_find(lg, ev->session_id, 1, &r);
 	if (rc != CD_OK)
 		return rc;
-	/* Credited only to the record's account, locked in this transaction. */
-	assert(r.account_id == a.id);
-	assert(a.locked_tx == lg->tx_serial);
-	const int64_t before = a.balance;
-	h->account_id = a.id;
-	json_t *what = NULL;
-	int awaiting = ev->kind == LEDGER_NEWS_CHECKOUT_COMPLETED && strcmp(ev->payment_status, "unpaid") == 0;
-	if (strcmp(r.status, "credited") == 0) {
-		h->outcome = "duplicate: session already credited";
-	} else if ((what = disagreements(ev, &a, &r, !awaiting)) == NULL) {
-		rc = CD_E_INTERNAL;
-	} else if (json_array_size(what) > 0) {
-		rc = mismatch(lg, h, &a, what);
-		what = NULL;
-	} else if (awaiting) {
-		h->outcome = "pending: not paid yet (an async payment may follow)";
-	} else {
-		rc = credit(lg, h, &a, &k, &r);
-	}
-	json_decref(what);
-	if (rc == CD_OK && (a.dirty || strcmp(h->outcome, "credited") == 0))
-		rc = ledger_events_acct_save(lg, &a);
+	const int64_t before = l.a.balance;
+	h->account_id = l.a.id;
+	credit_case(lg, ev, &l, &c);
+	money_topup_credit(&c, &d);
+	rc = credit_apply(lg, h, &l, &d);
+	if (rc == CD_OK && (l.a.dirty || d.outcome == MONEY_TOPUP_CREDIT))
+		rc = ledger_events_acct_save(lg, &l.a);
 	if (rc == CD_OK)
-		rc = ledger_referrals_save(lg, &a, &k);
+		rc = ledger_referrals_save(lg, &l.a, &l.k);
 	/* Only a credit moves money: a duplicate, a mismatch or a wait does not. */
-	assert(rc != CD_OK || strcmp(h->outcome, "credited") == 0 || a.balance == before);
+	assert(rc != CD_OK || d.outcome == MONEY_TOPUP_CREDIT || l.a.balance == before);
 	return rc;
 }
 
@@ -493,18 +559,6 @@ static enum cd_err receipt_wait(struct store *lg, struct hook_run *h)
 	enum cd_err rc = store_do(lg, sql, "receipt wait", "ssii", ev->payment_intent, ev->receipt_url, ev->created, lg->now);
 	h->outcome = "kept: no top-up credited for this payment intent yet";
 	return rc;
-}
-
-/* At a top-up's credit: the receipt that came before it, if any. */
-static enum cd_err receipt_apply(struct store *lg, int64_t topup_id, const char *payment_intent)
-{
-	static const char sql[] = "UPDATE topups t JOIN receipts_waiting w ON w.payment_intent = t.payment_intent "
-				  "SET t.receipt_url = w.receipt_url, t.receipt_event_at = w.event_at WHERE t.id = ?";
-	static const char sql_done[] = "DELETE FROM receipts_waiting WHERE payment_intent = ?";
-	if (payment_intent == NULL || payment_intent[0] == '\0')
-		return CD_OK;
-	enum cd_err rc = store_do(lg, sql, "receipt apply", "i", topup_id);
-	return rc == CD_OK ? store_do(lg, sql_done, "receipt applied", "s", payment_intent) : rc;
 }
 
 /* charge.succeeded / charge.updated: the charge's receipt_url on the
