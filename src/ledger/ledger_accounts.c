@@ -24,7 +24,7 @@
 
 static const char SQL_ACCT_ADD[] = "INSERT INTO accounts (ext_id, kind, overdraft_limit_micros, monthly_limit_micros, "
 				   "low_balance_micros, plan, month_key, create_hash, created_at, daily_limit_micros, day_key, "
-				   "payg_period) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, IF(? > 0, ?, NULL))";
+				   "payg_period) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
 static const char SQL_ACCT_HASH[] = "SELECT create_hash FROM accounts WHERE id = ?";
 static const char SQL_ACCT_SEEN[] = "SELECT 1 FROM accounts WHERE ext_id = ?";
 
@@ -135,10 +135,13 @@ static enum cd_err account_create_op(struct store *lg, const struct account_new 
 	const int64_t *monthly = n->monthly_limit_micros >= 0 ? &n->monthly_limit_micros : NULL;
 	const int64_t *low = n->low_balance_micros >= 0 ? &n->low_balance_micros : NULL;
 	const int64_t *daily = n->daily_limit_micros >= 0 ? &n->daily_limit_micros : NULL;
-	struct dbstmt *s = store_exec(lg, SQL_ACCT_ADD, &e, "ssiIIsibiIiii", n->id, n->kind, n->overdraft_limit_micros,
+	/* An overdraft makes it pay-as-you-go from the month it is born in
+	 * (ledger_payg.c); without one it has no period. */
+	const int64_t payg = ledger_payg_period_before(lg->now);
+	struct dbstmt *s = store_exec(lg, SQL_ACCT_ADD, &e, "ssiIIsibiIiI", n->id, n->kind, n->overdraft_limit_micros,
 				   monthly, low, n->plan, lg->now_month,
 				   (const char *)hash, (size_t)32, lg->now, daily, lg->now_day,
-				   n->overdraft_limit_micros, ledger_payg_period_before(lg->now));
+				   n->overdraft_limit_micros > 0 ? &payg : NULL);
 	if (s == NULL && e == ER_DUP_ENTRY)
 		return CD_E_RETRY;
 	if (s == NULL)
@@ -261,30 +264,56 @@ static enum cd_err patch_apply(struct store *lg, const struct account_patch *p, 
 	return rc;
 }
 
-/* Writes the patched settings. A monthly limit that changes also records
- * when, and what the month had committed then (its spend and its pending
- * holds): `creditctl verify` warns of a spend above the new limit only up
- * to that (store_migrate.c). Both are assigned before the limit itself:
- * they compare with the old one (MariaDB assigns left to right). */
-static enum cd_err patch_store(struct store *lg, const struct acct *a)
+/* What a patch decides on beside struct acct, read on the account's
+ * locked row: when its monthly limit was set and what the month had
+ * committed then, and the pay-as-you-go period (-1: NULL). */
+struct patch_row {
+	int64_t monthly_set_at, monthly_committed, payg_period;
+};
+
+static enum cd_err patch_load(struct store *lg, const struct acct *a, struct patch_row *r)
 {
-	static const char sql[] = "UPDATE accounts SET monthly_limit_set_committed_micros = IF(monthly_limit_micros "
-				  "<=> ?, monthly_limit_set_committed_micros, ?), monthly_limit_set_at = "
-				  "IF(monthly_limit_micros <=> ?, monthly_limit_set_at, ?), status = ?, status_reason = ?, "
-				  "overdraft_limit_micros = ?, monthly_limit_micros = ?, low_balance_micros = ?, plan = ?, "
-				  "daily_limit_micros = ?, payg_period = IF(? > 0, IFNULL(payg_period, ?), payg_period) "
-				  "WHERE id = ?";
+	static const char sql[] = "SELECT COALESCE(monthly_limit_set_at, -1), COALESCE(monthly_limit_set_committed_micros, "
+				  "-1), COALESCE(payg_period, -1) FROM accounts WHERE id = ? FOR UPDATE";
+	int e;
+	assert(a->locked_tx == lg->tx_serial);
+	struct dbstmt *s = store_exec(lg, sql, &e, "i", a->id);
+	if (s == NULL)
+		return store_err(lg, e, "account patch read");
+	if (store_fetch(s) != 1)
+		return CD_E_INTERNAL;
+	r->monthly_set_at = store_i64(s, 0);
+	r->monthly_committed = store_i64(s, 1);
+	r->payg_period = store_i64(s, 2);
+	return CD_OK;
+}
+
+/* Writes the patched settings a, decided in C on the row as loaded (old:
+ * its monthly limit before the patch; r: patch_load's) and written as
+ * decided. A monthly limit that changes also records when, and what the
+ * month had committed then (its spend and its pending holds): `creditctl
+ * verify` warns of a spend above the new limit only up to that
+ * (store_migrate.c). An overdraft makes it pay-as-you-go: collected from
+ * the month it is in on (ledger_payg.c), unless it already was. */
+static enum cd_err patch_store(struct store *lg, const struct acct *a, int64_t old_monthly, struct patch_row r)
+{
+	static const char sql[] = "UPDATE accounts SET monthly_limit_set_committed_micros = ?, monthly_limit_set_at = ?, "
+				  "status = ?, status_reason = ?, overdraft_limit_micros = ?, monthly_limit_micros = ?, "
+				  "low_balance_micros = ?, plan = ?, daily_limit_micros = ?, payg_period = ? WHERE id = ?";
 	const int64_t *monthly = a->monthly_limit >= 0 ? &a->monthly_limit : NULL;
 	const int64_t *low = a->low_balance >= 0 ? &a->low_balance : NULL;
 	const int64_t *daily = a->daily_limit >= 0 ? &a->daily_limit : NULL;
-	int64_t committed;
-	if (money_add(a->month_spent, a->reserved, &committed) != 0)
-		committed = LIMIT_BALANCE_MICROS_MAX;	/* a bound to warn under: more is only milder */
-	/* An overdraft makes it pay-as-you-go: collected from the month it
-	 * is in on (ledger_payg.c). */
-	return store_do(lg, sql, "account patch", "IiIissiIIsIiii", monthly, committed, monthly, lg->now, a->status,
-		     a->status_reason[0] ? a->status_reason : NULL, a->overdraft, monthly, low,
-		     a->plan[0] ? a->plan : NULL, daily, a->overdraft, ledger_payg_period_before(lg->now), a->id);
+	if (a->monthly_limit != old_monthly) {
+		if (money_add(a->month_spent, a->reserved, &r.monthly_committed) != 0)
+			r.monthly_committed = LIMIT_BALANCE_MICROS_MAX;	/* a bound to warn under: more is only milder */
+		r.monthly_set_at = lg->now;
+	}
+	if (a->overdraft > 0 && r.payg_period < 0)
+		r.payg_period = ledger_payg_period_before(lg->now);
+	return store_do(lg, sql, "account patch", "IIssiIIsIIi", r.monthly_committed >= 0 ? &r.monthly_committed : NULL,
+			r.monthly_set_at >= 0 ? &r.monthly_set_at : NULL, a->status,
+			a->status_reason[0] ? a->status_reason : NULL, a->overdraft, monthly, low,
+			a->plan[0] ? a->plan : NULL, daily, r.payg_period >= 0 ? &r.payg_period : NULL, a->id);
 }
 
 static enum cd_err account_patch_op(struct store *lg, const struct account_patch *p, struct ledger_done *done)
@@ -304,9 +333,13 @@ static enum cd_err account_patch_op(struct store *lg, const struct account_patch
 		lg->refusal.amount_micros = -a.balance;
 		return rc;
 	}
-	rc = patch_apply(lg, p, &a);
+	struct patch_row r;
+	const int64_t old_monthly = a.monthly_limit;
+	rc = patch_load(lg, &a, &r);
 	if (rc == CD_OK)
-		rc = patch_store(lg, &a);
+		rc = patch_apply(lg, p, &a);
+	if (rc == CD_OK)
+		rc = patch_store(lg, &a, old_monthly, r);
 	if (rc == CD_OK)
 		rc = ledger_events_acct_save(lg, &a);
 	if (rc != CD_OK)
@@ -542,9 +575,8 @@ enum cd_err ledger_debit(struct store *lg, const struct ledger_call *call, const
 /* ---- Workspace members ---- */
 
 /* The fields a POST …/members sets, each only when given. */
-static const char SQL_MEMBER_SET[] = "UPDATE members SET monthly_cap_micros = IF(?, ?, monthly_cap_micros), "
-	"requests_per_minute = IF(?, ?, requests_per_minute), tokens_per_minute = IF(?, ?, tokens_per_minute) "
-	"WHERE account_id = ? AND member = ?";
+static const char SQL_MEMBER_SET[] = "UPDATE members SET monthly_cap_micros = ?, requests_per_minute = ?, "
+	"tokens_per_minute = ? WHERE account_id = ? AND member = ?";
 static void member_done(const struct acct *a, const struct member_row *m, int created, struct ledger_done *done)
 {
 	struct ledger_member_done *d = &done->u.member;
@@ -615,11 +647,12 @@ static enum cd_err member_put_op(struct store *lg, const struct member_put *p, s
 	if (rc != CD_OK)
 		return rc;
 	if (p->set_cap || p->set_rpm || p->set_tpm) {
-		const int64_t *cap = p->monthly_cap_micros >= 0 ? &p->monthly_cap_micros : NULL;
-		const int64_t *rpm = p->requests_per_minute >= 0 ? &p->requests_per_minute : NULL;
-		const int64_t *tpm = p->tokens_per_minute >= 0 ? &p->tokens_per_minute : NULL;
-		rc = store_do(lg, SQL_MEMBER_SET, "member update", "iIiIiIis", (int64_t)p->set_cap, cap,
-			   (int64_t)p->set_rpm, rpm, (int64_t)p->set_tpm, tpm, a.id, p->member);
+		/* Each field the request sets, the others as the locked row has them (-1: NULL). */
+		const int64_t cap = p->set_cap ? p->monthly_cap_micros : m.cap;
+		const int64_t rpm = p->set_rpm ? p->requests_per_minute : m.rate.rpm;
+		const int64_t tpm = p->set_tpm ? p->tokens_per_minute : m.rate.tpm;
+		rc = store_do(lg, SQL_MEMBER_SET, "member update", "IIIis", cap >= 0 ? &cap : NULL, rpm >= 0 ? &rpm : NULL,
+			      tpm >= 0 ? &tpm : NULL, a.id, p->member);
 		if (rc == CD_OK && p->set_cap)	/* its cap alerts decided against the new cap */
 			rc = ledger_alerts_member_rearm(lg, &a, p->member);
 		if (rc != CD_OK)

@@ -24,9 +24,8 @@ static const struct funded_sql topup_sql = {
 	"SELECT id, account_id FROM topups WHERE status = 'credited' AND "
 	"((? <> '' AND payment_intent = ?) OR (? <> '' AND charge_id = ?)) ORDER BY id LIMIT 1",
 	"SELECT credited_micros, refunded_micros, disputed_micros, refunded_cents, amount_cents, "
-	"COALESCE(paid_cents, -1), currency FROM topups WHERE id = ? FOR UPDATE",
-	"UPDATE topups SET refunded_cents = GREATEST(refunded_cents, ?), refunded_micros = refunded_micros + ?, "
-	"disputed_micros = disputed_micros + ?, charge_id = COALESCE(charge_id, ?) WHERE id = ?",
+	"COALESCE(paid_cents, -1), currency, COALESCE(charge_id, '') FROM topups WHERE id = ? FOR UPDATE",
+	"UPDATE topups SET refunded_cents = ?, refunded_micros = ?, disputed_micros = ?, charge_id = ? WHERE id = ?",
 	"SELECT id FROM topups WHERE payment_intent = ? AND status = 'credited' FOR UPDATE",
 };
 
@@ -36,9 +35,8 @@ static const struct funded_sql recharge_sql = {
 	"SELECT id, account_id FROM recharges WHERE state = 'succeeded' AND "
 	"((? <> '' AND payment_intent = ?) OR (? <> '' AND charge_id = ?)) ORDER BY id LIMIT 1",
 	"SELECT credited_micros, refunded_micros, disputed_micros, refunded_cents, amount_cents, "
-	"COALESCE(paid_cents, -1), '' FROM recharges WHERE id = ? FOR UPDATE",
-	"UPDATE recharges SET refunded_cents = GREATEST(refunded_cents, ?), refunded_micros = refunded_micros + ?, "
-	"disputed_micros = disputed_micros + ?, charge_id = COALESCE(charge_id, ?) WHERE id = ?",
+	"COALESCE(paid_cents, -1), '', COALESCE(charge_id, '') FROM recharges WHERE id = ? FOR UPDATE",
+	"UPDATE recharges SET refunded_cents = ?, refunded_micros = ?, disputed_micros = ?, charge_id = ? WHERE id = ?",
 	"SELECT id FROM recharges WHERE payment_intent = ? AND state = 'succeeded' FOR UPDATE",
 };
 
@@ -49,9 +47,9 @@ static const struct funded_sql invoice_sql = {
 	"SELECT id, account_id FROM invoice_credits WHERE "
 	"((? <> '' AND payment_intent = ?) OR (? <> '' AND charge_id = ?)) ORDER BY id LIMIT 1",
 	"SELECT credited_micros, refunded_micros, disputed_micros, refunded_cents, COALESCE(paid_cents, 0), "
-	"COALESCE(paid_cents, -1), COALESCE(currency, '') FROM invoice_credits WHERE id = ? FOR UPDATE",
-	"UPDATE invoice_credits SET refunded_cents = GREATEST(refunded_cents, ?), refunded_micros = refunded_micros + ?, "
-	"disputed_micros = disputed_micros + ?, charge_id = COALESCE(charge_id, ?) WHERE id = ?",
+	"COALESCE(paid_cents, -1), COALESCE(currency, ''), COALESCE(charge_id, '') FROM invoice_credits WHERE id = ? "
+	"FOR UPDATE",
+	"UPDATE invoice_credits SET refunded_cents = ?, refunded_micros = ?, disputed_micros = ?, charge_id = ? WHERE id = ?",
 	"SELECT id FROM invoice_credits WHERE payment_intent = ? FOR UPDATE",
 };
 
@@ -103,6 +101,8 @@ enum cd_err ledger_funded_lock(struct store *lg, struct funded *f)
 	f->amount_cents = store_i64(s, 4);
 	f->paid_cents = store_i64(s, 5);
 	ledger_rows_copy_text(f->currency, sizeof(f->currency), store_str(s, 6));
+	ledger_rows_copy_text(f->charge_id, sizeof(f->charge_id), store_str(s, 7));
+	f->locked_tx = lg->tx_serial;
 	if (f->kind == FUNDED_RECHARGE || f->currency[0] == '\0')
 		ledger_rows_copy_text(f->currency, sizeof(f->currency), ledger_config_of(lg->cfg)->stripe_currency);
 	/* What the refund and dispute rules (money_rule.h) assert of their
@@ -124,19 +124,29 @@ enum cd_err ledger_funded_lock(struct store *lg, struct funded *f)
 enum cd_err ledger_funded_change(struct store *lg, struct funded *f, int64_t refunded_cents, int64_t refunded_micros,
 			  int64_t disputed_micros, const char *charge)
 {
-	const char *known = charge != NULL && charge[0] != '\0' ? charge : NULL;
+	int64_t refunded, disputed;
 	/* Refunds only ever add up (Stripe's amount_refunded is cumulative). */
 	assert(refunded_cents >= 0);
 	assert(refunded_micros >= 0);
 	assert(f->id > 0);
-	enum cd_err rc = store_do(lg, sql_of(f->kind)->change, "funded change", "iiisi", refunded_cents, refunded_micros,
-			       disputed_micros, known, f->id);
+	/* Decided on the row as ledger_funded_lock read it, in this
+	 * transaction (docs/architecture.md, "Which rows a write decides
+	 * on"), and written as decided: the cents Stripe reported, never
+	 * lowered; the micros moved; the first charge id known kept. */
+	assert(f->locked_tx == lg->tx_serial);
+	if (money_add(f->refunded, refunded_micros, &refunded) != 0 || money_add(f->disputed, disputed_micros, &disputed) != 0)
+		return CD_E_INTERNAL;
+	int64_t cents = refunded_cents > f->refunded_cents ? refunded_cents : f->refunded_cents;
+	const char *kept = f->charge_id[0] != '\0' ? f->charge_id : charge != NULL && charge[0] != '\0' ? charge : NULL;
+	enum cd_err rc = store_do(lg, sql_of(f->kind)->change, "funded change", "iiisi", cents, refunded, disputed, kept,
+				  f->id);
 	if (rc != CD_OK)
 		return rc;
-	if (refunded_cents > f->refunded_cents)
-		f->refunded_cents = refunded_cents;
-	f->refunded += refunded_micros;
-	f->disputed += disputed_micros;
+	f->refunded_cents = cents;
+	f->refunded = refunded;
+	f->disputed = disputed;
+	if (kept != NULL && kept != f->charge_id)
+		ledger_rows_copy_text(f->charge_id, sizeof(f->charge_id), kept);
 	assert(f->refunded_cents >= refunded_cents);
 	return CD_OK;
 }

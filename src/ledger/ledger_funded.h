@@ -25,6 +25,8 @@ struct funded {
 	int64_t refunded_cents;			/* Stripe's cumulative amount_refunded seen */
 	int64_t amount_cents, paid_cents;	/* paid_cents -1 when unknown */
 	char currency[16];
+	char charge_id[256];			/* the charge id kept on the row; "": none yet */
+	uint64_t locked_tx;			/* the transaction that locked the row (store's tx_serial) */
 };
 
 /* &f->id when f is of kind, else NULL: the one of a dispute row's
@@ -40,10 +42,11 @@ enum cd_err ledger_funded_find(struct store *lg, const char *payment_intent, con
 /* Locks f's row (the caller holds its account's lock) and reads its
  * figures into f. */
 enum cd_err ledger_funded_lock(struct store *lg, struct funded *f);
-/* On f's locked row: refunded_cents raised to at least refunded_cents,
- * refunded_micros and disputed_micros moved by the (signed) amounts, and
- * the charge id kept when none was known (charge NULL or "": none). The
- * figures in f follow. */
+/* On f's row, locked by ledger_funded_lock in this transaction:
+ * refunded_cents raised to at least refunded_cents, refunded_micros and
+ * disputed_micros moved by the (signed) amounts, and the charge id kept
+ * when none was known (charge NULL or "": none), decided in C on the
+ * figures read and written as they are. The figures in f follow. */
 enum cd_err ledger_funded_change(struct store *lg, struct funded *f, int64_t refunded_cents, int64_t refunded_micros,
 			  int64_t disputed_micros, const char *charge);
 /* Writes the payment intent's row of payments_met (sql/054): a credit
