@@ -12,7 +12,10 @@
  * truth: the credit goes to its account, for the credit it quoted when it
  * started (amount_cents at the rate of that moment); the event only
  * confirms. Never credits a session it has no record of, nor one whose
- * event disagrees: those write topup.mismatch and change no balance. */
+ * event disagrees: those write topup.mismatch and change no balance.
+ * The credit is one load (credit_load), one decision (money_topup_credit,
+ * src/money) and the writes of what it decided (docs/architecture.md,
+ * "How far each operation is from one shape"). */
 #include "ledger_config.h"
 #include "ledger_hooks.h"
 #include "ledger_events.h"

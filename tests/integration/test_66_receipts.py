@@ -17,9 +17,9 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
-from lib import ENV, api, check, eq, new_account, sql, wait_until
-from test_30_stripe import (Spawned, acct_path, event, fake, fake_requests, journal, last_seq, ok_mode, one,
-                            open_session, post_payload, quoted, session, sign, snapshot)
+from lib import ENV, api, check, eq, new_account, parallel, sql, wait_until
+from test_30_stripe import (RATE, Spawned, acct_path, balance, event, fake, fake_requests, journal, last_seq, ok_mode,
+                            one, open_session, post_payload, quoted, session, sign, snapshot, verify)
 from test_33_payg import stripe_key
 from test_58_browser_tokens import me, token
 
@@ -119,6 +119,47 @@ def test_a_receipt_that_comes_before_the_credit_is_kept_for_it():
     eq(post(out), "kept: no top-up credited for this payment intent yet", "kept before the credit")
     eq(post(completed), "credited", "then the top-up is credited")
     eq(receipt_fields(acct, sid), {"receipt_url": url}, "the receipt that came first, on the credited row")
+
+
+def test_one_credit_through_both_processes_repays_the_debt_and_takes_the_receipt():
+    """The credit's one load (the account, the record, its debt row, the
+    receipt kept for it, each locked) under sixteen deliveries at once of
+    the paid session (completed and async_payment_succeeded, each its own
+    event id) through both creditd processes (nginx's and Apache's), to an
+    account in debt whose receipt came first: credited once, the debt
+    repaid once from it, the rest a grant, the receipt on the credited
+    row and no longer kept."""
+    ok_mode()
+    acct = new_account("rcpt-both", overdraft_limit_micros=50000000)
+    start = balance(acct)
+    r = api("POST", acct_path(acct, "/debits"), {"amount_micros": start + 3000000, "reason": "into debt"})
+    eq(r.status, 201, "debit into the overdraft: %r" % r)
+    eq(balance(acct), -3000000, "in debt")
+    sid = open_session(acct, 1500)
+    completed = fake("POST", "/_sessions/%s/complete" % sid, {"webhook_secret": ENV["CREDITD_WEBHOOK_SECRET"]})
+    out = charge(sid)
+    url = out["event"]["data"]["object"]["receipt_url"]
+    pi = out["event"]["data"]["object"]["payment_intent"]
+    eq(post(out), "kept: no top-up credited for this payment intent yet", "kept before the credit")
+    obj = completed["event"]["data"]["object"]
+    kinds = ("checkout.session.completed", "checkout.session.async_payment_succeeded")
+    payloads = [json.dumps(event(kinds[i % 2], obj)) for i in range(16)]
+    bases = (ENV["CREDITD_URL"], ENV["CREDITD_APACHE_URL"])
+    results = parallel(16, lambda i: api("POST", "/v1/webhooks/stripe", raw=payloads[i].encode(), auth=None,
+                                         headers={"Stripe-Signature": sign(payloads[i])}, base=bases[i % 2]))
+    outcomes = [r.json.get("outcome", "") if r.status == 200 else r.status for r in results]
+    eq(sum(1 for o in outcomes if o == "credited"), 1, "exactly one delivery credits: %r" % outcomes)
+    eq(sum(1 for o in outcomes if str(o).startswith("duplicate")), 15, "the others are duplicates: %r" % outcomes)
+    eq(balance(acct), -3000000 + 1500 * RATE, "credited once, the debt repaid from it")
+    aid = one("SELECT id FROM accounts WHERE ext_id = %s" % quoted(acct))
+    eq(one("SELECT remaining_micros FROM grants WHERE account_id = %s AND source = 'debt'" % aid), "0",
+       "the debt row repaid once")
+    eq([g[0] for g in sql("SELECT remaining_micros FROM grants WHERE account_id = %s AND source = 'topup'" % aid)],
+       [str(1500 * RATE - 3000000)], "one top-up grant: the credit less the debt")
+    eq(receipt_fields(acct, sid), {"receipt_url": url}, "the receipt that came first, on the credited row")
+    eq(one("SELECT COUNT(*) FROM receipts_waiting WHERE payment_intent = %s" % quoted(pi)), "0", "and no longer kept")
+    eq(one("SELECT status FROM topups WHERE session_id = %s" % quoted(sid)), "credited", "the record credited")
+    verify()
 
 
 def test_a_receipt_kept_while_its_credit_committed_lands_within_a_sweep():
