@@ -171,12 +171,15 @@ enum cd_err ledger_topup_begin(struct store *lg, struct topup_begin *t)
 static enum cd_err set_customer_tx(struct store *lg, const char *account, const char *customer, char *stored,
 				   size_t cap)
 {
-	static const char sql[] = "UPDATE accounts SET stripe_customer_id = COALESCE(stripe_customer_id, ?) WHERE id = ?";
+	static const char sql[] = "UPDATE accounts SET stripe_customer_id = ? WHERE id = ?";
 	struct acct a;
 	enum cd_err rc = ledger_due_lock(lg, account, &a);
 	if (rc != CD_OK)
 		return rc;
-	rc = store_do(lg, sql, "customer store", "si", customer, a.id);
+	/* The first customer kept, decided on the locked row: a request that
+	 * made another at Stripe meanwhile uses the one stored. */
+	if (a.stripe_customer[0] == '\0')
+		rc = store_do(lg, sql, "customer store", "si", customer, a.id);
 	snprintf(stored, cap, "%s", a.stripe_customer[0] ? a.stripe_customer : customer);
 	return rc;
 }
