@@ -471,7 +471,7 @@ static enum cd_err credit_apply(struct store *lg, struct hook_run *h, struct cre
 		h->outcome = "pending: not paid yet (an async payment may follow)";
 		return CD_OK;
 	case MONEY_TOPUP_BALANCE_CAP:
-		/* docs/decisions.md: refused before anything moves, never wrapped. */
+		/* docs/api.md, "Money stays in range": refused before anything moves, never wrapped. */
 		return refusal_set(&lg->refusal, REFUSE_BALANCE_CAP, l->a.ext_id, NULL);
 	case MONEY_TOPUP_CREDIT:
 		/* A late async payment of a session the sweeper marked

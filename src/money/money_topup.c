@@ -72,8 +72,8 @@ void money_topup_credit(const struct money_topup_case *c, struct money_topup_eff
 		return;
 	}
 	/* The credit quoted when the top-up started, whatever the rate is
-	 * now; a row made before the quote was kept (028) gets amount_cents
-	 * at today's rate. Only a rate raised since such an old row began
+	 * now (docs/decisions.md, "A top-up credits its quote"); a row made
+	 * before the quote was kept (028) gets amount_cents at today's rate. Only a rate raised since such an old row began
 	 * takes it past the largest grant: the record no longer fits, a
 	 * mismatch like any other. */
 	e->micros = c->quoted_micros >= 0 ? c->quoted_micros : money_topup_micros(c->amount_cents, c->rate);

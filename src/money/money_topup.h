@@ -1,6 +1,6 @@
 /* money_topup.h: the money rule of a Checkout top-up's credit
- * (docs/stripe.md, "Top-ups"; docs/architecture.md, "One shape for every
- * money operation"), decided in pure C over the rows the ledger loaded
+ * (docs/api.md, "POST /v1/webhooks/stripe"; docs/architecture.md, "How
+ * far each operation is from one shape"), decided in pure C over the rows the ledger loaded
  * under the account's lock (ledger_topups.c): the top-up's record, the
  * account's balance and its debt row, and what the signed event says.
  * Whether the event credits, waits, repeats a credit or disagrees with
@@ -16,7 +16,8 @@
 
 /* cents x rate (rate >= 1); -1 when cents is not positive; the largest
  * grant plus one (LIMIT_AMOUNT_MICROS_MAX + 1) when the product passes
- * it: no single grant may (docs/decisions.md), and nothing is credited. */
+ * it: no single grant may (docs/api.md, "Money stays in range"), and
+ * nothing is credited. */
 int64_t money_topup_micros(int64_t cents, int64_t rate);
 
 /* What the event says that disagrees with the record, one bit a field,
