@@ -89,10 +89,26 @@ def creditd_side(d, name):
         m = re.search(r'status="(\d+)"', k)
         if k.startswith("creditd_gateway_requests_total") and m and delta(k):
             answers[m.group(1)] = answers.get(m.group(1), 0) + int(delta(k))
+    cpu = cpu_ms(d, name)
     return {"calls": int(calls), "answers": answers,
+            "creditd_cpu_ms_per_call": cpu[0] / calls if cpu and calls else None,
+            "mariadbd_cpu_ms_per_call": cpu[1] / calls if cpu and calls else None,
             "mean_ms": 1000 * delta("creditd_request_duration_seconds_sum" + route) / calls if calls else None,
             "hold_mean_ms": 1000 * delta("creditd_gateway_overhead_seconds_sum") / holds if holds else None,
             "db_round_trips_per_call": delta("creditd_db_round_trips_total" + route) / calls if calls else None}
+
+
+def cpu_ms(d, name):
+    """creditd's and mariadbd's CPU over a row, ms (NAME.cpu.before/after:
+    clock ticks a second, then each process's utime + stime), or None."""
+    try:
+        b = [float(x) for x in read(os.path.join(d, "points", name + ".cpu.before")).split()]
+        a = [float(x) for x in read(os.path.join(d, "points", name + ".cpu.after")).split()]
+    except ValueError:
+        return None
+    if len(a) != 3 or len(b) != 3 or a[0] <= 0:
+        return None
+    return [1000.0 * (a[i] - b[i]) / a[0] for i in (1, 2)]
 
 
 def metrics_delta(d):
@@ -235,14 +251,16 @@ def main():
                 fmt(ttfb(kp, "p50_ms")), fmt(ttfb(kp, "p99_ms")), fmt(row["portkey_added_p50_ms"]),
                 fmt(row["portkey_added_p99_ms"]), ns, fs))
     say("creditd's own side of its rows (its /metrics): mean time in creditd per call (from the request read to "
-        "the answer's end), of it the hold (before the call goes upstream)")
+        "the answer's end), of it the hold (before the call goes upstream); CPU a call of creditd and mariadbd "
+        "over the row (warm-up included)")
     for kind in ("whole", "stream"):
         for c in clients:
             p = pts.get("creditd-%s-c%d" % (kind, c))
             cs = p.get("creditd") if p else None
             if cs:
-                say("  %-6s c=%-3d %s ms, hold %s ms, answers %s" % (
+                say("  %-6s c=%-3d %s ms, hold %s ms, CPU %s + %s ms, answers %s" % (
                     kind, c, fmt(cs["mean_ms"], 2, 0), fmt(cs["hold_mean_ms"], 2, 0),
+                    fmt(cs.get("creditd_cpu_ms_per_call"), 3, 0), fmt(cs.get("mariadbd_cpu_ms_per_call"), 3, 0),
                     json.dumps(cs["answers"], sort_keys=True)))
                 next(r for r in ttfb_rows if r["kind"] == kind and r["clients"] == c)["creditd_side"] = cs
     say("through a fallback (creditd's first provider for the model refuses the connection at once, the fake "
@@ -319,6 +337,11 @@ def main():
                                                                   c.get("threads_max"))
                     if c.get("rss_per_stream_kib") is not None else "-")
         say("%6d | %s | %s | %s" % (n, cells[0], cells[1], rss_cell))
+        cs = c.get("creditd") or {}
+        if cs.get("creditd_cpu_ms_per_call") is not None:
+            say("%6s   creditd: hold %s ms, CPU a stream %s ms (mariadbd %s ms)" % (
+                "", fmt(cs.get("hold_mean_ms"), 2, 0), fmt(cs["creditd_cpu_ms_per_call"], 3, 0),
+                fmt(cs.get("mariadbd_cpu_ms_per_call"), 3, 0)))
         if r.get("portkey"):
             pk = r["portkey"]
             say("%6s   portkey: open %.0f/%d, stalls %d, failed %d, worst gap %.0f ms" % (
