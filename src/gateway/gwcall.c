@@ -116,7 +116,7 @@ static void client_write(struct gwcall *c, const char *bytes, size_t n)
 /* Sends what was written: later, by the loop (gwcall_send), once curl
  * has handed over all it read (events that arrived together go in one
  * send). On the loop only: from an ending thread it raced the loop's
- * list (bench/README.md, "Known issues"); take_ended sends it all. */
+ * list (docs/architecture.md, the gateway's step 5); take_ended sends. */
 static void client_flush(struct gwcall *c)
 {
 	if (c->gone || c->waking || c->wake == NULL)
