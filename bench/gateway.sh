@@ -164,6 +164,17 @@ write_config() {
 		"$FAKE_PORT" "$MODEL" "$MODEL" >>"$file"
 }
 
+# cpu_ticks: creditd's and mariadbd's CPU so far (utime + stime, clock
+# ticks), for a row's CPU a call (load-independent where times are not).
+cpu_ticks() {
+	local p t out=""
+	for p in "$CREDITD_PID" "$(pid_of mariadbd)"; do
+		t=$(awk '{ print $14 + $15 }' "/proc/$p/stat" 2>/dev/null || echo 0)
+		out="$out ${t:-0}"
+	done
+	echo "$(getconf CLK_TCK)$out"
+}
+
 rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
 
 fund() {
@@ -278,11 +289,13 @@ row() {
 	echo "{\"name\": \"$name\", \"path\": \"$path\", \"kind\": \"$kind\", \"clients\": $c, \"warmup_s\": $w, \"duration_s\": $d}" \
 		>"$DIR/points/$name.meta"
 	[ "$path" != creditd ] || curl -sf --max-time 5 "$CREDITD_URL/metrics" >"$DIR/points/$name.metrics.before" || true
+	[ "$path" != creditd ] || cpu_ticks >"$DIR/points/$name.cpu.before"
 	perf_start "$name" "$w" "$d"
 	timeout -k 5 $((w + d + grace + 30)) "$BENCH/gwload" --url "$(url_of "$path")" --body "$(body_of "$path" "$kind")" \
 		--clients "$c" --warmup "$w" --duration "$d" --timeout-ms "$CALL_TIMEOUT_MS" --grace "$grace" \
 		--spread-ms "$spread" "${args[@]}" "$@" >"$DIR/points/$name.json" 2>"$DIR/points/$name.err" ||
 		say "bench: $name: the load generator failed ($DIR/points/$name.err)"
+	[ "$path" != creditd ] || cpu_ticks >"$DIR/points/$name.cpu.after"
 	[ "$path" != creditd ] || curl -sf --max-time 5 "$CREDITD_URL/metrics" >"$DIR/points/$name.metrics.after" || true
 	perf_finish "$name"
 }

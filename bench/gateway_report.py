@@ -17,6 +17,8 @@ TARGETS = {
     "ttfb_p50_c1": "creditd's added TTFB p50 at 1 client <= 0.5x Portkey's",
     "ttfb_p99_c64": "creditd's added TTFB p99 at 64 clients <= 1.0x Portkey's",
     "calls_c64": "non-streamed calls/s at 64 clients >= 2x Portkey's",
+    "stream_first_byte": "no stream's first byte half a stream late: creditd's stream TTFB p99 < half a stream's "
+                         "length, at 64 clients and each ramp step below 1,000; every connection had a stream open",
     "streams_1000": "1,000 concurrent streams held through creditd with no stall",
     "rss_per_stream": "<= 128 KiB of creditd RSS a stream",
 }
@@ -87,10 +89,26 @@ def creditd_side(d, name):
         m = re.search(r'status="(\d+)"', k)
         if k.startswith("creditd_gateway_requests_total") and m and delta(k):
             answers[m.group(1)] = answers.get(m.group(1), 0) + int(delta(k))
+    cpu = cpu_ms(d, name)
     return {"calls": int(calls), "answers": answers,
+            "creditd_cpu_ms_per_call": cpu[0] / calls if cpu and calls else None,
+            "mariadbd_cpu_ms_per_call": cpu[1] / calls if cpu and calls else None,
             "mean_ms": 1000 * delta("creditd_request_duration_seconds_sum" + route) / calls if calls else None,
             "hold_mean_ms": 1000 * delta("creditd_gateway_overhead_seconds_sum") / holds if holds else None,
             "db_round_trips_per_call": delta("creditd_db_round_trips_total" + route) / calls if calls else None}
+
+
+def cpu_ms(d, name):
+    """creditd's and mariadbd's CPU over a row, ms (NAME.cpu.before/after:
+    clock ticks a second, then each process's utime + stime), or None."""
+    try:
+        b = [float(x) for x in read(os.path.join(d, "points", name + ".cpu.before")).split()]
+        a = [float(x) for x in read(os.path.join(d, "points", name + ".cpu.after")).split()]
+    except ValueError:
+        return None
+    if len(a) != 3 or len(b) != 3 or a[0] <= 0:
+        return None
+    return [1000.0 * (a[i] - b[i]) / a[0] for i in (1, 2)]
 
 
 def metrics_delta(d):
@@ -126,6 +144,35 @@ def failed(p):
     if not p or not p.get("ran"):
         return None
     return p["result"].get("failed", 0)
+
+
+def late_target(target, pts, ramp_rows, meta):
+    """A stream whose first byte came half a stream late was sent whole at
+    its end (a call's slot on the loop left unlisted, bench/README.md, "Known
+    issues"): its p99 then equals one stream's length. Half a stream is far
+    above what a loaded machine adds (p99 131-145 ms at 64 clients with a
+    load average of 20) and far below a stream sent at its end (~1,300 ms).
+    At 64 clients every connection has a stream open at some sample unless
+    its streams only open at their end. 1,000 streams saturate two cores,
+    whose TTFB is the machine's: not judged here."""
+    half = meta.get("chunks", 64) * meta.get("interval_ms", 20) / 2.0
+    seen, late = [], []
+    p = pts.get("creditd-stream-c64")
+    if p and p.get("ran"):
+        res = p["result"]
+        seen.append("c64 p99 %.0f ms, open max %d of 64" % (res["ttfb"]["p99_ms"], res["open_streams"]["max"]))
+        if res["ttfb"]["p99_ms"] >= half or res["open_streams"]["max"] < 64:
+            late.append("c64")
+    for r in ramp_rows:
+        c = r.get("creditd")
+        if c is None or r["streams"] >= 1000:
+            continue
+        seen.append("%d streams p99 %.0f ms" % (r["streams"], c["ttfb_p99_ms"]))
+        if c["ttfb_p99_ms"] >= half:
+            late.append(str(r["streams"]))
+    target("stream_first_byte", None if not seen else not late, {"half_stream_ms": half, "late": late},
+           "%s (bound %.0f ms)%s" % ("; ".join(seen) if seen else "not measured", half,
+                                     (": late at " + ", ".join(late)) if late else ""))
 
 
 def ratio_target(num, den, limit, kind):
@@ -204,14 +251,16 @@ def main():
                 fmt(ttfb(kp, "p50_ms")), fmt(ttfb(kp, "p99_ms")), fmt(row["portkey_added_p50_ms"]),
                 fmt(row["portkey_added_p99_ms"]), ns, fs))
     say("creditd's own side of its rows (its /metrics): mean time in creditd per call (from the request read to "
-        "the answer's end), of it the hold (before the call goes upstream)")
+        "the answer's end), of it the hold (before the call goes upstream); CPU a call of creditd and mariadbd "
+        "over the row (warm-up included)")
     for kind in ("whole", "stream"):
         for c in clients:
             p = pts.get("creditd-%s-c%d" % (kind, c))
             cs = p.get("creditd") if p else None
             if cs:
-                say("  %-6s c=%-3d %s ms, hold %s ms, answers %s" % (
+                say("  %-6s c=%-3d %s ms, hold %s ms, CPU %s + %s ms, answers %s" % (
                     kind, c, fmt(cs["mean_ms"], 2, 0), fmt(cs["hold_mean_ms"], 2, 0),
+                    fmt(cs.get("creditd_cpu_ms_per_call"), 3, 0), fmt(cs.get("mariadbd_cpu_ms_per_call"), 3, 0),
                     json.dumps(cs["answers"], sort_keys=True)))
                 next(r for r in ttfb_rows if r["kind"] == kind and r["clients"] == c)["creditd_side"] = cs
     say("through a fallback (creditd's first provider for the model refuses the connection at once, the fake "
@@ -288,6 +337,11 @@ def main():
                                                                   c.get("threads_max"))
                     if c.get("rss_per_stream_kib") is not None else "-")
         say("%6d | %s | %s | %s" % (n, cells[0], cells[1], rss_cell))
+        cs = c.get("creditd") or {}
+        if cs.get("creditd_cpu_ms_per_call") is not None:
+            say("%6s   creditd: hold %s ms, CPU a stream %s ms (mariadbd %s ms)" % (
+                "", fmt(cs.get("hold_mean_ms"), 2, 0), fmt(cs["creditd_cpu_ms_per_call"], 3, 0),
+                fmt(cs.get("mariadbd_cpu_ms_per_call"), 3, 0)))
         if r.get("portkey"):
             pk = r["portkey"]
             say("%6s   portkey: open %.0f/%d, stalls %d, failed %d, worst gap %.0f ms" % (
@@ -332,6 +386,7 @@ def main():
                 ok, how = ratio_target(num, den, limit, "le")
                 detail = "%s: creditd +%s ms, Portkey +%s ms: %s" % (kind, fmt(num, 3, 0), fmt(den, 3, 0), how)
             target(key, ok, {"kind": kind, "creditd_added_ms": num, "portkey_added_ms": den}, detail)
+    late_target(target, pts, ramp_rows, meta)
     ok, how = ratio_target(rates["creditd"], rates["portkey"], 2.0, "ge")
     target("calls_c64", ok, {"creditd": rates["creditd"], "portkey": rates["portkey"]},
            "creditd %s/s, Portkey %s/s: %s" % (fmt(rates["creditd"], 0, 0), fmt(rates["portkey"], 0, 0), how))
@@ -341,7 +396,10 @@ def main():
     if top < 1000 or lc is None:
         target("streams_1000", None, None, "not measured (the ramp stopped at %d)" % top)
     else:
-        target("streams_1000", bool(lc["held"]), {"open_mean": lc["open_mean"], "stalls": lc["stalls"],
+        # The direct path not holding 1,000 is the machine (the fake and
+        # the load generator alone stalled): creditd is not judged by it.
+        direct_held = (last.get("direct") or {}).get("held")
+        target("streams_1000", bool(lc["held"]) if direct_held or lc["held"] else None, {"open_mean": lc["open_mean"], "stalls": lc["stalls"],
                                                   "failed": lc["failed"], "worst_gap_ms": lc["worst_gap_ms"]},
                "open %.0f (min %d), %d stalled, %d failed, worst gap %.0f ms; direct at %d: %s" % (
                    lc["open_mean"], lc["open_min"], lc["stalls"], lc["failed"], lc["worst_gap_ms"], top,

@@ -72,7 +72,8 @@ static int loop_ok, loop_epfd = -1, loop_efd = -1;
 static struct provider_multi *loop_m;
 static struct slot *slots;		/* max_streams of them */
 static int *free_slots, nfree;
-static struct slot *to_send;
+static struct slot *to_send;		/* the loop's alone: no lock */
+static pthread_t loop_thread;
 
 /* Calls for the loop: new ones from the workers, ended ones (settled,
  * their answer's rest to send) from the ending threads. A ring of
@@ -287,6 +288,7 @@ static void ending_push(struct gwcall *c, enum provider_result r, const char *er
 static void on_wake(void *arg)
 {
 	struct slot *s = arg;
+	assert(pthread_equal(pthread_self(), loop_thread));	/* the list is the loop's, unlocked */
 	if (!s->listed) {
 		s->listed = 1;
 		s->next_listed = to_send;
@@ -463,6 +465,7 @@ static void *loop_main(void *arg)
 {
 	struct epoll_event evs[LIMIT_GATEWAY_EVENTS];
 	(void)arg;
+	loop_thread = pthread_self();
 	for (;;) {
 		long t = provider_timer_ms(loop_m);
 		int n = epoll_wait(loop_epfd, evs, LIMIT_GATEWAY_EVENTS, t >= 0 && t < 100 ? (int)t : 100);

@@ -115,11 +115,11 @@ static void client_write(struct gwcall *c, const char *bytes, size_t n)
 
 /* Sends what was written: later, by the loop (gwcall_send), once curl
  * has handed over all it read (events that arrived together go in one
- * send). Called from curl's callbacks only, on the loop, so never after
- * the transfer ended and the call went to an ending thread. */
+ * send). On the loop only: from an ending thread it raced the loop's
+ * list (docs/architecture.md, the gateway's step 5); take_ended sends. */
 static void client_flush(struct gwcall *c)
 {
-	if (c->gone || c->waking)
+	if (c->gone || c->waking || c->wake == NULL)
 		return;
 	c->waking = 1;
 	c->wake(c->wake_arg);
@@ -757,6 +757,7 @@ const struct gw_edge *gwcall_edge(const struct gwcall *c)
 void gwcall_end(struct gwcall *c, enum provider_result r, const char *err)
 {
 	struct gw_job *job = c->job;
+	c->wake = NULL;	/* on an ending thread: what it writes waits for take_ended */
 	int outcome = try_outcome(c, r);
 	if (outcome >= 0)
 		metrics_gateway_try(provider(c)->index, (enum metrics_try)outcome);
