@@ -46,8 +46,9 @@ void api_metrics(struct api_ctx *ctx, const struct request *rq, char **params, s
 	struct ledger_kept_stats ks;
 	ledger_kept_stats(&ks);
 	struct metrics_kept kept = {ks.filled, ks.read, ks.refused};
+	unsigned long long miss_reloads = ledger_prices_miss_asks();
 	struct metrics_gauges g = {&h, nodes, n, ledger_outbox_pending(), PACKAGE_VERSION, purged, LEDGER_PURGE_TABLES,
-				   &auth, &kept, (long long)gateway_in_flight(), &b.brought_due};
+				   &auth, &kept, (long long)gateway_in_flight(), &b.brought_due, &miss_reloads};
 	/* The scrape's own worker is not counted busy: creditd_workers_busy
 	 * is the workers answering other requests. */
 	metrics_workers(0, -1);

@@ -195,6 +195,12 @@ def test_the_price_list_of_a_creditd_just_started_is_whole():
     eq(sorted(m["model"] for m in r.json["data"]), want, "the whole list")
 
 
+def miss_reloads():
+    import re
+    text = api("GET", "/metrics", auth=None).raw.decode()
+    return int(re.search(r'^creditd_price_miss_reloads_total (\d+)$', text, re.M).group(1))
+
+
 def test_a_price_miss_waits_for_the_reload_thread_and_opens_no_transaction():
     """A request naming a model or an action the daemon's cache does not
     know asks the reload thread for a reload and waits for it: its own
@@ -211,9 +217,11 @@ def test_a_price_miss_waits_for_the_reload_thread_and_opens_no_transaction():
     # The misses below in fresh windows of the miss quota
     # (LIMIT_PRICE_MISS_RELOAD_MS), so each may have a reload.
     time.sleep(1.1)
+    asked = miss_reloads()
     r, trips = _trips("authorize", lambda: authorize(acct, model=m, input_tokens=10, max_output_tokens=10))
     eq((r.status, r.json.get("error", {}).get("message")), (400, "unknown model '%s'" % m), "priced nowhere")
     eq(trips, 0, "the miss's round trips on the request's own connection")
+    eq(miss_reloads() - asked, 1, "the reload it asked for, counted")
     time.sleep(1.1)
     r, trips = _trips("authorize", lambda: api("POST", "/v1/guard/authorize",
                                                {"account": acct, "action": a, "request_id": uid("req")},
