@@ -5,7 +5,8 @@
  * request), sorted for a binary search. In creditd one thread reloads it
  * (ledger_prices_serve), asked by the background thread's sweeps, by
  * SIGHUP, and by a request that names a model the cache does not know
- * yet, which waits for that reload and never opens a transaction itself. A model's price carries its optional dimensions (pricing.h
+ * yet, which waits for that reload and never opens a transaction
+ * itself. A model's price carries its optional dimensions (pricing.h
  * PRICE_DIMS: NULL columns are not priced), read and written from that
  * one table. The import (creditctl price import) writes every row in one
  * transaction, and refuses one that would leave more than the cache
@@ -155,11 +156,12 @@ enum cd_err ledger_prices_reload(struct store *lg)
 }
 
 /* In creditd the reload thread alone reloads (ledger_prices_serve): a
- * request never opens a transaction for prices (docs/architecture.md,
- * "Prices"). Asks are numbered; a reload serves every ask made before it
- * started, so it reads what was committed before those asks, and asks
- * made while one runs are served by the next, one reload for them all.
- * The lock guards the numbers, never a reload's work. */
+ * request never opens a transaction for prices
+ * (docs/architecture.md, "Price reloads"). Asks are numbered; a reload
+ * serves every ask made before it started, so it reads what was
+ * committed before those asks, and asks made while one runs are served
+ * by the next, one reload for them all. The lock guards the numbers,
+ * never a reload's work. */
 static struct {
 	pthread_mutex_t lock;
 	pthread_cond_t asked_cv;	/* an ask, or the stop */
