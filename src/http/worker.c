@@ -609,8 +609,7 @@ static void *prices_main(void *arg)
 {
 	struct store *lg = store_new(pool_cfg);
 	(void)arg;
-	if (lg != NULL)
-		ledger_prices_serve(lg);
+	ledger_prices_serve(lg);
 	store_free(lg);
 	atomic_store(&prices_alive, 0);
 	return NULL;
@@ -709,6 +708,7 @@ int worker_start(const struct cfg *cfg, int listen_fd)
 		return -1;
 	}
 	atomic_store(&prices_alive, 1);
+	ledger_prices_start();
 	if (pthread_create(&t, &attr, prices_main, NULL) != 0) {
 		log_error("cannot start the price reloads: %s", strerror(errno));
 		return -1;

@@ -460,9 +460,13 @@ enum cd_err ledger_member_delete(struct store *lg, const struct ledger_call *cal
 /* Loads models, actions and margin into the process-wide price cache, on
  * lg, now: creditctl's commands, and creditd's reload thread. */
 enum cd_err ledger_prices_reload(struct store *lg);
-/* creditd's reload thread: the first load, then a reload each time one
- * is asked for (asks made while one runs served by the next), on lg,
- * until ledger_prices_stop. The only place creditd reloads prices. */
+/* creditd's reload thread: ledger_prices_start before the thread is made
+ * (from then on lookups wait for it, a request that comes before it runs
+ * too; it asks the first load), then ledger_prices_serve on the thread: a
+ * reload each time one is asked for (asks made while one runs served by
+ * the next), on lg, until ledger_prices_stop. The only place creditd
+ * reloads prices. */
+void ledger_prices_start(void);
 void ledger_prices_serve(struct store *lg);
 void ledger_prices_stop(void);
 /* Asks the reload thread for a reload and returns (the sweep's, SIGHUP). */

@@ -196,12 +196,22 @@ void ledger_prices_ask(void)
 	pthread_mutex_unlock(&reloads.lock);
 }
 
-void ledger_prices_serve(struct store *lg)
+void ledger_prices_start(void)
 {
-	assert(lg != NULL);
 	pthread_mutex_lock(&reloads.lock);
 	reloads.serving = 1;
-	reload_ask();			/* the first load, at start */
+	reload_ask();			/* the first load */
+	pthread_mutex_unlock(&reloads.lock);
+}
+
+void ledger_prices_serve(struct store *lg)
+{
+	pthread_mutex_lock(&reloads.lock);
+	assert(reloads.serving);
+	if (lg == NULL) {
+		log_error("price reloads stopped: out of memory");
+		reloads.stop = 1;
+	}
 	for (;;) {
 		while (!reloads.stop && reloads.asked == reloads.started)
 			pthread_cond_wait(&reloads.asked_cv, &reloads.lock);
