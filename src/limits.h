@@ -385,14 +385,15 @@ _Static_assert(LIMIT_GATEWAY_IMAGE_TOKENS <= LIMIT_TOKENS_MAX, "an image's token
 /* Random bytes of an id creditd makes for a request (twice as many hex
  * digits): 64 bits tell apart the requests of any log. */
 #define LIMIT_X_REQUEST_ID_RANDOM_BYTES 8
-/* A price lookup that misses reloads the price table, at most
- * LIMIT_PRICE_MISS_RELOADS times in LIMIT_PRICE_MISS_RELOAD_MS,
- * process-wide: a model priced a moment ago is found by its first request
- * (or within the window when misses used them up: the background thread
- * reloads too), and a stream of requests naming models that do not exist
- * costs at most 8 reloads a second (docs/decisions.md, "Price misses"), not one each. Reloads go
- * one at a time: misses that come while one is in flight wait for it and
- * look again without spending the quota. */
+/* A price lookup that misses asks the reload thread to reload the price
+ * table, and waits for it, at most LIMIT_PRICE_MISS_RELOADS times in
+ * LIMIT_PRICE_MISS_RELOAD_MS, process-wide: a model priced a moment ago is
+ * found by its first request (or within the window when misses used them
+ * up: each sweep asks for a reload too), and a stream of requests naming
+ * models that do not exist costs at most 8 reloads a second
+ * (docs/decisions.md, "Price misses"), not one each. Reloads go one at a
+ * time: misses that come while one is asked for or in flight wait for it
+ * and look again without spending the quota. */
 #define LIMIT_PRICE_MISS_RELOAD_MS 1000
 #define LIMIT_PRICE_MISS_RELOADS 8
 /* What a thread is serving, written with an assertion failure (log.h's

@@ -504,6 +504,10 @@ static void emit_gauges(struct dynbuf *b, const struct metrics_gauges *g)
 		dynbuf_printf(b, "# HELP creditd_guard_brought_due_total Accounts a guard batch's read found with an expiry or a plan's credit due, brought due each in a transaction of its own before the batch read them again.\n"
 			      "# TYPE creditd_guard_brought_due_total counter\ncreditd_guard_brought_due_total %llu\n",
 			      *g->guard_brought_due);
+	if (g->price_miss_reloads != NULL)
+		dynbuf_printf(b, "# HELP creditd_price_miss_reloads_total Price reloads asked for by a request that named a model or action the price cache did not know, since start.\n"
+			      "# TYPE creditd_price_miss_reloads_total counter\ncreditd_price_miss_reloads_total %llu\n",
+			      *g->price_miss_reloads);
 	if (g->version != NULL) {
 		dynbuf_printf(b, "# HELP creditd_build_info The running creditd's version.\n"
 			      "# TYPE creditd_build_info gauge\ncreditd_build_info{version=\"");

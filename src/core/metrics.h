@@ -129,6 +129,9 @@ struct metrics_gauges {
 	 * and brought due, each in a transaction of its own, before reading
 	 * them again, since start; NULL: no line. */
 	const unsigned long long *guard_brought_due;
+	/* Price reloads lookups' misses asked the reload thread for, since
+	 * start; NULL: no line. */
+	const unsigned long long *price_miss_reloads;
 };
 /* The Prometheus text (exposition format 0.0.4) of every counter and of
  * g, NUL-terminated, in a buffer the caller frees with free(). NULL

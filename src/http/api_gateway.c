@@ -237,7 +237,7 @@ static int tool_model(struct api_ctx *ctx, struct gw_job *job, struct response *
 		return -1;
 	if (job->byok || job->route->free)
 		return 0;
-	if (!ledger_prices_model(ctx->lg, m, &job->tool_price, &margin))
+	if (!ledger_price_model_wait(m, &job->tool_price, &margin))
 		api_error(rs, CD_E_INVALID, "tools", "the advisor tool runs the model '%s', which creditd does not "
 			  "price: not forwarded", m);
 	else if (job->ask.tool_model_cache_1h && !pricing_dim_get(&job->tool_price, PRICE_DIM_CACHE_WRITE_1H, NULL))
@@ -423,7 +423,7 @@ static int hold_of(struct api_ctx *ctx, struct gw_job *job, struct guard_authori
 {
 	struct price p;
 	int64_t margin;
-	int priced = ledger_prices_model(ctx->lg, job->ask.model, &p, &margin);
+	int priced = ledger_price_model_wait(job->ask.model, &p, &margin);
 	if (!priced && !job->byok) {
 		api_error(rs, CD_E_INVALID, "model", "unknown model '%s': creditd holds and charges only priced models",
 			  job->ask.model);
@@ -731,7 +731,7 @@ void api_gw_model(struct api_ctx *ctx, const struct request *rq, char **params, 
 	const char *model = params[0];
 	(void)rq;
 	int named = jsonio_check_text(model, strlen(model), 1, LIMIT_NAME_BYTES) == 0;
-	if (named && keys_model_allowed(ctx->key.models, model) && ledger_prices_model(ctx->lg, model, &p, &margin)) {
+	if (named && keys_model_allowed(ctx->key.models, model) && ledger_price_model_wait(model, &p, &margin)) {
 		api_json(rs, 200, json_pack("{s:s, s:s, s:i, s:s}", "id", model, "object", "model", "created", 0,
 					    "owned_by", "creditd"));
 		return;

@@ -63,7 +63,7 @@ static int hold_amount(struct api_ctx *ctx, json_t *body, struct guard_authorize
 		return -1;
 	}
 	if (r->action != NULL) {
-		if (!ledger_prices_action(ctx->lg, r->action, &r->amount_micros)) {
+		if (!ledger_price_action_wait(r->action, &r->amount_micros)) {
 			api_error(rs, CD_E_INVALID, "action", "unknown action '%s'", r->action);
 			return -1;
 		}
@@ -78,11 +78,11 @@ static int hold_amount(struct api_ctx *ctx, json_t *body, struct guard_authorize
 		return -1;
 	}
 	if (r->byok) {
-		if (r->max_output_tokens < 0 && ledger_prices_model(ctx->lg, r->model, &p, &margin))
+		if (r->max_output_tokens < 0 && ledger_price_model_wait(r->model, &p, &margin))
 			r->max_output_tokens = p.max_output_tokens;
 		return min_output_check(r, rs);
 	}
-	if (!ledger_prices_model(ctx->lg, r->model, &p, &margin)) {
+	if (!ledger_price_model_wait(r->model, &p, &margin)) {
 		api_error(rs, CD_E_INVALID, "model", "unknown model '%s'", r->model);
 		return -1;
 	}
@@ -196,12 +196,12 @@ void api_settle(struct api_ctx *ctx, const struct request *rq, char **params, st
 	r.cache_write_input_tokens = jsonio_int(body, "cache_write_input_tokens", 0);
 	/* The ledger prices the hold's own model from the cache, in the
 	 * batch's transaction: a settle that comes before the cache's first
-	 * load (just after start) loads it here, or waits for it. */
+	 * load (just after start) waits for the reload thread's. */
 	if (api_prices_ready(ctx, rs) != 0)
 		;
 	else if (input_parts_check(r.input_tokens, r.cached_input_tokens, r.cache_write_input_tokens, rs) != 0)
 		;
-	else if (r.model != NULL && !ledger_prices_model(ctx->lg, r.model, &p, &margin))
+	else if (r.model != NULL && !ledger_price_model_wait(r.model, &p, &margin))
 		api_error(rs, CD_E_INVALID, "model", "unknown model '%s'", r.model);
 	else if (api_call_of(ctx, rq, body, &call, hash, rs) != 0)
 		;
@@ -295,9 +295,9 @@ static int usage_check(struct api_ctx *ctx, json_t *body, struct guard_usage *u,
 			  "input_tokens and output_tokens are required with a model");
 	else if (input_parts_check(u->input_tokens, u->cached_input_tokens, u->cache_write_input_tokens, rs) != 0)
 		;
-	else if (!u->byok && u->model != NULL && !ledger_prices_model(ctx->lg, u->model, &p, &margin))
+	else if (!u->byok && u->model != NULL && !ledger_price_model_wait(u->model, &p, &margin))
 		api_error(rs, CD_E_INVALID, "model", "unknown model '%s'", u->model);
-	else if (!u->byok && u->action != NULL && !ledger_prices_action(ctx->lg, u->action, &u->cost_micros))
+	else if (!u->byok && u->action != NULL && !ledger_price_action_wait(u->action, &u->cost_micros))
 		api_error(rs, CD_E_INVALID, "action", "unknown action '%s'", u->action);
 	else if (!u->byok && u->model != NULL && pricing_token_cost(&p, margin, &used, &u->cost_micros) != PRICING_OK)
 		api_error(rs, CD_E_INVALID, "input_tokens", "the token counts are too large to price");

@@ -46,8 +46,9 @@ void api_metrics(struct api_ctx *ctx, const struct request *rq, char **params, s
 	struct ledger_kept_stats ks;
 	ledger_kept_stats(&ks);
 	struct metrics_kept kept = {ks.filled, ks.read, ks.refused};
+	unsigned long long miss_reloads = ledger_prices_miss_asks();
 	struct metrics_gauges g = {&h, nodes, n, ledger_outbox_pending(), PACKAGE_VERSION, purged, LEDGER_PURGE_TABLES,
-				   &auth, &kept, (long long)gateway_in_flight(), &b.brought_due};
+				   &auth, &kept, (long long)gateway_in_flight(), &b.brought_due, &miss_reloads};
 	/* The scrape's own worker is not counted busy: creditd_workers_busy
 	 * is the workers answering other requests. */
 	metrics_workers(0, -1);
@@ -58,7 +59,10 @@ void api_metrics(struct api_ctx *ctx, const struct request *rq, char **params, s
 
 int api_prices_ready(struct api_ctx *ctx, struct response *rs)
 {
-	if (ledger_prices_loaded() || ledger_prices_reload(ctx->lg) == CD_OK)
+	/* Before the first load the reload thread is asked, and waited for:
+	 * the request itself opens no transaction for prices. */
+	(void)ctx;
+	if (ledger_prices_ready())
 		return 0;
 	api_error(rs, CD_E_UNAVAILABLE, NULL, "prices are not loaded yet");
 	rs->retry_after = 1;

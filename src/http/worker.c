@@ -51,6 +51,7 @@ static pthread_mutex_t bg_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t bg_cond = PTHREAD_COND_INITIALIZER;
 static int bg_reload;
 static atomic_int bg_alive;
+static atomic_int prices_alive;
 static atomic_int watchdog_alive;
 static atomic_int notify_alive;
 static atomic_int mail_alive;
@@ -566,8 +567,6 @@ static void *background_main(void *arg)
 {
 	struct store *lg = store_new(pool_cfg);
 	(void)arg;
-	if (lg != NULL && ledger_prices_reload(lg) != CD_OK)
-		log_warn("prices not loaded yet: %s", store_errmsg(lg));
 	if (lg != NULL)
 		ledger_outbox_count(lg);	/* /metrics has a figure from the start */
 	if (lg != NULL)
@@ -590,7 +589,7 @@ static void *background_main(void *arg)
 		struct sweep_counts counts = {0, 0, 0};
 		int more = 0;
 		sweep_pass(lg, &counts, &more);
-		ledger_prices_reload(lg);
+		ledger_prices_ask();
 		ledger_outbox_count(lg);
 		ledger_unresolved_count(lg);
 		if (email_config_on(pool_cfg))
@@ -601,6 +600,18 @@ static void *background_main(void *arg)
 	pthread_mutex_unlock(&bg_lock);
 	store_free(lg);
 	atomic_store(&bg_alive, 0);
+	return NULL;
+}
+
+/* The price reloads, a thread of their own (a request that misses waits
+ * for one, never behind a sweep): the first load, then each one asked. */
+static void *prices_main(void *arg)
+{
+	struct store *lg = store_new(pool_cfg);
+	(void)arg;
+	ledger_prices_serve(lg);
+	store_free(lg);
+	atomic_store(&prices_alive, 0);
 	return NULL;
 }
 
@@ -696,6 +707,12 @@ int worker_start(const struct cfg *cfg, int listen_fd)
 		log_error("cannot start the health watchdog: %s", strerror(errno));
 		return -1;
 	}
+	atomic_store(&prices_alive, 1);
+	ledger_prices_start();
+	if (pthread_create(&t, &attr, prices_main, NULL) != 0) {
+		log_error("cannot start the price reloads: %s", strerror(errno));
+		return -1;
+	}
 	atomic_store(&bg_alive, 1);
 	if (pthread_create(&t, &attr, background_main, NULL) != 0) {
 		log_error("cannot start the background thread: %s", strerror(errno));
@@ -752,7 +769,11 @@ int worker_stop(int listen_fd, int timeout_ms)
 			 (long long)left, (long long)gwconfig_of(pool_cfg)->drain_seconds);
 	double deadline = now_ms() + timeout_ms;
 	while (now_ms() < deadline) {
+		/* Reloads stop once no request may wait for one. */
+		if (atomic_load(&in_flight) == 0)
+			ledger_prices_stop();
 		if (atomic_load(&in_flight) == 0 && atomic_load(&alive) == 0 && atomic_load(&bg_alive) == 0 &&
+		    atomic_load(&prices_alive) == 0 &&
 		    atomic_load(&watchdog_alive) == 0 && atomic_load(&notify_alive) == 0 &&
 		    atomic_load(&mail_alive) == 0 && atomic_load(&recharge_alive) == 0)
 			return 0;
@@ -771,4 +792,5 @@ void worker_reload(void)
 	bg_reload = 1;
 	pthread_cond_broadcast(&bg_cond);
 	pthread_mutex_unlock(&bg_lock);
+	ledger_prices_ask();
 }

@@ -457,22 +457,40 @@ enum cd_err ledger_member_delete(struct store *lg, const struct ledger_call *cal
 				 struct ledger_result *res);
 
 /* ---- Prices ---- */
-/* Loads models, actions and margin into the process-wide price cache.
- * Called at start, by the sweeper and on SIGHUP. */
+/* Loads models, actions and margin into the process-wide price cache, on
+ * lg, now: creditctl's commands, and creditd's reload thread. */
 enum cd_err ledger_prices_reload(struct store *lg);
+/* creditd's reload thread: ledger_prices_start before the thread is made
+ * (from then on lookups wait for it, a request that comes before it runs
+ * too; it asks the first load), then ledger_prices_serve on the thread: a
+ * reload each time one is asked for (asks made while one runs served by
+ * the next), on lg, until ledger_prices_stop. The only place creditd
+ * reloads prices. */
+void ledger_prices_start(void);
+void ledger_prices_serve(struct store *lg);
+void ledger_prices_stop(void);
+/* Asks the reload thread for a reload and returns (the sweep's, SIGHUP). */
+void ledger_prices_ask(void);
 /* What a request's model or action costs: the cache, or on a miss the
- * cache as read after the request came (a reload in flight waited for, or
- * one made, at most LIMIT_PRICE_MISS_RELOADS a LIMIT_PRICE_MISS_RELOAD_MS
- * whoever asks) and looked at again. 1 found, 0 not. */
-int ledger_prices_model(struct store *lg, const char *name, struct price *p, int64_t *margin_bps);
-int ledger_prices_action(struct store *lg, const char *name, int64_t *price_micros);
-/* Looks a model up in the cache only (the batch's decisions, which never
- * reach the database). 1 found, 0 not. */
+ * cache as read after the request came, reloaded by the reload thread (a
+ * reload asked for earlier waited for, or one asked for, at most
+ * LIMIT_PRICE_MISS_RELOADS a LIMIT_PRICE_MISS_RELOAD_MS whoever asks) and
+ * looked at again. The caller waits on the thread, never opens a
+ * transaction. 1 found, 0 not. */
+int ledger_price_model_wait(const char *name, struct price *p, int64_t *margin_bps);
+int ledger_price_action_wait(const char *name, int64_t *price_micros);
+/* Looks a model up in the cache only, never waits (the batch's decisions,
+ * which never reach the database). 1 found, 0 not. */
 int ledger_price_model(const char *name, struct price *p, int64_t *margin_bps);
 int ledger_price_action(const char *name, int64_t *price_micros);
-/* 1 once the cache was loaded (the background thread loads it at start;
- * a request may come first). */
+/* 1 once the cache was loaded (the reload thread loads it at start; a
+ * request may come first). */
 int ledger_prices_loaded(void);
+/* ledger_prices_loaded, after waiting for a load by the reload thread
+ * asked for after the call began when the cache was not loaded yet. */
+int ledger_prices_ready(void);
+/* The reloads lookups' misses asked the reload thread for. */
+uint64_t ledger_prices_miss_asks(void);
 json_t *ledger_prices_json(const char *currency);
 /* Sets into's members named after each optional dimension of p
  * (pricing.h PRICE_DIMS): its value, reasoning true or false, null when

@@ -2,9 +2,11 @@
  *
  * Models, actions and the margin are read from the database into one
  * cache shared by every thread (a read-write lock: lookups on every guard
- * request, reloads by the background thread, on SIGHUP, or when a request
- * names a model the cache does not know yet), sorted for a binary
- * search. A model's price carries its optional dimensions (pricing.h
+ * request), sorted for a binary search. In creditd one thread reloads it
+ * (ledger_prices_serve), asked by the background thread's sweeps, by
+ * SIGHUP, and by a request that names a model the cache does not know
+ * yet, which waits for that reload and never opens a transaction
+ * itself. A model's price carries its optional dimensions (pricing.h
  * PRICE_DIMS: NULL columns are not priced), read and written from that
  * one table. The import (creditctl price import) writes every row in one
  * transaction, and refuses one that would leave more than the cache
@@ -126,41 +128,10 @@ static enum cd_err prices_tx(struct store *lg, struct price_load *l)
 	return CD_OK;
 }
 
-/* Reloads numbered when asked for and run one at a time in that order: a
- * reload that starts after a lookup missed reads what was committed
- * before that request came, and one started earlier never overwrites a
- * later one's list (serial transactions read later snapshots). The lock
- * guards the numbers, never a reload's work. */
-static struct {
-	pthread_mutex_t lock;
-	pthread_cond_t ended;		/* a reload ended */
-	uint64_t begun;			/* the last number given */
-	uint64_t started;		/* the last number that started */
-	uint64_t done;			/* the last number ended (in order) */
-	uint64_t listed;		/* the number whose list the cache holds */
-} reloads = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0, 0};
-
-/* The last reload started: read without the lock (every lookup does),
- * written under it, atomically. */
-static uint64_t reloads_started(void)
+/* One reload on lg's connection: the list read in one transaction, then
+ * put in the cache whole. */
+static enum cd_err reload_tx(struct store *lg)
 {
-	return __atomic_load_n(&reloads.started, __ATOMIC_ACQUIRE);
-}
-
-/* The next number (reloads.lock held). */
-static uint64_t reload_number(void)
-{
-	return ++reloads.begun;
-}
-
-/* Reload `number`, in its turn (after every earlier one ended). */
-static enum cd_err reload_run(struct store *lg, uint64_t number)
-{
-	pthread_mutex_lock(&reloads.lock);
-	while (reloads.done != number - 1)
-		pthread_cond_wait(&reloads.ended, &reloads.lock);
-	__atomic_store_n(&reloads.started, number, __ATOMIC_RELEASE);
-	pthread_mutex_unlock(&reloads.lock);
 	struct price_load *l = malloc(sizeof(*l));
 	enum cd_err rc = l == NULL ? CD_E_INTERNAL : CD_OK;
 	struct store_tx t;
@@ -176,32 +147,118 @@ static enum cd_err reload_run(struct store *lg, uint64_t number)
 		pthread_rwlock_unlock(&prices.lock);
 	}
 	free(l);
-	pthread_mutex_lock(&reloads.lock);
-	assert(reloads.done == number - 1);
-	reloads.done = number;
-	if (rc == CD_OK)
-		reloads.listed = number;
-	pthread_cond_broadcast(&reloads.ended);
-	pthread_mutex_unlock(&reloads.lock);
 	return rc;
 }
 
 enum cd_err ledger_prices_reload(struct store *lg)
 {
-	pthread_mutex_lock(&reloads.lock);
-	uint64_t number = reload_number();
-	pthread_mutex_unlock(&reloads.lock);
-	return reload_run(lg, number);
+	return reload_tx(lg);
 }
 
-/* The reloads lookups' misses made in the current window. */
+/* In creditd the reload thread alone reloads (ledger_prices_serve): a
+ * request never opens a transaction for prices
+ * (docs/architecture.md, "Price reloads"). Asks are numbered; a reload
+ * serves every ask made before it started, so it reads what was
+ * committed before those asks, and asks made while one runs are served
+ * by the next, one reload for them all. The lock guards the numbers,
+ * never a reload's work. */
+static struct {
+	pthread_mutex_t lock;
+	pthread_cond_t asked_cv;	/* an ask, or the stop */
+	pthread_cond_t ended;		/* a reload ended, or the thread stopped */
+	uint64_t asked;			/* the last number given */
+	uint64_t started;		/* the number of the last reload started */
+	uint64_t done;			/* the number of the last reload ended */
+	uint64_t listed;		/* the number whose list the cache holds */
+	uint64_t miss_asks;		/* reloads misses asked for */
+	int serving;			/* the reload thread runs */
+	int stop;			/* it is to end */
+} reloads = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0, 0, 0, 0, 0};
+
+/* The last reload started: read without the lock (every lookup does),
+ * written under it, atomically. */
+static uint64_t reloads_started(void)
+{
+	return __atomic_load_n(&reloads.started, __ATOMIC_ACQUIRE);
+}
+
+/* A new number, handed to the thread (reloads.lock held). */
+static void reload_ask(void)
+{
+	reloads.asked++;
+	pthread_cond_signal(&reloads.asked_cv);
+}
+
+void ledger_prices_ask(void)
+{
+	pthread_mutex_lock(&reloads.lock);
+	reload_ask();
+	pthread_mutex_unlock(&reloads.lock);
+}
+
+void ledger_prices_start(void)
+{
+	pthread_mutex_lock(&reloads.lock);
+	reloads.serving = 1;
+	reload_ask();			/* the first load */
+	pthread_mutex_unlock(&reloads.lock);
+}
+
+void ledger_prices_serve(struct store *lg)
+{
+	pthread_mutex_lock(&reloads.lock);
+	assert(reloads.serving);
+	if (lg == NULL) {
+		log_error("price reloads stopped: out of memory");
+		reloads.stop = 1;
+	}
+	for (;;) {
+		while (!reloads.stop && reloads.asked == reloads.started)
+			pthread_cond_wait(&reloads.asked_cv, &reloads.lock);
+		if (reloads.stop)
+			break;
+		uint64_t number = reloads.asked;
+		__atomic_store_n(&reloads.started, number, __ATOMIC_RELEASE);
+		pthread_mutex_unlock(&reloads.lock);
+		enum cd_err rc = reload_tx(lg);
+		if (rc != CD_OK)
+			log_warn("prices not reloaded: %s", store_errmsg(lg));
+		pthread_mutex_lock(&reloads.lock);
+		assert(reloads.done < number);
+		reloads.done = number;
+		if (rc == CD_OK)
+			reloads.listed = number;
+		pthread_cond_broadcast(&reloads.ended);
+	}
+	reloads.serving = 0;
+	pthread_cond_broadcast(&reloads.ended);
+	pthread_mutex_unlock(&reloads.lock);
+}
+
+void ledger_prices_stop(void)
+{
+	pthread_mutex_lock(&reloads.lock);
+	reloads.stop = 1;
+	pthread_cond_broadcast(&reloads.asked_cv);
+	pthread_mutex_unlock(&reloads.lock);
+}
+
+uint64_t ledger_prices_miss_asks(void)
+{
+	pthread_mutex_lock(&reloads.lock);
+	uint64_t n = reloads.miss_asks;
+	pthread_mutex_unlock(&reloads.lock);
+	return n;
+}
+
+/* The reloads lookups' misses asked for in the current window. */
 static struct {
 	pthread_mutex_t lock;
 	int64_t window_ms;		/* CLOCK_MONOTONIC ms it began */
 	int reloads;
 } misses = {PTHREAD_MUTEX_INITIALIZER, INT64_MIN / 2, 0};
 
-/* Whether the window's quota lets a miss reload; spends one if so. */
+/* Whether the window's quota lets a miss ask a reload; spends one if so. */
 static int miss_quota(void)
 {
 	int64_t now = timefmt_mono_ms();
@@ -220,42 +277,59 @@ static int miss_quota(void)
 }
 
 /* A lookup begun when reload `seen` was the last started missed: the
- * cache is made to hold a list read after it began, if it can be.
- * Reloads numbered after `seen` start after it (one at a time, in order):
- * they are waited for and cost nothing; if none is, or none loaded, this
- * miss asks for one, if the window's quota lets it. Without quota, and
- * with none to come, it waits for nothing (not for the one in flight,
- * started too early to tell). The caller looks again either way. */
-static void reload_after(struct store *lg, uint64_t seen)
+ * cache is made to hold a list read after it began, if it can be, by the
+ * reload thread; this thread only waits. Reloads asked for and not ended
+ * start after `seen` (one at a time, in order): they are waited for and
+ * cost nothing; if none is, or none loaded, this lookup asks for one (a
+ * miss: if the window's quota lets it) and waits for it to end. Without
+ * quota, and with none to come, it waits for nothing (not for the one in
+ * flight, started too early to tell); with no reload thread (creditctl),
+ * for nothing either. The wait lasts as long as the reload, which its
+ * transaction's deadline (the database timeouts) bounds, as a reload of
+ * the request's own did. The caller looks again either way. */
+static void reload_after(uint64_t seen, int miss)
 {
-	uint64_t number = 0;
+	int own = 0;
 	pthread_mutex_lock(&reloads.lock);
-	while (reloads.begun > seen && reloads.done < reloads.begun && reloads.listed <= seen)
-		pthread_cond_wait(&reloads.ended, &reloads.lock);
-	if (reloads.listed <= seen && miss_quota())
-		number = reload_number();
+	for (;;) {
+		uint64_t target = reloads.asked;
+		while (reloads.serving && reloads.listed <= seen && target > seen && reloads.done < target)
+			pthread_cond_wait(&reloads.ended, &reloads.lock);
+		if (!reloads.serving || reloads.listed > seen || own || (miss && !miss_quota()))
+			break;
+		assert(reloads.asked >= seen);
+		reload_ask();
+		reloads.miss_asks += (uint64_t)miss;
+		own = 1;
+	}
 	pthread_mutex_unlock(&reloads.lock);
-	assert(number == 0 || number > seen);
-	if (number > 0)
-		reload_run(lg, number);
 }
 
-int ledger_prices_model(struct store *lg, const char *name, struct price *p, int64_t *margin_bps)
+int ledger_price_model_wait(const char *name, struct price *p, int64_t *margin_bps)
 {
 	uint64_t seen = reloads_started();
 	if (ledger_price_model(name, p, margin_bps))
 		return 1;
-	reload_after(lg, seen);
+	reload_after(seen, 1);
 	return ledger_price_model(name, p, margin_bps);
 }
 
-int ledger_prices_action(struct store *lg, const char *name, int64_t *price_micros)
+int ledger_price_action_wait(const char *name, int64_t *price_micros)
 {
 	uint64_t seen = reloads_started();
 	if (ledger_price_action(name, price_micros))
 		return 1;
-	reload_after(lg, seen);
+	reload_after(seen, 1);
 	return ledger_price_action(name, price_micros);
+}
+
+int ledger_prices_ready(void)
+{
+	uint64_t seen = reloads_started();
+	if (ledger_prices_loaded())
+		return 1;
+	reload_after(seen, 0);
+	return ledger_prices_loaded();
 }
 
 static int price_find(const char *name, int want_action, struct price_entry *out, int64_t *margin)

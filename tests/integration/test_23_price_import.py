@@ -193,3 +193,45 @@ def test_the_price_list_of_a_creditd_just_started_is_whole():
     check(r is not None, "an answer")
     eq(r.status, 200, "the list: %r" % r.raw[:200])
     eq(sorted(m["model"] for m in r.json["data"]), want, "the whole list")
+
+
+def miss_reloads():
+    import re
+    text = api("GET", "/metrics", auth=None).raw.decode()
+    return int(re.search(r'^creditd_price_miss_reloads_total (\d+)$', text, re.M).group(1))
+
+
+def test_a_price_miss_waits_for_the_reload_thread_and_opens_no_transaction():
+    """A request naming a model or an action the daemon's cache does not
+    know asks the reload thread for a reload and waits for it: its own
+    connection makes no round trip for prices, neither for a name priced
+    nowhere (answered 'unknown' as before) nor for one priced a moment ago
+    by creditctl price set (found by that next request, as before)."""
+    import time
+    from lib import new_account
+    from test_17_batch_calls import _key_use_noted, _trips
+    from test_20_guard import authorize
+    acct = new_account("miss")
+    _key_use_noted()
+    m, a = uid("miss"), uid("miss-act")
+    # The misses below in fresh windows of the miss quota
+    # (LIMIT_PRICE_MISS_RELOAD_MS), so each may have a reload.
+    time.sleep(1.1)
+    asked = miss_reloads()
+    r, trips = _trips("authorize", lambda: authorize(acct, model=m, input_tokens=10, max_output_tokens=10))
+    eq((r.status, r.json.get("error", {}).get("message")), (400, "unknown model '%s'" % m), "priced nowhere")
+    eq(trips, 0, "the miss's round trips on the request's own connection")
+    eq(miss_reloads() - asked, 1, "the reload it asked for, counted")
+    time.sleep(1.1)
+    r, trips = _trips("authorize", lambda: api("POST", "/v1/guard/authorize",
+                                               {"account": acct, "action": a, "request_id": uid("req")},
+                                               auth="guard"))
+    eq((r.status, r.json.get("error", {}).get("message")), (400, "unknown action '%s'" % a), "an action priced nowhere")
+    eq(trips, 0, "the action's miss's round trips on the request's own connection")
+    creditctl("price", "set", m, "input=1000000", "cached_input=100000", "output=2000000", "max_output_tokens=4096")
+    r, trips = _trips("authorize", lambda: authorize(acct, model=m, input_tokens=10, max_output_tokens=10))
+    eq(r.status, 200, "a model priced a moment ago is found by the next request: %r" % r.raw[:200])
+    # An account's first authorize is its read and its write (2, seen 3
+    # once on a loaded machine); a reload would add its three SELECTs and
+    # its COMMIT.
+    check(trips <= 3, "the found miss's round trips are an authorize's, no reload among them: %d" % trips)
