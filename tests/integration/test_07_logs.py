@@ -61,6 +61,13 @@ def test_the_logrotate_file_rotates_a_running_creditd():
                        timeout=30)
     eq(p.returncode, 0, "logrotate: %s" % p.stderr)
     check(os.path.exists(log + ".1"), "rotated to %s.1" % log)
+    # The postrotate's kill returns at once; each creditd reopens on its
+    # signal thread a moment later and says so in the new file, which is
+    # where its requests go from then on.
+    pids = {stack.creditd_pid(), stack.pid_of("creditd-apache")}
+    check(wait_until(lambda: os.path.exists(log) and all(any("creditd[%d]" % pid in line and "log reopened" in line
+                                                             for line in lines(log)) for pid in pids), timeout=5),
+          "each creditd says in the new file that it reopened its log (pids %s)" % sorted(pids))
     eq(api("GET", "/v1/models", auth="read", headers={"X-Request-Id": "after-rotate"}).status, 200, "a request")
     check(wait_until(lambda: os.path.exists(log) and any("after-rotate" in line for line in lines(log)), timeout=5),
           "creditd writes to the new file after SIGHUP")
