@@ -84,9 +84,7 @@ void ledger_alerts_figures(const struct acct *a, int64_t granted, int64_t left, 
 					  .plan_granted = granted, .plan_left = left, .plan_period = a->plan_period};
 }
 
-/* An alert.threshold's data: {kind, pct|micros, member, value_micros,
- * limit_micros}; limit_micros null for balance_below. */
-static json_t *fired_json(const struct alert_row *r, const char *member, const struct money_alert_figure *f)
+json_t *ledger_alerts_event_data(const struct alert_row *r, const char *member, const struct money_alert_figure *f)
 {
 	return json_pack("{s:s, s:I, s:o, s:I, s:o}", "kind", money_alert_kind_name(r->kind),
 			 money_alert_kind_pct(r->kind) ? "pct" : "micros", (json_int_t)r->threshold, "member",
@@ -96,7 +94,7 @@ static json_t *fired_json(const struct alert_row *r, const char *member, const s
 
 static enum cd_err tell(json_t *fired, const struct alert_row *r, const char *member, const struct money_alert_figure *f)
 {
-	json_t *data = fired_json(r, member, f);
+	json_t *data = ledger_alerts_event_data(r, member, f);
 	return data != NULL && json_array_append_new(fired, data) == 0 ? CD_OK : CD_E_INTERNAL;
 }
 

@@ -40,6 +40,11 @@ enum cd_err ledger_alerts_read(struct store *lg, int64_t account_id, int lock, s
  * memory, not written yet), as g holds them. */
 enum cd_err ledger_alerts_plan(struct store *lg, const struct acct *a, const struct spend_grant *g, int ng,
 			       int64_t *granted, int64_t *left);
+/* An alert.threshold's data for alert r (of member, NULL: none) fired on
+ * figure f: {kind, pct|micros, member, value_micros, limit_micros};
+ * limit_micros null for balance_below. New (the caller's); NULL when
+ * memory runs out. */
+json_t *ledger_alerts_event_data(const struct alert_row *r, const char *member, const struct money_alert_figure *f);
 /* a's figures as the alerts read them. */
 void ledger_alerts_figures(const struct acct *a, int64_t granted, int64_t left, struct money_alert_account *f);
 

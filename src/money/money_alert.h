@@ -72,6 +72,50 @@ int64_t money_alert_initial(enum money_alert_kind k, int64_t threshold, const st
 /* Whether an alert of fired_key is fired in the figure's period. */
 int money_alert_fired(int64_t fired_key, const struct money_alert_figure *f);
 
+/* An account's alerts after a change, decided at once (a guard batch's
+ * account: ledger_alerts_batch.c hands in the rows its read loaded and
+ * writes what comes back with the batch's write). */
+struct money_alert_rule {
+	enum money_alert_kind kind;
+	int64_t threshold;
+	int64_t fired_key;		/* its own state (not member_cap_pct's: per member) */
+	const char *member;		/* member_cap_pct's member; NULL: every member */
+};
+/* A member whose row the change touched. */
+struct money_alert_member {
+	const char *name;
+	int64_t month_spent, own_cap, month_key;	/* own_cap -1: none (the plan's) */
+};
+struct money_alert_input {
+	struct money_alert_account figures;		/* as the change left them */
+	const struct money_alert_rule *alerts;		/* in their order */
+	int nalerts;
+	const struct money_alert_member *members;	/* in the batch's order */
+	int nmembers;
+	/* Member k's state of alert i at [k * nalerts + i] (0: armed or no
+	 * row), read for member_cap_pct alerts only. */
+	const int64_t *member_keys;
+	int64_t plan_cap;				/* the plan's member cap; -1: none */
+};
+/* A state that moves: alert `alert`'s own (member -1), or its state for
+ * member `member`; FIRE (tell alert.threshold with figure's value and
+ * limit) or REARM; key the state to keep. */
+struct money_alert_change {
+	int alert, member;
+	enum money_alert_step step;
+	int64_t key;
+	struct money_alert_figure figure;
+};
+/* The changes of in's alerts into out[0..cap), in the order they are told:
+ * the account's alerts (not member_cap_pct) in their order, then each
+ * member in its order with the member_cap_pct alerts that apply to it (an
+ * alert of every member, or of that one) in theirs; how many, or -1 when
+ * they do not fit (cap nalerts · (1 + nmembers) always does). */
+int money_alert_changes(const struct money_alert_input *in, struct money_alert_change *out, int cap);
+/* A plan period's grants as a change left them (amounts and what
+ * remains, n of each): *granted and *left summed; -1 on an overflow. */
+int money_alert_plan(const int64_t *amounts, const int64_t *remaining, int n, int64_t *granted, int64_t *left);
+
 /* balance.low (docs/api.md, "Events"): judged on the balance after
  * settles — the balance and its overdraft, holds excluded — so a hold, its
  * release, and a call refused or charged nothing tell nothing: the figure

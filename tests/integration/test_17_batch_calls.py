@@ -54,7 +54,8 @@ def lit(doc):
 
 READ_LISTS = ("ids", "ext", "holds", "reqs", "members", "usages", "spend_ids", "spend_ext", "keys")
 WRITE_LISTS = ("holds_new", "usages_new", "usages", "holds_set", "grants_set", "debts", "grants_new", "journal",
-               "members", "accounts", "events", "recharges", "keys", "at")
+               "members", "accounts", "events", "recharges", "keys", "at", "alerts_set", "alert_members_set",
+               "alert_members_del")
 
 
 def read_call(lock, **lists):
@@ -436,6 +437,45 @@ def test_a_member_costs_no_round_trip_but_once_when_its_row_is_made():
         sent("authorize")
         eq(authorize(acct, member=member).status, 200, "authorize for %s" % member)
         eq(round_trips("authorize") - before, want, "%s on %s: round trips" % (member, acct))
+
+
+def test_a_guard_batch_with_alerts_is_its_read_and_its_write():
+    """An account with threshold alerts has its alerts, its members'
+    alert states, its plan's member cap and plan grants read by the
+    batch's read CALL, and the states that move written by its write
+    CALL with the alert.threshold events: a batch is two round trips
+    whether an alert fires or not (docs/architecture.md, "One writer")."""
+    ws = funded(10 ** 7, "balert", kind="workspace")
+    eq(api("POST", "/v1/accounts/%s/members" % ws, {"member": "bob", "monthly_cap_micros": 12000}).status
+       in (200, 201), True, "bob, capped")
+    alerts = [{"kind": "balance_below", "micros": 10 ** 7 - 1000}, {"kind": "member_cap_pct", "pct": 50},
+              {"kind": "monthly_spend_pct", "pct": 90}]
+    eq(api("PUT", "/v1/accounts/%s/alerts" % ws, {"alerts": alerts}).status, 200, "alerts set")
+
+    def told():
+        return [(e["kind"], e.get("member")) for e in (json.loads(r[0]) for r in sql(
+            "SELECT e.data FROM events e JOIN accounts a ON a.id = e.account_id WHERE a.ext_id = '%s' "
+            "AND e.type = 'alert.threshold' ORDER BY e.id" % ws))]
+    _seen.clear()
+    _key_use_noted()
+    sent("authorize")
+    eq(authorize(ws, member="bob", input_tokens=10, max_output_tokens=10).status, 200,
+       "the account's first authorize (it may open it: a month roll)")
+    eq(told(), [], "nothing crossed yet")
+    r, n = _trips("authorize", lambda: authorize(ws, member="bob"))
+    eq(r.status, 200, "authorize")
+    eq(told(), [("balance_below", None)], "the hold took the balance below its threshold")
+    eq(n, 2, "an authorize whose alert fires: its read and its write")
+    s, n = _trips("settle", lambda: settle(r.json["hold_id"], 1000, 500))
+    eq(s.status, 200, "settle")
+    check(s.json["charged_micros"] >= 6000, "bob past half his cap: %r" % (s.json,))
+    eq(told(), [("balance_below", None), ("member_cap_pct", "bob")], "bob's 50 %, once")
+    eq(n, 2, "a settle whose member alert fires: its read and its write")
+    r, n = _trips("authorize", lambda: authorize(ws, member="bob", input_tokens=10, max_output_tokens=10))
+    eq(r.status, 200, "authorize")
+    eq(n, 2, "an authorize with alerts that fire nothing: its read and its write")
+    eq(len(told()), 2, "nothing told twice")
+    verify()
 
 
 def test_unicode_keys_are_found_again():
