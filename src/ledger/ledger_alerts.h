@@ -8,11 +8,13 @@
  * account's lock), and the data of each alert.threshold to tell handed
  * back for the caller to write in the same transaction
  * (ledger_events_alerts). Every operation outside the guard's batches
- * through ledger_events_acct_save; the guard's batch (ledger_holds.c)
- * through ledger_alerts_batch.h, for each account it changed, members
- * included. The accounts with alerts are never kept in memory between
- * batches (ledger_rowcache.c): their batches read them, and their alerts,
- * under their locks. PUT and GET …/alerts: ledger_alerts_put.c.
+ * comes here through ledger_events_acct_save (a hold expired and
+ * captured: ledger_due.c). The guard's batch (ledger_holds.c) does not:
+ * its read loads the same rows and its write writes the states
+ * (ledger_alerts_batch.h, sql/059), decided by the same money_alert.h.
+ * The accounts with alerts are never kept in memory between batches
+ * (ledger_rowcache.c): their batches read them, and their alerts, under
+ * their locks. PUT and GET …/alerts: ledger_alerts_put.c.
  * Internal to the ledger's files. */
 #ifndef CREDITD_LEDGER_ALERTS_H
 #define CREDITD_LEDGER_ALERTS_H

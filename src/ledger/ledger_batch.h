@@ -6,8 +6,10 @@
  * reason, each last in its row), or the second alone when its rows were
  * kept from the last write (ledger_rowcache.h). cd_batch_read locks every
  * row the batch needs in one order (the accounts by id, then the holds by
- * id, then the member rows) and returns them with the replay rows;
- * operations change these rows in memory, in arrival order;
+ * id, then the member rows) and returns them with the replay rows (and,
+ * for accounts with threshold alerts, their alert rows: sql/059,
+ * ledger_alerts_batch.h); operations change these rows in memory, in
+ * arrival order;
  * cd_guard_write (sql/037) checks the versions of rows kept, runs
  * cd_batch_write, which writes them all back with the answers stored under
  * Idempotency-Keys, returns the accounts' versions, and commits. The

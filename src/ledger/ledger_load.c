@@ -12,7 +12,9 @@
  * such a thing due, the attempt ends on it (CD_E_DUE) and the guard
  * brings it due in a transaction of its own before reading again
  * (ledger_holds.c). A member named with no row where its plan caps
- * members gets one here, after the accounts are opened (members_start). */
+ * members gets one here, after the accounts are opened (members_start).
+ * For the accounts with threshold alerts the read answers their alert
+ * rows too (sql/059), loaded by ledger_alerts_load.c. */
 #include "ledger_alerts_batch.h"
 #include "ledger_rowcache.h"
 #include "jsonw.h"

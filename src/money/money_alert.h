@@ -2,9 +2,9 @@
  * alerts"): whether a figure is past an alert's threshold, and what the
  * alert does about it, from the state its row keeps and the figures as
  * the change left them. Pure: no I/O, no clock, no allocation. The ledger
- * (ledger_alerts.c) reads the alerts under the account's lock, hands in
- * the figures, writes the states and events these return, in the
- * transaction of the change. tests/unit/money/test_money_alert.c tests
+ * reads the alerts under the account's lock (ledger_alerts.c; a guard
+ * batch's read, ledger_alerts_batch.h), hands in the figures, writes the
+ * states and events these return, in the transaction of the change. tests/unit/money/test_money_alert.c tests
  * every kind without a database. */
 #ifndef CREDITD_MONEY_ALERT_H
 #define CREDITD_MONEY_ALERT_H
