@@ -109,7 +109,8 @@ enum cd_err ledger_alerts_batch_notice(const struct store *lg, struct batch *b, 
 	/* An account with alerts is never kept (ledger_rowcache.c): its batch
 	 * read it, and its alert rows, under its lock. */
 	assert(!b->kept);
-	assert(b->alerts != NULL && b->alerts->read[acct]);
+	assert(b->alerts != NULL);
+	assert(b->alerts->read[acct]);
 	enum cd_err rc = ledger_rows_acct_check_locked(lg, &ba->a, "an alert's decision");
 	if (rc != CD_OK)
 		return rc;

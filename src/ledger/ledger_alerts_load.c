@@ -107,7 +107,8 @@ enum cd_err ledger_alerts_load_batch(struct batch *b)
 	if (b->alerts == NULL && (b->alerts = calloc(1, sizeof(*b->alerts))) == NULL)
 		return CD_E_INTERNAL;
 	struct batch_alerts *ba = b->alerts;
-	assert(ba->nalerts == 0 && ba->npending == 0);
+	assert(ba->nalerts == 0);
+	assert(ba->npending == 0);
 	for (int i = 0; i < b->naccts; i++) {
 		ba->read[i] = b->accts[i].a.alert_count > 0;
 		ba->plan_cap[i] = -1;

@@ -168,6 +168,38 @@ int money_alert_plan(const int64_t *amounts, const int64_t *remaining, int n, in
 	return 0;
 }
 
+enum money_refusal_notice money_alert_refusal(enum refusal_why why, int has_member, int64_t month, int64_t day,
+					      struct money_refusal_noted *noted)
+{
+	int64_t *key = NULL, now = month;
+	assert(noted->depleted == 0 || noted->depleted == 1);
+	switch (why) {
+	case REFUSE_INSUFFICIENT:
+		if (noted->depleted)
+			return REFUSAL_NOTICE_NONE;
+		noted->depleted = 1;
+		return REFUSAL_NOTICE_DEPLETED;
+	case REFUSE_MONTHLY_LIMIT:
+		key = &noted->limit_month;
+		break;
+	case REFUSE_DAILY_LIMIT:
+		key = &noted->limit_day;
+		now = day;
+		break;
+	case REFUSE_MEMBER_CAP:
+		key = has_member ? &noted->member_month : NULL;
+		break;
+	default:
+		break;
+	}
+	if (key == NULL || *key == now)
+		return REFUSAL_NOTICE_NONE;
+	*key = now;
+	/* Told: noted for its month or day from here. */
+	assert(*key == now);
+	return REFUSAL_NOTICE_LIMIT;
+}
+
 enum money_alert_step money_alert_low(int64_t balance, int64_t overdraft, int64_t threshold, int noted,
 				      int *noted_after)
 {

@@ -8,6 +8,7 @@
  * every kind without a database. */
 #ifndef CREDITD_MONEY_ALERT_H
 #define CREDITD_MONEY_ALERT_H
+#include "refusal.h"
 #include <stdint.h>
 
 enum money_alert_kind {
@@ -125,4 +126,23 @@ int money_alert_plan(const int64_t *amounts, const int64_t *remaining, int n, in
  * overdraft changed); else KEEP. *noted_after is the note to keep. */
 enum money_alert_step money_alert_low(int64_t balance, int64_t overdraft, int64_t threshold, int noted,
 				      int *noted_after);
+
+/* A refusal's notice (docs/api.md, "Events"): balance.depleted for an
+ * insufficient balance, once until a credit arms it again; limit.reached
+ * for the monthly limit or a member's cap once a month, for the daily
+ * limit once a day. The states as the rows keep them (member: the member
+ * row's, when the refusal names one). */
+struct money_refusal_noted {
+	int depleted;
+	int64_t limit_month, limit_day, member_month;
+};
+enum money_refusal_notice {
+	REFUSAL_NOTICE_NONE,		/* nothing to tell */
+	REFUSAL_NOTICE_DEPLETED,	/* balance.depleted */
+	REFUSAL_NOTICE_LIMIT		/* limit.reached */
+};
+/* What refusal why (in month and day; has_member: it names a member row)
+ * tells, and *noted as it is to be kept. */
+enum money_refusal_notice money_alert_refusal(enum refusal_why why, int has_member, int64_t month, int64_t day,
+					      struct money_refusal_noted *noted);
 #endif

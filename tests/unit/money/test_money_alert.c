@@ -263,6 +263,32 @@ static void changes(void)
 	is_int(money_alert_plan(huge, remaining, 2, &granted, &left), -1, "an overflow is refused");
 }
 
+/* A refusal's notice: balance.depleted once until armed again,
+ * limit.reached once a month (monthly, a member's cap) or a day. */
+static void refusals(void)
+{
+	struct money_refusal_noted n = {0, 202610, 20261126, 0};
+	is_int(money_alert_refusal(REFUSE_INSUFFICIENT, 0, 202611, 20261127, &n), REFUSAL_NOTICE_DEPLETED,
+	       "402: balance.depleted");
+	is_int(money_alert_refusal(REFUSE_INSUFFICIENT, 0, 202611, 20261127, &n), REFUSAL_NOTICE_NONE, "once");
+	is_int(n.depleted, 1, "noted");
+	is_int(money_alert_refusal(REFUSE_MONTHLY_LIMIT, 0, 202611, 20261127, &n), REFUSAL_NOTICE_LIMIT,
+	       "the monthly limit, first this month");
+	is_int(money_alert_refusal(REFUSE_MONTHLY_LIMIT, 0, 202611, 20261128, &n), REFUSAL_NOTICE_NONE,
+	       "not again the next day of the month");
+	ok(n.limit_month == 202611 && n.limit_day == 20261126, "the month noted, the day left");
+	is_int(money_alert_refusal(REFUSE_DAILY_LIMIT, 0, 202611, 20261127, &n), REFUSAL_NOTICE_LIMIT, "the daily limit");
+	is_int(money_alert_refusal(REFUSE_DAILY_LIMIT, 0, 202611, 20261127, &n), REFUSAL_NOTICE_NONE, "once a day");
+	is_int(money_alert_refusal(REFUSE_DAILY_LIMIT, 0, 202611, 20261128, &n), REFUSAL_NOTICE_LIMIT, "again the next");
+	is_int(money_alert_refusal(REFUSE_MEMBER_CAP, 0, 202611, 20261128, &n), REFUSAL_NOTICE_NONE,
+	       "a member's cap with no member row: nothing");
+	is_int(money_alert_refusal(REFUSE_MEMBER_CAP, 1, 202611, 20261128, &n), REFUSAL_NOTICE_LIMIT, "with one: told");
+	is_int(money_alert_refusal(REFUSE_MEMBER_CAP, 1, 202612, 20261201, &n), REFUSAL_NOTICE_LIMIT,
+	       "and again in a new month");
+	is_int(money_alert_refusal(REFUSE_ACCOUNT_INACTIVE, 1, 202612, 20261201, &n), REFUSAL_NOTICE_NONE,
+	       "a 403 tells nothing");
+}
+
 int main(void)
 {
 	kinds();
@@ -273,5 +299,6 @@ int main(void)
 	plan_and_initial();
 	balance_low();
 	changes();
+	refusals();
 	return done_testing();
 }
