@@ -1,9 +1,9 @@
 /* ledger_alerts_batch.h: the threshold alerts of a guard batch's
  * accounts (docs/api.md, "Threshold alerts"; sql/059) in the batch's
- * shape: its read CALL loads, for the accounts that have alerts
- * (acct.alert_count > 0: others cost nothing), their alerts, the alert
- * states of the members the batch names, the plan period's plan grants
- * and the plan's member cap; money_alert_changes decides on those rows
+ * shape: its read CALL loads (ledger_alerts_load.h), for the accounts
+ * that have alerts (acct.alert_count > 0: others cost nothing), their
+ * alerts, the alert states of the members the batch names, the plan
+ * period's plan grants and the plan's member cap; money_alert_changes decides on those rows
  * as the batch left them; its write CALL writes the states that moved
  * and the alert.threshold events, first among the batch's events. No
  * statement runs between the read and the write for them. Internal to
@@ -13,11 +13,6 @@
 #include "ledger_batch.h"
 
 
-/* ledger_alerts_load.c's: the alert rows of the read CALL just made
- * (b->sets), for the accounts of b with alerts; CD_E_INTERNAL (logged)
- * when one has alerts and the procedures are older than sql/059, or the
- * rows do not fit. */
-enum cd_err ledger_alerts_load_batch(struct batch *b);
 /* Account acct (a batch index) of b as the batch left it, its member rows
  * and grants included: the states that move and the events to tell,
  * pending for the batch's write. Nothing when it has no alerts or the

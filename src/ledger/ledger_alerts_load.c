@@ -1,7 +1,7 @@
 /* ledger_alerts_load.c: a guard batch's alert rows, read from its read
- * CALL's sets (sql/059) into the batch (see ledger_alerts_batch.h): the
+ * CALL's sets (sql/059) into the batch (see ledger_alerts_load.h): the
  * part of the batch's alerts that reads the database's answer. */
-#include "ledger_alerts_batch.h"
+#include "ledger_alerts_load.h"
 #include "log.h"
 #include <assert.h>
 #include <inttypes.h>

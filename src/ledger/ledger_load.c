@@ -15,7 +15,7 @@
  * members gets one here, after the accounts are opened (members_start).
  * For the accounts with threshold alerts the read answers their alert
  * rows too (sql/059), loaded by ledger_alerts_load.c. */
-#include "ledger_alerts_batch.h"
+#include "ledger_alerts_load.h"
 #include "ledger_rowcache.h"
 #include "jsonw.h"
 #include "log.h"
