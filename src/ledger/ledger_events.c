@@ -166,7 +166,7 @@ static enum cd_err notice_alerts(struct store *lg, struct acct *a)
 	json_t *fired = json_array();
 	if (fired == NULL)
 		return CD_E_INTERNAL;
-	enum cd_err rc = ledger_alerts_notice(lg, a, NULL, 0, NULL, 0, fired);
+	enum cd_err rc = ledger_alerts_notice(lg, a, fired);
 	rc = rc == CD_OK ? ledger_events_alerts(lg, a, fired) : rc;
 	json_decref(fired);
 	return rc;
