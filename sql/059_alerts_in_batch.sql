@@ -178,7 +178,15 @@ BEGIN
   -- the rows locked above have it: READ COMMITTED reads the newest
   -- version, which no one else can move under the lock); none, and the
   -- read ends here as before.
-  IF p_lock > 0 AND (p_ids IS NOT NULL OR p_ext IS NOT NULL) THEN
+  IF p_lock > 0 AND p_ids IS NULL AND JSON_LENGTH(p_ext) = 1 THEN
+    -- One account (an authorize's, a usage's): by its key at once.
+    SELECT JSON_ARRAYAGG(a.id) INTO v_alerted
+      FROM accounts a WHERE a.ext_id = JSON_VALUE(p_ext, '$[0]') AND a.alert_count > 0;
+  ELSEIF p_lock > 0 AND p_ext IS NULL AND JSON_LENGTH(p_ids) = 1 THEN
+    -- One account by id (a settle's, a release's).
+    SELECT JSON_ARRAYAGG(a.id) INTO v_alerted
+      FROM accounts a WHERE a.id = JSON_VALUE(p_ids, '$[0]') AND a.alert_count > 0;
+  ELSEIF p_lock > 0 AND (p_ids IS NOT NULL OR p_ext IS NOT NULL) THEN
     SELECT JSON_ARRAYAGG(a.id ORDER BY a.id) INTO v_alerted
       FROM (SELECT j.id FROM JSON_TABLE(COALESCE(p_ids, '[]'), '$[*]' COLUMNS (id BIGINT UNSIGNED PATH '$')) j
             UNION

@@ -23,7 +23,8 @@ from lib import ENV, Fail, api, check, eq, new_account, sql, uid, verify, wait_u
 from test_20_guard import authorize, funded, settle
 
 SETS = ("accounts", "plan_caps", "holds", "hold_reqs", "members", "usages", "grants", "idem_keys",
-        "new_holds", "new_usages", "new_grants", "new_journal", "journal")
+        "new_holds", "new_usages", "new_grants", "new_journal", "journal", "alerts", "alert_members",
+        "alert_plan_grants", "alert_plan_caps")
 
 
 def call_sets(statements):
@@ -82,6 +83,49 @@ def test_read_locks_accounts_in_id_order_and_skips_unknown_ones():
     got = call_sets(read_call(0, ext=[a], spend_ext=[a]))
     check("accounts" not in got, "lock 0 returns no accounts: %r" % got.keys())
     check("grants" in got, "but the grants of those that may spend")
+
+
+def test_read_answers_alert_rows_only_for_accounts_with_alerts():
+    """cd_batch_read (sql/059) answers the alert sets, last, only when an
+    account it read has alerts: an account without costs no set; one
+    with has its alerts in order and the states of the members named."""
+    plain, ws = new_account("bcall"), new_account("bcall", kind="workspace")
+    eq(api("POST", "/v1/accounts/%s/members" % ws, {"member": "bob", "monthly_cap_micros": 1000}).status
+       in (200, 201), True, "bob")
+    got = call_sets(read_call(1, ext=[plain, ws], members=[[ws, "bob"]]))
+    check(not any(k.startswith("alert") for k in got), "no alerts anywhere: no alert set: %r" % list(got))
+    alerts = [{"kind": "member_cap_pct", "pct": 50}, {"kind": "balance_below", "micros": 7}]
+    eq(api("PUT", "/v1/accounts/%s/alerts" % ws, {"alerts": alerts}).status, 200, "alerts set")
+    iw = acct_id(ws)
+    first = int(sql("SELECT id FROM alerts WHERE account_id = %d AND kind = 'member_cap_pct'" % iw)[0][0])
+    sql("INSERT INTO alert_members (alert_id, member, fired_key) VALUES (%d, 'bob', 7), (%d, 'carol', 7)"
+        % (first, first))
+    got = call_sets(read_call(1, ext=[plain, ws], members=[[ws, "bob"]]))
+    eq([r[3] for r in got["alerts"]["rows"]], ["member_cap_pct", "balance_below"], "the account's alerts, in order")
+    eq({int(r[1]) for r in got["alerts"]["rows"]}, {iw}, "of the account with alerts alone")
+    eq([(int(r[1]), r[2], int(r[3])) for r in got["alert_members"]["rows"]], [(first, "bob", 7)],
+       "the named member's state, not another's")
+    names = list(got)
+    eq(names[names.index("alerts"):], [n for n in names if n.startswith("alert")],
+       "the alert sets come last, after every set a creditd before 059 reads: %r" % names)
+
+
+def test_write_sets_alert_states():
+    """cd_write's alert lists (sql/059): an alert's own state set, a
+    member's state made or changed, and one dropped (armed again)."""
+    ws = new_account("bcall", kind="workspace")
+    alerts = [{"kind": "member_cap_pct", "pct": 50}, {"kind": "balance_below", "micros": 7}]
+    eq(api("PUT", "/v1/accounts/%s/alerts" % ws, {"alerts": alerts}).status, 200, "alerts set")
+    iw = acct_id(ws)
+    cap, low = (int(sql("SELECT id FROM alerts WHERE account_id = %d AND kind = '%s'" % (iw, k))[0][0])
+                for k in ("member_cap_pct", "balance_below"))
+    sql("INSERT INTO alert_members (alert_id, member, fired_key) VALUES (%d, 'bob', 202610), (%d, 'carol', 202611)"
+        % (cap, cap))
+    call_sets(write_call(1, 1, alerts_set=[[low, 1]], alert_members_set=[[cap, "bob", 202611], [cap, "dan", 202611]],
+                         alert_members_del=[[cap, "carol"]]))
+    eq(int(sql("SELECT fired_key FROM alerts WHERE id = %d" % low)[0][0]), 1, "the alert's own state")
+    eq(sorted(tuple(r) for r in sql("SELECT member, fired_key FROM alert_members WHERE alert_id = %d" % cap)),
+       [("bob", "202611"), ("dan", "202611")], "bob's state moved, dan's made, carol's dropped")
 
 
 def _grants_with_debt(prefix):
