@@ -563,6 +563,12 @@ _Static_assert(LIMIT_ALERTS >= 1 && LIMIT_ALERTS <= 255, "the count fits account
  * fired for at once when it is set: those past its threshold already,
  * read from the account's member rows in one page (PUT …/alerts). */
 #define LIMIT_ALERT_MEMBERS_READ 10000
+/* Plan grants of one plan period a guard batch reads for its accounts'
+ * plan_credits_used_pct alerts (sql/059): a period has its credit, a
+ * rollover and an upgrade's difference, a few more when an invoice is
+ * paid in parts; a batch past this fails, logged (the figures would be
+ * wrong without them). */
+#define LIMIT_ALERT_PLAN_GRANTS 256
 /* Models a key may be limited to (docs/gateway.md, "What a key holder can and cannot do": creditctl
  * key create --models, a gateway key's "models"): enough for a product's
  * tiers and their dated versions; kept as one comma-separated text with

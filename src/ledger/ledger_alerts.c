@@ -1,8 +1,10 @@
 /* ledger_alerts.c: threshold alerts (see ledger_alerts.h and ledger.h's
  * "Threshold alerts"): read under the account's lock, decided by
- * money_alert.h, their states written beside the change (alerts are not
- * money), set whole and read back for the API. */
+ * money_alert.h, their states written by the one writer with the
+ * change (sql/059's lists), set whole and read back for the API. */
 #include "ledger_alerts.h"
+#include "jsonw.h"
+#include "store_write.h"
 #include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,7 +17,6 @@
 #define ALERTS_SELECT "SELECT id, kind, threshold, member, fired_key FROM alerts WHERE account_id = ? ORDER BY pos, id"
 static const char SQL_ALERTS[] = ALERTS_SELECT;
 static const char SQL_ALERTS_LOCKED[] = ALERTS_SELECT " FOR UPDATE";
-static const char SQL_ALERT_STATE[] = "UPDATE alerts SET fired_key = ? WHERE id = ?";
 /* The plan period's grants (the credit, a rollover, an upgrade's
  * difference: ledger_periods.c), as the rows stand. */
 static const char SQL_PLAN_GRANTS[] = "SELECT id, amount_micros, remaining_micros FROM grants "
@@ -23,14 +24,6 @@ static const char SQL_PLAN_GRANTS[] = "SELECT id, amount_micros, remaining_micro
 static const char SQL_MEMBER_STATES[] = "SELECT am.alert_id, am.fired_key FROM alert_members am "
 					"JOIN alerts al ON al.id = am.alert_id WHERE al.account_id = ? AND am.member = ? "
 					"FOR UPDATE";
-/* The member cap of the account's plan (the cap of a member with none of
- * its own): read here, as the guard's batch reads it only for some of
- * its operations. */
-static const char SQL_PLAN_CAP[] = "SELECT pl.member_cap_micros FROM accounts a JOIN plans pl ON pl.name = a.plan "
-				   "WHERE a.id = ?";
-static const char SQL_MEMBER_FIRE[] = "INSERT INTO alert_members (alert_id, member, fired_key) VALUES (?, ?, ?) "
-				      "ON DUPLICATE KEY UPDATE fired_key = VALUES(fired_key)";
-static const char SQL_MEMBER_REARM[] = "DELETE FROM alert_members WHERE alert_id = ? AND member = ?";
 
 enum cd_err ledger_alerts_read(struct store *lg, int64_t account_id, int lock, struct alert_set *set)
 {
@@ -84,9 +77,7 @@ void ledger_alerts_figures(const struct acct *a, int64_t granted, int64_t left, 
 					  .plan_granted = granted, .plan_left = left, .plan_period = a->plan_period};
 }
 
-/* An alert.threshold's data: {kind, pct|micros, member, value_micros,
- * limit_micros}; limit_micros null for balance_below. */
-static json_t *fired_json(const struct alert_row *r, const char *member, const struct money_alert_figure *f)
+json_t *ledger_alerts_event_data(const struct alert_row *r, const char *member, const struct money_alert_figure *f)
 {
 	return json_pack("{s:s, s:I, s:o, s:I, s:o}", "kind", money_alert_kind_name(r->kind),
 			 money_alert_kind_pct(r->kind) ? "pct" : "micros", (json_int_t)r->threshold, "member",
@@ -94,40 +85,18 @@ static json_t *fired_json(const struct alert_row *r, const char *member, const s
 			 "limit_micros", f->limit >= 0 ? json_integer(f->limit) : json_null());
 }
 
-static enum cd_err tell(json_t *fired, const struct alert_row *r, const char *member, const struct money_alert_figure *f)
-{
-	json_t *data = fired_json(r, member, f);
-	return data != NULL && json_array_append_new(fired, data) == 0 ? CD_OK : CD_E_INTERNAL;
-}
-
-/* An account's alert (not member_cap_pct) after the change. */
-static enum cd_err step_account(struct store *lg, struct alert_row *r, const struct money_alert_account *acc,
-				json_t *fired)
-{
-	struct money_alert_figure f;
-	int64_t key;
-	money_alert_account_figure(r->kind, acc, &f);
-	enum money_alert_step step = money_alert_decide(r->kind, r->threshold, r->fired_key, &f, &key);
-	if (step == ALERT_STEP_KEEP)
-		return CD_OK;
-	enum cd_err rc = store_do(lg, SQL_ALERT_STATE, "alert state", "ii", key, r->id);
-	if (rc != CD_OK)
-		return rc;
-	r->fired_key = key;
-	return step == ALERT_STEP_FIRE ? tell(fired, r, NULL, &f) : CD_OK;
-}
-
+/* Whether member_cap_pct alert r applies to member name. */
 static int member_applies(const struct alert_row *r, const char *member)
 {
 	return r->kind == ALERT_MEMBER_CAP_PCT && (!r->has_member || strcmp(r->member, member) == 0);
 }
 
-/* A member's states of the account's member_cap_pct alerts, after the
- * change of its row m (plan_cap: its plan's member cap, -1: none). */
-static enum cd_err step_member(struct store *lg, const struct acct *a, const struct alert_set *set,
-			       const struct member_row *m, int64_t plan_cap, json_t *fired)
+/* Member m's states (locked) of set's member_cap_pct alerts that apply
+ * to it, into keys[k * set->n + i] (0: armed, no row); nothing read
+ * when none applies. */
+static enum cd_err member_states(struct store *lg, const struct acct *a, const struct alert_set *set,
+				 const struct member_row *m, int k, int64_t *keys)
 {
-	int64_t keys[LIMIT_ALERTS] = {0};
 	int e, got, any = 0;
 	for (int i = 0; i < set->n; i++)
 		any |= member_applies(&set->r[i], m->member);
@@ -139,67 +108,100 @@ static enum cd_err step_member(struct store *lg, const struct acct *a, const str
 	while ((got = store_fetch(s)) == 1)
 		for (int i = 0; i < set->n; i++)
 			if (set->r[i].id == store_i64(s, 0))
-				keys[i] = store_i64(s, 1);
-	if (got < 0)
-		return CD_E_INTERNAL;
-	struct money_alert_figure f;
-	money_alert_member_figure(m->month_spent, m->cap, plan_cap, m->month_key, &f);
-	for (int i = 0; i < set->n; i++) {
-		int64_t key;
-		if (!member_applies(&set->r[i], m->member))
-			continue;
-		enum money_alert_step step = money_alert_decide(ALERT_MEMBER_CAP_PCT, set->r[i].threshold, keys[i], &f, &key);
-		enum cd_err rc = CD_OK;
-		if (step == ALERT_STEP_FIRE)
-			rc = store_do(lg, SQL_MEMBER_FIRE, "alert member fired", "isi", set->r[i].id, m->member, key);
-		else if (step == ALERT_STEP_REARM)
-			rc = store_do(lg, SQL_MEMBER_REARM, "alert member armed", "is", set->r[i].id, m->member);
-		if (rc == CD_OK && step == ALERT_STEP_FIRE)
-			rc = tell(fired, &set->r[i], m->member, &f);
-		if (rc != CD_OK)
-			return rc;
-	}
-	return CD_OK;
-}
-
-static enum cd_err plan_cap_read(struct store *lg, const struct acct *a, int64_t *cap)
-{
-	int e, got;
-	*cap = -1;
-	struct dbstmt *s = store_exec(lg, SQL_PLAN_CAP, &e, "i", a->id);
-	if (s == NULL)
-		return store_err(lg, e, "plan member cap");
-	if ((got = store_fetch(s)) == 1)
-		*cap = DB_I64_OR_NONE(s, 0);
+				keys[k * set->n + i] = store_i64(s, 1);
 	return got < 0 ? CD_E_INTERNAL : CD_OK;
 }
 
-enum cd_err ledger_alerts_notice(struct store *lg, struct acct *a, const struct member_row *const *m, int nm,
-				 const struct spend_grant *g, int ng, json_t *fired)
+/* The states that moved, through the one writer (sql/059's lists). */
+static enum cd_err write_states(struct store *lg, const struct alert_set *set, const struct member_row *const *m,
+				const struct money_alert_change *c, int n)
+{
+	struct store_write lw;
+	static const char *const lists[] = {"alerts_set", "alert_members_set", "alert_members_del"};
+	store_write_begin(&lw);
+	for (int l = 0; l < 3; l++) {
+		struct jw *w = store_write_list(&lw, lists[l]);
+		for (int i = 0; i < n; i++) {
+			const struct alert_row *r = &set->r[c[i].alert];
+			if (l == 0 && c[i].member < 0) {
+				jsonw_open(w, '[');
+				ALERTS_SET_TABLE(COL_WRITE, r->id, c[i].key)
+				jsonw_close(w, ']');
+			} else if (l == 1 && c[i].member >= 0 && c[i].step == ALERT_STEP_FIRE) {
+				jsonw_open(w, '[');
+				ALERT_MEMBERS_SET_TABLE(COL_WRITE, r->id, m[c[i].member]->member, c[i].key)
+				jsonw_close(w, ']');
+			} else if (l == 2 && c[i].member >= 0 && c[i].step == ALERT_STEP_REARM) {
+				jsonw_open(w, '[');
+				ALERT_MEMBERS_DEL_TABLE(COL_WRITE, r->id, m[c[i].member]->member)
+				jsonw_close(w, ']');
+			}
+		}
+		jsonw_close(w, ']');
+	}
+	return store_write_run(lg, &lw, "alert states", NULL, NULL);
+}
+
+/* Set's alerts decided (money_alert_changes): on the figures acc, or
+ * (acc NULL) the member_cap_pct alerts alone; for member m (a found row,
+ * its plan's member cap plan_cap; NULL: none). The states that moved
+ * are written, the data of each that fired appended to fired. */
+static enum cd_err decide(struct store *lg, const struct acct *a, struct alert_set *set,
+			  const struct money_alert_account *acc, const struct member_row *m, int64_t plan_cap,
+			  json_t *fired)
+{
+	struct money_alert_rule rules[LIMIT_ALERTS];
+	struct money_alert_change changes[2 * LIMIT_ALERTS];
+	int64_t keys[LIMIT_ALERTS] = {0};
+	int at[LIMIT_ALERTS], n = 0;
+	for (int i = 0; i < set->n; i++) {
+		const struct alert_row *r = &set->r[i];
+		if (acc == NULL && r->kind != ALERT_MEMBER_CAP_PCT)
+			continue;
+		rules[n] = (struct money_alert_rule){r->kind, r->threshold, r->fired_key, r->has_member ? r->member : NULL};
+		at[n++] = i;
+	}
+	struct alert_set mine = {.n = n};
+	for (int j = 0; j < n; j++)
+		mine.r[j] = set->r[at[j]];
+	enum cd_err rc = m != NULL ? member_states(lg, a, &mine, m, 0, keys) : CD_OK;
+	const struct money_alert_member member = {m != NULL ? m->member : "", m != NULL ? m->month_spent : 0,
+						  m != NULL ? m->cap : -1, m != NULL ? m->month_key : 0};
+	struct money_alert_input in = {.alerts = rules, .nalerts = n, .members = &member, .nmembers = m != NULL,
+				       .member_keys = keys, .plan_cap = plan_cap};
+	if (acc != NULL)
+		in.figures = *acc;
+	int got = rc == CD_OK ? money_alert_changes(&in, changes, 2 * LIMIT_ALERTS) : 0;
+	rc = rc == CD_OK && got < 0 ? CD_E_INTERNAL : rc;
+	rc = rc == CD_OK && got > 0 ? write_states(lg, &mine, &m, changes, got) : rc;
+	for (int i = 0; rc == CD_OK && i < got; i++) {
+		struct alert_row *r = &set->r[at[changes[i].alert]];
+		if (changes[i].member < 0)
+			r->fired_key = changes[i].key;
+		if (changes[i].step != ALERT_STEP_FIRE)
+			continue;
+		json_t *data = ledger_alerts_event_data(r, changes[i].member >= 0 ? m->member : NULL, &changes[i].figure);
+		if (data == NULL || json_array_append_new(fired, data) != 0)
+			rc = CD_E_INTERNAL;
+	}
+	return rc;
+}
+
+enum cd_err ledger_alerts_notice(struct store *lg, struct acct *a, json_t *fired)
 {
 	struct alert_set set;
 	struct money_alert_account acc;
-	int64_t granted = 0, left = 0, plan_cap = -1;
-	int plan = 0, members = 0;
+	int64_t granted = 0, left = 0;
+	int plan = 0;
 	assert(a->alert_count > 0);
 	enum cd_err rc = ledger_rows_acct_check_locked(lg, a, "an alert's read");
 	rc = rc == CD_OK ? ledger_alerts_read(lg, a->id, 1, &set) : rc;
-	for (int i = 0; rc == CD_OK && i < set.n; i++) {
-		plan |= set.r[i].kind == ALERT_PLAN_CREDITS_USED_PCT;
-		members |= set.r[i].kind == ALERT_MEMBER_CAP_PCT && nm > 0;
-	}
-	if (rc == CD_OK && plan)
-		rc = ledger_alerts_plan(lg, a, g, ng, &granted, &left);
-	if (rc == CD_OK && members)
-		rc = plan_cap_read(lg, a, &plan_cap);
-	ledger_alerts_figures(a, granted, left, &acc);
 	for (int i = 0; rc == CD_OK && i < set.n; i++)
-		if (set.r[i].kind != ALERT_MEMBER_CAP_PCT)
-			rc = step_account(lg, &set.r[i], &acc, fired);
-	for (int k = 0; rc == CD_OK && k < nm; k++)
-		if (m[k]->found)
-			rc = step_member(lg, a, &set, m[k], plan_cap, fired);
-	return rc;
+		plan |= set.r[i].kind == ALERT_PLAN_CREDITS_USED_PCT;
+	if (rc == CD_OK && plan)
+		rc = ledger_alerts_plan(lg, a, NULL, 0, &granted, &left);
+	ledger_alerts_figures(a, granted, left, &acc);
+	return rc == CD_OK ? decide(lg, a, &set, &acc, NULL, -1, fired) : rc;
 }
 
 enum cd_err ledger_alerts_member(struct store *lg, struct acct *a, const struct member_row *m, int64_t plan_cap,
@@ -209,7 +211,7 @@ enum cd_err ledger_alerts_member(struct store *lg, struct acct *a, const struct 
 	assert(a->alert_count > 0);
 	enum cd_err rc = ledger_rows_acct_check_locked(lg, a, "an alert's read");
 	rc = rc == CD_OK ? ledger_alerts_read(lg, a->id, 1, &set) : rc;
-	return rc == CD_OK && m->found ? step_member(lg, a, &set, m, plan_cap, fired) : rc;
+	return rc == CD_OK && m->found ? decide(lg, a, &set, NULL, m, plan_cap, fired) : rc;
 }
 
 enum cd_err ledger_alerts_member_rearm(struct store *lg, const struct acct *a, const char *member)

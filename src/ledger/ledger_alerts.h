@@ -2,17 +2,19 @@
  * alerts"; sql/051). An operation that changes an account's money calls
  * here on the row it locked, after the change and before its write
  * commits: when the account has alerts (acct.alert_count, read with the
- * row: none costs nothing more), they are read, each decided by
- * money_alert_decide on the figures as the change left them, the states
- * that moved written (alerts are not money: plain statements, under the
- * account's lock), and the data of each alert.threshold to tell handed
- * back for the caller to write in the same transaction
- * (ledger_events_alerts). Every operation outside the guard's batches
- * through ledger_events_acct_save; the guard's batch (ledger_holds.c)
- * through ledger_alerts_batch.h, for each account it changed, members
- * included. The accounts with alerts are never kept in memory between
- * batches (ledger_rowcache.c): their batches read them, and their alerts,
- * under their locks. PUT and GET …/alerts: ledger_alerts_put.c.
+ * row: none costs nothing more), they are read, decided by
+ * money_alert_changes on the figures as the change left them, the
+ * states that moved written by the one writer (cd_write's alert lists,
+ * sql/059; under the account's lock), and the data of each
+ * alert.threshold to tell handed back for the caller to write in the
+ * same transaction (ledger_events_alerts). Every operation outside the guard's batches
+ * comes here through ledger_events_acct_save (a hold expired and
+ * captured: ledger_due.c). The guard's batch (ledger_holds.c) does not:
+ * its read loads the same rows and its write writes the states
+ * (ledger_alerts_batch.h, sql/059), decided by the same money_alert.h.
+ * The accounts with alerts are never kept in memory between batches
+ * (ledger_rowcache.c): their batches read them, and their alerts, under
+ * their locks. PUT and GET …/alerts: ledger_alerts_put.c.
  * Internal to the ledger's files. */
 #ifndef CREDITD_LEDGER_ALERTS_H
 #define CREDITD_LEDGER_ALERTS_H
@@ -40,15 +42,19 @@ enum cd_err ledger_alerts_read(struct store *lg, int64_t account_id, int lock, s
  * memory, not written yet), as g holds them. */
 enum cd_err ledger_alerts_plan(struct store *lg, const struct acct *a, const struct spend_grant *g, int ng,
 			       int64_t *granted, int64_t *left);
+/* An alert.threshold's data for alert r (of member, NULL: none) fired on
+ * figure f: {kind, pct|micros, member, value_micros, limit_micros};
+ * limit_micros null for balance_below. New (the caller's); NULL when
+ * memory runs out. */
+json_t *ledger_alerts_event_data(const struct alert_row *r, const char *member, const struct money_alert_figure *f);
 /* a's figures as the alerts read them. */
 void ledger_alerts_figures(const struct acct *a, int64_t granted, int64_t left, struct money_alert_account *f);
 
-/* Account a (locked, a->alert_count > 0) as its operation left it, with
- * the rows of its members m[0..nm) the operation changed and the grants
- * g[0..ng) it holds in memory (ledger_alerts_plan): into fired (a JSON
- * array) the data of each alert.threshold to write. */
-enum cd_err ledger_alerts_notice(struct store *lg, struct acct *a, const struct member_row *const *m, int nm,
-				 const struct spend_grant *g, int ng, json_t *fired);
+/* Account a (locked, a->alert_count > 0) as its operation (outside the
+ * guard's batches) left it: its alerts decided, the states that moved
+ * written, into fired (a JSON array) the data of each alert.threshold to
+ * write. */
+enum cd_err ledger_alerts_notice(struct store *lg, struct acct *a, json_t *fired);
 /* The member_cap_pct alerts of account a (locked, a->alert_count > 0) for
  * member row m alone (its plan's member cap plan_cap, -1: none), after a
  * change of its spend outside the guard's batches (a hold expired and

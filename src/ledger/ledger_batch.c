@@ -148,6 +148,17 @@ static void keys_clear(struct batch *b)
 	b->nkeys = 0;
 }
 
+/* Nothing loaded of the accounts' alerts, nothing pending. */
+static void alerts_reset(struct batch_alerts *ba)
+{
+	if (ba == NULL)
+		return;
+	for (int i = 0; i < ba->npending; i++)
+		json_decref(ba->pending[i].data);
+	ba->npending = ba->nalerts = ba->nstates = ba->ngrants = 0;
+	memset(ba->read, 0, sizeof(ba->read));
+}
+
 void ledger_batch_free(struct batch *b)
 {
 	if (b == NULL)
@@ -159,6 +170,8 @@ void ledger_batch_free(struct batch *b)
 	dynbuf_free(&b->usage_rows);
 	dynbuf_free(&b->doc);
 	store_sets_free(&b->sets);
+	alerts_reset(b->alerts);
+	free(b->alerts);
 	free(b);
 }
 
@@ -172,6 +185,7 @@ void ledger_batch_reset(struct batch *b)
 	dynbuf_reset(&b->usage_rows);
 	b->njournal = b->nsettle_usage = b->nnew_usage = 0;
 	b->failed = 0;
+	alerts_reset(b->alerts);
 	assert(b->nevents == 0);
 	assert(b->nkeys == 0);
 }

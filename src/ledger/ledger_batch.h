@@ -6,8 +6,10 @@
  * reason, each last in its row), or the second alone when its rows were
  * kept from the last write (ledger_rowcache.h). cd_batch_read locks every
  * row the batch needs in one order (the accounts by id, then the holds by
- * id, then the member rows) and returns them with the replay rows;
- * operations change these rows in memory, in arrival order;
+ * id, then the member rows) and returns them with the replay rows (and,
+ * for accounts with threshold alerts, their alert rows: sql/059,
+ * ledger_alerts_batch.h); operations change these rows in memory, in
+ * arrival order;
  * cd_guard_write (sql/037) checks the versions of rows kept, runs
  * cd_batch_write, which writes them all back with the answers stored under
  * Idempotency-Keys, returns the accounts' versions, and commits. The
@@ -24,6 +26,7 @@
  * Internal to the ledger's files. */
 #ifndef CREDITD_LEDGER_BATCH_H
 #define CREDITD_LEDGER_BATCH_H
+#include "ledger_alerts.h"
 #include "ledger_due.h"
 #include "store_sets.h"
 #include "ledger_idcache.h"
@@ -130,6 +133,52 @@ struct batch_want {
 	int nkeys;
 };
 
+/* What a batch holds of its accounts' threshold alerts (b->alerts;
+ * ledger_alerts_batch.h loads, decides and writes them). */
+#define BATCH_ALERT_ROWS (BATCH_MAX * LIMIT_ALERTS)
+/* Named members: the request's and the holds' (ledger_batch.h), each
+ * with at most one state an alert. */
+#define BATCH_ALERT_STATES (2 * BATCH_MAX * LIMIT_ALERTS)
+/* A state an alert and one a member an alert, for every account and member. */
+#define BATCH_ALERT_CHANGES (LIMIT_ALERTS * (BATCH_MAX + 2 * BATCH_MAX))
+
+struct batch_alert_row {
+	int acct;
+	struct alert_row r;
+};
+struct batch_alert_state {
+	int alert;			/* index in alerts */
+	char member[LEDGER_ID_MAX + 1];
+	int64_t key;
+};
+struct batch_alert_grant {
+	int acct;
+	int64_t id, amount, remaining;
+};
+/* A state to write: alert's own (member -1), or its state for member (a
+ * b->members index); data: the event to tell (owned), NULL: none. */
+struct batch_alert_pending {
+	int acct, alert, member;
+	enum money_alert_step step;
+	int64_t key;
+	json_t *data;
+};
+struct batch_alerts {
+	int read[BATCH_MAX];		/* the read loaded the account's alert rows */
+	int64_t plan_cap[BATCH_MAX];	/* -1: none */
+	struct batch_alert_row alerts[BATCH_ALERT_ROWS];
+	int nalerts;
+	struct batch_alert_state states[BATCH_ALERT_STATES];
+	int nstates;
+	struct batch_alert_grant grants[LIMIT_ALERT_PLAN_GRANTS];
+	int ngrants;
+	struct batch_alert_pending pending[BATCH_ALERT_CHANGES];
+	int npending;
+	/* One account's decision's scratch (money_alert_changes). */
+	int64_t keys[2 * BATCH_MAX * LIMIT_ALERTS];
+	struct money_alert_change changes[LIMIT_ALERTS * (1 + 2 * BATCH_MAX)];
+};
+
 /* An outbox row to write at the next flush (ledger_events.h). */
 struct batch_event {
 	int acct;
@@ -162,6 +211,10 @@ struct batch {
 	int nnew_usage;
 	struct batch_event events[2 * BATCH_MAX];	/* outbox rows: a refusal's and a crossing's per account */
 	int nevents;
+	/* The threshold alerts of its accounts that have some: loaded by the
+	 * read, decided, written by the write (ledger_alerts_batch.h); NULL
+	 * until a batch of this one meets an account with alerts. */
+	struct batch_alerts *alerts;
 	int failed;			/* a pending row was lost: the batch must not commit */
 	struct dynbuf doc;		/* the JSON parameter of the CALL being made */
 	struct db_sets sets;		/* what the last CALL returned */

@@ -1,6 +1,7 @@
 /* ledger_batch_write.c: a batch's write, one CALL of the one writer
  * (ledger_write.h: cd_write, sql/039) with the batch's changed rows as
  * JSON lists (see ledger_batch.c for what it writes and in which order). */
+#include "ledger_alerts_batch.h"
 #include "ledger_batch.h"
 #include "store_write.h"
 #include "jsonw.h"
@@ -123,12 +124,13 @@ static void write_accounts_at(struct batch *b, struct jw *j, int want, int check
 	jsonw_close(j, ']');
 }
 
-/* The outbox rows (their data as sorted compact JSON) and the queued
- * auto-recharges; -1 when an event's data cannot be written. */
+/* The outbox rows (their data as sorted compact JSON), the alerts'
+ * first (sql/059), and the queued auto-recharges; -1 when an event's
+ * data cannot be written. */
 static int write_outbox(struct batch *b, struct jw *j)
 {
-	int rc = 0;
 	jsonw_array(j, "events");
+	int rc = ledger_alerts_batch_events(b, j);
 	for (int i = 0; i < b->nevents; i++) {
 		const struct acct *a = &b->accts[b->events[i].acct].a;
 		char *text = json_dumps(b->events[i].data, JSON_COMPACT | JSON_SORT_KEYS);
@@ -208,6 +210,7 @@ static int write_doc(struct batch *b, int versions, const struct batch_answer *a
 	write_accounts_at(b, &j, versions || b->kept_check, b->kept_check);
 	int rc = write_outbox(b, &j);
 	write_answers(b, &j, answers, n);
+	ledger_alerts_batch_lists(b, &j);
 	jsonw_close(&j, '}');
 	*jp = j;
 	if (b->failed || b->usage_rows.failed || b->settle_usage.failed || b->journal_rows.failed || b->doc.failed) {
@@ -271,6 +274,7 @@ static void read_versions(struct batch *b)
 /* After a write: nothing is pending, and what was written is marked. */
 static void written(struct batch *b)
 {
+	ledger_alerts_batch_written(b);	/* before the grants' marks go */
 	for (int i = 0; i < b->nholds; i++)
 		b->holds[i].is_new = b->holds[i].changed = 0;
 	for (int i = 0; i < b->nusages; i++)

@@ -183,13 +183,23 @@ _Static_assert(ACCT_NCOLS == 38 && HOLD_NCOLS == 21 && MEMBER_NCOLS == 12,
 	X("account_id", I, acct) X("account", s, ext) X("type", s, type) X("data", s, data)
 #define RECHARGES_TABLE(X, acct, cents) X("account_id", i, acct) X("amount_cents", i, cents)
 
+/* alerts_set: alert id's state (fired_key); alert_members_set: its
+ * state for member (fired); alert_members_del: that state dropped (armed
+ * again). A guard batch's (sql/059, ledger_alerts_batch.c). */
+#define ALERTS_SET_TABLE(X, id, key) X("id", i, id) X("fired_key", i, key)
+#define ALERT_MEMBERS_SET_TABLE(X, alert, member, key) \
+	X("alert_id", i, alert) X("member", s, member) X("fired_key", i, key)
+#define ALERT_MEMBERS_DEL_TABLE(X, alert, member) X("alert_id", i, alert) X("member", s, member)
+
 #define COL_COUNT(col, fmt, value) +1
 _Static_assert(0 HOLDS_NEW_TABLE(COL_COUNT, _, _) == 17 && 0 USAGES_TABLE(COL_COUNT, _, _, _, _) == 16 &&
 		       0 HOLDS_SET_TABLE(COL_COUNT, _) == 5 && 0 GRANTS_SET_TABLE(COL_COUNT, _) == 2 &&
 		       0 DEBTS_TABLE(COL_COUNT, _, _) == 2 && 0 MEMBERS_TABLE(COL_COUNT, _, _) == 9 &&
 		       0 GRANTS_NEW_TABLE(COL_COUNT, _, _) == 8 && 0 EVENTS_TABLE(COL_COUNT, _, _, _, _) == 4 &&
 		       0 RECHARGES_TABLE(COL_COUNT, _, _) == 2 &&
-		       0 JOURNAL_TABLE(COL_COUNT, _, _, _, _) == 10 && 0 ACCT_TABLE(COL_COUNT, _) == 21,
+		       0 JOURNAL_TABLE(COL_COUNT, _, _, _, _) == 10 && 0 ACCT_TABLE(COL_COUNT, _) == 21 &&
+		       0 ALERTS_SET_TABLE(COL_COUNT, _, _) == 2 && 0 ALERT_MEMBERS_SET_TABLE(COL_COUNT, _, _, _) == 3 &&
+		       0 ALERT_MEMBERS_DEL_TABLE(COL_COUNT, _, _) == 2,
 	       "the rows have the positions cd_write reads (sql/039; test_columns holds each to its column by name)");
 
 #endif

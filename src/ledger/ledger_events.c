@@ -61,47 +61,31 @@ json_t *ledger_events_notice_balance(const struct store *lg, struct acct *a)
 static const char *notice_refusal(const struct store *lg, struct acct *a, struct member_row *m, enum refusal_why why,
 				  int64_t available, int64_t required, json_t **data)
 {
-	int64_t month = lg->now_month, day = lg->now_day;
-	const char *limit = NULL;
-	int64_t limit_micros = -1;
+	struct money_refusal_noted noted = {a->depleted_noted, a->limit_month_noted, a->limit_day_noted,
+					    m != NULL ? m->cap_month_noted : 0};
+	enum money_refusal_notice told = money_alert_refusal(why, m != NULL, lg->now_month, lg->now_day, &noted);
+	a->depleted_noted = noted.depleted;
+	a->limit_month_noted = noted.limit_month;
+	a->limit_day_noted = noted.limit_day;
+	if (m != NULL)
+		m->cap_month_noted = noted.member_month;
 	*data = NULL;
-	switch (why) {
-	case REFUSE_INSUFFICIENT:
-		if (a->depleted_noted)
-			return NULL;
-		a->depleted_noted = 1;
+	if (told == REFUSAL_NOTICE_DEPLETED) {
 		*data = json_pack("{s:I, s:I}", "available_micros", (json_int_t)available, "required_micros",
 				  (json_int_t)required);
 		return EVENT_BALANCE_DEPLETED;
-	case REFUSE_MONTHLY_LIMIT:
-		if (a->limit_month_noted == month)
-			return NULL;
-		a->limit_month_noted = month;
-		limit = "monthly";
-		limit_micros = a->monthly_limit;
-		break;
-	case REFUSE_DAILY_LIMIT:
-		if (a->limit_day_noted == day)
-			return NULL;
-		a->limit_day_noted = day;
-		limit = "daily";
-		limit_micros = a->daily_limit;
-		break;
-	case REFUSE_MEMBER_CAP:
-		if (m == NULL || m->cap_month_noted == month)
-			return NULL;
-		m->cap_month_noted = month;
-		limit = "member_cap";
-		limit_micros = m->cap >= 0 ? m->cap : a->plan_member_cap;
-		break;
-	default:
-		return NULL;
 	}
+	if (told == REFUSAL_NOTICE_NONE)
+		return NULL;
+	const char *limit = why == REFUSE_MONTHLY_LIMIT ? "monthly" : why == REFUSE_DAILY_LIMIT ? "daily" : "member_cap";
+	int64_t limit_micros = why == REFUSE_MONTHLY_LIMIT ? a->monthly_limit
+			       : why == REFUSE_DAILY_LIMIT ? a->daily_limit
+			       : m->cap >= 0 ? m->cap : a->plan_member_cap;
 	*data = json_pack("{s:s, s:I, s:I, s:I}", "limit", limit, "limit_micros", (json_int_t)limit_micros,
 			  "available_micros", (json_int_t)available, "required_micros", (json_int_t)required);
-	if (*data != NULL && m != NULL && why == REFUSE_MEMBER_CAP)
+	if (*data != NULL && why == REFUSE_MEMBER_CAP)
 		json_object_set_new(*data, "member", json_string(m->member));
-	return limit != NULL ? EVENT_LIMIT_REACHED : NULL;
+	return EVENT_LIMIT_REACHED;
 }
 
 const char *ledger_events_notice_refusal(const struct store *lg, struct acct *a, struct member_row *m, enum refusal_why why,
@@ -182,7 +166,7 @@ static enum cd_err notice_alerts(struct store *lg, struct acct *a)
 	json_t *fired = json_array();
 	if (fired == NULL)
 		return CD_E_INTERNAL;
-	enum cd_err rc = ledger_alerts_notice(lg, a, NULL, 0, NULL, 0, fired);
+	enum cd_err rc = ledger_alerts_notice(lg, a, fired);
 	rc = rc == CD_OK ? ledger_events_alerts(lg, a, fired) : rc;
 	json_decref(fired);
 	return rc;

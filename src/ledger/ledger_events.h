@@ -66,7 +66,9 @@ const char *ledger_events_notice_refusal(const struct store *lg, struct acct *a,
  * itself: the next charge does. */
 int ledger_events_notice_recharge(const struct store *lg, struct acct *a);
 /* Writes an alert.threshold of the account's for each data in fired (a
- * JSON array, ledger_alerts.h), in the running transaction. */
+ * JSON array, ledger_alerts.h), in the running transaction (an
+ * operation outside the guard's batches: theirs go with the batch's
+ * write, ledger_alerts_batch.h). */
 enum cd_err ledger_events_alerts(struct store *lg, const struct acct *a, const json_t *fired);
 /* Stores the account (ledger_rows_acct_store) after writing what its change calls
  * for (ledger_events_notice_balance, its threshold alerts: ledger_alerts.h): how

@@ -384,19 +384,14 @@ static enum cd_err decide_all(struct store *lg, struct batch *b, struct guard_op
 	return rc;
 }
 
-/* The threshold alerts of the accounts the batch changed (ledger_alerts.h),
- * their events written in its transaction before its write. */
-static enum cd_err batch_alerts(struct store *lg, struct batch *b)
+/* The threshold alerts of the accounts the batch changed, decided on the
+ * rows its read loaded; their states and events go with its write
+ * (ledger_alerts_batch.h). */
+static enum cd_err batch_alerts(const struct store *lg, struct batch *b)
 {
 	enum cd_err rc = CD_OK;
-	for (int i = 0; rc == CD_OK && i < b->naccts; i++) {
-		if (b->accts[i].a.alert_count == 0)
-			continue;
-		json_t *fired = json_array();
-		rc = fired != NULL ? ledger_alerts_batch_notice(lg, b, i, fired) : CD_E_INTERNAL;
-		rc = rc == CD_OK ? ledger_events_alerts(lg, &b->accts[i].a, fired) : rc;
-		json_decref(fired);
-	}
+	for (int i = 0; rc == CD_OK && i < b->naccts; i++)
+		rc = ledger_alerts_batch_notice(lg, b, i);
 	return rc;
 }
 
@@ -423,8 +418,12 @@ static enum cd_err batch_try(struct store *lg, struct batch *b, struct guard_op 
 	}
 	if (rc != CD_OK)
 		return rc;
+	unsigned long long trips = store_round_trips(lg);
 	ledger_batch_notice_balances(lg, b);
 	rc = batch_alerts(lg, b);
+	/* The notices and alerts are decided on the rows loaded: no statement
+	 * between them and the write (docs/architecture.md, "One writer"). */
+	assert(store_round_trips(lg) == trips);
 	if (rc != CD_OK)
 		return rc;
 	if (nstore > 0)

@@ -12,7 +12,10 @@
  * such a thing due, the attempt ends on it (CD_E_DUE) and the guard
  * brings it due in a transaction of its own before reading again
  * (ledger_holds.c). A member named with no row where its plan caps
- * members gets one here, after the accounts are opened (members_start). */
+ * members gets one here, after the accounts are opened (members_start).
+ * For the accounts with threshold alerts the read answers their alert
+ * rows too (sql/059), loaded by ledger_alerts_load.c. */
+#include "ledger_alerts_load.h"
 #include "ledger_rowcache.h"
 #include "jsonw.h"
 #include "log.h"
@@ -551,7 +554,10 @@ enum cd_err ledger_load_batch(struct store *lg, struct batch *b, struct batch_wa
 	/* Every account opened: nothing due on it, its month and day the
 	 * batch's clock's (open_accounts and ledger_due_roll assert both). */
 	open_accounts(lg, b);
-	return members_start(lg, b, w);
+	rc = members_start(lg, b, w);
+	/* The alert rows came with the read (none with rows kept: an account
+	 * with alerts is never kept). */
+	return rc == CD_OK && !kept ? ledger_alerts_load_batch(b) : rc;
 }
 
 enum cd_err ledger_load_grants(struct store *lg, struct batch *b, int acct)

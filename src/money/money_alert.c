@@ -108,6 +108,98 @@ int64_t money_alert_initial(enum money_alert_kind k, int64_t threshold, const st
 	return money_alert_past(k, threshold, f) ? f->period : 0;
 }
 
+/* Whether member_cap_pct alert r applies to member name. */
+static int member_applies(const struct money_alert_rule *r, const char *name)
+{
+	return r->kind == ALERT_MEMBER_CAP_PCT && (r->member == NULL || strcmp(r->member, name) == 0);
+}
+
+/* Appends the change of one state (KEEP appends nothing); -1 when full. */
+static int step_into(enum money_alert_kind k, int64_t threshold, int64_t state, const struct money_alert_figure *f,
+		     int alert, int member, struct money_alert_change *out, int *n, int cap)
+{
+	int64_t key;
+	enum money_alert_step step = money_alert_decide(k, threshold, state, f, &key);
+	if (step == ALERT_STEP_KEEP)
+		return 0;
+	if (*n == cap)
+		return -1;
+	out[(*n)++] = (struct money_alert_change){alert, member, step, key, *f};
+	return 0;
+}
+
+int money_alert_changes(const struct money_alert_input *in, struct money_alert_change *out, int cap)
+{
+	int n = 0;
+	assert(in->nalerts >= 0);
+	assert(in->nmembers >= 0);
+	assert(in->nmembers == 0 || in->member_keys != NULL);
+	for (int i = 0; i < in->nalerts; i++) {
+		const struct money_alert_rule *r = &in->alerts[i];
+		struct money_alert_figure f;
+		if (r->kind == ALERT_MEMBER_CAP_PCT)
+			continue;
+		money_alert_account_figure(r->kind, &in->figures, &f);
+		if (step_into(r->kind, r->threshold, r->fired_key, &f, i, -1, out, &n, cap) != 0)
+			return -1;
+	}
+	for (int k = 0; k < in->nmembers; k++) {
+		const struct money_alert_member *m = &in->members[k];
+		struct money_alert_figure f;
+		money_alert_member_figure(m->month_spent, m->own_cap, in->plan_cap, m->month_key, &f);
+		for (int i = 0; i < in->nalerts; i++) {
+			const struct money_alert_rule *r = &in->alerts[i];
+			if (member_applies(r, m->name) &&
+			    step_into(r->kind, r->threshold, in->member_keys[k * in->nalerts + i], &f, i, k, out, &n, cap) != 0)
+				return -1;
+		}
+	}
+	/* At most one change a state: an alert's own, or one a member. */
+	assert(n <= in->nalerts * (1 + in->nmembers));
+	return n;
+}
+
+int money_alert_plan(const int64_t *amounts, const int64_t *remaining, int n, int64_t *granted, int64_t *left)
+{
+	*granted = *left = 0;
+	for (int i = 0; i < n; i++)
+		if (money_add(*granted, amounts[i], granted) != 0 || money_add(*left, remaining[i], left) != 0)
+			return -1;
+	return 0;
+}
+
+enum money_refusal_notice money_alert_refusal(enum refusal_why why, int has_member, int64_t month, int64_t day,
+					      struct money_refusal_noted *noted)
+{
+	int64_t *key = NULL, now = month;
+	assert(noted->depleted == 0 || noted->depleted == 1);
+	switch (why) {
+	case REFUSE_INSUFFICIENT:
+		if (noted->depleted)
+			return REFUSAL_NOTICE_NONE;
+		noted->depleted = 1;
+		return REFUSAL_NOTICE_DEPLETED;
+	case REFUSE_MONTHLY_LIMIT:
+		key = &noted->limit_month;
+		break;
+	case REFUSE_DAILY_LIMIT:
+		key = &noted->limit_day;
+		now = day;
+		break;
+	case REFUSE_MEMBER_CAP:
+		key = has_member ? &noted->member_month : NULL;
+		break;
+	default:
+		break;
+	}
+	if (key == NULL || *key == now)
+		return REFUSAL_NOTICE_NONE;
+	*key = now;
+	/* Told: noted for its month or day from here. */
+	assert(*key == now);
+	return REFUSAL_NOTICE_LIMIT;
+}
+
 enum money_alert_step money_alert_low(int64_t balance, int64_t overdraft, int64_t threshold, int noted,
 				      int *noted_after)
 {

@@ -2,12 +2,13 @@
  * alerts"): whether a figure is past an alert's threshold, and what the
  * alert does about it, from the state its row keeps and the figures as
  * the change left them. Pure: no I/O, no clock, no allocation. The ledger
- * (ledger_alerts.c) reads the alerts under the account's lock, hands in
- * the figures, writes the states and events these return, in the
- * transaction of the change. tests/unit/money/test_money_alert.c tests
+ * reads the alerts under the account's lock (ledger_alerts.c; a guard
+ * batch's read, ledger_alerts_batch.h), hands in the figures, writes the
+ * states and events these return, in the transaction of the change. tests/unit/money/test_money_alert.c tests
  * every kind without a database. */
 #ifndef CREDITD_MONEY_ALERT_H
 #define CREDITD_MONEY_ALERT_H
+#include "refusal.h"
 #include <stdint.h>
 
 enum money_alert_kind {
@@ -72,6 +73,50 @@ int64_t money_alert_initial(enum money_alert_kind k, int64_t threshold, const st
 /* Whether an alert of fired_key is fired in the figure's period. */
 int money_alert_fired(int64_t fired_key, const struct money_alert_figure *f);
 
+/* An account's alerts after a change, decided at once (a guard batch's
+ * account: ledger_alerts_batch.c hands in the rows its read loaded and
+ * writes what comes back with the batch's write). */
+struct money_alert_rule {
+	enum money_alert_kind kind;
+	int64_t threshold;
+	int64_t fired_key;		/* its own state (not member_cap_pct's: per member) */
+	const char *member;		/* member_cap_pct's member; NULL: every member */
+};
+/* A member whose row the change touched. */
+struct money_alert_member {
+	const char *name;
+	int64_t month_spent, own_cap, month_key;	/* own_cap -1: none (the plan's) */
+};
+struct money_alert_input {
+	struct money_alert_account figures;		/* as the change left them */
+	const struct money_alert_rule *alerts;		/* in their order */
+	int nalerts;
+	const struct money_alert_member *members;	/* in the batch's order */
+	int nmembers;
+	/* Member k's state of alert i at [k * nalerts + i] (0: armed or no
+	 * row), read for member_cap_pct alerts only. */
+	const int64_t *member_keys;
+	int64_t plan_cap;				/* the plan's member cap; -1: none */
+};
+/* A state that moves: alert `alert`'s own (member -1), or its state for
+ * member `member`; FIRE (tell alert.threshold with figure's value and
+ * limit) or REARM; key the state to keep. */
+struct money_alert_change {
+	int alert, member;
+	enum money_alert_step step;
+	int64_t key;
+	struct money_alert_figure figure;
+};
+/* The changes of in's alerts into out[0..cap), in the order they are told:
+ * the account's alerts (not member_cap_pct) in their order, then each
+ * member in its order with the member_cap_pct alerts that apply to it (an
+ * alert of every member, or of that one) in theirs; how many, or -1 when
+ * they do not fit (cap nalerts · (1 + nmembers) always does). */
+int money_alert_changes(const struct money_alert_input *in, struct money_alert_change *out, int cap);
+/* A plan period's grants as a change left them (amounts and what
+ * remains, n of each): *granted and *left summed; -1 on an overflow. */
+int money_alert_plan(const int64_t *amounts, const int64_t *remaining, int n, int64_t *granted, int64_t *left);
+
 /* balance.low (docs/api.md, "Events"): judged on the balance after
  * settles — the balance and its overdraft, holds excluded — so a hold, its
  * release, and a call refused or charged nothing tell nothing: the figure
@@ -81,4 +126,23 @@ int money_alert_fired(int64_t fired_key, const struct money_alert_figure *f);
  * overdraft changed); else KEEP. *noted_after is the note to keep. */
 enum money_alert_step money_alert_low(int64_t balance, int64_t overdraft, int64_t threshold, int noted,
 				      int *noted_after);
+
+/* A refusal's notice (docs/api.md, "Events"): balance.depleted for an
+ * insufficient balance, once until a credit arms it again; limit.reached
+ * for the monthly limit or a member's cap once a month, for the daily
+ * limit once a day. The states as the rows keep them (member: the member
+ * row's, when the refusal names one). */
+struct money_refusal_noted {
+	int depleted;
+	int64_t limit_month, limit_day, member_month;
+};
+enum money_refusal_notice {
+	REFUSAL_NOTICE_NONE,		/* nothing to tell */
+	REFUSAL_NOTICE_DEPLETED,	/* balance.depleted */
+	REFUSAL_NOTICE_LIMIT		/* limit.reached */
+};
+/* What refusal why (in month and day; has_member: it names a member row)
+ * tells, and *noted as it is to be kept. */
+enum money_refusal_notice money_alert_refusal(enum refusal_why why, int has_member, int64_t month, int64_t day,
+					      struct money_refusal_noted *noted);
 #endif

@@ -4,11 +4,13 @@
 #include "log.h"
 #include <string.h>
 
-static const char SQL_WRITE[] = "CALL cd_write(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
-/* cd_write's lists (sql/039), in its parameters' order. */
+static const char SQL_WRITE[] = "CALL cd_write(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+/* cd_write's lists (sql/039; the alerts' states last, sql/059), in its
+ * parameters' order. */
 static const char *const WRITE_LISTS[] = {"holds_new", "usages_new", "usages", "holds_set", "grants_set", "debts",
 					  "grants_new", "journal", "members", "accounts", "events", "recharges",
-					  "keys", "accounts_at"};
+					  "keys", "accounts_at", "alerts_set", "alert_members_set",
+					  "alert_members_del"};
 
 enum cd_err store_write_call(struct store *lg, const struct jw *doc, int commit, struct db_sets *sets,
 			      const char *what, int *dberr)

@@ -2,8 +2,9 @@
  *
  * Every change of an account's money columns, a grant's remaining, a
  * hold's state, a member's spend and reserve, and every journal row,
- * usage row and outbox row is written by one procedure, cd_write
- * (sql/039), with a JSON list per kind of row, each row made from its
+ * usage row and outbox row (and a guard batch's threshold alerts'
+ * states, sql/059) is written by one procedure, cd_write (sql/039),
+ * with a JSON list per kind of row, each row made from its
  * column table in ledger_columns.h. The guard's batches write many rows a
  * list and commit in the CALL (ledger_batch_write.c); the other
  * operations write the rows of one step inside their own transaction

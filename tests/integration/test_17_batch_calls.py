@@ -23,7 +23,8 @@ from lib import ENV, Fail, api, check, eq, new_account, sql, uid, verify, wait_u
 from test_20_guard import authorize, funded, settle
 
 SETS = ("accounts", "plan_caps", "holds", "hold_reqs", "members", "usages", "grants", "idem_keys",
-        "new_holds", "new_usages", "new_grants", "new_journal", "journal")
+        "new_holds", "new_usages", "new_grants", "new_journal", "journal", "alerts", "alert_members",
+        "alert_plan_grants", "alert_plan_caps")
 
 
 def call_sets(statements):
@@ -54,7 +55,8 @@ def lit(doc):
 
 READ_LISTS = ("ids", "ext", "holds", "reqs", "members", "usages", "spend_ids", "spend_ext", "keys")
 WRITE_LISTS = ("holds_new", "usages_new", "usages", "holds_set", "grants_set", "debts", "grants_new", "journal",
-               "members", "accounts", "events", "recharges", "keys", "at")
+               "members", "accounts", "events", "recharges", "keys", "at", "alerts_set", "alert_members_set",
+               "alert_members_del")
 
 
 def read_call(lock, **lists):
@@ -81,6 +83,49 @@ def test_read_locks_accounts_in_id_order_and_skips_unknown_ones():
     got = call_sets(read_call(0, ext=[a], spend_ext=[a]))
     check("accounts" not in got, "lock 0 returns no accounts: %r" % got.keys())
     check("grants" in got, "but the grants of those that may spend")
+
+
+def test_read_answers_alert_rows_only_for_accounts_with_alerts():
+    """cd_batch_read (sql/059) answers the alert sets, last, only when an
+    account it read has alerts: an account without costs no set; one
+    with has its alerts in order and the states of the members named."""
+    plain, ws = new_account("bcall"), new_account("bcall", kind="workspace")
+    eq(api("POST", "/v1/accounts/%s/members" % ws, {"member": "bob", "monthly_cap_micros": 1000}).status
+       in (200, 201), True, "bob")
+    got = call_sets(read_call(1, ext=[plain, ws], members=[[ws, "bob"]]))
+    check(not any(k.startswith("alert") for k in got), "no alerts anywhere: no alert set: %r" % list(got))
+    alerts = [{"kind": "member_cap_pct", "pct": 50}, {"kind": "balance_below", "micros": 7}]
+    eq(api("PUT", "/v1/accounts/%s/alerts" % ws, {"alerts": alerts}).status, 200, "alerts set")
+    iw = acct_id(ws)
+    first = int(sql("SELECT id FROM alerts WHERE account_id = %d AND kind = 'member_cap_pct'" % iw)[0][0])
+    sql("INSERT INTO alert_members (alert_id, member, fired_key) VALUES (%d, 'bob', 7), (%d, 'carol', 7)"
+        % (first, first))
+    got = call_sets(read_call(1, ext=[plain, ws], members=[[ws, "bob"]]))
+    eq([r[3] for r in got["alerts"]["rows"]], ["member_cap_pct", "balance_below"], "the account's alerts, in order")
+    eq({int(r[1]) for r in got["alerts"]["rows"]}, {iw}, "of the account with alerts alone")
+    eq([(int(r[1]), r[2], int(r[3])) for r in got["alert_members"]["rows"]], [(first, "bob", 7)],
+       "the named member's state, not another's")
+    names = list(got)
+    eq(names[names.index("alerts"):], [n for n in names if n.startswith("alert")],
+       "the alert sets come last, after every set a creditd before 059 reads: %r" % names)
+
+
+def test_write_sets_alert_states():
+    """cd_write's alert lists (sql/059): an alert's own state set, a
+    member's state made or changed, and one dropped (armed again)."""
+    ws = new_account("bcall", kind="workspace")
+    alerts = [{"kind": "member_cap_pct", "pct": 50}, {"kind": "balance_below", "micros": 7}]
+    eq(api("PUT", "/v1/accounts/%s/alerts" % ws, {"alerts": alerts}).status, 200, "alerts set")
+    iw = acct_id(ws)
+    cap, low = (int(sql("SELECT id FROM alerts WHERE account_id = %d AND kind = '%s'" % (iw, k))[0][0])
+                for k in ("member_cap_pct", "balance_below"))
+    sql("INSERT INTO alert_members (alert_id, member, fired_key) VALUES (%d, 'bob', 202610), (%d, 'carol', 202611)"
+        % (cap, cap))
+    call_sets(write_call(1, 1, alerts_set=[[low, 1]], alert_members_set=[[cap, "bob", 202611], [cap, "dan", 202611]],
+                         alert_members_del=[[cap, "carol"]]))
+    eq(int(sql("SELECT fired_key FROM alerts WHERE id = %d" % low)[0][0]), 1, "the alert's own state")
+    eq(sorted(tuple(r) for r in sql("SELECT member, fired_key FROM alert_members WHERE alert_id = %d" % cap)),
+       [("bob", "202611"), ("dan", "202611")], "bob's state moved, dan's made, carol's dropped")
 
 
 def _grants_with_debt(prefix):
@@ -436,6 +481,45 @@ def test_a_member_costs_no_round_trip_but_once_when_its_row_is_made():
         sent("authorize")
         eq(authorize(acct, member=member).status, 200, "authorize for %s" % member)
         eq(round_trips("authorize") - before, want, "%s on %s: round trips" % (member, acct))
+
+
+def test_a_guard_batch_with_alerts_is_its_read_and_its_write():
+    """An account with threshold alerts has its alerts, its members'
+    alert states, its plan's member cap and plan grants read by the
+    batch's read CALL, and the states that move written by its write
+    CALL with the alert.threshold events: a batch is two round trips
+    whether an alert fires or not (docs/architecture.md, "One writer")."""
+    ws = funded(10 ** 7, "balert", kind="workspace")
+    eq(api("POST", "/v1/accounts/%s/members" % ws, {"member": "bob", "monthly_cap_micros": 12000}).status
+       in (200, 201), True, "bob, capped")
+    alerts = [{"kind": "balance_below", "micros": 10 ** 7 - 1000}, {"kind": "member_cap_pct", "pct": 50},
+              {"kind": "monthly_spend_pct", "pct": 90}]
+    eq(api("PUT", "/v1/accounts/%s/alerts" % ws, {"alerts": alerts}).status, 200, "alerts set")
+
+    def told():
+        return [(e["kind"], e.get("member")) for e in (json.loads(r[0]) for r in sql(
+            "SELECT e.data FROM events e JOIN accounts a ON a.id = e.account_id WHERE a.ext_id = '%s' "
+            "AND e.type = 'alert.threshold' ORDER BY e.id" % ws))]
+    _seen.clear()
+    _key_use_noted()
+    sent("authorize")
+    eq(authorize(ws, member="bob", input_tokens=10, max_output_tokens=10).status, 200,
+       "the account's first authorize (it may open it: a month roll)")
+    eq(told(), [], "nothing crossed yet")
+    r, n = _trips("authorize", lambda: authorize(ws, member="bob"))
+    eq(r.status, 200, "authorize")
+    eq(told(), [("balance_below", None)], "the hold took the balance below its threshold")
+    eq(n, 2, "an authorize whose alert fires: its read and its write")
+    s, n = _trips("settle", lambda: settle(r.json["hold_id"], 1000, 500))
+    eq(s.status, 200, "settle")
+    check(s.json["charged_micros"] >= 6000, "bob past half his cap: %r" % (s.json,))
+    eq(told(), [("balance_below", None), ("member_cap_pct", "bob")], "bob's 50 %, once")
+    eq(n, 2, "a settle whose member alert fires: its read and its write")
+    r, n = _trips("authorize", lambda: authorize(ws, member="bob", input_tokens=10, max_output_tokens=10))
+    eq(r.status, 200, "authorize")
+    eq(n, 2, "an authorize with alerts that fire nothing: its read and its write")
+    eq(len(told()), 2, "nothing told twice")
+    verify()
 
 
 def test_unicode_keys_are_found_again():

@@ -343,6 +343,9 @@ static void batch_write(void)
 		{"p_accounts", NAMES(ACCT_TABLE, a)},
 		{"p_events", NAMES(EVENTS_TABLE, acct, ext, type, data)},
 		{"p_recharges", NAMES(RECHARGES_TABLE, acct, cents)},
+		{"p_alerts_set", NAMES(ALERTS_SET_TABLE, id, key)},
+		{"p_alert_members_set", NAMES(ALERT_MEMBERS_SET_TABLE, alert, member, key)},
+		{"p_alert_members_del", NAMES(ALERT_MEMBERS_DEL_TABLE, alert, member)},
 	};
 	for (unsigned int i = 0; i < sizeof(lists) / sizeof(lists[0]); i++) {
 		struct bw_list *l = &lists[i];

@@ -5,6 +5,7 @@
  * balance after settles, holds excluded. */
 #include "money_alert.h"
 #include "tap.h"
+#include <stdint.h>
 
 /* Walks an alert along values (limit and period fixed), counting fires
  * and re-arms; the state carried as the ledger keeps it. */
@@ -182,6 +183,112 @@ static void balance_low(void)
 	       "figures at the money range's edge do not turn over");
 }
 
+/* One account's alerts after a change, decided at once (a guard batch's):
+ * its own alerts in order, then each member with the member_cap_pct
+ * alerts of every member or of that one, from the states loaded. */
+static void changes(void)
+{
+	const struct money_alert_rule rules[] = {
+		{ALERT_BALANCE_BELOW, 5000000, 0, NULL},		/* armed */
+		{ALERT_MONTHLY_SPEND_PCT, 80, 202611, NULL},		/* fired this month */
+		{ALERT_MEMBER_CAP_PCT, 50, 0, NULL},			/* every member */
+		{ALERT_MEMBER_CAP_PCT, 90, 0, "carol"},			/* carol's */
+		{ALERT_PLAN_CREDITS_USED_PCT, 75, 0, NULL},		/* armed */
+	};
+	const struct money_alert_member members[] = {
+		{"bob", 600000, 1000000, 202611},	/* 60 % of his own cap */
+		{"carol", 950000, -1, 202611},		/* 95 % of the plan's 1,000,000 */
+		{"dan", 100000, -1, 202611},		/* 10 % */
+	};
+	/* bob fired at 50 % this month already; dan fired last month (armed
+	 * again by the new period only if past: he is not, and his state is
+	 * of another period, so nothing moves). carol is new to both. */
+	int64_t keys[3 * 5] = {0};
+	keys[0 * 5 + 2] = 202611;
+	keys[2 * 5 + 2] = 202610;
+	struct money_alert_input in = {
+		.figures = {.available = 4999999, .month_spent = 7000000, .monthly_limit = 10000000, .month_key = 202611,
+			    .day_spent = 0, .daily_limit = -1, .day_key = 20261127, .plan_granted = 8000000,
+			    .plan_left = 2000000, .plan_period = 7},
+		.alerts = rules, .nalerts = 5, .members = members, .nmembers = 3, .member_keys = keys, .plan_cap = 1000000};
+	struct money_alert_change out[5 * 4];
+	int n = money_alert_changes(&in, out, 20);
+	is_int(n, 5, "five states move");
+	/* balance_below: 4,999,999 < 5,000,000 → fired (key 1, no period). */
+	ok(out[0].alert == 0 && out[0].member == -1 && out[0].step == ALERT_STEP_FIRE && out[0].key == 1,
+	   "balance_below fires on the account");
+	is_int(out[0].figure.value, 4999999, "told with the available balance");
+	/* monthly 70 % < 80 %, fired this month → armed again. */
+	ok(out[1].alert == 1 && out[1].member == -1 && out[1].step == ALERT_STEP_REARM && out[1].key == 0,
+	   "monthly_spend_pct back under 80 %%: armed again");
+	/* plan used 6,000,000 of 8,000,000 = 75 % → fires in period 7. */
+	ok(out[2].alert == 4 && out[2].step == ALERT_STEP_FIRE && out[2].key == 7, "plan credits 75 %% used: fired");
+	ok(out[2].figure.value == 6000000 && out[2].figure.limit == 8000000, "told used of granted");
+	/* bob: fired already this month → nothing. carol: 95 % of the plan's
+	 * cap: every member's 50 % and her own 90 %, in the alerts' order. */
+	ok(out[3].alert == 2 && out[3].member == 1 && out[3].step == ALERT_STEP_FIRE && out[3].key == 202611,
+	   "carol's 50 %% (every member's)");
+	ok(out[4].alert == 3 && out[4].member == 1 && out[4].step == ALERT_STEP_FIRE && out[4].key == 202611,
+	   "carol's 90 %% (hers)");
+	is_int(out[4].figure.limit, 1000000, "of the plan's member cap");
+	/* The same change again, with the states written: nothing moves. */
+	const struct money_alert_rule after[] = {
+		{ALERT_BALANCE_BELOW, 5000000, 1, NULL}, {ALERT_MONTHLY_SPEND_PCT, 80, 0, NULL},
+		{ALERT_MEMBER_CAP_PCT, 50, 0, NULL}, {ALERT_MEMBER_CAP_PCT, 90, 0, "carol"},
+		{ALERT_PLAN_CREDITS_USED_PCT, 75, 7, NULL},
+	};
+	keys[1 * 5 + 2] = keys[1 * 5 + 3] = 202611;
+	in.alerts = after;
+	is_int(money_alert_changes(&in, out, 20), 0, "once per crossing: the same figures again move nothing");
+	/* bob back under 50 % (a refund of his spend): his state is armed again. */
+	const struct money_alert_member bob_under[] = {{"bob", 400000, 1000000, 202611}};
+	int64_t bob_keys[5] = {0, 0, 202611, 0, 0};
+	in = (struct money_alert_input){.figures = in.figures, .alerts = after, .nalerts = 5, .members = bob_under,
+					.nmembers = 1, .member_keys = bob_keys, .plan_cap = -1};
+	n = money_alert_changes(&in, out, 20);
+	ok(n == 1 && out[0].alert == 2 && out[0].member == 0 && out[0].step == ALERT_STEP_REARM && out[0].key == 0,
+	   "bob under 50 %%: armed again");
+	is_int(money_alert_changes(&(struct money_alert_input){.figures = in.figures, .alerts = rules, .nalerts = 5,
+							     .members = members, .nmembers = 3, .member_keys = keys,
+							     .plan_cap = 1000000},
+				   out, 2),
+	       -1, "changes that do not fit: -1");
+	/* A plan period's grants summed: 5,000,000 + 3,000,000 granted,
+	 * 1,500,000 + 500,000 left; an overflow is -1. */
+	const int64_t amounts[] = {5000000, 3000000}, remaining[] = {1500000, 500000};
+	int64_t granted, left;
+	ok(money_alert_plan(amounts, remaining, 2, &granted, &left) == 0 && granted == 8000000 && left == 2000000,
+	   "plan grants summed");
+	const int64_t huge[] = {INT64_MAX, 1};
+	is_int(money_alert_plan(huge, remaining, 2, &granted, &left), -1, "an overflow is refused");
+}
+
+/* A refusal's notice: balance.depleted once until armed again,
+ * limit.reached once a month (monthly, a member's cap) or a day. */
+static void refusals(void)
+{
+	struct money_refusal_noted n = {0, 202610, 20261126, 0};
+	is_int(money_alert_refusal(REFUSE_INSUFFICIENT, 0, 202611, 20261127, &n), REFUSAL_NOTICE_DEPLETED,
+	       "402: balance.depleted");
+	is_int(money_alert_refusal(REFUSE_INSUFFICIENT, 0, 202611, 20261127, &n), REFUSAL_NOTICE_NONE, "once");
+	is_int(n.depleted, 1, "noted");
+	is_int(money_alert_refusal(REFUSE_MONTHLY_LIMIT, 0, 202611, 20261127, &n), REFUSAL_NOTICE_LIMIT,
+	       "the monthly limit, first this month");
+	is_int(money_alert_refusal(REFUSE_MONTHLY_LIMIT, 0, 202611, 20261128, &n), REFUSAL_NOTICE_NONE,
+	       "not again the next day of the month");
+	ok(n.limit_month == 202611 && n.limit_day == 20261126, "the month noted, the day left");
+	is_int(money_alert_refusal(REFUSE_DAILY_LIMIT, 0, 202611, 20261127, &n), REFUSAL_NOTICE_LIMIT, "the daily limit");
+	is_int(money_alert_refusal(REFUSE_DAILY_LIMIT, 0, 202611, 20261127, &n), REFUSAL_NOTICE_NONE, "once a day");
+	is_int(money_alert_refusal(REFUSE_DAILY_LIMIT, 0, 202611, 20261128, &n), REFUSAL_NOTICE_LIMIT, "again the next");
+	is_int(money_alert_refusal(REFUSE_MEMBER_CAP, 0, 202611, 20261128, &n), REFUSAL_NOTICE_NONE,
+	       "a member's cap with no member row: nothing");
+	is_int(money_alert_refusal(REFUSE_MEMBER_CAP, 1, 202611, 20261128, &n), REFUSAL_NOTICE_LIMIT, "with one: told");
+	is_int(money_alert_refusal(REFUSE_MEMBER_CAP, 1, 202612, 20261201, &n), REFUSAL_NOTICE_LIMIT,
+	       "and again in a new month");
+	is_int(money_alert_refusal(REFUSE_ACCOUNT_INACTIVE, 1, 202612, 20261201, &n), REFUSAL_NOTICE_NONE,
+	       "a 403 tells nothing");
+}
+
 int main(void)
 {
 	kinds();
@@ -191,5 +298,7 @@ int main(void)
 	members();
 	plan_and_initial();
 	balance_low();
+	changes();
+	refusals();
 	return done_testing();
 }
