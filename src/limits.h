@@ -385,6 +385,11 @@ _Static_assert(LIMIT_GATEWAY_IMAGE_TOKENS <= LIMIT_TOKENS_MAX, "an image's token
 /* Random bytes of an id creditd makes for a request (twice as many hex
  * digits): 64 bits tell apart the requests of any log. */
 #define LIMIT_X_REQUEST_ID_RANDOM_BYTES 8
+/* Random bytes a thread draws at once for ids that are no secret (the
+ * X-Request-Id above): one RAND_bytes call every 64 requests instead of
+ * one each (the call locks the DRBG and keys its cipher, a twentieth of a
+ * guard request's CPU); 512 bytes a thread is nothing beside its stack. */
+#define LIMIT_RANDOM_ID_POOL_BYTES 512
 /* A price lookup that misses asks the reload thread to reload the price
  * table, and waits for it, at most LIMIT_PRICE_MISS_RELOADS times in
  * LIMIT_PRICE_MISS_RELOAD_MS, process-wide: a model priced a moment ago is
@@ -642,6 +647,7 @@ _Static_assert(LIMIT_TOKENS_MAX <= 1000000000LL, "at most 10^9 tokens in one cal
 _Static_assert((__int128)LIMIT_TOKENS_MAX * 9223372036854775807LL * 4 * 1000000 < ((__int128)1 << 126),
 	       "tokens times any int64 price times a margin stay inside 128 bits (four terms: uncached, cached, "
 	       "cache-write input and output)");
+_Static_assert(LIMIT_X_REQUEST_ID_RANDOM_BYTES <= LIMIT_RANDOM_ID_POOL_BYTES, "a request id is drawn from one pool");
 _Static_assert(2 * LIMIT_X_REQUEST_ID_RANDOM_BYTES <= LIMIT_X_REQUEST_ID_BYTES,
 	       "a request id creditd makes must be one it would accept");
 _Static_assert(sizeof("hold_") - 1 + 19 + 1 + 19 < LIMIT_HOLD_ID_BYTES, "every hold id, with its NUL, must fit");

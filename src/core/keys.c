@@ -1,6 +1,7 @@
 /* keys.c: generating, recognising and hashing API keys. Uses libcrypto
  * (RAND_bytes, EVP's SHA-256, HMAC) and nothing else; never logs a key. */
 #include "keys.h"
+#include <assert.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -15,16 +16,44 @@
 
 static const char hexdigits[] = "0123456789abcdef";
 
-int keys_random_hex(char *out, size_t n)
+static void to_hex(char *out, const unsigned char *buf, size_t n)
 {
-	unsigned char buf[64];
-	if (n > sizeof(buf) || RAND_bytes(buf, (int)n) != 1)
-		return -1;
 	for (size_t i = 0; i < n; i++) {
 		out[2 * i] = hexdigits[buf[i] >> 4];
 		out[2 * i + 1] = hexdigits[buf[i] & 15];
 	}
 	out[2 * n] = '\0';
+}
+
+int keys_random_hex(char *out, size_t n)
+{
+	unsigned char buf[64];
+	if (n > sizeof(buf) || RAND_bytes(buf, (int)n) != 1)
+		return -1;
+	to_hex(out, buf, n);
+	return 0;
+}
+
+/* Each RAND_bytes call takes the DRBG's lock and keys its cipher again:
+ * one per request was a twentieth of a guard request's CPU. A request id
+ * needs to be unique, not secret, so the bytes are drawn in bulk per
+ * thread and each used once. */
+int keys_random_id_hex(char *out, size_t n)
+{
+	static __thread unsigned char pool[LIMIT_RANDOM_ID_POOL_BYTES];
+	static __thread size_t left;
+	if (n > sizeof(pool))
+		return -1;
+	if (left < n) {
+		if (RAND_bytes(pool, (int)sizeof(pool)) != 1)
+			return -1;
+		left = sizeof(pool);
+	}
+	unsigned char *p = pool + sizeof(pool) - left;
+	to_hex(out, p, n);
+	memset(p, 0, n);
+	left -= n;
+	assert(left <= sizeof(pool));
 	return 0;
 }
 

@@ -106,6 +106,10 @@ int keys_referral_code(char *out, size_t cap);
 int keys_referral_code_ok(const char *s);
 /* Fills out with n random bytes as hex (2n+1 bytes). 0 or -1. */
 int keys_random_hex(char *out, size_t n);
+/* The same for ids that are no secret (a request's X-Request-Id): the
+ * bytes come from a store the calling thread refills with one RAND_bytes
+ * call per LIMIT_RANDOM_ID_POOL_BYTES. n at most that. 0 or -1. */
+int keys_random_id_hex(char *out, size_t n);
 
 /* ---- Browser tokens (docs/api.md, "Widget") ----
  * "cdw1.<account, base64url>.<expires, unix seconds>.<HMAC-SHA256 of all

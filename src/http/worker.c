@@ -426,7 +426,7 @@ static int handle(struct wreq *w, struct api_ctx *ctx, char *buf)
 	rq.path = uri != NULL ? strip_base(uri, ctx->cfg->base_path, path, sizeof(path)) : NULL;
 	int gateway = gateway_path(rq.path);
 	request_headers(req, &rq, gateway, bearer, sizeof(bearer));
-	if (!valid_request_id(rq.request_id) && keys_random_hex(rid, LIMIT_X_REQUEST_ID_RANDOM_BYTES) == 0)
+	if (!valid_request_id(rq.request_id) && keys_random_id_hex(rid, LIMIT_X_REQUEST_ID_RANDOM_BYTES) == 0)
 		rq.request_id = rid;
 	if (rq.query == NULL)
 		rq.query = "";

@@ -164,9 +164,32 @@ static void test_models(void)
 	ok(keys_models_check(many) != NULL, "17 are refused");
 }
 
+/* Request ids come from a thread's pool of random bytes: each byte used
+ * once, across refills, in hex; more than a pool holds is refused. */
+static void test_random_ids(void)
+{
+	enum { N = 3 * LIMIT_RANDOM_ID_POOL_BYTES / LIMIT_X_REQUEST_ID_RANDOM_BYTES + 5 };
+	static char ids[N][2 * LIMIT_X_REQUEST_ID_RANDOM_BYTES + 1];
+	int bad = 0, same = 0;
+	for (int i = 0; i < N; i++) {
+		bad |= keys_random_id_hex(ids[i], LIMIT_X_REQUEST_ID_RANDOM_BYTES) != 0;
+		bad |= strlen(ids[i]) != 2 * LIMIT_X_REQUEST_ID_RANDOM_BYTES ||
+		       strspn(ids[i], "0123456789abcdef") != strlen(ids[i]);
+	}
+	for (int i = 0; i < N; i++)
+		for (int j = 0; j < i; j++)
+			same += strcmp(ids[i], ids[j]) == 0;
+	ok(!bad, "%d request ids over three refills, each 16 hex digits", N);
+	is_int(same, 0, "no two alike");
+	char big[2 * LIMIT_RANDOM_ID_POOL_BYTES + 3];
+	ok(keys_random_id_hex(big, LIMIT_RANDOM_ID_POOL_BYTES) == 0, "a whole pool at once");
+	ok(keys_random_id_hex(big, LIMIT_RANDOM_ID_POOL_BYTES + 1) != 0, "more than a pool: refused");
+}
+
 int main(void)
 {
 	test_models();
+	test_random_ids();
 	char a[KEYS_LEN + 1], b[KEYS_LEN + 1], hex[65];
 	unsigned char h[KEYS_HASH_LEN];
 
