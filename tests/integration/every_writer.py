@@ -580,18 +580,33 @@ class Workload:
                                                                    self.t.name), flush=True)
         try:
             self.setup()
+            retried = self.tx_retries()
             elapsed = self.load()
+            retried = {k: v - retried.get(k, 0) for k, v in self.tx_retries().items()}
+            print("every writer: transactions run again, by reason: %s" % json.dumps(retried, sort_keys=True),
+                  flush=True)
             self.check_all(self.settle_down())
         finally:
             lib.clock_reset()
         fig = {"seconds": round(elapsed, 1), "requests": self.tally.requests,
                "requests_per_s": self.tally.requests / elapsed}
+        fig.update({"tx_retries_" + k: v for k, v in sorted(retried.items())})
         fig.update({k.replace(" ", "_"): self.tally.ok(k) for k in sorted(self.tally.counts)})
         fig.update({"holds_expired": len(self.left), "grants_expired": len(self.expiring_grants),
                     "recharges_credited": sum(r[0] == "succeeded" for r in self.recharges()),
                     "months": len(self.months), "known_500": self.tally.fetch_deadlocks,
                     "alerts_told": self.alerting.told()})
         return fig
+
+    def tx_retries(self):
+        """{reason: attempts run again} of every process, summed
+        (creditd_tx_retries_total, docs/architecture.md "One retry loop")."""
+        out = {}
+        for base in sorted(set(self.t.bases)):
+            r = api("GET", "/metrics", auth=None, base=base)
+            for m in re.finditer(r'(?m)^creditd_tx_retries_total\{reason="(\w+)"\} (\d+)$', r.raw.decode()):
+                out[m.group(1)] = out.get(m.group(1), 0) + int(m.group(2))
+        return out
 
     def load(self):
         failures = []
