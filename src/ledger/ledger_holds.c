@@ -497,6 +497,7 @@ static enum cd_err batch_run(struct store *lg, struct batch *b, struct guard_op 
 {
 	struct store_tx t;
 	b->hold_reqs_needed = b->kept_off = 0;
+	b->failed_op = -1;	/* none named before an attempt names one */
 	for (store_tx_init(lg, &t); store_tx_next(lg, &t);)
 		store_tx_end(lg, &t, batch_attempt(lg, b, ops, n));
 	assert(t.rc != CD_E_DUE);	/* brought due, or failed */

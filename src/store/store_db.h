@@ -246,7 +246,7 @@ struct store_tx {
 	int attempt;			/* attempts of the body started */
 	int done;			/* no attempt follows */
 	enum cd_err rc;			/* the outcome */
-	int64_t started_ms, deadline_ms;
+	int64_t started_ms;		/* its read timeout counts from here */
 	enum store_retry why;		/* why the last attempt is run again */
 	int due_passes;			/* times accounts were brought due between its attempts */
 	/* Accounts to bring due before the body's next attempt, the first

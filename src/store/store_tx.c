@@ -22,7 +22,6 @@ void store_tx_init(struct store *lg, struct store_tx *t)
 	memset(t, 0, sizeof(*t));
 	t->rc = CD_E_RETRY;
 	t->started_ms = timefmt_mono_ms();
-	t->deadline_ms = t->started_ms + 1000 * lg->cfg->db_read_timeout_seconds;
 	t->why = RETRY_NONE;
 	lg->tx_wide = 0;
 	lg->retry_why = RETRY_NONE;
