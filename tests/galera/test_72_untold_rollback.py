@@ -19,9 +19,8 @@ sweep's or another request's.
 """
 import json
 import os
-import re
 
-from lib import ENV, api, check, eq, uid, verify
+from lib import ENV, api, check, eq, tx_retries, uid, verify
 from test_70_galera import account, authorize, galera, new_account, node_sql, paid_checkout, q, settle, sign, urls
 
 
@@ -108,14 +107,9 @@ def exact(acct, what):
 def rollbacks():
     """Attempts run again for an untold rollback, both instances'
     (creditd_tx_retries_total{reason="rollback"})."""
-    total = 0
-    for base in urls():
-        r = api("GET", "/metrics", auth=None, base=base)
-        eq(r.status, 200, "GET /metrics of %s" % base)
-        m = re.search(r'(?m)^creditd_tx_retries_total\{reason="rollback"\} (\d+)$', r.raw.decode())
-        check(m is not None, "the transaction loop's reasons are counted in %s/metrics" % base)
-        total += int(m.group(1))
-    return total
+    counts = tx_retries(urls())
+    check("rollback" in counts, "the transaction loop's reasons are counted in /metrics: %r" % counts)
+    return counts["rollback"]
 
 
 def test_a_grant_rolled_back_untold_is_run_again_and_granted_once():

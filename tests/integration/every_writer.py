@@ -580,9 +580,9 @@ class Workload:
                                                                    self.t.name), flush=True)
         try:
             self.setup()
-            retried = self.tx_retries()
+            retried = lib.tx_retries(self.t.bases)
             elapsed = self.load()
-            retried = {k: v - retried.get(k, 0) for k, v in self.tx_retries().items()}
+            retried = {k: v - retried.get(k, 0) for k, v in lib.tx_retries(self.t.bases).items()}
             print("every writer: transactions run again, by reason: %s" % json.dumps(retried, sort_keys=True),
                   flush=True)
             self.check_all(self.settle_down())
@@ -597,16 +597,6 @@ class Workload:
                     "months": len(self.months), "known_500": self.tally.fetch_deadlocks,
                     "alerts_told": self.alerting.told()})
         return fig
-
-    def tx_retries(self):
-        """{reason: attempts run again} of every process, summed
-        (creditd_tx_retries_total, docs/architecture.md "One retry loop")."""
-        out = {}
-        for base in sorted(set(self.t.bases)):
-            r = api("GET", "/metrics", auth=None, base=base)
-            for m in re.finditer(r'(?m)^creditd_tx_retries_total\{reason="(\w+)"\} (\d+)$', r.raw.decode()):
-                out[m.group(1)] = out.get(m.group(1), 0) + int(m.group(2))
-        return out
 
     def load(self):
         failures = []
