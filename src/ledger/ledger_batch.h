@@ -175,9 +175,11 @@ struct batch {
 	 * read their rows. */
 	int kept, kept_check, kept_off;
 	/* The operation (its index in the batch) whose own decision or
-	 * answer failed the last attempt with an error of its own, -1: none
-	 * named; only such an operation is run apart (ledger_holds.c). */
-	int failed_op;
+	 * answer failed the last attempt with an error of its own, or the
+	 * account (b->accts) whose rows disagree in the database
+	 * (ledger_batch_rows_disagree); -1: none named. Only an operation so
+	 * named is run apart (ledger_holds.c). */
+	int failed_op, failed_acct;
 	/* A guard answer as a renderer takes it (ledger_decide_done_put): a
 	 * scratch of the combining thread's, never cleared whole. */
 	struct ledger_done answer;

@@ -419,7 +419,7 @@ static enum cd_err batch_try(struct store *lg, struct batch *b, struct guard_op 
 	assert(n >= 1);
 	assert(n <= BATCH_MAX);
 	ledger_batch_reset(b);
-	b->failed_op = -1;
+	b->failed_op = b->failed_acct = -1;
 	want_of(&w, ops, n);
 	w.read_hold_reqs = b->hold_reqs_needed;
 	enum cd_err rc = ledger_load_batch(lg, b, &w);
@@ -497,7 +497,7 @@ static enum cd_err batch_run(struct store *lg, struct batch *b, struct guard_op 
 {
 	struct store_tx t;
 	b->hold_reqs_needed = b->kept_off = 0;
-	b->failed_op = -1;	/* none named before an attempt names one */
+	b->failed_op = b->failed_acct = -1;	/* none named before an attempt names one */
 	for (store_tx_init(lg, &t); store_tx_next(lg, &t);)
 		store_tx_end(lg, &t, batch_attempt(lg, b, ops, n));
 	assert(t.rc != CD_E_DUE);	/* brought due, or failed */
@@ -522,10 +522,27 @@ static unsigned guard_context(struct guard_op **ops, int n)
 
 static void guard_run(struct store *lg, struct combine_op **links, int n);
 
-/* An error of one operation's own (logged: op named) failed the batch,
- * which was rolled back: that one runs alone, so only it fails, and those
- * before and after it run again as batches, in their order. A failure
- * that names no operation is every one's, and never comes here. */
+/* The operation the batch's failure belongs to: the one whose error it
+ * was, else the first on the account whose rows disagree; -1: none. */
+static int failed_op(const struct batch *b, struct guard_op **ops, int n)
+{
+	if (b->failed_op >= 0 || b->failed_acct < 0 || b->failed_acct >= b->naccts)
+		return b->failed_op;
+	const struct acct *a = &b->accts[b->failed_acct].a;
+	for (int i = 0; i < n; i++) {
+		const struct guard_op *op = ops[i];
+		const char *ext = op->kind == GUARD_AUTHORIZE ? op->in.authorize->account
+				  : op->kind == GUARD_USAGE ? op->in.usage->account : NULL;
+		if (ext != NULL ? strcmp(ext, a->ext_id) == 0 : op->account_id == a->id)
+			return i;
+	}
+	return -1;
+}
+
+/* An error of one operation's own (logged: named, failed_op) failed the
+ * batch, which was rolled back: that one runs alone, so only it fails,
+ * and those before and after it run again as batches, in their order. A
+ * failure that names no operation is every one's, and never comes here. */
 static void guard_apart(struct store *lg, struct combine_op **links, struct guard_op **ops, int n, int named)
 {
 	assert(named >= 0);
@@ -562,7 +579,7 @@ static void guard_run(struct store *lg, struct combine_op **links, int n)
 	int named = -1;
 	if (b != NULL) {
 		rc = batch_run(lg, b, ops, n);
-		named = rc == CD_E_INTERNAL ? b->failed_op : -1;
+		named = rc == CD_E_INTERNAL ? failed_op(b, ops, n) : -1;
 	}
 	ledger_batch_give(b);
 	log_context_pop(serving);
