@@ -522,23 +522,6 @@ static unsigned guard_context(struct guard_op **ops, int n)
 
 static void guard_run(struct store *lg, struct combine_op **links, int n);
 
-/* The operation the batch's failure belongs to: the one whose error it
- * was, else the first on the account whose rows disagree; -1: none. */
-static int failed_op(const struct batch *b, struct guard_op **ops, int n)
-{
-	if (b->failed_op >= 0 || b->failed_acct < 0 || b->failed_acct >= b->naccts)
-		return b->failed_op;
-	const struct acct *a = &b->accts[b->failed_acct].a;
-	for (int i = 0; i < n; i++) {
-		const struct guard_op *op = ops[i];
-		const char *ext = op->kind == GUARD_AUTHORIZE ? op->in.authorize->account
-				  : op->kind == GUARD_USAGE ? op->in.usage->account : NULL;
-		if (ext != NULL ? strcmp(ext, a->ext_id) == 0 : op->account_id == a->id)
-			return i;
-	}
-	return -1;
-}
-
 /* An error of one operation's own (logged: named, failed_op) failed the
  * batch, which was rolled back: that one runs alone, so only it fails,
  * and those before and after it run again as batches, in their order. A
@@ -579,7 +562,7 @@ static void guard_run(struct store *lg, struct combine_op **links, int n)
 	int named = -1;
 	if (b != NULL) {
 		rc = batch_run(lg, b, ops, n);
-		named = rc == CD_E_INTERNAL ? failed_op(b, ops, n) : -1;
+		named = rc == CD_E_INTERNAL ? ledger_decide_failed_op(b, ops, n) : -1;
 	}
 	ledger_batch_give(b);
 	log_context_pop(serving);
