@@ -72,6 +72,10 @@
  * four: ledger.h LEDGER_PURGE_TABLES); counted in the slack of the text's
  * assertion below, a line under 96 bytes each. */
 #define LIMIT_METRICS_PURGE_TABLES 8
+/* Reasons creditd_tx_retries_total has a line for (the transaction loop
+ * names eight: store.h enum store_retry); counted in the slack of the
+ * text's assertion below, a line under 96 bytes each. */
+#define LIMIT_METRICS_TX_REASONS 16
 /* creditd_outbox_pending is counted by the background thread once a
  * sweep, in one index range read of events (state, next_attempt_at); a
  * backlog this deep is shown as this many, so the read stays bounded
@@ -637,7 +641,9 @@ _Static_assert((LIMIT_METRICS_ROUTES + 1) * METRICS_LINES_PER_ROUTE * (96 + LIMI
 		       /* the gateway's lines: 5 routes by every status, reasons, buckets */
 		       5 * (METRICS_STATUS_SLOTS + 1) * 128 + 4096 +
 		       /* the operator's lines: workers, Stripe by endpoint and kind, pushes, webhooks */
-		       2048 <=
+		       2048 +
+		       /* creditd_tx_retries_total: its help and a line per reason */
+		       256 + LIMIT_METRICS_TX_REASONS * 96 <=
 		       LIMIT_METRICS_TEXT_BYTES,
 	       "the metrics text of the most routes, names, counts and nodes must fit its cap");
 _Static_assert(LIMIT_BALANCE_MICROS_MAX <= 9223372036854775807LL - LIMIT_AMOUNT_MICROS_MAX - LIMIT_SETTING_MICROS_MAX,

@@ -14,6 +14,7 @@
 #include "dynbuf.h"
 #include "limits.h"
 #include "log.h"
+#include <assert.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -388,6 +389,22 @@ static void emit_histogram(struct dynbuf *b, const struct metrics_histogram *h)
 		      h->sum, h->name, h->count);
 }
 
+/* creditd_tx_retries_total: the one transaction loop's attempts run
+ * again, a line per reason, 0 included (a reason that never came shows). */
+static void emit_tx_retries(struct dynbuf *b, const struct metrics_gauges *g)
+{
+	assert(g->tx_reason_count <= LIMIT_METRICS_TX_REASONS);
+	if (g->tx_reason_count <= 0)
+		return;
+	dynbuf_printf(b, "# HELP creditd_tx_retries_total Transaction attempts run again by the one transaction loop, by the reason the attempt before ended on (deadlock, moved, due, rollback, node, route, race, schema).\n"
+		      "# TYPE creditd_tx_retries_total counter\n");
+	for (int i = 0; i < g->tx_reason_count && i < LIMIT_METRICS_TX_REASONS; i++) {
+		dynbuf_printf(b, "creditd_tx_retries_total{reason=\"");
+		emit_label_value(b, g->tx_reason[i]);
+		dynbuf_printf(b, "\"} %llu\n", g->tx_retries[i]);
+	}
+}
+
 static void emit_purged(struct dynbuf *b, const struct metrics_gauges *g)
 {
 	if (g->purged == NULL || g->purged_count <= 0)
@@ -508,6 +525,7 @@ static void emit_gauges(struct dynbuf *b, const struct metrics_gauges *g)
 		dynbuf_printf(b, "# HELP creditd_price_miss_reloads_total Price reloads asked for by a request that named a model or action the price cache did not know, since start.\n"
 			      "# TYPE creditd_price_miss_reloads_total counter\ncreditd_price_miss_reloads_total %llu\n",
 			      *g->price_miss_reloads);
+	emit_tx_retries(b, g);
 	if (g->version != NULL) {
 		dynbuf_printf(b, "# HELP creditd_build_info The running creditd's version.\n"
 			      "# TYPE creditd_build_info gauge\ncreditd_build_info{version=\"");

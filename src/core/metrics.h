@@ -132,6 +132,13 @@ struct metrics_gauges {
 	/* Price reloads lookups' misses asked the reload thread for, since
 	 * start; NULL: no line. */
 	const unsigned long long *price_miss_reloads;
+	/* Transaction attempts run again since start, by the reason the one
+	 * before ended on (docs/architecture.md, "One retry loop"): a count
+	 * per name, tx_reason_count of them (at most
+	 * LIMIT_METRICS_TX_REASONS); 0: no lines. */
+	const char *const *tx_reason;
+	const unsigned long long *tx_retries;
+	int tx_reason_count;
 };
 /* The Prometheus text (exposition format 0.0.4) of every counter and of
  * g, NUL-terminated, in a buffer the caller frees with free(). NULL

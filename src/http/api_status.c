@@ -47,8 +47,16 @@ void api_metrics(struct api_ctx *ctx, const struct request *rq, char **params, s
 	ledger_kept_stats(&ks);
 	struct metrics_kept kept = {ks.filled, ks.read, ks.refused};
 	unsigned long long miss_reloads = ledger_prices_miss_asks();
+	/* The transaction loop's reasons, but RETRY_NONE (never counted). */
+	unsigned long long retries[STORE_RETRY_REASONS];
+	const char *reasons[STORE_RETRY_REASONS];
+	_Static_assert(STORE_RETRY_REASONS - 1 <= LIMIT_METRICS_TX_REASONS, "a line per reason fits the text");
+	store_tx_retries(retries);
+	for (int i = RETRY_NONE + 1; i < STORE_RETRY_REASONS; i++)
+		reasons[i] = store_retry_name((enum store_retry)i);
 	struct metrics_gauges g = {&h, nodes, n, ledger_outbox_pending(), PACKAGE_VERSION, purged, LEDGER_PURGE_TABLES,
-				   &auth, &kept, (long long)gateway_in_flight(), &b.brought_due, &miss_reloads};
+				   &auth, &kept, (long long)gateway_in_flight(), &b.brought_due, &miss_reloads,
+				   reasons + 1, retries + 1, STORE_RETRY_REASONS - 1};
 	/* The scrape's own worker is not counted busy: creditd_workers_busy
 	 * is the workers answering other requests. */
 	metrics_workers(0, -1);

@@ -66,14 +66,14 @@ static enum cd_err account_exists(struct store *lg, const struct account_new *n,
 	 * hash never changes after, so it is read under that lock. */
 	enum cd_err rc = ledger_due_lock(lg, n->id, &a);
 	if (rc == CD_E_NOT_FOUND)
-		return CD_E_RETRY;
+		return store_retry(lg, RETRY_RACE);
 	if (rc != CD_OK)
 		return rc;
 	struct dbstmt *s = store_exec(lg, SQL_ACCT_HASH, &e, "i", a.id);
 	if (s == NULL)
 		return store_err(lg, e, "account lookup");
 	if (store_fetch(s) != 1)
-		return CD_E_RETRY;
+		return store_retry(lg, RETRY_RACE);
 	if (store_len(s, 0) != 32 || memcmp(store_str(s, 0), hash, 32) != 0)
 		return refusal_set(&lg->refusal, REFUSE_ACCOUNT_EXISTS, n->id, NULL);
 	rc = ledger_events_acct_save(lg, &a);
@@ -143,7 +143,7 @@ static enum cd_err account_create_op(struct store *lg, const struct account_new 
 				   (const char *)hash, (size_t)32, lg->now, daily, lg->now_day,
 				   n->overdraft_limit_micros > 0 ? &payg : NULL);
 	if (s == NULL && e == ER_DUP_ENTRY)
-		return CD_E_RETRY;
+		return store_retry(lg, RETRY_RACE);
 	if (s == NULL)
 		return store_err(lg, e, "account create");
 	struct acct a;

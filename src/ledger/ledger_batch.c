@@ -201,6 +201,7 @@ enum cd_err ledger_batch_rows_disagree(struct batch *b, int acct, const char *wh
 	}
 	log_error("account %" PRId64 ": %s in rows read under their locks; creditctl verify tells more", b->accts[acct].a.id,
 		  what);
+	b->failed_acct = acct;	/* its operations' error, not the others' */
 	return CD_E_INTERNAL;
 }
 

@@ -227,6 +227,12 @@ struct batch {
 	 * kept_off: a kept write found a row moved, the batch's next attempts
 	 * read their rows. */
 	int kept, kept_check, kept_off;
+	/* The operation (its index in the batch) whose own decision or
+	 * answer failed the last attempt with an error of its own, or the
+	 * account (b->accts) whose rows disagree in the database
+	 * (ledger_batch_rows_disagree); -1: none named. Only an operation so
+	 * named is run apart (ledger_holds.c). */
+	int failed_op, failed_acct;
 	/* A guard answer as a renderer takes it (ledger_decide_done_put): a
 	 * scratch of the combining thread's, never cleared whole. */
 	struct ledger_done answer;
@@ -281,7 +287,7 @@ void ledger_batch_events_clear(struct batch *b);
  * something due that writes other rows (ledger_due_writes): nothing is
  * applied, they are named for the transaction loop (store_due_add), the
  * attempt ends (rolled back) and the loop brings them due
- * (ledger_due_bring_id) before the next attempt reads again. Never
+ * (ledger_due_bring_tx) before the next attempt reads again. Never
  * CD_E_DUE on rows kept (ledger_rowcache.h keeps none due). */
 enum cd_err ledger_load_batch(struct store *lg, struct batch *b, struct batch_want *w);
 /* Accounts a batch's read found due and named for bringing due, since

@@ -340,7 +340,7 @@ enum cd_err ledger_batch_write_flush(struct store *lg, struct batch *b, int comm
 		/* A kept row moved since it was written (sql/037): the next
 		 * attempt reads them all. */
 		b->kept_off = 1;
-		return CD_E_RETRY;
+		return store_retry(lg, RETRY_MOVED);
 	}
 	if (e == ER_SIGNAL_EXCEPTION) {
 		log_error("batch write: MariaDB error %d: %s", e, "a row version signalled where none was named");
@@ -350,7 +350,7 @@ enum cd_err ledger_batch_write_flush(struct store *lg, struct batch *b, int comm
 		/* A request_id held already, or a key claimed meanwhile: the
 		 * next attempt reads them and replays. */
 		b->hold_reqs_needed = 1;
-		return CD_E_RETRY;
+		return store_retry(lg, RETRY_RACE);
 	}
 	if (rc != CD_OK)
 		return rc;

@@ -692,3 +692,18 @@ enum cd_err ledger_decide_usage(struct store *lg, struct batch *b, struct guard_
 	assert(a->reserved == reserved);
 	return rc;
 }
+
+int ledger_decide_failed_op(const struct batch *b, struct guard_op *const *ops, int n)
+{
+	if (b->failed_op >= 0 || b->failed_acct < 0 || b->failed_acct >= b->naccts)
+		return b->failed_op;
+	const struct acct *a = &b->accts[b->failed_acct].a;
+	for (int i = 0; i < n; i++) {
+		const struct guard_op *op = ops[i];
+		const char *ext = op->kind == GUARD_AUTHORIZE ? op->in.authorize->account
+				  : op->kind == GUARD_USAGE ? op->in.usage->account : NULL;
+		if (ext != NULL ? strcmp(ext, a->ext_id) == 0 : op->account_id == a->id)
+			return i;
+	}
+	return -1;
+}

@@ -120,4 +120,9 @@ enum cd_err ledger_decide_rates_take(struct batch *b, int acct, const char *memb
 void ledger_decide_member_move(struct batch *b, int acct, const char *member, int64_t reserved_delta, int64_t spent_delta);
 /* Notes the account's balance and available on op for its answer. */
 void ledger_decide_note(struct guard_op *op, const struct acct *a);
+/* The operation of ops (the batch's, n of them) its last attempt's
+ * failure belongs to: the one whose error it was (b->failed_op), else
+ * the first on the account whose rows disagree (b->failed_acct); -1:
+ * none (ledger_holds.c runs only that one apart). */
+int ledger_decide_failed_op(const struct batch *b, struct guard_op *const *ops, int n);
 #endif

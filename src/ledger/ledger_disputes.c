@@ -230,7 +230,7 @@ static enum cd_err dispute_keep(struct store *lg, struct hook_run *h, const char
 		rc = ledger_funded_meet(lg, ev->payment_intent);
 	if (rc == CD_OK)
 		rc = ledger_funded_credited_now(lg, ev->payment_intent, &credited);
-	return rc == CD_OK && credited ? CD_E_RETRY : rc;
+	return rc == CD_OK && credited ? store_retry(lg, RETRY_RACE) : rc;
 }
 
 enum cd_err ledger_disputes_created(struct store *lg, struct hook_run *h)

@@ -76,11 +76,11 @@ int ledger_due_writes(const struct store *lg, const struct acct *a)
 
 /* An account locked by the running attempt: its month and day rolled, or,
  * with something else due on it, the attempt ended on it (store_tx brings
- * it due through ledger_due_bring_id and runs the attempt again). */
+ * it due by attempts of ledger_due_bring_tx and runs the attempt again). */
 static enum cd_err opened(struct store *lg, struct acct *a)
 {
 	if (ledger_due_writes(lg, a)) {
-		store_due_add(lg, a->id, ledger_due_bring_id);
+		store_due_add(lg, a->id, ledger_due_bring_tx);
 		return CD_E_DUE;
 	}
 	ledger_due_roll(lg, a);
@@ -313,7 +313,7 @@ enum cd_err ledger_due_sweep_acct(struct store *lg, struct acct *a)
 	return CD_OK;
 }
 
-static enum cd_err bring_tx(struct store *lg, int64_t id)
+enum cd_err ledger_due_bring_tx(struct store *lg, int64_t id)
 {
 	struct acct a;
 	enum cd_err rc = ledger_due_open_id(lg, id, &a);
@@ -331,7 +331,7 @@ enum cd_err ledger_due_bring_id(struct store *lg, int64_t id)
 	struct store_tx t;
 	assert(id > 0);
 	for (store_tx_init(lg, &t); store_tx_next(lg, &t);)
-		store_tx_end(lg, &t, bring_tx(lg, id));
+		store_tx_end(lg, &t, ledger_due_bring_tx(lg, id));
 	return t.rc;
 }
 

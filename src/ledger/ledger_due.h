@@ -4,7 +4,7 @@
  * off, a plan's credit for a new period) is never written while an
  * operation reads: the attempt ends on it (CD_E_DUE, nothing written),
  * the account is brought due in a transaction of its own, and the
- * operation runs again on rows due no more (store_tx's due pass). Above
+ * operation runs again on rows due no more (store_tx's RETRY_DUE). Above
  * the rows and the members (expiry moves both); every operation opens
  * its account through here. Internal to the ledger's files. */
 #ifndef CREDITD_LEDGER_DUE_H
@@ -31,12 +31,14 @@ enum cd_err ledger_due_lock_id(struct store *lg, int64_t id, struct acct *a);
  * (ledger_due_apply): an account's creation (its plan's first credit is
  * part of it) and ledger_due_bring_id's transaction. */
 enum cd_err ledger_due_open_id(struct store *lg, int64_t id, struct acct *a);
-/* Brings account id due in a transaction of its own (store_tx, retried
- * on a conflict): locked by id, its month rolled, what fell due applied
- * and saved through the writer, committed. The background sweep's step
- * for each account, and the guard's for an account its batch's read
- * found due (ledger_holds.c), before the batch reads it again. CD_OK too
- * when there is no such account. */
+/* Brings account id due, the body of one transaction: locked by id, its
+ * month rolled, what fell due applied and saved through the writer. CD_OK
+ * too when there is no such account. An operation's transaction loop
+ * runs it, as attempts of its own, for the accounts an attempt met due
+ * (store_due_add) before the operation's next attempt. */
+enum cd_err ledger_due_bring_tx(struct store *lg, int64_t id);
+/* ledger_due_bring_tx in a transaction loop of its own: the background
+ * sweep's step for each account. */
 enum cd_err ledger_due_bring_id(struct store *lg, int64_t id);
 /* Holds that expired are released or captured; grants that expired are
  * written off. Recomputes sweep_due_at. */

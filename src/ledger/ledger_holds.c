@@ -11,11 +11,14 @@
  * more round trip, and each operation gets its own answer. The read
  * writes nothing: an account it finds with an expiry or a plan's credit
  * due ends the attempt, is brought due in a transaction of its own
- * (ledger_due_bring_id), and the batch reads again (batch_run). A refusal
+ * (ledger_due_bring_tx), and the batch reads again (batch_run). A refusal
  * changes nothing, so it never touches the other operations of its
  * batch; a failure of the transaction (deadlock, lock wait, lost
- * connection, certification) runs the whole batch again, at most
- * LIMIT_TX_RETRIES times, then answers every operation with it. Replays
+ * connection, certification, a kept row moved, something due, Galera's
+ * untold rollback) runs the whole batch again through its one loop
+ * (store_tx), at most LIMIT_TX_RETRIES times, then answers every
+ * operation with it; only an error of one operation's own runs that
+ * operation apart (guard_run). Replays
  * are answered from what was stored: a request_id maps to one hold or
  * one usage, a settled hold keeps its settle's hash and answer, an
  * Idempotency-Key its answer. This file is the glue above the rules:
@@ -370,6 +373,8 @@ static enum cd_err decide_all(struct store *lg, struct batch *b, struct guard_op
 			log_error("the ledger refused (%s) without saying why", errors_strerror(op->decided));
 			rc = CD_E_INTERNAL;
 		}
+		if (rc == CD_E_INTERNAL)
+			b->failed_op = i;	/* an error of this operation's own */
 		batch_sums(b, &after);
 		/* A refusal changes nothing: no balance, reserve or journal row. */
 		assert(rc != CD_OK || op->decided == CD_OK || after.balance == before.balance);
@@ -409,6 +414,7 @@ static enum cd_err batch_try(struct store *lg, struct batch *b, struct guard_op 
 	assert(n >= 1);
 	assert(n <= BATCH_MAX);
 	ledger_batch_reset(b);
+	b->failed_op = b->failed_acct = -1;
 	want_of(&w, ops, n);
 	w.read_hold_reqs = b->hold_reqs_needed;
 	enum cd_err rc = ledger_load_batch(lg, b, &w);
@@ -436,6 +442,7 @@ static enum cd_err batch_try(struct store *lg, struct batch *b, struct guard_op 
 			continue;
 		texts[nstore] = op->out != NULL ? json_dumps(op->out, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
 		if (texts[nstore] == NULL) {
+			b->failed_op = i;
 			rc = CD_E_INTERNAL;
 			break;
 		}
@@ -465,7 +472,12 @@ static enum cd_err batch_try(struct store *lg, struct batch *b, struct guard_op 
  * (ledger_rowcache.h), else forgotten. */
 static enum cd_err batch_attempt(struct store *lg, struct batch *b, struct guard_op **ops, int n)
 {
+	int kept_off = b->kept_off;
 	enum cd_err rc = batch_try(lg, b, ops, n);
+	/* Kept rows that disagree (ledger_batch_rows_disagree) are rows that
+	 * moved: the next attempt reads them under their locks. */
+	if (rc == CD_E_RETRY && b->kept_off && !kept_off)
+		rc = store_retry(lg, RETRY_MOVED);
 	if (rc == CD_OK)
 		ledger_rowcache_store(lg, b);
 	else
@@ -473,17 +485,18 @@ static enum cd_err batch_attempt(struct store *lg, struct batch *b, struct guard
 	return rc;
 }
 
-/* The batch as one transaction, retried whole (store_tx), on accounts
- * with nothing due: an attempt whose read finds expiries or a plan's
- * credit due ends on them (CD_E_DUE, rolled back, nothing written); the
- * loop's due pass brings each due in a transaction of its own, and the
- * batch runs again, reading them as those transactions left them (at
- * most LIMIT_TX_DUE_PASSES passes, then the batch fails, logged, and its
- * operations run alone). */
+/* The batch as one transaction, run again whole by its one loop
+ * (store_tx) for every reason it names (docs/architecture.md, "One retry
+ * loop"), on accounts with nothing due: an attempt whose read finds
+ * expiries or a plan's credit due ends on them (CD_E_DUE, rolled back,
+ * nothing written); the loop brings each due in a transaction of its own
+ * and the batch runs again, reading them as those transactions left them
+ * (at most LIMIT_TX_DUE_PASSES passes, then the batch fails, logged). */
 static enum cd_err batch_run(struct store *lg, struct batch *b, struct guard_op **ops, int n)
 {
 	struct store_tx t;
 	b->hold_reqs_needed = b->kept_off = 0;
+	b->failed_op = b->failed_acct = -1;	/* none named before an attempt names one */
 	for (store_tx_init(lg, &t); store_tx_next(lg, &t);)
 		store_tx_end(lg, &t, batch_attempt(lg, b, ops, n));
 	assert(t.rc != CD_E_DUE);	/* brought due, or failed */
@@ -506,6 +519,27 @@ static unsigned guard_context(struct guard_op **ops, int n)
 	return mark;
 }
 
+static void guard_run(struct store *lg, struct combine_op **links, int n);
+
+/* An error of one operation's own (logged: named, failed_op) failed the
+ * batch, which was rolled back: that one runs alone, so only it fails,
+ * and those before and after it run again as batches, in their order. A
+ * failure that names no operation is every one's, and never comes here. */
+static void guard_apart(struct store *lg, struct combine_op **links, struct guard_op **ops, int n, int named)
+{
+	assert(named >= 0);
+	assert(named < n);
+	for (int i = 0; i < n; i++) {
+		json_decref(ops[i]->out);
+		ops[i]->out = NULL;
+	}
+	if (named > 0)
+		guard_run(lg, links, named);
+	guard_run(lg, &links[named], 1);
+	if (named + 1 < n)
+		guard_run(lg, &links[named + 1], n - named - 1);
+}
+
 /* The combiner's work: the batch as one transaction, retried whole, on
  * the node of its operations' accounts (they were queued by node). */
 static void guard_run(struct store *lg, struct combine_op **links, int n)
@@ -524,19 +558,17 @@ static void guard_run(struct store *lg, struct combine_op **links, int n)
 	store_route(lg, ops[0]->route[0] != '\0' ? ops[0]->route : NULL);
 	unsigned serving = guard_context(ops, n);
 	struct batch *b = ledger_batch_take();
-	if (b != NULL)
+	int named = -1;
+	if (b != NULL) {
 		rc = batch_run(lg, b, ops, n);
+		named = rc == CD_E_INTERNAL ? ledger_decide_failed_op(b, ops, n) : -1;
+	}
 	ledger_batch_give(b);
 	log_context_pop(serving);
 	lg->routed = routed;
 	memcpy(lg->route, route, sizeof(route));
-	if (rc == CD_E_INTERNAL && n > 1 && !lg->committed) {
-		/* Something about one operation (logged) failed the batch, which
-		 * was rolled back: run each alone, so only that one fails. */
-		for (int i = 0; i < n; i++) {
-			json_decref(ops[i]->out);
-			guard_run(lg, &links[i], 1);
-		}
+	if (named >= 0 && n > 1 && !lg->committed) {
+		guard_apart(lg, links, ops, n, named);
 		return;
 	}
 	for (int i = 0; i < n; i++) {

@@ -25,7 +25,7 @@ static enum cd_err idem_replay(struct store *lg, struct ledger_idem *r)
 	if (s == NULL)
 		return store_err(lg, e, "idempotency lookup");
 	if (store_fetch(s) != 1)
-		return CD_E_RETRY;	/* the first claimant rolled back */
+		return store_retry(lg, RETRY_RACE);	/* the first claimant rolled back */
 	if (store_len(s, 0) != 32 || memcmp(store_str(s, 0), r->call->request_hash, 32) != 0)
 		return refusal_set(&lg->refusal, REFUSE_KEY_REUSED, NULL, NULL);
 	json_error_t jerr;

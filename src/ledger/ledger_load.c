@@ -408,7 +408,7 @@ static enum cd_err read_call(struct store *lg, struct batch *b, const struct bat
 	rc = store_sets_call(lg, marked ? SQL_READ_MARK : galera ? SQL_READ_GALERA : SQL_READ, &p, &b->sets,
 			     "batch read", &e);
 	if (galera && e == ER_SP_DOES_NOT_EXIST)
-		rc = CD_E_RETRY;	/* read again the old way */
+		rc = store_retry(lg, RETRY_SCHEMA);	/* read again the old way */
 	if (marked && e == ER_SP_DOES_NOT_EXIST)
 		store_mark_missing("batch read");
 	else if (galera && e == ER_SP_DOES_NOT_EXIST && !atomic_exchange(&lock_read_missing, 1))
@@ -489,7 +489,7 @@ static int due_found(struct store *lg, struct batch *b, int kept)
 		if (!ledger_due_writes(lg, &b->accts[i].a))
 			continue;
 		assert(!kept);
-		store_due_add(lg, b->accts[i].a.id, ledger_due_bring_id);
+		store_due_add(lg, b->accts[i].a.id, ledger_due_bring_tx);
 		n++;
 	}
 	atomic_fetch_add(&due_read, (unsigned long long)n);

@@ -46,7 +46,7 @@ static enum cd_err row_read(struct store *lg, int64_t referred_id, struct referr
 	if (got < 0)
 		log_error("referral of account %lld: its row could not be read", (long long)referred_id);
 	if (got != 1)
-		return got < 0 ? CD_E_INTERNAL : CD_E_RETRY;	/* a referral is never deleted */
+		return got < 0 ? CD_E_INTERNAL : store_retry(lg, RETRY_RACE);	/* a referral is never deleted */
 	k->settled = (int)store_i64(s, 0);
 	k->topup_id = store_i64(s, 1);
 	k->referrer_grant_id = store_i64(s, 2);

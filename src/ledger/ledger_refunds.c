@@ -135,7 +135,7 @@ enum cd_err ledger_refunds_keep(struct store *lg, struct hook_run *h)
 			return store_err(lg, e, "refund keep recheck");
 		credited = store_fetch(s) == 1;
 	}
-	rc = rc == CD_OK && credited ? CD_E_RETRY : rc;
+	rc = rc == CD_OK && credited ? store_retry(lg, RETRY_RACE) : rc;
 	assert(rc != CD_OK || !credited);	/* kept only while no credit names it */
 	return rc;
 }

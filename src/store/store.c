@@ -266,11 +266,11 @@ static int conn_lost(int e)
 enum cd_err store_err(struct store *lg, int dberr, const char *what)
 {
 	if (retryable(dberr))
-		return CD_E_RETRY;
+		return store_retry(lg, RETRY_DEADLOCK);
 	/* Interrupted (1317: some Galera brute-force aborts, MariaDB PR #962): run
 	 * again, unless a COMMIT went with it (it may have happened: lost). */
 	if (dberr == ER_QUERY_INTERRUPTED && !lg->commit_sent)
-		return CD_E_RETRY;
+		return store_retry(lg, RETRY_DEADLOCK);
 	if (conn_lost(dberr) || dberr == ER_QUERY_INTERRUPTED) {
 		log_warn("database connection lost during %s (%d)", what, dberr);
 		/* Of several nodes, one lost connection (an idle one cut by a

@@ -22,6 +22,49 @@ void store_free(struct store *lg);
 /* Connects (or checks the connection): CD_OK or CD_E_UNAVAILABLE. */
 enum cd_err store_ping(struct store *lg);
 
+/* Why an attempt of the transaction loop (store_db.h) is run again
+ * (docs/architecture.md, "One retry loop"). */
+enum store_retry {
+	RETRY_NONE,
+	/* A deadlock, a lock wait timeout, a Galera certification failure or
+	 * brute-force abort (1213, 1205, 1020, 1180, 1047, and 1317 before a
+	 * COMMIT): store_err. With backoff, LIMIT_TX_RETRIES attempts
+	 * (LIMIT_TX_RETRIES_WIDE for a transaction of two accounts) within
+	 * the read timeout; the same bound holds for each reason below but
+	 * DUE's and NODE's own. */
+	RETRY_DEADLOCK,
+	/* A row kept in memory (ledger_rowcache.h) moved since it was kept:
+	 * the next attempt reads it under its lock. */
+	RETRY_MOVED,
+	/* An account met had something due (an expiry, a plan's credit):
+	 * rolled back, brought due, then run again; at most
+	 * LIMIT_TX_DUE_PASSES passes, no backoff. */
+	RETRY_DUE,
+	/* Galera rolled the transaction back without telling it (its lock
+	 * mark gone: store_end.c). */
+	RETRY_ROLLBACK,
+	/* The connection or its node was lost before any COMMIT was sent:
+	 * nothing applied. Once at the first attempt when it died at once
+	 * (LIMIT_RECONNECT_RETRY_MS), or on the next live node of several.
+	 * A COMMIT that may have happened is never run again. */
+	RETRY_NODE,
+	/* Moved to the node of the account it met (store_tx_reroute), at once. */
+	RETRY_ROUTE,
+	/* Another transaction made, claimed or committed meanwhile a row this
+	 * one looked for (a duplicate key, a claim rolled back, a credit
+	 * committed): the next attempt reads what it left. */
+	RETRY_RACE,
+	/* A procedure this database lacks (a migration not run yet): read
+	 * again the old way. */
+	RETRY_SCHEMA,
+	STORE_RETRY_REASONS
+};
+/* The reason's name as the metric's label ("deadlock", ...). */
+const char *store_retry_name(enum store_retry why);
+/* Attempts run again since start, by reason (STORE_RETRY_REASONS slots,
+ * RETRY_NONE's 0). */
+void store_tx_retries(unsigned long long *counts);
+
 /* The database's health as the watchdog last saw it (process-wide).
  * UNKNOWN until a first probe, and for ever in creditctl. While DOWN,
  * every transaction is refused at once with CD_E_UNAVAILABLE. */

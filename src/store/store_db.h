@@ -115,12 +115,13 @@ struct store {
 	char errmsg[1024];	/* a connect's error with its TLS hint (store_tls_hint) */
 	/* An attempt that met accounts with something due (expiries, a
 	 * plan's credit) ends with CD_E_DUE, naming them here
-	 * (store_due_add); the loop then calls due_bring (handed by the
-	 * layer above, as qsort is handed its comparator) to bring each due
-	 * in a transaction of its own, and runs the attempt again. */
+	 * (store_due_add); the loop then runs due_bring (one transaction's
+	 * body, handed by the layer above as qsort is handed its comparator)
+	 * for each, as attempts of its own, and runs the attempt again. */
 	int64_t due_ids[LIMIT_BATCH_OPS];
 	int ndue;
 	enum cd_err (*due_bring)(struct store *lg, int64_t account_id);
+	enum store_retry retry_why;	/* the running attempt's reason to run again */
 };
 
 /* Fixes the transaction's clock: now, now_month, now_day (at each
@@ -228,23 +229,39 @@ unsigned long store_row_len(const struct db_row *r, unsigned int col);
  *		store_tx_end(lg, &t, body(lg, ...));
  *	return t.rc;
  * next opens an attempt (connected, lg->now set) or says the loop is over;
- * end commits on CD_OK or rolls back, and retries a transient conflict
- * (LIMIT_TX_RETRIES, within the read timeout) or a connection that turned
- * out dead at once. Refused at once while the watchdog says the database
- * is down. */
+ * end commits on CD_OK or rolls back. It is the only loop that runs a
+ * transaction again (docs/architecture.md, "One retry loop"): an attempt
+ * that fails to be run again ends with one reason of enum store_retry
+ * (store.h),
+ * each bounded as its comment says and counted (store_tx_retries). An
+ * account met due (RETRY_DUE) is brought due by attempts of this same
+ * loop, each in a transaction of its own, before the body's next attempt.
+ * Refused at once while the watchdog says the database is down. */
+/* The attempt running fails to be run again, for why: CD_E_RETRY. The
+ * first reason named in an attempt is its reason. */
+enum cd_err store_retry(struct store *lg, enum store_retry why);
+/* An attempt run again for why: counted (store_tx.c, as it starts). */
+void store_retry_count(enum store_retry why);
 struct store_tx {
-	int attempt;			/* attempts started */
+	int attempt;			/* attempts of the body started */
 	int done;			/* no attempt follows */
 	enum cd_err rc;			/* the outcome */
-	int64_t started_ms, deadline_ms;
-	int due_passes;			/* accounts brought due between its attempts */
-	int due_pending;		/* the last attempt ended on lg->due_account */
+	int64_t started_ms;		/* its read timeout counts from here */
+	enum store_retry why;		/* why the last attempt is run again */
+	int due_passes;			/* times accounts were brought due between its attempts */
+	/* Accounts to bring due before the body's next attempt, the first
+	 * one by the attempt open (bringing), each bring its own attempts and
+	 * read timeout, as a transaction of its own would have. */
+	int64_t due[LIMIT_BATCH_OPS];
+	int ndue, bringing, bring_attempt;
+	int64_t bring_started_ms;
 };
 void store_tx_init(struct store *lg, struct store_tx *t);
 /* The running attempt met account id with something due: named for the
- * loop's due pass, which calls bring(lg, id) once the attempt has ended
- * with CD_E_DUE (rolled back) and before the next one (at most
- * LIMIT_TX_DUE_PASSES passes). An id named twice is brought once. */
+ * loop, which runs bring(lg, id) as the body of attempts of its own (a
+ * transaction: committed, or run again on a conflict) once the attempt
+ * has ended with CD_E_DUE (rolled back), before the body's next one (at
+ * most LIMIT_TX_DUE_PASSES passes). An id named twice is brought once. */
 void store_due_add(struct store *lg, int64_t id, enum cd_err (*bring)(struct store *lg, int64_t account_id));
 int store_tx_next(struct store *lg, struct store_tx *t);
 void store_tx_end(struct store *lg, struct store_tx *t, enum cd_err rc);

@@ -67,6 +67,7 @@ static int mark_check(struct store *lg, const char *when)
 		return 0;
 	log_warn("account %" PRId64 ": its lock was taken back by another node's commit, untold (a Galera "
 		 "brute-force abort inside a procedure), seen %s: rolled back and run again", lg->mark_first, when);
+	(void)store_retry(lg, RETRY_ROLLBACK);	/* its reason, before store_err names a deadlock */
 	return ER_LOCK_DEADLOCK;
 }
 

@@ -1,7 +1,10 @@
 /* store_tx.c: the transaction loop (see store_db.h "The transaction
- * loop"): its caller drives it, so the layers above call down into this
- * one and are never called back. Attempts, retries within the read
- * timeout, failover to the next database node, and the commit. */
+ * loop", docs/architecture.md "One retry loop"): its caller drives it, so
+ * the layers above call down into this one and are never called back.
+ * Attempts, the one list of reasons an attempt is run again (each bounded
+ * and counted here, and nowhere else), the accounts met due brought due
+ * by attempts of the same loop, failover to the next database node, and
+ * the commit. */
 #include "store_db.h"
 #include "holdid.h"
 #include "log.h"
@@ -16,14 +19,12 @@
 
 void store_tx_init(struct store *lg, struct store_tx *t)
 {
-	t->attempt = 0;
-	t->done = 0;
+	memset(t, 0, sizeof(*t));
 	t->rc = CD_E_RETRY;
 	t->started_ms = timefmt_mono_ms();
-	t->deadline_ms = t->started_ms + 1000 * lg->cfg->db_read_timeout_seconds;
-	t->due_passes = 0;
-	t->due_pending = 0;
+	t->why = RETRY_NONE;
 	lg->tx_wide = 0;
+	lg->retry_why = RETRY_NONE;
 }
 
 void store_due_add(struct store *lg, int64_t id, enum cd_err (*bring)(struct store *lg, int64_t account_id))
@@ -37,48 +38,6 @@ void store_due_add(struct store *lg, int64_t id, enum cd_err (*bring)(struct sto
 	assert(lg->ndue < LIMIT_BATCH_OPS);
 	if (lg->ndue < LIMIT_BATCH_OPS)
 		lg->due_ids[lg->ndue++] = id;
-}
-
-/* Between two attempts: the accounts the last one met with something due
- * brought due by the layer above, each in a transaction of its own on
- * this handle (its loop's routing and keys put back after them). */
-static enum cd_err due_pass(struct store *lg, struct store_tx *t)
-{
-	char route[sizeof(lg->route)];
-	int64_t ids[LIMIT_BATCH_OPS];
-	int n = lg->ndue, routed = lg->routed, rerouted = lg->rerouted, causal = lg->causal, wide = lg->tx_wide;
-	const char *idem_key = lg->idem_key, *journal_key = lg->journal_key;
-	enum cd_err rc = CD_OK;
-	assert(n > 0);
-	assert(lg->due_bring != NULL);
-	memcpy(route, lg->route, sizeof(route));
-	memcpy(ids, lg->due_ids, sizeof(ids[0]) * (size_t)n);
-	lg->ndue = 0;
-	lg->idem_key = lg->journal_key = NULL;
-	t->due_pending = 0;
-	t->due_passes++;
-	int64_t at = 0;
-	for (int i = 0; rc == CD_OK && i < n; i++) {
-		at = ids[i];
-		rc = lg->due_bring(lg, at);
-	}
-	/* A pass that failed is the operation's failure, never its answer
-	 * (a refusal the pass met is not the operation's to give). */
-	if (rc != CD_OK && rc != CD_E_UNAVAILABLE) {
-		log_error("bringing account %lld due failed (%s): its operation fails", (long long)at,
-			  errors_strerror(rc));
-		rc = CD_E_INTERNAL;
-	}
-	memset(&lg->refusal, 0, sizeof(lg->refusal));
-	memcpy(lg->route, route, sizeof(route));
-	lg->routed = routed;
-	lg->rerouted = rerouted;
-	lg->causal = causal;
-	lg->tx_wide = wide;	/* the pass's own transactions reset it */
-	lg->reroute_now = 1;	/* no backoff: nothing conflicted */
-	lg->idem_key = idem_key;
-	lg->journal_key = journal_key;
-	return rc;
 }
 
 /* With several Galera nodes, what belongs to no account (webhooks, the
@@ -164,12 +123,54 @@ static enum cd_err holdid_load(struct store *lg)
 	return CD_OK;
 }
 
-/* The loop's next attempt; when none follows, a transaction moved to its
- * account's node (store_tx_reroute) is back on the node of no account. */
+/* An attempt that brings t->due[0] due: the layer above's body for it
+ * (lg->due_bring), with no key of the operation's on what it writes
+ * (expiries record their own), not wide, its refusals none of the
+ * operation's; ended here. Brought: the next account, or the body's next
+ * attempt, at once (nothing conflicted). */
+static void bring(struct store *lg, struct store_tx *t)
+{
+	const char *idem_key = lg->idem_key, *journal_key = lg->journal_key;
+	int wide = lg->tx_wide;
+	assert(t->bringing && t->ndue > 0);
+	assert(lg->due_bring != NULL);
+	lg->idem_key = lg->journal_key = NULL;
+	lg->tx_wide = 0;
+	store_tx_end(lg, t, lg->due_bring(lg, t->due[0]));
+	memset(&lg->refusal, 0, sizeof(lg->refusal));
+	lg->idem_key = idem_key;
+	lg->journal_key = journal_key;
+	lg->tx_wide = wide;
+	if (!t->done || t->rc != CD_OK)
+		return;
+	t->ndue--;
+	memmove(t->due, t->due + 1, sizeof(t->due[0]) * (size_t)t->ndue);
+	t->bringing = t->bring_attempt = 0;
+	t->bring_started_ms = timefmt_mono_ms();
+	t->done = 0;
+	t->rc = CD_E_RETRY;
+	lg->reroute_now = 1;
+}
+
+/* The loop's next attempt: accounts met due brought due first (by
+ * attempts of this loop), then the body's. When none follows, a
+ * transaction moved to its account's node (store_tx_reroute) is back on
+ * the node of no account. */
 int store_tx_next(struct store *lg, struct store_tx *t)
 {
-	if (tx_next(lg, t))
-		return 1;
+	while (tx_next(lg, t)) {
+		if (!t->bringing)
+			return 1;
+		bring(lg, t);
+	}
+	if (t->bringing && t->rc != CD_OK && t->rc != CD_E_UNAVAILABLE) {
+		/* A bring that failed is the operation's failure, never its
+		 * answer (a refusal it met is not the operation's to give). */
+		log_error("bringing account %lld due failed (%s): its operation fails", (long long)t->due[0],
+			  errors_strerror(t->rc));
+		t->rc = CD_E_INTERNAL;
+	}
+	t->ndue = t->bringing = 0;
 	if (lg->rerouted) {
 		lg->rerouted = lg->reroute_now = 0;
 		store_route(lg, NULL);
@@ -193,7 +194,7 @@ enum cd_err store_tx_reroute(struct store *lg, const char *ext_id)
 	if (node == lg->node)
 		return CD_OK;
 	lg->reroute_now = 1;
-	return CD_E_RETRY;
+	return store_retry(lg, RETRY_ROUTE);
 }
 
 void store_holdid_ensure(struct store *lg)
@@ -203,37 +204,33 @@ void store_holdid_ensure(struct store *lg)
 		store_tx_end(lg, &t, CD_OK);
 }
 
-static int tx_next(struct store *lg, struct store_tx *t)
+/* The attempts of what the next attempt runs (a bring's own, else the
+ * body's) may go on: under their bound, and within their read timeout. */
+static int tx_bounded(struct store *lg, struct store_tx *t, int tries, int64_t started)
 {
-	if (t->due_pending) {
-		t->rc = due_pass(lg, t);
-		t->done = t->rc != CD_OK;
-	}
-	if (t->done)
-		return 0;
-	int most = lg->tx_wide ? LIMIT_TX_RETRIES_WIDE : LIMIT_TX_RETRIES;
-	if (t->attempt >= most) {
+	int most = lg->tx_wide && !t->bringing ? LIMIT_TX_RETRIES_WIDE : LIMIT_TX_RETRIES;
+	if (tries >= most) {
 		log_warn("transaction still conflicting after %d attempts", most);
-		t->rc = CD_E_UNAVAILABLE;
-		t->done = 1;
 		return 0;
 	}
-	if (store_health() == STORE_HEALTH_DOWN || (t->attempt > 0 && timefmt_mono_ms() > t->deadline_ms)) {
-		if (t->attempt > 0)
-			log_warn("transaction given up after %lld ms", (long long)(timefmt_mono_ms() - t->started_ms));
-		t->rc = CD_E_UNAVAILABLE;
-		t->done = 1;
+	int64_t now = timefmt_mono_ms();
+	if (store_health() == STORE_HEALTH_DOWN || (tries > 0 && now > started + 1000 * lg->cfg->db_read_timeout_seconds)) {
+		if (tries > 0)
+			log_warn("transaction given up after %lld ms", (long long)(now - started));
 		return 0;
 	}
-	if (t->attempt > 0 && !lg->reroute_now)
-		store_backoff(t->attempt);
-	lg->reroute_now = 0;
-	t->attempt++;
+	return 1;
+}
+
+/* Connected to the node the attempt runs on (t->rc), its reads causal
+ * when they must be; 1 when an unreachable node of several is left for
+ * the next (the attempt to be opened again). */
+static int tx_connect(struct store *lg, struct store_tx *t, int tries)
+{
 	if (store_node_count(lg) > 1) {
 		int node = store_noderoute_pick(lg->routed ? lg->route : NULL);
 		if (node < 0) {
 			t->rc = CD_E_UNAVAILABLE;
-			t->done = 1;
 			return 0;
 		}
 		store_use_node(lg, node);
@@ -252,11 +249,37 @@ static int tx_next(struct store *lg, struct store_tx *t)
 		 * is made again. Bounded by the attempts and the deadline. */
 		if (unreachable && store_noderoute_set(lg->node, 0))
 			log_warn("database node %s: down (%s)", lg->cfg->db_node[lg->node].name, lg->errmsg);
-		if (store_noderoute_live() > 0 && t->attempt < LIMIT_TX_RETRIES) {
+		if (store_noderoute_live() > 0 && tries < LIMIT_TX_RETRIES) {
 			t->rc = CD_E_RETRY;
-			return tx_next(lg, t);
+			t->why = RETRY_NODE;
+			return 1;
 		}
 	}
+	return 0;
+}
+
+static int tx_next(struct store *lg, struct store_tx *t)
+{
+	if (t->done)
+		return 0;
+	t->bringing = t->ndue > 0;
+	int *tries = t->bringing ? &t->bring_attempt : &t->attempt;
+	if (!tx_bounded(lg, t, *tries, t->bringing ? t->bring_started_ms : t->started_ms)) {
+		t->rc = CD_E_UNAVAILABLE;
+		t->done = 1;
+		return 0;
+	}
+	if (*tries > 0 && !lg->reroute_now)
+		store_backoff(*tries);
+	lg->reroute_now = 0;
+	(*tries)++;
+	/* Counted as it is run again, by the reason the last attempt ended on. */
+	if (t->why != RETRY_NONE)
+		store_retry_count(t->why);
+	t->why = RETRY_NONE;
+	lg->retry_why = RETRY_NONE;
+	if (tx_connect(lg, t, *tries))
+		return tx_next(lg, t);
 	if (t->rc != CD_OK) {
 		t->done = 1;
 		return 0;
@@ -276,6 +299,47 @@ static int tx_next(struct store *lg, struct store_tx *t)
 	return 1;
 }
 
+/* The commit of an attempt that ended well; one refused by a conflict
+ * (Galera certification) was rolled back and is run again, one whose
+ * answer was lost may have happened and never is. */
+static void tx_commit(struct store *lg, struct store_tx *t)
+{
+	int e = store_end_tx(lg, 1);
+	if (e == 0)
+		lg->c->ok_ms = timefmt_mono_ms();
+	if (e != 0)
+		/* Galera's "commit failed" and "not ready" at COMMIT may hide a
+		 * write-set the cluster received: answered 503, not run again
+		 * (a deadlock at COMMIT, 1213, is a refused certification). */
+		t->rc = e == 1180 || e == 1047 || e == ER_QUERY_INTERRUPTED ? store_err(lg, CR_SERVER_LOST, "commit")
+									     : store_err(lg, e, "commit");
+	t->done = t->rc != CD_E_RETRY;
+	if (!t->done)
+		t->why = lg->retry_why != RETRY_NONE ? lg->retry_why : RETRY_DEADLOCK;
+}
+
+/* An attempt of the body that met accounts due (CD_E_DUE, rolled back,
+ * nothing written): they are brought due before its next attempt (a clock
+ * that moves on may make one due again, a few times at most). 1 when
+ * they will be. */
+static int tx_due(struct store *lg, struct store_tx *t)
+{
+	if (!t->bringing && lg->ndue > 0 && t->due_passes < LIMIT_TX_DUE_PASSES) {
+		memcpy(t->due, lg->due_ids, sizeof(t->due[0]) * (size_t)lg->ndue);
+		t->ndue = lg->ndue;
+		lg->ndue = 0;
+		t->due_passes++;
+		t->bring_attempt = 0;
+		t->bring_started_ms = timefmt_mono_ms();
+		t->why = RETRY_DUE;
+		return 1;
+	}
+	log_error("account %lld still due after %d passes that brought it due",
+		  (long long)(lg->ndue > 0 ? lg->due_ids[0] : 0), t->due_passes);
+	lg->ndue = 0;
+	return 0;
+}
+
 void store_tx_end(struct store *lg, struct store_tx *t, enum cd_err rc)
 {
 	t->rc = rc;
@@ -289,56 +353,46 @@ void store_tx_end(struct store *lg, struct store_tx *t, enum cd_err rc)
 		return;
 	}
 	if (rc == CD_OK) {
-		int e = store_end_tx(lg, 1);
-		if (e == 0)
-			lg->c->ok_ms = timefmt_mono_ms();
-		/* A commit refused by a conflict (Galera certification) was
-		 * rolled back and may run again; one whose answer was lost may
-		 * have happened, so it is never run again. */
-		if (e != 0)
-			/* Galera's "commit failed" and "not ready" at COMMIT may hide a
-			 * write-set the cluster received: answered 503, not run again
-			 * (a deadlock at COMMIT, 1213, is a refused certification). */
-			t->rc = e == 1180 || e == 1047 || e == ER_QUERY_INTERRUPTED ? store_err(lg, CR_SERVER_LOST, "commit")
-										     : store_err(lg, e, "commit");
-		t->done = t->rc != CD_E_RETRY;
+		tx_commit(lg, t);
 		return;
 	}
+	enum store_retry why = lg->retry_why;
 	/* A failure met after an abort Galera did not tell (a row this
 	 * transaction wrote read back as missing, a refusal decided on rows
 	 * the abort took back) is the abort's: run again. */
-	if (rc != CD_E_RETRY && rc != CD_E_DUE && rc != CD_E_UNAVAILABLE && store_mark_lost(lg))
+	if (rc != CD_E_RETRY && rc != CD_E_DUE && rc != CD_E_UNAVAILABLE && store_mark_lost(lg)) {
 		t->rc = rc = CD_E_RETRY;
+		why = RETRY_ROLLBACK;
+	}
+	int tries = t->bringing ? t->bring_attempt : t->attempt;
+	int64_t started = t->bringing ? t->bring_started_ms : t->started_ms;
 	if (lg->c->connected) {
 		int e = store_end_tx(lg, 0);
 		if (e != 0)
 			store_err(lg, e, "rollback");
-	} else if (rc == CD_E_UNAVAILABLE && t->attempt == 1 && timefmt_mono_ms() - t->started_ms < LIMIT_RECONNECT_RETRY_MS) {
+	} else if (rc == CD_E_UNAVAILABLE && tries == 1 && timefmt_mono_ms() - started < LIMIT_RECONNECT_RETRY_MS) {
 		/* The connection died at once, before the commit (the server
 		 * was restarted since this thread last used it): nothing was
 		 * applied, so reconnect and run it once more. */
 		t->done = 0;
+		t->why = RETRY_NODE;
 		return;
 	} else if (rc == CD_E_UNAVAILABLE && store_node_count(lg) > 1 && !lg->commit_sent && store_noderoute_live() > 0) {
 		/* Its node died under it before any COMMIT was sent: nothing
 		 * was applied, and the node is out of the routing, so the
 		 * next attempt runs on the next node (failover). */
 		t->done = 0;
+		t->why = RETRY_NODE;
 		return;
 	}
 	if (rc == CD_E_DUE) {
-		/* Rolled back, nothing written: the accounts are brought due
-		 * before the next attempt (a clock that moves on may make one due
-		 * again, a few times at most). */
-		if (lg->ndue > 0 && t->due_passes < LIMIT_TX_DUE_PASSES) {
-			t->due_pending = 1;
+		if (tx_due(lg, t)) {
 			t->done = 0;
 			return;
 		}
-		log_error("account %lld still due after %d passes that brought it due",
-			  (long long)(lg->ndue > 0 ? lg->due_ids[0] : 0), t->due_passes);
-		lg->ndue = 0;
 		t->rc = CD_E_INTERNAL;
 	}
 	t->done = rc != CD_E_RETRY;
+	if (rc == CD_E_RETRY)
+		t->why = why != RETRY_NONE ? why : RETRY_DEADLOCK;
 }

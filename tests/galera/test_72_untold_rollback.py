@@ -20,7 +20,7 @@ sweep's or another request's.
 import json
 import os
 
-from lib import ENV, api, check, eq, uid, verify
+from lib import ENV, api, check, eq, tx_retries, uid, verify
 from test_70_galera import account, authorize, galera, new_account, node_sql, paid_checkout, q, settle, sign, urls
 
 
@@ -104,10 +104,19 @@ def exact(acct, what):
     return bal, reserved
 
 
+def rollbacks():
+    """Attempts run again for an untold rollback, both instances'
+    (creditd_tx_retries_total{reason="rollback"})."""
+    counts = tx_retries(urls())
+    check("rollback" in counts, "the transaction loop's reasons are counted in /metrics: %r" % counts)
+    return counts["rollback"]
+
+
 def test_a_grant_rolled_back_untold_is_run_again_and_granted_once():
     acct = new_account("untold")
     before, _ = exact(acct, "before")
     seen = untold_logged()
+    counted = rollbacks()
     key = uid("k")
     fault(1)
     r = api("POST", "/v1/accounts/%s/grants" % q(acct), {"amount_micros": 1234567, "source": "promo"},
@@ -122,6 +131,7 @@ def test_a_grant_rolled_back_untold_is_run_again_and_granted_once():
                     "a.ext_id = '%s' AND g.amount_micros = 1234567" % acct, causal=True)
     eq(int(rows[0][0]), 1, "one grant row")
     check(untold_logged() > seen, "creditd logged the untold rollback it caught")
+    eq(rollbacks(), counted + 1, "run again once by its loop, its reason: rollback")
     verify()
 
 
@@ -129,6 +139,7 @@ def test_a_guard_batch_rolled_back_untold_holds_and_settles_once():
     acct = new_account("untold")
     before, _ = exact(acct, "before")
     base = ENV["CREDITD_URL"]
+    counted = rollbacks()
     fault(1)
     r = authorize(acct, base)
     eq(r.status, 200, "authorize: %r" % r)
@@ -146,6 +157,7 @@ def test_a_guard_batch_rolled_back_untold_holds_and_settles_once():
     bal, reserved = exact(acct, "after the settle")
     eq(reserved, 0, "no hold left")
     eq(bal, before - s.json["charged_micros"], "charged once")
+    eq(rollbacks(), counted + 2, "the batches run again whole by their loop, once each: rollback")
     verify()
 
 

@@ -580,12 +580,17 @@ class Workload:
                                                                    self.t.name), flush=True)
         try:
             self.setup()
+            retried = lib.tx_retries(self.t.bases)
             elapsed = self.load()
+            retried = {k: v - retried.get(k, 0) for k, v in lib.tx_retries(self.t.bases).items()}
+            print("every writer: transactions run again, by reason: %s" % json.dumps(retried, sort_keys=True),
+                  flush=True)
             self.check_all(self.settle_down())
         finally:
             lib.clock_reset()
         fig = {"seconds": round(elapsed, 1), "requests": self.tally.requests,
                "requests_per_s": self.tally.requests / elapsed}
+        fig.update({"tx_retries_" + k: v for k, v in sorted(retried.items())})
         fig.update({k.replace(" ", "_"): self.tally.ok(k) for k in sorted(self.tally.counts)})
         fig.update({"holds_expired": len(self.left), "grants_expired": len(self.expiring_grants),
                     "recharges_credited": sum(r[0] == "succeeded" for r in self.recharges()),

@@ -405,3 +405,16 @@ def npm_tool(package, name):
         check(p.returncode == 0 and os.path.exists(tool),
               "npm install %s failed (exit %d): %s%s" % (package, p.returncode, p.stdout[-800:], p.stderr[-800:]))
     return tool
+
+
+def tx_retries(bases):
+    """{reason: transaction attempts run again} of the processes at bases,
+    summed (creditd_tx_retries_total, docs/architecture.md "One retry
+    loop")."""
+    out = {}
+    for base in sorted(set(bases)):
+        r = api("GET", "/metrics", auth=None, base=base)
+        eq(r.status, 200, "GET /metrics of %s" % base)
+        for m in re.finditer(r'(?m)^creditd_tx_retries_total\{reason="(\w+)"\} (\d+)$', r.raw.decode()):
+            out[m.group(1)] = out.get(m.group(1), 0) + int(m.group(2))
+    return out

@@ -21,6 +21,7 @@ import subprocess
 import lib
 from lib import ENV, Fail, api, check, eq, new_account, sql, uid, verify, wait_until
 from test_20_guard import authorize, funded, settle
+from test_70_metrics import scrape, value
 
 SETS = ("accounts", "plan_caps", "holds", "hold_reqs", "members", "usages", "grants", "idem_keys",
         "new_holds", "new_usages", "new_grants", "new_journal", "journal", "alerts", "alert_members",
@@ -438,10 +439,14 @@ def test_a_row_changed_behind_creditds_back_is_read_again():
     second process settles the pending hold, and creditd's next decisions
     see both, at the price of one refused write each."""
     acct, hold = _kept("bstale")
+    moved = value(scrape(), "creditd_tx_retries_total", reason="moved")
+    check(moved is not None, "the transaction loop's reasons are counted in /metrics")
     sql("UPDATE accounts SET status = 'suspended', status_reason = 'manual' WHERE ext_id = '%s'" % acct)
     r, n = _trips("authorize", lambda: authorize(acct))
     eq(r.status, 403, "the suspension made behind creditd's back binds: %r" % (r.json,))
     eq(n, 4, "the write of rows kept is refused and rolled back, then the rows are read and written (1 + 1 + 2)")
+    eq(value(scrape(), "creditd_tx_retries_total", reason="moved"), moved + 1,
+       "the batch run again once by its loop, for a row that moved")
     sql("UPDATE accounts SET status = 'active', status_reason = NULL WHERE ext_id = '%s'" % acct)
     eq(authorize(acct).status, 200, "active again")
 
@@ -451,9 +456,11 @@ def test_a_row_changed_behind_creditds_back_is_read_again():
     hid = lib.hold_parts(hold)[1]
     sql("UPDATE holds h JOIN accounts a ON a.id = h.account_id SET h.state = 'released', h.finished_at = 1, "
         "a.reserved_micros = a.reserved_micros - h.amount_micros WHERE h.id = %s" % hid)
+    moved = value(scrape(), "creditd_tx_retries_total", reason="moved")
     s, n = _trips("settle", lambda: settle(hold, 1000, 100))
     eq(s.status, 409, "a hold released elsewhere is not settled from the rows kept: %r" % (s.json,))
     eq(n, 4, "refused write, its rollback, then read and write")
+    eq(value(scrape(), "creditd_tx_retries_total", reason="moved"), moved + 1, "counted moved")
     after = api("GET", "/v1/accounts/" + acct).json
     eq(after["balance_micros"], before["balance_micros"], "nothing charged")
     verify()

@@ -196,7 +196,11 @@ def test_what_fell_due_is_brought_due_in_its_own_transaction_before_the_batch():
     try:
         with _instance(policy="release", sweep_seconds=3600) as (conf, sock, key):
             counter = "creditd_guard_brought_due_total"
+            # The batch's one transaction loop runs it again for that
+            # reason (docs/architecture.md, "One retry loop"), counted.
+            due = 'creditd_tx_retries_total{reason="due"}'
             eq(_counter(sock, key, counter), 0, "nothing brought due yet")
+            eq(_counter(sock, key, due), 0, "no attempt run again for something due yet")
             for acct in ("due-a", "due-u"):
                 _due_account(sock, key, acct, now)
             eq(sql("SELECT COUNT(*) FROM %s.journal WHERE cause = 'expiry'" % DB), [["0"]], "nothing swept yet")
@@ -209,6 +213,7 @@ def test_what_fell_due_is_brought_due_in_its_own_transaction_before_the_batch():
             eq((st, held["amount_micros"]), (200, 13125), "authorize after the expiries")
             eq(held["available_micros"], 10000000 - 13125, "available: the new hold's alone, the grant gone")
             eq(_counter(sock, key, counter), 1, "its account brought due before the batch decided")
+            eq(_counter(sock, key, due), 1, "the batch run again once, its reason: due")
             eq([r[:2] for r in _journal("due-a")],
                [["grant", "10000000"], ["grant", "500000"], ["expiry", "0"], ["expiry", "-500000"]],
                "the hold released and the grant written off, each its journal row")
@@ -227,12 +232,14 @@ def test_what_fell_due_is_brought_due_in_its_own_transaction_before_the_batch():
             eq([r[:2] for r in _journal("due-u")][2:],
                [["expiry", "0"], ["expiry", "-500000"], ["usage", "-3675"]], "the expiries' rows, then the usage's")
             eq(_counter(sock, key, counter), 2, "the second account brought due")
+            eq(_counter(sock, key, due), 2, "its batch run again once for it")
             # Nothing is due any more: the next batches bring nothing due.
             st, again = _call(sock, key, "POST", "/v1/guard/authorize",
                               {"account": "due-u", "model": "gpt-4o", "input_tokens": 10, "max_output_tokens": 10,
                                "request_id": "r3"})
             eq(st, 200, "authorize again")
             eq(_counter(sock, key, counter), 2, "nothing more brought due")
+            eq(_counter(sock, key, due), 2, "nor run again")
             check("0 violations" in _ctl(conf, "verify"), "verify clean")
     finally:
         clock_reset()

@@ -134,7 +134,9 @@ static void test_text(void)
 	struct metrics_kept kept = {900, 41, 3};
 	unsigned long long brought_due = 12;
 	unsigned long long miss_reloads = 5;
-	struct metrics_gauges g = {&h, nodes, 3, 42, "1.2.3", purged, 2, &auth, &kept, 3, &brought_due, &miss_reloads};
+	static const char *const reasons[] = {"deadlock", "moved", "due", "rollback"};
+	static const unsigned long long retried[] = {5, 0, 2, 1};
+	struct metrics_gauges g = {&h, nodes, 3, 42, "1.2.3", purged, 2, &auth, &kept, 3, &brought_due, &miss_reloads, reasons, retried, 4};
 	metrics_gateway_settle("client_gone");
 	metrics_gateway_settle("no_such_reason");
 	metrics_gateway_overhead(1.2);
@@ -202,14 +204,21 @@ static void test_text(void)
 	ok(has_line(text, "# TYPE creditd_price_miss_reloads_total counter") &&
 		   has_line(text, "creditd_price_miss_reloads_total 5"),
 	   "price reloads lookups' misses asked for");
+	ok(has_line(text, "# TYPE creditd_tx_retries_total counter") &&
+		   has_line(text, "creditd_tx_retries_total{reason=\"deadlock\"} 5") &&
+		   has_line(text, "creditd_tx_retries_total{reason=\"moved\"} 0") &&
+		   has_line(text, "creditd_tx_retries_total{reason=\"due\"} 2") &&
+		   has_line(text, "creditd_tx_retries_total{reason=\"rollback\"} 1"),
+	   "transaction attempts run again, a line per reason, 0 included");
 	is_int(text[strlen(text) - 1], '\n', "text ends with a newline");
 	free(text);
-	struct metrics_gauges none = {NULL, NULL, 0, -1, NULL, NULL, 0, NULL, NULL, -1, NULL, NULL};
+	struct metrics_gauges none = {NULL, NULL, 0, -1, NULL, NULL, 0, NULL, NULL, -1, NULL, NULL, NULL, NULL, 0};
 	text = metrics_text(&none);
 	ok(text != NULL && strstr(text, "creditd_outbox_pending") == NULL && strstr(text, "creditd_build_info") == NULL &&
 	   strstr(text, "creditd_db_up") == NULL && strstr(text, "creditd_purged_rows_total") == NULL &&
 	   strstr(text, "creditd_auth_") == NULL && strstr(text, "creditd_guard_brought_due") == NULL &&
-	   strstr(text, "creditd_price_miss_reloads") == NULL,
+	   strstr(text, "creditd_price_miss_reloads") == NULL &&
+	   strstr(text, "creditd_tx_retries_total") == NULL,
 	   "nothing counted yet: no gauge lines");
 	free(text);
 }
@@ -274,8 +283,15 @@ static void test_many_routes(void)
 			metrics_count(gw[i], statuses[s], 1e12, ~0ULL / 2);
 	struct metrics_kept kept = {~0ULL, ~0ULL, ~0ULL};
 	unsigned long long brought_due = ~0ULL, miss_reloads = ~0ULL;
+	const char *reasons[LIMIT_METRICS_TX_REASONS];
+	unsigned long long retried[LIMIT_METRICS_TX_REASONS];
+	for (int i = 0; i < LIMIT_METRICS_TX_REASONS; i++) {
+		reasons[i] = "unreported_rollback_x";
+		retried[i] = ~0ULL;
+	}
 	struct metrics_gauges g = {NULL, nodes, LIMIT_DB_NODES, 1LL << 62, "0.0.0-longest", purged,
-				   LIMIT_METRICS_PURGE_TABLES, &auth, &kept, 1LL << 62, &brought_due, &miss_reloads};
+				   LIMIT_METRICS_PURGE_TABLES, &auth, &kept, 1LL << 62, &brought_due, &miss_reloads,
+				   reasons, retried, LIMIT_METRICS_TX_REASONS};
 	char *text = metrics_text(&g);
 	ok(text != NULL, "the largest text fits its cap");
 	if (text != NULL)

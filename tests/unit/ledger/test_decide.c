@@ -427,6 +427,53 @@ static void test_written_only_when_locked(struct store *lg)
 	ledger_batch_free(b);
 }
 
+/* A failed batch names the operation its failure belongs to (run apart,
+ * ledger_holds.c): the one whose error it was, else the first on the
+ * account whose rows disagree (kept rows that disagree are a retry,
+ * moved, naming none); none when the failure is nobody's. */
+static void test_failed_op(void)
+{
+	struct batch *b = batch_made();
+	struct guard_op auth, settle, other;
+	struct guard_settle s;
+	struct guard_authorize r = ask("rq-f", 10, 0);
+	struct guard_op *ops[] = {&other, &auth, &settle};
+	if (b == NULL) {
+		ok(0, "a batch in memory");
+		return;
+	}
+	b->naccts = 2;
+	memset(&b->accts[1], 0, sizeof(b->accts[1]));
+	acct_init(&b->accts[1].a, 9, "zeta", 0);
+	struct guard_authorize ro = ask("rq-o", 10, 0);
+	ro.account = "other";
+	op_init(&other, GUARD_AUTHORIZE);
+	other.in.authorize = &ro;
+	op_init(&auth, GUARD_AUTHORIZE);
+	auth.in.authorize = &r;
+	memset(&s, 0, sizeof(s));
+	op_init(&settle, GUARD_SETTLE);
+	settle.in.settle = &s;
+	settle.account_id = 9;
+	b->failed_op = b->failed_acct = -1;
+	is_int(ledger_decide_failed_op(b, ops, 3), -1, "a failure that names nothing names no operation");
+	b->failed_op = 2;
+	b->failed_acct = 0;
+	is_int(ledger_decide_failed_op(b, ops, 3), 2, "an operation's own error names it");
+	b->failed_op = -1;
+	is_int(ledger_decide_failed_op(b, ops, 3), 1, "rows that disagree name the first operation on their account");
+	b->failed_acct = 1;
+	is_int(ledger_decide_failed_op(b, ops, 3), 2, "by its hold's account id for a settle");
+	b->kept = 1;
+	b->failed_acct = -1;
+	is_int(ledger_batch_rows_disagree(b, 0, "test"), CD_E_RETRY, "kept rows that disagree: read again");
+	is_int(ledger_decide_failed_op(b, ops, 3), -1, "and no operation named");
+	b->kept = 0;
+	is_int(ledger_batch_rows_disagree(b, 0, "test (expected)"), CD_E_INTERNAL, "rows read that disagree: an error");
+	is_int(ledger_decide_failed_op(b, ops, 3), 1, "named for the operations of their account");
+	ledger_batch_free(b);
+}
+
 int main(void)
 {
 	static struct store lg;	/* the clock only: nothing here connects */
@@ -443,5 +490,6 @@ int main(void)
 		test_count_only();
 	}
 	test_written_only_when_locked(&lg);
+	test_failed_op();
 	return done_testing();
 }
