@@ -266,15 +266,18 @@ static enum cd_err patch_apply(struct store *lg, const struct account_patch *p, 
 
 /* What a patch decides on beside struct acct, read on the account's
  * locked row: when its monthly limit was set and what the month had
- * committed then, and the pay-as-you-go period (-1: NULL). */
+ * committed then (which may be below 0: a late settle under its hold
+ * lowers the month's spend; committed_null: NULL), and the pay-as-you-go
+ * period (-1: NULL). */
 struct patch_row {
 	int64_t monthly_set_at, monthly_committed, payg_period;
+	int committed_null;
 };
 
 static enum cd_err patch_load(struct store *lg, const struct acct *a, struct patch_row *r)
 {
-	static const char sql[] = "SELECT COALESCE(monthly_limit_set_at, -1), COALESCE(monthly_limit_set_committed_micros, "
-				  "-1), COALESCE(payg_period, -1) FROM accounts WHERE id = ? FOR UPDATE";
+	static const char sql[] = "SELECT COALESCE(monthly_limit_set_at, -1), monthly_limit_set_committed_micros, "
+				  "COALESCE(payg_period, -1) FROM accounts WHERE id = ? FOR UPDATE";
 	int e;
 	assert(a->locked_tx == lg->tx_serial);
 	struct dbstmt *s = store_exec(lg, sql, &e, "i", a->id);
@@ -283,7 +286,8 @@ static enum cd_err patch_load(struct store *lg, const struct acct *a, struct pat
 	if (store_fetch(s) != 1)
 		return CD_E_INTERNAL;
 	r->monthly_set_at = store_i64(s, 0);
-	r->monthly_committed = store_i64(s, 1);
+	r->committed_null = store_null(s, 1);
+	r->monthly_committed = r->committed_null ? 0 : store_i64(s, 1);
 	r->payg_period = store_i64(s, 2);
 	return CD_OK;
 }
@@ -306,11 +310,12 @@ static enum cd_err patch_store(struct store *lg, const struct acct *a, int64_t o
 	if (a->monthly_limit != old_monthly) {
 		if (money_add(a->month_spent, a->reserved, &r.monthly_committed) != 0)
 			r.monthly_committed = LIMIT_BALANCE_MICROS_MAX;	/* a bound to warn under: more is only milder */
+		r.committed_null = 0;
 		r.monthly_set_at = lg->now;
 	}
 	if (a->overdraft > 0 && r.payg_period < 0)
 		r.payg_period = ledger_payg_period_before(lg->now);
-	return store_do(lg, sql, "account patch", "IIssiIIsIIi", r.monthly_committed >= 0 ? &r.monthly_committed : NULL,
+	return store_do(lg, sql, "account patch", "IIssiIIsIIi", r.committed_null ? NULL : &r.monthly_committed,
 			r.monthly_set_at >= 0 ? &r.monthly_set_at : NULL, a->status,
 			a->status_reason[0] ? a->status_reason : NULL, a->overdraft, monthly, low,
 			a->plan[0] ? a->plan : NULL, daily, r.payg_period >= 0 ? &r.payg_period : NULL, a->id);

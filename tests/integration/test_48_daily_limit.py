@@ -76,3 +76,20 @@ def test_patch_sets_and_removes_the_daily_limit():
     r = api("POST", "/v1/accounts", {"id": uid("daily"), "kind": "user", "daily_limit_micros": -5})
     eq((r.status, r.err.get("param")), (400, "daily_limit_micros"), "invalid on create")
     check(get(acct)["daily_limit_micros"] is None, "unchanged by the refused patches")
+
+
+def test_a_patch_that_leaves_the_monthly_limit_keeps_what_it_recorded():
+    # When a monthly limit is set, the account records what the month had
+    # committed then (creditctl verify's bound); the month's spend may be
+    # below 0 (a late settle under its captured hold), so may the record.
+    # A patch of another field writes the row's settings back as decided
+    # in C: the record, NULL or below 0, must come back as it was.
+    acct = make(None)
+    col = "SELECT COALESCE(monthly_limit_set_committed_micros, 'null') FROM accounts WHERE ext_id = '%s'" % acct
+    eq(api("PATCH", "/v1/accounts/" + acct, {"daily_limit_micros": 7}).status, 200, "a patch without a monthly limit")
+    eq(sql(col), [["null"]], "no monthly limit set: nothing recorded")
+    eq(api("PATCH", "/v1/accounts/" + acct, {"monthly_limit_micros": 1000}).status, 200, "a monthly limit")
+    eq(sql(col), [["0"]], "the month's commitment when it was set")
+    sql("UPDATE accounts SET monthly_limit_set_committed_micros = -5 WHERE ext_id = '%s'" % acct)
+    eq(api("PATCH", "/v1/accounts/" + acct, {"daily_limit_micros": 9}).status, 200, "another field patched")
+    eq(sql(col), [["-5"]], "the record below 0 kept")
