@@ -8,7 +8,7 @@
  * ones src/ledger/guard/ledger_load.c (read_doc) and src/ledger/guard/ledger_batch.c (write_doc)
  * write for the same operations, bound one parameter each as creditd
  * binds them (src/store/store_sets.c store_sets_bind_list: an empty list is SQL
- * NULL), with the guard's decisions (src/ledger/guard/ledger_holds.c) made here on the
+ * NULL), with the guard's decisions (src/ledger/guard/ledger_holds_run.c) made here on the
  * rows the first CALL returned. */
 
 #define SET_COLS_MAX 40			/* the widest set (cd_batch_read's accounts) has 37 columns */

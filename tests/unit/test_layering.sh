@@ -154,7 +154,7 @@ check "the prepared statement cache holds twice the ledger's statements" "$too_m
 # it as its state between attempts); elsewhere it is only compared. One
 # exception: kept rows that disagree (ledger_batch_rows_disagree, called
 # by decisions that hold no handle) are named moved by the batch's
-# attempt (ledger_holds.c batch_attempt).
+# attempt (ledger_holds_run.c batch_attempt).
 bare_retry=$(grep -nE 'CD_E_RETRY' $(find "$src" -name '*.c' ! -name store_retry.c ! -name store_tx.c ! -name errors.c) |
 	grep -vE '^[^:]+:[0-9]+:[[:space:]]*(/?\*|\*|case )' | grep -v '/ledger_batch\.c:.*return CD_E_RETRY;$' |
 	sed -E 's/[!=]=[[:space:]]*CD_E_RETRY//g' | grep 'CD_E_RETRY' | head -3 | tr '\n' ' ')
