@@ -2,7 +2,7 @@
 -- ledger (bench/growth.sh runs it on the big ledger; bench/README.md,
 -- "Growth", shows the output). Each statement is the one-row form the code
 -- sends (sql/020_batch_calls.sql's cd_batch_read and cd_batch_write for the
--- guard; src/ledger/ledger_accounts.c, ledger_holds.c, ledger_events.c,
+-- guard; src/ledger/accounts/ledger_accounts.c, ledger_holds.c, ledger_events.c,
 -- ledger_due.c, ledger_payg.c, ledger_purge.c for the rest) with the
 -- heavy account's values. What to look for: no `ALL` (a table scan) and no
 -- `index` (a whole index read) on a table whose rows grow with time

@@ -8,8 +8,8 @@
  * Four versions (--sql): three of creditd's SQL (batch is what it runs
  * now; statements and scripts are what it ran before), and the database
  * floor:
- *   batch       creditd's guard batches now (src/ledger/ledger_load.c,
- *               src/ledger/ledger_batch.c, sql/020_batch_calls.sql): CALL
+ *   batch       creditd's guard batches now (src/ledger/guard/ledger_load.c,
+ *               src/ledger/guard/ledger_batch.c, sql/020_batch_calls.sql): CALL
  *               cd_batch_read(lock 1, page 65, then 9 lists naming the
  *               rows to lock and read), then CALL cd_batch_write(now,
  *               commit 1, then 12 lists of the rows to write), so the

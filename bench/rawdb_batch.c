@@ -5,10 +5,10 @@
 /* ---- The batch version: creditd's two CALLs ----
  * Each transaction is CALL cd_batch_read(1, page, its lists), then CALL
  * cd_batch_write(now, 1, its lists), which commits: the lists are the
- * ones src/ledger/ledger_load.c (read_doc) and src/ledger/ledger_batch.c (write_doc)
+ * ones src/ledger/guard/ledger_load.c (read_doc) and src/ledger/guard/ledger_batch.c (write_doc)
  * write for the same operations, bound one parameter each as creditd
  * binds them (src/store/store_sets.c store_sets_bind_list: an empty list is SQL
- * NULL), with the guard's decisions (src/ledger/ledger_holds.c) made here on the
+ * NULL), with the guard's decisions (src/ledger/guard/ledger_holds_run.c) made here on the
  * rows the first CALL returned. */
 
 #define SET_COLS_MAX 40			/* the widest set (cd_batch_read's accounts) has 37 columns */
@@ -31,7 +31,7 @@ enum {
 _Static_assert(BA_NCOLS <= SET_COLS_MAX, "the accounts set fits a row");
 
 /* The columns cd_batch_write's "accounts" rows carry, in their order
- * (src/ledger/ledger_batch.c write_accounts). */
+ * (src/ledger/guard/ledger_batch.c write_accounts). */
 static const int acct_write_cols[] = {
 	BA_ID, BA_BALANCE, BA_RESERVED, BA_MONTH_KEY, BA_MONTH_SPENT, BA_SWEEP_DUE, BA_DAY_KEY, BA_DAY_SPENT,
 	BA_LOW_NOTED, BA_DEPLETED_NOTED, BA_LIMIT_MONTH_NOTED, BA_LIMIT_DAY_NOTED, BA_RECHARGE_PENDING,
@@ -407,8 +407,8 @@ static void batch_begin(struct bbatch *b, int64_t now)
 	b->now = now;
 }
 
-/* creditd's guard check (src/ledger/ledger_members.c charge_check) and rate
- * windows (src/ledger/ledger_holds.c rates_take) for a hold of amount and tokens. */
+/* creditd's guard check (src/ledger/accounts/ledger_members.c charge_check) and rate
+ * windows (src/ledger/guard/ledger_holds.c rates_take) for a hold of amount and tokens. */
 static int authorize_check(struct bacct *ba, int64_t amount, int64_t tokens, int64_t now)
 {
 	int64_t *v = ba->v, minute = now / 60;

@@ -28,8 +28,8 @@ static const char *const sql_text[ST_COUNT] = {
 	 * hash, now). */
 	[ST_FLOOR_AUTHORIZE] = "CALL bench_floor_authorize(?, ?, ?, ?, ?, ?)",
 	[ST_FLOOR_SETTLE] = "CALL bench_floor_settle(?, ?, ?, ?, ?, ?, ?)",
-	/* sql/020_batch_calls.sql, as src/ledger/ledger_load.c (SQL_READ) and
-	 * src/ledger/ledger_batch.c (SQL_WRITE) call them: (lock, page, then the 9
+	/* sql/020_batch_calls.sql, as src/ledger/guard/ledger_load.c (SQL_READ) and
+	 * src/ledger/guard/ledger_batch.c (SQL_WRITE) call them: (lock, page, then the 9
 	 * lists of READ_LISTS) and (now, commit, then the 12 lists of
 	 * WRITE_LISTS). */
 	[ST_BATCH_READ] = "CALL cd_batch_read(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",

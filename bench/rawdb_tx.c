@@ -186,7 +186,7 @@ int settle_call(struct conn *c, const struct pair *p, int64_t now)
 
 /* ---- The scripts version: creditd's batches ---- */
 
-/* creditd's src/ledger/ledger_batch.c HOLD_COLS, bare and for "h." */
+/* creditd's src/ledger/guard/ledger_batch.c HOLD_COLS, bare and for "h." */
 #define SCRIPT_HOLD_COLS "id, account_id, state, amount_micros, byok, model, action, member, conversation_id, " \
 	"expires_at, charged_micros, settle_hash, settle_response, request_id"
 #define SCRIPT_HOLD_COLS_H "h.id, h.account_id, h.state, h.amount_micros, h.byok, h.model, h.action, h.member, " \

@@ -39,7 +39,7 @@ PEER_LEDGER = re.compile(r"credited (-?\d+), usage rows (\d+) summing (-?\d+), b
                          r"expected (-?\d+) -> lost updates (-?\d+) cents")
 # creditd's round trips per request at one client lie between 1 (the write
 # CALL alone: every batch on rows kept from the last write,
-# src/ledger/ledger_rowcache.h) and rawdb's (a read CALL and a write CALL
+# src/ledger/guard/ledger_rowcache.h) and rawdb's (a read CALL and a write CALL
 # each), which its API key lookups (a SELECT + COMMIT per worker thread per
 # second, see src/http/router.c) and first-use prepares may pass by a
 # fraction; an extra statement moves the figure by a whole 1.

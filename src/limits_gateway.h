@@ -32,7 +32,7 @@
 #define LIMIT_GATEWAY_ENDER_NICE 5
 /* A creditd on a database without migration 044 (no hold id key) looks
  * for the key again this often, so a migration made while it runs takes
- * hold within a minute (src/ledger/ledger_tx.c). */
+ * hold within a minute (src/store/store_tx.c). */
 #define LIMIT_HOLDID_RECHECK_MS 60000
 /* The most web searches [gateway] max_tool_calls_held may hold a call
  * for when the request names no max: a fee each, held up front. */

@@ -4,7 +4,7 @@
  * money range, the rate windows, a hold's cost and its shrinking, a
  * settle's cost and what it moves, a release's. No I/O, no clock but the
  * one passed, no allocation, no row storage: the ledger's batch
- * (src/ledger/ledger_decide.c) reads and locks the rows, hands their
+ * (src/ledger/guard/ledger_decide.c) reads and locks the rows, hands their
  * figures here, and applies what comes back to its rows. Each function
  * asserts its inputs and its result. tests/unit/money/test_money_guard.c
  * tests them without a database. */

@@ -15,7 +15,7 @@ After the load (Mailing.problems): the mailer caught up, each event of a
 mailed type on a hot account mailed once, no Message-ID twice, each
 message RFC 5322 (the email package's strict policy) to its account's
 email with the configured From. Two excuses, each bounded by its cause
-(src/jobs/mail.c, src/ledger/ledger_mails.c): a mail whose lease the move
+(src/jobs/mail.c, src/ledger/records/ledger_mails.c): a mail whose lease the move
 made look run out, sent twice, once after the move (Mailing.messages); an
 event the mailer had not read at the move, never mailed (Mailing.unmailed).
 A mail for another test's account (its email left set) is checked against

@@ -15,6 +15,12 @@
 # webhooks' news) and answer (the writes' answers rendered, for http, ctl
 # and the gateway), then ledger (the operations), then store (MariaDB),
 # then money (pure), then core.
+#
+# A file's layer is its top folder under src/. The ledger alone has
+# subfolders, one per purpose of its operations (docs/architecture.md,
+# "The ledger's folders"): guard, payments, accounts and records, each of
+# the ledger's layer; src/ledger/ itself holds the contract the layers
+# above include (their only way in) and the core every operation shares.
 src="${top_srcdir:-.}/src"
 n=0
 fail=0
@@ -27,6 +33,22 @@ rank() {
 	case $1 in
 	core) echo 0 ;; money) echo 1 ;; store) echo 2 ;; ledger) echo 3 ;; stripe | answer) echo 4 ;; jobs | gateway) echo 5 ;; http | ctl) echo 6 ;; *) echo -1 ;;
 	esac
+}
+ledger_subs="guard payments accounts records"
+# layer_of PATH: the layer of a file of src/ (its top folder under src/).
+layer_of() {
+	rel=${1#"$src"/}
+	echo "${rel%%/*}"
+}
+# in_folder REL: a file of src/ (REL from src/) sits in a layer's folder,
+# or in one of the ledger's subfolders, and no deeper.
+in_folder() {
+	dir=${1%/*}
+	case $dir in
+	ledger/*) case " $ledger_subs " in *" ${dir#ledger/} "*) return 0 ;; esac; return 1 ;;
+	*/*) return 1 ;;
+	esac
+	[ "$(rank "$dir")" -ge 0 ]
 }
 # prefixes FILE: what the exported names of a source file (its stem,
 # "ledger_holds") may start with: its own stem, or its module's prefix
@@ -44,7 +66,7 @@ rank() {
 #   store.h and store_db.h over store/store*.c (the handle, statements,
 #   result rows, transactions, migrations);
 #   answer.h over answer/answer_*.c (a write's answer rendered: answer_);
-#   ledger.h (and ledger_gateway.h, ledger_reconcile.h) over ledger/ledger_*.c: the ledger's
+#   ledger.h (and ledger_gateway.h, ledger_reconcile.h) over ledger/**/ledger_*.c: the ledger's
 #   operations as the layers above call them, ledger_ and declared there
 #   (a helper the ledger's files share carries its file's stem).
 # main: the programs' entry; __assert_fail: log.c's, glibc's assert()
@@ -75,7 +97,7 @@ for f in $all_ch; do
 	rel=${f#"$src"/}
 	case $rel in
 	limits.h | limits_gateway.h) ;;
-	*/*) [ "$(rank "${rel%%/*}")" -ge 0 ] && [ "${rel#*/}" = "$(basename "$rel")" ] || stray="$stray $rel" ;;
+	*/*) in_folder "$rel" || stray="$stray $rel" ;;
 	*) stray="$stray $rel" ;;
 	esac
 done
@@ -123,7 +145,7 @@ check "no escaped SQL text" "$(grep -nE 'mysql_(real_)?escape_string' $all_c | h
 check "text queries only where the text is constant (migrations, session set-up, savepoints)" "$(grep -lE 'mysql_(real_)?query' $all_c | grep -vE '/src/store/store(_migrate|_tx)?\.c$' | tr '\n' ' ')"
 # Every distinct statement may end up prepared on one connection: their
 # number stays well under the cache (src/limits.h LIMIT_DB_STATEMENTS).
-stmts=$(cat "$src"/ledger/*.c "$src"/store/*.c | grep -cE '(static )?const char [A-Za-z_0-9]+\[\] =[[:space:]]*$|(static )?const char [A-Za-z_0-9]+\[\] = "(SELECT|INSERT|UPDATE|DELETE|CALL|REPLACE|SET|START|COMMIT)')
+stmts=$(find "$src/ledger" "$src/store" -name '*.c' -exec cat {} + | grep -cE '(static )?const char [A-Za-z_0-9]+\[\] =[[:space:]]*$|(static )?const char [A-Za-z_0-9]+\[\] = "(SELECT|INSERT|UPDATE|DELETE|CALL|REPLACE|SET|START|COMMIT)')
 cap=$(sed -n 's/^#define LIMIT_DB_STATEMENTS \([0-9]*\).*/\1/p' "$src/limits.h")
 [ "$((stmts * 2))" -le "$cap" ] && too_many="" || too_many="$stmts statements, cache $cap"
 check "the prepared statement cache holds twice the ledger's statements" "$too_many"
@@ -132,12 +154,12 @@ check "the prepared statement cache holds twice the ledger's statements" "$too_m
 # it as its state between attempts); elsewhere it is only compared. One
 # exception: kept rows that disagree (ledger_batch_rows_disagree, called
 # by decisions that hold no handle) are named moved by the batch's
-# attempt (ledger_holds.c batch_attempt).
+# attempt (ledger_holds_run.c batch_attempt).
 bare_retry=$(grep -nE 'CD_E_RETRY' $(find "$src" -name '*.c' ! -name store_retry.c ! -name store_tx.c ! -name errors.c) |
 	grep -vE '^[^:]+:[0-9]+:[[:space:]]*(/?\*|\*|case )' | grep -v '/ledger_batch\.c:.*return CD_E_RETRY;$' |
 	sed -E 's/[!=]=[[:space:]]*CD_E_RETRY//g' | grep 'CD_E_RETRY' | head -3 | tr '\n' ' ')
 check "every transaction run again names its reason (store_retry)" "$bare_retry"
-check "no float in money code" "$(grep -nE '\b(float|double)\b' "$src"/money/*.c "$src"/store/*.c "$src"/ledger/*.c | head -3 | tr '\n' ' ')"
+check "no float in money code" "$(find "$src/money" "$src/store" "$src/ledger" -name '*.c' -exec grep -nE '\b(float|double)\b' {} + | head -3 | tr '\n' ' ')"
 # Assertions guard the money (ledger_decide.c, ledger_batch.c, the
 # combiner): every build the tests use keeps them on. NDEBUG is defined by
 # no build file, nor in the flags this tree was configured with (the
@@ -151,41 +173,49 @@ fi
 check "assertions on: NDEBUG is not in the build flags" "$ndebug"
 
 
-# Includes go down: a header named by a file is its own folder's, or a
-# lower layer's (limits.h is every layer's).
-folder_of_header() {
-	if [ "$1" = limits.h ] || [ "$1" = limits_gateway.h ]; then echo core; return; fi
-	h=$(find "$src" -name "$1" | head -1)
-	[ -n "$h" ] && basename "$(dirname "$h")"
+# Includes go down: a header named by a file is its own layer's, or a
+# lower layer's (limits.h is every layer's); a layer above the ledger
+# includes only the ledger's contract, the headers of src/ledger/ itself,
+# never one of its subfolders'.
+path_of_header() {
+	if [ "$1" = limits.h ] || [ "$1" = limits_gateway.h ]; then echo "$src/core/$1"; return; fi
+	find "$src" -name "$1" | head -1
 }
 up_includes=""
+inner_includes=""
 for f in $all_ch; do
-	from=$(basename "$(dirname "$f")")
+	from=$(layer_of "$f")
 	[ "$f" = "$src/limits.h" ] || [ "$f" = "$src/limits_gateway.h" ] && continue
 	for h in $(sed -n 's/^#include "\([^"]*\.h\)".*/\1/p' "$f"); do
-		to=$(folder_of_header "$h")
-		[ -z "$to" ] && continue
+		hp=$(path_of_header "$h")
+		[ -z "$hp" ] && continue
+		to=$(layer_of "$hp")
 		if [ "$to" != "$from" ] && [ "$(rank "$to")" -ge "$(rank "$from")" ]; then
 			up_includes="$up_includes ${f#"$src"/}->$h"
 		fi
+		case ${hp#"$src"/} in
+		ledger/*/*) [ "$from" = ledger ] || inner_includes="$inner_includes ${f#"$src"/}->${hp#"$src"/}" ;;
+		esac
 	done
 done
 # money/ includes core's and its own headers and the C library's only.
 # shellcheck disable=SC2046
 check "money/ includes only core, money and the C library" "$(grep -H '#include <' $(find "$src/money" -name '*.[ch]') | grep -vE '<(assert|inttypes|limits|stdarg|stdbool|stddef|stdint|stdio|stdlib|string|jansson)\.h>' | head -3 | tr '\n' ' ')"
 check "includes go down the layers" "$(echo "$up_includes" | cut -c1-300)"
+check "the layers above the ledger include its contract only (src/ledger/*.h)" "$(echo "$inner_includes" | cut -c1-300)"
 
 # Calls go down, and no two files call each other round a circle: every
 # undefined symbol of an object, defined by another object of the tree,
-# is an edge between their source files. Objects are the build's (make
-# check runs after make).
+# is an edge between their source files, each named by its layer (the
+# top folder under src/: a file of src/ledger/guard/ is the ledger's).
+# Objects are the build's (make check runs after make).
 objs=$(find src -name '*.o' 2>/dev/null | sort)
 if [ -z "$objs" ]; then
 	check "the calls between files are read from the build's objects" "no object under src/: build first"
 else
 	# shellcheck disable=SC2086
 	calls=$(for o in $objs; do nm -P "$o" | awk -v o="$o" '{print o, $1, $2}'; done | awk '
-		function folder(o) { n = split(o, p, "/"); return p[n - 1] }
+		function folder(o) { split(o, p, "/"); return p[2] }
 		function unit(o) { n = split(o, p, "/"); u = p[n]; sub(/\.o$/, "", u); sub(/^creditctl-/, "", u); return folder(o) "/" u }
 		$3 ~ /^[TDBRC]$/ { def[$2] = unit($1) }
 		$3 == "U" { use[++nu] = unit($1) " " $2 }
@@ -237,7 +267,7 @@ else
 	done)
 	db_names=$(for o in $db_files; do nm -P --defined-only -g "$o" | awk '$2 == "T" { print $1 }'; done | sort -u)
 	reach=$(for u in ledger_decide ledger_combine ledger_batch; do
-		nm -P "src/ledger/$u.o" | awk '$2 == "U" { print $1 }' | while read -r name; do
+		nm -P "$(find src/ledger -name "$u.o" | head -1)" | awk '$2 == "U" { print $1 }' | while read -r name; do
 			case "$in_memory" in *" $name "*) continue ;; esac
 			if echo "$db_names" | grep -qx "$name" || echo "$name" | grep -q '^mysql_'; then echo "$u->$name"; fi
 		done

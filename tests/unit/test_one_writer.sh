@@ -212,8 +212,8 @@ def parse_write(stmt):
 # The C sources' DELETEs of a money table's rows, each where it is and why:
 # any other is a write of money beside the writer.
 DELETES = {
-    ("ledger/ledger_purge.c", "holds"): "retention purges finished holds (nothing reserved, settled long ago)",
-    ("ledger/ledger_accounts.c", "members"): "a member deleted under its account's lock, its alerts re-armed",
+    ("ledger/records/ledger_purge.c", "holds"): "retention purges finished holds (nothing reserved, settled long ago)",
+    ("ledger/accounts/ledger_accounts.c", "members"): "a member deleted under its account's lock, its alerts re-armed",
 }
 
 def money_hits(verb, table, cols, where=None):

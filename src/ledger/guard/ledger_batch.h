@@ -1,6 +1,6 @@
 /* ledger_batch.h: the rows one group-commit batch works on.
  *
- * A batch of guard operations (ledger_holds.c decides them) is two CALLs
+ * A batch of guard operations (ledger_holds_run.c decides them) is two CALLs
  * (sql/020_batch_calls.sql; redefined whole by sql/034, which added the
  * hold's cache-write pin and the usage row's cache writes and settle
  * reason, each last in its row), or the second alone when its rows were
@@ -21,7 +21,7 @@
  * an account with more due (an expiry, a plan's credit: rows besides its
  * own to write) ends the attempt unapplied, and the guard brings it due
  * in a transaction of its own before the batch runs again
- * (ledger_holds.c), so a batch decides only on accounts with nothing
+ * (ledger_holds_run.c), so a batch decides only on accounts with nothing
  * due. Above the account-open step and below the guard's rules.
  * Internal to the ledger's files. */
 #ifndef CREDITD_LEDGER_BATCH_H
@@ -231,7 +231,7 @@ struct batch {
 	 * answer failed the last attempt with an error of its own, or the
 	 * account (b->accts) whose rows disagree in the database
 	 * (ledger_batch_rows_disagree); -1: none named. Only an operation so
-	 * named is run apart (ledger_holds.c). */
+	 * named is run apart (ledger_holds_run.c). */
 	int failed_op, failed_acct;
 	/* A guard answer as a renderer takes it (ledger_decide_done_put): a
 	 * scratch of the combining thread's, never cleared whole. */

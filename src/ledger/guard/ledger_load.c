@@ -11,7 +11,7 @@
  * rolled): the read writes no expiry and no plan credit. When one has
  * such a thing due, the attempt ends on it (CD_E_DUE) and the guard
  * brings it due in a transaction of its own before reading again
- * (ledger_holds.c). A member named with no row where its plan caps
+ * (ledger_holds_run.c). A member named with no row where its plan caps
  * members gets one here, after the accounts are opened (members_start).
  * For the accounts with threshold alerts the read answers their alert
  * rows too (sql/059), loaded by ledger_alerts_load.c. */
