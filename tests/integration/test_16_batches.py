@@ -6,7 +6,7 @@ same Idempotency-Key twice, and the ledger after them is exactly what the
 answers say (and `creditctl verify` is clean)."""
 import re
 
-from lib import api, account, check, eq, new_account, parallel, uid, verify
+from lib import api, account, check, eq, new_account, parallel, sql, uid, verify
 from test_20_guard import assert_reserve, authorize, cost, funded, q, release, settle
 
 BURST = 48
@@ -189,4 +189,36 @@ def test_mixed_batches_over_few_accounts_never_fail_on_lock_order():
     eq(bad, [], "every settle and authorize answered 200, none 503 from a deadlock")
     for a in accts:
         assert_reserve(a, cost("gpt-4o", 1000, 500) * 10)
+    verify()
+
+
+def test_one_account_s_lasting_fault_fails_its_own_operations_alone():
+    # A fault of one account's that names no operation (here MariaDB
+    # refuses its new holds: a trigger, as a corrupt row or a failing
+    # constraint would) fails the batch it shares with others; with no
+    # COMMIT sent each operation then runs alone, so only that account's
+    # authorizes fail, and every other account sharing its batches is
+    # served as if it were not there.
+    hold = cost("gpt-4o", 1000, 500)
+    bad = funded(50 * hold, "fault")
+    good = [funded(50 * hold, "fault") for _ in range(4)]
+    bad_id = int(sql("SELECT id FROM accounts WHERE ext_id = '%s'" % bad)[0][0])
+    # One statement (the client splits at ';'): the broken account's hold
+    # meets "Subquery returns more than 1 row", an error no retry cures.
+    sql("CREATE TRIGGER test16_fault BEFORE INSERT ON holds FOR EACH ROW SET NEW.amount_micros = "
+        "IF(NEW.account_id = %d, (SELECT 1 UNION SELECT 2), NEW.amount_micros)" % bad_id)
+    try:
+        before = batch_counts()
+        res = parallel(BURST, lambda i: authorize(bad if i % 4 == 0 else good[i % 4], request_id="f-%d" % i))
+        assert_batched(before, BURST)
+    finally:
+        sql("DROP TRIGGER IF EXISTS test16_fault")
+    for i, r in enumerate(res):
+        if i % 4 == 0:
+            eq(r.status, 500, "the broken account's authorize: %r" % r)
+        else:
+            eq(r.status, 200, "an authorize of another account that shared its batch: %r" % r)
+    for g in good:
+        assert_reserve(g, sum(1 for i in range(BURST) if i % 4 and good[i % 4] == g) * hold)
+    assert_reserve(bad, 0)
     verify()

@@ -513,15 +513,26 @@ static unsigned guard_context(struct guard_op **ops, int n)
 
 /* An error of one operation's own (logged: named, failed_op) failed the
  * batch, which was rolled back: that one runs alone, so only it fails,
- * and those before and after it run again as batches, in their order. A
- * failure that names no operation is every one's, and never comes here. */
+ * and those before and after it run again as batches, in their order.
+ * An internal error that names no operation (a due bring that failed, an
+ * account's rows out of range, a statement MariaDB refused: each logged)
+ * may still be one account's: named -1, and each operation runs alone
+ * (the batch was rolled back: an answer that may have committed is
+ * 503, not internal, and sets lg->committed), so one account's lasting
+ * fault fails its own operations and not the others' that shared its
+ * batches. */
 static void guard_apart(struct store *lg, struct combine_op **links, struct guard_op **ops, int n, int named)
 {
-	assert(named >= 0);
+	assert(named >= -1);
 	assert(named < n);
 	for (int i = 0; i < n; i++) {
 		json_decref(ops[i]->out);
 		ops[i]->out = NULL;
+	}
+	if (named < 0) {
+		for (int i = 0; i < n; i++)
+			ledger_holds_run(lg, &links[i], 1);
+		return;
 	}
 	if (named > 0)
 		ledger_holds_run(lg, links, named);
@@ -557,7 +568,7 @@ void ledger_holds_run(struct store *lg, struct combine_op **links, int n)
 	log_context_pop(serving);
 	lg->routed = routed;
 	memcpy(lg->route, route, sizeof(route));
-	if (named >= 0 && n > 1 && !lg->committed) {
+	if (rc == CD_E_INTERNAL && n > 1 && !lg->committed) {
 		guard_apart(lg, links, ops, n, named);
 		return;
 	}
