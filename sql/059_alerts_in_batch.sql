@@ -19,13 +19,16 @@
 -- answer them too. A creditd before 059 reads its sets by name and never
 -- asks for these: it reads what it read before, where it was.
 --
--- cd_write (040's) takes three lists more, last: p_alerts_set
--- [[id, fired_key]], p_alert_members_set [[alert_id, member, fired_key]]
--- and p_alert_members_del [[alert_id, member]], written before the
--- outbox rows (the events of the alerts that fired come first in
--- p_events, as they did when they were written before the batch's
--- write). A creditd before 059 calls cd_write with 16 parameters: migrate
--- and restart every instance together (docs/operations.md).
+-- The one writer is now cd_write2: 040's cd_write with three lists more,
+-- last: p_alerts_set [[id, fired_key]], p_alert_members_set [[alert_id,
+-- member, fired_key]] and p_alert_members_del [[alert_id, member]],
+-- written before the outbox rows (the events of the alerts that fired
+-- come first in p_events, as they did when they were written before the
+-- batch's write). A procedure's parameters cannot be optional, so
+-- cd_write keeps its 16 and calls cd_write2 with the three lists NULL: a
+-- creditd before 059, still running while the instances are restarted
+-- one by one, writes as it did (its alerts' states by statements of its
+-- own, beside the writer).
 
 CREATE OR REPLACE PROCEDURE cd_batch_read(IN p_lock TINYINT, IN p_page INT, IN p_ids LONGTEXT CHARACTER SET utf8mb4, IN p_ext LONGTEXT CHARACTER SET utf8mb4,
                                           IN p_holds LONGTEXT CHARACTER SET utf8mb4, IN p_reqs LONGTEXT CHARACTER SET utf8mb4, IN p_members LONGTEXT CHARACTER SET utf8mb4,
@@ -233,24 +236,24 @@ BEGIN
   END IF;
 END;
 
-CREATE OR REPLACE PROCEDURE cd_write(IN p_now BIGINT, IN p_commit TINYINT,
-                                     IN p_holds_new LONGTEXT CHARACTER SET utf8mb4,
-                                     IN p_usages_new LONGTEXT CHARACTER SET utf8mb4,
-                                     IN p_usages LONGTEXT CHARACTER SET utf8mb4,
-                                     IN p_holds_set LONGTEXT CHARACTER SET utf8mb4,
-                                     IN p_grants_set LONGTEXT CHARACTER SET utf8mb4,
-                                     IN p_debts LONGTEXT CHARACTER SET utf8mb4,
-                                     IN p_grants_new LONGTEXT CHARACTER SET utf8mb4,
-                                     IN p_journal LONGTEXT CHARACTER SET utf8mb4,
-                                     IN p_members LONGTEXT CHARACTER SET utf8mb4,
-                                     IN p_accounts LONGTEXT CHARACTER SET utf8mb4,
-                                     IN p_events LONGTEXT CHARACTER SET utf8mb4,
-                                     IN p_recharges LONGTEXT CHARACTER SET utf8mb4,
-                                     IN p_keys LONGTEXT CHARACTER SET utf8mb4,
-                                     IN p_at LONGTEXT CHARACTER SET utf8mb4,
-                                     IN p_alerts_set LONGTEXT CHARACTER SET utf8mb4,
-                                     IN p_alert_members_set LONGTEXT CHARACTER SET utf8mb4,
-                                     IN p_alert_members_del LONGTEXT CHARACTER SET utf8mb4)
+CREATE OR REPLACE PROCEDURE cd_write2(IN p_now BIGINT, IN p_commit TINYINT,
+                                      IN p_holds_new LONGTEXT CHARACTER SET utf8mb4,
+                                      IN p_usages_new LONGTEXT CHARACTER SET utf8mb4,
+                                      IN p_usages LONGTEXT CHARACTER SET utf8mb4,
+                                      IN p_holds_set LONGTEXT CHARACTER SET utf8mb4,
+                                      IN p_grants_set LONGTEXT CHARACTER SET utf8mb4,
+                                      IN p_debts LONGTEXT CHARACTER SET utf8mb4,
+                                      IN p_grants_new LONGTEXT CHARACTER SET utf8mb4,
+                                      IN p_journal LONGTEXT CHARACTER SET utf8mb4,
+                                      IN p_members LONGTEXT CHARACTER SET utf8mb4,
+                                      IN p_accounts LONGTEXT CHARACTER SET utf8mb4,
+                                      IN p_events LONGTEXT CHARACTER SET utf8mb4,
+                                      IN p_recharges LONGTEXT CHARACTER SET utf8mb4,
+                                      IN p_keys LONGTEXT CHARACTER SET utf8mb4,
+                                      IN p_at LONGTEXT CHARACTER SET utf8mb4,
+                                      IN p_alerts_set LONGTEXT CHARACTER SET utf8mb4,
+                                      IN p_alert_members_set LONGTEXT CHARACTER SET utf8mb4,
+                                      IN p_alert_members_del LONGTEXT CHARACTER SET utf8mb4)
   MODIFIES SQL DATA
 BEGIN
   DECLARE v_at_id BIGINT UNSIGNED DEFAULT JSON_VALUE(p_at, '$[0][0]');
@@ -556,4 +559,28 @@ BEGIN
   IF p_commit = 1 THEN
     COMMIT;
   END IF;
+END;
+
+-- A creditd before 059 calls the writer as it was: the same writes,
+-- without the alerts' lists.
+CREATE OR REPLACE PROCEDURE cd_write(IN p_now BIGINT, IN p_commit TINYINT,
+                                     IN p_holds_new LONGTEXT CHARACTER SET utf8mb4,
+                                     IN p_usages_new LONGTEXT CHARACTER SET utf8mb4,
+                                     IN p_usages LONGTEXT CHARACTER SET utf8mb4,
+                                     IN p_holds_set LONGTEXT CHARACTER SET utf8mb4,
+                                     IN p_grants_set LONGTEXT CHARACTER SET utf8mb4,
+                                     IN p_debts LONGTEXT CHARACTER SET utf8mb4,
+                                     IN p_grants_new LONGTEXT CHARACTER SET utf8mb4,
+                                     IN p_journal LONGTEXT CHARACTER SET utf8mb4,
+                                     IN p_members LONGTEXT CHARACTER SET utf8mb4,
+                                     IN p_accounts LONGTEXT CHARACTER SET utf8mb4,
+                                     IN p_events LONGTEXT CHARACTER SET utf8mb4,
+                                     IN p_recharges LONGTEXT CHARACTER SET utf8mb4,
+                                     IN p_keys LONGTEXT CHARACTER SET utf8mb4,
+                                     IN p_at LONGTEXT CHARACTER SET utf8mb4)
+  MODIFIES SQL DATA
+BEGIN
+  CALL cd_write2(p_now, p_commit, p_holds_new, p_usages_new, p_usages, p_holds_set, p_grants_set, p_debts,
+                 p_grants_new, p_journal, p_members, p_accounts, p_events, p_recharges, p_keys, p_at,
+                 NULL, NULL, NULL);
 END;

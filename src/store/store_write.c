@@ -4,7 +4,7 @@
 #include "log.h"
 #include <string.h>
 
-static const char SQL_WRITE[] = "CALL cd_write(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+static const char SQL_WRITE[] = "CALL cd_write2(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
 /* cd_write's lists (sql/039; the alerts' states last, sql/059), in its
  * parameters' order. */
 static const char *const WRITE_LISTS[] = {"holds_new", "usages_new", "usages", "holds_set", "grants_set", "debts",

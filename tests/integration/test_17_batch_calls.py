@@ -66,7 +66,7 @@ def read_call(lock, **lists):
 
 
 def write_call(now, commit, **lists):
-    return "CALL cd_write(%d, %d, %s)" % (now, commit, ", ".join(lit(lists.get(k)) for k in WRITE_LISTS))
+    return "CALL cd_write2(%d, %d, %s)" % (now, commit, ", ".join(lit(lists.get(k)) for k in WRITE_LISTS))
 
 
 def acct_id(ext):
@@ -127,6 +127,22 @@ def test_write_sets_alert_states():
     eq(int(sql("SELECT fired_key FROM alerts WHERE id = %d" % low)[0][0]), 1, "the alert's own state")
     eq(sorted(tuple(r) for r in sql("SELECT member, fired_key FROM alert_members WHERE alert_id = %d" % cap)),
        [("bob", "202611"), ("dan", "202611")], "bob's state moved, dan's made, carol's dropped")
+
+
+def test_the_writer_a_creditd_before_059_calls_still_writes():
+    """cd_write keeps its 16 parameters (sql/059): a creditd before 059,
+    still running while the instances are restarted one by one, writes
+    through it as it did, cd_write2 doing the work."""
+    ws = new_account("bcall", kind="workspace")
+    alerts = [{"kind": "balance_below", "micros": 7}]
+    eq(api("PUT", "/v1/accounts/%s/alerts" % ws, {"alerts": alerts}).status, 200, "alerts set")
+    iw = acct_id(ws)
+    low = int(sql("SELECT id FROM alerts WHERE account_id = %d" % iw)[0][0])
+    lists = {"events": [[iw, ws, "test.old_writer", "{}"]]}
+    call_sets("CALL cd_write(1, 1, %s)" % ", ".join(lit(lists.get(k)) for k in WRITE_LISTS[:-3]))
+    eq(sql("SELECT COUNT(*) FROM events WHERE account_id = %d AND type = 'test.old_writer'" % iw), [["1"]],
+       "its event written by the 16-parameter call")
+    eq(sql("SELECT fired_key FROM alerts WHERE id = %d" % low), [["0"]], "and no alert state (it had none to give)")
 
 
 def _grants_with_debt(prefix):
