@@ -320,10 +320,11 @@ static void table_rows(const char *proc, struct bw_list *l)
 static void batch_write(void)
 {
 	char name[256];
-	/* The one writer creditd calls is cd_write (sql/039 on). */
-	const char *what = "PROCEDURE cd_write(";
+	/* The one writer creditd calls is cd_write2 (sql/059 on; cd_write,
+	 * sql/039 to 058, is kept for a creditd before it and calls it). */
+	const char *what = "PROCEDURE cd_write2(";
 	char *text = newest_with(what, name, sizeof(name));
-	ok(text != NULL, "a migration defines cd_write (%s)", text != NULL ? name : "none");
+	ok(text != NULL, "a migration defines cd_write2 (%s)", text != NULL ? name : "none");
 	if (text == NULL)
 		return;
 	char *proc = strstr(text, what);
