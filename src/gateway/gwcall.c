@@ -21,7 +21,10 @@
  *   when it ended without usage (cut, or none sent).
  * Usage beyond what was asked (output above the cap sent, input above the
  * bound held, cached above input) is charged as the provider reported it
- * and flagged over_hold (gwmoney.h; docs/gateway.md); the answer passes on. */
+ * and flagged over_hold (gwmoney.h; docs/gateway.md); the answer passes on.
+ * The call's bytes (the request sent, the answer read as it comes, what
+ * the client is written) are gwcall_io.c's, its ledger's side
+ * gwcall_ledger.c's. */
 #include "gwcall.h"
 #include "gwcall_int.h"
 #include "answer.h"
