@@ -652,8 +652,8 @@ GW_STEPS = [
     "src/http/api_gateway.c:api_gw_call@ctx",	# the worker: read, priced, admitted, held
     GW + "gateway.c:gateway_run@job",	# handed to the loop
     GW + "gwcall.c:gwcall_start@c", GW + "provider.c:provider_start@call",	# the loop starts it
-    GW + "provider.c:on_header@arg", GW + "gwcall.c:on_head@arg",	# curl's callbacks, as they come
-    GW + "provider.c:on_body@arg", GW + "gwcall.c:on_data@arg",
+    GW + "provider.c:on_header@arg", GW + "gwcall_io.c:on_head@arg",	# curl's callbacks, as they come
+    GW + "provider.c:on_body@arg", GW + "gwcall_io.c:on_data@arg",
 ]
 GW_END = [
     "src/http/worker.c:gw_write@req",	# the client's bytes, through the worker's edge
@@ -669,7 +669,7 @@ REPORT = [
     ("usage", ["src/http/api_guard.c:api_usage@ctx"], [], None),
     ("gateway call, admission", ["src/http/api_gateway.c:api_gw_call@ctx"], [], None),
     ("gateway call, whole", GW_STEPS + GW_END, [GW + "gwcall.c:end_stream"], (16, 30)),
-    ("gateway call, streamed", GW_STEPS + [GW + "gwcall.c:on_event@arg"] + GW_END, [GW + "gwcall.c:end_whole"], (16, 30)),
+    ("gateway call, streamed", GW_STEPS + [GW + "gwcall_io.c:on_event@arg"] + GW_END, [GW + "gwcall.c:end_whole"], (16, 30)),
 ]
 
 

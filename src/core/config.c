@@ -3,8 +3,12 @@
  * (config.h's config_slot names them); nothing else parses
  * configuration. Values are checked here, at start-up, by the tables'
  * ranges and choices and by the modules' finishes, so the rest of the
- * code can trust struct cfg and the modules' blocks. */
+ * code can trust struct cfg and the modules' blocks. The helpers every
+ * table's module shares are config_check.c's, the file read and its
+ * mode judged config_file.c's, [database] nodes config_nodes.c's. */
 #include "config.h"
+#include "config_file.h"
+#include "config_nodes.h"
 #include "jsonio.h"
 #include "urlpath.h"
 #include <ctype.h>
@@ -14,13 +18,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-
-const char *config_long_secret(const char *v)
-{
-	size_t n = strlen(v);
-	return n == 0 || n >= LIMIT_SECRET_MIN_BYTES ? NULL : "must be at least 32 bytes long";
-}
-_Static_assert(LIMIT_SECRET_MIN_BYTES == 32, "the message above says 32");
 
 #define OFF(f) offsetof(struct cfg, f)
 #define I64MAX INT64_MAX
@@ -133,15 +130,6 @@ static char **str_slot(void *base, const struct config_key *k)
 static int64_t *int_slot(void *base, const struct config_key *k)
 {
 	return (int64_t *)((char *)base + k->offset);
-}
-
-int config_fail(char *err, size_t errcap, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err, errcap, fmt, ap);
-	va_end(ap);
-	return -1;
 }
 
 static int parse_int(const char *s, int64_t *out)
@@ -423,93 +411,6 @@ static int valid_currency(const char *s)
 	return 1;
 }
 
-/* One "host:port" of database.nodes ("[::1]:3306" for IPv6). */
-static int parse_node(const char *item, size_t len, struct cfg_node *n)
-{
-	const char *colon = NULL;
-	if (len == 0 || len >= sizeof(n->name))
-		return -1;
-	memcpy(n->name, item, len);
-	n->name[len] = '\0';
-	for (size_t i = len; i-- > 0;)
-		if (item[i] == ':') {
-			colon = item + i;
-			break;
-		}
-	if (colon == NULL || colon == item || colon[1] == '\0')
-		return -1;
-	const char *host = item, *host_end = colon;
-	if (item[0] == '[') {
-		if (colon[-1] != ']' || colon - item < 3)
-			return -1;
-		host = item + 1;
-		host_end = colon - 1;
-	}
-	for (const char *p = host; p < host_end; p++)
-		if (isspace((unsigned char)*p) || *p == '[' || *p == ']' || (*p == ':' && item[0] != '['))
-			return -1;
-	long port = 0;
-	for (const char *p = colon + 1; p < item + len; p++) {
-		if (!isdigit((unsigned char)*p) || port > 65535)
-			return -1;
-		port = port * 10 + (*p - '0');
-	}
-	if (port < 1 || port > 65535)
-		return -1;
-	memcpy(n->host, host, (size_t)(host_end - host));
-	n->host[host_end - host] = '\0';
-	n->port = (int)port;
-	return 0;
-}
-
-static int split_nodes(struct cfg *c, char *err, size_t errcap)
-{
-	c->db_node_count = 0;
-	if (c->db_nodes[0] == '\0') {
-		struct cfg_node *n = &c->db_node[0];
-		n->port = (int)c->db_port;
-		if (snprintf(n->host, sizeof(n->host), "%s", c->db_host) >= (int)sizeof(n->host) ||
-		    snprintf(n->name, sizeof(n->name), "%s:%d", c->db_host, n->port) >= (int)sizeof(n->name))
-			return config_fail(err, errcap, "database.host is longer than %d bytes",
-					   LIMIT_DB_NODE_BYTES - 8);
-		c->db_node_count = 1;
-		return 0;
-	}
-	const char *p = c->db_nodes;
-	while (*p != '\0') {
-		while (*p == ' ' || *p == '\t')
-			p++;
-		if (*p == '\0')
-			break;		/* "a:1, b:2, ": the last comma ends the list */
-		size_t len = strcspn(p, ",");
-		size_t trimmed = len;
-		while (trimmed > 0 && (p[trimmed - 1] == ' ' || p[trimmed - 1] == '\t'))
-			trimmed--;
-		if (c->db_node_count == LIMIT_DB_NODES)
-			return config_fail(err, errcap, "database.nodes names more than %d nodes", LIMIT_DB_NODES);
-		if (parse_node(p, trimmed, &c->db_node[c->db_node_count]) != 0)
-			return config_fail(err, errcap, "database.nodes: '%.*s' is not host:port", (int)trimmed, p);
-		for (int i = 0; i < c->db_node_count; i++)
-			if (strcmp(c->db_node[i].name, c->db_node[c->db_node_count].name) == 0)
-				return config_fail(err, errcap, "database.nodes names %s twice", c->db_node[i].name);
-		c->db_node_count++;
-		p += len;
-		if (*p == ',')
-			p++;
-	}
-	if (c->db_node_count == 0)
-		return config_fail(err, errcap, "database.nodes: no node named");
-	return 0;
-}
-
-int config_url_ok(const char *url, const char *key, char *err, size_t errcap)
-{
-	if (url[0] != '\0' && !urlpath_https_or_loopback(url))
-		return config_fail(err, errcap, "%s must be https:// (http:// only to 127.0.0.1, [::1] or localhost): %s",
-				   key, url);
-	return 0;
-}
-
 /* Core's checks and derived values, then each module's finish, by slot. */
 static int finish(struct cfg *c, char *err, size_t errcap)
 {
@@ -525,7 +426,7 @@ static int finish(struct cfg *c, char *err, size_t errcap)
 	if (!valid_currency(c->currency))
 		return config_fail(err, errcap, "ledger.currency must be a 3-letter upper-case ISO code or 'credits'");
 	c->capture_expired = strcmp(c->expired_holds, "capture") == 0;
-	if (split_nodes(c, err, errcap) != 0 || config_tls_finish(c, err, errcap) != 0)
+	if (config_nodes_split(c, err, errcap) != 0 || config_tls_finish(c, err, errcap) != 0)
 		return -1;
 	for (size_t m = 0; m < CONFIG_MODULES; m++)
 		if (c->modules[m]->finish != NULL && c->modules[m]->finish(c, c->module[m], err, errcap) != 0)
@@ -544,41 +445,6 @@ int config_load_string(const char *text, const struct config_module *const modul
 	int rc = parse_text(c, copy, "config", err, errcap);
 	free(copy);
 	return rc != 0 ? rc : finish(c, err, errcap);
-}
-
-/* Reads a whole file of at most cap bytes; *mode is its type and
- * permissions (st_mode), taken from the open file (not the path, which may
- * change meanwhile). */
-static char *read_file(const char *path, size_t cap, unsigned *mode, char *err, size_t errcap, int *missing)
-{
-	FILE *f = fopen(path, "r");
-	char *buf = NULL;
-	struct stat st;
-	*missing = 0;
-	if (f == NULL) {
-		*missing = errno == ENOENT;
-		config_fail(err, errcap, "cannot open %s: %s", path, strerror(errno));
-		return NULL;
-	}
-	if (fstat(fileno(f), &st) != 0) {
-		config_fail(err, errcap, "cannot stat %s: %s", path, strerror(errno));
-		goto out;
-	}
-	*mode = (unsigned)st.st_mode;
-	buf = malloc(cap + 1);
-	if (buf == NULL)
-		goto out;
-	size_t n = fread(buf, 1, cap, f);
-	if (!feof(f)) {
-		config_fail(err, errcap, "%s is larger than %zu bytes", path, cap);
-		free(buf);
-		buf = NULL;
-		goto out;
-	}
-	buf[n] = '\0';
-out:
-	fclose(f);
-	return buf;
 }
 
 /* The first secret key a loaded file set, or NULL: a file holding one must
@@ -602,42 +468,6 @@ static const struct config_key *secret_set(struct cfg *c)
 	return NULL;
 }
 
-/* Who may change and read the file. No config may be written by others:
- * whoever writes it picks the database, the Stripe endpoint and the log
- * creditd uses, and may add a key the environment's secrets then serve. One
- * that sets secret k (docs/configuration.md, "Secrets are never logged") is
- * not writable by its group either (on a shared host the group may be every
- * customer's), and not readable by others, unless the file itself says
- * [security] config_readable_by_others = true (shared hosting without suEXEC,
- * where Apache's user runs creditd and the site's user owns the file:
- * docs/shared-hosting.md), which c->config_open_to_others records. Read
- * access given to one user by an ACL shows in the group's bits (the ACL
- * mask), so it passes as 0640 does. k NULL: the file sets no secret. What may
- * be written counts, but for a character device: a write to /dev/null (a
- * config of the environment alone) changes nothing a read will see, where one
- * to a FIFO is the config read. */
-static int private_enough(struct cfg *c, const char *path, const struct config_key *k, unsigned st_mode, char *err,
-			  size_t errcap)
-{
-	int allowed = strcmp(c->config_readable_by_others_text, "true") == 0;
-	unsigned mode = st_mode & 07777, writes = S_ISCHR(st_mode) ? mode & ~0022u : mode;
-	if ((writes & 0002) != 0)
-		return config_fail(err, errcap, "config %s is writable by others (mode %04o): chmod o-w it", path,
-				   mode);
-	if (k == NULL)
-		return 0;
-	if ((writes & 0020) != 0)
-		return config_fail(err, errcap, "config %s holds secrets (%s.%s) and is writable by its group "
-				   "(mode %04o): chmod g-w it", path, k->section, k->key, mode);
-	if ((mode & 0004) != 0 && !allowed)
-		return config_fail(err, errcap, "config %s holds secrets (%s.%s) and is readable by others "
-				   "(mode %04o): chmod o-r it (0600, or 0640 with the daemon's group); shared hosting "
-				   "without suEXEC: see security.config_readable_by_others", path, k->section, k->key,
-				   mode);
-	c->config_open_to_others = (mode & 0004) != 0;
-	return 0;
-}
-
 const char *config_path(const char *path)
 {
 	if (path == NULL)
@@ -654,7 +484,7 @@ int config_load(const char *path, const struct config_module *const modules[CONF
 		return -1;
 	int missing;
 	unsigned mode = 0;
-	char *text = read_file(path, LIMIT_CONFIG_FILE_BYTES, &mode, err, errcap, &missing);
+	char *text = config_file_read(path, LIMIT_CONFIG_FILE_BYTES, &mode, err, errcap, &missing);
 	if (text == NULL && (explicit_path || !missing))
 		return -1;
 	if (text != NULL) {
@@ -663,7 +493,7 @@ int config_load(const char *path, const struct config_module *const modules[CONF
 		free(text);
 		if (rc != 0)
 			return rc;
-		if (private_enough(c, path, secret_set(c), mode, err, errcap) != 0)
+		if (config_file_private(c, path, secret_set(c), mode, err, errcap) != 0)
 			return -1;
 	}
 	if (apply_env(c, err, errcap) != 0)
@@ -693,7 +523,7 @@ int config_use_migrate_user(struct cfg *c, const char *user, const char *passwor
 		return set_str(&c->db_password, c->db_migrate_password, err, errcap);
 	int missing;
 	unsigned mode = 0;
-	char *text = read_file(password_file, LIMIT_PASSWORD_FILE_BYTES, &mode, err, errcap, &missing);
+	char *text = config_file_read(password_file, LIMIT_PASSWORD_FILE_BYTES, &mode, err, errcap, &missing);
 	if (text == NULL)
 		return -1;
 	if ((mode & 0004) != 0) {
@@ -738,24 +568,3 @@ void config_free(struct cfg *c)
 		c->module[m] = NULL;
 	}
 }
-
-int config_origin_listed(const char *list, const char *origin)
-{
-	size_t n = strlen(origin);
-	const char *p = list;
-	while (p != NULL && *p != '\0') {
-		while (*p == ' ' || *p == ',')
-			p++;
-		const char *end = p;
-		while (*end != '\0' && *end != ',' && *end != ' ')
-			end++;
-		size_t len = (size_t)(end - p);
-		while (len > 0 && p[len - 1] == '/')
-			len--;
-		if (len == n && strncasecmp(p, origin, n) == 0)
-			return 1;
-		p = end;
-	}
-	return 0;
-}
-

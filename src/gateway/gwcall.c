@@ -21,7 +21,10 @@
  *   when it ended without usage (cut, or none sent).
  * Usage beyond what was asked (output above the cap sent, input above the
  * bound held, cached above input) is charged as the provider reported it
- * and flagged over_hold (gwmoney.h; docs/gateway.md); the answer passes on. */
+ * and flagged over_hold (gwmoney.h; docs/gateway.md); the answer passes on.
+ * The call's bytes (the request sent, the answer read as it comes, what
+ * the client is written) are gwcall_io.c's, its ledger's side
+ * gwcall_ledger.c's. */
 #include "gwcall.h"
 #include "gwcall_int.h"
 #include "answer.h"
@@ -47,308 +50,10 @@
 #include <strings.h>
 #include <time.h>
 
-static const struct gwconfig *gw;	/* the [gateway] keys */
-
 int gwcall_init(const struct cfg *cfg)
 {
-	gw = gwconfig_of(cfg);
+	gwcall_io_init(cfg);
 	return gwcall_ledger_init(cfg);
-}
-
-/* ---- One call ---- */
-
-struct gwcall {
-	struct gw_job *job;
-	struct gw_edge edge;		/* the worker's */
-	void (*wake)(void *arg);	/* the loop's: c has bytes to send */
-	void *wake_arg;
-	int waking;			/* wake called, gwcall_send not yet */
-	int prepared;			/* pc is ready (else out of memory) */
-	const struct gwkind *kind;	/* the shape its answers and errors take */
-	int status;			/* the provider's; 0 before its head */
-	int answered;			/* the status written to the client; 0 before */
-	int gone;			/* the client left */
-	int64_t gone_ms;
-	struct gw_stream stream;
-	struct dynbuf whole;		/* a whole answer, or an error's body */
-	int64_t buffered;		/* its bytes counted in its place's room (gwbuffer.h), until the call finishes */
-	int over_budget;		/* a whole answer past its room with none left in all: read on, not kept */
-	char tail[GW_TAIL_BYTES];	/* then its last bytes, where its usage is */
-	size_t tail_len;
-	int id_listed;			/* its stream's response id is in ids[] */
-	struct dynbuf head;		/* the provider's headers passed on, as CGI lines */
-	/* The provider's call: its URL, header lines and body. */
-	struct provider_call pc;
-	char url[LIMIT_GATEWAY_URL_BYTES];
-	struct dynbuf lines;		/* header lines, each NUL-ended */
-	const char *headers[8 + LIMIT_GATEWAY_PROVIDER_HEADERS];
-	char *upstream_body;		/* NULL: the client's body as it came */
-	int attempt;			/* the try: job->providers' index */
-	const char *body_model;		/* the model upstream_body names (the config's string), NULL: none built */
-	size_t upstream_len;
-};
-
-/* The provider this try calls. */
-static const struct gwconfig_provider *provider(const struct gwcall *c)
-{
-	return c->job->providers[c->attempt];
-}
-
-static int streamed(const struct gwcall *c)
-{
-	return c->job->ask.stream && c->status >= 200 && c->status < 300;
-}
-
-static void gone(struct gwcall *c)
-{
-	if (!c->gone) {
-		c->gone = 1;
-		c->gone_ms = timefmt_mono_ms();
-	}
-}
-
-static void client_write(struct gwcall *c, const char *bytes, size_t n)
-{
-	if (!c->gone && n > 0 && c->edge.write(c->edge.req, bytes, n) != 0)
-		gone(c);
-}
-
-/* Sends what was written: later, by the loop (gwcall_send), once curl
- * has handed over all it read (events that arrived together go in one
- * send). On the loop only: from an ending thread it raced the loop's
- * list (docs/architecture.md, the gateway's step 5); take_ended sends. */
-static void client_flush(struct gwcall *c)
-{
-	if (c->gone || c->waking || c->wake == NULL)
-		return;
-	c->waking = 1;
-	c->wake(c->wake_arg);
-}
-
-/* The provider's headers a client may see (docs/gateway.md, "What is forwarded"): the common ones,
- * and those every kind names (gwkind.passed_back) on any route. */
-static int passed_on(const char *name)
-{
-	static const char *const exact[] = {"content-type", "x-request-id", "request-id", "retry-after"};
-	const struct gwkind *k;
-	for (size_t i = 0; i < sizeof(exact) / sizeof(exact[0]); i++)
-		if (strcasecmp(name, exact[i]) == 0)
-			return 1;
-	for (size_t i = 0; (k = gwkind_at(i)) != NULL; i++)
-		for (const char *const *p = k->passed_back; *p != NULL; p++)
-			if (strncasecmp(name, *p, strlen(*p)) == 0)
-				return 1;
-	return 0;
-}
-
-/* Writes the answer's CGI head: status, the provider's headers passed
- * on, creditd's own (extra, "" or lines ending in \r\n). */
-static void head_write(struct gwcall *c, int status, const char *extra)
-{
-	char line[256 + 2 * LIMIT_HOLD_ID_BYTES];
-	int n = snprintf(line, sizeof(line), "Status: %d %s\r\n", status, errors_http_reason(status));
-	client_write(c, line, (size_t)n);
-	if (c->head.len > 0)
-		client_write(c, c->head.data, c->head.len);
-	if (c->job->hold_id[0] != '\0') {
-		n = snprintf(line, sizeof(line), "Creditd-Hold-Id: %s\r\n", c->job->hold_id);
-		client_write(c, line, (size_t)n);
-	}
-	n = snprintf(line, sizeof(line), "Creditd-Provider: %s\r\n", provider(c)->name);
-	client_write(c, line, (size_t)n);
-	if (c->job->shrunk) {
-		n = snprintf(line, sizeof(line), "Creditd-Output-Cap: %lld\r\n", (long long)c->job->cap);
-		client_write(c, line, (size_t)n);
-	}
-	client_write(c, extra, strlen(extra));
-	client_write(c, "\r\n", 2);
-	c->answered = status;
-}
-
-/* creditd's own error in the provider's shape: status, e's type and code,
- * the message; extra, header lines ending in \r\n ("" none). */
-static void error_write_with(struct gwcall *c, int status, enum cd_err e, const char *message, const char *extra)
-{
-	json_t *err = json_pack("{s:{s:s, s:s, s:s, s:n}}", "error", "type", errors_type(e), "code", errors_code(e),
-				"message", message, "param");
-	char *text = err != NULL ? jsonio_dump(err) : NULL;
-	char *shaped = text != NULL ? gwshape_error(c->kind, status, text, strlen(text)) : NULL;
-	char lines[128];
-	snprintf(lines, sizeof(lines), "Content-Type: application/json\r\n%s", extra);
-	c->head.len = 0;
-	head_write(c, status, lines);
-	if (shaped != NULL)
-		client_write(c, shaped, strlen(shaped));
-	client_write(c, "\n", 1);
-	free(shaped);
-	free(text);
-	json_decref(err);
-}
-
-static void error_write(struct gwcall *c, int status, enum cd_err e, const char *message)
-{
-	error_write_with(c, status, e, message, "");
-}
-
-/* ---- The provider's answer, as it comes ---- */
-
-static int on_head(void *arg, int status, const struct provider_header *h, int n)
-{
-	struct gwcall *c = arg;
-	c->status = status;
-	dynbuf_reset(&c->head);
-	for (int i = 0; i < n; i++)
-		if (passed_on(h[i].name) && strpbrk(h[i].value, "\r\n") == NULL && strpbrk(h[i].name, "\r\n") == NULL)
-			dynbuf_printf(&c->head, "%s: %s\r\n", h[i].name, h[i].value);
-	if (streamed(c)) {
-		head_write(c, status, "Cache-Control: no-cache\r\nX-Accel-Buffering: no\r\n");
-		client_flush(c);
-	}
-	return c->gone && !gw->drain;
-}
-
-static int on_event(void *arg, const char *event, size_t len, int pass)
-{
-	struct gwcall *c = arg;
-	if (!c->id_listed && c->stream.usage.response_id[0] != '\0') {
-		gwcall_ledger_id_list(c->job, c->stream.usage.response_id);
-		c->id_listed = 1;
-	}
-	if (pass && !c->gone) {
-		client_write(c, event, len);
-		client_flush(c);
-	}
-	return c->gone && !gw->drain;
-}
-
-static int on_data(void *arg, const char *bytes, size_t n)
-{
-	struct gwcall *c = arg;
-	if (streamed(c))
-		return gwshape_stream_feed(&c->stream, bytes, n, on_event, c) != 0;
-	if (!c->over_budget && gwbuffer_take(c->job->place, (int64_t)n) != 0) {
-		/* No room left (docs/gateway.md, "Fair share"): counted, not kept; answered 503. */
-		c->over_budget = 1;
-		gwshape_count_raw(&c->stream, c->whole.data, c->whole.len);
-		gwshape_tail_keep(c->tail, &c->tail_len, c->whole.data, c->whole.len);
-		dynbuf_free(&c->whole);
-		gwbuffer_give(c->job->place, c->buffered);
-		c->buffered = 0;
-	}
-	if (c->over_budget) {
-		gwshape_count_raw(&c->stream, bytes, n);
-		gwshape_tail_keep(c->tail, &c->tail_len, bytes, n);
-		return 0;
-	}
-	c->buffered += (int64_t)n;
-	dynbuf_add(&c->whole, bytes, n);
-	return c->whole.failed;
-}
-
-/* A client that left is read on for drain_seconds at most. */
-static int on_tick(void *arg)
-{
-	struct gwcall *c = arg;
-	return c->gone && timefmt_mono_ms() - c->gone_ms > gw->drain_seconds * 1000;
-}
-
-/* ---- The request sent ---- */
-
-/* The provider's URL for the job's route: its base and the route's path. */
-static void url_of(const struct gwcall *c, char *url, size_t cap)
-{
-	const char *base = provider(c)->base_url;
-	size_t n = strlen(base);
-	while (n > 0 && base[n - 1] == '/')
-		n--;
-	snprintf(url, cap, "%.*s%s", (int)n, base, c->job->route->upstream);
-}
-
-/* One header line into the dynbuf arg, NUL-ended. */
-static int add_line(void *arg, const char *line)
-{
-	struct dynbuf *lines = arg;
-	dynbuf_printf(lines, "%s", line);
-	dynbuf_add(lines, "", 1);
-	return lines->failed ? -1 : 0;
-}
-
-/* The headers sent upstream: the provider's credential, the few the
- * client's SDK sets that change the answer (the kind's), nothing else of
- * the client; then the provider's own configured lines, with the
- * deployment's key only (a BYOK key is of another organization). At most
- * cap - 1 lines. */
-static int headers_of(const struct gwcall *c, struct dynbuf *lines, const char **out, size_t cap)
-{
-	const struct gw_job *job = c->job;
-	const struct gwconfig_provider *p = provider(c);
-	const char *forwarded[LIMIT_GATEWAY_KIND_FORWARDED];
-	for (size_t i = 0; i < LIMIT_GATEWAY_KIND_FORWARDED; i++)
-		forwarded[i] = job->forwarded[i];
-	struct gwkind_upstream up = {job->byok ? job->provider_key : p->api_key, forwarded};
-	dynbuf_reset(lines);
-	if (add_line(lines, "Content-Type: application/json") != 0 || job->route->kind->headers(&up, add_line, lines) != 0)
-		return -1;
-	for (const char *at = p->headers; !job->byok && *at != '\0';) {
-		size_t n = strcspn(at, "\n");
-		dynbuf_add(lines, at, n);
-		dynbuf_add(lines, "", 1);
-		at += n + (at[n] == '\n');
-	}
-	if (lines->failed)
-		return -1;
-	size_t n = 0;
-	for (const char *at = lines->data; at < lines->data + lines->len && n + 1 < cap; at += strlen(at) + 1)
-		out[n++] = at;
-	out[n] = NULL;
-	return (int)n;
-}
-
-/* The first byte's wait (docs/gateway.md, "When a provider may already
- * be working"): a whole answer comes at once when it is all written, so
- * it is waited for first_byte_timeout_seconds plus its output cap (a
- * choice's: choices are written side by side) at slowest_tokens_per_second;
- * a stream's first event comes early, and keeps the first. */
-static long first_byte_ms(const struct gwcall *c)
-{
-	const struct gw_job *job = c->job;
-	int64_t ms = gw->first_byte_timeout_seconds * 1000;
-	if (job->ask.stream || job->route->input_only)
-		return (long)ms;
-	int64_t cap = job->cap >= 0 ? job->cap : job->ask.output_cap >= 0 ? job->ask.output_cap : job->hold_output;
-	_Static_assert(LIMIT_TOKENS_MAX <= INT64_MAX / 1000 / 2, "a cap's wait in ms fits");
-	return (long)(ms + (cap > 0 ? cap : 0) * 1000 / gw->slowest_tokens_per_second);
-}
-
-/* The provider's call of c's try, in c: 0, or -1 out of memory. */
-static int prepare(struct gwcall *c)
-{
-	struct gw_job *job = c->job;
-	const struct gwconfig_provider *p = provider(c);
-	const char *model = gwconfig_upstream_model(p, job->ask.model);
-	size_t len = c->upstream_len;
-	/* A try after the first builds the body again only when its provider
-	 * names the model otherwise (the loop parses no body it can spare). */
-	if (c->body_model == NULL || strcmp(c->body_model, model) != 0) {
-		free(c->upstream_body);
-		c->upstream_body = gwshape_upstream_body(job->route, job->body, job->body_len, &job->ask, job->cap, model,
-							 &len);
-		if (c->upstream_body == NULL && len == (size_t)-1) {
-			c->body_model = NULL;
-			return -1;
-		}
-		c->body_model = model;
-		c->upstream_len = len;
-	}
-	url_of(c, c->url, sizeof(c->url));
-	if (headers_of(c, &c->lines, c->headers, sizeof(c->headers) / sizeof(c->headers[0])) < 0)
-		return -1;
-	c->pc = (struct provider_call){c->url, p->allow_http, c->headers,
-				       c->upstream_body != NULL ? c->upstream_body : job->body,
-				       c->upstream_body != NULL ? len : job->body_len, (long)gw->connect_timeout_ms,
-				       first_byte_ms(c),
-				       (long)gw->idle_timeout_seconds * 1000, on_head, on_data, on_tick, c};
-	return 0;
 }
 
 /* ---- The ledger's side ---- */
@@ -394,7 +99,7 @@ static void keep_billed(const struct gwcall *c, const struct gw_charge *d)
 						      : x->tier == PRICING_TIER_FLEX ? "flex" : NULL,
 					x->long_context, x->cache_write_1h_tokens, x->audio_input_tokens,
 					x->audio_output_tokens, x->web_search_calls,
-					c->attempt > 0 ? provider(c)->name : NULL, c->attempt + 1, d->usage_unknown};
+					c->attempt > 0 ? gwcall_provider(c)->name : NULL, c->attempt + 1, d->usage_unknown};
 	if (d->usage_unknown) {
 		metrics_gateway_usage_unknown();
 		log_warn("gateway: %s: the provider's usage named tokens creditd does not know: %s", c->job->hold_id,
@@ -452,7 +157,7 @@ static void end_unresolved(struct gwcall *c, enum provider_result r, const char 
 	metrics_gateway_unresolved_call();
 	log_warn("gateway: %s %s: its hold is kept unresolved (creditctl hold resolve)", c->job->hold_id, message);
 	gwcall_ledger_unresolve(c->job);
-	error_write_with(c, 504, CD_E_UPSTREAM, message, "x-should-retry: false\r\n");
+	gwcall_error_write_with(c, 504, CD_E_UPSTREAM, message, "x-should-retry: false\r\n");
 }
 
 static void end_unanswered(struct gwcall *c, enum provider_result r, const char *err)
@@ -465,7 +170,7 @@ static void end_unanswered(struct gwcall *c, enum provider_result r, const char 
 	char message[512];
 	snprintf(message, sizeof(message), "the provider could not be reached: %s", err);
 	log_warn("gateway: %s %s", c->job->hold_id, message);
-	error_write(c, 502, CD_E_UPSTREAM, message);
+	gwcall_error_write(c, 502, CD_E_UPSTREAM, message);
 }
 
 static void end_error(struct gwcall *c)
@@ -474,17 +179,17 @@ static void end_error(struct gwcall *c)
 	if ((c->status == 401 || c->status == 403) && !c->job->byok) {
 		/* The deployment's key was refused, not the caller's: an
 		 * SDK would read a 401 as its own key's fault. */
-		if (provider(c)->rest)	/* §12's: its key is [gateway] NAME_api_key */
+		if (gwcall_provider(c)->rest)	/* §12's: its key is [gateway] NAME_api_key */
 			log_error("gateway: the provider refused the deployment's key (%d): check [gateway] %s_api_key",
-				  c->status, provider(c)->name);
+				  c->status, gwcall_provider(c)->name);
 		else
 			log_error("gateway: the provider refused the deployment's key (%d): check [provider %s] api_key",
-				  c->status, provider(c)->name);
-		error_write(c, 502, CD_E_UPSTREAM, "the provider refused creditd's provider key");
+				  c->status, gwcall_provider(c)->name);
+		gwcall_error_write(c, 502, CD_E_UPSTREAM, "the provider refused creditd's provider key");
 		return;
 	}
-	head_write(c, c->status, "");
-	client_write(c, c->whole.data, c->whole.len);
+	gwcall_head_write(c, c->status, "");
+	gwcall_client_write(c, c->whole.data, c->whole.len);
 }
 
 /* The estimate of a call that ended without usage (gwshape_estimate);
@@ -541,7 +246,7 @@ static void end_whole(struct gwcall *c, enum provider_result r)
 	}
 	decide(c, &u, &d);
 	if (gwcall_ledger_charge(c->job, &d.usage, d.extra_raw, reason, &charged, &balance) != CD_OK) {
-		error_write(c, 503, CD_E_UNAVAILABLE, "the call was answered but could not be settled: retry");
+		gwcall_error_write(c, 503, CD_E_UNAVAILABLE, "the call was answered but could not be settled: retry");
 		return;
 	}
 	answer_whole(c, whole, charged, balance);
@@ -553,12 +258,12 @@ static void answer_whole(struct gwcall *c, int whole, int64_t charged, int64_t b
 {
 	char extra[160];
 	if (!whole && c->over_budget) {
-		error_write(c, 503, CD_E_BUSY, "the gateway holds as many whole answers as [gateway] max_buffered_mib "
+		gwcall_error_write(c, 503, CD_E_BUSY, "the gateway holds as many whole answers as [gateway] max_buffered_mib "
 			    "allows: retry");
 		return;
 	}
 	if (!whole) {
-		error_write(c, 502, CD_E_UPSTREAM, c->whole.failed ? "the provider's answer is larger than creditd "
+		gwcall_error_write(c, 502, CD_E_UPSTREAM, c->whole.failed ? "the provider's answer is larger than creditd "
 				    "passes on whole" : "the provider's answer was cut");
 		return;
 	}
@@ -569,9 +274,9 @@ static void answer_whole(struct gwcall *c, int whole, int64_t charged, int64_t b
 	else
 		snprintf(extra, sizeof(extra), "Creditd-Charged-Micros: %lld\r\nCreditd-Balance-Micros: %lld\r\n",
 			 (long long)charged, (long long)balance);
-	head_write(c, c->status, extra);
-	client_write(c, c->whole.data, c->whole.len);
-	client_flush(c);
+	gwcall_head_write(c, c->status, extra);
+	gwcall_client_write(c, c->whole.data, c->whole.len);
+	gwcall_client_flush(c);
 	dynbuf_free(&c->whole);	/* framed now: one copy is kept, not two */
 }
 
@@ -592,8 +297,8 @@ static void cost_line(struct gwcall *c, int64_t charged, int64_t balance, const 
 	int n = snprintf(line, sizeof(line), ": creditd %s\n\n", text);
 	free(text);
 	if (n > 0 && (size_t)n < sizeof(line)) {
-		client_write(c, line, (size_t)n);
-		client_flush(c);
+		gwcall_client_write(c, line, (size_t)n);
+		gwcall_client_flush(c);
 	}
 }
 
@@ -630,15 +335,15 @@ static void end_free(struct gwcall *c, enum provider_result r, const char *err)
 {
 	char message[512];
 	if (c->status != 0 && r == PROVIDER_OK && !c->whole.failed) {
-		head_write(c, c->status, "");
-		client_write(c, c->whole.data, c->whole.len);
+		gwcall_head_write(c, c->status, "");
+		gwcall_client_write(c, c->whole.data, c->whole.len);
 		return;
 	}
 	int late = c->status == 0 && (r == PROVIDER_TIMEOUT || r == PROVIDER_LOST);
 	snprintf(message, sizeof(message), "the provider %s: %s", late ? "did not answer in time"
 		 : c->status != 0 ? "sent an answer creditd could not pass on" : "could not be reached", err);
 	log_warn("gateway: a free call's %s", message);
-	error_write(c, late ? 504 : 502, CD_E_UPSTREAM, message);
+	gwcall_error_write(c, late ? 504 : 502, CD_E_UPSTREAM, message);
 }
 
 /* ---- Fallback (docs/gateway.md: only where it cannot have started) ---- */
@@ -676,16 +381,16 @@ const struct provider_call *gwcall_retry(struct gwcall *c, enum provider_result 
 	int outcome = try_outcome(c, r);
 	if (!falls_back(c, r))
 		return NULL;
-	metrics_gateway_try(provider(c)->index, (enum metrics_try)outcome);
+	metrics_gateway_try(gwcall_provider(c)->index, (enum metrics_try)outcome);
 	/* Once in LIMIT_GATEWAY_FALLBACK_LOG_SECONDS a provider: one that is
 	 * down would write a line a call; the metric counts every try. */
 	static int64_t logged[LIMIT_METRICS_PROVIDERS];
 	int64_t now = timefmt_mono_ms() / 1000;
-	if (now - logged[provider(c)->index] >= LIMIT_GATEWAY_FALLBACK_LOG_SECONDS || logged[provider(c)->index] == 0) {
-		logged[provider(c)->index] = now;
+	if (now - logged[gwcall_provider(c)->index] >= LIMIT_GATEWAY_FALLBACK_LOG_SECONDS || logged[gwcall_provider(c)->index] == 0) {
+		logged[gwcall_provider(c)->index] = now;
 		log_warn("gateway: %s: the provider %s failed before the first byte (%s): trying %s (its next failures "
 			 "in %d s are counted in creditd_gateway_provider_tries_total, not logged)", c->job->hold_id,
-			 provider(c)->name, c->status != 0 ? errors_http_reason(c->status) : err,
+			 gwcall_provider(c)->name, c->status != 0 ? errors_http_reason(c->status) : err,
 			 c->job->providers[c->attempt + 1]->name, LIMIT_GATEWAY_FALLBACK_LOG_SECONDS);
 	}
 	/* What the failed try read is dropped: the next one starts afresh. */
@@ -699,7 +404,7 @@ const struct provider_call *gwcall_retry(struct gwcall *c, enum provider_result 
 	gwshape_stream_free(&c->stream);
 	gwshape_stream_init(&c->stream, c->job->route, c->job->ask.usage_asked);
 	c->attempt++;
-	if (prepare(c) != 0) {
+	if (gwcall_prepare(c) != 0) {
 		c->attempt--;	/* out of memory: the call ends as the last try did */
 		return NULL;
 	}
@@ -721,7 +426,7 @@ struct gwcall *gwcall_new(struct gw_job *job, const struct gw_edge *edge)
 	dynbuf_init(&c->lines, (8 + LIMIT_GATEWAY_PROVIDER_HEADERS) * (LIMIT_GATEWAY_HEADER_BYTES + 64) +
 		    LIMIT_PROVIDER_KEY_BYTES);
 	gwshape_stream_init(&c->stream, job->route, job->ask.usage_asked);
-	c->prepared = prepare(c) == 0;
+	c->prepared = gwcall_prepare(c) == 0;
 	return c;
 }
 
@@ -740,13 +445,8 @@ int gwcall_send(struct gwcall *c)
 		return -1;
 	int r = c->edge.send(c->edge.req, 0);
 	if (r < 0)
-		gone(c);
+		gwcall_client_gone(c);
 	return r;
-}
-
-void gwcall_client_gone(struct gwcall *c)
-{
-	gone(c);
 }
 
 const struct gw_edge *gwcall_edge(const struct gwcall *c)
@@ -760,7 +460,7 @@ void gwcall_end(struct gwcall *c, enum provider_result r, const char *err)
 	c->wake = NULL;	/* on an ending thread: what it writes waits for take_ended */
 	int outcome = try_outcome(c, r);
 	if (outcome >= 0)
-		metrics_gateway_try(provider(c)->index, (enum metrics_try)outcome);
+		metrics_gateway_try(gwcall_provider(c)->index, (enum metrics_try)outcome);
 	if (job->route->free)
 		end_free(c, r, err);
 	else if (c->status == 0)
@@ -774,7 +474,7 @@ void gwcall_end(struct gwcall *c, enum provider_result r, const char *err)
 	if (c->status >= 200 && c->status < 300 && job->ask.stream && r != PROVIDER_OK && !c->gone)
 		log_warn("gateway: %s: the provider's stream ended early (%s)", job->hold_id, err);
 	if (!c->gone && c->edge.end(c->edge.req) != 0)
-		gone(c);
+		gwcall_client_gone(c);
 }
 
 int gwcall_place(const struct gwcall *c)

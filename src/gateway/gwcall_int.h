@@ -1,11 +1,78 @@
-/* gwcall_int.h: what gwcall.c takes from gwcall_ledger.c (the ledger's
- * side of a call); not for the rest of the gateway. */
+/* gwcall_int.h: what gwcall.c takes from gwcall_io.c (a call's bytes:
+ * the request sent, the answer read, the client written) and from
+ * gwcall_ledger.c (the ledger's side of a call), and the call they
+ * share; not for the rest of the gateway. */
 #ifndef CREDITD_GWCALL_INT_H
 #define CREDITD_GWCALL_INT_H
 #include "gwjob.h"
+#include "dynbuf.h"
+#include "errors.h"
+#include "limits_gateway.h"
+#include "provider.h"
 
 struct cfg;
 struct store;
+
+/* ---- One call (gwcall.h) ---- */
+
+struct gwcall {
+	struct gw_job *job;
+	struct gw_edge edge;		/* the worker's */
+	void (*wake)(void *arg);	/* the loop's: c has bytes to send */
+	void *wake_arg;
+	int waking;			/* wake called, gwcall_send not yet */
+	int prepared;			/* pc is ready (else out of memory) */
+	const struct gwkind *kind;	/* the shape its answers and errors take */
+	int status;			/* the provider's; 0 before its head */
+	int answered;			/* the status written to the client; 0 before */
+	int gone;			/* the client left */
+	int64_t gone_ms;
+	struct gw_stream stream;
+	struct dynbuf whole;		/* a whole answer, or an error's body */
+	int64_t buffered;		/* its bytes counted in its place's room (gwbuffer.h), until the call finishes */
+	int over_budget;		/* a whole answer past its room with none left in all: read on, not kept */
+	char tail[GW_TAIL_BYTES];	/* then its last bytes, where its usage is */
+	size_t tail_len;
+	int id_listed;			/* its stream's response id is in ids[] */
+	struct dynbuf head;		/* the provider's headers passed on, as CGI lines */
+	/* The provider's call: its URL, header lines and body. */
+	struct provider_call pc;
+	char url[LIMIT_GATEWAY_URL_BYTES];
+	struct dynbuf lines;		/* header lines, each NUL-ended */
+	const char *headers[8 + LIMIT_GATEWAY_PROVIDER_HEADERS];
+	char *upstream_body;		/* NULL: the client's body as it came */
+	int attempt;			/* the try: job->providers' index */
+	const char *body_model;		/* the model upstream_body names (the config's string), NULL: none built */
+	size_t upstream_len;
+};
+
+/* The provider this try calls. */
+static inline const struct gwconfig_provider *gwcall_provider(const struct gwcall *c)
+{
+	return c->job->providers[c->attempt];
+}
+
+/* ---- Its bytes (gwcall_io.c) ---- */
+
+/* The [gateway] keys of cfg, for what follows. */
+void gwcall_io_init(const struct cfg *cfg);
+/* The provider's call of c's try, in c->pc: 0, or -1 out of memory. */
+int gwcall_prepare(struct gwcall *c);
+/* n bytes for c's client (the client marked gone when they cannot go). */
+void gwcall_client_write(struct gwcall *c, const char *bytes, size_t n);
+/* Sends what was written: later, by the loop (gwcall_send), once curl
+ * has handed over all it read. On the loop only. */
+void gwcall_client_flush(struct gwcall *c);
+/* Writes the answer's CGI head: status, the provider's headers passed
+ * on, creditd's own (extra, "" or lines ending in \r\n). */
+void gwcall_head_write(struct gwcall *c, int status, const char *extra);
+/* creditd's own error in the provider's shape: status, e's type and code,
+ * the message; extra, header lines ending in \r\n ("" none). */
+void gwcall_error_write_with(struct gwcall *c, int status, enum cd_err e, const char *message, const char *extra);
+void gwcall_error_write(struct gwcall *c, int status, enum cd_err e, const char *message);
+
+/* ---- Its ledger side (gwcall_ledger.c) ---- */
+
 
 /* The ledger connections and the ids in flight, for cfg. 0 or -1. */
 int gwcall_ledger_init(const struct cfg *cfg);

@@ -322,12 +322,62 @@ static int check_config(const struct options *o, struct cfg *cfg)
 	return rc;
 }
 
+/* The daemon's run, once its config is read and checked: the log opened,
+ * the signals blocked, the libraries started, the listener and the
+ * workers; then the wait for a signal and the stop. The exit status. */
+static int serve(const struct options *o, struct cfg *cfg, const char *spec)
+{
+	char unix_path[1024];
+	sigset_t set;
+	log_set_json(strcmp(cfg->log_format, "json") == 0);
+	if (log_open(cfg->log, level_of(cfg->log_level)) != 0) {
+		fprintf(stderr, "creditd: cannot open log %s: %s\n", cfg->log, strerror(errno));
+		return 2;
+	}
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	if (FCGX_Init() != 0 || stripe_global_init() != 0 || store_global_init() != 0) {
+		fprintf(stderr, "creditd: library initialisation failed\n");
+		return 1;
+	}
+	int fd = open_listener(spec, strtol(cfg->socket_mode, NULL, 8), unix_path, sizeof(unix_path));
+	if (fd < 0) {
+		fprintf(stderr, "creditd: cannot listen on %s: %s\n", spec, strerror(errno));
+		return 1;
+	}
+	if (worker_start(cfg, fd) != 0)
+		return 1;
+	log_info("creditd %s listening on %s with %lld threads", PACKAGE_VERSION,
+		 spec && spec[0] ? spec : fd == SD_LISTEN_FDS_START ? "the socket systemd passed" : "fd 0",
+		 (long long)cfg->threads);
+	notify_systemd("READY=1");
+	start_warnings(o->config, cfg);
+	int sig = wait_for_stop();
+	notify_systemd("STOPPING=1");
+	log_info("signal %d: stopping, finishing in-flight requests", sig);
+	int left = worker_stop(fd, STOP_TIMEOUT_MS);
+	if (unix_path[0] != '\0')
+		unlink(unix_path);
+	log_info("stopped%s", left > 0 ? " with requests still running" : "");
+	if (left == 0) {
+		/* Every thread is gone: nothing reads the config or uses a
+		 * Stripe client any more. */
+		stripe_global_cleanup();
+		log_close();
+		config_free(cfg);
+	}
+	return left > 0 ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct options o;
 	struct cfg cfg;
-	char err[512], unix_path[1024];
-	sigset_t set;
+	char err[512];
 	limit_malloc_arenas();
 	if (parse_args(argc, argv, &o) != 0)
 		return 2;
@@ -347,46 +397,5 @@ int main(int argc, char **argv)
 	}
 	if (o.check_only)
 		return check_config(&o, &cfg);
-	log_set_json(strcmp(cfg.log_format, "json") == 0);
-	if (log_open(cfg.log, level_of(cfg.log_level)) != 0) {
-		fprintf(stderr, "creditd: cannot open log %s: %s\n", cfg.log, strerror(errno));
-		return 2;
-	}
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGHUP);
-	pthread_sigmask(SIG_BLOCK, &set, NULL);
-	signal(SIGPIPE, SIG_IGN);
-	if (FCGX_Init() != 0 || stripe_global_init() != 0 || store_global_init() != 0) {
-		fprintf(stderr, "creditd: library initialisation failed\n");
-		return 1;
-	}
-	int fd = open_listener(spec, strtol(cfg.socket_mode, NULL, 8), unix_path, sizeof(unix_path));
-	if (fd < 0) {
-		fprintf(stderr, "creditd: cannot listen on %s: %s\n", spec, strerror(errno));
-		return 1;
-	}
-	if (worker_start(&cfg, fd) != 0)
-		return 1;
-	log_info("creditd %s listening on %s with %lld threads", PACKAGE_VERSION,
-		 spec && spec[0] ? spec : fd == SD_LISTEN_FDS_START ? "the socket systemd passed" : "fd 0",
-		 (long long)cfg.threads);
-	notify_systemd("READY=1");
-	start_warnings(o.config, &cfg);
-	int sig = wait_for_stop();
-	notify_systemd("STOPPING=1");
-	log_info("signal %d: stopping, finishing in-flight requests", sig);
-	int left = worker_stop(fd, STOP_TIMEOUT_MS);
-	if (unix_path[0] != '\0')
-		unlink(unix_path);
-	log_info("stopped%s", left > 0 ? " with requests still running" : "");
-	if (left == 0) {
-		/* Every thread is gone: nothing reads the config or uses a
-		 * Stripe client any more. */
-		stripe_global_cleanup();
-		log_close();
-		config_free(&cfg);
-	}
-	return left > 0 ? 1 : 0;
+	return serve(&o, &cfg, spec);
 }

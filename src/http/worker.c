@@ -1,4 +1,7 @@
-/* worker.c: FastCGI worker threads and the background thread.
+/* worker.c: FastCGI worker threads: a request read, answered through the
+ * router or handed to the gateway, written and logged; the threads beside
+ * them (sweeper, price reloads, watchdog, senders) are background.c's,
+ * started and stopped with the workers.
  *
  * libfcgi's own SIGTERM handling is not used: signals are blocked in every
  * thread and main() waits for them with sigwait. To stop, the listening
@@ -6,6 +9,7 @@
  * FCGX_ShutdownPending(); requests already accepted run to completion. */
 #include "worker.h"
 #include "api.h"
+#include "background.h"
 #include "config.h"
 #include "fcgiout.h"
 #include "gateway.h"
@@ -14,23 +18,15 @@
 #include "gwcall.h"
 #include "keys.h"
 #include "ledger.h"
-#include "ledger_unresolved.h"
 #include "limits.h"
 #include "log.h"
 #include "metrics.h"
-#include "notify.h"
-#include "notify_config.h"
-#include "email_config.h"
-#include "mail.h"
-#include "recharge.h"
 #include "router.h"
 #include "stripe.h"
 #include "stripe_config.h"
-#include "sweep.h"
 #include <assert.h>
 #include <ctype.h>
 #include <errno.h>
-#include <malloc.h>
 #include <fcgiapp.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -47,15 +43,6 @@ static int pool_fd = -1;
 static atomic_int stopping;
 static atomic_int in_flight;
 static atomic_int alive;
-static pthread_mutex_t bg_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t bg_cond = PTHREAD_COND_INITIALIZER;
-static int bg_reload;
-static atomic_int bg_alive;
-static atomic_int prices_alive;
-static atomic_int watchdog_alive;
-static atomic_int notify_alive;
-static atomic_int mail_alive;
-static atomic_int recharge_alive;
 
 static double now_ms(void)
 {
@@ -549,121 +536,6 @@ out:
 	return NULL;
 }
 
-/* Hands the allocator's free pages back to the system, at most once per
- * LIMIT_MALLOC_TRIM_SECONDS: glibc keeps what a burst of requests freed
- * (a heap's top, and free pages inside its arenas) as the process's own,
- * so RSS would stay at the highest it ever reached. */
-static void memory_trim(void)
-{
-	static int64_t last_ms;
-	int64_t now = (int64_t)now_ms();
-	if (now - last_ms < LIMIT_MALLOC_TRIM_SECONDS * 1000)
-		return;
-	last_ms = now;
-	malloc_trim(0);
-}
-
-static void *background_main(void *arg)
-{
-	struct store *lg = store_new(pool_cfg);
-	(void)arg;
-	if (lg != NULL)
-		ledger_outbox_count(lg);	/* /metrics has a figure from the start */
-	if (lg != NULL)
-		ledger_unresolved_count(lg);
-	if (lg != NULL && email_config_on(pool_cfg))
-		ledger_mails_count(lg);
-	pthread_mutex_lock(&bg_lock);
-	while (lg != NULL && !atomic_load(&stopping)) {
-		struct timespec until;
-		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_sec += (time_t)pool_cfg->sweep_interval_seconds;
-		while (!bg_reload && !atomic_load(&stopping) &&
-		       pthread_cond_timedwait(&bg_cond, &bg_lock, &until) != ETIMEDOUT)
-			;
-		bg_reload = 0;
-		if (atomic_load(&stopping))
-			break;
-		pthread_mutex_unlock(&bg_lock);
-		/* What is left when a pass took its fill waits for the next. */
-		struct sweep_counts counts = {0, 0, 0};
-		int more = 0;
-		sweep_pass(lg, &counts, &more);
-		ledger_prices_ask();
-		ledger_outbox_count(lg);
-		ledger_unresolved_count(lg);
-		if (email_config_on(pool_cfg))
-			ledger_mails_count(lg);
-		memory_trim();
-		pthread_mutex_lock(&bg_lock);
-	}
-	pthread_mutex_unlock(&bg_lock);
-	store_free(lg);
-	atomic_store(&bg_alive, 0);
-	return NULL;
-}
-
-/* The price reloads, a thread of their own (a request that misses waits
- * for one, never behind a sweep): the first load, then each one asked. */
-static void *prices_main(void *arg)
-{
-	struct store *lg = store_new(pool_cfg);
-	(void)arg;
-	ledger_prices_serve(lg);
-	store_free(lg);
-	atomic_store(&prices_alive, 0);
-	return NULL;
-}
-
-/* The event push, when [notify] url is set: a thread of its own, so a
- * slow receiver holds up neither requests nor sweeps. */
-static void *notify_main(void *arg)
-{
-	(void)arg;
-	notify_run(pool_cfg, &stopping);
-	atomic_store(&notify_alive, 0);
-	return NULL;
-}
-
-/* Alerts by email, when [email] smtp_url is set: an SMTP server may take
- * seconds to answer, so a thread of its own too. */
-static void *mail_main(void *arg)
-{
-	(void)arg;
-	mail_run(pool_cfg, &stopping);
-	atomic_store(&mail_alive, 0);
-	return NULL;
-}
-
-/* The auto-recharge sender, when Stripe is configured: Stripe's answers
- * may take seconds, so it is a thread of its own too. */
-static void *recharge_main(void *arg)
-{
-	(void)arg;
-	recharge_run(pool_cfg, &stopping);
-	atomic_store(&recharge_alive, 0);
-	return NULL;
-}
-
-/* The health watchdog: its own connection with short timeouts, probed
- * every LIMIT_HEALTH_INTERVAL_MS, so /healthz and the workers learn of a
- * stalled or lost database within two seconds without a round trip of
- * their own. A thread apart from the background one, whose sweeps may
- * themselves wait on the database. */
-static void *watchdog_main(void *arg)
-{
-	struct store *lg = store_new_probe(pool_cfg);
-	(void)arg;
-	while (lg != NULL && !atomic_load(&stopping)) {
-		store_health_probe(lg);
-		struct timespec ts = {0, LIMIT_HEALTH_INTERVAL_MS * 1000L * 1000L};
-		nanosleep(&ts, NULL);
-	}
-	store_free(lg);
-	atomic_store(&watchdog_alive, 0);
-	return NULL;
-}
-
 /* The counters /metrics prints, one per route, set before any thread
  * answers. */
 static int metrics_start(const struct cfg *cfg)
@@ -699,46 +571,11 @@ int worker_start(const struct cfg *cfg, int listen_fd)
 		log_error("cannot start the gateway: out of memory");
 		return -1;
 	}
+	if (background_start(cfg) != 0)
+		return -1;
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	pthread_attr_setstacksize(&attr, LIMIT_THREAD_STACK_BYTES);
-	atomic_store(&watchdog_alive, 1);
-	if (pthread_create(&t, &attr, watchdog_main, NULL) != 0) {
-		log_error("cannot start the health watchdog: %s", strerror(errno));
-		return -1;
-	}
-	atomic_store(&prices_alive, 1);
-	ledger_prices_start();
-	if (pthread_create(&t, &attr, prices_main, NULL) != 0) {
-		log_error("cannot start the price reloads: %s", strerror(errno));
-		return -1;
-	}
-	atomic_store(&bg_alive, 1);
-	if (pthread_create(&t, &attr, background_main, NULL) != 0) {
-		log_error("cannot start the background thread: %s", strerror(errno));
-		return -1;
-	}
-	if (notify_config_of(cfg)->url[0] != '\0') {
-		atomic_store(&notify_alive, 1);
-		if (pthread_create(&t, &attr, notify_main, NULL) != 0) {
-			log_error("cannot start the event push: %s", strerror(errno));
-			return -1;
-		}
-	}
-	if (email_config_on(cfg)) {
-		atomic_store(&mail_alive, 1);
-		if (pthread_create(&t, &attr, mail_main, NULL) != 0) {
-			log_error("cannot start the alerts by email: %s", strerror(errno));
-			return -1;
-		}
-	}
-	if (stripe_config_of(cfg)->secret_key[0] != '\0') {
-		atomic_store(&recharge_alive, 1);
-		if (pthread_create(&t, &attr, recharge_main, NULL) != 0) {
-			log_error("cannot start the auto-recharge sender: %s", strerror(errno));
-			return -1;
-		}
-	}
 	for (int64_t i = 0; i < cfg->threads; i++) {
 		atomic_fetch_add(&alive, 1);
 		metrics_workers(1, 0);
@@ -756,11 +593,9 @@ int worker_start(const struct cfg *cfg, int listen_fd)
 int worker_stop(int listen_fd, int timeout_ms)
 {
 	atomic_store(&stopping, 1);
+	background_stop();
 	FCGX_ShutdownPending();
 	shutdown(listen_fd, SHUT_RDWR);
-	pthread_mutex_lock(&bg_lock);
-	pthread_cond_broadcast(&bg_cond);
-	pthread_mutex_unlock(&bg_lock);
 	/* Gateway calls in flight finish and are settled first (docs/gateway.md, "On SIGTERM":
 	 * up to [gateway] drain_seconds); the database is still there. */
 	int64_t left = gateway_drain();
@@ -772,10 +607,7 @@ int worker_stop(int listen_fd, int timeout_ms)
 		/* Reloads stop once no request may wait for one. */
 		if (atomic_load(&in_flight) == 0)
 			ledger_prices_stop();
-		if (atomic_load(&in_flight) == 0 && atomic_load(&alive) == 0 && atomic_load(&bg_alive) == 0 &&
-		    atomic_load(&prices_alive) == 0 &&
-		    atomic_load(&watchdog_alive) == 0 && atomic_load(&notify_alive) == 0 &&
-		    atomic_load(&mail_alive) == 0 && atomic_load(&recharge_alive) == 0)
+		if (atomic_load(&in_flight) == 0 && atomic_load(&alive) == 0 && !background_running())
 			return 0;
 		/* Threads stuck in accept do not matter once nothing is in flight. */
 		if (atomic_load(&in_flight) == 0 && now_ms() > deadline - timeout_ms + 1000)
@@ -788,9 +620,5 @@ int worker_stop(int listen_fd, int timeout_ms)
 
 void worker_reload(void)
 {
-	pthread_mutex_lock(&bg_lock);
-	bg_reload = 1;
-	pthread_cond_broadcast(&bg_cond);
-	pthread_mutex_unlock(&bg_lock);
-	ledger_prices_ask();
+	background_reload();
 }

@@ -1,7 +1,8 @@
 /* store.c: the store's handle, its connection per database node, the
- * prepared-statement cache and the database's health (the transaction
- * loop is store_tx.c's, result sets store_sets.c's, the one writer
- * store_write.c's).
+ * prepared-statement cache, statements run (the transaction loop is
+ * store_tx.c's, result sets store_sets.c's, the one writer
+ * store_write.c's, parameters store_params.c's, the database's health
+ * store_health.c's).
  *
  * Every statement creditd sends goes through store_exec here, so the round
  * trip counter is exact. The connection runs with autocommit off and READ
@@ -11,6 +12,7 @@
 #include "keys.h"
 #include "log.h"
 #include "store_noderoute.h"
+#include "store_params.h"
 #include "store_tls.h"
 #include "refusal.h"
 #include "timefmt.h"
@@ -356,93 +358,6 @@ static struct dbstmt *stmt_get(struct store *lg, const char *sql, int *dberr)
 	return s;
 }
 
-/* ---- Parameters ---- */
-
-void store_params_init(struct db_params *p)
-{
-	memset(p, 0, sizeof(*p));
-}
-
-static MYSQL_BIND *dbp_next(struct db_params *p)
-{
-	if (p->n == DB_PARAMS_MAX) {
-		p->overflow = 1;
-		return NULL;
-	}
-	MYSQL_BIND *b = &p->bind[p->n];
-	memset(b, 0, sizeof(*b));
-	p->nulls[p->n] = 0;
-	b->is_null = &p->nulls[p->n];
-	return b;
-}
-
-void store_param_i64_or_null(struct db_params *p, const int64_t *v)
-{
-	MYSQL_BIND *b = dbp_next(p);
-	if (b == NULL)
-		return;
-	p->ints[p->n] = v != NULL ? *v : 0;
-	p->nulls[p->n] = v == NULL;
-	b->buffer_type = MYSQL_TYPE_LONGLONG;
-	b->buffer = &p->ints[p->n];
-	p->n++;
-}
-
-void store_param_i64(struct db_params *p, int64_t v)
-{
-	store_param_i64_or_null(p, &v);
-}
-
-static void dbp_bytes(struct db_params *p, const void *data, size_t len, enum enum_field_types type)
-{
-	MYSQL_BIND *b = dbp_next(p);
-	if (b == NULL)
-		return;
-	p->lens[p->n] = data != NULL ? (unsigned long)len : 0;
-	p->nulls[p->n] = data == NULL;
-	b->buffer_type = type;
-	b->buffer = (void *)data;
-	b->buffer_length = p->lens[p->n];
-	b->length = &p->lens[p->n];
-	p->n++;
-}
-
-void store_param_text(struct db_params *p, const char *s, size_t len)
-{
-	dbp_bytes(p, s, len, MYSQL_TYPE_STRING);
-}
-
-void store_param_str(struct db_params *p, const char *s)
-{
-	dbp_bytes(p, s, s != NULL ? strlen(s) : 0, MYSQL_TYPE_STRING);
-}
-
-void store_param_blob(struct db_params *p, const void *data, size_t len)
-{
-	dbp_bytes(p, data, len, MYSQL_TYPE_BLOB);
-}
-
-/* The format string of store_exec, bound through the typed builders. */
-static int bind_format(struct db_params *p, const char *fmt, va_list ap)
-{
-	store_params_init(p);
-	for (const char *f = fmt; *f != '\0'; f++) {
-		if (*f == 'i') {
-			store_param_i64(p, va_arg(ap, int64_t));
-		} else if (*f == 'I') {
-			store_param_i64_or_null(p, va_arg(ap, const int64_t *));
-		} else if (*f == 's') {
-			store_param_str(p, va_arg(ap, const char *));
-		} else if (*f == 'b') {
-			const char *data = va_arg(ap, const char *);
-			store_param_blob(p, data, va_arg(ap, size_t));
-		} else {
-			return -1;
-		}
-	}
-	return p->overflow ? -1 : p->n;
-}
-
 struct dbstmt *store_exec_params(struct store *lg, const char *sql, const struct db_params *p, int *dberr)
 {
 	*dberr = 0;
@@ -489,7 +404,7 @@ void store_stmt_failed(struct store *lg, struct dbstmt *s, int dberr)
 static struct dbstmt *db_vexec(struct store *lg, const char *sql, int *dberr, const char *fmt, va_list ap)
 {
 	struct db_params p;
-	if (bind_format(&p, fmt, ap) < 0) {
+	if (store_params_vformat(&p, fmt, ap) < 0) {
 		log_error("bad parameter format for: %.120s", sql);
 		*dberr = CR_UNKNOWN_ERROR;
 		return NULL;
@@ -635,40 +550,12 @@ void store_backoff(int attempt)
 	nanosleep(&ts, NULL);
 }
 
-/* ---- Health ---- */
-
-/* What the watchdog saw last, for every thread: /healthz answers from it,
- * and while it says down, transactions are refused at once instead of
- * each waiting out a timeout on a stalled server. */
-static atomic_int health_state = STORE_HEALTH_UNKNOWN;
-
-/* And per node (the config's order), for creditd_db_up. */
-static atomic_int node_health[LIMIT_DB_NODES];
-
-enum store_health store_health(void)
-{
-	return (enum store_health)atomic_load(&health_state);
-}
-
-enum store_health store_node_health(int node)
-{
-	if (node < 0 || node >= LIMIT_DB_NODES)
-		return STORE_HEALTH_UNKNOWN;
-	return (enum store_health)atomic_load(&node_health[node]);
-}
-
-struct store *store_new_probe(const struct cfg *cfg)
-{
-	struct store *lg = store_new(cfg);
-	if (lg != NULL)
-		lg->probe = 1;
-	return lg;
-}
-
 /* Galera's word on whether the node takes queries (wsrep_ready, false
  * while it has left the primary component or is joining); a server
- * without Galera has no such status and is ready. */
-static int node_ready(struct store *lg)
+ * without Galera has no such status and is ready. Here, with the other
+ * text queries (held to store.c, store_tx.c and store_migrate.c);
+ * store_health.c asks it. */
+int store_node_ready(struct store *lg)
 {
 	int ready = 1;
 	if (!lg->c->galera)
@@ -697,75 +584,6 @@ static int node_ready(struct store *lg)
 	else if (mysql_errno(lg->c->db) != 0)
 		ready = 0;
 	return ready;
-}
-
-/* One node: answering (and, of several, ready)? */
-static int probe_node(struct store *lg, int several)
-{
-	lg->connect_errno = 0;
-	lg->errmsg[0] = '\0';
-	if (store_ensure(lg) != CD_OK && lg->connect_errno == ER_CON_COUNT_ERROR) {
-		/* The server answered, with no connection to spare for the
-		 * watchdog: the workers' own connections still work. */
-		return 1;
-	}
-	if (!lg->c->connected)
-		return 0;
-	if (several && lg->c->galera)
-		return node_ready(lg);
-	lg->round_trips++;
-	if (mysql_ping(lg->c->db) == 0)
-		return 1;
-	snprintf(lg->errmsg, sizeof(lg->errmsg), "ping: %s", mysql_error(lg->c->db));
-	store_disconnect(lg);
-	return 0;
-}
-
-enum store_health store_health_probe(struct store *lg)
-{
-	int n = store_node_count(lg), live = 0;
-	for (int i = 0; i < n; i++) {
-		store_use_node(lg, i);
-		int up = probe_node(lg, n > 1);
-		live += up;
-		if (i < LIMIT_DB_NODES)
-			atomic_store(&node_health[i], up ? STORE_HEALTH_UP : STORE_HEALTH_DOWN);
-		if (n > 1 && store_noderoute_set(i, up) != up) {
-			if (up)
-				log_info("database node %s: up", lg->cfg->db_node[i].name);
-			else
-				log_warn("database node %s: down (%s)", lg->cfg->db_node[i].name,
-					 lg->errmsg[0] ? lg->errmsg : "no answer");
-		}
-	}
-	enum store_health h = live > 0 ? STORE_HEALTH_UP : STORE_HEALTH_DOWN;
-	int before = atomic_exchange(&health_state, (int)h);
-	if (before != (int)h && h == STORE_HEALTH_DOWN)
-		log_warn("database health: down (%s)", lg->errmsg[0] ? lg->errmsg : "ping failed");
-	else if (before != (int)h)
-		log_info("database health: up");
-	return h;
-}
-
-enum cd_err store_ping(struct store *lg)
-{
-	/* Of several nodes, the first that is up and answers. */
-	for (int i = 0; store_node_count(lg) > 1 && i < store_node_count(lg); i++) {
-		if (!store_noderoute_is_up(i))
-			continue;
-		store_use_node(lg, i);
-		if (store_ensure(lg) == CD_OK)
-			return CD_OK;
-	}
-	enum cd_err rc = store_ensure(lg);
-	if (rc != CD_OK)
-		return rc;
-	lg->round_trips++;
-	if (mysql_ping(lg->c->db) != 0) {
-		store_disconnect(lg);
-		rc = store_ensure(lg);
-	}
-	return rc;
 }
 
 unsigned long long store_round_trips(const struct store *lg) { return lg->round_trips; }

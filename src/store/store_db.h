@@ -287,6 +287,9 @@ void store_backoff(int attempt);
 int store_end_tx(struct store *lg, int commit);
 /* Closes the connection in use; its transaction is the server's to roll back. */
 void store_disconnect(struct store *lg);
+/* 1 when the node in use takes queries (Galera's wsrep_ready and
+ * Synced; always without Galera), else 0 (why in store_errmsg). */
+int store_node_ready(struct store *lg);
 
 /* Galera's aborts it does not tell (store_end.c, sql/053): a transaction
  * marks every account it locks, and store_end_tx looks at the first

@@ -1,7 +1,8 @@
 /* stripe.c: the Stripe HTTP client declared in stripe.h, and the only code
  * in creditd that uses libcurl.
  *
- * Owns (form encoding is stripe_form.c's): one CURL handle per
+ * Owns (form encoding is stripe_form.c's, the settings' checks
+ * stripe_check.c's, an answer read into a result stripe_answer.c's): one CURL handle per
  * client (one client per worker thread), reused with curl_easy_reset so
  * that connections to Stripe stay open; setting every curl option
  * explicitly on every request; turning Stripe's JSON answer (or the lack
@@ -23,6 +24,8 @@
  * client) exists, and the second at exit once every thread is gone. Unit
  * tests call curl's pair themselves the same way. */
 #include "stripe.h"
+#include "stripe_answer.h"
+#include "stripe_check.h"
 #include "metrics.h"
 
 #include <curl/curl.h>
@@ -39,17 +42,7 @@
 /* Stripe's answers to our calls are a few KiB; anything past this is
  * not Stripe and is refused as a transport error. */
 #define STRIPE_RESPONSE_MAX (256 * 1024)
-/* Stripe keys are ~110 characters; this only bounds the header buffer. */
-#define STRIPE_KEY_MAX 512
-#define STRIPE_BASE_MAX 1024
 #define STRIPE_USER_AGENT "creditd/0.1"
-
-enum stripe_base_kind {
-	STRIPE_BASE_BAD = 0,
-	STRIPE_BASE_HTTPS,
-	STRIPE_BASE_LOOPBACK_HTTP
-};
-
 
 struct stripe_client {
 	CURL *curl;
@@ -61,93 +54,6 @@ struct stripe_client {
 	struct dynbuf resp;		/* the answer, capped at STRIPE_RESPONSE_MAX */
 	char errbuf[CURL_ERROR_SIZE];
 };
-
-/* ---- settings checks -------------------------------------------------- */
-
-static int has_prefix_ci(const char *s, const char *prefix)
-{
-	return strncasecmp(s, prefix, strlen(prefix)) == 0;
-}
-
-/* 1 when every byte is visible ASCII (no space, no control, no 8-bit). */
-static int all_visible(const char *s)
-{
-	for (; *s != '\0'; s++) {
-		if ((unsigned char)*s <= 0x20 || (unsigned char)*s >= 0x7f)
-			return 0;
-	}
-	return 1;
-}
-
-/* a points after "http://". 1 when the authority is exactly 127.0.0.1,
- * localhost or [::1], with an optional numeric port and no user info. */
-static int is_loopback_authority(const char *a)
-{
-	static const char *const hosts[] = { "127.0.0.1", "localhost", "[::1]" };
-	size_t alen = strcspn(a, "/?#");
-	size_t hlen = 0, i;
-
-	if (memchr(a, '@', alen) != NULL)
-		return 0;
-	for (i = 0; i < sizeof(hosts) / sizeof(hosts[0]); i++) {
-		size_t n = strlen(hosts[i]);
-
-		if (n <= alen && strncasecmp(a, hosts[i], n) == 0 && (n == alen || a[n] == ':')) {
-			hlen = n;
-			break;
-		}
-	}
-	if (hlen == 0)
-		return 0;
-	if (hlen == alen)
-		return 1;
-	/* ":" then 1-5 digits, to the end of the authority. */
-	if (alen - hlen < 2 || alen - hlen > 6)
-		return 0;
-	for (i = hlen + 1; i < alen; i++) {
-		if (a[i] < '0' || a[i] > '9')
-			return 0;
-	}
-	return 1;
-}
-
-static enum stripe_base_kind classify_base(const char *base)
-{
-	const char *authority;
-
-	if (strlen(base) > STRIPE_BASE_MAX || !all_visible(base) || strpbrk(base, "?#") != NULL)
-		return STRIPE_BASE_BAD;
-	if (has_prefix_ci(base, "https://")) {
-		authority = base + strlen("https://");
-		if (authority[0] == '\0' || authority[0] == '/' ||
-		    memchr(authority, '@', strcspn(authority, "/")) != NULL)
-			return STRIPE_BASE_BAD;
-		return STRIPE_BASE_HTTPS;
-	}
-	if (has_prefix_ci(base, "http://") && is_loopback_authority(base + strlen("http://")))
-		return STRIPE_BASE_LOOPBACK_HTTP;
-	return STRIPE_BASE_BAD;
-}
-
-/* 1 when k is a key Stripe could have issued: sk_ or rk_, visible ASCII. */
-static int key_ok(const char *k)
-{
-	if (k == NULL || strnlen(k, STRIPE_KEY_MAX + 1) > STRIPE_KEY_MAX || strlen(k) < 4)
-		return 0;
-	if (strncmp(k, "sk_", 3) != 0 && strncmp(k, "rk_", 3) != 0)
-		return 0;
-	return all_visible(k);
-}
-
-static int idempotency_key_ok(const char *k)
-{
-	size_t n;
-
-	if (k == NULL)
-		return 0;
-	n = strnlen(k, LIMIT_IDEMPOTENCY_KEY_BYTES + 1);
-	return n > 0 && n <= LIMIT_IDEMPOTENCY_KEY_BYTES && all_visible(k);
-}
 
 /* ---- client ------------------------------------------------------------- */
 
@@ -175,7 +81,7 @@ struct stripe_client *stripe_client_new(const struct stripe_settings *s)
 		c->api_base[--n] = '\0';
 	c->connect_timeout_ms = s->connect_timeout_ms;
 	c->timeout_ms = s->timeout_ms;
-	c->base_kind = classify_base(c->api_base);
+	c->base_kind = stripe_check_base(c->api_base);
 	ok = 1;
 out:
 	if (!ok) {
@@ -198,156 +104,6 @@ void stripe_client_free(struct stripe_client *c)
 	free(c->api_base);
 	dynbuf_free(&c->resp);
 	free(c);
-}
-
-/* ---- results ------------------------------------------------------------ */
-
-/* Copies src into dst (cap >= 1) without ever cutting a UTF-8 sequence in
- * half, and with control characters turned into spaces, so that the text
- * can go into a JSON answer and a log line as it is. */
-static void copy_text(char *dst, size_t cap, const char *src)
-{
-	size_t n = strlen(src), i;
-
-	if (n > cap - 1) {
-		n = cap - 1;
-		while (n > 0 && ((unsigned char)src[n] & 0xc0) == 0x80)
-			n--;
-	}
-	for (i = 0; i < n; i++) {
-		unsigned char ch = (unsigned char)src[i];
-
-		dst[i] = ch < 0x20 || ch == 0x7f ? ' ' : (char)ch;
-	}
-	dst[n] = '\0';
-}
-
-__attribute__((format(printf, 3, 4)))
-static enum stripe_status fail(struct stripe_result *out, enum stripe_status st, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(out->message, sizeof(out->message), fmt, ap);
-	va_end(ap);
-	return st;
-}
-
-static void result_init(struct stripe_result *out)
-{
-	memset(out, 0, sizeof(*out));
-	out->amount_received = -1;
-}
-
-/* 1 when id looks like a Stripe object id ("cus_...", "cs_test_..."). */
-static int stripe_id_ok(const char *id)
-{
-	size_t i, n = strlen(id);
-
-	if (n == 0 || n >= sizeof(((struct stripe_result *)0)->id))
-		return 0;
-	for (i = 0; i < n; i++) {
-		char ch = id[i];
-
-		if (!((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
-		      ch == '_'))
-			return 0;
-	}
-	return 1;
-}
-
-static enum stripe_status take_success(json_t *root, long code, int want_url, struct stripe_result *out)
-{
-	const char *id, *url;
-
-	if (!json_is_object(root))
-		return fail(out, STRIPE_ERR_TRANSPORT, "Stripe answered HTTP %ld with a body that is not a JSON object",
-			    code);
-	id = json_string_value(json_object_get(root, "id"));
-	if (id == NULL || !stripe_id_ok(id))
-		return fail(out, STRIPE_ERR_TRANSPORT, "Stripe answered HTTP %ld without a usable id", code);
-	if (want_url) {
-		url = json_string_value(json_object_get(root, "url"));
-		if (url == NULL || strncmp(url, "https://", 8) != 0 || !all_visible(url) ||
-		    strlen(url) >= sizeof(out->url))
-			return fail(out, STRIPE_ERR_TRANSPORT,
-				    "Stripe answered HTTP %ld without a usable checkout url", code);
-		memcpy(out->url, url, strlen(url) + 1);
-	}
-	memcpy(out->id, id, strlen(id) + 1);
-	const char *status = json_string_value(json_object_get(root, "status"));
-	if (status != NULL && strlen(status) < sizeof(out->status) && all_visible(status))
-		memcpy(out->status, status, strlen(status) + 1);
-	json_t *received = json_object_get(root, "amount_received");
-	out->amount_received = json_is_integer(received) ? (int64_t)json_integer_value(received) : -1;
-	const char *currency = json_string_value(json_object_get(root, "currency"));
-	if (currency != NULL && strlen(currency) < sizeof(out->currency) && all_visible(currency))
-		memcpy(out->currency, currency, strlen(currency) + 1);
-	const char *why = json_string_value(json_object_get(json_object_get(root, "last_payment_error"), "message"));
-	if (why != NULL)
-		copy_text(out->payment_error, sizeof(out->payment_error), why);
-	return STRIPE_OK;
-}
-
-/* The PaymentIntent an error names (Stripe's error.payment_intent, on
- * errors of a request about one: a declined confirmation, a cancel of one
- * that succeeded): its id and status into out, when usable. A declined
- * off-session charge still made a PaymentIntent, open at Stripe, and the
- * caller must know it (docs/pay-as-you-go.md: it is cancelled once another try paid). */
-static void take_error_intent(json_t *err, struct stripe_result *out)
-{
-	json_t *pi = json_object_get(err, "payment_intent");
-	const char *id = json_string_value(json_object_get(pi, "id"));
-	const char *status = json_string_value(json_object_get(pi, "status"));
-
-	if (id == NULL || strncmp(id, "pi_", 3) != 0 || !stripe_id_ok(id))
-		return;
-	memcpy(out->id, id, strlen(id) + 1);
-	if (status != NULL && strlen(status) < sizeof(out->status) && all_visible(status))
-		memcpy(out->status, status, strlen(status) + 1);
-}
-
-/* An idempotency_error is told apart: the caller may retry a key that is
- * in flight, and must not retry one used with other parameters. */
-static enum stripe_status take_error(json_t *root, long code, struct stripe_result *out)
-{
-	json_t *err = json_object_get(root, "error");
-	const char *msg, *type;
-	enum stripe_status st;
-
-	if (!json_is_object(err))
-		return fail(out, STRIPE_ERR_TRANSPORT, "Stripe answered HTTP %ld without an error object", code);
-	take_error_intent(err, out);
-	msg = json_string_value(json_object_get(err, "message"));
-	type = json_string_value(json_object_get(err, "type"));
-	st = type != NULL && strcmp(type, "idempotency_error") == 0 ? STRIPE_ERR_IDEMPOTENCY : STRIPE_ERR_API;
-	if (msg != NULL && msg[0] != '\0')
-		copy_text(out->message, sizeof(out->message), msg);
-	else if (type != NULL)
-		fail(out, st, "Stripe answered HTTP %ld with an error of type %.64s", code, type);
-	else
-		fail(out, st, "Stripe answered HTTP %ld with an error", code);
-	return st;
-}
-
-static enum stripe_status interpret(struct stripe_client *c, long code, int want_url, struct stripe_result *out)
-{
-	json_error_t jerr;
-	json_t *root;
-	enum stripe_status st;
-
-	root = json_loadb(c->resp.data != NULL ? c->resp.data : "", c->resp.len, 0, &jerr);
-	if (root == NULL) {
-		st = fail(out, STRIPE_ERR_TRANSPORT, "Stripe answered HTTP %ld with a body that is not JSON", code);
-		goto out;
-	}
-	if (code >= 200 && code <= 299)
-		st = take_success(root, code, want_url, out);
-	else
-		st = take_error(root, code, out);
-out:
-	json_decref(root);
-	return st;
 }
 
 /* ---- one request -------------------------------------------------------- */
@@ -485,26 +241,26 @@ static enum stripe_status check_call(const struct stripe_client *c, int post, co
 				     struct stripe_result *out)
 {
 	if (c->base_kind == STRIPE_BASE_BAD)
-		return fail(out, STRIPE_ERR_CONFIG,
+		return stripe_answer_fail(out, STRIPE_ERR_CONFIG,
 			    "the Stripe api base must be an https URL (or http on a loopback address)");
-	if (!key_ok(c->secret_key))
-		return fail(out, STRIPE_ERR_CONFIG, "no usable Stripe secret key is configured");
+	if (!stripe_check_key(c->secret_key))
+		return stripe_answer_fail(out, STRIPE_ERR_CONFIG, "no usable Stripe secret key is configured");
 	if (c->connect_timeout_ms <= 0 || c->timeout_ms <= 0)
-		return fail(out, STRIPE_ERR_CONFIG, "the Stripe timeouts must be positive");
-	if (post && !idempotency_key_ok(idempotency_key))
-		return fail(out, STRIPE_ERR_CONFIG, "the idempotency key is empty, too long or not printable");
+		return stripe_answer_fail(out, STRIPE_ERR_CONFIG, "the Stripe timeouts must be positive");
+	if (post && !stripe_check_idempotency_key(idempotency_key))
+		return stripe_answer_fail(out, STRIPE_ERR_CONFIG, "the idempotency key is empty, too long or not printable");
 	return STRIPE_OK;
 }
 
 static enum stripe_status transport_failure(struct stripe_client *c, CURLcode rc, struct stripe_result *out)
 {
 	if (c->resp.failed || rc == CURLE_FILESIZE_EXCEEDED)
-		return fail(out, STRIPE_ERR_TRANSPORT, "Stripe's answer is larger than %d KiB (or memory ran out)",
+		return stripe_answer_fail(out, STRIPE_ERR_TRANSPORT, "Stripe's answer is larger than %d KiB (or memory ran out)",
 			    STRIPE_RESPONSE_MAX / 1024);
 	if (c->errbuf[0] != '\0')
-		return fail(out, STRIPE_ERR_TRANSPORT, "Stripe request failed: %s (%s)", curl_easy_strerror(rc),
+		return stripe_answer_fail(out, STRIPE_ERR_TRANSPORT, "Stripe request failed: %s (%s)", curl_easy_strerror(rc),
 			    c->errbuf);
-	return fail(out, STRIPE_ERR_TRANSPORT, "Stripe request failed: %s", curl_easy_strerror(rc));
+	return stripe_answer_fail(out, STRIPE_ERR_TRANSPORT, "Stripe request failed: %s", curl_easy_strerror(rc));
 }
 
 /* POSTs form to base + path with idempotency_key, or GETs it (form and
@@ -525,7 +281,7 @@ static enum stripe_status stripe_call(struct stripe_client *c, const char *path,
 	snprintf(url, sizeof(url), "%s%s", c->api_base, path);
 	headers = build_headers(c, form != NULL ? idempotency_key : NULL);
 	if (headers == NULL) {
-		st = fail(out, STRIPE_ERR_TRANSPORT, "out of memory building the Stripe request");
+		st = stripe_answer_fail(out, STRIPE_ERR_TRANSPORT, "out of memory building the Stripe request");
 		goto out;
 	}
 	curl_easy_reset(c->curl);
@@ -535,7 +291,7 @@ static enum stripe_status stripe_call(struct stripe_client *c, const char *path,
 	if (rc == CURLE_OK)
 		rc = set_request_options(c, url, form, headers);
 	if (rc != CURLE_OK) {
-		st = fail(out, STRIPE_ERR_CONFIG, "libcurl refused an option: %s", curl_easy_strerror(rc));
+		st = stripe_answer_fail(out, STRIPE_ERR_CONFIG, "libcurl refused an option: %s", curl_easy_strerror(rc));
 		goto out;
 	}
 	rc = curl_easy_perform(c->curl);
@@ -544,7 +300,7 @@ static enum stripe_status stripe_call(struct stripe_client *c, const char *path,
 	if (rc != CURLE_OK)
 		st = transport_failure(c, rc, out);
 	else
-		st = interpret(c, code, want_url, out);
+		st = stripe_answer_read(c->resp.data != NULL ? c->resp.data : "", c->resp.len, code, want_url, out);
 	if (st == STRIPE_ERR_TRANSPORT || st == STRIPE_ERR_API || st == STRIPE_ERR_IDEMPOTENCY)
 		metrics_stripe_failure(path, st == STRIPE_ERR_TRANSPORT);
 out:
@@ -564,11 +320,11 @@ enum stripe_status stripe_create_payment_intent(struct stripe_client *c, const s
 	enum stripe_status st;
 	int rc = 0;
 
-	result_init(out);
+	stripe_answer_init(out);
 	if (c == NULL || req == NULL || req->customer == NULL || req->customer[0] == '\0' ||
 	    req->payment_method == NULL || req->payment_method[0] == '\0' || req->amount_cents <= 0 ||
 	    req->currency == NULL || req->currency[0] == '\0' || req->account_id == NULL)
-		return fail(out, STRIPE_ERR_CONFIG, "no customer, saved card, amount or currency for the charge");
+		return stripe_answer_fail(out, STRIPE_ERR_CONFIG, "no customer, saved card, amount or currency for the charge");
 	stripe_form_init(&f);
 	snprintf(amount, sizeof(amount), "%" PRId64, req->amount_cents);
 	snprintf(recharge, sizeof(recharge), "%" PRId64, req->recharge_id);
@@ -585,7 +341,7 @@ enum stripe_status stripe_create_payment_intent(struct stripe_client *c, const s
 	else
 		rc |= stripe_form_add(&f, "metadata[recharge]", recharge);
 	if (rc != 0)
-		st = fail(out, STRIPE_ERR_CONFIG, "the payment parameters do not fit in a request");
+		st = stripe_answer_fail(out, STRIPE_ERR_CONFIG, "the payment parameters do not fit in a request");
 	else
 		st = stripe_call(c, "/v1/payment_intents", &f, idempotency_key, 0, out);
 	stripe_form_free(&f);
@@ -597,14 +353,14 @@ enum stripe_status stripe_get_payment_intent(struct stripe_client *c, const char
 	char path[LIMIT_STRIPE_ID_BYTES + 32];
 	enum stripe_status st;
 
-	result_init(out);
-	if (c == NULL || id == NULL || strncmp(id, "pi_", 3) != 0 || !stripe_id_ok(id))
-		return fail(out, STRIPE_ERR_CONFIG, "not a PaymentIntent id");
+	stripe_answer_init(out);
+	if (c == NULL || id == NULL || strncmp(id, "pi_", 3) != 0 || !stripe_answer_id_ok(id))
+		return stripe_answer_fail(out, STRIPE_ERR_CONFIG, "not a PaymentIntent id");
 	snprintf(path, sizeof(path), "/v1/payment_intents/%s", id);
 	st = stripe_call(c, path, NULL, NULL, 0, out);
 	/* What is applied must be the PaymentIntent asked for. */
 	if (st == STRIPE_OK && strcmp(out->id, id) != 0)
-		st = fail(out, STRIPE_ERR_TRANSPORT, "Stripe answered with another object than %s", id);
+		st = stripe_answer_fail(out, STRIPE_ERR_TRANSPORT, "Stripe answered with another object than %s", id);
 	return st;
 }
 
@@ -615,20 +371,20 @@ enum stripe_status stripe_cancel_payment_intent(struct stripe_client *c, const c
 	struct stripe_form f;
 	enum stripe_status st;
 
-	result_init(out);
-	if (c == NULL || id == NULL || strncmp(id, "pi_", 3) != 0 || !stripe_id_ok(id))
-		return fail(out, STRIPE_ERR_CONFIG, "not a PaymentIntent id");
+	stripe_answer_init(out);
+	if (c == NULL || id == NULL || strncmp(id, "pi_", 3) != 0 || !stripe_answer_id_ok(id))
+		return stripe_answer_fail(out, STRIPE_ERR_CONFIG, "not a PaymentIntent id");
 	snprintf(path, sizeof(path), "/v1/payment_intents/%s/cancel", id);
 	stripe_form_init(&f);
 	/* Another try of the same collection paid it: this one would be a
 	 * second payment of the same debt. */
 	if (stripe_form_add(&f, "cancellation_reason", "duplicate") != 0)
-		st = fail(out, STRIPE_ERR_CONFIG, "the cancel parameters do not fit in a request");
+		st = stripe_answer_fail(out, STRIPE_ERR_CONFIG, "the cancel parameters do not fit in a request");
 	else
 		st = stripe_call(c, path, &f, idempotency_key, 0, out);
 	stripe_form_free(&f);
 	if (st == STRIPE_OK && strcmp(out->id, id) != 0)
-		st = fail(out, STRIPE_ERR_TRANSPORT, "Stripe answered with another object than %s", id);
+		st = stripe_answer_fail(out, STRIPE_ERR_TRANSPORT, "Stripe answered with another object than %s", id);
 	return st;
 }
 
@@ -643,14 +399,14 @@ enum stripe_status stripe_push(struct stripe_client *c, const char *url, const c
 	CURLcode rc;
 	long code = 0;
 
-	result_init(out);
-	if (classify_base(url) == STRIPE_BASE_BAD)
-		return fail(out, STRIPE_ERR_CONFIG, "the notify url must be https (or http on a loopback address)");
+	stripe_answer_init(out);
+	if (stripe_check_base(url) == STRIPE_BASE_BAD)
+		return stripe_answer_fail(out, STRIPE_ERR_CONFIG, "the notify url must be https (or http on a loopback address)");
 	headers = curl_slist_append(NULL, "Content-Type: application/json");
 	next = headers != NULL ? curl_slist_append(headers, header) : NULL;
 	if (next == NULL) {
 		free_headers(headers);
-		return fail(out, STRIPE_ERR_TRANSPORT, "out of memory building the event push");
+		return stripe_answer_fail(out, STRIPE_ERR_TRANSPORT, "out of memory building the event push");
 	}
 	headers = next;
 	stripe_form_init(&form);
@@ -690,17 +446,17 @@ enum stripe_status stripe_create_customer(struct stripe_client *c, const char *a
 		st = STRIPE_ERR_CONFIG;
 		goto out;
 	}
-	result_init(out);
+	stripe_answer_init(out);
 	if (c == NULL || account_id == NULL || account_id[0] == '\0' ||
 	    strlen(account_id) > LIMIT_ACCOUNT_ID_BYTES) {
-		st = fail(out, STRIPE_ERR_CONFIG, "no client or no usable account id");
+		st = stripe_answer_fail(out, STRIPE_ERR_CONFIG, "no client or no usable account id");
 		goto out;
 	}
 	snprintf(description, sizeof(description), "creditd account %s", account_id);
 	rc |= stripe_form_add(&f, "description", description);
 	rc |= stripe_form_add(&f, "metadata[account]", account_id);
 	if (rc != 0) {
-		st = fail(out, STRIPE_ERR_CONFIG, "the customer parameters do not fit in a request");
+		st = stripe_answer_fail(out, STRIPE_ERR_CONFIG, "the customer parameters do not fit in a request");
 		goto out;
 	}
 	st = stripe_call(c, "/v1/customers", &f, idempotency_key, 0, out);
@@ -756,13 +512,13 @@ enum stripe_status stripe_create_checkout(struct stripe_client *c, const struct 
 		st = STRIPE_ERR_CONFIG;
 		goto out;
 	}
-	result_init(out);
+	stripe_answer_init(out);
 	if (c == NULL || !checkout_request_ok(req)) {
-		st = fail(out, STRIPE_ERR_CONFIG, "the checkout request is incomplete");
+		st = stripe_answer_fail(out, STRIPE_ERR_CONFIG, "the checkout request is incomplete");
 		goto out;
 	}
 	if (checkout_form(&f, req) != 0) {
-		st = fail(out, STRIPE_ERR_CONFIG, "the checkout parameters do not fit in a request");
+		st = stripe_answer_fail(out, STRIPE_ERR_CONFIG, "the checkout parameters do not fit in a request");
 		goto out;
 	}
 	st = stripe_call(c, "/v1/checkout/sessions", &f, idempotency_key, 1, out);

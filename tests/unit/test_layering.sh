@@ -65,6 +65,8 @@ in_folder() {
 #   tables' text the build makes, gwtable_data.c);
 #   store.h and store_db.h over store/store*.c (the handle, statements,
 #   result rows, transactions, migrations);
+#   config.h over core/config*.c (the loader, its file, its nodes, TLS,
+#   and the checks every table's module shares: config_);
 #   answer.h over answer/answer_*.c (a write's answer rendered: answer_);
 #   ledger.h (and ledger_gateway.h, ledger_reconcile.h) over ledger/**/ledger_*.c: the ledger's
 #   operations as the layers above call them, ledger_ and declared there
@@ -82,6 +84,7 @@ prefixes() {
 	pricing_dims) echo "pricing_" ;;
 	webhook*) echo "$1_ webhook_" ;;
 	store*) echo "$1_ store_" ;;
+	config*) echo "$1_ config_" ;;
 	answer*) echo "$1_ answer_" ;;
 	main | creditctl) echo "$1_ main" ;;
 	log) echo "log_ __assert_fail" ;;

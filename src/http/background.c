@@ -1,0 +1,226 @@
+/* background.c: creditd's threads beside the workers (worker.h), each
+ * on its own so none waits behind another: the sweeper (due holds and
+ * grants, the outbox's and the mails' counts, the allocator trimmed), the
+ * price reloads, the health watchdog, the event push, the alerts by email
+ * and the auto-recharge sender; started, stopped and woken here. Apart
+ * from worker.c, which owns the FastCGI requests (docs/architecture.md). */
+#include "background.h"
+#include "config.h"
+#include "email_config.h"
+#include "ledger.h"
+#include "ledger_unresolved.h"
+#include "limits.h"
+#include "log.h"
+#include "mail.h"
+#include "notify.h"
+#include "notify_config.h"
+#include "recharge.h"
+#include "store.h"
+#include "stripe_config.h"
+#include "sweep.h"
+#include "timefmt.h"
+#include <errno.h>
+#include <malloc.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <time.h>
+
+static const struct cfg *bg_cfg;
+static atomic_int stopping;
+static pthread_mutex_t bg_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t bg_cond = PTHREAD_COND_INITIALIZER;
+static int bg_reload;
+static atomic_int bg_alive;
+static atomic_int prices_alive;
+static atomic_int watchdog_alive;
+static atomic_int notify_alive;
+static atomic_int mail_alive;
+static atomic_int recharge_alive;
+
+/* Hands the allocator's free pages back to the system, at most once per
+ * LIMIT_MALLOC_TRIM_SECONDS: glibc keeps what a burst of requests freed
+ * (a heap's top, and free pages inside its arenas) as the process's own,
+ * so RSS would stay at the highest it ever reached. */
+static void memory_trim(void)
+{
+	static int64_t last_ms;
+	int64_t now = timefmt_mono_ms();
+	if (now - last_ms < LIMIT_MALLOC_TRIM_SECONDS * 1000)
+		return;
+	last_ms = now;
+	malloc_trim(0);
+}
+
+static void *background_main(void *arg)
+{
+	struct store *lg = store_new(bg_cfg);
+	(void)arg;
+	if (lg != NULL)
+		ledger_outbox_count(lg);	/* /metrics has a figure from the start */
+	if (lg != NULL)
+		ledger_unresolved_count(lg);
+	if (lg != NULL && email_config_on(bg_cfg))
+		ledger_mails_count(lg);
+	pthread_mutex_lock(&bg_lock);
+	while (lg != NULL && !atomic_load(&stopping)) {
+		struct timespec until;
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += (time_t)bg_cfg->sweep_interval_seconds;
+		while (!bg_reload && !atomic_load(&stopping) &&
+		       pthread_cond_timedwait(&bg_cond, &bg_lock, &until) != ETIMEDOUT)
+			;
+		bg_reload = 0;
+		if (atomic_load(&stopping))
+			break;
+		pthread_mutex_unlock(&bg_lock);
+		/* What is left when a pass took its fill waits for the next. */
+		struct sweep_counts counts = {0, 0, 0};
+		int more = 0;
+		sweep_pass(lg, &counts, &more);
+		ledger_prices_ask();
+		ledger_outbox_count(lg);
+		ledger_unresolved_count(lg);
+		if (email_config_on(bg_cfg))
+			ledger_mails_count(lg);
+		memory_trim();
+		pthread_mutex_lock(&bg_lock);
+	}
+	pthread_mutex_unlock(&bg_lock);
+	store_free(lg);
+	atomic_store(&bg_alive, 0);
+	return NULL;
+}
+
+/* The price reloads, a thread of their own (a request that misses waits
+ * for one, never behind a sweep): the first load, then each one asked. */
+static void *prices_main(void *arg)
+{
+	struct store *lg = store_new(bg_cfg);
+	(void)arg;
+	ledger_prices_serve(lg);
+	store_free(lg);
+	atomic_store(&prices_alive, 0);
+	return NULL;
+}
+
+/* The event push, when [notify] url is set: a thread of its own, so a
+ * slow receiver holds up neither requests nor sweeps. */
+static void *notify_main(void *arg)
+{
+	(void)arg;
+	notify_run(bg_cfg, &stopping);
+	atomic_store(&notify_alive, 0);
+	return NULL;
+}
+
+/* Alerts by email, when [email] smtp_url is set: an SMTP server may take
+ * seconds to answer, so a thread of its own too. */
+static void *mail_main(void *arg)
+{
+	(void)arg;
+	mail_run(bg_cfg, &stopping);
+	atomic_store(&mail_alive, 0);
+	return NULL;
+}
+
+/* The auto-recharge sender, when Stripe is configured: Stripe's answers
+ * may take seconds, so it is a thread of its own too. */
+static void *recharge_main(void *arg)
+{
+	(void)arg;
+	recharge_run(bg_cfg, &stopping);
+	atomic_store(&recharge_alive, 0);
+	return NULL;
+}
+
+/* The health watchdog: its own connection with short timeouts, probed
+ * every LIMIT_HEALTH_INTERVAL_MS, so /healthz and the workers learn of a
+ * stalled or lost database within two seconds without a round trip of
+ * their own. A thread apart from the background one, whose sweeps may
+ * themselves wait on the database. */
+static void *watchdog_main(void *arg)
+{
+	struct store *lg = store_new_probe(bg_cfg);
+	(void)arg;
+	while (lg != NULL && !atomic_load(&stopping)) {
+		store_health_probe(lg);
+		struct timespec ts = {0, LIMIT_HEALTH_INTERVAL_MS * 1000L * 1000L};
+		nanosleep(&ts, NULL);
+	}
+	store_free(lg);
+	atomic_store(&watchdog_alive, 0);
+	return NULL;
+}
+
+int background_start(const struct cfg *cfg)
+{
+	pthread_attr_t attr;
+	pthread_t t;
+	bg_cfg = cfg;
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	pthread_attr_setstacksize(&attr, LIMIT_THREAD_STACK_BYTES);
+	atomic_store(&watchdog_alive, 1);
+	if (pthread_create(&t, &attr, watchdog_main, NULL) != 0) {
+		log_error("cannot start the health watchdog: %s", strerror(errno));
+		return -1;
+	}
+	atomic_store(&prices_alive, 1);
+	ledger_prices_start();
+	if (pthread_create(&t, &attr, prices_main, NULL) != 0) {
+		log_error("cannot start the price reloads: %s", strerror(errno));
+		return -1;
+	}
+	atomic_store(&bg_alive, 1);
+	if (pthread_create(&t, &attr, background_main, NULL) != 0) {
+		log_error("cannot start the background thread: %s", strerror(errno));
+		return -1;
+	}
+	if (notify_config_of(cfg)->url[0] != '\0') {
+		atomic_store(&notify_alive, 1);
+		if (pthread_create(&t, &attr, notify_main, NULL) != 0) {
+			log_error("cannot start the event push: %s", strerror(errno));
+			return -1;
+		}
+	}
+	if (email_config_on(cfg)) {
+		atomic_store(&mail_alive, 1);
+		if (pthread_create(&t, &attr, mail_main, NULL) != 0) {
+			log_error("cannot start the alerts by email: %s", strerror(errno));
+			return -1;
+		}
+	}
+	if (stripe_config_of(cfg)->secret_key[0] != '\0') {
+		atomic_store(&recharge_alive, 1);
+		if (pthread_create(&t, &attr, recharge_main, NULL) != 0) {
+			log_error("cannot start the auto-recharge sender: %s", strerror(errno));
+			return -1;
+		}
+	}
+	pthread_attr_destroy(&attr);
+	return 0;
+}
+
+void background_stop(void)
+{
+	atomic_store(&stopping, 1);
+	pthread_mutex_lock(&bg_lock);
+	pthread_cond_broadcast(&bg_cond);
+	pthread_mutex_unlock(&bg_lock);
+}
+
+int background_running(void)
+{
+	return atomic_load(&bg_alive) != 0 || atomic_load(&prices_alive) != 0 || atomic_load(&watchdog_alive) != 0 ||
+	       atomic_load(&notify_alive) != 0 || atomic_load(&mail_alive) != 0 || atomic_load(&recharge_alive) != 0;
+}
+
+void background_reload(void)
+{
+	pthread_mutex_lock(&bg_lock);
+	bg_reload = 1;
+	pthread_cond_broadcast(&bg_cond);
+	pthread_mutex_unlock(&bg_lock);
+	ledger_prices_ask();
+}
