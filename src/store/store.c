@@ -259,10 +259,15 @@ static int retryable(int e)
 	       e == 1180 /* commit failed (Galera) */ || e == 1047 /* WSREP not ready */;
 }
 
+/* A connection that cannot go on: lost, killed, or out of step with the
+ * server (2014, commands out of sync: a result left unread by some path,
+ * seen once under Galera's load): dropped and made again, so its state
+ * never outlives the statement that met it. */
 static int conn_lost(int e)
 {
 	return e == CR_SERVER_GONE_ERROR || e == CR_SERVER_LOST || e == CR_CONNECTION_ERROR ||
-	       e == CR_CONN_HOST_ERROR || e == 1927 /* connection killed */ || e == ER_SERVER_SHUTDOWN;
+	       e == CR_CONN_HOST_ERROR || e == CR_COMMANDS_OUT_OF_SYNC || e == 1927 /* connection killed */ ||
+	       e == ER_SERVER_SHUTDOWN;
 }
 
 enum cd_err store_err(struct store *lg, int dberr, const char *what)
